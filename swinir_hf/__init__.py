@@ -1,0 +1,27 @@
+"""SwinIR image restoration as a Hugging Face `transformers` model."""
+
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
+
+from .configuration_swinir import PRESETS, TASKS, SwinIRConfig
+from .convert import CheckpointError, convert_original_checkpoint, detect_config
+from .image_processing_swinir import SwinIRImageProcessor
+from .modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
+
+AutoConfig.register("swinir", SwinIRConfig, exist_ok=True)
+AutoModel.register(SwinIRConfig, SwinIRForImageRestoration, exist_ok=True)
+AutoModelForImageToImage.register(SwinIRConfig, SwinIRForImageRestoration, exist_ok=True)
+AutoImageProcessor.register(SwinIRConfig, slow_image_processor_class=SwinIRImageProcessor, exist_ok=True)
+
+__version__ = "0.1.0"
+__all__ = [
+    "PRESETS",
+    "TASKS",
+    "CheckpointError",
+    "ImageRestorationOutput",
+    "SwinIRConfig",
+    "SwinIRForImageRestoration",
+    "SwinIRImageProcessor",
+    "SwinIRPreTrainedModel",
+    "convert_original_checkpoint",
+    "detect_config",
+]

@@ -1,0 +1,235 @@
+"""SwinIR model configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PretrainedConfig
+
+UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", None)
+RESI_CONNECTIONS = ("1conv", "3conv")
+LOSSES = ("l1", "charbonnier")
+TASKS = (
+    "classical_sr",
+    "lightweight_sr",
+    "real_sr",
+    "gray_dn",
+    "color_dn",
+    "jpeg_car",
+    "color_jpeg_car",
+)
+
+# The seven official settings of the paper (Table 1 / the authors' `main_test_swinir.py`).
+_MEDIUM = {"embed_dim": 180, "depths": [6] * 6, "num_heads": [6] * 6, "mlp_ratio": 2.0}
+PRESETS: dict[str, dict[str, Any]] = {
+    "classical_sr": {**_MEDIUM, "image_size": 48, "window_size": 8, "upsampler": "pixelshuffle", "_scales": (2, 3, 4, 8)},
+    "lightweight_sr": {
+        "embed_dim": 60, "depths": [6] * 4, "num_heads": [6] * 4, "mlp_ratio": 2.0,
+        "image_size": 64, "window_size": 8, "upsampler": "pixelshuffledirect", "_scales": (2, 3, 4),
+    },
+    "real_sr": {**_MEDIUM, "image_size": 64, "window_size": 8, "upsampler": "nearest+conv", "_scales": (2, 4)},
+    "real_sr_large": {
+        "embed_dim": 240, "depths": [6] * 9, "num_heads": [8] * 9, "mlp_ratio": 2.0, "resi_connection": "3conv",
+        "image_size": 64, "window_size": 8, "upsampler": "nearest+conv", "_scales": (4,), "task": "real_sr",
+    },
+    "gray_dn": {**_MEDIUM, "num_channels": 1, "image_size": 128, "window_size": 8, "upsampler": None, "_scales": (1,)},
+    "color_dn": {**_MEDIUM, "num_channels": 3, "image_size": 128, "window_size": 8, "upsampler": None, "_scales": (1,)},
+    "jpeg_car": {
+        **_MEDIUM, "num_channels": 1, "image_size": 126, "window_size": 7, "img_range": 255.0, "upsampler": None,
+        "_scales": (1,),
+    },
+    "color_jpeg_car": {
+        **_MEDIUM, "num_channels": 3, "image_size": 126, "window_size": 7, "img_range": 255.0, "upsampler": None,
+        "_scales": (1,),
+    },
+}
+
+# DIV2K mean used by the authors for 3-channel models; other channel counts use zero mean.
+DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
+
+
+class SwinIRConfig(PretrainedConfig):
+    r"""Configuration of a [`SwinIRForImageRestoration`] model.
+
+    Field names follow `transformers` (the authors' constructor argument is given in brackets).
+
+    Args:
+        num_channels (`int`, defaults to 3): image channels in and out [`in_chans`].
+        upscale (`int`, defaults to 1): output size / input size; 1 for denoising and JPEG artifact reduction.
+        image_size (`int`, defaults to 64): training patch size in pixels [`img_size`]. Only recorded (and used for
+            the authors' precomputed shift mask); inference works on any size.
+        patch_size (`int`, defaults to 1): patch size of the patch embedding; SwinIR always uses 1.
+        embed_dim (`int`, defaults to 180): channels of the deep features.
+        depths (`list[int]`): Swin layers in each residual Swin Transformer block (RSTB).
+        num_heads (`list[int]`): attention heads in each RSTB; `embed_dim` must be divisible by each.
+        window_size (`int`, defaults to 8): attention window side in pixels (7 for JPEG artifact reduction).
+        mlp_ratio (`float`, defaults to 2.0): MLP hidden size / `embed_dim`.
+        qkv_bias (`bool`, defaults to `True`): learnable bias on the query / key / value projection.
+        qk_scale (`float`, *optional*): attention logit scale; `head_dim ** -0.5` when unset.
+        hidden_dropout_prob (`float`, defaults to 0.0): dropout after embeddings, projections and MLPs [`drop_rate`].
+        attention_probs_dropout_prob (`float`, defaults to 0.0): dropout on attention weights [`attn_drop_rate`].
+        drop_path_rate (`float`, defaults to 0.1): stochastic depth rate, rising linearly over all Swin layers.
+        use_absolute_embeddings (`bool`, defaults to `False`): add a learned absolute position embedding [`ape`];
+            ties the model to inputs of exactly `image_size`.
+        patch_norm (`bool`, defaults to `True`): LayerNorm after the patch embedding.
+        layer_norm_eps (`float`, defaults to 1e-5): LayerNorm epsilon.
+        img_range (`float`, defaults to 1.0): inputs in [0, 1] are multiplied by this inside the network
+            (255 for the JPEG models).
+        rgb_mean (`list[float]`, *optional*): mean subtracted before the network; DIV2K's RGB mean for 3 channels,
+            zeros otherwise, when unset.
+        upsampler (`str`, *optional*): reconstruction head: `"pixelshuffle"` (classical SR, x2/3/4/8 and other
+            2^n), `"pixelshuffledirect"` (lightweight SR, any integer scale), `"nearest+conv"` (real-world SR,
+            x2/x4) or `None` (same-size restoration with a global residual).
+        resi_connection (`str`, defaults to `"1conv"`): convolution closing each RSTB: `"1conv"` (3×3) or
+            `"3conv"` (3×3 → 1×1 → 3×3 bottleneck at `embed_dim // 4`, used by SwinIR-L).
+        num_feat (`int`, defaults to 64): channels of the `pixelshuffle` / `nearest+conv` heads.
+        task (`str`, *optional*): the task the weights were trained for, one of `TASKS`.
+        loss (`str`, *optional*): training loss when `labels` are passed: `"l1"` or `"charbonnier"`; defaults to
+            L1 for super-resolution heads and Charbonnier for same-size restoration.
+        charbonnier_eps (`float`, defaults to 1e-3): epsilon of the Charbonnier loss.
+        initializer_range (`float`, defaults to 0.02): std of the truncated normal init of linear layers.
+    """
+
+    model_type = "swinir"
+
+    def __init__(
+        self,
+        num_channels: int = 3,
+        upscale: int = 1,
+        image_size: int = 64,
+        patch_size: int = 1,
+        embed_dim: int = 180,
+        depths: list[int] | None = None,
+        num_heads: list[int] | None = None,
+        window_size: int = 8,
+        mlp_ratio: float = 2.0,
+        qkv_bias: bool = True,
+        qk_scale: float | None = None,
+        hidden_dropout_prob: float = 0.0,
+        attention_probs_dropout_prob: float = 0.0,
+        drop_path_rate: float = 0.1,
+        use_absolute_embeddings: bool = False,
+        patch_norm: bool = True,
+        layer_norm_eps: float = 1e-5,
+        img_range: float = 1.0,
+        rgb_mean: list[float] | None = None,
+        upsampler: str | None = None,
+        resi_connection: str = "1conv",
+        num_feat: int = 64,
+        task: str | None = None,
+        loss: str | None = None,
+        charbonnier_eps: float = 1e-3,
+        initializer_range: float = 0.02,
+        **kwargs: Any,
+    ) -> None:
+        if upsampler == "":  # the authors' spelling of "no upsampler"
+            upsampler = None
+        self.num_channels = num_channels
+        self.upscale = upscale
+        self.image_size = image_size
+        self.patch_size = patch_size
+        self.embed_dim = embed_dim
+        self.depths = list(depths) if depths is not None else [6] * 6
+        self.num_heads = list(num_heads) if num_heads is not None else [6] * len(self.depths)
+        self.window_size = window_size
+        self.mlp_ratio = float(mlp_ratio)
+        self.qkv_bias = qkv_bias
+        self.qk_scale = qk_scale
+        self.hidden_dropout_prob = hidden_dropout_prob
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.drop_path_rate = drop_path_rate
+        self.use_absolute_embeddings = use_absolute_embeddings
+        self.patch_norm = patch_norm
+        self.layer_norm_eps = layer_norm_eps
+        self.img_range = float(img_range)
+        if rgb_mean is None:
+            rgb_mean = list(DIV2K_RGB_MEAN) if num_channels == 3 else [0.0] * num_channels
+        self.rgb_mean = [float(m) for m in rgb_mean]
+        self.upsampler = upsampler
+        self.resi_connection = resi_connection
+        self.num_feat = num_feat
+        self.task = task
+        if loss is None:
+            loss = "l1" if upsampler is not None else "charbonnier"
+        self.loss = loss
+        self.charbonnier_eps = charbonnier_eps
+        self.initializer_range = initializer_range
+        super().__init__(**kwargs)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise `ValueError` naming the first inconsistent hyperparameter."""
+        if self.num_channels < 1:
+            raise ValueError(f"num_channels must be >= 1, got {self.num_channels}")
+        if len(self.rgb_mean) != self.num_channels:
+            raise ValueError(f"rgb_mean has {len(self.rgb_mean)} values but num_channels is {self.num_channels}")
+        if not self.depths or len(self.depths) != len(self.num_heads):
+            raise ValueError(
+                f"depths {self.depths} and num_heads {self.num_heads} must be non-empty and of the same length "
+                "(one entry per residual Swin Transformer block)"
+            )
+        if any(d < 1 for d in self.depths) or any(h < 1 for h in self.num_heads):
+            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} must all be >= 1")
+        for heads in self.num_heads:
+            if self.embed_dim % heads:
+                raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {heads}")
+        if self.patch_size != 1:
+            raise ValueError(f"SwinIR embeds single pixels: patch_size must be 1, got {self.patch_size}")
+        if self.window_size < 1:
+            raise ValueError(f"window_size must be >= 1, got {self.window_size}")
+        if self.image_size < self.window_size or self.image_size % self.window_size:
+            raise ValueError(
+                f"image_size (training patch) {self.image_size} must be a multiple of window_size {self.window_size}"
+            )
+        if self.upsampler not in UPSAMPLERS:
+            raise ValueError(f"upsampler must be one of {UPSAMPLERS}, got {self.upsampler!r}")
+        if not isinstance(self.upscale, int) or self.upscale < 1:
+            raise ValueError(f"upscale must be a positive integer, got {self.upscale!r}")
+        if self.upsampler is None and self.upscale != 1:
+            raise ValueError(f"upsampler=None restores at the input size: upscale must be 1, got {self.upscale}")
+        if self.upsampler is not None and self.upscale < 2:
+            raise ValueError(f"upsampler {self.upsampler!r} needs upscale >= 2, got {self.upscale}")
+        if self.upsampler == "pixelshuffle" and not (
+            self.upscale == 3 or self.upscale & (self.upscale - 1) == 0
+        ):
+            raise ValueError(f"upsampler 'pixelshuffle' supports scale 2^n or 3, got {self.upscale}")
+        if self.upsampler == "nearest+conv" and self.upscale not in (2, 4):
+            raise ValueError(f"upsampler 'nearest+conv' supports scale 2 or 4, got {self.upscale}")
+        if self.resi_connection not in RESI_CONNECTIONS:
+            raise ValueError(f"resi_connection must be one of {RESI_CONNECTIONS}, got {self.resi_connection!r}")
+        if self.resi_connection == "3conv" and self.embed_dim % 4:
+            raise ValueError(f"resi_connection '3conv' needs embed_dim divisible by 4, got {self.embed_dim}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.task is not None and self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "drop_path_rate"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.img_range <= 0:
+            raise ValueError(f"img_range must be positive, got {self.img_range}")
+
+    @classmethod
+    def from_preset(cls, preset: str, scale: int | None = None, **overrides: Any) -> SwinIRConfig:
+        """Configuration of one of the paper's settings.
+
+        Args:
+            preset: one of `PRESETS` (`classical_sr`, `lightweight_sr`, `real_sr`, `real_sr_large`, `gray_dn`,
+                `color_dn`, `jpeg_car`, `color_jpeg_car`).
+            scale: upscale factor for the super-resolution presets (required there; the authors released the scales
+                in `PRESETS[preset]["_scales"]`, others the head supports work too). Unset or 1 for the others.
+            overrides: any other config field.
+        """
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        fields = dict(PRESETS[preset])
+        scales = fields.pop("_scales")
+        if scale is None:
+            if len(scales) > 1:
+                raise ValueError(f"preset {preset!r} needs scale=, one of {scales}")
+            scale = scales[0]
+        if len(scales) == 1 and scale != scales[0]:
+            raise ValueError(f"preset {preset!r} works at scale {scales[0]} only, got {scale}")
+        fields.setdefault("task", preset)
+        fields.update(upscale=scale, **overrides)
+        return cls(**fields)

@@ -1,0 +1,207 @@
+"""Import of the authors' released checkpoints (`.pth` / `.safetensors` state dicts).
+
+Every hyperparameter that shapes the network is read off the state dict; the derived buffers the authors store
+(`relative_position_index`, `attn_mask`) are checked against what this package computes, then dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .configuration_swinir import SwinIRConfig
+from .modeling_swinir import SwinIRForImageRestoration, relative_position_index, shift_window_mask
+
+WEIGHT_KEYS = ("params_ema", "params", "state_dict", "model")
+_BUFFER_SUFFIXES = (".relative_position_index", ".attn_mask")
+_BLOCK = re.compile(r"^layers\.(\d+)\.residual_group\.blocks\.(\d+)\.")
+
+
+class CheckpointError(ValueError):
+    """A file or state dict that is not a loadable SwinIR checkpoint."""
+
+
+def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a `.pth` (with `weights_only=True`) or `.safetensors` file into a dict, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(path)
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CheckpointError(f"{path} is not a readable safetensors file (truncated or corrupt?): {err}") from err
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (zipfile.BadZipFile, EOFError, RuntimeError, pickle.UnpicklingError, OSError) as err:
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint (truncated, corrupt, or not a checkpoint): {err}"
+        ) from err
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a state dict")
+    return dict(obj)
+
+
+def extract_state_dict(obj: Mapping[str, Any], weights_key: str | None = None) -> dict[str, torch.Tensor]:
+    """Unwrap `{'params_ema': ...}` / `{'params': ...}` / bare dicts and strip DataParallel `module.` prefixes.
+
+    `params_ema` is preferred over `params` when both are present, as the authors' test script does.
+    """
+    if weights_key is not None:
+        if weights_key not in obj:
+            raise CheckpointError(f"checkpoint has no {weights_key!r} entry; it has {sorted(obj)[:10]}")
+        obj = obj[weights_key]
+    else:
+        for key in WEIGHT_KEYS:
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    state = {}
+    for key, value in obj.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"entry {key!r} is a {type(value).__name__}, not a tensor: not a state dict")
+        state[key.removeprefix("module.")] = value
+    return state
+
+
+def _require(state: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+    if key not in state:
+        raise CheckpointError(f"not a SwinIR checkpoint: missing {key!r} (keys start with {sorted(state)[:5]})")
+    return state[key]
+
+
+def detect_config(state: Mapping[str, torch.Tensor], **overrides: Any) -> SwinIRConfig:
+    """Infer the `SwinIRConfig` of an authors' state dict from its keys and shapes alone.
+
+    `img_range` is not stored in the weights: as in the authors' releases it is 255 for window-7 same-size models
+    (JPEG artifact reduction) and 1 otherwise; pass `img_range=` to override any detected field.
+    """
+    conv_first = _require(state, "conv_first.weight")
+    _require(state, "layers.0.residual_group.blocks.0.attn.relative_position_bias_table")
+    embed_dim, num_channels = conv_first.shape[:2]
+
+    blocks: dict[int, set[int]] = {}
+    for key in state:
+        if m := _BLOCK.match(key):
+            blocks.setdefault(int(m[1]), set()).add(int(m[2]))
+    if sorted(blocks) != list(range(len(blocks))) or any(sorted(b) != list(range(len(b))) for b in blocks.values()):
+        raise CheckpointError(f"RSTB / Swin layer numbering has gaps: {dict(sorted(blocks.items()))}")
+    depths = [len(blocks[i]) for i in range(len(blocks))]
+    tables = [state[f"layers.{i}.residual_group.blocks.0.attn.relative_position_bias_table"] for i in blocks]
+    num_heads = [t.shape[1] for t in tables]
+    window_size = (math.isqrt(tables[0].shape[0]) + 1) // 2
+    if (2 * window_size - 1) ** 2 != tables[0].shape[0]:
+        raise CheckpointError(f"relative_position_bias_table has {tables[0].shape[0]} rows, not (2·ws-1)²")
+    fc1 = _require(state, "layers.0.residual_group.blocks.0.mlp.fc1.weight")
+
+    if "absolute_pos_embed" in state:
+        image_size = math.isqrt(state["absolute_pos_embed"].shape[1])
+    elif masks := [v for k, v in state.items() if k.endswith(".attn_mask")]:
+        image_size = window_size * math.isqrt(masks[0].shape[0])  # (img/ws)² windows
+    else:  # derived buffers stripped: the training patch size is unknown and irrelevant at inference
+        image_size = window_size * 8
+
+    fields: dict[str, Any] = {
+        "num_channels": num_channels,
+        "embed_dim": embed_dim,
+        "depths": depths,
+        "num_heads": num_heads,
+        "window_size": window_size,
+        "image_size": image_size,
+        "mlp_ratio": fc1.shape[0] / embed_dim,
+        "qkv_bias": "layers.0.residual_group.blocks.0.attn.qkv.bias" in state,
+        "patch_norm": "patch_embed.norm.weight" in state,
+        "use_absolute_embeddings": "absolute_pos_embed" in state,
+        "resi_connection": "3conv" if "conv_after_body.0.weight" in state else "1conv",
+    }
+    if "conv_up1.weight" in state:
+        fields |= {"upsampler": "nearest+conv", "upscale": 4 if "conv_up2.weight" in state else 2, "task": "real_sr"}
+        fields["num_feat"] = state["conv_before_upsample.0.weight"].shape[0]
+    elif "conv_before_upsample.0.weight" in state:
+        num_feat = state["conv_before_upsample.0.weight"].shape[0]
+        convs = [state[k] for k in sorted(state) if re.fullmatch(r"upsample\.\d+\.weight", k)]
+        scale = 3 if len(convs) == 1 and convs[0].shape[0] == 9 * num_feat else 2 ** len(convs)
+        fields |= {"upsampler": "pixelshuffle", "upscale": scale, "num_feat": num_feat, "task": "classical_sr"}
+    elif "upsample.0.weight" in state:
+        scale = math.isqrt(state["upsample.0.weight"].shape[0] // num_channels)
+        fields |= {"upsampler": "pixelshuffledirect", "upscale": scale, "task": "lightweight_sr"}
+    else:
+        jpeg = window_size == 7
+        fields |= {"upsampler": None, "upscale": 1, "img_range": 255.0 if jpeg else 1.0}
+        fields["task"] = ("jpeg_car" if jpeg else "gray_dn") if num_channels == 1 else (
+            "color_jpeg_car" if jpeg else "color_dn"
+        )
+    fields.update(overrides)
+    try:
+        return SwinIRConfig(**fields)
+    except ValueError as err:
+        raise CheckpointError(f"the detected hyperparameters are inconsistent: {err}") from err
+
+
+def _check_buffers(state: Mapping[str, torch.Tensor], config: SwinIRConfig) -> None:
+    """The authors store derived buffers; they must equal what this package derives."""
+    ws = config.window_size
+    index = relative_position_index(ws)
+    mask = None
+    for key, value in state.items():
+        if key.endswith(".relative_position_index") and not torch.equal(value.long(), index):
+            raise CheckpointError(f"{key} differs from the standard relative-position index for window {ws}")
+        if key.endswith(".attn_mask"):
+            if mask is None:
+                mask = shift_window_mask(config.image_size, config.image_size, ws, ws // 2)
+            if value.shape != mask.shape or not torch.equal(value.float(), mask):
+                raise CheckpointError(f"{key} differs from the shift mask of a {config.image_size}² patch")
+
+
+def load_into(model: SwinIRForImageRestoration, state: Mapping[str, torch.Tensor]) -> None:
+    """Strictly load parameters into `model`, raising `CheckpointError` that lists every mismatch."""
+    params = {k: v for k, v in state.items() if not k.endswith(_BUFFER_SUFFIXES)}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(params))
+    unexpected = sorted(set(params) - set(expected))
+    shapes = [
+        f"{k}: checkpoint {tuple(params[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in sorted(set(params) & set(expected))
+        if params[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+            if items:
+                more = f" (+{len(items) - 8} more)" if len(items) > 8 else ""
+                parts.append(f"{title}: {', '.join(items[:8])}{more}")
+        raise CheckpointError("state dict does not fit the SwinIR configuration; " + "; ".join(parts))
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in params.items()}, strict=True)
+
+
+def convert_original_checkpoint(
+    checkpoint: str | os.PathLike | Mapping[str, Any], weights_key: str | None = None, **config_overrides: Any
+) -> SwinIRForImageRestoration:
+    """Build a `SwinIRForImageRestoration` from an authors' checkpoint, detecting its configuration.
+
+    Args:
+        checkpoint: path to a `.pth` / `.safetensors` file, or an already loaded (possibly wrapped) state dict.
+        weights_key: entry holding the weights (`params` / `params_ema`); found automatically when unset.
+        config_overrides: config fields to set instead of detecting them (e.g. `img_range`, `task`).
+
+    Returns:
+        The model in eval mode, float32.
+    """
+    obj = load_state_dict_file(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
+    state = extract_state_dict(obj, weights_key)
+    config = detect_config(state, **config_overrides)
+    _check_buffers(state, config)
+    model = SwinIRForImageRestoration(config)
+    load_into(model, state)
+    return model.eval()

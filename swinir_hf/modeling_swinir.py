@@ -1,0 +1,409 @@
+"""SwinIR (Liang et al., 2021): shallow conv → residual Swin Transformer blocks → conv → reconstruction head.
+
+Parameter names equal the authors' release files, so their checkpoints load after dropping the derived buffers
+(`relative_position_index`, `attn_mask`), which this implementation computes (and caches) instead of storing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.utils import ModelOutput
+
+from .configuration_swinir import SwinIRConfig
+
+
+@lru_cache(maxsize=16)
+def relative_position_index(window_size: int) -> torch.Tensor:
+    """(ws², ws²) int64 index into the (2·ws-1)² relative-position bias table."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij"))
+    coords = coords.flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window_size - 1)
+    return rel[..., 0] * (2 * window_size - 1) + rel[..., 1]
+
+
+def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
+    """(B, H, W, C) → (B·nW, ws², C), windows in row-major order."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // window_size, window_size, w // window_size, window_size, c)
+    return x.transpose(2, 3).reshape(-1, window_size * window_size, c)
+
+
+def window_reverse(windows: torch.Tensor, window_size: int, h: int, w: int) -> torch.Tensor:
+    """(B·nW, ws², C) → (B, H, W, C); inverse of `window_partition`."""
+    c = windows.shape[-1]
+    x = windows.view(-1, h // window_size, w // window_size, window_size, window_size, c)
+    return x.transpose(2, 3).reshape(-1, h, w, c)
+
+
+def shift_window_mask(h: int, w: int, window_size: int, shift: int) -> torch.Tensor:
+    """(nW, ws², ws²) additive mask (0 / -100, as the authors) separating regions rolled into one window."""
+    region = torch.zeros(1, h, w, 1)
+    bounds = (slice(0, -window_size), slice(-window_size, -shift), slice(-shift, None))
+    for i, hs in enumerate(bounds):
+        for j, ws in enumerate(bounds):
+            region[:, hs, ws, :] = i * 3 + j
+    region = window_partition(region, window_size).squeeze(-1)
+    diff = region[:, None, :] - region[:, :, None]
+    return torch.where(diff != 0, -100.0, 0.0)
+
+
+def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: zero whole samples of a residual branch with probability p, rescale the rest."""
+    if p == 0.0 or not training:
+        return x
+    keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1 - p)
+    return x * keep / (1 - p)
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside ws×ws windows with a learned relative-position bias."""
+
+    def __init__(self, config: SwinIRConfig, num_heads: int) -> None:
+        super().__init__()
+        dim, ws = config.embed_dim, config.window_size
+        self.num_heads = num_heads
+        self.window_size = ws
+        self.scale = config.qk_scale or (dim // num_heads) ** -0.5
+        self.attn_drop = config.attention_probs_dropout_prob
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * ws - 1) ** 2, num_heads))
+        self.qkv = nn.Linear(dim, dim * 3, bias=config.qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(config.hidden_dropout_prob)
+
+    def position_bias(self) -> torch.Tensor:
+        """(heads, ws², ws²) relative-position bias."""
+        index = relative_position_index(self.window_size).to(self.relative_position_bias_table.device)
+        n = self.window_size**2
+        return self.relative_position_bias_table[index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+
+    def forward(self, windows: torch.Tensor, batch: int, mask: torch.Tensor | None) -> torch.Tensor:
+        """windows: (B·nW, ws², C); mask: (nW, ws², ws²) shift mask or None → (B·nW, ws², C)."""
+        bnw, n, c = windows.shape
+        heads = self.num_heads
+        qkv = self.qkv(windows).view(batch, bnw // batch, n, 3, heads, c // heads)
+        qkv = qkv.permute(3, 0, 1, 4, 2, 5)  # (3, B, nW, heads, n, head_dim)
+        bias = self.position_bias().to(qkv.dtype)
+        if mask is None:
+            # One (heads, n, n) bias broadcast over every window.
+            q, k, v = qkv.reshape(3, bnw, heads, n, c // heads).unbind(0)
+        else:
+            # Windows and heads share one axis so one (nW·heads, n, n) bias + mask broadcasts over the batch.
+            q, k, v = qkv.reshape(3, batch, -1, n, c // heads).unbind(0)
+            bias = (bias.unsqueeze(0) + mask.to(qkv.dtype).unsqueeze(1)).flatten(0, 1)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias, dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale
+        )
+        out = out.reshape(batch, bnw // batch, heads, n, c // heads).permute(0, 1, 3, 2, 4).reshape(bnw, n, c)
+        return self.proj_drop(self.proj(out))
+
+
+class Mlp(nn.Module):
+    def __init__(self, config: SwinIRConfig) -> None:
+        super().__init__()
+        hidden = int(config.embed_dim * config.mlp_ratio)
+        self.fc1 = nn.Linear(config.embed_dim, hidden)
+        self.fc2 = nn.Linear(hidden, config.embed_dim)
+        self.drop = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(F.gelu(self.fc1(x)))))
+
+
+class SwinTransformerBlock(GradientCheckpointingLayer):
+    """One Swin layer: (shifted) window attention and an MLP, each pre-norm with a residual."""
+
+    def __init__(self, config: SwinIRConfig, num_heads: int, shift: bool, drop_path_rate: float) -> None:
+        super().__init__()
+        ws = config.window_size
+        # As the authors: a training patch no larger than one window disables shifting.
+        self.shift_size = ws // 2 if shift and config.image_size > ws else 0
+        self.window_size = ws
+        self.drop_path_rate = drop_path_rate
+        self.norm1 = nn.LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
+        self.attn = WindowAttention(config, num_heads)
+        self.norm2 = nn.LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
+        self.mlp = Mlp(config)
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int], shift_mask: torch.Tensor) -> torch.Tensor:
+        """x: (B, H·W, C) tokens of an H×W map (multiples of the window); shift_mask: (nW, ws², ws²)."""
+        h, w = size
+        b, _, c = x.shape
+        ws, s = self.window_size, self.shift_size
+        y = self.norm1(x).view(b, h, w, c)
+        if s:
+            y = torch.roll(y, shifts=(-s, -s), dims=(1, 2))
+        y = self.attn(window_partition(y, ws), b, shift_mask if s else None)
+        y = window_reverse(y, ws, h, w)
+        if s:
+            y = torch.roll(y, shifts=(s, s), dims=(1, 2))
+        x = x + drop_path(y.reshape(b, h * w, c), self.drop_path_rate, self.training)
+        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
+
+
+class BasicLayer(nn.Module):
+    """A stack of Swin layers alternating regular and shifted windows."""
+
+    def __init__(self, config: SwinIRConfig, depth: int, num_heads: int, drop_path_rates: list[float]) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            SwinTransformerBlock(config, num_heads, shift=i % 2 == 1, drop_path_rate=drop_path_rates[i])
+            for i in range(depth)
+        )
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int], shift_mask: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x, size, shift_mask)
+        return x
+
+
+def residual_conv(dim: int, kind: str) -> nn.Module:
+    """Conv closing an RSTB and the body: 3×3 (`1conv`) or the 3×3→1×1→3×3 bottleneck (`3conv`)."""
+    if kind == "1conv":
+        return nn.Conv2d(dim, dim, 3, 1, 1)
+    return nn.Sequential(
+        nn.Conv2d(dim, dim // 4, 3, 1, 1),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(dim // 4, dim // 4, 1, 1, 0),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(dim // 4, dim, 3, 1, 1),
+    )
+
+
+def tokens_to_map(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, H·W, C) → (B, C, H, W)."""
+    return x.transpose(1, 2).unflatten(2, size)
+
+
+def map_to_tokens(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) → (B, H·W, C)."""
+    return x.flatten(2).transpose(1, 2)
+
+
+class RSTB(nn.Module):
+    """Residual Swin Transformer Block: Swin layers → conv, plus the block's input."""
+
+    def __init__(self, config: SwinIRConfig, depth: int, num_heads: int, drop_path_rates: list[float]) -> None:
+        super().__init__()
+        self.residual_group = BasicLayer(config, depth, num_heads, drop_path_rates)
+        self.conv = residual_conv(config.embed_dim, config.resi_connection)
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int], shift_mask: torch.Tensor) -> torch.Tensor:
+        y = tokens_to_map(self.residual_group(x, size, shift_mask), size)
+        return map_to_tokens(self.conv(y)) + x
+
+
+class PatchEmbedNorm(nn.Module):
+    """The authors' `patch_embed`: with patch size 1 it only normalises the tokens (holds `patch_embed.norm`)."""
+
+    def __init__(self, config: SwinIRConfig) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x)
+
+
+class Upsample(nn.Sequential):
+    """Classical-SR upsampler: (3×3 conv → PixelShuffle(2)) × log2(scale), or one conv → PixelShuffle(3)."""
+
+    def __init__(self, scale: int, num_feat: int) -> None:
+        steps = [2] * int(math.log2(scale)) if scale != 3 else [3]
+        layers: list[nn.Module] = []
+        for r in steps:
+            layers += [nn.Conv2d(num_feat, r * r * num_feat, 3, 1, 1), nn.PixelShuffle(r)]
+        super().__init__(*layers)
+
+
+class UpsampleOneStep(nn.Sequential):
+    """Lightweight-SR upsampler: one 3×3 conv to scale²·C_out channels → PixelShuffle(scale)."""
+
+    def __init__(self, scale: int, dim: int, out_channels: int) -> None:
+        super().__init__(nn.Conv2d(dim, scale * scale * out_channels, 3, 1, 1), nn.PixelShuffle(scale))
+
+
+@dataclass
+class ImageRestorationOutput(ModelOutput):
+    """Output of [`SwinIRForImageRestoration`].
+
+    Args:
+        loss: scalar training loss (L1 or Charbonnier), present when `labels` were given.
+        reconstruction: (N, C, scale·H, scale·W) restored images, nominally in [0, 1] (not clamped).
+    """
+
+    loss: torch.FloatTensor | None = None
+    reconstruction: torch.FloatTensor | None = None
+
+
+class SwinIRPreTrainedModel(PreTrainedModel):
+    config_class = SwinIRConfig
+    base_model_prefix = "swinir"
+    main_input_name = "pixel_values"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["SwinTransformerBlock"]
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Conv2d):
+            module.reset_parameters()
+        elif isinstance(module, WindowAttention):
+            nn.init.trunc_normal_(module.relative_position_bias_table, std=std)
+        elif isinstance(module, SwinIRForImageRestoration) and module.absolute_pos_embed is not None:
+            nn.init.trunc_normal_(module.absolute_pos_embed, std=std)
+
+
+class SwinIRForImageRestoration(SwinIRPreTrainedModel):
+    """SwinIR for super-resolution, denoising and JPEG artifact reduction.
+
+    `forward(pixel_values)` takes (N, C, H, W) floats in [0, 1] of any H, W ≥ 1 and returns
+    `reconstruction` of exactly (N, C, scale·H, scale·W).
+    """
+
+    def __init__(self, config: SwinIRConfig) -> None:
+        super().__init__(config)
+        dim, c = config.embed_dim, config.num_channels
+        self.conv_first = nn.Conv2d(c, dim, 3, 1, 1)
+        self.patch_embed = PatchEmbedNorm(config) if config.patch_norm else None
+        self.absolute_pos_embed = (
+            nn.Parameter(torch.zeros(1, config.image_size**2, dim)) if config.use_absolute_embeddings else None
+        )
+        self.pos_drop = nn.Dropout(config.hidden_dropout_prob)
+        rates = torch.linspace(0, config.drop_path_rate, sum(config.depths)).tolist()
+        starts = [sum(config.depths[:i]) for i in range(len(config.depths))]
+        self.layers = nn.ModuleList(
+            RSTB(config, depth, heads, rates[start : start + depth])
+            for depth, heads, start in zip(config.depths, config.num_heads, starts)
+        )
+        self.norm = nn.LayerNorm(dim, eps=config.layer_norm_eps)
+        self.conv_after_body = residual_conv(dim, config.resi_connection)
+        self._build_head(config)
+        self._shift_masks: dict[tuple, torch.Tensor] = {}
+        self.post_init()
+
+    def _build_head(self, config: SwinIRConfig) -> None:
+        dim, feat, c, scale = config.embed_dim, config.num_feat, config.num_channels, config.upscale
+        if config.upsampler in ("pixelshuffle", "nearest+conv"):
+            # nn.LeakyReLU's default slope (0.01) here, as in the authors' code.
+            self.conv_before_upsample = nn.Sequential(nn.Conv2d(dim, feat, 3, 1, 1), nn.LeakyReLU(inplace=True))
+        if config.upsampler == "pixelshuffle":
+            self.upsample = Upsample(scale, feat)
+            self.conv_last = nn.Conv2d(feat, c, 3, 1, 1)
+        elif config.upsampler == "pixelshuffledirect":
+            self.upsample = UpsampleOneStep(scale, dim, c)
+        elif config.upsampler == "nearest+conv":
+            self.conv_up1 = nn.Conv2d(feat, feat, 3, 1, 1)
+            if scale == 4:
+                self.conv_up2 = nn.Conv2d(feat, feat, 3, 1, 1)
+            self.conv_hr = nn.Conv2d(feat, feat, 3, 1, 1)
+            self.conv_last = nn.Conv2d(feat, c, 3, 1, 1)
+        else:
+            self.conv_last = nn.Conv2d(dim, c, 3, 1, 1)
+
+    def shift_mask(self, h: int, w: int, device: torch.device) -> torch.Tensor:
+        """(nW, ws², ws²) shift mask for an H×W feature map, built once per size and device."""
+        key = (h, w, str(device))
+        if key not in self._shift_masks:
+            ws = self.config.window_size
+            mask = shift_window_mask(h, w, ws, ws // 2)
+            if len(self._shift_masks) >= 8:
+                self._shift_masks.pop(next(iter(self._shift_masks)))
+            self._shift_masks[key] = mask.to(device)
+        return self._shift_masks[key]
+
+    def pad_to_window(self, x: torch.Tensor) -> torch.Tensor:
+        """Reflect-pad the bottom / right to a multiple of the window, as the authors. Inputs smaller than the
+        padding are reflected repeatedly (a single row / column is replicated first)."""
+        ws = self.config.window_size
+        while True:
+            h, w = x.shape[-2:]
+            pad_h, pad_w = -h % ws, -w % ws
+            if not pad_h and not pad_w:
+                return x
+            if min(h, w) == 1:
+                x = F.pad(x, (0, min(pad_w, 1), 0, min(pad_h, 1)), mode="replicate")
+            else:
+                x = F.pad(x, (0, min(pad_w, w - 1), 0, min(pad_h, h - 1)), mode="reflect")
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Deep feature extraction: (N, embed_dim, H, W) → (N, embed_dim, H, W), H and W multiples of the window."""
+        size = (x.shape[2], x.shape[3])
+        x = map_to_tokens(x)
+        if self.patch_embed is not None:
+            x = self.patch_embed(x)
+        if self.absolute_pos_embed is not None:
+            x = x + self.absolute_pos_embed
+        x = self.pos_drop(x)
+        mask = self.shift_mask(*size, x.device)
+        for layer in self.layers:
+            x = layer(x, size, mask)
+        return tokens_to_map(self.norm(x), size)
+
+    def _deep_residual(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_after_body(self.forward_features(x)) + x
+
+    def _reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        upsampler = self.config.upsampler
+        if upsampler == "pixelshuffle":
+            x = self.conv_before_upsample(self._deep_residual(self.conv_first(x)))
+            return self.conv_last(self.upsample(x))
+        if upsampler == "pixelshuffledirect":
+            return self.upsample(self._deep_residual(self.conv_first(x)))
+        if upsampler == "nearest+conv":
+            x = self.conv_before_upsample(self._deep_residual(self.conv_first(x)))
+            x = F.leaky_relu(self.conv_up1(F.interpolate(x, scale_factor=2, mode="nearest")), 0.2)
+            if self.config.upscale == 4:
+                x = F.leaky_relu(self.conv_up2(F.interpolate(x, scale_factor=2, mode="nearest")), 0.2)
+            return self.conv_last(F.leaky_relu(self.conv_hr(x), 0.2))
+        return x + self.conv_last(self._deep_residual(self.conv_first(x)))
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+    ) -> ImageRestorationOutput | tuple:
+        """
+        Args:
+            pixel_values: (N, C, H, W) floats in [0, 1], any H, W ≥ 1.
+            labels: (N, C, scale·H, scale·W) targets in [0, 1]; when given, `loss` is computed.
+        """
+        if pixel_values.ndim != 4 or pixel_values.shape[1] != self.config.num_channels:
+            raise ValueError(
+                f"pixel_values must be (N, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"
+            )
+        h, w = pixel_values.shape[-2:]
+        scale = self.config.upscale
+        mean = torch.tensor(self.config.rgb_mean, dtype=pixel_values.dtype, device=pixel_values.device)
+        mean = mean.view(1, -1, 1, 1)
+        x = (self.pad_to_window(pixel_values) - mean) * self.config.img_range
+        x = self._reconstruct(x) / self.config.img_range + mean
+        reconstruction = x[:, :, : h * scale, : w * scale]
+
+        loss = None
+        if labels is not None:
+            if labels.shape != reconstruction.shape:
+                raise ValueError(f"labels must be {tuple(reconstruction.shape)}, got {tuple(labels.shape)}")
+            diff = reconstruction - labels.to(reconstruction.dtype)
+            if self.config.loss == "l1":
+                loss = diff.abs().mean()
+            else:
+                loss = torch.sqrt(diff * diff + self.config.charbonnier_eps**2).mean()
+
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if not return_dict:
+            return (reconstruction,) if loss is None else (loss, reconstruction)
+        return ImageRestorationOutput(loss=loss, reconstruction=reconstruction)
