@@ -22,24 +22,54 @@ TASKS = (
 # The seven official settings of the paper (Table 1 / the authors' `main_test_swinir.py`).
 _MEDIUM = {"embed_dim": 180, "depths": [6] * 6, "num_heads": [6] * 6, "mlp_ratio": 2.0}
 PRESETS: dict[str, dict[str, Any]] = {
-    "classical_sr": {**_MEDIUM, "image_size": 48, "window_size": 8, "upsampler": "pixelshuffle", "_scales": (2, 3, 4, 8)},
+    "classical_sr": {
+        **_MEDIUM,
+        "image_size": 48,
+        "window_size": 8,
+        "upsampler": "pixelshuffle",
+        "_scales": (2, 3, 4, 8),
+    },
     "lightweight_sr": {
-        "embed_dim": 60, "depths": [6] * 4, "num_heads": [6] * 4, "mlp_ratio": 2.0,
-        "image_size": 64, "window_size": 8, "upsampler": "pixelshuffledirect", "_scales": (2, 3, 4),
+        "embed_dim": 60,
+        "depths": [6] * 4,
+        "num_heads": [6] * 4,
+        "mlp_ratio": 2.0,
+        "image_size": 64,
+        "window_size": 8,
+        "upsampler": "pixelshuffledirect",
+        "_scales": (2, 3, 4),
     },
     "real_sr": {**_MEDIUM, "image_size": 64, "window_size": 8, "upsampler": "nearest+conv", "_scales": (2, 4)},
     "real_sr_large": {
-        "embed_dim": 240, "depths": [6] * 9, "num_heads": [8] * 9, "mlp_ratio": 2.0, "resi_connection": "3conv",
-        "image_size": 64, "window_size": 8, "upsampler": "nearest+conv", "_scales": (4,), "task": "real_sr",
+        "embed_dim": 240,
+        "depths": [6] * 9,
+        "num_heads": [8] * 9,
+        "mlp_ratio": 2.0,
+        "resi_connection": "3conv",
+        "image_size": 64,
+        "window_size": 8,
+        "upsampler": "nearest+conv",
+        "_scales": (4,),
+        "task": "real_sr",
     },
     "gray_dn": {**_MEDIUM, "num_channels": 1, "image_size": 128, "window_size": 8, "upsampler": None, "_scales": (1,)},
     "color_dn": {**_MEDIUM, "num_channels": 3, "image_size": 128, "window_size": 8, "upsampler": None, "_scales": (1,)},
     "jpeg_car": {
-        **_MEDIUM, "num_channels": 1, "image_size": 126, "window_size": 7, "img_range": 255.0, "upsampler": None,
+        **_MEDIUM,
+        "num_channels": 1,
+        "image_size": 126,
+        "window_size": 7,
+        "img_range": 255.0,
+        "upsampler": None,
         "_scales": (1,),
     },
     "color_jpeg_car": {
-        **_MEDIUM, "num_channels": 3, "image_size": 126, "window_size": 7, "img_range": 255.0, "upsampler": None,
+        **_MEDIUM,
+        "num_channels": 3,
+        "image_size": 126,
+        "window_size": 7,
+        "img_range": 255.0,
+        "upsampler": None,
         "_scales": (1,),
     },
 }
@@ -189,9 +219,7 @@ class SwinIRConfig(PretrainedConfig):
             raise ValueError(f"upsampler=None restores at the input size: upscale must be 1, got {self.upscale}")
         if self.upsampler is not None and self.upscale < 2:
             raise ValueError(f"upsampler {self.upsampler!r} needs upscale >= 2, got {self.upscale}")
-        if self.upsampler == "pixelshuffle" and not (
-            self.upscale == 3 or self.upscale & (self.upscale - 1) == 0
-        ):
+        if self.upsampler == "pixelshuffle" and not (self.upscale == 3 or self.upscale & (self.upscale - 1) == 0):
             raise ValueError(f"upsampler 'pixelshuffle' supports scale 2^n or 3, got {self.upscale}")
         if self.upsampler == "nearest+conv" and self.upscale not in (2, 4):
             raise ValueError(f"upsampler 'nearest+conv' supports scale 2 or 4, got {self.upscale}")

@@ -139,8 +139,8 @@ def detect_config(state: Mapping[str, torch.Tensor], **overrides: Any) -> SwinIR
     else:
         jpeg = window_size == 7
         fields |= {"upsampler": None, "upscale": 1, "img_range": 255.0 if jpeg else 1.0}
-        fields["task"] = ("jpeg_car" if jpeg else "gray_dn") if num_channels == 1 else (
-            "color_jpeg_car" if jpeg else "color_dn"
+        fields["task"] = (
+            ("jpeg_car" if jpeg else "gray_dn") if num_channels == 1 else ("color_jpeg_car" if jpeg else "color_dn")
         )
     fields.update(overrides)
     try:

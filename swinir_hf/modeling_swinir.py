@@ -286,7 +286,7 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         starts = [sum(config.depths[:i]) for i in range(len(config.depths))]
         self.layers = nn.ModuleList(
             RSTB(config, depth, heads, rates[start : start + depth])
-            for depth, heads, start in zip(config.depths, config.num_heads, starts)
+            for depth, heads, start in zip(config.depths, config.num_heads, starts, strict=True)
         )
         self.norm = nn.LayerNorm(dim, eps=config.layer_norm_eps)
         self.conv_after_body = residual_conv(dim, config.resi_connection)
