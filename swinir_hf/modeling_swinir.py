@@ -282,7 +282,8 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             nn.Parameter(torch.zeros(1, config.image_size**2, dim)) if config.use_absolute_embeddings else None
         )
         self.pos_drop = nn.Dropout(config.hidden_dropout_prob)
-        rates = torch.linspace(0, config.drop_path_rate, sum(config.depths)).tolist()
+        n = sum(config.depths)
+        rates = [config.drop_path_rate * i / max(n - 1, 1) for i in range(n)]  # linear stochastic-depth decay
         starts = [sum(config.depths[:i]) for i in range(len(config.depths))]
         self.layers = nn.ModuleList(
             RSTB(config, depth, heads, rates[start : start + depth])

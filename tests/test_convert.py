@@ -1,0 +1,100 @@
+"""Checkpoint import: wrappers, formats, the convert CLI, and errors that name the problem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from swinir_hf import CheckpointError, SwinIRForImageRestoration, convert_original_checkpoint
+from swinir_hf.cli import main
+from swinir_hf.convert import extract_state_dict
+
+
+@pytest.fixture(scope="module")
+def authors_state(shared):
+    path = shared / "fixtures/official_parity/lightweight_sr_x2.pth"
+    return path, torch.load(path, weights_only=True)["params"]
+
+
+def _same(a: SwinIRForImageRestoration, b: SwinIRForImageRestoration) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_wrappers_and_formats_load_the_same_weights(authors_state, tmp_path):
+    path, state = authors_state
+    reference = convert_original_checkpoint(path)
+    module_prefixed = {f"module.{k}": v for k, v in state.items()}
+    assert _same(reference, convert_original_checkpoint(module_prefixed))
+    assert _same(reference, convert_original_checkpoint({"params_ema": state, "params": {}}))
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "w.safetensors")
+    assert _same(reference, convert_original_checkpoint(tmp_path / "w.safetensors"))
+
+
+def test_params_ema_is_preferred_and_weights_key_selects():
+    a, b = {"x": torch.zeros(1)}, {"x": torch.ones(1)}
+    assert extract_state_dict({"params": a, "params_ema": b})["x"].item() == 1
+    assert extract_state_dict({"params": a, "params_ema": b}, weights_key="params")["x"].item() == 0
+    with pytest.raises(CheckpointError, match="no 'g_ema' entry"):
+        extract_state_dict({"params": a}, weights_key="g_ema")
+
+
+def test_derived_buffers_are_checked(authors_state):
+    _, state = authors_state
+    key = next(k for k in state if k.endswith("attn_mask"))
+    tampered = dict(state, **{key: torch.zeros_like(state[key])})
+    with pytest.raises(CheckpointError, match="differs from the shift mask of a 32² patch"):
+        convert_original_checkpoint(tampered)
+
+
+def test_not_a_swinir_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="not a SwinIR checkpoint: missing 'conv_first.weight'"):
+        convert_original_checkpoint({"fc.weight": torch.zeros(2, 2)})
+    with pytest.raises(CheckpointError, match="'epoch' is a int, not a tensor"):
+        convert_original_checkpoint({"epoch": 3})
+    (tmp_path / "a.pth").write_text("hello")
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        convert_original_checkpoint(tmp_path / "a.pth")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        convert_original_checkpoint(tmp_path / "missing.pth")
+
+
+def test_truncated_files_are_reported(authors_state, tmp_path):
+    path, _ = authors_state
+    data = path.read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        convert_original_checkpoint(tmp_path / "cut.pth")
+    save_file({"conv_first.weight": torch.zeros(4, 3, 3, 3)}, tmp_path / "w.safetensors")
+    blob = (tmp_path / "w.safetensors").read_bytes()
+    (tmp_path / "w.safetensors").write_bytes(blob[:-20])
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        convert_original_checkpoint(tmp_path / "w.safetensors")
+
+
+def test_state_dicts_that_do_not_fit_name_every_problem(authors_state):
+    _, state = authors_state
+    missing = {k: v for k, v in state.items() if k != "norm.weight"}
+    with pytest.raises(CheckpointError, match="missing keys: norm.weight"):
+        convert_original_checkpoint(missing)
+    extra = dict(state, **{"head.weight": torch.zeros(1)})
+    with pytest.raises(CheckpointError, match="unexpected keys: head.weight"):
+        convert_original_checkpoint(extra)
+    wrong = dict(state, **{"norm.bias": torch.zeros(7)})
+    with pytest.raises(CheckpointError, match=r"norm.bias: checkpoint \(7,\) vs model \(24,\)"):
+        convert_original_checkpoint(wrong)
+
+
+def test_convert_cli_writes_a_loadable_folder_and_never_overwrites(authors_state, tmp_path, capsys):
+    path, _ = authors_state
+    out = tmp_path / "model"
+    assert main(["convert", str(path), str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "preprocessor_config.json"}
+    assert _same(convert_original_checkpoint(path), SwinIRForImageRestoration.from_pretrained(out))
+    before = (out / "model.safetensors").stat().st_mtime_ns
+    assert main(["convert", str(path), str(out)]) == 1
+    assert "not empty" in capsys.readouterr().err
+    assert (out / "model.safetensors").stat().st_mtime_ns == before
+    (tmp_path / "bad.pth").write_bytes(b"\0" * 10)
+    assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "other")]) == 1
+    assert "not a readable PyTorch checkpoint" in capsys.readouterr().err

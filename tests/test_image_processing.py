@@ -1,0 +1,100 @@
+"""Image processor conversions, Auto classes and the image-to-image pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_config
+from PIL import Image
+from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForImageToImage,
+    pipeline,
+)
+
+from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRImageProcessor
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny")
+    SwinIRForImageRestoration(tiny_config(upscale=3)).save_pretrained(path)
+    SwinIRImageProcessor(num_channels=3).save_pretrained(path)
+    return path
+
+
+def _rgb(h=9, w=7, seed=0):
+    return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        (Image.fromarray(_rgb()), _rgb() / 255.0),
+        (Image.fromarray(_rgb()).convert("RGBA"), _rgb() / 255.0),
+        (_rgb().astype(np.uint16) * 257, _rgb() / 255.0),
+        (torch.from_numpy(_rgb() / 255.0).permute(2, 0, 1).float(), _rgb() / 255.0),
+        (Image.fromarray(_rgb()[..., 0]), np.repeat(_rgb()[..., :1], 3, axis=2) / 255.0),
+        (Image.fromarray(_rgb()[..., 0].astype(np.uint16) * 257), np.repeat(_rgb()[..., :1], 3, axis=2) / 255.0),
+    ],
+)
+def test_inputs_become_rgb_pixel_values(image, expected):
+    pixel_values = SwinIRImageProcessor(num_channels=3)(image, return_tensors="pt")["pixel_values"]
+    assert pixel_values.shape == (1, 3, 9, 7) and pixel_values.dtype == torch.float32
+    np.testing.assert_allclose(pixel_values[0].permute(1, 2, 0).numpy(), expected, atol=1e-6)
+
+
+def test_rgb_into_a_grey_model_uses_bt601_luma():
+    rgb = _rgb()
+    pixel_values = SwinIRImageProcessor(num_channels=1)(Image.fromarray(rgb))["pixel_values"]
+    luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) / 255.0
+    np.testing.assert_allclose(pixel_values[0, 0].numpy(), luma, atol=1e-5)
+
+
+def test_palette_image_is_expanded():
+    image = Image.fromarray(_rgb()).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    pixel_values = SwinIRImageProcessor()(image)["pixel_values"]
+    expected = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    np.testing.assert_allclose(pixel_values[0].permute(1, 2, 0).numpy(), expected, atol=1e-6)
+
+
+def test_bad_inputs():
+    processor = SwinIRImageProcessor()
+    with pytest.raises(ValueError, match="share one size"):
+        processor([_rgb(9, 7), _rgb(8, 7)])
+    with pytest.raises(ValueError, match="unsupported array dtype int64"):
+        processor(np.zeros((4, 4, 3), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"got shape \(4, 4, 5\)"):
+        processor(np.zeros((4, 4, 5), dtype=np.uint8))
+
+
+def test_post_processing_rounds_clamps_and_keeps_bit_depth():
+    recon = torch.tensor([[[[-0.2, 0.5], [0.50196, 1.7]]]])
+    processor = SwinIRImageProcessor(num_channels=1)
+    (image,) = processor.post_process_image_restoration(recon)
+    assert image.mode == "L" and np.asarray(image).tolist() == [[0, 128], [128, 255]]
+    (deep,) = processor.post_process_image_restoration(recon, output_type="np", bit_depth=16)
+    assert deep.dtype == np.uint16 and deep.tolist() == [[0, 32768], [32896, 65535]]
+
+
+def test_auto_classes_resolve_swinir(model_dir):
+    assert isinstance(AutoConfig.from_pretrained(model_dir), SwinIRConfig)
+    assert isinstance(AutoModel.from_pretrained(model_dir), SwinIRForImageRestoration)
+    assert isinstance(AutoModelForImageToImage.from_pretrained(model_dir), SwinIRForImageRestoration)
+    assert isinstance(AutoImageProcessor.from_pretrained(model_dir), SwinIRImageProcessor)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P"])
+def test_image_to_image_pipeline_gives_exactly_scaled_images(model_dir, mode):
+    restorer = pipeline("image-to-image", model=str(model_dir))
+    image = Image.fromarray(_rgb(11, 5)).convert(mode)
+    out = restorer(image)
+    assert isinstance(out, Image.Image) and out.size == (15, 33)
+    model = SwinIRForImageRestoration.from_pretrained(model_dir).eval()
+    with torch.no_grad():
+        ref = model(SwinIRImageProcessor()(image.convert("RGB"))["pixel_values"]).reconstruction
+    expected = SwinIRImageProcessor().post_process_image_restoration(ref, output_type="np")[0]
+    assert np.abs(np.asarray(out).astype(int) - expected.astype(int)).max() <= 1

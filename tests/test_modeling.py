@@ -1,0 +1,186 @@
+"""Config validation, presets, any-size forward, losses, training and gradient checkpointing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+from conftest import tiny_config
+from safetensors import safe_open
+
+from swinir_hf import SwinIRConfig, SwinIRForImageRestoration
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"embed_dim": 30, "num_heads": [4]}, "embed_dim 30 is not divisible by num_heads 4"),
+        ({"upsampler": "pixelshuffle", "upscale": 5}, "supports scale 2^n or 3, got 5"),
+        ({"upsampler": "nearest+conv", "upscale": 3}, "supports scale 2 or 4, got 3"),
+        ({"upsampler": None, "upscale": 2}, "upscale must be 1"),
+        ({"upsampler": "bilinear"}, "upsampler must be one of"),
+        ({"depths": [2, 2], "num_heads": [2]}, "same length"),
+        ({"resi_connection": "2conv"}, "resi_connection must be one of"),
+        ({"image_size": 18}, "must be a multiple of window_size 4"),
+        ({"num_channels": 3, "rgb_mean": [0.5]}, "rgb_mean has 1 values but num_channels is 3"),
+        ({"loss": "mse"}, "loss must be one of"),
+        ({"patch_size": 2}, "patch_size must be 1"),
+        ({"drop_path_rate": 1.0}, "drop_path_rate must be in [0, 1)"),
+    ],
+)
+def test_invalid_config_says_what_is_wrong(fields, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        tiny_config(**fields)
+
+
+@pytest.mark.parametrize(
+    ("preset", "scale", "release"),
+    [
+        ("classical_sr", 4, "001_classicalSR_DIV2K_s48w8_SwinIR-M_x4.pth"),
+        ("classical_sr", 3, "001_classicalSR_DIV2K_s48w8_SwinIR-M_x3.pth"),
+        ("lightweight_sr", 2, "002_lightweightSR_DIV2K_s64w8_SwinIR-S_x2.pth"),
+        ("real_sr", 4, "003_realSR_BSRGAN_DFO_s64w8_SwinIR-M_x4_GAN.pth"),
+        ("real_sr_large", None, "003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth"),
+        ("gray_dn", None, "004_grayDN_DFWB_s128w8_SwinIR-M_noise15.pth"),
+        ("color_dn", None, "005_colorDN_DFWB_s128w8_SwinIR-M_noise25.pth"),
+        ("jpeg_car", None, "006_CAR_DFWB_s126w7_SwinIR-M_jpeg10.pth"),
+        ("color_jpeg_car", None, "006_colorCAR_DFWB_s126w7_SwinIR-M_jpeg10.pth"),
+    ],
+)
+def test_presets_match_the_released_architectures(preset, scale, release, shared):
+    entry = json.loads((shared / "fixtures/release_layouts.json").read_text())[release]
+    config = SwinIRConfig.from_preset(preset, scale=scale)
+    with torch.device("meta"):
+        model = SwinIRForImageRestoration(config)
+    assert model.num_parameters() == entry["num_parameters"]
+    params = {k: v["shape"] if isinstance(v, dict) else v[0] for k, v in entry["tensors"].items()}
+    ours = {k: list(v.shape) for k, v in model.state_dict().items()}
+    assert ours == {k: v for k, v in params.items() if not k.endswith(("attn_mask", "relative_position_index"))}
+    kwargs = entry["reference_kwargs"]
+    assert (config.img_range, config.window_size, config.image_size) == (
+        kwargs["img_range"],
+        kwargs["window_size"],
+        kwargs["img_size"],
+    )
+
+
+def test_preset_errors():
+    with pytest.raises(ValueError, match="needs scale="):
+        SwinIRConfig.from_preset("classical_sr")
+    with pytest.raises(ValueError, match="unknown preset"):
+        SwinIRConfig.from_preset("deblur")
+    with pytest.raises(ValueError, match="scale 1 only"):
+        SwinIRConfig.from_preset("color_dn", scale=2)
+    assert SwinIRConfig.from_preset("lightweight_sr", scale=4).upsampler == "pixelshuffledirect"
+
+
+@pytest.mark.parametrize("upsampler,scale", [("pixelshuffle", 3), ("pixelshuffledirect", 2), ("nearest+conv", 4)])
+@pytest.mark.parametrize("size", [(1, 1), (1, 6), (5, 2), (4, 4), (9, 13)])
+def test_any_input_size_gives_exactly_scaled_output(upsampler, scale, size):
+    model = SwinIRForImageRestoration(tiny_config(upsampler=upsampler, upscale=scale)).eval()
+    x = torch.rand(2, 3, *size)
+    with torch.no_grad():
+        y = model(x).reconstruction
+    assert y.shape == (2, 3, size[0] * scale, size[1] * scale)
+    assert torch.isfinite(y).all()
+
+
+def test_denoiser_has_global_residual_and_grey_channels():
+    model = SwinIRForImageRestoration(tiny_config(upsampler=None, upscale=1, num_channels=1)).eval()
+    for p in model.conv_last.parameters():
+        torch.nn.init.zeros_(p)
+    x = torch.rand(1, 1, 11, 7)
+    with torch.no_grad():
+        assert torch.allclose(model(x).reconstruction, x, atol=1e-6)
+
+
+def test_bad_inputs_are_rejected_clearly():
+    model = SwinIRForImageRestoration(tiny_config())
+    with pytest.raises(ValueError, match=r"must be \(N, 3, H, W\), got \(1, 1, 8, 8\)"):
+        model(torch.rand(1, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"labels must be \(1, 3, 16, 16\)"):
+        model(torch.rand(1, 3, 8, 8), labels=torch.rand(1, 3, 8, 8))
+
+
+def test_losses():
+    x, y = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)
+    l1 = SwinIRForImageRestoration(tiny_config()).eval()
+    out = l1(x, labels=y)
+    assert out.loss.item() == pytest.approx((out.reconstruction - y).abs().mean().item(), rel=1e-6)
+    charb = SwinIRForImageRestoration(tiny_config(loss="charbonnier")).eval()
+    charb.load_state_dict(l1.state_dict())
+    diff = charb(x).reconstruction - y
+    expected = torch.sqrt(diff**2 + 1e-6).mean().item()
+    assert charb(x, labels=y).loss.item() == pytest.approx(expected, rel=1e-6)
+    assert SwinIRConfig.from_preset("color_dn").loss == "charbonnier"
+    loss, recon = l1(x, labels=y, return_dict=False)
+    assert recon.shape == y.shape and loss.ndim == 0
+
+
+def test_training_steps_lower_the_loss():
+    model = SwinIRForImageRestoration(tiny_config()).train()
+    hr = torch.rand(4, 3, 16, 16)
+    lr = torch.nn.functional.avg_pool2d(hr, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(15):
+        loss = model(lr, labels=hr).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    config = tiny_config(depths=[2, 2], num_heads=[2, 2], drop_path_rate=0.0)
+    model = SwinIRForImageRestoration(config).train()
+    x, y = torch.rand(2, 3, 8, 12), torch.rand(2, 3, 16, 24)
+
+    def grads():
+        model.zero_grad()
+        model(x, labels=y).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    plain = grads()
+    model.gradient_checkpointing_enable()
+    assert model.is_gradient_checkpointing
+    checkpointed = grads()
+    for name, g in plain.items():
+        assert torch.allclose(g, checkpointed[name], atol=1e-5), name
+
+
+def test_save_load_round_trip_is_bitwise(tmp_path):
+    model = SwinIRForImageRestoration(tiny_config(resi_connection="3conv", upsampler="nearest+conv")).eval()
+    model.save_pretrained(tmp_path)
+    with safe_open(tmp_path / "model.safetensors", "pt") as f:
+        assert not [k for k in f.keys() if k.endswith(("attn_mask", "relative_position_index"))]
+    loaded = SwinIRForImageRestoration.from_pretrained(tmp_path).eval()
+    for (n, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(a, b), n
+    x = torch.rand(1, 3, 10, 6)
+    with torch.no_grad():
+        assert torch.equal(model(x).reconstruction, loaded(x).reconstruction)
+
+
+def test_shift_masks_are_cached_per_size():
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    with torch.no_grad():
+        model(torch.rand(1, 3, 8, 8))
+        first = model.shift_mask(8, 8, torch.device("cpu"))
+        model(torch.rand(1, 3, 8, 8))
+    assert model.shift_mask(8, 8, torch.device("cpu")) is first
+    assert first.shape == (4, 16, 16)
+
+
+def test_bfloat16_forward_is_close_to_float32():
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        ref = model(x).reconstruction
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x).reconstruction
+    assert (low.float() - ref).abs().max() < 0.05
