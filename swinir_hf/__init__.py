@@ -6,6 +6,7 @@ from .configuration_swinir import PRESETS, TASKS, SwinIRConfig
 from .convert import CheckpointError, convert_original_checkpoint, detect_config
 from .image_processing_swinir import SwinIRImageProcessor
 from .modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
+from .restoration import SwinIRRestorer, restore, tune_allocator
 
 AutoConfig.register("swinir", SwinIRConfig, exist_ok=True)
 AutoModel.register(SwinIRConfig, SwinIRForImageRestoration, exist_ok=True)
@@ -22,6 +23,9 @@ __all__ = [
     "SwinIRForImageRestoration",
     "SwinIRImageProcessor",
     "SwinIRPreTrainedModel",
+    "SwinIRRestorer",
     "convert_original_checkpoint",
     "detect_config",
+    "restore",
+    "tune_allocator",
 ]

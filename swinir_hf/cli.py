@@ -29,6 +29,104 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tile(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tile must be a number of pixels or 'auto', got {value!r}") from None
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from .evaluation import evaluate
+    from .loading import ModelNotAvailableError, load_model
+
+    if args.json and Path(args.json).exists() and not args.overwrite:
+        print(f"error: {args.json} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 1
+    try:
+        identity = args.model == "identity"
+        model = None if identity else load_model(args.model)
+        result = evaluate(
+            model,
+            args.dataset,
+            scale=args.scale,
+            noise=args.noise,
+            jpeg=args.jpeg,
+            lr_dir=args.lr_dir,
+            grey_convention=args.grey_convention,
+            split=args.split,
+            model_name=args.model if identity else Path(args.model).name,
+            tile=args.tile,
+            tile_overlap=args.tile_overlap,
+            ensemble=args.ensemble,
+            dtype=args.dtype,
+            device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+        )
+    except (ValueError, FileNotFoundError, ModelNotAvailableError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(result.to_markdown(verbose=args.verbose))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from .image_io import collect_inputs, read_image, write_image
+    from .loading import ModelNotAvailableError, load_model
+    from .restoration import SwinIRRestorer, tune_allocator
+
+    try:
+        files = collect_inputs(args.inputs, recursive=args.recursive)
+        restorer = SwinIRRestorer(
+            load_model(args.model),
+            tile=args.tile,
+            tile_overlap=args.tile_overlap,
+            ensemble=args.ensemble,
+            dtype=args.dtype,
+            device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+            progress=not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError, ModelNotAvailableError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    # This process is ours: keep freed memory for reuse (see tune_allocator) instead of re-faulting it per layer.
+    tune_allocator()
+    out_dir = Path(args.output_dir)
+    sources = {src for src, _ in files}
+    written: set[Path] = set()
+    failed = skipped = 0
+    for src, rel in tqdm(files, disable=args.no_progress, unit="image", desc="restore"):
+        dst = out_dir / rel.parent / f"{rel.stem}{args.suffix}.{args.ext}"
+        try:
+            if dst.resolve() in sources:
+                raise ValueError(f"output {dst} would overwrite an input: choose another -o or a --suffix")
+            if dst.resolve() in written:
+                raise ValueError(f"output {dst} was already written from another input of the same name")
+            if args.skip_existing and dst.exists():
+                skipped += 1
+                continue
+            data = read_image(src)
+            restored = restorer(data.pixels)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            write_image(dst, restored, data.icc_profile)
+            written.add(dst.resolve())
+        except (ValueError, OSError, RuntimeError, MemoryError) as err:
+            failed += 1
+            tqdm.write(f"error: {src}: {err}", file=sys.stderr)
+    print(f"restored {len(written)}, skipped {skipped} existing, failed {failed} → {out_dir}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swinir-hf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,10 +137,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-key", default=None, help="entry holding the weights (default: params_ema, params)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
     p.set_defaults(func=_convert)
+
+    p = sub.add_parser("eval", help="score a model on a benchmark with the paper's protocol (PSNR / SSIM table)")
+    p.add_argument("--model", required=True, help="model folder, authors' .pth, Hub id, or 'identity' (no-op)")
+    p.add_argument("--dataset", required=True, help="folder of HR images (or holding HR/), imagefolder:DIR, Hub id")
+    task = p.add_mutually_exclusive_group()
+    task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
+    task.add_argument("--noise", type=float, help="Gaussian noise σ in 0..255 grey levels (denoising)")
+    task.add_argument("--jpeg", type=int, help="JPEG quality (artifact reduction)")
+    p.add_argument(
+        "--lr-dir", help="folder of given LR / degraded inputs (NAME.* or NAMEx<scale>.*) instead of making them"
+    )
+    p.add_argument(
+        "--grey-convention",
+        choices=("native", "rgb"),
+        default="native",
+        help="score greyscale images on their grey channel (native, published tables) or as RGB → Y (rgb)",
+    )
+    p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
+    p.add_argument(
+        "--tile", type=_tile, default=None, help="tile size in input pixels or 'auto' (default: whole image)"
+    )
+    p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
+    p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32", help="inference precision")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
+    p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("restore", help="restore image files, folders or globs into an output folder")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, or glob patterns")
+    p.add_argument("-o", "--output-dir", required=True, help="folder for the restored images (created if needed)")
+    p.add_argument("--model", required=True, help="model folder, authors' .pth (converted on the fly), or Hub id")
+    p.add_argument("--tile", type=_tile, default="auto", help="tile size in input pixels or 'auto' (default)")
+    p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
+    p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
+    p.add_argument(
+        "--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto", help="inference precision"
+    )
+    p.add_argument("--suffix", default="", help="appended to each output file's stem (default: none)")
+    p.add_argument("--ext", choices=("png", "jpg", "webp", "tif"), default="png", help="output format (default png)")
+    p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist alone")
+    p.add_argument("--recursive", action="store_true", help="descend into sub-folders (and ** in globs)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: cuda when available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_restore)
+
+    from .hub import add_parser as add_hub_parser
+
+    add_hub_parser(sub)
+    # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train, whose overrides are free-form.
+    sub.add_parser("train", add_help=False, help="train / fine-tune (same as python -m swinir_hf.train; see --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:
+        from .train import main as train_main
+
+        return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

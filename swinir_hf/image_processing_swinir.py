@@ -17,8 +17,8 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 def image_to_float(image: Image.Image | np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
     """Any image → ((H, W, C) float32 in [0, 1], alpha (H, W) float32 or None).
 
-    PIL modes 1, L, LA, P, PA, RGB, RGBA, CMYK, YCbCr, I;16*, I and F are accepted; palettes are expanded (with
-    their transparency). uint8 / uint16 arrays are scaled by their range; float arrays are taken as [0, 1].
+    PIL modes 1, L, LA, P, PA, RGB, RGBA, CMYK, YCbCr, I;16*, I and F are accepted; palettes are expanded (to RGBA
+    when they have transparency). uint8 / uint16 arrays are scaled by their range; float arrays are taken as [0, 1].
     Arrays and tensors are (H, W), (H, W, C) or, for tensors, (C, H, W); 2 and 4 channels carry alpha last.
     """
     if isinstance(image, Image.Image):
@@ -49,7 +49,7 @@ def image_to_float(image: Image.Image | np.ndarray | torch.Tensor) -> tuple[np.n
 def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     mode = image.mode
     if mode in ("P", "PA"):
-        image = image.convert("RGBA")
+        image = image.convert("RGBA" if mode == "PA" or "transparency" in image.info else "RGB")
     elif mode == "1":
         image = image.convert("L")
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
@@ -92,7 +92,7 @@ def float_to_image(arr: np.ndarray, bit_depth: int = 8, output_type: str = "pil"
     if bit_depth == 16:
         if out.ndim != 2:
             raise ValueError("PIL has no 16-bit RGB mode: use output_type='np' for 16-bit colour")
-        return Image.fromarray(out, mode="I;16")
+        return Image.fromarray(out)  # uint16 (H, W) is mode I;16
     return Image.fromarray(out)
 
 

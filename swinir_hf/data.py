@@ -1,0 +1,320 @@
+"""Training and validation data: images through `datasets`, degraded on the fly, reproducibly.
+
+Every training sample is a pure function of `(seed, key)`, where `key` is the sample's global position in the
+training stream (`step · batch_size + i`). The image it comes from, its crop, flips, rotation and degradation are
+all drawn from `numpy.random.default_rng((seed, key))`, so the data a run sees depends on neither the number of
+DataLoader workers nor the number of processes, and a resumed run sees exactly what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .degradations import add_gaussian_noise, imresize, jpeg_compress, real_world_degradation
+from .image_processing_swinir import image_to_float, match_channels
+
+logger = logging.getLogger(__name__)
+
+DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "paired")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+_DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """How a low-quality input is made from a high-quality patch.
+
+    Attributes:
+        kind: one of `DEGRADATIONS`: `bicubic` (MATLAB bicubic downscale by `scale`), `noise` (additive Gaussian,
+            not clipped), `jpeg` (Pillow JPEG; on luma for 1-channel models), `real` (BSRGAN-style practical
+            degradation, `degradations.real_world_degradation`) or `paired` (LR images supplied alongside).
+        scale: upscale factor of the model (1 for denoising / JPEG).
+        noise_sigma: σ in grey levels (0..255): one value, or [low, high] drawn uniformly per sample.
+        jpeg_quality: JPEG quality: one value, or [low, high] drawn uniformly (inclusive) per sample.
+    """
+
+    kind: str
+    scale: int = 1
+    noise_sigma: float | Sequence[float] = 25.0
+    jpeg_quality: int | Sequence[int] = 40
+
+    def __post_init__(self) -> None:
+        if self.kind not in DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.kind!r}")
+        if self.kind in ("bicubic", "real") and self.scale < 2:
+            raise ValueError(f"degradation {self.kind!r} needs a super-resolution model (scale >= 2)")
+        if self.kind in ("noise", "jpeg") and self.scale != 1:
+            raise ValueError(f"degradation {self.kind!r} is for same-size models (scale 1), got scale {self.scale}")
+
+    def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """uint8 (H, W, C) patch → float32 (H / scale, W / scale, C) model input in [0, 1] (noise: unclipped)."""
+        if self.kind == "bicubic":
+            return imresize(hr, 1.0 / self.scale).astype(np.float32) / 255.0
+        if self.kind == "real":
+            return real_world_degradation(hr, self.scale, rng).astype(np.float32) / 255.0
+        if self.kind == "noise":
+            sigma = _draw(self.noise_sigma, rng, integer=False)
+            return add_gaussian_noise(hr.astype(np.float32) / 255.0, sigma, int(rng.integers(2**31))).astype(np.float32)
+        if self.kind == "jpeg":
+            return jpeg_compress(hr, int(_draw(self.jpeg_quality, rng, integer=True))).astype(np.float32) / 255.0
+        raise ValueError("paired data carries its own LR images: there is nothing to degrade")
+
+
+def _draw(value: float | Sequence[float], rng: np.random.Generator, integer: bool) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    low, high = value
+    return float(rng.integers(low, high + 1)) if integer else float(rng.uniform(low, high))
+
+
+# --- reading images --------------------------------------------------------------------------------------------
+
+
+def load_images(source: str, split: str = "train", cache_dir: str | None = None) -> list:
+    """The images of `source` as a list of undecoded items (paths or `{"bytes", "path"}` dicts), in a fixed order.
+
+    `source` is a plain folder of images or one in the `imagefolder` layout (searched recursively, sorted by path),
+    a folder written by `datasets.Dataset.save_to_disk`, or a Hub dataset id; for datasets the first `Image` column
+    of `split` is used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
+    """
+    import datasets
+
+    path = Path(source)
+    if (path / "state.json").is_file() and (path / "dataset_info.json").is_file():
+        ds = datasets.load_from_disk(str(path))
+        ds = ds[split] if isinstance(ds, datasets.DatasetDict) else ds
+    elif path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {path}")
+        return [str(p) for p in files]
+    elif path.suffix or source.count("/") > 1 or source.startswith((".", os.sep)):
+        raise FileNotFoundError(f"{source} is neither a folder of images nor a Hub dataset id")
+    else:
+        ds = datasets.load_dataset(source, split=split, cache_dir=cache_dir)
+    columns = [name for name, feature in ds.features.items() if isinstance(feature, datasets.Image)]
+    if not columns:
+        raise ValueError(f"dataset {source!r} has no image column (features: {list(ds.features)})")
+    return list(ds.cast_column(columns[0], datasets.Image(decode=False))[columns[0]])
+
+
+def decode_image(item: str | dict, channels: int) -> np.ndarray:
+    """An item from `load_images` → uint8 (H, W, channels) array (grey ↔ RGB via BT.601 luma, alpha dropped).
+
+    Raises one of `_DECODE_ERRORS` for unreadable data.
+    """
+    if isinstance(item, dict):
+        source = io.BytesIO(item["bytes"]) if item.get("bytes") else item["path"]
+    else:
+        source = item
+    with Image.open(source) as image:
+        image.load()
+        arr, _ = image_to_float(image)
+    return np.rint(match_channels(arr, channels) * 255.0).astype(np.uint8)
+
+
+def item_name(item: str | dict) -> str:
+    """A readable name for an item from `load_images` (its file name when known)."""
+    path = item.get("path") if isinstance(item, dict) else item
+    return Path(path).name if path else "<in-memory image>"
+
+
+def pair_lr_images(hr_items: list, lr_source: str, scale: int, split: str, cache_dir: str | None) -> list:
+    """The LR item for each HR item, matched by file stem with an optional `x{scale}` suffix (`baby` ↔ `babyx2`)."""
+    lr_items = load_images(lr_source, split, cache_dir)
+    by_stem = {re.sub(rf"x{scale}$", "", Path(item_name(it)).stem): it for it in lr_items}
+    missing = [item_name(it) for it in hr_items if Path(item_name(it)).stem not in by_stem]
+    if missing:
+        raise FileNotFoundError(f"no LR image in {lr_source} for {len(missing)} HR images, e.g. {missing[:3]}")
+    return [by_stem[Path(item_name(it)).stem] for it in hr_items]
+
+
+# --- patches ---------------------------------------------------------------------------------------------------
+
+
+def pad_to(image: np.ndarray, size: int) -> np.ndarray:
+    """Mirror-pad (symmetric, repeatedly if needed) the bottom / right of an (H, W, C) image to at least size²."""
+    h, w = image.shape[:2]
+    return np.pad(image, ((0, max(0, size - h)), (0, max(0, size - w)), (0, 0)), mode="symmetric")
+
+
+def augment(image: np.ndarray, flip: int, rot: int) -> np.ndarray:
+    """Horizontal flip (`flip` = 1) then `rot` × 90° rotation of an (H, W, C) array."""
+    if flip:
+        image = image[:, ::-1]
+    return np.rot90(image, rot)
+
+
+class TrainingPatches(torch.utils.data.Dataset):
+    """Random (input, target) patch pairs; `dataset[key]` is a pure function of `(seed, key)`.
+
+    Keys are unbounded sample positions: key k comes from image `perm_e[k mod N]`, where `perm_e` is the
+    permutation of epoch e = k // N drawn from `(seed, e)`. Images smaller than the target patch are mirror-padded
+    up to it (not upscaled: rescaling would change the degradation the model learns). An image that cannot be
+    decoded is skipped with a warning and the next image of the permutation is used instead.
+
+    Args:
+        hr_items: high-quality images (see `load_images`).
+        patch_size: input patch side in pixels; targets are `patch_size · scale`.
+        degradation: how inputs are made (`paired` uses `lr_items`).
+        channels: model channels.
+        seed: the run's data seed.
+        lr_items: LR images matching `hr_items` for `paired` data.
+        flip, rot90: random horizontal flips / 90° rotations.
+    """
+
+    def __init__(
+        self,
+        hr_items: list,
+        patch_size: int,
+        degradation: Degradation,
+        channels: int,
+        seed: int,
+        lr_items: list | None = None,
+        flip: bool = True,
+        rot90: bool = True,
+    ) -> None:
+        if degradation.kind == "paired" and (lr_items is None or len(lr_items) != len(hr_items)):
+            raise ValueError("paired data needs one LR image per HR image")
+        self.hr_items, self.lr_items = hr_items, lr_items
+        self.patch_size, self.degradation, self.channels, self.seed = patch_size, degradation, channels, seed
+        self.flip, self.rot90 = flip, rot90
+        self._perm: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.hr_items)
+
+    def image_index(self, key: int) -> int:
+        epoch, pos = divmod(key, len(self.hr_items))
+        if self._perm is None or self._perm[0] != epoch:
+            self._perm = (epoch, np.random.default_rng((self.seed, epoch, 0x5EED)).permutation(len(self.hr_items)))
+        return int(self._perm[1][pos])
+
+    def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
+        """→ {"pixel_values": (C, p, p), "labels": (C, p·s, p·s)} float32."""
+        rng = np.random.default_rng((self.seed, key))
+        for attempt in range(len(self.hr_items)):
+            index = self.image_index(key + attempt)
+            try:
+                hr = decode_image(self.hr_items[index], self.channels)
+                lr = decode_image(self.lr_items[index], self.channels) if self.lr_items is not None else None
+            except _DECODE_ERRORS as err:
+                warnings.warn(f"skipping unreadable image {item_name(self.hr_items[index])}: {err}", stacklevel=2)
+                continue
+            return self._sample(hr, lr, rng)
+        raise RuntimeError("no training image could be decoded")
+
+    def _sample(self, hr: np.ndarray, lr: np.ndarray | None, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        scale, p = self.degradation.scale, self.patch_size
+        flip = int(rng.integers(2)) if self.flip else 0
+        rot = int(rng.integers(4)) if self.rot90 else 0
+        if lr is None:
+            hr = pad_to(hr, p * scale)
+            top, left = int(rng.integers(hr.shape[0] - p * scale + 1)), int(rng.integers(hr.shape[1] - p * scale + 1))
+            target = augment(hr[top : top + p * scale, left : left + p * scale], flip, rot)
+            inp = self.degradation(np.ascontiguousarray(target), rng)
+            target = target.astype(np.float32) / 255.0
+        else:
+            if lr.shape[0] * scale > hr.shape[0] or lr.shape[1] * scale > hr.shape[1]:
+                raise ValueError(f"LR image {lr.shape[:2]} × {scale} is larger than its HR image {hr.shape[:2]}")
+            lr = pad_to(lr, p)
+            hr = pad_to(hr, lr.shape[0] * scale)[: lr.shape[0] * scale, : lr.shape[1] * scale]
+            top, left = int(rng.integers(lr.shape[0] - p + 1)), int(rng.integers(lr.shape[1] - p + 1))
+            inp = augment(lr[top : top + p, left : left + p], flip, rot).astype(np.float32) / 255.0
+            hs, ws = top * scale, left * scale
+            target = augment(hr[hs : hs + p * scale, ws : ws + p * scale], flip, rot).astype(np.float32) / 255.0
+        return {
+            "pixel_values": torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1))),
+            "labels": torch.from_numpy(np.ascontiguousarray(target.transpose(2, 0, 1))),
+        }
+
+
+class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """The sample keys of one process's micro-batches, from `start_step` to `max_steps`.
+
+    Optimizer step s consumes global keys [s·B, (s+1)·B) with B = `batch_size` (the total over processes and
+    accumulation); micro-batch a of process r takes the `micro_batch` keys starting at
+    s·B + (a · num_processes + r) · micro_batch.
+    """
+
+    def __init__(
+        self, batch_size: int, accumulation: int, num_processes: int, rank: int, start_step: int, max_steps: int
+    ) -> None:
+        if batch_size % (accumulation * num_processes):
+            raise ValueError(
+                f"batch_size {batch_size} must be divisible by gradient_accumulation_steps × processes "
+                f"= {accumulation} × {num_processes}"
+            )
+        self.batch_size, self.accumulation, self.num_processes, self.rank = (
+            batch_size,
+            accumulation,
+            num_processes,
+            rank,
+        )
+        self.micro_batch = batch_size // (accumulation * num_processes)
+        self.start_step, self.max_steps = start_step, max_steps
+
+    def __len__(self) -> int:
+        return max(0, self.max_steps - self.start_step) * self.accumulation
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start_step, self.max_steps):
+            for a in range(self.accumulation):
+                first = step * self.batch_size + (a * self.num_processes + self.rank) * self.micro_batch
+                yield list(range(first, first + self.micro_batch))
+
+
+# --- validation ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ValidationImage:
+    """A validation pair: float32 model input (h, w, C) in [0, 1] (noise: unclipped), uint8 ground truth
+    (h·scale, w·scale, C), and a name."""
+
+    name: str
+    lr: np.ndarray
+    hr: np.ndarray
+
+
+def validation_images(
+    hr_items: list,
+    degradation: Degradation,
+    channels: int,
+    seed: int,
+    lr_items: list | None = None,
+) -> list[ValidationImage]:
+    """Decode and degrade the validation set once, deterministically (image i uses `rng((seed, i))`).
+
+    Ground truths are cropped to a multiple of the scale from the top-left (the benchmark convention), so
+    bicubic inputs equal the standard `LR_bicubic` files.
+    """
+    images = []
+    scale = degradation.scale
+    for i, item in enumerate(hr_items):
+        try:
+            hr = decode_image(item, channels)
+            lr = decode_image(lr_items[i], channels) if lr_items is not None else None
+        except _DECODE_ERRORS as err:
+            warnings.warn(f"skipping unreadable validation image {item_name(item)}: {err}", stacklevel=2)
+            continue
+        hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
+        if lr is None:
+            lr = degradation(hr, np.random.default_rng((seed, i)))
+        else:
+            lr = lr.astype(np.float32) / 255.0
+        images.append(ValidationImage(item_name(item), lr, hr))
+    if not images:
+        raise ValueError("the validation set has no readable images")
+    return images

@@ -1,0 +1,221 @@
+"""Degradations that make benchmark inputs: MATLAB bicubic resize, Gaussian noise, JPEG.
+
+Images are numpy arrays (H, W) or (H, W, C), channels in RGB order. Each degradation is one function; add new
+ones as further top-level functions.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image
+
+
+def cubic(x: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel with a = -0.5, the one MATLAB's `imresize` uses."""
+    ax = np.abs(x)
+    ax2, ax3 = ax**2, ax**3
+    near = (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1)
+    far = (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * ((ax > 1) & (ax <= 2))
+    return near + far
+
+
+def resize_weights(in_length: int, scale: float, antialiasing: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """MATLAB's bicubic resampling along one axis: output pixel i = Σ_k weights[i, k] · input[indices[i, k]].
+
+    Both are (out_length, taps) with out_length = ceil(in_length · scale); indices are 0-based. When shrinking
+    (scale < 1) with `antialiasing`, the kernel is stretched by 1 / scale, as MATLAB does. Taps beyond the edges
+    are mirrored (symmetric padding); every row of weights sums to 1.
+    """
+    out_length = _output_length(in_length, scale)
+    stretch = scale < 1 and antialiasing
+    kernel_width = 4.0 / scale if stretch else 4.0
+    # Centre, in input coordinates (1-based as in MATLAB), of each output pixel.
+    u = np.arange(1, out_length + 1) / scale + 0.5 * (1 - 1 / scale)
+    left = np.floor(u - kernel_width / 2)
+    idx = left[:, None] + np.arange(math.ceil(kernel_width) + 2)[None, :]
+    dist = u[:, None] - idx
+    weights = scale * cubic(scale * dist) if stretch else cubic(dist)
+    weights /= weights.sum(axis=1, keepdims=True)
+    # Mirror out-of-range taps: ... 2 1 | 1 2 ... n | n n-1 ...
+    mirror = np.concatenate([np.arange(in_length), np.arange(in_length)[::-1]])
+    return mirror[np.mod(idx.astype(np.int64) - 1, 2 * in_length)], weights
+
+
+def imresize(image: np.ndarray, scale: float, antialiasing: bool = True) -> np.ndarray:
+    """Bicubic resize by `scale` as MATLAB's `imresize(image, scale)`: output (ceil(H·s), ceil(W·s)[, C]).
+
+    Antialiased when shrinking. uint8 / uint16 in → same out, rounded and clipped after *each* of the two 1-D
+    passes as MATLAB does; float in → float out of the same dtype, unclipped. Rows are resized first (MATLAB
+    starts with the axis that shrinks most, rows on ties, and both axes share one scale here).
+    """
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or 0 in image.shape:
+        raise ValueError(f"image must be (H, W) or (H, W, C), got shape {image.shape}")
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    integer = image.dtype in (np.uint8, np.uint16)
+    if not integer and not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(f"unsupported dtype {image.dtype}: use uint8, uint16 or float")
+    out = image.astype(np.float64)
+    for axis in (0, 1):
+        indices, weights = resize_weights(out.shape[axis], scale, antialiasing)
+        lines = np.moveaxis(out, axis, 0)
+        # A few taps per output pixel: gather and accumulate tap by tap (a dense matrix would be mostly zeros).
+        acc = np.zeros((indices.shape[0],) + lines.shape[1:])
+        for k in range(indices.shape[1]):
+            acc += weights[:, k].reshape((-1,) + (1,) * (lines.ndim - 1)) * lines[indices[:, k]]
+        out = np.moveaxis(acc, 0, axis)
+        if integer:
+            info = np.iinfo(image.dtype)
+            # MATLAB rounds halves away from zero (np.round would go to even); negatives are clipped anyway.
+            out = np.clip(np.floor(out + 0.5), info.min, info.max)
+    return out.astype(image.dtype)
+
+
+def bicubic_downscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """The benchmark LR image: crop (H, W) to multiples of `factor` from the top-left, then `imresize` by 1/factor."""
+    h, w = image.shape[:2]
+    if h < factor or w < factor:
+        raise ValueError(f"image of {h}×{w} is smaller than the scale factor {factor}")
+    return imresize(image[: h - h % factor, : w - w % factor], 1.0 / factor)
+
+
+def add_gaussian_noise(image: np.ndarray, sigma: float, seed: int | None = 0) -> np.ndarray:
+    """float image in [0, 1] + N(0, (sigma/255)²) noise, as float64, not clipped (σ in 0..255 grey levels).
+
+    Draws exactly what the SwinIR authors draw (`np.random.seed(seed); np.random.normal(0, sigma / 255, shape)`)
+    on the same image read by OpenCV: colour noise is drawn in OpenCV's BGR order and applied to RGB reversed.
+    """
+    image = np.asarray(image)
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(f"add_gaussian_noise takes a float image in [0, 1], got dtype {image.dtype}")
+    noise = np.random.RandomState(seed).normal(0.0, sigma / 255.0, image.shape)
+    if image.ndim == 3 and image.shape[-1] == 3:
+        noise = noise[..., ::-1]
+    return image + noise
+
+
+def jpeg_compress(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode and decode with Pillow's JPEG at `quality` (1..95+): uint8 (H, W[, 1]) grey or (H, W, 3) RGB in → same
+    shape out. Grey images are coded as single-channel (luma) JPEG; colour ones as Pillow's default YCbCr 4:2:0."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"jpeg_compress takes a uint8 image, got dtype {image.dtype}")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be in 1..100, got {quality}")
+    if image.ndim == 3 and image.shape[-1] == 1:
+        return jpeg_compress(image[..., 0], quality)[..., None]
+    if not (image.ndim == 2 or image.ndim == 3 and image.shape[-1] == 3):
+        raise ValueError(f"jpeg_compress takes a grey (H, W) or RGB (H, W, 3) image, got shape {image.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buffer))
+
+
+def _output_length(in_length: int, scale: float) -> int:
+    # ceil(in·scale) with scale = 1/3 etc. given as floats: absorb the representation error before ceiling.
+    exact = in_length * scale
+    return max(1, math.ceil(exact - 1e-9 * max(1.0, exact)))
+
+
+# --- Practical ("real-world") degradation for training real-world SR, BSRGAN-style -------------------------------
+# Blur, resize, noise and JPEG, shuffled, in two rounds, then an exact resize to the LR size. Every random choice
+# comes from one numpy Generator, so a (seed, sample) pair always gives the same LR image.
+
+RESIZE_MODES = ("bicubic", "bilinear", "area")
+
+
+def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float) -> np.ndarray:
+    """(size, size) float64 Gaussian blur kernel summing to 1: standard deviations `sigma_x` / `sigma_y` (pixels)
+    along axes rotated by `theta` radians; `sigma_x == sigma_y` gives the isotropic kernel."""
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"kernel size must be a positive odd integer, got {size}")
+    half = size // 2
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
+    c, s = math.cos(theta), math.sin(theta)
+    u, v = c * x + s * y, -s * x + c * y
+    kernel = np.exp(-0.5 * ((u / sigma_x) ** 2 + (v / sigma_y) ** 2))
+    return kernel / kernel.sum()
+
+
+def random_blur_kernel(rng: np.random.Generator, sigma_range: tuple[float, float] = (0.2, 3.0)) -> np.ndarray:
+    """A random isotropic (p = 0.5) or anisotropic Gaussian kernel, odd size 7..21, σ drawn from `sigma_range`."""
+    size = int(rng.choice(np.arange(7, 22, 2)))
+    sigma_x = rng.uniform(*sigma_range)
+    if rng.random() < 0.5:
+        return gaussian_kernel(size, sigma_x, sigma_x, 0.0)
+    return gaussian_kernel(size, sigma_x, rng.uniform(*sigma_range), rng.uniform(0.0, math.pi))
+
+
+def blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Convolve each channel of a float (H, W, C) image with `kernel` (computed in the image's dtype), reflecting at
+    the borders."""
+    import torch  # the rest of this module is numpy-only; torch does the 2-D convolution fast
+
+    k = kernel.shape[0]
+    channels = image.shape[-1]
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    pad = min(k // 2, x.shape[-1] - 1, x.shape[-2] - 1)
+    x = torch.nn.functional.pad(x, (pad,) * 4, mode="reflect") if pad > 0 else x
+    extra = k // 2 - pad  # images smaller than the kernel: pad the rest with edge values
+    if extra:
+        x = torch.nn.functional.pad(x, (extra,) * 4, mode="replicate")
+    weight = torch.from_numpy(kernel[::-1, ::-1].copy()).to(x.dtype).expand(channels, 1, k, k)
+    out = torch.nn.functional.conv2d(x, weight, groups=channels)
+    return out[0].numpy().transpose(1, 2, 0)
+
+
+def resize(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
+    """Resize a float (H, W, C) image to `size` (h, w) with `mode` in `RESIZE_MODES` (antialiased when shrinking)."""
+    import torch
+
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    if mode == "area":
+        out = torch.nn.functional.interpolate(x, size=size, mode="area")
+    else:
+        shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+        out = torch.nn.functional.interpolate(x, size=size, mode=mode, align_corners=False, antialias=shrink)
+    return out[0].numpy().transpose(1, 2, 0)
+
+
+def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
+    """uint8 (H, W, C) high-quality image → uint8 (H // scale, W // scale, C) realistic low-quality image.
+
+    Two rounds of {Gaussian blur (random isotropic / anisotropic kernel), random resize (bicubic / bilinear / area),
+    Gaussian noise (σ 1..25 grey levels, colour or grey), JPEG (quality 30..95)} in a random order per round,
+    then a resize to exactly 1/scale of the input with a random mode. All randomness comes from `rng`.
+    """
+    if image.dtype != np.uint8 or image.ndim != 3:
+        raise ValueError(f"real_world_degradation takes a uint8 (H, W, C) image, got {image.dtype} {image.shape}")
+    h, w = image.shape[0] // scale, image.shape[1] // scale
+    if h < 1 or w < 1:
+        raise ValueError(f"image of {image.shape[:2]} is smaller than the scale factor {scale}")
+    x = image.astype(np.float32) / 255.0  # float32: the 2-D blurs are ~20x slower in float64
+    # Round one shrinks towards the target size, round two wobbles above it; the final resize is exact.
+    for sigma_range, factor_range in (((0.2, 3.0), (1.0 / scale, 1.0)), ((0.2, 1.5), (1.0 / scale, 1.5 / scale))):
+        for op in rng.permutation(4):
+            if op == 0:
+                x = blur(x, random_blur_kernel(rng, sigma_range))
+            elif op == 1:
+                factor = rng.uniform(*factor_range)
+                target = (max(1, round(image.shape[0] * factor)), max(1, round(image.shape[1] * factor)))
+                x = resize(x, target, RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
+            elif op == 2:
+                sigma = rng.uniform(1.0, 25.0)
+                seed = int(rng.integers(2**31))
+                if rng.random() < 0.6:
+                    x = add_gaussian_noise(x, sigma, seed).astype(np.float32)
+                else:
+                    x = x + add_gaussian_noise(np.zeros(x.shape[:2], np.float32), sigma, seed)[..., None].astype(
+                        np.float32
+                    )
+            else:
+                quantised = np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+                x = jpeg_compress(quantised, int(rng.integers(30, 96))).astype(np.float32) / 255.0
+    x = resize(x, (h, w), RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
+    return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)

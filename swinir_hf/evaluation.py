@@ -1,0 +1,385 @@
+"""Benchmark evaluation with the paper's protocol: degrade, restore, score against the ground truth.
+
+Protocol (that of the SwinIR authors' `main_test_swinir.py`, see docs/evaluation.md):
+
+- super-resolution ×s: LR = MATLAB bicubic downscale of the HR image cropped to a multiple of s (or a given LR
+  file); the ground truth is the HR image cropped to s × the LR size; border s; baseline = bicubic upscale.
+- denoising σ: noisy = HR/255 + N(0, σ/255) with the generator re-seeded to 0 for every image, not clipped,
+  fed to the model as floats; border 0; baseline = the noisy image rounded to uint8.
+- JPEG quality q: Pillow JPEG of the HR image (greyscale models: of its MATLAB Y); border 0; baseline = the JPEG.
+
+Outputs are rounded to uint8 and scored on RGB and on Y (BT.601), plus PSNR-B for JPEG, by `swinir_hf.metrics`.
+Greyscale images among RGB ones (Set14's `bridge`) are scored by `grey_convention`: "native" (their own grey
+channel, as the published bicubic tables) or "rgb" (read as RGB, then Y, as the authors' test script).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from . import metrics
+from .degradations import add_gaussian_noise, bicubic_downscale, imresize, jpeg_compress
+from .image_io import read_image
+from .image_processing_swinir import float_to_image, match_channels
+from .modeling_swinir import SwinIRForImageRestoration
+from .restoration import restore
+
+GreyConvention = Literal["native", "rgb"]
+GREY_CONVENTIONS = ("native", "rgb")
+IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
+NOISE_SEED = 0
+
+COLUMNS = {
+    "psnr": "PSNR",
+    "ssim": "SSIM",
+    "psnr_y": "PSNR-Y",
+    "ssim_y": "SSIM-Y",
+    "psnrb": "PSNR-B",
+    "psnrb_y": "PSNR-B-Y",
+}
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """What the benchmark does to the ground truth: `kind` "sr" (value = scale), "dn" (σ in 0..255) or "jpeg"
+    (quality)."""
+
+    kind: Literal["sr", "dn", "jpeg"]
+    value: int | float
+
+    @property
+    def scale(self) -> int:
+        return int(self.value) if self.kind == "sr" else 1
+
+    @property
+    def border(self) -> int:
+        """Pixels ignored on every side when scoring: the scale for SR, none otherwise (as the paper)."""
+        return self.scale if self.kind == "sr" else 0
+
+    @property
+    def baseline(self) -> str:
+        return {"sr": "bicubic", "dn": "noisy input", "jpeg": "JPEG input"}[self.kind]
+
+    def __str__(self) -> str:
+        return {"sr": f"bicubic ×{self.value}", "dn": f"noise σ={self.value:g}", "jpeg": f"JPEG q={self.value}"}[
+            self.kind
+        ]
+
+
+@dataclass
+class Sample:
+    """One benchmark image: `hr` (H, W, C) uint8 ground truth, `lr` a given (h, w, C) uint8 input or None."""
+
+    name: str
+    hr: np.ndarray
+    lr: np.ndarray | None = None
+
+
+@dataclass
+class Evaluation:
+    """Scores of the baseline and the model on every image; `to_markdown()` / `to_dict()` report them."""
+
+    dataset: str
+    model: str
+    degradation: Degradation
+    grey_convention: str
+    names: list[str] = field(default_factory=list)
+    scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # method → one dict per image
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.scores)
+
+    @property
+    def columns(self) -> list[str]:
+        """Metric keys reported: PSNR / SSIM on RGB and Y, and PSNR-B (RGB and Y) for JPEG."""
+        return [k for k in COLUMNS if self.degradation.kind == "jpeg" or not k.startswith("psnrb")]
+
+    def mean(self, method: str) -> dict[str, float]:
+        rows = self.scores[method]
+        return {k: float(np.mean([r[k] for r in rows])) for k in self.columns}
+
+    def caption(self) -> str:
+        return (
+            f"{self.dataset}, {self.degradation} ({len(self.names)} images, border {self.degradation.border}, "
+            f"Y = ITU-R BT.601, grey images: {self.grey_convention})"
+        )
+
+    def to_markdown(self, verbose: bool = False) -> str:
+        """A caption line and a markdown table: per-image rows with `verbose`, then the means; baseline first."""
+        head = ["image", "method"] + [COLUMNS[k] for k in self.columns]
+        lines = [self.caption(), "", _row(head), _row([":--", ":--"] + ["--:"] * len(self.columns))]
+        if verbose:
+            for i, name in enumerate(self.names):
+                lines += [_row([name, m] + _cells(self.scores[m][i], self.columns)) for m in self.methods]
+        lines += [_row(["mean", m] + _cells(self.mean(m), self.columns)) for m in self.methods]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The same figures, unrounded, for `json.dump`."""
+        d = self.degradation
+        return {
+            "dataset": self.dataset,
+            "model": self.model,
+            "task": d.kind,
+            {"sr": "scale", "dn": "noise", "jpeg": "jpeg"}[d.kind]: d.value,
+            "border": d.border,
+            "grey_convention": self.grey_convention,
+            "y_channel": "ITU-R BT.601 (MATLAB rgb2ycbcr)",
+            "methods": self.methods,
+            "mean": {m: self.mean(m) for m in self.methods},
+            "images": [{"name": n, **{m: self.scores[m][i] for m in self.methods}} for i, n in enumerate(self.names)],
+        }
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _cells(values: dict[str, float], columns: list[str]) -> list[str]:
+    return [_fmt(values[k], 4 if k.startswith("ssim") else 2) for k in columns]
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def resolve_degradation(
+    model: SwinIRForImageRestoration | None,
+    scale: int | None = None,
+    noise: float | None = None,
+    jpeg: int | None = None,
+) -> Degradation:
+    """The benchmark setting from the flags given (at most one), else from the model's task; checked against the
+    model's upscale factor. `model` None is the identity (scores the degraded input itself)."""
+    given = [(k, v) for k, v in (("sr", scale), ("dn", noise), ("jpeg", jpeg)) if v is not None]
+    if len(given) > 1:
+        raise ValueError("give at most one of scale, noise and jpeg")
+    upscale = model.config.upscale if model is not None else 1
+    if not given:
+        if upscale == 1:
+            who = "the identity model" if model is None else f"a ×1 ({model.config.task}) model"
+            raise ValueError(f"cannot tell the benchmark setting from {who}: give a noise σ or a JPEG quality")
+        given = [("sr", upscale)]
+    kind, value = given[0]
+    if kind == "sr":
+        if int(value) != value or value < 2:
+            raise ValueError(f"scale must be an integer ≥ 2, got {value}")
+        value = int(value)
+    elif kind == "dn" and not value >= 0:
+        raise ValueError(f"noise σ must be ≥ 0 (in 0..255 grey levels), got {value}")
+    elif kind == "jpeg" and not (int(value) == value and 1 <= value <= 100):
+        raise ValueError(f"JPEG quality must be an integer in 1..100, got {value}")
+    degradation = Degradation(kind, int(value) if kind != "dn" else float(value))
+    if degradation.scale != upscale:
+        who = "the identity model" if model is None else f"the model (×{upscale})"
+        raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but {who} is ×{upscale}")
+    return degradation
+
+
+def to_uint8_array(image: Image.Image, grey_convention: GreyConvention = "native") -> np.ndarray:
+    """An 8-bit PIL image → (H, W, 1) grey or (H, W, 3) RGB uint8 (alpha dropped; grey → RGB under "rgb")."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        raise ValueError(f"{image.mode} images are not supported for evaluation: benchmarks are 8-bit")
+    grey = image.mode in ("1", "L", "LA") and grey_convention == "native"
+    arr = np.asarray(image.convert("L" if grey else "RGB"))
+    return arr[..., None] if grey else arr
+
+
+def read_uint8(path: Path, grey_convention: GreyConvention = "native") -> np.ndarray:
+    """Read an image file as `to_uint8_array` does (orientation applied)."""
+    pixels = read_image(path).pixels
+    if isinstance(pixels, np.ndarray):
+        raise ValueError(f"{path}: 16-bit colour images are not supported for evaluation: benchmarks are 8-bit")
+    return to_uint8_array(pixels, grey_convention)
+
+
+def load_samples(
+    dataset: str | os.PathLike,
+    lr_dir: str | os.PathLike | None = None,
+    scale: int = 1,
+    grey_convention: GreyConvention = "native",
+    split: str | None = None,
+) -> tuple[str, list[Sample]]:
+    """A benchmark → (its name, samples). `dataset` is a folder of HR images (or one holding `HR/`),
+    `imagefolder:DIR`, or a Hub dataset id (`datasets.load_dataset`, split `split`, default "test").
+
+    With `lr_dir`, every HR image `NAME.ext` needs an LR file `NAME.*` or `NAMEx{scale}.*` there (the authors'
+    naming), of exactly the HR size // scale.
+    """
+    if grey_convention not in GREY_CONVENTIONS:
+        raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
+    path, spec = Path(dataset), str(dataset)
+    if path.is_dir():
+        hr_dir = path / "HR" if (path / "HR").is_dir() else path
+        name = path.parent.name if path.name == "HR" else path.name
+        files = sorted(f for f in hr_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        if not files:
+            raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {hr_dir}")
+        samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files]
+    elif spec.startswith("imagefolder:") or (spec.count("/") <= 1 and not spec.startswith((".", "/", "~"))):
+        name, samples = _hf_samples(spec, split, grey_convention)
+    else:
+        raise FileNotFoundError(f"no such dataset folder: {spec}")
+    if lr_dir is not None:
+        for sample in samples:
+            sample.lr = _find_lr(Path(lr_dir), sample, scale, grey_convention)
+    return name, samples
+
+
+def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -> tuple[str, list[Sample]]:
+    import datasets
+
+    if spec.startswith("imagefolder:"):
+        data_dir = spec.split(":", 1)[1]
+        if not Path(data_dir).is_dir():
+            raise FileNotFoundError(f"no such imagefolder directory: {data_dir}")
+        ds = datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train")
+        name = Path(data_dir).name
+    else:
+        try:
+            ds = datasets.load_dataset(spec, split=split or "test")
+        except Exception as err:  # datasets raises many kinds (offline, missing, no such split)
+            raise FileNotFoundError(
+                f"cannot load dataset {spec!r} (not a local folder, and `datasets.load_dataset` failed: {err})"
+            ) from err
+        name = spec
+    image_columns = [k for k, f in ds.features.items() if isinstance(f, datasets.Image)]
+    if not image_columns:
+        raise ValueError(f"dataset {spec!r} has no image column (columns: {list(ds.features)})")
+    hr_col = next((c for c in ("hr", "image", "gt") if c in image_columns), image_columns[0])
+    lr_col = next((c for c in ("lr", "lq") if c in image_columns), None)
+    samples = []
+    for i, row in enumerate(ds):
+        lr = to_uint8_array(row[lr_col], grey_convention) if lr_col else None
+        samples.append(Sample(str(row.get("name", f"{i:04d}")), to_uint8_array(row[hr_col], grey_convention), lr))
+    return name, samples
+
+
+def _find_lr(lr_dir: Path, sample: Sample, scale: int, grey_convention: GreyConvention) -> np.ndarray:
+    if not lr_dir.is_dir():
+        raise FileNotFoundError(f"no such LR folder: {lr_dir}")
+    stems = [sample.name, f"{sample.name}x{scale}"]
+    found = [f for f in sorted(lr_dir.iterdir()) if f.stem in stems and f.suffix.lower() in IMAGE_SUFFIXES]
+    if not found:
+        raise FileNotFoundError(f"no LR image for {sample.name} in {lr_dir} (looked for {' / '.join(stems)}.*)")
+    lr = read_uint8(found[0], grey_convention)
+    h, w, c = sample.hr.shape
+    if lr.shape != (h // scale, w // scale, c):
+        raise ValueError(
+            f"HR/LR size mismatch for {sample.name}: HR {h}×{w}×{c} at ×{scale} needs LR "
+            f"{h // scale}×{w // scale}×{c}, but {found[0]} is {lr.shape[0]}×{lr.shape[1]}×{lr.shape[2]}"
+        )
+    return lr
+
+
+def to_model_channels(image: np.ndarray, channels: int | None, kind: str) -> np.ndarray:
+    """Reduce RGB ground truth to grey for a 1-channel model as the authors: MATLAB Y for JPEG, BT.601 luma else."""
+    if channels != 1 or image.shape[-1] == 1:
+        return image
+    if kind == "jpeg":
+        return np.floor(metrics.rgb_to_y(image) + 0.5).astype(np.uint8)[..., None]
+    return float_to_image(match_channels(image / 255.0, 1), output_type="np")[..., None]
+
+
+def degrade(hr: np.ndarray, degradation: Degradation, lr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(ground truth, model input) for one (H, W, C) uint8 image; the input is uint8, or float64 for noise.
+
+    A given `lr` is used as the input as it is; the ground truth is then cropped to scale × its size.
+    """
+    s = degradation.scale
+    if lr is None:
+        if degradation.kind == "sr":
+            lr = bicubic_downscale(hr, s)
+        elif degradation.kind == "dn":
+            lr = add_gaussian_noise(hr.astype(np.float32) / 255.0, degradation.value, seed=NOISE_SEED)
+        else:
+            lr = jpeg_compress(hr, int(degradation.value))
+    return hr[: lr.shape[0] * s, : lr.shape[1] * s], lr
+
+
+def baseline(lq: np.ndarray, degradation: Degradation) -> np.ndarray:
+    """The trivial restoration, uint8: bicubic upscale for SR, the degraded input itself otherwise."""
+    if degradation.kind == "sr":
+        return imresize(lq, degradation.scale)
+    return as_uint8(lq)
+
+
+def as_uint8(image: np.ndarray) -> np.ndarray:
+    """uint8 as is; float in [0, 1] clipped, scaled to 255 and rounded (as the authors save outputs)."""
+    if image.dtype == np.uint8:
+        return image
+    return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def score(output: np.ndarray, gt: np.ndarray, degradation: Degradation) -> dict[str, float]:
+    """PSNR / SSIM on RGB and Y (and PSNR-B for JPEG) of a uint8 output against its ground truth."""
+    b = degradation.border
+    out = {
+        "psnr": metrics.psnr(output, gt, b),
+        "ssim": metrics.ssim(output, gt, b),
+        "psnr_y": metrics.psnr(output, gt, b, test_y_channel=True),
+        "ssim_y": metrics.ssim(output, gt, b, test_y_channel=True),
+    }
+    if degradation.kind == "jpeg":
+        out["psnrb"] = metrics.psnrb(output, gt, b)
+        out["psnrb_y"] = metrics.psnrb(output, gt, b, test_y_channel=True)
+    return out
+
+
+def restore_image(model: SwinIRForImageRestoration, image: np.ndarray, **engine_options: Any) -> np.ndarray:
+    """One (H, W, C) image (uint8, or float in [0, 1], unclipped) through the restoration engine → uint8."""
+    return as_uint8(restore(model, image, **engine_options))
+
+
+def evaluate(
+    model: SwinIRForImageRestoration | None,
+    dataset: str | os.PathLike,
+    *,
+    scale: int | None = None,
+    noise: float | None = None,
+    jpeg: int | None = None,
+    lr_dir: str | os.PathLike | None = None,
+    grey_convention: GreyConvention = "native",
+    split: str | None = None,
+    model_name: str | None = None,
+    progress: bool = True,
+    tile: int | Literal["auto"] | None = None,
+    tile_overlap: int = 32,
+    ensemble: bool = False,
+    dtype: str = "float32",
+    device: str | None = None,
+) -> Evaluation:
+    """Score `model` (None: the identity, i.e. the degraded input itself) and the baseline on a benchmark.
+
+    `dataset`, `lr_dir`, `split`: see `load_samples`; `scale` / `noise` / `jpeg`: see `resolve_degradation`
+    (None values are ignored). `tile`, `tile_overlap`, `ensemble`, `dtype`, `device` go to the restoration engine
+    (`swinir_hf.restoration.restore`); the defaults run whole images in float32, as the paper.
+    """
+    engine_options = dict(tile=tile, tile_overlap=tile_overlap, ensemble=ensemble, dtype=dtype, device=device)
+    degradation = resolve_degradation(model, scale, noise, jpeg)
+    name, samples = load_samples(dataset, lr_dir, degradation.scale, grey_convention, split)
+    channels = model.config.num_channels if model is not None else None
+    if model_name is None:
+        model_name = "identity" if model is None else f"SwinIR ({model.config.task})"
+    if model_name == degradation.baseline:  # one row per method: keep the two apart
+        model_name += " (model)"
+    result = Evaluation(name, model_name, degradation, grey_convention)
+    result.scores = {degradation.baseline: [], model_name: []}
+    for sample in tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress):
+        hr = to_model_channels(sample.hr, channels, degradation.kind)
+        lr = to_model_channels(sample.lr, channels, degradation.kind) if sample.lr is not None else None
+        gt, lq = degrade(hr, degradation, lr)
+        out = as_uint8(lq) if model is None else restore_image(model, lq, **engine_options)
+        result.names.append(sample.name)
+        result.scores[degradation.baseline].append(score(baseline(lq, degradation), gt, degradation))
+        result.scores[model_name].append(score(out, gt, degradation))
+    return result

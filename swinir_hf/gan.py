@@ -1,0 +1,150 @@
+"""Adversarial training parts for real-world SR: a U-Net discriminator with spectral normalisation, VGG-19
+features for the perceptual loss (built here, weights from a user-supplied state dict), and the loss terms.
+
+The weighting follows the SwinIR authors' real-world training (BSRGAN / Real-ESRGAN recipe): pixel L1 × 1.0 +
+perceptual L1 on VGG-19 conv1_2, conv2_2, conv3_4, conv4_4, conv5_4 (before ReLU, weights 0.1, 0.1, 1, 1, 1) × 1.0
++ GAN × 0.1.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+# torchvision's `vgg19().features` layout: channels per conv, "M" = 2×2 max-pool. Indices into the Sequential
+# below match torchvision's, so its (and timm's `vgg19.tv_in1k`) state-dict keys `features.N.*` load directly.
+VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512)
+# Index in `features` of the conv outputs (pre-activation) used for the perceptual loss.
+VGG19_LAYERS = {"conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class UNetDiscriminator(nn.Module):
+    """U-Net discriminator with spectral normalisation: a per-pixel real/fake logit map of the input's size.
+
+    Three stride-2 downsampling convs, three bilinear upsampling stages with skip connections, two refining
+    convs and a 1-channel output; every conv but the first and last is spectrally normalised.
+
+    Args:
+        num_channels: image channels.
+        base_channels: channels of the first level (doubling at each downsampling).
+    """
+
+    def __init__(self, num_channels: int = 3, base_channels: int = 64) -> None:
+        super().__init__()
+        c = base_channels
+        self.conv_in = nn.Conv2d(num_channels, c, 3, 1, 1)
+        self.down = nn.ModuleList(spectral_norm(nn.Conv2d(c * 2**i, c * 2 ** (i + 1), 4, 2, 1)) for i in range(3))
+        self.up = nn.ModuleList(spectral_norm(nn.Conv2d(c * 2 ** (i + 1), c * 2**i, 3, 1, 1)) for i in (2, 1, 0))
+        self.refine = nn.Sequential(
+            spectral_norm(nn.Conv2d(c, c, 3, 1, 1)),
+            nn.LeakyReLU(0.2, inplace=True),
+            spectral_norm(nn.Conv2d(c, c, 3, 1, 1)),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+        self.conv_out = nn.Conv2d(c, 1, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) images in [0, 1] → (N, 1, H, W) logits."""
+        skips = [F.leaky_relu(self.conv_in(x), 0.2)]
+        for conv in self.down:
+            skips.append(F.leaky_relu(conv(skips[-1]), 0.2))
+        y = skips.pop()
+        for conv in self.up:
+            skip = skips.pop()
+            y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            y = F.leaky_relu(conv(y), 0.2) + skip
+        return self.conv_out(self.refine(y))
+
+
+class VGG19Features(nn.Module):
+    """VGG-19 convolutional trunk up to conv5_4, returning the pre-activation outputs of the requested layers.
+
+    Args:
+        layers: names from `VGG19_LAYERS`.
+        weights: a `.pth` / `.safetensors` state dict of torchvision's `vgg19` (keys `features.N.weight/bias`;
+            other keys are ignored), or a Hub repo id holding `model.safetensors` in that layout (e.g. timm's
+            `vgg19.tv_in1k`). None keeps the random initialisation (tests only: the loss is meaningless).
+    """
+
+    def __init__(self, layers: Sequence[str] = tuple(VGG19_LAYERS), weights: str | os.PathLike | None = None) -> None:
+        super().__init__()
+        unknown = set(layers) - set(VGG19_LAYERS)
+        if unknown:
+            raise ValueError(f"unknown VGG-19 layers {sorted(unknown)}; choose from {list(VGG19_LAYERS)}")
+        self.layers = [VGG19_LAYERS[name] for name in layers]
+        modules: list[nn.Module] = []
+        channels = 3
+        for entry in VGG19_LAYOUT:
+            if entry == "M":
+                modules.append(nn.MaxPool2d(2, 2))
+            else:
+                modules += [nn.Conv2d(channels, entry, 3, 1, 1), nn.ReLU(inplace=False)]
+                channels = entry
+        self.features = nn.Sequential(*modules[: max(self.layers) + 1])
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        if weights is not None:
+            self.load_weights(weights)
+        self.requires_grad_(False)
+        self.eval()
+
+    def load_weights(self, weights: str | os.PathLike) -> None:
+        """Load the trunk's convs from a torchvision-layout state dict (file or Hub repo id), strictly."""
+        from .convert import CheckpointError, extract_state_dict, load_state_dict_file
+
+        path = Path(weights)
+        if not path.is_file():
+            from huggingface_hub import hf_hub_download
+
+            path = Path(hf_hub_download(str(weights), "model.safetensors"))
+        state = extract_state_dict(load_state_dict_file(path))
+        wanted = {f"features.{k}" for k in self.features.state_dict()}
+        missing = sorted(wanted - set(state))
+        if missing:
+            raise CheckpointError(f"{weights} is not a VGG-19 state dict: missing {missing[:4]}")
+        own = {k: state[f"features.{k}"] for k in self.features.state_dict()}
+        self.features.load_state_dict(own, strict=True)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """(N, 3, H, W) RGB in [0, 1] (1-channel is replicated) → one feature map per requested layer."""
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        x = (x - self.mean) / self.std
+        out = []
+        for i, module in enumerate(self.features):
+            x = module(x)
+            if i in self.layers:
+                out.append(x)
+        return out
+
+
+class PerceptualLoss(nn.Module):
+    """Weighted L1 distance between VGG-19 features of a restoration and its target."""
+
+    def __init__(
+        self,
+        layer_weights: dict[str, float] | None = None,
+        weights: str | os.PathLike | None = None,
+    ) -> None:
+        super().__init__()
+        layer_weights = layer_weights or dict(zip(VGG19_LAYERS, (0.1, 0.1, 1.0, 1.0, 1.0), strict=True))
+        self.weights = list(layer_weights.values())
+        self.vgg = VGG19Features(list(layer_weights), weights)
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target_features = self.vgg(target)
+        return sum(w * F.l1_loss(a, b) for w, a, b in zip(self.weights, self.vgg(output), target_features, strict=True))
+
+
+def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Vanilla (binary cross-entropy) GAN loss of discriminator logits against the real / fake label."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(real)))

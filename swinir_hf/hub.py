@@ -1,0 +1,358 @@
+"""Hub-ready model folders from the authors' `.pth` releases: safetensors weights, config and processor with
+`auto_map`, the model code for `trust_remote_code=True`, and a model card; verified, then optionally pushed.
+
+Each folder is built in a staging folder and only moved into place once (1) every saved tensor equals the
+authors' tensor bit for bit and (2) the folder reloaded with this package and with `trust_remote_code` gives the
+same output as the model converted straight from the `.pth` on one image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+from huggingface_hub import HfApi
+
+from .catalog import Release, find_release, load_catalog
+from .convert import CheckpointError, convert_original_checkpoint, extract_state_dict, load_state_dict_file
+from .image_processing_swinir import SwinIRImageProcessor
+from .model_card import render_model_card
+from .modeling_swinir import SwinIRForImageRestoration
+
+RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
+# Package modules shipped as remote code; they may import each other (transformers copies relative imports).
+REMOTE_MODULES = ("configuration_swinir", "modeling_swinir", "image_processing_swinir")
+AUTO_MAP = {
+    "AutoConfig": "configuration_swinir.SwinIRConfig",
+    "AutoModel": "modeling_swinir.SwinIRForImageRestoration",
+    "AutoModelForImageToImage": "modeling_swinir.SwinIRForImageRestoration",
+    "AutoImageProcessor": "image_processing_swinir.SwinIRImageProcessor",
+}
+# Fields a catalogue entry fixes: the file's detected configuration must agree before the entry's card is used.
+RELEASE_FIELDS = (
+    "task",
+    "num_channels",
+    "upscale",
+    "image_size",
+    "embed_dim",
+    "depths",
+    "num_heads",
+    "window_size",
+    "mlp_ratio",
+    "upsampler",
+    "resi_connection",
+    "img_range",
+)
+ATOL = 1e-5
+_BUFFERS = (".relative_position_index", ".attn_mask")
+
+
+class HubExportError(RuntimeError):
+    """A checkpoint that cannot be exported, or whose exported folder does not reproduce it."""
+
+
+@dataclass(frozen=True)
+class HubFolder:
+    """A verified Hub-ready folder and where it goes."""
+
+    path: Path
+    repo_id: str
+    source: Path
+    release: Release | None
+    max_abs_diff: float
+    measured_results: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def files(self) -> list[str]:
+        """Relative paths of the files to upload, sorted."""
+        return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
+
+
+def remote_code_sources() -> dict[str, str]:
+    """File name → source of the package modules that make a folder loadable with `trust_remote_code=True`.
+
+    Generated from the installed package, so the Hub copies never drift from it.
+    """
+    from . import __version__
+
+    sources = {}
+    for module in REMOTE_MODULES:
+        source = resources.files(__package__).joinpath(f"{module}.py").read_text(encoding="utf-8")
+        for target in re.findall(r"^\s*from \.(\w*) import", source, flags=re.MULTILINE):
+            if target not in REMOTE_MODULES:
+                raise HubExportError(f"{module}.py imports .{target}, which is not shipped as remote code")
+        header = f"# {module}.py of swinir-hf {__version__}, copied for trust_remote_code=True (edit the package).\n"
+        sources[f"{module}.py"] = header + source
+    return sources
+
+
+def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], release: Release | None) -> dict:
+    """This package's `evaluate` on each dataset → {dataset: {"psnr", "ssim"[, "psnr_b"]}} in the paper's
+    convention (Y channel for super-resolution, the image's own channels otherwise)."""
+    from .evaluation import evaluate
+
+    levels = {}
+    if release is not None:
+        levels = {"noise": release.noise_level, "jpeg": release.jpeg_quality}
+    results = {}
+    for dataset in datasets:
+        try:
+            evaluation = evaluate(model, dataset, progress=False, model_name="model", **levels)
+        except (ValueError, FileNotFoundError) as err:
+            raise HubExportError(f"--eval on {dataset}: {err}") from err
+        mean = evaluation.mean("model")
+        suffix = "_y" if model.config.upscale > 1 else ""
+        figures = {"psnr": mean[f"psnr{suffix}"], "ssim": mean[f"ssim{suffix}"]}
+        if f"psnrb{suffix}" in mean:
+            figures["psnr_b"] = mean[f"psnrb{suffix}"]
+        results[evaluation.dataset] = figures
+    return results
+
+
+def _describe(release: Release | None, checkpoint: Path, max_abs_diff: float) -> tuple[str, str]:
+    from . import __version__
+
+    provenance = (
+        f"converted to safetensors with swinir-hf {__version__}; the converted model reproduces the original "
+        f"checkpoint's output (max abs difference {max_abs_diff:.1e} on a test image)."
+    )
+    if release is None:
+        title = f"SwinIR {checkpoint.stem}"
+        return title, f"SwinIR weights from `{checkpoint.name}`, configuration read off the state dict, {provenance}"
+    text = f"The authors' `{release.file}` ([SwinIR release v0.0]({RELEASE_URL})), {provenance}"
+    if release.task == "real_sr":
+        text += " Trained on synthetic real-world degradations (the BSRGAN degradation model)" + (
+            " with perceptual and adversarial losses: sharp, natural-looking output that does not maximise PSNR."
+            if release.gan
+            else " with the L1 loss only (PSNR-oriented, smoother than the GAN model)."
+        )
+    return release.title(), text
+
+
+def _check_release(model: SwinIRForImageRestoration, release: Release, checkpoint: Path) -> None:
+    expected = release.config()
+    wrong = [
+        f"{name} {getattr(model.config, name)!r} (catalogue: {getattr(expected, name)!r})"
+        for name in RELEASE_FIELDS
+        if getattr(model.config, name) != getattr(expected, name)
+    ]
+    if wrong:
+        raise HubExportError(
+            f"{checkpoint} is named like the release {release.file} but its weights do not match it: "
+            + ", ".join(wrong)
+        )
+
+
+def verify_folder(
+    folder: Path, reference: SwinIRForImageRestoration, params: Mapping[str, torch.Tensor], atol: float = ATOL
+) -> float:
+    """Check a written folder against the original: the saved tensors equal `params` exactly, and the folder
+    loaded with this package and with `trust_remote_code` reproduces `reference`'s output on one image.
+
+    Returns the largest absolute output difference; raises `HubExportError` on any mismatch.
+    """
+    from safetensors.torch import load_file
+    from transformers import AutoImageProcessor, AutoModelForImageToImage
+
+    saved = load_file(folder / "model.safetensors")
+    if set(saved) != set(params):
+        raise HubExportError(f"saved weights have keys {sorted(set(saved) ^ set(params))[:8]} not in the original")
+    changed = [k for k, v in saved.items() if not torch.equal(v, params[k].to(v.dtype))]
+    if changed:
+        raise HubExportError(f"saved weights differ from the original in {changed[:8]}")
+
+    remote = AutoModelForImageToImage.from_pretrained(folder, trust_remote_code=True).eval()
+    if type(remote).__module__.startswith(__package__):
+        raise HubExportError("trust_remote_code loaded the installed package instead of the folder's code")
+    processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=True, use_fast=False)
+    candidates = {"package": SwinIRForImageRestoration.from_pretrained(folder).eval(), "remote code": remote}
+
+    cfg = reference.config
+    ws = cfg.window_size
+    generator = torch.Generator().manual_seed(0)
+    # Odd size: exercises the padding and cropping as well as every layer.
+    image = torch.rand(2 * ws + 3, 2 * ws + 5, cfg.num_channels, generator=generator).numpy()
+    pixel_values = processor(image, return_tensors="pt")["pixel_values"]
+    worst = 0.0
+    with torch.no_grad():
+        expected = reference(pixel_values).reconstruction
+        for name, model in candidates.items():
+            diff = (model(pixel_values).reconstruction - expected).abs().max().item()
+            if not diff <= atol:
+                raise HubExportError(f"the folder loaded via {name} differs from the original by {diff:.3g} > {atol}")
+            worst = max(worst, diff)
+    return worst
+
+
+def _drop_remote_module_cache(folder: Path) -> None:
+    """transformers caches a local folder's remote code under its name; the staging folder's copy is not needed."""
+    from transformers.utils import HF_MODULES_CACHE
+
+    shutil.rmtree(Path(HF_MODULES_CACHE) / "transformers_modules" / folder.name, ignore_errors=True)
+
+
+def export_checkpoint(
+    checkpoint: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    organization: str | None = None,
+    overwrite: bool = False,
+    eval_datasets: Sequence[str] = (),
+    atol: float = ATOL,
+) -> HubFolder:
+    """Build and verify the Hub folder `output_dir/<repo name>` of one authors' checkpoint.
+
+    Catalogued files (by file name) get their catalogue repo name and the paper's figures; other files are named
+    `swinir-<file stem>`. Raises `HubExportError` / `CheckpointError`; nothing is left behind on failure.
+    """
+    checkpoint = Path(checkpoint)
+    release = find_release(checkpoint.name)
+    state = extract_state_dict(
+        load_state_dict_file(checkpoint), weights_key=release.state_dict_key if release else None
+    )
+    model = convert_original_checkpoint(state)
+    if release is not None:
+        _check_release(model, release, checkpoint)
+    name = release.repo if release else "swinir-" + re.sub(r"[^a-z0-9.]+", "-", checkpoint.stem.lower()).strip("-")
+    repo_id = f"{organization or load_catalog().organization}/{name}"
+    target = Path(output_dir) / name
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
+    measured = measure(model, eval_datasets, release) if eval_datasets else {}
+
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="swinir_staging_", dir=output_dir))
+    staging.chmod(0o755)  # mkdtemp's 0700 would stick to the published folder
+    try:
+        model.config.auto_map = dict(AUTO_MAP)
+        model.save_pretrained(staging)
+        processor = SwinIRImageProcessor(num_channels=model.config.num_channels)
+        processor.auto_map = {"AutoImageProcessor": AUTO_MAP["AutoImageProcessor"]}
+        processor.save_pretrained(staging)
+        for file_name, source in remote_code_sources().items():
+            (staging / file_name).write_text(source, encoding="utf-8")
+        params = {k: v for k, v in state.items() if not k.endswith(_BUFFERS)}
+        max_abs_diff = verify_folder(staging, model, params, atol)
+        title, description = _describe(release, checkpoint, max_abs_diff)
+        card = render_model_card(
+            model.config,
+            model_id=repo_id,
+            title=title,
+            description=description,
+            training_data=release.training_data if release else (),
+            paper_results=release.results if release else None,
+            measured_results=measured,
+            protocol=release.protocol if release else None,
+            num_parameters=model.num_parameters(),
+            tags=("gan",) if release and release.gan else (),
+        )
+        (staging / "README.md").write_text(card, encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        _drop_remote_module_cache(staging)
+        shutil.rmtree(staging, ignore_errors=True)
+    return HubFolder(target, repo_id, checkpoint, release, max_abs_diff, measured)
+
+
+def push_folder(
+    folder: HubFolder, *, private: bool = False, token: str | None = None, dry_run: bool = False
+) -> str | None:
+    """Create the repo (if needed) and upload the whole folder in one commit; returns the commit URL.
+    With `dry_run`, print what would be uploaded and return None."""
+    files = folder.files()
+    if dry_run:
+        size = sum((folder.path / f).stat().st_size for f in files)
+        print(f"would push {folder.path} → {folder.repo_id} ({len(files)} files, {size / 1e6:.1f} MB, one commit):")
+        for f in files:
+            print(f"  {f}")
+        return None
+    api = HfApi(token=token)
+    api.create_repo(folder.repo_id, repo_type="model", private=private, exist_ok=True)
+    source = folder.release.file if folder.release else folder.source.name
+    info = api.upload_folder(
+        repo_id=folder.repo_id,
+        folder_path=folder.path,
+        repo_type="model",
+        commit_message=f"SwinIR {source} converted with swinir-hf",
+    )
+    return str(getattr(info, "commit_url", info))
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """The `swinir-hf hub` subcommand."""
+    help_text = "build (and push) verified Hub repos from the authors' .pth files"
+    configure_parser(subparsers.add_parser("hub", help=help_text, description=__doc__.split("\n\n")[0]))
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    """Arguments of `swinir-hf hub` / `hub/convert_and_push.py`."""
+    p.add_argument("source", help="an authors' .pth file, or a folder of them")
+    p.add_argument("-o", "--output-dir", required=True, help="where to write one folder per checkpoint")
+    p.add_argument("--org", default=None, help=f"Hub organisation or user (default: {load_catalog().organization})")
+    p.add_argument("--push", action="store_true", help="upload each verified folder (create repo + one commit)")
+    p.add_argument("--dry-run", action="store_true", help="build and verify, then list what --push would upload")
+    p.add_argument("--private", action="store_true", help="create private repositories")
+    p.add_argument("--token", default=None, help="Hub token (default: the logged-in one / HF_TOKEN)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
+    p.add_argument(
+        "--eval",
+        nargs="+",
+        default=(),
+        metavar="DATASET",
+        help="benchmark folders (HR images) to score each model on with swinir-hf eval; figures go into the card",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    source = Path(args.source)
+    if source.is_dir():
+        checkpoints = sorted(source.glob("*.pth"))
+        if not checkpoints:
+            print(f"error: no .pth files in {source}", file=sys.stderr)
+            return 1
+    elif source.is_file():
+        checkpoints = [source]
+    else:
+        print(f"error: {source} does not exist", file=sys.stderr)
+        return 1
+    failed = 0
+    for checkpoint in checkpoints:
+        try:
+            folder = export_checkpoint(
+                checkpoint, args.output_dir, organization=args.org, overwrite=args.overwrite, eval_datasets=args.eval
+            )
+        except (HubExportError, CheckpointError) as err:
+            print(f"error: {checkpoint.name}: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{checkpoint.name} → {folder.path} ({folder.repo_id}), verified: max abs diff {folder.max_abs_diff:.1e}")
+        if args.push or args.dry_run:
+            try:
+                url = push_folder(folder, private=args.private, token=args.token, dry_run=args.dry_run)
+            except OSError as err:  # huggingface_hub's HTTP errors and connection failures are OSErrors
+                print(f"error: pushing {folder.path} to {folder.repo_id} failed: {err}", file=sys.stderr)
+                failed += 1
+                continue
+            if url:
+                print(f"pushed {folder.repo_id}: {url}")
+    if failed:
+        print(f"{failed} of {len(checkpoints)} checkpoints failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`hub/convert_and_push.py`: the same as `swinir-hf hub`."""
+    parser = argparse.ArgumentParser(prog="convert_and_push.py", description=__doc__.split("\n\n")[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,367 @@
+"""The restoration engine: any image kind and size through a SwinIR model, in bounded memory.
+
+The Python API, the CLI and the demos all call `restore` / `SwinIRRestorer`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import math
+import os
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .image_io import normalize_pil, read_image
+from .image_processing_swinir import float_to_image, image_to_float, match_channels
+from .modeling_swinir import SwinIRForImageRestoration
+from .tiling import tiled_apply
+
+logger = logging.getLogger(__name__)
+
+DType = Literal["auto", "float32", "bfloat16", "float16"]
+ImageLike = Image.Image | np.ndarray | str | os.PathLike
+
+# What dtype="auto" means. Measured (benchmarks/README.md): no trained weights are available offline, so the
+# 0.05 dB criterion could not be shown for bfloat16 on real checkpoints; float32 stays the default.
+AUTO_DTYPE = "float32"
+
+# Modules run in float32 under float16 autocast: the shallow conv and everything after the transformer body
+# work on img_range-scaled pixels and wide feature maps, where half precision overflows (the authors' code
+# gives black / NaN images in fp16). The body's residual stream stays float32 because LayerNorm outputs
+# float32 under autocast and float16 branch outputs are promoted when added to it.
+FLOAT32_MODULES = (
+    "conv_first",
+    "conv_after_body",
+    "conv_before_upsample",
+    "upsample",
+    "conv_up1",
+    "conv_up2",
+    "conv_hr",
+    "conv_last",
+)
+
+# Rough activation memory of one forward pass, per input pixel, is this many times the estimate below.
+_MEMORY_SAFETY = 2.0
+_CPU_BUDGET_CAP = 2 << 30
+
+
+class SwinIRRestorer:
+    """Restores images with one model and one set of options; `restore(model, image, ...)` is a one-shot call.
+
+    Args:
+        model: a `SwinIRForImageRestoration` (put in eval mode while it runs).
+        tile: None for the whole image in one pass, an int for tiles of at most that many input pixels a side
+            (rounded down to a multiple of the window), or "auto" to pick the largest tile the memory budget
+            allows (the whole image when it fits). With a tile, an out-of-memory error halves it and retries.
+        tile_overlap: input pixels shared by neighbouring tiles, blended with a raised-cosine window.
+        ensemble: average the 8 flips / 90° rotations ("SwinIR+"), 8× the time.
+        dtype: "float32" (exact), "bfloat16" (autocast), "float16" (CUDA only, autocast with the overflow-prone
+            modules in float32), or "auto" (`AUTO_DTYPE`, chosen by measurement).
+        device: where to run; None keeps the model's device.
+        batch_size: tiles per forward pass; None means 4 on CUDA, 1 elsewhere.
+        progress: show a tqdm bar over tiles.
+        memory_budget: bytes of activation memory for "auto" tiles; None uses 80 % of free CUDA memory, or half
+            the available RAM capped at 2 GiB on CPU.
+    """
+
+    def __init__(
+        self,
+        model: SwinIRForImageRestoration,
+        *,
+        tile: int | Literal["auto"] | None = "auto",
+        tile_overlap: int = 32,
+        ensemble: bool = False,
+        dtype: DType = "auto",
+        device: str | torch.device | None = None,
+        batch_size: int | None = None,
+        progress: bool = False,
+        memory_budget: int | None = None,
+    ) -> None:
+        if not (tile is None or tile == "auto" or (isinstance(tile, int) and tile > 0)):
+            raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
+        if tile_overlap < 0:
+            raise ValueError(f"tile_overlap must be ≥ 0, got {tile_overlap}")
+        if dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.dtype = AUTO_DTYPE if dtype == "auto" else dtype
+        if self.dtype == "float16" and self.device.type != "cuda":
+            raise ValueError("float16 is only supported on CUDA; use bfloat16 or float32 here")
+        self.model = model.to(self.device)
+        self.tile = tile
+        self.tile_overlap = tile_overlap
+        self.ensemble = ensemble
+        self.batch_size = batch_size or (4 if self.device.type == "cuda" else 1)
+        self.progress = progress
+        self.memory_budget = memory_budget
+
+    @property
+    def scale(self) -> int:
+        return self.model.config.upscale
+
+    def __call__(self, image: ImageLike) -> Image.Image | np.ndarray:
+        """Restore one image; returns the same kind (a path gives what `read_image` holds: a PIL image, or a
+        uint16 array for 16-bit colour), exactly `scale` × the input size, with the ICC profile kept."""
+        if isinstance(image, (str, os.PathLike)):
+            data = read_image(image)
+            out = self(data.pixels)
+            if data.icc_profile and isinstance(out, Image.Image):
+                out.info["icc_profile"] = data.icc_profile
+            return out
+        if isinstance(image, Image.Image):
+            return self._restore_pil(image)
+        if isinstance(image, np.ndarray):
+            return self._restore_array(image)
+        raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+
+    def _restore_pil(self, image: Image.Image) -> Image.Image:
+        image = normalize_pil(image)
+        icc = image.info.get("icc_profile")
+        colour, alpha = image_to_float(image)
+        colour, alpha = self.restore_float(colour), self._resize_alpha(alpha)
+        if image.mode == "F":
+            out = Image.fromarray(colour[..., 0].astype(np.float32))
+        else:
+            bit_depth = 16 if image.mode.startswith("I") else 8
+            if alpha is not None:
+                colour = np.concatenate([colour, alpha[..., None]], axis=-1)
+            out = float_to_image(colour, bit_depth=bit_depth)
+        if icc:
+            out.info["icc_profile"] = icc
+        return out
+
+    def _restore_array(self, image: np.ndarray) -> np.ndarray:
+        colour, alpha = image_to_float(image)
+        colour, alpha = self.restore_float(colour), self._resize_alpha(alpha)
+        if alpha is not None:
+            colour = np.concatenate([colour, alpha[..., None]], axis=-1)
+        shape = colour.shape[:2] + image.shape[2:]
+        if image.dtype in (np.uint8, np.uint16):
+            out = float_to_image(colour, bit_depth=8 if image.dtype == np.uint8 else 16, output_type="np")
+        else:
+            out = np.clip(colour, 0.0, 1.0).astype(image.dtype)
+        return out.reshape(shape)
+
+    def _resize_alpha(self, alpha: np.ndarray | None) -> np.ndarray | None:
+        """Alpha (H, W) → (scale·H, scale·W) by bicubic resize: the model does not see transparency."""
+        if alpha is None or self.scale == 1:
+            return alpha
+        h, w = alpha.shape
+        resized = Image.fromarray(alpha.astype(np.float32)).resize(
+            (w * self.scale, h * self.scale), Image.Resampling.BICUBIC
+        )
+        return np.clip(np.asarray(resized), 0.0, 1.0)
+
+    def restore_float(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, C) float32 in [0, 1] → (scale·H, scale·W, C) float32, not clamped.
+
+        Greyscale into an RGB model is replicated to RGB and the result brought back to grey (BT.601 luma);
+        RGB into a 1-channel model runs each channel as its own grey image (colour is kept, 3× the work).
+        """
+        channels, model_channels = image.shape[-1], self.model.config.num_channels
+        per_channel = model_channels == 1 and channels > 1
+        arr = image.transpose(2, 0, 1)[:, None] if per_channel else match_channels(image, model_channels)[None]
+        x = torch.from_numpy(np.ascontiguousarray(arr if per_channel else arr.transpose(0, 3, 1, 2)))
+        y = self.restore_tensor(x).cpu().numpy()
+        out = y[:, 0].transpose(1, 2, 0) if per_channel else y[0].transpose(1, 2, 0)
+        return match_channels(out, 1) if channels == 1 and model_channels != 1 else out
+
+    def restore_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) floats in [0, 1] → (N, C, scale·H, scale·W) float32 on the run device.
+
+        Tiles that run out of memory are halved (down to twice the overlap) and the image is redone.
+        """
+        x = x.to(self.device, torch.float32)
+        tile = self._initial_tile(x)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            while True:
+                try:
+                    return self._run(x, tile)
+                except (RuntimeError, MemoryError) as err:
+                    if not is_out_of_memory(err) or self.tile is None:
+                        raise
+                    smaller = self._round_tile((tile or max(x.shape[-2:])) // 2)
+                    if smaller <= self.tile_overlap or smaller == tile:
+                        raise
+                    logger.warning("out of memory with %s-pixel tiles; retrying with %s", tile, smaller)
+                    del err
+                    if self.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    tile = smaller
+        finally:
+            self.model.train(was_training)
+
+    def _run(self, x: torch.Tensor, tile: int | None) -> torch.Tensor:
+        fn = self._ensemble_forward if self.ensemble else self._forward
+        h, w = x.shape[-2:]
+        if tile is None or (tile >= h and tile >= w):
+            return fn(x)
+        overlap = min(self.tile_overlap, tile - 1)
+        return tiled_apply(fn, x, self.scale, tile, overlap, self.batch_size, self.progress)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        # no_grad, not inference_mode: tensors the model caches (masks, indices) must stay usable for training.
+        with torch.no_grad(), self._precision():
+            return self.model(x).reconstruction.float()
+
+    def _ensemble_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean over the 8 dihedral transforms, each undone on the output."""
+        total = None
+        for k in range(4):
+            for flip in (False, True):
+                t = torch.rot90(x.flip(-1) if flip else x, k, dims=(-2, -1))
+                y = torch.rot90(self._forward(t), -k, dims=(-2, -1))
+                y = y.flip(-1) if flip else y
+                total = y if total is None else total.add_(y)
+        return total.div_(8)
+
+    @contextlib.contextmanager
+    def _precision(self) -> Iterator[None]:
+        if self.dtype == "float32":
+            yield
+            return
+        dtype = torch.bfloat16 if self.dtype == "bfloat16" else torch.float16
+        with torch.autocast(self.device.type, dtype=dtype):
+            if self.dtype == "float16":
+                with float32_modules(self.model, self.device.type):
+                    yield
+            else:
+                yield
+
+    def _initial_tile(self, x: torch.Tensor) -> int | None:
+        if self.tile is None:
+            return None
+        if self.tile != "auto":
+            return self._round_tile(self.tile)
+        n, _, h, w = x.shape
+        budget = self.memory_budget or memory_budget(self.device)
+        pixels = budget / (self.batch_size * n * activation_bytes_per_pixel(self.model.config))
+        side = int(math.sqrt(pixels))
+        if h * w <= pixels:
+            return None
+        return self._round_tile(max(side, 2 * self.tile_overlap + 1))
+
+    def _round_tile(self, tile: int) -> int:
+        ws = self.model.config.window_size
+        return max(ws, tile // ws * ws)
+
+
+def restore(
+    model: SwinIRForImageRestoration,
+    image: ImageLike,
+    *,
+    tile: int | Literal["auto"] | None = "auto",
+    tile_overlap: int = 32,
+    ensemble: bool = False,
+    dtype: DType = "auto",
+    device: str | torch.device | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> Image.Image | np.ndarray:
+    """Restore one image (PIL image, (H, W[, C]) uint8 / uint16 / float array, or file path) with `model`.
+
+    Returns the same kind of image, exactly `model.config.upscale` × the input size; see `SwinIRRestorer`
+    for the options.
+    """
+    restorer = SwinIRRestorer(
+        model,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        ensemble=ensemble,
+        dtype=dtype,
+        device=device,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    return restorer(image)
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether an exception is an allocation failure (CUDA, MPS or CPU)."""
+    if isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and any(
+        s in text for s in ("out of memory", "can't allocate memory", "failed to allocate", "bad_alloc")
+    )
+
+
+def activation_bytes_per_pixel(config) -> float:
+    """Rough peak activation bytes per input pixel of one float32 forward pass (with a safety factor).
+
+    Counts the body's live tensors (tokens, normalised tokens, qkv, per-window attention scores of every head,
+    the MLP hidden layer) and the reconstruction head's feature maps at the output resolution.
+    """
+    d, heads, n = config.embed_dim, max(config.num_heads), config.window_size**2
+    body = 4 * d + 3 * d + 2 * heads * n + config.mlp_ratio * d
+    scale2 = config.upscale**2
+    if config.upsampler in ("pixelshuffle", "nearest+conv"):
+        head = 2 * scale2 * config.num_feat
+    elif config.upsampler == "pixelshuffledirect":
+        head = 2 * scale2 * config.num_channels
+    else:
+        head = d
+    return 4.0 * _MEMORY_SAFETY * (body + head)
+
+
+def memory_budget(device: torch.device) -> int:
+    """Bytes of activation memory to plan tiles with on `device`."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(0.8 * free)
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        available = 2 * _CPU_BUDGET_CAP
+    return int(min(available // 2, _CPU_BUDGET_CAP))
+
+
+@contextlib.contextmanager
+def float32_modules(model: torch.nn.Module, device_type: str) -> Iterator[None]:
+    """Run the `FLOAT32_MODULES` of `model` in float32, outside autocast, while the context is open."""
+
+    def wrap(forward: Callable) -> Callable:
+        def run(*args: torch.Tensor) -> torch.Tensor:
+            with torch.autocast(device_type, enabled=False):
+                return forward(*(a.float() for a in args))
+
+        return run
+
+    patched = [getattr(model, name) for name in FLOAT32_MODULES if getattr(model, name, None) is not None]
+    for module in patched:
+        module.forward = wrap(module.forward)
+    try:
+        yield
+    finally:
+        for module in patched:
+            del module.forward
+
+
+def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
+    """Opt-in: make glibc keep freed memory for reuse instead of returning it to the OS after every call.
+
+    SwinIR allocates and frees many large temporaries per layer; by default glibc serves each with a fresh
+    `mmap` and unmaps it on free, so every layer pays page faults again. This is `MALLOC_MMAP_MAX_=0` and
+    `MALLOC_TRIM_THRESHOLD_=trim_threshold` set at run time (those variables only work at process start).
+    Process-wide and irreversible: freed memory stays mapped, so resident memory stays near its peak.
+    Returns False where there is no glibc `mallopt`.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, trim_threshold))

@@ -1,0 +1,78 @@
+"""`swinir-hf restore`: folders / globs, bad files reported and skipped, inputs never overwritten."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from conftest import tiny_config
+from PIL import Image
+
+from swinir_hf import SwinIRForImageRestoration
+from swinir_hf.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model")
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(path)
+    return path
+
+
+def _snapshot(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(folder / "good.png")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + rng.bytes(200))
+    (folder / "notes.txt").write_text("not an image\n")
+    return folder
+
+
+def test_bad_files_are_reported_and_skipped(inputs, model_dir, tmp_path, capsys):
+    before = _snapshot(inputs)
+    out = tmp_path / "out"
+    code = main(["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.count("error:") == 2 and "corrupt.jpg" in err and "notes.txt" in err
+    assert sorted(p.name for p in out.iterdir()) == ["good.png"]
+    assert Image.open(out / "good.png").size == (20, 24)
+    assert _snapshot(inputs) == before
+
+
+def test_never_overwrites_an_input_and_skips_existing(inputs, model_dir, capsys):
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    before = _snapshot(inputs)
+    args = ["restore", str(inputs / "*.png"), "-o", str(inputs), "--model", str(model_dir), "--no-progress"]
+    assert main(args) == 1
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert _snapshot(inputs) == before
+    assert main(args + ["--suffix", "_x2", "--ext", "jpg"]) == 0
+    assert Image.open(inputs / "good_x2.jpg").size == (20, 24)
+    written = (inputs / "good_x2.jpg").stat().st_mtime_ns
+    assert main(args + ["--suffix", "_x2", "--ext", "jpg", "--skip-existing"]) == 0
+    assert (inputs / "good_x2.jpg").stat().st_mtime_ns == written
+
+
+def test_recursive_keeps_sub_folders(inputs, model_dir, tmp_path):
+    (inputs / "sub").mkdir()
+    Image.open(inputs / "good.png").convert("L").save(inputs / "sub" / "grey.png")
+    out = tmp_path / "out"
+    args = ["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress", "--recursive"]
+    assert main(args) == 1  # the two bad files still fail
+    assert Image.open(out / "sub" / "grey.png").mode == "L"
+
+
+def test_missing_input_and_model_are_clean_errors(model_dir, tmp_path, capsys):
+    assert main(["restore", str(tmp_path / "nope*.png"), "-o", str(tmp_path), "--model", str(model_dir)]) == 1
+    assert "no such file" in capsys.readouterr().err
+    assert main(["restore", str(tmp_path), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "m.pth")]) == 1
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,172 @@
+"""Training data: reproducible patches, sharding, odd images, sources, and the real-world degradation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from swinir_hf.data import (
+    Degradation,
+    StepBatchSampler,
+    TrainingPatches,
+    load_images,
+    pair_lr_images,
+    validation_images,
+)
+from swinir_hf.degradations import gaussian_kernel, imresize, real_world_degradation
+
+
+def smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A uint8 RGB image with structure at several scales (upsampled noise)."""
+    small = rng.random((max(2, h // 8), max(2, w // 8), 3))
+    big = np.asarray(Image.fromarray((small * 255).astype(np.uint8)).resize((w, h), Image.BICUBIC))
+    return big
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(40, 52), (64, 48), (36, 36), (50, 70)]):
+        Image.fromarray(smooth_image(rng, h, w)).save(tmp_path / f"img{i}.png")
+    return tmp_path
+
+
+def patches(folder, **kw) -> TrainingPatches:
+    args = dict(patch_size=8, degradation=Degradation("bicubic", 2), channels=3, seed=7)
+    args.update(kw)
+    return TrainingPatches(load_images(str(folder)), **args)
+
+
+def test_samples_are_a_pure_function_of_seed_and_key(folder):
+    ds = patches(folder)
+    a, b = ds[5], patches(folder)[5]
+    assert a["pixel_values"].shape == (3, 8, 8) and a["labels"].shape == (3, 16, 16)
+    assert torch.equal(a["pixel_values"], b["pixel_values"]) and torch.equal(a["labels"], b["labels"])
+    assert not torch.equal(ds[6]["labels"], a["labels"])
+    assert not torch.equal(patches(folder, seed=8)[5]["labels"], a["labels"])
+    # The bicubic input is exactly MATLAB imresize of the uint8 target.
+    target = np.rint(a["labels"].numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(a["pixel_values"].numpy().transpose(1, 2, 0) * 255, imresize(target, 0.5))
+
+
+def test_each_epoch_visits_every_image_once(folder):
+    ds = patches(folder)
+    for epoch in range(3):
+        assert sorted(ds.image_index(epoch * 4 + i) for i in range(4)) == [0, 1, 2, 3]
+    assert [ds.image_index(i) for i in range(4)] != [ds.image_index(4 + i) for i in range(4)]
+
+
+def test_sampler_shards_each_global_batch_across_processes_and_accumulation():
+    full = list(StepBatchSampler(8, 2, 1, 0, start_step=3, max_steps=5))
+    assert full == [[24, 25, 26, 27], [28, 29, 30, 31], [32, 33, 34, 35], [36, 37, 38, 39]]
+    ranks = [list(StepBatchSampler(8, 2, 2, r, 3, 5)) for r in (0, 1)]
+    assert ranks[0][0] == [24, 25] and ranks[1][0] == [26, 27]
+    for step in range(2):
+        keys = sorted(k for r in ranks for micro in r[2 * step : 2 * step + 2] for k in micro)
+        assert keys == list(range(24 + 8 * step, 32 + 8 * step))
+    with pytest.raises(ValueError, match="divisible"):
+        StepBatchSampler(6, 2, 2, 0, 0, 1)
+
+
+def test_dataloader_workers_do_not_change_the_data(folder):
+    ds = patches(folder)
+
+    def first(workers):
+        loader = torch.utils.data.DataLoader(ds, batch_sampler=StepBatchSampler(4, 1, 1, 0, 2, 4), num_workers=workers)
+        return [b["labels"] for b in loader]
+
+    for a, b in zip(first(0), first(2), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_small_images_are_mirror_padded(tmp_path):
+    img = smooth_image(np.random.default_rng(1), 10, 12)
+    Image.fromarray(img).save(tmp_path / "small.png")
+    ds = patches(tmp_path, patch_size=8, flip=False, rot90=False)
+    labels = np.rint(ds[0]["labels"].numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
+    assert labels.shape == (16, 16, 3)
+    np.testing.assert_array_equal(labels[:10, :12], img)  # the whole image, top-left
+    np.testing.assert_array_equal(labels[10:, :12], img[::-1][:6])  # then its mirror
+
+
+def test_corrupt_images_are_skipped_with_a_warning(folder):
+    (folder / "img1.png").write_bytes(b"not a png at all")
+    ds = patches(folder)
+    bad = next(k for k in range(4) if ds.image_index(k) == 1)
+    with pytest.warns(UserWarning, match="img1.png"):
+        sample = ds[bad]
+    assert sample["labels"].shape == (3, 16, 16)
+
+
+def test_paired_patches_stay_aligned_under_augmentation(tmp_path):
+    rng = np.random.default_rng(2)
+    (tmp_path / "hr").mkdir()
+    (tmp_path / "lr").mkdir()
+    for i in range(2):
+        lr = smooth_image(rng, 20, 24)
+        Image.fromarray(lr).save(tmp_path / "lr" / f"p{i}x2.png")
+        Image.fromarray(np.kron(lr, np.ones((2, 2, 1), np.uint8))).save(tmp_path / "hr" / f"p{i}.png")
+    hr = load_images(str(tmp_path / "hr"))
+    lr = pair_lr_images(hr, str(tmp_path / "lr"), 2, "train", None)
+    ds = TrainingPatches(hr, 8, Degradation("paired", 2), 3, seed=0, lr_items=lr)
+    for key in range(6):
+        s = ds[key]
+        assert torch.equal(s["labels"][:, ::2, ::2], s["pixel_values"])
+    with pytest.raises(FileNotFoundError, match="no LR image"):
+        pair_lr_images(hr, str(tmp_path / "lr"), 3, "train", None)  # names end in x2, not x3
+
+
+def test_noise_and_jpeg_degradations(folder):
+    rng = np.random.default_rng(0)
+    hr = smooth_image(rng, 32, 32)
+    noisy = Degradation("noise", noise_sigma=[10, 10])(hr, rng)
+    assert abs((noisy - hr / 255.0).std() * 255 - 10) < 1.0
+    grey = Degradation("jpeg", jpeg_quality=10)(hr[..., :1], rng)
+    assert grey.shape == (32, 32, 1) and np.abs(grey - hr[..., :1] / 255.0).max() > 0
+    with pytest.raises(ValueError, match="scale 1"):
+        Degradation("noise", scale=2)
+    with pytest.raises(ValueError, match="scale >= 2"):
+        Degradation("bicubic", scale=1)
+
+
+def test_validation_set_is_cropped_to_the_scale_and_deterministic(folder):
+    items = load_images(str(folder))
+    a = validation_images(items, Degradation("bicubic", 3), 3, seed=0)
+    assert [im.hr.shape[:2] for im in a] == [(39, 51), (63, 48), (36, 36), (48, 69)]
+    assert a[0].lr.shape == (13, 17, 3)
+    b = validation_images(items, Degradation("noise", noise_sigma=[0, 50]), 1, seed=0)
+    c = validation_images(items, Degradation("noise", noise_sigma=[0, 50]), 1, seed=0)
+    assert b[0].lr.shape[-1] == 1 and all(np.array_equal(x.lr, y.lr) for x, y in zip(b, c, strict=True))
+
+
+def test_datasets_save_to_disk_source(tmp_path, folder):
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"image": [str(p) for p in sorted(folder.glob("*.png"))]})
+    ds.cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / "ds"))
+    items = load_images(str(tmp_path / "ds"))
+    assert len(items) == 4
+    sample = TrainingPatches(items, 8, Degradation("bicubic", 2), 3, seed=7)[5]
+    assert torch.equal(sample["labels"], patches(folder)[5]["labels"])
+    with pytest.raises(FileNotFoundError, match="neither a folder"):
+        load_images(str(tmp_path / "missing.png"))
+
+
+def test_real_world_degradation_is_seeded_and_sized():
+    hr = smooth_image(np.random.default_rng(3), 64, 48)
+    a = real_world_degradation(hr, 4, np.random.default_rng(5))
+    assert a.shape == (16, 12, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, real_world_degradation(hr, 4, np.random.default_rng(5)))
+    assert not np.array_equal(a, real_world_degradation(hr, 4, np.random.default_rng(6)))
+    assert real_world_degradation(hr[..., :1], 2, np.random.default_rng(0)).shape == (32, 24, 1)
+
+
+def test_gaussian_kernel_is_normalised_and_anisotropic():
+    k = gaussian_kernel(15, 3.0, 1.0, 0.0)
+    assert k.sum() == pytest.approx(1.0)
+    assert k[7, 0] > k[0, 7]  # wider along x (columns) than along y
+    np.testing.assert_allclose(gaussian_kernel(15, 3.0, 1.0, np.pi / 2), k.T, atol=1e-12)
+    with pytest.raises(ValueError, match="odd"):
+        gaussian_kernel(4, 1.0, 1.0, 0.0)

@@ -1,0 +1,120 @@
+"""Degradations: MATLAB bicubic against the authors' LR files, the authors' noise, Pillow JPEG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from swinir_hf import metrics
+from swinir_hf.degradations import (
+    add_gaussian_noise,
+    bicubic_downscale,
+    imresize,
+    jpeg_compress,
+    resize_weights,
+)
+
+
+def resize_matrix(n: int, scale: float) -> np.ndarray:
+    """The dense (out, n) matrix of one resize pass."""
+    indices, weights = resize_weights(n, scale)
+    matrix = np.zeros((indices.shape[0], n))
+    np.add.at(matrix, (np.arange(indices.shape[0])[:, None], indices), weights)
+    return matrix
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_set5_lr_files_reproduced(shared, scale):
+    """MATLAB's uint8 imresize: the authors' LR_bicubic files, every pixel identical (spec: ≥ 99 %, off ≤ 2)."""
+    set5 = shared / "testsets/Set5"
+    for hr_path in sorted((set5 / "HR").glob("*.png")):
+        hr = np.asarray(Image.open(hr_path))
+        lr = np.asarray(Image.open(set5 / f"LR_bicubic/X{scale}/{hr_path.stem}x{scale}.png"))
+        ours = bicubic_downscale(hr, scale)
+        assert ours.dtype == np.uint8 and ours.shape == lr.shape
+        diff = np.abs(ours.astype(int) - lr)
+        assert (diff == 0).mean() == 1.0, (hr_path.name, (diff == 0).mean(), diff.max())
+
+
+def test_resize_shapes_and_dtypes():
+    rng = np.random.default_rng(0)
+    img = rng.random((17, 10, 3))
+    assert imresize(img, 1 / 3).shape == (6, 4, 3)  # ceil, with 1/3 given inexactly as a float
+    assert imresize(img, 2).shape == (34, 20, 3)
+    assert imresize(img[..., 0], 0.5).shape == (9, 5)
+    assert imresize(img.astype(np.float32), 2).dtype == np.float32
+    u8 = (img * 255).round().astype(np.uint8)
+    assert imresize(u8, 0.5).dtype == np.uint8
+    assert imresize(u8.astype(np.uint16) * 257, 0.5).dtype == np.uint16
+    # Float data is not clipped: bicubic overshoots at a hard edge.
+    edge = np.zeros((8, 8))
+    edge[:, 4:] = 1.0
+    up = imresize(edge, 4)
+    assert up.min() < 0 and up.max() > 1
+
+
+def test_resize_weights_and_constants():
+    for n, s in ((10, 0.25), (7, 1 / 3), (5, 3.0), (9, 2.0)):
+        m = resize_matrix(n, s)
+        np.testing.assert_allclose(m.sum(axis=1), 1.0)
+    const = np.full((12, 9, 3), 77, np.uint8)
+    assert (imresize(const, 0.5) == 77).all() and (imresize(const, 3) == 77).all()
+
+
+def test_uint8_rounds_after_each_pass():
+    """uint8: rows first, rounded half away from zero, then columns, rounded again (MATLAB); not rounded once."""
+    img = np.random.default_rng(1).integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    rows = np.clip(np.floor(np.einsum("ij,jkc->ikc", resize_matrix(64, 0.5), img) + 0.5), 0, 255)
+    both = np.clip(np.floor(np.einsum("ij,kjc->kic", resize_matrix(48, 0.5), rows) + 0.5), 0, 255)
+    np.testing.assert_array_equal(imresize(img, 0.5), both)
+    once = np.clip(np.floor(imresize(img.astype(np.float64), 0.5) + 0.5), 0, 255)
+    assert (both != once).any()
+
+
+def test_downscale_crops_to_multiple():
+    img = np.random.default_rng(2).integers(0, 256, (26, 31), dtype=np.uint8)
+    np.testing.assert_array_equal(bicubic_downscale(img, 4), imresize(img[:24, :28], 0.25))
+    with pytest.raises(ValueError, match="smaller than the scale factor"):
+        bicubic_downscale(img[:3], 4)
+
+
+def test_noise_is_the_authors():
+    rng = np.random.default_rng(3)
+    grey = rng.random((20, 15, 1)).astype(np.float32)
+    np.random.seed(0)
+    expected = grey + np.random.normal(0, 25 / 255.0, grey.shape)
+    np.testing.assert_array_equal(add_gaussian_noise(grey, 25, seed=0), expected)
+    # Colour: drawn on the BGR image the authors read with OpenCV.
+    rgb = rng.random((20, 15, 3)).astype(np.float32)
+    np.random.seed(0)
+    bgr_noisy = rgb[..., ::-1] + np.random.normal(0, 50 / 255.0, rgb.shape)
+    np.testing.assert_array_equal(add_gaussian_noise(rgb, 50, seed=0), bgr_noisy[..., ::-1])
+    noisy = add_gaussian_noise(np.zeros((32, 32)), 15)
+    assert noisy.min() < 0  # not clipped
+    assert noisy.std() == pytest.approx(15 / 255, rel=0.1)
+    with pytest.raises(ValueError, match="float image"):
+        add_gaussian_noise(np.zeros((4, 4), np.uint8), 15)
+
+
+def test_jpeg(shared):
+    """Pillow's JPEG gives the same pixels as OpenCV's (measured; docs/evaluation.md): classic5 q10 = 27.821 dB."""
+    psnrs = []
+    for path in sorted((shared / "testsets/classic5/HR").glob("*.png")):
+        gt = np.asarray(Image.open(path))
+        out = jpeg_compress(gt, 10)
+        assert out.shape == gt.shape and out.dtype == np.uint8
+        psnrs.append(metrics.psnr(out, gt))
+    assert np.mean(psnrs) == pytest.approx(27.821, abs=0.001)
+
+    rgb = np.asarray(Image.open(shared / "testsets/LIVE1/HR/bikes.png"))
+    q10, q40 = jpeg_compress(rgb, 10), jpeg_compress(rgb, 40)
+    assert q10.shape == rgb.shape
+    assert metrics.psnr(q10, rgb) < metrics.psnr(q40, rgb)
+    np.testing.assert_array_equal(jpeg_compress(rgb, 10), q10)
+    grey = rgb[..., :1].copy()
+    assert jpeg_compress(grey, 20).shape == grey.shape
+    with pytest.raises(ValueError, match="quality must be in 1..100"):
+        jpeg_compress(rgb, 0)
+    with pytest.raises(ValueError, match="uint8"):
+        jpeg_compress(rgb / 255.0, 10)

@@ -1,0 +1,165 @@
+"""Evaluation protocol: published bicubic baselines, the authors' noisy-input figures, the CLI table, bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import tiny_config
+from PIL import Image
+
+from swinir_hf import SwinIRForImageRestoration, metrics
+from swinir_hf.cli import main
+from swinir_hf.evaluation import (
+    Degradation,
+    baseline,
+    degrade,
+    evaluate,
+    load_samples,
+    resolve_degradation,
+)
+
+# Published bicubic PSNR-Y / SSIM-Y (border = scale), and the authors' script's Set14 (bridge read as RGB).
+BICUBIC = {
+    ("Set5", "native"): {2: (33.66, 0.9299), 3: (30.39, 0.8682), 4: (28.42, 0.8104)},
+    ("Set14", "native"): {2: (30.24, 0.8688), 3: (27.55, 0.7742), 4: (26.00, 0.7027)},
+    ("Set14", "rgb"): {2: (30.33, None), 3: (27.63, None), 4: (26.09, None)},
+}
+
+
+@pytest.mark.parametrize("dataset, convention", list(BICUBIC))
+def test_bicubic_baselines(shared, dataset, convention):
+    _, samples = load_samples(shared / "testsets" / dataset, grey_convention=convention)
+    for scale, (psnr_y, ssim_y) in BICUBIC[dataset, convention].items():
+        d = Degradation("sr", scale)
+        pairs = [(baseline(lq, d), gt) for gt, lq in (degrade(s.hr, d) for s in samples)]
+        psnrs = [metrics.psnr(out, gt, d.border, test_y_channel=True) for out, gt in pairs]
+        assert np.mean(psnrs) == pytest.approx(psnr_y, abs=0.02), scale
+        if ssim_y is not None:
+            ssims = [metrics.ssim(out, gt, d.border, test_y_channel=True) for out, gt in pairs]
+            assert np.mean(ssims) == pytest.approx(ssim_y, abs=0.001), scale
+
+
+def test_identity_denoising_reproduces_noisy_input(shared):
+    """The identity on Set12 σ 25 scores what the authors' script gives for the noisy input (metric fixtures)."""
+    result = evaluate(None, shared / "testsets/Set12", noise=25, progress=False)
+    assert result.methods == ["noisy input", "identity"]
+    assert result.scores["noisy input"] == result.scores["identity"]
+    by_name = dict(zip(result.names, result.scores["identity"], strict=True))
+    cases = json.loads((shared / "fixtures/metrics/cases.json").read_text())
+    dn = [c for c in cases if c["name"].startswith("dn_gray25")]
+    assert len(dn) == 4
+    for case in dn:
+        got = by_name[case["ground_truth"].split("/")[-1].removesuffix(".png")]
+        assert got["psnr"] == pytest.approx(case["psnr"], abs=0.005)
+        assert got["ssim"] == pytest.approx(case["ssim"], abs=0.0005)
+    assert result.mean("identity")["psnr"] == pytest.approx(20.37, abs=0.01)
+
+
+@pytest.fixture
+def small_set(shared, tmp_path):
+    """Three HR crops (two RGB, one grey) of uneven sizes, and a tiny ×2 model folder."""
+    hr = tmp_path / "Mini" / "HR"
+    hr.mkdir(parents=True)
+    Image.open(shared / "testsets/Set5/HR/baby.png").crop((100, 100, 149, 140)).save(hr / "a.png")
+    Image.open(shared / "testsets/Set5/HR/bird.png").crop((50, 60, 90, 104)).save(hr / "b.png")
+    Image.open(shared / "testsets/Set14/HR/bridge.png").crop((0, 0, 36, 36)).save(hr / "c.png")
+    model_dir = tmp_path / "tiny_x2"
+    SwinIRForImageRestoration(tiny_config(upscale=2)).save_pretrained(model_dir)
+    return tmp_path / "Mini", model_dir
+
+
+def _parse_table(text: str) -> tuple[list[str], list[list[str]]]:
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines() if line.startswith("|")
+    ]
+    header, rule, body = rows[0], rows[1], rows[2:]
+    assert all(set(c) <= set(":-") and c for c in rule)
+    assert all(len(r) == len(header) for r in body)
+    return header, body
+
+
+def test_cli_table_and_json(small_set, tmp_path, capsys):
+    dataset, model_dir = small_set
+    out = tmp_path / "scores.json"
+    rc = main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--verbose", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].startswith("Mini, bicubic ×2 (3 images, border 2")
+    header, body = _parse_table(text)
+    assert header == ["image", "method", "PSNR", "SSIM", "PSNR-Y", "SSIM-Y"]
+    report = json.loads(out.read_text())
+    assert report["methods"] == ["bicubic", "tiny_x2"] and report["border"] == 2 and report["scale"] == 2
+    assert [r[:2] for r in body] == [
+        [n, m] for n in ("a", "b", "c", "mean") for m in ("bicubic", "tiny_x2")
+    ]  # baseline row first
+    for row in body:
+        figures = (
+            report["mean"][row[1]]
+            if row[0] == "mean"
+            else next(i for i in report["images"] if i["name"] == row[0])[row[1]]
+        )
+        for col, cell in zip(("psnr", "ssim", "psnr_y", "ssim_y"), row[2:], strict=True):
+            assert float(cell) == pytest.approx(figures[col], abs=0.006 if col.startswith("psnr") else 6e-5)
+    # Without --verbose: the two mean rows only; an existing --json file is not overwritten.
+    rc = main(["eval", "--model", str(model_dir), "--dataset", str(dataset / "HR"), "--json", str(out)])
+    assert rc == 1 and "exists" in capsys.readouterr().err
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset / "HR")]) == 0
+    _, body = _parse_table(capsys.readouterr().out)
+    assert [r[:2] for r in body] == [["mean", "bicubic"], ["mean", "tiny_x2"]]
+
+
+def test_cli_jpeg_identity(small_set, capsys):
+    dataset, _ = small_set
+    assert main(["eval", "--model", "identity", "--dataset", str(dataset), "--jpeg", "20", "--verbose"]) == 0
+    header, body = _parse_table(capsys.readouterr().out)
+    assert header[2:] == ["PSNR", "SSIM", "PSNR-Y", "SSIM-Y", "PSNR-B", "PSNR-B-Y"]
+    assert body[0][1] == "JPEG input" and body[0][2:] == body[1][2:]
+
+
+def test_given_lr_folder(small_set, tmp_path):
+    """An HR + LR folder pair scores exactly as LR made on the fly (the authors' NAMEx2 naming is found)."""
+    dataset, model_dir = small_set
+    lr_dir = tmp_path / "LR"
+    lr_dir.mkdir()
+    for name in ("a", "b", "c"):
+        hr = np.asarray(Image.open(dataset / "HR" / f"{name}.png"))
+        lr = degrade(hr, Degradation("sr", 2))[1]
+        Image.fromarray(lr).save(lr_dir / (f"{name}x2.png" if name != "c" else "c.png"))
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    made = evaluate(model, dataset, progress=False, tile=None)
+    given = evaluate(model, dataset, lr_dir=lr_dir, progress=False, tile=None)
+    assert made.scores == given.scores
+
+
+def test_imagefolder_dataset(small_set, monkeypatch):
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    dataset, _ = small_set
+    via_datasets = evaluate(None, f"imagefolder:{dataset / 'HR'}", jpeg=30, progress=False)
+    via_folder = evaluate(None, dataset, jpeg=30, progress=False)
+    assert via_datasets.scores == via_folder.scores
+
+
+def test_bad_inputs(small_set, tmp_path, capsys):
+    dataset, model_dir = small_set
+    lr_dir = tmp_path / "LR"
+    lr_dir.mkdir()
+    Image.new("RGB", (24, 20)).save(lr_dir / "a.png")  # a.png is 49×40: needs 24×20 — right
+    Image.new("RGB", (20, 20)).save(lr_dir / "b.png")  # b.png is 40×44: needs 20×22
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--lr-dir", str(lr_dir)]
+    assert main(args) == 1
+    assert "HR/LR size mismatch for b: HR 44×40×3 at ×2 needs LR 22×20×3" in capsys.readouterr().err
+    Image.new("RGB", (20, 22)).save(lr_dir / "b.png")
+    assert main(args) == 1
+    assert "no LR image for c in" in capsys.readouterr().err
+    assert main(["eval", "--model", "identity", "--dataset", str(dataset), "--scale", "2"]) == 1
+    assert "needs a ×2 model, but the identity model is ×1" in capsys.readouterr().err
+    assert main(["eval", "--model", "identity", "--dataset", str(tmp_path / "nowhere"), "--noise", "5"]) == 1
+    assert "no such dataset folder" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="at most one"):
+        resolve_degradation(None, noise=25, jpeg=10)
+    with pytest.raises(ValueError, match="give a noise σ or a JPEG quality"):
+        resolve_degradation(None)

@@ -1,0 +1,118 @@
+"""GAN parts: U-Net discriminator, hand-built VGG-19 loading a torchvision-layout state dict, losses, GAN training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+from safetensors.torch import load_file
+from torch import nn
+
+from swinir_hf import SwinIRForImageRestoration
+from swinir_hf.convert import CheckpointError
+from swinir_hf.gan import VGG19_LAYERS, PerceptualLoss, UNetDiscriminator, VGG19Features, gan_loss
+from swinir_hf.train import main
+
+
+def test_discriminator_gives_a_logit_per_pixel_with_spectral_norm():
+    disc = UNetDiscriminator(3, base_channels=8)
+    assert disc(torch.rand(2, 3, 36, 44)).shape == (2, 1, 36, 44)
+    normalised = [m for m in disc.modules() if hasattr(m, "parametrizations")]
+    assert len(normalised) == 8  # 3 down, 3 up, 2 refine
+    assert UNetDiscriminator(1, 8)(torch.rand(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+
+
+def test_vgg_layer_indices_are_the_named_convs():
+    vgg = VGG19Features()
+    widths = {"conv1_2": 64, "conv2_2": 128, "conv3_4": 256, "conv4_4": 512, "conv5_4": 512}
+    for name, index in VGG19_LAYERS.items():
+        assert isinstance(vgg.features[index], nn.Conv2d) and vgg.features[index].out_channels == widths[name]
+    assert sum(isinstance(m, nn.Conv2d) for m in vgg.features) == 16
+    outputs = vgg(torch.rand(1, 3, 32, 32))
+    assert [o.shape[1:] for o in outputs] == [(64, 32, 32), (128, 16, 16), (256, 8, 8), (512, 4, 4), (512, 2, 2)]
+
+
+def test_vgg_loads_a_torchvision_layout_state_dict(tmp_path):
+    source = VGG19Features()
+    state = {f"features.{k}": torch.randn_like(v) for k, v in source.features.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(4, 4)  # ignored
+    torch.save(state, tmp_path / "vgg19.pth")
+    vgg = VGG19Features(["conv2_2"], weights=tmp_path / "vgg19.pth")
+    assert len(vgg.features) == 8  # only up to conv2_2 is built
+    assert torch.equal(vgg.features[7].weight, state["features.7.weight"])
+    assert not any(p.requires_grad for p in vgg.parameters())
+    del state["features.5.bias"]
+    torch.save(state, tmp_path / "broken.pth")
+    with pytest.raises(CheckpointError, match="features.5.bias"):
+        VGG19Features(weights=tmp_path / "broken.pth")
+    with pytest.raises(ValueError, match="conv9_9"):
+        VGG19Features(["conv9_9"])
+
+
+def test_perceptual_and_gan_losses():
+    loss = PerceptualLoss()
+    target = torch.rand(2, 3, 32, 32)
+    assert loss(target, target).item() == 0.0
+    output = (target + 0.1 * torch.randn_like(target)).requires_grad_()
+    value = loss(output, target)
+    value.backward()
+    assert value.item() > 0 and output.grad.abs().sum() > 0
+    assert loss.weights == [0.1, 0.1, 1.0, 1.0, 1.0]
+    logits = torch.tensor([[3.0, -3.0]])
+    assert gan_loss(logits, True).item() == pytest.approx(
+        -(np.log(1 / (1 + np.exp(-3.0))) + np.log(1 / (1 + np.exp(3.0)))) / 2, rel=1e-5
+    )
+
+
+def test_gan_training_runs_end_to_end(tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "img").mkdir()
+    for i in range(4):
+        small = (rng.random((8, 8, 3)) * 255).astype(np.uint8)
+        Image.fromarray(small).resize((64, 64), Image.BICUBIC).save(tmp_path / "img" / f"{i}.png")
+    out = tmp_path / "gan"
+    raw = {
+        "model": {
+            "preset": "real_sr",
+            "scale": 2,
+            "config": {
+                "embed_dim": 16,
+                "depths": [2],
+                "num_heads": [2],
+                "window_size": 4,
+                "image_size": 8,
+                "num_feat": 8,
+            },
+        },
+        "data": {"train": [str(tmp_path / "img")], "patch_size": 8, "degradation": "real", "num_workers": 0},
+        "train": {
+            "output_dir": str(out),
+            "max_steps": 2,
+            "batch_size": 2,
+            "ema_decay": 0.0,
+            "checkpoint_every": 2,
+            "validate_every": 0,
+            "log_every": 1,
+            "report_to": "none",
+        },
+        "gan": {"enabled": True, "allow_random_vgg": True, "discriminator_channels": 8},
+    }
+    config = tmp_path / "gan.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["--config", str(config)]) == 0
+    model = SwinIRForImageRestoration.from_pretrained(out)
+    assert model.config.upsampler == "nearest+conv"
+    losses = json.loads((out / "training_summary.json").read_text())["losses"]
+    assert len(losses) == 2 and all(np.isfinite(e["loss"]) for e in losses)
+    # the discriminator is trained and checkpointed with the generator
+    disc_state = load_file(out / "checkpoints/step-00000002/model_1.safetensors")
+    fresh = UNetDiscriminator(3, 8).state_dict()
+    assert disc_state.keys() == fresh.keys()
+    raw["gan"]["allow_random_vgg"] = False
+    raw["train"]["output_dir"] = str(tmp_path / "novgg")
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["--config", str(config)]) == 2  # refused before any work

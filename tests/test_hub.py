@@ -1,0 +1,327 @@
+"""Hub folders from the authors' checkpoints: contents, card metadata, verification, loading without the package,
+and the push path against a fake Hub."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from PIL import Image
+from safetensors.torch import load_file
+
+from swinir_hf import SwinIRForImageRestoration, hub
+from swinir_hf.catalog import find_release
+from swinir_hf.hub import HubExportError, export_checkpoint, push_folder, remote_code_sources
+from swinir_hf.image_processing_swinir import float_to_image
+from swinir_hf.loading import load_model
+from swinir_hf.model_card import render_model_card
+
+# One per head / channel count / window: pixelshuffle RGB, nearest+conv 3conv (params_ema), grey window-7 x255.
+CASES = ("classical_sr_x2", "real_sr_x4_large", "jpeg_car")
+EXPECTED_FILES = [
+    "README.md",
+    "config.json",
+    "configuration_swinir.py",
+    "image_processing_swinir.py",
+    "model.safetensors",
+    "modeling_swinir.py",
+    "preprocessor_config.json",
+]
+
+
+@pytest.fixture(scope="module")
+def parity(shared):
+    return shared / "fixtures" / "official_parity"
+
+
+@pytest.fixture(scope="module")
+def bench(shared, tmp_path_factory):
+    """A two-image benchmark folder (crops of Set5) for --eval."""
+    dataset = tmp_path_factory.mktemp("bench")
+    for path in sorted((shared / "testsets" / "Set5" / "HR").iterdir())[:2]:
+        Image.open(path).convert("RGB").crop((0, 0, 40, 32)).save(dataset / f"{path.stem}.png")
+    return dataset
+
+
+@pytest.fixture(scope="module")
+def exported(parity, bench, tmp_path_factory):
+    out = tmp_path_factory.mktemp("hub")
+    return {
+        case: export_checkpoint(
+            parity / f"{case}.pth", out, organization="me", eval_datasets=[str(bench)] if case == CASES[0] else ()
+        )
+        for case in CASES
+    }
+
+
+def golden(parity, case):
+    return load_file(parity / f"{case}.safetensors")
+
+
+def test_folder_contents_config_and_processor(exported):
+    folder = exported["real_sr_x4_large"]
+    assert folder.repo_id == "me/swinir-real-sr-x4-large"
+    assert folder.files() == EXPECTED_FILES
+    assert sorted(p.name for p in folder.path.parent.iterdir()) == sorted(f.path.name for f in exported.values())
+    config = json.loads((folder.path / "config.json").read_text())
+    assert config["auto_map"] == hub.AUTO_MAP
+    assert (config["model_type"], config["upsampler"], config["resi_connection"]) == ("swinir", "nearest+conv", "3conv")
+    processor = json.loads((folder.path / "preprocessor_config.json").read_text())
+    assert processor["auto_map"] == {"AutoImageProcessor": "image_processing_swinir.SwinIRImageProcessor"}
+    assert folder.max_abs_diff <= 1e-5
+
+
+def test_remote_code_is_generated_from_the_package(exported):
+    folder = exported["classical_sr_x2"].path
+    for name, source in remote_code_sources().items():
+        assert (folder / name).read_text() == source
+        package_source = (hub.Path(hub.__file__).parent / name).read_text()
+        assert source.endswith(package_source) and source.startswith("# ")
+
+
+def test_remote_code_refuses_imports_it_does_not_ship(monkeypatch):
+    monkeypatch.setattr(hub, "REMOTE_MODULES", ("modeling_swinir",))
+    with pytest.raises(HubExportError, match="imports .configuration_swinir, which is not shipped"):
+        remote_code_sources()
+
+
+def test_card_metadata_parses(exported):
+    card = ModelCard.load(exported["jpeg_car"].path / "README.md")
+    assert card.data.license == "apache-2.0"
+    assert card.data.library_name == "transformers"
+    assert card.data.pipeline_tag == "image-to-image"
+    assert {"swinir", "jpeg-artifact-reduction"} <= set(card.data.tags)
+    assert card.data.eval_results is None  # not a catalogued release: no paper figures
+    for snippet in ('AutoModelForImageToImage.from_pretrained("me/swinir-jpeg-car"', "swinir-hf restore", "labels=gt"):
+        assert snippet in card.text
+    assert "@inproceedings{liang2021swinir" in card.text
+    # transformers 4.x's pipeline cannot return greyscale images: RGB cards show it, greyscale ones say so.
+    assert "pipeline(" not in card.text and "only returns RGB images" in card.text
+    rgb_card = (exported["classical_sr_x2"].path / "README.md").read_text()
+    assert 'pipeline("image-to-image", model="me/swinir-classical-sr-x2", trust_remote_code=True)' in rgb_card
+
+
+def test_catalogue_card_has_paper_and_measured_results():
+    release = find_release("swinir-classical-sr-x4-df2k")
+    text = render_model_card(
+        release.config(),
+        model_id=release.repo_id("me"),
+        title=release.title(),
+        description="test",
+        training_data=release.training_data,
+        paper_results=release.results,
+        measured_results={"Set5": {"psnr": 32.9012, "ssim": 0.90431}},
+        protocol=release.protocol,
+    )
+    card = ModelCard(text)
+    assert card.data.datasets == ["DIV2K", "Flickr2K"]
+    results = {(r.dataset_name, r.metric_type, r.metric_name): r for r in card.data.eval_results}
+    paper = results[("Set5", "psnr", "PSNR (dB)")]
+    assert (paper.metric_value, paper.source_url) == (32.92, "https://arxiv.org/abs/2108.10257")
+    assert results[("Manga109", "ssim", "SSIM")].metric_value == 0.926
+    measured = results[("Set5", "psnr", "PSNR (dB), measured with swinir-hf eval")]
+    assert measured.metric_value == 32.9012 and measured.source_url is None
+    assert "| Set5 | paper | 32.92 | 0.9044 |" in card.text
+    assert "| Set5 | swinir-hf eval | 32.90 | 0.9043 |" in card.text
+    assert "x4" in card.data.eval_results[0].task_name and "Y channel" in card.text
+
+
+def test_package_loads_reproduce_the_reference_outputs(exported, parity):
+    """Both package routes on the saved folder reproduce the authors' implementation's golden outputs."""
+    for case, folder in exported.items():
+        ref = golden(parity, case)
+        for model in (SwinIRForImageRestoration.from_pretrained(folder.path).eval(), load_model(folder.path)):
+            with torch.no_grad():
+                out = model(ref["input_odd"]).reconstruction
+            assert (out - ref["output_odd"]).abs().max() <= 1e-5, case
+
+
+CHILD = textwrap.dedent(
+    """
+    import importlib.util, json, sys
+    assert importlib.util.find_spec("swinir_hf") is None, "swinir_hf is importable"
+    import numpy as np, torch
+    from PIL import Image
+    from safetensors.torch import load_file
+    from transformers import AutoModel, pipeline
+
+    report = {}
+    for case, folder, golden, image in json.loads(sys.argv[1]):
+        model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+        with torch.no_grad():
+            ref = load_file(golden)
+            out = model(ref["input_odd"]).reconstruction
+        entry = {"module": type(model).__module__, "diff": (out - ref["output_odd"]).abs().max().item()}
+        if image:
+            restore = pipeline("image-to-image", model=folder, trust_remote_code=True)
+            entry["pipeline"] = np.asarray(restore(Image.open(image))).tolist()
+        report[case] = entry
+    print(json.dumps(report))
+    """
+)
+
+
+def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_path):
+    """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, the pipeline gives exactly
+    the package's result."""
+    rng = np.random.default_rng(0)
+    image_path = tmp_path / "input.png"
+    Image.fromarray(rng.integers(0, 256, (19, 21, 3), dtype=np.uint8)).save(image_path)
+    # RGB with the pipeline; greyscale with AutoModel only (the transformers 4.x pipeline cannot output grey).
+    jobs = [
+        [case, str(exported[case].path), str(parity / f"{case}.safetensors"), str(image_path) if rgb else ""]
+        for case, rgb in (("classical_sr_x2", True), ("jpeg_car", False))
+    ]
+    # -S: no site processing, so the editable install's import hook never runs; site-packages is added by hand.
+    site_packages = sysconfig.get_paths()["purelib"]
+    code = f"import sys; sys.path.append({site_packages!r}); exec({CHILD!r})"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env |= {"HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code, json.dumps(jobs)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    processor_input = np.asarray(Image.open(image_path), dtype=np.float32)[None].transpose(0, 3, 1, 2) / 255
+    for case, entry in report.items():
+        assert entry["module"].startswith("transformers_modules."), entry["module"]
+        assert entry["diff"] <= 1e-5, case
+        if "pipeline" in entry:
+            with torch.no_grad():
+                out = load_model(exported[case].path)(torch.from_numpy(processor_input)).reconstruction
+            expected = float_to_image(out[0].permute(1, 2, 0).numpy(), output_type="np")
+            assert np.array_equal(np.asarray(entry["pipeline"], dtype=np.uint8), expected), case
+
+
+def test_refuses_a_mismatching_remote_code_copy(parity, tmp_path, monkeypatch):
+    sources = remote_code_sources()
+    bad = sources["modeling_swinir.py"].replace(
+        "return self.conv_last(self.upsample(x))", "return 1.001 * self.conv_last(self.upsample(x))"
+    )
+    assert bad != sources["modeling_swinir.py"]
+    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "modeling_swinir.py": bad})
+    with pytest.raises(HubExportError, match="loaded via remote code differs from the original"):
+        export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing published, no staging folder left
+
+
+def test_refuses_a_file_named_like_a_release_with_other_weights(parity, tmp_path):
+    fake = tmp_path / "001_classicalSR_DF2K_s64w8_SwinIR-M_x4.pth"
+    shutil.copy(parity / "classical_sr_x4.pth", fake)
+    with pytest.raises(HubExportError, match="do not match it: .*embed_dim 24 .catalogue: 180."):
+        export_checkpoint(fake, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_does_not_overwrite_an_existing_folder(parity, tmp_path):
+    target = tmp_path / "swinir-gray-dn"
+    target.mkdir()
+    (target / "mine.txt").write_text("keep")
+    with pytest.raises(HubExportError, match="exists and is not empty; pass --overwrite"):
+        export_checkpoint(parity / "gray_dn.pth", tmp_path)
+    assert [p.name for p in target.iterdir()] == ["mine.txt"]
+
+
+class FakeHfApi:
+    """Records what would reach the Hub."""
+
+    calls: list = []
+
+    def __init__(self, token=None):
+        self.token = token
+
+    def create_repo(self, repo_id, repo_type=None, private=False, exist_ok=False):
+        self.calls.append(("create_repo", repo_id, repo_type, private, exist_ok))
+
+    def upload_folder(self, repo_id, folder_path, repo_type=None, commit_message=None):
+        files = sorted(p.relative_to(folder_path).as_posix() for p in hub.Path(folder_path).rglob("*") if p.is_file())
+        self.calls.append(("upload_folder", repo_id, repo_type, files, commit_message))
+        return type("CommitInfo", (), {"commit_url": f"https://hub.test/{repo_id}/commit/1"})()
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    FakeHfApi.calls = []
+    monkeypatch.setattr(hub, "HfApi", FakeHfApi)
+    return FakeHfApi
+
+
+def test_push_uploads_the_folder_in_one_commit(exported, fake_api):
+    url = push_folder(exported["classical_sr_x2"], private=True)
+    assert url == "https://hub.test/me/swinir-classical-sr-x2/commit/1"
+    (create, upload) = fake_api.calls
+    assert create == ("create_repo", "me/swinir-classical-sr-x2", "model", True, True)
+    assert upload[:4] == ("upload_folder", "me/swinir-classical-sr-x2", "model", EXPECTED_FILES)
+    assert "classical_sr_x2.pth" in upload[4]
+
+
+def test_cli_push_and_dry_run(parity, tmp_path, fake_api, capsys):
+    source = tmp_path / "releases"
+    source.mkdir()
+    shutil.copy(parity / "lightweight_sr_x2.pth", source)
+    (source / "notes.txt").write_text("not a checkpoint")
+    assert hub.main([str(source), "-o", str(tmp_path / "out"), "--dry-run", "--org", "me"]) == 0
+    assert fake_api.calls == []
+    printed = capsys.readouterr().out
+    assert "would push" in printed and "me/swinir-lightweight-sr-x2" in printed and "model.safetensors" in printed
+
+    args = [str(source / "lightweight_sr_x2.pth"), "-o", str(tmp_path / "out"), "--push", "--org", "me"]
+    assert hub.main(args) == 1  # the dry run's folder is there: no silent overwrite
+    assert "pass --overwrite" in capsys.readouterr().err and fake_api.calls == []
+    assert hub.main([*args, "--overwrite"]) == 0
+    assert [c[0] for c in fake_api.calls] == ["create_repo", "upload_folder"]
+    assert fake_api.calls[1][3] == EXPECTED_FILES
+
+
+def test_cli_reports_a_failed_push(exported, fake_api, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise OSError("401 Unauthorized")
+
+    monkeypatch.setattr(FakeHfApi, "upload_folder", refuse)
+    source = exported["jpeg_car"].source
+    args = [str(source), "-o", str(exported["jpeg_car"].path.parent), "--overwrite", "--push", "--org", "me"]
+    assert hub.main(args) == 1
+    assert "pushing" in (err := capsys.readouterr().err) and "401 Unauthorized" in err and "1 of 1" in err
+
+
+def test_cli_reports_missing_source(tmp_path, capsys):
+    assert hub.main([str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_catalogued_release_gets_its_repo_name_and_paper_figures(shared, tmp_path):
+    """A file named like a release, with that release's exact layout (random weights): catalogue name and card."""
+    from test_catalog import layout_state_dict
+
+    release = find_release("swinir-lightweight-sr-x2")
+    layout = json.loads((shared / "fixtures" / "release_layouts.json").read_text())[release.file]
+    state = layout_state_dict(layout["tensors"], release.patch_size, 8)
+    state = {k: torch.randn(v.shape) if v.is_meta else v for k, v in state.items()}
+    torch.save({release.state_dict_key: state}, tmp_path / release.file)
+    folder = export_checkpoint(tmp_path / release.file, tmp_path / "out", organization="me")
+    assert folder.release is release and folder.repo_id == "me/swinir-lightweight-sr-x2"
+    card = ModelCard.load(folder.path / "README.md")
+    assert card.data.datasets == ["DIV2K"]
+    set5 = {r.metric_type: r.metric_value for r in card.data.eval_results if r.dataset_name == "Set5"}
+    assert set5 == {"psnr": 38.14, "ssim": 0.9611}
+    assert release.title() in card.text and release.file in card.text and "910,152 parameters" in card.text
+
+
+def test_eval_figures_go_into_the_card(exported, bench):
+    from swinir_hf.evaluation import evaluate
+
+    folder = exported[CASES[0]]
+    expected = evaluate(load_model(folder.path), bench, progress=False, model_name="m").mean("m")
+    assert folder.measured_results == {bench.name: {"psnr": expected["psnr_y"], "ssim": expected["ssim_y"]}}
+    (result,) = ModelCard.load(folder.path / "README.md").data.eval_results[:1]
+    assert (result.dataset_name, result.metric_value) == (bench.name, round(expected["psnr_y"], 4))
+    assert "measured with swinir-hf eval" in result.metric_name

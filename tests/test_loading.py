@@ -1,0 +1,101 @@
+"""`load_model`: folders, authors' files, catalogue names, Hub ids — and fast, actionable failures offline."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import pytest
+import torch
+from conftest import tiny_config
+from huggingface_hub import constants
+
+from swinir_hf import CheckpointError, SwinIRForImageRestoration
+from swinir_hf.catalog import load_catalog
+from swinir_hf.loading import ModelNotAvailableError, hub_reachable, load_model, resolve_spec
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    model.save_pretrained(tmp_path / "tiny")
+    return model, tmp_path / "tiny"
+
+
+@pytest.fixture
+def unreachable_hub(monkeypatch):
+    """Point the Hub endpoint at a closed local port: connections are refused at once, nothing leaves the host."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
+def fake_cache(cache, repo_id, folder):
+    """Lay `folder` out as a snapshot of `repo_id` in a Hugging Face hub cache."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    (repo / "snapshots").mkdir()
+    folder.rename(repo / "snapshots" / ("0" * 40))
+
+
+def test_loads_a_folder_in_eval_mode(saved):
+    model, folder = saved
+    loaded = load_model(folder)
+    assert not loaded.training
+    x = torch.rand(1, 3, 9, 7)
+    with torch.no_grad():
+        assert torch.equal(loaded(x).reconstruction, model(x).reconstruction)
+
+
+def test_local_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="without config.json"):
+        load_model(tmp_path / "empty")
+    with pytest.raises(CheckpointError, match="missing.pth does not exist$"):
+        load_model(tmp_path / "missing.pth")
+    release = load_catalog().releases[0]
+    with pytest.raises(CheckpointError, match=f"loads with load_model\\('{release.repo}'\\)"):
+        load_model(release.file)
+
+
+def test_resolve_spec(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    org = load_catalog().organization
+    assert resolve_spec("swinir-classical-sr-x4-df2k") == f"{org}/swinir-classical-sr-x4-df2k"
+    assert resolve_spec("someone/swinir-classical-sr-x4-df2k") == "someone/swinir-classical-sr-x4-df2k"
+    assert resolve_spec("org/model") == "org/model"
+    (tmp_path / "swinir-lightweight-sr-x2").mkdir()  # a local folder of that name wins
+    assert resolve_spec("swinir-lightweight-sr-x2").resolve() == (tmp_path / "swinir-lightweight-sr-x2").resolve()
+
+
+def test_unreachable_hub_fails_fast_and_quietly(unreachable_hub, tmp_path, caplog):
+    assert not hub_reachable()
+    caplog.set_level(logging.WARNING)
+    start = time.monotonic()
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model("swinir-classical-sr-x4-df2k", cache_dir=tmp_path)
+    assert time.monotonic() - start < 10
+    message = str(err.value)
+    repo_id = f"{load_catalog().organization}/swinir-classical-sr-x4-df2k"
+    assert f"model '{repo_id}' is not in the local Hugging Face cache and the Hub cannot be reached" in message
+    for advice in (f"huggingface-cli download {repo_id}", "HF_HUB_OFFLINE=1", "local save_pretrained folder"):
+        assert advice in message
+    assert "Retrying" not in caplog.text
+
+
+def test_unreachable_hub_uses_the_cache(unreachable_hub, saved, tmp_path):
+    model, folder = saved
+    fake_cache(tmp_path / "cache", "org/tiny", folder)
+    loaded = load_model("org/tiny", cache_dir=tmp_path / "cache")
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_offline_mode_names_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelNotAvailableError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE is set"):
+        load_model("org/absent", cache_dir=tmp_path)

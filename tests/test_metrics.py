@@ -1,0 +1,108 @@
+"""Metrics against the authors' reference figures, and their conventions and errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from swinir_hf import metrics
+
+
+def _cases(shared):
+    return json.loads((shared / "fixtures/metrics/cases.json").read_text())
+
+
+def test_reference_figures(shared):
+    """Every figure of the authors' `util_calculate_psnr_ssim.py` within 0.005 dB / 0.0005 SSIM."""
+    functions = {"psnr": metrics.psnr, "ssim": metrics.ssim, "psnrb": metrics.psnrb}
+    checked = 0
+    for case in _cases(shared):
+        gt = np.asarray(Image.open(shared / "testsets" / case["ground_truth"]))
+        restored = np.asarray(Image.open(shared / "fixtures/metrics" / case["restored"]))
+        if "crop_ground_truth_to" in case:
+            h, w = case["crop_ground_truth_to"]
+            gt = gt[:h, :w]
+        for key, expected in case.items():
+            name = key.removesuffix("_y")
+            if name not in functions:
+                continue
+            got = functions[name](restored, gt, case["crop_border"], test_y_channel=key.endswith("_y"))
+            tol = 0.0005 if name == "ssim" else 0.005
+            assert got == pytest.approx(expected, abs=tol), (case["name"], key)
+            checked += 1
+    assert checked == 75  # every figure in the file
+
+
+def test_y_is_matlab_rgb2ycbcr():
+    rgb = np.array([[[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255]]], dtype=np.uint8)
+    np.testing.assert_allclose(metrics.rgb_to_y(rgb), [[16.0, 235.0, 16 + 65.481, 16 + 24.966]])
+    # Same Y in every dtype's own units.
+    np.testing.assert_allclose(metrics.rgb_to_y(rgb / 255.0) * 255.0, metrics.rgb_to_y(rgb))
+    np.testing.assert_allclose(metrics.rgb_to_y(rgb.astype(np.uint16) * 257) / 257.0, metrics.rgb_to_y(rgb))
+
+
+def test_dtypes_agree():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    for fn in (metrics.psnr, metrics.ssim, metrics.psnrb):
+        for y in (False, True):
+            ref = fn(a, b, 2, test_y_channel=y)
+            assert fn(a / 255.0, b / 255.0, 2, test_y_channel=y) == pytest.approx(ref, abs=1e-9)
+            a16, b16 = a.astype(np.uint16) * 257, b.astype(np.uint16) * 257
+            assert fn(a16, b16, 2, test_y_channel=y) == pytest.approx(ref, abs=1e-9)
+
+
+def test_grey_shapes_and_y_of_grey():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (32, 32), dtype=np.uint8)
+    b = rng.integers(0, 256, (32, 32), dtype=np.uint8)
+    ref = metrics.psnr(a, b)
+    assert metrics.psnr(a[..., None], b[..., None]) == ref
+    # A grey image is its own Y.
+    assert metrics.psnr(a, b, test_y_channel=True) == ref
+    assert metrics.ssim(a, b, test_y_channel=True) == metrics.ssim(a, b)
+
+
+def test_identical_and_border():
+    a = np.random.default_rng(2).integers(0, 256, (30, 30, 3), dtype=np.uint8)
+    assert metrics.psnr(a, a) == float("inf")
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+    b = a.copy()
+    b[:3] = 255 - b[:3]  # damage only the border
+    assert metrics.psnr(b, a, crop_border=3) == float("inf")
+    assert metrics.psnr(b, a, crop_border=2) < 40
+
+
+def test_psnrb_blocking_factor():
+    """PSNR-B = PSNR where the restored image has no stronger edges on the 8×8 grid; lower when it is blocky."""
+    rng = np.random.default_rng(3)
+    gt = rng.integers(60, 200, (64, 64), dtype=np.uint8)
+    smooth = np.add.outer(np.arange(64), np.arange(64)).astype(np.uint8)  # equal steps everywhere
+    assert metrics.blocking_effect_factor(smooth / 255.0) == 0.0
+    assert metrics.psnrb(smooth, gt) == pytest.approx(metrics.psnr(smooth, gt), abs=1e-9)
+    blocks = np.kron(rng.integers(0, 256, (8, 8)), np.ones((8, 8))).astype(np.uint8)
+    assert metrics.blocking_effect_factor(blocks / 255.0) > 0
+    assert metrics.psnrb(blocks, gt) < metrics.psnr(blocks, gt)
+
+
+def test_bad_inputs():
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    grey = np.zeros((16, 16), np.uint8)
+    with pytest.raises(ValueError, match="greyscale image with an RGB one"):
+        metrics.psnr(grey, rgb)
+    with pytest.raises(ValueError, match="greyscale image with an RGB one"):
+        metrics.ssim(rgb, grey[..., None])
+    with pytest.raises(ValueError, match=r"shapes differ: \(16, 16, 3\) vs \(16, 15, 3\)"):
+        metrics.psnr(rgb, rgb[:, :15])
+    with pytest.raises(ValueError, match="dtypes differ"):
+        metrics.psnr(rgb, rgb.astype(np.float32))
+    with pytest.raises(ValueError, match="crop_border 8 does not fit"):
+        metrics.psnr(rgb, rgb, crop_border=8)
+    with pytest.raises(ValueError, match="at least 11×11"):
+        metrics.ssim(rgb, rgb, crop_border=3)
+    with pytest.raises(ValueError, match="unsupported image dtype int32"):
+        metrics.psnr(rgb.astype(np.int32), rgb.astype(np.int32))

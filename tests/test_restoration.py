@@ -1,0 +1,202 @@
+"""The restoration engine: image kinds round-trip, ensemble, precision, out-of-memory retry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_config
+from PIL import Image, ImageCms
+
+from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
+from swinir_hf.image_io import read_image, write_image
+from swinir_hf.restoration import float32_modules, is_out_of_memory
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = SwinIRForImageRestoration(tiny_config()).eval()
+    with torch.no_grad():  # spread the weights so the output depends visibly on the input
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return m
+
+
+@pytest.fixture(scope="module")
+def grey_model():
+    return SwinIRForImageRestoration(tiny_config(num_channels=1, upscale=1, upsampler="")).eval()
+
+
+def _rgb(h=20, w=24, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_pil_rgb_gives_scaled_rgb(model):
+    out = restore(model, Image.fromarray(_rgb()))
+    assert out.mode == "RGB" and out.size == (48, 40)
+
+
+def test_rgba_restores_colour_and_resizes_alpha(model):
+    rgba = np.dstack([_rgb(), np.linspace(0, 255, 20 * 24).reshape(20, 24).astype(np.uint8)])
+    out = restore(model, Image.fromarray(rgba))
+    assert out.mode == "RGBA" and out.size == (48, 40)
+    alpha = np.asarray(Image.fromarray(rgba[..., 3].astype(np.float32) / 255).resize((48, 40), 3))
+    np.testing.assert_allclose(np.asarray(out)[..., 3] / 255, np.clip(alpha, 0, 1), atol=1 / 255)
+    # the colour does not depend on alpha
+    np.testing.assert_array_equal(np.asarray(out)[..., :3], np.asarray(restore(model, Image.fromarray(rgba[..., :3]))))
+
+
+def test_16bit_grey_stays_16bit(model):
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 65536, (20, 24), dtype=np.uint16))
+    out = restore(model, img)
+    assert out.mode == "I;16" and out.size == (48, 40)
+    values = np.asarray(out)
+    assert values.dtype == np.uint16 and np.any(values % 257)  # not 8-bit values scaled up
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+def test_numpy_keeps_dtype_and_layout(model, dtype):
+    rgb = _rgb().astype(np.float64) / 255
+    arr = (rgb * np.iinfo(dtype).max).round().astype(dtype) if np.issubdtype(dtype, np.integer) else rgb.astype(dtype)
+    for image in (arr, arr[..., 0], arr[..., :1]):
+        out = restore(model, image)
+        assert out.dtype == dtype and out.shape == (40, 48) + image.shape[2:]
+
+
+def test_16bit_colour_png_file_round_trip(model, tmp_path):
+    arr = np.random.default_rng(2).integers(0, 65536, (20, 24, 3), dtype=np.uint16)
+    write_image(tmp_path / "in.png", arr)
+    np.testing.assert_array_equal(read_image(tmp_path / "in.png").pixels, arr)
+    out = restore(model, tmp_path / "in.png")
+    assert out.dtype == np.uint16 and out.shape == (40, 48, 3)
+    write_image(tmp_path / "out.tif", out)
+    np.testing.assert_array_equal(read_image(tmp_path / "out.tif").pixels, out)
+
+
+def test_grey_into_rgb_model_comes_back_grey(model):
+    out = restore(model, Image.fromarray(_rgb()[..., 0]))
+    assert out.mode == "L" and out.size == (48, 40)
+
+
+def test_rgb_into_grey_model_runs_each_channel(grey_model):
+    rgb = _rgb()
+    out = np.asarray(restore(grey_model, Image.fromarray(rgb)))
+    assert out.shape == (20, 24, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(out[..., c], restore(grey_model, rgb[..., c]))
+
+
+def test_palette_without_and_with_transparency(model):
+    pal = Image.fromarray(_rgb()).quantize(16)
+    assert restore(model, pal).mode == "RGB"
+    pal.info["transparency"] = 0
+    out = restore(model, pal)
+    assert out.mode == "RGBA" and out.size == (48, 40)
+
+
+def test_exif_rotation_is_applied(model, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: rotate 90° clockwise to view
+    Image.fromarray(_rgb(20, 24)).save(tmp_path / "r.jpg", exif=exif)
+    out = restore(model, tmp_path / "r.jpg")
+    assert out.size == (40, 48)  # upright: 20 wide, 24 high, ×2
+    assert restore(model, Image.open(tmp_path / "r.jpg")).size == (40, 48)
+
+
+def test_icc_profile_is_kept_and_cmyk_converted(model, tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    img = Image.fromarray(_rgb())
+    img.info["icc_profile"] = icc
+    assert restore(model, img).info["icc_profile"] == icc
+    img.save(tmp_path / "p.png", icc_profile=icc)
+    write_image(tmp_path / "o.png", restore(model, tmp_path / "p.png"), read_image(tmp_path / "p.png").icc_profile)
+    assert Image.open(tmp_path / "o.png").info["icc_profile"] == icc
+    cmyk = restore(model, Image.fromarray(_rgb()).convert("CMYK"))
+    assert cmyk.mode == "RGB" and cmyk.size == (48, 40)
+
+
+def test_identity_model_ensemble_equals_single_pass():
+    m = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler="")).eval()
+    with torch.no_grad():  # output = input + conv_last(...) = input: equivariant under flips and rotations
+        m.conv_last.weight.zero_()
+        m.conv_last.bias.zero_()
+    img = _rgb().astype(np.float32) / 255
+    np.testing.assert_allclose(restore(m, img, ensemble=True), restore(m, img), atol=1e-6)
+
+
+def test_ensemble_differs_for_a_real_model(model):
+    img = _rgb().astype(np.float32) / 255
+    single, ens = restore(model, img), restore(model, img, ensemble=True)
+    assert np.abs(single - ens).mean() > 1e-3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 123 bytes"),
+        MemoryError(),
+        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    ],
+)
+def test_out_of_memory_in_a_tile_retries_with_smaller_tiles(model, monkeypatch, error):
+    img = _rgb(40, 44).astype(np.float32) / 255
+    expected = SwinIRRestorer(model, tile=16, tile_overlap=4).restore_float(img)
+    forward = model.forward
+    sizes = []
+
+    def limited(pixel_values, *args, **kwargs):
+        sizes.append(pixel_values.shape[-1])
+        if pixel_values.shape[-1] > 16:
+            raise error
+        return forward(pixel_values, *args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", limited)
+    out = SwinIRRestorer(model, tile=32, tile_overlap=4).restore_float(img)
+    assert 32 in sizes and max(sizes[sizes.index(16) :]) == 16
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+def test_other_errors_and_whole_image_mode_are_not_retried(model, monkeypatch):
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    monkeypatch.setattr(model, "forward", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    with pytest.raises(MemoryError):
+        restore(model, _rgb(), tile=None)
+
+
+def test_auto_tile_follows_the_memory_budget(model):
+    x = torch.rand(1, 3, 64, 64)
+    assert SwinIRRestorer(model, tile="auto", memory_budget=1 << 30)._initial_tile(x) is None
+    small = SwinIRRestorer(model, tile="auto", tile_overlap=4, memory_budget=2_000_000)._initial_tile(x)
+    assert small is not None and small < 64 and small % model.config.window_size == 0
+
+
+def test_bfloat16_is_close_to_float32(model):
+    img = _rgb().astype(np.float32) / 255
+    diff = restore(model, img, dtype="bfloat16") - restore(model, img, dtype="float32")
+    assert 0 < np.abs(diff).max() < 0.1
+
+
+def test_float16_needs_cuda_and_keeps_edges_in_float32(model):
+    with pytest.raises(ValueError, match="CUDA"):
+        restore(model, _rgb(), dtype="float16", device="cpu")
+    seen = {}
+    hook = model.conv_first.register_forward_hook(lambda mod, inp, out: seen.update(dtype=out.dtype))
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16), float32_modules(model, "cpu"):
+            model(torch.rand(1, 3, 8, 8))
+    finally:
+        hook.remove()
+    assert seen["dtype"] == torch.float32
+    assert "forward" not in vars(model.conv_first)  # patch undone
+
+
+def test_bad_arguments_are_rejected(model, tmp_path):
+    with pytest.raises(ValueError, match="tile"):
+        restore(model, _rgb(), tile=0)
+    with pytest.raises(ValueError, match="dtype"):
+        restore(model, _rgb(), dtype="int8")
+    with pytest.raises(TypeError):
+        restore(model, [1, 2, 3])
+    with pytest.raises(ValueError, match="not a readable image"):
+        read_image((tmp_path / "x.png").write_bytes(b"no image") and tmp_path / "x.png")
