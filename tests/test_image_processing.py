@@ -15,7 +15,7 @@ from transformers import (
     pipeline,
 )
 
-from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRImageProcessor
+from swinir_hf import ImageRestorationPipeline, SwinIRConfig, SwinIRForImageRestoration, SwinIRImageProcessor
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,7 @@ def test_auto_classes_resolve_swinir(model_dir):
 @pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P"])
 def test_image_to_image_pipeline_gives_exactly_scaled_images(model_dir, mode):
     restorer = pipeline("image-to-image", model=str(model_dir))
+    assert isinstance(restorer, ImageRestorationPipeline)
     image = Image.fromarray(_rgb(11, 5)).convert(mode)
     out = restorer(image)
     assert isinstance(out, Image.Image) and out.size == (15, 33)
@@ -98,3 +99,16 @@ def test_image_to_image_pipeline_gives_exactly_scaled_images(model_dir, mode):
         ref = model(SwinIRImageProcessor()(image.convert("RGB"))["pixel_values"]).reconstruction
     expected = SwinIRImageProcessor().post_process_image_restoration(ref, output_type="np")[0]
     assert np.abs(np.asarray(out).astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_pipeline_keeps_greyscale_models_the_right_way_round(tmp_path):
+    model = SwinIRForImageRestoration(tiny_config(num_channels=1, upscale=2)).eval()
+    model.save_pretrained(tmp_path)
+    SwinIRImageProcessor(num_channels=1).save_pretrained(tmp_path)
+    image = Image.fromarray(_rgb(11, 5)[..., 0])
+    out = pipeline("image-to-image", model=str(tmp_path))(image)
+    assert out.mode == "L" and out.size == (10, 22)
+    with torch.no_grad():
+        ref = model(SwinIRImageProcessor(num_channels=1)(image)["pixel_values"]).reconstruction
+    expected = SwinIRImageProcessor().post_process_image_restoration(ref, output_type="np")[0]
+    np.testing.assert_array_equal(np.asarray(out), expected)
