@@ -25,19 +25,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-import swinir_hf
 from swinir_hf.catalog import Release, load_catalog
 from swinir_hf.convert import CheckpointError
 from swinir_hf.image_io import read_image, write_image
 from swinir_hf.image_processing_swinir import float_to_image, image_to_float
-from swinir_hf.loading import ModelNotAvailableError, load_model
+from swinir_hf.loading import DEFAULTS_DIR, ModelNotAvailableError, load_model
 from swinir_hf.modeling_swinir import SwinIRForImageRestoration, SwinTransformerBlock
 from swinir_hf.restoration import restore
 
 HERE = Path(__file__).resolve().parent
 # In the repo the examples live with the Space files; an assembled Space has them beside app.py.
 EXAMPLES_DIR = next((p for p in (HERE / "examples", HERE / "hub" / "space" / "examples") if p.is_dir()), None)
-DEFAULTS_DIR = Path(swinir_hf.__file__).resolve().parent / "defaults"
 
 SR = "Super-resolution"
 REAL_SR = "Real-world super-resolution"

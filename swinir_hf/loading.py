@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+
 from .convert import CheckpointError, convert_original_checkpoint
 from .modeling_swinir import SwinIRForImageRestoration
 
@@ -14,19 +16,41 @@ CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 PROBE_TIMEOUT_S = 5.0
 
 
+# The package's own checkpoints (trained with `swinir_hf.train` on ../shared/trainsets; see their model cards):
+# `save_pretrained` folders shipped inside the package, so they work offline.
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+DEFAULT_MODELS = {
+    "sr-x4": "x4 super-resolution (small SwinIR, bicubic degradation)",
+    "sr-x2": "x2 super-resolution (small SwinIR, bicubic degradation)",
+    "denoise-color": "blind colour denoising, Gaussian noise σ 0-50 (small SwinIR)",
+}
+
+
 class ModelNotAvailableError(OSError):
     """A Hub model that cannot be fetched (offline, not cached, or no such repo)."""
 
 
+def load_default(name: str = "sr-x4") -> SwinIRForImageRestoration:
+    """One of the bundled checkpoints (`DEFAULT_MODELS`), in eval mode, float32; no network needed."""
+    if name not in DEFAULT_MODELS:
+        raise ValueError(f"unknown bundled model {name!r}; choose one of {sorted(DEFAULT_MODELS)}")
+    folder = DEFAULTS_DIR / name
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(f"bundled model {name!r} is missing from {folder}: reinstall swinir-hf")
+    return SwinIRForImageRestoration.from_pretrained(folder, torch_dtype=torch.float32).eval()
+
+
 def resolve_spec(spec: str | os.PathLike) -> str | Path:
-    """A local path (if it exists), else the Hub repo id of a catalogue name (`swinir-classical-sr-x4-df2k`),
-    else `spec` itself as a Hub repo id."""
+    """A local path (if it exists), else the folder of a bundled model (`sr-x4`), else the Hub repo id of a
+    catalogue name (`swinir-classical-sr-x4-df2k`), else `spec` itself as a Hub repo id."""
     from .catalog import find_release
 
     path = Path(spec)
     if path.exists():
         return path
     text = str(spec)
+    if text in DEFAULT_MODELS:
+        return DEFAULTS_DIR / text
     if "/" not in text and (release := find_release(text)) is not None and release.repo == text:
         return release.repo_id()
     return text
@@ -36,8 +60,8 @@ def load_model(
     spec: str | os.PathLike, revision: str | None = None, cache_dir: str | os.PathLike | None = None
 ) -> SwinIRForImageRestoration:
     """Load a model, in eval mode, from a `save_pretrained` folder, an authors' `.pth` / `.safetensors` file
-    (converted on the fly), a catalogue name (`swinir-classical-sr-x4-df2k`, see `swinir_hf.catalog`) or a Hub
-    repo id (`org/name`).
+    (converted on the fly), a bundled model name (`sr-x4`, `sr-x2`, `denoise-color`), a catalogue name
+    (`swinir-classical-sr-x4-df2k`, see `swinir_hf.catalog`) or a Hub repo id (`org/name`).
 
     Raises:
         CheckpointError: a local file that is not a SwinIR checkpoint, or a path that does not exist.
@@ -50,7 +74,7 @@ def load_model(
         if resolved.is_dir():
             if not (resolved / "config.json").is_file():
                 raise CheckpointError(f"{resolved} is a folder without config.json: not a save_pretrained folder")
-            return SwinIRForImageRestoration.from_pretrained(resolved).eval()
+            return SwinIRForImageRestoration.from_pretrained(resolved, torch_dtype=torch.float32).eval()
         return convert_original_checkpoint(resolved)
     if Path(resolved).suffix in CHECKPOINT_SUFFIXES or os.sep in resolved and resolved.count("/") != 1:
         hint = ""

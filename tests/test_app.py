@@ -269,6 +269,6 @@ def test_build_space_assembles_a_runnable_space(tmp_path):
     build_space(out, overwrite=True)
     assert (out / "app.py").read_text() == (ROOT / "app.py").read_text()
     # The Space imports its own copy of the package and finds its examples.
-    probe = "import app; print(app.swinir_hf.__file__); print(app.EXAMPLES_DIR)"
+    probe = "import sys, app; print(sys.modules['swinir_hf'].__file__); print(app.EXAMPLES_DIR)"
     lines = subprocess.run([sys.executable, "-c", probe], cwd=out, capture_output=True, text=True, check=True).stdout
     assert lines.split() == [str(out / "swinir_hf" / "__init__.py"), str(out / "examples")]
