@@ -98,15 +98,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def run_one(cfg: dict) -> dict:
     """One configuration, in this process: returns its figures."""
-    from swinir_hf.restoration import SwinIRRestorer, tune_allocator
+    from swinir_hf.restoration import SwinIRRestorer
 
     torch.set_num_threads(cfg["threads"])
-    if cfg["tune_allocator"]:
-        tune_allocator()
     model = build_model(cfg["model"])
     img = test_image(cfg["size"])
     tile = cfg["tile"] if cfg["mode"] == "tiled" else None
-    restorer = SwinIRRestorer(model, tile=tile, tile_overlap=cfg["overlap"], dtype=cfg["dtype"])
+    options = dict(tile=tile, tile_overlap=cfg["overlap"], tune_malloc=cfg["tune_allocator"])
+    restorer = SwinIRRestorer(model, dtype=cfg["dtype"], **options)
     times = []
     for i in range(cfg["warmup"] + cfg["repeats"]):
         start = time.perf_counter()
@@ -118,7 +117,7 @@ def run_one(cfg: dict) -> dict:
     flops = count_flops(model, x)
     result = {"seconds": statistics.median(times), "rss_gib": rss, "flops": flops, "out_pixels": out.shape[0] ** 2}
     if cfg["dtype"] != "float32":
-        result["psnr_vs_fp32"] = psnr(out, SwinIRRestorer(model, tile=tile, tile_overlap=cfg["overlap"])(img))
+        result["psnr_vs_fp32"] = psnr(out, SwinIRRestorer(model, **options)(img))
     return result
 
 

@@ -83,7 +83,7 @@ def _restore(args: argparse.Namespace) -> int:
 
     from .image_io import collect_inputs, read_image, write_image
     from .loading import ModelNotAvailableError, load_model
-    from .restoration import SwinIRRestorer, tune_allocator
+    from .restoration import SwinIRRestorer
 
     try:
         files = collect_inputs(args.inputs, recursive=args.recursive)
@@ -99,8 +99,6 @@ def _restore(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, ModelNotAvailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    # This process is ours: keep freed memory for reuse (see tune_allocator) instead of re-faulting it per layer.
-    tune_allocator()
     out_dir = Path(args.output_dir)
     sources = {src for src, _ in files}
     written: set[Path] = set()
@@ -139,7 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_convert)
 
     p = sub.add_parser("eval", help="score a model on a benchmark with the paper's protocol (PSNR / SSIM table)")
-    p.add_argument("--model", required=True, help="model folder, authors' .pth, Hub id, or 'identity' (no-op)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="bundled model (sr-x4, sr-x2, denoise-color), model folder, authors' .pth, catalogue name, Hub id, or "
+        "'identity' (no-op)",
+    )
     p.add_argument("--dataset", required=True, help="folder of HR images (or holding HR/), imagefolder:DIR, Hub id")
     task = p.add_mutually_exclusive_group()
     task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
@@ -170,7 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore image files, folders or globs into an output folder")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, or glob patterns")
     p.add_argument("-o", "--output-dir", required=True, help="folder for the restored images (created if needed)")
-    p.add_argument("--model", required=True, help="model folder, authors' .pth (converted on the fly), or Hub id")
+    p.add_argument(
+        "--model",
+        default="sr-x4",
+        help="bundled model (sr-x4 [default], sr-x2, denoise-color), model folder, authors' .pth (converted on the "
+        "fly), catalogue name or Hub id",
+    )
     p.add_argument("--tile", type=_tile, default="auto", help="tile size in input pixels or 'auto' (default)")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")

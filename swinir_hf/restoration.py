@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import logging
 import math
 import os
@@ -70,6 +71,9 @@ class SwinIRRestorer:
         progress: show a tqdm bar over tiles.
         memory_budget: bytes of activation memory for "auto" tiles; None uses 80 % of free CUDA memory, or half
             the available RAM capped at 2 GiB on CPU.
+        tune_malloc: on CPU, call `tune_allocator()` (once per process) so glibc stops returning the model's large
+            temporaries to the OS after every layer: 3.6× faster for SwinIR-M x4 at 256² here. Process-wide;
+            pass False to leave the allocator alone.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class SwinIRRestorer:
         batch_size: int | None = None,
         progress: bool = False,
         memory_budget: int | None = None,
+        tune_malloc: bool = True,
     ) -> None:
         if not (tile is None or tile == "auto" or (isinstance(tile, int) and tile > 0)):
             raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
@@ -104,6 +109,8 @@ class SwinIRRestorer:
         self.batch_size = batch_size or (4 if self.device.type == "cuda" else 1)
         self.progress = progress
         self.memory_budget = memory_budget
+        if tune_malloc and self.device.type == "cpu":
+            tune_allocator()
 
     @property
     def scale(self) -> int:
@@ -355,19 +362,18 @@ def float32_modules(model: torch.nn.Module, device_type: str) -> Iterator[None]:
             del module.forward
 
 
+@functools.cache
 def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
-    """Opt-in: make glibc keep freed memory for reuse instead of returning it to the OS after every call.
+    """Make glibc keep freed memory for reuse instead of returning it to the OS after every call.
 
     SwinIR allocates and frees many large temporaries per layer; by default glibc serves each with a fresh
     `mmap` and unmaps it on free, so every layer pays page faults again. This is `MALLOC_MMAP_MAX_=0` and
     `MALLOC_TRIM_THRESHOLD_=trim_threshold` set at run time (those variables only work at process start).
     Process-wide and irreversible: freed memory stays mapped, so resident memory stays near its peak.
-    Returns False where there is no glibc `mallopt`.
+    Returns False where there is no glibc `mallopt`. Runs once per threshold.
     """
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
     except (OSError, AttributeError, TypeError):
         return False
     m_trim_threshold, m_mmap_max = -1, -4

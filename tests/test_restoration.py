@@ -200,3 +200,13 @@ def test_bad_arguments_are_rejected(model, tmp_path):
         restore(model, [1, 2, 3])
     with pytest.raises(ValueError, match="not a readable image"):
         read_image((tmp_path / "x.png").write_bytes(b"no image") and tmp_path / "x.png")
+
+
+def test_allocator_tuning_reaches_glibc():
+    import ctypes.util
+
+    from swinir_hf import tune_allocator
+
+    if not ctypes.util.find_library("c"):
+        pytest.skip("no C library to tune")
+    assert tune_allocator() is True
