@@ -360,16 +360,20 @@ def transfer_weights(state: dict[str, torch.Tensor], model: torch.nn.Module, sou
 
 
 class EMA:
-    """Exponential moving average of a model's weights: `ema ← decay · ema + (1 − decay) · weights` per step."""
+    """Exponential moving average of a model's weights: `ema ← d · ema + (1 − d) · weights` after step t, with
+    `d = min(decay, (1 + t) / (10 + t))`: without that warm-up the initial (random) weights keep a share of
+    decay^t — still 17 % after 1,800 steps at 0.999 — which ruins short runs and early validation."""
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         self.decay = decay
 
     @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        """Fold in the weights after optimizer step `step` (0-based)."""
+        decay = min(self.decay, (1 + step) / (10 + step))
         for ema, weight in zip(self.model.parameters(), model.parameters(), strict=True):
-            ema.lerp_(weight.detach(), 1.0 - self.decay)
+            ema.lerp_(weight.detach(), 1.0 - decay)
 
 
 @dataclass
@@ -719,7 +723,7 @@ def train(
             gan["optimizer"].zero_grad(set_to_none=True)
         scheduler.step()
         if ema is not None:
-            ema.update(unwrapped)
+            ema.update(unwrapped, step)
         progress.step = step + 1
         bar.update(1)
         window_steps += 1

@@ -238,3 +238,21 @@ def test_accelerate_launch_two_cpu_processes(images, tmp_path):
         "random_states_0.pkl",
         "random_states_1.pkl",
     ]
+
+
+def test_ema_warm_up_forgets_the_initial_weights():
+    from swinir_hf.train import EMA
+
+    model = torch.nn.Linear(2, 2)
+    ema = EMA(model, decay=0.999)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for step in range(100):
+        ema.update(model, step)
+    # Plain 0.999 decay would keep 0.999**100 ≈ 90 % of the initial weights; the warm-up keeps ∏ d_t < 1 %.
+    assert torch.allclose(ema.model.weight, torch.ones(2, 2), atol=0.01)
+    late = EMA(model, decay=0.999)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    late.update(model, 10_000)  # past the warm-up, the configured decay applies
+    assert torch.allclose(late.model.weight, torch.full((2, 2), 1.001), atol=1e-6)
