@@ -23,10 +23,12 @@ from .configuration_swinir import SwinIRConfig
 @lru_cache(maxsize=16)
 def relative_position_index(window_size: int) -> torch.Tensor:
     """(ws², ws²) int64 index into the (2·ws-1)² relative-position bias table."""
-    coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij"))
-    coords = coords.flatten(1)
-    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window_size - 1)
-    return rel[..., 0] * (2 * window_size - 1) + rel[..., 1]
+    # Cached: built outside inference mode so that training may reuse it after an inference_mode() call.
+    with torch.inference_mode(False):
+        coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij"))
+        coords = coords.flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window_size - 1)
+        return rel[..., 0] * (2 * window_size - 1) + rel[..., 1]
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
@@ -354,10 +356,10 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         key = (h, w, str(device))
         if key not in self._shift_masks:
             ws = self.config.window_size
-            mask = shift_window_mask(h, w, ws, ws // 2)
             if len(self._shift_masks) >= 8:
                 self._shift_masks.pop(next(iter(self._shift_masks)))
-            self._shift_masks[key] = mask.to(device)
+            with torch.inference_mode(False):  # a cached inference tensor could not be saved for backward later
+                self._shift_masks[key] = shift_window_mask(h, w, ws, ws // 2).to(device)
         return self._shift_masks[key]
 
     def pad_to_window(self, x: torch.Tensor) -> torch.Tensor:

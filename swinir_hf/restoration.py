@@ -62,7 +62,8 @@ class SwinIRRestorer:
             (rounded down to a multiple of the window), or "auto": the whole image when it fits the memory
             budget, else as few tiles as the budget allows, each as small as that count permits. With a tile,
             an out-of-memory error halves it and retries.
-        tile_overlap: input pixels shared by neighbouring tiles, blended with a raised-cosine window.
+        tile_overlap: input pixels shared by neighbouring tiles (at most half a tile), blended with a raised-cosine
+            window.
         ensemble: average the 8 flips / 90° rotations ("SwinIR+"), 8× the time.
         dtype: "float32" (exact), "bfloat16" (autocast), "float16" (CUDA only, autocast with the overflow-prone
             modules in float32), or "auto" (`AUTO_DTYPE`, chosen by measurement).
@@ -216,7 +217,8 @@ class SwinIRRestorer:
         h, w = x.shape[-2:]
         if tile is None or (tile >= h and tile >= w):
             return fn(x)
-        overlap = min(self.tile_overlap, tile - 1)
+        # Capped at half a tile: a larger overlap leaves a stride of a few pixels, i.e. thousands of tiles.
+        overlap = min(self.tile_overlap, tile // 2)
         return tiled_apply(fn, x, self.scale, tile, overlap, self.batch_size, self.progress)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -184,3 +184,12 @@ def test_bfloat16_forward_is_close_to_float32():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low = model(x).reconstruction
     assert (low.float() - ref).abs().max() < 0.05
+
+
+def test_caches_built_under_inference_mode_still_train():
+    model = SwinIRForImageRestoration(tiny_config(window_size=5, image_size=20)).eval()
+    with torch.inference_mode():
+        model(torch.rand(1, 3, 10, 10))
+    model.train()
+    model(torch.rand(1, 3, 10, 10), labels=torch.rand(1, 3, 20, 20)).loss.backward()
+    assert model.conv_first.weight.grad is not None

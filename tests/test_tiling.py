@@ -82,3 +82,16 @@ def test_no_seams_along_tile_borders(sr_model, shared, monkeypatch):
     # The same measure flags plain averaging of overlaps (constant 1/2 weights), so it can see a seam.
     monkeypatch.setattr(tiling, "_rising", lambda n: torch.full((n,), 0.5))
     assert _seam_jump(sr_model, img) > 5.0
+
+
+def test_overlap_is_capped_at_half_a_tile():
+    from conftest import tiny_config
+
+    from swinir_hf import SwinIRForImageRestoration
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    calls = []
+    model.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape))
+    out = SwinIRRestorer(model, tile=32, tile_overlap=32)(np.zeros((64, 64, 3), dtype=np.uint8))
+    assert out.shape == (128, 128, 3)
+    assert len(calls) == 9  # starts 0, 16, 32 on each axis; uncapped, a 1-pixel stride would need 33² tiles
