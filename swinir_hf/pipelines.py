@@ -1,4 +1,5 @@
-"""The `image-to-image` pipeline, registered so that greyscale models come out the right way round."""
+"""The `image-to-image` pipeline: SwinIR models run through the restoration engine (automatic tiling, bounded
+memory), and greyscale results come out the right way round."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.image_to_image import ImageToImagePipeline
 
 from .image_processing_swinir import float_to_image
+from .modeling_swinir import SwinIRForImageRestoration
+from .restoration import SwinIRRestorer
 
 
 class ImageRestorationPipeline(ImageToImagePipeline):
-    """`transformers`' image-to-image pipeline with one fix: its post-processing transposes single-channel
-    outputs (it squeezes the channel axis, then moves axis 0 last); here (N, C, H, W) → PIL images of H × W for
-    any C. Results for 3-channel models are unchanged."""
+    """`transformers`' image-to-image pipeline, with SwinIR models run by `SwinIRRestorer` (tile="auto": large
+    images are tiled to fit memory) and one fix for every model: the stock post-processing transposes
+    single-channel outputs (it squeezes the channel axis, then moves axis 0 last); here (N, C, H, W) → PIL images
+    of H × W for any C. Other models run and come out as with the stock pipeline."""
+
+    def _forward(self, model_inputs: Any, **kwargs: Any) -> Any:
+        if isinstance(self.model, SwinIRForImageRestoration):
+            return {"reconstruction": SwinIRRestorer(self.model).restore_tensor(model_inputs["pixel_values"])}
+        return super()._forward(model_inputs, **kwargs)
 
     def postprocess(self, model_outputs: Any) -> Image.Image | list[Image.Image]:
         recon = model_outputs["reconstruction"].detach().float().cpu().permute(0, 2, 3, 1).numpy()

@@ -442,9 +442,10 @@ def model_card(
     baseline: float | None,
     init: InitReport | None,
     model_id: str,
+    **results: Any,
 ) -> str:
     """README.md for a saved model (`model_card.render_model_card`) with the training data, recipe, steps and the
-    validation curve."""
+    validation curve; `results` (`paper_results`, `measured_results`, `protocol`) go to the card's results."""
     from .model_card import render_model_card
 
     c, t, d = model.config, cfg.train, cfg.data
@@ -493,6 +494,7 @@ def model_card(
         training_data=[Path(str(s)).name for s in d.train],
         num_parameters=model.num_parameters(),
         tags=["swinir-hf-trained"],
+        **results,
     )
 
 

@@ -112,3 +112,18 @@ def test_pipeline_keeps_greyscale_models_the_right_way_round(tmp_path):
         ref = model(SwinIRImageProcessor(num_channels=1)(image)["pixel_values"]).reconstruction
     expected = SwinIRImageProcessor().post_process_image_restoration(ref, output_type="np")[0]
     np.testing.assert_array_equal(np.asarray(out), expected)
+
+
+def test_pipeline_runs_through_the_restoration_engine(model_dir, monkeypatch):
+    from swinir_hf import restoration, restore
+
+    image = Image.fromarray(_rgb(40, 24))
+    calls = []
+    original = restoration.SwinIRRestorer.restore_tensor
+    monkeypatch.setattr(
+        restoration.SwinIRRestorer, "restore_tensor", lambda self, x: calls.append(x.shape) or original(self, x)
+    )
+    out = pipeline("image-to-image", model=str(model_dir))(image)
+    assert calls == [(1, 3, 40, 24)]
+    expected = restore(SwinIRForImageRestoration.from_pretrained(model_dir), image)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(expected))

@@ -1,0 +1,128 @@
+"""Turn a finished `swinir_hf.train` run into one of the package's bundled default models.
+
+    python hub/bundle_default.py runs/default_lightweight_sr_x4 sr-x4 --shared ../shared
+
+Scores the run's weights with `swinir_hf.evaluation` on the paper's benchmarks for its task (Set5 / Set14 for
+super-resolution; CBSD68 / Kodak24 / McMaster at σ 15 / 25 / 50 for colour denoising), stores them as float16
+when that changes no benchmark by more than 0.01 dB (else float32), and writes `swinir_hf/defaults/NAME/`:
+config, weights, image processor, a model card with the training recipe, the validation curve, the measured and
+the paper's figures, and `results.json` (every mean figure, baseline included) for docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from swinir_hf.catalog import load_catalog
+from swinir_hf.evaluation import evaluate
+from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR
+from swinir_hf.modeling_swinir import SwinIRForImageRestoration
+from swinir_hf.train import Progress, TrainingConfig, model_card, save_model
+
+SIGMAS = (15, 25, 50)
+FP16_TOLERANCE_DB = 0.01
+
+
+def benchmarks(model: SwinIRForImageRestoration) -> list[tuple[str, str, dict]]:
+    """(label, test-set folder name, evaluate() options) for the model's task, as in the paper's tables."""
+    if model.config.upscale > 1:
+        return [(s, s, {"scale": model.config.upscale}) for s in ("Set5", "Set14")]
+    return [(f"{s} σ{n}", s, {"noise": n}) for s in ("CBSD68", "Kodak24", "McMaster") for n in SIGMAS]
+
+
+def score(model: SwinIRForImageRestoration, testsets: Path, benches: list) -> dict[str, dict[str, dict]]:
+    """label → {"baseline": means, "model": means} of the evaluation columns."""
+    out = {}
+    for label, folder, options in benches:
+        result = evaluate(model, testsets / folder, model_name="model", progress=False, **options)
+        out[label] = {"baseline": result.mean(result.methods[0]), "model": result.mean("model")}
+        print(f"{label}: {result.methods[0]} {out[label]['baseline']} → model {out[label]['model']}", flush=True)
+    return out
+
+
+def paper_figures(model: SwinIRForImageRestoration) -> dict[str, dict[str, float]]:
+    """The paper's figures for the closest released setting (lightweight SR at the same scale; colour DN per σ)."""
+    releases = load_catalog().releases
+    if model.config.upscale > 1:
+        release = next(r for r in releases if r.task == "lightweight_sr" and r.scale == model.config.upscale)
+        return dict(release.results)
+    figures = {}
+    for release in releases:
+        if release.task == "color_dn":
+            figures |= {f"{bench} σ{release.noise_level}": dict(v) for bench, v in release.results.items()}
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="a finished swinir_hf.train output folder")
+    parser.add_argument("name", choices=sorted(DEFAULT_MODELS), help="bundled model name")
+    parser.add_argument("--shared", type=Path, default=Path("../shared"), help="folder holding testsets/")
+    parser.add_argument("--compute", default="", help="a sentence on the compute used, for the model card")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundled model")
+    args = parser.parse_args(argv)
+
+    target = DEFAULTS_DIR / args.name
+    if target.exists() and not args.overwrite:
+        print(f"error: {target} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 1
+    cfg = TrainingConfig.from_dict(yaml.safe_load((args.run / "training_config.yaml").read_text()))
+    summary = json.loads((args.run / "training_summary.json").read_text())
+    progress = Progress()
+    progress.load_state_dict(summary)
+    model = SwinIRForImageRestoration.from_pretrained(args.run).eval()
+    benches = benchmarks(model)
+    results = score(model, args.shared / "testsets", benches)
+
+    # float16 storage halves the package size; keep it only if no benchmark moves.
+    half = SwinIRForImageRestoration.from_pretrained(args.run).eval().half()
+    with tempfile.TemporaryDirectory() as tmp:
+        half.save_pretrained(tmp)
+        restored = SwinIRForImageRestoration.from_pretrained(tmp).eval().float()
+    half_results = score(restored, args.shared / "testsets", benches)
+    drift = max(abs(half_results[k]["model"]["psnr"] - results[k]["model"]["psnr"]) for k in results)
+    stored = half if drift <= FP16_TOLERANCE_DB else model
+    print(f"float16 storage changes PSNR by at most {drift:.4f} dB → stored as {stored.dtype}")
+
+    y = "_y" if model.config.upscale > 1 else ""
+    measured = {k: {"psnr": v["model"][f"psnr{y}"], "ssim": v["model"][f"ssim{y}"]} for k, v in results.items()}
+    protocol = load_catalog().protocols["lightweight_sr" if y else "color_dn"]
+    card = model_card(
+        cfg,
+        model,
+        progress,
+        summary.get("baseline_psnr"),
+        None,
+        f"swinir_hf/defaults/{args.name}",
+        paper_results=paper_figures(model),
+        measured_results=measured,
+        protocol=protocol
+        + f"; measured by `hub/bundle_default.py` with `swinir_hf.evaluation` (weights: {stored.dtype})",
+    )
+    if args.compute:
+        card = card.replace(
+            "\nTrained with `swinir_hf.train`", f"\n{args.compute}\n\nTrained with `swinir_hf.train`", 1
+        )
+    staging = Path(tempfile.mkdtemp(prefix=f"{args.name}-", dir=DEFAULTS_DIR.parent))
+    try:
+        save_model(staging, stored, card)
+        (staging / "results.json").write_text(json.dumps({"stored_dtype": str(stored.dtype), **results}, indent=1))
+        if target.exists():
+            shutil.rmtree(target)
+        DEFAULTS_DIR.mkdir(exist_ok=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
