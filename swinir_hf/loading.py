@@ -37,7 +37,7 @@ def load_default(name: str = "sr-x4") -> SwinIRForImageRestoration:
     folder = DEFAULTS_DIR / name
     if not (folder / "config.json").is_file():
         raise CheckpointError(f"bundled model {name!r} is missing from {folder}: reinstall swinir-hf")
-    return SwinIRForImageRestoration.from_pretrained(folder, torch_dtype=torch.float32).eval()
+    return SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32).eval()
 
 
 def resolve_spec(spec: str | os.PathLike) -> str | Path:
@@ -74,7 +74,7 @@ def load_model(
         if resolved.is_dir():
             if not (resolved / "config.json").is_file():
                 raise CheckpointError(f"{resolved} is a folder without config.json: not a save_pretrained folder")
-            return SwinIRForImageRestoration.from_pretrained(resolved, torch_dtype=torch.float32).eval()
+            return SwinIRForImageRestoration.from_pretrained(resolved, dtype=torch.float32).eval()
         return convert_original_checkpoint(resolved)
     if Path(resolved).suffix in CHECKPOINT_SUFFIXES or os.sep in resolved and resolved.count("/") != 1:
         hint = ""
