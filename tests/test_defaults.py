@@ -1,0 +1,65 @@
+"""The bundled default models load offline and really restore images better than the trivial baseline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from swinir_hf.cli import main
+from swinir_hf.degradations import add_gaussian_noise, imresize
+from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR, load_default, load_model
+from swinir_hf.metrics import psnr
+from swinir_hf.restoration import restore
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_MODELS))
+def test_bundled_model_loads_as_float32_with_its_card(name):
+    model = load_default(name)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert not model.training
+    card = (DEFAULTS_DIR / name / "README.md").read_text()
+    assert "Trained with `swinir_hf.train`" in card and "swinir-hf eval" in card
+    results = json.loads((DEFAULTS_DIR / name / "results.json").read_text())
+    for label, figures in results.items():
+        if label != "stored_dtype":
+            assert figures["model"]["psnr"] > figures["baseline"]["psnr"], label
+    assert load_model(name).state_dict().keys() == model.state_dict().keys()
+
+
+def test_unknown_bundled_name():
+    with pytest.raises(ValueError, match="unknown bundled model 'sr-x3'"):
+        load_default("sr-x3")
+
+
+@pytest.mark.parametrize(("name", "scale"), [("sr-x4", 4), ("sr-x2", 2)])
+def test_super_resolution_beats_bicubic_on_a_real_image(name, scale, shared):
+    hr = np.asarray(Image.open(shared / "testsets/Set5/HR/butterfly.png").convert("RGB"))[:128, :128]
+    lr = imresize(hr, 1 / scale)
+    model = load_default(name)
+    assert model.config.upscale == scale
+    sr = restore(model, lr, tile=None)
+    bicubic = imresize(lr, scale)
+    ours, baseline = (psnr(x, hr, crop_border=scale, test_y_channel=True) for x in (sr, bicubic))
+    assert ours > baseline + 0.5
+
+
+def test_denoiser_is_blind_over_sigma(shared):
+    first = sorted((shared / "testsets/CBSD68/HR").iterdir())[0]
+    clean = np.asarray(Image.open(first).convert("RGB"), dtype=np.float32)[:96, :96] / 255.0
+    model = load_default("denoise-color")
+    for sigma in (15, 50):
+        noisy = np.clip(add_gaussian_noise(clean, sigma, seed=0), 0, 1).astype(np.float32)
+        out = restore(model, noisy, tile=None)
+        assert psnr(out, clean) - psnr(noisy, clean) > 3.0, sigma
+
+
+def test_restore_cli_uses_the_bundled_x4_model_by_default(tmp_path, shared):
+    src = tmp_path / "in.png"
+    Image.open(shared / "testsets/Set5/HR/bird.png").convert("RGB").crop((0, 0, 40, 30)).save(src)
+    assert main(["restore", str(src), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+    (out,) = (tmp_path / "out").iterdir()
+    assert Image.open(out).size == (160, 120)
