@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -442,29 +441,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def offline_unless_hub_reachable(timeout: float = 3.0) -> bool:
-    """Switch huggingface_hub to offline mode (cache only) when its endpoint cannot be reached; True if it can.
-
-    Without this a Hub model picked on an offline machine fails only after a minute of download retries.
-    """
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
-        return True
-    except OSError:
-        constants.HF_HUB_OFFLINE = True
-        return False
-
-
 def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     """Build, queue and start the app; extra keyword arguments go to `gr.Blocks.launch`."""
-    offline_unless_hub_reachable()
     demo = RestorationDemo(max_pixels=args.max_pixels, concurrency=args.concurrency, extra_models=args.model).build()
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     # System fonts: the default theme fetches web fonts, which an offline machine cannot.
