@@ -335,11 +335,6 @@ def score(output: np.ndarray, gt: np.ndarray, degradation: Degradation) -> dict[
     return out
 
 
-def restore_image(model: SwinIRForImageRestoration, image: np.ndarray, **engine_options: Any) -> np.ndarray:
-    """One (H, W, C) image (uint8, or float in [0, 1], unclipped) through the restoration engine → uint8."""
-    return as_uint8(restore(model, image, **engine_options))
-
-
 def evaluate(
     model: SwinIRForImageRestoration | None,
     dataset: str | os.PathLike,
@@ -378,7 +373,7 @@ def evaluate(
         hr = to_model_channels(sample.hr, channels, degradation.kind)
         lr = to_model_channels(sample.lr, channels, degradation.kind) if sample.lr is not None else None
         gt, lq = degrade(hr, degradation, lr)
-        out = as_uint8(lq) if model is None else restore_image(model, lq, **engine_options)
+        out = as_uint8(lq if model is None else restore(model, lq, **engine_options))
         result.names.append(sample.name)
         result.scores[degradation.baseline].append(score(baseline(lq, degradation), gt, degradation))
         result.scores[model_name].append(score(out, gt, degradation))
