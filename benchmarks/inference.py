@@ -1,12 +1,14 @@
-"""Inference benchmark (not a test): seconds per image, throughput, peak RSS, GFLOP/s vs the GEMM peak, bf16 PSNR.
+"""Inference benchmark (not a test): seconds per image, throughput, peak memory, GFLOP/s vs the GEMM peak, PSNR of
+reduced precision against float32.
 
-Every configuration runs in a fresh subprocess, so its peak RSS is its own. Models are the paper's architectures
-with random weights (seeded): speed does not depend on the weights; the bf16-vs-fp32 PSNR column compares the two
-outputs of the same model. `--set5 MODEL` instead scores a model on Set5 in each precision (the 0.05 dB criterion
-behind `dtype="auto"`).
+Every configuration runs in a fresh subprocess, so its peak memory (RSS on CPU, allocated on CUDA) is its own.
+Models are the paper's architectures with random weights (seeded): speed does not depend on the weights; the
+PSNR column compares a reduced-precision output with the float32 output of the same model. `--set5 MODEL` instead
+scores a model on Set5 in each precision (the 0.05 dB criterion behind `dtype="auto"`).
 
     python benchmarks/inference.py --models lightweight_x4 classical_x4 color_dn --sizes 64 128 256
     python benchmarks/inference.py --set5 path/to/model --dtypes float32 bfloat16
+    python benchmarks/inference.py --device cuda --dtypes float32 bfloat16 float16 --sizes 256 512 1024
 """
 
 from __future__ import annotations
@@ -69,25 +71,30 @@ def count_flops(model, x: torch.Tensor) -> float:
     return total
 
 
-def gemm_peak() -> dict[str, float]:
-    """fp32 GFLOP/s of a 4096×256 @ 256×1024 product through oneDNN (the model's linears) and MKL (`torch.mm`)."""
-    a, w = torch.rand(4096, 256), torch.rand(1024, 256)
-    runs = {
-        "onednn": lambda: torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], ""),
-        "mkl": lambda: torch.mm(a, w.t()),
-    }
-    out = {}
-    for name, fn in runs.items():
-        fn()
-        best = min(_timed(fn) for _ in range(20))
-        out[name] = 2 * 4096 * 256 * 1024 / best / 1e9
-    return out
+def gemm_peak(device: str, dtype: str) -> float:
+    """GFLOP/s of a 4096×256 @ 256×1024 product (CPU: through oneDNN, as the model's linears) or 8192³ (CUDA)."""
+    dt = getattr(torch, dtype)
+    if device == "cuda":
+        a, b = torch.rand(8192, 8192, device=device, dtype=dt), torch.rand(8192, 8192, device=device, dtype=dt)
+        fn, flops = (lambda: torch.mm(a, b)), 2 * 8192**3
+    else:
+        a, w = torch.rand(4096, 256).to(dt), torch.rand(1024, 256).to(dt)
+        fn, flops = (lambda: torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], "")), 2 * 4096 * 256 * 1024
+    fn()
+    return flops / min(_timed(fn, device) for _ in range(20)) / 1e9
 
 
-def _timed(fn) -> float:
+def _timed(fn, device: str = "cpu") -> float:
+    _sync(device)
     start = time.perf_counter()
     fn()
+    _sync(device)
     return time.perf_counter() - start
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,37 +108,50 @@ def run_one(cfg: dict) -> dict:
     from swinir_hf.restoration import SwinIRRestorer
 
     torch.set_num_threads(cfg["threads"])
+    device = cfg["device"]
     model = build_model(cfg["model"])
+    if cfg["chunk"] is not None:
+        model.config.inference_chunk_size = cfg["chunk"]
     img = test_image(cfg["size"])
     tile = cfg["tile"] if cfg["mode"] == "tiled" else None
-    options = dict(tile=tile, tile_overlap=cfg["overlap"], tune_malloc=cfg["tune_allocator"])
+    options = dict(tile=tile, tile_overlap=cfg["overlap"], tune_malloc=cfg["tune_allocator"], device=device)
     restorer = SwinIRRestorer(model, dtype=cfg["dtype"], **options)
     times = []
     for i in range(cfg["warmup"] + cfg["repeats"]):
         start = time.perf_counter()
-        out = restorer.restore_float(img)
+        out = restorer.restore_float(img)  # returns host memory: synchronised
         if i >= cfg["warmup"]:
             times.append(time.perf_counter() - start)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    x = torch.from_numpy(img.transpose(2, 0, 1)[None].copy())
+    if device == "cuda":
+        memory = torch.cuda.max_memory_allocated() / 1024**3
+    else:
+        memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    x = torch.from_numpy(img.transpose(2, 0, 1)[None].copy()).to(device)
     flops = count_flops(model, x)
-    result = {"seconds": statistics.median(times), "rss_gib": rss, "flops": flops, "out_pixels": out.shape[0] ** 2}
+    result = {
+        "seconds": statistics.median(times),
+        "memory_gib": memory,
+        "flops": flops,
+        "out_pixels": out.shape[0] ** 2,
+    }
     if cfg["dtype"] != "float32":
-        result["psnr_vs_fp32"] = psnr(out, SwinIRRestorer(model, **options)(img))
+        out32 = SwinIRRestorer(model, **options).restore_float(img)
+        result["psnr_vs_fp32"] = psnr(out, out32)
+        result["finite"] = bool(np.isfinite(out).all())
     return result
 
 
-def set5_check(model_path: str, dtypes: list[str]) -> None:
+def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
     from swinir_hf.evaluation import evaluate
     from swinir_hf.loading import load_model
 
     model = load_model(model_path)
-    print(f"Set5 x{model.config.upscale}, {model_path}\n")
+    print(f"Set5 x{model.config.upscale}, {model_path}, {device}\n")
     print("| dtype | PSNR-Y | Δ vs float32 | seconds |\n|:--|--:|--:|--:|")
     ref = None
     for dtype in dtypes:
         start = time.perf_counter()
-        result = evaluate(model, SHARED / "testsets/Set5", dtype=dtype, progress=False, model_name="m")
+        result = evaluate(model, SHARED / "testsets/Set5", dtype=dtype, device=device, progress=False, model_name="m")
         value = result.mean("m")["psnr_y"]
         ref = value if ref is None else ref
         print(f"| {dtype} | {value:.3f} | {value - ref:+.3f} | {time.perf_counter() - start:.1f} |")
@@ -149,6 +169,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--no-tune-allocator", dest="tune_allocator", action="store_false")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--chunk", type=int, help="override config.inference_chunk_size (0: whole layers)")
     parser.add_argument("--set5", metavar="MODEL", help="score MODEL on Set5 in each of --dtypes instead")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,15 +178,18 @@ def main() -> None:
         print(json.dumps(run_one(json.loads(args.one))))
         return
     if args.set5:
-        set5_check(args.set5, args.dtypes)
+        set5_check(args.set5, args.dtypes, args.device)
         return
     torch.set_num_threads(args.threads)
-    peak = gemm_peak()
+    peaks = {dtype: gemm_peak(args.device, dtype) for dtype in args.dtypes}
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {args.threads} threads"
     print(
-        f"fp32 GEMM peak: oneDNN {peak['onednn']:.0f} GFLOP/s, MKL {peak['mkl']:.0f} GFLOP/s; "
-        f"{args.threads} threads; allocator tuned: {args.tune_allocator}\n"
+        f"{where}; GEMM peak (GFLOP/s): "
+        + ", ".join(f"{dtype} {peak:.0f}" for dtype, peak in peaks.items())
+        + f"; allocator tuned: {args.tune_allocator}; inference_chunk_size: {args.chunk or 'default'}\n"
     )
-    print("| model | input | mode | dtype | s / image | out MP/s | peak RSS GiB | GFLOP/s | % of peak | PSNR vs fp32 |")
+    memory = "peak CUDA GiB" if args.device == "cuda" else "peak RSS GiB"
+    print(f"| model | input | mode | dtype | s / image | out MP/s | {memory} | GFLOP/s | % of peak | PSNR vs fp32 |")
     print("|:--|--:|:--|:--|--:|--:|--:|--:|--:|--:|")
     for name in args.models:
         for size in args.sizes:
@@ -182,11 +207,13 @@ def main() -> None:
                         continue
                     r = json.loads(proc.stdout.strip().splitlines()[-1])
                     gflops = r["flops"] / r["seconds"] / 1e9
-                    psnr_cell = f"{r['psnr_vs_fp32']:.2f} dB" if "psnr_vs_fp32" in r else "—"
+                    psnr_cell = "—"
+                    if "psnr_vs_fp32" in r:
+                        psnr_cell = f"{r['psnr_vs_fp32']:.2f} dB" + ("" if r["finite"] else " (NaN/inf!)")
                     print(
                         f"| {name} | {size}² | {mode} | {dtype} | {r['seconds']:.3f} | "
-                        f"{r['out_pixels'] / r['seconds'] / 1e6:.3f} | {r['rss_gib']:.2f} | {gflops:.0f} | "
-                        f"{100 * gflops / peak['onednn']:.0f} % | {psnr_cell} |",
+                        f"{r['out_pixels'] / r['seconds'] / 1e6:.3f} | {r['memory_gib']:.2f} | {gflops:.0f} | "
+                        f"{100 * gflops / peaks[dtype]:.0f} % | {psnr_cell} |",
                         flush=True,
                     )
 

@@ -16,13 +16,16 @@ from .restoration import SwinIRRestorer
 
 class ImageRestorationPipeline(ImageToImagePipeline):
     """`transformers`' image-to-image pipeline, with SwinIR models run by `SwinIRRestorer` (tile="auto": large
-    images are tiled to fit memory) and one fix for every model: the stock post-processing transposes
-    single-channel outputs (it squeezes the channel axis, then moves axis 0 last); here (N, C, H, W) → PIL images
-    of H × W for any C. Other models run and come out as with the stock pipeline."""
+    images are tiled to fit memory) in the precision the model was loaded in (`torch_dtype`, as transformers users
+    expect, rather than the engine's `dtype="auto"`), and one fix for every model: the stock post-processing
+    transposes single-channel outputs (it squeezes the channel axis, then moves axis 0 last); here (N, C, H, W) →
+    PIL images of H × W for any C. Other models run and come out as with the stock pipeline."""
 
     def _forward(self, model_inputs: Any, **kwargs: Any) -> Any:
         if isinstance(self.model, SwinIRForImageRestoration):
-            return {"reconstruction": SwinIRRestorer(self.model).restore_tensor(model_inputs["pixel_values"])}
+            dtype = str(self.model.dtype).removeprefix("torch.")
+            restorer = SwinIRRestorer(self.model, dtype=dtype)  # type: ignore[arg-type]
+            return {"reconstruction": restorer.restore_tensor(model_inputs["pixel_values"])}
         return super()._forward(model_inputs, **kwargs)
 
     def postprocess(self, model_outputs: Any) -> Image.Image | list[Image.Image]:

@@ -29,9 +29,6 @@ logger = logging.getLogger(__name__)
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
-# What dtype="auto" means. Measured (benchmarks/README.md): no trained weights are available offline, so the
-# 0.05 dB criterion could not be shown for bfloat16 on real checkpoints; float32 stays the default.
-AUTO_DTYPE = "float32"
 
 # Modules run in float32 under float16 autocast: the shallow conv and everything after the transformer body
 # work on img_range-scaled pixels and wide feature maps, where half precision overflows (the authors' code
@@ -48,7 +45,7 @@ FLOAT32_MODULES = (
     "conv_last",
 )
 
-# Margin on the bare `activation_bytes_per_pixel` estimate: SwinIR-M x4 at 256² peaked at ≈ 1.15× it (RSS).
+# Margin on the bare `activation_bytes_per_pixel` estimate (chunked SwinIR-M x4 at 256²: ≈ 1.4× it, RSS).
 _MEMORY_SAFETY = 1.5
 _CPU_BUDGET_CAP = 2 << 30
 
@@ -65,15 +62,15 @@ class SwinIRRestorer:
         tile_overlap: input pixels shared by neighbouring tiles (at most half a tile), blended with a raised-cosine
             window.
         ensemble: average the 8 flips / 90° rotations ("SwinIR+"), 8× the time.
-        dtype: "float32" (exact), "bfloat16" (autocast), "float16" (CUDA only, autocast with the overflow-prone
-            modules in float32), or "auto" (`AUTO_DTYPE`, chosen by measurement).
+        dtype: "float32" (exact: also no TF32 on CUDA), "bfloat16" (autocast), "float16" (CUDA only, autocast
+            with the overflow-prone modules in float32), or "auto": `auto_dtype(device)`, chosen by measurement.
         device: where to run; None keeps the model's device.
         batch_size: tiles per forward pass; None means 4 on CUDA, 1 elsewhere.
         progress: show a tqdm bar over tiles.
         memory_budget: bytes of activation memory for "auto" tiles; None uses 80 % of free CUDA memory, or half
             the available RAM capped at 2 GiB on CPU.
-        tune_malloc: on CPU, call `tune_allocator()` (once per process) so glibc stops returning the model's large
-            temporaries to the OS after every layer: 3.6× faster for SwinIR-M x4 at 256² here. Process-wide;
+        tune_malloc: on CPU, call `tune_allocator()` (once per process) so glibc stops returning the model's
+            temporaries to the OS after every chunk: ≈ 1.4× faster for SwinIR-M x4 at 256² here. Process-wide;
             pass False to leave the allocator alone.
     """
 
@@ -100,7 +97,7 @@ class SwinIRRestorer:
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
-        self.dtype = AUTO_DTYPE if dtype == "auto" else dtype
+        self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
         if self.dtype == "float16" and self.device.type != "cuda":
             raise ValueError("float16 is only supported on CUDA; use bfloat16 or float32 here")
         self.model = model.to(self.device)
@@ -240,7 +237,8 @@ class SwinIRRestorer:
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
         if self.dtype == "float32":
-            yield
+            with exact_float32(self.device):
+                yield
             return
         dtype = torch.bfloat16 if self.dtype == "bfloat16" else torch.float16
         with torch.autocast(self.device.type, dtype=dtype):
@@ -303,6 +301,41 @@ def restore(
     return restorer(image)
 
 
+def auto_dtype(device: torch.device) -> str:
+    """What `dtype="auto"` runs: the fastest precision whose Set5 PSNR stays within 0.05 dB of float32.
+
+    Measured (benchmarks/README.md): on CPUs with native bfloat16 (AVX512-BF16 or AMX) bfloat16 is 1.3-1.9× faster
+    at -0.002 to -0.007 dB on the bundled models; elsewhere bfloat16 is emulated and slower, so float32. On CUDA,
+    float16 (with the overflow-prone modules in float32).
+    """
+    if device.type == "cuda":
+        return "float16"
+    if device.type == "cpu" and _native_cpu_bfloat16():
+        return "bfloat16"
+    return "float32"
+
+
+@functools.cache
+def _native_cpu_bfloat16() -> bool:
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+@contextlib.contextmanager
+def exact_float32(device: torch.device) -> Iterator[None]:
+    """Full float32 while open: on CUDA, cuDNN convolutions default to TF32 (≈ 1e-3 relative error); this turns
+    TF32 off for convolutions and matmuls and restores the previous settings after."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def is_out_of_memory(err: BaseException) -> bool:
     """Whether an exception is an allocation failure (CUDA, MPS or CPU)."""
     if isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)):
@@ -316,12 +349,16 @@ def is_out_of_memory(err: BaseException) -> bool:
 def activation_bytes_per_pixel(config) -> float:
     """Rough peak activation bytes per input pixel of one float32 forward pass (with a safety factor).
 
-    Counts the body's live tensors (tokens, normalised tokens, qkv, per-window attention scores of every head,
-    the MLP hidden layer) and the reconstruction head's feature maps at the output resolution.
+    Chunked inference (`config.inference_chunk_size` > 0) holds a few full-size token maps (block input and output,
+    the RSTB and shallow-feature residuals, a conv output) and the output image (model output, crop, host copy);
+    its chunk temporaries do not grow with the image. Unchunked, add each layer's qkv, attention scores and MLP
+    hidden state, and the head's feature maps at the output resolution.
     """
-    d, heads, n = config.embed_dim, max(config.num_heads), config.window_size**2
+    d, scale2 = config.embed_dim, config.upscale**2
+    if config.inference_chunk_size:
+        return 4.0 * _MEMORY_SAFETY * (6 * d + 3 * scale2 * config.num_channels)
+    heads, n = max(config.num_heads), config.window_size**2
     body = 4 * d + 3 * d + 2 * heads * n + config.mlp_ratio * d
-    scale2 = config.upscale**2
     if config.upsampler in ("pixelshuffle", "nearest+conv"):
         head = 2 * scale2 * config.num_feat
     elif config.upsampler == "pixelshuffledirect":
@@ -368,15 +405,16 @@ def float32_modules(model: torch.nn.Module, device_type: str) -> Iterator[None]:
 def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
     """Make glibc keep freed memory for reuse instead of returning it to the OS after every call.
 
-    SwinIR allocates and frees many large temporaries per layer; by default glibc serves each with a fresh
-    `mmap` and unmaps it on free, so every layer pays page faults again. This is `MALLOC_MMAP_MAX_=0` and
-    `MALLOC_TRIM_THRESHOLD_=trim_threshold` set at run time (those variables only work at process start).
-    Process-wide and irreversible: freed memory stays mapped, so resident memory stays near its peak.
-    Returns False where there is no glibc `mallopt`. Runs once per threshold.
+    By default glibc gives heap memory back whenever more than a few tens of MB are free at its top, and serves
+    growing blocks with fresh `mmap`s, so every chunk of every layer pays page faults again (≈ 1.4× slower for
+    SwinIR-M x4 at 256² here). This fixes the mmap threshold at 32 MiB (the ceiling of glibc's adaptive one) and
+    raises the trim threshold to `trim_threshold`: what `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` do
+    at process start. Blocks over 32 MiB still go back to the OS when freed. Process-wide; returns False where
+    there is no glibc `mallopt`. Runs once per threshold.
     """
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
     except (OSError, AttributeError, TypeError):
         return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, trim_threshold))
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, trim_threshold))

@@ -125,5 +125,14 @@ def test_pipeline_runs_through_the_restoration_engine(model_dir, monkeypatch):
     )
     out = pipeline("image-to-image", model=str(model_dir))(image)
     assert calls == [(1, 3, 40, 24)]
-    expected = restore(SwinIRForImageRestoration.from_pretrained(model_dir), image)
+    expected = restore(SwinIRForImageRestoration.from_pretrained(model_dir), image, dtype="float32")
     np.testing.assert_array_equal(np.asarray(out), np.asarray(expected))
+
+
+def test_pipeline_runs_in_the_precision_the_model_was_loaded_in(model_dir):
+    image = Image.fromarray(_rgb(16, 12))
+    exact = np.asarray(pipeline("image-to-image", model=str(model_dir))(image)).astype(int)
+    half = pipeline("image-to-image", model=str(model_dir), torch_dtype=torch.bfloat16)
+    assert half.model.dtype == torch.bfloat16
+    diff = np.abs(np.asarray(half(image)).astype(int) - exact)
+    assert 0 < diff.max() <= 8  # bfloat16 really ran, and close to float32

@@ -193,3 +193,37 @@ def test_caches_built_under_inference_mode_still_train():
     model.train()
     model(torch.rand(1, 3, 10, 10), labels=torch.rand(1, 3, 20, 20)).loss.backward()
     assert model.conv_first.weight.grad is not None
+
+
+@pytest.mark.parametrize(
+    ("upsampler", "scale"),
+    [
+        ("pixelshuffle", 2),
+        ("pixelshuffle", 3),
+        ("pixelshuffle", 8),
+        ("pixelshuffledirect", 4),
+        ("nearest+conv", 4),
+        ("nearest+conv", 2),
+        (None, 1),
+    ],
+)
+def test_chunked_inference_equals_the_whole_image_pass(upsampler, scale):
+    """Without autograd the layers run over token chunks and the head over row bands (here: 2-window chunks and
+    8-row bands, far smaller than the image) — the output must equal the training-style whole-image pass."""
+    config = tiny_config(upsampler=upsampler, upscale=scale, depths=[2, 2], num_heads=[2, 2], drop_path_rate=0.0)
+    model = SwinIRForImageRestoration(config).eval()
+    x = torch.rand(2, 3, 37, 29)  # not window multiples: padding, partial last chunk and band
+    whole = model(x).reconstruction  # grad enabled: the unchunked path
+    model.config.inference_chunk_size = 32
+    with torch.no_grad():
+        chunked = model(x).reconstruction
+    model.config.inference_chunk_size = 0
+    with torch.no_grad():
+        unchunked = model(x).reconstruction
+    assert torch.allclose(unchunked, whole, atol=1e-6)
+    assert (chunked - whole).abs().max() < 1e-5
+
+
+def test_inference_chunk_size_must_be_a_non_negative_int():
+    with pytest.raises(ValueError, match="inference_chunk_size must be an int >= 0, got -1"):
+        tiny_config(inference_chunk_size=-1)

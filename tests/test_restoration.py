@@ -8,9 +8,9 @@ import torch
 from conftest import tiny_config
 from PIL import Image, ImageCms
 
-from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
+from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restoration, restore
 from swinir_hf.image_io import read_image, write_image
-from swinir_hf.restoration import float32_modules, is_out_of_memory
+from swinir_hf.restoration import auto_dtype, exact_float32, float32_modules, is_out_of_memory
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +175,28 @@ def test_bfloat16_is_close_to_float32(model):
     img = _rgb().astype(np.float32) / 255
     diff = restore(model, img, dtype="bfloat16") - restore(model, img, dtype="float32")
     assert 0 < np.abs(diff).max() < 0.1
+
+
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_auto_dtype_is_bfloat16_only_on_cpus_with_native_bfloat16(model, monkeypatch, native_bf16):
+    monkeypatch.setattr(restoration, "_native_cpu_bfloat16", lambda: native_bf16)
+    expected = "bfloat16" if native_bf16 else "float32"
+    assert auto_dtype(torch.device("cpu")) == expected
+    assert SwinIRRestorer(model).dtype == expected
+    assert auto_dtype(torch.device("cuda")) == "float16"
+    img = _rgb().astype(np.float32) / 255
+    np.testing.assert_array_equal(restore(model, img), restore(model, img, dtype=expected))
+
+
+def test_float32_on_cuda_turns_tf32_off_and_back():
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with exact_float32(torch.device("cuda")):
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
 
 
 def test_float16_needs_cuda_and_keeps_edges_in_float32(model):
