@@ -150,9 +150,7 @@ def large_tiled() -> None:
             out = SwinIRRestorer(model, tile=tile, dtype=dtype).restore_float(img)
             seconds = time.perf_counter() - start
             peak = torch.cuda.max_memory_allocated() / 2**30
-            print(
-                f"- tile={tile}, {dtype}: {out.shape[1]}×{out.shape[0]} in {seconds:.1f} s, peak GPU {peak:.2f} GiB"
-            )
+            print(f"- tile={tile}, {dtype}: {out.shape[1]}×{out.shape[0]} in {seconds:.1f} s, peak GPU {peak:.2f} GiB")
     print()
 
 

@@ -135,7 +135,7 @@ def run_one(cfg: dict) -> dict:
         "out_pixels": out.shape[0] ** 2,
     }
     if cfg["dtype"] != "float32":
-        out32 = SwinIRRestorer(model, **options).restore_float(img)
+        out32 = SwinIRRestorer(model, dtype="float32", **options).restore_float(img)
         result["psnr_vs_fp32"] = psnr(out, out32)
         result["finite"] = bool(np.isfinite(out).all())
     return result
@@ -186,7 +186,8 @@ def main() -> None:
     print(
         f"{where}; GEMM peak (GFLOP/s): "
         + ", ".join(f"{dtype} {peak:.0f}" for dtype, peak in peaks.items())
-        + f"; allocator tuned: {args.tune_allocator}; inference_chunk_size: {args.chunk or 'default'}\n"
+        + f"; allocator tuned: {args.tune_allocator}"
+        + f"; inference_chunk_size: {'default' if args.chunk is None else args.chunk}\n"
     )
     memory = "peak CUDA GiB" if args.device == "cuda" else "peak RSS GiB"
     print(f"| model | input | mode | dtype | s / image | out MP/s | {memory} | GFLOP/s | % of peak | PSNR vs fp32 |")

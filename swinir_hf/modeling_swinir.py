@@ -57,6 +57,12 @@ def shift_window_mask(h: int, w: int, window_size: int, shift: int) -> torch.Ten
     return torch.where(diff != 0, -100.0, 0.0)
 
 
+def chunked_inference(config: SwinIRConfig, x: torch.Tensor) -> bool:
+    """Whether layers and head run in chunks (`config.inference_chunk_size`): CPU inference only. On a GPU small
+    chunks are launch-bound (SwinIR-M x4 at 512² on an H100: 2.7× slower), and tiling bounds memory there."""
+    return bool(config.inference_chunk_size) and x.device.type == "cpu" and not torch.is_grad_enabled()
+
+
 def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Stochastic depth: zero whole samples of a residual branch with probability p, rescale the rest."""
     if p == 0.0 or not training:
@@ -67,8 +73,9 @@ def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
 
 class Linear(nn.Linear):
     """`nn.Linear` that runs CPU inference through oneDNN rather than MKL: about twice the float32 throughput on
-    SwinIR's token matrices, and under bfloat16 autocast no separate bias copy. Same parameters and results.
-    `activation="gelu"` applies the exact GELU, fused into the matmul there. Training and GPUs use `F.linear`."""
+    SwinIR's token matrices, and under bfloat16 autocast no separate bias copy. Same parameters, same results up
+    to rounding. `activation="gelu"` applies the exact GELU, fused into the matmul there. Training and GPUs use
+    `F.linear`."""
 
     def forward(self, x: torch.Tensor, activation: str = "none") -> torch.Tensor:
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
@@ -136,8 +143,8 @@ class WindowAttention(nn.Module):
         bias = self.position_bias().to(qkv.dtype).unsqueeze(0)
         if windows.device.type == "cpu" and not torch.is_grad_enabled():
             # CPU inference: with 64-token windows, plain batched matmuls beat SDPA's fused kernel (≈ 1.3× in
-            # float32, 2.5× in bfloat16); inference runs in chunks, so the scores stay small. One contiguous copy
-            # of q, k, v lets the matmuls read them (and k transposed) without copying each.
+            # float32, 2.5× in bfloat16), and chunked inference keeps the scores small. One contiguous copy of
+            # q, k, v lets the matmuls read them (and k transposed) without copying each.
             q, k, v = qkv.contiguous().unbind(0)
             scores = torch.matmul(q.mul_(self.scale), k.transpose(-2, -1)).add_(bias)
             if mask is not None:
@@ -193,7 +200,7 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
 
     def forward(self, x: torch.Tensor, size: tuple[int, int], shift_mask: torch.Tensor) -> torch.Tensor:
         """x: (B, H·W, C) tokens of an H×W map (multiples of the window); shift_mask: (nW, ws², ws²)."""
-        if self.config.inference_chunk_size and not torch.is_grad_enabled():
+        if chunked_inference(self.config, x):
             return self._forward_chunked(x, size, shift_mask, self.config.inference_chunk_size)
         h, w = size
         b, _, c = x.shape
@@ -455,7 +462,7 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         if self.config.upsampler is None:
             return x + self.conv_last(self._deep_residual(self.conv_first(x)))
         features = self._deep_residual(self.conv_first(x))
-        if self.config.inference_chunk_size and not torch.is_grad_enabled():
+        if chunked_inference(self.config, features):
             return self._upsample_in_bands(features, self.config.inference_chunk_size)
         return self._upsample(features)
 

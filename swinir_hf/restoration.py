@@ -255,7 +255,7 @@ class SwinIRRestorer:
             return self._round_tile(self.tile)
         n, _, h, w = x.shape
         budget = self.memory_budget or memory_budget(self.device)
-        pixels = budget / (self.batch_size * n * activation_bytes_per_pixel(self.model.config))
+        pixels = budget / (self.batch_size * n * activation_bytes_per_pixel(self.model.config, self.device))
         if h * w <= pixels:
             return None
         largest = self._round_tile(max(int(math.sqrt(pixels)), 2 * self.tile_overlap + 1))
@@ -304,7 +304,7 @@ def restore(
 def auto_dtype(device: torch.device) -> str:
     """What `dtype="auto"` runs: the fastest precision whose Set5 PSNR stays within 0.05 dB of float32.
 
-    Measured (benchmarks/README.md): on CPUs with native bfloat16 (AVX512-BF16 or AMX) bfloat16 is 1.3-1.9× faster
+    Measured (benchmarks/README.md): on CPUs with native bfloat16 (AVX512-BF16 or AMX) bfloat16 is 1.3-2.0× faster
     at -0.002 to -0.007 dB on the bundled models; elsewhere bfloat16 is emulated and slower, so float32. On CUDA,
     float16 (with the overflow-prone modules in float32).
     """
@@ -346,16 +346,16 @@ def is_out_of_memory(err: BaseException) -> bool:
     )
 
 
-def activation_bytes_per_pixel(config) -> float:
+def activation_bytes_per_pixel(config, device: torch.device) -> float:
     """Rough peak activation bytes per input pixel of one float32 forward pass (with a safety factor).
 
-    Chunked inference (`config.inference_chunk_size` > 0) holds a few full-size token maps (block input and output,
-    the RSTB and shallow-feature residuals, a conv output) and the output image (model output, crop, host copy);
-    its chunk temporaries do not grow with the image. Unchunked, add each layer's qkv, attention scores and MLP
-    hidden state, and the head's feature maps at the output resolution.
+    Chunked inference (`config.inference_chunk_size` > 0, on CPU) holds a few full-size token maps (block input
+    and output, the RSTB and shallow-feature residuals, a conv output) and the output image (model output, crop,
+    host copy); its chunk temporaries do not grow with the image. Unchunked, add each layer's qkv, attention
+    scores and MLP hidden state, and the head's feature maps at the output resolution.
     """
     d, scale2 = config.embed_dim, config.upscale**2
-    if config.inference_chunk_size:
+    if config.inference_chunk_size and device.type == "cpu":
         return 4.0 * _MEMORY_SAFETY * (6 * d + 3 * scale2 * config.num_channels)
     heads, n = max(config.num_heads), config.window_size**2
     body = 4 * d + 3 * d + 2 * heads * n + config.mlp_ratio * d

@@ -227,3 +227,15 @@ def test_chunked_inference_equals_the_whole_image_pass(upsampler, scale):
 def test_inference_chunk_size_must_be_a_non_negative_int():
     with pytest.raises(ValueError, match="inference_chunk_size must be an int >= 0, got -1"):
         tiny_config(inference_chunk_size=-1)
+
+
+def test_only_cpu_inference_is_chunked():
+    from swinir_hf.modeling_swinir import chunked_inference
+
+    config = tiny_config()
+    cpu, meta = torch.empty(1), torch.empty(1, device="meta")
+    with torch.no_grad():
+        assert chunked_inference(config, cpu)
+        assert not chunked_inference(config, meta)  # any non-CPU device runs whole layers
+        assert not chunked_inference(tiny_config(inference_chunk_size=0), cpu)
+    assert not chunked_inference(config, cpu)  # autograd: training runs whole layers

@@ -8,7 +8,7 @@ import torch
 from conftest import tiny_config
 from PIL import Image, ImageCms
 
-from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restoration, restore
+from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restoration, restore
 from swinir_hf.image_io import read_image, write_image
 from swinir_hf.restoration import auto_dtype, exact_float32, float32_modules, is_out_of_memory
 
@@ -169,6 +169,16 @@ def test_auto_tile_follows_the_memory_budget(model):
     assert SwinIRRestorer(model, tile="auto", memory_budget=1 << 30)._initial_tile(x) is None
     small = SwinIRRestorer(model, tile="auto", tile_overlap=4, memory_budget=2_000_000)._initial_tile(x)
     assert small is not None and small < 64 and small % model.config.window_size == 0
+
+
+def test_chunked_cpu_inference_plans_bigger_tiles_than_a_gpu(model):
+    from swinir_hf.restoration import activation_bytes_per_pixel
+
+    config = SwinIRConfig.from_preset("classical_sr", scale=4)
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert activation_bytes_per_pixel(config, cpu) * 3 < activation_bytes_per_pixel(config, gpu)
+    config.inference_chunk_size = 0
+    assert activation_bytes_per_pixel(config, cpu) == activation_bytes_per_pixel(config, gpu)
 
 
 def test_bfloat16_is_close_to_float32(model):
