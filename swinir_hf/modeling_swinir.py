@@ -58,9 +58,15 @@ def shift_window_mask(h: int, w: int, window_size: int, shift: int) -> torch.Ten
 
 
 def chunked_inference(config: SwinIRConfig, x: torch.Tensor) -> bool:
-    """Whether layers and head run in chunks (`config.inference_chunk_size`): CPU inference only. On a GPU small
-    chunks are launch-bound (SwinIR-M x4 at 512² on an H100: 2.7× slower), and tiling bounds memory there."""
-    return bool(config.inference_chunk_size) and x.device.type == "cpu" and not torch.is_grad_enabled()
+    """Whether layers and head run in chunks (`config.inference_chunk_size`): eager CPU inference only. On a GPU
+    small chunks are launch-bound (SwinIR-M x4 at 512² on an H100: 2.7× slower), and tiling bounds memory there;
+    tracers and compilers would unroll the chunk loops into one huge, size-specific graph."""
+    return (
+        bool(config.inference_chunk_size)
+        and x.device.type == "cpu"
+        and not torch.is_grad_enabled()
+        and not (torch.jit.is_tracing() or torch.compiler.is_compiling())
+    )
 
 
 def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:

@@ -70,7 +70,7 @@ class SwinIRRestorer:
         memory_budget: bytes of activation memory for "auto" tiles; None uses 80 % of free CUDA memory, or half
             the available RAM capped at 2 GiB on CPU.
         tune_malloc: on CPU, call `tune_allocator()` (once per process) so glibc stops returning the model's
-            temporaries to the OS after every chunk: ≈ 1.4× faster for SwinIR-M x4 at 256² here. Process-wide;
+            temporaries to the OS after every chunk: ≈ 1.5× faster for SwinIR-M x4 at 256² here. Process-wide;
             pass False to leave the allocator alone.
     """
 
@@ -406,7 +406,7 @@ def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
     """Make glibc keep freed memory for reuse instead of returning it to the OS after every call.
 
     By default glibc gives heap memory back whenever more than a few tens of MB are free at its top, and serves
-    growing blocks with fresh `mmap`s, so every chunk of every layer pays page faults again (≈ 1.4× slower for
+    growing blocks with fresh `mmap`s, so every chunk of every layer pays page faults again (≈ 1.5× slower for
     SwinIR-M x4 at 256² here). This fixes the mmap threshold at 32 MiB (the ceiling of glibc's adaptive one) and
     raises the trim threshold to `trim_threshold`: what `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` do
     at process start. Blocks over 32 MiB still go back to the OS when freed. Process-wide; returns False where

@@ -229,7 +229,7 @@ def test_inference_chunk_size_must_be_a_non_negative_int():
         tiny_config(inference_chunk_size=-1)
 
 
-def test_only_cpu_inference_is_chunked():
+def test_only_eager_cpu_inference_is_chunked(monkeypatch):
     from swinir_hf.modeling_swinir import chunked_inference
 
     config = tiny_config()
@@ -239,3 +239,6 @@ def test_only_cpu_inference_is_chunked():
         assert not chunked_inference(config, meta)  # any non-CPU device runs whole layers
         assert not chunked_inference(tiny_config(inference_chunk_size=0), cpu)
     assert not chunked_inference(config, cpu)  # autograd: training runs whole layers
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    with torch.no_grad():
+        assert not chunked_inference(config, cpu)  # compilers get whole layers, not unrolled chunk loops
