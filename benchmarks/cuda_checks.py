@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from inference import SHARED
+from inference import test_image as photo  # run as a script: benchmarks/ is on sys.path
 from safetensors.torch import load_file
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, convert_original_checkpoint
@@ -30,17 +30,7 @@ from swinir_hf.evaluation import evaluate
 from swinir_hf.loading import load_model
 from swinir_hf.metrics import psnr
 
-SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 DTYPES = ("float32", "bfloat16", "float16")
-
-
-def photo(size: int) -> np.ndarray:
-    """(size, size, 3) float32 crop of Set5's butterfly, reflected to size."""
-    from PIL import Image
-
-    img = np.asarray(Image.open(SHARED / "testsets/Set5/HR/butterfly.png").convert("RGB"), dtype=np.float32) / 255
-    reps = -(-size // min(img.shape[:2]))
-    return np.ascontiguousarray(np.pad(img, ((0, img.shape[0] * reps),) * 2 + ((0, 0),), "reflect")[:size, :size])
 
 
 def precision_on_set5() -> None:
