@@ -57,13 +57,17 @@ def shift_window_mask(h: int, w: int, window_size: int, shift: int) -> torch.Ten
     return torch.where(diff != 0, -100.0, 0.0)
 
 
+def chunks_on(config: SwinIRConfig, device: torch.device) -> bool:
+    """Whether inference on `device` runs in chunks (`config.inference_chunk_size`): on CPUs only. On a GPU small
+    chunks are launch-bound (SwinIR-M x4 at 512² on an H100: 2.7× slower), and tiling bounds memory there."""
+    return bool(config.inference_chunk_size) and device.type == "cpu"
+
+
 def chunked_inference(config: SwinIRConfig, x: torch.Tensor) -> bool:
-    """Whether layers and head run in chunks (`config.inference_chunk_size`): eager CPU inference only. On a GPU
-    small chunks are launch-bound (SwinIR-M x4 at 512² on an H100: 2.7× slower), and tiling bounds memory there;
-    tracers and compilers would unroll the chunk loops into one huge, size-specific graph."""
+    """Whether layers and head run in chunks on `x` now: `chunks_on` its device, without autograd, and eager
+    (tracers and compilers would unroll the chunk loops into one huge, size-specific graph)."""
     return (
-        bool(config.inference_chunk_size)
-        and x.device.type == "cpu"
+        chunks_on(config, x.device)
         and not torch.is_grad_enabled()
         and not (torch.jit.is_tracing() or torch.compiler.is_compiling())
     )

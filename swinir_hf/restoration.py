@@ -21,7 +21,7 @@ from PIL import Image
 
 from .image_io import normalize_pil, read_image
 from .image_processing_swinir import float_to_image, image_to_float, match_channels
-from .modeling_swinir import SwinIRForImageRestoration
+from .modeling_swinir import SwinIRForImageRestoration, chunks_on
 from .tiling import tiled_apply
 
 logger = logging.getLogger(__name__)
@@ -349,13 +349,13 @@ def is_out_of_memory(err: BaseException) -> bool:
 def activation_bytes_per_pixel(config, device: torch.device) -> float:
     """Rough peak activation bytes per input pixel of one float32 forward pass (with a safety factor).
 
-    Chunked inference (`config.inference_chunk_size` > 0, on CPU) holds a few full-size token maps (block input
-    and output, the RSTB and shallow-feature residuals, a conv output) and the output image (model output, crop,
-    host copy); its chunk temporaries do not grow with the image. Unchunked, add each layer's qkv, attention
-    scores and MLP hidden state, and the head's feature maps at the output resolution.
+    Chunked inference (`modeling_swinir.chunks_on`) holds a few full-size token maps (block input and output,
+    the RSTB and shallow-feature residuals, a conv output) and the output image (model output, crop, host copy);
+    its chunk temporaries do not grow with the image. Unchunked, add each layer's qkv, attention scores and MLP
+    hidden state, and the head's feature maps at the output resolution.
     """
     d, scale2 = config.embed_dim, config.upscale**2
-    if config.inference_chunk_size and device.type == "cpu":
+    if chunks_on(config, device):
         return 4.0 * _MEMORY_SAFETY * (6 * d + 3 * scale2 * config.num_channels)
     heads, n = max(config.num_heads), config.window_size**2
     body = 4 * d + 3 * d + 2 * heads * n + config.mlp_ratio * d
