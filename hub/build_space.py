@@ -2,7 +2,7 @@
 
 The Space gets app.py, a copy of the `swinir_hf` package (bundled default checkpoints included, so the Space works
 without the Hub) and hub/space/ (README with the Space header, pinned requirements, example images).
-Upload it with `huggingface-cli upload --repo-type space ORG/NAME OUT_DIR`.
+Upload it with `hf upload --repo-type space ORG/NAME OUT_DIR`.
 """
 
 from __future__ import annotations

@@ -6,14 +6,14 @@ from .configuration_swinir import PRESETS, TASKS, SwinIRConfig
 from .convert import CheckpointError, convert_original_checkpoint, detect_config
 from .image_processing_swinir import SwinIRImageProcessor
 from .modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
-from .pipelines import ImageRestorationPipeline
-from .pipelines import register as _register_pipeline
+from .pipeline_swinir import ImageRestorationPipeline
+from .pipeline_swinir import register as _register_pipeline
 from .restoration import SwinIRRestorer, restore, tune_allocator
 
 AutoConfig.register("swinir", SwinIRConfig, exist_ok=True)
 AutoModel.register(SwinIRConfig, SwinIRForImageRestoration, exist_ok=True)
 AutoModelForImageToImage.register(SwinIRConfig, SwinIRForImageRestoration, exist_ok=True)
-AutoImageProcessor.register(SwinIRConfig, slow_image_processor_class=SwinIRImageProcessor, exist_ok=True)
+AutoImageProcessor.register(SwinIRConfig, image_processor_classes={"pil": SwinIRImageProcessor}, exist_ok=True)
 _register_pipeline()
 
 __version__ = "0.1.0"

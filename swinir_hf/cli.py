@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from .collection import add_restore_arguments
 from .convert import CheckpointError
+from .extras import MissingExtraError
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -49,7 +51,14 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json and Path(args.json).exists() and not args.overwrite:
         print(f"error: {args.json} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1
+    if args.json and not Path(args.json).resolve().parent.is_dir():  # checked now, not after the evaluation
+        print(f"error: --json {args.json}: folder {Path(args.json).parent} does not exist; create it", file=sys.stderr)
+        return 1
     try:
+        if args.device:
+            from .restoration import check_device
+
+            check_device(args.device)
         identity = args.model == "identity"
         model = None if identity else load_model(args.model)
         result = evaluate(
@@ -78,51 +87,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    import torch
-    from tqdm.auto import tqdm
+    from .collection import run
 
-    from .image_io import collect_inputs, read_image, write_image
-    from .loading import ModelNotAvailableError, load_model
-    from .restoration import SwinIRRestorer
-
-    try:
-        files = collect_inputs(args.inputs, recursive=args.recursive)
-        restorer = SwinIRRestorer(
-            load_model(args.model),
-            tile=args.tile,
-            tile_overlap=args.tile_overlap,
-            ensemble=args.ensemble,
-            dtype=args.dtype,
-            device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
-            progress=not args.no_progress,
-        )
-    except (ValueError, FileNotFoundError, ModelNotAvailableError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    out_dir = Path(args.output_dir)
-    sources = {src for src, _ in files}
-    written: set[Path] = set()
-    failed = skipped = 0
-    for src, rel in tqdm(files, disable=args.no_progress, unit="image", desc="restore"):
-        dst = out_dir / rel.parent / f"{rel.stem}{args.suffix}.{args.ext}"
-        try:
-            if dst.resolve() in sources:
-                raise ValueError(f"output {dst} would overwrite an input: choose another -o or a --suffix")
-            if dst.resolve() in written:
-                raise ValueError(f"output {dst} was already written from another input of the same name")
-            if args.skip_existing and dst.exists():
-                skipped += 1
-                continue
-            data = read_image(src)
-            restored = restorer(data.pixels)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            write_image(dst, restored, data.icc_profile)
-            written.add(dst.resolve())
-        except (ValueError, OSError, RuntimeError, MemoryError) as err:
-            failed += 1
-            tqdm.write(f"error: {src}: {err}", file=sys.stderr)
-    print(f"restored {len(written)}, skipped {skipped} existing, failed {failed} → {out_dir}", file=sys.stderr)
-    return 1 if failed else 0
+    return run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,27 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(func=_eval)
 
-    p = sub.add_parser("restore", help="restore image files, folders or globs into an output folder")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, or glob patterns")
-    p.add_argument("-o", "--output-dir", required=True, help="folder for the restored images (created if needed)")
-    p.add_argument(
-        "--model",
-        default="sr-x4",
-        help="bundled model (sr-x4 [default], sr-x2, denoise-color), model folder, authors' .pth (converted on the "
-        "fly), catalogue name or Hub id",
+    p = sub.add_parser(
+        "restore",
+        help="restore image files, folders or globs (or a datasets dataset) into an output folder",
+        description="Existing outputs are skipped (resume) unless --overwrite; inputs are never overwritten. "
+        "Runs on every process of an `accelerate launch`.",
     )
-    p.add_argument("--tile", type=_tile, default="auto", help="tile size in input pixels or 'auto' (default)")
-    p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
-    p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
-    p.add_argument(
-        "--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto", help="inference precision"
-    )
-    p.add_argument("--suffix", default="", help="appended to each output file's stem (default: none)")
-    p.add_argument("--ext", choices=("png", "jpg", "webp", "tif"), default="png", help="output format (default png)")
-    p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist alone")
-    p.add_argument("--recursive", action="store_true", help="descend into sub-folders (and ** in globs)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: cuda when available)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_restore_arguments(p)
     p.set_defaults(func=_restore)
 
     from .hub import add_parser as add_hub_parser
@@ -210,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except CheckpointError as err:
+    except (CheckpointError, MissingExtraError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

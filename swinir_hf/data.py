@@ -87,11 +87,12 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
     `source` is a plain folder of images or one in the `imagefolder` layout (searched recursively, sorted by path),
     a folder written by `datasets.Dataset.save_to_disk`, or a Hub dataset id; for datasets the first `Image` column
     of `split` is used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
+    Plain folders need no `datasets` (machines without it can train on them).
     """
-    import datasets
-
     path = Path(source)
     if (path / "state.json").is_file() and (path / "dataset_info.json").is_file():
+        import datasets
+
         ds = datasets.load_from_disk(str(path))
         ds = ds[split] if isinstance(ds, datasets.DatasetDict) else ds
     elif path.is_dir():
@@ -102,6 +103,8 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
     elif path.suffix or source.count("/") > 1 or source.startswith((".", os.sep)):
         raise FileNotFoundError(f"{source} is neither a folder of images nor a Hub dataset id")
     else:
+        import datasets
+
         ds = datasets.load_dataset(source, split=split, cache_dir=cache_dir)
     columns = [name for name, feature in ds.features.items() if isinstance(feature, datasets.Image)]
     if not columns:

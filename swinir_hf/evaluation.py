@@ -180,8 +180,9 @@ def resolve_degradation(
         raise ValueError(f"JPEG quality must be an integer in 1..100, got {value}")
     degradation = Degradation(kind, int(value) if kind != "dn" else float(value))
     if degradation.scale != upscale:
-        who = "the identity model" if model is None else f"the model (×{upscale})"
-        raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but {who} is ×{upscale}")
+        who = "the identity model" if model is None else "the model"
+        hint = "" if model is None else ": leave out the scale to use the model's own, or give a matching model"
+        raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but {who} is ×{upscale}{hint}")
     return degradation
 
 
@@ -236,7 +237,9 @@ def load_samples(
 
 
 def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -> tuple[str, list[Sample]]:
-    import datasets
+    from .extras import require
+
+    datasets = require("datasets", "train", f"loading the dataset {spec!r}")
 
     if spec.startswith("imagefolder:"):
         data_dir = spec.split(":", 1)[1]

@@ -102,9 +102,9 @@ class VGG19Features(nn.Module):
 
         path = Path(weights)
         if not path.is_file():
-            from huggingface_hub import hf_hub_download
+            from .loading import hub_file
 
-            path = Path(hf_hub_download(str(weights), "model.safetensors"))
+            path = hub_file(str(weights), "model.safetensors")
         state = extract_state_dict(load_state_dict_file(path))
         wanted = {f"features.{k}" for k in self.features.state_dict()}
         missing = sorted(wanted - set(state))

@@ -19,23 +19,31 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 from huggingface_hub import HfApi
+from PIL import Image
 
 from .catalog import Release, find_release, load_catalog
 from .convert import CheckpointError, convert_original_checkpoint, extract_state_dict, load_state_dict_file
 from .image_processing_swinir import SwinIRImageProcessor
+from .loading import network_errors
 from .model_card import render_model_card
 from .modeling_swinir import SwinIRForImageRestoration
+from .pipeline_swinir import TASK
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
 # Package modules shipped as remote code; they may import each other (transformers copies relative imports).
-REMOTE_MODULES = ("configuration_swinir", "modeling_swinir", "image_processing_swinir")
+REMOTE_MODULES = ("configuration_swinir", "modeling_swinir", "image_processing_swinir", "pipeline_swinir")
 AUTO_MAP = {
     "AutoConfig": "configuration_swinir.SwinIRConfig",
     "AutoModel": "modeling_swinir.SwinIRForImageRestoration",
     "AutoModelForImageToImage": "modeling_swinir.SwinIRForImageRestoration",
     "AutoImageProcessor": "image_processing_swinir.SwinIRImageProcessor",
+}
+# `pipeline(TASK, model=folder, trust_remote_code=True)` builds the folder's own pipeline class.
+CUSTOM_PIPELINES = {
+    TASK: {"impl": "pipeline_swinir.ImageRestorationPipeline", "pt": ["AutoModelForImageToImage"], "type": "image"}
 }
 # Fields a catalogue entry fixes: the file's detected configuration must agree before the entry's card is used.
 RELEASE_FIELDS = (
@@ -154,13 +162,16 @@ def _check_release(model: SwinIRForImageRestoration, release: Release, checkpoin
 def verify_folder(
     folder: Path, reference: SwinIRForImageRestoration, params: Mapping[str, torch.Tensor], atol: float = ATOL
 ) -> float:
-    """Check a written folder against the original: the saved tensors equal `params` exactly, and the folder
-    loaded with this package and with `trust_remote_code` reproduces `reference`'s output on one image.
+    """Check a written folder against the original: the saved tensors equal `params` exactly; the folder loaded
+    with this package and with the folder's own code (its dynamic modules: transformers 5 would otherwise pick
+    the classes this package registered) reproduces `reference`'s output on one image; and the folder's own
+    pipeline gives exactly the package's `restore()` pixels on an RGBA image.
 
     Returns the largest absolute output difference; raises `HubExportError` on any mismatch.
     """
     from safetensors.torch import load_file
-    from transformers import AutoImageProcessor, AutoModelForImageToImage
+
+    from .restoration import restore
 
     saved = load_file(folder / "model.safetensors")
     if set(saved) != set(params):
@@ -169,18 +180,17 @@ def verify_folder(
     if changed:
         raise HubExportError(f"saved weights differ from the original in {changed[:8]}")
 
-    remote = AutoModelForImageToImage.from_pretrained(folder, trust_remote_code=True).eval()
-    if type(remote).__module__.startswith(__package__):
-        raise HubExportError("trust_remote_code loaded the installed package instead of the folder's code")
-    processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=True, use_fast=False)
-    candidates = {"package": SwinIRForImageRestoration.from_pretrained(folder).eval(), "remote code": remote}
+    remote = folder_classes(folder)
+    remote_model = remote["model"].from_pretrained(folder).eval()
+    remote_processor = remote["processor"].from_pretrained(folder)
+    candidates = {"package": SwinIRForImageRestoration.from_pretrained(folder).eval(), "remote code": remote_model}
 
     cfg = reference.config
     ws = cfg.window_size
     generator = torch.Generator().manual_seed(0)
     # Odd size: exercises the padding and cropping as well as every layer.
     image = torch.rand(2 * ws + 3, 2 * ws + 5, cfg.num_channels, generator=generator).numpy()
-    pixel_values = processor(image, return_tensors="pt")["pixel_values"]
+    pixel_values = remote_processor(image, return_tensors="pt")["pixel_values"]
     worst = 0.0
     with torch.no_grad():
         expected = reference(pixel_values).reconstruction
@@ -189,7 +199,28 @@ def verify_folder(
             if not diff <= atol:
                 raise HubExportError(f"the folder loaded via {name} differs from the original by {diff:.3g} > {atol}")
             worst = max(worst, diff)
+
+    rgba = (torch.rand(ws + 3, ws + 6, 4, generator=generator) * 255).round().to(torch.uint8).numpy()
+    piped = remote["pipeline"](model=remote_model, image_processor=remote_processor)(Image.fromarray(rgba))
+    if not np.array_equal(np.asarray(piped), np.asarray(restore(reference, Image.fromarray(rgba), dtype="float32"))):
+        raise HubExportError("the folder's own pipeline does not reproduce swinir_hf.restore() on an RGBA image")
     return worst
+
+
+def folder_classes(folder: Path) -> dict[str, type]:
+    """The model, image processor and pipeline classes of a folder's own remote code (not this package's)."""
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+    refs = {
+        "model": AUTO_MAP["AutoModelForImageToImage"],
+        "processor": AUTO_MAP["AutoImageProcessor"],
+        "pipeline": CUSTOM_PIPELINES[TASK]["impl"],
+    }
+    classes = {key: get_class_from_dynamic_module(ref, str(folder)) for key, ref in refs.items()}
+    for cls in classes.values():
+        if cls.__module__.startswith(__package__):
+            raise HubExportError(f"{cls.__name__} came from the installed package, not from {folder}'s code")
+    return classes
 
 
 def _drop_remote_module_cache(folder: Path) -> None:
@@ -211,7 +242,9 @@ def export_checkpoint(
     """Build and verify the Hub folder `output_dir/<repo name>` of one authors' checkpoint.
 
     Catalogued files (by file name) get their catalogue repo name and the paper's figures; other files are named
-    `swinir-<file stem>`. Raises `HubExportError` / `CheckpointError`; nothing is left behind on failure.
+    `swinir-<file stem>` (`-custom` added where that is a catalogue name). A non-empty target folder is replaced
+    only with `overwrite` or when it is this tool's export of the same weights (a `--dry-run` before `--push`).
+    Raises `HubExportError` / `CheckpointError`; nothing is left behind on failure.
     """
     checkpoint = Path(checkpoint)
     release = find_release(checkpoint.name)
@@ -221,10 +254,11 @@ def export_checkpoint(
     model = convert_original_checkpoint(state)
     if release is not None:
         _check_release(model, release, checkpoint)
-    name = release.repo if release else "swinir-" + re.sub(r"[^a-z0-9.]+", "-", checkpoint.stem.lower()).strip("-")
+    name = release.repo if release else local_repo_name(checkpoint)
     repo_id = f"{organization or load_catalog().organization}/{name}"
     target = Path(output_dir) / name
-    if target.exists() and any(target.iterdir()) and not overwrite:
+    params = {k: v for k, v in state.items() if not k.endswith(_BUFFERS)}
+    if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, params):
         raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
     measured = measure(model, eval_datasets, release) if eval_datasets else {}
 
@@ -233,13 +267,13 @@ def export_checkpoint(
     staging.chmod(0o755)  # mkdtemp's 0700 would stick to the published folder
     try:
         model.config.auto_map = dict(AUTO_MAP)
+        model.config.custom_pipelines = CUSTOM_PIPELINES
         model.save_pretrained(staging)
         processor = SwinIRImageProcessor(num_channels=model.config.num_channels)
         processor.auto_map = {"AutoImageProcessor": AUTO_MAP["AutoImageProcessor"]}
         processor.save_pretrained(staging)
         for file_name, source in remote_code_sources().items():
             (staging / file_name).write_text(source, encoding="utf-8")
-        params = {k: v for k, v in state.items() if not k.endswith(_BUFFERS)}
         max_abs_diff = verify_folder(staging, model, params, atol)
         title, description = _describe(release, checkpoint, max_abs_diff)
         card = render_model_card(
@@ -262,6 +296,30 @@ def export_checkpoint(
         _drop_remote_module_cache(staging)
         shutil.rmtree(staging, ignore_errors=True)
     return HubFolder(target, repo_id, checkpoint, release, max_abs_diff, measured)
+
+
+def local_repo_name(checkpoint: Path) -> str:
+    """`swinir-<file stem>` for a file that is not in the catalogue; `-custom` is added when that name is a
+    catalogue repo's (`lightweight_sr_x4.pth`), so that a push can never target an authors' release."""
+    name = "swinir-" + re.sub(r"[^a-z0-9.]+", "-", checkpoint.stem.lower()).strip("-")
+    if name in {release.repo for release in load_catalog().releases}:
+        name += "-custom"
+    return name
+
+
+def is_export_of(folder: Path, params: Mapping[str, torch.Tensor]) -> bool:
+    """Whether `folder` is an export of exactly `params` by this tool (its model.safetensors holds them and its
+    remote code is present): rebuilding it loses nothing."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not all((folder / name).is_file() for name in ("model.safetensors", "config.json", *remote_code_sources())):
+        return False
+    try:
+        saved = load_file(folder / "model.safetensors")
+    except (OSError, SafetensorError):
+        return False
+    return set(saved) == set(params) and all(torch.equal(v, params[k].to(v.dtype)) for k, v in saved.items())
 
 
 def push_folder(
@@ -340,7 +398,7 @@ def run(args: argparse.Namespace) -> int:
         if args.push or args.dry_run:
             try:
                 url = push_folder(folder, private=args.private, token=args.token, dry_run=args.dry_run)
-            except OSError as err:  # huggingface_hub's HTTP errors and connection failures are OSErrors
+            except network_errors() as err:
                 print(f"error: pushing {folder.path} to {folder.repo_id} failed: {err}", file=sys.stderr)
                 failed += 1
                 continue

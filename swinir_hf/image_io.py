@@ -7,16 +7,18 @@ Pillow reads 16-bit-per-channel colour images as 8-bit RGB, so those go through 
 from __future__ import annotations
 
 import glob
-import io
 import os
-import tempfile
+import secrets
+import socket
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image
+
+from .image_processing_swinir import normalize_pil, warn_if_animated
 
 # EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).
 _ORIENT = {
@@ -41,20 +43,6 @@ class ImageData:
     icc_profile: bytes | None = None
 
 
-def normalize_pil(image: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation, and convert CMYK with an embedded profile to sRGB through that profile.
-
-    Every other mode is returned as it is (the image processor knows how to read it).
-    """
-    image = ImageOps.exif_transpose(image)
-    icc = image.info.get("icc_profile")
-    if image.mode == "CMYK" and icc:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        image = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
-        image.info.pop("icc_profile", None)
-    return image
-
-
 def _is_16bit_colour(image: Image.Image) -> bool:
     if image.mode not in ("RGB", "RGBA") or not image.tile:
         return False
@@ -75,10 +63,29 @@ def read_image(path: str | os.PathLike) -> ImageData:
         if _is_16bit_colour(image):
             return ImageData(_read_16bit_colour(path, image), image.info.get("icc_profile"))
         image.load()
-    except (OSError, SyntaxError, Image.DecompressionBombError) as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from err
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path}: {_bomb_reason(err)}") from err
+    except (OSError, SyntaxError) as err:
+        raise ValueError(f"{path}: not a readable image ({_reason(err, path)})") from err
+    warn_if_animated(image, str(path))
     image = normalize_pil(image)
     return ImageData(image, image.info.get("icc_profile"))
+
+
+def _reason(err: BaseException, path: Path) -> str:
+    """An error's text without the file name it repeats (the message already starts with it)."""
+    text = getattr(err, "strerror", None) or str(err)
+    for form in (f" '{path}'", f' "{path}"', f": '{path}'", str(path)):
+        text = text.replace(form, "")
+    return text.strip(" :") or type(err).__name__
+
+
+def _bomb_reason(err: Image.DecompressionBombError) -> str:
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    return (
+        f"too many pixels to decode safely ({err}); Pillow refuses images over {limit:,} pixels as possible "
+        "decompression bombs: if the file is trusted, raise PIL.Image.MAX_IMAGE_PIXELS, or downscale it first"
+    )
 
 
 def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
@@ -99,11 +106,19 @@ def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
 
 
-def write_image(path: str | os.PathLike, image: Image.Image | np.ndarray, icc_profile: bytes | None = None) -> None:
+def write_image(
+    path: str | os.PathLike,
+    image: Image.Image | np.ndarray,
+    icc_profile: bytes | None = None,
+    *,
+    quality: int = 95,
+    lossless: bool = False,
+) -> None:
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded.
 
     16-bit colour arrays are written as 16-bit PNG / TIFF; for formats without 16 bits (JPEG, WebP) 16-bit
-    images are reduced to 8 bits, and JPEG drops alpha.
+    images are reduced to 8 bits, and JPEG drops alpha. `quality` (1-100) applies to JPEG and lossy WebP;
+    `lossless` writes lossless WebP (ignored by the other formats).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -117,20 +132,109 @@ def write_image(path: str | os.PathLike, image: Image.Image | np.ndarray, icc_pr
             image = image.point(lambda v: v / 257.0).convert("L")
         if fmt == "JPEG" and image.mode not in ("L", "RGB"):
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
-    fd, tmp = tempfile.mkstemp(suffix=suffix, prefix=".swinir-", dir=path.parent)
-    os.close(fd)
+    if isinstance(image, Image.Image) and image.mode == "F" and fmt != "TIFF":
+        image = _float_to_storable(image, fmt)
+    remove_stale_temp_files(path.parent)
+    try:
+        tmp = _create_temp(path)
+    except OSError as err:
+        raise OSError(f"cannot write {path}: {_reason(err, path.parent)}") from err
     try:
         if isinstance(image, np.ndarray):
             _write_16bit_colour(Path(tmp), image, fmt, icc_profile)
         else:
-            extra = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+            extra = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+            if fmt == "WEBP" and lossless:
+                extra = {"lossless": True}
             if icc_profile:
                 extra["icc_profile"] = icc_profile
             image.save(tmp, format=fmt, **extra)
         os.replace(tmp, path)
+    except OSError as err:  # name the target, not the temporary file
+        raise OSError(f"cannot write {path}: {_reason(err, Path(tmp))}") from err
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+# Temporary files are `.swinir-<host>-<pid>-<random>-<name>`: one left by a killed process (kill -9, power loss)
+# is recognised by its process id and removed by the next write into its folder.
+_TEMP_PREFIX = ".swinir-"
+
+
+def _create_temp(path: Path) -> str:
+    """A new empty file beside `path`, created with mode 0666 & ~umask (as the final file should be; mkstemp
+    would give 0600)."""
+    host = socket.gethostname().split(".")[0].replace("-", "_")
+    for _ in range(100):
+        tmp = path.parent / f"{_TEMP_PREFIX}{host}-{os.getpid()}-{secrets.token_hex(4)}-{path.name}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return str(tmp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+_cleaned: set[Path] = set()
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Remove the temporary files of `write_image` calls in `folder` whose process (on this host) has died;
+    once per folder and process. Returns what was removed."""
+    folder = Path(folder)
+    if folder in _cleaned or not folder.is_dir():
+        return []
+    _cleaned.add(folder)
+    host = socket.gethostname().split(".")[0].replace("-", "_")
+    removed = []
+    for tmp in folder.glob(f"{_TEMP_PREFIX}{host}-*"):
+        pid = tmp.name[len(_TEMP_PREFIX) + len(host) + 1 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass  # another process got there first
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _float_to_storable(image: Image.Image, fmt: str) -> Image.Image:
+    """A mode F image (floats in [0, 1]) for a format without float pixels: 16-bit grey for PNG, 8-bit otherwise."""
+    arr = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)), 0.0, 1.0)
+    if fmt == "PNG":
+        return Image.fromarray(np.rint(arr * 65535.0).astype(np.uint16))
+    return Image.fromarray(np.rint(arr * 255.0).astype(np.uint8))
+
+
+def is_lossless_webp(path: str | os.PathLike) -> bool:
+    """Whether a file is a WebP whose image is VP8L (lossless), not VP8 (lossy); False for anything else.
+
+    Pillow does not say which, so this walks the RIFF chunks (an extended `VP8X` file has ICC / EXIF / ALPH
+    chunks before the image chunk).
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WEBP":
+            return False
+        while chunk := f.read(8):
+            if len(chunk) < 8:
+                return False
+            fourcc, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if fourcc in (b"VP8L", b"VP8 "):
+                return fourcc == b"VP8L"
+            f.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even size
+    return False
 
 
 def _write_16bit_colour(path: Path, arr: np.ndarray, fmt: str, icc_profile: bytes | None) -> None:

@@ -1,24 +1,57 @@
-"""Image processor: images of any mode / bit depth ↔ `pixel_values` floats in [0, 1]."""
+"""Image processor: images of any mode / bit depth ↔ `pixel_values` floats in [0, 1].
+
+Shipped as remote code in every Hub folder (imports only PIL, numpy, torch and transformers). The functions
+`split_image` → `to_pixel_values` → (model) → `from_reconstruction` → `compose_image` are the one data path
+of both the restoration engine and the pipeline, so the two give the same pixels.
+"""
 
 from __future__ import annotations
 
+import io
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageCms, ImageOps
 from transformers.feature_extraction_utils import BatchFeature
-from transformers.image_processing_utils import BaseImageProcessor
+
+try:  # transformers ≥ 5.10 lays image processors out by backend; PIL is the one that needs no torchvision.
+    from transformers.image_processing_backends import PilBackend as _ImageProcessorBase
+except ImportError:  # older 5.x
+    from transformers.image_processing_utils import BaseImageProcessor as _ImageProcessorBase
+
+logger = logging.getLogger(__name__)
 
 # ITU-R BT.601 luma weights, as Pillow's "L" conversion.
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# Float images are [0, 1]; noisy ones overshoot (σ = 75 grey levels reaches ≈ ±1.5 beyond). Values outside this
+# range mean another convention (0..255, 0..65535), which clipping would turn white instead of restoring.
+FLOAT_RANGE = (-4.0, 5.0)
+
+
+def normalize_pil(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation, and convert CMYK with an embedded profile to sRGB through that profile.
+
+    Every other mode is returned as it is (`image_to_float` knows how to read it).
+    """
+    image = ImageOps.exif_transpose(image)
+    icc = image.info.get("icc_profile")
+    if image.mode == "CMYK" and icc:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        image = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        image.info.pop("icc_profile", None)
+    return image
 
 
 def image_to_float(image: Image.Image | np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
     """Any image → ((H, W, C) float32 in [0, 1], alpha (H, W) float32 or None).
 
     PIL modes 1, L, LA, P, PA, RGB, RGBA, CMYK, YCbCr, I;16*, I and F are accepted; palettes are expanded (to RGBA
-    when they have transparency). uint8 / uint16 arrays are scaled by their range; float arrays are taken as [0, 1].
+    when they have transparency). uint8 / uint16 arrays are scaled by their range; float arrays (and mode F) are
+    taken as [0, 1] and must be finite and within `FLOAT_RANGE` (else ValueError: 0..255 floats would come out
+    white).
     Arrays and tensors are (H, W), (H, W, C) or, for tensors, (C, H, W); 2 and 4 channels carry alpha last.
     """
     if isinstance(image, Image.Image):
@@ -38,12 +71,31 @@ def image_to_float(image: Image.Image | np.ndarray | torch.Tensor) -> tuple[np.n
     elif arr.dtype == np.uint16:
         arr = arr.astype(np.float32) / 65535.0
     elif np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float32)
+        arr = check_float_range(arr.astype(np.float32))
     else:
         raise ValueError(f"unsupported array dtype {arr.dtype}: use uint8, uint16 or float in [0, 1]")
     if arr.shape[-1] in (2, 4):
         return arr[..., :-1], arr[..., -1]
     return arr, None
+
+
+def check_float_range(arr: np.ndarray) -> np.ndarray:
+    """`arr` (float32) itself, after checking that it is a [0, 1] image: finite, within `FLOAT_RANGE`.
+
+    Raises:
+        ValueError: NaN / infinite values, or values of another range (0..255), saying what to do.
+    """
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = int(arr.size - np.count_nonzero(finite))
+        raise ValueError(f"the image has {bad} NaN / infinite values: replace them (e.g. np.nan_to_num) first")
+    low, high = float(arr.min()), float(arr.max())
+    if low < FLOAT_RANGE[0] or high > FLOAT_RANGE[1]:
+        raise ValueError(
+            f"float images must hold values in [0, 1], this one spans [{low:g}, {high:g}]: divide by its range "
+            "(255 for 8-bit data) or pass uint8 / uint16 pixels"
+        )
+    return arr
 
 
 def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -59,7 +111,7 @@ def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         arr = np.asarray(image, dtype=np.float32) / 65535.0
         return np.clip(arr, 0.0, 1.0)[..., None], None
     if mode == "F":
-        return np.asarray(image, dtype=np.float32)[..., None], None
+        return check_float_range(np.asarray(image, dtype=np.float32))[..., None], None
     if mode not in ("L", "LA", "RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in mode else "RGB")
     return image_to_float(np.asarray(image))
@@ -92,14 +144,94 @@ def float_to_image(arr: np.ndarray, bit_depth: int = 8, output_type: str = "pil"
         return out
     if output_type != "pil":
         raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
-    if bit_depth == 16:
-        if out.ndim != 2:
-            raise ValueError("PIL has no 16-bit RGB mode: use output_type='np' for 16-bit colour")
-        return Image.fromarray(out)  # uint16 (H, W) is mode I;16
-    return Image.fromarray(out)
+    if bit_depth == 16 and out.ndim != 2:
+        raise ValueError("PIL has no 16-bit RGB mode: use output_type='np' for 16-bit colour")
+    return Image.fromarray(out)  # uint16 (H, W) is mode I;16
 
 
-class SwinIRImageProcessor(BaseImageProcessor):
+@dataclass(frozen=True)
+class ImageLayout:
+    """How an input image was held, so that its restoration comes back as the same kind of image.
+
+    `mode` is the PIL mode (None for arrays), `dtype` / `shape` the array's (None for PIL images), `alpha` the
+    (H, W) float alpha in [0, 1] the model does not see, `icc_profile` the PIL image's colour profile.
+    """
+
+    mode: str | None
+    dtype: np.dtype | None
+    shape: tuple[int, ...] | None
+    alpha: np.ndarray | None
+    icc_profile: bytes | None = None
+
+
+def warn_if_animated(image: Image.Image, name: str = "the image") -> None:
+    """Log a warning that only the current frame of an animated image (GIF, APNG, WebP, multi-page TIFF) is used."""
+    frames = getattr(image, "n_frames", 1)
+    if getattr(image, "is_animated", False) and frames > 1:
+        logger.warning(f"{name} has {frames} frames: only frame {image.tell() + 1} is restored")
+
+
+def split_image(image: Image.Image | np.ndarray) -> tuple[np.ndarray, ImageLayout]:
+    """A PIL image (made upright, CMYK through its profile) or a uint8 / uint16 / float array →
+    ((H, W, C) float32 colour in [0, 1], its `ImageLayout`)."""
+    if isinstance(image, Image.Image):
+        warn_if_animated(image)
+        image = normalize_pil(image)
+        colour, alpha = image_to_float(image)
+        return colour, ImageLayout(image.mode, None, None, alpha, image.info.get("icc_profile"))
+    if isinstance(image, np.ndarray):
+        colour, alpha = image_to_float(image)
+        return colour, ImageLayout(None, image.dtype, image.shape, alpha)
+    raise TypeError(f"expected a PIL image or numpy array, got {type(image).__name__}")
+
+
+def to_pixel_values(colour: np.ndarray, num_channels: int) -> torch.Tensor:
+    """(H, W, C) float colour → float32 `pixel_values` for a `num_channels` model: (1, num_channels, H, W), or
+    (C, 1, H, W) for colour into a 1-channel model, which restores each channel as a grey image (3× the work)."""
+    if num_channels == 1 and colour.shape[-1] > 1:
+        batch = colour.transpose(2, 0, 1)[:, None]
+    else:
+        batch = match_channels(colour, num_channels).transpose(2, 0, 1)[None]
+    return torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+
+
+def from_reconstruction(reconstruction: torch.Tensor, channels: int) -> np.ndarray:
+    """Inverse of `to_pixel_values` on the model output: → (H', W', channels) float32, not clamped. Grey inputs
+    of an RGB model come back as BT.601 luma."""
+    y = reconstruction.detach().float().cpu().numpy()
+    if y.shape[1] == 1 and channels > 1:
+        return y[:, 0].transpose(1, 2, 0)
+    return match_channels(y[0].transpose(1, 2, 0), channels) if channels == 1 else y[0].transpose(1, 2, 0)
+
+
+def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.ndarray:
+    """Restored (H', W', C) float colour + the input's layout → the input's kind of image at H' × W': the same
+    PIL mode family (8-bit, 16-bit grey `I;16`, float `F`) or array dtype and channel layout, alpha resized
+    bicubically, the ICC profile kept."""
+    alpha = layout.alpha
+    if alpha is not None and alpha.shape != colour.shape[:2]:
+        h, w = colour.shape[:2]
+        resized = Image.fromarray(alpha.astype(np.float32)).resize((w, h), Image.Resampling.BICUBIC)
+        alpha = np.clip(np.asarray(resized), 0.0, 1.0)
+    if alpha is not None:
+        colour = np.concatenate([colour, alpha[..., None]], axis=-1)
+    if layout.mode is None:  # an array
+        shape = colour.shape[:2] + layout.shape[2:]
+        if layout.dtype in (np.uint8, np.uint16):
+            out = float_to_image(colour, bit_depth=8 if layout.dtype == np.uint8 else 16, output_type="np")
+        else:
+            out = np.clip(colour, 0.0, 1.0).astype(layout.dtype)
+        return out.reshape(shape)
+    if layout.mode == "F":
+        image = Image.fromarray(np.clip(colour[..., 0], 0.0, 1.0).astype(np.float32))
+    else:
+        image = float_to_image(colour, bit_depth=16 if layout.mode.startswith("I") else 8)
+    if layout.icc_profile:
+        image.info["icc_profile"] = layout.icc_profile
+    return image
+
+
+class SwinIRImageProcessor(_ImageProcessorBase):
     r"""Turns images into SwinIR `pixel_values` and model outputs back into images.
 
     No resizing and no padding: the model pads internally, so the output is always exactly scale × the input.

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .convert import CheckpointError, convert_original_checkpoint
-from .modeling_swinir import SwinIRForImageRestoration
+from .modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 # One quick look at the Hub before from_pretrained: unreachable, huggingface_hub would retry each file with
@@ -37,7 +37,49 @@ def load_default(name: str = "sr-x4") -> SwinIRForImageRestoration:
     folder = DEFAULTS_DIR / name
     if not (folder / "config.json").is_file():
         raise CheckpointError(f"bundled model {name!r} is missing from {folder}: reinstall swinir-hf")
-    return SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32).eval()
+    return load_folder(folder)
+
+
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
+    """A `save_pretrained` folder, strictly, in eval mode, float32.
+
+    Raises:
+        CheckpointError: no / unreadable config.json, no weights file, or weights that do not fit the config
+            (missing, unexpected or mis-shaped parameters, named).
+    """
+    import json
+
+    folder = Path(folder)
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{folder} is a folder without config.json: not a save_pretrained folder")
+    try:
+        json.loads(config_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{config_file} is not valid JSON ({err}): fix it or re-export the model") from err
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise CheckpointError(
+            f"{folder} has a config.json but no weights (model.safetensors): copy the whole save_pretrained folder"
+        )
+    return _strict(folder, lambda: SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32))
+
+
+def _strict(source: object, load) -> SwinIRForImageRestoration:
+    """Run `load()`; weights or a config that do not fit become a `CheckpointError` naming `source`."""
+    try:
+        return load().eval()
+    except IncompatibleWeightsError as err:
+        raise CheckpointError(str(err)) from err
+    except (ValueError, TypeError) as err:  # SwinIRConfig's own validation of config.json's fields
+        raise CheckpointError(f"{source}: its config.json is not a valid SwinIR config: {err}") from err
 
 
 def resolve_spec(spec: str | os.PathLike) -> str | Path:
@@ -72,27 +114,54 @@ def load_model(
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path):
         if resolved.is_dir():
-            if not (resolved / "config.json").is_file():
-                raise CheckpointError(f"{resolved} is a folder without config.json: not a save_pretrained folder")
-            return SwinIRForImageRestoration.from_pretrained(resolved, dtype=torch.float32).eval()
+            return load_folder(resolved)
         return convert_original_checkpoint(resolved)
-    if Path(resolved).suffix in CHECKPOINT_SUFFIXES or os.sep in resolved and resolved.count("/") != 1:
+    if _looks_like_path(resolved):
         hint = ""
         if (release := find_release(Path(resolved).name)) is not None:
-            hint = f"; the converted release loads with load_model({release.repo!r})"
+            hint = f"; its converted release loads by its catalogue name, {release.repo}"
         raise CheckpointError(f"{spec} does not exist{hint}")
-    return from_hub(resolved, revision=revision, cache_dir=cache_dir)
+    try:
+        return from_hub(resolved, revision=revision, cache_dir=cache_dir)
+    except ModelNotAvailableError as err:
+        if "/" in str(spec):  # `models/x4` may have been meant as a local folder
+            raise ModelNotAvailableError(f"{err} (nor is there a local folder {spec})") from err
+        raise
+
+
+def _looks_like_path(spec: str) -> bool:
+    """Whether `spec` can only be a local path (a Hub id is `name` or `org/name`, without a file suffix)."""
+    return (
+        Path(spec).suffix in CHECKPOINT_SUFFIXES
+        or spec.startswith((".", "/", "~", "\\"))
+        or spec.count("/") > 1
+        or ("/" in spec and Path(spec).parent.is_dir())  # `models/x4` beside an existing models/: a local typo
+        or (os.sep != "/" and os.sep in spec)
+    )
+
+
+def network_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions a failed Hub request raises: huggingface_hub's own errors are `OSError`s; a connection that
+    fails outright raises its HTTP client's error (httpx, or httpx2 in huggingface_hub ≥ 2), which is not."""
+    import importlib
+
+    errors: list[type[BaseException]] = [OSError]
+    for client in ("httpx", "httpx2"):
+        try:
+            errors.append(importlib.import_module(client).HTTPError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
 
 
 def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
     """Whether one HEAD request to the Hub endpoint gets any answer within `timeout` seconds (no retries)."""
-    import requests
     from huggingface_hub import constants
     from huggingface_hub.utils import get_session
 
     try:
-        get_session().head(constants.ENDPOINT, timeout=timeout, allow_redirects=False)
-    except requests.RequestException:
+        get_session().head(constants.ENDPOINT, timeout=timeout, follow_redirects=False)
+    except network_errors():
         return False
     return True
 
@@ -109,19 +178,45 @@ def from_hub(
 
     offline = constants.HF_HUB_OFFLINE or not hub_reachable()
     try:
-        model = SwinIRForImageRestoration.from_pretrained(
-            repo_id, revision=revision, cache_dir=cache_dir, local_files_only=offline
+        model = _strict(
+            repo_id,
+            lambda: SwinIRForImageRestoration.from_pretrained(
+                repo_id, revision=revision, cache_dir=cache_dir, local_files_only=offline
+            ),
         )
     except RepositoryNotFoundError as err:
         raise ModelNotAvailableError(f"no model repository {repo_id!r} on the Hugging Face Hub") from err
     except OSError as err:
-        why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the Hub cannot be reached"
-        if not offline:
-            why = f"downloading it failed ({err})"
-        raise ModelNotAvailableError(
-            f"model {repo_id!r} is not in the local Hugging Face cache and {why}. Either download it on a machine "
-            f"with internet access (`huggingface-cli download {repo_id}`) and copy the cache (~/.cache/huggingface/"
-            "hub, or the folder HF_HOME / HF_HUB_CACHE points to) here, then run with HF_HUB_OFFLINE=1; or pass a "
-            "local save_pretrained folder or the authors' .pth file instead of a repo id."
-        ) from err
+        local = "a local save_pretrained folder or the authors' .pth file"
+        raise ModelNotAvailableError(_not_cached(f"model {repo_id!r}", repo_id, offline, err, local)) from err
     return model.eval()
+
+
+def _not_cached(what: str, repo_id: str, offline: bool, err: BaseException, local: str = "a local file") -> str:
+    from huggingface_hub import constants
+
+    why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the Hub cannot be reached"
+    if not offline:
+        why = f"downloading it failed ({err})"
+    return (
+        f"{what} is not in the local Hugging Face cache and {why}. Either download it on a machine "
+        f"with internet access (`hf download {repo_id}`) and copy the cache (~/.cache/huggingface/"
+        f"hub, or the folder HF_HOME / HF_HUB_CACHE points to) here, then run with HF_HUB_OFFLINE=1; or pass {local} "
+        "instead of a repo id."
+    )
+
+
+def hub_file(repo_id: str, filename: str) -> Path:
+    """One file of a Hub repo (downloaded, or from the cache); offline or with the Hub unreachable, the cache only,
+    without retries.
+
+    Raises:
+        ModelNotAvailableError: the file cannot be had here, with what to do about it.
+    """
+    from huggingface_hub import constants, hf_hub_download
+
+    offline = constants.HF_HUB_OFFLINE or not hub_reachable()
+    try:
+        return Path(hf_hub_download(repo_id, filename, local_files_only=offline))
+    except network_errors() as err:
+        raise ModelNotAvailableError(_not_cached(f"{filename} of {repo_id!r}", repo_id, offline, err)) from err

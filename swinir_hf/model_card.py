@@ -78,42 +78,43 @@ def _results_table(paper: Results, measured: Results) -> str:
     return "\n".join(lines)
 
 
-def _usage(model_id: str, config: SwinIRConfig) -> str:
+def _usage(model_id: str, config: SwinIRConfig, remote_code: bool) -> str:
     c, s = config.num_channels, config.upscale
     times = "" if s == 1 else f"{s}·"
     input_kind = {"real_sr": "a real low-quality photo", "classical_sr": "a bicubic-downscaled image"}.get(
         config.task or "", "a degraded image"
     )
-    if c == 1:  # transformers 4.x's pipeline post-processing assumes channels to move last
-        pipeline_section = (
-            "The `image-to-image` pipeline of transformers 4.x only returns RGB images: use the processor route "
-            "below for this greyscale model."
+    if remote_code:
+        intro = (
+            "With the `swinir-hf` package, or with only `transformers` + `torch` thanks to the model code stored "
+            "in this repository (`trust_remote_code=True`)."
         )
+        setup, trust = "", ", trust_remote_code=True"
     else:
-        pipeline_section = f"""```python
-from transformers import pipeline
-
-restore = pipeline("image-to-image", model="{model_id}", trust_remote_code=True)
-restore("input.png").save("restored.png")  # input: {input_kind}
-```"""
+        intro = "With the `swinir-hf` package installed (importing it registers the model with `transformers`)."
+        setup, trust = "import swinir_hf  # registers SwinIR with the Auto classes and the pipeline\n", ""
     return f"""## How to use
 
-With the `swinir-hf` package (`pip install swinir-hf`), or with only `transformers` + `torch` thanks to the
-model code stored in this repository (`trust_remote_code=True`).
+{intro}
 
 ### Pipeline
 
-{pipeline_section}
+```python
+{setup}from transformers import pipeline
+
+restore = pipeline("image-restoration", model="{model_id}"{trust})
+restore("input.png").save("restored.png")  # input: {input_kind}; any mode, bit depth and alpha are kept
+```
 
 ### `from_pretrained`
 
 ```python
-import torch
+{setup}import torch
 from PIL import Image
 from transformers import AutoImageProcessor, AutoModelForImageToImage
 
-model = AutoModelForImageToImage.from_pretrained("{model_id}", trust_remote_code=True).eval()
-processor = AutoImageProcessor.from_pretrained("{model_id}", trust_remote_code=True)
+model = AutoModelForImageToImage.from_pretrained("{model_id}"{trust}).eval()
+processor = AutoImageProcessor.from_pretrained("{model_id}"{trust})
 inputs = processor(Image.open("input.png"), return_tensors="pt")
 with torch.no_grad():
     outputs = model(**inputs)  # reconstruction: (1, {c}, {times}H, {times}W) in [0, 1]
@@ -166,6 +167,7 @@ def render_model_card(
     num_parameters: int | None = None,
     tags: Sequence[str] = (),
     license: str = "apache-2.0",
+    remote_code: bool = True,
 ) -> str:
     """A complete `README.md` for a SwinIR checkpoint folder.
 
@@ -180,6 +182,8 @@ def render_model_card(
         protocol: how the figures are measured (channel, border, degradation).
         num_parameters: shown in the architecture summary when given.
         tags: extra Hub tags.
+        remote_code: whether the folder ships the model code (`trust_remote_code=True` snippets) or needs the
+            package (snippets import `swinir_hf`).
     """
     paper, measured = dict(paper_results or {}), dict(measured_results or {})
     name = model_id.rstrip("/").rsplit("/", 1)[-1]
@@ -215,5 +219,5 @@ def render_model_card(
     else:
         why = " (real-world inputs have no ground truth: judge them visually)" if config.task == "real_sr" else ""
         sections += ["## Results", f"No benchmark figures for this checkpoint{why}."]
-    sections += [_usage(model_id, config).strip(), "## Citation", f"```bibtex\n{CITATION}\n```"]
+    sections += [_usage(model_id, config, remote_code).strip(), "## Citation", f"```bibtex\n{CITATION}\n```"]
     return f"---\n{front}---\n\n" + "\n\n".join(sections) + "\n"

@@ -6,16 +6,20 @@ Parameter names equal the authors' release files, so their checkpoints load afte
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, can_return_tuple
 
 from .configuration_swinir import SwinIRConfig
 
@@ -79,6 +83,48 @@ def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
         return x
     keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1 - p)
     return x * keep / (1 - p)
+
+
+@contextlib.contextmanager
+def outside_float16_autocast(device_type: str) -> Iterator[None]:
+    """Suspend float16 autocast (only float16: bfloat16 has float32's range) while open."""
+    if torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16:
+        with torch.autocast(device_type, enabled=False):
+            yield
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def inference_precision(dtype: str, device: torch.device) -> Iterator[None]:
+    """Run a SwinIR forward pass in `dtype` ("float32", "bfloat16" or "float16") on float32 weights.
+
+    "float32" is exact: on CUDA, TF32 (cuDNN's default for convolutions, ≈ 1e-3 relative error) is turned off
+    while open and the previous settings restored after. The half types are autocast; under float16 the model
+    keeps its `_keep_in_fp32_modules` in float32 itself.
+    """
+    if dtype == "float32":
+        if device.type != "cuda":
+            yield
+            return
+        saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        return
+    if dtype not in ("bfloat16", "float16"):
+        raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'float16', got {dtype!r}")
+    with torch.autocast(device.type, dtype=getattr(torch, dtype)):
+        yield
+
+
+def _to_dtype_of(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`x` in `module`'s weight dtype, unless autocast (which picks the dtypes itself) is on."""
+    if torch.is_autocast_enabled(x.device.type):
+        return x
+    return x.to(next(module.parameters()).dtype)
 
 
 class Linear(nn.Linear):
@@ -354,12 +400,90 @@ class ImageRestorationOutput(ModelOutput):
     reconstruction: torch.FloatTensor | None = None
 
 
+class IncompatibleWeightsError(ValueError):
+    """Stored weights that do not fit the model their config.json describes (missing, unexpected or mis-shaped
+    parameters): loading them would give a partly random model."""
+
+
+class _DropLoadReport(logging.Filter):
+    """Hides transformers' load-report warning while `from_pretrained` raises its own, one-line error instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+
+def check_loading_info(info: dict, source: object) -> None:
+    """Raise `IncompatibleWeightsError` naming the parameters `from_pretrained`'s loading info reports as missing,
+    unexpected or of another shape. The derived buffers (`relative_position_index`, `attn_mask`) are not stored by
+    design, so they are never reported."""
+    problems = []
+    if missing := sorted(info.get("missing_keys") or ()):
+        problems.append(f"missing {_names(missing)}")
+    if unexpected := sorted(info.get("unexpected_keys") or ()):
+        problems.append(f"unexpected {_names(unexpected)}")
+    if mismatched := sorted(info.get("mismatched_keys") or ()):
+        shapes = [f"{k} (stored {tuple(a)}, config needs {tuple(b)})" for k, a, b in mismatched]
+        problems.append(f"wrong shape {_names(shapes)}")
+    if problems:
+        raise IncompatibleWeightsError(
+            f"{source}: the weights do not fit its config.json: {'; '.join(problems)}. The folder is incomplete or "
+            "its config.json was edited: re-export it (swinir-hf convert, or save_pretrained)"
+        )
+
+
+def _names(items: list[str], limit: int = 6) -> str:
+    return ", ".join(items[:limit]) + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
 class SwinIRPreTrainedModel(PreTrainedModel):
     config_class = SwinIRConfig
     base_model_prefix = "swinir"
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = True
     _no_split_modules = ["SwinTransformerBlock"]
+    # The shallow conv and everything after the transformer body work on img_range-scaled pixels and wide
+    # feature maps, where float16 overflows (the authors' code gives black / NaN images in float16): loaded in
+    # float16 they keep float32 weights, and under float16 autocast they run in float32.
+    _keep_in_fp32_modules = [
+        "conv_first",
+        "conv_after_body",
+        "conv_before_upsample",
+        "upsample",
+        "conv_up1",
+        "conv_up2",
+        "conv_hr",
+        "conv_last",
+    ]
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+        """transformers' `from_pretrained`, strict: stored parameters that are missing, unexpected or of another
+        shape raise `IncompatibleWeightsError` naming them (transformers would only warn and initialise them
+        randomly). A caller who passes `output_loading_info=True` or `ignore_mismatched_sizes=True` gets
+        transformers' lenient behaviour and the report to judge."""
+        if kwargs.get("output_loading_info") or kwargs.get("ignore_mismatched_sizes"):
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
+        report_logger = logging.getLogger("transformers.modeling_utils")
+        quiet = _DropLoadReport()
+        report_logger.addFilter(quiet)
+        try:
+            model, info = super().from_pretrained(
+                pretrained_model_name_or_path, *args, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+            )
+        finally:
+            report_logger.removeFilter(quiet)
+        check_loading_info(info, pretrained_model_name_or_path)
+        return model
+
+    def checkpoint_layers(self) -> None:
+        """Recompute each Swin layer in the backward pass (less memory, ≈ 30 % slower): transformers' activation
+        checkpointing, by its current name (`gradient_checkpointing_enable` before transformers 5.2x)."""
+        kwargs = {"use_reentrant": False}
+        if hasattr(self, "activation_checkpointing_enable"):
+            self.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            self.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
@@ -465,16 +589,23 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             x = layer(x, size, mask)
         return tokens_to_map(self.norm(x), size)
 
-    def _deep_residual(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv_after_body(self.forward_features(x)) + x
-
     def _reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        if self.config.upsampler is None:
-            return x + self.conv_last(self._deep_residual(self.conv_first(x)))
-        features = self._deep_residual(self.conv_first(x))
-        if chunked_inference(self.config, features):
-            return self._upsample_in_bands(features, self.config.inference_chunk_size)
-        return self._upsample(features)
+        """(N, C, H, W) normalised pixels, H and W multiples of the window → the head's output.
+
+        The `_keep_in_fp32_modules` run outside float16 autocast, and without autocast every part runs in its
+        weights' dtype (a model loaded in float16 has a float16 body and a float32 head).
+        """
+        device_type = x.device.type
+        with outside_float16_autocast(device_type):
+            shallow = self.conv_first(_to_dtype_of(self.conv_first, x))
+        features = self.forward_features(_to_dtype_of(self.norm, shallow))
+        with outside_float16_autocast(device_type):
+            features = self.conv_after_body(_to_dtype_of(self.conv_first, features)) + shallow
+            if self.config.upsampler is None:
+                return x + self.conv_last(features)
+            if chunked_inference(self.config, features):
+                return self._upsample_in_bands(features, self.config.inference_chunk_size)
+            return self._upsample(features)
 
     def _upsample(self, x: torch.Tensor) -> torch.Tensor:
         """The upsampling head: (N, embed_dim, H, W) deep features → (N, C, scale·H, scale·W)."""
@@ -508,12 +639,13 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             bands.append(y[:, :, (top - lo) * s : (min(top + rows, h) - lo) * s])
         return torch.cat(bands, dim=2)
 
+    @can_return_tuple
     def forward(
         self,
         pixel_values: torch.Tensor,
         labels: torch.Tensor | None = None,
-        return_dict: bool | None = None,
-    ) -> ImageRestorationOutput | tuple:
+        **kwargs,
+    ) -> ImageRestorationOutput:
         """
         Args:
             pixel_values: (N, C, H, W) floats in [0, 1], any H, W ≥ 1.
@@ -543,7 +675,4 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             else:
                 loss = torch.sqrt(diff * diff + self.config.charbonnier_eps**2).mean()
 
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
-        if not return_dict:
-            return (reconstruction,) if loss is None else (loss, reconstruction)
         return ImageRestorationOutput(loss=loss, reconstruction=reconstruction)

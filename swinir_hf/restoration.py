@@ -5,24 +5,23 @@ The Python API, the CLI and the demos all call `restore` / `SwinIRRestorer`.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import functools
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .image_io import normalize_pil, read_image
-from .image_processing_swinir import float_to_image, image_to_float, match_channels
-from .modeling_swinir import SwinIRForImageRestoration, chunks_on
-from .tiling import tiled_apply
+from .image_io import read_image
+from .image_processing_swinir import compose_image, from_reconstruction, split_image, to_pixel_values
+from .modeling_swinir import SwinIRForImageRestoration, chunks_on, inference_precision
+from .tiling import CanvasAllocationError, tiled_apply
 
 logger = logging.getLogger(__name__)
 
@@ -30,20 +29,14 @@ DType = Literal["auto", "float32", "bfloat16", "float16"]
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
 
-# Modules run in float32 under float16 autocast: the shallow conv and everything after the transformer body
-# work on img_range-scaled pixels and wide feature maps, where half precision overflows (the authors' code
-# gives black / NaN images in fp16). The body's residual stream stays float32 because LayerNorm outputs
-# float32 under autocast and float16 branch outputs are promoted when added to it.
-FLOAT32_MODULES = (
-    "conv_first",
-    "conv_after_body",
-    "conv_before_upsample",
-    "upsample",
-    "conv_up1",
-    "conv_up2",
-    "conv_hr",
-    "conv_last",
-)
+# The host holds the float32 output, a clipped float32 copy (`compose_image`) and the 8 / 16-bit result.
+_HOST_COPIES = 2.5
+_ADVICE = "restore it in parts (crop it), downscale it first, or use a machine with more memory"
+
+
+class ImageTooLargeError(MemoryError):
+    """An image whose output does not fit in memory, found before any work (or at its allocation)."""
+
 
 # Margin on the bare `activation_bytes_per_pixel` estimate (chunked SwinIR-M x4 at 256²: ≈ 1.4× it, RSS).
 _MEMORY_SAFETY = 1.5
@@ -62,8 +55,9 @@ class SwinIRRestorer:
         tile_overlap: input pixels shared by neighbouring tiles (at most half a tile), blended with a raised-cosine
             window.
         ensemble: average the 8 flips / 90° rotations ("SwinIR+"), 8× the time.
-        dtype: "float32" (exact: also no TF32 on CUDA), "bfloat16" (autocast), "float16" (CUDA only, autocast
-            with the overflow-prone modules in float32), or "auto": `auto_dtype(device)`, chosen by measurement.
+        dtype: "float32" (exact: also no TF32 on CUDA; half-precision weights are cast to float32), "bfloat16"
+            (autocast), "float16" (CUDA only, autocast; the model keeps its overflow-prone modules in float32),
+            or "auto": `auto_dtype(device)`, chosen by measurement.
         device: where to run; None keeps the model's device.
         batch_size: tiles per forward pass; None means 4 on CUDA, 1 elsewhere.
         progress: show a tqdm bar over tiles.
@@ -96,11 +90,11 @@ class SwinIRRestorer:
             raise ValueError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.device = check_device(device) if device is not None else next(model.parameters()).device
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
         if self.dtype == "float16" and self.device.type != "cuda":
             raise ValueError("float16 is only supported on CUDA; use bfloat16 or float32 here")
-        self.model = model.to(self.device)
+        self.model = model.to(self.device, torch.float32 if self.dtype == "float32" else None)
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.ensemble = ensemble
@@ -123,49 +117,10 @@ class SwinIRRestorer:
             if data.icc_profile and isinstance(out, Image.Image):
                 out.info["icc_profile"] = data.icc_profile
             return out
-        if isinstance(image, Image.Image):
-            return self._restore_pil(image)
-        if isinstance(image, np.ndarray):
-            return self._restore_array(image)
+        if isinstance(image, (Image.Image, np.ndarray)):
+            colour, layout = split_image(image)
+            return compose_image(self.restore_float(colour), layout)
         raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
-
-    def _restore_pil(self, image: Image.Image) -> Image.Image:
-        image = normalize_pil(image)
-        icc = image.info.get("icc_profile")
-        colour, alpha = image_to_float(image)
-        colour, alpha = self.restore_float(colour), self._resize_alpha(alpha)
-        if image.mode == "F":
-            out = Image.fromarray(colour[..., 0].astype(np.float32))
-        else:
-            bit_depth = 16 if image.mode.startswith("I") else 8
-            if alpha is not None:
-                colour = np.concatenate([colour, alpha[..., None]], axis=-1)
-            out = float_to_image(colour, bit_depth=bit_depth)
-        if icc:
-            out.info["icc_profile"] = icc
-        return out
-
-    def _restore_array(self, image: np.ndarray) -> np.ndarray:
-        colour, alpha = image_to_float(image)
-        colour, alpha = self.restore_float(colour), self._resize_alpha(alpha)
-        if alpha is not None:
-            colour = np.concatenate([colour, alpha[..., None]], axis=-1)
-        shape = colour.shape[:2] + image.shape[2:]
-        if image.dtype in (np.uint8, np.uint16):
-            out = float_to_image(colour, bit_depth=8 if image.dtype == np.uint8 else 16, output_type="np")
-        else:
-            out = np.clip(colour, 0.0, 1.0).astype(image.dtype)
-        return out.reshape(shape)
-
-    def _resize_alpha(self, alpha: np.ndarray | None) -> np.ndarray | None:
-        """Alpha (H, W) → (scale·H, scale·W) by bicubic resize: the model does not see transparency."""
-        if alpha is None or self.scale == 1:
-            return alpha
-        h, w = alpha.shape
-        resized = Image.fromarray(alpha.astype(np.float32)).resize(
-            (w * self.scale, h * self.scale), Image.Resampling.BICUBIC
-        )
-        return np.clip(np.asarray(resized), 0.0, 1.0)
 
     def restore_float(self, image: np.ndarray) -> np.ndarray:
         """(H, W, C) float32 in [0, 1] → (scale·H, scale·W, C) float32, not clamped.
@@ -173,15 +128,8 @@ class SwinIRRestorer:
         Greyscale into an RGB model is replicated to RGB and the result brought back to grey (BT.601 luma);
         RGB into a 1-channel model runs each channel as its own grey image (colour is kept, 3× the work).
         """
-        channels, model_channels = image.shape[-1], self.model.config.num_channels
-        per_channel = model_channels == 1 and channels > 1
-        if per_channel:
-            batch = image.transpose(2, 0, 1)[:, None]  # (C, 1, H, W): each channel a grey image
-        else:
-            batch = match_channels(image, model_channels).transpose(2, 0, 1)[None]  # (1, C_model, H, W)
-        y = self.restore_tensor(torch.from_numpy(np.ascontiguousarray(batch))).cpu().numpy()
-        out = (y[:, 0] if per_channel else y[0]).transpose(1, 2, 0)
-        return match_channels(out, 1) if channels == 1 and model_channels != 1 else out
+        pixel_values = to_pixel_values(image, self.model.config.num_channels)
+        return from_reconstruction(self.restore_tensor(pixel_values), image.shape[-1])
 
     def restore_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) floats in [0, 1] → (N, C, scale·H, scale·W) float32 on the run device.
@@ -189,6 +137,7 @@ class SwinIRRestorer:
         Tiles that run out of memory are halved (while larger than the overlap) and the image is redone.
         """
         x = x.to(self.device, torch.float32)
+        check_output_memory(x.shape, self.scale, self.device)
         tile = self._initial_tile(x)
         was_training = self.model.training
         self.model.eval()
@@ -196,6 +145,8 @@ class SwinIRRestorer:
             while True:
                 try:
                     return self._run(x, tile)
+                except CanvasAllocationError as err:
+                    raise ImageTooLargeError(f"{err}: smaller tiles would not help; {_ADVICE}") from err
                 except (RuntimeError, MemoryError) as err:
                     if not is_out_of_memory(err) or self.tile is None:
                         raise
@@ -220,7 +171,7 @@ class SwinIRRestorer:
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         # no_grad, not inference_mode: tensors the model caches (masks, indices) must stay usable for training.
-        with torch.no_grad(), self._precision():
+        with torch.no_grad(), inference_precision(self.dtype, self.device):
             return self.model(x).reconstruction.float()
 
     def _ensemble_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -233,20 +184,6 @@ class SwinIRRestorer:
                 y = y.flip(-1) if flip else y
                 total = y if total is None else total.add_(y)
         return total.div_(8)
-
-    @contextlib.contextmanager
-    def _precision(self) -> Iterator[None]:
-        if self.dtype == "float32":
-            with exact_float32(self.device):
-                yield
-            return
-        dtype = torch.bfloat16 if self.dtype == "bfloat16" else torch.float16
-        with torch.autocast(self.device.type, dtype=dtype):
-            if self.dtype == "float16":
-                with float32_modules(self.model, self.device.type):
-                    yield
-            else:
-                yield
 
     def _initial_tile(self, x: torch.Tensor) -> int | None:
         if self.tile is None:
@@ -301,6 +238,40 @@ def restore(
     return restorer(image)
 
 
+def check_device(device: str | torch.device) -> torch.device:
+    """`device` as a `torch.device` that exists here.
+
+    Raises:
+        ValueError: a malformed name (`gpu0`) or a device this machine / torch build does not have, saying which
+            devices there are.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r}: use cpu, cuda, cuda:1, mps ({available_devices()})") from err
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {device!r}: this machine / torch build has no CUDA GPU ({available_devices()})")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"device {device!r}: there are only {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r}: MPS is not available here ({available_devices()})")
+    elif dev.type != "cpu" and not getattr(getattr(torch, dev.type, None), "is_available", lambda: False)():
+        raise ValueError(f"device {device!r} is not supported: use cpu, cuda, cuda:1 or mps ({available_devices()})")
+    return dev
+
+
+def available_devices() -> str:
+    """'available here: cpu, cuda:0, ...' for error messages."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        names.append("mps")
+    return "available here: " + ", ".join(names)
+
+
 def auto_dtype(device: torch.device) -> str:
     """What `dtype="auto"` runs: the fastest precision whose Set5 PSNR stays within 0.05 dB of float32.
 
@@ -321,19 +292,60 @@ def _native_cpu_bfloat16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-@contextlib.contextmanager
-def exact_float32(device: torch.device) -> Iterator[None]:
-    """Full float32 while open: on CUDA, cuDNN convolutions default to TF32 (≈ 1e-3 relative error); this turns
-    TF32 off for convolutions and matmuls and restores the previous settings after."""
-    if device.type != "cuda":
-        yield
-        return
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+def check_output_memory(shape: tuple[int, ...], scale: int, device: torch.device) -> None:
+    """Raise `ImageTooLargeError` (with the sizes) when the output of an (N, C, H, W) input cannot be held: its
+    float32 canvas on `device` and ≈ `_HOST_COPIES` × that on the host must fit the memory available now."""
+    n, c, h, w = shape
+    canvas = n * c * h * scale * w * scale * 4
+    needs = {"host memory": int(canvas * _HOST_COPIES)}
+    if device.type == "cuda":
+        needs[f"memory on {device}"] = canvas
+    for what, needed in needs.items():
+        available = torch.cuda.mem_get_info(device)[0] if what != "host memory" else available_host_memory()
+        if needed > available:
+            raise ImageTooLargeError(
+                f"a {w}×{h} image gives a {w * scale}×{h * scale} output that needs ≈ {needed / 2**30:.1f} GiB of "
+                f"{what}, but only {available / 2**30:.1f} GiB are available: {_ADVICE}"
+            )
+
+
+def available_host_memory() -> int:
+    """Bytes this process may still allocate: the least of the system's MemAvailable, the cgroup's limit minus its
+    usage, and the address-space limit (ulimit -v) minus this process's size."""
+    candidates = [_meminfo("MemAvailable") or os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")]
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        try:
+            limit = Path(limit_file).read_text().strip()
+            usage = int(Path(usage_file).read_text())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 1 << 60:
+            candidates.append(int(limit) - usage)
+        break
     try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            candidates.append(soft - (_meminfo("VmSize", "/proc/self/status") or 0))
+    except (ImportError, OSError, ValueError):
+        pass
+    return max(0, min(candidates))
+
+
+def _meminfo(key: str, path: str = "/proc/meminfo") -> int | None:
+    """A `key:  N kB` line of /proc/meminfo (or /proc/self/status) in bytes; None where there is none."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def is_out_of_memory(err: BaseException) -> bool:
@@ -378,27 +390,6 @@ def memory_budget(device: torch.device) -> int:
     except (ValueError, OSError):
         available = 2 * _CPU_BUDGET_CAP
     return int(min(available // 2, _CPU_BUDGET_CAP))
-
-
-@contextlib.contextmanager
-def float32_modules(model: torch.nn.Module, device_type: str) -> Iterator[None]:
-    """Run the `FLOAT32_MODULES` of `model` in float32, outside autocast, while the context is open."""
-
-    def wrap(forward: Callable) -> Callable:
-        def run(*args: torch.Tensor) -> torch.Tensor:
-            with torch.autocast(device_type, enabled=False):
-                return forward(*(a.float() for a in args))
-
-        return run
-
-    patched = [getattr(model, name) for name in FLOAT32_MODULES if getattr(model, name, None) is not None]
-    for module in patched:
-        module.forward = wrap(module.forward)
-    try:
-        yield
-    finally:
-        for module in patched:
-            del module.forward
 
 
 @functools.cache

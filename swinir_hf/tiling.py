@@ -13,6 +13,10 @@ import torch
 from tqdm.auto import tqdm
 
 
+class CanvasAllocationError(MemoryError):
+    """The full-size output could not be allocated: smaller tiles would not help."""
+
+
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Offsets of tiles of `tile` pixels covering [0, length), neighbours sharing at least `overlap` pixels."""
     if length <= tile:
@@ -60,6 +64,9 @@ def tiled_apply(
 
     Tiles are at most `tile` × `tile` input pixels, overlap by at least `overlap` pixels and are run
     `batch_size` at a time (each carrying all N images). Returns (N, C', scale·H, scale·W) float32 on x's device.
+
+    Raises `CanvasAllocationError` when that output cannot be allocated (whatever the tile size), and passes on
+    any error of `fn`.
     """
     n, _, h, w = x.shape
     th, tw = min(tile, h), min(tile, w)
@@ -73,7 +80,7 @@ def tiled_apply(
             crops = torch.cat([x[:, :, ys[i] : ys[i] + th, xs[j] : xs[j] + tw] for i, j in chunk])
             result = fn(crops).float()
             if out is None:
-                out = x.new_zeros((n, result.shape[1], h * scale, w * scale), dtype=torch.float32)
+                out = _canvas(x, (n, result.shape[1], h * scale, w * scale))
             for k, (i, j) in enumerate(chunk):
                 weight = (wy[i][:, None] * wx[j][None, :]).to(out.device)
                 y0, x0 = ys[i] * scale, xs[j] * scale
@@ -84,6 +91,14 @@ def tiled_apply(
     total_y = _axis_total(wy, ys, h, scale).to(out.device)
     total_x = _axis_total(wx, xs, w, scale).to(out.device)
     return out.div_(total_y[:, None] * total_x[None, :])
+
+
+def _canvas(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    try:
+        return x.new_zeros(shape, dtype=torch.float32)
+    except (RuntimeError, MemoryError) as err:  # CUDA / CPU allocation failures
+        gib = math.prod(shape) * 4 / 2**30
+        raise CanvasAllocationError(f"cannot allocate the {gib:.1f} GiB output {tuple(shape)} on {x.device}") from err
 
 
 def _axis_total(profiles: list[torch.Tensor], starts: list[int], length: int, scale: int) -> torch.Tensor:

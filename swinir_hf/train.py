@@ -20,7 +20,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 import types
 import typing
@@ -34,6 +36,7 @@ import torch
 import yaml
 
 from .configuration_swinir import PRESETS, SwinIRConfig
+from .extras import MissingExtraError
 from .modeling_swinir import SwinIRForImageRestoration
 
 logger = logging.getLogger("swinir_hf.train")
@@ -340,7 +343,7 @@ def build_model(args: ModelArgs, train: TrainArgs) -> tuple[SwinIRForImageRestor
         config = SwinIRConfig(**{**base, **overrides})
     model = SwinIRForImageRestoration(config)
     if args.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.checkpoint_layers()
     if source is None:
         return model, None
     return model, transfer_weights(source.state_dict(), model, args.init_from)
@@ -494,6 +497,7 @@ def model_card(
         training_data=[Path(str(s)).name for s in d.train],
         num_parameters=model.num_parameters(),
         tags=["swinir-hf-trained"],
+        remote_code=False,  # the trainer saves weights, config and processor only
         **results,
     )
 
@@ -520,6 +524,145 @@ def push_to_hub(folder: Path, repo_id: str, message: str) -> str:
     return str(getattr(info, "commit_url", info))
 
 
+# --- checks before the first step, and interrupts ----------------------------------------------------------------
+
+# What a run writes into its folder only once it has started training (earlier versions wrote
+# training_config.yaml and logs/ first): a folder holding nothing else is a run that never took a step.
+_NO_WORK_YET = ("training_config.yaml", "logs", "checkpoints")
+
+
+def _fresh(out: Path) -> bool:
+    """Whether `out` may be trained into without --overwrite / --resume: missing, empty, or left by a run that
+    failed before its first checkpoint (no entries but `_NO_WORK_YET`, no checkpoint)."""
+    if not out.exists():
+        return True
+    if not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder: choose another train.output_dir")
+    return all(p.name in _NO_WORK_YET for p in out.iterdir()) and not _checkpoints(out)
+
+
+def check_push_access(repo_id: str) -> None:
+    """Raise `ValueError` (saying what to do) unless this machine can push to `repo_id` on the Hub: online, the Hub
+    reachable, a token whose user or organisations own the repo's namespace."""
+    from huggingface_hub import HfApi, constants
+
+    from .loading import hub_reachable, network_errors
+
+    later = f"or drop --push-to-hub and upload the saved folder later (`hf upload {repo_id} OUTPUT_DIR`)"
+    if constants.HF_HUB_OFFLINE:
+        raise ValueError(f"--push-to-hub {repo_id}: HF_HUB_OFFLINE is set, so nothing can be pushed: unset it, {later}")
+    if not hub_reachable():
+        raise ValueError(
+            f"--push-to-hub {repo_id}: the Hub ({constants.ENDPOINT}) cannot be reached: retry when it can, {later}"
+        )
+    try:
+        me = HfApi().whoami()
+    except network_errors() as err:
+        raise ValueError(
+            f"--push-to-hub {repo_id}: no valid Hub token ({err}): run `hf auth login` or set HF_TOKEN, {later}"
+        ) from err
+    names = {me.get("name")} | {org.get("name") for org in me.get("orgs") or []}
+    namespace = repo_id.split("/")[0] if "/" in repo_id else me.get("name")
+    if namespace not in names:
+        raise ValueError(
+            f"--push-to-hub {repo_id}: the token's user {me.get('name')!r} is not {namespace!r} nor a member of it "
+            f"(it may push to {', '.join(sorted(n for n in names if n))}), {later}"
+        )
+
+
+def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
+    """Raise `ValueError` when `checkpoint`'s model (its `model/` folder) has other parameters or shapes than
+    `model`, i.e. the run's architecture was changed since: naming the config fields that differ."""
+    from safetensors import safe_open
+
+    weights = checkpoint / "model" / "model.safetensors"
+    if not weights.is_file():
+        return  # a checkpoint of an older version: accelerate's own load reports a mismatch
+    with safe_open(str(weights), framework="pt") as f:
+        stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (safe_open has no iter)
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if stored == wanted:
+        return
+    changed = []
+    config_file = checkpoint / "model" / "config.json"
+    if config_file.is_file():
+        old, new = json.loads(config_file.read_text()), model.config.to_dict()
+        keys = sorted((set(old) | set(new)) - {"architectures", "transformers_version", "dtype", "torch_dtype"})
+        changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    raise ValueError(
+        f"cannot resume from {checkpoint}: its model has another architecture than this config ("
+        + (f"changed: {', '.join(changed)}; " if changed else "")
+        + f"{len(differ)} parameters differ, e.g. {', '.join(differ[:3])}). Resume with the settings the run was "
+        "started with (its training_config.yaml), or train into a new train.output_dir"
+    )
+
+
+def check_readable(items: list, channels: int, option: str) -> None:
+    """Raise `ValueError` unless at least one of `items` (from `load_images`) decodes: a folder of only broken
+    files would otherwise fail inside the data loader at the first step."""
+    from .data import _DECODE_ERRORS, decode_image, item_name
+
+    first_error = None
+    for item in items:
+        try:
+            decode_image(item, channels)
+            return
+        except _DECODE_ERRORS as err:
+            first_error = first_error or f"{item_name(item)}: {err}"
+    raise ValueError(f"{option}: none of its {len(items)} images can be decoded (e.g. {first_error})")
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader workers leave Ctrl-C / SIGTERM to the main process, which stops cleanly (and ends them)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT / SIGTERM stopped a run after step `step`, saved as `checkpoint`."""
+
+    def __init__(self, signum: int, step: int, checkpoint: Path) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"{name}: stopped after step {step}, saved in {checkpoint}; continue with --resume latest")
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+
+class StopSignals:
+    """While active (main thread only), SIGINT and SIGTERM ask the loop to stop after the step in progress instead
+    of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+        logger.warning(f"{signal.Signals(signum).name}: stopping after this step with a checkpoint (Ctrl-C again: now)")
+
+    def requested(self, accelerator: Any) -> bool:
+        """Whether any process got a stop signal (all processes agree, so that they checkpoint together)."""
+        if accelerator.num_processes == 1:
+            return self.signal is not None
+        flag = torch.tensor([float(self.signal or 0)], device=accelerator.device)
+        flag = accelerator.reduce(flag, reduction="sum")
+        if flag.item() and self.signal is None:
+            self.signal = signal.SIGTERM
+        return bool(flag.item())
+
+
 # --- the loop --------------------------------------------------------------------------------------------------
 
 
@@ -541,27 +684,32 @@ def resolve_resume(resume: str, output_dir: Path) -> Path | None:
 def train(
     cfg: TrainingConfig, resume: str | None = None, push_to_hub_repo: str | None = None, overwrite: bool = False
 ) -> Path:
-    """Run training as configured; returns the output folder, which then holds the final model."""
+    """Run training as configured; returns the output folder, which then holds the final model.
+
+    SIGINT (Ctrl-C) / SIGTERM stop the run after the step in progress, with a checkpoint: `TrainingInterrupted`.
+    A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints saved so far.
+    """
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
 
-    from .data import Degradation, StepBatchSampler, TrainingPatches, load_images, pair_lr_images, validation_images
+    from .extras import require
 
-    t, d = cfg.train, cfg.data
+    t = cfg.train
+    if t.report_to == "tensorboard":  # accelerate's tracker would only fail at its first log
+        require("tensorboard", "train", "logging to TensorBoard (train.report_to: tensorboard)")
     out = Path(t.output_dir)
     resume_from = None
     if resume:
         resume_from = resolve_resume(resume, out)
-    elif out.exists() and any(out.iterdir()) and not overwrite:
+    elif not _fresh(out) and not overwrite:
         raise FileExistsError(f"{out} is not empty: pass --resume latest to continue it or --overwrite to reuse it")
+    if push_to_hub_repo:
+        check_push_access(push_to_hub_repo)  # now, not after hours of training
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     if t.tune_allocator:
         from .restoration import tune_allocator
 
         tune_allocator()
-    card_id = push_to_hub_repo or str(out)
 
     # Several processes without a GPU (torchrun / `accelerate launch --multi_gpu` on a CPU machine): accelerate only
     # picks its multi-CPU (gloo) mode when told to use the CPU.
@@ -572,17 +720,47 @@ def train(
         log_with=None if t.report_to == "none" else t.report_to,
         project_dir=str(out / "logs"),
     )
-    main = accelerator.is_main_process
-    if main:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
+    handler = logging.StreamHandler()  # bound to this call's stderr; removed at the end
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    if accelerator.is_main_process:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    try:
+        return _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo)
+    finally:
+        logger.removeHandler(handler)
+        accelerator.end_training()
+        if accelerator.num_processes == 1:
+            # accelerate keeps one global state per process; clear it so that a later `train` call in this process
+            # (a notebook, tests) may use another precision.
+            from accelerate.state import AcceleratorState
+
+            AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def _train(
+    cfg: TrainingConfig,
+    accelerator: Any,
+    out: Path,
+    resume: str | None,
+    resume_from: Path | None,
+    push_to_hub_repo: str | None,
+) -> Path:
+    """`train` from the accelerator on: everything that can fail on the inputs is checked before the first step,
+    and nothing is written into `out` before it."""
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+
+    from .data import Degradation, StepBatchSampler, TrainingPatches, load_images, pair_lr_images, validation_images
+
+    t, d = cfg.train, cfg.data
+    card_id = push_to_hub_repo or str(out)
+    main = accelerator.is_main_process
 
     set_seed(t.seed)  # identical initialisation on every process
     model, init_report = build_model(cfg.model, t)
+    if resume_from is not None:
+        check_resumable(resume_from, model)
     if init_report is not None and main:
         logger.info(str(init_report))
     mc = model.config
@@ -601,6 +779,7 @@ def train(
         hr_items += items
         if lr_items is not None:
             lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir)
+    check_readable(hr_items, channels, "data.train")
     dataset = TrainingPatches(hr_items, d.patch_size, degradation(False), channels, t.seed, lr_items, d.flip, d.rot90)
 
     val_images, baseline = None, None
@@ -639,6 +818,9 @@ def train(
     elif resume and main:
         logger.info(f"no checkpoint under {out / 'checkpoints'}: starting from step 0")
     start = progress.step
+    if main:  # every input is checked: only now does the run write into its folder
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     sampler = StepBatchSampler(
         t.batch_size,
@@ -656,6 +838,7 @@ def train(
         # Worker seeds come from this generator, not the global RNG, so resuming does not shift any random stream.
         generator=torch.Generator().manual_seed(t.seed),
         persistent_workers=False,
+        worker_init_fn=_ignore_stop_signals,
     )
     if main:
         accelerator.init_trackers(t.project_name, config=_flat(cfg.to_dict()))
@@ -672,7 +855,8 @@ def train(
         value = validate(scored, val_images, scale)
         progress.history = [h for h in progress.history if h["step"] != step] + [{"step": step, "psnr": value}]
         accelerator.log({"val/psnr_y": value}, step=step)
-        bar.set_postfix_str(f"loss {last_loss:.4f} val PSNR {value:.2f} dB")
+        loss_text = f"loss {last_loss:.4f} " if np.isfinite(last_loss) else ""  # no loss logged yet
+        bar.set_postfix_str(f"{loss_text}val PSNR {value:.2f} dB")
 
     def save_checkpoint(step: int) -> None:
         final = out / "checkpoints" / f"step-{step:08d}"
@@ -691,15 +875,9 @@ def train(
                 shutil.rmtree(old)
         accelerator.wait_for_everyone()
 
-    last_loss = float("nan")
-    bar = tqdm(total=t.max_steps, initial=start, disable=not main, dynamic_ncols=True, desc="train")
-    if main and start == 0:
-        run_validation(0)
-    batches = iter(loader)
-    accum = t.gradient_accumulation_steps
-    loss_sum = torch.zeros((), device=accelerator.device)
-    window_start, window_steps = time.perf_counter(), 0
-    for step in range(start, t.max_steps):
+    def _step(step: int) -> None:
+        """One optimizer step (all micro-batches), then logging, validation and checkpointing as due."""
+        nonlocal last_loss, loss_sum, window_start, window_steps
         torch.manual_seed(step_seed(t.seed, step, accelerator.process_index))
         model.train()
         for a in range(accum):
@@ -747,6 +925,23 @@ def train(
             run_validation(progress.step)
         if done or t.checkpoint_every and progress.step % t.checkpoint_every == 0:
             save_checkpoint(progress.step)
+
+    last_loss = float("nan")
+    bar = tqdm(total=t.max_steps, initial=start, disable=not main, dynamic_ncols=True, desc="train")
+    if main and start == 0 and t.validate_every:  # 0: only at the end
+        run_validation(0)
+    batches = iter(loader)
+    accum = t.gradient_accumulation_steps
+    loss_sum = torch.zeros((), device=accelerator.device)
+    window_start, window_steps = time.perf_counter(), 0
+    with StopSignals() as stop:
+        for step in range(start, t.max_steps):
+            _step(step)
+            if stop.requested(accelerator):
+                if not (t.checkpoint_every and progress.step % t.checkpoint_every == 0 or progress.step == t.max_steps):
+                    save_checkpoint(progress.step)
+                bar.close()
+                raise TrainingInterrupted(stop.signal, progress.step, _checkpoints(out)[-1])
     bar.close()
 
     if main:
@@ -761,13 +956,6 @@ def train(
             url = push_to_hub(out, push_to_hub_repo, f"swinir_hf.train: step {progress.step}")
             logger.info(f"pushed to {url}")
     accelerator.wait_for_everyone()
-    accelerator.end_training()
-    if accelerator.num_processes == 1:
-        # accelerate keeps one global state per process; clear it so that a later `train` call in this process
-        # (a notebook, tests) may use another precision.
-        from accelerate.state import AcceleratorState
-
-        AcceleratorState._reset_state(reset_partial_state=True)
     return out
 
 
@@ -795,10 +983,14 @@ def _build_gan(args: GanArgs, channels: int) -> dict:
     from .gan import PerceptualLoss, UNetDiscriminator
 
     disc = UNetDiscriminator(channels, args.discriminator_channels)
+    try:
+        perceptual = PerceptualLoss(args.perceptual_layers, args.vgg_weights)
+    except (OSError, ValueError) as err:  # CheckpointError, ModelNotAvailableError, a malformed repo id
+        raise ValueError(f"gan.vgg_weights {args.vgg_weights!r}: {err}") from err
     return {
         "disc": disc,
         "optimizer": torch.optim.Adam(disc.parameters(), lr=args.discriminator_lr, betas=(0.9, 0.99)),
-        "perceptual": PerceptualLoss(args.perceptual_layers, args.vgg_weights),
+        "perceptual": perceptual,
     }
 
 
@@ -863,7 +1055,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         train(cfg, resume=args.resume, push_to_hub_repo=args.push_to_hub, overwrite=args.overwrite)
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
+    except TrainingInterrupted as err:
+        print(f"interrupted: {err}", file=sys.stderr)
+        return 128 + err.signum
+    except KeyboardInterrupt:
+        print("interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr)
+        return 130
+    except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from swinir_hf.image_io import read_image, write_image
 from swinir_hf.modeling_swinir import SwinTransformerBlock
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "hub" / "space" / "examples" / "church_x2_downscaled.png"
+EXAMPLES = ROOT / "hub" / "space" / "examples"
+EXAMPLE = EXAMPLES / "church_x2_downscaled.png"
 
 
 def save_model(folder: Path, **overrides) -> Path:
@@ -53,12 +55,11 @@ def session(name: str = "test") -> types.SimpleNamespace:
     return types.SimpleNamespace(session_hash=name)
 
 
-def run(demo: app.RestorationDemo, path, label: str | None = None, task: str = app.SR, **options):
-    """Call the restore callback as the Restore button does."""
+def run(demo: app.RestorationDemo, path, model: str = app.AUTO, task: str = app.SR, scale: int | None = 2, **options):
+    """Call the restore callback as the Restore button does; returns ((before, after), file, info)."""
     settings = dict(level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto")
     settings.update(options)
-    label = label or demo.labels(task)[0]
-    return demo.restore(str(path), task, label, *settings.values(), request=session())
+    return demo.restore(str(path), task, scale, model, *settings.values(), request=session())
 
 
 def test_restore_returns_comparison_png_and_sizes(demo, tmp_path):
@@ -101,45 +102,130 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
     truncated = tmp_path / "cut.png"
     truncated.write_bytes(EXAMPLE.read_bytes()[:300])
     for path in (text, truncated):
-        with pytest.raises(gr.Error, match="is not an image this demo can read"):
+        with pytest.raises(gr.Error, match=f"{path.name} is not an image this demo can read") as err:
             run(demo, path)
+        assert not err.value.print_exception  # a user error: no traceback in the server log
     small = app.RestorationDemo(max_pixels=1000, extra_models=[str(model_dir)], defaults_dir=tmp_path)
     with pytest.raises(gr.Error, match=r"120×100 = 0\.01 megapixels; this demo accepts up to 0\.00"):
         run(small, EXAMPLE)
     with pytest.raises(gr.Error, match="Upload an image first"):
-        demo.restore(None, app.SR, demo.labels(app.SR)[0], None, "", "auto", 32, False, "auto", session())
+        demo.restore(None, app.SR, 2, app.AUTO, None, "", "auto", 32, False, "auto", session())
     with pytest.raises(gr.Error, match="Tile size must be"):
         run(demo, EXAMPLE, tile="big")
-    with pytest.raises(gr.Error, match="does not exist"):
-        run(demo, EXAMPLE, label=app.CUSTOM, custom_path=str(tmp_path / "missing.pth"))
-    with pytest.raises(gr.Error, match="float16 is only supported on CUDA"):
-        if app.torch.cuda.is_available():
-            pytest.skip("float16 runs on CUDA")
-        run(demo, EXAMPLE, precision="float16")
+    with pytest.raises(gr.Error) as err:
+        run(demo, EXAMPLE, model=app.CUSTOM, custom_path=str(tmp_path / "missing.pth"))
+    assert err.value.message == f"{tmp_path / 'missing.pth'} does not exist"
+    if not app.torch.cuda.is_available():
+        assert "float16" not in demo.precisions()  # not offered where it cannot run
+        with pytest.raises(gr.Error, match="float16 needs a CUDA GPU"):
+            run(demo, EXAMPLE, precision="float16")
 
 
-def test_hub_models_are_listed_and_fail_fast_offline(demo):
+def test_decompression_bomb_says_too_many_pixels(demo, tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses images over twice this
+    with pytest.raises(gr.Error, match=r"church_x2_downscaled.png has too many pixels to open safely"):
+        run(demo, EXAMPLE)
+
+
+def test_float_tiff_is_restored_to_a_float_tiff(demo, tmp_path):
+    source = tmp_path / "depth.tiff"
+    Image.fromarray(np.random.default_rng(0).random((12, 10), dtype=np.float32), "F").save(source)
+    (_, after), out, info = run(demo, source)
+    with Image.open(out) as result:
+        assert (result.format, result.mode, result.size) == ("TIFF", "F", (20, 24))
+    assert "10×12 grey 32-bit float → **output** 20×24 grey 32-bit float" in info and after.mode == "L"
+
+
+def test_broken_model_folders_give_one_line(tmp_path, model_dir):
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(model_dir, corrupt)
+    (corrupt / "config.json").write_text('{"upscale": 2,')
+    no_weights = tmp_path / "no-weights"
+    no_weights.mkdir()
+    shutil.copy(model_dir / "config.json", no_weights)
+    cases = ((corrupt, "config.json is not valid JSON"), (no_weights, "has a config.json but no weights"))
+    for folder, problem in cases:
+        with pytest.raises(app.ModelError, match=problem):
+            app.RestorationDemo(extra_models=[str(folder)], defaults_dir=tmp_path / "none")
+        with pytest.raises(SystemExit, match=f"app.py: error: .*{problem}"):
+            app.launch(app.parse_args(["--model", str(folder)]))
+    demo = app.RestorationDemo(defaults_dir=tmp_path / "none")
+    for folder, problem in cases:  # the same through the path box
+        with pytest.raises(gr.Error, match=problem) as err:
+            run(demo, EXAMPLE, model=app.CUSTOM, custom_path=str(folder))
+        assert "\n" not in err.value.message
+
+
+def test_hub_models_are_marked_and_disabled_offline(demo, monkeypatch):
     hub = [e for e in demo.entries if e.on_hub]
     assert len({spec for e in hub for spec in e.specs.values()}) == 31  # every released checkpoint is reachable
-    label = demo.labels(app.SR)[1]
+    choices = dict(demo.task_choices())
+    assert "Photo: enlarge (needs a download)" in choices and "JPEG: remove blocks (needs a download)" in choices
+    assert "Clean image: enlarge" in choices  # the local ×2 model runs offline
+    real = demo.plan(app.REAL_SR, 4, app.AUTO, None, None)
+    assert real.problem == (
+        "No offline model for photos ×4 yet: SwinIR-M real-world ×4 GAN · authors needs a download from the "
+        "Hugging Face Hub, and this server is offline."
+    )
+    labels = dict((v, k) for k, v in demo.model_choices(app.SR))
+    assert labels["SwinIR-M classical ×4 DF2K · authors"].endswith(" · needs a download (offline)")
     start = time.perf_counter()
-    with pytest.raises(gr.Error, match="not in the local Hugging Face cache"):
-        run(demo, EXAMPLE, label=label)
+    with pytest.raises(gr.Error, match="needs a download from the Hugging Face Hub, and this server is offline"):
+        run(demo, EXAMPLE, model="SwinIR-M classical ×4 DF2K · authors")
     assert time.perf_counter() - start < 10
+    # Online, the same checkpoints are offered, marked as downloading on first use.
+    monkeypatch.setattr(app, "hub_online", lambda: True)
+    labels = dict((v, k) for k, v in demo.model_choices(app.SR))
+    assert labels["SwinIR-M classical ×4 DF2K · authors"].endswith(" · downloads on first use")
+    assert demo.plan(app.REAL_SR, 4, app.AUTO, None, None).spec == "swinir-hf/swinir-real-sr-x4-gan"
+    assert dict(demo.task_choices())["Photo: enlarge"] == app.REAL_SR
 
 
-def test_noise_level_and_quality_pick_the_checkpoint(demo):
-    colour_dn = next(e for e in demo.entries if e.task == app.DENOISE and "color" in e.label)
-    level, custom = demo.on_model(app.DENOISE, colour_dn.label)
+def test_defaults_follow_the_input_and_levels_pick_the_checkpoint(demo, tmp_path):
+    # A colour JPEG gets the colour model at the quality its tables show (15 → the nearer level, 10); grey → grey.
+    jpeg = EXAMPLES / "flowers_jpeg15.jpg"
+    assert app.jpeg_quality(jpeg) == 15 and app.jpeg_quality(EXAMPLE) is None
+    scale, model, level, custom, plan, restore_button = demo.on_task(str(jpeg), app.JPEG, "")
+    assert scale["choices"] == [("×1", 1)] and model["value"] == app.AUTO
+    assert level["visible"] and level["choices"] == [10, 20, 30, 40] and level["value"] == 10
+    assert "SwinIR-M colour · authors needs a download" in plan and not restore_button["interactive"]  # offline
+    grey = tmp_path / "grey.jpg"
+    Image.open(jpeg).convert("L").save(grey, quality=40)
+    assert demo.plan(app.JPEG, 1, app.AUTO, None, None, channels=1, quality=40).spec is None
+    assert demo.plan(app.JPEG, 1, app.AUTO, None, None, channels=1).entry.label == "SwinIR-M grey · authors"
+    assert demo.on_task(str(grey), app.JPEG, "")[2]["value"] == 40
+    # A Hub denoiser shows its σ selector on the first pick; σ picks the checkpoint.
+    colour_dn = "SwinIR-M colour · authors"
+    scale, model, level, custom, plan, _ = demo.on_model(str(EXAMPLE), app.DENOISE, 1, colour_dn, None, "")
     assert level["visible"] and level["choices"] == [15, 25, 50] and level["value"] == 25
     assert level["label"].startswith("Noise level") and not custom["visible"]
-    assert demo.resolve(app.DENOISE, colour_dn.label, 50, None)[0] == "swinir-hf/swinir-denoising-color-sigma50"
-    jpeg = next(e for e in demo.entries if e.task == app.JPEG and "color" in e.label)
-    assert demo.level_props(app.JPEG, jpeg.label)["choices"] == [10, 20, 30, 40]
-    assert demo.resolve(app.JPEG, jpeg.label, 20, None)[0] == "swinir-hf/swinir-jpeg-car-color-q20"
-    assert not demo.level_props(app.SR, demo.labels(app.SR)[0])["visible"]
-    assert demo.on_model(app.SR, app.CUSTOM)[1]["visible"]
-    assert demo.on_task(app.JPEG)["choices"] == demo.labels(app.JPEG) and demo.labels(app.JPEG)[-1] == app.CUSTOM
+    assert demo.plan(app.DENOISE, 1, colour_dn, 50, None).entry.specs[50] == "swinir-hf/swinir-denoising-color-sigma50"
+    assert demo.on_model(None, app.SR, 2, app.CUSTOM, None, "")[3]["visible"]
+
+
+def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
+    preview, text, shrink, scale, model, level, custom, plan, button = demo.on_upload(
+        str(EXAMPLE), app.SR, 2, app.AUTO, None, ""
+    )
+    assert preview["visible"] and preview["value"].size == (120, 100) and text == "**Input** 120×100 RGB 8-bit"
+    assert not shrink["visible"] and button["interactive"] and plan == "Model: tiny-x2 · local · 120×100 → 240×200"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    preview, text, shrink, *_, button = demo.on_upload(str(notes), app.SR, 2, app.AUTO, None, "")
+    assert text == "⚠ notes.txt is not an image this demo can read (PNG, JPEG, TIFF, WebP, BMP…)."
+    assert not preview["visible"] and not button["interactive"]
+    # Too large: said at upload, with an offer to shrink it to fit.
+    small = app.RestorationDemo(
+        max_pixels=3000, defaults_dir=tmp_path / "none", extra_models=[str(demo.entries[0].specs[None])]
+    )
+    _, text, shrink, *_, button = small.on_upload(str(EXAMPLE), app.SR, 2, app.AUTO, None, "")
+    assert text.startswith("⚠ This image is 120×100 = 0.0 megapixels; this demo takes up to 0.00")
+    assert shrink["visible"] and not button["interactive"]
+    shrunk = small.shrink_upload(str(EXAMPLE))
+    with Image.open(shrunk) as image:
+        assert image.width * image.height <= 3000 and abs(image.width / image.height - 1.2) < 0.05
+    (_, after), _, _ = run(small, shrunk)
+    assert after.size == (2 * image.width, 2 * image.height)
 
 
 def test_bundled_defaults_are_discovered_by_task(tmp_path):
@@ -147,17 +233,19 @@ def test_bundled_defaults_are_discovered_by_task(tmp_path):
     save_model(tmp_path / "denoise-color", upscale=1, upsampler=None, task="color_dn")
     (tmp_path / "not-a-model").mkdir()
     demo = app.RestorationDemo(defaults_dir=tmp_path)
-    bundled = [(e.task, e.label) for e in demo.entries if not e.on_hub]
-    assert bundled == [(app.DENOISE, "denoise-color · bundled ×1"), (app.SR, "sr-x4 · bundled ×4")]
-    assert demo.first_task() == app.SR and demo.labels(app.SR)[0] == "sr-x4 · bundled ×4"
+    bundled = [(e.task, e.label, e.scale) for e in demo.entries if not e.on_hub]
+    assert bundled == [(app.DENOISE, "denoise-color · bundled", 1), (app.SR, "sr-x4 · bundled", 4)]
+    assert demo.first_task() == app.SR and demo.scales(app.SR) == [2, 4] and demo.scales(app.DENOISE) == [1]
     assert app.RestorationDemo(defaults_dir=tmp_path / "none").first_task() == app.SR  # no offline model
-    (_, after), _, _ = run(demo, EXAMPLE)
+    (_, after), _, _ = run(demo, EXAMPLE, scale=4)
     assert after.size == (480, 400)
+    (before, after), _, _ = run(demo, EXAMPLE, task=app.DENOISE, scale=1)
+    assert before.size == after.size == (120, 100)
 
 
 def test_authors_pth_through_the_path_box(demo, shared):
     pth = shared / "fixtures" / "official_parity" / "lightweight_sr_x2.pth"
-    (_, after), _, info = run(demo, EXAMPLE, label=app.CUSTOM, custom_path=f"  {pth}  ")
+    (_, after), _, info = run(demo, EXAMPLE, model=app.CUSTOM, custom_path=f"  {pth}  ")
     assert after.size == (240, 200) and "lightweight_sr_x2.pth" in info
 
 
@@ -195,9 +283,50 @@ def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
     assert not worker.is_alive()
     assert [e.message for e in outcome] == ["Cancelled."]
     assert sum(t > cancelled_at for t in calls) <= 1 and len(calls) < 16 * len(blocks)
-    assert demo._cancels == {}
+    assert demo._jobs == {}
     (_, after), _, _ = run(demo, EXAMPLE)  # the next job is not affected
     assert after.size == (240, 200)
+
+
+def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
+    # The first forward's shape gives the number of forwards: 1 whole, tiles as tiled_apply plans them, ×8 ensemble.
+    assert app.forwards_needed(app.torch.Size([1, 3, 64, 48]), (64, 48), 1, 32) == 1
+    assert app.forwards_needed(app.torch.Size([1, 3, 16, 16]), (64, 64), 1, 0) == 16
+    assert app.forwards_needed(app.torch.Size([3, 1, 16, 16]), (64, 64), 3, 0) == 16  # grey model, colour image
+    demo = app.RestorationDemo(concurrency=2, extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
+    model = demo.models.get(str(model_dir))
+    blocks = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]
+    threads: list[int] = []
+
+    def slow_block(module, args, output):
+        threads.append(app.torch.get_num_threads())
+        time.sleep(0.1)
+
+    handles = [b.register_forward_hook(slow_block) for b in blocks]
+    reports: list[tuple[float, str]] = []
+    try:
+        for options in (dict(tile="none", ensemble=True), dict(tile="16", overlap=0, ensemble=False)):
+            reports.clear()
+            settings = dict(level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto")
+            settings.update(options)
+            demo.restore(
+                str(EXAMPLE),
+                app.SR,
+                2,
+                app.AUTO,
+                *settings.values(),
+                request=session(),
+                progress=lambda fraction, desc: reports.append((fraction, desc)),
+            )
+            moving = [(f, d) for f, d in reports if d.startswith("Restoring, about")]
+            assert len(moving) >= 4, reports  # 16 (ensemble) / 2 × 56 (tiles) slowed blocks
+            fractions = [f for f, _ in moving]
+            assert fractions == sorted(fractions) and fractions[-1] > 0.7 and fractions[-1] < 1
+    finally:
+        for h in handles:
+            h.remove()
+    # Two jobs at once on a CPU: each runs on its half of the cores.
+    assert demo.threads_per_job == max(1, app.torch.get_num_threads() // 2) and set(threads) == {demo.threads_per_job}
 
 
 def free_port() -> int:
@@ -231,9 +360,9 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        task, model = app.SR, f"{model_dir.name} · local ×2"
+        task, scale, model = app.SR, 2, f"{model_dir.name} · local"
         options = (None, "", "auto", 32, False, "auto")
-        slider, png, info = client.predict(handle_file(str(EXAMPLE)), task, model, *options, api_name="/restore")
+        slider, png, info = client.predict(handle_file(str(EXAMPLE)), task, scale, model, *options, api_name="/restore")
         with Image.open(png) as result:
             assert result.size == (240, 200)
         assert "**output** 240×200 RGB 8-bit" in info
@@ -241,11 +370,16 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
         big = tmp_path / "big.png"
         Image.new("RGB", (200, 101)).save(big)
         with pytest.raises(Exception, match="accepts up to 0.02"):
-            client.predict(handle_file(str(big)), task, model, *options, api_name="/restore")
+            client.predict(handle_file(str(big)), task, scale, model, *options, api_name="/restore")
+        notes = tmp_path / "notes.png"
+        notes.write_text("not an image")
+        with pytest.raises(Exception, match="notes.png is not an image this demo can read"):
+            client.predict(handle_file(str(notes)), task, scale, model, *options, api_name="/restore")
     finally:
         server.terminate()
         server.wait(timeout=20)
         log.close()
+    assert "Traceback" not in (tmp_path / "app.log").read_text()  # user errors are messages, not server faults
 
 
 def test_build_space_assembles_a_runnable_space(tmp_path):
@@ -262,6 +396,15 @@ def test_build_space_assembles_a_runnable_space(tmp_path):
     assert (meta["sdk"], meta["sdk_version"], meta["app_file"]) == ("gradio", gr.__version__, "app.py")
     pins = [line for line in (out / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
     assert pins and all("==" in line for line in pins)
+    # The Space runs the versions the tests run: its pins are constraints.txt's.
+    tested = {
+        line.split("==")[0].lower().replace("_", "-"): line.split("==")[1]
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    for pin in pins:
+        name, version = pin.split("==")
+        assert tested[name.lower().replace("_", "-")] == version, pin
     assert not list(out.rglob("__pycache__"))
     with pytest.raises(FileExistsError, match="--overwrite"):
         build_space(out)

@@ -1,8 +1,9 @@
-"""The demo end to end in headless Chromium: load the page, upload, Restore, wait for the result, screenshot.
+"""The demo end to end in headless Chromium, offline, as a user drives it: each task, Cancel, a non-image upload,
+and the phone layout. Screenshots of each result go to $SWINIR_DEMO_SCREENSHOTS, else <tmp>/swinir-demo-screenshots
+(kept after the run as test artifacts).
 
-Needs Debian's `chromium` (`apt-get install -y chromium chromium-driver`); playwright drives it and never
-downloads a browser. Skipped without it, except under CI=true where it fails. Set SWINIR_DEMO_SCREENSHOT=PATH to
-write the screenshot there (the README's docs/images/demo.png) instead of a temporary folder.
+Needs Debian's `chromium` (`apt-get install -y chromium`); playwright drives it and never downloads a browser.
+Skipped without it, except under CI=true where it fails.
 """
 
 from __future__ import annotations
@@ -11,16 +12,26 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import huggingface_hub.constants
+import numpy as np
 import pytest
 from PIL import Image
 
 import app
 
+pytestmark = [
+    pytest.mark.slow,
+    # gradio 6.31's queue statistics use pandas options pandas 3 deprecates (in the server's threads).
+    pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),
+]
+
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "hub" / "space" / "examples"
 CHROMIUM = os.environ.get("SWINIR_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("SWINIR_DEMO_SCREENSHOTS", Path(tempfile.gettempdir()) / "swinir-demo-screenshots"))
 # Headless, and nothing that reaches outside this machine.
 CHROMIUM_ARGS = [
     "--headless",
@@ -32,12 +43,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
     if not (Path(CHROMIUM).is_file() and shutil.which(CHROMIUM)):
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver"
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -45,49 +58,161 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, shared):
-    """The app on a free localhost port, with the authors' tiny lightweight ×2 parity checkpoint as its model."""
+def server():
+    """The app, offline, on a free localhost port with the bundled models only."""
+    offline = huggingface_hub.constants.HF_HUB_OFFLINE
     huggingface_hub.constants.HF_HUB_OFFLINE = True
-    pth = shared / "fixtures" / "official_parity" / "lightweight_sr_x2.pth"
-    model_dir = tmp_path_factory.mktemp("models") / "lightweight-x2-demo"
-    app.load_model(pth).save_pretrained(model_dir)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    args = app.parse_args(["--port", str(port), "--model", str(model_dir)])
-    demo = app.launch(args, prevent_thread_lock=True, quiet=True)
+    demo = app.launch(app.parse_args(["--port", str(port)]), prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+    huggingface_hub.constants.HF_HUB_OFFLINE = offline
 
 
-def test_upload_restore_and_screenshot(chromium, server, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
 
-    url = server
-    example = ROOT / "hub" / "space" / "examples" / "church_x2_downscaled.png"
-    shot = Path(os.environ.get("SWINIR_DEMO_SCREENSHOT", tmp_path / "demo.png"))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url)
-            expect(page.get_by_text("SwinIR image restoration").first).to_be_visible(timeout=30_000)
-            # A bundled ×2 default, once the package ships one, comes first; else the model given here.
-            expect(page.get_by_label("Model")).to_have_value(re.compile(r".* ×2$"))
-            page.locator("input[type=file]").first.set_input_files(str(example))
-            expect(page.locator("#info")).to_contain_text("Input 120×100 RGB 8-bit", timeout=15_000)
-            page.locator("#restore-button").click()
-            expect(page.locator("#info")).to_contain_text("output 240×200 RGB 8-bit", timeout=60_000)
-            download = page.locator("#download a").first
-            expect(download).to_have_attribute("download", "church_x2_downscaled_swinir.png")
-            # The comparison shows both images, each at full size.
-            slider_images = page.locator("#comparison img")
-            expect(slider_images).to_have_count(2)
-            sizes = slider_images.evaluate_all("els => els.map(e => [e.naturalWidth, e.naturalHeight])")
-            assert sizes == [[240, 200], [240, 200]]
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url: str, viewport: dict):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=viewport)
+    page.goto(url)
+    expect(page.locator("#restore-button")).to_be_visible(timeout=60_000)
+    return page
+
+
+def upload(page, path: Path, described: str) -> None:
+    from playwright.sync_api import expect
+
+    clear = page.locator("#upload").get_by_role("button", name=re.compile("clear", re.IGNORECASE))
+    if clear.count():  # a file is there already: remove it to get the drop zone back
+        clear.first.click()
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    expect(page.locator("#input-info")).to_contain_text(described, timeout=20_000)
+
+
+def restore_and_wait(page, output: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#restore-button")).to_be_enabled()
+    page.locator("#restore-button").click()
+    expect(page.locator("#info")).to_contain_text(f"output {output}", timeout=90_000)
+    expect(page.locator("#cancel-button")).to_be_disabled()
+
+
+def slider_sizes(page) -> list[list[int]]:
+    images = page.locator("#comparison img")
+    images.nth(1).wait_for()
+    return images.evaluate_all("els => els.map(e => [e.naturalWidth, e.naturalHeight])")
+
+
+def shoot(page, name: str, full_page: bool = False) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def test_each_task_offline(browser, server):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, server, DESKTOP)
+    task = page.locator("#task")
+    # Offline, the tasks without a bundled model say so, and Restore stays off with a one-line reason.
+    expect(task).to_contain_text("Photo: enlarge (needs a download)")
+    expect(task).to_contain_text("JPEG: remove blocks (needs a download)")
+    upload(page, EXAMPLES / "church_x2_downscaled.png", "Input 120×100 RGB 8-bit")
+    for words, noun in (("Photo: enlarge", "photos ×4"), ("JPEG: remove blocks", "JPEG images ×1")):
+        task.get_by_text(words).click()
+        expect(page.locator("#plan")).to_contain_text(f"No offline model for {noun} yet")
+        expect(page.locator("#plan")).to_contain_text("this server is offline")
+        expect(page.locator("#restore-button")).to_be_disabled()
+        shoot(page, f"task-{words.split(':')[0].lower()}-offline")
+
+    # Clean image ×2, from the main controls only; Restore is on screen without scrolling.
+    task.get_by_text("Clean image: enlarge").click()
+    page.locator("#scale").get_by_text("×2").click()
+    expect(page.locator("#plan")).to_contain_text("sr-x2 · bundled · 120×100 → 240×200")
+    box = page.locator("#restore-button").bounding_box()
+    assert box["y"] + box["height"] <= DESKTOP["height"]
+    restore_and_wait(page, "240×200 RGB 8-bit")
+    expect(page.locator("#download a").first).to_have_attribute("download", "church_x2_downscaled_swinir.png")
+    assert slider_sizes(page) == [[240, 200], [240, 200]]
+    expect(page.locator("#info")).to_contain_text("before: the input enlarged with bicubic interpolation")
+    shoot(page, "task-clean-image-x2", full_page=True)
+
+    # Noisy: the task has no scale (×1), and the comparison is not called bicubic.
+    upload(page, EXAMPLES / "starfish_noise25.png", "Input")
+    task.get_by_text("Noisy: remove noise").click()
+    expect(page.locator("#scale")).to_contain_text("×1")
+    expect(page.locator("#plan")).to_contain_text("denoise-color · bundled")
+    size = Image.open(EXAMPLES / "starfish_noise25.png").size
+    restore_and_wait(page, f"{size[0]}×{size[1]} RGB 8-bit")
+    expect(page.locator("#info")).not_to_contain_text("bicubic")
+    assert slider_sizes(page) == [list(size)] * 2
+    shoot(page, "task-noisy", full_page=True)
+    page.close()
+
+
+def test_cancel_and_a_non_image_upload(browser, server, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, server, DESKTOP)
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    upload(page, notes, "")
+    expect(page.locator("#input-info")).to_contain_text("notes.png is not an image this demo can read")
+    expect(page.locator("#restore-button")).to_be_disabled()
+    shoot(page, "non-image-upload")
+
+    # A job long enough to cancel: ×4 with the ×8 self-ensemble on 320².
+    photo = tmp_path / "photo.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (320, 320, 3), dtype=np.uint8)).save(photo)
+    upload(page, photo, "Input 320×320 RGB 8-bit")
+    page.locator("#advanced").get_by_text("Advanced").click()
+    page.get_by_label("Self-ensemble ×8").check()
+    expect(page.locator("#cancel-button")).to_be_disabled()
+    page.locator("#restore-button").click()
+    expect(page.locator("#cancel-button")).to_be_enabled()
+    expect(page.locator("#restore-button")).to_be_disabled()
+    # One progress indicator, on the result panel, that moves and gives an estimate.
+    expect(page.locator("#comparison")).to_contain_text("left", timeout=60_000)
+    assert page.get_by_text("Restoring, about").count() == 1
+    page.locator("#cancel-button").click()
+    expect(page.locator("#info")).to_contain_text("Cancelled.")
+    expect(page.locator("#cancel-button")).to_be_disabled()
+    expect(page.locator("#restore-button")).to_be_enabled()
+    shoot(page, "cancelled")
+    page.close()
+
+
+def test_phone_layout_scrolls_to_the_result(browser, server):
+
+    page = open_page(browser, server, PHONE)
+    upload(page, EXAMPLES / "church_x2_downscaled.png", "Input 120×100 RGB 8-bit")
+    page.locator("#scale").get_by_text("×2").click()
+    # One column: the result sits below Restore, so it is scrolled into view when it arrives.
+    restore_box = page.locator("#restore-button").bounding_box()
+    assert page.locator("#comparison").bounding_box()["y"] > restore_box["y"]
+    restore_and_wait(page, "240×200 RGB 8-bit")
+    page.wait_for_function(
+        "() => { const r = document.getElementById('comparison').getBoundingClientRect();"
+        " return r.top >= -1 && r.top < window.innerHeight / 2; }",
+        timeout=10_000,
+    )
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]  # nothing wider than the phone
+    shot = shoot(page, "phone-result")
     with Image.open(shot) as image:
-        assert image.width == 1280 and image.height >= 600
+        assert image.size == (PHONE["width"], PHONE["height"])
+    page.close()

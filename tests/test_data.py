@@ -170,3 +170,13 @@ def test_gaussian_kernel_is_normalised_and_anisotropic():
     np.testing.assert_allclose(gaussian_kernel(15, 3.0, 1.0, np.pi / 2), k.T, atol=1e-12)
     with pytest.raises(ValueError, match="odd"):
         gaussian_kernel(4, 1.0, 1.0, 0.0)
+
+
+def test_plain_folders_need_no_datasets(folder, monkeypatch):
+    """Machines without `datasets` (the GPU lease machine) train on plain image folders."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` now raises ImportError
+    assert [p.rsplit("/", 1)[-1] for p in load_images(str(folder))] == sorted(p.name for p in folder.glob("*.png"))
+    with pytest.raises(ImportError):
+        load_images("org/some-hub-dataset")

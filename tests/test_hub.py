@@ -18,10 +18,9 @@ from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file
 
-from swinir_hf import SwinIRForImageRestoration, hub
+from swinir_hf import SwinIRForImageRestoration, hub, restore
 from swinir_hf.catalog import find_release
 from swinir_hf.hub import HubExportError, export_checkpoint, push_folder, remote_code_sources
-from swinir_hf.image_processing_swinir import float_to_image
 from swinir_hf.loading import load_model
 from swinir_hf.model_card import render_model_card
 
@@ -34,6 +33,7 @@ EXPECTED_FILES = [
     "image_processing_swinir.py",
     "model.safetensors",
     "modeling_swinir.py",
+    "pipeline_swinir.py",
     "preprocessor_config.json",
 ]
 
@@ -74,6 +74,13 @@ def test_folder_contents_config_and_processor(exported):
     assert sorted(p.name for p in folder.path.parent.iterdir()) == sorted(f.path.name for f in exported.values())
     config = json.loads((folder.path / "config.json").read_text())
     assert config["auto_map"] == hub.AUTO_MAP
+    assert config["custom_pipelines"] == {
+        "image-restoration": {
+            "impl": "pipeline_swinir.ImageRestorationPipeline",
+            "pt": ["AutoModelForImageToImage"],
+            "type": "image",
+        }
+    }
     assert (config["model_type"], config["upsampler"], config["resi_connection"]) == ("swinir", "nearest+conv", "3conv")
     processor = json.loads((folder.path / "preprocessor_config.json").read_text())
     assert processor["auto_map"] == {"AutoImageProcessor": "image_processing_swinir.SwinIRImageProcessor"}
@@ -104,10 +111,9 @@ def test_card_metadata_parses(exported):
     for snippet in ('AutoModelForImageToImage.from_pretrained("me/swinir-jpeg-car"', "swinir-hf restore", "labels=gt"):
         assert snippet in card.text
     assert "@inproceedings{liang2021swinir" in card.text
-    # transformers 4.x's pipeline cannot return greyscale images: RGB cards show it, greyscale ones say so.
-    assert "pipeline(" not in card.text and "only returns RGB images" in card.text
-    rgb_card = (exported["classical_sr_x2"].path / "README.md").read_text()
-    assert 'pipeline("image-to-image", model="me/swinir-classical-sr-x2", trust_remote_code=True)' in rgb_card
+    # Grey and RGB models alike: the folder's own pipeline, through remote code.
+    assert 'pipeline("image-restoration", model="me/swinir-jpeg-car", trust_remote_code=True)' in card.text
+    assert "import swinir_hf" not in card.text
 
 
 def test_catalogue_card_has_paper_and_measured_results():
@@ -149,21 +155,22 @@ CHILD = textwrap.dedent(
     """
     import importlib.util, json, sys
     assert importlib.util.find_spec("swinir_hf") is None, "swinir_hf is importable"
-    import numpy as np, torch
+    import torch
     from PIL import Image
     from safetensors.torch import load_file
     from transformers import AutoModel, pipeline
 
     report = {}
-    for case, folder, golden, image in json.loads(sys.argv[1]):
+    for case, folder, golden, images in json.loads(sys.argv[1]):
         model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
         with torch.no_grad():
             ref = load_file(golden)
             out = model(ref["input_odd"]).reconstruction
         entry = {"module": type(model).__module__, "diff": (out - ref["output_odd"]).abs().max().item()}
-        if image:
-            restore = pipeline("image-to-image", model=folder, trust_remote_code=True)
-            entry["pipeline"] = np.asarray(restore(Image.open(image))).tolist()
+        restore = pipeline("image-restoration", model=folder, trust_remote_code=True)
+        entry["pipeline"] = type(restore).__module__
+        for path in images:
+            restore(Image.open(path)).save(path.replace(".png", ".out.png"))
         report[case] = entry
     print(json.dumps(report))
     """
@@ -171,16 +178,23 @@ CHILD = textwrap.dedent(
 
 
 def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_path):
-    """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, the pipeline gives exactly
-    the package's result."""
+    """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, and the folder's own
+    `image-restoration` pipeline gives exactly `restore()`'s pixels for RGB, grey, 16-bit grey and RGBA."""
     rng = np.random.default_rng(0)
-    image_path = tmp_path / "input.png"
-    Image.fromarray(rng.integers(0, 256, (19, 21, 3), dtype=np.uint8)).save(image_path)
-    # RGB with the pipeline; greyscale with AutoModel only (the transformers 4.x pipeline cannot output grey).
-    jobs = [
-        [case, str(exported[case].path), str(parity / f"{case}.safetensors"), str(image_path) if rgb else ""]
-        for case, rgb in (("classical_sr_x2", True), ("jpeg_car", False))
-    ]
+    rgb = rng.integers(0, 256, (19, 21, 3), dtype=np.uint8)
+    kinds = {
+        "rgb": Image.fromarray(rgb),
+        "grey": Image.fromarray(rgb[..., 0]),
+        "grey16": Image.fromarray(rgb[..., 1].astype(np.uint16) * 257),
+        "rgba": Image.fromarray(np.dstack([rgb, rng.integers(0, 256, (19, 21), dtype=np.uint8)])),
+    }
+    jobs = []
+    for case in ("classical_sr_x2", "jpeg_car"):  # an RGB and a greyscale model
+        paths = []
+        for kind, image in kinds.items():
+            paths.append(str(tmp_path / f"{case}-{kind}.png"))
+            image.save(paths[-1])
+        jobs.append([case, str(exported[case].path), str(parity / f"{case}.safetensors"), paths])
     # -S: no site processing, so the editable install's import hook never runs; site-packages is added by hand.
     site_packages = sysconfig.get_paths()["purelib"]
     code = f"import sys; sys.path.append({site_packages!r}); exec({CHILD!r})"
@@ -191,15 +205,26 @@ def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    processor_input = np.asarray(Image.open(image_path), dtype=np.float32)[None].transpose(0, 3, 1, 2) / 255
-    for case, entry in report.items():
-        assert entry["module"].startswith("transformers_modules."), entry["module"]
-        assert entry["diff"] <= 1e-5, case
-        if "pipeline" in entry:
-            with torch.no_grad():
-                out = load_model(exported[case].path)(torch.from_numpy(processor_input)).reconstruction
-            expected = float_to_image(out[0].permute(1, 2, 0).numpy(), output_type="np")
-            assert np.array_equal(np.asarray(entry["pipeline"], dtype=np.uint8), expected), case
+    for case, folder, _, paths in jobs:
+        entry = report[case]
+        assert entry["module"].startswith("transformers_modules.") and entry["diff"] <= 1e-5, (case, entry)
+        assert entry["pipeline"].startswith("transformers_modules."), entry["pipeline"]
+        model = load_model(folder)
+        for path in paths:
+            expected = restore(model, Image.open(path), dtype="float32")
+            got = Image.open(path.replace(".png", ".out.png"))
+            assert got.mode == expected.mode and got.size == expected.size, path
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(expected), err_msg=path)
+
+
+def test_refuses_a_remote_pipeline_that_differs_from_restore(parity, tmp_path, monkeypatch):
+    sources = remote_code_sources()
+    bad = sources["pipeline_swinir.py"].replace("return compose_image(colour,", "return compose_image(colour * 0.99,")
+    assert bad != sources["pipeline_swinir.py"]
+    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "pipeline_swinir.py": bad})
+    with pytest.raises(HubExportError, match="own pipeline does not reproduce"):
+        export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_refuses_a_mismatching_remote_code_copy(parity, tmp_path, monkeypatch):
@@ -272,14 +297,21 @@ def test_cli_push_and_dry_run(parity, tmp_path, fake_api, capsys):
     assert hub.main([str(source), "-o", str(tmp_path / "out"), "--dry-run", "--org", "me"]) == 0
     assert fake_api.calls == []
     printed = capsys.readouterr().out
-    assert "would push" in printed and "me/swinir-lightweight-sr-x2" in printed and "model.safetensors" in printed
+    assert "would push" in printed and "model.safetensors" in printed
+    assert "me/swinir-lightweight-sr-x2-custom" in printed
 
+    # the README's sequence: --push into the same -o rebuilds the dry run's own folder
     args = [str(source / "lightweight_sr_x2.pth"), "-o", str(tmp_path / "out"), "--push", "--org", "me"]
-    assert hub.main(args) == 1  # the dry run's folder is there: no silent overwrite
-    assert "pass --overwrite" in capsys.readouterr().err and fake_api.calls == []
-    assert hub.main([*args, "--overwrite"]) == 0
+    assert hub.main(args) == 0
     assert [c[0] for c in fake_api.calls] == ["create_repo", "upload_folder"]
     assert fake_api.calls[1][3] == EXPECTED_FILES
+    assert fake_api.calls[0][1] == "me/swinir-lightweight-sr-x2-custom"  # not the authors' release repo
+
+    # another file's weights in that folder are not replaced without --overwrite
+    shutil.copy(parity / "classical_sr_x2.pth", source / "lightweight_sr_x2.pth")
+    assert hub.main(args) == 1
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert hub.main([*args, "--overwrite"]) == 0
 
 
 def test_cli_reports_a_failed_push(exported, fake_api, monkeypatch, capsys):

@@ -1,4 +1,4 @@
-"""Image processor conversions, Auto classes and the image-to-image pipeline."""
+"""Image processor conversions, Auto classes and the image-restoration pipeline."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from transformers import (
     pipeline,
 )
 
-from swinir_hf import ImageRestorationPipeline, SwinIRConfig, SwinIRForImageRestoration, SwinIRImageProcessor
+from swinir_hf import (
+    ImageRestorationPipeline,
+    SwinIRConfig,
+    SwinIRForImageRestoration,
+    SwinIRImageProcessor,
+    restore,
+)
+from swinir_hf.loading import DEFAULTS_DIR, load_default
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +94,45 @@ def test_auto_classes_resolve_swinir(model_dir):
     assert isinstance(AutoImageProcessor.from_pretrained(model_dir), SwinIRImageProcessor)
 
 
-@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P"])
-def test_image_to_image_pipeline_gives_exactly_scaled_images(model_dir, mode):
-    restorer = pipeline("image-to-image", model=str(model_dir))
+def test_image_processor_is_the_pil_backend_of_transformers_5(model_dir):
+    processor = AutoImageProcessor.from_pretrained(model_dir)
+    assert isinstance(processor, SwinIRImageProcessor) and processor.backend == "pil"
+
+
+def _kinds() -> dict[str, Image.Image]:
+    rgb = _rgb(13, 10, seed=3)
+    alpha = np.random.default_rng(4).integers(0, 256, (13, 10), dtype=np.uint8)
+    return {
+        "RGB": Image.fromarray(rgb),
+        "L": Image.fromarray(rgb[..., 1]),
+        "I;16": Image.fromarray(rgb[..., 2].astype(np.uint16) * 251),
+        "RGBA": Image.fromarray(np.dstack([rgb, alpha])),
+    }
+
+
+@pytest.mark.parametrize("kind", ["RGB", "L", "I;16", "RGBA"])
+def test_pipeline_on_the_bundled_float16_model_gives_restores_pixels(kind):
+    """`pipeline("image-restoration")` on a bundled folder (float16 weights) runs on the CPU and gives exactly
+    `restore()`'s pixels, keeping mode, bit depth and alpha."""
+    restorer = pipeline("image-restoration", model=str(DEFAULTS_DIR / "sr-x4"))
     assert isinstance(restorer, ImageRestorationPipeline)
-    image = Image.fromarray(_rgb(11, 5)).convert(mode)
+    image = _kinds()[kind]
     out = restorer(image)
-    assert isinstance(out, Image.Image) and out.size == (15, 33)
-    model = SwinIRForImageRestoration.from_pretrained(model_dir).eval()
-    with torch.no_grad():
-        ref = model(SwinIRImageProcessor()(image.convert("RGB"))["pixel_values"]).reconstruction
-    expected = SwinIRImageProcessor().post_process_image_restoration(ref, output_type="np")[0]
-    assert np.abs(np.asarray(out).astype(int) - expected.astype(int)).max() <= 1
+    expected = restore(load_default("sr-x4"), image, dtype="float32")
+    assert out.mode == expected.mode == kind and out.size == (40, 52)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(expected))
+    if kind == "I;16":  # 16 bits really kept, not squeezed into 8 (a near-white image)
+        assert np.asarray(out).max() > 255 and np.asarray(out).mean() < 50000
+
+
+def test_pipeline_takes_a_batch_of_different_sizes(model_dir):
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    images = [Image.fromarray(_rgb(9, 7)), Image.fromarray(_rgb(5, 12, seed=1)), _rgb(6, 6, seed=2)]
+    outs = restorer(images, batch_size=1)
+    assert [o.size for o in outs[:2]] == [(21, 27), (36, 15)] and outs[2].shape == (18, 18, 3)
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    for out, image in zip(outs, images, strict=True):
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(restore(model, image, dtype="float32")))
 
 
 def test_pipeline_keeps_greyscale_models_the_right_way_round(tmp_path):
@@ -106,7 +140,7 @@ def test_pipeline_keeps_greyscale_models_the_right_way_round(tmp_path):
     model.save_pretrained(tmp_path)
     SwinIRImageProcessor(num_channels=1).save_pretrained(tmp_path)
     image = Image.fromarray(_rgb(11, 5)[..., 0])
-    out = pipeline("image-to-image", model=str(tmp_path))(image)
+    out = pipeline("image-restoration", model=str(tmp_path))(image)
     assert out.mode == "L" and out.size == (10, 22)
     with torch.no_grad():
         ref = model(SwinIRImageProcessor(num_channels=1)(image)["pixel_values"]).reconstruction
@@ -114,25 +148,10 @@ def test_pipeline_keeps_greyscale_models_the_right_way_round(tmp_path):
     np.testing.assert_array_equal(np.asarray(out), expected)
 
 
-def test_pipeline_runs_through_the_restoration_engine(model_dir, monkeypatch):
-    from swinir_hf import restoration, restore
-
-    image = Image.fromarray(_rgb(40, 24))
-    calls = []
-    original = restoration.SwinIRRestorer.restore_tensor
-    monkeypatch.setattr(
-        restoration.SwinIRRestorer, "restore_tensor", lambda self, x: calls.append(x.shape) or original(self, x)
-    )
-    out = pipeline("image-to-image", model=str(model_dir))(image)
-    assert calls == [(1, 3, 40, 24)]
-    expected = restore(SwinIRForImageRestoration.from_pretrained(model_dir), image, dtype="float32")
-    np.testing.assert_array_equal(np.asarray(out), np.asarray(expected))
-
-
 def test_pipeline_runs_in_the_precision_the_model_was_loaded_in(model_dir):
     image = Image.fromarray(_rgb(16, 12))
-    exact = np.asarray(pipeline("image-to-image", model=str(model_dir))(image)).astype(int)
-    half = pipeline("image-to-image", model=str(model_dir), torch_dtype=torch.bfloat16)
+    exact = np.asarray(pipeline("image-restoration", model=str(model_dir))(image)).astype(int)
+    half = pipeline("image-restoration", model=str(model_dir), dtype=torch.bfloat16)
     assert half.model.dtype == torch.bfloat16
     diff = np.abs(np.asarray(half(image)).astype(int) - exact)
     assert 0 < diff.max() <= 8  # bfloat16 really ran, and close to float32

@@ -58,7 +58,7 @@ def test_local_errors(tmp_path):
     with pytest.raises(CheckpointError, match="missing.pth does not exist$"):
         load_model(tmp_path / "missing.pth")
     release = load_catalog().releases[0]
-    with pytest.raises(CheckpointError, match=f"loads with load_model\\('{release.repo}'\\)"):
+    with pytest.raises(CheckpointError, match=f"loads by its catalogue name, {release.repo}$"):
         load_model(release.file)
 
 
@@ -82,7 +82,7 @@ def test_unreachable_hub_fails_fast_and_quietly(unreachable_hub, tmp_path, caplo
     message = str(err.value)
     repo_id = f"{load_catalog().organization}/swinir-classical-sr-x4-df2k"
     assert f"model '{repo_id}' is not in the local Hugging Face cache and the Hub cannot be reached" in message
-    for advice in (f"huggingface-cli download {repo_id}", "HF_HUB_OFFLINE=1", "local save_pretrained folder"):
+    for advice in (f"hf download {repo_id}", "HF_HUB_OFFLINE=1", "local save_pretrained folder"):
         assert advice in message
     assert "Retrying" not in caplog.text
 

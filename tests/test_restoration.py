@@ -10,7 +10,8 @@ from PIL import Image, ImageCms
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restoration, restore
 from swinir_hf.image_io import read_image, write_image
-from swinir_hf.restoration import auto_dtype, exact_float32, float32_modules, is_out_of_memory
+from swinir_hf.modeling_swinir import inference_precision
+from swinir_hf.restoration import auto_dtype, is_out_of_memory
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +203,7 @@ def test_float32_on_cuda_turns_tf32_off_and_back():
     before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
     try:
-        with exact_float32(torch.device("cuda")):
+        with inference_precision("float32", torch.device("cuda")):
             assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
         assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
     finally:
@@ -213,14 +214,35 @@ def test_float16_needs_cuda_and_keeps_edges_in_float32(model):
     with pytest.raises(ValueError, match="CUDA"):
         restore(model, _rgb(), dtype="float16", device="cpu")
     seen = {}
-    hook = model.conv_first.register_forward_hook(lambda mod, inp, out: seen.update(dtype=out.dtype))
+    hooks = [
+        model.conv_first.register_forward_hook(lambda mod, inp, out: seen.update(head=out.dtype)),
+        model.layers[0]
+        .residual_group.blocks[0]
+        .mlp.fc1.register_forward_hook(lambda mod, inp, out: seen.update(body=out.dtype)),
+    ]
     try:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16), float32_modules(model, "cpu"):
-            model(torch.rand(1, 3, 8, 8))
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.float16):
+            out = model(torch.rand(1, 3, 8, 8)).reconstruction
     finally:
-        hook.remove()
-    assert seen["dtype"] == torch.float32
-    assert "forward" not in vars(model.conv_first)  # patch undone
+        for hook in hooks:
+            hook.remove()
+    assert seen == {"head": torch.float32, "body": torch.float16} and out.dtype == torch.float32
+
+
+def test_a_model_loaded_in_float16_keeps_its_edges_in_float32_and_runs(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    half = SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float16).eval()
+    kept = {name.split(".")[0] for name, p in half.named_parameters() if p.dtype == torch.float32}
+    assert kept == set(half._keep_in_fp32_modules) & {name for name, _ in half.named_children()}
+    assert half.layers[0].conv.weight.dtype == torch.float16
+    x = torch.rand(1, 3, 9, 11)
+    with torch.no_grad():
+        out, ref = half(x).reconstruction, model(x).reconstruction
+    assert out.dtype == torch.float32 and out.shape == ref.shape
+    assert 0 < (out - ref).abs().max() < 2e-2  # really ran the body in float16, and close to float32
+    # The engine runs float32 on float32 weights: the half weights are cast up (lossless) instead of failing.
+    restored = restore(half, _rgb(9, 11), dtype="float32")
+    assert half.layers[0].conv.weight.dtype == torch.float32 and restored.shape == (18, 22, 3)
 
 
 def test_bad_arguments_are_rejected(model, tmp_path):

@@ -120,7 +120,7 @@ def test_training_improves_loss_and_validation_psnr(shared, tmp_path):
         shared / "trainsets/DIV2K_train_HR_crops128",
         tmp_path / "learn",
         data={"val": str(val), "patch_size": 16},
-        train={"max_steps": 25, "batch_size": 8, "log_every": 5, "validate_every": 0},
+        train={"max_steps": 25, "batch_size": 8, "log_every": 5, "validate_every": 25},
     )
     assert run(raw) == 0
     s = summary(tmp_path / "learn")
@@ -182,6 +182,8 @@ def test_saved_folder_loads_restores_and_pushes_offline(images, tmp_path, monkey
     from huggingface_hub import HfApi
 
     calls = []
+    monkeypatch.setattr("swinir_hf.loading.hub_reachable", lambda *a: True)
+    monkeypatch.setattr(HfApi, "whoami", lambda self: {"name": "me", "orgs": []})
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw)))
     monkeypatch.setattr(
         HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", kw["repo_id"], kw)) or "https://hub/commit"

@@ -1,0 +1,412 @@
+"""Train the gpu_* configs side by side within one GPU lease, and bring back compact, resumable checkpoints.
+
+On the lease machine, from the repository root (docs/training.md, "GPU leases", has the `run` tool call):
+
+    python3 hub/gpu_lease.py run --budget 540 --out "$OUT"
+
+1. makes the trainer importable there: installs the carried gpu_wheels/ when transformers < 5.18 (training on
+   plain image folders needs no `datasets`, which that machine lacks);
+2. restores each model's checkpoint from the carried gpu_ckpt/NAME.tar into runs/gpu/NAME/checkpoints/;
+3. starts one `python -m swinir_hf.train --config gpu_... --resume latest` process per model on the one GPU;
+4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
+   checkpoint), and meanwhile packs every new checkpoint into OUT every `--pack-every` seconds, so that a hard
+   kill still returns the last one;
+5. leaves in OUT one NAME.tar per model (≤ 8 files in all), summary.json and lease.log.
+
+NAME.tar holds the newest checkpoint, compacted: the EMA weights in float16, the raw weights as a bfloat16
+difference from them, Adam's second moments in bfloat16 and its first moments dropped (they restart at zero and
+refill within ~20 steps), ~6 bytes per parameter instead of ~20; the small files as saved. A finished run adds
+its final model (final/). Back here, `python hub/gpu_lease.py collect FILES_AT` files the returned tars into
+gpu_ckpt/ (the next lease's carry) and finished models into runs/gpu/NAME/ for hub/bundle_default.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load, load_file, save, save_file
+
+REPO = Path(__file__).resolve().parent.parent
+# Bundled model name → config, in the issue's priority order.
+MODELS = {
+    "sr-x4": "gpu_sr_x4",
+    "real-sr-x4": "gpu_real_sr_x4",
+    "denoise-color": "gpu_color_dn",
+    "jpeg-color": "gpu_color_jpeg",
+    "sr-x2": "gpu_sr_x2",
+}
+FINAL_FILES = ("model.safetensors", "config.json", "preprocessor_config.json", "README.md", "training_summary.json")
+MIN_TRANSFORMERS = (5, 18)
+
+
+LOG_FILES: list[Path] = []  # lease.log in OUT, so that the log comes back with the checkpoints
+
+
+def log(message: str) -> None:
+    line = f"[gpu_lease {time.strftime('%H:%M:%S')}] {message}"
+    print(line, flush=True)
+    for path in LOG_FILES:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+
+
+# --- compact checkpoints ----------------------------------------------------------------------------------------
+
+
+def _checkpoints(run: Path) -> list[Path]:
+    return sorted((run / "checkpoints").glob("step-[0-9]*[0-9]"))
+
+
+def _find_ema(folder: Path, keys: set[str]) -> Path | None:
+    """The accelerate custom-object file holding the EMA weights (a state dict with the model's keys)."""
+    for path in sorted(folder.glob("custom_checkpoint_*.pkl")):
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and set(state) == keys:
+            return path
+    return None
+
+
+def compact(step_dir: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """An accelerate checkpoint folder → (16-bit tensors, metadata); small files ride along in metadata."""
+    raw = load_file(step_dir / "model.safetensors")
+    ema_file = _find_ema(step_dir, set(raw))
+    ema = torch.load(ema_file, map_location="cpu", weights_only=True) if ema_file else {}
+    tensors: dict[str, torch.Tensor] = {}
+    for key, weight in raw.items():
+        half = ema[key].half() if key in ema and weight.is_floating_point() else None
+        if half is None or not torch.isfinite(half).all():
+            tensors[f"raw.{key}"] = weight  # no EMA, or one that float16 cannot hold
+            if key in ema:
+                tensors[f"ema32.{key}"] = ema[key]
+            continue
+        tensors[f"ema.{key}"] = half
+        tensors[f"delta.{key}"] = (weight - half.float()).bfloat16()
+    opt = torch.load(step_dir / "optimizer.bin", map_location="cpu", weights_only=True)
+    steps = {}
+    for index, state in opt["state"].items():
+        steps[str(index)] = float(state["step"])
+        tensors[f"exp_avg_sq.{index}"] = state["exp_avg_sq"].bfloat16()
+    skip = {"model.safetensors", "optimizer.bin", ema_file.name if ema_file else ""}
+    small = {p.name: p.read_bytes().hex() for p in step_dir.iterdir() if p.is_file() and p.name not in skip}
+    meta = {
+        "step_dir": step_dir.name,
+        "ema_file": ema_file.name if ema_file else None,
+        "param_groups": opt["param_groups"],
+        "steps": steps,
+        "files": small,
+    }
+    return tensors, meta
+
+
+def expand(tensors: dict[str, torch.Tensor], meta: dict, run: Path) -> Path:
+    """Rebuild the accelerate checkpoint folder under run/checkpoints/ from `compact`'s output; returns it."""
+    folder = run / "checkpoints" / meta["step_dir"]
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    raw, ema = {}, {}
+    for name, tensor in tensors.items():
+        kind, key = name.split(".", 1)
+        if kind == "raw":
+            raw[key] = tensor
+        elif kind == "ema32":
+            ema[key] = tensor
+        elif kind == "ema":
+            ema[key] = tensor.float()
+            raw[key] = tensor.float() + tensors[f"delta.{key}"].float()
+    save_file(raw, tmp / "model.safetensors", metadata={"format": "pt"})
+    if meta["ema_file"]:
+        torch.save({key: ema.get(key, raw[key]).clone() for key in raw}, tmp / meta["ema_file"])
+    state = {}
+    for index, step in meta["steps"].items():
+        sq = tensors[f"exp_avg_sq.{index}"].float()
+        state[int(index)] = {"step": torch.tensor(step), "exp_avg": torch.zeros_like(sq), "exp_avg_sq": sq}
+    groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["param_groups"]]
+    torch.save({"state": state, "param_groups": groups}, tmp / "optimizer.bin")
+    for name, data in meta["files"].items():
+        (tmp / name).write_bytes(bytes.fromhex(data))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return folder
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime = len(data), int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def pack(run: Path, target: Path, train_log: Path | None = None) -> int | None:
+    """Write run's newest checkpoint (+ its final model when finished) as target (a tar); returns its step."""
+    found = _checkpoints(run)
+    if not found:
+        return None
+    tensors, meta = compact(found[-1])
+    step = json.loads(bytes.fromhex(meta["files"]["progress.json"]))["step"]
+    tmp = target.with_name(target.name + ".tmp")
+    with tarfile.open(tmp, "w") as tar:
+        _add_bytes(tar, "compact.safetensors", save(tensors))
+        _add_bytes(tar, "compact.json", json.dumps(meta).encode())
+        for name in ("training_config.yaml",):
+            if (run / name).is_file():
+                tar.add(run / name, name)
+        summary = run / "training_summary.json"
+        if summary.is_file() and json.loads(summary.read_text())["step"] == step:
+            for name in FINAL_FILES:
+                tar.add(run / name, f"final/{name}")
+        if train_log is not None and train_log.is_file():
+            tar.add(train_log, "train.log")
+    os.replace(tmp, target)
+    return step
+
+
+def unpack(source: Path, run: Path) -> int:
+    """Restore a tar from `pack` into run/checkpoints/ (and run/training_config.yaml); returns its step."""
+    with tarfile.open(source) as tar:
+        tensors = load(tar.extractfile("compact.safetensors").read())
+        meta = json.loads(tar.extractfile("compact.json").read())
+        run.mkdir(parents=True, exist_ok=True)
+        if "training_config.yaml" in tar.getnames():
+            (run / "training_config.yaml").write_bytes(tar.extractfile("training_config.yaml").read())
+    folder = expand(tensors, meta, run)
+    return json.loads((folder / "progress.json").read_text())["step"]
+
+
+# --- the lease --------------------------------------------------------------------------------------------------
+
+
+def _version_ok(python: str, env: dict) -> bool:
+    code = "import transformers; print(transformers.__version__)"
+    done = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode:
+        return False
+    version = tuple(int(p) for p in done.stdout.strip().split(".")[:2])
+    log(f"transformers {done.stdout.strip()}")
+    return version >= MIN_TRANSFORMERS
+
+
+def _imports(python: str, module: str, env: dict) -> bool:
+    return subprocess.run([python, "-c", f"import {module}"], env=env, capture_output=True).returncode == 0
+
+
+def prepare_env(args: argparse.Namespace) -> dict:
+    """The trainers' environment: carried wheels when transformers is too old, the datasets stand-in if needed."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TQDM_MININTERVAL": "10"}
+    paths = [str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    if args.device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    if not _version_ok(sys.executable, env):
+        wheels = sorted(args.wheels.glob("*.whl"))
+        if not wheels:
+            raise SystemExit(f"transformers < {MIN_TRANSFORMERS} and no wheels in {args.wheels}")
+        site = Path(tempfile.mkdtemp(prefix="gpu-lease-site-"))
+        pip = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile"]
+        subprocess.run([*pip, "--target", str(site), *map(str, wheels)], check=True)
+        env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+        if not _version_ok(sys.executable, env):
+            raise SystemExit("the carried transformers wheel did not install")
+    if not _imports(sys.executable, "swinir_hf.train", env):
+        raise SystemExit("swinir_hf.train does not import: " + str(env["PYTHONPATH"]))
+    return env
+
+
+def _config(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO / "swinir_hf" / "configs" / f"{MODELS[name]}.yaml").read_text())
+
+
+def worker_shares(models: list[str], total: int) -> dict[str, int]:
+    """Data-loader workers per model: `total` split in proportion to the configs' num_workers (≥ 1 each when
+    total > 0; 0 loads in the training process)."""
+    weights = {m: _config(m)["data"]["num_workers"] for m in models}
+    if total <= 0:
+        return dict.fromkeys(models, 0)
+    return {m: max(1, total * w // sum(weights.values())) for m, w in weights.items()}
+
+
+def launch(name: str, args: argparse.Namespace, env: dict, workers: int) -> tuple[subprocess.Popen, Path]:
+    """Start one trainer; its output goes to runs/NAME.log."""
+    run = args.runs / name
+    log_file = args.runs / f"{name}.log"
+    command = [sys.executable, "-m", "swinir_hf.train", "--config", MODELS[name], "--resume", "latest"]
+    command += ["--output-dir", str(run), "--data.num_workers", str(workers), *args.set]
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(command, cwd=args.workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+    log(f"{name}: pid {proc.pid}, {workers} workers: {' '.join(command[1:])}")
+    return proc, log_file
+
+
+def pack_all(models: list[str], args: argparse.Namespace, packed: dict[str, int]) -> None:
+    """Pack each model's newest checkpoint into OUT if it is newer than the one packed before."""
+    for name in models:
+        run = args.runs / name
+        found = _checkpoints(run)
+        if not found or packed.get(name) == found[-1].name:
+            continue
+        try:
+            step = pack(run, args.out / f"{name}.tar", args.runs / f"{name}.log")
+        except (FileNotFoundError, OSError, RuntimeError) as err:  # the trainer replaced it meanwhile
+            log(f"{name}: packing {found[-1].name} failed ({err}); next time")
+            continue
+        packed[name] = found[-1].name
+        log(f"{name}: packed step {step} ({(args.out / f'{name}.tar').stat().st_size / 2**20:.2f} MiB)")
+
+
+def stop(procs: dict[str, subprocess.Popen], grace: float) -> None:
+    """SIGTERM every trainer (each saves a checkpoint after its current step); SIGKILL what outlives `grace`."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    end = time.monotonic() + grace
+    for name, proc in procs.items():
+        try:
+            proc.wait(max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log(f"{name}: still running {grace:.0f} s after SIGTERM: killed")
+            proc.kill()
+            proc.wait()
+
+
+def _progress(run: Path) -> dict:
+    found = _checkpoints(run)
+    return json.loads((found[-1] / "progress.json").read_text()) if found else {"step": 0}
+
+
+def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
+    """Per model: steps this lease, steps/s (start-up included), last loss and validation PSNR, exit status."""
+    result = {}
+    for name in models:
+        progress = _progress(args.runs / name)
+        start, seconds = info["start_step"][name], info["seconds"][name]
+        tar = args.out / f"{name}.tar"
+        result[name] = {
+            "config": MODELS[name],
+            "start_step": start,
+            "end_step": progress["step"],
+            "max_steps": _config(name)["train"]["max_steps"],
+            "exit_code": info["exit"][name],
+            "seconds": round(seconds, 1),
+            "steps_per_s_incl_startup": round((progress["step"] - start) / seconds, 3) if seconds else None,
+            "last_loss": progress.get("losses", [{}])[-1].get("loss") if progress.get("losses") else None,
+            "last_val_psnr": progress["history"][-1] if progress.get("history") else None,
+            "returned_bytes": tar.stat().st_size if tar.is_file() else None,
+        }
+    return result
+
+
+def run_lease(args: argparse.Namespace) -> int:
+    """The whole lease: environment, restore, train until the budget, stop, pack, summarize."""
+    t0 = time.monotonic()
+    for name in ("out", "ckpt", "wheels", "runs", "workdir"):
+        setattr(args, name, getattr(args, name).resolve())
+    models = args.models.split(",") if args.models else list(MODELS)
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.runs.mkdir(parents=True, exist_ok=True)
+    LOG_FILES.append(args.out / "lease.log")
+    env = prepare_env(args)
+    start_step = {}
+    for name in models:
+        carried = args.ckpt / f"{name}.tar"
+        if carried.is_file() and not _checkpoints(args.runs / name):
+            log(f"{name}: restored step {unpack(carried, args.runs / name)} from {carried}")
+        start_step[name] = _progress(args.runs / name)["step"]
+    shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
+    procs, started = {}, {}
+    for name in models:
+        procs[name], _ = launch(name, args, env, shares[name])
+        started[name] = time.monotonic()
+    deadline, packed, next_pack = t0 + args.budget - args.stop_margin, {}, time.monotonic() + args.pack_every
+    while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
+        time.sleep(1.0)
+        if time.monotonic() >= next_pack:
+            pack_all(models, args, packed)
+            next_pack = time.monotonic() + args.pack_every
+    log("budget reached: stopping" if time.monotonic() >= deadline else "all runs ended")
+    stop(procs, args.stop_grace)
+    ended = time.monotonic()
+    pack_all(models, args, packed)
+    info = {
+        "start_step": start_step,
+        "exit": {n: p.returncode for n, p in procs.items()},
+        "seconds": {n: ended - started[n] for n in models},
+    }
+    summary = {
+        "device": torch.cuda.get_device_name(0) if args.device != "cpu" and torch.cuda.is_available() else "cpu",
+        "budget_s": args.budget,
+        "wall_s": round(time.monotonic() - t0, 1),
+        "overrides": args.set,
+        "models": summarize(models, args, info),
+    }
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    log(json.dumps(summary["models"]))
+    # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
+    return 0 if all(code in (0, 130, 143) for code in info["exit"].values()) else 1
+
+
+def collect(args: argparse.Namespace) -> int:
+    """Here, after a lease: returned tars → the carry folder; finished models' final/ → runs/gpu/NAME/."""
+    args.ckpt.mkdir(parents=True, exist_ok=True)
+    for tar_path in sorted(args.files_at.glob("*.tar")):
+        with tarfile.open(tar_path) as tar:
+            final = [m for m in tar.getmembers() if m.name.startswith("final/")]
+            if not final:
+                shutil.copy2(tar_path, args.ckpt / tar_path.name)
+                print(f"{tar_path.name} → {args.ckpt}/ (carry it to the next lease)")
+                continue
+            run = args.runs / tar_path.stem
+            run.mkdir(parents=True, exist_ok=True)
+            for member in final + [m for m in tar.getmembers() if m.name == "training_config.yaml"]:
+                (run / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+        # A finished run is not carried again (it would take 64 MiB of room for nothing); its tar stays here.
+        shutil.copy2(tar_path, run / tar_path.name)
+        (args.ckpt / tar_path.name).unlink(missing_ok=True)
+        print(f"{tar_path.stem}: finished; model in {run} (bundle it with hub/bundle_default.py)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="one lease: restore, train side by side until the budget, pack into OUT")
+    run.add_argument("--budget", type=float, default=540, help="seconds from start to the end of packing")
+    run.add_argument("--stop-margin", type=float, default=60, help="SIGTERM this many seconds before the budget")
+    run.add_argument("--stop-grace", type=float, default=40, help="seconds a trainer gets to save after SIGTERM")
+    run.add_argument("--pack-every", type=float, default=60, help="pack new checkpoints into OUT this often")
+    run.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_out")), help="default: $OUT")
+    run.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="carried tars of the previous lease")
+    run.add_argument("--wheels", type=Path, default=REPO / "gpu_wheels", help="carried wheels")
+    run.add_argument("--runs", type=Path, default=REPO / "runs" / "gpu", help="output folders (runs/gpu/NAME)")
+    run.add_argument("--workdir", type=Path, default=REPO, help="where the trainers run (holds gpu_data/)")
+    run.add_argument("--models", help=f"comma-separated subset of {','.join(MODELS)} (default: all)")
+    run.add_argument("--workers", type=int, help="data-loader workers in all (default: cores - models)")
+    run.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a dry run without a GPU")
+    run.add_argument("--set", nargs="*", default=[], help="trainer overrides for every model (train.max_steps=20)")
+    got = sub.add_parser("collect", help="here: file a lease's returned tars for the next lease and for bundling")
+    got.add_argument("files_at", type=Path, help="the folder the run tool returned the files in")
+    got.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the next lease's carry folder")
+    got.add_argument("--runs", type=Path, default=REPO / "runs" / "gpu", help="where finished models go")
+    args = parser.parse_args(argv)
+    if args.command == "collect":
+        return collect(args)
+    for name in (args.models or "").split(","):
+        if name and name not in MODELS:
+            parser.error(f"unknown model {name!r}; models: {', '.join(MODELS)}")
+    return run_lease(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Pack what a GPU lease needs beside the working tree (docs/training.md, "GPU leases"):
+
+    python hub/pack_gpu_data.py            # → gpu_data/ (training images + Set5 HR) and gpu_wheels/ (transformers)
+
+gpu_data/ holds ../shared/trainsets' DIV2K_train_HR_crops128 (re-encoded as lossless WebP: the same pixels, a
+third smaller than PNG) and as many BSDS500_train JPEGs (copied as they are) as fit under --max-mb, plus
+testsets/Set5/HR as the validation set. No test set is trained on. The cap is well under the lease's 64 MiB because
+the working tree, the wheel and five returned checkpoints (~6 MB each) travel in the same 64 MiB.
+
+gpu_wheels/ holds a transformers wheel with `transformers/models/*` dropped except the modules its core imports
+(13.5 MB → 2.2 MB): the lease machine has transformers 5.17 and this package needs ≥ 5.18. The slim wheel is
+checked here by importing swinir_hf and saving / loading a model with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+# Model folders that transformers' own modules import (the Auto classes and pipelines); found by trial imports.
+KEEP_MODELS = ("auto", "encoder_decoder")
+WHEEL_CHECK = """
+import tempfile
+import transformers
+from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRImageProcessor
+from swinir_hf import train  # noqa: F401
+from transformers import AutoImageProcessor, AutoModelForImageToImage
+folder = tempfile.mkdtemp()
+SwinIRForImageRestoration(SwinIRConfig.from_preset("lightweight_sr", 2)).save_pretrained(folder)
+SwinIRImageProcessor().save_pretrained(folder)
+AutoModelForImageToImage.from_pretrained(folder), AutoImageProcessor.from_pretrained(folder)
+print(transformers.__version__)
+"""
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes of all files under `folder`."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def to_webp(source: Path, target: Path) -> None:
+    """Re-encode an image as lossless WebP (checked pixel-exact)."""
+    with Image.open(source) as image:
+        rgb = image.convert("RGB")
+    rgb.save(target, "WEBP", lossless=True, quality=80, method=4)
+    with Image.open(target) as back:
+        if back.convert("RGB").tobytes() != rgb.tobytes():
+            raise RuntimeError(f"lossless WebP changed the pixels of {source}")
+
+
+def pack_images(shared: Path, out: Path, max_bytes: int, limit: int | None) -> None:
+    """Write out/{DIV2K_train_HR_crops128, BSDS500_train, Set5_HR}; BSDS images only while under `max_bytes`."""
+    if out.exists():
+        shutil.rmtree(out)
+    sets = {name: out / name for name in ("DIV2K_train_HR_crops128", "BSDS500_train", "Set5_HR")}
+    for folder in sets.values():
+        folder.mkdir(parents=True)
+    for src in sorted((shared / "testsets/Set5/HR").glob("*.png"))[:limit]:
+        shutil.copy2(src, sets["Set5_HR"] / src.name)
+    for src in sorted((shared / "trainsets/DIV2K_train_HR_crops128").glob("*.png"))[:limit]:
+        to_webp(src, sets["DIV2K_train_HR_crops128"] / f"{src.stem}.webp")
+    used = folder_size(out)
+    for src in sorted((shared / "trainsets/BSDS500_train").glob("*.jpg"))[:limit]:
+        if used + src.stat().st_size > max_bytes:
+            break
+        shutil.copy2(src, sets["BSDS500_train"] / src.name)
+        used += src.stat().st_size
+    for name, folder in sets.items():
+        print(f"{out.name}/{name}: {len(list(folder.iterdir()))} images, {folder_size(folder) / 1e6:.1f} MB")
+    print(f"{out}: {folder_size(out) / 1e6:.1f} MB in all (cap {max_bytes / 1e6:.1f} MB)")
+
+
+def slim_wheel(source: Path, target: Path) -> None:
+    """Copy a transformers wheel without the model folders outside KEEP_MODELS (RECORD rewritten to match)."""
+
+    def keep(name: str) -> bool:
+        parts = name.split("/")
+        return not (len(parts) > 3 and parts[:2] == ["transformers", "models"] and parts[2] not in KEEP_MODELS)
+
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if not keep(info.filename):
+                continue
+            data = zin.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                lines = [line for line in data.decode().splitlines() if keep(line.split(",")[0])]
+                data = ("\n".join(lines) + "\n").encode()
+            zout.writestr(info, data)
+
+
+def check_wheel(wheel: Path) -> str:
+    """Install `wheel` alone into a temporary folder and import / save / load with it; returns its version."""
+    with tempfile.TemporaryDirectory() as site:
+        pip = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile"]
+        subprocess.run([*pip, "--target", site, str(wheel)], check=True)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([site, str(REPO)])}
+        done = subprocess.run([sys.executable, "-c", WHEEL_CHECK], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"the slim wheel does not work:\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def pack_wheel(version: str, out: Path) -> None:
+    """Download transformers==version (no dependencies: the lease machine has them), slim and check it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", tmp]
+        subprocess.run([*pip, f"transformers=={version}"], check=True)
+        (full,) = Path(tmp).glob("transformers-*.whl")
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        slim_wheel(full, out / full.name)
+        size = full.stat().st_size
+    wheel = out / full.name
+    print(f"{wheel}: {wheel.stat().st_size / 1e6:.1f} MB (full wheel {size / 1e6:.1f} MB), works: {check_wheel(wheel)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="folder holding trainsets/")
+    parser.add_argument("--out", type=Path, default=REPO / "gpu_data", help="the packed image folder (git-ignored)")
+    parser.add_argument("--max-mb", type=float, default=28.0, help="cap on the packed images, in MB (1e6 bytes)")
+    parser.add_argument("--limit", type=int, help="at most N images per set (tests)")
+    parser.add_argument("--wheels", type=Path, default=REPO / "gpu_wheels", help="the wheel folder (git-ignored)")
+    parser.add_argument("--transformers", default="5.24.0", help="transformers version of the wheel")
+    parser.add_argument("--no-wheel", action="store_true", help="pack the images only")
+    args = parser.parse_args(argv)
+    pack_images(args.shared, args.out, int(args.max_mb * 1e6), args.limit)
+    if not args.no_wheel:
+        pack_wheel(args.transformers, args.wheels)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The `image-restoration` pipeline: one image (PIL, array, path or URL) in, the restored image of the same kind
+out.
+
+Shipped as remote code in every Hub folder (`custom_pipelines` in config.json), so `pipeline("image-restoration",
+model="org/swinir-x4", trust_remote_code=True)` works without this package; it imports only the other shipped
+files. Its pixels are `swinir_hf.restore()`'s: the same data path (`image_processing_swinir`) and precision
+(`modeling_swinir.inference_precision`), whole images without tiles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from transformers.pipelines.base import Pipeline
+
+from .image_processing_swinir import compose_image, from_reconstruction, split_image, to_pixel_values
+from .modeling_swinir import inference_precision
+
+TASK = "image-restoration"
+
+
+class ImageRestorationPipeline(Pipeline):
+    """Restore images with a SwinIR model: super-resolution, denoising or JPEG artifact removal.
+
+    Accepts a PIL image (any mode: 8-bit, 16-bit grey, float, with alpha, palette, CMYK), a (H, W[, C]) uint8 /
+    uint16 / float array, a file path or URL, or a list of them (any sizes); returns the same kind, exactly
+    `upscale` × the input, with alpha resized and the bit depth kept.
+
+    Precision follows the model's dtype, as transformers users expect: float32 runs exactly, bfloat16 / float16
+    under autocast of that type. float16 needs CUDA: elsewhere a float16 model is cast to float32 (lossless).
+    """
+
+    _load_processor = False
+    _load_image_processor = True
+    _load_feature_extractor = False
+    _load_tokenizer = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The body's dtype: loaded in float16, the `_keep_in_fp32_modules` (and so `model.dtype`) stay float32.
+        self.precision = str(self.model.norm.weight.dtype).removeprefix("torch.")
+        if self.precision == "float16" and self.device.type != "cuda":
+            self.precision = "float32"
+            self.model.float()
+
+    def _sanitize_parameters(self, timeout: float | None = None, **kwargs: Any) -> tuple[dict, dict, dict]:
+        return {"timeout": timeout}, {}, {}
+
+    def preprocess(self, image: Any, timeout: float | None = None) -> dict[str, Any]:
+        if isinstance(image, str):
+            from transformers.image_utils import load_image
+
+            image = load_image(image, timeout=timeout)
+        colour, layout = split_image(image)
+        pixel_values = to_pixel_values(colour, self.model.config.num_channels)
+        return {"pixel_values": pixel_values, "channels": colour.shape[-1], "layout": layout}
+
+    def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+        with inference_precision(self.precision, self.device):
+            reconstruction = self.model(model_inputs["pixel_values"]).reconstruction.float()
+        return {**model_inputs, "reconstruction": reconstruction}
+
+    def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image | np.ndarray:
+        colour = from_reconstruction(model_outputs["reconstruction"], model_outputs["channels"])
+        return compose_image(colour, model_outputs["layout"])
+
+
+def register() -> None:
+    """Make `pipeline("image-restoration")` build `ImageRestorationPipeline` for SwinIR models."""
+    from transformers import AutoModelForImageToImage
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    if PIPELINE_REGISTRY.supported_tasks.get(TASK, {}).get("impl") is not ImageRestorationPipeline:
+        PIPELINE_REGISTRY.register_pipeline(
+            TASK, pipeline_class=ImageRestorationPipeline, pt_model=AutoModelForImageToImage, type="image"
+        )

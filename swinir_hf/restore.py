@@ -1,0 +1,15 @@
+"""`python -m swinir_hf.restore IN... -o OUT [options]`: the `swinir-hf restore` command as a module, so that
+`accelerate launch -m swinir_hf.restore ...` can spread a collection over processes / GPUs / machines.
+
+Run it with `-m` only: importing this module would rebind the attribute `swinir_hf.restore` (the `restore`
+function) to the module.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .collection import main
+
+if __name__ == "__main__":
+    sys.exit(main())

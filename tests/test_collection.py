@@ -1,0 +1,275 @@
+"""Collections: `--outscale`, `--ext auto`, skip / overwrite, the pipelined loop, `accelerate` processes, datasets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from conftest import tiny_config
+from PIL import Image
+
+from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
+from swinir_hf.cli import main
+from swinir_hf.collection import interleave, output_size, restore_image
+from swinir_hf.image_io import is_lossless_webp, read_image
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model")
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(path)
+    return path
+
+
+def _rng_image(shape, seed=0, dtype=np.uint8):
+    top = 65536 if dtype == np.uint16 else 256
+    return np.random.default_rng(seed).integers(0, top, shape, dtype=dtype)
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _restore(*args, model_dir) -> int:
+    return main(["restore", *map(str, args), "--model", str(model_dir), "--no-progress"])
+
+
+@pytest.fixture
+def mixed(tmp_path) -> Path:
+    """Six inputs of different sizes and kinds (odd sizes, RGBA, grey, 16-bit colour), one in a sub-folder."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(_rng_image((5, 7, 3), 1)).save(folder / "odd.png")
+    Image.fromarray(_rng_image((9, 13, 4), 2), "RGBA").save(folder / "alpha.png")
+    Image.fromarray(_rng_image((11, 6), 3)).save(folder / "grey.png")
+    Image.fromarray(_rng_image((8, 8, 3), 4)).save(folder / "photo.jpg", quality=90)
+    tifffile.imwrite(folder / "deep.tif", _rng_image((6, 9, 3), 5, np.uint16), photometric="rgb")
+    Image.fromarray(_rng_image((8, 8, 3), 6)).save(folder / "sub" / "same.png")
+    return folder
+
+
+def test_output_size_rounds_halves_up():
+    assert output_size(7, 5, 3.5) == (25, 18)  # 24.5 → 25, 17.5 → 18 (Python's round would give 24)
+    assert output_size(13, 9, 0.1) == (1, 1)
+    assert output_size(640, 480, 2.0) == (1280, 960)
+
+
+def test_outscale_gives_exact_sizes_on_odd_inputs(mixed, model_dir, tmp_path):
+    out = tmp_path / "out"
+    assert _restore(mixed, "-o", out, "--outscale", "3.5", "--recursive", model_dir=model_dir) == 0
+    expected = {"odd.png": (25, 18), "alpha.png": (46, 32), "grey.png": (21, 39), "photo.png": (28, 28)}
+    expected |= {"deep.png": (32, 21), "sub/same.png": (28, 28)}
+    for name, size in expected.items():
+        assert Image.open(out / name).size == size, name
+    assert Image.open(out / "alpha.png").mode == "RGBA" and Image.open(out / "grey.png").mode == "L"
+    assert read_image(out / "deep.png").pixels.dtype == np.uint16  # 16-bit colour stays 16-bit after the resize
+    # outscale equal to the model's scale is no resize at all: the same bytes as without it.
+    plain, same = tmp_path / "plain", tmp_path / "same"
+    assert _restore(mixed / "odd.png", "-o", plain, model_dir=model_dir) == 0
+    assert _restore(mixed / "odd.png", "-o", same, "--outscale", "2", model_dir=model_dir) == 0
+    assert _hashes(plain) == _hashes(same)
+
+
+def test_outscale_must_be_positive(mixed, model_dir, tmp_path, capsys):
+    assert _restore(mixed, "-o", tmp_path / "o", "--outscale", "0", model_dir=model_dir) == 1
+    assert "outscale must be a positive number" in capsys.readouterr().err
+
+
+def test_ext_auto_keeps_each_format(tmp_path, model_dir):
+    src = tmp_path / "in"
+    src.mkdir()
+    rgb = _rng_image((8, 10, 3))
+    Image.fromarray(_rng_image((8, 10, 4)), "RGBA").save(src / "a.png")
+    Image.fromarray(rgb).save(src / "b.jpg")
+    Image.fromarray(rgb).save(src / "c.tif")
+    Image.fromarray(rgb).save(src / "d.webp", lossless=True)
+    Image.fromarray(rgb).save(src / "e.webp", quality=80)
+    tifffile.imwrite(src / "f.tif", _rng_image((8, 10, 3), 1, np.uint16), photometric="rgb")
+    Image.fromarray(rgb).save(src / "g.bmp")
+    out = tmp_path / "out"
+    assert _restore(src, "-o", out, "--ext", "auto", model_dir=model_dir) == 0
+    formats = {p.name: Image.open(p).format for p in out.iterdir()}
+    assert formats == {
+        "a.png": "PNG",
+        "b.jpg": "JPEG",
+        "c.tif": "TIFF",
+        "d.webp": "WEBP",
+        "e.webp": "WEBP",
+        "f.tif": "TIFF",
+        "g.png": "PNG",  # BMP is not kept: it becomes lossless PNG
+    }
+    assert Image.open(out / "a.png").mode == "RGBA"
+    assert is_lossless_webp(out / "d.webp") and not is_lossless_webp(out / "e.webp")
+    deep = tifffile.imread(out / "f.tif")
+    assert deep.dtype == np.uint16 and deep.shape == (16, 20, 3)
+    # The lossless outputs hold exactly what the engine returns.
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    expected = restore(model, src / "d.webp", tile=None)
+    assert np.array_equal(np.asarray(Image.open(out / "d.webp").convert("RGB")), np.asarray(expected))
+    assert np.array_equal(deep, restore(model, src / "f.tif", tile=None))
+
+
+def test_jpeg_quality_option(tmp_path, model_dir):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rng_image((24, 24, 3))).save(src / "x.png")
+    assert _restore(src, "-o", tmp_path / "q95", "--ext", "jpg", model_dir=model_dir) == 0
+    assert _restore(src, "-o", tmp_path / "q30", "--ext", "jpg", "--quality", "30", model_dir=model_dir) == 0
+    assert (tmp_path / "q30/x.jpg").stat().st_size < (tmp_path / "q95/x.jpg").stat().st_size
+
+
+def test_two_inputs_for_one_output_are_refused_with_a_message(tmp_path, model_dir, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rng_image((6, 6, 3))).save(src / "a.png")
+    Image.fromarray(_rng_image((6, 6, 3), 1)).save(src / "a.tif")
+    Image.fromarray(_rng_image((6, 6, 3), 2)).save(src / "b.png")
+    out = tmp_path / "out"
+    assert _restore(src, "-o", out, model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    assert f"error: {src / 'a.png'}: output {out.resolve() / 'a.png'} would also be written from {src / 'a.tif'}" in err
+    assert err.count("would also be written from") == 2
+    assert sorted(p.name for p in out.iterdir()) == ["b.png"]  # neither a is written; the rest goes on
+    assert _restore(src, "-o", tmp_path / "auto", "--ext", "auto", model_dir=model_dir) == 0
+    assert sorted(p.name for p in (tmp_path / "auto").iterdir()) == ["a.png", "a.tif", "b.png"]
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
+    restored = (out / "odd.png").read_bytes()
+    (out / "odd.png").write_bytes(b"the user's own file")
+    capsys.readouterr()
+    assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
+    assert (out / "odd.png").read_bytes() == b"the user's own file"
+    assert "restored 0, failed 0, skipped 1 existing (pass --overwrite to replace them)" in capsys.readouterr().err
+    assert _restore(mixed / "odd.png", "-o", out, "--overwrite", model_dir=model_dir) == 0
+    assert (out / "odd.png").read_bytes() == restored
+
+
+def test_rerun_into_the_input_folder_leaves_its_own_outputs_alone(mixed, model_dir, capsys):
+    args = (mixed / "odd.png", mixed / "grey.png", "-o", mixed, "--suffix", "_x2")
+    assert _restore(*args, model_dir=model_dir) == 0
+    before = _hashes(mixed)
+    capsys.readouterr()
+    assert _restore(mixed, "-o", mixed, "--suffix", "_x2", model_dir=model_dir) == 0
+    err = capsys.readouterr().err
+    assert "not re-processing 2 earlier outputs (grey_x2.png, odd_x2.png)" in err
+    assert "skipped 2 existing" in err and not list(mixed.glob("*_x2_x2*"))
+    # An earlier run with another --ext is recognised too.
+    assert _restore(mixed, "-o", mixed, "--suffix", "_x2", "--ext", "jpg", model_dir=model_dir) == 0
+    assert not list(mixed.glob("*_x2_x2*"))
+    assert {k: v for k, v in _hashes(mixed).items() if k in before} == before
+
+
+def test_pipelined_batched_loop_matches_the_engine(mixed, model_dir, tmp_path):
+    """Read-ahead / write-behind threads and same-size batches give what one `restore` call per file gives."""
+    out = tmp_path / "out"
+    assert _restore(mixed, "-o", out, "--recursive", "--batch-size", "4", "--workers", "3", model_dir=model_dir) == 0
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    for name in ("odd.png", "alpha.png", "grey.png", "sub/same.png"):
+        expected = np.asarray(restore(model, mixed / name, tile=None), dtype=np.int16)
+        got = np.asarray(Image.open(out / name), dtype=np.int16)
+        # One forward over a batch may round differently from one per image, by at most one grey level.
+        assert np.abs(got - expected).max() <= 1, name
+    same_size = tmp_path / "same"
+    same_size.mkdir()
+    for i in range(5):
+        Image.fromarray(_rng_image((8, 8, 3), 10 + i)).save(same_size / f"{i}.png")
+    one, batched = tmp_path / "one", tmp_path / "batched"
+    assert _restore(same_size, "-o", one, "--batch-size", "1", "--workers", "1", model_dir=model_dir) == 0
+    assert _restore(same_size, "-o", batched, "--batch-size", "4", model_dir=model_dir) == 0
+    a = {p.name: np.asarray(Image.open(p), dtype=np.int16) for p in one.iterdir()}
+    b = {p.name: np.asarray(Image.open(p), dtype=np.int16) for p in batched.iterdir()}
+    assert a.keys() == b.keys() and all(np.abs(a[k] - b[k]).max() <= 1 for k in a)
+
+
+def test_interleave_matches_split_between_processes():
+    from accelerate import PartialState
+
+    items = list(range(11))
+    for n in (1, 2, 3, 4):
+        order = interleave(items, n)
+        assert sorted(order) == items
+        # What split_between_processes hands process r of n: contiguous, the first len % n one longer.
+        per, extra = divmod(len(items), n)
+        starts = [r * per + min(r, extra) for r in range(n + 1)]
+        assert [order[starts[r] : starts[r + 1]] for r in range(n)] == [items[r::n] for r in range(n)]
+    assert PartialState().num_processes == 1
+
+
+def test_bad_input_counts_once_and_the_rest_go_on(mixed, model_dir, tmp_path, capsys):
+    (mixed / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(50))
+    out = tmp_path / "out"
+    assert _restore(mixed, "-o", out, "--workers", "2", model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "broken.png" in err
+    assert "restored 5, failed 1" in err
+
+
+def _launch(*args, processes: int) -> subprocess.CompletedProcess:
+    launcher = str(Path(sys.executable).parent / "accelerate")
+    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1"]
+    cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "swinir_hf.restore", *map(str, args)]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    options = ["--recursive", "--ext", "auto", "--model", model_dir, "--no-progress"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each launched process runs (OMP_NUM_THREADS=1)
+    try:
+        assert main(["restore", str(mixed), "-o", str(one), *map(str, options)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    done = _launch(mixed, "-o", two, *options, processes=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "restored 6, failed 0, skipped 0 existing" in done.stderr and "images/s, 2 processes)" in done.stderr
+    assert done.stderr.count("restored 6") == 1  # one summary, from the main process
+    assert _hashes(two) == _hashes(one) and len(_hashes(one)) == 6
+    assert not [p for p in two.rglob(".swinir-*")]  # no temporary files left behind
+    mtimes = {p: p.stat().st_mtime_ns for p in two.rglob("*") if p.is_file()}
+    (two / "odd.png").unlink()  # as if preempted before this one was written
+    again = _launch(mixed, "-o", two, *options, processes=2)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "restored 1, failed 0, skipped 5 existing" in again.stderr
+    assert _hashes(two) == _hashes(one)
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p.name != "odd.png")
+
+
+def test_dataset_round_trip(tmp_path, model_dir, monkeypatch):
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    folder = tmp_path / "imagefolder"
+    folder.mkdir()
+    for i, shape in enumerate([(6, 9, 3), (10, 7, 3), (8, 8)]):
+        Image.fromarray(_rng_image(shape, i)).save(folder / f"{i}.png")
+    out = tmp_path / "restored_ds"
+    args = ["--dataset", f"imagefolder:{folder}", "-o", out, "--outscale", "3"]
+    assert _restore(*args, model_dir=model_dir) == 0
+    restored = datasets.load_from_disk(str(out))
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    assert len(restored) == 3 and isinstance(restored.features["image"], datasets.Image)
+    source = datasets.load_dataset("imagefolder", data_dir=str(folder), split="train")
+    restorer = SwinIRRestorer(model, tile=None)
+    for original, row in zip(source, restored, strict=True):
+        image = original["image"]
+        assert row["image"].size == (3 * image.width, 3 * image.height) and row["image"].mode == image.mode
+        # Exactly the engine's output for that image (PNG in the dataset: lossless).
+        assert np.array_equal(np.asarray(row["image"]), np.asarray(restore_image(restorer, image, outscale=3)))
+    assert _restore(*args, model_dir=model_dir) == 1  # a non-empty output folder needs --overwrite

@@ -1,0 +1,99 @@
+"""The GPU lease recipe (hub/pack_gpu_data.py, hub/gpu_lease.py, configs gpu_*), dry-run on the CPU: all five
+configs train a couple of steps with a tiny body, the returned files fit the lease's limits, a second lease on a
+fresh machine resumes from them and is stopped by its budget with a checkpoint."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from swinir_hf.train import TrainingConfig, read_config_file
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+# A tiny body keeps the dry run to seconds per step on a 2-core CPU; everything else is the GPU configs'.
+TINY = [
+    "train.batch_size=2",
+    "data.patch_size=16",
+    "model.config={embed_dim: 12, depths: [2], num_heads: [2], mlp_ratio: 2.0, drop_path_rate: 0.0}",
+    "train.validate_every=0",
+    "data.val_max_images=1",
+]
+
+
+def _lease_module():
+    spec = importlib.util.spec_from_file_location("gpu_lease", REPO / "hub" / "gpu_lease.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lease(tmp: Path, out: str, runs: str, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(REPO / "hub" / "gpu_lease.py"), "run", "--device", "cpu", "--workers", "0"]
+    command += ["--workdir", str(tmp), "--runs", str(tmp / runs), "--out", str(tmp / out), "--ckpt", str(tmp / "ckpt")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([*command, *extra], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_gpu_configs_are_paper_sized_and_use_only_packed_data() -> None:
+    lease = _lease_module()
+    for name, config in lease.MODELS.items():
+        cfg = TrainingConfig.from_dict(read_config_file(config), origin=config)
+        assert cfg.train.output_dir == f"runs/gpu/{name}"
+        assert cfg.train.mixed_precision == "bf16" and cfg.train.keep_checkpoints == 1
+        assert all(str(s).startswith("gpu_data/") for s in [*cfg.data.train, cfg.data.val])
+        assert not any("Set5" in str(s) for s in cfg.data.train)  # the validation set is never trained on
+        overrides = {k: v for k, v in cfg.model.config.items() if k in ("embed_dim", "depths", "num_heads")}
+        assert overrides in ({}, {"embed_dim": 60, "depths": [6] * 4, "num_heads": [6] * 4})
+
+
+@pytest.mark.slow
+def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path) -> None:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")
+    pack = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--out", str(tmp_path / "gpu_data")]
+    subprocess.run([*pack, "--limit", "3", "--no-wheel"], check=True, capture_output=True)
+
+    first = _lease(tmp_path, "out1", "runs1", "--budget", "240", "--set", "train.max_steps=2", *TINY)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    out = tmp_path / "out1"
+    lease = _lease_module()
+    returned = sorted(p.name for p in out.iterdir())
+    assert returned == sorted([*(f"{m}.tar" for m in lease.MODELS), "summary.json", "lease.log"])  # ≤ 8 files
+    assert all(p.stat().st_size < 16 * 2**20 for p in out.iterdir())
+    summary = json.loads((out / "summary.json").read_text())["models"]
+    assert {m: s["end_step"] for m, s in summary.items()} == dict.fromkeys(lease.MODELS, 2)
+
+    # The compact tar restores the trainer's checkpoint: raw weights to bfloat16 precision of their distance
+    # from the float16 EMA, the EMA to float16 precision, the small files as they were.
+    original = tmp_path / "runs1" / "sr-x4" / "checkpoints" / "step-00000002"
+    assert lease.unpack(out / "sr-x4.tar", tmp_path / "restored") == 2
+    restored = tmp_path / "restored" / "checkpoints" / "step-00000002"
+    raw, back = load_file(original / "model.safetensors"), load_file(restored / "model.safetensors")
+    assert raw.keys() == back.keys()
+    assert all(torch.allclose(raw[k], back[k], rtol=1e-3, atol=1e-6) for k in raw)
+    ema = torch.load(restored / "custom_checkpoint_1.pkl", weights_only=True)
+    ema0 = torch.load(original / "custom_checkpoint_1.pkl", weights_only=True)
+    assert all(torch.allclose(ema0[k], ema[k], rtol=1e-3, atol=1e-4) for k in ema0)
+    for name in ("progress.json", "custom_checkpoint_0.pkl", "random_states_0.pkl"):
+        assert (original / name).read_bytes() == (restored / name).read_bytes()
+
+    # The next lease, on a fresh machine: only the returned tars travel; it resumes and is stopped by its budget.
+    shutil.copytree(out, tmp_path / "ckpt")
+    second = _lease(
+        tmp_path, "out2", "runs2", "--models", "sr-x4", "--budget", "60", "--stop-margin", "25", "--stop-grace", "20",
+        "--set", "train.max_steps=100000", *TINY,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    run = json.loads((tmp_path / "out2" / "summary.json").read_text())["models"]["sr-x4"]
+    assert run["start_step"] == 2 and 2 < run["end_step"] < 100000 and run["exit_code"] == 143
+    assert lease.unpack(tmp_path / "out2" / "sr-x4.tar", tmp_path / "again") == run["end_step"]

@@ -1,0 +1,400 @@
+"""Bad inputs and faults (issue 14): each gets one clear message, nothing comes out silently wrong, no work is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_config
+from PIL import Image
+from safetensors.torch import load_file, save_file
+from test_train import run, summary, tiny_run
+
+from swinir_hf import CheckpointError, SwinIRForImageRestoration
+from swinir_hf.cli import main as cli
+from swinir_hf.image_processing_swinir import SwinIRImageProcessor
+from swinir_hf.loading import load_model
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """An intact tiny ×2 save_pretrained folder."""
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    model.save_pretrained(tmp_path / "intact")
+    SwinIRImageProcessor().save_pretrained(tmp_path / "intact")
+    return tmp_path / "intact"
+
+
+def broken_copy(folder: Path, name: str, drop: str | None = None, add: str | None = None, **config) -> Path:
+    """A copy of `folder` without tensor `drop`, with an extra tensor `add`, or with config.json fields changed."""
+    out = folder.parent / name
+    shutil.copytree(folder, out)
+    if drop or add:
+        state = load_file(out / "model.safetensors")
+        state.pop(drop, None)
+        if add:
+            state[add] = torch.zeros(3)
+        save_file(state, out / "model.safetensors", metadata={"format": "pt"})
+    if config:
+        (out / "config.json").write_text(json.dumps({**json.loads((out / "config.json").read_text()), **config}))
+    return out
+
+
+def png(path: Path, size: int = 12, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray((rng.random((size, size, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+# --- 1. strict loading of folders ------------------------------------------------------------------------------
+
+
+def test_folder_with_a_missing_or_unexpected_tensor_is_an_error_naming_it(folder, tmp_path, capsys):
+    missing = broken_copy(folder, "missing", drop="conv_first.weight")
+    extra = broken_copy(folder, "extra", add="stray.weight")
+    with pytest.raises(CheckpointError, match=r"missing conv_first\.weight"):
+        load_model(missing)
+    with pytest.raises(CheckpointError, match=r"unexpected stray\.weight"):
+        load_model(extra)
+    # the Auto classes / pipeline / remote code go through the same class method
+    with pytest.raises(ValueError, match=r"missing conv_first\.weight"):
+        SwinIRForImageRestoration.from_pretrained(missing)
+    # a caller who asks for the loading info gets transformers' lenient load and judges it
+    _, info = SwinIRForImageRestoration.from_pretrained(missing, output_loading_info=True)
+    assert info["missing_keys"] == {"conv_first.weight"}
+
+    src = png(tmp_path / "in.png")
+    assert cli(["restore", str(src), "-o", str(tmp_path / "out"), "--model", str(missing), "--no-progress"]) == 1
+    assert "missing conv_first.weight" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "in.png").exists()
+    assert cli(["eval", "--model", str(extra), "--dataset", str(tmp_path / "out")]) == 1
+    assert "unexpected stray.weight" in capsys.readouterr().err
+
+
+def test_init_from_a_folder_missing_a_tensor_is_an_error(folder, tmp_path, capsys):
+    from swinir_hf.train import ModelArgs, TrainArgs, build_model
+
+    missing = broken_copy(folder, "missing", drop="conv_first.weight")
+    with pytest.raises(CheckpointError, match=r"missing conv_first\.weight"):
+        build_model(ModelArgs(init_from=str(missing)), TrainArgs())
+
+
+# --- 3. messages instead of tracebacks -------------------------------------------------------------------------
+
+
+def test_broken_model_folders_get_one_line_each(folder, tmp_path, capsys):
+    corrupt = broken_copy(folder, "corrupt")
+    (corrupt / "config.json").write_text('{"upscale": 2,')
+    no_weights = broken_copy(folder, "no_weights")
+    (no_weights / "model.safetensors").unlink()
+    x5 = broken_copy(folder, "x5", upscale=5)
+    src = png(tmp_path / "in.png")
+    expected = {
+        corrupt: "config.json is not valid JSON",
+        no_weights: "has a config.json but no weights",
+        x5: r"wrong shape upsample.0.bias (stored (12,), config needs (75,))",
+    }
+    for model, message in expected.items():
+        assert cli(["restore", str(src), "-o", str(tmp_path / "out"), "--model", str(model), "--no-progress"]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("device", ["gpu0", "cuda:7" if torch.cuda.is_available() else "cuda"])
+def test_unusable_devices_are_refused_up_front(device, tmp_path, capsys):
+    src = png(tmp_path / "in.png")
+    assert cli(["restore", str(src), "-o", str(tmp_path / "out"), "--device", device, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"device {device!r}" in err and "available here: cpu" in err
+    assert cli(["eval", "--model", "sr-x2", "--dataset", str(tmp_path), "--device", device]) == 1
+    assert f"device {device!r}" in capsys.readouterr().err
+
+
+def test_eval_json_into_a_missing_folder_is_refused_before_evaluating(tmp_path, capsys, monkeypatch):
+    import swinir_hf.evaluation
+
+    monkeypatch.setattr(swinir_hf.evaluation, "evaluate", lambda *a, **k: pytest.fail("evaluated first"))
+    assert cli(["eval", "--model", "identity", "--dataset", str(tmp_path), "--json", "nowhere/x.json"]) == 1
+    assert "folder nowhere does not exist" in capsys.readouterr().err
+
+
+# --- 3, 4, 7, 8. training: checked before the first step, interrupts keep the work -------------------------------
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    """Eight smooth 48×48 RGB training images."""
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        small = (rng.random((6, 6, 3)) * 255).astype(np.uint8)
+        Image.fromarray(small).resize((48, 48), Image.BICUBIC).save(folder / f"{i}.png")
+    return folder
+
+
+def interrupt_at(monkeypatch, step: int, signum: int) -> None:
+    """Send `signum` to this process when the loop starts step `step` (mid-run, as a user's Ctrl-C / kill)."""
+    import swinir_hf.train
+
+    seed = swinir_hf.train.step_seed
+
+    def step_seed(s, st, rank):
+        if st == step:
+            os.kill(os.getpid(), signum)
+        return seed(s, st, rank)
+
+    monkeypatch.setattr(swinir_hf.train, "step_seed", step_seed)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_saves_a_checkpoint_and_resume_finishes_identically(images, tmp_path, monkeypatch, capsys, signum):
+    full = tmp_path / "full"
+    assert run(tiny_run(images, full)) == 0
+    cut = tmp_path / "cut"
+    with monkeypatch.context() as m:
+        interrupt_at(m, 1, signum)
+        assert run(tiny_run(images, cut)) == 128 + signum
+    err = capsys.readouterr().err
+    assert f"{signal.Signals(signum).name}: stopped after step 2" in err and "--resume latest" in err
+    assert "Traceback" not in err
+    assert (cut / "checkpoints/step-00000002/progress.json").is_file()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert run(tiny_run(images, cut), "--resume", "latest") == 0
+    a, b = load_file(full / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_rerun(images, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(tiny_run(images, out, train={"checkpoint_every": 2})) == 0
+    config_before = (out / "training_config.yaml").read_text()
+    wider = tiny_run(images, out, model={"config": {**tiny_run(images, out)["model"]["config"], "embed_dim": 24}})
+    assert run(wider, "--resume", "latest") == 1
+    err = capsys.readouterr().err
+    assert "cannot resume from" in err and "embed_dim: 16 → 24" in err and "Traceback" not in err
+    assert (out / "training_config.yaml").read_text() == config_before
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"not a png")
+    (broken / "b.png").write_bytes(b"")
+    fresh = tmp_path / "fresh"
+    assert run(tiny_run(images, fresh, data={"train": [str(broken)]})) == 1
+    err = capsys.readouterr().err
+    assert "data.train: none of its 2 images can be decoded (e.g. a.png" in err
+    assert not fresh.exists() or not any(fresh.iterdir())
+    # as an older version left it after failing: only training_config.yaml and logs/
+    fresh.mkdir(exist_ok=True)
+    (fresh / "training_config.yaml").write_text("{}")
+    (fresh / "logs").mkdir()
+    assert run(tiny_run(images, fresh, train={"max_steps": 1})) == 0
+
+
+def test_push_and_vgg_weights_offline_fail_before_training(images, tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    import swinir_hf.train
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(swinir_hf.train, "build_model", lambda *a: pytest.fail("trained before checking the push"))
+    out = tmp_path / "push"
+    assert run(tiny_run(images, out), "--push-to-hub", "org/x") == 1
+    err = capsys.readouterr().err
+    assert "--push-to-hub org/x: HF_HUB_OFFLINE is set" in err and "hf upload org/x" in err
+    monkeypatch.undo()
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    gan = {"enabled": True, "vgg_weights": "timm/vgg19.tv_in1k"}
+    out = tmp_path / "gan"
+    assert run({**tiny_run(images, out), "gan": gan}) == 1
+    err = capsys.readouterr().err
+    assert "gan.vgg_weights 'timm/vgg19.tv_in1k'" in err and "not in the local Hugging Face cache" in err
+    assert not (out / "training_config.yaml").exists()  # so the same command runs once the weights are there
+
+
+def test_validate_every_0_validates_only_at_the_end_and_the_bar_shows_no_nan(images, tmp_path, monkeypatch):
+    import swinir_hf.train
+
+    seen, bars = [], []
+    validate = swinir_hf.train.validate
+    monkeypatch.setattr(swinir_hf.train, "validate", lambda *a: seen.append(1) or validate(*a))
+    import tqdm.auto
+
+    original = tqdm.auto.tqdm.set_postfix_str
+    monkeypatch.setattr(tqdm.auto.tqdm, "set_postfix_str", lambda self, s="", **k: bars.append(s) or original(self, s))
+    out = tmp_path / "v0"
+    assert run(tiny_run(images, out, train={"validate_every": 0, "log_every": 3})) == 0
+    assert [h["step"] for h in summary(out)["history"]] == [4] and len(seen) == 1
+    assert bars and not any("nan" in b for b in bars)
+    out = tmp_path / "v2"
+    assert run(tiny_run(images, out, train={"validate_every": 2, "log_every": 3})) == 0
+    assert [h["step"] for h in summary(out)["history"]] == [0, 2, 4]
+
+
+def test_missing_extras_name_the_extra(monkeypatch, tmp_path, capsys):
+    import sys
+
+    for name in ("tensorboard", "datasets"):  # None in sys.modules: `import name` raises ModuleNotFoundError
+        monkeypatch.setitem(sys.modules, name, None)
+    assert cli(["train", "--config", "tiny_sr_x2", "--output-dir", str(tmp_path / "t")]) == 1
+    err = capsys.readouterr().err
+    assert "needs the 'tensorboard' package, which the [train] extra provides: pip install -e '.[train]'" in err
+    (tmp_path / "hr").mkdir()
+    assert cli(["eval", "--model", "identity", "--noise", "5", "--dataset", f"imagefolder:{tmp_path / 'hr'}"]) == 1
+    assert "needs the 'datasets' package, which the [train] extra provides" in capsys.readouterr().err
+
+
+# --- 5. huge images: the output's memory is planned, tiles are halved only when they are the cause ---------------
+
+
+def test_an_output_that_cannot_fit_is_refused_before_any_work(monkeypatch, tmp_path, capsys):
+    import swinir_hf.restoration as restoration
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    monkeypatch.setattr(restoration, "available_host_memory", lambda: 10 << 20)  # 10 MiB
+    monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
+    with pytest.raises(restoration.ImageTooLargeError, match=r"a 1000×800 image gives a 2000×1600 output that needs"):
+        restoration.restore(model, np.zeros((800, 1000, 3), np.uint8), dtype="float32")
+
+    # and in the CLI: reported for that file, the others go on
+    small, big = png(tmp_path / "small.png", 8), png(tmp_path / "big.png", 1200)
+    assert cli(["restore", str(small), str(big), "-o", str(tmp_path / "out"), "--model", "sr-x2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "big.png" in err and "2400×2400 output that needs" in err and "restored 1, failed 1" in err
+
+
+def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(monkeypatch):
+    import swinir_hf.restoration as restoration
+    import swinir_hf.tiling as tiling
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    calls = []
+
+    def no_canvas(x, shape):
+        calls.append(shape)
+        raise tiling.CanvasAllocationError(f"cannot allocate the output {shape}")
+
+    monkeypatch.setattr(tiling, "_canvas", no_canvas)
+    with pytest.raises(restoration.ImageTooLargeError, match="smaller tiles would not help"):
+        restoration.restore(model, np.zeros((64, 64, 3), np.uint8), tile=16, tile_overlap=4, dtype="float32")
+    assert len(calls) == 1
+
+
+# --- 6. nothing silently wrong ---------------------------------------------------------------------------------
+
+
+def test_float_pixels_out_of_range_and_nan_are_refused(tmp_path, capsys):
+    from swinir_hf.restoration import restore
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    with pytest.raises(ValueError, match=r"values in \[0, 1\], this one spans \[0, 255\]: divide"):
+        restore(model, np.linspace(0, 255, 64 * 3).reshape(8, 8, 3), dtype="float32")
+    nan = np.full((8, 8, 3), 0.5)
+    nan[2, 3] = np.nan
+    with pytest.raises(ValueError, match="has 3 NaN / infinite values"):
+        restore(model, nan, dtype="float32")
+    with pytest.raises(ValueError, match="NaN"):
+        restore(model, Image.fromarray(nan[..., 0].astype(np.float32)), dtype="float32")
+    # noisy [0, 1] images overshoot a little: still accepted
+    noisy = np.clip(np.random.default_rng(0).normal(0.5, 0.4, (8, 8, 3)), -1.5, 2.5)
+    assert restore(model, noisy, dtype="float32").shape == (16, 16, 3)
+
+
+def test_animated_gif_says_only_the_first_frame_is_restored(tmp_path, caplog):
+    frames = [Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    caplog.set_level("WARNING")
+    assert cli(["restore", str(tmp_path / "anim.gif"), "-o", str(tmp_path / "out"), "--model", "sr-x2"]) == 0
+    assert [r.getMessage() for r in caplog.records if "frames" in r.getMessage()] == [
+        f"{tmp_path / 'anim.gif'} has 3 frames: only frame 1 is restored"
+    ]
+
+
+def test_float_tiff_is_restored_clamped_into_png_and_tiff(tmp_path, capsys):
+    arr = np.random.default_rng(0).random((8, 8)).astype(np.float32)
+    Image.fromarray(arr).save(tmp_path / "f.tif")
+    for ext in ("png", "tif"):
+        out = tmp_path / ext
+        assert cli(["restore", str(tmp_path / "f.tif"), "-o", str(out), "--model", "sr-x2", "--ext", ext]) == 0
+        restored = Image.open(out / f"f.{ext}")
+        assert restored.size == (16, 16)
+        values = np.asarray(restored, dtype=np.float64)
+        if ext == "png":
+            assert restored.mode == "I;16" or restored.mode == "I"
+            values /= 65535
+        else:
+            assert restored.mode == "F"
+        assert 0.0 <= values.min() and values.max() <= 1.0
+
+
+# --- 7. files are written as the user expects ------------------------------------------------------------------
+
+
+def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, capsys):
+    import socket
+
+    from swinir_hf.image_io import write_image
+
+    out = tmp_path / "out"
+    out.mkdir()
+    host = socket.gethostname().split(".")[0].replace("-", "_")
+    dead = out / f".swinir-{host}-999999999-abcd1234-old.png"  # no such pid: a writer killed with -9
+    dead.write_bytes(b"")
+    alive = out / f".swinir-{host}-{os.getpid()}-abcd1234-busy.png"  # a writer still running
+    alive.write_bytes(b"")
+    old = os.umask(0o022)
+    try:
+        write_image(out / "a.png", Image.new("RGB", (4, 4)))
+        os.umask(0o077)
+        write_image(out / "b.png", Image.new("RGB", (4, 4)))
+    finally:
+        os.umask(old)
+    assert (out / "a.png").stat().st_mode & 0o777 == 0o644
+    assert (out / "b.png").stat().st_mode & 0o777 == 0o600
+    assert not dead.exists() and alive.exists()
+
+
+def test_error_messages_name_each_file_once_and_the_target_not_a_temp_file(tmp_path, capsys):
+    from swinir_hf.image_io import write_image
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    assert cli(["restore", str(bad), "-o", str(tmp_path / "out"), "--no-progress"]) == 1
+    line = next(x for x in capsys.readouterr().err.splitlines() if x.startswith("error:"))
+    assert line.count("bad.png") == 1, line
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with pytest.raises(OSError) as err:
+        write_image(not_a_folder / "x.png", Image.new("RGB", (4, 4)))
+    assert str(err.value) == f"cannot write {not_a_folder / 'x.png'}: Not a directory"
+
+
+# --- 8. following the docs -------------------------------------------------------------------------------------
+
+
+def test_missing_paths_and_wrong_scales_get_cli_wording(tmp_path, monkeypatch, capsys):
+    from swinir_hf.catalog import load_catalog
+
+    monkeypatch.chdir(tmp_path)
+    png(tmp_path / "in.png")
+    release = load_catalog().releases[0]
+    assert cli(["restore", "in.png", "-o", "out", "--model", release.file, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"{release.file} does not exist; its converted release loads by its catalogue name, {release.repo}" in err
+    assert "load_model(" not in err
+    (tmp_path / "models").mkdir()
+    assert cli(["restore", "in.png", "-o", "out", "--model", "models/x4", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "models/x4 does not exist" in err and "Hugging Face cache" not in err
+
+    (tmp_path / "hr").mkdir()
+    png(tmp_path / "hr" / "a.png", 16)
+    assert cli(["eval", "--model", "sr-x4", "--dataset", "hr", "--scale", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "bicubic ×2 needs a ×2 model, but the model is ×4: leave out the scale" in err
