@@ -26,9 +26,9 @@ from inference import test_image as photo  # run as a script: benchmarks/ is on 
 from safetensors.torch import load_file
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, convert_original_checkpoint
-from swinir_hf.evaluation import evaluate
+from swinir_hf.evaluation.benchmark import evaluate
+from swinir_hf.evaluation.metrics import psnr
 from swinir_hf.loading import load_model
-from swinir_hf.metrics import psnr
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -117,7 +117,7 @@ def oom_fallback() -> None:
     cap = 2 << 30
     torch.cuda.set_per_process_memory_fraction(cap / total)
     retries = _Retries()
-    logging.getLogger("swinir_hf.restoration").addHandler(retries)
+    logging.getLogger("swinir_hf.inference.restoration").addHandler(retries)
     try:
         out = SwinIRRestorer(model, tile=512, tile_overlap=32, dtype="float32").restore_float(img)
     finally:

@@ -16,26 +16,31 @@ import gradio as gr
 import huggingface_hub.constants
 import numpy as np
 import pytest
-from conftest import tiny_config
 from PIL import Image
 
 import app
 from swinir_hf import SwinIRForImageRestoration
-from swinir_hf.image_io import read_image, write_image
-from swinir_hf.modeling_swinir import SwinTransformerBlock
+from swinir_hf.inference.image_io import read_image, write_image
+from swinir_hf.models.modeling_swinir import SwinTransformerBlock
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "hub" / "space" / "examples"
 EXAMPLE = EXAMPLES / "church_x2_downscaled.png"
 
 
-def save_model(folder: Path, **overrides) -> Path:
-    SwinIRForImageRestoration(tiny_config(**overrides)).eval().save_pretrained(folder)
-    return folder
+@pytest.fixture(scope="session")
+def save_model(tiny_config):
+    """Saves a tiny random model (`tiny_config` with overrides) into a folder, which it returns."""
+
+    def save(folder: Path, **overrides) -> Path:
+        SwinIRForImageRestoration(tiny_config(**overrides)).eval().save_pretrained(folder)
+        return folder
+
+    return save
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
+def model_dir(tmp_path_factory, save_model) -> Path:
     """A tiny random ×2 model folder (40k parameters)."""
     return save_model(tmp_path_factory.mktemp("models") / "tiny-x2")
 
@@ -228,7 +233,7 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     assert after.size == (2 * image.width, 2 * image.height)
 
 
-def test_bundled_defaults_are_discovered_by_task(tmp_path):
+def test_bundled_defaults_are_discovered_by_task(tmp_path, save_model):
     save_model(tmp_path / "sr-x4", upscale=4)
     save_model(tmp_path / "denoise-color", upscale=1, upsampler=None, task="color_dn")
     (tmp_path / "not-a-model").mkdir()
