@@ -293,6 +293,7 @@ def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
     assert after.size == (240, 200)
 
 
+@pytest.mark.slow
 def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
     # The first forward's shape gives the number of forwards: 1 whole, tiles as tiled_apply plans them, ×8 ensemble.
     assert app.forwards_needed(app.torch.Size([1, 3, 64, 48]), (64, 48), 1, 32) == 1
@@ -340,6 +341,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
     from gradio_client import Client, handle_file
 
@@ -387,6 +389,7 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
     assert "Traceback" not in (tmp_path / "app.log").read_text()  # user errors are messages, not server faults
 
 
+@pytest.mark.slow
 def test_build_space_assembles_a_runnable_space(tmp_path):
     from huggingface_hub import metadata_load
 

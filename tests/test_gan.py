@@ -68,6 +68,7 @@ def test_perceptual_and_gan_losses():
     )
 
 
+@pytest.mark.slow
 def test_gan_training_runs_end_to_end(tmp_path):
     rng = np.random.default_rng(0)
     (tmp_path / "img").mkdir()

@@ -179,6 +179,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_path):
     """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, and the folder's own
     `image-restoration` pipeline gives exactly `restore()`'s pixels for RGB, grey, 16-bit grey and RGBA."""

@@ -41,6 +41,7 @@ def test_public_imports():
     assert callable(restore) and DEFAULTS_DIR.is_dir()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["swinir_hf.train", "swinir_hf.restore"])
 def test_module_entry_points_run(module):
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=300)

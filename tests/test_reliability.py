@@ -144,6 +144,7 @@ def interrupt_at(monkeypatch, step: int, signum: int) -> None:
     monkeypatch.setattr(swinir_hf.training.loop, "step_seed", step_seed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_saves_a_checkpoint_and_resume_finishes_identically(
     tiny_run, train_cli, images, tmp_path, monkeypatch, capsys, signum
@@ -164,6 +165,7 @@ def test_interrupt_saves_a_checkpoint_and_resume_finishes_identically(
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_rerun(
     tiny_run, train_cli, images, tmp_path, capsys
 ):
@@ -192,6 +194,7 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
     assert train_cli(tiny_run(images, fresh, train={"max_steps": 1})) == 0
 
 
+@pytest.mark.slow
 def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants
 
@@ -215,6 +218,7 @@ def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, 
     assert not (out / "training_config.yaml").exists()  # so the same command runs once the weights are there
 
 
+@pytest.mark.slow
 def test_validate_every_0_validates_only_at_the_end_and_the_bar_shows_no_nan(
     tiny_run, train_cli, images, tmp_path, monkeypatch
 ):

@@ -67,6 +67,7 @@ def test_bundled_configs_are_valid_and_follow_the_paper():
     assert TrainingConfig.from_dict(read_config_file("jpeg_car")).data.patch_size == 126
 
 
+@pytest.mark.slow
 def test_training_improves_loss_and_validation_psnr(tiny_run, train_cli, shared, tmp_path):
     """On real training images, a few dozen steps lower the loss and raise Set5 x2 PSNR-Y."""
     val = tmp_path / "val"  # two of the smaller Set5 images keep validation quick
@@ -87,6 +88,7 @@ def test_training_improves_loss_and_validation_psnr(tiny_run, train_cli, shared,
     assert s["history"][-1]["step"] == 25 and last > first + 3.0
 
 
+@pytest.mark.slow
 def test_kill_and_resume_gives_bitwise_identical_weights(tiny_run, train_cli, images, tmp_path):
     """A run resumed from its step-3 checkpoint ends with the same bits as an uninterrupted 6-step run, although
     it uses DataLoader workers (the data is a function of (seed, step), not of the loader)."""
@@ -120,6 +122,7 @@ def test_kill_and_resume_gives_bitwise_identical_weights(tiny_run, train_cli, im
     )
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_matches_one_big_batch(tiny_run, train_cli, images, tmp_path):
     one = tmp_path / "one"
     two = tmp_path / "two"
@@ -129,6 +132,7 @@ def test_gradient_accumulation_matches_one_big_batch(tiny_run, train_cli, images
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
+@pytest.mark.slow
 def test_bf16_and_gradient_checkpointing_run(tiny_run, train_cli, images, tmp_path):
     out = tmp_path / "bf16"
     raw = tiny_run(
@@ -139,6 +143,7 @@ def test_bf16_and_gradient_checkpointing_run(tiny_run, train_cli, images, tmp_pa
     assert load_file(out / "model.safetensors")["conv_first.weight"].dtype == torch.float32
 
 
+@pytest.mark.slow
 def test_saved_folder_loads_restores_and_pushes_offline(tiny_run, train_cli, images, tmp_path, monkeypatch):
     from huggingface_hub import HfApi
 
@@ -182,6 +187,7 @@ def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
         assert "re-initialised" in str(report) and "dropped" in str(report)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
 def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
     out = tmp_path / "ddp"
