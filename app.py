@@ -29,7 +29,7 @@ from PIL import Image
 from swinir_hf.checkpoints.catalog import Release, load_catalog
 from swinir_hf.checkpoints.convert import CheckpointError
 from swinir_hf.inference.image_io import read_image, write_image
-from swinir_hf.inference.restoration import restore
+from swinir_hf.inference.restoration import EngineOptions, restore
 from swinir_hf.inference.tiling import tile_starts
 from swinir_hf.loading import DEFAULTS_DIR, ModelNotAvailableError, hub_reachable, load_model
 from swinir_hf.models.configuration_swinir import TASK_TABLE
@@ -780,15 +780,11 @@ class RestorationDemo:
         _current.job = job
         try:
             job.report(0, "Restoring")
-            return restore(
-                net,
-                pixels,
-                tile=tile,
-                tile_overlap=overlap,
-                ensemble=bool(ensemble),
-                dtype=precision,
-                device=self.device if self.device == "cuda" else None,
+            device = self.device if self.device == "cuda" else None
+            engine = EngineOptions(
+                tile=tile, tile_overlap=overlap, ensemble=bool(ensemble), dtype=precision, device=device
             )
+            return restore(net, pixels, engine)
         except Cancelled:
             raise user_error("Cancelled.") from None
         except (RuntimeError, ValueError, MemoryError) as err:

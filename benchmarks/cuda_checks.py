@@ -26,8 +26,9 @@ from inference import test_image as photo  # run as a script: benchmarks/ is on 
 from safetensors.torch import load_file
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, convert_original_checkpoint
-from swinir_hf.evaluation.benchmark import evaluate
+from swinir_hf.evaluation import evaluate
 from swinir_hf.evaluation.metrics import psnr
+from swinir_hf.inference.restoration import EngineOptions
 from swinir_hf.loading import load_model
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -44,7 +45,12 @@ def precision_on_set5() -> None:
             torch.cuda.synchronize()
             start = time.perf_counter()
             result = evaluate(
-                model, SHARED / "testsets/Set5", noise=noise, dtype=dtype, device="cuda", progress=False, model_name="m"
+                model,
+                SHARED / "testsets/Set5",
+                noise=noise,
+                progress=False,
+                model_name="m",
+                engine=EngineOptions(tile=None, dtype=dtype, device="cuda"),
             )
             seconds = time.perf_counter() - start
             value = result.mean("m")["psnr_y"]

@@ -142,7 +142,8 @@ def run_one(cfg: dict) -> dict:
 
 
 def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
-    from swinir_hf.evaluation.benchmark import evaluate
+    from swinir_hf.evaluation import evaluate
+    from swinir_hf.inference.restoration import EngineOptions
     from swinir_hf.loading import load_model
 
     model = load_model(model_path)
@@ -151,7 +152,13 @@ def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
     ref = None
     for dtype in dtypes:
         start = time.perf_counter()
-        result = evaluate(model, SHARED / "testsets/Set5", dtype=dtype, device=device, progress=False, model_name="m")
+        result = evaluate(
+            model,
+            SHARED / "testsets/Set5",
+            engine=EngineOptions(tile=None, dtype=dtype, device=device),
+            progress=False,
+            model_name="m",
+        )
         value = result.mean("m")["psnr_y"]
         ref = value if ref is None else ref
         print(f"| {dtype} | {value:.3f} | {value - ref:+.3f} | {time.perf_counter() - start:.1f} |")

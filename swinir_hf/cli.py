@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .checkpoints.convert import CheckpointError
 from .extras import MissingExtraError
-from .inference.collection import add_restore_arguments, tile_argument
+from .inference.collection import add_restore_arguments, engine_options, tile_argument
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -62,11 +62,7 @@ def _eval(args: argparse.Namespace) -> int:
             grey_convention=args.grey_convention,
             split=args.split,
             model_name=args.model if identity else Path(args.model).name,
-            tile=args.tile,
-            tile_overlap=args.tile_overlap,
-            ensemble=args.ensemble,
-            dtype=args.dtype,
-            device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+            engine=engine_options(args, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu")),
         )
     except (ValueError, FileNotFoundError, ModelNotAvailableError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -128,8 +128,8 @@ def test_given_lr_folder(small_set, tmp_path):
         lr = degrade(hr, Degradation("bicubic", 2))[1]
         Image.fromarray(lr).save(lr_dir / (f"{name}x2.png" if name != "c" else "c.png"))
     model = SwinIRForImageRestoration.from_pretrained(model_dir)
-    made = evaluate(model, dataset, progress=False, tile=None)
-    given = evaluate(model, dataset, lr_dir=lr_dir, progress=False, tile=None)
+    made = evaluate(model, dataset, progress=False)
+    given = evaluate(model, dataset, lr_dir=lr_dir, progress=False)
     assert made.scores == given.scores
 
 

@@ -27,13 +27,15 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..inference.image_io import IMAGE_SUFFIXES, read_image
-from ..inference.restoration import restore
+from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
 from .degradations import Degradation, add_gaussian_noise, bicubic_downscale, imresize, jpeg_compress
 
 GreyConvention = Literal["native", "rgb"]
+# How the paper ran its models: whole images, float32.
+PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
 GREY_CONVENTIONS = ("native", "rgb")
 NOISE_SEED = 0
 
@@ -324,19 +326,14 @@ def evaluate(
     split: str | None = None,
     model_name: str | None = None,
     progress: bool = True,
-    tile: int | Literal["auto"] | None = None,
-    tile_overlap: int = 32,
-    ensemble: bool = False,
-    dtype: str = "float32",
-    device: str | None = None,
+    engine: EngineOptions = PAPER_ENGINE,
 ) -> Evaluation:
     """Score `model` (None: the identity, i.e. the degraded input itself) and the baseline on a benchmark.
 
     `dataset`, `lr_dir`, `split`: see `load_samples`; `scale` / `noise` / `jpeg`: see `resolve_degradation`
-    (None values are ignored). `tile`, `tile_overlap`, `ensemble`, `dtype`, `device` go to the restoration engine
-    (`swinir_hf.inference.restoration.restore`); the defaults run whole images in float32, as the paper.
+    (None values are ignored). `engine` says how the restoration engine runs the model; the default,
+    `PAPER_ENGINE`, runs whole images in float32, as the paper.
     """
-    engine_options = dict(tile=tile, tile_overlap=tile_overlap, ensemble=ensemble, dtype=dtype, device=device)
     degradation = resolve_degradation(model, scale, noise, jpeg)
     name, samples = load_samples(dataset, lr_dir, degradation.scale, grey_convention, split)
     channels = model.config.num_channels if model is not None else None
@@ -350,7 +347,7 @@ def evaluate(
         hr = to_model_channels(sample.hr, channels, degradation.kind)
         lr = to_model_channels(sample.lr, channels, degradation.kind) if sample.lr is not None else None
         gt, lq = degrade(hr, degradation, lr)
-        out = as_uint8(lq if model is None else restore(model, lq, **engine_options))
+        out = as_uint8(lq if model is None else restore(model, lq, engine))
         result.names.append(sample.name)
         result.scores[degradation.baseline_name].append(score(baseline(lq, degradation), gt, degradation))
         result.scores[model_name].append(score(out, gt, degradation))

@@ -16,11 +16,12 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .jobs import OUTPUT_FORMATS, OutputOptions, plan_jobs, restore_image, run_jobs, sort_by_size
+from .restoration import EngineOptions
 
 if TYPE_CHECKING:
     import datasets
@@ -30,30 +31,23 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class EngineOptions:
-    """What `SwinIRRestorer` is built with (see it for the meaning of each field); `model` is a `load_model` spec."""
+class ModelEngine(EngineOptions):
+    """A model to load (`model`, a `load_model` spec) and how the engine runs it (the `EngineOptions` fields)."""
 
     model: str = "sr-x4"
-    tile: int | str | None = "auto"
-    tile_overlap: int = 32
-    ensemble: bool = False
-    dtype: str = "auto"
-    device: str | None = None
 
     def build(self, device: str | torch.device | None = None, progress: bool = False) -> SwinIRRestorer:
         """Load the model and wrap it; `device` (when `self.device` is None) is where it runs."""
         from ..checkpoints.loading import load_model
-        from .restoration import SwinIRRestorer
 
-        return SwinIRRestorer(
-            load_model(self.model),
-            tile=self.tile,
-            tile_overlap=self.tile_overlap,
-            ensemble=self.ensemble,
-            dtype=self.dtype,
-            device=self.device or device,
-            progress=progress,
-        )
+        return replace(self, device=self.device or device).restorer(load_model(self.model), progress=progress)
+
+
+def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:
+    """The `EngineOptions` of the command line's `--tile`, `--tile-overlap`, `--ensemble`, `--dtype` and `--device`
+    (`fields` override them)."""
+    given = dict(tile=args.tile, tile_overlap=args.tile_overlap, ensemble=args.ensemble, dtype=args.dtype)
+    return EngineOptions(**{**given, "device": args.device, **fields})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -112,7 +106,7 @@ def process_state(device: str | None = None):
 def restore_files(
     inputs: Iterable[str],
     out_dir: str | Path,
-    engine: EngineOptions,
+    engine: ModelEngine,
     output: OutputOptions,
     *,
     recursive: bool = False,
@@ -314,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
             from .restoration import check_device
 
             check_device(args.device)
-        engine = EngineOptions(args.model, args.tile, args.tile_overlap, args.ensemble, args.dtype, args.device)
+        engine = ModelEngine(**vars(engine_options(args)), model=args.model)
         output = OutputOptions(args.ext, args.suffix, args.outscale, args.quality, args.overwrite)
         if args.dataset:
             return _run_dataset(args, engine, output)
@@ -336,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def _run_dataset(args: argparse.Namespace, engine: EngineOptions, output: OutputOptions) -> int:
+def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOptions) -> int:
     state = process_state(engine.device)
     if state.num_processes > 1:  # every process would map the whole dataset and write the same folder
         if state.is_main_process:

@@ -11,6 +11,7 @@ import functools
 import logging
 import math
 import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +42,23 @@ class ImageTooLargeError(MemoryError):
 # Margin on the model's bare `activation_bytes_per_pixel` estimate (chunked SwinIR-M x4 at 256²: ≈ 1.4× it, RSS).
 _MEMORY_SAFETY = 1.5
 _CPU_BUDGET_CAP = 2 << 30
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine runs a model: the one options object that `restore`, `evaluate`, `swinir-hf restore` /
+    `eval` and the demo pass along. Each field is `SwinIRRestorer`'s argument of that name."""
+
+    tile: int | Literal["auto"] | None = "auto"
+    tile_overlap: int = 32
+    ensemble: bool = False
+    dtype: DType = "auto"
+    device: str | torch.device | None = None
+    batch_size: int | None = None
+
+    def restorer(self, model: SwinIRForImageRestoration, **extra: Any) -> SwinIRRestorer:
+        """A `SwinIRRestorer` of `model` with these options (and `extra` ones: `progress`, `memory_budget`, ...)."""
+        return SwinIRRestorer(model, **{f.name: getattr(self, f.name) for f in fields(EngineOptions)}, **extra)
 
 
 class SwinIRRestorer:
@@ -209,14 +227,17 @@ class SwinIRRestorer:
         return max(ws, tile // ws * ws)
 
 
-def restore(model: SwinIRForImageRestoration, image: ImageLike, **options: Any) -> Image.Image | np.ndarray:
+def restore(
+    model: SwinIRForImageRestoration, image: ImageLike, engine: EngineOptions | None = None, **options: Any
+) -> Image.Image | np.ndarray:
     """Restore one image (PIL image, (H, W[, C]) uint8 / uint16 / float array, or file path) with `model`.
 
-    Returns the same kind of image, exactly `model.config.upscale` × the input size. `options` are
-    `SwinIRRestorer`'s (`tile`, `tile_overlap`, `ensemble`, `dtype`, `device`, `batch_size`, `progress`, ...), with
-    its defaults.
+    Returns the same kind of image, exactly `model.config.upscale` × the input size. `engine` (default
+    `EngineOptions()`) says how to run; `options` are further `SwinIRRestorer` arguments (`progress`, ...) or, without
+    `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None, dtype="float32")`).
     """
-    return SwinIRRestorer(model, **options)(image)
+    restorer = engine.restorer(model, **options) if engine is not None else SwinIRRestorer(model, **options)
+    return restorer(image)
 
 
 def check_device(device: str | torch.device) -> torch.device:
