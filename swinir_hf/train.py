@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 
 from .training.config import TrainingConfig
-from .training.loop import main, train
+from .training.loop import main, run_training
 
-__all__ = ["TrainingConfig", "main", "train"]
+__all__ = ["TrainingConfig", "main", "run_training"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -50,7 +50,7 @@ from .validation import baseline_psnr, validation_psnr
 logger = logging.getLogger("swinir_hf.train")
 
 
-def train(
+def run_training(
     cfg: TrainingConfig, resume: str | None = None, push_to_hub_repo: str | None = None, overwrite: bool = False
 ) -> Path:
     """Run training as configured; returns the output folder, which then holds the final model.
@@ -148,7 +148,7 @@ def _train(
     resume_from: Path | None,
     push_to_hub_repo: str | None,
 ) -> Path:
-    """`train` from the accelerator on: everything that can fail on the inputs is checked before the first step,
+    """`run_training` from the accelerator on: everything that can fail on the inputs is checked before the first step,
     and nothing is written into `out` before it."""
     from accelerate.utils import set_seed
 
@@ -244,7 +244,7 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
     run.loss_sum = torch.zeros((), device=run.accelerator.device)
     run.window_start, run.window_steps = time.perf_counter(), 0
     if run.main and start == 0 and t.validate_every:  # 0: only at the end
-        validate(run, 0)
+        validate_now(run, 0)
     batches = iter(loader)
     with StopSignals() as stop:
         for step in range(start, t.max_steps):
@@ -305,7 +305,7 @@ def after_step(run: Run) -> None:
     if step % t.log_every == 0 or done:
         log_losses(run)
     if run.main and (done or t.validate_every and step % t.validate_every == 0):
-        validate(run, step)
+        validate_now(run, step)
     if done or _checkpoint_due(run):
         save_checkpoint(run, step)
 
@@ -326,7 +326,7 @@ def log_losses(run: Run) -> None:
     run.window_start, run.window_steps = time.perf_counter(), 0
 
 
-def validate(run: Run, step: int) -> None:
+def validate_now(run: Run, step: int) -> None:
     """Score the validated weights on the validation images (main process), record and log it."""
     if run.val_images is None:
         return
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         return 0
     try:
-        train(cfg, resume=args.resume, push_to_hub_repo=args.push_to_hub, overwrite=args.overwrite)
+        run_training(cfg, resume=args.resume, push_to_hub_repo=args.push_to_hub, overwrite=args.overwrite)
     except TrainingInterrupted as err:
         print(f"interrupted: {err}", file=sys.stderr)
         return 128 + err.signum

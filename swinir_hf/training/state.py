@@ -40,7 +40,7 @@ class InitReport:
         return "\n".join(lines)
 
 
-def build_model(args: ModelArgs, train: TrainArgs) -> tuple[SwinIRForImageRestoration, InitReport | None]:
+def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRestoration, InitReport | None]:
     """The model to train, its config from the preset / `init_from` / `config` fields, starting weights loaded."""
     source = None
     if args.init_from:
@@ -48,10 +48,10 @@ def build_model(args: ModelArgs, train: TrainArgs) -> tuple[SwinIRForImageRestor
 
         source = load_model(args.init_from)
     overrides = dict(args.config)
-    if train.loss is not None:
-        overrides["loss"] = train.loss
-    if train.charbonnier_eps is not None:
-        overrides["charbonnier_eps"] = train.charbonnier_eps
+    if training.loss is not None:
+        overrides["loss"] = training.loss
+    if training.charbonnier_eps is not None:
+        overrides["charbonnier_eps"] = training.charbonnier_eps
     if args.preset is not None:
         config = SwinIRConfig.from_preset(args.preset, args.scale, **overrides)
     else:
