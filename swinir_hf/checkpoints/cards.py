@@ -229,6 +229,36 @@ def training_card(
     """README.md for a model trained with `swinir_hf.train` (`render_model_card`) with the training data, recipe,
     steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`) go to the card's
     results."""
+    c, d = model.config, cfg.data
+    recipe = _training_recipe(cfg, model, progress, init)
+    description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(recipe)
+    if progress.history:
+        rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
+        rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
+        channel = "Y channel" if c.num_channels == 3 else "grey channel"
+        description += (
+            f"\n\nValidation on {d.val} during training (PSNR in dB, {channel}, border {c.upscale}):\n\n"
+            "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
+        )
+    task = (c.task or "restoration").replace("_", " ")
+    title = f"SwinIR {task}" + (f" x{c.upscale}" if c.upscale > 1 else "") + f" ({progress.step} steps)"
+    return render_model_card(
+        c,
+        model_id=model_id,
+        title=title,
+        description=description,
+        training_data=[Path(str(s)).name for s in d.train],
+        num_parameters=model.num_parameters(),
+        tags=["swinir-hf-trained"],
+        remote_code=False,  # the trainer saves weights, config and processor only
+        **results,
+    )
+
+
+def _training_recipe(
+    cfg: TrainingConfig, model: SwinIRForImageRestoration, progress: Progress, init: InitReport | None
+) -> list[str]:
+    """The recipe lines of a training card: data, degradation, schedule, GAN terms, starting weights."""
     c, t, d = model.config, cfg.train, cfg.data
     kind = {
         "bicubic": "MATLAB bicubic downscaling",
@@ -256,25 +286,4 @@ def training_card(
             f"- initialised from `{init.source}` ({len(init.loaded)} tensors loaded, "
             f"{len(init.reinitialised)} re-initialised, {len(init.dropped)} dropped)"
         )
-    description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(recipe)
-    if progress.history:
-        rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
-        rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
-        channel = "Y channel" if c.num_channels == 3 else "grey channel"
-        description += (
-            f"\n\nValidation on {d.val} during training (PSNR in dB, {channel}, border {c.upscale}):\n\n"
-            "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
-        )
-    task = (c.task or "restoration").replace("_", " ")
-    title = f"SwinIR {task}" + (f" x{c.upscale}" if c.upscale > 1 else "") + f" ({progress.step} steps)"
-    return render_model_card(
-        c,
-        model_id=model_id,
-        title=title,
-        description=description,
-        training_data=[Path(str(s)).name for s in d.train],
-        num_parameters=model.num_parameters(),
-        tags=["swinir-hf-trained"],
-        remote_code=False,  # the trainer saves weights, config and processor only
-        **results,
-    )
+    return recipe

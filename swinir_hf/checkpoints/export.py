@@ -279,19 +279,7 @@ def export_checkpoint(
         for file_name, source in remote_code_sources().items():
             (staging / file_name).write_text(source, encoding="utf-8")
         max_abs_diff = verify_folder(staging, model, params, atol)
-        title, description = _describe(release, checkpoint, max_abs_diff)
-        card = render_model_card(
-            model.config,
-            model_id=repo_id,
-            title=title,
-            description=description,
-            training_data=release.training_data if release else (),
-            paper_results=release.results if release else None,
-            measured_results=measured,
-            protocol=release.protocol if release else None,
-            num_parameters=model.num_parameters(),
-            tags=("gan",) if release and release.gan else (),
-        )
+        card = _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured)
         (staging / "README.md").write_text(card, encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
@@ -300,6 +288,30 @@ def export_checkpoint(
         _drop_remote_module_cache(staging)
         shutil.rmtree(staging, ignore_errors=True)
     return HubFolder(target, repo_id, checkpoint, release, max_abs_diff, measured)
+
+
+def _release_card(
+    model: SwinIRForImageRestoration,
+    repo_id: str,
+    release: Release | None,
+    checkpoint: Path,
+    max_abs_diff: float,
+    measured: dict,
+) -> str:
+    """The model card of an exported checkpoint: the catalogue's facts and the paper's figures for a release."""
+    title, description = _describe(release, checkpoint, max_abs_diff)
+    return render_model_card(
+        model.config,
+        model_id=repo_id,
+        title=title,
+        description=description,
+        training_data=release.training_data if release else (),
+        paper_results=release.results if release else None,
+        measured_results=measured,
+        protocol=release.protocol if release else None,
+        num_parameters=model.num_parameters(),
+        tags=("gan",) if release and release.gan else (),
+    )
 
 
 def local_repo_name(checkpoint: Path) -> str:
