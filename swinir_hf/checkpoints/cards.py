@@ -148,6 +148,19 @@ CONFIG.yaml` with this repository as the initial weights; see the package's `doc
 """
 
 
+def _architecture(config: SwinIRConfig, num_parameters: int | None) -> str:
+    arch = (
+        f"embed_dim {config.embed_dim}, {len(config.depths)} residual Swin Transformer blocks of depths "
+        f"{config.depths} with {config.num_heads} heads, window {config.window_size}, "
+        f"{f'`{config.upsampler}` upsampler' if config.upsampler else 'same-size output with a global residual'}, "
+        f"x{config.upscale}, "
+        f"{config.num_channels} channel{'s' if config.num_channels > 1 else ''}"
+    )
+    if num_parameters is not None:
+        arch += f", {num_parameters:,} parameters"
+    return arch
+
+
 def render_model_card(
     config: SwinIRConfig,
     *,
@@ -193,15 +206,7 @@ def render_model_card(
         metadata["model-index"] = model_index
     front = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)
 
-    arch = (
-        f"embed_dim {config.embed_dim}, {len(config.depths)} residual Swin Transformer blocks of depths "
-        f"{config.depths} with {config.num_heads} heads, window {config.window_size}, "
-        f"{f'`{config.upsampler}` upsampler' if config.upsampler else 'same-size output with a global residual'}, "
-        f"x{config.upscale}, "
-        f"{config.num_channels} channel{'s' if config.num_channels > 1 else ''}"
-    )
-    if num_parameters is not None:
-        arch += f", {num_parameters:,} parameters"
+    arch = _architecture(config, num_parameters)
     sections = [f"# {title}", description.strip(), "## Model", f"SwinIR ({arch}). Paper: [{PAPER_URL}]({PAPER_URL})."]
     if training_data:
         patch = f"{config.image_size}×{config.image_size}"
