@@ -3,7 +3,7 @@
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
 
 from .checkpoints.convert import CheckpointError, convert_original_checkpoint, detect_config
-from .inference.restoration import SwinIRRestorer, restore, tune_allocator
+from .inference.restoration import EngineOptions, SwinIRRestorer, restore, tune_allocator
 from .models.configuration_swinir import PRESETS, TASKS, SwinIRConfig
 from .models.image_processing_swinir import SwinIRImageProcessor
 from .models.modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
@@ -21,6 +21,7 @@ __all__ = [
     "PRESETS",
     "TASKS",
     "CheckpointError",
+    "EngineOptions",
     "ImageRestorationOutput",
     "ImageRestorationPipeline",
     "SwinIRConfig",

@@ -34,7 +34,15 @@ def test_model_files_import_nothing_else_of_the_package(module):
 
 
 def test_public_imports():
-    from swinir_hf import PRESETS, TASKS, SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restore  # noqa: F401
+    from swinir_hf import (  # noqa: F401
+        PRESETS,
+        TASKS,
+        EngineOptions,
+        SwinIRConfig,
+        SwinIRForImageRestoration,
+        SwinIRRestorer,
+        restore,
+    )
     from swinir_hf.evaluation import evaluate  # noqa: F401
     from swinir_hf.loading import DEFAULTS_DIR, load_default, load_model  # noqa: F401
 
