@@ -26,14 +26,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from swinir_hf.catalog import Release, load_catalog
-from swinir_hf.convert import CheckpointError
-from swinir_hf.image_io import read_image, write_image
-from swinir_hf.image_processing_swinir import float_to_image, image_to_float
+from swinir_hf.checkpoints.catalog import Release, load_catalog
+from swinir_hf.checkpoints.convert import CheckpointError
+from swinir_hf.inference.image_io import read_image, write_image
+from swinir_hf.inference.restoration import EngineOptions, restore
+from swinir_hf.inference.tiling import tile_starts
 from swinir_hf.loading import DEFAULTS_DIR, ModelNotAvailableError, hub_reachable, load_model
-from swinir_hf.modeling_swinir import SwinIRForImageRestoration, SwinTransformerBlock
-from swinir_hf.restoration import restore
-from swinir_hf.tiling import tile_starts
+from swinir_hf.models.configuration_swinir import TASK_TABLE
+from swinir_hf.models.image_processing_swinir import float_to_image, image_to_float
+from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration, SwinTransformerBlock
 
 HERE = Path(__file__).resolve().parent
 # In the repo the examples live with the Space files; an assembled Space has them beside app.py.
@@ -54,17 +55,10 @@ TASK_WORDS = {
 TASK_NOUNS = {REAL_SR: "photos", SR: "clean images", DENOISE: "noisy images", JPEG: "JPEG images"}
 # What the noise level / JPEG quality control is called for the tasks whose checkpoints are trained per level.
 LEVEL_LABELS = {DENOISE: "Noise level σ (selects the checkpoint)", JPEG: "JPEG quality (selects the checkpoint)"}
-CONFIG_TASKS = {
-    "classical_sr": SR,
-    "lightweight_sr": SR,
-    "real_sr": REAL_SR,
-    "gray_dn": DENOISE,
-    "color_dn": DENOISE,
-    "jpeg_car": JPEG,
-    "color_jpeg_car": JPEG,
-}
-SHORT_KINDS = {"classical_sr": "classical", "lightweight_sr": "lightweight", "real_sr": "real-world"}
-SHORT_KINDS |= {"gray_dn": "grey", "color_dn": "colour", "jpeg_car": "grey", "color_jpeg_car": "colour"}
+# The demo's task of each of the paper's tasks (`TASK_TABLE`: what its checkpoints restore), and their menu names.
+_RESTORES = {"sr": SR, "real_sr": REAL_SR, "dn": DENOISE, "jpeg": JPEG}
+CONFIG_TASKS = {name: _RESTORES[task.restores] for name, task in TASK_TABLE.items()}
+SHORT_KINDS = {name: task.short for name, task in TASK_TABLE.items()}
 MAIN_SCALES = (1, 2, 4)
 AUTO = "auto"
 CUSTOM = "custom"
@@ -786,15 +780,11 @@ class RestorationDemo:
         _current.job = job
         try:
             job.report(0, "Restoring")
-            return restore(
-                net,
-                pixels,
-                tile=tile,
-                tile_overlap=overlap,
-                ensemble=bool(ensemble),
-                dtype=precision,
-                device=self.device if self.device == "cuda" else None,
+            device = self.device if self.device == "cuda" else None
+            engine = EngineOptions(
+                tile=tile, tile_overlap=overlap, ensemble=bool(ensemble), dtype=precision, device=device
             )
+            return restore(net, pixels, engine)
         except Cancelled:
             raise user_error("Cancelled.") from None
         except (RuntimeError, ValueError, MemoryError) as err:

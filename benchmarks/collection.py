@@ -54,9 +54,9 @@ def make_photos(folder: Path, count: int, seed: int = 0) -> None:
 
 def plain_loop(inputs: Path, out: Path, model: str) -> None:
     """The one-at-a-time loop, timed after the model is loaded; prints a summary line like the CLI's."""
-    from swinir_hf.image_io import collect_inputs, read_image, write_image
+    from swinir_hf.inference.image_io import collect_inputs, read_image, write_image
+    from swinir_hf.inference.restoration import SwinIRRestorer
     from swinir_hf.loading import load_model
-    from swinir_hf.restoration import SwinIRRestorer
 
     restorer = SwinIRRestorer(load_model(model), tile="auto")
     start = time.perf_counter()

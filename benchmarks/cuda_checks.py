@@ -27,8 +27,9 @@ from safetensors.torch import load_file
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, convert_original_checkpoint
 from swinir_hf.evaluation import evaluate
+from swinir_hf.evaluation.metrics import psnr
+from swinir_hf.inference.restoration import EngineOptions
 from swinir_hf.loading import load_model
-from swinir_hf.metrics import psnr
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -44,7 +45,12 @@ def precision_on_set5() -> None:
             torch.cuda.synchronize()
             start = time.perf_counter()
             result = evaluate(
-                model, SHARED / "testsets/Set5", noise=noise, dtype=dtype, device="cuda", progress=False, model_name="m"
+                model,
+                SHARED / "testsets/Set5",
+                noise=noise,
+                progress=False,
+                model_name="m",
+                engine=EngineOptions(tile=None, dtype=dtype, device="cuda"),
             )
             seconds = time.perf_counter() - start
             value = result.mean("m")["psnr_y"]
@@ -117,7 +123,7 @@ def oom_fallback() -> None:
     cap = 2 << 30
     torch.cuda.set_per_process_memory_fraction(cap / total)
     retries = _Retries()
-    logging.getLogger("swinir_hf.restoration").addHandler(retries)
+    logging.getLogger("swinir_hf.inference.restoration").addHandler(retries)
     try:
         out = SwinIRRestorer(model, tile=512, tile_overlap=32, dtype="float32").restore_float(img)
     finally:

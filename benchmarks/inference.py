@@ -48,7 +48,7 @@ def test_image(size: int) -> np.ndarray:
 
 def count_flops(model, x: torch.Tensor) -> float:
     """2 × multiply-accumulates of the convs, linears and the two attention matmuls of one forward pass."""
-    from swinir_hf.modeling_swinir import WindowAttention
+    from swinir_hf.models.modeling_swinir import WindowAttention
 
     total = 0.0
 
@@ -98,14 +98,14 @@ def _sync(device: str) -> None:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    from swinir_hf.metrics import psnr as metric
+    from swinir_hf.evaluation.metrics import psnr as metric
 
     return metric(np.clip(a, 0, 1), np.clip(b, 0, 1))
 
 
 def run_one(cfg: dict) -> dict:
     """One configuration, in this process: returns its figures."""
-    from swinir_hf.restoration import SwinIRRestorer
+    from swinir_hf.inference.restoration import SwinIRRestorer
 
     torch.set_num_threads(cfg["threads"])
     device = cfg["device"]
@@ -143,6 +143,7 @@ def run_one(cfg: dict) -> dict:
 
 def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
     from swinir_hf.evaluation import evaluate
+    from swinir_hf.inference.restoration import EngineOptions
     from swinir_hf.loading import load_model
 
     model = load_model(model_path)
@@ -151,7 +152,13 @@ def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
     ref = None
     for dtype in dtypes:
         start = time.perf_counter()
-        result = evaluate(model, SHARED / "testsets/Set5", dtype=dtype, device=device, progress=False, model_name="m")
+        result = evaluate(
+            model,
+            SHARED / "testsets/Set5",
+            engine=EngineOptions(tile=None, dtype=dtype, device=device),
+            progress=False,
+            model_name="m",
+        )
         value = result.mean("m")["psnr_y"]
         ref = value if ref is None else ref
         print(f"| {dtype} | {value:.3f} | {value - ref:+.3f} | {time.perf_counter() - start:.1f} |")

@@ -2,7 +2,7 @@
 
     python hub/bundle_default.py runs/default_lightweight_sr_x4 sr-x4 --shared ../shared
 
-Scores the run's weights with `swinir_hf.evaluation` on the paper's benchmarks for its task (Set5 / Set14 for
+Scores the run's weights with `swinir_hf.evaluation.benchmark` on the paper's benchmarks for its task (Set5 / Set14 for
 super-resolution; CBSD68 / Kodak24 / McMaster at σ 15 / 25 / 50 for colour denoising), stores them as float16
 when that moves the first benchmark by at most 0.01 dB (else float32), and writes
 `swinir_hf/defaults/NAME/`: config, weights, image processor, a model card with the training recipe, the
@@ -21,11 +21,14 @@ from pathlib import Path
 
 import yaml
 
-from swinir_hf.catalog import load_catalog
-from swinir_hf.evaluation import evaluate
+from swinir_hf.checkpoints.cards import training_card
+from swinir_hf.checkpoints.catalog import load_catalog
+from swinir_hf.checkpoints.folders import save_model_folder
+from swinir_hf.evaluation.benchmark import evaluate
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR
-from swinir_hf.modeling_swinir import SwinIRForImageRestoration
-from swinir_hf.train import Progress, TrainingConfig, model_card, save_model
+from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+from swinir_hf.training.config import TrainingConfig
+from swinir_hf.training.state import Progress
 
 SIGMAS = (15, 25, 50)
 FP16_TOLERANCE_DB = 0.01
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     y = "_y" if model.config.upscale > 1 else ""
     measured = {k: {"psnr": v["model"][f"psnr{y}"], "ssim": v["model"][f"ssim{y}"]} for k, v in results.items()}
     protocol = load_catalog().protocols["lightweight_sr" if y else "color_dn"]
-    card = model_card(
+    card = training_card(
         cfg,
         model,
         progress,
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         None,
         f"swinir_hf/defaults/{args.name}",
         measured_results=measured,
-        protocol=f"{protocol}; measured with `swinir_hf.evaluation` in float32, stored as {stored.dtype} "
+        protocol=f"{protocol}; measured with `swinir_hf.evaluation.benchmark` in float32, stored as {stored.dtype} "
         f"(moves {benches[0][0]} by {drift:.4f} dB)",
     )
     # The paper's figures are for its full-size, fully trained models: a comparison in the text, not model-index
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     card = card.replace(intro, f"\n{lead}{comparison}\n{intro}", 1)
     staging = Path(tempfile.mkdtemp(prefix=f"{args.name}-", dir=DEFAULTS_DIR.parent))
     try:
-        save_model(staging, stored, card)
+        save_model_folder(staging, stored, card)
         (staging / "results.json").write_text(json.dumps({"stored_dtype": str(stored.dtype), **results}, indent=1))
         if target.exists():
             shutil.rmtree(target)

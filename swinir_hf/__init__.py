@@ -2,13 +2,13 @@
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
 
-from .configuration_swinir import PRESETS, TASKS, SwinIRConfig
-from .convert import CheckpointError, convert_original_checkpoint, detect_config
-from .image_processing_swinir import SwinIRImageProcessor
-from .modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
-from .pipeline_swinir import ImageRestorationPipeline
-from .pipeline_swinir import register as _register_pipeline
-from .restoration import SwinIRRestorer, restore, tune_allocator
+from .checkpoints.convert import CheckpointError, convert_original_checkpoint, detect_config
+from .inference.restoration import EngineOptions, SwinIRRestorer, restore, tune_allocator
+from .models.configuration_swinir import PRESETS, TASKS, SwinIRConfig
+from .models.image_processing_swinir import SwinIRImageProcessor
+from .models.modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
+from .models.pipeline_swinir import ImageRestorationPipeline
+from .models.pipeline_swinir import register as _register_pipeline
 
 AutoConfig.register("swinir", SwinIRConfig, exist_ok=True)
 AutoModel.register(SwinIRConfig, SwinIRForImageRestoration, exist_ok=True)
@@ -21,6 +21,7 @@ __all__ = [
     "PRESETS",
     "TASKS",
     "CheckpointError",
+    "EngineOptions",
     "ImageRestorationOutput",
     "ImageRestorationPipeline",
     "SwinIRConfig",

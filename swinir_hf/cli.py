@@ -6,14 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .collection import add_restore_arguments
-from .convert import CheckpointError
+from .checkpoints.convert import CheckpointError
 from .extras import MissingExtraError
+from .inference.collection import add_restore_arguments, engine_options, tile_argument
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .convert import convert_original_checkpoint
-    from .image_processing_swinir import SwinIRImageProcessor
+    from .checkpoints.convert import convert_original_checkpoint
+    from .models.image_processing_swinir import SwinIRImageProcessor
 
     out = Path(args.output_dir)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
@@ -31,22 +31,13 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tile(value: str) -> int | str:
-    if value == "auto":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"tile must be a number of pixels or 'auto', got {value!r}") from None
-
-
 def _eval(args: argparse.Namespace) -> int:
     import json
 
     import torch
 
-    from .evaluation import evaluate
-    from .loading import ModelNotAvailableError, load_model
+    from .checkpoints.loading import ModelNotAvailableError, load_model
+    from .evaluation.benchmark import evaluate
 
     if args.json and Path(args.json).exists() and not args.overwrite:
         print(f"error: {args.json} exists; pass --overwrite to replace it", file=sys.stderr)
@@ -56,7 +47,7 @@ def _eval(args: argparse.Namespace) -> int:
         return 1
     try:
         if args.device:
-            from .restoration import check_device
+            from .inference.restoration import check_device
 
             check_device(args.device)
         identity = args.model == "identity"
@@ -71,11 +62,7 @@ def _eval(args: argparse.Namespace) -> int:
             grey_convention=args.grey_convention,
             split=args.split,
             model_name=args.model if identity else Path(args.model).name,
-            tile=args.tile,
-            tile_overlap=args.tile_overlap,
-            ensemble=args.ensemble,
-            dtype=args.dtype,
-            device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+            engine=engine_options(args, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu")),
         )
     except (ValueError, FileNotFoundError, ModelNotAvailableError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -87,7 +74,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from .collection import run
+    from .inference.collection import run
 
     return run(args)
 
@@ -126,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
     p.add_argument(
-        "--tile", type=_tile, default=None, help="tile size in input pixels or 'auto' (default: whole image)"
+        "--tile", type=tile_argument, default=None, help="tile size in input pixels or 'auto' (default: whole image)"
     )
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+)")
@@ -146,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_restore_arguments(p)
     p.set_defaults(func=_restore)
 
-    from .hub import add_parser as add_hub_parser
+    from .checkpoints.export import add_parser as add_hub_parser
 
     add_hub_parser(sub)
     # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train, whose overrides are free-form.
@@ -157,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
-        from .train import main as train_main
+        from .training.loop import main as train_main
 
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import yaml
+from PIL import Image
 
 SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
@@ -26,8 +29,13 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
-def tiny_config(**overrides):
-    """A SwinIR config small enough for unit tests (~40k parameters)."""
+@pytest.fixture(scope="session")
+def tiny_config():
+    """Makes SwinIR configs small enough for unit tests (~40k parameters): `tiny_config(**overrides)`."""
+    return make_tiny_config
+
+
+def make_tiny_config(**overrides):
     from swinir_hf import SwinIRConfig
 
     fields = dict(
@@ -42,3 +50,86 @@ def tiny_config(**overrides):
     )
     fields.update(overrides)
     return SwinIRConfig(**fields)
+
+
+# --- training runs ---------------------------------------------------------------------------------------------
+
+TINY_MODEL = {"embed_dim": 16, "depths": [2], "num_heads": [2], "window_size": 4, "image_size": 16, "num_feat": 8}
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory) -> Path:
+    """Eight smooth 48×48 RGB training images."""
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        small = (rng.random((6, 6, 3)) * 255).astype(np.uint8)
+        Image.fromarray(small).resize((48, 48), Image.BICUBIC).save(folder / f"{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run():
+    """Makes the raw config of a 4-step run of a tiny ×2 model: `tiny_run(images, out, train={...}, ...)`."""
+    return make_tiny_run
+
+
+def make_tiny_run(images: Path, out: Path, **sections) -> dict:
+    raw = {
+        "model": {"preset": "lightweight_sr", "scale": 2, "config": dict(TINY_MODEL)},
+        "data": {"train": [str(images)], "val": str(images), "val_max_images": 2, "patch_size": 8, "num_workers": 0},
+        "train": {
+            "output_dir": str(out),
+            "max_steps": 4,
+            "batch_size": 4,
+            "learning_rate": 2e-3,
+            "ema_decay": 0.0,
+            "checkpoint_every": 0,
+            "validate_every": 0,
+            "log_every": 1,
+            "report_to": "none",
+        },
+    }
+    for name, values in sections.items():
+        raw[name].update(values)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def train_cli():
+    """Runs `python -m swinir_hf.train` in-process on a raw config (written beside its output folder) with extra
+    arguments; returns the exit status: `train_cli(raw, "--resume", "latest")`."""
+    from swinir_hf.training.loop import main
+
+    def run(raw: dict, *args: str) -> int:
+        path = Path(raw["train"]["output_dir"] + ".yaml")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(raw))
+        return main(["--config", str(path), *args])
+
+    return run
+
+
+# --- release layouts -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def layout_state_dict():
+    """Makes a state dict of a release's layout: `layout_state_dict(tensors, image_size, window_size)`, meta
+    tensors of the release's shapes; the derived buffers get their true values (they are checked)."""
+    from swinir_hf.models.modeling_swinir import relative_position_index, shift_window_mask
+
+    def make(tensors: dict, image_size: int, window_size: int) -> dict[str, torch.Tensor]:
+        mask = shift_window_mask(image_size, image_size, window_size, window_size // 2)
+        state = {}
+        for key, (shape, dtype) in tensors.items():
+            if key.endswith(".relative_position_index"):
+                state[key] = relative_position_index(window_size)
+            elif key.endswith(".attn_mask"):
+                state[key] = mask
+            else:
+                state[key] = torch.empty(shape, dtype=getattr(torch, dtype), device="meta")
+            assert list(state[key].shape) == shape, key
+        return state
+
+    return make

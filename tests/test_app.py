@@ -16,26 +16,31 @@ import gradio as gr
 import huggingface_hub.constants
 import numpy as np
 import pytest
-from conftest import tiny_config
 from PIL import Image
 
 import app
 from swinir_hf import SwinIRForImageRestoration
-from swinir_hf.image_io import read_image, write_image
-from swinir_hf.modeling_swinir import SwinTransformerBlock
+from swinir_hf.inference.image_io import read_image, write_image
+from swinir_hf.models.modeling_swinir import SwinTransformerBlock
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "hub" / "space" / "examples"
 EXAMPLE = EXAMPLES / "church_x2_downscaled.png"
 
 
-def save_model(folder: Path, **overrides) -> Path:
-    SwinIRForImageRestoration(tiny_config(**overrides)).eval().save_pretrained(folder)
-    return folder
+@pytest.fixture(scope="session")
+def save_model(tiny_config):
+    """Saves a tiny random model (`tiny_config` with overrides) into a folder, which it returns."""
+
+    def save(folder: Path, **overrides) -> Path:
+        SwinIRForImageRestoration(tiny_config(**overrides)).eval().save_pretrained(folder)
+        return folder
+
+    return save
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
+def model_dir(tmp_path_factory, save_model) -> Path:
     """A tiny random ×2 model folder (40k parameters)."""
     return save_model(tmp_path_factory.mktemp("models") / "tiny-x2")
 
@@ -228,7 +233,7 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     assert after.size == (2 * image.width, 2 * image.height)
 
 
-def test_bundled_defaults_are_discovered_by_task(tmp_path):
+def test_bundled_defaults_are_discovered_by_task(tmp_path, save_model):
     save_model(tmp_path / "sr-x4", upscale=4)
     save_model(tmp_path / "denoise-color", upscale=1, upsampler=None, task="color_dn")
     (tmp_path / "not-a-model").mkdir()
@@ -288,6 +293,7 @@ def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
     assert after.size == (240, 200)
 
 
+@pytest.mark.slow
 def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
     # The first forward's shape gives the number of forwards: 1 whole, tiles as tiled_apply plans them, ×8 ensemble.
     assert app.forwards_needed(app.torch.Size([1, 3, 64, 48]), (64, 48), 1, 32) == 1
@@ -335,6 +341,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
     from gradio_client import Client, handle_file
 
@@ -382,6 +389,7 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
     assert "Traceback" not in (tmp_path / "app.log").read_text()  # user errors are messages, not server faults
 
 
+@pytest.mark.slow
 def test_build_space_assembles_a_runnable_space(tmp_path):
     from huggingface_hub import metadata_load
 

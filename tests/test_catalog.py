@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from swinir_hf import SwinIRForImageRestoration, detect_config
-from swinir_hf.catalog import find_release, load_catalog
-from swinir_hf.convert import _check_buffers, load_into
-from swinir_hf.modeling_swinir import relative_position_index, shift_window_mask
+from swinir_hf.checkpoints.catalog import find_release, load_catalog
+from swinir_hf.checkpoints.convert import _check_buffers, load_into
 
 # Authors' constructor argument → SwinIRConfig field.
 KWARG_FIELDS = {
@@ -31,21 +30,6 @@ KWARG_FIELDS = {
 @pytest.fixture(scope="module")
 def layouts(shared):
     return json.loads((shared / "fixtures" / "release_layouts.json").read_text())
-
-
-def layout_state_dict(tensors: dict, image_size: int, window_size: int) -> dict[str, torch.Tensor]:
-    """Meta tensors of the release's shapes; the derived buffers get their true values (they are checked)."""
-    mask = shift_window_mask(image_size, image_size, window_size, window_size // 2)
-    state = {}
-    for key, (shape, dtype) in tensors.items():
-        if key.endswith(".relative_position_index"):
-            state[key] = relative_position_index(window_size)
-        elif key.endswith(".attn_mask"):
-            state[key] = mask
-        else:
-            state[key] = torch.empty(shape, dtype=getattr(torch, dtype), device="meta")
-        assert list(state[key].shape) == shape, key
-    return state
 
 
 def expected_fields(kwargs: dict) -> dict:
@@ -117,7 +101,7 @@ def test_catalogue_config_builds_the_release_layout(layouts, index):
 
 
 @pytest.mark.parametrize("index", range(31))
-def test_detect_config_recognises_every_release(layouts, index):
+def test_detect_config_recognises_every_release(layout_state_dict, layouts, index):
     """Issue #2: the authors' state-dict layout alone gives the reference configuration and loads strictly."""
     name = sorted(layouts)[index]
     layout = layouts[name]

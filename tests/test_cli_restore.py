@@ -6,7 +6,6 @@ import hashlib
 
 import numpy as np
 import pytest
-from conftest import tiny_config
 from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration
@@ -14,7 +13,7 @@ from swinir_hf.cli import main
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def model_dir(tiny_config, tmp_path_factory):
     path = tmp_path_factory.mktemp("model")
     SwinIRForImageRestoration(tiny_config()).save_pretrained(path)
     return path

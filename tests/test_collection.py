@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from conftest import tiny_config
 from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.cli import main
-from swinir_hf.collection import interleave, output_size, restore_image
-from swinir_hf.image_io import is_lossless_webp, read_image
+from swinir_hf.inference.collection import interleave
+from swinir_hf.inference.image_io import is_lossless_webp, read_image
+from swinir_hf.inference.jobs import output_size, restore_image
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def model_dir(tiny_config, tmp_path_factory):
     path = tmp_path_factory.mktemp("model")
     SwinIRForImageRestoration(tiny_config()).save_pretrained(path)
     return path

@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import save_file
 
 from swinir_hf import CheckpointError, SwinIRForImageRestoration, convert_original_checkpoint
+from swinir_hf.checkpoints.convert import extract_state_dict
 from swinir_hf.cli import main
-from swinir_hf.convert import extract_state_dict
 
 
 @pytest.fixture(scope="module")

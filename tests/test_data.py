@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from swinir_hf.data import (
+from swinir_hf.evaluation.degradations import gaussian_kernel, imresize, real_world_degradation
+from swinir_hf.training.data import (
     Degradation,
     StepBatchSampler,
     TrainingPatches,
@@ -15,7 +16,6 @@ from swinir_hf.data import (
     pair_lr_images,
     validation_images,
 )
-from swinir_hf.degradations import gaussian_kernel, imresize, real_world_degradation
 
 
 def smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

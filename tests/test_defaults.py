@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 
 from swinir_hf.cli import main
-from swinir_hf.degradations import add_gaussian_noise, imresize
+from swinir_hf.evaluation.degradations import add_gaussian_noise, imresize
+from swinir_hf.evaluation.metrics import psnr
+from swinir_hf.inference.restoration import restore
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR, load_default, load_model
-from swinir_hf.metrics import psnr
-from swinir_hf.restoration import restore
 
 
 @pytest.mark.parametrize("name", sorted(DEFAULT_MODELS))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from swinir_hf import metrics
-from swinir_hf.degradations import (
+from swinir_hf.evaluation import metrics
+from swinir_hf.evaluation.degradations import (
     add_gaussian_noise,
     bicubic_downscale,
     imresize,

@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from conftest import tiny_config
 from PIL import Image
 
-from swinir_hf import SwinIRForImageRestoration, metrics
+from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.cli import main
-from swinir_hf.evaluation import (
+from swinir_hf.evaluation import metrics
+from swinir_hf.evaluation.benchmark import (
     Degradation,
     baseline,
     degrade,
@@ -32,7 +32,7 @@ BICUBIC = {
 def test_bicubic_baselines(shared, dataset, convention):
     _, samples = load_samples(shared / "testsets" / dataset, grey_convention=convention)
     for scale, (psnr_y, ssim_y) in BICUBIC[dataset, convention].items():
-        d = Degradation("sr", scale)
+        d = Degradation("bicubic", scale)
         pairs = [(baseline(lq, d), gt) for gt, lq in (degrade(s.hr, d) for s in samples)]
         psnrs = [metrics.psnr(out, gt, d.border, test_y_channel=True) for out, gt in pairs]
         assert np.mean(psnrs) == pytest.approx(psnr_y, abs=0.02), scale
@@ -58,7 +58,7 @@ def test_identity_denoising_reproduces_noisy_input(shared):
 
 
 @pytest.fixture
-def small_set(shared, tmp_path):
+def small_set(tiny_config, shared, tmp_path):
     """Three HR crops (two RGB, one grey) of uneven sizes, and a tiny ×2 model folder."""
     hr = tmp_path / "Mini" / "HR"
     hr.mkdir(parents=True)
@@ -125,11 +125,11 @@ def test_given_lr_folder(small_set, tmp_path):
     lr_dir.mkdir()
     for name in ("a", "b", "c"):
         hr = np.asarray(Image.open(dataset / "HR" / f"{name}.png"))
-        lr = degrade(hr, Degradation("sr", 2))[1]
+        lr = degrade(hr, Degradation("bicubic", 2))[1]
         Image.fromarray(lr).save(lr_dir / (f"{name}x2.png" if name != "c" else "c.png"))
     model = SwinIRForImageRestoration.from_pretrained(model_dir)
-    made = evaluate(model, dataset, progress=False, tile=None)
-    given = evaluate(model, dataset, lr_dir=lr_dir, progress=False, tile=None)
+    made = evaluate(model, dataset, progress=False)
+    given = evaluate(model, dataset, lr_dir=lr_dir, progress=False)
     assert made.scores == given.scores
 
 

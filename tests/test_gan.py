@@ -13,9 +13,9 @@ from safetensors.torch import load_file
 from torch import nn
 
 from swinir_hf import SwinIRForImageRestoration
-from swinir_hf.convert import CheckpointError
-from swinir_hf.gan import VGG19_LAYERS, PerceptualLoss, UNetDiscriminator, VGG19Features, gan_loss
-from swinir_hf.train import main
+from swinir_hf.checkpoints.convert import CheckpointError
+from swinir_hf.training.gan import VGG19_LAYERS, PerceptualLoss, UNetDiscriminator, VGG19Features, gan_loss
+from swinir_hf.training.loop import main
 
 
 def test_discriminator_gives_a_logit_per_pixel_with_spectral_norm():
@@ -68,6 +68,7 @@ def test_perceptual_and_gan_losses():
     )
 
 
+@pytest.mark.slow
 def test_gan_training_runs_end_to_end(tmp_path):
     rng = np.random.default_rng(0)
     (tmp_path / "img").mkdir()

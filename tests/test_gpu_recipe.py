@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from swinir_hf.train import TrainingConfig, read_config_file
+from swinir_hf.training.config import TrainingConfig, read_config_file
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -18,11 +18,13 @@ from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file
 
-from swinir_hf import SwinIRForImageRestoration, hub, restore
-from swinir_hf.catalog import find_release
-from swinir_hf.hub import HubExportError, export_checkpoint, push_folder, remote_code_sources
-from swinir_hf.loading import load_model
-from swinir_hf.model_card import render_model_card
+from swinir_hf import SwinIRForImageRestoration, restore
+from swinir_hf.checkpoints import export as hub
+from swinir_hf.checkpoints import folders
+from swinir_hf.checkpoints.cards import render_model_card
+from swinir_hf.checkpoints.catalog import find_release
+from swinir_hf.checkpoints.export import HubExportError, export_checkpoint, push_folder, remote_code_sources
+from swinir_hf.checkpoints.loading import load_model
 
 # One per head / channel count / window: pixelshuffle RGB, nearest+conv 3conv (params_ema), grey window-7 x255.
 CASES = ("classical_sr_x2", "real_sr_x4_large", "jpeg_car")
@@ -91,7 +93,7 @@ def test_remote_code_is_generated_from_the_package(exported):
     folder = exported["classical_sr_x2"].path
     for name, source in remote_code_sources().items():
         assert (folder / name).read_text() == source
-        package_source = (hub.Path(hub.__file__).parent / name).read_text()
+        package_source = (hub.Path(hub.models.__file__).parent / name).read_text()
         assert source.endswith(package_source) and source.startswith("# ")
 
 
@@ -177,6 +179,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_path):
     """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, and the folder's own
     `image-restoration` pipeline gives exactly `restore()`'s pixels for RGB, grey, 16-bit grey and RGBA."""
@@ -276,7 +279,7 @@ class FakeHfApi:
 @pytest.fixture
 def fake_api(monkeypatch):
     FakeHfApi.calls = []
-    monkeypatch.setattr(hub, "HfApi", FakeHfApi)
+    monkeypatch.setattr(folders, "HfApi", FakeHfApi)
     return FakeHfApi
 
 
@@ -330,10 +333,8 @@ def test_cli_reports_missing_source(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_catalogued_release_gets_its_repo_name_and_paper_figures(shared, tmp_path):
+def test_catalogued_release_gets_its_repo_name_and_paper_figures(layout_state_dict, shared, tmp_path):
     """A file named like a release, with that release's exact layout (random weights): catalogue name and card."""
-    from test_catalog import layout_state_dict
-
     release = find_release("swinir-lightweight-sr-x2")
     layout = json.loads((shared / "fixtures" / "release_layouts.json").read_text())[release.file]
     state = layout_state_dict(layout["tensors"], release.patch_size, 8)
@@ -349,7 +350,7 @@ def test_catalogued_release_gets_its_repo_name_and_paper_figures(shared, tmp_pat
 
 
 def test_eval_figures_go_into_the_card(exported, bench):
-    from swinir_hf.evaluation import evaluate
+    from swinir_hf.evaluation.benchmark import evaluate
 
     folder = exported[CASES[0]]
     expected = evaluate(load_model(folder.path), bench, progress=False, model_name="m").mean("m")

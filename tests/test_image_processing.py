@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
 from PIL import Image
 from transformers import (
     AutoConfig,
@@ -26,7 +25,7 @@ from swinir_hf.loading import DEFAULTS_DIR, load_default
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def model_dir(tiny_config, tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny")
     SwinIRForImageRestoration(tiny_config(upscale=3)).save_pretrained(path)
     SwinIRImageProcessor(num_channels=3).save_pretrained(path)
@@ -135,7 +134,7 @@ def test_pipeline_takes_a_batch_of_different_sizes(model_dir):
         np.testing.assert_array_equal(np.asarray(out), np.asarray(restore(model, image, dtype="float32")))
 
 
-def test_pipeline_keeps_greyscale_models_the_right_way_round(tmp_path):
+def test_pipeline_keeps_greyscale_models_the_right_way_round(tiny_config, tmp_path):
     model = SwinIRForImageRestoration(tiny_config(num_channels=1, upscale=2)).eval()
     model.save_pretrained(tmp_path)
     SwinIRImageProcessor(num_channels=1).save_pretrained(tmp_path)

@@ -8,16 +8,15 @@ import time
 
 import pytest
 import torch
-from conftest import tiny_config
 from huggingface_hub import constants
 
 from swinir_hf import CheckpointError, SwinIRForImageRestoration
-from swinir_hf.catalog import load_catalog
-from swinir_hf.loading import ModelNotAvailableError, hub_reachable, load_model, resolve_spec
+from swinir_hf.checkpoints.catalog import load_catalog
+from swinir_hf.checkpoints.loading import ModelNotAvailableError, hub_reachable, load_model, resolve_spec
 
 
 @pytest.fixture
-def saved(tmp_path):
+def saved(tiny_config, tmp_path):
     model = SwinIRForImageRestoration(tiny_config()).eval()
     model.save_pretrained(tmp_path / "tiny")
     return model, tmp_path / "tiny"

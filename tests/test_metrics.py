@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from swinir_hf import metrics
+from swinir_hf.evaluation import metrics
 
 
 def _cases(shared):

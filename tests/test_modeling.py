@@ -7,7 +7,6 @@ import re
 
 import pytest
 import torch
-from conftest import tiny_config
 from safetensors import safe_open
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration
@@ -30,7 +29,7 @@ from swinir_hf import SwinIRConfig, SwinIRForImageRestoration
         ({"drop_path_rate": 1.0}, "drop_path_rate must be in [0, 1)"),
     ],
 )
-def test_invalid_config_says_what_is_wrong(fields, message):
+def test_invalid_config_says_what_is_wrong(tiny_config, fields, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         tiny_config(**fields)
 
@@ -78,7 +77,7 @@ def test_preset_errors():
 
 @pytest.mark.parametrize("upsampler,scale", [("pixelshuffle", 3), ("pixelshuffledirect", 2), ("nearest+conv", 4)])
 @pytest.mark.parametrize("size", [(1, 1), (1, 6), (5, 2), (4, 4), (9, 13)])
-def test_any_input_size_gives_exactly_scaled_output(upsampler, scale, size):
+def test_any_input_size_gives_exactly_scaled_output(tiny_config, upsampler, scale, size):
     model = SwinIRForImageRestoration(tiny_config(upsampler=upsampler, upscale=scale)).eval()
     x = torch.rand(2, 3, *size)
     with torch.no_grad():
@@ -87,7 +86,7 @@ def test_any_input_size_gives_exactly_scaled_output(upsampler, scale, size):
     assert torch.isfinite(y).all()
 
 
-def test_denoiser_has_global_residual_and_grey_channels():
+def test_denoiser_has_global_residual_and_grey_channels(tiny_config):
     model = SwinIRForImageRestoration(tiny_config(upsampler=None, upscale=1, num_channels=1)).eval()
     for p in model.conv_last.parameters():
         torch.nn.init.zeros_(p)
@@ -96,7 +95,7 @@ def test_denoiser_has_global_residual_and_grey_channels():
         assert torch.allclose(model(x).reconstruction, x, atol=1e-6)
 
 
-def test_bad_inputs_are_rejected_clearly():
+def test_bad_inputs_are_rejected_clearly(tiny_config):
     model = SwinIRForImageRestoration(tiny_config())
     with pytest.raises(ValueError, match=r"must be \(N, 3, H, W\), got \(1, 1, 8, 8\)"):
         model(torch.rand(1, 1, 8, 8))
@@ -104,7 +103,7 @@ def test_bad_inputs_are_rejected_clearly():
         model(torch.rand(1, 3, 8, 8), labels=torch.rand(1, 3, 8, 8))
 
 
-def test_losses():
+def test_losses(tiny_config):
     x, y = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)
     l1 = SwinIRForImageRestoration(tiny_config()).eval()
     out = l1(x, labels=y)
@@ -119,7 +118,7 @@ def test_losses():
     assert recon.shape == y.shape and loss.ndim == 0
 
 
-def test_training_steps_lower_the_loss():
+def test_training_steps_lower_the_loss(tiny_config):
     model = SwinIRForImageRestoration(tiny_config()).train()
     hr = torch.rand(4, 3, 16, 16)
     lr = torch.nn.functional.avg_pool2d(hr, 2)
@@ -135,7 +134,7 @@ def test_training_steps_lower_the_loss():
     assert losses[-1] < 0.7 * losses[0]
 
 
-def test_gradient_checkpointing_gives_the_same_gradients():
+def test_gradient_checkpointing_gives_the_same_gradients(tiny_config):
     config = tiny_config(depths=[2, 2], num_heads=[2, 2], drop_path_rate=0.0)
     model = SwinIRForImageRestoration(config).train()
     x, y = torch.rand(2, 3, 8, 12), torch.rand(2, 3, 16, 24)
@@ -158,7 +157,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         assert torch.allclose(g, checkpointed[name], atol=1e-5), name
 
 
-def test_save_load_round_trip_is_bitwise(tmp_path):
+def test_save_load_round_trip_is_bitwise(tiny_config, tmp_path):
     model = SwinIRForImageRestoration(tiny_config(resi_connection="3conv", upsampler="nearest+conv")).eval()
     model.save_pretrained(tmp_path)
     with safe_open(tmp_path / "model.safetensors", "pt") as f:
@@ -171,7 +170,7 @@ def test_save_load_round_trip_is_bitwise(tmp_path):
         assert torch.equal(model(x).reconstruction, loaded(x).reconstruction)
 
 
-def test_shift_masks_are_cached_per_size():
+def test_shift_masks_are_cached_per_size(tiny_config):
     model = SwinIRForImageRestoration(tiny_config()).eval()
     with torch.no_grad():
         model(torch.rand(1, 3, 8, 8))
@@ -181,7 +180,7 @@ def test_shift_masks_are_cached_per_size():
     assert first.shape == (4, 16, 16)
 
 
-def test_bfloat16_forward_is_close_to_float32():
+def test_bfloat16_forward_is_close_to_float32(tiny_config):
     model = SwinIRForImageRestoration(tiny_config()).eval()
     x = torch.rand(1, 3, 8, 8)
     with torch.no_grad():
@@ -191,7 +190,7 @@ def test_bfloat16_forward_is_close_to_float32():
     assert (low.float() - ref).abs().max() < 0.05
 
 
-def test_caches_built_under_inference_mode_still_train():
+def test_caches_built_under_inference_mode_still_train(tiny_config):
     model = SwinIRForImageRestoration(tiny_config(window_size=5, image_size=20)).eval()
     with torch.inference_mode():
         model(torch.rand(1, 3, 10, 10))
@@ -212,7 +211,7 @@ def test_caches_built_under_inference_mode_still_train():
         (None, 1),
     ],
 )
-def test_chunked_inference_equals_the_whole_image_pass(upsampler, scale):
+def test_chunked_inference_equals_the_whole_image_pass(tiny_config, upsampler, scale):
     """Without autograd the layers run over token chunks and the head over row bands (here: 2-window chunks and
     8-row bands, far smaller than the image) — the output must equal the training-style whole-image pass."""
     config = tiny_config(upsampler=upsampler, upscale=scale, depths=[2, 2], num_heads=[2, 2], drop_path_rate=0.0)
@@ -229,13 +228,13 @@ def test_chunked_inference_equals_the_whole_image_pass(upsampler, scale):
     assert (chunked - whole).abs().max() < 1e-5
 
 
-def test_inference_chunk_size_must_be_a_non_negative_int():
+def test_inference_chunk_size_must_be_a_non_negative_int(tiny_config):
     with pytest.raises(ValueError, match="inference_chunk_size must be an int >= 0, got -1"):
         tiny_config(inference_chunk_size=-1)
 
 
-def test_only_eager_cpu_inference_is_chunked(monkeypatch):
-    from swinir_hf.modeling_swinir import chunked_inference
+def test_only_eager_cpu_inference_is_chunked(tiny_config, monkeypatch):
+    from swinir_hf.models.modeling_swinir import chunked_inference
 
     config = tiny_config()
     cpu, meta = torch.empty(1), torch.empty(1, device="meta")
@@ -249,9 +248,9 @@ def test_only_eager_cpu_inference_is_chunked(monkeypatch):
         assert not chunked_inference(config, cpu)  # compilers get whole layers, not unrolled chunk loops
 
 
-def test_linear_without_onednn_falls_back_to_the_same_output(monkeypatch):
+def test_linear_without_onednn_falls_back_to_the_same_output(tiny_config, monkeypatch):
     """Builds of torch without the private oneDNN linear op (feature-detected at import) take `F.linear`."""
-    from swinir_hf import modeling_swinir
+    from swinir_hf.models import modeling_swinir
 
     model = SwinIRForImageRestoration(tiny_config(depths=[2, 2], num_heads=[2, 2])).eval()
     x = torch.rand(2, 3, 13, 9)

@@ -11,19 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
 from PIL import Image
 from safetensors.torch import load_file, save_file
-from test_train import run, summary, tiny_run
 
 from swinir_hf import CheckpointError, SwinIRForImageRestoration
+from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.cli import main as cli
-from swinir_hf.image_processing_swinir import SwinIRImageProcessor
-from swinir_hf.loading import load_model
+from swinir_hf.models.image_processing_swinir import SwinIRImageProcessor
 
 
 @pytest.fixture
-def folder(tmp_path) -> Path:
+def folder(tiny_config, tmp_path) -> Path:
     """An intact tiny ×2 save_pretrained folder."""
     model = SwinIRForImageRestoration(tiny_config()).eval()
     model.save_pretrained(tmp_path / "intact")
@@ -78,7 +76,8 @@ def test_folder_with_a_missing_or_unexpected_tensor_is_an_error_naming_it(folder
 
 
 def test_init_from_a_folder_missing_a_tensor_is_an_error(folder, tmp_path, capsys):
-    from swinir_hf.train import ModelArgs, TrainArgs, build_model
+    from swinir_hf.training.config import ModelArgs, TrainArgs
+    from swinir_hf.training.state import build_model
 
     missing = broken_copy(folder, "missing", drop="conv_first.weight")
     with pytest.raises(CheckpointError, match=r"missing conv_first\.weight"):
@@ -117,9 +116,9 @@ def test_unusable_devices_are_refused_up_front(device, tmp_path, capsys):
 
 
 def test_eval_json_into_a_missing_folder_is_refused_before_evaluating(tmp_path, capsys, monkeypatch):
-    import swinir_hf.evaluation
+    import swinir_hf.evaluation.benchmark
 
-    monkeypatch.setattr(swinir_hf.evaluation, "evaluate", lambda *a, **k: pytest.fail("evaluated first"))
+    monkeypatch.setattr(swinir_hf.evaluation.benchmark, "evaluate", lambda *a, **k: pytest.fail("evaluated first"))
     assert cli(["eval", "--model", "identity", "--dataset", str(tmp_path), "--json", "nowhere/x.json"]) == 1
     assert "folder nowhere does not exist" in capsys.readouterr().err
 
@@ -127,55 +126,54 @@ def test_eval_json_into_a_missing_folder_is_refused_before_evaluating(tmp_path, 
 # --- 3, 4, 7, 8. training: checked before the first step, interrupts keep the work -------------------------------
 
 
-@pytest.fixture(scope="module")
-def images(tmp_path_factory) -> Path:
-    """Eight smooth 48×48 RGB training images."""
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        small = (rng.random((6, 6, 3)) * 255).astype(np.uint8)
-        Image.fromarray(small).resize((48, 48), Image.BICUBIC).save(folder / f"{i}.png")
-    return folder
+def summary(out: Path) -> dict:
+    return json.loads((out / "training_summary.json").read_text())
 
 
 def interrupt_at(monkeypatch, step: int, signum: int) -> None:
     """Send `signum` to this process when the loop starts step `step` (mid-run, as a user's Ctrl-C / kill)."""
-    import swinir_hf.train
+    import swinir_hf.training.loop
 
-    seed = swinir_hf.train.step_seed
+    seed = swinir_hf.training.loop.step_seed
 
     def step_seed(s, st, rank):
         if st == step:
             os.kill(os.getpid(), signum)
         return seed(s, st, rank)
 
-    monkeypatch.setattr(swinir_hf.train, "step_seed", step_seed)
+    monkeypatch.setattr(swinir_hf.training.loop, "step_seed", step_seed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_saves_a_checkpoint_and_resume_finishes_identically(images, tmp_path, monkeypatch, capsys, signum):
+def test_interrupt_saves_a_checkpoint_and_resume_finishes_identically(
+    tiny_run, train_cli, images, tmp_path, monkeypatch, capsys, signum
+):
     full = tmp_path / "full"
-    assert run(tiny_run(images, full)) == 0
+    assert train_cli(tiny_run(images, full)) == 0
     cut = tmp_path / "cut"
     with monkeypatch.context() as m:
         interrupt_at(m, 1, signum)
-        assert run(tiny_run(images, cut)) == 128 + signum
+        assert train_cli(tiny_run(images, cut)) == 128 + signum
     err = capsys.readouterr().err
     assert f"{signal.Signals(signum).name}: stopped after step 2" in err and "--resume latest" in err
     assert "Traceback" not in err
     assert (cut / "checkpoints/step-00000002/progress.json").is_file()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
-    assert run(tiny_run(images, cut), "--resume", "latest") == 0
+    assert train_cli(tiny_run(images, cut), "--resume", "latest") == 0
     a, b = load_file(full / "model.safetensors"), load_file(cut / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_rerun(images, tmp_path, capsys):
+@pytest.mark.slow
+def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_rerun(
+    tiny_run, train_cli, images, tmp_path, capsys
+):
     out = tmp_path / "run"
-    assert run(tiny_run(images, out, train={"checkpoint_every": 2})) == 0
+    assert train_cli(tiny_run(images, out, train={"checkpoint_every": 2})) == 0
     config_before = (out / "training_config.yaml").read_text()
     wider = tiny_run(images, out, model={"config": {**tiny_run(images, out)["model"]["config"], "embed_dim": 24}})
-    assert run(wider, "--resume", "latest") == 1
+    assert train_cli(wider, "--resume", "latest") == 1
     err = capsys.readouterr().err
     assert "cannot resume from" in err and "embed_dim: 16 → 24" in err and "Traceback" not in err
     assert (out / "training_config.yaml").read_text() == config_before
@@ -185,7 +183,7 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
     (broken / "a.png").write_bytes(b"not a png")
     (broken / "b.png").write_bytes(b"")
     fresh = tmp_path / "fresh"
-    assert run(tiny_run(images, fresh, data={"train": [str(broken)]})) == 1
+    assert train_cli(tiny_run(images, fresh, data={"train": [str(broken)]})) == 1
     err = capsys.readouterr().err
     assert "data.train: none of its 2 images can be decoded (e.g. a.png" in err
     assert not fresh.exists() or not any(fresh.iterdir())
@@ -193,18 +191,20 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
     fresh.mkdir(exist_ok=True)
     (fresh / "training_config.yaml").write_text("{}")
     (fresh / "logs").mkdir()
-    assert run(tiny_run(images, fresh, train={"max_steps": 1})) == 0
+    assert train_cli(tiny_run(images, fresh, train={"max_steps": 1})) == 0
 
 
-def test_push_and_vgg_weights_offline_fail_before_training(images, tmp_path, monkeypatch, capsys):
+@pytest.mark.slow
+def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants
 
-    import swinir_hf.train
+    import swinir_hf.training.loop
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(swinir_hf.train, "build_model", lambda *a: pytest.fail("trained before checking the push"))
+    trained = lambda *a: pytest.fail("trained before checking the push")  # noqa: E731
+    monkeypatch.setattr(swinir_hf.training.loop, "build_model", trained)
     out = tmp_path / "push"
-    assert run(tiny_run(images, out), "--push-to-hub", "org/x") == 1
+    assert train_cli(tiny_run(images, out), "--push-to-hub", "org/x") == 1
     err = capsys.readouterr().err
     assert "--push-to-hub org/x: HF_HUB_OFFLINE is set" in err and "hf upload org/x" in err
     monkeypatch.undo()
@@ -212,28 +212,31 @@ def test_push_and_vgg_weights_offline_fail_before_training(images, tmp_path, mon
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     gan = {"enabled": True, "vgg_weights": "timm/vgg19.tv_in1k"}
     out = tmp_path / "gan"
-    assert run({**tiny_run(images, out), "gan": gan}) == 1
+    assert train_cli({**tiny_run(images, out), "gan": gan}) == 1
     err = capsys.readouterr().err
     assert "gan.vgg_weights 'timm/vgg19.tv_in1k'" in err and "not in the local Hugging Face cache" in err
     assert not (out / "training_config.yaml").exists()  # so the same command runs once the weights are there
 
 
-def test_validate_every_0_validates_only_at_the_end_and_the_bar_shows_no_nan(images, tmp_path, monkeypatch):
-    import swinir_hf.train
+@pytest.mark.slow
+def test_validate_every_0_validates_only_at_the_end_and_the_bar_shows_no_nan(
+    tiny_run, train_cli, images, tmp_path, monkeypatch
+):
+    import swinir_hf.training.loop
 
     seen, bars = [], []
-    validate = swinir_hf.train.validate
-    monkeypatch.setattr(swinir_hf.train, "validate", lambda *a: seen.append(1) or validate(*a))
+    validate = swinir_hf.training.loop.validation_psnr
+    monkeypatch.setattr(swinir_hf.training.loop, "validation_psnr", lambda *a: seen.append(1) or validate(*a))
     import tqdm.auto
 
     original = tqdm.auto.tqdm.set_postfix_str
     monkeypatch.setattr(tqdm.auto.tqdm, "set_postfix_str", lambda self, s="", **k: bars.append(s) or original(self, s))
     out = tmp_path / "v0"
-    assert run(tiny_run(images, out, train={"validate_every": 0, "log_every": 3})) == 0
+    assert train_cli(tiny_run(images, out, train={"validate_every": 0, "log_every": 3})) == 0
     assert [h["step"] for h in summary(out)["history"]] == [4] and len(seen) == 1
     assert bars and not any("nan" in b for b in bars)
     out = tmp_path / "v2"
-    assert run(tiny_run(images, out, train={"validate_every": 2, "log_every": 3})) == 0
+    assert train_cli(tiny_run(images, out, train={"validate_every": 2, "log_every": 3})) == 0
     assert [h["step"] for h in summary(out)["history"]] == [0, 2, 4]
 
 
@@ -253,8 +256,8 @@ def test_missing_extras_name_the_extra(monkeypatch, tmp_path, capsys):
 # --- 5. huge images: the output's memory is planned, tiles are halved only when they are the cause ---------------
 
 
-def test_an_output_that_cannot_fit_is_refused_before_any_work(monkeypatch, tmp_path, capsys):
-    import swinir_hf.restoration as restoration
+def test_an_output_that_cannot_fit_is_refused_before_any_work(tiny_config, monkeypatch, tmp_path, capsys):
+    import swinir_hf.inference.restoration as restoration
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     monkeypatch.setattr(restoration, "available_host_memory", lambda: 10 << 20)  # 10 MiB
@@ -269,9 +272,9 @@ def test_an_output_that_cannot_fit_is_refused_before_any_work(monkeypatch, tmp_p
     assert "big.png" in err and "2400×2400 output that needs" in err and "restored 1, failed 1" in err
 
 
-def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(monkeypatch):
-    import swinir_hf.restoration as restoration
-    import swinir_hf.tiling as tiling
+def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(tiny_config, monkeypatch):
+    import swinir_hf.inference.restoration as restoration
+    import swinir_hf.inference.tiling as tiling
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     calls = []
@@ -289,8 +292,8 @@ def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(monke
 # --- 6. nothing silently wrong ---------------------------------------------------------------------------------
 
 
-def test_float_pixels_out_of_range_and_nan_are_refused(tmp_path, capsys):
-    from swinir_hf.restoration import restore
+def test_float_pixels_out_of_range_and_nan_are_refused(tiny_config, tmp_path, capsys):
+    from swinir_hf.inference.restoration import restore
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     with pytest.raises(ValueError, match=r"values in \[0, 1\], this one spans \[0, 255\]: divide"):
@@ -339,7 +342,7 @@ def test_float_tiff_is_restored_clamped_into_png_and_tiff(tmp_path, capsys):
 def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, capsys):
     import socket
 
-    from swinir_hf.image_io import write_image
+    from swinir_hf.inference.image_io import write_image
 
     out = tmp_path / "out"
     out.mkdir()
@@ -361,7 +364,7 @@ def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, caps
 
 
 def test_error_messages_name_each_file_once_and_the_target_not_a_temp_file(tmp_path, capsys):
-    from swinir_hf.image_io import write_image
+    from swinir_hf.inference.image_io import write_image
 
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
@@ -379,7 +382,7 @@ def test_error_messages_name_each_file_once_and_the_target_not_a_temp_file(tmp_p
 
 
 def test_missing_paths_and_wrong_scales_get_cli_wording(tmp_path, monkeypatch, capsys):
-    from swinir_hf.catalog import load_catalog
+    from swinir_hf.checkpoints.catalog import load_catalog
 
     monkeypatch.chdir(tmp_path)
     png(tmp_path / "in.png")

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
 from PIL import Image, ImageCms
 
-from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restoration, restore
-from swinir_hf.image_io import read_image, write_image
-from swinir_hf.modeling_swinir import inference_precision
-from swinir_hf.restoration import auto_dtype, is_out_of_memory
+from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restore
+from swinir_hf.inference import restoration
+from swinir_hf.inference.image_io import read_image, write_image
+from swinir_hf.inference.restoration import auto_dtype, is_out_of_memory
+from swinir_hf.models.modeling_swinir import inference_precision
 
 
 @pytest.fixture(scope="module")
-def model():
+def model(tiny_config):
     torch.manual_seed(0)
     m = SwinIRForImageRestoration(tiny_config()).eval()
     with torch.no_grad():  # spread the weights so the output depends visibly on the input
@@ -25,7 +25,7 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def grey_model():
+def grey_model(tiny_config):
     return SwinIRForImageRestoration(tiny_config(num_channels=1, upscale=1, upsampler="")).eval()
 
 
@@ -117,7 +117,7 @@ def test_icc_profile_is_kept_and_cmyk_converted(model, tmp_path):
     assert cmyk.mode == "RGB" and cmyk.size == (48, 40)
 
 
-def test_identity_model_ensemble_equals_single_pass():
+def test_identity_model_ensemble_equals_single_pass(tiny_config):
     m = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler="")).eval()
     with torch.no_grad():  # output = input + conv_last(...) = input: equivariant under flips and rotations
         m.conv_last.weight.zero_()
@@ -173,7 +173,7 @@ def test_auto_tile_follows_the_memory_budget(model):
 
 
 def test_chunked_cpu_inference_plans_bigger_tiles_than_a_gpu(model):
-    from swinir_hf.restoration import activation_bytes_per_pixel
+    from swinir_hf.models.modeling_swinir import activation_bytes_per_pixel
 
     config = SwinIRConfig.from_preset("classical_sr", scale=4)
     cpu, gpu = torch.device("cpu"), torch.device("cuda")

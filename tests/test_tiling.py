@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from swinir_hf import convert_original_checkpoint, tiling
-from swinir_hf.restoration import SwinIRRestorer
+from swinir_hf import convert_original_checkpoint
+from swinir_hf.inference import tiling
+from swinir_hf.inference.restoration import SwinIRRestorer
 
 
 @pytest.mark.parametrize(("length", "tile", "overlap"), [(100, 32, 8), (64, 32, 0), (33, 32, 31), (20, 32, 8)])
@@ -84,8 +85,7 @@ def test_no_seams_along_tile_borders(sr_model, shared, monkeypatch):
     assert _seam_jump(sr_model, img) > 5.0
 
 
-def test_overlap_is_capped_at_half_a_tile():
-    from conftest import tiny_config
+def test_overlap_is_capped_at_half_a_tile(tiny_config):
 
     from swinir_hf import SwinIRForImageRestoration
 

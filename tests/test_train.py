@@ -13,62 +13,19 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import tiny_config
 from PIL import Image
 from safetensors.torch import load_file
 
 from swinir_hf import SwinIRForImageRestoration
-from swinir_hf.train import (
+from swinir_hf.training.config import (
     ModelArgs,
     TrainArgs,
     TrainingConfig,
     apply_overrides,
-    build_model,
     bundled_configs,
-    main,
     read_config_file,
 )
-
-TINY_MODEL = {"embed_dim": 16, "depths": [2], "num_heads": [2], "window_size": 4, "image_size": 16, "num_feat": 8}
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory) -> Path:
-    """Eight smooth 48×48 RGB images."""
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        small = (rng.random((6, 6, 3)) * 255).astype(np.uint8)
-        Image.fromarray(small).resize((48, 48), Image.BICUBIC).save(folder / f"{i}.png")
-    return folder
-
-
-def tiny_run(images: Path, out: Path, **sections) -> dict:
-    raw = {
-        "model": {"preset": "lightweight_sr", "scale": 2, "config": dict(TINY_MODEL)},
-        "data": {"train": [str(images)], "val": str(images), "val_max_images": 2, "patch_size": 8, "num_workers": 0},
-        "train": {
-            "output_dir": str(out),
-            "max_steps": 4,
-            "batch_size": 4,
-            "learning_rate": 2e-3,
-            "ema_decay": 0.0,
-            "checkpoint_every": 0,
-            "validate_every": 0,
-            "log_every": 1,
-            "report_to": "none",
-        },
-    }
-    for name, values in sections.items():
-        raw[name].update(values)
-    return raw
-
-
-def run(raw: dict, *args: str) -> int:
-    path = Path(raw["train"]["output_dir"] + ".yaml")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(raw))
-    return main(["--config", str(path), *args])
+from swinir_hf.training.state import build_model
 
 
 def summary(out: Path) -> dict:
@@ -110,7 +67,8 @@ def test_bundled_configs_are_valid_and_follow_the_paper():
     assert TrainingConfig.from_dict(read_config_file("jpeg_car")).data.patch_size == 126
 
 
-def test_training_improves_loss_and_validation_psnr(shared, tmp_path):
+@pytest.mark.slow
+def test_training_improves_loss_and_validation_psnr(tiny_run, train_cli, shared, tmp_path):
     """On real training images, a few dozen steps lower the loss and raise Set5 x2 PSNR-Y."""
     val = tmp_path / "val"  # two of the smaller Set5 images keep validation quick
     val.mkdir()
@@ -122,7 +80,7 @@ def test_training_improves_loss_and_validation_psnr(shared, tmp_path):
         data={"val": str(val), "patch_size": 16},
         train={"max_steps": 25, "batch_size": 8, "log_every": 5, "validate_every": 25},
     )
-    assert run(raw) == 0
+    assert train_cli(raw) == 0
     s = summary(tmp_path / "learn")
     losses = [entry["loss"] for entry in s["losses"]]
     assert losses[-1] < 0.6 * losses[0]
@@ -130,22 +88,27 @@ def test_training_improves_loss_and_validation_psnr(shared, tmp_path):
     assert s["history"][-1]["step"] == 25 and last > first + 3.0
 
 
-def test_kill_and_resume_gives_bitwise_identical_weights(images, tmp_path):
+@pytest.mark.slow
+def test_kill_and_resume_gives_bitwise_identical_weights(tiny_run, train_cli, images, tmp_path):
     """A run resumed from its step-3 checkpoint ends with the same bits as an uninterrupted 6-step run, although
     it uses DataLoader workers (the data is a function of (seed, step), not of the loader)."""
     sections = dict(
-        model={"preset": "lightweight_sr", "scale": 2, "config": {**TINY_MODEL, "drop_path_rate": 0.2}},
+        model={
+            "preset": "lightweight_sr",
+            "scale": 2,
+            "config": {**tiny_run(images, tmp_path)["model"]["config"], "drop_path_rate": 0.2},
+        },
         train={"max_steps": 6, "checkpoint_every": 3, "ema_decay": 0.9, "max_grad_norm": 0.5},
     )
     full = tmp_path / "full"
-    assert run(tiny_run(images, full, **sections)) == 0
+    assert train_cli(tiny_run(images, full, **sections)) == 0
 
     resumed = tmp_path / "resumed"
     (resumed / "checkpoints").mkdir(parents=True)
     shutil.copytree(full / "checkpoints/step-00000003", resumed / "checkpoints/step-00000003")
     raw = tiny_run(images, resumed, **sections)
     raw["data"]["num_workers"] = 1
-    assert run(raw, "--resume", "latest") == 0
+    assert train_cli(raw, "--resume", "latest") == 0
 
     for name in ("model.safetensors", "checkpoints/step-00000006/model.safetensors"):
         a, b = load_file(full / name), load_file(resumed / name)
@@ -159,37 +122,40 @@ def test_kill_and_resume_gives_bitwise_identical_weights(images, tmp_path):
     )
 
 
-def test_gradient_accumulation_matches_one_big_batch(images, tmp_path):
+@pytest.mark.slow
+def test_gradient_accumulation_matches_one_big_batch(tiny_run, train_cli, images, tmp_path):
     one = tmp_path / "one"
     two = tmp_path / "two"
-    assert run(tiny_run(images, one, train={"max_steps": 2})) == 0
-    assert run(tiny_run(images, two, train={"max_steps": 2, "gradient_accumulation_steps": 2})) == 0
+    assert train_cli(tiny_run(images, one, train={"max_steps": 2})) == 0
+    assert train_cli(tiny_run(images, two, train={"max_steps": 2, "gradient_accumulation_steps": 2})) == 0
     a, b = load_file(one / "model.safetensors"), load_file(two / "model.safetensors")
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
-def test_bf16_and_gradient_checkpointing_run(images, tmp_path):
+@pytest.mark.slow
+def test_bf16_and_gradient_checkpointing_run(tiny_run, train_cli, images, tmp_path):
     out = tmp_path / "bf16"
     raw = tiny_run(
         images, out, model={"gradient_checkpointing": True}, train={"mixed_precision": "bf16", "max_steps": 2}
     )
-    assert run(raw) == 0
+    assert train_cli(raw) == 0
     assert all(np.isfinite(e["loss"]) for e in summary(out)["losses"])
     assert load_file(out / "model.safetensors")["conv_first.weight"].dtype == torch.float32
 
 
-def test_saved_folder_loads_restores_and_pushes_offline(images, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_saved_folder_loads_restores_and_pushes_offline(tiny_run, train_cli, images, tmp_path, monkeypatch):
     from huggingface_hub import HfApi
 
     calls = []
-    monkeypatch.setattr("swinir_hf.loading.hub_reachable", lambda *a: True)
+    monkeypatch.setattr("swinir_hf.checkpoints.loading.hub_reachable", lambda *a: True)
     monkeypatch.setattr(HfApi, "whoami", lambda self: {"name": "me", "orgs": []})
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw)))
     monkeypatch.setattr(
         HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", kw["repo_id"], kw)) or "https://hub/commit"
     )
     out = tmp_path / "saved"
-    assert run(tiny_run(images, out), "--push-to-hub", "me/tiny-swinir") == 0
+    assert train_cli(tiny_run(images, out), "--push-to-hub", "me/tiny-swinir") == 0
     assert [c[:2] for c in calls] == [("create", "me/tiny-swinir"), ("upload", "me/tiny-swinir")]
     upload = calls[1][2]
     assert upload["folder_path"] == str(out) and "model.safetensors" in upload["allow_patterns"]
@@ -197,16 +163,16 @@ def test_saved_folder_loads_restores_and_pushes_offline(images, tmp_path, monkey
     card = (out / "README.md").read_text()
     assert "4 of 4 steps" in card and images.name in card and "me/tiny-swinir" in card
     model = SwinIRForImageRestoration.from_pretrained(out).eval()
-    from swinir_hf.restoration import restore
+    from swinir_hf.inference.restoration import restore
 
     image = np.asarray(Image.open(images / "0.png"))
     restored = restore(model, image, dtype="float32")
     assert restored.shape == (96, 96, 3) and restored.dtype == np.uint8
     # a second run into the same folder must be asked for
-    assert run(tiny_run(images, out)) == 1
+    assert train_cli(tiny_run(images, out)) == 1
 
 
-def test_init_from_changes_task_with_a_report(tmp_path, capsys):
+def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
     source = SwinIRForImageRestoration(tiny_config(upscale=4, upsampler="pixelshuffle", task="classical_sr"))
     source.save_pretrained(tmp_path / "classical")
     torch.save({"params": source.state_dict()}, tmp_path / "classical.pth")
@@ -221,8 +187,9 @@ def test_init_from_changes_task_with_a_report(tmp_path, capsys):
         assert "re-initialised" in str(report) and "dropped" in str(report)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
-def test_accelerate_launch_two_cpu_processes(images, tmp_path):
+def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
     out = tmp_path / "ddp"
     raw = tiny_run(images, out, train={"max_steps": 2, "ema_decay": 0.5})
     config = tmp_path / "ddp.yaml"
@@ -243,7 +210,7 @@ def test_accelerate_launch_two_cpu_processes(images, tmp_path):
 
 
 def test_ema_warm_up_forgets_the_initial_weights():
-    from swinir_hf.train import EMA
+    from swinir_hf.training.state import EMA
 
     model = torch.nn.Linear(2, 2)
     ema = EMA(model, decay=0.999)

@@ -1,13 +1,17 @@
-"""Degradations that make benchmark inputs: MATLAB bicubic resize, Gaussian noise, JPEG.
+"""Degradations that make low-quality inputs, for the benchmark and for training: MATLAB bicubic resize, Gaussian
+noise, JPEG and the BSRGAN-style practical degradation, and `Degradation`, the setting that names one of them.
 
-Images are numpy arrays (H, W) or (H, W, C), channels in RGB order. Each degradation is one function; add new
-ones as further top-level functions.
+Images are numpy arrays (H, W) or (H, W, C), channels in RGB order. Each degradation is one function; a new one is a
+further top-level function plus a kind in `DEGRADATIONS` handled by `Degradation.__call__` (training) and, for the
+benchmark, `swinir_hf.evaluation.benchmark.degrade`.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -219,3 +223,85 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
                 x = jpeg_compress(quantised, int(rng.integers(30, 96))).astype(np.float32) / 255.0
     x = resize(x, (h, w), RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
     return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+# --- the setting -----------------------------------------------------------------------------------------------
+
+DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "paired")
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """How a low-quality input is made from a high-quality image: the one definition that training (random
+    patches, `__call__`) and the benchmark (`swinir_hf.evaluation.benchmark.degrade`, fixed seeds) share.
+
+    Attributes:
+        kind: one of `DEGRADATIONS`: `bicubic` (MATLAB bicubic downscale by `scale`), `noise` (additive Gaussian,
+            not clipped), `jpeg` (Pillow JPEG; on luma for 1-channel models), `real` (BSRGAN-style practical
+            degradation, `degradations.real_world_degradation`) or `paired` (LR images supplied alongside).
+        scale: upscale factor of the model (1 for denoising / JPEG).
+        noise_sigma: σ in grey levels (0..255): one value, or [low, high] drawn uniformly per sample.
+        jpeg_quality: JPEG quality: one value, or [low, high] drawn uniformly (inclusive) per sample.
+    """
+
+    kind: str
+    scale: int = 1
+    noise_sigma: float | Sequence[float] = 25.0
+    jpeg_quality: int | Sequence[int] = 40
+
+    def __post_init__(self) -> None:
+        if self.kind not in DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.kind!r}")
+        if self.kind in ("bicubic", "real") and self.scale < 2:
+            raise ValueError(f"degradation {self.kind!r} needs a super-resolution model (scale >= 2)")
+        if self.kind in ("noise", "jpeg") and self.scale != 1:
+            raise ValueError(f"degradation {self.kind!r} is for same-size models (scale 1), got scale {self.scale}")
+
+    def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """uint8 (H, W, C) patch → float32 (H / scale, W / scale, C) model input in [0, 1] (noise: unclipped)."""
+        if self.kind == "bicubic":
+            return imresize(hr, 1.0 / self.scale).astype(np.float32) / 255.0
+        if self.kind == "real":
+            return real_world_degradation(hr, self.scale, rng).astype(np.float32) / 255.0
+        if self.kind == "noise":
+            sigma = _draw(self.noise_sigma, rng, integer=False)
+            return add_gaussian_noise(hr.astype(np.float32) / 255.0, sigma, int(rng.integers(2**31))).astype(np.float32)
+        if self.kind == "jpeg":
+            return jpeg_compress(hr, int(_draw(self.jpeg_quality, rng, integer=True))).astype(np.float32) / 255.0
+        raise ValueError("paired data carries its own LR images: there is nothing to degrade")
+
+    # --- the benchmark's view: one setting (`task`, `value`), scored with `border`, against `baseline_name` ---
+
+    @property
+    def task(self) -> str:
+        """The benchmark's name of the setting (`swinir-hf eval --json`'s "task"): sr, dn or jpeg."""
+        return {"bicubic": "sr", "real": "sr", "noise": "dn"}.get(self.kind, self.kind)
+
+    @property
+    def value(self) -> float:
+        """The setting's level: the scale (SR), σ (noise) or the JPEG quality."""
+        return {"dn": self.noise_sigma, "jpeg": self.jpeg_quality}.get(self.task, self.scale)
+
+    @property
+    def border(self) -> int:
+        """Pixels ignored on every side when scoring: the scale for SR, none otherwise (as the paper)."""
+        return self.scale if self.task == "sr" else 0
+
+    @property
+    def baseline_name(self) -> str:
+        """What the trivial restoration is called in the benchmark's tables."""
+        return {"sr": "bicubic", "dn": "noisy input", "jpeg": "JPEG input"}.get(self.task, "input")
+
+    def __str__(self) -> str:
+        if self.kind in ("bicubic", "noise", "jpeg"):
+            return {"sr": f"bicubic ×{self.value}", "dn": f"noise σ={self.value:g}", "jpeg": f"JPEG q={self.value}"}[
+                self.task
+            ]
+        return f"{self.kind} ×{self.scale}"
+
+
+def _draw(value: float | Sequence[float], rng: np.random.Generator, integer: bool) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    low, high = value
+    return float(rng.integers(low, high + 1)) if integer else float(rng.uniform(low, high))

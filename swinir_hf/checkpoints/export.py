@@ -21,19 +21,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from huggingface_hub import HfApi
 from PIL import Image
 
+from .. import models
+from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.pipeline_swinir import TASK
+from .cards import render_model_card
 from .catalog import Release, find_release, load_catalog
-from .convert import CheckpointError, convert_original_checkpoint, extract_state_dict, load_state_dict_file
-from .image_processing_swinir import SwinIRImageProcessor
+from .convert import (
+    BUFFER_SUFFIXES,
+    CheckpointError,
+    convert_original_checkpoint,
+    extract_state_dict,
+    load_state_dict_file,
+)
+from .folders import push_model_folder, save_model_folder
 from .loading import network_errors
-from .model_card import render_model_card
-from .modeling_swinir import SwinIRForImageRestoration
-from .pipeline_swinir import TASK
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
-# Package modules shipped as remote code; they may import each other (transformers copies relative imports).
+_PACKAGE = __package__.split(".")[0]  # "swinir_hf"
+# The modules of swinir_hf.models, shipped as remote code; they may import each other (transformers copies relative
+# imports) and nothing else of the package.
 REMOTE_MODULES = ("configuration_swinir", "modeling_swinir", "image_processing_swinir", "pipeline_swinir")
 AUTO_MAP = {
     "AutoConfig": "configuration_swinir.SwinIRConfig",
@@ -61,7 +69,6 @@ RELEASE_FIELDS = (
     "img_range",
 )
 ATOL = 1e-5
-_BUFFERS = (".relative_position_index", ".attn_mask")
 
 
 class HubExportError(RuntimeError):
@@ -89,11 +96,11 @@ def remote_code_sources() -> dict[str, str]:
 
     Generated from the installed package, so the Hub copies never drift from it.
     """
-    from . import __version__
+    from .. import __version__
 
     sources = {}
     for module in REMOTE_MODULES:
-        source = resources.files(__package__).joinpath(f"{module}.py").read_text(encoding="utf-8")
+        source = resources.files(models).joinpath(f"{module}.py").read_text(encoding="utf-8")
         for target in re.findall(r"^\s*from \.(\w*) import", source, flags=re.MULTILINE):
             if target not in REMOTE_MODULES:
                 raise HubExportError(f"{module}.py imports .{target}, which is not shipped as remote code")
@@ -105,7 +112,7 @@ def remote_code_sources() -> dict[str, str]:
 def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], release: Release | None) -> dict:
     """This package's `evaluate` on each dataset → {dataset: {"psnr", "ssim"[, "psnr_b"]}} in the paper's
     convention (Y channel for super-resolution, the image's own channels otherwise)."""
-    from .evaluation import evaluate
+    from ..evaluation.benchmark import evaluate
 
     levels = {}
     if release is not None:
@@ -126,7 +133,7 @@ def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], release: 
 
 
 def _describe(release: Release | None, checkpoint: Path, max_abs_diff: float) -> tuple[str, str]:
-    from . import __version__
+    from .. import __version__
 
     provenance = (
         f"converted to safetensors with swinir-hf {__version__}; the converted model reproduces the original "
@@ -171,7 +178,7 @@ def verify_folder(
     """
     from safetensors.torch import load_file
 
-    from .restoration import restore
+    from ..inference.restoration import restore
 
     saved = load_file(folder / "model.safetensors")
     if set(saved) != set(params):
@@ -218,7 +225,7 @@ def folder_classes(folder: Path) -> dict[str, type]:
     }
     classes = {key: get_class_from_dynamic_module(ref, str(folder)) for key, ref in refs.items()}
     for cls in classes.values():
-        if cls.__module__.startswith(__package__):
+        if cls.__module__.startswith(_PACKAGE):
             raise HubExportError(f"{cls.__name__} came from the installed package, not from {folder}'s code")
     return classes
 
@@ -257,7 +264,7 @@ def export_checkpoint(
     name = release.repo if release else local_repo_name(checkpoint)
     repo_id = f"{organization or load_catalog().organization}/{name}"
     target = Path(output_dir) / name
-    params = {k: v for k, v in state.items() if not k.endswith(_BUFFERS)}
+    params = {k: v for k, v in state.items() if not k.endswith(BUFFER_SUFFIXES)}
     if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, params):
         raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
     measured = measure(model, eval_datasets, release) if eval_datasets else {}
@@ -268,26 +275,11 @@ def export_checkpoint(
     try:
         model.config.auto_map = dict(AUTO_MAP)
         model.config.custom_pipelines = CUSTOM_PIPELINES
-        model.save_pretrained(staging)
-        processor = SwinIRImageProcessor(num_channels=model.config.num_channels)
-        processor.auto_map = {"AutoImageProcessor": AUTO_MAP["AutoImageProcessor"]}
-        processor.save_pretrained(staging)
+        save_model_folder(staging, model, processor_auto_map={"AutoImageProcessor": AUTO_MAP["AutoImageProcessor"]})
         for file_name, source in remote_code_sources().items():
             (staging / file_name).write_text(source, encoding="utf-8")
         max_abs_diff = verify_folder(staging, model, params, atol)
-        title, description = _describe(release, checkpoint, max_abs_diff)
-        card = render_model_card(
-            model.config,
-            model_id=repo_id,
-            title=title,
-            description=description,
-            training_data=release.training_data if release else (),
-            paper_results=release.results if release else None,
-            measured_results=measured,
-            protocol=release.protocol if release else None,
-            num_parameters=model.num_parameters(),
-            tags=("gan",) if release and release.gan else (),
-        )
+        card = _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured)
         (staging / "README.md").write_text(card, encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
@@ -296,6 +288,30 @@ def export_checkpoint(
         _drop_remote_module_cache(staging)
         shutil.rmtree(staging, ignore_errors=True)
     return HubFolder(target, repo_id, checkpoint, release, max_abs_diff, measured)
+
+
+def _release_card(
+    model: SwinIRForImageRestoration,
+    repo_id: str,
+    release: Release | None,
+    checkpoint: Path,
+    max_abs_diff: float,
+    measured: dict,
+) -> str:
+    """The model card of an exported checkpoint: the catalogue's facts and the paper's figures for a release."""
+    title, description = _describe(release, checkpoint, max_abs_diff)
+    return render_model_card(
+        model.config,
+        model_id=repo_id,
+        title=title,
+        description=description,
+        training_data=release.training_data if release else (),
+        paper_results=release.results if release else None,
+        measured_results=measured,
+        protocol=release.protocol if release else None,
+        num_parameters=model.num_parameters(),
+        tags=("gan",) if release and release.gan else (),
+    )
 
 
 def local_repo_name(checkpoint: Path) -> str:
@@ -334,16 +350,9 @@ def push_folder(
         for f in files:
             print(f"  {f}")
         return None
-    api = HfApi(token=token)
-    api.create_repo(folder.repo_id, repo_type="model", private=private, exist_ok=True)
     source = folder.release.file if folder.release else folder.source.name
-    info = api.upload_folder(
-        repo_id=folder.repo_id,
-        folder_path=folder.path,
-        repo_type="model",
-        commit_message=f"SwinIR {source} converted with swinir-hf",
-    )
-    return str(getattr(info, "commit_url", info))
+    message = f"SwinIR {source} converted with swinir-hf"
+    return push_model_folder(folder.path, folder.repo_id, message, private=private, token=token)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

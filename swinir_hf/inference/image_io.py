@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .image_processing_swinir import normalize_pil, warn_if_animated
+from ..models.image_processing_swinir import normalize_pil, warn_if_animated
 
 # EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).
 _ORIENT = {
@@ -30,6 +30,9 @@ _ORIENT = {
     7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
     8: lambda a: np.rot90(a, 1),
 }
+
+# The image files that folders of images (datasets, benchmarks) are read from.
+IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
 
 
 @dataclass

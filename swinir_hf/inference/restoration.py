@@ -11,16 +11,17 @@ import functools
 import logging
 import math
 import os
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from PIL import Image
 
+from ..models.image_processing_swinir import compose_image, from_reconstruction, split_image, to_pixel_values
+from ..models.modeling_swinir import SwinIRForImageRestoration, inference_precision
 from .image_io import read_image
-from .image_processing_swinir import compose_image, from_reconstruction, split_image, to_pixel_values
-from .modeling_swinir import SwinIRForImageRestoration, chunks_on, inference_precision
 from .tiling import CanvasAllocationError, tiled_apply
 
 logger = logging.getLogger(__name__)
@@ -38,9 +39,26 @@ class ImageTooLargeError(MemoryError):
     """An image whose output does not fit in memory, found before any work (or at its allocation)."""
 
 
-# Margin on the bare `activation_bytes_per_pixel` estimate (chunked SwinIR-M x4 at 256²: ≈ 1.4× it, RSS).
+# Margin on the model's bare `activation_bytes_per_pixel` estimate (chunked SwinIR-M x4 at 256²: ≈ 1.4× it, RSS).
 _MEMORY_SAFETY = 1.5
 _CPU_BUDGET_CAP = 2 << 30
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine runs a model: the one options object that `restore`, `evaluate`, `swinir-hf restore` /
+    `eval` and the demo pass along. Each field is `SwinIRRestorer`'s argument of that name."""
+
+    tile: int | Literal["auto"] | None = "auto"
+    tile_overlap: int = 32
+    ensemble: bool = False
+    dtype: DType = "auto"
+    device: str | torch.device | None = None
+    batch_size: int | None = None
+
+    def restorer(self, model: SwinIRForImageRestoration, **extra: Any) -> SwinIRRestorer:
+        """A `SwinIRRestorer` of `model` with these options (and `extra` ones: `progress`, `memory_budget`, ...)."""
+        return SwinIRRestorer(model, **{f.name: getattr(self, f.name) for f in fields(EngineOptions)}, **extra)
 
 
 class SwinIRRestorer:
@@ -64,7 +82,7 @@ class SwinIRRestorer:
         memory_budget: bytes of activation memory for "auto" tiles; None uses 80 % of free CUDA memory, or half
             the available RAM capped at 2 GiB on CPU.
         tune_malloc: on CPU, call `tune_allocator()` (once per process) so glibc stops returning the model's
-            temporaries to the OS after every chunk: ≈ 1.5× faster for SwinIR-M x4 at 256² here. Process-wide;
+            temporaries to the OS after every chunk (faster: figures in benchmarks/README.md). Process-wide;
             pass False to leave the allocator alone.
     """
 
@@ -192,7 +210,8 @@ class SwinIRRestorer:
             return self._round_tile(self.tile)
         n, _, h, w = x.shape
         budget = self.memory_budget or memory_budget(self.device)
-        pixels = budget / (self.batch_size * n * activation_bytes_per_pixel(self.model.config, self.device))
+        per_pixel = _MEMORY_SAFETY * self.model.activation_bytes_per_pixel(self.device)
+        pixels = budget / (self.batch_size * n * per_pixel)
         if h * w <= pixels:
             return None
         largest = self._round_tile(max(int(math.sqrt(pixels)), 2 * self.tile_overlap + 1))
@@ -209,32 +228,15 @@ class SwinIRRestorer:
 
 
 def restore(
-    model: SwinIRForImageRestoration,
-    image: ImageLike,
-    *,
-    tile: int | Literal["auto"] | None = "auto",
-    tile_overlap: int = 32,
-    ensemble: bool = False,
-    dtype: DType = "auto",
-    device: str | torch.device | None = None,
-    batch_size: int | None = None,
-    progress: bool = False,
+    model: SwinIRForImageRestoration, image: ImageLike, engine: EngineOptions | None = None, **options: Any
 ) -> Image.Image | np.ndarray:
     """Restore one image (PIL image, (H, W[, C]) uint8 / uint16 / float array, or file path) with `model`.
 
-    Returns the same kind of image, exactly `model.config.upscale` × the input size; see `SwinIRRestorer`
-    for the options.
+    Returns the same kind of image, exactly `model.config.upscale` × the input size. `engine` (default
+    `EngineOptions()`) says how to run; `options` are further `SwinIRRestorer` arguments (`progress`, ...) or, without
+    `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None, dtype="float32")`).
     """
-    restorer = SwinIRRestorer(
-        model,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        ensemble=ensemble,
-        dtype=dtype,
-        device=device,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    restorer = engine.restorer(model, **options) if engine is not None else SwinIRRestorer(model, **options)
     return restorer(image)
 
 
@@ -358,28 +360,6 @@ def is_out_of_memory(err: BaseException) -> bool:
     )
 
 
-def activation_bytes_per_pixel(config, device: torch.device) -> float:
-    """Rough peak activation bytes per input pixel of one float32 forward pass (with a safety factor).
-
-    Chunked inference (`modeling_swinir.chunks_on`) holds a few full-size token maps (block input and output,
-    the RSTB and shallow-feature residuals, a conv output) and the output image (model output, crop, host copy);
-    its chunk temporaries do not grow with the image. Unchunked, add each layer's qkv, attention scores and MLP
-    hidden state, and the head's feature maps at the output resolution.
-    """
-    d, scale2 = config.embed_dim, config.upscale**2
-    if chunks_on(config, device):
-        return 4.0 * _MEMORY_SAFETY * (6 * d + 3 * scale2 * config.num_channels)
-    heads, n = max(config.num_heads), config.window_size**2
-    body = 4 * d + 3 * d + 2 * heads * n + config.mlp_ratio * d
-    if config.upsampler in ("pixelshuffle", "nearest+conv"):
-        head = 2 * scale2 * config.num_feat
-    elif config.upsampler == "pixelshuffledirect":
-        head = 2 * scale2 * config.num_channels
-    else:
-        head = d
-    return 4.0 * _MEMORY_SAFETY * (body + head)
-
-
 def memory_budget(device: torch.device) -> int:
     """Bytes of activation memory to plan tiles with on `device`."""
     if device.type == "cuda":
@@ -397,8 +377,8 @@ def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
     """Make glibc keep freed memory for reuse instead of returning it to the OS after every call.
 
     By default glibc gives heap memory back whenever more than a few tens of MB are free at its top, and serves
-    growing blocks with fresh `mmap`s, so every chunk of every layer pays page faults again (≈ 1.5× slower for
-    SwinIR-M x4 at 256² here). This fixes the mmap threshold at 32 MiB (the ceiling of glibc's adaptive one) and
+    growing blocks with fresh `mmap`s, so every chunk of every layer pays page faults again (slower: figures in
+    benchmarks/README.md). This fixes the mmap threshold at 32 MiB (the ceiling of glibc's adaptive one) and
     raises the trim threshold to `trim_threshold`: what `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` do
     at process start. Blocks over 32 MiB still go back to the OS when freed. Process-wide; returns False where
     there is no glibc `mallopt`. Runs once per threshold.

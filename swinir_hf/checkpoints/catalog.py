@@ -10,20 +10,10 @@ from typing import Any
 
 import yaml
 
-from .configuration_swinir import SwinIRConfig
+from ..models.configuration_swinir import TASK_TABLE, SwinIRConfig
 
-# What each task is called on model cards and in the demo.
-TASK_TITLES = MappingProxyType(
-    {
-        "classical_sr": "classical image super-resolution",
-        "lightweight_sr": "lightweight image super-resolution",
-        "real_sr": "real-world image super-resolution",
-        "gray_dn": "grayscale image denoising",
-        "color_dn": "color image denoising",
-        "jpeg_car": "grayscale JPEG compression artifact reduction",
-        "color_jpeg_car": "color JPEG compression artifact reduction",
-    }
-)
+# What each task is called on model cards and in the demo (from the task table).
+TASK_TITLES = MappingProxyType({name: task.title for name, task in TASK_TABLE.items()})
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from transformers import PretrainedConfig
@@ -9,15 +12,50 @@ from transformers import PretrainedConfig
 UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", None)
 RESI_CONNECTIONS = ("1conv", "3conv")
 LOSSES = ("l1", "charbonnier")
-TASKS = (
-    "classical_sr",
-    "lightweight_sr",
-    "real_sr",
-    "gray_dn",
-    "color_dn",
-    "jpeg_car",
-    "color_jpeg_car",
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of the paper: what it restores and what it is called (model cards, the catalogue, the demo).
+
+    `restores` is the kind of input: "sr" (a clean, downscaled image), "real_sr" (a real photo), "dn" (a noisy
+    image) or "jpeg" (a JPEG). `title` names it in prose, `card_name` in a card's model-index, `short` in the
+    demo's model menu; `tags` are the Hub tags of its cards.
+    """
+
+    restores: str
+    title: str
+    card_name: str
+    short: str
+    tags: tuple[str, ...]
+
+
+_SR, _DN, _JPEG = "Image Super-Resolution", "Image Denoising", "JPEG Artifact Reduction"
+# The one table of tasks: a new task is a row here (and a preset in `PRESETS` below).
+TASK_TABLE: Mapping[str, Task] = MappingProxyType(
+    {
+        "classical_sr": Task("sr", "classical image super-resolution", _SR, "classical", ("super-resolution",)),
+        "lightweight_sr": Task(
+            "sr", "lightweight image super-resolution", _SR, "lightweight", ("super-resolution", "lightweight")
+        ),
+        "real_sr": Task(
+            "real_sr",
+            "real-world image super-resolution",
+            "Real-World Image Super-Resolution",
+            "real-world",
+            ("super-resolution", "real-world-super-resolution"),
+        ),
+        "gray_dn": Task("dn", "grayscale image denoising", _DN, "grey", ("image-denoising",)),
+        "color_dn": Task("dn", "color image denoising", _DN, "colour", ("image-denoising",)),
+        "jpeg_car": Task(
+            "jpeg", "grayscale JPEG compression artifact reduction", _JPEG, "grey", ("jpeg-artifact-reduction",)
+        ),
+        "color_jpeg_car": Task(
+            "jpeg", "color JPEG compression artifact reduction", _JPEG, "colour", ("jpeg-artifact-reduction",)
+        ),
+    }
 )
+TASKS = tuple(TASK_TABLE)
 
 # The seven official settings of the paper (Table 1 / the authors' `main_test_swinir.py`).
 _MEDIUM = {"embed_dim": 180, "depths": [6] * 6, "num_heads": [6] * 6, "mlp_ratio": 2.0}

@@ -8,7 +8,8 @@ Protocol (that of the SwinIR authors' `main_test_swinir.py`, see docs/evaluation
   fed to the model as floats; border 0; baseline = the noisy image rounded to uint8.
 - JPEG quality q: Pillow JPEG of the HR image (greyscale models: of its MATLAB Y); border 0; baseline = the JPEG.
 
-Outputs are rounded to uint8 and scored on RGB and on Y (BT.601), plus PSNR-B for JPEG, by `swinir_hf.metrics`.
+Outputs are rounded to uint8 and scored on RGB and on Y (BT.601), plus PSNR-B for JPEG, by
+`swinir_hf.evaluation.metrics`.
 Greyscale images among RGB ones (Set14's `bridge`) are scored by `grey_convention`: "native" (their own grey
 channel, as the published bicubic tables) or "rgb" (read as RGB, then Y, as the authors' test script).
 """
@@ -25,16 +26,17 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ..inference.image_io import IMAGE_SUFFIXES, read_image
+from ..inference.restoration import EngineOptions, restore
+from ..models.image_processing_swinir import float_to_image, match_channels
+from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
-from .degradations import add_gaussian_noise, bicubic_downscale, imresize, jpeg_compress
-from .image_io import read_image
-from .image_processing_swinir import float_to_image, match_channels
-from .modeling_swinir import SwinIRForImageRestoration
-from .restoration import restore
+from .degradations import Degradation, add_gaussian_noise, bicubic_downscale, imresize, jpeg_compress
 
 GreyConvention = Literal["native", "rgb"]
+# How the paper ran its models: whole images, float32.
+PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
 GREY_CONVENTIONS = ("native", "rgb")
-IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
 NOISE_SEED = 0
 
 COLUMNS = {
@@ -45,33 +47,6 @@ COLUMNS = {
     "psnrb": "PSNR-B",
     "psnrb_y": "PSNR-B-Y",
 }
-
-
-@dataclass(frozen=True)
-class Degradation:
-    """What the benchmark does to the ground truth: `kind` "sr" (value = scale), "dn" (σ in 0..255) or "jpeg"
-    (quality)."""
-
-    kind: Literal["sr", "dn", "jpeg"]
-    value: int | float
-
-    @property
-    def scale(self) -> int:
-        return int(self.value) if self.kind == "sr" else 1
-
-    @property
-    def border(self) -> int:
-        """Pixels ignored on every side when scoring: the scale for SR, none otherwise (as the paper)."""
-        return self.scale if self.kind == "sr" else 0
-
-    @property
-    def baseline(self) -> str:
-        return {"sr": "bicubic", "dn": "noisy input", "jpeg": "JPEG input"}[self.kind]
-
-    def __str__(self) -> str:
-        return {"sr": f"bicubic ×{self.value}", "dn": f"noise σ={self.value:g}", "jpeg": f"JPEG q={self.value}"}[
-            self.kind
-        ]
 
 
 @dataclass
@@ -129,8 +104,8 @@ class Evaluation:
         return {
             "dataset": self.dataset,
             "model": self.model,
-            "task": d.kind,
-            {"sr": "scale", "dn": "noise", "jpeg": "jpeg"}[d.kind]: d.value,
+            "task": d.task,
+            {"sr": "scale", "dn": "noise", "jpeg": "jpeg"}[d.task]: d.value,
             "border": d.border,
             "grey_convention": self.grey_convention,
             "y_channel": "ITU-R BT.601 (MATLAB rgb2ycbcr)",
@@ -178,7 +153,8 @@ def resolve_degradation(
         raise ValueError(f"noise σ must be ≥ 0 (in 0..255 grey levels), got {value}")
     elif kind == "jpeg" and not (int(value) == value and 1 <= value <= 100):
         raise ValueError(f"JPEG quality must be an integer in 1..100, got {value}")
-    degradation = Degradation(kind, int(value) if kind != "dn" else float(value))
+    levels = {"sr": {"scale": int(value)}, "dn": {"noise_sigma": float(value)}, "jpeg": {"jpeg_quality": int(value)}}
+    degradation = Degradation({"sr": "bicubic", "dn": "noise"}.get(kind, kind), **levels[kind])
     if degradation.scale != upscale:
         who = "the identity model" if model is None else "the model"
         hint = "" if model is None else ": leave out the scale to use the model's own, or give a matching model"
@@ -237,7 +213,7 @@ def load_samples(
 
 
 def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -> tuple[str, list[Sample]]:
-    from .extras import require
+    from ..extras import require
 
     datasets = require("datasets", "train", f"loading the dataset {spec!r}")
 
@@ -300,9 +276,9 @@ def degrade(hr: np.ndarray, degradation: Degradation, lr: np.ndarray | None = No
     """
     s = degradation.scale
     if lr is None:
-        if degradation.kind == "sr":
+        if degradation.task == "sr":
             lr = bicubic_downscale(hr, s)
-        elif degradation.kind == "dn":
+        elif degradation.task == "dn":
             lr = add_gaussian_noise(hr.astype(np.float32) / 255.0, degradation.value, seed=NOISE_SEED)
         else:
             lr = jpeg_compress(hr, int(degradation.value))
@@ -311,7 +287,7 @@ def degrade(hr: np.ndarray, degradation: Degradation, lr: np.ndarray | None = No
 
 def baseline(lq: np.ndarray, degradation: Degradation) -> np.ndarray:
     """The trivial restoration, uint8: bicubic upscale for SR, the degraded input itself otherwise."""
-    if degradation.kind == "sr":
+    if degradation.task == "sr":
         return imresize(lq, degradation.scale)
     return as_uint8(lq)
 
@@ -350,34 +326,29 @@ def evaluate(
     split: str | None = None,
     model_name: str | None = None,
     progress: bool = True,
-    tile: int | Literal["auto"] | None = None,
-    tile_overlap: int = 32,
-    ensemble: bool = False,
-    dtype: str = "float32",
-    device: str | None = None,
+    engine: EngineOptions = PAPER_ENGINE,
 ) -> Evaluation:
     """Score `model` (None: the identity, i.e. the degraded input itself) and the baseline on a benchmark.
 
     `dataset`, `lr_dir`, `split`: see `load_samples`; `scale` / `noise` / `jpeg`: see `resolve_degradation`
-    (None values are ignored). `tile`, `tile_overlap`, `ensemble`, `dtype`, `device` go to the restoration engine
-    (`swinir_hf.restoration.restore`); the defaults run whole images in float32, as the paper.
+    (None values are ignored). `engine` says how the restoration engine runs the model; the default,
+    `PAPER_ENGINE`, runs whole images in float32, as the paper.
     """
-    engine_options = dict(tile=tile, tile_overlap=tile_overlap, ensemble=ensemble, dtype=dtype, device=device)
     degradation = resolve_degradation(model, scale, noise, jpeg)
     name, samples = load_samples(dataset, lr_dir, degradation.scale, grey_convention, split)
     channels = model.config.num_channels if model is not None else None
     if model_name is None:
         model_name = "identity" if model is None else f"SwinIR ({model.config.task})"
-    if model_name == degradation.baseline:  # one row per method: keep the two apart
+    if model_name == degradation.baseline_name:  # one row per method: keep the two apart
         model_name += " (model)"
     result = Evaluation(name, model_name, degradation, grey_convention)
-    result.scores = {degradation.baseline: [], model_name: []}
+    result.scores = {degradation.baseline_name: [], model_name: []}
     for sample in tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress):
         hr = to_model_channels(sample.hr, channels, degradation.kind)
         lr = to_model_channels(sample.lr, channels, degradation.kind) if sample.lr is not None else None
         gt, lq = degrade(hr, degradation, lr)
-        out = as_uint8(lq if model is None else restore(model, lq, **engine_options))
+        out = as_uint8(lq if model is None else restore(model, lq, engine))
         result.names.append(sample.name)
-        result.scores[degradation.baseline].append(score(baseline(lq, degradation), gt, degradation))
+        result.scores[degradation.baseline_name].append(score(baseline(lq, degradation), gt, degradation))
         result.scores[model_name].append(score(out, gt, degradation))
     return result

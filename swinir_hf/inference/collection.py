@@ -12,343 +12,42 @@ images optionally batched into one forward. Outputs are written atomically, so a
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PIL import Image
+from .jobs import OUTPUT_FORMATS, OutputOptions, plan_jobs, restore_image, run_jobs, sort_by_size
+from .restoration import EngineOptions
 
 if TYPE_CHECKING:
     import datasets
     import torch
 
-    from .image_processing_swinir import ImageLayout
     from .restoration import SwinIRRestorer
-
-OUTPUT_FORMATS = ("auto", "png", "jpg", "webp", "tif")
-# Formats `--ext auto` keeps (with the input's own suffix); any other input (BMP, GIF, PPM, ...) becomes PNG,
-# which is lossless and holds alpha and 16 bits.
-_KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
-class EngineOptions:
-    """What `SwinIRRestorer` is built with (see it for the meaning of each field); `model` is a `load_model` spec."""
+class ModelEngine(EngineOptions):
+    """A model to load (`model`, a `load_model` spec) and how the engine runs it (the `EngineOptions` fields)."""
 
     model: str = "sr-x4"
-    tile: int | str | None = "auto"
-    tile_overlap: int = 32
-    ensemble: bool = False
-    dtype: str = "auto"
-    device: str | None = None
 
     def build(self, device: str | torch.device | None = None, progress: bool = False) -> SwinIRRestorer:
         """Load the model and wrap it; `device` (when `self.device` is None) is where it runs."""
-        from .loading import load_model
-        from .restoration import SwinIRRestorer
+        from ..checkpoints.loading import load_model
 
-        return SwinIRRestorer(
-            load_model(self.model),
-            tile=self.tile,
-            tile_overlap=self.tile_overlap,
-            ensemble=self.ensemble,
-            dtype=self.dtype,
-            device=self.device or device,
-            progress=progress,
-        )
+        return replace(self, device=self.device or device).restorer(load_model(self.model), progress=progress)
 
 
-@dataclass(frozen=True)
-class OutputOptions:
-    """How outputs are named, sized and encoded.
-
-    `ext` is "auto" (the input's format: PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, others
-    become PNG) or one of png, jpg, webp, tif; `outscale` resizes the model output to
-    floor(outscale · W + 0.5) × floor(outscale · H + 0.5) of the W × H input (Lanczos, in float, before rounding to
-    the output's bit depth); `quality` (1-100) is for JPEG and lossy WebP; `overwrite` replaces existing outputs
-    (inputs never).
-    """
-
-    ext: str = "png"
-    suffix: str = ""
-    outscale: float | None = None
-    quality: int = 95
-    overwrite: bool = False
-
-    def __post_init__(self) -> None:
-        if self.ext not in OUTPUT_FORMATS:
-            raise ValueError(f"ext must be one of {', '.join(OUTPUT_FORMATS)}, got {self.ext!r}")
-        if self.outscale is not None and not (math.isfinite(self.outscale) and self.outscale > 0):
-            raise ValueError(f"outscale must be a positive number, got {self.outscale}")
-        if not 1 <= self.quality <= 100:
-            raise ValueError(f"quality must be in 1..100, got {self.quality}")
-        if "/" in self.suffix or "\\" in self.suffix:
-            raise ValueError(f"suffix must not contain a path separator, got {self.suffix!r}")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input file and where its restoration goes; `lossless` asks for lossless WebP."""
-
-    src: Path
-    dst: Path
-    lossless: bool = False
-
-
-@dataclass
-class Plan:
-    """The jobs to run and what was set aside: `existing` outputs (skipped), `earlier_outputs` (inputs that are
-    outputs of an earlier run into the same folder, not re-processed) and `errors` ((input, message) pairs)."""
-
-    jobs: list[Job]
-    existing: list[Path] = field(default_factory=list)
-    earlier_outputs: list[Path] = field(default_factory=list)
-    errors: list[tuple[Path, str]] = field(default_factory=list)
-
-
-def output_size(width: int, height: int, outscale: float) -> tuple[int, int]:
-    """(W, H) input pixels → (W', H') = (floor(outscale·W + 0.5), floor(outscale·H + 0.5)), at least 1 each."""
-    return max(1, math.floor(outscale * width + 0.5)), max(1, math.floor(outscale * height + 0.5))
-
-
-def output_path(src: Path, rel: Path, out_dir: Path, output: OutputOptions) -> Path:
-    """Where the restoration of `src` (found at `rel` under its input root) is written."""
-    if output.ext == "auto":
-        suffix = src.suffix if src.suffix.lower() in _KEPT_SUFFIXES else ".png"
-    else:
-        suffix = "." + output.ext
-    return out_dir / rel.parent / f"{rel.stem}{output.suffix}{suffix}"
-
-
-def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: OutputOptions) -> Plan:
-    """(resolved input, relative path) pairs (as `collect_inputs` gives) → the `Plan`. Reads no pixels.
-
-    Deterministic for a given file list and output folder, so every process of a distributed run computes
-    the same plan. An input is an earlier output when another input maps onto it: the same file, or with a
-    `suffix`, the same folder and stem (an earlier run may have used another `ext`).
-    """
-    out_dir = Path(out_dir)
-    targets = [(src, output_path(src, rel, out_dir, output).resolve()) for src, rel in files]
-    outputs = {dst for _, dst in targets}
-    # With a suffix an earlier run's output is recognised by folder and stem, whatever format it was written in.
-    output_stems = {dst.with_suffix("") for _, dst in targets} if output.suffix else set()
-    plan = Plan(jobs=[])
-    kept = []
-    for src, dst in targets:
-        if (src in outputs and src != dst) or src.with_suffix("") in output_stems:
-            plan.earlier_outputs.append(src)
-        else:
-            kept.append((src, dst))
-    sources = {src for src, _ in kept}  # an earlier output is ours: skipped if it exists, like any output
-    by_output: dict[Path, list[Path]] = {}
-    for src, dst in kept:
-        by_output.setdefault(dst, []).append(src)
-    for src, dst in kept:
-        if dst in sources:
-            plan.errors.append((src, f"output {dst} would overwrite an input: choose another -o or a --suffix"))
-        elif len(by_output[dst]) > 1:
-            others = ", ".join(str(p) for p in by_output[dst] if p != src)
-            plan.errors.append((src, f"output {dst} would also be written from {others}: use --ext auto or a --suffix"))
-        elif dst.exists() and not output.overwrite:
-            plan.existing.append(dst)
-        else:
-            lossless = output.ext in ("auto", "webp") and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
-            plan.jobs.append(Job(src, dst, lossless))
-    return plan
-
-
-def _is_lossless_webp(path: Path) -> bool:
-    from .image_io import is_lossless_webp
-
-    try:
-        return is_lossless_webp(path)
-    except OSError:
-        return False  # unreadable: the read reports it
-
-
-def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(H, W, C) float32 → (size[1], size[0], C) float32, Lanczos per channel, neither clamped nor rounded."""
-    if colour.shape[1::-1] == tuple(size):
-        return colour
-    planes = [Image.fromarray(np.ascontiguousarray(colour[..., c], dtype=np.float32)) for c in range(colour.shape[2])]
-    return np.stack([np.asarray(p.resize(size, Image.Resampling.LANCZOS)) for p in planes], axis=-1)
-
-
-def restore_image(
-    restorer: SwinIRRestorer, image: Image.Image | np.ndarray, outscale: float | None = None
-) -> Image.Image | np.ndarray:
-    """`restorer(image)`, resized to `output_size(W, H, outscale)` of the W × H input when `outscale` is given."""
-    from .image_processing_swinir import compose_image, split_image
-
-    colour, layout = split_image(image)
-    restored = restorer.restore_float(colour)
-    if outscale is not None:
-        restored = resize_float(restored, output_size(colour.shape[1], colour.shape[0], outscale))
-    return compose_image(restored, layout)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# One process: the pipelined loop.
-
-
-@dataclass
-class _Loaded:
-    """A decoded input: `pixel_values` (k, C, H, W) (k = 3 for colour into a grey model, else 1)."""
-
-    job: Job
-    pixel_values: torch.Tensor
-    channels: int
-    layout: ImageLayout
-    icc_profile: bytes | None
-
-
-@dataclass
-class Counts:
-    """What one process did with its share of the jobs."""
-
-    restored: int = 0
-    failed: int = 0
-
-
-def _load(job: Job, num_channels: int) -> _Loaded:
-    from .image_io import read_image
-    from .image_processing_swinir import split_image, to_pixel_values
-
-    data = read_image(job.src)
-    colour, layout = split_image(data.pixels)
-    return _Loaded(job, to_pixel_values(colour, num_channels), colour.shape[-1], layout, data.icc_profile)
-
-
-def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) -> None:
-    from .image_io import write_image
-    from .image_processing_swinir import compose_image, from_reconstruction
-
-    colour = from_reconstruction(reconstruction, item.channels)
-    if output.outscale is not None:
-        h, w = item.pixel_values.shape[-2:]
-        colour = resize_float(colour, output_size(w, h, output.outscale))
-    item.job.dst.parent.mkdir(parents=True, exist_ok=True)
-    image = compose_image(colour, item.layout)
-    write_image(item.job.dst, image, item.icc_profile, quality=output.quality, lossless=item.job.lossless)
-
-
-_ERRORS = (ValueError, OSError, RuntimeError, MemoryError)
-
-
-def _read_ahead(jobs: list[Job], load: Callable[[Job], _Loaded], pool: ThreadPoolExecutor, depth: int):
-    """Yield (job, `_Loaded` or the exception reading it raised) in job order, `depth` reads in flight."""
-    queue: deque[tuple[Job, Future]] = deque()
-    remaining = iter(jobs)
-    for job in remaining:
-        queue.append((job, pool.submit(load, job)))
-        if len(queue) >= depth:
-            break
-    while queue:
-        job, future = queue.popleft()
-        nxt = next(remaining, None)
-        if nxt is not None:
-            queue.append((nxt, pool.submit(load, nxt)))
-        try:
-            yield job, future.result()
-        except _ERRORS as err:
-            yield job, err
-
-
-def run_jobs(
-    jobs: list[Job],
-    restorer: SwinIRRestorer,
-    output: OutputOptions,
-    *,
-    batch_size: int = 1,
-    workers: int = 2,
-    progress: bool = False,
-    report: Callable[[str], None] | None = None,
-) -> Counts:
-    """Restore `jobs` in order with one model: `workers` threads decode ahead and encode / write behind the model,
-    and up to `batch_size` consecutive inputs of the same size go through one forward pass.
-
-    Every failure is reported (`error: FILE: why`) and counted; the rest go on.
-    """
-    from tqdm.auto import tqdm
-
-    report = report or (lambda msg: tqdm.write(msg, file=sys.stderr))
-    counts = Counts()
-    pending: deque[tuple[Job, Future]] = deque()
-
-    def fail(job: Job, err: BaseException) -> None:
-        counts.failed += 1
-        text = str(err)  # read_image's messages already start with the file
-        report(f"error: {text}" if text.startswith(str(job.src)) else f"error: {job.src}: {text}")
-
-    def settle(limit: int) -> None:
-        # Bounded: restored images wait in memory only until the writers catch up.
-        while len(pending) > limit:
-            job, future = pending.popleft()
-            try:
-                future.result()
-                counts.restored += 1
-            except _ERRORS as err:
-                fail(job, err)
-            bar.update()
-
-    def flush(batch: list[_Loaded]) -> None:
-        import torch
-
-        try:
-            out = restorer.restore_tensor(torch.cat([b.pixel_values for b in batch])).cpu()
-        except _ERRORS as err:
-            for b in batch:
-                fail(b.job, err)
-                bar.update()
-            return
-        start = 0
-        for b in batch:
-            k = b.pixel_values.shape[0]
-            pending.append((b.job, writers.submit(_save, b, out[start : start + k], output)))
-            start += k
-        settle(2 * workers)
-
-    num_channels = restorer.model.config.num_channels
-    with (
-        ThreadPoolExecutor(workers, thread_name_prefix="swinir-read") as readers,
-        ThreadPoolExecutor(workers, thread_name_prefix="swinir-write") as writers,
-        tqdm(total=len(jobs), disable=not progress, unit="image", desc="restore") as bar,
-    ):
-        batch: list[_Loaded] = []
-        for job, loaded in _read_ahead(jobs, lambda j: _load(j, num_channels), readers, workers + batch_size):
-            if isinstance(loaded, BaseException):
-                fail(job, loaded)
-                bar.update()
-                continue
-            if batch and (len(batch) == batch_size or loaded.pixel_values.shape[1:] != batch[0].pixel_values.shape[1:]):
-                flush(batch)
-                batch = []
-            batch.append(loaded)
-        if batch:
-            flush(batch)
-        settle(0)
-    return counts
-
-
-def sort_by_size(jobs: list[Job]) -> list[Job]:
-    """Jobs ordered by stored image size (header only), then path, so that same-size inputs are neighbours."""
-
-    def key(job: Job) -> tuple[int, int, str]:
-        try:
-            with Image.open(job.src) as im:
-                return (*im.size, str(job.src))
-        except (OSError, SyntaxError, Image.DecompressionBombError):
-            return (0, 0, str(job.src))
-
-    return sorted(jobs, key=key)
+def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:
+    """The `EngineOptions` of the command line's `--tile`, `--tile-overlap`, `--ensemble`, `--dtype` and `--device`
+    (`fields` override them)."""
+    given = dict(tile=args.tile, tile_overlap=args.tile_overlap, ensemble=args.ensemble, dtype=args.dtype)
+    return EngineOptions(**{**given, "device": args.device, **fields})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -407,7 +106,7 @@ def process_state(device: str | None = None):
 def restore_files(
     inputs: Iterable[str],
     out_dir: str | Path,
-    engine: EngineOptions,
+    engine: ModelEngine,
     output: OutputOptions,
     *,
     recursive: bool = False,
@@ -472,7 +171,7 @@ def restore_files(
 
 def load_image_dataset(spec: str, split: str | None = None) -> datasets.Dataset:
     """`imagefolder:DIR`, a `save_to_disk` folder, or a Hub dataset id (split default "train")."""
-    from .extras import require
+    from ..extras import require
 
     datasets = require("datasets", "train", "restoring a dataset")
 
@@ -529,7 +228,8 @@ def restore_dataset(
 # Command line (shared by `swinir-hf restore` and `python -m swinir_hf.restore`).
 
 
-def _tile(value: str) -> int | str:
+def tile_argument(value: str) -> int | str:
+    """`--tile`: a number of pixels or "auto"."""
     if value == "auto":
         return value
     try:
@@ -548,7 +248,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help="bundled model (sr-x4 [default], sr-x2, denoise-color), model folder, authors' .pth (converted on the "
         "fly), catalogue name or Hub id",
     )
-    p.add_argument("--tile", type=_tile, default="auto", help="tile size in input pixels or 'auto' (default)")
+    p.add_argument("--tile", type=tile_argument, default="auto", help="tile size in input pixels or 'auto' (default)")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
     p.add_argument(
@@ -593,9 +293,9 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed)."""
-    from .convert import CheckpointError
-    from .extras import MissingExtraError
-    from .loading import ModelNotAvailableError
+    from ..checkpoints.convert import CheckpointError
+    from ..checkpoints.loading import ModelNotAvailableError
+    from ..extras import MissingExtraError
 
     if bool(args.inputs) == bool(args.dataset):
         print("error: give image files / folders / globs, or --dataset, not both", file=sys.stderr)
@@ -608,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
             from .restoration import check_device
 
             check_device(args.device)
-        engine = EngineOptions(args.model, args.tile, args.tile_overlap, args.ensemble, args.dtype, args.device)
+        engine = ModelEngine(**vars(engine_options(args)), model=args.model)
         output = OutputOptions(args.ext, args.suffix, args.outscale, args.quality, args.overwrite)
         if args.dataset:
             return _run_dataset(args, engine, output)
@@ -630,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def _run_dataset(args: argparse.Namespace, engine: EngineOptions, output: OutputOptions) -> int:
+def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOptions) -> int:
     state = process_state(engine.device)
     if state.num_processes > 1:  # every process would map the whole dataset and write the same folder
         if state.is_main_process:

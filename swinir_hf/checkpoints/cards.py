@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .configuration_swinir import SwinIRConfig
+from ..models.configuration_swinir import TASK_TABLE, SwinIRConfig
+
+if TYPE_CHECKING:  # a training run's card reads its config and state (the trainer calls this layer, not back)
+    from ..models.modeling_swinir import SwinIRForImageRestoration
+    from ..training.config import TrainingConfig
+    from ..training.state import InitReport, Progress
 
 PAPER_URL = "https://arxiv.org/abs/2108.10257"
 PAPER_NAME = "SwinIR paper (Liang et al., ICCVW 2021)"
@@ -21,30 +28,17 @@ CITATION = """@inproceedings{liang2021swinir,
 # Metric key of a results mapping → (model-index type, display name).
 METRICS = {"psnr": ("psnr", "PSNR (dB)"), "ssim": ("ssim", "SSIM"), "psnr_b": ("psnr-b", "PSNR-B (dB)")}
 
-_TASK_NAMES = {
-    "classical_sr": "Image Super-Resolution",
-    "lightweight_sr": "Image Super-Resolution",
-    "real_sr": "Real-World Image Super-Resolution",
-    "gray_dn": "Image Denoising",
-    "color_dn": "Image Denoising",
-    "jpeg_car": "JPEG Artifact Reduction",
-    "color_jpeg_car": "JPEG Artifact Reduction",
-}
-_TASK_TAGS = {
-    "classical_sr": ["super-resolution"],
-    "lightweight_sr": ["super-resolution", "lightweight"],
-    "real_sr": ["super-resolution", "real-world-super-resolution"],
-    "gray_dn": ["image-denoising"],
-    "color_dn": ["image-denoising"],
-    "jpeg_car": ["jpeg-artifact-reduction"],
-    "color_jpeg_car": ["jpeg-artifact-reduction"],
-}
-
 Results = Mapping[str, Mapping[str, float]]
 
 
+def _task_tags(config: SwinIRConfig) -> tuple[str, ...]:
+    task = TASK_TABLE.get(config.task or "")
+    return task.tags if task else ()
+
+
 def _task_name(config: SwinIRConfig) -> str:
-    name = _TASK_NAMES.get(config.task or "", "Image Restoration")
+    task = TASK_TABLE.get(config.task or "")
+    name = task.card_name if task else "Image Restoration"
     return f"{name} x{config.upscale}" if config.upscale > 1 else name
 
 
@@ -154,6 +148,19 @@ CONFIG.yaml` with this repository as the initial weights; see the package's `doc
 """
 
 
+def _architecture(config: SwinIRConfig, num_parameters: int | None) -> str:
+    arch = (
+        f"embed_dim {config.embed_dim}, {len(config.depths)} residual Swin Transformer blocks of depths "
+        f"{config.depths} with {config.num_heads} heads, window {config.window_size}, "
+        f"{f'`{config.upsampler}` upsampler' if config.upsampler else 'same-size output with a global residual'}, "
+        f"x{config.upscale}, "
+        f"{config.num_channels} channel{'s' if config.num_channels > 1 else ''}"
+    )
+    if num_parameters is not None:
+        arch += f", {num_parameters:,} parameters"
+    return arch
+
+
 def render_model_card(
     config: SwinIRConfig,
     *,
@@ -191,7 +198,7 @@ def render_model_card(
         "license": license,
         "library_name": "transformers",
         "pipeline_tag": "image-to-image",
-        "tags": list(dict.fromkeys(["swinir", "image-restoration", *_TASK_TAGS.get(config.task or "", []), *tags])),
+        "tags": list(dict.fromkeys(["swinir", "image-restoration", *_task_tags(config), *tags])),
     }
     if training_data:
         metadata["datasets"] = list(training_data)
@@ -199,15 +206,7 @@ def render_model_card(
         metadata["model-index"] = model_index
     front = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)
 
-    arch = (
-        f"embed_dim {config.embed_dim}, {len(config.depths)} residual Swin Transformer blocks of depths "
-        f"{config.depths} with {config.num_heads} heads, window {config.window_size}, "
-        f"{f'`{config.upsampler}` upsampler' if config.upsampler else 'same-size output with a global residual'}, "
-        f"x{config.upscale}, "
-        f"{config.num_channels} channel{'s' if config.num_channels > 1 else ''}"
-    )
-    if num_parameters is not None:
-        arch += f", {num_parameters:,} parameters"
+    arch = _architecture(config, num_parameters)
     sections = [f"# {title}", description.strip(), "## Model", f"SwinIR ({arch}). Paper: [{PAPER_URL}]({PAPER_URL})."]
     if training_data:
         patch = f"{config.image_size}×{config.image_size}"
@@ -221,3 +220,75 @@ def render_model_card(
         sections += ["## Results", f"No benchmark figures for this checkpoint{why}."]
     sections += [_usage(model_id, config, remote_code).strip(), "## Citation", f"```bibtex\n{CITATION}\n```"]
     return f"---\n{front}---\n\n" + "\n\n".join(sections) + "\n"
+
+
+def training_card(
+    cfg: TrainingConfig,
+    model: SwinIRForImageRestoration,
+    progress: Progress,
+    baseline: float | None,
+    init: InitReport | None,
+    model_id: str,
+    **results: Any,
+) -> str:
+    """README.md for a model trained with `swinir_hf.train` (`render_model_card`) with the training data, recipe,
+    steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`) go to the card's
+    results."""
+    c, d = model.config, cfg.data
+    recipe = _training_recipe(cfg, model, progress, init)
+    description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(recipe)
+    if progress.history:
+        rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
+        rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
+        channel = "Y channel" if c.num_channels == 3 else "grey channel"
+        description += (
+            f"\n\nValidation on {d.val} during training (PSNR in dB, {channel}, border {c.upscale}):\n\n"
+            "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
+        )
+    task = (c.task or "restoration").replace("_", " ")
+    title = f"SwinIR {task}" + (f" x{c.upscale}" if c.upscale > 1 else "") + f" ({progress.step} steps)"
+    return render_model_card(
+        c,
+        model_id=model_id,
+        title=title,
+        description=description,
+        training_data=[Path(str(s)).name for s in d.train],
+        num_parameters=model.num_parameters(),
+        tags=["swinir-hf-trained"],
+        remote_code=False,  # the trainer saves weights, config and processor only
+        **results,
+    )
+
+
+def _training_recipe(
+    cfg: TrainingConfig, model: SwinIRForImageRestoration, progress: Progress, init: InitReport | None
+) -> list[str]:
+    """The recipe lines of a training card: data, degradation, schedule, GAN terms, starting weights."""
+    c, t, d = model.config, cfg.train, cfg.data
+    kind = {
+        "bicubic": "MATLAB bicubic downscaling",
+        "noise": f"additive Gaussian noise, σ = {d.noise_sigma} grey levels",
+        "jpeg": f"JPEG, quality {d.jpeg_quality}",
+        "real": "BSRGAN-style practical degradation (blur, resize, noise, JPEG; random order, two rounds)",
+        "paired": "pre-made LR/HR pairs",
+    }[d.degradation]
+    recipe = [
+        f"- data: {', '.join(map(str, d.train))}" + (f" (LR: {', '.join(d.train_lr)})" if d.train_lr else ""),
+        f"- degradation: {kind}; {d.patch_size}×{d.patch_size} input patches, flips {d.flip}, rotations {d.rot90}",
+        f"- {progress.step} of {t.max_steps} steps, batch {t.batch_size}, Adam lr {t.learning_rate} × {t.lr_gamma} "
+        f"at steps {cfg.milestones()}, {c.loss} loss"
+        + (f", EMA {t.ema_decay} (these are the EMA weights)" if t.ema_decay else "")
+        + f", precision {t.mixed_precision}, seed {t.seed}",
+    ]
+    if cfg.gan.enabled:
+        g = cfg.gan
+        recipe.append(
+            f"- GAN: pixel L1 × {g.pixel_weight} + VGG-19 perceptual × {g.perceptual_weight} "
+            f"({g.perceptual_layers}) + GAN × {g.gan_weight}; VGG weights: {g.vgg_weights}"
+        )
+    if init is not None:
+        recipe.append(
+            f"- initialised from `{init.source}` ({len(init.loaded)} tensors loaded, "
+            f"{len(init.reinitialised)} re-initialised, {len(init.dropped)} dropped)"
+        )
+    return recipe

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+if TYPE_CHECKING:
+    from .config import GanArgs
 
 # torchvision's `vgg19().features` layout: channels per conv, "M" = 2×2 max-pool. Indices into the Sequential
 # below match torchvision's, so its (and timm's `vgg19.tv_in1k`) state-dict keys `features.N.*` load directly.
@@ -98,11 +103,11 @@ class VGG19Features(nn.Module):
 
     def load_weights(self, weights: str | os.PathLike) -> None:
         """Load the trunk's convs from a torchvision-layout state dict (file or Hub repo id), strictly."""
-        from .convert import CheckpointError, extract_state_dict, load_state_dict_file
+        from ..checkpoints.convert import CheckpointError, extract_state_dict, load_state_dict_file
 
         path = Path(weights)
         if not path.is_file():
-            from .loading import hub_file
+            from ..checkpoints.loading import hub_file
 
             path = hub_file(str(weights), "model.safetensors")
         state = extract_state_dict(load_state_dict_file(path))
@@ -148,3 +153,44 @@ class PerceptualLoss(nn.Module):
 def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
     """Vanilla (binary cross-entropy) GAN loss of discriminator logits against the real / fake label."""
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(real)))
+
+
+# --- the GAN objective in the training loop -----------------------------------------------------------------
+
+
+def build_gan(args: GanArgs, channels: int) -> dict:
+    """The discriminator, its optimizer and the perceptual loss of a GAN run (`gan` section)."""
+    disc = UNetDiscriminator(channels, args.discriminator_channels)
+    try:
+        perceptual = PerceptualLoss(args.perceptual_layers, args.vgg_weights)
+    except (OSError, ValueError) as err:  # CheckpointError, ModelNotAvailableError, a malformed repo id
+        raise ValueError(f"gan.vgg_weights {args.vgg_weights!r}: {err}") from err
+    return {
+        "disc": disc,
+        "optimizer": torch.optim.Adam(disc.parameters(), lr=args.discriminator_lr, betas=(0.9, 0.99)),
+        "perceptual": perceptual,
+    }
+
+
+def gan_step(
+    accelerator: Any, model: Any, gan: dict, args: GanArgs, x: torch.Tensor, y: torch.Tensor, accum: int, last: bool
+) -> torch.Tensor:
+    """Generator loss of one micro-batch (returned) after backpropagating the discriminator's loss."""
+    from torch.func import functional_call
+
+    sr = model(pixel_values=x).reconstruction
+    disc = gan["disc"]
+    plain_disc = accelerator.unwrap_model(disc)
+    # The generator's adversarial term must not leave gradients on the discriminator: call it with detached weights.
+    frozen = {name: p.detach() for name, p in plain_disc.named_parameters()}
+    adversarial = gan_loss(functional_call(plain_disc, frozen, (sr,)), real=True)
+    loss = (
+        args.pixel_weight * torch.nn.functional.l1_loss(sr, y)
+        + args.perceptual_weight * gan["perceptual"](sr, y)
+        + args.gan_weight * adversarial
+    )
+    with nullcontext() if last else accelerator.no_sync(disc):
+        logits = disc(torch.cat([y, sr.detach()]))
+        real, fake = logits.chunk(2)
+        accelerator.backward((gan_loss(real, True) + gan_loss(fake, False)) / (2 * accum))
+    return loss

@@ -13,69 +13,26 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .degradations import add_gaussian_noise, imresize, jpeg_compress, real_world_degradation
-from .image_processing_swinir import image_to_float, match_channels
+from ..evaluation.degradations import Degradation
+from ..inference.image_io import IMAGE_SUFFIXES
+from ..models.image_processing_swinir import image_to_float, match_channels
+from .checks import check_readable
+
+if TYPE_CHECKING:
+    from .config import TrainingConfig
 
 logger = logging.getLogger(__name__)
 
-DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "paired")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 _DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
-
-
-@dataclass(frozen=True)
-class Degradation:
-    """How a low-quality input is made from a high-quality patch.
-
-    Attributes:
-        kind: one of `DEGRADATIONS`: `bicubic` (MATLAB bicubic downscale by `scale`), `noise` (additive Gaussian,
-            not clipped), `jpeg` (Pillow JPEG; on luma for 1-channel models), `real` (BSRGAN-style practical
-            degradation, `degradations.real_world_degradation`) or `paired` (LR images supplied alongside).
-        scale: upscale factor of the model (1 for denoising / JPEG).
-        noise_sigma: σ in grey levels (0..255): one value, or [low, high] drawn uniformly per sample.
-        jpeg_quality: JPEG quality: one value, or [low, high] drawn uniformly (inclusive) per sample.
-    """
-
-    kind: str
-    scale: int = 1
-    noise_sigma: float | Sequence[float] = 25.0
-    jpeg_quality: int | Sequence[int] = 40
-
-    def __post_init__(self) -> None:
-        if self.kind not in DEGRADATIONS:
-            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.kind!r}")
-        if self.kind in ("bicubic", "real") and self.scale < 2:
-            raise ValueError(f"degradation {self.kind!r} needs a super-resolution model (scale >= 2)")
-        if self.kind in ("noise", "jpeg") and self.scale != 1:
-            raise ValueError(f"degradation {self.kind!r} is for same-size models (scale 1), got scale {self.scale}")
-
-    def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """uint8 (H, W, C) patch → float32 (H / scale, W / scale, C) model input in [0, 1] (noise: unclipped)."""
-        if self.kind == "bicubic":
-            return imresize(hr, 1.0 / self.scale).astype(np.float32) / 255.0
-        if self.kind == "real":
-            return real_world_degradation(hr, self.scale, rng).astype(np.float32) / 255.0
-        if self.kind == "noise":
-            sigma = _draw(self.noise_sigma, rng, integer=False)
-            return add_gaussian_noise(hr.astype(np.float32) / 255.0, sigma, int(rng.integers(2**31))).astype(np.float32)
-        if self.kind == "jpeg":
-            return jpeg_compress(hr, int(_draw(self.jpeg_quality, rng, integer=True))).astype(np.float32) / 255.0
-        raise ValueError("paired data carries its own LR images: there is nothing to degrade")
-
-
-def _draw(value: float | Sequence[float], rng: np.random.Generator, integer: bool) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    low, high = value
-    return float(rng.integers(low, high + 1)) if integer else float(rng.uniform(low, high))
 
 
 # --- reading images --------------------------------------------------------------------------------------------
@@ -321,3 +278,47 @@ def validation_images(
     if not images:
         raise ValueError("the validation set has no readable images")
     return images
+
+
+# --- what a training run reads ----------------------------------------------------------------------------------
+
+
+def _degradation(cfg: TrainingConfig, scale: int, val: bool) -> Degradation:
+    """The training degradation (`val`: its validation setting, the middle of any random range)."""
+    d = cfg.data
+    sigma, quality = d.noise_sigma, d.jpeg_quality
+    if val:
+        sigma = d.val_noise_sigma if d.val_noise_sigma is not None else _middle(sigma, integer=False)
+        quality = d.val_jpeg_quality if d.val_jpeg_quality is not None else _middle(quality, integer=True)
+    return Degradation(d.degradation, scale, sigma, quality)
+
+
+def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
+    """The training patches of `data.train` (checked to be readable)."""
+    d, channels, scale = cfg.data, config.num_channels, config.upscale
+    hr_items, lr_items = [], [] if d.degradation == "paired" else None
+    for i, source in enumerate(d.train):
+        items = load_images(source, d.split, d.cache_dir)
+        hr_items += items
+        if lr_items is not None:
+            lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir)
+    check_readable(hr_items, channels, "data.train")
+    degradation = _degradation(cfg, scale, val=False)
+    return TrainingPatches(hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90)
+
+
+def build_validation(cfg: TrainingConfig, config: Any) -> list[ValidationImage]:
+    """The validation images of `data.val`, degraded as the training data (its validation setting)."""
+    d, channels, scale = cfg.data, config.num_channels, config.upscale
+    val_hr = load_images(d.val, d.val_split, d.cache_dir)[: d.val_max_images]
+    val_lr = pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir) if d.val_lr else None
+    paired_only = d.degradation == "paired" and not d.val_lr  # validated against bicubic downscaling
+    kind = Degradation("bicubic", scale) if paired_only else _degradation(cfg, scale, val=True)
+    return validation_images(val_hr, kind, channels, cfg.train.seed, val_lr)
+
+
+def _middle(value: float | list, integer: bool) -> float:
+    if isinstance(value, (int, float)):
+        return value
+    mid = (value[0] + value[1]) / 2
+    return round(mid) if integer else mid

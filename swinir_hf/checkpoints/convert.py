@@ -15,11 +15,12 @@ from typing import Any
 
 import torch
 
-from .configuration_swinir import SwinIRConfig
-from .modeling_swinir import SwinIRForImageRestoration, relative_position_index, shift_window_mask
+from ..models.configuration_swinir import SwinIRConfig
+from ..models.modeling_swinir import SwinIRForImageRestoration, relative_position_index, shift_window_mask
 
 WEIGHT_KEYS = ("params_ema", "params", "state_dict", "model")
-_BUFFER_SUFFIXES = (".relative_position_index", ".attn_mask")
+# The authors' files store these buffers; this model rebuilds them (`relative_position_index`, `shift_window_mask`).
+BUFFER_SUFFIXES = (".relative_position_index", ".attn_mask")
 _BLOCK = re.compile(r"^layers\.(\d+)\.residual_group\.blocks\.(\d+)\.")
 
 
@@ -164,7 +165,7 @@ def _check_buffers(state: Mapping[str, torch.Tensor], config: SwinIRConfig) -> N
 
 def load_into(model: SwinIRForImageRestoration, state: Mapping[str, torch.Tensor]) -> None:
     """Strictly load parameters into `model`, raising `CheckpointError` that lists every mismatch."""
-    params = {k: v for k, v in state.items() if not k.endswith(_BUFFER_SUFFIXES)}
+    params = {k: v for k, v in state.items() if not k.endswith(BUFFER_SUFFIXES)}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(params))
     unexpected = sorted(set(params) - set(expected))

@@ -63,8 +63,31 @@ def shift_window_mask(h: int, w: int, window_size: int, shift: int) -> torch.Ten
 
 def chunks_on(config: SwinIRConfig, device: torch.device) -> bool:
     """Whether inference on `device` runs in chunks (`config.inference_chunk_size`): on CPUs only. On a GPU small
-    chunks are launch-bound (SwinIR-M x4 at 512² on an H100: 2.7× slower), and tiling bounds memory there."""
+    chunks are launch-bound (slower: benchmarks/README.md in the repository), and tiling bounds memory there."""
     return bool(config.inference_chunk_size) and device.type == "cpu"
+
+
+def activation_bytes_per_pixel(config: SwinIRConfig, device: torch.device) -> float:
+    """Rough peak activation bytes per input pixel of one float32 forward pass on `device` (no safety margin): what
+    a tile planner needs to know of this architecture (`SwinIRForImageRestoration.activation_bytes_per_pixel`).
+
+    Chunked inference (`chunks_on`) holds a few full-size token maps (block input and output, the RSTB and
+    shallow-feature residuals, a conv output) and the output image (model output, crop, host copy); its chunk
+    temporaries do not grow with the image. Unchunked, add each layer's qkv, attention scores and MLP hidden
+    state, and the head's feature maps at the output resolution.
+    """
+    d, scale2 = config.embed_dim, config.upscale**2
+    if chunks_on(config, device):
+        return 4.0 * (6 * d + 3 * scale2 * config.num_channels)
+    heads, n = max(config.num_heads), config.window_size**2
+    body = 4 * d + 3 * d + 2 * heads * n + config.mlp_ratio * d
+    if config.upsampler in ("pixelshuffle", "nearest+conv"):
+        head = 2 * scale2 * config.num_feat
+    elif config.upsampler == "pixelshuffledirect":
+        head = 2 * scale2 * config.num_channels
+    else:
+        head = d
+    return 4.0 * (body + head)
 
 
 def chunked_inference(config: SwinIRConfig, x: torch.Tensor) -> bool:
@@ -198,8 +221,8 @@ class WindowAttention(nn.Module):
         qkv = self.qkv(windows).view(bnw, n, 3, heads, hd).permute(2, 0, 3, 1, 4)  # (3, B·nW, heads, n, hd)
         bias = self.position_bias().to(qkv.dtype).unsqueeze(0)
         if windows.device.type == "cpu" and not torch.is_grad_enabled():
-            # CPU inference: with 64-token windows, plain batched matmuls beat SDPA's fused kernel (≈ 1.3× in
-            # float32, 2.5× in bfloat16), and chunked inference keeps the scores small. One contiguous copy of
+            # CPU inference: with 64-token windows, plain batched matmuls beat SDPA's fused kernel (figures in the
+            # repository's benchmarks/README.md), and chunked inference keeps the scores small. One contiguous copy of
             # q, k, v lets the matmuls read them (and k transposed) without copying each.
             q, k, v = qkv.contiguous().unbind(0)
             scores = torch.matmul(q.mul_(self.scale), k.transpose(-2, -1)).add_(bias)
@@ -209,7 +232,7 @@ class WindowAttention(nn.Module):
             return self.proj(out)
         q, k, v = qkv.unbind(0)
         dropout = self.attn_drop if self.training else 0.0
-        # A 4-D mask lets CPU SDPA take its fused kernel (≈ 3× faster); a 3-D one falls back to the math path.
+        # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
         if mask is not None and (border := (mask.amin(dim=(1, 2)) < 0).nonzero().squeeze(1)).numel():
             # The shift mask is zero except in the last row and column of windows (where rolled regions meet), so
@@ -531,6 +554,12 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         self._shift_masks: dict[tuple, torch.Tensor] = {}
         self.post_init()
 
+    def activation_bytes_per_pixel(self, device: torch.device | str | None = None) -> float:
+        """Rough peak activation bytes per input pixel of one float32 forward pass on `device` (default: where the
+        model is), without a safety margin; tile planners divide their memory budget by it."""
+        device = torch.device(device) if device is not None else self.device
+        return activation_bytes_per_pixel(self.config, device)
+
     def _build_head(self, config: SwinIRConfig) -> None:
         dim, feat, c, scale = config.embed_dim, config.num_feat, config.num_channels, config.upscale
         if config.upsampler in ("pixelshuffle", "nearest+conv"):
@@ -660,7 +689,7 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         mean = torch.tensor(self.config.rgb_mean, dtype=pixel_values.dtype, device=pixel_values.device)
         mean = mean.view(1, -1, 1, 1)
         x = (self.pad_to_window(pixel_values) - mean) * self.config.img_range
-        # Channels-last convs run 1.3-3× faster through oneDNN, and a channels-last map is already token-major,
+        # Channels-last convs run faster through oneDNN, and a channels-last map is already token-major,
         # so the conv ↔ token reshapes of the body become views.
         x = self._reconstruct(x.contiguous(memory_format=torch.channels_last)) / self.config.img_range + mean
         reconstruction = x[:, :, : h * scale, : w * scale].contiguous()

@@ -1,0 +1,2 @@
+"""Checkpoints and the Hub: the converter for the authors' files (`convert`), the release catalogue (`catalog`,
+`catalog.yaml`), model cards (`cards`), loading by name / path / Hub id (`loading`) and Hub export (`export`)."""

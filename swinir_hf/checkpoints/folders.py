@@ -1,0 +1,54 @@
+"""Model folders: the one way this package writes a `save_pretrained` folder (weights, config, image processor,
+model card) and the one way it pushes a folder to the Hub."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from huggingface_hub import HfApi
+
+from ..models.image_processing_swinir import SwinIRImageProcessor
+from ..models.modeling_swinir import SwinIRForImageRestoration
+
+# The files of a model folder without remote code (what the trainer saves and pushes).
+MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
+
+
+def save_model_folder(
+    folder: Path,
+    model: SwinIRForImageRestoration,
+    card: str | None = None,
+    *,
+    processor_auto_map: dict[str, str] | None = None,
+) -> None:
+    """`save_pretrained` (safetensors + config), the image processor (with `processor_auto_map` for remote code) and,
+    when given, the model card (`README.md`) into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    processor = SwinIRImageProcessor(num_channels=model.config.num_channels)
+    if processor_auto_map:
+        processor.auto_map = dict(processor_auto_map)
+    processor.save_pretrained(folder)
+    if card is not None:
+        (folder / "README.md").write_text(card, encoding="utf-8")
+
+
+def push_model_folder(
+    folder: Path,
+    repo_id: str,
+    message: str,
+    *,
+    allow_patterns: Sequence[str] | None = None,
+    private: bool = False,
+    token: str | None = None,
+) -> str:
+    """Create the model repo `repo_id` if needed and upload `folder` (the files matching `allow_patterns`, default
+    all) in one commit; returns the commit URL."""
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    patterns = {} if allow_patterns is None else {"allow_patterns": list(allow_patterns)}
+    info = api.upload_folder(
+        repo_id=repo_id, folder_path=str(folder), repo_type="model", commit_message=message, **patterns
+    )
+    return str(getattr(info, "commit_url", info))

@@ -1,0 +1,222 @@
+"""Resolve a model spec (local folder, authors' checkpoint file, catalogue name or Hub repo id) to a loaded model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
+from .convert import CheckpointError, convert_original_checkpoint
+
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
+# One quick look at the Hub before from_pretrained: unreachable, huggingface_hub would retry each file with
+# backoff for ~45 s, logging every attempt, before giving up.
+PROBE_TIMEOUT_S = 5.0
+
+
+# The package's own checkpoints (trained with `swinir_hf.train` on ../shared/trainsets; see their model cards):
+# `save_pretrained` folders shipped inside the package, so they work offline.
+DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "defaults"
+DEFAULT_MODELS = {
+    "sr-x4": "x4 super-resolution (small SwinIR, bicubic degradation)",
+    "sr-x2": "x2 super-resolution (small SwinIR, bicubic degradation)",
+    "denoise-color": "blind colour denoising, Gaussian noise σ 0-50 (small SwinIR)",
+}
+
+
+class ModelNotAvailableError(OSError):
+    """A Hub model that cannot be fetched (offline, not cached, or no such repo)."""
+
+
+def load_default(name: str = "sr-x4") -> SwinIRForImageRestoration:
+    """One of the bundled checkpoints (`DEFAULT_MODELS`), in eval mode, float32; no network needed."""
+    if name not in DEFAULT_MODELS:
+        raise ValueError(f"unknown bundled model {name!r}; choose one of {sorted(DEFAULT_MODELS)}")
+    folder = DEFAULTS_DIR / name
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(f"bundled model {name!r} is missing from {folder}: reinstall swinir-hf")
+    return load_folder(folder)
+
+
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
+    """A `save_pretrained` folder, strictly, in eval mode, float32.
+
+    Raises:
+        CheckpointError: no / unreadable config.json, no weights file, or weights that do not fit the config
+            (missing, unexpected or mis-shaped parameters, named).
+    """
+    import json
+
+    folder = Path(folder)
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{folder} is a folder without config.json: not a save_pretrained folder")
+    try:
+        json.loads(config_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{config_file} is not valid JSON ({err}): fix it or re-export the model") from err
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise CheckpointError(
+            f"{folder} has a config.json but no weights (model.safetensors): copy the whole save_pretrained folder"
+        )
+    return _strict(folder, lambda: SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32))
+
+
+def _strict(source: object, load) -> SwinIRForImageRestoration:
+    """Run `load()`; weights or a config that do not fit become a `CheckpointError` naming `source`."""
+    try:
+        return load().eval()
+    except IncompatibleWeightsError as err:
+        raise CheckpointError(str(err)) from err
+    except (ValueError, TypeError) as err:  # SwinIRConfig's own validation of config.json's fields
+        raise CheckpointError(f"{source}: its config.json is not a valid SwinIR config: {err}") from err
+
+
+def resolve_spec(spec: str | os.PathLike) -> str | Path:
+    """A local path (if it exists), else the folder of a bundled model (`sr-x4`), else the Hub repo id of a
+    catalogue name (`swinir-classical-sr-x4-df2k`), else `spec` itself as a Hub repo id."""
+    from .catalog import find_release
+
+    path = Path(spec)
+    if path.exists():
+        return path
+    text = str(spec)
+    if text in DEFAULT_MODELS:
+        return DEFAULTS_DIR / text
+    if "/" not in text and (release := find_release(text)) is not None and release.repo == text:
+        return release.repo_id()
+    return text
+
+
+def load_model(
+    spec: str | os.PathLike, revision: str | None = None, cache_dir: str | os.PathLike | None = None
+) -> SwinIRForImageRestoration:
+    """Load a model, in eval mode, from a `save_pretrained` folder, an authors' `.pth` / `.safetensors` file
+    (converted on the fly), a bundled model name (`sr-x4`, `sr-x2`, `denoise-color`), a catalogue name
+    (`swinir-classical-sr-x4-df2k`, see `swinir_hf.checkpoints.catalog`) or a Hub repo id (`org/name`).
+
+    Raises:
+        CheckpointError: a local file that is not a SwinIR checkpoint, or a path that does not exist.
+        ModelNotAvailableError: a Hub model that cannot be downloaded here, with what to do about it.
+    """
+    from .catalog import find_release
+
+    resolved = resolve_spec(spec)
+    if isinstance(resolved, Path):
+        if resolved.is_dir():
+            return load_folder(resolved)
+        return convert_original_checkpoint(resolved)
+    if _looks_like_path(resolved):
+        hint = ""
+        if (release := find_release(Path(resolved).name)) is not None:
+            hint = f"; its converted release loads by its catalogue name, {release.repo}"
+        raise CheckpointError(f"{spec} does not exist{hint}")
+    try:
+        return from_hub(resolved, revision=revision, cache_dir=cache_dir)
+    except ModelNotAvailableError as err:
+        if "/" in str(spec):  # `models/x4` may have been meant as a local folder
+            raise ModelNotAvailableError(f"{err} (nor is there a local folder {spec})") from err
+        raise
+
+
+def _looks_like_path(spec: str) -> bool:
+    """Whether `spec` can only be a local path (a Hub id is `name` or `org/name`, without a file suffix)."""
+    return (
+        Path(spec).suffix in CHECKPOINT_SUFFIXES
+        or spec.startswith((".", "/", "~", "\\"))
+        or spec.count("/") > 1
+        or ("/" in spec and Path(spec).parent.is_dir())  # `models/x4` beside an existing models/: a local typo
+        or (os.sep != "/" and os.sep in spec)
+    )
+
+
+def network_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions a failed Hub request raises: huggingface_hub's own errors are `OSError`s; a connection that
+    fails outright raises its HTTP client's error (httpx, or httpx2 in huggingface_hub ≥ 2), which is not."""
+    import importlib
+
+    errors: list[type[BaseException]] = [OSError]
+    for client in ("httpx", "httpx2"):
+        try:
+            errors.append(importlib.import_module(client).HTTPError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether one HEAD request to the Hub endpoint gets any answer within `timeout` seconds (no retries)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout, follow_redirects=False)
+    except network_errors():
+        return False
+    return True
+
+
+def from_hub(
+    repo_id: str, revision: str | None = None, cache_dir: str | os.PathLike | None = None
+) -> SwinIRForImageRestoration:
+    """`from_pretrained` on a Hub repo id, turning network / cache failures into one actionable message.
+
+    Offline (`HF_HUB_OFFLINE=1`) or with the Hub unreachable, only the local cache is used, without retries.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    offline = constants.HF_HUB_OFFLINE or not hub_reachable()
+    try:
+        model = _strict(
+            repo_id,
+            lambda: SwinIRForImageRestoration.from_pretrained(
+                repo_id, revision=revision, cache_dir=cache_dir, local_files_only=offline
+            ),
+        )
+    except RepositoryNotFoundError as err:
+        raise ModelNotAvailableError(f"no model repository {repo_id!r} on the Hugging Face Hub") from err
+    except OSError as err:
+        local = "a local save_pretrained folder or the authors' .pth file"
+        raise ModelNotAvailableError(_not_cached(f"model {repo_id!r}", repo_id, offline, err, local)) from err
+    return model.eval()
+
+
+def _not_cached(what: str, repo_id: str, offline: bool, err: BaseException, local: str = "a local file") -> str:
+    from huggingface_hub import constants
+
+    why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the Hub cannot be reached"
+    if not offline:
+        why = f"downloading it failed ({err})"
+    return (
+        f"{what} is not in the local Hugging Face cache and {why}. Either download it on a machine "
+        f"with internet access (`hf download {repo_id}`) and copy the cache (~/.cache/huggingface/"
+        f"hub, or the folder HF_HOME / HF_HUB_CACHE points to) here, then run with HF_HUB_OFFLINE=1; or pass {local} "
+        "instead of a repo id."
+    )
+
+
+def hub_file(repo_id: str, filename: str) -> Path:
+    """One file of a Hub repo (downloaded, or from the cache); offline or with the Hub unreachable, the cache only,
+    without retries.
+
+    Raises:
+        ModelNotAvailableError: the file cannot be had here, with what to do about it.
+    """
+    from huggingface_hub import constants, hf_hub_download
+
+    offline = constants.HF_HUB_OFFLINE or not hub_reachable()
+    try:
+        return Path(hf_hub_download(repo_id, filename, local_files_only=offline))
+    except network_errors() as err:
+        raise ModelNotAvailableError(_not_cached(f"{filename} of {repo_id!r}", repo_id, offline, err)) from err

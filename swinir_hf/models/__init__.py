@@ -1,0 +1,5 @@
+"""The model layer: exactly the modules a Hub folder ships as remote code (`trust_remote_code=True`).
+
+They import each other and nothing else of `swinir_hf` (tests/test_hub.py checks it): the Hub copies must load
+without the package.
+"""

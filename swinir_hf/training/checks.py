@@ -1,0 +1,169 @@
+"""Checks before the first step (output folder, Hub access, resumability, readable data), checkpoint folders,
+and stopping cleanly on SIGINT / SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..models.modeling_swinir import SwinIRForImageRestoration
+
+logger = logging.getLogger("swinir_hf.train")
+
+
+# What a run writes into its folder only once it has started training (earlier versions wrote
+# training_config.yaml and logs/ first): a folder holding nothing else is a run that never took a step.
+_NO_WORK_YET = ("training_config.yaml", "logs", "checkpoints")
+
+
+def _fresh(out: Path) -> bool:
+    """Whether `out` may be trained into without --overwrite / --resume: missing, empty, or left by a run that
+    failed before its first checkpoint (no entries but `_NO_WORK_YET`, no checkpoint)."""
+    if not out.exists():
+        return True
+    if not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder: choose another train.output_dir")
+    return all(p.name in _NO_WORK_YET for p in out.iterdir()) and not list_checkpoints(out)
+
+
+def check_push_access(repo_id: str) -> None:
+    """Raise `ValueError` (saying what to do) unless this machine can push to `repo_id` on the Hub: online, the Hub
+    reachable, a token whose user or organisations own the repo's namespace."""
+    from huggingface_hub import HfApi, constants
+
+    from ..checkpoints.loading import hub_reachable, network_errors
+
+    later = f"or drop --push-to-hub and upload the saved folder later (`hf upload {repo_id} OUTPUT_DIR`)"
+    if constants.HF_HUB_OFFLINE:
+        raise ValueError(f"--push-to-hub {repo_id}: HF_HUB_OFFLINE is set, so nothing can be pushed: unset it, {later}")
+    if not hub_reachable():
+        raise ValueError(
+            f"--push-to-hub {repo_id}: the Hub ({constants.ENDPOINT}) cannot be reached: retry when it can, {later}"
+        )
+    try:
+        me = HfApi().whoami()
+    except network_errors() as err:
+        raise ValueError(
+            f"--push-to-hub {repo_id}: no valid Hub token ({err}): run `hf auth login` or set HF_TOKEN, {later}"
+        ) from err
+    names = {me.get("name")} | {org.get("name") for org in me.get("orgs") or []}
+    namespace = repo_id.split("/")[0] if "/" in repo_id else me.get("name")
+    if namespace not in names:
+        raise ValueError(
+            f"--push-to-hub {repo_id}: the token's user {me.get('name')!r} is not {namespace!r} nor a member of it "
+            f"(it may push to {', '.join(sorted(n for n in names if n))}), {later}"
+        )
+
+
+def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
+    """Raise `ValueError` when `checkpoint`'s model (its `model/` folder) has other parameters or shapes than
+    `model`, i.e. the run's architecture was changed since: naming the config fields that differ."""
+    from safetensors import safe_open
+
+    weights = checkpoint / "model" / "model.safetensors"
+    if not weights.is_file():
+        return  # a checkpoint of an older version: accelerate's own load reports a mismatch
+    with safe_open(str(weights), framework="pt") as f:
+        stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (safe_open has no iter)
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if stored == wanted:
+        return
+    changed = []
+    config_file = checkpoint / "model" / "config.json"
+    if config_file.is_file():
+        old, new = json.loads(config_file.read_text()), model.config.to_dict()
+        keys = sorted((set(old) | set(new)) - {"architectures", "transformers_version", "dtype", "torch_dtype"})
+        changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    raise ValueError(
+        f"cannot resume from {checkpoint}: its model has another architecture than this config ("
+        + (f"changed: {', '.join(changed)}; " if changed else "")
+        + f"{len(differ)} parameters differ, e.g. {', '.join(differ[:3])}). Resume with the settings the run was "
+        "started with (its training_config.yaml), or train into a new train.output_dir"
+    )
+
+
+def check_readable(items: list, channels: int, option: str) -> None:
+    """Raise `ValueError` unless at least one of `items` (from `load_images`) decodes: a folder of only broken
+    files would otherwise fail inside the data loader at the first step."""
+    from .data import _DECODE_ERRORS, decode_image, item_name
+
+    first_error = None
+    for item in items:
+        try:
+            decode_image(item, channels)
+            return
+        except _DECODE_ERRORS as err:
+            first_error = first_error or f"{item_name(item)}: {err}"
+    raise ValueError(f"{option}: none of its {len(items)} images can be decoded (e.g. {first_error})")
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader workers leave Ctrl-C / SIGTERM to the main process, which stops cleanly (and ends them)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT / SIGTERM stopped a run after step `step`, saved as `checkpoint`."""
+
+    def __init__(self, signum: int, step: int, checkpoint: Path) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"{name}: stopped after step {step}, saved in {checkpoint}; continue with --resume latest")
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+
+class StopSignals:
+    """While active (main thread only), SIGINT and SIGTERM ask the loop to stop after the step in progress instead
+    of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+        logger.warning(f"{signal.Signals(signum).name}: stopping after this step with a checkpoint (Ctrl-C again: now)")
+
+    def requested(self, accelerator: Any) -> bool:
+        """Whether any process got a stop signal (all processes agree, so that they checkpoint together)."""
+        if accelerator.num_processes == 1:
+            return self.signal is not None
+        flag = torch.tensor([float(self.signal or 0)], device=accelerator.device)
+        flag = accelerator.reduce(flag, reduction="sum")
+        if flag.item() and self.signal is None:
+            self.signal = signal.SIGTERM
+        return bool(flag.item())
+
+
+def list_checkpoints(output_dir: Path) -> list[Path]:
+    return sorted((output_dir / "checkpoints").glob("step-[0-9]*[0-9]"))
+
+
+def resolve_resume(resume: str, output_dir: Path) -> Path | None:
+    """`latest` → the newest checkpoint under output_dir (None if there is none), else a checkpoint folder."""
+    if resume == "latest":
+        found = list_checkpoints(output_dir)
+        return found[-1] if found else None
+    path = Path(resume)
+    if not (path / "progress.json").is_file():
+        raise FileNotFoundError(f"{resume} is not a checkpoint folder (no progress.json)")
+    return path

@@ -1,0 +1,412 @@
+"""Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`.
+
+Also runs as `python -m swinir_hf.train ...`. CONFIG is a YAML file or the name of a bundled config
+(`swinir_hf/configs/*.yaml`, e.g. `tiny_sr_x2`). Overrides take the form `--train.max_steps 100`,
+`--train.max_steps=100` or `train.max_steps=100`; values are parsed as YAML (`[1, 2]`, `null`, `1e-4`).
+`--help` lists every field with its meaning.
+
+Reproducibility: the model's initialisation depends on `train.seed`; each training sample on `(seed, sample
+position)` (see `swinir_hf.training.data`); the stochastic-depth masks of step s on `(seed, s, process)`. A run resumed
+from a checkpoint therefore continues with bit-identical weights on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from ..checkpoints.cards import training_card
+from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_folder
+from ..extras import MissingExtraError
+from ..models.modeling_swinir import SwinIRForImageRestoration
+from .checks import (
+    StopSignals,
+    TrainingInterrupted,
+    _fresh,
+    _ignore_stop_signals,
+    check_push_access,
+    check_resumable,
+    list_checkpoints,
+    resolve_resume,
+)
+from .config import TrainingConfig, apply_overrides, build_parser, flat_config, read_config_file
+from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation
+from .gan import build_gan, gan_step
+from .state import EMA, InitReport, Progress, build_model, step_seed
+from .validation import baseline_psnr, validation_psnr
+
+logger = logging.getLogger("swinir_hf.train")
+
+
+def run_training(
+    cfg: TrainingConfig, resume: str | None = None, push_to_hub_repo: str | None = None, overwrite: bool = False
+) -> Path:
+    """Run training as configured; returns the output folder, which then holds the final model.
+
+    SIGINT (Ctrl-C) / SIGTERM stop the run after the step in progress, with a checkpoint: `TrainingInterrupted`.
+    A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints saved so far.
+    """
+    from accelerate import Accelerator
+
+    from ..extras import require
+
+    t = cfg.train
+    if t.report_to == "tensorboard":  # accelerate's tracker would only fail at its first log
+        require("tensorboard", "train", "logging to TensorBoard (train.report_to: tensorboard)")
+    out = Path(t.output_dir)
+    resume_from = None
+    if resume:
+        resume_from = resolve_resume(resume, out)
+    elif not _fresh(out) and not overwrite:
+        raise FileExistsError(f"{out} is not empty: pass --resume latest to continue it or --overwrite to reuse it")
+    if push_to_hub_repo:
+        check_push_access(push_to_hub_repo)  # now, not after hours of training
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    if t.tune_allocator:
+        from ..inference.restoration import tune_allocator
+
+        tune_allocator()
+
+    # Several processes without a GPU (torchrun / `accelerate launch --multi_gpu` on a CPU machine): accelerate only
+    # picks its multi-CPU (gloo) mode when told to use the CPU.
+    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    accelerator = Accelerator(
+        cpu=multi_cpu,
+        mixed_precision=t.mixed_precision,
+        log_with=None if t.report_to == "none" else t.report_to,
+        project_dir=str(out / "logs"),
+    )
+    handler = logging.StreamHandler()  # bound to this call's stderr; removed at the end
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    if accelerator.is_main_process:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        return _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo)
+    finally:
+        logger.removeHandler(handler)
+        accelerator.end_training()
+        if accelerator.num_processes == 1:
+            # accelerate keeps one global state per process; clear it so that a later `train` call in this process
+            # (a notebook, tests) may use another precision.
+            from accelerate.state import AcceleratorState
+
+            AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@dataclass
+class Run:
+    """What a training run carries from step to step (explicit, instead of closures over `_train`'s locals)."""
+
+    cfg: TrainingConfig
+    accelerator: Any
+    out: Path
+    model: Any  # as prepared by accelerate (possibly wrapped)
+    optimizer: Any
+    scheduler: Any
+    ema: EMA | None
+    gan: dict | None
+    init_report: InitReport | None
+    card_id: str
+    progress: Progress = field(default_factory=Progress)
+    val_images: list | None = None
+    baseline: float | None = None
+    bar: Any = None
+    last_loss: float = float("nan")  # the last logged training loss
+    loss_sum: Any = None  # sum of the losses since the last log, on the device
+    window_start: float = 0.0
+    window_steps: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    @property
+    def scored(self) -> SwinIRForImageRestoration:
+        """The weights validated, checkpointed as a model folder and saved at the end: the EMA copy if any."""
+        return self.ema.model if self.ema is not None else self.accelerator.unwrap_model(self.model)
+
+
+def _train(
+    cfg: TrainingConfig,
+    accelerator: Any,
+    out: Path,
+    resume: str | None,
+    resume_from: Path | None,
+    push_to_hub_repo: str | None,
+) -> Path:
+    """`run_training` from the accelerator on: everything that can fail on the inputs is checked before the first step,
+    and nothing is written into `out` before it."""
+    from accelerate.utils import set_seed
+
+    t, main = cfg.train, accelerator.is_main_process
+    set_seed(t.seed)  # identical initialisation on every process
+    model, init_report = build_model(cfg.model, t)
+    if resume_from is not None:
+        check_resumable(resume_from, model)
+    if init_report is not None and main:
+        logger.info(str(init_report))
+    dataset = build_dataset(cfg, model.config)
+    val_images = build_validation(cfg, model.config) if cfg.data.val and main else None
+    baseline = baseline_psnr(val_images, model.config.upscale) if val_images is not None else None
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    run = prepare(cfg, accelerator, model, out, init_report, push_to_hub_repo or str(out))
+    run.val_images, run.baseline = val_images, baseline
+    resume_state(run, resume, resume_from)
+    start = run.progress.step
+    if main:  # every input is checked: only now does the run write into its folder
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        accelerator.init_trackers(t.project_name, config=flat_config(cfg.to_dict()))
+        logger.info(
+            f"training {trained:,} parameters for steps {start}..{t.max_steps} on "
+            f"{accelerator.num_processes} process(es), {accelerator.device}, {len(dataset)} images"
+        )
+    run_steps(run, build_loader(run, dataset, start))
+    finish(run, push_to_hub_repo)
+    return out
+
+
+def prepare(
+    cfg: TrainingConfig, accelerator: Any, model: Any, out: Path, init_report: InitReport | None, card_id: str
+) -> Run:
+    """Optimizer, schedule, EMA and GAN parts, prepared by accelerate and registered for its checkpoints."""
+    t = cfg.train
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=t.learning_rate, betas=tuple(t.adam_betas), weight_decay=t.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.milestones(), gamma=t.lr_gamma)
+    ema = EMA(model, t.ema_decay) if t.ema_decay else None
+    gan = None
+    if cfg.gan.enabled:
+        gan = build_gan(cfg.gan, model.config.num_channels)
+        model, optimizer, gan["disc"], gan["optimizer"] = accelerator.prepare(
+            model, optimizer, gan["disc"], gan["optimizer"]
+        )
+        gan["perceptual"].to(accelerator.device)
+    else:
+        model, optimizer = accelerator.prepare(model, optimizer)
+    # The scheduler is stepped by hand once per optimizer step (accelerate's wrapper steps it once per process).
+    accelerator.register_for_checkpointing(scheduler)
+    if ema is not None:
+        ema.model.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema.model)
+    return Run(cfg, accelerator, out, model, optimizer, scheduler, ema, gan, init_report, card_id)
+
+
+def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None:
+    """Load the checkpoint `resume_from` (weights, optimizer, schedule, EMA, progress), if any."""
+    if resume_from is not None:
+        run.accelerator.load_state(str(resume_from))
+        run.progress.load_state_dict(json.loads((resume_from / "progress.json").read_text()))
+        if run.main:
+            logger.info(f"resumed from {resume_from} at step {run.progress.step}")
+    elif resume and run.main:
+        logger.info(f"no checkpoint under {run.out / 'checkpoints'}: starting from step 0")
+
+
+def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.data.DataLoader:
+    """Batches of steps `start`.. of this process (a function of (seed, step), so resuming continues exactly)."""
+    t, acc = run.cfg.train, run.accelerator
+    sampler = StepBatchSampler(
+        t.batch_size, t.gradient_accumulation_steps, acc.num_processes, acc.process_index, start, t.max_steps
+    )
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=run.cfg.data.num_workers,
+        pin_memory=acc.device.type == "cuda",
+        # Worker seeds come from this generator, not the global RNG, so resuming does not shift any random stream.
+        generator=torch.Generator().manual_seed(t.seed),
+        persistent_workers=False,
+        worker_init_fn=_ignore_stop_signals,
+    )
+
+
+def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
+    """Steps from the current one to `train.max_steps`; SIGINT / SIGTERM stop after a step, with a checkpoint."""
+    from tqdm.auto import tqdm
+
+    t, start = run.cfg.train, run.progress.step
+    run.bar = tqdm(total=t.max_steps, initial=start, disable=not run.main, dynamic_ncols=True, desc="train")
+    run.loss_sum = torch.zeros((), device=run.accelerator.device)
+    run.window_start, run.window_steps = time.perf_counter(), 0
+    if run.main and start == 0 and t.validate_every:  # 0: only at the end
+        validate_now(run, 0)
+    batches = iter(loader)
+    with StopSignals() as stop:
+        for step in range(start, t.max_steps):
+            train_step(run, batches, step)
+            after_step(run)
+            if stop.requested(run.accelerator):
+                if not (_checkpoint_due(run) or run.progress.step == t.max_steps):
+                    save_checkpoint(run, run.progress.step)
+                run.bar.close()
+                raise TrainingInterrupted(stop.signal, run.progress.step, list_checkpoints(run.out)[-1])
+    run.bar.close()
+
+
+def train_step(run: Run, batches: Any, step: int) -> None:
+    """One optimizer step over `gradient_accumulation_steps` micro-batches; the EMA follows."""
+    t, acc, model = run.cfg.train, run.accelerator, run.model
+    accum = t.gradient_accumulation_steps
+    torch.manual_seed(step_seed(t.seed, step, acc.process_index))
+    model.train()
+    for a in range(accum):
+        batch = next(batches)
+        x = batch["pixel_values"].to(acc.device, non_blocking=True)
+        y = batch["labels"].to(acc.device, non_blocking=True)
+        last = a == accum - 1
+        with nullcontext() if last else acc.no_sync(model):
+            if run.gan is None:
+                loss = model(pixel_values=x, labels=y).loss
+            else:
+                loss = gan_step(acc, model, run.gan, run.cfg.gan, x, y, accum, last)
+            acc.backward(loss / accum)
+        run.loss_sum += loss.detach() / accum
+    if t.max_grad_norm > 0:
+        acc.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+        if run.gan is not None:
+            acc.clip_grad_norm_(run.gan["disc"].parameters(), t.max_grad_norm)
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    if run.gan is not None:
+        run.gan["optimizer"].step()
+        run.gan["optimizer"].zero_grad(set_to_none=True)
+    run.scheduler.step()
+    if run.ema is not None:
+        run.ema.update(acc.unwrap_model(model), step)
+    run.progress.step = step + 1
+    run.bar.update(1)
+    run.window_steps += 1
+
+
+def _checkpoint_due(run: Run) -> bool:
+    every = run.cfg.train.checkpoint_every
+    return bool(every) and run.progress.step % every == 0
+
+
+def after_step(run: Run) -> None:
+    """Logging, validation and checkpointing, as due after the step just taken."""
+    t, step = run.cfg.train, run.progress.step
+    done = step == t.max_steps
+    if step % t.log_every == 0 or done:
+        log_losses(run)
+    if run.main and (done or t.validate_every and step % t.validate_every == 0):
+        validate_now(run, step)
+    if done or _checkpoint_due(run):
+        save_checkpoint(run, step)
+
+
+def log_losses(run: Run) -> None:
+    """Log the mean loss of the steps since the last log (over all processes), the learning rate and the speed."""
+    acc, progress = run.accelerator, run.progress
+    run.last_loss = acc.reduce(run.loss_sum, reduction="mean").item() / run.window_steps
+    progress.losses.append({"step": progress.step, "loss": run.last_loss})
+    rate = run.window_steps / (time.perf_counter() - run.window_start)
+    acc.log(
+        {"train/loss": run.last_loss, "train/lr": run.scheduler.get_last_lr()[0], "train/steps_per_s": rate},
+        step=progress.step,
+    )
+    psnr_text = f" val PSNR {progress.history[-1]['psnr']:.2f} dB" if progress.history else ""
+    run.bar.set_postfix_str(f"loss {run.last_loss:.4f}{psnr_text}")
+    run.loss_sum.zero_()
+    run.window_start, run.window_steps = time.perf_counter(), 0
+
+
+def validate_now(run: Run, step: int) -> None:
+    """Score the validated weights on the validation images (main process), record and log it."""
+    if run.val_images is None:
+        return
+    value = validation_psnr(run.scored, run.val_images, run.scored.config.upscale)
+    history = [h for h in run.progress.history if h["step"] != step]
+    run.progress.history = history + [{"step": step, "psnr": value}]
+    run.accelerator.log({"val/psnr_y": value}, step=step)
+    loss_text = f"loss {run.last_loss:.4f} " if np.isfinite(run.last_loss) else ""  # no loss logged yet
+    run.bar.set_postfix_str(f"{loss_text}val PSNR {value:.2f} dB")
+
+
+def _card(run: Run) -> str:
+    return training_card(run.cfg, run.scored, run.progress, run.baseline, run.init_report, run.card_id)
+
+
+def save_checkpoint(run: Run, step: int) -> None:
+    """accelerate's state, the progress and a model folder as `checkpoints/step-N` (atomically: a killed save
+    never looks like a finished checkpoint); keeps the newest `train.keep_checkpoints`."""
+    acc, main = run.accelerator, run.main
+    final = run.out / "checkpoints" / f"step-{step:08d}"
+    tmp = final.with_name(final.name + ".tmp")
+    if main and tmp.exists():
+        shutil.rmtree(tmp)
+    acc.wait_for_everyone()
+    acc.save_state(str(tmp))
+    if main:
+        (tmp / "progress.json").write_text(json.dumps(run.progress.state_dict()))
+        save_model_folder(tmp / "model", run.scored, _card(run))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        for old in list_checkpoints(run.out)[: -run.cfg.train.keep_checkpoints]:
+            shutil.rmtree(old)
+    acc.wait_for_everyone()
+
+
+def finish(run: Run, push_to_hub_repo: str | None) -> None:
+    """Save the final model folder and the run's summary into the output folder; push it if asked."""
+    if run.main:
+        out, progress = run.out, run.progress
+        save_model_folder(out, run.scored, _card(run))
+        summary = {"baseline_psnr": run.baseline, **progress.state_dict()}
+        (out / "training_summary.json").write_text(json.dumps(summary, indent=2))
+        logger.info(
+            f"saved the model to {out}"
+            + (f" (val PSNR {progress.history[-1]['psnr']:.2f} dB)" if progress.history else "")
+        )
+        if push_to_hub_repo:
+            message = f"swinir_hf.train: step {progress.step}"
+            url = push_model_folder(out, push_to_hub_repo, message, allow_patterns=MODEL_FILES)
+            logger.info(f"pushed to {url}")
+    run.accelerator.wait_for_everyone()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, rest = build_parser().parse_known_args(argv)
+    try:
+        raw = read_config_file(args.config)
+        extra = [f"model.init_from={args.init_from}"] if args.init_from else []
+        extra += [f"train.output_dir={args.output_dir}"] if args.output_dir else []
+        cfg = TrainingConfig.from_dict(apply_overrides(raw, rest + extra), origin=args.config)
+    except (ValueError, FileNotFoundError, yaml.YAMLError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        return 0
+    try:
+        run_training(cfg, resume=args.resume, push_to_hub_repo=args.push_to_hub, overwrite=args.overwrite)
+    except TrainingInterrupted as err:
+        print(f"interrupted: {err}", file=sys.stderr)
+        return 128 + err.signum
+    except KeyboardInterrupt:
+        print("interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr)
+        return 130
+    except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
