@@ -39,7 +39,8 @@ class ImageTooLargeError(MemoryError):
     """An image whose output does not fit in memory, found before any work (or at its allocation)."""
 
 
-# Margin on the model's bare `activation_bytes_per_pixel` estimate (chunked SwinIR-M x4 at 256²: ≈ 1.4× it, RSS).
+# Margin on the model's bare `activation_bytes_per_pixel` estimate: measured peak RSS exceeds the bare estimate
+# (benchmarks/README.md), so tiles are planned with this much to spare.
 _MEMORY_SAFETY = 1.5
 _CPU_BUDGET_CAP = 2 << 30
 
@@ -277,9 +278,9 @@ def available_devices() -> str:
 def auto_dtype(device: torch.device) -> str:
     """What `dtype="auto"` runs: the fastest precision whose Set5 PSNR stays within 0.05 dB of float32.
 
-    Measured (benchmarks/README.md): on CPUs with native bfloat16 (AVX512-BF16 or AMX) bfloat16 is 1.3-2.0× faster
-    at -0.002 to -0.007 dB on the bundled models; elsewhere bfloat16 is emulated and slower, so float32. On CUDA,
-    float16 (with the overflow-prone modules in float32).
+    bfloat16 on CPUs with native bfloat16 (AVX512-BF16 or AMX), float32 on other CPUs (bfloat16 is emulated there,
+    and slower), float16 on CUDA (the model keeps its overflow-prone modules in float32). The measurements behind
+    this choice: benchmarks/README.md, "`dtype="auto"`: measured".
     """
     if device.type == "cuda":
         return "float16"
