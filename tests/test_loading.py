@@ -98,3 +98,20 @@ def test_offline_mode_names_it(monkeypatch, tmp_path):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelNotAvailableError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE is set"):
         load_model("org/absent", cache_dir=tmp_path)
+
+
+def test_a_connection_failing_midway_is_a_message_not_a_traceback(monkeypatch, tmp_path):
+    """huggingface_hub ≥ 1 lets its HTTP client's errors (httpx / httpx2, not OSErrors) through."""
+    import httpx
+
+    from swinir_hf.checkpoints import loading
+
+    monkeypatch.setattr(loading, "hub_reachable", lambda: True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+    def drop(*args, **kwargs):
+        raise httpx.ConnectError("connection reset")
+
+    monkeypatch.setattr(SwinIRForImageRestoration, "from_pretrained", drop)
+    with pytest.raises(ModelNotAvailableError, match=r"downloading it failed \(connection reset\)"):
+        load_model("org/tiny", cache_dir=tmp_path)

@@ -186,7 +186,7 @@ def from_hub(
         )
     except RepositoryNotFoundError as err:
         raise ModelNotAvailableError(f"no model repository {repo_id!r} on the Hugging Face Hub") from err
-    except OSError as err:
+    except network_errors() as err:  # OSErrors, and HTTP-client errors of a connection that fails midway
         local = "a local save_pretrained folder or the authors' .pth file"
         raise ModelNotAvailableError(_not_cached(f"model {repo_id!r}", repo_id, offline, err, local)) from err
     return model.eval()
