@@ -11,6 +11,7 @@ import functools
 import logging
 import math
 import os
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -314,8 +315,13 @@ def check_output_memory(shape: tuple[int, ...], scale: int, device: torch.device
 
 def available_host_memory() -> int:
     """Bytes this process may still allocate: the least of the system's MemAvailable, the cgroup's limit minus its
-    usage, and the address-space limit (ulimit -v) minus this process's size."""
-    candidates = [_meminfo("MemAvailable") or os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")]
+    usage, and the address-space limit (ulimit -v) minus this process's size. Where none of these can be read
+    (no /proc, no `SC_AVPHYS_PAGES`: macOS), `sys.maxsize`: nothing is refused and tile plans take their cap."""
+    candidates = [sys.maxsize]
+    try:
+        candidates.append(_meminfo("MemAvailable") or os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError):
+        pass
     for limit_file, usage_file in (
         ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
         ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
@@ -366,11 +372,7 @@ def memory_budget(device: torch.device) -> int:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(0.8 * free)
-    try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):
-        available = 2 * _CPU_BUDGET_CAP
-    return int(min(available // 2, _CPU_BUDGET_CAP))
+    return int(min(available_host_memory() // 2, _CPU_BUDGET_CAP))
 
 
 @functools.cache
