@@ -325,8 +325,12 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if process_state(args.device).is_main_process:
+    state = process_state(args.device)
+    if state.is_main_process:
         print(summary, file=sys.stderr)
+    # Torn down before the interpreter exits: a process whose gloo threads are still alive at exit can abort
+    # ("terminate called without an active exception"), failing the whole launch.
+    state.destroy_process_group()
     return 1 if summary.failed else 0
 
 
