@@ -229,8 +229,45 @@ def test_chunked_inference_equals_the_whole_image_pass(tiny_config, upsampler, s
 
 
 def test_inference_chunk_size_must_be_a_non_negative_int(tiny_config):
-    with pytest.raises(ValueError, match="inference_chunk_size must be an int >= 0, got -1"):
+    from huggingface_hub.errors import StrictDataclassError
+
+    with pytest.raises(ValueError, match="inference_chunk_size must be >= 0, got -1"):
         tiny_config(inference_chunk_size=-1)
+    with pytest.raises(StrictDataclassError, match="'inference_chunk_size' expected int, got float"):
+        tiny_config(inference_chunk_size=1.5)
+
+
+def test_config_fields_are_typed_and_normalised(tiny_config):
+    """transformers 5's strict dataclass config: wrong types refused, JSON / YAML spellings normalised."""
+    from huggingface_hub.errors import StrictDataclassError
+
+    config = tiny_config(mlp_ratio=2, img_range=1, rgb_mean=[0, 0, 0], depths=(2, 2), num_heads=(2, 2))
+    assert (config.mlp_ratio, config.img_range, config.rgb_mean) == (2.0, 1.0, [0.0, 0.0, 0.0])
+    assert config.depths == [2, 2] and config.num_heads == [2, 2]
+    same = tiny_config(mlp_ratio=2.0, img_range=1.0, rgb_mean=[0.0] * 3, depths=[2, 2], num_heads=[2, 2])
+    assert type(config.mlp_ratio) is float and config == same
+    assert SwinIRConfig(upsampler="").upsampler is None  # the authors' spelling of "no upsampler"
+    with pytest.raises(StrictDataclassError, match="'embed_dim' expected int, got str"):
+        tiny_config(embed_dim="16")
+    with pytest.raises(StrictDataclassError, match="'depths'"):
+        tiny_config(depths=[2.5, 2])
+
+
+def test_config_validators_run_at_construction_and_on_save(tiny_config, tmp_path):
+    """Our checks are the class validators of huggingface_hub's strict dataclass: transformers runs them (with its
+    own) when saving, so a config broken after construction is not written."""
+    from huggingface_hub.errors import StrictDataclassClassValidationError
+
+    validators = {v.__name__ for v in SwinIRConfig.__class_validators__}
+    assert {"validate_body", "validate_head", "validate_training", "validate_architecture"} <= validators
+    config = tiny_config()
+    config.save_pretrained(tmp_path / "ok")
+    loaded = SwinIRConfig.from_pretrained(tmp_path / "ok").to_dict()
+    assert loaded | {"transformers_version": None} == config.to_dict() | {"transformers_version": None}
+    config.upsampler = None  # same-size restoration: upscale must be 1
+    with pytest.raises(StrictDataclassClassValidationError, match="upscale must be 1, got 2"):
+        config.save_pretrained(tmp_path / "bad")
+    assert not (tmp_path / "bad" / "config.json").exists()
 
 
 def test_only_eager_cpu_inference_is_chunked(tiny_config, monkeypatch):

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..models.configuration_swinir import SwinIRConfig
+from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration, relative_position_index, shift_window_mask
 
 WEIGHT_KEYS = ("params_ema", "params", "state_dict", "model")
@@ -86,6 +86,17 @@ def detect_config(state: Mapping[str, torch.Tensor], **overrides: Any) -> SwinIR
     `img_range` is not stored in the weights: as in the authors' releases it is 255 for window-7 same-size models
     (JPEG artifact reduction) and 1 otherwise; pass `img_range=` to override any detected field.
     """
+    fields = _body_fields(state)
+    fields |= _head_fields(state, fields["num_channels"], fields["window_size"])
+    fields.update(overrides)
+    try:
+        return SwinIRConfig(**fields)
+    except CONFIG_ERRORS as err:
+        raise CheckpointError(f"the detected hyperparameters are inconsistent: {' '.join(str(err).split())}") from err
+
+
+def _body_fields(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """The shallow conv and Swin body's config fields: widths, depths, heads, window, patch size, options."""
     conv_first = _require(state, "conv_first.weight")
     _require(state, "layers.0.residual_group.blocks.0.attn.relative_position_bias_table")
     embed_dim, num_channels = conv_first.shape[:2]
@@ -96,9 +107,7 @@ def detect_config(state: Mapping[str, torch.Tensor], **overrides: Any) -> SwinIR
             blocks.setdefault(int(m[1]), set()).add(int(m[2]))
     if sorted(blocks) != list(range(len(blocks))) or any(sorted(b) != list(range(len(b))) for b in blocks.values()):
         raise CheckpointError(f"RSTB / Swin layer numbering has gaps: {dict(sorted(blocks.items()))}")
-    depths = [len(blocks[i]) for i in range(len(blocks))]
     tables = [state[f"layers.{i}.residual_group.blocks.0.attn.relative_position_bias_table"] for i in blocks]
-    num_heads = [t.shape[1] for t in tables]
     window_size = (math.isqrt(tables[0].shape[0]) + 1) // 2
     if (2 * window_size - 1) ** 2 != tables[0].shape[0]:
         raise CheckpointError(f"relative_position_bias_table has {tables[0].shape[0]} rows, not (2·ws-1)²")
@@ -110,12 +119,11 @@ def detect_config(state: Mapping[str, torch.Tensor], **overrides: Any) -> SwinIR
         image_size = window_size * math.isqrt(masks[0].shape[0])  # (img/ws)² windows
     else:  # derived buffers stripped: the training patch size is unknown and irrelevant at inference
         image_size = window_size * 8
-
-    fields: dict[str, Any] = {
+    return {
         "num_channels": num_channels,
         "embed_dim": embed_dim,
-        "depths": depths,
-        "num_heads": num_heads,
+        "depths": [len(blocks[i]) for i in range(len(blocks))],
+        "num_heads": [t.shape[1] for t in tables],
         "window_size": window_size,
         "image_size": image_size,
         "mlp_ratio": fc1.shape[0] / embed_dim,
@@ -124,28 +132,31 @@ def detect_config(state: Mapping[str, torch.Tensor], **overrides: Any) -> SwinIR
         "use_absolute_embeddings": "absolute_pos_embed" in state,
         "resi_connection": "3conv" if "conv_after_body.0.weight" in state else "1conv",
     }
+
+
+def _head_fields(state: Mapping[str, torch.Tensor], num_channels: int, window_size: int) -> dict[str, Any]:
+    """The reconstruction head's fields (upsampler, scale, num_feat) and the task it implies."""
     if "conv_up1.weight" in state:
-        fields |= {"upsampler": "nearest+conv", "upscale": 4 if "conv_up2.weight" in state else 2, "task": "real_sr"}
-        fields["num_feat"] = state["conv_before_upsample.0.weight"].shape[0]
-    elif "conv_before_upsample.0.weight" in state:
+        return {
+            "upsampler": "nearest+conv",
+            "upscale": 4 if "conv_up2.weight" in state else 2,
+            "num_feat": state["conv_before_upsample.0.weight"].shape[0],
+            "task": "real_sr",
+        }
+    if "conv_before_upsample.0.weight" in state:
         num_feat = state["conv_before_upsample.0.weight"].shape[0]
         convs = [state[k] for k in sorted(state) if re.fullmatch(r"upsample\.\d+\.weight", k)]
         scale = 3 if len(convs) == 1 and convs[0].shape[0] == 9 * num_feat else 2 ** len(convs)
-        fields |= {"upsampler": "pixelshuffle", "upscale": scale, "num_feat": num_feat, "task": "classical_sr"}
-    elif "upsample.0.weight" in state:
+        return {"upsampler": "pixelshuffle", "upscale": scale, "num_feat": num_feat, "task": "classical_sr"}
+    if "upsample.0.weight" in state:
         scale = math.isqrt(state["upsample.0.weight"].shape[0] // num_channels)
-        fields |= {"upsampler": "pixelshuffledirect", "upscale": scale, "task": "lightweight_sr"}
+        return {"upsampler": "pixelshuffledirect", "upscale": scale, "task": "lightweight_sr"}
+    jpeg = window_size == 7  # the authors' JPEG models use window 7, their denoisers window 8
+    if num_channels == 1:
+        task = "jpeg_car" if jpeg else "gray_dn"
     else:
-        jpeg = window_size == 7
-        fields |= {"upsampler": None, "upscale": 1, "img_range": 255.0 if jpeg else 1.0}
-        fields["task"] = (
-            ("jpeg_car" if jpeg else "gray_dn") if num_channels == 1 else ("color_jpeg_car" if jpeg else "color_dn")
-        )
-    fields.update(overrides)
-    try:
-        return SwinIRConfig(**fields)
-    except ValueError as err:
-        raise CheckpointError(f"the detected hyperparameters are inconsistent: {err}") from err
+        task = "color_jpeg_car" if jpeg else "color_dn"
+    return {"upsampler": None, "upscale": 1, "img_range": 255.0 if jpeg else 1.0, "task": task}
 
 
 def _check_buffers(state: Mapping[str, torch.Tensor], config: SwinIRConfig) -> None:

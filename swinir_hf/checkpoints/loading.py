@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ..models.configuration_swinir import CONFIG_ERRORS
 from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
 from .convert import CheckpointError, convert_original_checkpoint
 
@@ -78,8 +79,9 @@ def _strict(source: object, load) -> SwinIRForImageRestoration:
         return load().eval()
     except IncompatibleWeightsError as err:
         raise CheckpointError(str(err)) from err
-    except (ValueError, TypeError) as err:  # SwinIRConfig's own validation of config.json's fields
-        raise CheckpointError(f"{source}: its config.json is not a valid SwinIR config: {err}") from err
+    except CONFIG_ERRORS as err:  # SwinIRConfig's own validation of config.json's fields
+        message = " ".join(str(err).split())
+        raise CheckpointError(f"{source}: its config.json is not a valid SwinIR config: {message}") from err
 
 
 def resolve_spec(spec: str | os.PathLike) -> str | Path:

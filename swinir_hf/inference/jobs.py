@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -225,6 +225,70 @@ def _read_ahead(jobs: list[Job], load: Callable[[Job], _Loaded], pool: ThreadPoo
             yield job, err
 
 
+@dataclass
+class _Writer:
+    """The back half of `run_jobs`: restored batches go to the writer threads; at most `depth` wait in memory."""
+
+    restorer: SwinIRRestorer
+    output: OutputOptions
+    pool: ThreadPoolExecutor
+    depth: int
+    bar: Any
+    report: Callable[[str], None]
+    counts: Counts = field(default_factory=Counts)
+    pending: deque[tuple[Job, Future]] = field(default_factory=deque)
+
+    def fail(self, job: Job, err: BaseException) -> None:
+        self.counts.failed += 1
+        self.bar.update()
+        text = str(err)  # read_image's messages already start with the file
+        self.report(f"error: {text}" if text.startswith(str(job.src)) else f"error: {job.src}: {text}")
+
+    def restore(self, batch: list[_Loaded]) -> None:
+        """One forward pass over `batch` (inputs of one size), then its outputs queued for writing."""
+        import torch
+
+        try:
+            out = self.restorer.restore_tensor(torch.cat([b.pixel_values for b in batch])).cpu()
+        except _ERRORS as err:
+            for b in batch:
+                self.fail(b.job, err)
+            return
+        start = 0
+        for b in batch:
+            k = b.pixel_values.shape[0]
+            self.pending.append((b.job, self.pool.submit(_save, b, out[start : start + k], self.output)))
+            start += k
+        self.settle(self.depth)
+
+    def settle(self, limit: int) -> None:
+        """Wait for written outputs until at most `limit` are pending."""
+        while len(self.pending) > limit:
+            job, future = self.pending.popleft()
+            try:
+                future.result()
+            except _ERRORS as err:
+                self.fail(job, err)
+                continue
+            self.counts.restored += 1
+            self.bar.update()
+
+
+def _same_size_batches(loaded: Iterator[tuple[Job, Any]], batch_size: int, writer: _Writer) -> Iterator[list[_Loaded]]:
+    """Consecutive inputs of one size, at most `batch_size` per batch; failed reads are reported to `writer`."""
+    batch: list[_Loaded] = []
+    for job, item in loaded:
+        if isinstance(item, BaseException):
+            writer.fail(job, item)
+            continue
+        if batch and (len(batch) == batch_size or item.pixel_values.shape[1:] != batch[0].pixel_values.shape[1:]):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
 def run_jobs(
     jobs: list[Job],
     restorer: SwinIRRestorer,
@@ -243,62 +307,19 @@ def run_jobs(
     from tqdm.auto import tqdm
 
     report = report or (lambda msg: tqdm.write(msg, file=sys.stderr))
-    counts = Counts()
-    pending: deque[tuple[Job, Future]] = deque()
-
-    def fail(job: Job, err: BaseException) -> None:
-        counts.failed += 1
-        text = str(err)  # read_image's messages already start with the file
-        report(f"error: {text}" if text.startswith(str(job.src)) else f"error: {job.src}: {text}")
-
-    def settle(limit: int) -> None:
-        # Bounded: restored images wait in memory only until the writers catch up.
-        while len(pending) > limit:
-            job, future = pending.popleft()
-            try:
-                future.result()
-                counts.restored += 1
-            except _ERRORS as err:
-                fail(job, err)
-            bar.update()
-
-    def flush(batch: list[_Loaded]) -> None:
-        import torch
-
-        try:
-            out = restorer.restore_tensor(torch.cat([b.pixel_values for b in batch])).cpu()
-        except _ERRORS as err:
-            for b in batch:
-                fail(b.job, err)
-                bar.update()
-            return
-        start = 0
-        for b in batch:
-            k = b.pixel_values.shape[0]
-            pending.append((b.job, writers.submit(_save, b, out[start : start + k], output)))
-            start += k
-        settle(2 * workers)
-
     num_channels = restorer.model.config.num_channels
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="swinir-read") as readers,
         ThreadPoolExecutor(workers, thread_name_prefix="swinir-write") as writers,
         tqdm(total=len(jobs), disable=not progress, unit="image", desc="restore") as bar,
     ):
-        batch: list[_Loaded] = []
-        for job, loaded in _read_ahead(jobs, lambda j: _load(j, num_channels), readers, workers + batch_size):
-            if isinstance(loaded, BaseException):
-                fail(job, loaded)
-                bar.update()
-                continue
-            if batch and (len(batch) == batch_size or loaded.pixel_values.shape[1:] != batch[0].pixel_values.shape[1:]):
-                flush(batch)
-                batch = []
-            batch.append(loaded)
-        if batch:
-            flush(batch)
-        settle(0)
-    return counts
+        # Bounded: restored images wait in memory only until the writers catch up.
+        writer = _Writer(restorer, output, writers, 2 * workers, bar, report)
+        loaded = _read_ahead(jobs, lambda j: _load(j, num_channels), readers, workers + batch_size)
+        for batch in _same_size_batches(loaded, batch_size, writer):
+            writer.restore(batch)
+        writer.settle(0)
+    return writer.counts
 
 
 def sort_by_size(jobs: list[Job]) -> list[Job]:

@@ -1,17 +1,20 @@
 """SwinIR model configuration."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from transformers import PretrainedConfig
+from huggingface_hub.dataclasses import strict
+from huggingface_hub.errors import StrictDataclassError
+from transformers import PreTrainedConfig
 
 UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", None)
 RESI_CONNECTIONS = ("1conv", "3conv")
 LOSSES = ("l1", "charbonnier")
+# What `SwinIRConfig(...)` raises for a bad field: ValueError (inconsistent values) or huggingface_hub's strict
+# dataclass error (a wrongly typed value).
+CONFIG_ERRORS = (ValueError, TypeError, StrictDataclassError)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
 
-class SwinIRConfig(PretrainedConfig):
+@strict
+class SwinIRConfig(PreTrainedConfig):
     r"""Configuration of a [`SwinIRForImageRestoration`] model.
 
     Field names follow `transformers` (the authors' constructor argument is given in brackets).
@@ -164,75 +168,56 @@ class SwinIRConfig(PretrainedConfig):
 
     model_type = "swinir"
 
-    def __init__(
-        self,
-        num_channels: int = 3,
-        upscale: int = 1,
-        image_size: int = 64,
-        patch_size: int = 1,
-        embed_dim: int = 180,
-        depths: list[int] | None = None,
-        num_heads: list[int] | None = None,
-        window_size: int = 8,
-        mlp_ratio: float = 2.0,
-        qkv_bias: bool = True,
-        qk_scale: float | None = None,
-        hidden_dropout_prob: float = 0.0,
-        attention_probs_dropout_prob: float = 0.0,
-        drop_path_rate: float = 0.1,
-        use_absolute_embeddings: bool = False,
-        patch_norm: bool = True,
-        layer_norm_eps: float = 1e-5,
-        img_range: float = 1.0,
-        rgb_mean: list[float] | None = None,
-        upsampler: str | None = None,
-        resi_connection: str = "1conv",
-        num_feat: int = 64,
-        task: str | None = None,
-        loss: str | None = None,
-        charbonnier_eps: float = 1e-3,
-        initializer_range: float = 0.02,
-        inference_chunk_size: int = 8192,
-        **kwargs: Any,
-    ) -> None:
-        if upsampler == "":  # the authors' spelling of "no upsampler"
-            upsampler = None
-        self.num_channels = num_channels
-        self.upscale = upscale
-        self.image_size = image_size
-        self.patch_size = patch_size
-        self.embed_dim = embed_dim
-        self.depths = list(depths) if depths is not None else [6] * 6
-        self.num_heads = list(num_heads) if num_heads is not None else [6] * len(self.depths)
-        self.window_size = window_size
-        self.mlp_ratio = float(mlp_ratio)
-        self.qkv_bias = qkv_bias
-        self.qk_scale = qk_scale
-        self.hidden_dropout_prob = hidden_dropout_prob
-        self.attention_probs_dropout_prob = attention_probs_dropout_prob
-        self.drop_path_rate = drop_path_rate
-        self.use_absolute_embeddings = use_absolute_embeddings
-        self.patch_norm = patch_norm
-        self.layer_norm_eps = layer_norm_eps
-        self.img_range = float(img_range)
-        if rgb_mean is None:
-            rgb_mean = list(DIV2K_RGB_MEAN) if num_channels == 3 else [0.0] * num_channels
-        self.rgb_mean = [float(m) for m in rgb_mean]
-        self.upsampler = upsampler
-        self.resi_connection = resi_connection
-        self.num_feat = num_feat
-        self.task = task
-        if loss is None:
-            loss = "l1" if upsampler is not None else "charbonnier"
-        self.loss = loss
-        self.charbonnier_eps = charbonnier_eps
-        self.initializer_range = initializer_range
-        self.inference_chunk_size = inference_chunk_size
-        super().__init__(**kwargs)
-        self.validate()
+    num_channels: int = 3
+    upscale: int = 1
+    image_size: int = 64
+    patch_size: int = 1
+    embed_dim: int = 180
+    depths: list[int] | tuple[int, ...] = (6, 6, 6, 6, 6, 6)
+    num_heads: list[int] | tuple[int, ...] | None = None
+    window_size: int = 8
+    mlp_ratio: float | int = 2.0
+    qkv_bias: bool = True
+    qk_scale: float | None = None
+    hidden_dropout_prob: float | int = 0.0
+    attention_probs_dropout_prob: float | int = 0.0
+    drop_path_rate: float | int = 0.1
+    use_absolute_embeddings: bool = False
+    patch_norm: bool = True
+    layer_norm_eps: float = 1e-5
+    img_range: float | int = 1.0
+    rgb_mean: list[float | int] | None = None
+    upsampler: str | None = None
+    resi_connection: str = "1conv"
+    num_feat: int = 64
+    task: str | None = None
+    loss: str | None = None
+    charbonnier_eps: float = 1e-3
+    initializer_range: float = 0.02
+    inference_chunk_size: int = 8192
 
-    def validate(self) -> None:
-        """Raise `ValueError` naming the first inconsistent hyperparameter."""
+    def __post_init__(self, **kwargs: Any) -> None:
+        # Derived defaults, and the spellings of the authors' configs (upsampler "") and of JSON / YAML (int for
+        # float, list for tuple) normalised, so that equal configs compare and serialise equal.
+        if self.upsampler == "":
+            self.upsampler = None
+        self.depths = list(self.depths)
+        self.num_heads = list(self.num_heads) if self.num_heads is not None else [6] * len(self.depths)
+        self.mlp_ratio = float(self.mlp_ratio)
+        self.img_range = float(self.img_range)
+        if self.rgb_mean is None:
+            self.rgb_mean = list(DIV2K_RGB_MEAN) if self.num_channels == 3 else [0.0] * self.num_channels
+        self.rgb_mean = [float(m) for m in self.rgb_mean]
+        if self.loss is None:
+            self.loss = "l1" if self.upsampler is not None else "charbonnier"
+        super().__post_init__(**kwargs)
+        # Checked at construction (transformers runs the class validators only when saving), raising the plain
+        # ValueError of the first inconsistent field.
+        for check in (self.validate_body, self.validate_head, self.validate_training):
+            check()
+
+    def validate_body(self) -> None:
+        """The shallow conv and Swin body: channels, depths / heads, window and patch sizes."""
         if self.num_channels < 1:
             raise ValueError(f"num_channels must be >= 1, got {self.num_channels}")
         if len(self.rgb_mean) != self.num_channels:
@@ -255,9 +240,20 @@ class SwinIRConfig(PretrainedConfig):
             raise ValueError(
                 f"image_size (training patch) {self.image_size} must be a multiple of window_size {self.window_size}"
             )
+        if self.resi_connection not in RESI_CONNECTIONS:
+            raise ValueError(f"resi_connection must be one of {RESI_CONNECTIONS}, got {self.resi_connection!r}")
+        if self.resi_connection == "3conv" and self.embed_dim % 4:
+            raise ValueError(f"resi_connection '3conv' needs embed_dim divisible by 4, got {self.embed_dim}")
+        if self.img_range <= 0:
+            raise ValueError(f"img_range must be positive, got {self.img_range}")
+        if self.inference_chunk_size < 0:
+            raise ValueError(f"inference_chunk_size must be >= 0, got {self.inference_chunk_size}")
+
+    def validate_head(self) -> None:
+        """The reconstruction head and its scale."""
         if self.upsampler not in UPSAMPLERS:
             raise ValueError(f"upsampler must be one of {UPSAMPLERS}, got {self.upsampler!r}")
-        if not isinstance(self.upscale, int) or self.upscale < 1:
+        if self.upscale < 1:
             raise ValueError(f"upscale must be a positive integer, got {self.upscale!r}")
         if self.upsampler is None and self.upscale != 1:
             raise ValueError(f"upsampler=None restores at the input size: upscale must be 1, got {self.upscale}")
@@ -267,24 +263,19 @@ class SwinIRConfig(PretrainedConfig):
             raise ValueError(f"upsampler 'pixelshuffle' supports scale 2^n or 3, got {self.upscale}")
         if self.upsampler == "nearest+conv" and self.upscale not in (2, 4):
             raise ValueError(f"upsampler 'nearest+conv' supports scale 2 or 4, got {self.upscale}")
-        if self.resi_connection not in RESI_CONNECTIONS:
-            raise ValueError(f"resi_connection must be one of {RESI_CONNECTIONS}, got {self.resi_connection!r}")
-        if self.resi_connection == "3conv" and self.embed_dim % 4:
-            raise ValueError(f"resi_connection '3conv' needs embed_dim divisible by 4, got {self.embed_dim}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+
+    def validate_training(self) -> None:
+        """The loss and the regularisation rates."""
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "drop_path_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.img_range <= 0:
-            raise ValueError(f"img_range must be positive, got {self.img_range}")
-        if not isinstance(self.inference_chunk_size, int) or self.inference_chunk_size < 0:
-            raise ValueError(f"inference_chunk_size must be an int >= 0, got {self.inference_chunk_size!r}")
 
     @classmethod
-    def from_preset(cls, preset: str, scale: int | None = None, **overrides: Any) -> SwinIRConfig:
+    def from_preset(cls, preset: str, scale: int | None = None, **overrides: Any) -> "SwinIRConfig":
         """Configuration of one of the paper's settings.
 
         Args:

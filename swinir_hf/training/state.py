@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..models.configuration_swinir import SwinIRConfig
+from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .config import ModelArgs, TrainArgs
 
@@ -52,21 +52,27 @@ def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRes
         overrides["loss"] = training.loss
     if training.charbonnier_eps is not None:
         overrides["charbonnier_eps"] = training.charbonnier_eps
-    if args.preset is not None:
-        config = SwinIRConfig.from_preset(args.preset, args.scale, **overrides)
-    else:
-        base = source.config.to_dict() if source is not None else {}
-        for key in ("architectures", "transformers_version", "model_type", "torch_dtype", "dtype"):
-            base.pop(key, None)
-        if args.scale is not None:
-            overrides["upscale"] = args.scale
-        config = SwinIRConfig(**{**base, **overrides})
+    try:
+        config = _model_config(args, source, overrides)
+    except CONFIG_ERRORS as err:  # a strict-dataclass type error spans lines
+        raise ValueError(f"model: {' '.join(str(err).split())}") from err
     model = SwinIRForImageRestoration(config)
     if args.gradient_checkpointing:
         model.checkpoint_layers()
     if source is None:
         return model, None
     return model, transfer_weights(source.state_dict(), model, args.init_from)
+
+
+def _model_config(args: ModelArgs, source: SwinIRForImageRestoration | None, overrides: dict) -> SwinIRConfig:
+    if args.preset is not None:
+        return SwinIRConfig.from_preset(args.preset, args.scale, **overrides)
+    base = source.config.to_dict() if source is not None else {}
+    for key in ("architectures", "transformers_version", "model_type", "torch_dtype", "dtype"):
+        base.pop(key, None)
+    if args.scale is not None:
+        overrides["upscale"] = args.scale
+    return SwinIRConfig(**{**base, **overrides})
 
 
 def transfer_weights(state: dict[str, torch.Tensor], model: torch.nn.Module, source: str) -> InitReport:
