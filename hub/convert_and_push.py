@@ -8,7 +8,7 @@ Same as `swinir-hf hub`; the catalogue of releases is `swinir_hf/catalog.yaml`. 
 
 import sys
 
-from swinir_hf.checkpoints.export import main
+from swinir_hf.checkpoints.export_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_restore_arguments(p)
     p.set_defaults(func=_restore)
 
-    from .checkpoints.export import add_parser as add_hub_parser
+    from .checkpoints.export_cli import add_parser as add_hub_parser
 
     add_hub_parser(sub)
     # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train, whose overrides are free-form.

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from huggingface_hub import ModelCard
 from PIL import Image
 
 from swinir_hf.cli import main
@@ -21,12 +22,23 @@ def test_bundled_model_loads_as_float32_with_its_card(name):
     model = load_default(name)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert not model.training
-    card = (DEFAULTS_DIR / name / "README.md").read_text()
-    assert "Trained with `swinir_hf.train`" in card and "swinir-hf eval" in card
+    card = ModelCard.load(DEFAULTS_DIR / name / "README.md")
+    assert "Trained with `swinir_hf.train`" in card.text and "swinir-hf eval" in card.text
+    assert card.data.pipeline_tag == "image-to-image" and "swinir-hf-trained" in card.data.tags
     results = json.loads((DEFAULTS_DIR / name / "results.json").read_text())
     for label, figures in results.items():
         if label != "stored_dtype":
             assert figures["model"]["psnr"] > figures["baseline"]["psnr"], label
+    # The card's model-index holds exactly the measured figures (Y channel for super-resolution), none of the paper's.
+    y = "_y" if model.config.upscale > 1 else ""
+    expected = {
+        (label, metric): round(figures["model"][f"{metric}{y}"], 4)
+        for label, figures in results.items()
+        if label != "stored_dtype"
+        for metric in ("psnr", "ssim")
+    }
+    assert {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results} == expected
+    assert all(r.source_url is None for r in card.data.eval_results)
     assert load_model(name).state_dict().keys() == model.state_dict().keys()
 
 

@@ -20,8 +20,8 @@ from safetensors.torch import load_file
 
 from swinir_hf import SwinIRForImageRestoration, restore
 from swinir_hf.checkpoints import export as hub
-from swinir_hf.checkpoints import folders
-from swinir_hf.checkpoints.cards import render_model_card
+from swinir_hf.checkpoints import export_cli, folders
+from swinir_hf.checkpoints.cards import METRICS, PAPER_NAME, PAPER_URL, render_model_card
 from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.checkpoints.export import HubExportError, export_checkpoint, push_folder, remote_code_sources
 from swinir_hf.checkpoints.loading import load_model
@@ -118,29 +118,45 @@ def test_card_metadata_parses(exported):
     assert "import swinir_hf" not in card.text
 
 
-def test_catalogue_card_has_paper_and_measured_results():
+def test_card_round_trip_keeps_paper_and_measured_figures_apart(tmp_path):
+    """render → ModelCard.load: every figure comes back as an EvalResult, the paper's credited to the paper and this
+    package's own marked as measured (never merged into the paper's model-index entry)."""
     release = find_release("swinir-classical-sr-x4-df2k")
-    text = render_model_card(
-        release.config(),
-        model_id=release.repo_id("me"),
-        title=release.title(),
-        description="test",
-        training_data=release.training_data,
-        paper_results=release.results,
-        measured_results={"Set5": {"psnr": 32.9012, "ssim": 0.90431}},
-        protocol=release.protocol,
+    measured = {"Set5": {"psnr": 32.90123, "ssim": 0.904312}, "Urban100": {"psnr": 27.4}}
+    (tmp_path / "README.md").write_text(
+        render_model_card(
+            release.config(),
+            model_id=release.repo_id("me"),
+            title=release.title(),
+            description="test",
+            training_data=release.training_data,
+            paper_results=release.results,
+            measured_results=measured,
+            protocol=release.protocol,
+            base_model="me/swinir-base",
+        )
     )
-    card = ModelCard(text)
-    assert card.data.datasets == ["DIV2K", "Flickr2K"]
-    results = {(r.dataset_name, r.metric_type, r.metric_name): r for r in card.data.eval_results}
-    paper = results[("Set5", "psnr", "PSNR (dB)")]
-    assert (paper.metric_value, paper.source_url) == (32.92, "https://arxiv.org/abs/2108.10257")
-    assert results[("Manga109", "ssim", "SSIM")].metric_value == 0.926
-    measured = results[("Set5", "psnr", "PSNR (dB), measured with swinir-hf eval")]
-    assert measured.metric_value == 32.9012 and measured.source_url is None
+    card = ModelCard.load(tmp_path / "README.md")
+    data = card.data
+    assert (data.license, data.library_name, data.pipeline_tag) == ("apache-2.0", "transformers", "image-to-image")
+    assert data.tags == ["swinir", "image-restoration", "super-resolution"]
+    assert (data.datasets, data.base_model, data.model_name) == (["DIV2K", "Flickr2K"], "me/swinir-base", release.repo)
+
+    def figures(results):
+        return {(r.dataset_name, r.metric_type): r.metric_value for r in results}
+
+    paper = [r for r in data.eval_results if r.source_url == PAPER_URL]
+    own = [r for r in data.eval_results if r.dataset_config == "swinir-hf eval"]
+    assert len(paper) + len(own) == len(data.eval_results)
+    assert figures(paper) == {(d, METRICS[k][0]): v for d, f in release.results.items() for k, v in f.items()}
+    assert figures(own) == {("Set5", "psnr"): 32.9012, ("Set5", "ssim"): 0.9043, ("Urban100", "psnr"): 27.4}
+    assert {r.source_name for r in paper} == {PAPER_NAME} and {r.source_url for r in own} == {None}
+    assert {r.metric_name for r in own} == {f"{name}, measured with swinir-hf eval" for name in ("PSNR (dB)", "SSIM")}
+    assert {(r.task_type, r.task_name) for r in data.eval_results} == {("image-to-image", "Image Super-Resolution x4")}
+    assert all(r.dataset_type == r.dataset_name for r in data.eval_results)
     assert "| Set5 | paper | 32.92 | 0.9044 |" in card.text
     assert "| Set5 | swinir-hf eval | 32.90 | 0.9043 |" in card.text
-    assert "x4" in card.data.eval_results[0].task_name and "Y channel" in card.text
+    assert "Y channel" in card.text
 
 
 def test_package_loads_reproduce_the_reference_outputs(exported, parity):
@@ -297,7 +313,7 @@ def test_cli_push_and_dry_run(parity, tmp_path, fake_api, capsys):
     source.mkdir()
     shutil.copy(parity / "lightweight_sr_x2.pth", source)
     (source / "notes.txt").write_text("not a checkpoint")
-    assert hub.main([str(source), "-o", str(tmp_path / "out"), "--dry-run", "--org", "me"]) == 0
+    assert export_cli.main([str(source), "-o", str(tmp_path / "out"), "--dry-run", "--org", "me"]) == 0
     assert fake_api.calls == []
     printed = capsys.readouterr().out
     assert "would push" in printed and "model.safetensors" in printed
@@ -305,16 +321,16 @@ def test_cli_push_and_dry_run(parity, tmp_path, fake_api, capsys):
 
     # the README's sequence: --push into the same -o rebuilds the dry run's own folder
     args = [str(source / "lightweight_sr_x2.pth"), "-o", str(tmp_path / "out"), "--push", "--org", "me"]
-    assert hub.main(args) == 0
+    assert export_cli.main(args) == 0
     assert [c[0] for c in fake_api.calls] == ["create_repo", "upload_folder"]
     assert fake_api.calls[1][3] == EXPECTED_FILES
     assert fake_api.calls[0][1] == "me/swinir-lightweight-sr-x2-custom"  # not the authors' release repo
 
     # another file's weights in that folder are not replaced without --overwrite
     shutil.copy(parity / "classical_sr_x2.pth", source / "lightweight_sr_x2.pth")
-    assert hub.main(args) == 1
+    assert export_cli.main(args) == 1
     assert "pass --overwrite" in capsys.readouterr().err
-    assert hub.main([*args, "--overwrite"]) == 0
+    assert export_cli.main([*args, "--overwrite"]) == 0
 
 
 def test_cli_reports_a_failed_push(exported, fake_api, monkeypatch, capsys):
@@ -324,12 +340,12 @@ def test_cli_reports_a_failed_push(exported, fake_api, monkeypatch, capsys):
     monkeypatch.setattr(FakeHfApi, "upload_folder", refuse)
     source = exported["jpeg_car"].source
     args = [str(source), "-o", str(exported["jpeg_car"].path.parent), "--overwrite", "--push", "--org", "me"]
-    assert hub.main(args) == 1
+    assert export_cli.main(args) == 1
     assert "pushing" in (err := capsys.readouterr().err) and "401 Unauthorized" in err and "1 of 1" in err
 
 
 def test_cli_reports_missing_source(tmp_path, capsys):
-    assert hub.main([str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 1
+    assert export_cli.main([str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 1
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -358,3 +374,4 @@ def test_eval_figures_go_into_the_card(exported, bench):
     (result,) = ModelCard.load(folder.path / "README.md").data.eval_results[:1]
     assert (result.dataset_name, result.metric_value) == (bench.name, round(expected["psnr_y"], 4))
     assert "measured with swinir-hf eval" in result.metric_name
+    assert (result.dataset_config, result.source_url) == ("swinir-hf eval", None)

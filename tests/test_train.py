@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file
 
 from swinir_hf import SwinIRForImageRestoration
+from swinir_hf.checkpoints.cards import training_card
+from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.training.config import (
     ModelArgs,
     TrainArgs,
@@ -25,7 +28,7 @@ from swinir_hf.training.config import (
     bundled_configs,
     read_config_file,
 )
-from swinir_hf.training.state import build_model
+from swinir_hf.training.state import InitReport, Progress, build_model
 
 
 def summary(out: Path) -> dict:
@@ -160,8 +163,9 @@ def test_saved_folder_loads_restores_and_pushes_offline(tiny_run, train_cli, ima
     upload = calls[1][2]
     assert upload["folder_path"] == str(out) and "model.safetensors" in upload["allow_patterns"]
 
-    card = (out / "README.md").read_text()
-    assert "4 of 4 steps" in card and images.name in card and "me/tiny-swinir" in card
+    card = ModelCard.load(out / "README.md")
+    assert "4 of 4 steps" in card.text and "me/tiny-swinir" in card.text
+    assert card.data.datasets == [images.name] and card.data.base_model is None
     model = SwinIRForImageRestoration.from_pretrained(out).eval()
     from swinir_hf.inference.restoration import restore
 
@@ -207,6 +211,31 @@ def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
         "random_states_0.pkl",
         "random_states_1.pkl",
     ]
+
+
+def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):
+    """The trainer's card: training data, tags, measured figures and, for Hub starting weights only, `base_model`."""
+    cfg = TrainingConfig.from_dict(tiny_run(images, tmp_path / "out"))
+    model = SwinIRForImageRestoration(tiny_config(task="lightweight_sr"))
+    progress = Progress(step=4, history=[{"step": 4, "psnr": 30.5}])
+    measured = {"Set5": {"psnr": 33.123456, "ssim": 0.91}}
+    starts = {
+        None: None,
+        "swinir-lightweight-sr-x2": find_release("swinir-lightweight-sr-x2").repo_id(),  # catalogue name → Hub id
+        "someone/swinir-base": "someone/swinir-base",
+        "sr-x2": None,  # bundled with the package
+        str(tmp_path): None,  # a local folder
+    }
+    for source, base_model in starts.items():
+        init = None if source is None else InitReport(source, ["conv_first.weight"], [], [])
+        card = ModelCard(training_card(cfg, model, progress, 29.0, init, "me/tiny", measured_results=measured))
+        assert card.data.base_model == base_model, source
+    assert card.data.tags == ["swinir", "image-restoration", "super-resolution", "lightweight", "swinir-hf-trained"]
+    assert (card.data.datasets, card.data.model_name) == ([images.name], "tiny")
+    assert card.data.pipeline_tag == "image-to-image"
+    results = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
+    assert results == {("Set5", "psnr"): 33.1235, ("Set5", "ssim"): 0.91}
+    assert "| step 4 | 30.50 |" in card.text and "import swinir_hf" in card.text
 
 
 def test_ema_warm_up_forgets_the_initial_weights():

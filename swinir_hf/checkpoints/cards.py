@@ -1,4 +1,5 @@
-"""Hub model cards (`README.md` with YAML metadata and a `model-index`) for SwinIR checkpoints."""
+"""Hub model cards (`README.md`) for SwinIR checkpoints: metadata and `model-index` through `huggingface_hub`'s
+`ModelCardData` / `EvalResult`, and a Markdown body with usage, architecture, results and training recipe."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..models.configuration_swinir import TASK_TABLE, SwinIRConfig
 
@@ -24,9 +25,13 @@ CITATION = """@inproceedings{liang2021swinir,
   pages={1833--1844},
   year={2021}
 }"""
-
+PIPELINE_TAG = "image-to-image"
 # Metric key of a results mapping → (model-index type, display name).
 METRICS = {"psnr": ("psnr", "PSNR (dB)"), "ssim": ("ssim", "SSIM"), "psnr_b": ("psnr-b", "PSNR-B (dB)")}
+# `dataset.config` of this package's own figures. huggingface_hub writes one model-index entry per
+# (task, dataset type, config, split, revision) and gives all its metrics the first one's `source`: without a
+# config of their own, measured figures would merge into the paper's entry and be credited to the paper.
+MEASURED_CONFIG = "swinir-hf eval"
 
 Results = Mapping[str, Mapping[str, float]]
 
@@ -42,23 +47,56 @@ def _task_name(config: SwinIRConfig) -> str:
     return f"{name} x{config.upscale}" if config.upscale > 1 else name
 
 
-def _model_index(name: str, config: SwinIRConfig, paper: Results, measured: Results) -> list:
-    task = {"type": "image-to-image", "name": _task_name(config)}
-    results = []
-    for source, table in (("paper", paper), ("measured", measured)):
-        for dataset, figures in table.items():
-            metrics = []
-            for key, value in figures.items():
-                kind, label = METRICS[key]
-                metric = {"type": kind, "value": round(float(value), 4), "name": label}
-                if source == "measured":
-                    metric["name"] = f"{label}, measured with swinir-hf eval"
-                metrics.append(metric)
-            entry = {"task": dict(task), "dataset": {"name": dataset, "type": dataset}, "metrics": metrics}
-            if source == "paper":
-                entry["source"] = {"name": PAPER_NAME, "url": PAPER_URL}
-            results.append(entry)
-    return [{"name": name, "results": results}] if results else []
+def _eval_result(task_name: str, dataset: str, key: str, value: float, measured: bool) -> EvalResult:
+    kind, label = METRICS[key]
+    return EvalResult(
+        task_type=PIPELINE_TAG,
+        task_name=task_name,
+        dataset_type=dataset,
+        dataset_name=dataset,
+        dataset_config=MEASURED_CONFIG if measured else None,
+        metric_type=kind,
+        metric_value=round(float(value), 4),
+        metric_name=f"{label}, measured with swinir-hf eval" if measured else label,
+        source_name=None if measured else PAPER_NAME,
+        source_url=None if measured else PAPER_URL,
+    )
+
+
+def eval_results(config: SwinIRConfig, paper: Results, measured: Results) -> list[EvalResult]:
+    """One `EvalResult` per benchmark figure: the paper's (with the paper as source), then this package's own
+    `swinir-hf eval` figures (dataset config `MEASURED_CONFIG`, no source: self-reported)."""
+    return [
+        _eval_result(_task_name(config), dataset, key, value, own)
+        for table, own in ((paper, False), (measured, True))
+        for dataset, figures in table.items()
+        for key, value in figures.items()
+    ]
+
+
+def card_data(
+    config: SwinIRConfig,
+    model_name: str,
+    *,
+    training_data: Sequence[str] = (),
+    results: Sequence[EvalResult] = (),
+    tags: Sequence[str] = (),
+    license: str = "apache-2.0",
+    base_model: str | None = None,
+) -> ModelCardData:
+    """The card's metadata: license, `transformers` as library, the image-to-image pipeline tag, SwinIR and task
+    tags plus `tags`, training datasets, `base_model` and the `model-index` of `results` under `model_name`."""
+    return ModelCardData(
+        license=license,
+        library_name="transformers",
+        pipeline_tag=PIPELINE_TAG,
+        tags=["swinir", "image-restoration", *_task_tags(config), *tags],
+        datasets=list(training_data) or None,
+        base_model=base_model,
+        # ModelCardData writes `model_name` as its own key unless there is a model-index to name.
+        model_name=model_name if results else None,
+        eval_results=list(results) or None,
+    )
 
 
 def _results_table(paper: Results, measured: Results) -> str:
@@ -67,40 +105,46 @@ def _results_table(paper: Results, measured: Results) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for source, table in (("paper", paper), ("swinir-hf eval", measured)):
         for dataset, figures in table.items():
-            cells = [f"{figures[k]:.4f}" if k == "ssim" else f"{figures[k]:.2f}" if k in figures else "–" for k in keys]
+            # A benchmark may lack a metric another one has (SSIM not reported): "–" in its cell.
+            cells = [f"{figures[k]:.{4 if k == 'ssim' else 2}f}" if k in figures else "–" for k in keys]
             lines.append("| " + " | ".join([dataset, source, *cells]) + " |")
     return "\n".join(lines)
 
 
-def _usage(model_id: str, config: SwinIRConfig, remote_code: bool) -> str:
-    c, s = config.num_channels, config.upscale
-    times = "" if s == 1 else f"{s}·"
-    input_kind = {"real_sr": "a real low-quality photo", "classical_sr": "a bicubic-downscaled image"}.get(
-        config.task or "", "a degraded image"
-    )
+def _shape(config: SwinIRConfig) -> tuple[int, str]:
+    """Channels and the output size prefix ("4·" for x4, "" at scale 1) the snippets' comments use."""
+    return config.num_channels, "" if config.upscale == 1 else f"{config.upscale}·"
+
+
+def _usage_setup(remote_code: bool) -> tuple[str, str, str]:
+    """(intro sentence, first snippet line, extra `from_pretrained` argument) for folders with or without code."""
     if remote_code:
         intro = (
             "With the `swinir-hf` package, or with only `transformers` + `torch` thanks to the model code stored "
             "in this repository (`trust_remote_code=True`)."
         )
-        setup, trust = "", ", trust_remote_code=True"
-    else:
-        intro = "With the `swinir-hf` package installed (importing it registers the model with `transformers`)."
-        setup, trust = "import swinir_hf  # registers SwinIR with the Auto classes and the pipeline\n", ""
-    return f"""## How to use
+        return intro, "", ", trust_remote_code=True"
+    intro = "With the `swinir-hf` package installed (importing it registers the model with `transformers`)."
+    return intro, "import swinir_hf  # registers SwinIR with the Auto classes and the pipeline\n", ""
 
-{intro}
 
-### Pipeline
+def _pipeline_snippet(model_id: str, config: SwinIRConfig, setup: str, trust: str) -> str:
+    input_kind = {"real_sr": "a real low-quality photo", "classical_sr": "a bicubic-downscaled image"}.get(
+        config.task or "", "a degraded image"
+    )
+    return f"""### Pipeline
 
 ```python
 {setup}from transformers import pipeline
 
 restore = pipeline("image-restoration", model="{model_id}"{trust})
 restore("input.png").save("restored.png")  # input: {input_kind}; any mode, bit depth and alpha are kept
-```
+```"""
 
-### `from_pretrained`
+
+def _from_pretrained_snippet(model_id: str, config: SwinIRConfig, setup: str, trust: str) -> str:
+    c, times = _shape(config)
+    return f"""### `from_pretrained`
 
 ```python
 {setup}import torch
@@ -116,18 +160,24 @@ processor.post_process_image_restoration(outputs)[0].save("restored.png")
 ```
 
 With the package installed, `swinir_hf.SwinIRForImageRestoration.from_pretrained("{model_id}")` loads the same
-weights without remote code.
+weights without remote code."""
 
-### Command line
+
+def _cli_snippet(model_id: str) -> str:
+    return f"""### Command line
 
 ```bash
 pip install swinir-hf
 swinir-hf restore input.png -o restored/ --model {model_id}   # --tile 256 bounds memory on large images
-```
+```"""
 
-### Fine-tuning
 
-The model computes its training loss ({config.loss.upper() if config.loss == "l1" else "Charbonnier"}) when `labels`
+def _fine_tuning_snippet(model_id: str, config: SwinIRConfig) -> str:
+    c, times = _shape(config)
+    loss = "L1" if config.loss == "l1" else "Charbonnier"
+    return f"""### Fine-tuning
+
+The model computes its training loss ({loss}) when `labels`
 (the clean images in [0, 1], {times}H × {times}W for an H × W input) are passed:
 
 ```python
@@ -144,8 +194,22 @@ for lq, gt in loader:  # lq (N, {c}, H, W), gt (N, {c}, {times}H, {times}W)
 ```
 
 For full recipes (data pipeline, mixed precision, multi-GPU) use `accelerate launch -m swinir_hf.train --config
-CONFIG.yaml` with this repository as the initial weights; see the package's `docs/training.md`.
-"""
+CONFIG.yaml` with this repository as the initial weights; see the package's `docs/training.md`."""
+
+
+def _usage(model_id: str, config: SwinIRConfig, remote_code: bool) -> str:
+    """The "How to use" section: pipeline, `from_pretrained`, command line and fine-tuning snippets."""
+    intro, setup, trust = _usage_setup(remote_code)
+    return "\n\n".join(
+        [
+            "## How to use",
+            intro,
+            _pipeline_snippet(model_id, config, setup, trust),
+            _from_pretrained_snippet(model_id, config, setup, trust),
+            _cli_snippet(model_id),
+            _fine_tuning_snippet(model_id, config),
+        ]
+    )
 
 
 def _architecture(config: SwinIRConfig, num_parameters: int | None) -> str:
@@ -159,6 +223,13 @@ def _architecture(config: SwinIRConfig, num_parameters: int | None) -> str:
     if num_parameters is not None:
         arch += f", {num_parameters:,} parameters"
     return arch
+
+
+def _results_section(config: SwinIRConfig, paper: Results, measured: Results, protocol: str | None) -> list[str]:
+    if not (paper or measured):
+        why = " (real-world inputs have no ground truth: judge them visually)" if config.task == "real_sr" else ""
+        return ["## Results", f"No benchmark figures for this checkpoint{why}."]
+    return ["## Results", _results_table(paper, measured)] + ([f"Protocol: {protocol}."] if protocol else [])
 
 
 def render_model_card(
@@ -175,12 +246,13 @@ def render_model_card(
     tags: Sequence[str] = (),
     license: str = "apache-2.0",
     remote_code: bool = True,
+    base_model: str | None = None,
 ) -> str:
-    """A complete `README.md` for a SwinIR checkpoint folder.
+    """A complete `README.md` for a SwinIR checkpoint folder, built offline (nothing is validated on the Hub).
 
     Args:
         config: the checkpoint's configuration (task, scale, architecture).
-        model_id: Hub repo id (or local path) the usage snippets load.
+        model_id: Hub repo id (or local path) the usage snippets load; its last part names the model-index.
         title: first heading, e.g. "SwinIR-M classical image super-resolution x4 (DIV2K+Flickr2K)".
         description: a paragraph saying what the weights are and where they come from.
         training_data: dataset names for the `datasets` metadata and the training section.
@@ -191,35 +263,31 @@ def render_model_card(
         tags: extra Hub tags.
         remote_code: whether the folder ships the model code (`trust_remote_code=True` snippets) or needs the
             package (snippets import `swinir_hf`).
+        base_model: Hub id of the model these weights were fine-tuned from, if any.
     """
     paper, measured = dict(paper_results or {}), dict(measured_results or {})
-    name = model_id.rstrip("/").rsplit("/", 1)[-1]
-    metadata = {
-        "license": license,
-        "library_name": "transformers",
-        "pipeline_tag": "image-to-image",
-        "tags": list(dict.fromkeys(["swinir", "image-restoration", *_task_tags(config), *tags])),
-    }
-    if training_data:
-        metadata["datasets"] = list(training_data)
-    if model_index := _model_index(name, config, paper, measured):
-        metadata["model-index"] = model_index
-    front = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)
-
-    arch = _architecture(config, num_parameters)
-    sections = [f"# {title}", description.strip(), "## Model", f"SwinIR ({arch}). Paper: [{PAPER_URL}]({PAPER_URL})."]
+    data = card_data(
+        config,
+        model_id.rstrip("/").rsplit("/", 1)[-1],
+        training_data=training_data,
+        results=eval_results(config, paper, measured),
+        tags=tags,
+        license=license,
+        base_model=base_model,
+    )
+    sections = [
+        f"# {title}",
+        description.strip(),
+        "## Model",
+        f"SwinIR ({_architecture(config, num_parameters)}). Paper: [{PAPER_URL}]({PAPER_URL}).",
+    ]
     if training_data:
         patch = f"{config.image_size}×{config.image_size}"
         sections.append(f"Trained on {', '.join(training_data)} with {patch} training patches.")
-    if paper or measured:
-        sections += ["## Results", _results_table(paper, measured)]
-        if protocol:
-            sections.append(f"Protocol: {protocol}.")
-    else:
-        why = " (real-world inputs have no ground truth: judge them visually)" if config.task == "real_sr" else ""
-        sections += ["## Results", f"No benchmark figures for this checkpoint{why}."]
-    sections += [_usage(model_id, config, remote_code).strip(), "## Citation", f"```bibtex\n{CITATION}\n```"]
-    return f"---\n{front}---\n\n" + "\n\n".join(sections) + "\n"
+    sections += _results_section(config, paper, measured, protocol)
+    sections += [_usage(model_id, config, remote_code), "## Citation", f"```bibtex\n{CITATION}\n```"]
+    # Parsing the text back checks that huggingface_hub reads the model-index it wrote.
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n"))
 
 
 def training_card(
@@ -233,18 +301,13 @@ def training_card(
 ) -> str:
     """README.md for a model trained with `swinir_hf.train` (`render_model_card`) with the training data, recipe,
     steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`) go to the card's
-    results."""
+    results. Weights initialised from a Hub model name it as `base_model`."""
     c, d = model.config, cfg.data
-    recipe = _training_recipe(cfg, model, progress, init)
-    description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(recipe)
+    description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(
+        _training_recipe(cfg, model, progress, init)
+    )
     if progress.history:
-        rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
-        rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
-        channel = "Y channel" if c.num_channels == 3 else "grey channel"
-        description += (
-            f"\n\nValidation on {d.val} during training (PSNR in dB, {channel}, border {c.upscale}):\n\n"
-            "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
-        )
+        description += "\n\n" + _validation_table(cfg, model, progress, baseline)
     task = (c.task or "restoration").replace("_", " ")
     title = f"SwinIR {task}" + (f" x{c.upscale}" if c.upscale > 1 else "") + f" ({progress.step} steps)"
     return render_model_card(
@@ -256,7 +319,32 @@ def training_card(
         num_parameters=model.num_parameters(),
         tags=["swinir-hf-trained"],
         remote_code=False,  # the trainer saves weights, config and processor only
+        base_model=_hub_base_model(init),
         **results,
+    )
+
+
+def _hub_base_model(init: InitReport | None) -> str | None:
+    """The Hub repo id the starting weights came from; None for local folders, files and bundled models."""
+    from .loading import resolve_spec
+
+    if init is None or not init.loaded:
+        return None
+    source = resolve_spec(init.source)
+    return source if isinstance(source, str) else None
+
+
+def _validation_table(
+    cfg: TrainingConfig, model: SwinIRForImageRestoration, progress: Progress, baseline: float | None
+) -> str:
+    """The validation PSNR after each evaluation step, under the trivial baseline's."""
+    c = model.config
+    rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
+    rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
+    channel = "Y channel" if c.num_channels == 3 else "grey channel"
+    return (
+        f"Validation on {cfg.data.val} during training (PSNR in dB, {channel}, border {c.upscale}):\n\n"
+        "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
     )
 
 

@@ -8,11 +8,9 @@ same output as the model converted straight from the `.pth` on one image.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,13 +28,11 @@ from .cards import render_model_card
 from .catalog import Release, find_release, load_catalog
 from .convert import (
     BUFFER_SUFFIXES,
-    CheckpointError,
     convert_original_checkpoint,
     extract_state_dict,
     load_state_dict_file,
 )
 from .folders import push_model_folder, save_model_folder
-from .loading import network_errors
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
 _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
@@ -353,73 +349,3 @@ def push_folder(
     source = folder.release.file if folder.release else folder.source.name
     message = f"SwinIR {source} converted with swinir-hf"
     return push_model_folder(folder.path, folder.repo_id, message, private=private, token=token)
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """The `swinir-hf hub` subcommand."""
-    help_text = "build (and push) verified Hub repos from the authors' .pth files"
-    configure_parser(subparsers.add_parser("hub", help=help_text, description=__doc__.split("\n\n")[0]))
-
-
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    """Arguments of `swinir-hf hub` / `hub/convert_and_push.py`."""
-    p.add_argument("source", help="an authors' .pth file, or a folder of them")
-    p.add_argument("-o", "--output-dir", required=True, help="where to write one folder per checkpoint")
-    p.add_argument("--org", default=None, help=f"Hub organisation or user (default: {load_catalog().organization})")
-    p.add_argument("--push", action="store_true", help="upload each verified folder (create repo + one commit)")
-    p.add_argument("--dry-run", action="store_true", help="build and verify, then list what --push would upload")
-    p.add_argument("--private", action="store_true", help="create private repositories")
-    p.add_argument("--token", default=None, help="Hub token (default: the logged-in one / HF_TOKEN)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
-    p.add_argument(
-        "--eval",
-        nargs="+",
-        default=(),
-        metavar="DATASET",
-        help="benchmark folders (HR images) to score each model on with swinir-hf eval; figures go into the card",
-    )
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    source = Path(args.source)
-    if source.is_dir():
-        checkpoints = sorted(source.glob("*.pth"))
-        if not checkpoints:
-            print(f"error: no .pth files in {source}", file=sys.stderr)
-            return 1
-    elif source.is_file():
-        checkpoints = [source]
-    else:
-        print(f"error: {source} does not exist", file=sys.stderr)
-        return 1
-    failed = 0
-    for checkpoint in checkpoints:
-        try:
-            folder = export_checkpoint(
-                checkpoint, args.output_dir, organization=args.org, overwrite=args.overwrite, eval_datasets=args.eval
-            )
-        except (HubExportError, CheckpointError) as err:
-            print(f"error: {checkpoint.name}: {err}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{checkpoint.name} → {folder.path} ({folder.repo_id}), verified: max abs diff {folder.max_abs_diff:.1e}")
-        if args.push or args.dry_run:
-            try:
-                url = push_folder(folder, private=args.private, token=args.token, dry_run=args.dry_run)
-            except network_errors() as err:
-                print(f"error: pushing {folder.path} to {folder.repo_id} failed: {err}", file=sys.stderr)
-                failed += 1
-                continue
-            if url:
-                print(f"pushed {folder.repo_id}: {url}")
-    if failed:
-        print(f"{failed} of {len(checkpoints)} checkpoints failed", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`hub/convert_and_push.py`: the same as `swinir-hf hub`."""
-    parser = argparse.ArgumentParser(prog="convert_and_push.py", description=__doc__.split("\n\n")[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))

@@ -1,0 +1,93 @@
+"""The command line of `export`: `swinir-hf hub` and `hub/convert_and_push.py` build, verify and (optionally)
+push the Hub folder of each authors' `.pth` file given."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import export
+from .catalog import load_catalog
+from .convert import CheckpointError
+from .export import HubExportError, export_checkpoint, push_folder
+from .loading import network_errors
+
+DESCRIPTION = export.__doc__.split("\n\n")[0]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """The `swinir-hf hub` subcommand."""
+    help_text = "build (and push) verified Hub repos from the authors' .pth files"
+    configure_parser(subparsers.add_parser("hub", help=help_text, description=DESCRIPTION))
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    """Arguments of `swinir-hf hub` / `hub/convert_and_push.py`."""
+    p.add_argument("source", help="an authors' .pth file, or a folder of them")
+    p.add_argument("-o", "--output-dir", required=True, help="where to write one folder per checkpoint")
+    p.add_argument("--org", default=None, help=f"Hub organisation or user (default: {load_catalog().organization})")
+    p.add_argument("--push", action="store_true", help="upload each verified folder (create repo + one commit)")
+    p.add_argument("--dry-run", action="store_true", help="build and verify, then list what --push would upload")
+    p.add_argument("--private", action="store_true", help="create private repositories")
+    p.add_argument("--token", default=None, help="Hub token (default: the logged-in one / HF_TOKEN)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
+    p.add_argument(
+        "--eval",
+        nargs="+",
+        default=(),
+        metavar="DATASET",
+        help="benchmark folders (HR images) to score each model on with swinir-hf eval; figures go into the card",
+    )
+    p.set_defaults(func=run)
+
+
+def _checkpoints(source: Path) -> list[Path]:
+    """The `.pth` files of a folder, or the one file given; empty (with an error printed) when there are none."""
+    if source.is_dir():
+        checkpoints = sorted(source.glob("*.pth"))
+        if not checkpoints:
+            print(f"error: no .pth files in {source}", file=sys.stderr)
+        return checkpoints
+    if source.is_file():
+        return [source]
+    print(f"error: {source} does not exist", file=sys.stderr)
+    return []
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export (and push) every checkpoint of `args.source`; 1 if any failed, else 0."""
+    checkpoints = _checkpoints(Path(args.source))
+    if not checkpoints:
+        return 1
+    failed = 0
+    for checkpoint in checkpoints:
+        try:
+            folder = export_checkpoint(
+                checkpoint, args.output_dir, organization=args.org, overwrite=args.overwrite, eval_datasets=args.eval
+            )
+        except (HubExportError, CheckpointError) as err:
+            print(f"error: {checkpoint.name}: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{checkpoint.name} → {folder.path} ({folder.repo_id}), verified: max abs diff {folder.max_abs_diff:.1e}")
+        if args.push or args.dry_run:
+            try:
+                url = push_folder(folder, private=args.private, token=args.token, dry_run=args.dry_run)
+            except network_errors() as err:
+                print(f"error: pushing {folder.path} to {folder.repo_id} failed: {err}", file=sys.stderr)
+                failed += 1
+                continue
+            if url:
+                print(f"pushed {folder.repo_id}: {url}")
+    if failed:
+        print(f"{failed} of {len(checkpoints)} checkpoints failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`hub/convert_and_push.py`: the same as `swinir-hf hub`."""
+    parser = argparse.ArgumentParser(prog="convert_and_push.py", description=DESCRIPTION)
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
