@@ -118,9 +118,9 @@ def test_card_metadata_parses(exported):
     assert "import swinir_hf" not in card.text
 
 
-def test_card_round_trip_keeps_paper_and_measured_figures_apart(tmp_path):
-    """render → ModelCard.load: every figure comes back as an EvalResult, the paper's credited to the paper and this
-    package's own marked as measured (never merged into the paper's model-index entry)."""
+def test_card_round_trip_credits_each_figure_to_its_source(tmp_path):
+    """render → ModelCard.load: model-index holds this package's measured figures (self-reported) when there are
+    any, else the paper's, credited to the paper; never a mix under one source. The text's table shows both."""
     release = find_release("swinir-classical-sr-x4-df2k")
     measured = {"Set5": {"psnr": 32.90123, "ssim": 0.904312}, "Urban100": {"psnr": 27.4}}
     (tmp_path / "README.md").write_text(
@@ -145,13 +145,20 @@ def test_card_round_trip_keeps_paper_and_measured_figures_apart(tmp_path):
     def figures(results):
         return {(r.dataset_name, r.metric_type): r.metric_value for r in results}
 
-    paper = [r for r in data.eval_results if r.source_url == PAPER_URL]
-    own = [r for r in data.eval_results if r.dataset_config == "swinir-hf eval"]
-    assert len(paper) + len(own) == len(data.eval_results)
+    # Measured figures present: model-index holds them, self-reported; the paper's stay in the table only.
+    own = {("Set5", "psnr"): 32.9012, ("Set5", "ssim"): 0.9043, ("Urban100", "psnr"): 27.4}
+    assert figures(data.eval_results) == own
+    assert {(r.source_name, r.source_url) for r in data.eval_results} == {(None, None)}
+    names = {r.metric_name for r in data.eval_results}
+    assert names == {f"{name}, measured with swinir-hf eval" for name in ("PSNR (dB)", "SSIM")}
+    paper_only = ModelCard(
+        render_model_card(
+            release.config(), model_id=release.repo_id("me"), title="t", description="d", paper_results=release.results
+        )
+    )
+    paper = paper_only.data.eval_results
     assert figures(paper) == {(d, METRICS[k][0]): v for d, f in release.results.items() for k, v in f.items()}
-    assert figures(own) == {("Set5", "psnr"): 32.9012, ("Set5", "ssim"): 0.9043, ("Urban100", "psnr"): 27.4}
-    assert {r.source_name for r in paper} == {PAPER_NAME} and {r.source_url for r in own} == {None}
-    assert {r.metric_name for r in own} == {f"{name}, measured with swinir-hf eval" for name in ("PSNR (dB)", "SSIM")}
+    assert {(r.source_name, r.source_url) for r in paper} == {(PAPER_NAME, PAPER_URL)}
     assert {(r.task_type, r.task_name) for r in data.eval_results} == {("image-to-image", "Image Super-Resolution x4")}
     assert all(r.dataset_type == r.dataset_name for r in data.eval_results)
     assert "| Set5 | paper | 32.92 | 0.9044 |" in card.text
@@ -374,4 +381,4 @@ def test_eval_figures_go_into_the_card(exported, bench):
     (result,) = ModelCard.load(folder.path / "README.md").data.eval_results[:1]
     assert (result.dataset_name, result.metric_value) == (bench.name, round(expected["psnr_y"], 4))
     assert "measured with swinir-hf eval" in result.metric_name
-    assert (result.dataset_config, result.source_url) == ("swinir-hf eval", None)
+    assert result.source_url is None

@@ -28,11 +28,6 @@ CITATION = """@inproceedings{liang2021swinir,
 PIPELINE_TAG = "image-to-image"
 # Metric key of a results mapping → (model-index type, display name).
 METRICS = {"psnr": ("psnr", "PSNR (dB)"), "ssim": ("ssim", "SSIM"), "psnr_b": ("psnr-b", "PSNR-B (dB)")}
-# `dataset.config` of this package's own figures. huggingface_hub writes one model-index entry per
-# (task, dataset type, config, split, revision) and gives all its metrics the first one's `source`: without a
-# config of their own, measured figures would merge into the paper's entry and be credited to the paper.
-MEASURED_CONFIG = "swinir-hf eval"
-
 Results = Mapping[str, Mapping[str, float]]
 
 
@@ -54,7 +49,6 @@ def _eval_result(task_name: str, dataset: str, key: str, value: float, measured:
         task_name=task_name,
         dataset_type=dataset,
         dataset_name=dataset,
-        dataset_config=MEASURED_CONFIG if measured else None,
         metric_type=kind,
         metric_value=round(float(value), 4),
         metric_name=f"{label}, measured with swinir-hf eval" if measured else label,
@@ -64,12 +58,14 @@ def _eval_result(task_name: str, dataset: str, key: str, value: float, measured:
 
 
 def eval_results(config: SwinIRConfig, paper: Results, measured: Results) -> list[EvalResult]:
-    """One `EvalResult` per benchmark figure: the paper's (with the paper as source), then this package's own
-    `swinir-hf eval` figures (dataset config `MEASURED_CONFIG`, no source: self-reported)."""
+    """One `EvalResult` per benchmark figure: this package's own `swinir-hf eval` figures (self-reported, no source)
+    when there are any, else the paper's (with the paper as source). Never both: huggingface_hub merges the results
+    of one benchmark into one model-index entry with a single source, so mixing them would misattribute one set; the
+    card's results table shows both."""
+    own = bool(measured)
     return [
         _eval_result(_task_name(config), dataset, key, value, own)
-        for table, own in ((paper, False), (measured, True))
-        for dataset, figures in table.items()
+        for dataset, figures in (measured if own else paper).items()
         for key, value in figures.items()
     ]
 
@@ -257,7 +253,8 @@ def render_model_card(
         description: a paragraph saying what the weights are and where they come from.
         training_data: dataset names for the `datasets` metadata and the training section.
         paper_results / measured_results: benchmark → {"psnr": dB, "ssim": …, "psnr_b": dB}; the paper's figures
-            and this project's own `swinir-hf eval` figures. Both go into `model-index` and a results table.
+            and this project's own `swinir-hf eval` figures. Both go into a results table; `model-index` holds the
+            measured ones when there are any, else the paper's (see `eval_results`).
         protocol: how the figures are measured (channel, border, degradation).
         num_parameters: shown in the architecture summary when given.
         tags: extra Hub tags.
