@@ -58,6 +58,7 @@ def _eval(args: argparse.Namespace) -> int:
             scale=args.scale,
             noise=args.noise,
             jpeg=args.jpeg,
+            real=args.real,
             lr_dir=args.lr_dir,
             grey_convention=args.grey_convention,
             split=args.split,
@@ -102,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
     task.add_argument("--noise", type=float, help="Gaussian noise σ in 0..255 grey levels (denoising)")
     task.add_argument("--jpeg", type=int, help="JPEG quality (artifact reduction)")
+    task.add_argument(
+        "--real",
+        action="store_true",
+        help="BSRGAN-style real-world degradation at the model's scale, fixed seed (real-world super-resolution)",
+    )
     p.add_argument(
         "--lr-dir", help="folder of given LR / degraded inputs (NAME.* or NAMEx<scale>.*) instead of making them"
     )

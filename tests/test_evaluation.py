@@ -118,6 +118,35 @@ def test_cli_jpeg_identity(small_set, capsys):
     assert body[0][1] == "JPEG input" and body[0][2:] == body[1][2:]
 
 
+def test_real_world_setting_is_a_fixed_benchmark(small_set, capsys, tmp_path):
+    """`--real`: the BSRGAN-style degradation with a fixed seed, so two runs score the same inputs; the baseline
+    is bicubic upscaling of those inputs; the JSON says which degradation it was."""
+    from swinir_hf.evaluation.degradations import real_world_degradation
+
+    dataset, model_dir = small_set
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    d = resolve_degradation(model, real=True)
+    assert (d.kind, d.scale, d.task, d.baseline_name) == ("real", 2, "sr", "bicubic")
+    hr = np.asarray(Image.open(dataset / "HR" / "a.png"))
+    gt, lq = degrade(hr, d)
+    assert np.array_equal(lq, degrade(hr, d)[1])  # the same input every time
+    assert np.array_equal(lq, real_world_degradation(hr, 2, np.random.default_rng(0)))
+    assert gt.shape == (lq.shape[0] * 2, lq.shape[1] * 2, 3) and not np.array_equal(
+        lq, degrade(hr, Degradation("bicubic", 2))[1]
+    )
+    out = tmp_path / "real.json"
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--real", "--json", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("Mini, real ×2 (3 images, border 2")
+    report = json.loads(out.read_text())
+    assert (report["degradation"], report["scale"], report["methods"]) == ("real", 2, ["bicubic", "tiny_x2"])
+    again = evaluate(model, dataset, real=True, progress=False)
+    assert report["mean"]["tiny_x2"] == pytest.approx(again.mean(again.methods[1]))
+    with pytest.raises(ValueError, match="needs a ×4 model, but the model is ×2"):
+        resolve_degradation(model, scale=4, real=True)
+    with pytest.raises(ValueError, match="give no noise σ or JPEG quality"):
+        resolve_degradation(model, noise=5, real=True)
+
+
 def test_given_lr_folder(small_set, tmp_path):
     """An HR + LR folder pair scores exactly as LR made on the fly (the authors' NAMEx2 naming is found)."""
     dataset, model_dir = small_set

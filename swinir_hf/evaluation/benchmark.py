@@ -31,13 +31,22 @@ from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
-from .degradations import Degradation, add_gaussian_noise, bicubic_downscale, imresize, jpeg_compress
+from .degradations import (
+    Degradation,
+    add_gaussian_noise,
+    bicubic_downscale,
+    imresize,
+    jpeg_compress,
+    real_world_degradation,
+)
 
 GreyConvention = Literal["native", "rgb"]
 # How the paper ran its models: whole images, float32.
 PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
 GREY_CONVENTIONS = ("native", "rgb")
 NOISE_SEED = 0
+# Seed of the BSRGAN-style degradation's random draws (`real`), the same for every image: a fixed benchmark.
+REAL_SEED = 0
 
 COLUMNS = {
     "psnr": "PSNR",
@@ -105,6 +114,7 @@ class Evaluation:
             "dataset": self.dataset,
             "model": self.model,
             "task": d.task,
+            "degradation": d.kind,
             {"sr": "scale", "dn": "noise", "jpeg": "jpeg"}[d.task]: d.value,
             "border": d.border,
             "grey_convention": self.grey_convention,
@@ -132,13 +142,22 @@ def resolve_degradation(
     scale: int | None = None,
     noise: float | None = None,
     jpeg: int | None = None,
+    real: bool = False,
 ) -> Degradation:
     """The benchmark setting from the flags given (at most one), else from the model's task; checked against the
-    model's upscale factor. `model` None is the identity (scores the degraded input itself)."""
+    model's upscale factor. `model` None is the identity (scores the degraded input itself). `real` is the
+    BSRGAN-style degradation at the model's scale (or `scale`), drawn with a fixed seed per image."""
+    upscale = model.config.upscale if model is not None else 1
+    if real:
+        if noise is not None or jpeg is not None:
+            raise ValueError("real is a super-resolution setting: give no noise σ or JPEG quality with it")
+        degradation = Degradation("real", scale or upscale)
+        if degradation.scale != upscale:
+            raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but the model is ×{upscale}")
+        return degradation
     given = [(k, v) for k, v in (("sr", scale), ("dn", noise), ("jpeg", jpeg)) if v is not None]
     if len(given) > 1:
         raise ValueError("give at most one of scale, noise and jpeg")
-    upscale = model.config.upscale if model is not None else 1
     if not given:
         if upscale == 1:
             who = "the identity model" if model is None else f"a ×1 ({model.config.task}) model"
@@ -276,7 +295,9 @@ def degrade(hr: np.ndarray, degradation: Degradation, lr: np.ndarray | None = No
     """
     s = degradation.scale
     if lr is None:
-        if degradation.task == "sr":
+        if degradation.kind == "real":
+            lr = real_world_degradation(hr, s, np.random.default_rng(REAL_SEED))
+        elif degradation.task == "sr":
             lr = bicubic_downscale(hr, s)
         elif degradation.task == "dn":
             lr = add_gaussian_noise(hr.astype(np.float32) / 255.0, degradation.value, seed=NOISE_SEED)
@@ -321,6 +342,7 @@ def evaluate(
     scale: int | None = None,
     noise: float | None = None,
     jpeg: int | None = None,
+    real: bool = False,
     lr_dir: str | os.PathLike | None = None,
     grey_convention: GreyConvention = "native",
     split: str | None = None,
@@ -330,11 +352,11 @@ def evaluate(
 ) -> Evaluation:
     """Score `model` (None: the identity, i.e. the degraded input itself) and the baseline on a benchmark.
 
-    `dataset`, `lr_dir`, `split`: see `load_samples`; `scale` / `noise` / `jpeg`: see `resolve_degradation`
+    `dataset`, `lr_dir`, `split`: see `load_samples`; `scale` / `noise` / `jpeg` / `real`: see `resolve_degradation`
     (None values are ignored). `engine` says how the restoration engine runs the model; the default,
     `PAPER_ENGINE`, runs whole images in float32, as the paper.
     """
-    degradation = resolve_degradation(model, scale, noise, jpeg)
+    degradation = resolve_degradation(model, scale, noise, jpeg, real)
     name, samples = load_samples(dataset, lr_dir, degradation.scale, grey_convention, split)
     channels = model.config.num_channels if model is not None else None
     if model_name is None:
