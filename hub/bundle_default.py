@@ -3,7 +3,9 @@
     python hub/bundle_default.py runs/default_lightweight_sr_x4 sr-x4 --shared ../shared
 
 Scores the run's weights with `swinir_hf.evaluation.benchmark` on the paper's benchmarks for its task (Set5 / Set14 for
-super-resolution; CBSD68 / Kodak24 / McMaster at σ 15 / 25 / 50 for colour denoising), stores them as float16
+super-resolution; CBSD68 / Kodak24 / McMaster at σ 15 / 25 / 50 for colour denoising; LIVE1 / classic5 at quality
+10 / 20 / 30 / 40 for colour JPEG; Set5 / Set14 through the seeded BSRGAN-style degradation, `swinir-hf eval --real`,
+for real-world SR), stores them as float16
 when that moves the first benchmark by at most 0.01 dB (else float32), and writes
 `swinir_hf/defaults/NAME/`: config, weights, image processor, a model card with the training recipe, the
 validation curve, the measured figures next to the baseline and the paper's, and `results.json` (every mean
@@ -17,6 +19,7 @@ import json
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -31,14 +34,70 @@ from swinir_hf.training.config import TrainingConfig
 from swinir_hf.training.state import Progress
 
 SIGMAS = (15, 25, 50)
+JPEG_QUALITIES = (10, 20, 30, 40)
 FP16_TOLERANCE_DB = 0.01
 
 
-def benchmarks(model: SwinIRForImageRestoration) -> list[tuple[str, str, dict]]:
-    """(label, test-set folder name, evaluate() options) for the model's task, as in the paper's tables."""
-    if model.config.upscale > 1:
-        return [(s, s, {"scale": model.config.upscale}) for s in ("Set5", "Set14")]
-    return [(f"{s} σ{n}", s, {"noise": n}) for s in ("CBSD68", "Kodak24", "McMaster") for n in SIGMAS]
+@dataclass(frozen=True)
+class Suite:
+    """How one kind of bundled model is scored.
+
+    `benches`: (label, test-set folder, `evaluate()` options) as in the paper's tables; `y`: figures on the Y channel
+    (super-resolution) or RGB; `baseline`: the trivial restoration's name; `protocol`: one sentence for the card;
+    `paper`: label → the paper's figures for the closest released setting (empty where it reports none) and
+    `paper_model` names that setting.
+    """
+
+    benches: list[tuple[str, str, dict]]
+    y: bool
+    baseline: str
+    protocol: str
+    paper: dict[str, dict[str, float]]
+    paper_model: str = ""
+
+
+def suite(model: SwinIRForImageRestoration) -> Suite:
+    """The benchmarks and references for the model's task."""
+    c, catalog = model.config, load_catalog()
+    if c.task == "real_sr":
+        return Suite(
+            [(f"{s} real ×{c.upscale}", s, {"real": True}) for s in ("Set5", "Set14")],
+            y=True,
+            baseline="bicubic",
+            protocol=f"PSNR / SSIM on the Y channel, border {c.upscale}, of inputs made by the BSRGAN-style "
+            "degradation with seed 0 (`swinir-hf eval --real`): a reproducible proxy, real photos have no ground truth",
+            paper={},
+        )
+    if c.upscale > 1:
+        release = next(r for r in catalog.releases if r.task == "lightweight_sr" and r.scale == c.upscale)
+        return Suite(
+            [(s, s, {"scale": c.upscale}) for s in ("Set5", "Set14")],
+            y=True,
+            baseline="bicubic",
+            protocol=catalog.protocols["lightweight_sr"],
+            paper=dict(release.results),
+            paper_model="SwinIR-S",
+        )
+    if c.task == "color_jpeg_car":
+        return Suite(
+            [(f"{s} q{q}", s, {"jpeg": q}) for s in ("LIVE1", "classic5") for q in JPEG_QUALITIES],
+            y=False,
+            baseline="JPEG input",
+            protocol=catalog.protocols["color_jpeg_car"],
+            paper={},
+        )
+    paper = {}
+    for release in catalog.releases:
+        if release.task == "color_dn":
+            paper |= {f"{bench} σ{release.noise_level}": dict(v) for bench, v in release.results.items()}
+    return Suite(
+        [(f"{s} σ{n}", s, {"noise": n}) for s in ("CBSD68", "Kodak24", "McMaster") for n in SIGMAS],
+        y=False,
+        baseline="noisy input",
+        protocol=catalog.protocols["color_dn"],
+        paper=paper,
+        paper_model="SwinIR-M, one model per σ",
+    )
 
 
 def score(model: SwinIRForImageRestoration, testsets: Path, benches: list) -> dict[str, dict[str, dict]]:
@@ -51,17 +110,58 @@ def score(model: SwinIRForImageRestoration, testsets: Path, benches: list) -> di
     return out
 
 
-def paper_figures(model: SwinIRForImageRestoration) -> dict[str, dict[str, float]]:
-    """The paper's figures for the closest released setting (lightweight SR at the same scale; colour DN per σ)."""
-    releases = load_catalog().releases
-    if model.config.upscale > 1:
-        release = next(r for r in releases if r.task == "lightweight_sr" and r.scale == model.config.upscale)
-        return dict(release.results)
-    figures = {}
-    for release in releases:
-        if release.task == "color_dn":
-            figures |= {f"{bench} σ{release.noise_level}": dict(v) for bench, v in release.results.items()}
-    return figures
+def stored_weights(run: Path, first: list, testsets: Path, reference: dict) -> tuple[SwinIRForImageRestoration, float]:
+    """The run's weights in float16 if that moves the first benchmark's PSNR by at most `FP16_TOLERANCE_DB`
+    (halving the package size), else in float32; and that drift in dB."""
+    half = SwinIRForImageRestoration.from_pretrained(run).eval().half()
+    with tempfile.TemporaryDirectory() as tmp:
+        half.save_pretrained(tmp)
+        restored = SwinIRForImageRestoration.from_pretrained(tmp).eval().float()
+    half_results = score(restored, testsets, first)
+    drift = max(abs(v["model"]["psnr"] - reference[k]["model"]["psnr"]) for k, v in half_results.items())
+    stored = half if drift <= FP16_TOLERANCE_DB else SwinIRForImageRestoration.from_pretrained(run).eval()
+    print(f"float16 storage changes PSNR by {drift:.4f} dB on {first[0][0]} → stored as {stored.dtype}")
+    return stored, drift
+
+
+def comparison_table(s: Suite, results: dict) -> str:
+    """PSNR of the baseline, this model and (where the paper reports one) the paper's model, per benchmark. The
+    paper's figures are for its full-size, fully trained models: a comparison in the text, not model-index entries
+    (which would claim them for these weights)."""
+    y = "_y" if s.y else ""
+    head = f"| benchmark | {s.baseline} | this model |" + (
+        f" paper ({s.paper_model}, full training) |" if s.paper else ""
+    )
+    rows = [head, "|---|--:|--:|" + ("--:|" if s.paper else "")]
+    for label, v in results.items():
+        row = f"| {label} | {v['baseline'][f'psnr{y}']:.2f} | {v['model'][f'psnr{y}']:.2f} |"
+        if s.paper:
+            ref = s.paper.get(label, {}).get("psnr")
+            row += f" {ref:.2f} |" if ref else " – |"
+        rows.append(row)
+    channel = "Y channel" if s.y else "RGB"
+    return (
+        f"PSNR (dB, {channel}) next to the trivial baseline"
+        + (" and the paper" if s.paper else "")
+        + ":\n\n"
+        + "\n".join(rows)
+    )
+
+
+def write_folder(target: Path, stored: SwinIRForImageRestoration, card: str, results: dict) -> None:
+    """Stage the bundled folder next to `target`, then move it into place (a failed run leaves the old one)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        save_model_folder(staging, stored, card)
+        (staging / "results.json").write_text(json.dumps({"stored_dtype": str(stored.dtype), **results}, indent=1))
+        if target.exists():
+            shutil.rmtree(target)
+        for path in (staging, *staging.iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)  # mkdtemp / save_pretrained make them private
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,10 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=Path("../shared"), help="folder holding testsets/")
     parser.add_argument("--compute", default="", help="a sentence on the compute used, for the model card")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundled model")
+    parser.add_argument(
+        "--defaults-dir", type=Path, default=DEFAULTS_DIR, help="where bundled models go (default: the package's)"
+    )
     parser.add_argument("--benchmarks", nargs="+", help="only these benchmark labels (e.g. 'CBSD68 σ25'); default all")
     args = parser.parse_args(argv)
 
-    target = DEFAULTS_DIR / args.name
+    target = args.defaults_dir / args.name
     if target.exists() and not args.overwrite:
         print(f"error: {target} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1
@@ -83,25 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress()
     progress.load_state_dict(summary)
     model = SwinIRForImageRestoration.from_pretrained(args.run).eval()
-    benches = [b for b in benchmarks(model) if not args.benchmarks or b[0] in args.benchmarks]
+    s = suite(model)
+    benches = [b for b in s.benches if not args.benchmarks or b[0] in args.benchmarks]
     if not benches:
         print(f"error: no benchmark among {args.benchmarks}", file=sys.stderr)
         return 1
-    results = score(model, args.shared / "testsets", benches)
+    testsets = args.shared / "testsets"
+    results = score(model, testsets, benches)
+    stored, drift = stored_weights(args.run, benches[:1], testsets, results)
 
-    # float16 storage halves the package size; keep it only if no benchmark moves.
-    half = SwinIRForImageRestoration.from_pretrained(args.run).eval().half()
-    with tempfile.TemporaryDirectory() as tmp:
-        half.save_pretrained(tmp)
-        restored = SwinIRForImageRestoration.from_pretrained(tmp).eval().float()
-    half_results = score(restored, args.shared / "testsets", benches[:1])
-    drift = max(abs(v["model"]["psnr"] - results[k]["model"]["psnr"]) for k, v in half_results.items())
-    stored = half if drift <= FP16_TOLERANCE_DB else model
-    print(f"float16 storage changes PSNR by {drift:.4f} dB on {benches[0][0]} → stored as {stored.dtype}")
-
-    y = "_y" if model.config.upscale > 1 else ""
+    y = "_y" if s.y else ""
     measured = {k: {"psnr": v["model"][f"psnr{y}"], "ssim": v["model"][f"ssim{y}"]} for k, v in results.items()}
-    protocol = load_catalog().protocols["lightweight_sr" if y else "color_dn"]
     card = training_card(
         cfg,
         model,
@@ -110,38 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         None,
         f"swinir_hf/defaults/{args.name}",
         measured_results=measured,
-        protocol=f"{protocol}; measured with `swinir_hf.evaluation.benchmark` in float32, stored as {stored.dtype} "
+        protocol=f"{s.protocol}; measured with `swinir_hf.evaluation.benchmark` in float32, stored as {stored.dtype} "
         f"(moves {benches[0][0]} by {drift:.4f} dB)",
     )
-    # The paper's figures are for its full-size, fully trained models: a comparison in the text, not model-index
-    # entries (which would claim them for these weights).
-    baseline = "bicubic" if y else "noisy input"
-    paper = paper_figures(model)
-    rows = [
-        f"| benchmark | {baseline} | this model | paper (SwinIR-{'S' if y else 'M'}, full training) |",
-        "|---|--:|--:|--:|",
-    ]
-    for label, v in results.items():
-        ref = paper.get(label, {}).get("psnr")
-        rows.append(
-            f"| {label} | {v['baseline'][f'psnr{y}']:.2f} | {v['model'][f'psnr{y}']:.2f} | "
-            + (f"{ref:.2f} |" if ref else "– |")
-        )
-    comparison = "PSNR (dB) next to the trivial baseline and the paper:\n\n" + "\n".join(rows)
     intro, lead = "\nTrained with `swinir_hf.train`", f"{args.compute}\n\n" if args.compute else ""
-    card = card.replace(intro, f"\n{lead}{comparison}\n{intro}", 1)
-    staging = Path(tempfile.mkdtemp(prefix=f"{args.name}-", dir=DEFAULTS_DIR.parent))
-    try:
-        save_model_folder(staging, stored, card)
-        (staging / "results.json").write_text(json.dumps({"stored_dtype": str(stored.dtype), **results}, indent=1))
-        if target.exists():
-            shutil.rmtree(target)
-        DEFAULTS_DIR.mkdir(exist_ok=True)
-        for path in (staging, *staging.iterdir()):
-            path.chmod(0o755 if path.is_dir() else 0o644)  # mkdtemp / save_pretrained make them private
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    card = card.replace(intro, f"\n{lead}{comparison_table(s, results)}\n{intro}", 1)
+    write_folder(target, stored, card, results)
     print(f"wrote {target}")
     return 0
 
