@@ -4,8 +4,8 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
 
     python3 hub/gpu_lease.py run --budget 540 --out "$OUT"
 
-1. makes the trainer importable there: installs the carried gpu_wheels/ when transformers < 5.18 (training on
-   plain image folders needs no `datasets`, which that machine lacks);
+1. makes the trainer importable there: installs the carried gpu_wheels/ it lacks (transformers ≥ 5.18, jsonargparse,
+   docstring_parser; training on plain image folders needs no `datasets`, which that machine also lacks);
 2. restores each model's checkpoint from the carried gpu_ckpt/NAME.tar into runs/gpu/NAME/checkpoints/;
 3. starts one `python -m swinir_hf.train --config gpu_... --resume latest` process per model on the one GPU;
 4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
@@ -197,29 +197,40 @@ def _version_ok(python: str, env: dict) -> bool:
     return version >= MIN_TRANSFORMERS
 
 
-def _imports(python: str, module: str, env: dict) -> bool:
-    return subprocess.run([python, "-c", f"import {module}"], env=env, capture_output=True).returncode == 0
+def _import_error(python: str, module: str, env: dict) -> str | None:
+    """The last line of the error importing `module` in `python`, or None when it imports."""
+    done = subprocess.run([python, "-c", f"import {module}"], env=env, capture_output=True, text=True)
+    return (done.stderr.strip().splitlines() or ["failed"])[-1] if done.returncode else None
+
+
+def _lacks(wheel: Path, env: dict) -> bool:
+    """Whether this machine lacks what `wheel` carries: transformers ≥ 5.18, or the wheel's module at all."""
+    module = wheel.name.split("-")[0]  # transformers, jsonargparse, docstring_parser
+    if module == "transformers":
+        return not _version_ok(sys.executable, env)
+    return _import_error(sys.executable, module, env) is not None
 
 
 def prepare_env(args: argparse.Namespace) -> dict:
-    """The trainers' environment: carried wheels when transformers is too old, the datasets stand-in if needed."""
+    """The trainers' environment: the carried wheels this machine lacks (a new enough transformers, jsonargparse,
+    docstring_parser), installed into a temporary folder put first on PYTHONPATH."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TQDM_MININTERVAL": "10"}
     paths = [str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     if args.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
-    if not _version_ok(sys.executable, env):
-        wheels = sorted(args.wheels.glob("*.whl"))
-        if not wheels:
-            raise SystemExit(f"transformers < {MIN_TRANSFORMERS} and no wheels in {args.wheels}")
+    needed = [wheel for wheel in sorted(args.wheels.glob("*.whl")) if _lacks(wheel, env)]
+    if needed:
         site = Path(tempfile.mkdtemp(prefix="gpu-lease-site-"))
         pip = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile"]
-        subprocess.run([*pip, "--target", str(site), *map(str, wheels)], check=True)
+        subprocess.run([*pip, "--target", str(site), *map(str, needed)], check=True)
         env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
-        if not _version_ok(sys.executable, env):
-            raise SystemExit("the carried transformers wheel did not install")
-    if not _imports(sys.executable, "swinir_hf.train", env):
-        raise SystemExit("swinir_hf.train does not import: " + str(env["PYTHONPATH"]))
+        log(f"installed {', '.join(wheel.name for wheel in needed)}")
+    if not _version_ok(sys.executable, env):
+        raise SystemExit(f"transformers < {MIN_TRANSFORMERS} and no newer transformers wheel in {args.wheels}")
+    error = _import_error(sys.executable, "swinir_hf.train", env)
+    if error:
+        raise SystemExit(f"swinir_hf.train does not import ({error}; carried wheels: {args.wheels})")
     return env
 
 

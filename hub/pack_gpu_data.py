@@ -1,20 +1,23 @@
 """Pack what a GPU lease needs beside the working tree (docs/training.md, "GPU leases"):
 
-    python hub/pack_gpu_data.py            # → gpu_data/ (training images + Set5 HR) and gpu_wheels/ (transformers)
+    python hub/pack_gpu_data.py            # → gpu_data/ (training images + Set5 HR) and gpu_wheels/
 
 gpu_data/ holds ../shared/trainsets' DIV2K_train_HR_crops128 (re-encoded as lossless WebP: the same pixels, a
 third smaller than PNG) and as many BSDS500_train JPEGs (copied as they are) as fit under --max-mb, plus
 testsets/Set5/HR as the validation set. No test set is trained on. The cap is well under the lease's 64 MiB because
-the working tree, the wheel and five returned checkpoints (~6 MB each) travel in the same 64 MiB.
+the working tree, the wheels and five returned checkpoints (~6 MB each) travel in the same 64 MiB.
 
-gpu_wheels/ holds a transformers wheel with `transformers/models/*` dropped except the modules its core imports
-(13.5 MB → 2.2 MB): the lease machine has transformers 5.17 and this package needs ≥ 5.18. The slim wheel is
-checked here by importing swinir_hf and saving / loading a model with it.
+gpu_wheels/ holds what the lease machine lacks (it has torch, transformers 5.17, accelerate, PyYAML, ...): a
+transformers wheel with `transformers/models/*` dropped except the modules its core imports (13.5 MB → 2.2 MB; this
+package needs ≥ 5.18), and the pure-Python jsonargparse and docstring-parser wheels (the trainer's config parser) at
+the versions installed here. The wheels are checked here by installing them alone into a folder, importing swinir_hf
+and saving / loading a model with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -28,6 +31,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 # Model folders that transformers' own modules import (the Auto classes and pipelines); found by trial imports.
 KEEP_MODELS = ("auto", "encoder_decoder")
+# The trainer's config parser and the parser of its help texts: pure Python, not on the lease machine.
+PURE_WHEELS = ("jsonargparse", "docstring-parser")
 WHEEL_CHECK = """
 import tempfile
 import transformers
@@ -97,31 +102,35 @@ def slim_wheel(source: Path, target: Path) -> None:
             zout.writestr(info, data)
 
 
-def check_wheel(wheel: Path) -> str:
-    """Install `wheel` alone into a temporary folder and import / save / load with it; returns its version."""
+def check_wheels(folder: Path) -> str:
+    """Install the wheels in `folder` alone into a temporary folder and import / save / load with them; returns the
+    transformers version."""
     with tempfile.TemporaryDirectory() as site:
         pip = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile"]
-        subprocess.run([*pip, "--target", site, str(wheel)], check=True)
+        subprocess.run([*pip, "--target", site, *map(str, sorted(folder.glob("*.whl")))], check=True)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([site, str(REPO)])}
         done = subprocess.run([sys.executable, "-c", WHEEL_CHECK], env=env, capture_output=True, text=True)
     if done.returncode:
-        raise RuntimeError(f"the slim wheel does not work:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"the carried wheels do not work:\n{done.stderr[-3000:]}")
     return done.stdout.strip().splitlines()[-1]
 
 
-def pack_wheel(version: str, out: Path) -> None:
-    """Download transformers==version (no dependencies: the lease machine has them), slim and check it."""
+def pack_wheels(version: str, out: Path) -> None:
+    """Download transformers==version, slimmed, and the installed jsonargparse and docstring-parser (no
+    dependencies: the lease machine has them) into `out`, and check them."""
+    pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
     with tempfile.TemporaryDirectory() as tmp:
-        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", tmp]
-        subprocess.run([*pip, f"transformers=={version}"], check=True)
+        subprocess.run([*pip, "-d", tmp, f"transformers=={version}"], check=True)
         (full,) = Path(tmp).glob("transformers-*.whl")
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
         slim_wheel(full, out / full.name)
         size = full.stat().st_size
-    wheel = out / full.name
-    print(f"{wheel}: {wheel.stat().st_size / 1e6:.1f} MB (full wheel {size / 1e6:.1f} MB), works: {check_wheel(wheel)}")
+    print(f"{out / full.name}: {(out / full.name).stat().st_size / 1e6:.1f} MB (full wheel {size / 1e6:.1f} MB)")
+    pure = [f"{name}=={importlib.metadata.version(name)}" for name in PURE_WHEELS]
+    subprocess.run([*pip, "-d", str(out), *pure], check=True)
+    print(f"{out}: {', '.join(p.name for p in sorted(out.glob('*.whl')))}; works: {check_wheels(out)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,11 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most N images per set (tests)")
     parser.add_argument("--wheels", type=Path, default=REPO / "gpu_wheels", help="the wheel folder (git-ignored)")
     parser.add_argument("--transformers", default="5.24.0", help="transformers version of the wheel")
-    parser.add_argument("--no-wheel", action="store_true", help="pack the images only")
+    parser.add_argument("--no-wheel", action="store_true", help="pack the images only (no gpu_wheels/)")
     args = parser.parse_args(argv)
     pack_images(args.shared, args.out, int(args.max_mb * 1e6), args.limit)
     if not args.no_wheel:
-        pack_wheel(args.transformers, args.wheels)
+        pack_wheels(args.transformers, args.wheels)
     return 0
 
 

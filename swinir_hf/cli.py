@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
-        from .training.loop import main as train_main
+        from .training.cli import main as train_main
 
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)

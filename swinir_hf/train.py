@@ -1,12 +1,13 @@
 """`python -m swinir_hf.train` / `accelerate launch -m swinir_hf.train`: the trainer's command line
-(`swinir_hf.training.loop.main`). The trainer itself lives in `swinir_hf.training`."""
+(`swinir_hf.training.cli.main`). The trainer itself lives in `swinir_hf.training`."""
 
 from __future__ import annotations
 
 import sys
 
+from .training.cli import main
 from .training.config import TrainingConfig
-from .training.loop import main, run_training
+from .training.loop import run_training
 
 __all__ = ["TrainingConfig", "main", "run_training"]
 

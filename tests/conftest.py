@@ -99,7 +99,7 @@ def make_tiny_run(images: Path, out: Path, **sections) -> dict:
 def train_cli():
     """Runs `python -m swinir_hf.train` in-process on a raw config (written beside its output folder) with extra
     arguments; returns the exit status: `train_cli(raw, "--resume", "latest")`."""
-    from swinir_hf.training.loop import main
+    from swinir_hf.training.cli import main
 
     def run(raw: dict, *args: str) -> int:
         path = Path(raw["train"]["output_dir"] + ".yaml")

@@ -4,12 +4,14 @@ fresh machine resumes from them and is stopped by its budget with a checkpoint."
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,39 @@ def test_gpu_configs_are_paper_sized_and_use_only_packed_data() -> None:
         assert not any("Set5" in str(s) for s in cfg.data.train)  # the validation set is never trained on
         overrides = {k: v for k, v in cfg.model.config.items() if k in ("embed_dim", "depths", "num_heads")}
         assert overrides in ({}, {"embed_dim": 60, "depths": [6] * 4, "num_heads": [6] * 4})
+
+
+def _wheel(folder: Path, module: str) -> Path:
+    """A minimal pure-Python wheel holding an empty `module` (a stand-in for a carried one, without the network)."""
+    wheel = folder / f"{module}-1.0-py3-none-any.whl"
+    files = {
+        f"{module}/__init__.py": "",
+        f"{module}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n",
+        f"{module}-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{module}-1.0.dist-info/RECORD"] = "".join(
+        f"{name},,\n" for name in [*files, f"{module}-1.0.dist-info/RECORD"]
+    )
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return wheel
+
+
+@pytest.mark.slow  # a handful of subprocesses importing torch / transformers
+def test_lease_installs_only_the_carried_wheels_the_machine_lacks(tmp_path: Path) -> None:
+    """As the lease machine lacks jsonargparse: a carried wheel of a module that does not import is installed, one
+    of a module that does (here jsonargparse itself) is not."""
+    lease = _lease_module()
+    _wheel(tmp_path, "swinir_lease_probe")
+    _wheel(tmp_path, "jsonargparse")  # importable here: must not shadow the real one
+    env = lease.prepare_env(argparse.Namespace(device="cpu", wheels=tmp_path))
+    code = "import swinir_lease_probe, jsonargparse; print(swinir_lease_probe.__file__, jsonargparse.__version__)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    probe, version = done.stdout.split()
+    assert Path(probe).parent.parent == Path(env["PYTHONPATH"].split(os.pathsep)[0])  # the temporary site
+    assert version != "1.0"
+    shutil.rmtree(Path(probe).parent.parent)
 
 
 @pytest.mark.slow

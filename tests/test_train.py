@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,11 +21,13 @@ from safetensors.torch import load_file
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.cards import training_card
 from swinir_hf.checkpoints.catalog import find_release
+from swinir_hf.models.configuration_swinir import PRESETS
+from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import (
+    FIELD_TYPES,
     ModelArgs,
     TrainArgs,
     TrainingConfig,
-    apply_overrides,
     bundled_configs,
     read_config_file,
 )
@@ -35,21 +38,101 @@ def summary(out: Path) -> dict:
     return json.loads((out / "training_summary.json").read_text())
 
 
-def test_unknown_fields_wrong_types_and_overrides():
+def test_from_dict_names_unknown_fields_and_wrong_types():
     raw = {"train": {"max_steps": 3}, "data": {"train": ["x"]}}
-    with pytest.raises(ValueError, match=r"train\.max_stepz"):
-        TrainingConfig.from_dict(apply_overrides(raw, ["train.max_stepz=4"]))
-    with pytest.raises(ValueError, match="unknown section"):
-        TrainingConfig.from_dict({**raw, "optimiser": {}})
-    with pytest.raises(ValueError, match=r"train\.batch_size = 'big'"):
-        TrainingConfig.from_dict(apply_overrides(raw, ["--train.batch_size", "big"]))
-    cfg = TrainingConfig.from_dict(
-        apply_overrides(raw, ["--train.max_steps", "100", "--data.patch_size=12", "model.config.embed_dim=8"])
+    cfg = TrainingConfig.from_dict({**raw, "gan": None}, origin="run.yaml")  # an empty YAML section
+    assert (cfg.train.max_steps, cfg.data.train, cfg.gan.enabled) == (3, ["x"], False)
+    assert cfg.milestones() == [2, 2, 3, 3]
+    problems = {
+        "run.yaml: unknown field train.max_stepz (see --help)": {"train": {"max_steps": 3, "max_stepz": 4}},
+        "run.yaml: unknown section(s) ['optimiser']; sections are ['model', 'data', 'train', 'gan']": {"optimiser": {}},
+        "run.yaml: section 'model' must be a mapping, got int": {"model": 3},
+        "run.yaml: train.batch_size: expected int, got big": {"train": {"batch_size": "big"}},
+        "run.yaml: train.num_threads: expected int | None, got 1.5": {"train": {"num_threads": 1.5}},
+        "run.yaml: model.scale: expected int | None, got True": {"model": {"scale": True}},
+        "run.yaml: data.train: expected list[str], got 5": {"data": {"train": [5]}},
+        "train.lr_milestones: 1.5 is neither a fraction in (0, 1) nor a step number >= 1": {
+            "train": {"lr_milestones": [0.5, 1.5]}
+        },
+    }
+    for message, bad in problems.items():
+        with pytest.raises(ValueError) as err:
+            TrainingConfig.from_dict({**raw, **bad}, origin="run.yaml")
+        assert str(err.value) == message
+    with pytest.raises(ValueError, match="^config: expected a mapping of sections, got list$"):
+        TrainingConfig.from_dict([1])
+
+
+def test_command_line_overrides_in_every_form(tmp_path):
+    cfg, args = parse_command_line(
+        [
+            *("--train.max_steps", "100", "--data.patch_size=12", "train.learning_rate=1e-4"),
+            *("--config", "tiny_sr_x2"),  # read first wherever it stands: the overrides win
+            *("data.val=null", "--train.lr_milestones", "[10, 0.5]", "--data.noise_sigma", "[5, 50]"),
+            *("model.config.embed_dim=8", "--model.config.depths", "[1]", "--gan.perceptual_layers.conv5_4=2"),
+            *("--init-from", "weights.pth", "--output-dir", str(tmp_path), "--resume", "latest", "--overwrite"),
+        ]
     )
-    assert (cfg.train.max_steps, cfg.data.patch_size, cfg.model.config) == (100, 12, {"embed_dim": 8})
-    assert cfg.milestones() == [50, 80, 90, 95]
-    with pytest.raises(ValueError, match="neither a fraction"):
-        TrainingConfig.from_dict(apply_overrides(raw, ["train.lr_milestones=[0.5, 1.5]"]))
+    assert (cfg.train.max_steps, cfg.data.patch_size, cfg.train.learning_rate) == (100, 12, 1e-4)
+    assert (cfg.data.val, cfg.train.lr_milestones, cfg.milestones()) == (None, [10, 0.5], [10, 50])
+    assert cfg.data.noise_sigma == [5, 50] and cfg.gan.perceptual_layers["conv5_4"] == 2.0
+    # a dotted key sets one entry of a mapping field (YAML-typed), the file's other entries stay
+    assert cfg.model.config == {**read_config_file("tiny_sr_x2")["model"]["config"], "embed_dim": 8, "depths": [1]}
+    assert (cfg.model.init_from, cfg.train.output_dir) == ("weights.pth", str(tmp_path))
+    assert (args.resume, args.overwrite, args.push_to_hub) == ("latest", True, None)
+    assert parse_command_line(["--config=tiny_sr_x2"])[0] == TrainingConfig.from_dict(read_config_file("tiny_sr_x2"))
+
+
+def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text("data: {train: [x]}\ntrain: {max_stepz: 3}\n")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data: {train: [x]\n")
+    problems = {
+        ("--train.max_stepz", "4"): "unrecognized arguments: --train.max_stepz 4",
+        ("--optimiser.lr=1",): "unrecognized arguments: --optimiser.lr=1",
+        ("train.max_steps",): "unrecognized arguments: train.max_steps",
+        ("--train.max_steps",): "argument --train.max_steps: expected one argument",
+        ("--train.batch_size", "big"): "train.batch_size: expected int, got big",
+        ("train.num_threads=many",): "train.num_threads: expected int | None, got many",
+        ("--data.noise_sigma", "[1, x]"): "data.noise_sigma: expected float | list[int | float], got [1, 'x']",
+        ("--train.mixed_precision", "fp8"): "train.mixed_precision must be no, bf16 or fp16, got 'fp8'",
+    }
+    for extra, message in problems.items():
+        assert main(["--config", "tiny_sr_x2", *extra]) == 2
+        assert capsys.readouterr().err == f"error: {message}\n"
+    assert main(["--config", str(bad_file)]) == 2
+    assert capsys.readouterr().err == "error: unknown field train.max_stepz (see --help)\n"
+    assert main(["--config", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f'error: argument --config: while parsing a flow mapping in "{broken}", line 1')
+    assert err.count("\n") == 1
+    assert main(["--config", "nope"]) == 2
+    assert capsys.readouterr().err.startswith("error: argument --config: config nope not found; bundled configs: ")
+
+
+def test_help_lists_every_field_with_default_and_meaning(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the help texts
+    for key, hint in FIELD_TYPES.items():
+        option = re.escape(f"--{key}")  # lists: `--data.train [ITEM,...], --data.train+ [ITEM,...]`
+        entry = re.search(rf"{option} \S+(?:, {option}\+ \S+)? (.+?) \(type: (.+?), default: ", text)
+        assert entry and " --" not in entry[1] and len(entry[1]) > 10, key  # a meaning, then type and default
+        assert entry[2] == hint.replace("None", "null"), key  # jsonargparse writes None as null
+    assert "--train.max_steps MAX_STEPS optimizer steps (type: int, default: 500000)" in text
+    assert "--data.val VAL validation images (same kinds as `train`); null disables validation" in text
+    assert all(name in text for name in PRESETS)  # model.preset's help names every preset
+    assert all(name in text for name in bundled_configs())
+
+
+def test_print_config_prints_the_resolved_config(capsys):
+    assert main(["--config", "tiny_sr_x2", "--print-config", "--train.max_steps", "7"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    expected = TrainingConfig.from_dict(read_config_file("tiny_sr_x2")).to_dict()
+    expected["train"]["max_steps"] = 7
+    assert printed == expected
 
 
 def test_bundled_configs_are_valid_and_follow_the_paper():

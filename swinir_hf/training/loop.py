@@ -1,9 +1,4 @@
-"""Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`.
-
-Also runs as `python -m swinir_hf.train ...`. CONFIG is a YAML file or the name of a bundled config
-(`swinir_hf/configs/*.yaml`, e.g. `tiny_sr_x2`). Overrides take the form `--train.max_steps 100`,
-`--train.max_steps=100` or `train.max_steps=100`; values are parsed as YAML (`[1, 2]`, `null`, `1e-4`).
-`--help` lists every field with its meaning.
+"""The training loop: `run_training(cfg)` trains as configured (its command line: `swinir_hf.training.cli`).
 
 Reproducibility: the model's initialisation depends on `train.seed`; each training sample on `(seed, sample
 position)` (see `swinir_hf.training.data`); the stochastic-depth masks of step s on `(seed, s, process)`. A run resumed
@@ -16,7 +11,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -29,7 +23,6 @@ import yaml
 
 from ..checkpoints.cards import training_card
 from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_folder
-from ..extras import MissingExtraError
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .checks import (
     StopSignals,
@@ -41,7 +34,7 @@ from .checks import (
     list_checkpoints,
     resolve_resume,
 )
-from .config import TrainingConfig, apply_overrides, build_parser, flat_config, read_config_file
+from .config import TrainingConfig, flat_config
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation
 from .gan import build_gan, gan_step
 from .state import EMA, InitReport, Progress, build_model, step_seed
@@ -59,6 +52,7 @@ def run_training(
     A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints saved so far.
     """
     from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration
 
     from ..extras import require
 
@@ -87,7 +81,8 @@ def run_training(
         cpu=multi_cpu,
         mixed_precision=t.mixed_precision,
         log_with=None if t.report_to == "none" else t.report_to,
-        project_dir=str(out / "logs"),
+        # Trackers write under logs/. Checkpoints keep their own naming (see `save_checkpoint`).
+        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
     )
     handler = logging.StreamHandler()  # bound to this call's stderr; removed at the end
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -344,7 +339,10 @@ def _card(run: Run) -> str:
 
 def save_checkpoint(run: Run, step: int) -> None:
     """accelerate's state, the progress and a model folder as `checkpoints/step-N` (atomically: a killed save
-    never looks like a finished checkpoint); keeps the newest `train.keep_checkpoints`."""
+    never looks like a finished checkpoint); keeps the newest `train.keep_checkpoints`.
+
+    Not accelerate's `automatic_checkpoint_naming` / `total_limit`: it names folders by save count, not step, writes
+    into the final folder directly and deletes the oldest checkpoint before the new one is complete."""
     acc, main = run.accelerator, run.main
     final = run.out / "checkpoints" / f"step-{step:08d}"
     tmp = final.with_name(final.name + ".tmp")
@@ -379,34 +377,3 @@ def finish(run: Run, push_to_hub_repo: str | None) -> None:
             url = push_model_folder(out, push_to_hub_repo, message, allow_patterns=MODEL_FILES)
             logger.info(f"pushed to {url}")
     run.accelerator.wait_for_everyone()
-
-
-def main(argv: list[str] | None = None) -> int:
-    args, rest = build_parser().parse_known_args(argv)
-    try:
-        raw = read_config_file(args.config)
-        extra = [f"model.init_from={args.init_from}"] if args.init_from else []
-        extra += [f"train.output_dir={args.output_dir}"] if args.output_dir else []
-        cfg = TrainingConfig.from_dict(apply_overrides(raw, rest + extra), origin=args.config)
-    except (ValueError, FileNotFoundError, yaml.YAMLError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        return 0
-    try:
-        run_training(cfg, resume=args.resume, push_to_hub_repo=args.push_to_hub, overwrite=args.overwrite)
-    except TrainingInterrupted as err:
-        print(f"interrupted: {err}", file=sys.stderr)
-        return 128 + err.signum
-    except KeyboardInterrupt:
-        print("interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr)
-        return 130
-    except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`.
+
+Also runs as `python -m swinir_hf.train ...`. CONFIG is a YAML file or the name of a bundled config
+(`swinir_hf/configs/*.yaml`, e.g. `tiny_sr_x2`). Overrides take the form `--train.max_steps 100`,
+`--train.max_steps=100` or `train.max_steps=100`; values are parsed as YAML (`[1, 2]`, `null`, `1e-4`).
+`--help` lists every field with its default and meaning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+import yaml
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+
+from ..extras import MissingExtraError
+from .checks import TrainingInterrupted
+from .config import (
+    SECTIONS,
+    TrainingConfig,
+    add_config_arguments,
+    bundled_configs,
+    check_sections,
+    error_message,
+    read_config_file,
+)
+from .loop import run_training
+
+TRAIN_USAGE = "Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`."
+# `train.max_steps=100` without dashes, an override form argparse alone does not take.
+_BARE_OVERRIDE = re.compile(rf"(?:{'|'.join(SECTIONS)})\.\w[\w.]*=")
+
+
+class _ConfigFile(ActionConfigFile):
+    """`--config`: a YAML file or a bundled config's name; its sections are checked (and empty ones made `{}`)
+    before jsonargparse merges them."""
+
+    def __call__(self, parser: ArgumentParser, cfg: Namespace, values: str, option_string: str | None = None) -> None:
+        try:
+            raw = check_sections(read_config_file(values), values)
+        except (FileNotFoundError, ValueError, yaml.YAMLError) as err:
+            raise argparse.ArgumentError(self, " ".join(str(err).split())) from None
+        super().__call__(parser, cfg, yaml.safe_dump(raw), option_string)
+
+
+def build_parser() -> ArgumentParser:
+    """`python -m swinir_hf.train`'s options, and every config field as `--section.field VALUE`."""
+    parser = ArgumentParser(
+        prog="python -m swinir_hf.train",
+        usage="%(prog)s --config CONFIG [options] [--section.field VALUE ...]",  # not all ~60 options
+        description=TRAIN_USAGE,
+        epilog=f"bundled configs: {', '.join(bundled_configs())}",
+        exit_on_error=False,  # `main` reports errors on one line, without argparse's long usage text
+        print_config=None,  # --print-config below prints the validated config instead
+    )
+    parser.add_argument(
+        "--config", action=_ConfigFile, required=True, help="YAML file or bundled config name (read first)"
+    )
+    parser.add_argument("--resume", help="'latest' (newest checkpoint in the output folder) or a checkpoint folder")
+    parser.add_argument("--init-from", help="starting weights (same as model.init_from)")
+    parser.add_argument("--output-dir", help="same as train.output_dir")
+    parser.add_argument("--push-to-hub", metavar="REPO", help="upload the final model to this Hub repo")
+    parser.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    add_config_arguments(parser)
+    return parser
+
+
+def _normalise(argv: list[str]) -> list[str]:
+    """`section.field=value` → `--section.field=value`, and `--config FILE` first: jsonargparse merges a config
+    file where it stands, and an override must win wherever it is written."""
+    args = [f"--{a}" if _BARE_OVERRIDE.match(a) else a for a in argv]
+    for i, arg in enumerate(args):
+        if arg.startswith("--config="):
+            return [arg, *args[:i], *args[i + 1 :]]
+        if arg == "--config":
+            return [*args[i : i + 2], *args[:i], *args[i + 2 :]]
+    return args
+
+
+def parse_command_line(argv: list[str] | None = None) -> tuple[TrainingConfig, Namespace]:
+    """The validated config and the run's options; any problem is a `ValueError` with a one-line message."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(_normalise(sys.argv[1:] if argv is None else list(argv)))
+        if args.init_from:
+            args.model.init_from = args.init_from
+        if args.output_dir:
+            args.train.output_dir = args.output_dir
+        return TrainingConfig.from_namespace(parser, args), args
+    except argparse.ArgumentError as err:
+        raise ValueError(error_message(err)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done, 1 the run failed, 2 a bad command line or config, 128 + N stopped by signal N."""
+    try:
+        cfg, args = parse_command_line(argv)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        return 0
+    try:
+        run_training(cfg, resume=args.resume, push_to_hub_repo=args.push_to_hub, overwrite=args.overwrite)
+    except TrainingInterrupted as err:
+        print(f"interrupted: {err}", file=sys.stderr)
+        return 128 + err.signum
+    except KeyboardInterrupt:
+        print("interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr)
+        return 130
+    except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
