@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .checkpoints.convert import CheckpointError
+from .checkpoints.loading import DEFAULT_MODELS
 from .extras import MissingExtraError
 from .inference.collection import add_restore_arguments, engine_options, tile_argument
 
@@ -95,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         required=True,
-        help="bundled model (sr-x4, sr-x2, denoise-color), model folder, authors' .pth, catalogue name, Hub id, or "
-        "'identity' (no-op)",
+        help=f"bundled model ({', '.join(DEFAULT_MODELS)}), model folder, authors' .pth, catalogue name, Hub id, "
+        "or 'identity' (no-op)",
     )
     p.add_argument("--dataset", required=True, help="folder of HR images (or holding HR/), imagefolder:DIR, Hub id")
     task = p.add_mutually_exclusive_group()

@@ -240,13 +240,15 @@ def tile_argument(value: str) -> int | str:
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     """The `restore` options."""
+    from ..checkpoints.loading import DEFAULT_MODELS
+
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
     p.add_argument("-o", "--output-dir", required=True, help="folder for the restored images (created if needed)")
     p.add_argument(
         "--model",
         default="sr-x4",
-        help="bundled model (sr-x4 [default], sr-x2, denoise-color), model folder, authors' .pth (converted on the "
-        "fly), catalogue name or Hub id",
+        help=f"bundled model ({', '.join(DEFAULT_MODELS)}; default sr-x4), model folder, authors' .pth (converted "
+        "on the fly), catalogue name or Hub id",
     )
     p.add_argument("--tile", type=tile_argument, default="auto", help="tile size in input pixels or 'auto' (default)")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
