@@ -81,18 +81,8 @@ def _restore(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="swinir-hf", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("convert", help="convert an authors' .pth checkpoint into a from_pretrained folder")
-    p.add_argument("checkpoint", help="authors' .pth or .safetensors file")
-    p.add_argument("output_dir", help="folder to write config.json, model.safetensors, preprocessor_config.json")
-    p.add_argument("--weights-key", default=None, help="entry holding the weights (default: params_ema, params)")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
-    p.set_defaults(func=_convert)
-
-    p = sub.add_parser("eval", help="score a model on a benchmark with the paper's protocol (PSNR / SSIM table)")
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    """The `eval` options."""
     p.add_argument(
         "--model",
         required=True,
@@ -129,6 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="swinir-hf", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("convert", help="convert an authors' .pth checkpoint into a from_pretrained folder")
+    p.add_argument("checkpoint", help="authors' .pth or .safetensors file")
+    p.add_argument("output_dir", help="folder to write config.json, model.safetensors, preprocessor_config.json")
+    p.add_argument("--weights-key", default=None, help="entry holding the weights (default: params_ema, params)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    p.set_defaults(func=_convert)
+
+    p = sub.add_parser("eval", help="score a model on a benchmark with the paper's protocol (PSNR / SSIM table)")
+    add_eval_arguments(p)
     p.set_defaults(func=_eval)
 
     p = sub.add_parser(
