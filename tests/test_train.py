@@ -337,3 +337,32 @@ def test_ema_warm_up_forgets_the_initial_weights():
         model.weight.fill_(2.0)
     late.update(model, 10_000)  # past the warm-up, the configured decay applies
     assert torch.allclose(late.model.weight, torch.full((2, 2), 1.001), atol=1e-6)
+
+
+def test_resumed_schedule_follows_the_current_config():
+    """A checkpoint restores the schedule it was saved with; resuming with another max_steps / learning_rate must
+    give the schedule a fresh run of the current config has from that step on (not the old milestones)."""
+    from swinir_hf.training.state import set_schedule
+
+    def schedule(lr: float, milestones: list[int]) -> torch.optim.lr_scheduler.MultiStepLR:
+        optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=0.5)
+
+    def run(scheduler, steps: int) -> list[float]:
+        lrs = []
+        for _ in range(steps):
+            scheduler.optimizer.step()
+            scheduler.step()
+            lrs.append(scheduler.get_last_lr()[0])
+        return lrs
+
+    old = schedule(2e-4, [10, 20])  # as saved: 2,000-step milestones, say
+    run(old, 15)
+    args = TrainArgs(learning_rate=1e-3, lr_gamma=0.5, max_steps=40)
+    assert set_schedule(old, [5, 30], args, step=15)
+    fresh = schedule(1e-3, [5, 30])
+    expected = run(fresh, 40)[15:]
+    assert old.get_last_lr()[0] == pytest.approx(5e-4)
+    assert run(old, 25) == pytest.approx(expected)
+    assert not set_schedule(fresh, [5, 30], args, step=40)  # unchanged config: nothing to change
+    assert fresh.get_last_lr()[0] == pytest.approx(2.5e-4)

@@ -37,7 +37,7 @@ from .checks import (
 from .config import TrainingConfig, flat_config
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation
 from .gan import build_gan, gan_step
-from .state import EMA, InitReport, Progress, build_model, step_seed
+from .state import EMA, InitReport, Progress, build_model, set_schedule, step_seed
 from .validation import baseline_psnr, validation_psnr
 
 logger = logging.getLogger("swinir_hf.train")
@@ -206,8 +206,13 @@ def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None
     if resume_from is not None:
         run.accelerator.load_state(str(resume_from))
         run.progress.load_state_dict(json.loads((resume_from / "progress.json").read_text()))
+        step = run.progress.step
+        changed = set_schedule(run.scheduler, run.cfg.milestones(), run.cfg.train, step)
         if run.main:
-            logger.info(f"resumed from {resume_from} at step {run.progress.step}")
+            logger.info(f"resumed from {resume_from} at step {step}")
+            if changed:
+                lr = run.scheduler.get_last_lr()[0]
+                logger.info(f"learning-rate schedule from the current config: lr {lr:g} at step {step}")
     elif resume and run.main:
         logger.info(f"no checkpoint under {run.out / 'checkpoints'}: starting from step 0")
 

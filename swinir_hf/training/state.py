@@ -4,6 +4,7 @@ transferred), the EMA copy, the checkpointed progress and the per-step seed."""
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,3 +125,24 @@ class Progress:
 def step_seed(seed: int, step: int, rank: int) -> int:
     """Seed of the torch RNG (stochastic depth, dropout) for one step of one process."""
     return int(np.random.SeedSequence((seed, step, rank)).generate_state(1)[0])
+
+
+def set_schedule(
+    scheduler: torch.optim.lr_scheduler.MultiStepLR, milestones: list[int], args: TrainArgs, step: int
+) -> bool:
+    """Make a resumed schedule follow the current config: its milestones, gamma and base learning rate, and the
+    learning rate they give after `step` optimizer steps. A checkpoint restores the schedule it was saved with, so
+    without this a resume with another `max_steps` or `learning_rate` would silently keep the old one. Returns
+    whether anything changed."""
+    wanted = Counter(milestones)
+    changed = scheduler.milestones != wanted or scheduler.gamma != args.lr_gamma
+    changed |= any(base != args.learning_rate for base in scheduler.base_lrs)
+    if not changed:  # the restored rates stay as they are, bit for bit (exact resume)
+        return False
+    scheduler.milestones, scheduler.gamma = wanted, args.lr_gamma
+    scheduler.base_lrs = [args.learning_rate] * len(scheduler.base_lrs)
+    lr = args.learning_rate * args.lr_gamma ** sum(m <= step for m in milestones)
+    for group in scheduler.optimizer.param_groups:
+        group["initial_lr"], group["lr"] = args.learning_rate, lr
+    scheduler._last_lr = [lr] * len(scheduler.optimizer.param_groups)
+    return True
