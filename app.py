@@ -862,7 +862,10 @@ class RestorationDemo:
             )
         c["plan"] = gr.Markdown(self.plan_text(plan0, {}), elem_id="plan")
         with gr.Accordion("Advanced", open=False, elem_id="advanced"):
-            c["model"] = gr.Dropdown(self.model_choices(task0), value=AUTO, label="Model", elem_id="model")
+            # The choices follow the task in the page; API clients may send any task's model (plan() checks it).
+            c["model"] = gr.Dropdown(
+                self.model_choices(task0), value=AUTO, label="Model", elem_id="model", allow_custom_value=True
+            )
             c["custom"] = gr.Textbox(label="Local model folder or authors' .pth file", visible=False, max_lines=1)
             c["tile"] = gr.Dropdown(
                 TILE_CHOICES,

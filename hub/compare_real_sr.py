@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from swinir_hf import load_default, restore
+from swinir_hf import restore
 from swinir_hf.evaluation.degradations import imresize
+from swinir_hf.loading import load_default
 
 IMAGES = ("Lincoln.png", "oldphoto2.png", "chip.png", "comic1.png")
 CROP = 96  # LR pixels: 384² per panel

@@ -382,6 +382,9 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
         notes.write_text("not an image")
         with pytest.raises(Exception, match="notes.png is not an image this demo can read"):
             client.predict(handle_file(str(notes)), task, scale, model, *options, api_name="/restore")
+        # The page opens on another task; the API takes any task's model and names a mismatch in one line.
+        with pytest.raises(Exception, match="Unknown model 'tiny-x2 · local' for"):
+            client.predict(handle_file(str(EXAMPLE)), app.REAL_SR, 2, model, *options, api_name="/restore")
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -127,18 +127,28 @@ def test_each_task_offline(browser, server):
 
     page = open_page(browser, server, DESKTOP)
     task = page.locator("#task")
-    # Offline, the tasks without a bundled model say so, and Restore stays off with a one-line reason.
-    expect(task).to_contain_text("Photo: enlarge (needs a download)")
-    expect(task).to_contain_text("JPEG: remove blocks (needs a download)")
+    # Offline, every task has a bundled model: nothing is marked as needing a download.
+    expect(task).to_contain_text("Photo: enlarge")
+    expect(task).not_to_contain_text("needs a download")
+    # Photo ×4: the real-world model, from the main controls only.
     upload(page, EXAMPLES / "church_x2_downscaled.png", "Input 120×100 RGB 8-bit")
-    for words, noun in (("Photo: enlarge", "photos ×4"), ("JPEG: remove blocks", "JPEG images ×1")):
-        task.get_by_text(words).click()
-        expect(page.locator("#plan")).to_contain_text(f"No offline model for {noun} yet")
-        expect(page.locator("#plan")).to_contain_text("this server is offline")
-        expect(page.locator("#restore-button")).to_be_disabled()
-        shoot(page, f"task-{words.split(':')[0].lower()}-offline")
+    task.get_by_text("Photo: enlarge").click()
+    expect(page.locator("#plan")).to_contain_text("real-sr-x4 · bundled · 120×100 → 480×400")
+    restore_and_wait(page, "480×400 RGB 8-bit")
+    assert slider_sizes(page) == [[480, 400], [480, 400]]
+    shoot(page, "task-photo", full_page=True)
+
+    # JPEG: the blind colour model, at the input's size; the comparison is not called bicubic.
+    upload(page, EXAMPLES / "flowers_jpeg15.jpg", "Input 200×160 RGB 8-bit")
+    task.get_by_text("JPEG: remove blocks").click()
+    expect(page.locator("#plan")).to_contain_text("jpeg-color · bundled · 200×160 → 200×160")
+    restore_and_wait(page, "200×160 RGB 8-bit")
+    expect(page.locator("#info")).not_to_contain_text("bicubic")
+    assert slider_sizes(page) == [[200, 160], [200, 160]]
+    shoot(page, "task-jpeg", full_page=True)
 
     # Clean image ×2, from the main controls only; Restore is on screen without scrolling.
+    upload(page, EXAMPLES / "church_x2_downscaled.png", "Input 120×100 RGB 8-bit")
     task.get_by_text("Clean image: enlarge").click()
     page.locator("#scale").get_by_text("×2").click()
     expect(page.locator("#plan")).to_contain_text("sr-x2 · bundled · 120×100 → 240×200")

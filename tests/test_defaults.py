@@ -69,6 +69,34 @@ def test_denoiser_is_blind_over_sigma(shared):
         assert psnr(out, clean) - psnr(noisy, clean) > 3.0, sigma
 
 
+def test_jpeg_model_is_blind_over_quality(shared):
+    """One model for JPEG quality 10-90: it beats the JPEG input on a LIVE1 crop at a low and a high quality."""
+    from swinir_hf.evaluation.degradations import jpeg_compress
+
+    first = sorted((shared / "testsets/LIVE1/HR").iterdir())[0]
+    clean = np.asarray(Image.open(first).convert("RGB"))[:96, :96]
+    model = load_default("jpeg-color")
+    assert (model.config.task, model.config.upscale) == ("color_jpeg_car", 1)
+    for quality in (10, 40):
+        compressed = jpeg_compress(clean, quality)
+        out = restore(model, compressed, tile=None)
+        assert psnr(out, clean) - psnr(compressed, clean) > 0.3, quality
+
+
+def test_real_world_model_beats_bicubic_on_degraded_photos(shared):
+    """`real-sr-x4` on Set5 through the seeded BSRGAN-style degradation (`swinir-hf eval --real`): better than bicubic
+    and than `sr-x4`, which was trained on clean bicubic inputs and sharpens the noise along with the picture."""
+    from swinir_hf.evaluation.benchmark import evaluate
+
+    model = load_default("real-sr-x4")
+    assert (model.config.task, model.config.upscale, model.config.upsampler) == ("real_sr", 4, "nearest+conv")
+    real = evaluate(model, shared / "testsets/Set5", real=True, model_name="real-sr-x4", progress=False)
+    bicubic = evaluate(load_default("sr-x4"), shared / "testsets/Set5", real=True, model_name="sr-x4", progress=False)
+    assert real.names == bicubic.names and real.scores["bicubic"] == bicubic.scores["bicubic"]  # the same inputs
+    ours, baseline, sr = (r.mean(m)["psnr_y"] for r, m in ((real, "real-sr-x4"), (real, "bicubic"), (bicubic, "sr-x4")))
+    assert ours > baseline + 0.3 and ours > sr + 0.3, (ours, baseline, sr)
+
+
 def test_restore_cli_uses_the_bundled_x4_model_by_default(tmp_path, shared):
     src = tmp_path / "in.png"
     Image.open(shared / "testsets/Set5/HR/bird.png").convert("RGB").crop((0, 0, 40, 30)).save(src)

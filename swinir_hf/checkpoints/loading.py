@@ -24,6 +24,8 @@ DEFAULT_MODELS = {
     "sr-x4": "x4 super-resolution (small SwinIR, bicubic degradation)",
     "sr-x2": "x2 super-resolution (small SwinIR, bicubic degradation)",
     "denoise-color": "blind colour denoising, Gaussian noise σ 0-50 (small SwinIR)",
+    "real-sr-x4": "x4 super-resolution of real photos (small SwinIR, BSRGAN-style degradation, L1 only)",
+    "jpeg-color": "blind colour JPEG artifact removal, quality 10-90 (small SwinIR)",
 }
 
 
