@@ -210,6 +210,7 @@ def test_phone_layout_scrolls_to_the_result(browser, server):
 
     page = open_page(browser, server, PHONE)
     upload(page, EXAMPLES / "church_x2_downscaled.png", "Input 120×100 RGB 8-bit")
+    page.locator("#task").get_by_text("Clean image: enlarge").click()  # the page opens on Photo (×4 offline)
     page.locator("#scale").get_by_text("×2").click()
     # One column: the result sits below Restore, so it is scrolled into view when it arrives.
     restore_box = page.locator("#restore-button").bounding_box()
