@@ -15,6 +15,7 @@ figure, baseline included) for docs/evaluation.md.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import sys
@@ -54,6 +55,11 @@ class Suite:
     protocol: str
     paper: dict[str, dict[str, float]]
     paper_model: str = ""
+
+    @property
+    def suffix(self) -> str:
+        """Suffix of the reported metric keys in `evaluate()`'s means: "_y" for the Y channel, "" for RGB."""
+        return "_y" if self.y else ""
 
 
 def suite(model: SwinIRForImageRestoration) -> Suite:
@@ -110,16 +116,18 @@ def score(model: SwinIRForImageRestoration, testsets: Path, benches: list) -> di
     return out
 
 
-def stored_weights(run: Path, first: list, testsets: Path, reference: dict) -> tuple[SwinIRForImageRestoration, float]:
-    """The run's weights in float16 if that moves the first benchmark's PSNR by at most `FP16_TOLERANCE_DB`
-    (halving the package size), else in float32; and that drift in dB."""
-    half = SwinIRForImageRestoration.from_pretrained(run).eval().half()
+def stored_weights(
+    model: SwinIRForImageRestoration, first: list, testsets: Path, reference: dict
+) -> tuple[SwinIRForImageRestoration, float]:
+    """`model` in float16 if storing it so moves the first benchmark's PSNR by at most `FP16_TOLERANCE_DB`
+    (halving the package size), else `model` itself (float32); and that drift in dB."""
+    half = copy.deepcopy(model).half()
     with tempfile.TemporaryDirectory() as tmp:
         half.save_pretrained(tmp)
         restored = SwinIRForImageRestoration.from_pretrained(tmp).eval().float()
     half_results = score(restored, testsets, first)
     drift = max(abs(v["model"]["psnr"] - reference[k]["model"]["psnr"]) for k, v in half_results.items())
-    stored = half if drift <= FP16_TOLERANCE_DB else SwinIRForImageRestoration.from_pretrained(run).eval()
+    stored = half if drift <= FP16_TOLERANCE_DB else model
     print(f"float16 storage changes PSNR by {drift:.4f} dB on {first[0][0]} → stored as {stored.dtype}")
     return stored, drift
 
@@ -128,7 +136,7 @@ def comparison_table(s: Suite, results: dict) -> str:
     """PSNR of the baseline, this model and (where the paper reports one) the paper's model, per benchmark. The
     paper's figures are for its full-size, fully trained models: a comparison in the text, not model-index entries
     (which would claim them for these weights)."""
-    y = "_y" if s.y else ""
+    y = s.suffix
     head = f"| benchmark | {s.baseline} | this model |" + (
         f" paper ({s.paper_model}, full training) |" if s.paper else ""
     )
@@ -193,9 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     testsets = args.shared / "testsets"
     results = score(model, testsets, benches)
-    stored, drift = stored_weights(args.run, benches[:1], testsets, results)
+    stored, drift = stored_weights(model, benches[:1], testsets, results)
 
-    y = "_y" if s.y else ""
+    y = s.suffix
     measured = {k: {"psnr": v["model"][f"psnr{y}"], "ssim": v["model"][f"ssim{y}"]} for k, v in results.items()}
     card = training_card(
         cfg,

@@ -152,9 +152,19 @@ def resolve_degradation(
         if noise is not None or jpeg is not None:
             raise ValueError("real is a super-resolution setting: give no noise σ or JPEG quality with it")
         degradation = Degradation("real", scale or upscale)
-        if degradation.scale != upscale:
-            raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but the model is ×{upscale}")
-        return degradation
+    else:
+        degradation = _flagged_degradation(model, upscale, scale, noise, jpeg)
+    if degradation.scale != upscale:
+        who = "the identity model" if model is None else "the model"
+        hint = "" if model is None else ": leave out the scale to use the model's own, or give a matching model"
+        raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but {who} is ×{upscale}{hint}")
+    return degradation
+
+
+def _flagged_degradation(
+    model: SwinIRForImageRestoration | None, upscale: int, scale: int | None, noise: float | None, jpeg: int | None
+) -> Degradation:
+    """The bicubic / noise / JPEG setting of the one flag given, else the model's own scale."""
     given = [(k, v) for k, v in (("sr", scale), ("dn", noise), ("jpeg", jpeg)) if v is not None]
     if len(given) > 1:
         raise ValueError("give at most one of scale, noise and jpeg")
@@ -173,12 +183,7 @@ def resolve_degradation(
     elif kind == "jpeg" and not (int(value) == value and 1 <= value <= 100):
         raise ValueError(f"JPEG quality must be an integer in 1..100, got {value}")
     levels = {"sr": {"scale": int(value)}, "dn": {"noise_sigma": float(value)}, "jpeg": {"jpeg_quality": int(value)}}
-    degradation = Degradation({"sr": "bicubic", "dn": "noise"}.get(kind, kind), **levels[kind])
-    if degradation.scale != upscale:
-        who = "the identity model" if model is None else "the model"
-        hint = "" if model is None else ": leave out the scale to use the model's own, or give a matching model"
-        raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but {who} is ×{upscale}{hint}")
-    return degradation
+    return Degradation({"sr": "bicubic", "dn": "noise"}.get(kind, kind), **levels[kind])
 
 
 def to_uint8_array(image: Image.Image, grey_convention: GreyConvention = "native") -> np.ndarray:
