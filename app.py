@@ -630,10 +630,13 @@ class RestorationDemo:
         }
 
     def controls(self, info: dict, task: str, scale, model, level, custom_path, *, follow_model: bool = False) -> tuple:
-        """Updates of (scale, model list, level, path box, plan line, Restore) for the current controls."""
+        """Updates of (scale, model list, level, path box, plan line, Restore) for the current controls: a model
+        sets the scale; another scale goes back to the automatic model."""
         entry = self.entry(task, model) if model not in (None, AUTO, CUSTOM) else None
         if follow_model and entry is not None:
             scale = entry.scale
+        elif entry is not None and scale not in (None, "") and int(scale) != entry.scale:
+            entry, model = None, AUTO
         scales = self.scales(task, entry)
         scale = int(scale) if scale not in (None, "") and int(scale) in scales else self.default_scale(task)
         quality = info.get("quality") if task == JPEG else None
@@ -738,8 +741,9 @@ class RestorationDemo:
         data = decode(path)
         quality = jpeg_quality(path) if task == JPEG else None
         plan = self.plan(task, scale, model, level, custom_path, colour_channels(data.pixels), quality)
-        if plan.problem:
-            raise user_error(plan.problem)
+        problem = plan.problem or mismatch(plan, scale, level)
+        if problem:
+            raise user_error(problem)
         tile_value = parse_tile(tile)
         if precision == "float16" and self.device != "cuda":
             raise user_error("float16 needs a CUDA GPU and this server runs on the CPU: use Automatic or bfloat16.")
@@ -876,6 +880,11 @@ class RestorationDemo:
             c["overlap"] = gr.Slider(0, 64, value=32, step=2, label="Tile overlap (pixels)")
             c["ensemble"] = gr.Checkbox(False, label="Self-ensemble ×8 (SwinIR+: slightly better, 8× slower)")
             c["precision"] = gr.Radio(self.precisions(), value="auto", label="Precision")
+        # The API's Restore: gradio checks a Radio's value against the choices the page was built with (the first
+        # task's scales, no levels), so API clients send scale and level as plain numbers and plan() checks them.
+        c["api_scale"] = gr.Number(visible=False, precision=0)
+        c["api_level"] = gr.Number(visible=False, precision=0)
+        c["api_run"] = gr.Button(visible=False)
         return c
 
     def _examples(self, c: dict) -> None:
@@ -905,17 +914,37 @@ class RestorationDemo:
             control.input(self.on_settings, settings, controls, **quiet)
         c["model"].input(self.on_model, settings, controls, **quiet)
         c["shrink"].click(self.shrink_upload, c["file"], c["file"], api_visibility="private")
+        options = [c["tile"], c["overlap"], c["ensemble"], c["precision"]]
+        results = [comparison, download, info]
+        shared = dict(concurrency_limit=self.concurrency, concurrency_id="restore")
         start = c["run"].click(running, None, [c["run"], c["stop"]], **quiet)
         job = start.then(
             self.restore,
-            settings + [c["tile"], c["overlap"], c["ensemble"], c["precision"]],
-            [comparison, download, info],
-            api_name="restore",
-            concurrency_limit=self.concurrency,
+            settings + options,
+            results,
+            api_name="restore_in_page",
+            api_visibility="private",
             show_progress_on=[comparison],
+            **shared,
         )
         job.then(idle, None, [c["run"], c["stop"]], js=SCROLL_TO_RESULT_JS, **quiet)
-        c["stop"].click(self.cancel, None, [info, c["run"], c["stop"]], cancels=[job], queue=False, api_name="cancel")
+        api_settings = [c["file"], c["task"], c["api_scale"], c["model"], c["api_level"], c["custom"]]
+        api_job = c["api_run"].click(self.restore, api_settings + options, results, api_name="restore", **shared)
+        c["stop"].click(
+            self.cancel, None, [info, c["run"], c["stop"]], cancels=[job, api_job], queue=False, api_name="cancel"
+        )
+
+
+def mismatch(plan: Plan, scale: int | None, level: int | None) -> str | None:
+    """Why the scale or level sent does not fit the planned model (API clients may send any), or None."""
+    entry = plan.entry
+    if entry is None:
+        return None
+    if scale not in (None, "") and int(scale) != entry.scale:
+        return f"{entry.label} works at ×{entry.scale}, not ×{int(scale)}: send scale {entry.scale} or model 'auto'."
+    if level not in (None, "") and entry.levels and int(level) not in entry.levels:
+        return f"{entry.label} has the levels {entry.levels}, not {int(level)}."
+    return None
 
 
 def running() -> tuple[dict, dict]:

@@ -208,6 +208,23 @@ def test_defaults_follow_the_input_and_levels_pick_the_checkpoint(demo, tmp_path
     assert demo.on_model(None, app.SR, 2, app.CUSTOM, None, "")[3]["visible"]
 
 
+def test_scale_and_level_must_fit_a_named_model(demo, tmp_path, model_dir):
+    # API clients send any scale / level: one that does not fit the named model is refused in one line.
+    local = f"{model_dir.name} · local"
+    with pytest.raises(gr.Error) as err:
+        run(demo, EXAMPLE, model=local, scale=4)
+    assert err.value.message == "tiny-x2 · local works at ×2, not ×4: send scale 2 or model 'auto'."
+    colour_dn = app.ModelEntry(app.DENOISE, "dn", {15: "a", 25: "b", 50: "c"})
+    assert app.mismatch(app.Plan(entry=colour_dn, level=25), 1, 30) == "dn has the levels [15, 25, 50], not 30."
+    assert app.mismatch(app.Plan(entry=colour_dn, level=50), 1, 50) is None
+    assert app.mismatch(app.Plan(entry=colour_dn, level=25), 1, None) is None  # no level: the default one
+    # In the page, another scale than the named model's goes back to the automatic model.
+    scale, model, *_, plan, _ = demo.on_settings(str(EXAMPLE), app.SR, 4, local, None, "")
+    assert model["value"] == app.AUTO and scale["value"] == 4 and "needs a download" in plan
+    scale, model, *_ = demo.on_settings(str(EXAMPLE), app.SR, 2, local, None, "")
+    assert model["value"] == local and scale["value"] == 2
+
+
 def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     preview, text, shrink, scale, model, level, custom, plan, button = demo.on_upload(
         str(EXAMPLE), app.SR, 2, app.AUTO, None, ""
@@ -385,6 +402,12 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
         # The page opens on another task; the API takes any task's model and names a mismatch in one line.
         with pytest.raises(Exception, match="Unknown model 'tiny-x2 · local' for"):
             client.predict(handle_file(str(EXAMPLE)), app.REAL_SR, 2, model, *options, api_name="/restore")
+        # A ×1 task and a level through the API, although the page opens on an enlarging task without levels.
+        _, png, info = client.predict(handle_file(str(EXAMPLE)), app.DENOISE, 1, "auto", *options, api_name="/restore")
+        assert "denoise-color · bundled" in info and Image.open(png).size == (120, 100)
+        colour_dn, level25 = "SwinIR-M colour · authors", (25, *options[1:])
+        with pytest.raises(Exception, match="SwinIR-M colour · authors needs a download from the Hugging Face Hub"):
+            client.predict(handle_file(str(EXAMPLE)), app.DENOISE, 1, colour_dn, *level25, api_name="/restore")
     finally:
         server.terminate()
         server.wait(timeout=20)
