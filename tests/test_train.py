@@ -89,9 +89,12 @@ def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
     broken = tmp_path / "broken.yaml"
     broken.write_text("data: {train: [x]\n")
     problems = {
-        ("--train.max_stepz", "4"): "unrecognized arguments: --train.max_stepz 4",
-        ("--optimiser.lr=1",): "unrecognized arguments: --optimiser.lr=1",
-        ("train.max_steps",): "unrecognized arguments: train.max_steps",
+        ("--train.max_stepz", "4"): "unrecognized arguments: --train.max_stepz 4 (did you mean --train.max_steps? "
+        "see --help)",
+        ("--optimiser.lr=1",): "unrecognized arguments: --optimiser.lr=1 (see --help)",
+        ("train.max_steps",): "unrecognized arguments: train.max_steps (did you mean --train.max_steps? see --help)",
+        ("--data.patchsize", "3", "--data.flips=0"): "unrecognized arguments: --data.patchsize 3 --data.flips=0 (did "
+        "you mean --data.patch_size / --data.flip? see --help)",
         ("--train.max_steps",): "argument --train.max_steps: expected one argument",
         ("--train.batch_size", "big"): "train.batch_size: expected int, got big",
         ("train.num_threads=many",): "train.num_threads: expected int | None, got many",

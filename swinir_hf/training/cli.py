@@ -9,6 +9,7 @@ Also runs as `python -m swinir_hf.train ...`. CONFIG is a YAML file or the name 
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import sys
 
@@ -91,7 +92,21 @@ def parse_command_line(argv: list[str] | None = None) -> tuple[TrainingConfig, N
             args.train.output_dir = args.output_dir
         return TrainingConfig.from_namespace(parser, args), args
     except argparse.ArgumentError as err:
-        raise ValueError(error_message(err)) from None
+        raise ValueError(_with_hint(parser, error_message(err))) from None
+
+
+def _with_hint(parser: ArgumentParser, message: str) -> str:
+    """An "unrecognized arguments" message with the nearest option for each misspelt one, and a pointer to
+    --help."""
+    if not message.startswith("unrecognized arguments:"):
+        return message
+    options = [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
+    guesses = []
+    for word in message.removeprefix("unrecognized arguments:").split():
+        if word.startswith("--") or "." in word:  # an option, not its value
+            guesses += difflib.get_close_matches("--" + word.split("=")[0].lstrip("-"), options, n=1)
+    hint = f"did you mean {' / '.join(guesses)}? " if guesses else ""
+    return f"{message} ({hint}see --help)"
 
 
 def main(argv: list[str] | None = None) -> int:
