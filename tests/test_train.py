@@ -54,6 +54,8 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "train.lr_milestones: 1.5 is neither a fraction in (0, 1) nor a step number >= 1": {
             "train": {"lr_milestones": [0.5, 1.5]}
         },
+        "train.checkpoint_every, checkpoint_minutes and validate_every must be >= 0 (0: off), keep_checkpoints and "
+        "log_every >= 1": {"train": {"checkpoint_minutes": -1}},
     }
     for message, bad in problems.items():
         with pytest.raises(ValueError) as err:
@@ -211,6 +213,15 @@ def test_kill_and_resume_gives_bitwise_identical_weights(tiny_run, train_cli, im
     )
 
 
+def test_checkpoint_minutes_saves_by_wall_time(tiny_run, train_cli, images, tmp_path):
+    # A minute is long for this run: only the final checkpoint. A tiny interval: one after every step.
+    for minutes, steps in ((60.0, [3]), (1e-9, [1, 2, 3])):
+        out = tmp_path / f"every-{minutes}"
+        raw = tiny_run(images, out, train={"max_steps": 3, "checkpoint_minutes": minutes, "keep_checkpoints": 5})
+        assert train_cli(raw) == 0
+        assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"step-{s:08d}" for s in steps]
+
+
 @pytest.mark.slow
 def test_gradient_accumulation_matches_one_big_batch(tiny_run, train_cli, images, tmp_path):
     one = tmp_path / "one"
@@ -281,7 +292,8 @@ def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
 def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
     out = tmp_path / "ddp"
-    raw = tiny_run(images, out, train={"max_steps": 2, "ema_decay": 0.5})
+    # The main process's clock decides a timed checkpoint for both (here after every step).
+    raw = tiny_run(images, out, train={"max_steps": 2, "ema_decay": 0.5, "checkpoint_minutes": 1e-9})
     config = tmp_path / "ddp.yaml"
     config.write_text(yaml.safe_dump(raw))
     launcher = str(Path(sys.executable).parent / "accelerate")
@@ -293,10 +305,11 @@ def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
     assert "on 2 process(es)" in done.stdout + done.stderr
     model = SwinIRForImageRestoration.from_pretrained(out)
     assert model.config.upscale == 2
-    assert sorted(p.name for p in (out / "checkpoints/step-00000002").glob("random_states_*")) == [
-        "random_states_0.pkl",
-        "random_states_1.pkl",
-    ]
+    for step in (1, 2):
+        assert sorted(p.name for p in (out / f"checkpoints/step-{step:08d}").glob("random_states_*")) == [
+            "random_states_0.pkl",
+            "random_states_1.pkl",
+        ]
 
 
 def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):

@@ -120,6 +120,9 @@ class TrainArgs:
     """keep freed memory mapped (glibc mallopt, see restoration.tune_allocator): faster CPU steps"""
     checkpoint_every: int = 5000
     """save a resumable checkpoint (and a loadable model) every N steps; 0: never"""
+    checkpoint_minutes: float = 0.0
+    """also save one when this many minutes of wall time have passed since the last save (or the start), so that
+    a run of unknown speed on a machine lent for a while checkpoints regularly; 0: by steps only"""
     keep_checkpoints: int = 3
     """number of most recent checkpoints kept"""
     validate_every: int = 5000
@@ -201,6 +204,12 @@ class TrainingConfig:
             raise ValueError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
         if t.max_steps < 1 or t.batch_size < 1 or t.gradient_accumulation_steps < 1 or d.patch_size < 1:
             raise ValueError("train.max_steps, train.batch_size, gradient_accumulation_steps, patch_size must be >= 1")
+        off_or_more = min(t.checkpoint_every, t.checkpoint_minutes, t.validate_every)
+        if off_or_more < 0 or min(t.keep_checkpoints, t.log_every) < 1:
+            raise ValueError(
+                "train.checkpoint_every, checkpoint_minutes and validate_every must be >= 0 (0: off), "
+                "keep_checkpoints and log_every >= 1"
+            )
         g = self.gan
         if g.enabled and g.vgg_weights is None and not g.allow_random_vgg:
             raise ValueError(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from accelerate.utils import broadcast
 
 from ..checkpoints.cards import training_card
 from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_folder
@@ -124,6 +125,7 @@ class Run:
     loss_sum: Any = None  # sum of the losses since the last log, on the device
     window_start: float = 0.0
     window_steps: int = 0
+    last_save: float = field(default_factory=time.monotonic)  # for train.checkpoint_minutes
 
     @property
     def main(self) -> bool:
@@ -294,8 +296,16 @@ def train_step(run: Run, batches: Any, step: int) -> None:
 
 
 def _checkpoint_due(run: Run) -> bool:
-    every = run.cfg.train.checkpoint_every
-    return bool(every) and run.progress.step % every == 0
+    """Whether `train.checkpoint_every` steps or `train.checkpoint_minutes` have passed; the same on every process."""
+    t = run.cfg.train
+    if t.checkpoint_every and run.progress.step % t.checkpoint_every == 0:
+        return True
+    if not t.checkpoint_minutes:
+        return False
+    due = time.monotonic() - run.last_save >= 60 * t.checkpoint_minutes
+    if run.accelerator.num_processes > 1:  # each process joins the save, so the main process's clock decides
+        due = bool(broadcast(torch.tensor([due], device=run.accelerator.device), from_process=0).item())
+    return due
 
 
 def after_step(run: Run) -> None:
@@ -364,6 +374,7 @@ def save_checkpoint(run: Run, step: int) -> None:
         for old in list_checkpoints(run.out)[: -run.cfg.train.keep_checkpoints]:
             shutil.rmtree(old)
     acc.wait_for_everyone()
+    run.last_save = time.monotonic()
 
 
 def finish(run: Run, push_to_hub_repo: str | None) -> None:
