@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from swinir_hf.evaluation.degradations import gaussian_kernel, imresize, real_world_degradation
+from swinir_hf.evaluation.degradations import blur, gaussian_kernel, imresize, real_world_degradation
 from swinir_hf.training.data import (
     Degradation,
     StepBatchSampler,
@@ -170,6 +170,34 @@ def test_gaussian_kernel_is_normalised_and_anisotropic():
     np.testing.assert_allclose(gaussian_kernel(15, 3.0, 1.0, np.pi / 2), k.T, atol=1e-12)
     with pytest.raises(ValueError, match="odd"):
         gaussian_kernel(4, 1.0, 1.0, 0.0)
+
+
+def direct_convolution(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Reference for `blur`: a tap-by-tap convolution in float64 of the documented padding (reflect, then edge)."""
+    k, half = kernel.shape[0], kernel.shape[0] // 2
+    h, w = image.shape[:2]
+    pad = min(half, h - 1, w - 1)
+    padded = np.pad(image.astype(np.float64), ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    padded = np.pad(padded, ((half - pad,) * 2, (half - pad,) * 2, (0, 0)), mode="edge")
+    out = np.zeros((h, w, image.shape[2]))
+    for a in range(k):
+        for b in range(k):
+            out += kernel[a, b] * padded[2 * half - a : 2 * half - a + h, 2 * half - b : 2 * half - b + w]
+    return out
+
+
+def test_blur_is_a_convolution_with_reflected_borders():
+    rng = np.random.default_rng(0)
+    kernel = rng.random((9, 9))  # not symmetric: convolution, not correlation
+    kernel /= kernel.sum()
+    for h, w in ((40, 33), (6, 5), (1, 3)):  # larger than the kernel, smaller (edge values), a single row
+        image = rng.random((h, w, 3)).astype(np.float32)
+        out = blur(image, kernel)
+        assert out.dtype == np.float32 and out.shape == image.shape
+        np.testing.assert_allclose(out, direct_convolution(image, kernel), atol=2e-6)
+    smooth = gaussian_kernel(21, 3.0, 0.5, 1.0)
+    image = rng.random((64, 48, 1))
+    np.testing.assert_allclose(blur(image, smooth), direct_convolution(image, smooth), atol=1e-12)
 
 
 def test_plain_folders_need_no_datasets(folder, monkeypatch):

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
+import scipy.sparse
 from PIL import Image
 
 
@@ -48,6 +50,14 @@ def resize_weights(in_length: int, scale: float, antialiasing: bool = True) -> t
     return mirror[np.mod(idx.astype(np.int64) - 1, 2 * in_length)], weights
 
 
+def resize_matrix(in_length: int, scale: float, antialiasing: bool = True) -> scipy.sparse.csr_matrix:
+    """`resize_weights` as a sparse (out_length, in_length) matrix (mirrored taps that meet add up): one sparse
+    product per axis is several times faster than gathering tap by tap (benchmarks/training_data.py)."""
+    indices, weights = resize_weights(in_length, scale, antialiasing)
+    rows = np.repeat(np.arange(indices.shape[0]), indices.shape[1])
+    return scipy.sparse.csr_matrix((weights.ravel(), (rows, indices.ravel())), shape=(indices.shape[0], in_length))
+
+
 def imresize(image: np.ndarray, scale: float, antialiasing: bool = True) -> np.ndarray:
     """Bicubic resize by `scale` as MATLAB's `imresize(image, scale)`: output (ceil(H·s), ceil(W·s)[, C]).
 
@@ -65,13 +75,10 @@ def imresize(image: np.ndarray, scale: float, antialiasing: bool = True) -> np.n
         raise ValueError(f"unsupported dtype {image.dtype}: use uint8, uint16 or float")
     out = image.astype(np.float64)
     for axis in (0, 1):
-        indices, weights = resize_weights(out.shape[axis], scale, antialiasing)
         lines = np.moveaxis(out, axis, 0)
-        # A few taps per output pixel: gather and accumulate tap by tap (a dense matrix would be mostly zeros).
-        acc = np.zeros((indices.shape[0],) + lines.shape[1:])
-        for k in range(indices.shape[1]):
-            acc += weights[:, k].reshape((-1,) + (1,) * (lines.ndim - 1)) * lines[indices[:, k]]
-        out = np.moveaxis(acc, 0, axis)
+        matrix = resize_matrix(lines.shape[0], scale, antialiasing)
+        acc = matrix @ lines.reshape(lines.shape[0], -1)
+        out = np.moveaxis(acc.reshape((matrix.shape[0],) + lines.shape[1:]), 0, axis)
         if integer:
             info = np.iinfo(image.dtype)
             # MATLAB rounds halves away from zero (np.round would go to even); negatives are clipped anyway.
@@ -155,21 +162,23 @@ def random_blur_kernel(rng: np.random.Generator, sigma_range: tuple[float, float
 
 
 def blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Convolve each channel of a float (H, W, C) image with `kernel` (computed in the image's dtype), reflecting at
-    the borders."""
-    import torch  # the rest of this module is numpy-only; torch does the 2-D convolution fast
+    """Convolve each channel of a float (H, W, C) image with a (k, k) `kernel` (odd k), reflecting at the borders
+    (edge values beyond a reflection where the image is smaller than the kernel); same dtype out.
 
-    k = kernel.shape[0]
-    channels = image.shape[-1]
-    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-    pad = min(k // 2, x.shape[-1] - 1, x.shape[-2] - 1)
-    x = torch.nn.functional.pad(x, (pad,) * 4, mode="reflect") if pad > 0 else x
-    extra = k // 2 - pad  # images smaller than the kernel: pad the rest with edge values
-    if extra:
-        x = torch.nn.functional.pad(x, (extra,) * 4, mode="replicate")
-    weight = torch.from_numpy(kernel[::-1, ::-1].copy()).to(x.dtype).expand(channels, 1, k, k)
-    out = torch.nn.functional.conv2d(x, weight, groups=channels)
-    return out[0].numpy().transpose(1, 2, 0)
+    Through the FFT, whose cost hardly depends on the kernel's size (benchmarks/training_data.py compares it with a
+    direct convolution)."""
+    k, half = kernel.shape[0], kernel.shape[0] // 2
+    h, w = image.shape[:2]
+    pad = min(half, h - 1, w - 1)
+    x = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    if half > pad:
+        x = np.pad(x, ((half - pad,) * 2, (half - pad,) * 2, (0, 0)), mode="edge")
+    # Linear convolution as a circular one of at least the padded size: the wrap-around only reaches the first
+    # k - 1 rows / columns, which are cut off.
+    size = (scipy.fft.next_fast_len(x.shape[0], real=True), scipy.fft.next_fast_len(x.shape[1], real=True))
+    spectrum = scipy.fft.rfft2(x, s=size, axes=(0, 1)) * scipy.fft.rfft2(kernel.astype(x.dtype), s=size)[..., None]
+    out = scipy.fft.irfft2(spectrum, s=size, axes=(0, 1))
+    return out[k - 1 : k - 1 + h, k - 1 : k - 1 + w].astype(image.dtype)
 
 
 def resize(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
@@ -199,7 +208,7 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
     h, w = image.shape[0] // scale, image.shape[1] // scale
     if h < 1 or w < 1:
         raise ValueError(f"image of {image.shape[:2]} is smaller than the scale factor {scale}")
-    x = image.astype(np.float32) / 255.0  # float32: the 2-D blurs are ~20x slower in float64
+    x = image.astype(np.float32) / 255.0  # float32: ample for pixels that end as 8-bit, and cheaper
     # Round one shrinks towards the target size, round two wobbles above it; the final resize is exact.
     for sigma_range, factor_range in (((0.2, 3.0), (1.0 / scale, 1.0)), ((0.2, 1.5), (1.0 / scale, 1.5 / scale))):
         for op in rng.permutation(4):
