@@ -100,6 +100,18 @@ def test_offline_mode_names_it(monkeypatch, tmp_path):
         load_model("org/absent", cache_dir=tmp_path)
 
 
+def test_a_misspelt_name_gets_the_nearest_one(monkeypatch, tmp_path):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.chdir(tmp_path)
+    typos = {"sr-x5": "sr-x4", "realsr-x4": "real-sr-x4", "swinir-clasical-sr-x4-df2k": "swinir-classical-sr-x4-df2k"}
+    for spec, near in typos.items():
+        with pytest.raises(ModelNotAvailableError, match=f"Did you mean {near}\\?$"):
+            load_model(spec, cache_dir=tmp_path)
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model("bert-base-uncased", cache_dir=tmp_path)  # far from every name: a Hub id
+    assert "Did you mean" not in str(err.value)
+
+
 def test_a_connection_failing_midway_is_a_message_not_a_traceback(monkeypatch, tmp_path):
     """huggingface_hub ≥ 1 lets its HTTP client's errors (httpx / httpx2, not OSErrors) through."""
     import httpx

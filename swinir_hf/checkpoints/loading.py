@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def load_model(
     spec: str | os.PathLike, revision: str | None = None, cache_dir: str | os.PathLike | None = None
 ) -> SwinIRForImageRestoration:
     """Load a model, in eval mode, from a `save_pretrained` folder, an authors' `.pth` / `.safetensors` file
-    (converted on the fly), a bundled model name (`sr-x4`, `sr-x2`, `denoise-color`), a catalogue name
+    (converted on the fly), a bundled model name (`DEFAULT_MODELS`: `sr-x4`, `real-sr-x4`, ...), a catalogue name
     (`swinir-classical-sr-x4-df2k`, see `swinir_hf.checkpoints.catalog`) or a Hub repo id (`org/name`).
 
     Raises:
@@ -130,7 +131,17 @@ def load_model(
     except ModelNotAvailableError as err:
         if "/" in str(spec):  # `models/x4` may have been meant as a local folder
             raise ModelNotAvailableError(f"{err} (nor is there a local folder {spec})") from err
+        if near := _near_name(str(spec)):  # `sr-x5`: more likely a misspelt name than a Hub model
+            raise ModelNotAvailableError(f"{err} Did you mean {near}?") from err
         raise
+
+
+def _near_name(spec: str) -> str | None:
+    """The bundled or catalogue model name closest to `spec`, if one is close."""
+    from .catalog import load_catalog
+
+    names = [*DEFAULT_MODELS, *load_catalog().by_repo()]
+    return next(iter(difflib.get_close_matches(spec, names, n=1, cutoff=0.75)), None)
 
 
 def _looks_like_path(spec: str) -> bool:
