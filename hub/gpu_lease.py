@@ -314,6 +314,7 @@ def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
             "steps_per_s_incl_startup": round((progress["step"] - start) / seconds, 3) if seconds else None,
             "last_loss": progress.get("losses", [{}])[-1].get("loss") if progress.get("losses") else None,
             "last_val_psnr": progress["history"][-1] if progress.get("history") else None,
+            "last_window": progress.get("speed"),  # steps/s without start-up, and the share spent waiting for data
             "returned_bytes": tar.stat().st_size if tar.is_file() else None,
         }
     return result

@@ -222,6 +222,14 @@ def test_checkpoint_minutes_saves_by_wall_time(tiny_run, train_cli, images, tmp_
         assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"step-{s:08d}" for s in steps]
 
 
+def test_summary_records_speed_and_data_wait(tiny_run, train_cli, images, tmp_path):
+    out = tmp_path / "speed"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 3})) == 0  # data loaded in this process
+    speed = summary(out)["speed"]
+    assert speed["step"] == 3 and speed["steps_per_s"] > 0
+    assert 0 < speed["data_wait"] < 1  # decoding and degrading the batch is part of each step here
+
+
 @pytest.mark.slow
 def test_gradient_accumulation_matches_one_big_batch(tiny_run, train_cli, images, tmp_path):
     one = tmp_path / "one"

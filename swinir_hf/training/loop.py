@@ -125,7 +125,9 @@ class Run:
     loss_sum: Any = None  # sum of the losses since the last log, on the device
     window_start: float = 0.0
     window_steps: int = 0
+    data_wait: float = 0.0  # seconds this window spent waiting for the data loader
     last_save: float = field(default_factory=time.monotonic)  # for train.checkpoint_minutes
+    saved_step: int = -1  # the step of the newest checkpoint this run saved
 
     @property
     def main(self) -> bool:
@@ -253,7 +255,7 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
             train_step(run, batches, step)
             after_step(run)
             if stop.requested(run.accelerator):
-                if not (_checkpoint_due(run) or run.progress.step == t.max_steps):
+                if run.saved_step != run.progress.step:
                     save_checkpoint(run, run.progress.step)
                 run.bar.close()
                 raise TrainingInterrupted(stop.signal, run.progress.step, list_checkpoints(run.out)[-1])
@@ -267,7 +269,9 @@ def train_step(run: Run, batches: Any, step: int) -> None:
     torch.manual_seed(step_seed(t.seed, step, acc.process_index))
     model.train()
     for a in range(accum):
+        waited = time.perf_counter()
         batch = next(batches)
+        run.data_wait += time.perf_counter() - waited
         x = batch["pixel_values"].to(acc.device, non_blocking=True)
         y = batch["labels"].to(acc.device, non_blocking=True)
         last = a == accum - 1
@@ -325,15 +329,19 @@ def log_losses(run: Run) -> None:
     acc, progress = run.accelerator, run.progress
     run.last_loss = acc.reduce(run.loss_sum, reduction="mean").item() / run.window_steps
     progress.losses.append({"step": progress.step, "loss": run.last_loss})
-    rate = run.window_steps / (time.perf_counter() - run.window_start)
+    seconds = time.perf_counter() - run.window_start
+    rate, wait = run.window_steps / seconds, run.data_wait / seconds
+    # data_wait near 1: the data loaders set the pace (more num_workers, cheaper data); near 0: the model does.
+    progress.speed = {"step": progress.step, "steps_per_s": round(rate, 3), "data_wait": round(wait, 3)}
+    lr = run.scheduler.get_last_lr()[0]
     acc.log(
-        {"train/loss": run.last_loss, "train/lr": run.scheduler.get_last_lr()[0], "train/steps_per_s": rate},
+        {"train/loss": run.last_loss, "train/lr": lr, "train/steps_per_s": rate, "train/data_wait": wait},
         step=progress.step,
     )
     psnr_text = f" val PSNR {progress.history[-1]['psnr']:.2f} dB" if progress.history else ""
     run.bar.set_postfix_str(f"loss {run.last_loss:.4f}{psnr_text}")
     run.loss_sum.zero_()
-    run.window_start, run.window_steps = time.perf_counter(), 0
+    run.window_start, run.window_steps, run.data_wait = time.perf_counter(), 0, 0.0
 
 
 def validate_now(run: Run, step: int) -> None:
@@ -374,7 +382,7 @@ def save_checkpoint(run: Run, step: int) -> None:
         for old in list_checkpoints(run.out)[: -run.cfg.train.keep_checkpoints]:
             shutil.rmtree(old)
     acc.wait_for_everyone()
-    run.last_save = time.monotonic()
+    run.last_save, run.saved_step = time.monotonic(), step
 
 
 def finish(run: Run, push_to_hub_repo: str | None) -> None:

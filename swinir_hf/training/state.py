@@ -109,17 +109,20 @@ class EMA:
 @dataclass
 class Progress:
     """Checkpointed run state besides model / optimizer / scheduler: the step, validation PSNRs
-    (`{"step", "psnr"}`) and logged training losses (`{"step", "loss"}`)."""
+    (`{"step", "psnr"}`), logged training losses (`{"step", "loss"}`) and the last logged window's speed
+    (`{"step", "steps_per_s", "data_wait"}`, data_wait: the share of its wall time spent waiting for data)."""
 
     step: int = 0
     history: list = field(default_factory=list)
     losses: list = field(default_factory=list)
+    speed: dict = field(default_factory=dict)
 
     def state_dict(self) -> dict:
-        return {"step": self.step, "history": self.history, "losses": self.losses}
+        return {"step": self.step, "history": self.history, "losses": self.losses, "speed": self.speed}
 
     def load_state_dict(self, state: dict) -> None:
         self.step, self.history, self.losses = state["step"], state["history"], state["losses"]
+        self.speed = state.get("speed", {})  # absent from checkpoints written before it was recorded
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
