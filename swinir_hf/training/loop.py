@@ -13,7 +13,6 @@ import os
 import shutil
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from accelerate.utils import broadcast
 
 from ..checkpoints.cards import training_card
 from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_folder
-from ..models.modeling_swinir import SwinIRForImageRestoration
 from .checks import (
     StopSignals,
     TrainingInterrupted,
@@ -38,7 +36,7 @@ from .checks import (
 from .config import TrainingConfig, flat_config
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation
 from .gan import build_gan, gan_step
-from .state import EMA, InitReport, Progress, build_model, set_schedule, step_seed
+from .state import EMA, InitReport, Run, build_model, set_schedule, step_seed
 from .validation import baseline_psnr, validation_psnr
 
 logger = logging.getLogger("swinir_hf.train")
@@ -101,42 +99,6 @@ def run_training(
             from accelerate.state import AcceleratorState
 
             AcceleratorState._reset_state(reset_partial_state=True)
-
-
-@dataclass
-class Run:
-    """What a training run carries from step to step (explicit, instead of closures over `_train`'s locals)."""
-
-    cfg: TrainingConfig
-    accelerator: Any
-    out: Path
-    model: Any  # as prepared by accelerate (possibly wrapped)
-    optimizer: Any
-    scheduler: Any
-    ema: EMA | None
-    gan: dict | None
-    init_report: InitReport | None
-    card_id: str
-    progress: Progress = field(default_factory=Progress)
-    val_images: list | None = None
-    baseline: float | None = None
-    bar: Any = None
-    last_loss: float = float("nan")  # the last logged training loss
-    loss_sum: Any = None  # sum of the losses since the last log, on the device
-    window_start: float = 0.0
-    window_steps: int = 0
-    data_wait: float = 0.0  # seconds this window spent waiting for the data loader
-    last_save: float = field(default_factory=time.monotonic)  # for train.checkpoint_minutes
-    saved_step: int = -1  # the step of the newest checkpoint this run saved
-
-    @property
-    def main(self) -> bool:
-        return self.accelerator.is_main_process
-
-    @property
-    def scored(self) -> SwinIRForImageRestoration:
-        """The weights validated, checkpointed as a model folder and saved at the end: the EMA copy if any."""
-        return self.ema.model if self.ema is not None else self.accelerator.unwrap_model(self.model)
 
 
 def _train(

@@ -4,15 +4,18 @@ transferred), the EMA copy, the checkpointed progress and the per-step seed."""
 from __future__ import annotations
 
 import copy
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from .config import ModelArgs, TrainArgs
+from .config import ModelArgs, TrainArgs, TrainingConfig
 
 
 @dataclass
@@ -149,3 +152,39 @@ def set_schedule(
         group["initial_lr"], group["lr"] = args.learning_rate, lr
     scheduler._last_lr = [lr] * len(scheduler.optimizer.param_groups)
     return True
+
+
+@dataclass
+class Run:
+    """What a training run carries from step to step (explicit, instead of closures over `_train`'s locals)."""
+
+    cfg: TrainingConfig
+    accelerator: Any
+    out: Path
+    model: Any  # as prepared by accelerate (possibly wrapped)
+    optimizer: Any
+    scheduler: Any
+    ema: EMA | None
+    gan: dict | None
+    init_report: InitReport | None
+    card_id: str
+    progress: Progress = field(default_factory=Progress)
+    val_images: list | None = None
+    baseline: float | None = None
+    bar: Any = None
+    last_loss: float = float("nan")  # the last logged training loss
+    loss_sum: Any = None  # sum of the losses since the last log, on the device
+    window_start: float = 0.0
+    window_steps: int = 0
+    data_wait: float = 0.0  # seconds this window spent waiting for the data loader
+    last_save: float = field(default_factory=time.monotonic)  # for train.checkpoint_minutes
+    saved_step: int = -1  # the step of the newest checkpoint this run saved
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    @property
+    def scored(self) -> SwinIRForImageRestoration:
+        """The weights validated, checkpointed as a model folder and saved at the end: the EMA copy if any."""
+        return self.ema.model if self.ema is not None else self.accelerator.unwrap_model(self.model)
