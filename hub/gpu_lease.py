@@ -11,7 +11,9 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
 4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
    checkpoint), and meanwhile packs every new checkpoint into OUT every `--pack-every` seconds, so that a hard
    kill still returns the last one;
-5. leaves in OUT one NAME.tar per model (≤ 8 files in all), summary.json and lease.log.
+5. leaves in OUT one NAME.tar per model (≤ 8 files in all), summary.json and lease.log; with `--probe S`, it
+   first (before 3.) spends up to S seconds timing the training steps in bf16, with a doubled batch, with
+   torch.compile and with CUDA graphs (benchmarks/train_step.py) into train_step.md.
 
 NAME.tar holds the newest checkpoint, compacted: the EMA weights in float16, the raw weights as a bfloat16
 difference from them, Adam's second moments in bfloat16 and its first moments dropped (they restart at zero and
@@ -49,6 +51,8 @@ MODELS = {
 }
 FINAL_FILES = ("model.safetensors", "config.json", "preprocessor_config.json", "README.md", "training_summary.json")
 MIN_TRANSFORMERS = (5, 18)
+# What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16, a doubled batch, inductor, CUDA graphs.
+PROBE_VARIANTS = ("bf16", "bf16 x2 batch", "bf16 inductor", "bf16 inductor reduce-overhead")
 
 
 LOG_FILES: list[Path] = []  # lease.log in OUT, so that the log comes back with the checkpoints
@@ -320,6 +324,20 @@ def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
     return result
 
 
+def probe(models: list[str], args: argparse.Namespace, env: dict) -> None:
+    """Time the models' training steps by precision, compile mode and batch (benchmarks/train_step.py) for at most
+    `--probe` seconds, into OUT/train_step.md (the rows finished by then), before the trainers start."""
+    configs = [MODELS[m] for m in models]
+    command = [sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--device", args.device, "--configs"]
+    command += [*configs, "--seconds", "5", "--variants", *PROBE_VARIANTS, "--set", *args.set]
+    log(f"probe: up to {args.probe:.0f} s: {' '.join(command[1:])}")
+    with (args.out / "train_step.md").open("w") as table:
+        try:
+            subprocess.run(command, env=env, stdout=table, stderr=subprocess.STDOUT, timeout=args.probe)
+        except subprocess.TimeoutExpired:
+            log("probe: time is up; the rows so far are in train_step.md")
+
+
 def run_lease(args: argparse.Namespace) -> int:
     """The whole lease: environment, restore, train until the budget, stop, pack, summarize."""
     t0 = time.monotonic()
@@ -330,6 +348,8 @@ def run_lease(args: argparse.Namespace) -> int:
     args.runs.mkdir(parents=True, exist_ok=True)
     LOG_FILES.append(args.out / "lease.log")
     env = prepare_env(args)
+    if args.probe:
+        probe(models, args, env)
     start_step = {}
     for name in models:
         carried = args.ckpt / f"{name}.tar"
@@ -407,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--workers", type=int, help="data-loader workers in all (default: cores - models)")
     run.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a dry run without a GPU")
     run.add_argument("--set", nargs="*", default=[], help="trainer overrides for every model (train.max_steps=20)")
+    run.add_argument(
+        "--probe", type=float, default=0, help="first time the training steps' speed-ups for this many seconds"
+    )
     got = sub.add_parser("collect", help="here: file a lease's returned tars for the next lease and for bundling")
     got.add_argument("files_at", type=Path, help="the folder the run tool returned the files in")
     got.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the next lease's carry folder")

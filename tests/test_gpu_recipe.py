@@ -92,6 +92,22 @@ def test_lease_installs_only_the_carried_wheels_the_machine_lacks(tmp_path: Path
 
 
 @pytest.mark.slow
+def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -> None:
+    lease = _lease_module()
+    monkeypatch.setattr(lease, "PROBE_VARIANTS", ("fp32",))
+    monkeypatch.setattr(lease, "LOG_FILES", [tmp_path / "lease.log"])
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
+    args = argparse.Namespace(device="cpu", out=tmp_path, probe=120.0, set=TINY)
+    lease.probe(["sr-x4", "denoise-color"], args, env)
+    rows = [line for line in (tmp_path / "train_step.md").read_text().splitlines() if line.startswith("| `gpu_")]
+    assert [row.split(" | ")[:3] for row in rows] == [["| `gpu_sr_x4`", "fp32", "2"], ["| `gpu_color_dn`", "fp32", "2"]]
+    assert all(float(row.split(" | ")[4]) > 0 for row in rows)  # steps/s
+    args.probe = 0.5  # less than its imports take: stopped, with what it had
+    lease.probe(["sr-x4"], args, env)
+    assert "probe: time is up" in (tmp_path / "lease.log").read_text()
+
+
+@pytest.mark.slow
 def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path) -> None:
     if not SHARED.is_dir():
         pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")

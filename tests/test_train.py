@@ -231,6 +231,28 @@ def test_summary_records_speed_and_data_wait(tiny_run, train_cli, images, tmp_pa
 
 
 @pytest.mark.slow
+def test_compiled_training_matches_eager_and_saves_plain_checkpoints(tiny_run, train_cli, images, tmp_path):
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    plain = {"max_steps": 2, "checkpoint_every": 1}
+    eager, compiled, resumed = tmp_path / "eager", tmp_path / "compiled", tmp_path / "resumed"
+    assert train_cli(tiny_run(images, eager, train=plain)) == 0
+    # aot_eager traces the model as inductor does, without its minutes of code generation on a CPU.
+    assert train_cli(tiny_run(images, compiled, train={**plain, "compile": "aot_eager"})) == 0
+    assert counters["stats"]["unique_graphs"] > 0  # the steps went through torch.compile
+    assert [x["loss"] for x in summary(compiled)["losses"]] == pytest.approx(
+        [x["loss"] for x in summary(eager)["losses"]], rel=1e-5
+    )
+    # Its checkpoints are plain ones: an eager run resumes from them and ends where the eager run did.
+    (resumed / "checkpoints").mkdir(parents=True)
+    shutil.copytree(compiled / "checkpoints/step-00000001", resumed / "checkpoints/step-00000001")
+    assert train_cli(tiny_run(images, resumed, train=plain), "--resume", "latest") == 0
+    a, b = load_file(eager / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+@pytest.mark.slow
 def test_gradient_accumulation_matches_one_big_batch(tiny_run, train_cli, images, tmp_path):
     one = tmp_path / "one"
     two = tmp_path / "two"

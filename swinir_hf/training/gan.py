@@ -180,7 +180,7 @@ def gan_step(
 
     sr = model(pixel_values=x).reconstruction
     disc = gan["disc"]
-    plain_disc = accelerator.unwrap_model(disc)
+    plain_disc = accelerator.unwrap_model(disc, keep_torch_compile=False)
     # The generator's adversarial term must not leave gradients on the discriminator: call it with detached weights.
     frozen = {name: p.detach() for name, p in plain_disc.named_parameters()}
     adversarial = gan_loss(functional_call(plain_disc, frozen, (sr,)), real=True)

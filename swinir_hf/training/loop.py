@@ -51,7 +51,7 @@ def run_training(
     A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints saved so far.
     """
     from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration
+    from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 
     from ..extras import require
 
@@ -79,6 +79,7 @@ def run_training(
     accelerator = Accelerator(
         cpu=multi_cpu,
         mixed_precision=t.mixed_precision,
+        dynamo_plugin=TorchDynamoPlugin(backend=t.compile.upper(), mode=t.compile_mode) if t.compile else None,
         log_with=None if t.report_to == "none" else t.report_to,
         # Trackers write under logs/. Checkpoints keep their own naming (see `save_checkpoint`).
         project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
@@ -255,7 +256,7 @@ def train_step(run: Run, batches: Any, step: int) -> None:
         run.gan["optimizer"].zero_grad(set_to_none=True)
     run.scheduler.step()
     if run.ema is not None:
-        run.ema.update(acc.unwrap_model(model), step)
+        run.ema.update(acc.unwrap_model(model, keep_torch_compile=False), step)
     run.progress.step = step + 1
     run.bar.update(1)
     run.window_steps += 1

@@ -187,4 +187,6 @@ class Run:
     @property
     def scored(self) -> SwinIRForImageRestoration:
         """The weights validated, checkpointed as a model folder and saved at the end: the EMA copy if any."""
-        return self.ema.model if self.ema is not None else self.accelerator.unwrap_model(self.model)
+        if self.ema is not None:
+            return self.ema.model
+        return self.accelerator.unwrap_model(self.model, keep_torch_compile=False)  # validated in eager mode

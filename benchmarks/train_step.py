@@ -1,0 +1,109 @@
+"""Training-step benchmark (not a test): samples/s of one model's optimizer steps, by precision, torch.compile mode
+and batch size, on synthetic batches already on the device (so the data loaders are out of the picture;
+`training_data.py` times those, and the trainer's `train/data_wait` says which one sets a run's pace).
+
+For the GPU lease recipe (issue #13): which of bf16 autocast, torch.compile (inductor) and CUDA graphs
+(inductor's reduce-overhead mode) and which batch size give the most samples/s for the `gpu_*` configs. Each
+variant reports its first step (the compile time, when compiling), then the steady steps/s and samples/s.
+
+    python benchmarks/train_step.py --device cuda --configs gpu_sr_x4 gpu_real_sr_x4 --seconds 10
+    python benchmarks/train_step.py --device cpu --configs tiny_sr_x2 --steps 3 --variants fp32 bf16   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from contextlib import nullcontext
+
+import torch
+
+from swinir_hf.training.cli import parse_command_line
+from swinir_hf.training.state import build_model
+
+# name → (autocast to bfloat16, torch.compile backend, its mode, batch factor)
+VARIANTS = {
+    "fp32": (False, None, None, 1),
+    "bf16": (True, None, None, 1),
+    "bf16 x2 batch": (True, None, None, 2),
+    "bf16 inductor": (True, "inductor", None, 1),
+    "bf16 inductor reduce-overhead": (True, "inductor", "reduce-overhead", 1),
+    "bf16 inductor x2 batch": (True, "inductor", None, 2),
+}
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_variant(
+    config: str, variant: str, device: torch.device, steps: int | None, seconds: float, overrides: list[str]
+) -> dict:
+    """Build the config's model and time its optimizer steps in one variant; returns the row's figures."""
+    bf16, backend, mode, factor = VARIANTS[variant]
+    cfg, _ = parse_command_line(["--config", config, *overrides])
+    model, _ = build_model(cfg.model, cfg.train)
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.learning_rate)
+    step_model = torch.compile(model, backend=backend, mode=mode) if backend else model
+    batch, p, scale = cfg.train.batch_size * factor, cfg.data.patch_size, model.config.upscale
+    x = torch.rand(batch, model.config.num_channels, p, p, device=device)
+    y = torch.rand(batch, model.config.num_channels, p * scale, p * scale, device=device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+    def step() -> None:
+        with autocast:
+            loss = step_model(pixel_values=x, labels=y).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    step()
+    synchronize(device)
+    first = time.perf_counter() - start
+    for _ in range(3):  # CUDA graphs record on the first calls after compiling
+        step()
+    synchronize(device)
+    done, start = 0, time.perf_counter()
+    while (done < steps) if steps else (time.perf_counter() - start < seconds):
+        step()
+        done += 1
+        if not steps and done % 10 == 0:
+            synchronize(device)
+    synchronize(device)
+    rate = done / (time.perf_counter() - start)
+    memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    torch._dynamo.reset()
+    return {"batch": batch, "first": first, "steps_per_s": rate, "samples_per_s": rate * batch, "gib": memory}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=["gpu_sr_x4", "gpu_real_sr_x4"], help="training configs")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per variant (after warm-up)")
+    parser.add_argument("--steps", type=int, help="timed steps per variant instead of --seconds")
+    parser.add_argument("--set", nargs="*", default=[], help="config overrides, as the trainer takes them")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"## Training steps on {name}, torch {torch.__version__}, synthetic batches on the device\n")
+    print("| config | variant | batch | first step s | steps/s | samples/s | peak GiB |")
+    print("|:--|:--|--:|--:|--:|--:|--:|")
+    for config in args.configs:
+        for variant in args.variants:
+            r = time_variant(config, variant, device, args.steps, args.seconds, args.set)
+            print(
+                f"| `{config}` | {variant} | {r['batch']} | {r['first']:.1f} | {r['steps_per_s']:.2f} "
+                f"| {r['samples_per_s']:.0f} | {r['gib']:.2f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
