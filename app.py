@@ -882,8 +882,10 @@ class RestorationDemo:
             c["precision"] = gr.Radio(self.precisions(), value="auto", label="Precision")
         # The API's Restore: gradio checks a Radio's value against the choices the page was built with (the first
         # task's scales, no levels), so API clients send scale and level as plain numbers and plan() checks them.
-        c["api_scale"] = gr.Number(visible=False, precision=0)
-        c["api_level"] = gr.Number(visible=False, precision=0)
+        c["api_scale"] = gr.Number(visible=False, precision=0, label="Scale: 1 (denoising, JPEG), 2 or 4")
+        c["api_level"] = gr.Number(
+            visible=False, precision=0, label="Level: noise σ or JPEG quality of the authors' models; None: default"
+        )
         c["api_run"] = gr.Button(visible=False)
         return c
 
