@@ -6,7 +6,8 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
 
 1. makes the trainer importable there: installs the carried gpu_wheels/ it lacks (transformers ≥ 5.18, jsonargparse,
    docstring_parser; training on plain image folders needs no `datasets`, which that machine also lacks);
-2. restores each model's checkpoint from the carried gpu_ckpt/NAME.tar into runs/gpu/NAME/checkpoints/;
+2. makes gpu_lr/ (the bicubic x4 LR images of gpu_data/, `pack_gpu_data.py --lr-only`; seconds) and restores each
+   model's checkpoint from the carried gpu_ckpt/NAME.tar into runs/gpu/NAME/checkpoints/;
 3. starts one `python -m swinir_hf.train --config gpu_... --resume latest` process per model on the one GPU;
 4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
    checkpoint), and meanwhile packs every new checkpoint into OUT every `--pack-every` seconds, so that a hard
@@ -348,6 +349,14 @@ def run_lease(args: argparse.Namespace) -> int:
     args.runs.mkdir(parents=True, exist_ok=True)
     LOG_FILES.append(args.out / "lease.log")
     env = prepare_env(args)
+    make_lr = [
+        sys.executable,
+        str(REPO / "hub" / "pack_gpu_data.py"),
+        "--lr-only",
+        "--out",
+        str(args.workdir / "gpu_data"),
+    ]
+    subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
     if args.probe:
         probe(models, args, env)
     start_step = {}

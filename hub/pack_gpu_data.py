@@ -1,11 +1,14 @@
 """Pack what a GPU lease needs beside the working tree (docs/training.md, "GPU leases"):
 
-    python hub/pack_gpu_data.py            # → gpu_data/ (training images + Set5 HR) and gpu_wheels/
+    python hub/pack_gpu_data.py            # → gpu_data/ (training images + Set5 HR), gpu_lr/ and gpu_wheels/
 
 gpu_data/ holds ../shared/trainsets' DIV2K_train_HR_crops128 (re-encoded as lossless WebP: the same pixels, a
 third smaller than PNG) and as many BSDS500_train JPEGs (copied as they are) as fit under --max-mb, plus
 testsets/Set5/HR as the validation set. No test set is trained on. The cap is well under the lease's 64 MiB because
 the working tree, the wheels and five returned checkpoints (~6 MB each) travel in the same 64 MiB.
+
+gpu_lr/ holds the bicubic ×4 LR images of the training images, for gpu_sr_x4's paired data. It is
+not carried (there is no room): `gpu_lease.py run` makes it on the lease machine (`--lr-only`), in seconds.
 
 gpu_wheels/ holds what the lease machine lacks (it has torch, transformers 5.17, accelerate, PyYAML, ...): a
 transformers wheel with `transformers/models/*` dropped except the modules its core imports (13.5 MB → 2.2 MB; this
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -31,6 +35,10 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 # Model folders that transformers' own modules import (the Auto classes and pipelines); found by trial imports.
 KEEP_MODELS = ("auto", "encoder_decoder")
+# The training sets gpu_sr_x4 reads as `paired` data, and the scale (at x2 reading an LR image cost as much as
+# resizing the patch: benchmarks/training_data.py).
+LR_SETS = ("DIV2K_train_HR_crops128", "BSDS500_train")
+LR_SCALES = (4,)
 # The trainer's config parser and the parser of its help texts: pure Python, not on the lease machine.
 PURE_WHEELS = ("jsonargparse", "docstring-parser")
 WHEEL_CHECK = """
@@ -82,6 +90,34 @@ def pack_images(shared: Path, out: Path, max_bytes: int, limit: int | None) -> N
     for name, folder in sets.items():
         print(f"{out.name}/{name}: {len(list(folder.iterdir()))} images, {folder_size(folder) / 1e6:.1f} MB")
     print(f"{out}: {folder_size(out) / 1e6:.1f} MB in all (cap {max_bytes / 1e6:.1f} MB)")
+
+
+def _write_lr(job: tuple[Path, Path, int]) -> None:
+    """One bicubic LR image (MATLAB `imresize`, as the `bicubic` degradation), as lossless WebP."""
+    from swinir_hf.evaluation.degradations import bicubic_downscale
+    from swinir_hf.training.data import decode_image
+
+    source, target, scale = job
+    Image.fromarray(bicubic_downscale(decode_image(str(source), 3), scale)).save(target, "WEBP", lossless=True)
+
+
+def make_lr_sets(data: Path, out: Path, scales: tuple[int, ...] = LR_SCALES) -> None:
+    """out/{SET}_x{scale}/: the bicubic LR image of every training image in data/{SET} (same stems), for the
+    bicubic configs' `paired` data: a training sample then costs a crop instead of a resize. Whole-image LR, as
+    the paper's DIV2K LR files; complete folders are kept. Cheap enough (seconds) to make on the lease machine
+    rather than carry."""
+    jobs = []
+    for name in LR_SETS:
+        for scale in scales:
+            folder = out / f"{name}_x{scale}"
+            sources = sorted(p for p in (data / name).iterdir() if p.is_file())
+            if folder.is_dir() and len(list(folder.iterdir())) == len(sources):
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            jobs += [(src, folder / f"{src.stem}.webp", scale) for src in sources]
+    with multiprocessing.Pool(max(1, min(os.cpu_count() or 1, 16))) as pool:
+        pool.map(_write_lr, jobs, chunksize=16)
+    print(f"{out}: {len(jobs)} LR images made ({folder_size(out) / 1e6:.1f} MB in all)")
 
 
 def slim_wheel(source: Path, target: Path) -> None:
@@ -142,8 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wheels", type=Path, default=REPO / "gpu_wheels", help="the wheel folder (git-ignored)")
     parser.add_argument("--transformers", default="5.24.0", help="transformers version of the wheel")
     parser.add_argument("--no-wheel", action="store_true", help="pack the images only (no gpu_wheels/)")
+    parser.add_argument("--lr", type=Path, help="LR folder (default: gpu_lr beside --out; not carried)")
+    parser.add_argument("--lr-only", action="store_true", help="only make the LR images of an existing --out")
     args = parser.parse_args(argv)
+    lr = args.lr or args.out.parent / "gpu_lr"
+    if args.lr_only:
+        make_lr_sets(args.out, lr)
+        return 0
     pack_images(args.shared, args.out, int(args.max_mb * 1e6), args.limit)
+    if lr.exists():
+        shutil.rmtree(lr)  # made from the images just packed
+    make_lr_sets(args.out, lr)
     if not args.no_wheel:
         pack_wheels(args.transformers, args.wheels)
     return 0

@@ -14,11 +14,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from swinir_hf.evaluation.degradations import bicubic_downscale
 from swinir_hf.training.config import TrainingConfig, read_config_file
+from swinir_hf.training.data import decode_image
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -53,6 +56,7 @@ def test_gpu_configs_are_paper_sized_and_use_only_packed_data() -> None:
         assert cfg.train.output_dir == f"runs/gpu/{name}"
         assert cfg.train.mixed_precision == "bf16" and cfg.train.keep_checkpoints == 1
         assert all(str(s).startswith("gpu_data/") for s in [*cfg.data.train, cfg.data.val])
+        assert all(str(s).startswith("gpu_lr/") for s in cfg.data.train_lr)  # made from gpu_data/ by the lease
         assert not any("Set5" in str(s) for s in cfg.data.train)  # the validation set is never trained on
         overrides = {k: v for k, v in cfg.model.config.items() if k in ("embed_dim", "depths", "num_heads")}
         assert overrides in ({}, {"embed_dim": 60, "depths": [6] * 4, "num_heads": [6] * 4})
@@ -113,6 +117,8 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path) -> None:
         pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")
     pack = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--out", str(tmp_path / "gpu_data")]
     subprocess.run([*pack, "--limit", "3", "--no-wheel"], check=True, capture_output=True)
+    assert len(list((tmp_path / "gpu_lr" / "BSDS500_train_x4").iterdir())) == 3
+    shutil.rmtree(tmp_path / "gpu_lr")  # not carried: the lease makes it
 
     first = _lease(tmp_path, "out1", "runs1", "--budget", "240", "--set", "train.max_steps=2", *TINY)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
@@ -123,6 +129,12 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path) -> None:
     assert all(p.stat().st_size < 16 * 2**20 for p in out.iterdir())
     summary = json.loads((out / "summary.json").read_text())["models"]
     assert {m: s["end_step"] for m, s in summary.items()} == dict.fromkeys(lease.MODELS, 2)
+    for name in ("DIV2K_train_HR_crops128", "BSDS500_train"):  # each LR image is its HR image's bicubic x4
+        hr_files = sorted((tmp_path / "gpu_data" / name).iterdir())
+        lr_files = sorted((tmp_path / "gpu_lr" / f"{name}_x4").iterdir())
+        assert [p.stem for p in lr_files] == [p.stem for p in hr_files]
+        hr, lr = decode_image(str(hr_files[0]), 3), decode_image(str(lr_files[0]), 3)
+        assert np.array_equal(lr, bicubic_downscale(hr, 4))
 
     # The compact tar restores the trainer's checkpoint: raw weights to bfloat16 precision of their distance
     # from the float16 EMA, the EMA to float16 precision, the small files as they were.
