@@ -218,15 +218,11 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
                 factor = rng.uniform(*factor_range)
                 target = (max(1, round(image.shape[0] * factor)), max(1, round(image.shape[1] * factor)))
                 x = resize(x, target, RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
-            elif op == 2:
-                sigma = rng.uniform(1.0, 25.0)
-                seed = int(rng.integers(2**31))
-                if rng.random() < 0.6:
-                    x = add_gaussian_noise(x, sigma, seed).astype(np.float32)
-                else:
-                    x = x + add_gaussian_noise(np.zeros(x.shape[:2], np.float32), sigma, seed)[..., None].astype(
-                        np.float32
-                    )
+            elif op == 2:  # colour noise (p = 0.6) or the same noise on every channel
+                sigma = np.float32(rng.uniform(1.0, 25.0) / 255.0)
+                shape = x.shape if rng.random() < 0.6 else (*x.shape[:2], 1)
+                # From `rng`, in float32: cheaper than the authors' float64 generator (`add_gaussian_noise`).
+                x = x + sigma * rng.standard_normal(shape, dtype=np.float32)
             else:
                 quantised = np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
                 x = jpeg_compress(quantised, int(rng.integers(30, 96))).astype(np.float32) / 255.0
