@@ -119,8 +119,11 @@ def test_cli_jpeg_identity(small_set, capsys):
 
 
 def test_real_world_setting_is_a_fixed_benchmark(small_set, capsys, tmp_path):
-    """`--real`: the BSRGAN-style degradation with a fixed seed, so two runs score the same inputs; the baseline
-    is bicubic upscaling of those inputs; the JSON says which degradation it was."""
+    """`--real`: the BSRGAN-style degradation with a fixed seed per image name, so two runs score the same inputs
+    and each image gets its own draw; the baseline is bicubic upscaling of those inputs; the JSON says which
+    degradation it was."""
+    import zlib
+
     from swinir_hf.evaluation.degradations import real_world_degradation
 
     dataset, model_dir = small_set
@@ -128,9 +131,10 @@ def test_real_world_setting_is_a_fixed_benchmark(small_set, capsys, tmp_path):
     d = resolve_degradation(model, real=True)
     assert (d.kind, d.scale, d.task, d.baseline_name) == ("real", 2, "sr", "bicubic")
     hr = np.asarray(Image.open(dataset / "HR" / "a.png"))
-    gt, lq = degrade(hr, d)
-    assert np.array_equal(lq, degrade(hr, d)[1])  # the same input every time
-    assert np.array_equal(lq, real_world_degradation(hr, 2, np.random.default_rng(0)))
+    gt, lq = degrade(hr, d, name="a")
+    assert np.array_equal(lq, degrade(hr, d, name="a")[1])  # the same input every time
+    assert np.array_equal(lq, real_world_degradation(hr, 2, np.random.default_rng((0, zlib.crc32(b"a")))))
+    assert not np.array_equal(lq, degrade(hr, d, name="b")[1])  # another image name, another draw
     assert gt.shape == (lq.shape[0] * 2, lq.shape[1] * 2, 3) and not np.array_equal(
         lq, degrade(hr, Degradation("bicubic", 2))[1]
     )

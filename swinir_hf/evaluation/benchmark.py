@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +46,8 @@ GreyConvention = Literal["native", "rgb"]
 PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
 GREY_CONVENTIONS = ("native", "rgb")
 NOISE_SEED = 0
-# Seed of the BSRGAN-style degradation's random draws (`real`), the same for every image: a fixed benchmark.
+# Base seed of the BSRGAN-style degradation's random draws (`real`); each image draws from (REAL_SEED, a hash of
+# its name), so the figures average over many draws of the pipeline and do not depend on which images are scored.
 REAL_SEED = 0
 
 COLUMNS = {
@@ -293,15 +295,18 @@ def to_model_channels(image: np.ndarray, channels: int | None, kind: str) -> np.
     return float_to_image(match_channels(image / 255.0, 1), output_type="np")[..., None]
 
 
-def degrade(hr: np.ndarray, degradation: Degradation, lr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(ground truth, model input) for one (H, W, C) uint8 image; the input is uint8, or float64 for noise.
+def degrade(
+    hr: np.ndarray, degradation: Degradation, lr: np.ndarray | None = None, name: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ground truth, model input) for one (H, W, C) uint8 image named `name`; the input is uint8, or float64 for
+    noise.
 
     A given `lr` is used as the input as it is; the ground truth is then cropped to scale × its size.
     """
     s = degradation.scale
     if lr is None:
         if degradation.kind == "real":
-            lr = real_world_degradation(hr, s, np.random.default_rng(REAL_SEED))
+            lr = real_world_degradation(hr, s, np.random.default_rng((REAL_SEED, zlib.crc32(name.encode()))))
         elif degradation.task == "sr":
             lr = bicubic_downscale(hr, s)
         elif degradation.task == "dn":
@@ -373,7 +378,7 @@ def evaluate(
     for sample in tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress):
         hr = to_model_channels(sample.hr, channels, degradation.kind)
         lr = to_model_channels(sample.lr, channels, degradation.kind) if sample.lr is not None else None
-        gt, lq = degrade(hr, degradation, lr)
+        gt, lq = degrade(hr, degradation, lr, sample.name)
         out = as_uint8(lq if model is None else restore(model, lq, engine))
         result.names.append(sample.name)
         result.scores[degradation.baseline_name].append(score(baseline(lq, degradation), gt, degradation))
