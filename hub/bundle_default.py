@@ -71,7 +71,8 @@ def suite(model: SwinIRForImageRestoration) -> Suite:
             y=True,
             baseline="bicubic",
             protocol=f"PSNR / SSIM on the Y channel, border {c.upscale}, of inputs made by the BSRGAN-style "
-            "degradation with seed 0 (`swinir-hf eval --real`): a reproducible proxy, real photos have no ground truth",
+            "degradation, seeded per image (`swinir-hf eval --real`): a reproducible proxy, real photos have no "
+            "ground truth",
             paper={},
         )
     if c.upscale > 1:

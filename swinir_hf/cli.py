@@ -97,7 +97,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     task.add_argument(
         "--real",
         action="store_true",
-        help="BSRGAN-style real-world degradation at the model's scale, fixed seed (real-world super-resolution)",
+        help="BSRGAN-style real-world degradation at the model's scale, seeded per image (real-world super-resolution)",
     )
     p.add_argument(
         "--lr-dir", help="folder of given LR / degraded inputs (NAME.* or NAMEx<scale>.*) instead of making them"
