@@ -16,17 +16,14 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
    first (before 3.) spends up to S seconds timing the training steps in bf16, with a doubled batch, with
    torch.compile and with CUDA graphs (benchmarks/train_step.py) into train_step.md.
 
-NAME.tar holds the newest checkpoint, compacted: the EMA weights in float16, the raw weights as a bfloat16
-difference from them, Adam's second moments in bfloat16 and its first moments dropped (they restart at zero and
-refill within ~20 steps), ~6 bytes per parameter instead of ~20; the small files as saved. A finished run adds
-its final model (final/). Back here, `python hub/gpu_lease.py collect FILES_AT` files the returned tars into
-gpu_ckpt/ (the next lease's carry) and finished models into runs/gpu/NAME/ for hub/bundle_default.py.
+NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
+Back here, `python hub/gpu_lease.py collect FILES_AT` files the returned tars into gpu_ckpt/ (the next lease's
+carry) and finished models into runs/gpu/NAME/ for hub/bundle_default.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
@@ -39,7 +36,7 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load, load_file, save, save_file
+from lease_checkpoints import pack, step_folders, unpack  # beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 # Bundled model name → config, in the issue's priority order.
@@ -50,7 +47,6 @@ MODELS = {
     "jpeg-color": "gpu_color_jpeg",
     "sr-x2": "gpu_sr_x2",
 }
-FINAL_FILES = ("model.safetensors", "config.json", "preprocessor_config.json", "README.md", "training_summary.json")
 MIN_TRANSFORMERS = (5, 18)
 # What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16, a doubled batch, inductor, CUDA graphs.
 PROBE_VARIANTS = ("bf16", "bf16 x2 batch", "bf16 inductor", "bf16 inductor reduce-overhead")
@@ -65,128 +61,6 @@ def log(message: str) -> None:
     for path in LOG_FILES:
         with open(path, "a") as f:
             f.write(line + "\n")
-
-
-# --- compact checkpoints ----------------------------------------------------------------------------------------
-
-
-def _checkpoints(run: Path) -> list[Path]:
-    return sorted((run / "checkpoints").glob("step-[0-9]*[0-9]"))
-
-
-def _find_ema(folder: Path, keys: set[str]) -> Path | None:
-    """The accelerate custom-object file holding the EMA weights (a state dict with the model's keys)."""
-    for path in sorted(folder.glob("custom_checkpoint_*.pkl")):
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and set(state) == keys:
-            return path
-    return None
-
-
-def compact(step_dir: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """An accelerate checkpoint folder → (16-bit tensors, metadata); small files ride along in metadata."""
-    raw = load_file(step_dir / "model.safetensors")
-    ema_file = _find_ema(step_dir, set(raw))
-    ema = torch.load(ema_file, map_location="cpu", weights_only=True) if ema_file else {}
-    tensors: dict[str, torch.Tensor] = {}
-    for key, weight in raw.items():
-        half = ema[key].half() if key in ema and weight.is_floating_point() else None
-        if half is None or not torch.isfinite(half).all():
-            tensors[f"raw.{key}"] = weight  # no EMA, or one that float16 cannot hold
-            if key in ema:
-                tensors[f"ema32.{key}"] = ema[key]
-            continue
-        tensors[f"ema.{key}"] = half
-        tensors[f"delta.{key}"] = (weight - half.float()).bfloat16()
-    opt = torch.load(step_dir / "optimizer.bin", map_location="cpu", weights_only=True)
-    steps = {}
-    for index, state in opt["state"].items():
-        steps[str(index)] = float(state["step"])
-        tensors[f"exp_avg_sq.{index}"] = state["exp_avg_sq"].bfloat16()
-    skip = {"model.safetensors", "optimizer.bin", ema_file.name if ema_file else ""}
-    small = {p.name: p.read_bytes().hex() for p in step_dir.iterdir() if p.is_file() and p.name not in skip}
-    meta = {
-        "step_dir": step_dir.name,
-        "ema_file": ema_file.name if ema_file else None,
-        "param_groups": opt["param_groups"],
-        "steps": steps,
-        "files": small,
-    }
-    return tensors, meta
-
-
-def expand(tensors: dict[str, torch.Tensor], meta: dict, run: Path) -> Path:
-    """Rebuild the accelerate checkpoint folder under run/checkpoints/ from `compact`'s output; returns it."""
-    folder = run / "checkpoints" / meta["step_dir"]
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    raw, ema = {}, {}
-    for name, tensor in tensors.items():
-        kind, key = name.split(".", 1)
-        if kind == "raw":
-            raw[key] = tensor
-        elif kind == "ema32":
-            ema[key] = tensor
-        elif kind == "ema":
-            ema[key] = tensor.float()
-            raw[key] = tensor.float() + tensors[f"delta.{key}"].float()
-    save_file(raw, tmp / "model.safetensors", metadata={"format": "pt"})
-    if meta["ema_file"]:
-        torch.save({key: ema.get(key, raw[key]).clone() for key in raw}, tmp / meta["ema_file"])
-    state = {}
-    for index, step in meta["steps"].items():
-        sq = tensors[f"exp_avg_sq.{index}"].float()
-        state[int(index)] = {"step": torch.tensor(step), "exp_avg": torch.zeros_like(sq), "exp_avg_sq": sq}
-    groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["param_groups"]]
-    torch.save({"state": state, "param_groups": groups}, tmp / "optimizer.bin")
-    for name, data in meta["files"].items():
-        (tmp / name).write_bytes(bytes.fromhex(data))
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
-    return folder
-
-
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime = len(data), int(time.time())
-    tar.addfile(info, io.BytesIO(data))
-
-
-def pack(run: Path, target: Path, train_log: Path | None = None) -> int | None:
-    """Write run's newest checkpoint (+ its final model when finished) as target (a tar); returns its step."""
-    found = _checkpoints(run)
-    if not found:
-        return None
-    tensors, meta = compact(found[-1])
-    step = json.loads(bytes.fromhex(meta["files"]["progress.json"]))["step"]
-    tmp = target.with_name(target.name + ".tmp")
-    with tarfile.open(tmp, "w") as tar:
-        _add_bytes(tar, "compact.safetensors", save(tensors))
-        _add_bytes(tar, "compact.json", json.dumps(meta).encode())
-        for name in ("training_config.yaml",):
-            if (run / name).is_file():
-                tar.add(run / name, name)
-        summary = run / "training_summary.json"
-        if summary.is_file() and json.loads(summary.read_text())["step"] == step:
-            for name in FINAL_FILES:
-                tar.add(run / name, f"final/{name}")
-        if train_log is not None and train_log.is_file():
-            tar.add(train_log, "train.log")
-    os.replace(tmp, target)
-    return step
-
-
-def unpack(source: Path, run: Path) -> int:
-    """Restore a tar from `pack` into run/checkpoints/ (and run/training_config.yaml); returns its step."""
-    with tarfile.open(source) as tar:
-        tensors = load(tar.extractfile("compact.safetensors").read())
-        meta = json.loads(tar.extractfile("compact.json").read())
-        run.mkdir(parents=True, exist_ok=True)
-        if "training_config.yaml" in tar.getnames():
-            (run / "training_config.yaml").write_bytes(tar.extractfile("training_config.yaml").read())
-    folder = expand(tensors, meta, run)
-    return json.loads((folder / "progress.json").read_text())["step"]
 
 
 # --- the lease --------------------------------------------------------------------------------------------------
@@ -270,7 +144,7 @@ def pack_all(models: list[str], args: argparse.Namespace, packed: dict[str, int]
     """Pack each model's newest checkpoint into OUT if it is newer than the one packed before."""
     for name in models:
         run = args.runs / name
-        found = _checkpoints(run)
+        found = step_folders(run)
         if not found or packed.get(name) == found[-1].name:
             continue
         try:
@@ -298,7 +172,7 @@ def stop(procs: dict[str, subprocess.Popen], grace: float) -> None:
 
 
 def _progress(run: Path) -> dict:
-    found = _checkpoints(run)
+    found = step_folders(run)
     return json.loads((found[-1] / "progress.json").read_text()) if found else {"step": 0}
 
 
@@ -362,7 +236,7 @@ def run_lease(args: argparse.Namespace) -> int:
     start_step = {}
     for name in models:
         carried = args.ckpt / f"{name}.tar"
-        if carried.is_file() and not _checkpoints(args.runs / name):
+        if carried.is_file() and not step_folders(args.runs / name):
             log(f"{name}: restored step {unpack(carried, args.runs / name)} from {carried}")
         start_step[name] = _progress(args.runs / name)["step"]
     shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))

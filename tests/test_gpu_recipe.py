@@ -36,6 +36,8 @@ TINY = [
 
 
 def _lease_module():
+    if str(REPO / "hub") not in sys.path:  # gpu_lease imports lease_checkpoints from beside it, as a script does
+        sys.path.insert(0, str(REPO / "hub"))
     spec = importlib.util.spec_from_file_location("gpu_lease", REPO / "hub" / "gpu_lease.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
