@@ -56,6 +56,8 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         },
         "train.checkpoint_every, checkpoint_minutes and validate_every must be >= 0 (0: off), keep_checkpoints and "
         "log_every >= 1": {"train": {"checkpoint_minutes": -1}},
+        "train.compile_mode must be null or one of default, reduce-overhead, max-autotune, "
+        "max-autotune-no-cudagraphs, got 'fast'": {"train": {"compile": "inductor", "compile_mode": "fast"}},
     }
     for message, bad in problems.items():
         with pytest.raises(ValueError) as err:

@@ -81,6 +81,10 @@ class DataArgs:
     """`datasets` cache folder for Hub datasets"""
 
 
+# The modes torch.compile takes on every supported torch (newer ones add more, e.g. "lite").
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
 @dataclass
 class TrainArgs:
     """Optimisation, precision, checkpointing and logging."""
@@ -227,6 +231,10 @@ class TrainingConfig:
         backends = sorted(b.value.lower() for b in DynamoBackend if b.value != "NO")
         if t.compile is not None and t.compile not in backends:
             raise ValueError(f"train.compile must be null or one of {', '.join(backends)}, got {t.compile!r}")
+        if t.compile_mode not in (None, *COMPILE_MODES):
+            raise ValueError(
+                f"train.compile_mode must be null or one of {', '.join(COMPILE_MODES)}, got {t.compile_mode!r}"
+            )
         if t.loss not in (None, "l1", "charbonnier"):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
         self.milestones()
