@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from contextlib import nullcontext
 
 import torch
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, help="timed steps per variant instead of --seconds")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, as the trainer takes them")
     args = parser.parse_args(argv)
+    # dynamo traces through the model's cached relative-position index (a pure function of the window size)
+    warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"## Training steps on {name}, torch {torch.__version__}, synthetic batches on the device\n")

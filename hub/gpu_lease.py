@@ -206,9 +206,9 @@ def probe(models: list[str], args: argparse.Namespace, env: dict) -> None:
     command = [sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--device", args.device, "--configs"]
     command += [*configs, "--seconds", "5", "--variants", *PROBE_VARIANTS, "--set", *args.set]
     log(f"probe: up to {args.probe:.0f} s: {' '.join(command[1:])}")
-    with (args.out / "train_step.md").open("w") as table:
+    with (args.out / "train_step.md").open("w") as table, (args.out / "lease.log").open("a") as errors:
         try:
-            subprocess.run(command, env=env, stdout=table, stderr=subprocess.STDOUT, timeout=args.probe)
+            subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=args.probe)
         except subprocess.TimeoutExpired:
             log("probe: time is up; the rows so far are in train_step.md")
 
