@@ -233,7 +233,7 @@ def test_summary_records_speed_and_data_wait(tiny_run, train_cli, images, tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")  # a pure function of ints
+@pytest.mark.filterwarnings("error:Dynamo detected")  # the trainer silences dynamo's note on the cached index
 def test_compiled_training_matches_eager_and_saves_plain_checkpoints(tiny_run, train_cli, images, tmp_path):
     from torch._dynamo.utils import counters
 
