@@ -85,14 +85,15 @@ def gemm_peak(device: str, dtype: str) -> float:
 
 
 def _timed(fn, device: str = "cpu") -> float:
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     fn()
-    _sync(device)
+    synchronize(device)
     return time.perf_counter() - start
 
 
-def _sync(device: str) -> None:
+def synchronize(device: str) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously); nothing to wait for on the CPU."""
     if device == "cuda":
         torch.cuda.synchronize()
 

@@ -18,6 +18,7 @@ import warnings
 from contextlib import nullcontext
 
 import torch
+from inference import synchronize  # run as a script: benchmarks/ is on sys.path
 
 from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.state import build_model
@@ -31,11 +32,6 @@ VARIANTS = {
     "bf16 inductor reduce-overhead": (True, "inductor", "reduce-overhead", 1),
     "bf16 inductor x2 batch": (True, "inductor", None, 2),
 }
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_variant(
@@ -64,18 +60,18 @@ def time_variant(
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     step()
-    synchronize(device)
+    synchronize(device.type)
     first = time.perf_counter() - start
     for _ in range(3):  # CUDA graphs record on the first calls after compiling
         step()
-    synchronize(device)
+    synchronize(device.type)
     done, start = 0, time.perf_counter()
     while (done < steps) if steps else (time.perf_counter() - start < seconds):
         step()
         done += 1
         if not steps and done % 10 == 0:
-            synchronize(device)
-    synchronize(device)
+            synchronize(device.type)
+    synchronize(device.type)
     rate = done / (time.perf_counter() - start)
     memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
     torch._dynamo.reset()
