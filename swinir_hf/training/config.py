@@ -81,7 +81,9 @@ class DataArgs:
     """`datasets` cache folder for Hub datasets"""
 
 
-# The modes torch.compile takes on every supported torch (newer ones add more, e.g. "lite").
+# torch.compile backends accelerate's dynamo plugin takes, and the modes torch.compile takes on every supported
+# torch (newer ones add more, e.g. "lite").
+COMPILE_BACKENDS = tuple(sorted(b.value.lower() for b in DynamoBackend if b.value != "NO"))
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
@@ -228,9 +230,8 @@ class TrainingConfig:
                 "gan.vgg_weights is required for GAN training (a torchvision-layout VGG-19 state dict or a Hub id "
                 "such as timm/vgg19.tv_in1k); gan.allow_random_vgg=true runs without one (tests only)"
             )
-        backends = sorted(b.value.lower() for b in DynamoBackend if b.value != "NO")
-        if t.compile is not None and t.compile not in backends:
-            raise ValueError(f"train.compile must be null or one of {', '.join(backends)}, got {t.compile!r}")
+        if t.compile not in (None, *COMPILE_BACKENDS):
+            raise ValueError(f"train.compile must be null or one of {', '.join(COMPILE_BACKENDS)}, got {t.compile!r}")
         if t.compile_mode not in (None, *COMPILE_MODES):
             raise ValueError(
                 f"train.compile_mode must be null or one of {', '.join(COMPILE_MODES)}, got {t.compile_mode!r}"
