@@ -16,10 +16,17 @@ import gradio as gr
 import huggingface_hub.constants
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import app
 from swinir_hf import SwinIRForImageRestoration
+from swinir_hf.demo import RestorationDemo, menu
+from swinir_hf.demo.errors import ModelError
+from swinir_hf.demo.layout import precisions
+from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch
+from swinir_hf.demo.progress import forwards_needed
+from swinir_hf.demo.uploads import jpeg_quality
 from swinir_hf.inference.image_io import read_image, write_image
 from swinir_hf.models.modeling_swinir import SwinTransformerBlock
 
@@ -46,8 +53,8 @@ def model_dir(tmp_path_factory, save_model) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(model_dir, tmp_path_factory) -> app.RestorationDemo:
-    return app.RestorationDemo(extra_models=[str(model_dir)], defaults_dir=tmp_path_factory.mktemp("no-defaults"))
+def demo(model_dir, tmp_path_factory) -> RestorationDemo:
+    return RestorationDemo(extra_models=[str(model_dir)], defaults_dir=tmp_path_factory.mktemp("no-defaults"))
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +67,7 @@ def session(name: str = "test") -> types.SimpleNamespace:
     return types.SimpleNamespace(session_hash=name)
 
 
-def run(demo: app.RestorationDemo, path, model: str = app.AUTO, task: str = app.SR, scale: int | None = 2, **options):
+def run(demo: RestorationDemo, path, model: str = AUTO, task: str = SR, scale: int | None = 2, **options):
     """Call the restore callback as the Restore button does; returns ((before, after), file, info)."""
     settings = dict(level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto")
     settings.update(options)
@@ -110,18 +117,18 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
         with pytest.raises(gr.Error, match=f"{path.name} is not an image this demo can read") as err:
             run(demo, path)
         assert not err.value.print_exception  # a user error: no traceback in the server log
-    small = app.RestorationDemo(max_pixels=1000, extra_models=[str(model_dir)], defaults_dir=tmp_path)
+    small = RestorationDemo(max_pixels=1000, extra_models=[str(model_dir)], defaults_dir=tmp_path)
     with pytest.raises(gr.Error, match=r"120×100 = 0\.01 megapixels; this demo accepts up to 0\.00"):
         run(small, EXAMPLE)
     with pytest.raises(gr.Error, match="Upload an image first"):
-        demo.restore(None, app.SR, 2, app.AUTO, None, "", "auto", 32, False, "auto", session())
+        demo.restore(None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", session())
     with pytest.raises(gr.Error, match="Tile size must be"):
         run(demo, EXAMPLE, tile="big")
     with pytest.raises(gr.Error) as err:
-        run(demo, EXAMPLE, model=app.CUSTOM, custom_path=str(tmp_path / "missing.pth"))
+        run(demo, EXAMPLE, model=CUSTOM, custom_path=str(tmp_path / "missing.pth"))
     assert err.value.message == f"{tmp_path / 'missing.pth'} does not exist"
-    if not app.torch.cuda.is_available():
-        assert "float16" not in demo.precisions()  # not offered where it cannot run
+    if not torch.cuda.is_available():
+        assert "float16" not in precisions(demo.device)  # not offered where it cannot run
         with pytest.raises(gr.Error, match="float16 needs a CUDA GPU"):
             run(demo, EXAMPLE, precision="float16")
 
@@ -150,62 +157,62 @@ def test_broken_model_folders_give_one_line(tmp_path, model_dir):
     shutil.copy(model_dir / "config.json", no_weights)
     cases = ((corrupt, "config.json is not valid JSON"), (no_weights, "has a config.json but no weights"))
     for folder, problem in cases:
-        with pytest.raises(app.ModelError, match=problem):
-            app.RestorationDemo(extra_models=[str(folder)], defaults_dir=tmp_path / "none")
+        with pytest.raises(ModelError, match=problem):
+            RestorationDemo(extra_models=[str(folder)], defaults_dir=tmp_path / "none")
         with pytest.raises(SystemExit, match=f"app.py: error: .*{problem}"):
             app.launch(app.parse_args(["--model", str(folder)]))
-    demo = app.RestorationDemo(defaults_dir=tmp_path / "none")
+    demo = RestorationDemo(defaults_dir=tmp_path / "none")
     for folder, problem in cases:  # the same through the path box
         with pytest.raises(gr.Error, match=problem) as err:
-            run(demo, EXAMPLE, model=app.CUSTOM, custom_path=str(folder))
+            run(demo, EXAMPLE, model=CUSTOM, custom_path=str(folder))
         assert "\n" not in err.value.message
 
 
 def test_hub_models_are_marked_and_disabled_offline(demo, monkeypatch):
-    hub = [e for e in demo.entries if e.on_hub]
+    hub = [e for e in demo.menu.entries if e.on_hub]
     assert len({spec for e in hub for spec in e.specs.values()}) == 31  # every released checkpoint is reachable
-    choices = dict(demo.task_choices())
+    choices = dict(demo.menu.task_choices())
     assert "Photo: enlarge (needs a download)" in choices and "JPEG: remove blocks (needs a download)" in choices
     assert "Clean image: enlarge" in choices  # the local ×2 model runs offline
-    real = demo.plan(app.REAL_SR, 4, app.AUTO, None, None)
+    real = demo.menu.plan(REAL_SR, 4, AUTO, None, None)
     assert real.problem == (
         "No offline model for photos ×4 yet: SwinIR-M real-world ×4 GAN · authors needs a download from the "
         "Hugging Face Hub, and this server is offline."
     )
-    labels = dict((v, k) for k, v in demo.model_choices(app.SR))
+    labels = dict((v, k) for k, v in demo.menu.model_choices(SR))
     assert labels["SwinIR-M classical ×4 DF2K · authors"].endswith(" · needs a download (offline)")
     start = time.perf_counter()
     with pytest.raises(gr.Error, match="needs a download from the Hugging Face Hub, and this server is offline"):
         run(demo, EXAMPLE, model="SwinIR-M classical ×4 DF2K · authors")
     assert time.perf_counter() - start < 10
     # Online, the same checkpoints are offered, marked as downloading on first use.
-    monkeypatch.setattr(app, "hub_online", lambda: True)
-    labels = dict((v, k) for k, v in demo.model_choices(app.SR))
+    monkeypatch.setattr(menu, "hub_online", lambda: True)
+    labels = dict((v, k) for k, v in demo.menu.model_choices(SR))
     assert labels["SwinIR-M classical ×4 DF2K · authors"].endswith(" · downloads on first use")
-    assert demo.plan(app.REAL_SR, 4, app.AUTO, None, None).spec == "swinir-hf/swinir-real-sr-x4-gan"
-    assert dict(demo.task_choices())["Photo: enlarge"] == app.REAL_SR
+    assert demo.menu.plan(REAL_SR, 4, AUTO, None, None).spec == "swinir-hf/swinir-real-sr-x4-gan"
+    assert dict(demo.menu.task_choices())["Photo: enlarge"] == REAL_SR
 
 
 def test_defaults_follow_the_input_and_levels_pick_the_checkpoint(demo, tmp_path):
     # A colour JPEG gets the colour model at the quality its tables show (15 → the nearer level, 10); grey → grey.
     jpeg = EXAMPLES / "flowers_jpeg15.jpg"
-    assert app.jpeg_quality(jpeg) == 15 and app.jpeg_quality(EXAMPLE) is None
-    scale, model, level, custom, plan, restore_button = demo.on_task(str(jpeg), app.JPEG, "")
-    assert scale["choices"] == [("×1", 1)] and model["value"] == app.AUTO
+    assert jpeg_quality(jpeg) == 15 and jpeg_quality(EXAMPLE) is None
+    scale, model, level, custom, plan, restore_button = demo.on_task(str(jpeg), JPEG, "")
+    assert scale["choices"] == [("×1", 1)] and model["value"] == AUTO
     assert level["visible"] and level["choices"] == [10, 20, 30, 40] and level["value"] == 10
     assert "SwinIR-M colour · authors needs a download" in plan and not restore_button["interactive"]  # offline
     grey = tmp_path / "grey.jpg"
     Image.open(jpeg).convert("L").save(grey, quality=40)
-    assert demo.plan(app.JPEG, 1, app.AUTO, None, None, channels=1, quality=40).spec is None
-    assert demo.plan(app.JPEG, 1, app.AUTO, None, None, channels=1).entry.label == "SwinIR-M grey · authors"
-    assert demo.on_task(str(grey), app.JPEG, "")[2]["value"] == 40
+    assert demo.menu.plan(JPEG, 1, AUTO, None, None, channels=1, quality=40).spec is None
+    assert demo.menu.plan(JPEG, 1, AUTO, None, None, channels=1).entry.label == "SwinIR-M grey · authors"
+    assert demo.on_task(str(grey), JPEG, "")[2]["value"] == 40
     # A Hub denoiser shows its σ selector on the first pick; σ picks the checkpoint.
     colour_dn = "SwinIR-M colour · authors"
-    scale, model, level, custom, plan, _ = demo.on_model(str(EXAMPLE), app.DENOISE, 1, colour_dn, None, "")
+    scale, model, level, custom, plan, _ = demo.on_model(str(EXAMPLE), DENOISE, 1, colour_dn, None, "")
     assert level["visible"] and level["choices"] == [15, 25, 50] and level["value"] == 25
     assert level["label"].startswith("Noise level") and not custom["visible"]
-    assert demo.plan(app.DENOISE, 1, colour_dn, 50, None).entry.specs[50] == "swinir-hf/swinir-denoising-color-sigma50"
-    assert demo.on_model(None, app.SR, 2, app.CUSTOM, None, "")[3]["visible"]
+    assert demo.menu.plan(DENOISE, 1, colour_dn, 50, None).entry.specs[50] == "swinir-hf/swinir-denoising-color-sigma50"
+    assert demo.on_model(None, SR, 2, CUSTOM, None, "")[3]["visible"]
 
 
 def test_scale_and_level_must_fit_a_named_model(demo, tmp_path, model_dir):
@@ -214,33 +221,33 @@ def test_scale_and_level_must_fit_a_named_model(demo, tmp_path, model_dir):
     with pytest.raises(gr.Error) as err:
         run(demo, EXAMPLE, model=local, scale=4)
     assert err.value.message == "tiny-x2 · local works at ×2, not ×4: send scale 2 or model 'auto'."
-    colour_dn = app.ModelEntry(app.DENOISE, "dn", {15: "a", 25: "b", 50: "c"})
-    assert app.mismatch(app.Plan(entry=colour_dn, level=25), 1, 30) == "dn has the levels [15, 25, 50], not 30."
-    assert app.mismatch(app.Plan(entry=colour_dn, level=50), 1, 50) is None
-    assert app.mismatch(app.Plan(entry=colour_dn, level=25), 1, None) is None  # no level: the default one
+    colour_dn = ModelEntry(DENOISE, "dn", {15: "a", 25: "b", 50: "c"})
+    assert mismatch(Plan(entry=colour_dn, level=25), 1, 30) == "dn has the levels [15, 25, 50], not 30."
+    assert mismatch(Plan(entry=colour_dn, level=50), 1, 50) is None
+    assert mismatch(Plan(entry=colour_dn, level=25), 1, None) is None  # no level: the default one
     # In the page, another scale than the named model's goes back to the automatic model.
-    scale, model, *_, plan, _ = demo.on_settings(str(EXAMPLE), app.SR, 4, local, None, "")
-    assert model["value"] == app.AUTO and scale["value"] == 4 and "needs a download" in plan
-    scale, model, *_ = demo.on_settings(str(EXAMPLE), app.SR, 2, local, None, "")
+    scale, model, *_, plan, _ = demo.on_settings(str(EXAMPLE), SR, 4, local, None, "")
+    assert model["value"] == AUTO and scale["value"] == 4 and "needs a download" in plan
+    scale, model, *_ = demo.on_settings(str(EXAMPLE), SR, 2, local, None, "")
     assert model["value"] == local and scale["value"] == 2
 
 
 def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     preview, text, shrink, scale, model, level, custom, plan, button = demo.on_upload(
-        str(EXAMPLE), app.SR, 2, app.AUTO, None, ""
+        str(EXAMPLE), SR, 2, AUTO, None, ""
     )
     assert preview["visible"] and preview["value"].size == (120, 100) and text == "**Input** 120×100 RGB 8-bit"
     assert not shrink["visible"] and button["interactive"] and plan == "Model: tiny-x2 · local · 120×100 → 240×200"
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
-    preview, text, shrink, *_, button = demo.on_upload(str(notes), app.SR, 2, app.AUTO, None, "")
+    preview, text, shrink, *_, button = demo.on_upload(str(notes), SR, 2, AUTO, None, "")
     assert text == "⚠ notes.txt is not an image this demo can read (PNG, JPEG, TIFF, WebP, BMP…)."
     assert not preview["visible"] and not button["interactive"]
     # Too large: said at upload, with an offer to shrink it to fit.
-    small = app.RestorationDemo(
-        max_pixels=3000, defaults_dir=tmp_path / "none", extra_models=[str(demo.entries[0].specs[None])]
+    small = RestorationDemo(
+        max_pixels=3000, defaults_dir=tmp_path / "none", extra_models=[str(demo.menu.entries[0].specs[None])]
     )
-    _, text, shrink, *_, button = small.on_upload(str(EXAMPLE), app.SR, 2, app.AUTO, None, "")
+    _, text, shrink, *_, button = small.on_upload(str(EXAMPLE), SR, 2, AUTO, None, "")
     assert text.startswith("⚠ This image is 120×100 = 0.0 megapixels; this demo takes up to 0.00")
     assert shrink["visible"] and not button["interactive"]
     shrunk = small.shrink_upload(str(EXAMPLE))
@@ -254,20 +261,20 @@ def test_bundled_defaults_are_discovered_by_task(tmp_path, save_model):
     save_model(tmp_path / "sr-x4", upscale=4)
     save_model(tmp_path / "denoise-color", upscale=1, upsampler=None, task="color_dn")
     (tmp_path / "not-a-model").mkdir()
-    demo = app.RestorationDemo(defaults_dir=tmp_path)
-    bundled = [(e.task, e.label, e.scale) for e in demo.entries if not e.on_hub]
-    assert bundled == [(app.DENOISE, "denoise-color · bundled", 1), (app.SR, "sr-x4 · bundled", 4)]
-    assert demo.first_task() == app.SR and demo.scales(app.SR) == [2, 4] and demo.scales(app.DENOISE) == [1]
-    assert app.RestorationDemo(defaults_dir=tmp_path / "none").first_task() == app.SR  # no offline model
+    demo = RestorationDemo(defaults_dir=tmp_path)
+    bundled = [(e.task, e.label, e.scale) for e in demo.menu.entries if not e.on_hub]
+    assert bundled == [(DENOISE, "denoise-color · bundled", 1), (SR, "sr-x4 · bundled", 4)]
+    assert demo.menu.first_task() == SR and demo.menu.scales(SR) == [2, 4] and demo.menu.scales(DENOISE) == [1]
+    assert RestorationDemo(defaults_dir=tmp_path / "none").menu.first_task() == SR  # no offline model
     (_, after), _, _ = run(demo, EXAMPLE, scale=4)
     assert after.size == (480, 400)
-    (before, after), _, _ = run(demo, EXAMPLE, task=app.DENOISE, scale=1)
+    (before, after), _, _ = run(demo, EXAMPLE, task=DENOISE, scale=1)
     assert before.size == after.size == (120, 100)
 
 
 def test_authors_pth_through_the_path_box(demo, shared):
     pth = shared / "fixtures" / "official_parity" / "lightweight_sr_x2.pth"
-    (_, after), _, info = run(demo, EXAMPLE, model=app.CUSTOM, custom_path=f"  {pth}  ")
+    (_, after), _, info = run(demo, EXAMPLE, model=CUSTOM, custom_path=f"  {pth}  ")
     assert after.size == (240, 200) and "lightweight_sr_x2.pth" in info
 
 
@@ -313,16 +320,16 @@ def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
 @pytest.mark.slow
 def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
     # The first forward's shape gives the number of forwards: 1 whole, tiles as tiled_apply plans them, ×8 ensemble.
-    assert app.forwards_needed(app.torch.Size([1, 3, 64, 48]), (64, 48), 1, 32) == 1
-    assert app.forwards_needed(app.torch.Size([1, 3, 16, 16]), (64, 64), 1, 0) == 16
-    assert app.forwards_needed(app.torch.Size([3, 1, 16, 16]), (64, 64), 3, 0) == 16  # grey model, colour image
-    demo = app.RestorationDemo(concurrency=2, extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
+    assert forwards_needed(torch.Size([1, 3, 64, 48]), (64, 48), 1, 32) == 1
+    assert forwards_needed(torch.Size([1, 3, 16, 16]), (64, 64), 1, 0) == 16
+    assert forwards_needed(torch.Size([3, 1, 16, 16]), (64, 64), 3, 0) == 16  # grey model, colour image
+    demo = RestorationDemo(concurrency=2, extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
     model = demo.models.get(str(model_dir))
     blocks = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]
     threads: list[int] = []
 
     def slow_block(module, args, output):
-        threads.append(app.torch.get_num_threads())
+        threads.append(torch.get_num_threads())
         time.sleep(0.1)
 
     handles = [b.register_forward_hook(slow_block) for b in blocks]
@@ -334,9 +341,9 @@ def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
             settings.update(options)
             demo.restore(
                 str(EXAMPLE),
-                app.SR,
+                SR,
                 2,
-                app.AUTO,
+                AUTO,
                 *settings.values(),
                 request=session(),
                 progress=lambda fraction, desc: reports.append((fraction, desc)),
@@ -349,7 +356,7 @@ def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
         for h in handles:
             h.remove()
     # Two jobs at once on a CPU: each runs on its half of the cores.
-    assert demo.threads_per_job == max(1, app.torch.get_num_threads() // 2) and set(threads) == {demo.threads_per_job}
+    assert demo.threads_per_job == max(1, torch.get_num_threads() // 2) and set(threads) == {demo.threads_per_job}
 
 
 def free_port() -> int:
@@ -384,7 +391,7 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        task, scale, model = app.SR, 2, f"{model_dir.name} · local"
+        task, scale, model = SR, 2, f"{model_dir.name} · local"
         options = (None, "", "auto", 32, False, "auto")
         slider, png, info = client.predict(handle_file(str(EXAMPLE)), task, scale, model, *options, api_name="/restore")
         with Image.open(png) as result:
@@ -401,13 +408,13 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
             client.predict(handle_file(str(notes)), task, scale, model, *options, api_name="/restore")
         # The page opens on another task; the API takes any task's model and names a mismatch in one line.
         with pytest.raises(Exception, match="Unknown model 'tiny-x2 · local' for"):
-            client.predict(handle_file(str(EXAMPLE)), app.REAL_SR, 2, model, *options, api_name="/restore")
+            client.predict(handle_file(str(EXAMPLE)), REAL_SR, 2, model, *options, api_name="/restore")
         # A ×1 task and a level through the API, although the page opens on an enlarging task without levels.
-        _, png, info = client.predict(handle_file(str(EXAMPLE)), app.DENOISE, 1, "auto", *options, api_name="/restore")
+        _, png, info = client.predict(handle_file(str(EXAMPLE)), DENOISE, 1, "auto", *options, api_name="/restore")
         assert "denoise-color · bundled" in info and Image.open(png).size == (120, 100)
         colour_dn, level25 = "SwinIR-M colour · authors", (25, *options[1:])
         with pytest.raises(Exception, match="SwinIR-M colour · authors needs a download from the Hugging Face Hub"):
-            client.predict(handle_file(str(EXAMPLE)), app.DENOISE, 1, colour_dn, *level25, api_name="/restore")
+            client.predict(handle_file(str(EXAMPLE)), DENOISE, 1, colour_dn, *level25, api_name="/restore")
     finally:
         server.terminate()
         server.wait(timeout=20)

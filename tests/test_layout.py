@@ -33,6 +33,30 @@ def test_model_files_import_nothing_else_of_the_package(module):
         assert not any(n.split(".")[0] == "swinir_hf" for n in names), f"{module}.py imports swinir_hf"
 
 
+def _imported_modules(path: Path) -> set[str]:
+    """Absolute names of the modules a file imports (relative imports resolved against its package)."""
+    package = path.relative_to(MODELS.parent.parent).with_suffix("").parts[:-1]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            names |= {module} | {f"{module}.{a.name}" for a in node.names}
+    return names
+
+
+def test_only_the_demo_imports_gradio():
+    """gradio is the `demo` extra: the rest of the package neither imports it nor the demo."""
+    package = MODELS.parent
+    for path in package.rglob("*.py"):
+        if "demo" in path.relative_to(package).parts:
+            continue
+        imported = _imported_modules(path)
+        assert not {n for n in imported if n.split(".")[0] == "gradio" or n.startswith("swinir_hf.demo")}, path
+
+
 def test_public_imports():
     from swinir_hf import (  # noqa: F401
         PRESETS,

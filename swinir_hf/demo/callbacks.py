@@ -1,0 +1,312 @@
+"""`RestorationDemo`: the demo's state, what Restore will run for the current controls (`plan`), and the callbacks
+the page and the API call.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+import torch
+from PIL import Image
+
+from ..inference.image_io import write_image
+from ..inference.restoration import EngineOptions, restore
+from ..loading import DEFAULTS_DIR
+from .errors import ModelError, user_error
+from .menu import (
+    AUTO,
+    CUSTOM,
+    JPEG,
+    LEVEL_LABELS,
+    Menu,
+    ModelEntry,
+    Plan,
+    authors_models,
+    bundled_models,
+    folder_entry,
+    hub_cached,
+    mismatch,
+    task_of,
+)
+from .model_cache import ModelCache
+from .progress import Cancelled, Job, attached, count_blocks
+from .uploads import (
+    colour_channels,
+    decode,
+    describe,
+    is_float,
+    jpeg_quality,
+    open_header,
+    preview,
+    shrink,
+    size_of,
+    thumbnail,
+)
+
+DEFAULT_MAX_PIXELS = 1024 * 1024
+OUTPUT_MAX_AGE_S = 3600
+
+
+def parse_tile(value: str | int | None) -> int | str | None:
+    """Tile control value → `restore`'s `tile`: 'auto', None (whole image) or a positive number of pixels."""
+    text = str(value).strip().lower() if value is not None else "none"
+    if text in ("auto", "none"):
+        return None if text == "none" else "auto"
+    if not text.isdigit() or int(text) < 8:
+        raise user_error(f"Tile size must be 'auto', 'none' or a whole number of pixels ≥ 8, not {value!r}.")
+    return int(text)
+
+
+@dataclass
+class RestorationDemo:
+    """The demo's state and callbacks; `build()` lays them out as a `gr.Blocks` app.
+
+    Args:
+        max_pixels: largest input (width × height) accepted; larger uploads get a message and an offer to shrink.
+        concurrency: restorations running at once (the rest wait in the queue); on a CPU each gets its share of
+            the cores.
+        extra_models: local folders / `.pth` files added to the model list (e.g. from `--model`).
+        defaults_dir: the bundled models' folder.
+        examples_dir: the example images the page offers (none when None).
+    """
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    concurrency: int = 1
+    extra_models: list[str] = field(default_factory=list)
+    defaults_dir: Path = DEFAULTS_DIR
+    examples_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.models = ModelCache()
+        local = [self._local_entry(s) for s in self.extra_models]
+        self.menu = Menu(bundled_models(self.defaults_dir) + local + authors_models())
+        # gradio's queue counts a cancelled job as finished at once; this also waits for its thread to stop.
+        self._workers = threading.Semaphore(self.concurrency)
+        self._jobs: dict[str, Job] = {}
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP (measured 6× slower).
+        self.threads_per_job = max(1, torch.get_num_threads() // max(1, self.concurrency))
+        self.output_dir = Path(tempfile.mkdtemp(prefix="swinir-demo-"))
+
+    def _local_entry(self, spec: str) -> ModelEntry:
+        path = Path(spec)
+        if path.is_dir():
+            return folder_entry(path, f"{path.name} · local")
+        config = self.models.get(spec).config.to_dict()
+        scale = int(config.get("upscale", 1))
+        return ModelEntry(task_of(config), f"{path.name} · local", {None: spec}, scale, config.get("num_channels", 3))
+
+    # -- control callbacks ----------------------------------------------------------------------------------------
+
+    def inspect(self, path: str | None) -> dict:
+        """What the controls need to know about the upload: size, colour, JPEG quality, or why it cannot be used."""
+        if not path:
+            return {}
+        try:
+            w, h = open_header(path)
+            if w * h > self.max_pixels:
+                return {"size": (w, h), "too_big": True}
+            data = decode(path)
+        except gr.Error as err:
+            return {"error": err.message}
+        return {
+            "size": size_of(data.pixels),
+            "channels": colour_channels(data.pixels),
+            "quality": jpeg_quality(path),
+            "pixels": data.pixels,
+        }
+
+    def controls(self, info: dict, task: str, scale, model, level, custom_path, *, follow_model: bool = False) -> tuple:
+        """Updates of (scale, model list, level, path box, plan line, Restore) for the current controls: a model
+        sets the scale; another scale goes back to the automatic model."""
+        entry = self.menu.entry(task, model) if model not in (None, AUTO, CUSTOM) else None
+        if follow_model and entry is not None:
+            scale = entry.scale
+        elif entry is not None and scale not in (None, "") and int(scale) != entry.scale:
+            entry, model = None, AUTO
+        scales = self.menu.scales(task, entry)
+        scale = int(scale) if scale not in (None, "") and int(scale) in scales else self.menu.default_scale(task)
+        quality = info.get("quality") if task == JPEG else None
+        plan = self.menu.plan(task, scale, model, level, custom_path, info.get("channels", 3), quality)
+        levels = plan.entry.levels if plan.entry else []
+        problem = plan.problem or info.get("error") or ("The image is too large." if info.get("too_big") else None)
+        return (
+            gr.update(choices=[(f"×{s}", s) for s in scales], value=scale),
+            gr.update(choices=self.menu.model_choices(task), value=model or AUTO),
+            gr.update(visible=bool(levels), choices=levels, value=plan.level, label=LEVEL_LABELS.get(task, "Level")),
+            gr.update(visible=model == CUSTOM),
+            self.plan_text(plan, info),
+            gr.update(interactive=problem is None and bool(info.get("size"))),
+        )
+
+    def plan_text(self, plan: Plan, info: dict) -> str:
+        if plan.problem:
+            return f"⚠ {plan.problem}"
+        what = plan.name if plan.entry else f"{plan.spec} (local)"
+        if plan.entry and plan.entry.on_hub and not all(hub_cached(s) for s in [plan.spec]):
+            what += " (downloads on first use)"
+        if "size" not in info or "error" in info or info.get("too_big"):
+            return f"Model: {what}"
+        w, h = info["size"]
+        s = plan.entry.scale if plan.entry else 1
+        return f"Model: {what} · {w}×{h} → {s * w}×{s * h}"
+
+    def on_upload(self, path, task, scale, model, level, custom_path) -> tuple:
+        """The upload's preview, its one-line description (or the problem), the shrink offer, and the controls."""
+        info = self.inspect(path)
+        if info.get("too_big"):
+            w, h = info["size"]
+            text = (
+                f"⚠ This image is {w}×{h} = {w * h / 1e6:.1f} megapixels; this demo takes up to "
+                f"{self.max_pixels / 1e6:.2f}. Shrink it to fit, or run the demo yourself with a larger --max-pixels."
+            )
+        elif "error" in info:
+            text = f"⚠ {info['error']}"
+        elif info:
+            text = f"**Input** {describe(info['pixels'])}"
+        else:
+            text = ""
+        shown = thumbnail(info["pixels"]) if "pixels" in info else None
+        return (
+            gr.update(value=shown, visible=shown is not None),
+            text,
+            gr.update(visible=bool(info.get("too_big"))),
+            *self.controls(info, task, scale, model, None, custom_path),
+        )
+
+    def on_task(self, path, task, custom_path) -> tuple:
+        return self.controls(self.inspect_light(path), task, None, AUTO, None, custom_path)
+
+    def on_settings(self, path, task, scale, model, level, custom_path) -> tuple:
+        return self.controls(self.inspect_light(path), task, scale, model, level, custom_path)
+
+    def on_model(self, path, task, scale, model, level, custom_path) -> tuple:
+        return self.controls(self.inspect_light(path), task, scale, model, level, custom_path, follow_model=True)
+
+    def inspect_light(self, path: str | None) -> dict:
+        """`inspect` without the pixels: the control callbacks need only the facts about the image."""
+        info = self.inspect(path)
+        info.pop("pixels", None)
+        return info
+
+    def shrink_upload(self, path: str | None) -> str:
+        """Scale the upload down to the size limit; the new file replaces it (and goes through `on_upload`)."""
+        if not path:
+            raise user_error("Upload an image first.")
+        data = decode(path)
+        small = shrink(data.pixels, self.max_pixels)
+        out = self._output_path(f"{Path(path).stem}_small", ".png" if not is_float(small) else ".tiff")
+        write_image(out, small, data.icc_profile)
+        return str(out)
+
+    # -- restoration ----------------------------------------------------------------------------------------------
+
+    def restore(
+        self,
+        path: str | None,
+        task: str,
+        scale: int | None,
+        model: str | None,
+        level: int | None,
+        custom_path: str | None,
+        tile: str,
+        overlap: float,
+        ensemble: bool,
+        precision: str,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008 (gradio reads this default to inject its tracker)
+    ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
+        """Restore the uploaded file → ((input enlarged, result) previews, full-resolution file path, size info)."""
+        if not path:
+            raise user_error("Upload an image first.")
+        w, h = open_header(path)
+        if w * h > self.max_pixels:
+            raise user_error(
+                f"The image is {w}×{h} = {w * h / 1e6:.2f} megapixels; this demo accepts up to "
+                f"{self.max_pixels / 1e6:.2f}. Crop or shrink it, or run the demo yourself with a larger --max-pixels."
+            )
+        data = decode(path)
+        quality = jpeg_quality(path) if task == JPEG else None
+        plan = self.menu.plan(task, scale, model, level, custom_path, colour_channels(data.pixels), quality)
+        problem = plan.problem or mismatch(plan, scale, level)
+        if problem:
+            raise user_error(problem)
+        tile_value = parse_tile(tile)
+        if precision == "float16" and self.device != "cuda":
+            raise user_error("float16 needs a CUDA GPU and this server runs on the CPU: use Automatic or bfloat16.")
+        progress(0, desc="Waiting for a free worker")
+        start = time.perf_counter()
+        with self._workers:
+            progress(0, desc=f"Loading {plan.name}")
+            try:
+                net = self.models.get(plan.spec)
+            except ModelError as err:
+                raise user_error(str(err)) from None
+            job = Job(
+                report=lambda fraction, text: progress(fraction, desc=text),
+                blocks_per_forward=count_blocks(net),
+                image_hw=(h, w),
+                images=3 if net.config.num_channels == 1 and colour_channels(data.pixels) == 3 else 1,
+                overlap=int(overlap),
+                passes=8 if ensemble else 1,
+            )
+            result = self._run(
+                job, net, data.pixels, request.session_hash, tile_value, int(overlap), ensemble, precision
+            )
+        seconds = time.perf_counter() - start
+        out = self._output_path(Path(path).stem, ".tiff" if is_float(result) else ".png")
+        write_image(out, result, data.icc_profile)
+        after = preview(result)
+        before = preview(data.pixels).resize(after.size, Image.Resampling.BICUBIC)
+        info = f"**Input** {describe(data.pixels)} → **output** {describe(result)} · {plan.name} · {seconds:.1f} s"
+        if after.size != size_of(data.pixels):
+            info += " · *before*: the input enlarged with bicubic interpolation"
+        return (before, after), str(out), info
+
+    def _run(self, job: Job, net, pixels, session: str, tile, overlap: int, ensemble: bool, precision: str):
+        """Run one job on this thread with its share of the cores; Cancel and failures become gr.Errors."""
+        if self.device == "cpu":
+            torch.set_num_threads(self.threads_per_job)  # OpenMP's thread count is per calling thread
+        self._jobs[session] = job
+        try:
+            job.report(0, "Restoring")
+            device = self.device if self.device == "cuda" else None
+            engine = EngineOptions(
+                tile=tile, tile_overlap=overlap, ensemble=bool(ensemble), dtype=precision, device=device
+            )
+            with attached(job):
+                return restore(net, pixels, engine)
+        except Cancelled:
+            raise user_error("Cancelled.") from None
+        except (RuntimeError, ValueError, MemoryError) as err:
+            raise user_error(f"Restoration failed: {err}") from None
+        finally:
+            if self._jobs.get(session) is job:
+                del self._jobs[session]
+
+    def cancel(self, request: gr.Request) -> tuple[str, dict, dict]:
+        """Stop this session's running restoration (the model stops at its next Swin block)."""
+        job = self._jobs.get(request.session_hash)
+        if job is not None:
+            job.cancel.set()
+        return "**Cancelled.** Press Restore to run again.", gr.update(interactive=True), gr.update(interactive=False)
+
+    def _output_path(self, stem: str, suffix: str = ".png") -> Path:
+        """A fresh folder per result (users may restore files of the same name at once); old ones are removed."""
+        now = time.time()
+        for old in self.output_dir.iterdir():
+            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(dir=self.output_dir)) / f"{stem}_swinir{suffix}"
+
+    def build(self) -> gr.Blocks:
+        """The page (`layout.build`)."""
+        from .layout import build
+
+        return build(self)

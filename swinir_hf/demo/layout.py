@@ -1,0 +1,160 @@
+"""The page: `build` lays out a `RestorationDemo`'s controls and wires its callbacks as a `gr.Blocks` app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import gradio as gr
+
+from .menu import AUTO, DENOISE, JPEG, SR
+
+if TYPE_CHECKING:
+    from .callbacks import RestorationDemo
+
+
+TILE_CHOICES = [("Automatic", "auto"), ("Whole image (no tiles)", "none"), "128", "256", "512"]
+# Scrolls the result to the top when it starts in the lower half of the screen (on a phone: below Restore).
+SCROLL_TO_RESULT_JS = """() => {
+  const el = document.getElementById('comparison');
+  const r = el && el.getBoundingClientRect();
+  if (r && (r.top < 0 || r.top > window.innerHeight / 2)) el.scrollIntoView({block: 'start'});
+}"""
+CSS = "#plan p, #input-info p {margin: 0} #restore-button {min-height: 48px}"
+
+
+def precisions(device: str) -> list:
+    """Precisions a device ("cpu" / "cuda") can run (float16 only on CUDA)."""
+    return [("Automatic", "auto"), "float32", "bfloat16"] + (["float16"] if device == "cuda" else [])
+
+
+def build(demo: RestorationDemo) -> gr.Blocks:
+    """The page: the input column and the result column, examples, and every event wired to `demo`'s callbacks."""
+    task0 = demo.menu.first_task()
+    with gr.Blocks(title="SwinIR image restoration", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
+        gr.Markdown(
+            "# SwinIR image restoration\n"
+            "Drop an image, say what it is, pick the size, press **Restore**. The result keeps the input's bit "
+            f"depth and transparency. Inputs up to {demo.max_pixels / 1e6:.2f} megapixels."
+        )
+        with gr.Row():
+            with gr.Column(min_width=320):
+                c = _input_column(demo, task0)
+            with gr.Column(min_width=320):
+                comparison = gr.ImageSlider(
+                    label="Before / after", type="pil", format="png", elem_id="comparison", max_height=640
+                )
+                download = gr.File(label="Full-resolution result", elem_id="download")
+                info = gr.Markdown(elem_id="info")
+        _examples(demo, c)
+        _wire(demo, c, comparison, download, info)
+    return page
+
+
+def _input_column(demo: RestorationDemo, task0: str) -> dict:
+    """The left column: upload, preview, task, scale, Restore / Cancel, plan line, Advanced. Returns them."""
+    scale0 = demo.menu.default_scale(task0)
+    plan0 = demo.menu.plan(task0, scale0, AUTO, None, None)
+    c = {}
+    c["file"] = gr.File(label="Image (drop or click)", elem_id="upload", height=110)
+    c["shrink"] = gr.Button("Shrink to fit and use", visible=False, size="sm", elem_id="shrink-button")
+    c["preview"] = gr.Image(
+        label="Input", interactive=False, height=200, visible=False, elem_id="input-preview", buttons=[]
+    )
+    c["input_info"] = gr.Markdown(elem_id="input-info")
+    c["task"] = gr.Radio(demo.menu.task_choices(), value=task0, label="What is it?", elem_id="task")
+    with gr.Row():
+        c["scale"] = gr.Radio(
+            [(f"×{s}", s) for s in demo.menu.scales(task0)], value=scale0, label="Scale", elem_id="scale"
+        )
+        c["level"] = gr.Radio(visible=False, label="Level", elem_id="level")
+    with gr.Row():
+        c["run"] = gr.Button(
+            "Restore", variant="primary", elem_id="restore-button", interactive=False, scale=3, min_width=120
+        )
+        c["stop"] = gr.Button(
+            "Cancel", variant="secondary", elem_id="cancel-button", interactive=False, scale=1, min_width=80
+        )
+    c["plan"] = gr.Markdown(demo.plan_text(plan0, {}), elem_id="plan")
+    with gr.Accordion("Advanced", open=False, elem_id="advanced"):
+        # The choices follow the task in the page; API clients may send any task's model (plan() checks it).
+        c["model"] = gr.Dropdown(
+            demo.menu.model_choices(task0), value=AUTO, label="Model", elem_id="model", allow_custom_value=True
+        )
+        c["custom"] = gr.Textbox(label="Local model folder or authors' .pth file", visible=False, max_lines=1)
+        c["tile"] = gr.Dropdown(
+            TILE_CHOICES,
+            value="auto",
+            allow_custom_value=True,
+            label="Tile size (input pixels; bounds memory on large images)",
+        )
+        c["overlap"] = gr.Slider(0, 64, value=32, step=2, label="Tile overlap (pixels)")
+        c["ensemble"] = gr.Checkbox(False, label="Self-ensemble ×8 (SwinIR+: slightly better, 8× slower)")
+        c["precision"] = gr.Radio(precisions(demo.device), value="auto", label="Precision")
+    # The API's Restore: gradio checks a Radio's value against the choices the page was built with (the first
+    # task's scales, no levels), so API clients send scale and level as plain numbers and plan() checks them.
+    c["api_scale"] = gr.Number(visible=False, precision=0, label="Scale: 1 (denoising, JPEG), 2 or 4")
+    c["api_level"] = gr.Number(
+        visible=False, precision=0, label="Level: noise σ or JPEG quality of the authors' models; None: default"
+    )
+    c["api_run"] = gr.Button(visible=False)
+    return c
+
+
+def _examples(demo: RestorationDemo, c: dict) -> None:
+    """Examples for the tasks that can run here (a JPEG example is no use while no JPEG model can)."""
+    if demo.examples_dir is None:
+        return
+    rows = [
+        [str(demo.examples_dir / "church_x2_downscaled.png"), SR],
+        [str(demo.examples_dir / "starfish_noise25.png"), DENOISE],
+        [str(demo.examples_dir / "flowers_jpeg15.jpg"), JPEG],
+    ]
+    rows = [r for r in rows if demo.menu.task_ready(r[1])]
+    if rows:
+        gr.Examples(
+            rows,
+            inputs=[c["file"], c["task"]],
+            label="Examples (crops of BSDS500 training images: downscaled, noisy, JPEG-compressed)",
+        )
+
+
+def _wire(demo: RestorationDemo, c: dict, comparison, download, info) -> None:
+    """Connect the controls to `demo`'s callbacks: the page's events are private, `/restore` and `/cancel` public."""
+    settings = [c["file"], c["task"], c["scale"], c["model"], c["level"], c["custom"]]
+    controls = [c["scale"], c["model"], c["level"], c["custom"], c["plan"], c["run"]]
+    quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
+    c["file"].change(demo.on_upload, settings, [c["preview"], c["input_info"], c["shrink"], *controls], **quiet)
+    c["task"].input(demo.on_task, [c["file"], c["task"], c["custom"]], controls, **quiet)
+    for control in (c["scale"], c["level"], c["custom"]):
+        control.input(demo.on_settings, settings, controls, **quiet)
+    c["model"].input(demo.on_model, settings, controls, **quiet)
+    c["shrink"].click(demo.shrink_upload, c["file"], c["file"], api_visibility="private")
+    options = [c["tile"], c["overlap"], c["ensemble"], c["precision"]]
+    results = [comparison, download, info]
+    shared = dict(concurrency_limit=demo.concurrency, concurrency_id="restore")
+    start = c["run"].click(running, None, [c["run"], c["stop"]], **quiet)
+    job = start.then(
+        demo.restore,
+        settings + options,
+        results,
+        api_name="restore_in_page",
+        api_visibility="private",
+        show_progress_on=[comparison],
+        **shared,
+    )
+    job.then(idle, None, [c["run"], c["stop"]], js=SCROLL_TO_RESULT_JS, **quiet)
+    api_settings = [c["file"], c["task"], c["api_scale"], c["model"], c["api_level"], c["custom"]]
+    api_job = c["api_run"].click(demo.restore, api_settings + options, results, api_name="restore", **shared)
+    c["stop"].click(
+        demo.cancel, None, [info, c["run"], c["stop"]], cancels=[job, api_job], queue=False, api_name="cancel"
+    )
+
+
+def running() -> tuple[dict, dict]:
+    """Button states while a job runs: Restore off, Cancel on."""
+    return gr.update(interactive=False), gr.update(interactive=True)
+
+
+def idle() -> tuple[dict, dict]:
+    """Button states with nothing running."""
+    return gr.update(interactive=True), gr.update(interactive=False)

@@ -1,0 +1,304 @@
+"""What the demo offers: its tasks in the user's words, and one entry per model choice (bundled, local, the
+authors' releases on the Hub) with whether it can run here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..checkpoints.catalog import Release, load_catalog
+from ..loading import DEFAULTS_DIR, hub_reachable
+from ..models.configuration_swinir import TASK_TABLE
+from .errors import ModelError, user_error
+
+SR = "Super-resolution"
+REAL_SR = "Real-world super-resolution"
+DENOISE = "Denoising"
+JPEG = "JPEG artifact removal"
+TASKS = (REAL_SR, SR, DENOISE, JPEG)
+# The task choice in the words of someone who just wants a better picture: what the input is, and what happens.
+TASK_WORDS = {
+    REAL_SR: "Photo: enlarge",
+    SR: "Clean image: enlarge",
+    DENOISE: "Noisy: remove noise",
+    JPEG: "JPEG: remove blocks",
+}
+TASK_NOUNS = {REAL_SR: "photos", SR: "clean images", DENOISE: "noisy images", JPEG: "JPEG images"}
+# What the noise level / JPEG quality control is called for the tasks whose checkpoints are trained per level.
+LEVEL_LABELS = {DENOISE: "Noise level σ (selects the checkpoint)", JPEG: "JPEG quality (selects the checkpoint)"}
+# The demo's task of each of the paper's tasks (`TASK_TABLE`: what its checkpoints restore), and their menu names.
+_RESTORES = {"sr": SR, "real_sr": REAL_SR, "dn": DENOISE, "jpeg": JPEG}
+CONFIG_TASKS = {name: _RESTORES[task.restores] for name, task in TASK_TABLE.items()}
+SHORT_KINDS = {name: task.short for name, task in TASK_TABLE.items()}
+MAIN_SCALES = (1, 2, 4)
+AUTO = "auto"
+CUSTOM = "custom"
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model choice: its task, scale, colour channels, a label, and the `load_model` spec for each level.
+
+    `specs` maps a noise σ / JPEG quality to its checkpoint, or has the single key None for a model with no levels.
+    """
+
+    task: str
+    label: str
+    specs: Mapping[int | None, str]
+    scale: int = 1
+    channels: int = 3
+    on_hub: bool = False
+
+    @property
+    def levels(self) -> list[int]:
+        return sorted(k for k in self.specs if k is not None)
+
+    def spec(self, level: int | None) -> str:
+        if None in self.specs:
+            return self.specs[None]
+        if level is None or int(level) not in self.specs:
+            raise user_error(f"Pick one of the levels {self.levels} for {self.label}.")
+        return self.specs[int(level)]
+
+
+def release_label(release: Release) -> str:
+    """Short picker label of an authors' checkpoint family, e.g. 'SwinIR-M real-world ×4 GAN · authors'."""
+    extra = ""
+    if release.task == "classical_sr":
+        extra = " DF2K" if "Flickr2K" in release.training_data else " DIV2K"
+    elif release.task == "real_sr":
+        extra = " GAN" if release.gan else " PSNR"
+    scale = f" ×{release.scale}" if release.scale > 1 else ""
+    return f"SwinIR-{release.size} {SHORT_KINDS[release.task]}{scale}{extra} · authors"
+
+
+def authors_models() -> list[ModelEntry]:
+    """The authors' released checkpoints from the package catalogue, by Hub id. Checkpoints that differ only in
+    noise σ / JPEG quality share one entry."""
+    families: dict[tuple, tuple[Release, dict[int | None, str]]] = {}
+    for release in load_catalog().releases:
+        key = (release.task, release.scale, release.size, release.objective, release.training_data)
+        levelless = dataclasses.replace(release, noise_level=None, jpeg_quality=None)
+        families.setdefault(key, (levelless, {}))[1][release.noise_level or release.jpeg_quality] = release.repo_id()
+    channels = {"gray_dn": 1, "jpeg_car": 1}
+    return [
+        ModelEntry(CONFIG_TASKS[r.task], release_label(r), specs, r.scale, channels.get(r.task, 3), on_hub=True)
+        for r, specs in families.values()
+    ]
+
+
+def task_of(config: Mapping) -> str:
+    """Demo task of a model config (its `task`, else ×1 models count as denoising)."""
+    return CONFIG_TASKS.get(config.get("task")) or (SR if config.get("upscale", 1) > 1 else DENOISE)
+
+
+def read_config(folder: Path) -> dict:
+    """A model folder's config.json, checked to be usable (valid JSON, weights beside it).
+
+    Raises:
+        ModelError: one line naming the problem and what to do.
+    """
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"{folder} has no config.json: point to a folder written by save_pretrained")
+    try:
+        config = json.loads(config_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(
+            f"{config_file} is not valid JSON ({err}): restore the file or re-export the model with save_pretrained"
+        ) from None
+    if not isinstance(config, dict):
+        raise ModelError(f"{config_file} is not a model config: re-export the model with save_pretrained")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise ModelError(
+            f"{folder} has a config.json but no weights (model.safetensors): copy them in or re-export the model"
+        )
+    return config
+
+
+def folder_entry(folder: Path, label: str) -> ModelEntry:
+    config = read_config(folder)
+    scale = int(config.get("upscale", 1))
+    return ModelEntry(task_of(config), label, {None: str(folder)}, scale, int(config.get("num_channels", 3)))
+
+
+def bundled_models(defaults_dir: Path = DEFAULTS_DIR) -> list[ModelEntry]:
+    """The package's own checkpoints: every `save_pretrained` folder under `swinir_hf/defaults/` (work offline)."""
+    if not defaults_dir.is_dir():
+        return []
+    folders = sorted(p for p in defaults_dir.iterdir() if (p / "config.json").is_file())
+    return [folder_entry(p, f"{p.name} · bundled") for p in folders]
+
+
+@functools.cache
+def _hub_answers() -> bool:
+    return hub_reachable()
+
+
+def hub_online() -> bool:
+    """Whether Hub downloads can happen: not HF_HUB_OFFLINE, and the Hub answered (probed once per process)."""
+    from huggingface_hub import constants
+
+    return not constants.HF_HUB_OFFLINE and _hub_answers()
+
+
+def hub_cached(repo_id: str) -> bool:
+    """Whether a Hub model's config and weights are in the local cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return all(isinstance(try_to_load_from_cache(repo_id, name), str) for name in ("config.json", "model.safetensors"))
+
+
+def default_level(levels: list[int], quality: int | None) -> int:
+    """The level closest to a JPEG's estimated quality (the stronger one on a tie), else the middle one."""
+    if quality is None:
+        return levels[len(levels) // 2]
+    return min(levels, key=lambda q: abs(q - quality))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What Restore will run with the current controls, or why it cannot."""
+
+    entry: ModelEntry | None = None
+    spec: str | None = None
+    level: int | None = None
+    problem: str | None = None
+
+    @property
+    def name(self) -> str:
+        if self.entry is None:
+            return Path(self.spec or "").name
+        return self.entry.label if self.level is None else f"{self.entry.label}, {self.level}"
+
+
+@dataclass
+class Menu:
+    """The model entries on offer, and what Restore runs for the controls' values (`plan`).
+
+    Args:
+        entries: every model choice, in the order the model list shows them (bundled, local, the authors').
+    """
+
+    entries: list[ModelEntry]
+
+    def unavailable(self, entry: ModelEntry, level: int | None = None) -> str | None:
+        """Why `entry` cannot run here now (offline and not cached), or None."""
+        if not entry.on_hub:
+            return None
+        specs = [entry.specs[level]] if level in entry.specs else list(entry.specs.values())
+        if hub_online() or all(hub_cached(s) for s in specs):
+            return None
+        return "needs a download from the Hugging Face Hub, and this server is offline"
+
+    def status_label(self, entry: ModelEntry) -> str:
+        """The entry's label as the model list shows it: marked when it downloads or cannot run."""
+        if not entry.on_hub or all(hub_cached(s) for s in entry.specs.values()):
+            return entry.label
+        return entry.label + (" · downloads on first use" if hub_online() else " · needs a download (offline)")
+
+    def task_entries(self, task: str) -> list[ModelEntry]:
+        return [e for e in self.entries if e.task == task]
+
+    def task_ready(self, task: str) -> bool:
+        return any(self.unavailable(e) is None for e in self.task_entries(task))
+
+    def task_choices(self) -> list[tuple[str, str]]:
+        return [(TASK_WORDS[t] + ("" if self.task_ready(t) else " (needs a download)"), t) for t in TASKS]
+
+    def first_task(self) -> str:
+        """The first task (in `TASKS` order) with an offline (bundled or local) model, else super-resolution."""
+        offline = {e.task for e in self.entries if not e.on_hub}
+        return next((t for t in TASKS if t in offline), SR)
+
+    def scales(self, task: str, entry: ModelEntry | None = None) -> list[int]:
+        """The scale choices of a task: ×1 / ×2 / ×4 where it has models, plus a chosen model's own scale."""
+        have = {e.scale for e in self.task_entries(task)}
+        main = [s for s in MAIN_SCALES if s in have] or sorted(have) or [1]
+        return sorted(set(main) | ({entry.scale} if entry else set()))
+
+    def default_scale(self, task: str) -> int:
+        return max(self.scales(task))
+
+    def model_choices(self, task: str) -> list[tuple[str, str]]:
+        return (
+            [("Automatic (best for the task, scale and image)", AUTO)]
+            + [(self.status_label(e), e.label) for e in self.task_entries(task)]
+            + [("Local folder or .pth file…", CUSTOM)]
+        )
+
+    def entry(self, task: str, label: str) -> ModelEntry | None:
+        return next((e for e in self.entries if e.task == task and e.label == label), None)
+
+    def pick(self, task: str, scale: int, channels: int = 3) -> ModelEntry | None:
+        """The automatic choice: a model of the task and scale that runs here, local before Hub, cached before
+        not, the input's colour (colour JPEG → colour model)."""
+        candidates = [e for e in self.task_entries(task) if e.scale == scale]
+        order = {id(e): i for i, e in enumerate(candidates)}
+
+        def rank(e: ModelEntry) -> tuple:
+            return (self.unavailable(e) is not None, e.on_hub, e.channels != channels, order[id(e)])
+
+        return min(candidates, key=rank, default=None)
+
+    def plan(
+        self,
+        task: str,
+        scale: int | str | None,
+        model: str | None,
+        level: int | str | None,
+        custom_path: str | None,
+        channels: int = 3,
+        quality: int | None = None,
+    ) -> Plan:
+        """Controls → what Restore runs, or the one-line reason it cannot. `channels` and a JPEG's `quality` are
+        the input's: they pick the colour model and the default quality level."""
+        if model == CUSTOM:
+            path = (custom_path or "").strip()
+            if not path:
+                return Plan(problem="Enter the path of a local model folder or an authors' .pth file.")
+            return Plan(spec=path)
+        if model not in (None, "", AUTO):
+            entry = self.entry(task, model)
+            if entry is None:
+                return Plan(problem=f"Unknown model {model!r} for {task}.")
+        else:
+            scale = int(scale) if scale not in (None, "") else self.default_scale(task)
+            entry = self.pick(task, scale, channels)
+            if entry is None:
+                return Plan(problem=f"No model for {TASK_WORDS.get(task, task)} at ×{scale}.")
+        chosen = None
+        if entry.levels:
+            chosen = int(level) if level not in (None, "") and int(level) in entry.levels else None
+            chosen = chosen if chosen is not None else default_level(entry.levels, quality)
+        problem = self.unavailable(entry, chosen)
+        if problem is not None:
+            if model in (None, "", AUTO):
+                problem = f"No offline model for {TASK_NOUNS[task]} ×{entry.scale} yet: {entry.label} {problem}"
+            else:
+                problem = f"{entry.label} {problem}"
+            return Plan(entry=entry, level=chosen, problem=problem + ".")
+        return Plan(entry=entry, spec=entry.spec(chosen), level=chosen)
+
+
+def mismatch(plan: Plan, scale: int | None, level: int | None) -> str | None:
+    """Why the scale or level sent does not fit the planned model (API clients may send any), or None."""
+    entry = plan.entry
+    if entry is None:
+        return None
+    if scale not in (None, "") and int(scale) != entry.scale:
+        return f"{entry.label} works at ×{entry.scale}, not ×{int(scale)}: send scale {entry.scale} or model 'auto'."
+    if level not in (None, "") and entry.levels and int(level) not in entry.levels:
+        return f"{entry.label} has the levels {entry.levels}, not {int(level)}."
+    return None

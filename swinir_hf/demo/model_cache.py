@@ -1,0 +1,55 @@
+"""Models loaded once per spec (least recently used dropped), each watched by the progress hooks."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from ..checkpoints.convert import CheckpointError
+from ..loading import ModelNotAvailableError, load_model
+from ..models.modeling_swinir import SwinIRForImageRestoration
+from .errors import ModelError
+from .menu import read_config
+from .progress import watch
+
+
+class ModelCache:
+    """Models loaded once per spec, least recently used dropped beyond `capacity`; each is `watch`ed for progress
+    and Cancel."""
+
+    def __init__(self, capacity: int = 3) -> None:
+        self.capacity = capacity
+        self._models: OrderedDict[str, SwinIRForImageRestoration] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, spec: str) -> SwinIRForImageRestoration:
+        """The loaded model. Raises ModelError (one line) when it cannot be loaded."""
+        with self._lock:
+            if spec in self._models:
+                self._models.move_to_end(spec)
+                return self._models[spec]
+            model = load_checked(spec)
+            watch(model)
+            self._models[spec] = model
+            while len(self._models) > self.capacity:
+                self._models.popitem(last=False)
+            return model
+
+
+def load_checked(spec: str) -> SwinIRForImageRestoration:
+    """`load_model`, with every way a model can fail to load turned into one ModelError line."""
+    if Path(spec).is_dir():
+        read_config(Path(spec))
+    try:
+        return load_model(spec)
+    except (ModelNotAvailableError, CheckpointError) as err:
+        raise ModelError(message_of(err)) from None
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise ModelError(f"Cannot load the model {spec}: {message_of(err).splitlines()[0]}") from None
+
+
+def message_of(err: BaseException) -> str:
+    """An exception's own text (`str` of a KeyError subclass would add quotes)."""
+    text = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
+    return text.strip() or type(err).__name__

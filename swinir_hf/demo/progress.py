@@ -1,0 +1,116 @@
+"""Progress and Cancel inside a running restoration: forward pre-hooks on the model and its Swin blocks read the
+job of the thread that runs them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+
+from ..inference.tiling import tile_starts
+from ..models.modeling_swinir import SwinIRForImageRestoration, SwinTransformerBlock
+
+PROGRESS_EVERY_S = 0.25
+
+
+class Cancelled(BaseException):
+    """Raised inside the model's forward when the user cancels; a BaseException so no retry logic swallows it."""
+
+
+@dataclass
+class Job:
+    """One running restoration as the model hooks see it: its cancel flag and its progress.
+
+    Progress counts Swin blocks: the first forward's input shape tells how many tiles (forwards) the image needs,
+    so the bar moves per block in every mode (whole image, tiles, ensemble passes).
+    """
+
+    report: Callable[[float, str], None]
+    blocks_per_forward: int
+    image_hw: tuple[int, int]
+    images: int = 1
+    overlap: int = 32
+    passes: int = 1
+    cancel: threading.Event = field(default_factory=threading.Event)
+    forwards: int | None = None
+    blocks_done: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    _last_report: float = 0.0
+
+    def on_forward(self, shape: torch.Size) -> None:
+        if self.forwards is None:
+            self.forwards = forwards_needed(shape, self.image_hw, self.images, self.overlap) * self.passes
+
+    def on_block(self) -> None:
+        self.blocks_done += 1
+        now = time.perf_counter()
+        if now - self._last_report < PROGRESS_EVERY_S:
+            return
+        self._last_report = now
+        fraction = min(self.blocks_done / (self.blocks_per_forward * (self.forwards or 1)), 0.99)
+        left = (now - self.started) * (1 - fraction) / fraction
+        self.report(fraction, f"Restoring, about {format_seconds(left)} left")
+
+
+def forwards_needed(shape: torch.Size, image_hw: tuple[int, int], images: int, overlap: int) -> int:
+    """Forward passes `restore` makes for an image, from the shape of its first one (as `tiling.tiled_apply` plans)."""
+    batch, _, th, tw = shape
+    h, w = image_hw
+    if th >= h and tw >= w:
+        return 1
+    tile = th if th < h else tw
+    ov = min(overlap, tile // 2)
+    tiles = len(tile_starts(h, th, ov)) * len(tile_starts(w, tw, ov))
+    return math.ceil(tiles / max(1, batch // images))
+
+
+def format_seconds(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+_current = threading.local()
+
+
+def _before_model(module, args) -> None:
+    job = getattr(_current, "job", None)
+    if job is not None:
+        if job.cancel.is_set():
+            raise Cancelled
+        job.on_forward(args[0].shape)
+
+
+def _before_block(module, args) -> None:
+    job = getattr(_current, "job", None)
+    if job is not None:
+        if job.cancel.is_set():
+            raise Cancelled
+        job.on_block()
+
+
+def count_blocks(model: SwinIRForImageRestoration) -> int:
+    return sum(isinstance(m, SwinTransformerBlock) for m in model.modules())
+
+
+def watch(model: SwinIRForImageRestoration) -> None:
+    """Give the model the hooks: on every forward and Swin block they stop the job of the running thread when its
+    cancel event is set (so Cancel frees the CPU within one block, whatever the tiling) and move its progress."""
+    model.register_forward_pre_hook(_before_model)
+    for module in model.modules():
+        if isinstance(module, SwinTransformerBlock):
+            module.register_forward_pre_hook(_before_block)
+
+
+@contextmanager
+def attached(job: Job) -> Iterator[None]:
+    """Make `job` the one the hooks see on this thread while the block runs."""
+    _current.job = job
+    try:
+        yield
+    finally:
+        _current.job = None

@@ -1,0 +1,133 @@
+"""The uploaded image: its header checked before decoding, its pixels, the facts the controls need (size, colour,
+JPEG quality), previews for the browser, and shrinking to the size limit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..inference.image_io import read_image
+from ..models.image_processing_swinir import float_to_image, image_to_float
+from .errors import user_error
+
+PREVIEW_SIDE = 512
+# IJG's standard luminance quantisation table (quality 50), scaled per quality as libjpeg does.
+IJG_LUMA = np.array(
+    [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29]
+    + [51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103]
+    + [121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
+)
+
+
+def jpeg_quality(path: str | os.PathLike) -> int | None:
+    """Estimated IJG quality (1-100) of a JPEG file from its luminance table; None for other files."""
+    try:
+        with Image.open(path) as image:
+            tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
+    except (OSError, SyntaxError, Image.DecompressionBombError):
+        return None
+    if not tables:
+        return None
+    luma = np.sort(np.asarray(tables[min(tables)]))
+    qualities = np.arange(1, 101)
+    scales = np.where(qualities < 50, 5000 // qualities, 200 - 2 * qualities)
+    candidates = np.clip((IJG_LUMA[None] * scales[:, None] + 50) // 100, 1, 255)
+    error = np.abs(np.sort(candidates, axis=1) - luma[None]).sum(axis=1)
+    return int(qualities[np.argmin(error)])
+
+
+def preview(pixels: Image.Image | np.ndarray) -> Image.Image:
+    """Any image (PIL, or (H, W, C) uint16 array) → 8-bit L / LA / RGB / RGBA PIL image for the browser."""
+    arr, alpha = image_to_float(pixels)
+    if alpha is not None:
+        arr = np.concatenate([arr, alpha[..., None]], axis=-1)
+    return float_to_image(arr)
+
+
+def thumbnail(pixels: Image.Image | np.ndarray, side: int = PREVIEW_SIDE) -> Image.Image:
+    """A small 8-bit view of an image (the input preview only needs to show what was uploaded)."""
+    image = preview(pixels)
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return image
+
+
+def size_of(pixels: Image.Image | np.ndarray) -> tuple[int, int]:
+    """(width, height) in pixels."""
+    return pixels.size if isinstance(pixels, Image.Image) else (pixels.shape[1], pixels.shape[0])
+
+
+def colour_channels(pixels: Image.Image | np.ndarray) -> int:
+    """1 for grey images (with or without alpha), else 3."""
+    if isinstance(pixels, np.ndarray):
+        return 1 if pixels.ndim == 2 or pixels.shape[-1] in (1, 2) else 3
+    return 1 if pixels.mode in ("1", "L", "LA", "La", "I", "F") or pixels.mode.startswith("I;16") else 3
+
+
+def describe(pixels: Image.Image | np.ndarray) -> str:
+    """'W×H, kind' of an image, e.g. '480×320 RGBA 8-bit'."""
+    w, h = size_of(pixels)
+    if isinstance(pixels, np.ndarray):
+        kind = f"{'RGBA' if pixels.shape[-1] == 4 else 'RGB'} 16-bit"
+    else:
+        kind = {
+            "L": "grey 8-bit",
+            "LA": "grey+alpha 8-bit",
+            "RGB": "RGB 8-bit",
+            "RGBA": "RGBA 8-bit",
+            "F": "grey 32-bit float",
+            "I": "grey 32-bit",
+        }.get(pixels.mode, "grey 16-bit" if pixels.mode.startswith("I;16") else pixels.mode)
+    return f"{w}×{h} {kind}"
+
+
+def open_header(path: str) -> tuple[int, int]:
+    """(width, height) from the file header, without decoding the pixels.
+
+    Raises:
+        gr.Error: not an image, or more pixels than Pillow will decode (a decompression bomb).
+    """
+    name = Path(path).name
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Image.DecompressionBombError:
+        raise user_error(
+            f"{name} has too many pixels to open safely (Pillow's decompression-bomb limit is "
+            f"{Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels): shrink it before uploading."
+        ) from None
+    except (OSError, SyntaxError, ValueError):
+        raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, BMP…).") from None
+
+
+def decode(path: str):
+    """The file's pixels and ICC profile (`read_image`), or a plain gr.Error."""
+    try:
+        return read_image(path)
+    except ValueError as err:
+        name = Path(path).name
+        if isinstance(err.__cause__, Image.DecompressionBombError):
+            raise user_error(f"{name} has too many pixels to open safely: shrink it before uploading.") from None
+        raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, BMP…).") from None
+
+
+def shrink(pixels: Image.Image | np.ndarray, max_pixels: int) -> Image.Image | np.ndarray:
+    """The image scaled down (same kind, mode and bit depth) to at most `max_pixels`."""
+    w, h = size_of(pixels)
+    factor = math.sqrt(max_pixels / (w * h))
+    size = (max(1, int(w * factor)), max(1, int(h * factor)))
+    if isinstance(pixels, Image.Image):
+        return pixels.resize(size, Image.Resampling.LANCZOS)
+    x = torch.from_numpy(pixels.astype(np.float32)).permute(2, 0, 1)[None]
+    y = torch.nn.functional.interpolate(x, size=size[::-1], mode="bicubic", antialias=True, align_corners=False)
+    return y[0].permute(1, 2, 0).round().clamp(0, 65535).numpy().astype(np.uint16)
+
+
+def is_float(pixels: Image.Image | np.ndarray) -> bool:
+    """Whether an image holds 32-bit float or integer pixels (TIFF keeps them; PNG cannot)."""
+    return isinstance(pixels, Image.Image) and pixels.mode in ("F", "I")
