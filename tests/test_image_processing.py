@@ -134,6 +134,21 @@ def test_pipeline_takes_a_batch_of_different_sizes(model_dir):
         np.testing.assert_array_equal(np.asarray(out), np.asarray(restore(model, image, dtype="float32")))
 
 
+def test_pipeline_reads_paths_as_stored(model_dir, tmp_path):
+    """A file path is restored as the file holds it: alpha and 16 bits kept, as for the opened image (transformers'
+    `load_image` would make 8-bit RGB of it)."""
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    kinds = _kinds()
+    paths = []
+    for kind in ("RGBA", "I;16"):
+        paths.append(tmp_path / f"{kind.replace(';', '')}.png")
+        kinds[kind].save(paths[-1])
+    outs = restorer([str(p) for p in paths])
+    for out, kind in zip(outs, ("RGBA", "I;16"), strict=True):
+        assert out.mode == kind and out.size == (30, 39)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(restorer(kinds[kind])))
+
+
 def test_pipeline_keeps_greyscale_models_the_right_way_round(tiny_config, tmp_path):
     model = SwinIRForImageRestoration(tiny_config(num_channels=1, upscale=2)).eval()
     model.save_pretrained(tmp_path)

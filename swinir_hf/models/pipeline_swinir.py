@@ -9,6 +9,8 @@ files. Its pixels are `swinir_hf.restore()`'s: the same data path (`image_proces
 
 from __future__ import annotations
 
+import io
+import os
 from typing import Any
 
 import numpy as np
@@ -50,9 +52,7 @@ class ImageRestorationPipeline(Pipeline):
 
     def preprocess(self, image: Any, timeout: float | None = None) -> dict[str, Any]:
         if isinstance(image, str):
-            from transformers.image_utils import load_image
-
-            image = load_image(image, timeout=timeout)
+            image = open_image(image, timeout=timeout)
         colour, layout = split_image(image)
         pixel_values = to_pixel_values(colour, self.model.config.num_channels)
         return {"pixel_values": pixel_values, "channels": colour.shape[-1], "layout": layout}
@@ -65,6 +65,22 @@ class ImageRestorationPipeline(Pipeline):
     def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image | np.ndarray:
         colour = from_reconstruction(model_outputs["reconstruction"], model_outputs["channels"])
         return compose_image(colour, model_outputs["layout"])
+
+
+def open_image(source: str, timeout: float | None = None) -> Image.Image:
+    """A file path or http(s) URL → the PIL image as stored: mode, bit depth and alpha kept (transformers'
+    `load_image` converts to 8-bit RGB). Other strings (base64) go to `load_image`, which names what it accepts."""
+    if source.startswith(("http://", "https://")):
+        from huggingface_hub.utils import get_session  # its HTTP client (httpx, or httpx2 in huggingface_hub ≥ 2)
+
+        response = get_session().get(source, timeout=timeout, follow_redirects=True)
+        response.raise_for_status()
+        return Image.open(io.BytesIO(response.content))
+    if os.path.isfile(source):
+        return Image.open(source)
+    from transformers.image_utils import load_image
+
+    return load_image(source, timeout=timeout)
 
 
 def register() -> None:
