@@ -245,7 +245,9 @@ def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_
 
 def test_refuses_a_remote_pipeline_that_differs_from_restore(parity, tmp_path, monkeypatch):
     sources = remote_code_sources()
-    bad = sources["pipeline_swinir.py"].replace("return compose_image(colour,", "return compose_image(colour * 0.99,")
+    bad = sources["pipeline_swinir.py"].replace(
+        "compose_image(from_reconstruction(", "compose_image(0.99 * from_reconstruction("
+    )
     assert bad != sources["pipeline_swinir.py"]
     monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "pipeline_swinir.py": bad})
     with pytest.raises(HubExportError, match="own pipeline does not reproduce"):

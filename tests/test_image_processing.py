@@ -149,6 +149,22 @@ def test_pipeline_reads_paths_as_stored(model_dir, tmp_path):
         np.testing.assert_array_equal(np.asarray(out), np.asarray(restorer(kinds[kind])))
 
 
+@pytest.mark.parametrize("num_channels", [3, 1])
+def test_pipeline_batches_images_of_any_size_and_mode(tiny_config, tmp_path, num_channels):
+    """`batch_size > 1` gives each image's own result, whatever the sizes and modes (transformers would concatenate
+    the pixel_values: an error for different sizes, mixed-up outputs for colour into a greyscale model)."""
+    SwinIRForImageRestoration(tiny_config(num_channels=num_channels)).save_pretrained(tmp_path)
+    SwinIRImageProcessor(num_channels=num_channels).save_pretrained(tmp_path)
+    restorer = pipeline("image-restoration", model=str(tmp_path))
+    kinds = _kinds()
+    images = [kinds["RGB"], Image.fromarray(_rgb(5, 8)[..., 0]), kinds["RGBA"], _rgb(6, 4, seed=5)]
+    batched = restorer(images, batch_size=3)
+    for out, image in zip(batched, images, strict=True):
+        single = restorer(image)
+        assert getattr(out, "mode", None) == getattr(single, "mode", None)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(single))
+
+
 def test_pipeline_keeps_greyscale_models_the_right_way_round(tiny_config, tmp_path):
     model = SwinIRForImageRestoration(tiny_config(num_channels=1, upscale=2)).eval()
     model.save_pretrained(tmp_path)

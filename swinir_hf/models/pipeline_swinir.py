@@ -11,24 +11,38 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 from transformers.pipelines.base import Pipeline
 
-from .image_processing_swinir import compose_image, from_reconstruction, split_image, to_pixel_values
+from .image_processing_swinir import ImageLayout, compose_image, from_reconstruction, split_image, to_pixel_values
 from .modeling_swinir import inference_precision
 
 TASK = "image-restoration"
+
+
+@dataclass
+class _Image:
+    """One image on its way through the pipeline. Not a tensor, so that `batch_size > 1` collates images into a
+    list: transformers would concatenate `pixel_values` of different sizes (an error) or of a colour image into a
+    greyscale model, (3, 1, H, W), with the next image's (mixing up the outputs)."""
+
+    pixel_values: torch.Tensor
+    channels: int
+    layout: ImageLayout
+    reconstruction: torch.Tensor | None = None
 
 
 class ImageRestorationPipeline(Pipeline):
     """Restore images with a SwinIR model: super-resolution, denoising or JPEG artifact removal.
 
     Accepts a PIL image (any mode: 8-bit, 16-bit grey, float, with alpha, palette, CMYK), a (H, W[, C]) uint8 /
-    uint16 / float array, a file path or URL, or a list of them (any sizes); returns the same kind, exactly
-    `upscale` × the input, with alpha resized and the bit depth kept.
+    uint16 / float array, a file path or URL, or a list of them (any sizes, any `batch_size`); returns the same
+    kind, exactly `upscale` × the input, with alpha resized and the bit depth kept.
 
     Precision follows the model's dtype, as transformers users expect: float32 runs exactly, bfloat16 / float16
     under autocast of that type. float16 needs CUDA: elsewhere a float16 model is cast to float32 (lossless).
@@ -50,21 +64,26 @@ class ImageRestorationPipeline(Pipeline):
     def _sanitize_parameters(self, timeout: float | None = None, **kwargs: Any) -> tuple[dict, dict, dict]:
         return {"timeout": timeout}, {}, {}
 
-    def preprocess(self, image: Any, timeout: float | None = None) -> dict[str, Any]:
+    def preprocess(self, image: Any, timeout: float | None = None) -> dict[str, _Image]:
         if isinstance(image, str):
             image = open_image(image, timeout=timeout)
         colour, layout = split_image(image)
         pixel_values = to_pixel_values(colour, self.model.config.num_channels)
-        return {"pixel_values": pixel_values, "channels": colour.shape[-1], "layout": layout}
+        return {"image": _Image(pixel_values, colour.shape[-1], layout)}
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
-        with inference_precision(self.precision, self.device):
-            reconstruction = self.model(model_inputs["pixel_values"]).reconstruction.float()
-        return {**model_inputs, "reconstruction": reconstruction}
+        # One image, or a list of them (`batch_size > 1`), each run on its own: sizes differ, and a batch of one
+        # gives exactly `restore()`'s pixels.
+        batch = model_inputs["image"]
+        for item in batch if isinstance(batch, list) else [batch]:
+            with inference_precision(self.precision, self.device):
+                output = self.model(item.pixel_values.to(self.device))
+            item.reconstruction = output.reconstruction.float().cpu()
+        return model_inputs
 
     def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image | np.ndarray:
-        colour = from_reconstruction(model_outputs["reconstruction"], model_outputs["channels"])
-        return compose_image(colour, model_outputs["layout"])
+        item = model_outputs["image"]
+        return compose_image(from_reconstruction(item.reconstruction, item.channels), item.layout)
 
 
 def open_image(source: str, timeout: float | None = None) -> Image.Image:
