@@ -165,6 +165,22 @@ def test_pipeline_batches_images_of_any_size_and_mode(tiny_config, tmp_path, num
         np.testing.assert_array_equal(np.asarray(out), np.asarray(single))
 
 
+def test_pipeline_on_a_remote_code_folder_asks_nothing(tiny_config, tmp_path, monkeypatch):
+    """The package's pipeline on a Hub export (auto_map, custom_pipelines) without trust_remote_code: no
+    "Do you wish to run the custom code?" prompt (transformers' video-processor lookup asked one)."""
+    from swinir_hf.checkpoints.export import AUTO_MAP, CUSTOM_PIPELINES
+    from swinir_hf.checkpoints.folders import save_model_folder
+
+    model = SwinIRForImageRestoration(tiny_config())
+    model.config.auto_map, model.config.custom_pipelines = dict(AUTO_MAP), CUSTOM_PIPELINES
+    save_model_folder(tmp_path, model, processor_auto_map={"AutoImageProcessor": AUTO_MAP["AutoImageProcessor"]})
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt="": asked.append(prompt) or "n")
+    restorer = pipeline("image-restoration", model=str(tmp_path), pipeline_class=ImageRestorationPipeline)
+    assert asked == [] and isinstance(restorer.model, SwinIRForImageRestoration)
+    assert restorer(Image.fromarray(_rgb(5, 6))).size == (12, 10)
+
+
 def test_pipeline_keeps_greyscale_models_the_right_way_round(tiny_config, tmp_path):
     model = SwinIRForImageRestoration(tiny_config(num_channels=1, upscale=2)).eval()
     model.save_pretrained(tmp_path)

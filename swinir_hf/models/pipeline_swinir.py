@@ -52,6 +52,9 @@ class ImageRestorationPipeline(Pipeline):
     _load_image_processor = True
     _load_feature_extractor = False
     _load_tokenizer = False
+    # transformers 5 would look for a video processor too: on a folder with remote code and without
+    # trust_remote_code, that asks "Do you wish to run the custom code? [y/N]" for nothing.
+    _load_video_processor = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
