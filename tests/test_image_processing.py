@@ -98,6 +98,23 @@ def test_image_processor_is_the_pil_backend_of_transformers_5(model_dir):
     assert isinstance(processor, SwinIRImageProcessor) and processor.backend == "pil"
 
 
+def test_num_channels_is_a_declared_processor_option(tmp_path, caplog):
+    """`num_channels` overrides at `from_pretrained` without transformers' "applied for backward compatibility"
+    warning, and per call."""
+    from transformers.utils import logging as hf_logging
+
+    SwinIRImageProcessor(num_channels=3).save_pretrained(tmp_path)
+    hf_logging.enable_propagation()
+    try:
+        processor = AutoImageProcessor.from_pretrained(tmp_path, num_channels=1)
+    finally:
+        hf_logging.disable_propagation()
+    assert processor.num_channels == 1 and "backward compatibility" not in caplog.text
+    image = Image.fromarray(_rgb())
+    assert processor(image)["pixel_values"].shape == (1, 1, 9, 7)
+    assert processor(image, num_channels=3)["pixel_values"].shape == (1, 3, 9, 7)
+
+
 def _kinds() -> dict[str, Image.Image]:
     rgb = _rgb(13, 10, seed=3)
     alpha = np.random.default_rng(4).integers(0, 256, (13, 10), dtype=np.uint8)

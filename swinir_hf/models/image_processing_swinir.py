@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps
 from transformers.feature_extraction_utils import BatchFeature
+from transformers.processing_utils import ImagesKwargs
 
 try:  # transformers ≥ 5.10 lays image processors out by backend; PIL is the one that needs no torchvision.
     from transformers.image_processing_backends import PilBackend as _ImageProcessorBase
@@ -231,6 +232,13 @@ def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.n
     return image
 
 
+class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
+    """The processor's own option: declared, so that `from_pretrained(..., num_channels=1)` and
+    `processor(images, num_channels=1)` take it as transformers 5 expects of an image processor."""
+
+    num_channels: int
+
+
 class SwinIRImageProcessor(_ImageProcessorBase):
     r"""Turns images into SwinIR `pixel_values` and model outputs back into images.
 
@@ -242,18 +250,24 @@ class SwinIRImageProcessor(_ImageProcessorBase):
     """
 
     model_input_names = ["pixel_values"]
+    valid_kwargs = SwinIRImageProcessorKwargs
+    num_channels = 3
 
     def __init__(self, num_channels: int = 3, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, **kwargs)
         self.num_channels = num_channels
 
-    def preprocess(self, images: Any, return_tensors: str | None = "pt", **kwargs: Any) -> BatchFeature:
-        """One image or a list of same-size images → `pixel_values` (N, C, H, W) float32 in [0, 1]."""
+    def preprocess(
+        self, images: Any, return_tensors: str | None = "pt", num_channels: int | None = None, **kwargs: Any
+    ) -> BatchFeature:
+        """One image or a list of same-size images → `pixel_values` (N, C, H, W) float32 in [0, 1];
+        `num_channels` overrides the processor's for this call."""
+        channels = num_channels or self.num_channels
         if not isinstance(images, (list, tuple)):
             images = [images]
         if not images:
             raise ValueError("no images given")
-        arrays = [match_channels(image_to_float(im)[0], self.num_channels) for im in images]
+        arrays = [match_channels(image_to_float(im)[0], channels) for im in images]
         sizes = {a.shape[:2] for a in arrays}
         if len(sizes) > 1:
             raise ValueError(f"images of one batch must share one size (no padding here), got {sorted(sizes)}")
