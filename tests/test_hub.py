@@ -308,6 +308,21 @@ def fake_api(monkeypatch):
     return FakeHfApi
 
 
+def test_a_folder_without_remote_code_declares_none(tiny_config, tmp_path):
+    """A model loaded from a Hub export (its config has auto_map, custom_pipelines), saved as a plain folder (what
+    the trainer does after --init-from): config.json points at no code files it lacks, and the pipeline loads."""
+    from transformers import pipeline
+
+    model = SwinIRForImageRestoration(tiny_config())
+    model.config.auto_map, model.config.custom_pipelines = dict(hub.AUTO_MAP), hub.CUSTOM_PIPELINES
+    folders.save_model_folder(tmp_path, model)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert "auto_map" not in config and "custom_pipelines" not in config
+    assert model.config.auto_map == hub.AUTO_MAP and model.config.custom_pipelines == hub.CUSTOM_PIPELINES
+    restorer = pipeline("image-restoration", model=str(tmp_path))
+    assert restorer(Image.new("RGB", (5, 4))).size == (10, 8)
+
+
 def test_push_uploads_the_folder_in_one_commit(exported, fake_api):
     url = push_folder(exported["classical_sr_x2"], private=True)
     assert url == "https://hub.test/me/swinir-classical-sr-x2/commit/1"

@@ -13,6 +13,9 @@ from ..models.modeling_swinir import SwinIRForImageRestoration
 
 # The files of a model folder without remote code (what the trainer saves and pushes).
 MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
+# Config fields that point at remote code files (`swinir_hf.checkpoints.export` writes them, a model loaded from a Hub
+# export carries them): in a folder without those files they would send transformers looking for them.
+REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
 
 
 def save_model_folder(
@@ -23,10 +26,16 @@ def save_model_folder(
     processor_auto_map: dict[str, str] | None = None,
 ) -> None:
     """`save_pretrained` (safetensors + config), the image processor (with `processor_auto_map` for remote code) and,
-    when given, the model card (`README.md`) into `folder`."""
+    when given, the model card (`README.md`) into `folder`. Without `processor_auto_map` the folder has no remote
+    code, so its config.json gets none of the `REMOTE_CODE_FIELDS` (`model.config` keeps them)."""
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder, safe_serialization=True)
-    processor = SwinIRImageProcessor(num_channels=model.config.num_channels)
+    config = model.config
+    held = {} if processor_auto_map else {k: config.__dict__.pop(k) for k in REMOTE_CODE_FIELDS if k in config.__dict__}
+    try:
+        model.save_pretrained(folder, safe_serialization=True)
+    finally:
+        config.__dict__.update(held)
+    processor = SwinIRImageProcessor(num_channels=config.num_channels)
     if processor_auto_map:
         processor.auto_map = dict(processor_auto_map)
     processor.save_pretrained(folder)
