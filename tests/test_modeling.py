@@ -285,6 +285,20 @@ def test_only_eager_cpu_inference_is_chunked(tiny_config, monkeypatch):
         assert not chunked_inference(config, cpu)  # compilers get whole layers, not unrolled chunk loops
 
 
+def test_torch_compile_matches_eager_without_warnings(tiny_config):
+    """A compiled model gives eager's pixels, and dynamo says nothing about the cached relative-position index."""
+    import warnings
+
+    torch._dynamo.reset()
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    x = torch.rand(1, 3, 12, 10)
+    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+        warnings.simplefilter("always")
+        compiled = torch.compile(model, backend="aot_eager")(x).reconstruction
+    assert torch.allclose(compiled, model(x).reconstruction, atol=1e-6)
+    assert [str(w.message) for w in caught] == []
+
+
 def test_linear_without_onednn_falls_back_to_the_same_output(tiny_config, monkeypatch):
     """Builds of torch without the private oneDNN linear op (feature-detected at import) take `F.linear`."""
     from swinir_hf.models import modeling_swinir

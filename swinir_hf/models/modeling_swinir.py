@@ -209,7 +209,9 @@ class WindowAttention(nn.Module):
 
     def position_bias(self) -> torch.Tensor:
         """(heads, ws², ws²) relative-position bias."""
-        index = relative_position_index(self.window_size).to(self.relative_position_bias_table.device)
+        # torch.compile traces the index instead of reading the cache (dynamo warns on an lru_cache call).
+        build = relative_position_index.__wrapped__ if torch.compiler.is_compiling() else relative_position_index
+        index = build(self.window_size).to(self.relative_position_bias_table.device)
         n = self.window_size**2
         return self.relative_position_bias_table[index.view(-1)].view(n, n, -1).permute(2, 0, 1).contiguous()
 
