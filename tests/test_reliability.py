@@ -337,6 +337,16 @@ def test_float_tiff_is_restored_clamped_into_png_and_tiff(tmp_path, capsys):
         assert 0.0 <= values.min() and values.max() <= 1.0
 
 
+def test_float_image_written_as_8_or_16_bits_keeps_its_values(tmp_path):
+    from swinir_hf.inference.image_io import write_image
+
+    arr = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
+    for ext, peak in (("jpg", 255), ("webp", 255), ("png", 65535)):
+        write_image(tmp_path / f"f.{ext}", Image.fromarray(arr), quality=100)
+        written = np.asarray(Image.open(tmp_path / f"f.{ext}").convert("F" if ext == "png" else "L"), np.float64)
+        assert np.abs(written / peak - arr).max() < 0.02, ext
+
+
 # --- 7. files are written as the user expects ------------------------------------------------------------------
 
 

@@ -130,13 +130,14 @@ def write_image(
         raise ValueError(f"{path}: unknown image format {suffix!r}")
     if isinstance(image, np.ndarray) and fmt not in ("PNG", "TIFF"):
         image = Image.fromarray((image.astype(np.float32) / 257.0).round().astype(np.uint8))
+    # Floats first: Pillow's own F → L conversion would read [0, 1] as 0..1 grey levels (black).
+    if isinstance(image, Image.Image) and image.mode == "F" and fmt != "TIFF":
+        image = _float_to_storable(image, fmt)
     if isinstance(image, Image.Image):
         if fmt in ("JPEG", "WEBP") and image.mode.startswith("I"):
             image = image.point(lambda v: v / 257.0).convert("L")
         if fmt == "JPEG" and image.mode not in ("L", "RGB"):
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
-    if isinstance(image, Image.Image) and image.mode == "F" and fmt != "TIFF":
-        image = _float_to_storable(image, fmt)
     remove_stale_temp_files(path.parent)
     try:
         tmp = _create_temp(path)
