@@ -75,3 +75,26 @@ def test_missing_input_and_model_are_clean_errors(model_dir, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["restore", str(tmp_path), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "m.pth")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_corrupt_16bit_colour_files_are_reported_and_skipped(inputs, model_dir, tmp_path, capsys):
+    import png
+    import tifffile
+
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    pixels = np.random.default_rng(1).integers(0, 65536, (6, 7, 3), dtype=np.uint16)
+    with open(inputs / "c.png", "wb") as f:
+        png.Writer(7, 6, greyscale=False, bitdepth=16).write(f, pixels.reshape(6, -1))
+    data = bytearray((inputs / "c.png").read_bytes())
+    data[-20] ^= 0xFF  # inside the IDAT chunk: its checksum fails
+    (inputs / "crc.png").write_bytes(bytes(data))
+    tifffile.imwrite(inputs / "c.tif", pixels, photometric="rgb")
+    (inputs / "short.tif").write_bytes((inputs / "c.tif").read_bytes()[:-100])
+    out = tmp_path / "out"
+    code = main(["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress", "--ext", "auto"])
+    err = capsys.readouterr().err
+    assert code == 1
+    for name in ("crc.png", "short.tif"):
+        assert f"error: {inputs / name}: not a readable image (" in err
+    assert sorted(p.name for p in out.iterdir()) == ["c.png", "c.tif", "good.png"]

@@ -92,15 +92,27 @@ def _bomb_reason(err: Image.DecompressionBombError) -> str:
 
 
 def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
+    """The pixels of a 16-bit colour PNG / TIFF, upright.
+
+    Raises:
+        OSError: the file cannot be decoded (corrupt, truncated), as Pillow reports it for other images.
+        ValueError: a layout or format that is not supported.
+    """
     if header.format == "PNG":
         import png
 
-        width, height, rows, info = png.Reader(filename=str(path)).asDirect()
-        arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, info["planes"])
+        try:
+            width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+            arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, info["planes"])
+        except png.Error as err:
+            raise OSError(str(err)) from err
     elif header.format == "TIFF":
         import tifffile
 
-        arr = tifffile.imread(path)
+        try:
+            arr = tifffile.imread(path)
+        except ValueError as err:  # tifffile's errors (truncated, corrupt) are ValueErrors
+            raise OSError(str(err)) from err
         if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
             raise ValueError(f"{path}: unsupported 16-bit TIFF layout {arr.shape}")
     else:
