@@ -75,6 +75,18 @@ def test_16bit_colour_png_file_round_trip(model, tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "out.tif").pixels, out)
 
 
+def test_planar_and_multi_page_16bit_colour_tiffs_read_their_first_page_whole(tmp_path, caplog):
+    import tifffile
+
+    pages = np.random.default_rng(3).integers(0, 65536, (2, 6, 7, 3), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "planar.tif", pages[0].transpose(2, 0, 1), photometric="rgb", planarconfig="separate")
+    tifffile.imwrite(tmp_path / "pages.tif", pages, photometric="rgb")
+    np.testing.assert_array_equal(read_image(tmp_path / "planar.tif").pixels, pages[0])
+    caplog.set_level("WARNING")
+    np.testing.assert_array_equal(read_image(tmp_path / "pages.tif").pixels, pages[0])
+    assert f"{tmp_path / 'pages.tif'} has 2 frames: only frame 1 is restored" in caplog.text
+
+
 def test_grey_into_rgb_model_comes_back_grey(model):
     out = restore(model, Image.fromarray(_rgb()[..., 0]))
     assert out.mode == "L" and out.size == (48, 40)

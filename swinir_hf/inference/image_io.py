@@ -49,6 +49,9 @@ class ImageData:
 def _is_16bit_colour(image: Image.Image) -> bool:
     if image.mode not in ("RGB", "RGBA") or not image.tile:
         return False
+    if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
+        bits = image.tag_v2.get(258, 8)
+        return max(bits if isinstance(bits, tuple) else (bits,)) > 8
     rawmode = image.tile[0].args
     rawmode = rawmode[0] if isinstance(rawmode, tuple) else rawmode
     return isinstance(rawmode, str) and ";16" in rawmode
@@ -63,14 +66,16 @@ def read_image(path: str | os.PathLike) -> ImageData:
     path = Path(path)
     try:
         image = Image.open(path)
-        if _is_16bit_colour(image):
-            return ImageData(_read_16bit_colour(path, image), image.info.get("icc_profile"))
-        image.load()
+        colour16 = _read_16bit_colour(path, image) if _is_16bit_colour(image) else None
+        if colour16 is None:
+            image.load()
     except Image.DecompressionBombError as err:
         raise ValueError(f"{path}: {_bomb_reason(err)}") from err
     except (OSError, SyntaxError) as err:
         raise ValueError(f"{path}: not a readable image ({_reason(err, path)})") from err
     warn_if_animated(image, str(path))
+    if colour16 is not None:
+        return ImageData(colour16, image.info.get("icc_profile"))
     image = normalize_pil(image)
     return ImageData(image, image.info.get("icc_profile"))
 
@@ -110,7 +115,11 @@ def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
         import tifffile
 
         try:
-            arr = tifffile.imread(path)
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]  # the first of several pages, as Pillow reads
+                arr = page.asarray()
+                if page.axes.startswith("S"):  # planar: one plane per channel
+                    arr = np.moveaxis(arr, 0, -1)
         except ValueError as err:  # tifffile's errors (truncated, corrupt) are ValueErrors
             raise OSError(str(err)) from err
         if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
