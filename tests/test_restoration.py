@@ -194,6 +194,19 @@ def test_chunked_cpu_inference_plans_bigger_tiles_than_a_gpu(model):
     assert activation_bytes_per_pixel(config, cpu) == activation_bytes_per_pixel(config, gpu)
 
 
+def test_cmyk_with_an_unusable_profile_is_converted_without_it(model, tmp_path, caplog):
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # an RGB profile on CMYK pixels
+    cmyk = Image.fromarray(_rgb()).convert("CMYK")
+    plain = np.asarray(restore(model, cmyk, dtype="float32"))
+    caplog.set_level("WARNING")
+    for name, icc in (("rgb-profile.jpg", srgb), ("junk-profile.jpg", b"junk" * 40)):
+        cmyk.save(tmp_path / name, icc_profile=icc, quality=100)
+        out = restore(model, tmp_path / name, dtype="float32")
+        assert out.mode == "RGB" and "icc_profile" not in out.info
+        assert np.abs(np.asarray(out, np.float64) - plain).mean() < 3  # Pillow's own conversion, as without one
+        assert f"{tmp_path / name}: its ICC profile is not a usable CMYK profile" in caplog.text
+
+
 def test_bfloat16_is_close_to_float32(model):
     img = _rgb().astype(np.float32) / 255
     diff = restore(model, img, dtype="bfloat16") - restore(model, img, dtype="float32")

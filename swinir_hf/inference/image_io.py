@@ -76,7 +76,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
     warn_if_animated(image, str(path))
     if colour16 is not None:
         return ImageData(colour16, image.info.get("icc_profile"))
-    image = normalize_pil(image)
+    image = normalize_pil(image, str(path))
     return ImageData(image, image.info.get("icc_profile"))
 
 

@@ -32,16 +32,23 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 FLOAT_RANGE = (-4.0, 5.0)
 
 
-def normalize_pil(image: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation, and convert CMYK with an embedded profile to sRGB through that profile.
+def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
+    """Apply the EXIF orientation, and convert CMYK with an embedded profile to sRGB through that profile (a
+    profile that cannot be used is dropped with a warning naming `name`, and Pillow's conversion applies).
 
     Every other mode is returned as it is (`image_to_float` knows how to read it).
     """
     image = ImageOps.exif_transpose(image)
     icc = image.info.get("icc_profile")
     if image.mode == "CMYK" and icc:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        image = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (OSError, ImageCms.PyCMSError) as err:  # corrupt, or not a CMYK profile: viewers ignore it too
+            logger.warning(f"{name}: its ICC profile is not a usable CMYK profile ({err}); converted to RGB without it")
+        else:
+            image = converted
+        # A CMYK profile does not describe the RGB result.
         image.info.pop("icc_profile", None)
     return image
 
