@@ -98,3 +98,15 @@ def test_corrupt_16bit_colour_files_are_reported_and_skipped(inputs, model_dir, 
     for name in ("crc.png", "short.tif"):
         assert f"error: {inputs / name}: not a readable image (" in err
     assert sorted(p.name for p in out.iterdir()) == ["c.png", "c.tif", "good.png"]
+
+
+def test_an_output_folder_that_is_a_file_is_one_error_up_front(inputs, model_dir, tmp_path, capsys):
+    taken = tmp_path / "taken.png"
+    taken.write_bytes(b"x")
+    for out, extra in ((taken, []), (taken / "sub", []), (taken, ["--dataset", f"imagefolder:{inputs}"])):
+        args = ["restore", *([] if extra else [str(inputs)]), "-o", str(out), "--model", str(model_dir), *extra]
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        where = "" if out == taken else f" ({taken} is a file)"
+        assert err == f"error: output folder {out} is not a folder{where}: choose another -o\n"
+    assert taken.read_bytes() == b"x"
