@@ -110,3 +110,15 @@ def test_an_output_folder_that_is_a_file_is_one_error_up_front(inputs, model_dir
         where = "" if out == taken else f" ({taken} is a file)"
         assert err == f"error: output folder {out} is not a folder{where}: choose another -o\n"
     assert taken.read_bytes() == b"x"
+
+
+def test_no_progress_shows_no_bar_not_even_transformers_weight_loading(inputs, model_dir, tmp_path, capsys):
+    from transformers.utils import logging as hf_logging
+
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    args = ["restore", str(inputs), "-o", str(tmp_path / "out"), "--model", str(model_dir), "--no-progress"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and err.startswith("restored 1, failed 0") and err.count("\n") == 1
+    assert hf_logging.is_progress_bar_enabled()  # as before the run

@@ -15,7 +15,8 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -307,6 +308,38 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed)."""
+    if not args.no_progress:
+        return _run(args)
+    with _library_progress_bars_off(datasets_too=bool(args.dataset)):
+        return _run(args)
+
+
+@contextmanager
+def _library_progress_bars_off(datasets_too: bool) -> Iterator[None]:
+    """No bars from transformers ("Loading weights"), the Hub (downloads) or, `datasets_too`, datasets (`map`)."""
+    from transformers.utils import logging as hf_logging
+
+    bars = None  # datasets' progress-bar switches
+    if datasets_too:
+        try:
+            import datasets as bars
+        except ImportError:
+            pass  # `load_image_dataset` says which extra provides it
+    was_on = hf_logging.is_progress_bar_enabled()
+    datasets_was_on = bars is not None and not bars.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()  # the Hub's too
+    if bars is not None:
+        bars.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+        if datasets_was_on:
+            bars.enable_progress_bars()
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..checkpoints.convert import CheckpointError
     from ..checkpoints.loading import ModelNotAvailableError
     from ..extras import MissingExtraError
