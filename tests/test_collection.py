@@ -158,6 +158,16 @@ def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_pat
     assert (out / "odd.png").read_bytes() == restored
 
 
+def test_a_folder_where_an_output_goes_is_an_error_not_an_existing_output(mixed, model_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "odd.png").mkdir(parents=True)
+    for extra in ([], ["--overwrite"]):
+        assert _restore(mixed / "odd.png", "-o", out, *extra, model_dir=model_dir) == 1
+        err = capsys.readouterr().err
+        assert f"error: {mixed / 'odd.png'}: output {out.resolve() / 'odd.png'} is a folder: move it" in err
+        assert "restored 0, failed 1, skipped 0 existing" in err
+
+
 def test_rerun_into_the_input_folder_leaves_its_own_outputs_alone(mixed, model_dir, capsys):
     args = (mixed / "odd.png", mixed / "grey.png", "-o", mixed, "--suffix", "_x2")
     assert _restore(*args, model_dir=model_dir) == 0

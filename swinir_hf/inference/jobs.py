@@ -120,6 +120,8 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
         elif len(by_output[dst]) > 1:
             others = ", ".join(str(p) for p in by_output[dst] if p != src)
             plan.errors.append((src, f"output {dst} would also be written from {others}: use --ext auto or a --suffix"))
+        elif dst.is_dir():  # not an earlier output: nothing would ever be written there
+            plan.errors.append((src, f"output {dst} is a folder: move it or use a --suffix"))
         elif dst.exists() and not output.overwrite:
             plan.existing.append(dst)
         else:
