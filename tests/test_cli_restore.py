@@ -61,6 +61,33 @@ def test_never_overwrites_an_input_and_skips_existing(inputs, model_dir, capsys)
     assert (inputs / "good_x2.jpg").stat().st_mtime_ns == written
 
 
+def test_ctrl_c_keeps_finished_outputs_and_a_rerun_does_the_rest(model_dir, tmp_path, capsys, monkeypatch):
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for name in "abc":
+        Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    forward = SwinIRForImageRestoration.forward
+    calls = []
+
+    def interrupted_at_the_second_image(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(SwinIRForImageRestoration, "forward", interrupted_at_the_second_image)
+    args = ["restore", str(folder), "-o", str(out), "--model", str(model_dir), "--no-progress"]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: finished outputs are kept; run the same command again" in err and "Traceback" not in err
+    assert [p.name for p in out.iterdir()] == ["a.png"] and Image.open(out / "a.png").size == (20, 24)
+    monkeypatch.setattr(SwinIRForImageRestoration, "forward", forward)
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
+    assert "restored 2, failed 0, skipped 1 existing" in capsys.readouterr().err
+
+
 def test_recursive_keeps_sub_folders(inputs, model_dir, tmp_path):
     (inputs / "sub").mkdir()
     Image.open(inputs / "good.png").convert("L").save(inputs / "sub" / "grey.png")

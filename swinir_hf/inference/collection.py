@@ -307,11 +307,17 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed)."""
-    if not args.no_progress:
-        return _run(args)
-    with _library_progress_bars_off(datasets_too=bool(args.dataset)):
-        return _run(args)
+    """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed, 130 on
+    Ctrl-C)."""
+    try:
+        if not args.no_progress:
+            return _run(args)
+        with _library_progress_bars_off(datasets_too=bool(args.dataset)):
+            return _run(args)
+    except KeyboardInterrupt:
+        # Outputs are written atomically, so what exists is complete and a rerun skips it.
+        print("interrupted: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
+        return 130
 
 
 @contextmanager
