@@ -139,10 +139,16 @@ def test_two_inputs_for_one_output_are_refused_with_a_message(tmp_path, model_di
     assert _restore(src, "-o", out, model_dir=model_dir) == 1
     err = capsys.readouterr().err
     assert f"error: {src / 'a.png'}: output {out.resolve() / 'a.png'} would also be written from {src / 'a.tif'}" in err
+    assert err.count("use --ext auto (each output keeps its input's format)") == 2
     assert err.count("would also be written from") == 2
     assert sorted(p.name for p in out.iterdir()) == ["b.png"]  # neither a is written; the rest goes on
     assert _restore(src, "-o", tmp_path / "auto", "--ext", "auto", model_dir=model_dir) == 0
     assert sorted(p.name for p in (tmp_path / "auto").iterdir()) == ["a.png", "a.tif", "b.png"]
+    # The same name in two folders: no option of the output format or name parts them.
+    (tmp_path / "other").mkdir()
+    Image.fromarray(_rng_image((6, 6, 3), 3)).save(tmp_path / "other" / "b.png")
+    assert _restore(src / "b.png", tmp_path / "other" / "b.png", "-o", tmp_path / "two", model_dir=model_dir) == 1
+    assert capsys.readouterr().err.count("restore them into separate -o folders") == 2
 
 
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):

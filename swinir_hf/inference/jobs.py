@@ -91,6 +91,13 @@ def output_path(src: Path, rel: Path, out_dir: Path, output: OutputOptions) -> P
     return out_dir / rel.parent / f"{rel.stem}{output.suffix}{suffix}"
 
 
+def _apart(src: Path, others: list[Path]) -> str:
+    """How to keep inputs that share an output apart (a suffix is added to all of them alike, so it cannot)."""
+    if all(p.suffix.lower() != src.suffix.lower() for p in others):
+        return "use --ext auto (each output keeps its input's format)"
+    return "restore them into separate -o folders"
+
+
 def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: OutputOptions) -> Plan:
     """(resolved input, relative path) pairs (as `collect_inputs` gives) → the `Plan`. Reads no pixels.
 
@@ -118,8 +125,9 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
         if dst in sources:
             plan.errors.append((src, f"output {dst} would overwrite an input: choose another -o or a --suffix"))
         elif len(by_output[dst]) > 1:
-            others = ", ".join(str(p) for p in by_output[dst] if p != src)
-            plan.errors.append((src, f"output {dst} would also be written from {others}: use --ext auto or a --suffix"))
+            others = [p for p in by_output[dst] if p != src]
+            message = f"output {dst} would also be written from {', '.join(map(str, others))}: {_apart(src, others)}"
+            plan.errors.append((src, message))
         elif dst.is_dir():  # not an earlier output: nothing would ever be written there
             plan.errors.append((src, f"output {dst} is a folder: move it or use a --suffix"))
         elif dst.exists() and not output.overwrite:
