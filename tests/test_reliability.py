@@ -195,6 +195,25 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
     assert train_cli(tiny_run(images, fresh, train={"max_steps": 1})) == 0
 
 
+def test_a_fresh_start_neither_overwrites_a_model_nor_mixes_with_another_runs_checkpoints(
+    tiny_run, train_cli, images, tmp_path, capsys
+):
+    # --resume latest finding no checkpoint in a folder holding a model must not train over that model
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "model.safetensors").write_bytes(b"someone's model")
+    assert train_cli(tiny_run(images, out, train={"max_steps": 1}), "--resume", "latest") == 1
+    err = capsys.readouterr().err
+    assert f"error: {out} holds no checkpoint to resume (checkpoints/step-*) but is not empty: pass --overwrite" in err
+    assert (out / "model.safetensors").read_bytes() == b"someone's model"
+
+    # --overwrite over a longer run: its checkpoints go, so that pruning keeps this run's and `latest` is this run's
+    out = tmp_path / "long"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 4, "checkpoint_every": 2})) == 0
+    assert train_cli(tiny_run(images, out, train={"max_steps": 1, "keep_checkpoints": 2}), "--overwrite") == 0
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-00000001"]
+
+
 @pytest.mark.slow
 def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import signal
 import threading
 from pathlib import Path
@@ -30,6 +31,29 @@ def _fresh(out: Path) -> bool:
     if not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a folder: choose another train.output_dir")
     return all(p.name in _NO_WORK_YET for p in out.iterdir()) and not list_checkpoints(out)
+
+
+def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | None:
+    """The checkpoint to resume (None: start at step 0). Starting at step 0 in a folder that holds anything but an
+    unstarted run's leftovers needs `overwrite`, also with `--resume latest` finding no checkpoint there: the run
+    would replace the folder's model files at its end."""
+    resume_from = resolve_resume(resume, out) if resume else None
+    if resume_from is None and not overwrite and not _fresh(out):
+        if resume:
+            raise FileExistsError(
+                f"{out} holds no checkpoint to resume (checkpoints/step-*) but is not empty: pass --overwrite to start "
+                "a new run in it, or choose another train.output_dir"
+            )
+        raise FileExistsError(f"{out} is not empty: pass --resume latest to continue it or --overwrite to reuse it")
+    return resume_from
+
+
+def remove_checkpoints(out: Path) -> None:
+    """Delete the checkpoints (and unfinished saves) an earlier run left in `out`: a run started afresh there must
+    not find them, or `--resume latest` would continue the earlier run and pruning would keep its checkpoints
+    instead of this run's."""
+    for path in sorted((out / "checkpoints").glob("step-*")):
+        shutil.rmtree(path)
 
 
 def check_push_access(repo_id: str) -> None:

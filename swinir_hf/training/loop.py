@@ -27,12 +27,12 @@ from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_fol
 from .checks import (
     StopSignals,
     TrainingInterrupted,
-    _fresh,
     _ignore_stop_signals,
+    check_output_dir,
     check_push_access,
     check_resumable,
     list_checkpoints,
-    resolve_resume,
+    remove_checkpoints,
 )
 from .config import TrainingConfig, flat_config
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation
@@ -60,11 +60,7 @@ def run_training(
     if t.report_to == "tensorboard":  # accelerate's tracker would only fail at its first log
         require("tensorboard", "train", "logging to TensorBoard (train.report_to: tensorboard)")
     out = Path(t.output_dir)
-    resume_from = None
-    if resume:
-        resume_from = resolve_resume(resume, out)
-    elif not _fresh(out) and not overwrite:
-        raise FileExistsError(f"{out} is not empty: pass --resume latest to continue it or --overwrite to reuse it")
+    resume_from = check_output_dir(out, resume, overwrite)
     if push_to_hub_repo:
         check_push_access(push_to_hub_repo)  # now, not after hours of training
     if t.num_threads:
@@ -136,6 +132,8 @@ def _train(
     start = run.progress.step
     if main:  # every input is checked: only now does the run write into its folder
         out.mkdir(parents=True, exist_ok=True)
+        if resume_from is None:
+            remove_checkpoints(out)
         (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         accelerator.init_trackers(t.project_name, config=flat_config(cfg.to_dict()))
         logger.info(
