@@ -116,6 +116,12 @@ def test_paired_patches_stay_aligned_under_augmentation(tmp_path):
         assert torch.equal(s["labels"][:, ::2, ::2], s["pixel_values"])
     with pytest.raises(FileNotFoundError, match="no LR image"):
         pair_lr_images(hr, str(tmp_path / "lr"), 3, "train", None)  # names end in x2, not x3
+    # LR images of another scale (here ×4 for a ×2 model, named without the suffix) would pair misaligned crops
+    (tmp_path / "lr4").mkdir()
+    for i in range(2):
+        Image.open(tmp_path / "lr" / f"p{i}x2.png").resize((12, 10)).save(tmp_path / "lr4" / f"p{i}.png")
+    with pytest.raises(ValueError, match=r"lr4: p0.png is 12×10, but its HR image p0.png \(48×40\) at ×2 needs 24×20"):
+        pair_lr_images(hr, str(tmp_path / "lr4"), 2, "train", None)
 
 
 def test_noise_and_jpeg_degradations(folder):

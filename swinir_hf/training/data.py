@@ -74,14 +74,17 @@ def decode_image(item: str | dict, channels: int) -> np.ndarray:
 
     Raises one of `_DECODE_ERRORS` for unreadable data.
     """
-    if isinstance(item, dict):
-        source = io.BytesIO(item["bytes"]) if item.get("bytes") else item["path"]
-    else:
-        source = item
-    with Image.open(source) as image:
+    with _open(item) as image:
         image.load()
         arr, _ = image_to_float(image)
     return np.rint(match_channels(arr, channels) * 255.0).astype(np.uint8)
+
+
+def _open(item: str | dict) -> Image.Image:
+    """An item from `load_images`, opened lazily (only its header is read until `load`)."""
+    if isinstance(item, dict):
+        return Image.open(io.BytesIO(item["bytes"]) if item.get("bytes") else item["path"])
+    return Image.open(item)
 
 
 def item_name(item: str | dict) -> str:
@@ -97,7 +100,25 @@ def pair_lr_images(hr_items: list, lr_source: str, scale: int, split: str, cache
     missing = [item_name(it) for it in hr_items if Path(item_name(it)).stem not in by_stem]
     if missing:
         raise FileNotFoundError(f"no LR image in {lr_source} for {len(missing)} HR images, e.g. {missing[:3]}")
-    return [by_stem[Path(item_name(it)).stem] for it in hr_items]
+    paired = [by_stem[Path(item_name(it)).stem] for it in hr_items]
+    for hr, lr in zip(hr_items, paired, strict=True):
+        _check_pair_size(hr, lr, scale, lr_source)
+    return paired
+
+
+def _check_pair_size(hr: str | dict, lr: str | dict, scale: int, lr_source: str) -> None:
+    """Raise `ValueError` unless `lr` is `hr`'s size // scale: LR images of another scale would train on misaligned
+    pairs. Only the headers are read; an unreadable image is left to the warning of `TrainingPatches`."""
+    try:
+        with _open(hr) as hr_image, _open(lr) as lr_image:
+            (w, h), (lw, lh) = hr_image.size, lr_image.size
+    except _DECODE_ERRORS:
+        return
+    if (lw, lh) != (w // scale, h // scale):
+        raise ValueError(
+            f"{lr_source}: {item_name(lr)} is {lw}×{lh}, but its HR image {item_name(hr)} ({w}×{h}) at ×{scale} needs "
+            f"{w // scale}×{h // scale} (LR images of another scale?)"
+        )
 
 
 # --- patches ---------------------------------------------------------------------------------------------------
