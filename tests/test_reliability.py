@@ -431,3 +431,6 @@ def test_missing_paths_and_wrong_scales_get_cli_wording(tmp_path, monkeypatch, c
     assert cli(["eval", "--model", "sr-x4", "--dataset", "hr", "--scale", "2"]) == 1
     err = capsys.readouterr().err
     assert "bicubic ×2 needs a ×2 model, but the model is ×4: leave out the scale" in err
+    # a ×4 model on a ×1 setting: no scale was given, so the hint is not to leave one out
+    assert cli(["eval", "--model", "sr-x4", "--dataset", "hr", "--noise", "25"]) == 1
+    assert "error: noise σ=25 needs a ×1 model, but the model is ×4: give a ×1 model\n" in capsys.readouterr().err

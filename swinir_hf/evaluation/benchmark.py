@@ -158,7 +158,10 @@ def resolve_degradation(
         degradation = _flagged_degradation(model, upscale, scale, noise, jpeg)
     if degradation.scale != upscale:
         who = "the identity model" if model is None else "the model"
-        hint = "" if model is None else ": leave out the scale to use the model's own, or give a matching model"
+        hint = ""
+        if model is not None:  # leaving out the scale only helps a super-resolution model on an SR setting
+            own = "leave out the scale to use the model's own, or " if upscale > 1 and degradation.task == "sr" else ""
+            hint = f": {own}give a ×{degradation.scale} model"
         raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but {who} is ×{upscale}{hint}")
     return degradation
 
