@@ -214,6 +214,22 @@ def test_a_fresh_start_neither_overwrites_a_model_nor_mixes_with_another_runs_ch
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-00000001"]
 
 
+@pytest.mark.parametrize("damaged", ["optimizer.bin", "model/model.safetensors"])
+def test_resuming_a_damaged_checkpoint_is_one_line_naming_it(tiny_run, train_cli, images, tmp_path, capsys, damaged):
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 1})) == 0
+    file = out / "checkpoints/step-00000002" / damaged
+    file.write_bytes(file.read_bytes()[:100])  # a copy that stopped short
+    assert train_cli(tiny_run(images, out, train={"max_steps": 3}), "--resume", "latest") == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot resume from {out / 'checkpoints/step-00000002'}: " in err and "Traceback" not in err
+    assert "If its files are damaged, resume from an earlier checkpoint with --resume PATH" in err
+    assert (
+        train_cli(tiny_run(images, out, train={"max_steps": 3}), "--resume", str(out / "checkpoints/step-00000001"))
+        == 0
+    )
+
+
 @pytest.mark.slow
 def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants

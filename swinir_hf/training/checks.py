@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import shutil
 import signal
 import threading
@@ -12,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 
 from ..models.modeling_swinir import SwinIRForImageRestoration
 
 logger = logging.getLogger("swinir_hf.train")
+# What torch, safetensors, pickle and json raise for a checkpoint file that is truncated, missing or not theirs.
+UNREADABLE_CHECKPOINT = (OSError, RuntimeError, EOFError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError)
 
 
 # What a run writes into its folder only once it has started training (earlier versions wrote
@@ -93,8 +97,11 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
     weights = checkpoint / "model" / "model.safetensors"
     if not weights.is_file():
         return  # a checkpoint of an older version: accelerate's own load reports a mismatch
-    with safe_open(str(weights), framework="pt") as f:
-        stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (safe_open has no iter)
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (safe_open has no iter)
+    except UNREADABLE_CHECKPOINT as err:
+        raise unreadable_checkpoint(checkpoint, err) from err
     wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if stored == wanted:
         return
@@ -110,6 +117,15 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
         + (f"changed: {', '.join(changed)}; " if changed else "")
         + f"{len(differ)} parameters differ, e.g. {', '.join(differ[:3])}). Resume with the settings the run was "
         "started with (its training_config.yaml), or train into a new train.output_dir"
+    )
+
+
+def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:
+    """The one-line error for a checkpoint whose files fail to load (`err`, one of `UNREADABLE_CHECKPOINT`)."""
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".")
+    return ValueError(
+        f"cannot resume from {checkpoint}: {reason}. If its files are damaged, resume from an earlier checkpoint "
+        "with --resume PATH, or delete this one"
     )
 
 

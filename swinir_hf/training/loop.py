@@ -25,6 +25,7 @@ from accelerate.utils import broadcast
 from ..checkpoints.cards import training_card
 from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_folder
 from .checks import (
+    UNREADABLE_CHECKPOINT,
     StopSignals,
     TrainingInterrupted,
     _ignore_stop_signals,
@@ -33,6 +34,7 @@ from .checks import (
     check_resumable,
     list_checkpoints,
     remove_checkpoints,
+    unreadable_checkpoint,
 )
 from .config import TrainingConfig, flat_config
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation
@@ -174,8 +176,11 @@ def prepare(
 def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None:
     """Load the checkpoint `resume_from` (weights, optimizer, schedule, EMA, progress), if any."""
     if resume_from is not None:
-        run.accelerator.load_state(str(resume_from))
-        run.progress.load_state_dict(json.loads((resume_from / "progress.json").read_text()))
+        try:
+            run.accelerator.load_state(str(resume_from))
+            run.progress.load_state_dict(json.loads((resume_from / "progress.json").read_text()))
+        except UNREADABLE_CHECKPOINT as err:
+            raise unreadable_checkpoint(resume_from, err) from err
         step = run.progress.step
         changed = set_schedule(run.scheduler, run.cfg.milestones(), run.cfg.train, step)
         if run.main:
