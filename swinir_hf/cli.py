@@ -40,6 +40,9 @@ def _eval(args: argparse.Namespace) -> int:
     from .checkpoints.loading import ModelNotAvailableError, load_model
     from .evaluation.benchmark import evaluate
 
+    if args.json and Path(args.json).is_dir():  # --overwrite replaces a file, never a folder
+        print(f"error: --json {args.json} is a folder; give a file name in it", file=sys.stderr)
+        return 1
     if args.json and Path(args.json).exists() and not args.overwrite:
         print(f"error: {args.json} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1

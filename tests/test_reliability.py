@@ -121,6 +121,19 @@ def test_eval_json_into_a_missing_folder_is_refused_before_evaluating(tmp_path, 
     monkeypatch.setattr(swinir_hf.evaluation.benchmark, "evaluate", lambda *a, **k: pytest.fail("evaluated first"))
     assert cli(["eval", "--model", "identity", "--dataset", str(tmp_path), "--json", "nowhere/x.json"]) == 1
     assert "folder nowhere does not exist" in capsys.readouterr().err
+    (tmp_path / "results").mkdir()
+    args = [
+        "eval",
+        "--model",
+        "identity",
+        "--dataset",
+        str(tmp_path),
+        "--json",
+        str(tmp_path / "results"),
+        "--overwrite",
+    ]
+    assert cli(args) == 1
+    assert f"error: --json {tmp_path / 'results'} is a folder; give a file name in it" in capsys.readouterr().err
 
 
 # --- 3, 4, 7, 8. training: checked before the first step, interrupts keep the work -------------------------------
