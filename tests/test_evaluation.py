@@ -192,6 +192,12 @@ def test_bad_inputs(small_set, tmp_path, capsys):
     assert "needs a ×2 model, but the identity model is ×1" in capsys.readouterr().err
     assert main(["eval", "--model", "identity", "--dataset", str(tmp_path / "nowhere"), "--noise", "5"]) == 1
     assert "no such dataset folder" in capsys.readouterr().err
+    (tmp_path / "tiny").mkdir()
+    Image.new("RGB", (1, 1)).save(tmp_path / "tiny" / "dot.png")
+    assert main(["eval", "--model", "identity", "--dataset", str(tmp_path / "tiny"), "--noise", "5"]) == 1
+    assert "error: tiny/dot: SSIM needs images of at least 11×11 pixels" in capsys.readouterr().err
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(tmp_path / "tiny")]) == 1
+    assert "error: tiny/dot: image of 1×1 is smaller than the scale factor 2" in capsys.readouterr().err
     with pytest.raises(ValueError, match="at most one"):
         resolve_degradation(None, noise=25, jpeg=10)
     with pytest.raises(ValueError, match="give a noise σ or a JPEG quality"):

@@ -379,11 +379,26 @@ def evaluate(
     result = Evaluation(name, model_name, degradation, grey_convention)
     result.scores = {degradation.baseline_name: [], model_name: []}
     for sample in tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress):
-        hr = to_model_channels(sample.hr, channels, degradation.kind)
-        lr = to_model_channels(sample.lr, channels, degradation.kind) if sample.lr is not None else None
-        gt, lq = degrade(hr, degradation, lr, sample.name)
-        out = as_uint8(lq if model is None else restore(model, lq, engine))
+        try:
+            scores = _score_sample(model, sample, degradation, channels, engine)
+        except ValueError as err:  # an image too small for the scale or for SSIM's window: say which one
+            raise ValueError(f"{name}/{sample.name}: {err}") from err
         result.names.append(sample.name)
-        result.scores[degradation.baseline_name].append(score(baseline(lq, degradation), gt, degradation))
-        result.scores[model_name].append(score(out, gt, degradation))
+        result.scores[degradation.baseline_name].append(scores[0])
+        result.scores[model_name].append(scores[1])
     return result
+
+
+def _score_sample(
+    model: SwinIRForImageRestoration | None,
+    sample: Sample,
+    degradation: Degradation,
+    channels: int | None,
+    engine: EngineOptions,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(baseline scores, model scores) of one benchmark image."""
+    hr = to_model_channels(sample.hr, channels, degradation.kind)
+    lr = to_model_channels(sample.lr, channels, degradation.kind) if sample.lr is not None else None
+    gt, lq = degrade(hr, degradation, lr, sample.name)
+    out = as_uint8(lq if model is None else restore(model, lq, engine))
+    return score(baseline(lq, degradation), gt, degradation), score(out, gt, degradation)
