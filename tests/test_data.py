@@ -146,6 +146,12 @@ def test_validation_set_is_cropped_to_the_scale_and_deterministic(folder):
     c = validation_images(items, Degradation("noise", noise_sigma=[0, 50]), 1, seed=0)
     assert b[0].lr.shape[-1] == 1 and all(np.array_equal(x.lr, y.lr) for x, y in zip(b, c, strict=True))
 
+    # an image with nothing inside the scored border (scale pixels) is skipped, as an unreadable one
+    Image.new("RGB", (1, 1)).save(folder / "dot.png")
+    with pytest.warns(UserWarning, match="skipping validation image dot.png: 1×1 is too small at ×3"):
+        d = validation_images(load_images(str(folder)), Degradation("bicubic", 3), 3, seed=0)
+    assert [im.name for im in d] == [im.name for im in a]
+
 
 def test_datasets_save_to_disk_source(tmp_path, folder):
     import datasets

@@ -290,6 +290,12 @@ def validation_images(
         except _DECODE_ERRORS as err:
             warnings.warn(f"skipping unreadable validation image {item_name(item)}: {err}", stacklevel=2)
             continue
+        if min(hr.shape[:2]) <= 2 * scale:  # nothing would be left inside the scored border (scale pixels)
+            h, w = hr.shape[:2]
+            warnings.warn(
+                f"skipping validation image {item_name(item)}: {h}×{w} is too small at ×{scale}", stacklevel=2
+            )
+            continue
         hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
         if lr is None:
             lr = degradation(hr, np.random.default_rng((seed, i)))
