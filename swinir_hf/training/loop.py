@@ -132,6 +132,7 @@ def _train(
     run.val_images, run.baseline = val_images, baseline
     resume_state(run, resume, resume_from)
     start = run.progress.step
+    loader = build_loader(run, dataset, start)  # checks that the batch splits over processes and accumulation
     if main:  # every input is checked: only now does the run write into its folder
         out.mkdir(parents=True, exist_ok=True)
         if resume_from is None:
@@ -142,7 +143,7 @@ def _train(
             f"training {trained:,} parameters for steps {start}..{t.max_steps} on "
             f"{accelerator.num_processes} process(es), {accelerator.device}, {len(dataset)} images"
         )
-    run_steps(run, build_loader(run, dataset, start))
+    run_steps(run, loader)
     finish(run, push_to_hub_repo)
     return out
 
