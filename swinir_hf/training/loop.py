@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import time
-import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -89,11 +88,7 @@ def run_training(
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     try:
-        with warnings.catch_warnings():
-            # torch.compile traces through the model's cached relative-position index (a pure function of the window
-            # size) and warns that it ignores the cache: true, and harmless.
-            warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
-            return _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo)
+        return _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo)
     finally:
         logger.removeHandler(handler)
         accelerator.end_training()
