@@ -18,6 +18,7 @@ from swinir_hf.evaluation.benchmark import (
     evaluate,
     load_samples,
     resolve_degradation,
+    score,
 )
 
 # Published bicubic PSNR-Y / SSIM-Y (border = scale), and the authors' script's Set14 (bridge read as RGB).
@@ -149,6 +150,32 @@ def test_real_world_setting_is_a_fixed_benchmark(small_set, capsys, tmp_path):
         resolve_degradation(model, scale=4, real=True)
     with pytest.raises(ValueError, match="give no noise σ or JPEG quality"):
         resolve_degradation(model, noise=5, real=True)
+
+
+def test_models_see_inputs_padded_as_the_authors_script_pads_them(small_set):
+    """main_test_swinir.py: cat the LR with its flip along H, then W, cut to (size // window + 1) · window, run,
+    crop the output to scale × the LR size. Written here in its own torch terms, for a model with random weights."""
+    import torch
+
+    folder, model_dir = small_set
+    model = SwinIRForImageRestoration.from_pretrained(model_dir).eval()
+    result = evaluate(model, folder, scale=2, model_name="m")
+    ours = dict(zip(result.names, result.scores["m"], strict=True))
+    window, checked = model.config.window_size, 0
+    for sample in load_samples(folder, None, 2, "native")[1]:
+        if sample.hr.ndim == 2 or sample.hr.shape[-1] == 1:  # the grey crop takes the engine's grey path
+            continue
+        gt, lq = degrade(sample.hr, result.degradation, None, sample.name)
+        x = torch.from_numpy(lq.astype(np.float32) / 255).permute(2, 0, 1)[None]
+        h, w = x.shape[-2:]
+        x = torch.cat([x, torch.flip(x, [2])], 2)[:, :, : (h // window + 1) * window, :]
+        x = torch.cat([x, torch.flip(x, [3])], 3)[:, :, :, : (w // window + 1) * window]
+        with torch.no_grad():
+            y = model(x).reconstruction[..., : 2 * h, : 2 * w].clamp(0, 1)
+        out = (y[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        assert ours[sample.name]["psnr_y"] == pytest.approx(score(out, gt, result.degradation)["psnr_y"], abs=1e-9)
+        checked += 1
+    assert checked == 2
 
 
 def test_given_lr_folder(small_set, tmp_path):

@@ -8,7 +8,8 @@ Protocol (that of the SwinIR authors' `main_test_swinir.py`, see docs/evaluation
   fed to the model as floats; border 0; baseline = the noisy image rounded to uint8.
 - JPEG quality q: Pillow JPEG of the HR image (greyscale models: of its MATLAB Y); border 0; baseline = the JPEG.
 
-Outputs are rounded to uint8 and scored on RGB and on Y (BT.601), plus PSNR-B for JPEG, by
+The model sees each input padded as the authors' script pads it (`authors_padding`), and its output is cropped
+back to scale × the input. Outputs are rounded to uint8 and scored on RGB and on Y (BT.601), plus PSNR-B for JPEG, by
 `swinir_hf.evaluation.metrics`.
 Greyscale images among RGB ones (Set14's `bridge`) are scored by `grey_convention`: "native" (their own grey
 channel, as the published bicubic tables) or "rgb" (read as RGB, then Y, as the authors' test script).
@@ -400,5 +401,18 @@ def _score_sample(
     hr = to_model_channels(sample.hr, channels, degradation.kind)
     lr = to_model_channels(sample.lr, channels, degradation.kind) if sample.lr is not None else None
     gt, lq = degrade(hr, degradation, lr, sample.name)
-    out = as_uint8(lq if model is None else restore(model, lq, engine))
-    return score(baseline(lq, degradation), gt, degradation), score(out, gt, degradation)
+    out = lq
+    if model is not None:
+        h, w, s = *lq.shape[:2], model.config.upscale
+        out = restore(model, authors_padding(lq, model.config.window_size), engine)[: h * s, : w * s]
+    return score(baseline(lq, degradation), gt, degradation), score(as_uint8(out), gt, degradation)
+
+
+def authors_padding(lq: np.ndarray, window: int) -> np.ndarray:
+    """The authors' test-time padding (`main_test_swinir.py`): the (H, W[, C]) image continued by its mirror image
+    downwards and rightwards, to the next multiple of `window` strictly above its size, so an image whose sides are
+    already multiples still gains a whole window of rows and columns. The model's own padding (`pad_to_window`, a
+    reflection up to the next multiple) gives the same image ±0.01 dB, not the published figures."""
+    h, w = lq.shape[:2]
+    padded = np.concatenate([lq, lq[::-1]], axis=0)[: (h // window + 1) * window]
+    return np.concatenate([padded, padded[:, ::-1]], axis=1)[:, : (w // window + 1) * window]
