@@ -357,6 +357,34 @@ def test_cli_push_and_dry_run(parity, tmp_path, fake_api, capsys):
     assert export_cli.main([*args, "--overwrite"]) == 0
 
 
+def test_rebuilding_an_earlier_export_keeps_edits_and_added_files(parity, tmp_path, fake_api, capsys):
+    """docs/hub.md's sequence (--dry-run, then --push --org ORG into the same -o) rebuilds the dry run's folder, but
+    never over a hand-edited card or a file added to the folder: those need --overwrite."""
+    source, out = parity / "gray_dn.pth", tmp_path / "out"
+    assert export_cli.main([str(source), "-o", str(out), "--dry-run"]) == 0
+    folder = out / "swinir-gray-dn"
+    card = (folder / "README.md").read_text()
+    push = [str(source), "-o", str(out), "--push", "--org", "me"]
+
+    (folder / "README.md").write_text(card + "\nMy notes.\n")
+    (folder / "sample.png").write_bytes(b"mine")
+    assert export_cli.main(push) == 1
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert (folder / "README.md").read_text().endswith("My notes.\n")
+    assert (folder / "sample.png").read_bytes() == b"mine"
+
+    (folder / "sample.png").unlink()
+    assert export_cli.main(push) == 1
+    assert "but README.md differ(s) from this export's (edited" in capsys.readouterr().err
+    assert (folder / "README.md").read_text().endswith("My notes.\n")
+    assert fake_api.calls == []
+
+    (folder / "README.md").write_text(card)  # the dry run's own card, made for swinir-hf/: rebuilt for me/
+    assert export_cli.main(push) == 0
+    assert 'model="me/swinir-gray-dn"' in (folder / "README.md").read_text()
+    assert [c[0] for c in fake_api.calls] == ["create_repo", "upload_folder"]
+
+
 def test_cli_reports_a_failed_push(exported, fake_api, monkeypatch, capsys):
     def refuse(*args, **kwargs):
         raise OSError("401 Unauthorized")

@@ -32,7 +32,7 @@ from .convert import (
     extract_state_dict,
     load_state_dict_file,
 )
-from .folders import push_model_folder, save_model_folder
+from .folders import MODEL_FILES, push_model_folder, save_model_folder
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
 _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
@@ -246,7 +246,8 @@ def export_checkpoint(
 
     Catalogued files (by file name) get their catalogue repo name and the paper's figures; other files are named
     `swinir-<file stem>` (`-custom` added where that is a catalogue name). A non-empty target folder is replaced
-    only with `overwrite` or when it is this tool's export of the same weights (a `--dry-run` before `--push`).
+    only with `overwrite` or when it is this tool's unedited export of the same weights (a `--dry-run` before
+    `--push`, possibly for another organisation).
     Raises `HubExportError` / `CheckpointError`; nothing is left behind on failure.
     """
     checkpoint = Path(checkpoint)
@@ -277,6 +278,8 @@ def export_checkpoint(
         max_abs_diff = verify_folder(staging, model, params, atol)
         card = _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured)
         (staging / "README.md").write_text(card, encoding="utf-8")
+        if target.exists() and not overwrite:
+            _refuse_changed_export(target, staging, repo_id)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
@@ -319,19 +322,45 @@ def local_repo_name(checkpoint: Path) -> str:
     return name
 
 
+def export_files() -> set[str]:
+    """The names of the files an export writes (`HubFolder.files()` of a fresh export)."""
+    return {*MODEL_FILES, *remote_code_sources()}
+
+
 def is_export_of(folder: Path, params: Mapping[str, torch.Tensor]) -> bool:
-    """Whether `folder` is an export of exactly `params` by this tool (its model.safetensors holds them and its
-    remote code is present): rebuilding it loses nothing."""
+    """Whether `folder` is an export of exactly `params` by this tool: its model.safetensors holds them, its remote
+    code is present and it holds no other files than an export's. (`_refuse_changed_export` then checks that the
+    rest is unedited.)"""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    if not all((folder / name).is_file() for name in ("model.safetensors", "config.json", *remote_code_sources())):
+    names = {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+    if not names <= export_files() or not all((folder / name).is_file() for name in export_files() - {"README.md"}):
         return False
     try:
         saved = load_file(folder / "model.safetensors")
     except (OSError, SafetensorError):
         return False
     return set(saved) == set(params) and all(torch.equal(v, params[k].to(v.dtype)) for k, v in saved.items())
+
+
+def _refuse_changed_export(target: Path, staging: Path, repo_id: str) -> None:
+    """Raise `HubExportError` unless every file of `target` (an earlier export of the same weights) equals the fresh
+    export in `staging`, so that rebuilding it loses no edits. The card's repo id may differ (a `--dry-run` before
+    `--push --org ORG`): the earlier card is compared with its repo ids made `repo_id`."""
+    changed = []
+    for path in sorted(target.iterdir()):
+        old, new = path.read_bytes(), (staging / path.name).read_bytes()
+        if path.name == "README.md":
+            name = re.escape(repo_id.rsplit("/", 1)[-1])
+            old = re.sub(rf"[\w.-]+/{name}\b".encode(), repo_id.encode(), old)
+        if old != new:
+            changed.append(path.name)
+    if changed:
+        raise HubExportError(
+            f"{target} holds an export of these weights, but {', '.join(changed)} differ(s) from this export's "
+            "(edited, or made with other --eval datasets or another swinir-hf version); pass --overwrite to replace it"
+        )
 
 
 def push_folder(
