@@ -59,6 +59,25 @@ def test_not_a_swinir_checkpoint(tmp_path):
         convert_original_checkpoint(tmp_path / "missing.pth")
 
 
+def test_files_needing_unsafe_unpickling_are_named_in_one_line(authors_state, tmp_path):
+    """A checkpoint that also pickles other objects (training arguments, numpy scalars) is refused without running
+    its pickle, with one line that says why and how to re-save it, not torch's multi-paragraph message."""
+    import argparse
+
+    _, state = authors_state
+    torch.save({"params": state, "args": argparse.Namespace(lr=2e-4)}, tmp_path / "train.pth")
+    with pytest.raises(CheckpointError) as err:
+        convert_original_checkpoint(tmp_path / "train.pth")
+    assert str(err.value) == (
+        f"{tmp_path / 'train.pth'} holds Python objects other than tensors (argparse.Namespace), which are not "
+        "unpickled because that could run code; if you trust the file, re-save its weights alone: "
+        "torch.save(torch.load(file, weights_only=False)['params'], 'weights.pth')"
+    )
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"not a checkpoint\): empty file$"):
+        convert_original_checkpoint(tmp_path / "empty.pth")
+
+
 def test_truncated_files_are_reported(authors_state, tmp_path):
     path, _ = authors_state
     data = path.read_bytes()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,12 +45,26 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # the unpickler fails on damaged data with almost any exception type
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint (truncated, corrupt, or not a checkpoint): {err}"
-        ) from err
+        raise CheckpointError(_unreadable(path, err)) from err
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a state dict")
     return dict(obj)
+
+
+def _unreadable(path: Path, err: Exception) -> str:
+    """Why `torch.load(path, weights_only=True)` failed, in one line (torch's own messages span paragraphs)."""
+    text = str(err)
+    if isinstance(err, pickle.UnpicklingError) and (found := re.search(r"Unsupported global: GLOBAL (\S+)", text)):
+        return (
+            f"{path} holds Python objects other than tensors ({found[1]}), which are not "
+            "unpickled because that could run code; if you trust the file, re-save its weights alone: "
+            "torch.save(torch.load(file, weights_only=False)['params'], 'weights.pth')"
+        )
+    text = text.rpartition("WeightsUnpickler error:")[2]  # what is wrong, after torch's advice on weights_only
+    if not text.strip():
+        text = "empty file" if path.stat().st_size == 0 else type(err).__name__
+    reason = text.strip().splitlines()[0]
+    return f"{path} is not a readable PyTorch checkpoint (truncated, corrupt, or not a checkpoint): {reason}"
 
 
 def extract_state_dict(obj: Mapping[str, Any], weights_key: str | None = None) -> dict[str, torch.Tensor]:
