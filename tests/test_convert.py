@@ -37,6 +37,8 @@ def test_params_ema_is_preferred_and_weights_key_selects():
     assert extract_state_dict({"params": a, "params_ema": b}, weights_key="params")["x"].item() == 0
     with pytest.raises(CheckpointError, match="no 'g_ema' entry"):
         extract_state_dict({"params": a}, weights_key="g_ema")
+    with pytest.raises(CheckpointError, match="^checkpoint entry 'epoch' is a int, not a state dict$"):
+        extract_state_dict({"params": a, "epoch": 3}, weights_key="epoch")
 
 
 def test_derived_buffers_are_checked(authors_state):

@@ -76,6 +76,8 @@ def extract_state_dict(obj: Mapping[str, Any], weights_key: str | None = None) -
         if weights_key not in obj:
             raise CheckpointError(f"checkpoint has no {weights_key!r} entry; it has {sorted(obj)[:10]}")
         obj = obj[weights_key]
+        if not isinstance(obj, Mapping):
+            raise CheckpointError(f"checkpoint entry {weights_key!r} is a {type(obj).__name__}, not a state dict")
     else:
         for key in WEIGHT_KEYS:
             if isinstance(obj.get(key), Mapping):
