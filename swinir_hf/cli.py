@@ -9,7 +9,7 @@ from pathlib import Path
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
 from .extras import MissingExtraError
-from .inference.collection import add_restore_arguments, engine_options, tile_argument
+from .inference.collection import add_restore_arguments, check_output_folder, engine_options, tile_argument
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -17,6 +17,11 @@ def _convert(args: argparse.Namespace) -> int:
     from .models.image_processing_swinir import SwinIRImageProcessor
 
     out = Path(args.output_dir)
+    try:
+        check_output_folder(out, "output folder")
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         print(f"error: {out} exists and is not empty; pass --overwrite to replace its files", file=sys.stderr)
         return 1

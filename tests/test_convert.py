@@ -116,6 +116,11 @@ def test_convert_cli_writes_a_loadable_folder_and_never_overwrites(authors_state
     assert main(["convert", str(path), str(out)]) == 1
     assert "not empty" in capsys.readouterr().err
     assert (out / "model.safetensors").stat().st_mtime_ns == before
+    (tmp_path / "file").write_text("mine")
+    for target in ("file", "file/sub"):
+        assert main(["convert", str(path), str(tmp_path / target)]) == 1
+        assert "is not a folder" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "mine"
     (tmp_path / "bad.pth").write_bytes(b"\0" * 10)
     assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "other")]) == 1
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err

@@ -396,6 +396,13 @@ def test_cli_reports_a_failed_push(exported, fake_api, monkeypatch, capsys):
     assert "pushing" in (err := capsys.readouterr().err) and "401 Unauthorized" in err and "1 of 1" in err
 
 
+def test_cli_refuses_an_output_folder_that_is_a_file(parity, tmp_path, capsys):
+    (tmp_path / "out").write_text("mine")
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == f"error: output folder {tmp_path / 'out'} is not a folder: choose another -o\n"
+    assert (tmp_path / "out").read_text() == "mine"
+
+
 def test_cli_reports_missing_source(tmp_path, capsys):
     assert export_cli.main([str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 1
     assert "does not exist" in capsys.readouterr().err

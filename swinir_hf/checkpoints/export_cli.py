@@ -58,8 +58,15 @@ def _checkpoints(source: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Export (and push) every checkpoint of `args.source`; 1 if any failed, else 0."""
+    from ..inference.collection import check_output_folder
+
     checkpoints = _checkpoints(Path(args.source))
     if not checkpoints:
+        return 1
+    try:
+        check_output_folder(args.output_dir)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
     failed = 0
     for checkpoint in checkpoints:

@@ -104,14 +104,14 @@ def process_state(device: str | None = None):
     return PartialState(cpu=several and on_cpu)
 
 
-def _check_output_folder(out_dir: str | Path) -> None:
+def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
     """Raise ValueError when `out_dir`, or the nearest of its parents that exists, is a file: once, before the
-    model loads, rather than one error per input."""
+    model loads, rather than one error per input (`option` names the argument to change)."""
     path = Path(out_dir).absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
         where = "" if existing == path else f" ({existing} is a file)"
-        raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another -o")
+        raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another {option}")
 
 
 def restore_files(
@@ -142,7 +142,7 @@ def restore_files(
 
     state = process_state(engine.device)
     files = collect_inputs(inputs, recursive=recursive)
-    _check_output_folder(out_dir)
+    check_output_folder(out_dir)
     plan = plan_jobs(files, out_dir, output)
     if state.is_main_process:
         for src, message in plan.errors:
@@ -394,7 +394,7 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
             print("error: --dataset runs in one process: start it without accelerate launch", file=sys.stderr)
         return 1
     out = Path(args.output_dir)
-    _check_output_folder(out)
+    check_output_folder(out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         print(f"error: {out} exists and is not empty; pass --overwrite to replace it", file=sys.stderr)
         return 1
