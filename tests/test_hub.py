@@ -403,6 +403,16 @@ def test_cli_refuses_an_output_folder_that_is_a_file(parity, tmp_path, capsys):
     assert (tmp_path / "out").read_text() == "mine"
 
 
+def test_cli_ctrl_c_is_one_line_and_leaves_no_staging_folder(parity, tmp_path, monkeypatch, capsys):
+    def interrupted(folder, *args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hub, "verify_folder", interrupted)
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1].startswith(f"interrupted: each folder this run wrote to {tmp_path}")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_reports_missing_source(tmp_path, capsys):
     assert export_cli.main([str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 1
     assert "does not exist" in capsys.readouterr().err

@@ -57,7 +57,20 @@ def _checkpoints(source: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export (and push) every checkpoint of `args.source`; 1 if any failed, else 0."""
+    """Export (and push) every checkpoint of `args.source`; 1 if any failed, 130 on Ctrl-C, else 0."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        # Each folder is built in a staging folder (removed on the way out) and moved into place once verified.
+        print(
+            f"interrupted: each folder this run wrote to {args.output_dir} is complete and verified, none is "
+            "half-built; run the same command again to finish",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..inference.collection import check_output_folder
 
     checkpoints = _checkpoints(Path(args.source))
