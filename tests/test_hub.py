@@ -413,6 +413,13 @@ def test_cli_ctrl_c_is_one_line_and_leaves_no_staging_folder(parity, tmp_path, m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_cli_refuses_an_invalid_organisation_before_building(parity, tmp_path, capsys):
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--push", "--org", "my org"]) == 1
+    err = capsys.readouterr().err
+    assert "error: gray_dn.pth: 'my org/swinir-gray-dn' is not a valid Hub repo id (check --org): " in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_reports_missing_source(tmp_path, capsys):
     assert export_cli.main([str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 1
     assert "does not exist" in capsys.readouterr().err

@@ -260,6 +260,7 @@ def export_checkpoint(
         _check_release(model, release, checkpoint)
     name = release.repo if release else local_repo_name(checkpoint)
     repo_id = f"{organization or load_catalog().organization}/{name}"
+    _check_repo_id(repo_id)
     target = Path(output_dir) / name
     params = {k: v for k, v in state.items() if not k.endswith(BUFFER_SUFFIXES)}
     if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, params):
@@ -287,6 +288,17 @@ def export_checkpoint(
         _drop_remote_module_cache(staging)
         shutil.rmtree(staging, ignore_errors=True)
     return HubFolder(target, repo_id, checkpoint, release, max_abs_diff, measured)
+
+
+def _check_repo_id(repo_id: str) -> None:
+    """Refuse a repo id the Hub would reject (a bad `--org`, a file stem too long), before anything is built rather
+    than at the push."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise HubExportError(f"{repo_id!r} is not a valid Hub repo id (check --org): {err}") from err
 
 
 def _release_card(
