@@ -14,7 +14,7 @@ from .inference.collection import add_restore_arguments, check_output_folder, en
 
 def _convert(args: argparse.Namespace) -> int:
     from .checkpoints.convert import convert_original_checkpoint
-    from .models.image_processing_swinir import SwinIRImageProcessor
+    from .checkpoints.folders import save_model_folder
 
     out = Path(args.output_dir)
     try:
@@ -26,8 +26,7 @@ def _convert(args: argparse.Namespace) -> int:
         print(f"error: {out} exists and is not empty; pass --overwrite to replace its files", file=sys.stderr)
         return 1
     model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key)
-    model.save_pretrained(out)
-    SwinIRImageProcessor(num_channels=model.config.num_channels).save_pretrained(out)
+    save_model_folder(out, model)
     cfg = model.config
     print(
         f"converted {args.checkpoint} → {out}: task {cfg.task}, upsampler {cfg.upsampler}, x{cfg.upscale}, "

@@ -111,6 +111,8 @@ def test_convert_cli_writes_a_loadable_folder_and_never_overwrites(authors_state
     out = tmp_path / "model"
     assert main(["convert", str(path), str(out)]) == 0
     assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "preprocessor_config.json"}
+    # the weights are as readable as the rest (safetensors alone creates them 0600)
+    assert (out / "model.safetensors").stat().st_mode & 0o777 == (out / "config.json").stat().st_mode & 0o777
     assert _same(convert_original_checkpoint(path), SwinIRForImageRestoration.from_pretrained(out))
     before = (out / "model.safetensors").stat().st_mtime_ns
     assert main(["convert", str(path), str(out)]) == 1

@@ -74,6 +74,8 @@ def test_folder_contents_config_and_processor(exported):
     assert folder.repo_id == "me/swinir-real-sr-x4-large"
     assert folder.files() == EXPECTED_FILES
     assert sorted(p.name for p in folder.path.parent.iterdir()) == sorted(f.path.name for f in exported.values())
+    modes = {(folder.path / name).stat().st_mode & 0o777 for name in EXPECTED_FILES}
+    assert modes == {(folder.path / "config.json").stat().st_mode & 0o777}  # model.safetensors is not 0600
     config = json.loads((folder.path / "config.json").read_text())
     assert config["auto_map"] == hub.AUTO_MAP
     assert config["custom_pipelines"] == {

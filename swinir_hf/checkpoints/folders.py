@@ -35,6 +35,11 @@ def save_model_folder(
         model.save_pretrained(folder, safe_serialization=True)
     finally:
         config.__dict__.update(held)
+    # safetensors ≥ 0.7 creates its file with mode 0600 whatever the umask: give it config.json's permissions, so a
+    # folder others can read (a shared models directory) has readable weights too.
+    weights = folder / "model.safetensors"
+    if weights.is_file():
+        weights.chmod((folder / "config.json").stat().st_mode & 0o777)
     processor = SwinIRImageProcessor(num_channels=config.num_channels)
     if processor_auto_map:
         processor.auto_map = dict(processor_auto_map)
