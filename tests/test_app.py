@@ -257,6 +257,17 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     assert after.size == (2 * image.width, 2 * image.height)
 
 
+def test_shrink_writes_a_cmyk_jpeg_as_rgb(demo, tmp_path):
+    # A CMYK JPEG without a colour profile is read as CMYK, a mode PNG cannot store.
+    cmyk = tmp_path / "print.jpg"
+    Image.open(EXAMPLE).convert("CMYK").save(cmyk, quality=95)
+    small = RestorationDemo(max_pixels=3000, defaults_dir=tmp_path / "none", extra_models=demo.extra_models)
+    with Image.open(small.shrink_upload(str(cmyk))) as image:
+        assert image.mode == "RGB" and image.width * image.height <= 3000
+        expected = Image.open(cmyk).convert("RGB").resize(image.size, Image.Resampling.LANCZOS)
+        assert np.abs(np.asarray(image, dtype=float) - np.asarray(expected, dtype=float)).mean() < 1
+
+
 def test_bundled_defaults_are_discovered_by_task(tmp_path, save_model):
     save_model(tmp_path / "sr-x4", upscale=4)
     save_model(tmp_path / "denoise-color", upscale=1, upsampler=None, task="color_dn")

@@ -117,7 +117,11 @@ def decode(path: str):
 
 
 def shrink(pixels: Image.Image | np.ndarray, max_pixels: int) -> Image.Image | np.ndarray:
-    """The image scaled down (same kind, mode and bit depth) to at most `max_pixels`."""
+    """The image scaled down (same kind, mode and bit depth; RGB for a mode PNG cannot hold) to at most
+    `max_pixels`."""
+    if isinstance(pixels, Image.Image) and pixels.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        # A CMYK JPEG without a profile stays CMYK when read; the shrunk file is a PNG, and restoring converts it too.
+        pixels = pixels.convert("RGB")
     w, h = size_of(pixels)
     factor = math.sqrt(max_pixels / (w * h))
     size = (max(1, int(w * factor)), max(1, int(h * factor)))
