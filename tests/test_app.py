@@ -323,9 +323,40 @@ def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
     assert not worker.is_alive()
     assert [e.message for e in outcome] == ["Cancelled."]
     assert sum(t > cancelled_at for t in calls) <= 1 and len(calls) < 16 * len(blocks)
-    assert demo._jobs == {}
+    assert demo._cancels == {}
     (_, after), _, _ = run(demo, EXAMPLE)  # the next job is not affected
     assert after.size == (240, 200)
+
+
+def test_cancel_while_loading_the_model_stops_before_restoring(model_dir, tmp_path, monkeypatch):
+    demo = RestorationDemo(extra_models=[str(model_dir)], defaults_dir=tmp_path)
+    loading, loaded = threading.Event(), threading.Event()
+    get = demo.models.get
+
+    def slow_get(spec):  # a first-use Hub download
+        loading.set()
+        loaded.wait(10)
+        return get(spec)
+
+    monkeypatch.setattr(demo.models, "get", slow_get)
+    restored = []
+    monkeypatch.setattr("swinir_hf.demo.callbacks.restore", lambda *args: restored.append(args))
+    outcome: list[BaseException] = []
+
+    def job():
+        try:
+            run(demo, EXAMPLE)
+        except gr.Error as err:
+            outcome.append(err)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    assert loading.wait(10)
+    demo.cancel(session())
+    loaded.set()
+    worker.join(timeout=10)
+    assert [e.message for e in outcome] == ["Cancelled."] and restored == [] and demo._cancels == {}
+    assert demo._workers.acquire(blocking=False)  # the worker is free for the next job
 
 
 @pytest.mark.slow

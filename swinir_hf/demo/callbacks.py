@@ -8,6 +8,8 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from PIL import Image
 from ..inference.image_io import write_image
 from ..inference.restoration import EngineOptions, restore
 from ..loading import DEFAULTS_DIR
+from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError, user_error
 from .menu import (
     AUTO,
@@ -88,7 +91,8 @@ class RestorationDemo:
         self.menu = Menu(bundled_models(self.defaults_dir) + local + authors_models())
         # gradio's queue counts a cancelled job as finished at once; this also waits for its thread to stop.
         self._workers = threading.Semaphore(self.concurrency)
-        self._jobs: dict[str, Job] = {}
+        # Each session's Cancel event, from the moment its restoration waits for a worker until it ends.
+        self._cancels: dict[str, threading.Event] = {}
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP (measured 6× slower).
         self.threads_per_job = max(1, torch.get_num_threads() // max(1, self.concurrency))
@@ -242,12 +246,9 @@ class RestorationDemo:
             raise user_error("float16 needs a CUDA GPU and this server runs on the CPU: use Automatic or bfloat16.")
         progress(0, desc="Waiting for a free worker")
         start = time.perf_counter()
-        with self._workers:
+        with self._cancellable(request.session_hash) as cancel, self._workers:
             progress(0, desc=f"Loading {plan.name}")
-            try:
-                net = self.models.get(plan.spec)
-            except ModelError as err:
-                raise user_error(str(err)) from None
+            net = self._load(plan.spec, cancel)
             job = Job(
                 report=lambda fraction, text: progress(fraction, desc=text),
                 blocks_per_forward=count_blocks(net),
@@ -255,10 +256,9 @@ class RestorationDemo:
                 images=3 if net.config.num_channels == 1 and colour_channels(data.pixels) == 3 else 1,
                 overlap=int(overlap),
                 passes=8 if ensemble else 1,
+                cancel=cancel,
             )
-            result = self._run(
-                job, net, data.pixels, request.session_hash, tile_value, int(overlap), ensemble, precision
-            )
+            result = self._run(job, net, data.pixels, tile_value, int(overlap), ensemble, precision)
         seconds = time.perf_counter() - start
         out = self._output_path(Path(path).stem, ".tiff" if is_float(result) else ".png")
         write_image(out, result, data.icc_profile)
@@ -269,11 +269,34 @@ class RestorationDemo:
             info += " · *before*: the input enlarged with bicubic interpolation"
         return (before, after), str(out), info
 
-    def _run(self, job: Job, net, pixels, session: str, tile, overlap: int, ensemble: bool, precision: str):
+    @contextmanager
+    def _cancellable(self, session: str) -> Iterator[threading.Event]:
+        """The event `cancel` sets for this session while the block runs (waiting, loading and restoring)."""
+        event = threading.Event()
+        self._cancels[session] = event
+        try:
+            yield event
+        finally:
+            if self._cancels.get(session) is event:
+                del self._cancels[session]
+
+    def _load(self, spec: str, cancel: threading.Event) -> SwinIRForImageRestoration:
+        """The model, unless Cancel came while the job waited for a worker or loaded it (a first-use download):
+        gradio drops a cancelled job at once, but its thread would go on to restore, holding the worker."""
+        if cancel.is_set():
+            raise user_error("Cancelled.")
+        try:
+            net = self.models.get(spec)
+        except ModelError as err:
+            raise user_error(str(err)) from None
+        if cancel.is_set():
+            raise user_error("Cancelled.")
+        return net
+
+    def _run(self, job: Job, net, pixels, tile, overlap: int, ensemble: bool, precision: str):
         """Run one job on this thread with its share of the cores; Cancel and failures become gr.Errors."""
         if self.device == "cpu":
             torch.set_num_threads(self.threads_per_job)  # OpenMP's thread count is per calling thread
-        self._jobs[session] = job
         try:
             job.report(0, "Restoring")
             device = self.device if self.device == "cuda" else None
@@ -286,15 +309,13 @@ class RestorationDemo:
             raise user_error("Cancelled.") from None
         except (RuntimeError, ValueError, MemoryError) as err:
             raise user_error(f"Restoration failed: {err}") from None
-        finally:
-            if self._jobs.get(session) is job:
-                del self._jobs[session]
 
     def cancel(self, request: gr.Request) -> tuple[str, dict, dict]:
-        """Stop this session's running restoration (the model stops at its next Swin block)."""
-        job = self._jobs.get(request.session_hash)
-        if job is not None:
-            job.cancel.set()
+        """Stop this session's restoration: the model stops at its next Swin block; a job still waiting for a
+        worker or loading its model stops before it runs."""
+        event = self._cancels.get(request.session_hash)
+        if event is not None:
+            event.set()
         return "**Cancelled.** Press Restore to run again.", gr.update(interactive=True), gr.update(interactive=False)
 
     def _output_path(self, stem: str, suffix: str = ".png") -> Path:
