@@ -253,8 +253,10 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     shrunk = small.shrink_upload(str(EXAMPLE))
     with Image.open(shrunk) as image:
         assert image.width * image.height <= 3000 and abs(image.width / image.height - 1.2) < 0.05
-    (_, after), _, _ = run(small, shrunk)
+    (_, after), png, _ = run(small, shrunk)
     assert after.size == (2 * image.width, 2 * image.height)
+    # The shrunk input is not a SwinIR result; the restored one is, once.
+    assert (Path(shrunk).name, Path(png).name) == (f"{EXAMPLE.stem}_small.png", f"{EXAMPLE.stem}_small_swinir.png")
 
 
 def test_shrink_writes_a_cmyk_jpeg_as_rgb(demo, tmp_path):

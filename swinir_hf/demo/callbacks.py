@@ -205,7 +205,7 @@ class RestorationDemo:
             raise user_error("Upload an image first.")
         data = decode(path)
         small = shrink(data.pixels, self.max_pixels)
-        out = self._output_path(f"{Path(path).stem}_small", ".png" if not is_float(small) else ".tiff")
+        out = self._output_path(f"{Path(path).stem}_small{'.tiff' if is_float(small) else '.png'}")
         write_image(out, small, data.icc_profile)
         return str(out)
 
@@ -260,7 +260,7 @@ class RestorationDemo:
             )
             result = self._run(job, net, data.pixels, tile_value, int(overlap), ensemble, precision)
         seconds = time.perf_counter() - start
-        out = self._output_path(Path(path).stem, ".tiff" if is_float(result) else ".png")
+        out = self._output_path(f"{Path(path).stem}_swinir{'.tiff' if is_float(result) else '.png'}")
         write_image(out, result, data.icc_profile)
         after = preview(result)
         before = preview(data.pixels).resize(after.size, Image.Resampling.BICUBIC)
@@ -318,13 +318,13 @@ class RestorationDemo:
             event.set()
         return "**Cancelled.** Press Restore to run again.", gr.update(interactive=True), gr.update(interactive=False)
 
-    def _output_path(self, stem: str, suffix: str = ".png") -> Path:
+    def _output_path(self, name: str) -> Path:
         """A fresh folder per result (users may restore files of the same name at once); old ones are removed."""
         now = time.time()
         for old in self.output_dir.iterdir():
             if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
                 shutil.rmtree(old, ignore_errors=True)
-        return Path(tempfile.mkdtemp(dir=self.output_dir)) / f"{stem}_swinir{suffix}"
+        return Path(tempfile.mkdtemp(dir=self.output_dir)) / name
 
     def build(self) -> gr.Blocks:
         """The page (`layout.build`)."""
