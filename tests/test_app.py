@@ -86,6 +86,14 @@ def test_restore_returns_comparison_png_and_sizes(demo, tmp_path):
     assert Path(png).name == "church_x2_downscaled_swinir.png"
 
 
+def test_results_survive_an_old_output_removed_meanwhile(demo):
+    # Two jobs finishing at once both sweep old results: one may list a folder the other has just removed (a
+    # dangling link stands in for it).
+    (demo.output_dir / "removed").symlink_to(demo.output_dir / "gone")
+    (_, after), png, _ = run(demo, EXAMPLE)
+    assert after.size == (240, 200) and Path(png).is_file()
+
+
 def test_alpha_and_16_bit_are_kept(demo, tmp_path):
     rng = np.random.default_rng(0)
     rgba = tmp_path / "logo.png"

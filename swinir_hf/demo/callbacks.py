@@ -322,7 +322,11 @@ class RestorationDemo:
         """A fresh folder per result (users may restore files of the same name at once); old ones are removed."""
         now = time.time()
         for old in self.output_dir.iterdir():
-            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+            try:
+                age = now - old.stat().st_mtime
+            except FileNotFoundError:  # another job's call removed it since iterdir listed it
+                continue
+            if age > OUTPUT_MAX_AGE_S:
                 shutil.rmtree(old, ignore_errors=True)
         return Path(tempfile.mkdtemp(dir=self.output_dir)) / name
 
