@@ -176,6 +176,18 @@ def test_broken_model_folders_give_one_line(tmp_path, model_dir):
         assert "\n" not in err.value.message
 
 
+def test_local_models_of_one_name_each_get_their_own_label(tmp_path, model_dir, save_model, monkeypatch):
+    first, second = model_dir, save_model(tmp_path / "run2" / model_dir.name)
+    demo = RestorationDemo(extra_models=[str(first), str(second), str(first)], defaults_dir=tmp_path / "none")
+    local = [(e.label, e.specs[None]) for e in demo.menu.entries if not e.on_hub]
+    assert local == [(f"{first} · local", str(first)), (f"{second} · local", str(second))]
+    for label, spec in local:  # each one is reachable from the model list
+        assert demo.menu.plan(SR, 2, label, None, None).spec == spec
+    monkeypatch.chdir(first)  # `python app.py --model .` inside a model folder
+    demo = RestorationDemo(extra_models=["."], defaults_dir=tmp_path / "none")
+    assert [e.label for e in demo.menu.entries if not e.on_hub] == [f"{first.name} · local"]
+
+
 def test_hub_models_are_marked_and_disabled_offline(demo, monkeypatch):
     hub = [e for e in demo.menu.entries if e.on_hub]
     assert len({spec for e in hub for spec in e.specs.values()}) == 31  # every released checkpoint is reachable

@@ -34,6 +34,7 @@ from .menu import (
     bundled_models,
     folder_entry,
     hub_cached,
+    local_labels,
     mismatch,
     task_of,
 )
@@ -87,7 +88,8 @@ class RestorationDemo:
 
     def __post_init__(self) -> None:
         self.models = ModelCache()
-        local = [self._local_entry(s) for s in self.extra_models]
+        specs = list(dict.fromkeys(self.extra_models))  # a model given twice is listed once
+        local = [self._local_entry(s, label) for s, label in zip(specs, local_labels(specs), strict=True)]
         self.menu = Menu(bundled_models(self.defaults_dir) + local + authors_models())
         # gradio's queue counts a cancelled job as finished at once; this also waits for its thread to stop.
         self._workers = threading.Semaphore(self.concurrency)
@@ -98,13 +100,13 @@ class RestorationDemo:
         self.threads_per_job = max(1, torch.get_num_threads() // max(1, self.concurrency))
         self.output_dir = Path(tempfile.mkdtemp(prefix="swinir-demo-"))
 
-    def _local_entry(self, spec: str) -> ModelEntry:
+    def _local_entry(self, spec: str, label: str) -> ModelEntry:
         path = Path(spec)
         if path.is_dir():
-            return folder_entry(path, f"{path.name} · local")
+            return folder_entry(path, label)
         config = self.models.get(spec).config.to_dict()
         scale = int(config.get("upscale", 1))
-        return ModelEntry(task_of(config), f"{path.name} · local", {None: spec}, scale, config.get("num_channels", 3))
+        return ModelEntry(task_of(config), label, {None: spec}, scale, config.get("num_channels", 3))
 
     # -- control callbacks ----------------------------------------------------------------------------------------
 

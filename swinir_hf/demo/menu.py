@@ -133,6 +133,13 @@ def folder_entry(folder: Path, label: str) -> ModelEntry:
     return ModelEntry(task_of(config), label, {None: str(folder)}, scale, int(config.get("num_channels", 3)))
 
 
+def local_labels(specs: list[str]) -> list[str]:
+    """Model-list labels of local folders / `.pth` files: the name, or the path as given where two share a name (the
+    list finds a model by its label)."""
+    names = [Path(s).resolve().name for s in specs]
+    return [f"{name if names.count(name) == 1 else spec} · local" for name, spec in zip(names, specs, strict=True)]
+
+
 def bundled_models(defaults_dir: Path = DEFAULTS_DIR) -> list[ModelEntry]:
     """The package's own checkpoints: every `save_pretrained` folder under `swinir_hf/defaults/` (work offline)."""
     if not defaults_dir.is_dir():
