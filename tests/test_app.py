@@ -116,6 +116,15 @@ def test_alpha_and_16_bit_are_kept(demo, tmp_path):
     assert "**Input** 10×12 RGB 16-bit → **output** 20×24 RGB 16-bit" in info
 
 
+def test_palette_and_cmyk_inputs_are_described_in_words(demo, tmp_path):
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8))
+    rgb.convert("P").save(tmp_path / "icon.png", transparency=0)
+    rgb.convert("CMYK").save(tmp_path / "print.jpg")
+    for name, before, after in (("icon.png", "palette 8-bit", "RGBA 8-bit"), ("print.jpg", "CMYK 8-bit", "RGB 8-bit")):
+        _, _, info = run(demo, tmp_path / name)
+        assert info.startswith(f"**Input** 10×12 {before} → **output** 20×24 {after} · ")
+
+
 def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
     text = tmp_path / "notes.png"
     text.write_text("not an image")

@@ -1,5 +1,5 @@
-"""`RestorationDemo`: the demo's state, what Restore will run for the current controls (`plan`), and the callbacks
-the page and the API call.
+"""`RestorationDemo`: the demo's state and the callbacks the page and the API call (what Restore runs for the
+controls is `Menu.plan`).
 """
 
 from __future__ import annotations

@@ -82,6 +82,11 @@ def describe(pixels: Image.Image | np.ndarray) -> str:
             "RGBA": "RGBA 8-bit",
             "F": "grey 32-bit float",
             "I": "grey 32-bit",
+            "1": "black and white 1-bit",
+            "P": "palette 8-bit",
+            "PA": "palette+alpha 8-bit",
+            "CMYK": "CMYK 8-bit",
+            "YCbCr": "YCbCr 8-bit",
         }.get(pixels.mode, "grey 16-bit" if pixels.mode.startswith("I;16") else pixels.mode)
     return f"{w}×{h} {kind}"
 
