@@ -178,6 +178,11 @@ def test_broken_model_folders_give_one_line(tmp_path, model_dir):
             RestorationDemo(extra_models=[str(folder)], defaults_dir=tmp_path / "none")
         with pytest.raises(SystemExit, match=f"app.py: error: .*{problem}"):
             app.launch(app.parse_args(["--model", str(folder)]))
+    truncated = tmp_path / "truncated"
+    shutil.copytree(model_dir, truncated)
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
+    cases += ((truncated, "its weights are not a readable safetensors file"),)
     demo = RestorationDemo(defaults_dir=tmp_path / "none")
     for folder, problem in cases:  # the same through the path box
         with pytest.raises(gr.Error, match=problem) as err:
