@@ -172,17 +172,24 @@ def test_broken_model_folders_give_one_line(tmp_path, model_dir):
     no_weights = tmp_path / "no-weights"
     no_weights.mkdir()
     shutil.copy(model_dir / "config.json", no_weights)
-    cases = ((corrupt, "config.json is not valid JSON"), (no_weights, "has a config.json but no weights"))
+    truncated = tmp_path / "truncated"
+    shutil.copytree(model_dir, truncated)
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
+    invalid = tmp_path / "invalid"
+    shutil.copytree(model_dir, invalid)
+    (invalid / "config.json").write_text('{"upscale": 2, "upsampler": null}')
+    cases = (
+        (corrupt, "config.json is not valid JSON"),
+        (no_weights, "has a config.json but no weights"),
+        (truncated, "its weights are not a readable safetensors file"),
+        (invalid, "its config.json is not a valid SwinIR config"),
+    )
     for folder, problem in cases:
         with pytest.raises(ModelError, match=problem):
             RestorationDemo(extra_models=[str(folder)], defaults_dir=tmp_path / "none")
         with pytest.raises(SystemExit, match=f"app.py: error: .*{problem}"):
             app.launch(app.parse_args(["--model", str(folder)]))
-    truncated = tmp_path / "truncated"
-    shutil.copytree(model_dir, truncated)
-    weights = truncated / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:200])
-    cases += ((truncated, "its weights are not a readable safetensors file"),)
     demo = RestorationDemo(defaults_dir=tmp_path / "none")
     for folder, problem in cases:  # the same through the path box
         with pytest.raises(gr.Error, match=problem) as err:

@@ -32,7 +32,6 @@ from .menu import (
     Plan,
     authors_models,
     bundled_models,
-    folder_entry,
     hub_cached,
     local_labels,
     mismatch,
@@ -101,9 +100,7 @@ class RestorationDemo:
         self.output_dir = Path(tempfile.mkdtemp(prefix="swinir-demo-"))
 
     def _local_entry(self, spec: str, label: str) -> ModelEntry:
-        path = Path(spec)
-        if path.is_dir():
-            return folder_entry(path, label)
+        """A `--model` choice, loaded now: one that cannot run (bad config values, damaged weights) stops the start."""
         config = self.models.get(spec).config.to_dict()
         scale = int(config.get("upscale", 1))
         return ModelEntry(task_of(config), label, {None: spec}, scale, config.get("num_channels", 3))
