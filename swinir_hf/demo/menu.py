@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoints.catalog import Release, load_catalog
+from ..checkpoints.loading import WEIGHT_FILES
 from ..loading import DEFAULTS_DIR, hub_reachable
 from ..models.configuration_swinir import TASK_TABLE
 from .errors import ModelError, user_error
@@ -38,12 +39,6 @@ SHORT_KINDS = {name: task.short for name, task in TASK_TABLE.items()}
 MAIN_SCALES = (1, 2, 4)
 AUTO = "auto"
 CUSTOM = "custom"
-WEIGHT_FILES = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
 
 
 @dataclass(frozen=True)
