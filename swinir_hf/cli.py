@@ -9,7 +9,8 @@ from pathlib import Path
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
 from .extras import MissingExtraError
-from .inference.collection import add_restore_arguments, check_output_folder, engine_options, tile_argument
+from .inference.collection import check_output_folder
+from .inference.collection_cli import add_restore_arguments, engine_options, tile_argument
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -83,7 +84,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from .inference.collection import run
+    from .inference.collection_cli import run
 
     return run(args)
 

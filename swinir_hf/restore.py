@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from .inference.collection import main
+from .inference.collection_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,23 +5,20 @@ exist, inputs that are outputs of an earlier run). Each process then restores it
 the model loaded once, files decoded ahead and encoded behind in threads while the model runs, and same-size
 images optionally batched into one forward. Outputs are written atomically, so a rerun after preemption resumes.
 
-    swinir-hf restore photos/ -o out/ --outscale 3.5 --ext auto
-    accelerate launch --num_processes 4 -m swinir_hf.restore photos/ -o out/
+Its command line (`swinir-hf restore`, `accelerate launch -m swinir_hf.restore`) is `collection_cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .jobs import OUTPUT_FORMATS, OutputOptions, plan_jobs, restore_image, run_jobs, sort_by_size
+from .jobs import OutputOptions, Plan, plan_jobs, restore_image, run_jobs, sort_by_size
 from .restoration import EngineOptions
 
 if TYPE_CHECKING:
@@ -42,13 +39,6 @@ class ModelEngine(EngineOptions):
         from ..checkpoints.loading import load_model
 
         return replace(self, device=self.device or device).restorer(load_model(self.model), progress=progress)
-
-
-def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:
-    """The `EngineOptions` of the command line's `--tile`, `--tile-overlap`, `--ensemble`, `--dtype` and `--device`
-    (`fields` override them)."""
-    given = dict(tile=args.tile, tile_overlap=args.tile_overlap, ensemble=args.ensemble, dtype=args.dtype)
-    return EngineOptions(**{**given, "device": args.device, **fields})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -136,7 +126,6 @@ def restore_files(
             such input, an output folder that is a file, a bad option or model).
     """
     from accelerate.utils import gather_object
-    from tqdm.auto import tqdm
 
     from .image_io import collect_inputs
 
@@ -145,11 +134,7 @@ def restore_files(
     check_output_folder(out_dir)
     plan = plan_jobs(files, out_dir, output)
     if state.is_main_process:
-        for src, message in plan.errors:
-            tqdm.write(f"error: {src}: {message}", file=sys.stderr)
-        if plan.earlier_outputs:
-            names = ", ".join(p.name for p in plan.earlier_outputs[:3]) + (", ..." * (len(plan.earlier_outputs) > 3))
-            print(f"not re-processing {len(plan.earlier_outputs)} earlier outputs ({names})", file=sys.stderr)
+        report_plan(plan)
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
     # main_process_first: the main process downloads a Hub model once, and its closing barrier guarantees that
     # every process has planned (looked at which outputs exist) before any process writes one.
@@ -176,6 +161,17 @@ def restore_files(
         processes=state.num_processes,
         out_dir=Path(out_dir),
     )
+
+
+def report_plan(plan: Plan) -> None:
+    """Print the plan's refused inputs (one error line each) and the earlier outputs it leaves alone."""
+    from tqdm.auto import tqdm
+
+    for src, message in plan.errors:
+        tqdm.write(f"error: {src}: {message}", file=sys.stderr)
+    if plan.earlier_outputs:
+        names = ", ".join(p.name for p in plan.earlier_outputs[:3]) + (", ..." * (len(plan.earlier_outputs) > 3))
+        print(f"not re-processing {len(plan.earlier_outputs)} earlier outputs ({names})", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -235,186 +231,3 @@ def restore_dataset(
         return {output_column: restore_image(restorer, example[column], outscale)}
 
     return dataset.map(fn, features=features, new_fingerprint=fingerprint, desc="restore")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Command line (shared by `swinir-hf restore` and `python -m swinir_hf.restore`).
-
-
-def tile_argument(value: str) -> int | str:
-    """`--tile`: a number of pixels or "auto"."""
-    if value == "auto":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"tile must be a number of pixels or 'auto', got {value!r}") from None
-
-
-def add_restore_arguments(p: argparse.ArgumentParser) -> None:
-    """The `restore` options."""
-    from ..checkpoints.loading import DEFAULT_MODELS
-
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
-    p.add_argument("-o", "--output-dir", required=True, help="folder for the restored images (created if needed)")
-    p.add_argument(
-        "--model",
-        default="sr-x4",
-        help=f"bundled model ({', '.join(DEFAULT_MODELS)}; default sr-x4), model folder, authors' .pth (converted "
-        "on the fly), catalogue name or Hub id",
-    )
-    p.add_argument("--tile", type=tile_argument, default="auto", help="tile size in input pixels or 'auto' (default)")
-    p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
-    p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
-    p.add_argument(
-        "--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto", help="inference precision"
-    )
-    p.add_argument(
-        "--outscale",
-        type=float,
-        help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), Lanczos (default: the "
-        "model's scale)",
-    )
-    p.add_argument("--suffix", default="", help="appended to each output file's stem (default: none)")
-    p.add_argument(
-        "--ext",
-        choices=OUTPUT_FORMATS,
-        default="png",
-        help="output format: auto = the input's (PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, "
-        "others PNG); default png",
-    )
-    p.add_argument("--quality", type=int, default=95, help="JPEG / lossy WebP quality 1-100 (default 95)")
-    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
-    p.add_argument("--skip-existing", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
-    p.add_argument("--recursive", action="store_true", help="descend into sub-folders (and ** in globs)")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=1,
-        help="up to N same-size images per forward pass (faster for small images / on GPUs; default 1)",
-    )
-    p.add_argument("--workers", type=int, default=2, help="threads decoding / encoding files (default 2)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the process's accelerate device)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument(
-        "--dataset",
-        help="restore a datasets dataset instead of files: imagefolder:DIR, a save_to_disk folder or a Hub id; "
-        "the result is saved with save_to_disk into -o",
-    )
-    p.add_argument("--split", help="dataset split (default: train)")
-    p.add_argument("--column", help="dataset image column (default: the first image column)")
-    p.add_argument("--push-to-hub", metavar="REPO", help="also push the restored dataset to this Hub repo")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed, 130 on
-    Ctrl-C)."""
-    try:
-        if not args.no_progress:
-            return _run(args)
-        with _library_progress_bars_off(datasets_too=bool(args.dataset)):
-            return _run(args)
-    except KeyboardInterrupt:
-        # Outputs are written atomically, so what exists is complete and a rerun skips it.
-        print("interrupted: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
-        return 130
-
-
-@contextmanager
-def _library_progress_bars_off(datasets_too: bool) -> Iterator[None]:
-    """No bars from transformers ("Loading weights"), the Hub (downloads) or, `datasets_too`, datasets (`map`)."""
-    from transformers.utils import logging as hf_logging
-
-    bars = None  # datasets' progress-bar switches
-    if datasets_too:
-        try:
-            import datasets as bars
-        except ImportError:
-            pass  # `load_image_dataset` says which extra provides it
-    was_on = hf_logging.is_progress_bar_enabled()
-    datasets_was_on = bars is not None and not bars.are_progress_bars_disabled()
-    hf_logging.disable_progress_bar()  # the Hub's too
-    if bars is not None:
-        bars.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
-        if datasets_was_on:
-            bars.enable_progress_bars()
-
-
-def _run(args: argparse.Namespace) -> int:
-    from ..checkpoints.convert import CheckpointError
-    from ..checkpoints.loading import ModelNotAvailableError
-    from ..extras import MissingExtraError
-
-    if bool(args.inputs) == bool(args.dataset):
-        print("error: give image files / folders / globs, or --dataset, not both", file=sys.stderr)
-        return 1
-    if args.batch_size < 1 or args.workers < 1:
-        print("error: --batch-size and --workers must be at least 1", file=sys.stderr)
-        return 1
-    try:
-        if args.device:  # before anything is loaded: `gpu0` or CUDA on a machine without it
-            from .restoration import check_device
-
-            check_device(args.device)
-        engine = ModelEngine(**vars(engine_options(args)), model=args.model)
-        output = OutputOptions(args.ext, args.suffix, args.outscale, args.quality, args.overwrite)
-        if args.dataset:
-            return _run_dataset(args, engine, output)
-        summary = restore_files(
-            args.inputs,
-            args.output_dir,
-            engine,
-            output,
-            recursive=args.recursive,
-            batch_size=args.batch_size,
-            workers=args.workers,
-            progress=not args.no_progress,
-        )
-    except (ValueError, FileNotFoundError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    state = process_state(args.device)
-    if state.is_main_process:
-        print(summary, file=sys.stderr)
-    # Torn down before the interpreter exits: a process whose gloo threads are still alive at exit can abort
-    # ("terminate called without an active exception"), failing the whole launch.
-    state.destroy_process_group()
-    return 1 if summary.failed else 0
-
-
-def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOptions) -> int:
-    state = process_state(engine.device)
-    if state.num_processes > 1:  # every process would map the whole dataset and write the same folder
-        if state.is_main_process:
-            print("error: --dataset runs in one process: start it without accelerate launch", file=sys.stderr)
-        return 1
-    out = Path(args.output_dir)
-    check_output_folder(out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        print(f"error: {out} exists and is not empty; pass --overwrite to replace it", file=sys.stderr)
-        return 1
-    dataset = load_image_dataset(args.dataset, args.split)
-    restorer = engine.build(state.device)
-    start = time.perf_counter()
-    restored = restore_dataset(dataset, restorer, column=args.column, outscale=output.outscale, model_name=args.model)
-    restored.save_to_disk(out)
-    seconds = time.perf_counter() - start
-    print(f"restored {len(restored)} images of {args.dataset} → {out} in {seconds:.1f} s", file=sys.stderr)
-    if args.push_to_hub:
-        restored.push_to_hub(args.push_to_hub)
-        print(f"pushed to https://huggingface.co/datasets/{args.push_to_hub}", file=sys.stderr)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m swinir_hf.restore` / `accelerate launch -m swinir_hf.restore`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m swinir_hf.restore", description="Restore image files, folders or globs (or a dataset)."
-    )
-    add_restore_arguments(parser)
-    return run(parser.parse_args(argv))
