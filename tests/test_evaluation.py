@@ -16,10 +16,10 @@ from swinir_hf.evaluation.benchmark import (
     baseline,
     degrade,
     evaluate,
-    load_samples,
     resolve_degradation,
     score,
 )
+from swinir_hf.evaluation.testsets import load_samples
 
 # Published bicubic PSNR-Y / SSIM-Y (border = scale), and the authors' script's Set14 (bridge read as RGB).
 BICUBIC = {

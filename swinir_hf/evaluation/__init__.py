@@ -1,7 +1,8 @@
-"""The evaluation layer: metrics (`metrics`), the degradations that make test inputs (`degradations`) and the
-paper's benchmark protocol (`benchmark`, whose entry points are re-exported here:
-`from swinir_hf.evaluation import evaluate`)."""
+"""The evaluation layer: metrics (`metrics`), the degradations that make test inputs (`degradations`), the test sets
+as the protocol reads them (`testsets`) and the paper's benchmark protocol (`benchmark`); the entry points are
+re-exported here: `from swinir_hf.evaluation import evaluate`."""
 
-from .benchmark import Degradation, Evaluation, evaluate, load_samples, resolve_degradation
+from .benchmark import Degradation, Evaluation, evaluate, resolve_degradation
+from .testsets import load_samples
 
 __all__ = ["Degradation", "Evaluation", "evaluate", "load_samples", "resolve_degradation"]

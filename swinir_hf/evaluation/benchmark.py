@@ -21,14 +21,11 @@ import math
 import os
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
-from ..inference.image_io import IMAGE_SUFFIXES, read_image
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -41,11 +38,10 @@ from .degradations import (
     jpeg_compress,
     real_world_degradation,
 )
+from .testsets import GreyConvention, Sample, load_samples
 
-GreyConvention = Literal["native", "rgb"]
 # How the paper ran its models: whole images, float32.
 PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
-GREY_CONVENTIONS = ("native", "rgb")
 NOISE_SEED = 0
 # Base seed of the BSRGAN-style degradation's random draws (`real`); each image draws from (REAL_SEED, a hash of
 # its name), so the figures average over many draws of the pipeline and do not depend on which images are scored.
@@ -59,15 +55,6 @@ COLUMNS = {
     "psnrb": "PSNR-B",
     "psnrb_y": "PSNR-B-Y",
 }
-
-
-@dataclass
-class Sample:
-    """One benchmark image: `hr` (H, W, C) uint8 ground truth, `lr` a given (h, w, C) uint8 input or None."""
-
-    name: str
-    hr: np.ndarray
-    lr: np.ndarray | None = None
 
 
 @dataclass
@@ -190,104 +177,6 @@ def _flagged_degradation(
         raise ValueError(f"JPEG quality must be an integer in 1..100, got {value}")
     levels = {"sr": {"scale": int(value)}, "dn": {"noise_sigma": float(value)}, "jpeg": {"jpeg_quality": int(value)}}
     return Degradation({"sr": "bicubic", "dn": "noise"}.get(kind, kind), **levels[kind])
-
-
-def to_uint8_array(image: Image.Image, grey_convention: GreyConvention = "native") -> np.ndarray:
-    """An 8-bit PIL image → (H, W, 1) grey or (H, W, 3) RGB uint8 (alpha dropped; grey → RGB under "rgb")."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        raise ValueError(f"{image.mode} images are not supported for evaluation: benchmarks are 8-bit")
-    grey = image.mode in ("1", "L", "LA") and grey_convention == "native"
-    arr = np.asarray(image.convert("L" if grey else "RGB"))
-    return arr[..., None] if grey else arr
-
-
-def read_uint8(path: Path, grey_convention: GreyConvention = "native") -> np.ndarray:
-    """Read an image file as `to_uint8_array` does (orientation applied)."""
-    pixels = read_image(path).pixels
-    if isinstance(pixels, np.ndarray):
-        raise ValueError(f"{path}: 16-bit colour images are not supported for evaluation: benchmarks are 8-bit")
-    return to_uint8_array(pixels, grey_convention)
-
-
-def load_samples(
-    dataset: str | os.PathLike,
-    lr_dir: str | os.PathLike | None = None,
-    scale: int = 1,
-    grey_convention: GreyConvention = "native",
-    split: str | None = None,
-) -> tuple[str, list[Sample]]:
-    """A benchmark → (its name, samples). `dataset` is a folder of HR images (or one holding `HR/`),
-    `imagefolder:DIR`, or a Hub dataset id (`datasets.load_dataset`, split `split`, default "test").
-
-    With `lr_dir`, every HR image `NAME.ext` needs an LR file `NAME.*` or `NAMEx{scale}.*` there (the authors'
-    naming), of exactly the HR size // scale.
-    """
-    if grey_convention not in GREY_CONVENTIONS:
-        raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
-    path, spec = Path(dataset), str(dataset)
-    if path.is_dir():
-        hr_dir = path / "HR" if (path / "HR").is_dir() else path
-        name = path.parent.name if path.name == "HR" else path.name
-        files = sorted(f for f in hr_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
-        if not files:
-            raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {hr_dir}")
-        samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files]
-    elif spec.startswith("imagefolder:") or (spec.count("/") <= 1 and not spec.startswith((".", "/", "~"))):
-        name, samples = _hf_samples(spec, split, grey_convention)
-    else:
-        raise FileNotFoundError(f"no such dataset folder: {spec}")
-    if lr_dir is not None:
-        for sample in samples:
-            sample.lr = _find_lr(Path(lr_dir), sample, scale, grey_convention)
-    return name, samples
-
-
-def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -> tuple[str, list[Sample]]:
-    from ..extras import require
-
-    datasets = require("datasets", "train", f"loading the dataset {spec!r}")
-
-    if spec.startswith("imagefolder:"):
-        data_dir = spec.split(":", 1)[1]
-        if not Path(data_dir).is_dir():
-            raise FileNotFoundError(f"no such imagefolder directory: {data_dir}")
-        ds = datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train")
-        name = Path(data_dir).name
-    else:
-        try:
-            ds = datasets.load_dataset(spec, split=split or "test")
-        except Exception as err:  # datasets raises many kinds (offline, missing, no such split)
-            raise FileNotFoundError(
-                f"cannot load dataset {spec!r} (not a local folder, and `datasets.load_dataset` failed: {err})"
-            ) from err
-        name = spec
-    image_columns = [k for k, f in ds.features.items() if isinstance(f, datasets.Image)]
-    if not image_columns:
-        raise ValueError(f"dataset {spec!r} has no image column (columns: {list(ds.features)})")
-    hr_col = next((c for c in ("hr", "image", "gt") if c in image_columns), image_columns[0])
-    lr_col = next((c for c in ("lr", "lq") if c in image_columns), None)
-    samples = []
-    for i, row in enumerate(ds):
-        lr = to_uint8_array(row[lr_col], grey_convention) if lr_col else None
-        samples.append(Sample(str(row.get("name", f"{i:04d}")), to_uint8_array(row[hr_col], grey_convention), lr))
-    return name, samples
-
-
-def _find_lr(lr_dir: Path, sample: Sample, scale: int, grey_convention: GreyConvention) -> np.ndarray:
-    if not lr_dir.is_dir():
-        raise FileNotFoundError(f"no such LR folder: {lr_dir}")
-    stems = [sample.name, f"{sample.name}x{scale}"]
-    found = [f for f in sorted(lr_dir.iterdir()) if f.stem in stems and f.suffix.lower() in IMAGE_SUFFIXES]
-    if not found:
-        raise FileNotFoundError(f"no LR image for {sample.name} in {lr_dir} (looked for {' / '.join(stems)}.*)")
-    lr = read_uint8(found[0], grey_convention)
-    h, w, c = sample.hr.shape
-    if lr.shape != (h // scale, w // scale, c):
-        raise ValueError(
-            f"HR/LR size mismatch for {sample.name}: HR {h}×{w}×{c} at ×{scale} needs LR "
-            f"{h // scale}×{w // scale}×{c}, but {found[0]} is {lr.shape[0]}×{lr.shape[1]}×{lr.shape[2]}"
-        )
-    return lr
 
 
 def to_model_channels(image: np.ndarray, channels: int | None, kind: str) -> np.ndarray:
