@@ -4,6 +4,7 @@ points users already write keep working."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ import swinir_hf
 from swinir_hf.checkpoints.export import REMOTE_MODULES
 
 MODELS = Path(swinir_hf.__file__).parent / "models"
+REPO = MODELS.parent.parent
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
 def test_models_holds_exactly_the_remote_code():
@@ -71,6 +74,20 @@ def test_public_imports():
     from swinir_hf.loading import DEFAULTS_DIR, load_default, load_model  # noqa: F401
 
     assert callable(restore) and DEFAULTS_DIR.is_dir()
+
+
+def _documented_imports(doc: Path) -> list[str]:
+    """The `import swinir_hf...` / `from swinir_hf... import ...` lines of a page's Python code blocks."""
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    pattern = r"^(?:from swinir_hf\S* import [^#\n]+|import swinir_hf\S*)"
+    return [line.strip() for block in blocks for line in re.findall(pattern, block, flags=re.M)]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_documented_imports_work(doc):
+    """The imports the docs show are the ones users copy: each must work as written."""
+    for line in _documented_imports(doc):
+        exec(line, {})  # an ImportError names the line's module and what it lacks
 
 
 @pytest.mark.slow
