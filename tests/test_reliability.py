@@ -247,6 +247,15 @@ def test_resuming_a_damaged_checkpoint_is_one_line_naming_it(tiny_run, train_cli
     )
 
 
+def test_a_changed_architecture_names_only_the_fields_that_changed(tiny_config, tmp_path):
+    from swinir_hf.training.checks import check_resumable
+
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "step" / "model")
+    with pytest.raises(ValueError, match="cannot resume") as err:
+        check_resumable(tmp_path / "step", SwinIRForImageRestoration(tiny_config(embed_dim=24)))
+    assert "(changed: embed_dim: 16 → 24; " in str(err.value)  # not id2label, return_dict, ... (None → default)
+
+
 @pytest.mark.slow
 def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants

@@ -108,7 +108,10 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
     changed = []
     config_file = checkpoint / "model" / "config.json"
     if config_file.is_file():
-        old, new = json.loads(config_file.read_text()), model.config.to_dict()
+        # Both through the config class: config.json omits PretrainedConfig's generic attributes (id2label,
+        # return_dict, ...), which to_dict() fills in, and they would all read as changes.
+        old = type(model.config).from_dict(json.loads(config_file.read_text())).to_dict()
+        new = model.config.to_dict()
         keys = sorted((set(old) | set(new)) - {"architectures", "transformers_version", "dtype", "torch_dtype"})
         changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
     differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
