@@ -166,6 +166,20 @@ def test_datasets_save_to_disk_source(tmp_path, folder):
         load_images(str(tmp_path / "missing.png"))
 
 
+def test_dataset_sources_without_datasets_name_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "state.json").write_text("{}")
+    (tmp_path / "ds" / "dataset_info.json").write_text("{}")
+    monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` raises ModuleNotFoundError
+    hint = r"needs the 'datasets' package, which the \[train\] extra provides: pip install -e '\.\[train\]'"
+    with pytest.raises(ImportError, match=f"reading the save_to_disk folder .*ds {hint}"):
+        load_images(str(tmp_path / "ds"))
+    with pytest.raises(ImportError, match=f"loading the Hub dataset 'org/name' {hint}"):
+        load_images("org/name")
+
+
 def test_real_world_degradation_is_seeded_and_sized():
     hr = smooth_image(np.random.default_rng(3), 64, 48)
     a = real_world_degradation(hr, 4, np.random.default_rng(5))

@@ -23,6 +23,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..evaluation.degradations import Degradation
+from ..extras import require
 from ..inference.image_io import IMAGE_SUFFIXES
 from ..models.image_processing_swinir import image_to_float, match_channels
 from .checks import check_readable
@@ -48,8 +49,7 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
     """
     path = Path(source)
     if (path / "state.json").is_file() and (path / "dataset_info.json").is_file():
-        import datasets
-
+        datasets = require("datasets", "train", f"reading the save_to_disk folder {source}")
         ds = datasets.load_from_disk(str(path))
         ds = ds[split] if isinstance(ds, datasets.DatasetDict) else ds
     elif path.is_dir():
@@ -60,8 +60,7 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
     elif path.suffix or source.count("/") > 1 or source.startswith((".", os.sep)):
         raise FileNotFoundError(f"{source} is neither a folder of images nor a Hub dataset id")
     else:
-        import datasets
-
+        datasets = require("datasets", "train", f"loading the Hub dataset {source!r}")
         ds = datasets.load_dataset(source, split=split, cache_dir=cache_dir)
     columns = [name for name, feature in ds.features.items() if isinstance(feature, datasets.Image)]
     if not columns:
