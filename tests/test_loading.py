@@ -110,6 +110,9 @@ def test_a_misspelt_name_gets_the_nearest_one(monkeypatch, tmp_path):
     with pytest.raises(ModelNotAvailableError) as err:
         load_model("bert-base-uncased", cache_dir=tmp_path)  # far from every name: a Hub id
     assert "Did you mean" not in str(err.value)
+    with pytest.raises(ModelNotAvailableError, match="swinir-hf/swinir-real-sr-x4-large-gan") as err:
+        load_model("swinir-real-sr-x4-large-gan", cache_dir=tmp_path)  # the catalogue name itself, not cached
+    assert "Did you mean" not in str(err.value)
 
 
 def test_a_connection_failing_midway_is_a_message_not_a_traceback(monkeypatch, tmp_path):

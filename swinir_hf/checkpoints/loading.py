@@ -135,7 +135,8 @@ def load_model(
     except ModelNotAvailableError as err:
         if "/" in str(spec):  # `models/x4` may have been meant as a local folder
             raise ModelNotAvailableError(f"{err} (nor is there a local folder {spec})") from err
-        if near := _near_name(str(spec)):  # `sr-x5`: more likely a misspelt name than a Hub model
+        near = _near_name(str(spec))
+        if near and near != str(spec):  # `sr-x5`: more likely a misspelt name than a Hub model
             raise ModelNotAvailableError(f"{err} Did you mean {near}?") from err
         raise
 
