@@ -289,3 +289,18 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch):
         # Exactly the engine's output for that image (PNG in the dataset: lossless).
         assert np.array_equal(np.asarray(row["image"]), np.asarray(restore_image(restorer, image, outscale=3)))
     assert _restore(*args, model_dir=model_dir) == 1  # a non-empty output folder needs --overwrite
+
+
+def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, model_dir, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    import swinir_hf.inference.collection_cli as collection_cli
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(collection_cli, "load_image_dataset", lambda *a: pytest.fail("loaded before the push check"))
+    out = tmp_path / "ds"
+    assert _restore("--dataset", "imagefolder:x", "-o", out, "--push-to-hub", "me/x", model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    assert "error: --push-to-hub me/x: HF_HUB_OFFLINE is set, so nothing can be pushed" in err
+    assert f"`datasets.load_from_disk('{out}').push_to_hub('me/x')`" in err and "Traceback" not in err
+    assert not out.exists()

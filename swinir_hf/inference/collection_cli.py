@@ -189,6 +189,11 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         print(f"error: {out} exists and is not empty; pass --overwrite to replace it", file=sys.stderr)
         return 1
+    if args.push_to_hub:  # now, not after restoring the whole dataset
+        from ..checkpoints.folders import check_push_access
+
+        load_later = f"`datasets.load_from_disk('{out}').push_to_hub('{args.push_to_hub}')`"
+        check_push_access(args.push_to_hub, load_later)
     dataset = load_image_dataset(args.dataset, args.split)
     restorer = engine.build(state.device)
     start = time.perf_counter()
