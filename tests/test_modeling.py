@@ -253,6 +253,22 @@ def test_config_fields_are_typed_and_normalised(tiny_config):
         tiny_config(depths=[2.5, 2])
 
 
+def test_every_float_field_takes_an_int(tiny_config, tmp_path):
+    """A hand-written config.json / YAML has `1` for `1.0`: every float field (not only mlp_ratio) takes it and
+    stores a float, so the config loads and serialises like its float spelling."""
+    import dataclasses
+    import typing
+
+    names = [f.name for f in dataclasses.fields(SwinIRConfig) if float in (f.type, *typing.get_args(f.type))]
+    assert {"qk_scale", "layer_norm_eps", "charbonnier_eps", "initializer_range", "drop_path_rate"} <= set(names)
+    ints = {name: 0 if name.endswith(("_prob", "_rate")) else 1 for name in names}
+    (tmp_path / "config.json").write_text(json.dumps({**tiny_config().to_dict(), **ints}))
+    config = SwinIRConfig.from_pretrained(tmp_path)
+    assert {name: getattr(config, name) for name in names} == ints
+    assert all(type(getattr(config, name)) is float for name in names)
+    assert config.to_dict() == tiny_config(**{name: float(value) for name, value in ints.items()}).to_dict()
+
+
 def test_config_validators_run_at_construction_and_on_save(tiny_config, tmp_path):
     """Our checks are the class validators of huggingface_hub's strict dataclass: transformers runs them (with its
     own) when saving, so a config broken after construction is not written."""

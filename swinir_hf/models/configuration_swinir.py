@@ -1,9 +1,9 @@
 """SwinIR model configuration."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, get_args
 
 from huggingface_hub.dataclasses import strict
 from huggingface_hub.errors import StrictDataclassError
@@ -178,13 +178,13 @@ class SwinIRConfig(PreTrainedConfig):
     window_size: int = 8
     mlp_ratio: float | int = 2.0
     qkv_bias: bool = True
-    qk_scale: float | None = None
+    qk_scale: float | int | None = None
     hidden_dropout_prob: float | int = 0.0
     attention_probs_dropout_prob: float | int = 0.0
     drop_path_rate: float | int = 0.1
     use_absolute_embeddings: bool = False
     patch_norm: bool = True
-    layer_norm_eps: float = 1e-5
+    layer_norm_eps: float | int = 1e-5
     img_range: float | int = 1.0
     rgb_mean: list[float | int] | None = None
     upsampler: str | None = None
@@ -192,8 +192,8 @@ class SwinIRConfig(PreTrainedConfig):
     num_feat: int = 64
     task: str | None = None
     loss: str | None = None
-    charbonnier_eps: float = 1e-3
-    initializer_range: float = 0.02
+    charbonnier_eps: float | int = 1e-3
+    initializer_range: float | int = 0.02
     inference_chunk_size: int = 8192
 
     def __post_init__(self, **kwargs: Any) -> None:
@@ -203,8 +203,9 @@ class SwinIRConfig(PreTrainedConfig):
             self.upsampler = None
         self.depths = list(self.depths)
         self.num_heads = list(self.num_heads) if self.num_heads is not None else [6] * len(self.depths)
-        self.mlp_ratio = float(self.mlp_ratio)
-        self.img_range = float(self.img_range)
+        for field in fields(self):  # every float field is annotated `float | int`: an int is stored as a float
+            if float in get_args(field.type) and type(getattr(self, field.name)) is int:
+                setattr(self, field.name, float(getattr(self, field.name)))
         if self.rgb_mean is None:
             self.rgb_mean = list(DIV2K_RGB_MEAN) if self.num_channels == 3 else [0.0] * self.num_channels
         self.rgb_mean = [float(m) for m in self.rgb_mean]
