@@ -151,6 +151,16 @@ def test_pipeline_takes_a_batch_of_different_sizes(model_dir):
         np.testing.assert_array_equal(np.asarray(out), np.asarray(restore(model, image, dtype="float32")))
 
 
+def test_pipeline_without_images_says_so(model_dir):
+    """An empty list is the image processor's one-line error, not an IndexError from inside transformers."""
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    for empty in ([], ()):
+        with pytest.raises(ValueError, match="^no images given$"):
+            restorer(empty, batch_size=2)
+    with pytest.raises(ValueError, match="^no images given$"):
+        SwinIRImageProcessor()([])
+
+
 def test_pipeline_reads_paths_as_stored(model_dir, tmp_path):
     """A file path is restored as the file holds it: alpha and 16 bits kept, as for the opened image (transformers'
     `load_image` would make 8-bit RGB of it)."""

@@ -64,6 +64,13 @@ class ImageRestorationPipeline(Pipeline):
             self.precision = "float32"
             self.model.float()
 
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        # transformers reads an input list's first item (to detect chats) before anything of ours runs: an
+        # IndexError from inside it for [], where the image processor says what is wrong.
+        if isinstance(inputs, (list, tuple)) and not inputs:
+            raise ValueError("no images given")
+        return super().__call__(inputs, *args, **kwargs)
+
     def _sanitize_parameters(self, timeout: float | None = None, **kwargs: Any) -> tuple[dict, dict, dict]:
         return {"timeout": timeout}, {}, {}
 
