@@ -97,7 +97,11 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         help=f"bundled model ({', '.join(DEFAULT_MODELS)}), model folder, authors' .pth, catalogue name, Hub id, "
         "or 'identity' (no-op)",
     )
-    p.add_argument("--dataset", required=True, help="folder of HR images (or holding HR/), imagefolder:DIR, Hub id")
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id",
+    )
     task = p.add_mutually_exclusive_group()
     task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
     task.add_argument("--noise", type=float, help="Gaussian noise σ in 0..255 grey levels (denoising)")

@@ -160,6 +160,9 @@ def test_datasets_save_to_disk_source(tmp_path, folder):
     ds.cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / "ds"))
     items = load_images(str(tmp_path / "ds"))
     assert len(items) == 4
+    splits = datasets.load_from_disk(str(tmp_path / "ds")).train_test_split(test_size=1, shuffle=False)
+    splits.save_to_disk(str(tmp_path / "splits"))  # a DatasetDict: dataset_dict.json and a folder per split
+    assert load_images(str(tmp_path / "splits"), split="test") == items[3:]
     sample = TrainingPatches(items, 8, Degradation("bicubic", 2), 3, seed=7)[5]
     assert torch.equal(sample["labels"], patches(folder)[5]["labels"])
     with pytest.raises(FileNotFoundError, match="neither a folder"):

@@ -203,6 +203,27 @@ def test_imagefolder_dataset(small_set, monkeypatch):
     assert via_datasets.scores == via_folder.scores
 
 
+def test_save_to_disk_dataset(small_set, tmp_path, capsys):
+    """A `save_to_disk` folder (a Dataset, or a DatasetDict's "test" split) scores as the image folder it was made
+    from; it was "no images in DIR"."""
+    import datasets
+
+    dataset, _ = small_set
+    files = sorted((dataset / "HR").glob("*.png"))
+    ds = datasets.Dataset.from_dict({"image": [str(f) for f in files], "name": [f.stem for f in files]})
+    ds = ds.cast_column("image", datasets.Image())
+    ds.save_to_disk(str(tmp_path / "saved"))
+    datasets.DatasetDict({"train": ds.select([0]), "test": ds}).save_to_disk(str(tmp_path / "splits"))
+    via_folder = evaluate(None, dataset, jpeg=30, progress=False)
+    for saved in ("saved", "splits"):
+        assert evaluate(None, tmp_path / saved, jpeg=30, progress=False).scores == via_folder.scores
+    assert (
+        main(["eval", "--model", "identity", "--dataset", str(tmp_path / "splits"), "--split", "train", "--jpeg", "30"])
+        == 0
+    )
+    assert capsys.readouterr().out.startswith("splits, JPEG q=30 (1 images,")  # the train split: one image
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"

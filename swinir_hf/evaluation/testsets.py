@@ -1,17 +1,22 @@
 """Benchmark test sets as the protocol reads them: HR images (and given LR images) as uint8 arrays, from a folder,
-`imagefolder:DIR` or a Hub dataset; greyscale images kept grey or read as RGB (`grey_convention`)."""
+`imagefolder:DIR`, a `save_to_disk` folder or a Hub dataset; greyscale images kept grey or read as RGB
+(`grey_convention`)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image
 
+from ..extras import require
 from ..inference.image_io import IMAGE_SUFFIXES, read_image
+
+if TYPE_CHECKING:
+    import datasets
 
 GreyConvention = Literal["native", "rgb"]
 GREY_CONVENTIONS = ("native", "rgb")
@@ -51,7 +56,8 @@ def load_samples(
     split: str | None = None,
 ) -> tuple[str, list[Sample]]:
     """A benchmark → (its name, samples). `dataset` is a folder of HR images (or one holding `HR/`),
-    `imagefolder:DIR`, or a Hub dataset id (`datasets.load_dataset`, split `split`, default "test").
+    `imagefolder:DIR`, a `datasets` `save_to_disk` folder, or a Hub dataset id (`datasets.load_dataset`); a
+    dataset's split is `split`, default "test" ("train" for `imagefolder:`).
 
     With `lr_dir`, every HR image `NAME.ext` needs an LR file `NAME.*` or `NAMEx{scale}.*` there (the authors'
     naming), of exactly the HR size // scale.
@@ -59,7 +65,10 @@ def load_samples(
     if grey_convention not in GREY_CONVENTIONS:
         raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
     path, spec = Path(dataset), str(dataset)
-    if path.is_dir():
+    saved = load_saved_dataset(path, split or "test")
+    if saved is not None:
+        name, samples = path.name, _dataset_samples(saved, spec, grey_convention)
+    elif path.is_dir():
         hr_dir = path / "HR" if (path / "HR").is_dir() else path
         name = path.parent.name if path.name == "HR" else path.name
         files = sorted(f for f in hr_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
@@ -76,9 +85,23 @@ def load_samples(
     return name, samples
 
 
-def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -> tuple[str, list[Sample]]:
-    from ..extras import require
+def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset | None:
+    """The dataset of a folder written by `datasets`' `save_to_disk` (of a `DatasetDict`: its split `split`), or
+    None when `path` is no such folder (the test and training sets read these)."""
+    path = Path(path)
+    dataset_files = (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+    if not dataset_files and not (path / "dataset_dict.json").is_file():
+        return None
+    datasets = require("datasets", "train", f"reading the save_to_disk folder {path}")
+    loaded = datasets.load_from_disk(str(path))
+    if isinstance(loaded, datasets.DatasetDict):
+        if split not in loaded:
+            raise ValueError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")
+        loaded = loaded[split]
+    return loaded
 
+
+def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -> tuple[str, list[Sample]]:
     datasets = require("datasets", "train", f"loading the dataset {spec!r}")
 
     if spec.startswith("imagefolder:"):
@@ -95,6 +118,14 @@ def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -
                 f"cannot load dataset {spec!r} (not a local folder, and `datasets.load_dataset` failed: {err})"
             ) from err
         name = spec
+    return name, _dataset_samples(ds, spec, grey_convention)
+
+
+def _dataset_samples(ds: datasets.Dataset, spec: str, grey_convention: GreyConvention) -> list[Sample]:
+    """The samples of a dataset: HR from its `hr` / `image` / `gt` image column (else the first), LR from `lr` /
+    `lq` if present, names from `name` (else the row number)."""
+    import datasets
+
     image_columns = [k for k, f in ds.features.items() if isinstance(f, datasets.Image)]
     if not image_columns:
         raise ValueError(f"dataset {spec!r} has no image column (columns: {list(ds.features)})")
@@ -104,7 +135,7 @@ def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -
     for i, row in enumerate(ds):
         lr = to_uint8_array(row[lr_col], grey_convention) if lr_col else None
         samples.append(Sample(str(row.get("name", f"{i:04d}")), to_uint8_array(row[hr_col], grey_convention), lr))
-    return name, samples
+    return samples
 
 
 def _find_lr(lr_dir: Path, sample: Sample, scale: int, grey_convention: GreyConvention) -> np.ndarray:

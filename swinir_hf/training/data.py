@@ -23,6 +23,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..evaluation.degradations import Degradation
+from ..evaluation.testsets import load_saved_dataset
 from ..extras import require
 from ..inference.image_io import IMAGE_SUFFIXES
 from ..models.image_processing_swinir import image_to_float, match_channels
@@ -43,24 +44,21 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
     """The images of `source` as a list of undecoded items (paths or `{"bytes", "path"}` dicts), in a fixed order.
 
     `source` is a plain folder of images or one in the `imagefolder` layout (searched recursively, sorted by path),
-    a folder written by `datasets.Dataset.save_to_disk`, or a Hub dataset id; for datasets the first `Image` column
-    of `split` is used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
+    a folder written by `datasets`' `save_to_disk`, or a Hub dataset id; for datasets the first `Image` column of
+    `split` is used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
     Plain folders need no `datasets` (machines without it can train on them).
     """
     path = Path(source)
-    if (path / "state.json").is_file() and (path / "dataset_info.json").is_file():
-        datasets = require("datasets", "train", f"reading the save_to_disk folder {source}")
-        ds = datasets.load_from_disk(str(path))
-        ds = ds[split] if isinstance(ds, datasets.DatasetDict) else ds
-    elif path.is_dir():
+    ds = load_saved_dataset(path, split)
+    if ds is None and path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not files:
             raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {path}")
         return [str(p) for p in files]
-    elif path.suffix or source.count("/") > 1 or source.startswith((".", os.sep)):
+    if ds is None and (path.suffix or source.count("/") > 1 or source.startswith((".", os.sep))):
         raise FileNotFoundError(f"{source} is neither a folder of images nor a Hub dataset id")
-    else:
-        datasets = require("datasets", "train", f"loading the Hub dataset {source!r}")
+    datasets = require("datasets", "train", f"loading the Hub dataset {source!r}")  # loaded already for save_to_disk
+    if ds is None:
         ds = datasets.load_dataset(source, split=split, cache_dir=cache_dir)
     columns = [name for name, feature in ds.features.items() if isinstance(feature, datasets.Image)]
     if not columns:
