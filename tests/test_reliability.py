@@ -334,6 +334,27 @@ def test_an_output_that_cannot_fit_is_refused_before_any_work(tiny_config, monke
     assert "big.png" in err and "2400×2400 output that needs" in err and "restored 1, failed 1" in err
 
 
+def test_an_outscale_that_cannot_fit_is_refused_before_the_model_runs(tiny_config, monkeypatch, tmp_path, capsys):
+    """--outscale's resize is planned with the output: 64 MiB hold a 48×48 → ×2 output, not one resized ×60."""
+    import swinir_hf.inference.restoration as restoration
+    from swinir_hf.inference.jobs import restore_image
+
+    monkeypatch.setattr(restoration, "available_host_memory", lambda: 64 << 20)
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    restorer = restoration.SwinIRRestorer(model, dtype="float32")
+    assert restore_image(restorer, np.zeros((48, 48, 3), np.uint8), 2.5).shape == (120, 120, 3)
+    monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
+    with pytest.raises(restoration.ImageTooLargeError, match=r"a 48×48 image gives a 2880×2880 output .* outscale"):
+        restore_image(restorer, np.zeros((48, 48, 3), np.uint8), 60)
+
+    small, big = png(tmp_path / "small.png", 8), png(tmp_path / "big.png", 48)
+    args = ["restore", str(small), str(big), "-o", str(tmp_path / "out"), "--model", "sr-x2", "--no-progress"]
+    assert cli([*args, "--outscale", "60"]) == 1  # reported for that file, the others go on
+    err = capsys.readouterr().err
+    assert "big.png: a 48×48 image gives a 2880×2880 output that needs" in err and "restored 1, failed 1" in err
+    assert not (tmp_path / "out" / "big.png").exists()
+
+
 def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(tiny_config, monkeypatch):
     import swinir_hf.inference.restoration as restoration
     import swinir_hf.inference.tiling as tiling

@@ -162,10 +162,9 @@ def restore_image(
     from ..models.image_processing_swinir import compose_image, split_image
 
     colour, layout = split_image(image)
-    restored = restorer.restore_float(colour)
-    if outscale is not None:
-        restored = resize_float(restored, output_size(colour.shape[1], colour.shape[0], outscale))
-    return compose_image(restored, layout)
+    size = output_size(colour.shape[1], colour.shape[0], outscale) if outscale is not None else None
+    restored = restorer.restore_float(colour, size)
+    return compose_image(restored if size is None else resize_float(restored, size), layout)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -258,8 +257,10 @@ class _Writer:
         """One forward pass over `batch` (inputs of one size), then its outputs queued for writing."""
         import torch
 
+        x = torch.cat([b.pixel_values for b in batch])
+        size = output_size(x.shape[-1], x.shape[-2], self.output.outscale) if self.output.outscale else None
         try:
-            out = self.restorer.restore_tensor(torch.cat([b.pixel_values for b in batch])).cpu()
+            out = self.restorer.restore_tensor(x, size).cpu()
         except _ERRORS as err:
             for b in batch:
                 self.fail(b.job, err)

@@ -142,22 +142,25 @@ class SwinIRRestorer:
             return compose_image(self.restore_float(colour), layout)
         raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
 
-    def restore_float(self, image: np.ndarray) -> np.ndarray:
-        """(H, W, C) float32 in [0, 1] → (scale·H, scale·W, C) float32, not clamped.
+    def restore_float(self, image: np.ndarray, resized_to: tuple[int, int] | None = None) -> np.ndarray:
+        """(H, W, C) float32 in [0, 1] → (scale·H, scale·W, C) float32, not clamped; `resized_to` as for
+        `restore_tensor`.
 
         Greyscale into an RGB model is replicated to RGB and the result brought back to grey (BT.601 luma);
         RGB into a 1-channel model runs each channel as its own grey image (colour is kept, 3× the work).
         """
         pixel_values = to_pixel_values(image, self.model.config.num_channels)
-        return from_reconstruction(self.restore_tensor(pixel_values), image.shape[-1])
+        return from_reconstruction(self.restore_tensor(pixel_values, resized_to), image.shape[-1])
 
-    def restore_tensor(self, x: torch.Tensor) -> torch.Tensor:
+    def restore_tensor(self, x: torch.Tensor, resized_to: tuple[int, int] | None = None) -> torch.Tensor:
         """(N, C, H, W) floats in [0, 1] → (N, C, scale·H, scale·W) float32 on the run device.
 
-        Tiles that run out of memory are halved (while larger than the overlap) and the image is redone.
+        `resized_to` is the (W, H) the caller resizes each output to afterwards (`--outscale`): its memory is
+        planned with the output's, so that what cannot fit is refused before the model runs. Tiles that run out
+        of memory are halved (while larger than the overlap) and the image is redone.
         """
         x = x.to(self.device, torch.float32)
-        check_output_memory(x.shape, self.scale, self.device)
+        check_output_memory(x.shape, self.scale, self.device, resized_to)
         tile = self._initial_tile(x)
         was_training = self.model.training
         self.model.eval()
@@ -296,20 +299,27 @@ def _native_cpu_bfloat16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-def check_output_memory(shape: tuple[int, ...], scale: int, device: torch.device) -> None:
+def check_output_memory(
+    shape: tuple[int, ...], scale: int, device: torch.device, resized_to: tuple[int, int] | None = None
+) -> None:
     """Raise `ImageTooLargeError` (with the sizes) when the output of an (N, C, H, W) input cannot be held: its
-    float32 canvas on `device` and ≈ `_HOST_COPIES` × that on the host must fit the memory available now."""
+    float32 canvas on `device` and ≈ `_HOST_COPIES` × that on the host must fit the memory available now, and
+    ≈ `_HOST_COPIES` × the float32 canvas of the (W, H) `resized_to` more on the host when it is resized."""
     n, c, h, w = shape
     canvas = n * c * h * scale * w * scale * 4
-    needs = {"host memory": int(canvas * _HOST_COPIES)}
+    out_w, out_h = resized_to or (w * scale, h * scale)
+    resized = n * c * out_w * out_h * 4 if resized_to else 0
+    needs = {"host memory": int((canvas + resized) * _HOST_COPIES)}
     if device.type == "cuda":
         needs[f"memory on {device}"] = canvas
     for what, needed in needs.items():
         available = torch.cuda.mem_get_info(device)[0] if what != "host memory" else available_host_memory()
         if needed > available:
             raise ImageTooLargeError(
-                f"a {w}×{h} image gives a {w * scale}×{h * scale} output that needs ≈ {needed / 2**30:.1f} GiB of "
-                f"{what}, but only {available / 2**30:.1f} GiB are available: {_ADVICE}"
+                f"a {w}×{h} image gives a {out_w}×{out_h} output that needs ≈ {needed / 2**30:.1f} GiB of "
+                f"{what}, but only {available / 2**30:.1f} GiB are available: "
+                + ("lower the outscale, " if resized_to else "")
+                + _ADVICE
             )
 
 
