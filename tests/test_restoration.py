@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -85,6 +87,24 @@ def test_planar_and_multi_page_16bit_colour_tiffs_read_their_first_page_whole(tm
     caplog.set_level("WARNING")
     np.testing.assert_array_equal(read_image(tmp_path / "pages.tif").pixels, pages[0])
     assert f"{tmp_path / 'pages.tif'} has 2 frames: only frame 1 is restored" in caplog.text
+
+
+def test_lzw_16bit_colour_tiff_is_read_at_16_bits_or_names_imagecodecs():
+    """Photoshop's 16-bit colour TIFF (LZW, horizontal predictor: tests/fixtures/rgb16_lzw.tif, 16×12) is read at
+    16 bits where imagecodecs is installed; without it, one line saying how (tifffile's own error named no fix)."""
+    import re
+
+    path = Path(__file__).parent / "fixtures" / "rgb16_lzw.tif"
+    y, x = np.mgrid[0:12, 0:16]
+    pixels = np.stack([x * 4000 + 123, y * 5000 + 7, (x + y) * 2000 + 300], -1).astype(np.uint16)
+    try:
+        import imagecodecs  # noqa: F401
+    except ImportError:
+        message = "reading this 16-bit colour TIFF (LZW compression) needs the 'imagecodecs' package: pip install"
+        with pytest.raises(ValueError, match=f"^{re.escape(f'{path}: {message}')} imagecodecs$"):
+            read_image(path)
+    else:
+        np.testing.assert_array_equal(read_image(path).pixels, pixels)
 
 
 def test_grey_into_rgb_model_comes_back_grey(model):

@@ -114,6 +114,7 @@ def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
     elif header.format == "TIFF":
         import tifffile
 
+        page = None
         try:
             with tifffile.TiffFile(path) as tif:
                 page = tif.pages[0]  # the first of several pages, as Pillow reads
@@ -121,6 +122,13 @@ def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
                 if page.axes.startswith("S"):  # planar: one plane per channel
                     arr = np.moveaxis(arr, 0, -1)
         except ValueError as err:  # tifffile's errors (truncated, corrupt) are ValueErrors
+            if "'imagecodecs'" in str(err) and page is not None:
+                # Alone, tifffile decodes uncompressed, ZIP and LZMA TIFFs only. Pillow would read LZW (Photoshop's
+                # default) at 8 bits: the fix is named rather than an output made that lost the 16 bits asked for.
+                raise ValueError(
+                    f"{path}: reading this 16-bit colour TIFF ({page.compression.name} compression) needs the "
+                    "'imagecodecs' package: pip install imagecodecs"
+                ) from err
             raise OSError(str(err)) from err
         if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
             raise ValueError(f"{path}: unsupported 16-bit TIFF layout {arr.shape}")
