@@ -89,18 +89,22 @@ def test_planar_and_multi_page_16bit_colour_tiffs_read_their_first_page_whole(tm
     assert f"{tmp_path / 'pages.tif'} has 2 frames: only frame 1 is restored" in caplog.text
 
 
-def test_lzw_16bit_colour_tiff_is_read_at_16_bits_or_names_imagecodecs():
-    """Photoshop's 16-bit colour TIFF (LZW, horizontal predictor: tests/fixtures/rgb16_lzw.tif, 16×12) is read at
-    16 bits where imagecodecs is installed; without it, one line saying how (tifffile's own error named no fix)."""
+@pytest.mark.parametrize("codec", ["LZW", "ZSTD"])
+def test_compressed_16bit_colour_tiff_is_read_at_16_bits_or_names_imagecodecs(codec):
+    """A 16-bit colour TIFF with a codec tifffile has only through imagecodecs (LZW: Photoshop's default; ZSTD:
+    tests/fixtures, 16×12, horizontal predictor) is read at 16 bits where it can be; elsewhere one line saying how
+    (tifffile's own error named no fix, and ZSTD's ModuleNotFoundError ended the whole run)."""
     import re
 
-    path = Path(__file__).parent / "fixtures" / "rgb16_lzw.tif"
+    import tifffile
+
+    path = Path(__file__).parent / "fixtures" / f"rgb16_{codec.lower()}.tif"
     y, x = np.mgrid[0:12, 0:16]
     pixels = np.stack([x * 4000 + 123, y * 5000 + 7, (x + y) * 2000 + 300], -1).astype(np.uint16)
     try:
-        import imagecodecs  # noqa: F401
-    except ImportError:
-        message = "reading this 16-bit colour TIFF (LZW compression) needs the 'imagecodecs' package: pip install"
+        tifffile.imread(path)
+    except (ValueError, ImportError):
+        message = f"reading this 16-bit colour TIFF ({codec} compression) needs the 'imagecodecs' package: pip install"
         with pytest.raises(ValueError, match=f"^{re.escape(f'{path}: {message}')} imagecodecs$"):
             read_image(path)
     else:

@@ -121,9 +121,11 @@ def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
                 arr = page.asarray()
                 if page.axes.startswith("S"):  # planar: one plane per channel
                     arr = np.moveaxis(arr, 0, -1)
-        except ValueError as err:  # tifffile's errors (truncated, corrupt) are ValueErrors
-            if "'imagecodecs'" in str(err) and page is not None:
-                # Alone, tifffile decodes uncompressed, ZIP and LZMA TIFFs only. Pillow would read LZW (Photoshop's
+        except (ValueError, ImportError) as err:
+            # tifffile's errors (truncated, corrupt) are ValueErrors; a codec it lacks is a ValueError naming
+            # imagecodecs or, for ZSTD before Python 3.14, a ModuleNotFoundError.
+            if page is not None and (isinstance(err, ImportError) or "'imagecodecs'" in str(err)):
+                # Alone, tifffile decodes uncompressed, ZIP, LZMA and PackBits TIFFs. Pillow would read LZW (Photoshop's
                 # default) at 8 bits: the fix is named rather than an output made that lost the 16 bits asked for.
                 raise ValueError(
                     f"{path}: reading this 16-bit colour TIFF ({page.compression.name} compression) needs the "
