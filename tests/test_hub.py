@@ -415,6 +415,27 @@ def test_cli_ctrl_c_is_one_line_and_leaves_no_staging_folder(parity, tmp_path, m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, tmp_path, monkeypatch):
+    """SIGKILL skips the `finally` that removes the staging folder: the next export into that -o removes those of
+    dead processes on this host, and leaves a running export's (and another host's, which cannot be checked)."""
+    import socket
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname().split(".")[0].replace("-", "_")
+    stale, live, other = (f"{host}-{dead.pid}-a", f"{host}-{os.getpid()}-b", f"elsewhere-{dead.pid}-c")
+    for name in (stale, live, other):
+        (tmp_path / f"swinir_staging_{name}").mkdir()
+        (tmp_path / f"swinir_staging_{name}" / "model.safetensors").write_bytes(b"half written")
+    staged = []
+    verify = hub.verify_folder
+    monkeypatch.setattr(hub, "verify_folder", lambda folder, *a: staged.append(folder.name) or verify(folder, *a))
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path)]) == 0
+    assert staged[0].startswith(f"swinir_staging_{host}-{os.getpid()}-")  # its own staging folder names its process
+    left = {"swinir-gray-dn", f"swinir_staging_{live}", f"swinir_staging_{other}"}
+    assert {p.name for p in tmp_path.iterdir()} == left
+
+
 def test_cli_refuses_an_invalid_organisation_before_building(parity, tmp_path, capsys):
     assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--push", "--org", "my org"]) == 1
     err = capsys.readouterr().err

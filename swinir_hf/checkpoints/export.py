@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from .. import models
+from ..inference.image_io import left_by_dead_process, process_tag
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.pipeline_swinir import TASK
 from .cards import render_model_card
@@ -65,6 +66,9 @@ RELEASE_FIELDS = (
     "img_range",
 )
 ATOL = 1e-5
+# Staging folders are `swinir_staging_<host>-<pid>-<random>` in the output folder: one left by a killed export is
+# recognised by its process id and removed by the next export into that folder.
+_STAGING_PREFIX = "swinir_staging_"
 
 
 class HubExportError(RuntimeError):
@@ -268,7 +272,8 @@ def export_checkpoint(
     measured = measure(model, eval_datasets, release) if eval_datasets else {}
 
     Path(output_dir).mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="swinir_staging_", dir=output_dir))
+    remove_stale_staging(Path(output_dir))
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{process_tag()}-", dir=output_dir))
     staging.chmod(0o755)  # mkdtemp's 0700 would stick to the published folder
     try:
         model.config.auto_map = dict(AUTO_MAP)
@@ -288,6 +293,18 @@ def export_checkpoint(
         _drop_remote_module_cache(staging)
         shutil.rmtree(staging, ignore_errors=True)
     return HubFolder(target, repo_id, checkpoint, release, max_abs_diff, measured)
+
+
+def remove_stale_staging(output_dir: Path) -> list[Path]:
+    """Remove the staging folders in `output_dir` of exports on this host whose process has died (SIGKILL, power
+    loss: the `finally` that removes them never ran); a running export's are kept. Returns what was removed."""
+    removed = []
+    for folder in output_dir.glob(f"{_STAGING_PREFIX}*"):
+        if folder.is_dir() and left_by_dead_process(folder.name, _STAGING_PREFIX):
+            _drop_remote_module_cache(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def _check_repo_id(repo_id: str) -> None:

@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except KeyboardInterrupt:
-        # Each folder is built in a staging folder (removed on the way out) and moved into place once verified.
+        # Each folder is built in a staging folder (removed on the way out, or by the next export after a SIGKILL)
+        # and moved into place once verified.
         print(
             f"interrupted: each folder this run wrote to {args.output_dir} is complete and verified, none is "
             "half-built; run the same command again to finish",

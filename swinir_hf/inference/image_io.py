@@ -197,12 +197,28 @@ def write_image(
 _TEMP_PREFIX = ".swinir-"
 
 
+def _host() -> str:
+    return socket.gethostname().split(".")[0].replace("-", "_")
+
+
+def process_tag() -> str:
+    """`<host>-<pid>` of this process, for the names of its temporary files and folders (see `left_by_dead_process`)."""
+    return f"{_host()}-{os.getpid()}"
+
+
+def left_by_dead_process(name: str, prefix: str) -> bool:
+    """Whether `name` is `prefix` + a `process_tag()` of a process of this host that has died (killed, power loss).
+    Other hosts' names are never claimed: their processes cannot be checked from here."""
+    owner = f"{prefix}{_host()}-"
+    pid = name[len(owner) :].split("-", 1)[0] if name.startswith(owner) else ""
+    return pid.isdigit() and not _alive(int(pid))
+
+
 def _create_temp(path: Path) -> str:
     """A new empty file beside `path`, created with mode 0666 & ~umask (as the final file should be; mkstemp
     would give 0600)."""
-    host = socket.gethostname().split(".")[0].replace("-", "_")
     for _ in range(100):
-        tmp = path.parent / f"{_TEMP_PREFIX}{host}-{os.getpid()}-{secrets.token_hex(4)}-{path.name}"
+        tmp = path.parent / f"{_TEMP_PREFIX}{process_tag()}-{secrets.token_hex(4)}-{path.name}"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return str(tmp)
@@ -221,11 +237,9 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
     if folder in _cleaned or not folder.is_dir():
         return []
     _cleaned.add(folder)
-    host = socket.gethostname().split(".")[0].replace("-", "_")
     removed = []
-    for tmp in folder.glob(f"{_TEMP_PREFIX}{host}-*"):
-        pid = tmp.name[len(_TEMP_PREFIX) + len(host) + 1 :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+    for tmp in folder.glob(f"{_TEMP_PREFIX}*"):
+        if left_by_dead_process(tmp.name, _TEMP_PREFIX):
             try:
                 tmp.unlink()
                 removed.append(tmp)
