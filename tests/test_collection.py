@@ -267,6 +267,17 @@ def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p.name != "odd.png")
 
 
+@pytest.mark.slow
+def test_two_processes_a_model_that_fails_to_load_is_one_line_on_each(mixed, tmp_path):
+    """The main process loads first; its error must reach the other process, not leave it dying at the barrier."""
+    missing = tmp_path / "no_model"
+    done = _launch(mixed, "-o", tmp_path / "out", "--model", missing, "--no-progress", processes=2)
+    assert done.returncode == 1
+    assert done.stderr.count(f"error: {missing} does not exist") == 2
+    assert "[rank1]" not in done.stderr and "Connection closed" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_dataset_round_trip(tmp_path, model_dir, monkeypatch):
     import datasets
 

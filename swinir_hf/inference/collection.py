@@ -136,10 +136,7 @@ def restore_files(
     if state.is_main_process:
         report_plan(plan)
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
-    # main_process_first: the main process downloads a Hub model once, and its closing barrier guarantees that
-    # every process has planned (looked at which outputs exist) before any process writes one.
-    with state.main_process_first():
-        restorer = engine.build(state.device)
+    restorer = build_main_first(engine, state)
     start = time.perf_counter()
     with state.split_between_processes(interleave(jobs, state.num_processes)) as mine:
         counts = run_jobs(
@@ -161,6 +158,39 @@ def restore_files(
         processes=state.num_processes,
         out_dir=Path(out_dir),
     )
+
+
+def build_main_first(engine: ModelEngine, state: Any) -> SwinIRRestorer:
+    """`engine.build` on every process of `state`, the main process first (it downloads a Hub model once).
+
+    A model that fails to load on the main process raises the same error on every process: the others would
+    otherwise wait for it at a barrier and die there with a collective-communication traceback. The closing
+    barrier guarantees that every process has planned (looked at which outputs exist) before any writes one.
+    """
+    restorer, error = None, None
+    if state.is_main_process:
+        try:
+            restorer = engine.build(state.device)
+        except Exception as err:  # raised again below, on every process
+            error = err
+    if state.num_processes > 1:
+        import pickle
+
+        from accelerate.utils import broadcast_object_list
+
+        shared = [error]
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # one that does not survive pickling travels as its message
+            shared = [RuntimeError(f"{type(error).__name__}: {error}")]
+        broadcast_object_list(shared)
+        error = error or shared[0]
+    if error is not None:
+        raise error
+    if restorer is None:
+        restorer = engine.build(state.device)
+    state.wait_for_everyone()
+    return restorer
 
 
 def report_plan(plan: Plan) -> None:
