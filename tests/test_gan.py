@@ -9,12 +9,14 @@ import pytest
 import torch
 import yaml
 from PIL import Image
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.convert import CheckpointError
+from swinir_hf.training.checks import check_gan_resumable
 from swinir_hf.training.cli import main
+from swinir_hf.training.config import GanArgs
 from swinir_hf.training.gan import VGG19_LAYERS, PerceptualLoss, UNetDiscriminator, VGG19Features, gan_loss
 
 
@@ -117,3 +119,19 @@ def test_gan_training_runs_end_to_end(tmp_path):
     raw["train"]["output_dir"] = str(tmp_path / "novgg")
     config.write_text(yaml.safe_dump(raw))
     assert main(["--config", str(config)]) == 2  # refused before any work
+
+
+def test_resuming_across_the_gan_stage_or_another_discriminator_names_the_change(tmp_path):
+    """accelerate's own load would fail on the missing / mis-shaped discriminator file, read as a damaged one."""
+    stage1, stage2 = tmp_path / "stage1", tmp_path / "stage2"
+    stage1.mkdir()
+    stage2.mkdir()
+    save_file(UNetDiscriminator(3, 16).state_dict(), stage2 / "model_1.safetensors")
+    check_gan_resumable(stage1, GanArgs())
+    check_gan_resumable(stage2, GanArgs(enabled=True, discriminator_channels=16))
+    with pytest.raises(ValueError, match=r"saved without a discriminator \(gan.enabled: false\).*--init-from"):
+        check_gan_resumable(stage1, GanArgs(enabled=True))
+    with pytest.raises(ValueError, match=r"saved by a GAN run \(gan.enabled: true\)"):
+        check_gan_resumable(stage2, GanArgs())
+    with pytest.raises(ValueError, match="changed: gan.discriminator_channels: 16 → 8"):
+        check_gan_resumable(stage2, GanArgs(enabled=True, discriminator_channels=8))

@@ -10,12 +10,15 @@ import shutil
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
 
 from ..models.modeling_swinir import SwinIRForImageRestoration
+
+if TYPE_CHECKING:
+    from .config import GanArgs
 
 logger = logging.getLogger("swinir_hf.train")
 # What torch, safetensors, pickle and json raise for a checkpoint file that is truncated, missing or not theirs.
@@ -99,6 +102,41 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
         + f"{len(differ)} parameters differ, e.g. {', '.join(differ[:3])}). Resume with the settings the run was "
         "started with (its training_config.yaml), or train into a new train.output_dir"
     )
+
+
+def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:
+    """Raise `ValueError` when `checkpoint` and this config disagree on the GAN stage: whether it holds a
+    discriminator (accelerate's second model, `model_1`) and, if so, its width. accelerate's own load would report
+    a missing or mis-shaped file, which reads as a damaged checkpoint."""
+    from safetensors import safe_open
+
+    saved = sorted(checkpoint.glob("model_1.safetensors")) + sorted(checkpoint.glob("pytorch_model_1.bin"))
+    keep = "Resume with the settings the run was started with (its training_config.yaml)"
+    if gan.enabled and not saved:
+        raise ValueError(
+            f"cannot resume from {checkpoint}: it was saved without a discriminator (gan.enabled: false) and this "
+            f"config trains a GAN. {keep}, or start the GAN stage from its model with --init-from "
+            f"{checkpoint / 'model'} and a new train.output_dir"
+        )
+    if saved and not gan.enabled:
+        raise ValueError(
+            f"cannot resume from {checkpoint}: it was saved by a GAN run (gan.enabled: true) and this config trains "
+            f"without one. {keep}, or start from its model with --init-from {checkpoint / 'model'} and a new "
+            "train.output_dir"
+        )
+    if not saved or saved[0].suffix != ".safetensors":
+        return
+    try:
+        with safe_open(str(saved[0]), framework="pt") as f:
+            width = f.get_slice("conv_in.weight").get_shape()[0]
+    except UNREADABLE_CHECKPOINT as err:
+        raise unreadable_checkpoint(checkpoint, err) from err
+    if width != gan.discriminator_channels:
+        raise ValueError(
+            f"cannot resume from {checkpoint}: its discriminator has another architecture than this config "
+            f"(changed: gan.discriminator_channels: {width} → {gan.discriminator_channels}). {keep}, or train into "
+            "a new train.output_dir"
+        )
 
 
 def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:

@@ -28,6 +28,7 @@ from .checks import (
     StopSignals,
     TrainingInterrupted,
     _ignore_stop_signals,
+    check_gan_resumable,
     check_output_dir,
     check_push_access,
     check_resumable,
@@ -117,6 +118,7 @@ def _train(
     model, init_report = build_model(cfg.model, t)
     if resume_from is not None:
         check_resumable(resume_from, model)
+        check_gan_resumable(resume_from, cfg.gan)
     if init_report is not None and main:
         logger.info(str(init_report))
     dataset = build_dataset(cfg, model.config)
