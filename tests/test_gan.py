@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -53,6 +54,22 @@ def test_vgg_loads_a_torchvision_layout_state_dict(tmp_path):
         VGG19Features(weights=tmp_path / "broken.pth")
     with pytest.raises(ValueError, match="conv9_9"):
         VGG19Features(["conv9_9"])
+
+
+def test_vgg_weights_a_local_folder_or_a_missing_path(tmp_path, monkeypatch):
+    """A folder holding model.safetensors (a Hub repo downloaded with --local-dir) loads; a missing local path says
+    so rather than being looked up on the Hub as a malformed repo id."""
+    monkeypatch.chdir(tmp_path)
+    state = {f"features.{k}": torch.randn_like(v) for k, v in VGG19Features(["conv1_2"]).features.state_dict().items()}
+    (tmp_path / "vgg19").mkdir()
+    save_file(state, tmp_path / "vgg19" / "model.safetensors")
+    vgg = VGG19Features(["conv1_2"], weights="vgg19")
+    assert torch.equal(vgg.features[2].weight, state["features.2.weight"])
+    for missing in (tmp_path / "nowhere" / "vgg19.pth", "vgg19-dcbb9e9d.pth", "./vgg"):
+        with pytest.raises(CheckpointError, match=f"^{re.escape(str(missing))} does not exist$"):
+            VGG19Features(weights=missing)
+    with pytest.raises(CheckpointError, match="is a folder without model.safetensors"):
+        VGG19Features(weights=tmp_path)
 
 
 def test_perceptual_and_gan_losses():

@@ -102,13 +102,19 @@ class VGG19Features(nn.Module):
         self.eval()
 
     def load_weights(self, weights: str | os.PathLike) -> None:
-        """Load the trunk's convs from a torchvision-layout state dict (file or Hub repo id), strictly."""
+        """Load the trunk's convs from a torchvision-layout state dict (a file, a folder holding `model.safetensors`
+        as a Hub repo does, or a Hub repo id), strictly."""
         from ..checkpoints.convert import CheckpointError, extract_state_dict, load_state_dict_file
+        from ..checkpoints.loading import _looks_like_path, hub_file
 
         path = Path(weights)
-        if not path.is_file():
-            from ..checkpoints.loading import hub_file
-
+        if path.is_dir():
+            path = path / "model.safetensors"
+            if not path.is_file():
+                raise CheckpointError(f"{weights} is a folder without model.safetensors")
+        elif not path.is_file():
+            if _looks_like_path(str(weights)):  # a typo in a local path, not a Hub id to look up
+                raise CheckpointError(f"{weights} does not exist")
             path = hub_file(str(weights), "model.safetensors")
         state = extract_state_dict(load_state_dict_file(path))
         wanted = {f"features.{k}" for k in self.features.state_dict()}
