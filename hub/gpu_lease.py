@@ -176,6 +176,15 @@ def _progress(run: Path) -> dict:
     return json.loads((found[-1] / "progress.json").read_text()) if found else {"step": 0}
 
 
+def _max_steps(name: str, run: Path) -> int:
+    """The run's own max_steps (its training_config.yaml holds `--set` overrides), else its config's."""
+    import yaml
+
+    resolved = run / "training_config.yaml"
+    config = yaml.safe_load(resolved.read_text()) if resolved.is_file() else _config(name)
+    return config["train"]["max_steps"]
+
+
 def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
     """Per model: steps this lease, steps/s (start-up included), last loss and validation PSNR, exit status."""
     result = {}
@@ -187,7 +196,7 @@ def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
             "config": MODELS[name],
             "start_step": start,
             "end_step": progress["step"],
-            "max_steps": _config(name)["train"]["max_steps"],
+            "max_steps": _max_steps(name, args.runs / name),
             "exit_code": info["exit"][name],
             "seconds": round(seconds, 1),
             "steps_per_s_incl_startup": round((progress["step"] - start) / seconds, 3) if seconds else None,
@@ -274,8 +283,12 @@ def run_lease(args: argparse.Namespace) -> int:
 
 def collect(args: argparse.Namespace) -> int:
     """Here, after a lease: returned tars → the carry folder; finished models' final/ → runs/gpu/NAME/."""
+    tars = sorted(args.files_at.glob("*.tar"))
+    if not tars:  # a mistyped folder would otherwise do nothing, silently
+        print(f"error: no NAME.tar in {args.files_at} (the run tool's files_at folder)", file=sys.stderr)
+        return 1
     args.ckpt.mkdir(parents=True, exist_ok=True)
-    for tar_path in sorted(args.files_at.glob("*.tar")):
+    for tar_path in tars:
         with tarfile.open(tar_path) as tar:
             final = [m for m in tar.getmembers() if m.name.startswith("final/")]
             if not final:
@@ -323,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in (args.models or "").split(","):
         if name and name not in MODELS:
             parser.error(f"unknown model {name!r}; models: {', '.join(MODELS)}")
+    if args.device == "cuda" and not torch.cuda.is_available():  # the trainers would quietly run on the CPU
+        parser.error("--device cuda, but torch sees no CUDA device here; --device cpu for a dry run")
     return run_lease(args)
 
 

@@ -97,6 +97,35 @@ def test_lease_installs_only_the_carried_wheels_the_machine_lacks(tmp_path: Path
     shutil.rmtree(Path(probe).parent.parent)
 
 
+def test_lease_refuses_cuda_without_a_gpu_and_collect_an_empty_folder(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Without the check, a lease whose torch sees no GPU trains on the CPU for its whole budget, and `collect` of a
+    mistyped folder does nothing, silently."""
+    lease = _lease_module()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as stopped:
+        lease.main(["run", "--out", str(tmp_path / "out")])
+    assert stopped.value.code == 2 and not (tmp_path / "out").exists()
+    assert "--device cuda, but torch sees no CUDA device here; --device cpu for a dry run" in capsys.readouterr().err
+    assert lease.main(["collect", str(tmp_path / "typo"), "--ckpt", str(tmp_path / "ckpt")]) == 1
+    assert f"error: no NAME.tar in {tmp_path / 'typo'}" in capsys.readouterr().err
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_lease_summary_gives_the_runs_own_max_steps(tmp_path: Path) -> None:
+    """`--set train.max_steps=...` reaches the trainers; the summary must report it, not the config's."""
+    lease = _lease_module()
+    run = tmp_path / "runs" / "sr-x4"
+    (run / "checkpoints" / "step-00000003").mkdir(parents=True)
+    (run / "checkpoints" / "step-00000003" / "progress.json").write_text('{"step": 3}')
+    (run / "training_config.yaml").write_text("train:\n  max_steps: 40000\n")
+    args = argparse.Namespace(runs=tmp_path / "runs", out=tmp_path)
+    info = {"start_step": {"sr-x4": 0, "real-sr-x4": 0}, "exit": {"sr-x4": 143, "real-sr-x4": 1}}
+    info["seconds"] = {"sr-x4": 10.0, "real-sr-x4": 1.0}
+    summary = lease.summarize(["sr-x4", "real-sr-x4"], args, info)
+    assert summary["sr-x4"]["max_steps"] == 40000 and summary["sr-x4"]["end_step"] == 3
+    assert summary["real-sr-x4"]["max_steps"] == lease._config("real-sr-x4")["train"]["max_steps"]  # never started
+
+
 @pytest.mark.slow
 def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -> None:
     lease = _lease_module()
