@@ -34,6 +34,14 @@ from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
 from swinir_hf.training.config import TrainingConfig
 from swinir_hf.training.state import Progress
 
+# Bundled name → the tasks and scale its model must have (the CLI and the demo pick these by name).
+NAME_TASKS = {
+    "sr-x4": ({"lightweight_sr", "classical_sr"}, 4),
+    "sr-x2": ({"lightweight_sr", "classical_sr"}, 2),
+    "real-sr-x4": ({"real_sr"}, 4),
+    "denoise-color": ({"color_dn"}, 1),
+    "jpeg-color": ({"color_jpeg_car"}, 1),
+}
 SIGMAS = (15, 25, 50)
 JPEG_QUALITIES = (10, 20, 30, 40)
 FP16_TOLERANCE_DB = 0.01
@@ -173,6 +181,20 @@ def write_folder(target: Path, stored: SwinIRForImageRestoration, card: str, res
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def input_error(run: Path, name: str, shared: Path) -> str | None:
+    """Why `run` cannot be bundled as `name` with the test sets of `shared`, checked before any scoring; or None."""
+    for needed in ("training_config.yaml", "training_summary.json", "config.json"):
+        if not (run / needed).is_file():
+            return f"{run} is not a finished swinir_hf.train run (no {needed})"
+    if not (shared / "testsets").is_dir():
+        return f"no testsets/ in {shared}: pass --shared FOLDER"
+    config = json.loads((run / "config.json").read_text())
+    tasks, scale = NAME_TASKS[name]
+    if config.get("task") not in tasks or config.get("upscale", 1) != scale:
+        return f"{run} holds a {config.get('task')} x{config.get('upscale', 1)} model, not a {name} one"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="a finished swinir_hf.train output folder")
@@ -189,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     target = args.defaults_dir / args.name
     if target.exists() and not args.overwrite:
         print(f"error: {target} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 1
+    error = input_error(args.run, args.name, args.shared)
+    if error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
     cfg = TrainingConfig.from_dict(yaml.safe_load((args.run / "training_config.yaml").read_text()))
     summary = json.loads((args.run / "training_summary.json").read_text())

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,3 +107,33 @@ def test_restore_cli_uses_the_bundled_x4_model_by_default(tmp_path, shared):
     assert main(["restore", str(src), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
     (out,) = (tmp_path / "out").iterdir()
     assert Image.open(out).size == (160, 120)
+
+
+def test_bundle_default_checks_the_run_the_test_sets_and_the_name_before_scoring(tmp_path, capsys, monkeypatch):
+    """hub/bundle_default.py: one line, before any scoring and without touching --defaults-dir, for a folder that is
+    not a finished run, a --shared without testsets/, and a run whose model is not the named one's task."""
+    script = Path(__file__).resolve().parents[1] / "hub" / "bundle_default.py"
+    spec = importlib.util.spec_from_file_location("bundle_default", script)
+    bundle = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bundle_default", bundle)  # its dataclass looks its module up there
+    spec.loader.exec_module(bundle)
+    run = tmp_path / "run"
+    shutil.copytree(DEFAULTS_DIR / "sr-x4", run)
+    (tmp_path / "shared" / "testsets").mkdir(parents=True)
+    common = ["--defaults-dir", str(tmp_path / "defaults"), "--shared", str(tmp_path / "shared")]
+    cases = [
+        ([str(run), "sr-x4"], f"error: {run} is not a finished swinir_hf.train run (no training_config.yaml)"),
+        ([str(run), "sr-x4", "--shared", str(tmp_path)], f"error: no testsets/ in {tmp_path}: pass --shared FOLDER"),
+        ([str(run), "denoise-color"], f"error: {run} holds a lightweight_sr x4 model, not a denoise-color one"),
+    ]
+    for i, (args, message) in enumerate(cases):
+        if i == 1:
+            (run / "training_config.yaml").write_text("{}")
+            (run / "training_summary.json").write_text("{}")
+        assert bundle.main([*common, *args]) == 1
+        assert capsys.readouterr().err.strip() == message
+    assert not (tmp_path / "defaults").exists()
+    for name in DEFAULT_MODELS:  # every bundled model passes its own name's check
+        config = json.loads((DEFAULTS_DIR / name / "config.json").read_text())
+        tasks, scale = bundle.NAME_TASKS[name]
+        assert config["task"] in tasks and config["upscale"] == scale
