@@ -94,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--model", default="sr-x4")
-    parser.add_argument("--modes", nargs="+", default=list(MODES))
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--workdir", help="where the photos and outputs go (default: a temporary folder)")
     parser.add_argument("--loop", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -103,6 +103,8 @@ def main() -> None:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="swinir-collection-"))
     photos = work / "photos"
     if not photos.is_dir():
+        if not (SHARED / "testsets").is_dir():
+            parser.error(f"no testsets/ in {SHARED} (the photos are cut from them): set SWINIR_SHARED")
         make_photos(photos, args.images)
     print(f"load average before: {os.getloadavg()}", file=sys.stderr)
     rows = []

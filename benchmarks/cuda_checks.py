@@ -15,13 +15,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import time
 
 import numpy as np
 import torch
-from inference import SHARED
+from inference import SHARED, require_device
 from inference import test_image as photo  # run as a script: benchmarks/ is on sys.path
 from safetensors.torch import load_file
 
@@ -151,6 +152,8 @@ def large_tiled() -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    require_device("cuda")
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}\n")
     precision_on_set5()
     fp16_overflow()

@@ -92,6 +92,12 @@ def _timed(fn, device: str = "cpu") -> float:
     return time.perf_counter() - start
 
 
+def require_device(device: str) -> None:
+    """Exit with one line when `device` is CUDA and torch sees none (the benchmarks would fail deep inside)."""
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: {device}: torch sees no CUDA device here")
+
+
 def synchronize(device: str) -> None:
     """Wait for the device's queued work (CUDA runs asynchronously); nothing to wait for on the CPU."""
     if device == "cuda":
@@ -170,7 +176,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[64, 128, 256])
     parser.add_argument("--modes", nargs="+", default=["whole", "tiled"], choices=["whole", "tiled"])
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument(
+        "--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16", "float16"]
+    )
     parser.add_argument("--tile", type=int, default=64, help="tile size of the tiled mode (input pixels)")
     parser.add_argument("--overlap", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
@@ -185,6 +193,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(json.loads(args.one))))
         return
+    require_device(args.device)
     if args.set5:
         set5_check(args.set5, args.dtypes, args.device)
         return

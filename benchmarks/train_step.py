@@ -18,7 +18,7 @@ import warnings
 from contextlib import nullcontext
 
 import torch
-from inference import synchronize  # run as a script: benchmarks/ is on sys.path
+from inference import require_device, synchronize  # run as a script: benchmarks/ is on sys.path
 
 from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.state import build_model
@@ -87,6 +87,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, help="timed steps per variant instead of --seconds")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, as the trainer takes them")
     args = parser.parse_args(argv)
+    require_device(args.device)
+    for config in args.configs:  # a misspelt config or override: one line now, not a traceback later
+        try:
+            parse_command_line(["--config", config, *args.set])
+        except ValueError as err:
+            parser.error(str(err))
     # dynamo traces through the model's cached relative-position index (a pure function of the window size)
     warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
     device = torch.device(args.device)

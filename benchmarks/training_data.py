@@ -15,6 +15,7 @@ the steps a lease gets. Prints markdown:
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 from unittest import mock
@@ -125,6 +126,7 @@ def sample_table(samples: int = 40) -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     torch.set_num_threads(1)
     if not (REPO / "gpu_data").is_dir() or not (REPO / "gpu_lr").is_dir():
         raise SystemExit("no gpu_data/ or gpu_lr/ here: run `python hub/pack_gpu_data.py` first (it reads ../shared)")
