@@ -27,9 +27,12 @@ def build_space(out: Path, overwrite: bool = False) -> list[str]:
     """Copy the Space's files into `out` and return their names.
 
     Raises:
-        FileExistsError: `out` has files and `overwrite` is not set (only the Space's own names are replaced).
+        FileExistsError: `out` is a file, or has files and `overwrite` is not set (only the Space's own names are
+            replaced).
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder: choose another output folder")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists and is not empty; pass --overwrite to replace the Space files in it")
     out.mkdir(parents=True, exist_ok=True)

@@ -507,6 +507,21 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
     assert "Traceback" not in (tmp_path / "app.log").read_text()  # user errors are messages, not server faults
 
 
+def test_build_space_refuses_an_output_that_is_a_file(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "hub"))
+    try:
+        from build_space import main as build_space_main
+    finally:
+        sys.path.remove(str(ROOT / "hub"))
+    (tmp_path / "space").write_text("notes")
+    assert build_space_main([str(tmp_path / "space"), "--overwrite"]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"error: {tmp_path / 'space'} exists and is not a folder: choose another output folder\n"
+    )
+    assert (tmp_path / "space").read_text() == "notes"
+
+
 @pytest.mark.slow
 def test_build_space_assembles_a_runnable_space(tmp_path):
     from huggingface_hub import metadata_load
