@@ -171,7 +171,7 @@ def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
         print(f"| {dtype} | {value:.3f} | {value - ref:+.3f} | {time.perf_counter() - start:.1f} |")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[64, 128, 256])
@@ -189,7 +189,11 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, help="override config.inference_chunk_size (0: whole layers)")
     parser.add_argument("--set5", metavar="MODEL", help="score MODEL on Set5 in each of --dtypes instead")
     parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if args.one:
         print(json.dumps(run_one(json.loads(args.one))))
         return

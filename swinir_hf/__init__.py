@@ -3,7 +3,8 @@
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
 
 from .checkpoints.convert import CheckpointError, convert_original_checkpoint, detect_config
-from .inference.restoration import EngineOptions, SwinIRRestorer, restore, tune_allocator
+from .inference.memory import tune_allocator
+from .inference.restoration import EngineOptions, SwinIRRestorer, restore
 from .models.configuration_swinir import PRESETS, TASKS, SwinIRConfig
 from .models.image_processing_swinir import SwinIRImageProcessor
 from .models.modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel

@@ -319,12 +319,13 @@ def test_missing_extras_name_the_extra(monkeypatch, tmp_path, capsys):
 
 
 def test_an_output_that_cannot_fit_is_refused_before_any_work(tiny_config, monkeypatch, tmp_path, capsys):
+    import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
-    monkeypatch.setattr(restoration, "available_host_memory", lambda: 10 << 20)  # 10 MiB
+    monkeypatch.setattr(memory, "available_host_memory", lambda: 10 << 20)  # 10 MiB
     monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
-    with pytest.raises(restoration.ImageTooLargeError, match=r"a 1000×800 image gives a 2000×1600 output that needs"):
+    with pytest.raises(memory.ImageTooLargeError, match=r"a 1000×800 image gives a 2000×1600 output that needs"):
         restoration.restore(model, np.zeros((800, 1000, 3), np.uint8), dtype="float32")
 
     # and in the CLI: reported for that file, the others go on
@@ -336,15 +337,16 @@ def test_an_output_that_cannot_fit_is_refused_before_any_work(tiny_config, monke
 
 def test_an_outscale_that_cannot_fit_is_refused_before_the_model_runs(tiny_config, monkeypatch, tmp_path, capsys):
     """--outscale's resize is planned with the output: 64 MiB hold a 48×48 → ×2 output, not one resized ×60."""
+    import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
     from swinir_hf.inference.jobs import restore_image
 
-    monkeypatch.setattr(restoration, "available_host_memory", lambda: 64 << 20)
+    monkeypatch.setattr(memory, "available_host_memory", lambda: 64 << 20)
     model = SwinIRForImageRestoration(tiny_config()).eval()
     restorer = restoration.SwinIRRestorer(model, dtype="float32")
     assert restore_image(restorer, np.zeros((48, 48, 3), np.uint8), 2.5).shape == (120, 120, 3)
     monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
-    with pytest.raises(restoration.ImageTooLargeError, match=r"a 48×48 image gives a 2880×2880 output .* outscale"):
+    with pytest.raises(memory.ImageTooLargeError, match=r"a 48×48 image gives a 2880×2880 output .* outscale"):
         restore_image(restorer, np.zeros((48, 48, 3), np.uint8), 60)
 
     small, big = png(tmp_path / "small.png", 8), png(tmp_path / "big.png", 48)
@@ -356,6 +358,7 @@ def test_an_outscale_that_cannot_fit_is_refused_before_the_model_runs(tiny_confi
 
 
 def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(tiny_config, monkeypatch):
+    import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
     import swinir_hf.inference.tiling as tiling
 
@@ -367,7 +370,7 @@ def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(tiny_
         raise tiling.CanvasAllocationError(f"cannot allocate the output {shape}")
 
     monkeypatch.setattr(tiling, "_canvas", no_canvas)
-    with pytest.raises(restoration.ImageTooLargeError, match="smaller tiles would not help"):
+    with pytest.raises(memory.ImageTooLargeError, match="smaller tiles would not help"):
         restoration.restore(model, np.zeros((64, 64, 3), np.uint8), tile=16, tile_overlap=4, dtype="float32")
     assert len(calls) == 1
 

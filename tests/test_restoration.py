@@ -12,7 +12,8 @@ from PIL import Image, ImageCms
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.inference import restoration
 from swinir_hf.inference.image_io import read_image, write_image
-from swinir_hf.inference.restoration import auto_dtype, is_out_of_memory
+from swinir_hf.inference.memory import is_out_of_memory
+from swinir_hf.inference.restoration import auto_dtype
 from swinir_hf.models.modeling_swinir import inference_precision
 
 

@@ -131,7 +131,7 @@ class TrainArgs:
     num_threads: int | None = None
     """torch CPU threads per process; null: torch's default"""
     tune_allocator: bool = True
-    """keep freed memory mapped (glibc mallopt, see restoration.tune_allocator): faster CPU steps"""
+    """keep freed memory mapped (glibc mallopt, see inference.memory.tune_allocator): faster CPU steps"""
     checkpoint_every: int = 5000
     """save a resumable checkpoint (and a loadable model) every N steps; 0: never"""
     checkpoint_minutes: float = 0.0

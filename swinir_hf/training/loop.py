@@ -68,7 +68,7 @@ def run_training(
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     if t.tune_allocator:
-        from ..inference.restoration import tune_allocator
+        from ..inference.memory import tune_allocator
 
         tune_allocator()
 

@@ -1,0 +1,130 @@
+"""Memory: what an output needs (`check_output_memory`, before any work), what the process may still allocate
+(`available_host_memory`), the activation budget tiles are planned with (`memory_budget`), how to recognise an
+allocation failure, and glibc's allocator tuned for the engine's large, repeated blocks (`tune_allocator`)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+# The host holds the float32 output, a clipped float32 copy (`compose_image`) and the 8 / 16-bit result.
+_HOST_COPIES = 2.5
+TOO_LARGE_ADVICE = "restore it in parts (crop it), downscale it first, or use a machine with more memory"
+
+
+class ImageTooLargeError(MemoryError):
+    """An image whose output does not fit in memory, found before any work (or at its allocation)."""
+
+
+_CPU_BUDGET_CAP = 2 << 30
+
+
+def check_output_memory(
+    shape: tuple[int, ...], scale: int, device: torch.device, resized_to: tuple[int, int] | None = None
+) -> None:
+    """Raise `ImageTooLargeError` (with the sizes) when the output of an (N, C, H, W) input cannot be held: its
+    float32 canvas on `device` and ≈ `_HOST_COPIES` × that on the host must fit the memory available now, and
+    ≈ `_HOST_COPIES` × the float32 canvas of the (W, H) `resized_to` more on the host when it is resized."""
+    n, c, h, w = shape
+    canvas = n * c * h * scale * w * scale * 4
+    out_w, out_h = resized_to or (w * scale, h * scale)
+    resized = n * c * out_w * out_h * 4 if resized_to else 0
+    needs = {"host memory": int((canvas + resized) * _HOST_COPIES)}
+    if device.type == "cuda":
+        needs[f"memory on {device}"] = canvas
+    for what, needed in needs.items():
+        available = torch.cuda.mem_get_info(device)[0] if what != "host memory" else available_host_memory()
+        if needed > available:
+            raise ImageTooLargeError(
+                f"a {w}×{h} image gives a {out_w}×{out_h} output that needs ≈ {needed / 2**30:.1f} GiB of "
+                f"{what}, but only {available / 2**30:.1f} GiB are available: "
+                + ("lower the outscale, " if resized_to else "")
+                + TOO_LARGE_ADVICE
+            )
+
+
+def available_host_memory() -> int:
+    """Bytes this process may still allocate: the least of the system's MemAvailable, the cgroup's limit minus its
+    usage, and the address-space limit (ulimit -v) minus this process's size. Where none of these can be read
+    (no /proc, no `SC_AVPHYS_PAGES`: macOS), `sys.maxsize`: nothing is refused and tile plans take their cap."""
+    candidates = [sys.maxsize]
+    try:
+        candidates.append(_meminfo("MemAvailable") or os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError):
+        pass
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        try:
+            limit = Path(limit_file).read_text().strip()
+            usage = int(Path(usage_file).read_text())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 1 << 60:
+            candidates.append(int(limit) - usage)
+        break
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            candidates.append(soft - (_meminfo("VmSize", "/proc/self/status") or 0))
+    except (ImportError, OSError, ValueError):
+        pass
+    return max(0, min(candidates))
+
+
+def _meminfo(key: str, path: str = "/proc/meminfo") -> int | None:
+    """A `key:  N kB` line of /proc/meminfo (or /proc/self/status) in bytes; None where there is none."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether an exception is an allocation failure (CUDA, MPS or CPU)."""
+    if isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and any(
+        s in text for s in ("out of memory", "can't allocate memory", "failed to allocate", "bad_alloc")
+    )
+
+
+def memory_budget(device: torch.device) -> int:
+    """Bytes of activation memory to plan tiles with on `device`."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(0.8 * free)
+    return int(min(available_host_memory() // 2, _CPU_BUDGET_CAP))
+
+
+@functools.cache
+def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
+    """Make glibc keep freed memory for reuse instead of returning it to the OS after every call.
+
+    By default glibc gives heap memory back whenever more than a few tens of MB are free at its top, and serves
+    growing blocks with fresh `mmap`s, so every chunk of every layer pays page faults again (slower: figures in
+    benchmarks/README.md). This fixes the mmap threshold at 32 MiB (the ceiling of glibc's adaptive one) and
+    raises the trim threshold to `trim_threshold`: what `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` do
+    at process start. Blocks over 32 MiB still go back to the OS when freed. Process-wide; returns False where
+    there is no glibc `mallopt`. Runs once per threshold.
+    """
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, trim_threshold))
