@@ -315,3 +315,14 @@ def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, m
     assert "error: --push-to-hub me/x: HF_HUB_OFFLINE is set, so nothing can be pushed" in err
     assert f"`datasets.load_from_disk('{out}').push_to_hub('me/x')`" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_dataset_folder_that_is_not_a_saved_dataset_points_to_imagefolder(tmp_path, model_dir, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(_rng_image((6, 6, 3))).save(folder / "a.png")
+    assert _restore("--dataset", folder, "-o", tmp_path / "out", model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    hint = f"(for a folder of images: imagefolder:{folder})"
+    assert f"error: {folder} is not a datasets save_to_disk folder {hint}" in err
+    assert "Traceback" not in err

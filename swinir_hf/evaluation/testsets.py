@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ..extras import require
+from ..inference.collection import load_saved_dataset
 from ..inference.image_io import IMAGE_SUFFIXES, read_image
 
 if TYPE_CHECKING:
@@ -83,22 +84,6 @@ def load_samples(
         for sample in samples:
             sample.lr = _find_lr(Path(lr_dir), sample, scale, grey_convention)
     return name, samples
-
-
-def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset | None:
-    """The dataset of a folder written by `datasets`' `save_to_disk` (of a `DatasetDict`: its split `split`), or
-    None when `path` is no such folder (the test and training sets read these)."""
-    path = Path(path)
-    dataset_files = (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
-    if not dataset_files and not (path / "dataset_dict.json").is_file():
-        return None
-    datasets = require("datasets", "train", f"reading the save_to_disk folder {path}")
-    loaded = datasets.load_from_disk(str(path))
-    if isinstance(loaded, datasets.DatasetDict):
-        if split not in loaded:
-            raise ValueError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")
-        loaded = loaded[split]
-    return loaded
 
 
 def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -> tuple[str, list[Sample]]:

@@ -208,6 +208,24 @@ def report_plan(plan: Plan) -> None:
 # Datasets.
 
 
+def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset | None:
+    """The dataset of a folder written by `datasets`' `save_to_disk` (of a `DatasetDict`: its split `split`), or
+    None when `path` is no such folder (restored datasets, test sets and training sets can be these)."""
+    path = Path(path)
+    dataset_files = (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+    if not dataset_files and not (path / "dataset_dict.json").is_file():
+        return None
+    from ..extras import require
+
+    datasets = require("datasets", "train", f"reading the save_to_disk folder {path}")
+    loaded = datasets.load_from_disk(str(path))
+    if isinstance(loaded, datasets.DatasetDict):
+        if split not in loaded:
+            raise ValueError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")
+        loaded = loaded[split]
+    return loaded
+
+
 def load_image_dataset(spec: str, split: str | None = None) -> datasets.Dataset:
     """`imagefolder:DIR`, a `save_to_disk` folder, or a Hub dataset id (split default "train")."""
     from ..extras import require
@@ -220,9 +238,11 @@ def load_image_dataset(spec: str, split: str | None = None) -> datasets.Dataset:
             raise FileNotFoundError(f"no such imagefolder directory: {data_dir}")
         return datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train")
     if Path(spec).is_dir():
-        loaded = datasets.load_from_disk(spec)
-        if isinstance(loaded, datasets.DatasetDict):
-            loaded = loaded[split or "train"]
+        loaded = load_saved_dataset(spec, split or "train")
+        if loaded is None:
+            raise FileNotFoundError(
+                f"{spec} is not a datasets save_to_disk folder (for a folder of images: imagefolder:{spec})"
+            )
         return loaded
     try:
         return datasets.load_dataset(spec, split=split or "train")

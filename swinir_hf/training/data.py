@@ -23,8 +23,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..evaluation.degradations import Degradation
-from ..evaluation.testsets import load_saved_dataset
 from ..extras import require
+from ..inference.collection import load_saved_dataset
 from ..inference.image_io import IMAGE_SUFFIXES
 from ..models.image_processing_swinir import image_to_float, match_channels
 from .checks import check_readable
