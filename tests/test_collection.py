@@ -326,3 +326,22 @@ def test_dataset_folder_that_is_not_a_saved_dataset_points_to_imagefolder(tmp_pa
     hint = f"(for a folder of images: imagefolder:{folder})"
     assert f"error: {folder} is not a datasets save_to_disk folder {hint}" in err
     assert "Traceback" not in err
+
+
+def test_dataset_specs_are_read_the_same_way_everywhere(tmp_path, monkeypatch):
+    """restore --dataset, eval and training share one reader: paths that cannot be Hub ids never reach the Hub,
+    and a Hub id gets the caller's default split."""
+    import datasets
+
+    from swinir_hf.inference.collection import is_hub_dataset_id, load_image_dataset
+
+    asked = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda spec, split, **kw: asked.append((spec, split)) or [spec])
+    for path in ("photo.png", "./photos", "data/set/hr", "~/set"):
+        assert not is_hub_dataset_id(path)
+        with pytest.raises(FileNotFoundError, match=f"no such dataset folder: {path}"):
+            load_image_dataset(path)
+    assert asked == []
+    assert load_image_dataset("org/set5", default_split="test") == ["org/set5"]
+    assert load_image_dataset("set5", "validation") == ["set5"]
+    assert asked == [("org/set5", "test"), ("set5", "validation")]

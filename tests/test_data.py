@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -165,7 +167,7 @@ def test_datasets_save_to_disk_source(tmp_path, folder):
     assert load_images(str(tmp_path / "splits"), split="test") == items[3:]
     sample = TrainingPatches(items, 8, Degradation("bicubic", 2), 3, seed=7)[5]
     assert torch.equal(sample["labels"], patches(folder)[5]["labels"])
-    with pytest.raises(FileNotFoundError, match="neither a folder"):
+    with pytest.raises(FileNotFoundError, match="no such dataset folder"):
         load_images(str(tmp_path / "missing.png"))
 
 
@@ -179,7 +181,7 @@ def test_dataset_sources_without_datasets_name_the_extra(tmp_path, monkeypatch):
     hint = r"needs the 'datasets' package, which the \[train\] extra provides: pip install -e '\.\[train\]'"
     with pytest.raises(ImportError, match=f"reading the save_to_disk folder .*ds {hint}"):
         load_images(str(tmp_path / "ds"))
-    with pytest.raises(ImportError, match=f"loading the Hub dataset 'org/name' {hint}"):
+    with pytest.raises(ImportError, match=f"loading the dataset 'org/name' {hint}"):
         load_images("org/name")
 
 
@@ -237,3 +239,13 @@ def test_plain_folders_need_no_datasets(folder, monkeypatch):
     assert [p.rsplit("/", 1)[-1] for p in load_images(str(folder))] == sorted(p.name for p in folder.glob("*.png"))
     with pytest.raises(ImportError):
         load_images("org/some-hub-dataset")
+
+
+def test_training_reads_imagefolder_specs_as_restore_and_eval_do(tmp_path, folder, monkeypatch):
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    items = load_images(f"imagefolder:{folder}")
+    assert sorted(Path(item["path"]).name for item in items) == sorted(p.name for p in folder.glob("*.png"))
+    with pytest.raises(FileNotFoundError, match="no such imagefolder directory"):
+        load_images(f"imagefolder:{tmp_path / 'missing'}")

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from PIL import Image
 
-from ..extras import require
-from ..inference.collection import load_saved_dataset
+from ..inference.collection import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.image_io import IMAGE_SUFFIXES, read_image
 
 if TYPE_CHECKING:
@@ -66,56 +65,31 @@ def load_samples(
     if grey_convention not in GREY_CONVENTIONS:
         raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
     path, spec = Path(dataset), str(dataset)
-    saved = load_saved_dataset(path, split or "test")
-    if saved is not None:
-        name, samples = path.name, _dataset_samples(saved, spec, grey_convention)
-    elif path.is_dir():
+    if path.is_dir() and not is_saved_dataset(path):
         hr_dir = path / "HR" if (path / "HR").is_dir() else path
         name = path.parent.name if path.name == "HR" else path.name
         files = sorted(f for f in hr_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
         if not files:
             raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {hr_dir}")
         samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files]
-    elif spec.startswith("imagefolder:") or (spec.count("/") <= 1 and not spec.startswith((".", "/", "~"))):
-        name, samples = _hf_samples(spec, split, grey_convention)
     else:
-        raise FileNotFoundError(f"no such dataset folder: {spec}")
+        local = spec.startswith("imagefolder:") or path.is_dir()
+        name = Path(spec.removeprefix("imagefolder:")).name if local else spec
+        samples = _dataset_samples(load_image_dataset(spec, split, default_split="test"), spec, grey_convention)
     if lr_dir is not None:
         for sample in samples:
             sample.lr = _find_lr(Path(lr_dir), sample, scale, grey_convention)
     return name, samples
 
 
-def _hf_samples(spec: str, split: str | None, grey_convention: GreyConvention) -> tuple[str, list[Sample]]:
-    datasets = require("datasets", "train", f"loading the dataset {spec!r}")
-
-    if spec.startswith("imagefolder:"):
-        data_dir = spec.split(":", 1)[1]
-        if not Path(data_dir).is_dir():
-            raise FileNotFoundError(f"no such imagefolder directory: {data_dir}")
-        ds = datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train")
-        name = Path(data_dir).name
-    else:
-        try:
-            ds = datasets.load_dataset(spec, split=split or "test")
-        except Exception as err:  # datasets raises many kinds (offline, missing, no such split)
-            raise FileNotFoundError(
-                f"cannot load dataset {spec!r} (not a local folder, and `datasets.load_dataset` failed: {err})"
-            ) from err
-        name = spec
-    return name, _dataset_samples(ds, spec, grey_convention)
-
-
 def _dataset_samples(ds: datasets.Dataset, spec: str, grey_convention: GreyConvention) -> list[Sample]:
     """The samples of a dataset: HR from its `hr` / `image` / `gt` image column (else the first), LR from `lr` /
     `lq` if present, names from `name` (else the row number)."""
-    import datasets
-
-    image_columns = [k for k, f in ds.features.items() if isinstance(f, datasets.Image)]
-    if not image_columns:
+    columns = image_columns(ds)
+    if not columns:
         raise ValueError(f"dataset {spec!r} has no image column (columns: {list(ds.features)})")
-    hr_col = next((c for c in ("hr", "image", "gt") if c in image_columns), image_columns[0])
-    lr_col = next((c for c in ("lr", "lq") if c in image_columns), None)
+    hr_col = next((c for c in ("hr", "image", "gt") if c in columns), columns[0])
+    lr_col = next((c for c in ("lr", "lq") if c in columns), None)
     samples = []
     for i, row in enumerate(ds):
         lr = to_uint8_array(row[lr_col], grey_convention) if lr_col else None

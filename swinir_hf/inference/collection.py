@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .image_io import IMAGE_SUFFIXES
 from .jobs import OutputOptions, Plan, plan_jobs, restore_image, run_jobs, sort_by_size
 from .restoration import EngineOptions
 
@@ -208,12 +209,30 @@ def report_plan(plan: Plan) -> None:
 # Datasets.
 
 
+def is_saved_dataset(path: str | os.PathLike) -> bool:
+    """Whether `path` is a folder written by `datasets`' `save_to_disk` (of a `Dataset` or a `DatasetDict`)."""
+    path = Path(path)
+    dataset_files = (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+    return dataset_files or (path / "dataset_dict.json").is_file()
+
+
+def is_hub_dataset_id(spec: str) -> bool:
+    """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path."""
+    looks_local = spec.startswith((".", "/", "~", os.sep)) or Path(spec).suffix.lower() in IMAGE_SUFFIXES
+    return spec.count("/") <= 1 and not looks_local
+
+
+def image_columns(dataset: datasets.Dataset) -> list[str]:
+    """The names of the dataset's `datasets.Image` columns, in order."""
+    import datasets
+
+    return [name for name, feature in dataset.features.items() if isinstance(feature, datasets.Image)]
+
+
 def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset | None:
     """The dataset of a folder written by `datasets`' `save_to_disk` (of a `DatasetDict`: its split `split`), or
     None when `path` is no such folder (restored datasets, test sets and training sets can be these)."""
-    path = Path(path)
-    dataset_files = (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
-    if not dataset_files and not (path / "dataset_dict.json").is_file():
+    if not is_saved_dataset(path):
         return None
     from ..extras import require
 
@@ -226,26 +245,36 @@ def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset 
     return loaded
 
 
-def load_image_dataset(spec: str, split: str | None = None) -> datasets.Dataset:
-    """`imagefolder:DIR`, a `save_to_disk` folder, or a Hub dataset id (split default "train")."""
-    from ..extras import require
+def load_image_dataset(
+    spec: str, split: str | None = None, *, default_split: str = "train", cache_dir: str | None = None
+) -> datasets.Dataset:
+    """The dataset `spec` names: `imagefolder:DIR` (split default "train"), a `save_to_disk` folder or a Hub
+    dataset id (split default `default_split`).
 
-    datasets = require("datasets", "train", "restoring a dataset")
+    Raises:
+        FileNotFoundError: no such folder, a folder that is not a saved dataset, or a Hub dataset that cannot be
+            loaded (offline, missing, no such split).
+    """
+    from ..extras import require
 
     if spec.startswith("imagefolder:"):
         data_dir = spec.split(":", 1)[1]
         if not Path(data_dir).is_dir():
             raise FileNotFoundError(f"no such imagefolder directory: {data_dir}")
-        return datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train")
+        datasets = require("datasets", "train", f"loading the dataset {spec!r}")
+        return datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train", cache_dir=cache_dir)
     if Path(spec).is_dir():
-        loaded = load_saved_dataset(spec, split or "train")
+        loaded = load_saved_dataset(spec, split or default_split)
         if loaded is None:
             raise FileNotFoundError(
                 f"{spec} is not a datasets save_to_disk folder (for a folder of images: imagefolder:{spec})"
             )
         return loaded
+    if not is_hub_dataset_id(spec):
+        raise FileNotFoundError(f"no such dataset folder: {spec}")
+    datasets = require("datasets", "train", f"loading the dataset {spec!r}")
     try:
-        return datasets.load_dataset(spec, split=split or "train")
+        return datasets.load_dataset(spec, split=split or default_split, cache_dir=cache_dir)
     except Exception as err:  # datasets raises many kinds (offline, missing, no such split)
         raise FileNotFoundError(f"cannot load dataset {spec!r}: {err}") from err
 
@@ -267,10 +296,10 @@ def restore_dataset(
     import datasets
     from datasets.fingerprint import Hasher
 
-    image_columns = [k for k, f in dataset.features.items() if isinstance(f, datasets.Image)]
-    column = column or (image_columns[0] if image_columns else None)
-    if column not in image_columns:
-        raise ValueError(f"{column!r} is not an image column of the dataset (image columns: {image_columns})")
+    columns = image_columns(dataset)
+    column = column or (columns[0] if columns else None)
+    if column not in columns:
+        raise ValueError(f"{column!r} is not an image column of the dataset (image columns: {columns})")
     output_column = output_column or column
     features = dataset.features.copy()
     features[output_column] = datasets.Image()

@@ -46,7 +46,7 @@ class DataArgs:
     """Training and validation images and how inputs are degraded."""
 
     train: list[str] = field(default_factory=list)
-    """training images: folders (plain or imagefolder), save_to_disk folders or Hub dataset ids"""
+    """training images: folders (plain or imagefolder layout), imagefolder:DIR, save_to_disk folders, Hub ids"""
     train_lr: list[str] = field(default_factory=list)
     """for degradation 'paired': one LR folder / dataset per `train` entry"""
     split: str = "train"

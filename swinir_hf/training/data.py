@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -23,8 +22,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..evaluation.degradations import Degradation
-from ..extras import require
-from ..inference.collection import load_saved_dataset
+from ..inference.collection import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.image_io import IMAGE_SUFFIXES
 from ..models.image_processing_swinir import image_to_float, match_channels
 from .checks import check_readable
@@ -49,20 +47,17 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
     Plain folders need no `datasets` (machines without it can train on them).
     """
     path = Path(source)
-    ds = load_saved_dataset(path, split)
-    if ds is None and path.is_dir():
+    if path.is_dir() and not is_saved_dataset(path):
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not files:
             raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {path}")
         return [str(p) for p in files]
-    if ds is None and (path.suffix or source.count("/") > 1 or source.startswith((".", os.sep))):
-        raise FileNotFoundError(f"{source} is neither a folder of images nor a Hub dataset id")
-    datasets = require("datasets", "train", f"loading the Hub dataset {source!r}")  # loaded already for save_to_disk
-    if ds is None:
-        ds = datasets.load_dataset(source, split=split, cache_dir=cache_dir)
-    columns = [name for name, feature in ds.features.items() if isinstance(feature, datasets.Image)]
+    ds = load_image_dataset(source, split, cache_dir=cache_dir)
+    columns = image_columns(ds)
     if not columns:
         raise ValueError(f"dataset {source!r} has no image column (features: {list(ds.features)})")
+    import datasets  # imported by load_image_dataset
+
     return list(ds.cast_column(columns[0], datasets.Image(decode=False))[columns[0]])
 
 
