@@ -83,6 +83,34 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace) -> int:
+    from huggingface_hub import try_to_load_from_cache
+
+    from .checkpoints.catalog import load_catalog
+
+    width = max(map(len, DEFAULT_MODELS))
+    print("Bundled models (in the package, offline):")
+    for name, what in DEFAULT_MODELS.items():
+        print(f"  {name:<{width}}  {what}")
+    catalog = load_catalog()
+    releases = catalog.releases
+    cached = {
+        r.repo
+        for r in releases
+        if all(isinstance(try_to_load_from_cache(r.repo_id(), f), str) for f in ("config.json", "model.safetensors"))
+    }
+    width = max(len(r.repo) for r in releases)
+    print(
+        f"\nThe authors' {len(releases)} releases (--model NAME loads {catalog.organization}/NAME from the Hub; "
+        "--model FILE.pth converts the authors' file)"
+    )
+    for release in releases:
+        mark = "*" if release.repo in cached else " "
+        print(f"  {release.repo:<{width}} {mark} {release.title()}")
+    print(f"\n* in the local Hugging Face cache: loads offline ({len(cached)} of {len(releases)})")
+    return 0
+
+
 def _restore(args: argparse.Namespace) -> int:
     from .inference.collection_cli import run
 
@@ -143,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-key", default=None, help="entry holding the weights (default: params_ema, params)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
     p.set_defaults(func=_convert)
+
+    p = sub.add_parser("models", help="list the bundled models and the authors' releases (and which are cached)")
+    p.set_defaults(func=_models)
 
     p = sub.add_parser("eval", help="score a model on a benchmark with the paper's protocol (PSNR / SSIM table)")
     add_eval_arguments(p)

@@ -130,3 +130,28 @@ def test_a_connection_failing_midway_is_a_message_not_a_traceback(monkeypatch, t
     monkeypatch.setattr(SwinIRForImageRestoration, "from_pretrained", drop)
     with pytest.raises(ModelNotAvailableError, match=r"downloading it failed \(connection reset\)"):
         load_model("org/tiny", cache_dir=tmp_path)
+
+
+def test_models_lists_what_loads_and_marks_what_is_cached(monkeypatch, tmp_path, capsys):
+    from swinir_hf.checkpoints.catalog import find_release
+    from swinir_hf.checkpoints.loading import DEFAULT_MODELS
+    from swinir_hf.cli import main
+
+    release = find_release("swinir-lightweight-sr-x4")
+    model = SwinIRForImageRestoration(release.config()).eval()
+    model.save_pretrained(tmp_path / "snapshot")
+    fake_cache(tmp_path / "cache", release.repo_id(), tmp_path / "snapshot")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name, what in DEFAULT_MODELS.items():
+        assert f"  {name} " in out and what in out
+    listed = {line.split()[0]: line for line in out.splitlines() if line.startswith("  swinir-")}
+    assert set(listed) == {r.repo for r in load_catalog().releases}
+    assert [repo for repo, line in listed.items() if line.split()[1] == "*"] == [release.repo]
+    assert release.title() in listed[release.repo] and "(1 of 31)" in out
+    # what the mark promises: it loads with the Hub unreachable
+    loaded = load_model(release.repo)
+    assert torch.equal(loaded.conv_first.weight, model.conv_first.weight)
