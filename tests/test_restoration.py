@@ -90,6 +90,66 @@ def test_planar_and_multi_page_16bit_colour_tiffs_read_their_first_page_whole(tm
     assert f"{tmp_path / 'pages.tif'} has 2 frames: only frame 1 is restored" in caplog.text
 
 
+def test_float_colour_tiff_is_read_and_restored_to_a_float_tiff(model, tmp_path):
+    """Pillow cannot open floating-point RGB TIFFs ("cannot identify image file"): they are read with tifffile
+    (planar, rotated, ICC profile, alpha) and restored to float TIFF exactly as the array is, 16-bit as PNG."""
+    import tifffile
+
+    from swinir_hf.cli import main as cli
+
+    rng = np.random.default_rng(4)
+    rgba = rng.random((20, 24, 4), dtype=np.float32)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    tifffile.imwrite(
+        tmp_path / "f.tif", rgba, photometric="rgb", extrasamples=[2], extratags=[(34675, 7, len(icc), icc, True)]
+    )
+    planar = rgba[..., :3].transpose(2, 0, 1)
+    tifffile.imwrite(
+        tmp_path / "planar.tiff", planar, photometric="rgb", planarconfig="separate", extratags=[(274, 3, 1, 6, True)]
+    )
+    data = read_image(tmp_path / "f.tif")
+    np.testing.assert_array_equal(data.pixels, rgba)
+    assert data.icc_profile == icc
+    np.testing.assert_array_equal(read_image(tmp_path / "planar.tiff").pixels, np.rot90(rgba[..., :3], -1))
+
+    for ext in ("auto", "png"):
+        assert (
+            cli(
+                [
+                    "restore",
+                    str(tmp_path / "f.tif"),
+                    "-o",
+                    str(tmp_path / ext),
+                    "--model",
+                    str(model_dir(model, tmp_path)),
+                    "--ext",
+                    ext,
+                ]
+            )
+            == 0
+        )
+    expected = restore(model, rgba)
+    assert expected.dtype == np.float32 and expected.shape == (40, 48, 4)
+    written = read_image(tmp_path / "auto" / "f.tif")
+    np.testing.assert_allclose(written.pixels, expected, atol=1e-6)
+    assert written.icc_profile == icc
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "png" / "f.png").pixels, np.rint(expected * 65535).astype(np.uint16)
+    )
+
+    tifffile.imwrite(tmp_path / "hdr.tif", rgba[..., :3] * 255, photometric="rgb")  # 0..255 floats
+    with pytest.raises(ValueError, match=r"float images must hold values in \[0, 1\], this one spans"):
+        restore(model, tmp_path / "hdr.tif")
+    (tmp_path / "junk.tif").write_bytes(b"II*\x00junk")
+    with pytest.raises(ValueError, match="junk.tif: not a readable image"):
+        read_image(tmp_path / "junk.tif")
+
+
+def model_dir(model, tmp_path):
+    model.save_pretrained(tmp_path / "model")
+    return tmp_path / "model"
+
+
 @pytest.mark.parametrize("codec", ["LZW", "ZSTD"])
 def test_compressed_16bit_colour_tiff_is_read_at_16_bits_or_names_imagecodecs(codec):
     """A 16-bit colour TIFF with a codec tifffile has only through imagecodecs (LZW: Photoshop's default; ZSTD:

@@ -44,7 +44,7 @@ def read_uint8(path: Path, grey_convention: GreyConvention = "native") -> np.nda
     """Read an image file as `to_uint8_array` does (orientation applied)."""
     pixels = read_image(path).pixels
     if isinstance(pixels, np.ndarray):
-        raise ValueError(f"{path}: 16-bit colour images are not supported for evaluation: benchmarks are 8-bit")
+        raise ValueError(f"{path}: {pixels.dtype} colour images are not supported for evaluation: benchmarks are 8-bit")
     return to_uint8_array(pixels, grey_convention)
 
 

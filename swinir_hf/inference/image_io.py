@@ -1,7 +1,8 @@
 """Image files ↔ in-memory images with orientation, colour profile and bit depth kept.
 
 Pillow reads 16-bit-per-channel colour images as 8-bit RGB, so those go through `pypng` (PNG) and `tifffile`
-(TIFF) and are held as (H, W, C) uint16 numpy arrays; everything else is a PIL image.
+(TIFF) and are held as (H, W, C) uint16 numpy arrays; floating-point colour TIFFs, which Pillow cannot open, go
+through `tifffile` and are held as (H, W, C) float32 arrays; everything else is a PIL image.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from ..models.image_processing_swinir import normalize_pil, warn_if_animated
 
@@ -39,7 +40,8 @@ IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".p
 class ImageData:
     """An upright image and the colour profile it was stored with.
 
-    `pixels` is a PIL image, or an (H, W, C) uint16 array for 16-bit colour (no PIL mode holds it).
+    `pixels` is a PIL image, or an (H, W, C) array for what no PIL mode holds: uint16 for 16-bit colour, float32
+    (values in [0, 1]) for a floating-point colour TIFF.
     """
 
     pixels: Image.Image | np.ndarray
@@ -72,6 +74,9 @@ def read_image(path: str | os.PathLike) -> ImageData:
     except Image.DecompressionBombError as err:
         raise ValueError(f"{path}: {_bomb_reason(err)}") from err
     except (OSError, SyntaxError) as err:
+        float_colour = _read_float_colour_tiff(path) if isinstance(err, UnidentifiedImageError) else None
+        if float_colour is not None:
+            return float_colour
         raise ValueError(f"{path}: not a readable image ({_reason(err, path)})") from err
     warn_if_animated(image, str(path))
     if colour16 is not None:
@@ -140,6 +145,45 @@ def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
 
 
+def _read_float_colour_tiff(path: Path) -> ImageData | None:
+    """A floating-point RGB / RGBA TIFF (first page, upright, with its ICC profile) as float32 pixels, or None
+    when the file is no such TIFF (so the caller reports Pillow's error).
+
+    Raises:
+        ValueError: it is one, but too large to decode safely, or not decodable (corrupt, a codec missing).
+    """
+    import tifffile
+
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception:  # tifffile raises many kinds on a damaged header; Pillow's error then stands
+        return None
+    with tif:
+        try:
+            page = tif.pages[0]
+            planar = page.axes.startswith("S")
+        except Exception:
+            return None
+        samples = page.shape[0] if planar else page.shape[-1]
+        if page.dtype is None or page.dtype.kind != "f" or len(page.shape) != 3 or samples not in (3, 4):
+            return None
+        height, width = page.shape[1:] if planar else page.shape[:2]
+        if Image.MAX_IMAGE_PIXELS and height * width > 2 * Image.MAX_IMAGE_PIXELS:
+            err = Image.DecompressionBombError(f"{height * width} pixels")
+            raise ValueError(f"{path}: {_bomb_reason(err)}")
+        try:
+            arr = page.asarray()
+        except (ValueError, ImportError) as err:
+            codec = "'imagecodecs'" in str(err) or isinstance(err, ImportError)
+            hint = f"{page.compression.name} compression needs 'imagecodecs': pip install imagecodecs" if codec else err
+            raise ValueError(f"{path}: not a readable float TIFF ({hint})") from err
+        icc = page.tags.valueof(34675)
+        orientation = page.tags.valueof(274, 1)
+    arr = np.moveaxis(arr, 0, -1) if planar else arr
+    arr = _ORIENT.get(int(orientation), lambda a: a)(arr)
+    return ImageData(np.ascontiguousarray(arr, dtype=np.float32), bytes(icc) if icc is not None else None)
+
+
 def write_image(
     path: str | os.PathLike,
     image: Image.Image | np.ndarray,
@@ -150,8 +194,8 @@ def write_image(
 ) -> None:
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded.
 
-    16-bit colour arrays are written as 16-bit PNG / TIFF; for formats without 16 bits (JPEG, WebP) 16-bit
-    images are reduced to 8 bits, and JPEG drops alpha. `quality` (1-100) applies to JPEG and lossy WebP;
+    uint16 colour arrays are written as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats
+    without 16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha. `quality` (1-100) applies to JPEG and lossy WebP;
     `lossless` writes lossless WebP (ignored by the other formats).
     """
     path = Path(path)
@@ -160,7 +204,9 @@ def write_image(
     if fmt is None:
         raise ValueError(f"{path}: unknown image format {suffix!r}")
     if isinstance(image, np.ndarray) and fmt not in ("PNG", "TIFF"):
-        image = Image.fromarray((image.astype(np.float32) / 257.0).round().astype(np.uint8))
+        image = Image.fromarray(_array_to_bits(image, 8))
+    elif isinstance(image, np.ndarray) and fmt == "PNG":
+        image = _array_to_bits(image, 16)
     # Floats first: Pillow's own F → L conversion would read [0, 1] as 0..1 grey levels (black).
     if isinstance(image, Image.Image) and image.mode == "F" and fmt != "TIFF":
         image = _float_to_storable(image, fmt)
@@ -176,7 +222,7 @@ def write_image(
         raise OSError(f"cannot write {path}: {_reason(err, path.parent)}") from err
     try:
         if isinstance(image, np.ndarray):
-            _write_16bit_colour(Path(tmp), image, fmt, icc_profile)
+            _write_colour_array(Path(tmp), image, fmt, icc_profile)
         else:
             extra = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
             if fmt == "WEBP" and lossless:
@@ -258,6 +304,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _array_to_bits(arr: np.ndarray, bits: int) -> np.ndarray:
+    """A uint16 or float ([0, 1]) colour array as uint8 (`bits` 8) or uint16 (`bits` 16) levels."""
+    if arr.dtype.kind == "f":
+        peak = 255.0 if bits == 8 else 65535.0
+        return np.rint(np.clip(np.nan_to_num(arr), 0.0, 1.0) * peak).astype(np.uint8 if bits == 8 else np.uint16)
+    return (arr.astype(np.float32) / 257.0).round().astype(np.uint8) if bits == 8 else arr
+
+
 def _float_to_storable(image: Image.Image, fmt: str) -> Image.Image:
     """A mode F image (floats in [0, 1]) for a format without float pixels: 16-bit grey for PNG, 8-bit otherwise."""
     arr = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)), 0.0, 1.0)
@@ -286,7 +340,8 @@ def is_lossless_webp(path: str | os.PathLike) -> bool:
     return False
 
 
-def _write_16bit_colour(path: Path, arr: np.ndarray, fmt: str, icc_profile: bytes | None) -> None:
+def _write_colour_array(path: Path, arr: np.ndarray, fmt: str, icc_profile: bytes | None) -> None:
+    """A uint16 array as 16-bit PNG / TIFF, a float32 one as float TIFF."""
     h, w, c = arr.shape
     if fmt == "TIFF":
         import tifffile

@@ -124,7 +124,7 @@ class SwinIRRestorer:
 
     def __call__(self, image: ImageLike) -> Image.Image | np.ndarray:
         """Restore one image; returns the same kind (a path gives what `read_image` holds: a PIL image, or a
-        uint16 array for 16-bit colour), exactly `scale` × the input size, with the ICC profile kept."""
+        uint16 / float32 array for 16-bit / float colour), exactly `scale` × the input size, ICC profile kept."""
         if isinstance(image, (str, os.PathLike)):
             data = read_image(image)
             out = self(data.pixels)
