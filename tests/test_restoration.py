@@ -145,6 +145,59 @@ def test_float_colour_tiff_is_read_and_restored_to_a_float_tiff(model, tmp_path)
         read_image(tmp_path / "junk.tif")
 
 
+def test_heic_photos_are_read_upright_with_their_profile(model, tmp_path):
+    """HEIC (phones' default) goes through pillow-heif, registered on the first HEIF file, whatever its suffix."""
+    import subprocess
+    import sys
+
+    import pillow_heif  # the [test] extra installs it; without it, the message below
+
+    from swinir_hf.cli import main as cli
+
+    y, x = np.mgrid[0:20, 0:24]
+    rgb = Image.fromarray(np.repeat((x * 9 + y * 2)[..., None], 3, axis=-1).astype(np.uint8))  # smooth: HEIC keeps it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90° clockwise: stored 24 wide, shown 20 wide
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    pillow_heif.from_pillow(rgb).save(tmp_path / "phone.heic", quality=-1, exif=exif.tobytes(), icc_profile=icc)
+    (tmp_path / "renamed.jpg").write_bytes((tmp_path / "phone.heic").read_bytes())
+    for name in ("phone.heic", "renamed.jpg"):
+        data = read_image(tmp_path / name)
+        assert data.pixels.size == (20, 24) and data.icc_profile == icc
+        upright = np.rot90(np.asarray(rgb, dtype=np.float64), -1)
+        assert np.abs(np.asarray(data.pixels) - upright).max() <= 4  # rotated, not mirrored nor left as stored
+
+    assert (
+        cli(
+            [
+                "restore",
+                str(tmp_path / "phone.heic"),
+                "-o",
+                str(tmp_path / "out"),
+                "--model",
+                str(model_dir(model, tmp_path)),
+                "--ext",
+                "auto",
+            ]
+        )
+        == 0
+    )
+    out = Image.open(tmp_path / "out" / "phone.png")
+    assert out.size == (40, 48) and out.info["icc_profile"] == icc
+    np.testing.assert_array_equal(
+        np.asarray(out), np.asarray(restore(model, Image.fromarray(np.rot90(np.asarray(rgb), -1))))
+    )
+
+    without = (
+        "import sys; sys.modules['pillow_heif'] = None; "
+        "from swinir_hf.inference.image_io import read_image; read_image(sys.argv[1])"
+    )
+    run = subprocess.run([sys.executable, "-c", without, str(tmp_path / "phone.heic")], capture_output=True, text=True)
+    needs = "reading HEIC / HEIF images needs the 'pillow_heif' package, which the [heif] extra provides"
+    message = f"ValueError: {tmp_path / 'phone.heic'}: {needs}"
+    assert message in run.stderr
+
+
 def model_dir(model, tmp_path):
     model.save_pretrained(tmp_path / "model")
     return tmp_path / "model"

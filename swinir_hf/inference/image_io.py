@@ -67,7 +67,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
     """
     path = Path(path)
     try:
-        image = Image.open(path)
+        image = open_image(path)
         colour16 = _read_16bit_colour(path, image) if _is_16bit_colour(image) else None
         if colour16 is None:
             image.load()
@@ -83,6 +83,37 @@ def read_image(path: str | os.PathLike) -> ImageData:
         return ImageData(colour16, image.info.get("icc_profile"))
     image = normalize_pil(image, str(path))
     return ImageData(image, image.info.get("icc_profile"))
+
+
+# The `ftyp` brands of HEIF files (HEIC photos, image sequences); AVIF ones Pillow reads itself.
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """`Image.open`, plus HEIC / HEIF (phone photos) through pillow-heif, registered with Pillow on first need.
+
+    Raises:
+        ValueError: a HEIF file without pillow-heif installed (the message says how to install it).
+        OSError: what `Image.open` raises for other unreadable files.
+    """
+    try:
+        return Image.open(path)
+    except UnidentifiedImageError:
+        if not _is_heif(path):
+            raise
+    from ..extras import MissingExtraError, require
+
+    try:
+        require("pillow_heif", "heif", "reading HEIC / HEIF images").register_heif_opener()
+    except MissingExtraError as err:
+        raise ValueError(f"{path}: {err}") from None
+    return Image.open(path)
+
+
+def _is_heif(path: str | os.PathLike) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
 
 
 def _reason(err: BaseException, path: Path) -> str:
