@@ -198,6 +198,29 @@ def test_heic_photos_are_read_upright_with_their_profile(model, tmp_path):
     assert message in run.stderr
 
 
+def test_16bit_grey_with_alpha_keeps_its_depth_and_alpha(model, tmp_path):
+    """A 16-bit grey + alpha PNG (Pillow calls it RGBA) came back as a pypng ProtocolError that ended the run."""
+    import png
+
+    from swinir_hf.cli import main as cli
+
+    la = np.random.default_rng(6).integers(0, 65536, (20, 24, 2), dtype=np.uint16)
+    with open(tmp_path / "la.png", "wb") as f:
+        png.Writer(24, 20, greyscale=True, alpha=True, bitdepth=16).write(f, la.reshape(20, 48))
+    np.testing.assert_array_equal(read_image(tmp_path / "la.png").pixels, la)
+    expected = restore(model, la)
+    assert expected.dtype == np.uint16 and expected.shape == (40, 48, 2) and np.any(expected % 257)
+
+    folder = model_dir(model, tmp_path)
+    for ext in ("auto", "tif", "jpg"):
+        args = ["restore", str(tmp_path / "la.png"), "-o", str(tmp_path / ext), "--model", str(folder), "--ext", ext]
+        assert cli(args) == 0
+    for written in (tmp_path / "auto" / "la.png", tmp_path / "tif" / "la.tif"):  # read back whole, at 16 bits
+        np.testing.assert_array_equal(read_image(written).pixels, expected)
+    jpeg = Image.open(tmp_path / "jpg" / "la.jpg")
+    assert jpeg.mode == "L" and jpeg.size == (48, 40)
+
+
 def model_dir(model, tmp_path):
     model.save_pretrained(tmp_path / "model")
     return tmp_path / "model"

@@ -2,7 +2,8 @@
 
 Pillow reads 16-bit-per-channel colour images as 8-bit RGB, so those go through `pypng` (PNG) and `tifffile`
 (TIFF) and are held as (H, W, C) uint16 numpy arrays; floating-point colour TIFFs, which Pillow cannot open, go
-through `tifffile` and are held as (H, W, C) float32 arrays; everything else is a PIL image.
+through `tifffile` and are held as (H, W, C) float32 arrays (16-bit grey + alpha as uint16 ones); everything else
+is a PIL image.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".p
 class ImageData:
     """An upright image and the colour profile it was stored with.
 
-    `pixels` is a PIL image, or an (H, W, C) array for what no PIL mode holds: uint16 for 16-bit colour, float32
-    (values in [0, 1]) for a floating-point colour TIFF.
+    `pixels` is a PIL image, or an (H, W, C) array for what no PIL mode holds: uint16 for 16-bit colour (and grey +
+    alpha), float32 (values in [0, 1]) for a floating-point colour (or grey + alpha) TIFF.
     """
 
     pixels: Image.Image | np.ndarray
@@ -74,9 +75,9 @@ def read_image(path: str | os.PathLike) -> ImageData:
     except Image.DecompressionBombError as err:
         raise ValueError(f"{path}: {_bomb_reason(err)}") from err
     except (OSError, SyntaxError) as err:
-        float_colour = _read_float_colour_tiff(path) if isinstance(err, UnidentifiedImageError) else None
-        if float_colour is not None:
-            return float_colour
+        array = _read_tiff_array(path) if isinstance(err, UnidentifiedImageError) else None
+        if array is not None:
+            return array
         raise ValueError(f"{path}: not a readable image ({_reason(err, path)})") from err
     warn_if_animated(image, str(path))
     if colour16 is not None:
@@ -176,9 +177,10 @@ def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
 
 
-def _read_float_colour_tiff(path: Path) -> ImageData | None:
-    """A floating-point RGB / RGBA TIFF (first page, upright, with its ICC profile) as float32 pixels, or None
-    when the file is no such TIFF (so the caller reports Pillow's error).
+def _read_tiff_array(path: Path) -> ImageData | None:
+    """A TIFF Pillow cannot open — floating-point grey + alpha / RGB / RGBA, 16-bit grey + alpha — (first page,
+    upright, with its ICC profile) as float32 / uint16 pixels, or None when the file is no such TIFF (so the caller
+    reports Pillow's error).
 
     Raises:
         ValueError: it is one, but too large to decode safely, or not decodable (corrupt, a codec missing).
@@ -196,7 +198,9 @@ def _read_float_colour_tiff(path: Path) -> ImageData | None:
         except Exception:
             return None
         samples = page.shape[0] if planar else page.shape[-1]
-        if page.dtype is None or page.dtype.kind != "f" or len(page.shape) != 3 or samples not in (3, 4):
+        floats = page.dtype is not None and page.dtype.kind == "f"
+        grey_alpha16 = page.dtype == np.uint16 and samples == 2
+        if len(page.shape) != 3 or samples not in (2, 3, 4) or not (floats or grey_alpha16):
             return None
         height, width = page.shape[1:] if planar else page.shape[:2]
         if Image.MAX_IMAGE_PIXELS and height * width > 2 * Image.MAX_IMAGE_PIXELS:
@@ -207,12 +211,13 @@ def _read_float_colour_tiff(path: Path) -> ImageData | None:
         except (ValueError, ImportError) as err:
             codec = "'imagecodecs'" in str(err) or isinstance(err, ImportError)
             hint = f"{page.compression.name} compression needs 'imagecodecs': pip install imagecodecs" if codec else err
-            raise ValueError(f"{path}: not a readable float TIFF ({hint})") from err
+            raise ValueError(f"{path}: not a readable {page.dtype} TIFF ({hint})") from err
         icc = page.tags.valueof(34675)
         orientation = page.tags.valueof(274, 1)
     arr = np.moveaxis(arr, 0, -1) if planar else arr
     arr = _ORIENT.get(int(orientation), lambda a: a)(arr)
-    return ImageData(np.ascontiguousarray(arr, dtype=np.float32), bytes(icc) if icc is not None else None)
+    arr = np.ascontiguousarray(arr, dtype=np.float32 if floats else np.uint16)
+    return ImageData(arr, bytes(icc) if icc is not None else None)
 
 
 def write_image(
@@ -372,25 +377,37 @@ def is_lossless_webp(path: str | os.PathLike) -> bool:
 
 
 def _write_colour_array(path: Path, arr: np.ndarray, fmt: str, icc_profile: bytes | None) -> None:
-    """A uint16 array as 16-bit PNG / TIFF, a float32 one as float TIFF."""
+    """An (H, W, C) uint16 array as 16-bit PNG / TIFF, a float32 one as float TIFF; C is 2 (grey + alpha), 3 or 4.
+
+    Raises:
+        OSError: the encoder failed (as Pillow reports it for other images).
+    """
     h, w, c = arr.shape
+    grey, alpha = c in (1, 2), c in (2, 4)
     if fmt == "TIFF":
         import tifffile
 
         extratags = [(34675, 7, len(icc_profile), icc_profile, True)] if icc_profile else []
-        tifffile.imwrite(path, arr, photometric="rgb", extratags=extratags)
+        photometric = "minisblack" if grey else "rgb"
+        extrasamples = [2] if alpha else None  # 2: unassociated alpha, as the input's
+        tifffile.imwrite(
+            path, arr, photometric=photometric, planarconfig="contig", extrasamples=extrasamples, extratags=extratags
+        )
         return
     import png
 
-    writer = png.Writer(w, h, greyscale=False, alpha=c == 4, bitdepth=16)
-    with open(path, "wb") as f:
-        writer.write(f, arr.reshape(h, w * c))
-    if icc_profile:
-        # pypng writes no iCCP chunk; insert one after IHDR.
-        chunks = list(png.Reader(filename=str(path)).chunks())
-        chunks.insert(1, (b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile)))
+    try:
+        writer = png.Writer(w, h, greyscale=grey, alpha=alpha, bitdepth=16)
         with open(path, "wb") as f:
-            png.write_chunks(f, chunks)
+            writer.write(f, arr.reshape(h, w * c))
+        if icc_profile:
+            # pypng writes no iCCP chunk; insert one after IHDR.
+            chunks = list(png.Reader(filename=str(path)).chunks())
+            chunks.insert(1, (b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile)))
+            with open(path, "wb") as f:
+                png.write_chunks(f, chunks)
+    except png.Error as err:
+        raise OSError(f"16-bit PNG encoder: {err}") from err
 
 
 def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple[Path, Path]]:
