@@ -10,6 +10,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +21,12 @@ from safetensors.torch import load_file
 
 from swinir_hf import SwinIRForImageRestoration, restore
 from swinir_hf.checkpoints import export as hub
-from swinir_hf.checkpoints import export_cli, folders
+from swinir_hf.checkpoints import export_cli, folders, remote_code
 from swinir_hf.checkpoints.cards import METRICS, PAPER_NAME, PAPER_URL, render_model_card
 from swinir_hf.checkpoints.catalog import find_release
-from swinir_hf.checkpoints.export import HubExportError, export_checkpoint, push_folder, remote_code_sources
+from swinir_hf.checkpoints.export import export_checkpoint, push_folder
 from swinir_hf.checkpoints.loading import load_model
+from swinir_hf.checkpoints.remote_code import HubExportError, remote_code_sources
 
 # One per head / channel count / window: pixelshuffle RGB, nearest+conv 3conv (params_ema), grey window-7 x255.
 CASES = ("classical_sr_x2", "real_sr_x4_large", "jpeg_car")
@@ -77,7 +79,7 @@ def test_folder_contents_config_and_processor(exported):
     modes = {(folder.path / name).stat().st_mode & 0o777 for name in EXPECTED_FILES}
     assert modes == {(folder.path / "config.json").stat().st_mode & 0o777}  # model.safetensors is not 0600
     config = json.loads((folder.path / "config.json").read_text())
-    assert config["auto_map"] == hub.AUTO_MAP
+    assert config["auto_map"] == remote_code.AUTO_MAP
     assert config["custom_pipelines"] == {
         "image-restoration": {
             "impl": "pipeline_swinir.ImageRestorationPipeline",
@@ -95,12 +97,12 @@ def test_remote_code_is_generated_from_the_package(exported):
     folder = exported["classical_sr_x2"].path
     for name, source in remote_code_sources().items():
         assert (folder / name).read_text() == source
-        package_source = (hub.Path(hub.models.__file__).parent / name).read_text()
+        package_source = (Path(remote_code.models.__file__).parent / name).read_text()
         assert source.endswith(package_source) and source.startswith("# ")
 
 
 def test_remote_code_refuses_imports_it_does_not_ship(monkeypatch):
-    monkeypatch.setattr(hub, "REMOTE_MODULES", ("modeling_swinir",))
+    monkeypatch.setattr(remote_code, "REMOTE_MODULES", ("modeling_swinir",))
     with pytest.raises(HubExportError, match="imports .configuration_swinir, which is not shipped"):
         remote_code_sources()
 
@@ -298,7 +300,7 @@ class FakeHfApi:
         self.calls.append(("create_repo", repo_id, repo_type, private, exist_ok))
 
     def upload_folder(self, repo_id, folder_path, repo_type=None, commit_message=None):
-        files = sorted(p.relative_to(folder_path).as_posix() for p in hub.Path(folder_path).rglob("*") if p.is_file())
+        files = sorted(p.relative_to(folder_path).as_posix() for p in Path(folder_path).rglob("*") if p.is_file())
         self.calls.append(("upload_folder", repo_id, repo_type, files, commit_message))
         return type("CommitInfo", (), {"commit_url": f"https://hub.test/{repo_id}/commit/1"})()
 
@@ -316,11 +318,12 @@ def test_a_folder_without_remote_code_declares_none(tiny_config, tmp_path):
     from transformers import pipeline
 
     model = SwinIRForImageRestoration(tiny_config())
-    model.config.auto_map, model.config.custom_pipelines = dict(hub.AUTO_MAP), hub.CUSTOM_PIPELINES
+    model.config.auto_map, model.config.custom_pipelines = dict(remote_code.AUTO_MAP), remote_code.CUSTOM_PIPELINES
     folders.save_model_folder(tmp_path, model)
     config = json.loads((tmp_path / "config.json").read_text())
     assert "auto_map" not in config and "custom_pipelines" not in config
-    assert model.config.auto_map == hub.AUTO_MAP and model.config.custom_pipelines == hub.CUSTOM_PIPELINES
+    assert model.config.auto_map == remote_code.AUTO_MAP
+    assert model.config.custom_pipelines == remote_code.CUSTOM_PIPELINES
     restorer = pipeline("image-restoration", model=str(tmp_path))
     assert restorer(Image.new("RGB", (5, 4))).size == (10, 8)
 

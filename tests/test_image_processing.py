@@ -195,8 +195,8 @@ def test_pipeline_batches_images_of_any_size_and_mode(tiny_config, tmp_path, num
 def test_pipeline_on_a_remote_code_folder_asks_nothing(tiny_config, tmp_path, monkeypatch):
     """The package's pipeline on a Hub export (auto_map, custom_pipelines) without trust_remote_code: no
     "Do you wish to run the custom code?" prompt (transformers' video-processor lookup asked one)."""
-    from swinir_hf.checkpoints.export import AUTO_MAP, CUSTOM_PIPELINES
     from swinir_hf.checkpoints.folders import save_model_folder
+    from swinir_hf.checkpoints.remote_code import AUTO_MAP, CUSTOM_PIPELINES
 
     model = SwinIRForImageRestoration(tiny_config())
     model.config.auto_map, model.config.custom_pipelines = dict(AUTO_MAP), CUSTOM_PIPELINES

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import swinir_hf
-from swinir_hf.checkpoints.export import REMOTE_MODULES
+from swinir_hf.checkpoints.remote_code import REMOTE_MODULES
 
 MODELS = Path(swinir_hf.__file__).parent / "models"
 REPO = MODELS.parent.parent

@@ -13,8 +13,8 @@ from ..models.modeling_swinir import SwinIRForImageRestoration
 
 # The files of a model folder without remote code (what the trainer saves and pushes).
 MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
-# Config fields that point at remote code files (`swinir_hf.checkpoints.export` writes them, a model loaded from a Hub
-# export carries them): in a folder without those files they would send transformers looking for them.
+# Config fields that point at remote code files (`swinir_hf.checkpoints.remote_code`'s, written by an export; a model
+# loaded from a Hub export carries them): in a folder without those files they would send transformers looking for them.
 REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
 
 

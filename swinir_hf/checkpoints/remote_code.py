@@ -1,0 +1,74 @@
+"""The model code a Hub folder ships for `trust_remote_code=True`: which of the package's modules, the `auto_map` /
+`custom_pipelines` entries of the folder's config that point at them, their sources as written into the folder, and
+the classes a folder's own copy defines.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from .. import models
+from ..models.pipeline_swinir import TASK
+
+_PACKAGE = __package__.split(".")[0]  # "swinir_hf"
+# The modules of swinir_hf.models, shipped as remote code; they may import each other (transformers copies relative
+# imports) and nothing else of the package.
+REMOTE_MODULES = ("configuration_swinir", "modeling_swinir", "image_processing_swinir", "pipeline_swinir")
+AUTO_MAP = {
+    "AutoConfig": "configuration_swinir.SwinIRConfig",
+    "AutoModel": "modeling_swinir.SwinIRForImageRestoration",
+    "AutoModelForImageToImage": "modeling_swinir.SwinIRForImageRestoration",
+    "AutoImageProcessor": "image_processing_swinir.SwinIRImageProcessor",
+}
+# `pipeline(TASK, model=folder, trust_remote_code=True)` builds the folder's own pipeline class.
+CUSTOM_PIPELINES = {
+    TASK: {"impl": "pipeline_swinir.ImageRestorationPipeline", "pt": ["AutoModelForImageToImage"], "type": "image"}
+}
+
+
+class HubExportError(RuntimeError):
+    """A checkpoint that cannot be exported, or whose exported folder does not reproduce it."""
+
+
+def remote_code_sources() -> dict[str, str]:
+    """File name → source of the package modules that make a folder loadable with `trust_remote_code=True`.
+
+    Generated from the installed package, so the Hub copies never drift from it.
+    """
+    from .. import __version__
+
+    sources = {}
+    for module in REMOTE_MODULES:
+        source = resources.files(models).joinpath(f"{module}.py").read_text(encoding="utf-8")
+        for target in re.findall(r"^\s*from \.(\w*) import", source, flags=re.MULTILINE):
+            if target not in REMOTE_MODULES:
+                raise HubExportError(f"{module}.py imports .{target}, which is not shipped as remote code")
+        header = f"# {module}.py of swinir-hf {__version__}, copied for trust_remote_code=True (edit the package).\n"
+        sources[f"{module}.py"] = header + source
+    return sources
+
+
+def folder_classes(folder: Path) -> dict[str, type]:
+    """The model, image processor and pipeline classes of a folder's own remote code (not this package's)."""
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+    refs = {
+        "model": AUTO_MAP["AutoModelForImageToImage"],
+        "processor": AUTO_MAP["AutoImageProcessor"],
+        "pipeline": CUSTOM_PIPELINES[TASK]["impl"],
+    }
+    classes = {key: get_class_from_dynamic_module(ref, str(folder)) for key, ref in refs.items()}
+    for cls in classes.values():
+        if cls.__module__.startswith(_PACKAGE):
+            raise HubExportError(f"{cls.__name__} came from the installed package, not from {folder}'s code")
+    return classes
+
+
+def drop_remote_module_cache(folder: Path) -> None:
+    """transformers caches a local folder's remote code under its name; the staging folder's copy is not needed."""
+    from transformers.utils import HF_MODULES_CACHE
+
+    shutil.rmtree(Path(HF_MODULES_CACHE) / "transformers_modules" / folder.name, ignore_errors=True)

@@ -1,0 +1,142 @@
+"""Checks of exported Hub folders: that a written folder reproduces the authors' checkpoint (weights bit for bit,
+outputs through the package and through the folder's own remote code, the folder's pipeline), that a checkpoint
+named like a catalogue release has that release's architecture, and whether an existing folder is this tool's
+unedited export of the same weights (and so may be rebuilt without --overwrite).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..models.modeling_swinir import SwinIRForImageRestoration
+from .catalog import Release
+from .folders import MODEL_FILES
+from .remote_code import HubExportError, folder_classes, remote_code_sources
+
+# Fields a catalogue entry fixes: the file's detected configuration must agree before the entry's card is used.
+RELEASE_FIELDS = (
+    "task",
+    "num_channels",
+    "upscale",
+    "image_size",
+    "embed_dim",
+    "depths",
+    "num_heads",
+    "window_size",
+    "mlp_ratio",
+    "upsampler",
+    "resi_connection",
+    "img_range",
+)
+ATOL = 1e-5
+
+
+def check_release(model: SwinIRForImageRestoration, release: Release, checkpoint: Path) -> None:
+    """Raise `HubExportError` unless `model` (converted from `checkpoint`) has every `RELEASE_FIELDS` value of the
+    catalogue release its file is named like."""
+    expected = release.config()
+    wrong = [
+        f"{name} {getattr(model.config, name)!r} (catalogue: {getattr(expected, name)!r})"
+        for name in RELEASE_FIELDS
+        if getattr(model.config, name) != getattr(expected, name)
+    ]
+    if wrong:
+        raise HubExportError(
+            f"{checkpoint} is named like the release {release.file} but its weights do not match it: "
+            + ", ".join(wrong)
+        )
+
+
+def verify_folder(
+    folder: Path, reference: SwinIRForImageRestoration, params: Mapping[str, torch.Tensor], atol: float = ATOL
+) -> float:
+    """Check a written folder against the original: the saved tensors equal `params` exactly; the folder loaded
+    with this package and with the folder's own code (its dynamic modules: transformers 5 would otherwise pick
+    the classes this package registered) reproduces `reference`'s output on one image; and the folder's own
+    pipeline gives exactly the package's `restore()` pixels on an RGBA image.
+
+    Returns the largest absolute output difference; raises `HubExportError` on any mismatch.
+    """
+    from safetensors.torch import load_file
+
+    from ..inference.restoration import restore
+
+    saved = load_file(folder / "model.safetensors")
+    if set(saved) != set(params):
+        raise HubExportError(f"saved weights have keys {sorted(set(saved) ^ set(params))[:8]} not in the original")
+    changed = [k for k, v in saved.items() if not torch.equal(v, params[k].to(v.dtype))]
+    if changed:
+        raise HubExportError(f"saved weights differ from the original in {changed[:8]}")
+
+    remote = folder_classes(folder)
+    remote_model = remote["model"].from_pretrained(folder).eval()
+    remote_processor = remote["processor"].from_pretrained(folder)
+    candidates = {"package": SwinIRForImageRestoration.from_pretrained(folder).eval(), "remote code": remote_model}
+
+    cfg = reference.config
+    ws = cfg.window_size
+    generator = torch.Generator().manual_seed(0)
+    # Odd size: exercises the padding and cropping as well as every layer.
+    image = torch.rand(2 * ws + 3, 2 * ws + 5, cfg.num_channels, generator=generator).numpy()
+    pixel_values = remote_processor(image, return_tensors="pt")["pixel_values"]
+    worst = 0.0
+    with torch.no_grad():
+        expected = reference(pixel_values).reconstruction
+        for name, model in candidates.items():
+            diff = (model(pixel_values).reconstruction - expected).abs().max().item()
+            if not diff <= atol:
+                raise HubExportError(f"the folder loaded via {name} differs from the original by {diff:.3g} > {atol}")
+            worst = max(worst, diff)
+
+    rgba = (torch.rand(ws + 3, ws + 6, 4, generator=generator) * 255).round().to(torch.uint8).numpy()
+    piped = remote["pipeline"](model=remote_model, image_processor=remote_processor)(Image.fromarray(rgba))
+    if not np.array_equal(np.asarray(piped), np.asarray(restore(reference, Image.fromarray(rgba), dtype="float32"))):
+        raise HubExportError("the folder's own pipeline does not reproduce swinir_hf.restore() on an RGBA image")
+    return worst
+
+
+def export_files() -> set[str]:
+    """The names of the files an export writes (`HubFolder.files()` of a fresh export)."""
+    return {*MODEL_FILES, *remote_code_sources()}
+
+
+def is_export_of(folder: Path, params: Mapping[str, torch.Tensor]) -> bool:
+    """Whether `folder` is an export of exactly `params` by this tool: its model.safetensors holds them, its remote
+    code is present and it holds no other files than an export's. (`refuse_changed_export` then checks that the
+    rest is unedited.)"""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    names = {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+    if not names <= export_files() or not all((folder / name).is_file() for name in export_files() - {"README.md"}):
+        return False
+    try:
+        saved = load_file(folder / "model.safetensors")
+    except (OSError, SafetensorError):
+        return False
+    return set(saved) == set(params) and all(torch.equal(v, params[k].to(v.dtype)) for k, v in saved.items())
+
+
+def refuse_changed_export(target: Path, staging: Path, repo_id: str) -> None:
+    """Raise `HubExportError` unless every file of `target` (an earlier export of the same weights) equals the fresh
+    export in `staging`, so that rebuilding it loses no edits. The card's repo id may differ (a `--dry-run` before
+    `--push --org ORG`): the earlier card is compared with its repo ids made `repo_id`."""
+    changed = []
+    for path in sorted(target.iterdir()):
+        old, new = path.read_bytes(), (staging / path.name).read_bytes()
+        if path.name == "README.md":
+            name = re.escape(repo_id.rsplit("/", 1)[-1])
+            old = re.sub(rf"[\w.-]+/{name}\b".encode(), repo_id.encode(), old)
+        if old != new:
+            changed.append(path.name)
+    if changed:
+        raise HubExportError(
+            f"{target} holds an export of these weights, but {', '.join(changed)} differ(s) from this export's "
+            "(edited, or made with other --eval datasets or another swinir-hf version); pass --overwrite to replace it"
+        )
