@@ -206,6 +206,21 @@ CHILD = textwrap.dedent(
 )
 
 
+def run_without_the_package(code: str, argument, tmp_path):
+    """Run `code` in a Python that cannot import swinir_hf, with `json.dumps(argument)` as sys.argv[1], in
+    `tmp_path`; returns the JSON its last line of output prints."""
+    # -S: no site processing, so the editable install's import hook never runs; site-packages is added by hand.
+    site_packages = sysconfig.get_paths()["purelib"]
+    code = f"import sys; sys.path.append({site_packages!r}); exec({code!r})"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env |= {"HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code, json.dumps(argument)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.slow
 def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_path):
     """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, and the folder's own
@@ -225,16 +240,7 @@ def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_
             paths.append(str(tmp_path / f"{case}-{kind}.png"))
             image.save(paths[-1])
         jobs.append([case, str(exported[case].path), str(parity / f"{case}.safetensors"), paths])
-    # -S: no site processing, so the editable install's import hook never runs; site-packages is added by hand.
-    site_packages = sysconfig.get_paths()["purelib"]
-    code = f"import sys; sys.path.append({site_packages!r}); exec({CHILD!r})"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env |= {"HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-S", "-c", code, json.dumps(jobs)], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = run_without_the_package(CHILD, jobs, tmp_path)
     for case, folder, _, paths in jobs:
         entry = report[case]
         assert entry["module"].startswith("transformers_modules.") and entry["diff"] <= 1e-5, (case, entry)
@@ -245,6 +251,47 @@ def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_
             got = Image.open(path.replace(".png", ".out.png"))
             assert got.mode == expected.mode and got.size == expected.size, path
             np.testing.assert_array_equal(np.asarray(got), np.asarray(expected), err_msg=path)
+
+
+RESAVE = textwrap.dedent(
+    """
+    import importlib.util, json, os, sys
+    assert importlib.util.find_spec("swinir_hf") is None, "swinir_hf is importable"
+    from PIL import Image
+    from transformers import AutoImageProcessor, AutoModelForImageToImage, pipeline
+
+    folder, image = json.loads(sys.argv[1])
+    # A fine-tuning script's save (model and processor), and a pipeline's own save_pretrained.
+    AutoModelForImageToImage.from_pretrained(folder, trust_remote_code=True).save_pretrained("model_and_processor")
+    AutoImageProcessor.from_pretrained(folder, trust_remote_code=True).save_pretrained("model_and_processor")
+    pipeline("image-restoration", model=folder, trust_remote_code=True).save_pretrained("pipeline")
+    report = {}
+    for resaved in ("model_and_processor", "pipeline"):
+        restore = pipeline("image-restoration", model=resaved, trust_remote_code=True)
+        restore(Image.open(image)).save(f"{resaved}.png")
+        report[resaved] = {"files": sorted(os.listdir(resaved)), "pipeline": type(restore).__module__}
+    print(json.dumps(report))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(parity, tmp_path):
+    """A Hub folder loaded with trust_remote_code=True (without the package) and saved again, by the model and the
+    image processor or by the pipeline, keeps the pipeline_swinir.py that config.json's custom_pipelines names:
+    transformers copies a remote module's relative imports with it, and the image processor's names the pipeline."""
+    folder = export_checkpoint(parity / "gray_dn.pth", tmp_path / "out").path
+    image = tmp_path / "grey.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (13, 17), dtype=np.uint8)).save(image)
+    report = run_without_the_package(RESAVE, [str(folder), str(image)], tmp_path)
+    expected = restore(load_model(folder), Image.open(image), dtype="float32")
+    for resaved, entry in report.items():
+        assert entry["files"] == [f for f in EXPECTED_FILES if f != "README.md"], resaved
+        config = json.loads((tmp_path / resaved / "config.json").read_text())
+        assert config["auto_map"] == remote_code.AUTO_MAP, resaved
+        assert config["custom_pipelines"] == remote_code.CUSTOM_PIPELINES, resaved
+        assert entry["pipeline"].startswith(f"transformers_modules.{resaved}."), entry
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / f"{resaved}.png")), np.asarray(expected))
 
 
 def test_refuses_a_remote_pipeline_that_differs_from_restore(parity, tmp_path, monkeypatch):

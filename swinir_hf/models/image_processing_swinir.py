@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,13 @@ try:  # transformers ≥ 5.10 lays image processors out by backend; PIL is the o
     from transformers.image_processing_backends import PilBackend as _ImageProcessorBase
 except ImportError:  # older 5.x
     from transformers.image_processing_utils import BaseImageProcessor as _ImageProcessorBase
+
+if TYPE_CHECKING:
+    # Never run. transformers ships a remote-code module's relative imports with it (from the Hub, and in the
+    # `save_pretrained` of a class loaded with trust_remote_code=True), so this line makes an image processor saved
+    # again carry the pipeline that config.json's `custom_pipelines` names, which neither the model's nor the
+    # config's save would copy. Here rather than in the model, whose users may not have Pillow.
+    from .pipeline_swinir import ImageRestorationPipeline  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
