@@ -486,6 +486,31 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, t
     assert {p.name for p in tmp_path.iterdir()} == left
 
 
+def test_an_export_leaves_no_copy_of_its_staging_folders_code_in_the_modules_cache(parity, tmp_path, monkeypatch):
+    """Verifying loads the staging folder's remote code, which transformers copies into HF_MODULES_CACHE under the
+    folder's name made an identifier (`-` → `_hyphen_`): removed with the staging folder, and with a killed
+    export's."""
+    import socket
+
+    from transformers.utils import HF_MODULES_CACHE
+
+    modules = Path(HF_MODULES_CACHE) / "transformers_modules"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname().split(".")[0].replace("-", "_")
+    stale = f"swinir_staging_{host}-{dead.pid}-a1b2c3d4"
+    (tmp_path / stale).mkdir()
+    cached_stale = modules / stale.replace("-", "_hyphen_") / "0123456789abcdef"
+    cached_stale.mkdir(parents=True)
+    (cached_stale / "modeling_swinir.py").write_text("")
+    staged = []
+    verify = hub.verify_folder
+    monkeypatch.setattr(hub, "verify_folder", lambda folder, *a: staged.append(folder.name) or verify(folder, *a))
+    export_checkpoint(parity / "gray_dn.pth", tmp_path)
+    assert not cached_stale.parent.exists()
+    assert staged and not {staged[0], staged[0].replace("-", "_hyphen_")} & {p.name for p in modules.iterdir()}
+
+
 def test_cli_refuses_an_invalid_organisation_before_building(parity, tmp_path, capsys):
     assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--push", "--org", "my org"]) == 1
     err = capsys.readouterr().err

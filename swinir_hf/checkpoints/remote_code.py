@@ -68,7 +68,16 @@ def folder_classes(folder: Path) -> dict[str, type]:
 
 
 def drop_remote_module_cache(folder: Path) -> None:
-    """transformers caches a local folder's remote code under its name; the staging folder's copy is not needed."""
+    """transformers caches a local folder's remote code under its name; the staging folder's copy is not needed.
+
+    The name is made a Python identifier first (transformers 5.24: `-` → `_hyphen_`, `.` → `_dot_`, `_` before a
+    leading digit), so `swinir_staging_host-12-ab` is cached as `swinir_staging_host_hyphen_12_hyphen_ab`; both
+    spellings are removed.
+    """
     from transformers.utils import HF_MODULES_CACHE
 
-    shutil.rmtree(Path(HF_MODULES_CACHE) / "transformers_modules" / folder.name, ignore_errors=True)
+    identifier = folder.name.replace(".", "_dot_").replace("-", "_hyphen_")
+    if identifier[:1].isdigit():
+        identifier = f"_{identifier}"
+    for name in {folder.name, identifier}:
+        shutil.rmtree(Path(HF_MODULES_CACHE) / "transformers_modules" / name, ignore_errors=True)
