@@ -486,6 +486,30 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, t
     assert {p.name for p in tmp_path.iterdir()} == left
 
 
+def test_staging_folders_it_cannot_claim_are_named_and_look_alikes_are_left(parity, tmp_path, capsys):
+    """An earlier swinir-hf's staging folder (`swinir_staging_<mkdtemp's 8 characters>`, left by a killed export)
+    and another machine's cannot be told from a running export's: each gets a note, none is removed. Folders that
+    only look like staging folders are neither named nor removed; a running export's here is not named."""
+    import socket
+
+    host = socket.gethostname().split(".")[0].replace("-", "_")
+    noted = ["swinir_staging_k2j4_5g1", "swinir_staging_elsewhere-4242-abcd1234"]
+    quiet = [f"swinir_staging_{host}-{os.getpid()}-abcd1234", "swinir_staging_mine", f"swinir_staging_{host}-notes"]
+    for name in noted + quiet:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(b"half written")
+    (tmp_path / "swinir_staging_abcd1234").write_text("a file, not a folder")
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        f"note: {tmp_path / name} looks like the staging folder of an unfinished export, by another machine or an "
+        f"earlier swinir-hf (so it is not removed): delete it unless an export into {tmp_path} is running"
+        for name in sorted(noted)
+    ]
+    left = {*noted, *quiet, "swinir_staging_abcd1234", "swinir-gray-dn"}
+    assert {p.name for p in tmp_path.iterdir()} == left
+
+
 def test_an_export_leaves_no_copy_of_its_staging_folders_code_in_the_modules_cache(parity, tmp_path, monkeypatch):
     """Verifying loads the staging folder's remote code, which transformers copies into HF_MODULES_CACHE under the
     folder's name made an identifier (`-` → `_hyphen_`): removed with the staging folder, and with a killed

@@ -33,8 +33,10 @@ from .verification import ATOL, check_release, is_export_of, refuse_changed_expo
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
 # Staging folders are `swinir_staging_<host>-<pid>-<random>` in the output folder: one left by a killed export is
-# recognised by its process id and removed by the next export into that folder.
+# recognised by its process id and removed by the next export into that folder. Earlier versions named them
+# `swinir_staging_<random>`; <random> is mkdtemp's 8 characters.
 _STAGING_PREFIX = "swinir_staging_"
+_STAGING_NAME = re.compile(rf"{_STAGING_PREFIX}(?:(?P<host>[^-]+)-\d+-)?[a-z0-9_]{{8}}")
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,18 @@ def remove_stale_staging(output_dir: Path) -> list[Path]:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
+
+
+def unclaimed_staging(output_dir: Path) -> list[Path]:
+    """Staging folders in `output_dir` that `remove_stale_staging` leaves because nothing tells them from a running
+    export's: another machine's, and those named by swinir-hf versions before the host / pid naming. (This machine's
+    are removed or are a running export's; folders not named like a staging folder are never listed.)"""
+    here = process_tag().rsplit("-", 1)[0]
+    return sorted(
+        folder
+        for folder in output_dir.glob(f"{_STAGING_PREFIX}*")
+        if (match := _STAGING_NAME.fullmatch(folder.name)) and match["host"] != here and folder.is_dir()
+    )
 
 
 def _check_repo_id(repo_id: str) -> None:

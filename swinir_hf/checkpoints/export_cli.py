@@ -11,7 +11,7 @@ from pathlib import Path
 from . import export
 from .catalog import load_catalog
 from .convert import CheckpointError
-from .export import HubExportError, export_checkpoint, push_folder
+from .export import HubExportError, export_checkpoint, push_folder, unclaimed_staging
 from .loading import network_errors
 
 DESCRIPTION = export.__doc__.split("\n\n")[0]
@@ -82,6 +82,13 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    out = Path(args.output_dir)
+    for folder in unclaimed_staging(out) if out.is_dir() else ():
+        print(
+            f"note: {folder} looks like the staging folder of an unfinished export, by another machine or an earlier "
+            f"swinir-hf (so it is not removed): delete it unless an export into {out} is running",
+            file=sys.stderr,
+        )
     failed = 0
     for checkpoint in checkpoints:
         try:
