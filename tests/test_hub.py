@@ -473,8 +473,9 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, t
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     host = socket.gethostname().split(".")[0].replace("-", "_")
-    stale, live, other = (f"{host}-{dead.pid}-a", f"{host}-{os.getpid()}-b", f"elsewhere-{dead.pid}-c")
-    for name in (stale, live, other):
+    stale, live, other = (f"{host}-{dead.pid}-a_b2c3d4", f"{host}-{os.getpid()}-b", f"elsewhere-{dead.pid}-c")
+    mine = f"{host}-{dead.pid}-notes"  # a folder of the user's, named like one but not mkdtemp's: kept
+    for name in (stale, live, other, mine):
         (tmp_path / f"swinir_staging_{name}").mkdir()
         (tmp_path / f"swinir_staging_{name}" / "model.safetensors").write_bytes(b"half written")
     staged = []
@@ -482,7 +483,7 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, t
     monkeypatch.setattr(hub, "verify_folder", lambda folder, *a: staged.append(folder.name) or verify(folder, *a))
     assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path)]) == 0
     assert staged[0].startswith(f"swinir_staging_{host}-{os.getpid()}-")  # its own staging folder names its process
-    left = {"swinir-gray-dn", f"swinir_staging_{live}", f"swinir_staging_{other}"}
+    left = {"swinir-gray-dn", f"swinir_staging_{live}", f"swinir_staging_{other}", f"swinir_staging_{mine}"}
     assert {p.name for p in tmp_path.iterdir()} == left
 
 

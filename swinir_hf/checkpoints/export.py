@@ -158,10 +158,13 @@ def export_checkpoint(
 
 def remove_stale_staging(output_dir: Path) -> list[Path]:
     """Remove the staging folders in `output_dir` of exports on this host whose process has died (SIGKILL, power
-    loss: the `finally` that removes them never ran); a running export's are kept. Returns what was removed."""
+    loss: the `finally` that removes them never ran); a running export's are kept, and so is any folder not named
+    exactly as mkdtemp names a staging folder (a user's `swinir_staging_<host>-2024-notes`). Returns what was
+    removed."""
     removed = []
     for folder in output_dir.glob(f"{_STAGING_PREFIX}*"):
-        if folder.is_dir() and left_by_dead_process(folder.name, _STAGING_PREFIX):
+        named = _STAGING_NAME.fullmatch(folder.name) and left_by_dead_process(folder.name, _STAGING_PREFIX)
+        if named and folder.is_dir():
             drop_remote_module_cache(folder)
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
