@@ -27,14 +27,13 @@ def build_space(out: Path, overwrite: bool = False) -> list[str]:
     """Copy the Space's files into `out` and return their names.
 
     Raises:
-        FileExistsError: `out` is a file, or has files and `overwrite` is not set (only the Space's own names are
-            replaced).
+        ValueError: `out` or a folder above it is a file, or `out` has files and `overwrite` is not set (only the
+            Space's own names are replaced).
     """
+    from swinir_hf.inference.collection import check_fresh_output_folder  # the package's check (imports torch)
+
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder: choose another output folder")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass --overwrite to replace the Space files in it")
+    check_fresh_output_folder(out, overwrite, "output folder", replaces="the Space files in it")
     out.mkdir(parents=True, exist_ok=True)
     files = space_files()
     for name, source in files.items():
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         names = build_space(args.output_dir, overwrite=args.overwrite)
-    except FileExistsError as err:
+    except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"Space assembled in {args.output_dir}: {', '.join(names)}")

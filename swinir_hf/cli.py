@@ -9,7 +9,7 @@ from pathlib import Path
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
 from .extras import MissingExtraError
-from .inference.collection import check_output_folder
+from .inference.collection import check_fresh_output_folder
 from .inference.collection_cli import add_restore_arguments, engine_options, tile_argument
 
 
@@ -19,12 +19,9 @@ def _convert(args: argparse.Namespace) -> int:
 
     out = Path(args.output_dir)
     try:
-        check_output_folder(out, "output folder")
+        check_fresh_output_folder(out, args.overwrite, "output folder", replaces="its files")
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        print(f"error: {out} exists and is not empty; pass --overwrite to replace its files", file=sys.stderr)
         return 1
     model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key)
     save_model_folder(out, model)

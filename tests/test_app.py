@@ -508,17 +508,19 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
 
 
 def test_build_space_refuses_an_output_that_is_a_file(tmp_path, capsys):
+    """The package's output-folder check, as `swinir-hf convert`'s: one line for a file or a folder under one."""
     sys.path.insert(0, str(ROOT / "hub"))
     try:
         from build_space import main as build_space_main
     finally:
         sys.path.remove(str(ROOT / "hub"))
     (tmp_path / "space").write_text("notes")
-    assert build_space_main([str(tmp_path / "space"), "--overwrite"]) == 1
-    assert (
-        capsys.readouterr().err
-        == f"error: {tmp_path / 'space'} exists and is not a folder: choose another output folder\n"
-    )
+    for out, where in ((tmp_path / "space", ""), (tmp_path / "space" / "sub", f" ({tmp_path / 'space'} is a file)")):
+        assert build_space_main([str(out), "--overwrite"]) == 1
+        assert (
+            capsys.readouterr().err
+            == f"error: output folder {out} is not a folder{where}: choose another output folder\n"
+        )
     assert (tmp_path / "space").read_text() == "notes"
 
 
@@ -547,7 +549,7 @@ def test_build_space_assembles_a_runnable_space(tmp_path):
         name, version = pin.split("==")
         assert tested[name.lower().replace("_", "-")] == version, pin
     assert not list(out.rglob("__pycache__"))
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(ValueError, match="exists and is not empty; pass --overwrite to replace the Space files in it"):
         build_space(out)
     (out / "app.py").write_text("stale")
     build_space(out, overwrite=True)

@@ -278,7 +278,7 @@ def test_two_processes_a_model_that_fails_to_load_is_one_line_on_each(mixed, tmp
     assert not (tmp_path / "out").exists()
 
 
-def test_dataset_round_trip(tmp_path, model_dir, monkeypatch):
+def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
     import datasets
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
@@ -299,7 +299,9 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch):
         assert row["image"].size == (3 * image.width, 3 * image.height) and row["image"].mode == image.mode
         # Exactly the engine's output for that image (PNG in the dataset: lossless).
         assert np.array_equal(np.asarray(row["image"]), np.asarray(restore_image(restorer, image, outscale=3)))
+    capsys.readouterr()
     assert _restore(*args, model_dir=model_dir) == 1  # a non-empty output folder needs --overwrite
+    assert capsys.readouterr().err == f"error: {out} exists and is not empty; pass --overwrite to replace it\n"
 
 
 def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, model_dir, monkeypatch, capsys):

@@ -115,8 +115,9 @@ def test_convert_cli_writes_a_loadable_folder_and_never_overwrites(authors_state
     assert (out / "model.safetensors").stat().st_mode & 0o777 == (out / "config.json").stat().st_mode & 0o777
     assert _same(convert_original_checkpoint(path), SwinIRForImageRestoration.from_pretrained(out))
     before = (out / "model.safetensors").stat().st_mtime_ns
+    capsys.readouterr()
     assert main(["convert", str(path), str(out)]) == 1
-    assert "not empty" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"error: {out} exists and is not empty; pass --overwrite to replace its files\n"
     assert (out / "model.safetensors").stat().st_mtime_ns == before
     (tmp_path / "file").write_text("mine")
     for target in ("file", "file/sub"):

@@ -105,6 +105,15 @@ def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
         raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another {option}")
 
 
+def check_fresh_output_folder(out_dir: str | Path, overwrite: bool, option: str = "-o", replaces: str = "it") -> None:
+    """`check_output_folder`, and, unless `overwrite`, raise ValueError when `out_dir` has files: a job that writes
+    the whole folder would replace them (`replaces` says what, after "pass --overwrite to replace")."""
+    check_output_folder(out_dir, option)
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace {replaces}")
+
+
 def restore_files(
     inputs: Iterable[str],
     out_dir: str | Path,

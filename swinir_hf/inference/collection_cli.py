@@ -15,7 +15,7 @@ from typing import Any
 
 from .collection import (
     ModelEngine,
-    check_output_folder,
+    check_fresh_output_folder,
     load_image_dataset,
     process_state,
     restore_dataset,
@@ -185,10 +185,7 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
             print("error: --dataset runs in one process: start it without accelerate launch", file=sys.stderr)
         return 1
     out = Path(args.output_dir)
-    check_output_folder(out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        print(f"error: {out} exists and is not empty; pass --overwrite to replace it", file=sys.stderr)
-        return 1
+    check_fresh_output_folder(out, args.overwrite)  # a ValueError is one line from _run
     if args.push_to_hub:  # now, not after restoring the whole dataset
         from ..checkpoints.folders import check_push_access
 
