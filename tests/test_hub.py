@@ -19,7 +19,7 @@ from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file
 
-from swinir_hf import SwinIRForImageRestoration, restore
+from swinir_hf import SwinIRForImageRestoration, SwinIRImageProcessor, restore
 from swinir_hf.checkpoints import export as hub
 from swinir_hf.checkpoints import export_cli, folders, remote_code
 from swinir_hf.checkpoints.cards import METRICS, PAPER_NAME, PAPER_URL, render_model_card
@@ -292,6 +292,40 @@ def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(parity, tmp_
         assert config["custom_pipelines"] == remote_code.CUSTOM_PIPELINES, resaved
         assert entry["pipeline"].startswith(f"transformers_modules.{resaved}."), entry
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / f"{resaved}.png")), np.asarray(expected))
+
+
+RELOAD = textwrap.dedent(
+    """
+    import importlib.util, json, sys
+    assert importlib.util.find_spec("swinir_hf") is None, "swinir_hf is importable"
+    from PIL import Image
+    from transformers import pipeline
+
+    folder, image = json.loads(sys.argv[1])
+    restore = pipeline("image-restoration", model=folder, trust_remote_code=True)
+    restore(Image.open(image)).save("restored.png")
+    print(json.dumps(type(restore.model).__module__))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_hub_folder_resaved_through_the_package_still_loads_without_it(parity, tmp_path):
+    """Loaded with the package (its registered classes win), fine-tuned and saved with plain `save_pretrained`, a
+    Hub folder keeps config.json's auto_map / custom_pipelines, so the code files they name must come along:
+    transformers copies files only for remote-code classes."""
+    folder = export_checkpoint(parity / "gray_dn.pth", tmp_path / "out").path
+    model = SwinIRForImageRestoration.from_pretrained(folder)
+    assert type(model).__module__.startswith("swinir_hf") and model.config.auto_map == remote_code.AUTO_MAP
+    model.save_pretrained(tmp_path / "resaved")
+    SwinIRImageProcessor.from_pretrained(folder).save_pretrained(tmp_path / "resaved")
+    assert sorted(p.name for p in (tmp_path / "resaved").iterdir()) == [f for f in EXPECTED_FILES if f != "README.md"]
+    image = tmp_path / "grey.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (13, 17), dtype=np.uint8)).save(image)
+    module = run_without_the_package(RELOAD, [str(tmp_path / "resaved"), str(image)], tmp_path)
+    assert module.startswith("transformers_modules.resaved.")
+    expected = restore(model, Image.open(image), dtype="float32")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "restored.png")), np.asarray(expected))
 
 
 def test_refuses_a_remote_pipeline_that_differs_from_restore(parity, tmp_path, monkeypatch):

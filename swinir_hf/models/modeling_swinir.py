@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -500,6 +503,20 @@ class SwinIRPreTrainedModel(PreTrainedModel):
             report_logger.removeFilter(quiet)
         check_loading_info(info, pretrained_model_name_or_path)
         return model
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
+        """transformers' `save_pretrained`, plus the code files the config names (`auto_map`, `custom_pipelines`:
+        a model loaded from a Hub folder) when transformers does not copy them: it copies the files of remote-code
+        classes only, so a Hub model loaded through this package and saved again would name files it lacks."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        config = self.config
+        refs = list((getattr(config, "auto_map", None) or {}).values())
+        refs += [entry["impl"] for entry in (getattr(config, "custom_pipelines", None) or {}).values()]
+        for ref in refs:
+            module = ref.split("--")[-1].rsplit(".", 1)[0]  # "[org/repo--]module.Class"
+            source, target = Path(__file__).with_name(f"{module}.py"), Path(save_directory) / f"{module}.py"
+            if source.is_file() and not target.exists():
+                shutil.copyfile(source, target)
 
     def checkpoint_layers(self) -> None:
         """Recompute each Swin layer in the backward pass (less memory, ≈ 30 % slower): transformers' activation
