@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import types
 from pathlib import Path
 
 import gradio as gr
+import httpx
 import huggingface_hub.constants
 import numpy as np
 import pytest
@@ -148,6 +150,47 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
         assert "float16" not in precisions(demo.device)  # not offered where it cannot run
         with pytest.raises(gr.Error, match="float16 needs a CUDA GPU"):
             run(demo, EXAMPLE, precision="float16")
+
+
+def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
+    # gradio checks API values in its components before Restore runs: a wrong type, a string path or too few
+    # values reached the client as no message at all, every refused value as a traceback in the server log.
+    page = demo.build()
+    restore = next(fn for fn in page.fns.values() if fn.api_name == "restore")
+    good = [None, SR, 2, AUTO, None, "", "auto", 32, False, "auto"]
+
+    def refused(index: int, value) -> str:
+        values = good[:index] + [value] + good[index + 1 :]
+        with pytest.raises(gr.Error) as err:
+            asyncio.run(page.preprocess_data(restore, values, None))
+        assert not err.value.print_exception
+        return err.value.message
+
+    tasks = "'Real-world super-resolution', 'Super-resolution', 'Denoising', 'JPEG artifact removal'"
+    assert refused(1, "Sharpen") == f"task: 'Sharpen' is not one of {tasks}."
+    assert refused(2, "four") == "scale: expected a number, not 'four'."
+    assert refused(2, 2.5) == "scale: expected a whole number, not 2.5."  # gradio rounded it to ×2
+    assert refused(4, 25.5) == "level: expected a whole number, not 25.5."
+    assert refused(7, -5) == "overlap: -5 is out of range (0 to 64)."
+    assert refused(7, None) == "overlap: expected a number, not None."
+    assert refused(8, "false") == "ensemble: expected true or false, not 'false'."  # was bool('false'): ×8 ensemble
+    assert refused(9, "float64") == "precision: 'float64' is not one of 'auto', 'float32', 'bfloat16'" + (
+        ", 'float16'." if demo.device == "cuda" else "."
+    )
+    hint = "send files with gradio_client.handle_file(PATH)"
+    assert refused(0, str(EXAMPLE)) == f"path: expected a file: {hint}, not {str(EXAMPLE)!r}."
+    with pytest.raises(gr.Error) as err:
+        asyncio.run(page.preprocess_data(restore, good[:2], None))
+    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision"
+    assert err.value.message == f"/restore takes 10 values ({names}), got 2."
+    assert asyncio.run(page.preprocess_data(restore, good, None)) == good  # what fits goes through unchanged
+    # Values the components take but no request can mean: an unknown task, a σ or JPEG quality out of range.
+    with pytest.raises(gr.Error, match=f"Unknown task None: send one of {tasks}."):
+        run(demo, EXAMPLE, task=None)
+    with pytest.raises(gr.Error, match="Noise level σ must be 0-255, not 999."):
+        run(demo, EXAMPLE, task=DENOISE, scale=1, level=999)
+    with pytest.raises(gr.Error, match="JPEG quality must be 1-100, not 0."):
+        run(demo, EXAMPLE, task=JPEG, scale=1, level=0)
 
 
 def test_decompression_bomb_says_too_many_pixels(demo, tmp_path, monkeypatch):
@@ -500,6 +543,22 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
         colour_dn, level25 = "SwinIR-M colour · authors", (25, *options[1:])
         with pytest.raises(Exception, match="SwinIR-M colour · authors needs a download from the Hugging Face Hub"):
             client.predict(handle_file(str(EXAMPLE)), DENOISE, 1, colour_dn, *level25, api_name="/restore")
+        # Values gradio's components refuse: one line naming the parameter (there was no message at all for a
+        # wrong type or a path string, and a traceback in the log for each).
+        with pytest.raises(Exception, match="task: 'Sharpen' is not one of 'Real-world super-resolution'"):
+            client.predict(handle_file(str(EXAMPLE)), "Sharpen", scale, model, *options, api_name="/restore")
+        with pytest.raises(Exception, match="scale: expected a number, not 'four'"):
+            client.predict(handle_file(str(EXAMPLE)), task, "four", model, *options, api_name="/restore")
+        with pytest.raises(
+            Exception, match=r"path: expected a file: send files with gradio_client.handle_file\(PATH\)"
+        ):
+            client.predict(str(EXAMPLE), task, scale, model, *options, api_name="/restore")
+        # A file on the server's disk that no client uploaded (gradio_client cannot send one; a raw call can).
+        meta = {"_type": "gradio.FileData"}
+        body = {"data": [{"path": str(EXAMPLE), "meta": meta}, task, scale, model, *options]}
+        event = httpx.post(f"{url}gradio_api/call/restore", json=body, timeout=30).json()["event_id"]
+        answer = httpx.get(f"{url}gradio_api/call/restore/{event}", timeout=60).text
+        assert "because it was not uploaded by a user. Send files with gradio_client.handle_file(PATH)." in answer
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -35,6 +35,7 @@ from .menu import (
     hub_cached,
     local_labels,
     mismatch,
+    request_problem,
     task_of,
 )
 from .model_cache import ModelCache
@@ -228,6 +229,9 @@ class RestorationDemo:
         """Restore the uploaded file → ((input enlarged, result) previews, full-resolution file path, size info)."""
         if not path:
             raise user_error("Upload an image first.")
+        problem = request_problem(task, level)
+        if problem:
+            raise user_error(problem)
         w, h = open_header(path)
         if w * h > self.max_pixels:
             raise user_error(

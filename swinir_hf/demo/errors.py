@@ -1,8 +1,16 @@
-"""The demo's two kinds of failure: a message for the user, and a model that cannot be used."""
+"""The demo's kinds of failure: a message for the user, a model that cannot be used, and API values that the
+page's components cannot take (`input_problem`)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import Any
+
 import gradio as gr
+
+# How gradio_client sends a file (`handle_file`): a FileData dict, which the server accepts only for its own uploads.
+SEND_FILES = "send files with gradio_client.handle_file(PATH)"
 
 
 def user_error(message: str) -> gr.Error:
@@ -12,3 +20,63 @@ def user_error(message: str) -> gr.Error:
 
 class ModelError(ValueError):
     """A model that cannot be used, with one plain line on what is wrong and what to do."""
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def value_problem(component: Any, value: Any) -> str | None:
+    """Why `value` cannot go to `component` (what gradio would refuse, or round, with a traceback in the server
+    log and no message for the client), or None."""
+    if isinstance(component, gr.File):
+        sent = isinstance(value, dict) and value.get("meta") == {"_type": "gradio.FileData"}
+        if value is None or component.file_count != "single" or (sent and isinstance(value.get("path"), str)):
+            return None
+        return f"expected a file: {SEND_FILES}, not {_shown(value)}"
+    if isinstance(component, (gr.Radio, gr.Dropdown)):
+        if value is None or getattr(component, "allow_custom_value", False) or getattr(component, "multiselect", False):
+            return None
+        choices = [choice for _, choice in component.choices]
+        if value in choices and not isinstance(value, (list, dict)):
+            return None
+        return f"{_shown(value)} is not one of {', '.join(map(repr, choices))}"
+    if isinstance(component, (gr.Number, gr.Slider)):
+        if value is None and isinstance(component, gr.Number):
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"expected a number, not {_shown(value)}"
+        if getattr(component, "precision", None) == 0 and value != int(value):
+            return f"expected a whole number, not {value!r}"
+        low, high = component.minimum, component.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"≥ {low}" if high is None else f"≤ {high}" if low is None else f"{low} to {high}"
+            return f"{value!r} is out of range ({bounds})"
+        return None
+    if isinstance(component, gr.Checkbox) and value is not None and not isinstance(value, bool):
+        return f"expected true or false, not {_shown(value)}"
+    if isinstance(component, gr.Textbox) and value is not None and not isinstance(value, str):
+        return f"expected a string, not {_shown(value)}"
+    return None
+
+
+def input_problem(api_name: str | None, names: Sequence[str | None], components: Sequence, values: list) -> str | None:
+    """Why the values an event received do not fit its input components, in one line naming the parameter as the
+    API shows it (`scale: expected a whole number, not 2.5`), or None.
+
+    Args:
+        api_name: the event's API name (None for an event without one).
+        names: the API's parameter names, one per component (None where gradio has none).
+        components: the event's input components (with their current choices).
+        values: what the client sent.
+    """
+    names = [(names[i] if i < len(names) else None) or f"value {i + 1}" for i in range(len(components))]
+    if len(values) < len(components):
+        endpoint = f"/{api_name}" if api_name else "This event"
+        return f"{endpoint} takes {len(components)} values ({', '.join(names)}), got {len(values)}."
+    for name, component, value in zip(names, components, values, strict=False):
+        problem = value_problem(component, value)
+        if problem:
+            return f"{name}: {problem}."
+    return None

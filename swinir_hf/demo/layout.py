@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import gradio as gr
+from gradio.exceptions import InvalidPathError
+from gradio.state_holder import SessionState
 
+from .errors import SEND_FILES, input_problem, user_error
 from .menu import AUTO, DENOISE, JPEG, SR
 
 if TYPE_CHECKING:
@@ -22,6 +25,34 @@ SCROLL_TO_RESULT_JS = """() => {
 CSS = "#plan p, #input-info p {margin: 0} #restore-button {min-height: 48px}"
 
 
+class Page(gr.Blocks):
+    """`gr.Blocks` whose events refuse values their input components cannot take (API clients send anything) with
+    a one-line `gr.Error` naming the parameter, as a user error: no traceback in the server log. Without this,
+    gradio answers a wrong type, a string path or too few values with no message at all, and every refused value
+    with a traceback in the log."""
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+        state = state or SessionState(self)
+        # A component updated in this session (the scale's choices, say) has its current copy in `state`.
+        components = [state[c._id] if c._id in state else c for c in block_fn.inputs]
+        problem = input_problem(block_fn.api_name, block_fn.input_parameter_names or [], components, inputs)
+        if problem:
+            raise user_error(problem)
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except InvalidPathError as err:  # a FileData path on the server's disk that no client uploaded
+            raise user_error(f"{err} {SEND_FILES[0].upper()}{SEND_FILES[1:]}.") from None
+        except Exception as err:
+            url = next((v["path"] for v in inputs if isinstance(v, dict) and _is_url(v.get("path"))), None)
+            if url is None or isinstance(err, gr.Error):
+                raise
+            raise user_error(f"Could not fetch {url}: {err}") from None
+
+
+def _is_url(path) -> bool:
+    return isinstance(path, str) and path.startswith(("http://", "https://"))
+
+
 def precisions(device: str) -> list:
     """Precisions a device ("cpu" / "cuda") can run (float16 only on CUDA)."""
     return [("Automatic", "auto"), "float32", "bfloat16"] + (["float16"] if device == "cuda" else [])
@@ -30,7 +61,7 @@ def precisions(device: str) -> list:
 def build(demo: RestorationDemo) -> gr.Blocks:
     """The page: the input column and the result column, examples, and every event wired to `demo`'s callbacks."""
     task0 = demo.menu.first_task()
-    with gr.Blocks(title="SwinIR image restoration", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
+    with Page(title="SwinIR image restoration", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
         gr.Markdown(
             "# SwinIR image restoration\n"
             "Drop an image, say what it is, pick the size, press **Restore**. The result keeps the input's bit "

@@ -32,6 +32,8 @@ TASK_WORDS = {
 TASK_NOUNS = {REAL_SR: "photos", SR: "clean images", DENOISE: "noisy images", JPEG: "JPEG images"}
 # What the noise level / JPEG quality control is called for the tasks whose checkpoints are trained per level.
 LEVEL_LABELS = {DENOISE: "Noise level σ (selects the checkpoint)", JPEG: "JPEG quality (selects the checkpoint)"}
+# The values a level can take: a noise σ on the 0-255 scale, a JPEG quality.
+LEVEL_RANGES = {DENOISE: ("Noise level σ", 0, 255), JPEG: ("JPEG quality", 1, 100)}
 # The demo's task of each of the paper's tasks (`TASK_TABLE`: what its checkpoints restore), and their menu names.
 _RESTORES = {"sr": SR, "real_sr": REAL_SR, "dn": DENOISE, "jpeg": JPEG}
 CONFIG_TASKS = {name: _RESTORES[task.restores] for name, task in TASK_TABLE.items()}
@@ -292,6 +294,19 @@ class Menu:
                 problem = f"{entry.label} {problem}"
             return Plan(entry=entry, level=chosen, problem=problem + ".")
         return Plan(entry=entry, spec=entry.spec(chosen), level=chosen)
+
+
+def request_problem(task: str, level: int | None) -> str | None:
+    """Why a task or level sent through the API cannot be meant (an unknown task, a σ of 999, a JPEG quality of
+    1000), or None. A level in range that no model has is `mismatch`'s."""
+    if task not in TASKS:
+        return f"Unknown task {task!r}: send one of {', '.join(map(repr, TASKS))}."
+    if level in (None, "") or task not in LEVEL_RANGES:
+        return None
+    what, low, high = LEVEL_RANGES[task]
+    if not low <= level <= high:
+        return f"{what} must be {low}-{high}, not {level}."
+    return None
 
 
 def mismatch(plan: Plan, scale: int | None, level: int | None) -> str | None:
