@@ -10,7 +10,7 @@ from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
 from .extras import MissingExtraError
 from .inference.collection import check_fresh_output_folder
-from .inference.collection_cli import add_restore_arguments, engine_options, tile_argument
+from .inference.collection_cli import LaunchParser, add_restore_arguments, engine_options, tile_argument
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -159,7 +159,8 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="swinir-hf", description=__doc__)
+    # `swinir-hf restore` also runs under `accelerate launch`: a bad command line is reported by its main process.
+    parser = LaunchParser(prog="swinir-hf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert an authors' .pth checkpoint into a from_pretrained folder")

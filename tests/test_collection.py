@@ -17,6 +17,7 @@ from PIL import Image
 from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.cli import main
 from swinir_hf.inference.collection import interleave
+from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
 from swinir_hf.inference.jobs import output_size, restore_image
 
@@ -268,13 +269,38 @@ def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_
 
 
 @pytest.mark.slow
-def test_two_processes_a_model_that_fails_to_load_is_one_line_on_each(mixed, tmp_path):
-    """The main process loads first; its error must reach the other process, not leave it dying at the barrier."""
+def test_two_processes_a_user_error_is_one_line_from_the_main_process(mixed, tmp_path):
+    """The main process loads first; its error must reach the other process, not leave it dying at the barrier,
+    and be printed once, not once per process."""
     missing = tmp_path / "no_model"
     done = _launch(mixed, "-o", tmp_path / "out", "--model", missing, "--no-progress", processes=2)
     assert done.returncode == 1
-    assert done.stderr.count(f"error: {missing} does not exist") == 2
+    assert done.stderr.count(f"error: {missing} does not exist") == 1
     assert "[rank1]" not in done.stderr and "Connection closed" not in done.stderr
+    assert not (tmp_path / "out").exists()
+    done = _launch(tmp_path / "nothing", "-o", tmp_path / "out", "--no-progress", processes=2)
+    assert done.returncode == 1
+    assert done.stderr.count("error: no such file, folder or matching files") == 1
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_user_errors_are_printed_by_the_main_process_only(rank, mixed, model_dir, tmp_path, monkeypatch, capsys):
+    # Every process of a launch parses the same command line and checks the same inputs: only rank 0 says so.
+    monkeypatch.setenv("RANK", rank)
+    shown = rank == "0"
+    assert _restore(mixed, "-o", tmp_path / "out", "--batch-size", "0", model_dir=model_dir) == 1
+    expected = "error: --batch-size and --workers must be at least 1\n"
+    assert capsys.readouterr().err == (expected if shown else "")
+    assert _restore(mixed, "-o", tmp_path / "out", "--device", "gpu0", model_dir=model_dir) == 1
+    assert capsys.readouterr().err.startswith("error: unknown device 'gpu0'") is shown
+    for command in (main, restore_main):  # argparse's usage and error, exit status 2
+        args = ["restore"] * (command is main) + [str(mixed), "-o", str(tmp_path / "out"), "--tile", "big"]
+        with pytest.raises(SystemExit) as exit_:
+            command(args)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert ("error: argument --tile: tile must be a number of pixels or 'auto', got 'big'" in err) is shown
+        assert err.count("usage:") == shown
     assert not (tmp_path / "out").exists()
 
 

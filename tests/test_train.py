@@ -118,6 +118,39 @@ def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: argument --config: config nope not found; bundled configs: ")
 
 
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_user_errors_are_printed_by_the_main_process_only(
+    rank, tiny_run, train_cli, images, tmp_path, monkeypatch, capsys
+):
+    # Every process of a launch parses the same command line and checks the same inputs: only rank 0 says so.
+    monkeypatch.setenv("RANK", rank)
+    shown = rank == "0"
+    assert main(["--config", "tiny_sr_x2", "--train.batch_size", "big"]) == 2
+    assert capsys.readouterr().err == ("error: train.batch_size: expected int, got big\n" if shown else "")
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    assert train_cli(tiny_run(images, taken)) == 1
+    expected = f"error: {taken} exists and is not a folder: choose another train.output_dir\n"
+    assert capsys.readouterr().err == (expected if shown else "")
+
+
+def test_an_error_once_training_runs_is_printed_by_the_process_that_met_it(monkeypatch, capsys):
+    from swinir_hf.training import cli
+    from swinir_hf.training.loop import RUN_ERROR
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(cli, "run_training", lambda *args, **kwargs: _raise_during_run(RUN_ERROR))
+    assert cli.main(["--config", "tiny_sr_x2"]) == 1
+    assert capsys.readouterr().err == "error: process 1: [Errno 28] No space left on device\n"
+
+
+def _raise_during_run(attribute: str):
+    err = OSError(28, "No space left on device")
+    setattr(err, attribute, 1)
+    raise err
+
+
 def test_help_lists_every_field_with_default_and_meaning(capsys):
     with pytest.raises(SystemExit) as done:
         main(["--help"])

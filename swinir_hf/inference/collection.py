@@ -95,6 +95,21 @@ def process_state(device: str | None = None):
     return PartialState(cpu=several and on_cpu)
 
 
+# Where launchers put a process's rank: torchrun / `accelerate launch`, then MPI (the variables accelerate reads).
+RANK_VARIABLES = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+
+
+def is_main_process() -> bool:
+    """Whether this is its launch's main process (rank 0; also when not launched), from the launcher's environment:
+    known before accelerate's process group exists, and without one. Every process of a launch parses the same
+    command line and checks the same inputs, so a user error found there is printed by this process only."""
+    for name in RANK_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value) == 0
+    return True
+
+
 def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
     """Raise ValueError when `out_dir`, or the nearest of its parents that exists, is a file: once, before the
     model loads, rather than one error per input (`option` names the argument to change)."""

@@ -16,6 +16,7 @@ from typing import Any
 from .collection import (
     ModelEngine,
     check_fresh_output_folder,
+    is_main_process,
     load_image_dataset,
     process_state,
     restore_dataset,
@@ -23,6 +24,24 @@ from .collection import (
 )
 from .jobs import OUTPUT_FORMATS, OutputOptions
 from .restoration import EngineOptions
+
+
+def user_error(message: str) -> int:
+    """Print `error: message` (on the main process only: every process of a launch meets the same user error) and
+    return the exit status 1."""
+    if is_main_process():
+        print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+class LaunchParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors (usage and message, exit status 2) only the main process of a launch prints:
+    every process parses the same command line."""
+
+    def error(self, message: str):
+        if is_main_process():
+            super().error(message)
+        self.exit(2)
 
 
 def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:
@@ -142,11 +161,9 @@ def _run(args: argparse.Namespace) -> int:
     from ..extras import MissingExtraError
 
     if bool(args.inputs) == bool(args.dataset):
-        print("error: give image files / folders / globs, or --dataset, not both", file=sys.stderr)
-        return 1
+        return user_error("give image files / folders / globs, or --dataset, not both")
     if args.batch_size < 1 or args.workers < 1:
-        print("error: --batch-size and --workers must be at least 1", file=sys.stderr)
-        return 1
+        return user_error("--batch-size and --workers must be at least 1")
     try:
         if args.device:  # before anything is loaded: `gpu0` or CUDA on a machine without it
             from .restoration import check_device
@@ -167,8 +184,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except (ValueError, FileNotFoundError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return user_error(str(err))
     state = process_state(args.device)
     if state.is_main_process:
         print(summary, file=sys.stderr)
@@ -181,9 +197,7 @@ def _run(args: argparse.Namespace) -> int:
 def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOptions) -> int:
     state = process_state(engine.device)
     if state.num_processes > 1:  # every process would map the whole dataset and write the same folder
-        if state.is_main_process:
-            print("error: --dataset runs in one process: start it without accelerate launch", file=sys.stderr)
-        return 1
+        return user_error("--dataset runs in one process: start it without accelerate launch")
     out = Path(args.output_dir)
     check_fresh_output_folder(out, args.overwrite)  # a ValueError is one line from _run
     if args.push_to_hub:  # now, not after restoring the whole dataset
@@ -206,7 +220,7 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m swinir_hf.restore` / `accelerate launch -m swinir_hf.restore`."""
-    parser = argparse.ArgumentParser(
+    parser = LaunchParser(
         prog="python -m swinir_hf.restore", description="Restore image files, folders or globs (or a dataset)."
     )
     add_restore_arguments(parser)

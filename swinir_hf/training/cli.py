@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import re
 import sys
 
@@ -17,6 +18,7 @@ import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from ..extras import MissingExtraError
+from ..inference.collection import is_main_process
 from .checks import TrainingInterrupted
 from .config import (
     SECTIONS,
@@ -27,7 +29,7 @@ from .config import (
     error_message,
     read_config_file,
 )
-from .loop import run_training
+from .loop import RUN_ERROR, run_training
 
 TRAIN_USAGE = "Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`."
 # `train.max_steps=100` without dashes, an override form argparse alone does not take.
@@ -114,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, args = parse_command_line(argv)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _user_error(err, 2)
     if args.print_config:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         return 0
@@ -128,6 +129,18 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr)
         return 130
     except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return _user_error(err, 1)
     return 0
+
+
+def _user_error(err: Exception, status: int) -> int:
+    """Print `error: ...` and return `status`. Every process of a launch parses the same command line and checks
+    the same inputs before the first step, so those errors are printed by the main process only; one a process
+    meets once training runs (`RUN_ERROR`) is its own, and printed by it, naming it when there are several."""
+    process = getattr(err, RUN_ERROR, None)
+    if process is None and not is_main_process():
+        return status
+    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    where = f"process {process}: " if process is not None and several else ""
+    print(f"error: {where}{err}", file=sys.stderr)
+    return status

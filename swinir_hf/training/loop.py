@@ -7,6 +7,7 @@ from a checkpoint therefore continues with bit-identical weights on CPU.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -43,6 +44,9 @@ from .state import EMA, InitReport, Run, build_model, set_schedule, step_seed
 from .validation import baseline_psnr, validation_psnr
 
 logger = logging.getLogger("swinir_hf.train")
+# Set on an exception raised once training runs: the index of the process that raised it (the checks before the
+# first step fail alike on every process; a failure during the run is one process's own).
+RUN_ERROR = "swinir_process_index"
 
 
 def run_training(
@@ -140,8 +144,14 @@ def _train(
             f"training {trained:,} parameters for steps {start}..{t.max_steps} on "
             f"{accelerator.num_processes} process(es), {accelerator.device}, {len(dataset)} images"
         )
-    run_steps(run, loader)
-    finish(run, push_to_hub_repo)
+    try:
+        run_steps(run, loader)
+        finish(run, push_to_hub_repo)
+    except Exception as err:
+        # Failing from here on (its disk, its data) is this process's own, not every process's as above.
+        with contextlib.suppress(AttributeError):
+            setattr(err, RUN_ERROR, accelerator.process_index)
+        raise
     return out
 
 
