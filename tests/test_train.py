@@ -378,6 +378,25 @@ def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
         ]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
+def test_accelerate_launch_a_bad_validation_folder_is_one_line(tiny_run, images, tmp_path):
+    """Only the main process reads data.val: its error must reach the other process, not leave it dying in the
+    next collective with a communication traceback, and be printed once."""
+    missing = tmp_path / "no_val"
+    config = tmp_path / "ddp.yaml"
+    config.write_text(yaml.safe_dump(tiny_run(images, tmp_path / "ddp", data={"val": str(missing)})))
+    launcher = str(Path(sys.executable).parent / "accelerate")
+    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "swinir_hf.train", "--config", str(config)]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode != 0
+    assert done.stderr.count(f"error: {missing} is neither a folder of images nor a Hub dataset id") == 1
+    assert "[rank1]" not in done.stderr and "Connection" not in done.stderr, done.stderr[-3000:]
+    assert not (tmp_path / "ddp").exists()
+
+
 def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):
     """The trainer's card: training data, tags, measured figures and, for Hub starting weights only, `base_model`."""
     cfg = TrainingConfig.from_dict(tiny_run(images, tmp_path / "out"))

@@ -198,7 +198,21 @@ def build_main_first(engine: ModelEngine, state: Any) -> SwinIRRestorer:
             restorer = engine.build(state.device)
         except Exception as err:  # raised again below, on every process
             error = err
-    if state.num_processes > 1:
+    raise_everywhere(error, state.num_processes)
+    if restorer is None:
+        restorer = engine.build(state.device)
+    state.wait_for_everyone()
+    return restorer
+
+
+def raise_everywhere(error: BaseException | None, num_processes: int) -> None:
+    """Raise the main process's `error` (None: it had none) on every process of the launch, which all call this.
+
+    Work done by the main process alone (loading a model first, reading the validation images) that fails would
+    leave the other processes waiting for it at their next collective, to die there with a communication
+    traceback. Raised alike everywhere, it is one user error that the main process reports.
+    """
+    if num_processes > 1:
         import pickle
 
         from accelerate.utils import broadcast_object_list
@@ -212,10 +226,6 @@ def build_main_first(engine: ModelEngine, state: Any) -> SwinIRRestorer:
         error = error or shared[0]
     if error is not None:
         raise error
-    if restorer is None:
-        restorer = engine.build(state.device)
-    state.wait_for_everyone()
-    return restorer
 
 
 def report_plan(plan: Plan) -> None:

@@ -24,6 +24,7 @@ from accelerate.utils import broadcast
 
 from ..checkpoints.cards import training_card
 from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_folder
+from ..inference.collection import raise_everywhere
 from .checks import (
     UNREADABLE_CHECKPOINT,
     StopSignals,
@@ -126,7 +127,13 @@ def _train(
     if init_report is not None and main:
         logger.info(str(init_report))
     dataset = build_dataset(cfg, model.config)
-    val_images = build_validation(cfg, model.config) if cfg.data.val and main else None
+    val_images, error = None, None
+    if cfg.data.val and main:  # validation runs on the main process
+        try:
+            val_images = build_validation(cfg, model.config)
+        except Exception as err:  # a bad data.val: raised on every process, not left to hang the others
+            error = err
+    raise_everywhere(error, accelerator.num_processes)
     baseline = baseline_psnr(val_images, model.config.upscale) if val_images is not None else None
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     run = prepare(cfg, accelerator, model, out, init_report, push_to_hub_repo or str(out))
