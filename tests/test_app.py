@@ -208,6 +208,41 @@ def test_float_tiff_is_restored_to_a_float_tiff(demo, tmp_path):
     assert "10×12 grey 32-bit float → **output** 20×24 grey 32-bit float" in info and after.mode == "L"
 
 
+def test_image_kinds_only_the_engine_reads_are_uploaded_shrunk_and_restored(demo, model_dir, tmp_path):
+    """Float RGB TIFF (tifffile only), 16-bit grey + alpha PNG and HEIC (pillow-heif): the header check, the
+    description, the shrink offer and the result all handle them."""
+    import pillow_heif
+    import png
+    import tifffile
+
+    from swinir_hf.inference.image_io import read_image
+
+    rng = np.random.default_rng(2)
+    float_rgb = tmp_path / "render.tiff"
+    tifffile.imwrite(float_rgb, rng.random((12, 10, 3), dtype=np.float32), photometric="rgb")
+    grey_alpha = tmp_path / "mask.png"
+    with open(grey_alpha, "wb") as f:
+        png.Writer(10, 12, greyscale=True, alpha=True, bitdepth=16).write(f, rng.integers(0, 65536, (12, 20)))
+    heic = tmp_path / "phone.heic"
+    pillow_heif.from_pillow(Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8))).save(heic)
+    cases = (
+        (float_rgb, "10×12 RGB 32-bit float", "20×24 RGB 32-bit float", ".tiff", "float32"),
+        (grey_alpha, "10×12 grey+alpha 16-bit", "20×24 grey+alpha 16-bit", ".png", "uint16"),
+        (heic, "10×12 RGB 8-bit", "20×24 RGB 8-bit", ".png", "RGB"),
+    )
+    small = RestorationDemo(max_pixels=100, defaults_dir=tmp_path / "none", extra_models=[str(model_dir)])
+    for path, before, after, suffix, kind in cases:
+        (_, preview), out, info = run(demo, path)
+        assert f"**Input** {before} → **output** {after}" in info and Path(out).suffix == suffix, info
+        stored = read_image(out).pixels  # the download keeps the depth
+        assert (stored.mode if isinstance(stored, Image.Image) else str(stored.dtype)) == kind
+        _, text, shrink, *_ = small.on_upload(str(path), SR, 2, str(model_dir), None, "")
+        assert text.startswith("⚠ This image is 10×12") and shrink["visible"], text
+        shrunk = read_image(small.shrink_upload(str(path))).pixels
+        w, h = shrunk.size if isinstance(shrunk, Image.Image) else shrunk.shape[1::-1]
+        assert w * h <= 100 and (shrunk.mode if isinstance(shrunk, Image.Image) else str(shrunk.dtype)) == kind
+
+
 def test_broken_model_folders_give_one_line(tmp_path, model_dir):
     corrupt = tmp_path / "corrupt"
     shutil.copytree(model_dir, corrupt)
@@ -325,7 +360,7 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     preview, text, shrink, *_, button = demo.on_upload(str(notes), SR, 2, AUTO, None, "")
-    assert text == "⚠ notes.txt is not an image this demo can read (PNG, JPEG, TIFF, WebP, BMP…)."
+    assert text == "⚠ notes.txt is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…)."
     assert not preview["visible"] and not button["interactive"]
     # Too large: said at upload, with an offer to shrink it to fit.
     small = RestorationDemo(

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..inference.image_io import read_image
+from ..inference.image_io import image_size, read_image
 from ..models.image_processing_swinir import float_to_image, image_to_float
 from .errors import user_error
 
@@ -73,7 +73,8 @@ def describe(pixels: Image.Image | np.ndarray) -> str:
     """'W×H, kind' of an image, e.g. '480×320 RGBA 8-bit'."""
     w, h = size_of(pixels)
     if isinstance(pixels, np.ndarray):
-        kind = f"{'RGBA' if pixels.shape[-1] == 4 else 'RGB'} 16-bit"
+        colour = {1: "grey", 2: "grey+alpha", 3: "RGB", 4: "RGBA"}[1 if pixels.ndim == 2 else pixels.shape[-1]]
+        kind = f"{colour} {'32-bit float' if pixels.dtype.kind == 'f' else f'{pixels.dtype.itemsize * 8}-bit'}"
     else:
         kind = {
             "L": "grey 8-bit",
@@ -99,15 +100,14 @@ def open_header(path: str) -> tuple[int, int]:
     """
     name = Path(path).name
     try:
-        with Image.open(path) as image:
-            return image.size
+        return image_size(path)
     except Image.DecompressionBombError:
         raise user_error(
             f"{name} has too many pixels to open safely (Pillow's decompression-bomb limit is "
             f"{Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels): shrink it before uploading."
         ) from None
     except (OSError, SyntaxError, ValueError):
-        raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, BMP…).") from None
+        raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).") from None
 
 
 def decode(path: str):
@@ -118,7 +118,7 @@ def decode(path: str):
         name = Path(path).name
         if isinstance(err.__cause__, Image.DecompressionBombError):
             raise user_error(f"{name} has too many pixels to open safely: shrink it before uploading.") from None
-        raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, BMP…).") from None
+        raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).") from None
 
 
 def shrink(pixels: Image.Image | np.ndarray, max_pixels: int) -> Image.Image | np.ndarray:
@@ -134,9 +134,14 @@ def shrink(pixels: Image.Image | np.ndarray, max_pixels: int) -> Image.Image | n
         return pixels.resize(size, Image.Resampling.LANCZOS)
     x = torch.from_numpy(pixels.astype(np.float32)).permute(2, 0, 1)[None]
     y = torch.nn.functional.interpolate(x, size=size[::-1], mode="bicubic", antialias=True, align_corners=False)
-    return y[0].permute(1, 2, 0).round().clamp(0, 65535).numpy().astype(np.uint16)
+    y = y[0].permute(1, 2, 0)
+    if pixels.dtype.kind == "f":
+        return y.clamp(0.0, 1.0).numpy()
+    return y.round().clamp(0, 65535).numpy().astype(np.uint16)
 
 
 def is_float(pixels: Image.Image | np.ndarray) -> bool:
     """Whether an image holds 32-bit float or integer pixels (TIFF keeps them; PNG cannot)."""
-    return isinstance(pixels, Image.Image) and pixels.mode in ("F", "I")
+    if isinstance(pixels, np.ndarray):
+        return pixels.dtype.kind == "f"
+    return pixels.mode in ("F", "I")

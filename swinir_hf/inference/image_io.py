@@ -111,6 +111,32 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     return Image.open(path)
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image file from its header, without decoding the pixels; TIFFs that only tifffile
+    reads (float colour) included.
+
+    Raises:
+        Image.DecompressionBombError: more pixels than Pillow decodes.
+        ValueError: a HEIF file without pillow-heif.
+        OSError, SyntaxError: not an image.
+    """
+    try:
+        with open_image(path) as image:
+            return image.size
+    except UnidentifiedImageError:
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                height, width = page.shape[1:3] if page.axes.startswith("S") else page.shape[:2]
+        except Exception:  # not a TIFF either: Pillow's error says so
+            pass
+        else:
+            return width, height
+        raise
+
+
 def _is_heif(path: str | os.PathLike) -> bool:
     with open(path, "rb") as f:
         head = f.read(12)
