@@ -337,10 +337,11 @@ def sort_by_size(jobs: list[Job]) -> list[Job]:
     """Jobs ordered by stored image size (header only), then path, so that same-size inputs are neighbours."""
 
     def key(job: Job) -> tuple[int, int, str]:
+        from .image_io import image_size
+
         try:
-            with Image.open(job.src) as im:
-                return (*im.size, str(job.src))
-        except (OSError, SyntaxError, Image.DecompressionBombError):
+            return (*image_size(job.src), str(job.src))
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):  # reported when it is read
             return (0, 0, str(job.src))
 
     return sorted(jobs, key=key)
