@@ -1,7 +1,7 @@
 """Assemble a Hugging Face Space folder from the repo: `python hub/build_space.py OUT_DIR [--overwrite]`.
 
-The Space gets app.py, a copy of the `swinir_hf` package (bundled default checkpoints included, so the Space works
-without the Hub) and hub/space/ (README with the Space header, pinned requirements, example images).
+The Space gets app.py, a copy of the `swinir_hf` package (bundled default checkpoints and the demo's example images
+included, so the Space works without the Hub) and hub/space/ (README with the Space header, pinned requirements).
 Upload it with `hf upload --repo-type space ORG/NAME OUT_DIR`.
 """
 

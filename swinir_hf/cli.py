@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
-from .extras import MissingExtraError
+from .extras import MissingExtraError, require
 from .inference.collection import check_fresh_output_folder
 from .inference.collection_cli import LaunchParser, add_restore_arguments, engine_options, tile_argument
 
@@ -189,8 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .checkpoints.export_cli import add_parser as add_hub_parser
 
     add_hub_parser(sub)
-    # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train, whose overrides are free-form.
+    # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train (free-form overrides) and
+    # `swinir-hf demo ...` to swinir_hf.demo.server (which needs the demo extra).
     sub.add_parser("train", add_help=False, help="train / fine-tune (same as python -m swinir_hf.train; see --help)")
+    sub.add_parser("demo", add_help=False, help="serve the Gradio demo on localhost (as python app.py; see --help)")
     return parser
 
 
@@ -200,6 +202,15 @@ def main(argv: list[str] | None = None) -> int:
         from .training.cli import main as train_main
 
         return train_main(argv[1:])
+    if argv[:1] == ["demo"]:
+        try:
+            require("gradio", "demo", "swinir-hf demo")
+        except MissingExtraError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        from .demo.server import main as demo_main
+
+        return demo_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

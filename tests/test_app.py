@@ -33,7 +33,7 @@ from swinir_hf.inference.image_io import read_image, write_image
 from swinir_hf.models.modeling_swinir import SwinTransformerBlock
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "hub" / "space" / "examples"
+EXAMPLES = ROOT / "swinir_hf" / "demo" / "examples"
 EXAMPLE = EXAMPLES / "church_x2_downscaled.png"
 
 
@@ -178,7 +178,7 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
         ", 'float16'." if demo.device == "cuda" else "."
     )
     hint = "send files with gradio_client.handle_file(PATH)"
-    assert refused(0, str(EXAMPLE)) == f"path: expected a file: {hint}, not {str(EXAMPLE)!r}."
+    assert refused(0, "photo.png") == f"path: expected a file: {hint}, not 'photo.png'."
     with pytest.raises(gr.Error) as err:
         asyncio.run(page.preprocess_data(restore, good[:2], None))
     names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision"
@@ -529,6 +529,43 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_swinir_hf_demo_is_the_same_command_for_an_installed_package(model_dir, tmp_path, capsys):
+    """`swinir-hf demo` (no app.py needed) serves the page with its examples, which ship inside the package; a bad
+    --model is one line under its own name; without gradio it names the extra."""
+    import urllib.request
+
+    from swinir_hf.cli import main as cli
+
+    bad = tmp_path / "empty"
+    bad.mkdir()
+    with pytest.raises(SystemExit, match=f"^swinir-hf demo: error: .*{bad.name}"):
+        cli(["demo", "--model", str(bad)])
+    without = "import sys; sys.modules['gradio'] = None; from swinir_hf.cli import main; sys.exit(main(['demo']))"
+    run = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True)
+    assert run.returncode == 1 and "swinir-hf demo needs the 'gradio' package, which the [demo] extra" in run.stderr
+    assert "Traceback" not in run.stderr
+
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    command = [sys.executable, "-m", "swinir_hf.cli", "demo", "--port", str(port), "--model", str(model_dir)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None
+            try:
+                config = urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5).read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+        assert "church_x2_downscaled.png" in config and "flowers_jpeg15.jpg" in config  # the examples are offered
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
     from gradio_client import Client, handle_file
 
@@ -628,7 +665,7 @@ def test_build_space_assembles_a_runnable_space(tmp_path):
     finally:
         sys.path.remove(str(ROOT / "hub"))
     out = tmp_path / "space"
-    assert build_space(out) == ["README.md", "app.py", "examples", "requirements.txt", "swinir_hf"]
+    assert build_space(out) == ["README.md", "app.py", "requirements.txt", "swinir_hf"]
     meta = metadata_load(out / "README.md")
     assert (meta["sdk"], meta["sdk_version"], meta["app_file"]) == ("gradio", gr.__version__, "app.py")
     pins = [line for line in (out / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
@@ -651,4 +688,4 @@ def test_build_space_assembles_a_runnable_space(tmp_path):
     # The Space imports its own copy of the package and finds its examples.
     probe = "import sys, app; print(sys.modules['swinir_hf'].__file__); print(app.EXAMPLES_DIR)"
     lines = subprocess.run([sys.executable, "-c", probe], cwd=out, capture_output=True, text=True, check=True).stdout
-    assert lines.split() == [str(out / "swinir_hf" / "__init__.py"), str(out / "examples")]
+    assert lines.split() == [str(out / "swinir_hf" / "__init__.py"), str(out / "swinir_hf" / "demo" / "examples")]

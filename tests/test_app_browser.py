@@ -29,7 +29,7 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "hub" / "space" / "examples"
+EXAMPLES = ROOT / "swinir_hf" / "demo" / "examples"
 CHROMIUM = os.environ.get("SWINIR_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("SWINIR_DEMO_SCREENSHOTS", Path(tempfile.gettempdir()) / "swinir-demo-screenshots"))
 # Headless, and nothing that reaches outside this machine.

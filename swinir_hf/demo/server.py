@@ -1,0 +1,77 @@
+"""The demo's command line: `swinir-hf demo`, `python app.py` (the same options), and the Space's entry."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import gradio as gr
+
+from .callbacks import DEFAULT_MAX_PIXELS, RestorationDemo
+from .errors import ModelError
+from .layout import CSS
+
+# Shipped with the package, so an installed swinir-hf and an assembled Space have them too.
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description="SwinIR image restoration demo (Gradio), on localhost.")
+    env = os.environ.get
+    parser.add_argument("--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to listen on")
+    parser.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", "7860")), help="port to listen on")
+    parser.add_argument(
+        "--model", action="append", default=[], help="local model folder or authors' .pth to add (repeatable)"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=int(env("SWINIR_DEMO_MAX_PIXELS", str(DEFAULT_MAX_PIXELS))),
+        help="largest accepted input, width × height (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="restorations running at once, each on its share of the CPU cores"
+    )
+    parser.add_argument("--queue-size", type=int, default=20, help="jobs waiting at most before new ones are refused")
+    parser.set_defaults(prog=prog)
+    return parser.parse_args(argv)
+
+
+def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
+    """Build, queue and start the app; extra keyword arguments go to `gr.Blocks.launch`.
+
+    Raises:
+        SystemExit: a `--model` that cannot be used, with one line saying why.
+    """
+    try:
+        app = RestorationDemo(
+            max_pixels=args.max_pixels,
+            concurrency=args.concurrency,
+            extra_models=args.model,
+            examples_dir=EXAMPLES_DIR if EXAMPLES_DIR.is_dir() else None,
+        )
+    except ModelError as err:
+        raise SystemExit(f"{args.prog}: error: {err}") from None
+    demo = app.build()
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
+    # System fonts: the default theme fetches web fonts, which an offline machine cannot.
+    fonts = {"font": ["ui-sans-serif", "system-ui", "sans-serif"], "font_mono": ["ui-monospace", "monospace"]}
+    theme = gr.themes.Default(**fonts)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        max_file_size="50mb",
+        theme=theme,
+        css=CSS,
+        footer_links=["api"],
+        **launch_kwargs,
+    )
+    return demo
+
+
+def main(argv: list[str] | None = None, prog: str = "swinir-hf demo") -> int:
+    """Serve the demo until interrupted."""
+    launch(parse_args(sys.argv[1:] if argv is None else argv, prog))
+    return 0
