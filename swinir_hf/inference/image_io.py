@@ -8,12 +8,15 @@ is a PIL image.
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import logging
 import os
 import secrets
 import socket
+import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,10 +101,16 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         OSError: what `Image.open` raises for other unreadable files.
     """
     try:
-        return Image.open(path)
-    except UnidentifiedImageError:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            image = Image.open(path)
+    except UnidentifiedImageError:  # the plugins' warnings while guessing ("Corrupt EXIF data") are noise then
         if not _is_heif(path):
             raise
+    else:
+        for warning in caught:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        return image
     from ..extras import MissingExtraError, require
 
     try:
@@ -127,7 +136,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         import tifffile
 
         try:
-            with tifffile.TiffFile(path) as tif:
+            with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
                 page = tif.pages[0]
                 height, width = page.shape[1:3] if page.axes.startswith("S") else page.shape[:2]
         except Exception:  # not a TIFF either: Pillow's error says so
@@ -135,6 +144,18 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         else:
             return width, height
         raise
+
+
+@contextlib.contextmanager
+def _quiet_tifffile() -> Iterator[None]:
+    """tifffile logs what it finds wrong in a damaged file; the caller's one-line error says it already."""
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _is_heif(path: str | os.PathLike) -> bool:
@@ -214,10 +235,11 @@ def _read_tiff_array(path: Path) -> ImageData | None:
     import tifffile
 
     try:
-        tif = tifffile.TiffFile(path)
+        with _quiet_tifffile():
+            tif = tifffile.TiffFile(path)
     except Exception:  # tifffile raises many kinds on a damaged header; Pillow's error then stands
         return None
-    with tif:
+    with tif, _quiet_tifffile():
         try:
             page = tif.pages[0]
             planar = page.axes.startswith("S")
