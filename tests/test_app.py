@@ -191,6 +191,12 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
         run(demo, EXAMPLE, task=DENOISE, scale=1, level=999)
     with pytest.raises(gr.Error, match="JPEG quality must be 1-100, not 0."):
         run(demo, EXAMPLE, task=JPEG, scale=1, level=0)
+    # A radio takes None (gradio lets it through): a precision the request left out is the client's, not a failure.
+    offered = "'auto', 'float32', 'bfloat16'" + (", 'float16'" if demo.device == "cuda" else "")
+    with pytest.raises(gr.Error) as err:
+        run(demo, EXAMPLE, precision=None)
+    assert err.value.message == f"Unknown precision None: send one of {offered}."
+    assert not err.value.print_exception
 
 
 def test_decompression_bomb_says_too_many_pixels(demo, tmp_path, monkeypatch):

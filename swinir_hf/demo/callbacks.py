@@ -22,6 +22,7 @@ from ..inference.restoration import EngineOptions, restore
 from ..loading import DEFAULTS_DIR
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError, user_error
+from .layout import precisions
 from .menu import (
     AUTO,
     CUSTOM,
@@ -247,6 +248,9 @@ class RestorationDemo:
         tile_value = parse_tile(tile)
         if precision == "float16" and self.device != "cuda":
             raise user_error("float16 needs a CUDA GPU and this server runs on the CPU: use Automatic or bfloat16.")
+        offered = [choice if isinstance(choice, str) else choice[1] for choice in precisions(self.device)]
+        if precision not in offered:  # a radio lets None through: the request's, not a failure of the restoration
+            raise user_error(f"Unknown precision {precision!r}: send one of {', '.join(map(repr, offered))}.")
         progress(0, desc="Waiting for a free worker")
         start = time.perf_counter()
         with self._cancellable(request.session_hash) as cancel, self._workers:
