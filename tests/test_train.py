@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -143,6 +145,64 @@ def test_an_error_once_training_runs_is_printed_by_the_process_that_met_it(monke
     monkeypatch.setattr(cli, "run_training", lambda *args, **kwargs: _raise_during_run(RUN_ERROR))
     assert cli.main(["--config", "tiny_sr_x2"]) == 1
     assert capsys.readouterr().err == "error: process 1: [Errno 28] No space left on device\n"
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_an_interrupt_is_reported_by_the_main_process_only(rank, tmp_path, monkeypatch, capsys):
+    # The launcher passes Ctrl-C / SIGTERM on to every process: all stop at one step with one status, rank 0 says so.
+    from swinir_hf.training import cli
+    from swinir_hf.training.checks import TrainingInterrupted
+
+    monkeypatch.setenv("RANK", rank)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    stopped = TrainingInterrupted(signal.SIGTERM, 3, tmp_path / "checkpoints" / "step-00000003")
+    cases = [
+        (stopped, 143, f"interrupted: {stopped}\n"),
+        (
+            KeyboardInterrupt(),
+            130,
+            "interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)\n",
+        ),
+    ]
+    for raised, status, message in cases:
+        monkeypatch.setattr(cli, "run_training", lambda *args, raised=raised, **kwargs: _raise(raised))
+        assert cli.main(["--config", "tiny_sr_x2"]) == status
+        assert capsys.readouterr().err == (message if rank == "0" else "")
+
+
+def test_stop_signals_agree_on_one_signal_and_only_the_main_process_announces_it(caplog):
+    from swinir_hf.training.checks import StopSignals
+
+    class Launch:
+        """Stands in for the Accelerator of a 3-process launch: gather returns every process's value, rank order."""
+
+        num_processes, device = 3, torch.device("cpu")
+
+        def __init__(self, signals: list[int]) -> None:
+            self.signals = signals
+
+        def gather(self, tensor: torch.Tensor) -> torch.Tensor:
+            return torch.tensor(self.signals, dtype=tensor.dtype)
+
+    INT, TERM = signal.SIGINT, signal.SIGTERM
+    # Per process, the signal it got; all agree on the main process's, else the lowest rank's (one exit status).
+    for got, agreed in (([0, INT, TERM], INT), ([TERM, INT, 0], TERM), ([0, 0, TERM], TERM), ([0, 0, 0], None)):
+        for rank in range(3):
+            stop = StopSignals()
+            stop.signal = got[rank] or None
+            assert stop.requested(Launch(got)) is (agreed is not None)
+            assert stop.signal == agreed
+    for announce in (True, False):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
+            StopSignals(announce=announce)._handle(signal.SIGTERM, None)
+        assert [r.getMessage() for r in caplog.records] == (
+            ["SIGTERM: stopping after this step with a checkpoint (Ctrl-C again: now)"] if announce else []
+        )
+
+
+def _raise(err: BaseException):
+    raise err
 
 
 def _raise_during_run(attribute: str):

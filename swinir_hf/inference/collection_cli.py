@@ -118,7 +118,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed, 130 on
-    Ctrl-C)."""
+    Ctrl-C: every process of a launch gets it, only the main process says so)."""
     try:
         if not args.no_progress:
             return _run(args)
@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
             return _run(args)
     except KeyboardInterrupt:
         # Outputs are written atomically, so what exists is complete and a rerun skips it.
-        print("interrupted: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
+        if is_main_process():
+            print("interrupted: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
         return 130
 
 

@@ -180,10 +180,12 @@ class TrainingInterrupted(Exception):
 
 class StopSignals:
     """While active (main thread only), SIGINT and SIGTERM ask the loop to stop after the step in progress instead
-    of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once."""
+    of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once. `announce`: log that it will stop
+    (the main process of a launch; the launcher passes a signal on to every process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, announce: bool = True) -> None:
         self.signal: int | None = None
+        self.announce = announce
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
@@ -200,17 +202,21 @@ class StopSignals:
         if self.signal is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.signal = signum
-        logger.warning(f"{signal.Signals(signum).name}: stopping after this step with a checkpoint (Ctrl-C again: now)")
+        if self.announce:
+            logger.warning(
+                f"{signal.Signals(signum).name}: stopping after this step with a checkpoint (Ctrl-C again: now)"
+            )
 
     def requested(self, accelerator: Any) -> bool:
-        """Whether any process got a stop signal (all processes agree, so that they checkpoint together)."""
+        """Whether any process got a stop signal. All processes agree, so that they checkpoint together, and on
+        which signal (the main process's, else the lowest rank's), so that they exit with one status."""
         if accelerator.num_processes == 1:
             return self.signal is not None
-        flag = torch.tensor([float(self.signal or 0)], device=accelerator.device)
-        flag = accelerator.reduce(flag, reduction="sum")
-        if flag.item() and self.signal is None:
-            self.signal = signal.SIGTERM
-        return bool(flag.item())
+        flags = accelerator.gather(torch.tensor([float(self.signal or 0)], device=accelerator.device))
+        got = [int(flag) for flag in flags.tolist() if flag]
+        if got:
+            self.signal = got[0]
+        return bool(got)
 
 
 def list_checkpoints(output_dir: Path) -> list[Path]:

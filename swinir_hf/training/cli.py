@@ -122,11 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         run_training(cfg, resume=args.resume, push_to_hub_repo=args.push_to_hub, overwrite=args.overwrite)
-    except TrainingInterrupted as err:
-        print(f"interrupted: {err}", file=sys.stderr)
+    except TrainingInterrupted as err:  # every process of a launch stops at this step, with this signal
+        if is_main_process():
+            print(f"interrupted: {err}", file=sys.stderr)
         return 128 + err.signum
     except KeyboardInterrupt:
-        print("interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr)
+        if is_main_process():
+            print(
+                "interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr
+            )
         return 130
     except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
         return _user_error(err, 1)

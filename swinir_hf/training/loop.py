@@ -236,7 +236,7 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
     if run.main and start == 0 and t.validate_every:  # 0: only at the end
         validate_now(run, 0)
     batches = iter(loader)
-    with StopSignals() as stop:
+    with StopSignals(announce=run.main) as stop:
         for step in range(start, t.max_steps):
             train_step(run, batches, step)
             after_step(run)
