@@ -440,19 +440,28 @@ def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
-def test_accelerate_launch_a_bad_validation_folder_is_one_line(tiny_run, images, tmp_path):
-    """Only the main process reads data.val: its error must reach the other process, not leave it dying in the
-    next collective with a communication traceback, and be printed once."""
-    missing = tmp_path / "no_val"
+@pytest.mark.parametrize("fault", ["data.val", "train.output_dir"])
+def test_accelerate_launch_a_main_process_failure_is_one_line(fault, tiny_run, images, tmp_path):
+    """Only the main process reads data.val and creates train.output_dir: its error must reach the other process,
+    not leave it dying in the next collective with a communication traceback, and be printed once."""
+    missing, taken = tmp_path / "no_val", tmp_path / "taken"
+    taken.write_text("a file")
+    # Under a file: the checks on every process see no folder there, and the main process's mkdir fails.
+    out = taken / "ddp" if fault == "train.output_dir" else tmp_path / "ddp"
+    raw = tiny_run(images, out, data={"val": str(missing)} if fault == "data.val" else {})
+    message = {
+        "data.val": f"error: no such dataset folder: {missing}",
+        "train.output_dir": f"error: [Errno 20] Not a directory: '{out}'",
+    }[fault]
     config = tmp_path / "ddp.yaml"
-    config.write_text(yaml.safe_dump(tiny_run(images, tmp_path / "ddp", data={"val": str(missing)})))
+    config.write_text(yaml.safe_dump(raw))
     launcher = str(Path(sys.executable).parent / "accelerate")
     cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
     cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "swinir_hf.train", "--config", str(config)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode != 0
-    assert done.stderr.count(f"error: no such dataset folder: {missing}") == 1, done.stderr[-3000:]
+    assert done.stderr.count(message) == 1 and done.stderr.count("error:") == 1, done.stderr[-3000:]
     assert "[rank1]" not in done.stderr and "Connection" not in done.stderr, done.stderr[-3000:]
     assert not (tmp_path / "ddp").exists()
 

@@ -141,12 +141,18 @@ def _train(
     resume_state(run, resume, resume_from)
     start = run.progress.step
     loader = build_loader(run, dataset, start)  # checks that the batch splits over processes and accumulation
+    error = None
     if main:  # every input is checked: only now does the run write into its folder
-        out.mkdir(parents=True, exist_ok=True)
-        if resume_from is None:
-            remove_checkpoints(out)
-        (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        accelerator.init_trackers(t.project_name, config=flat_config(cfg.to_dict()))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            if resume_from is None:
+                remove_checkpoints(out)
+            (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            accelerator.init_trackers(t.project_name, config=flat_config(cfg.to_dict()))
+        except Exception as err:  # a folder it may not create (under a file, no rights): raised on every process
+            error = err
+    raise_everywhere(error, accelerator.num_processes)
+    if main:
         logger.info(
             f"training {trained:,} parameters for steps {start}..{t.max_steps} on "
             f"{accelerator.num_processes} process(es), {accelerator.device}, {len(dataset)} images"
