@@ -25,8 +25,7 @@ import app
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.demo import RestorationDemo, menu
 from swinir_hf.demo.errors import ModelError
-from swinir_hf.demo.layout import precisions
-from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch
+from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch, precisions
 from swinir_hf.demo.progress import forwards_needed
 from swinir_hf.demo.uploads import jpeg_quality
 from swinir_hf.inference.image_io import read_image, write_image

@@ -22,7 +22,6 @@ from ..inference.restoration import EngineOptions, restore
 from ..loading import DEFAULTS_DIR
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError, user_error
-from .layout import precisions
 from .menu import (
     AUTO,
     CUSTOM,
@@ -36,6 +35,7 @@ from .menu import (
     hub_cached,
     local_labels,
     mismatch,
+    precisions,
     request_problem,
     task_of,
 )

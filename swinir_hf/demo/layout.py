@@ -9,7 +9,7 @@ from gradio.exceptions import InvalidPathError
 from gradio.state_holder import SessionState
 
 from .errors import SEND_FILES, input_problem, user_error
-from .menu import AUTO, DENOISE, JPEG, SR
+from .menu import AUTO, DENOISE, JPEG, SR, precisions
 
 if TYPE_CHECKING:
     from .callbacks import RestorationDemo
@@ -51,11 +51,6 @@ class Page(gr.Blocks):
 
 def _is_url(path) -> bool:
     return isinstance(path, str) and path.startswith(("http://", "https://"))
-
-
-def precisions(device: str) -> list:
-    """Precisions a device ("cpu" / "cuda") can run (float16 only on CUDA)."""
-    return [("Automatic", "auto"), "float32", "bfloat16"] + (["float16"] if device == "cuda" else [])
 
 
 def build(demo: RestorationDemo) -> gr.Blocks:

@@ -319,3 +319,8 @@ def mismatch(plan: Plan, scale: int | None, level: int | None) -> str | None:
     if level not in (None, "") and entry.levels and int(level) not in entry.levels:
         return f"{entry.label} has the levels {entry.levels}, not {int(level)}."
     return None
+
+
+def precisions(device: str) -> list:
+    """Precisions a device ("cpu" / "cuda") can run (float16 only on CUDA), as the page's radio offers them."""
+    return [("Automatic", "auto"), "float32", "bfloat16"] + (["float16"] if device == "cuda" else [])
