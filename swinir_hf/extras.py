@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
 
-# swinir-hf is not on a package index yet: the extras install from a checkout of the repository.
+# The folder holding the package: a checkout's root (with pyproject.toml), or site-packages for a wheel.
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+
+# swinir-hf is not on a package index yet: a checkout (editable install) installs an extra from the repository.
 INSTALL_HINT = "pip install -e '.[{extra}]' in a checkout of the swinir-hf repository"
+# An installed wheel: pip keeps the swinir-hf that is there (it satisfies the requirement) and adds the extra's
+# packages from the index, so no checkout (and no index entry for swinir-hf) is needed.
+WHEEL_INSTALL_HINT = "pip install 'swinir-hf[{extra}]' (keeps the installed swinir-hf, adds the extra's packages)"
+
+
+def install_hint(extra: str) -> str:
+    """How to install `extra` for this copy of the package: from the repository when it runs from a checkout (an
+    editable install, or the checkout on sys.path), by name when it is an installed wheel."""
+    in_checkout = (PACKAGE_PARENT / "pyproject.toml").is_file()
+    return (INSTALL_HINT if in_checkout else WHEEL_INSTALL_HINT).format(extra=extra)
 
 
 class MissingExtraError(ImportError):
@@ -22,6 +36,5 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
         if err.name is not None and err.name.split(".")[0] != module.split(".")[0]:
             raise  # the module is there but broken: its own error says more
         raise MissingExtraError(
-            f"{purpose} needs the {module!r} package, which the [{extra}] extra provides: "
-            f"{INSTALL_HINT.format(extra=extra)}"
+            f"{purpose} needs the {module!r} package, which the [{extra}] extra provides: {install_hint(extra)}"
         ) from err

@@ -48,3 +48,34 @@ def test_every_data_file_of_the_package_is_declared(package_data):
 def test_the_package_is_marked_typed():
     """PEP 561: type checkers read an installed package's annotations only when it ships py.typed."""
     assert (PACKAGE / "py.typed").is_file()
+
+
+@pytest.mark.parametrize(
+    ("checkout", "hint"),
+    [
+        (False, "pip install 'swinir-hf[demo]' (keeps the installed swinir-hf, adds the extra's packages)"),
+        (True, "pip install -e '.[demo]' in a checkout of the swinir-hf repository"),
+    ],
+)
+def test_a_missing_extra_is_installed_the_way_the_package_was(monkeypatch, tmp_path, checkout, hint):
+    """An installed wheel (the package in site-packages, no pyproject.toml beside it) is told to add the extra by
+    name, which pip does keeping the installed swinir-hf; only a checkout is sent to `pip install -e`."""
+    import sys
+
+    from swinir_hf import extras
+
+    if checkout:
+        (tmp_path / "pyproject.toml").write_text("[project]\nname = 'swinir-hf'\n")
+    monkeypatch.setattr(extras, "PACKAGE_PARENT", tmp_path)
+    monkeypatch.setitem(sys.modules, "gradio", None)
+    with pytest.raises(extras.MissingExtraError) as err:
+        extras.require("gradio", "demo", "swinir-hf demo")
+    assert str(err.value) == f"swinir-hf demo needs the 'gradio' package, which the [demo] extra provides: {hint}"
+
+
+def test_this_checkout_gets_the_checkout_hint():
+    from swinir_hf.extras import install_hint
+
+    if not (REPO / "pyproject.toml").is_file():
+        pytest.skip("not a checkout")
+    assert install_hint("train") == "pip install -e '.[train]' in a checkout of the swinir-hf repository"
