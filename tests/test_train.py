@@ -120,6 +120,25 @@ def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: argument --config: config nope not found; bundled configs: ")
 
 
+def test_a_bundled_config_run_away_from_its_data_names_the_field_and_the_folder(tmp_path, monkeypatch, capsys):
+    """The bundled configs read ../shared (the repository's fixture folder): run from anywhere else, as a user of
+    an installed wheel does, the error says which field, from which folder, and how to give one's own data."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["--config", "tiny_sr_x2", "--output-dir", str(tmp_path / "run")]) == 1
+    assert capsys.readouterr().err == (
+        "error: data.train: no such dataset folder: ../shared/trainsets/DIV2K_train_HR_crops128 (relative paths are "
+        f"read from the current folder, {tmp_path}; your own: --data.train '[DIR, ...]')\n"
+    )
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (48, 48), "gray").save(tmp_path / "photos" / "a.png")
+    assert main(["--config", "tiny_sr_x2", "data.train=[photos]", "--output-dir", str(tmp_path / "run")]) == 1
+    assert capsys.readouterr().err == (
+        "error: data.val: no such dataset folder: ../shared/testsets/Set5/HR (relative paths are read from the "
+        f"current folder, {tmp_path}; your own: --data.val DIR (or data.val=null))\n"
+    )
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("rank", ["0", "1"])
 def test_user_errors_are_printed_by_the_main_process_only(
     rank, tiny_run, train_cli, images, tmp_path, monkeypatch, capsys
@@ -450,7 +469,7 @@ def test_accelerate_launch_a_main_process_failure_is_one_line(fault, tiny_run, i
     out = taken / "ddp" if fault == "train.output_dir" else tmp_path / "ddp"
     raw = tiny_run(images, out, data={"val": str(missing)} if fault == "data.val" else {})
     message = {
-        "data.val": f"error: no such dataset folder: {missing}",
+        "data.val": f"error: data.val: no such dataset folder: {missing}",
         "train.output_dir": f"error: [Errno 20] Not a directory: '{out}'",
     }[fault]
     config = tmp_path / "ddp.yaml"

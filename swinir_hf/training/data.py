@@ -312,12 +312,30 @@ def _degradation(cfg: TrainingConfig, scale: int, val: bool) -> Degradation:
     return Degradation(d.degradation, scale, sigma, quality)
 
 
+# How to replace each source field's value from the command line.
+_OVERRIDE = {"data.train": "--data.train '[DIR, ...]'", "data.val": "--data.val DIR (or data.val=null)"}
+
+
+def _config_images(field: str, source: str, split: str, cache_dir: str | None) -> list:
+    """`load_images` for the config's `field`: a source that is not there is an error naming the field, and a
+    relative path also the folder it was looked for from. The bundled configs name `../shared/...`, the
+    repository's fixture folder, which a user of an installed package has not got beside the current folder."""
+    try:
+        return load_images(source, split, cache_dir)
+    except FileNotFoundError as err:
+        path = Path(source.removeprefix("imagefolder:"))
+        where = ""
+        if str(err).startswith("no such") and not path.is_absolute():  # not a Hub id that failed to load
+            where = f" (relative paths are read from the current folder, {Path.cwd()}; your own: {_OVERRIDE[field]})"
+        raise FileNotFoundError(f"{field}: {err}{where}") from err
+
+
 def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
     """The training patches of `data.train` (checked to be readable)."""
     d, channels, scale = cfg.data, config.num_channels, config.upscale
     hr_items, lr_items = [], [] if d.degradation == "paired" else None
     for i, source in enumerate(d.train):
-        items = load_images(source, d.split, d.cache_dir)
+        items = _config_images("data.train", source, d.split, d.cache_dir)
         hr_items += items
         if lr_items is not None:
             lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir)
@@ -329,7 +347,7 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
 def build_validation(cfg: TrainingConfig, config: Any) -> list[ValidationImage]:
     """The validation images of `data.val`, degraded as the training data (its validation setting)."""
     d, channels, scale = cfg.data, config.num_channels, config.upscale
-    val_hr = load_images(d.val, d.val_split, d.cache_dir)[: d.val_max_images]
+    val_hr = _config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
     val_lr = pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir) if d.val_lr else None
     paired_only = d.degradation == "paired" and not d.val_lr  # validated against bicubic downscaling
     kind = Degradation("bicubic", scale) if paired_only else _degradation(cfg, scale, val=True)
