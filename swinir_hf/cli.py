@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["train"]:
         from .training.cli import main as train_main
 
-        return train_main(argv[1:])
+        return train_main(argv[1:], prog="swinir-hf train")
     if argv[:1] == ["demo"]:
         try:
             require("gradio", "demo", "swinir-hf demo")

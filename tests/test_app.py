@@ -534,7 +534,6 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_swinir_hf_demo_is_the_same_command_for_an_installed_package(model_dir, tmp_path, capsys):
     """`swinir-hf demo` (no app.py needed) serves the page with its examples, which ship inside the package; a bad
     --model is one line under its own name; without gradio it names the extra."""

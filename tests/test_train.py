@@ -246,6 +246,15 @@ def test_help_lists_every_field_with_default_and_meaning(capsys):
     assert all(name in text for name in bundled_configs())
 
 
+def test_help_names_the_command_it_was_run_as(capsys):
+    from swinir_hf.cli import main as cli
+
+    for command, run in (("swinir-hf train", lambda: cli(["train", "--help"])), ("python -m swinir_hf.train", None)):
+        with pytest.raises(SystemExit):
+            run() if run else main(["--help"])
+        assert capsys.readouterr().out.startswith(f"usage: {command} --config CONFIG"), command
+
+
 def test_print_config_prints_the_resolved_config(capsys):
     assert main(["--config", "tiny_sr_x2", "--print-config", "--train.max_steps", "7"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)

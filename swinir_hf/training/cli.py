@@ -48,10 +48,11 @@ class _ConfigFile(ActionConfigFile):
         super().__call__(parser, cfg, yaml.safe_dump(raw), option_string)
 
 
-def build_parser() -> ArgumentParser:
-    """`python -m swinir_hf.train`'s options, and every config field as `--section.field VALUE`."""
+def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
+    """`python -m swinir_hf.train`'s options (`prog`: the command's name in --help), and every config field as
+    `--section.field VALUE`."""
     parser = ArgumentParser(
-        prog="python -m swinir_hf.train",
+        prog=prog,
         usage="%(prog)s --config CONFIG [options] [--section.field VALUE ...]",  # not all ~60 options
         description=TRAIN_USAGE,
         epilog=f"bundled configs: {', '.join(bundled_configs())}",
@@ -83,9 +84,11 @@ def _normalise(argv: list[str]) -> list[str]:
     return args
 
 
-def parse_command_line(argv: list[str] | None = None) -> tuple[TrainingConfig, Namespace]:
+def parse_command_line(
+    argv: list[str] | None = None, prog: str = "python -m swinir_hf.train"
+) -> tuple[TrainingConfig, Namespace]:
     """The validated config and the run's options; any problem is a `ValueError` with a one-line message."""
-    parser = build_parser()
+    parser = build_parser(prog)
     try:
         args = parser.parse_args(_normalise(sys.argv[1:] if argv is None else list(argv)))
         if args.init_from:
@@ -111,10 +114,10 @@ def _with_hint(parser: ArgumentParser, message: str) -> str:
     return f"{message} ({hint}see --help)"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train") -> int:
     """Exit status: 0 done, 1 the run failed, 2 a bad command line or config, 128 + N stopped by signal N."""
     try:
-        cfg, args = parse_command_line(argv)
+        cfg, args = parse_command_line(argv, prog)
     except ValueError as err:
         return _user_error(err, 2)
     if args.print_config:
