@@ -416,7 +416,8 @@ def test_saved_folder_loads_restores_and_pushes_offline(tiny_run, train_cli, ima
 
     card = ModelCard.load(out / "README.md")
     assert "4 of 4 steps" in card.text and "me/tiny-swinir" in card.text
-    assert card.data.datasets == [images.name] and card.data.base_model is None
+    assert card.data.datasets is None and card.data.base_model is None  # a local folder is no Hub dataset
+    assert f"Trained on {images.name} with" in card.text
     model = SwinIRForImageRestoration.from_pretrained(out).eval()
     from swinir_hf.inference.restoration import restore
 
@@ -512,7 +513,10 @@ def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):
         card = ModelCard(training_card(cfg, model, progress, 29.0, init, "me/tiny", measured_results=measured))
         assert card.data.base_model == base_model, source
     assert card.data.tags == ["swinir", "image-restoration", "super-resolution", "lightweight", "swinir-hf-trained"]
-    assert (card.data.datasets, card.data.model_name) == ([images.name], "tiny")
+    assert (card.data.datasets, card.data.model_name) == (None, "tiny")  # a local folder is no Hub dataset
+    cfg.data.train = [str(images), "org/photos", f"imagefolder:{images}"]
+    hub = ModelCard(training_card(cfg, model, progress, 29.0, None, "me/tiny"))
+    assert hub.data.datasets == ["org/photos"] and f"Trained on {images.name}, photos, {images.name} with" in hub.text
     assert card.data.pipeline_tag == "image-to-image"
     results = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
     assert results == {("Set5", "psnr"): 33.1235, ("Set5", "ssim"): 0.91}

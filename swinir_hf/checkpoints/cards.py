@@ -243,6 +243,7 @@ def render_model_card(
     license: str = "apache-2.0",
     remote_code: bool = True,
     base_model: str | None = None,
+    datasets: Sequence[str] | None = None,
 ) -> str:
     """A complete `README.md` for a SwinIR checkpoint folder, built offline (nothing is validated on the Hub).
 
@@ -251,7 +252,7 @@ def render_model_card(
         model_id: Hub repo id (or local path) the usage snippets load; its last part names the model-index.
         title: first heading, e.g. "SwinIR-M classical image super-resolution x4 (DIV2K+Flickr2K)".
         description: a paragraph saying what the weights are and where they come from.
-        training_data: dataset names for the `datasets` metadata and the training section.
+        training_data: dataset names for the training section (and the `datasets` metadata unless `datasets`).
         paper_results / measured_results: benchmark → {"psnr": dB, "ssim": …, "psnr_b": dB}; the paper's figures
             and this project's own `swinir-hf eval` figures. Both go into a results table; `model-index` holds the
             measured ones when there are any, else the paper's (see `eval_results`).
@@ -261,12 +262,13 @@ def render_model_card(
         remote_code: whether the folder ships the model code (`trust_remote_code=True` snippets) or needs the
             package (snippets import `swinir_hf`).
         base_model: Hub id of the model these weights were fine-tuned from, if any.
+        datasets: the `datasets` metadata, which the Hub links as dataset repos (default: `training_data`).
     """
     paper, measured = dict(paper_results or {}), dict(measured_results or {})
     data = card_data(
         config,
         model_id.rstrip("/").rsplit("/", 1)[-1],
-        training_data=training_data,
+        training_data=training_data if datasets is None else datasets,
         results=eval_results(config, paper, measured),
         tags=tags,
         license=license,
@@ -299,6 +301,8 @@ def training_card(
     """README.md for a model trained with `swinir_hf.train` (`render_model_card`) with the training data, recipe,
     steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`) go to the card's
     results. Weights initialised from a Hub model name it as `base_model`."""
+    from ..inference.collection import is_hub_dataset_id
+
     c, d = model.config, cfg.data
     description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(
         _training_recipe(cfg, model, progress, init)
@@ -313,6 +317,8 @@ def training_card(
         title=title,
         description=description,
         training_data=[Path(str(s)).name for s in d.train],
+        # Local folders are named in the text only: the Hub would link `datasets` entries as dataset repos.
+        datasets=[s for s in map(str, d.train) if is_hub_dataset_id(s) and not Path(s).exists()],
         num_parameters=model.num_parameters(),
         tags=["swinir-hf-trained"],
         remote_code=False,  # the trainer saves weights, config and processor only

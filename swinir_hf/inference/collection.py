@@ -253,7 +253,7 @@ def is_saved_dataset(path: str | os.PathLike) -> bool:
 def is_hub_dataset_id(spec: str) -> bool:
     """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path."""
     looks_local = spec.startswith((".", "/", "~", os.sep)) or Path(spec).suffix.lower() in IMAGE_SUFFIXES
-    return spec.count("/") <= 1 and not looks_local
+    return spec.count("/") <= 1 and ":" not in spec and not looks_local
 
 
 def image_columns(dataset: datasets.Dataset) -> list[str]:
