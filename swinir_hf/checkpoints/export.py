@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference.image_io import left_by_dead_process, process_tag
+from ..inference.files import left_by_dead_process, process_tag
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .cards import render_model_card
 from .catalog import Release, find_release, load_catalog

@@ -152,7 +152,7 @@ def restore_files(
     """
     from accelerate.utils import gather_object
 
-    from .image_io import collect_inputs
+    from .files import collect_inputs
 
     state = process_state(engine.device)
     files = collect_inputs(inputs, recursive=recursive)

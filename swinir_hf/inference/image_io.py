@@ -9,14 +9,11 @@ is a PIL image.
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import os
-import secrets
-import socket
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..models.image_processing_swinir import normalize_pil, warn_if_animated
+from .files import create_temp, remove_stale_temp_files
 
 # EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).
 _ORIENT = {
@@ -301,7 +299,7 @@ def write_image(
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
     remove_stale_temp_files(path.parent)
     try:
-        tmp = _create_temp(path)
+        tmp = create_temp(path)
     except OSError as err:
         raise OSError(f"cannot write {path}: {_reason(err, path.parent)}") from err
     try:
@@ -320,72 +318,6 @@ def write_image(
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-# Temporary files are `.swinir-<host>-<pid>-<random>-<name>`: one left by a killed process (kill -9, power loss)
-# is recognised by its process id and removed by the next write into its folder.
-_TEMP_PREFIX = ".swinir-"
-
-
-def _host() -> str:
-    return socket.gethostname().split(".")[0].replace("-", "_")
-
-
-def process_tag() -> str:
-    """`<host>-<pid>` of this process, for the names of its temporary files and folders (see `left_by_dead_process`)."""
-    return f"{_host()}-{os.getpid()}"
-
-
-def left_by_dead_process(name: str, prefix: str) -> bool:
-    """Whether `name` is `prefix` + a `process_tag()` of a process of this host that has died (killed, power loss).
-    Other hosts' names are never claimed: their processes cannot be checked from here."""
-    owner = f"{prefix}{_host()}-"
-    pid = name[len(owner) :].split("-", 1)[0] if name.startswith(owner) else ""
-    return pid.isdigit() and not _alive(int(pid))
-
-
-def _create_temp(path: Path) -> str:
-    """A new empty file beside `path`, created with mode 0666 & ~umask (as the final file should be; mkstemp
-    would give 0600)."""
-    for _ in range(100):
-        tmp = path.parent / f"{_TEMP_PREFIX}{process_tag()}-{secrets.token_hex(4)}-{path.name}"
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return str(tmp)
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name beside {path}")
-
-
-_cleaned: set[Path] = set()
-
-
-def remove_stale_temp_files(folder: Path) -> list[Path]:
-    """Remove the temporary files of `write_image` calls in `folder` whose process (on this host) has died;
-    once per folder and process. Returns what was removed."""
-    folder = Path(folder)
-    if folder in _cleaned or not folder.is_dir():
-        return []
-    _cleaned.add(folder)
-    removed = []
-    for tmp in folder.glob(f"{_TEMP_PREFIX}*"):
-        if left_by_dead_process(tmp.name, _TEMP_PREFIX):
-            try:
-                tmp.unlink()
-                removed.append(tmp)
-            except OSError:
-                pass  # another process got there first
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def _array_to_bits(arr: np.ndarray, bits: int) -> np.ndarray:
@@ -456,32 +388,3 @@ def _write_colour_array(path: Path, arr: np.ndarray, fmt: str, icc_profile: byte
                 png.write_chunks(f, chunks)
     except png.Error as err:
         raise OSError(f"16-bit PNG encoder: {err}") from err
-
-
-def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple[Path, Path]]:
-    """Files, folders and glob patterns → sorted unique (file, path relative to its root) pairs.
-
-    A folder contributes every non-hidden file in it (its sub-folders too with `recursive`), so that files
-    that are not images get reported rather than silently skipped.
-
-    Raises:
-        FileNotFoundError: an input that names nothing.
-    """
-    found: dict[Path, Path] = {}
-    for spec in inputs:
-        path = Path(spec)
-        if path.is_dir():
-            files = path.rglob("*") if recursive else path.iterdir()
-            for f in files:
-                rel = f.relative_to(path)
-                if f.is_file() and not any(part.startswith(".") for part in rel.parts):
-                    found.setdefault(f.resolve(), rel)
-        elif path.is_file():
-            found.setdefault(path.resolve(), Path(path.name))
-        else:
-            matches = [Path(m) for m in glob.glob(spec, recursive=recursive) if Path(m).is_file()]
-            if not matches:
-                raise FileNotFoundError(f"no such file, folder or matching files: {spec}")
-            for m in matches:
-                found.setdefault(m.resolve(), Path(m.name))
-    return sorted(found.items())
