@@ -246,11 +246,7 @@ class RestorationDemo:
         if problem:
             raise user_error(problem)
         tile_value = parse_tile(tile)
-        if precision == "float16" and self.device != "cuda":
-            raise user_error("float16 needs a CUDA GPU and this server runs on the CPU: use Automatic or bfloat16.")
-        offered = [choice if isinstance(choice, str) else choice[1] for choice in precisions(self.device)]
-        if precision not in offered:  # a radio lets None through: the request's, not a failure of the restoration
-            raise user_error(f"Unknown precision {precision!r}: send one of {', '.join(map(repr, offered))}.")
+        self._check_precision(precision)
         progress(0, desc="Waiting for a free worker")
         start = time.perf_counter()
         with self._cancellable(request.session_hash) as cancel, self._workers:
@@ -275,6 +271,14 @@ class RestorationDemo:
         if after.size != size_of(data.pixels):
             info += " · *before*: the input enlarged with bicubic interpolation"
         return (before, after), str(out), info
+
+    def _check_precision(self, precision: str) -> None:
+        """Raise a user error for a precision this server cannot run or that is not one (a radio lets None in)."""
+        if precision == "float16" and self.device != "cuda":
+            raise user_error("float16 needs a CUDA GPU and this server runs on the CPU: use Automatic or bfloat16.")
+        offered = [choice if isinstance(choice, str) else choice[1] for choice in precisions(self.device)]
+        if precision not in offered:  # the request's problem, not a failure of the restoration
+            raise user_error(f"Unknown precision {precision!r}: send one of {', '.join(map(repr, offered))}.")
 
     @contextmanager
     def _cancellable(self, session: str) -> Iterator[threading.Event]:
