@@ -443,19 +443,24 @@ def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
         assert "re-initialised" in str(report) and "dropped" in str(report)
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
-def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
-    out = tmp_path / "ddp"
-    # The main process's clock decides a timed checkpoint for both (here after every step).
-    raw = tiny_run(images, out, train={"max_steps": 2, "ema_decay": 0.5, "checkpoint_minutes": 1e-9})
+def launch_two_processes(raw: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`accelerate launch` of the trainer on the config `raw` in two CPU processes (gloo), output captured."""
     config = tmp_path / "ddp.yaml"
     config.write_text(yaml.safe_dump(raw))
     launcher = str(Path(sys.executable).parent / "accelerate")
     cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
     cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "swinir_hf.train", "--config", str(config)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
+def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
+    out = tmp_path / "ddp"
+    # The main process's clock decides a timed checkpoint for both (here after every step).
+    raw = tiny_run(images, out, train={"max_steps": 2, "ema_decay": 0.5, "checkpoint_minutes": 1e-9})
+    done = launch_two_processes(raw, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "on 2 process(es)" in done.stdout + done.stderr
     model = SwinIRForImageRestoration.from_pretrained(out)
@@ -482,13 +487,7 @@ def test_accelerate_launch_a_main_process_failure_is_one_line(fault, tiny_run, i
         "data.val": f"error: data.val: no such dataset folder: {missing}",
         "train.output_dir": f"error: [Errno 20] Not a directory: '{out}'",
     }[fault]
-    config = tmp_path / "ddp.yaml"
-    config.write_text(yaml.safe_dump(raw))
-    launcher = str(Path(sys.executable).parent / "accelerate")
-    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
-    cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "swinir_hf.train", "--config", str(config)]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    done = launch_two_processes(raw, tmp_path)
     assert done.returncode != 0
     assert done.stderr.count(message) == 1 and done.stderr.count("error:") == 1, done.stderr[-3000:]
     assert "[rank1]" not in done.stderr and "Connection" not in done.stderr, done.stderr[-3000:]
