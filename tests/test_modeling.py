@@ -157,6 +157,39 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_config):
         assert torch.allclose(g, checkpointed[name], atol=1e-5), name
 
 
+def test_trainer_gradient_accumulation_averages_the_micro_batches(tiny_config, tmp_path):
+    """transformers' Trainer divides the loss by the accumulation steps unless the model says it normalises the
+    loss itself (a forward with **kwargs, unless `accepts_loss_kwargs = False`): one step over 2 × 2 samples must
+    move the weights as the mean gradient does, not twice as far."""
+    from transformers import Trainer, TrainingArguments
+
+    model = SwinIRForImageRestoration(tiny_config(drop_path_rate=0.0))
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    data = [{"pixel_values": torch.rand(3, 8, 8), "labels": torch.rand(3, 16, 16)} for _ in range(4)]
+    batch = {k: torch.stack([d[k] for d in data]) for k in data[0]}
+    model(**batch).loss.backward()  # the mean loss of all four samples: the same as the mean of the two halves'
+    expected = {n: start[n] - 0.5 * p.grad for n, p in model.named_parameters()}
+    model.zero_grad()
+    args = TrainingArguments(
+        tmp_path,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
+        max_steps=1,
+        learning_rate=0.5,
+        optim="sgd",
+        lr_scheduler_type="constant",
+        weight_decay=0.0,
+        max_grad_norm=0.0,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        disable_tqdm=True,
+    )
+    Trainer(model=model, args=args, train_dataset=data).train()
+    for name, param in model.named_parameters():
+        assert torch.allclose(param.detach(), expected[name], atol=1e-5), name
+
+
 def test_save_load_round_trip_is_bitwise(tiny_config, tmp_path):
     model = SwinIRForImageRestoration(tiny_config(resi_connection="3conv", upsampler="nearest+conv")).eval()
     model.save_pretrained(tmp_path)

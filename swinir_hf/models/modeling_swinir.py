@@ -468,6 +468,10 @@ class SwinIRPreTrainedModel(PreTrainedModel):
     base_model_prefix = "swinir"
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = True
+    # A forward with **kwargs tells transformers' Trainer that the loss is normalised by the `num_items_in_batch`
+    # it then passes. Ours is a plain mean, so the Trainer must divide it by the gradient accumulation steps itself:
+    # otherwise every accumulated micro-batch counts in full (the step is that many times too large).
+    accepts_loss_kwargs = False
     _no_split_modules = ["SwinTransformerBlock"]
     # The shallow conv and everything after the transformer body work on img_range-scaled pixels and wide
     # feature maps, where float16 overflows (the authors' code gives black / NaN images in float16): loaded in
