@@ -101,6 +101,11 @@ def test_bad_inputs_are_rejected_clearly(tiny_config):
         model(torch.rand(1, 1, 8, 8))
     with pytest.raises(ValueError, match=r"labels must be \(1, 3, 16, 16\)"):
         model(torch.rand(1, 3, 8, 8), labels=torch.rand(1, 3, 8, 8))
+    for kwargs in ({"output_hidden_states": True}, {"output_attentions": True}, {"label": torch.rand(1, 3, 16, 16)}):
+        with pytest.raises(TypeError, match=f"unsupported argument\\(s\\) {next(iter(kwargs))}: it takes"):
+            model(torch.rand(1, 3, 8, 8), **kwargs)
+    out = model(torch.rand(1, 3, 8, 8), output_hidden_states=False, output_attentions=None)
+    assert list(out.keys()) == ["reconstruction"]
 
 
 def test_losses(tiny_config):

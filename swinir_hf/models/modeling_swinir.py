@@ -702,7 +702,16 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         Args:
             pixel_values: (N, C, H, W) floats in [0, 1], any H, W ≥ 1.
             labels: (N, C, scale·H, scale·W) targets in [0, 1]; when given, `loss` is computed.
+            kwargs: `return_dict` only (`can_return_tuple`); others, set, raise a TypeError rather than being ignored.
         """
+        # A typo (`label=`) or a request for what SwinIR does not return (`output_hidden_states=True`) would
+        # otherwise be ignored in silence; unset (None / False), as generic callers pass them, they are fine.
+        if unknown := sorted(k for k, v in kwargs.items() if v is not None and v is not False):
+            raise TypeError(
+                f"{type(self).__name__}.forward() got unsupported argument(s) {', '.join(unknown)}: it takes "
+                "pixel_values, labels and return_dict, and returns loss and reconstruction only (no hidden states or "
+                "attentions)"
+            )
         if pixel_values.ndim != 4 or pixel_values.shape[1] != self.config.num_channels:
             raise ValueError(
                 f"pixel_values must be (N, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"
