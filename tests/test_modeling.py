@@ -307,6 +307,18 @@ def test_every_float_field_takes_an_int(tiny_config, tmp_path):
     assert config.to_dict() == tiny_config(**{name: float(value) for name, value in ints.items()}).to_dict()
 
 
+def test_a_config_edited_after_construction_is_checked_when_a_model_is_built(tiny_config):
+    from transformers import AutoModel
+
+    for change, message in (({"upsampler": "bogus"}, "upsampler must be one of"), ({"embed_dim": 15}, "divisible")):
+        config = tiny_config()
+        config.update(change)
+        with pytest.raises(ValueError, match=message):
+            SwinIRForImageRestoration(config)
+        with pytest.raises(ValueError, match=message):
+            AutoModel.from_config(config)
+
+
 def test_config_validators_run_at_construction_and_on_save(tiny_config, tmp_path):
     """Our checks are the class validators of huggingface_hub's strict dataclass: transformers runs them (with its
     own) when saving, so a config broken after construction is not written."""
