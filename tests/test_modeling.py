@@ -208,6 +208,27 @@ def test_save_load_round_trip_is_bitwise(tiny_config, tmp_path):
         assert torch.equal(model(x).reconstruction, loaded(x).reconstruction)
 
 
+def test_sharded_folders_load_strictly_and_replace_an_earlier_layout(tiny_config, tmp_path):
+    """Saving sharded where a single model.safetensors was (or the reverse) leaves no weights of the earlier save:
+    transformers removes old shards but not an old single file, which from_pretrained would load instead. A missing
+    shard is an error naming it."""
+    old, new = SwinIRForImageRestoration(tiny_config()).eval(), SwinIRForImageRestoration(tiny_config()).eval()
+    x = torch.rand(1, 3, 6, 5)
+    old.save_pretrained(tmp_path)
+    new.save_pretrained(tmp_path, max_shard_size="10KB")
+    assert not (tmp_path / "model.safetensors").exists()
+    with torch.no_grad():
+        assert torch.equal(SwinIRForImageRestoration.from_pretrained(tmp_path)(x).reconstruction, new(x).reconstruction)
+    shard = sorted(tmp_path.glob("model-*.safetensors"))[-1]
+    shard.rename(tmp_path / "elsewhere")
+    with pytest.raises(OSError, match=shard.name):
+        SwinIRForImageRestoration.from_pretrained(tmp_path)
+    old.save_pretrained(tmp_path)
+    assert not list(tmp_path.glob("model*.safetensors.index.json")) and not list(tmp_path.glob("model-*"))
+    with torch.no_grad():
+        assert torch.equal(SwinIRForImageRestoration.from_pretrained(tmp_path)(x).reconstruction, old(x).reconstruction)
+
+
 def test_shift_masks_are_cached_per_size(tiny_config):
     model = SwinIRForImageRestoration(tiny_config()).eval()
     with torch.no_grad():

@@ -463,6 +463,27 @@ def _names(items: list[str], limit: int = 6) -> str:
     return ", ".join(items[:limit]) + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
+# The two layouts of safetensors weights: one file, or shards named by an index.
+WEIGHTS_LAYOUTS = ("model.safetensors", "model.safetensors.index.json")
+
+
+def _with_variant(name: str, variant: str | None) -> str:
+    """transformers' file name of a weights `variant` (`model.fp16.safetensors`)."""
+    if variant is None:
+        return name
+    stem, suffix = name.rsplit(".", 1)
+    return f"{stem}.{variant}.{suffix}"
+
+
+def _file_id(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime ns, size) of a file, None if there is none: tells a file rewritten by a save from an old one."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
 class SwinIRPreTrainedModel(PreTrainedModel):
     config_class = SwinIRConfig
     base_model_prefix = "swinir"
@@ -511,8 +532,18 @@ class SwinIRPreTrainedModel(PreTrainedModel):
     def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
         """transformers' `save_pretrained`, plus the code files the config names (`auto_map`, `custom_pipelines`:
         a model loaded from a Hub folder) when transformers does not copy them: it copies the files of remote-code
-        classes only, so a Hub model loaded through this package and saved again would name files it lacks."""
+        classes only, so a Hub model loaded through this package and saved again would name files it lacks.
+
+        Also removes the weights of an earlier save that this one replaces in another layout: transformers deletes
+        old shards but not an old single `model.safetensors`, which loading prefers to the new shards' index."""
+        variant = kwargs.get("variant")
+        layouts = [Path(save_directory) / _with_variant(name, variant) for name in WEIGHTS_LAYOUTS]
+        before = {path: _file_id(path) for path in layouts}
         super().save_pretrained(save_directory, *args, **kwargs)
+        if any(_file_id(path) not in (None, before[path]) for path in layouts):  # this save wrote one of them
+            for path in layouts:
+                if before[path] is not None and _file_id(path) == before[path]:
+                    path.unlink()
         config = self.config
         refs = list((getattr(config, "auto_map", None) or {}).values())
         refs += [entry["impl"] for entry in (getattr(config, "custom_pipelines", None) or {}).values()]
