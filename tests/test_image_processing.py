@@ -208,6 +208,22 @@ def test_pipeline_on_a_remote_code_folder_asks_nothing(tiny_config, tmp_path, mo
     assert restorer(Image.fromarray(_rgb(5, 6))).size == (12, 10)
 
 
+def test_a_saved_pipeline_reloads_as_it_was_loaded(model_dir, tmp_path):
+    """A pipeline of a package folder saves a package folder (no custom_pipelines, no code files), which reloads
+    without trust_remote_code and restores the same pixels."""
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    restorer.save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ]
+    assert getattr(restorer.model.config, "custom_pipelines", None) is None
+    image = Image.fromarray(_rgb(5, 6))
+    reloaded = pipeline("image-restoration", model=str(tmp_path))
+    np.testing.assert_array_equal(np.asarray(reloaded(image)), np.asarray(restorer(image)))
+
+
 def test_pipeline_keeps_greyscale_models_the_right_way_round(tiny_config, tmp_path):
     model = SwinIRForImageRestoration(tiny_config(num_channels=1, upscale=2)).eval()
     model.save_pretrained(tmp_path)

@@ -71,6 +71,19 @@ class ImageRestorationPipeline(Pipeline):
             raise ValueError("no images given")
         return super().__call__(inputs, *args, **kwargs)
 
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any) -> None:
+        """transformers' `save_pretrained` for a model with remote code (`auto_map`: a Hub export), which keeps its
+        code files and `custom_pipelines`. Any other model is saved as the package saves it, model and image
+        processor only: transformers would declare this pipeline as the folder's custom code (and copy it, without
+        the `auto_map` that makes the rest load), so reloading it would ask for `trust_remote_code=True`."""
+        if getattr(self.model.config, "auto_map", None):
+            super().save_pretrained(save_directory, **kwargs)
+            return
+        os.makedirs(save_directory, exist_ok=True)
+        self.model.save_pretrained(save_directory, **kwargs)
+        if self.image_processor is not None:
+            self.image_processor.save_pretrained(save_directory, **kwargs)
+
     def _sanitize_parameters(self, timeout: float | None = None, **kwargs: Any) -> tuple[dict, dict, dict]:
         return {"timeout": timeout}, {}, {}
 
