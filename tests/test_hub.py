@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from huggingface_hub import ModelCard
+from huggingface_hub import ModelCard, constants
 from PIL import Image
 from safetensors.torch import load_file
 
 from swinir_hf import SwinIRForImageRestoration, SwinIRImageProcessor, restore
 from swinir_hf.checkpoints import export as hub
-from swinir_hf.checkpoints import export_cli, folders, remote_code
+from swinir_hf.checkpoints import export_cli, folders, loading, remote_code
 from swinir_hf.checkpoints.cards import METRICS, PAPER_NAME, PAPER_URL, render_model_card
 from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.checkpoints.export import export_checkpoint, push_folder
@@ -377,6 +377,9 @@ class FakeHfApi:
     def __init__(self, token=None):
         self.token = token
 
+    def whoami(self):
+        return {"name": "me", "orgs": []}
+
     def create_repo(self, repo_id, repo_type=None, private=False, exist_ok=False):
         self.calls.append(("create_repo", repo_id, repo_type, private, exist_ok))
 
@@ -390,6 +393,9 @@ class FakeHfApi:
 def fake_api(monkeypatch):
     FakeHfApi.calls = []
     monkeypatch.setattr(folders, "HfApi", FakeHfApi)
+    # A Hub that answers (this fake one), whatever the machine running the tests has.
+    monkeypatch.setattr(loading, "hub_reachable", lambda *args, **kwargs: True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     return FakeHfApi
 
 
@@ -469,6 +475,23 @@ def test_rebuilding_an_earlier_export_keeps_edits_and_added_files(parity, tmp_pa
     assert export_cli.main(push) == 0
     assert 'model="me/swinir-gray-dn"' in (folder / "README.md").read_text()
     assert [c[0] for c in fake_api.calls] == ["create_repo", "upload_folder"]
+
+
+def test_cli_push_that_cannot_happen_is_refused_before_building(tmp_path, fake_api, monkeypatch, capsys):
+    """Offline (or without the right to push), --push fails at once, not after converting and verifying every
+    checkpoint."""
+    monkeypatch.setattr(export_cli, "export_checkpoint", lambda *a, **k: pytest.fail("built before the push check"))
+    source, out = tmp_path / "x.pth", tmp_path / "out"
+    source.write_bytes(b"")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert export_cli.main([str(source), "-o", str(out), "--push", "--org", "me"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --push me/swinir-*: HF_HUB_OFFLINE is set, so nothing can be pushed: unset it, or ")
+    assert "drop --push and upload the saved folder later (`hf upload me/NAME" in err and "Traceback" not in err
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert export_cli.main([str(source), "-o", str(out), "--push", "--org", "someone"]) == 1
+    assert "the token's user 'me' is not 'someone' nor a member of it" in capsys.readouterr().err
+    assert not out.exists() and fake_api.calls == []
 
 
 def test_cli_reports_a_failed_push(exported, fake_api, monkeypatch, capsys):

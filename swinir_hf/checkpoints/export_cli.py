@@ -12,6 +12,7 @@ from . import export
 from .catalog import load_catalog
 from .convert import CheckpointError
 from .export import HubExportError, export_checkpoint, push_folder, unclaimed_staging
+from .folders import check_push_access
 from .loading import network_errors
 
 DESCRIPTION = export.__doc__.split("\n\n")[0]
@@ -83,6 +84,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = Path(args.output_dir)
+    if args.push and not args.dry_run:  # now, not after building and verifying every checkpoint
+        org = args.org or load_catalog().organization
+        try:
+            check_push_access(
+                f"{org}/swinir-*", f"`hf upload {org}/NAME {out}/NAME` for each", option="--push", token=args.token
+            )
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     for folder in unclaimed_staging(out) if out.is_dir() else ():
         print(
             f"note: {folder} looks like the staging folder of an unfinished export, by another machine or an earlier "

@@ -18,32 +18,34 @@ MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "
 REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
 
 
-def check_push_access(repo_id: str, upload_later: str) -> None:
+def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-hub", token: str | None = None) -> None:
     """Raise `ValueError` (saying what to do) unless this machine can push to `repo_id` on the Hub: online, the Hub
     reachable, a token whose user or organisations own the repo's namespace. `upload_later` is how to upload what
-    was saved locally instead (e.g. `hf upload ORG/NAME OUTPUT_DIR`), offered as the alternative."""
+    was saved locally instead (e.g. `hf upload ORG/NAME OUTPUT_DIR`), offered as the alternative; `option` is the
+    command-line option that asked for the push, which the messages name; `token` the one to push with (default: the
+    logged-in one / HF_TOKEN)."""
     from huggingface_hub import constants
 
     from .loading import hub_reachable, network_errors
 
-    later = f"or drop --push-to-hub and upload the saved folder later ({upload_later})"
+    later = f"or drop {option} and upload the saved folder later ({upload_later})"
     if constants.HF_HUB_OFFLINE:
-        raise ValueError(f"--push-to-hub {repo_id}: HF_HUB_OFFLINE is set, so nothing can be pushed: unset it, {later}")
+        raise ValueError(f"{option} {repo_id}: HF_HUB_OFFLINE is set, so nothing can be pushed: unset it, {later}")
     if not hub_reachable():
         raise ValueError(
-            f"--push-to-hub {repo_id}: the Hub ({constants.ENDPOINT}) cannot be reached: retry when it can, {later}"
+            f"{option} {repo_id}: the Hub ({constants.ENDPOINT}) cannot be reached: retry when it can, {later}"
         )
     try:
-        me = HfApi().whoami()
+        me = HfApi(token=token).whoami()
     except network_errors() as err:
         raise ValueError(
-            f"--push-to-hub {repo_id}: no valid Hub token ({err}): run `hf auth login` or set HF_TOKEN, {later}"
+            f"{option} {repo_id}: no valid Hub token ({err}): run `hf auth login` or set HF_TOKEN, {later}"
         ) from err
     names = {me.get("name")} | {org.get("name") for org in me.get("orgs") or []}
     namespace = repo_id.split("/")[0] if "/" in repo_id else me.get("name")
     if namespace not in names:
         raise ValueError(
-            f"--push-to-hub {repo_id}: the token's user {me.get('name')!r} is not {namespace!r} nor a member of it "
+            f"{option} {repo_id}: the token's user {me.get('name')!r} is not {namespace!r} nor a member of it "
             f"(it may push to {', '.join(sorted(n for n in names if n))}), {later}"
         )
 
