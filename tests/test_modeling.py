@@ -73,6 +73,11 @@ def test_preset_errors():
     with pytest.raises(ValueError, match="scale 1 only"):
         SwinIRConfig.from_preset("color_dn", scale=2)
     assert SwinIRConfig.from_preset("lightweight_sr", scale=4).upsampler == "pixelshuffledirect"
+    with pytest.raises(ValueError, match="embed_dimm is not a SwinIRConfig field"):
+        SwinIRConfig.from_preset("classical_sr", 4, embed_dimm=60)
+    with pytest.raises(ValueError, match="sets the scale with scale=, not upscale="):
+        SwinIRConfig.from_preset("classical_sr", 4, upscale=2)
+    assert SwinIRConfig.from_preset("classical_sr", 2, embed_dim=60, dtype="float32").embed_dim == 60
 
 
 @pytest.mark.parametrize("upsampler,scale", [("pixelshuffle", 3), ("pixelshuffledirect", 2), ("nearest+conv", 4)])

@@ -288,14 +288,21 @@ class SwinIRConfig(PreTrainedConfig):
         """
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-        fields = dict(PRESETS[preset])
-        scales = fields.pop("_scales")
+        if "upscale" in overrides:
+            raise ValueError(
+                f"from_preset sets the scale with scale=, not upscale= (got upscale={overrides['upscale']})"
+            )
+        # The constructor keeps unknown keys as extra attributes: a misspelt override would leave the preset's value.
+        if unknown := sorted(set(overrides) - {f.name for f in fields(cls)}):
+            raise ValueError(f"from_preset: {', '.join(unknown)} is not a SwinIRConfig field")
+        values = dict(PRESETS[preset])
+        scales = values.pop("_scales")
         if scale is None:
             if len(scales) > 1:
                 raise ValueError(f"preset {preset!r} needs scale=, one of {scales}")
             scale = scales[0]
         if len(scales) == 1 and scale != scales[0]:
             raise ValueError(f"preset {preset!r} works at scale {scales[0]} only, got {scale}")
-        fields.setdefault("task", preset)
-        fields.update(upscale=scale, **overrides)
-        return cls(**fields)
+        values.setdefault("task", preset)
+        values.update(upscale=scale, **overrides)
+        return cls(**values)
