@@ -155,3 +155,19 @@ def test_models_lists_what_loads_and_marks_what_is_cached(monkeypatch, tmp_path,
     # what the mark promises: it loads with the Hub unreachable
     loaded = load_model(release.repo)
     assert torch.equal(loaded.conv_first.weight, model.conv_first.weight)
+
+
+def test_listing_into_a_pipe_that_closes_early_is_quiet():
+    """`swinir-hf models | head -1`: a reader that has gone is no traceback, buffered or not."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from swinir_hf.cli import main; sys.exit(main(['models']))"
+    for unbuffered in ("", "1"):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader has gone before the first line
+        env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+        done = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, env=env)
+        os.close(write_end)
+        assert (done.returncode, done.stderr.decode()) == (0, ""), unbuffered

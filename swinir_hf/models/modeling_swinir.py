@@ -544,12 +544,15 @@ class SwinIRPreTrainedModel(PreTrainedModel):
             for path in layouts:
                 if before[path] is not None and _file_id(path) == before[path]:
                     path.unlink()
-        config = self.config
-        refs = list((getattr(config, "auto_map", None) or {}).values())
-        refs += [entry["impl"] for entry in (getattr(config, "custom_pipelines", None) or {}).values()]
+        self._copy_named_code(Path(save_directory))
+
+    def _copy_named_code(self, folder: Path) -> None:
+        """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name."""
+        refs = list((getattr(self.config, "auto_map", None) or {}).values())
+        refs += [entry["impl"] for entry in (getattr(self.config, "custom_pipelines", None) or {}).values()]
         for ref in refs:
             module = ref.split("--")[-1].rsplit(".", 1)[0]  # "[org/repo--]module.Class"
-            source, target = Path(__file__).with_name(f"{module}.py"), Path(save_directory) / f"{module}.py"
+            source, target = Path(__file__).with_name(f"{module}.py"), folder / f"{module}.py"
             if source.is_file() and not target.exists():
                 shutil.copyfile(source, target)
 
