@@ -120,6 +120,8 @@ def open_image(source: str, timeout: float | None = None) -> Image.Image:
         return Image.open(io.BytesIO(response.content))
     if os.path.isfile(source):
         return Image.open(source)
+    if "." in source and not source.startswith("data:"):  # base64 has no dots: this was meant as a file name
+        raise FileNotFoundError(f"no such image file: {source}")
     from transformers.image_utils import load_image
 
     return load_image(source, timeout=timeout)
