@@ -77,6 +77,25 @@ def test_bad_inputs():
         processor(np.zeros((4, 4, 5), dtype=np.uint8))
 
 
+def test_batches_options_of_other_processors_and_tuple_outputs(model_dir):
+    """A batched tensor / array is N images; an option this processor does not apply (resizing, normalising) is
+    an error, not ignored; the `return_dict=False` tuple post-processes as the output dataclass does."""
+    processor = SwinIRImageProcessor()
+    frames = np.stack([_rgb(seed=i) for i in range(3)])  # (N, H, W, C)
+    one_by_one = processor(list(frames))["pixel_values"]
+    assert torch.equal(processor(frames)["pixel_values"], one_by_one)
+    assert torch.equal(processor(torch.from_numpy(frames / 255.0).permute(0, 3, 1, 2))["pixel_values"], one_by_one)
+    for option in ({"do_resize": True}, {"size": {"height": 64, "width": 64}}, {"do_normalize": True}):
+        with pytest.raises(TypeError, match=f"takes no {next(iter(option))}: it neither resizes"):
+            processor(frames, **option)
+    assert processor(frames, do_resize=False, size=None)["pixel_values"].shape == (3, 3, 9, 7)
+    model = SwinIRForImageRestoration.from_pretrained(model_dir).eval()
+    with torch.no_grad():
+        as_dataclass = processor.post_process_image_restoration(model(one_by_one))
+        as_tuple = processor.post_process_image_restoration(model(one_by_one, return_dict=False))
+    assert [np.asarray(a).tolist() for a in as_dataclass] == [np.asarray(b).tolist() for b in as_tuple]
+
+
 def test_post_processing_rounds_clamps_and_keeps_bit_depth():
     recon = torch.tensor([[[[-0.2, 0.5], [0.50196, 1.7]]]])
     processor = SwinIRImageProcessor(num_channels=1)

@@ -274,9 +274,22 @@ class SwinIRImageProcessor(_ImageProcessorBase):
     def preprocess(
         self, images: Any, return_tensors: str | None = "pt", num_channels: int | None = None, **kwargs: Any
     ) -> BatchFeature:
-        """One image or a list of same-size images → `pixel_values` (N, C, H, W) float32 in [0, 1];
-        `num_channels` overrides the processor's for this call."""
+        """One image, a list of same-size images or a batch (an (N, C, H, W) tensor / (N, H, W, C) array) →
+        `pixel_values` (N, C, H, W) float32 in [0, 1]; `num_channels` overrides the processor's for this call.
+
+        Raises:
+            TypeError: an option of other image processors (resizing, cropping, normalising) set: this one does
+                none of them, and ignoring it would hand the model something else than asked for.
+        """
+        asked = sorted(name for name, value in kwargs.items() if value not in (None, False))
+        if asked:
+            raise TypeError(
+                f"SwinIRImageProcessor takes no {', '.join(asked)}: it neither resizes, crops nor normalises (the "
+                "model pads inside and returns exactly scale × the input)"
+            )
         channels = num_channels or self.num_channels
+        if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
+            images = list(images)
         if not isinstance(images, (list, tuple)):
             images = [images]
         if not images:
@@ -291,8 +304,9 @@ class SwinIRImageProcessor(_ImageProcessorBase):
     def post_process_image_restoration(
         self, outputs: Any, output_type: str = "pil", bit_depth: int = 8
     ) -> list[Image.Image | np.ndarray]:
-        """Model output (or its `reconstruction`, (N, C, H, W)) → list of PIL images / uint arrays."""
-        recon = getattr(outputs, "reconstruction", outputs)
+        """Model output (its dataclass, its `return_dict=False` tuple, or its `reconstruction`, (N, C, H, W)) →
+        list of PIL images / uint arrays."""
+        recon = outputs[-1] if isinstance(outputs, tuple) else getattr(outputs, "reconstruction", outputs)
         if not isinstance(recon, torch.Tensor) or recon.ndim != 4:
             raise ValueError("expected a model output or an (N, C, H, W) tensor")
         arrays = recon.detach().float().cpu().permute(0, 2, 3, 1).numpy()
