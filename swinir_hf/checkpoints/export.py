@@ -123,9 +123,8 @@ def export_checkpoint(
     model = convert_original_checkpoint(state)
     if release is not None:
         check_release(model, release, checkpoint)
-    name = release.repo if release else local_repo_name(checkpoint)
-    repo_id = f"{organization or load_catalog().organization}/{name}"
-    _check_repo_id(repo_id)
+    repo_id = hub_repo_id(checkpoint, organization)
+    name = repo_id.split("/")[1]
     target = Path(output_dir) / name
     params = {k: v for k, v in state.items() if not k.endswith(BUFFER_SUFFIXES)}
     if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, params):
@@ -181,6 +180,19 @@ def unclaimed_staging(output_dir: Path) -> list[Path]:
         for folder in output_dir.glob(f"{_STAGING_PREFIX}*")
         if (match := _STAGING_NAME.fullmatch(folder.name)) and match["host"] != here and folder.is_dir()
     )
+
+
+def hub_repo_id(checkpoint: Path, organization: str | None = None) -> str:
+    """`organization/<repo name>` of a checkpoint's Hub folder (its catalogue name, else `local_repo_name`).
+
+    Raises:
+        HubExportError: an id the Hub would reject (a bad organisation, a file stem too long).
+    """
+    release = find_release(Path(checkpoint).name)
+    name = release.repo if release else local_repo_name(Path(checkpoint))
+    repo_id = f"{organization or load_catalog().organization}/{name}"
+    _check_repo_id(repo_id)
+    return repo_id
 
 
 def _check_repo_id(repo_id: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import export
 from .catalog import load_catalog
 from .convert import CheckpointError
-from .export import HubExportError, export_checkpoint, push_folder, unclaimed_staging
+from .export import HubExportError, export_checkpoint, hub_repo_id, push_folder, unclaimed_staging
 from .folders import check_push_access
 from .loading import network_errors
 
@@ -72,6 +72,15 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
 
+def _name_problem(checkpoint: Path, organization: str | None) -> str | None:
+    """Why `checkpoint` has no valid Hub repo id under `organization` ("FILE: reason"), or None."""
+    try:
+        hub_repo_id(checkpoint, organization)
+    except HubExportError as err:
+        return f"{checkpoint.name}: {err}"
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..inference.collection import check_output_folder
 
@@ -84,6 +93,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = Path(args.output_dir)
+    bad_names = [_name_problem(checkpoint, args.org) for checkpoint in checkpoints]
+    for problem in filter(None, bad_names):  # a bad --org is refused before anything is built or reached
+        print(f"error: {problem}", file=sys.stderr)
+    if any(bad_names):
+        return 1
     if args.push and not args.dry_run:  # now, not after building and verifying every checkpoint
         org = args.org or load_catalog().organization
         try:
