@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -61,7 +63,10 @@ def test_never_overwrites_an_input_and_skips_existing(inputs, model_dir, capsys)
     assert (inputs / "good_x2.jpg").stat().st_mtime_ns == written
 
 
-def test_ctrl_c_keeps_finished_outputs_and_a_rerun_does_the_rest(model_dir, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_keeps_finished_outputs_and_a_rerun_does_the_rest(stop, model_dir, tmp_path, capsys, monkeypatch):
+    """Ctrl-C, or SIGTERM (a scheduler preempting the job), stops with one line and keeps what is finished."""
+    handler = signal.getsignal(signal.SIGTERM)
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
     rng = np.random.default_rng(1)
@@ -72,15 +77,19 @@ def test_ctrl_c_keeps_finished_outputs_and_a_rerun_does_the_rest(model_dir, tmp_
 
     def interrupted_at_the_second_image(self, *args, **kwargs):
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == 2 and stop == "SIGINT":
             raise KeyboardInterrupt
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled at once, in this (the main) thread
         return forward(self, *args, **kwargs)
 
     monkeypatch.setattr(SwinIRForImageRestoration, "forward", interrupted_at_the_second_image)
     args = ["restore", str(folder), "-o", str(out), "--model", str(model_dir), "--no-progress"]
-    assert main(args) == 130
+    assert main(args) == {"SIGINT": 130, "SIGTERM": 143}[stop]
     err = capsys.readouterr().err
-    assert "interrupted: finished outputs are kept; run the same command again" in err and "Traceback" not in err
+    how = {"SIGINT": "interrupted", "SIGTERM": "terminated (SIGTERM)"}[stop]
+    assert f"{how}: finished outputs are kept; run the same command again" in err and "Traceback" not in err
+    assert signal.getsignal(signal.SIGTERM) is handler  # the command's own handler is gone with it
     assert [p.name for p in out.iterdir()] == ["a.png"] and Image.open(out / "a.png").size == (20, 24)
     monkeypatch.setattr(SwinIRForImageRestoration, "forward", forward)
     assert main(args) == 0
