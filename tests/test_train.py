@@ -485,7 +485,7 @@ def test_accelerate_launch_a_main_process_failure_is_one_line(fault, tiny_run, i
     raw = tiny_run(images, out, data={"val": str(missing)} if fault == "data.val" else {})
     message = {
         "data.val": f"error: data.val: no such dataset folder: {missing}",
-        "train.output_dir": f"error: [Errno 20] Not a directory: '{out}'",
+        "train.output_dir": f"error: output folder {out} is not a folder ({taken} is a file): choose another train.",
     }[fault]
     done = launch_two_processes(raw, tmp_path)
     assert done.returncode != 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors import SafetensorError
 
+from ..inference.collection import check_output_folder
 from ..models.modeling_swinir import SwinIRForImageRestoration
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | N
     """The checkpoint to resume (None: start at step 0). Starting at step 0 in a folder that holds anything but an
     unstarted run's leftovers needs `overwrite`, also with `--resume latest` finding no checkpoint there: the run
     would replace the folder's model files at its end."""
+    if not out.exists():  # a folder above it that is a file: said now, alike on every process of a launch
+        check_output_folder(out, "train.output_dir")
     resume_from = resolve_resume(resume, out) if resume else None
     if resume_from is None and not overwrite and not _fresh(out):
         if resume:
