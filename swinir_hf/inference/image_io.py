@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -135,13 +136,20 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
 
         try:
             with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
-                page = tif.pages[0]
-                height, width = page.shape[1:3] if page.axes.startswith("S") else page.shape[:2]
+                _, height, width, _ = _page_layout(tif.pages[0])
         except Exception:  # not a TIFF either: Pillow's error says so
             pass
         else:
             return width, height
         raise
+
+
+def _page_layout(page: Any) -> tuple[bool, int, int, int]:
+    """(planar, height, width, samples per pixel) of a tifffile page: planar pages store one plane per sample."""
+    planar = page.axes.startswith("S")
+    height, width = page.shape[1:3] if planar else page.shape[:2]
+    samples = page.shape[0] if planar else (page.shape[2] if len(page.shape) > 2 else 1)
+    return planar, height, width, samples
 
 
 @contextlib.contextmanager
@@ -240,15 +248,13 @@ def _read_tiff_array(path: Path) -> ImageData | None:
     with tif, _quiet_tifffile():
         try:
             page = tif.pages[0]
-            planar = page.axes.startswith("S")
+            planar, height, width, samples = _page_layout(page)
         except Exception:
             return None
-        samples = page.shape[0] if planar else page.shape[-1]
         floats = page.dtype is not None and page.dtype.kind == "f"
         grey_alpha16 = page.dtype == np.uint16 and samples == 2
         if len(page.shape) != 3 or samples not in (2, 3, 4) or not (floats or grey_alpha16):
             return None
-        height, width = page.shape[1:] if planar else page.shape[:2]
         if Image.MAX_IMAGE_PIXELS and height * width > 2 * Image.MAX_IMAGE_PIXELS:
             err = Image.DecompressionBombError(f"{height * width} pixels")
             raise ValueError(f"{path}: {_bomb_reason(err)}")
@@ -330,10 +336,7 @@ def _array_to_bits(arr: np.ndarray, bits: int) -> np.ndarray:
 
 def _float_to_storable(image: Image.Image, fmt: str) -> Image.Image:
     """A mode F image (floats in [0, 1]) for a format without float pixels: 16-bit grey for PNG, 8-bit otherwise."""
-    arr = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)), 0.0, 1.0)
-    if fmt == "PNG":
-        return Image.fromarray(np.rint(arr * 65535.0).astype(np.uint16))
-    return Image.fromarray(np.rint(arr * 255.0).astype(np.uint8))
+    return Image.fromarray(_array_to_bits(np.asarray(image, dtype=np.float32), 16 if fmt == "PNG" else 8))
 
 
 def is_lossless_webp(path: str | os.PathLike) -> bool:
