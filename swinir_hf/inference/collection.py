@@ -13,14 +13,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .image_io import IMAGE_SUFFIXES
 from .jobs import OutputOptions, Plan, plan_jobs, restore_image, run_jobs, sort_by_size
 from .restoration import EngineOptions
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import datasets
@@ -192,26 +194,27 @@ def build_main_first(engine: ModelEngine, state: Any) -> SwinIRRestorer:
     otherwise wait for it at a barrier and die there with a collective-communication traceback. The closing
     barrier guarantees that every process has planned (looked at which outputs exist) before any writes one.
     """
-    restorer, error = None, None
-    if state.is_main_process:
-        try:
-            restorer = engine.build(state.device)
-        except Exception as err:  # raised again below, on every process
-            error = err
-    raise_everywhere(error, state.num_processes)
+    restorer = on_main_process(lambda: engine.build(state.device), state.is_main_process, state.num_processes)
     if restorer is None:
         restorer = engine.build(state.device)
     state.wait_for_everyone()
     return restorer
 
 
-def raise_everywhere(error: BaseException | None, num_processes: int) -> None:
-    """Raise the main process's `error` (None: it had none) on every process of the launch, which all call this.
+def on_main_process(work: Callable[[], T], main: bool, num_processes: int) -> T | None:
+    """`work()` on the main process of a launch (`main`) only; its exception is raised on every process, which all
+    call this. Returns `work`'s result on the main process, None on the others.
 
     Work done by the main process alone (loading a model first, reading the validation images) that fails would
     leave the other processes waiting for it at their next collective, to die there with a communication
     traceback. Raised alike everywhere, it is one user error that the main process reports.
     """
+    result, error = None, None
+    if main:
+        try:
+            result = work()
+        except Exception as err:  # raised below, on every process
+            error = err
     if num_processes > 1:
         import pickle
 
@@ -226,6 +229,7 @@ def raise_everywhere(error: BaseException | None, num_processes: int) -> None:
         error = error or shared[0]
     if error is not None:
         raise error
+    return result
 
 
 def report_plan(plan: Plan) -> None:

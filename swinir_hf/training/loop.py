@@ -24,7 +24,7 @@ from accelerate.utils import broadcast
 
 from ..checkpoints.cards import training_card
 from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_folder
-from ..inference.collection import raise_everywhere
+from ..inference.collection import on_main_process
 from .checks import (
     UNREADABLE_CHECKPOINT,
     StopSignals,
@@ -127,13 +127,9 @@ def _train(
     if init_report is not None and main:
         logger.info(str(init_report))
     dataset = build_dataset(cfg, model.config)
-    val_images, error = None, None
-    if cfg.data.val and main:  # validation runs on the main process
-        try:
-            val_images = build_validation(cfg, model.config)
-        except Exception as err:  # a bad data.val: raised on every process, not left to hang the others
-            error = err
-    raise_everywhere(error, accelerator.num_processes)
+    # Validation runs on the main process; a bad data.val is raised on every process, not left to hang the others.
+    validate = main and bool(cfg.data.val)
+    val_images = on_main_process(lambda: build_validation(cfg, model.config), validate, accelerator.num_processes)
     baseline = baseline_psnr(val_images, model.config.upscale) if val_images is not None else None
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     run = prepare(cfg, accelerator, model, out, init_report, push_to_hub_repo or str(out))
@@ -141,17 +137,9 @@ def _train(
     resume_state(run, resume, resume_from)
     start = run.progress.step
     loader = build_loader(run, dataset, start)  # checks that the batch splits over processes and accumulation
-    error = None
-    if main:  # every input is checked: only now does the run write into its folder
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            if resume_from is None:
-                remove_checkpoints(out)
-            (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-            accelerator.init_trackers(t.project_name, config=flat_config(cfg.to_dict()))
-        except Exception as err:  # a folder it may not create (under a file, no rights): raised on every process
-            error = err
-    raise_everywhere(error, accelerator.num_processes)
+    # Every input is checked: only now does the run write into its folder. One it may not create (no rights) is
+    # raised on every process.
+    on_main_process(lambda: _open_run_folder(cfg, accelerator, out, resume_from), main, accelerator.num_processes)
     if main:
         logger.info(
             f"training {trained:,} parameters for steps {start}..{t.max_steps} on "
@@ -229,6 +217,16 @@ def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.
         persistent_workers=False,
         worker_init_fn=_ignore_stop_signals,
     )
+
+
+def _open_run_folder(cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None) -> None:
+    """Create the run's folder (an earlier run's checkpoints removed when starting afresh), write its config and
+    start the trackers."""
+    out.mkdir(parents=True, exist_ok=True)
+    if resume_from is None:
+        remove_checkpoints(out)
+    (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    accelerator.init_trackers(cfg.train.project_name, config=flat_config(cfg.to_dict()))
 
 
 def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
