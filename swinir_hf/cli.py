@@ -82,9 +82,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from huggingface_hub import try_to_load_from_cache
-
     from .checkpoints.catalog import load_catalog
+    from .checkpoints.loading import hub_cached
 
     width = max(map(len, DEFAULT_MODELS))
     print("Bundled models (in the package, offline):")
@@ -92,11 +91,7 @@ def _models(args: argparse.Namespace) -> int:
         print(f"  {name:<{width}}  {what}")
     catalog = load_catalog()
     releases = catalog.releases
-    cached = {
-        r.repo
-        for r in releases
-        if all(isinstance(try_to_load_from_cache(r.repo_id(), f), str) for f in ("config.json", "model.safetensors"))
-    }
+    cached = {r.repo for r in releases if hub_cached(r.repo_id())}
     width = max(len(r.repo) for r in releases)
     print(
         f"\nThe authors' {len(releases)} releases (--model NAME loads {catalog.organization}/NAME from the Hub; "

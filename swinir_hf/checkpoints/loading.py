@@ -186,6 +186,13 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
     return True
 
 
+def hub_cached(repo_id: str) -> bool:
+    """Whether a Hub model's config.json and model.safetensors are in the local cache (it loads offline)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return all(isinstance(try_to_load_from_cache(repo_id, name), str) for name in ("config.json", "model.safetensors"))
+
+
 def from_hub(
     repo_id: str, revision: str | None = None, cache_dir: str | os.PathLike | None = None
 ) -> SwinIRForImageRestoration:

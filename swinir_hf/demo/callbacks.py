@@ -17,6 +17,7 @@ import gradio as gr
 import torch
 from PIL import Image
 
+from ..checkpoints.loading import hub_cached
 from ..inference.image_io import write_image
 from ..inference.restoration import EngineOptions, restore
 from ..loading import DEFAULTS_DIR
@@ -32,7 +33,6 @@ from .menu import (
     Plan,
     authors_models,
     bundled_models,
-    hub_cached,
     local_labels,
     mismatch,
     precisions,
@@ -154,7 +154,7 @@ class RestorationDemo:
         if plan.problem:
             return f"⚠ {plan.problem}"
         what = plan.name if plan.entry else f"{plan.spec} (local)"
-        if plan.entry and plan.entry.on_hub and not all(hub_cached(s) for s in [plan.spec]):
+        if plan.entry and plan.entry.on_hub and not hub_cached(plan.spec):
             what += " (downloads on first use)"
         if "size" not in info or "error" in info or info.get("too_big"):
             return f"Model: {what}"

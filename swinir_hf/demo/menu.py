@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoints.catalog import Release, load_catalog
-from ..checkpoints.loading import WEIGHT_FILES
+from ..checkpoints.loading import WEIGHT_FILES, hub_cached
 from ..loading import DEFAULTS_DIR, hub_reachable
 from ..models.configuration_swinir import TASK_TABLE
 from .errors import ModelError, user_error
@@ -155,13 +155,6 @@ def hub_online() -> bool:
     from huggingface_hub import constants
 
     return not constants.HF_HUB_OFFLINE and _hub_answers()
-
-
-def hub_cached(repo_id: str) -> bool:
-    """Whether a Hub model's config and weights are in the local cache."""
-    from huggingface_hub import try_to_load_from_cache
-
-    return all(isinstance(try_to_load_from_cache(repo_id, name), str) for name in ("config.json", "model.safetensors"))
 
 
 def default_level(levels: list[int], quality: int | None) -> int:
