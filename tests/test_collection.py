@@ -16,7 +16,7 @@ from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.cli import main
-from swinir_hf.inference.collection import interleave
+from swinir_hf.inference.collection import interleave, several_processes_on_cpu
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
 from swinir_hf.inference.jobs import output_size, restore_image
@@ -224,6 +224,18 @@ def test_interleave_matches_split_between_processes():
         starts = [r * per + min(r, extra) for r in range(n + 1)]
         assert [order[starts[r] : starts[r + 1]] for r in range(n)] == [items[r::n] for r in range(n)]
     assert PartialState().num_processes == 1
+
+
+def test_several_processes_on_cpu_asks_accelerate_for_its_multi_cpu_mode(monkeypatch):
+    # One rule for restore's and the trainer's processes: launched several, with no GPU or told to use the CPU.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert several_processes_on_cpu() and several_processes_on_cpu("cpu")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert not several_processes_on_cpu() and not several_processes_on_cpu("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert several_processes_on_cpu("cpu") and not several_processes_on_cpu() and not several_processes_on_cpu("cuda")
 
 
 def test_bad_input_counts_once_and_the_rest_go_on(mixed, model_dir, tmp_path, capsys):

@@ -82,19 +82,22 @@ def interleave(items: list[Any], n: int) -> list[Any]:
     return [item for r in range(n) for item in items[r::n]]
 
 
-def process_state(device: str | None = None):
-    """This process's `accelerate.PartialState`.
-
-    Several processes without a GPU (`accelerate launch --multi_gpu` / torchrun on a CPU machine, or `--device
-    cpu`): accelerate only picks its multi-CPU (gloo) mode when told to use the CPU; else each process would
-    think it is alone and restore everything.
-    """
+def several_processes_on_cpu(device: str | None = None) -> bool:
+    """Whether this is one of several launched processes (`accelerate launch --multi_gpu` / torchrun) that run on
+    the CPU: no GPU here, or `device` a CPU. accelerate only picks its multi-CPU (gloo) mode when told to use the
+    CPU (`cpu=True`); else each process would think it is alone and do all the work."""
     import torch
-    from accelerate import PartialState
 
     several = int(os.environ.get("WORLD_SIZE", "1")) > 1
     on_cpu = not torch.cuda.is_available() or (device is not None and torch.device(device).type == "cpu")
-    return PartialState(cpu=several and on_cpu)
+    return several and on_cpu
+
+
+def process_state(device: str | None = None):
+    """This process's `accelerate.PartialState` (multi-CPU where `several_processes_on_cpu(device)`)."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=several_processes_on_cpu(device))
 
 
 # Where launchers put a process's rank: torchrun / `accelerate launch`, then MPI (the variables accelerate reads).

@@ -24,7 +24,7 @@ from accelerate.utils import broadcast
 
 from ..checkpoints.cards import training_card
 from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_folder
-from ..inference.collection import on_main_process
+from ..inference.collection import on_main_process, several_processes_on_cpu
 from .checks import (
     UNREADABLE_CHECKPOINT,
     StopSignals,
@@ -77,11 +77,8 @@ def run_training(
 
         tune_allocator()
 
-    # Several processes without a GPU (torchrun / `accelerate launch --multi_gpu` on a CPU machine): accelerate only
-    # picks its multi-CPU (gloo) mode when told to use the CPU.
-    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     accelerator = Accelerator(
-        cpu=multi_cpu,
+        cpu=several_processes_on_cpu(),
         mixed_precision=t.mixed_precision,
         dynamo_plugin=TorchDynamoPlugin(backend=t.compile.upper(), mode=t.compile_mode) if t.compile else None,
         log_with=None if t.report_to == "none" else t.report_to,
