@@ -5,15 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from types import MappingProxyType
 from typing import Any
 
 import yaml
 
 from ..models.configuration_swinir import TASK_TABLE, SwinIRConfig
-
-# What each task is called on model cards and in the demo (from the task table).
-TASK_TITLES = MappingProxyType({name: task.title for name, task in TASK_TABLE.items()})
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ class Release:
 
     def title(self) -> str:
         """Human-readable one-line name, e.g. "SwinIR-M classical image super-resolution x4 (DIV2K+Flickr2K)"."""
-        what = TASK_TITLES[self.task]
+        what = TASK_TABLE[self.task].title
         if self.scale > 1:
             what += f" x{self.scale}"
         if self.noise_level is not None:
