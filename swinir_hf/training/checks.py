@@ -1,5 +1,5 @@
-"""Checks before the first step (output folder, Hub access, resumability, readable data), checkpoint folders,
-and stopping cleanly on SIGINT / SIGTERM."""
+"""Checks before the first step (output folder, Hub access, resumability), checkpoint folders, and stopping
+cleanly on SIGINT / SIGTERM. (Whether the training images decode: `data.check_readable`.)"""
 
 from __future__ import annotations
 
@@ -149,21 +149,6 @@ def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:
         f"cannot resume from {checkpoint}: {reason}. If its files are damaged, resume from an earlier checkpoint "
         "with --resume PATH, or delete this one"
     )
-
-
-def check_readable(items: list, channels: int, option: str) -> None:
-    """Raise `ValueError` unless at least one of `items` (from `load_images`) decodes: a folder of only broken
-    files would otherwise fail inside the data loader at the first step."""
-    from .data import _DECODE_ERRORS, decode_image, item_name
-
-    first_error = None
-    for item in items:
-        try:
-            decode_image(item, channels)
-            return
-        except _DECODE_ERRORS as err:
-            first_error = first_error or f"{item_name(item)}: {err}"
-    raise ValueError(f"{option}: none of its {len(items)} images can be decoded (e.g. {first_error})")
 
 
 def _ignore_stop_signals(worker_id: int) -> None:

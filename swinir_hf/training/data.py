@@ -25,7 +25,6 @@ from ..evaluation.degradations import Degradation
 from ..inference.collection import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.image_io import IMAGE_SUFFIXES
 from ..models.image_processing_swinir import image_to_float, match_channels
-from .checks import check_readable
 
 if TYPE_CHECKING:
     from .config import TrainingConfig
@@ -77,6 +76,19 @@ def _open(item: str | dict) -> Image.Image:
     if isinstance(item, dict):
         return Image.open(io.BytesIO(item["bytes"]) if item.get("bytes") else item["path"])
     return Image.open(item)
+
+
+def check_readable(items: list, channels: int, option: str) -> None:
+    """Raise `ValueError` unless at least one of `items` (from `load_images`) decodes: a folder of only broken
+    files would otherwise fail inside the data loader at the first step."""
+    first_error = None
+    for item in items:
+        try:
+            decode_image(item, channels)
+            return
+        except _DECODE_ERRORS as err:
+            first_error = first_error or f"{item_name(item)}: {err}"
+    raise ValueError(f"{option}: none of its {len(items)} images can be decoded (e.g. {first_error})")
 
 
 def item_name(item: str | dict) -> str:
