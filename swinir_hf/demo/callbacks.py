@@ -33,11 +33,11 @@ from .menu import (
     Plan,
     authors_models,
     bundled_models,
+    config_entry,
     local_labels,
     mismatch,
     precisions,
     request_problem,
-    task_of,
 )
 from .model_cache import ModelCache
 from .progress import Cancelled, Job, attached, count_blocks
@@ -103,9 +103,7 @@ class RestorationDemo:
 
     def _local_entry(self, spec: str, label: str) -> ModelEntry:
         """A `--model` choice, loaded now: one that cannot run (bad config values, damaged weights) stops the start."""
-        config = self.models.get(spec).config.to_dict()
-        scale = int(config.get("upscale", 1))
-        return ModelEntry(task_of(config), label, {None: spec}, scale, config.get("num_channels", 3))
+        return config_entry(self.models.get(spec).config.to_dict(), label, spec)
 
     # -- control callbacks ----------------------------------------------------------------------------------------
 

@@ -124,10 +124,14 @@ def read_config(folder: Path) -> dict:
     return config
 
 
-def folder_entry(folder: Path, label: str) -> ModelEntry:
-    config = read_config(folder)
+def config_entry(config: Mapping, label: str, spec: str) -> ModelEntry:
+    """The entry of one local model (`spec`: its folder or file) from its config: task, scale and channels."""
     scale = int(config.get("upscale", 1))
-    return ModelEntry(task_of(config), label, {None: str(folder)}, scale, int(config.get("num_channels", 3)))
+    return ModelEntry(task_of(config), label, {None: spec}, scale, int(config.get("num_channels", 3)))
+
+
+def folder_entry(folder: Path, label: str) -> ModelEntry:
+    return config_entry(read_config(folder), label, str(folder))
 
 
 def local_labels(specs: list[str]) -> list[str]:
