@@ -12,6 +12,7 @@ from .checkpoints.loading import DEFAULT_MODELS
 from .extras import MissingExtraError, require
 from .inference.collection import check_fresh_output_folder
 from .inference.collection_cli import LaunchParser, add_restore_arguments, engine_options, tile_argument
+from .inference.restoration import DTYPES
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -147,7 +148,9 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+)")
-    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32", help="inference precision")
+    # A benchmark states the precision its figures were measured in: no machine-dependent "auto".
+    exact = [d for d in DTYPES if d != "auto"]
+    p.add_argument("--dtype", choices=exact, default="float32", help="inference precision")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
     p.add_argument("--json", help="also write the figures to this JSON file")

@@ -380,6 +380,19 @@ def test_bfloat16_is_close_to_float32(model):
     assert 0 < np.abs(diff).max() < 0.1
 
 
+def test_precisions_are_named_once_for_the_engine_and_its_command_lines(model, capsys):
+    from swinir_hf.cli import main
+    from swinir_hf.inference.restoration import DTYPES
+
+    assert DTYPES == ("auto", "float32", "bfloat16", "float16")
+    with pytest.raises(ValueError, match=r"^dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got 'float64'$"):
+        SwinIRRestorer(model, dtype="float64")
+    for command, offered in (("restore", "auto, float32, bfloat16, float16"), ("eval", "float32, bfloat16, float16")):
+        with pytest.raises(SystemExit):
+            main([command, "--dtype", "float64"])
+        assert f"invalid choice: float64 (choose from {offered})" in capsys.readouterr().err.replace("'", "")
+
+
 @pytest.mark.parametrize("native_bf16", [True, False])
 def test_auto_dtype_is_bfloat16_only_on_cpus_with_native_bfloat16(model, monkeypatch, native_bf16):
     monkeypatch.setattr(restoration, "_native_cpu_bfloat16", lambda: native_bf16)

@@ -25,7 +25,7 @@ from .collection import (
     restore_files,
 )
 from .jobs import OUTPUT_FORMATS, OutputOptions
-from .restoration import EngineOptions
+from .restoration import DTYPES, EngineOptions
 
 
 def user_error(message: str) -> int:
@@ -78,9 +78,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", type=tile_argument, default="auto", help="tile size in input pixels or 'auto' (default)")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
-    p.add_argument(
-        "--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto", help="inference precision"
-    )
+    p.add_argument("--dtype", choices=DTYPES, default="auto", help="inference precision")
     p.add_argument(
         "--outscale",
         type=float,

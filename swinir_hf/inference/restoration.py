@@ -10,7 +10,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from .tiling import CanvasAllocationError, tiled_apply
 logger = logging.getLogger(__name__)
 
 DType = Literal["auto", "float32", "bfloat16", "float16"]
+DTYPES: tuple[str, ...] = get_args(DType)  # what `dtype` takes, for checks and command lines
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
 
@@ -100,7 +101,7 @@ class SwinIRRestorer:
             raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
         if tile_overlap < 0:
             raise ValueError(f"tile_overlap must be ≥ 0, got {tile_overlap}")
-        if dtype not in ("auto", "float32", "bfloat16", "float16"):
+        if dtype not in DTYPES:
             raise ValueError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
