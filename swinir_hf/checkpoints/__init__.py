@@ -1,3 +1,4 @@
 """Checkpoints and the Hub: the converter for the authors' files (`convert`), the release catalogue (`catalog`,
-`catalog.yaml`), model cards (`cards`), loading by name / path / Hub id (`loading`), Hub export (`export`) and
-its command line (`export_cli`), and model folders (`folders`)."""
+`catalog.yaml`), model cards (`cards`), loading by name / path / Hub id (`loading`), model folders (`folders`), Hub
+export (`export`) with the model code it ships (`remote_code`), its checks (`verification`) and its command line
+(`export_cli`)."""

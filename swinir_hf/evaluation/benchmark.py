@@ -301,7 +301,7 @@ def authors_padding(lq: np.ndarray, window: int) -> np.ndarray:
     """The authors' test-time padding (`main_test_swinir.py`): the (H, W[, C]) image continued by its mirror image
     downwards and rightwards, to the next multiple of `window` strictly above its size, so an image whose sides are
     already multiples still gains a whole window of rows and columns. The model's own padding (`pad_to_window`, a
-    reflection up to the next multiple) restores the same image but moves PSNR by up to ~0.02 dB."""
+    reflection up to the next multiple) restores the same image but moves PSNR slightly (docs/evaluation.md)."""
     h, w = lq.shape[:2]
     padded = np.concatenate([lq, lq[::-1]], axis=0)[: (h // window + 1) * window]
     return np.concatenate([padded, padded[:, ::-1]], axis=1)[:, : (w // window + 1) * window]

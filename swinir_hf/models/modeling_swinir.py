@@ -154,10 +154,10 @@ def _to_dtype_of(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 class Linear(nn.Linear):
-    """`nn.Linear` that runs CPU inference through oneDNN rather than MKL: about twice the float32 throughput on
-    SwinIR's token matrices, and under bfloat16 autocast no separate bias copy. Same parameters, same results up
-    to rounding. `activation="gelu"` applies the exact GELU, fused into the matmul there. Training and GPUs use
-    `F.linear`."""
+    """`nn.Linear` that runs CPU inference through oneDNN rather than MKL: faster on SwinIR's token matrices (GEMM
+    figures: benchmarks/README.md in the repository), and under bfloat16 autocast no separate bias copy. Same
+    parameters, same results up to rounding. `activation="gelu"` applies the exact GELU, fused into the matmul
+    there. Training and GPUs use `F.linear`."""
 
     def forward(self, x: torch.Tensor, activation: str = "none") -> torch.Tensor:
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
@@ -557,7 +557,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
                 shutil.copyfile(source, target)
 
     def checkpoint_layers(self) -> None:
-        """Recompute each Swin layer in the backward pass (less memory, ≈ 30 % slower): transformers' activation
+        """Recompute each Swin layer in the backward pass (less memory, slower steps): transformers' activation
         checkpointing, by its current name (`gradient_checkpointing_enable` before transformers 5.2x)."""
         kwargs = {"use_reentrant": False}
         if hasattr(self, "activation_checkpointing_enable"):

@@ -38,7 +38,7 @@ class ModelArgs:
     """starting weights: a save_pretrained folder, a Hub id or an authors' .pth; tensors whose name and shape fit
     are loaded, the rest re-initialised (a report lists both)"""
     gradient_checkpointing: bool = False
-    """recompute Swin layers in the backward pass: less memory, ~30% slower"""
+    """recompute Swin layers in the backward pass: less memory, slower steps"""
 
 
 @dataclass
