@@ -22,6 +22,8 @@ import yaml
 from accelerate.utils import DynamoBackend
 from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
+from .gan import PERCEPTUAL_LAYER_WEIGHTS
+
 
 @dataclass
 class ModelArgs:
@@ -165,9 +167,7 @@ class GanArgs:
     """weight of the VGG-19 perceptual loss"""
     gan_weight: float = 0.1
     """weight of the generator's GAN loss"""
-    perceptual_layers: dict[str, float] = field(
-        default_factory=lambda: {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
-    )
+    perceptual_layers: dict[str, float] = field(default_factory=lambda: dict(PERCEPTUAL_LAYER_WEIGHTS))
     """VGG-19 layers (pre-activation) and their weights in the perceptual loss"""
     discriminator_channels: int = 64
     """channels of the discriminator's first level"""
