@@ -60,6 +60,7 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "log_every >= 1": {"train": {"checkpoint_minutes": -1}},
         "train.compile_mode must be null or one of default, reduce-overhead, max-autotune, "
         "max-autotune-no-cudagraphs, got 'fast'": {"train": {"compile": "inductor", "compile_mode": "fast"}},
+        "train.loss must be l1, charbonnier or null, got 'l2'": {"train": {"loss": "l2"}},
     }
     for message, bad in problems.items():
         with pytest.raises(ValueError) as err:

@@ -22,6 +22,7 @@ import yaml
 from accelerate.utils import DynamoBackend
 from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
+from ..models.configuration_swinir import LOSSES
 from .gan import PERCEPTUAL_LAYER_WEIGHTS
 
 
@@ -236,7 +237,7 @@ class TrainingConfig:
             raise ValueError(
                 f"train.compile_mode must be null or one of {', '.join(COMPILE_MODES)}, got {t.compile_mode!r}"
             )
-        if t.loss not in (None, "l1", "charbonnier"):
+        if t.loss not in (None, *LOSSES):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
         self.milestones()
 
