@@ -88,9 +88,8 @@ def authors_models() -> list[ModelEntry]:
         key = (release.task, release.scale, release.size, release.objective, release.training_data)
         levelless = dataclasses.replace(release, noise_level=None, jpeg_quality=None)
         families.setdefault(key, (levelless, {}))[1][release.noise_level or release.jpeg_quality] = release.repo_id()
-    channels = {"gray_dn": 1, "jpeg_car": 1}
     return [
-        ModelEntry(CONFIG_TASKS[r.task], release_label(r), specs, r.scale, channels.get(r.task, 3), on_hub=True)
+        ModelEntry(CONFIG_TASKS[r.task], release_label(r), specs, r.scale, r.config().num_channels, on_hub=True)
         for r, specs in families.values()
     ]
 
