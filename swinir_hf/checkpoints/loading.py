@@ -125,7 +125,7 @@ def load_model(
         if resolved.is_dir():
             return load_folder(resolved)
         return convert_original_checkpoint(resolved)
-    if _looks_like_path(resolved):
+    if looks_like_path(resolved):
         hint = ""
         if (release := find_release(Path(resolved).name)) is not None:
             hint = f"; its converted release loads by its catalogue name, {release.repo}"
@@ -149,7 +149,7 @@ def _near_name(spec: str) -> str | None:
     return next(iter(difflib.get_close_matches(spec, names, n=1, cutoff=0.75)), None)
 
 
-def _looks_like_path(spec: str) -> bool:
+def looks_like_path(spec: str) -> bool:
     """Whether `spec` can only be a local path (a Hub id is `name` or `org/name`, without a file suffix)."""
     return (
         Path(spec).suffix in CHECKPOINT_SUFFIXES

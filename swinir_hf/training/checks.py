@@ -151,7 +151,7 @@ def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:
     )
 
 
-def _ignore_stop_signals(worker_id: int) -> None:
+def ignore_stop_signals(worker_id: int) -> None:
     """DataLoader workers leave Ctrl-C / SIGTERM to the main process, which stops cleanly (and ends them)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

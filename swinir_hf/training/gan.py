@@ -110,7 +110,7 @@ class VGG19Features(nn.Module):
         """Load the trunk's convs from a torchvision-layout state dict (a file, a folder holding `model.safetensors`
         as a Hub repo does, or a Hub repo id), strictly."""
         from ..checkpoints.convert import CheckpointError, extract_state_dict, load_state_dict_file
-        from ..checkpoints.loading import _looks_like_path, hub_file
+        from ..checkpoints.loading import hub_file, looks_like_path
 
         path = Path(weights)
         if path.is_dir():
@@ -118,7 +118,7 @@ class VGG19Features(nn.Module):
             if not path.is_file():
                 raise CheckpointError(f"{weights} is a folder without model.safetensors")
         elif not path.is_file():
-            if _looks_like_path(str(weights)):  # a typo in a local path, not a Hub id to look up
+            if looks_like_path(str(weights)):  # a typo in a local path, not a Hub id to look up
                 raise CheckpointError(f"{weights} does not exist")
             path = hub_file(str(weights), "model.safetensors")
         state = extract_state_dict(load_state_dict_file(path))

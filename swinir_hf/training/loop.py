@@ -29,11 +29,11 @@ from .checks import (
     UNREADABLE_CHECKPOINT,
     StopSignals,
     TrainingInterrupted,
-    _ignore_stop_signals,
     check_gan_resumable,
     check_output_dir,
     check_push_access,
     check_resumable,
+    ignore_stop_signals,
     list_checkpoints,
     remove_checkpoints,
     unreadable_checkpoint,
@@ -212,7 +212,7 @@ def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.
         # Worker seeds come from this generator, not the global RNG, so resuming does not shift any random stream.
         generator=torch.Generator().manual_seed(t.seed),
         persistent_workers=False,
-        worker_init_fn=_ignore_stop_signals,
+        worker_init_fn=ignore_stop_signals,
     )
 
 
