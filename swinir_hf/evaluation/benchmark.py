@@ -33,6 +33,7 @@ from . import metrics
 from .degradations import (
     Degradation,
     add_gaussian_noise,
+    as_uint8,
     bicubic_downscale,
     imresize,
     jpeg_compress,
@@ -214,13 +215,6 @@ def baseline(lq: np.ndarray, degradation: Degradation) -> np.ndarray:
     if degradation.task == "sr":
         return imresize(lq, degradation.scale)
     return as_uint8(lq)
-
-
-def as_uint8(image: np.ndarray) -> np.ndarray:
-    """uint8 as is; float in [0, 1] clipped, scaled to 255 and rounded (as the authors save outputs)."""
-    if image.dtype == np.uint8:
-        return image
-    return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def score(output: np.ndarray, gt: np.ndarray, degradation: Degradation) -> dict[str, float]:

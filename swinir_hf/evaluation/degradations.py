@@ -196,6 +196,13 @@ def resize(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     return out[0].numpy().transpose(1, 2, 0)
 
 
+def as_uint8(image: np.ndarray) -> np.ndarray:
+    """uint8 as is; float in [0, 1] clipped, scaled to 255 and rounded (as the authors save outputs)."""
+    if image.dtype == np.uint8:
+        return image
+    return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
     """uint8 (H, W, C) high-quality image → uint8 (H // scale, W // scale, C) realistic low-quality image.
 
@@ -224,10 +231,9 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
                 # From `rng`, in float32: cheaper than the authors' float64 generator (`add_gaussian_noise`).
                 x = x + sigma * rng.standard_normal(shape, dtype=np.float32)
             else:
-                quantised = np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
-                x = jpeg_compress(quantised, int(rng.integers(30, 96))).astype(np.float32) / 255.0
+                x = jpeg_compress(as_uint8(x), int(rng.integers(30, 96))).astype(np.float32) / 255.0
     x = resize(x, (h, w), RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
-    return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return as_uint8(x)
 
 
 # --- the setting -----------------------------------------------------------------------------------------------
