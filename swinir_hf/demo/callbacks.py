@@ -97,7 +97,7 @@ class RestorationDemo:
         # Each session's Cancel event, from the moment its restoration waits for a worker until it ends.
         self._cancels: dict[str, threading.Event] = {}
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP (measured 6× slower).
+        # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP, which slows them all.
         self.threads_per_job = max(1, torch.get_num_threads() // max(1, self.concurrency))
         self.output_dir = Path(tempfile.mkdtemp(prefix="swinir-demo-"))
 
