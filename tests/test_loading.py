@@ -117,15 +117,20 @@ def test_a_misspelt_name_gets_the_nearest_one(monkeypatch, tmp_path):
 
 def test_a_connection_failing_midway_is_a_message_not_a_traceback(monkeypatch, tmp_path):
     """huggingface_hub ≥ 1 lets its HTTP client's errors (httpx / httpx2, not OSErrors) through."""
-    import httpx
+    import importlib
+
+    from huggingface_hub.utils import get_session
 
     from swinir_hf.checkpoints import loading
+
+    # The client this huggingface_hub really uses (httpx2 from 2.0), which need not be installed beside httpx.
+    client = importlib.import_module(type(get_session()).__module__.split(".")[0])
 
     monkeypatch.setattr(loading, "hub_reachable", lambda: True)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
     def drop(*args, **kwargs):
-        raise httpx.ConnectError("connection reset")
+        raise client.ConnectError("connection reset")
 
     monkeypatch.setattr(SwinIRForImageRestoration, "from_pretrained", drop)
     with pytest.raises(ModelNotAvailableError, match=r"downloading it failed \(connection reset\)"):
