@@ -79,6 +79,16 @@ def test_16bit_colour_png_file_round_trip(model, tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "out.tif").pixels, out)
 
 
+def test_16bit_colour_png_is_recognised_from_plain_tile_tuples(tmp_path):
+    """Pillow < 11 (pyproject allows ≥ 10) gives an image's tiles as plain tuples, not named ones."""
+    from swinir_hf.inference import image_io
+
+    write_image(tmp_path / "in.png", np.full((4, 6, 3), 300, dtype=np.uint16))
+    with Image.open(tmp_path / "in.png") as image:
+        image.tile = [tuple(tile) for tile in image.tile]
+        assert image_io._is_16bit_colour(image)
+
+
 def test_planar_and_multi_page_16bit_colour_tiffs_read_their_first_page_whole(tmp_path, caplog):
     import tifffile
 

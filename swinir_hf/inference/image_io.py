@@ -57,7 +57,7 @@ def _is_16bit_colour(image: Image.Image) -> bool:
     if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
         bits = image.tag_v2.get(258, 8)
         return max(bits if isinstance(bits, tuple) else (bits,)) > 8
-    rawmode = image.tile[0].args
+    rawmode = image.tile[0][3]  # (decoder, extents, offset, args): a plain tuple before Pillow 11, a named one since
     rawmode = rawmode[0] if isinstance(rawmode, tuple) else rawmode
     return isinstance(rawmode, str) and ";16" in rawmode
 
