@@ -394,7 +394,7 @@ def test_dataset_specs_are_read_the_same_way_everywhere(tmp_path, monkeypatch):
 
     asked = []
     monkeypatch.setattr(datasets, "load_dataset", lambda spec, split, **kw: asked.append((spec, split)) or [spec])
-    for path in ("photo.png", "./photos", "data/set/hr", "~/set"):
+    for path in ("photo.png", "./photos", "data/set/hr", "~/set", "my_photos/", "my photos", ".photos"):
         assert not is_hub_dataset_id(path)
         with pytest.raises(FileNotFoundError, match=f"no such dataset folder: {path}"):
             load_image_dataset(path)
