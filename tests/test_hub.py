@@ -170,6 +170,15 @@ def test_card_round_trip_credits_each_figure_to_its_source(tmp_path):
     assert "Y channel" in card.text
 
 
+def test_card_refuses_a_string_where_a_list_of_names_goes():
+    """training_data="DIV2K" would put D, I, V, 2, K into the card's datasets and text: refused, saying what to pass."""
+    config = find_release("swinir-lightweight-sr-x4").config()
+    for field in ("training_data", "tags", "datasets"):
+        with pytest.raises(TypeError) as err:
+            render_model_card(config, model_id="me/x", title="t", description="d", **{field: "DIV2K"})
+        assert str(err.value) == f"{field} takes a list of names, not the string 'DIV2K': pass ['DIV2K']"
+
+
 def test_package_loads_reproduce_the_reference_outputs(exported, parity):
     """Both package routes on the saved folder reproduce the authors' implementation's golden outputs."""
     for case, folder in exported.items():

@@ -263,7 +263,14 @@ def render_model_card(
             package (snippets import `swinir_hf`).
         base_model: Hub id of the model these weights were fine-tuned from, if any.
         datasets: the `datasets` metadata, which the Hub links as dataset repos (default: `training_data`).
+
+    Raises:
+        TypeError: a string where a list of names goes (`training_data="DIV2K"`).
     """
+    # A string is a sequence too: its letters would become the card's datasets (D, I, V, 2, K) without a word.
+    for name, names in (("training_data", training_data), ("tags", tags), ("datasets", datasets)):
+        if isinstance(names, str):
+            raise TypeError(f"{name} takes a list of names, not the string {names!r}: pass [{names!r}]")
     paper, measured = dict(paper_results or {}), dict(measured_results or {})
     data = card_data(
         config,
