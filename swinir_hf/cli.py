@@ -150,7 +150,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+)")
     # A benchmark states the precision its figures were measured in: no machine-dependent "auto".
     exact = [d for d in DTYPES if d != "auto"]
-    p.add_argument("--dtype", choices=exact, default="float32", help="inference precision")
+    p.add_argument("--dtype", choices=exact, default="float32", help="inference precision (default: float32)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
     p.add_argument("--json", help="also write the figures to this JSON file")

@@ -20,8 +20,15 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=prog, description="SwinIR image restoration demo (Gradio), on localhost.")
     env = os.environ.get
-    parser.add_argument("--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to listen on")
-    parser.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", "7860")), help="port to listen on")
+    parser.add_argument(
+        "--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(env("GRADIO_SERVER_PORT", "7860")),
+        help="port to listen on (default: %(default)s)",
+    )
     parser.add_argument(
         "--model", action="append", default=[], help="local model folder or authors' .pth to add (repeatable)"
     )
@@ -32,9 +39,17 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
         help="largest accepted input, width × height (default: %(default)s)",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=1, help="restorations running at once, each on its share of the CPU cores"
+        "--concurrency",
+        type=int,
+        default=1,
+        help="restorations running at once, each on its share of the CPU cores (default: %(default)s)",
     )
-    parser.add_argument("--queue-size", type=int, default=20, help="jobs waiting at most before new ones are refused")
+    parser.add_argument(
+        "--queue-size",
+        type=int,
+        default=20,
+        help="jobs waiting at most before new ones are refused (default: %(default)s)",
+    )
     parser.set_defaults(prog=prog)
     return parser.parse_args(argv)
 

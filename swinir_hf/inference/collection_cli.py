@@ -78,7 +78,13 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", type=tile_argument, default="auto", help="tile size in input pixels or 'auto' (default)")
     p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
-    p.add_argument("--dtype", choices=DTYPES, default="auto", help="inference precision")
+    p.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="auto",
+        help="inference precision (default: auto = float16 on CUDA, bfloat16 on CPUs with native bfloat16, "
+        "else float32)",
+    )
     p.add_argument(
         "--outscale",
         type=float,
