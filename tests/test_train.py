@@ -61,6 +61,13 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "train.compile_mode must be null or one of default, reduce-overhead, max-autotune, "
         "max-autotune-no-cudagraphs, got 'fast'": {"train": {"compile": "inductor", "compile_mode": "fast"}},
         "train.loss must be l1, charbonnier or null, got 'l2'": {"train": {"loss": "l2"}},
+        # Adam and the schedule: refused with the field's name, before the model and data are built
+        "train.learning_rate must be >= 0, got -0.001": {"train": {"learning_rate": -1e-3}},
+        "train.adam_betas must be two numbers in [0, 1), got [0.9, 1.5]": {"train": {"adam_betas": [0.9, 1.5]}},
+        "train.adam_betas must be two numbers in [0, 1), got [0.9]": {"train": {"adam_betas": [0.9]}},
+        "train.weight_decay must be >= 0, got -1.0": {"train": {"weight_decay": -1.0}},
+        "train.lr_gamma must be > 0, got -0.5": {"train": {"lr_gamma": -0.5}},
+        "gan.discriminator_lr must be >= 0, got -1.0": {"gan": {"discriminator_lr": -1.0}},
     }
     for message, bad in problems.items():
         with pytest.raises(ValueError) as err:

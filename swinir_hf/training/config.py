@@ -239,7 +239,23 @@ class TrainingConfig:
             )
         if t.loss not in (None, *LOSSES):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
+        self._check_optimizer()
         self.milestones()
+
+    def _check_optimizer(self) -> None:
+        """The Adam and schedule fields: torch only refuses some of them once the model and data are built, in its
+        own words, and takes a negative `lr_gamma` (a negative learning rate after the first milestone)."""
+        t = self.train
+        if not t.learning_rate >= 0:
+            raise ValueError(f"train.learning_rate must be >= 0, got {t.learning_rate}")
+        if len(t.adam_betas) != 2 or not all(0.0 <= b < 1.0 for b in t.adam_betas):
+            raise ValueError(f"train.adam_betas must be two numbers in [0, 1), got {t.adam_betas}")
+        if not t.weight_decay >= 0:
+            raise ValueError(f"train.weight_decay must be >= 0, got {t.weight_decay}")
+        if not t.lr_gamma > 0:
+            raise ValueError(f"train.lr_gamma must be > 0, got {t.lr_gamma}")
+        if not self.gan.discriminator_lr >= 0:
+            raise ValueError(f"gan.discriminator_lr must be >= 0, got {self.gan.discriminator_lr}")
 
     def milestones(self) -> list[int]:
         """`train.lr_milestones` as step numbers."""
