@@ -8,6 +8,7 @@ from PIL import Image
 
 from swinir_hf.evaluation import metrics
 from swinir_hf.evaluation.degradations import (
+    Degradation,
     add_gaussian_noise,
     bicubic_downscale,
     imresize,
@@ -118,3 +119,31 @@ def test_jpeg(shared):
         jpeg_compress(rgb, 0)
     with pytest.raises(ValueError, match="uint8"):
         jpeg_compress(rgb / 255.0, 10)
+
+
+@pytest.mark.parametrize(
+    ("kind", "level", "message"),
+    [
+        ("noise", -5.0, "noise_sigma must be σ >= 0 (grey levels) or a [low, high] range of them, got -5.0"),
+        ("noise", [50, 10], "noise_sigma must be σ >= 0 (grey levels) or a [low, high] range of them, got [50, 10]"),
+        (
+            "noise",
+            [5, 10, 20],
+            "noise_sigma must be σ >= 0 (grey levels) or a [low, high] range of them, got [5, 10, 20]",
+        ),
+        (
+            "jpeg",
+            [10, 150],
+            "jpeg_quality must be an integer quality in 1..100 or a [low, high] range of them, got [10, 150]",
+        ),
+        ("jpeg", 12.5, "jpeg_quality must be an integer quality in 1..100 or a [low, high] range of them, got 12.5"),
+    ],
+)
+def test_a_setting_with_a_bad_level_is_refused_when_made(kind, level, message):
+    """Not by the first random sample that draws a bad level: numpy's 'scale < 0', or a training step hours in."""
+    with pytest.raises(ValueError) as err:
+        Degradation(kind, noise_sigma=level) if kind == "noise" else Degradation(kind, jpeg_quality=level)
+    assert str(err.value) == message
+    rng = np.random.default_rng(0)
+    ok = Degradation(kind, noise_sigma=[0, 50], jpeg_quality=[10, 90])  # ranges as the bundled configs
+    assert ok(np.zeros((8, 8, 3), np.uint8), rng).shape == (8, 8, 3)

@@ -68,6 +68,19 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "train.weight_decay must be >= 0, got -1.0": {"train": {"weight_decay": -1.0}},
         "train.lr_gamma must be > 0, got -0.5": {"train": {"lr_gamma": -0.5}},
         "gan.discriminator_lr must be >= 0, got -1.0": {"gan": {"discriminator_lr": -1.0}},
+        # the degradation: its kind and levels, not at the first training sample that draws a bad one
+        "data.degradation must be one of bicubic, noise, jpeg, real, paired, got 'blur'": {
+            "data": {"train": ["x"], "degradation": "blur"}
+        },
+        "data.noise_sigma must be σ >= 0 (grey levels) or a [low, high] range of them, got [-5, 10]": {
+            "data": {"train": ["x"], "degradation": "noise", "noise_sigma": [-5, 10]}
+        },
+        "data.jpeg_quality must be an integer quality in 1..100 or a [low, high] range of them, got [10, 150]": {
+            "data": {"train": ["x"], "degradation": "jpeg", "jpeg_quality": [10, 150]}
+        },
+        "data.val_jpeg_quality must be an integer quality in 1..100, got 0": {
+            "data": {"train": ["x"], "degradation": "jpeg", "val_jpeg_quality": 0}
+        },
     }
     for message, bad in problems.items():
         with pytest.raises(ValueError) as err:

@@ -12,6 +12,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -241,6 +242,38 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
 DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "paired")
 
 
+class Level(NamedTuple):
+    """The level a degradation takes: its `Degradation` field, bounds, whether it is an integer, and in words."""
+
+    field: str
+    low: float
+    high: float
+    integer: bool
+    text: str
+
+
+LEVELS = {
+    "noise": Level("noise_sigma", 0.0, math.inf, False, "σ >= 0 (grey levels)"),
+    "jpeg": Level("jpeg_quality", 1, 100, True, "an integer quality in 1..100"),
+}
+
+
+def check_level(kind: str, value: float | Sequence[float], name: str, ranged: bool = True) -> None:
+    """Raise `ValueError` naming `name` unless `value` is a level of the degradation `kind` (see `LEVELS`) or, if
+    `ranged`, a [low, high] range of them, low <= high: a bad one is refused when configured, not by the random
+    training sample that first draws it."""
+    level = LEVELS[kind]
+    single = isinstance(value, (int, float))
+    values = [value] if single else list(value)
+    fits = all(
+        isinstance(v, (int, float)) and level.low <= v <= level.high and (not level.integer or v == int(v))
+        for v in values
+    )
+    if not (fits and (single or ranged and len(values) == 2 and values[0] <= values[1])):
+        ranges = " or a [low, high] range of them" if ranged else ""
+        raise ValueError(f"{name} must be {level.text}{ranges}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Degradation:
     """How a low-quality input is made from a high-quality image: the one definition that training (random
@@ -267,6 +300,9 @@ class Degradation:
             raise ValueError(f"degradation {self.kind!r} needs a super-resolution model (scale >= 2)")
         if self.kind in ("noise", "jpeg") and self.scale != 1:
             raise ValueError(f"degradation {self.kind!r} is for same-size models (scale 1), got scale {self.scale}")
+        if self.kind in LEVELS:
+            name = LEVELS[self.kind].field
+            check_level(self.kind, getattr(self, name), name)
 
     def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """uint8 (H, W, C) patch → float32 (H / scale, W / scale, C) model input in [0, 1] (noise: unclipped)."""

@@ -211,6 +211,7 @@ class TrainingConfig:
         t, d = self.train, self.data
         if not d.train:
             raise ValueError("data.train is empty: give at least one folder or dataset of training images")
+        self._check_degradation()
         if d.degradation == "paired" and len(d.train_lr) != len(d.train):
             raise ValueError("degradation 'paired' needs one data.train_lr entry per data.train entry")
         if t.mixed_precision not in ("no", "bf16", "fp16"):
@@ -241,6 +242,20 @@ class TrainingConfig:
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
         self._check_optimizer()
         self.milestones()
+
+    def _check_degradation(self) -> None:
+        """The kind and levels of `data.degradation`: a bad noise σ or JPEG quality would otherwise fail inside the
+        data loader, at the first sample that draws it (perhaps hours into the run)."""
+        from ..evaluation.degradations import DEGRADATIONS, LEVELS, check_level
+
+        d = self.data
+        if d.degradation not in DEGRADATIONS:
+            raise ValueError(f"data.degradation must be one of {', '.join(DEGRADATIONS)}, got {d.degradation!r}")
+        if d.degradation in LEVELS:
+            name = LEVELS[d.degradation].field
+            check_level(d.degradation, getattr(d, name), f"data.{name}")
+            if getattr(d, f"val_{name}") is not None:  # one level: validation is degraded once
+                check_level(d.degradation, getattr(d, f"val_{name}"), f"data.val_{name}", ranged=False)
 
     def _check_optimizer(self) -> None:
         """The Adam and schedule fields: torch only refuses some of them once the model and data are built, in its
