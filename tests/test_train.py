@@ -536,7 +536,9 @@ def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):
     assert (card.data.datasets, card.data.model_name) == (None, "tiny")  # a local folder is no Hub dataset
     cfg.data.train = [str(images), "org/photos", f"imagefolder:{images}"]
     hub = ModelCard(training_card(cfg, model, progress, 29.0, None, "me/tiny"))
-    assert hub.data.datasets == ["org/photos"] and f"Trained on {images.name}, photos, {images.name} with" in hub.text
+    assert hub.data.datasets == ["org/photos"]
+    # the patches the run trained on (data.patch_size 8), not the config's image_size (16)
+    assert f"Trained on {images.name}, photos, {images.name} with 8×8 training patches." in hub.text
     assert card.data.pipeline_tag == "image-to-image"
     results = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
     assert results == {("Set5", "psnr"): 33.1235, ("Set5", "ssim"): 0.91}

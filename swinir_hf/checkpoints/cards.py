@@ -244,6 +244,7 @@ def render_model_card(
     remote_code: bool = True,
     base_model: str | None = None,
     datasets: Sequence[str] | None = None,
+    training_patch: int | None = None,
 ) -> str:
     """A complete `README.md` for a SwinIR checkpoint folder, built offline (nothing is validated on the Hub).
 
@@ -263,6 +264,8 @@ def render_model_card(
             package (snippets import `swinir_hf`).
         base_model: Hub id of the model these weights were fine-tuned from, if any.
         datasets: the `datasets` metadata, which the Hub links as dataset repos (default: `training_data`).
+        training_patch: the side of the model's input patches in training (default: `config.image_size`, the
+            authors' training patch, which a run of `swinir_hf.train` may leave at another value).
 
     Raises:
         TypeError: a string where a list of names goes (`training_data="DIV2K"`).
@@ -288,7 +291,8 @@ def render_model_card(
         f"SwinIR ({_architecture(config, num_parameters)}). Paper: [{PAPER_URL}]({PAPER_URL}).",
     ]
     if training_data:
-        patch = f"{config.image_size}×{config.image_size}"
+        side = training_patch or config.image_size
+        patch = f"{side}×{side}"
         sections.append(f"Trained on {', '.join(training_data)} with {patch} training patches.")
     sections += _results_section(config, paper, measured, protocol)
     sections += [_usage(model_id, config, remote_code), "## Citation", f"```bibtex\n{CITATION}\n```"]
@@ -330,6 +334,7 @@ def training_card(
         tags=["swinir-hf-trained"],
         remote_code=False,  # the trainer saves weights, config and processor only
         base_model=_hub_base_model(init),
+        training_patch=d.patch_size,
         **results,
     )
 
