@@ -141,6 +141,19 @@ def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: argument --config: config nope not found; bundled configs: ")
 
 
+@pytest.mark.parametrize(("patch", "choices"), [(6, "4 or 8"), (3, "4")])
+def test_a_patch_that_is_not_whole_windows_is_refused_before_the_run(
+    patch, choices, tiny_run, train_cli, images, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, data={"patch_size": patch})) == 1  # the tiny model's window is 4
+    assert capsys.readouterr().err.endswith(
+        f"error: data.patch_size {patch} is not a multiple of the model's window_size 4 (each patch would be "
+        f"reflect-padded to {8 if patch == 6 else 4} inside the model): use {choices}\n"
+    )
+    assert not out.exists()
+
+
 def test_a_bundled_config_run_away_from_its_data_names_the_field_and_the_folder(tmp_path, monkeypatch, capsys):
     """The bundled configs read ../shared (the repository's fixture folder): run from anywhere else, as a user of
     an installed wheel does, the error says which field, from which folder, and how to give one's own data."""

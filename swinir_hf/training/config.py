@@ -63,7 +63,7 @@ class DataArgs:
     val_max_images: int | None = None
     """score only the first N validation images"""
     patch_size: int = 48
-    """model input patch side in pixels (targets are patch_size × scale)"""
+    """model input patch side in pixels, a multiple of the model's window_size (targets are patch_size × scale)"""
     degradation: str = "bicubic"
     """bicubic | noise | jpeg | real (BSRGAN-style) | paired (LR images given in train_lr / val_lr)"""
     noise_sigma: float | list[int | float] = 25.0

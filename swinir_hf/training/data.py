@@ -342,9 +342,23 @@ def _config_images(field: str, source: str, split: str, cache_dir: str | None) -
         raise FileNotFoundError(f"{field}: {err}{where}") from err
 
 
+def check_patch_size(patch_size: int, window_size: int) -> None:
+    """Raise `ValueError` unless the training patch is a whole number of attention windows: the model would
+    reflect-pad every patch up to one, spending steps on mirrored borders it never meets inside an image."""
+    if patch_size % window_size == 0:
+        return
+    below, above = patch_size - patch_size % window_size, patch_size - patch_size % window_size + window_size
+    choices = f"{below} or {above}" if below else str(above)
+    raise ValueError(
+        f"data.patch_size {patch_size} is not a multiple of the model's window_size {window_size} (each patch would "
+        f"be reflect-padded to {above} inside the model): use {choices}"
+    )
+
+
 def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
     """The training patches of `data.train` (checked to be readable)."""
     d, channels, scale = cfg.data, config.num_channels, config.upscale
+    check_patch_size(d.patch_size, config.window_size)
     hr_items, lr_items = [], [] if d.degradation == "paired" else None
     for i, source in enumerate(d.train):
         items = _config_images("data.train", source, d.split, d.cache_dir)
