@@ -24,6 +24,7 @@ from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.cards import training_card
 from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.models.configuration_swinir import PRESETS
+from swinir_hf.training.checks import check_colour
 from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import (
     FIELD_TYPES,
@@ -152,6 +153,26 @@ def test_a_patch_that_is_not_whole_windows_is_refused_before_the_run(
         f"reflect-padded to {8 if patch == 6 else 4} inside the model): use {choices}\n"
     )
     assert not out.exists()
+
+
+def test_greyscale_training_images_for_a_colour_model_are_refused_before_the_run(
+    tiny_run, train_cli, images, tmp_path, capsys
+):
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    for i, mode in enumerate(("L", "I;16", "LA")):  # 8-bit, 16-bit, with alpha
+        Image.open(images / f"{i}.png").convert("L").convert(mode).save(grey / f"{i}.png")
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, data={"train": [str(grey)]})) == 1
+    assert capsys.readouterr().err.endswith(
+        "error: data.train: all its 3 images are greyscale, but the model restores colour (3 channels): give colour "
+        "images, or train a 1-channel model (model.preset gray_dn or jpeg_car, or model.config.num_channels=1)\n"
+    )
+    assert not out.exists()
+    # one colour image among grey ones is a mixed set (Set14 has a grey image), and a grey model takes grey images
+    shutil.copy(images / "0.png", grey / "rgb.png")
+    check_colour(sorted(map(str, grey.iterdir())), 3, "data.train")
+    check_colour([str(grey / "0.png")], 1, "data.train")
 
 
 def test_a_bundled_config_run_away_from_its_data_names_the_field_and_the_folder(tmp_path, monkeypatch, capsys):

@@ -91,6 +91,28 @@ def check_readable(items: list, channels: int, option: str) -> None:
     raise ValueError(f"{option}: none of its {len(items)} images can be decoded (e.g. {first_error})")
 
 
+# Bands of images without colour: grey (8 / 16-bit, float, 1-bit), with or without alpha.
+_GREY_BANDS = {"L", "I", "F", "1", "A"}
+
+
+def check_colour(items: list, channels: int, option: str) -> None:
+    """Raise `ValueError` when a colour model is given only greyscale images: each would be replicated to three equal
+    channels, and the model would learn to restore grey. Reads headers only, up to the first colour image."""
+    if channels != 3:
+        return
+    for item in items:
+        try:
+            with _open(item) as image:
+                if not set(image.getbands()) <= _GREY_BANDS:
+                    return
+        except _DECODE_ERRORS:  # check_readable's to report
+            continue
+    raise ValueError(
+        f"{option}: all its {len(items)} images are greyscale, but the model restores colour (3 channels): give colour "
+        "images, or train a 1-channel model (model.preset gray_dn or jpeg_car, or model.config.num_channels=1)"
+    )
+
+
 def item_name(item: str | dict) -> str:
     """A readable name for an item from `load_images` (its file name when known)."""
     path = item.get("path") if isinstance(item, dict) else item
@@ -366,6 +388,7 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
         if lr_items is not None:
             lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir)
     check_readable(hr_items, channels, "data.train")
+    check_colour(hr_items, channels, "data.train")
     degradation = _degradation(cfg, scale, val=False)
     return TrainingPatches(hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90)
 
