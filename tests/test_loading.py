@@ -50,6 +50,18 @@ def test_loads_a_folder_in_eval_mode(saved):
         assert torch.equal(loaded(x).reconstruction, model(x).reconstruction)
 
 
+def test_loads_a_training_checkpoint_by_its_folder(saved, tmp_path):
+    """`--model runs/x/checkpoints/step-N` (restore, eval, --init-from): the model folder the checkpoint holds."""
+    model, folder = saved
+    checkpoint = tmp_path / "checkpoints" / "step-00000004"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "progress.json").write_text('{"step": 4, "history": [], "losses": []}')
+    folder.rename(checkpoint / "model")
+    x = torch.rand(1, 3, 9, 7)
+    with torch.no_grad():
+        assert torch.equal(load_model(checkpoint)(x).reconstruction, model(x).reconstruction)
+
+
 def test_local_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="without config.json"):

@@ -63,6 +63,9 @@ def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
 
     folder = Path(folder)
     config_file = folder / "config.json"
+    if not config_file.is_file() and (folder / "progress.json").is_file() and (folder / "model").is_dir():
+        # A checkpoint of `swinir_hf.train` (checkpoints/step-N): the model folder it holds, the weights it validated.
+        return load_folder(folder / "model")
     if not config_file.is_file():
         raise CheckpointError(f"{folder} is a folder without config.json: not a save_pretrained folder")
     try:
