@@ -360,14 +360,15 @@ def test_training_improves_loss_and_validation_psnr(tiny_run, train_cli, shared,
 @pytest.mark.slow
 def test_kill_and_resume_gives_bitwise_identical_weights(tiny_run, train_cli, images, tmp_path):
     """A run resumed from its step-3 checkpoint ends with the same bits as an uninterrupted 6-step run, although
-    it uses DataLoader workers (the data is a function of (seed, step), not of the loader)."""
+    it uses DataLoader workers (the data is a function of (seed, step), not of the loader), and logs the same losses,
+    although the checkpoint fell inside a log window (steps 3-4)."""
     sections = dict(
         model={
             "preset": "lightweight_sr",
             "scale": 2,
             "config": {**tiny_run(images, tmp_path)["model"]["config"], "drop_path_rate": 0.2},
         },
-        train={"max_steps": 6, "checkpoint_every": 3, "ema_decay": 0.9, "max_grad_norm": 0.5},
+        train={"max_steps": 6, "checkpoint_every": 3, "ema_decay": 0.9, "max_grad_norm": 0.5, "log_every": 2},
     )
     full = tmp_path / "full"
     assert train_cli(tiny_run(images, full, **sections)) == 0
@@ -383,6 +384,7 @@ def test_kill_and_resume_gives_bitwise_identical_weights(tiny_run, train_cli, im
         a, b = load_file(full / name), load_file(resumed / name)
         assert a.keys() == b.keys()
         assert all(torch.equal(a[k], b[k]) for k in a), name
+    assert [e["step"] for e in summary(full)["losses"]] == [2, 4, 6]
     assert summary(full)["losses"] == summary(resumed)["losses"]
     # and the EMA (saved model) differs from the raw weights, so both were compared
     assert not torch.equal(

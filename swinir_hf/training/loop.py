@@ -184,7 +184,10 @@ def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None
     if resume_from is not None:
         try:
             run.accelerator.load_state(str(resume_from))
-            run.progress.load_state_dict(json.loads((resume_from / "progress.json").read_text()))
+            saved = json.loads((resume_from / "progress.json").read_text())
+            run.progress.load_state_dict(saved)
+            window = saved.get("loss_window", {})  # absent from checkpoints written before it was kept
+            run.resumed_loss = (window.get("loss_sum", 0.0), window.get("steps", 0))
         except UNREADABLE_CHECKPOINT as err:
             raise unreadable_checkpoint(resume_from, err) from err
         step = run.progress.step
@@ -232,7 +235,9 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
 
     t, start = run.cfg.train, run.progress.step
     run.bar = tqdm(total=t.max_steps, initial=start, disable=not run.main, dynamic_ncols=True, desc="train")
-    run.loss_sum = torch.zeros((), device=run.accelerator.device)
+    # A log window a checkpoint interrupted goes on, so the logged losses are those of an uninterrupted run.
+    run.loss_sum = torch.tensor(run.resumed_loss[0], dtype=torch.float32, device=run.accelerator.device)
+    run.loss_steps = run.resumed_loss[1]
     run.window_start, run.window_steps = time.perf_counter(), 0
     if run.main and start == 0 and t.validate_every:  # 0: only at the end
         validate_now(run, 0)
@@ -284,6 +289,7 @@ def train_step(run: Run, batches: Any, step: int) -> None:
     run.progress.step = step + 1
     run.bar.update(1)
     run.window_steps += 1
+    run.loss_steps += 1
 
 
 def _checkpoint_due(run: Run) -> bool:
@@ -314,7 +320,7 @@ def after_step(run: Run) -> None:
 def log_losses(run: Run) -> None:
     """Log the mean loss of the steps since the last log (over all processes), the learning rate and the speed."""
     acc, progress = run.accelerator, run.progress
-    run.last_loss = acc.reduce(run.loss_sum, reduction="mean").item() / run.window_steps
+    run.last_loss = acc.reduce(run.loss_sum, reduction="mean").item() / run.loss_steps
     progress.losses.append({"step": progress.step, "loss": run.last_loss})
     seconds = time.perf_counter() - run.window_start
     rate, wait = run.window_steps / seconds, run.data_wait / seconds
@@ -328,6 +334,7 @@ def log_losses(run: Run) -> None:
     psnr_text = f" val PSNR {progress.history[-1]['psnr']:.2f} dB" if progress.history else ""
     run.bar.set_postfix_str(f"loss {run.last_loss:.4f}{psnr_text}")
     run.loss_sum.zero_()
+    run.loss_steps = 0
     run.window_start, run.window_steps, run.data_wait = time.perf_counter(), 0, 0.0
 
 
@@ -360,8 +367,10 @@ def save_checkpoint(run: Run, step: int) -> None:
         shutil.rmtree(tmp)
     acc.wait_for_everyone()
     acc.save_state(str(tmp))
+    # The losses of a log window in progress (over all processes), for a resumed run to log that window whole.
+    window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
     if main:
-        (tmp / "progress.json").write_text(json.dumps(run.progress.state_dict()))
+        (tmp / "progress.json").write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
         save_model_folder(tmp / "model", run.scored, _card(run))
         if final.exists():
             shutil.rmtree(final)

@@ -174,6 +174,8 @@ class Run:
     bar: Any = None
     last_loss: float = float("nan")  # the last logged training loss
     loss_sum: Any = None  # sum of the losses since the last log, on the device
+    loss_steps: int = 0  # the steps summed in loss_sum
+    resumed_loss: tuple[float, int] = (0.0, 0)  # loss_sum and loss_steps as checkpointed (a log window in progress)
     window_start: float = 0.0
     window_steps: int = 0
     data_wait: float = 0.0  # seconds this window spent waiting for the data loader
