@@ -69,6 +69,13 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "train.weight_decay must be >= 0, got -1.0": {"train": {"weight_decay": -1.0}},
         "train.lr_gamma must be > 0, got -0.5": {"train": {"lr_gamma": -0.5}},
         "gan.discriminator_lr must be >= 0, got -1.0": {"gan": {"discriminator_lr": -1.0}},
+        "data.num_workers must be >= 0 (0: load in the main process), got -1": {
+            "data": {"train": ["x"], "num_workers": -1}
+        },
+        "data.val_max_images must be >= 1 or null (all images), got -4": {
+            "data": {"train": ["x"], "val_max_images": -4}
+        },
+        "train.num_threads must be >= 1 or null (torch's default), got -2": {"train": {"num_threads": -2}},
         # the degradation: its kind and levels, not at the first training sample that draws a bad one
         "data.degradation must be one of bicubic, noise, jpeg, real, paired, got 'blur'": {
             "data": {"train": ["x"], "degradation": "blur"}

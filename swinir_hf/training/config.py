@@ -241,7 +241,19 @@ class TrainingConfig:
         if t.loss not in (None, *LOSSES):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
         self._check_optimizer()
+        self._check_counts()
         self.milestones()
+
+    def _check_counts(self) -> None:
+        """Counts that torch refuses with a traceback (num_threads) or in its own words once everything is built
+        (num_workers), or that would silently mean something else (val_max_images -4: all but the last 4)."""
+        d, t = self.data, self.train
+        if d.num_workers < 0:
+            raise ValueError(f"data.num_workers must be >= 0 (0: load in the main process), got {d.num_workers}")
+        if d.val_max_images is not None and d.val_max_images < 1:
+            raise ValueError(f"data.val_max_images must be >= 1 or null (all images), got {d.val_max_images}")
+        if t.num_threads is not None and t.num_threads < 1:
+            raise ValueError(f"train.num_threads must be >= 1 or null (torch's default), got {t.num_threads}")
 
     def _check_degradation(self) -> None:
         """The kind and levels of `data.degradation`: a bad noise σ or JPEG quality would otherwise fail inside the
