@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -128,6 +129,9 @@ def test_gan_training_runs_end_to_end(tmp_path):
     assert model.config.upsampler == "nearest+conv"
     losses = json.loads((out / "training_summary.json").read_text())["losses"]
     assert len(losses) == 2 and all(np.isfinite(e["loss"]) for e in losses)
+    card = ModelCard.load(out / "README.md")  # says what the run was: a GAN, with a random VGG
+    assert "VGG weights: random (gan.allow_random_vgg, for tests: no perceptual loss to speak of)" in card.text
+    assert card.data.tags[-2:] == ["swinir-hf-trained", "gan"]
     # the discriminator is trained and checkpointed with the generator
     disc_state = load_file(out / "checkpoints/step-00000002/model_1.safetensors")
     fresh = UNetDiscriminator(3, 8).state_dict()

@@ -331,7 +331,7 @@ def training_card(
         # Local folders are named in the text only: the Hub would link `datasets` entries as dataset repos.
         datasets=[s for s in map(str, d.train) if is_hub_dataset_id(s) and not Path(s).exists()],
         num_parameters=model.num_parameters(),
-        tags=["swinir-hf-trained"],
+        tags=["swinir-hf-trained", *(["gan"] if cfg.gan.enabled else [])],  # as the authors' GAN releases
         remote_code=False,  # the trainer saves weights, config and processor only
         base_model=_hub_base_model(init),
         training_patch=d.patch_size,
@@ -387,7 +387,8 @@ def _training_recipe(
         g = cfg.gan
         recipe.append(
             f"- GAN: pixel L1 × {g.pixel_weight} + VGG-19 perceptual × {g.perceptual_weight} "
-            f"({g.perceptual_layers}) + GAN × {g.gan_weight}; VGG weights: {g.vgg_weights}"
+            f"({g.perceptual_layers}) + GAN × {g.gan_weight}; VGG weights: "
+            + (g.vgg_weights or "random (gan.allow_random_vgg, for tests: no perceptual loss to speak of)")
         )
     if init is not None:
         recipe.append(
