@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -415,6 +416,18 @@ def test_summary_records_speed_and_data_wait(tiny_run, train_cli, images, tmp_pa
     speed = summary(out)["speed"]
     assert speed["step"] == 3 and speed["steps_per_s"] > 0
     assert 0 < speed["data_wait"] < 1  # decoding and degrading the batch is part of each step here
+
+
+def test_speed_leaves_out_validation_time(tiny_run, train_cli, images, tmp_path, monkeypatch):
+    """A validation (here 3 s) between two logs is not training time: steps/s and data wait are the steps'."""
+    import swinir_hf.training.loop
+
+    validate = swinir_hf.training.loop.validation_psnr
+    monkeypatch.setattr(swinir_hf.training.loop, "validation_psnr", lambda *a: time.sleep(3) or validate(*a))
+    out = tmp_path / "speed"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "validate_every": 1})) == 0
+    speed = summary(out)["speed"]  # step 2's window, after step 1's validation
+    assert speed["step"] == 2 and speed["steps_per_s"] > 1  # a tiny step takes well under a second
 
 
 @pytest.mark.slow

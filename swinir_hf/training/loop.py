@@ -342,7 +342,9 @@ def validate_now(run: Run, step: int) -> None:
     """Score the validated weights on the validation images (main process), record and log it."""
     if run.val_images is None:
         return
+    started = time.perf_counter()
     value = validation_psnr(run.scored, run.val_images, run.scored.config.upscale)
+    run.window_start += time.perf_counter() - started  # the logged steps/s and data wait are of training steps
     history = [h for h in run.progress.history if h["step"] != step]
     run.progress.history = history + [{"step": step, "psnr": value}]
     run.accelerator.log({"val/psnr_y": value}, step=step)
