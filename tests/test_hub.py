@@ -433,6 +433,25 @@ def test_push_uploads_the_folder_in_one_commit(exported, fake_api):
     assert "classical_sr_x2.pth" in upload[4]
 
 
+def test_cli_given_a_model_folder_says_what_to_do(tiny_config, tmp_path, capsys):
+    """A trained run's folder holds no .pth: the error says how to publish it instead of only that."""
+    run = tmp_path / "runs" / "tiny"
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(run)
+    capsys.readouterr()  # transformers' progress bar
+    assert export_cli.main([str(run), "-o", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == (
+        f"error: no .pth files in {run}; it is a save_pretrained folder: upload it as it is (it loads with swinir-hf "
+        f"installed) with `hf upload REPO {run}`, or export its weights with the model code for "
+        f"trust_remote_code=True with `swinir-hf hub {run / 'model.safetensors'} -o ...` (a new card, built from the "
+        "weights alone)\n"
+    )
+    assert export_cli.main([str(run / "model.safetensors"), "-o", str(tmp_path / "out")]) == 0  # as it says
+    (tmp_path / "empty").mkdir()
+    capsys.readouterr()
+    assert export_cli.main([str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == f"error: no .pth files in {tmp_path / 'empty'}\n"
+
+
 def test_cli_push_and_dry_run(parity, tmp_path, fake_api, capsys):
     source = tmp_path / "releases"
     source.mkdir()

@@ -49,12 +49,25 @@ def _checkpoints(source: Path) -> list[Path]:
     if source.is_dir():
         checkpoints = sorted(source.glob("*.pth"))
         if not checkpoints:
-            print(f"error: no .pth files in {source}", file=sys.stderr)
+            print(f"error: no .pth files in {source}{_model_folder_hint(source)}", file=sys.stderr)
         return checkpoints
     if source.is_file():
         return [source]
     print(f"error: {source} does not exist", file=sys.stderr)
     return []
+
+
+def _model_folder_hint(folder: Path) -> str:
+    """What to do with a `save_pretrained` folder (a run of `swinir_hf.train`, say), which this command, made for the
+    authors' releases, does not take as a whole."""
+    weights = folder / "model.safetensors"
+    if not ((folder / "config.json").is_file() and weights.is_file()):
+        return ""
+    return (
+        f"; it is a save_pretrained folder: upload it as it is (it loads with swinir-hf installed) with `hf upload "
+        f"REPO {folder}`, or export its weights with the model code for trust_remote_code=True with `swinir-hf hub "
+        f"{weights} -o ...` (a new card, built from the weights alone)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
