@@ -135,7 +135,7 @@ def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
         ("--train.batch_size", "big"): "train.batch_size: expected int, got big",
         ("train.num_threads=many",): "train.num_threads: expected int | None, got many",
         ("--data.noise_sigma", "[1, x]"): "data.noise_sigma: expected float | list[int | float], got [1, 'x']",
-        ("--train.mixed_precision", "fp8"): "train.mixed_precision must be no, bf16 or fp16, got 'fp8'",
+        ("--train.mixed_precision", "fp8"): "train.mixed_precision must be null, no, bf16 or fp16, got 'fp8'",
     }
     for extra, message in problems.items():
         assert main(["--config", "tiny_sr_x2", *extra]) == 2
@@ -472,6 +472,20 @@ def test_bf16_and_gradient_checkpointing_run(tiny_run, train_cli, images, tmp_pa
     assert train_cli(raw) == 0
     assert all(np.isfinite(e["loss"]) for e in summary(out)["losses"])
     assert load_file(out / "model.safetensors")["conv_first.weight"].dtype == torch.float32
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("configured", "used"), [(None, "bf16"), ("no", "no")])
+def test_precision_left_null_is_the_launchers_and_is_recorded(
+    configured, used, tiny_run, train_cli, images, tmp_path, monkeypatch
+):
+    """`accelerate launch --mixed_precision bf16` (or `accelerate config`) sets ACCELERATE_MIXED_PRECISION: a config
+    that leaves the precision null follows it, one that sets it keeps its own; the run records the one it used."""
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 1, "mixed_precision": configured})) == 0
+    assert yaml.safe_load((out / "training_config.yaml").read_text())["train"]["mixed_precision"] == used
+    assert f"precision {used}, seed 0" in (out / "README.md").read_text()
 
 
 @pytest.mark.slow

@@ -122,8 +122,9 @@ class TrainArgs:
     """clip the gradient norm to this; 0 disables clipping"""
     ema_decay: float = 0.999
     """decay of the weight EMA that is validated and saved; 0 disables EMA"""
-    mixed_precision: str = "no"
-    """no | bf16 | fp16 (fp16 needs a GPU); bf16 also speeds up recent CPUs"""
+    mixed_precision: str | None = None
+    """no | bf16 | fp16 (fp16 needs a GPU); bf16 also speeds up recent CPUs; null: accelerate's setting
+    (`accelerate launch --mixed_precision`, `accelerate config`), else no"""
     compile: str | None = None
     """torch.compile backend for the training steps: inductor (fused kernels: minutes more at the start, then often
     faster steps on a GPU), cudagraphs, aot_eager (no speed-up; checks that the model compiles), ...; null: eager.
@@ -214,8 +215,8 @@ class TrainingConfig:
         self._check_degradation()
         if d.degradation == "paired" and len(d.train_lr) != len(d.train):
             raise ValueError("degradation 'paired' needs one data.train_lr entry per data.train entry")
-        if t.mixed_precision not in ("no", "bf16", "fp16"):
-            raise ValueError(f"train.mixed_precision must be no, bf16 or fp16, got {t.mixed_precision!r}")
+        if t.mixed_precision not in (None, "no", "bf16", "fp16"):
+            raise ValueError(f"train.mixed_precision must be null, no, bf16 or fp16, got {t.mixed_precision!r}")
         if not 0.0 <= t.ema_decay < 1.0:
             raise ValueError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
         if t.max_steps < 1 or t.batch_size < 1 or t.gradient_accumulation_steps < 1 or d.patch_size < 1:

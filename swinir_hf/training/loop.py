@@ -8,6 +8,7 @@ from a checkpoint therefore continues with bit-identical weights on CPU.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -85,6 +86,9 @@ def run_training(
         # Trackers write under logs/. Checkpoints keep their own naming (see `save_checkpoint`).
         project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
     )
+    # The precision the run uses, recorded as such (training_config.yaml, card): the launcher's when the config
+    # leaves it null.
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(t, mixed_precision=accelerator.mixed_precision))
     handler = logging.StreamHandler()  # bound to this call's stderr; removed at the end
     handler.setFormatter(logging.Formatter("%(message)s"))
     if accelerator.is_main_process:
