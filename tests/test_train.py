@@ -474,6 +474,18 @@ def test_bf16_and_gradient_checkpointing_run(tiny_run, train_cli, images, tmp_pa
     assert load_file(out / "model.safetensors")["conv_first.weight"].dtype == torch.float32
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 runs on a GPU")
+def test_fp16_without_a_gpu_is_refused_not_trained_in_float32(tiny_run, train_cli, images, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"mixed_precision": "fp16"})) == 1
+    assert capsys.readouterr().err == (
+        "error: train.mixed_precision fp16 does not run on this cpu (accelerate would train in float32 under its "
+        "name): use bf16 or no\n"
+    )
+    assert not out.exists()
+    assert train_cli(tiny_run(images, out, train={"max_steps": 1})) == 0  # the next run in this process is fine
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("configured", "used"), [(None, "bf16"), ("no", "no")])
 def test_precision_left_null_is_the_launchers_and_is_recorded(

@@ -95,6 +95,7 @@ def run_training(
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     try:
+        _check_precision(accelerator)
         return _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo)
     finally:
         logger.removeHandler(handler)
@@ -105,6 +106,16 @@ def run_training(
             from accelerate.state import AcceleratorState
 
             AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def _check_precision(accelerator: Any) -> None:
+    """Raise `ValueError` for a mixed precision accelerate cannot autocast to on this device (fp16 on a CPU): it
+    would train in float32 and report the precision asked for."""
+    if accelerator.mixed_precision != "no" and not accelerator.native_amp:
+        raise ValueError(
+            f"train.mixed_precision {accelerator.mixed_precision} does not run on this {accelerator.device.type} "
+            "(accelerate would train in float32 under its name): use bf16 or no"
+        )
 
 
 def _train(
