@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -484,6 +485,19 @@ def test_fp16_without_a_gpu_is_refused_not_trained_in_float32(tiny_run, train_cl
     )
     assert not out.exists()
     assert train_cli(tiny_run(images, out, train={"max_steps": 1})) == 0  # the next run in this process is fine
+
+
+def test_a_tracker_that_is_not_installed_is_refused_not_dropped(tiny_run, train_cli, images, tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    if importlib.util.find_spec("dvclive") is not None:
+        pytest.skip("dvclive is installed")
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"report_to": "dvclive"})) == 1
+    assert capsys.readouterr().err.endswith(
+        "error: train.report_to dvclive: its package is not installed (pip install dvclive), or set "
+        "train.report_to none\n"
+    )
+    assert not out.exists()
 
 
 @pytest.mark.slow

@@ -96,6 +96,7 @@ def run_training(
         logger.setLevel(logging.INFO)
     try:
         _check_precision(accelerator)
+        _check_tracker(accelerator, t.report_to)
         return _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo)
     finally:
         logger.removeHandler(handler)
@@ -115,6 +116,16 @@ def _check_precision(accelerator: Any) -> None:
         raise ValueError(
             f"train.mixed_precision {accelerator.mixed_precision} does not run on this {accelerator.device.type} "
             "(accelerate would train in float32 under its name): use bf16 or no"
+        )
+
+
+def _check_tracker(accelerator: Any, report_to: str) -> None:
+    """Raise `ValueError` when `train.report_to` names a tracker whose package is missing: accelerate would warn
+    once and log nothing for the whole run. (TensorBoard, the default, is checked earlier, naming its extra.)"""
+    if report_to != "none" and not accelerator.log_with:
+        raise ValueError(
+            f"train.report_to {report_to}: its package is not installed (pip install {report_to}), or set "
+            "train.report_to none"
         )
 
 
