@@ -123,8 +123,8 @@ class TrainArgs:
     ema_decay: float = 0.999
     """decay of the weight EMA that is validated and saved; 0 disables EMA"""
     mixed_precision: str | None = None
-    """no | bf16 | fp16 (fp16 needs a GPU); bf16 also speeds up recent CPUs; null: accelerate's setting
-    (`accelerate launch --mixed_precision`, `accelerate config`), else no"""
+    """no | bf16 | fp16 (fp16 needs a GPU); bf16 also speeds up recent CPUs; null: accelerate's setting (the
+    launcher's mixed_precision option, `accelerate config`), else no"""
     compile: str | None = None
     """torch.compile backend for the training steps: inductor (fused kernels: minutes more at the start, then often
     faster steps on a GPU), cudagraphs, aot_eager (no speed-up; checks that the model compiles), ...; null: eager.
