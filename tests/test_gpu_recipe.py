@@ -25,11 +25,13 @@ from swinir_hf.training.data import decode_image
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
-# A tiny body keeps the dry run to seconds per step on a 2-core CPU; everything else is the GPU configs'.
+# A tiny body keeps the dry run to seconds per step on a 2-core CPU; everything else is the GPU configs'. Its one
+# window size (the JPEG model's is 7) lets one small patch be whole windows for every model.
 TINY = [
     "train.batch_size=2",
     "data.patch_size=16",
-    "model.config={embed_dim: 12, depths: [2], num_heads: [2], mlp_ratio: 2.0, drop_path_rate: 0.0}",
+    "model.config={embed_dim: 12, depths: [2], num_heads: [2], window_size: 8, image_size: 16, mlp_ratio: 2.0, "
+    "drop_path_rate: 0.0}",
     "train.validate_every=0",
     "data.val_max_images=1",
 ]
