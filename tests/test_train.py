@@ -558,6 +558,15 @@ def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
         assert "upsample.0.weight" in report.dropped and "conv_last.weight" in report.loaded
         assert torch.equal(model.layers[0].conv.weight, source.layers[0].conv.weight)
         assert "re-initialised" in str(report) and "dropped" in str(report)
+        assert "warning" not in str(report)  # the body is loaded
+    # A preset of another size (the GAN stage's real_sr after a stage 1 of another width): a warning says why.
+    args = ModelArgs(preset="real_sr", scale=4, init_from=str(tmp_path / "classical"), config={"embed_dim": 24})
+    model, report = build_model(args, TrainArgs())
+    assert len(report.reinitialised) > len(report.loaded)
+    assert str(report).endswith(
+        "\n  warning: most of this model starts from scratch. With model.preset set, the architecture is the preset's "
+        "(and model.config's), not the source's: model.preset=null takes the source's"
+    )
 
 
 def launch_two_processes(raw: dict, tmp_path: Path) -> subprocess.CompletedProcess:

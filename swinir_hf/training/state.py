@@ -41,6 +41,11 @@ class InitReport:
             lines.append(
                 f"  dropped from the source (no place in this model): {len(self.dropped)}: {names(self.dropped)}"
             )
+        if len(self.reinitialised) > len(self.loaded):  # a task change keeps the body: most tensors load
+            lines.append(
+                "  warning: most of this model starts from scratch. With model.preset set, the architecture is the "
+                "preset's (and model.config's), not the source's: model.preset=null takes the source's"
+            )
         return "\n".join(lines)
 
 
