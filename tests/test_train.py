@@ -645,6 +645,8 @@ def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):
     # the validation set as scored (data.val_max_images 2) and the patches the run trained on (data.patch_size 8,
     # not the config's image_size 16)
     assert f"Validation on {images} (its first 2 images) during training (PSNR in dB, Y channel" in hub.text
+    cfg.data.val_max_images = 1
+    assert f"Validation on {images} (its first image) during" in training_card(cfg, model, progress, 29.0, None, "x")
     assert f"Trained on {images.name}, photos, {images.name} with 8×8 training patches." in hub.text
     assert card.data.pipeline_tag == "image-to-image"
     results = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}

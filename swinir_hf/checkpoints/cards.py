@@ -357,7 +357,8 @@ def _validation_table(
     rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
     rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
     channel = "Y channel" if c.num_channels == 3 else "grey channel"
-    first = f" (its first {cfg.data.val_max_images} images)" if cfg.data.val_max_images else ""
+    n = cfg.data.val_max_images
+    first = f" (its first {n} images)" if n and n > 1 else " (its first image)" if n else ""
     return (
         f"Validation on {cfg.data.val}{first} during training (PSNR in dB, {channel}, border {c.upscale}):\n\n"
         "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
