@@ -26,7 +26,6 @@ from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.cards import training_card
 from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.models.configuration_swinir import PRESETS
-from swinir_hf.training.checks import check_colour
 from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import (
     FIELD_TYPES,
@@ -36,6 +35,7 @@ from swinir_hf.training.config import (
     bundled_configs,
     read_config_file,
 )
+from swinir_hf.training.data import check_colour
 from swinir_hf.training.state import InitReport, Progress, build_model
 
 
