@@ -169,11 +169,11 @@ class TrainingInterrupted(Exception):
 class StopSignals:
     """While active (main thread only), SIGINT and SIGTERM ask the loop to stop after the step in progress instead
     of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once. `announce`: log that it will stop
-    (the main process of a launch; the launcher passes a signal on to every process)."""
+    `when` (the main process of a launch; the launcher passes a signal on to every process)."""
 
-    def __init__(self, announce: bool = True) -> None:
+    def __init__(self, announce: bool = True, when: str = "after this step with a checkpoint") -> None:
         self.signal: int | None = None
-        self.announce = announce
+        self.announce, self.when = announce, when
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
@@ -191,9 +191,7 @@ class StopSignals:
             raise KeyboardInterrupt
         self.signal = signum
         if self.announce:
-            logger.warning(
-                f"{signal.Signals(signum).name}: stopping after this step with a checkpoint (Ctrl-C again: now)"
-            )
+            logger.warning(f"{signal.Signals(signum).name}: stopping {self.when} (Ctrl-C again: now)")
 
     def requested(self, accelerator: Any) -> bool:
         """Whether any process got a stop signal. All processes agree, so that they checkpoint together, and on

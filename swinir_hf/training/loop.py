@@ -170,7 +170,9 @@ def _train(
         )
     try:
         run_steps(run, loader)
-        finish(run, push_to_hub_repo)
+        # A stop asked for now waits for the final model: killed mid-save, the run would leave a partial folder.
+        with StopSignals(announce=main, when="once the final model is saved"):
+            finish(run, push_to_hub_repo)
     except Exception as err:
         # Failing from here on (its disk, its data) is this process's own, not every process's as above.
         with contextlib.suppress(AttributeError):
