@@ -66,11 +66,12 @@ def remove_checkpoints(out: Path) -> None:
         shutil.rmtree(path)
 
 
-def check_push_access(repo_id: str) -> None:
-    """Raise `ValueError` (saying what to do) unless this machine can push the trained model to `repo_id`."""
+def check_push_access(repo_id: str, output_dir: Path) -> None:
+    """Raise `ValueError` (saying what to do: upload `output_dir` later) unless this machine can push the trained
+    model to `repo_id`."""
     from ..checkpoints.folders import check_push_access as check
 
-    check(repo_id, f"`hf upload {repo_id} OUTPUT_DIR`")
+    check(repo_id, f"`hf upload {repo_id} {output_dir}`")
 
 
 def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:

@@ -70,7 +70,7 @@ def run_training(
     out = Path(t.output_dir)
     resume_from = check_output_dir(out, resume, overwrite)
     if push_to_hub_repo:
-        check_push_access(push_to_hub_repo)  # now, not after hours of training
+        check_push_access(push_to_hub_repo, out)  # now, not after hours of training
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     if t.tune_allocator:
