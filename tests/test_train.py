@@ -70,6 +70,7 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "train.adam_betas must be two numbers in [0, 1), got [0.9]": {"train": {"adam_betas": [0.9]}},
         "train.weight_decay must be >= 0, got -1.0": {"train": {"weight_decay": -1.0}},
         "train.lr_gamma must be > 0, got -0.5": {"train": {"lr_gamma": -0.5}},
+        "train.max_grad_norm must be >= 0 (0: no clipping), got -1.0": {"train": {"max_grad_norm": -1.0}},
         "gan.discriminator_lr must be >= 0, got -1.0": {"gan": {"discriminator_lr": -1.0}},
         "data.num_workers must be >= 0 (0: load in the main process), got -1": {
             "data": {"train": ["x"], "num_workers": -1}

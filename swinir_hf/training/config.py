@@ -282,6 +282,8 @@ class TrainingConfig:
             raise ValueError(f"train.weight_decay must be >= 0, got {t.weight_decay}")
         if not t.lr_gamma > 0:
             raise ValueError(f"train.lr_gamma must be > 0, got {t.lr_gamma}")
+        if not t.max_grad_norm >= 0:  # a negative norm would silently mean no clipping
+            raise ValueError(f"train.max_grad_norm must be >= 0 (0: no clipping), got {t.max_grad_norm}")
         if not self.gan.discriminator_lr >= 0:
             raise ValueError(f"gan.discriminator_lr must be >= 0, got {self.gan.discriminator_lr}")
 
