@@ -80,8 +80,10 @@ def test_init_from_a_folder_missing_a_tensor_is_an_error(folder, tmp_path, capsy
     from swinir_hf.training.state import build_model
 
     missing = broken_copy(folder, "missing", drop="conv_first.weight")
-    with pytest.raises(CheckpointError, match=r"missing conv_first\.weight"):
+    with pytest.raises(CheckpointError, match=r"^model\.init_from: .*missing conv_first\.weight"):
         build_model(ModelArgs(init_from=str(missing)), TrainArgs())
+    with pytest.raises(CheckpointError, match=rf"^model\.init_from: {tmp_path / 'nowhere'} does not exist"):
+        build_model(ModelArgs(init_from=str(tmp_path / "nowhere")), TrainArgs())
 
 
 # --- 3. messages instead of tracebacks -------------------------------------------------------------------------

@@ -55,7 +55,10 @@ def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRes
     if args.init_from:
         from ..checkpoints.loading import load_model
 
-        source = load_model(args.init_from)
+        try:
+            source = load_model(args.init_from)
+        except (ValueError, OSError) as err:  # named: the path may come from a config file, not the command line
+            raise type(err)(f"model.init_from: {err}") from err
     overrides = dict(args.config)
     if training.loss is not None:
         overrides["loss"] = training.loss
