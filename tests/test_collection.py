@@ -16,7 +16,7 @@ from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.cli import main
-from swinir_hf.inference.collection import interleave, several_processes_on_cpu
+from swinir_hf.inference.collection import several_processes_on_cpu
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
 from swinir_hf.inference.jobs import output_size, restore_image
@@ -210,20 +210,6 @@ def test_pipelined_batched_loop_matches_the_engine(mixed, model_dir, tmp_path):
     a = {p.name: np.asarray(Image.open(p), dtype=np.int16) for p in one.iterdir()}
     b = {p.name: np.asarray(Image.open(p), dtype=np.int16) for p in batched.iterdir()}
     assert a.keys() == b.keys() and all(np.abs(a[k] - b[k]).max() <= 1 for k in a)
-
-
-def test_interleave_matches_split_between_processes():
-    from accelerate import PartialState
-
-    items = list(range(11))
-    for n in (1, 2, 3, 4):
-        order = interleave(items, n)
-        assert sorted(order) == items
-        # What split_between_processes hands process r of n: contiguous, the first len % n one longer.
-        per, extra = divmod(len(items), n)
-        starts = [r * per + min(r, extra) for r in range(n + 1)]
-        assert [order[starts[r] : starts[r + 1]] for r in range(n)] == [items[r::n] for r in range(n)]
-    assert PartialState().num_processes == 1
 
 
 def test_several_processes_on_cpu_asks_accelerate_for_its_multi_cpu_mode(monkeypatch):

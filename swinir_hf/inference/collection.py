@@ -73,15 +73,6 @@ class Summary:
         )
 
 
-def interleave(items: list[Any], n: int) -> list[Any]:
-    """Reorder so that `split_between_processes`' contiguous share for process r is items[r::n].
-
-    Neighbours in the plan are alike (size-sorted, or one camera's files), so every process gets a mix.
-    `split_between_processes` gives the first len % n processes one item more, as items[r::n] does.
-    """
-    return [item for r in range(n) for item in items[r::n]]
-
-
 def several_processes_on_cpu(device: str | None = None) -> bool:
     """Whether this is one of several launched processes (`accelerate launch --multi_gpu` / torchrun) that run on
     the CPU: no GPU here, or `device` a CPU. accelerate only picks its multi-CPU (gloo) mode when told to use the
@@ -168,15 +159,18 @@ def restore_files(
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
     restorer = build_main_first(engine, state)
     start = time.perf_counter()
-    with state.split_between_processes(interleave(jobs, state.num_processes)) as mine:
-        counts = run_jobs(
-            mine,
-            restorer,
-            output,
-            batch_size=batch_size,
-            workers=workers,
-            progress=progress and state.is_local_main_process,
-        )
+    # Every r-th job: neighbours in the plan are alike (size-sorted, one camera's files), so each process gets a mix,
+    # and one beyond the number of jobs gets none (accelerate < 1.14's split_between_processes gave it the last job
+    # again, which two processes then both restored).
+    mine = jobs[state.process_index :: state.num_processes]
+    counts = run_jobs(
+        mine,
+        restorer,
+        output,
+        batch_size=batch_size,
+        workers=workers,
+        progress=progress and state.is_local_main_process,
+    )
     everyone = gather_object([counts])
     seconds = time.perf_counter() - start
     return Summary(
