@@ -75,7 +75,9 @@ def test_folder_with_a_missing_or_unexpected_tensor_is_an_error_naming_it(folder
     assert "unexpected stray.weight" in capsys.readouterr().err
 
 
-def test_init_from_a_folder_missing_a_tensor_is_an_error(folder, tmp_path, capsys):
+def test_init_from_a_folder_missing_a_tensor_is_an_error(folder, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
     from swinir_hf.training.config import ModelArgs, TrainArgs
     from swinir_hf.training.state import build_model
 
@@ -84,6 +86,9 @@ def test_init_from_a_folder_missing_a_tensor_is_an_error(folder, tmp_path, capsy
         build_model(ModelArgs(init_from=str(missing)), TrainArgs())
     with pytest.raises(CheckpointError, match=rf"^model\.init_from: {tmp_path / 'nowhere'} does not exist"):
         build_model(ModelArgs(init_from=str(tmp_path / "nowhere")), TrainArgs())
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ValueError, match=r"^model\.init_from: .*org/not-cached"):  # a Hub model not in the cache
+        build_model(ModelArgs(init_from="org/not-cached"), TrainArgs())
 
 
 # --- 3. messages instead of tracebacks -------------------------------------------------------------------------

@@ -53,12 +53,16 @@ def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRes
     """The model to train, its config from the preset / `init_from` / `config` fields, starting weights loaded."""
     source = None
     if args.init_from:
+        from ..checkpoints.convert import CheckpointError
         from ..checkpoints.loading import load_model
 
+        # Named: the path may come from a config file, not the command line.
         try:
             source = load_model(args.init_from)
-        except (ValueError, OSError) as err:  # named: the path may come from a config file, not the command line
-            raise type(err)(f"model.init_from: {err}") from err
+        except CheckpointError as err:
+            raise CheckpointError(f"model.init_from: {err}") from err
+        except (ValueError, OSError) as err:  # an uncached Hub model (ModelNotAvailableError), ...
+            raise ValueError(f"model.init_from: {err}") from err
     overrides = dict(args.config)
     if training.loss is not None:
         overrides["loss"] = training.loss
