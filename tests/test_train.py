@@ -488,6 +488,7 @@ def test_fp16_without_a_gpu_is_refused_not_trained_in_float32(tiny_run, train_cl
     assert train_cli(tiny_run(images, out, train={"max_steps": 1})) == 0  # the next run in this process is fine
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # one line, not accelerate's warning above it
 def test_a_tracker_that_is_not_installed_is_refused_not_dropped(tiny_run, train_cli, images, tmp_path, capsys):
     pytest.importorskip("tensorboard")
     if importlib.util.find_spec("dvclive") is not None:

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -78,14 +79,17 @@ def run_training(
 
         tune_allocator()
 
-    accelerator = Accelerator(
-        cpu=several_processes_on_cpu(),
-        mixed_precision=t.mixed_precision,
-        dynamo_plugin=TorchDynamoPlugin(backend=t.compile.upper(), mode=t.compile_mode) if t.compile else None,
-        log_with=None if t.report_to == "none" else t.report_to,
-        # Trackers write under logs/. Checkpoints keep their own naming (see `save_checkpoint`).
-        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
-    )
+    with warnings.catch_warnings():
+        # accelerate warns of, then drops, a report_to tracker that is not installed; _check_tracker refuses it.
+        warnings.filterwarnings("ignore", r"`log_with=.*` was passed but no supported trackers", UserWarning)
+        accelerator = Accelerator(
+            cpu=several_processes_on_cpu(),
+            mixed_precision=t.mixed_precision,
+            dynamo_plugin=TorchDynamoPlugin(backend=t.compile.upper(), mode=t.compile_mode) if t.compile else None,
+            log_with=None if t.report_to == "none" else t.report_to,
+            # Trackers write under logs/. Checkpoints keep their own naming (see `save_checkpoint`).
+            project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
+        )
     # The precision the run uses, recorded as such (training_config.yaml, card): the launcher's when the config
     # leaves it null.
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(t, mixed_precision=accelerator.mixed_precision))
