@@ -701,3 +701,22 @@ def test_resumed_schedule_follows_the_current_config():
     assert run(old, 25) == pytest.approx(expected)
     assert not set_schedule(fresh, [5, 30], args, step=40)  # unchanged config: nothing to change
     assert fresh.get_last_lr()[0] == pytest.approx(2.5e-4)
+
+
+@pytest.mark.slow
+def test_resuming_after_a_kill_leaves_one_tensorboard_point_per_step(tiny_run, train_cli, images, tmp_path):
+    """A run killed after its step-2 checkpoint had logged steps 3-4 too; resumed from step 2, TensorBoard drops
+    those (purge_step) instead of drawing steps 3-4 twice."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    raw = tiny_run(images, out, train={"checkpoint_every": 2, "report_to": "tensorboard"})
+    assert train_cli(raw) == 0
+    shutil.rmtree(out / "checkpoints/step-00000004")  # killed before this save: the latest checkpoint is step 2
+    assert train_cli(raw, "--resume", "latest") == 0
+    folder = out / "logs" / TrainArgs().project_name  # the scalars (hparams go to sub-folders)
+    assert len(list(folder.glob("events.out.tfevents.*"))) == 2  # one TensorBoard run, written in two sittings
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4]

@@ -166,7 +166,9 @@ def _train(
     loader = build_loader(run, dataset, start)  # checks that the batch splits over processes and accumulation
     # Every input is checked: only now does the run write into its folder. One it may not create (no rights) is
     # raised on every process.
-    on_main_process(lambda: _open_run_folder(cfg, accelerator, out, resume_from), main, accelerator.num_processes)
+    on_main_process(
+        lambda: _open_run_folder(cfg, accelerator, out, resume_from, start), main, accelerator.num_processes
+    )
     if main:
         logger.info(
             f"training {trained:,} parameters for steps {start}..{t.max_steps} on "
@@ -251,14 +253,15 @@ def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.
     )
 
 
-def _open_run_folder(cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None) -> None:
+def _open_run_folder(cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None, start: int) -> None:
     """Create the run's folder (an earlier run's checkpoints removed when starting afresh), write its config and
-    start the trackers."""
+    start the trackers (TensorBoard told to drop what an earlier, killed run logged after the resumed step)."""
     out.mkdir(parents=True, exist_ok=True)
     if resume_from is None:
         remove_checkpoints(out)
     (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    accelerator.init_trackers(cfg.train.project_name, config=flat_config(cfg.to_dict()))
+    purge = {"tensorboard": {"purge_step": start + 1}} if start else {}
+    accelerator.init_trackers(cfg.train.project_name, config=flat_config(cfg.to_dict()), init_kwargs=purge)
 
 
 def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
