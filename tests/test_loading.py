@@ -188,3 +188,16 @@ def test_listing_into_a_pipe_that_closes_early_is_quiet():
         done = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, env=env)
         os.close(write_end)
         assert (done.returncode, done.stderr.decode()) == (0, ""), unbuffered
+
+
+def test_saving_a_model_folder_draws_no_progress_bar(tiny_config, tmp_path, capsys):
+    """transformers draws 'Writing model shards' for the one small weights file; at every training checkpoint it
+    broke up the run's own bar."""
+    from transformers.utils import logging as hf_logging
+
+    from swinir_hf.checkpoints.folders import save_model_folder
+
+    save_model_folder(tmp_path / "model", SwinIRForImageRestoration(tiny_config()))
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    assert "Writing model shards" not in capsys.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()  # switched back on afterwards

@@ -3,7 +3,8 @@ model card) and the one way it pushes a folder to the Hub."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from huggingface_hub import HfApi
@@ -16,6 +17,21 @@ MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "
 # Config fields that point at remote code files (`swinir_hf.checkpoints.remote_code`'s, written by an export; a model
 # loaded from a Hub export carries them): in a folder without those files they would send transformers looking for them.
 REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
+
+
+@contextmanager
+def transformers_bars_off() -> Iterator[None]:
+    """No progress bars from transformers (nor the Hub's, through it) inside: a bar for writing or loading one small
+    weights file only breaks up the output around it (a training run's bar, a command's lines)."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-hub", token: str | None = None) -> None:
@@ -64,7 +80,8 @@ def save_model_folder(
     config = model.config
     held = {} if processor_auto_map else {k: config.__dict__.pop(k) for k in REMOTE_CODE_FIELDS if k in config.__dict__}
     try:
-        model.save_pretrained(folder, safe_serialization=True)
+        with transformers_bars_off():  # "Writing model shards" at every training checkpoint
+            model.save_pretrained(folder, safe_serialization=True)
     finally:
         config.__dict__.update(held)
     # safetensors ≥ 0.7 creates its file with mode 0600 whatever the umask: give it config.json's permissions, so a

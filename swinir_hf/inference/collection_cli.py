@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
 @contextmanager
 def _library_progress_bars_off(datasets_too: bool) -> Iterator[None]:
     """No bars from transformers ("Loading weights"), the Hub (downloads) or, `datasets_too`, datasets (`map`)."""
-    from transformers.utils import logging as hf_logging
+    from ..checkpoints.folders import transformers_bars_off
 
     bars = None  # datasets' progress-bar switches
     if datasets_too:
@@ -172,16 +172,13 @@ def _library_progress_bars_off(datasets_too: bool) -> Iterator[None]:
             import datasets as bars
         except ImportError:
             pass  # `load_image_dataset` says which extra provides it
-    was_on = hf_logging.is_progress_bar_enabled()
     datasets_was_on = bars is not None and not bars.are_progress_bars_disabled()
-    hf_logging.disable_progress_bar()  # the Hub's too
     if bars is not None:
         bars.disable_progress_bars()
     try:
-        yield
+        with transformers_bars_off():
+            yield
     finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
         if datasets_was_on:
             bars.enable_progress_bars()
 
