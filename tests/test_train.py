@@ -518,9 +518,10 @@ def test_precision_left_null_is_the_launchers_and_is_recorded(
 
 @pytest.mark.slow
 def test_saved_folder_loads_restores_and_pushes_offline(tiny_run, train_cli, images, tmp_path, monkeypatch):
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, constants
 
     calls = []
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # online, as the mocks below pretend (whatever the shell)
     monkeypatch.setattr("swinir_hf.checkpoints.loading.hub_reachable", lambda *a: True)
     monkeypatch.setattr(HfApi, "whoami", lambda self: {"name": "me", "orgs": []})
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw)))
