@@ -27,6 +27,7 @@ from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.checkpoints.export import export_checkpoint, push_folder
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.checkpoints.remote_code import HubExportError, remote_code_sources
+from swinir_hf.evaluation.benchmark import evaluate
 
 # One per head / channel count / window: pixelshuffle RGB, nearest+conv 3conv (params_ema), grey window-7 x255.
 CASES = ("classical_sr_x2", "real_sr_x4_large", "jpeg_car")
@@ -433,23 +434,102 @@ def test_push_uploads_the_folder_in_one_commit(exported, fake_api):
     assert "classical_sr_x2.pth" in upload[4]
 
 
-def test_cli_given_a_model_folder_says_what_to_do(tiny_config, tmp_path, capsys):
-    """A trained run's folder holds no .pth: the error says how to publish it instead of only that."""
-    run = tmp_path / "runs" / "tiny"
-    SwinIRForImageRestoration(tiny_config()).save_pretrained(run)
-    capsys.readouterr()  # transformers' progress bar
-    assert export_cli.main([str(run), "-o", str(tmp_path / "out")]) == 1
-    assert capsys.readouterr().err == (
-        f"error: no .pth files in {run}; it is a save_pretrained folder: upload it as it is (it loads with swinir-hf "
-        f"installed) with `hf upload REPO {run}`, or export its weights with the model code for "
-        f"trust_remote_code=True with `swinir-hf hub {run / 'model.safetensors'} -o ...` (a new card, built from the "
-        "weights alone)\n"
+def _trained_folder(tiny_config, folder: Path, dtype=torch.float32) -> SwinIRForImageRestoration:
+    """A `save_pretrained` folder with a card written as the trainer writes it (no remote code)."""
+    torch.manual_seed(0)
+    model = SwinIRForImageRestoration(tiny_config()).to(dtype)
+    recipe = "Trained with `swinir_hf.train`.\n\n- 40 of 40 steps\n\n| model | PSNR |\n|---|---:|\n| step 40 | 31.00 |"
+    card = render_model_card(
+        model.config, model_id=str(folder), title="SwinIR tiny (40 steps)", description=recipe, remote_code=False
     )
-    assert export_cli.main([str(run / "model.safetensors"), "-o", str(tmp_path / "out")]) == 0  # as it says
+    folders.save_model_folder(folder, model, card)
+    return model
+
+
+def test_a_trained_folder_exports_with_its_own_card_and_the_model_code(tiny_config, tmp_path, capsys):
+    """A run of swinir_hf.train becomes a Hub folder that loads without the package: the model code is added, the
+    weights are kept bit for bit in their own precision, and the training card keeps its recipe and curve while
+    its usage becomes the trust_remote_code one for the repo."""
+    run = tmp_path / "runs" / "tiny"
+    model = _trained_folder(tiny_config, run, torch.float16)
+    folder = hub.export_model_folder(run, tmp_path / "out", repo_id="me/tiny-x2")
+    assert folder.path == tmp_path / "out" / "tiny-x2" and folder.files() == EXPECTED_FILES
+    saved = load_file(folder.path / "model.safetensors")
+    assert {v.dtype for v in saved.values()} == {torch.float16}
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+
+    card = ModelCard.load(folder.path / "README.md")
+    original = ModelCard.load(run / "README.md")
+    assert card.text.split("## Model")[0] == original.text.split("## Model")[0]  # title, recipe, curve
+    assert 'pipeline("image-restoration", model="me/tiny-x2", trust_remote_code=True)' in card.text
+    assert "import swinir_hf" not in card.text and str(run) not in card.text
+    assert card.data.tags == original.data.tags
+
+    remote = remote_code.folder_classes(folder.path)
+    loaded = remote["model"].from_pretrained(folder.path, dtype=torch.float32).eval()
+    x = torch.rand(1, 3, 9, 11)
+    with torch.no_grad():
+        assert torch.equal(loaded(x).reconstruction, model.float().eval()(x).reconstruction)
+    remote_code.drop_remote_module_cache(folder.path)
+
+    # the run folder is untouched, and exporting it again into the same -o rebuilds the same folder
+    assert not any(name.endswith(".py") for name in os.listdir(run))
+    assert hub.export_model_folder(run, tmp_path / "out", repo_id="me/tiny-x2").files() == EXPECTED_FILES
+
+
+def test_a_model_folder_card_gets_measured_figures_and_a_new_folder_gets_a_card(tiny_config, tmp_path, bench):
+    run = tmp_path / "tiny"
+    model = _trained_folder(tiny_config, run)
+    folder = hub.export_model_folder(run, tmp_path / "out", organization="me", eval_datasets=[str(bench)])
+    assert folder.repo_id == "me/swinir-tiny"
+    expected = evaluate(model.eval(), bench, progress=False, model_name="m").mean("m")
+    card = ModelCard.load(folder.path / "README.md")
+    (result,) = [r for r in card.data.eval_results if r.metric_type == "psnr"]
+    assert result.metric_value == pytest.approx(expected["psnr_y"], abs=1e-4)
+    assert card.data.model_name == "swinir-tiny" and result.source_url is None
+    assert "| bench" in card.text and "border of `scale` pixels cropped; MATLAB-bicubic x2 inputs" in card.text
+
+    (run / "README.md").unlink()  # a plain save_pretrained folder: a card is written for it
+    folder = hub.export_model_folder(run, tmp_path / "plain", repo_id="me/plain")
+    card = ModelCard.load(folder.path / "README.md")
+    assert card.text.startswith("\n# SwinIR plain\n") and "trust_remote_code=True" in card.text
+
+
+def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, capsys):
+    run = tmp_path / "runs" / "tiny"
+    _trained_folder(tiny_config, run)
+    checkpoint = run / "checkpoints" / "step-00000040"
+    shutil.copytree(run, checkpoint / "model", ignore=shutil.ignore_patterns("checkpoints"))
+    (checkpoint / "progress.json").write_text("{}")
+    out = tmp_path / "out"
+    assert export_cli.main([str(run), "-o", str(out), "--org", "me", "--name", "tiny-swinir"]) == 0
+    assert export_cli.main([str(checkpoint), "-o", str(out), "--org", "me"]) == 0
+    printed = capsys.readouterr().out
+    assert f"tiny → {out / 'tiny-swinir'} (me/tiny-swinir), verified" in printed
+    assert f"step-00000040 → {out / 'swinir-tiny-step-40'} (me/swinir-tiny-step-40), verified" in printed
+    assert sorted(os.listdir(out)) == ["swinir-tiny-step-40", "tiny-swinir"]
+
     (tmp_path / "empty").mkdir()
-    capsys.readouterr()
-    assert export_cli.main([str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 1
-    assert capsys.readouterr().err == f"error: no .pth files in {tmp_path / 'empty'}\n"
+    assert export_cli.main([str(tmp_path / "empty"), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path / 'empty'} holds no .pth files and is no save_pretrained folder\n"
+
+
+def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(export_cli, "_export", lambda *a, **k: pytest.fail("built"))
+    source = tmp_path / "releases"
+    source.mkdir()
+    for name in ("gray_dn.pth", "jpeg_car.pth"):
+        shutil.copy(parity / name, source)
+    assert export_cli.main([str(source), "-o", str(tmp_path / "out"), "--name", "mine"]) == 1
+    assert capsys.readouterr().err == f"error: --name names one repo, but {source} holds 2 checkpoints\n"
+    shutil.copy(parity / "gray_dn.pth", source / "005_colorDN_DFWB_s128w8_SwinIR-M_noise15.pth")
+    release = source / "005_colorDN_DFWB_s128w8_SwinIR-M_noise15.pth"
+    assert export_cli.main([str(release), "-o", str(tmp_path / "out"), "--noise", "25"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {release.name}: --noise is for other checkpoints: the authors' release is scored at its own level\n"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_push_and_dry_run(parity, tmp_path, fake_api, capsys):
@@ -514,8 +594,9 @@ def test_cli_push_that_cannot_happen_is_refused_before_building(tmp_path, fake_a
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     assert export_cli.main([str(source), "-o", str(out), "--push", "--org", "me"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: --push me/swinir-*: HF_HUB_OFFLINE is set, so nothing can be pushed: unset it, or ")
-    assert "drop --push and upload the saved folder later (`hf upload me/NAME" in err and "Traceback" not in err
+    assert err.startswith("error: --push me/swinir-x: HF_HUB_OFFLINE is set, so nothing can be pushed: unset it, or ")
+    assert f"drop --push and upload the saved folder later (`hf upload me/swinir-x {out / 'swinir-x'}`)" in err
+    assert "Traceback" not in err
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     assert export_cli.main([str(source), "-o", str(out), "--push", "--org", "someone"]) == 1
     assert "the token's user 'me' is not 'someone' nor a member of it" in capsys.readouterr().err

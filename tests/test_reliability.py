@@ -295,7 +295,8 @@ def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, 
     out = tmp_path / "push"
     assert train_cli(tiny_run(images, out), "--push-to-hub", "org/x") == 1
     err = capsys.readouterr().err
-    assert "--push-to-hub org/x: HF_HUB_OFFLINE is set" in err and f"`hf upload org/x {out}`" in err
+    assert "--push-to-hub org/x: HF_HUB_OFFLINE is set" in err
+    assert f"`swinir-hf hub {out} -o hub_out --org org --name x --push`" in err
     monkeypatch.undo()
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)

@@ -525,14 +525,31 @@ def test_saved_folder_loads_restores_and_pushes_offline(tiny_run, train_cli, ima
     monkeypatch.setattr("swinir_hf.checkpoints.loading.hub_reachable", lambda *a: True)
     monkeypatch.setattr(HfApi, "whoami", lambda self: {"name": "me", "orgs": []})
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw)))
-    monkeypatch.setattr(
-        HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", kw["repo_id"], kw)) or "https://hub/commit"
-    )
+
+    def upload_folder(self, folder_path, **kw):
+        uploaded = Path(folder_path)
+        card = (uploaded / "README.md").read_text()
+        calls.append(("upload", kw["repo_id"], sorted(os.listdir(uploaded)), card, kw["commit_message"]))
+        return "https://hub/commit"
+
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
     out = tmp_path / "saved"
     assert train_cli(tiny_run(images, out), "--push-to-hub", "me/tiny-swinir") == 0
     assert [c[:2] for c in calls] == [("create", "me/tiny-swinir"), ("upload", "me/tiny-swinir")]
-    upload = calls[1][2]
-    assert upload["folder_path"] == str(out) and "model.safetensors" in upload["allow_patterns"]
+    # The pushed folder carries the model code, so it loads with trust_remote_code=True without swinir-hf.
+    _, _, files, pushed_card, message = calls[1]
+    assert files == [
+        "README.md",
+        "config.json",
+        "configuration_swinir.py",
+        "image_processing_swinir.py",
+        "model.safetensors",
+        "modeling_swinir.py",
+        "pipeline_swinir.py",
+        "preprocessor_config.json",
+    ]
+    assert 'model="me/tiny-swinir", trust_remote_code=True)' in pushed_card and "4 of 4 steps" in pushed_card
+    assert message == "swinir_hf.train: step 4"
 
     card = ModelCard.load(out / "README.md")
     assert "4 of 4 steps" in card.text and "me/tiny-swinir" in card.text

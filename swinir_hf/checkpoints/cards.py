@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -298,6 +299,40 @@ def render_model_card(
     sections += [_usage(model_id, config, remote_code), "## Citation", f"```bibtex\n{CITATION}\n```"]
     # Parsing the text back checks that huggingface_hub reads the model-index it wrote.
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n"))
+
+
+def hub_card(
+    card: str,
+    config: SwinIRConfig,
+    *,
+    model_id: str,
+    measured_results: Results | None = None,
+    protocol: str | None = None,
+) -> str:
+    """`card` (a `README.md` of `render_model_card` / `training_card`, say a trained run's) for a Hub folder that
+    ships the model code: its "How to use" section becomes the `trust_remote_code=True` one for `model_id`, and with
+    `measured_results` its results section and `model-index` become those figures. The rest (title, recipe,
+    validation curve, metadata) is kept as written; a card without such sections gets them before the citation."""
+    parsed = ModelCard(card)
+    data = parsed.data
+    replace = {"How to use": _usage(model_id, config, remote_code=True)}
+    if measured_results:
+        replace["Results"] = "\n\n".join(_results_section(config, {}, measured_results, protocol))
+        data.eval_results = eval_results(config, {}, measured_results)
+    if data.eval_results:
+        data.model_name = model_id.rstrip("/").rsplit("/", 1)[-1]
+    # Sections start at a line "## Title"; `###` sub-headings stay inside their section.
+    parts = re.split(r"(?m)^(?=## )", parsed.text.strip("\n"))
+    titles = [part.splitlines()[0][3:].strip() if part.startswith("## ") else None for part in parts]
+    for title, text in replace.items():
+        if title in titles:
+            parts[titles.index(title)] = text + "\n\n"
+        else:
+            at = titles.index("Citation") if "Citation" in titles else len(parts)
+            parts.insert(at, text + "\n\n")
+            titles.insert(at, title)
+    body = "".join(part if part.endswith("\n\n") else part.rstrip("\n") + "\n\n" for part in parts)
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + body.rstrip("\n") + "\n"))
 
 
 def training_card(

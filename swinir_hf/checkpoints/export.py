@@ -9,17 +9,19 @@ shipped for `trust_remote_code`: `remote_code`).
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..inference.files import left_by_dead_process, process_tag
+from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from .cards import render_model_card
+from .cards import hub_card, render_model_card
 from .catalog import Release, find_release, load_catalog
 from .convert import (
     BUFFER_SUFFIXES,
@@ -28,6 +30,7 @@ from .convert import (
     load_state_dict_file,
 )
 from .folders import push_model_folder, save_model_folder
+from .loading import load_folder
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
 from .verification import ATOL, check_release, is_export_of, refuse_changed_export, verify_folder
 
@@ -55,14 +58,12 @@ class HubFolder:
         return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
 
 
-def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], release: Release | None) -> dict:
-    """This package's `evaluate` on each dataset → {dataset: {"psnr", "ssim"[, "psnr_b"]}} in the paper's
-    convention (Y channel for super-resolution, the image's own channels otherwise)."""
+def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], levels: dict) -> dict:
+    """This package's `evaluate` on each dataset, at `levels` (its `noise` / `jpeg` arguments) → {dataset: {"psnr",
+    "ssim"[, "psnr_b"]}} in the paper's convention (Y channel for super-resolution, the image's own channels
+    otherwise)."""
     from ..evaluation.benchmark import evaluate
 
-    levels = {}
-    if release is not None:
-        levels = {"noise": release.noise_level, "jpeg": release.jpeg_quality}
     results = {}
     for dataset in datasets:
         try:
@@ -102,17 +103,21 @@ def export_checkpoint(
     checkpoint: str | os.PathLike,
     output_dir: str | os.PathLike,
     *,
+    repo_id: str | None = None,
     organization: str | None = None,
     overwrite: bool = False,
     eval_datasets: Sequence[str] = (),
+    noise: float | None = None,
+    jpeg: int | None = None,
     atol: float = ATOL,
 ) -> HubFolder:
     """Build and verify the Hub folder `output_dir/<repo name>` of one authors' checkpoint.
 
     Catalogued files (by file name) get their catalogue repo name and the paper's figures; other files are named
-    `swinir-<file stem>` (`-custom` added where that is a catalogue name). A non-empty target folder is replaced
-    only with `overwrite` or when it is this tool's unedited export of the same weights (a `--dry-run` before
-    `--push`, possibly for another organisation).
+    `swinir-<file stem>` (`-custom` added where that is a catalogue name); `repo_id` overrides both. `eval_datasets`
+    are scored at the release's noise level / JPEG quality, for other ×1 checkpoints at `noise` / `jpeg`. A
+    non-empty target folder is replaced only with `overwrite` or when it is this tool's unedited export of the same
+    weights (a `--dry-run` before `--push`, possibly for another organisation).
     Raises `HubExportError` / `CheckpointError`; nothing is left behind on failure.
     """
     checkpoint = Path(checkpoint)
@@ -123,36 +128,146 @@ def export_checkpoint(
     model = convert_original_checkpoint(state)
     if release is not None:
         check_release(model, release, checkpoint)
-    repo_id = hub_repo_id(checkpoint, organization)
-    name = repo_id.split("/")[1]
-    target = Path(output_dir) / name
+    if repo_id is None:
+        repo_id = hub_repo_id(checkpoint, organization)
+    check_repo_id(repo_id)
     params = {k: v for k, v in state.items() if not k.endswith(BUFFER_SUFFIXES)}
-    if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, params):
-        raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
-    measured = measure(model, eval_datasets, release) if eval_datasets else {}
+    levels = {"noise": release.noise_level, "jpeg": release.jpeg_quality} if release else {"noise": noise, "jpeg": jpeg}
 
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(Path(output_dir))
-    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{process_tag()}-", dir=output_dir))
-    staging.chmod(0o755)  # mkdtemp's 0700 would stick to the published folder
-    try:
-        model.config.auto_map = dict(AUTO_MAP)
-        model.config.custom_pipelines = CUSTOM_PIPELINES
-        save_model_folder(staging, model, processor_auto_map={"AutoImageProcessor": AUTO_MAP["AutoImageProcessor"]})
-        for file_name, source in remote_code_sources().items():
-            (staging / file_name).write_text(source, encoding="utf-8")
-        max_abs_diff = verify_folder(staging, model, params, atol)
-        card = _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured)
-        (staging / "README.md").write_text(card, encoding="utf-8")
-        if target.exists() and not overwrite:
-            refuse_changed_export(target, staging, repo_id)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        drop_remote_module_cache(staging)
-        shutil.rmtree(staging, ignore_errors=True)
-    return HubFolder(target, repo_id, checkpoint, release, max_abs_diff, measured)
+    def card(max_abs_diff: float, measured: dict) -> str:
+        return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured)
+
+    build = _Build(model, model, params, repo_id, card, levels)
+    folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
+    return HubFolder(folder, repo_id, checkpoint, release, max_abs_diff, measured)
+
+
+def export_model_folder(
+    source: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    repo_id: str | None = None,
+    organization: str | None = None,
+    overwrite: bool = False,
+    eval_datasets: Sequence[str] = (),
+    noise: float | None = None,
+    jpeg: int | None = None,
+    atol: float = ATOL,
+) -> HubFolder:
+    """Build and verify the Hub folder `output_dir/<repo name>` of a `save_pretrained` folder: a run of
+    `swinir_hf.train`, one of its checkpoints (`checkpoints/step-N`), a bundled model. The same files and checks as
+    `export_checkpoint`; the weights keep their stored precision (a float16 folder stays float16, value for value).
+
+    The card is the folder's own `README.md` (a training card keeps its recipe and validation curve) with the
+    `trust_remote_code=True` usage for the repo (`cards.hub_card`); a folder without a card gets a new one.
+    `repo_id` defaults to `organization/<folder_repo_name(source)>`; `eval_datasets` are scored at the model's scale,
+    or for a ×1 model at the `noise` σ / `jpeg` quality given.
+    Raises `HubExportError` / `CheckpointError` (not a model folder, weights that do not fit the config).
+    """
+    from safetensors.torch import load_file
+
+    source = Path(source)
+    model_dir = model_folder(source)
+    model = load_folder(model_dir)
+    if repo_id is None:
+        repo_id = f"{organization or load_catalog().organization}/{folder_repo_name(source)}"
+    check_repo_id(repo_id)
+    weights = model_dir / "model.safetensors"
+    if not weights.is_file():
+        raise HubExportError(f"{model_dir} holds no model.safetensors: re-save it with save_pretrained first")
+    params = load_file(weights)
+    stored = copy.deepcopy(model).to(next(iter(params.values())).dtype)
+    readme = model_dir / "README.md"
+    own_card = readme.read_text(encoding="utf-8") if readme.is_file() else None
+
+    levels = {"noise": noise, "jpeg": jpeg}
+    protocol = _protocol(model.config, noise, jpeg)
+
+    def card(max_abs_diff: float, measured: dict) -> str:
+        if own_card is not None:
+            return hub_card(own_card, model.config, model_id=repo_id, measured_results=measured, protocol=protocol)
+        return render_model_card(
+            model.config,
+            model_id=repo_id,
+            title=f"SwinIR {repo_id.rsplit('/', 1)[-1]}",
+            description=f"SwinIR weights from the `save_pretrained` folder `{source.name}`, exported with swinir-hf "
+            f"(the exported folder reproduces its output, max abs difference {max_abs_diff:.1e} on a test image).",
+            measured_results=measured,
+            protocol=protocol if measured else None,
+            num_parameters=model.num_parameters(),
+        )
+
+    build = _Build(stored, model, params, repo_id, card, levels)
+    folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
+    return HubFolder(folder, repo_id, source, None, max_abs_diff, measured)
+
+
+def _protocol(config: SwinIRConfig, noise: float | None, jpeg: int | None) -> str:
+    """How `measure` scores a model folder, in the catalogue's words for its kind of task."""
+    protocols, grey = load_catalog().protocols, config.num_channels == 1
+    if noise is not None:
+        return f"{protocols['gray_dn' if grey else 'color_dn']}; sigma {noise:g}"
+    if jpeg is not None:
+        return f"{protocols['jpeg_car' if grey else 'color_jpeg_car']}; quality {jpeg}"
+    return f"{protocols['classical_sr']}; MATLAB-bicubic x{config.upscale} inputs"
+
+
+def model_folder(source: Path) -> Path:
+    """The folder holding the model files of `source`: itself, or the `model/` folder of a training checkpoint."""
+    if not (source / "config.json").is_file() and (source / "progress.json").is_file():
+        return source / "model"
+    return source
+
+
+def is_model_folder(source: Path) -> bool:
+    """Whether `source` is a `save_pretrained` folder or a training checkpoint (`export_model_folder`'s sources)."""
+    return source.is_dir() and (model_folder(source) / "config.json").is_file()
+
+
+@dataclass(frozen=True)
+class _Build:
+    """What one Hub folder is built from: `stored` is saved, `reference` (float32) is what the saved folder must
+    reproduce, `params` the tensors it must hold exactly, `card(max_abs_diff, measured)` its README.md, `levels` the
+    noise level / JPEG quality `--eval` scores at."""
+
+    stored: SwinIRForImageRestoration
+    reference: SwinIRForImageRestoration
+    params: dict
+    repo_id: str
+    card: Callable[[float, dict], str]
+    levels: dict
+
+    def run(
+        self, output_dir: Path, overwrite: bool, eval_datasets: Sequence[str], atol: float
+    ) -> tuple[Path, float, dict]:
+        """Stage, verify and move the folder into `output_dir/<repo name>` → (folder, max abs diff, measured)."""
+        target = output_dir / self.repo_id.rsplit("/", 1)[-1]
+        if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, self.params):
+            raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
+        measured = measure(self.reference, eval_datasets, self.levels) if eval_datasets else {}
+
+        output_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(output_dir)
+        staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{process_tag()}-", dir=output_dir))
+        staging.chmod(0o755)  # mkdtemp's 0700 would stick to the published folder
+        try:
+            self.stored.config.auto_map = dict(AUTO_MAP)
+            self.stored.config.custom_pipelines = CUSTOM_PIPELINES
+            auto_map = {"AutoImageProcessor": AUTO_MAP["AutoImageProcessor"]}
+            save_model_folder(staging, self.stored, processor_auto_map=auto_map)
+            for file_name, source in remote_code_sources().items():
+                (staging / file_name).write_text(source, encoding="utf-8")
+            max_abs_diff = verify_folder(staging, self.reference, self.params, atol)
+            (staging / "README.md").write_text(self.card(max_abs_diff, measured), encoding="utf-8")
+            if target.exists() and not overwrite:
+                refuse_changed_export(target, staging, self.repo_id)
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        finally:
+            drop_remote_module_cache(staging)
+            shutil.rmtree(staging, ignore_errors=True)
+        return target, max_abs_diff, measured
 
 
 def remove_stale_staging(output_dir: Path) -> list[Path]:
@@ -191,13 +306,13 @@ def hub_repo_id(checkpoint: Path, organization: str | None = None) -> str:
     release = find_release(Path(checkpoint).name)
     name = release.repo if release else local_repo_name(Path(checkpoint))
     repo_id = f"{organization or load_catalog().organization}/{name}"
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     return repo_id
 
 
-def _check_repo_id(repo_id: str) -> None:
-    """Refuse a repo id the Hub would reject (a bad `--org`, a file stem too long), before anything is built rather
-    than at the push."""
+def check_repo_id(repo_id: str) -> None:
+    """Raise `HubExportError` for a repo id the Hub would reject (a bad `--org`, a name too long), before anything
+    is built rather than at the push."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     try:
@@ -231,19 +346,37 @@ def _release_card(
 
 
 def local_repo_name(checkpoint: Path) -> str:
-    """`swinir-<file stem>` for a file that is not in the catalogue; `-custom` is added when that name is a
-    catalogue repo's (`lightweight_sr_x4.pth`), so that a push can never target an authors' release."""
-    name = "swinir-" + re.sub(r"[^a-z0-9.]+", "-", checkpoint.stem.lower()).strip("-")
+    """`swinir-<file stem>` for a file that is not in the catalogue (see `_repo_name`)."""
+    return _repo_name(checkpoint.stem)
+
+
+def folder_repo_name(source: Path) -> str:
+    """`swinir-<folder name>` for a model folder, `swinir-<run>-step-N` for a training checkpoint (see `_repo_name`)."""
+    source = source.resolve()
+    if model_folder(source) != source:
+        return _repo_name(f"{source.parent.parent.name}-step-{int(source.name.split('-')[-1])}")
+    return _repo_name(source.name)
+
+
+def _repo_name(stem: str) -> str:
+    """`swinir-<stem>` in the Hub's characters; `-custom` is added when that name is a catalogue repo's
+    (`lightweight_sr_x4.pth`), so that a push can never target an authors' release."""
+    name = "swinir-" + re.sub(r"[^a-z0-9.]+", "-", stem.lower()).strip("-")
     if name in {release.repo for release in load_catalog().releases}:
         name += "-custom"
     return name
 
 
 def push_folder(
-    folder: HubFolder, *, private: bool = False, token: str | None = None, dry_run: bool = False
+    folder: HubFolder,
+    *,
+    private: bool = False,
+    token: str | None = None,
+    dry_run: bool = False,
+    message: str | None = None,
 ) -> str | None:
-    """Create the repo (if needed) and upload the whole folder in one commit; returns the commit URL.
-    With `dry_run`, print what would be uploaded and return None."""
+    """Create the repo (if needed) and upload the whole folder in one commit (`message`, default: what was
+    converted); returns the commit URL. With `dry_run`, print what would be uploaded and return None."""
     files = folder.files()
     if dry_run:
         size = sum((folder.path / f).stat().st_size for f in files)
@@ -251,6 +384,7 @@ def push_folder(
         for f in files:
             print(f"  {f}")
         return None
-    source = folder.release.file if folder.release else folder.source.name
-    message = f"SwinIR {source} converted with swinir-hf"
+    if message is None:
+        source = folder.release.file if folder.release else folder.source.name
+        message = f"SwinIR {source} exported with swinir-hf"
     return push_model_folder(folder.path, folder.repo_id, message, private=private, token=token)

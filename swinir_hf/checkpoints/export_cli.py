@@ -1,5 +1,5 @@
 """The command line of `export`: `swinir-hf hub` and `hub/convert_and_push.py` build, verify and (optionally)
-push the Hub folder of each authors' `.pth` file given."""
+push the Hub folder of each authors' `.pth` file given, or of a `save_pretrained` folder (a training run)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import export
-from .catalog import load_catalog
+from .catalog import find_release, load_catalog
 from .convert import CheckpointError
-from .export import HubExportError, export_checkpoint, hub_repo_id, push_folder, unclaimed_staging
+from .export import (
+    HubExportError,
+    HubFolder,
+    check_repo_id,
+    export_checkpoint,
+    export_model_folder,
+    folder_repo_name,
+    hub_repo_id,
+    is_model_folder,
+    push_folder,
+    unclaimed_staging,
+)
 from .folders import check_push_access
 from .loading import network_errors
 
@@ -20,15 +31,24 @@ DESCRIPTION = export.__doc__.split("\n\n")[0]
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """The `swinir-hf hub` subcommand."""
-    help_text = "build (and push) verified Hub repos from the authors' .pth files"
+    help_text = "build (and push) verified Hub repos from the authors' .pth files or a trained model folder"
     configure_parser(subparsers.add_parser("hub", help=help_text, description=DESCRIPTION))
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of `swinir-hf hub` / `hub/convert_and_push.py`."""
-    p.add_argument("source", help="an authors' .pth file, or a folder of them")
+    p.add_argument(
+        "source",
+        help="an authors' .pth file, a folder of them, or a save_pretrained folder (a run of swinir_hf.train, one of "
+        "its checkpoints/step-N, a bundled model folder)",
+    )
     p.add_argument("-o", "--output-dir", required=True, help="where to write one folder per checkpoint")
     p.add_argument("--org", default=None, help=f"Hub organisation or user (default: {load_catalog().organization})")
+    p.add_argument(
+        "--name",
+        default=None,
+        help="the repo name for a single source (default: the catalogue's, else swinir-<file stem / folder name>)",
+    )
     p.add_argument("--push", action="store_true", help="upload each verified folder (create repo + one commit)")
     p.add_argument("--dry-run", action="store_true", help="build and verify, then list what --push would upload")
     p.add_argument("--private", action="store_true", help="create private repositories")
@@ -41,33 +61,27 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         metavar="DATASET",
         help="benchmark folders (HR images) to score each model on with swinir-hf eval; figures go into the card",
     )
+    levels = p.add_mutually_exclusive_group()
+    at = "--eval of a ×1 model other than the authors' releases (scored at their own level):"
+    levels.add_argument("--noise", type=float, default=None, help=f"{at} the noise σ (0-255) to score at")
+    levels.add_argument("--jpeg", type=int, default=None, help=f"{at} the JPEG quality to score at")
     p.set_defaults(func=run)
 
 
-def _checkpoints(source: Path) -> list[Path]:
-    """The `.pth` files of a folder, or the one file given; empty (with an error printed) when there are none."""
+def _sources(source: Path) -> list[Path]:
+    """The model folder given, or the `.pth` files of a folder, or the one file given; empty (with an error printed)
+    when there are none."""
+    if is_model_folder(source):
+        return [source]
     if source.is_dir():
         checkpoints = sorted(source.glob("*.pth"))
         if not checkpoints:
-            print(f"error: no .pth files in {source}{_model_folder_hint(source)}", file=sys.stderr)
+            print(f"error: {source} holds no .pth files and is no save_pretrained folder", file=sys.stderr)
         return checkpoints
     if source.is_file():
         return [source]
     print(f"error: {source} does not exist", file=sys.stderr)
     return []
-
-
-def _model_folder_hint(folder: Path) -> str:
-    """What to do with a `save_pretrained` folder (a run of `swinir_hf.train`, say), which this command, made for the
-    authors' releases, does not take as a whole."""
-    weights = folder / "model.safetensors"
-    if not ((folder / "config.json").is_file() and weights.is_file()):
-        return ""
-    return (
-        f"; it is a save_pretrained folder: upload it as it is (it loads with swinir-hf installed) with `hf upload "
-        f"REPO {folder}`, or export its weights with the model code for trust_remote_code=True with `swinir-hf hub "
-        f"{weights} -o ...` (a new card, built from the weights alone)"
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,20 +99,33 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
 
-def _name_problem(checkpoint: Path, organization: str | None) -> str | None:
-    """Why `checkpoint` has no valid Hub repo id under `organization` ("FILE: reason"), or None."""
+def repo_id_of(source: Path, organization: str | None, name: str | None) -> str:
+    """The Hub repo id `source` is exported to: `organization/name`, else its default name (`hub_repo_id`,
+    `folder_repo_name`). Raises `HubExportError` for an id the Hub would reject."""
+    if name is None and not is_model_folder(source):
+        return hub_repo_id(source, organization)  # the catalogue's name, or swinir-<file stem>
+    repo_id = f"{organization or load_catalog().organization}/{name or folder_repo_name(source)}"
+    check_repo_id(repo_id)
+    return repo_id
+
+
+def _name_problem(source: Path, args: argparse.Namespace) -> str | None:
+    """Why `source` has no valid Hub repo id ("NAME: reason"), or None."""
     try:
-        hub_repo_id(checkpoint, organization)
+        repo_id_of(source, args.org, args.name)
     except HubExportError as err:
-        return f"{checkpoint.name}: {err}"
+        return f"{source.name}: {err}"
     return None
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..inference.collection import check_output_folder
 
-    checkpoints = _checkpoints(Path(args.source))
+    checkpoints = _sources(Path(args.source))
     if not checkpoints:
+        return 1
+    if args.name is not None and len(checkpoints) > 1:
+        print(f"error: --name names one repo, but {args.source} holds {len(checkpoints)} checkpoints", file=sys.stderr)
         return 1
     try:
         check_output_folder(args.output_dir)
@@ -106,17 +133,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = Path(args.output_dir)
-    bad_names = [_name_problem(checkpoint, args.org) for checkpoint in checkpoints]
+    bad_names = [_name_problem(checkpoint, args) or _level_problem(checkpoint, args) for checkpoint in checkpoints]
     for problem in filter(None, bad_names):  # a bad --org is refused before anything is built or reached
         print(f"error: {problem}", file=sys.stderr)
     if any(bad_names):
         return 1
     if args.push and not args.dry_run:  # now, not after building and verifying every checkpoint
         org = args.org or load_catalog().organization
+        repo_id, later = f"{org}/swinir-*", f"`hf upload {org}/NAME {out}/NAME` for each"
+        if len(checkpoints) == 1:
+            repo_id = repo_id_of(checkpoints[0], args.org, args.name)
+            later = f"`hf upload {repo_id} {out / repo_id.rsplit('/', 1)[-1]}`"
         try:
-            check_push_access(
-                f"{org}/swinir-*", f"`hf upload {org}/NAME {out}/NAME` for each", option="--push", token=args.token
-            )
+            check_push_access(repo_id, later, option="--push", token=args.token)
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
@@ -129,9 +158,7 @@ def _run(args: argparse.Namespace) -> int:
     failed = 0
     for checkpoint in checkpoints:
         try:
-            folder = export_checkpoint(
-                checkpoint, args.output_dir, organization=args.org, overwrite=args.overwrite, eval_datasets=args.eval
-            )
+            folder = _export(checkpoint, args)
         except (HubExportError, CheckpointError) as err:
             print(f"error: {checkpoint.name}: {err}", file=sys.stderr)
             failed += 1
@@ -149,6 +176,24 @@ def _run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} of {len(checkpoints)} checkpoints failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _export(source: Path, args: argparse.Namespace) -> HubFolder:
+    """`export_model_folder` for a model folder, else `export_checkpoint`, as the arguments say."""
+    options = {"overwrite": args.overwrite, "eval_datasets": args.eval, "noise": args.noise, "jpeg": args.jpeg}
+    repo_id = repo_id_of(source, args.org, args.name)
+    if is_model_folder(source):
+        return export_model_folder(source, args.output_dir, repo_id=repo_id, **options)
+    return export_checkpoint(source, args.output_dir, repo_id=repo_id, **options)
+
+
+def _level_problem(source: Path, args: argparse.Namespace) -> str | None:
+    """Why `--noise` / `--jpeg` cannot apply to `source` (a release is scored at its own level), or None."""
+    given = "--noise" if args.noise is not None else "--jpeg" if args.jpeg is not None else None
+    release = None if is_model_folder(source) else find_release(source.name)
+    if given and release is not None:
+        return f"{source.name}: {given} is for other checkpoints: the authors' release is scored at its own level"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

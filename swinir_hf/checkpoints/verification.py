@@ -75,9 +75,11 @@ def verify_folder(
         raise HubExportError(f"saved weights differ from the original in {changed[:8]}")
 
     remote = folder_classes(folder)
-    remote_model = remote["model"].from_pretrained(folder).eval()
+    # In float32 like `reference`: transformers 5 would load a float16 folder's body in float16 (dtype="auto").
+    remote_model = remote["model"].from_pretrained(folder, dtype=torch.float32).eval()
     remote_processor = remote["processor"].from_pretrained(folder)
-    candidates = {"package": SwinIRForImageRestoration.from_pretrained(folder).eval(), "remote code": remote_model}
+    package_model = SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32).eval()
+    candidates = {"package": package_model, "remote code": remote_model}
 
     cfg = reference.config
     ws = cfg.window_size

@@ -67,11 +67,12 @@ def remove_checkpoints(out: Path) -> None:
 
 
 def check_push_access(repo_id: str, output_dir: Path) -> None:
-    """Raise `ValueError` (saying what to do: upload `output_dir` later) unless this machine can push the trained
-    model to `repo_id`."""
+    """Raise `ValueError` (saying what to do: push `output_dir` later with `swinir-hf hub`) unless this machine can
+    push the trained model to `repo_id`."""
     from ..checkpoints.folders import check_push_access as check
 
-    check(repo_id, f"`hf upload {repo_id} {output_dir}`")
+    org, _, name = repo_id.rpartition("/")
+    check(repo_id, f"`swinir-hf hub {output_dir} -o hub_out --org {org or 'YOUR_USER_NAME'} --name {name} --push`")
 
 
 def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 import warnings
 from contextlib import nullcontext
@@ -25,7 +26,8 @@ import yaml
 from accelerate.utils import broadcast
 
 from ..checkpoints.cards import training_card
-from ..checkpoints.folders import MODEL_FILES, push_model_folder, save_model_folder
+from ..checkpoints.export import export_model_folder, push_folder
+from ..checkpoints.folders import save_model_folder
 from ..inference.collection import on_main_process, several_processes_on_cpu
 from .checks import (
     UNREADABLE_CHECKPOINT,
@@ -418,6 +420,13 @@ def save_checkpoint(run: Run, step: int) -> None:
     run.last_save, run.saved_step = time.monotonic(), step
 
 
+def push_run(out: Path, repo_id: str, message: str) -> str:
+    """Export the run folder `out` as a verified Hub folder with the model code (`export_model_folder`, so that
+    `trust_remote_code=True` loads it without this package) and upload it in one commit; returns the commit URL."""
+    with tempfile.TemporaryDirectory(prefix="swinir_push_") as tmp:
+        return push_folder(export_model_folder(out, tmp, repo_id=repo_id), message=message)
+
+
 def finish(run: Run, push_to_hub_repo: str | None) -> None:
     """Save the final model folder and the run's summary into the output folder; push it if asked."""
     if run.main:
@@ -430,7 +439,5 @@ def finish(run: Run, push_to_hub_repo: str | None) -> None:
             + (f" (val PSNR {progress.history[-1]['psnr']:.2f} dB)" if progress.history else "")
         )
         if push_to_hub_repo:
-            message = f"swinir_hf.train: step {progress.step}"
-            url = push_model_folder(out, push_to_hub_repo, message, allow_patterns=MODEL_FILES)
-            logger.info(f"pushed to {url}")
+            logger.info(f"pushed to {push_run(out, push_to_hub_repo, f'swinir_hf.train: step {progress.step}')}")
     run.accelerator.wait_for_everyone()
