@@ -10,15 +10,20 @@ import torch
 from safetensors import safe_open
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration
+from swinir_hf.models.configuration_swinir import UPSAMPLER_SCALES, UPSAMPLERS
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
         ({"embed_dim": 30, "num_heads": [4]}, "embed_dim 30 is not divisible by num_heads 4"),
-        ({"upsampler": "pixelshuffle", "upscale": 5}, "supports scale 2^n or 3, got 5"),
-        ({"upsampler": "nearest+conv", "upscale": 3}, "supports scale 2 or 4, got 3"),
-        ({"upsampler": None, "upscale": 2}, "upscale must be 1"),
+        (
+            {"upsampler": "pixelshuffle", "upscale": 5},
+            "upscale must be 3 or a power of 2 (2, 4, 8, 16, ...) for upsampler 'pixelshuffle', got 5",
+        ),
+        ({"upsampler": "nearest+conv", "upscale": 3}, "upscale must be 2 or 4 for upsampler 'nearest+conv', got 3"),
+        ({"upsampler": "pixelshuffledirect", "upscale": 1}, "upscale must be any integer >= 2 for upsampler"),
+        ({"upsampler": None, "upscale": 2}, "upscale must be 1 for upsampler None, got 2"),
         ({"upsampler": "bilinear"}, "upsampler must be one of"),
         ({"depths": [2, 2], "num_heads": [2]}, "same length"),
         ({"resi_connection": "2conv"}, "resi_connection must be one of"),
@@ -66,18 +71,51 @@ def test_presets_match_the_released_architectures(preset, scale, release, shared
 
 
 def test_preset_errors():
-    with pytest.raises(ValueError, match="needs scale="):
-        SwinIRConfig.from_preset("classical_sr")
+    message = "preset 'lightweight_sr' needs scale=: any integer >= 2 (the authors released 2, 3, 4)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SwinIRConfig.from_preset("lightweight_sr")
     with pytest.raises(ValueError, match="unknown preset"):
         SwinIRConfig.from_preset("deblur")
-    with pytest.raises(ValueError, match="scale 1 only"):
+    with pytest.raises(ValueError, match=re.escape("scale must be 1 for preset 'color_dn' (upsampler None), got 2")):
         SwinIRConfig.from_preset("color_dn", scale=2)
+    message = "scale must be 2 or 4 for preset 'real_sr' (upsampler 'nearest+conv'), got 3"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SwinIRConfig.from_preset("real_sr", 3)
     assert SwinIRConfig.from_preset("lightweight_sr", scale=4).upsampler == "pixelshuffledirect"
     with pytest.raises(ValueError, match="embed_dimm is not a SwinIRConfig field"):
         SwinIRConfig.from_preset("classical_sr", 4, embed_dimm=60)
     with pytest.raises(ValueError, match="sets the scale with scale=, not upscale="):
         SwinIRConfig.from_preset("classical_sr", 4, upscale=2)
     assert SwinIRConfig.from_preset("classical_sr", 2, embed_dim=60, dtype="float32").embed_dim == 60
+
+
+@pytest.mark.parametrize("upsampler", UPSAMPLERS)
+def test_the_scales_refused_are_exactly_those_the_head_cannot_build(tiny_config, upsampler, monkeypatch):
+    built = {}
+    for scale in range(2, 18):
+        config = tiny_config(upsampler=upsampler, upscale=1 if upsampler is None else 2)
+        config.upscale = scale  # the head built as asked, unchecked
+        with monkeypatch.context() as m:
+            m.setattr(SwinIRConfig, "validate_head", lambda self: None)
+            model = SwinIRForImageRestoration(config).eval()
+        with torch.no_grad():  # a multiple of the window: no padding, whose crop would hide a wrong size
+            built[scale] = model(torch.rand(1, 3, 8, 4)).reconstruction.shape[-2:] == (8 * scale, 4 * scale)
+    accepted = {}
+    for scale in built:
+        try:
+            accepted[scale] = tiny_config(upsampler=upsampler, upscale=scale).upscale == scale
+        except ValueError as err:
+            assert str(err).startswith(f"upscale must be {UPSAMPLER_SCALES[upsampler]} for upsampler")
+            accepted[scale] = False
+    assert accepted == built
+
+
+def test_presets_take_every_scale_their_head_builds():
+    # released at x2 / x3 / x4 and x4 only, but one PixelShuffle takes any factor and nearest+conv x2 too
+    assert SwinIRConfig.from_preset("lightweight_sr", 5).upscale == 5
+    assert SwinIRConfig.from_preset("real_sr_large", 2).upscale == 2
+    assert SwinIRConfig.from_preset("real_sr_large").upscale == 4
+    assert SwinIRConfig.from_preset("classical_sr", 16).upscale == 16
 
 
 @pytest.mark.parametrize("upsampler,scale", [("pixelshuffle", 3), ("pixelshuffledirect", 2), ("nearest+conv", 4)])
@@ -357,7 +395,7 @@ def test_config_validators_run_at_construction_and_on_save(tiny_config, tmp_path
     loaded = SwinIRConfig.from_pretrained(tmp_path / "ok").to_dict()
     assert loaded | {"transformers_version": None} == config.to_dict() | {"transformers_version": None}
     config.upsampler = None  # same-size restoration: upscale must be 1
-    with pytest.raises(StrictDataclassClassValidationError, match="upscale must be 1, got 2"):
+    with pytest.raises(StrictDataclassClassValidationError, match="upscale must be 1 for upsampler None, got 2"):
         config.save_pretrained(tmp_path / "bad")
     assert not (tmp_path / "bad" / "config.json").exists()
 

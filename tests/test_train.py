@@ -25,7 +25,7 @@ from safetensors.torch import load_file
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.cards import training_card
 from swinir_hf.checkpoints.catalog import find_release
-from swinir_hf.models.configuration_swinir import PRESETS
+from swinir_hf.models.configuration_swinir import PRESETS, UPSAMPLER_SCALES
 from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import (
     FIELD_TYPES,
@@ -308,6 +308,10 @@ def test_help_lists_every_field_with_default_and_meaning(capsys):
     assert "--train.max_steps MAX_STEPS optimizer steps (type: int, default: 500000)" in text
     assert "--data.val VAL validation images (same kinds as `train`); null disables validation" in text
     assert all(name in text for name in PRESETS)  # model.preset's help names every preset
+    scale = re.search(r"--model.scale SCALE (.+?) \(type: ", text)[1]
+    for preset, values in PRESETS.items():  # and model.scale's the scales each super-resolution head builds
+        if values["upsampler"] is not None:
+            assert re.search(rf"\b{preset}\b[^;]*: {re.escape(UPSAMPLER_SCALES[values['upsampler']])}", scale), preset
     assert all(name in text for name in bundled_configs())
 
 

@@ -10,6 +10,14 @@ from huggingface_hub.errors import StrictDataclassError
 from transformers import PreTrainedConfig
 
 UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", None)
+# The scales each head builds, in words: "pixelshuffle" chains ×2 steps (or one ×3 step), "nearest+conv" has one
+# or two ×2 stages, "pixelshuffledirect" is one PixelShuffle of any factor; None restores at the input size.
+UPSAMPLER_SCALES = {
+    "pixelshuffle": "3 or a power of 2 (2, 4, 8, 16, ...)",
+    "pixelshuffledirect": "any integer >= 2",
+    "nearest+conv": "2 or 4",
+    None: "1",
+}
 RESI_CONNECTIONS = ("1conv", "3conv")
 LOSSES = ("l1", "charbonnier")
 # What `SwinIRConfig(...)` raises for a bad field: ValueError (inconsistent values) or huggingface_hub's strict
@@ -115,6 +123,24 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+def builds_scale(upsampler: str | None, scale: int) -> bool:
+    """Whether the head `upsampler` (one of `UPSAMPLERS`) restores at `scale` × the input."""
+    if upsampler is None:
+        return scale == 1
+    if upsampler == "pixelshuffle":
+        return scale == 3 or (scale >= 2 and scale & (scale - 1) == 0)
+    if upsampler == "nearest+conv":
+        return scale in (2, 4)
+    return scale >= 2
+
+
+def scale_error(name: str, scale: object, upsampler: str | None, preset: str | None = None) -> str:
+    """The message refusing `scale`, given as the field `name`, for the head `upsampler` (of `preset`)."""
+    head = f"preset {preset!r} (upsampler {upsampler!r})" if preset else f"upsampler {upsampler!r}"
+    return f"{name} must be {UPSAMPLER_SCALES[upsampler]} for {head}, got {scale!r}"
+
+
 # DIV2K mean used by the authors for 3-channel models; other channel counts use zero mean.
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
@@ -149,9 +175,9 @@ class SwinIRConfig(PreTrainedConfig):
             (255 for the JPEG models).
         rgb_mean (`list[float]`, *optional*): mean subtracted before the network; DIV2K's RGB mean for 3 channels,
             zeros otherwise, when unset.
-        upsampler (`str`, *optional*): reconstruction head: `"pixelshuffle"` (classical SR, x2/3/4/8 and other
-            2^n), `"pixelshuffledirect"` (lightweight SR, any integer scale), `"nearest+conv"` (real-world SR,
-            x2/x4) or `None` (same-size restoration with a global residual).
+        upsampler (`str`, *optional*): reconstruction head: `"pixelshuffle"` (classical SR, x3 or any power of 2),
+            `"pixelshuffledirect"` (lightweight SR, any integer scale >= 2), `"nearest+conv"` (real-world SR,
+            x2/x4) or `None` (same-size restoration with a global residual); `UPSAMPLER_SCALES` in words.
         resi_connection (`str`, defaults to `"1conv"`): convolution closing each RSTB: `"1conv"` (3×3) or
             `"3conv"` (3×3 → 1×1 → 3×3 bottleneck at `embed_dim // 4`, used by SwinIR-L).
         num_feat (`int`, defaults to 64): channels of the `pixelshuffle` / `nearest+conv` heads.
@@ -254,16 +280,8 @@ class SwinIRConfig(PreTrainedConfig):
         """The reconstruction head and its scale."""
         if self.upsampler not in UPSAMPLERS:
             raise ValueError(f"upsampler must be one of {UPSAMPLERS}, got {self.upsampler!r}")
-        if self.upscale < 1:
-            raise ValueError(f"upscale must be a positive integer, got {self.upscale!r}")
-        if self.upsampler is None and self.upscale != 1:
-            raise ValueError(f"upsampler=None restores at the input size: upscale must be 1, got {self.upscale}")
-        if self.upsampler is not None and self.upscale < 2:
-            raise ValueError(f"upsampler {self.upsampler!r} needs upscale >= 2, got {self.upscale}")
-        if self.upsampler == "pixelshuffle" and not (self.upscale == 3 or self.upscale & (self.upscale - 1) == 0):
-            raise ValueError(f"upsampler 'pixelshuffle' supports scale 2^n or 3, got {self.upscale}")
-        if self.upsampler == "nearest+conv" and self.upscale not in (2, 4):
-            raise ValueError(f"upsampler 'nearest+conv' supports scale 2 or 4, got {self.upscale}")
+        if not builds_scale(self.upsampler, self.upscale):
+            raise ValueError(scale_error("upscale", self.upscale, self.upsampler))
         if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
 
@@ -282,8 +300,9 @@ class SwinIRConfig(PreTrainedConfig):
         Args:
             preset: one of `PRESETS` (`classical_sr`, `lightweight_sr`, `real_sr`, `real_sr_large`, `gray_dn`,
                 `color_dn`, `jpeg_car`, `color_jpeg_car`).
-            scale: upscale factor for the super-resolution presets (required there; the authors released the scales
-                in `PRESETS[preset]["_scales"]`, others the head supports work too). Unset or 1 for the others.
+            scale: upscale factor: for the super-resolution presets any their head builds (`UPSAMPLER_SCALES`),
+                required where the authors released several (`PRESETS[preset]["_scales"]`); unset or 1 for the
+                others.
             overrides: any other config field.
         """
         if preset not in PRESETS:
@@ -296,13 +315,17 @@ class SwinIRConfig(PreTrainedConfig):
         if unknown := sorted(set(overrides) - {f.name for f in fields(cls)}):
             raise ValueError(f"from_preset: {', '.join(unknown)} is not a SwinIRConfig field")
         values = dict(PRESETS[preset])
-        scales = values.pop("_scales")
-        if scale is None:
-            if len(scales) > 1:
-                raise ValueError(f"preset {preset!r} needs scale=, one of {scales}")
-            scale = scales[0]
-        if len(scales) == 1 and scale != scales[0]:
-            raise ValueError(f"preset {preset!r} works at scale {scales[0]} only, got {scale}")
+        released = values.pop("_scales")
+        upsampler = overrides.get("upsampler", values["upsampler"])
+        # An upsampler outside UPSAMPLERS is left to the constructor's check.
+        if scale is None and len(released) > 1 and upsampler in UPSAMPLERS:
+            raise ValueError(
+                f"preset {preset!r} needs scale=: {UPSAMPLER_SCALES[upsampler]} (the authors released "
+                f"{', '.join(map(str, released))})"
+            )
+        scale = released[0] if scale is None else scale
+        if upsampler in UPSAMPLERS and not builds_scale(upsampler, scale):
+            raise ValueError(scale_error("scale", scale, upsampler, preset))
         values.setdefault("task", preset)
         values.update(upscale=scale, **overrides)
         return cls(**values)

@@ -34,7 +34,8 @@ class ModelArgs:
     """a SwinIRConfig preset: classical_sr, lightweight_sr, real_sr, real_sr_large, gray_dn, color_dn, jpeg_car,
     color_jpeg_car; null to take the architecture from init_from or config"""
     scale: int | None = None
-    """upscale factor for the super-resolution presets (2, 3, 4, 8)"""
+    """upscale factor of the super-resolution presets, as their heads build it (classical_sr: 3 or a power of 2 (2,
+    4, 8, 16, ...); lightweight_sr: any integer >= 2; real_sr, real_sr_large: 2 or 4)"""
     config: dict[str, Any] = field(default_factory=dict)
     """SwinIRConfig fields set on top of the preset / init_from config (e.g. embed_dim)"""
     init_from: str | None = None
