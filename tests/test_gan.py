@@ -156,3 +156,17 @@ def test_resuming_across_the_gan_stage_or_another_discriminator_names_the_change
         check_gan_resumable(stage2, GanArgs())
     with pytest.raises(ValueError, match="changed: gan.discriminator_channels: 16 → 8"):
         check_gan_resumable(stage2, GanArgs(enabled=True, discriminator_channels=8))
+
+
+def test_a_missing_vgg_is_refused_before_any_data_is_read(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    import swinir_hf.training.loop
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    for reader in ("build_dataset", "build_validation"):  # minutes on a large set
+        monkeypatch.setattr(swinir_hf.training.loop, reader, lambda *a, r=reader: pytest.fail(f"{r} before the VGG"))
+    gan = {"enabled": True, "vgg_weights": "timm/vgg19.tv_in1k"}
+    assert train_cli({**tiny_run(images, tmp_path / "gan"), "gan": gan}) == 1
+    err = capsys.readouterr().err
+    assert "gan.vgg_weights 'timm/vgg19.tv_in1k'" in err and "not in the local Hugging Face cache" in err

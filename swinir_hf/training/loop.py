@@ -155,13 +155,15 @@ def _train(
         check_gan_resumable(resume_from, cfg.gan)
     if init_report is not None and main:
         logger.info(str(init_report))
+    # Before the data: reading a large set takes minutes, and the VGG-19 may be missing (not in the Hub cache).
+    gan = build_gan(cfg.gan, model.config.num_channels) if cfg.gan.enabled else None
     dataset = build_dataset(cfg, model.config)
     # Validation runs on the main process; a bad data.val is raised on every process, not left to hang the others.
     validate = main and bool(cfg.data.val)
     val_images = on_main_process(lambda: build_validation(cfg, model.config), validate, accelerator.num_processes)
     baseline = baseline_psnr(val_images, model.config.upscale) if val_images is not None else None
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    run = prepare(cfg, accelerator, model, out, init_report, push_to_hub_repo or str(out))
+    run = prepare(cfg, accelerator, model, gan, out, init_report, push_to_hub_repo or str(out))
     run.val_images, run.baseline = val_images, baseline
     resume_state(run, resume, resume_from)
     start = run.progress.step
@@ -190,17 +192,22 @@ def _train(
 
 
 def prepare(
-    cfg: TrainingConfig, accelerator: Any, model: Any, out: Path, init_report: InitReport | None, card_id: str
+    cfg: TrainingConfig,
+    accelerator: Any,
+    model: Any,
+    gan: dict | None,
+    out: Path,
+    init_report: InitReport | None,
+    card_id: str,
 ) -> Run:
-    """Optimizer, schedule, EMA and GAN parts, prepared by accelerate and registered for its checkpoints."""
+    """Optimizer, schedule, EMA and the GAN parts (`build_gan`'s, of a GAN run), prepared by accelerate and
+    registered for its checkpoints."""
     t = cfg.train
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=t.learning_rate, betas=tuple(t.adam_betas), weight_decay=t.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.milestones(), gamma=t.lr_gamma)
     ema = EMA(model, t.ema_decay) if t.ema_decay else None
-    gan = None
-    if cfg.gan.enabled:
-        gan = build_gan(cfg.gan, model.config.num_channels)
+    if gan is not None:
         model, optimizer, gan["disc"], gan["optimizer"] = accelerator.prepare(
             model, optimizer, gan["disc"], gan["optimizer"]
         )
