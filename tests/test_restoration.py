@@ -214,6 +214,45 @@ def test_heic_photos_are_read_upright_with_their_profile(model, tmp_path):
     assert message in run.stderr
 
 
+@pytest.mark.parametrize("bits", [10, 12])
+def test_10_and_12_bit_heic_photos_stay_16bit(model, tmp_path, monkeypatch, bits):
+    """Phones' HDR photos: pillow-heif's Pillow plugin gives 8-bit RGB; they come in as uint16, like 16-bit PNG."""
+    import pillow_heif
+
+    from swinir_hf.cli import main as cli
+
+    monkeypatch.setattr(pillow_heif.options, "SAVE_HDR_TO_12_BIT", bits == 12)
+    peak = (1 << bits) - 1
+    levels = np.random.default_rng(bits).integers(0, peak + 1, (20, 24, 4), dtype=np.uint16)
+    levels[0, 0], levels[0, 1] = peak, 0
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90° clockwise
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    heif = pillow_heif.from_bytes(mode="RGBA;16", size=(24, 20), data=(levels << (16 - bits)).tobytes())
+    # lossless: identity colour matrix, no chroma subsampling
+    heif.save(
+        tmp_path / "hdr.heic", quality=-1, chroma=444, matrix_coefficients=0, exif=exif.tobytes(), icc_profile=icc
+    )
+
+    data = read_image(tmp_path / "hdr.heic")
+    expected = np.rint(np.rot90(levels, -1) * (65535 / peak)).astype(np.uint16)  # white is 65535, upright
+    assert data.pixels.dtype == np.uint16 and data.icc_profile == icc
+    np.testing.assert_array_equal(data.pixels, expected)
+
+    args = [
+        "restore",
+        str(tmp_path / "hdr.heic"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(model_dir(model, tmp_path)),
+    ]
+    assert cli([*args, "--ext", "auto", "--no-progress"]) == 0
+    out = read_image(tmp_path / "out" / "hdr.png")  # a 16-bit PNG
+    assert out.pixels.dtype == np.uint16 and out.icc_profile == icc
+    np.testing.assert_array_equal(out.pixels, restore(model, expected))
+
+
 def test_16bit_grey_with_alpha_keeps_its_depth_and_alpha(model, tmp_path):
     """A 16-bit grey + alpha PNG (Pillow calls it RGBA) came back as a pypng ProtocolError that ended the run."""
     import png

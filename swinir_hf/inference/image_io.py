@@ -1,7 +1,8 @@
 """Image files ↔ in-memory images with orientation, colour profile and bit depth kept.
 
 Pillow reads 16-bit-per-channel colour images as 8-bit RGB, so those go through `pypng` (PNG) and `tifffile`
-(TIFF) and are held as (H, W, C) uint16 numpy arrays; floating-point colour TIFFs, which Pillow cannot open, go
+(TIFF) and are held as (H, W, C) uint16 numpy arrays, as are 10- / 12-bit colour HEIC / HEIF photos (through
+`pillow_heif`, their levels scaled to 0..65535); floating-point colour TIFFs, which Pillow cannot open, go
 through `tifffile` and are held as (H, W, C) float32 arrays (16-bit grey + alpha as uint16 ones); everything else
 is a PIL image.
 """
@@ -52,7 +53,12 @@ class ImageData:
 
 
 def _is_16bit_colour(image: Image.Image) -> bool:
-    if image.mode not in ("RGB", "RGBA") or not image.tile:
+    """Whether `image` is colour of more than 8 bits per channel, which Pillow would read as 8-bit RGB(A)."""
+    if image.mode not in ("RGB", "RGBA"):
+        return False
+    if image.format == "HEIF":  # pillow-heif's plugin converts 10- / 12-bit colour to 8 bits
+        return image.info.get("bit_depth", 8) > 8
+    if not image.tile:
         return False
     if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
         bits = image.tag_v2.get(258, 8)
@@ -63,7 +69,8 @@ def _is_16bit_colour(image: Image.Image) -> bool:
 
 
 def read_image(path: str | os.PathLike) -> ImageData:
-    """Read an image file upright, with its ICC profile; 16-bit colour PNG / TIFF stay 16-bit.
+    """Read an image file upright, with its ICC profile; 16-bit colour PNG / TIFF stay 16-bit, and 10- / 12-bit
+    colour HEIC / HEIF become 16-bit.
 
     Raises:
         ValueError: the file is not an image Pillow can decode (message names the file).
@@ -187,7 +194,7 @@ def _bomb_reason(err: Image.DecompressionBombError) -> str:
 
 
 def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
-    """The pixels of a 16-bit colour PNG / TIFF, upright.
+    """The pixels of a 16-bit colour PNG / TIFF or a 10- / 12-bit colour HEIF, upright, as uint16.
 
     Raises:
         OSError: the file cannot be decoded (corrupt, truncated), as Pillow reports it for other images.
@@ -224,8 +231,21 @@ def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
             raise OSError(str(err)) from err
         if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
             raise ValueError(f"{path}: unsupported 16-bit TIFF layout {arr.shape}")
+    elif header.format == "HEIF":
+        import pillow_heif
+
+        try:
+            # The primary image (the one the plugin opens) in 0..2^bits - 1, scaled below: pillow-heif's own 16-bit
+            # conversion shifts the levels, so that white would be 65472 for 10 bits, not 65535.
+            heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False, hdr_to_16bit=False)
+            arr = np.asarray(heif)
+        except (ValueError, RuntimeError) as err:  # libheif's decoding errors
+            raise OSError(str(err)) from err
+        peak = (1 << heif.info["bit_depth"]) - 1
+        arr = np.rint(arr * (65535.0 / peak))
     else:
         raise ValueError(f"{path}: 16-bit colour {header.format} is not supported")
+    # A HEIF's rotation is applied by libheif: the plugin's header then says 1, while pillow-heif's EXIF keeps it.
     orientation = header.getexif().get(0x0112, 1)
     return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
 
