@@ -73,13 +73,19 @@ class Summary:
         )
 
 
+def launched_processes() -> int:
+    """How many processes this one's launch (`accelerate launch`, torchrun) started: its WORLD_SIZE; 1 when not
+    launched."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def several_processes_on_cpu(device: str | None = None) -> bool:
     """Whether this is one of several launched processes (`accelerate launch --multi_gpu` / torchrun) that run on
     the CPU: no GPU here, or `device` a CPU. accelerate only picks its multi-CPU (gloo) mode when told to use the
     CPU (`cpu=True`); else each process would think it is alone and do all the work."""
     import torch
 
-    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    several = launched_processes() > 1
     on_cpu = not torch.cuda.is_available() or (device is not None and torch.device(device).type == "cpu")
     return several and on_cpu
 

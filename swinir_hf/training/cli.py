@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import re
 import sys
 
@@ -18,7 +17,7 @@ import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from ..extras import MissingExtraError
-from ..inference.collection import is_main_process
+from ..inference.collection import is_main_process, launched_processes
 from .checks import TrainingInterrupted
 from .config import (
     SECTIONS,
@@ -147,7 +146,6 @@ def _user_error(err: Exception, status: int) -> int:
     process = getattr(err, RUN_ERROR, None)
     if process is None and not is_main_process():
         return status
-    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    where = f"process {process}: " if process is not None and several else ""
+    where = f"process {process}: " if process is not None and launched_processes() > 1 else ""
     print(f"error: {where}{err}", file=sys.stderr)
     return status
