@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
 
@@ -71,6 +72,12 @@ def test_local_errors(tmp_path):
     release = load_catalog().releases[0]
     with pytest.raises(CheckpointError, match=f"loads by its catalogue name, {release.repo}$"):
         load_model(release.file)
+
+    # What the Hub refuses as a repo id is a local path that does not exist, not a model to look up there (which
+    # offline said "hf download my model").
+    for spec in ("my model", "a--b", "org/my model", "x/", "./x", "a/b/c"):
+        with pytest.raises(CheckpointError, match=f"^{re.escape(spec)} does not exist$"):
+            load_model(spec)
 
 
 def test_resolve_spec(tmp_path, monkeypatch):

@@ -152,14 +152,23 @@ def _near_name(spec: str) -> str | None:
     return next(iter(difflib.get_close_matches(spec, names, n=1, cutoff=0.75)), None)
 
 
+def is_repo_id(spec: str) -> bool:
+    """Whether the Hub accepts `spec` as a repo id (`NAME` or `OWNER/NAME`, huggingface_hub's rule): `./x`,
+    `a/b/c`, `~/x`, `my model` or `x/` (a folder as shells complete it) are paths, never sent to the Hub."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(spec)
+    except HFValidationError:
+        return False
+    return True
+
+
 def looks_like_path(spec: str) -> bool:
-    """Whether `spec` can only be a local path (a Hub id is `name` or `org/name`, without a file suffix)."""
+    """Whether the model spec `spec` can only be a local path: no repo id, a checkpoint file's suffix, or `models/x4`
+    beside an existing `models/` (a typo in a local path)."""
     return (
-        Path(spec).suffix in CHECKPOINT_SUFFIXES
-        or spec.startswith((".", "/", "~", "\\"))
-        or spec.count("/") > 1
-        or ("/" in spec and Path(spec).parent.is_dir())  # `models/x4` beside an existing models/: a local typo
-        or (os.sep != "/" and os.sep in spec)
+        not is_repo_id(spec) or Path(spec).suffix in CHECKPOINT_SUFFIXES or ("/" in spec and Path(spec).parent.is_dir())
     )
 
 

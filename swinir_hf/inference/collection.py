@@ -258,18 +258,12 @@ def is_saved_dataset(path: str | os.PathLike) -> bool:
 
 
 def is_hub_dataset_id(spec: str) -> bool:
-    """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path.
+    """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path: a repo id
+    (`is_repo_id`; `photos/` or `my photos` is a path, which must not be sent to the Hub to fail there with a message
+    about repo ids) that is not an image file's name."""
+    from ..checkpoints.loading import is_repo_id
 
-    Only what the Hub accepts as a repo id can be one: `photos/` (a folder as shells complete it), `./x`, `a/b/c`,
-    `~/x` or `my photos` is a path, which must not be sent to the Hub to fail there with a message about repo ids.
-    """
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(spec)
-    except HFValidationError:
-        return False
-    return Path(spec).suffix.lower() not in IMAGE_SUFFIXES  # photo.png: a file, never a dataset repo
+    return is_repo_id(spec) and Path(spec).suffix.lower() not in IMAGE_SUFFIXES  # photo.png: a file, not a dataset
 
 
 def image_columns(dataset: datasets.Dataset) -> list[str]:
