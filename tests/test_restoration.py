@@ -86,7 +86,7 @@ def test_16bit_colour_png_is_recognised_from_plain_tile_tuples(tmp_path):
     write_image(tmp_path / "in.png", np.full((4, 6, 3), 300, dtype=np.uint16))
     with Image.open(tmp_path / "in.png") as image:
         image.tile = [tuple(tile) for tile in image.tile]
-        assert image_io._is_16bit_colour(image)
+        assert image_io._is_deep(image)
 
 
 def test_planar_and_multi_page_16bit_colour_tiffs_read_their_first_page_whole(tmp_path, caplog):
@@ -214,21 +214,24 @@ def test_heic_photos_are_read_upright_with_their_profile(model, tmp_path):
     assert message in run.stderr
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "L"])
 @pytest.mark.parametrize("bits", [10, 12])
-def test_10_and_12_bit_heic_photos_stay_16bit(model, tmp_path, monkeypatch, bits):
-    """Phones' HDR photos: pillow-heif's Pillow plugin gives 8-bit RGB; they come in as uint16, like 16-bit PNG."""
+def test_10_and_12_bit_heic_photos_stay_16bit(model, tmp_path, monkeypatch, bits, mode):
+    """Phones' HDR photos: pillow-heif's Pillow plugin gives colour as 8-bit RGB, grey as 16-bit with white at
+    65472 (10 bits); they come in like 16-bit PNG, colour as uint16 arrays, grey as `I;16`, white at 65535."""
     import pillow_heif
 
     from swinir_hf.cli import main as cli
 
     monkeypatch.setattr(pillow_heif.options, "SAVE_HDR_TO_12_BIT", bits == 12)
     peak = (1 << bits) - 1
-    levels = np.random.default_rng(bits).integers(0, peak + 1, (20, 24, 4), dtype=np.uint16)
+    shape = (20, 24, 4) if mode == "RGBA" else (20, 24)
+    levels = np.random.default_rng(bits).integers(0, peak + 1, shape, dtype=np.uint16)
     levels[0, 0], levels[0, 1] = peak, 0
     exif = Image.Exif()
     exif[0x0112] = 6  # rotated 90° clockwise
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    heif = pillow_heif.from_bytes(mode="RGBA;16", size=(24, 20), data=(levels << (16 - bits)).tobytes())
+    heif = pillow_heif.from_bytes(mode=f"{mode};16", size=(24, 20), data=(levels << (16 - bits)).tobytes())
     # lossless: identity colour matrix, no chroma subsampling
     heif.save(
         tmp_path / "hdr.heic", quality=-1, chroma=444, matrix_coefficients=0, exif=exif.tobytes(), icc_profile=icc
@@ -236,8 +239,13 @@ def test_10_and_12_bit_heic_photos_stay_16bit(model, tmp_path, monkeypatch, bits
 
     data = read_image(tmp_path / "hdr.heic")
     expected = np.rint(np.rot90(levels, -1) * (65535 / peak)).astype(np.uint16)  # white is 65535, upright
-    assert data.pixels.dtype == np.uint16 and data.icc_profile == icc
-    np.testing.assert_array_equal(data.pixels, expected)
+    if mode == "L":
+        assert data.pixels.mode == "I;16"
+        expected = Image.fromarray(expected)
+    else:
+        assert data.pixels.dtype == np.uint16
+    assert data.icc_profile == icc
+    np.testing.assert_array_equal(np.asarray(data.pixels), np.asarray(expected))
 
     args = [
         "restore",
@@ -249,8 +257,8 @@ def test_10_and_12_bit_heic_photos_stay_16bit(model, tmp_path, monkeypatch, bits
     ]
     assert cli([*args, "--ext", "auto", "--no-progress"]) == 0
     out = read_image(tmp_path / "out" / "hdr.png")  # a 16-bit PNG
-    assert out.pixels.dtype == np.uint16 and out.icc_profile == icc
-    np.testing.assert_array_equal(out.pixels, restore(model, expected))
+    assert out.icc_profile == icc
+    np.testing.assert_array_equal(np.asarray(out.pixels), np.asarray(restore(model, expected)))
 
 
 def test_16bit_grey_with_alpha_keeps_its_depth_and_alpha(model, tmp_path):

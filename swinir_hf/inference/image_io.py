@@ -2,9 +2,9 @@
 
 Pillow reads 16-bit-per-channel colour images as 8-bit RGB, so those go through `pypng` (PNG) and `tifffile`
 (TIFF) and are held as (H, W, C) uint16 numpy arrays, as are 10- / 12-bit colour HEIC / HEIF photos (through
-`pillow_heif`, their levels scaled to 0..65535); floating-point colour TIFFs, which Pillow cannot open, go
-through `tifffile` and are held as (H, W, C) float32 arrays (16-bit grey + alpha as uint16 ones); everything else
-is a PIL image.
+`pillow_heif`, their levels scaled to 0..65535; grey ones become `I;16` images); floating-point colour TIFFs, which
+Pillow cannot open, go through `tifffile` and are held as (H, W, C) float32 arrays (16-bit grey + alpha as uint16
+ones); everything else is a PIL image.
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ class ImageData:
     icc_profile: bytes | None = None
 
 
-def _is_16bit_colour(image: Image.Image) -> bool:
-    """Whether `image` is colour of more than 8 bits per channel, which Pillow would read as 8-bit RGB(A)."""
+def _is_deep(image: Image.Image) -> bool:
+    """Whether Pillow would not give `image`'s levels as they are: colour of more than 8 bits per channel (read as
+    8-bit RGB(A)), or a 10- / 12-bit HEIF (pillow-heif's plugin gives colour at 8 bits, grey shifted to 16 bits)."""
+    if image.format == "HEIF":
+        return image.info.get("bit_depth", 8) > 8
     if image.mode not in ("RGB", "RGBA"):
         return False
-    if image.format == "HEIF":  # pillow-heif's plugin converts 10- / 12-bit colour to 8 bits
-        return image.info.get("bit_depth", 8) > 8
     if not image.tile:
         return False
     if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
@@ -70,7 +71,7 @@ def _is_16bit_colour(image: Image.Image) -> bool:
 
 def read_image(path: str | os.PathLike) -> ImageData:
     """Read an image file upright, with its ICC profile; 16-bit colour PNG / TIFF stay 16-bit, and 10- / 12-bit
-    colour HEIC / HEIF become 16-bit.
+    HEIC / HEIF become 16-bit.
 
     Raises:
         ValueError: the file is not an image Pillow can decode (message names the file).
@@ -78,8 +79,8 @@ def read_image(path: str | os.PathLike) -> ImageData:
     path = Path(path)
     try:
         image = open_image(path)
-        colour16 = _read_16bit_colour(path, image) if _is_16bit_colour(image) else None
-        if colour16 is None:
+        deep = _read_deep(path, image) if _is_deep(image) else None
+        if deep is None:
             image.load()
     except Image.DecompressionBombError as err:
         raise ValueError(f"{path}: {_bomb_reason(err)}") from err
@@ -89,8 +90,9 @@ def read_image(path: str | os.PathLike) -> ImageData:
             return array
         raise ValueError(f"{path}: not a readable image ({_reason(err, path)})") from err
     warn_if_animated(image, str(path))
-    if colour16 is not None:
-        return ImageData(colour16, image.info.get("icc_profile"))
+    if deep is not None:
+        # Grey is a PIL image (`I;16`), as Pillow reads a 16-bit grey PNG.
+        return ImageData(Image.fromarray(deep) if deep.ndim == 2 else deep, image.info.get("icc_profile"))
     image = normalize_pil(image, str(path))
     return ImageData(image, image.info.get("icc_profile"))
 
@@ -193,8 +195,9 @@ def _bomb_reason(err: Image.DecompressionBombError) -> str:
     )
 
 
-def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
-    """The pixels of a 16-bit colour PNG / TIFF or a 10- / 12-bit colour HEIF, upright, as uint16.
+def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
+    """The pixels of a 16-bit colour PNG / TIFF or a 10- / 12-bit HEIF, upright, as uint16: (H, W, C), or (H, W)
+    for a grey HEIF.
 
     Raises:
         OSError: the file cannot be decoded (corrupt, truncated), as Pillow reports it for other images.
@@ -232,22 +235,33 @@ def _read_16bit_colour(path: Path, header: Image.Image) -> np.ndarray:
         if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
             raise ValueError(f"{path}: unsupported 16-bit TIFF layout {arr.shape}")
     elif header.format == "HEIF":
-        import pillow_heif
-
-        try:
-            # The primary image (the one the plugin opens) in 0..2^bits - 1, scaled below: pillow-heif's own 16-bit
-            # conversion shifts the levels, so that white would be 65472 for 10 bits, not 65535.
-            heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False, hdr_to_16bit=False)
-            arr = np.asarray(heif)
-        except (ValueError, RuntimeError) as err:  # libheif's decoding errors
-            raise OSError(str(err)) from err
-        peak = (1 << heif.info["bit_depth"]) - 1
-        arr = np.rint(arr * (65535.0 / peak))
+        arr = _read_heif_levels(path)
     else:
         raise ValueError(f"{path}: 16-bit colour {header.format} is not supported")
     # A HEIF's rotation is applied by libheif: the plugin's header then says 1, while pillow-heif's EXIF keeps it.
     orientation = header.getexif().get(0x0112, 1)
     return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
+
+
+def _read_heif_levels(path: Path) -> np.ndarray:
+    """The primary image of a 10- / 12-bit HEIF (the one the plugin opens), with white at 65535: (H, W) grey or
+    (H, W, C) colour uint16.
+
+    Raises:
+        OSError: libheif cannot decode it.
+    """
+    import pillow_heif
+
+    try:
+        # Levels in 0..2^bits - 1: pillow-heif's own 16-bit conversion shifts them, so that white would be 65472 for
+        # 10 bits, not 65535.
+        heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False, hdr_to_16bit=False)
+        levels = np.asarray(heif).astype(np.uint32)
+    except (ValueError, RuntimeError) as err:  # libheif's decoding errors
+        raise OSError(str(err)) from err
+    peak = (1 << heif.info["bit_depth"]) - 1
+    # Integer rounding: exact, and half the memory of float64.
+    return ((levels * 65535 + peak // 2) // peak).astype(np.uint16)
 
 
 def _read_tiff_array(path: Path) -> ImageData | None:
