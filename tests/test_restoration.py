@@ -261,6 +261,35 @@ def test_10_and_12_bit_heic_photos_stay_16bit(model, tmp_path, monkeypatch, bits
     np.testing.assert_array_equal(np.asarray(out.pixels), np.asarray(restore(model, expected)))
 
 
+@pytest.mark.parametrize("bits", [8, 10])
+def test_heic_with_premultiplied_alpha_keeps_its_transparency(model, tmp_path, bits):
+    """pillow-heif gives such a HEIF as RGBa (colour × alpha): its alpha was dropped (8 bits), or kept with the
+    colours still multiplied by it (10 bits); the alpha is divided out, as Pillow does, and the result has alpha."""
+    import pillow_heif
+
+    from swinir_hf.models.image_processing_swinir import image_to_float
+
+    peak = (1 << bits) - 1
+    levels = np.random.default_rng(bits).integers(0, peak + 1, (20, 24, 4), dtype=np.uint16)
+    levels[..., :3] = np.minimum(levels[..., :3], levels[..., 3:])  # premultiplied: no colour above its alpha
+    mode, data = ("RGBa", levels.astype(np.uint8)) if bits == 8 else ("RGBa;16", levels << (16 - bits))
+    heif = pillow_heif.from_bytes(mode=mode, size=(24, 20), data=data.tobytes())
+    heif.save(tmp_path / "cutout.heic", quality=-1, chroma=444, matrix_coefficients=0)  # lossless
+
+    colour, alpha = image_to_float(read_image(tmp_path / "cutout.heic").pixels)
+    a = levels[..., 3:].astype(np.float64)
+    straight = np.where(a > 0, levels[..., :3] / np.maximum(a, 1), levels[..., :3] / peak)
+    rounding = 0.5 / 65535 + 1e-7  # 10 bits come in as 16-bit levels
+    # Pillow divides 8-bit levels with truncation
+    np.testing.assert_allclose(colour, straight, atol=1 / 255 if bits == 8 else rounding)
+    np.testing.assert_allclose(alpha, a[..., 0] / peak, atol=rounding)
+    out = restore(model, tmp_path / "cutout.heic")
+    if bits == 8:
+        assert out.mode == "RGBA"
+    else:
+        assert out.dtype == np.uint16 and out.shape == (40, 48, 4)
+
+
 def test_16bit_grey_with_alpha_keeps_its_depth_and_alpha(model, tmp_path):
     """A 16-bit grey + alpha PNG (Pillow calls it RGBA) came back as a pypng ProtocolError that ended the run."""
     import png

@@ -245,7 +245,7 @@ def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
 
 def _read_heif_levels(path: Path) -> np.ndarray:
     """The primary image of a 10- / 12-bit HEIF (the one the plugin opens), with white at 65535: (H, W) grey or
-    (H, W, C) colour uint16.
+    (H, W, C) colour uint16, premultiplied alpha divided out.
 
     Raises:
         OSError: libheif cannot decode it.
@@ -261,7 +261,12 @@ def _read_heif_levels(path: Path) -> np.ndarray:
         raise OSError(str(err)) from err
     peak = (1 << heif.info["bit_depth"]) - 1
     # Integer rounding: exact, and half the memory of float64.
-    return ((levels * 65535 + peak // 2) // peak).astype(np.uint16)
+    scaled = (levels * 65535 + peak // 2) // peak
+    if heif.premultiplied_alpha:  # colour × alpha, as Pillow's RGBa; a lossy file can hold colour above its alpha
+        colour, alpha = np.minimum(levels[..., :-1], levels[..., -1:]), levels[..., -1:]
+        straight = (colour * 65535 + alpha // 2) // np.maximum(alpha, 1)
+        scaled[..., :-1] = np.where(alpha > 0, straight, scaled[..., :-1])
+    return scaled.astype(np.uint16)
 
 
 def _read_tiff_array(path: Path) -> ImageData | None:

@@ -63,10 +63,10 @@ def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
 def image_to_float(image: Image.Image | np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
     """Any image → ((H, W, C) float32 in [0, 1], alpha (H, W) float32 or None).
 
-    PIL modes 1, L, LA, P, PA, RGB, RGBA, CMYK, YCbCr, I;16*, I and F are accepted; palettes are expanded (to RGBA
-    when they have transparency). uint8 / uint16 arrays are scaled by their range; float arrays (and mode F) are
-    taken as [0, 1] and must be finite and within `FLOAT_RANGE` (else ValueError: 0..255 floats would come out
-    white).
+    PIL modes 1, L, LA, La, P, PA, RGB, RGBA, RGBa, CMYK, YCbCr, I;16*, I and F are accepted; palettes are expanded
+    (to RGBA when they have transparency), premultiplied alpha (La, RGBa) is divided out. uint8 / uint16 arrays
+    are scaled by their range; float arrays (and mode F) are taken as [0, 1] and must be finite and within
+    `FLOAT_RANGE` (else ValueError: 0..255 floats would come out white).
     Arrays and tensors are (H, W), (H, W, C) or, for tensors, (C, H, W); 2 and 4 channels carry alpha last.
     """
     if isinstance(image, Image.Image):
@@ -127,8 +127,11 @@ def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         return np.clip(arr, 0.0, 1.0)[..., None], None
     if mode == "F":
         return check_float_range(np.asarray(image, dtype=np.float32))[..., None], None
-    if mode not in ("L", "LA", "RGB", "RGBA"):
-        image = image.convert("RGBA" if "A" in mode else "RGB")
+    # Premultiplied alpha ("La", "RGBa": HEIF images) is divided out by the conversion, and the alpha kept.
+    if mode == "La":
+        image = image.convert("LA")
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGBA" if mode.endswith(("A", "a")) else "RGB")
     return image_to_float(np.asarray(image))
 
 
