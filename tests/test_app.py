@@ -214,8 +214,8 @@ def test_float_tiff_is_restored_to_a_float_tiff(demo, tmp_path):
 
 
 def test_image_kinds_only_the_engine_reads_are_uploaded_shrunk_and_restored(demo, model_dir, tmp_path):
-    """Float RGB TIFF (tifffile only), 16-bit grey + alpha PNG and HEIC (pillow-heif): the header check, the
-    description, the shrink offer and the result all handle them."""
+    """Float RGB TIFF (tifffile only), 16-bit grey + alpha PNG and HEIC (pillow-heif; premultiplied alpha too): the
+    header check, the description, the shrink offer and the result all handle them."""
     import pillow_heif
     import png
     import tifffile
@@ -230,10 +230,13 @@ def test_image_kinds_only_the_engine_reads_are_uploaded_shrunk_and_restored(demo
         png.Writer(10, 12, greyscale=True, alpha=True, bitdepth=16).write(f, rng.integers(0, 65536, (12, 20)))
     heic = tmp_path / "phone.heic"
     pillow_heif.from_pillow(Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8))).save(heic)
+    cutout = tmp_path / "cutout.heic"  # premultiplied alpha: Pillow cannot write RGBa as PNG
+    pillow_heif.from_bytes("RGBa", (10, 12), rng.integers(0, 256, (12, 10, 4), dtype=np.uint8).tobytes()).save(cutout)
     cases = (
         (float_rgb, "10×12 RGB 32-bit float", "20×24 RGB 32-bit float", ".tiff", "float32"),
         (grey_alpha, "10×12 grey+alpha 16-bit", "20×24 grey+alpha 16-bit", ".png", "uint16"),
         (heic, "10×12 RGB 8-bit", "20×24 RGB 8-bit", ".png", "RGB"),
+        (cutout, "10×12 RGBA 8-bit (premultiplied)", "20×24 RGBA 8-bit", ".png", "RGBA"),
     )
     small = RestorationDemo(max_pixels=100, defaults_dir=tmp_path / "none", extra_models=[str(model_dir)])
     for path, before, after, suffix, kind in cases:

@@ -81,6 +81,8 @@ def describe(pixels: Image.Image | np.ndarray) -> str:
             "LA": "grey+alpha 8-bit",
             "RGB": "RGB 8-bit",
             "RGBA": "RGBA 8-bit",
+            "La": "grey+alpha 8-bit (premultiplied)",
+            "RGBa": "RGBA 8-bit (premultiplied)",
             "F": "grey 32-bit float",
             "I": "grey 32-bit",
             "1": "black and white 1-bit",
@@ -121,12 +123,17 @@ def decode(path: str):
         raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).") from None
 
 
+# PIL modes PNG cannot hold → the one the shrunk upload is stored in.
+_PNG_MODE = {"CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB", "RGBa": "RGBA", "La": "LA"}
+
+
 def shrink(pixels: Image.Image | np.ndarray, max_pixels: int) -> Image.Image | np.ndarray:
-    """The image scaled down (same kind, mode and bit depth; RGB for a mode PNG cannot hold) to at most
-    `max_pixels`."""
-    if isinstance(pixels, Image.Image) and pixels.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        # A CMYK JPEG without a profile stays CMYK when read; the shrunk file is a PNG, and restoring converts it too.
-        pixels = pixels.convert("RGB")
+    """The image scaled down (same kind, mode and bit depth; for a mode PNG cannot hold, RGB, or RGBA / LA for
+    premultiplied alpha) to at most `max_pixels`."""
+    if isinstance(pixels, Image.Image) and pixels.mode in _PNG_MODE:
+        # A CMYK JPEG without a profile stays CMYK when read, a premultiplied-alpha HEIF is RGBa; the shrunk file is
+        # a PNG, and restoring converts them too.
+        pixels = pixels.convert(_PNG_MODE[pixels.mode])
     w, h = size_of(pixels)
     factor = math.sqrt(max_pixels / (w * h))
     size = (max(1, int(w * factor)), max(1, int(h * factor)))
