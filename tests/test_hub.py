@@ -515,6 +515,25 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     assert err == f"error: {tmp_path / 'empty'} holds no .pth files and is no save_pretrained folder\n"
 
 
+def test_an_export_never_replaces_its_own_source(tiny_config, tmp_path, capsys):
+    """A target that is the source folder, or holds it (a run, for one of its checkpoints), is refused even with
+    --overwrite, which would remove the run's checkpoints, logs and config with it."""
+    run = tmp_path / "runs" / "tiny"
+    _trained_folder(tiny_config, run)
+    checkpoint = run / "checkpoints" / "step-00000040"
+    shutil.copytree(run, checkpoint / "model", ignore=shutil.ignore_patterns("checkpoints"))
+    (checkpoint / "progress.json").write_text("{}")
+    files = sorted(p.relative_to(run) for p in run.rglob("*"))
+    for source in (run, checkpoint):
+        args = [str(source), "-o", str(run.parent), "--org", "me", "--name", "tiny", "--overwrite"]
+        assert export_cli.main(args) == 1
+        assert capsys.readouterr().err.endswith(
+            f"error: {source.name}: {run} is or holds the source {source}, which the export would replace: "
+            "choose another -o\n1 of 1 checkpoints failed\n"
+        )
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == files
+
+
 def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(export_cli, "_export", lambda *a, **k: pytest.fail("built"))
     source = tmp_path / "releases"

@@ -137,7 +137,7 @@ def export_checkpoint(
     def card(max_abs_diff: float, measured: dict) -> str:
         return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured)
 
-    build = _Build(model, model, params, repo_id, card, levels)
+    build = _Build(checkpoint, model, model, params, repo_id, card, levels)
     folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
     return HubFolder(folder, repo_id, checkpoint, release, max_abs_diff, measured)
 
@@ -197,7 +197,7 @@ def export_model_folder(
             num_parameters=model.num_parameters(),
         )
 
-    build = _Build(stored, model, params, repo_id, card, levels)
+    build = _Build(source, stored, model, params, repo_id, card, levels)
     folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
     return HubFolder(folder, repo_id, source, None, max_abs_diff, measured)
 
@@ -226,10 +226,11 @@ def is_model_folder(source: Path) -> bool:
 
 @dataclass(frozen=True)
 class _Build:
-    """What one Hub folder is built from: `stored` is saved, `reference` (float32) is what the saved folder must
-    reproduce, `params` the tensors it must hold exactly, `card(max_abs_diff, measured)` its README.md, `levels` the
-    noise level / JPEG quality `--eval` scores at."""
+    """What one Hub folder is built from: `source` the file or folder given, `stored` is saved, `reference` (float32)
+    is what the saved folder must reproduce, `params` the tensors it must hold exactly, `card(max_abs_diff,
+    measured)` its README.md, `levels` the noise level / JPEG quality `--eval` scores at."""
 
+    source: Path
     stored: SwinIRForImageRestoration
     reference: SwinIRForImageRestoration
     params: dict
@@ -242,6 +243,11 @@ class _Build:
     ) -> tuple[Path, float, dict]:
         """Stage, verify and move the folder into `output_dir/<repo name>` → (folder, max abs diff, measured)."""
         target = output_dir / self.repo_id.rsplit("/", 1)[-1]
+        # Replacing the target removes it: a run folder with its checkpoints, a bundled model, the .pth given.
+        if target.resolve() == self.source.resolve() or target.resolve() in self.source.resolve().parents:
+            raise HubExportError(
+                f"{target} is or holds the source {self.source}, which the export would replace: choose another -o"
+            )
         if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, self.params):
             raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
         measured = measure(self.reference, eval_datasets, self.levels) if eval_datasets else {}
