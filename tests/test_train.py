@@ -538,7 +538,8 @@ def test_saved_folder_loads_restores_and_pushes_offline(tiny_run, train_cli, ima
 
     monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
     out = tmp_path / "saved"
-    assert train_cli(tiny_run(images, out), "--push-to-hub", "me/tiny-swinir") == 0
+    # A bare name goes to the token's user (the Hub's default), and the cards say so: a name alone loads nothing.
+    assert train_cli(tiny_run(images, out), "--push-to-hub", "tiny-swinir") == 0
     assert [c[:2] for c in calls] == [("create", "me/tiny-swinir"), ("upload", "me/tiny-swinir")]
     # The pushed folder carries the model code, so it loads with trust_remote_code=True without swinir-hf.
     _, _, files, pushed_card, message = calls[1]

@@ -34,12 +34,13 @@ def transformers_bars_off() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-hub", token: str | None = None) -> None:
+def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-hub", token: str | None = None) -> str:
     """Raise `ValueError` (saying what to do) unless this machine can push to `repo_id` on the Hub: online, the Hub
     reachable, a token whose user or organisations own the repo's namespace. `upload_later` is how to upload what
     was saved locally instead (e.g. `hf upload ORG/NAME OUTPUT_DIR`), offered as the alternative; `option` is the
     command-line option that asked for the push, which the messages name; `token` the one to push with (default: the
-    logged-in one / HF_TOKEN)."""
+    logged-in one / HF_TOKEN). Returns `repo_id` with its namespace: the token's user for a bare name, which the Hub
+    creates there."""
     from huggingface_hub import constants
 
     from .loading import hub_reachable, network_errors
@@ -64,6 +65,7 @@ def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-
             f"{option} {repo_id}: the token's user {me.get('name')!r} is not {namespace!r} nor a member of it "
             f"(it may push to {', '.join(sorted(n for n in names if n))}), {later}"
         )
+    return f"{namespace}/{repo_id.rsplit('/', 1)[-1]}"
 
 
 def save_model_folder(

@@ -66,13 +66,14 @@ def remove_checkpoints(out: Path) -> None:
         shutil.rmtree(path)
 
 
-def check_push_access(repo_id: str, output_dir: Path) -> None:
+def check_push_access(repo_id: str, output_dir: Path) -> str:
     """Raise `ValueError` (saying what to do: push `output_dir` later with `swinir-hf hub`) unless this machine can
-    push the trained model to `repo_id`."""
+    push the trained model to `repo_id`; returns `repo_id` with its namespace (the token's user for a bare name)."""
     from ..checkpoints.folders import check_push_access as check
 
     org, _, name = repo_id.rpartition("/")
-    check(repo_id, f"`swinir-hf hub {output_dir} -o hub_out --org {org or 'YOUR_USER_NAME'} --name {name} --push`")
+    later = f"`swinir-hf hub {output_dir} -o hub_out --org {org or 'YOUR_USER_NAME'} --name {name} --push`"
+    return check(repo_id, later)
 
 
 def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:

@@ -73,7 +73,8 @@ def run_training(
     out = Path(t.output_dir)
     resume_from = check_output_dir(out, resume, overwrite)
     if push_to_hub_repo:
-        check_push_access(push_to_hub_repo, out)  # now, not after hours of training
+        # Now, not after hours of training; a bare name becomes user/name, the id the card's usage must load.
+        push_to_hub_repo = check_push_access(push_to_hub_repo, out)
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     if t.tune_allocator:
