@@ -508,6 +508,11 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     assert f"tiny → {out / 'tiny-swinir'} (me/tiny-swinir), verified" in printed
     assert f"step-00000040 → {out / 'swinir-tiny-step-40'} (me/swinir-tiny-step-40), verified" in printed
     assert sorted(os.listdir(out)) == ["swinir-tiny-step-40", "tiny-swinir"]
+    # the checkpoint's model/ folder is that checkpoint; a checkpoint kept under another name is named after it
+    assert hub.folder_repo_name(checkpoint / "model") == "swinir-tiny-step-40"
+    shutil.copytree(checkpoint, tmp_path / "best")
+    assert export_cli.main([str(tmp_path / "best"), "-o", str(out), "--org", "me"]) == 0
+    assert f"best → {out / 'swinir-best'} (me/swinir-best), verified" in capsys.readouterr().out
 
     (tmp_path / "empty").mkdir()
     assert export_cli.main([str(tmp_path / "empty"), "-o", str(out)]) == 1

@@ -357,11 +357,15 @@ def local_repo_name(checkpoint: Path) -> str:
 
 
 def folder_repo_name(source: Path) -> str:
-    """`swinir-<folder name>` for a model folder, `swinir-<run>-step-N` for a training checkpoint (see `_repo_name`)."""
+    """`swinir-<folder name>` for a model folder, `swinir-<run>-step-N` for a training checkpoint
+    `RUN/checkpoints/step-N` or its `model/` folder (see `_repo_name`)."""
     source = source.resolve()
-    if model_folder(source) != source:
-        return _repo_name(f"{source.parent.parent.name}-step-{int(source.name.split('-')[-1])}")
-    return _repo_name(source.name)
+    if source.name == "model" and (source.parent / "progress.json").is_file():
+        source = source.parent
+    step = re.fullmatch(r"step-(\d+)", source.name)
+    if step and source.parent.name == "checkpoints":
+        return _repo_name(f"{source.parent.parent.name}-step-{int(step[1])}")
+    return _repo_name(source.name)  # also a checkpoint copied elsewhere or renamed ("best")
 
 
 def _repo_name(stem: str) -> str:
