@@ -539,6 +539,27 @@ def test_an_export_never_replaces_its_own_source(tiny_config, tmp_path, capsys):
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == files
 
 
+def test_cli_names_the_level_options_eval_needs(tiny_config, tmp_path, bench, capsys):
+    """--eval of a ×1 model needs --noise / --jpeg, which a ×2 model refuses and which say nothing without --eval:
+    each mistake is one error naming the option, and nothing is written."""
+    x1, x2, out = tmp_path / "dn", tmp_path / "sr", tmp_path / "out"
+    config = tiny_config(upscale=1, upsampler="", task="color_dn")
+    folders.save_model_folder(x1, SwinIRForImageRestoration(config))
+    folders.save_model_folder(x2, SwinIRForImageRestoration(tiny_config()))
+    cases = {
+        (x1, "--eval", str(bench)): "dn: --eval of a ×1 (color_dn) model needs --noise SIGMA or --jpeg QUALITY: the "
+        "level its benchmark inputs are degraded at",
+        (x2, "--eval", str(bench), "--noise", "25"): "sr: --noise is for --eval of ×1 models; this one is ×2 (scored "
+        "on bicubic-downscaled inputs): drop --noise",
+    }
+    for args, message in cases.items():
+        assert export_cli.main([str(args[0]), "-o", str(out), *args[1:]]) == 1
+        assert capsys.readouterr().err.endswith(f"error: {message}\n1 of 1 checkpoints failed\n")
+    assert export_cli.main([str(x1), "-o", str(out), "--jpeg", "10"]) == 1
+    assert capsys.readouterr().err == "error: --jpeg is the level --eval scores at: give --eval DATASET too\n"
+    assert not out.exists()
+
+
 def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(export_cli, "_export", lambda *a, **k: pytest.fail("built"))
     source = tmp_path / "releases"
@@ -549,7 +570,7 @@ def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path,
     assert capsys.readouterr().err == f"error: --name names one repo, but {source} holds 2 checkpoints\n"
     shutil.copy(parity / "gray_dn.pth", source / "005_colorDN_DFWB_s128w8_SwinIR-M_noise15.pth")
     release = source / "005_colorDN_DFWB_s128w8_SwinIR-M_noise15.pth"
-    assert export_cli.main([str(release), "-o", str(tmp_path / "out"), "--noise", "25"]) == 1
+    assert export_cli.main([str(release), "-o", str(tmp_path / "out"), "--eval", "bench", "--noise", "25"]) == 1
     assert capsys.readouterr().err == (
         f"error: {release.name}: --noise is for other checkpoints: the authors' release is scored at its own level\n"
     )

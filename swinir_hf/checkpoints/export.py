@@ -64,6 +64,18 @@ def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], levels: d
     otherwise)."""
     from ..evaluation.benchmark import evaluate
 
+    given = [f"--{k}" for k, v in levels.items() if v is not None]
+    c = model.config
+    if c.upscale == 1 and not given:
+        raise HubExportError(
+            f"--eval of a ×1 ({c.task}) model needs --noise SIGMA or --jpeg QUALITY: the level its benchmark inputs "
+            "are degraded at"
+        )
+    if c.upscale > 1 and given:
+        raise HubExportError(
+            f"{given[0]} is for --eval of ×1 models; this one is ×{c.upscale} (scored on bicubic-downscaled "
+            f"inputs): drop {given[0]}"
+        )
     results = {}
     for dataset in datasets:
         try:

@@ -121,6 +121,10 @@ def _name_problem(source: Path, args: argparse.Namespace) -> str | None:
 def _run(args: argparse.Namespace) -> int:
     from ..inference.collection import check_output_folder
 
+    if (args.noise is not None or args.jpeg is not None) and not args.eval:
+        given = "--noise" if args.noise is not None else "--jpeg"
+        print(f"error: {given} is the level --eval scores at: give --eval DATASET too", file=sys.stderr)
+        return 1
     checkpoints = _sources(Path(args.source))
     if not checkpoints:
         return 1
