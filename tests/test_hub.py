@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 from swinir_hf import SwinIRForImageRestoration, SwinIRImageProcessor, restore
 from swinir_hf.checkpoints import export as hub
 from swinir_hf.checkpoints import export_cli, folders, loading, remote_code
-from swinir_hf.checkpoints.cards import METRICS, PAPER_NAME, PAPER_URL, render_model_card
+from swinir_hf.checkpoints.cards import METRICS, PAPER_NAME, PAPER_URL, hub_card, render_model_card
 from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.checkpoints.export import export_checkpoint, push_folder
 from swinir_hf.checkpoints.loading import load_model
@@ -493,6 +493,20 @@ def test_a_model_folder_card_gets_measured_figures_and_a_new_folder_gets_a_card(
     folder = hub.export_model_folder(run, tmp_path / "plain", repo_id="me/plain")
     card = ModelCard.load(folder.path / "README.md")
     assert card.text.startswith("\n# SwinIR plain\n") and "trust_remote_code=True" in card.text
+
+
+def test_a_hand_written_card_gets_the_metadata_the_hub_needs(tiny_config):
+    """A save_pretrained folder's own README.md without front matter (or with tags of its own) keeps its text and
+    metadata, and gains the library, pipeline tag and SwinIR tags the Hub shows the model by."""
+    config = tiny_config(task="lightweight_sr")
+    plain = ModelCard(hub_card("# My model\n\nTrained on my photos.\n", config, model_id="me/mine"))
+    assert plain.text.startswith("\n# My model\n\nTrained on my photos.\n\n## How to use\n")
+    assert (plain.data.library_name, plain.data.pipeline_tag) == ("transformers", "image-to-image")
+    assert plain.data.tags == ["swinir", "image-restoration", "super-resolution", "lightweight"]
+    tagged = "---\nlicense: mit\ntags:\n- mine\n- swinir\n---\n# My model\n"
+    data = ModelCard(hub_card(tagged, config, model_id="me/mine")).data
+    assert data.license == "mit"
+    assert data.tags == ["image-restoration", "super-resolution", "lightweight", "mine", "swinir"]
 
 
 def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, capsys):

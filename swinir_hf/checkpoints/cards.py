@@ -37,6 +37,11 @@ def _task_tags(config: SwinIRConfig) -> tuple[str, ...]:
     return task.tags if task else ()
 
 
+def _tags(config: SwinIRConfig) -> list[str]:
+    """The Hub tags of every SwinIR card: the model's and its task's."""
+    return ["swinir", "image-restoration", *_task_tags(config)]
+
+
 def _task_name(config: SwinIRConfig) -> str:
     task = TASK_TABLE.get(config.task or "")
     name = task.card_name if task else "Image Restoration"
@@ -87,7 +92,7 @@ def card_data(
         license=license,
         library_name="transformers",
         pipeline_tag=PIPELINE_TAG,
-        tags=["swinir", "image-restoration", *_task_tags(config), *tags],
+        tags=[*_tags(config), *tags],
         datasets=list(training_data) or None,
         base_model=base_model,
         # ModelCardData writes `model_name` as its own key unless there is a model-index to name.
@@ -312,9 +317,14 @@ def hub_card(
     """`card` (a `README.md` of `render_model_card` / `training_card`, say a trained run's) for a Hub folder that
     ships the model code: its "How to use" section becomes the `trust_remote_code=True` one for `model_id`, and with
     `measured_results` its results section and `model-index` become those figures. The rest (title, recipe,
-    validation curve, metadata) is kept as written; a card without such sections gets them before the citation."""
+    validation curve, metadata) is kept as written; a card without such sections gets them before the citation, and
+    one without the metadata the Hub shows a transformers model by (library, pipeline tag, SwinIR tags) gets it."""
     parsed = ModelCard(card)
     data = parsed.data
+    # A hand-written README (no front matter, or another one) would leave the repo without a pipeline or a library.
+    data.library_name = data.library_name or "transformers"
+    data.pipeline_tag = data.pipeline_tag or PIPELINE_TAG
+    data.tags = [*(tag for tag in _tags(config) if tag not in (data.tags or ())), *(data.tags or ())]
     replace = {"How to use": _usage(model_id, config, remote_code=True)}
     if measured_results:
         replace["Results"] = "\n\n".join(_results_section(config, {}, measured_results, protocol))
