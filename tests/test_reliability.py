@@ -100,8 +100,10 @@ def test_broken_model_folders_get_one_line_each(folder, tmp_path, capsys):
     no_weights = broken_copy(folder, "no_weights")
     (no_weights / "model.safetensors").unlink()
     x5 = broken_copy(folder, "x5", upscale=5)
+    resnet = broken_copy(folder, "resnet", model_type="resnet")  # another model with SwinIR's fields and weights
     src = png(tmp_path / "in.png")
     expected = {
+        resnet: f"error: {resnet} holds a 'resnet' model (config.json's model_type), not a SwinIR one",
         corrupt: "config.json is not valid JSON",
         no_weights: "has a config.json but no weights",
         x5: r"wrong shape upsample.0.bias (stored (12,), config needs (75,))",

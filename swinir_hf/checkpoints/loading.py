@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..models.configuration_swinir import CONFIG_ERRORS
+from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
 from .convert import CheckpointError, convert_original_checkpoint
 
@@ -69,9 +69,13 @@ def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
     if not config_file.is_file():
         raise CheckpointError(f"{folder} is a folder without config.json: not a save_pretrained folder")
     try:
-        json.loads(config_file.read_text(encoding="utf-8"))
+        fields = json.loads(config_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{config_file} is not valid JSON ({err}): fix it or re-export the model") from err
+    # Another architecture's folder would load its shared field names into a SwinIR config, or fail on its weights.
+    model_type = fields.get("model_type") if isinstance(fields, dict) else None
+    if model_type not in (None, SwinIRConfig.model_type):
+        raise CheckpointError(f"{folder} holds a {model_type!r} model (config.json's model_type), not a SwinIR one")
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         raise CheckpointError(
             f"{folder} has a config.json but no weights (model.safetensors): copy the whole save_pretrained folder"
