@@ -475,6 +475,10 @@ def test_a_trained_folder_exports_with_its_own_card_and_the_model_code(tiny_conf
     # the run folder is untouched, and exporting it again into the same -o rebuilds the same folder
     assert not any(name.endswith(".py") for name in os.listdir(run))
     assert hub.export_model_folder(run, tmp_path / "out", repo_id="me/tiny-x2").files() == EXPECTED_FILES
+    # ... but not once the run's own card has changed: the error says that this is a reason too
+    (run / "README.md").write_text(original.content.replace("40 of 40 steps", "40 of 40 steps, my notes"))
+    with pytest.raises(HubExportError, match=r"or the source folder's README\.md has changed since\); pass --overwr"):
+        hub.export_model_folder(run, tmp_path / "out", repo_id="me/tiny-x2")
 
 
 def test_a_model_folder_card_gets_measured_figures_and_a_new_folder_gets_a_card(tiny_config, tmp_path, bench):

@@ -278,7 +278,7 @@ class _Build:
             max_abs_diff = verify_folder(staging, self.reference, self.params, atol)
             (staging / "README.md").write_text(self.card(max_abs_diff, measured), encoding="utf-8")
             if target.exists() and not overwrite:
-                refuse_changed_export(target, staging, self.repo_id)
+                refuse_changed_export(target, staging, self.repo_id, from_folder=self.source.is_dir())
             if target.exists():
                 shutil.rmtree(target)
             staging.rename(target)

@@ -125,10 +125,11 @@ def is_export_of(folder: Path, params: Mapping[str, torch.Tensor]) -> bool:
     return set(saved) == set(params) and all(torch.equal(v, params[k].to(v.dtype)) for k, v in saved.items())
 
 
-def refuse_changed_export(target: Path, staging: Path, repo_id: str) -> None:
+def refuse_changed_export(target: Path, staging: Path, repo_id: str, from_folder: bool = False) -> None:
     """Raise `HubExportError` unless every file of `target` (an earlier export of the same weights) equals the fresh
     export in `staging`, so that rebuilding it loses no edits. The card's repo id may differ (a `--dry-run` before
-    `--push --org ORG`): the earlier card is compared with its repo ids made `repo_id`."""
+    `--push --org ORG`): the earlier card is compared with its repo ids made `repo_id`. `from_folder`: the export is
+    of a model folder, whose own card the fresh one is made from."""
     changed = []
     for path in sorted(target.iterdir()):
         old, new = path.read_bytes(), (staging / path.name).read_bytes()
@@ -140,5 +141,7 @@ def refuse_changed_export(target: Path, staging: Path, repo_id: str) -> None:
     if changed:
         raise HubExportError(
             f"{target} holds an export of these weights, but {', '.join(changed)} differ(s) from this export's "
-            "(edited, or made with other --eval datasets or another swinir-hf version); pass --overwrite to replace it"
+            "(edited, or made with other --eval datasets or another swinir-hf version"
+            + (", or the source folder's README.md has changed since" if from_folder else "")
+            + "); pass --overwrite to replace it"
         )
