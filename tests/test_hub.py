@@ -528,6 +528,10 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     assert sorted(os.listdir(out)) == ["swinir-tiny-step-40", "tiny-swinir"]
     # the checkpoint's model/ folder is that checkpoint; a checkpoint kept under another name is named after it
     assert hub.folder_repo_name(checkpoint / "model") == "swinir-tiny-step-40"
+    assert hub.folder_repo_name(tmp_path / "SwinIR_my_x4") == "swinir-my-x4"  # not swinir-swinir-my-x4
+    assert hub.local_repo_name(Path("swinir.pth")) == "swinir" and hub.local_repo_name(Path("swinirx.pth")) == (
+        "swinir-swinirx"
+    )
     shutil.copytree(checkpoint, tmp_path / "best")
     assert export_cli.main([str(tmp_path / "best"), "-o", str(out), "--org", "me"]) == 0
     assert f"best → {out / 'swinir-best'} (me/swinir-best), verified" in capsys.readouterr().out

@@ -381,9 +381,11 @@ def folder_repo_name(source: Path) -> str:
 
 
 def _repo_name(stem: str) -> str:
-    """`swinir-<stem>` in the Hub's characters; `-custom` is added when that name is a catalogue repo's
-    (`lightweight_sr_x4.pth`), so that a push can never target an authors' release."""
-    name = "swinir-" + re.sub(r"[^a-z0-9.]+", "-", stem.lower()).strip("-")
+    """`swinir-<stem>` in the Hub's characters (a stem that starts with `swinir` is not prefixed again: `swinir-x4`,
+    not `swinir-swinir-x4`); `-custom` is added when that name is a catalogue repo's (`lightweight_sr_x4.pth`), so
+    that a push can never target an authors' release."""
+    name = re.sub(r"[^a-z0-9.]+", "-", stem.lower()).strip("-")
+    name = name if re.match(r"swinir(-|$)", name) else f"swinir-{name}"
     if name in {release.repo for release in load_catalog().releases}:
         name += "-custom"
     return name
