@@ -522,7 +522,8 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     out = tmp_path / "out"
     assert export_cli.main([str(run), "-o", str(out), "--org", "me", "--name", "tiny-swinir"]) == 0
     assert export_cli.main([str(checkpoint), "-o", str(out), "--org", "me"]) == 0
-    printed = capsys.readouterr().out
+    printed, err = capsys.readouterr()
+    assert "Loading weights" not in err  # no progress bar for each of an export's loads
     assert f"tiny → {out / 'tiny-swinir'} (me/tiny-swinir), verified" in printed
     assert f"step-00000040 → {out / 'swinir-tiny-step-40'} (me/swinir-tiny-step-40), verified" in printed
     assert sorted(os.listdir(out)) == ["swinir-tiny-step-40", "tiny-swinir"]
@@ -540,6 +541,21 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     assert export_cli.main([str(tmp_path / "empty"), "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert err == f"error: {tmp_path / 'empty'} holds no .pth files and is no save_pretrained folder\n"
+    # a run stopped before its final save: its checkpoints are named
+    for name in ("config.json", "model.safetensors", "README.md", "preprocessor_config.json"):
+        (run / name).unlink()
+    assert export_cli.main([str(run), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {run} holds no .pth files and is no save_pretrained folder; its latest checkpoint is a model folder: "
+        f"{checkpoint}\n"
+    )
+    # a folder whose weights are damaged: one line naming it once
+    shutil.copytree(checkpoint / "model", tmp_path / "trunc")
+    (tmp_path / "trunc" / "model.safetensors").write_bytes(b"\x10" * 100)
+    assert export_cli.main([str(tmp_path / "trunc"), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'trunc'}: its weights are not a readable safetensors file (truncated?)")
+    assert err.count("/trunc") == 1
 
 
 def test_an_export_never_replaces_its_own_source(tiny_config, tmp_path, capsys):

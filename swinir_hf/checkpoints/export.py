@@ -29,7 +29,7 @@ from .convert import (
     extract_state_dict,
     load_state_dict_file,
 )
-from .folders import push_model_folder, save_model_folder
+from .folders import push_model_folder, save_model_folder, transformers_bars_off
 from .loading import load_folder
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
 from .verification import ATOL, check_release, is_export_of, refuse_changed_export, verify_folder
@@ -180,7 +180,8 @@ def export_model_folder(
 
     source = Path(source)
     model_dir = model_folder(source)
-    model = load_folder(model_dir)
+    with transformers_bars_off():  # three loads per export, each with its bar, would bury the command's lines
+        model = load_folder(model_dir)
     if repo_id is None:
         repo_id = f"{organization or load_catalog().organization}/{folder_repo_name(source)}"
     check_repo_id(repo_id)
@@ -275,7 +276,8 @@ class _Build:
             save_model_folder(staging, self.stored, processor_auto_map=auto_map)
             for file_name, source in remote_code_sources().items():
                 (staging / file_name).write_text(source, encoding="utf-8")
-            max_abs_diff = verify_folder(staging, self.reference, self.params, atol)
+            with transformers_bars_off():
+                max_abs_diff = verify_folder(staging, self.reference, self.params, atol)
             (staging / "README.md").write_text(self.card(max_abs_diff, measured), encoding="utf-8")
             if target.exists() and not overwrite:
                 refuse_changed_export(target, staging, self.repo_id, from_folder=self.source.is_dir())

@@ -76,7 +76,10 @@ def _sources(source: Path) -> list[Path]:
     if source.is_dir():
         checkpoints = sorted(source.glob("*.pth"))
         if not checkpoints:
-            print(f"error: {source} holds no .pth files and is no save_pretrained folder", file=sys.stderr)
+            steps = sorted(p for p in (source / "checkpoints").glob("step-*") if is_model_folder(p))
+            # A run stopped before its final save has only its checkpoints to publish.
+            hint = f"; its latest checkpoint is a model folder: {steps[-1]}" if steps else ""
+            print(f"error: {source} holds no .pth files and is no save_pretrained folder{hint}", file=sys.stderr)
         return checkpoints
     if source.is_file():
         return [source]
@@ -97,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def _naming(source: Path, message: str) -> str:
+    """`message` prefixed with the source's name, unless it names it already (a folder's load errors do)."""
+    return message if message.startswith((f"{source}:", f"{source.name}:")) else f"{source.name}: {message}"
 
 
 def repo_id_of(source: Path, organization: str | None, name: str | None) -> str:
@@ -164,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             folder = _export(checkpoint, args)
         except (HubExportError, CheckpointError) as err:
-            print(f"error: {checkpoint.name}: {err}", file=sys.stderr)
+            print(f"error: {_naming(checkpoint, str(err))}", file=sys.stderr)
             failed += 1
             continue
         print(f"{checkpoint.name} → {folder.path} ({folder.repo_id}), verified: max abs diff {folder.max_abs_diff:.1e}")

@@ -12,7 +12,7 @@ from huggingface_hub import HfApi
 from ..models.image_processing_swinir import SwinIRImageProcessor
 from ..models.modeling_swinir import SwinIRForImageRestoration
 
-# The files of a model folder without remote code (what the trainer saves and pushes).
+# The files of a model folder without remote code (what the trainer saves).
 MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
 # Config fields that point at remote code files (`swinir_hf.checkpoints.remote_code`'s, written by an export; a model
 # loaded from a Hub export carries them): in a folder without those files they would send transformers looking for them.
