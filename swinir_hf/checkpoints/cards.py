@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -131,7 +132,8 @@ def _usage_setup(remote_code: bool) -> tuple[str, str, str]:
 
 
 def _pipeline_snippet(model_id: str, config: SwinIRConfig, setup: str, trust: str) -> str:
-    input_kind = {"real_sr": "a real low-quality photo", "classical_sr": "a bicubic-downscaled image"}.get(
+    bicubic = "a bicubic-downscaled image"
+    input_kind = {"real_sr": "a real low-quality photo", "classical_sr": bicubic, "lightweight_sr": bicubic}.get(
         config.task or "", "a degraded image"
     )
     return f"""### Pipeline
@@ -384,6 +386,16 @@ def training_card(
     )
 
 
+def _shown(spec: str | os.PathLike) -> str:
+    """A data / weights spec as a card shows it: an absolute path as its last two parts (`…/photos/train`), so that
+    a pushed card does not publish the machine's folders (the run's training_config.yaml keeps the whole path)."""
+    builder, colon, rest = str(spec).partition(":")
+    if colon and builder.isidentifier():  # `imagefolder:/data/photos`
+        return f"{builder}:{_shown(rest)}"
+    path = Path(spec)
+    return f"…/{Path(*path.parts[-2:]).as_posix()}" if path.is_absolute() and len(path.parts) > 3 else str(spec)
+
+
 def _hub_base_model(init: InitReport | None) -> str | None:
     """The Hub repo id the starting weights came from; None for local folders, files and bundled models."""
     from .loading import resolve_spec
@@ -405,7 +417,7 @@ def _validation_table(
     n = cfg.data.val_max_images
     first = f" (its first {n} images)" if n and n > 1 else " (its first image)" if n else ""
     return (
-        f"Validation on {cfg.data.val}{first} during training (PSNR in dB, {channel}, border {c.upscale}):\n\n"
+        f"Validation on {_shown(cfg.data.val)}{first} during training (PSNR in dB, {channel}, border {c.upscale}):\n\n"
         "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
     )
 
@@ -423,7 +435,8 @@ def _training_recipe(
         "paired": "pre-made LR/HR pairs",
     }[d.degradation]
     recipe = [
-        f"- data: {', '.join(map(str, d.train))}" + (f" (LR: {', '.join(d.train_lr)})" if d.train_lr else ""),
+        f"- data: {', '.join(map(_shown, d.train))}"
+        + (f" (LR: {', '.join(map(_shown, d.train_lr))})" if d.train_lr else ""),
         f"- degradation: {kind}; {d.patch_size}×{d.patch_size} input patches, flips {d.flip}, rotations {d.rot90}",
         f"- {progress.step} of {t.max_steps} steps, batch {t.batch_size}, Adam lr {t.learning_rate} × {t.lr_gamma} "
         f"at steps {cfg.milestones()}, {c.loss} loss"
@@ -435,11 +448,15 @@ def _training_recipe(
         recipe.append(
             f"- GAN: pixel L1 × {g.pixel_weight} + VGG-19 perceptual × {g.perceptual_weight} "
             f"({g.perceptual_layers}) + GAN × {g.gan_weight}; VGG weights: "
-            + (g.vgg_weights or "random (gan.allow_random_vgg, for tests: no perceptual loss to speak of)")
+            + (
+                _shown(g.vgg_weights)
+                if g.vgg_weights
+                else "random (gan.allow_random_vgg, for tests: no perceptual loss to speak of)"
+            )
         )
     if init is not None:
         recipe.append(
-            f"- initialised from `{init.source}` ({len(init.loaded)} tensors loaded, "
+            f"- initialised from `{_shown(init.source)}` ({len(init.loaded)} tensors loaded, "
             f"{len(init.reinitialised)} re-initialised, {len(init.dropped)} dropped)"
         )
     return recipe
