@@ -285,6 +285,23 @@ def test_a_changed_architecture_names_only_the_fields_that_changed(tiny_config, 
     assert "(changed: embed_dim: 16 → 24; " in str(err.value)  # not id2label, return_dict, ... (None → default)
 
 
+def test_offline_push_advice_is_a_command_to_paste(tmp_path, monkeypatch):
+    """The command an offline --push-to-hub suggests runs as pasted, also for a run folder with a space in its path."""
+    import shlex
+
+    from huggingface_hub import constants
+
+    from swinir_hf.training.checks import check_push_access
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    out = tmp_path / "my runs" / "x4"
+    with pytest.raises(ValueError) as err:
+        check_push_access("org/x4", out)
+    command = str(err.value).split("`")[1]
+    expected = ["swinir-hf", "hub", str(out), "-o", "hub_out", "--org", "org", "--name", "x4", "--push"]
+    assert shlex.split(command) == expected
+
+
 @pytest.mark.slow
 def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import shlex
 import shutil
 import signal
 import threading
@@ -72,7 +73,8 @@ def check_push_access(repo_id: str, output_dir: Path) -> str:
     from ..checkpoints.folders import check_push_access as check
 
     org, _, name = repo_id.rpartition("/")
-    later = f"`swinir-hf hub {output_dir} -o hub_out --org {org or 'YOUR_USER_NAME'} --name {name} --push`"
+    command = ["swinir-hf", "hub", str(output_dir), "-o", "hub_out", "--org", org or "YOUR_USER_NAME", "--name", name]
+    later = f"`{shlex.join([*command, '--push'])}`"  # quoted: pasted into a shell as it is
     return check(repo_id, later)
 
 
