@@ -597,6 +597,12 @@ def test_cli_names_the_level_options_eval_needs(tiny_config, tmp_path, bench, ca
     assert capsys.readouterr().err == "error: --jpeg is the level --eval scores at: give --eval DATASET too\n"
     assert not out.exists()
 
+    # with its level, the figures are named by it (the card and its model-index would not say the σ otherwise)
+    assert export_cli.main([str(x1), "-o", str(out), "--eval", str(bench), "--noise", "25", "--name", "dn"]) == 0
+    card = ModelCard.load(out / "dn" / "README.md")
+    assert {r.dataset_name for r in card.data.eval_results} == {f"{bench.name} σ25"}
+    assert f"| {bench.name} σ25 | swinir-hf eval |" in card.text and "sigma 25" in card.text
+
 
 def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(export_cli, "_export", lambda *a, **k: pytest.fail("built"))

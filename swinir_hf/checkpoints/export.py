@@ -58,10 +58,11 @@ class HubFolder:
         return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
 
 
-def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], levels: dict) -> dict:
+def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], levels: dict, labelled: bool = False) -> dict:
     """This package's `evaluate` on each dataset, at `levels` (its `noise` / `jpeg` arguments) → {dataset: {"psnr",
     "ssim"[, "psnr_b"]}} in the paper's convention (Y channel for super-resolution, the image's own channels
-    otherwise)."""
+    otherwise). `labelled`: the benchmarks are named with their level (`CBSD68 σ25`, `LIVE1 q10`), for a model
+    whose name does not say it (a release's does)."""
     from ..evaluation.benchmark import evaluate
 
     given = [f"--{k}" for k, v in levels.items() if v is not None]
@@ -87,7 +88,9 @@ def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], levels: d
         figures = {"psnr": mean[f"psnr{suffix}"], "ssim": mean[f"ssim{suffix}"]}
         if f"psnrb{suffix}" in mean:
             figures["psnr_b"] = mean[f"psnrb{suffix}"]
-        results[evaluation.dataset] = figures
+        label = {"noise": "σ{:g}", "jpeg": "q{}"}
+        name = " ".join([evaluation.dataset] + [label[k].format(v) for k, v in levels.items() if v is not None])
+        results[name if labelled else evaluation.dataset] = figures
     return results
 
 
@@ -149,7 +152,7 @@ def export_checkpoint(
     def card(max_abs_diff: float, measured: dict) -> str:
         return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured)
 
-    build = _Build(checkpoint, model, model, params, repo_id, card, levels)
+    build = _Build(checkpoint, model, model, params, repo_id, card, levels, labelled=release is None)
     folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
     return HubFolder(folder, repo_id, checkpoint, release, max_abs_diff, measured)
 
@@ -241,7 +244,8 @@ def is_model_folder(source: Path) -> bool:
 class _Build:
     """What one Hub folder is built from: `source` the file or folder given, `stored` is saved, `reference` (float32)
     is what the saved folder must reproduce, `params` the tensors it must hold exactly, `card(max_abs_diff,
-    measured)` its README.md, `levels` the noise level / JPEG quality `--eval` scores at."""
+    measured)` its README.md, `levels` the noise level / JPEG quality `--eval` scores at (named in the results when
+    `labelled`)."""
 
     source: Path
     stored: SwinIRForImageRestoration
@@ -250,6 +254,7 @@ class _Build:
     repo_id: str
     card: Callable[[float, dict], str]
     levels: dict
+    labelled: bool = True
 
     def run(
         self, output_dir: Path, overwrite: bool, eval_datasets: Sequence[str], atol: float
@@ -263,7 +268,7 @@ class _Build:
             )
         if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, self.params):
             raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
-        measured = measure(self.reference, eval_datasets, self.levels) if eval_datasets else {}
+        measured = measure(self.reference, eval_datasets, self.levels, self.labelled) if eval_datasets else {}
 
         output_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(output_dir)
