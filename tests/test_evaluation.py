@@ -250,3 +250,22 @@ def test_bad_inputs(small_set, tmp_path, capsys):
         resolve_degradation(None, noise=25, jpeg=10)
     with pytest.raises(ValueError, match="give a noise σ or a JPEG quality"):
         resolve_degradation(None)
+
+
+def test_grey_model_reads_grey_images_as_grey_under_either_convention(shared, tiny_config, tmp_path):
+    """A 1-channel JPEG model on classic5 with `grey_convention="rgb"`: its JPEG input scores what the authors'
+    script gives (metric fixture `car_gray_q10_boats`). It took MATLAB Y of the grey image read as RGB,
+    16 + 219/255 · grey, a paler image that scored 0.7 dB higher."""
+    folder = tmp_path / "classic5"
+    folder.mkdir()
+    (folder / "boats.png").write_bytes((shared / "testsets/classic5/HR/boats.png").read_bytes())
+    model = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler=None, num_channels=1))
+    case = next(
+        c for c in json.loads((shared / "fixtures/metrics/cases.json").read_text()) if c["name"] == "car_gray_q10_boats"
+    )
+    result = evaluate(model, folder, jpeg=10, grey_convention="rgb", progress=False)
+    got = result.scores["JPEG input"][0]
+    assert got["psnr"] == pytest.approx(case["psnr"], abs=0.005)
+    assert got["psnrb"] == pytest.approx(case["psnrb"], abs=0.005)
+    assert got["ssim"] == pytest.approx(case["ssim"], abs=0.0005)
+    assert result.grey_convention == "native"  # what was applied, as the caption says

@@ -250,12 +250,15 @@ def evaluate(
     """Score `model` (None: the identity, i.e. the degraded input itself) and the baseline on a benchmark.
 
     `dataset`, `lr_dir`, `split`: see `load_samples`; `scale` / `noise` / `jpeg` / `real`: see `resolve_degradation`
-    (None values are ignored). `engine` says how the restoration engine runs the model; the default,
-    `PAPER_ENGINE`, runs whole images in float32, as the paper.
+    (None values are ignored). A 1-channel model always sees grey images as they are (`grey_convention` "native").
+    `engine` says how the restoration engine runs the model; the default, `PAPER_ENGINE`, runs whole images in
+    float32, as the paper.
     """
     degradation = resolve_degradation(model, scale, noise, jpeg, real)
-    name, samples = load_samples(dataset, lr_dir, degradation.scale, grey_convention, split)
     channels = model.config.num_channels if model is not None else None
+    if channels == 1:  # the authors' grey scripts read grey files as grey: MATLAB Y of grey-as-RGB is not the image
+        grey_convention = "native"
+    name, samples = load_samples(dataset, lr_dir, degradation.scale, grey_convention, split)
     if model_name is None:
         model_name = "identity" if model is None else f"SwinIR ({model.config.task})"
     if model_name == degradation.baseline_name:  # one row per method: keep the two apart
