@@ -269,3 +269,21 @@ def test_grey_model_reads_grey_images_as_grey_under_either_convention(shared, ti
     assert got["psnrb"] == pytest.approx(case["psnrb"], abs=0.005)
     assert got["ssim"] == pytest.approx(case["ssim"], abs=0.0005)
     assert result.grey_convention == "native"  # what was applied, as the caption says
+
+
+def test_table_and_json_say_how_the_model_ran(small_set, tmp_path, capsys):
+    """--ensemble (SwinIR+), --tile and --dtype change the figures: the caption and the JSON say so. Both read
+    the same as a plain run before."""
+    dataset, model_dir = small_set
+    plain, ensembled = tmp_path / "plain.json", tmp_path / "ensemble.json"
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(plain)]) == 0
+    assert "model run with" not in capsys.readouterr().out
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(ensembled)]
+    assert main([*args, "--ensemble", "--tile", "8", "--tile-overlap", "4", "--dtype", "bfloat16"]) == 0
+    caption = capsys.readouterr().out.splitlines()[0]
+    assert caption.endswith("; model run with self-ensemble ×8 (SwinIR+), tiles of 8 px (overlap 4), bfloat16)")
+    plain, ensembled = json.loads(plain.read_text()), json.loads(ensembled.read_text())
+    assert plain["engine"] == {"ensemble": False, "tile": None, "tile_overlap": 32, "dtype": "float32"}
+    assert ensembled["engine"] == {"ensemble": True, "tile": 8, "tile_overlap": 4, "dtype": "bfloat16"}
+    assert ensembled["mean"]["tiny_x2"]["psnr"] != plain["mean"]["tiny_x2"]["psnr"]
+    assert evaluate(None, dataset, noise=5, progress=False).to_dict()["engine"] is None  # the identity runs nothing

@@ -48,6 +48,9 @@ NOISE_SEED = 0
 # its name), so the figures average over many draws of the pipeline and do not depend on which images are scored.
 REAL_SEED = 0
 
+# The engine options that change the figures, as `Evaluation.to_dict` records them.
+ENGINE_FIELDS = ("ensemble", "tile", "tile_overlap", "dtype")
+
 COLUMNS = {
     "psnr": "PSNR",
     "ssim": "SSIM",
@@ -68,6 +71,7 @@ class Evaluation:
     grey_convention: str
     names: list[str] = field(default_factory=list)
     scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # method → one dict per image
+    engine: EngineOptions | None = PAPER_ENGINE  # how the model ran; None: no model (the identity)
 
     @property
     def methods(self) -> list[str]:
@@ -83,10 +87,26 @@ class Evaluation:
         return {k: float(np.mean([r[k] for r in rows])) for k in self.columns}
 
     def caption(self) -> str:
+        run = self.engine_departures()
         return (
             f"{self.dataset}, {self.degradation} ({len(self.names)} images, border {self.degradation.border}, "
-            f"Y = ITU-R BT.601, grey images: {self.grey_convention})"
+            f"Y = ITU-R BT.601, grey images: {self.grey_convention}"
+            + (f"; model run with {', '.join(run)}" if run else "")
+            + ")"
         )
+
+    def engine_departures(self) -> list[str]:
+        """How the model ran where that differs from the paper's whole-image float32 single pass (which moves
+        the figures: the self-ensemble "SwinIR+" raises them, tiles and half precision shift them)."""
+        e = self.engine
+        if e is None:
+            return []
+        run = ["self-ensemble ×8 (SwinIR+)"] if e.ensemble else []
+        if e.tile is not None:
+            run.append(f"tiles of {e.tile} px (overlap {e.tile_overlap})" if e.tile != "auto" else "tile auto")
+        if e.dtype != "float32":
+            run.append(str(e.dtype))
+        return run
 
     def to_markdown(self, verbose: bool = False) -> str:
         """A caption line and a markdown table: per-image rows with `verbose`, then the means; baseline first."""
@@ -110,6 +130,7 @@ class Evaluation:
             "border": d.border,
             "grey_convention": self.grey_convention,
             "y_channel": "ITU-R BT.601 (MATLAB rgb2ycbcr)",
+            "engine": None if self.engine is None else {k: getattr(self.engine, k) for k in ENGINE_FIELDS},
             "methods": self.methods,
             "mean": {m: self.mean(m) for m in self.methods},
             "images": [{"name": n, **{m: self.scores[m][i] for m in self.methods}} for i, n in enumerate(self.names)],
@@ -263,7 +284,7 @@ def evaluate(
         model_name = "identity" if model is None else f"SwinIR ({model.config.task})"
     if model_name == degradation.baseline_name:  # one row per method: keep the two apart
         model_name += " (model)"
-    result = Evaluation(name, model_name, degradation, grey_convention)
+    result = Evaluation(name, model_name, degradation, grey_convention, engine=engine if model is not None else None)
     result.scores = {degradation.baseline_name: [], model_name: []}
     for sample in tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress):
         try:
