@@ -191,6 +191,10 @@ def test_given_lr_folder(small_set, tmp_path):
     made = evaluate(model, dataset, progress=False)
     given = evaluate(model, dataset, lr_dir=lr_dir, progress=False)
     assert made.scores == given.scores
+    # The report says where the inputs came from: the files could hold any degradation, not "bicubic".
+    assert made.caption().startswith("Mini, bicubic ×2 (3 images") and made.to_dict()["lr_dir"] is None
+    assert given.caption().startswith(f"Mini, ×2 from the inputs given in {lr_dir} (3 images")
+    assert given.to_dict()["lr_dir"] == str(lr_dir)
 
 
 def test_imagefolder_dataset(small_set, monkeypatch):

@@ -72,6 +72,7 @@ class Evaluation:
     names: list[str] = field(default_factory=list)
     scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # method → one dict per image
     engine: EngineOptions | None = PAPER_ENGINE  # how the model ran; None: no model (the identity)
+    lr_dir: str | None = None  # where the given inputs came from; None: made from the ground truth
 
     @property
     def methods(self) -> list[str]:
@@ -87,9 +88,13 @@ class Evaluation:
         return {k: float(np.mean([r[k] for r in rows])) for k in self.columns}
 
     def caption(self) -> str:
-        run = self.engine_departures()
+        run, d = self.engine_departures(), self.degradation
+        setting = str(d)
+        if self.lr_dir is not None:  # given files are whatever they are: "bicubic" would claim how they were made
+            setting = f"×{d.scale}" if d.task == "sr" else setting
+            setting += f" from the inputs given in {self.lr_dir}"
         return (
-            f"{self.dataset}, {self.degradation} ({len(self.names)} images, border {self.degradation.border}, "
+            f"{self.dataset}, {setting} ({len(self.names)} images, border {d.border}, "
             f"Y = ITU-R BT.601, grey images: {self.grey_convention}"
             + (f"; model run with {', '.join(run)}" if run else "")
             + ")"
@@ -128,6 +133,7 @@ class Evaluation:
             "degradation": d.kind,
             {"sr": "scale", "dn": "noise", "jpeg": "jpeg"}[d.task]: d.value,
             "border": d.border,
+            "lr_dir": self.lr_dir,
             "grey_convention": self.grey_convention,
             "y_channel": "ITU-R BT.601 (MATLAB rgb2ycbcr)",
             "engine": None if self.engine is None else {k: getattr(self.engine, k) for k in ENGINE_FIELDS},
@@ -284,7 +290,14 @@ def evaluate(
         model_name = "identity" if model is None else f"SwinIR ({model.config.task})"
     if model_name == degradation.baseline_name:  # one row per method: keep the two apart
         model_name += " (model)"
-    result = Evaluation(name, model_name, degradation, grey_convention, engine=engine if model is not None else None)
+    result = Evaluation(
+        name,
+        model_name,
+        degradation,
+        grey_convention,
+        engine=engine if model is not None else None,
+        lr_dir=None if lr_dir is None else str(lr_dir),
+    )
     result.scores = {degradation.baseline_name: [], model_name: []}
     for sample in tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress):
         try:
