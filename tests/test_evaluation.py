@@ -87,7 +87,11 @@ def test_cli_table_and_json(small_set, tmp_path, capsys):
     rc = main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--verbose", "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
-    assert text.splitlines()[0].startswith("Mini, bicubic ×2 (3 images, border 2")
+    # The caption names the unit and the channels: the columns without -Y are RGB (a grey image's own channel).
+    assert text.splitlines()[0] == (
+        "Mini, bicubic ×2 (3 images, border 2, PSNR in dB, on RGB (or grey) and on Y = ITU-R BT.601, "
+        "grey images: native)"
+    )
     header, body = _parse_table(text)
     assert header == ["image", "method", "PSNR", "SSIM", "PSNR-Y", "SSIM-Y"]
     report = json.loads(out.read_text())
@@ -225,7 +229,7 @@ def test_save_to_disk_dataset(small_set, tmp_path, capsys):
         main(["eval", "--model", "identity", "--dataset", str(tmp_path / "splits"), "--split", "train", "--jpeg", "30"])
         == 0
     )
-    assert capsys.readouterr().out.startswith("splits, JPEG q=30 (1 images,")  # the train split: one image
+    assert capsys.readouterr().out.startswith("splits, JPEG q=30 (1 image,")  # the train split: one image
 
 
 def test_bad_inputs(small_set, tmp_path, capsys):

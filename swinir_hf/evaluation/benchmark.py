@@ -93,9 +93,10 @@ class Evaluation:
         if self.lr_dir is not None:  # given files are whatever they are: "bicubic" would claim how they were made
             setting = f"×{d.scale}" if d.task == "sr" else setting
             setting += f" from the inputs given in {self.lr_dir}"
+        n = len(self.names)
         return (
-            f"{self.dataset}, {setting} ({len(self.names)} images, border {d.border}, "
-            f"Y = ITU-R BT.601, grey images: {self.grey_convention}"
+            f"{self.dataset}, {setting} ({n} image{'s' * (n != 1)}, border {d.border}, PSNR in dB, "
+            f"on RGB (or grey) and on Y = ITU-R BT.601, grey images: {self.grey_convention}"
             + (f"; model run with {', '.join(run)}" if run else "")
             + ")"
         )
