@@ -58,21 +58,26 @@ def _eval(args: argparse.Namespace) -> int:
             from .inference.restoration import check_device
 
             check_device(args.device)
-        identity = args.model == "identity"
-        model = None if identity else load_model(args.model)
-        result = evaluate(
-            model,
-            args.dataset,
-            scale=args.scale,
-            noise=args.noise,
-            jpeg=args.jpeg,
-            real=args.real,
-            lr_dir=args.lr_dir,
-            grey_convention=args.grey_convention,
-            split=args.split,
-            model_name=args.model if identity else Path(args.model).name,
-            engine=engine_options(args, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu")),
-        )
+        result = None
+        for spec in args.model:
+            identity = spec == "identity"
+            scored = evaluate(
+                None if identity else load_model(spec),
+                args.dataset,
+                scale=args.scale,
+                noise=args.noise,
+                jpeg=args.jpeg,
+                real=args.real,
+                lr_dir=args.lr_dir,
+                grey_convention=args.grey_convention,
+                split=args.split,
+                model_name=spec if identity else Path(spec).name,
+                engine=engine_options(args, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu")),
+            )
+            if result is None:
+                result = scored
+            else:
+                result.add_model(scored)
     except (ValueError, FileNotFoundError, ModelNotAvailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -116,8 +121,10 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         required=True,
+        nargs="+",
+        action="extend",
         help=f"bundled model ({', '.join(DEFAULT_MODELS)}), model folder, authors' .pth, catalogue name, Hub id, "
-        "or 'identity' (no-op)",
+        "or 'identity' (no-op); several (or --model repeated) are scored side by side in one table",
     )
     p.add_argument(
         "--dataset",

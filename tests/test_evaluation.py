@@ -295,3 +295,28 @@ def test_table_and_json_say_how_the_model_ran(small_set, tmp_path, capsys):
     assert ensembled["engine"] == {"ensemble": True, "tile": 8, "tile_overlap": 4, "dtype": "bfloat16"}
     assert ensembled["mean"]["tiny_x2"]["psnr"] != plain["mean"]["tiny_x2"]["psnr"]
     assert evaluate(None, dataset, noise=5, progress=False).to_dict()["engine"] is None  # the identity runs nothing
+
+
+def test_several_models_side_by_side(small_set, tiny_config, tmp_path, capsys):
+    """`--model A B` (or --model repeated) scores each model in one table under one baseline row; a repeated
+    --model used to keep only the last one, silently."""
+    dataset, model_dir = small_set
+    other = tmp_path / "other_x2"
+    SwinIRForImageRestoration(tiny_config(upscale=2)).save_pretrained(other)  # other random weights
+    out = tmp_path / "both.json"
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--model", str(other), "--json", str(out)]
+    assert main([*args, "--verbose"]) == 0
+    _, body = _parse_table(capsys.readouterr().out)
+    assert [r[:2] for r in body[-3:]] == [["mean", "bicubic"], ["mean", "tiny_x2"], ["mean", "other_x2"]]
+    report = json.loads(out.read_text())
+    assert report["methods"] == ["bicubic", "tiny_x2", "other_x2"] and report["models"] == ["tiny_x2", "other_x2"]
+    for name, folder in (("tiny_x2", model_dir), ("other_x2", other)):
+        alone = evaluate(SwinIRForImageRestoration.from_pretrained(folder), dataset, model_name=name, progress=False)
+        assert report["mean"][name] == pytest.approx(alone.mean(name), abs=1e-12)
+    assert report["mean"]["tiny_x2"] != report["mean"]["other_x2"]
+    assert main(["eval", "--model", str(model_dir), str(model_dir), "--dataset", str(dataset)]) == 1
+    assert "two models are called 'tiny_x2'" in capsys.readouterr().err
+    grey = tmp_path / "grey_x2"  # a 1-channel model sees other inputs (BT.601 luma): not one table
+    SwinIRForImageRestoration(tiny_config(upscale=2, num_channels=1)).save_pretrained(grey)
+    assert main(["eval", "--model", str(model_dir), str(grey), "--dataset", str(dataset)]) == 1
+    assert "evaluate them separately" in capsys.readouterr().err

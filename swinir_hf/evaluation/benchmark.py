@@ -114,6 +114,19 @@ class Evaluation:
             run.append(str(e.dtype))
         return run
 
+    def add_model(self, other: Evaluation) -> None:
+        """Put `other`'s model row beside this one's, for one table of several models: both must have scored the
+        same images the same way (equal baseline figures; a 1-channel model's grey ground truth is another)."""
+        baseline, model = other.methods
+        if baseline not in self.scores or other.scores[baseline] != self.scores[baseline] or other.names != self.names:
+            raise ValueError(
+                f"{other.model} was not scored on the same inputs and ground truths as {self.model} (a grey "
+                "model beside a colour one?): evaluate them separately"
+            )
+        if model in self.scores:
+            raise ValueError(f"two models are called {model!r}: name them apart")
+        self.scores[model] = other.scores[model]
+
     def to_markdown(self, verbose: bool = False) -> str:
         """A caption line and a markdown table: per-image rows with `verbose`, then the means; baseline first."""
         head = ["image", "method"] + [COLUMNS[k] for k in self.columns]
@@ -130,6 +143,7 @@ class Evaluation:
         return {
             "dataset": self.dataset,
             "model": self.model,
+            "models": self.methods[1:],  # with `add_model`, several
             "task": d.task,
             "degradation": d.kind,
             {"sr": "scale", "dn": "noise", "jpeg": "jpeg"}[d.task]: d.value,
