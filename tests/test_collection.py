@@ -379,6 +379,7 @@ def test_dataset_specs_are_read_the_same_way_everywhere(tmp_path, monkeypatch):
     from swinir_hf.inference.collection import is_hub_dataset_id, load_image_dataset
 
     asked = []
+    monkeypatch.setattr("swinir_hf.checkpoints.loading.hub_reachable", lambda *a: True)
     monkeypatch.setattr(datasets, "load_dataset", lambda spec, split, **kw: asked.append((spec, split)) or [spec])
     for path in ("photo.png", "./photos", "data/set/hr", "~/set", "my_photos/", "my photos", ".photos"):
         assert not is_hub_dataset_id(path)
@@ -388,3 +389,36 @@ def test_dataset_specs_are_read_the_same_way_everywhere(tmp_path, monkeypatch):
     assert load_image_dataset("org/set5", default_split="test") == ["org/set5"]
     assert load_image_dataset("set5", "validation") == ["set5"]
     assert asked == [("org/set5", "test"), ("set5", "validation")]
+
+
+@pytest.mark.parametrize("why", ["the Hub cannot be reached", "HF_HUB_OFFLINE is set"])
+def test_a_hub_dataset_offline_is_looked_up_in_the_cache_only_and_says_what_to_do(why, monkeypatch):
+    """With the Hub out of reach, `datasets` runs in offline mode (the cache, at once: it retried for half a minute
+    before), and a dataset it lacks gets what to do, not datasets' own 'Couldn't reach'."""
+    import datasets
+    from huggingface_hub import constants
+
+    from swinir_hf.inference.collection import load_image_dataset
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", why.startswith("HF_"))
+    monkeypatch.setattr("swinir_hf.checkpoints.loading.hub_reachable", lambda *a: False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    modes = []
+
+    def load_dataset(spec, split, **kwargs):
+        modes.append(datasets.config.HF_HUB_OFFLINE)
+        if spec == "org/cached":
+            return [spec]
+        raise ConnectionError(f"Couldn't reach '{spec}' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    assert load_image_dataset("org/cached") == ["org/cached"]
+    with pytest.raises(FileNotFoundError) as err:
+        load_image_dataset("nothere")
+    assert modes == [True, True] and datasets.config.HF_HUB_OFFLINE is False
+    assert str(err.value) == (
+        f"dataset 'nothere': no local folder of that name, and not in the local Hugging Face cache while {why}. Pass "
+        "a local folder (imagefolder:DIR, or a save_to_disk folder); or load it once on a machine with internet "
+        "access (`datasets.load_dataset('nothere')`), copy its cache (~/.cache/huggingface, or the folder HF_HOME "
+        "points to) here and run with HF_HUB_OFFLINE=1"
+    )

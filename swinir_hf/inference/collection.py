@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -317,10 +318,47 @@ def load_image_dataset(
     if not is_hub_dataset_id(spec):
         raise FileNotFoundError(f"no such dataset folder: {spec}")
     datasets = require("datasets", "train", f"loading the dataset {spec!r}")
+    offline = hub_offline()
     try:
-        return datasets.load_dataset(spec, split=split or default_split, cache_dir=cache_dir)
+        with datasets_offline(offline):
+            return datasets.load_dataset(spec, split=split or default_split, cache_dir=cache_dir)
     except Exception as err:  # datasets raises many kinds (offline, missing, no such split)
+        if offline is not None:
+            raise FileNotFoundError(
+                f"dataset {spec!r}: no local folder of that name, and not in the local Hugging Face cache while "
+                f"{offline}. Pass a local folder (imagefolder:DIR, or a save_to_disk folder); or load it once on a "
+                f"machine with internet access (`datasets.load_dataset({spec!r})`), copy its cache "
+                "(~/.cache/huggingface, or the folder HF_HOME points to) here and run with HF_HUB_OFFLINE=1"
+            ) from err
         raise FileNotFoundError(f"cannot load dataset {spec!r}: {err}") from err
+
+
+def hub_offline() -> str | None:
+    """Why the Hub cannot be used here ("HF_HUB_OFFLINE is set", "the Hub cannot be reached"), or None."""
+    from huggingface_hub import constants
+
+    from ..checkpoints.loading import hub_reachable
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    return None if hub_reachable() else "the Hub cannot be reached"
+
+
+@contextmanager
+def datasets_offline(offline: object) -> Iterator[None]:
+    """`datasets` in offline mode inside when `offline` is truthy: the local cache only, at once, where it would
+    otherwise retry an unreachable Hub for half a minute. (datasets reads the mode from its config module.)"""
+    import datasets.config
+
+    if not offline:
+        yield
+        return
+    was = datasets.config.HF_HUB_OFFLINE
+    datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE = was
 
 
 def restore_dataset(
