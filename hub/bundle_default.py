@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         progress,
         summary.get("baseline_psnr"),
         None,
-        f"swinir_hf/defaults/{args.name}",
+        args.name,  # the usage snippets load it from the package
         measured_results=measured,
         protocol=f"{s.protocol}; measured with `swinir_hf.evaluation.benchmark` in float32, stored as {stored.dtype} "
         f"(moves {benches[0][0]} by {drift:.4f} dB)",

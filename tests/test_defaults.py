@@ -44,6 +44,18 @@ def test_bundled_model_loads_as_float32_with_its_card(name):
     assert {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results} == expected
     assert all(r.source_url is None for r in card.data.eval_results)
     assert load_model(name).state_dict().keys() == model.state_dict().keys()
+    # Its usage loads it from the package wherever the user is (not "swinir_hf/defaults/NAME", relative to a clone).
+    assert f"--model {name} " in card.text and f'str(DEFAULTS_DIR / "{name}")' in card.text
+    assert "swinir_hf/defaults" not in card.text
+
+
+def test_a_bundled_cards_pipeline_snippet_runs_as_written(tmp_path, monkeypatch):
+    card = ModelCard.load(DEFAULTS_DIR / "sr-x2" / "README.md").text
+    snippet = card.split("### Pipeline\n\n```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)  # anywhere, not the repository
+    Image.new("RGB", (20, 16), (10, 200, 30)).save("input.png")
+    exec(snippet, {})
+    assert Image.open("restored.png").size == (40, 32)
 
 
 def test_unknown_bundled_name():

@@ -131,7 +131,7 @@ def _usage_setup(remote_code: bool) -> tuple[str, str, str]:
     return intro, "import swinir_hf  # registers SwinIR with the Auto classes and the pipeline\n", ""
 
 
-def _pipeline_snippet(model_id: str, config: SwinIRConfig, setup: str, trust: str) -> str:
+def _pipeline_snippet(ref: str, config: SwinIRConfig, setup: str, trust: str) -> str:
     bicubic = "a bicubic-downscaled image"
     input_kind = {"real_sr": "a real low-quality photo", "classical_sr": bicubic, "lightweight_sr": bicubic}.get(
         config.task or "", "a degraded image"
@@ -141,12 +141,12 @@ def _pipeline_snippet(model_id: str, config: SwinIRConfig, setup: str, trust: st
 ```python
 {setup}from transformers import pipeline
 
-restore = pipeline("image-restoration", model="{model_id}"{trust})
+restore = pipeline("image-restoration", model={ref}{trust})
 restore("input.png").save("restored.png")  # input: {input_kind}; any mode, bit depth and alpha are kept
 ```"""
 
 
-def _from_pretrained_snippet(model_id: str, config: SwinIRConfig, setup: str, trust: str) -> str:
+def _from_pretrained_snippet(ref: str, config: SwinIRConfig, setup: str, trust: str) -> str:
     c, times = _shape(config)
     return f"""### `from_pretrained`
 
@@ -155,15 +155,15 @@ def _from_pretrained_snippet(model_id: str, config: SwinIRConfig, setup: str, tr
 from PIL import Image
 from transformers import AutoImageProcessor, AutoModelForImageToImage
 
-model = AutoModelForImageToImage.from_pretrained("{model_id}"{trust}).eval()
-processor = AutoImageProcessor.from_pretrained("{model_id}"{trust})
+model = AutoModelForImageToImage.from_pretrained({ref}{trust}).eval()
+processor = AutoImageProcessor.from_pretrained({ref}{trust})
 inputs = processor(Image.open("input.png"), return_tensors="pt")
 with torch.no_grad():
     outputs = model(**inputs)  # reconstruction: (1, {c}, {times}H, {times}W) in [0, 1]
 processor.post_process_image_restoration(outputs)[0].save("restored.png")
 ```
 
-With the package installed, `swinir_hf.SwinIRForImageRestoration.from_pretrained("{model_id}")` loads the same
+With the package installed, `swinir_hf.SwinIRForImageRestoration.from_pretrained({ref})` loads the same
 weights without remote code."""
 
 
@@ -176,7 +176,7 @@ swinir-hf restore input.png -o restored/ --model {model_id}   # --tile 256 bound
 ```"""
 
 
-def _fine_tuning_snippet(model_id: str, config: SwinIRConfig) -> str:
+def _fine_tuning_snippet(ref: str, config: SwinIRConfig, setup: str) -> str:
     c, times = _shape(config)
     loss = "L1" if config.loss == "l1" else "Charbonnier"
     return f"""### Fine-tuning
@@ -185,10 +185,10 @@ The model computes its training loss ({loss}) when `labels`
 (the clean images in [0, 1], {times}H × {times}W for an H × W input) are passed:
 
 ```python
-import torch
+{setup}import torch
 from swinir_hf import SwinIRForImageRestoration
 
-model = SwinIRForImageRestoration.from_pretrained("{model_id}").train()
+model = SwinIRForImageRestoration.from_pretrained({ref}).train()
 optimizer = torch.optim.Adam(model.parameters(), lr=2e-5)
 for lq, gt in loader:  # lq (N, {c}, H, W), gt (N, {c}, {times}H, {times}W)
     loss = model(pixel_values=lq, labels=gt).loss
@@ -202,16 +202,23 @@ CONFIG.yaml` with this repository as the initial weights; see the package's `doc
 
 
 def _usage(model_id: str, config: SwinIRConfig, remote_code: bool) -> str:
-    """The "How to use" section: pipeline, `from_pretrained`, command line and fine-tuning snippets."""
+    """The "How to use" section: pipeline, `from_pretrained`, command line and fine-tuning snippets. A bundled
+    model's name (`sr-x4`) is its folder in the package for Python and its name for the command line."""
+    from .loading import DEFAULT_MODELS
+
     intro, setup, trust = _usage_setup(remote_code)
+    ref, bundled_setup = f'"{model_id}"', ""
+    if model_id in DEFAULT_MODELS and not remote_code:
+        ref = f'str(DEFAULTS_DIR / "{model_id}")'
+        bundled_setup = "from swinir_hf.loading import DEFAULTS_DIR  # the bundled models' folder\n"
     return "\n\n".join(
         [
             "## How to use",
             intro,
-            _pipeline_snippet(model_id, config, setup, trust),
-            _from_pretrained_snippet(model_id, config, setup, trust),
+            _pipeline_snippet(ref, config, setup + bundled_setup, trust),
+            _from_pretrained_snippet(ref, config, setup + bundled_setup, trust),
             _cli_snippet(model_id),
-            _fine_tuning_snippet(model_id, config),
+            _fine_tuning_snippet(ref, config, bundled_setup),
         ]
     )
 
@@ -258,7 +265,8 @@ def render_model_card(
 
     Args:
         config: the checkpoint's configuration (task, scale, architecture).
-        model_id: Hub repo id (or local path) the usage snippets load; its last part names the model-index.
+        model_id: Hub repo id, local path or bundled model name (`sr-x4`) the usage snippets load; its last part
+            names the model-index.
         title: first heading, e.g. "SwinIR-M classical image super-resolution x4 (DIV2K+Flickr2K)".
         description: a paragraph saying what the weights are and where they come from.
         training_data: dataset names for the training section (and the `datasets` metadata unless `datasets`).
@@ -315,10 +323,12 @@ def hub_card(
     model_id: str,
     measured_results: Results | None = None,
     protocol: str | None = None,
+    remote_code: bool = True,
 ) -> str:
     """`card` (a `README.md` of `render_model_card` / `training_card`, say a trained run's) for a Hub folder that
-    ships the model code: its "How to use" section becomes the `trust_remote_code=True` one for `model_id`, and with
-    `measured_results` its results section and `model-index` become those figures. The rest (title, recipe,
+    ships the model code: its "How to use" section becomes the `trust_remote_code=True` one for `model_id` (with
+    `remote_code=False`, the package's: a bundled model's card, say), and with `measured_results` its results section
+    and `model-index` become those figures. The rest (title, recipe,
     validation curve, metadata) is kept as written; a card without such sections gets them before the citation, and
     one without the metadata the Hub shows a transformers model by (library, pipeline tag, SwinIR tags) gets it."""
     parsed = ModelCard(card)
@@ -327,7 +337,7 @@ def hub_card(
     data.library_name = data.library_name or "transformers"
     data.pipeline_tag = data.pipeline_tag or PIPELINE_TAG
     data.tags = [*(tag for tag in _tags(config) if tag not in (data.tags or ())), *(data.tags or ())]
-    replace = {"How to use": _usage(model_id, config, remote_code=True)}
+    replace = {"How to use": _usage(model_id, config, remote_code)}
     if measured_results:
         replace["Results"] = "\n\n".join(_results_section(config, {}, measured_results, protocol))
         data.eval_results = eval_results(config, {}, measured_results)
