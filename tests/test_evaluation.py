@@ -279,6 +279,23 @@ def test_grey_model_reads_grey_images_as_grey_under_either_convention(shared, ti
     assert result.grey_convention == "native"  # what was applied, as the caption says
 
 
+def test_colour_denoiser_sees_per_channel_noise_on_grey_images(shared, tmp_path):
+    """The authors' colour denoising script reads a grey file as colour and draws the noise per channel. Under
+    "native" the noise was drawn on the grey channel and copied to R, G and B, which the colour model barely
+    removed; now a colour denoiser is scored under "rgb" whatever the convention asked."""
+    from swinir_hf.loading import load_default
+
+    folder = tmp_path / "Set12"
+    folder.mkdir()
+    Image.open(shared / "testsets/Set12/HR/01.png").crop((0, 0, 64, 64)).save(folder / "01.png")
+    model = load_default("denoise-color")
+    native = evaluate(model, folder, noise=25, progress=False)
+    rgb = evaluate(model, folder, noise=25, grey_convention="rgb", progress=False)
+    assert native.grey_convention == "rgb" and native.scores == rgb.scores
+    gain = rgb.scores[native.model][0]["psnr_y"] - rgb.scores["noisy input"][0]["psnr_y"]
+    assert gain > 5  # denoised, not left noisy
+
+
 def test_table_and_json_say_how_the_model_ran(small_set, tmp_path, capsys):
     """--ensemble (SwinIR+), --tile and --dtype change the figures: the caption and the JSON say so. Both read
     the same as a plain run before."""

@@ -292,7 +292,8 @@ def evaluate(
     """Score `model` (None: the identity, i.e. the degraded input itself) and the baseline on a benchmark.
 
     `dataset`, `lr_dir`, `split`: see `load_samples`; `scale` / `noise` / `jpeg` / `real`: see `resolve_degradation`
-    (None values are ignored). A 1-channel model always sees grey images as they are (`grey_convention` "native").
+    (None values are ignored). A 1-channel model always sees grey images as they are (`grey_convention` "native"),
+    a colour model denoises them as RGB images ("rgb": noise drawn per channel, as the authors' colour script).
     `engine` says how the restoration engine runs the model; the default, `PAPER_ENGINE`, runs whole images in
     float32, as the paper.
     """
@@ -300,6 +301,10 @@ def evaluate(
     channels = model.config.num_channels if model is not None else None
     if channels == 1:  # the authors' grey scripts read grey files as grey: MATLAB Y of grey-as-RGB is not the image
         grey_convention = "native"
+    if channels == 3 and degradation.kind == "noise":
+        # The authors' colour denoising script reads every file as colour and draws noise per channel: noise drawn on
+        # the grey channel and replicated is no colour noise (the model barely removes it).
+        grey_convention = "rgb"
     name, samples = load_samples(dataset, lr_dir, degradation.scale, grey_convention, split)
     if model_name is None:
         model_name = "identity" if model is None else f"SwinIR ({model.config.task})"
