@@ -266,3 +266,17 @@ def test_pipeline_runs_in_the_precision_the_model_was_loaded_in(model_dir):
     assert half.model.dtype == torch.bfloat16
     diff = np.abs(np.asarray(half(image)).astype(int) - exact)
     assert 0 < diff.max() <= 8  # bfloat16 really ran, and close to float32
+
+
+def test_pipeline_on_a_model_without_an_image_processor(tiny_config, tmp_path):
+    """A folder of `model.save_pretrained` alone, or a model object, gives a working pipeline (transformers could
+    not find a preprocessor_config.json and refused), whose saved folder then has the processor of its config."""
+    model = SwinIRForImageRestoration(tiny_config(num_channels=1)).eval()
+    model.save_pretrained(tmp_path / "model")
+    image = Image.fromarray(_rgb(5, 6)[..., 0])
+    expected = np.asarray(restore(model, image, dtype="float32"))
+    for source in (str(tmp_path / "model"), model):
+        restorer = pipeline("image-restoration", model=source)
+        np.testing.assert_array_equal(np.asarray(restorer(image)), expected)
+    restorer.save_pretrained(tmp_path / "saved")
+    assert AutoImageProcessor.from_pretrained(tmp_path / "saved").num_channels == 1

@@ -19,7 +19,14 @@ import torch
 from PIL import Image
 from transformers.pipelines.base import Pipeline
 
-from .image_processing_swinir import ImageLayout, compose_image, from_reconstruction, split_image, to_pixel_values
+from .image_processing_swinir import (
+    ImageLayout,
+    SwinIRImageProcessor,
+    compose_image,
+    from_reconstruction,
+    split_image,
+    to_pixel_values,
+)
 from .modeling_swinir import inference_precision
 
 TASK = "image-restoration"
@@ -49,7 +56,9 @@ class ImageRestorationPipeline(Pipeline):
     """
 
     _load_processor = False
-    _load_image_processor = True
+    # Optional: the pixels come from the model's config alone, so a folder saved by `model.save_pretrained` (no
+    # preprocessor_config.json) or a model object works too; one is then made from the config.
+    _load_image_processor = None
     _load_feature_extractor = False
     _load_tokenizer = False
     # transformers 5 would look for a video processor too: on a folder with remote code and without
@@ -58,6 +67,8 @@ class ImageRestorationPipeline(Pipeline):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.image_processor is None:  # saved with the pipeline, so that its folder is complete
+            self.image_processor = SwinIRImageProcessor(num_channels=self.model.config.num_channels)
         # The body's dtype: loaded in float16, the `_keep_in_fp32_modules` (and so `model.dtype`) stay float32.
         self.precision = str(self.model.norm.weight.dtype).removeprefix("torch.")
         if self.precision == "float16" and self.device.type != "cuda":
