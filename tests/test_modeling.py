@@ -443,3 +443,29 @@ def test_linear_without_onednn_falls_back_to_the_same_output(tiny_config, monkey
         fallback = model(x).reconstruction
     assert calls  # the fallback really ran
     torch.testing.assert_close(fallback, fused, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(4, 4), (8, 12), (12, 8), (16, 16)])
+def test_shift_border_windows_are_the_masks_non_zero_windows(size):
+    from swinir_hf.models.modeling_swinir import shift_border_windows, shift_window_mask
+
+    mask = shift_window_mask(*size, 4, 2)
+    expected = (mask.amin(dim=(1, 2)) < 0).nonzero().squeeze(1)
+    assert torch.equal(shift_border_windows(*size, 4), expected)
+
+
+def test_torch_export_gives_eager_outputs(tiny_config):
+    """`torch.export` (and so `torch.onnx.export(dynamo=True)`) traces the model: the shifted windows' mask no longer
+    goes through a data-dependent `nonzero`, which export refused ("Could not guard on data-dependent expression")."""
+    import warnings
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    x = torch.rand(1, 3, 8, 12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exported = torch.export.export(model, (x,)).module()
+    assert not [w for w in caught if "_shift_masks" in str(w.message)]  # nothing cached while tracing
+    for _ in range(2):
+        with torch.no_grad():
+            torch.testing.assert_close(exported(x)["reconstruction"], model(x).reconstruction, rtol=1e-5, atol=1e-5)
+        x = torch.rand(1, 3, 8, 12)

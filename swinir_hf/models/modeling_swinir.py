@@ -64,6 +64,16 @@ def shift_window_mask(h: int, w: int, window_size: int, shift: int) -> torch.Ten
     return torch.where(diff != 0, -100.0, 0.0)
 
 
+@lru_cache(maxsize=16)
+def shift_border_windows(h: int, w: int, window_size: int) -> torch.Tensor:
+    """int64 indices of the windows of an H×W map where `shift_window_mask` is not zero: the last row and column
+    of windows, where rolled regions meet. From the geometry, not the mask, so that compilers and exporters see
+    a fixed size (`nonzero` on the mask has a data-dependent one, which `torch.export` refuses)."""
+    rows, cols = h // window_size, w // window_size
+    with torch.inference_mode(False):  # cached, as `relative_position_index`
+        return torch.tensor([i * cols + j for i in range(rows) for j in range(cols) if i == rows - 1 or j == cols - 1])
+
+
 def chunks_on(config: SwinIRConfig, device: torch.device) -> bool:
     """Whether inference on `device` runs in chunks (`config.inference_chunk_size`): on CPUs only. On a GPU small
     chunks are launch-bound (slower: benchmarks/README.md in the repository), and tiling bounds memory there."""
@@ -218,9 +228,12 @@ class WindowAttention(nn.Module):
         n = self.window_size**2
         return self.relative_position_bias_table[index.view(-1)].view(n, n, -1).permute(2, 0, 1).contiguous()
 
-    def forward(self, windows: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, windows: torch.Tensor, mask: torch.Tensor | None, border: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """windows: (B·nW, ws², C), image-major; mask: None, or the (nW, ws², ws²) shift mask of the nW window
-        positions each image's windows cycle through → (B·nW, ws², C)."""
+        positions each image's windows cycle through; border: the indices of the mask's non-zero windows
+        (`shift_border_windows`), needed with a mask outside CPU inference → (B·nW, ws², C)."""
         bnw, n, c = windows.shape
         heads, hd = self.num_heads, c // self.num_heads
         qkv = self.qkv(windows).view(bnw, n, 3, heads, hd).permute(2, 0, 3, 1, 4)  # (3, B·nW, heads, n, hd)
@@ -239,11 +252,12 @@ class WindowAttention(nn.Module):
         dropout = self.attn_drop if self.training else 0.0
         # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
-        if mask is not None and (border := (mask.amin(dim=(1, 2)) < 0).nonzero().squeeze(1)).numel():
+        if mask is not None:
             # The shift mask is zero except in the last row and column of windows (where rolled regions meet), so
             # every window gets the plain bias above and only those few are recomputed with bias + mask: no
             # (B·nW, heads, n, n) combined mask is ever built.
             nw = mask.shape[0]
+            border = border.to(q.device)
             idx = (torch.arange(bnw // nw, device=q.device)[:, None] * nw + border).flatten()
             masked = bias + mask[border].to(qkv.dtype).unsqueeze(1).repeat(bnw // nw, 1, 1, 1)
             redo = F.scaled_dot_product_attention(
@@ -292,7 +306,12 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
         y = self.norm1(x).view(b, h, w, c)
         if s:
             y = torch.roll(y, shifts=(-s, -s), dims=(1, 2))
-        y = self.attn(window_partition(y, ws), shift_mask if s else None)
+        if s:
+            # torch.compile traces the indices instead of reading the cache, as `WindowAttention.position_bias`.
+            build = shift_border_windows.__wrapped__ if torch.compiler.is_compiling() else shift_border_windows
+            y = self.attn(window_partition(y, ws), shift_mask, build(h, w, ws))
+        else:
+            y = self.attn(window_partition(y, ws), None)
         y = window_reverse(y, ws, h, w)
         if s:
             y = torch.roll(y, shifts=(s, s), dims=(1, 2))
@@ -642,6 +661,8 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
 
     def shift_mask(self, h: int, w: int, device: torch.device) -> torch.Tensor:
         """(nW, ws², ws²) shift mask for an H×W feature map, built once per size and device."""
+        if torch.compiler.is_compiling():  # traced, not cached: a tensor attribute set while exporting is refused
+            return shift_window_mask(h, w, self.config.window_size, self.config.window_size // 2).to(device)
         key = (h, w, str(device))
         if key not in self._shift_masks:
             ws = self.config.window_size
