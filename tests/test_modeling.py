@@ -469,3 +469,36 @@ def test_torch_export_gives_eager_outputs(tiny_config):
         with torch.no_grad():
             torch.testing.assert_close(exported(x)["reconstruction"], model(x).reconstruction, rtol=1e-5, atol=1e-5)
         x = torch.rand(1, 3, 8, 12)
+
+
+def test_attn_implementation_sdpa_and_eager_are_honoured(tiny_config, tmp_path, monkeypatch):
+    """`attn_implementation="sdpa"` loads (it was refused as unsupported, though SDPA was what ran) and runs
+    `F.scaled_dot_product_attention`; "eager" runs explicit matmuls; both give the same loss and gradients, and
+    `set_attn_implementation` switches between them."""
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path)
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    calls = []
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or sdpa(*a, **k)
+    )
+    x, y = torch.rand(2, 3, 8, 12), torch.rand(2, 3, 16, 24)
+
+    def run(model):
+        calls.clear()
+        model.zero_grad()
+        torch.manual_seed(1)  # the same stochastic depth
+        loss = model(x, labels=y).loss
+        loss.backward()
+        return loss, [p.grad for p in model.parameters()], len(calls)
+
+    results = {}
+    for impl in ("sdpa", "eager"):
+        model = SwinIRForImageRestoration.from_pretrained(tmp_path, attn_implementation=impl).train()
+        assert model.config._attn_implementation == impl
+        results[impl] = run(model)
+    assert results["sdpa"][2] > 0 and results["eager"][2] == 0
+    torch.testing.assert_close(results["eager"][0], results["sdpa"][0])
+    for eager, fused in zip(results["eager"][1], results["sdpa"][1], strict=True):
+        torch.testing.assert_close(eager, fused, rtol=1e-4, atol=1e-6)
+    model.set_attn_implementation("sdpa")
+    assert run(model)[2] > 0

@@ -206,11 +206,17 @@ class Conv2d(nn.Conv2d):
 
 
 class WindowAttention(nn.Module):
-    """Multi-head self-attention inside ws×ws windows with a learned relative-position bias."""
+    """Multi-head self-attention inside ws×ws windows with a learned relative-position bias.
+
+    `config._attn_implementation` (read at each call, so `set_attn_implementation` takes effect) picks the kernel:
+    "sdpa" (the default) `F.scaled_dot_product_attention`, "eager" explicit matmuls and softmax (the authors' code).
+    CPU inference always takes the explicit path, the faster one there.
+    """
 
     def __init__(self, config: SwinIRConfig, num_heads: int) -> None:
         super().__init__()
         dim, ws = config.embed_dim, config.window_size
+        self.config = config
         self.num_heads = num_heads
         self.window_size = ws
         self.scale = config.qk_scale or (dim // num_heads) ** -0.5
@@ -238,16 +244,19 @@ class WindowAttention(nn.Module):
         heads, hd = self.num_heads, c // self.num_heads
         qkv = self.qkv(windows).view(bnw, n, 3, heads, hd).permute(2, 0, 3, 1, 4)  # (3, B·nW, heads, n, hd)
         bias = self.position_bias().to(qkv.dtype).unsqueeze(0)
-        if windows.device.type == "cpu" and not torch.is_grad_enabled():
+        inference = not torch.is_grad_enabled()
+        if self.config._attn_implementation == "eager" or (windows.device.type == "cpu" and inference):
             # CPU inference: with 64-token windows, plain batched matmuls beat SDPA's fused kernel (figures in the
             # repository's benchmarks/README.md), and chunked inference keeps the scores small. One contiguous copy of
             # q, k, v lets the matmuls read them (and k transposed) without copying each.
             q, k, v = qkv.contiguous().unbind(0)
-            scores = torch.matmul(q.mul_(self.scale), k.transpose(-2, -1)).add_(bias)
+            # In place only without autograd: unbind's views may not be modified where gradients flow.
+            scores = torch.matmul(q.mul_(self.scale) if inference else q * self.scale, k.transpose(-2, -1)).add_(bias)
             if mask is not None:
                 scores.view(-1, mask.shape[0], heads, n, n).add_(mask.to(scores.dtype).unsqueeze(1))
-            out = torch.matmul(scores.softmax(-1), v).transpose(1, 2).reshape(bnw, n, c)
-            return self.proj(out)
+            probs = F.dropout(scores.softmax(-1), self.attn_drop, self.training)
+            out = torch.matmul(probs, v).transpose(1, 2).reshape(bnw, n, c)
+            return self.proj_drop(self.proj(out))
         q, k, v = qkv.unbind(0)
         dropout = self.attn_drop if self.training else 0.0
         # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
@@ -508,6 +517,8 @@ class SwinIRPreTrainedModel(PreTrainedModel):
     base_model_prefix = "swinir"
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = True
+    # `WindowAttention` honours `attn_implementation="sdpa"` (the default) and "eager".
+    _supports_sdpa = True
     # A forward with **kwargs tells transformers' Trainer that the loss is normalised by the `num_items_in_batch`
     # it then passes. Ours is a plain mean, so the Trainer must divide it by the gradient accumulation steps itself:
     # otherwise every accumulated micro-batch counts in full (the step is that many times too large).
@@ -526,6 +537,12 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         "conv_hr",
         "conv_last",
     ]
+
+    @classmethod
+    def _can_set_attn_implementation(cls) -> bool:
+        # transformers guesses from the source (an AttentionInterface call) and would ignore
+        # `set_attn_implementation`; `WindowAttention` reads the config at each call instead.
+        return True
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Any:
