@@ -9,11 +9,18 @@ import pytest
 import torch
 from PIL import Image
 
-from swinir_hf.evaluation.degradations import blur, gaussian_kernel, imresize, real_world_degradation
+from swinir_hf.evaluation.degradations import (
+    bicubic_downscale,
+    bicubic_patch,
+    blur,
+    gaussian_kernel,
+    real_world_degradation,
+)
 from swinir_hf.training.data import (
     Degradation,
     StepBatchSampler,
     TrainingPatches,
+    augment,
     load_images,
     pair_lr_images,
     validation_images,
@@ -48,9 +55,6 @@ def test_samples_are_a_pure_function_of_seed_and_key(folder):
     assert torch.equal(a["pixel_values"], b["pixel_values"]) and torch.equal(a["labels"], b["labels"])
     assert not torch.equal(ds[6]["labels"], a["labels"])
     assert not torch.equal(patches(folder, seed=8)[5]["labels"], a["labels"])
-    # The bicubic input is exactly MATLAB imresize of the uint8 target.
-    target = np.rint(a["labels"].numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
-    np.testing.assert_array_equal(a["pixel_values"].numpy().transpose(1, 2, 0) * 255, imresize(target, 0.5))
 
 
 def test_each_epoch_visits_every_image_once(folder):
@@ -249,3 +253,48 @@ def test_training_reads_imagefolder_specs_as_restore_and_eval_do(tmp_path, folde
     assert sorted(Path(item["path"]).name for item in items) == sorted(p.name for p in folder.glob("*.png"))
     with pytest.raises(FileNotFoundError, match="no such imagefolder directory"):
         load_images(f"imagefolder:{tmp_path / 'missing'}")
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_bicubic_patches_are_crops_of_the_whole_downscaled_image(scale):
+    """The LR patch is what MATLAB's imresize of the whole image gives there, edges included: the outer LR pixels of
+    a patch downscaled on its own (mirrored at the patch's edge) were off by up to several grey levels."""
+    image = smooth_image(np.random.default_rng(scale), 13 * scale + 1, 11 * scale + 2)  # not multiples of the scale
+    size = 5
+    for top in range(image.shape[0] - size * scale + 1):
+        for left in range(image.shape[1] - size * scale + 1):
+            lr, hr = bicubic_patch(image, top, left, size, scale)
+            whole = bicubic_downscale(image[top % scale :, left % scale :], scale)
+            t, lt = top // scale, left // scale
+            np.testing.assert_array_equal(lr, whole[t : t + size, lt : lt + size])
+            np.testing.assert_array_equal(hr, image[top : top + size * scale, left : left + size * scale])
+
+
+def test_bicubic_training_inputs_match_the_downscaled_image(tmp_path):
+    image = smooth_image(np.random.default_rng(4), 31, 45)
+    Image.fromarray(image).save(tmp_path / "a.png")
+    ds = TrainingPatches(load_images(str(tmp_path)), 6, Degradation("bicubic", 3), 3, seed=1, flip=False, rot90=False)
+    for key in range(12):
+        s = ds[key]
+        target = np.rint(s["labels"].numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
+        ((top, left),) = [
+            (t, lt)
+            for t in range(31 - 18 + 1)
+            for lt in range(45 - 18 + 1)
+            if np.array_equal(image[t : t + 18, lt : lt + 18], target)
+        ]
+        whole = bicubic_downscale(image[top % 3 :, left % 3 :], 3)
+        expected = whole[top // 3 : top // 3 + 6, left // 3 : left // 3 + 6]
+        np.testing.assert_array_equal(np.rint(s["pixel_values"].numpy().transpose(1, 2, 0) * 255), expected)
+    # flips and rotations turn the pair together
+    turned = TrainingPatches(load_images(str(tmp_path)), 6, Degradation("bicubic", 3), 3, seed=1)[0]
+    lr = np.rint(turned["pixel_values"].numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
+    hr = np.rint(turned["labels"].numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
+    assert any(
+        np.array_equal(lr, augment(bicubic_patch(image, t, lt, 6, 3)[0], f, r))
+        and np.array_equal(hr, augment(image[t : t + 18, lt : lt + 18], f, r))
+        for t in range(14)
+        for lt in range(28)
+        for f in range(2)
+        for r in range(4)
+    )

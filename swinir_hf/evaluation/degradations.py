@@ -95,6 +95,31 @@ def bicubic_downscale(image: np.ndarray, factor: int) -> np.ndarray:
     return imresize(image[: h - h % factor, : w - w % factor], 1.0 / factor)
 
 
+# How far MATLAB's antialiased bicubic kernel reaches when shrinking by an integer factor: ±2 output pixels.
+BICUBIC_REACH = 2
+
+
+def bicubic_patch(image: np.ndarray, top: int, left: int, size: int, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (size, size) LR patch and its (size·factor)² HR patch whose top-left HR pixel is (top, left) of `image`.
+
+    The LR patch is exactly the crop of `bicubic_downscale` of the whole image (taken from (top % factor,
+    left % factor)): the kernel's reach beyond the patch is read from the image, and mirrored only at the image's
+    own edges. Downscaling the HR patch alone would mirror at the patch's edges, and the outer LR pixels would no
+    longer match the ones a model meets inside a real LR image.
+    """
+    h, w = image.shape[:2]
+    if top + size * factor > h or left + size * factor > w:
+        raise ValueError(f"a {size}² patch ×{factor} at ({top}, {left}) does not fit an image of {h}×{w}")
+    up, before = min(BICUBIC_REACH, top // factor), min(BICUBIC_REACH, left // factor)
+    down = min(BICUBIC_REACH, (h - top) // factor - size)
+    after = min(BICUBIC_REACH, (w - left) // factor - size)
+    region = image[
+        top - up * factor : top + (size + down) * factor, left - before * factor : left + (size + after) * factor
+    ]
+    lr = imresize(region, 1.0 / factor)[up : up + size, before : before + size]
+    return lr, image[top : top + size * factor, left : left + size * factor]
+
+
 def add_gaussian_noise(image: np.ndarray, sigma: float, seed: int | None = 0) -> np.ndarray:
     """float image in [0, 1] + N(0, (sigma/255)²) noise, as float64, not clipped (σ in 0..255 grey levels).
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..evaluation.degradations import Degradation
+from ..evaluation.degradations import Degradation, bicubic_patch
 from ..inference.collection import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.image_io import IMAGE_SUFFIXES
 from ..models.image_processing_swinir import image_to_float, match_channels
@@ -229,8 +229,13 @@ class TrainingPatches(torch.utils.data.Dataset):
         if lr is None:
             hr = pad_to(hr, p * scale)
             top, left = int(rng.integers(hr.shape[0] - p * scale + 1)), int(rng.integers(hr.shape[1] - p * scale + 1))
-            target = augment(hr[top : top + p * scale, left : left + p * scale], flip, rot)
-            inp = self.degradation(np.ascontiguousarray(target), rng)
+            if self.degradation.kind == "bicubic":  # downscaled in the image's context, then augmented, as LR files
+                inp, target = bicubic_patch(hr, top, left, p, scale)
+                inp = augment(inp, flip, rot).astype(np.float32) / 255.0
+                target = augment(target, flip, rot)
+            else:  # degraded after the augmentation, as the authors do: JPEG blocks lie on the input's own grid
+                target = augment(hr[top : top + p * scale, left : left + p * scale], flip, rot)
+                inp = self.degradation(np.ascontiguousarray(target), rng)
             target = target.astype(np.float32) / 255.0
         else:
             if lr.shape[0] * scale > hr.shape[0] or lr.shape[1] * scale > hr.shape[1]:
