@@ -120,6 +120,27 @@ def test_paired_patches_stay_aligned_under_augmentation(tmp_path):
     for key in range(6):
         s = ds[key]
         assert torch.equal(s["labels"][:, ::2, ::2], s["pixel_values"])
+    # an HR image that is not a multiple of the scale, smaller than the patch (mirror-padded): still aligned
+    odd = tmp_path / "odd"
+    (odd / "hr").mkdir(parents=True)
+    (odd / "lr").mkdir()
+    small = smooth_image(rng, 5, 6)
+    Image.fromarray(small).save(odd / "lr" / "s.png")
+    Image.fromarray(np.pad(np.kron(small, np.ones((2, 2, 1), np.uint8)), ((0, 1), (0, 1), (0, 0)))).save(
+        odd / "hr" / "s.png"
+    )
+    odd_hr = load_images(str(odd / "hr"))
+    ds = TrainingPatches(
+        odd_hr,
+        8,
+        Degradation("paired", 2),
+        3,
+        seed=0,
+        lr_items=pair_lr_images(odd_hr, str(odd / "lr"), 2, "train", None),
+    )
+    for key in range(6):
+        s = ds[key]
+        assert torch.equal(s["labels"][:, ::2, ::2], s["pixel_values"])
     with pytest.raises(FileNotFoundError, match="no LR image"):
         pair_lr_images(hr, str(tmp_path / "lr"), 3, "train", None)  # names end in x2, not x3
     # LR images of another scale (here ×4 for a ×2 model, named without the suffix) would pair misaligned crops

@@ -240,8 +240,10 @@ class TrainingPatches(torch.utils.data.Dataset):
         else:
             if lr.shape[0] * scale > hr.shape[0] or lr.shape[1] * scale > hr.shape[1]:
                 raise ValueError(f"LR image {lr.shape[:2]} × {scale} is larger than its HR image {hr.shape[:2]}")
+            # Cropped before padding: HR rows / columns beyond LR × scale would shift the HR mirror against the LR one.
+            hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
             lr = pad_to(lr, p)
-            hr = pad_to(hr, lr.shape[0] * scale)[: lr.shape[0] * scale, : lr.shape[1] * scale]
+            hr = pad_to(hr, p * scale)
             top, left = int(rng.integers(lr.shape[0] - p + 1)), int(rng.integers(lr.shape[1] - p + 1))
             inp = augment(lr[top : top + p, left : left + p], flip, rot).astype(np.float32) / 255.0
             hs, ws = top * scale, left * scale
