@@ -219,6 +219,21 @@ def test_real_world_degradation_is_seeded_and_sized():
     assert real_world_degradation(hr[..., :1], 2, np.random.default_rng(0)).shape == (32, 24, 1)
 
 
+def test_real_world_inputs_end_in_a_jpeg_on_the_lr_grid():
+    """BSRGAN's last step: the LR image is a JPEG, with steps in its pixels at its own 8×8 block edges. Without it
+    (the round-two JPEG is resized afterwards) edges between columns 8k-1 and 8k are as smooth as any others."""
+    texture = np.random.default_rng(0).integers(0, 256, (37, 37, 3), dtype=np.uint8)  # no structure on an 8-grid
+    hr = np.asarray(Image.fromarray(texture).resize((128, 128), Image.BICUBIC))
+
+    def block_edge_ratio(lr: np.ndarray) -> float:
+        steps = np.abs(np.diff(lr.astype(np.float64).mean(axis=-1), axis=1))
+        at_edge = np.arange(steps.shape[1]) % 8 == 7
+        return steps[:, at_edge].mean() / steps[:, ~at_edge].mean()
+
+    ratios = [block_edge_ratio(real_world_degradation(hr, 2, np.random.default_rng(seed))) for seed in range(12)]
+    assert np.mean(ratios) > 1.15  # ~1.06 without the final JPEG
+
+
 def test_gaussian_kernel_is_normalised_and_anisotropic():
     k = gaussian_kernel(15, 3.0, 1.0, 0.0)
     assert k.sum() == pytest.approx(1.0)

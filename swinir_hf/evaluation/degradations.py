@@ -159,8 +159,8 @@ def _output_length(in_length: int, scale: float) -> int:
 
 
 # --- Practical ("real-world") degradation for training real-world SR, BSRGAN-style -------------------------------
-# Blur, resize, noise and JPEG, shuffled, in two rounds, then an exact resize to the LR size. Every random choice
-# comes from one numpy Generator, so a (seed, sample) pair always gives the same LR image.
+# Blur, resize, noise and JPEG, shuffled, in two rounds, then an exact resize to the LR size and a JPEG. Every random
+# choice comes from one numpy Generator, so a (seed, sample) pair always gives the same LR image.
 
 RESIZE_MODES = ("bicubic", "bilinear", "area")
 
@@ -234,7 +234,8 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
 
     Two rounds of {Gaussian blur (random isotropic / anisotropic kernel), random resize (bicubic / bilinear / area),
     Gaussian noise (σ 1..25 grey levels, colour or grey), JPEG (quality 30..95)} in a random order per round,
-    then a resize to exactly 1/scale of the input with a random mode. All randomness comes from `rng`.
+    then a resize to exactly 1/scale of the input with a random mode and a JPEG (quality 30..95) of the result.
+    All randomness comes from `rng`.
     """
     if image.dtype != np.uint8 or image.ndim != 3:
         raise ValueError(f"real_world_degradation takes a uint8 (H, W, C) image, got {image.dtype} {image.shape}")
@@ -259,7 +260,9 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
             else:
                 x = jpeg_compress(as_uint8(x), int(rng.integers(30, 96))).astype(np.float32) / 255.0
     x = resize(x, (h, w), RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
-    return as_uint8(x)
+    # JPEG last, as BSRGAN: real low-quality inputs are mostly JPEGs, their 8×8 blocks on the LR pixel grid, which
+    # the earlier rounds' blocks, resized since, never are.
+    return jpeg_compress(as_uint8(x), int(rng.integers(30, 96)))
 
 
 # --- the setting -----------------------------------------------------------------------------------------------
