@@ -149,6 +149,16 @@ def test_paired_patches_stay_aligned_under_augmentation(tmp_path):
         Image.open(tmp_path / "lr" / f"p{i}x2.png").resize((12, 10)).save(tmp_path / "lr4" / f"p{i}.png")
     with pytest.raises(ValueError, match=r"lr4: p0.png is 12×10, but its HR image p0.png \(48×40\) at ×2 needs 24×20"):
         pair_lr_images(hr, str(tmp_path / "lr4"), 2, "train", None)
+    # recursive folders with one name twice (a/p0.png, b/p0.png): stems alone would pair both with one LR image
+    for side, name in (("hr", "p0.png"), ("lr", "p0x2.png")):
+        (tmp_path / "dup" / side / "b").mkdir(parents=True)
+        Image.open(tmp_path / side / name).save(tmp_path / "dup" / side / "b" / name)
+        (tmp_path / "dup" / side / "a").mkdir()
+        Image.open(tmp_path / "dup" / side / "b" / name).transpose(Image.FLIP_LEFT_RIGHT).save(
+            tmp_path / "dup" / side / "a" / name
+        )
+    with pytest.raises(ValueError, match="'p0' names 2 HR and 2 LR images"):
+        pair_lr_images(load_images(str(tmp_path / "dup" / "hr")), str(tmp_path / "dup" / "lr"), 2, "train", None)
 
 
 def test_noise_and_jpeg_degradations(folder):

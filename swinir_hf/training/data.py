@@ -12,6 +12,7 @@ import io
 import logging
 import re
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,9 +121,21 @@ def item_name(item: str | dict) -> str:
 
 
 def pair_lr_images(hr_items: list, lr_source: str, scale: int, split: str, cache_dir: str | None) -> list:
-    """The LR item for each HR item, matched by file stem with an optional `x{scale}` suffix (`baby` ↔ `babyx2`)."""
+    """The LR item for each HR item, matched by file stem with an optional `x{scale}` suffix (`baby` ↔ `babyx2`).
+
+    Raises `ValueError` when a stem is not unique among the HR or the LR images (folders searched recursively can hold
+    `a/001.png` and `b/001.png`): pairs would be mismatched.
+    """
     lr_items = load_images(lr_source, split, cache_dir)
     by_stem = {re.sub(rf"x{scale}$", "", Path(item_name(it)).stem): it for it in lr_items}
+    hr_count = Counter(Path(item_name(it)).stem for it in hr_items)
+    lr_count = Counter(re.sub(rf"x{scale}$", "", Path(item_name(it)).stem) for it in lr_items)
+    for stem, n in hr_count.items():
+        if n > 1 or lr_count[stem] > 1:
+            raise ValueError(
+                f"{lr_source}: HR and LR images are paired by file name, and '{stem}' names {n} HR and "
+                f"{lr_count[stem]} LR images (in several folders?): give each pair a name of its own"
+            )
     missing = [item_name(it) for it in hr_items if Path(item_name(it)).stem not in by_stem]
     if missing:
         raise FileNotFoundError(f"no LR image in {lr_source} for {len(missing)} HR images, e.g. {missing[:3]}")
