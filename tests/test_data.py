@@ -344,3 +344,31 @@ def test_bicubic_training_inputs_match_the_downscaled_image(tmp_path):
         for f in range(2)
         for r in range(4)
     )
+
+
+def test_jpeg_patches_have_their_blocks_at_any_offset_as_the_authors_data(folder):
+    """A JPEG sample is cut from a (p + 8)² compressed crop, at its corner or, half of the time, at a random offset
+    of up to 8 pixels (the authors' data); compressing the patch itself put every 8×8 block grid at its corner."""
+    p, offsets = 16, []
+
+    class Marked(Degradation):
+        """The JPEG setting, whose 'compression' writes each pixel's position into the input instead."""
+
+        def __call__(self, hr, rng):
+            assert hr.shape[:2] == (p + 8, p + 8)
+            rows, cols = np.indices(hr.shape[:2], dtype=np.float32)
+            return np.stack([rows, cols, np.zeros_like(rows)], axis=-1)
+
+    items = load_images(str(folder))
+    ds = TrainingPatches(items, p, Marked("jpeg", jpeg_quality=10), 3, seed=3)
+    plain = TrainingPatches(items, p, Degradation("jpeg", jpeg_quality=10), 3, seed=3)
+    for key in range(40):
+        sample = ds[key]["pixel_values"].numpy()
+        dy, dx = int(sample[0, 0, 0]), int(sample[1, 0, 0])
+        offsets.append((dy, dx))
+        assert sample.shape == (3, p, p) and int(sample[0, -1, -1]) == dy + p - 1  # a p² window of the crop
+        real = plain[key]
+        assert real["labels"].shape == real["pixel_values"].shape == (3, p, p)
+    corner = offsets.count((0, 0))
+    assert 10 <= corner <= 30 and len(set(offsets)) > 10
+    assert max(max(o) for o in offsets) <= 8

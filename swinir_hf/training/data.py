@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+JPEG_BLOCK = 8  # pixels: the side of a JPEG block, and the reach of the random offset of a JPEG patch
 _DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
@@ -239,7 +240,10 @@ class TrainingPatches(torch.utils.data.Dataset):
         scale, p = self.degradation.scale, self.patch_size
         flip = int(rng.integers(2)) if self.flip else 0
         rot = int(rng.integers(4)) if self.rot90 else 0
-        if lr is None:
+        if lr is None and self.degradation.kind == "jpeg":
+            inp, target = self._jpeg_patch(hr, flip, rot, rng)
+            target = target.astype(np.float32) / 255.0
+        elif lr is None:
             hr = pad_to(hr, p * scale)
             top, left = int(rng.integers(hr.shape[0] - p * scale + 1)), int(rng.integers(hr.shape[1] - p * scale + 1))
             if self.degradation.kind == "bicubic":  # downscaled in the image's context, then augmented, as LR files
@@ -265,6 +269,22 @@ class TrainingPatches(torch.utils.data.Dataset):
             "pixel_values": torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1))),
             "labels": torch.from_numpy(np.ascontiguousarray(target.transpose(2, 0, 1))),
         }
+
+    def _jpeg_patch(
+        self, hr: np.ndarray, flip: int, rot: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(input float32, target uint8) p² patches of JPEG data, as the authors make them: a (p + 8)² crop,
+        augmented and compressed, then the patch at its corner or, half of the time, at a random offset of up to 8
+        pixels. Compressing the patch itself would put the 8×8 blocks always at its corner: tiles and crops of a JPEG
+        photo have them anywhere."""
+        p, big = self.patch_size, self.patch_size + JPEG_BLOCK
+        hr = pad_to(hr, big)
+        top, left = int(rng.integers(hr.shape[0] - big + 1)), int(rng.integers(hr.shape[1] - big + 1))
+        region = np.ascontiguousarray(augment(hr[top : top + big, left : left + big], flip, rot))
+        degraded = self.degradation(region, rng)
+        shifted = rng.random() < 0.5
+        dy, dx = (int(rng.integers(JPEG_BLOCK + 1)), int(rng.integers(JPEG_BLOCK + 1))) if shifted else (0, 0)
+        return degraded[dy : dy + p, dx : dx + p], region[dy : dy + p, dx : dx + p]
 
 
 class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
