@@ -152,6 +152,19 @@ def test_two_inputs_for_one_output_are_refused_with_a_message(tmp_path, model_di
     assert capsys.readouterr().err.count("restore them into separate -o folders") == 2
 
 
+def test_inputs_that_ext_auto_maps_to_one_output_are_not_told_to_use_it(tmp_path, model_dir, capsys):
+    # --ext auto writes a GIF as PNG, so a.gif and a.png collide under it too: suggesting it would not help.
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rng_image((6, 6, 3))).save(src / "a.png")
+    Image.fromarray(_rng_image((6, 6, 3), 1)).save(src / "a.gif")
+    for ext in ("png", "auto"):
+        assert _restore(src, "-o", tmp_path / ext, "--ext", ext, model_dir=model_dir) == 1
+        err = capsys.readouterr().err
+        assert "--ext auto" not in err
+        assert err.count("restore them into separate -o folders") == 2
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

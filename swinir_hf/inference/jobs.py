@@ -84,16 +84,19 @@ def output_size(width: int, height: int, outscale: float) -> tuple[int, int]:
 
 def output_path(src: Path, rel: Path, out_dir: Path, output: OutputOptions) -> Path:
     """Where the restoration of `src` (found at `rel` under its input root) is written."""
-    if output.ext == "auto":
-        suffix = src.suffix if src.suffix.lower() in _KEPT_SUFFIXES else ".png"
-    else:
-        suffix = "." + output.ext
+    suffix = _auto_suffix(src) if output.ext == "auto" else "." + output.ext
     return out_dir / rel.parent / f"{rel.stem}{output.suffix}{suffix}"
+
+
+def _auto_suffix(src: Path) -> str:
+    """The output suffix `--ext auto` gives `src`."""
+    return src.suffix if src.suffix.lower() in _KEPT_SUFFIXES else ".png"
 
 
 def _apart(src: Path, others: list[Path]) -> str:
     """How to keep inputs that share an output apart (a suffix is added to all of them alike, so it cannot)."""
-    if all(p.suffix.lower() != src.suffix.lower() for p in others):
+    # `--ext auto` parts only inputs whose kept formats differ: a.gif and a.png both become a.png.
+    if all(_auto_suffix(p).lower() != _auto_suffix(src).lower() for p in others):
         return "use --ext auto (each output keeps its input's format)"
     return "restore them into separate -o folders"
 
