@@ -109,6 +109,7 @@ def test_recursive_keeps_sub_folders(inputs, model_dir, tmp_path):
 def test_missing_input_and_model_are_clean_errors(model_dir, tmp_path, capsys):
     assert main(["restore", str(tmp_path / "nope*.png"), "-o", str(tmp_path), "--model", str(model_dir)]) == 1
     assert "no such file" in capsys.readouterr().err
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")  # an input that exists: the model is what is missing
     assert main(["restore", str(tmp_path), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "m.pth")]) == 1
     assert "does not exist" in capsys.readouterr().err
 

@@ -165,6 +165,20 @@ def test_inputs_that_ext_auto_maps_to_one_output_are_not_told_to_use_it(tmp_path
         assert err.count("restore them into separate -o folders") == 2
 
 
+def test_a_folder_without_files_is_an_error_not_restored_0(tmp_path, model_dir, capsys):
+    photos = tmp_path / "photos"
+    (photos / "2024").mkdir(parents=True)
+    Image.fromarray(_rng_image((6, 6, 3))).save(photos / "2024" / "a.png")
+    (photos / ".DS_Store").write_bytes(b"")
+    assert _restore(photos, "-o", tmp_path / "out", model_dir=model_dir) == 1
+    assert capsys.readouterr().err == f"error: no files in folder {photos} (pass --recursive for its sub-folders)\n"
+    (tmp_path / "empty").mkdir()
+    assert _restore(tmp_path / "empty", "-o", tmp_path / "out", model_dir=model_dir) == 1
+    assert capsys.readouterr().err == f"error: no files in folder {tmp_path / 'empty'}\n"
+    assert _restore(photos, "-o", tmp_path / "out", "--recursive", model_dir=model_dir) == 0
+    assert (tmp_path / "out" / "2024" / "a.png").is_file()
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

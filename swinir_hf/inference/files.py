@@ -84,17 +84,21 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
     that are not images get reported rather than silently skipped.
 
     Raises:
-        FileNotFoundError: an input that names nothing.
+        FileNotFoundError: an input that names nothing, or a folder with no (non-hidden) files to collect.
     """
     found: dict[Path, Path] = {}
     for spec in inputs:
         path = Path(spec)
         if path.is_dir():
-            files = path.rglob("*") if recursive else path.iterdir()
+            files = [f for f in (path.rglob("*") if recursive else path.iterdir()) if f.is_file()]
+            files = [f for f in files if not any(part.startswith(".") for part in f.relative_to(path).parts)]
+            if not files:  # a typo or a forgotten --recursive, which a bare "restored 0" would hide
+                subfolders = not recursive and any(p.is_dir() for p in path.iterdir())
+                raise FileNotFoundError(
+                    f"no files in folder {spec}" + " (pass --recursive for its sub-folders)" * subfolders
+                )
             for f in files:
-                rel = f.relative_to(path)
-                if f.is_file() and not any(part.startswith(".") for part in rel.parts):
-                    found.setdefault(f.resolve(), rel)
+                found.setdefault(f.resolve(), f.relative_to(path))
         elif path.is_file():
             found.setdefault(path.resolve(), Path(path.name))
         else:
