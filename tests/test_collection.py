@@ -179,6 +179,21 @@ def test_a_folder_without_files_is_an_error_not_restored_0(tmp_path, model_dir, 
     assert (tmp_path / "out" / "2024" / "a.png").is_file()
 
 
+def test_jpeg_output_of_a_transparent_image_warns_that_alpha_is_dropped(tmp_path, model_dir, caplog):
+    src = tmp_path / "in"
+    src.mkdir()
+    pixels = _rng_image((6, 6, 4))
+    pixels[..., 3] = 255
+    Image.fromarray(pixels, "RGBA").save(src / "opaque.png")
+    pixels[:3, :, 3] = 0
+    Image.fromarray(pixels, "RGBA").save(src / "cutout.png")
+    caplog.set_level("WARNING")
+    assert _restore(src, "-o", tmp_path / "out", "--ext", "jpg", model_dir=model_dir) == 0
+    dropped = [r.getMessage() for r in caplog.records if "alpha" in r.getMessage()]
+    out = tmp_path / "out" / "cutout.jpg"
+    assert dropped == [f"{out}: JPEG has no transparency, so the alpha channel is dropped (png / webp keep it)"]
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

@@ -25,6 +25,8 @@ from PIL import Image, UnidentifiedImageError
 from ..models.image_processing_swinir import normalize_pil, warn_if_animated
 from .files import create_temp, remove_stale_temp_files
 
+logger = logging.getLogger(__name__)
+
 # EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).
 _ORIENT = {
     2: lambda a: a[:, ::-1],
@@ -322,8 +324,8 @@ def write_image(
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded.
 
     uint16 colour arrays are written as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats
-    without 16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha. `quality` (1-100) applies to JPEG and lossy WebP;
-    `lossless` writes lossless WebP (ignored by the other formats).
+    without 16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque).
+    `quality` (1-100) applies to JPEG and lossy WebP; `lossless` writes lossless WebP (ignored by the other formats).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -341,6 +343,11 @@ def write_image(
         if fmt in ("JPEG", "WEBP") and image.mode.startswith("I"):
             image = image.point(lambda v: v / 257.0).convert("L")
         if fmt == "JPEG" and image.mode not in ("L", "RGB"):
+            if "A" in image.getbands() and image.getchannel("A").getextrema()[0] < 255:
+                # The colour under transparent pixels is arbitrary (often black): it shows once alpha is gone.
+                logger.warning(
+                    f"{path}: JPEG has no transparency, so the alpha channel is dropped (png / webp keep it)"
+                )
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
     remove_stale_temp_files(path.parent)
     try:
