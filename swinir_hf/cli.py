@@ -11,7 +11,13 @@ from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
 from .extras import MissingExtraError, require
 from .inference.collection import check_fresh_output_folder
-from .inference.collection_cli import LaunchParser, add_restore_arguments, engine_options, tile_argument
+from .inference.collection_cli import (
+    LaunchParser,
+    add_restore_arguments,
+    engine_options,
+    overlap_argument,
+    tile_argument,
+)
 from .inference.restoration import DTYPES
 
 
@@ -153,7 +159,9 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tile", type=tile_argument, default=None, help="tile size in input pixels or 'auto' (default: whole image)"
     )
-    p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
+    p.add_argument(
+        "--tile-overlap", type=overlap_argument, default=32, help="overlap of neighbouring tiles (default 32)"
+    )
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+)")
     # A benchmark states the precision its figures were measured in: no machine-dependent "auto".
     exact = [d for d in DTYPES if d != "auto"]

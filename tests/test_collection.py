@@ -339,8 +339,16 @@ def test_user_errors_are_printed_by_the_main_process_only(rank, mixed, model_dir
             command(args)
         assert exit_.value.code == 2
         err = capsys.readouterr().err
-        assert ("error: argument --tile: tile must be a number of pixels or 'auto', got 'big'" in err) is shown
+        assert ("error: argument --tile: tile must be a positive number of pixels or 'auto', got 'big'" in err) is shown
         assert err.count("usage:") == shown
+    # Out-of-range numbers too, named by their option (the engine's message offered None, which no option takes).
+    for option, value, message in (
+        ("--tile", "0", "tile must be a positive number of pixels or 'auto', got '0'"),
+        ("--tile-overlap", "-3", "tile overlap must be a number of pixels (0 or more), got '-3'"),
+    ):
+        with pytest.raises(SystemExit):
+            restore_main([str(mixed), "-o", str(tmp_path / "out"), option, value])
+        assert (f"error: argument {option}: {message}" in capsys.readouterr().err) is shown
     assert not (tmp_path / "out").exists()
 
 

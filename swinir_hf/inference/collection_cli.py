@@ -54,13 +54,19 @@ def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:
 
 
 def tile_argument(value: str) -> int | str:
-    """`--tile`: a number of pixels or "auto"."""
+    """`--tile`: a positive number of pixels or "auto"."""
     if value == "auto":
         return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"tile must be a number of pixels or 'auto', got {value!r}") from None
+    if not value.strip().isdigit() or int(value) < 1:  # the engine's own message would offer None, not an option here
+        raise argparse.ArgumentTypeError(f"tile must be a positive number of pixels or 'auto', got {value!r}")
+    return int(value)
+
+
+def overlap_argument(value: str) -> int:
+    """`--tile-overlap`: a number of pixels, 0 or more."""
+    if not value.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"tile overlap must be a number of pixels (0 or more), got {value!r}")
+    return int(value)
 
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
@@ -76,7 +82,9 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         "on the fly), catalogue name or Hub id",
     )
     p.add_argument("--tile", type=tile_argument, default="auto", help="tile size in input pixels or 'auto' (default)")
-    p.add_argument("--tile-overlap", type=int, default=32, help="overlap of neighbouring tiles (default 32)")
+    p.add_argument(
+        "--tile-overlap", type=overlap_argument, default=32, help="overlap of neighbouring tiles (default 32)"
+    )
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
     p.add_argument(
         "--dtype",
