@@ -194,6 +194,22 @@ def test_jpeg_output_of_a_transparent_image_warns_that_alpha_is_dropped(tmp_path
     assert dropped == [f"{out}: JPEG has no transparency, so the alpha channel is dropped (png / webp keep it)"]
 
 
+def test_a_symlink_beside_its_target_is_restored_under_both_names(tmp_path, model_dir):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rng_image((6, 6, 3))).save(src / "z.png")
+    (src / "a.png").symlink_to("z.png")
+    out = tmp_path / "out"
+    assert _restore(src, "./" + os.path.relpath(src / "z.png"), "-o", out, model_dir=model_dir) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "z.png"]  # z.png given twice is one input
+    # An input that is a symlink to where its output goes is still never overwritten.
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / "z.png").symlink_to(out / "z.png")
+    before = (out / "z.png").read_bytes()
+    assert _restore(tmp_path / "link", "-o", out, "--overwrite", model_dir=model_dir) == 1
+    assert (out / "z.png").read_bytes() == before
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

@@ -78,7 +78,8 @@ def _alive(pid: int) -> bool:
 
 
 def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple[Path, Path]]:
-    """Files, folders and glob patterns → sorted unique (file, path relative to its root) pairs.
+    """Files, folders and glob patterns → sorted unique (file, path relative to its root) pairs, each file named
+    by `_real_name`.
 
     A folder contributes every non-hidden file in it (its sub-folders too with `recursive`), so that files
     that are not images get reported rather than silently skipped.
@@ -98,13 +99,20 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
                     f"no files in folder {spec}" + " (pass --recursive for its sub-folders)" * subfolders
                 )
             for f in files:
-                found.setdefault(f.resolve(), f.relative_to(path))
+                found.setdefault(_real_name(f), f.relative_to(path))
         elif path.is_file():
-            found.setdefault(path.resolve(), Path(path.name))
+            found.setdefault(_real_name(path), Path(path.name))
         else:
             matches = [Path(m) for m in glob.glob(spec, recursive=recursive) if Path(m).is_file()]
             if not matches:
                 raise FileNotFoundError(f"no such file, folder or matching files: {spec}")
             for m in matches:
-                found.setdefault(m.resolve(), Path(m.name))
+                found.setdefault(_real_name(m), Path(m.name))
     return sorted(found.items())
+
+
+def _real_name(path: Path) -> Path:
+    """`path` with its folders resolved but not its own name: one file reached by two paths (`in/a.png`,
+    `./in/a.png`) is one input, while a symlink beside its target (`a.png -> z.png`) is an input of its own, as a
+    user listing the folder sees it; which of the two were kept would otherwise depend on the listing order."""
+    return path.absolute().parent.resolve() / path.name

@@ -102,7 +102,7 @@ def _apart(src: Path, others: list[Path]) -> str:
 
 
 def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: OutputOptions) -> Plan:
-    """(resolved input, relative path) pairs (as `collect_inputs` gives) → the `Plan`. Reads no pixels.
+    """(input, relative path) pairs (as `collect_inputs` gives: folders resolved) → the `Plan`. Reads no pixels.
 
     Deterministic for a given file list and output folder, so every process of a distributed run computes
     the same plan. An input is an earlier output when another input maps onto it: the same file, or with a
@@ -120,7 +120,8 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             plan.earlier_outputs.append(src)
         else:
             kept.append((src, dst))
-    sources = {src for src, _ in kept}  # an earlier output is ours: skipped if it exists, like any output
+    # An earlier output is ours: skipped if it exists, like any output. A symlinked input is guarded as its target.
+    sources = {p for src, _ in kept for p in (src, src.resolve())}
     by_output: dict[Path, list[Path]] = {}
     for src, dst in kept:
         by_output.setdefault(dst, []).append(src)
