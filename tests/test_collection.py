@@ -210,6 +210,17 @@ def test_a_symlink_beside_its_target_is_restored_under_both_names(tmp_path, mode
     assert (out / "z.png").read_bytes() == before
 
 
+def test_a_file_also_named_alone_keeps_its_place_under_its_folder(tmp_path, model_dir):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    Image.fromarray(_rng_image((6, 6, 3))).save(src / "a.png")
+    Image.fromarray(_rng_image((6, 6, 3), 1)).save(src / "sub" / "a.png")
+    for order in ((src / "sub" / "a.png", src), (src, src / "sub" / "a.png")):
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        assert _restore(*order, "--recursive", "-o", out, model_dir=model_dir) == 0
+        assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a.png", "sub/a.png"]
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

@@ -82,12 +82,21 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
     by `_real_name`.
 
     A folder contributes every non-hidden file in it (its sub-folders too with `recursive`), so that files
-    that are not images get reported rather than silently skipped.
+    that are not images get reported rather than silently skipped. A file named by several inputs keeps the
+    deepest of its relative paths (a folder's over a bare file name).
 
     Raises:
         FileNotFoundError: an input that names nothing, or a folder with no (non-hidden) files to collect.
     """
     found: dict[Path, Path] = {}
+
+    def add(file: Path, rel: Path) -> None:
+        # A file named twice keeps its deepest relative path, whatever the order of the inputs: `in/sub/a.png`
+        # beside `in --recursive` goes to sub/a.png, not onto in/a.png's output.
+        key = _real_name(file)
+        if key not in found or len(rel.parts) > len(found[key].parts):
+            found[key] = rel
+
     for spec in inputs:
         path = Path(spec)
         if path.is_dir():
@@ -99,15 +108,15 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
                     f"no files in folder {spec}" + " (pass --recursive for its sub-folders)" * subfolders
                 )
             for f in files:
-                found.setdefault(_real_name(f), f.relative_to(path))
+                add(f, f.relative_to(path))
         elif path.is_file():
-            found.setdefault(_real_name(path), Path(path.name))
+            add(path, Path(path.name))
         else:
             matches = [Path(m) for m in glob.glob(spec, recursive=recursive) if Path(m).is_file()]
             if not matches:
                 raise FileNotFoundError(f"no such file, folder or matching files: {spec}")
             for m in matches:
-                found.setdefault(_real_name(m), Path(m.name))
+                add(m, Path(m.name))
     return sorted(found.items())
 
 
