@@ -221,6 +221,18 @@ def test_a_file_also_named_alone_keeps_its_place_under_its_folder(tmp_path, mode
         assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a.png", "sub/a.png"]
 
 
+def test_a_file_where_an_output_sub_folder_goes_is_refused_before_restoring(mixed, tmp_path, model_dir, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sub").write_text("the user's notes")
+    assert _restore(mixed, "--recursive", "-o", out, model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    target = out.resolve() / "sub" / "same.png"
+    assert f"error: {mixed / 'sub' / 'same.png'}: cannot write {target}: {out.resolve() / 'sub'} is a file" in err
+    assert "restored 5, failed 1" in err
+    assert (out / "sub").read_text() == "the user's notes"
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .image_io import IMAGE_SUFFIXES
-from .jobs import OutputOptions, Plan, plan_jobs, restore_image, run_jobs, sort_by_size
+from .jobs import OutputOptions, Plan, file_in_the_way, plan_jobs, restore_image, run_jobs, sort_by_size
 from .restoration import EngineOptions
 
 T = TypeVar("T")
@@ -117,8 +117,7 @@ def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
     """Raise ValueError when `out_dir`, or the nearest of its parents that exists, is a file: once, before the
     model loads, rather than one error per input (`option` names the argument to change)."""
     path = Path(out_dir).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
+    if (existing := file_in_the_way(path)) is not None:
         where = "" if existing == path else f" ({existing} is a file)"
         raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another {option}")
 

@@ -132,6 +132,8 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             others = [p for p in by_output[dst] if p != src]
             message = f"output {dst} would also be written from {', '.join(map(str, others))}: {_apart(src, others)}"
             plan.errors.append((src, message))
+        elif (blocker := file_in_the_way(dst.parent)) is not None:  # found now, not after restoring
+            plan.errors.append((src, f"cannot write {dst}: {blocker} is a file, not a folder"))
         elif dst.is_dir():  # not an earlier output: nothing would ever be written there
             plan.errors.append((src, f"output {dst} is a folder: move it or use a --suffix"))
         elif dst.exists() and not output.overwrite:
@@ -140,6 +142,13 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             lossless = output.ext in ("auto", "webp") and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
             plan.jobs.append(Job(src, dst, lossless))
     return plan
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing one of `folder` and its parents when it is not a folder (so `folder` cannot be made),
+    else None."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    return None if existing.is_dir() else existing
 
 
 def _is_lossless_webp(path: Path) -> bool:
