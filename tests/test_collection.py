@@ -233,6 +233,15 @@ def test_a_file_where_an_output_sub_folder_goes_is_refused_before_restoring(mixe
     assert (out / "sub").read_text() == "the user's notes"
 
 
+def test_an_input_whose_name_is_near_the_255_byte_limit_is_restored(tmp_path, model_dir):
+    src = tmp_path / "in"
+    src.mkdir()
+    name = "é" * 120 + ".png"  # 244 bytes: the output's own name fits, a temporary name with a prefix would not
+    Image.fromarray(_rng_image((6, 6, 3))).save(src / name)
+    assert _restore(src, "-o", tmp_path / "out", model_dir=model_dir) == 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [name]
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

@@ -37,7 +37,11 @@ def create_temp(path: Path) -> str:
     """A new empty file beside `path`, created with mode 0666 & ~umask (as the final file should be; mkstemp
     would give 0600)."""
     for _ in range(100):
-        tmp = path.parent / f"{_TEMP_PREFIX}{process_tag()}-{secrets.token_hex(4)}-{path.name}"
+        head = f"{_TEMP_PREFIX}{process_tag()}-{secrets.token_hex(4)}-"
+        # The target's name is only a hint for a reader: cut to the 255 bytes a file name may have, so that a
+        # target whose own name is near that limit can still be written.
+        hint = os.fsencode(path.name)[: max(0, 255 - len(os.fsencode(head)))].decode("utf-8", "ignore")
+        tmp = path.parent / f"{head}{hint}"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return str(tmp)
