@@ -242,6 +242,24 @@ def test_an_input_whose_name_is_near_the_255_byte_limit_is_restored(tmp_path, mo
     assert [p.name for p in (tmp_path / "out").iterdir()] == [name]
 
 
+def test_an_output_folder_that_cannot_be_created_names_the_target_and_why(tmp_path, model_dir, monkeypatch, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rng_image((6, 6, 3))).save(src / "a.png")
+    out = tmp_path / "out"
+
+    def refuse(self, *args, **kwargs):  # as a folder without write permission does for a user other than root
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    assert _restore(src, "-o", out, model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"error: {src / 'a.png'}: cannot write {out.resolve() / 'a.png'}: cannot create folder {out.resolve()} " in err
+    )
+    assert "(Permission denied)" in err
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

@@ -220,7 +220,11 @@ def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) ->
     if output.outscale is not None:
         h, w = item.pixel_values.shape[-2:]
         colour = resize_float(colour, output_size(w, h, output.outscale))
-    item.job.dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        item.job.dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # as write_image's errors: the target, then why
+        where = err.filename or item.job.dst.parent
+        raise OSError(f"cannot write {item.job.dst}: cannot create folder {where} ({err.strerror or err})") from err
     image = compose_image(colour, item.layout)
     write_image(item.job.dst, image, item.icc_profile, quality=output.quality, lossless=item.job.lossless)
 
