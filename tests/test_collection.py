@@ -260,6 +260,13 @@ def test_an_output_folder_that_cannot_be_created_names_the_target_and_why(tmp_pa
     assert "(Permission denied)" in err
 
 
+def test_an_empty_input_file_is_reported_as_empty(tmp_path, model_dir, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes(b"")  # an interrupted copy
+    assert _restore(tmp_path / "in", "-o", tmp_path / "out", model_dir=model_dir) == 1
+    assert f"error: {tmp_path / 'in' / 'a.png'}: not a readable image (empty file)\n" in capsys.readouterr().err
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

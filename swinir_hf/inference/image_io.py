@@ -90,7 +90,9 @@ def read_image(path: str | os.PathLike) -> ImageData:
         array = _read_tiff_array(path) if isinstance(err, UnidentifiedImageError) else None
         if array is not None:
             return array
-        raise ValueError(f"{path}: not a readable image ({_reason(err, path)})") from err
+        # An empty file (an interrupted copy or download) is worth naming: Pillow only says it cannot identify it.
+        why = "empty file" if isinstance(err, UnidentifiedImageError) and _is_empty(path) else _reason(err, path)
+        raise ValueError(f"{path}: not a readable image ({why})") from err
     warn_if_animated(image, str(path))
     if deep is not None:
         # Grey is a PIL image (`I;16`), as Pillow reads a 16-bit grey PNG.
@@ -101,6 +103,13 @@ def read_image(path: str | os.PathLike) -> ImageData:
 
 # The `ftyp` brands of HEIF files (HEIC photos, image sequences); AVIF ones Pillow reads itself.
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 def open_image(path: str | os.PathLike) -> Image.Image:
