@@ -696,3 +696,28 @@ def test_build_space_assembles_a_runnable_space(tmp_path):
     probe = "import sys, app; print(sys.modules['swinir_hf'].__file__); print(app.EXAMPLES_DIR)"
     lines = subprocess.run([sys.executable, "-c", probe], cwd=out, capture_output=True, text=True, check=True).stdout
     assert lines.split() == [str(out / "swinir_hf" / "__init__.py"), str(out / "swinir_hf" / "demo" / "examples")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--concurrency", "0"], "--concurrency: expected a whole number ≥ 1, not 0"),
+        (["--queue-size", "-1"], "--queue-size: expected a whole number ≥ 1, not -1"),
+        (["--max-pixels", "1e6"], "--max-pixels: expected a whole number, not '1e6'"),
+        (["--port", "70000"], "--port: expected a whole number 1 to 65535, not 70000"),
+    ],
+)
+def test_command_line_refuses_numbers_the_server_cannot_use(argv, problem, capsys):
+    # --concurrency 0 used to start a server whose every job waited forever for a worker.
+    with pytest.raises(SystemExit):
+        app.parse_args(argv)
+    assert problem in capsys.readouterr().err
+
+
+def test_command_line_checks_the_size_limit_from_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("SWINIR_DEMO_MAX_PIXELS", "0")
+    with pytest.raises(SystemExit):
+        app.parse_args([])
+    assert "--max-pixels: expected a whole number ≥ 1, not 0" in capsys.readouterr().err
+    monkeypatch.setenv("SWINIR_DEMO_MAX_PIXELS", "2000000")
+    assert app.parse_args([]).max_pixels == 2_000_000

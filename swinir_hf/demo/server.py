@@ -17,6 +17,22 @@ from .layout import CSS
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 
+def _whole_number(low: int, high: int | None = None):
+    """An argparse type: a whole number from `low` (to `high`), else argparse's one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"≥ {low}" if high is None else f"{low} to {high}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {bounds}, not {value}")
+        return value
+
+    return parse
+
+
 def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=prog, description="SwinIR image restoration demo (Gradio), on localhost.")
     env = os.environ.get
@@ -25,8 +41,9 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
     )
     parser.add_argument(
         "--port",
-        type=int,
-        default=int(env("GRADIO_SERVER_PORT", "7860")),
+        # A string default goes through `type` too, so a bad GRADIO_SERVER_PORT gets the same message.
+        type=_whole_number(1, 65535),
+        default=env("GRADIO_SERVER_PORT", "7860"),
         help="port to listen on (default: %(default)s)",
     )
     parser.add_argument(
@@ -34,19 +51,19 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
     )
     parser.add_argument(
         "--max-pixels",
-        type=int,
-        default=int(env("SWINIR_DEMO_MAX_PIXELS", str(DEFAULT_MAX_PIXELS))),
+        type=_whole_number(1),
+        default=env("SWINIR_DEMO_MAX_PIXELS", str(DEFAULT_MAX_PIXELS)),
         help="largest accepted input, width × height (default: %(default)s)",
     )
     parser.add_argument(
         "--concurrency",
-        type=int,
+        type=_whole_number(1),
         default=1,
         help="restorations running at once, each on its share of the CPU cores (default: %(default)s)",
     )
     parser.add_argument(
         "--queue-size",
-        type=int,
+        type=_whole_number(1),
         default=20,
         help="jobs waiting at most before new ones are refused (default: %(default)s)",
     )
