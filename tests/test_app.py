@@ -721,3 +721,15 @@ def test_command_line_checks_the_size_limit_from_the_environment(monkeypatch, ca
     assert "--max-pixels: expected a whole number ≥ 1, not 0" in capsys.readouterr().err
     monkeypatch.setenv("SWINIR_DEMO_MAX_PIXELS", "2000000")
     assert app.parse_args([]).max_pixels == 2_000_000
+
+
+def test_animated_upload_says_only_its_first_frame_is_restored(demo, tmp_path):
+    gif = tmp_path / "anim.gif"
+    frames = [Image.new("RGB", (24, 16), colour) for colour in ("red", "green", "blue")]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
+    note = "animated (3 frames): only the first is restored"
+    # The user used to learn this only from the server log.
+    assert note in demo.on_upload(str(gif), SR, 2, AUTO, None, "")[1]
+    _, _, info = run(demo, gif)
+    assert note in info
+    assert "animated" not in run(demo, EXAMPLE)[2]

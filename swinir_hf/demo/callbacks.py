@@ -45,6 +45,7 @@ from .uploads import (
     colour_channels,
     decode,
     describe,
+    frames_note,
     is_float,
     jpeg_quality,
     open_header,
@@ -172,7 +173,7 @@ class RestorationDemo:
         elif "error" in info:
             text = f"⚠ {info['error']}"
         elif info:
-            text = f"**Input** {describe(info['pixels'])}"
+            text = f"**Input** {describe(info['pixels'])}{frames_note(path)}"
         else:
             text = ""
         shown = thumbnail(info["pixels"]) if "pixels" in info else None
@@ -266,6 +267,7 @@ class RestorationDemo:
         after = preview(result)
         before = preview(data.pixels).resize(after.size, Image.Resampling.BICUBIC)
         info = f"**Input** {describe(data.pixels)} → **output** {describe(result)} · {plan.name} · {seconds:.1f} s"
+        info += frames_note(path)
         if after.size != size_of(data.pixels):
             info += " · *before*: the input enlarged with bicubic interpolation"
         return (before, after), str(out), info

@@ -94,6 +94,17 @@ def describe(pixels: Image.Image | np.ndarray) -> str:
     return f"{w}×{h} {kind}"
 
 
+def frames_note(path: str | os.PathLike) -> str:
+    """' · animated (N frames): only the first is restored' for an animated file (GIF, APNG, WebP, multi-page
+    TIFF), else '': the restoration reads one frame, and the user should know the rest are not in the result."""
+    try:
+        with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1) if getattr(image, "is_animated", False) else 1
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return ""
+    return f" · animated ({frames} frames): only the first is restored" if frames > 1 else ""
+
+
 def open_header(path: str) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels.
 
