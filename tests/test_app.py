@@ -136,7 +136,7 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
             run(demo, path)
         assert not err.value.print_exception  # a user error: no traceback in the server log
     small = RestorationDemo(max_pixels=1000, extra_models=[str(model_dir)], defaults_dir=tmp_path)
-    with pytest.raises(gr.Error, match=r"120×100 = 0\.01 megapixels; this demo accepts up to 0\.00"):
+    with pytest.raises(gr.Error, match="This image is 120×100 = 12,000 pixels; this demo takes up to 1,000. Crop"):
         run(small, EXAMPLE)
     with pytest.raises(gr.Error, match="Upload an image first"):
         demo.restore(None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", session())
@@ -375,7 +375,7 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
         max_pixels=3000, defaults_dir=tmp_path / "none", extra_models=[str(demo.menu.entries[0].specs[None])]
     )
     _, text, shrink, *_, button = small.on_upload(str(EXAMPLE), SR, 2, AUTO, None, "")
-    assert text.startswith("⚠ This image is 120×100 = 0.0 megapixels; this demo takes up to 0.00")
+    assert text.startswith("⚠ This image is 120×100 = 12,000 pixels; this demo takes up to 3,000. Shrink")
     assert shrink["visible"] and not button["interactive"]
     shrunk = small.shrink_upload(str(EXAMPLE))
     with Image.open(shrunk) as image:
@@ -733,3 +733,13 @@ def test_animated_upload_says_only_its_first_frame_is_restored(demo, tmp_path):
     _, _, info = run(demo, gif)
     assert note in info
     assert "animated" not in run(demo, EXAMPLE)[2]
+
+
+def test_an_image_just_over_the_size_limit_is_not_said_to_fit(demo, tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (1025, 1024)).save(path)  # 1,049,600 pixels, over the default 1,048,576
+    text = demo.on_upload(str(path), SR, 2, AUTO, None, "")[1]
+    # Rounded, this read "1.0 megapixels; this demo takes up to 1.05".
+    assert "1025×1024 = 1,049,600 pixels; this demo takes up to 1,048,576" in text
+    with pytest.raises(gr.Error, match="1025×1024 = 1,049,600 pixels; this demo takes up to 1,048,576"):
+        run(demo, path)

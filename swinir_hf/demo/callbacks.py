@@ -161,14 +161,18 @@ class RestorationDemo:
         s = plan.entry.scale if plan.entry else 1
         return f"Model: {what} · {w}×{h} → {s * w}×{s * h}"
 
+    def size_problem(self, w: int, h: int) -> str:
+        """Why a w×h input is too large, in exact pixels: rounded megapixels made an image just over the limit
+        read as under it ('1.0 megapixels; this demo takes up to 1.05')."""
+        return f"This image is {w}×{h} = {w * h:,} pixels; this demo takes up to {self.max_pixels:,}"
+
     def on_upload(self, path, task, scale, model, level, custom_path) -> tuple:
         """The upload's preview, its one-line description (or the problem), the shrink offer, and the controls."""
         info = self.inspect(path)
         if info.get("too_big"):
             w, h = info["size"]
             text = (
-                f"⚠ This image is {w}×{h} = {w * h / 1e6:.1f} megapixels; this demo takes up to "
-                f"{self.max_pixels / 1e6:.2f}. Shrink it to fit, or run the demo yourself with a larger --max-pixels."
+                f"⚠ {self.size_problem(w, h)}. Shrink it to fit, or run the demo yourself with a larger --max-pixels."
             )
         elif "error" in info:
             text = f"⚠ {info['error']}"
@@ -235,8 +239,7 @@ class RestorationDemo:
         w, h = open_header(path)
         if w * h > self.max_pixels:
             raise user_error(
-                f"The image is {w}×{h} = {w * h / 1e6:.2f} megapixels; this demo accepts up to "
-                f"{self.max_pixels / 1e6:.2f}. Crop or shrink it, or run the demo yourself with a larger --max-pixels."
+                f"{self.size_problem(w, h)}. Crop or shrink it, or run the demo yourself with a larger --max-pixels."
             )
         data = decode(path)
         quality = jpeg_quality(path) if task == JPEG else None
