@@ -607,12 +607,15 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
         assert [Image.open(p["path"] if isinstance(p, dict) else p).size for p in slider] == [(240, 200)] * 2
         big = tmp_path / "big.png"
         Image.new("RGB", (200, 101)).save(big)
-        with pytest.raises(Exception, match="accepts up to 0.02"):
+        with pytest.raises(Exception, match="takes up to 20,000"):
             client.predict(handle_file(str(big)), task, scale, model, *options, api_name="/restore")
         notes = tmp_path / "notes.png"
         notes.write_text("not an image")
         with pytest.raises(Exception, match="notes.png is not an image this demo can read"):
             client.predict(handle_file(str(notes)), task, scale, model, *options, api_name="/restore")
+        # Only the file and the task: the rest are optional (scale: the task's largest with this model list).
+        _, png, info = client.predict(handle_file(str(EXAMPLE)), SR, api_name="/restore")
+        assert "**output** 480×400 RGB 8-bit · sr-x4 · bundled" in info
         # The page opens on another task; the API takes any task's model and names a mismatch in one line.
         with pytest.raises(Exception, match="Unknown model 'tiny-x2 · local' for"):
             client.predict(handle_file(str(EXAMPLE)), REAL_SR, 2, model, *options, api_name="/restore")
@@ -743,3 +746,12 @@ def test_an_image_just_over_the_size_limit_is_not_said_to_fit(demo, tmp_path):
     assert "1025×1024 = 1,049,600 pixels; this demo takes up to 1,048,576" in text
     with pytest.raises(gr.Error, match="1025×1024 = 1,049,600 pixels; this demo takes up to 1,048,576"):
         run(demo, path)
+
+
+def test_restore_api_lists_its_optional_parameters_and_named_returns(demo):
+    restore = demo.build().get_api_info()["named_endpoints"]["/restore"]
+    required = [p["parameter_name"] for p in restore["parameters"] if not p["parameter_has_default"]]
+    # scale, level and custom_path were required although None ('' for the path) is what a client means by default.
+    assert required == ["path"]
+    # The result line was 'value_33' (the component's id) to gradio_client.
+    assert [r["label"] for r in restore["returns"]] == ["Before / after", "Full-resolution result", "Info"]

@@ -219,15 +219,16 @@ class RestorationDemo:
         self,
         path: str | None,
         task: str,
-        scale: int | None,
-        model: str | None,
-        level: int | None,
-        custom_path: str | None,
-        tile: str,
-        overlap: float,
-        ensemble: bool,
-        precision: str,
-        request: gr.Request,
+        # None defaults: gradio lists these API parameters as optional (scale: the task's largest; model: auto).
+        scale: int | None = None,
+        model: str | None = None,
+        level: int | None = None,
+        custom_path: str | None = None,
+        tile: str = "auto",
+        overlap: float = 32,
+        ensemble: bool = False,
+        precision: str = "auto",
+        request: gr.Request | None = None,
         progress=gr.Progress(),  # noqa: B008 (gradio reads this default to inject its tracker)
     ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
         """Restore the uploaded file → ((input enlarged, result) previews, full-resolution file path, size info)."""
@@ -251,7 +252,7 @@ class RestorationDemo:
         self._check_precision(precision)
         progress(0, desc="Waiting for a free worker")
         start = time.perf_counter()
-        with self._cancellable(request.session_hash) as cancel, self._workers:
+        with self._cancellable(request.session_hash if request else "") as cancel, self._workers:
             progress(0, desc=f"Loading {plan.name}")
             net = self._load(plan.spec, cancel)
             job = Job(

@@ -70,7 +70,7 @@ def build(demo: RestorationDemo) -> gr.Blocks:
                     label="Before / after", type="pil", format="png", elem_id="comparison", max_height=640
                 )
                 download = gr.File(label="Full-resolution result", elem_id="download")
-                info = gr.Markdown(elem_id="info")
+                info = gr.Markdown(elem_id="info", label="Info")  # the label names the API's return value
         _examples(demo, c)
         _wire(demo, c, comparison, download, info)
     return page
