@@ -755,3 +755,13 @@ def test_restore_api_lists_its_optional_parameters_and_named_returns(demo):
     assert required == ["path"]
     # The result line was 'value_33' (the component's id) to gradio_client.
     assert [r["label"] for r in restore["returns"]] == ["Before / after", "Full-resolution result", "Info"]
+
+
+def test_restore_api_lists_every_tasks_models(demo):
+    restore = demo.build().get_api_info()["named_endpoints"]["/restore"]
+    model = next(p for p in restore["parameters"] if p["parameter_name"] == "model")
+    # It listed only the models of the task the page opens on, although /restore takes any task's.
+    listed = model["type"]["enum"]
+    assert listed[0] == AUTO and listed[-1] == CUSTOM
+    assert {e.label for e in demo.menu.entries} == set(listed[1:-1])
+    assert {e.task for e in demo.menu.entries} == {REAL_SR, SR, DENOISE, JPEG}

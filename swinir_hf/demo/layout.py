@@ -9,7 +9,7 @@ from gradio.exceptions import InvalidPathError
 from gradio.state_holder import SessionState
 
 from .errors import SEND_FILES, input_problem, user_error
-from .menu import AUTO, DENOISE, JPEG, SR, precisions
+from .menu import AUTO, CUSTOM, DENOISE, JPEG, SR, precisions
 
 if TYPE_CHECKING:
     from .callbacks import RestorationDemo
@@ -122,6 +122,14 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
     c["api_level"] = gr.Number(
         visible=False, precision=0, label="Level: noise σ or JPEG quality of the authors' models; None: default"
     )
+    # The page's model list holds one task's models; view_api shows the API's list, so it names every task's.
+    c["api_model"] = gr.Dropdown(
+        list(dict.fromkeys([AUTO, *(e.label for e in demo.menu.entries), CUSTOM])),
+        value=AUTO,
+        visible=False,
+        allow_custom_value=True,
+        label="Model: 'auto', a model of the task, or 'custom' with custom_path",
+    )
     c["api_run"] = gr.Button(visible=False)
     return c
 
@@ -169,7 +177,7 @@ def _wire(demo: RestorationDemo, c: dict, comparison, download, info) -> None:
         **shared,
     )
     job.then(idle, None, [c["run"], c["stop"]], js=SCROLL_TO_RESULT_JS, **quiet)
-    api_settings = [c["file"], c["task"], c["api_scale"], c["model"], c["api_level"], c["custom"]]
+    api_settings = [c["file"], c["task"], c["api_scale"], c["api_model"], c["api_level"], c["custom"]]
     api_job = c["api_run"].click(demo.restore, api_settings + options, results, api_name="restore", **shared)
     c["stop"].click(
         demo.cancel, None, [info, c["run"], c["stop"]], cancels=[job, api_job], queue=False, api_name="cancel"
