@@ -765,3 +765,15 @@ def test_restore_api_lists_every_tasks_models(demo):
     assert listed[0] == AUTO and listed[-1] == CUSTOM
     assert {e.label for e in demo.menu.entries} == set(listed[1:-1])
     assert {e.task for e in demo.menu.entries} == {REAL_SR, SR, DENOISE, JPEG}
+
+
+def test_help_names_the_environment_variables_and_what_each_option_takes(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option
+    with pytest.raises(SystemExit):
+        app.parse_args(["--help"])
+    text = capsys.readouterr().out
+    # The variables the docs list were not in --help, and metavars read MAX_PIXELS, MODEL.
+    assert "[--host ADDRESS] [--port N] [--model PATH] [--max-pixels N] [--concurrency N] [--queue-size N]" in text
+    for variable in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_MAX_PIXELS"):
+        assert f"(env {variable}; default:" in text
+    assert "on localhost" not in text  # --host 0.0.0.0 serves the network

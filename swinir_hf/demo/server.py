@@ -34,37 +34,51 @@ def _whole_number(low: int, high: int | None = None):
 
 
 def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog, description="SwinIR image restoration demo (Gradio), on localhost.")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="SwinIR image restoration demo (Gradio): super-resolution, denoising and JPEG artifact removal.",
+    )
     env = os.environ.get
     parser.add_argument(
-        "--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to listen on (default: %(default)s)"
+        "--host",
+        metavar="ADDRESS",
+        default=env("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="address to listen on, 0.0.0.0 to serve the network (env GRADIO_SERVER_NAME; default: %(default)s)",
     )
     parser.add_argument(
         "--port",
         # A string default goes through `type` too, so a bad GRADIO_SERVER_PORT gets the same message.
         type=_whole_number(1, 65535),
         default=env("GRADIO_SERVER_PORT", "7860"),
-        help="port to listen on (default: %(default)s)",
+        metavar="N",
+        help="port to listen on (env GRADIO_SERVER_PORT; default: %(default)s)",
     )
     parser.add_argument(
-        "--model", action="append", default=[], help="local model folder or authors' .pth to add (repeatable)"
+        "--model",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="save_pretrained folder or authors' .pth file to list under its task (repeatable)",
     )
     parser.add_argument(
         "--max-pixels",
         type=_whole_number(1),
         default=env("SWINIR_DEMO_MAX_PIXELS", str(DEFAULT_MAX_PIXELS)),
-        help="largest accepted input, width × height (default: %(default)s)",
+        metavar="N",
+        help="largest accepted input, width × height (env SWINIR_DEMO_MAX_PIXELS; default: %(default)s)",
     )
     parser.add_argument(
         "--concurrency",
         type=_whole_number(1),
         default=1,
+        metavar="N",
         help="restorations running at once, each on its share of the CPU cores (default: %(default)s)",
     )
     parser.add_argument(
         "--queue-size",
         type=_whole_number(1),
         default=20,
+        metavar="N",
         help="jobs waiting at most before new ones are refused (default: %(default)s)",
     )
     parser.set_defaults(prog=prog)
