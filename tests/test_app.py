@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -200,8 +201,11 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
 
 def test_decompression_bomb_says_too_many_pixels(demo, tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses images over twice this
-    with pytest.raises(gr.Error, match=r"church_x2_downscaled.png has too many pixels to open safely"):
+    # The limit said was Pillow's warning threshold (MAX_IMAGE_PIXELS), half the one it refuses images over.
+    message = "church_x2_downscaled.png has too many pixels to open safely (Pillow's decompression-bomb limit is 2,000"
+    with pytest.raises(gr.Error, match=re.escape(message)):
         run(demo, EXAMPLE)
+    assert demo.on_upload(str(EXAMPLE), SR, 2, AUTO, None, "")[1].startswith(f"⚠ {message} pixels)")
 
 
 def test_float_tiff_is_restored_to_a_float_tiff(demo, tmp_path):

@@ -105,6 +105,15 @@ def frames_note(path: str | os.PathLike) -> str:
     return f" · animated ({frames} frames): only the first is restored" if frames > 1 else ""
 
 
+def _bomb_message(name: str) -> str:
+    # Pillow only warns between MAX_IMAGE_PIXELS and twice that; it refuses (DecompressionBombError) above.
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    return (
+        f"{name} has too many pixels to open safely (Pillow's decompression-bomb limit is {limit:,} pixels): "
+        "shrink it before uploading."
+    )
+
+
 def open_header(path: str) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels.
 
@@ -115,10 +124,7 @@ def open_header(path: str) -> tuple[int, int]:
     try:
         return image_size(path)
     except Image.DecompressionBombError:
-        raise user_error(
-            f"{name} has too many pixels to open safely (Pillow's decompression-bomb limit is "
-            f"{Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels): shrink it before uploading."
-        ) from None
+        raise user_error(_bomb_message(name)) from None
     except (OSError, SyntaxError, ValueError):
         raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).") from None
 
@@ -130,7 +136,7 @@ def decode(path: str):
     except ValueError as err:
         name = Path(path).name
         if isinstance(err.__cause__, Image.DecompressionBombError):
-            raise user_error(f"{name} has too many pixels to open safely: shrink it before uploading.") from None
+            raise user_error(_bomb_message(name)) from None
         raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).") from None
 
 
