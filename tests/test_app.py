@@ -781,3 +781,11 @@ def test_help_names_the_environment_variables_and_what_each_option_takes(capsys,
     for variable in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_MAX_PIXELS"):
         assert f"(env {variable}; default:" in text
     assert "on localhost" not in text  # --host 0.0.0.0 serves the network
+
+
+def test_examples_set_the_scale_they_were_made_for(model_dir, tmp_path):
+    # The page opens on ×4, so the ×2-downscaled example ran ×4 (the page itself: test_app_browser.py).
+    demo = RestorationDemo(extra_models=[str(model_dir)], examples_dir=EXAMPLES)
+    (dataset,) = [b for b in demo.build().blocks.values() if isinstance(b, gr.Dataset)]
+    assert dataset.samples[0][1:] == [SR, 2]
+    assert [row[2] for row in dataset.samples[1:]] == [None, None]  # the ×1 tasks: their own scale

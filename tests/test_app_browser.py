@@ -227,3 +227,21 @@ def test_phone_layout_scrolls_to_the_result(browser, server):
     with Image.open(shot) as image:
         assert image.size == (PHONE["width"], PHONE["height"])
     page.close()
+
+
+def test_examples_set_task_and_scale(browser, server):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, server, DESKTOP)
+    plan = page.locator("#plan")
+    # The page opens on Photo ×4: the ×2-downscaled example ran ×4 unless it set the scale too.
+    for name, expected in (
+        ("church_x2_downscaled.png", "sr-x2 · bundled · 120×100 → 240×200"),
+        ("starfish_noise25.png", "denoise-color · bundled · 128×112 → 128×112"),
+        ("flowers_jpeg15.jpg", "jpeg-color · bundled · 200×160 → 200×160"),
+        ("church_x2_downscaled.png", "sr-x2 · bundled · 120×100 → 240×200"),
+    ):
+        page.get_by_text(name).first.click()
+        expect(plan).to_contain_text(expected, timeout=20_000)
+    restore_and_wait(page, "240×200 RGB 8-bit")
+    page.close()

@@ -138,16 +138,18 @@ def _examples(demo: RestorationDemo, c: dict) -> None:
     """Examples for the tasks that can run here (a JPEG example is no use while no JPEG model can)."""
     if demo.examples_dir is None:
         return
+    # With its scale: the ×2-downscaled example ran ×4, the scale the page opens on. None (the task's own) for the
+    # ×1 tasks, as the scale choices are still the first task's when an example is clicked and 1 is not one of them.
     rows = [
-        [str(demo.examples_dir / "church_x2_downscaled.png"), SR],
-        [str(demo.examples_dir / "starfish_noise25.png"), DENOISE],
-        [str(demo.examples_dir / "flowers_jpeg15.jpg"), JPEG],
+        [str(demo.examples_dir / "church_x2_downscaled.png"), SR, 2],
+        [str(demo.examples_dir / "starfish_noise25.png"), DENOISE, None],
+        [str(demo.examples_dir / "flowers_jpeg15.jpg"), JPEG, None],
     ]
     rows = [r for r in rows if demo.menu.task_ready(r[1])]
     if rows:
         gr.Examples(
             rows,
-            inputs=[c["file"], c["task"]],
+            inputs=[c["file"], c["task"], c["scale"]],
             label="Examples (crops of BSDS500 training images: downscaled, noisy, JPEG-compressed)",
         )
 
