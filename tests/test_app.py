@@ -27,7 +27,7 @@ from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.demo import RestorationDemo, menu
 from swinir_hf.demo.errors import ModelError
 from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch, precisions
-from swinir_hf.demo.progress import forwards_needed
+from swinir_hf.demo.progress import Job, forwards_needed
 from swinir_hf.demo.uploads import jpeg_quality
 from swinir_hf.inference.image_io import read_image, write_image
 from swinir_hf.models.modeling_swinir import SwinTransformerBlock
@@ -789,3 +789,24 @@ def test_examples_set_the_scale_they_were_made_for(model_dir, tmp_path):
     (dataset,) = [b for b in demo.build().blocks.values() if isinstance(b, gr.Dataset)]
     assert dataset.samples[0][1:] == [SR, 2]
     assert [row[2] for row in dataset.samples[1:]] == [None, None]  # the ×1 tasks: their own scale
+
+
+def test_progress_plans_on_the_upright_size_of_an_exif_rotated_photo(demo, tmp_path, monkeypatch):
+    from swinir_hf.demo import callbacks
+
+    jobs = []
+
+    def recorded_job(**fields):
+        jobs.append(Job(**fields))
+        return jobs[-1]
+
+    monkeypatch.setattr(callbacks, "Job", recorded_job)
+    photo = tmp_path / "phone.jpg"
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 96, 3), dtype=np.uint8))
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored 96×40, shown rotated: 40×96
+    image.save(photo, exif=exif)
+    (_, after), _, _ = run(demo, photo, tile="none")
+    assert after.size == (80, 192)
+    # The header's 96×40 made one whole-image forward look like the first of several tiles: the bar stopped halfway.
+    assert jobs[0].image_hw == (96, 40) and jobs[0].forwards == 1

@@ -258,7 +258,7 @@ class RestorationDemo:
             job = Job(
                 report=lambda fraction, text: progress(fraction, desc=text),
                 blocks_per_forward=count_blocks(net),
-                image_hw=(h, w),
+                image_hw=size_of(data.pixels)[::-1],  # upright: an EXIF-rotated header has w and h swapped
                 images=3 if net.config.num_channels == 1 and colour_channels(data.pixels) == 3 else 1,
                 overlap=int(overlap),
                 passes=8 if ensemble else 1,
