@@ -356,6 +356,14 @@ def test_scale_and_level_must_fit_a_named_model(demo, tmp_path, model_dir):
     assert mismatch(Plan(entry=colour_dn, level=25), 1, 30) == "dn has the levels [15, 25, 50], not 30."
     assert mismatch(Plan(entry=colour_dn, level=50), 1, 50) is None
     assert mismatch(Plan(entry=colour_dn, level=25), 1, None) is None  # no level: the default one
+    # A level for a blind model or a task without levels was ignored: the client got a result it did not ask for.
+    blind = ModelEntry(DENOISE, "blind", {None: "d"})
+    assert (
+        mismatch(Plan(entry=blind), 1, 25) == "blind has no levels (noise σ or JPEG quality): send level None, not 25."
+    )
+    assert mismatch(Plan(entry=blind), 1, None) is None
+    with pytest.raises(gr.Error, match="tiny-x2 · local has no levels"):
+        run(demo, EXAMPLE, level=50)
     # In the page, another scale than the named model's goes back to the automatic model.
     scale, model, *_, plan, _ = demo.on_settings(str(EXAMPLE), SR, 4, local, None, "")
     assert model["value"] == AUTO and scale["value"] == 4 and "needs a download" in plan

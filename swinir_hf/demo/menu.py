@@ -312,7 +312,11 @@ def mismatch(plan: Plan, scale: int | None, level: int | None) -> str | None:
         return None
     if scale not in (None, "") and int(scale) != entry.scale:
         return f"{entry.label} works at ×{entry.scale}, not ×{int(scale)}: send scale {entry.scale} or model 'auto'."
-    if level not in (None, "") and entry.levels and int(level) not in entry.levels:
+    if level in (None, ""):
+        return None
+    if not entry.levels:  # a blind model or a task without levels: the level sent would be ignored
+        return f"{entry.label} has no levels (noise σ or JPEG quality): send level None, not {int(level)}."
+    if int(level) not in entry.levels:
         return f"{entry.label} has the levels {entry.levels}, not {int(level)}."
     return None
 
