@@ -818,3 +818,16 @@ def test_progress_plans_on_the_upright_size_of_an_exif_rotated_photo(demo, tmp_p
     assert after.size == (80, 192)
     # The header's 96×40 made one whole-image forward look like the first of several tiles: the bar stopped halfway.
     assert jobs[0].image_hw == (96, 40) and jobs[0].forwards == 1
+
+
+def test_an_exif_rotated_image_over_the_limit_is_reported_upright(model_dir, tmp_path):
+    photo = tmp_path / "portrait.jpg"
+    image = Image.new("RGB", (96, 40))
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored 96×40, shown (and restored) as 40×96
+    image.save(photo, exif=exif)
+    small = RestorationDemo(max_pixels=1000, extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
+    # It said 96×40, the stored size: not what the user sees, nor what Shrink and Restore work on.
+    assert small.on_upload(str(photo), SR, 2, AUTO, None, "")[1].startswith("⚠ This image is 40×96 = 3,840 pixels")
+    with pytest.raises(gr.Error, match="This image is 40×96 = 3,840 pixels"):
+        run(small, photo)

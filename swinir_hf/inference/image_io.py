@@ -140,8 +140,8 @@ def open_image(path: str | os.PathLike) -> Image.Image:
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) of an image file from its header, without decoding the pixels; TIFFs that only tifffile
-    reads (float colour) included.
+    """Upright (width, height) of an image file, as `read_image` gives it (an EXIF orientation that turns the image
+    swaps them), from its header without decoding the pixels; TIFFs that only tifffile reads (float colour) included.
 
     Raises:
         Image.DecompressionBombError: more pixels than Pillow decodes.
@@ -150,18 +150,24 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """
     try:
         with open_image(path) as image:
-            return image.size
+            return _upright(image.size, image.getexif().get(0x0112, 1))
     except UnidentifiedImageError:
         import tifffile
 
         try:
             with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
                 _, height, width, _ = _page_layout(tif.pages[0])
+                orientation = tif.pages[0].tags.valueof(274, 1)
         except Exception:  # not a TIFF either: Pillow's error says so
             pass
         else:
-            return width, height
+            return _upright((width, height), orientation)
         raise
+
+
+def _upright(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """A stored (width, height) as shown: EXIF orientations 5-8 turn the image a quarter."""
+    return size[::-1] if int(orientation) in (5, 6, 7, 8) else size
 
 
 def _page_layout(page: Any) -> tuple[bool, int, int, int]:
