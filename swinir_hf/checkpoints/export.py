@@ -30,7 +30,7 @@ from .convert import (
     load_state_dict_file,
 )
 from .folders import push_model_folder, save_model_folder, transformers_bars_off
-from .loading import load_folder
+from .loading import load_folder, model_folder
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
 from .verification import ATOL, check_release, is_export_of, refuse_changed_export, verify_folder
 
@@ -226,13 +226,6 @@ def _protocol(config: SwinIRConfig, noise: float | None, jpeg: int | None) -> st
     if jpeg is not None:
         return f"{protocols['jpeg_car' if grey else 'color_jpeg_car']}; quality {jpeg}"
     return f"{protocols['classical_sr']}; MATLAB-bicubic x{config.upscale} inputs"
-
-
-def model_folder(source: Path) -> Path:
-    """The folder holding the model files of `source`: itself, or the `model/` folder of a training checkpoint."""
-    if not (source / "config.json").is_file() and (source / "progress.json").is_file():
-        return source / "model"
-    return source
 
 
 def is_model_folder(source: Path) -> bool:

@@ -52,6 +52,14 @@ WEIGHT_FILES = (
 )
 
 
+def model_folder(source: Path) -> Path:
+    """The folder holding the model files of `source`: itself, or the `model/` folder of a checkpoint of
+    `swinir_hf.train` (`checkpoints/step-N`, which holds the weights it validated beside its progress.json)."""
+    if not (source / "config.json").is_file() and (source / "progress.json").is_file() and (source / "model").is_dir():
+        return source / "model"
+    return source
+
+
 def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
     """A `save_pretrained` folder, strictly, in eval mode, float32.
 
@@ -62,10 +70,9 @@ def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
     import json
 
     folder = Path(folder)
+    if model_folder(folder) != folder:
+        return load_folder(model_folder(folder))
     config_file = folder / "config.json"
-    if not config_file.is_file() and (folder / "progress.json").is_file() and (folder / "model").is_dir():
-        # A checkpoint of `swinir_hf.train` (checkpoints/step-N): the model folder it holds, the weights it validated.
-        return load_folder(folder / "model")
     if not config_file.is_file():
         raise CheckpointError(f"{folder} is a folder without config.json: not a save_pretrained folder")
     try:
@@ -202,6 +209,15 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
     return True
 
 
+def hub_offline() -> str | None:
+    """Why the Hub cannot be used here ("HF_HUB_OFFLINE is set", "the Hub cannot be reached"), or None."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    return None if hub_reachable() else "the Hub cannot be reached"
+
+
 def hub_cached(repo_id: str) -> bool:
     """Whether a Hub model's config.json and model.safetensors are in the local cache (it loads offline)."""
     from huggingface_hub import try_to_load_from_cache
@@ -216,15 +232,14 @@ def from_hub(
 
     Offline (`HF_HUB_OFFLINE=1`) or with the Hub unreachable, only the local cache is used, without retries.
     """
-    from huggingface_hub import constants
     from huggingface_hub.errors import RepositoryNotFoundError
 
-    offline = constants.HF_HUB_OFFLINE or not hub_reachable()
+    offline = hub_offline()
     try:
         model = _strict(
             repo_id,
             lambda: SwinIRForImageRestoration.from_pretrained(
-                repo_id, revision=revision, cache_dir=cache_dir, local_files_only=offline
+                repo_id, revision=revision, cache_dir=cache_dir, local_files_only=offline is not None
             ),
         )
     except RepositoryNotFoundError as err:
@@ -235,12 +250,9 @@ def from_hub(
     return model.eval()
 
 
-def _not_cached(what: str, repo_id: str, offline: bool, err: BaseException, local: str = "a local file") -> str:
-    from huggingface_hub import constants
-
-    why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the Hub cannot be reached"
-    if not offline:
-        why = f"downloading it failed ({err})"
+def _not_cached(what: str, repo_id: str, offline: str | None, err: BaseException, local: str = "a local file") -> str:
+    """What to do about `what`, not cached: `offline` is `hub_offline()`'s reason (None: the download failed)."""
+    why = offline or f"downloading it failed ({err})"
     return (
         f"{what} is not in the local Hugging Face cache and {why}. Either download it on a machine "
         f"with internet access (`hf download {repo_id}`) and copy the cache (~/.cache/huggingface/"
@@ -256,10 +268,10 @@ def hub_file(repo_id: str, filename: str) -> Path:
     Raises:
         ModelNotAvailableError: the file cannot be had here, with what to do about it.
     """
-    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub import hf_hub_download
 
-    offline = constants.HF_HUB_OFFLINE or not hub_reachable()
+    offline = hub_offline()
     try:
-        return Path(hf_hub_download(repo_id, filename, local_files_only=offline))
+        return Path(hf_hub_download(repo_id, filename, local_files_only=offline is not None))
     except network_errors() as err:
         raise ModelNotAvailableError(_not_cached(f"{filename} of {repo_id!r}", repo_id, offline, err)) from err

@@ -317,6 +317,8 @@ def load_image_dataset(
     if not is_hub_dataset_id(spec):
         raise FileNotFoundError(f"no such dataset folder: {spec}")
     datasets = require("datasets", "train", f"loading the dataset {spec!r}")
+    from ..checkpoints.loading import hub_offline
+
     offline = hub_offline()
     try:
         with datasets_offline(offline):
@@ -330,17 +332,6 @@ def load_image_dataset(
                 "(~/.cache/huggingface, or the folder HF_HOME points to) here and run with HF_HUB_OFFLINE=1"
             ) from err
         raise FileNotFoundError(f"cannot load dataset {spec!r}: {err}") from err
-
-
-def hub_offline() -> str | None:
-    """Why the Hub cannot be used here ("HF_HUB_OFFLINE is set", "the Hub cannot be reached"), or None."""
-    from huggingface_hub import constants
-
-    from ..checkpoints.loading import hub_reachable
-
-    if constants.HF_HUB_OFFLINE:
-        return "HF_HUB_OFFLINE is set"
-    return None if hub_reachable() else "the Hub cannot be reached"
 
 
 @contextmanager
