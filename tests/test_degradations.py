@@ -1,4 +1,5 @@
-"""Degradations: MATLAB bicubic against the authors' LR files, the authors' noise, Pillow JPEG."""
+"""Degradations: MATLAB bicubic against the authors' LR files, the authors' noise, Pillow JPEG, and the BSRGAN-style
+real-world degradation's steps."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from swinir_hf.evaluation import metrics
+from swinir_hf.evaluation import degradations, metrics
 from swinir_hf.evaluation.degradations import (
     Degradation,
     add_gaussian_noise,
     bicubic_downscale,
     imresize,
     jpeg_compress,
+    real_world_degradation,
     resize_weights,
 )
 
@@ -147,3 +149,24 @@ def test_a_setting_with_a_bad_level_is_refused_when_made(kind, level, message):
     rng = np.random.default_rng(0)
     ok = Degradation(kind, noise_sigma=[0, 50], jpeg_quality=[10, 90])  # ranges as the bundled configs
     assert ok(np.zeros((8, 8, 3), np.uint8), rng).shape == (8, 8, 3)
+
+
+def test_real_world_steps_see_pixels_in_range(monkeypatch):
+    """BSRGAN clips after each noise step and each resize: a later blur or resize starts from an image in [0, 1], so
+    noise or bicubic overshoot beyond white and black is not spread by the later steps (float rounding aside)."""
+    seen = []
+
+    def recording(step):
+        def wrapped(image, *args):
+            seen.append((image.min(), image.max()))
+            return step(image, *args)
+
+        return wrapped
+
+    monkeypatch.setattr(degradations, "blur", recording(degradations.blur))
+    monkeypatch.setattr(degradations, "resize", recording(degradations.resize))
+    for value in (0, 255):
+        for seed in range(8):
+            real_world_degradation(np.full((48, 48, 3), value, np.uint8), 2, np.random.default_rng(seed))
+    low, high = np.array(seen).T
+    assert len(seen) > 40 and low.min() >= -1e-6 and high.max() <= 1 + 1e-6

@@ -235,7 +235,7 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
     Two rounds of {Gaussian blur (random isotropic / anisotropic kernel), random resize (bicubic / bilinear / area),
     Gaussian noise (σ 1..25 grey levels, colour or grey), JPEG (quality 30..95)} in a random order per round,
     then a resize to exactly 1/scale of the input with a random mode and a JPEG (quality 30..95) of the result.
-    All randomness comes from `rng`.
+    Pixels are clipped to [0, 1] after each noise and resize step, as BSRGAN does. All randomness comes from `rng`.
     """
     if image.dtype != np.uint8 or image.ndim != 3:
         raise ValueError(f"real_world_degradation takes a uint8 (H, W, C) image, got {image.dtype} {image.shape}")
@@ -251,12 +251,14 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
             elif op == 1:
                 factor = rng.uniform(*factor_range)
                 target = (max(1, round(image.shape[0] * factor)), max(1, round(image.shape[1] * factor)))
-                x = resize(x, target, RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
+                # Clipped as BSRGAN does: bicubic overshoots at edges.
+                x = np.clip(resize(x, target, RESIZE_MODES[rng.integers(len(RESIZE_MODES))]), 0.0, 1.0)
             elif op == 2:  # colour noise (p = 0.6) or the same noise on every channel
                 sigma = np.float32(rng.uniform(1.0, 25.0) / 255.0)
                 shape = x.shape if rng.random() < 0.6 else (*x.shape[:2], 1)
                 # From `rng`, in float32: cheaper than the authors' float64 generator (`add_gaussian_noise`).
-                x = x + sigma * rng.standard_normal(shape, dtype=np.float32)
+                # Clipped as BSRGAN does, or a later blur / resize would spread noise beyond white and black.
+                x = np.clip(x + sigma * rng.standard_normal(shape, dtype=np.float32), 0.0, 1.0)
             else:
                 x = jpeg_compress(as_uint8(x), int(rng.integers(30, 96))).astype(np.float32) / 255.0
     x = resize(x, (h, w), RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
