@@ -14,6 +14,7 @@ from swinir_hf.evaluation.degradations import (
     bicubic_downscale,
     imresize,
     jpeg_compress,
+    random_gaussian_noise,
     real_world_degradation,
     resize_weights,
 )
@@ -170,3 +171,26 @@ def test_real_world_steps_see_pixels_in_range(monkeypatch):
             real_world_degradation(np.full((48, 48, 3), value, np.uint8), 2, np.random.default_rng(seed))
     low, high = np.array(seen).T
     assert len(seen) > 40 and low.min() >= -1e-6 and high.max() <= 1 + 1e-6
+
+
+def test_real_world_noise_is_grey_colour_or_correlated_as_bsrgan():
+    """BSRGAN's Gaussian noise: σ an integer 2..25 grey levels, the same in every channel (p 0.4), independent per
+    channel (p 0.4), or correlated across channels with a random covariance (p 0.2); then clipped to [0, 1]."""
+    rng = np.random.default_rng(0)
+    grey, colour, correlated = [], [], 0
+    for _ in range(300):
+        noise = (random_gaussian_noise(np.full((128, 128, 3), 0.5, np.float32), rng) - 0.5).reshape(-1, 3)
+        stds, corr = noise.std(axis=0) * 255, np.corrcoef(noise.T)[np.triu_indices(3, 1)]
+        if np.array_equal(noise[:, 0], noise[:, 1]) and np.array_equal(noise[:, 0], noise[:, 2]):
+            grey.append(stds[0])
+        elif np.abs(corr).max() < 0.08 and np.ptp(stds) < 0.05 * stds.mean():
+            colour.append(stds.mean())
+        else:
+            assert corr.min() > -0.08 and stds.max() < 25.5  # positive correlations, within (25 / 255)² variance
+            correlated += 1
+    assert (len(grey), len(colour), correlated) == (114, 125, 61)  # 0.4 / 0.4 / 0.2 of 300, this seed
+    levels = np.array(grey + colour)
+    np.testing.assert_allclose(levels, np.round(levels), atol=0.4)  # integer σ...
+    assert np.round(levels).min() == 2 and np.round(levels).max() == 25  # ...from 2 to 25
+    clipped = random_gaussian_noise(np.ones((64, 64, 3), np.float32), rng)
+    assert clipped.dtype == np.float32 and clipped.max() == 1.0 and clipped.min() < 1.0

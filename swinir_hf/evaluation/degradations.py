@@ -222,6 +222,36 @@ def resize(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     return out[0].numpy().transpose(1, 2, 0)
 
 
+# BSRGAN's Gaussian noise: σ from 2 to 25 grey levels; the correlated kind's covariance is scaled by the largest σ.
+NOISE_LEVELS = (2, 25)
+
+
+def random_gaussian_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """float32 (H, W, C) image in [0, 1] + BSRGAN's random Gaussian noise, clipped to [0, 1] (as BSRGAN, so that a
+    later blur or resize does not spread noise beyond white and black).
+
+    σ is an integer number of grey levels in `NOISE_LEVELS`; the noise is the same in every channel (p 0.4),
+    independent per channel (p 0.4), or correlated across channels (p 0.2): covariance |(25/255)² · UᵀDU|
+    (element-wise absolute value, so channels correlate positively), U a random orthonormal basis, D diagonal
+    uniform in [0, 1). Drawn in float32 from `rng`: cheaper than the authors' float64 `add_gaussian_noise`.
+    """
+    sigma = np.float32(rng.integers(NOISE_LEVELS[0], NOISE_LEVELS[1] + 1) / 255.0)
+    kind, channels = rng.random(), image.shape[-1]
+    if kind < 0.4:
+        noise = sigma * rng.standard_normal((*image.shape[:2], 1), dtype=np.float32)
+    elif kind >= 0.6:
+        noise = sigma * rng.standard_normal(image.shape, dtype=np.float32)
+    else:
+        basis = np.linalg.qr(rng.random((channels, channels)))[0]
+        covariance = np.abs((NOISE_LEVELS[1] / 255.0) ** 2 * basis.T @ np.diag(rng.random(channels)) @ basis)
+        # The absolute value can leave a negative eigenvalue; numpy's multivariate_normal, which BSRGAN calls,
+        # factors by SVD and so draws with |eigenvalue| there: the same here.
+        values, vectors = np.linalg.eigh(covariance)
+        factor = (vectors * np.sqrt(np.abs(values))).astype(np.float32)
+        noise = rng.standard_normal(image.shape, dtype=np.float32) @ factor.T
+    return np.clip(image + noise, 0.0, 1.0)
+
+
 def as_uint8(image: np.ndarray) -> np.ndarray:
     """uint8 as is; float in [0, 1] clipped, scaled to 255 and rounded (as the authors save outputs)."""
     if image.dtype == np.uint8:
@@ -233,7 +263,7 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
     """uint8 (H, W, C) high-quality image → uint8 (H // scale, W // scale, C) realistic low-quality image.
 
     Two rounds of {Gaussian blur (random isotropic / anisotropic kernel), random resize (bicubic / bilinear / area),
-    Gaussian noise (σ 1..25 grey levels, colour or grey), JPEG (quality 30..95)} in a random order per round,
+    Gaussian noise (`random_gaussian_noise`), JPEG (quality 30..95)} in a random order per round,
     then a resize to exactly 1/scale of the input with a random mode and a JPEG (quality 30..95) of the result.
     Pixels are clipped to [0, 1] after each noise and resize step, as BSRGAN does. All randomness comes from `rng`.
     """
@@ -253,12 +283,8 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
                 target = (max(1, round(image.shape[0] * factor)), max(1, round(image.shape[1] * factor)))
                 # Clipped as BSRGAN does: bicubic overshoots at edges.
                 x = np.clip(resize(x, target, RESIZE_MODES[rng.integers(len(RESIZE_MODES))]), 0.0, 1.0)
-            elif op == 2:  # colour noise (p = 0.6) or the same noise on every channel
-                sigma = np.float32(rng.uniform(1.0, 25.0) / 255.0)
-                shape = x.shape if rng.random() < 0.6 else (*x.shape[:2], 1)
-                # From `rng`, in float32: cheaper than the authors' float64 generator (`add_gaussian_noise`).
-                # Clipped as BSRGAN does, or a later blur / resize would spread noise beyond white and black.
-                x = np.clip(x + sigma * rng.standard_normal(shape, dtype=np.float32), 0.0, 1.0)
+            elif op == 2:
+                x = random_gaussian_noise(x, rng)
             else:
                 x = jpeg_compress(as_uint8(x), int(rng.integers(30, 96))).astype(np.float32) / 255.0
     x = resize(x, (h, w), RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
