@@ -14,6 +14,7 @@ from swinir_hf.evaluation.degradations import (
     bicubic_downscale,
     imresize,
     jpeg_compress,
+    random_blur_kernel,
     random_gaussian_noise,
     real_world_degradation,
     resize_weights,
@@ -194,3 +195,25 @@ def test_real_world_noise_is_grey_colour_or_correlated_as_bsrgan():
     assert np.round(levels).min() == 2 and np.round(levels).max() == 25  # ...from 2 to 25
     clipped = random_gaussian_noise(np.ones((64, 64, 3), np.float32), rng)
     assert clipped.dtype == np.float32 and clipped.max() == 1.0 and clipped.min() < 1.0
+
+
+def kernel_covariance(kernel: np.ndarray) -> np.ndarray:
+    """The 2 × 2 covariance (pixels²) of a (k, k) kernel summing to 1, centred on its middle."""
+    half = kernel.shape[0] // 2
+    y, x = np.mgrid[-half : half + 1, -half : half + 1]
+    return np.array([[(kernel * a * b).sum() for b in (y, x)] for a in (y, x)])
+
+
+def test_real_world_blur_kernels_are_bsrgans():
+    """BSRGAN's blur at scale s: odd sizes 7..25; isotropic (p 0.5) with σ < 2 + 0.2 s, or anisotropic with
+    variances < 4 + s along axes at a random angle."""
+    rng = np.random.default_rng(0)
+    kernels = [random_blur_kernel(rng, 4) for _ in range(400)]
+    assert {k.shape[0] for k in kernels} == set(range(7, 26, 2)) and all(k.shape[0] == k.shape[1] for k in kernels)
+    isotropic = [k for k in kernels if np.allclose(k, k.T, atol=1e-12) and np.allclose(k, k[::-1], atol=1e-12)]
+    assert len(isotropic) == 204  # of 400: p 0.5, this seed
+    sigmas = [np.sqrt(kernel_covariance(k)[0, 0]) for k in isotropic]
+    assert 2.5 < max(sigmas) < 2.8  # 2 + 0.2 · 4, less where a small kernel truncates it
+    variances = [np.linalg.eigvalsh(kernel_covariance(k)).max() for k in kernels if k.shape[0] == 25]
+    assert 7.0 < max(variances) < 8.0  # 4 + 4
+    assert all(np.isfinite(k).all() and k.sum() == pytest.approx(1.0) for k in kernels)

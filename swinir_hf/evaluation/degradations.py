@@ -178,13 +178,22 @@ def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float) -> 
     return kernel / kernel.sum()
 
 
-def random_blur_kernel(rng: np.random.Generator, sigma_range: tuple[float, float] = (0.2, 3.0)) -> np.ndarray:
-    """A random isotropic (p = 0.5) or anisotropic Gaussian kernel, odd size 7..21, σ drawn from `sigma_range`."""
-    size = int(rng.choice(np.arange(7, 22, 2)))
-    sigma_x = rng.uniform(*sigma_range)
+# The narrowest blur σ (pixels) drawn: BSRGAN draws from 0 up, and σ = 0 would divide by zero; at 0.01 the kernel is
+# already a single tap.
+MIN_BLUR_SIGMA = 0.01
+
+
+def random_blur_kernel(rng: np.random.Generator, scale: int) -> np.ndarray:
+    """BSRGAN's random Gaussian blur for scale factor `scale`: odd size 7..25, anisotropic (p 0.5) with variances
+    uniform in [0, 4 + scale) pixels² along axes at an angle uniform in [0, π), else isotropic with σ uniform in
+    [0, 2 + 0.2 · scale) pixels."""
+    size = 2 * int(rng.integers(2, 12)) + 3
     if rng.random() < 0.5:
-        return gaussian_kernel(size, sigma_x, sigma_x, 0.0)
-    return gaussian_kernel(size, sigma_x, rng.uniform(*sigma_range), rng.uniform(0.0, math.pi))
+        sigma_x, sigma_y = np.sqrt((4.0 + scale) * rng.random(2))
+        theta = rng.uniform(0.0, math.pi)
+        return gaussian_kernel(size, max(sigma_x, MIN_BLUR_SIGMA), max(sigma_y, MIN_BLUR_SIGMA), theta)
+    sigma = max((2.0 + 0.2 * scale) * rng.random(), MIN_BLUR_SIGMA)
+    return gaussian_kernel(size, sigma, sigma, 0.0)
 
 
 def blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -262,7 +271,7 @@ def as_uint8(image: np.ndarray) -> np.ndarray:
 def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
     """uint8 (H, W, C) high-quality image → uint8 (H // scale, W // scale, C) realistic low-quality image.
 
-    Two rounds of {Gaussian blur (random isotropic / anisotropic kernel), random resize (bicubic / bilinear / area),
+    Two rounds of {Gaussian blur (`random_blur_kernel`), random resize (bicubic / bilinear / area),
     Gaussian noise (`random_gaussian_noise`), JPEG (quality 30..95)} in a random order per round,
     then a resize to exactly 1/scale of the input with a random mode and a JPEG (quality 30..95) of the result.
     Pixels are clipped to [0, 1] after each noise and resize step, as BSRGAN does. All randomness comes from `rng`.
@@ -274,10 +283,10 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
         raise ValueError(f"image of {image.shape[:2]} is smaller than the scale factor {scale}")
     x = image.astype(np.float32) / 255.0  # float32: ample for pixels that end as 8-bit, and cheaper
     # Round one shrinks towards the target size, round two wobbles above it; the final resize is exact.
-    for sigma_range, factor_range in (((0.2, 3.0), (1.0 / scale, 1.0)), ((0.2, 1.5), (1.0 / scale, 1.5 / scale))):
+    for factor_range in ((1.0 / scale, 1.0), (1.0 / scale, 1.5 / scale)):
         for op in rng.permutation(4):
             if op == 0:
-                x = blur(x, random_blur_kernel(rng, sigma_range))
+                x = blur(x, random_blur_kernel(rng, scale))
             elif op == 1:
                 factor = rng.uniform(*factor_range)
                 target = (max(1, round(image.shape[0] * factor)), max(1, round(image.shape[1] * factor)))
