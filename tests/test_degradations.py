@@ -12,10 +12,12 @@ from swinir_hf.evaluation.degradations import (
     Degradation,
     add_gaussian_noise,
     bicubic_downscale,
+    degradation_order,
     imresize,
     jpeg_compress,
     random_blur_kernel,
     random_gaussian_noise,
+    random_shrink,
     real_world_degradation,
     resize_weights,
 )
@@ -217,3 +219,76 @@ def test_real_world_blur_kernels_are_bsrgans():
     variances = [np.linalg.eigvalsh(kernel_covariance(k)).max() for k in kernels if k.shape[0] == 25]
     assert 7.0 < max(variances) < 8.0  # 4 + 4
     assert all(np.isfinite(k).all() and k.sum() == pytest.approx(1.0) for k in kernels)
+
+
+def test_real_world_order_is_a_shuffle_with_the_shrink_before_the_resize_to_lr():
+    """BSRGAN shuffles its steps and swaps its two down-samplings where the shrink came last: every one of the 180
+    orders of blur, blur, shrink, to_lr, noise, jpeg with shrink before to_lr occurs, and no other."""
+    rng = np.random.default_rng(0)
+    orders = [tuple(degradation_order(rng)) for _ in range(3000)]
+    assert all(sorted(o) == sorted(degradations.STEPS) and o.index("shrink") < o.index("to_lr") for o in orders)
+    assert len(set(orders)) == 180
+    first = [o[0] for o in orders]
+    assert first.count("shrink") / len(first) == pytest.approx(2 / 6, abs=0.03)  # never to_lr: it takes its place
+    assert "to_lr" not in first and first.count("noise") / len(first) == pytest.approx(1 / 6, abs=0.03)
+
+
+def test_real_world_degradation_runs_its_steps_in_order(monkeypatch):
+    """Each step of `degradation_order` in turn (the shuffled JPEG with p 0.9), then the final JPEG."""
+    calls, depth, orders = [], [0], []
+
+    def recording(name, step):
+        def wrapped(*args):
+            if depth[0] == 0:
+                calls.append(name)
+            depth[0] += 1
+            try:
+                return step(*args)
+            finally:
+                depth[0] -= 1
+
+        return wrapped
+
+    def order(rng):
+        orders.append(degradation_order(rng))
+        return orders[-1]
+
+    monkeypatch.setattr(degradations, "degradation_order", order)
+    for name, step in (("blur", "random_blur_kernel"), ("shrink", "random_shrink"), ("to_lr", "random_resize")):
+        monkeypatch.setattr(degradations, step, recording(name, getattr(degradations, step)))
+    monkeypatch.setattr(degradations, "random_gaussian_noise", recording("noise", random_gaussian_noise))
+    monkeypatch.setattr(degradations, "random_jpeg", recording("jpeg", degradations.random_jpeg))
+    skipped = 0
+    hr = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    for seed in range(60):
+        calls.clear()
+        assert real_world_degradation(hr, 4, np.random.default_rng(seed)).shape == (10, 10, 3)
+        assert calls[-1] == "jpeg"
+        if calls[:-1] != orders[-1]:
+            assert calls[:-1] == [step for step in orders[-1] if step != "jpeg"]
+            skipped += 1
+    assert skipped == 10  # p 0.1 of 60, this seed range
+
+
+def test_real_world_shrink_resizes_or_keeps_block_centres():
+    """BSRGAN's first down-sampling: a resize by 1 / U(1, 2s) (p 0.75), or a blur centred on each s × s block and
+    nearest down-sampling: on a ramp its pixels are the HR block centres, not their top-left corners."""
+    ramp = np.broadcast_to((np.arange(97, dtype=np.float32) / 97)[:, None, None], (97, 41, 3))
+    rng, nearest = np.random.default_rng(0), 0
+    for _ in range(400):
+        out = random_shrink(ramp, 4, rng)
+        assert 97 // 8 <= out.shape[0] <= 97 and 0 <= out.min() and out.max() <= 1
+        if out.shape[:2] == (25, 11):  # ceil(97 / 4) × ceil(41 / 4): no resize by 1 / f gives both
+            centres = (4 * np.arange(25) + 1.5) / 97
+            np.testing.assert_allclose(out[4:-4, 5], centres[4:-4, None].repeat(3, 1), atol=1e-5)
+            nearest += 1
+    assert nearest == 105  # p 0.25 of 400, this seed
+
+
+@pytest.mark.parametrize(("size", "scale"), [((50, 37), 4), ((31, 64), 3), ((9, 7), 2), ((4, 5), 4)])
+def test_real_world_output_is_the_lr_size(size, scale):
+    for seed in range(6):
+        for channels in (1, 3):
+            hr = np.random.default_rng(seed).integers(0, 256, (*size, channels), dtype=np.uint8)
+            lr = real_world_degradation(hr, scale, np.random.default_rng(seed))
+            assert lr.shape == (size[0] // scale, size[1] // scale, channels) and lr.dtype == np.uint8

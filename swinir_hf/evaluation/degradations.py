@@ -159,19 +159,20 @@ def _output_length(in_length: int, scale: float) -> int:
 
 
 # --- Practical ("real-world") degradation for training real-world SR, BSRGAN-style -------------------------------
-# Blur, resize, noise and JPEG, shuffled, in two rounds, then an exact resize to the LR size and a JPEG. Every random
-# choice comes from one numpy Generator, so a (seed, sample) pair always gives the same LR image.
+# Blurs, a shrink, a resize to the LR size, noise and JPEG, shuffled, then a JPEG of the LR image. Every random choice
+# comes from one numpy Generator, so a (seed, sample) pair always gives the same LR image.
 
 RESIZE_MODES = ("bicubic", "bilinear", "area")
 
 
-def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float) -> np.ndarray:
+def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float, centre: float = 0.0) -> np.ndarray:
     """(size, size) float64 Gaussian blur kernel summing to 1: standard deviations `sigma_x` / `sigma_y` (pixels)
-    along axes rotated by `theta` radians; `sigma_x == sigma_y` gives the isotropic kernel."""
+    along axes rotated by `theta` radians; `sigma_x == sigma_y` gives the isotropic kernel. It peaks `centre`
+    pixels right of and below the middle tap (0: centred)."""
     if size < 1 or size % 2 == 0:
         raise ValueError(f"kernel size must be a positive odd integer, got {size}")
     half = size // 2
-    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64) - centre
     c, s = math.cos(theta), math.sin(theta)
     u, v = c * x + s * y, -s * x + c * y
     kernel = np.exp(-0.5 * ((u / sigma_x) ** 2 + (v / sigma_y) ** 2))
@@ -268,13 +269,53 @@ def as_uint8(image: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+# BSRGAN's steps, shuffled per image; `shrink` always comes before `to_lr`, which resizes to the LR size.
+STEPS = ("blur", "blur", "shrink", "to_lr", "noise", "jpeg")
+JPEG_PROB = 0.9  # of the shuffled JPEG step; the final one is always applied
+SHRINK_RESIZE_PROB = 0.75  # else the shrink is a blur and nearest down-sampling
+JPEG_QUALITIES = (30, 95)
+
+
+def degradation_order(rng: np.random.Generator) -> list[str]:
+    """A random order of `STEPS`, `shrink` swapped before `to_lr` where it came after (as BSRGAN)."""
+    order = [STEPS[i] for i in rng.permutation(len(STEPS))]
+    first, second = order.index("shrink"), order.index("to_lr")
+    if first > second:
+        order[first], order[second] = order[second], order[first]
+    return order
+
+
+def random_resize(image: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """`resize` to `size` (h, w) with a random mode of `RESIZE_MODES`, clipped to [0, 1] as BSRGAN (bicubic
+    overshoots at edges)."""
+    return np.clip(resize(image, size, RESIZE_MODES[rng.integers(len(RESIZE_MODES))]), 0.0, 1.0)
+
+
+def random_shrink(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
+    """BSRGAN's first down-sampling of a float (H, W, C) image at scale factor `scale`: a random resize by 1 / f,
+    f uniform in [1, 2 · scale) (p `SHRINK_RESIZE_PROB`; the later `to_lr` step brings it to the LR size), else an
+    isotropic Gaussian blur (25², σ uniform in [0.1, 0.6 · scale) pixels) centred on each scale × scale block and
+    nearest down-sampling by `scale`: (ceil(H / scale), ceil(W / scale), C)."""
+    h, w = image.shape[:2]
+    if rng.random() < SHRINK_RESIZE_PROB:
+        factor = rng.uniform(1.0, 2.0 * scale)
+        return random_resize(image, (max(1, int(h / factor)), max(1, int(w / factor))), rng)
+    sigma = rng.uniform(0.1, 0.6 * scale)
+    # The convolution's output pixel i averages around input i - centre: -(scale - 1) / 2 puts the pixels kept by
+    # [::scale] at the middle of their block, so the LR image is not shifted against the HR one.
+    kernel = gaussian_kernel(25, sigma, sigma, 0.0, centre=-(scale - 1) / 2)
+    return blur(image, kernel)[::scale, ::scale]
+
+
 def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
     """uint8 (H, W, C) high-quality image → uint8 (H // scale, W // scale, C) realistic low-quality image.
 
-    Two rounds of {Gaussian blur (`random_blur_kernel`), random resize (bicubic / bilinear / area),
-    Gaussian noise (`random_gaussian_noise`), JPEG (quality 30..95)} in a random order per round,
-    then a resize to exactly 1/scale of the input with a random mode and a JPEG (quality 30..95) of the result.
-    Pixels are clipped to [0, 1] after each noise and resize step, as BSRGAN does. All randomness comes from `rng`.
+    BSRGAN's practical degradation (Zhang et al. 2021, `degradation_bsrgan`): the steps of `degradation_order`,
+    two blurs (`random_blur_kernel`), a shrink (`random_shrink`), a random resize to exactly 1/scale of the input
+    (`to_lr`), Gaussian noise (`random_gaussian_noise`) and a JPEG (p `JPEG_PROB`), then a JPEG of the LR image.
+    JPEG qualities are uniform in `JPEG_QUALITIES`. Pixels are clipped to [0, 1] after each noise and resize step,
+    as BSRGAN does. BSRGAN's optional camera-sensor noise (its ISP model, off by default) is left out. All
+    randomness comes from `rng`.
     """
     if image.dtype != np.uint8 or image.ndim != 3:
         raise ValueError(f"real_world_degradation takes a uint8 (H, W, C) image, got {image.dtype} {image.shape}")
@@ -282,24 +323,25 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
     if h < 1 or w < 1:
         raise ValueError(f"image of {image.shape[:2]} is smaller than the scale factor {scale}")
     x = image.astype(np.float32) / 255.0  # float32: ample for pixels that end as 8-bit, and cheaper
-    # Round one shrinks towards the target size, round two wobbles above it; the final resize is exact.
-    for factor_range in ((1.0 / scale, 1.0), (1.0 / scale, 1.5 / scale)):
-        for op in rng.permutation(4):
-            if op == 0:
-                x = blur(x, random_blur_kernel(rng, scale))
-            elif op == 1:
-                factor = rng.uniform(*factor_range)
-                target = (max(1, round(image.shape[0] * factor)), max(1, round(image.shape[1] * factor)))
-                # Clipped as BSRGAN does: bicubic overshoots at edges.
-                x = np.clip(resize(x, target, RESIZE_MODES[rng.integers(len(RESIZE_MODES))]), 0.0, 1.0)
-            elif op == 2:
-                x = random_gaussian_noise(x, rng)
-            else:
-                x = jpeg_compress(as_uint8(x), int(rng.integers(30, 96))).astype(np.float32) / 255.0
-    x = resize(x, (h, w), RESIZE_MODES[rng.integers(len(RESIZE_MODES))])
-    # JPEG last, as BSRGAN: real low-quality inputs are mostly JPEGs, their 8×8 blocks on the LR pixel grid, which
-    # the earlier rounds' blocks, resized since, never are.
-    return jpeg_compress(as_uint8(x), int(rng.integers(30, 96)))
+    for step in degradation_order(rng):
+        if step == "blur":
+            x = blur(x, random_blur_kernel(rng, scale))
+        elif step == "shrink":
+            x = random_shrink(x, scale, rng)
+        elif step == "to_lr":
+            x = random_resize(x, (h, w), rng)
+        elif step == "noise":
+            x = random_gaussian_noise(x, rng)
+        elif rng.random() < JPEG_PROB:
+            x = random_jpeg(x, rng).astype(np.float32) / 255.0
+    # JPEG last, as BSRGAN: real low-quality inputs are mostly JPEGs, their 8×8 blocks on the LR pixel grid.
+    return random_jpeg(x, rng)
+
+
+def random_jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """float (H, W, C) image in [0, 1] → uint8 JPEG of it, quality uniform in `JPEG_QUALITIES` (inclusive)."""
+    quality = int(rng.integers(JPEG_QUALITIES[0], JPEG_QUALITIES[1] + 1))
+    return jpeg_compress(as_uint8(image), quality)
 
 
 # --- the setting -----------------------------------------------------------------------------------------------
