@@ -17,6 +17,7 @@ from swinir_hf.evaluation.degradations import (
     jpeg_compress,
     random_blur_kernel,
     random_gaussian_noise,
+    random_halve,
     random_shrink,
     real_world_degradation,
     resize_weights,
@@ -262,7 +263,7 @@ def test_real_world_degradation_runs_its_steps_in_order(monkeypatch):
     hr = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     for seed in range(60):
         calls.clear()
-        assert real_world_degradation(hr, 4, np.random.default_rng(seed)).shape == (10, 10, 3)
+        assert real_world_degradation(hr, 2, np.random.default_rng(seed)).shape == (20, 20, 3)  # ×2: no halving
         assert calls[-1] == "jpeg"
         if calls[:-1] != orders[-1]:
             assert calls[:-1] == [step for step in orders[-1] if step != "jpeg"]
@@ -292,3 +293,41 @@ def test_real_world_output_is_the_lr_size(size, scale):
             hr = np.random.default_rng(seed).integers(0, 256, (*size, channels), dtype=np.uint8)
             lr = real_world_degradation(hr, scale, np.random.default_rng(seed))
             assert lr.shape == (size[0] // scale, size[1] // scale, channels) and lr.dtype == np.uint8
+
+
+def test_real_world_x4_first_halves_one_image_in_four(monkeypatch):
+    """BSRGAN at ×4 first down-samples by 2 with p 0.25 (MATLAB bicubic or a random resize); the steps after it work
+    at the remaining factor 2 (blur widths, shrink), and the LR image is still 1/4 of the input."""
+    halved, scales = [], []
+
+    def halve(image, rng):
+        halved.append(image.shape[:2])
+        return random_halve(image, rng)
+
+    def kernel(rng, scale):
+        scales.append(scale)
+        return random_blur_kernel(rng, scale)
+
+    monkeypatch.setattr(degradations, "random_halve", halve)
+    monkeypatch.setattr(degradations, "random_blur_kernel", kernel)
+    monkeypatch.setattr(degradations, "random_shrink", lambda image, scale, rng: scales.append(scale) or image)
+    hr = np.random.default_rng(0).integers(0, 256, (18, 22, 3), dtype=np.uint8)
+    runs = []
+    for seed in range(120):
+        halved.clear(), scales.clear()
+        assert real_world_degradation(hr, 4, np.random.default_rng(seed)).shape == (4, 5, 3)
+        runs.append((len(halved), set(scales)))
+    assert {(n, frozenset(s)) for n, s in runs} == {(0, frozenset({4})), (1, frozenset({2}))}
+    assert sum(n for n, _ in runs) == 21  # p 0.25 of 120, this seed range
+    for seed in range(40):
+        real_world_degradation(hr, 2, np.random.default_rng(seed))
+    assert not halved
+
+
+def test_random_halve_is_half_the_size_in_range():
+    rng = np.random.default_rng(0)
+    image = rng.random((21, 30, 3)).astype(np.float32)
+    shapes = [random_halve(image, rng).shape for _ in range(40)]
+    assert set(shapes) == {(10, 15, 3), (11, 15, 3)}  # a resize to H // 2 or MATLAB's ceil(H / 2)
+    out = random_halve(np.ones((8, 8, 1), np.float32), rng)
+    assert out.dtype == np.float32 and out.max() <= 1.0

@@ -441,8 +441,8 @@ def _training_recipe(
         "bicubic": "MATLAB bicubic downscaling",
         "noise": f"additive Gaussian noise, σ = {d.noise_sigma} grey levels",
         "jpeg": f"JPEG, quality {d.jpeg_quality}",
-        "real": "BSRGAN's practical degradation (two blurs, a shrink, a resize to the LR size, noise, JPEG; random "
-        "order; final JPEG)",
+        "real": "BSRGAN's practical degradation (at ×4 sometimes a ×2 pre-downsample; two blurs, a shrink, a resize "
+        "to the LR size, noise, JPEG in random order; final JPEG)",
         "paired": "pre-made LR/HR pairs",
     }[d.degradation]
     recipe = [

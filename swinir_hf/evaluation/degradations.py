@@ -273,6 +273,7 @@ def as_uint8(image: np.ndarray) -> np.ndarray:
 STEPS = ("blur", "blur", "shrink", "to_lr", "noise", "jpeg")
 JPEG_PROB = 0.9  # of the shuffled JPEG step; the final one is always applied
 SHRINK_RESIZE_PROB = 0.75  # else the shrink is a blur and nearest down-sampling
+HALVE_PROB = 0.25  # of the first ×2 down-sampling, at scale 4 only
 JPEG_QUALITIES = (30, 95)
 
 
@@ -289,6 +290,14 @@ def random_resize(image: np.ndarray, size: tuple[int, int], rng: np.random.Gener
     """`resize` to `size` (h, w) with a random mode of `RESIZE_MODES`, clipped to [0, 1] as BSRGAN (bicubic
     overshoots at edges)."""
     return np.clip(resize(image, size, RESIZE_MODES[rng.integers(len(RESIZE_MODES))]), 0.0, 1.0)
+
+
+def random_halve(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """BSRGAN's ×2 pre-downsample of a float (H, W, C) image: MATLAB's antialiased bicubic `imresize` (p 0.5,
+    ceil(H / 2) × ceil(W / 2)) or a random resize to (H // 2, W // 2); clipped to [0, 1]."""
+    if rng.random() < 0.5:
+        return np.clip(imresize(image, 0.5), 0.0, 1.0)
+    return random_resize(image, (max(1, image.shape[0] // 2), max(1, image.shape[1] // 2)), rng)
 
 
 def random_shrink(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
@@ -310,9 +319,11 @@ def random_shrink(image: np.ndarray, scale: int, rng: np.random.Generator) -> np
 def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
     """uint8 (H, W, C) high-quality image → uint8 (H // scale, W // scale, C) realistic low-quality image.
 
-    BSRGAN's practical degradation (Zhang et al. 2021, `degradation_bsrgan`): the steps of `degradation_order`,
-    two blurs (`random_blur_kernel`), a shrink (`random_shrink`), a random resize to exactly 1/scale of the input
-    (`to_lr`), Gaussian noise (`random_gaussian_noise`) and a JPEG (p `JPEG_PROB`), then a JPEG of the LR image.
+    BSRGAN's practical degradation (Zhang et al. 2021, `degradation_bsrgan`): at ×4, with p `HALVE_PROB`, a ×2
+    down-sampling (`random_halve`) after which the steps work at the remaining factor 2; then the steps of
+    `degradation_order`, two blurs (`random_blur_kernel`), a shrink (`random_shrink`), a random resize to exactly
+    1/scale of the input (`to_lr`), Gaussian noise (`random_gaussian_noise`) and a JPEG (p `JPEG_PROB`); then a
+    JPEG of the LR image.
     JPEG qualities are uniform in `JPEG_QUALITIES`. Pixels are clipped to [0, 1] after each noise and resize step,
     as BSRGAN does. BSRGAN's optional camera-sensor noise (its ISP model, off by default) is left out. All
     randomness comes from `rng`.
@@ -323,11 +334,14 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
     if h < 1 or w < 1:
         raise ValueError(f"image of {image.shape[:2]} is smaller than the scale factor {scale}")
     x = image.astype(np.float32) / 255.0  # float32: ample for pixels that end as 8-bit, and cheaper
+    factor = scale  # what is left to shrink by, for the blur widths and the shrink
+    if scale == 4 and rng.random() < HALVE_PROB:
+        x, factor = random_halve(x, rng), 2
     for step in degradation_order(rng):
         if step == "blur":
-            x = blur(x, random_blur_kernel(rng, scale))
+            x = blur(x, random_blur_kernel(rng, factor))
         elif step == "shrink":
-            x = random_shrink(x, scale, rng)
+            x = random_shrink(x, factor, rng)
         elif step == "to_lr":
             x = random_resize(x, (h, w), rng)
         elif step == "noise":
