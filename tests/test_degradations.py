@@ -20,6 +20,7 @@ from swinir_hf.evaluation.degradations import (
     random_halve,
     random_shrink,
     real_world_degradation,
+    resize,
     resize_weights,
 )
 
@@ -331,3 +332,14 @@ def test_random_halve_is_half_the_size_in_range():
     assert set(shapes) == {(10, 15, 3), (11, 15, 3)}  # a resize to H // 2 or MATLAB's ceil(H / 2)
     out = random_halve(np.ones((8, 8, 1), np.float32), rng)
     assert out.dtype == np.float32 and out.max() <= 1.0
+
+
+def test_real_world_resizes_do_not_antialias_as_opencv():
+    """BSRGAN resizes with OpenCV, whose bilinear and bicubic shrinks read only the taps around each output pixel's
+    centre (4i + 1.5 at 1/4), with no antialiasing: aliasing is part of its data. Area averages the 4 × 4 block."""
+    image = np.random.default_rng(0).random((32, 40, 3)).astype(np.float32)
+    taps = {"bilinear": [0.0, 0.5, 0.5, 0.0], "bicubic": [-0.09375, 0.59375, 0.59375, -0.09375], "area": [0.25] * 4}
+    for mode, weights in taps.items():
+        blocks = image.reshape(8, 4, 10, 4, 3)
+        expected = np.einsum("i,j,aibjc->abc", np.array(weights), np.array(weights), blocks)
+        np.testing.assert_allclose(resize(image, (8, 10), mode)[1:-1, 1:-1], expected[1:-1, 1:-1], atol=1e-5)

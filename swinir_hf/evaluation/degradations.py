@@ -218,7 +218,9 @@ def blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def resize(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
-    """Resize a float (H, W, C) image to `size` (h, w) with `mode` in `RESIZE_MODES` (antialiased when shrinking)."""
+    """Resize a float (H, W, C) image to `size` (h, w) with `mode` in `RESIZE_MODES`, as OpenCV's `cv2.resize`, which
+    BSRGAN uses: bilinear and bicubic (a = -0.75) read only the taps around each output pixel's centre, with no
+    antialiasing when shrinking (the aliasing is part of the degradation); area averages."""
     import torch
 
     if mode not in RESIZE_MODES:
@@ -227,8 +229,7 @@ def resize(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     if mode == "area":
         out = torch.nn.functional.interpolate(x, size=size, mode="area")
     else:
-        shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-        out = torch.nn.functional.interpolate(x, size=size, mode=mode, align_corners=False, antialias=shrink)
+        out = torch.nn.functional.interpolate(x, size=size, mode=mode, align_corners=False)
     return out[0].numpy().transpose(1, 2, 0)
 
 
