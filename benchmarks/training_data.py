@@ -7,10 +7,12 @@ the steps a lease gets. Prints markdown:
    depthwise convolution (`torch.nn.functional.conv2d`, what `blur` did before), per kernel.
 2. MATLAB bicubic `imresize` (the bicubic degradation and the benchmark's LR images): the sparse product against
    the tap-by-tap gathering it replaced, on training patches and a DIV2K-sized image.
-3. Milliseconds per training sample (decode, crop, augment, degrade) of each `gpu_*` config, one thread, on the
-   packed `gpu_data/` (`python hub/pack_gpu_data.py` makes it from ../shared).
+3. Milliseconds per training sample (decode, crop, augment, degrade) of each `gpu_*` config (or of `--configs`), one
+   thread, on the packed `gpu_data/` (`python hub/pack_gpu_data.py` makes it from ../shared): wall time, or with
+   `--cpu-time` the process's CPU time, which other jobs on a shared machine disturb less.
 
     OMP_NUM_THREADS=1 python benchmarks/training_data.py
+    OMP_NUM_THREADS=1 python benchmarks/training_data.py --cpu-time --configs gpu_real_sr_x4
 """
 
 from __future__ import annotations
@@ -91,48 +93,53 @@ def resize_table() -> None:
     print()
 
 
-def sample_ms(dataset, samples: int, repeat: int = 3) -> float:
-    """Milliseconds per `dataset[key]` over keys 1..samples: the fastest of `repeat` passes (the least disturbed by
-    other jobs; files cached after the first)."""
+def sample_ms(dataset, samples: int, repeat: int = 3, clock=time.perf_counter) -> float:
+    """Milliseconds of `clock` per `dataset[key]` over keys 1..samples: the fastest of `repeat` passes (the least
+    disturbed by other jobs; files cached after the first)."""
     dataset[0]
     passes = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         for key in range(1, samples + 1):
             dataset[key]
-        passes.append(time.perf_counter() - start)
+        passes.append(clock() - start)
     return 1e3 * min(passes) / samples
 
 
-def sample_table(samples: int = 40) -> None:
-    print(f"## One training sample per config (ms, mean of {samples}, fastest of 3 passes, one thread)\n")
-    print("| config | degradation | target patch | ms / sample | samples/s per core |\n|:--|:--|--:|--:|--:|")
-    for name in CONFIGS:
+def sample_table(configs: list[str], cpu_time: bool, samples: int = 40) -> None:
+    clock = time.process_time if cpu_time else time.perf_counter
+    ms_of = "CPU ms" if cpu_time else "ms"
+    print(f"## One training sample per config ({ms_of}, mean of {samples}, fastest of 3 passes, one thread)\n")
+    print(f"| config | degradation | target patch | {ms_of} / sample | samples/s per core |\n|:--|:--|--:|--:|--:|")
+    for name in configs:
         cfg, _ = parse_command_line(["--config", name])
         model, _ = build_model(cfg.model, cfg.train)
         dataset = build_dataset(cfg, model.config)
         side = cfg.data.patch_size * model.config.upscale
-        ms = sample_ms(dataset, samples)
+        ms = sample_ms(dataset, samples, clock=clock)
         print(f"| `{name}` | {cfg.data.degradation} | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
         if cfg.data.degradation == "real":  # the same samples with the direct blur, as before the FFT
             with mock.patch.object(degradations, "blur", direct_blur):
-                ms = sample_ms(dataset, samples)
+                ms = sample_ms(dataset, samples, clock=clock)
             print(f"| `{name}`, direct blur | {cfg.data.degradation} | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
         if cfg.data.degradation == "paired":  # the LR images of gpu_lr/ against resizing each patch, as before
             cfg, _ = parse_command_line(["--config", name, "--data.degradation", "bicubic"])
-            ms = sample_ms(build_dataset(cfg, model.config), samples)
+            ms = sample_ms(build_dataset(cfg, model.config), samples, clock=clock)
             print(f"| `{name}`, resized per patch | bicubic | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
     print()
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS), help="configs to sample")
+    parser.add_argument("--cpu-time", action="store_true", help="time samples by CPU time instead of wall time")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     if not (REPO / "gpu_data").is_dir() or not (REPO / "gpu_lr").is_dir():
         raise SystemExit("no gpu_data/ or gpu_lr/ here: run `python hub/pack_gpu_data.py` first (it reads ../shared)")
     blur_table()
     resize_table()
-    sample_table()
+    sample_table(args.configs, args.cpu_time)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ def test_help_does_not_run_the_benchmark(script):
         ("inference.py", ["--dtypes", "float17"], "argument --dtypes: invalid choice: 'float17'"),
         ("train_step.py", ["--device", "cpu", "--configs", "tiny_sr_x9"], "config tiny_sr_x9 not found"),
         ("collection.py", ["--modes", "lop"], "argument --modes: invalid choice: 'lop'"),
+        ("training_data.py", ["--cpu-time", "--configs", "gpu_x"], "argument --configs: invalid choice: 'gpu_x'"),
     ],
 )
 def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message):
