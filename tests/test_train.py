@@ -740,3 +740,51 @@ def test_resuming_after_a_kill_leaves_one_tensorboard_point_per_step(tiny_run, t
     events = EventAccumulator(str(folder))
     events.Reload()
     assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("fields", "name", "border", "description"),
+    [
+        ({"upscale": 2}, "psnr_y", 2, "Y channel, border 2"),  # colour SR: on Y, border = scale
+        ({"upscale": 1, "upsampler": None}, "psnr_rgb", 0, "RGB, border 0"),  # colour denoising / JPEG
+        ({"upscale": 1, "upsampler": None, "num_channels": 1}, "psnr_grey", 0, "grey channel, border 0"),
+        ({"upscale": 3, "num_channels": 1}, "psnr_grey", 3, "grey channel, border 3"),
+    ],
+)
+def test_validation_follows_the_papers_protocol_per_task(tiny_config, fields, name, border, description):
+    """Validation scores colour SR on Y with border = scale, and colour ×1 models (denoising, JPEG) on RGB with no
+    border, as the paper's tables; the recorded metric says which."""
+    from swinir_hf.evaluation.metrics import psnr
+    from swinir_hf.models.image_processing_swinir import float_to_image
+    from swinir_hf.training.data import ValidationImage
+    from swinir_hf.training.validation import baseline_psnr, validation_metric, validation_psnr
+
+    model = SwinIRForImageRestoration(tiny_config(**fields)).eval()
+    c, s = model.config.num_channels, model.config.upscale
+    rng = np.random.default_rng(0)
+    hr = (rng.random((24, 18, c)) * 255).astype(np.uint8)
+    lr = rng.random((24 // s, 18 // s, c)).astype(np.float32)
+    metric = validation_metric(model.config)
+    assert (metric.name, metric.border, str(metric)) == (name, border, description)
+    with torch.no_grad():
+        out = model(pixel_values=torch.from_numpy(lr.transpose(2, 0, 1))[None]).reconstruction[0]
+    restored = float_to_image(out.permute(1, 2, 0).numpy(), output_type="np")
+    y = c == 3 and s > 1
+    reference = hr[..., 0] if c == 1 else hr
+    expected = psnr(restored, reference, crop_border=border, test_y_channel=y)
+    images = [ValidationImage("a", lr, hr)]
+    assert validation_psnr(model, images) == pytest.approx(expected, abs=1e-9)
+    if s == 1:  # the trivial restoration: the degraded input
+        trivial = psnr(float_to_image(lr, output_type="np"), reference, crop_border=border, test_y_channel=y)
+        assert baseline_psnr(images, model.config) == pytest.approx(trivial, abs=1e-9)
+
+
+def test_a_colour_denoising_run_records_rgb_validation(tiny_run, train_cli, images, tmp_path):
+    """A ×1 colour run's history, summary and card name the metric: PSNR on RGB, border 0."""
+    out = tmp_path / "dn"
+    raw = tiny_run(images, out, data={"degradation": "noise", "val_max_images": 1}, train={"max_steps": 1})
+    raw["model"] = {"preset": "color_dn", "config": raw["model"]["config"]}
+    assert train_cli(raw) == 0
+    s = summary(out)
+    assert [(h["step"], h["metric"]) for h in s["history"]] == [(1, "psnr_rgb")]
+    assert "(PSNR in dB, RGB, border 0)" in (out / "README.md").read_text()

@@ -420,14 +420,15 @@ def _validation_table(
     cfg: TrainingConfig, model: SwinIRForImageRestoration, progress: Progress, baseline: float | None
 ) -> str:
     """The validation PSNR after each evaluation step, under the trivial baseline's."""
+    from ..training.validation import validation_metric
+
     c = model.config
     rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
     rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
-    channel = "Y channel" if c.num_channels == 3 else "grey channel"
     n = cfg.data.val_max_images
     first = f" (its first {n} images)" if n and n > 1 else " (its first image)" if n else ""
     return (
-        f"Validation on {_shown(cfg.data.val)}{first} during training (PSNR in dB, {channel}, border {c.upscale}):\n\n"
+        f"Validation on {_shown(cfg.data.val)}{first} during training (PSNR in dB, {validation_metric(c)}):\n\n"
         "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
     )
 

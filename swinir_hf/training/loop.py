@@ -46,7 +46,7 @@ from .config import TrainingConfig, flat_config
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation
 from .gan import build_gan, gan_step
 from .state import EMA, InitReport, Run, build_model, set_schedule, step_seed
-from .validation import baseline_psnr, validation_psnr
+from .validation import baseline_psnr, validation_metric, validation_psnr
 
 logger = logging.getLogger("swinir_hf.train")
 # Set on an exception raised once training runs: the index of the process that raised it (the checks before the
@@ -162,7 +162,7 @@ def _train(
     # Validation runs on the main process; a bad data.val is raised on every process, not left to hang the others.
     validate = main and bool(cfg.data.val)
     val_images = on_main_process(lambda: build_validation(cfg, model.config), validate, accelerator.num_processes)
-    baseline = baseline_psnr(val_images, model.config.upscale) if val_images is not None else None
+    baseline = baseline_psnr(val_images, model.config) if val_images is not None else None
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     run = prepare(cfg, accelerator, model, gan, out, init_report, push_to_hub_repo or str(out))
     run.val_images, run.baseline = val_images, baseline
@@ -388,11 +388,12 @@ def validate_now(run: Run, step: int) -> None:
     if run.val_images is None:
         return
     started = time.perf_counter()
-    value = validation_psnr(run.scored, run.val_images, run.scored.config.upscale)
+    value = validation_psnr(run.scored, run.val_images)
     run.window_start += time.perf_counter() - started  # the logged steps/s and data wait are of training steps
+    metric = validation_metric(run.scored.config).name  # recorded: a resumed older run may have scored otherwise
     history = [h for h in run.progress.history if h["step"] != step]
-    run.progress.history = history + [{"step": step, "psnr": value}]
-    run.accelerator.log({"val/psnr_y": value}, step=step)
+    run.progress.history = history + [{"step": step, "psnr": value, "metric": metric}]
+    run.accelerator.log({f"val/{metric}": value}, step=step)
     loss_text = f"loss {run.last_loss:.4f} " if np.isfinite(run.last_loss) else ""  # no loss logged yet
     run.bar.set_postfix_str(f"{loss_text}val PSNR {value:.2f} dB")
 

@@ -124,8 +124,9 @@ class EMA:
 @dataclass
 class Progress:
     """Checkpointed run state besides model / optimizer / scheduler: the step, validation PSNRs
-    (`{"step", "psnr"}`), logged training losses (`{"step", "loss"}`) and the last logged window's speed
-    (`{"step", "steps_per_s", "data_wait"}`, data_wait: the share of its wall time spent waiting for data)."""
+    (`{"step", "psnr", "metric"}`, metric: `validation.ValidationMetric.name`), logged training losses
+    (`{"step", "loss"}`) and the last logged window's speed (`{"step", "steps_per_s", "data_wait"}`, data_wait: the
+    share of its wall time spent waiting for data)."""
 
     step: int = 0
     history: list = field(default_factory=list)

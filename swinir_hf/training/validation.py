@@ -1,41 +1,73 @@
-"""Validation during training: the PSNR of the model and of the trivial restoration on the validation images."""
+"""Validation during training: the PSNR of the model and of the trivial restoration on the validation images, in
+the paper's protocol for the task (`validation_metric`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
+
+_CHANNELS = {"y": "Y channel", "rgb": "RGB", "grey": "grey channel"}
+
+
+@dataclass(frozen=True)
+class ValidationMetric:
+    """PSNR on `channel` ("y", "rgb" or "grey") with `border` pixels left out on every side."""
+
+    channel: str
+    border: int
+
+    @property
+    def name(self) -> str:
+        """As recorded: in the history entries (`metric`) and as the tracker's `val/NAME`."""
+        return f"psnr_{self.channel}"
+
+    def __str__(self) -> str:
+        return f"{_CHANNELS[self.channel]}, border {self.border}"
+
+
+def validation_metric(config: SwinIRConfig) -> ValidationMetric:
+    """The paper's protocol: super-resolution on Y (grey models: grey) with border = scale; denoising and JPEG
+    (×1) on the image's own channels, RGB or grey, with no border (as `swinir-hf eval` scores them)."""
+    scale = config.upscale
+    channel = "grey" if config.num_channels == 1 else "y" if scale > 1 else "rgb"
+    return ValidationMetric(channel, scale if scale > 1 else 0)
 
 
 @torch.no_grad()
-def validation_psnr(model: SwinIRForImageRestoration, images: list, scale: int) -> float:
-    """Mean PSNR (dB) on the Y channel (grey models: on grey), border = scale, of uint8-rounded restorations."""
+def validation_psnr(model: SwinIRForImageRestoration, images: list) -> float:
+    """Mean PSNR (dB, `validation_metric(model.config)`) of the uint8-rounded restorations of `images`."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    metric = validation_metric(model.config)
     scores = []
     for im in images:
         x = torch.from_numpy(np.ascontiguousarray(im.lr.transpose(2, 0, 1)))[None].to(device)
         out = model(pixel_values=x).reconstruction[0].float().cpu().permute(1, 2, 0).numpy()
-        scores.append(_psnr(out, im.hr, scale))
+        scores.append(_psnr(out, im.hr, metric))
     model.train(was_training)
     return float(np.mean(scores))
 
 
-def baseline_psnr(images: list, scale: int) -> float:
-    """Mean PSNR-Y of the trivial restoration: MATLAB bicubic upscaling for SR, the degraded input otherwise."""
+def baseline_psnr(images: list, config: SwinIRConfig) -> float:
+    """Mean PSNR (`validation_metric(config)`) of the trivial restoration: MATLAB bicubic upscaling for SR, the
+    degraded input otherwise."""
     from ..evaluation.degradations import imresize
 
-    return float(np.mean([_psnr(imresize(im.lr, scale) if scale > 1 else im.lr, im.hr, scale) for im in images]))
+    scale, metric = config.upscale, validation_metric(config)
+    return float(np.mean([_psnr(imresize(im.lr, scale) if scale > 1 else im.lr, im.hr, metric) for im in images]))
 
 
-def _psnr(restored: np.ndarray, hr: np.ndarray, scale: int) -> float:
-    """PSNR (dB) of an (H, W, C) float restoration, rounded to uint8, against its (H, W, C) uint8 ground truth: on
-    Y for colour, on the grey channel for grey, `scale` pixels of border left out (the paper's convention)."""
+def _psnr(restored: np.ndarray, hr: np.ndarray, metric: ValidationMetric) -> float:
+    """PSNR (dB) of an (H, W, C) float restoration, rounded to uint8, against its (H, W, C) uint8 ground truth."""
     from ..evaluation.metrics import psnr
     from ..models.image_processing_swinir import float_to_image
 
     reference = hr[..., 0] if hr.shape[-1] == 1 else hr
-    test_y = reference.ndim == 3
-    return psnr(float_to_image(restored, output_type="np"), reference, crop_border=scale, test_y_channel=test_y)
+    test_y = metric.channel == "y"
+    return psnr(float_to_image(restored, output_type="np"), reference, crop_border=metric.border, test_y_channel=test_y)
