@@ -211,11 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    program = argv is None  # the `swinir-hf` command itself, not a call from Python
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
+        from .training.cli import exit_status
         from .training.cli import main as train_main
 
-        return train_main(argv[1:], prog="swinir-hf train")
+        status = train_main(argv[1:], prog="swinir-hf train")
+        return exit_status(status) if program else status
     if argv[:1] == ["demo"]:
         try:
             require("gradio", "demo", "swinir-hf demo")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from .training.cli import main
+from .training.cli import exit_status, main
 from .training.config import TrainingConfig
 from .training.loop import run_training
 
 __all__ = ["TrainingConfig", "main", "run_training"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(exit_status(main()))

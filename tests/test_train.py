@@ -788,3 +788,29 @@ def test_a_colour_denoising_run_records_rgb_validation(tiny_run, train_cli, imag
     s = summary(out)
     assert [(h["step"], h["metric"]) for h in s["history"]] == [(1, "psnr_rgb")]
     assert "(PSNR in dB, RGB, border 0)" in (out / "README.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "import runpy; runpy.run_module('swinir_hf.train', run_name='__main__')",  # python -m swinir_hf.train
+        "from swinir_hf.cli import main; sys.argv.insert(1, 'train'); sys.exit(main())",  # swinir-hf train
+    ],
+)
+def test_a_stop_while_a_finished_run_exits_does_not_fail_it(entry, tiny_run, images, tmp_path):
+    """SIGTERM (a scheduler, the GPU lease's budget) arriving after the final model is saved, during the seconds the
+    interpreter takes to exit, leaves the finished run's exit status 0, not 'killed by SIGTERM'."""
+    raw = tiny_run(images, tmp_path / "out", train={"max_steps": 1})
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    script = (
+        "import atexit, os, signal, sys, time\n"
+        f"sys.argv = ['train', '--config', {str(config)!r}]\n"
+        # atexit runs as the interpreter shuts down: the signal lands in the teardown, deterministically
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(0.5)))\n"
+        f"{entry}\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "model.safetensors").is_file()

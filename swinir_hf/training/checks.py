@@ -156,8 +156,9 @@ def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:
     )
 
 
-def ignore_stop_signals(worker_id: int) -> None:
-    """DataLoader workers leave Ctrl-C / SIGTERM to the main process, which stops cleanly (and ends them)."""
+def ignore_stop_signals(worker_id: int = 0) -> None:
+    """Ignore Ctrl-C / SIGTERM: DataLoader workers leave them to the main process, which stops cleanly (and ends
+    them); the program, once its run is complete (`cli.exit_status`), has nothing left to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 

@@ -18,7 +18,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from ..extras import MissingExtraError
 from ..inference.collection import is_main_process, launched_processes
-from .checks import TrainingInterrupted
+from .checks import TrainingInterrupted, ignore_stop_signals
 from .config import (
     SECTIONS,
     TrainingConfig,
@@ -137,6 +137,15 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
     except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
         return _user_error(err, 1)
     return 0
+
+
+def exit_status(status: int) -> int:
+    """`status`, for the program's own exit (`python -m swinir_hf.train`, `swinir-hf train`). Once a run is complete
+    (0: its final model saved), Ctrl-C / SIGTERM during the seconds the interpreter takes to exit are ignored: they
+    would report the finished run to a scheduler (or the GPU lease script) as killed by the signal."""
+    if status == 0:
+        ignore_stop_signals()
+    return status
 
 
 def _user_error(err: Exception, status: int) -> int:
