@@ -814,3 +814,30 @@ def test_a_stop_while_a_finished_run_exits_does_not_fail_it(entry, tiny_run, ima
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_bad_validation_and_lr_folders_are_refused_naming_their_field(tiny_run, train_cli, images, tmp_path, capsys):
+    """A validation folder of undecodable files, or an empty LR folder, is a one-line error naming the config field,
+    before the run writes anything."""
+    broken, empty = tmp_path / "broken", tmp_path / "empty"
+    broken.mkdir()
+    empty.mkdir()
+    (broken / "a.png").write_text("not an image")
+    out = tmp_path / "run"
+    suffixes = ".bmp, .jpeg, .jpg, .pgm, .png, .ppm, .tif, .tiff, .webp"
+    cases = [
+        (
+            {"val": str(broken)},
+            f"error: data.val: none of its 1 images can be decoded (e.g. a.png: cannot identify image file "
+            f"'{broken / 'a.png'}')\n",
+        ),
+        (
+            {"degradation": "paired", "train_lr": [str(empty)]},
+            f"error: data.train_lr: no images ({suffixes}) under {empty}\n",
+        ),
+        ({"val_lr": str(empty)}, f"error: data.val_lr: no images ({suffixes}) under {empty}\n"),
+    ]
+    for data, message in cases:
+        assert train_cli(tiny_run(images, out, data=data)) == 1
+        assert capsys.readouterr().err == message
+        assert not out.exists()

@@ -121,13 +121,16 @@ def item_name(item: str | dict) -> str:
     return Path(path).name if path else "<in-memory image>"
 
 
-def pair_lr_images(hr_items: list, lr_source: str, scale: int, split: str, cache_dir: str | None) -> list:
+def pair_lr_images(
+    hr_items: list, lr_source: str, scale: int, split: str, cache_dir: str | None, field: str = "data.train_lr"
+) -> list:
     """The LR item for each HR item, matched by file stem with an optional `x{scale}` suffix (`baby` ↔ `babyx2`).
+    `field`: the config field `lr_source` comes from, named by the error for a source with no images.
 
     Raises `ValueError` when a stem is not unique among the HR or the LR images (folders searched recursively can hold
     `a/001.png` and `b/001.png`): pairs would be mismatched.
     """
-    lr_items = load_images(lr_source, split, cache_dir)
+    lr_items = _config_images(field, lr_source, split, cache_dir)
     by_stem = {re.sub(rf"x{scale}$", "", Path(item_name(it)).stem): it for it in lr_items}
     hr_count = Counter(Path(item_name(it)).stem for it in hr_items)
     lr_count = Counter(re.sub(rf"x{scale}$", "", Path(item_name(it)).stem) for it in lr_items)
@@ -387,7 +390,12 @@ def _degradation(cfg: TrainingConfig, scale: int, val: bool) -> Degradation:
 
 
 # How to replace each source field's value from the command line.
-_OVERRIDE = {"data.train": "--data.train '[DIR, ...]'", "data.val": "--data.val DIR (or data.val=null)"}
+_OVERRIDE = {
+    "data.train": "--data.train '[DIR, ...]'",
+    "data.val": "--data.val DIR (or data.val=null)",
+    "data.train_lr": "--data.train_lr '[DIR, ...]'",
+    "data.val_lr": "--data.val_lr DIR (or data.val_lr=null)",
+}
 
 
 def _config_images(field: str, source: str, split: str, cache_dir: str | None) -> list:
@@ -437,7 +445,8 @@ def build_validation(cfg: TrainingConfig, config: Any) -> list[ValidationImage]:
     """The validation images of `data.val`, degraded as the training data (its validation setting)."""
     d, channels, scale = cfg.data, config.num_channels, config.upscale
     val_hr = _config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
-    val_lr = pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir) if d.val_lr else None
+    check_readable(val_hr, channels, "data.val")  # else each image is a warning, then a vague error
+    val_lr = pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir, "data.val_lr") if d.val_lr else None
     paired_only = d.degradation == "paired" and not d.val_lr  # validated against bicubic downscaling
     kind = Degradation("bicubic", scale) if paired_only else _degradation(cfg, scale, val=True)
     return validation_images(val_hr, kind, channels, cfg.train.seed, val_lr)
