@@ -841,3 +841,18 @@ def test_bad_validation_and_lr_folders_are_refused_naming_their_field(tiny_run, 
         assert train_cli(tiny_run(images, out, data=data)) == 1
         assert capsys.readouterr().err == message
         assert not out.exists()
+
+
+def test_a_partial_save_left_by_a_kill_is_ignored_and_cleared(tiny_run, train_cli, images, tmp_path):
+    """A checkpoint whose save was killed (`step-N.tmp`, at a step the resumed run does not save again) is never
+    resumed from, and the next save deletes it instead of leaving a checkpoint's worth of disk behind."""
+    out = tmp_path / "run"
+    raw = tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2})
+    assert train_cli(raw) == 0
+    partial = out / "checkpoints" / "step-00000003.tmp"
+    partial.mkdir()
+    (partial / "optimizer.bin").write_bytes(b"\0" * 10)  # killed while accelerate wrote it
+    raw["train"].update(max_steps=4)
+    assert train_cli(raw, "--resume", "latest") == 0
+    assert summary(out)["losses"][0]["step"] == 1 and summary(out)["step"] == 4
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000002", "step-00000004"]

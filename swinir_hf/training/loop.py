@@ -411,8 +411,9 @@ def save_checkpoint(run: Run, step: int) -> None:
     acc, main = run.accelerator, run.main
     final = run.out / "checkpoints" / f"step-{step:08d}"
     tmp = final.with_name(final.name + ".tmp")
-    if main and tmp.exists():
-        shutil.rmtree(tmp)
+    if main:  # this save's own leftovers, and any a killed earlier save left (at a step this run may not save)
+        for partial in final.parent.glob("step-*.tmp"):
+            shutil.rmtree(partial)
     acc.wait_for_everyone()
     acc.save_state(str(tmp))
     # The losses of a log window in progress (over all processes), for a resumed run to log that window whole.
