@@ -856,3 +856,25 @@ def test_a_partial_save_left_by_a_kill_is_ignored_and_cleared(tiny_run, train_cl
     assert train_cli(raw, "--resume", "latest") == 0
     assert summary(out)["losses"][0]["step"] == 1 and summary(out)["step"] == 4
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000002", "step-00000004"]
+
+
+def test_ctrl_c_forwarded_by_the_launcher_is_not_a_second_ctrl_c(monkeypatch):
+    """Under `accelerate launch` / torchrun, a Ctrl-C reaches each process twice within milliseconds (from the
+    terminal, then forwarded by the launcher): that copy must not be taken for the second Ctrl-C ("stop now", without
+    a checkpoint). A later Ctrl-C still stops at once; without a launcher, the second one always does."""
+    from swinir_hf.training.checks import StopSignals
+
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    stop = StopSignals(announce=False)
+    stop._handle(signal.SIGINT, None)
+    with pytest.raises(KeyboardInterrupt):
+        stop._handle(signal.SIGINT, None)
+
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")  # set by torchrun's agent in every process it starts
+    stop = StopSignals(announce=False)
+    stop._handle(signal.SIGINT, None)
+    stop._handle(signal.SIGINT, None)  # the launcher's copy: still stopping after the step, with a checkpoint
+    assert stop.signal == signal.SIGINT
+    monkeypatch.setattr("swinir_hf.training.checks.time.monotonic", lambda: float("inf"))  # a person's second press
+    with pytest.raises(KeyboardInterrupt):
+        stop._handle(signal.SIGINT, None)

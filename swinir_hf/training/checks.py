@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import pickle
 import shlex
 import shutil
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,15 +174,22 @@ class TrainingInterrupted(Exception):
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
 
 
+# torchrun (and `accelerate launch`, its launcher) passes a signal it gets on to every process it started, which
+# a Ctrl-C in the terminal has already reached: a SIGINT this soon after the first is that copy, not a second press.
+FORWARDED_WITHIN_S = 1.0
+
+
 class StopSignals:
     """While active (main thread only), SIGINT and SIGTERM ask the loop to stop after the step in progress instead
-    of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once. `announce`: log that it will stop
-    `when` (the main process of a launch; the launcher passes a signal on to every process)."""
+    of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once (under torchrun, not the launcher's copy
+    of the first, `FORWARDED_WITHIN_S`). `announce`: log that it will stop `when` (the main process of a launch;
+    the launcher passes a signal on to every process)."""
 
     def __init__(self, announce: bool = True, when: str = "after this step with a checkpoint") -> None:
         self.signal: int | None = None
         self.announce, self.when = announce, when
         self._previous: dict[int, Any] = {}
+        self._since = 0.0  # time.monotonic() of the first signal
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
@@ -193,9 +202,13 @@ class StopSignals:
             signal.signal(signum, handler)
 
     def _handle(self, signum: int, frame: object) -> None:
+        now = time.monotonic()
         if self.signal is not None and signum == signal.SIGINT:
+            launched = "TORCHELASTIC_RUN_ID" in os.environ  # set by torchrun's agent in every process it starts
+            if launched and now - self._since < FORWARDED_WITHIN_S:
+                return
             raise KeyboardInterrupt
-        self.signal = signum
+        self.signal, self._since = signum, now
         if self.announce:
             logger.warning(f"{signal.Signals(signum).name}: stopping {self.when} (Ctrl-C again: now)")
 
