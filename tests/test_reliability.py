@@ -222,7 +222,7 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
     assert (out / "training_config.yaml").read_text() == config_before
     uneven = tiny_run(images, out, train={"batch_size": 6, "gradient_accumulation_steps": 4})
     assert train_cli(uneven, "--resume", "latest") == 1
-    assert "batch_size 6 must be divisible by gradient_accumulation_steps" in capsys.readouterr().err
+    assert "train.batch_size 6 must be divisible by train.gradient_accumulation_steps" in capsys.readouterr().err
     assert (out / "training_config.yaml").read_text() == config_before
 
     broken = tmp_path / "broken"

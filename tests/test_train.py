@@ -878,3 +878,16 @@ def test_ctrl_c_forwarded_by_the_launcher_is_not_a_second_ctrl_c(monkeypatch):
     monkeypatch.setattr("swinir_hf.training.checks.time.monotonic", lambda: float("inf"))  # a person's second press
     with pytest.raises(KeyboardInterrupt):
         stop._handle(signal.SIGINT, None)
+
+
+def test_a_batch_that_does_not_split_is_refused_first_naming_the_fields(tiny_run, train_cli, tmp_path, capsys):
+    """`train.batch_size` not divisible by accumulation × processes is said before the model or any data is read
+    (a large data.train takes minutes to list), in the config's field names, with the sizes that would split."""
+    out = tmp_path / "run"
+    raw = tiny_run(tmp_path / "not-there", out, train={"batch_size": 6, "gradient_accumulation_steps": 4})
+    assert train_cli(raw) == 1
+    assert capsys.readouterr().err == (
+        "error: train.batch_size 6 must be divisible by train.gradient_accumulation_steps × processes = 4 × 1: "
+        "use 4 or 8\n"
+    )
+    assert not out.exists()

@@ -290,6 +290,19 @@ class TrainingPatches(torch.utils.data.Dataset):
         return degraded[dy : dy + p, dx : dx + p], region[dy : dy + p, dx : dx + p]
 
 
+def check_batch_split(batch_size: int, accumulation: int, num_processes: int) -> None:
+    """Raise `ValueError` unless `train.batch_size` (the total per optimizer step) splits into equal micro-batches
+    over `accumulation` steps and `num_processes` processes."""
+    parts = accumulation * num_processes
+    if batch_size % parts:
+        below, above = batch_size - batch_size % parts, batch_size - batch_size % parts + parts
+        choices = f"{below} or {above}" if below else str(above)
+        raise ValueError(
+            f"train.batch_size {batch_size} must be divisible by train.gradient_accumulation_steps × processes = "
+            f"{accumulation} × {num_processes}: use {choices}"
+        )
+
+
 class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
     """The sample keys of one process's micro-batches, from `start_step` to `max_steps`.
 
@@ -301,11 +314,7 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
     def __init__(
         self, batch_size: int, accumulation: int, num_processes: int, rank: int, start_step: int, max_steps: int
     ) -> None:
-        if batch_size % (accumulation * num_processes):
-            raise ValueError(
-                f"batch_size {batch_size} must be divisible by gradient_accumulation_steps × processes "
-                f"= {accumulation} × {num_processes}"
-            )
+        check_batch_split(batch_size, accumulation, num_processes)
         self.batch_size, self.accumulation, self.num_processes, self.rank = (
             batch_size,
             accumulation,

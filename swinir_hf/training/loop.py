@@ -43,7 +43,7 @@ from .checks import (
     unreadable_checkpoint,
 )
 from .config import TrainingConfig, flat_config
-from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation
+from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
 from .state import EMA, InitReport, Run, build_model, set_schedule, step_seed
 from .validation import baseline_psnr, validation_metric, validation_psnr
@@ -149,6 +149,7 @@ def _train(
     from accelerate.utils import set_seed
 
     t, main = cfg.train, accelerator.is_main_process
+    check_batch_split(t.batch_size, t.gradient_accumulation_steps, accelerator.num_processes)  # before slow work
     set_seed(t.seed)  # identical initialisation on every process
     model, init_report = build_model(cfg.model, t)
     if resume_from is not None:
@@ -168,7 +169,7 @@ def _train(
     run.val_images, run.baseline = val_images, baseline
     resume_state(run, resume, resume_from)
     start = run.progress.step
-    loader = build_loader(run, dataset, start)  # checks that the batch splits over processes and accumulation
+    loader = build_loader(run, dataset, start)
     # Every input is checked: only now does the run write into its folder. One it may not create (no rights) is
     # raised on every process.
     on_main_process(
