@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -94,6 +96,54 @@ def test_batches_options_of_other_processors_and_tuple_outputs(model_dir):
         as_dataclass = processor.post_process_image_restoration(model(one_by_one))
         as_tuple = processor.post_process_image_restoration(model(one_by_one, return_dict=False))
     assert [np.asarray(a).tolist() for a in as_dataclass] == [np.asarray(b).tolist() for b in as_tuple]
+
+
+def test_do_rescale_false_takes_pixel_values_as_they_are(tmp_path):
+    """transformers' `do_rescale=False` (at construction, after a save / load, or per call) means the pixels are
+    already in [0, 1]: floats pass unchanged, and integer pixels, which it would hand over as 0..255, are refused."""
+    floats = np.random.default_rng(0).random((5, 4, 3)).astype(np.float32)
+    SwinIRImageProcessor(do_rescale=False).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    assert saved["do_rescale"] is False and "rescale_factor" not in saved and "do_normalize" not in saved
+    loaded = AutoImageProcessor.from_pretrained(tmp_path)
+    assert loaded.do_rescale is False
+    for processor, options in ((loaded, {}), (SwinIRImageProcessor(), {"do_rescale": False})):
+        pixel_values = processor(floats, **options)["pixel_values"]
+        np.testing.assert_array_equal(pixel_values[0].permute(1, 2, 0).numpy(), floats)
+        with pytest.raises(ValueError) as err:
+            processor(_rgb(), **options)
+        assert str(err.value) == (
+            "do_rescale=False takes pixel values as they are, floats in [0, 1]; got uint8 pixels: leave do_rescale "
+            "on (the default) to scale them by their range, or divide them yourself"
+        )
+        with pytest.raises(ValueError, match="got PIL mode RGB pixels"):
+            processor(Image.fromarray(_rgb()), **options)
+    rescaling = SwinIRImageProcessor()
+    assert rescaling.do_rescale is True
+    np.testing.assert_allclose(rescaling(_rgb())["pixel_values"][0].permute(1, 2, 0).numpy(), _rgb() / 255.0, atol=1e-7)
+
+
+def test_options_it_cannot_honour_are_refused_when_set(tmp_path):
+    """`do_normalize=False` and the 1/255 `rescale_factor` of earlier saves are what the processor does, so they
+    are accepted and not saved; normalising, resizing or another factor is refused at construction, as per call."""
+    processor = SwinIRImageProcessor(do_normalize=False, rescale_factor=1 / 255)
+    processor.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    assert saved == {"do_rescale": True, "image_processor_type": "SwinIRImageProcessor", "num_channels": 3}
+    with pytest.raises(TypeError, match="takes no do_normalize: it neither resizes, crops nor normalises"):
+        SwinIRImageProcessor(do_normalize=True)
+    with pytest.raises(TypeError, match="takes no do_resize"):
+        SwinIRImageProcessor(do_resize=True)
+    message = (
+        "SwinIRImageProcessor takes no rescale_factor other than 1/255: it scales integer pixels by their range "
+        "(uint8 by 1/255, 16-bit by 1/65535) and takes floats as [0, 1]; divide other data yourself and pass "
+        "do_rescale=False"
+    )
+    for make in (lambda: SwinIRImageProcessor(rescale_factor=1 / 65535), lambda: processor(_rgb(), rescale_factor=0.5)):
+        with pytest.raises(TypeError) as err:
+            make()
+        assert str(err.value) == message
+    assert torch.equal(processor(_rgb(), rescale_factor=1 / 255)["pixel_values"], processor(_rgb())["pixel_values"])
 
 
 def test_post_processing_rounds_clamps_and_keeps_bit_depth():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -256,47 +257,100 @@ class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
     num_channels: int
 
 
+# transformers' `rescale_factor` default, written into the preprocessor_config.json of earlier versions: what this
+# processor does to 8-bit pixels, so accepted (and not saved).
+_DEFAULT_RESCALE = 1 / 255
+
+
+def refuse_unsupported(processor: str, options: dict[str, Any]) -> None:
+    """Raise a TypeError naming the `options` (other image processors' settings) that are set: this processor
+    neither resizes, crops nor normalises, and ignoring them would hand the model something else than asked for.
+    Unset (None / False) options, as generic callers pass them, and the 1/255 `rescale_factor` are fine."""
+    factor = options.get("rescale_factor")
+    if factor is not None and not math.isclose(factor, _DEFAULT_RESCALE, rel_tol=1e-9):
+        raise TypeError(
+            f"{processor} takes no rescale_factor other than 1/255: it scales integer pixels by their range (uint8 "
+            "by 1/255, 16-bit by 1/65535) and takes floats as [0, 1]; divide other data yourself and pass "
+            "do_rescale=False"
+        )
+    if asked := sorted(k for k, v in options.items() if k != "rescale_factor" and v is not None and v is not False):
+        raise TypeError(
+            f"{processor} takes no {', '.join(asked)}: it neither resizes, crops nor normalises (the model pads "
+            "inside and returns exactly scale × the input)"
+        )
+
+
+def integer_pixels(image: Any) -> str | None:
+    """What integer pixels `image` holds ("uint8", "PIL mode RGB"), or None for float pixels (and non-images,
+    which `image_to_float` refuses)."""
+    if isinstance(image, Image.Image):
+        return None if image.mode == "F" else f"PIL mode {image.mode}"
+    if isinstance(image, torch.Tensor):
+        return None if image.dtype.is_floating_point else str(image.dtype).removeprefix("torch.")
+    if isinstance(image, np.ndarray):
+        return None if np.issubdtype(image.dtype, np.floating) else str(image.dtype)
+    return None
+
+
 class SwinIRImageProcessor(_ImageProcessorBase):
     r"""Turns images into SwinIR `pixel_values` and model outputs back into images.
 
-    No resizing and no padding: the model pads internally, so the output is always exactly scale × the input.
+    No resizing, padding or normalising: the model pads and subtracts its mean internally, so the output is always
+    exactly scale × the input. Other image processors' options are refused when set (`refuse_unsupported`).
 
     Args:
         num_channels (`int`, defaults to 3): channels the model expects; grey inputs are replicated for RGB
             models and RGB inputs reduced to BT.601 luma for 1-channel models. Alpha is dropped.
+        do_rescale (`bool`, defaults to `True`): scale integer pixels to [0, 1] by their range (uint8 / 8-bit PIL
+            images by 1/255, uint16 / 16-bit ones by 1/65535); floats are taken as [0, 1] either way. `False`
+            takes the pixels as they are, so only floats in [0, 1] are accepted.
     """
 
     model_input_names = ["pixel_values"]
     valid_kwargs = SwinIRImageProcessorKwargs
     num_channels = 3
+    do_rescale = True
+    rescale_factor = None  # transformers' 1/255 default is not saved: the factor follows the pixels' type
 
-    def __init__(self, num_channels: int = 3, **kwargs: Any) -> None:
-        super().__init__(num_channels=num_channels, **kwargs)
+    def __init__(self, num_channels: int = 3, do_rescale: bool | None = True, **kwargs: Any) -> None:
+        # Only the options every image processor has are checked: a saved config also holds `auto_map` and the like.
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in ImagesKwargs.__annotations__}
+        refuse_unsupported(type(self).__name__, options)
+        do_rescale = do_rescale is not False  # None (unset, as generic callers pass it) is the default
+        super().__init__(num_channels=num_channels, do_rescale=do_rescale, **kwargs)
         self.num_channels = num_channels
+        self.do_rescale = do_rescale
 
     def preprocess(
-        self, images: Any, return_tensors: str | None = "pt", num_channels: int | None = None, **kwargs: Any
+        self,
+        images: Any,
+        return_tensors: str | None = "pt",
+        num_channels: int | None = None,
+        do_rescale: bool | None = None,
+        **kwargs: Any,
     ) -> BatchFeature:
         """One image, a list of same-size images or a batch (an (N, C, H, W) tensor / (N, H, W, C) array) →
-        `pixel_values` (N, C, H, W) float32 in [0, 1]; `num_channels` overrides the processor's for this call.
+        `pixel_values` (N, C, H, W) float32 in [0, 1]; `num_channels` and `do_rescale` override the processor's for
+        this call.
 
         Raises:
-            TypeError: an option of other image processors (resizing, cropping, normalising) set: this one does
-                none of them, and ignoring it would hand the model something else than asked for.
+            TypeError: an option of other image processors (resizing, cropping, normalising) set.
+            ValueError: integer pixels with `do_rescale=False`, or images this processor cannot read.
         """
-        asked = sorted(name for name, value in kwargs.items() if value not in (None, False))
-        if asked:
-            raise TypeError(
-                f"SwinIRImageProcessor takes no {', '.join(asked)}: it neither resizes, crops nor normalises (the "
-                "model pads inside and returns exactly scale × the input)"
-            )
+        refuse_unsupported(type(self).__name__, kwargs)
         channels = num_channels or self.num_channels
+        rescale = self.do_rescale if do_rescale is None else do_rescale
         if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
             images = list(images)
         if not isinstance(images, (list, tuple)):
             images = [images]
         if not images:
             raise ValueError("no images given")
+        if not rescale and (kind := next(filter(None, map(integer_pixels, images)), None)):
+            raise ValueError(
+                f"do_rescale=False takes pixel values as they are, floats in [0, 1]; got {kind} pixels: leave "
+                "do_rescale on (the default) to scale them by their range, or divide them yourself"
+            )
         arrays = [match_channels(image_to_float(im)[0], channels) for im in images]
         sizes = {a.shape[:2] for a in arrays}
         if len(sizes) > 1:
