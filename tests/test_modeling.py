@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
 
-from swinir_hf import SwinIRConfig, SwinIRForImageRestoration
+from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRImageProcessor
 from swinir_hf.models.configuration_swinir import UPSAMPLER_SCALES, UPSAMPLERS
 
 
@@ -144,11 +145,68 @@ def test_bad_inputs_are_rejected_clearly(tiny_config):
         model(torch.rand(1, 1, 8, 8))
     with pytest.raises(ValueError, match=r"labels must be \(1, 3, 16, 16\)"):
         model(torch.rand(1, 3, 8, 8), labels=torch.rand(1, 3, 8, 8))
-    for kwargs in ({"output_hidden_states": True}, {"output_attentions": True}, {"label": torch.rand(1, 3, 16, 16)}):
-        with pytest.raises(TypeError, match=f"unsupported argument\\(s\\) {next(iter(kwargs))}: it takes"):
-            model(torch.rand(1, 3, 8, 8), **kwargs)
-    out = model(torch.rand(1, 3, 8, 8), output_hidden_states=False, output_attentions=None)
+    with pytest.raises(TypeError, match=r"unsupported argument\(s\) label: it takes"):
+        model(torch.rand(1, 3, 8, 8), label=torch.rand(1, 3, 16, 16))
+    out = model(torch.rand(1, 3, 8, 8), output_hidden_states=False, output_attentions=None, use_cache=None)
     assert list(out.keys()) == ["reconstruction"]
+
+
+def test_hidden_states_are_the_inputs_of_each_rstb_and_of_the_head(tiny_config):
+    """`output_hidden_states` (per call or from the config) adds the embedding output and each RSTB's output as
+    (N, embed_dim, H, W) maps at the window-padded size; the last is what the final norm and the head take."""
+    model = SwinIRForImageRestoration(tiny_config(depths=[2, 2], num_heads=[2, 2])).eval()
+    x = torch.rand(2, 3, 10, 7)  # padded to 12 × 8 (window 4)
+    seen = []
+    for module in (*model.layers, model.norm):
+        module.register_forward_pre_hook(lambda _, args: seen.append(args[0].detach().clone()))
+    with torch.no_grad():
+        plain = model(x).reconstruction
+        seen.clear()
+        out = model(x, output_hidden_states=True)
+        hooked = list(seen)
+        model.config.output_hidden_states = True
+        from_config = model(x, return_dict=False)
+        with_loss = model(x, labels=torch.rand(2, 3, 20, 14), return_dict=False)
+    assert list(out.keys()) == ["reconstruction", "hidden_states"] and torch.equal(out.reconstruction, plain)
+    assert [tuple(h.shape) for h in out.hidden_states] == [(2, 16, 12, 8)] * 3
+    for hidden, tokens in zip(out.hidden_states, hooked, strict=True):  # tokens (N, H·W, C), row-major
+        assert torch.equal(hidden.flatten(2).transpose(1, 2), tokens)
+    assert len(from_config) == 2 and torch.equal(from_config[0], plain)
+    assert all(torch.equal(a, b) for a, b in zip(from_config[1], out.hidden_states, strict=True))
+    assert [type(v) for v in with_loss] == [torch.Tensor, torch.Tensor, tuple] and with_loss[0].ndim == 0
+    post_process = SwinIRImageProcessor().post_process_image_restoration
+    expected = np.asarray(post_process(plain)[1])
+    assert np.array_equal(np.asarray(post_process(from_config)[1]), expected)
+    assert np.array_equal(np.asarray(post_process(with_loss)[1]), expected)
+
+
+def test_attentions_need_the_eager_implementation(tiny_config):
+    """`output_attentions` gives each Swin layer's attention probabilities, (N·windows, heads, ws², ws²), from the
+    eager implementation; under SDPA, which computes none, it is a ValueError saying how to switch."""
+    model = SwinIRForImageRestoration(tiny_config(depths=[2, 2], num_heads=[2, 2])).eval()
+    x = torch.rand(2, 3, 10, 7)
+    with torch.no_grad(), pytest.raises(ValueError) as err:
+        model(x, output_attentions=True)
+    assert str(err.value) == (
+        "output_attentions=True needs the eager attention (SDPA computes no attention probabilities): load the model "
+        'with attn_implementation="eager" or call model.set_attn_implementation("eager")'
+    )
+    model.set_attn_implementation("eager")
+    with torch.no_grad():
+        plain = model(x).reconstruction
+        out = model(x, output_attentions=True, output_hidden_states=True)
+    assert list(out.keys()) == ["reconstruction", "hidden_states", "attentions"]
+    assert torch.equal(out.reconstruction, plain)
+    assert [tuple(a.shape) for a in out.attentions] == [(2 * 6, 2, 16, 16)] * 4  # 3 × 2 windows per image
+    for probs in out.attentions:
+        torch.testing.assert_close(probs.sum(-1), torch.ones(12, 2, 16))
+    # The shifted layers' border windows hold tokens of regions rolled together, which the mask keeps apart.
+    mask = model.shift_mask(12, 8, x.device)
+    masked = (mask != 0).unsqueeze(1).expand(-1, 2, -1, -1)
+    for shifted in out.attentions[1::2]:
+        assert masked.any() and shifted[:6][masked].max() < 1e-30 and shifted[:6][~masked].min() > 0
+        assert shifted[6:][masked].max() < 1e-30
+    assert out.attentions[0][:6][masked].min() > 0  # unshifted: no mask
 
 
 def test_losses(tiny_config):

@@ -363,7 +363,9 @@ class SwinIRImageProcessor(_ImageProcessorBase):
     ) -> list[Image.Image | np.ndarray]:
         """Model output (its dataclass, its `return_dict=False` tuple, or its `reconstruction`, (N, C, H, W)) →
         list of PIL images / uint arrays."""
-        recon = outputs[-1] if isinstance(outputs, tuple) else getattr(outputs, "reconstruction", outputs)
+        if isinstance(outputs, tuple):  # (loss?, reconstruction, hidden_states?, attentions?): None fields dropped
+            outputs = next((v for v in outputs if isinstance(v, torch.Tensor) and v.ndim == 4), None)
+        recon = getattr(outputs, "reconstruction", outputs)
         if not isinstance(recon, torch.Tensor) or recon.ndim != 4:
             raise ValueError("expected a model output or an (N, C, H, W) tensor")
         arrays = recon.detach().float().cpu().permute(0, 2, 3, 1).numpy()

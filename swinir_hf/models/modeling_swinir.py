@@ -235,17 +235,26 @@ class WindowAttention(nn.Module):
         return self.relative_position_bias_table[index.view(-1)].view(n, n, -1).permute(2, 0, 1).contiguous()
 
     def forward(
-        self, windows: torch.Tensor, mask: torch.Tensor | None, border: torch.Tensor | None = None
+        self,
+        windows: torch.Tensor,
+        mask: torch.Tensor | None,
+        border: torch.Tensor | None = None,
+        attentions: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """windows: (B·nW, ws², C), image-major; mask: None, or the (nW, ws², ws²) shift mask of the nW window
         positions each image's windows cycle through; border: the indices of the mask's non-zero windows
-        (`shift_border_windows`), needed with a mask outside CPU inference → (B·nW, ws², C)."""
+        (`shift_border_windows`), needed with a mask outside CPU inference → (B·nW, ws², C). A list given as
+        `attentions` gets the attention probabilities, (B·nW, heads, ws², ws²), from the explicit path."""
         bnw, n, c = windows.shape
         heads, hd = self.num_heads, c // self.num_heads
         qkv = self.qkv(windows).view(bnw, n, 3, heads, hd).permute(2, 0, 3, 1, 4)  # (3, B·nW, heads, n, hd)
         bias = self.position_bias().to(qkv.dtype).unsqueeze(0)
         inference = not torch.is_grad_enabled()
-        if self.config._attn_implementation == "eager" or (windows.device.type == "cpu" and inference):
+        if (
+            attentions is not None
+            or self.config._attn_implementation == "eager"
+            or (windows.device.type == "cpu" and inference)
+        ):
             # CPU inference: with 64-token windows, plain batched matmuls beat SDPA's fused kernel (figures in the
             # repository's benchmarks/README.md), and chunked inference keeps the scores small. One contiguous copy of
             # q, k, v lets the matmuls read them (and k transposed) without copying each.
@@ -255,6 +264,8 @@ class WindowAttention(nn.Module):
             if mask is not None:
                 scores.view(-1, mask.shape[0], heads, n, n).add_(mask.to(scores.dtype).unsqueeze(1))
             probs = F.dropout(scores.softmax(-1), self.attn_drop, self.training)
+            if attentions is not None:
+                attentions.append(probs)
             out = torch.matmul(probs, v).transpose(1, 2).reshape(bnw, n, c)
             return self.proj_drop(self.proj(out))
         q, k, v = qkv.unbind(0)
@@ -305,9 +316,16 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
         self.norm2 = nn.LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
         self.mlp = Mlp(config)
 
-    def forward(self, x: torch.Tensor, size: tuple[int, int], shift_mask: torch.Tensor) -> torch.Tensor:
-        """x: (B, H·W, C) tokens of an H×W map (multiples of the window); shift_mask: (nW, ws², ws²)."""
-        if chunked_inference(self.config, x):
+    def forward(
+        self,
+        x: torch.Tensor,
+        size: tuple[int, int],
+        shift_mask: torch.Tensor,
+        attentions: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """x: (B, H·W, C) tokens of an H×W map (multiples of the window); shift_mask: (nW, ws², ws²); a list given
+        as `attentions` gets this layer's attention probabilities (the whole map at once, not chunked)."""
+        if attentions is None and chunked_inference(self.config, x):
             return self._forward_chunked(x, size, shift_mask, self.config.inference_chunk_size)
         h, w = size
         b, _, c = x.shape
@@ -318,9 +336,9 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
         if s:
             # torch.compile traces the indices instead of reading the cache, as `WindowAttention.position_bias`.
             build = shift_border_windows.__wrapped__ if torch.compiler.is_compiling() else shift_border_windows
-            y = self.attn(window_partition(y, ws), shift_mask, build(h, w, ws))
+            y = self.attn(window_partition(y, ws), shift_mask, build(h, w, ws), attentions)
         else:
-            y = self.attn(window_partition(y, ws), None)
+            y = self.attn(window_partition(y, ws), None, attentions=attentions)
         y = window_reverse(y, ws, h, w)
         if s:
             y = torch.roll(y, shifts=(s, s), dims=(1, 2))
@@ -372,9 +390,15 @@ class BasicLayer(nn.Module):
             for i in range(depth)
         )
 
-    def forward(self, x: torch.Tensor, size: tuple[int, int], shift_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        size: tuple[int, int],
+        shift_mask: torch.Tensor,
+        attentions: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         for block in self.blocks:
-            x = block(x, size, shift_mask)
+            x = block(x, size, shift_mask, attentions=attentions)
         return x
 
 
@@ -409,8 +433,14 @@ class RSTB(nn.Module):
         self.residual_group = BasicLayer(config, depth, num_heads, drop_path_rates)
         self.conv = residual_conv(config.embed_dim, config.resi_connection)
 
-    def forward(self, x: torch.Tensor, size: tuple[int, int], shift_mask: torch.Tensor) -> torch.Tensor:
-        y = tokens_to_map(self.residual_group(x, size, shift_mask), size)
+    def forward(
+        self,
+        x: torch.Tensor,
+        size: tuple[int, int],
+        shift_mask: torch.Tensor,
+        attentions: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        y = tokens_to_map(self.residual_group(x, size, shift_mask, attentions), size)
         return map_to_tokens(self.conv(y)) + x
 
 
@@ -450,10 +480,17 @@ class ImageRestorationOutput(ModelOutput):
     Args:
         loss: scalar training loss (L1 or Charbonnier), present when `labels` were given.
         reconstruction: (N, C, scale·H, scale·W) restored images, nominally in [0, 1] (not clamped).
+        hidden_states: with `output_hidden_states`, the embedding output and each RSTB's output, (N, embed_dim,
+            H', W') maps at the window-padded size H' × W' (1 + len(depths) of them); the last is what the final norm
+            and the reconstruction head take.
+        attentions: with `output_attentions` (eager attention only), each Swin layer's attention probabilities,
+            (N·windows, heads, ws², ws²), windows row-major over the padded map (cyclically shifted in odd layers).
     """
 
     loss: torch.FloatTensor | None = None
     reconstruction: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 class IncompatibleWeightsError(ValueError):
@@ -703,8 +740,14 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             else:
                 x = F.pad(x, (0, min(pad_w, w - 1), 0, min(pad_h, h - 1)), mode="reflect")
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Deep feature extraction: (N, embed_dim, H, W) → (N, embed_dim, H, W), H and W multiples of the window."""
+    def forward_features(
+        self,
+        x: torch.Tensor,
+        hidden_states: list[torch.Tensor] | None = None,
+        attentions: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Deep feature extraction: (N, embed_dim, H, W) → (N, embed_dim, H, W), H and W multiples of the window.
+        Lists given as `hidden_states` / `attentions` get the `ImageRestorationOutput` fields of those names."""
         size = (x.shape[2], x.shape[3])
         x = map_to_tokens(x)
         if self.patch_embed is not None:
@@ -714,11 +757,21 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         x = self.pos_drop(x)
         mask = self.shift_mask(*size, x.device)
         for layer in self.layers:
-            x = layer(x, size, mask)
+            if hidden_states is not None:
+                hidden_states.append(tokens_to_map(x, size))
+            x = layer(x, size, mask, attentions)
+        if hidden_states is not None:
+            hidden_states.append(tokens_to_map(x, size))
         return tokens_to_map(self.norm(x), size)
 
-    def _reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) normalised pixels, H and W multiples of the window → the head's output.
+    def _reconstruct(
+        self,
+        x: torch.Tensor,
+        hidden_states: list[torch.Tensor] | None = None,
+        attentions: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """(N, C, H, W) normalised pixels, H and W multiples of the window → the head's output (the lists are filled
+        as in `forward_features`).
 
         The `_keep_in_fp32_modules` run outside float16 autocast, and without autocast every part runs in its
         weights' dtype (a model loaded in float16 has a float16 body and a float32 head).
@@ -726,7 +779,7 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         device_type = x.device.type
         with outside_float16_autocast(device_type):
             shallow = self.conv_first(_to_dtype_of(self.conv_first, x))
-        features = self.forward_features(_to_dtype_of(self.norm, shallow))
+        features = self.forward_features(_to_dtype_of(self.norm, shallow), hidden_states, attentions)
         with outside_float16_autocast(device_type):
             features = self.conv_after_body(_to_dtype_of(self.conv_first, features)) + shallow
             if self.config.upsampler is None:
@@ -772,22 +825,36 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         self,
         pixel_values: torch.Tensor,
         labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> ImageRestorationOutput:
         """
         Args:
             pixel_values: (N, C, H, W) floats in [0, 1], any H, W ≥ 1.
             labels: (N, C, scale·H, scale·W) targets in [0, 1]; when given, `loss` is computed.
+            output_hidden_states: return `hidden_states` (default: the config's `output_hidden_states`).
+            output_attentions: return `attentions` (default: the config's); needs the eager attention.
             kwargs: `return_dict` only (`can_return_tuple`); others, set, raise a TypeError rather than being ignored.
         """
-        # A typo (`label=`) or a request for what SwinIR does not return (`output_hidden_states=True`) would
-        # otherwise be ignored in silence; unset (None / False), as generic callers pass them, they are fine.
+        # A typo (`label=`) or an option of other models would otherwise be ignored in silence; unset (None / False),
+        # as generic callers pass them, they are fine.
         if unknown := sorted(k for k, v in kwargs.items() if v is not None and v is not False):
             raise TypeError(
                 f"{type(self).__name__}.forward() got unsupported argument(s) {', '.join(unknown)}: it takes "
-                "pixel_values, labels and return_dict, and returns loss and reconstruction only (no hidden states or "
-                "attentions)"
+                "pixel_values, labels, output_hidden_states, output_attentions and return_dict"
             )
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
+        if output_attentions and self.config._attn_implementation != "eager":
+            raise ValueError(
+                "output_attentions=True needs the eager attention (SDPA computes no attention probabilities): load "
+                'the model with attn_implementation="eager" or call model.set_attn_implementation("eager")'
+            )
+        hidden_states: list[torch.Tensor] | None = [] if output_hidden_states else None
+        attentions: list[torch.Tensor] | None = [] if output_attentions else None
         if pixel_values.ndim != 4 or pixel_values.shape[1] != self.config.num_channels:
             raise ValueError(
                 f"pixel_values must be (N, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"
@@ -799,7 +866,8 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         x = (self.pad_to_window(pixel_values) - mean) * self.config.img_range
         # Channels-last convs run faster through oneDNN, and a channels-last map is already token-major,
         # so the conv ↔ token reshapes of the body become views.
-        x = self._reconstruct(x.contiguous(memory_format=torch.channels_last)) / self.config.img_range + mean
+        x = self._reconstruct(x.contiguous(memory_format=torch.channels_last), hidden_states, attentions)
+        x = x / self.config.img_range + mean
         reconstruction = x[:, :, : h * scale, : w * scale].contiguous()
 
         loss = None
@@ -812,4 +880,9 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             else:
                 loss = torch.sqrt(diff * diff + self.config.charbonnier_eps**2).mean()
 
-        return ImageRestorationOutput(loss=loss, reconstruction=reconstruction)
+        return ImageRestorationOutput(
+            loss=loss,
+            reconstruction=reconstruction,
+            hidden_states=None if hidden_states is None else tuple(hidden_states),
+            attentions=None if attentions is None else tuple(attentions),
+        )
