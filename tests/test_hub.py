@@ -231,6 +231,52 @@ def run_without_the_package(code: str, argument, tmp_path):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+PLAIN = textwrap.dedent(
+    """
+    import importlib.util, json, sys
+    assert importlib.util.find_spec("swinir_hf") is None, "swinir_hf is importable"
+    import torch
+    from transformers import AutoModelForImageToImage
+
+    folder, inputs = json.loads(sys.argv[1])
+    model = AutoModelForImageToImage.from_pretrained(folder, trust_remote_code=True).eval()
+    with torch.no_grad():
+        out = model(torch.tensor(inputs)).reconstruction
+    print(json.dumps({"module": type(model).__module__, "output": out.tolist()}))
+    """
+)
+
+
+def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_package(tiny_config, tmp_path):
+    """transformers' own `model.save_pretrained` (as `push_to_hub` calls it) writes the model code and the auto_map
+    that names it, so the folder loads without this package; with it, without trust_remote_code, as before. The
+    model's config is left as it was, and the package's own folders (convert, train) stay code-free."""
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    model.save_pretrained(tmp_path / "plain")
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [
+        "config.json",
+        "configuration_swinir.py",
+        "model.safetensors",
+        "modeling_swinir.py",
+    ]
+    config = json.loads((tmp_path / "plain" / "config.json").read_text())
+    assert config["auto_map"] == {k: v for k, v in remote_code.AUTO_MAP.items() if k != "AutoImageProcessor"}
+    assert "custom_pipelines" not in config and getattr(model.config, "auto_map", None) is None
+    x = torch.rand(1, 3, 5, 6)
+    with torch.no_grad():
+        expected = model(x).reconstruction
+        assert torch.equal(SwinIRForImageRestoration.from_pretrained(tmp_path / "plain")(x).reconstruction, expected)
+    report = run_without_the_package(PLAIN, [str(tmp_path / "plain"), x.tolist()], tmp_path)
+    assert report["module"].startswith("transformers_modules.plain.")
+    torch.testing.assert_close(torch.tensor(report["output"]), expected, rtol=0, atol=1e-6)
+    folders.save_model_folder(tmp_path / "package", model)
+    assert sorted(p.name for p in (tmp_path / "package").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ]
+
+
 @pytest.mark.slow
 def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_path):
     """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, and the folder's own

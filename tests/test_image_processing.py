@@ -281,15 +281,18 @@ def test_pipeline_on_a_remote_code_folder_asks_nothing(tiny_config, tmp_path, mo
 
 
 def test_a_saved_pipeline_reloads_as_it_was_loaded(model_dir, tmp_path):
-    """A pipeline of a package folder saves a package folder (no custom_pipelines, no code files), which reloads
-    without trust_remote_code and restores the same pixels."""
+    """A pipeline of a package folder saves a package folder (no custom_pipelines, only the model code that a plain
+    `save_pretrained` writes), which reloads without trust_remote_code and restores the same pixels."""
     restorer = pipeline("image-restoration", model=str(model_dir))
     restorer.save_pretrained(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "config.json",
+        "configuration_swinir.py",
         "model.safetensors",
+        "modeling_swinir.py",
         "preprocessor_config.json",
     ]
+    assert "custom_pipelines" not in json.loads((tmp_path / "config.json").read_text())
     assert getattr(restorer.model.config, "custom_pipelines", None) is None
     image = Image.fromarray(_rgb(5, 6))
     reloaded = pipeline("image-restoration", model=str(tmp_path))

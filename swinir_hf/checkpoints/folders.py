@@ -14,9 +14,6 @@ from ..models.modeling_swinir import SwinIRForImageRestoration
 
 # The files of a model folder without remote code (what the trainer saves).
 MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
-# Config fields that point at remote code files (`swinir_hf.checkpoints.remote_code`'s, written by an export; a model
-# loaded from a Hub export carries them): in a folder without those files they would send transformers looking for them.
-REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
 
 
 @contextmanager
@@ -77,15 +74,12 @@ def save_model_folder(
 ) -> None:
     """`save_pretrained` (safetensors + config), the image processor (with `processor_auto_map` for remote code) and,
     when given, the model card (`README.md`) into `folder`. Without `processor_auto_map` the folder has no remote
-    code, so its config.json gets none of the `REMOTE_CODE_FIELDS` (`model.config` keeps them)."""
+    code: its config.json gets none of the `modeling_swinir.REMOTE_CODE_FIELDS` (`model.config` keeps them), and it
+    loads through the package."""
     folder.mkdir(parents=True, exist_ok=True)
     config = model.config
-    held = {} if processor_auto_map else {k: config.__dict__.pop(k) for k in REMOTE_CODE_FIELDS if k in config.__dict__}
-    try:
-        with transformers_bars_off():  # "Writing model shards" at every training checkpoint
-            model.save_pretrained(folder, safe_serialization=True)
-    finally:
-        config.__dict__.update(held)
+    with transformers_bars_off():  # "Writing model shards" at every training checkpoint
+        model.save_pretrained(folder, safe_serialization=True, remote_code=bool(processor_auto_map))
     # safetensors ≥ 0.7 creates its file with mode 0600 whatever the umask: give it config.json's permissions, so a
     # folder others can read (a shared models directory) has readable weights too.
     weights = folder / "model.safetensors"

@@ -528,6 +528,17 @@ def _names(items: list[str], limit: int = 6) -> str:
     return ", ".join(items[:limit]) + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
+# The config.json entries that name a folder's own code: the Auto classes' (`auto_map`) and a Hub export's pipeline.
+REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
+# The `auto_map` a plain `save_pretrained` writes for a config that names no code (a model built or loaded through
+# this package), beside the two files it names, so that the folder loads with trust_remote_code=True without the
+# package. The image processor and the pipeline are a Hub export's (`swinir-hf hub`), which adds them.
+MODEL_AUTO_MAP = {
+    "AutoConfig": "configuration_swinir.SwinIRConfig",
+    "AutoModel": "modeling_swinir.SwinIRForImageRestoration",
+    "AutoModelForImageToImage": "modeling_swinir.SwinIRForImageRestoration",
+}
+
 # The two layouts of safetensors weights: one file, or shards named by an index.
 WEIGHTS_LAYOUTS = ("model.safetensors", "model.safetensors.index.json")
 
@@ -602,22 +613,43 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         check_loading_info(info, pretrained_model_name_or_path)
         return model
 
-    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
-        """transformers' `save_pretrained`, plus the code files the config names (`auto_map`, `custom_pipelines`:
-        a model loaded from a Hub folder) when transformers does not copy them: it copies the files of remote-code
-        classes only, so a Hub model loaded through this package and saved again would name files it lacks.
+    def save_pretrained(
+        self, save_directory: str | os.PathLike, *args: Any, remote_code: bool = True, **kwargs: Any
+    ) -> None:
+        """transformers' `save_pretrained` (also behind `push_to_hub`), plus the code files the config names
+        (`auto_map`, `custom_pipelines`: a model loaded from a Hub folder) when transformers does not copy them: it
+        copies the files of remote-code classes only. A config that names none is saved with `MODEL_AUTO_MAP` and its
+        files, so the folder loads with trust_remote_code=True without this package; `model.config` is unchanged.
+        `remote_code=False` saves no code and none of the `REMOTE_CODE_FIELDS` (the package's own folders).
 
         Also removes the weights of an earlier save that this one replaces in another layout: transformers deletes
         old shards but not an old single `model.safetensors`, which loading prefers to the new shards' index."""
+        fields = self.config.__dict__
+        saved = {k: fields[k] for k in REMOTE_CODE_FIELDS if k in fields}
+        if not remote_code:
+            for k in saved:
+                del fields[k]
+        elif not saved.get("auto_map"):
+            fields["auto_map"] = dict(MODEL_AUTO_MAP)
+        try:
+            self._save_weights_and_config(Path(save_directory), *args, **kwargs)
+            if remote_code:
+                self._copy_named_code(Path(save_directory))
+        finally:  # the config as it was
+            for k in REMOTE_CODE_FIELDS:
+                fields.pop(k, None)
+            fields.update(saved)
+
+    def _save_weights_and_config(self, folder: Path, *args: Any, **kwargs: Any) -> None:
+        """transformers' `save_pretrained`, removing an earlier save's weights in the other layout."""
         variant = kwargs.get("variant")
-        layouts = [Path(save_directory) / _with_variant(name, variant) for name in WEIGHTS_LAYOUTS]
+        layouts = [folder / _with_variant(name, variant) for name in WEIGHTS_LAYOUTS]
         before = {path: _file_id(path) for path in layouts}
-        super().save_pretrained(save_directory, *args, **kwargs)
+        super().save_pretrained(folder, *args, **kwargs)
         if any(_file_id(path) not in (None, before[path]) for path in layouts):  # this save wrote one of them
             for path in layouts:
                 if before[path] is not None and _file_id(path) == before[path]:
                     path.unlink()
-        self._copy_named_code(Path(save_directory))
 
     def _copy_named_code(self, folder: Path) -> None:
         """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name."""

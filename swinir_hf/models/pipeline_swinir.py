@@ -83,11 +83,11 @@ class ImageRestorationPipeline(Pipeline):
         return super().__call__(inputs, *args, **kwargs)
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any) -> None:
-        """transformers' `save_pretrained` for a model with remote code (`auto_map`: a Hub export), which keeps its
-        code files and `custom_pipelines`. Any other model is saved as the package saves it, model and image
-        processor only: transformers would declare this pipeline as the folder's custom code (and copy it, without
-        the `auto_map` that makes the rest load), so reloading it would ask for `trust_remote_code=True`."""
-        if getattr(self.model.config, "auto_map", None):
+        """transformers' `save_pretrained` for a model of a Hub export (its config declares this pipeline in
+        `custom_pipelines`), which keeps its code files. Any other model is saved by its own `save_pretrained` (with
+        the model code) and the image processor: transformers would declare this pipeline as the folder's custom
+        code, so reloading it would ask for `trust_remote_code=True`."""
+        if getattr(self.model.config, "custom_pipelines", None):
             super().save_pretrained(save_directory, **kwargs)
             return
         os.makedirs(save_directory, exist_ok=True)

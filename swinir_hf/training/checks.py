@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError
 
 from ..inference.collection import check_output_folder
-from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
 if TYPE_CHECKING:
     from .config import GanArgs
@@ -103,7 +103,9 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
         # return_dict, ...), which to_dict() fills in, and they would all read as changes.
         old = type(model.config).from_dict(json.loads(config_file.read_text())).to_dict()
         new = model.config.to_dict()
-        keys = sorted((set(old) | set(new)) - {"architectures", "transformers_version", "dtype", "torch_dtype"})
+        # Nor are the fields naming a folder's code (`model.save_pretrained` writes an auto_map) architecture.
+        ignored = {"architectures", "transformers_version", "dtype", "torch_dtype", *REMOTE_CODE_FIELDS}
+        keys = sorted((set(old) | set(new)) - ignored)
         changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
     differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
     raise ValueError(
