@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -21,13 +23,31 @@ def test_tile_starts_cover_with_overlap(length, tile, overlap):
     assert all(b - a <= t - overlap and b > a for a, b in zip(starts, starts[1:], strict=False))
 
 
-def test_weights_of_neighbours_sum_to_one():
-    starts = tiling.tile_starts(100, 40, 10)  # [0, 30, 60]: only pairwise overlaps
-    profiles = tiling.axis_weights(starts, 40, 2)
-    total = tiling._axis_total(profiles, starts, 100, 2)
-    torch.testing.assert_close(total, torch.ones(200))
-    # a tile's own edges inside the image get almost no weight
-    assert profiles[1][0] < 5e-3 and profiles[1][-1] < 5e-3
+def _placed(profiles, starts, length, scale):
+    """Each tile's profile on the whole axis, zero outside its tile: (tiles, scale·length)."""
+    out = torch.zeros(len(starts), length * scale)
+    for k, (p, s) in enumerate(zip(profiles, starts, strict=True)):
+        out[k, s * scale : s * scale + p.numel()] = p
+    return out
+
+
+# (100, 40, 10): regular pairwise overlaps; the others end with a tile snapped to the border that overlaps its
+# neighbour by far more than `overlap` (and the tile before that), where blend ramps used to collide.
+@pytest.mark.parametrize(("length", "tile", "overlap"), [(100, 40, 10), (76, 40, 8), (75, 40, 10), (41, 40, 10)])
+def test_weights_are_a_smooth_partition_of_unity(length, tile, overlap):
+    scale = 2
+    starts = tiling.tile_starts(length, tile, overlap)
+    placed = _placed(tiling.axis_weights(starts, tile, overlap, scale), starts, length, scale)
+    torch.testing.assert_close(placed.sum(0), torch.ones(length * scale))
+    # Continuous: no step larger than one of a raised-cosine ramp across `overlap` input pixels.
+    steps = placed.diff(dim=1).abs()
+    assert steps.max() <= math.pi / (2 * overlap * scale) + 1e-6
+    # A tile's edges inside the image (its padding makes them least accurate) get almost no weight.
+    for k, s in enumerate(starts):
+        if k > 0:
+            assert placed[k, s * scale] < 5e-3
+        if k + 1 < len(starts):
+            assert placed[k, (s + tile) * scale - 1] < 5e-3
 
 
 @pytest.mark.parametrize("batch_size", [1, 3])

@@ -183,9 +183,7 @@ class SwinIRRestorer:
         h, w = x.shape[-2:]
         if tile is None or (tile >= h and tile >= w):
             return fn(x)
-        # Capped at half a tile: a larger overlap leaves a stride of a few pixels, i.e. thousands of tiles.
-        overlap = min(self.tile_overlap, tile // 2)
-        return tiled_apply(fn, x, self.scale, tile, overlap, self.batch_size, self.progress)
+        return tiled_apply(fn, x, self.scale, tile, self.tile_overlap, self.batch_size, self.progress)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         # no_grad, not inference_mode: tensors the model caches (masks, indices) must stay usable for training.

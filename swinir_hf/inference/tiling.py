@@ -1,7 +1,11 @@
 """Tiled inference: overlapping tiles run in batches and blended with a raised-cosine window.
 
-Where two tiles overlap, one tile's weight rises as sin² across the shared strip while the other's falls as cos²,
-so the weights sum to one and each tile's edge (where its padding makes it least accurate) gets almost no weight.
+Between two neighbouring tiles, one tile's weight rises as sin² across a blend strip of `overlap` pixels while the
+other's falls as cos². The strip is the last `overlap` pixels of the first tile, inside their shared part, so
+strips never collide (even where the tile snapped to the image's border overlaps its neighbour by more), and:
+the weights are a partition of unity (they sum to one at every pixel, so the tiles of a pointwise operation give
+its exact result), every weight is continuous (no step larger than one of a ramp across `overlap` pixels), and
+each tile's edge inside the image (where its padding makes it least accurate) gets almost no weight.
 """
 
 from __future__ import annotations
@@ -26,29 +30,29 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts + [length - tile]
 
 
-def axis_weights(starts: list[int], tile: int, scale: int) -> list[torch.Tensor]:
-    """One (scale·tile,) weight profile per tile along one axis, in output pixels.
+def axis_weights(starts: list[int], tile: int, overlap: int, scale: int) -> list[torch.Tensor]:
+    """One (scale·tile,) weight profile per tile along one axis, in output pixels, for `tile_starts(..., overlap)`.
 
-    Each profile ramps up (sin²) over the strip it shares with the previous tile and down (cos²) over the strip
-    it shares with the next one, so the profiles of two neighbours sum to exactly one there.
+    Tile k is 0 before the strip it shares with tile k - 1 (the last `overlap` pixels of tile k - 1), rises (sin²)
+    across it, is 1 up to its own last `overlap` pixels and falls (cos²) across those when a tile follows.
     """
-    n = tile * scale
+    n, ramp = tile * scale, overlap * scale
     profiles = []
-    for i, start in enumerate(starts):
+    for k, start in enumerate(starts):
         w = torch.ones(n)
-        before = (starts[i - 1] + tile - start) * scale if i > 0 else 0
-        after = (start + tile - starts[i + 1]) * scale if i + 1 < len(starts) else 0
-        if before > 0:
-            w[:before] = _rising(before)
-        if after > 0:
-            w[n - after :] = _rising(after).flip(0)
+        if k > 0:  # where tile k - 1 ends, in tile k's output pixels
+            end = (starts[k - 1] + tile - start) * scale
+            w[: end - ramp] = 0.0
+            w[end - ramp : end] = _rising(ramp)
+        if k + 1 < len(starts):
+            w[n - ramp :] = _rising(ramp).flip(0)
         profiles.append(w)
     return profiles
 
 
 def _rising(n: int) -> torch.Tensor:
     """(n,) sin² ramp sampled at pixel centres: rising(n)[i] + rising(n)[n-1-i] = 1."""
-    return torch.sin((torch.arange(n) + 0.5) * (math.pi / (2 * n))) ** 2
+    return torch.sin((torch.arange(n) + 0.5) * (math.pi / (2 * max(n, 1)))) ** 2
 
 
 def tiled_apply(
@@ -62,16 +66,20 @@ def tiled_apply(
 ) -> torch.Tensor:
     """Apply `fn` ((B, C, h, w) → (B, C', scale·h, scale·w)) to x (N, C, H, W) tile by tile.
 
-    Tiles are at most `tile` × `tile` input pixels, overlap by at least `overlap` pixels and are run
-    `batch_size` at a time (each carrying all N images). Returns (N, C', scale·H, scale·W) float32 on x's device.
+    Tiles are at most `tile` × `tile` input pixels, overlap by at least `overlap` pixels (at most half a tile: a
+    larger overlap is reduced to that) and are run `batch_size` at a time (each carrying all N images). Returns
+    (N, C', scale·H, scale·W) float32 on x's device.
 
     Raises `CanvasAllocationError` when that output cannot be allocated (whatever the tile size), and passes on
     any error of `fn`.
     """
     n, _, h, w = x.shape
     th, tw = min(tile, h), min(tile, w)
+    # Half a tile at most: blend strips then never collide, and a larger overlap would leave a stride of a few
+    # pixels, i.e. thousands of tiles.
+    overlap = min(overlap, tile // 2)
     ys, xs = tile_starts(h, th, overlap), tile_starts(w, tw, overlap)
-    wy, wx = axis_weights(ys, th, scale), axis_weights(xs, tw, scale)
+    wy, wx = axis_weights(ys, th, overlap, scale), axis_weights(xs, tw, overlap, scale)
     boxes = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
     out = None
     with tqdm(total=len(boxes), disable=not progress, unit="tile", leave=False) as bar:
@@ -86,11 +94,8 @@ def tiled_apply(
                 y0, x0 = ys[i] * scale, xs[j] * scale
                 out[:, :, y0 : y0 + th * scale, x0 : x0 + tw * scale] += result[k * n : (k + 1) * n] * weight
             bar.update(len(chunk))
-    # The weights are separable over a product grid, so their sum is the outer product of per-axis sums
-    # (one, except where three or more tiles overlap).
-    total_y = _axis_total(wy, ys, h, scale).to(out.device)
-    total_x = _axis_total(wx, xs, w, scale).to(out.device)
-    return out.div_(total_y[:, None] * total_x[None, :])
+    # Separable partitions of unity along each axis make one over the plane: no normalisation needed.
+    return out
 
 
 def _canvas(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
@@ -99,10 +104,3 @@ def _canvas(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     except (RuntimeError, MemoryError) as err:  # CUDA / CPU allocation failures
         gib = math.prod(shape) * 4 / 2**30
         raise CanvasAllocationError(f"cannot allocate the {gib:.1f} GiB output {tuple(shape)} on {x.device}") from err
-
-
-def _axis_total(profiles: list[torch.Tensor], starts: list[int], length: int, scale: int) -> torch.Tensor:
-    total = torch.zeros(length * scale)
-    for p, s in zip(profiles, starts, strict=True):
-        total[s * scale : s * scale + p.numel()] += p
-    return total
