@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 
@@ -534,6 +535,19 @@ def test_a_model_loaded_in_float16_keeps_its_edges_in_float32_and_runs(model, tm
     # The engine runs float32 on float32 weights: the half weights are cast up (lossless) instead of failing.
     restored = restore(half, _rgb(9, 11), dtype="float32")
     assert half.layers[0].conv.weight.dtype == torch.float32 and restored.shape == (18, 22, 3)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "auto"])
+def test_a_model_loaded_in_float16_runs_in_bfloat16_on_cpu(model, tmp_path, monkeypatch, dtype):
+    # "auto" is bfloat16 on CPUs with native bfloat16: such a model failed there with torch's "mixed dtype (CPU)".
+    monkeypatch.setattr(restoration, "_native_cpu_bfloat16", lambda: True)
+    copy.deepcopy(model).half().save_pretrained(tmp_path)  # weights rounded to float16, as a float16 file holds
+    half = SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float16).eval()
+    full = SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float32).eval()
+    img = _rgb(9, 11)
+    # float16 runs on CUDA only: elsewhere its weights are cast to float32 (lossless), as the pipeline does.
+    np.testing.assert_array_equal(restore(half, img, dtype=dtype), restore(full, img, dtype="bfloat16"))
+    assert half.layers[0].conv.weight.dtype == torch.float32
 
 
 def test_bad_arguments_are_rejected(model, tmp_path):

@@ -71,8 +71,8 @@ class SwinIRRestorer:
             window.
         ensemble: average the 8 flips / 90° rotations ("SwinIR+"), 8× the time.
         dtype: "float32" (exact: also no TF32 on CUDA; half-precision weights are cast to float32), "bfloat16"
-            (autocast), "float16" (CUDA only, autocast; the model keeps its overflow-prone modules in float32),
-            or "auto": `auto_dtype(device)`, chosen by measurement.
+            (autocast; float16 weights off CUDA are cast to float32), "float16" (CUDA only, autocast; the model keeps
+            its overflow-prone modules in float32), or "auto": `auto_dtype(device)`, chosen by measurement.
         device: where to run; None keeps the model's device.
         batch_size: tiles per forward pass; None means 4 on CUDA, 1 elsewhere.
         progress: show a tqdm bar over tiles.
@@ -109,7 +109,10 @@ class SwinIRRestorer:
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
         if self.dtype == "float16" and self.device.type != "cuda":
             raise ValueError("float16 is only supported on CUDA; use bfloat16 or float32 here")
-        self.model = model.to(self.device, torch.float32 if self.dtype == "float32" else None)
+        # float16 weights run on CUDA only (under autocast); elsewhere they are cast to float32 (lossless), as the
+        # pipeline does: torch's CPU kernels refuse float16 parameters under bfloat16 autocast.
+        half_off_cuda = self.device.type != "cuda" and any(p.dtype == torch.float16 for p in model.parameters())
+        self.model = model.to(self.device, torch.float32 if self.dtype == "float32" or half_off_cuda else None)
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.ensemble = ensemble
