@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import warnings
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, r
 from swinir_hf.inference import restoration
 from swinir_hf.inference.image_io import read_image, write_image
 from swinir_hf.inference.memory import is_out_of_memory
-from swinir_hf.inference.restoration import auto_dtype
+from swinir_hf.inference.restoration import EngineOptions, auto_dtype
 from swinir_hf.models.modeling_swinir import inference_precision
 
 
@@ -559,6 +560,40 @@ def test_bad_arguments_are_rejected(model, tmp_path):
         restore(model, [1, 2, 3])
     with pytest.raises(ValueError, match="not a readable image"):
         read_image((tmp_path / "x.png").write_bytes(b"no image") and tmp_path / "x.png")
+
+
+def test_option_values_of_the_wrong_kind_get_one_clear_line(model):
+    # Integers computed with numpy are tiles like any other; the tile is the same as with a plain int.
+    assert SwinIRRestorer(model, tile=np.int64(8), tile_overlap=np.int64(2))._initial_tile(torch.zeros(1, 3, 9, 9)) == 8
+    bad = {
+        "tile": (True, r"^tile must be None, 'auto' or a positive int, got True$"),
+        "tile_overlap": (2.5, r"^tile_overlap must be an int ≥ 0, got 2\.5$"),
+        "batch_size": (1.5, r"^batch_size must be an int ≥ 1, got 1\.5$"),
+        "memory_budget": (0, r"^memory_budget must be None or a positive number of bytes, got 0$"),
+        "ensemble": ("no", r"^ensemble must be True or False, got 'no'$"),
+    }
+    for name, (value, message) in bad.items():
+        with pytest.raises(ValueError, match=message):
+            SwinIRRestorer(model, **{name: value})
+    with pytest.raises(ValueError, match=r"^tile_overlap must be an int ≥ 0, got None$"):
+        SwinIRRestorer(model, tile_overlap=None)
+
+
+def test_restore_says_when_an_option_is_given_twice(model):
+    with pytest.raises(TypeError, match=r"^tile is given twice: in engine and as an argument; set it in one place$"):
+        restore(model, _rgb(), EngineOptions(tile=None), tile=8)
+
+
+def test_restore_tensor_takes_only_float_batches(model):
+    restorer = SwinIRRestorer(model)
+    for x, found in (
+        (torch.rand(3, 8, 8), "shape (3, 8, 8) float32"),
+        (torch.zeros(1, 3, 8, 8, dtype=torch.uint8), "shape (1, 3, 8, 8) uint8"),
+    ):
+        with pytest.raises(
+            ValueError, match=rf"^restore_tensor takes \(N, C, H, W\) floats in \[0, 1\], got {re.escape(found)}$"
+        ):
+            restorer.restore_tensor(x)
 
 
 def test_allocator_tuning_reaches_glibc():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import numbers
 import os
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
@@ -97,14 +98,18 @@ class SwinIRRestorer:
         memory_budget: int | None = None,
         tune_malloc: bool = True,
     ) -> None:
-        if not (tile is None or tile == "auto" or (isinstance(tile, int) and tile > 0)):
+        if not (tile is None or tile == "auto" or (_is_int(tile) and tile > 0)):
             raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
-        if tile_overlap < 0:
-            raise ValueError(f"tile_overlap must be ≥ 0, got {tile_overlap}")
+        if not (_is_int(tile_overlap) and tile_overlap >= 0):
+            raise ValueError(f"tile_overlap must be an int ≥ 0, got {tile_overlap!r}")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+        if not (batch_size is None or (_is_int(batch_size) and batch_size >= 1)):
+            raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
+        if not (memory_budget is None or (_is_number(memory_budget) and memory_budget > 0)):
+            raise ValueError(f"memory_budget must be None or a positive number of bytes, got {memory_budget!r}")
+        if not isinstance(ensemble, (bool, np.bool_)):
+            raise ValueError(f"ensemble must be True or False, got {ensemble!r}")
         self.device = check_device(device) if device is not None else next(model.parameters()).device
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
         if self.dtype == "float16" and self.device.type != "cuda":
@@ -113,10 +118,10 @@ class SwinIRRestorer:
         # pipeline does: torch's CPU kernels refuse float16 parameters under bfloat16 autocast.
         half_off_cuda = self.device.type != "cuda" and any(p.dtype == torch.float16 for p in model.parameters())
         self.model = model.to(self.device, torch.float32 if self.dtype == "float32" or half_off_cuda else None)
-        self.tile = tile
-        self.tile_overlap = tile_overlap
-        self.ensemble = ensemble
-        self.batch_size = batch_size or (4 if self.device.type == "cuda" else 1)
+        self.tile = tile if tile in (None, "auto") else int(tile)
+        self.tile_overlap = int(tile_overlap)
+        self.ensemble = bool(ensemble)
+        self.batch_size = int(batch_size or (4 if self.device.type == "cuda" else 1))
         self.progress = progress
         self.memory_budget = memory_budget
         if tune_malloc and self.device.type == "cpu":
@@ -157,6 +162,9 @@ class SwinIRRestorer:
         planned with the output's, so that what cannot fit is refused before the model runs. Tiles that run out
         of memory are halved (while larger than the overlap) and the image is redone.
         """
+        if x.ndim != 4 or not x.is_floating_point():
+            dtype = str(x.dtype).removeprefix("torch.")
+            raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
         x = x.to(self.device, torch.float32)
         check_output_memory(x.shape, self.scale, self.device, resized_to)
         tile = self._initial_tile(x)
@@ -237,8 +245,21 @@ def restore(
     `EngineOptions()`) says how to run; `options` are further `SwinIRRestorer` arguments (`progress`, ...) or, without
     `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None, dtype="float32")`).
     """
-    restorer = engine.restorer(model, **options) if engine is not None else SwinIRRestorer(model, **options)
-    return restorer(image)
+    if engine is None:
+        return SwinIRRestorer(model, **options)(image)
+    twice = [f.name for f in fields(EngineOptions) if f.name in options]
+    if twice:
+        raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
+    return engine.restorer(model, **options)(image)
+
+
+def _is_int(value: Any) -> bool:
+    """An integer (numpy's too), not a bool: what counts options (pixels, tiles) take."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def check_device(device: str | torch.device) -> torch.device:
