@@ -342,6 +342,19 @@ def test_compressed_16bit_colour_tiff_is_read_at_16_bits_or_names_imagecodecs(co
         np.testing.assert_array_equal(read_image(path).pixels, pixels)
 
 
+def test_32bit_integer_images_are_read_as_16bit_levels_or_refused(model):
+    levels = np.random.default_rng(0).integers(0, 65536, (9, 11))
+    as_i = restore(model, Image.fromarray(levels.astype(np.int32)), dtype="float32")
+    assert as_i.mode == "I;16"
+    np.testing.assert_array_equal(as_i, restore(model, Image.fromarray(levels.astype(np.uint16)), dtype="float32"))
+    # Levels beyond 16 bits (a depth map in mm, a photon count) were clipped to white or black without a word.
+    for low, high in ((0, 70000), (-5, 100)):
+        image = Image.fromarray(np.array([[low, high]], dtype=np.int32))
+        message = rf"^mode I images are read as 16-bit levels \(0\.\.65535\), this one spans \[{low}, {high}\]: "
+        with pytest.raises(ValueError, match=message):
+            restore(model, image)
+
+
 def test_grey_into_rgb_model_comes_back_grey(model):
     out = restore(model, Image.fromarray(_rgb()[..., 0]))
     assert out.mode == "L" and out.size == (48, 40)

@@ -124,8 +124,14 @@ def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         image = image.convert("RGB")
     mode = image.mode
     if mode.startswith("I;16") or mode == "I":
-        arr = np.asarray(image, dtype=np.float32) / 65535.0
-        return np.clip(arr, 0.0, 1.0)[..., None], None
+        levels = np.asarray(image)
+        low, high = int(levels.min()), int(levels.max())
+        if low < 0 or high > 65535:  # 32-bit levels (mode I): clipping would flatten them to black / white
+            raise ValueError(
+                f"mode I images are read as 16-bit levels (0..65535), this one spans [{low}, {high}]: scale it "
+                "to 0..65535, or pass floats in [0, 1] (mode F or a float array)"
+            )
+        return (levels.astype(np.float32) / 65535.0)[..., None], None
     if mode == "F":
         return check_float_range(np.asarray(image, dtype=np.float32))[..., None], None
     # Premultiplied alpha ("La", "RGBa": HEIF images) is divided out by the conversion, and the alpha kept.
