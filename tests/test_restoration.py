@@ -592,6 +592,14 @@ def test_option_values_of_the_wrong_kind_get_one_clear_line(model):
         SwinIRRestorer(model, tile_overlap=None)
 
 
+def test_something_else_than_a_model_is_named_with_how_to_load_one():
+    with pytest.raises(TypeError, match=r"^restore needs a loaded SwinIR model, got the name 'sr-x4': load it with "):
+        restore("sr-x4", _rgb())
+    for other, kind in ((torch.nn.Conv2d(3, 3, 3), "Conv2d"), (None, "NoneType")):
+        with pytest.raises(TypeError, match=rf"^restore needs a loaded SwinIR model, got a {kind}: load one with "):
+            SwinIRRestorer(other)
+
+
 def test_restore_says_when_an_option_is_given_twice(model):
     with pytest.raises(TypeError, match=r"^tile is given twice: in engine and as an argument; set it in one place$"):
         restore(model, _rgb(), EngineOptions(tile=None), tile=8)

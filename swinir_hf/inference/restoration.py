@@ -98,6 +98,7 @@ class SwinIRRestorer:
         memory_budget: int | None = None,
         tune_malloc: bool = True,
     ) -> None:
+        _check_model(model)
         if not (tile is None or tile == "auto" or (_is_int(tile) and tile > 0)):
             raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
         if not (_is_int(tile_overlap) and tile_overlap >= 0):
@@ -251,6 +252,20 @@ def restore(
     if twice:
         raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
     return engine.restorer(model, **options)(image)
+
+
+def _check_model(model: Any) -> None:
+    """Raise a TypeError saying how to load a model when `model` is not a SwinIR one (a name, a path, another
+    network). Checked by `model_type`, so that a model loaded from a Hub folder's remote code passes too."""
+    if isinstance(model, torch.nn.Module) and getattr(getattr(model, "config", None), "model_type", None) == "swinir":
+        return
+    if isinstance(model, (str, os.PathLike)):
+        got, how = f"the name {str(model)!r}", f"load it with swinir_hf.loading.load_model({str(model)!r})"
+    else:
+        got, how = f"a {type(model).__name__}", "load one with swinir_hf.loading.load_model('sr-x4')"
+    raise TypeError(
+        f"restore needs a loaded SwinIR model, got {got}: {how} (a bundled name, model folder, authors' .pth or Hub id)"
+    )
 
 
 def _is_int(value: Any) -> bool:
