@@ -617,6 +617,17 @@ def test_restore_tensor_takes_only_float_batches(model):
             restorer.restore_tensor(x)
 
 
+def test_restore_float_takes_only_float_images(model):
+    restorer = SwinIRRestorer(model)
+    # An (H, W) array was taken for H × 1 pixels of W channels ("cannot map a 8-channel image"), and a uint8 one was
+    # restored as if its 0..255 levels were [0, 1] floats.
+    for image, found in ((np.zeros((8, 8), np.float32), "shape (8, 8) float32"), (_rgb(8, 8), "shape (8, 8, 3) uint8")):
+        with pytest.raises(
+            ValueError, match=rf"^restore_float takes \(H, W, C\) floats in \[0, 1\], got {re.escape(found)}$"
+        ):
+            restorer.restore_float(image)
+
+
 def test_allocator_tuning_reaches_glibc():
     import ctypes.util
 

@@ -153,6 +153,8 @@ class SwinIRRestorer:
         Greyscale into an RGB model is replicated to RGB and the result brought back to grey (BT.601 luma);
         RGB into a 1-channel model runs each channel as its own grey image (colour is kept, 3× the work).
         """
+        if image.ndim != 3 or not np.issubdtype(image.dtype, np.floating):
+            raise ValueError(f"restore_float takes (H, W, C) floats in [0, 1], got shape {image.shape} {image.dtype}")
         pixel_values = to_pixel_values(image, self.model.config.num_channels)
         return from_reconstruction(self.restore_tensor(pixel_values, resized_to), image.shape[-1])
 
