@@ -265,6 +265,18 @@ def test_pipeline_refuses_a_16bit_colour_file_that_pillow_would_read_at_8_bits(m
     np.testing.assert_array_equal(restorer(pixels), expected)
 
 
+def test_pipeline_refuses_engine_options_it_would_ignore(model_dir):
+    """`tile=` / `ensemble=` / `dtype=` are the engine's: the pipeline runs whole images in the model's precision,
+    and used to drop them without a word (a whole-image pass where tiles were asked for)."""
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    message = r"^the image-restoration pipeline takes no ensemble, tile: it runs whole images in the precision"
+    with pytest.raises(TypeError, match=message):
+        restorer(_rgb(), tile=4, ensemble=True)
+    with pytest.raises(TypeError, match=r"^the image-restoration pipeline takes no tile: "):
+        pipeline("image-restoration", model=str(model_dir), tile=4)
+    assert restorer(_rgb(), timeout=5).shape == (27, 21, 3)
+
+
 @pytest.mark.parametrize("num_channels", [3, 1])
 def test_pipeline_batches_images_of_any_size_and_mode(tiny_config, tmp_path, num_channels):
     """`batch_size > 1` gives each image's own result, whatever the sizes and modes (transformers would concatenate

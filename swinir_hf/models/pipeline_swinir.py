@@ -96,6 +96,14 @@ class ImageRestorationPipeline(Pipeline):
             self.image_processor.save_pretrained(save_directory, **kwargs)
 
     def _sanitize_parameters(self, timeout: float | None = None, **kwargs: Any) -> tuple[dict, dict, dict]:
+        # transformers hands every other argument of the call (or of `pipeline(...)`) here: dropping them would run
+        # a whole image where tiles, an ensemble or another precision were asked for.
+        if kwargs:
+            raise TypeError(
+                f"the image-restoration pipeline takes no {', '.join(sorted(kwargs))}: it runs whole images in the "
+                "precision the model was loaded in; for tiles, the self-ensemble or another precision use "
+                "swinir_hf.restore(model, image, tile=..., ensemble=..., dtype=...)"
+            )
         return {"timeout": timeout}, {}, {}
 
     def preprocess(self, image: Any, timeout: float | None = None) -> dict[str, _Image]:
