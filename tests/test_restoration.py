@@ -600,6 +600,13 @@ def test_something_else_than_a_model_is_named_with_how_to_load_one():
             SwinIRRestorer(other)
 
 
+def test_tensors_and_lists_are_pointed_to_what_takes_them(model):
+    with pytest.raises(TypeError, match=r"^restore takes one image: call it per image \(a SwinIRRestorer keeps "):
+        restore(model, [_rgb(), _rgb()])
+    with pytest.raises(TypeError, match=r"^restore takes images, not tensors: .*restore_tensor\(x\) restores "):
+        restore(model, torch.rand(1, 3, 8, 8))
+
+
 def test_restore_says_when_an_option_is_given_twice(model):
     with pytest.raises(TypeError, match=r"^tile is given twice: in engine and as an argument; set it in one place$"):
         restore(model, _rgb(), EngineOptions(tile=None), tile=8)

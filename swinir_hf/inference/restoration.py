@@ -144,7 +144,7 @@ class SwinIRRestorer:
         if isinstance(image, (Image.Image, np.ndarray)):
             colour, layout = split_image(image)
             return compose_image(self.restore_float(colour), layout)
-        raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+        raise _not_an_image(image)
 
     def restore_float(self, image: np.ndarray, resized_to: tuple[int, int] | None = None) -> np.ndarray:
         """(H, W, C) float32 in [0, 1] → (scale·H, scale·W, C) float32, not clamped; `resized_to` as for
@@ -254,6 +254,21 @@ def restore(
     if twice:
         raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
     return engine.restorer(model, **options)(image)
+
+
+def _not_an_image(image: Any) -> TypeError:
+    """The error for what `SwinIRRestorer.__call__` does not take, pointing lists and tensors to what does."""
+    if isinstance(image, (list, tuple)):
+        return TypeError(
+            "restore takes one image: call it per image (a SwinIRRestorer keeps the options), or restore "
+            "folders with `swinir-hf restore` and datasets with restore_dataset"
+        )
+    if isinstance(image, torch.Tensor):
+        return TypeError(
+            "restore takes images, not tensors: pass one (C, H, W) image as x.permute(1, 2, 0).numpy(), or "
+            "SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
+        )
+    return TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
 
 
 def _check_model(model: Any) -> None:
