@@ -292,6 +292,41 @@ def test_heic_with_premultiplied_alpha_keeps_its_transparency(model, tmp_path, b
         assert out.dtype == np.uint16 and out.shape == (40, 48, 4)
 
 
+@pytest.mark.parametrize("metadata", [True, False])
+@pytest.mark.parametrize("bits", [8, 10])
+def test_grey_heic_with_alpha_stays_grey(model, tmp_path, monkeypatch, bits, metadata):
+    """libheif hands a grey + alpha HEIF over as RGBA, which was restored as colour: it is read as grey + alpha
+    (LA, or a (H, W, 2) uint16 array at 10 bits) from the file's monochrome colour space, or, where pillow-heif does
+    not say it, from its three equal colour channels; a colour HEIF stays colour."""
+    import pillow_heif
+
+    from swinir_hf.inference import image_io
+
+    if not metadata:
+        monkeypatch.setattr(image_io, "_heif_colourspace_is_grey", lambda path: None)
+    peak = (1 << bits) - 1
+    la = np.random.default_rng(bits).integers(0, peak + 1, (20, 24, 2), dtype=np.uint16)
+    mode, data = ("LA", la.astype(np.uint8)) if bits == 8 else ("LA;16", la << (16 - bits))
+    pillow_heif.from_bytes(mode=mode, size=(24, 20), data=data.tobytes()).save(tmp_path / "la.heic", quality=-1)
+    rgba = np.dstack([_rgb(), la[..., 1:].astype(np.uint8)])
+    rgba[..., 1] = rgba[..., 0]  # two equal channels are not grey
+    pillow_heif.from_bytes(mode="RGBA", size=(24, 20), data=rgba.tobytes()).save(
+        tmp_path / "rgba.heic", quality=-1, chroma=444, matrix_coefficients=0
+    )
+
+    pixels = read_image(tmp_path / "la.heic").pixels
+    if bits == 8:
+        assert pixels.mode == "LA"
+        np.testing.assert_array_equal(np.asarray(pixels), la)
+        assert restore(model, tmp_path / "la.heic").mode == "LA"
+    else:
+        np.testing.assert_array_equal(pixels, np.rint(la * (65535 / peak)).astype(np.uint16))
+        assert restore(model, tmp_path / "la.heic").shape == (40, 48, 2)
+    colour = read_image(tmp_path / "rgba.heic").pixels
+    assert colour.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(colour), rgba)
+
+
 def test_16bit_grey_with_alpha_keeps_its_depth_and_alpha(model, tmp_path):
     """A 16-bit grey + alpha PNG (Pillow calls it RGBA) came back as a pypng ProtocolError that ended the run."""
     import png

@@ -2,9 +2,10 @@
 
 Pillow reads 16-bit-per-channel colour images as 8-bit RGB, so those go through `pypng` (PNG) and `tifffile`
 (TIFF) and are held as (H, W, C) uint16 numpy arrays, as are 10- / 12-bit colour HEIC / HEIF photos (through
-`pillow_heif`, their levels scaled to 0..65535; grey ones become `I;16` images); floating-point colour TIFFs, which
-Pillow cannot open, go through `tifffile` and are held as (H, W, C) float32 arrays (16-bit grey + alpha as uint16
-ones); everything else is a PIL image.
+`pillow_heif`, their levels scaled to 0..65535; grey ones become `I;16` images); grey + alpha HEIFs, which libheif
+hands over as RGBA, are taken back to grey + alpha; floating-point colour TIFFs, which Pillow cannot open, go
+through `tifffile` and are held as (H, W, C) float32 arrays (16-bit grey + alpha as uint16 ones); everything else
+is a PIL image.
 """
 
 from __future__ import annotations
@@ -94,11 +95,42 @@ def read_image(path: str | os.PathLike) -> ImageData:
         why = "empty file" if isinstance(err, UnidentifiedImageError) and _is_empty(path) else _reason(err, path)
         raise ValueError(f"{path}: not a readable image ({why})") from err
     warn_if_animated(image, str(path))
+    heif = image.format == "HEIF"
     if deep is not None:
+        deep = _grey_alpha_heif(path, deep) if heif else deep
         # Grey is a PIL image (`I;16`), as Pillow reads a 16-bit grey PNG.
         return ImageData(Image.fromarray(deep) if deep.ndim == 2 else deep, image.info.get("icc_profile"))
     image = normalize_pil(image, str(path))
-    return ImageData(image, image.info.get("icc_profile"))
+    icc = image.info.get("icc_profile")
+    return ImageData(_grey_alpha_heif(path, image) if heif else image, icc)
+
+
+def _grey_alpha_heif(path: Path, pixels: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
+    """A HEIF's pixels, grey + alpha (LA / La, or (H, W, 2) uint16) where libheif handed a grey + alpha image over
+    as RGBA: stored monochrome, or, where pillow-heif does not say, with three equal colour channels."""
+    array = np.asarray(pixels)
+    if array.ndim != 3 or array.shape[-1] != 4:
+        return pixels
+    grey = _heif_colourspace_is_grey(path)
+    if grey is None:
+        grey = bool(np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 0], array[..., 2]))
+    if not grey:
+        return pixels
+    if isinstance(pixels, np.ndarray):
+        return np.ascontiguousarray(pixels[..., [0, 3]])
+    # The channels as they are (a premultiplied RGBa stays premultiplied): a conversion would recompute grey.
+    return Image.merge("La" if pixels.mode == "RGBa" else "LA", (pixels.getchannel(0), pixels.getchannel(3)))
+
+
+def _heif_colourspace_is_grey(path: Path) -> bool | None:
+    """Whether a HEIF's primary image is stored monochrome, or None where pillow-heif does not say (it keeps the
+    colour space on its private decoder object only)."""
+    import pillow_heif
+    from pillow_heif.constants import HeifColorspace
+
+    heif = pillow_heif.open_heif(path)  # the header only: pixels are decoded on first access
+    colourspace = getattr(getattr(heif[heif.primary_index], "_c_image", None), "colorspace", None)
+    return None if colourspace is None else colourspace == HeifColorspace.MONOCHROME
 
 
 # The `ftyp` brands of HEIF files (HEIC photos, image sequences); AVIF ones Pillow reads itself.
