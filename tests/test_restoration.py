@@ -390,6 +390,28 @@ def test_32bit_integer_images_are_read_as_16bit_levels_or_refused(model):
             restore(model, image)
 
 
+def test_10bit_avif_says_it_is_read_at_8_bits(tmp_path, caplog):
+    """Pillow decodes AVIF at 8 bits and no installed library reads it deeper, so a 10-bit AVIF (tests/fixtures,
+    16×12, lossless 4:4:4, written by imagecodecs 2026.3.6: `avif_encode(levels, level=100, bitspersample=10,
+    pixelformat="444")`) lost its depth silently: a warning names the file and the loss; 8-bit AVIF stays quiet."""
+    path = Path(__file__).parent / "fixtures" / "rgb10.avif"
+    y, x = np.mgrid[0:12, 0:16]
+    levels = (x * 61 + y * 17) % 1024
+    ten_bit = np.dstack([levels, 1023 - levels, levels * 3 % 1024])
+    with caplog.at_level("WARNING"):
+        pixels = np.asarray(read_image(path).pixels)
+    assert np.abs(pixels - ten_bit * (255 / 1023)).max() <= 0.5 + 1e-9  # the levels, at 8 bits
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: a 10-bit AVIF, read at 8 bits (Pillow decodes AVIF at 8 bits); to keep all its levels, convert it "
+        "to a 16-bit PNG first (avifdec --depth 16 FILE.avif FILE.png)"
+    ]
+    caplog.clear()
+    Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "rgb8.avif", quality=90)
+    with caplog.at_level("WARNING"):
+        read_image(tmp_path / "rgb8.avif")
+    assert not caplog.records
+
+
 def test_grey_into_rgb_model_comes_back_grey(model):
     out = restore(model, Image.fromarray(_rgb()[..., 0]))
     assert out.mode == "L" and out.size == (48, 40)

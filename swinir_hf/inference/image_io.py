@@ -95,6 +95,12 @@ def read_image(path: str | os.PathLike) -> ImageData:
         why = "empty file" if isinstance(err, UnidentifiedImageError) and _is_empty(path) else _reason(err, path)
         raise ValueError(f"{path}: not a readable image ({why})") from err
     warn_if_animated(image, str(path))
+    if image.format == "AVIF" and (bits := _avif_bit_depth(path)) > 8:
+        # Pillow decodes AVIF at 8 bits, and pillow-heif's libheif here has no AVIF decoder.
+        logger.warning(
+            f"{path}: a {bits}-bit AVIF, read at 8 bits (Pillow decodes AVIF at 8 bits); to keep all its levels, "
+            "convert it to a 16-bit PNG first (avifdec --depth 16 FILE.avif FILE.png)"
+        )
     heif = image.format == "HEIF"
     if deep is not None:
         deep = _grey_alpha_heif(path, deep) if heif else deep
@@ -103,6 +109,38 @@ def read_image(path: str | os.PathLike) -> ImageData:
     image = normalize_pil(image, str(path))
     icc = image.info.get("icc_profile")
     return ImageData(_grey_alpha_heif(path, image) if heif else image, icc)
+
+
+def _avif_bit_depth(path: Path) -> int:
+    """The deepest bit depth among an AVIF's still images (colour and alpha), from their AV1 configuration
+    (`meta/iprp/ipco/av1C` boxes); 8 where none is found."""
+    meta = _box(path.read_bytes(), b"meta")[4:]  # a full box: version and flags first
+    depths = [8]
+    for kind, payload in _boxes(_box(_box(meta, b"iprp"), b"ipco")):
+        if kind == b"av1C" and len(payload) >= 3:
+            high, twelve = payload[2] & 0x40, payload[2] & 0x20  # high_bitdepth, twelve_bit
+            depths.append(12 if high and twelve else 10 if high else 8)
+    return max(depths)
+
+
+def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(type, payload) of the ISO base media file format boxes one after another in `data`."""
+    pos = 0
+    while pos + 8 <= len(data):
+        size, kind, head = int.from_bytes(data[pos : pos + 4], "big"), data[pos + 4 : pos + 8], 8
+        if size == 1:  # a 64-bit size follows the type
+            size, head = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
+        elif size == 0:  # to the end
+            size = len(data) - pos
+        if size < head:  # damaged: stop rather than loop
+            return
+        yield kind, data[pos + head : pos + size]
+        pos += size
+
+
+def _box(data: bytes, kind: bytes) -> bytes:
+    """The payload of the first box of type `kind` in `data`, empty when there is none."""
+    return next((payload for k, payload in _boxes(data) if k == kind), b"")
 
 
 def _grey_alpha_heif(path: Path, pixels: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
