@@ -103,7 +103,7 @@ def test_cli_table_and_json(small_set, tmp_path, capsys):
         figures = (
             report["mean"][row[1]]
             if row[0] == "mean"
-            else next(i for i in report["images"] if i["name"] == row[0])[row[1]]
+            else next(i for i in report["images"] if i["name"] == row[0])["scores"][row[1]]
         )
         for col, cell in zip(("psnr", "ssim", "psnr_y", "ssim_y"), row[2:], strict=True):
             assert float(cell) == pytest.approx(figures[col], abs=0.006 if col.startswith("psnr") else 6e-5)
@@ -337,3 +337,16 @@ def test_several_models_side_by_side(small_set, tiny_config, tmp_path, capsys):
     SwinIRForImageRestoration(tiny_config(upscale=2, num_channels=1)).save_pretrained(grey)
     assert main(["eval", "--model", str(model_dir), str(grey), "--dataset", str(dataset)]) == 1
     assert "evaluate them separately" in capsys.readouterr().err
+
+
+def test_json_keeps_image_names_apart_from_method_names(small_set):
+    """Each image's figures sit under `scores`, keyed by method, beside its `name`: a model called "name" (its
+    folder's name) used to overwrite the image's name in the JSON."""
+    dataset, _ = small_set
+    result = evaluate(None, dataset, jpeg=30, model_name="name", progress=False)
+    report = json.loads(json.dumps(result.to_dict()))
+    assert report["methods"] == ["JPEG input", "name"]
+    assert [image["name"] for image in report["images"]] == ["a", "b", "c"]
+    for i, image in enumerate(report["images"]):
+        assert set(image) == {"name", "scores"}
+        assert image["scores"] == {m: result.scores[m][i] for m in result.methods}

@@ -138,7 +138,7 @@ class Evaluation:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """The same figures, unrounded, for `json.dump`."""
+        """The same figures, unrounded, for `json.dump` (schema: docs/evaluation.md, "The JSON report")."""
         d = self.degradation
         return {
             "dataset": self.dataset,
@@ -154,7 +154,10 @@ class Evaluation:
             "engine": None if self.engine is None else {k: getattr(self.engine, k) for k in ENGINE_FIELDS},
             "methods": self.methods,
             "mean": {m: self.mean(m) for m in self.methods},
-            "images": [{"name": n, **{m: self.scores[m][i] for m in self.methods}} for i, n in enumerate(self.names)],
+            # Figures under "scores", keyed by method: beside "name", a method called "name" would overwrite it.
+            "images": [
+                {"name": n, "scores": {m: self.scores[m][i] for m in self.methods}} for i, n in enumerate(self.names)
+            ],
         }
 
 
