@@ -48,7 +48,7 @@ def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from .checkpoints.loading import ModelNotAvailableError, load_model
-    from .evaluation.benchmark import evaluate
+    from .evaluation.benchmark import evaluate_models
 
     if args.json and Path(args.json).is_dir():  # --overwrite replaces a file, never a folder
         print(f"error: --json {args.json} is a folder; give a file name in it", file=sys.stderr)
@@ -64,26 +64,21 @@ def _eval(args: argparse.Namespace) -> int:
             from .inference.restoration import check_device
 
             check_device(args.device)
-        result = None
-        for spec in args.model:
-            identity = spec == "identity"
-            scored = evaluate(
-                None if identity else load_model(spec),
-                args.dataset,
-                scale=args.scale,
-                noise=args.noise,
-                jpeg=args.jpeg,
-                real=args.real,
-                lr_dir=args.lr_dir,
-                grey_convention=args.grey_convention,
-                split=args.split,
-                model_name=spec if identity else Path(spec).name,
-                engine=engine_options(args, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu")),
-            )
-            if result is None:
-                result = scored
-            else:
-                result.add_model(scored)
+        # Every model loaded first (a bad one is reported before any scoring): the set is read, and each image
+        # degraded and scored as the baseline, once for all of them.
+        models = [(spec, None) if spec == "identity" else (Path(spec).name, load_model(spec)) for spec in args.model]
+        result = evaluate_models(
+            models,
+            args.dataset,
+            scale=args.scale,
+            noise=args.noise,
+            jpeg=args.jpeg,
+            real=args.real,
+            lr_dir=args.lr_dir,
+            grey_convention=args.grey_convention,
+            split=args.split,
+            engine=engine_options(args, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu")),
+        )
     except (ValueError, FileNotFoundError, ModelNotAvailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -350,3 +350,50 @@ def test_json_keeps_image_names_apart_from_method_names(small_set):
     for i, image in enumerate(report["images"]):
         assert set(image) == {"name", "scores"}
         assert image["scores"] == {m: result.scores[m][i] for m in result.methods}
+
+
+def test_several_models_share_the_inputs_and_the_baseline(small_set, tiny_config, tmp_path, monkeypatch, capsys):
+    """`--model A B` read the set, degraded every image and scored the baseline once per model; now once, and each
+    model scores exactly what it scores alone (the seeded `--real` inputs too). An identity beside a colour
+    denoiser (which applies the "rgb" grey convention) still shares a table on a set without grey images."""
+    from swinir_hf.evaluation import benchmark
+
+    dataset, model_dir = small_set
+    other = tmp_path / "other_x2"
+    SwinIRForImageRestoration(tiny_config(upscale=2)).save_pretrained(other)
+    calls = {"load_samples": 0, "degrade": 0, "baseline": 0}
+
+    def counted(name):
+        real = getattr(benchmark, name)
+
+        def spy(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return spy
+
+    for name in calls:
+        monkeypatch.setattr(benchmark, name, counted(name))
+    out = tmp_path / "both.json"
+    args = ["eval", "--model", str(model_dir), str(other), "--dataset", str(dataset), "--real", "--json", str(out)]
+    assert main(args) == 0 and capsys.readouterr().out.startswith("Mini, real ×2 (3 images")
+    assert calls == {"load_samples": 1, "degrade": 3, "baseline": 3}
+    report = json.loads(out.read_text())
+    for name, folder in (("tiny_x2", model_dir), ("other_x2", other)):
+        alone = evaluate(SwinIRForImageRestoration.from_pretrained(folder), dataset, real=True, model_name=name)
+        assert report["mean"][name] == alone.mean(name)
+        assert [i["scores"][name] for i in report["images"]] == alone.scores[name]
+    assert report["mean"]["bicubic"] == alone.mean("bicubic")
+
+    colour = tmp_path / "colour_x1"
+    SwinIRForImageRestoration(tiny_config(upscale=1, upsampler=None)).save_pretrained(colour)
+    (tmp_path / "RGB").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "RGB" / f"{name}.png").write_bytes((dataset / "HR" / f"{name}.png").read_bytes())
+    assert main(["eval", "--model", "identity", str(colour), "--dataset", str(tmp_path / "RGB"), "--noise", "15"]) == 0
+    assert [r[1] for r in _parse_table(capsys.readouterr().out)[1]] == ["noisy input", "identity", "colour_x1"]
+    x4 = tmp_path / "x4"  # told apart before any scoring; it was "not scored on the same inputs" after the run
+    SwinIRForImageRestoration(tiny_config(upscale=4)).save_pretrained(x4)
+    assert main(["eval", "--model", str(model_dir), str(x4), "--dataset", str(dataset)]) == 1
+    scales = "x4 is scored at bicubic ×4 but tiny_x2 at bicubic ×2: give models of one scale, or evaluate them apart"
+    assert f"error: {scales}" in capsys.readouterr().err

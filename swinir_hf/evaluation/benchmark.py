@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,19 +115,6 @@ class Evaluation:
             run.append(str(e.dtype))
         return run
 
-    def add_model(self, other: Evaluation) -> None:
-        """Put `other`'s model row beside this one's, for one table of several models: both must have scored the
-        same images the same way (equal baseline figures; a 1-channel model's grey ground truth is another)."""
-        baseline, model = other.methods
-        if baseline not in self.scores or other.scores[baseline] != self.scores[baseline] or other.names != self.names:
-            raise ValueError(
-                f"{other.model} was not scored on the same inputs and ground truths as {self.model} (a grey "
-                "model beside a colour one?): evaluate them separately"
-            )
-        if model in self.scores:
-            raise ValueError(f"two models are called {model!r}: name them apart")
-        self.scores[model] = other.scores[model]
-
     def to_markdown(self, verbose: bool = False) -> str:
         """A caption line and a markdown table: per-image rows with `verbose`, then the means; baseline first."""
         head = ["image", "method"] + [COLUMNS[k] for k in self.columns]
@@ -143,7 +131,7 @@ class Evaluation:
         return {
             "dataset": self.dataset,
             "model": self.model,
-            "models": self.methods[1:],  # with `add_model`, several
+            "models": self.methods[1:],  # with `evaluate_models`, several
             "task": d.task,
             "degradation": d.kind,
             {"sr": "scale", "dn": "noise", "jpeg": "jpeg"}[d.task]: d.value,
@@ -300,55 +288,165 @@ def evaluate(
     `engine` says how the restoration engine runs the model; the default, `PAPER_ENGINE`, runs whole images in
     float32, as the paper.
     """
-    degradation = resolve_degradation(model, scale, noise, jpeg, real)
-    channels = model.config.num_channels if model is not None else None
-    if channels == 1:  # the authors' grey scripts read grey files as grey: MATLAB Y of grey-as-RGB is not the image
-        grey_convention = "native"
-    if channels == 3 and degradation.kind == "noise":
-        # The authors' colour denoising script reads every file as colour and draws noise per channel: noise drawn on
-        # the grey channel and replicated is no colour noise (the model barely removes it).
-        grey_convention = "rgb"
-    name, samples = load_samples(dataset, lr_dir, degradation.scale, grey_convention, split)
     if model_name is None:
         model_name = "identity" if model is None else f"SwinIR ({model.config.task})"
-    if model_name == degradation.baseline_name:  # one row per method: keep the two apart
-        model_name += " (model)"
+    return evaluate_models(
+        [(model_name, model)],
+        dataset,
+        scale=scale,
+        noise=noise,
+        jpeg=jpeg,
+        real=real,
+        lr_dir=lr_dir,
+        grey_convention=grey_convention,
+        split=split,
+        progress=progress,
+        engine=engine,
+    )
+
+
+def evaluate_models(
+    models: Sequence[tuple[str, SwinIRForImageRestoration | None]],
+    dataset: str | os.PathLike,
+    *,
+    scale: int | None = None,
+    noise: float | None = None,
+    jpeg: int | None = None,
+    real: bool = False,
+    lr_dir: str | os.PathLike | None = None,
+    grey_convention: GreyConvention = "native",
+    split: str | None = None,
+    progress: bool = True,
+    engine: EngineOptions = PAPER_ENGINE,
+) -> Evaluation:
+    """Score several (name, model) pairs in one table under one baseline row, as `evaluate` scores one: the set is
+    read, each image degraded and the baseline scored once for all of them.
+
+    Raises:
+        ValueError: the models need different settings (scales), share a name, or do not see the same inputs and
+            ground truths (a 1-channel model beside a colour one on colour images).
+    """
+    if not models:
+        raise ValueError("no model to evaluate")
+    degradation = _common_degradation(models, scale, noise, jpeg, real)
+    labels = _method_names([label for label, _ in models], degradation)
+    conventions = [_applied_convention(model, degradation, grey_convention) for _, model in models]
+    sets = {c: load_samples(dataset, lr_dir, degradation.scale, c, split) for c in dict.fromkeys(conventions)}
+    name, samples = sets[conventions[0]]
     result = Evaluation(
         name,
-        model_name,
+        labels[0],
         degradation,
-        grey_convention,
-        engine=engine if model is not None else None,
+        conventions[0],
+        engine=engine if any(model is not None for _, model in models) else None,
         lr_dir=None if lr_dir is None else str(lr_dir),
     )
-    result.scores = {degradation.baseline_name: [], model_name: []}
-    for sample in tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress):
+    methods = [degradation.baseline_name, *labels]
+    result.scores = {method: [] for method in methods}
+    for i, sample in enumerate(tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress)):
+        entrants = [
+            (label, model, sets[c][1][i]) for label, (_, model), c in zip(labels, models, conventions, strict=True)
+        ]
         try:
-            scores = _score_sample(model, sample, degradation, channels, engine)
+            scores = _score_image(entrants, degradation, engine)
         except ValueError as err:  # an image too small for the scale or for SSIM's window: say which one
             raise ValueError(f"{name}/{sample.name}: {err}") from err
         result.names.append(sample.name)
-        result.scores[degradation.baseline_name].append(scores[0])
-        result.scores[model_name].append(scores[1])
+        for method, figures in zip(methods, scores, strict=True):
+            result.scores[method].append(figures)
     return result
 
 
-def _score_sample(
-    model: SwinIRForImageRestoration | None,
-    sample: Sample,
+def _common_degradation(
+    models: Sequence[tuple[str, SwinIRForImageRestoration | None]],
+    scale: int | None,
+    noise: float | None,
+    jpeg: int | None,
+    real: bool,
+) -> Degradation:
+    """The one setting every model is scored at (`resolve_degradation` of each)."""
+    settings = [(label, resolve_degradation(model, scale, noise, jpeg, real)) for label, model in models]
+    first_label, first = settings[0]
+    for label, degradation in settings[1:]:
+        if degradation != first:
+            raise ValueError(
+                f"{label} is scored at {degradation} but {first_label} at {first}: give models of one scale, or "
+                "evaluate them apart"
+            )
+    return first
+
+
+def _method_names(labels: list[str], degradation: Degradation) -> list[str]:
+    """The models' row names, kept apart from the baseline's; two models of one name are an error."""
+    # One row per method: a model named after the baseline is told apart.
+    names = [f"{label} (model)" if label == degradation.baseline_name else label for label in labels]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ValueError(f"two models are called {name!r}: name them apart")
+    return names
+
+
+def _applied_convention(
+    model: SwinIRForImageRestoration | None, degradation: Degradation, asked: GreyConvention
+) -> GreyConvention:
+    """The grey convention a model is scored under: `asked`, but always "native" for a 1-channel model (the
+    authors' grey scripts read grey files as grey: MATLAB Y of grey-as-RGB is not the image) and "rgb" for a colour
+    denoiser (their colour script reads every file as colour and draws noise per channel: noise drawn on the grey
+    channel and replicated is no colour noise, which the model barely removes)."""
+    channels = model.config.num_channels if model is not None else None
+    if channels == 1:
+        return "native"
+    if channels == 3 and degradation.kind == "noise":
+        return "rgb"
+    return asked
+
+
+def _score_image(
+    entrants: list[tuple[str, SwinIRForImageRestoration | None, Sample]],
     degradation: Degradation,
-    channels: int | None,
     engine: EngineOptions,
-) -> tuple[dict[str, float], dict[str, float]]:
-    """(baseline scores, model scores) of one benchmark image."""
+) -> list[dict[str, float]]:
+    """The scores of one benchmark image: the baseline's, then each (name, model, the image as that model's grey
+    convention reads it)'s. Each distinct input is made once; every model must see the first one's."""
+    inputs: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+    first = None
+    scores = []
+    for label, model, sample in entrants:
+        channels = model.config.num_channels if model is not None else None
+        key = (id(sample), channels == 1)
+        if key not in inputs:
+            inputs[key] = _model_inputs(sample, degradation, channels)
+        gt, lq = inputs[key]
+        if first is None:
+            first = label, gt, lq
+            scores.append(score(baseline(lq, degradation), gt, degradation))
+        elif not (_same(gt, first[1]) and _same(lq, first[2])):
+            raise ValueError(
+                f"{label} does not see the same inputs and ground truths as {first[0]} (a grey model beside a colour "
+                "one?): evaluate them separately"
+            )
+        scores.append(score(as_uint8(_restored(model, lq, engine)), gt, degradation))
+    return scores
+
+
+def _model_inputs(sample: Sample, degradation: Degradation, channels: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(ground truth, model input) of one benchmark image for a model of `channels` (None: the identity)."""
     hr = to_model_channels(sample.hr, channels, degradation.kind)
     lr = to_model_channels(sample.lr, channels, degradation.kind) if sample.lr is not None else None
-    gt, lq = degrade(hr, degradation, lr, sample.name)
-    out = lq
-    if model is not None:
-        h, w, s = *lq.shape[:2], model.config.upscale
-        out = restore(model, authors_padding(lq, model.config.window_size), engine)[: h * s, : w * s]
-    return score(baseline(lq, degradation), gt, degradation), score(as_uint8(out), gt, degradation)
+    return degrade(hr, degradation, lr, sample.name)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def _restored(model: SwinIRForImageRestoration | None, lq: np.ndarray, engine: EngineOptions) -> np.ndarray:
+    """The model's output for `lq` as the authors' script runs it (their padding, cropped back); the identity's
+    is `lq` itself."""
+    if model is None:
+        return lq
+    h, w, s = *lq.shape[:2], model.config.upscale
+    return restore(model, authors_padding(lq, model.config.window_size), engine)[: h * s, : w * s]
 
 
 def authors_padding(lq: np.ndarray, window: int) -> np.ndarray:
