@@ -397,3 +397,32 @@ def test_several_models_share_the_inputs_and_the_baseline(small_set, tiny_config
     assert main(["eval", "--model", str(model_dir), str(x4), "--dataset", str(dataset)]) == 1
     scales = "x4 is scored at bicubic ×4 but tiny_x2 at bicubic ×2: give models of one scale, or evaluate them apart"
     assert f"error: {scales}" in capsys.readouterr().err
+
+
+def test_deeper_than_8_bit_images_are_named_with_the_fix(tmp_path, capsys, monkeypatch):
+    """A 16-bit image in a benchmark folder ended the run with "I;16 images are not supported for evaluation",
+    naming neither the file nor what to do."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    Image.fromarray(np.full((16, 16), 1000, dtype=np.uint16)).save(folder / "grey16.png")
+    assert main(["eval", "--model", "identity", "--dataset", str(folder), "--noise", "5"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {folder / 'grey16.png'}: a 16-bit grey (I;16) image, but benchmarks are 8-bit: convert it to 8 bits "
+        "first\n"
+    )
+    with pytest.raises(ValueError, match=r"^imagefolder:.*deep, row 0 \(0000\): a 16-bit grey \(I;16\) image, but "):
+        load_samples(f"imagefolder:{folder}")  # a dataset's row is named as well
+    capsys.readouterr()
+    (folder / "grey16.png").unlink()
+    colour = np.full((16, 16, 3), 1000, dtype=np.uint16)
+    import png
+
+    with open(folder / "rgb16.png", "wb") as f:
+        png.Writer(16, 16, greyscale=False, bitdepth=16).write(f, colour.reshape(16, 48))
+    assert main(["eval", "--model", "identity", "--dataset", str(folder), "--noise", "5"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {folder / 'rgb16.png'}: a 16-bit colour image, but benchmarks are 8-bit: convert it to 8 bits first\n"
+    )

@@ -31,21 +31,48 @@ class Sample:
     lr: np.ndarray | None = None
 
 
+# PIL modes deeper than 8 bits, as an error names them.
+_DEEP_MODES = {
+    "I;16": "16-bit grey",
+    "I;16B": "16-bit grey",
+    "I;16L": "16-bit grey",
+    "I": "32-bit grey",
+    "F": "float grey",
+}
+
+
 def to_uint8_array(image: Image.Image, grey_convention: GreyConvention = "native") -> np.ndarray:
-    """An 8-bit PIL image → (H, W, 1) grey or (H, W, 3) RGB uint8 (alpha dropped; grey → RGB under "rgb")."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        raise ValueError(f"{image.mode} images are not supported for evaluation: benchmarks are 8-bit")
+    """An 8-bit PIL image → (H, W, 1) grey or (H, W, 3) RGB uint8 (alpha dropped; grey → RGB under "rgb").
+
+    Raises:
+        ValueError: a deeper image (the message says to convert it; the caller names it).
+    """
+    if image.mode in _DEEP_MODES:
+        raise ValueError(_too_deep(f"{_DEEP_MODES[image.mode]} ({image.mode})"))
     grey = image.mode in ("1", "L", "LA") and grey_convention == "native"
     arr = np.asarray(image.convert("L" if grey else "RGB"))
     return arr[..., None] if grey else arr
 
 
 def read_uint8(path: Path, grey_convention: GreyConvention = "native") -> np.ndarray:
-    """Read an image file as `to_uint8_array` does (orientation applied)."""
+    """Read an image file as `to_uint8_array` does (orientation applied).
+
+    Raises:
+        ValueError: not readable, or deeper than 8 bits (the message names the file).
+    """
     pixels = read_image(path).pixels
-    if isinstance(pixels, np.ndarray):
-        raise ValueError(f"{path}: {pixels.dtype} colour images are not supported for evaluation: benchmarks are 8-bit")
-    return to_uint8_array(pixels, grey_convention)
+    if isinstance(pixels, np.ndarray):  # what no 8-bit PIL mode holds
+        depth = "16-bit" if pixels.dtype == np.uint16 else "float"
+        layout = "grey + alpha" if pixels.shape[-1] == 2 else "colour"
+        raise ValueError(f"{path}: {_too_deep(f'{depth} {layout}')}")
+    try:
+        return to_uint8_array(pixels, grey_convention)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def _too_deep(kind: str) -> str:
+    return f"a {kind} image, but benchmarks are 8-bit: convert it to 8 bits first"
 
 
 def load_samples(
@@ -92,8 +119,12 @@ def _dataset_samples(ds: datasets.Dataset, spec: str, grey_convention: GreyConve
     lr_col = next((c for c in ("lr", "lq") if c in columns), None)
     samples = []
     for i, row in enumerate(ds):
-        lr = to_uint8_array(row[lr_col], grey_convention) if lr_col else None
-        samples.append(Sample(str(row.get("name", f"{i:04d}")), to_uint8_array(row[hr_col], grey_convention), lr))
+        name = str(row.get("name", f"{i:04d}"))
+        try:
+            lr = to_uint8_array(row[lr_col], grey_convention) if lr_col else None
+            samples.append(Sample(name, to_uint8_array(row[hr_col], grey_convention), lr))
+        except ValueError as err:
+            raise ValueError(f"{spec}, row {i} ({name}): {err}") from None
     return samples
 
 
