@@ -426,3 +426,18 @@ def test_deeper_than_8_bit_images_are_named_with_the_fix(tmp_path, capsys, monke
     assert capsys.readouterr().err == (
         f"error: {folder / 'rgb16.png'}: a 16-bit colour image, but benchmarks are 8-bit: convert it to 8 bits first\n"
     )
+
+
+def test_grey_jpeg_models_see_the_authors_rounding_of_y():
+    """A 1-channel JPEG model on colour images sees MATLAB Y rounded as the authors' `bgr2ycbcr(y_only=True)` rounds
+    it: from float32 levels / 255, so an exact half (these pixels, from LIVE1 and Set14) always rounds up there; it
+    rounded either way here, as float64 noise fell (205, 217, 209 → 198 for the authors' 199)."""
+    from swinir_hf.evaluation.benchmark import to_model_channels
+
+    ties = [(172, 116, 70), (205, 217, 209), (127, 143, 49), (146, 124, 97), (116, 142, 83)]
+    rng = np.random.default_rng(0)
+    rgb = np.concatenate([np.array(ties, dtype=np.uint8), rng.integers(0, 256, (995, 3), dtype=np.uint8)])
+    rgb = rgb.reshape(25, 40, 3)
+    authors = np.dot(rgb[..., ::-1].astype(np.float32) / 255.0, [24.966, 128.553, 65.481]) + 16.0
+    np.testing.assert_array_equal(to_model_channels(rgb, 1, "jpeg")[..., 0], authors.round().astype(np.uint8))
+    assert to_model_channels(rgb, 1, "jpeg")[0, :5, 0].tolist() == [126, 199, 126, 126, 126]

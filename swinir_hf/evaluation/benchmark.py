@@ -218,7 +218,10 @@ def to_model_channels(image: np.ndarray, channels: int | None, kind: str) -> np.
     if channels != 1 or image.shape[-1] == 1:
         return image
     if kind == "jpeg":
-        return np.floor(metrics.rgb_to_y(image) + 0.5).astype(np.uint8)[..., None]
+        # The authors' `bgr2ycbcr(img, y_only=True)` arithmetic: float32 levels / 255, float64 weights, rounded. Exact
+        # halves (LIVE1 holds some) land just above .5 there and round up; float64 Y rounds them either way.
+        bgr = image[..., ::-1].astype(np.float32) / 255.0
+        return (np.dot(bgr, metrics.Y_COEFFICIENTS[::-1]) + 16.0).round().astype(np.uint8)[..., None]
     return float_to_image(match_channels(image / 255.0, 1), output_type="np")[..., None]
 
 

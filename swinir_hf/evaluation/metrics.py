@@ -18,8 +18,10 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-# MATLAB rgb2ycbcr: Y = 16 + RGB · Y_WEIGHTS, with RGB in [0, 1] and Y in [0, 255].
-Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
+# MATLAB rgb2ycbcr: Y = 16 + RGB · Y_WEIGHTS, with RGB in [0, 1] and Y in [0, 255]; Y_COEFFICIENTS are for RGB in
+# [0, 255] (Y = 16 + RGB · Y_COEFFICIENTS / 255).
+Y_COEFFICIENTS = (65.481, 128.553, 24.966)
+Y_WEIGHTS = np.array(Y_COEFFICIENTS) / 255.0
 Y_OFFSET = 16.0 / 255.0
 
 JPEG_BLOCK = 8
