@@ -390,8 +390,11 @@ def test_several_models_share_the_inputs_and_the_baseline(small_set, tiny_config
     (tmp_path / "RGB").mkdir()
     for name in ("a", "b"):
         (tmp_path / "RGB" / f"{name}.png").write_bytes((dataset / "HR" / f"{name}.png").read_bytes())
-    assert main(["eval", "--model", "identity", str(colour), "--dataset", str(tmp_path / "RGB"), "--noise", "15"]) == 0
+    args = ["eval", "--model", "identity", str(colour), "--dataset", str(tmp_path / "RGB"), "--noise", "15"]
+    assert main([*args, "--tile", "8", "--json", str(tmp_path / "dn.json")]) == 0
     assert [r[1] for r in _parse_table(capsys.readouterr().out)[1]] == ["noisy input", "identity", "colour_x1"]
+    # How the model ran is recorded though the identity, which runs nothing, comes first (it read null).
+    assert json.loads((tmp_path / "dn.json").read_text())["engine"]["tile"] == 8
     x4 = tmp_path / "x4"  # told apart before any scoring; it was "not scored on the same inputs" after the run
     SwinIRForImageRestoration(tiny_config(upscale=4)).save_pretrained(x4)
     assert main(["eval", "--model", str(model_dir), str(x4), "--dataset", str(dataset)]) == 1
