@@ -374,7 +374,7 @@ def _common_degradation(
         if degradation != first:
             raise ValueError(
                 f"{label} is scored at {degradation} but {first_label} at {first}: give models of one scale, or "
-                "evaluate them apart"
+                "evaluate them separately"
             )
     return first
 
