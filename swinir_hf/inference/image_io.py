@@ -166,7 +166,10 @@ def _heif_colourspace_is_grey(path: Path) -> bool | None:
     import pillow_heif
     from pillow_heif.constants import HeifColorspace
 
-    heif = pillow_heif.open_heif(path)  # the header only: pixels are decoded on first access
+    try:
+        heif = pillow_heif.open_heif(path)  # the header only: pixels are decoded on first access
+    except (ValueError, RuntimeError):  # libheif's errors: the pixels, already decoded, then decide
+        return None
     colourspace = getattr(getattr(heif[heif.primary_index], "_c_image", None), "colorspace", None)
     return None if colourspace is None else colourspace == HeifColorspace.MONOCHROME
 
