@@ -159,3 +159,21 @@ def test_no_progress_shows_no_bar_not_even_transformers_weight_loading(inputs, m
     err = capsys.readouterr().err
     assert "\r" not in err and err.startswith("restored 1, failed 0") and err.count("\n") == 1
     assert hf_logging.is_progress_bar_enabled()  # as before the run
+
+
+def test_a_glob_keeps_the_folders_below_its_fixed_part(model_dir, tmp_path, capsys):
+    """`photos/**/*.png` keeps `2023/a.png` and `2024/a.png` apart, as `photos --recursive` does."""
+    photos = tmp_path / "photos"
+    rng = np.random.default_rng(2)
+    for sub in ("2023", "2024", "2024/raw"):
+        (photos / sub).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(photos / sub / "a.png")
+    for pattern, recursive, found in (
+        ("**/*.png", ["--recursive"], ["2023/a.png", "2024/a.png", "2024/raw/a.png"]),
+        ("*/a.png", [], ["2023/a.png", "2024/a.png"]),
+        ("2024/*", [], ["a.png"]),  # the fixed part is photos/2024
+    ):
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        args = ["restore", str(photos / pattern), "-o", str(out), "--model", str(model_dir), "--no-progress"]
+        assert main(args + recursive) == 0, capsys.readouterr().err
+        assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == found

@@ -86,8 +86,9 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
     by `_real_name`.
 
     A folder contributes every non-hidden file in it (its sub-folders too with `recursive`), so that files
-    that are not images get reported rather than silently skipped. A file named by several inputs keeps the
-    deepest of its relative paths (a folder's over a bare file name).
+    that are not images get reported rather than silently skipped; a glob's matches are relative to its
+    `glob_root`, so that `photos/*/a.png` keeps `2023/a.png` and `2024/a.png` apart. A file named by several
+    inputs keeps the deepest of its relative paths (a folder's over a bare file name).
 
     Raises:
         FileNotFoundError: an input that names nothing, or a folder with no (non-hidden) files to collect.
@@ -119,9 +120,21 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
             matches = [Path(m) for m in glob.glob(spec, recursive=recursive) if Path(m).is_file()]
             if not matches:
                 raise FileNotFoundError(f"no such file, folder or matching files: {spec}")
+            root = glob_root(spec)
             for m in matches:
-                add(m, Path(m.name))
+                add(m, m.relative_to(root))
     return sorted(found.items())
+
+
+def glob_root(pattern: str) -> Path:
+    """The folders a glob pattern starts with that hold no wildcard (`photos` for `photos/**/*.png`; `.` for
+    `*.png`): its matches keep their paths below it, as a folder input's files do."""
+    fixed = []
+    for part in Path(pattern).parts[:-1]:
+        if any(c in part for c in "*?["):  # glob's wildcards
+            break
+        fixed.append(part)
+    return Path(*fixed)
 
 
 def _real_name(path: Path) -> Path:
