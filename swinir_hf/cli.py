@@ -155,7 +155,10 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         "--tile", type=tile_argument, default=None, help="tile size in input pixels or 'auto' (default: whole image)"
     )
     p.add_argument(
-        "--tile-overlap", type=overlap_argument, default=32, help="overlap of neighbouring tiles (default 32)"
+        "--tile-overlap",
+        type=overlap_argument,
+        default=32,
+        help="overlap of neighbouring tiles, blended (default 32; 0 leaves seams)",
     )
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+)")
     # A benchmark states the precision its figures were measured in: no machine-dependent "auto".

@@ -115,3 +115,31 @@ def test_overlap_is_capped_at_half_a_tile(tiny_config):
     out = SwinIRRestorer(model, tile=32, tile_overlap=32)(np.zeros((64, 64, 3), dtype=np.uint8))
     assert out.shape == (128, 128, 3)
     assert len(calls) == 9  # starts 0, 16, 32 on each axis; uncapped, a 1-pixel stride would need 33² tiles
+
+
+NO_OVERLAP_WARNING = (
+    "tile_overlap=0: neighbouring tiles are not blended, so their borders can show as seams; "
+    "use an overlap of a few windows (default 32)"
+)
+
+
+def test_tiles_without_overlap_show_seams_and_are_warned_about(sr_model, shared, caplog):
+    img = _crop(shared / "testsets/Set5/HR/bird.png", 128)  # 2 × 2 tiles of 64 that only touch
+    caplog.set_level("WARNING")
+    assert _seam_jump(sr_model, img, overlap=0) > 5.0
+    assert [r.getMessage() for r in caplog.records] == [NO_OVERLAP_WARNING]
+
+
+def test_the_no_overlap_warning_comes_once_and_only_when_tiles_meet(tiny_config, caplog):
+    from swinir_hf import SwinIRForImageRestoration
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    image = np.zeros((64, 64, 3), dtype=np.uint8)
+    caplog.set_level("WARNING")
+    SwinIRRestorer(model, tile=64, tile_overlap=0)(image)  # one tile: nothing to blend
+    SwinIRRestorer(model, tile=32, tile_overlap=8)(image)
+    assert caplog.records == []
+    restorer = SwinIRRestorer(model, tile=32, tile_overlap=0)
+    restorer(image)
+    restorer(image)
+    assert [r.getMessage() for r in caplog.records] == [NO_OVERLAP_WARNING]

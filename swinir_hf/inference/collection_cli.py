@@ -83,7 +83,10 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--tile", type=tile_argument, default="auto", help="tile size in input pixels or 'auto' (default)")
     p.add_argument(
-        "--tile-overlap", type=overlap_argument, default=32, help="overlap of neighbouring tiles (default 32)"
+        "--tile-overlap",
+        type=overlap_argument,
+        default=32,
+        help="overlap of neighbouring tiles, blended (default 32; 0 leaves seams)",
     )
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
     p.add_argument(

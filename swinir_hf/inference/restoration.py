@@ -125,6 +125,7 @@ class SwinIRRestorer:
         self.batch_size = int(batch_size or (4 if self.device.type == "cuda" else 1))
         self.progress = progress
         self.memory_budget = memory_budget
+        self._warned_no_overlap = False  # once per restorer, not per image
         if tune_malloc and self.device.type == "cpu":
             tune_allocator()
 
@@ -197,6 +198,13 @@ class SwinIRRestorer:
         h, w = x.shape[-2:]
         if tile is None or (tile >= h and tile >= w):
             return fn(x)
+        if self.tile_overlap == 0 and not self._warned_no_overlap:
+            # Tiles that only touch get no blend: each one's padded, least accurate edge meets its neighbour's.
+            self._warned_no_overlap = True
+            logger.warning(
+                "tile_overlap=0: neighbouring tiles are not blended, so their borders can show as seams; "
+                "use an overlap of a few windows (default 32)"
+            )
         return tiled_apply(fn, x, self.scale, tile, self.tile_overlap, self.batch_size, self.progress)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
