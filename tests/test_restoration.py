@@ -707,3 +707,41 @@ def test_allocator_tuning_reaches_glibc():
     if not ctypes.util.find_library("c"):
         pytest.skip("no C library to tune")
     assert tune_allocator() is True
+
+
+def _tiff_kinds() -> dict[str, Image.Image | np.ndarray]:
+    """Every kind of image the engine hands `write_image`, with random pixels."""
+    rng = np.random.default_rng(9)
+    deep = rng.integers(0, 65536, (9, 11, 4), dtype=np.uint16)
+    rgba = rng.integers(0, 256, (9, 11, 4), dtype=np.uint8)
+    return {
+        "RGB": Image.fromarray(rgba[..., :3]),
+        "RGBA": Image.fromarray(rgba, "RGBA"),
+        "L": Image.fromarray(rgba[..., 0]),
+        "LA": Image.fromarray(rgba[..., :2].copy(), "LA"),
+        "I;16": Image.fromarray(deep[..., 0]),
+        "F": Image.fromarray(rng.random((9, 11), dtype=np.float32)),
+        "uint16 RGB": deep[..., :3].copy(),
+        "uint16 RGBA": deep,
+        "uint16 grey+alpha": deep[..., :2].copy(),
+        "float RGBA": rng.random((9, 11, 4), dtype=np.float32),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_tiff_kinds()))
+def test_tiff_output_is_deflate_compressed_and_bit_exact(kind, tmp_path):
+    import tifffile
+
+    image = _tiff_kinds()[kind]
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    write_image(tmp_path / "out.tif", image, icc)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+    data = read_image(tmp_path / "out.tif")
+    back = data.pixels
+    if isinstance(image, Image.Image):
+        assert back.mode == image.mode
+        image, back = np.asarray(image), np.asarray(back)
+    assert back.dtype == image.dtype
+    np.testing.assert_array_equal(back, image)
+    assert data.icc_profile == icc

@@ -39,6 +39,10 @@ _ORIENT = {
     8: lambda a: np.rot90(a, 1),
 }
 
+# TIFF outputs are deflate-compressed (lossless): tifffile decodes deflate by itself, LZW only with imagecodecs,
+# so a 16-bit or float colour output stays readable by `read_image` (and Photoshop, GIMP, libtiff read both).
+_TIFF_COMPRESSION = {"pillow": "tiff_adobe_deflate", "tifffile": "zlib"}
+
 # The image files that folders of images (datasets, benchmarks) are read from.
 IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
 
@@ -411,8 +415,9 @@ def write_image(
 ) -> None:
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded.
 
-    uint16 colour arrays are written as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats
-    without 16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque).
+    TIFFs are deflate-compressed (lossless). uint16 colour arrays are written as 16-bit PNG / TIFF, float32 ones as
+    float TIFF (16-bit as PNG); formats without 16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a
+    warning when it is not opaque).
     `quality` (1-100) applies to JPEG and lossy WebP; `lossless` writes lossless WebP (ignored by the other formats).
     """
     path = Path(path)
@@ -449,6 +454,8 @@ def write_image(
             extra = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
             if fmt == "WEBP" and lossless:
                 extra = {"lossless": True}
+            if fmt == "TIFF":
+                extra = {"compression": _TIFF_COMPRESSION["pillow"]}
             if icc_profile:
                 extra["icc_profile"] = icc_profile
             image.save(tmp, format=fmt, **extra)
@@ -508,7 +515,13 @@ def _write_colour_array(path: Path, arr: np.ndarray, fmt: str, icc_profile: byte
         photometric = "minisblack" if grey else "rgb"
         extrasamples = [2] if alpha else None  # 2: unassociated alpha, as the input's
         tifffile.imwrite(
-            path, arr, photometric=photometric, planarconfig="contig", extrasamples=extrasamples, extratags=extratags
+            path,
+            arr,
+            photometric=photometric,
+            planarconfig="contig",
+            extrasamples=extrasamples,
+            extratags=extratags,
+            compression=_TIFF_COMPRESSION["tifffile"],
         )
         return
     import png
