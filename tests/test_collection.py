@@ -545,3 +545,29 @@ def test_a_hub_dataset_offline_is_looked_up_in_the_cache_only_and_says_what_to_d
         "access (`datasets.load_dataset('nothere')`), copy its cache (~/.cache/huggingface, or the folder HF_HOME "
         "points to) here and run with HF_HUB_OFFLINE=1"
     )
+
+
+def test_an_output_name_over_255_bytes_is_refused_before_the_model_runs(tmp_path, model_dir, monkeypatch, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rng_image((6, 6, 3))).save(src / "short.png")
+    Image.fromarray(_rng_image((6, 6, 3), 1)).save(src / ("a" * 200 + ".png"))
+    calls = []
+    forward = SwinIRForImageRestoration.forward
+    monkeypatch.setattr(SwinIRForImageRestoration, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    out = tmp_path / "out"
+    suffix = "_restored" + "é" * 25  # 59 bytes: 200 + 59 + 4 = 263 bytes for the long name
+    assert _restore(src, "-o", out, "--suffix", suffix, model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    long_name = "a" * 200 + suffix + ".png"
+    assert err.startswith(
+        f"error: {src / ('a' * 200 + '.png')}: output name {long_name} is 263 bytes, more than the 255 a file name "
+        "may have: use a shorter --suffix (or rename the input)\n"
+    )
+    assert "restored 1, failed 1" in err and len(calls) == 1  # only the short one went through the model
+    assert [p.name for p in out.iterdir()] == [f"short{suffix}.png"]
+    # A suffix that no name could carry is a bad option: refused before anything else.
+    assert _restore(src, "-o", out, "--suffix", "x" * 252, model_dir=model_dir) == 1
+    assert capsys.readouterr().err == (
+        "error: suffix is 252 bytes: with an extension no output name fits in the 255 bytes a file name may have\n"
+    )

@@ -15,6 +15,9 @@ from pathlib import Path
 # is recognised by its process id and removed by the next write into its folder.
 _TEMP_PREFIX = ".swinir-"
 
+# The longest file name, in bytes, that common file systems take (ext4, XFS, Btrfs, NTFS, APFS).
+NAME_MAX = 255
+
 
 def _host() -> str:
     return socket.gethostname().split(".")[0].replace("-", "_")
@@ -38,9 +41,9 @@ def create_temp(path: Path) -> str:
     would give 0600)."""
     for _ in range(100):
         head = f"{_TEMP_PREFIX}{process_tag()}-{secrets.token_hex(4)}-"
-        # The target's name is only a hint for a reader: cut to the 255 bytes a file name may have, so that a
+        # The target's name is only a hint for a reader: cut to the NAME_MAX bytes a file name may have, so that a
         # target whose own name is near that limit can still be written.
-        hint = os.fsencode(path.name)[: max(0, 255 - len(os.fsencode(head)))].decode("utf-8", "ignore")
+        hint = os.fsencode(path.name)[: max(0, NAME_MAX - len(os.fsencode(head)))].decode("utf-8", "ignore")
         tmp = path.parent / f"{head}{hint}"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))

@@ -6,6 +6,7 @@ spreads the jobs over processes)."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
+
+from .files import NAME_MAX
 
 if TYPE_CHECKING:
     import torch
@@ -55,6 +58,12 @@ class OutputOptions:
             raise ValueError(f"quality must be in 1..100, got {self.quality}")
         if "/" in self.suffix or "\\" in self.suffix:
             raise ValueError(f"suffix must not contain a path separator, got {self.suffix!r}")
+        # A stem of one byte and the shortest extension (".png", ".jpg", ".tif") take 5 bytes.
+        if (n := len(os.fsencode(self.suffix))) > NAME_MAX - 5:
+            raise ValueError(
+                f"suffix is {n} bytes: with an extension no output name fits in the {NAME_MAX} bytes a file name "
+                "may have"
+            )
 
 
 @dataclass(frozen=True)
@@ -126,7 +135,11 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
     for src, dst in kept:
         by_output.setdefault(dst, []).append(src)
     for src, dst in kept:
-        if dst in sources:
+        if (size := len(os.fsencode(dst.name))) > NAME_MAX:  # found now, not after restoring
+            fix = "use a shorter --suffix (or rename the input)" if output.suffix else "rename the input"
+            message = f"output name {dst.name} is {size} bytes, more than the {NAME_MAX} a file name may have: {fix}"
+            plan.errors.append((src, message))
+        elif dst in sources:
             plan.errors.append((src, f"output {dst} would overwrite an input: choose another -o or a --suffix"))
         elif len(by_output[dst]) > 1:
             others = [p for p in by_output[dst] if p != src]
