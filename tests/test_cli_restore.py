@@ -177,3 +177,12 @@ def test_a_glob_keeps_the_folders_below_its_fixed_part(model_dir, tmp_path, caps
         args = ["restore", str(photos / pattern), "-o", str(out), "--model", str(model_dir), "--no-progress"]
         assert main(args + recursive) == 0, capsys.readouterr().err
         assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == found
+
+
+def test_no_input_and_two_kinds_of_input_get_their_own_messages(inputs, model_dir, tmp_path, capsys):
+    out = ["-o", str(tmp_path / "out"), "--model", str(model_dir)]
+    assert main(["restore", *out]) == 1
+    assert capsys.readouterr().err == "error: nothing to restore: give image files, folders or globs (or --dataset)\n"
+    assert main(["restore", str(inputs), "--dataset", f"imagefolder:{inputs}", *out]) == 1
+    assert capsys.readouterr().err == "error: give image files / folders / globs, or --dataset, not both\n"
+    assert not (tmp_path / "out").exists()

@@ -199,7 +199,9 @@ def _run(args: argparse.Namespace) -> int:
     from ..checkpoints.loading import ModelNotAvailableError
     from ..extras import MissingExtraError
 
-    if bool(args.inputs) == bool(args.dataset):
+    if not args.inputs and not args.dataset:
+        return user_error("nothing to restore: give image files, folders or globs (or --dataset)")
+    if args.inputs and args.dataset:
         return user_error("give image files / folders / globs, or --dataset, not both")
     if args.batch_size < 1 or args.workers < 1:
         return user_error("--batch-size and --workers must be at least 1")
