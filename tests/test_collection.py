@@ -571,3 +571,18 @@ def test_an_output_name_over_255_bytes_is_refused_before_the_model_runs(tmp_path
     assert capsys.readouterr().err == (
         "error: suffix is 252 bytes: with an extension no output name fits in the 255 bytes a file name may have\n"
     )
+
+
+def test_a_rerun_with_nothing_left_to_do_loads_no_model(mixed, model_dir, tmp_path, monkeypatch, capsys):
+    from swinir_hf.inference.collection import ModelEngine
+
+    out = tmp_path / "out"
+    assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
+    capsys.readouterr()
+
+    def unavailable(self, *args, **kwargs):  # a Hub model offline, or seconds of loading for nothing
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(ModelEngine, "build", unavailable)
+    assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
+    assert "restored 0, failed 0, skipped 1 existing" in capsys.readouterr().err

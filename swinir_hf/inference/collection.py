@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .image_io import IMAGE_SUFFIXES
-from .jobs import OutputOptions, Plan, file_in_the_way, plan_jobs, restore_image, run_jobs, sort_by_size
+from .jobs import Counts, OutputOptions, Plan, file_in_the_way, plan_jobs, restore_image, run_jobs, sort_by_size
 from .restoration import EngineOptions
 
 T = TypeVar("T")
@@ -163,20 +163,24 @@ def restore_files(
     if state.is_main_process:
         report_plan(plan)
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
-    restorer = build_main_first(engine, state)
+    # Nothing left (a rerun of a finished run): no model to load, which could take long or need the Hub. Every
+    # process has the same plan, so all skip it alike.
+    restorer = build_main_first(engine, state) if jobs else None
     start = time.perf_counter()
     # Every r-th job: neighbours in the plan are alike (size-sorted, one camera's files), so each process gets a mix,
     # and one beyond the number of jobs gets none (accelerate < 1.14's split_between_processes gave it the last job
     # again, which two processes then both restored).
     mine = jobs[state.process_index :: state.num_processes]
-    counts = run_jobs(
-        mine,
-        restorer,
-        output,
-        batch_size=batch_size,
-        workers=workers,
-        progress=progress and state.is_local_main_process,
-    )
+    counts = Counts()
+    if restorer is not None:
+        counts = run_jobs(
+            mine,
+            restorer,
+            output,
+            batch_size=batch_size,
+            workers=workers,
+            progress=progress and state.is_local_main_process,
+        )
     everyone = gather_object([counts])
     seconds = time.perf_counter() - start
     return Summary(
