@@ -152,7 +152,10 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
     p.add_argument(
-        "--tile", type=tile_argument, default=None, help="tile size in input pixels or 'auto' (default: whole image)"
+        "--tile",
+        type=tile_argument,
+        default=None,
+        help="tile size in input pixels or 'auto' (default, or 0: whole image)",
     )
     p.add_argument(
         "--tile-overlap",

@@ -412,11 +412,12 @@ def test_user_errors_are_printed_by_the_main_process_only(rank, mixed, model_dir
             command(args)
         assert exit_.value.code == 2
         err = capsys.readouterr().err
-        assert ("error: argument --tile: tile must be a positive number of pixels or 'auto', got 'big'" in err) is shown
+        bad_tile = "error: argument --tile: tile must be a number of pixels (0: the whole image) or 'auto', got 'big'"
+        assert (bad_tile in err) is shown
         assert err.count("usage:") == shown
     # Out-of-range numbers too, named by their option (the engine's message offered None, which no option takes).
     for option, value, message in (
-        ("--tile", "0", "tile must be a positive number of pixels or 'auto', got '0'"),
+        ("--tile", "-1", "tile must be a number of pixels (0: the whole image) or 'auto', got '-1'"),
         ("--tile-overlap", "-3", "tile overlap must be a number of pixels (0 or more), got '-3'"),
     ):
         with pytest.raises(SystemExit):
@@ -586,3 +587,15 @@ def test_a_rerun_with_nothing_left_to_do_loads_no_model(mixed, model_dir, tmp_pa
     monkeypatch.setattr(ModelEngine, "build", unavailable)
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
     assert "restored 0, failed 0, skipped 1 existing" in capsys.readouterr().err
+
+
+def test_tile_0_runs_the_whole_image_in_one_pass_as_in_real_esrgan(mixed, model_dir, tmp_path, monkeypatch):
+    from swinir_hf.cli import build_parser
+
+    for command in (["restore", "x", "-o", "y"], ["eval", "--model", "m", "--dataset", "d"]):
+        assert build_parser().parse_args([*command, "--tile", "0"]).tile is None
+    calls = []
+    forward = SwinIRForImageRestoration.forward
+    monkeypatch.setattr(SwinIRForImageRestoration, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    assert _restore(mixed / "odd.png", "-o", tmp_path / "out", "--tile", "0", model_dir=model_dir) == 0
+    assert len(calls) == 1

@@ -53,13 +53,16 @@ def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:
     return EngineOptions(**{**given, "device": args.device, **fields})
 
 
-def tile_argument(value: str) -> int | str:
-    """`--tile`: a positive number of pixels or "auto"."""
+def tile_argument(value: str) -> int | str | None:
+    """`--tile`: a positive number of pixels, "auto", or 0 for None (the whole image in one pass, as Real-ESRGAN's
+    `--tile 0`)."""
     if value == "auto":
         return value
-    if not value.strip().isdigit() or int(value) < 1:  # the engine's own message would offer None, not an option here
-        raise argparse.ArgumentTypeError(f"tile must be a positive number of pixels or 'auto', got {value!r}")
-    return int(value)
+    if not value.strip().isdigit():  # the engine's own message would offer None, not an option here
+        raise argparse.ArgumentTypeError(
+            f"tile must be a number of pixels (0: the whole image) or 'auto', got {value!r}"
+        )
+    return int(value) or None
 
 
 def overlap_argument(value: str) -> int:
@@ -81,7 +84,12 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help=f"bundled model ({', '.join(DEFAULT_MODELS)}; default sr-x4), model folder, authors' .pth (converted "
         "on the fly), catalogue name or Hub id",
     )
-    p.add_argument("--tile", type=tile_argument, default="auto", help="tile size in input pixels or 'auto' (default)")
+    p.add_argument(
+        "--tile",
+        type=tile_argument,
+        default="auto",
+        help="tile size in input pixels, 0 for the whole image in one pass, or 'auto' (default)",
+    )
     p.add_argument(
         "--tile-overlap",
         type=overlap_argument,
