@@ -186,3 +186,15 @@ def test_no_input_and_two_kinds_of_input_get_their_own_messages(inputs, model_di
     assert main(["restore", str(inputs), "--dataset", f"imagefolder:{inputs}", *out]) == 1
     assert capsys.readouterr().err == "error: give image files / folders / globs, or --dataset, not both\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_real_esrgan_spellings_i_s_t_work(inputs, model_dir, tmp_path):
+    """`-i IN -o OUT -s 3 -t 0`, as Real-ESRGAN's inference script takes them; -i may be repeated."""
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    Image.open(inputs / "good.png").save(tmp_path / "other.png")
+    out = tmp_path / "out"
+    args = ["restore", "-i", str(inputs), "-i", str(tmp_path / "other.png"), "-o", str(out), "-s", "3", "-t", "0"]
+    assert main([*args, "--model", str(model_dir), "--no-progress"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["good.png", "other.png"]
+    assert Image.open(out / "good.png").size == (30, 36)

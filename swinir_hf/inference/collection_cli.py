@@ -77,6 +77,8 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     from ..checkpoints.loading import DEFAULT_MODELS
 
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
+    # Real-ESRGAN's spellings (-i IN -o OUT -s 3.5 -t 0), which its users type from habit.
+    p.add_argument("-i", "--input", action="append", default=[], metavar="INPUT", help="an INPUT (may be repeated)")
     p.add_argument("-o", "--output-dir", required=True, help="folder for the restored images (created if needed)")
     p.add_argument(
         "--model",
@@ -85,6 +87,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         "on the fly), catalogue name or Hub id",
     )
     p.add_argument(
+        "-t",
         "--tile",
         type=tile_argument,
         default="auto",
@@ -105,6 +108,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         "else float32)",
     )
     p.add_argument(
+        "-s",
         "--outscale",
         type=float,
         help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), Lanczos (default: the "
@@ -207,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..checkpoints.loading import ModelNotAvailableError
     from ..extras import MissingExtraError
 
+    args.inputs = [*args.inputs, *args.input]
     if not args.inputs and not args.dataset:
         return user_error("nothing to restore: give image files, folders or globs (or --dataset)")
     if args.inputs and args.dataset:
