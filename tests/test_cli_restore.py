@@ -198,3 +198,18 @@ def test_real_esrgan_spellings_i_s_t_work(inputs, model_dir, tmp_path):
     assert main([*args, "--model", str(model_dir), "--no-progress"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["good.png", "other.png"]
     assert Image.open(out / "good.png").size == (30, 36)
+
+
+def test_an_unreadable_input_folder_is_one_line_not_a_traceback(inputs, model_dir, tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    listing = Path.iterdir
+
+    def refuse(self):  # as a folder without read permission does for a user other than root
+        if self == inputs:
+            raise PermissionError(13, "Permission denied", str(self))
+        return listing(self)
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    assert main(["restore", str(inputs), "-o", str(tmp_path / "out"), "--model", str(model_dir)]) == 1
+    assert capsys.readouterr().err == f"error: cannot read folder {inputs}: Permission denied\n"

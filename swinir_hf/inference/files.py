@@ -95,6 +95,7 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
 
     Raises:
         FileNotFoundError: an input that names nothing, or a folder with no (non-hidden) files to collect.
+        ValueError: a folder that cannot be listed (no permission).
     """
     found: dict[Path, Path] = {}
 
@@ -108,7 +109,10 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
     for spec in inputs:
         path = Path(spec)
         if path.is_dir():
-            files = [f for f in (path.rglob("*") if recursive else path.iterdir()) if f.is_file()]
+            try:
+                files = [f for f in (path.rglob("*") if recursive else path.iterdir()) if f.is_file()]
+            except OSError as err:  # no read permission on the folder (or a file in it)
+                raise ValueError(f"cannot read folder {spec}: {err.strerror or err}") from err
             files = [f for f in files if not any(part.startswith(".") for part in f.relative_to(path).parts)]
             if not files:  # a typo or a forgotten --recursive, which a bare "restored 0" would hide
                 subfolders = not recursive and any(p.is_dir() for p in path.iterdir())
