@@ -149,7 +149,15 @@ def test_two_inputs_for_one_output_are_refused_with_a_message(tmp_path, model_di
     (tmp_path / "other").mkdir()
     Image.fromarray(_rng_image((6, 6, 3), 3)).save(tmp_path / "other" / "b.png")
     assert _restore(src / "b.png", tmp_path / "other" / "b.png", "-o", tmp_path / "two", model_dir=model_dir) == 1
-    assert capsys.readouterr().err.count("restore them into separate -o folders") == 2
+    err = capsys.readouterr().err
+    assert err.count("restore them into separate -o folders") == 2
+    # Named one by one (as a shell expands an unquoted glob): a quoted glob or their folder keeps them apart.
+    apart = "pass their common folder with --recursive or a quoted glob, which keep sub-folders apart"
+    assert err.count(apart) == 2
+    pattern = str(tmp_path / "*" / "b.png")
+    assert _restore(pattern, "-o", tmp_path / "globbed", model_dir=model_dir) == 0
+    globbed = {str(p.relative_to(tmp_path / "globbed")) for p in (tmp_path / "globbed").rglob("*.png")}
+    assert {"in/b.png", "other/b.png"} <= globbed  # beside the outputs of the runs above, which match it too
 
 
 def test_inputs_that_ext_auto_maps_to_one_output_are_not_told_to_use_it(tmp_path, model_dir, capsys):

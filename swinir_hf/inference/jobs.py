@@ -107,6 +107,12 @@ def _apart(src: Path, others: list[Path]) -> str:
     # `--ext auto` parts only inputs whose kept formats differ: a.gif and a.png both become a.png.
     if all(_auto_suffix(p).lower() != _auto_suffix(src).lower() for p in others):
         return "use --ext auto (each output keeps its input's format)"
+    # One name in several folders, named file by file (often a shell's expansion of an unquoted glob).
+    if all(p.parent != src.parent for p in others):
+        return (
+            "pass their common folder with --recursive or a quoted glob, which keep sub-folders apart "
+            "(or restore them into separate -o folders)"
+        )
     return "restore them into separate -o folders"
 
 
