@@ -213,3 +213,18 @@ def test_an_unreadable_input_folder_is_one_line_not_a_traceback(inputs, model_di
     monkeypatch.setattr(Path, "iterdir", refuse)
     assert main(["restore", str(inputs), "-o", str(tmp_path / "out"), "--model", str(model_dir)]) == 1
     assert capsys.readouterr().err == f"error: cannot read folder {inputs}: Permission denied\n"
+
+
+def test_an_image_file_name_as_output_folder_is_refused(inputs, model_dir, tmp_path, capsys):
+    """realesrgan-ncnn-vulkan takes `-o out.png` for one file; here -o is a folder, which would be named out.png."""
+    args = ["restore", str(inputs / "good.png"), "-o", str(tmp_path / "good_x2.PNG"), "--model", str(model_dir)]
+    assert main(args) == 1
+    assert capsys.readouterr().err == (
+        f"error: -o {tmp_path / 'good_x2.PNG'} looks like an image file's name, but -o is the output folder: outputs "
+        "are named after their inputs (--suffix and --ext change that); to use this name for a folder, create it "
+        "first\n"
+    )
+    assert not (tmp_path / "good_x2.PNG").exists()
+    (tmp_path / "good_x2.PNG").mkdir()  # a folder of that name that exists is taken as asked
+    assert main([*args, "--no-progress"]) == 0
+    assert (tmp_path / "good_x2.PNG" / "good.png").is_file()

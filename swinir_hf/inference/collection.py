@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .image_io import IMAGE_SUFFIXES
-from .jobs import Counts, OutputOptions, Plan, file_in_the_way, plan_jobs, restore_image, run_jobs, sort_by_size
+from .jobs import (
+    KEPT_SUFFIXES,
+    Counts,
+    OutputOptions,
+    Plan,
+    file_in_the_way,
+    plan_jobs,
+    restore_image,
+    run_jobs,
+    sort_by_size,
+)
 from .restoration import EngineOptions
 
 T = TypeVar("T")
@@ -122,6 +132,17 @@ def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
         raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another {option}")
 
 
+def check_not_a_file_name(out_dir: str | Path) -> None:
+    """Raise ValueError when `out_dir` does not exist and ends like an image file (`-o photo_x4.png`, as
+    realesrgan-ncnn-vulkan takes for one file): it would become a folder of that name."""
+    path = Path(out_dir)
+    if not path.exists() and path.suffix.lower() in {*IMAGE_SUFFIXES, *KEPT_SUFFIXES}:
+        raise ValueError(
+            f"-o {out_dir} looks like an image file's name, but -o is the output folder: outputs are named after "
+            "their inputs (--suffix and --ext change that); to use this name for a folder, create it first"
+        )
+
+
 def check_fresh_output_folder(out_dir: str | Path, overwrite: bool, option: str = "-o", replaces: str = "it") -> None:
     """`check_output_folder`, and, unless `overwrite`, raise ValueError when `out_dir` has files: a job that writes
     the whole folder would replace them (`replaces` says what, after "pass --overwrite to replace")."""
@@ -159,6 +180,7 @@ def restore_files(
     state = process_state(engine.device)
     files = collect_inputs(inputs, recursive=recursive)
     check_output_folder(out_dir)
+    check_not_a_file_name(out_dir)
     plan = plan_jobs(files, out_dir, output)
     if state.is_main_process:
         report_plan(plan)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp", "tif")
 # Formats `--ext auto` keeps (with the input's own suffix); any other input (BMP, GIF, PPM, ...) becomes PNG,
 # which is lossless and holds alpha and 16 bits.
-_KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def output_path(src: Path, rel: Path, out_dir: Path, output: OutputOptions) -> P
 
 def _auto_suffix(src: Path) -> str:
     """The output suffix `--ext auto` gives `src`."""
-    return src.suffix if src.suffix.lower() in _KEPT_SUFFIXES else ".png"
+    return src.suffix if src.suffix.lower() in KEPT_SUFFIXES else ".png"
 
 
 def _apart(src: Path, others: list[Path]) -> str:
