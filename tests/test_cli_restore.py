@@ -170,6 +170,7 @@ def test_a_glob_keeps_the_folders_below_its_fixed_part(model_dir, tmp_path, caps
         Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(photos / sub / "a.png")
     for pattern, recursive, found in (
         ("**/*.png", ["--recursive"], ["2023/a.png", "2024/a.png", "2024/raw/a.png"]),
+        ("**/*.png", [], ["2023/a.png", "2024/a.png", "2024/raw/a.png"]),  # ** says it: no --recursive needed
         ("*/a.png", [], ["2023/a.png", "2024/a.png"]),
         ("2024/*", [], ["a.png"]),  # the fixed part is photos/2024
     ):

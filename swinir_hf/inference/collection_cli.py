@@ -125,7 +125,11 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality", type=int, default=95, help="JPEG / lossy WebP quality 1-100 (default 95)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.add_argument("--skip-existing", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
-    p.add_argument("--recursive", action="store_true", help="descend into sub-folders (and ** in globs)")
+    p.add_argument(
+        "--recursive",
+        action="store_true",
+        help="descend into the sub-folders of folder inputs (** in a glob always does)",
+    )
     p.add_argument(
         "--batch-size",
         type=int,

@@ -124,7 +124,9 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
         elif path.is_file():
             add(path, Path(path.name))
         else:
-            matches = [Path(m) for m in glob.glob(spec, recursive=recursive) if Path(m).is_file()]
+            # `**` asks for sub-folders itself; without recursion glob would read it as `*`, one level only.
+            deep = recursive or "**" in spec
+            matches = [Path(m) for m in glob.glob(spec, recursive=deep) if Path(m).is_file()]
             if not matches:
                 raise FileNotFoundError(f"no such file, folder or matching files: {spec}")
             root = glob_root(spec)
