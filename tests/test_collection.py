@@ -607,3 +607,21 @@ def test_tile_0_runs_the_whole_image_in_one_pass_as_in_real_esrgan(mixed, model_
     monkeypatch.setattr(SwinIRForImageRestoration, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
     assert _restore(mixed / "odd.png", "-o", tmp_path / "out", "--tile", "0", model_dir=model_dir) == 0
     assert len(calls) == 1
+
+
+def test_an_output_too_wide_for_webp_fails_before_the_model_runs(tmp_path, model_dir, monkeypatch, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rng_image((1, 8192, 3))).save(src / "wide.png")  # ×2: 16384 wide, WebP stops at 16383
+    Image.fromarray(_rng_image((6, 6, 3))).save(src / "small.png")
+    calls = []
+    forward = SwinIRForImageRestoration.forward
+    monkeypatch.setattr(SwinIRForImageRestoration, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    out = tmp_path / "out"
+    assert _restore(src, "-o", out, "--ext", "webp", model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"error: {src / 'wide.png'}: the 16384×2 output is larger than WebP allows (16383 pixels a side): "
+        "use --ext png or tif, or a smaller --outscale\n" in err
+    )
+    assert len(calls) == 1 and [p.name for p in out.iterdir()] == ["small.webp"]

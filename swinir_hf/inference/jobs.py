@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,21 @@ def output_path(src: Path, rel: Path, out_dir: Path, output: OutputOptions) -> P
     """Where the restoration of `src` (found at `rel` under its input root) is written."""
     suffix = _auto_suffix(src) if output.ext == "auto" else "." + output.ext
     return out_dir / rel.parent / f"{rel.stem}{output.suffix}{suffix}"
+
+
+# The longest side each lossy format's encoder takes (libwebp, libjpeg); PNG and TIFF have no such limit.
+_MAX_SIDE = {".webp": ("WebP", 16383), ".jpg": ("JPEG", 65500), ".jpeg": ("JPEG", 65500)}
+
+
+def check_encodable(dst: Path, size: tuple[int, int]) -> None:
+    """Raise ValueError when a (W, H) image is too large for `dst`'s format: found before the model runs, not
+    after."""
+    name, side = _MAX_SIDE.get(dst.suffix.lower(), ("", 0))
+    if side and max(size) > side:
+        raise ValueError(
+            f"the {size[0]}×{size[1]} output is larger than {name} allows ({side} pixels a side): use --ext png or "
+            "tif, or a smaller --outscale"
+        )
 
 
 def _auto_suffix(src: Path) -> str:
@@ -222,12 +238,16 @@ class Counts:
     failed: int = 0
 
 
-def _load(job: Job, num_channels: int) -> _Loaded:
+def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _Loaded:
+    """Decode `job`'s input; raise ValueError when its output (`scale` ×, or resized to `outscale` ×) cannot be
+    encoded in `job.dst`'s format."""
     from ..models.image_processing_swinir import split_image, to_pixel_values
     from .image_io import read_image
 
     data = read_image(job.src)
     colour, layout = split_image(data.pixels)
+    h, w = colour.shape[:2]
+    check_encodable(job.dst, output_size(w, h, outscale) if outscale is not None else (scale * w, scale * h))
     return _Loaded(job, to_pixel_values(colour, num_channels), colour.shape[-1], layout, data.icc_profile)
 
 
@@ -362,7 +382,8 @@ def run_jobs(
     ):
         # Bounded: restored images wait in memory only until the writers catch up.
         writer = _Writer(restorer, output, writers, 2 * workers, bar, report)
-        loaded = _read_ahead(jobs, lambda j: _load(j, num_channels), readers, workers + batch_size)
+        load = partial(_load, num_channels=num_channels, scale=restorer.scale, outscale=output.outscale)
+        loaded = _read_ahead(jobs, load, readers, workers + batch_size)
         for batch in _same_size_batches(loaded, batch_size, writer):
             writer.restore(batch)
         writer.settle(0)
