@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,8 +203,6 @@ def test_real_esrgan_spellings_i_s_t_work(inputs, model_dir, tmp_path):
 
 
 def test_an_unreadable_input_folder_is_one_line_not_a_traceback(inputs, model_dir, tmp_path, monkeypatch, capsys):
-    from pathlib import Path
-
     listing = Path.iterdir
 
     def refuse(self):  # as a folder without read permission does for a user other than root
@@ -229,3 +228,23 @@ def test_an_image_file_name_as_output_folder_is_refused(inputs, model_dir, tmp_p
     (tmp_path / "good_x2.PNG").mkdir()  # a folder of that name that exists is taken as asked
     assert main([*args, "--no-progress"]) == 0
     assert (tmp_path / "good_x2.PNG" / "good.png").is_file()
+
+
+def test_an_output_folder_without_write_permission_is_refused_before_the_model_loads(
+    inputs, model_dir, tmp_path, monkeypatch, capsys
+):
+    from swinir_hf.inference.collection import ModelEngine
+
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    access = os.access
+    # As a read-only mount, or a folder without write permission for a user other than root, answers.
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != locked and access(path, mode, **kw))
+    monkeypatch.setattr(ModelEngine, "build", lambda *a, **k: pytest.fail("the model was loaded"))
+    for out in (locked, locked / "new" / "sub"):
+        assert main(["restore", str(inputs), "-o", str(out), "--model", str(model_dir)]) == 1
+        where = "" if out == locked else f" ({locked} is not writable)"
+        assert capsys.readouterr().err == f"error: cannot write into output folder {out}{where}: choose another -o\n"
+    assert list(locked.iterdir()) == []

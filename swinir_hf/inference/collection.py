@@ -132,6 +132,16 @@ def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
         raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another {option}")
 
 
+def check_writable_folder(out_dir: str | Path, option: str = "-o") -> None:
+    """Raise ValueError when `out_dir`, or the nearest of its parents that exists (where it would be created), is
+    not writable: once, before the model loads, rather than after restoring each image."""
+    path = Path(out_dir).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" ({existing} is not writable)"
+        raise ValueError(f"cannot write into output folder {out_dir}{where}: choose another {option}")
+
+
 def check_not_a_file_name(out_dir: str | Path) -> None:
     """Raise ValueError when `out_dir` does not exist and ends like an image file (`-o photo_x4.png`, as
     realesrgan-ncnn-vulkan takes for one file): it would become a folder of that name."""
@@ -180,6 +190,7 @@ def restore_files(
     state = process_state(engine.device)
     files = collect_inputs(inputs, recursive=recursive)
     check_output_folder(out_dir)
+    check_writable_folder(out_dir)
     check_not_a_file_name(out_dir)
     plan = plan_jobs(files, out_dir, output)
     if state.is_main_process:
