@@ -248,3 +248,13 @@ def test_an_output_folder_without_write_permission_is_refused_before_the_model_l
         where = "" if out == locked else f" ({locked} is not writable)"
         assert capsys.readouterr().err == f"error: cannot write into output folder {out}{where}: choose another -o\n"
     assert list(locked.iterdir()) == []
+
+
+def test_an_input_or_output_path_with_a_name_over_255_bytes_is_one_error_line(inputs, model_dir, tmp_path, capsys):
+    long = tmp_path / ("x" * 300)
+    for args, message in (
+        ([str(long), "-o", str(tmp_path / "out")], f"input {long}: a name in it is 300 bytes"),
+        ([str(inputs), "-o", str(long / "sub")], f"output folder {long / 'sub'}: a name in it is 300 bytes"),
+    ):
+        assert main(["restore", *args, "--model", str(model_dir)]) == 1
+        assert capsys.readouterr().err == f"error: {message}, more than the 255 a file name may have\n"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .files import check_name_lengths
 from .image_io import IMAGE_SUFFIXES
 from .jobs import (
     KEPT_SUFFIXES,
@@ -124,8 +125,10 @@ def is_main_process() -> bool:
 
 
 def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
-    """Raise ValueError when `out_dir`, or the nearest of its parents that exists, is a file: once, before the
-    model loads, rather than one error per input (`option` names the argument to change)."""
+    """Raise ValueError when `out_dir`, or the nearest of its parents that exists, is a file, or a name in it is over
+    NAME_MAX bytes: once, before the model loads, rather than one error per input (`option` names the argument to
+    change)."""
+    check_name_lengths(out_dir, "output folder")
     path = Path(out_dir).absolute()
     if (existing := file_in_the_way(path)) is not None:
         where = "" if existing == path else f" ({existing} is a file)"

@@ -19,6 +19,16 @@ _TEMP_PREFIX = ".swinir-"
 NAME_MAX = 255
 
 
+def check_name_lengths(path: str | os.PathLike, what: str) -> None:
+    """Raise ValueError when a name in `path` is over NAME_MAX bytes (the file system would refuse even to look it
+    up, with an OSError); `what` names the path in the message ("input", "output folder")."""
+    longest = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
+    if longest > NAME_MAX:
+        raise ValueError(
+            f"{what} {path}: a name in it is {longest} bytes, more than the {NAME_MAX} a file name may have"
+        )
+
+
 def _host() -> str:
     return socket.gethostname().split(".")[0].replace("-", "_")
 
@@ -95,7 +105,7 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
 
     Raises:
         FileNotFoundError: an input that names nothing, or a folder with no (non-hidden) files to collect.
-        ValueError: a folder that cannot be listed (no permission).
+        ValueError: a folder that cannot be listed (no permission), an input with a name over NAME_MAX bytes.
     """
     found: dict[Path, Path] = {}
 
@@ -107,6 +117,7 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
             found[key] = rel
 
     for spec in inputs:
+        check_name_lengths(spec, "input")
         path = Path(spec)
         if path.is_dir():
             try:
