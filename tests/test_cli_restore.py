@@ -258,3 +258,11 @@ def test_an_input_or_output_path_with_a_name_over_255_bytes_is_one_error_line(in
     ):
         assert main(["restore", *args, "--model", str(model_dir)]) == 1
         assert capsys.readouterr().err == f"error: {message}, more than the 255 a file name may have\n"
+
+
+def test_help_names_option_values_as_the_docs_do(capsys):
+    with pytest.raises(SystemExit):
+        main(["restore", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    for shown in ("-o OUT", "--model M", "-t N|auto", "--tile-overlap N", "-s F", "--suffix S", "--quality Q"):
+        assert f"[{shown}]" in usage or f" {shown} " in usage, shown

@@ -79,10 +79,13 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
     # Real-ESRGAN's spellings (-i IN -o OUT -s 3.5 -t 0), which its users type from habit.
     p.add_argument("-i", "--input", action="append", default=[], metavar="INPUT", help="an INPUT (may be repeated)")
-    p.add_argument("-o", "--output-dir", required=True, help="folder for the restored images (created if needed)")
+    p.add_argument(
+        "-o", "--output-dir", required=True, metavar="OUT", help="folder for the restored images (created if needed)"
+    )
     p.add_argument(
         "--model",
         default="sr-x4",
+        metavar="M",
         help=f"bundled model ({', '.join(DEFAULT_MODELS)}; default sr-x4), model folder, authors' .pth (converted "
         "on the fly), catalogue name or Hub id",
     )
@@ -90,12 +93,14 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         "-t",
         "--tile",
         type=tile_argument,
+        metavar="N|auto",
         default="auto",
         help="tile size in input pixels, 0 for the whole image in one pass, or 'auto' (default)",
     )
     p.add_argument(
         "--tile-overlap",
         type=overlap_argument,
+        metavar="N",
         default=32,
         help="overlap of neighbouring tiles, blended (default 32; 0 leaves seams)",
     )
@@ -111,10 +116,11 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         "-s",
         "--outscale",
         type=float,
+        metavar="F",
         help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), Lanczos (default: the "
         "model's scale)",
     )
-    p.add_argument("--suffix", default="", help="appended to each output file's stem (default: none)")
+    p.add_argument("--suffix", default="", metavar="S", help="appended to each output file's stem (default: none)")
     p.add_argument(
         "--ext",
         choices=OUTPUT_FORMATS,
@@ -122,7 +128,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help="output format: auto = the input's (PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, "
         "others PNG); default png",
     )
-    p.add_argument("--quality", type=int, default=95, help="JPEG / lossy WebP quality 1-100 (default 95)")
+    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG / lossy WebP quality 1-100 (default 95)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.add_argument("--skip-existing", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
     p.add_argument(
@@ -133,11 +139,12 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--batch-size",
         type=int,
+        metavar="N",
         default=1,
         help="up to N same-size images per forward pass (faster for small images / on GPUs; default 1)",
     )
-    p.add_argument("--workers", type=int, default=2, help="threads decoding / encoding files (default 2)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the process's accelerate device)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="threads decoding / encoding files (default 2)")
+    p.add_argument("--device", metavar="D", help="cpu, cuda, cuda:1, mps (default: the process's accelerate device)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--dataset",
