@@ -831,3 +831,28 @@ def test_an_exif_rotated_image_over_the_limit_is_reported_upright(model_dir, tmp
     assert small.on_upload(str(photo), SR, 2, AUTO, None, "")[1].startswith("⚠ This image is 40×96 = 3,840 pixels")
     with pytest.raises(gr.Error, match="This image is 40×96 = 3,840 pixels"):
         run(small, photo)
+
+
+def test_automatic_model_follows_the_level_to_the_nearest_trained_checkpoint(tmp_path, monkeypatch):
+    # The bundled blind models came first whatever σ / quality was asked: with "auto", a level could only be refused.
+    demo = RestorationDemo(defaults_dir=menu.DEFAULTS_DIR)
+    assert demo.menu.plan(DENOISE, 1, AUTO, None, None).spec.endswith("denoise-color")  # no level: bundled
+    offline = demo.menu.plan(DENOISE, 1, AUTO, 50, None)
+    assert mismatch(offline, 1, 50) == (
+        "Noise level σ 50: no model trained for it runs here (the automatic choice, denoise-color · bundled, is "
+        "blind): send level None."
+    )
+    monkeypatch.setattr(menu, "hub_online", lambda: True)
+    for level, spec in ((50, "color-sigma50"), (30, "color-sigma25"), (16, "color-sigma15")):
+        plan = demo.menu.plan(DENOISE, 1, AUTO, level, None)
+        assert plan.spec == f"swinir-hf/swinir-denoising-{spec}" and mismatch(plan, 1, level) is None
+    grey = demo.menu.plan(JPEG, 1, AUTO, 38, None, channels=1)
+    assert (grey.entry.label, grey.level) == ("SwinIR-M grey · authors", 40)
+    assert demo.menu.plan(JPEG, 1, AUTO, None, None).spec.endswith("jpeg-color")
+    # In the page, the automatic model offers the levels that steer it; picking one shows the checkpoint.
+    noisy = EXAMPLES / "starfish_noise25.png"
+    *_, level, _, plan, button = demo.on_task(str(noisy), DENOISE, "")
+    assert level["visible"] and level["choices"] == [15, 25, 50] and level["value"] is None
+    assert plan.startswith("Model: denoise-color · bundled")
+    *_, level, _, plan, button = demo.on_settings(str(noisy), DENOISE, 1, AUTO, 25, "")
+    assert level["value"] == 25 and plan.startswith("Model: SwinIR-M colour · authors, 25") and button["interactive"]

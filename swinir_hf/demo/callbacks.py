@@ -139,6 +139,8 @@ class RestorationDemo:
         quality = info.get("quality") if task == JPEG else None
         plan = self.menu.plan(task, scale, model, level, custom_path, info.get("channels", 3), quality)
         levels = plan.entry.levels if plan.entry else []
+        if plan.auto and not levels:  # a blind model: the levels that would steer the automatic choice elsewhere
+            levels = self.menu.auto_levels(task, scale)
         problem = plan.problem or info.get("error") or ("The image is too large." if info.get("too_big") else None)
         return (
             gr.update(choices=[(f"×{s}", s) for s in scales], value=scale),

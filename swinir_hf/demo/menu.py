@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,11 +161,12 @@ def hub_online() -> bool:
     return not constants.HF_HUB_OFFLINE and _hub_answers()
 
 
-def default_level(levels: list[int], quality: int | None) -> int:
-    """The level closest to a JPEG's estimated quality (the stronger one on a tie), else the middle one."""
-    if quality is None:
+def default_level(levels: list[int], target: int | None) -> int:
+    """The level closest to `target` (a level asked for, or a JPEG's estimated quality; the lower on a tie), else
+    the middle one."""
+    if target is None:
         return levels[len(levels) // 2]
-    return min(levels, key=lambda q: abs(q - quality))
+    return min(levels, key=lambda q: abs(q - target))
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ class Plan:
     spec: str | None = None
     level: int | None = None
     problem: str | None = None
+    auto: bool = False  # the automatic choice: a level picks the nearest trained one rather than having to match
 
     @property
     def name(self) -> str:
@@ -241,16 +244,27 @@ class Menu:
     def entry(self, task: str, label: str) -> ModelEntry | None:
         return next((e for e in self.entries if e.task == task and e.label == label), None)
 
-    def pick(self, task: str, scale: int, channels: int = 3) -> ModelEntry | None:
-        """The automatic choice: a model of the task and scale that runs here, local before Hub, cached before
-        not, the input's colour (colour JPEG → colour model)."""
+    def pick(self, task: str, scale: int, channels: int = 3, level: int | None = None) -> ModelEntry | None:
+        """The automatic choice: a model of the task and scale that runs here, trained at the level nearest a
+        `level` asked for (before a blind one), local before Hub, cached before not, the input's colour (colour
+        JPEG → colour model)."""
         candidates = [e for e in self.task_entries(task) if e.scale == scale]
         order = {id(e): i for i, e in enumerate(candidates)}
 
+        def distance(e: ModelEntry) -> float:
+            if level is None:
+                return 0
+            return min((abs(x - level) for x in e.levels), default=math.inf)
+
         def rank(e: ModelEntry) -> tuple:
-            return (self.unavailable(e) is not None, e.on_hub, e.channels != channels, order[id(e)])
+            return (self.unavailable(e) is not None, distance(e), e.on_hub, e.channels != channels, order[id(e)])
 
         return min(candidates, key=rank, default=None)
+
+    def auto_levels(self, task: str, scale: int) -> list[int]:
+        """The levels that steer the automatic choice at this task and scale: those of its models that run here."""
+        entries = [e for e in self.task_entries(task) if e.scale == scale and self.unavailable(e) is None]
+        return sorted({x for e in entries for x in e.levels})
 
     def plan(
         self,
@@ -269,27 +283,29 @@ class Menu:
             if not path:
                 return Plan(problem="Enter the path of a local model folder or an authors' .pth file.")
             return Plan(spec=path)
-        if model not in (None, "", AUTO):
+        auto = model in (None, "", AUTO)
+        asked = int(level) if level not in (None, "") else None
+        if not auto:
             entry = self.entry(task, model)
             if entry is None:
                 return Plan(problem=f"Unknown model {model!r} for {task}.")
         else:
             scale = int(scale) if scale not in (None, "") else self.default_scale(task)
-            entry = self.pick(task, scale, channels)
+            entry = self.pick(task, scale, channels, asked)
             if entry is None:
                 return Plan(problem=f"No model for {TASK_WORDS.get(task, task)} at ×{scale}.")
         chosen = None
-        if entry.levels:
-            chosen = int(level) if level not in (None, "") and int(level) in entry.levels else None
-            chosen = chosen if chosen is not None else default_level(entry.levels, quality)
+        if entry.levels:  # the level asked for (the nearest one for the automatic choice), else the default
+            steers = asked is not None and (auto or asked in entry.levels)
+            chosen = default_level(entry.levels, asked) if steers else default_level(entry.levels, quality)
         problem = self.unavailable(entry, chosen)
         if problem is not None:
-            if model in (None, "", AUTO):
+            if auto:
                 problem = f"No offline model for {TASK_NOUNS[task]} ×{entry.scale} yet: {entry.label} {problem}"
             else:
                 problem = f"{entry.label} {problem}"
-            return Plan(entry=entry, level=chosen, problem=problem + ".")
-        return Plan(entry=entry, spec=entry.spec(chosen), level=chosen)
+            return Plan(entry=entry, level=chosen, problem=problem + ".", auto=auto)
+        return Plan(entry=entry, spec=entry.spec(chosen), level=chosen, auto=auto)
 
 
 def request_problem(task: str, level: int | None) -> str | None:
@@ -315,8 +331,14 @@ def mismatch(plan: Plan, scale: int | None, level: int | None) -> str | None:
     if level in (None, ""):
         return None
     if not entry.levels:  # a blind model or a task without levels: the level sent would be ignored
+        if plan.auto and entry.task in LEVEL_RANGES:
+            what = LEVEL_RANGES[entry.task][0]
+            return (
+                f"{what} {int(level)}: no model trained for it runs here (the automatic choice, {entry.label}, is "
+                "blind): send level None."
+            )
         return f"{entry.label} has no levels (noise σ or JPEG quality): send level None, not {int(level)}."
-    if int(level) not in entry.levels:
+    if int(level) not in entry.levels and not plan.auto:  # the automatic choice took the nearest
         return f"{entry.label} has the levels {entry.levels}, not {int(level)}."
     return None
 
