@@ -85,7 +85,7 @@ def test_restore_returns_comparison_png_and_sizes(demo, tmp_path):
         assert np.array_equal(np.asarray(result), np.asarray(after))
     assert before.size == after.size == (2 * w, 2 * h)
     assert f"{w}×{h} RGB 8-bit" in info and f"{2 * w}×{2 * h} RGB 8-bit" in info
-    assert Path(png).name == "church_x2_downscaled_swinir.png"
+    assert Path(png).name == "church_x2_downscaled_x2.png"
 
 
 def test_results_survive_an_old_output_removed_meanwhile(demo):
@@ -395,7 +395,7 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     (_, after), png, _ = run(small, shrunk)
     assert after.size == (2 * image.width, 2 * image.height)
     # The shrunk input is not a SwinIR result; the restored one is, once.
-    assert (Path(shrunk).name, Path(png).name) == (f"{EXAMPLE.stem}_small.png", f"{EXAMPLE.stem}_small_swinir.png")
+    assert (Path(shrunk).name, Path(png).name) == (f"{EXAMPLE.stem}_small.png", f"{EXAMPLE.stem}_small_x2.png")
 
 
 def test_shrink_writes_a_cmyk_jpeg_as_rgb(demo, tmp_path):
@@ -856,3 +856,19 @@ def test_automatic_model_follows_the_level_to_the_nearest_trained_checkpoint(tmp
     assert plan.startswith("Model: denoise-color · bundled")
     *_, level, _, plan, button = demo.on_settings(str(noisy), DENOISE, 1, AUTO, 25, "")
     assert level["value"] == 25 and plan.startswith("Model: SwinIR-M colour · authors, 25") and button["interactive"]
+
+
+def test_download_names_say_the_task_and_scale_and_are_safe(tmp_path):
+    # Every result was NAME_swinir.png: ×2 and ×4 results, or a denoised and a de-JPEGed copy, had one name.
+    demo = RestorationDemo(defaults_dir=menu.DEFAULTS_DIR)
+    small = tmp_path / "photo.png"
+    Image.open(EXAMPLE).crop((0, 0, 24, 16)).save(small)
+    for task, scale, name in ((SR, 2, "photo_x2.png"), (SR, 4, "photo_x4.png"), (DENOISE, 1, "photo_denoise.png")):
+        assert Path(run(demo, small, task=task, scale=scale)[1]).name == name
+    assert Path(run(demo, small, task=JPEG, scale=1)[1]).name == "photo_dejpeg.png"
+    # Spaces, shell characters and a leading dash are replaced; letters of any script are kept; the name stays
+    # within the 255 bytes a file system takes.
+    for stem, safe in ((" -my photo (1)!", "my_photo_1"), ("фото", "фото"), ("ж" * 120, "ж" * 50)):
+        odd = tmp_path / f"{stem}.png"
+        shutil.copy(small, odd)
+        assert Path(run(demo, odd, task=SR, scale=2)[1]).name == f"{safe}_x2.png"

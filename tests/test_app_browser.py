@@ -155,7 +155,7 @@ def test_each_task_offline(browser, server):
     box = page.locator("#restore-button").bounding_box()
     assert box["y"] + box["height"] <= DESKTOP["height"]
     restore_and_wait(page, "240×200 RGB 8-bit")
-    expect(page.locator("#download a").first).to_have_attribute("download", "church_x2_downscaled_swinir.png")
+    expect(page.locator("#download a").first).to_have_attribute("download", "church_x2_downscaled_x2.png")
     assert slider_sizes(page) == [[240, 200], [240, 200]]
     expect(page.locator("#info")).to_contain_text("before: the input enlarged with bicubic interpolation")
     shoot(page, "task-clean-image-x2", full_page=True)

@@ -26,6 +26,7 @@ from .errors import ModelError, user_error
 from .menu import (
     AUTO,
     CUSTOM,
+    FILE_TAGS,
     JPEG,
     LEVEL_LABELS,
     Menu,
@@ -50,6 +51,7 @@ from .uploads import (
     jpeg_quality,
     open_header,
     preview,
+    safe_stem,
     shrink,
     size_of,
     thumbnail,
@@ -211,7 +213,7 @@ class RestorationDemo:
             raise user_error("Upload an image first.")
         data = decode(path)
         small = shrink(data.pixels, self.max_pixels)
-        out = self._output_path(f"{Path(path).stem}_small{'.tiff' if is_float(small) else '.png'}")
+        out = self._output_path(f"{safe_stem(path)}_small{'.tiff' if is_float(small) else '.png'}")
         write_image(out, small, data.icc_profile)
         return str(out)
 
@@ -268,7 +270,9 @@ class RestorationDemo:
             )
             result = self._run(job, net, data.pixels, tile_value, int(overlap), ensemble, precision)
         seconds = time.perf_counter() - start
-        out = self._output_path(f"{Path(path).stem}_swinir{'.tiff' if is_float(result) else '.png'}")
+        scale = net.config.upscale
+        tag = f"x{scale}" if scale > 1 else FILE_TAGS.get(task, "restored")
+        out = self._output_path(f"{safe_stem(path)}_{tag}{'.tiff' if is_float(result) else '.png'}")
         write_image(out, result, data.icc_profile)
         after = preview(result)
         before = preview(data.pixels).resize(after.size, Image.Resampling.BICUBIC)

@@ -30,6 +30,8 @@ TASK_WORDS = {
     DENOISE: "Noisy: remove noise",
     JPEG: "JPEG: remove blocks",
 }
+# What a ×1 task's download is named after (photo_denoise.png); an enlarging task's says its scale (photo_x4.png).
+FILE_TAGS = {DENOISE: "denoise", JPEG: "dejpeg"}
 TASK_NOUNS = {REAL_SR: "photos", SR: "clean images", DENOISE: "noisy images", JPEG: "JPEG images"}
 # What the noise level / JPEG quality control is called for the tasks whose checkpoints are trained per level.
 LEVEL_LABELS = {DENOISE: "Noise level σ (selects the checkpoint)", JPEG: "JPEG quality (selects the checkpoint)"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..models.image_processing_swinir import float_to_image, image_to_float
 from .errors import user_error
 
 PREVIEW_SIDE = 512
+NAME_BYTES = 100  # of a download's stem: with its tag and suffix well within the 255 bytes file systems take
 # IJG's standard luminance quantisation table (quality 50), scaled per quality as libjpeg does.
 IJG_LUMA = np.array(
     [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29]
@@ -40,6 +42,15 @@ def jpeg_quality(path: str | os.PathLike) -> int | None:
     candidates = np.clip((IJG_LUMA[None] * scales[:, None] + 50) // 100, 1, 255)
     error = np.abs(np.sort(candidates, axis=1) - luma[None]).sum(axis=1)
     return int(qualities[np.argmin(error)])
+
+
+def safe_stem(path: str | os.PathLike) -> str:
+    """The upload's file name without its suffix, made safe for a download's name: runs of anything but letters
+    (any script), digits, '_' and '-' become '_', none at either end, at most `NAME_BYTES` bytes; 'image' if
+    nothing is left."""
+    stem = re.sub(r"[^\w-]+", "_", Path(path).stem).strip("_-")
+    stem = stem.encode()[:NAME_BYTES].decode(errors="ignore").rstrip("_-")
+    return stem or "image"
 
 
 def preview(pixels: Image.Image | np.ndarray) -> Image.Image:
