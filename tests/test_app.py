@@ -720,6 +720,8 @@ def test_build_space_assembles_a_runnable_space(tmp_path):
         (["--queue-size", "-1"], "--queue-size: expected a whole number ≥ 1, not -1"),
         (["--max-pixels", "1e6"], "--max-pixels: expected a whole number, not '1e6'"),
         (["--port", "70000"], "--port: expected a whole number 1 to 65535, not 70000"),
+        (["--max-upload-mb", "0"], "--max-upload-mb: expected a whole number ≥ 1, not 0"),
+        (["--max-upload-mb", "50mb"], "--max-upload-mb: expected a whole number, not '50mb'"),
     ],
 )
 def test_command_line_refuses_numbers_the_server_cannot_use(argv, problem, capsys):
@@ -785,8 +787,8 @@ def test_help_names_the_environment_variables_and_what_each_option_takes(capsys,
         app.parse_args(["--help"])
     text = capsys.readouterr().out
     # The variables the docs list were not in --help, and metavars read MAX_PIXELS, MODEL.
-    assert "[--host ADDRESS] [--port N] [--model PATH] [--max-pixels N] [--concurrency N] [--queue-size N]" in text
-    for variable in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_MAX_PIXELS"):
+    assert "[--host ADDRESS] [--port N] [--model PATH] [--max-pixels N] [--max-upload-mb N] [--concurrency N]" in text
+    for variable in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_MAX_PIXELS", "SWINIR_DEMO_MAX_UPLOAD_MB"):
         assert f"(env {variable}; default:" in text
     assert "on localhost" not in text  # --host 0.0.0.0 serves the network
 
@@ -872,3 +874,22 @@ def test_download_names_say_the_task_and_scale_and_are_safe(tmp_path):
         odd = tmp_path / f"{stem}.png"
         shutil.copy(small, odd)
         assert Path(run(demo, odd, task=SR, scale=2)[1]).name == f"{safe}_x2.png"
+
+
+def test_the_upload_size_cap_is_an_option(monkeypatch, capsys):
+    # It was 50 MB, fixed: a server for large scans could not raise it, nor a small one lower it.
+    assert app.parse_args([]).max_upload_mb == 50
+    monkeypatch.setenv("SWINIR_DEMO_MAX_UPLOAD_MB", "-3")
+    with pytest.raises(SystemExit):
+        app.parse_args([])
+    assert "--max-upload-mb: expected a whole number ≥ 1, not -3" in capsys.readouterr().err
+    monkeypatch.setenv("SWINIR_DEMO_MAX_UPLOAD_MB", "200")
+    args = app.parse_args(["--port", str(free_port())])
+    assert args.max_upload_mb == 200
+    page = app.launch(args, prevent_thread_lock=True)
+    try:
+        assert page.max_file_size == 200 * 1024 * 1024
+        intro = next(b for b in page.blocks.values() if isinstance(b, gr.Markdown))
+        assert intro.value.endswith("Inputs up to 1.05 megapixels and 200 MB.")
+    finally:
+        page.close()

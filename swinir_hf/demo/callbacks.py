@@ -58,6 +58,7 @@ from .uploads import (
 )
 
 DEFAULT_MAX_PIXELS = 1024 * 1024
+DEFAULT_MAX_UPLOAD_MB = 50
 OUTPUT_MAX_AGE_S = 3600
 
 
@@ -77,6 +78,7 @@ class RestorationDemo:
 
     Args:
         max_pixels: largest input (width × height) accepted; larger uploads get a message and an offer to shrink.
+        max_upload_mb: largest file accepted, in MiB (the server refuses larger uploads before they reach the demo).
         concurrency: restorations running at once (the rest wait in the queue); on a CPU each gets its share of
             the cores.
         extra_models: local folders / `.pth` files added to the model list (e.g. from `--model`).
@@ -85,6 +87,7 @@ class RestorationDemo:
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     concurrency: int = 1
     extra_models: list[str] = field(default_factory=list)
     defaults_dir: Path = DEFAULTS_DIR

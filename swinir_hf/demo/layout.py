@@ -60,7 +60,7 @@ def build(demo: RestorationDemo) -> gr.Blocks:
         gr.Markdown(
             "# SwinIR image restoration\n"
             "Drop an image, say what it is, pick the size, press **Restore**. The result keeps the input's bit "
-            f"depth and transparency. Inputs up to {demo.max_pixels / 1e6:.2f} megapixels."
+            f"depth and transparency. Inputs up to {demo.max_pixels / 1e6:.2f} megapixels and {demo.max_upload_mb} MB."
         )
         with gr.Row():
             with gr.Column(min_width=320):

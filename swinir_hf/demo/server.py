@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .callbacks import DEFAULT_MAX_PIXELS, RestorationDemo
+from .callbacks import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, RestorationDemo
 from .errors import ModelError
 from .layout import CSS
 
@@ -68,6 +68,13 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
         help="largest accepted input, width × height (env SWINIR_DEMO_MAX_PIXELS; default: %(default)s)",
     )
     parser.add_argument(
+        "--max-upload-mb",
+        type=_whole_number(1),
+        default=env("SWINIR_DEMO_MAX_UPLOAD_MB", str(DEFAULT_MAX_UPLOAD_MB)),
+        metavar="N",
+        help="largest accepted file, in MiB (env SWINIR_DEMO_MAX_UPLOAD_MB; default: %(default)s)",
+    )
+    parser.add_argument(
         "--concurrency",
         type=_whole_number(1),
         default=1,
@@ -94,6 +101,7 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     try:
         app = RestorationDemo(
             max_pixels=args.max_pixels,
+            max_upload_mb=args.max_upload_mb,
             concurrency=args.concurrency,
             extra_models=args.model,
             examples_dir=EXAMPLES_DIR if EXAMPLES_DIR.is_dir() else None,
@@ -108,7 +116,7 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     demo.launch(
         server_name=args.host,
         server_port=args.port,
-        max_file_size="50mb",
+        max_file_size=app.max_upload_mb * 1024 * 1024,
         theme=theme,
         css=CSS,
         footer_links=["api"],
