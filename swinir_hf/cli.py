@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
-from .extras import MissingExtraError, require
+from .extras import MissingExtraError
 from .inference.collection import check_fresh_output_folder
 from .inference.collection_cli import (
     LaunchParser,
@@ -220,12 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
         status = train_main(argv[1:], prog="swinir-hf train")
         return exit_status(status) if program else status
-    if argv[:1] == ["demo"]:
-        try:
-            require("gradio", "demo", "swinir-hf demo")
-        except MissingExtraError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
+    if argv[:1] == ["demo"]:  # the demo's command line checks its options, then for gradio
         from .demo.server import main as demo_main
 
         return demo_main(argv[1:])

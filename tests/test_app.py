@@ -893,3 +893,15 @@ def test_the_upload_size_cap_is_an_option(monkeypatch, capsys):
         assert intro.value.endswith("Inputs up to 1.05 megapixels and 200 MB.")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("command", [[str(ROOT / "app.py")], ["-m", "swinir_hf.cli", "demo"]])
+def test_a_bad_port_in_the_environment_is_one_line_before_gradio_reads_it(command):
+    # gradio parses GRADIO_SERVER_PORT when it is imported: 'abc' stopped the start with its ValueError traceback.
+    env = {**os.environ, "GRADIO_SERVER_PORT": "abc", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, *command], env=env, capture_output=True, text=True, timeout=300)
+    prog = "app.py" if command[0].endswith("app.py") else "swinir-hf demo"
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.endswith(
+        f"{prog}: error: argument --port: expected a whole number, not 'abc' (from GRADIO_SERVER_PORT)\n"
+    )

@@ -1,11 +1,20 @@
 """The Gradio demo that `swinir-hf demo` and `app.py` serve (needs the `demo` extra: gradio).
 
-Layers, bottom up: `errors`; `menu` (tasks, model entries, `Menu.plan`: what Restore runs); `uploads` (the
-uploaded image); `progress` (progress and Cancel through model hooks) and `model_cache`; `callbacks`
-(`RestorationDemo`: state and event handlers); `layout` (the page); `server` (the command line). Nothing else in the
-package imports it but the `swinir-hf` command line, which hands `demo` to `server`.
+Layers, bottom up: `limits` (the defaults; no gradio); `errors`; `menu` (tasks, model entries, `Menu.plan`: what
+Restore runs); `uploads` (the uploaded image); `progress` (progress and Cancel through model hooks) and
+`model_cache`; `callbacks` (`RestorationDemo`: state and event handlers); `layout` (the page); `server` (the command
+line). Nothing else in the package imports it but the `swinir-hf` command line, which hands `demo` to `server`.
 """
 
-from .callbacks import RestorationDemo
+from __future__ import annotations
 
 __all__ = ["RestorationDemo"]
+
+
+def __getattr__(name: str):
+    # Imported on first use, so that `server` can check the command line before gradio is imported.
+    if name == "RestorationDemo":
+        from .callbacks import RestorationDemo
+
+        return RestorationDemo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

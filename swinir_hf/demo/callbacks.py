@@ -23,6 +23,7 @@ from ..inference.restoration import EngineOptions, restore
 from ..loading import DEFAULTS_DIR
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError, user_error
+from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 from .menu import (
     AUTO,
     CUSTOM,
@@ -57,8 +58,6 @@ from .uploads import (
     thumbnail,
 )
 
-DEFAULT_MAX_PIXELS = 1024 * 1024
-DEFAULT_MAX_UPLOAD_MB = 50
 OUTPUT_MAX_AGE_S = 3600
 
 

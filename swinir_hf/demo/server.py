@@ -1,4 +1,8 @@
-"""The demo's command line: `swinir-hf demo`, `python app.py` (the same options), and the Space's entry."""
+"""The demo's command line: `swinir-hf demo`, `python app.py` (the same options), and the Space's entry.
+
+gradio is imported only by `launch`, after the options are checked: it parses GRADIO_SERVER_PORT when imported, so a
+bad value would stop the start with its traceback instead of the usage error.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,31 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import gradio as gr
+from ..extras import MissingExtraError, require
+from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 
-from .callbacks import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, RestorationDemo
-from .errors import ModelError
-from .layout import CSS
+if TYPE_CHECKING:
+    import gradio as gr
 
 # Shipped with the package, so an installed swinir-hf and an assembled Space have them too.
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 
-def _whole_number(low: int, high: int | None = None):
-    """An argparse type: a whole number from `low` (to `high`), else argparse's one-line usage error."""
+def _whole_number(low: int, high: int | None = None, variable: str | None = None):
+    """An argparse type: a whole number from `low` (to `high`), else argparse's one-line usage error, which names
+    the environment `variable` when the value is its."""
 
     def parse(text: str) -> int:
+        source = f" (from {variable})" if variable is not None and os.environ.get(variable) == text else ""
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}{source}") from None
         if value < low or (high is not None and value > high):
             bounds = f"≥ {low}" if high is None else f"{low} to {high}"
-            raise argparse.ArgumentTypeError(f"expected a whole number {bounds}, not {value}")
+            raise argparse.ArgumentTypeError(f"expected a whole number {bounds}, not {value}{source}")
         return value
 
     return parse
@@ -48,7 +55,7 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
     parser.add_argument(
         "--port",
         # A string default goes through `type` too, so a bad GRADIO_SERVER_PORT gets the same message.
-        type=_whole_number(1, 65535),
+        type=_whole_number(1, 65535, "GRADIO_SERVER_PORT"),
         default=env("GRADIO_SERVER_PORT", "7860"),
         metavar="N",
         help="port to listen on (env GRADIO_SERVER_PORT; default: %(default)s)",
@@ -62,14 +69,14 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
     )
     parser.add_argument(
         "--max-pixels",
-        type=_whole_number(1),
+        type=_whole_number(1, variable="SWINIR_DEMO_MAX_PIXELS"),
         default=env("SWINIR_DEMO_MAX_PIXELS", str(DEFAULT_MAX_PIXELS)),
         metavar="N",
         help="largest accepted input, width × height (env SWINIR_DEMO_MAX_PIXELS; default: %(default)s)",
     )
     parser.add_argument(
         "--max-upload-mb",
-        type=_whole_number(1),
+        type=_whole_number(1, variable="SWINIR_DEMO_MAX_UPLOAD_MB"),
         default=env("SWINIR_DEMO_MAX_UPLOAD_MB", str(DEFAULT_MAX_UPLOAD_MB)),
         metavar="N",
         help="largest accepted file, in MiB (env SWINIR_DEMO_MAX_UPLOAD_MB; default: %(default)s)",
@@ -98,6 +105,12 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     Raises:
         SystemExit: a `--model` that cannot be used, with one line saying why.
     """
+    import gradio as gr
+
+    from .callbacks import RestorationDemo
+    from .errors import ModelError
+    from .layout import CSS
+
     try:
         app = RestorationDemo(
             max_pixels=args.max_pixels,
@@ -126,6 +139,12 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
 
 
 def main(argv: list[str] | None = None, prog: str = "swinir-hf demo") -> int:
-    """Serve the demo until interrupted."""
-    launch(parse_args(sys.argv[1:] if argv is None else argv, prog))
+    """Serve the demo until interrupted; 1 with one line on stderr where gradio (the demo extra) is missing."""
+    args = parse_args(sys.argv[1:] if argv is None else argv, prog)
+    try:
+        require("gradio", "demo", prog)
+    except MissingExtraError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    launch(args)
     return 0

@@ -1,0 +1,7 @@
+"""The demo's default limits, importable without gradio: the command line checks its options, and
+GRADIO_SERVER_PORT, before gradio is imported (gradio parses that variable at import, with a traceback)."""
+
+from __future__ import annotations
+
+DEFAULT_MAX_PIXELS = 1024 * 1024
+DEFAULT_MAX_UPLOAD_MB = 50
