@@ -905,3 +905,17 @@ def test_a_bad_port_in_the_environment_is_one_line_before_gradio_reads_it(comman
     assert done.stderr.endswith(
         f"{prog}: error: argument --port: expected a whole number, not 'abc' (from GRADIO_SERVER_PORT)\n"
     )
+
+
+def test_a_port_in_use_stops_the_start_with_one_line(capsys):
+    # gradio's OSError traceback said to pass `server_port` to launch() and hid why the port could not be used.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit) as stop:
+            app.launch(app.parse_args(["--port", str(port)]), quiet=True)
+    assert str(stop.value) == (
+        f"app.py: error: cannot listen on 127.0.0.1:{port} (Address already in use): choose another --port (or "
+        "GRADIO_SERVER_PORT), or a --host address of this machine"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,7 +104,8 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     """Build, queue and start the app; extra keyword arguments go to `gr.Blocks.launch`.
 
     Raises:
-        SystemExit: a `--model` that cannot be used, with one line saying why.
+        SystemExit: a `--model` that cannot be used, or a host and port the server cannot listen on, with one line
+            saying why.
     """
     import gradio as gr
 
@@ -126,16 +128,37 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     # System fonts: the default theme fetches web fonts, which an offline machine cannot.
     fonts = {"font": ["ui-sans-serif", "system-ui", "sans-serif"], "font_mono": ["ui-monospace", "monospace"]}
     theme = gr.themes.Default(**fonts)
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        max_file_size=app.max_upload_mb * 1024 * 1024,
-        theme=theme,
-        css=CSS,
-        footer_links=["api"],
-        **launch_kwargs,
-    )
+    try:
+        demo.launch(
+            server_name=args.host,
+            server_port=args.port,
+            max_file_size=app.max_upload_mb * 1024 * 1024,
+            theme=theme,
+            css=CSS,
+            footer_links=["api"],
+            **launch_kwargs,
+        )
+    except OSError:  # gradio's says only that no port in the range was free, and to pass server_port to launch()
+        problem = _bind_problem(args.host, args.port)
+        if problem is None:
+            raise
+        raise SystemExit(
+            f"{args.prog}: error: cannot listen on {args.host}:{args.port} ({problem}): choose another --port (or "
+            "GRADIO_SERVER_PORT), or a --host address of this machine"
+        ) from None
     return demo
+
+
+def _bind_problem(host: str, port: int) -> str | None:
+    """Why nothing can listen on host:port, in the system's words ('Address already in use'), or None."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind(address)
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
 
 
 def main(argv: list[str] | None = None, prog: str = "swinir-hf demo") -> int:
