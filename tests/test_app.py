@@ -919,3 +919,14 @@ def test_a_port_in_use_stops_the_start_with_one_line(capsys):
         f"app.py: error: cannot listen on 127.0.0.1:{port} (Address already in use): choose another --port (or "
         "GRADIO_SERVER_PORT), or a --host address of this machine"
     )
+
+
+def test_an_upload_the_server_has_since_removed_is_not_called_unreadable(demo, tmp_path):
+    # gradio deletes uploads after an hour (delete_cache); a page left open then said "photo.png is not an image".
+    gone = tmp_path / "photo.png"
+    expected = "photo.png is no longer on the server (uploads are kept for 60 minutes): upload it again."
+    assert demo.on_upload(str(gone), SR, 2, AUTO, None, "")[1] == f"⚠ {expected}"
+    assert demo.on_settings(str(gone), SR, 2, AUTO, None, "")[-1]["interactive"] is False
+    with pytest.raises(gr.Error) as err:
+        run(demo, gone)
+    assert err.value.message == expected and not err.value.print_exception

@@ -9,6 +9,7 @@ from gradio.exceptions import InvalidPathError
 from gradio.state_holder import SessionState
 
 from .errors import SEND_FILES, input_problem, user_error
+from .limits import UPLOAD_MAX_AGE_S
 from .menu import AUTO, CUSTOM, DENOISE, JPEG, SR, precisions
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ def _is_url(path) -> bool:
 def build(demo: RestorationDemo) -> gr.Blocks:
     """The page: the input column and the result column, examples, and every event wired to `demo`'s callbacks."""
     task0 = demo.menu.first_task()
-    with Page(title="SwinIR image restoration", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
+    cache = (UPLOAD_MAX_AGE_S, UPLOAD_MAX_AGE_S)  # (how often, how old): uploads and results are deleted
+    with Page(title="SwinIR image restoration", analytics_enabled=False, delete_cache=cache) as page:
         gr.Markdown(
             "# SwinIR image restoration\n"
             "Drop an image, say what it is, pick the size, press **Restore**. The result keeps the input's bit "

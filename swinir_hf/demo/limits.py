@@ -5,3 +5,4 @@ from __future__ import annotations
 
 DEFAULT_MAX_PIXELS = 1024 * 1024
 DEFAULT_MAX_UPLOAD_MB = 50
+UPLOAD_MAX_AGE_S = 3600  # gradio deletes uploads this old (checked as often)

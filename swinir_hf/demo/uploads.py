@@ -16,6 +16,7 @@ from PIL import Image
 from ..inference.image_io import image_size, read_image
 from ..models.image_processing_swinir import float_to_image, image_to_float
 from .errors import user_error
+from .limits import UPLOAD_MAX_AGE_S
 
 PREVIEW_SIDE = 512
 NAME_BYTES = 100  # of a download's stem: with its tag and suffix well within the 255 bytes file systems take
@@ -137,7 +138,7 @@ def open_header(path: str) -> tuple[int, int]:
     except Image.DecompressionBombError:
         raise user_error(_bomb_message(name)) from None
     except (OSError, SyntaxError, ValueError):
-        raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).") from None
+        raise unreadable(path) from None
 
 
 def decode(path: str):
@@ -145,10 +146,19 @@ def decode(path: str):
     try:
         return read_image(path)
     except ValueError as err:
-        name = Path(path).name
         if isinstance(err.__cause__, Image.DecompressionBombError):
-            raise user_error(_bomb_message(name)) from None
-        raise user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).") from None
+            raise user_error(_bomb_message(Path(path).name)) from None
+        raise unreadable(path) from None
+
+
+def unreadable(path: str):
+    """The gr.Error for a file that cannot be read: not an image, or an upload gradio has since deleted (a page
+    left open for longer than `UPLOAD_MAX_AGE_S`)."""
+    name = Path(path).name
+    if not Path(path).exists():
+        kept = f"uploads are kept for {UPLOAD_MAX_AGE_S // 60} minutes"
+        return user_error(f"{name} is no longer on the server ({kept}): upload it again.")
+    return user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).")
 
 
 # PIL modes PNG cannot hold → the one the shrunk upload is stored in.
