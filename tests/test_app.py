@@ -930,3 +930,10 @@ def test_an_upload_the_server_has_since_removed_is_not_called_unreadable(demo, t
     with pytest.raises(gr.Error) as err:
         run(demo, gone)
     assert err.value.message == expected and not err.value.print_exception
+
+
+def test_the_plan_line_does_not_guess_a_local_paths_scale(demo, shared):
+    # A local .pth is read only at Restore: the line said 120×100 → 120×100 for this ×2 checkpoint.
+    pth = shared / "fixtures" / "official_parity" / "lightweight_sr_x2.pth"
+    plan = demo.on_model(str(EXAMPLE), SR, 2, CUSTOM, None, str(pth))[4]
+    assert plan == f"Model: {pth} (local) · 120×100 → ×? (the model's own scale)"

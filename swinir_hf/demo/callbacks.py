@@ -164,7 +164,9 @@ class RestorationDemo:
         if "size" not in info or "error" in info or info.get("too_big"):
             return f"Model: {what}"
         w, h = info["size"]
-        s = plan.entry.scale if plan.entry else 1
+        if plan.entry is None:  # a local path: its scale is known only once Restore loads it
+            return f"Model: {what} · {w}×{h} → ×? (the model's own scale)"
+        s = plan.entry.scale
         return f"Model: {what} · {w}×{h} → {s * w}×{s * h}"
 
     def size_problem(self, w: int, h: int) -> str:
