@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train (free-form overrides) and
     # `swinir-hf demo ...` to swinir_hf.demo.server (which needs the demo extra).
     sub.add_parser("train", add_help=False, help="train / fine-tune (same as python -m swinir_hf.train; see --help)")
-    sub.add_parser("demo", add_help=False, help="serve the Gradio demo on localhost (as python app.py; see --help)")
+    sub.add_parser("demo", add_help=False, help="serve the Gradio demo (as python app.py; see --help)")
     return parser
 
 

@@ -791,6 +791,10 @@ def test_help_names_the_environment_variables_and_what_each_option_takes(capsys,
     for variable in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_MAX_PIXELS", "SWINIR_DEMO_MAX_UPLOAD_MB"):
         assert f"(env {variable}; default:" in text
     assert "on localhost" not in text  # --host 0.0.0.0 serves the network
+    from swinir_hf.cli import build_parser
+
+    # swinir-hf --help said the same of `swinir-hf demo`, which takes the same --host.
+    assert "serve the Gradio demo (as python app.py" in build_parser().format_help().replace("\n", " ")
 
 
 def test_examples_set_the_scale_they_were_made_for(model_dir, tmp_path):
