@@ -769,6 +769,12 @@ def test_restore_api_lists_its_optional_parameters_and_named_returns(demo):
     assert required == ["path"]
     # The result line was 'value_33' (the component's id) to gradio_client.
     assert [r["label"] for r in restore["returns"]] == ["Before / after", "Full-resolution result", "Info"]
+    # The level with model 'auto' picks the nearest trained checkpoint; the label spoke of named models only.
+    level = next(p for p in restore["parameters"] if p["parameter_name"] == "level")
+    assert level["label"] == (
+        "Level: noise σ or JPEG quality, for the models trained per level (with model 'auto': the nearest one that "
+        "runs here); None: the default"
+    )
 
 
 def test_restore_api_lists_every_tasks_models(demo):

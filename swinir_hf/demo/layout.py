@@ -122,7 +122,10 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
     # task's scales, no levels), so API clients send scale and level as plain numbers and plan() checks them.
     c["api_scale"] = gr.Number(visible=False, precision=0, label="Scale: 1 (denoising, JPEG), 2 or 4")
     c["api_level"] = gr.Number(
-        visible=False, precision=0, label="Level: noise σ or JPEG quality of the authors' models; None: default"
+        visible=False,
+        precision=0,
+        label="Level: noise σ or JPEG quality, for the models trained per level (with model 'auto': the nearest one "
+        "that runs here); None: the default",
     )
     # The page's model list holds one task's models; view_api shows the API's list, so it names every task's.
     c["api_model"] = gr.Dropdown(
