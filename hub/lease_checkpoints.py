@@ -3,8 +3,9 @@ carried to the next one.
 
 NAME.tar holds a trainer checkpoint folder's newest step, compacted: the EMA weights in float16, the raw weights as
 a bfloat16 difference from them, Adam's second moments in bfloat16 and its first moments dropped (they restart at
-zero and refill within ~20 steps), ~6 bytes per parameter instead of ~20; the small files as saved. A finished run
-adds its final model (final/). `unpack` rebuilds the checkpoint folder the trainer resumes from.
+zero and refill within ~20 steps), ~6 bytes per parameter instead of ~20; the small files as saved, with the
+checkpoint's model/ folder (the EMA model, its weights rewritten from the float16 EMA). A finished run adds its final
+model (final/). `unpack` rebuilds the checkpoint folder the trainer resumes from.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ def compact(step_dir: Path) -> tuple[dict[str, torch.Tensor], dict]:
         tensors[f"exp_avg_sq.{index}"] = state["exp_avg_sq"].bfloat16()
     skip = {"model.safetensors", "optimizer.bin", ema_file.name if ema_file else ""}
     small = {p.name: p.read_bytes().hex() for p in step_dir.iterdir() if p.is_file() and p.name not in skip}
+    # model/ (the validated EMA model the trainer saves with each step) without its weights: expand rewrites them
+    # from the EMA, so that a returned unfinished checkpoint can be evaluated and exported like a local one.
+    if ema_file and (step_dir / "model" / "config.json").is_file():
+        for path in (step_dir / "model").iterdir():
+            if path.is_file() and path.name != "model.safetensors":
+                small[f"model/{path.name}"] = path.read_bytes().hex()
     meta = {
         "step_dir": step_dir.name,
         "ema_file": ema_file.name if ema_file else None,
@@ -94,7 +101,10 @@ def expand(tensors: dict[str, torch.Tensor], meta: dict, run: Path) -> Path:
     groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["param_groups"]]
     torch.save({"state": state, "param_groups": groups}, tmp / "optimizer.bin")
     for name, data in meta["files"].items():
+        (tmp / name).parent.mkdir(exist_ok=True)  # model/
         (tmp / name).write_bytes(bytes.fromhex(data))
+    if (tmp / "model" / "config.json").is_file():  # its weights are the EMA (here rounded to float16)
+        save_file({key: ema.get(key, raw[key]) for key in raw}, tmp / "model" / "model.safetensors", {"format": "pt"})
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
     return folder

@@ -19,6 +19,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.evaluation.degradations import bicubic_downscale
 from swinir_hf.training.config import TrainingConfig, read_config_file
 from swinir_hf.training.data import decode_image
@@ -182,6 +183,10 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path) -> None:
     assert all(torch.allclose(ema0[k], ema[k], rtol=1e-3, atol=1e-4) for k in ema0)
     for name in ("progress.json", "custom_checkpoint_0.pkl", "random_states_0.pkl"):
         assert (original / name).read_bytes() == (restored / name).read_bytes()
+    # ... and its model/ folder, the EMA model, loads as the checkpoint (swinir-hf eval --model CHECKPOINT)
+    assert (original / "model" / "config.json").read_bytes() == (restored / "model" / "config.json").read_bytes()
+    model = load_model(str(restored))
+    assert all(torch.allclose(ema0[k], v, rtol=1e-3, atol=1e-4) for k, v in model.state_dict().items())
 
     # The next lease, on a fresh machine: only the returned tars travel; it resumes and is stopped by its budget.
     shutil.copytree(out, tmp_path / "ckpt")
