@@ -8,6 +8,9 @@ variant reports its first step (the compile time, when compiling), then the stea
 
     python benchmarks/train_step.py --device cuda --configs gpu_sr_x4 gpu_real_sr_x4 --seconds 10
     python benchmarks/train_step.py --device cpu --configs tiny_sr_x2 --steps 3 --variants fp32 bf16   # smoke test
+
+`--profile` adds, per config, torch.profiler's operators by device time (CPU time on the CPU) over two steps of its
+first variant, and the step's host-device synchronisations: what a step spends its time on.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
@@ -35,9 +39,16 @@ VARIANTS = {
 
 
 def time_variant(
-    config: str, variant: str, device: torch.device, steps: int | None, seconds: float, overrides: list[str]
+    config: str,
+    variant: str,
+    device: torch.device,
+    steps: int | None,
+    seconds: float,
+    overrides: list[str],
+    profile: bool = False,
 ) -> dict:
-    """Build the config's model and time its optimizer steps in one variant; returns the row's figures."""
+    """Build the config's model and time its optimizer steps in one variant; returns the row's figures (and,
+    with `profile`, the operator table of two more steps)."""
     bf16, backend, mode, factor = VARIANTS[variant]
     cfg, _ = parse_command_line(["--config", config, *overrides])
     model, _ = build_model(cfg.model, cfg.train)
@@ -74,8 +85,28 @@ def time_variant(
     synchronize(device.type)
     rate = done / (time.perf_counter() - start)
     memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    table = profile_steps(step, device, 2) if profile else None
     torch._dynamo.reset()
-    return {"batch": batch, "first": first, "steps_per_s": rate, "samples_per_s": rate * batch, "gib": memory}
+    return {
+        "batch": batch, "first": first, "steps_per_s": rate, "samples_per_s": rate * batch, "gib": memory,
+        "profile": table,
+    }  # fmt: skip
+
+
+def profile_steps(step: Callable[[], None], device: torch.device, steps: int, rows: int = 20) -> str:
+    """torch.profiler's operator table for `steps` calls of `step`, sorted by device time (CPU time on the CPU)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        synchronize(device.type)
+    events = prof.key_averages()
+    syncs = sum(e.count for e in events if e.key == "cudaStreamSynchronize") / steps
+    key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    table = events.table(sort_by=key, row_limit=rows, max_name_column_width=50)
+    return f"{steps} steps; host-device synchronisations per step: {syncs:g}\n\n```\n{table}\n```"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per variant (after warm-up)")
     parser.add_argument("--steps", type=int, help="timed steps per variant instead of --seconds")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, as the trainer takes them")
+    parser.add_argument("--profile", action="store_true", help="also profile each config's first variant")
     args = parser.parse_args(argv)
     require_device(args.device)
     for config in args.configs:  # a misspelt config or override: one line now, not a traceback later
@@ -98,16 +130,20 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"## Training steps on {name}, torch {torch.__version__}, synthetic batches on the device\n")
-    print("| config | variant | batch | first step s | steps/s | samples/s | peak GiB |")
-    print("|:--|:--|--:|--:|--:|--:|--:|")
+    header = "| config | variant | batch | first step s | steps/s | samples/s | peak GiB |\n" + "|:--|:--|" + "--:|" * 5
+    print(header)
     for config in args.configs:
-        for variant in args.variants:
-            r = time_variant(config, variant, device, args.steps, args.seconds, args.set)
+        for i, variant in enumerate(args.variants):
+            r = time_variant(config, variant, device, args.steps, args.seconds, args.set, args.profile and i == 0)
             print(
                 f"| `{config}` | {variant} | {r['batch']} | {r['first']:.1f} | {r['steps_per_s']:.2f} "
                 f"| {r['samples_per_s']:.0f} | {r['gib']:.2f} |",
                 flush=True,
             )
+            if r["profile"]:  # printed at once: a probe stopped by its time limit keeps what it has
+                profile = f"\n### `{config}`, {variant}: operators by time\n\n{r['profile']}\n"
+        if args.profile:
+            print(f"{profile}\n{header}" if config != args.configs[-1] else profile, flush=True)
 
 
 if __name__ == "__main__":

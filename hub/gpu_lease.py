@@ -14,7 +14,7 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
    kill still returns the last one;
 5. leaves in OUT one NAME.tar per model (≤ 8 files in all), summary.json and lease.log; with `--probe S`, it
    first (before 3.) spends up to S seconds timing the training steps in bf16, with a doubled batch, with
-   torch.compile and with CUDA graphs (benchmarks/train_step.py) into train_step.md.
+   torch.compile and with CUDA graphs, and profiling the bf16 step (benchmarks/train_step.py), into train_step.md.
 
 NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
 Back here, `python hub/gpu_lease.py collect FILES_AT` files the returned tars into gpu_ckpt/ (the next lease's
@@ -213,7 +213,7 @@ def probe(models: list[str], args: argparse.Namespace, env: dict) -> None:
     `--probe` seconds, into OUT/train_step.md (the rows finished by then), before the trainers start."""
     configs = [MODELS[m] for m in models]
     command = [sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--device", args.device, "--configs"]
-    command += [*configs, "--seconds", "5", "--variants", *PROBE_VARIANTS, "--set", *args.set]
+    command += [*configs, "--seconds", "5", "--variants", *PROBE_VARIANTS, "--profile", "--set", *args.set]
     log(f"probe: up to {args.probe:.0f} s: {' '.join(command[1:])}")
     with (args.out / "train_step.md").open("w") as table, (args.out / "lease.log").open("a") as errors:
         try:

@@ -140,6 +140,7 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     rows = [line for line in (tmp_path / "train_step.md").read_text().splitlines() if line.startswith("| `gpu_")]
     assert [row.split(" | ")[:3] for row in rows] == [["| `gpu_sr_x4`", "fp32", "2"], ["| `gpu_color_dn`", "fp32", "2"]]
     assert all(float(row.split(" | ")[4]) > 0 for row in rows)  # steps/s
+    assert (tmp_path / "train_step.md").read_text().count("host-device synchronisations per step") == 2
     args.probe = 0.5  # less than its imports take: stopped, with what it had
     lease.probe(["sr-x4"], args, env)
     assert "probe: time is up" in (tmp_path / "lease.log").read_text()
