@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +36,15 @@ def relative_position_index(window_size: int) -> torch.Tensor:
         coords = coords.flatten(1)
         rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window_size - 1)
         return rel[..., 0] * (2 * window_size - 1) + rel[..., 1]
+
+
+@lru_cache(maxsize=64)
+def cached_on(build: Callable[..., torch.Tensor], args: tuple, device: torch.device) -> torch.Tensor:
+    """`build(*args)` (`relative_position_index`, `shift_border_windows`) on `device`, copied there once: a copy
+    from host memory per layer and step makes the host wait for the GPU each time (37 waits per SwinIR-S training
+    step, benchmarks/README.md)."""
+    with torch.inference_mode(False):  # cached, as `relative_position_index`
+        return build(*args).to(device)
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
@@ -229,8 +238,11 @@ class WindowAttention(nn.Module):
     def position_bias(self) -> torch.Tensor:
         """(heads, ws², ws²) relative-position bias."""
         # torch.compile traces the index instead of reading the cache (dynamo warns on an lru_cache call).
-        build = relative_position_index.__wrapped__ if torch.compiler.is_compiling() else relative_position_index
-        index = build(self.window_size).to(self.relative_position_bias_table.device)
+        device = self.relative_position_bias_table.device
+        if torch.compiler.is_compiling():
+            index = relative_position_index.__wrapped__(self.window_size).to(device)
+        else:
+            index = cached_on(relative_position_index, (self.window_size,), device)
         n = self.window_size**2
         return self.relative_position_bias_table[index.view(-1)].view(n, n, -1).permute(2, 0, 1).contiguous()
 
@@ -335,8 +347,11 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
             y = torch.roll(y, shifts=(-s, -s), dims=(1, 2))
         if s:
             # torch.compile traces the indices instead of reading the cache, as `WindowAttention.position_bias`.
-            build = shift_border_windows.__wrapped__ if torch.compiler.is_compiling() else shift_border_windows
-            y = self.attn(window_partition(y, ws), shift_mask, build(h, w, ws), attentions)
+            if torch.compiler.is_compiling():
+                border = shift_border_windows.__wrapped__(h, w, ws)
+            else:
+                border = cached_on(shift_border_windows, (h, w, ws), x.device)
+            y = self.attn(window_partition(y, ws), shift_mask, border, attentions)
         else:
             y = self.attn(window_partition(y, ws), None, attentions=attentions)
         y = window_reverse(y, ws, h, w)
