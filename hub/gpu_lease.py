@@ -18,7 +18,8 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
 
 NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
 Back here, `python hub/gpu_lease.py collect FILES_AT` files the returned tars into gpu_ckpt/ (the next lease's
-carry) and finished models into runs/gpu/NAME/ for hub/bundle_default.py.
+carry) and unpacks them into runs/gpu/NAME/: a finished model for hub/bundle_default.py, an unfinished one's
+checkpoint (its EMA model in checkpoints/step-N/model/, which `swinir-hf eval --model` takes) to score.
 """
 
 from __future__ import annotations
@@ -282,7 +283,8 @@ def run_lease(args: argparse.Namespace) -> int:
 
 
 def collect(args: argparse.Namespace) -> int:
-    """Here, after a lease: returned tars → the carry folder; finished models' final/ → runs/gpu/NAME/."""
+    """Here, after a lease: returned tars → the carry folder and runs/gpu/NAME/checkpoints/ (unfinished runs, to score
+    them); finished models' final/ → runs/gpu/NAME/."""
     tars = sorted(args.files_at.glob("*.tar"))
     if not tars:  # a mistyped folder would otherwise do nothing, silently
         print(f"error: no NAME.tar in {args.files_at} (the run tool's files_at folder)", file=sys.stderr)
@@ -293,7 +295,9 @@ def collect(args: argparse.Namespace) -> int:
             final = [m for m in tar.getmembers() if m.name.startswith("final/")]
             if not final:
                 shutil.copy2(tar_path, args.ckpt / tar_path.name)
-                print(f"{tar_path.name} → {args.ckpt}/ (carry it to the next lease)")
+                step = unpack(tar_path, args.runs / tar_path.stem)  # to score it: its EMA model is in model/
+                folder = step_folders(args.runs / tar_path.stem)[-1]
+                print(f"{tar_path.name} → {args.ckpt}/ (carry it to the next lease); step {step} in {folder}")
                 continue
             run = args.runs / tar_path.stem
             run.mkdir(parents=True, exist_ok=True)

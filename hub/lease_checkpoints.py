@@ -149,4 +149,19 @@ def unpack(source: Path, run: Path) -> int:
         if "training_config.yaml" in tar.getnames():
             (run / "training_config.yaml").write_bytes(tar.extractfile("training_config.yaml").read())
     folder = expand(tensors, meta, run)
+    if meta["ema_file"] and not (folder / "model" / "config.json").is_file():
+        rebuild_model_folder(folder, run / "training_config.yaml", meta["ema_file"])
     return json.loads((folder / "progress.json").read_text())["step"]
+
+
+def rebuild_model_folder(step_dir: Path, training_config: Path, ema_file: str) -> None:
+    """step_dir/model/ from the run's config and the checkpoint's EMA weights, for a tar packed without it (the
+    first lease's); the card is left out."""
+    from swinir_hf.checkpoints.folders import save_model_folder
+    from swinir_hf.training.cli import parse_command_line
+    from swinir_hf.training.state import build_model
+
+    cfg, _ = parse_command_line(["--config", str(training_config)])
+    model, _ = build_model(cfg.model, cfg.train)
+    model.load_state_dict(torch.load(step_dir / ema_file, map_location="cpu", weights_only=True), strict=True)
+    save_model_folder(step_dir / "model", model.eval())

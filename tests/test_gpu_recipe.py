@@ -199,3 +199,22 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path) -> None:
     run = json.loads((tmp_path / "out2" / "summary.json").read_text())["models"]["sr-x4"]
     assert run["start_step"] == 2 and 2 < run["end_step"] < 100000 and run["exit_code"] == 143
     assert lease.unpack(tmp_path / "out2" / "sr-x4.tar", tmp_path / "again") == run["end_step"]
+
+    # Back here: collect files the unfinished run for the next lease and unpacks it, its EMA model ready to score
+    assert (
+        lease.main(
+            ["collect", str(tmp_path / "out2"), "--ckpt", str(tmp_path / "ckpt3"), "--runs", str(tmp_path / "runs3")]
+        )
+        == 0
+    )
+    assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (tmp_path / "out2" / "sr-x4.tar").read_bytes()
+    step_dir = tmp_path / "runs3" / "sr-x4" / "checkpoints" / f"step-{run['end_step']:08d}"
+    ema = torch.load(step_dir / "custom_checkpoint_1.pkl", weights_only=True)
+    assert all(torch.equal(ema[k], v) for k, v in load_model(str(step_dir)).state_dict().items())
+    # a tar packed without model/ (the first lease's) gets it rebuilt from the run's config
+    shutil.rmtree(step_dir / "model")
+    lease_checkpoints = sys.modules["lease_checkpoints"]
+    lease_checkpoints.rebuild_model_folder(
+        step_dir, tmp_path / "runs3" / "sr-x4" / "training_config.yaml", "custom_checkpoint_1.pkl"
+    )
+    assert all(torch.equal(ema[k], v) for k, v in load_model(str(step_dir)).state_dict().items())
