@@ -295,7 +295,7 @@ def collect(args: argparse.Namespace) -> int:
             final = [m for m in tar.getmembers() if m.name.startswith("final/")]
             if not final:
                 shutil.copy2(tar_path, args.ckpt / tar_path.name)
-                step = unpack(tar_path, args.runs / tar_path.stem)  # to score it: its EMA model is in model/
+                step = unpack(tar_path, args.runs / tar_path.stem, rebuild_model=True)  # to score its model/
                 folder = step_folders(args.runs / tar_path.stem)[-1]
                 print(f"{tar_path.name} → {args.ckpt}/ (carry it to the next lease); step {step} in {folder}")
                 continue

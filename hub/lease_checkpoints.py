@@ -140,8 +140,10 @@ def pack(run: Path, target: Path, train_log: Path | None = None) -> int | None:
     return step
 
 
-def unpack(source: Path, run: Path) -> int:
-    """Restore a tar from `pack` into run/checkpoints/ (and run/training_config.yaml); returns its step."""
+def unpack(source: Path, run: Path, rebuild_model: bool = False) -> int:
+    """Restore a tar from `pack` into run/checkpoints/ (and run/training_config.yaml); returns its step.
+    `rebuild_model`: write the checkpoint's model/ folder when the tar lacks it (here, with this package
+    importable; on the lease machine, whose transformers may be too old to import it, the trainer needs none)."""
     with tarfile.open(source) as tar:
         tensors = load(tar.extractfile("compact.safetensors").read())
         meta = json.loads(tar.extractfile("compact.json").read())
@@ -149,7 +151,7 @@ def unpack(source: Path, run: Path) -> int:
         if "training_config.yaml" in tar.getnames():
             (run / "training_config.yaml").write_bytes(tar.extractfile("training_config.yaml").read())
     folder = expand(tensors, meta, run)
-    if meta["ema_file"] and not (folder / "model" / "config.json").is_file():
+    if rebuild_model and meta["ema_file"] and not (folder / "model" / "config.json").is_file():
         rebuild_model_folder(folder, run / "training_config.yaml", meta["ema_file"])
     return json.loads((folder / "progress.json").read_text())["step"]
 
