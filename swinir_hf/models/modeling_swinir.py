@@ -38,11 +38,18 @@ def relative_position_index(window_size: int) -> torch.Tensor:
         return rel[..., 0] * (2 * window_size - 1) + rel[..., 1]
 
 
+def on_device(build: Callable[..., torch.Tensor], args: tuple, device: torch.device) -> torch.Tensor:
+    """`build(*args)` (`relative_position_index`, `shift_border_windows`, both cached) on `device`: copied there
+    once and cached, since a copy from host memory per layer and step makes the host wait for the GPU each time (37
+    waits per SwinIR-S training step, benchmarks/README.md); traced, not cached, under torch.compile (dynamo warns on
+    an lru_cache call)."""
+    if torch.compiler.is_compiling():
+        return build.__wrapped__(*args).to(device)
+    return _cached_on(build, args, device)
+
+
 @lru_cache(maxsize=64)
-def cached_on(build: Callable[..., torch.Tensor], args: tuple, device: torch.device) -> torch.Tensor:
-    """`build(*args)` (`relative_position_index`, `shift_border_windows`) on `device`, copied there once: a copy
-    from host memory per layer and step makes the host wait for the GPU each time (37 waits per SwinIR-S training
-    step, benchmarks/README.md)."""
+def _cached_on(build: Callable[..., torch.Tensor], args: tuple, device: torch.device) -> torch.Tensor:
     with torch.inference_mode(False):  # cached, as `relative_position_index`
         return build(*args).to(device)
 
@@ -237,12 +244,7 @@ class WindowAttention(nn.Module):
 
     def position_bias(self) -> torch.Tensor:
         """(heads, ws², ws²) relative-position bias."""
-        # torch.compile traces the index instead of reading the cache (dynamo warns on an lru_cache call).
-        device = self.relative_position_bias_table.device
-        if torch.compiler.is_compiling():
-            index = relative_position_index.__wrapped__(self.window_size).to(device)
-        else:
-            index = cached_on(relative_position_index, (self.window_size,), device)
+        index = on_device(relative_position_index, (self.window_size,), self.relative_position_bias_table.device)
         n = self.window_size**2
         return self.relative_position_bias_table[index.view(-1)].view(n, n, -1).permute(2, 0, 1).contiguous()
 
@@ -255,8 +257,9 @@ class WindowAttention(nn.Module):
     ) -> torch.Tensor:
         """windows: (B·nW, ws², C), image-major; mask: None, or the (nW, ws², ws²) shift mask of the nW window
         positions each image's windows cycle through; border: the indices of the mask's non-zero windows
-        (`shift_border_windows`), needed with a mask outside CPU inference → (B·nW, ws², C). A list given as
-        `attentions` gets the attention probabilities, (B·nW, heads, ws², ws²), from the explicit path."""
+        (`shift_border_windows`, on the windows' device), needed with a mask outside CPU inference → (B·nW, ws², C).
+        A list given as `attentions` gets the attention probabilities, (B·nW, heads, ws², ws²), from the explicit
+        path."""
         bnw, n, c = windows.shape
         heads, hd = self.num_heads, c // self.num_heads
         qkv = self.qkv(windows).view(bnw, n, 3, heads, hd).permute(2, 0, 3, 1, 4)  # (3, B·nW, heads, n, hd)
@@ -289,7 +292,6 @@ class WindowAttention(nn.Module):
             # every window gets the plain bias above and only those few are recomputed with bias + mask: no
             # (B·nW, heads, n, n) combined mask is ever built.
             nw = mask.shape[0]
-            border = border.to(q.device)
             idx = (torch.arange(bnw // nw, device=q.device)[:, None] * nw + border).flatten()
             masked = bias + mask[border].to(qkv.dtype).unsqueeze(1).repeat(bnw // nw, 1, 1, 1)
             redo = F.scaled_dot_product_attention(
@@ -346,11 +348,7 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
         if s:
             y = torch.roll(y, shifts=(-s, -s), dims=(1, 2))
         if s:
-            # torch.compile traces the indices instead of reading the cache, as `WindowAttention.position_bias`.
-            if torch.compiler.is_compiling():
-                border = shift_border_windows.__wrapped__(h, w, ws)
-            else:
-                border = cached_on(shift_border_windows, (h, w, ws), x.device)
+            border = on_device(shift_border_windows, (h, w, ws), x.device)
             y = self.attn(window_partition(y, ws), shift_mask, border, attentions)
         else:
             y = self.attn(window_partition(y, ws), None, attentions=attentions)
