@@ -131,8 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"## Training steps on {name}, torch {torch.__version__}, synthetic batches on the device\n")
     header = "| config | variant | batch | first step s | steps/s | samples/s | peak GiB |\n" + "|:--|:--|" + "--:|" * 5
-    print(header)
-    for config in args.configs:
+    for n, config in enumerate(args.configs):
+        if n == 0 or args.profile:  # a profile printed after the previous config's rows ended its table
+            print(header)
         for i, variant in enumerate(args.variants):
             r = time_variant(config, variant, device, args.steps, args.seconds, args.set, args.profile and i == 0)
             print(
@@ -140,10 +141,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"| {r['samples_per_s']:.0f} | {r['gib']:.2f} |",
                 flush=True,
             )
-            if r["profile"]:  # printed at once: a probe stopped by its time limit keeps what it has
+            if r["profile"]:
                 profile = f"\n### `{config}`, {variant}: operators by time\n\n{r['profile']}\n"
-        if args.profile:
-            print(f"{profile}\n{header}" if config != args.configs[-1] else profile, flush=True)
+        if args.profile:  # after its config's rows: a probe stopped by its time limit keeps what it has
+            print(profile, flush=True)
 
 
 if __name__ == "__main__":
