@@ -16,26 +16,31 @@ first variant, and the step's host-device synchronisations: what a step spends i
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 from inference import require_device, synchronize  # run as a script: benchmarks/ is on sys.path
 
+from swinir_hf.models import modeling_swinir
 from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.state import build_model
 
-# name → (autocast to bfloat16, torch.compile backend, its mode, batch factor)
+# name → (autocast to bfloat16, torch.compile backend, its mode, batch factor, heads padded for fused SDPA kernels)
 VARIANTS = {
-    "fp32": (False, None, None, 1),
-    "bf16": (True, None, None, 1),
-    "bf16 x2 batch": (True, None, None, 2),
-    "bf16 inductor": (True, "inductor", None, 1),
-    "bf16 inductor reduce-overhead": (True, "inductor", "reduce-overhead", 1),
-    "bf16 inductor x2 batch": (True, "inductor", None, 2),
+    "fp32": (False, None, None, 1, True),
+    "bf16": (True, None, None, 1, True),
+    "bf16 unpadded heads": (True, None, None, 1, False),
+    "bf16 x2 batch": (True, None, None, 2, True),
+    "bf16 inductor": (True, "inductor", None, 1, True),
+    "bf16 inductor reduce-overhead": (True, "inductor", "reduce-overhead", 1, True),
+    "bf16 inductor x2 batch": (True, "inductor", None, 2, True),
 }
+HEAD_MULTIPLE = modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE
 
 
 def time_variant(
@@ -49,7 +54,7 @@ def time_variant(
 ) -> dict:
     """Build the config's model and time its optimizer steps in one variant; returns the row's figures (and,
     with `profile`, the operator table of two more steps)."""
-    bf16, backend, mode, factor = VARIANTS[variant]
+    bf16, backend, mode, factor, pad_heads = VARIANTS[variant]
     cfg, _ = parse_command_line(["--config", config, *overrides])
     model, _ = build_model(cfg.model, cfg.train)
     model.to(device).train()
@@ -69,6 +74,20 @@ def time_variant(
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    # 1: no padding (`fused_sdpa_padding`), so that SDPA takes its unfused math path on CUDA (as before padding)
+    modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE = HEAD_MULTIPLE if pad_heads else 1
+    try:
+        row = _time_steps(step, device, steps, seconds, profile)
+    finally:
+        modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE = HEAD_MULTIPLE
+        torch._dynamo.reset()
+    return row | {"batch": batch, "samples_per_s": row["steps_per_s"] * batch}
+
+
+def _time_steps(
+    step: Callable[[], None], device: torch.device, steps: int | None, seconds: float, profile: bool
+) -> dict:
+    """Time `step` as `time_variant` says: its first call, then steady calls for `steps` or `seconds`."""
     start = time.perf_counter()
     step()
     synchronize(device.type)
@@ -86,11 +105,7 @@ def time_variant(
     rate = done / (time.perf_counter() - start)
     memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
     table = profile_steps(step, device, 2) if profile else None
-    torch._dynamo.reset()
-    return {
-        "batch": batch, "first": first, "steps_per_s": rate, "samples_per_s": rate * batch, "gib": memory,
-        "profile": table,
-    }  # fmt: skip
+    return {"first": first, "steps_per_s": rate, "gib": memory, "profile": table}
 
 
 def profile_steps(step: Callable[[], None], device: torch.device, steps: int, rows: int = 20) -> str:
@@ -118,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, help="timed steps per variant instead of --seconds")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, as the trainer takes them")
     parser.add_argument("--profile", action="store_true", help="also profile each config's first variant")
+    parser.add_argument("--json", type=Path, help="also write the rows here (rewritten after each row)")
     args = parser.parse_args(argv)
     require_device(args.device)
     for config in args.configs:  # a misspelt config or override: one line now, not a traceback later
@@ -131,11 +147,15 @@ def main(argv: list[str] | None = None) -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"## Training steps on {name}, torch {torch.__version__}, synthetic batches on the device\n")
     header = "| config | variant | batch | first step s | steps/s | samples/s | peak GiB |\n" + "|:--|:--|" + "--:|" * 5
+    rows = []
     for n, config in enumerate(args.configs):
         if n == 0 or args.profile:  # a profile printed after the previous config's rows ended its table
             print(header)
         for i, variant in enumerate(args.variants):
             r = time_variant(config, variant, device, args.steps, args.seconds, args.set, args.profile and i == 0)
+            if args.json:  # after every row: a probe stopped by its time limit keeps the rows it has
+                rows.append({"config": config, "variant": variant} | {k: v for k, v in r.items() if k != "profile"})
+                args.json.write_text(json.dumps(rows, indent=1))
             print(
                 f"| `{config}` | {variant} | {r['batch']} | {r['first']:.1f} | {r['steps_per_s']:.2f} "
                 f"| {r['samples_per_s']:.0f} | {r['gib']:.2f} |",

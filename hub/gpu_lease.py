@@ -12,9 +12,13 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
 4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
    checkpoint), and meanwhile packs every new checkpoint into OUT every `--pack-every` seconds, so that a hard
    kill still returns the last one;
-5. leaves in OUT one NAME.tar per model (≤ 8 files in all), summary.json and lease.log; with `--probe S`, it
-   first (before 3.) spends up to S seconds timing the training steps in bf16, with a doubled batch, with
-   torch.compile and with CUDA graphs, and profiling the bf16 step (benchmarks/train_step.py), into train_step.md.
+5. leaves in OUT one NAME.tar per model (≤ 8 files in all), summary.json and lease.log.
+
+With `--probe S`, it first (before 3.) spends up to S seconds timing the training steps (benchmarks/train_step.py)
+in bf16 with and without the attention heads padded for CUDA's fused kernels, with torch.compile (inductor), with
+CUDA graphs and with a doubled batch, and profiling the bf16 step, into train_step.md; then each trainer runs
+compiled where the probe says that makes more steps before the budget, compile time included (eager again if that
+trainer fails).
 
 NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
 Back here, `python hub/gpu_lease.py collect FILES_AT` files the returned tars into gpu_ckpt/ (the next lease's
@@ -49,8 +53,20 @@ MODELS = {
     "sr-x2": "gpu_sr_x2",
 }
 MIN_TRANSFORMERS = (5, 18)
-# What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16, a doubled batch, inductor, CUDA graphs.
-PROBE_VARIANTS = ("bf16", "bf16 x2 batch", "bf16 inductor", "bf16 inductor reduce-overhead")
+# What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16 (heads padded for CUDA's fused
+# attention), the unfused attention, inductor, CUDA graphs, a doubled batch.
+PROBE_VARIANTS = (
+    "bf16",
+    "bf16 unpadded heads",
+    "bf16 inductor",
+    "bf16 inductor reduce-overhead",
+    "bf16 x2 batch",
+)
+# The probed variants a lease may train in instead of eager bf16, and the trainer overrides that select them.
+COMPILED = {
+    "bf16 inductor": ["train.compile=inductor"],
+    "bf16 inductor reduce-overhead": ["train.compile=inductor", "train.compile_mode=reduce-overhead"],
+}
 
 
 LOG_FILES: list[Path] = []  # lease.log in OUT, so that the log comes back with the checkpoints
@@ -129,12 +145,14 @@ def worker_shares(models: list[str], total: int) -> dict[str, int]:
     return {m: max(1, total * w // sum(weights.values())) for m, w in weights.items()}
 
 
-def launch(name: str, args: argparse.Namespace, env: dict, workers: int) -> tuple[subprocess.Popen, Path]:
-    """Start one trainer; its output goes to runs/NAME.log."""
+def launch(
+    name: str, args: argparse.Namespace, env: dict, workers: int, picked: list[str]
+) -> tuple[subprocess.Popen, Path]:
+    """Start one trainer, with the `--set` overrides and then the `picked` ones; its output goes to runs/NAME.log."""
     run = args.runs / name
     log_file = args.runs / f"{name}.log"
     command = [sys.executable, "-m", "swinir_hf.train", "--config", MODELS[name], "--resume", "latest"]
-    command += ["--output-dir", str(run), "--data.num_workers", str(workers), *args.set]
+    command += ["--output-dir", str(run), "--data.num_workers", str(workers), *args.set, *picked]
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(command, cwd=args.workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
     log(f"{name}: pid {proc.pid}, {workers} workers: {' '.join(command[1:])}")
@@ -199,6 +217,7 @@ def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
             "end_step": progress["step"],
             "max_steps": _max_steps(name, args.runs / name),
             "exit_code": info["exit"][name],
+            "overrides_picked": info["picked"][name],
             "seconds": round(seconds, 1),
             "steps_per_s_incl_startup": round((progress["step"] - start) / seconds, 3) if seconds else None,
             "last_loss": progress.get("losses", [{}])[-1].get("loss") if progress.get("losses") else None,
@@ -209,18 +228,46 @@ def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
     return result
 
 
-def probe(models: list[str], args: argparse.Namespace, env: dict) -> None:
-    """Time the models' training steps by precision, compile mode and batch (benchmarks/train_step.py) for at most
-    `--probe` seconds, into OUT/train_step.md (the rows finished by then), before the trainers start."""
+def probe(models: list[str], args: argparse.Namespace, env: dict) -> list[dict]:
+    """Time the models' training steps by attention kernel, compile mode and batch (benchmarks/train_step.py) for at
+    most `--probe` seconds, into OUT/train_step.md, before the trainers start; returns the rows finished by then."""
     configs = [MODELS[m] for m in models]
+    rows = args.out / "train_step.json"
     command = [sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--device", args.device, "--configs"]
-    command += [*configs, "--seconds", "5", "--variants", *PROBE_VARIANTS, "--profile", "--set", *args.set]
+    command += [*configs, "--seconds", "5", "--variants", *PROBE_VARIANTS, "--profile", "--json", str(rows)]
+    command += ["--set", *args.set]
     log(f"probe: up to {args.probe:.0f} s: {' '.join(command[1:])}")
     with (args.out / "train_step.md").open("w") as table, (args.out / "lease.log").open("a") as errors:
         try:
             subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=args.probe)
         except subprocess.TimeoutExpired:
             log("probe: time is up; the rows so far are in train_step.md")
+    found = json.loads(rows.read_text()) if rows.is_file() else []
+    rows.unlink(missing_ok=True)  # train_step.md has them; OUT returns at most 8 files
+    return found
+
+
+def pick_compile(rows: list[dict], config: str, seconds: float) -> tuple[str, list[str]]:
+    """The probed variant, of eager bf16 and `COMPILED`, that makes the most steps of `config` in `seconds` of
+    training (a compiled one pays its first step, the compile, again in the trainer), and its trainer overrides:
+    eager bf16 unless a compiled variant makes ≥ 5 % more, or the probe timed no eager bf16 step."""
+    timed = {r["variant"]: r for r in rows if r["config"] == config}
+    if "bf16" not in timed:
+        return "bf16", []
+
+    def steps(variant: str) -> float:
+        return timed[variant]["steps_per_s"] * max(0.0, seconds - timed[variant]["first"])
+
+    best = max((v for v in COMPILED if v in timed), key=steps, default=None)
+    if best and steps(best) >= 1.05 * steps("bf16"):
+        return best, COMPILED[best]
+    return "bf16", []
+
+
+def failed_compiled(procs: dict[str, subprocess.Popen], picked: dict[str, list[str]]) -> list[str]:
+    """The trainers started with picked compile overrides that have ended with an error (not by SIGTERM or SIGINT
+    with a checkpoint, nor by finishing)."""
+    return [name for name, proc in procs.items() if picked[name] and proc.poll() not in (None, 0, 130, 143)]
 
 
 def run_lease(args: argparse.Namespace) -> int:
@@ -241,8 +288,12 @@ def run_lease(args: argparse.Namespace) -> int:
         str(args.workdir / "gpu_data"),
     ]
     subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
-    if args.probe:
-        probe(models, args, env)
+    rows = probe(models, args, env) if args.probe else []
+    picked = {}
+    for name in models:
+        variant, picked[name] = pick_compile(rows, MODELS[name], t0 + args.budget - args.stop_margin - time.monotonic())
+        if rows:
+            log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked[name]) if picked[name] else ''}")
     start_step = {}
     for name in models:
         carried = args.ckpt / f"{name}.tar"
@@ -252,11 +303,15 @@ def run_lease(args: argparse.Namespace) -> int:
     shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
     procs, started = {}, {}
     for name in models:
-        procs[name], _ = launch(name, args, env, shares[name])
+        procs[name], _ = launch(name, args, env, shares[name], picked[name])
         started[name] = time.monotonic()
     deadline, packed, next_pack = t0 + args.budget - args.stop_margin, {}, time.monotonic() + args.pack_every
     while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
         time.sleep(1.0)
+        for name in failed_compiled(procs, picked):
+            log(f"{name}: failed (exit {procs[name].returncode}) with {' '.join(picked[name])}; again in eager mode")
+            picked[name] = []
+            procs[name], _ = launch(name, args, env, shares[name], [])
         if time.monotonic() >= next_pack:
             pack_all(models, args, packed)
             next_pack = time.monotonic() + args.pack_every
@@ -267,6 +322,7 @@ def run_lease(args: argparse.Namespace) -> int:
     info = {
         "start_step": start_step,
         "exit": {n: p.returncode for n, p in procs.items()},
+        "picked": picked,
         "seconds": {n: ended - started[n] for n in models},
     }
     summary = {

@@ -560,3 +560,38 @@ def test_attn_implementation_sdpa_and_eager_are_honoured(tiny_config, tmp_path, 
         torch.testing.assert_close(eager, fused, rtol=1e-4, atol=1e-6)
     model.set_attn_implementation("sdpa")
     assert run(model)[2] > 0
+
+
+def test_heads_padded_for_fused_sdpa_give_the_same_outputs_and_gradients(tiny_config, monkeypatch):
+    """On CUDA, SDPA gets q, k, v zero-padded to a head dim its fused kernels take (10 → 16 for SwinIR-S); forced on
+    the CPU here, that path must give the unpadded loss and gradients (shifted windows' border windows included)."""
+    from swinir_hf.models import modeling_swinir
+
+    assert [modeling_swinir.fused_sdpa_padding(d, torch.device("cuda")) for d in (10, 16, 30)] == [6, 0, 2]
+    assert modeling_swinir.fused_sdpa_padding(10, torch.device("cpu")) == 0
+    model = SwinIRForImageRestoration(tiny_config(embed_dim=20, depths=[2, 2], num_heads=[2, 2])).train()
+    x, y = torch.rand(2, 3, 8, 12), torch.rand(2, 3, 16, 24)
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    head_dims = []
+    monkeypatch.setattr(
+        torch.nn.functional,
+        "scaled_dot_product_attention",
+        lambda q, *a, **k: head_dims.append(q.shape[-1]) or sdpa(q, *a, **k),
+    )
+
+    def run():
+        model.zero_grad()
+        torch.manual_seed(1)
+        loss = model(x, labels=y).loss
+        loss.backward()
+        return loss, [p.grad.clone() for p in model.parameters()]
+
+    plain = run()
+    assert set(head_dims) == {10}
+    head_dims.clear()
+    monkeypatch.setattr(modeling_swinir, "fused_sdpa_padding", lambda d, device: -d % 8)
+    padded = run()
+    assert set(head_dims) == {16}
+    torch.testing.assert_close(padded[0], plain[0])
+    for a, b in zip(padded[1], plain[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

@@ -221,6 +221,18 @@ class Conv2d(nn.Conv2d):
         return super().forward(x)
 
 
+# CUDA's fused SDPA kernels (memory-efficient, cuDNN) take head dims in multiples of 8 only (16-bit inputs; of 4 in
+# float32); others, such as SwinIR-S's 60 / 6 = 10, fall back to the unfused math path.
+FUSED_SDPA_HEAD_MULTIPLE = 8
+
+
+def fused_sdpa_padding(head_dim: int, device: torch.device) -> int:
+    """Zero channels to append to each head of q, k and v so that SDPA on `device` can take a fused kernel: 0 off
+    CUDA (the CPU's fused kernel takes any head dim). Exact: zeros add nothing to q·k or probs·v, the scale stays
+    1/√head_dim (passed explicitly) and the padded output channels are dropped."""
+    return -head_dim % FUSED_SDPA_HEAD_MULTIPLE if device.type == "cuda" else 0
+
+
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside ws×ws windows with a learned relative-position bias.
 
@@ -283,7 +295,8 @@ class WindowAttention(nn.Module):
                 attentions.append(probs)
             out = torch.matmul(probs, v).transpose(1, 2).reshape(bnw, n, c)
             return self.proj_drop(self.proj(out))
-        q, k, v = qkv.unbind(0)
+        pad = fused_sdpa_padding(hd, windows.device)
+        q, k, v = (F.pad(qkv, (0, pad)) if pad else qkv).unbind(0)
         dropout = self.attn_drop if self.training else 0.0
         # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
@@ -298,7 +311,7 @@ class WindowAttention(nn.Module):
                 q[idx], k[idx], v[idx], attn_mask=masked, dropout_p=dropout, scale=self.scale
             )
             out = out.index_copy(0, idx, redo)
-        out = out.transpose(1, 2).reshape(bnw, n, c)
+        out = out[..., :hd].transpose(1, 2).reshape(bnw, n, c)
         return self.proj_drop(self.proj(out))
 
 
