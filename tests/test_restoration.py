@@ -514,6 +514,12 @@ def test_auto_tile_follows_the_memory_budget(model):
     assert SwinIRRestorer(model, tile="auto", memory_budget=1 << 30)._initial_tile(x) is None
     small = SwinIRRestorer(model, tile="auto", tile_overlap=4, memory_budget=2_000_000)._initial_tile(x)
     assert small is not None and small < 64 and small % model.config.window_size == 0
+    # A huge overlap does not grow the tiles past the budget (it was the whole image): it is cut to half a tile.
+    huge = SwinIRRestorer(model, tile="auto", tile_overlap=1000, memory_budget=2_000_000)._initial_tile(x)
+    assert huge is not None and huge < 64
+    reference = SwinIRRestorer(model, tile=huge, tile_overlap=huge // 2, dtype="float32").restore_tensor(x)
+    tiled = SwinIRRestorer(model, tile="auto", tile_overlap=1000, memory_budget=2_000_000, dtype="float32")
+    assert torch.equal(tiled.restore_tensor(x), reference)
 
 
 def test_chunked_cpu_inference_plans_bigger_tiles_than_a_gpu(model):

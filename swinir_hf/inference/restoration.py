@@ -234,10 +234,12 @@ class SwinIRRestorer:
         pixels = budget / (self.batch_size * n * per_pixel)
         if h * w <= pixels:
             return None
-        largest = self._round_tile(max(int(math.sqrt(pixels)), 2 * self.tile_overlap + 1))
+        # The budget alone sets the tile: an overlap over half of it is cut to half (`tiled_apply`), rather than
+        # the tile grown to fit the overlap, which a huge overlap would make the whole image.
+        largest = self._round_tile(int(math.sqrt(pixels)))
         # As few tiles per axis as the largest tile needs, then the smallest tile giving that count: a 256² image
         # with a 240 budget becomes 2 × 2 tiles of 144, not 2 × 2 tiles of 240 that are almost all overlap.
-        ov, ws = self.tile_overlap, self.model.config.window_size
+        ov, ws = min(self.tile_overlap, largest // 2), self.model.config.window_size
         counts = [math.ceil(max(n - ov, 1) / max(largest - ov, 1)) for n in (h, w)]
         balanced = max(math.ceil((n + (k - 1) * ov) / k) for n, k in zip((h, w), counts, strict=True))
         return min(largest, -(-balanced // ws) * ws)
