@@ -1,6 +1,8 @@
-"""Turn a finished `swinir_hf.train` run into one of the package's bundled default models.
+"""Turn a finished `swinir_hf.train` run, or a checkpoint of an unfinished one, into one of the package's bundled
+default models.
 
     python hub/bundle_default.py runs/default_lightweight_sr_x4 sr-x4 --shared ../shared
+    python hub/bundle_default.py runs/gpu/sr-x4/checkpoints/step-00012000 sr-x4 --overwrite   # its EMA model
 
 Scores the run's weights with `swinir_hf.evaluation.benchmark` on the paper's benchmarks for its task (Set5 / Set14 for
 super-resolution; CBSD68 / Kodak24 / McMaster at σ 15 / 25 / 50 for colour denoising; LIVE1 / classic5 at quality
@@ -9,7 +11,8 @@ for real-world SR), stores them as float16
 when that moves the first benchmark by at most 0.01 dB (else float32), and writes
 `swinir_hf/defaults/NAME/`: config, weights, image processor, a model card with the training recipe, the
 validation curve, the measured figures next to the baseline and the paper's, and `results.json` (every mean
-figure, baseline included) for docs/evaluation.md.
+figure, baseline included) for docs/evaluation.md. A model already bundled under that name is replaced only with
+`--overwrite`, and only by one that scores higher on the first benchmark (`--allow-worse` to replace it anyway).
 """
 
 from __future__ import annotations
@@ -181,27 +184,57 @@ def write_folder(target: Path, stored: SwinIRForImageRestoration, card: str, res
         shutil.rmtree(staging, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class Source:
+    """What gets bundled: the model folder, the run's resolved training config and its `Progress` state."""
+
+    model: Path
+    training_config: Path
+    progress: Path
+
+
+def source_of(run: Path) -> Source:
+    """A finished run's folder (its final model, training_summary.json), or one of its checkpoints,
+    `RUN/checkpoints/step-N` (the EMA model in model/, progress.json, RUN/training_config.yaml)."""
+    if (run / "progress.json").is_file():
+        return Source(run / "model", run.parent.parent / "training_config.yaml", run / "progress.json")
+    return Source(run, run / "training_config.yaml", run / "training_summary.json")
+
+
 def input_error(run: Path, name: str, shared: Path) -> str | None:
     """Why `run` cannot be bundled as `name` with the test sets of `shared`, checked before any scoring; or None."""
-    for needed in ("training_config.yaml", "training_summary.json", "config.json"):
-        if not (run / needed).is_file():
-            return f"{run} is not a finished swinir_hf.train run (no {needed})"
+    src = source_of(run)
+    kind = "finished swinir_hf.train run" if src.model == run else "checkpoint of a swinir_hf.train run"
+    for needed in (src.training_config, src.progress, src.model / "config.json"):
+        if not needed.is_file():
+            return f"{run} is not a {kind} (no {needed})"
     if not (shared / "testsets").is_dir():
         return f"no testsets/ in {shared}: pass --shared FOLDER"
-    config = json.loads((run / "config.json").read_text())
+    config = json.loads((src.model / "config.json").read_text())
     tasks, scale = NAME_TASKS[name]
     if config.get("task") not in tasks or config.get("upscale", 1) != scale:
         return f"{run} holds a {config.get('task')} x{config.get('upscale', 1)} model, not a {name} one"
     return None
 
 
+def not_better(target: Path, label: str, psnr: float, y: str) -> str | None:
+    """Why a model scoring `psnr` on benchmark `label` should not replace the bundled `target`: it scores no higher
+    than the figure in target's results.json; None when it does, or there is no such figure to beat."""
+    results = target / "results.json"
+    old = json.loads(results.read_text()).get(label, {}).get("model", {}) if results.is_file() else {}
+    if f"psnr{y}" not in old or psnr > old[f"psnr{y}"]:
+        return None
+    return f"this model scores {psnr:.2f} dB on {label}, the bundled {target.name} {old[f'psnr{y}']:.2f} dB"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path, help="a finished swinir_hf.train output folder")
+    parser.add_argument("run", type=Path, help="a finished swinir_hf.train output folder, or RUN/checkpoints/step-N")
     parser.add_argument("name", choices=sorted(DEFAULT_MODELS), help="bundled model name")
     parser.add_argument("--shared", type=Path, default=Path("../shared"), help="folder holding testsets/")
     parser.add_argument("--compute", default="", help="a sentence on the compute used, for the model card")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundled model")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundled model if it beats it")
+    parser.add_argument("--allow-worse", action="store_true", help="with --overwrite: replace it even if worse")
     parser.add_argument(
         "--defaults-dir", type=Path, default=DEFAULTS_DIR, help="where bundled models go (default: the package's)"
     )
@@ -216,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     if error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    cfg = TrainingConfig.from_dict(yaml.safe_load((args.run / "training_config.yaml").read_text()))
-    summary = json.loads((args.run / "training_summary.json").read_text())
+    src = source_of(args.run)
+    cfg = TrainingConfig.from_dict(yaml.safe_load(src.training_config.read_text()))
+    summary = json.loads(src.progress.read_text())
     progress = Progress()
     progress.load_state_dict(summary)
-    model = SwinIRForImageRestoration.from_pretrained(args.run).eval()
+    model = SwinIRForImageRestoration.from_pretrained(src.model).eval()
     s = suite(model)
     benches = [b for b in s.benches if not args.benchmarks or b[0] in args.benchmarks]
     if not benches:
@@ -228,9 +262,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     testsets = args.shared / "testsets"
     results = score(model, testsets, benches)
+    y = s.suffix
+    worse = not_better(target, benches[0][0], results[benches[0][0]]["model"][f"psnr{y}"], y)
+    if worse and not args.allow_worse:
+        print(f"error: {worse}: {target} kept (--allow-worse replaces it anyway)", file=sys.stderr)
+        return 1
     stored, drift = stored_weights(model, benches[:1], testsets, results)
 
-    y = s.suffix
     measured = {k: {"psnr": v["model"][f"psnr{y}"], "ssim": v["model"][f"ssim{y}"]} for k, v in results.items()}
     card = training_card(
         cfg,

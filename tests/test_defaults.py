@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from huggingface_hub import ModelCard
 from PIL import Image
 
@@ -19,6 +20,7 @@ from swinir_hf.evaluation.degradations import add_gaussian_noise, imresize
 from swinir_hf.evaluation.metrics import psnr
 from swinir_hf.inference.restoration import restore
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR, load_default, load_model
+from swinir_hf.training.cli import parse_command_line
 
 
 @pytest.mark.parametrize("name", sorted(DEFAULT_MODELS))
@@ -121,20 +123,26 @@ def test_restore_cli_uses_the_bundled_x4_model_by_default(tmp_path, shared):
     assert Image.open(out).size == (160, 120)
 
 
-def test_bundle_default_checks_the_run_the_test_sets_and_the_name_before_scoring(tmp_path, capsys, monkeypatch):
-    """hub/bundle_default.py: one line, before any scoring and without touching --defaults-dir, for a folder that is
-    not a finished run, a --shared without testsets/, and a run whose model is not the named one's task."""
+def _bundle_module(monkeypatch):
     script = Path(__file__).resolve().parents[1] / "hub" / "bundle_default.py"
     spec = importlib.util.spec_from_file_location("bundle_default", script)
     bundle = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "bundle_default", bundle)  # its dataclass looks its module up there
     spec.loader.exec_module(bundle)
+    return bundle
+
+
+def test_bundle_default_checks_the_run_the_test_sets_and_the_name_before_scoring(tmp_path, capsys, monkeypatch):
+    """hub/bundle_default.py: one line, before any scoring and without touching --defaults-dir, for a folder that is
+    not a finished run or a checkpoint of one, a --shared without testsets/, and a run whose model is not the named
+    one's task."""
+    bundle = _bundle_module(monkeypatch)
     run = tmp_path / "run"
     shutil.copytree(DEFAULTS_DIR / "sr-x4", run)
     (tmp_path / "shared" / "testsets").mkdir(parents=True)
     common = ["--defaults-dir", str(tmp_path / "defaults"), "--shared", str(tmp_path / "shared")]
     cases = [
-        ([str(run), "sr-x4"], f"error: {run} is not a finished swinir_hf.train run (no training_config.yaml)"),
+        ([str(run), "sr-x4"], f"error: {run} is not a finished swinir_hf.train run (no {run}/training_config.yaml)"),
         ([str(run), "sr-x4", "--shared", str(tmp_path)], f"error: no testsets/ in {tmp_path}: pass --shared FOLDER"),
         ([str(run), "denoise-color"], f"error: {run} holds a lightweight_sr x4 model, not a denoise-color one"),
     ]
@@ -144,8 +152,51 @@ def test_bundle_default_checks_the_run_the_test_sets_and_the_name_before_scoring
             (run / "training_summary.json").write_text("{}")
         assert bundle.main([*common, *args]) == 1
         assert capsys.readouterr().err.strip() == message
+    step = tmp_path / "run2" / "checkpoints" / "step-00000658"  # an unfinished run's checkpoint
+    shutil.copytree(DEFAULTS_DIR / "sr-x4", step / "model")
+    (step / "progress.json").write_text('{"step": 658, "history": [], "losses": []}')
+    message = f"error: {step} is not a checkpoint of a swinir_hf.train run (no {tmp_path}/run2/training_config.yaml)"
+    assert bundle.main([*common, str(step), "sr-x4"]) == 1 and capsys.readouterr().err.strip() == message
     assert not (tmp_path / "defaults").exists()
     for name in DEFAULT_MODELS:  # every bundled model passes its own name's check
         config = json.loads((DEFAULTS_DIR / name / "config.json").read_text())
         tasks, scale = bundle.NAME_TASKS[name]
         assert config["task"] in tasks and config["upscale"] == scale
+
+
+def test_bundle_default_bundles_a_checkpoint_only_over_a_model_it_beats(tmp_path, capsys, monkeypatch, shared):
+    """An unfinished run's checkpoint (its EMA model) is bundled like a finished run, its card saying how far it got;
+    it replaces a bundled model only if it scores higher on the first benchmark, or with --allow-worse."""
+    bundle = _bundle_module(monkeypatch)
+    step = tmp_path / "run" / "checkpoints" / "step-00000658"
+    shutil.copytree(DEFAULTS_DIR / "sr-x4", step / "model")
+    (step / "progress.json").write_text('{"step": 658, "history": [], "losses": []}')
+    cfg, _ = parse_command_line(["--config", "gpu_sr_x4"])
+    (tmp_path / "run" / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    bundled = tmp_path / "defaults" / "sr-x4"
+    shutil.copytree(DEFAULTS_DIR / "sr-x4", bundled)
+    results = json.loads((bundled / "results.json").read_text())
+    weights = (bundled / "model.safetensors").read_bytes()
+    args = [str(step), "sr-x4", "--defaults-dir", str(bundled.parent), "--shared", str(shared), "--benchmarks", "Set5"]
+    args += ["--overwrite"]
+
+    results["Set5"]["model"]["psnr_y"] = 99.0  # a bundled model this one cannot beat
+    (bundled / "results.json").write_text(json.dumps(results))
+    assert bundle.main(args) == 1
+    scored = capsys.readouterr()
+    new = float(scored.out.split("model {", 1)[1].split("'psnr_y': ", 1)[1].split(",", 1)[0])
+    assert scored.err.strip().splitlines()[-1] == (  # after transformers' loading bar
+        f"error: this model scores {new:.2f} dB on Set5, the bundled sr-x4 99.00 dB: {bundled} kept "
+        "(--allow-worse replaces it anyway)"
+    )
+    assert (bundled / "model.safetensors").read_bytes() == weights
+    assert bundle.main([*args, "--allow-worse"]) == 0
+    assert json.loads((bundled / "results.json").read_text())["Set5"]["model"]["psnr_y"] == pytest.approx(new)
+
+    results["Set5"]["model"]["psnr_y"] = new - 0.01  # one it beats
+    (bundled / "results.json").write_text(json.dumps(results))
+    assert bundle.main(args) == 0
+    card = (bundled / "README.md").read_text()
+    assert f"658 of {cfg.train.max_steps} steps, batch 32" in card
+    stored, source = load_model(str(bundled)).state_dict(), load_model(str(step / "model")).state_dict()
+    assert all(torch.equal(stored[k], v) for k, v in source.items())  # the EMA weights (float16 in, float16 out)
