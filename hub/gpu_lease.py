@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 import torch
-from lease_checkpoints import pack, step_folders, unpack  # beside this script
+from lease_checkpoints import pack, step_folders, tar_step, unpack  # beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 # Bundled model name → config, in the priority order.
@@ -299,6 +299,8 @@ def run_lease(args: argparse.Namespace) -> int:
         carried = args.ckpt / f"{name}.tar"
         if carried.is_file() and not step_folders(args.runs / name):
             log(f"{name}: restored step {unpack(carried, args.runs / name)} from {carried}")
+        elif not step_folders(args.runs / name):
+            log(f"{name}: no {carried} carried and no checkpoint here: starts from step 0")
         start_step[name] = _progress(args.runs / name)["step"]
     shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
     procs, started = {}, {}
@@ -346,11 +348,22 @@ def collect(args: argparse.Namespace) -> int:
         print(f"error: no NAME.tar in {args.files_at} (the run tool's files_at folder)", file=sys.stderr)
         return 1
     args.ckpt.mkdir(parents=True, exist_ok=True)
+    status = 0
     for tar_path in tars:
         with tarfile.open(tar_path) as tar:
             final = [m for m in tar.getmembers() if m.name.startswith("final/")]
             if not final:
-                shutil.copy2(tar_path, args.ckpt / tar_path.name)
+                kept = args.ckpt / tar_path.name
+                if kept.is_file() and tar_step(kept) > tar_step(tar_path) and not args.force:
+                    # A lease that started afresh (its tar not carried) must not replace a longer run's checkpoint.
+                    print(
+                        f"error: {tar_path.name} holds step {tar_step(tar_path)}, {kept} step {tar_step(kept)}: "
+                        "kept (--force replaces it)",
+                        file=sys.stderr,
+                    )
+                    status = 1
+                    continue
+                shutil.copy2(tar_path, kept)
                 step = unpack(tar_path, args.runs / tar_path.stem, rebuild_model=True)  # to score its model/
                 folder = step_folders(args.runs / tar_path.stem)[-1]
                 print(f"{tar_path.name} → {args.ckpt}/ (carry it to the next lease); step {step} in {folder}")
@@ -363,7 +376,7 @@ def collect(args: argparse.Namespace) -> int:
         shutil.copy2(tar_path, run / tar_path.name)
         (args.ckpt / tar_path.name).unlink(missing_ok=True)
         print(f"{tar_path.stem}: finished; model in {run} (bundle it with hub/bundle_default.py)")
-    return 0
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     got.add_argument("files_at", type=Path, help="the folder the run tool returned the files in")
     got.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the next lease's carry folder")
     got.add_argument("--runs", type=Path, default=REPO / "runs" / "gpu", help="where finished models go")
+    got.add_argument("--force", action="store_true", help="replace a carried tar even by one of an earlier step")
     args = parser.parse_args(argv)
     if args.command == "collect":
         return collect(args)

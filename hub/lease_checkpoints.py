@@ -140,6 +140,13 @@ def pack(run: Path, target: Path, train_log: Path | None = None) -> int | None:
     return step
 
 
+def tar_step(source: Path) -> int:
+    """The step of the checkpoint in a tar from `pack`."""
+    with tarfile.open(source) as tar:
+        meta = json.loads(tar.extractfile("compact.json").read())
+    return json.loads(bytes.fromhex(meta["files"]["progress.json"]))["step"]
+
+
 def unpack(source: Path, run: Path, rebuild_model: bool = False) -> int:
     """Restore a tar from `pack` into run/checkpoints/ (and run/training_config.yaml); returns its step.
     `rebuild_model`: write the checkpoint's model/ folder when the tar lacks it (here, with this package

@@ -3,9 +3,10 @@
     python hub/pack_gpu_data.py            # → gpu_data/ (training images + Set5 HR), gpu_lr/ and gpu_wheels/
 
 gpu_data/ holds ../shared/trainsets' DIV2K_train_HR_crops128 (re-encoded as lossless WebP: the same pixels, a
-third smaller than PNG) and as many BSDS500_train JPEGs (copied as they are) as fit under --max-mb, plus
-testsets/Set5/HR as the validation set. No test set is trained on. The cap is well under the lease's 64 MiB because
-the working tree, the wheels and five returned checkpoints (~6 MB each) travel in the same 64 MiB.
+third smaller than PNG), then as many BSDS500_train and BSDS500_test JPEGs (copied as they are; the Berkeley
+"BSD400", without the B100 / BSD68 test images) as fit under --max-mb, plus testsets/Set5/HR as the validation set.
+No test set is trained on. The cap leaves room in the lease's 64 MiB for the working tree (~6 MB), the wheels
+(2.4 MB) and the one model's returned checkpoint (~6.5 MB) that a lease carries (docs/training.md, "GPU leases").
 
 gpu_lr/ holds the bicubic ×4 LR images of the training images, for gpu_sr_x4's paired data. It is
 not carried (there is no room): `gpu_lease.py run` makes it on the lease machine (`--lr-only`), in seconds.
@@ -37,7 +38,9 @@ REPO = Path(__file__).resolve().parent.parent
 KEEP_MODELS = ("auto", "encoder_decoder")
 # The training sets gpu_sr_x4 reads as `paired` data, and the scale (at x2 reading an LR image cost as much as
 # resizing the patch: benchmarks/training_data.py).
-LR_SETS = ("DIV2K_train_HR_crops128", "BSDS500_train")
+LR_SETS = ("DIV2K_train_HR_crops128", "BSDS500_train", "BSDS500_test")
+# The BSDS500 sets, in the order they fill what the DIV2K crops leave of --max-mb.
+BSDS_SETS = ("BSDS500_train", "BSDS500_test")
 LR_SCALES = (4,)
 # The trainer's config parser and the parser of its help texts: pure Python, not on the lease machine.
 PURE_WHEELS = ("jsonargparse", "docstring-parser")
@@ -71,10 +74,11 @@ def to_webp(source: Path, target: Path) -> None:
 
 
 def pack_images(shared: Path, out: Path, max_bytes: int, limit: int | None) -> None:
-    """Write out/{DIV2K_train_HR_crops128, BSDS500_train, Set5_HR}; BSDS images only while under `max_bytes`."""
+    """Write out/{DIV2K_train_HR_crops128, BSDS500_train, BSDS500_test, Set5_HR}; BSDS images only while under
+    `max_bytes`."""
     if out.exists():
         shutil.rmtree(out)
-    sets = {name: out / name for name in ("DIV2K_train_HR_crops128", "BSDS500_train", "Set5_HR")}
+    sets = {name: out / name for name in ("DIV2K_train_HR_crops128", *BSDS_SETS, "Set5_HR")}
     for folder in sets.values():
         folder.mkdir(parents=True)
     for src in sorted((shared / "testsets/Set5/HR").glob("*.png"))[:limit]:
@@ -82,13 +86,16 @@ def pack_images(shared: Path, out: Path, max_bytes: int, limit: int | None) -> N
     for src in sorted((shared / "trainsets/DIV2K_train_HR_crops128").glob("*.png"))[:limit]:
         to_webp(src, sets["DIV2K_train_HR_crops128"] / f"{src.stem}.webp")
     used = folder_size(out)
-    for src in sorted((shared / "trainsets/BSDS500_train").glob("*.jpg"))[:limit]:
+    bsds = [src for name in BSDS_SETS for src in sorted((shared / "trainsets" / name).glob("*.jpg"))[:limit]]
+    for src in bsds:
         if used + src.stat().st_size > max_bytes:
             break
-        shutil.copy2(src, sets["BSDS500_train"] / src.name)
+        shutil.copy2(src, sets[src.parent.name] / src.name)
         used += src.stat().st_size
     for name, folder in sets.items():
         print(f"{out.name}/{name}: {len(list(folder.iterdir()))} images, {folder_size(folder) / 1e6:.1f} MB")
+        if not any(folder.iterdir()):  # the gpu_* configs read every set: a trainer would refuse the empty one
+            raise SystemExit(f"error: --max-mb {max_bytes / 1e6:g} leaves no room for {name} (the configs train on it)")
     print(f"{out}: {folder_size(out) / 1e6:.1f} MB in all (cap {max_bytes / 1e6:.1f} MB)")
 
 
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="folder holding trainsets/")
     parser.add_argument("--out", type=Path, default=REPO / "gpu_data", help="the packed image folder (git-ignored)")
-    parser.add_argument("--max-mb", type=float, default=28.0, help="cap on the packed images, in MB (1e6 bytes)")
+    parser.add_argument("--max-mb", type=float, default=46.0, help="cap on the packed images, in MB (1e6 bytes)")
     parser.add_argument("--limit", type=int, help="at most N images per set (tests)")
     parser.add_argument("--wheels", type=Path, default=REPO / "gpu_wheels", help="the wheel folder (git-ignored)")
     parser.add_argument("--transformers", default="5.24.0", help="transformers version of the wheel")

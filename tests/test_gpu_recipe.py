@@ -67,6 +67,21 @@ def test_gpu_configs_are_paper_sized_and_use_only_packed_data() -> None:
         assert overrides in ({}, {"embed_dim": 60, "depths": [6] * 4, "num_heads": [6] * 4})
 
 
+def test_packing_refuses_a_cap_that_leaves_a_training_set_empty(tmp_path: Path, capsys) -> None:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")
+    data = tmp_path / "gpu_data"
+    pack = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--out", str(data), "--no-wheel", "--limit", "2"]
+    subprocess.run(pack, check=True, capture_output=True)
+    # room for everything but BSDS500_test, which BSDS500_train fills before it
+    cap = sum(f.stat().st_size for f in data.rglob("*") if f.is_file() and f.parent.name != "BSDS500_test") + 1
+    done = subprocess.run([*pack, "--max-mb", str(cap / 1e6)], capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    message = f"error: --max-mb {cap / 1e6:g} leaves no room for BSDS500_test (the configs train on it)"
+    assert done.stderr.strip() == message
+    assert len(list((data / "BSDS500_train").iterdir())) == 2
+
+
 def _wheel(folder: Path, module: str) -> Path:
     """A minimal pure-Python wheel holding an empty `module` (a stand-in for a carried one, without the network)."""
     wheel = folder / f"{module}-1.0-py3-none-any.whl"
@@ -192,7 +207,7 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
 
 
 @pytest.mark.slow
-def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path) -> None:
+def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> None:
     if not SHARED.is_dir():
         pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")
     pack = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--out", str(tmp_path / "gpu_data")]
@@ -209,7 +224,7 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path) -> None:
     assert all(p.stat().st_size < 16 * 2**20 for p in out.iterdir())
     summary = json.loads((out / "summary.json").read_text())["models"]
     assert {m: s["end_step"] for m, s in summary.items()} == dict.fromkeys(lease.MODELS, 2)
-    for name in ("DIV2K_train_HR_crops128", "BSDS500_train"):  # each LR image is its HR image's bicubic x4
+    for name in ("DIV2K_train_HR_crops128", "BSDS500_train", "BSDS500_test"):  # LR: each HR image's bicubic x4
         hr_files = sorted((tmp_path / "gpu_data" / name).iterdir())
         lr_files = sorted((tmp_path / "gpu_lr" / f"{name}_x4").iterdir())
         assert [p.stem for p in lr_files] == [p.stem for p in hr_files]
@@ -254,6 +269,20 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path) -> None:
         == 0
     )
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (tmp_path / "out2" / "sr-x4.tar").read_bytes()
+    # ... and never replaces a carried tar by an earlier step's (a lease that started afresh), unless forced
+    only_sr = tmp_path / "out1-sr"
+    only_sr.mkdir()
+    assert lease.pack(tmp_path / "restored", only_sr / "sr-x4.tar") == 2  # step 2, not finished
+    collect = ["collect", str(only_sr), "--ckpt", str(tmp_path / "ckpt3"), "--runs", str(tmp_path / "runs4")]
+    capsys.readouterr()
+    assert lease.main(collect) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: sr-x4.tar holds step 2, {tmp_path / 'ckpt3' / 'sr-x4.tar'} step {run['end_step']}: kept "
+        "(--force replaces it)"
+    )
+    assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (tmp_path / "out2" / "sr-x4.tar").read_bytes()
+    assert lease.main([*collect, "--force"]) == 0
+    assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (only_sr / "sr-x4.tar").read_bytes()
     step_dir = tmp_path / "runs3" / "sr-x4" / "checkpoints" / f"step-{run['end_step']:08d}"
     ema = torch.load(step_dir / "custom_checkpoint_1.pkl", weights_only=True)
     assert all(torch.equal(ema[k], v) for k, v in load_model(str(step_dir)).state_dict().items())
