@@ -692,6 +692,8 @@ def test_ema_warm_up_forgets_the_initial_weights():
         model.weight.fill_(2.0)
     late.update(model, 10_000)  # past the warm-up, the configured decay applies
     assert torch.allclose(late.model.weight, torch.full((2, 2), 1.001), atol=1e-6)
+    with pytest.raises(ValueError, match="^EMA of 2 tensors updated from a model of 1$"):
+        late.update(torch.nn.Linear(2, 2, bias=False), 1)
 
 
 def test_resumed_schedule_follows_the_current_config():

@@ -117,8 +117,11 @@ class EMA:
     def update(self, model: torch.nn.Module, step: int) -> None:
         """Fold in the weights after optimizer step `step` (0-based)."""
         decay = min(self.decay, (1 + step) / (10 + step))
-        for ema, weight in zip(self.model.parameters(), model.parameters(), strict=True):
-            ema.lerp_(weight.detach(), 1.0 - decay)
+        ema, weights = list(self.model.parameters()), [w.detach() for w in model.parameters()]
+        if len(ema) != len(weights):
+            raise ValueError(f"EMA of {len(ema)} tensors updated from a model of {len(weights)}")
+        # One multi-tensor kernel on a GPU rather than one per tensor (~170 for SwinIR-S, every step).
+        torch._foreach_lerp_(ema, weights, 1.0 - decay)
 
 
 @dataclass
