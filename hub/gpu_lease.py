@@ -21,9 +21,10 @@ compiled where the probe says that makes more steps before the budget, compile t
 trainer fails).
 
 NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
-Back here, `python hub/gpu_lease.py collect FILES_AT` files the returned tars into gpu_ckpt/ (the next lease's
-carry) and unpacks them into runs/gpu/NAME/: a finished model for hub/bundle_default.py, an unfinished one's
-checkpoint (its EMA model in checkpoints/step-N/model/, which `swinir-hf eval --model` takes) to score.
+Before it, `python hub/gpu_lease.py plan --models NAME` prints the `carry` list and checks what the call would send
+against its 64 MiB. Back here, `python hub/gpu_lease.py collect FILES_AT` files the returned tars into gpu_ckpt/ (the
+next lease's carry) and unpacks them into runs/gpu/NAME/: a finished model for hub/bundle_default.py, an unfinished
+one's checkpoint (its EMA model in checkpoints/step-N/model/, which `swinir-hf eval --model` takes) to score.
 """
 
 from __future__ import annotations
@@ -379,6 +380,53 @@ def collect(args: argparse.Namespace) -> int:
     return status
 
 
+CARRY_LIMIT = 64 * 2**20  # what one `run` call may send: the working tree and the carried paths together
+
+
+def _tree_bytes(repo: Path) -> int:
+    """Bytes of the working tree that a `run` call sends: tracked and untracked, not ignored, files."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=repo,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    return sum((repo / os.fsdecode(p)).stat().st_size for p in listed if p and (repo / os.fsdecode(p)).is_file())
+
+
+def _bytes(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def plan(args: argparse.Namespace) -> int:
+    """Here, before a lease: the `carry` list for `--models` and what it sends, checked against the 64 MiB."""
+    models, repo = args.models.split(","), args.repo.resolve()
+    tars = [args.ckpt / f"{m}.tar" for m in models]
+    for name, tar in zip(models, tars, strict=True):
+        if not tar.is_file():
+            print(f"note: no {tar}: {name} would start from step 0")
+    carry = [args.data, args.wheels] + [tar for tar in tars if tar.is_file()]
+    for path in carry[:2]:
+        if not path.is_dir():
+            print(f"error: no {path}: run hub/pack_gpu_data.py first", file=sys.stderr)
+            return 1
+    for path in carry:
+        if not path.resolve().is_relative_to(repo):
+            print(f"error: {path} is outside {repo}: a lease carries only paths in it", file=sys.stderr)
+            return 1
+    names = [str(p.resolve().relative_to(repo)) for p in carry]
+    sizes = {"working tree": _tree_bytes(repo)} | {name: _bytes(p) for name, p in zip(names, carry, strict=True)}
+    for what, size in sizes.items():
+        print(f"{what}: {size / 2**20:.1f} MiB")
+    total = sum(sizes.values())
+    print(f"in all: {total / 2**20:.1f} MiB of {CARRY_LIMIT / 2**20:.0f}")
+    print("carry: " + json.dumps(names))
+    if total > CARRY_LIMIT:
+        print("error: over the limit: train fewer models per lease, or pack less (--max-mb)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -404,12 +452,20 @@ def main(argv: list[str] | None = None) -> int:
     got.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the next lease's carry folder")
     got.add_argument("--runs", type=Path, default=REPO / "runs" / "gpu", help="where finished models go")
     got.add_argument("--force", action="store_true", help="replace a carried tar even by one of an earlier step")
+    ahead = sub.add_parser("plan", help="here: the carry list of a lease of --models, and its size")
+    ahead.add_argument("--models", default="sr-x4", help="comma-separated models the lease trains (default: sr-x4)")
+    ahead.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the carried tars")
+    ahead.add_argument("--data", type=Path, default=REPO / "gpu_data", help="the packed images")
+    ahead.add_argument("--wheels", type=Path, default=REPO / "gpu_wheels", help="the carried wheels")
+    ahead.add_argument("--repo", type=Path, default=REPO, help="the checkout a run call sends (default: this one)")
     args = parser.parse_args(argv)
     if args.command == "collect":
         return collect(args)
     for name in (args.models or "").split(","):
         if name and name not in MODELS:
             parser.error(f"unknown model {name!r}; models: {', '.join(MODELS)}")
+    if args.command == "plan":
+        return plan(args)
     if args.device == "cuda" and not torch.cuda.is_available():  # the trainers would quietly run on the CPU
         parser.error("--device cuda, but torch sees no CUDA device here; --device cpu for a dry run")
     return run_lease(args)

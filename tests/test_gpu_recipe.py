@@ -146,6 +146,38 @@ def test_lease_summary_gives_the_runs_own_max_steps(tmp_path: Path) -> None:
     assert summary["real-sr-x4"]["max_steps"] == lease._config("real-sr-x4")["train"]["max_steps"]  # never started
 
 
+def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: Path, capsys) -> None:
+    """`gpu_lease.py plan`: the paths to carry for the models a lease trains, and their size with the working
+    tree's (tracked and untracked files, not ignored ones) against the 64 MiB a `run` call sends."""
+    lease = _lease_module()
+    repo = tmp_path / "repo"
+    for folder in ("gpu_data/set", "gpu_wheels", "gpu_ckpt"):
+        (repo / folder).mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("gpu_*/\nbig.bin\n")
+    (repo / "code.py").write_bytes(b"x" * 2**20)  # untracked, not ignored: sent
+    with open(repo / "big.bin", "wb") as f:  # ignored: stays
+        f.truncate(100 * 2**20)
+    with open(repo / "gpu_data" / "set" / "a.png", "wb") as f:
+        f.truncate(52 * 2**20)
+    for name in ("sr-x4", "sr-x2"):
+        with open(repo / "gpu_ckpt" / f"{name}.tar", "wb") as f:
+            f.truncate(6 * 2**20)
+    folders = ["--repo", str(repo), "--ckpt", str(repo / "gpu_ckpt"), "--data", str(repo / "gpu_data")]
+    folders += ["--wheels", str(repo / "gpu_wheels")]
+    assert lease.main(["plan", *folders, "--models", "sr-x4,real-sr-x4"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: no {repo / 'gpu_ckpt' / 'real-sr-x4.tar'}: real-sr-x4 would start from step 0" in out
+    assert "in all: 59.0 MiB of 64" in out  # 1 + 52 + 6, and the .gitignore's bytes
+    assert 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
+    assert lease.main(["plan", *folders, "--models", "sr-x4,sr-x2"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: over the limit: train fewer models per lease, or pack less (--max-mb)"
+    )
+    assert lease.main(["plan", *folders[:-2], "--wheels", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path} is outside {repo}: a lease carries only paths in it"
+
+
 def test_lease_trains_compiled_only_where_that_makes_more_steps_before_its_budget() -> None:
     lease = _lease_module()
 
