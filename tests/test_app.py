@@ -469,6 +469,66 @@ def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
     assert after.size == (240, 200)
 
 
+def test_no_settings_change_enables_restore_while_the_sessions_job_runs():
+    # A change of scale, model, level, path, task or upload during a job made Restore interactive again whenever
+    # the plan could run: a second click started a second job in the same session.
+    demo = RestorationDemo(defaults_dir=menu.DEFAULTS_DIR)  # the bundled models: every task runs offline
+    path = str(EXAMPLE)
+    changes = (
+        (demo.on_upload, (path, SR, 4, AUTO, None, "")),
+        (demo.on_task, (path, SR, "")),
+        (demo.on_settings, (path, SR, 4, AUTO, None, "")),
+        (demo.on_model, (path, SR, 2, "sr-x4 · bundled", None, "")),
+    )
+    for callback, args in changes:
+        *_, plan, restore_button = callback(*args, True)
+        # The plan line and the other controls still follow the change.
+        assert plan == "Model: sr-x4 · bundled · 120×100 → 480×400", callback
+        assert restore_button["interactive"] is False, callback
+        assert callback(*args, False)[-1]["interactive"] is True  # the same change with no job running
+        assert callback(*args)[-1]["interactive"] is True  # busy defaults to False (the callbacks called directly)
+
+
+def test_restore_follows_the_settings_of_when_the_job_ends(demo):
+    # idle() re-enabled Restore whatever the controls said by then (the upload cleared during the job, say).
+    busy, restore_button, cancel_button = demo.on_idle(str(EXAMPLE), SR, 2, AUTO, None, "")
+    assert busy is False and restore_button["interactive"] is True and cancel_button["interactive"] is False
+    cleared = demo.on_idle(None, SR, 2, AUTO, None, "")
+    assert cleared[0] is False and cleared[1]["interactive"] is False and cleared[2]["interactive"] is False
+    offline = (str(EXAMPLE), SR, 4, AUTO, None, "")  # ×4 chosen during the job: only a Hub model, offline
+    assert demo.on_idle(*offline)[1] == demo.on_settings(*offline)[-1] == gr.update(interactive=False)
+    # Cancel leaves the buttons to on_idle, which the page runs when the cancelled job ends: it set Restore on.
+    assert demo.cancel(session("nobody")) == "**Cancelled.** Press Restore to run again."
+
+
+def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
+    from swinir_hf.demo.layout import running
+
+    page = demo.build()
+    by_id = {getattr(b, "elem_id", None): b for b in page.blocks.values()}
+    restore_button, cancel_button = by_id["restore-button"], by_id["cancel-button"]
+    (busy,) = [b for b in page.blocks.values() if isinstance(b, gr.State)]
+    fns = {fn.name: fn for fn in page.fns.values() if fn.fn is not None}
+    assert fns["running"].fn is running and fns["running"].outputs == [busy, restore_button, cancel_button]
+    job = next(fn for fn in page.fns.values() if fn.api_name == "restore_in_page")
+    assert job.trigger_after == fns["running"]._id
+    # The job's end, whatever it was (an error, Cancel), clears the flag and sets the buttons from the controls.
+    idle = fns["on_idle"]
+    assert idle.trigger_after == job._id and not (idle.trigger_only_on_success or idle.trigger_only_on_failure)
+    assert idle.outputs == [busy, restore_button, cancel_button] and len(idle.inputs) == 6
+    # Every other event that sets Restore is a control callback that sees the flag.
+    for fn in page.fns.values():
+        if restore_button in fn.outputs and fn.name not in ("running", "on_idle"):
+            assert fn.name in ("on_upload", "on_task", "on_settings", "on_model") and fn.inputs[-1] is busy, fn.name
+    # /cancel sets only the result line, and the public endpoints keep their parameters and results.
+    assert fns["cancel"].outputs == [by_id["info"]]
+    api = page.get_api_info()["named_endpoints"]
+    assert sorted(api) == ["/cancel", "/restore"]
+    assert api["/cancel"]["parameters"] == [] and [r["label"] for r in api["/cancel"]["returns"]] == ["Info"]
+    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision".split(", ")
+    assert [p["parameter_name"] for p in api["/restore"]["parameters"]] == names
+
+
 def test_cancel_while_loading_the_model_stops_before_restoring(model_dir, tmp_path, monkeypatch):
     demo = RestorationDemo(extra_models=[str(model_dir)], defaults_dir=tmp_path)
     loading, loaded = threading.Event(), threading.Event()

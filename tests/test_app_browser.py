@@ -206,6 +206,45 @@ def test_cancel_and_a_non_image_upload(browser, server, tmp_path):
     page.close()
 
 
+def test_settings_changed_during_a_job_leave_restore_off_until_it_ends(browser, server, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, server, DESKTOP)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (320, 320, 3), dtype=np.uint8)).save(photo)
+    upload(page, photo, "Input 320×320 RGB 8-bit")
+    page.locator("#advanced").get_by_text("Advanced").click()
+    page.get_by_label("Self-ensemble ×8").check()  # a job long enough to change the settings during it
+    restore, cancel, plan = page.locator("#restore-button"), page.locator("#cancel-button"), page.locator("#plan")
+    restore.click()
+    expect(cancel).to_be_enabled()
+    # A settings change during the job updates the plan line but leaves Restore off: it made Restore clickable,
+    # and a second click started a second job in this session.
+    page.locator("#task").get_by_text("Clean image: enlarge").click()
+    expect(plan).to_contain_text("sr-x4 · bundled · 320×320 → 1280×1280")
+    expect(restore).to_be_disabled()
+    page.locator("#scale").get_by_text("×2").click()
+    expect(plan).to_contain_text("sr-x2 · bundled · 320×320 → 640×640")
+    expect(restore).to_be_disabled()
+    expect(cancel).to_be_enabled()  # the job still runs
+    cancel.click()
+    expect(page.locator("#info")).to_contain_text("Cancelled.")
+    expect(cancel).to_be_disabled()
+    expect(restore).to_be_enabled()  # the settings now can run
+
+    # The upload cleared during the next job: when it ends, Restore follows the settings (no image: off).
+    restore.click()
+    expect(cancel).to_be_enabled()
+    page.locator("#upload").get_by_role("button", name=re.compile("clear", re.IGNORECASE)).first.click()
+    expect(page.locator("#input-info")).to_be_empty()
+    expect(plan).to_have_text("Model: sr-x2 · bundled")
+    expect(cancel).to_be_enabled()  # the job still runs
+    cancel.click()
+    expect(cancel).to_be_disabled()  # the job's end sets both buttons at once
+    expect(restore).to_be_disabled()
+    page.close()
+
+
 def test_phone_layout_scrolls_to_the_result(browser, server):
 
     page = open_page(browser, server, PHONE)

@@ -130,9 +130,12 @@ class RestorationDemo:
             "pixels": data.pixels,
         }
 
-    def controls(self, info: dict, task: str, scale, model, level, custom_path, *, follow_model: bool = False) -> tuple:
+    def controls(
+        self, info: dict, task: str, scale, model, level, custom_path, *, follow_model: bool = False, busy: bool = False
+    ) -> tuple:
         """Updates of (scale, model list, level, path box, plan line, Restore) for the current controls: a model
-        sets the scale; another scale goes back to the automatic model."""
+        sets the scale; another scale goes back to the automatic model. While this session's job runs (`busy`),
+        Restore stays off whatever the plan: a second click would start a second job."""
         entry = self.menu.entry(task, model) if model not in (None, AUTO, CUSTOM) else None
         if follow_model and entry is not None:
             scale = entry.scale
@@ -152,7 +155,7 @@ class RestorationDemo:
             gr.update(visible=bool(levels), choices=levels, value=plan.level, label=LEVEL_LABELS.get(task, "Level")),
             gr.update(visible=model == CUSTOM),
             self.plan_text(plan, info),
-            gr.update(interactive=problem is None and bool(info.get("size"))),
+            gr.update(interactive=not busy and problem is None and bool(info.get("size"))),
         )
 
     def plan_text(self, plan: Plan, info: dict) -> str:
@@ -174,7 +177,10 @@ class RestorationDemo:
         read as under it ('1.0 megapixels; this demo takes up to 1.05')."""
         return f"This image is {w}×{h} = {w * h:,} pixels; this demo takes up to {self.max_pixels:,}"
 
-    def on_upload(self, path, task, scale, model, level, custom_path) -> tuple:
+    # The control callbacks' last input, `busy`, is the page's per-session flag: True from Restore's click until the
+    # job ends (`on_idle`).
+
+    def on_upload(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
         """The upload's preview, its one-line description (or the problem), the shrink offer, and the controls."""
         info = self.inspect(path)
         if info.get("too_big"):
@@ -193,17 +199,24 @@ class RestorationDemo:
             gr.update(value=shown, visible=shown is not None),
             text,
             gr.update(visible=bool(info.get("too_big"))),
-            *self.controls(info, task, scale, model, None, custom_path),
+            *self.controls(info, task, scale, model, None, custom_path, busy=busy),
         )
 
-    def on_task(self, path, task, custom_path) -> tuple:
-        return self.controls(self.inspect_light(path), task, None, AUTO, None, custom_path)
+    def on_task(self, path, task, custom_path, busy: bool = False) -> tuple:
+        return self.controls(self.inspect_light(path), task, None, AUTO, None, custom_path, busy=busy)
 
-    def on_settings(self, path, task, scale, model, level, custom_path) -> tuple:
-        return self.controls(self.inspect_light(path), task, scale, model, level, custom_path)
+    def on_settings(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
+        return self.controls(self.inspect_light(path), task, scale, model, level, custom_path, busy=busy)
 
-    def on_model(self, path, task, scale, model, level, custom_path) -> tuple:
-        return self.controls(self.inspect_light(path), task, scale, model, level, custom_path, follow_model=True)
+    def on_model(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
+        info = self.inspect_light(path)
+        return self.controls(info, task, scale, model, level, custom_path, follow_model=True, busy=busy)
+
+    def on_idle(self, path, task, scale, model, level, custom_path) -> tuple[bool, dict, dict]:
+        """The job has ended (done, failed or cancelled): (busy off, Restore as a settings change would set it for
+        the controls now, which may have changed during the job, Cancel off)."""
+        restore_button = self.on_settings(path, task, scale, model, level, custom_path)[-1]
+        return False, restore_button, gr.update(interactive=False)
 
     def inspect_light(self, path: str | None) -> dict:
         """`inspect` without the pixels: the control callbacks need only the facts about the image."""
@@ -335,13 +348,14 @@ class RestorationDemo:
         except (RuntimeError, ValueError, MemoryError) as err:
             raise user_error(f"Restoration failed: {err}") from None
 
-    def cancel(self, request: gr.Request) -> tuple[str, dict, dict]:
+    def cancel(self, request: gr.Request) -> str:
         """Stop this session's restoration: the model stops at its next Swin block; a job still waiting for a
         worker or loading its model stops before it runs."""
         event = self._cancels.get(request.session_hash)
         if event is not None:
             event.set()
-        return "**Cancelled.** Press Restore to run again.", gr.update(interactive=True), gr.update(interactive=False)
+        # The page's buttons are set by `on_idle`, which the cancelled job's end runs.
+        return "**Cancelled.** Press Restore to run again."
 
     def _output_path(self, name: str) -> Path:
         """A fresh folder per result (users may restore files of the same name at once); old ones are removed."""

@@ -160,20 +160,27 @@ def _examples(demo: RestorationDemo, c: dict) -> None:
 
 
 def _wire(demo: RestorationDemo, c: dict, comparison, download, info) -> None:
-    """Connect the controls to `demo`'s callbacks: the page's events are private, `/restore` and `/cancel` public."""
+    """Connect the controls to `demo`'s callbacks: the page's events are private, `/restore` and `/cancel` public.
+
+    `busy` is this session's flag, on from Restore's click until its job ends: the control callbacks take it and
+    leave Restore off meanwhile, and `on_idle` sets Restore from the controls as they are when the job ends.
+    """
+    busy = gr.State(False)
     settings = [c["file"], c["task"], c["scale"], c["model"], c["level"], c["custom"]]
     controls = [c["scale"], c["model"], c["level"], c["custom"], c["plan"], c["run"]]
     quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
-    c["file"].change(demo.on_upload, settings, [c["preview"], c["input_info"], c["shrink"], *controls], **quiet)
-    c["task"].input(demo.on_task, [c["file"], c["task"], c["custom"]], controls, **quiet)
+    uploaded = [c["preview"], c["input_info"], c["shrink"], *controls]
+    c["file"].change(demo.on_upload, [*settings, busy], uploaded, **quiet)
+    c["task"].input(demo.on_task, [c["file"], c["task"], c["custom"], busy], controls, **quiet)
     for control in (c["scale"], c["level"], c["custom"]):
-        control.input(demo.on_settings, settings, controls, **quiet)
-    c["model"].input(demo.on_model, settings, controls, **quiet)
+        control.input(demo.on_settings, [*settings, busy], controls, **quiet)
+    c["model"].input(demo.on_model, [*settings, busy], controls, **quiet)
     c["shrink"].click(demo.shrink_upload, c["file"], c["file"], api_visibility="private")
     options = [c["tile"], c["overlap"], c["ensemble"], c["precision"]]
     results = [comparison, download, info]
     shared = dict(concurrency_limit=demo.concurrency, concurrency_id="restore")
-    start = c["run"].click(running, None, [c["run"], c["stop"]], **quiet)
+    buttons = [busy, c["run"], c["stop"]]
+    start = c["run"].click(running, None, buttons, **quiet)
     job = start.then(
         demo.restore,
         settings + options,
@@ -183,19 +190,14 @@ def _wire(demo: RestorationDemo, c: dict, comparison, download, info) -> None:
         show_progress_on=[comparison],
         **shared,
     )
-    job.then(idle, None, [c["run"], c["stop"]], js=SCROLL_TO_RESULT_JS, **quiet)
+    # After the job, however it ended: the page also runs these when Cancel cancels it.
+    job.then(demo.on_idle, settings, buttons, **quiet)
+    job.then(None, js=SCROLL_TO_RESULT_JS, queue=False)
     api_settings = [c["file"], c["task"], c["api_scale"], c["api_model"], c["api_level"], c["custom"]]
     api_job = c["api_run"].click(demo.restore, api_settings + options, results, api_name="restore", **shared)
-    c["stop"].click(
-        demo.cancel, None, [info, c["run"], c["stop"]], cancels=[job, api_job], queue=False, api_name="cancel"
-    )
+    c["stop"].click(demo.cancel, None, info, cancels=[job, api_job], queue=False, api_name="cancel")
 
 
-def running() -> tuple[dict, dict]:
-    """Button states while a job runs: Restore off, Cancel on."""
-    return gr.update(interactive=False), gr.update(interactive=True)
-
-
-def idle() -> tuple[dict, dict]:
-    """Button states with nothing running."""
-    return gr.update(interactive=True), gr.update(interactive=False)
+def running() -> tuple[bool, dict, dict]:
+    """(busy, Restore, Cancel) while a job runs: busy, Restore off, Cancel on."""
+    return True, gr.update(interactive=False), gr.update(interactive=True)
