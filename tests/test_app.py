@@ -430,6 +430,33 @@ def test_authors_pth_through_the_path_box(demo, shared):
     assert after.size == (240, 200) and "lightweight_sr_x2.pth" in info
 
 
+def test_overlap_0_in_tiles_says_the_tiles_were_not_blended(demo, tmp_path):
+    # Overlap 0 turns off the blending of neighbouring tiles, which only the server log said.
+    from swinir_hf.demo.callbacks import NO_BLEND_NOTE
+
+    page = demo.build()
+    (overlap,) = [b for b in page.blocks.values() if getattr(b, "label", None) == "Tile overlap (pixels)"]
+    assert "0 turns the blending off, so seams may show" in overlap.info
+    wide = tmp_path / "wide.png"  # 32×16: two 16-pixel tiles
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 32, 3), dtype=np.uint8)).save(wide)
+    assert NO_BLEND_NOTE == "⚠ run in tiles with overlap 0: the tiles were not blended, so seams may show"
+    assert run(demo, wide, tile="16", overlap=0)[2].endswith(f" · {NO_BLEND_NOTE}")
+    # Blended tiles, or overlap 0 on a whole-image run (also an ensemble's passes rotated to 16×32), say nothing.
+    for options in (
+        dict(tile="16", overlap=8),
+        dict(tile="none", overlap=0),
+        dict(tile="auto", overlap=0),  # it fits the memory budget: one pass
+        dict(tile="none", overlap=0, ensemble=True),
+    ):
+        assert "blended" not in run(demo, wide, **options)[2], options
+    # An out-of-memory retry goes from the whole image to tiles: the job counts as tiled.
+    job = Job(report=lambda *_: None, blocks_per_forward=2, image_hw=(64, 48))
+    job.on_forward(torch.Size([1, 3, 48, 64]))  # a rotated whole-image pass
+    assert not job.tiled
+    job.on_forward(torch.Size([1, 3, 32, 48]))
+    assert job.tiled
+
+
 def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
     model = demo.models.get(str(model_dir))
     blocks = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]

@@ -59,6 +59,8 @@ from .uploads import (
 )
 
 OUTPUT_MAX_AGE_S = 3600
+# The result line's note when a job ran in tiles with overlap 0 (the engine only logs it).
+NO_BLEND_NOTE = "⚠ run in tiles with overlap 0: the tiles were not blended, so seams may show"
 
 
 def parse_tile(value: str | int | None) -> int | str | None:
@@ -297,6 +299,8 @@ class RestorationDemo:
         info += frames_note(path)
         if after.size != size_of(data.pixels):
             info += " · *before*: the input enlarged with bicubic interpolation"
+        if job.tiled and int(overlap) == 0:
+            info += f" · {NO_BLEND_NOTE}"
         return (before, after), str(out), info
 
     def _check_precision(self, precision: str) -> None:

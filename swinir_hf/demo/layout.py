@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 TILE_CHOICES = [("Automatic", "auto"), ("Whole image (no tiles)", "none"), "128", "256", "512"]
+OVERLAP_INFO = "Shared by neighbouring tiles and blended; 0 turns the blending off, so seams may show"
 # Scrolls the result to the top when it starts in the lower half of the screen (on a phone: below Restore).
 SCROLL_TO_RESULT_JS = """() => {
   const el = document.getElementById('comparison');
@@ -115,7 +116,7 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
             allow_custom_value=True,
             label="Tile size (input pixels; bounds memory on large images)",
         )
-        c["overlap"] = gr.Slider(0, 64, value=32, step=2, label="Tile overlap (pixels)")
+        c["overlap"] = gr.Slider(0, 64, value=32, step=2, label="Tile overlap (pixels)", info=OVERLAP_INFO)
         c["ensemble"] = gr.Checkbox(False, label="Self-ensemble ×8 (SwinIR+: slightly better, 8× slower)")
         c["precision"] = gr.Radio(precisions(demo.device), value="auto", label="Precision")
     # The API's Restore: gradio checks a Radio's value against the choices the page was built with (the first

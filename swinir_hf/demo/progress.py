@@ -28,7 +28,8 @@ class Job:
     """One running restoration as the model hooks see it: its cancel flag and its progress.
 
     Progress counts Swin blocks: the first forward's input shape tells how many tiles (forwards) the image needs,
-    so the bar moves per block in every mode (whole image, tiles, ensemble passes).
+    so the bar moves per block in every mode (whole image, tiles, ensemble passes). `tiled` says whether any
+    forward ran on less than the whole image, i.e. the engine ran in tiles.
     """
 
     report: Callable[[float, str], None]
@@ -40,10 +41,14 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     forwards: int | None = None
     blocks_done: int = 0
+    tiled: bool = False
     started: float = field(default_factory=time.perf_counter)
     _last_report: float = 0.0
 
     def on_forward(self, shape: torch.Size) -> None:
+        # By area: an ensemble pass rotated 90° has the whole image's. Every forward counts, as an out-of-memory
+        # retry goes from the whole image to tiles.
+        self.tiled = self.tiled or shape[-2] * shape[-1] < self.image_hw[0] * self.image_hw[1]
         if self.forwards is None:
             self.forwards = forwards_needed(shape, self.image_hw, self.images, self.overlap) * self.passes
 
