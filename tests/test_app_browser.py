@@ -115,6 +115,26 @@ def slider_sizes(page) -> list[list[int]]:
     return images.evaluate_all("els => els.map(e => [e.naturalWidth, e.naturalHeight])")
 
 
+# Every visible control (and every cell of the examples table) whose box leaves the page's width: what a phone
+# user could not see without scrolling sideways, including inside a box that scrolls (the examples table did).
+OUTSIDE_WIDTH_JS = """() => {
+  const controls = 'button, input, select, textarea, label, [role=radio], [role=radiogroup], [role=listbox], '
+    + '[role=option], th, td, .block';
+  return [...document.querySelectorAll(controls)].flatMap(el => {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === 'hidden') return [];
+    if (r.left >= -0.5 && r.right <= window.innerWidth + 0.5) return [];
+    const name = (el.id ? '#' + el.id : el.tagName.toLowerCase()) + ' ' + (el.innerText || '').trim().slice(0, 30);
+    return [`${name} (${Math.round(r.left)} to ${Math.round(r.right)} px)`];
+  });
+}"""
+
+
+def assert_within_width(page) -> None:
+    outside = page.evaluate(OUTSIDE_WIDTH_JS)
+    assert outside == [], f"beyond the {page.viewport_size['width']} px width: {outside}"
+
+
 def shoot(page, name: str, full_page: bool = False) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
@@ -246,11 +266,16 @@ def test_settings_changed_during_a_job_leave_restore_off_until_it_ends(browser, 
 
 
 def test_phone_layout_scrolls_to_the_result(browser, server):
+    from playwright.sync_api import expect
 
     page = open_page(browser, server, PHONE)
+    # Every control fits the phone's width: the examples table's Scale column sat off-screen.
+    expect(page.locator("#examples")).to_contain_text("Scale")
+    assert_within_width(page)
     upload(page, EXAMPLES / "church_x2_downscaled.png", "Input 120×100 RGB 8-bit")
     page.locator("#task").get_by_text("Clean image: enlarge").click()  # the page opens on Photo (×4 offline)
     page.locator("#scale").get_by_text("×2").click()
+    assert_within_width(page)
     # One column: the result sits below Restore, so it is scrolled into view when it arrives.
     restore_box = page.locator("#restore-button").bounding_box()
     assert page.locator("#comparison").bounding_box()["y"] > restore_box["y"]
@@ -265,6 +290,16 @@ def test_phone_layout_scrolls_to_the_result(browser, server):
     shot = shoot(page, "phone-result")
     with Image.open(shot) as image:
         assert image.size == (PHONE["width"], PHONE["height"])
+    assert_within_width(page)
+    # The Advanced panel open, and the Level selector beside Scale (an authors' denoiser: σ 15 / 25 / 50).
+    page.locator("#task").get_by_text("Noisy: remove noise").click()
+    page.locator("#advanced").get_by_text("Advanced").click()
+    page.locator("#model input").click()
+    page.get_by_role("option", name=re.compile("SwinIR-M colour · authors")).click()
+    expect(page.locator("#level")).to_contain_text("50")
+    expect(page.get_by_label("Tile overlap (pixels)", exact=False).first).to_be_visible()
+    assert_within_width(page)
+    shoot(page, "phone-advanced", full_page=True)
     page.close()
 
 

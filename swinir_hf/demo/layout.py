@@ -24,7 +24,12 @@ SCROLL_TO_RESULT_JS = """() => {
   const r = el && el.getBoundingClientRect();
   if (r && (r.top < 0 || r.top > window.innerHeight / 2)) el.scrollIntoView({block: 'start'});
 }"""
-CSS = "#plan p, #input-info p {margin: 0} #restore-button {min-height: 48px}"
+# The examples table's headers and file names keep to one line in gradio's style: on a phone its last column, Scale,
+# sat off-screen (the table scrolled inside its box). They wrap here, file names anywhere (they have no spaces).
+CSS = (
+    "#plan p, #input-info p {margin: 0} #restore-button {min-height: 48px} "
+    "#examples th {white-space: normal} #examples td div {white-space: normal; overflow-wrap: anywhere}"
+)
 
 
 class Page(gr.Blocks):
@@ -157,6 +162,7 @@ def _examples(demo: RestorationDemo, c: dict) -> None:
             rows,
             inputs=[c["file"], c["task"], c["scale"]],
             label="Examples (crops of BSDS500 training images: downscaled, noisy, JPEG-compressed)",
+            elem_id="examples",
         )
 
 
