@@ -265,6 +265,23 @@ def test_settings_changed_during_a_job_leave_restore_off_until_it_ends(browser, 
     page.close()
 
 
+def test_a_failed_job_ends_like_any_other(browser, server):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, server, DESKTOP)
+    upload(page, EXAMPLES / "church_x2_downscaled.png", "Input 120×100 RGB 8-bit")
+    page.locator("#advanced").get_by_text("Advanced").click()
+    tile = page.get_by_label("Tile size", exact=False).first
+    tile.fill("big")
+    tile.press("Enter")
+    page.locator("#restore-button").click()
+    expect(page.get_by_text("Tile size must be").first).to_be_visible(timeout=30_000)
+    # The buttons were left as the job had set them: Restore off, Cancel on, until the page was reloaded.
+    expect(page.locator("#cancel-button")).to_be_disabled()
+    expect(page.locator("#restore-button")).to_be_enabled()
+    page.close()
+
+
 def test_phone_layout_scrolls_to_the_result(browser, server):
     from playwright.sync_api import expect
 

@@ -197,9 +197,11 @@ def _wire(demo: RestorationDemo, c: dict, comparison, download, info) -> None:
         show_progress_on=[comparison],
         **shared,
     )
-    # After the job, however it ended: the page also runs these when Cancel cancels it.
-    job.then(demo.on_idle, settings, buttons, **quiet)
-    job.then(None, js=SCROLL_TO_RESULT_JS, queue=False)
+    # After the job, however it ended (Cancel counts as a failure). Not one `.then`: gradio 6.31's page runs it after
+    # a success or Cancel but not after an error, which left Restore off and Cancel on.
+    for ended in (job.success, job.failure):
+        ended(demo.on_idle, settings, buttons, **quiet)
+    job.success(None, js=SCROLL_TO_RESULT_JS, queue=False)
     api_settings = [c["file"], c["task"], c["api_scale"], c["api_model"], c["api_level"], c["custom"]]
     api_job = c["api_run"].click(demo.restore, api_settings + options, results, api_name="restore", **shared)
     c["stop"].click(demo.cancel, None, info, cancels=[job, api_job], queue=False, api_name="cancel")
