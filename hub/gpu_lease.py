@@ -355,11 +355,12 @@ def collect(args: argparse.Namespace) -> int:
             final = [m for m in tar.getmembers() if m.name.startswith("final/")]
             if not final:
                 kept = args.ckpt / tar_path.name
-                if kept.is_file() and tar_step(kept) > tar_step(tar_path) and not args.force:
+                new_step, kept_step = tar_step(tar_path), tar_step(kept) if kept.is_file() else -1
+                if kept_step > new_step and not args.force:
                     # A lease that started afresh (its tar not carried) must not replace a longer run's checkpoint.
                     print(
-                        f"error: {tar_path.name} holds step {tar_step(tar_path)}, {kept} step {tar_step(kept)}: "
-                        "kept (--force replaces it)",
+                        f"error: {tar_path.name} holds step {new_step}, {kept} step {kept_step}: kept (--force "
+                        "replaces it)",
                         file=sys.stderr,
                     )
                     status = 1
