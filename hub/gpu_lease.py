@@ -43,6 +43,7 @@ from pathlib import Path
 
 import torch
 from lease_checkpoints import pack, step_folders, tar_step, unpack  # beside this script
+from pack_gpu_data import folder_size
 
 REPO = Path(__file__).resolve().parent.parent
 # Bundled model name → config, in the issue's priority order.
@@ -54,6 +55,8 @@ MODELS = {
     "sr-x2": "gpu_sr_x2",
 }
 MIN_TRANSFORMERS = (5, 18)
+# A trainer's exit statuses that are no failure: finished, or stopped by SIGINT / SIGTERM after saving a checkpoint.
+ENDED_WELL = (0, 130, 143)
 # What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16 (heads padded for CUDA's fused
 # attention), the unfused attention, inductor, CUDA graphs, a doubled batch.
 PROBE_VARIANTS = (
@@ -268,7 +271,7 @@ def pick_compile(rows: list[dict], config: str, seconds: float) -> tuple[str, li
 def failed_compiled(procs: dict[str, subprocess.Popen], picked: dict[str, list[str]]) -> list[str]:
     """The trainers started with picked compile overrides that have ended with an error (not by SIGTERM or SIGINT
     with a checkpoint, nor by finishing)."""
-    return [name for name, proc in procs.items() if picked[name] and proc.poll() not in (None, 0, 130, 143)]
+    return [name for name, proc in procs.items() if picked[name] and proc.poll() not in (None, *ENDED_WELL)]
 
 
 def run_lease(args: argparse.Namespace) -> int:
@@ -290,25 +293,26 @@ def run_lease(args: argparse.Namespace) -> int:
     ]
     subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
     rows = probe(models, args, env) if args.probe else []
-    picked = {}
+    deadline, picked = t0 + args.budget - args.stop_margin, {}
     for name in models:
-        variant, picked[name] = pick_compile(rows, MODELS[name], t0 + args.budget - args.stop_margin - time.monotonic())
+        variant, picked[name] = pick_compile(rows, MODELS[name], deadline - time.monotonic())
         if rows:
             log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked[name]) if picked[name] else ''}")
     start_step = {}
     for name in models:
         carried = args.ckpt / f"{name}.tar"
-        if carried.is_file() and not step_folders(args.runs / name):
-            log(f"{name}: restored step {unpack(carried, args.runs / name)} from {carried}")
-        elif not step_folders(args.runs / name):
-            log(f"{name}: no {carried} carried and no checkpoint here: starts from step 0")
+        if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any carried tar
+            if carried.is_file():
+                log(f"{name}: restored step {unpack(carried, args.runs / name)} from {carried}")
+            else:
+                log(f"{name}: no {carried} carried and no checkpoint here: starts from step 0")
         start_step[name] = _progress(args.runs / name)["step"]
     shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
     procs, started = {}, {}
     for name in models:
         procs[name], _ = launch(name, args, env, shares[name], picked[name])
         started[name] = time.monotonic()
-    deadline, packed, next_pack = t0 + args.budget - args.stop_margin, {}, time.monotonic() + args.pack_every
+    packed, next_pack = {}, time.monotonic() + args.pack_every
     while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
         time.sleep(1.0)
         for name in failed_compiled(procs, picked):
@@ -338,7 +342,7 @@ def run_lease(args: argparse.Namespace) -> int:
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     log(json.dumps(summary["models"]))
     # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
-    return 0 if all(code in (0, 130, 143) for code in info["exit"].values()) else 1
+    return 0 if all(code in ENDED_WELL for code in info["exit"].values()) else 1
 
 
 def collect(args: argparse.Namespace) -> int:
@@ -396,7 +400,7 @@ def _tree_bytes(repo: Path) -> int:
 
 
 def _bytes(path: Path) -> int:
-    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size if path.is_file() else folder_size(path)
 
 
 def plan(args: argparse.Namespace) -> int:

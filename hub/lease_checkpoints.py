@@ -122,7 +122,7 @@ def pack(run: Path, target: Path, train_log: Path | None = None) -> int | None:
     if not found:
         return None
     tensors, meta = compact(found[-1])
-    step = json.loads(bytes.fromhex(meta["files"]["progress.json"]))["step"]
+    step = _step_of(meta)
     tmp = target.with_name(target.name + ".tmp")
     with tarfile.open(tmp, "w") as tar:
         _add_bytes(tar, "compact.safetensors", save(tensors))
@@ -140,11 +140,15 @@ def pack(run: Path, target: Path, train_log: Path | None = None) -> int | None:
     return step
 
 
+def _step_of(meta: dict) -> int:
+    """The step of a compacted checkpoint, from its metadata (`compact`)."""
+    return json.loads(bytes.fromhex(meta["files"]["progress.json"]))["step"]
+
+
 def tar_step(source: Path) -> int:
     """The step of the checkpoint in a tar from `pack`."""
     with tarfile.open(source) as tar:
-        meta = json.loads(tar.extractfile("compact.json").read())
-    return json.loads(bytes.fromhex(meta["files"]["progress.json"]))["step"]
+        return _step_of(json.loads(tar.extractfile("compact.json").read()))
 
 
 def unpack(source: Path, run: Path, rebuild_model: bool = False) -> int:
