@@ -7,7 +7,8 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
 1. makes the trainer importable there: installs the carried gpu_wheels/ it lacks (transformers ≥ 5.18, jsonargparse,
    docstring_parser; training on plain image folders needs no `datasets`, which that machine also lacks);
 2. makes gpu_lr/ (the bicubic x4 LR images of gpu_data/, `pack_gpu_data.py --lr-only`; seconds) and restores each
-   model's checkpoint from the carried gpu_ckpt/NAME.tar into runs/gpu/NAME/checkpoints/;
+   model's checkpoint into runs/gpu/NAME/checkpoints/ from the newer of the carried gpu_ckpt/NAME.tar and the
+   lease state in the working tree, hub/lease_state/NAME.tar;
 3. starts one `python -m swinir_hf.train --config gpu_... --resume latest` process per model on the one GPU;
 4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
    checkpoint), and meanwhile packs every new checkpoint into OUT every `--pack-every` seconds, so that a hard
@@ -23,8 +24,10 @@ trainer fails).
 NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
 Before it, `python hub/gpu_lease.py plan --models NAME` prints the `carry` list and checks what the call would send
 against its 64 MiB. Back here, `python hub/gpu_lease.py collect FILES_AT` files the returned tars into gpu_ckpt/ (the
-next lease's carry) and unpacks them into runs/gpu/NAME/: a finished model for hub/bundle_default.py, an unfinished
-one's checkpoint (its EMA model in checkpoints/step-N/model/, which `swinir-hf eval --model` takes) to score.
+carry of a next call in this session), writes their lean copies (float16 EMA only, ~2 bytes per parameter) into
+hub/lease_state/, which is committed, since ignored folders do not outlive a session, and unpacks them into
+runs/gpu/NAME/: a finished model for hub/bundle_default.py, an unfinished one's checkpoint (its EMA model in
+checkpoints/step-N/model/, which `swinir-hf eval --model` takes) to score.
 """
 
 from __future__ import annotations
@@ -42,10 +45,11 @@ import time
 from pathlib import Path
 
 import torch
-from lease_checkpoints import pack, step_folders, tar_step, unpack  # beside this script
+from lease_checkpoints import lean, pack, step_folders, tar_step, unpack  # beside this script
 from pack_gpu_data import folder_size
 
 REPO = Path(__file__).resolve().parent.parent
+STATE = REPO / "hub" / "lease_state"  # the lean lease state, committed: each model's newest step
 # Bundled model name → config, in the issue's priority order.
 MODELS = {
     "sr-x4": "gpu_sr_x4",
@@ -274,10 +278,17 @@ def failed_compiled(procs: dict[str, subprocess.Popen], picked: dict[str, list[s
     return [name for name, proc in procs.items() if picked[name] and proc.poll() not in (None, *ENDED_WELL)]
 
 
+def restore_source(name: str, ckpt: Path, state: Path) -> Path | None:
+    """The tar a lease restores name from: the newer of the carried one and the lean lease state; the carried one
+    on a tie, as it also holds the raw weights and Adam's moments."""
+    found = [tar for tar in (ckpt / f"{name}.tar", state / f"{name}.tar") if tar.is_file()]
+    return max(found, key=tar_step, default=None)  # max keeps the first of equals
+
+
 def run_lease(args: argparse.Namespace) -> int:
     """The whole lease: environment, restore, train until the budget, stop, pack, summarize."""
     t0 = time.monotonic()
-    for name in ("out", "ckpt", "wheels", "runs", "workdir"):
+    for name in ("out", "ckpt", "state", "wheels", "runs", "workdir"):
         setattr(args, name, getattr(args, name).resolve())
     models = args.models.split(",") if args.models else list(MODELS)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -300,12 +311,12 @@ def run_lease(args: argparse.Namespace) -> int:
             log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked[name]) if picked[name] else ''}")
     start_step = {}
     for name in models:
-        carried = args.ckpt / f"{name}.tar"
-        if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any carried tar
-            if carried.is_file():
-                log(f"{name}: restored step {unpack(carried, args.runs / name)} from {carried}")
+        source = restore_source(name, args.ckpt, args.state)
+        if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any tar
+            if source is not None:
+                log(f"{name}: restored step {unpack(source, args.runs / name)} from {source}")
             else:
-                log(f"{name}: no {carried} carried and no checkpoint here: starts from step 0")
+                log(f"{name}: neither {args.ckpt / name}.tar nor {args.state / name}.tar: starts from step 0")
         start_step[name] = _progress(args.runs / name)["step"]
     shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
     procs, started = {}, {}
@@ -346,8 +357,8 @@ def run_lease(args: argparse.Namespace) -> int:
 
 
 def collect(args: argparse.Namespace) -> int:
-    """Here, after a lease: returned tars → the carry folder and runs/gpu/NAME/checkpoints/ (unfinished runs, to score
-    them); finished models' final/ → runs/gpu/NAME/."""
+    """Here, after a lease: returned tars → lean copies in the lease state (to commit), the carry folder and
+    runs/gpu/NAME/checkpoints/ (unfinished runs, to score them); finished models' final/ → runs/gpu/NAME/."""
     tars = sorted(args.files_at.glob("*.tar"))
     if not tars:  # a mistyped folder would otherwise do nothing, silently
         print(f"error: no NAME.tar in {args.files_at} (the run tool's files_at folder)", file=sys.stderr)
@@ -355,24 +366,27 @@ def collect(args: argparse.Namespace) -> int:
     args.ckpt.mkdir(parents=True, exist_ok=True)
     status = 0
     for tar_path in tars:
+        step = tar_step(tar_path)
+        kept = {p: tar_step(p) for p in (args.ckpt / tar_path.name, args.state / tar_path.name) if p.is_file()}
+        later = [(p, kept_step) for p, kept_step in kept.items() if kept_step > step]
+        if later and not args.force:
+            # A lease that started afresh (no tar carried, no state) must not replace a longer run's checkpoint.
+            print(
+                f"error: {tar_path.name} holds step {step}, {later[0][0]} step {later[0][1]}: kept (--force "
+                "replaces it)",
+                file=sys.stderr,
+            )
+            status = 1
+            continue
+        lean(tar_path, args.state / tar_path.name)
+        print(f"{tar_path.stem}: step {step} → {args.state / tar_path.name} (commit it: the next session resumes)")
         with tarfile.open(tar_path) as tar:
             final = [m for m in tar.getmembers() if m.name.startswith("final/")]
             if not final:
-                kept = args.ckpt / tar_path.name
-                new_step, kept_step = tar_step(tar_path), tar_step(kept) if kept.is_file() else -1
-                if kept_step > new_step and not args.force:
-                    # A lease that started afresh (its tar not carried) must not replace a longer run's checkpoint.
-                    print(
-                        f"error: {tar_path.name} holds step {new_step}, {kept} step {kept_step}: kept (--force "
-                        "replaces it)",
-                        file=sys.stderr,
-                    )
-                    status = 1
-                    continue
-                shutil.copy2(tar_path, kept)
-                step = unpack(tar_path, args.runs / tar_path.stem, rebuild_model=True)  # to score its model/
+                shutil.copy2(tar_path, args.ckpt / tar_path.name)
+                unpack(tar_path, args.runs / tar_path.stem, rebuild_model=True)  # to score its model/
                 folder = step_folders(args.runs / tar_path.stem)[-1]
-                print(f"{tar_path.name} → {args.ckpt}/ (carry it to the next lease); step {step} in {folder}")
+                print(f"{tar_path.name} → {args.ckpt}/ (carry it to this session's next call); {folder}")
                 continue
             run = args.runs / tar_path.stem
             run.mkdir(parents=True, exist_ok=True)
@@ -404,28 +418,34 @@ def _bytes(path: Path) -> int:
 
 
 def plan(args: argparse.Namespace) -> int:
-    """Here, before a lease: the `carry` list for `--models` and what it sends, checked against the 64 MiB."""
+    """Here, before a lease: the `carry` list for `--models` and what it sends, checked against the 64 MiB. A
+    model's carried tar (from this session's earlier call) goes along where it fits; where it does not, the lease
+    resumes that model from its lean state, which the working tree holds."""
     models, repo = args.models.split(","), args.repo.resolve()
-    tars = [args.ckpt / f"{m}.tar" for m in models]
-    for name, tar in zip(models, tars, strict=True):
-        if not tar.is_file():
-            print(f"note: no {tar}: {name} would start from step 0")
-    carry = [args.data, args.wheels] + [tar for tar in tars if tar.is_file()]
-    for path in carry[:2]:
+    base = [args.data, args.wheels]
+    for path in base:
         if not path.is_dir():
             print(f"error: no {path}: run hub/pack_gpu_data.py first", file=sys.stderr)
             return 1
-    for path in carry:
+    for path in [*base, args.ckpt]:
         if not path.resolve().is_relative_to(repo):
             print(f"error: {path} is outside {repo}: a lease carries only paths in it", file=sys.stderr)
             return 1
-    names = [str(p.resolve().relative_to(repo)) for p in carry]
-    sizes = {"working tree": _tree_bytes(repo)} | {name: _bytes(p) for name, p in zip(names, carry, strict=True)}
+    sizes = {"working tree": _tree_bytes(repo)} | {str(p.resolve().relative_to(repo)): _bytes(p) for p in base}
+    for name in models:
+        tar, state = args.ckpt / f"{name}.tar", args.state / f"{name}.tar"
+        room = CARRY_LIMIT - sum(sizes.values())
+        if tar.is_file() and (tar.stat().st_size <= room or not state.is_file()):
+            sizes[str(tar.resolve().relative_to(repo))] = tar.stat().st_size
+        elif tar.is_file():
+            print(f"note: {tar} does not fit: {name} resumes from {state} (its float16 EMA, a fresh Adam)")
+        else:
+            print(f"note: no {tar}: {name} " + (f"resumes from {state}" if state.is_file() else "starts from step 0"))
     for what, size in sizes.items():
         print(f"{what}: {size / 2**20:.1f} MiB")
     total = sum(sizes.values())
     print(f"in all: {total / 2**20:.1f} MiB of {CARRY_LIMIT / 2**20:.0f}")
-    print("carry: " + json.dumps(names))
+    print("carry: " + json.dumps([name for name in sizes if name != "working tree"]))
     if total > CARRY_LIMIT:
         print("error: over the limit: train fewer models per lease, or pack less (--max-mb)", file=sys.stderr)
         return 1
@@ -442,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--pack-every", type=float, default=60, help="pack new checkpoints into OUT this often")
     run.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_out")), help="default: $OUT")
     run.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="carried tars of the previous lease")
+    run.add_argument("--state", type=Path, default=STATE, help="the lean lease state in the working tree")
     run.add_argument("--wheels", type=Path, default=REPO / "gpu_wheels", help="carried wheels")
     run.add_argument("--runs", type=Path, default=REPO / "runs" / "gpu", help="output folders (runs/gpu/NAME)")
     run.add_argument("--workdir", type=Path, default=REPO, help="where the trainers run (holds gpu_data/)")
@@ -455,11 +476,13 @@ def main(argv: list[str] | None = None) -> int:
     got = sub.add_parser("collect", help="here: file a lease's returned tars for the next lease and for bundling")
     got.add_argument("files_at", type=Path, help="the folder the run tool returned the files in")
     got.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the next lease's carry folder")
+    got.add_argument("--state", type=Path, default=STATE, help="where the lean copies go (committed)")
     got.add_argument("--runs", type=Path, default=REPO / "runs" / "gpu", help="where finished models go")
     got.add_argument("--force", action="store_true", help="replace a carried tar even by one of an earlier step")
     ahead = sub.add_parser("plan", help="here: the carry list of a lease of --models, and its size")
     ahead.add_argument("--models", default="sr-x4", help="comma-separated models the lease trains (default: sr-x4)")
     ahead.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the carried tars")
+    ahead.add_argument("--state", type=Path, default=STATE, help="the lean lease state in the working tree")
     ahead.add_argument("--data", type=Path, default=REPO / "gpu_data", help="the packed images")
     ahead.add_argument("--wheels", type=Path, default=REPO / "gpu_wheels", help="the carried wheels")
     ahead.add_argument("--repo", type=Path, default=REPO, help="the checkout a run call sends (default: this one)")

@@ -6,6 +6,10 @@ a bfloat16 difference from them, Adam's second moments in bfloat16 and its first
 zero and refill within ~20 steps), ~6 bytes per parameter instead of ~20; the small files as saved, with the
 checkpoint's model/ folder (the EMA model, its weights rewritten from the float16 EMA). A finished run adds its final
 model (final/). `unpack` rebuilds the checkpoint folder the trainer resumes from.
+
+`lean` keeps only the float16 EMA of such a tar (~2 bytes per parameter): the lease state that lands in the
+repository (hub/lease_state/), because ignored folders do not outlive a session. A run restored from it trains on
+from its EMA weights with a fresh Adam state, its step, learning-rate schedule and data order kept.
 """
 
 from __future__ import annotations
@@ -90,11 +94,12 @@ def expand(tensors: dict[str, torch.Tensor], meta: dict, run: Path) -> Path:
             ema[key] = tensor
         elif kind == "ema":
             ema[key] = tensor.float()
-            raw[key] = tensor.float() + tensors[f"delta.{key}"].float()
+            delta = tensors.get(f"delta.{key}")  # none in a lean tar: training goes on from the EMA
+            raw[key] = ema[key] + delta.float() if delta is not None else ema[key].clone()
     save_file(raw, tmp / "model.safetensors", metadata={"format": "pt"})
     if meta["ema_file"]:
         torch.save({key: ema.get(key, raw[key]).clone() for key in raw}, tmp / meta["ema_file"])
-    state = {}
+    state = {}  # empty for a lean tar: Adam starts afresh (its bias correction from step 0)
     for index, step in meta["steps"].items():
         sq = tensors[f"exp_avg_sq.{index}"].float()
         state[int(index)] = {"step": torch.tensor(step), "exp_avg": torch.zeros_like(sq), "exp_avg_sq": sq}
@@ -116,6 +121,17 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _write_tar(target: Path, tensors: dict[str, torch.Tensor], meta: dict, files: dict[str, bytes]) -> None:
+    """target, atomically: the compacted checkpoint and the files (tar member name → bytes)."""
+    tmp = target.with_name(target.name + ".tmp")
+    with tarfile.open(tmp, "w") as tar:
+        _add_bytes(tar, "compact.safetensors", save(tensors))
+        _add_bytes(tar, "compact.json", json.dumps(meta).encode())
+        for name, data in files.items():
+            _add_bytes(tar, name, data)
+    os.replace(tmp, target)
+
+
 def pack(run: Path, target: Path, train_log: Path | None = None) -> int | None:
     """Write run's newest checkpoint (+ its final model when finished) as target (a tar); returns its step."""
     found = step_folders(run)
@@ -123,21 +139,36 @@ def pack(run: Path, target: Path, train_log: Path | None = None) -> int | None:
         return None
     tensors, meta = compact(found[-1])
     step = _step_of(meta)
-    tmp = target.with_name(target.name + ".tmp")
-    with tarfile.open(tmp, "w") as tar:
-        _add_bytes(tar, "compact.safetensors", save(tensors))
-        _add_bytes(tar, "compact.json", json.dumps(meta).encode())
-        for name in ("training_config.yaml",):
-            if (run / name).is_file():
-                tar.add(run / name, name)
-        summary = run / "training_summary.json"
-        if summary.is_file() and json.loads(summary.read_text())["step"] == step:
-            for name in FINAL_FILES:
-                tar.add(run / name, f"final/{name}")
-        if train_log is not None and train_log.is_file():
-            tar.add(train_log, "train.log")
-    os.replace(tmp, target)
+    files = {}
+    if (run / "training_config.yaml").is_file():
+        files["training_config.yaml"] = (run / "training_config.yaml").read_bytes()
+    summary = run / "training_summary.json"
+    if summary.is_file() and json.loads(summary.read_text())["step"] == step:
+        files |= {f"final/{name}": (run / name).read_bytes() for name in FINAL_FILES}
+    if train_log is not None and train_log.is_file():
+        files["train.log"] = train_log.read_bytes()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_tar(target, tensors, meta, files)
     return step
+
+
+def _read(source: Path) -> tuple[dict[str, torch.Tensor], dict, bytes | None]:
+    """A tar from `pack` or `lean` → (its tensors, its metadata, the run's training_config.yaml if it holds one)."""
+    with tarfile.open(source) as tar:
+        tensors = load(tar.extractfile("compact.safetensors").read())
+        meta = json.loads(tar.extractfile("compact.json").read())
+        config = tar.extractfile("training_config.yaml").read() if "training_config.yaml" in tar.getnames() else None
+    return tensors, meta, config
+
+
+def lean(source: Path, target: Path) -> int:
+    """Write target: source (a tar from `pack`) with its float16 EMA, small files and run config only (no raw
+    weights' difference from the EMA, Adam moments, final model or train log); returns its step."""
+    tensors, meta, config = _read(source)
+    kept = {key: t for key, t in tensors.items() if not key.startswith(("delta.", "exp_avg_sq."))}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_tar(target, kept, {**meta, "steps": {}}, {"training_config.yaml": config} if config else {})
+    return _step_of(meta)
 
 
 def _step_of(meta: dict) -> int:
@@ -146,21 +177,19 @@ def _step_of(meta: dict) -> int:
 
 
 def tar_step(source: Path) -> int:
-    """The step of the checkpoint in a tar from `pack`."""
+    """The step of the checkpoint in a tar from `pack` or `lean`."""
     with tarfile.open(source) as tar:
         return _step_of(json.loads(tar.extractfile("compact.json").read()))
 
 
 def unpack(source: Path, run: Path, rebuild_model: bool = False) -> int:
-    """Restore a tar from `pack` into run/checkpoints/ (and run/training_config.yaml); returns its step.
+    """Restore a tar from `pack` or `lean` into run/checkpoints/ (and run/training_config.yaml); returns its step.
     `rebuild_model`: write the checkpoint's model/ folder when the tar lacks it (here, with this package
     importable; on the lease machine, whose transformers may be too old to import it, the trainer needs none)."""
-    with tarfile.open(source) as tar:
-        tensors = load(tar.extractfile("compact.safetensors").read())
-        meta = json.loads(tar.extractfile("compact.json").read())
-        run.mkdir(parents=True, exist_ok=True)
-        if "training_config.yaml" in tar.getnames():
-            (run / "training_config.yaml").write_bytes(tar.extractfile("training_config.yaml").read())
+    tensors, meta, config = _read(source)
+    run.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        (run / "training_config.yaml").write_bytes(config)
     folder = expand(tensors, meta, run)
     if rebuild_model and meta["ema_file"] and not (folder / "model" / "config.json").is_file():
         rebuild_model_folder(folder, run / "training_config.yaml", meta["ema_file"])

@@ -50,6 +50,7 @@ def _lease_module():
 def _lease(tmp: Path, out: str, runs: str, *extra: str) -> subprocess.CompletedProcess:
     command = [sys.executable, str(REPO / "hub" / "gpu_lease.py"), "run", "--device", "cpu", "--workers", "0"]
     command += ["--workdir", str(tmp), "--runs", str(tmp / runs), "--out", str(tmp / out), "--ckpt", str(tmp / "ckpt")]
+    command += ["--state", str(tmp / "state")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([*command, *extra], capture_output=True, text=True, env=env, timeout=300)
 
@@ -148,7 +149,8 @@ def test_lease_summary_gives_the_runs_own_max_steps(tmp_path: Path) -> None:
 
 def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: Path, capsys) -> None:
     """`gpu_lease.py plan`: the paths to carry for the models a lease trains, and their size with the working
-    tree's (tracked and untracked files, not ignored ones) against the 64 MiB a `run` call sends."""
+    tree's (tracked and untracked files, not ignored ones, the lease state among them) against the 64 MiB a `run`
+    call sends."""
     lease = _lease_module()
     repo = tmp_path / "repo"
     for folder in ("gpu_data/set", "gpu_wheels", "gpu_ckpt"):
@@ -163,17 +165,28 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     for name in ("sr-x4", "sr-x2"):
         with open(repo / "gpu_ckpt" / f"{name}.tar", "wb") as f:
             f.truncate(6 * 2**20)
+    (repo / "hub" / "lease_state").mkdir(parents=True)
+    (repo / "hub" / "lease_state" / "denoise-color.tar").write_bytes(b"s" * 2**19)  # lean state: in the tree
     folders = ["--repo", str(repo), "--ckpt", str(repo / "gpu_ckpt"), "--data", str(repo / "gpu_data")]
-    folders += ["--wheels", str(repo / "gpu_wheels")]
-    assert lease.main(["plan", *folders, "--models", "sr-x4,real-sr-x4"]) == 0
+    folders += ["--state", str(repo / "hub" / "lease_state"), "--wheels", str(repo / "gpu_wheels")]
+    assert lease.main(["plan", *folders, "--models", "sr-x4,real-sr-x4,denoise-color"]) == 0
     out = capsys.readouterr().out
-    assert f"note: no {repo / 'gpu_ckpt' / 'real-sr-x4.tar'}: real-sr-x4 would start from step 0" in out
-    assert "in all: 59.0 MiB of 64" in out  # 1 + 52 + 6, and the .gitignore's bytes
+    assert f"note: no {repo / 'gpu_ckpt' / 'real-sr-x4.tar'}: real-sr-x4 starts from step 0" in out
+    state = repo / "hub" / "lease_state" / "denoise-color.tar"
+    assert f"note: no {repo / 'gpu_ckpt' / 'denoise-color.tar'}: denoise-color resumes from {state}" in out
+    assert "in all: 59.5 MiB of 64" in out  # 1 + 0.5 + 52 + 6, and the .gitignore's bytes
     assert 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
     assert lease.main(["plan", *folders, "--models", "sr-x4,sr-x2"]) == 1
     assert capsys.readouterr().err.strip() == (
         "error: over the limit: train fewer models per lease, or pack less (--max-mb)"
     )
+    # ... unless the tar that does not fit has a lean state to resume from instead (the working tree holds it)
+    (repo / "hub" / "lease_state" / "sr-x2.tar").write_bytes(b"s" * 2**19)
+    assert lease.main(["plan", *folders, "--models", "sr-x4,sr-x2"]) == 0
+    out = capsys.readouterr().out
+    state = repo / "hub" / "lease_state" / "sr-x2.tar"
+    assert f"note: {repo / 'gpu_ckpt' / 'sr-x2.tar'} does not fit: sr-x2 resumes from {state} (its float16" in out
+    assert "in all: 60.0 MiB of 64" in out and 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
     assert lease.main(["plan", *folders[:-2], "--wheels", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == f"error: {tmp_path} is outside {repo}: a lease carries only paths in it"
 
@@ -281,9 +294,28 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     model = load_model(str(restored))
     assert all(torch.allclose(ema0[k], v, rtol=1e-3, atol=1e-4) for k, v in model.state_dict().items())
 
-    # The next lease, on a fresh machine: only the returned tars travel; it resumes and is stopped by its budget
-    # (which leaves the trainer ≈ 45 s: its start-up took more than 25 s on a loaded 2-core machine).
-    shutil.copytree(out, tmp_path / "ckpt")
+    # Back here, collect files a lean copy of each returned tar, its float16 EMA only, in the committed lease state
+    # (state/), and an unfinished run's tar for this session's next call (ckpt/); a lease prefers the carried tar,
+    # which has more, on a tie.
+    state = ["--state", str(tmp_path / "state")]
+    first_collect = ["collect", str(out), "--ckpt", str(tmp_path / "ckpt"), *state, "--runs", str(tmp_path / "c")]
+    assert lease.main(first_collect) == 0
+    assert not (tmp_path / "ckpt" / "sr-x4.tar").exists()  # finished (max_steps=2): not carried
+    shutil.copy(out / "sr-x4.tar", tmp_path / "ckpt")
+    assert lease.restore_source("sr-x4", tmp_path / "ckpt", tmp_path / "state") == tmp_path / "ckpt" / "sr-x4.tar"
+    assert lease.unpack(tmp_path / "state" / "sr-x4.tar", tmp_path / "lean") == 2
+    lean = tmp_path / "lean" / "checkpoints" / "step-00000002"
+    ema_lean = torch.load(lean / "custom_checkpoint_1.pkl", weights_only=True)
+    assert all(torch.equal(ema[k], ema_lean[k]) for k in ema)  # the same float16 EMA as the full tar's
+    assert all(torch.equal(ema[k], v) for k, v in load_file(lean / "model.safetensors").items())  # raw := EMA
+    assert torch.load(lean / "optimizer.bin", weights_only=True)["state"] == {}  # Adam starts afresh
+    assert (original / "progress.json").read_bytes() == (lean / "progress.json").read_bytes()
+
+    # The next lease, in a later session on a fresh machine: ignored folders (ckpt/) are gone, the lease state is
+    # committed; it resumes from that and is stopped by its budget (which leaves the trainer ≈ 45 s: its start-up
+    # took more than 25 s on a loaded 2-core machine).
+    shutil.rmtree(tmp_path / "ckpt")
+    assert lease.restore_source("sr-x4", tmp_path / "ckpt", tmp_path / "state") == tmp_path / "state" / "sr-x4.tar"
     second = _lease(
         tmp_path, "out2", "runs2", "--models", "sr-x4", "--budget", "80", "--stop-margin", "25", "--stop-grace", "20",
         "--set", "train.max_steps=100000", *TINY,
@@ -291,21 +323,20 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     run = json.loads((tmp_path / "out2" / "summary.json").read_text())["models"]["sr-x4"]
     assert run["start_step"] == 2 and 2 < run["end_step"] < 100000 and run["exit_code"] == 143
+    log = (tmp_path / "out2" / "lease.log").read_text()
+    assert f"sr-x4: restored step 2 from {tmp_path / 'state' / 'sr-x4.tar'}" in log
     assert lease.unpack(tmp_path / "out2" / "sr-x4.tar", tmp_path / "again") == run["end_step"]
 
     # Back here: collect files the unfinished run for the next lease and unpacks it, its EMA model ready to score
-    assert (
-        lease.main(
-            ["collect", str(tmp_path / "out2"), "--ckpt", str(tmp_path / "ckpt3"), "--runs", str(tmp_path / "runs3")]
-        )
-        == 0
-    )
+    collect = ["collect", str(tmp_path / "out2"), "--ckpt", str(tmp_path / "ckpt3"), *state]
+    assert lease.main([*collect, "--runs", str(tmp_path / "runs3")]) == 0
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (tmp_path / "out2" / "sr-x4.tar").read_bytes()
+    assert lease.tar_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
     # ... and never replaces a carried tar by an earlier step's (a lease that started afresh), unless forced
     only_sr = tmp_path / "out1-sr"
     only_sr.mkdir()
     assert lease.pack(tmp_path / "restored", only_sr / "sr-x4.tar") == 2  # step 2, not finished
-    collect = ["collect", str(only_sr), "--ckpt", str(tmp_path / "ckpt3"), "--runs", str(tmp_path / "runs4")]
+    collect = ["collect", str(only_sr), "--ckpt", str(tmp_path / "ckpt3"), *state, "--runs", str(tmp_path / "runs4")]
     capsys.readouterr()
     assert lease.main(collect) == 1
     assert capsys.readouterr().err.strip() == (
@@ -313,8 +344,10 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
         "(--force replaces it)"
     )
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (tmp_path / "out2" / "sr-x4.tar").read_bytes()
+    assert lease.tar_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
     assert lease.main([*collect, "--force"]) == 0
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (only_sr / "sr-x4.tar").read_bytes()
+    assert lease.tar_step(tmp_path / "state" / "sr-x4.tar") == 2
     step_dir = tmp_path / "runs3" / "sr-x4" / "checkpoints" / f"step-{run['end_step']:08d}"
     ema = torch.load(step_dir / "custom_checkpoint_1.pkl", weights_only=True)
     assert all(torch.equal(ema[k], v) for k, v in load_model(str(step_dir)).state_dict().items())
