@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 import torch
-from lease_checkpoints import lean, pack, step_folders, tar_step, unpack  # beside this script
+from lease_checkpoints import lean, pack, step_folders, unpack, verified_step  # beside this script
 from pack_gpu_data import folder_size
 
 REPO = Path(__file__).resolve().parent.parent
@@ -278,11 +278,29 @@ def failed_compiled(procs: dict[str, subprocess.Popen], picked: dict[str, list[s
     return [name for name, proc in procs.items() if picked[name] and proc.poll() not in (None, *ENDED_WELL)]
 
 
-def restore_source(name: str, ckpt: Path, state: Path) -> Path | None:
-    """The tar a lease restores name from: the newer of the carried one and the lean lease state; the carried one
-    on a tie, as it also holds the raw weights and Adam's moments."""
-    found = [tar for tar in (ckpt / f"{name}.tar", state / f"{name}.tar") if tar.is_file()]
-    return max(found, key=tar_step, default=None)  # max keeps the first of equals
+def restore_sources(name: str, ckpt: Path, state: Path) -> list[tuple[Path, int | str]]:
+    """The tars a lease may restore name from, each with its step (or why it is unreadable), best first: the
+    newer of the carried one and the lean lease state; the carried one on a tie, as it also holds the raw
+    weights and Adam's moments."""
+    found: list[tuple[Path, int | str]] = []
+    for tar in (ckpt / f"{name}.tar", state / f"{name}.tar"):
+        if tar.is_file():
+            try:
+                found.append((tar, verified_step(tar)))
+            except ValueError as error:
+                found.append((tar, str(error)))
+    return sorted(found, key=lambda item: item[1] if isinstance(item[1], int) else -1, reverse=True)  # stable
+
+
+def restore(name: str, args: argparse.Namespace) -> None:
+    """runs/NAME/checkpoints/ from the best readable tar; a damaged one is logged and passed over."""
+    sources = restore_sources(name, args.ckpt, args.state)
+    for tar, step in sources:
+        if isinstance(step, int):
+            log(f"{name}: restored step {unpack(tar, args.runs / name)} from {tar}")
+            return
+        log(f"{name}: {step}: passed over")
+    log(f"{name}: neither {args.ckpt / name}.tar nor {args.state / name}.tar to restore: starts from step 0")
 
 
 def run_lease(args: argparse.Namespace) -> int:
@@ -311,12 +329,8 @@ def run_lease(args: argparse.Namespace) -> int:
             log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked[name]) if picked[name] else ''}")
     start_step = {}
     for name in models:
-        source = restore_source(name, args.ckpt, args.state)
         if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any tar
-            if source is not None:
-                log(f"{name}: restored step {unpack(source, args.runs / name)} from {source}")
-            else:
-                log(f"{name}: neither {args.ckpt / name}.tar nor {args.state / name}.tar: starts from step 0")
+            restore(name, args)
         start_step[name] = _progress(args.runs / name)["step"]
     shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
     procs, started = {}, {}
@@ -366,8 +380,19 @@ def collect(args: argparse.Namespace) -> int:
     args.ckpt.mkdir(parents=True, exist_ok=True)
     status = 0
     for tar_path in tars:
-        step = tar_step(tar_path)
-        kept = {p: tar_step(p) for p in (args.ckpt / tar_path.name, args.state / tar_path.name) if p.is_file()}
+        try:
+            step = verified_step(tar_path)
+        except ValueError as error:
+            print(f"error: {error}: not collected", file=sys.stderr)
+            status = 1
+            continue
+        kept = {}
+        for path in (args.ckpt / tar_path.name, args.state / tar_path.name):
+            try:
+                kept[path] = verified_step(path) if path.is_file() else None
+            except ValueError as error:
+                print(f"note: {error}: replaced")
+        kept = {path: kept_step for path, kept_step in kept.items() if kept_step is not None}
         later = [(p, kept_step) for p, kept_step in kept.items() if kept_step > step]
         if later and not args.force:
             # A lease that started afresh (no tar carried, no state) must not replace a longer run's checkpoint.
@@ -419,8 +444,9 @@ def _bytes(path: Path) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     """Here, before a lease: the `carry` list for `--models` and what it sends, checked against the 64 MiB. A
-    model's carried tar (from this session's earlier call) goes along where it fits; where it does not, the lease
-    resumes that model from its lean state, which the working tree holds."""
+    model's carried tar (from this session's earlier call) goes along where it is the newest and fits; else the
+    lease resumes that model from its lean state, which the working tree holds. Every tar is read through, so a
+    damaged one is found here, not on the lease's time."""
     models, repo = args.models.split(","), args.repo.resolve()
     base = [args.data, args.wheels]
     for path in base:
@@ -434,13 +460,20 @@ def plan(args: argparse.Namespace) -> int:
     sizes = {"working tree": _tree_bytes(repo)} | {str(p.resolve().relative_to(repo)): _bytes(p) for p in base}
     for name in models:
         tar, state = args.ckpt / f"{name}.tar", args.state / f"{name}.tar"
-        room = CARRY_LIMIT - sum(sizes.values())
-        if tar.is_file() and (tar.stat().st_size <= room or not state.is_file()):
+        try:
+            step, state_step = (verified_step(p) if p.is_file() else None for p in (tar, state))
+        except ValueError as error:
+            print(f"error: {error}: replace or delete it", file=sys.stderr)
+            return 1
+        fits = step is not None and tar.stat().st_size <= CARRY_LIMIT - sum(sizes.values())
+        if step is not None and (state_step is None or (step >= state_step and fits)):
             sizes[str(tar.resolve().relative_to(repo))] = tar.stat().st_size
-        elif tar.is_file():
-            print(f"note: {tar} does not fit: {name} resumes from {state} (its float16 EMA, a fresh Adam)")
+            print(f"note: {name} resumes from {tar} (step {step}), carried")
+        elif state_step is not None:
+            why = "" if step is None else f"{tar} (step {step}) {'is older' if fits else 'does not fit'}: "
+            print(f"note: {why}{name} resumes from {state} (step {state_step}; its float16 EMA, a fresh Adam)")
         else:
-            print(f"note: no {tar}: {name} " + (f"resumes from {state}" if state.is_file() else "starts from step 0"))
+            print(f"note: {name} starts from step 0 (no {tar}, no {state})")
     for what, size in sizes.items():
         print(f"{what}: {size / 2**20:.1f} MiB")
     total = sum(sizes.values())

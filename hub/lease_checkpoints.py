@@ -182,6 +182,16 @@ def tar_step(source: Path) -> int:
         return _step_of(json.loads(tar.extractfile("compact.json").read()))
 
 
+def verified_step(source: Path) -> int:
+    """The step of a tar from `pack` or `lean`, after reading all of it; ValueError if it is none (truncated,
+    damaged or another file)."""
+    try:
+        tensors, meta, _ = _read(source)
+        return _step_of(meta)
+    except (OSError, EOFError, tarfile.TarError, KeyError, AttributeError, ValueError) as error:
+        raise ValueError(f"{source} is no readable lease checkpoint ({type(error).__name__}: {error})") from None
+
+
 def unpack(source: Path, run: Path, rebuild_model: bool = False) -> int:
     """Restore a tar from `pack` or `lean` into run/checkpoints/ (and run/training_config.yaml); returns its step.
     `rebuild_model`: write the checkpoint's model/ folder when the tar lacks it (here, with this package

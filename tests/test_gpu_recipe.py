@@ -147,6 +147,52 @@ def test_lease_summary_gives_the_runs_own_max_steps(tmp_path: Path) -> None:
     assert summary["real-sr-x4"]["max_steps"] == lease._config("real-sr-x4")["train"]["max_steps"]  # never started
 
 
+def _fake_tar(path: Path, step: int, mib: float) -> Path:
+    """A lease tar of `step` whose one weight, float16, has `mib` MiB (the right size for the carry checks)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"step_dir": f"step-{step:08d}", "ema_file": None, "param_groups": [], "steps": {}}
+    meta["files"] = {"progress.json": json.dumps({"step": step}).encode().hex()}
+    weights = {"raw.pad": torch.zeros(int(mib * 2**19), dtype=torch.half)}
+    sys.modules["lease_checkpoints"]._write_tar(path, weights, meta, {})
+    return path
+
+
+def test_a_damaged_lease_tar_costs_no_lease_time(tmp_path: Path, capsys) -> None:
+    """A truncated tar (a copy cut short, a bad merge): `plan` names it before the lease, the lease restores the
+    other tar instead, or starts afresh, and `collect` replaces it; a damaged returned tar is not collected."""
+    lease = _lease_module()
+    ckpt, state = tmp_path / "repo" / "gpu_ckpt", tmp_path / "repo" / "hub" / "lease_state"
+    carried, kept = _fake_tar(ckpt / "sr-x4.tar", 300, 0.1), _fake_tar(state / "sr-x4.tar", 500, 0.1)
+    kept.write_bytes(kept.read_bytes()[:30000])
+    (damaged_tar, damaged), good = lease.restore_sources("sr-x4", ckpt, state)[::-1]
+    assert good == (carried, 300) and damaged_tar == kept
+    assert damaged.startswith(f"{kept} is no readable lease checkpoint (ReadError")
+
+    args = argparse.Namespace(ckpt=tmp_path / "none", state=state, runs=tmp_path / "runs")
+    lease.restore("sr-x4", args)
+    out = capsys.readouterr().out
+    assert f"sr-x4: {damaged}: passed over" in out and "starts from step 0" in out
+    assert not (tmp_path / "runs").exists()
+
+    for folder in ("gpu_data", "gpu_wheels"):
+        (tmp_path / "repo" / folder).mkdir()
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    folders = ["--repo", str(tmp_path / "repo"), "--ckpt", str(ckpt), "--state", str(state)]
+    folders += ["--data", str(tmp_path / "repo" / "gpu_data"), "--wheels", str(tmp_path / "repo" / "gpu_wheels")]
+    assert lease.main(["plan", *folders, "--models", "sr-x4"]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {damaged}: replace or delete it"
+
+    returned = _fake_tar(tmp_path / "out" / "sr-x4.tar", 600, 0.1)
+    collect = ["collect", str(tmp_path / "out"), "--ckpt", str(ckpt), "--state", str(state)]
+    assert lease.main([*collect, "--runs", str(tmp_path / "runs")]) == 0
+    assert f"note: {damaged}: replaced" in capsys.readouterr().out
+    assert lease.verified_step(kept) == 600 and lease.verified_step(carried) == 600
+    returned.write_bytes(returned.read_bytes()[:30000])
+    assert lease.main([*collect, "--runs", str(tmp_path / "runs")]) == 1
+    assert capsys.readouterr().err.strip().startswith(f"error: {returned} is no readable lease checkpoint")
+    assert lease.verified_step(kept) == 600
+
+
 def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: Path, capsys) -> None:
     """`gpu_lease.py plan`: the paths to carry for the models a lease trains, and their size with the working
     tree's (tracked and untracked files, not ignored ones, the lease state among them) against the 64 MiB a `run`
@@ -163,17 +209,16 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     with open(repo / "gpu_data" / "set" / "a.png", "wb") as f:
         f.truncate(52 * 2**20)
     for name in ("sr-x4", "sr-x2"):
-        with open(repo / "gpu_ckpt" / f"{name}.tar", "wb") as f:
-            f.truncate(6 * 2**20)
-    (repo / "hub" / "lease_state").mkdir(parents=True)
-    (repo / "hub" / "lease_state" / "denoise-color.tar").write_bytes(b"s" * 2**19)  # lean state: in the tree
+        _fake_tar(repo / "gpu_ckpt" / f"{name}.tar", 700, 6)
+    _fake_tar(repo / "hub" / "lease_state" / "denoise-color.tar", 90, 0.5)  # a lean state: in the working tree
     folders = ["--repo", str(repo), "--ckpt", str(repo / "gpu_ckpt"), "--data", str(repo / "gpu_data")]
     folders += ["--state", str(repo / "hub" / "lease_state"), "--wheels", str(repo / "gpu_wheels")]
     assert lease.main(["plan", *folders, "--models", "sr-x4,real-sr-x4,denoise-color"]) == 0
     out = capsys.readouterr().out
-    assert f"note: no {repo / 'gpu_ckpt' / 'real-sr-x4.tar'}: real-sr-x4 starts from step 0" in out
-    state = repo / "hub" / "lease_state" / "denoise-color.tar"
-    assert f"note: no {repo / 'gpu_ckpt' / 'denoise-color.tar'}: denoise-color resumes from {state}" in out
+    assert f"note: sr-x4 resumes from {repo / 'gpu_ckpt' / 'sr-x4.tar'} (step 700), carried" in out
+    state = repo / "hub" / "lease_state"
+    assert f"note: real-sr-x4 starts from step 0 (no {repo / 'gpu_ckpt' / 'real-sr-x4.tar'}, no {state}" in out
+    assert f"note: denoise-color resumes from {state / 'denoise-color.tar'} (step 90; its float16 EMA" in out
     assert "in all: 59.5 MiB of 64" in out  # 1 + 0.5 + 52 + 6, and the .gitignore's bytes
     assert 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
     assert lease.main(["plan", *folders, "--models", "sr-x4,sr-x2"]) == 1
@@ -181,12 +226,17 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
         "error: over the limit: train fewer models per lease, or pack less (--max-mb)"
     )
     # ... unless the tar that does not fit has a lean state to resume from instead (the working tree holds it)
-    (repo / "hub" / "lease_state" / "sr-x2.tar").write_bytes(b"s" * 2**19)
+    _fake_tar(state / "sr-x2.tar", 650, 0.5)
     assert lease.main(["plan", *folders, "--models", "sr-x4,sr-x2"]) == 0
     out = capsys.readouterr().out
-    state = repo / "hub" / "lease_state" / "sr-x2.tar"
-    assert f"note: {repo / 'gpu_ckpt' / 'sr-x2.tar'} does not fit: sr-x2 resumes from {state} (its float16" in out
+    assert f"note: {repo / 'gpu_ckpt' / 'sr-x2.tar'} (step 700) does not fit: sr-x2 resumes from {state}" in out
     assert "in all: 60.0 MiB of 64" in out and 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
+    # ... nor is one older than the lease state (the lease would restore the state)
+    _fake_tar(state / "sr-x4.tar", 800, 0.5)
+    assert lease.main(["plan", *folders, "--models", "sr-x4"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {repo / 'gpu_ckpt' / 'sr-x4.tar'} (step 700) is older: sr-x4 resumes from {state}" in out
+    assert 'carry: ["gpu_data", "gpu_wheels"]' in out
     assert lease.main(["plan", *folders[:-2], "--wheels", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == f"error: {tmp_path} is outside {repo}: a lease carries only paths in it"
 
@@ -302,7 +352,8 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     assert lease.main(first_collect) == 0
     assert not (tmp_path / "ckpt" / "sr-x4.tar").exists()  # finished (max_steps=2): not carried
     shutil.copy(out / "sr-x4.tar", tmp_path / "ckpt")
-    assert lease.restore_source("sr-x4", tmp_path / "ckpt", tmp_path / "state") == tmp_path / "ckpt" / "sr-x4.tar"
+    sources = lease.restore_sources("sr-x4", tmp_path / "ckpt", tmp_path / "state")
+    assert sources == [(tmp_path / "ckpt" / "sr-x4.tar", 2), (tmp_path / "state" / "sr-x4.tar", 2)]
     assert lease.unpack(tmp_path / "state" / "sr-x4.tar", tmp_path / "lean") == 2
     lean = tmp_path / "lean" / "checkpoints" / "step-00000002"
     ema_lean = torch.load(lean / "custom_checkpoint_1.pkl", weights_only=True)
@@ -315,7 +366,9 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     # committed; it resumes from that and is stopped by its budget (which leaves the trainer ≈ 45 s: its start-up
     # took more than 25 s on a loaded 2-core machine).
     shutil.rmtree(tmp_path / "ckpt")
-    assert lease.restore_source("sr-x4", tmp_path / "ckpt", tmp_path / "state") == tmp_path / "state" / "sr-x4.tar"
+    assert lease.restore_sources("sr-x4", tmp_path / "ckpt", tmp_path / "state") == [
+        (tmp_path / "state" / "sr-x4.tar", 2)
+    ]
     second = _lease(
         tmp_path, "out2", "runs2", "--models", "sr-x4", "--budget", "80", "--stop-margin", "25", "--stop-grace", "20",
         "--set", "train.max_steps=100000", *TINY,
@@ -331,7 +384,7 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     collect = ["collect", str(tmp_path / "out2"), "--ckpt", str(tmp_path / "ckpt3"), *state]
     assert lease.main([*collect, "--runs", str(tmp_path / "runs3")]) == 0
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (tmp_path / "out2" / "sr-x4.tar").read_bytes()
-    assert lease.tar_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
+    assert lease.verified_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
     # ... and never replaces a carried tar by an earlier step's (a lease that started afresh), unless forced
     only_sr = tmp_path / "out1-sr"
     only_sr.mkdir()
@@ -344,10 +397,10 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
         "(--force replaces it)"
     )
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (tmp_path / "out2" / "sr-x4.tar").read_bytes()
-    assert lease.tar_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
+    assert lease.verified_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
     assert lease.main([*collect, "--force"]) == 0
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (only_sr / "sr-x4.tar").read_bytes()
-    assert lease.tar_step(tmp_path / "state" / "sr-x4.tar") == 2
+    assert lease.verified_step(tmp_path / "state" / "sr-x4.tar") == 2
     step_dir = tmp_path / "runs3" / "sr-x4" / "checkpoints" / f"step-{run['end_step']:08d}"
     ema = torch.load(step_dir / "custom_checkpoint_1.pkl", weights_only=True)
     assert all(torch.equal(ema[k], v) for k, v in load_model(str(step_dir)).state_dict().items())
