@@ -424,6 +424,21 @@ def collect(args: argparse.Namespace) -> int:
     return status
 
 
+def unpack_here(args: argparse.Namespace) -> int:
+    """Here, in any later session: each named model's newest readable tar → runs/gpu/NAME/checkpoints/step-N, its
+    EMA model in model/, to score (`swinir-hf eval --model`) or bundle (hub/bundle_default.py)."""
+    status = 0
+    for name in args.names:
+        readable = [(tar, step) for tar, step in restore_sources(name, args.ckpt, args.state) if isinstance(step, int)]
+        if not readable:
+            print(f"error: no readable {args.ckpt / name}.tar or {args.state / name}.tar", file=sys.stderr)
+            status = 1
+            continue
+        step = unpack(readable[0][0], args.runs / name, rebuild_model=True)
+        print(f"{name}: step {step} from {readable[0][0]} → {args.runs / name / 'checkpoints' / f'step-{step:08d}'}")
+    return status
+
+
 CARRY_LIMIT = 64 * 2**20  # what one `run` call may send: the working tree and the carried paths together
 
 
@@ -519,14 +534,23 @@ def main(argv: list[str] | None = None) -> int:
     ahead.add_argument("--data", type=Path, default=REPO / "gpu_data", help="the packed images")
     ahead.add_argument("--wheels", type=Path, default=REPO / "gpu_wheels", help="the carried wheels")
     ahead.add_argument("--repo", type=Path, default=REPO, help="the checkout a run call sends (default: this one)")
+    out = sub.add_parser("unpack", help="here: a model's newest tar (carried or lease state) → runs/gpu/NAME/")
+    out.add_argument("names", nargs="+", metavar="NAME", help=f"models ({', '.join(MODELS)})")
+    out.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the carried tars")
+    out.add_argument("--state", type=Path, default=STATE, help="the lean lease state")
+    out.add_argument("--runs", type=Path, default=REPO / "runs" / "gpu", help="where the checkpoints go")
     args = parser.parse_args(argv)
     if args.command == "collect":
         return collect(args)
+    if args.command == "unpack":
+        args.models = ",".join(args.names)
     for name in (args.models or "").split(","):
         if name and name not in MODELS:
             parser.error(f"unknown model {name!r}; models: {', '.join(MODELS)}")
     if args.command == "plan":
         return plan(args)
+    if args.command == "unpack":
+        return unpack_here(args)
     if args.device == "cuda" and not torch.cuda.is_available():  # the trainers would quietly run on the CPU
         parser.error("--device cuda, but torch sees no CUDA device here; --device cpu for a dry run")
     return run_lease(args)

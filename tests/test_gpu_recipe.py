@@ -362,6 +362,19 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     assert torch.load(lean / "optimizer.bin", weights_only=True)["state"] == {}  # Adam starts afresh
     assert (original / "progress.json").read_bytes() == (lean / "progress.json").read_bytes()
 
+    # ... and `unpack` brings a model's newest tar back in any later session, its EMA model ready to score
+    unpack = ["unpack", "sr-x4", "--ckpt", str(tmp_path / "none"), *state, "--runs", str(tmp_path / "later")]
+    assert lease.main(unpack) == 0
+    scored = tmp_path / "later" / "sr-x4" / "checkpoints" / "step-00000002"
+    assert f"sr-x4: step 2 from {tmp_path / 'state' / 'sr-x4.tar'} → {scored}" in capsys.readouterr().out
+    assert all(torch.equal(ema[k], v) for k, v in load_model(str(scored)).state_dict().items())
+    capsys.readouterr()
+    assert lease.main([*unpack[:2], "jpeg-color", *unpack[2:4], "--state", str(tmp_path / "none")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: no readable {tmp_path / 'none' / 'sr-x4'}.tar or {tmp_path / 'none' / 'sr-x4'}.tar\n"
+        f"error: no readable {tmp_path / 'none' / 'jpeg-color'}.tar or {tmp_path / 'none' / 'jpeg-color'}.tar"
+    )
+
     # The next lease, in a later session on a fresh machine: ignored folders (ckpt/) are gone, the lease state is
     # committed; it resumes from that and is stopped by its budget (which leaves the trainer ≈ 45 s: its start-up
     # took more than 25 s on a loaded 2-core machine).
