@@ -389,10 +389,10 @@ def collect(args: argparse.Namespace) -> int:
         kept = {}
         for path in (args.ckpt / tar_path.name, args.state / tar_path.name):
             try:
-                kept[path] = verified_step(path) if path.is_file() else None
+                if path.is_file():
+                    kept[path] = verified_step(path)
             except ValueError as error:
                 print(f"note: {error}: replaced")
-        kept = {path: kept_step for path, kept_step in kept.items() if kept_step is not None}
         later = [(p, kept_step) for p, kept_step in kept.items() if kept_step > step]
         if later and not args.force:
             # A lease that started afresh (no tar carried, no state) must not replace a longer run's checkpoint.
