@@ -176,17 +176,11 @@ def _step_of(meta: dict) -> int:
     return json.loads(bytes.fromhex(meta["files"]["progress.json"]))["step"]
 
 
-def tar_step(source: Path) -> int:
-    """The step of the checkpoint in a tar from `pack` or `lean`."""
-    with tarfile.open(source) as tar:
-        return _step_of(json.loads(tar.extractfile("compact.json").read()))
-
-
 def verified_step(source: Path) -> int:
     """The step of a tar from `pack` or `lean`, after reading all of it; ValueError if it is none (truncated,
     damaged or another file)."""
     try:
-        tensors, meta, _ = _read(source)
+        _, meta, _ = _read(source)  # all of it: a tar cut short fails here, not in the lease
         return _step_of(meta)
     except (OSError, EOFError, tarfile.TarError, KeyError, AttributeError, ValueError) as error:
         raise ValueError(f"{source} is no readable lease checkpoint ({type(error).__name__}: {error})") from None
