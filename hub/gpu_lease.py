@@ -386,14 +386,12 @@ def collect(args: argparse.Namespace) -> int:
             print(f"error: {error}: not collected", file=sys.stderr)
             status = 1
             continue
-        kept = {}
-        for path in (args.ckpt / tar_path.name, args.state / tar_path.name):
-            try:
-                if path.is_file():
-                    kept[path] = verified_step(path)
-            except ValueError as error:
-                print(f"note: {error}: replaced")
-        later = [(p, kept_step) for p, kept_step in kept.items() if kept_step > step]
+        later = []
+        for path, kept_step in restore_sources(tar_path.stem, args.ckpt, args.state):
+            if isinstance(kept_step, str):
+                print(f"note: {kept_step}: replaced")
+            elif kept_step > step:
+                later.append((path, kept_step))
         if later and not args.force:
             # A lease that started afresh (no tar carried, no state) must not replace a longer run's checkpoint.
             print(
@@ -475,11 +473,12 @@ def plan(args: argparse.Namespace) -> int:
     sizes = {"working tree": _tree_bytes(repo)} | {str(p.resolve().relative_to(repo)): _bytes(p) for p in base}
     for name in models:
         tar, state = args.ckpt / f"{name}.tar", args.state / f"{name}.tar"
-        try:
-            step, state_step = (verified_step(p) if p.is_file() else None for p in (tar, state))
-        except ValueError as error:
-            print(f"error: {error}: replace or delete it", file=sys.stderr)
+        found = dict(restore_sources(name, args.ckpt, args.state))
+        damaged = [why for why in found.values() if isinstance(why, str)]
+        if damaged:
+            print(f"error: {damaged[0]}: replace or delete it", file=sys.stderr)
             return 1
+        step, state_step = found.get(tar), found.get(state)
         fits = step is not None and tar.stat().st_size <= CARRY_LIMIT - sum(sizes.values())
         if step is not None and (state_step is None or (step >= state_step and fits)):
             sizes[str(tar.resolve().relative_to(repo))] = tar.stat().st_size
