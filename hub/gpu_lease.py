@@ -8,7 +8,8 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
    docstring_parser; training on plain image folders needs no `datasets`, which that machine also lacks);
 2. makes gpu_lr/ (the bicubic x4 LR images of gpu_data/, `pack_gpu_data.py --lr-only`; seconds) and restores each
    model's checkpoint into runs/gpu/NAME/checkpoints/ from the newer of the carried gpu_ckpt/NAME.tar and the
-   lease state in the working tree, hub/lease_state/NAME.tar;
+   lease state in the working tree, hub/lease_state/NAME.tar; a model with neither starts from the EMA weights of
+   its WARM_START source where there are some (sr-x2 from sr-x4), else from scratch;
 3. starts one `python -m swinir_hf.train --config gpu_... --resume latest` process per model on the one GPU;
 4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
    checkpoint), and meanwhile packs every new checkpoint into OUT every `--pack-every` seconds, so that a hard
@@ -45,7 +46,7 @@ import time
 from pathlib import Path
 
 import torch
-from lease_checkpoints import lean, pack, step_folders, unpack, verified_step  # beside this script
+from lease_checkpoints import lean, origin, pack, step_folders, unpack, verified_step  # beside this script
 from pack_gpu_data import folder_size
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,6 +59,11 @@ MODELS = {
     "jpeg-color": "gpu_color_jpeg",
     "sr-x2": "gpu_sr_x2",
 }
+# A model that has no checkpoint of its own starts from another's newest EMA weights, whose body it shares (its
+# head is re-initialised: the trainer's init report lists the tensors), as the authors start their x3 / x4 models
+# from x2. On the CPU, x2 from x4 reached in half the steps what it reached from scratch (benchmarks/README.md,
+# "Warm starts").
+WARM_START = {"sr-x2": "sr-x4"}
 MIN_TRANSFORMERS = (5, 18)
 # A trainer's exit statuses that are no failure: finished, or stopped by SIGINT / SIGTERM after saving a checkpoint.
 ENDED_WELL = (0, 130, 143)
@@ -154,13 +160,14 @@ def worker_shares(models: list[str], total: int) -> dict[str, int]:
 
 
 def launch(
-    name: str, args: argparse.Namespace, env: dict, workers: int, picked: list[str]
+    name: str, args: argparse.Namespace, env: dict, workers: int, overrides: list[str]
 ) -> tuple[subprocess.Popen, Path]:
-    """Start one trainer, with the `--set` overrides and then the `picked` ones; its output goes to runs/NAME.log."""
+    """Start one trainer, with the `--set` overrides and then `overrides` (its warm start, the probe's picks); its
+    output goes to runs/NAME.log."""
     run = args.runs / name
     log_file = args.runs / f"{name}.log"
     command = [sys.executable, "-m", "swinir_hf.train", "--config", MODELS[name], "--resume", "latest"]
-    command += ["--output-dir", str(run), "--data.num_workers", str(workers), *args.set, *picked]
+    command += ["--output-dir", str(run), "--data.num_workers", str(workers), *args.set, *overrides]
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(command, cwd=args.workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
     log(f"{name}: pid {proc.pid}, {workers} workers: {' '.join(command[1:])}")
@@ -175,7 +182,7 @@ def pack_all(models: list[str], args: argparse.Namespace, packed: dict[str, int]
         if not found or packed.get(name) == found[-1].name:
             continue
         try:
-            step = pack(run, args.out / f"{name}.tar", args.runs / f"{name}.log")
+            step = pack(run, args.out / f"{name}.tar", args.runs / f"{name}.log", _warm_started(name, args))
         except (FileNotFoundError, OSError, RuntimeError) as err:  # the trainer replaced it meanwhile
             log(f"{name}: packing {found[-1].name} failed ({err}); next time")
             continue
@@ -226,6 +233,7 @@ def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
             "max_steps": _max_steps(name, args.runs / name),
             "exit_code": info["exit"][name],
             "overrides_picked": info["picked"][name],
+            "warm_start": _warm_started(name, args),  # the model and step it started from, if not from scratch
             "seconds": round(seconds, 1),
             "steps_per_s_incl_startup": round((progress["step"] - start) / seconds, 3) if seconds else None,
             "last_loss": progress.get("losses", [{}])[-1].get("loss") if progress.get("losses") else None,
@@ -293,14 +301,52 @@ def restore_sources(name: str, ckpt: Path, state: Path) -> list[tuple[Path, int 
 
 
 def restore(name: str, args: argparse.Namespace) -> None:
-    """runs/NAME/checkpoints/ from the best readable tar; a damaged one is logged and passed over."""
+    """runs/NAME/checkpoints/ from the best readable tar, and the warm start it records; a damaged one is logged
+    and passed over."""
     sources = restore_sources(name, args.ckpt, args.state)
     for tar, step in sources:
         if isinstance(step, int):
             log(f"{name}: restored step {unpack(tar, args.runs / name)} from {tar}")
+            _record_warm_start(name, args, origin(tar))
             return
         log(f"{name}: {step}: passed over")
     log(f"{name}: neither {args.ckpt / name}.tar nor {args.state / name}.tar to restore: starts from step 0")
+
+
+def _record_warm_start(name: str, args: argparse.Namespace, started_from: dict | None) -> None:
+    """Keep the warm start beside the run (runs/NAME.warm_start.json) for `pack` to record in each tar."""
+    record = args.runs / f"{name}.warm_start.json"
+    if started_from is None:
+        record.unlink(missing_ok=True)
+    else:
+        record.write_text(json.dumps(started_from))
+
+
+def _warm_started(name: str, args: argparse.Namespace) -> dict | None:
+    record = args.runs / f"{name}.warm_start.json"
+    return json.loads(record.read_text()) if record.is_file() else None
+
+
+def warm_start(name: str, args: argparse.Namespace) -> list[str]:
+    """The trainer overrides that start `name`, which has no checkpoint yet, from the EMA model of its WARM_START
+    source's best readable tar (unpacked into runs/NAME.init/); [] (from scratch) where there is none."""
+    source = WARM_START.get(name)
+    if source is None:
+        return []
+    readable = [tar for tar, step in restore_sources(source, args.ckpt, args.state) if isinstance(step, int)]
+    if not readable:
+        log(f"{name}: no {source} checkpoint to start from: starts from scratch")
+        return []
+    init = args.runs / f"{name}.init"
+    shutil.rmtree(init, ignore_errors=True)
+    step = unpack(readable[0], init)
+    model = step_folders(init)[-1] / "model"
+    if not (model / "config.json").is_file():  # the first lease's tars hold no model/
+        log(f"{name}: {readable[0]} holds no model/ to start from: starts from scratch")
+        return []
+    _record_warm_start(name, args, {"model": source, "step": step})
+    log(f"{name}: starts from {source}'s EMA weights at step {step} ({readable[0]})")
+    return [f"model.init_from={model}"]
 
 
 def run_lease(args: argparse.Namespace) -> int:
@@ -327,15 +373,18 @@ def run_lease(args: argparse.Namespace) -> int:
         variant, picked[name] = pick_compile(rows, MODELS[name], deadline - time.monotonic())
         if rows:
             log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked[name]) if picked[name] else ''}")
-    start_step = {}
+    start_step, init = {}, {}
     for name in models:
         if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any tar
             restore(name, args)
         start_step[name] = _progress(args.runs / name)["step"]
+        if start_step[name] == 0:
+            _record_warm_start(name, args, None)
+        init[name] = warm_start(name, args) if start_step[name] == 0 else []
     shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
     procs, started = {}, {}
     for name in models:
-        procs[name], _ = launch(name, args, env, shares[name], picked[name])
+        procs[name], _ = launch(name, args, env, shares[name], init[name] + picked[name])
         started[name] = time.monotonic()
     packed, next_pack = {}, time.monotonic() + args.pack_every
     while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
@@ -343,7 +392,7 @@ def run_lease(args: argparse.Namespace) -> int:
         for name in failed_compiled(procs, picked):
             log(f"{name}: failed (exit {procs[name].returncode}) with {' '.join(picked[name])}; again in eager mode")
             picked[name] = []
-            procs[name], _ = launch(name, args, env, shares[name], [])
+            procs[name], _ = launch(name, args, env, shares[name], init[name])
         if time.monotonic() >= next_pack:
             pack_all(models, args, packed)
             next_pack = time.monotonic() + args.pack_every
@@ -402,7 +451,10 @@ def collect(args: argparse.Namespace) -> int:
             status = 1
             continue
         lean(tar_path, args.state / tar_path.name)
-        print(f"{tar_path.stem}: step {step} → {args.state / tar_path.name} (commit it: the next session resumes)")
+        print(
+            f"{tar_path.stem}: step {step}{_origin_text(tar_path)} → {args.state / tar_path.name} (commit it: the "
+            "next session resumes)"
+        )
         with tarfile.open(tar_path) as tar:
             final = [m for m in tar.getmembers() if m.name.startswith("final/")]
             if not final:
@@ -422,6 +474,12 @@ def collect(args: argparse.Namespace) -> int:
     return status
 
 
+def _origin_text(tar: Path) -> str:
+    """ " (warm-started from sr-x4 at step N)" for a tar that records a warm start, else "" (for the records)."""
+    started_from = origin(tar)
+    return f" (warm-started from {started_from['model']} at step {started_from['step']})" if started_from else ""
+
+
 def unpack_here(args: argparse.Namespace) -> int:
     """Here, in any later session: each named model's newest readable tar → runs/gpu/NAME/checkpoints/step-N, its
     EMA model in model/, to score (`swinir-hf eval --model`) or bundle (hub/bundle_default.py)."""
@@ -433,7 +491,8 @@ def unpack_here(args: argparse.Namespace) -> int:
             status = 1
             continue
         step = unpack(readable[0][0], args.runs / name, rebuild_model=True)
-        print(f"{name}: step {step} from {readable[0][0]} → {args.runs / name / 'checkpoints' / f'step-{step:08d}'}")
+        folder = args.runs / name / "checkpoints" / f"step-{step:08d}"
+        print(f"{name}: step {step}{_origin_text(readable[0][0])} from {readable[0][0]} → {folder}")
     return status
 
 
@@ -453,6 +512,19 @@ def _tree_bytes(repo: Path) -> int:
 
 def _bytes(path: Path) -> int:
     return path.stat().st_size if path.is_file() else folder_size(path)
+
+
+def _warm_start_note(name: str, args: argparse.Namespace, sizes: dict[str, int]) -> str:
+    """Where plan's model `name`, which starts afresh, takes its weights from: its WARM_START source's best tar
+    among those the call sends (the lease state, and a tar in `sizes`)."""
+    source = WARM_START.get(name)
+    if source is None:
+        return ": from scratch"
+    repo = args.repo.resolve()
+    for tar, step in restore_sources(source, args.ckpt, args.state):
+        if isinstance(step, int) and (tar.parent == args.state or str(tar.resolve().relative_to(repo)) in sizes):
+            return f": from {source}'s EMA weights at step {step} ({tar})"
+    return f": from scratch (no {source} checkpoint to start from)"
 
 
 def plan(args: argparse.Namespace) -> int:
@@ -487,7 +559,7 @@ def plan(args: argparse.Namespace) -> int:
             why = "" if step is None else f"{tar} (step {step}) {'is older' if fits else 'does not fit'}: "
             print(f"note: {why}{name} resumes from {state} (step {state_step}; its float16 EMA, a fresh Adam)")
         else:
-            print(f"note: {name} starts from step 0 (no {tar}, no {state})")
+            print(f"note: {name} starts from step 0 (no {tar}, no {state}){_warm_start_note(name, args, sizes)}")
     for what, size in sizes.items():
         print(f"{what}: {size / 2**20:.1f} MiB")
     total = sum(sizes.values())

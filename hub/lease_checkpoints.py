@@ -132,12 +132,15 @@ def _write_tar(target: Path, tensors: dict[str, torch.Tensor], meta: dict, files
     os.replace(tmp, target)
 
 
-def pack(run: Path, target: Path, train_log: Path | None = None) -> int | None:
-    """Write run's newest checkpoint (+ its final model when finished) as target (a tar); returns its step."""
+def pack(run: Path, target: Path, train_log: Path | None = None, warm_start: dict | None = None) -> int | None:
+    """Write run's newest checkpoint (+ its final model when finished) as target (a tar); returns its step.
+    `warm_start`: the model and step whose weights the run started from, kept in the tar's metadata (`origin`)."""
     found = step_folders(run)
     if not found:
         return None
     tensors, meta = compact(found[-1])
+    if warm_start is not None:
+        meta["warm_start"] = warm_start
     step = _step_of(meta)
     files = {}
     if (run / "training_config.yaml").is_file():
@@ -169,6 +172,12 @@ def lean(source: Path, target: Path) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     _write_tar(target, kept, {**meta, "steps": {}}, {"training_config.yaml": config} if config else {})
     return _step_of(meta)
+
+
+def origin(source: Path) -> dict | None:
+    """The warm start recorded in a tar from `pack` or `lean` ({"model": NAME, "step": N}), or None."""
+    with tarfile.open(source) as tar:
+        return json.loads(tar.extractfile("compact.json").read()).get("warm_start")
 
 
 def _step_of(meta: dict) -> int:
@@ -208,6 +217,7 @@ def rebuild_model_folder(step_dir: Path, training_config: Path, ema_file: str) -
     from swinir_hf.training.state import build_model
 
     cfg, _ = parse_command_line(["--config", str(training_config)])
+    cfg.model.init_from = None  # a warm start's source, on the lease machine: the weights are the EMA's anyway
     model, _ = build_model(cfg.model, cfg.train)
     model.load_state_dict(torch.load(step_dir / ema_file, map_location="cpu", weights_only=True), strict=True)
     save_model_folder(step_dir / "model", model.eval())

@@ -17,12 +17,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
+from swinir_hf.checkpoints.folders import save_model_folder
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.evaluation.degradations import bicubic_downscale
+from swinir_hf.models.configuration_swinir import SwinIRConfig
+from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.config import TrainingConfig, read_config_file
 from swinir_hf.training.data import decode_image
+from swinir_hf.training.state import build_model
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -193,6 +198,88 @@ def test_a_damaged_lease_tar_costs_no_lease_time(tmp_path: Path, capsys) -> None
     assert lease.verified_step(kept) == 600
 
 
+TINY_BODY = {"embed_dim": 12, "depths": [2], "num_heads": [2], "window_size": 8, "image_size": 16, "mlp_ratio": 2.0}
+
+
+def _checkpoint(run: Path, config: SwinIRConfig, step: int) -> dict[str, torch.Tensor]:
+    """A trainer's checkpoint folder as the lease packs it (raw weights, EMA, Adam, progress, the EMA model/ the
+    trainer saves beside them); returns its EMA weights."""
+    torch.manual_seed(step)
+    model = SwinIRForImageRestoration(config).eval()
+    raw = {key: value.clone() for key, value in model.state_dict().items()}
+    ema = {key: value + 0.01 for key, value in raw.items()}
+    folder = run / "checkpoints" / f"step-{step:08d}"
+    folder.mkdir(parents=True)
+    save_file(raw, folder / "model.safetensors")
+    torch.save(ema, folder / "custom_checkpoint_1.pkl")
+    adam = {"state": {}, "param_groups": [{"lr": 4e-4, "betas": (0.9, 0.99), "params": [0]}]}
+    torch.save(adam, folder / "optimizer.bin")
+    (folder / "progress.json").write_text(json.dumps({"step": step}))
+    model.load_state_dict(ema)
+    save_model_folder(folder / "model", model)
+    return ema
+
+
+def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path: Path, capsys) -> None:
+    """sr-x2, with no tar of its own, starts from the EMA weights of sr-x4's lease state (all but the upsampler's
+    conv); the tars it returns record that origin, through the lean state and the next lease's restore."""
+    lease = _lease_module()
+    repo = tmp_path / "repo"
+    state = repo / "hub" / "lease_state"
+    x4 = SwinIRConfig.from_preset("lightweight_sr", 4, **TINY_BODY)
+    ema = _checkpoint(tmp_path / "x4run", x4, 7)
+    assert lease.pack(tmp_path / "x4run", tmp_path / "sr-x4.tar") == 7
+    assert lease.lean(tmp_path / "sr-x4.tar", state / "sr-x4.tar") == 7
+    args = argparse.Namespace(ckpt=repo / "gpu_ckpt", state=state, runs=tmp_path / "runs", out=tmp_path / "out")
+    assert lease.warm_start("sr-x4", args) == []  # no source: as before
+    overrides = lease.warm_start("sr-x2", args)
+    model_folder = tmp_path / "runs" / "sr-x2.init" / "checkpoints" / "step-00000007" / "model"
+    assert overrides == [f"model.init_from={model_folder}"]
+    assert f"sr-x2: starts from sr-x4's EMA weights at step 7 ({state / 'sr-x4.tar'})" in capsys.readouterr().out
+
+    # the trainer builds the x2 model from it: every tensor but the x2 upsampler's, the EMA's to float16 precision
+    body = "model.config={" + ", ".join(f"{k}: {v}" for k, v in TINY_BODY.items()) + "}"
+    cfg, _ = parse_command_line(["--config", "gpu_sr_x2", body, *overrides])
+    model, report = build_model(cfg.model, cfg.train)
+    assert report.reinitialised == ["upsample.0.bias", "upsample.0.weight"] == report.dropped
+    assert len(report.loaded) == len(ema) - 2
+    weights = model.state_dict()
+    assert all(torch.allclose(weights[k], ema[k], rtol=1e-3, atol=1e-4) for k in report.loaded)
+
+    # its tars record the warm start; the lean state keeps it, and the next lease's restore takes it up again
+    x2_ema = _checkpoint(tmp_path / "runs" / "sr-x2", model.config, 40)
+    lease.pack_all(["sr-x2"], args, {})
+    returned = tmp_path / "out" / "sr-x2.tar"
+    assert lease.origin(returned) == {"model": "sr-x4", "step": 7}
+    collect = ["collect", str(tmp_path / "out"), "--ckpt", str(args.ckpt), "--state", str(state)]
+    assert lease.main([*collect, "--runs", str(tmp_path / "here")]) == 0
+    assert f"sr-x2: step 40 (warm-started from sr-x4 at step 7) → {state / 'sr-x2.tar'}" in capsys.readouterr().out
+    later = argparse.Namespace(ckpt=tmp_path / "none", state=state, runs=tmp_path / "later")
+    later.runs.mkdir()
+    lease.restore("sr-x2", later)
+    assert lease._warm_started("sr-x2", later) == {"model": "sr-x4", "step": 7}
+    step_dir = later.runs / "sr-x2" / "checkpoints" / "step-00000040"
+    restored = torch.load(step_dir / "custom_checkpoint_1.pkl", weights_only=True)
+    assert all(torch.allclose(restored[k], x2_ema[k], rtol=1e-3, atol=1e-4) for k in x2_ema)
+
+    # plan says where a model that starts afresh takes its weights from
+    for folder in ("gpu_data", "gpu_wheels"):
+        (repo / folder).mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    folders = ["--repo", str(repo), "--ckpt", str(args.ckpt), "--state", str(state)]
+    folders += ["--data", str(repo / "gpu_data"), "--wheels", str(repo / "gpu_wheels")]
+    (state / "sr-x2.tar").unlink()
+    (args.ckpt / "sr-x2.tar").unlink()
+    assert lease.main(["plan", *folders, "--models", "sr-x2,denoise-color"]) == 0
+    out = capsys.readouterr().out
+    assert f"sr-x2.tar): from sr-x4's EMA weights at step 7 ({state / 'sr-x4.tar'})" in out
+    assert f"note: denoise-color starts from step 0 (no {args.ckpt / 'denoise-color.tar'}, no " in out
+    assert "denoise-color.tar): from scratch\n" in out
+    (state / "sr-x4.tar").unlink()
+    assert lease.main(["plan", *folders, "--models", "sr-x2"]) == 0
+    assert "sr-x2.tar): from scratch (no sr-x4 checkpoint to start from)" in capsys.readouterr().out
+
+
 def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: Path, capsys) -> None:
     """`gpu_lease.py plan`: the paths to carry for the models a lease trains, and their size with the working
     tree's (tracked and untracked files, not ignored ones, the lease state among them) against the 64 MiB a `run`
@@ -319,6 +406,8 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     assert all(p.stat().st_size < 16 * 2**20 for p in out.iterdir())
     summary = json.loads((out / "summary.json").read_text())["models"]
     assert {m: s["end_step"] for m, s in summary.items()} == dict.fromkeys(lease.MODELS, 2)
+    assert summary["sr-x2"]["warm_start"] is None  # sr-x4 had no checkpoint yet
+    assert "sr-x2: no sr-x4 checkpoint to start from: starts from scratch" in (out / "lease.log").read_text()
     for name in ("DIV2K_train_HR_crops128", "BSDS500_train", "BSDS500_test"):  # LR: each HR image's bicubic x4
         hr_files = sorted((tmp_path / "gpu_data" / name).iterdir())
         lr_files = sorted((tmp_path / "gpu_lr" / f"{name}_x4").iterdir())
