@@ -270,11 +270,11 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     folders += ["--data", str(repo / "gpu_data"), "--wheels", str(repo / "gpu_wheels")]
     (state / "sr-x2.tar").unlink()
     (args.ckpt / "sr-x2.tar").unlink()
-    assert lease.main(["plan", *folders, "--models", "sr-x2,denoise-color"]) == 0
+    assert lease.main(["plan", *folders, "--models", "sr-x2,real-sr-x4"]) == 0
     out = capsys.readouterr().out
     assert f"sr-x2.tar): from sr-x4's EMA weights at step 7 ({state / 'sr-x4.tar'})" in out
-    assert f"note: denoise-color starts from step 0 (no {args.ckpt / 'denoise-color.tar'}, no " in out
-    assert "denoise-color.tar): from scratch\n" in out
+    assert f"note: real-sr-x4 starts from step 0 (no {args.ckpt / 'real-sr-x4.tar'}, no " in out
+    assert "real-sr-x4.tar): from scratch\n" in out
     (state / "sr-x4.tar").unlink()
     assert lease.main(["plan", *folders, "--models", "sr-x2"]) == 0
     assert "sr-x2.tar): from scratch (no sr-x4 checkpoint to start from)" in capsys.readouterr().out
