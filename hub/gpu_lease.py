@@ -330,6 +330,7 @@ def _warm_started(name: str, args: argparse.Namespace) -> dict | None:
 def warm_start(name: str, args: argparse.Namespace) -> list[str]:
     """The trainer overrides that start `name`, which has no checkpoint yet, from the EMA model of its WARM_START
     source's best readable tar (unpacked into runs/NAME.init/); [] (from scratch) where there is none."""
+    _record_warm_start(name, args, None)  # one an earlier call left here holds only if this start takes one
     source = WARM_START.get(name)
     if source is None:
         return []
@@ -378,8 +379,6 @@ def run_lease(args: argparse.Namespace) -> int:
         if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any tar
             restore(name, args)
         start_step[name] = _progress(args.runs / name)["step"]
-        if start_step[name] == 0:
-            _record_warm_start(name, args, None)
         init[name] = warm_start(name, args) if start_step[name] == 0 else []
     shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
     procs, started = {}, {}
