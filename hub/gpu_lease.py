@@ -9,7 +9,8 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
 2. makes gpu_lr/ (the bicubic x4 LR images of gpu_data/, `pack_gpu_data.py --lr-only`; seconds) and restores each
    model's checkpoint into runs/gpu/NAME/checkpoints/ from the newer of the carried gpu_ckpt/NAME.tar and the
    lease state in the working tree, hub/lease_state/NAME.tar; a model with neither starts from the EMA weights of
-   its WARM_START source where there are some (sr-x2, denoise-color from sr-x4), else from scratch;
+   the first of its WARM_START sources that has some (sr-x2 and denoise-color from sr-x4, jpeg-color from
+   denoise-color, else sr-x4), else from scratch;
 3. starts one `python -m swinir_hf.train --config gpu_... --resume latest` process per model on the one GPU;
 4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
    checkpoint), and meanwhile packs every new checkpoint into OUT every `--pack-every` seconds, so that a hard
@@ -43,6 +44,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -59,11 +61,13 @@ MODELS = {
     "jpeg-color": "gpu_color_jpeg",
     "sr-x2": "gpu_sr_x2",
 }
-# A model that has no checkpoint of its own starts from another's newest EMA weights, whose body it shares (its
-# head is re-initialised: the trainer's init report lists the tensors), as the authors start their x3 / x4 models
-# from x2. On the CPU, x2 from x4 reached in half the steps what it reached from scratch, and colour denoising from
-# x4 scored 0.18 dB higher after 800 steps; real-world x4 gained nothing (benchmarks/README.md, "Warm starts").
-WARM_START = {"denoise-color": "sr-x4", "sr-x2": "sr-x4"}
+# A model that has no checkpoint of its own starts from the newest EMA weights of the first of its sources that has
+# some, a model whose body it shares (its head is re-initialised and, for JPEG's window 7, its relative-position
+# biases fitted: the trainer's init report lists the tensors), as the authors start their x3 / x4 models from x2. On
+# the CPU, x2 and colour JPEG from x4 reached in half the steps what they reached from scratch, colour JPEG from the
+# colour denoiser did better still, and colour denoising from x4 scored 0.18 dB higher after 800 steps; real-world x4
+# gained nothing (benchmarks/README.md, "Warm starts").
+WARM_START = {"denoise-color": ("sr-x4",), "jpeg-color": ("denoise-color", "sr-x4"), "sr-x2": ("sr-x4",)}
 MIN_TRANSFORMERS = (5, 18)
 # A trainer's exit statuses that are no failure: finished, or stopped by SIGINT / SIGTERM after saving a checkpoint.
 ENDED_WELL = (0, 130, 143)
@@ -327,26 +331,42 @@ def _warm_started(name: str, args: argparse.Namespace) -> dict | None:
     return json.loads(record.read_text()) if record.is_file() else None
 
 
+def warm_source(
+    name: str, args: argparse.Namespace, usable: Callable[[Path], bool] = lambda tar: True
+) -> tuple[str, Path, int] | None:
+    """(source, its best readable and `usable` tar, that tar's step) for the first of `name`'s WARM_START sources
+    that has one."""
+    for source in WARM_START.get(name, ()):
+        for tar, step in restore_sources(source, args.ckpt, args.state):
+            if isinstance(step, int) and usable(tar):
+                return source, tar, step
+    return None
+
+
+def _no_source_text(name: str) -> str:
+    return f"no {' or '.join(WARM_START[name])} checkpoint to start from"
+
+
 def warm_start(name: str, args: argparse.Namespace) -> list[str]:
-    """The trainer overrides that start `name`, which has no checkpoint yet, from the EMA model of its WARM_START
-    source's best readable tar (unpacked into runs/NAME.init/); [] (from scratch) where there is none."""
+    """The trainer overrides that start `name`, which has no checkpoint yet, from the EMA model of its first
+    WARM_START source's best readable tar (unpacked into runs/NAME.init/); [] (from scratch) where there is none."""
     _record_warm_start(name, args, None)  # one an earlier call left here holds only if this start takes one
-    source = WARM_START.get(name)
-    if source is None:
+    if name not in WARM_START:
         return []
-    readable = [tar for tar, step in restore_sources(source, args.ckpt, args.state) if isinstance(step, int)]
-    if not readable:
-        log(f"{name}: no {source} checkpoint to start from: starts from scratch")
+    found = warm_source(name, args)
+    if found is None:
+        log(f"{name}: {_no_source_text(name)}: starts from scratch")
         return []
+    source, tar, _ = found
     init = args.runs / f"{name}.init"
     shutil.rmtree(init, ignore_errors=True)
-    step = unpack(readable[0], init)
+    step = unpack(tar, init)
     model = step_folders(init)[-1] / "model"
     if not (model / "config.json").is_file():  # the first lease's tars hold no model/
-        log(f"{name}: {readable[0]} holds no model/ to start from: starts from scratch")
+        log(f"{name}: {tar} holds no model/ to start from: starts from scratch")
         return []
     _record_warm_start(name, args, {"model": source, "step": step})
-    log(f"{name}: starts from {source}'s EMA weights at step {step} ({readable[0]})")
+    log(f"{name}: starts from {source}'s EMA weights at step {step} ({tar})")
     return [f"model.init_from={model}"]
 
 
@@ -514,16 +534,18 @@ def _bytes(path: Path) -> int:
 
 
 def _warm_start_note(name: str, args: argparse.Namespace, sizes: dict[str, int]) -> str:
-    """Where plan's model `name`, which starts afresh, takes its weights from: its WARM_START source's best tar
+    """Where plan's model `name`, which starts afresh, takes its weights from: its first WARM_START source's best tar
     among those the call sends (the lease state, and a tar in `sizes`)."""
-    source = WARM_START.get(name)
-    if source is None:
+    if name not in WARM_START:
         return ": from scratch"
     repo = args.repo.resolve()
-    for tar, step in restore_sources(source, args.ckpt, args.state):
-        if isinstance(step, int) and (tar.parent == args.state or str(tar.resolve().relative_to(repo)) in sizes):
-            return f": from {source}'s EMA weights at step {step} ({tar})"
-    return f": from scratch (no {source} checkpoint to start from)"
+    found = warm_source(
+        name, args, lambda tar: tar.parent == args.state or str(tar.resolve().relative_to(repo)) in sizes
+    )
+    if found is None:
+        return f": from scratch ({_no_source_text(name)})"
+    source, tar, step = found
+    return f": from {source}'s EMA weights at step {step} ({tar})"
 
 
 def plan(args: argparse.Namespace) -> int:

@@ -201,6 +201,11 @@ def test_a_damaged_lease_tar_costs_no_lease_time(tmp_path: Path, capsys) -> None
 TINY_BODY = {"embed_dim": 12, "depths": [2], "num_heads": [2], "window_size": 8, "image_size": 16, "mlp_ratio": 2.0}
 
 
+def _body(fields: dict) -> str:
+    """The trainer's `model.config=` override of these config fields."""
+    return "model.config={" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}"
+
+
 def _checkpoint(run: Path, config: SwinIRConfig, step: int) -> dict[str, torch.Tensor]:
     """A trainer's checkpoint folder as the lease packs it (raw weights, EMA, Adam, progress, the EMA model/ the
     trainer saves beside them); returns its EMA weights."""
@@ -222,7 +227,8 @@ def _checkpoint(run: Path, config: SwinIRConfig, step: int) -> dict[str, torch.T
 
 def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path: Path, capsys) -> None:
     """sr-x2, with no tar of its own, starts from the EMA weights of sr-x4's lease state (all but the upsampler's
-    conv); the tars it returns record that origin, through the lean state and the next lease's restore."""
+    conv), jpeg-color from the first of denoise-color and sr-x4 that has some; the tars a model returns record that
+    origin, through the lean state and the next lease's restore."""
     lease = _lease_module()
     repo = tmp_path / "repo"
     state = repo / "hub" / "lease_state"
@@ -233,18 +239,36 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     args = argparse.Namespace(ckpt=repo / "gpu_ckpt", state=state, runs=tmp_path / "runs", out=tmp_path / "out")
     assert lease.warm_start("sr-x4", args) == []  # no source: as before
     overrides = lease.warm_start("sr-x2", args)
-    model_folder = tmp_path / "runs" / "sr-x2.init" / "checkpoints" / "step-00000007" / "model"
+    init = tmp_path / "runs" / "sr-x2.init"
+    model_folder = init / "checkpoints" / "step-00000007" / "model"
     assert overrides == [f"model.init_from={model_folder}"]
     assert f"sr-x2: starts from sr-x4's EMA weights at step 7 ({state / 'sr-x4.tar'})" in capsys.readouterr().out
 
     # the trainer builds the x2 model from it: every tensor but the x2 upsampler's, the EMA's to float16 precision
-    body = "model.config={" + ", ".join(f"{k}: {v}" for k, v in TINY_BODY.items()) + "}"
-    cfg, _ = parse_command_line(["--config", "gpu_sr_x2", body, *overrides])
+    cfg, _ = parse_command_line(["--config", "gpu_sr_x2", _body(TINY_BODY), *overrides])
     model, report = build_model(cfg.model, cfg.train)
     assert report.reinitialised == ["upsample.0.bias", "upsample.0.weight"] == report.dropped
     assert len(report.loaded) == len(ema) - 2
     weights = model.state_dict()
     assert all(torch.allclose(weights[k], ema[k], rtol=1e-3, atol=1e-4) for k in report.loaded)
+    # jpeg-color's window 7 beside the source's 8: its relative-position bias tables are fitted, not re-initialised
+    jpeg = lease.warm_start("jpeg-color", args)
+    assert jpeg == [f"model.init_from={tmp_path / 'runs' / 'jpeg-color.init' / model_folder.relative_to(init)}"]
+    window7 = {**TINY_BODY, "window_size": 7, "image_size": 14}
+    cfg, _ = parse_command_line(["--config", "gpu_color_jpeg", _body(window7), *jpeg])
+    model, report = build_model(cfg.model, cfg.train)
+    assert model.config.window_size == 7 and report.reinitialised == ["conv_last.bias", "conv_last.weight"]
+    assert report.fitted == [f"layers.0.residual_group.blocks.{i}.attn.relative_position_bias_table" for i in (0, 1)]
+    assert len(report.loaded) == len(ema) - 2
+    # ... and from the colour denoiser, its first source, once that has a checkpoint: then nothing is re-initialised
+    _checkpoint(tmp_path / "dnrun", SwinIRConfig.from_preset("color_dn", **TINY_BODY), 9)
+    assert lease.pack(tmp_path / "dnrun", tmp_path / "denoise-color.tar") == 9
+    assert lease.lean(tmp_path / "denoise-color.tar", state / "denoise-color.tar") == 9
+    capsys.readouterr()
+    cfg, _ = parse_command_line(["--config", "gpu_color_jpeg", _body(window7), *lease.warm_start("jpeg-color", args)])
+    assert "jpeg-color: starts from denoise-color's EMA weights at step 9" in capsys.readouterr().out
+    model, report = build_model(cfg.model, cfg.train)
+    assert report.reinitialised == [] == report.dropped and len(report.fitted) == 2
 
     # its tars record the warm start; the lean state keeps it, and the next lease's restore takes it up again
     x2_ema = _checkpoint(tmp_path / "runs" / "sr-x2", model.config, 40)
@@ -270,14 +294,20 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     folders += ["--data", str(repo / "gpu_data"), "--wheels", str(repo / "gpu_wheels")]
     (state / "sr-x2.tar").unlink()
     (args.ckpt / "sr-x2.tar").unlink()
-    assert lease.main(["plan", *folders, "--models", "sr-x2,real-sr-x4"]) == 0
+    assert lease.main(["plan", *folders, "--models", "sr-x2,real-sr-x4,jpeg-color"]) == 0
     out = capsys.readouterr().out
     assert f"sr-x2.tar): from sr-x4's EMA weights at step 7 ({state / 'sr-x4.tar'})" in out
+    assert f"jpeg-color.tar): from denoise-color's EMA weights at step 9 ({state / 'denoise-color.tar'})" in out
     assert f"note: real-sr-x4 starts from step 0 (no {args.ckpt / 'real-sr-x4.tar'}, no " in out
     assert "real-sr-x4.tar): from scratch\n" in out
+    (state / "denoise-color.tar").unlink()
+    assert lease.main(["plan", *folders, "--models", "jpeg-color"]) == 0
+    assert f"jpeg-color.tar): from sr-x4's EMA weights at step 7 ({state / 'sr-x4.tar'})" in capsys.readouterr().out
     (state / "sr-x4.tar").unlink()
-    assert lease.main(["plan", *folders, "--models", "sr-x2"]) == 0
-    assert "sr-x2.tar): from scratch (no sr-x4 checkpoint to start from)" in capsys.readouterr().out
+    assert lease.main(["plan", *folders, "--models", "sr-x2,jpeg-color"]) == 0
+    out = capsys.readouterr().out
+    assert "sr-x2.tar): from scratch (no sr-x4 checkpoint to start from)" in out
+    assert "jpeg-color.tar): from scratch (no denoise-color or sr-x4 checkpoint to start from)" in out
 
 
 def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: Path, capsys) -> None:

@@ -587,6 +587,42 @@ def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
     )
 
 
+def test_init_from_another_window_size_keeps_the_position_bias_of_shared_offsets(tiny_config, tmp_path):
+    # The JPEG models' window 7 beside the SR models' 8: everything loads, the bias tables fitted, none resized.
+    source = SwinIRForImageRestoration(tiny_config(window_size=8, upscale=1, upsampler=None, task="color_dn"))
+    with torch.no_grad():
+        for block in source.layers[0].residual_group.blocks:
+            block.attn.relative_position_bias_table.normal_()
+    source.save_pretrained(tmp_path / "w8")
+    for window, offsets in ((7, 49), (5, 25)):
+        args = ModelArgs(
+            init_from=str(tmp_path / "w8"),
+            config={"window_size": window, "image_size": 4 * window, "task": "color_jpeg_car"},
+        )
+        model, report = build_model(args, TrainArgs())
+        assert model.config.window_size == window and report.reinitialised == [] == report.dropped
+        tables = [k for k in report.loaded if k.endswith("relative_position_bias_table")]
+        assert report.fitted == tables and len(tables) == 2
+        assert "fitted to this window size (relative-position bias, shared offsets kept): 2:" in str(report)
+        # Each pair of pixels of a window-sized square keeps the bias the source gave their offset.
+        inside = torch.tensor([r * 8 + c for r in range(window) for c in range(window)])
+        for new, old in zip(model.layers[0].residual_group.blocks, source.layers[0].residual_group.blocks, strict=True):
+            expected = old.attn.position_bias()[:, inside][:, :, inside]
+            assert expected.shape[-1] == offsets and torch.equal(new.attn.position_bias(), expected)
+    # Back up to 8: the offsets a 7-window never saw repeat its outermost ones.
+    small = SwinIRForImageRestoration(
+        tiny_config(window_size=7, image_size=14, upscale=1, upsampler=None, task="color_dn")
+    )
+    small.save_pretrained(tmp_path / "w7")
+    model, report = build_model(
+        ModelArgs(init_from=str(tmp_path / "w7"), config={"window_size": 8, "image_size": 16}), TrainArgs()
+    )
+    table = model.layers[0].residual_group.blocks[0].attn.relative_position_bias_table.T.reshape(2, 15, 15)
+    old = small.layers[0].residual_group.blocks[0].attn.relative_position_bias_table.T.reshape(2, 13, 13)
+    assert torch.equal(table[:, 1:-1, 1:-1], old) and torch.equal(table[:, 0, 1:-1], old[:, 0])
+    assert torch.equal(table[:, -1, -1], old[:, -1, -1]) and len(report.fitted) == 2
+
+
 def launch_two_processes(raw: dict, tmp_path: Path) -> subprocess.CompletedProcess:
     """`accelerate launch` of the trainer on the config `raw` in two CPU processes (gloo), output captured."""
     config = tmp_path / "ddp.yaml"
@@ -670,6 +706,12 @@ def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):
     assert f"Validation on {shown} (its first image) during" in training_card(cfg, model, progress, 29.0, None, "x")
     assert f"Trained on {images.name}, photos, {images.name} with 8×8 training patches." in hub.text
     assert card.data.pipeline_tag == "image-to-image"
+    assert "(1 tensors loaded, 0 re-initialised, 0 dropped)" in card.text  # the last start: a local folder
+    fitted = InitReport("sr-x4", ["a", "b", "c"], ["conv_last.weight"], [], fitted=["b"])
+    assert (
+        "- initialised from `sr-x4` (3 tensors loaded, 1 of them fitted to this window size, 1 re-initialised, 0 "
+        in (training_card(cfg, model, progress, 29.0, fitted, "x"))
+    )
     results = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
     assert results == {("Set5", "psnr"): 33.1235, ("Set5", "ssim"): 0.91}
     assert "| step 4 | 30.50 |" in card.text and "import swinir_hf" in card.text

@@ -468,7 +468,8 @@ def _training_recipe(
         )
     if init is not None:
         recipe.append(
-            f"- initialised from `{_shown(init.source)}` ({len(init.loaded)} tensors loaded, "
-            f"{len(init.reinitialised)} re-initialised, {len(init.dropped)} dropped)"
+            f"- initialised from `{_shown(init.source)}` ({len(init.loaded)} tensors loaded"
+            + (f", {len(init.fitted)} of them fitted to this window size" if init.fitted else "")
+            + f", {len(init.reinitialised)} re-initialised, {len(init.dropped)} dropped)"
         )
     return recipe

@@ -4,6 +4,7 @@ transferred), the EMA copy, the checkpointed progress and the per-step seed."""
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -26,12 +28,18 @@ class InitReport:
     loaded: list[str]
     reinitialised: list[str]
     dropped: list[str]
+    fitted: list[str] = field(default_factory=list)  # loaded after `fit_position_bias` (another window size)
 
     def __str__(self) -> str:
         def names(items: list[str]) -> str:
             return ", ".join(items[:6]) + (f", … (+{len(items) - 6})" if len(items) > 6 else "")
 
         lines = [f"initialised from {self.source}: {len(self.loaded)} tensors loaded"]
+        if self.fitted:
+            lines.append(
+                f"  of them fitted to this window size (relative-position bias, shared offsets kept): "
+                f"{len(self.fitted)}: {names(self.fitted)}"
+            )
         if self.reinitialised:
             lines.append(
                 f"  re-initialised (not in the source or shape differs): {len(self.reinitialised)}: "
@@ -92,16 +100,46 @@ def _model_config(args: ModelArgs, source: SwinIRForImageRestoration | None, ove
 
 
 def transfer_weights(state: dict[str, torch.Tensor], model: torch.nn.Module, source: str) -> InitReport:
-    """Copy every tensor of `state` whose name and shape exist in `model`; report the rest."""
+    """Copy every tensor of `state` whose name and shape exist in `model`, and every relative-position bias table
+    of another window size but the same heads, fitted (`fit_position_bias`); report the rest."""
     target = model.state_dict()
     fits = {k: v for k, v in state.items() if k in target and target[k].shape == v.shape}
-    model.load_state_dict(fits, strict=False)
+    fitted = {
+        k: fit_position_bias(v, target[k].shape[0])
+        for k, v in state.items()
+        if k.endswith(".relative_position_bias_table")
+        and k in target
+        and k not in fits
+        and v.shape[1:] == target[k].shape[1:]
+    }
+    model.load_state_dict({**fits, **fitted}, strict=False)
+    loaded = set(fits) | set(fitted)
     return InitReport(
         source=source,
-        loaded=sorted(fits),
-        reinitialised=sorted(set(target) - set(fits)),
-        dropped=sorted(set(state) - set(fits)),
+        loaded=sorted(loaded),
+        reinitialised=sorted(set(target) - loaded),
+        dropped=sorted(set(state) - loaded),
+        fitted=sorted(fitted),
     )
+
+
+def fit_position_bias(table: torch.Tensor, rows: int) -> torch.Tensor:
+    """A ((2·ws-1)², heads) relative-position bias table for another window ws', ((2·ws'-1)² = `rows`, heads).
+
+    Both index the same pixel offsets (dy, dx) at the same image scale, so a smaller window keeps the source's biases
+    of the offsets it has (the table's centre) and a larger one repeats the outermost ones beyond: no interpolation,
+    which would shift every offset's bias (Swin's bicubic resize suits a change of image resolution, not this).
+    """
+    n, m = math.isqrt(table.shape[0]), math.isqrt(rows)
+    if n * n != table.shape[0] or m * m != rows or n % 2 == 0 or m % 2 == 0:
+        raise ValueError(f"not relative-position bias tables of (2·ws-1)² rows: {table.shape[0]} → {rows}")
+    grid = table.T.reshape(1, -1, n, n)  # (1, heads, dy, dx)
+    if m < n:
+        cut = (n - m) // 2
+        grid = grid[..., cut : cut + m, cut : cut + m]
+    elif m > n:
+        grid = F.pad(grid.float(), (((m - n) // 2),) * 4, mode="replicate").to(table.dtype)
+    return grid.reshape(-1, m * m).T.contiguous()
 
 
 class EMA:
