@@ -206,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_hub_parser(sub)
     # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train (free-form overrides) and
     # `swinir-hf demo ...` to swinir_hf.demo.server (which needs the demo extra).
-    sub.add_parser("train", add_help=False, help="train / fine-tune (same as python -m swinir_hf.train; see --help)")
+    sub.add_parser(
+        "train",
+        add_help=False,
+        help="train / fine-tune (python -m swinir_hf.train; with accelerate launch's options, under its launcher)",
+    )
     sub.add_parser("demo", add_help=False, help="serve the Gradio demo (as python app.py; see --help)")
     return parser
 
@@ -216,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
         from .training.cli import exit_status
-        from .training.cli import main as train_main
+        from .training.launch import main as train_main
 
-        status = train_main(argv[1:], prog="swinir-hf train")
+        status = train_main(argv[1:])
         return exit_status(status) if program else status
     if argv[:1] == ["demo"]:  # the demo's command line checks its options, then for gradio
         from .demo.server import main as demo_main

@@ -28,6 +28,7 @@ from .config import (
     error_message,
     read_config_file,
 )
+from .launch import LAUNCHER_HELP
 from .loop import RUN_ERROR, run_training
 
 TRAIN_USAGE = "Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`."
@@ -54,7 +55,8 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
         prog=prog,
         usage="%(prog)s --config CONFIG [options] [--section.field VALUE ...]",  # not all ~60 options
         description=TRAIN_USAGE,
-        epilog=f"bundled configs: {', '.join(bundled_configs())}",
+        epilog=f"bundled configs: {', '.join(bundled_configs())}"
+        + (f". {LAUNCHER_HELP}" if prog == "swinir-hf train" else ""),
         exit_on_error=False,  # `main` reports errors on one line, without argparse's long usage text
         print_config=None,  # --print-config below prints the validated config instead
     )

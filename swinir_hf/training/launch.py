@@ -1,0 +1,167 @@
+"""`swinir-hf train` with `accelerate launch`'s options (`--multi_gpu --num_processes 8`, `--mixed_precision bf16`,
+`--config_file FILE`, ...): accelerate's launcher starts the trainer (`python -m swinir_hf.train`), and the command
+ends as the trainer does, with its one-line message and exit status (0 done, 1 failed, 2 bad command line or config,
+128 + N stopped by signal N). `accelerate launch -m swinir_hf.train` starts the same processes, but adds
+accelerate's and torchrun's tracebacks to every failed or interrupted run, and returns the prompt on a Ctrl-C while
+its single process is still saving the checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
+
+from .checks import SIGNALS_FORWARDED
+
+# What `swinir-hf train` sets for the launcher itself, or answers with the trainer's own --help.
+_NOT_LAUNCHER_OPTIONS = {"-h", "--help", "-m", "--module", "--no_python", "--no-python"}
+_STOPS = (signal.SIGINT, signal.SIGTERM)
+LAUNCHER_HELP = (
+    "accelerate launch's options (--multi_gpu, --num_processes N, --mixed_precision bf16, --config_file FILE, ...: "
+    "accelerate launch --help) run the trainer under its launcher, as `accelerate launch -m swinir_hf.train`; "
+    "errors and Ctrl-C end as in one process, without the launcher's tracebacks."
+)
+
+
+def _launcher_parser() -> argparse.ArgumentParser:
+    """accelerate's `launch` parser, with its errors raised as `ValueError` instead of printed with its usage."""
+    from accelerate.commands.launch import launch_command_parser
+
+    parser = launch_command_parser()
+
+    def error(message: str) -> None:
+        raise ValueError(f"accelerate launch: {message}")
+
+    parser.error = error  # type: ignore[method-assign]
+    return parser
+
+
+def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`swinir-hf train`'s arguments → (accelerate launch's options, the trainer's), each in the order given.
+    An option of `accelerate launch --help` (`--num_processes 2`, `--num-processes=2`, `--multi_gpu`) goes to the
+    launcher with its value; every other argument to the trainer, whose options have other names."""
+    actions = {
+        name: action
+        for action in _launcher_parser()._actions
+        for name in action.option_strings
+        if name not in _NOT_LAUNCHER_OPTIONS
+    }
+    launcher: list[str] = []
+    trainer: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        action = actions.get(arg.split("=", 1)[0]) if arg.startswith("-") else None
+        if action is None:
+            trainer.append(arg)
+            continue
+        launcher.append(arg)
+        if "=" not in arg and action.nargs != 0:  # every launcher option but a flag takes one value
+            launcher.extend(_next(args))
+    return launcher, trainer
+
+
+def _next(args: Iterator[str]) -> list[str]:
+    value = next(args, None)
+    return [] if value is None else [value]
+
+
+def launch(launcher_argv: list[str], trainer_argv: list[str]) -> int:
+    """Run `accelerate launch LAUNCHER_ARGV -m swinir_hf.train TRAINER_ARGV`; the trainer's exit status. The trainer's
+    processes print their own messages; this prints one only for what they could not say (a process killed by a
+    signal, a launcher that could not start them)."""
+    from accelerate.commands.launch import launch_command
+    from torch.distributed import DistError
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.elastic.rendezvous.api import RendezvousError
+
+    try:
+        args = _launcher_parser().parse_args([*launcher_argv, "-m", "swinir_hf.train", *trainer_argv])
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        with _quiet_torchrun(), _single_process_launcher():
+            launch_command(args)
+    except subprocess.CalledProcessError as err:  # the single process's status
+        return _status(err.returncode, "the training process")
+    except ChildFailedError as err:  # torchrun's processes: the first to fail says why
+        rank, failure = err.get_first_failure()
+        return _status(failure.exitcode, f"process {rank}")
+    except SignalException as err:  # torchrun got Ctrl-C / SIGTERM, passed it on and waited for its processes
+        return 128 + int(err.sigval)
+    except (ValueError, RendezvousError, DistError) as err:  # the launcher refused its options, or found no peers
+        print(f"error: accelerate launch: {err}", file=sys.stderr)
+        return 2 if isinstance(err, ValueError) else 1
+    return 0
+
+
+def _status(returncode: int, who: str) -> int:
+    """A process's exit status as the shell gives it (128 + N when signal N killed it, which it could not report)."""
+    if returncode >= 0:
+        return returncode
+    name = signal.Signals(-returncode).name
+    hint = " (out of memory?)" if name == "SIGKILL" else ""
+    print(f"error: {who} was killed by {name}{hint}", file=sys.stderr)
+    return 128 - returncode
+
+
+@contextmanager
+def _quiet_torchrun() -> Iterator[None]:
+    """torchrun's agent logs every process's failure and each step of a shutdown, with the same facts the trainer's
+    message and the exit status give; its loggers set their own level, so each is raised here."""
+    import torch.distributed.run  # noqa: F401  (creates the agent's loggers)
+
+    names = [n for n in logging.Logger.manager.loggerDict if n.startswith("torch.distributed")]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+@contextmanager
+def _single_process_launcher() -> Iterator[None]:
+    """accelerate's launcher for one process, waiting for it through Ctrl-C and SIGTERM (which it passes on)."""
+    import accelerate.commands.launch as accelerate_launch
+
+    with mock.patch.object(accelerate_launch, "simple_launcher", _run_one_process):
+        yield
+
+
+def _run_one_process(args: argparse.Namespace) -> None:
+    """What accelerate's `simple_launcher` starts, with what it does not do: SIGINT / SIGTERM sent to this process
+    are passed on (a Ctrl-C reaches both; the trainer knows the copy, `SIGNALS_FORWARDED`), and this process waits
+    until the trainer has saved its checkpoint and exited. A failure raises `CalledProcessError`, as accelerate's."""
+    from accelerate.utils import prepare_simple_launcher_cmd_env
+
+    cmd, env = prepare_simple_launcher_cmd_env(args)
+    child = subprocess.Popen(cmd, env={**env, SIGNALS_FORWARDED: "1"})
+    previous = {signum: signal.signal(signum, lambda s, _: child.send_signal(s)) for signum in _STOPS}
+    try:
+        returncode = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if returncode != 0:
+        raise subprocess.CalledProcessError(returncode, cmd)
+
+
+def main(argv: list[str]) -> int:
+    """`swinir-hf train ARGV`: the trainer in this process, or under accelerate's launcher when ARGV has its
+    options. The exit status as `swinir_hf.training.cli.main`'s."""
+    from .cli import main as train_main
+
+    launcher, trainer = split_arguments(argv)
+    if not launcher:
+        return train_main(trainer, prog="swinir-hf train")
+    return launch(launcher, trainer)
