@@ -48,7 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from lease_checkpoints import lean, origin, pack, step_folders, unpack, verified_step  # beside this script
+from lease_checkpoints import holds_model, lean, origin, pack, step_folders, unpack, verified_step  # beside this script
 from pack_gpu_data import folder_size
 
 REPO = Path(__file__).resolve().parent.parent
@@ -335,16 +335,16 @@ def warm_source(
     name: str, args: argparse.Namespace, usable: Callable[[Path], bool] = lambda tar: True
 ) -> tuple[str, Path, int] | None:
     """(source, its best readable and `usable` tar, that tar's step) for the first of `name`'s WARM_START sources
-    that has one."""
+    that has one; only a tar that holds a model/ folder to start from counts."""
     for source in WARM_START.get(name, ()):
         for tar, step in restore_sources(source, args.ckpt, args.state):
-            if isinstance(step, int) and usable(tar):
+            if isinstance(step, int) and usable(tar) and holds_model(tar):
                 return source, tar, step
     return None
 
 
 def _no_source_text(name: str) -> str:
-    return f"no {' or '.join(WARM_START[name])} checkpoint to start from"
+    return f"no {' or '.join(WARM_START[name])} checkpoint with a model/ folder to start from"
 
 
 def warm_start(name: str, args: argparse.Namespace) -> list[str]:
@@ -362,9 +362,6 @@ def warm_start(name: str, args: argparse.Namespace) -> list[str]:
     shutil.rmtree(init, ignore_errors=True)
     step = unpack(tar, init)
     model = step_folders(init)[-1] / "model"
-    if not (model / "config.json").is_file():  # the first lease's tars hold no model/
-        log(f"{name}: {tar} holds no model/ to start from: starts from scratch")
-        return []
     _record_warm_start(name, args, {"model": source, "step": step})
     log(f"{name}: starts from {source}'s EMA weights at step {step} ({tar})")
     return [f"model.init_from={model}"]

@@ -180,6 +180,13 @@ def origin(source: Path) -> dict | None:
         return json.loads(tar.extractfile("compact.json").read()).get("warm_start")
 
 
+def holds_model(source: Path) -> bool:
+    """Whether a tar from `pack` or `lean` holds its checkpoint's model/ folder (the first lease's do not), which a
+    warm start on the lease machine loads: it cannot rebuild one (`rebuild_model_folder`)."""
+    with tarfile.open(source) as tar:
+        return "model/config.json" in json.loads(tar.extractfile("compact.json").read())["files"]
+
+
 def _step_of(meta: dict) -> int:
     """The step of a compacted checkpoint, from its metadata (`compact`)."""
     return json.loads(bytes.fromhex(meta["files"]["progress.json"]))["step"]

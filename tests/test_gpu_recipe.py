@@ -306,8 +306,35 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     (state / "sr-x4.tar").unlink()
     assert lease.main(["plan", *folders, "--models", "sr-x2,jpeg-color"]) == 0
     out = capsys.readouterr().out
-    assert "sr-x2.tar): from scratch (no sr-x4 checkpoint to start from)" in out
-    assert "jpeg-color.tar): from scratch (no denoise-color or sr-x4 checkpoint to start from)" in out
+    assert "sr-x2.tar): from scratch (no sr-x4 checkpoint with a model/ folder to start from)" in out
+    assert "jpeg-color.tar): from scratch (no denoise-color or sr-x4 checkpoint with a model/ folder to start" in out
+
+
+def test_a_warm_start_passes_over_a_source_tar_without_a_model_folder(tmp_path: Path, capsys) -> None:
+    """The first lease's tars hold no model/ (and the lease machine cannot build one): jpeg-color then starts from
+    its next source, sr-x4, and plan says so; with neither, from scratch."""
+    lease = _lease_module()
+    state = tmp_path / "state"
+    for name, config, step in (
+        ("denoise-color", SwinIRConfig.from_preset("color_dn", **TINY_BODY), 9),
+        ("sr-x4", SwinIRConfig.from_preset("lightweight_sr", 4, **TINY_BODY), 7),
+    ):
+        _checkpoint(tmp_path / name, config, step)
+        if name == "denoise-color":
+            shutil.rmtree(tmp_path / name / "checkpoints" / f"step-{step:08d}" / "model")
+        assert lease.pack(tmp_path / name, tmp_path / f"{name}.tar") == step
+        assert lease.lean(tmp_path / f"{name}.tar", state / f"{name}.tar") == step
+    assert not lease.holds_model(state / "denoise-color.tar") and lease.holds_model(state / "sr-x4.tar")
+    args = argparse.Namespace(ckpt=tmp_path / "ckpt", state=state, runs=tmp_path / "runs", out=tmp_path / "out")
+    capsys.readouterr()
+    overrides = lease.warm_start("jpeg-color", args)
+    assert overrides == [f"model.init_from={tmp_path / 'runs/jpeg-color.init/checkpoints/step-00000007/model'}"]
+    assert f"jpeg-color: starts from sr-x4's EMA weights at step 7 ({state / 'sr-x4.tar'})" in capsys.readouterr().out
+    (state / "sr-x4.tar").unlink()
+    assert lease.warm_start("jpeg-color", args) == []
+    assert "no denoise-color or sr-x4 checkpoint with a model/ folder to start from: starts from scratch" in (
+        capsys.readouterr().out
+    )
 
 
 def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: Path, capsys) -> None:
@@ -437,7 +464,10 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     summary = json.loads((out / "summary.json").read_text())["models"]
     assert {m: s["end_step"] for m, s in summary.items()} == dict.fromkeys(lease.MODELS, 2)
     assert summary["sr-x2"]["warm_start"] is None  # sr-x4 had no checkpoint yet
-    assert "sr-x2: no sr-x4 checkpoint to start from: starts from scratch" in (out / "lease.log").read_text()
+    assert (
+        "sr-x2: no sr-x4 checkpoint with a model/ folder to start from: starts from scratch"
+        in (out / "lease.log").read_text()
+    )
     for name in ("DIV2K_train_HR_crops128", "BSDS500_train", "BSDS500_test"):  # LR: each HR image's bicubic x4
         hr_files = sorted((tmp_path / "gpu_data" / name).iterdir())
         lr_files = sorted((tmp_path / "gpu_lr" / f"{name}_x4").iterdir())
