@@ -19,6 +19,7 @@ from .inference.collection_cli import (
     tile_argument,
 )
 from .inference.restoration import DTYPES
+from .launch import LAUNCHER_HELP, launch, split_arguments
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="restore image files, folders or globs (or a datasets dataset) into an output folder",
         description="Existing outputs are skipped (resume) unless --overwrite; inputs are never overwritten. "
         "Runs on every process of an `accelerate launch`.",
+        epilog=LAUNCHER_HELP.format(module="swinir_hf.restore"),
     )
     add_restore_arguments(p)
     p.set_defaults(func=_restore)
@@ -215,15 +217,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return subparsers.choices[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     program = argv is None  # the `swinir-hf` command itself, not a call from Python
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
         from .training.cli import exit_status
-        from .training.launch import main as train_main
+        from .training.cli import main as train_main
 
-        status = train_main(argv[1:])
+        launcher, rest = split_arguments(argv[1:])
+        status = launch("swinir_hf.train", launcher, rest) if launcher else train_main(rest, prog="swinir-hf train")
         return exit_status(status) if program else status
+    if argv[:1] == ["restore"]:  # with accelerate launch's options: under its launcher
+        parser = build_parser()
+        own = {name for action in _subcommand(parser, "restore")._actions for name in action.option_strings}
+        launcher, rest = split_arguments(argv[1:], own)
+        if launcher:
+            parser.parse_args(["restore", *rest])  # a bad command line is said here, once, not by every process
+            return launch("swinir_hf.restore", launcher, rest)
     if argv[:1] == ["demo"]:  # the demo's command line checks its options, then for gradio
         from .demo.server import main as demo_main
 

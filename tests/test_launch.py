@@ -1,5 +1,5 @@
-"""`swinir-hf train` with `accelerate launch`'s options: the trainer under accelerate's launcher, ending as in one
-process (its one-line message and exit status), without the launcher's tracebacks."""
+"""`swinir-hf train` / `swinir-hf restore` with `accelerate launch`'s options: the command under accelerate's
+launcher, ending as in one process (its one-line messages and exit status), without the launcher's tracebacks."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from swinir_hf.cli import main as cli
+from swinir_hf.launch import _launcher_parser, _status, split_arguments
 from swinir_hf.training.checks import list_checkpoints
 from swinir_hf.training.cli import build_parser
-from swinir_hf.training.launch import _launcher_parser, _status, split_arguments
 
 SWINIR_HF = shutil.which("swinir-hf", path=str(Path(sys.executable).parent))
 needs_command = pytest.mark.skipif(SWINIR_HF is None, reason="the swinir-hf command is not installed")
@@ -35,6 +37,9 @@ def test_launcher_options_are_told_from_the_trainers_wherever_they_stand():
         ["--config", "tiny_sr_x2", "--train.max_steps", "7", "train.batch_size=4", "--output-dir", "out", "--help"],
     )
     assert split_arguments(["--config", "tiny_sr_x2"]) == ([], ["--config", "tiny_sr_x2"])
+    # a command's own option keeps its name: restore's -t (--tile) is not accelerate's -t (--tee)
+    restore = ["in/", "-o", "out/", "-t", "256", "--num_processes", "2", "--multi_gpu"]
+    assert split_arguments(restore, own={"-t", "-o"}) == (["--num_processes", "2", "--multi_gpu"], restore[:5])
 
 
 def test_no_trainer_option_has_a_launcher_options_name():
@@ -59,15 +64,32 @@ def test_a_process_killed_by_a_signal_is_named(capsys):
     assert _status(2, "process 0") == 2 and not capsys.readouterr().err  # it printed its own error
 
 
+def _swinir_hf(command: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
+    """`swinir-hf COMMAND`, started on the CPU; its output goes to tmp_path / "log" (a pipe that nobody reads while
+    it runs would fill with progress bars and stall it); `_finished` waits and returns its stderr."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    with open(tmp_path / "log", "w") as log:
+        return subprocess.Popen([SWINIR_HF, *command], env=env, stdout=subprocess.DEVNULL, stderr=log, **popen)
+
+
 def _swinir_hf_train(launcher: list[str], raw: dict, tmp_path: Path, **popen) -> subprocess.Popen:
-    """`swinir-hf train LAUNCHER --config (raw)`, started; its output goes to tmp_path / "log" (a pipe that nobody
-    reads while it runs would fill with progress bars and stall it); `_finished` waits and returns its stderr."""
+    """`swinir-hf train LAUNCHER --config (raw)`, started (`_swinir_hf`)."""
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(raw))
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    cmd = [SWINIR_HF, "train", *launcher, "--mixed_precision", "no", "--config", str(config)]
-    with open(tmp_path / "log", "w") as log:
-        return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log, **popen)
+    return _swinir_hf(["train", *launcher, "--mixed_precision", "no", "--config", str(config)], tmp_path, **popen)
+
+
+def _running(marker: str) -> list[str]:
+    """The command lines of this machine's processes that hold `marker`."""
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # it has just exited
+            continue
+        if marker in line:
+            lines.append(line)
+    return lines
 
 
 def _finished(run: subprocess.Popen, tmp_path: Path) -> str:
@@ -98,9 +120,9 @@ def test_a_bad_trainer_option_under_the_launcher_is_one_line(launcher, tiny_run,
 def test_a_stopped_launch_saves_a_checkpoint_and_ends_as_one_process_would(
     launcher, signum, to_group, tiny_run, images, tmp_path
 ):
-    """Ctrl-C (the terminal signals the launcher and its processes), or SIGTERM to the launcher alone (`docker stop`):
-    the processes stop after a step with a checkpoint; the command waits for them and exits 128 + N, without a
-    traceback."""
+    """Ctrl-C (the terminal signals the launcher's process group), or SIGTERM to the launcher alone (`docker stop`):
+    the processes stop after a step with a checkpoint (one Ctrl-C, not the two that would stop them at once); the
+    command waits for them and exits 128 + N, without a traceback."""
     out = tmp_path / "out"
     raw = tiny_run(images, out, train={"max_steps": 100_000, "checkpoint_every": 1})
     run = _swinir_hf_train(launcher, raw, tmp_path, start_new_session=True)
@@ -118,5 +140,60 @@ def test_a_stopped_launch_saves_a_checkpoint_and_ends_as_one_process_would(
     saved = Path(err.split(", saved in ")[1].split(";")[0])
     assert (saved / "progress.json").is_file()
     assert "Traceback" not in err and "SignalException" not in err, err[-3000:]
-    with pytest.raises(ProcessLookupError):  # no process of the launch left behind
-        os.killpg(run.pid, 0)
+    assert not _running(str(tmp_path / "run.yaml"))  # no process of the launch left behind
+
+
+def _photos(folder: Path, count: int, broken: int = 0) -> Path:
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        Image.fromarray((rng.random((24, 24, 3)) * 255).astype(np.uint8)).save(folder / f"{i:03d}.png")
+    for i in range(broken):
+        (folder / f"broken{i}.png").write_text("not an image")
+    return folder
+
+
+def test_a_bad_restore_command_line_is_said_once_before_any_process_starts(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli(["restore", "--num_processes", "2", "in/", "--tile", "seven"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "argument -t/--tile: tile must be a number of pixels" in err
+
+
+@pytest.mark.slow
+@needs_command
+def test_a_restore_launch_with_a_failed_file_ends_as_one_process_does(tmp_path):
+    """Two processes; one file cannot be decoded: it is reported and skipped, the rest restored, exit status 1 (as
+    in one process) with one summary and no launcher traceback."""
+    photos = _photos(tmp_path / "photos", 4, broken=1)
+    run = _swinir_hf(["restore", *TWO_PROCESSES, str(photos), "-o", str(tmp_path / "out"), "--no-progress"], tmp_path)
+    err = _finished(run, tmp_path)
+    assert run.returncode == 1, err[-3000:]
+    assert err.count("restored 4, failed 1, skipped 0 existing") == 1, err[-3000:]
+    assert "Traceback" not in err and "ChildFailedError" not in err, err[-3000:]
+    assert len(list((tmp_path / "out").iterdir())) == 4
+
+
+@pytest.mark.slow
+@needs_command
+def test_a_restore_launch_stopped_by_ctrl_c_keeps_what_it_finished(tmp_path):
+    """One process under the launcher, Ctrl-C: it stops, keeps its finished outputs, says so once, exit 130."""
+    photos = _photos(tmp_path / "photos", 400)
+    out = tmp_path / "out"
+    run = _swinir_hf(
+        ["restore", *ONE_PROCESS, str(photos), "-o", str(out), "--no-progress"], tmp_path, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while not (out.is_dir() and any(out.iterdir())) and run.poll() is None:
+            assert time.monotonic() < deadline, "no output after 120 s"
+            time.sleep(0.1)
+    finally:
+        os.killpg(run.pid, signal.SIGINT)
+    err = _finished(run, tmp_path)
+    assert run.returncode == 130, err[-3000:]
+    assert err.count("interrupted: finished outputs are kept; run the same command again to do the rest") == 1, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    assert 0 < len(list(out.iterdir())) < 400
+    assert not _running(str(photos))

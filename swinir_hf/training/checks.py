@@ -179,14 +179,11 @@ class TrainingInterrupted(Exception):
 # torchrun (and `accelerate launch`, its launcher) passes a signal it gets on to every process it started, which
 # a Ctrl-C in the terminal has already reached: a SIGINT this soon after the first is that copy, not a second press.
 FORWARDED_WITHIN_S = 1.0
-# Set in a process's environment by a launcher that passes signals on: torchrun's agent, `swinir-hf train`'s.
-SIGNALS_FORWARDED = "SWINIR_HF_SIGNALS_FORWARDED"
-_FORWARDING_LAUNCHERS = ("TORCHELASTIC_RUN_ID", SIGNALS_FORWARDED)
 
 
 class StopSignals:
     """While active (main thread only), SIGINT and SIGTERM ask the loop to stop after the step in progress instead
-    of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once (under a launcher, not its copy
+    of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once (under torchrun, not the launcher's copy
     of the first, `FORWARDED_WITHIN_S`). `announce`: log that it will stop `when` (the main process of a launch;
     the launcher passes a signal on to every process)."""
 
@@ -209,7 +206,7 @@ class StopSignals:
     def _handle(self, signum: int, frame: object) -> None:
         now = time.monotonic()
         if self.signal is not None and signum == signal.SIGINT:
-            launched = any(name in os.environ for name in _FORWARDING_LAUNCHERS)
+            launched = "TORCHELASTIC_RUN_ID" in os.environ  # set by torchrun's agent in every process it starts
             if launched and now - self._since < FORWARDED_WITHIN_S:
                 return
             raise KeyboardInterrupt

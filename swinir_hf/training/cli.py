@@ -18,6 +18,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from ..extras import MissingExtraError
 from ..inference.collection import is_main_process, launched_processes
+from ..launch import LAUNCHER_HELP
 from .checks import TrainingInterrupted, ignore_stop_signals
 from .config import (
     SECTIONS,
@@ -28,7 +29,6 @@ from .config import (
     error_message,
     read_config_file,
 )
-from .launch import LAUNCHER_HELP
 from .loop import RUN_ERROR, run_training
 
 TRAIN_USAGE = "Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`."
@@ -56,7 +56,7 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
         usage="%(prog)s --config CONFIG [options] [--section.field VALUE ...]",  # not all ~60 options
         description=TRAIN_USAGE,
         epilog=f"bundled configs: {', '.join(bundled_configs())}"
-        + (f". {LAUNCHER_HELP}" if prog == "swinir-hf train" else ""),
+        + (f". {LAUNCHER_HELP.format(module='swinir_hf.train')}" if prog == "swinir-hf train" else ""),
         exit_on_error=False,  # `main` reports errors on one line, without argparse's long usage text
         print_config=None,  # --print-config below prints the validated config instead
     )

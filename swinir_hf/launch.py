@@ -1,9 +1,9 @@
-"""`swinir-hf train` with `accelerate launch`'s options (`--multi_gpu --num_processes 8`, `--mixed_precision bf16`,
-`--config_file FILE`, ...): accelerate's launcher starts the trainer (`python -m swinir_hf.train`), and the command
-ends as the trainer does, with its one-line message and exit status (0 done, 1 failed, 2 bad command line or config,
-128 + N stopped by signal N). `accelerate launch -m swinir_hf.train` starts the same processes, but adds
-accelerate's and torchrun's tracebacks to every failed or interrupted run, and returns the prompt on a Ctrl-C while
-its single process is still saving the checkpoint."""
+"""`swinir-hf train` / `swinir-hf restore` with `accelerate launch`'s options (`--multi_gpu --num_processes 8`,
+`--mixed_precision bf16`, `--config_file FILE`, ...): accelerate's launcher starts the command's module
+(`python -m swinir_hf.train` / `swinir_hf.restore`) and the command ends as that module does in one process, with
+its one-line messages and exit status. `accelerate launch -m MODULE` starts the same processes, but adds accelerate's
+and torchrun's tracebacks to every failed or interrupted run, and returns the prompt on a Ctrl-C while its single
+process is still saving."""
 
 from __future__ import annotations
 
@@ -12,20 +12,18 @@ import logging
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from unittest import mock
 
-from .checks import SIGNALS_FORWARDED
-
-# What `swinir-hf train` sets for the launcher itself, or answers with the trainer's own --help.
-_NOT_LAUNCHER_OPTIONS = {"-h", "--help", "-m", "--module", "--no_python", "--no-python"}
-_STOPS = (signal.SIGINT, signal.SIGTERM)
 LAUNCHER_HELP = (
     "accelerate launch's options (--multi_gpu, --num_processes N, --mixed_precision bf16, --config_file FILE, ...: "
-    "accelerate launch --help) run the trainer under its launcher, as `accelerate launch -m swinir_hf.train`; "
-    "errors and Ctrl-C end as in one process, without the launcher's tracebacks."
+    "accelerate launch --help) run this under accelerate's launcher, as `accelerate launch -m {module}`; errors and "
+    "Ctrl-C end as in one process, without the launcher's tracebacks."
 )
+# What the command sets for the launcher itself, or answers with its own --help.
+_NOT_LAUNCHER_OPTIONS = {"-h", "--help", "-m", "--module", "--no_python", "--no-python"}
+_PASSED_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _launcher_parser() -> argparse.ArgumentParser:
@@ -41,28 +39,28 @@ def _launcher_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
-    """`swinir-hf train`'s arguments → (accelerate launch's options, the trainer's), each in the order given.
-    An option of `accelerate launch --help` (`--num_processes 2`, `--num-processes=2`, `--multi_gpu`) goes to the
-    launcher with its value; every other argument to the trainer, whose options have other names."""
+def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[str], list[str]]:
+    """A command's arguments → (accelerate launch's options, the command's), each in the order given. An option of
+    `accelerate launch --help` (`--num_processes 2`, `--num-processes=2`, `--multi_gpu`) that is not one of the
+    command's `own` option strings goes to the launcher, with its value; every other argument to the command."""
     actions = {
         name: action
         for action in _launcher_parser()._actions
         for name in action.option_strings
-        if name not in _NOT_LAUNCHER_OPTIONS
+        if name not in _NOT_LAUNCHER_OPTIONS and name not in own
     }
     launcher: list[str] = []
-    trainer: list[str] = []
+    command: list[str] = []
     args = iter(argv)
     for arg in args:
         action = actions.get(arg.split("=", 1)[0]) if arg.startswith("-") else None
         if action is None:
-            trainer.append(arg)
+            command.append(arg)
             continue
         launcher.append(arg)
         if "=" not in arg and action.nargs != 0:  # every launcher option but a flag takes one value
             launcher.extend(_next(args))
-    return launcher, trainer
+    return launcher, command
 
 
 def _next(args: Iterator[str]) -> list[str]:
@@ -70,10 +68,10 @@ def _next(args: Iterator[str]) -> list[str]:
     return [] if value is None else [value]
 
 
-def launch(launcher_argv: list[str], trainer_argv: list[str]) -> int:
-    """Run `accelerate launch LAUNCHER_ARGV -m swinir_hf.train TRAINER_ARGV`; the trainer's exit status. The trainer's
-    processes print their own messages; this prints one only for what they could not say (a process killed by a
-    signal, a launcher that could not start them)."""
+def launch(module: str, launcher_argv: list[str], argv: list[str]) -> int:
+    """Run `accelerate launch LAUNCHER_ARGV -m MODULE ARGV`; the exit status of MODULE's processes. They print their
+    own messages; this prints one only for what they could not say (a process killed by a signal, a launcher that
+    could not start them)."""
     from accelerate.commands.launch import launch_command
     from torch.distributed import DistError
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -81,7 +79,7 @@ def launch(launcher_argv: list[str], trainer_argv: list[str]) -> int:
     from torch.distributed.elastic.rendezvous.api import RendezvousError
 
     try:
-        args = _launcher_parser().parse_args([*launcher_argv, "-m", "swinir_hf.train", *trainer_argv])
+        args = _launcher_parser().parse_args([*launcher_argv, "-m", module, *argv])
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -89,7 +87,7 @@ def launch(launcher_argv: list[str], trainer_argv: list[str]) -> int:
         with _quiet_torchrun(), _single_process_launcher():
             launch_command(args)
     except subprocess.CalledProcessError as err:  # the single process's status
-        return _status(err.returncode, "the training process")
+        return _status(err.returncode, "the process")
     except ChildFailedError as err:  # torchrun's processes: the first to fail says why
         rank, failure = err.get_first_failure()
         return _status(failure.exitcode, f"process {rank}")
@@ -113,8 +111,8 @@ def _status(returncode: int, who: str) -> int:
 
 @contextmanager
 def _quiet_torchrun() -> Iterator[None]:
-    """torchrun's agent logs every process's failure and each step of a shutdown, with the same facts the trainer's
-    message and the exit status give; its loggers set their own level, so each is raised here."""
+    """torchrun's agent logs every process's failure and each step of a shutdown, with the same facts the processes'
+    messages and the exit status give; its loggers set their own level, so each is raised here."""
     import torch.distributed.run  # noqa: F401  (creates the agent's loggers)
 
     names = [n for n in logging.Logger.manager.loggerDict if n.startswith("torch.distributed")]
@@ -139,14 +137,15 @@ def _single_process_launcher() -> Iterator[None]:
 
 
 def _run_one_process(args: argparse.Namespace) -> None:
-    """What accelerate's `simple_launcher` starts, with what it does not do: SIGINT / SIGTERM sent to this process
-    are passed on (a Ctrl-C reaches both; the trainer knows the copy, `SIGNALS_FORWARDED`), and this process waits
-    until the trainer has saved its checkpoint and exited. A failure raises `CalledProcessError`, as accelerate's."""
+    """What accelerate's `simple_launcher` starts, with what it does not do: SIGINT / SIGTERM / SIGHUP sent to this
+    process are passed on, and this process waits until that one has exited. The process runs in a session of its
+    own, so that a Ctrl-C reaches it once (from here), not twice (the terminal's, then this one's): a second Ctrl-C
+    means "stop now" to the trainer. A failure raises `CalledProcessError`, as accelerate's does."""
     from accelerate.utils import prepare_simple_launcher_cmd_env
 
     cmd, env = prepare_simple_launcher_cmd_env(args)
-    child = subprocess.Popen(cmd, env={**env, SIGNALS_FORWARDED: "1"})
-    previous = {signum: signal.signal(signum, lambda s, _: child.send_signal(s)) for signum in _STOPS}
+    child = subprocess.Popen(cmd, env=env, start_new_session=True)
+    previous = {signum: signal.signal(signum, lambda s, _: child.send_signal(s)) for signum in _PASSED_ON}
     try:
         returncode = child.wait()
     finally:
@@ -154,14 +153,3 @@ def _run_one_process(args: argparse.Namespace) -> None:
             signal.signal(signum, handler)
     if returncode != 0:
         raise subprocess.CalledProcessError(returncode, cmd)
-
-
-def main(argv: list[str]) -> int:
-    """`swinir-hf train ARGV`: the trainer in this process, or under accelerate's launcher when ARGV has its
-    options. The exit status as `swinir_hf.training.cli.main`'s."""
-    from .cli import main as train_main
-
-    launcher, trainer = split_arguments(argv)
-    if not launcher:
-        return train_main(trainer, prog="swinir-hf train")
-    return launch(launcher, trainer)
