@@ -1,4 +1,4 @@
-"""The training layer: the config schema (`config`), the command line (`cli`; under accelerate's launcher,
-`launch`), the loop (`loop`), what a run carries from step to step (`state`), validation (`validation`), the checks
-before the first step and stopping on a signal (`checks`), training data (`data`) and the GAN objective (`gan`). Run
-it with `python -m swinir_hf.train` or `swinir-hf train`."""
+"""The training layer: the config schema (`config`), the command line (`cli`), the loop (`loop`), what a run
+carries from step to step (`state`), validation (`validation`), the checks before the first step and stopping on a
+signal (`checks`), training data (`data`) and the GAN objective (`gan`). Run it with `python -m swinir_hf.train` or
+`swinir-hf train`."""
