@@ -23,7 +23,8 @@ LAUNCHER_HELP = (
 )
 # What the command sets for the launcher itself, or answers with its own --help.
 _NOT_LAUNCHER_OPTIONS = {"-h", "--help", "-m", "--module", "--no_python", "--no-python"}
-_PASSED_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# What the single-process launcher passes on (Windows has no SIGHUP).
+_PASSED_ON = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def _launcher_parser() -> argparse.ArgumentParser:
