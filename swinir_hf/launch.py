@@ -104,7 +104,10 @@ def _status(returncode: int, who: str) -> int:
     """A process's exit status as the shell gives it (128 + N when signal N killed it, which it could not report)."""
     if returncode >= 0:
         return returncode
-    name = signal.Signals(-returncode).name
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:  # a real-time signal, which has no name
+        name = f"signal {-returncode}"
     hint = " (out of memory?)" if name == "SIGKILL" else ""
     print(f"error: {who} was killed by {name}{hint}", file=sys.stderr)
     return 128 - returncode

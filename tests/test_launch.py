@@ -62,6 +62,8 @@ def test_a_process_killed_by_a_signal_is_named(capsys):
     assert _status(-signal.SIGKILL, "process 1") == 137
     assert capsys.readouterr().err == "error: process 1 was killed by SIGKILL (out of memory?)\n"
     assert _status(2, "process 0") == 2 and not capsys.readouterr().err  # it printed its own error
+    assert _status(-60, "the process") == 188  # a signal without a name (Linux: real-time)
+    assert capsys.readouterr().err == "error: the process was killed by signal 60\n"
 
 
 def _swinir_hf(command: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
