@@ -935,3 +935,25 @@ def test_a_batch_that_does_not_split_is_refused_first_naming_the_fields(tiny_run
         "use 4 or 8\n"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "engine"),
+    [
+        ("ACCELERATE_USE_FSDP", "FSDP"),
+        ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed"),
+        ("ACCELERATE_USE_MEGATRON_LM", "Megatron-LM"),
+    ],
+)
+def test_a_sharding_engine_is_refused_before_anything_is_written(
+    variable, engine, monkeypatch, tiny_run, train_cli, images, tmp_path, capsys
+):
+    """`accelerate launch --use_fsdp` (or DeepSpeed, Megatron-LM) would shard the weights that the EMA copy,
+    validation and model folders read whole: one line naming the alternative, not a crash hours in."""
+    monkeypatch.setenv(variable, "true")  # what accelerate's launcher sets for --use_fsdp / ...
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {engine} is not supported: the trainer keeps whole weights on every process")
+    assert err.endswith("launch with --multi_gpu, without FSDP / DeepSpeed in your accelerate config\n")
+    assert not out.exists()

@@ -34,6 +34,28 @@ UNREADABLE_CHECKPOINT = (OSError, RuntimeError, EOFError, ValueError, KeyError, 
 _NO_WORK_YET = ("training_config.yaml", "logs", "checkpoints")
 
 
+# accelerate's sharding engines, which its launcher selects through these variables (`--use_fsdp`, ...).
+_SHARDING_ENGINES = {
+    "ACCELERATE_USE_FSDP": "FSDP",
+    "ACCELERATE_USE_DEEPSPEED": "DeepSpeed",
+    "ACCELERATE_USE_MEGATRON_LM": "Megatron-LM",
+}
+
+
+def check_parallelism() -> None:
+    """Raise `ValueError` if the launcher asked for FSDP, DeepSpeed or Megatron-LM, which shard the weights: the
+    trainer keeps them whole on every process (its EMA copy, validation and model folders read them there). SwinIR
+    needs no sharding: SwinIR-L's 28M parameters take 28M × 20 bytes ≈ 0.6 GB per GPU under DDP (float32 weights,
+    gradients, Adam's two moments and the EMA copy)."""
+    for variable, engine in _SHARDING_ENGINES.items():
+        if os.environ.get(variable, "false").lower() in ("1", "true"):
+            raise ValueError(
+                f"{engine} is not supported: the trainer keeps whole weights on every process (EMA copy, validation, "
+                "model folders), and SwinIR needs no sharding (SwinIR-L's weights, gradients, Adam state and EMA take "
+                "~0.6 GB per GPU): launch with --multi_gpu, without FSDP / DeepSpeed in your accelerate config"
+            )
+
+
 def _fresh(out: Path) -> bool:
     """Whether `out` may be trained into without --overwrite / --resume: missing, empty, or left by a run that
     failed before its first checkpoint (no entries but `_NO_WORK_YET`, no checkpoint)."""

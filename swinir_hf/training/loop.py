@@ -35,6 +35,7 @@ from .checks import (
     TrainingInterrupted,
     check_gan_resumable,
     check_output_dir,
+    check_parallelism,
     check_push_access,
     check_resumable,
     ignore_stop_signals,
@@ -68,6 +69,7 @@ def run_training(
     from ..extras import require
 
     t = cfg.train
+    check_parallelism()
     if t.report_to == "tensorboard":  # accelerate's tracker would only fail at its first log
         require("tensorboard", "train", "logging to TensorBoard (train.report_to: tensorboard)")
     out = Path(t.output_dir)
