@@ -226,11 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     program = argv is None  # the `swinir-hf` command itself, not a call from Python
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
+        from .training.checks import check_parallelism
         from .training.cli import exit_status
         from .training.cli import main as train_main
 
         launcher, rest = split_arguments(argv[1:])
-        status = launch("swinir_hf.train", launcher, rest) if launcher else train_main(rest, prog="swinir-hf train")
+        if launcher:
+            status = launch("swinir_hf.train", launcher, rest, check=check_parallelism)
+        else:
+            status = train_main(rest, prog="swinir-hf train")
         return exit_status(status) if program else status
     if argv[:1] == ["restore"]:  # with accelerate launch's options: under its launcher
         parser = build_parser()

@@ -12,7 +12,7 @@ import logging
 import signal
 import subprocess
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from unittest import mock
 
@@ -69,10 +69,12 @@ def _next(args: Iterator[str]) -> list[str]:
     return [] if value is None else [value]
 
 
-def launch(module: str, launcher_argv: list[str], argv: list[str]) -> int:
+def launch(
+    module: str, launcher_argv: list[str], argv: list[str], check: Callable[[argparse.Namespace], None] | None = None
+) -> int:
     """Run `accelerate launch LAUNCHER_ARGV -m MODULE ARGV`; the exit status of MODULE's processes. They print their
     own messages; this prints one only for what they could not say (a process killed by a signal, a launcher that
-    could not start them)."""
+    could not start them), or for launcher options that `check` refuses (a `ValueError`, before any starts)."""
     from accelerate.commands.launch import launch_command
     from torch.distributed import DistError
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -81,6 +83,8 @@ def launch(module: str, launcher_argv: list[str], argv: list[str]) -> int:
 
     try:
         args = _launcher_parser().parse_args([*launcher_argv, "-m", module, *argv])
+        if check is not None:
+            check(args)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -94,7 +98,7 @@ def launch(module: str, launcher_argv: list[str], argv: list[str]) -> int:
         return _status(failure.exitcode, f"process {rank}")
     except SignalException as err:  # torchrun got Ctrl-C / SIGTERM, passed it on and waited for its processes
         return 128 + int(err.sigval)
-    except (ValueError, RendezvousError, DistError) as err:  # the launcher refused its options, or found no peers
+    except (ValueError, ImportError, RendezvousError, DistError) as err:  # bad options, no DeepSpeed, no peers
         print(f"error: accelerate launch: {err}", file=sys.stderr)
         return 2 if isinstance(err, ValueError) else 1
     return 0

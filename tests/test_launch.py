@@ -57,6 +57,15 @@ def test_a_bad_launcher_option_is_one_line(capsys):
     assert err.count("\n") == 1
 
 
+def test_a_sharding_engine_is_refused_before_any_process_starts(capsys):
+    """The trainer's refusal (`check_parallelism`), said by the command, not left to the launcher (which would first
+    ask for DeepSpeed to be installed) or to every process."""
+    for option, engine in (("--use_fsdp", "FSDP"), ("--use-deepspeed", "DeepSpeed")):
+        assert cli(["train", option, "--num_processes", "2", "--config", "tiny_sr_x2"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {engine} is not supported: ") and err.count("\n") == 1, err
+
+
 def test_a_process_killed_by_a_signal_is_named(capsys):
     """A process the kernel killed (out of memory) could not say so itself."""
     assert _status(-signal.SIGKILL, "process 1") == 137

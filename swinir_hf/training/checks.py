@@ -3,6 +3,7 @@ cleanly on SIGINT / SIGTERM. (Whether the training images decode: `data.check_re
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -34,21 +35,27 @@ UNREADABLE_CHECKPOINT = (OSError, RuntimeError, EOFError, ValueError, KeyError, 
 _NO_WORK_YET = ("training_config.yaml", "logs", "checkpoints")
 
 
-# accelerate's sharding engines, which its launcher selects through these variables (`--use_fsdp`, ...).
+# accelerate's sharding engines: the launcher's option (a field of its parsed options) and the variable through
+# which it selects each in the processes it starts.
 _SHARDING_ENGINES = {
-    "ACCELERATE_USE_FSDP": "FSDP",
-    "ACCELERATE_USE_DEEPSPEED": "DeepSpeed",
-    "ACCELERATE_USE_MEGATRON_LM": "Megatron-LM",
+    "FSDP": ("use_fsdp", "ACCELERATE_USE_FSDP"),
+    "DeepSpeed": ("use_deepspeed", "ACCELERATE_USE_DEEPSPEED"),
+    "Megatron-LM": ("use_megatron_lm", "ACCELERATE_USE_MEGATRON_LM"),
 }
 
 
-def check_parallelism() -> None:
-    """Raise `ValueError` if the launcher asked for FSDP, DeepSpeed or Megatron-LM, which shard the weights: the
-    trainer keeps them whole on every process (its EMA copy, validation and model folders read them there). SwinIR
-    needs no sharding: SwinIR-L's 28M parameters take 28M × 20 bytes ≈ 0.6 GB per GPU under DDP (float32 weights,
-    gradients, Adam's two moments and the EMA copy)."""
-    for variable, engine in _SHARDING_ENGINES.items():
-        if os.environ.get(variable, "false").lower() in ("1", "true"):
+def check_parallelism(launcher_options: argparse.Namespace | None = None) -> None:
+    """Raise `ValueError` if the launcher was asked for FSDP, DeepSpeed or Megatron-LM (in `launcher_options`, else
+    in this process's environment, as the launcher passes it on), which shard the weights: the trainer keeps them
+    whole on every process (its EMA copy, validation and model folders read them there). SwinIR needs no sharding:
+    SwinIR-L's 28M parameters take 28M × 20 bytes ≈ 0.6 GB per GPU under DDP (float32 weights, gradients, Adam's
+    two moments and the EMA copy)."""
+    for engine, (option, variable) in _SHARDING_ENGINES.items():
+        if launcher_options is not None:
+            asked = bool(getattr(launcher_options, option, False))
+        else:
+            asked = os.environ.get(variable, "false").lower() in ("1", "true")
+        if asked:
             raise ValueError(
                 f"{engine} is not supported: the trainer keeps whole weights on every process (EMA copy, validation, "
                 "model folders), and SwinIR needs no sharding (SwinIR-L's weights, gradients, Adam state and EMA take "
