@@ -14,7 +14,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from unittest import mock
 
 LAUNCHER_HELP = (
     "accelerate launch's options (--multi_gpu, --num_processes N, --mixed_precision bf16, --config_file FILE, ...: "
@@ -140,8 +139,12 @@ def _single_process_launcher() -> Iterator[None]:
     """accelerate's launcher for one process, waiting for it through Ctrl-C and SIGTERM (which it passes on)."""
     import accelerate.commands.launch as accelerate_launch
 
-    with mock.patch.object(accelerate_launch, "simple_launcher", _run_one_process):
+    original = accelerate_launch.simple_launcher  # which `launch_command` calls for one process
+    accelerate_launch.simple_launcher = _run_one_process
+    try:
         yield
+    finally:
+        accelerate_launch.simple_launcher = original
 
 
 def _run_one_process(args: argparse.Namespace) -> None:
