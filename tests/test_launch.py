@@ -208,3 +208,28 @@ def test_a_restore_launch_stopped_by_ctrl_c_keeps_what_it_finished(tmp_path):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
     assert 0 < len(list(out.iterdir())) < 400
     assert not _running(str(photos))
+
+
+@pytest.mark.slow
+@needs_command
+def test_a_restore_over_two_machines_shares_the_files(tmp_path):
+    """`--num_machines 2`, one process on each (two launches here, on this machine, as on two with a shared file
+    system): every file restored once, one summary for all, from the first machine's main process."""
+    import socket
+
+    with socket.socket() as probe:  # a free port for the main process's rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    photos = _photos(tmp_path / "photos", 6)
+    launches = []
+    for rank in (1, 0):
+        (tmp_path / str(rank)).mkdir()
+        machines = ["--multi_gpu", "--num_machines", "2", "--machine_rank", str(rank), "--num_processes", "2"]
+        machines += ["--main_process_ip", "127.0.0.1", "--main_process_port", str(port), "--dynamo_backend", "no"]
+        command = ["restore", *machines, str(photos), "-o", str(tmp_path / "out"), "--no-progress"]
+        launches.append(_swinir_hf(command, tmp_path / str(rank)))
+    errs = [_finished(run, tmp_path / str(rank)) for run, rank in zip(launches, (1, 0), strict=True)]
+    assert [run.returncode for run in launches] == [0, 0], errs
+    assert "restored" not in errs[0] and errs[1].count("restored 6, failed 0, skipped 0 existing") == 1, errs
+    assert "images/s, 2 processes)" in errs[1]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in photos.iterdir())
