@@ -236,18 +236,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             status = train_main(rest, prog="swinir-hf train")
         return exit_status(status) if program else status
+    if argv[:1] == ["demo"]:  # the demo's command line checks its options, then for gradio
+        from .demo.server import main as demo_main
+
+        return demo_main(argv[1:])
+    parser = build_parser()
     if argv[:1] == ["restore"]:  # with accelerate launch's options: under its launcher
-        parser = build_parser()
         own = {name for action in _subcommand(parser, "restore")._actions for name in action.option_strings}
         launcher, rest = split_arguments(argv[1:], own)
         if launcher:
             parser.parse_args(["restore", *rest])  # a bad command line is said here, once, not by every process
             return launch("swinir_hf.restore", launcher, rest)
-    if argv[:1] == ["demo"]:  # the demo's command line checks its options, then for gradio
-        from .demo.server import main as demo_main
-
-        return demo_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     try:
         status = args.func(args)
         sys.stdout.flush()  # a reader that has gone shows here, not as an error at exit
