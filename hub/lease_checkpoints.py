@@ -174,17 +174,21 @@ def lean(source: Path, target: Path) -> int:
     return _step_of(meta)
 
 
+def _metadata(source: Path) -> dict:
+    """A tar from `pack` or `lean`'s metadata (compact.json), without its tensors."""
+    with tarfile.open(source) as tar:
+        return json.loads(tar.extractfile("compact.json").read())
+
+
 def origin(source: Path) -> dict | None:
     """The warm start recorded in a tar from `pack` or `lean` ({"model": NAME, "step": N}), or None."""
-    with tarfile.open(source) as tar:
-        return json.loads(tar.extractfile("compact.json").read()).get("warm_start")
+    return _metadata(source).get("warm_start")
 
 
 def holds_model(source: Path) -> bool:
     """Whether a tar from `pack` or `lean` holds its checkpoint's model/ folder (the first lease's do not), which a
     warm start on the lease machine loads: it cannot rebuild one (`rebuild_model_folder`)."""
-    with tarfile.open(source) as tar:
-        return "model/config.json" in json.loads(tar.extractfile("compact.json").read())["files"]
+    return "model/config.json" in _metadata(source)["files"]
 
 
 def _step_of(meta: dict) -> int:
