@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -81,7 +82,7 @@ def launch(
     from torch.distributed.elastic.rendezvous.api import RendezvousError
 
     try:
-        args = _launcher_parser().parse_args([*launcher_argv, "-m", module, *argv])
+        args = _settled(_launcher_parser().parse_args([*launcher_argv, "-m", module, *argv]))
         if check is not None:
             check(args)
     except ValueError as err:
@@ -101,6 +102,22 @@ def launch(
         print(f"error: accelerate launch: {err}", file=sys.stderr)
         return 2 if isinstance(err, ValueError) else 1
     return 0
+
+
+def _settled(args: argparse.Namespace) -> argparse.Namespace:
+    """Without a config file, accelerate's launcher fills in `--num_machines 1`, `--mixed_precision no` and
+    `--dynamo_backend no` and warns that it did: for these commands those are the defaults they would choose anyway
+    (one machine; the precision and compile of the training config, else none), so they are set here, quietly, and the
+    warning is kept for what it says of use (a `--num_processes` taken from the GPU count). With a config file (given,
+    or accelerate's default one, which `--cpu` ignores) the unset options come from it, untouched."""
+    from accelerate.commands.config import default_config_file
+
+    if args.config_file is not None or (os.path.isfile(default_config_file) and not args.cpu):
+        return args
+    for name, default in (("num_machines", 1), ("mixed_precision", "no"), ("dynamo_backend", "no")):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    return args
 
 
 def _status(returncode: int, who: str) -> int:

@@ -17,16 +17,17 @@ import yaml
 from PIL import Image
 
 from swinir_hf.cli import main as cli
-from swinir_hf.launch import _launcher_parser, _status, split_arguments
+from swinir_hf.launch import _launcher_parser, _settled, _status, split_arguments
 from swinir_hf.training.checks import list_checkpoints
 from swinir_hf.training.cli import build_parser
 
 SWINIR_HF = shutil.which("swinir-hf", path=str(Path(sys.executable).parent))
 needs_command = pytest.mark.skipif(SWINIR_HF is None, reason="the swinir-hf command is not installed")
-# Two CPU processes (gloo) where torchrun would start one per GPU.
-TWO_PROCESSES = ["--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--dynamo_backend", "no"]
-ONE_PROCESS = ["--cpu", "--num_processes", "1", "--num_cpu_threads_per_process", "1", "--num_machines", "1"]
-ONE_PROCESS += ["--dynamo_backend", "no"]
+# Two CPU processes (gloo) where torchrun would start one per GPU. Nothing else: the launcher's defaults for what
+# is not given (one machine, no mixed precision, no dynamo) are taken without its note about them.
+TWO_PROCESSES = ["--multi_gpu", "--num_processes", "2"]
+ONE_PROCESS = ["--cpu", "--num_processes", "1", "--num_cpu_threads_per_process", "1"]
+DEFAULTS_NOTE = "values were not passed to `accelerate launch`"
 
 
 def test_launcher_options_are_told_from_the_trainers_wherever_they_stand():
@@ -66,6 +67,27 @@ def test_a_sharding_engine_is_refused_before_any_process_starts(capsys):
         assert err.startswith(f"error: {engine} is not supported: ") and err.count("\n") == 1, err
 
 
+def test_the_launchers_quiet_defaults_never_override_a_config_file(tmp_path, monkeypatch):
+    """Without a config file the launcher's defaults are set (so it has nothing to warn about); with one, given or
+    accelerate's default one, what the command line leaves unset stays unset, for the file to fill."""
+    import accelerate.commands.config as accelerate_config
+
+    fields = ("num_machines", "mixed_precision", "dynamo_backend")
+    default_file = tmp_path / "default_config.yaml"
+    monkeypatch.setattr(accelerate_config, "default_config_file", str(default_file))
+
+    def settled(*options: str) -> tuple:
+        args = _settled(_launcher_parser().parse_args([*options, "-m", "swinir_hf.train"]))
+        return tuple(getattr(args, name) for name in fields)
+
+    assert settled("--multi_gpu") == (1, "no", "no")
+    assert settled("--mixed_precision", "bf16", "--num_machines", "2") == (2, "bf16", "no")
+    assert settled("--config_file", str(tmp_path / "mine.yaml")) == (None, None, None)
+    default_file.write_text("mixed_precision: bf16\n")
+    assert settled("--multi_gpu") == (None, None, None)
+    assert settled("--cpu") == (1, "no", "no")  # accelerate reads no default config file for --cpu
+
+
 def test_a_process_killed_by_a_signal_is_named(capsys):
     """A process the kernel killed (out of memory) could not say so itself."""
     assert _status(-signal.SIGKILL, "process 1") == 137
@@ -78,7 +100,8 @@ def test_a_process_killed_by_a_signal_is_named(capsys):
 def _swinir_hf(command: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
     """`swinir-hf COMMAND`, started on the CPU; its output goes to tmp_path / "log" (a pipe that nobody reads while
     it runs would fill with progress bars and stall it); `_finished` waits and returns its stderr."""
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    # HF_HOME: no accelerate config file of this machine's user (the options would default to its values).
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "HF_HOME": str(tmp_path / "hf_home")}
     with open(tmp_path / "log", "w") as log:
         return subprocess.Popen([SWINIR_HF, *command], env=env, stdout=subprocess.DEVNULL, stderr=log, **popen)
 
@@ -87,7 +110,7 @@ def _swinir_hf_train(launcher: list[str], raw: dict, tmp_path: Path, **popen) ->
     """`swinir-hf train LAUNCHER --config (raw)`, started (`_swinir_hf`)."""
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(raw))
-    return _swinir_hf(["train", *launcher, "--mixed_precision", "no", "--config", str(config)], tmp_path, **popen)
+    return _swinir_hf(["train", *launcher, "--config", str(config)], tmp_path, **popen)
 
 
 def _running(marker: str) -> list[str]:
@@ -118,7 +141,7 @@ def test_a_bad_trainer_option_under_the_launcher_is_one_line(launcher, tiny_run,
     err = _finished(run, tmp_path)
     assert run.returncode == 2, err[-3000:]
     assert err.count("error:") == 1 and "error: unknown field train.max_stepz (see --help)\n" in err, err
-    assert "Traceback" not in err and "ChildFailedError" not in err, err[-3000:]
+    assert "Traceback" not in err and "ChildFailedError" not in err and DEFAULTS_NOTE not in err, err[-3000:]
 
 
 @pytest.mark.slow
@@ -182,7 +205,7 @@ def test_a_restore_launch_with_a_failed_file_ends_as_one_process_does(tmp_path):
     err = _finished(run, tmp_path)
     assert run.returncode == 1, err[-3000:]
     assert err.count("restored 4, failed 1, skipped 0 existing") == 1, err[-3000:]
-    assert "Traceback" not in err and "ChildFailedError" not in err, err[-3000:]
+    assert "Traceback" not in err and "ChildFailedError" not in err and DEFAULTS_NOTE not in err, err[-3000:]
     assert len(list((tmp_path / "out").iterdir())) == 4
 
 
