@@ -190,6 +190,27 @@ def test_validation_set_is_cropped_to_the_scale_and_deterministic(folder):
     assert [im.name for im in d] == [im.name for im in a]
 
 
+def test_a_validation_shard_is_its_images_as_in_the_whole_set(folder):
+    """Process k of n takes images k, k + n, ...: each degraded as in the whole set (its rng is seeded by its index
+    there), so the shares together are the set."""
+    items = load_images(str(folder))
+    kind = Degradation("noise", noise_sigma=[0, 50])
+    whole = validation_images(items, kind, 3, seed=0)
+    shares = [validation_images(items, kind, 3, seed=0, shard=(k, 3)) for k in range(3)]
+    assert [len(share) for share in shares] == [2, 1, 1] and len(whole) == 4
+    for k, share in enumerate(shares):
+        for j, im in enumerate(share):
+            assert im.name == whole[k + 3 * j].name and np.array_equal(im.lr, whole[k + 3 * j].lr)
+
+
+def test_the_mean_psnr_of_no_images_is_an_error():
+    from swinir_hf.training.validation import mean_psnr
+
+    assert mean_psnr([30.0, 31.0, 35.0]) == pytest.approx(32.0)
+    with pytest.raises(ValueError, match="the validation set has no readable images"):
+        mean_psnr([])
+
+
 def test_datasets_save_to_disk_source(tmp_path, folder):
     import datasets
 

@@ -334,8 +334,8 @@ def test_validate_every_0_validates_only_at_the_end_and_the_bar_shows_no_nan(
     import swinir_hf.training.loop
 
     seen, bars = [], []
-    validate = swinir_hf.training.loop.validation_psnr
-    monkeypatch.setattr(swinir_hf.training.loop, "validation_psnr", lambda *a: seen.append(1) or validate(*a))
+    validate = swinir_hf.training.loop.validation_psnrs
+    monkeypatch.setattr(swinir_hf.training.loop, "validation_psnrs", lambda *a: seen.append(1) or validate(*a))
     import tqdm.auto
 
     original = tqdm.auto.tqdm.set_postfix_str

@@ -428,8 +428,8 @@ def test_speed_leaves_out_validation_time(tiny_run, train_cli, images, tmp_path,
     """A validation (here 3 s) between two logs is not training time: steps/s and data wait are the steps'."""
     import swinir_hf.training.loop
 
-    validate = swinir_hf.training.loop.validation_psnr
-    monkeypatch.setattr(swinir_hf.training.loop, "validation_psnr", lambda *a: time.sleep(3) or validate(*a))
+    validate = swinir_hf.training.loop.validation_psnrs
+    monkeypatch.setattr(swinir_hf.training.loop, "validation_psnrs", lambda *a: time.sleep(3) or validate(*a))
     out = tmp_path / "speed"
     assert train_cli(tiny_run(images, out, train={"max_steps": 2, "validate_every": 1})) == 0
     speed = summary(out)["speed"]  # step 2's window, after step 1's validation
@@ -654,6 +654,36 @@ def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
+def test_two_processes_share_the_validation_and_record_the_whole_sets_mean(tiny_run, images, tmp_path):
+    """Each process scores its share of the validation images (0 and 2 on one, 1 and the broken 3 on the other, which
+    has one readable image left); the recorded PSNRs and the baseline are those of the whole set in one process."""
+    from swinir_hf.training.data import build_validation
+    from swinir_hf.training.validation import baseline_psnrs, mean_psnr, validation_psnrs
+
+    val = tmp_path / "val"
+    val.mkdir()
+    for i in range(3):
+        shutil.copy(images / f"{i}.png", val / f"{i}.png")
+    (val / "3.png").write_bytes(b"not a PNG")
+    out = tmp_path / "ddp"
+    data, train = {"val": str(val), "val_max_images": 4}, {"max_steps": 2, "validate_every": 1}
+    raw = tiny_run(images, out, data=data, train=train)
+    done = launch_two_processes(raw, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("skipping unreadable validation image 3.png") == 1, done.stderr[-3000:]
+    recorded = summary(out)
+    assert [h["step"] for h in recorded["history"]] == [0, 1, 2]
+    cfg = TrainingConfig.from_dict(raw)
+    model = SwinIRForImageRestoration.from_pretrained(out)
+    with pytest.warns(UserWarning, match="skipping unreadable validation image 3.png"):
+        whole = build_validation(cfg, model.config)
+    assert [im.name for im in whole] == ["0.png", "1.png", "2.png"]
+    assert recorded["history"][-1]["psnr"] == pytest.approx(mean_psnr(validation_psnrs(model, whole)), abs=1e-4)
+    assert recorded["baseline_psnr"] == pytest.approx(mean_psnr(baseline_psnrs(whole, model.config)), abs=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
 @pytest.mark.parametrize("fault", ["data.val", "train.output_dir"])
 def test_accelerate_launch_a_main_process_failure_is_one_line(fault, tiny_run, images, tmp_path):
     """Only the main process reads data.val and creates train.output_dir: its error must reach the other process,
@@ -801,7 +831,7 @@ def test_validation_follows_the_papers_protocol_per_task(tiny_config, fields, na
     from swinir_hf.evaluation.metrics import psnr
     from swinir_hf.models.image_processing_swinir import float_to_image
     from swinir_hf.training.data import ValidationImage
-    from swinir_hf.training.validation import baseline_psnr, validation_metric, validation_psnr
+    from swinir_hf.training.validation import baseline_psnrs, validation_metric, validation_psnrs
 
     model = SwinIRForImageRestoration(tiny_config(**fields)).eval()
     c, s = model.config.num_channels, model.config.upscale
@@ -817,10 +847,10 @@ def test_validation_follows_the_papers_protocol_per_task(tiny_config, fields, na
     reference = hr[..., 0] if c == 1 else hr
     expected = psnr(restored, reference, crop_border=border, test_y_channel=y)
     images = [ValidationImage("a", lr, hr)]
-    assert validation_psnr(model, images) == pytest.approx(expected, abs=1e-9)
+    assert validation_psnrs(model, images) == [pytest.approx(expected, abs=1e-9)]
     if s == 1:  # the trivial restoration: the degraded input
         trivial = psnr(float_to_image(lr, output_type="np"), reference, crop_border=border, test_y_channel=y)
-        assert baseline_psnr(images, model.config) == pytest.approx(trivial, abs=1e-9)
+        assert baseline_psnrs(images, model.config) == [pytest.approx(trivial, abs=1e-9)]
 
 
 def test_a_colour_denoising_run_records_rgb_validation(tiny_run, train_cli, images, tmp_path):

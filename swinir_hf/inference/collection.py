@@ -248,28 +248,42 @@ def on_main_process(work: Callable[[], T], main: bool, num_processes: int) -> T 
     """`work()` on the main process of a launch (`main`) only; its exception is raised on every process, which all
     call this. Returns `work`'s result on the main process, None on the others.
 
-    Work done by the main process alone (loading a model first, reading the validation images) that fails would
-    leave the other processes waiting for it at their next collective, to die there with a communication
-    traceback. Raised alike everywhere, it is one user error that the main process reports.
+    Work done by the main process alone (loading a model first, creating the run folder) that fails would leave the
+    other processes waiting for it at their next collective, to die there with a communication traceback. Raised
+    alike everywhere, it is one user error that the main process reports.
     """
-    result, error = None, None
-    if main:
-        try:
-            result = work()
-        except Exception as err:  # raised below, on every process
-            error = err
+    result, error = _attempt(work) if main else (None, None)
+    return _raise_everywhere(result, error, num_processes)
+
+
+def on_every_process(work: Callable[[], T], num_processes: int) -> T:
+    """`work()` on every process of a launch, which all call this. An exception on any of them is raised on every
+    one, so that none waits for a failed one at its next collective: a process that failed raises its own, the
+    others the lowest failed rank's."""
+    return _raise_everywhere(*_attempt(work), num_processes)
+
+
+def _attempt(work: Callable[[], T]) -> tuple[T | None, Exception | None]:
+    try:
+        return work(), None
+    except Exception as err:  # raised by `_raise_everywhere`, on every process
+        return None, err
+
+
+def _raise_everywhere(result: T, error: Exception | None, num_processes: int) -> T:
+    """`result`, unless this or (with several processes) another process's work raised: then the first error."""
     if num_processes > 1:
         import pickle
 
-        from accelerate.utils import broadcast_object_list
+        from accelerate.utils import gather_object
 
-        shared = [error]
         try:
             pickle.loads(pickle.dumps(error))
+            shared = error
         except Exception:  # one that does not survive pickling travels as its message
-            shared = [RuntimeError(f"{type(error).__name__}: {error}")]
-        broadcast_object_list(shared)
-        error = error or shared[0]
+            shared = RuntimeError(f"{type(error).__name__}: {error}")
+        gathered = gather_object([shared])  # by every process, the failed ones too
+        error = error or next((e for e in gathered if e is not None), None)
     if error is not None:
         raise error
     return result

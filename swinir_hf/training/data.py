@@ -353,8 +353,11 @@ def validation_images(
     channels: int,
     seed: int,
     lr_items: list | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[ValidationImage]:
-    """Decode and degrade the validation set once, deterministically (image i uses `rng((seed, i))`).
+    """Decode and degrade the validation set once, deterministically (image i uses `rng((seed, i))`); `shard`
+    (k, n): only the images i with i mod n = k, each as in the whole set. Unreadable and too small images are
+    skipped with a warning: the list may be empty.
 
     Ground truths are cropped to a multiple of the scale from the top-left (the benchmark convention), so
     bicubic inputs equal the standard `LR_bicubic` files.
@@ -362,6 +365,8 @@ def validation_images(
     images = []
     scale = degradation.scale
     for i, item in enumerate(hr_items):
+        if i % shard[1] != shard[0]:
+            continue
         try:
             hr = decode_image(item, channels)
             lr = decode_image(lr_items[i], channels) if lr_items is not None else None
@@ -380,8 +385,6 @@ def validation_images(
         else:
             lr = lr.astype(np.float32) / 255.0
         images.append(ValidationImage(item_name(item), lr, hr))
-    if not images:
-        raise ValueError("the validation set has no readable images")
     return images
 
 
@@ -450,15 +453,16 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
     return TrainingPatches(hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90)
 
 
-def build_validation(cfg: TrainingConfig, config: Any) -> list[ValidationImage]:
-    """The validation images of `data.val`, degraded as the training data (its validation setting)."""
+def build_validation(cfg: TrainingConfig, config: Any, shard: tuple[int, int] = (0, 1)) -> list[ValidationImage]:
+    """The validation images of `data.val`, degraded as the training data (its validation setting); `shard` (k, n):
+    the share of process k of n (`validation_images`)."""
     d, channels, scale = cfg.data, config.num_channels, config.upscale
     val_hr = _config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
     check_readable(val_hr, channels, "data.val")  # else each image is a warning, then a vague error
     val_lr = pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir, "data.val_lr") if d.val_lr else None
     paired_only = d.degradation == "paired" and not d.val_lr  # validated against bicubic downscaling
     kind = Degradation("bicubic", scale) if paired_only else _degradation(cfg, scale, val=True)
-    return validation_images(val_hr, kind, channels, cfg.train.seed, val_lr)
+    return validation_images(val_hr, kind, channels, cfg.train.seed, val_lr, shard)
 
 
 def _middle(value: float | list, integer: bool) -> float:

@@ -28,7 +28,7 @@ from accelerate.utils import broadcast
 from ..checkpoints.cards import training_card
 from ..checkpoints.export import export_model_folder, push_folder
 from ..checkpoints.folders import save_model_folder
-from ..inference.collection import on_main_process, several_processes_on_cpu
+from ..inference.collection import on_every_process, on_main_process, several_processes_on_cpu
 from .checks import (
     UNREADABLE_CHECKPOINT,
     StopSignals,
@@ -47,7 +47,7 @@ from .config import TrainingConfig, flat_config
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
 from .state import EMA, InitReport, Run, build_model, set_schedule, step_seed
-from .validation import baseline_psnr, validation_metric, validation_psnr
+from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs
 
 logger = logging.getLogger("swinir_hf.train")
 # Set on an exception raised once training runs: the index of the process that raised it (the checks before the
@@ -162,10 +162,7 @@ def _train(
     # Before the data: reading a large set takes minutes, and the VGG-19 may be missing (not in the Hub cache).
     gan = build_gan(cfg.gan, model.config.num_channels) if cfg.gan.enabled else None
     dataset = build_dataset(cfg, model.config)
-    # Validation runs on the main process; a bad data.val is raised on every process, not left to hang the others.
-    validate = main and bool(cfg.data.val)
-    val_images = on_main_process(lambda: build_validation(cfg, model.config), validate, accelerator.num_processes)
-    baseline = baseline_psnr(val_images, model.config) if val_images is not None else None
+    val_images, baseline = _validation_share(cfg, accelerator, model.config) if cfg.data.val else (None, None)
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     run = prepare(cfg, accelerator, model, gan, out, init_report, push_to_hub_repo or str(out))
     run.val_images, run.baseline = val_images, baseline
@@ -193,6 +190,15 @@ def _train(
             setattr(err, RUN_ERROR, accelerator.process_index)
         raise
     return out
+
+
+def _validation_share(cfg: TrainingConfig, accelerator: Any, config: Any) -> tuple[list, float]:
+    """This process's share of the validation images (image i on process i mod n: the processes read and score them
+    side by side) and the whole set's baseline PSNR. A bad data.val, or one without a readable image, is raised on
+    every process, not left to hang the others."""
+    shard = (accelerator.process_index, accelerator.num_processes)
+    images = on_every_process(lambda: build_validation(cfg, config, shard), accelerator.num_processes)
+    return images, mean_psnr(baseline_psnrs(images, config), accelerator)
 
 
 def prepare(
@@ -287,7 +293,7 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
     run.loss_sum = torch.tensor(run.resumed_loss[0], dtype=torch.float32, device=run.accelerator.device)
     run.loss_steps = run.resumed_loss[1]
     run.window_start, run.window_steps = time.perf_counter(), 0
-    if run.main and start == 0 and t.validate_every:  # 0: only at the end
+    if start == 0 and t.validate_every:  # 0: only at the end
         validate_now(run, 0)
     batches = iter(loader)
     with StopSignals(announce=run.main) as stop:
@@ -359,7 +365,7 @@ def after_step(run: Run) -> None:
     done = step == t.max_steps
     if step % t.log_every == 0 or done:
         log_losses(run)
-    if run.main and (done or t.validate_every and step % t.validate_every == 0):
+    if done or t.validate_every and step % t.validate_every == 0:
         validate_now(run, step)
     if done or _checkpoint_due(run):
         save_checkpoint(run, step)
@@ -387,11 +393,11 @@ def log_losses(run: Run) -> None:
 
 
 def validate_now(run: Run, step: int) -> None:
-    """Score the validated weights on the validation images (main process), record and log it."""
+    """Score the validated weights on the validation images (every process its share), record and log it."""
     if run.val_images is None:
         return
     started = time.perf_counter()
-    value = validation_psnr(run.scored, run.val_images)
+    value = mean_psnr(validation_psnrs(run.scored, run.val_images), run.accelerator)
     run.window_start += time.perf_counter() - started  # the logged steps/s and data wait are of training steps
     metric = validation_metric(run.scored.config).name  # recorded: a resumed older run may have scored otherwise
     history = [h for h in run.progress.history if h["step"] != step]

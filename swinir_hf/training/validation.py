@@ -1,9 +1,11 @@
 """Validation during training: the PSNR of the model and of the trivial restoration on the validation images, in
-the paper's protocol for the task (`validation_metric`)."""
+the paper's protocol for the task (`validation_metric`). Under a launch each process scores its share of the
+images (`data.validation_images`) and `mean_psnr` averages them all."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,8 +41,8 @@ def validation_metric(config: SwinIRConfig) -> ValidationMetric:
 
 
 @torch.no_grad()
-def validation_psnr(model: SwinIRForImageRestoration, images: list) -> float:
-    """Mean PSNR (dB, `validation_metric(model.config)`) of the uint8-rounded restorations of `images`."""
+def validation_psnrs(model: SwinIRForImageRestoration, images: list) -> list[float]:
+    """PSNR (dB, `validation_metric(model.config)`) of each of `images`, restored and rounded to uint8."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -51,16 +53,28 @@ def validation_psnr(model: SwinIRForImageRestoration, images: list) -> float:
         out = model(pixel_values=x).reconstruction[0].float().cpu().permute(1, 2, 0).numpy()
         scores.append(_psnr(out, im.hr, metric))
     model.train(was_training)
-    return float(np.mean(scores))
+    return scores
 
 
-def baseline_psnr(images: list, config: SwinIRConfig) -> float:
-    """Mean PSNR (`validation_metric(config)`) of the trivial restoration: MATLAB bicubic upscaling for SR, the
+def baseline_psnrs(images: list, config: SwinIRConfig) -> list[float]:
+    """PSNR (`validation_metric(config)`) of each image's trivial restoration: MATLAB bicubic upscaling for SR, the
     degraded input otherwise."""
     from ..evaluation.degradations import imresize
 
     scale, metric = config.upscale, validation_metric(config)
-    return float(np.mean([_psnr(imresize(im.lr, scale) if scale > 1 else im.lr, im.hr, metric) for im in images]))
+    return [_psnr(imresize(im.lr, scale) if scale > 1 else im.lr, im.hr, metric) for im in images]
+
+
+def mean_psnr(scores: list[float], accelerator: Any = None) -> float:
+    """The mean of the validation set's PSNRs (dB), each process holding `scores` for its share (all processes call
+    this; `accelerator` None: one process). `ValueError` on every process when no process has an image."""
+    total = np.array([sum(scores), len(scores)], dtype=np.float64)
+    if accelerator is not None and accelerator.num_processes > 1:
+        summed = accelerator.reduce(torch.from_numpy(total).to(accelerator.device), reduction="sum")
+        total = summed.cpu().numpy()
+    if total[1] == 0:
+        raise ValueError("the validation set has no readable images")
+    return float(total[0] / total[1])
 
 
 def _psnr(restored: np.ndarray, hr: np.ndarray, metric: ValidationMetric) -> float:
