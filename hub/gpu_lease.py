@@ -18,10 +18,10 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
 5. leaves in OUT one NAME.tar per model (≤ 8 files in all), summary.json and lease.log.
 
 With `--probe S`, it first (before 3.) spends up to S seconds timing the training steps (benchmarks/train_step.py)
-in bf16 with and without the attention heads padded for CUDA's fused kernels, with torch.compile (inductor), with
-CUDA graphs and with a doubled batch, and profiling the bf16 step, into train_step.md; then each trainer runs
-compiled where the probe says that makes more steps before the budget, compile time included (eager again if that
-trainer fails).
+in bf16 with and without the attention heads padded for CUDA's fused kernels, in float32, with torch.compile
+(inductor), with CUDA graphs and with a doubled batch, and profiling the bf16 step, into train_step.md; then each
+trainer runs in float32 or compiled where the probe says that makes more steps before the budget, compile time
+included (eager bf16 again if that trainer fails).
 
 NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
 Before it, `python hub/gpu_lease.py plan --models NAME` prints the `carry` list and checks what the call would send
@@ -72,16 +72,19 @@ MIN_TRANSFORMERS = (5, 18)
 # A trainer's exit statuses that are no failure: finished, or stopped by SIGINT / SIGTERM after saving a checkpoint.
 ENDED_WELL = (0, 130, 143)
 # What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16 (heads padded for CUDA's fused
-# attention), the unfused attention, inductor, CUDA graphs, a doubled batch.
+# attention), the unfused attention, float32 (in the first lease, before the padding, eager float32 made 7.46 steps/s
+# and bf16 7.11), inductor, CUDA graphs, a doubled batch. The eager ones, quick to time, first.
 PROBE_VARIANTS = (
     "bf16",
     "bf16 unpadded heads",
+    "fp32",
     "bf16 inductor",
     "bf16 inductor reduce-overhead",
     "bf16 x2 batch",
 )
 # The probed variants a lease may train in instead of eager bf16, and the trainer overrides that select them.
-COMPILED = {
+ALTERNATIVES = {
+    "fp32": ["train.mixed_precision=no"],
     "bf16 inductor": ["train.compile=inductor"],
     "bf16 inductor reduce-overhead": ["train.compile=inductor", "train.compile_mode=reduce-overhead"],
 }
@@ -249,8 +252,9 @@ def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
 
 
 def probe(models: list[str], args: argparse.Namespace, env: dict) -> list[dict]:
-    """Time the models' training steps by attention kernel, compile mode and batch (benchmarks/train_step.py) for at
-    most `--probe` seconds, into OUT/train_step.md, before the trainers start; returns the rows finished by then."""
+    """Time the models' training steps by attention kernel, precision, compile mode and batch
+    (benchmarks/train_step.py) for at most `--probe` seconds, into OUT/train_step.md, before the trainers start;
+    returns the rows finished by then."""
     configs = [MODELS[m] for m in models]
     rows = args.out / "train_step.json"
     command = [sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--device", args.device, "--configs"]
@@ -267,10 +271,10 @@ def probe(models: list[str], args: argparse.Namespace, env: dict) -> list[dict]:
     return found
 
 
-def pick_compile(rows: list[dict], config: str, seconds: float) -> tuple[str, list[str]]:
-    """The probed variant, of eager bf16 and `COMPILED`, that makes the most steps of `config` in `seconds` of
+def pick_variant(rows: list[dict], config: str, seconds: float) -> tuple[str, list[str]]:
+    """The probed variant, of eager bf16 and `ALTERNATIVES`, that makes the most steps of `config` in `seconds` of
     training (a compiled one pays its first step, the compile, again in the trainer), and its trainer overrides:
-    eager bf16 unless a compiled variant makes ≥ 5 % more, or the probe timed no eager bf16 step."""
+    eager bf16 unless another variant makes ≥ 5 % more, or the probe timed no eager bf16 step."""
     timed = {r["variant"]: r for r in rows if r["config"] == config}
     if "bf16" not in timed:
         return "bf16", []
@@ -278,14 +282,14 @@ def pick_compile(rows: list[dict], config: str, seconds: float) -> tuple[str, li
     def steps(variant: str) -> float:
         return timed[variant]["steps_per_s"] * max(0.0, seconds - timed[variant]["first"])
 
-    best = max((v for v in COMPILED if v in timed), key=steps, default=None)
+    best = max((v for v in ALTERNATIVES if v in timed), key=steps, default=None)
     if best and steps(best) >= 1.05 * steps("bf16"):
-        return best, COMPILED[best]
+        return best, ALTERNATIVES[best]
     return "bf16", []
 
 
-def failed_compiled(procs: dict[str, subprocess.Popen], picked: dict[str, list[str]]) -> list[str]:
-    """The trainers started with picked compile overrides that have ended with an error (not by SIGTERM or SIGINT
+def failed_alternatives(procs: dict[str, subprocess.Popen], picked: dict[str, list[str]]) -> list[str]:
+    """The trainers started with a picked variant's overrides that have ended with an error (not by SIGTERM or SIGINT
     with a checkpoint, nor by finishing)."""
     return [name for name, proc in procs.items() if picked[name] and proc.poll() not in (None, *ENDED_WELL)]
 
@@ -388,7 +392,7 @@ def run_lease(args: argparse.Namespace) -> int:
     rows = probe(models, args, env) if args.probe else []
     deadline, picked = t0 + args.budget - args.stop_margin, {}
     for name in models:
-        variant, picked[name] = pick_compile(rows, MODELS[name], deadline - time.monotonic())
+        variant, picked[name] = pick_variant(rows, MODELS[name], deadline - time.monotonic())
         if rows:
             log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked[name]) if picked[name] else ''}")
     start_step, init = {}, {}
@@ -405,8 +409,8 @@ def run_lease(args: argparse.Namespace) -> int:
     packed, next_pack = {}, time.monotonic() + args.pack_every
     while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
         time.sleep(1.0)
-        for name in failed_compiled(procs, picked):
-            log(f"{name}: failed (exit {procs[name].returncode}) with {' '.join(picked[name])}; again in eager mode")
+        for name in failed_alternatives(procs, picked):
+            log(f"{name}: failed (exit {procs[name].returncode}) with {' '.join(picked[name])}; again in eager bf16")
             picked[name] = []
             procs[name], _ = launch(name, args, env, shares[name], init[name])
         if time.monotonic() >= next_pack:

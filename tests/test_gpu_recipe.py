@@ -385,7 +385,7 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     assert capsys.readouterr().err.strip() == f"error: {tmp_path} is outside {repo}: a lease carries only paths in it"
 
 
-def test_lease_trains_compiled_only_where_that_makes_more_steps_before_its_budget() -> None:
+def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_before_its_budget() -> None:
     lease = _lease_module()
 
     def row(variant: str, rate: float, first: float, config: str = "gpu_sr_x4") -> dict:
@@ -396,18 +396,23 @@ def test_lease_trains_compiled_only_where_that_makes_more_steps_before_its_budge
     graphs = row("bf16 inductor reduce-overhead", 16.0, 150.0)
     rows = [eager, compiled, graphs, row("bf16 x2 batch", 20.0, 0.5), row("bf16", 1.0, 0.5, "gpu_sr_x2")]
     # 400 s: 2,797 eager steps, 4,200 compiled, 4,000 with CUDA graphs (whose longer compile costs more than it gains)
-    assert lease.pick_compile(rows, "gpu_sr_x4", 400) == ("bf16 inductor", ["train.compile=inductor"])
+    assert lease.pick_variant(rows, "gpu_sr_x4", 400) == ("bf16 inductor", ["train.compile=inductor"])
     # 900 s: CUDA graphs' 12,000 steps beat inductor's 11,200
-    assert lease.pick_compile(rows, "gpu_sr_x4", 900) == (
+    assert lease.pick_variant(rows, "gpu_sr_x4", 900) == (
         "bf16 inductor reduce-overhead",
         ["train.compile=inductor", "train.compile_mode=reduce-overhead"],
     )
     # 200 s: compiling would cost more than it gains (1,400 and 800 compiled steps against 1,397 eager)
-    assert lease.pick_compile(rows, "gpu_sr_x4", 200) == ("bf16", [])
+    assert lease.pick_variant(rows, "gpu_sr_x4", 200) == ("bf16", [])
     # the batch is the recipe's: a doubled batch is never picked; nor is a compiled variant with no eager row beside it
-    assert lease.pick_compile([compiled], "gpu_sr_x4", 900) == ("bf16", [])
-    assert lease.pick_compile(rows, "gpu_sr_x2", 900) == ("bf16", [])
-    assert lease.pick_compile([], "gpu_sr_x4", 900) == ("bf16", [])
+    assert lease.pick_variant([compiled], "gpu_sr_x4", 900) == ("bf16", [])
+    assert lease.pick_variant(rows, "gpu_sr_x2", 900) == ("bf16", [])
+    assert lease.pick_variant([], "gpu_sr_x4", 900) == ("bf16", [])
+    # float32 (no compile to pay for) where it steps ≥ 5 % faster than bf16 and no compiled variant beats it
+    fp32 = ("fp32", ["train.mixed_precision=no"])
+    assert lease.pick_variant([eager, row("fp32", 7.5, 0.5)], "gpu_sr_x4", 400) == fp32
+    assert lease.pick_variant([eager, row("fp32", 7.3, 0.5)], "gpu_sr_x4", 400) == ("bf16", [])
+    assert lease.pick_variant([*rows, row("fp32", 7.5, 0.5)], "gpu_sr_x4", 400)[0] == "bf16 inductor"
 
     class Ended:  # a trainer process that has ended with `code` (None: still running)
         def __init__(self, code):
@@ -418,7 +423,8 @@ def test_lease_trains_compiled_only_where_that_makes_more_steps_before_its_budge
 
     codes = {"a": 1, "b": 1, "c": 143, "d": None, "e": 0, "f": 130}
     picked = {"a": ["train.compile=inductor"], "b": []} | dict.fromkeys("cdef", ["train.compile=inductor"])
-    assert lease.failed_compiled({n: Ended(c) for n, c in codes.items()}, picked) == ["a"]  # b failed eager: as it is
+    ended = {n: Ended(c) for n, c in codes.items()}
+    assert lease.failed_alternatives(ended, picked) == ["a"]  # b failed in eager bf16: as it is
 
 
 @pytest.mark.slow
@@ -432,7 +438,7 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     rows = [line for line in (tmp_path / "train_step.md").read_text().splitlines() if line.startswith("| `gpu_")]
     assert [row.split(" | ")[:3] for row in rows] == [["| `gpu_sr_x4`", "fp32", "2"], ["| `gpu_color_dn`", "fp32", "2"]]
     assert all(float(row.split(" | ")[4]) > 0 for row in rows)  # steps/s
-    # the rows, as numbers, for pick_compile; the JSON they came in does not take one of OUT's 8 files
+    # the rows, as numbers, for pick_variant; the JSON they came in does not take one of OUT's 8 files
     assert [(r["config"], r["variant"], r["batch"]) for r in timed] == [
         ("gpu_sr_x4", "fp32", 2),
         ("gpu_color_dn", "fp32", 2),
