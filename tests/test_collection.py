@@ -16,10 +16,10 @@ from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.cli import main
-from swinir_hf.inference.collection import several_processes_on_cpu
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
 from swinir_hf.inference.jobs import output_size, restore_image
+from swinir_hf.processes import several_processes_on_cpu
 
 
 @pytest.fixture(scope="module")
@@ -508,7 +508,7 @@ def test_dataset_specs_are_read_the_same_way_everywhere(tmp_path, monkeypatch):
     and a Hub id gets the caller's default split."""
     import datasets
 
-    from swinir_hf.inference.collection import is_hub_dataset_id, load_image_dataset
+    from swinir_hf.image_datasets import is_hub_dataset_id, load_image_dataset
 
     asked = []
     monkeypatch.setattr("swinir_hf.checkpoints.loading.hub_reachable", lambda *a: True)
@@ -530,7 +530,7 @@ def test_a_hub_dataset_offline_is_looked_up_in_the_cache_only_and_says_what_to_d
     import datasets
     from huggingface_hub import constants
 
-    from swinir_hf.inference.collection import load_image_dataset
+    from swinir_hf.image_datasets import load_image_dataset
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", why.startswith("HF_"))
     monkeypatch.setattr("swinir_hf.checkpoints.loading.hub_reachable", lambda *a: False)

@@ -369,7 +369,7 @@ def training_card(
     """README.md for a model trained with `swinir_hf.train` (`render_model_card`) with the training data, recipe,
     steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`) go to the card's
     results. Weights initialised from a Hub model name it as `base_model`."""
-    from ..inference.collection import is_hub_dataset_id
+    from ..image_datasets import is_hub_dataset_id
 
     c, d = model.config, cfg.data
     description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(

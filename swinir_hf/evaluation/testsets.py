@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from PIL import Image
 
-from ..inference.collection import image_columns, is_saved_dataset, load_image_dataset
+from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.image_io import IMAGE_SUFFIXES, read_image
 
 if TYPE_CHECKING:

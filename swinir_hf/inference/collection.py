@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from ..image_datasets import image_columns
+from ..processes import on_main_process, process_state
 from .files import check_name_lengths
 from .image_io import IMAGE_SUFFIXES
 from .jobs import (
@@ -33,8 +34,6 @@ from .jobs import (
     sort_by_size,
 )
 from .restoration import EngineOptions
-
-T = TypeVar("T")
 
 if TYPE_CHECKING:
     import datasets
@@ -83,45 +82,6 @@ class Summary:
             f"{text} → {self.out_dir} in {self.seconds:.1f} s ({rate:.2f} images/s, {self.processes} process"
             f"{'es' if self.processes > 1 else ''})"
         )
-
-
-def launched_processes() -> int:
-    """How many processes this one's launch (`accelerate launch`, torchrun) started: its WORLD_SIZE; 1 when not
-    launched."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def several_processes_on_cpu(device: str | None = None) -> bool:
-    """Whether this is one of several launched processes (`accelerate launch --multi_gpu` / torchrun) that run on
-    the CPU: no GPU here, or `device` a CPU. accelerate only picks its multi-CPU (gloo) mode when told to use the
-    CPU (`cpu=True`); else each process would think it is alone and do all the work."""
-    import torch
-
-    several = launched_processes() > 1
-    on_cpu = not torch.cuda.is_available() or (device is not None and torch.device(device).type == "cpu")
-    return several and on_cpu
-
-
-def process_state(device: str | None = None):
-    """This process's `accelerate.PartialState` (multi-CPU where `several_processes_on_cpu(device)`)."""
-    from accelerate import PartialState
-
-    return PartialState(cpu=several_processes_on_cpu(device))
-
-
-# Where launchers put a process's rank: torchrun / `accelerate launch`, then MPI (the variables accelerate reads).
-RANK_VARIABLES = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
-
-
-def is_main_process() -> bool:
-    """Whether this is its launch's main process (rank 0; also when not launched), from the launcher's environment:
-    known before accelerate's process group exists, and without one. Every process of a launch parses the same
-    command line and checks the same inputs, so a user error found there is printed by this process only."""
-    for name in RANK_VARIABLES:
-        value = os.environ.get(name, "")
-        if value.isdigit():
-            return int(value) == 0
-    return True
 
 
 def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
@@ -244,51 +204,6 @@ def build_main_first(engine: ModelEngine, state: Any) -> SwinIRRestorer:
     return restorer
 
 
-def on_main_process(work: Callable[[], T], main: bool, num_processes: int) -> T | None:
-    """`work()` on the main process of a launch (`main`) only; its exception is raised on every process, which all
-    call this. Returns `work`'s result on the main process, None on the others.
-
-    Work done by the main process alone (loading a model first, creating the run folder) that fails would leave the
-    other processes waiting for it at their next collective, to die there with a communication traceback. Raised
-    alike everywhere, it is one user error that the main process reports.
-    """
-    result, error = _attempt(work) if main else (None, None)
-    return _raise_everywhere(result, error, num_processes)
-
-
-def on_every_process(work: Callable[[], T], num_processes: int) -> T:
-    """`work()` on every process of a launch, which all call this. An exception on any of them is raised on every
-    one, so that none waits for a failed one at its next collective: a process that failed raises its own, the
-    others the lowest failed rank's."""
-    return _raise_everywhere(*_attempt(work), num_processes)
-
-
-def _attempt(work: Callable[[], T]) -> tuple[T | None, Exception | None]:
-    try:
-        return work(), None
-    except Exception as err:  # raised by `_raise_everywhere`, on every process
-        return None, err
-
-
-def _raise_everywhere(result: T, error: Exception | None, num_processes: int) -> T:
-    """`result`, unless this or (with several processes) another process's work raised: then the first error."""
-    if num_processes > 1:
-        import pickle
-
-        from accelerate.utils import gather_object
-
-        try:
-            pickle.loads(pickle.dumps(error))
-            shared = error
-        except Exception:  # one that does not survive pickling travels as its message
-            shared = RuntimeError(f"{type(error).__name__}: {error}")
-        gathered = gather_object([shared])  # by every process, the failed ones too
-        error = error or next((e for e in gathered if e is not None), None)
-    if error is not None:
-        raise error
-    return result
-
-
 def report_plan(plan: Plan) -> None:
     """Print the plan's refused inputs (one error line each) and the earlier outputs it leaves alone."""
     from tqdm.auto import tqdm
@@ -298,111 +213,6 @@ def report_plan(plan: Plan) -> None:
     if plan.earlier_outputs:
         names = ", ".join(p.name for p in plan.earlier_outputs[:3]) + (", ..." * (len(plan.earlier_outputs) > 3))
         print(f"not re-processing {len(plan.earlier_outputs)} earlier outputs ({names})", file=sys.stderr)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Datasets.
-
-
-def is_saved_dataset(path: str | os.PathLike) -> bool:
-    """Whether `path` is a folder written by `datasets`' `save_to_disk` (of a `Dataset` or a `DatasetDict`)."""
-    path = Path(path)
-    dataset_files = (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
-    return dataset_files or (path / "dataset_dict.json").is_file()
-
-
-def is_hub_dataset_id(spec: str) -> bool:
-    """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path: a repo id
-    (`is_repo_id`; `photos/` or `my photos` is a path, which must not be sent to the Hub to fail there with a message
-    about repo ids) that is not an image file's name."""
-    from ..checkpoints.loading import is_repo_id
-
-    return is_repo_id(spec) and Path(spec).suffix.lower() not in IMAGE_SUFFIXES  # photo.png: a file, not a dataset
-
-
-def image_columns(dataset: datasets.Dataset) -> list[str]:
-    """The names of the dataset's `datasets.Image` columns, in order."""
-    import datasets
-
-    return [name for name, feature in dataset.features.items() if isinstance(feature, datasets.Image)]
-
-
-def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset | None:
-    """The dataset of a folder written by `datasets`' `save_to_disk` (of a `DatasetDict`: its split `split`), or
-    None when `path` is no such folder (restored datasets, test sets and training sets can be these)."""
-    if not is_saved_dataset(path):
-        return None
-    from ..extras import require
-
-    datasets = require("datasets", "train", f"reading the save_to_disk folder {path}")
-    loaded = datasets.load_from_disk(str(path))
-    if isinstance(loaded, datasets.DatasetDict):
-        if split not in loaded:
-            raise ValueError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")
-        loaded = loaded[split]
-    return loaded
-
-
-def load_image_dataset(
-    spec: str, split: str | None = None, *, default_split: str = "train", cache_dir: str | None = None
-) -> datasets.Dataset:
-    """The dataset `spec` names: `imagefolder:DIR` (split default "train"), a `save_to_disk` folder or a Hub
-    dataset id (split default `default_split`).
-
-    Raises:
-        FileNotFoundError: no such folder, a folder that is not a saved dataset, or a Hub dataset that cannot be
-            loaded (offline, missing, no such split).
-    """
-    from ..extras import require
-
-    if spec.startswith("imagefolder:"):
-        data_dir = spec.split(":", 1)[1]
-        if not Path(data_dir).is_dir():
-            raise FileNotFoundError(f"no such imagefolder directory: {data_dir}")
-        datasets = require("datasets", "train", f"loading the dataset {spec!r}")
-        return datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train", cache_dir=cache_dir)
-    if Path(spec).is_dir():
-        loaded = load_saved_dataset(spec, split or default_split)
-        if loaded is None:
-            raise FileNotFoundError(
-                f"{spec} is not a datasets save_to_disk folder (for a folder of images: imagefolder:{spec})"
-            )
-        return loaded
-    if not is_hub_dataset_id(spec):
-        raise FileNotFoundError(f"no such dataset folder: {spec}")
-    datasets = require("datasets", "train", f"loading the dataset {spec!r}")
-    from ..checkpoints.loading import hub_offline
-
-    offline = hub_offline()
-    try:
-        with datasets_offline(offline):
-            return datasets.load_dataset(spec, split=split or default_split, cache_dir=cache_dir)
-    except Exception as err:  # datasets raises many kinds (offline, missing, no such split)
-        if offline is not None:
-            raise FileNotFoundError(
-                f"dataset {spec!r}: no local folder of that name, and not in the local Hugging Face cache while "
-                f"{offline}. Pass a local folder (imagefolder:DIR, or a save_to_disk folder); or load it once on a "
-                f"machine with internet access (`datasets.load_dataset({spec!r})`), copy its cache "
-                "(~/.cache/huggingface, or the folder HF_HOME points to) here and run with HF_HUB_OFFLINE=1"
-            ) from err
-        raise FileNotFoundError(f"cannot load dataset {spec!r}: {err}") from err
-
-
-@contextmanager
-def datasets_offline(offline: object) -> Iterator[None]:
-    """`datasets` in offline mode inside when `offline` is truthy: the local cache only, at once, where it would
-    otherwise retry an unreachable Hub for half a minute. (datasets reads the mode from its config module.)"""
-    import datasets.config
-
-    if not offline:
-        yield
-        return
-    was = datasets.config.HF_HUB_OFFLINE
-    datasets.config.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        datasets.config.HF_HUB_OFFLINE = was
 
 
 def restore_dataset(

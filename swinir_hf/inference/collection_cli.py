@@ -15,15 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .collection import (
-    ModelEngine,
-    check_fresh_output_folder,
-    is_main_process,
-    load_image_dataset,
-    process_state,
-    restore_dataset,
-    restore_files,
-)
+from ..image_datasets import load_image_dataset
+from ..processes import is_main_process, process_state
+from .collection import ModelEngine, check_fresh_output_folder, restore_dataset, restore_files
 from .jobs import OUTPUT_FORMATS, OutputOptions
 from .restoration import DTYPES, EngineOptions
 

@@ -17,8 +17,8 @@ import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from ..extras import MissingExtraError
-from ..inference.collection import is_main_process, launched_processes
 from ..launch import LAUNCHER_HELP
+from ..processes import is_main_process, launched_processes
 from .checks import TrainingInterrupted, ignore_stop_signals
 from .config import (
     SECTIONS,

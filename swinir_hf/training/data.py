@@ -23,7 +23,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..evaluation.degradations import Degradation, bicubic_patch
-from ..inference.collection import image_columns, is_saved_dataset, load_image_dataset
+from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.image_io import IMAGE_SUFFIXES
 from ..models.image_processing_swinir import image_to_float, match_channels
 

@@ -1,0 +1,117 @@
+"""`datasets` datasets of images, as a command or config names them: `imagefolder:DIR`, a folder written by
+`save_to_disk`, or a Hub dataset id, told apart from local paths and loaded offline at once where the Hub is out of
+reach. Restoring a dataset, benchmarks and training data all read through here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .inference.image_io import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    import datasets
+
+
+def is_saved_dataset(path: str | os.PathLike) -> bool:
+    """Whether `path` is a folder written by `datasets`' `save_to_disk` (of a `Dataset` or a `DatasetDict`)."""
+    path = Path(path)
+    dataset_files = (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
+    return dataset_files or (path / "dataset_dict.json").is_file()
+
+
+def is_hub_dataset_id(spec: str) -> bool:
+    """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path: a repo id
+    (`is_repo_id`; `photos/` or `my photos` is a path, which must not be sent to the Hub to fail there with a message
+    about repo ids) that is not an image file's name."""
+    from .checkpoints.loading import is_repo_id
+
+    return is_repo_id(spec) and Path(spec).suffix.lower() not in IMAGE_SUFFIXES  # photo.png: a file, not a dataset
+
+
+def image_columns(dataset: datasets.Dataset) -> list[str]:
+    """The names of the dataset's `datasets.Image` columns, in order."""
+    import datasets
+
+    return [name for name, feature in dataset.features.items() if isinstance(feature, datasets.Image)]
+
+
+def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset | None:
+    """The dataset of a folder written by `datasets`' `save_to_disk` (of a `DatasetDict`: its split `split`), or
+    None when `path` is no such folder (restored datasets, test sets and training sets can be these)."""
+    if not is_saved_dataset(path):
+        return None
+    from .extras import require
+
+    datasets = require("datasets", "train", f"reading the save_to_disk folder {path}")
+    loaded = datasets.load_from_disk(str(path))
+    if isinstance(loaded, datasets.DatasetDict):
+        if split not in loaded:
+            raise ValueError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")
+        loaded = loaded[split]
+    return loaded
+
+
+def load_image_dataset(
+    spec: str, split: str | None = None, *, default_split: str = "train", cache_dir: str | None = None
+) -> datasets.Dataset:
+    """The dataset `spec` names: `imagefolder:DIR` (split default "train"), a `save_to_disk` folder or a Hub
+    dataset id (split default `default_split`).
+
+    Raises:
+        FileNotFoundError: no such folder, a folder that is not a saved dataset, or a Hub dataset that cannot be
+            loaded (offline, missing, no such split).
+    """
+    from .extras import require
+
+    if spec.startswith("imagefolder:"):
+        data_dir = spec.split(":", 1)[1]
+        if not Path(data_dir).is_dir():
+            raise FileNotFoundError(f"no such imagefolder directory: {data_dir}")
+        datasets = require("datasets", "train", f"loading the dataset {spec!r}")
+        return datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train", cache_dir=cache_dir)
+    if Path(spec).is_dir():
+        loaded = load_saved_dataset(spec, split or default_split)
+        if loaded is None:
+            raise FileNotFoundError(
+                f"{spec} is not a datasets save_to_disk folder (for a folder of images: imagefolder:{spec})"
+            )
+        return loaded
+    if not is_hub_dataset_id(spec):
+        raise FileNotFoundError(f"no such dataset folder: {spec}")
+    datasets = require("datasets", "train", f"loading the dataset {spec!r}")
+    from .checkpoints.loading import hub_offline
+
+    offline = hub_offline()
+    try:
+        with datasets_offline(offline):
+            return datasets.load_dataset(spec, split=split or default_split, cache_dir=cache_dir)
+    except Exception as err:  # datasets raises many kinds (offline, missing, no such split)
+        if offline is not None:
+            raise FileNotFoundError(
+                f"dataset {spec!r}: no local folder of that name, and not in the local Hugging Face cache while "
+                f"{offline}. Pass a local folder (imagefolder:DIR, or a save_to_disk folder); or load it once on a "
+                f"machine with internet access (`datasets.load_dataset({spec!r})`), copy its cache "
+                "(~/.cache/huggingface, or the folder HF_HOME points to) here and run with HF_HUB_OFFLINE=1"
+            ) from err
+        raise FileNotFoundError(f"cannot load dataset {spec!r}: {err}") from err
+
+
+@contextmanager
+def datasets_offline(offline: object) -> Iterator[None]:
+    """`datasets` in offline mode inside when `offline` is truthy: the local cache only, at once, where it would
+    otherwise retry an unreachable Hub for half a minute. (datasets reads the mode from its config module.)"""
+    import datasets.config
+
+    if not offline:
+        yield
+        return
+    was = datasets.config.HF_HUB_OFFLINE
+    datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE = was

@@ -1,0 +1,96 @@
+"""The processes of a launch (`accelerate launch`, torchrun, `swinir-hf restore` / `train` with launcher options):
+how many there are and which is the main one (from the launcher's environment, before any process group exists),
+accelerate's state for several of them on a CPU, and work whose failure on one process is raised on every one, so
+that none is left waiting for it at the next collective. Restoring collections and training both run on these."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def launched_processes() -> int:
+    """How many processes this one's launch (`accelerate launch`, torchrun) started: its WORLD_SIZE; 1 when not
+    launched."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def several_processes_on_cpu(device: str | None = None) -> bool:
+    """Whether this is one of several launched processes (`accelerate launch --multi_gpu` / torchrun) that run on
+    the CPU: no GPU here, or `device` a CPU. accelerate only picks its multi-CPU (gloo) mode when told to use the
+    CPU (`cpu=True`); else each process would think it is alone and do all the work."""
+    import torch
+
+    several = launched_processes() > 1
+    on_cpu = not torch.cuda.is_available() or (device is not None and torch.device(device).type == "cpu")
+    return several and on_cpu
+
+
+def process_state(device: str | None = None):
+    """This process's `accelerate.PartialState` (multi-CPU where `several_processes_on_cpu(device)`)."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=several_processes_on_cpu(device))
+
+
+# Where launchers put a process's rank: torchrun / `accelerate launch`, then MPI (the variables accelerate reads).
+RANK_VARIABLES = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+
+
+def is_main_process() -> bool:
+    """Whether this is its launch's main process (rank 0; also when not launched), from the launcher's environment:
+    known before accelerate's process group exists, and without one. Every process of a launch parses the same
+    command line and checks the same inputs, so a user error found there is printed by this process only."""
+    for name in RANK_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value) == 0
+    return True
+
+
+def on_main_process(work: Callable[[], T], main: bool, num_processes: int) -> T | None:
+    """`work()` on the main process of a launch (`main`) only; its exception is raised on every process, which all
+    call this. Returns `work`'s result on the main process, None on the others.
+
+    Work done by the main process alone (loading a model first, creating the run folder) that fails would leave the
+    other processes waiting for it at their next collective, to die there with a communication traceback. Raised
+    alike everywhere, it is one user error that the main process reports.
+    """
+    result, error = _attempt(work) if main else (None, None)
+    return _raise_everywhere(result, error, num_processes)
+
+
+def on_every_process(work: Callable[[], T], num_processes: int) -> T:
+    """`work()` on every process of a launch, which all call this. An exception on any of them is raised on every
+    one, so that none waits for a failed one at its next collective: a process that failed raises its own, the
+    others the lowest failed rank's."""
+    return _raise_everywhere(*_attempt(work), num_processes)
+
+
+def _attempt(work: Callable[[], T]) -> tuple[T | None, Exception | None]:
+    try:
+        return work(), None
+    except Exception as err:  # raised by `_raise_everywhere`, on every process
+        return None, err
+
+
+def _raise_everywhere(result: T, error: Exception | None, num_processes: int) -> T:
+    """`result`, unless this or (with several processes) another process's work raised: then the first error."""
+    if num_processes > 1:
+        import pickle
+
+        from accelerate.utils import gather_object
+
+        try:
+            pickle.loads(pickle.dumps(error))
+            shared = error
+        except Exception:  # one that does not survive pickling travels as its message
+            shared = RuntimeError(f"{type(error).__name__}: {error}")
+        gathered = gather_object([shared])  # by every process, the failed ones too
+        error = error or next((e for e in gathered if e is not None), None)
+    if error is not None:
+        raise error
+    return result
