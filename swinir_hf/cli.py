@@ -10,7 +10,6 @@ from pathlib import Path
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
 from .extras import MissingExtraError
-from .inference.collection import check_fresh_output_folder
 from .inference.collection_cli import (
     LaunchParser,
     add_restore_arguments,
@@ -18,6 +17,7 @@ from .inference.collection_cli import (
     overlap_argument,
     tile_argument,
 )
+from .inference.files import check_fresh_output_folder
 from .inference.restoration import DTYPES
 from .launch import LAUNCHER_HELP, launch, split_arguments
 

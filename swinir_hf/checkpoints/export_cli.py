@@ -127,7 +127,7 @@ def _name_problem(source: Path, args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..inference.collection import check_output_folder
+    from ..inference.files import check_output_folder
 
     if (args.noise is not None or args.jpeg is not None) and not args.eval:
         given = "--noise" if args.noise is not None else "--jpeg"

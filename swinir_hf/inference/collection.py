@@ -10,7 +10,6 @@ Its command line (`swinir-hf restore`, `accelerate launch -m swinir_hf.restore`)
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterable
@@ -20,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..image_datasets import image_columns
 from ..processes import on_main_process, process_state
-from .files import check_name_lengths
+from .files import check_output_folder, check_writable_folder
 from .image_io import IMAGE_SUFFIXES
 from .jobs import (
     KEPT_SUFFIXES,
     Counts,
     OutputOptions,
     Plan,
-    file_in_the_way,
     plan_jobs,
     restore_image,
     run_jobs,
@@ -84,27 +82,6 @@ class Summary:
         )
 
 
-def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
-    """Raise ValueError when `out_dir`, or the nearest of its parents that exists, is a file, or a name in it is over
-    NAME_MAX bytes: once, before the model loads, rather than one error per input (`option` names the argument to
-    change)."""
-    check_name_lengths(out_dir, "output folder")
-    path = Path(out_dir).absolute()
-    if (existing := file_in_the_way(path)) is not None:
-        where = "" if existing == path else f" ({existing} is a file)"
-        raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another {option}")
-
-
-def check_writable_folder(out_dir: str | Path, option: str = "-o") -> None:
-    """Raise ValueError when `out_dir`, or the nearest of its parents that exists (where it would be created), is
-    not writable: once, before the model loads, rather than after restoring each image."""
-    path = Path(out_dir).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        where = "" if existing == path else f" ({existing} is not writable)"
-        raise ValueError(f"cannot write into output folder {out_dir}{where}: choose another {option}")
-
-
 def check_not_a_file_name(out_dir: str | Path) -> None:
     """Raise ValueError when `out_dir` does not exist and ends like an image file (`-o photo_x4.png`, as
     realesrgan-ncnn-vulkan takes for one file): it would become a folder of that name."""
@@ -114,15 +91,6 @@ def check_not_a_file_name(out_dir: str | Path) -> None:
             f"-o {out_dir} looks like an image file's name, but -o is the output folder: outputs are named after "
             "their inputs (--suffix and --ext change that); to use this name for a folder, create it first"
         )
-
-
-def check_fresh_output_folder(out_dir: str | Path, overwrite: bool, option: str = "-o", replaces: str = "it") -> None:
-    """`check_output_folder`, and, unless `overwrite`, raise ValueError when `out_dir` has files: a job that writes
-    the whole folder would replace them (`replaces` says what, after "pass --overwrite to replace")."""
-    check_output_folder(out_dir, option)
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace {replaces}")
 
 
 def restore_files(

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..image_datasets import load_image_dataset
 from ..processes import is_main_process, process_state
-from .collection import ModelEngine, check_fresh_output_folder, restore_dataset, restore_files
+from .collection import ModelEngine, restore_dataset, restore_files
+from .files import check_fresh_output_folder
 from .jobs import OUTPUT_FORMATS, OutputOptions
 from .restoration import DTYPES, EngineOptions
 

@@ -1,4 +1,5 @@
-"""The files of a run: the inputs a command line names, and temporary files that outputs are written through
+"""The files of a run: the inputs a command line names, the output folder checked before any work (no file in its
+way, writable, not holding files a job would replace), and temporary files that outputs are written through
 (atomically), with those left by a killed process recognised and removed.
 """
 
@@ -27,6 +28,43 @@ def check_name_lengths(path: str | os.PathLike, what: str) -> None:
         raise ValueError(
             f"{what} {path}: a name in it is {longest} bytes, more than the {NAME_MAX} a file name may have"
         )
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing one of `folder` and its parents when it is not a folder (so `folder` cannot be made),
+    else None."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    return None if existing.is_dir() else existing
+
+
+def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
+    """Raise ValueError when `out_dir`, or the nearest of its parents that exists, is a file, or a name in it is over
+    NAME_MAX bytes: once, before the model loads, rather than one error per input (`option` names the argument to
+    change)."""
+    check_name_lengths(out_dir, "output folder")
+    path = Path(out_dir).absolute()
+    if (existing := file_in_the_way(path)) is not None:
+        where = "" if existing == path else f" ({existing} is a file)"
+        raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another {option}")
+
+
+def check_writable_folder(out_dir: str | Path, option: str = "-o") -> None:
+    """Raise ValueError when `out_dir`, or the nearest of its parents that exists (where it would be created), is
+    not writable: once, before the model loads, rather than after restoring each image."""
+    path = Path(out_dir).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" ({existing} is not writable)"
+        raise ValueError(f"cannot write into output folder {out_dir}{where}: choose another {option}")
+
+
+def check_fresh_output_folder(out_dir: str | Path, overwrite: bool, option: str = "-o", replaces: str = "it") -> None:
+    """`check_output_folder`, and, unless `overwrite`, raise ValueError when `out_dir` has files: a job that writes
+    the whole folder would replace them (`replaces` says what, after "pass --overwrite to replace")."""
+    check_output_folder(out_dir, option)
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace {replaces}")
 
 
 def _host() -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from .files import NAME_MAX
+from .files import NAME_MAX, file_in_the_way
 
 if TYPE_CHECKING:
     import torch
@@ -177,13 +177,6 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             lossless = output.ext in ("auto", "webp") and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
             plan.jobs.append(Job(src, dst, lossless))
     return plan
-
-
-def file_in_the_way(folder: Path) -> Path | None:
-    """The nearest existing one of `folder` and its parents when it is not a folder (so `folder` cannot be made),
-    else None."""
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    return None if existing.is_dir() else existing
 
 
 def _is_lossless_webp(path: Path) -> bool:

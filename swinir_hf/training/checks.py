@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors import SafetensorError
 
-from ..inference.collection import check_output_folder
+from ..inference.files import check_output_folder
 from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
 if TYPE_CHECKING:
