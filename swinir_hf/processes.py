@@ -78,7 +78,8 @@ def _attempt(work: Callable[[], T]) -> tuple[T | None, Exception | None]:
 
 
 def _raise_everywhere(result: T, error: Exception | None, num_processes: int) -> T:
-    """`result`, unless this or (with several processes) another process's work raised: then the first error."""
+    """`result`, unless this process's work raised (then its own error) or, with several processes, another's did
+    (then the lowest failed rank's). Every process calls this, failed or not: it is a collective."""
     if num_processes > 1:
         import pickle
 
