@@ -51,6 +51,16 @@ def is_main_process() -> bool:
     return True
 
 
+def leave_process_group() -> None:
+    """Tear down this process's `torch.distributed` process group, if it has one. A process that exits with it
+    standing can abort there ("terminate called without an active exception", from gloo's threads), and the
+    launcher then fails the whole launch; so every way out of a launched command calls this."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def on_main_process(work: Callable[[], T], main: bool, num_processes: int) -> T | None:
     """`work()` on the main process of a launch (`main`) only; its exception is raised on every process, which all
     call this. Returns `work`'s result on the main process, None on the others.

@@ -19,7 +19,6 @@ from swinir_hf.cli import main
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
 from swinir_hf.inference.jobs import output_size, restore_image
-from swinir_hf.processes import several_processes_on_cpu
 
 
 @pytest.fixture(scope="module")
@@ -333,18 +332,6 @@ def test_pipelined_batched_loop_matches_the_engine(mixed, model_dir, tmp_path):
     a = {p.name: np.asarray(Image.open(p), dtype=np.int16) for p in one.iterdir()}
     b = {p.name: np.asarray(Image.open(p), dtype=np.int16) for p in batched.iterdir()}
     assert a.keys() == b.keys() and all(np.abs(a[k] - b[k]).max() <= 1 for k in a)
-
-
-def test_several_processes_on_cpu_asks_accelerate_for_its_multi_cpu_mode(monkeypatch):
-    # One rule for restore's and the trainer's processes: launched several, with no GPU or told to use the CPU.
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    assert several_processes_on_cpu() and several_processes_on_cpu("cpu")
-    monkeypatch.setenv("WORLD_SIZE", "1")
-    assert not several_processes_on_cpu() and not several_processes_on_cpu("cpu")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    assert several_processes_on_cpu("cpu") and not several_processes_on_cpu() and not several_processes_on_cpu("cuda")
 
 
 def test_bad_input_counts_once_and_the_rest_go_on(mixed, model_dir, tmp_path, capsys):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..image_datasets import load_image_dataset
-from ..processes import is_main_process, process_state
+from ..processes import is_main_process, leave_process_group, process_state
 from .collection import ModelEngine, restore_dataset, restore_files
 from .files import check_fresh_output_folder
 from .jobs import OUTPUT_FORMATS, OutputOptions
@@ -188,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
             how = "terminated (SIGTERM)" if terminated else "interrupted"
             print(f"{how}: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
         return 143 if terminated else 130
+    finally:
+        leave_process_group()  # on every way out: after a user error and a Ctrl-C too
 
 
 @contextmanager
@@ -248,9 +250,6 @@ def _run(args: argparse.Namespace) -> int:
     state = process_state(args.device)
     if state.is_main_process:
         print(summary, file=sys.stderr)
-    # Torn down before the interpreter exits: a process whose gloo threads are still alive at exit can abort
-    # ("terminate called without an active exception"), failing the whole launch.
-    state.destroy_process_group()
     return 1 if summary.failed else 0
 
 

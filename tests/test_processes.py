@@ -1,0 +1,102 @@
+"""A launch's processes: which one is main, accelerate's multi-CPU mode, and work whose failure on any process is
+raised on every one (run here under `accelerate launch`, two CPU processes over gloo)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from swinir_hf.processes import on_every_process, on_main_process, several_processes_on_cpu
+
+ACCELERATE = Path(sys.executable).parent / "accelerate"
+
+# Each process: work that fails where FAILS says (ranks, comma-separated), through on_every_process, then through
+# on_main_process; it writes what each call gave into RANK.txt and exits 0 (no hang: the launch has a timeout).
+SCRIPT = """
+import os, sys
+from accelerate import PartialState
+from swinir_hf.processes import leave_process_group, on_every_process, on_main_process
+
+state = PartialState(cpu=True)
+rank, n = state.process_index, state.num_processes
+fails = {int(r) for r in os.environ["FAILS"].split(",") if r}
+
+def work():
+    if rank in fails:
+        raise ValueError(f"bad share on process {rank}")
+    return rank
+
+lines = []
+for name, call in (("every", lambda: on_every_process(work, n)), ("main", lambda: on_main_process(work, rank == 0, n))):
+    try:
+        lines.append(f"{rank} {name} ok {call()}")
+    except ValueError as err:
+        lines.append(f"{rank} {name} raised {err}")
+with open(os.path.join(sys.argv[1], f"{rank}.txt"), "w") as out:
+    out.write("\\n".join(lines))
+leave_process_group()  # as the commands do on their way out: left standing, gloo's threads may abort the exit
+"""
+
+
+def test_several_processes_on_cpu_asks_accelerate_for_its_multi_cpu_mode(monkeypatch):
+    # One rule for restore's and the trainer's processes: launched several, with no GPU or told to use the CPU.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert several_processes_on_cpu() and several_processes_on_cpu("cpu")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert not several_processes_on_cpu() and not several_processes_on_cpu("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert several_processes_on_cpu("cpu") and not several_processes_on_cpu() and not several_processes_on_cpu("cuda")
+
+
+def test_one_process_returns_or_raises_its_own():
+    assert on_every_process(lambda: 7, 1) == 7 and on_main_process(lambda: 7, True, 1) == 7
+    assert on_main_process(lambda: 7, False, 1) is None
+    with pytest.raises(KeyError, match="mine"):
+        on_every_process(lambda: {}["mine"], 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fails", "expected"),
+    [
+        ("", {"0 every ok 0", "1 every ok 1", "0 main ok 0", "1 main ok None"}),
+        # Process 1's failure reaches process 0; on_main_process runs the work on process 0 alone, which succeeds.
+        (
+            "1",
+            {
+                "0 every raised bad share on process 1",
+                "1 every raised bad share on process 1",
+                "0 main ok 0",
+                "1 main ok None",
+            },
+        ),
+        # Each failed process raises its own; on_main_process shares process 0's failure.
+        (
+            "0,1",
+            {
+                "0 every raised bad share on process 0",
+                "1 every raised bad share on process 1",
+                "0 main raised bad share on process 0",
+                "1 main raised bad share on process 0",
+            },
+        ),
+    ],
+    ids=["none fails", "process 1 fails", "both fail"],
+)
+def test_a_failure_on_any_process_is_raised_on_every_one(fails, expected, tmp_path):
+    script = tmp_path / "work.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "FAILS": fails}
+    env["HF_HOME"] = str(tmp_path / "hf_home")  # no accelerate config file of this machine's user
+    command = [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", str(script), str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = {line for rank in (0, 1) for line in (tmp_path / f"{rank}.txt").read_text().splitlines()}
+    assert lines == expected
