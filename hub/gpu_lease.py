@@ -21,7 +21,8 @@ With `--probe S`, it first (before 3.) spends up to S seconds timing the trainin
 in bf16 with and without the attention heads padded for CUDA's fused kernels, in float32, with torch.compile
 (inductor), with CUDA graphs and with a doubled batch, and profiling the bf16 step, into train_step.md; then each
 trainer runs in float32 or compiled where the probe says that makes more steps before the budget, compile time
-included (eager bf16 again if that trainer fails).
+included (eager bf16 again if that trainer fails). The probe's figures come back in summary.json; `collect` keeps
+them in hub/lease_state/probe.json, and a later lease without `--probe` picks from those for its own budget.
 
 NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
 Before it, `python hub/gpu_lease.py plan --models NAME` prints the `carry` list and checks what the call would send
@@ -53,6 +54,7 @@ from pack_gpu_data import folder_size
 
 REPO = Path(__file__).resolve().parent.parent
 STATE = REPO / "hub" / "lease_state"  # the lean lease state, committed: each model's newest step
+PROBE_ROWS = "probe.json"  # in the lease state: the last probe's speeds per config, for leases without --probe
 # Bundled model name → config, in the issue's priority order.
 MODELS = {
     "sr-x4": "gpu_sr_x4",
@@ -169,12 +171,13 @@ def worker_shares(models: list[str], total: int) -> dict[str, int]:
 def launch(
     name: str, args: argparse.Namespace, env: dict, workers: int, overrides: list[str]
 ) -> tuple[subprocess.Popen, Path]:
-    """Start one trainer, with the `--set` overrides and then `overrides` (its warm start, the probe's picks); its
-    output goes to runs/NAME.log."""
+    """Start one trainer, with `overrides` (its warm start, the probe's picks) and then the `--set` ones; its output
+    goes to runs/NAME.log."""
     run = args.runs / name
     log_file = args.runs / f"{name}.log"
     command = [sys.executable, "-m", "swinir_hf.train", "--config", MODELS[name], "--resume", "latest"]
-    command += ["--output-dir", str(run), "--data.num_workers", str(workers), *args.set, *overrides]
+    # --set last: what the person running the lease says wins over the warm start and the probe's picks.
+    command += ["--output-dir", str(run), "--data.num_workers", str(workers), *overrides, *args.set]
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(command, cwd=args.workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
     log(f"{name}: pid {proc.pid}, {workers} workers: {' '.join(command[1:])}")
@@ -269,6 +272,30 @@ def probe(models: list[str], args: argparse.Namespace, env: dict) -> list[dict]:
     found = json.loads(rows.read_text()) if rows.is_file() else []
     rows.unlink(missing_ok=True)  # train_step.md has them; OUT returns at most 8 files
     return found
+
+
+def recorded_probe(state: Path, models: list[str]) -> list[dict]:
+    """The probe rows an earlier lease returned and `collect` kept in `state` (PROBE_ROWS), for a lease without
+    `--probe`: its trainers then pick from them for this lease's own budget, without spending it on probing."""
+    path = state / PROBE_ROWS
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    rows = [row for name in models for row in recorded.get(MODELS[name], [])]
+    if rows:
+        log(f"no --probe: picking from the probe rows in {path} ({', '.join(sorted({r['config'] for r in rows}))})")
+    return rows
+
+
+def record_probe(summary: dict, state: Path) -> list[str]:
+    """Keep a lease's fresh probe rows (`summary["probe_rows"]`) in `state` (PROBE_ROWS), replacing the rows of the
+    configs it probed; the configs updated."""
+    fresh: dict[str, list[dict]] = {}
+    for row in summary.get("probe_rows", []):
+        fresh.setdefault(row["config"], []).append(row)
+    if fresh:
+        path = state / PROBE_ROWS
+        kept = json.loads(path.read_text()) if path.is_file() else {}
+        path.write_text(json.dumps(kept | fresh, indent=1, sort_keys=True) + "\n")
+    return sorted(fresh)
 
 
 def pick_variant(rows: list[dict], config: str, seconds: float) -> tuple[str, list[str]]:
@@ -389,7 +416,7 @@ def run_lease(args: argparse.Namespace) -> int:
         str(args.workdir / "gpu_data"),
     ]
     subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
-    rows = probe(models, args, env) if args.probe else []
+    rows = probe(models, args, env) if args.probe else recorded_probe(args.state, models)
     deadline, picked = t0 + args.budget - args.stop_margin, {}
     for name in models:
         variant, picked[name] = pick_variant(rows, MODELS[name], deadline - time.monotonic())
@@ -432,6 +459,10 @@ def run_lease(args: argparse.Namespace) -> int:
         "wall_s": round(time.monotonic() - t0, 1),
         "overrides": args.set,
         "models": summarize(models, args, info),
+        # What `collect` records for later leases without --probe (the figures only: train_step.md has the rest).
+        "probe_rows": [{k: r[k] for k in ("config", "variant", "steps_per_s", "first")} for r in rows]
+        if args.probe
+        else [],
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     log(json.dumps(summary["models"]))
@@ -447,6 +478,11 @@ def collect(args: argparse.Namespace) -> int:
         print(f"error: no NAME.tar in {args.files_at} (the run tool's files_at folder)", file=sys.stderr)
         return 1
     args.ckpt.mkdir(parents=True, exist_ok=True)
+    summary_path = args.files_at / "summary.json"
+    if summary_path.is_file():
+        args.state.mkdir(parents=True, exist_ok=True)
+        for config in record_probe(json.loads(summary_path.read_text()), args.state):
+            print(f"{config}: probe rows → {args.state / PROBE_ROWS} (commit it: leases without --probe use them)")
     status = 0
     for tar_path in tars:
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file, save_file
 
 from swinir_hf.checkpoints.folders import save_model_folder
@@ -385,6 +386,24 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     assert capsys.readouterr().err.strip() == f"error: {tmp_path} is outside {repo}: a lease carries only paths in it"
 
 
+def test_a_kept_probe_is_replaced_per_config_and_read_for_the_models_a_lease_trains(tmp_path: Path, monkeypatch):
+    lease = _lease_module()
+    monkeypatch.setattr(lease, "LOG_FILES", [tmp_path / "lease.log"])
+
+    def row(variant: str, rate: float, config: str = "gpu_sr_x4") -> dict:
+        return {"config": config, "variant": variant, "steps_per_s": rate, "first": 0.5}
+
+    assert lease.recorded_probe(tmp_path, ["sr-x4"]) == [] and not (tmp_path / "lease.log").exists()
+    first = [row("bf16", 7.0), row("bf16", 3.0, "gpu_color_dn")]
+    assert lease.record_probe({"probe_rows": first}, tmp_path) == ["gpu_color_dn", "gpu_sr_x4"]
+    later = [row("bf16", 8.0), row("fp32", 9.0)]  # a later lease probed sr-x4 alone
+    assert lease.record_probe({"probe_rows": later}, tmp_path) == ["gpu_sr_x4"]
+    assert lease.record_probe({"probe_rows": []}, tmp_path) == [] and lease.record_probe({}, tmp_path) == []
+    assert lease.recorded_probe(tmp_path, ["sr-x4", "denoise-color"]) == [*later, first[1]]
+    assert lease.recorded_probe(tmp_path, ["sr-x2"]) == []  # never probed
+    assert "no --probe: picking from the probe rows" in (tmp_path / "lease.log").read_text()
+
+
 def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_before_its_budget() -> None:
     lease = _lease_module()
 
@@ -504,7 +523,15 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     # which has more, on a tie.
     state = ["--state", str(tmp_path / "state")]
     first_collect = ["collect", str(out), "--ckpt", str(tmp_path / "ckpt"), *state, "--runs", str(tmp_path / "c")]
+    assert json.loads((out / "summary.json").read_text())["probe_rows"] == []  # no --probe: nothing to keep
+    # As if it had probed (--probe): collect keeps the rows in the lease state, for leases without --probe.
+    probed = [("bf16", 7.0), ("fp32", 7.5), ("bf16 inductor", 7.2)]
+    rows = [{"config": "gpu_sr_x4", "variant": v, "steps_per_s": r, "first": 0.5} for v, r in probed]
+    summary_json = json.loads((out / "summary.json").read_text())
+    (out / "summary.json").write_text(json.dumps(summary_json | {"probe_rows": rows}))
     assert lease.main(first_collect) == 0
+    assert "gpu_sr_x4: probe rows → " in capsys.readouterr().out
+    assert json.loads((tmp_path / "state" / "probe.json").read_text()) == {"gpu_sr_x4": rows}
     assert not (tmp_path / "ckpt" / "sr-x4.tar").exists()  # finished (max_steps=2): not carried
     shutil.copy(out / "sr-x4.tar", tmp_path / "ckpt")
     sources = lease.restore_sources("sr-x4", tmp_path / "ckpt", tmp_path / "state")
@@ -545,6 +572,11 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     run = json.loads((tmp_path / "out2" / "summary.json").read_text())["models"]["sr-x4"]
     assert run["start_step"] == 2 and 2 < run["end_step"] < 100000 and run["exit_code"] == 143
     log = (tmp_path / "out2" / "lease.log").read_text()
+    # no --probe: it picked from the kept rows (float32, ≥ 5 % ahead of bf16) and trained in float32
+    assert "no --probe: picking from the probe rows in" in log and "sr-x4: trains as the probe's 'fp32'" in log
+    assert run["overrides_picked"] == ["train.mixed_precision=no"]
+    trained = yaml.safe_load((tmp_path / "runs2" / "sr-x4" / "training_config.yaml").read_text())
+    assert trained["train"]["mixed_precision"] == "no"
     assert f"sr-x4: restored step 2 from {tmp_path / 'state' / 'sr-x4.tar'}" in log
     assert lease.unpack(tmp_path / "out2" / "sr-x4.tar", tmp_path / "again") == run["end_step"]
 
