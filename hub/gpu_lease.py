@@ -277,12 +277,18 @@ def probe(models: list[str], args: argparse.Namespace, env: dict) -> list[dict]:
 def recorded_probe(state: Path, models: list[str]) -> list[dict]:
     """The probe rows an earlier lease returned and `collect` kept in `state` (PROBE_ROWS), for a lease without
     `--probe`: its trainers then pick from them for this lease's own budget, without spending it on probing."""
-    path = state / PROBE_ROWS
-    recorded = json.loads(path.read_text()) if path.is_file() else {}
-    rows = [row for name in models for row in recorded.get(MODELS[name], [])]
+    kept = kept_probe(state)
+    rows = [row for name in models for row in kept.get(MODELS[name], [])]
     if rows:
-        log(f"no --probe: picking from the probe rows in {path} ({', '.join(sorted({r['config'] for r in rows}))})")
+        configs = ", ".join(sorted({r["config"] for r in rows}))
+        log(f"no --probe: picking from the probe rows in {state / PROBE_ROWS} ({configs})")
     return rows
+
+
+def kept_probe(state: Path) -> dict[str, list[dict]]:
+    """Config → the probe rows kept in `state` (PROBE_ROWS; none kept: {})."""
+    path = state / PROBE_ROWS
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def record_probe(summary: dict, state: Path) -> list[str]:
@@ -292,9 +298,7 @@ def record_probe(summary: dict, state: Path) -> list[str]:
     for row in summary.get("probe_rows", []):
         fresh.setdefault(row["config"], []).append(row)
     if fresh:
-        path = state / PROBE_ROWS
-        kept = json.loads(path.read_text()) if path.is_file() else {}
-        path.write_text(json.dumps(kept | fresh, indent=1, sort_keys=True) + "\n")
+        (state / PROBE_ROWS).write_text(json.dumps(kept_probe(state) | fresh, indent=1, sort_keys=True) + "\n")
     return sorted(fresh)
 
 
@@ -618,6 +622,12 @@ def plan(args: argparse.Namespace) -> int:
             print(f"note: {why}{name} resumes from {state} (step {state_step}; its float16 EMA, a fresh Adam)")
         else:
             print(f"note: {name} starts from step 0 (no {tar}, no {state}){_warm_start_note(name, args, sizes)}")
+    kept = kept_probe(args.state)
+    for name in models:
+        if MODELS[name] in kept:
+            print(f"note: {name}: probe rows kept in {args.state / PROBE_ROWS}: a run without --probe picks from them")
+        else:
+            print(f"note: {name}: no probe rows kept: pass --probe 150 to the first run")
     for what, size in sizes.items():
         print(f"{what}: {size / 2**20:.1f} MiB")
     total = sum(sizes.values())

@@ -356,6 +356,8 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     for name in ("sr-x4", "sr-x2"):
         _fake_tar(repo / "gpu_ckpt" / f"{name}.tar", 700, 6)
     _fake_tar(repo / "hub" / "lease_state" / "denoise-color.tar", 90, 0.5)  # a lean state: in the working tree
+    sr_x4_probed = {"config": "gpu_sr_x4", "variant": "bf16", "steps_per_s": 7.0, "first": 0.5}
+    assert lease.record_probe({"probe_rows": [sr_x4_probed]}, repo / "hub" / "lease_state") == ["gpu_sr_x4"]
     folders = ["--repo", str(repo), "--ckpt", str(repo / "gpu_ckpt"), "--data", str(repo / "gpu_data")]
     folders += ["--state", str(repo / "hub" / "lease_state"), "--wheels", str(repo / "gpu_wheels")]
     assert lease.main(["plan", *folders, "--models", "sr-x4,real-sr-x4,denoise-color"]) == 0
@@ -364,6 +366,8 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     state = repo / "hub" / "lease_state"
     assert f"note: real-sr-x4 starts from step 0 (no {repo / 'gpu_ckpt' / 'real-sr-x4.tar'}, no {state}" in out
     assert f"note: denoise-color resumes from {state / 'denoise-color.tar'} (step 90; its float16 EMA" in out
+    assert f"note: sr-x4: probe rows kept in {state / 'probe.json'}: a run without --probe picks from them" in out
+    assert "note: real-sr-x4: no probe rows kept: pass --probe 150 to the first run" in out
     assert "in all: 59.5 MiB of 64" in out  # 1 + 0.5 + 52 + 6, and the .gitignore's bytes
     assert 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
     assert lease.main(["plan", *folders, "--models", "sr-x4,sr-x2"]) == 1
