@@ -9,16 +9,10 @@ from pathlib import Path
 
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
+from .evaluation.cli import add_eval_arguments, json_problem
 from .extras import MissingExtraError
-from .inference.collection_cli import (
-    LaunchParser,
-    add_restore_arguments,
-    engine_options,
-    overlap_argument,
-    tile_argument,
-)
+from .inference.collection_cli import LaunchParser, add_restore_arguments
 from .inference.files import check_fresh_output_folder
-from .inference.restoration import DTYPES
 from .launch import LAUNCHER_HELP, launch, split_arguments
 
 
@@ -40,52 +34,6 @@ def _convert(args: argparse.Namespace) -> int:
         f"{cfg.num_channels} channels, embed_dim {cfg.embed_dim}, depths {cfg.depths}, window {cfg.window_size}, "
         f"{model.num_parameters():,} parameters"
     )
-    return 0
-
-
-def _eval(args: argparse.Namespace) -> int:
-    import json
-
-    import torch
-
-    from .checkpoints.loading import ModelNotAvailableError, load_model
-    from .evaluation.benchmark import evaluate_models
-
-    if args.json and Path(args.json).is_dir():  # --overwrite replaces a file, never a folder
-        print(f"error: --json {args.json} is a folder; give a file name in it", file=sys.stderr)
-        return 1
-    if args.json and Path(args.json).exists() and not args.overwrite:
-        print(f"error: {args.json} exists; pass --overwrite to replace it", file=sys.stderr)
-        return 1
-    if args.json and not Path(args.json).resolve().parent.is_dir():  # checked now, not after the evaluation
-        print(f"error: --json {args.json}: folder {Path(args.json).parent} does not exist; create it", file=sys.stderr)
-        return 1
-    try:
-        if args.device:
-            from .inference.restoration import check_device
-
-            check_device(args.device)
-        # Every model loaded first (a bad one is reported before any scoring): the set is read, and each image
-        # degraded and scored as the baseline, once for all of them.
-        models = [(spec, None) if spec == "identity" else (Path(spec).name, load_model(spec)) for spec in args.model]
-        result = evaluate_models(
-            models,
-            args.dataset,
-            scale=args.scale,
-            noise=args.noise,
-            jpeg=args.jpeg,
-            real=args.real,
-            lr_dir=args.lr_dir,
-            grey_convention=args.grey_convention,
-            split=args.split,
-            engine=engine_options(args, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu")),
-        )
-    except (ValueError, FileNotFoundError, ModelNotAvailableError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(result.to_markdown(verbose=args.verbose))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     return 0
 
 
@@ -112,66 +60,20 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluation.cli import run
+
+    return run(args)
+
+
 def _restore(args: argparse.Namespace) -> int:
     from .inference.collection_cli import run
 
     return run(args)
 
 
-def add_eval_arguments(p: argparse.ArgumentParser) -> None:
-    """The `eval` options."""
-    p.add_argument(
-        "--model",
-        required=True,
-        nargs="+",
-        action="extend",
-        help=f"bundled model ({', '.join(DEFAULT_MODELS)}), model folder, authors' .pth, catalogue name, Hub id, "
-        "or 'identity' (no-op); several (or --model repeated) are scored side by side in one table",
-    )
-    p.add_argument(
-        "--dataset",
-        required=True,
-        help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id",
-    )
-    task = p.add_mutually_exclusive_group()
-    task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
-    task.add_argument("--noise", type=float, help="Gaussian noise σ in 0..255 grey levels (denoising)")
-    task.add_argument("--jpeg", type=int, help="JPEG quality (artifact reduction)")
-    task.add_argument(
-        "--real",
-        action="store_true",
-        help="BSRGAN-style real-world degradation at the model's scale, seeded per image (real-world super-resolution)",
-    )
-    p.add_argument(
-        "--lr-dir", help="folder of given LR / degraded inputs (NAME.* or NAMEx<scale>.*) instead of making them"
-    )
-    p.add_argument(
-        "--grey-convention",
-        choices=("native", "rgb"),
-        default="native",
-        help="score greyscale images on their grey channel (native, published tables) or as RGB → Y (rgb)",
-    )
-    p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
-    p.add_argument(
-        "--tile",
-        type=tile_argument,
-        default=None,
-        help="tile size in input pixels or 'auto' (default, or 0: whole image)",
-    )
-    p.add_argument(
-        "--tile-overlap",
-        type=overlap_argument,
-        default=32,
-        help="overlap of neighbouring tiles, blended (default 32; 0 leaves seams)",
-    )
-    p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+)")
-    # A benchmark states the precision its figures were measured in: no machine-dependent "auto".
-    exact = [d for d in DTYPES if d != "auto"]
-    p.add_argument("--dtype", choices=exact, default="float32", help="inference precision (default: float32)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
-    p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
-    p.add_argument("--json", help="also write the figures to this JSON file")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+# The commands that run on every process of an `accelerate launch` (given its options), and their modules.
+LAUNCHED = {"restore": "swinir_hf.restore", "eval": "swinir_hf.evaluate"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,7 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the bundled models and the authors' releases (and which are cached)")
     p.set_defaults(func=_models)
 
-    p = sub.add_parser("eval", help="score a model on a benchmark with the paper's protocol (PSNR / SSIM table)")
+    p = sub.add_parser(
+        "eval",
+        help="score a model on a benchmark with the paper's protocol (PSNR / SSIM table)",
+        description="Runs on every process of an `accelerate launch`, each scoring its share of the images.",
+        epilog=LAUNCHER_HELP.format(module="swinir_hf.evaluate"),
+    )
     add_eval_arguments(p)
     p.set_defaults(func=_eval)
 
@@ -241,12 +148,18 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(argv[1:])
     parser = build_parser()
-    if argv[:1] == ["restore"]:  # with accelerate launch's options: under its launcher
-        own = {name for action in _subcommand(parser, "restore")._actions for name in action.option_strings}
+    if argv[:1] and argv[0] in LAUNCHED:  # with accelerate launch's options: under its launcher
+        command = argv[0]
+        own = {name for action in _subcommand(parser, command)._actions for name in action.option_strings}
         launcher, rest = split_arguments(argv[1:], own)
         if launcher:
-            parser.parse_args(["restore", *rest])  # a bad command line is said here, once, not by every process
-            return launch("swinir_hf.restore", launcher, rest)
+            # A bad command line is said here, once, not by every process.
+            args = parser.parse_args([command, *rest])
+            problem = json_problem(args) if command == "eval" else None
+            if problem:
+                print(f"error: {problem}", file=sys.stderr)
+                return 1
+            return launch(LAUNCHED[command], launcher, rest)
     args = parser.parse_args(argv)
     try:
         status = args.func(args)

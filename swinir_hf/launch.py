@@ -1,9 +1,9 @@
-"""`swinir-hf train` / `swinir-hf restore` with `accelerate launch`'s options (`--multi_gpu --num_processes 8`,
+"""`swinir-hf train` / `restore` / `eval` with `accelerate launch`'s options (`--multi_gpu --num_processes 8`,
 `--mixed_precision bf16`, `--config_file FILE`, ...): accelerate's launcher starts the command's module
-(`python -m swinir_hf.train` / `swinir_hf.restore`) and the command ends as that module does in one process, with
-its one-line messages and exit status. `accelerate launch -m MODULE` starts the same processes, but adds accelerate's
-and torchrun's tracebacks to every failed or interrupted run, and returns the prompt on a Ctrl-C while its single
-process is still saving."""
+(`python -m swinir_hf.train` / `swinir_hf.restore` / `swinir_hf.evaluate`) and the command ends as that module does
+in one process, with its one-line messages and exit status. `accelerate launch -m MODULE` starts the same processes,
+but adds accelerate's and torchrun's tracebacks to every failed or interrupted run, and returns the prompt on a
+Ctrl-C while its single process is still saving."""
 
 from __future__ import annotations
 

@@ -80,6 +80,14 @@ def on_every_process(work: Callable[[], T], num_processes: int) -> T:
     return _raise_everywhere(*_attempt(work), num_processes)
 
 
+def main_first(work: Callable[[], T], state) -> T:
+    """`work()` on every process of `state` (an `accelerate.PartialState`), the main process first: what it fetches
+    (a Hub download) is then in the cache for the others. A failure on any process is raised on every one, and every
+    process has returned from `work` before any returns from this."""
+    first = on_main_process(work, state.is_main_process, state.num_processes)
+    return on_every_process(lambda: first if state.is_main_process else work(), state.num_processes)
+
+
 def _attempt(work: Callable[[], T]) -> tuple[T | None, Exception | None]:
     try:
         return work(), None

@@ -14,8 +14,10 @@ from swinir_hf.evaluation import metrics
 from swinir_hf.evaluation.benchmark import (
     Degradation,
     baseline,
+    combine_shares,
     degrade,
     evaluate,
+    evaluate_models,
     resolve_degradation,
     score,
 )
@@ -232,6 +234,29 @@ def test_save_to_disk_dataset(small_set, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("splits, JPEG q=30 (1 image,")  # the train split: one image
 
 
+def test_shares_of_a_set_combine_into_the_whole_sets_evaluation(small_set, tmp_path):
+    """Process k of n scores the images k, k + n, ... (a launch's `swinir-hf eval`); the shares, combined, are the
+    evaluation of one process: same images in the same order, same figures. More processes than images leave some
+    with none. A `save_to_disk` dataset is shared by its rows."""
+    import datasets
+
+    dataset, model_dir = small_set
+    models = [("tiny", SwinIRForImageRestoration.from_pretrained(model_dir))]
+    whole = evaluate_models(models, dataset, progress=False)
+    assert whole.names == ["a", "b", "c"]
+    for n in (2, 4):
+        shares = [evaluate_models(models, dataset, progress=False, shard=(k, n)) for k in range(n)]
+        assert [s.names for s in shares] == [whole.names[k::n] for k in range(n)]
+        assert combine_shares(shares).to_dict() == whole.to_dict()
+    files = sorted((dataset / "HR").glob("*.png"))
+    ds = datasets.Dataset.from_dict({"image": [str(f) for f in files]}).cast_column("image", datasets.Image())
+    ds.save_to_disk(str(tmp_path / "saved"))
+    whole = evaluate(None, tmp_path / "saved", jpeg=30, progress=False)
+    shares = [evaluate_models([("identity", None)], tmp_path / "saved", jpeg=30, shard=(k, 2)) for k in (0, 1)]
+    assert [s.names for s in shares] == [["0000", "0002"], ["0001"]]  # row numbers of the whole dataset
+    assert combine_shares(shares).to_dict() == whole.to_dict()
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"
@@ -444,3 +469,17 @@ def test_grey_jpeg_models_see_the_authors_rounding_of_y():
     authors = np.dot(rgb[..., ::-1].astype(np.float32) / 255.0, [24.966, 128.553, 65.481]) + 16.0
     np.testing.assert_array_equal(to_model_channels(rgb, 1, "jpeg")[..., 0], authors.round().astype(np.uint8))
     assert to_model_channels(rgb, 1, "jpeg")[0, :5, 0].tolist() == [126, 199, 126, 126, 126]
+
+
+def test_ctrl_c_ends_the_evaluation_with_one_line(small_set, tmp_path, monkeypatch, capsys):
+    """Nothing is written before the end: an interrupted evaluation says so and leaves no JSON (status 130)."""
+    from swinir_hf.evaluation import benchmark
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchmark, "evaluate_models", interrupted)
+    dataset, model_dir = small_set
+    out = tmp_path / "scores.json"
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(out)]) == 130
+    assert capsys.readouterr().err.endswith("interrupted: nothing written\n") and not out.exists()

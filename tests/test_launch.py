@@ -3,6 +3,7 @@ launcher, ending as in one process (its one-line messages and exit status), with
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -102,8 +103,9 @@ def _swinir_hf(command: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
     it runs would fill with progress bars and stall it); `_finished` waits and returns its stderr."""
     # HF_HOME: no accelerate config file of this machine's user (the options would default to its values).
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "HF_HOME": str(tmp_path / "hf_home")}
+    stdout = popen.pop("stdout", subprocess.DEVNULL)
     with open(tmp_path / "log", "w") as log:
-        return subprocess.Popen([SWINIR_HF, *command], env=env, stdout=subprocess.DEVNULL, stderr=log, **popen)
+        return subprocess.Popen([SWINIR_HF, *command], env=env, stdout=stdout, stderr=log, **popen)
 
 
 def _swinir_hf_train(launcher: list[str], raw: dict, tmp_path: Path, **popen) -> subprocess.Popen:
@@ -256,3 +258,35 @@ def test_a_restore_over_two_machines_shares_the_files(tmp_path):
     assert "restored" not in errs[0] and errs[1].count("restored 6, failed 0, skipped 0 existing") == 1, errs
     assert "images/s, 2 processes)" in errs[1]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in photos.iterdir())
+
+
+@pytest.mark.slow
+@needs_command
+def test_an_eval_launch_shares_the_images_and_reports_as_one_process(tmp_path, capsys):
+    """`swinir-hf eval` over two processes: the main process prints the whole set's table once and writes its JSON,
+    as one process does; an image that cannot be scored on process 1's share is one error line, exit status 1."""
+    (tmp_path / "Tiny5").mkdir()
+    hr = _photos(tmp_path / "Tiny5" / "HR", 5)
+    command = ["eval", "--model", "sr-x2", "--dataset", str(hr), "--verbose", "--json"]
+    assert cli([*command, str(tmp_path / "one.json")]) == 0
+    one = capsys.readouterr().out
+    with open(tmp_path / "stdout", "w") as stdout:
+        run = _swinir_hf([*command, str(tmp_path / "two.json"), *TWO_PROCESSES], tmp_path, stdout=stdout)
+        err = _finished(run, tmp_path)
+    assert run.returncode == 0, err[-3000:]
+    two = (tmp_path / "stdout").read_text()
+    assert two.count("| mean |") == one.count("| mean |") == 2
+    assert [line.split("|")[1:3] for line in two.splitlines()] == [line.split("|")[1:3] for line in one.splitlines()]
+    first, second = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two"))
+    assert [image["name"] for image in second["images"]] == ["000", "001", "002", "003", "004"]
+    for image, alone in zip(second["images"], first["images"], strict=True):
+        for method, figures in image["scores"].items():
+            assert figures == pytest.approx(alone["scores"][method], abs=0.01)
+    assert "Traceback" not in err and DEFAULTS_NOTE not in err, err[-3000:]
+
+    Image.new("RGB", (1, 1)).save(hr / "000a.png")  # the set's second image: process 1's share
+    run = _swinir_hf([*command, str(tmp_path / "three.json"), *TWO_PROCESSES], tmp_path)
+    err = _finished(run, tmp_path)
+    assert run.returncode == 1, err[-3000:]
+    assert err.count("error:") == 1 and "error: Tiny5/000a: image of 1×1 is smaller than the scale factor 2" in err
+    assert "Traceback" not in err and not (tmp_path / "three.json").exists()

@@ -7,20 +7,22 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from swinir_hf.processes import on_every_process, on_main_process, several_processes_on_cpu
+from swinir_hf.processes import main_first, on_every_process, on_main_process, several_processes_on_cpu
 
 ACCELERATE = Path(sys.executable).parent / "accelerate"
 
 # Each process: work that fails where FAILS says (ranks, comma-separated), through on_every_process, then through
-# on_main_process; it writes what each call gave into RANK.txt and exits 0 (no hang: the launch has a timeout).
+# on_main_process, then through main_first; it writes what each call gave into RANK.txt and exits 0 (no hang: the
+# launch has a timeout).
 SCRIPT = """
-import os, sys
+import os, sys, time
 from accelerate import PartialState
-from swinir_hf.processes import leave_process_group, on_every_process, on_main_process
+from swinir_hf.processes import leave_process_group, main_first, on_every_process, on_main_process
 
 state = PartialState(cpu=True)
 rank, n = state.process_index, state.num_processes
@@ -31,8 +33,24 @@ def work():
         raise ValueError(f"bad share on process {rank}")
     return rank
 
+main_done = os.path.join(sys.argv[1], "main.done")
+
+def work_in_turn():  # the main process's work is done when the others' starts: they return True
+    if rank in fails:
+        raise ValueError(f"bad share on process {rank}")
+    if rank == 0:
+        time.sleep(0.5)
+        open(main_done, "w").close()
+        return rank
+    return os.path.exists(main_done)
+
+calls = (
+    ("every", lambda: on_every_process(work, n)),
+    ("main", lambda: on_main_process(work, rank == 0, n)),
+    ("first", lambda: main_first(work_in_turn, state)),
+)
 lines = []
-for name, call in (("every", lambda: on_every_process(work, n)), ("main", lambda: on_main_process(work, rank == 0, n))):
+for name, call in calls:
     try:
         lines.append(f"{rank} {name} ok {call()}")
     except ValueError as err:
@@ -58,6 +76,9 @@ def test_several_processes_on_cpu_asks_accelerate_for_its_multi_cpu_mode(monkeyp
 def test_one_process_returns_or_raises_its_own():
     assert on_every_process(lambda: 7, 1) == 7 and on_main_process(lambda: 7, True, 1) == 7
     assert on_main_process(lambda: 7, False, 1) is None
+    calls = []
+    alone = SimpleNamespace(is_main_process=True, num_processes=1)
+    assert main_first(lambda: calls.append(1) or 7, alone) == 7 and calls == [1]  # the work runs once
     with pytest.raises(KeyError, match="mine"):
         on_every_process(lambda: {}["mine"], 1)
 
@@ -66,8 +87,12 @@ def test_one_process_returns_or_raises_its_own():
 @pytest.mark.parametrize(
     ("fails", "expected"),
     [
-        ("", {"0 every ok 0", "1 every ok 1", "0 main ok 0", "1 main ok None"}),
-        # Process 1's failure reaches process 0; on_main_process runs the work on process 0 alone, which succeeds.
+        (
+            "",
+            {"0 every ok 0", "1 every ok 1", "0 main ok 0", "1 main ok None", "0 first ok 0", "1 first ok True"},
+        ),
+        # Process 1's failure reaches process 0; on_main_process runs the work on process 0 alone, which succeeds;
+        # main_first's process 0 succeeds, then process 1 fails, on both.
         (
             "1",
             {
@@ -75,9 +100,12 @@ def test_one_process_returns_or_raises_its_own():
                 "1 every raised bad share on process 1",
                 "0 main ok 0",
                 "1 main ok None",
+                "0 first raised bad share on process 1",
+                "1 first raised bad share on process 1",
             },
         ),
-        # Each failed process raises its own; on_main_process shares process 0's failure.
+        # Each failed process raises its own; on_main_process and main_first share process 0's failure (main_first's
+        # process 1 never runs its work).
         (
             "0,1",
             {
@@ -85,6 +113,8 @@ def test_one_process_returns_or_raises_its_own():
                 "1 every raised bad share on process 1",
                 "0 main raised bad share on process 0",
                 "1 main raised bad share on process 0",
+                "0 first raised bad share on process 0",
+                "1 first raised bad share on process 0",
             },
         ),
     ],

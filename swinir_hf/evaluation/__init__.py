@@ -2,7 +2,15 @@
 as the protocol reads them (`testsets`) and the paper's benchmark protocol (`benchmark`); the entry points are
 re-exported here: `from swinir_hf.evaluation import evaluate`."""
 
-from .benchmark import Degradation, Evaluation, evaluate, evaluate_models, resolve_degradation
+from .benchmark import Degradation, Evaluation, combine_shares, evaluate, evaluate_models, resolve_degradation
 from .testsets import load_samples
 
-__all__ = ["Degradation", "Evaluation", "evaluate", "evaluate_models", "load_samples", "resolve_degradation"]
+__all__ = [
+    "Degradation",
+    "Evaluation",
+    "combine_shares",
+    "evaluate",
+    "evaluate_models",
+    "load_samples",
+    "resolve_degradation",
+]

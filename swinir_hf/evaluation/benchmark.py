@@ -21,7 +21,7 @@ import math
 import os
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -321,9 +321,13 @@ def evaluate_models(
     split: str | None = None,
     progress: bool = True,
     engine: EngineOptions = PAPER_ENGINE,
+    shard: tuple[int, int] = (0, 1),
 ) -> Evaluation:
     """Score several (name, model) pairs in one table under one baseline row, as `evaluate` scores one: the set is
     read, each image degraded and the baseline scored once for all of them.
+
+    `shard` (k, n) scores only the images k, k + n, ... of the set, as process k of n; `combine_shares` of the n
+    shares is the whole set's `Evaluation`, as one process scores it.
 
     Raises:
         ValueError: the models need different settings (scales), share a name, or do not see the same inputs and
@@ -334,7 +338,7 @@ def evaluate_models(
     degradation = _common_degradation(models, scale, noise, jpeg, real)
     labels = _method_names([label for label, _ in models], degradation)
     conventions = [_applied_convention(model, degradation, grey_convention) for _, model in models]
-    sets = {c: load_samples(dataset, lr_dir, degradation.scale, c, split) for c in dict.fromkeys(conventions)}
+    sets = {c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard) for c in dict.fromkeys(conventions)}
     name, samples = sets[conventions[0]]
     result = Evaluation(
         name,
@@ -358,6 +362,19 @@ def evaluate_models(
         for method, figures in zip(methods, scores, strict=True):
             result.scores[method].append(figures)
     return result
+
+
+def combine_shares(shares: Sequence[Evaluation]) -> Evaluation:
+    """The whole set's `Evaluation` from the n shares that `evaluate_models(..., shard=(k, n))` scored, k = 0 .. n-1
+    in order (share k holds the images k, k + n, ...): the images in the set's order, as one process scores them."""
+    whole = replace(shares[0], names=[], scores={method: [] for method in shares[0].methods})
+    n = len(shares)
+    for i in range(sum(len(share.names) for share in shares)):
+        share, j = shares[i % n], i // n
+        whole.names.append(share.names[j])
+        for method, rows in whole.scores.items():
+            rows.append(share.scores[method][j])
+    return whole
 
 
 def _common_degradation(

@@ -81,6 +81,7 @@ def load_samples(
     scale: int = 1,
     grey_convention: GreyConvention = "native",
     split: str | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> tuple[str, list[Sample]]:
     """A benchmark → (its name, samples). `dataset` is a folder of HR images (or one holding `HR/`),
     `imagefolder:DIR`, a `datasets` `save_to_disk` folder, or a Hub dataset id (`datasets.load_dataset`); a
@@ -88,6 +89,8 @@ def load_samples(
 
     With `lr_dir`, every HR image `NAME.ext` needs an LR file `NAME.*` or `NAMEx{scale}.*` there (the authors'
     naming), of exactly the HR size // scale.
+
+    `shard` (k, n): only the images k, k + n, k + 2n, ... of the set (in its order) are read, for process k of n.
     """
     if grey_convention not in GREY_CONVENTIONS:
         raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
@@ -98,27 +101,32 @@ def load_samples(
         files = sorted(f for f in hr_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
         if not files:
             raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {hr_dir}")
-        samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files]
+        samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
     else:
         local = spec.startswith("imagefolder:") or path.is_dir()
         name = Path(spec.removeprefix("imagefolder:")).name if local else spec
-        samples = _dataset_samples(load_image_dataset(spec, split, default_split="test"), spec, grey_convention)
+        dataset = load_image_dataset(spec, split, default_split="test")
+        samples = _dataset_samples(dataset, spec, grey_convention, shard)
     if lr_dir is not None:
         for sample in samples:
             sample.lr = _find_lr(Path(lr_dir), sample, scale, grey_convention)
     return name, samples
 
 
-def _dataset_samples(ds: datasets.Dataset, spec: str, grey_convention: GreyConvention) -> list[Sample]:
-    """The samples of a dataset: HR from its `hr` / `image` / `gt` image column (else the first), LR from `lr` /
-    `lq` if present, names from `name` (else the row number)."""
+def _dataset_samples(
+    ds: datasets.Dataset, spec: str, grey_convention: GreyConvention, shard: tuple[int, int]
+) -> list[Sample]:
+    """The samples of a dataset's rows k, k + n, ... (`shard` (k, n)): HR from its `hr` / `image` / `gt` image column
+    (else the first), LR from `lr` / `lq` if present, names from `name` (else the row number)."""
     columns = image_columns(ds)
     if not columns:
         raise ValueError(f"dataset {spec!r} has no image column (columns: {list(ds.features)})")
     hr_col = next((c for c in ("hr", "image", "gt") if c in columns), columns[0])
     lr_col = next((c for c in ("lr", "lq") if c in columns), None)
     samples = []
-    for i, row in enumerate(ds):
+    k, n = shard
+    for i in range(k, len(ds), n):
+        row = ds[i]
         name = str(row.get("name", f"{i:04d}"))
         try:
             lr = to_uint8_array(row[lr_col], grey_convention) if lr_col else None

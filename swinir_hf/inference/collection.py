@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..image_datasets import image_columns
-from ..processes import on_main_process, process_state
+from ..processes import main_first, process_state
 from .files import check_output_folder, check_writable_folder
 from .image_io import IMAGE_SUFFIXES
 from .jobs import (
@@ -161,15 +161,11 @@ def restore_files(
 def build_main_first(engine: ModelEngine, state: Any) -> SwinIRRestorer:
     """`engine.build` on every process of `state`, the main process first (it downloads a Hub model once).
 
-    A model that fails to load on the main process raises the same error on every process: the others would
-    otherwise wait for it at a barrier and die there with a collective-communication traceback. The closing
-    barrier guarantees that every process has planned (looked at which outputs exist) before any writes one.
+    A model that fails to load on any process raises the same error on every process: the others would otherwise
+    wait for it at their next collective and die there with a communication traceback. Every process has planned
+    (looked at which outputs exist) before any returns from this, so none writes an output another then skips.
     """
-    restorer = on_main_process(lambda: engine.build(state.device), state.is_main_process, state.num_processes)
-    if restorer is None:
-        restorer = engine.build(state.device)
-    state.wait_for_everyone()
-    return restorer
+    return main_first(lambda: engine.build(state.device), state)
 
 
 def report_plan(plan: Plan) -> None:

@@ -1,0 +1,11 @@
+"""`python -m swinir_hf.evaluate --model M --dataset D [options]`: the `swinir-hf eval` command as a module, so that
+`accelerate launch -m swinir_hf.evaluate ...` can share a benchmark's images among processes / GPUs."""
+
+from __future__ import annotations
+
+import sys
+
+from .evaluation.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The `eval` command line, shared by `swinir-hf eval` and `python -m swinir_hf.evaluate` (which `accelerate launch`
+runs): its options, and a run of `benchmark.evaluate_models` from them, with one-line errors and exit statuses.
+
+Under a launch, process k of n scores the images k, k + n, ... of the set on its own device, and the main process
+prints the whole set's table (and writes its JSON), the same as one process gives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+from ..checkpoints.loading import DEFAULT_MODELS
+from ..inference.collection_cli import LaunchParser, engine_options, overlap_argument, tile_argument, user_error
+from ..inference.restoration import DTYPES
+from ..processes import is_main_process, leave_process_group, main_first, on_every_process, process_state
+
+
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    """The `eval` options."""
+    p.add_argument(
+        "--model",
+        required=True,
+        nargs="+",
+        action="extend",
+        help=f"bundled model ({', '.join(DEFAULT_MODELS)}), model folder, authors' .pth, catalogue name, Hub id, "
+        "or 'identity' (no-op); several (or --model repeated) are scored side by side in one table",
+    )
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id",
+    )
+    task = p.add_mutually_exclusive_group()
+    task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
+    task.add_argument("--noise", type=float, help="Gaussian noise σ in 0..255 grey levels (denoising)")
+    task.add_argument("--jpeg", type=int, help="JPEG quality (artifact reduction)")
+    task.add_argument(
+        "--real",
+        action="store_true",
+        help="BSRGAN-style real-world degradation at the model's scale, seeded per image (real-world super-resolution)",
+    )
+    p.add_argument(
+        "--lr-dir", help="folder of given LR / degraded inputs (NAME.* or NAMEx<scale>.*) instead of making them"
+    )
+    p.add_argument(
+        "--grey-convention",
+        choices=("native", "rgb"),
+        default="native",
+        help="score greyscale images on their grey channel (native, published tables) or as RGB → Y (rgb)",
+    )
+    p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
+    p.add_argument(
+        "--tile",
+        type=tile_argument,
+        default=None,
+        help="tile size in input pixels or 'auto' (default, or 0: whole image)",
+    )
+    p.add_argument(
+        "--tile-overlap",
+        type=overlap_argument,
+        default=32,
+        help="overlap of neighbouring tiles, blended (default 32; 0 leaves seams)",
+    )
+    p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+)")
+    # A benchmark states the precision its figures were measured in: no machine-dependent "auto".
+    exact = [d for d in DTYPES if d != "auto"]
+    p.add_argument("--dtype", choices=exact, default="float32", help="inference precision (default: float32)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available; a launch's own per process)")
+    p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
+    p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+
+
+def json_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with `--json` as a place to write (checked before the evaluation, not after it), else None."""
+    if not args.json:
+        return None
+    target = Path(args.json)
+    if target.is_dir():  # --overwrite replaces a file, never a folder
+        return f"--json {args.json} is a folder; give a file name in it"
+    if target.exists() and not args.overwrite:
+        return f"{args.json} exists; pass --overwrite to replace it"
+    if not target.resolve().parent.is_dir():
+        return f"--json {args.json}: folder {target.parent} does not exist; create it"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `eval` from parsed `add_eval_arguments` options; the exit status (1 for a user error, 130 on Ctrl-C; only
+    the main process of a launch says either)."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # nothing is written before the end: there is nothing to keep or clean up
+        if is_main_process():
+            print("interrupted: nothing written", file=sys.stderr)
+        return 130
+    finally:
+        leave_process_group()  # on every way out of a launched process
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..checkpoints.convert import CheckpointError
+    from ..checkpoints.folders import transformers_bars_off
+    from ..checkpoints.loading import ModelNotAvailableError, load_model
+    from ..extras import MissingExtraError
+    from .benchmark import combine_shares, evaluate_models
+
+    problem = json_problem(args)
+    if problem:
+        return user_error(problem)
+    try:
+        if args.device:
+            from ..inference.restoration import check_device
+
+            check_device(args.device)
+        state = process_state(args.device)
+        n, main = state.num_processes, state.is_main_process
+        engine = engine_options(args, device=args.device or str(state.device))
+
+        # Every model loaded first (a bad one is reported before any scoring): the set is read, and each image
+        # degraded and scored as the baseline, once for all of them. The main process first: it downloads a Hub
+        # model once for all, and only its loading bars show.
+        def load() -> list:
+            with nullcontext() if main else transformers_bars_off():
+                return [(s, None) if s == "identity" else (Path(s).name, load_model(s)) for s in args.model]
+
+        models = main_first(load, state)
+
+        def score_share():
+            return evaluate_models(
+                models,
+                args.dataset,
+                scale=args.scale,
+                noise=args.noise,
+                jpeg=args.jpeg,
+                real=args.real,
+                lr_dir=args.lr_dir,
+                grey_convention=args.grey_convention,
+                split=args.split,
+                progress=main,
+                engine=engine,
+                shard=(state.process_index, n),
+            )
+
+        share = on_every_process(score_share, n)
+    except (ValueError, FileNotFoundError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
+        return user_error(str(err))
+    if n > 1:
+        from accelerate.utils import gather_object
+
+        shares = gather_object([share])
+        if not main:
+            return 0
+        share = combine_shares(shares)
+    print(share.to_markdown(verbose=args.verbose))
+    if args.json:
+        Path(args.json).write_text(json.dumps(share.to_dict(), indent=2) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m swinir_hf.evaluate` / `accelerate launch -m swinir_hf.evaluate`."""
+    parser = LaunchParser(
+        prog="python -m swinir_hf.evaluate", description="Score models on a benchmark with the paper's protocol."
+    )
+    add_eval_arguments(parser)
+    status = run(parser.parse_args(argv))
+    sys.stdout.flush()
+    return status
