@@ -22,7 +22,8 @@ in bf16 with and without the attention heads padded for CUDA's fused kernels, in
 (inductor), with CUDA graphs and with a doubled batch, and profiling the bf16 step, into train_step.md; then each
 trainer runs in float32 or compiled where the probe says that makes more steps before the budget, compile time
 included (eager bf16 again if that trainer fails). The probe's figures come back in summary.json; `collect` keeps
-them in hub/lease_state/probe.json, and a later lease without `--probe` picks from those for its own budget.
+them in hub/lease_state/probe.json (per config, variant and device), and a later lease without `--probe` on the same
+kind of device picks from those for its own budget.
 
 NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
 Before it, `python hub/gpu_lease.py plan --models NAME` prints the `carry` list and checks what the call would send
@@ -274,31 +275,43 @@ def probe(models: list[str], args: argparse.Namespace, env: dict) -> list[dict]:
     return found
 
 
-def recorded_probe(state: Path, models: list[str]) -> list[dict]:
-    """The probe rows an earlier lease returned and `collect` kept in `state` (PROBE_ROWS), for a lease without
-    `--probe`: its trainers then pick from them for this lease's own budget, without spending it on probing."""
-    kept = kept_probe(state)
-    rows = [row for name in models for row in kept.get(MODELS[name], [])]
+def recorded_probe(state: Path, models: list[str], device: str) -> list[dict]:
+    """The probe rows an earlier lease on a `device` of this kind returned and `collect` kept in `state` (PROBE_ROWS),
+    for a lease without `--probe`: its trainers then pick from them for this lease's own budget, without spending it
+    on probing. Rows timed on another kind of device are left out (a lease that draws another accelerator probes)."""
+    kept = [row for name in models for row in kept_probe(state).get(MODELS[name], [])]
+    rows = [row for row in kept if row["device"] == device]
     if rows:
         configs = ", ".join(sorted({r["config"] for r in rows}))
         log(f"no --probe: picking from the probe rows in {state / PROBE_ROWS} ({configs})")
+    elif kept:
+        timed = ", ".join(sorted({r["device"] for r in kept}))
+        log(f"no --probe: the kept probe rows were timed on {timed}, not on this {device}: eager bf16 (pass --probe)")
     return rows
 
 
 def kept_probe(state: Path) -> dict[str, list[dict]]:
-    """Config → the probe rows kept in `state` (PROBE_ROWS; none kept: {})."""
+    """Config → the probe rows kept in `state` (PROBE_ROWS; none kept: {}), each with the device it was timed on."""
     path = state / PROBE_ROWS
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def record_probe(summary: dict, state: Path) -> list[str]:
-    """Keep a lease's fresh probe rows (`summary["probe_rows"]`) in `state` (PROBE_ROWS), replacing the rows of the
-    configs it probed; the configs updated."""
+    """Keep a lease's fresh probe rows (`summary["probe_rows"]`, timed on `summary["device"]`) in `state`
+    (PROBE_ROWS); the configs updated. A fresh row replaces the kept one of its config and variant; the kept rows of
+    variants it did not reach stay (a probe cut short by `--probe` keeps what an earlier one timed), unless they were
+    timed on another kind of device, whose figures do not compare."""
     fresh: dict[str, list[dict]] = {}
     for row in summary.get("probe_rows", []):
-        fresh.setdefault(row["config"], []).append(row)
-    if fresh:
-        (state / PROBE_ROWS).write_text(json.dumps(kept_probe(state) | fresh, indent=1, sort_keys=True) + "\n")
+        fresh.setdefault(row["config"], []).append(row | {"device": summary["device"]})
+    if not fresh:
+        return []
+    kept = kept_probe(state)
+    for config, rows in fresh.items():
+        replaced = {row["variant"] for row in rows}
+        earlier = [r for r in kept.get(config, []) if r["device"] == summary["device"] and r["variant"] not in replaced]
+        kept[config] = earlier + rows
+    (state / PROBE_ROWS).write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
     return sorted(fresh)
 
 
@@ -402,6 +415,11 @@ def warm_start(name: str, args: argparse.Namespace) -> list[str]:
     return [f"model.init_from={model}"]
 
 
+def device_name(device: str) -> str:
+    """What a lease trains on, as summary.json and the kept probe rows name it: the GPU's model, or "cpu"."""
+    return torch.cuda.get_device_name(0) if device != "cpu" and torch.cuda.is_available() else "cpu"
+
+
 def run_lease(args: argparse.Namespace) -> int:
     """The whole lease: environment, restore, train until the budget, stop, pack, summarize."""
     t0 = time.monotonic()
@@ -420,7 +438,8 @@ def run_lease(args: argparse.Namespace) -> int:
         str(args.workdir / "gpu_data"),
     ]
     subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
-    rows = probe(models, args, env) if args.probe else recorded_probe(args.state, models)
+    device = device_name(args.device)
+    rows = probe(models, args, env) if args.probe else recorded_probe(args.state, models, device)
     deadline, picked = t0 + args.budget - args.stop_margin, {}
     for name in models:
         variant, picked[name] = pick_variant(rows, MODELS[name], deadline - time.monotonic())
@@ -458,7 +477,7 @@ def run_lease(args: argparse.Namespace) -> int:
         "seconds": {n: ended - started[n] for n in models},
     }
     summary = {
-        "device": torch.cuda.get_device_name(0) if args.device != "cpu" and torch.cuda.is_available() else "cpu",
+        "device": device,
         "budget_s": args.budget,
         "wall_s": round(time.monotonic() - t0, 1),
         "overrides": args.set,
@@ -625,7 +644,11 @@ def plan(args: argparse.Namespace) -> int:
     kept = kept_probe(args.state)
     for name in models:
         if MODELS[name] in kept:
-            print(f"note: {name}: probe rows kept in {args.state / PROBE_ROWS}: a run without --probe picks from them")
+            timed = ", ".join(sorted({row["device"] for row in kept[MODELS[name]]}))
+            print(
+                f"note: {name}: probe rows kept in {args.state / PROBE_ROWS} (timed on {timed}): a run without --probe "
+                "on such a device picks from them"
+            )
         else:
             print(f"note: {name}: no probe rows kept: pass --probe 150 to the first run")
     for what, size in sizes.items():

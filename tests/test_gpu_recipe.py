@@ -357,7 +357,8 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
         _fake_tar(repo / "gpu_ckpt" / f"{name}.tar", 700, 6)
     _fake_tar(repo / "hub" / "lease_state" / "denoise-color.tar", 90, 0.5)  # a lean state: in the working tree
     sr_x4_probed = {"config": "gpu_sr_x4", "variant": "bf16", "steps_per_s": 7.0, "first": 0.5}
-    assert lease.record_probe({"probe_rows": [sr_x4_probed]}, repo / "hub" / "lease_state") == ["gpu_sr_x4"]
+    probed = {"device": "NVIDIA H200", "probe_rows": [sr_x4_probed]}
+    assert lease.record_probe(probed, repo / "hub" / "lease_state") == ["gpu_sr_x4"]
     folders = ["--repo", str(repo), "--ckpt", str(repo / "gpu_ckpt"), "--data", str(repo / "gpu_data")]
     folders += ["--state", str(repo / "hub" / "lease_state"), "--wheels", str(repo / "gpu_wheels")]
     assert lease.main(["plan", *folders, "--models", "sr-x4,real-sr-x4,denoise-color"]) == 0
@@ -366,7 +367,8 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     state = repo / "hub" / "lease_state"
     assert f"note: real-sr-x4 starts from step 0 (no {repo / 'gpu_ckpt' / 'real-sr-x4.tar'}, no {state}" in out
     assert f"note: denoise-color resumes from {state / 'denoise-color.tar'} (step 90; its float16 EMA" in out
-    assert f"note: sr-x4: probe rows kept in {state / 'probe.json'}: a run without --probe picks from them" in out
+    kept = f"note: sr-x4: probe rows kept in {state / 'probe.json'} (timed on NVIDIA H200): a run without --probe on"
+    assert kept in out
     assert "note: real-sr-x4: no probe rows kept: pass --probe 150 to the first run" in out
     assert "in all: 59.5 MiB of 64" in out  # 1 + 0.5 + 52 + 6, and the .gitignore's bytes
     assert 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
@@ -390,22 +392,36 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     assert capsys.readouterr().err.strip() == f"error: {tmp_path} is outside {repo}: a lease carries only paths in it"
 
 
-def test_a_kept_probe_is_replaced_per_config_and_read_for_the_models_a_lease_trains(tmp_path: Path, monkeypatch):
+def test_a_kept_probe_is_merged_per_variant_and_read_for_the_models_and_device_a_lease_trains(
+    tmp_path: Path, monkeypatch
+):
     lease = _lease_module()
     monkeypatch.setattr(lease, "LOG_FILES", [tmp_path / "lease.log"])
+    h200, other = "NVIDIA H200", "NVIDIA H100 80GB HBM3"
 
     def row(variant: str, rate: float, config: str = "gpu_sr_x4") -> dict:
         return {"config": config, "variant": variant, "steps_per_s": rate, "first": 0.5}
 
-    assert lease.recorded_probe(tmp_path, ["sr-x4"]) == [] and not (tmp_path / "lease.log").exists()
-    first = [row("bf16", 7.0), row("bf16", 3.0, "gpu_color_dn")]
-    assert lease.record_probe({"probe_rows": first}, tmp_path) == ["gpu_color_dn", "gpu_sr_x4"]
-    later = [row("bf16", 8.0), row("fp32", 9.0)]  # a later lease probed sr-x4 alone
-    assert lease.record_probe({"probe_rows": later}, tmp_path) == ["gpu_sr_x4"]
-    assert lease.record_probe({"probe_rows": []}, tmp_path) == [] and lease.record_probe({}, tmp_path) == []
-    assert lease.recorded_probe(tmp_path, ["sr-x4", "denoise-color"]) == [*later, first[1]]
-    assert lease.recorded_probe(tmp_path, ["sr-x2"]) == []  # never probed
+    def on(device: str, rows: list[dict]) -> list[dict]:
+        return [r | {"device": device} for r in rows]
+
+    assert lease.recorded_probe(tmp_path, ["sr-x4"], h200) == [] and not (tmp_path / "lease.log").exists()
+    first = [row("bf16", 7.0), row("bf16 inductor", 9.0), row("bf16", 3.0, "gpu_color_dn")]
+    assert lease.record_probe({"device": h200, "probe_rows": first}, tmp_path) == ["gpu_color_dn", "gpu_sr_x4"]
+    # A later, shorter probe of sr-x4 alone: its variants replace the kept ones, the one it did not reach stays.
+    later = [row("bf16", 8.0), row("fp32", 9.5)]
+    assert lease.record_probe({"device": h200, "probe_rows": later}, tmp_path) == ["gpu_sr_x4"]
+    assert lease.record_probe({"device": h200, "probe_rows": []}, tmp_path) == []
+    assert lease.record_probe({}, tmp_path) == []
+    assert lease.recorded_probe(tmp_path, ["sr-x4", "denoise-color"], h200) == on(h200, [first[1], *later, first[2]])
+    assert lease.recorded_probe(tmp_path, ["sr-x2"], h200) == []  # never probed
     assert "no --probe: picking from the probe rows" in (tmp_path / "lease.log").read_text()
+    # Another kind of GPU: the rows timed on the H200 are not its figures; probed there, its rows replace them.
+    assert lease.recorded_probe(tmp_path, ["sr-x4"], other) == []
+    assert f"timed on {h200}, not on this {other}: eager bf16 (pass --probe)" in (tmp_path / "lease.log").read_text()
+    assert lease.record_probe({"device": other, "probe_rows": [row("bf16", 5.0)]}, tmp_path) == ["gpu_sr_x4"]
+    assert lease.recorded_probe(tmp_path, ["sr-x4"], other) == on(other, [row("bf16", 5.0)])
+    assert lease.recorded_probe(tmp_path, ["sr-x4"], h200) == []
 
 
 def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_before_its_budget() -> None:
@@ -535,7 +551,8 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     (out / "summary.json").write_text(json.dumps(summary_json | {"probe_rows": rows}))
     assert lease.main(first_collect) == 0
     assert "gpu_sr_x4: probe rows → " in capsys.readouterr().out
-    assert json.loads((tmp_path / "state" / "probe.json").read_text()) == {"gpu_sr_x4": rows}
+    kept = [row | {"device": "cpu"} for row in rows]  # timed on the lease's device
+    assert json.loads((tmp_path / "state" / "probe.json").read_text()) == {"gpu_sr_x4": kept}
     assert not (tmp_path / "ckpt" / "sr-x4.tar").exists()  # finished (max_steps=2): not carried
     shutil.copy(out / "sr-x4.tar", tmp_path / "ckpt")
     sources = lease.restore_sources("sr-x4", tmp_path / "ckpt", tmp_path / "state")
