@@ -11,12 +11,18 @@ import argparse
 import json
 import sys
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..checkpoints.loading import DEFAULT_MODELS
 from ..inference.collection_cli import LaunchParser, engine_options, overlap_argument, tile_argument, user_error
-from ..inference.restoration import DTYPES
+from ..inference.restoration import DTYPES, EngineOptions
 from ..processes import is_main_process, leave_process_group, main_first, on_every_process, process_state
+
+if TYPE_CHECKING:
+    from ..models.modeling_swinir import SwinIRForImageRestoration
+    from .benchmark import Evaluation
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
@@ -104,10 +110,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..checkpoints.convert import CheckpointError
-    from ..checkpoints.folders import transformers_bars_off
-    from ..checkpoints.loading import ModelNotAvailableError, load_model
+    from ..checkpoints.loading import ModelNotAvailableError
     from ..extras import MissingExtraError
-    from .benchmark import combine_shares, evaluate_models
+    from .benchmark import combine_shares
 
     problem = json_problem(args)
     if problem:
@@ -118,48 +123,61 @@ def _run(args: argparse.Namespace) -> int:
 
             check_device(args.device)
         state = process_state(args.device)
-        n, main = state.num_processes, state.is_main_process
-        engine = engine_options(args, device=args.device or str(state.device))
-
         # Every model loaded first (a bad one is reported before any scoring): the set is read, and each image
         # degraded and scored as the baseline, once for all of them. The main process first: it downloads a Hub
-        # model once for all, and only its loading bars show.
-        def load() -> list:
-            with nullcontext() if main else transformers_bars_off():
-                return [(s, None) if s == "identity" else (Path(s).name, load_model(s)) for s in args.model]
-
-        models = main_first(load, state)
-
-        def score_share():
-            return evaluate_models(
-                models,
-                args.dataset,
-                scale=args.scale,
-                noise=args.noise,
-                jpeg=args.jpeg,
-                real=args.real,
-                lr_dir=args.lr_dir,
-                grey_convention=args.grey_convention,
-                split=args.split,
-                progress=main,
-                engine=engine,
-                shard=(state.process_index, n),
-            )
-
-        share = on_every_process(score_share, n)
+        # model once for all.
+        models = main_first(partial(_load_models, args.model, state.is_main_process), state)
+        engine = engine_options(args, device=args.device or str(state.device))
+        shard = (state.process_index, state.num_processes)
+        share = on_every_process(partial(_score_share, args, models, engine, shard), state.num_processes)
     except (ValueError, FileNotFoundError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
         return user_error(str(err))
-    if n > 1:
+    if state.num_processes > 1:
         from accelerate.utils import gather_object
 
         shares = gather_object([share])
-        if not main:
+        if not state.is_main_process:
             return 0
         share = combine_shares(shares)
     print(share.to_markdown(verbose=args.verbose))
     if args.json:
         Path(args.json).write_text(json.dumps(share.to_dict(), indent=2) + "\n")
     return 0
+
+
+def _load_models(specs: list[str], bars: bool) -> list[tuple[str, SwinIRForImageRestoration | None]]:
+    """(row name, model) of each `--model` (the identity: None); transformers' loading bars only where `bars`."""
+    from ..checkpoints.folders import transformers_bars_off
+    from ..checkpoints.loading import load_model
+
+    with nullcontext() if bars else transformers_bars_off():
+        return [(spec, None) if spec == "identity" else (Path(spec).name, load_model(spec)) for spec in specs]
+
+
+def _score_share(
+    args: argparse.Namespace,
+    models: list[tuple[str, SwinIRForImageRestoration | None]],
+    engine: EngineOptions,
+    shard: tuple[int, int],
+) -> Evaluation:
+    """This process's share (`shard` (k, n): images k, k + n, ...) of the evaluation the options ask for; the
+    progress bar on the main process only."""
+    from .benchmark import evaluate_models
+
+    return evaluate_models(
+        models,
+        args.dataset,
+        scale=args.scale,
+        noise=args.noise,
+        jpeg=args.jpeg,
+        real=args.real,
+        lr_dir=args.lr_dir,
+        grey_convention=args.grey_convention,
+        split=args.split,
+        progress=shard[0] == 0,
+        engine=engine,
+        shard=shard,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
