@@ -110,14 +110,22 @@ def _settled(args: argparse.Namespace) -> argparse.Namespace:
     (one machine; the precision and compile of the training config, else none), so they are set here, quietly, and the
     warning is kept for what it says of use (a `--num_processes` taken from the GPU count). With a config file (given,
     or accelerate's default one, which `--cpu` ignores) the unset options come from it, untouched."""
-    from accelerate.commands.config import default_config_file
-
-    if args.config_file is not None or (os.path.isfile(default_config_file) and not args.cpu):
+    if config_file_in_effect(args) is not None:
         return args
     for name, default in (("num_machines", 1), ("mixed_precision", "no"), ("dynamo_backend", "no")):
         if getattr(args, name) is None:
             setattr(args, name, default)
     return args
+
+
+def config_file_in_effect(args: argparse.Namespace) -> str | None:
+    """The accelerate config file whose values fill in what the launcher options `args` leave unset: the one given
+    (`--config_file`), else accelerate's default one where it exists, which `--cpu` ignores; None if neither."""
+    from accelerate.commands.config import default_config_file
+
+    if args.config_file is not None:
+        return args.config_file
+    return default_config_file if os.path.isfile(default_config_file) and not args.cpu else None
 
 
 def _status(returncode: int, who: str) -> int:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from swinir_hf.cli import main as cli
 from swinir_hf.launch import _launcher_parser, _settled, _status, split_arguments
-from swinir_hf.training.checks import list_checkpoints
+from swinir_hf.training.checks import check_parallelism, list_checkpoints
 from swinir_hf.training.cli import build_parser
 
 SWINIR_HF = shutil.which("swinir-hf", path=str(Path(sys.executable).parent))
@@ -66,6 +66,25 @@ def test_a_sharding_engine_is_refused_before_any_process_starts(capsys):
         assert cli(["train", option, "--num_processes", "2", "--config", "tiny_sr_x2"]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {engine} is not supported: ") and err.count("\n") == 1, err
+
+
+def test_a_sharding_engine_chosen_in_an_accelerate_config_file_is_refused_too(tmp_path, capsys):
+    """The launcher's options choose no mode: the config file's `distributed_type` does (as in accelerate), and a
+    sharding one is the same one-line refusal, not the launcher's "DeepSpeed is not installed"; `--multi_gpu` given
+    overrides the file's choice."""
+    for kind, engine in (("DEEPSPEED", "DeepSpeed"), ("FSDP", "FSDP")):
+        config = tmp_path / f"{kind}.yaml"
+        config.write_text(
+            yaml.safe_dump({"compute_environment": "LOCAL_MACHINE", "distributed_type": kind, "num_processes": 2})
+        )
+        assert cli(["train", "--config_file", str(config), "--config", "tiny_sr_x2"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {engine} is not supported: ") and err.count("\n") == 1, err
+    options = _launcher_parser().parse_args(["--config_file", str(config), "--multi_gpu", "-m", "swinir_hf.train"])
+    check_parallelism(options)  # no error: --multi_gpu chose DDP
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("distributed_type: [")
+    check_parallelism(_launcher_parser().parse_args(["--config_file", str(broken), "-m", "swinir_hf.train"]))
 
 
 def test_the_launchers_quiet_defaults_never_override_a_config_file(tmp_path, monkeypatch):

@@ -50,9 +50,10 @@ def check_parallelism(launcher_options: argparse.Namespace | None = None) -> Non
     whole on every process (its EMA copy, validation and model folders read them there). SwinIR needs no sharding:
     SwinIR-L's 28M parameters take 28M × 20 bytes ≈ 0.6 GB per GPU under DDP (float32 weights, gradients, Adam's
     two moments and the EMA copy)."""
+    configured = _configured_engine(launcher_options) if launcher_options is not None else None
     for engine, (option, variable) in _SHARDING_ENGINES.items():
         if launcher_options is not None:
-            asked = bool(getattr(launcher_options, option, False))
+            asked = bool(getattr(launcher_options, option, False)) or configured == engine
         else:
             asked = os.environ.get(variable, "false").lower() in ("1", "true")
         if asked:
@@ -61,6 +62,25 @@ def check_parallelism(launcher_options: argparse.Namespace | None = None) -> Non
                 "model folders), and SwinIR needs no sharding (SwinIR-L's weights, gradients, Adam state and EMA take "
                 "~0.6 GB per GPU): launch with --multi_gpu, without FSDP / DeepSpeed in your accelerate config"
             )
+
+
+def _configured_engine(launcher_options: argparse.Namespace) -> str | None:
+    """The sharding engine (a key of `_SHARDING_ENGINES`) that the accelerate config file in effect chooses, where the
+    launcher options choose no distributed mode themselves (then the file's `distributed_type` decides, as in
+    accelerate's launcher); else None. A file that does not load is left to the launcher to report."""
+    from ..launch import config_file_in_effect
+
+    chosen = ("multi_gpu", "tpu", "use_deepspeed", "use_fsdp", "use_megatron_lm")
+    path = config_file_in_effect(launcher_options)
+    if path is None or any(getattr(launcher_options, option, False) for option in chosen):
+        return None
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    try:
+        kind = load_config_from_file(path).distributed_type
+    except Exception:  # missing, unreadable or malformed: the launcher says what is wrong with it
+        return None
+    return {"DEEPSPEED": "DeepSpeed", "FSDP": "FSDP", "MEGATRON_LM": "Megatron-LM"}.get(getattr(kind, "value", kind))
 
 
 def _fresh(out: Path) -> bool:
