@@ -19,7 +19,7 @@ def _run(script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=environ, timeout=120)
 
 
-@pytest.mark.parametrize("script", ["cuda_checks.py", "training_data.py"])
+@pytest.mark.parametrize("script", ["cuda_checks.py", "training_data.py", "evaluation.py"])
 def test_help_does_not_run_the_benchmark(script):
     done = _run(script, "--help")
     assert done.returncode == 0 and done.stdout.startswith(f"usage: {script} [-h]"), done.stderr[-2000:]
@@ -34,6 +34,7 @@ def test_help_does_not_run_the_benchmark(script):
         ("inference.py", ["--dtypes", "float17"], "argument --dtypes: invalid choice: 'float17'"),
         ("train_step.py", ["--device", "cpu", "--configs", "tiny_sr_x9"], "config tiny_sr_x9 not found"),
         ("collection.py", ["--modes", "lop"], "argument --modes: invalid choice: 'lop'"),
+        ("evaluation.py", ["--dataset", "Set5", "--modes", "2 proceses"], "'2 proceses': give '1 process', '1 pro"),
         ("training_data.py", ["--cpu-time", "--configs", "gpu_x"], "argument --configs: invalid choice: 'gpu_x'"),
     ],
 )
