@@ -63,6 +63,15 @@ def test_only_the_demo_imports_gradio():
         assert demo <= allowed, path
 
 
+def test_the_command_line_starts_without_what_only_some_commands_need():
+    """Every `swinir-hf` command imports the command line with all its options; the metrics' scipy.stats and
+    scikit-image (0.6 s here), `datasets` and gradio load only when a command uses them."""
+    code = "import sys, swinir_hf.cli; print(sorted(m for m in sys.argv[1:] if m in sys.modules))"
+    heavy = ["scipy.stats", "skimage", "datasets", "gradio", "swinir_hf.evaluation.benchmark"]
+    done = subprocess.run([sys.executable, "-c", code, *heavy], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]
+
+
 def test_public_imports():
     from swinir_hf import (  # noqa: F401
         PRESETS,

@@ -1,9 +1,16 @@
 """The evaluation layer: metrics (`metrics`), the degradations that make test inputs (`degradations`), the test sets
 as the protocol reads them (`testsets`) and the paper's benchmark protocol (`benchmark`); the entry points are
-re-exported here: `from swinir_hf.evaluation import evaluate`."""
+re-exported here: `from swinir_hf.evaluation import evaluate`. They load on first use, so that the command line,
+which imports `evaluation.cli` for its options, does not pay for the metrics' scipy on every command."""
 
-from .benchmark import Degradation, Evaluation, combine_shares, evaluate, evaluate_models, resolve_degradation
-from .testsets import load_samples
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .benchmark import Degradation, Evaluation, combine_shares, evaluate, evaluate_models, resolve_degradation
+    from .testsets import load_samples
 
 __all__ = [
     "Degradation",
@@ -14,3 +21,10 @@ __all__ = [
     "load_samples",
     "resolve_degradation",
 ]
+_EXPORTS = {name: "testsets" if name == "load_samples" else "benchmark" for name in __all__}  # name → its module
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
