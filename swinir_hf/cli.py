@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
-from .evaluation.cli import add_eval_arguments, json_problem
+from .evaluation.cli import add_eval_arguments, output_problem
 from .extras import MissingExtraError
 from .inference.collection_cli import LaunchParser, add_restore_arguments
 from .inference.files import check_fresh_output_folder
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         if launcher:
             # A bad command line is said here, once, not by every process.
             args = parser.parse_args([command, *rest])
-            problem = json_problem(args) if command == "eval" else None
+            problem = output_problem(args) if command == "eval" else None
             if problem:
                 print(f"error: {problem}", file=sys.stderr)
                 return 1

@@ -483,3 +483,30 @@ def test_ctrl_c_ends_the_evaluation_with_one_line(small_set, tmp_path, monkeypat
     out = tmp_path / "scores.json"
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(out)]) == 130
     assert capsys.readouterr().err.endswith("interrupted: nothing written\n") and not out.exists()
+
+
+def test_saved_images_are_the_outputs_scored(small_set, tiny_config, tmp_path, capsys):
+    """`--save-images DIR`: each model's outputs as DIR/MODEL/IMAGE.png, the very pixels scored (their PSNR against
+    the ground truth is the table's); a folder with files in it is refused before any work unless --overwrite."""
+    dataset, model_dir = small_set
+    other = tmp_path / "tiny_b"
+    SwinIRForImageRestoration(tiny_config(upscale=2)).save_pretrained(other)
+    out, report = tmp_path / "outputs", tmp_path / "scores.json"
+    command = ["eval", "--model", str(model_dir), str(other), "--dataset", str(dataset), "--save-images", str(out)]
+    assert main([*command, "--json", str(report)]) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == [
+        f"{model}/{name}.png" for model in ("tiny_b", "tiny_x2") for name in "abc"
+    ]
+    figures = json.loads(report.read_text())["images"]
+    _, samples = load_samples(dataset)
+    for sample, image in zip(samples, figures, strict=True):
+        gt, _ = degrade(sample.hr, Degradation("bicubic", 2))
+        for model in ("tiny_x2", "tiny_b"):
+            saved = np.asarray(Image.open(out / model / f"{sample.name}.png"))
+            assert metrics.psnr(saved.reshape(gt.shape), gt, 2) == pytest.approx(image["scores"][model]["psnr"])
+    capsys.readouterr()
+    before = (out / "tiny_x2" / "a.png").stat().st_mtime_ns
+    assert main(command) == 1
+    assert capsys.readouterr().err == f"error: {out} exists and is not empty; pass --overwrite to replace its images\n"
+    assert (out / "tiny_x2" / "a.png").stat().st_mtime_ns == before
+    assert main([*command, "--overwrite"]) == 0 and (out / "tiny_x2" / "a.png").stat().st_mtime_ns > before

@@ -283,14 +283,16 @@ def test_a_restore_over_two_machines_shares_the_files(tmp_path):
 @needs_command
 def test_an_eval_launch_shares_the_images_and_reports_as_one_process(tmp_path, capsys):
     """`swinir-hf eval` over two processes: the main process prints the whole set's table once and writes its JSON,
-    as one process does; an image that cannot be scored on process 1's share is one error line, exit status 1."""
+    and each process its images' outputs, as one process does; an image that cannot be scored on process 1's share
+    is one error line, exit status 1."""
     (tmp_path / "Tiny5").mkdir()
     hr = _photos(tmp_path / "Tiny5" / "HR", 5)
     command = ["eval", "--model", "sr-x2", "--dataset", str(hr), "--verbose", "--json"]
-    assert cli([*command, str(tmp_path / "one.json")]) == 0
+    assert cli([*command, str(tmp_path / "one.json"), "--save-images", str(tmp_path / "one")]) == 0
     one = capsys.readouterr().out
     with open(tmp_path / "stdout", "w") as stdout:
-        run = _swinir_hf([*command, str(tmp_path / "two.json"), *TWO_PROCESSES], tmp_path, stdout=stdout)
+        two_processes = [*command, str(tmp_path / "two.json"), "--save-images", str(tmp_path / "two"), *TWO_PROCESSES]
+        run = _swinir_hf(two_processes, tmp_path, stdout=stdout)
         err = _finished(run, tmp_path)
     assert run.returncode == 0, err[-3000:]
     two = (tmp_path / "stdout").read_text()
@@ -302,6 +304,11 @@ def test_an_eval_launch_shares_the_images_and_reports_as_one_process(tmp_path, c
         for method, figures in image["scores"].items():
             assert figures == pytest.approx(alone["scores"][method], abs=0.01)
     assert "Traceback" not in err and DEFAULTS_NOTE not in err, err[-3000:]
+    saved = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.png"))
+    assert saved == sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.png")) and saved
+    for path in saved:  # each written by the process that scored it
+        one_image = np.asarray(Image.open(tmp_path / "one" / path), dtype=np.int16)
+        assert np.abs(one_image - np.asarray(Image.open(tmp_path / "two" / path), dtype=np.int16)).max() <= 1
 
     Image.new("RGB", (1, 1)).save(hr / "000a.png")  # the set's second image: process 1's share
     run = _swinir_hf([*command, str(tmp_path / "three.json"), *TWO_PROCESSES], tmp_path)

@@ -81,6 +81,19 @@ def test_16bit_colour_png_file_round_trip(model, tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "out.tif").pixels, out)
 
 
+@pytest.mark.parametrize(
+    "shape", [(20, 24), (20, 24, 1), (20, 24, 3), (20, 24, 4)], ids=["grey", "grey 1", "RGB", "RGBA"]
+)
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_8bit_arrays_are_written_as_8bit_images(tmp_path, shape, suffix):
+    """uint8 arrays, as `restore` returns for 8-bit inputs (it was a black PNG: read as 16-bit levels)."""
+    arr = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    write_image(tmp_path / f"out{suffix}", arr)
+    back = np.asarray(read_image(tmp_path / f"out{suffix}").pixels)  # 8-bit files are read as PIL images
+    assert back.dtype == np.uint8
+    np.testing.assert_array_equal(back.reshape(arr.shape), arr)
+
+
 def test_16bit_colour_png_is_recognised_from_plain_tile_tuples(tmp_path):
     """Pillow < 11 (pyproject allows ≥ 10) gives an image's tiles as plain tuples, not named ones."""
     from swinir_hf.inference import image_io

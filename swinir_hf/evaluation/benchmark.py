@@ -20,13 +20,16 @@ from __future__ import annotations
 import math
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..inference.image_io import write_image
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -322,12 +325,14 @@ def evaluate_models(
     progress: bool = True,
     engine: EngineOptions = PAPER_ENGINE,
     shard: tuple[int, int] = (0, 1),
+    save_dir: str | os.PathLike | None = None,
 ) -> Evaluation:
     """Score several (name, model) pairs in one table under one baseline row, as `evaluate` scores one: the set is
     read, each image degraded and the baseline scored once for all of them.
 
     `shard` (k, n) scores only the images k, k + n, ... of the set, as process k of n; `combine_shares` of the n
-    shares is the whole set's `Evaluation`, as one process scores it.
+    shares is the whole set's `Evaluation`, as one process scores it. With `save_dir`, each model's outputs, the
+    uint8 images scored, are written there as PNG: `save_dir/<row name>/<image name>.png` (replacing any such file).
 
     Raises:
         ValueError: the models need different settings (scales), share a name, or do not see the same inputs and
@@ -354,8 +359,9 @@ def evaluate_models(
         entrants = [
             (label, model, sets[c][1][i]) for label, (_, model), c in zip(labels, models, conventions, strict=True)
         ]
+        save = None if save_dir is None else partial(_save_output, Path(save_dir), sample.name)
         try:
-            scores = _score_image(entrants, degradation, engine)
+            scores = _score_image(entrants, degradation, engine, save)
         except ValueError as err:  # an image too small for the scale or for SSIM's window: say which one
             raise ValueError(f"{name}/{sample.name}: {err}") from err
         result.names.append(sample.name)
@@ -425,9 +431,11 @@ def _score_image(
     entrants: list[tuple[str, SwinIRForImageRestoration | None, Sample]],
     degradation: Degradation,
     engine: EngineOptions,
+    save: Callable[[str, np.ndarray], None] | None = None,
 ) -> list[dict[str, float]]:
     """The scores of one benchmark image: the baseline's, then each (name, model, the image as that model's grey
-    convention reads it)'s. Each distinct input is made once; every model must see the first one's."""
+    convention reads it)'s. Each distinct input is made once; every model must see the first one's. `save(name,
+    output)` is given each model's uint8 output."""
     inputs: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
     first = None
     scores = []
@@ -445,8 +453,18 @@ def _score_image(
                 f"{label} does not see the same inputs and ground truths as {first[0]} (a grey model beside a colour "
                 "one?): evaluate them separately"
             )
-        scores.append(score(as_uint8(_restored(model, lq, engine)), gt, degradation))
+        output = as_uint8(_restored(model, lq, engine))
+        if save is not None:
+            save(label, output)
+        scores.append(score(output, gt, degradation))
     return scores
+
+
+def _save_output(folder: Path, image: str, method: str, output: np.ndarray) -> None:
+    """One model's output → folder/<method>/<image>.png (a "/" in either name becomes "_")."""
+    target = folder / method.replace("/", "_") / f"{image.replace('/', '_')}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_image(target, output)
 
 
 def _model_inputs(sample: Sample, degradation: Degradation, channels: int | None) -> tuple[np.ndarray, np.ndarray]:

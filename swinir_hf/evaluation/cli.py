@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..checkpoints.loading import DEFAULT_MODELS
 from ..inference.collection_cli import LaunchParser, engine_options, overlap_argument, tile_argument, user_error
+from ..inference.files import check_fresh_output_folder
 from ..inference.restoration import DTYPES, EngineOptions
 from ..processes import is_main_process, leave_process_group, main_first, on_every_process, process_state
 
@@ -78,11 +79,24 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available; a launch's own per process)")
     p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
     p.add_argument("--json", help="also write the figures to this JSON file")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.add_argument(
+        "--save-images",
+        metavar="DIR",
+        help="also write each model's outputs, as scored, to DIR/MODEL/IMAGE.png (a new or empty folder)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --json file and the images in --save-images"
+    )
 
 
-def json_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with `--json` as a place to write (checked before the evaluation, not after it), else None."""
+def output_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with `--json` or `--save-images` as a place to write (checked before the evaluation, not after
+    it), else None."""
+    if args.save_images:
+        try:
+            check_fresh_output_folder(args.save_images, args.overwrite, "--save-images", replaces="its images")
+        except ValueError as err:
+            return str(err)
     if not args.json:
         return None
     target = Path(args.json)
@@ -114,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..extras import MissingExtraError
     from .benchmark import combine_shares
 
-    problem = json_problem(args)
+    problem = output_problem(args)
     if problem:
         return user_error(problem)
     try:
@@ -177,6 +191,7 @@ def _score_share(
         progress=shard[0] == 0,
         engine=engine,
         shard=shard,
+        save_dir=args.save_images,
     )
 
 

@@ -415,9 +415,9 @@ def write_image(
 ) -> None:
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded.
 
-    TIFFs are deflate-compressed (lossless). uint16 colour arrays are written as 16-bit PNG / TIFF, float32 ones as
-    float TIFF (16-bit as PNG); formats without 16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a
-    warning when it is not opaque).
+    TIFFs are deflate-compressed (lossless). uint8 arrays ((H, W), (H, W, 1), RGB, RGBA) are written as 8-bit
+    images, uint16 colour arrays as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats without 16
+    bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque).
     `quality` (1-100) applies to JPEG and lossy WebP; `lossless` writes lossless WebP (ignored by the other formats).
     """
     path = Path(path)
@@ -425,6 +425,8 @@ def write_image(
     fmt = Image.registered_extensions().get(suffix)
     if fmt is None:
         raise ValueError(f"{path}: unknown image format {suffix!r}")
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8:  # the 16-bit writer would take them as 16-bit levels
+        image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image)
     if isinstance(image, np.ndarray) and fmt not in ("PNG", "TIFF"):
         image = Image.fromarray(_array_to_bits(image, 8))
     elif isinstance(image, np.ndarray) and fmt == "PNG":
