@@ -472,7 +472,7 @@ def test_grey_jpeg_models_see_the_authors_rounding_of_y():
 
 
 def test_ctrl_c_ends_the_evaluation_with_one_line(small_set, tmp_path, monkeypatch, capsys):
-    """Nothing is written before the end: an interrupted evaluation says so and leaves no JSON (status 130)."""
+    """The figures come at the end: an interrupted evaluation says so and leaves no JSON (status 130)."""
     from swinir_hf.evaluation import benchmark
 
     def interrupted(*args, **kwargs):
@@ -482,7 +482,7 @@ def test_ctrl_c_ends_the_evaluation_with_one_line(small_set, tmp_path, monkeypat
     dataset, model_dir = small_set
     out = tmp_path / "scores.json"
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(out)]) == 130
-    assert capsys.readouterr().err.endswith("interrupted: nothing written\n") and not out.exists()
+    assert capsys.readouterr().err.endswith("interrupted: no table or --json written\n") and not out.exists()
 
 
 def test_saved_images_are_the_outputs_scored(small_set, tiny_config, tmp_path, capsys):

@@ -114,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
     the main process of a launch says either)."""
     try:
         return _run(args)
-    except KeyboardInterrupt:  # nothing is written before the end: there is nothing to keep or clean up
+    except KeyboardInterrupt:  # the figures come at the end; images saved so far are whole (written atomically)
         if is_main_process():
-            print("interrupted: nothing written", file=sys.stderr)
+            print("interrupted: no table or --json written", file=sys.stderr)
         return 130
     finally:
         leave_process_group()  # on every way out of a launched process
