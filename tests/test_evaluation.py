@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -510,3 +511,39 @@ def test_saved_images_are_the_outputs_scored(small_set, tiny_config, tmp_path, c
     assert capsys.readouterr().err == f"error: {out} exists and is not empty; pass --overwrite to replace its images\n"
     assert (out / "tiny_x2" / "a.png").stat().st_mtime_ns == before
     assert main([*command, "--overwrite"]) == 0 and (out / "tiny_x2" / "a.png").stat().st_mtime_ns > before
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, tmp_path, monkeypatch, capsys):
+    """An unwritable --json or --save-images folder is one line before the models load (not an OSError after the
+    whole evaluation); the JSON is written whole or not at all (an earlier one survives a failed write)."""
+    import os
+
+    from swinir_hf.inference import files
+
+    dataset, model_dir = small_set
+    report = tmp_path / "scores.json"
+    command = ["eval", "--model", str(model_dir), "--dataset", str(dataset)]
+    with monkeypatch.context() as m:
+        m.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)  # tmp_path alone is read-only
+        assert main([*command, "--json", str(report)]) == 1
+        assert capsys.readouterr().err == (
+            f"error: cannot write into output folder {tmp_path}: choose another --json\n"
+        )
+        assert main([*command, "--save-images", str(tmp_path / "images")]) == 1
+        assert capsys.readouterr().err == (
+            f"error: cannot write into output folder {tmp_path / 'images'} ({tmp_path} is not writable): choose "
+            "another --save-images\n"
+        )
+    report.write_text("earlier")
+
+    def disk_full(self, text):
+        self.open("w").write(text[:10])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        files.write_text_file(report, "new figures")
+    monkeypatch.undo()
+    assert report.read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+        "scores.json"
+    ]

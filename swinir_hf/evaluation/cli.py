@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..checkpoints.loading import DEFAULT_MODELS
 from ..inference.collection_cli import LaunchParser, engine_options, overlap_argument, tile_argument, user_error
-from ..inference.files import check_fresh_output_folder
+from ..inference.files import check_fresh_output_folder, check_writable_folder, write_text_file
 from ..inference.restoration import DTYPES, EngineOptions
 from ..processes import is_main_process, leave_process_group, main_first, on_every_process, process_state
 
@@ -92,20 +92,22 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 def output_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with `--json` or `--save-images` as a place to write (checked before the evaluation, not after
     it), else None."""
-    if args.save_images:
-        try:
+    try:
+        if args.save_images:
             check_fresh_output_folder(args.save_images, args.overwrite, "--save-images", replaces="its images")
-        except ValueError as err:
-            return str(err)
-    if not args.json:
-        return None
-    target = Path(args.json)
-    if target.is_dir():  # --overwrite replaces a file, never a folder
-        return f"--json {args.json} is a folder; give a file name in it"
-    if target.exists() and not args.overwrite:
-        return f"{args.json} exists; pass --overwrite to replace it"
-    if not target.resolve().parent.is_dir():
-        return f"--json {args.json}: folder {target.parent} does not exist; create it"
+            check_writable_folder(args.save_images, "--save-images")
+        if not args.json:
+            return None
+        target = Path(args.json)
+        if target.is_dir():  # --overwrite replaces a file, never a folder
+            return f"--json {args.json} is a folder; give a file name in it"
+        if target.exists() and not args.overwrite:
+            return f"{args.json} exists; pass --overwrite to replace it"
+        if not target.resolve().parent.is_dir():
+            return f"--json {args.json}: folder {target.parent} does not exist; create it"
+        check_writable_folder(target.resolve().parent, "--json")
+    except ValueError as err:
+        return str(err)
     return None
 
 
@@ -155,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
         share = combine_shares(shares)
     print(share.to_markdown(verbose=args.verbose))
     if args.json:
-        Path(args.json).write_text(json.dumps(share.to_dict(), indent=2) + "\n")
+        write_text_file(args.json, json.dumps(share.to_dict(), indent=2) + "\n")
     return 0
 
 

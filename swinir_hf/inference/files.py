@@ -101,6 +101,19 @@ def create_temp(path: Path) -> str:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
+def write_text_file(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` through a temporary file beside it, renamed over it once whole: a killed run leaves the
+    earlier file or the new one, never half of one."""
+    path = Path(path)
+    tmp = create_temp(path)
+    try:
+        Path(tmp).write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 _cleaned: set[Path] = set()
 
 
