@@ -70,7 +70,7 @@ def _configured_engine(launcher_options: argparse.Namespace) -> str | None:
     accelerate's launcher); else None. A file that does not load is left to the launcher to report."""
     from ..launch import config_file_in_effect
 
-    chosen = ("multi_gpu", "tpu", "use_deepspeed", "use_fsdp", "use_megatron_lm")
+    chosen = ("multi_gpu", "tpu", "tpu_use_cluster", "use_deepspeed", "use_fsdp", "use_megatron_lm")
     path = config_file_in_effect(launcher_options)
     if path is None or any(getattr(launcher_options, option, False) for option in chosen):
         return None
