@@ -30,10 +30,15 @@ def check_name_lengths(path: str | os.PathLike, what: str) -> None:
         )
 
 
+def nearest_existing(path: Path) -> Path:
+    """`path` if it exists, else the nearest of its parents that does (where it would be created)."""
+    return next(p for p in (path, *path.parents) if p.exists())
+
+
 def file_in_the_way(folder: Path) -> Path | None:
     """The nearest existing one of `folder` and its parents when it is not a folder (so `folder` cannot be made),
     else None."""
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    existing = nearest_existing(folder)
     return None if existing.is_dir() else existing
 
 
@@ -52,7 +57,7 @@ def check_writable_folder(out_dir: str | Path, option: str = "-o") -> None:
     """Raise ValueError when `out_dir`, or the nearest of its parents that exists (where it would be created), is
     not writable: once, before the model loads, rather than after restoring each image."""
     path = Path(out_dir).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
+    existing = nearest_existing(path)
     if not os.access(existing, os.W_OK | os.X_OK):
         where = "" if existing == path else f" ({existing} is not writable)"
         raise ValueError(f"cannot write into output folder {out_dir}{where}: choose another {option}")
