@@ -515,7 +515,8 @@ def test_saved_images_are_the_outputs_scored(small_set, tiny_config, tmp_path, c
 
 def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, tmp_path, monkeypatch, capsys):
     """An unwritable --json or --save-images folder is one line before the models load (not an OSError after the
-    whole evaluation); the JSON is written whole or not at all (an earlier one survives a failed write)."""
+    whole evaluation); the JSON is written whole or not at all (an earlier one survives a failed write), and a
+    failed write is one line too."""
     import os
 
     from swinir_hf.inference import files
@@ -541,8 +542,14 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, t
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Path, "write_text", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError) as err:
         files.write_text_file(report, "new figures")
+    assert str(err.value) == f"cannot write {report}: No space left on device"
+    # The disk fills up during the evaluation: the table is printed, the JSON's failure is one line.
+    capsys.readouterr()
+    assert main([*command, "--json", str(report), "--overwrite"]) == 1
+    out, err = capsys.readouterr()
+    assert "| mean | tiny_x2 |" in out and err.endswith(f"\nerror: cannot write {report}: No space left on device\n")
     monkeypatch.undo()
     assert report.read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
         "scores.json"

@@ -479,6 +479,15 @@ def test_float_image_written_as_8_or_16_bits_keeps_its_values(tmp_path):
         assert np.abs(written / peak - arr).max() < 0.02, ext
 
 
+def test_lossless_webp_keeps_every_pixel_even_under_full_transparency(tmp_path):
+    from swinir_hf.inference.image_io import write_image
+
+    rgba = np.random.default_rng(0).integers(0, 256, (9, 7, 4), dtype=np.uint8)
+    rgba[::2, :, 3] = 0  # libwebp's default would blank the colour under these
+    write_image(tmp_path / "a.webp", Image.fromarray(rgba), lossless=True)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.webp")), rgba)
+
+
 # --- 7. files are written as the user expects ------------------------------------------------------------------
 
 

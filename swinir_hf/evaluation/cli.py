@@ -157,7 +157,10 @@ def _run(args: argparse.Namespace) -> int:
         share = combine_shares(shares)
     print(share.to_markdown(verbose=args.verbose))
     if args.json:
-        write_text_file(args.json, json.dumps(share.to_dict(), indent=2) + "\n")
+        try:
+            write_text_file(args.json, json.dumps(share.to_dict(), indent=2) + "\n")
+        except OSError as err:  # the disk filled up during the evaluation
+            return user_error(str(err))
     return 0
 
 

@@ -1,6 +1,6 @@
 """The files of a run: the inputs a command line names, the output folder checked before any work (no file in its
 way, writable, not holding files a job would replace), and temporary files that outputs are written through
-(atomically), with those left by a killed process recognised and removed.
+(atomically: `written_atomically`), with those left by a killed process recognised and removed.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import glob
 import os
 import secrets
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Temporary files are `.swinir-<host>-<pid>-<random>-<name>`: one left by a killed process (kill -9, power loss)
@@ -106,17 +107,40 @@ def create_temp(path: Path) -> str:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
-def write_text_file(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` through a temporary file beside it, renamed over it once whole: a killed run leaves the
-    earlier file or the new one, never half of one."""
+@contextmanager
+def written_atomically(path: str | os.PathLike) -> Iterator[Path]:
+    """A new temporary file beside `path` for the block to write; renamed over `path` when the block ends, removed
+    when it raises: a killed run leaves the earlier file or the new one, never half of one.
+
+    Raises:
+        OSError: "cannot write PATH: reason", naming `path` (not the temporary file) for any OSError of the block,
+            the temporary file's creation or the rename.
+    """
     path = Path(path)
-    tmp = create_temp(path)
+    tmp = None
     try:
-        Path(tmp).write_text(text)
+        tmp = Path(create_temp(path))
+        yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        raise OSError(f"cannot write {path}: {os_reason(err, tmp or path.parent)}") from err
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp is not None and tmp.exists():
+            tmp.unlink()
+
+
+def os_reason(err: BaseException, path: Path) -> str:
+    """An error's text without the file name it repeats (the message that quotes it already starts with one)."""
+    text = getattr(err, "strerror", None) or str(err)
+    for form in (f" '{path}'", f' "{path}"', f": '{path}'", str(path)):
+        text = text.replace(form, "")
+    return text.strip(" :") or type(err).__name__
+
+
+def write_text_file(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` atomically (`written_atomically`)."""
+    with written_atomically(path) as tmp:
+        tmp.write_text(text)
 
 
 _cleaned: set[Path] = set()

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..models.image_processing_swinir import normalize_pil, warn_if_animated
-from .files import create_temp, remove_stale_temp_files
+from .files import os_reason, remove_stale_temp_files, written_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
         if array is not None:
             return array
         # An empty file (an interrupted copy or download) is worth naming: Pillow only says it cannot identify it.
-        why = "empty file" if isinstance(err, UnidentifiedImageError) and _is_empty(path) else _reason(err, path)
+        why = "empty file" if isinstance(err, UnidentifiedImageError) and _is_empty(path) else os_reason(err, path)
         raise ValueError(f"{path}: not a readable image ({why})") from err
     warn_if_animated(image, str(path))
     if image.format == "AVIF" and (bits := _avif_bit_depth(path)) > 8:
@@ -273,14 +273,6 @@ def _is_heif(path: str | os.PathLike) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
 
 
-def _reason(err: BaseException, path: Path) -> str:
-    """An error's text without the file name it repeats (the message already starts with it)."""
-    text = getattr(err, "strerror", None) or str(err)
-    for form in (f" '{path}'", f' "{path}"', f": '{path}'", str(path)):
-        text = text.replace(form, "")
-    return text.strip(" :") or type(err).__name__
-
-
 def _bomb_reason(err: Image.DecompressionBombError) -> str:
     limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
     return (
@@ -445,28 +437,27 @@ def write_image(
                 )
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
     remove_stale_temp_files(path.parent)
-    try:
-        tmp = create_temp(path)
-    except OSError as err:
-        raise OSError(f"cannot write {path}: {_reason(err, path.parent)}") from err
-    try:
+    with written_atomically(path) as tmp:
         if isinstance(image, np.ndarray):
-            _write_colour_array(Path(tmp), image, fmt, icc_profile)
+            _write_colour_array(tmp, image, fmt, icc_profile)
         else:
-            extra = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-            if fmt == "WEBP" and lossless:
-                extra = {"lossless": True}
-            if fmt == "TIFF":
-                extra = {"compression": _TIFF_COMPRESSION["pillow"]}
-            if icc_profile:
-                extra["icc_profile"] = icc_profile
-            image.save(tmp, format=fmt, **extra)
-        os.replace(tmp, path)
-    except OSError as err:  # name the target, not the temporary file
-        raise OSError(f"cannot write {path}: {_reason(err, Path(tmp))}") from err
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+            image.save(tmp, format=fmt, **_save_options(fmt, quality, lossless, icc_profile))
+
+
+def _save_options(fmt: str, quality: int, lossless: bool, icc_profile: bytes | None) -> dict[str, Any]:
+    """Pillow's `save` options for `write_image`."""
+    if fmt == "WEBP" and lossless:
+        # exact: keep the colour under fully transparent pixels, as the PNG / TIFF outputs do.
+        options: dict[str, Any] = {"lossless": True, "exact": True}
+    elif fmt in ("JPEG", "WEBP"):
+        options = {"quality": quality}
+    elif fmt == "TIFF":
+        options = {"compression": _TIFF_COMPRESSION["pillow"]}
+    else:
+        options = {}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    return options
 
 
 def _array_to_bits(arr: np.ndarray, bits: int) -> np.ndarray:
