@@ -7,6 +7,7 @@ PSNR column compares a reduced-precision output with the float32 output of the s
 scores a model on Set5 in each precision (the 0.05 dB criterion behind `dtype="auto"`).
 
     python benchmarks/inference.py --models lightweight_x4 classical_x4 color_dn --sizes 64 128 256
+    python benchmarks/inference.py --cpu-attention matmul   # one attention kernel, not the faster one timed here
     python benchmarks/inference.py --set5 path/to/model --dtypes float32 bfloat16
     python benchmarks/inference.py --device cuda --dtypes float32 bfloat16 float16 --sizes 256 512 1024
 """
@@ -110,12 +111,29 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return metric(np.clip(a, 0, 1), np.clip(b, 0, 1))
 
 
+def record_cpu_attention(choice: str) -> set[str]:
+    """Make CPU inference's attention kernel `choice` ("matmul", "sdpa"; "auto": the model's own timing) and return
+    the set that collects the kernels used."""
+    from swinir_hf.models import modeling_swinir
+
+    timed, used = modeling_swinir.faster_cpu_attention, set()
+
+    def pick(*shape) -> str:
+        kernel = timed(*shape) if choice == "auto" else choice
+        used.add(kernel)
+        return kernel
+
+    modeling_swinir.faster_cpu_attention = pick
+    return used
+
+
 def run_one(cfg: dict) -> dict:
     """One configuration, in this process: returns its figures."""
     from swinir_hf.inference.restoration import SwinIRRestorer
 
     torch.set_num_threads(cfg["threads"])
     device = cfg["device"]
+    kernels = record_cpu_attention(cfg["cpu_attention"])
     model = build_model(cfg["model"])
     if cfg["chunk"] is not None:
         model.config.inference_chunk_size = cfg["chunk"]
@@ -140,6 +158,7 @@ def run_one(cfg: dict) -> dict:
         "memory_gib": memory,
         "flops": flops,
         "out_pixels": out.shape[0] ** 2,
+        "attention": "+".join(sorted(kernels)) or "—",
     }
     if cfg["dtype"] != "float32":
         out32 = SwinIRRestorer(model, dtype="float32", **options).restore_float(img)
@@ -187,6 +206,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-tune-allocator", dest="tune_allocator", action="store_false")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--chunk", type=int, help="override config.inference_chunk_size (0: whole layers)")
+    parser.add_argument(
+        "--cpu-attention",
+        default="auto",
+        choices=["auto", "matmul", "sdpa"],
+        help="CPU inference's attention kernel (default: the faster here, as the model times it)",
+    )
     parser.add_argument("--set5", metavar="MODEL", help="score MODEL on Set5 in each of --dtypes instead")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -208,11 +233,15 @@ def main() -> None:
         f"{where}; GEMM peak (GFLOP/s): "
         + ", ".join(f"{dtype} {peak:.0f}" for dtype, peak in peaks.items())
         + f"; allocator tuned: {args.tune_allocator}"
-        + f"; inference_chunk_size: {'default' if args.chunk is None else args.chunk}\n"
+        + f"; inference_chunk_size: {'default' if args.chunk is None else args.chunk}"
+        + f"; CPU attention: {args.cpu_attention}\n"
     )
     memory = "peak CUDA GiB" if args.device == "cuda" else "peak RSS GiB"
-    print(f"| model | input | mode | dtype | s / image | out MP/s | {memory} | GFLOP/s | % of peak | PSNR vs fp32 |")
-    print("|:--|--:|:--|:--|--:|--:|--:|--:|--:|--:|")
+    print(
+        f"| model | input | mode | dtype | s / image | out MP/s | {memory} | GFLOP/s | % of peak | PSNR vs fp32 "
+        "| attention |"
+    )
+    print("|:--|--:|:--|:--|--:|--:|--:|--:|--:|--:|:--|")
     for name in args.models:
         for size in args.sizes:
             for mode in args.modes:
@@ -235,7 +264,7 @@ def main() -> None:
                     print(
                         f"| {name} | {size}² | {mode} | {dtype} | {r['seconds']:.3f} | "
                         f"{r['out_pixels'] / r['seconds'] / 1e6:.3f} | {r['memory_gib']:.2f} | {gflops:.0f} | "
-                        f"{100 * gflops / peaks[dtype]:.0f} % | {psnr_cell} |",
+                        f"{100 * gflops / peaks[dtype]:.0f} % | {psnr_cell} | {r['attention']} |",
                         flush=True,
                     )
 

@@ -388,6 +388,51 @@ def test_chunked_inference_equals_the_whole_image_pass(tiny_config, upsampler, s
     assert (chunked - whole).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("kernel", ["matmul", "sdpa"])
+def test_either_cpu_attention_kernel_gives_the_whole_image_pass(tiny_config, kernel, monkeypatch):
+    """CPU inference computes the window attention with whichever kernel `faster_cpu_attention` picks: each, forced,
+    gives the training-style pass's output, in chunks (bias and shift mask combined per chunk) and whole (SDPA
+    redoing the border windows)."""
+    from swinir_hf.models import modeling_swinir
+
+    config = tiny_config(upscale=2, depths=[2, 2], num_heads=[2, 2], drop_path_rate=0.0)
+    model = SwinIRForImageRestoration(config).eval()
+    x = torch.rand(2, 3, 37, 29)
+    whole = model(x).reconstruction  # grad enabled: never timed, always the configured kernel
+    asked = []
+    monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", lambda *shape: asked.append(shape) or kernel)
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    calls = []
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or sdpa(*a, **k)
+    )
+    for chunk in (32, 0):
+        model.config.inference_chunk_size = chunk
+        with torch.no_grad():
+            out = model(x).reconstruction
+        assert (out - whole).abs().max() < 1e-5, chunk
+    head_dim = config.embed_dim // 2
+    assert set(asked) == {(2, 16, head_dim, torch.float32, masked, torch.get_num_threads()) for masked in (False, True)}
+    assert bool(calls) == (kernel == "sdpa")
+    # "eager" is the authors' matmuls, never timed.
+    asked.clear()
+    model.set_attn_implementation("eager")
+    with torch.no_grad():
+        model(x)
+    assert asked == []
+
+
+def test_faster_cpu_attention_is_timed_once_per_shape():
+    from swinir_hf.models.modeling_swinir import faster_cpu_attention
+
+    faster_cpu_attention.cache_clear()
+    picks = {faster_cpu_attention(2, 16, 8, torch.float32, masked, 1) for masked in (False, True)}
+    assert picks <= {"matmul", "sdpa"}
+    faster_cpu_attention(2, 16, 8, torch.float32, True, 1)
+    info = faster_cpu_attention.cache_info()
+    assert (info.misses, info.hits) == (2, 1)
+
+
 def test_inference_chunk_size_must_be_a_non_negative_int(tiny_config):
     from huggingface_hub.errors import StrictDataclassError
 

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -233,12 +234,39 @@ def fused_sdpa_padding(head_dim: int, device: torch.device) -> int:
     return -head_dim % FUSED_SDPA_HEAD_MULTIPLE if device.type == "cuda" else 0
 
 
+# Tokens per timed call of `faster_cpu_attention`: a chunk's worth at the default `inference_chunk_size`.
+_TIMED_TOKENS = 8192
+
+
+@lru_cache(maxsize=32)
+def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dtype, masked: bool, threads: int) -> str:
+    """The faster way to compute CPU inference's window attention on this machine with `threads` threads: "sdpa"
+    (SDPA's fused kernel) or "matmul" (two batched matmuls with the softmax between), timed once per process and
+    shape, best of 6 on random windows (tens of milliseconds). Which wins depends on the CPU, by up to 2× either
+    way (benchmarks/README.md in the repository); both agree to float rounding (≈ 1e-6)."""
+    gen, windows = torch.Generator().manual_seed(0), max(1, _TIMED_TOKENS // tokens)
+    q, k, v = (torch.randn(windows, heads, tokens, head_dim, generator=gen).to(dtype) for _ in range(3))
+    bias = torch.randn(windows if masked else 1, heads, tokens, tokens, generator=gen).to(dtype)
+    kernels = {
+        "matmul": lambda: torch.matmul(torch.matmul(q, k.transpose(-2, -1)).add_(bias).softmax(-1), v),
+        "sdpa": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=bias),
+    }
+    best = dict.fromkeys(kernels, math.inf)
+    with torch.inference_mode(), torch.autocast("cpu", enabled=False):
+        for _ in range(6):  # interleaved, so that a burst of load on the machine hits both
+            for name, kernel in kernels.items():
+                start = time.perf_counter()
+                kernel()
+                best[name] = min(best[name], time.perf_counter() - start)
+    return min(best, key=best.get)
+
+
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside ws×ws windows with a learned relative-position bias.
 
     `config._attn_implementation` (read at each call, so `set_attn_implementation` takes effect) picks the kernel:
     "sdpa" (the default) `F.scaled_dot_product_attention`, "eager" explicit matmuls and softmax (the authors' code).
-    CPU inference always takes the explicit path, the faster one there.
+    Under "sdpa", CPU inference takes whichever of the two `faster_cpu_attention` finds faster on this machine.
     """
 
     def __init__(self, config: SwinIRConfig, num_heads: int) -> None:
@@ -269,7 +297,8 @@ class WindowAttention(nn.Module):
     ) -> torch.Tensor:
         """windows: (B·nW, ws², C), image-major; mask: None, or the (nW, ws², ws²) shift mask of the nW window
         positions each image's windows cycle through; border: the indices of the mask's non-zero windows
-        (`shift_border_windows`, on the windows' device), needed with a mask outside CPU inference → (B·nW, ws², C).
+        (`shift_border_windows`, on the windows' device), so that SDPA redoes only those (without it, as for a chunk
+        of CPU inference, bias and mask are combined for every window) → (B·nW, ws², C).
         A list given as `attentions` gets the attention probabilities, (B·nW, heads, ws², ws²), from the explicit
         path."""
         bnw, n, c = windows.shape
@@ -280,11 +309,10 @@ class WindowAttention(nn.Module):
         if (
             attentions is not None
             or self.config._attn_implementation == "eager"
-            or (windows.device.type == "cpu" and inference)
+            or (windows.device.type == "cpu" and inference and self._cpu_matmuls(qkv, mask is not None))
         ):
-            # CPU inference: with 64-token windows, plain batched matmuls beat SDPA's fused kernel (figures in the
-            # repository's benchmarks/README.md), and chunked inference keeps the scores small. One contiguous copy of
-            # q, k, v lets the matmuls read them (and k transposed) without copying each.
+            # One contiguous copy of q, k, v lets the matmuls read them (and k transposed) without copying each;
+            # chunked CPU inference keeps the scores small.
             q, k, v = qkv.contiguous().unbind(0)
             # In place only without autograd: unbind's views may not be modified where gradients flow.
             scores = torch.matmul(q.mul_(self.scale) if inference else q * self.scale, k.transpose(-2, -1)).add_(bias)
@@ -298,9 +326,14 @@ class WindowAttention(nn.Module):
         pad = fused_sdpa_padding(hd, windows.device)
         q, k, v = (F.pad(qkv, (0, pad)) if pad else qkv).unbind(0)
         dropout = self.attn_drop if self.training else 0.0
-        # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
-        if mask is not None:
+        if mask is not None and border is None:
+            # A chunk of windows (CPU inference): bias and shift mask as one (windows, heads, n, n) mask.
+            masked = (bias + mask.to(qkv.dtype).unsqueeze(1)).repeat(bnw // mask.shape[0], 1, 1, 1)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=masked, dropout_p=dropout, scale=self.scale)
+        else:
+            # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
+        if mask is not None and border is not None:
             # The shift mask is zero except in the last row and column of windows (where rolled regions meet), so
             # every window gets the plain bias above and only those few are recomputed with bias + mask: no
             # (B·nW, heads, n, n) combined mask is ever built.
@@ -313,6 +346,14 @@ class WindowAttention(nn.Module):
             out = out.index_copy(0, idx, redo)
         out = out[..., :hd].transpose(1, 2).reshape(bnw, n, c)
         return self.proj_drop(self.proj(out))
+
+    def _cpu_matmuls(self, qkv: torch.Tensor, masked: bool) -> bool:
+        """Whether CPU inference takes the explicit matmuls (under "sdpa": where they are the faster here)."""
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return True  # no timing inside a trace; the explicit path is the one exporters have always seen
+        _, _, heads, tokens, head_dim = qkv.shape
+        kernel = faster_cpu_attention(heads, tokens, head_dim, qkv.dtype, masked, torch.get_num_threads())
+        return kernel == "matmul"
 
 
 class Mlp(nn.Module):
