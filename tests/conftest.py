@@ -13,6 +13,11 @@ from PIL import Image
 
 SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
+# One CPU attention kernel for every test and the processes they start, so that pixels compared across processes
+# are computed alike (each process would otherwise time the two kernels itself; see cpu_attention_kernel). The
+# timing and both kernels have tests of their own.
+os.environ.setdefault("SWINIR_CPU_ATTENTION", "matmul")
+
 
 @pytest.fixture(scope="session")
 def shared() -> Path:

@@ -399,6 +399,7 @@ def test_either_cpu_attention_kernel_gives_the_whole_image_pass(tiny_config, ker
     model = SwinIRForImageRestoration(config).eval()
     x = torch.rand(2, 3, 37, 29)
     whole = model(x).reconstruction  # grad enabled: never timed, always the configured kernel
+    monkeypatch.setenv("SWINIR_CPU_ATTENTION", "auto")
     asked = []
     monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", lambda *shape: asked.append(shape) or kernel)
     sdpa = torch.nn.functional.scaled_dot_product_attention
@@ -422,9 +423,23 @@ def test_either_cpu_attention_kernel_gives_the_whole_image_pass(tiny_config, ker
     assert asked == []
 
 
-def test_faster_cpu_attention_is_timed_once_per_shape():
-    from swinir_hf.models.modeling_swinir import faster_cpu_attention
+def test_cpu_attention_is_timed_once_per_shape_unless_pinned(tiny_config, monkeypatch):
+    from swinir_hf.models import modeling_swinir
+    from swinir_hf.models.modeling_swinir import cpu_attention_kernel, faster_cpu_attention
 
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    x = torch.rand(1, 3, 9, 9)
+    for pinned in ("matmul", "sdpa"):
+        monkeypatch.setenv("SWINIR_CPU_ATTENTION", pinned)
+        assert cpu_attention_kernel(2, 16, 8, torch.float32, True) == pinned
+    monkeypatch.setenv("SWINIR_CPU_ATTENTION", "fastest")
+    with pytest.raises(ValueError, match="SWINIR_CPU_ATTENTION must be auto, matmul or sdpa, got 'fastest'"):
+        with torch.no_grad():
+            model(x)
+    monkeypatch.setenv("SWINIR_CPU_ATTENTION", "auto")
+    monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", lambda *shape: "timed")
+    assert cpu_attention_kernel(2, 16, 8, torch.float32, True) == "timed"
+    monkeypatch.undo()
     faster_cpu_attention.cache_clear()
     picks = {faster_cpu_attention(2, 16, 8, torch.float32, masked, 1) for masked in (False, True)}
     assert picks <= {"matmul", "sdpa"}

@@ -261,12 +261,24 @@ def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dt
     return min(best, key=best.get)
 
 
+def cpu_attention_kernel(heads: int, tokens: int, head_dim: int, dtype: torch.dtype, masked: bool) -> str:
+    """The kernel of CPU inference's window attention: "matmul" or "sdpa" as the `SWINIR_CPU_ATTENTION`
+    environment variable pins it (the same pixels from every process and run), else `faster_cpu_attention`'s."""
+    pinned = os.environ.get("SWINIR_CPU_ATTENTION", "auto")
+    if pinned == "auto":
+        return faster_cpu_attention(heads, tokens, head_dim, dtype, masked, torch.get_num_threads())
+    if pinned not in ("matmul", "sdpa"):
+        raise ValueError(f"SWINIR_CPU_ATTENTION must be auto, matmul or sdpa, got {pinned!r}")
+    return pinned
+
+
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside ws×ws windows with a learned relative-position bias.
 
     `config._attn_implementation` (read at each call, so `set_attn_implementation` takes effect) picks the kernel:
     "sdpa" (the default) `F.scaled_dot_product_attention`, "eager" explicit matmuls and softmax (the authors' code).
-    Under "sdpa", CPU inference takes whichever of the two `faster_cpu_attention` finds faster on this machine.
+    Under "sdpa", CPU inference takes whichever of the two `faster_cpu_attention` finds faster on this machine
+    (`cpu_attention_kernel`).
     """
 
     def __init__(self, config: SwinIRConfig, num_heads: int) -> None:
@@ -348,12 +360,11 @@ class WindowAttention(nn.Module):
         return self.proj_drop(self.proj(out))
 
     def _cpu_matmuls(self, qkv: torch.Tensor, masked: bool) -> bool:
-        """Whether CPU inference takes the explicit matmuls (under "sdpa": where they are the faster here)."""
+        """Whether CPU inference takes the explicit matmuls (under "sdpa": `cpu_attention_kernel`'s choice)."""
         if torch.jit.is_tracing() or torch.compiler.is_compiling():
             return True  # no timing inside a trace; the explicit path is the one exporters have always seen
         _, _, heads, tokens, head_dim = qkv.shape
-        kernel = faster_cpu_attention(heads, tokens, head_dim, qkv.dtype, masked, torch.get_num_threads())
-        return kernel == "matmul"
+        return cpu_attention_kernel(heads, tokens, head_dim, qkv.dtype, masked) == "matmul"
 
 
 class Mlp(nn.Module):
