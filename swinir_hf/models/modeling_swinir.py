@@ -91,6 +91,12 @@ def shift_border_windows(h: int, w: int, window_size: int) -> torch.Tensor:
         return torch.tensor([i * cols + j for i in range(rows) for j in range(cols) if i == rows - 1 or j == cols - 1])
 
 
+def _window_range(windows: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+    """The indices in `windows` (sorted) that fall in [lo, hi), counted from lo: a chunk's own border windows."""
+    first, last = (int(torch.searchsorted(windows, bound)) for bound in (lo, hi))
+    return windows[first:last] - lo
+
+
 def chunks_on(config: SwinIRConfig, device: torch.device) -> bool:
     """Whether inference on `device` runs in chunks (`config.inference_chunk_size`): on CPUs only. On a GPU small
     chunks are launch-bound (slower: benchmarks/README.md in the repository), and tiling bounds memory there."""
@@ -239,14 +245,15 @@ _TIMED_TOKENS = 8192
 
 
 @lru_cache(maxsize=32)
-def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dtype, masked: bool, threads: int) -> str:
+def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dtype, threads: int) -> str:
     """The faster way to compute CPU inference's window attention on this machine with `threads` threads: "sdpa"
     (SDPA's fused kernel) or "matmul" (two batched matmuls with the softmax between), timed once per process and
     shape, best of 6 on random windows (tens of milliseconds). Which wins depends on the CPU, by up to 2× either
     way (benchmarks/README.md in the repository); both agree to float rounding (≈ 1e-6)."""
     gen, windows = torch.Generator().manual_seed(0), max(1, _TIMED_TOKENS // tokens)
     q, k, v = (torch.randn(windows, heads, tokens, head_dim, generator=gen).to(dtype) for _ in range(3))
-    bias = torch.randn(windows if masked else 1, heads, tokens, tokens, generator=gen).to(dtype)
+    # The shift mask is left out: SDPA recomputes only a chunk's few border windows with it (`WindowAttention`).
+    bias = torch.randn(1, heads, tokens, tokens, generator=gen).to(dtype)
     kernels = {
         "matmul": lambda: torch.matmul(torch.matmul(q, k.transpose(-2, -1)).add_(bias).softmax(-1), v),
         "sdpa": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=bias),
@@ -261,12 +268,12 @@ def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dt
     return min(best, key=best.get)
 
 
-def cpu_attention_kernel(heads: int, tokens: int, head_dim: int, dtype: torch.dtype, masked: bool) -> str:
+def cpu_attention_kernel(heads: int, tokens: int, head_dim: int, dtype: torch.dtype) -> str:
     """The kernel of CPU inference's window attention: "matmul" or "sdpa" as the `SWINIR_CPU_ATTENTION`
     environment variable pins it (the same pixels from every process and run), else `faster_cpu_attention`'s."""
     pinned = os.environ.get("SWINIR_CPU_ATTENTION", "auto")
     if pinned == "auto":
-        return faster_cpu_attention(heads, tokens, head_dim, dtype, masked, torch.get_num_threads())
+        return faster_cpu_attention(heads, tokens, head_dim, dtype, torch.get_num_threads())
     if pinned not in ("matmul", "sdpa"):
         raise ValueError(f"SWINIR_CPU_ATTENTION must be auto, matmul or sdpa, got {pinned!r}")
     return pinned
@@ -309,8 +316,8 @@ class WindowAttention(nn.Module):
     ) -> torch.Tensor:
         """windows: (B·nW, ws², C), image-major; mask: None, or the (nW, ws², ws²) shift mask of the nW window
         positions each image's windows cycle through; border: the indices of the mask's non-zero windows
-        (`shift_border_windows`, on the windows' device), so that SDPA redoes only those (without it, as for a chunk
-        of CPU inference, bias and mask are combined for every window) → (B·nW, ws², C).
+        (`shift_border_windows`, on the windows' device; needed with a mask), the only ones SDPA computes with the
+        mask → (B·nW, ws², C).
         A list given as `attentions` gets the attention probabilities, (B·nW, heads, ws², ws²), from the explicit
         path."""
         bnw, n, c = windows.shape
@@ -321,7 +328,7 @@ class WindowAttention(nn.Module):
         if (
             attentions is not None
             or self.config._attn_implementation == "eager"
-            or (windows.device.type == "cpu" and inference and self._cpu_matmuls(qkv, mask is not None))
+            or (windows.device.type == "cpu" and inference and self._cpu_matmuls(qkv))
         ):
             # One contiguous copy of q, k, v lets the matmuls read them (and k transposed) without copying each;
             # chunked CPU inference keeps the scores small.
@@ -338,14 +345,9 @@ class WindowAttention(nn.Module):
         pad = fused_sdpa_padding(hd, windows.device)
         q, k, v = (F.pad(qkv, (0, pad)) if pad else qkv).unbind(0)
         dropout = self.attn_drop if self.training else 0.0
-        if mask is not None and border is None:
-            # A chunk of windows (CPU inference): bias and shift mask as one (windows, heads, n, n) mask.
-            masked = (bias + mask.to(qkv.dtype).unsqueeze(1)).repeat(bnw // mask.shape[0], 1, 1, 1)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=masked, dropout_p=dropout, scale=self.scale)
-        else:
-            # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
-        if mask is not None and border is not None:
+        # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
+        if mask is not None and len(border):
             # The shift mask is zero except in the last row and column of windows (where rolled regions meet), so
             # every window gets the plain bias above and only those few are recomputed with bias + mask: no
             # (B·nW, heads, n, n) combined mask is ever built.
@@ -359,12 +361,12 @@ class WindowAttention(nn.Module):
         out = out[..., :hd].transpose(1, 2).reshape(bnw, n, c)
         return self.proj_drop(self.proj(out))
 
-    def _cpu_matmuls(self, qkv: torch.Tensor, masked: bool) -> bool:
+    def _cpu_matmuls(self, qkv: torch.Tensor) -> bool:
         """Whether CPU inference takes the explicit matmuls (under "sdpa": `cpu_attention_kernel`'s choice)."""
         if torch.jit.is_tracing() or torch.compiler.is_compiling():
             return True  # no timing inside a trace; the explicit path is the one exporters have always seen
         _, _, heads, tokens, head_dim = qkv.shape
-        return cpu_attention_kernel(heads, tokens, head_dim, qkv.dtype, masked) == "matmul"
+        return cpu_attention_kernel(heads, tokens, head_dim, qkv.dtype) == "matmul"
 
 
 class Mlp(nn.Module):
@@ -437,6 +439,7 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
         out = torch.empty_like(grid)
         band_rows = ws * max(1, chunk // (ws * w))
         step = max(1, chunk // ws**2)  # windows per attention call
+        borders = on_device(shift_border_windows, (h, w, ws), x.device) if s else None
         for top in range(0, h, band_rows):
             # Rows of the cyclically shifted map (torch.roll by -s) that this band of window rows covers.
             rows = torch.arange(top + s, min(top + band_rows, h) + s, device=x.device).remainder_(h)
@@ -448,8 +451,11 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
             for i in range(b):
                 for start in range(0, nw, step):
                     part = slice(i * nw + start, i * nw + min(start + step, nw))
-                    mask = shift_mask[first + start : first + min(start + step, nw)] if s else None
-                    attended[part] = self.attn(self.norm1(windows[part]), mask)  # LayerNorm is per token
+                    mask = border = None
+                    if s:
+                        lo, hi = first + start, first + min(start + step, nw)
+                        mask, border = shift_mask[lo:hi], _window_range(borders, lo, hi)
+                    attended[part] = self.attn(self.norm1(windows[part]), mask, border)  # LayerNorm is per token
             y = window_reverse(attended, ws, len(rows), w)
             out.index_copy_(1, rows, band.add_(torch.roll(y, s, dims=2) if s else y))
         out = out.view(b, h * w, c)
