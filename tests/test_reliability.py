@@ -513,6 +513,15 @@ def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, caps
     assert (out / "a.png").stat().st_mode & 0o777 == 0o644
     assert (out / "b.png").stat().st_mode & 0o777 == 0o600
     assert not dead.exists() and alive.exists()
+    # The same for text files (swinir-hf eval --json): one temporary-file writer.
+    from swinir_hf.inference.files import write_text_file
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    dead = reports / f".swinir-{host}-999999999-abcd1234-old.json"
+    dead.write_bytes(b"")
+    write_text_file(reports / "scores.json", "{}\n")
+    assert not dead.exists() and (reports / "scores.json").read_text() == "{}\n"
 
 
 def test_error_messages_name_each_file_once_and_the_target_not_a_temp_file(tmp_path, capsys):

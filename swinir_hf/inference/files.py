@@ -110,13 +110,15 @@ def create_temp(path: Path) -> str:
 @contextmanager
 def written_atomically(path: str | os.PathLike) -> Iterator[Path]:
     """A new temporary file beside `path` for the block to write; renamed over `path` when the block ends, removed
-    when it raises: a killed run leaves the earlier file or the new one, never half of one.
+    when it raises: a killed run leaves the earlier file or the new one, never half of one (and its temporary file,
+    which the next write into that folder removes: `remove_stale_temp_files`).
 
     Raises:
         OSError: "cannot write PATH: reason", naming `path` (not the temporary file) for any OSError of the block,
             the temporary file's creation or the rename.
     """
     path = Path(path)
+    remove_stale_temp_files(path.parent)
     tmp = None
     try:
         tmp = Path(create_temp(path))
@@ -147,7 +149,7 @@ _cleaned: set[Path] = set()
 
 
 def remove_stale_temp_files(folder: Path) -> list[Path]:
-    """Remove the temporary files of `write_image` calls in `folder` whose process (on this host) has died;
+    """Remove the temporary files of `written_atomically` calls in `folder` whose process (on this host) has died;
     once per folder and process. Returns what was removed."""
     folder = Path(folder)
     if folder in _cleaned or not folder.is_dir():

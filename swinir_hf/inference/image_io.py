@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..models.image_processing_swinir import normalize_pil, warn_if_animated
-from .files import os_reason, remove_stale_temp_files, written_atomically
+from .files import os_reason, written_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -436,7 +436,6 @@ def write_image(
                     f"{path}: JPEG has no transparency, so the alpha channel is dropped (png / webp keep it)"
                 )
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
-    remove_stale_temp_files(path.parent)
     with written_atomically(path) as tmp:
         if isinstance(image, np.ndarray):
             _write_colour_array(tmp, image, fmt, icc_profile)
