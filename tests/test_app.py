@@ -23,8 +23,9 @@ import torch
 from PIL import Image
 
 import app
-from swinir_hf import SwinIRForImageRestoration
+from swinir_hf import SwinIRForImageRestoration, restore
 from swinir_hf.demo import RestorationDemo, menu
+from swinir_hf.demo.callbacks import alpha_pass
 from swinir_hf.demo.errors import ModelError
 from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch, precisions
 from swinir_hf.demo.progress import Job, forwards_needed
@@ -96,18 +97,21 @@ def test_results_survive_an_old_output_removed_meanwhile(demo):
     assert after.size == (240, 200) and Path(png).is_file()
 
 
-def test_alpha_and_16_bit_are_kept(demo, tmp_path):
+def test_alpha_and_16_bit_are_kept(demo, model_dir, tmp_path):
     rng = np.random.default_rng(0)
     rgba = tmp_path / "logo.png"
     Image.fromarray(rng.integers(0, 256, (12, 10, 4), dtype=np.uint8), "RGBA").save(rgba)
     grey16 = tmp_path / "scan.png"
     Image.fromarray(rng.integers(0, 65536, (12, 10), dtype=np.uint16)).save(grey16)
     for path, mode in ((rgba, "RGBA"), (grey16, "I;16")):
-        (_, after), png, info = run(demo, path)
+        (_, after), png, info = run(demo, path, precision="float32")
         with Image.open(png) as result:
             assert (result.size, result.mode) == ((20, 24), mode)
             if mode == "I;16":
                 assert np.asarray(result).max() > 255  # really 16-bit data, not 8-bit values in a 16-bit file
+            if mode == "RGBA":  # the engine's default: the alpha is upscaled by the model too
+                expected = restore(SwinIRForImageRestoration.from_pretrained(model_dir), rgba, dtype="float32")
+                assert np.abs(np.asarray(result, dtype=int) - np.asarray(expected)).max() <= 1
         assert after.mode == {"RGBA": "RGBA", "I;16": "L"}[mode]  # the browser preview is 8-bit
         assert f"20×24 {'grey 16-bit' if mode == 'I;16' else 'RGBA 8-bit'}" in info
     colour16 = tmp_path / "photo16.png"
@@ -588,6 +592,16 @@ def test_cancel_while_loading_the_model_stops_before_restoring(model_dir, tmp_pa
     worker.join(timeout=10)
     assert [e.message for e in outcome] == ["Cancelled."] and restored == [] and demo._cancels == {}
     assert demo._workers.acquire(blocking=False)  # the worker is free for the next job
+
+
+def test_progress_counts_the_alpha_pass_when_the_model_upscales_the_alpha():
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (12, 10, 4), dtype=np.uint8)
+    opaque = rgba.copy()
+    opaque[..., 3] = 255
+    assert alpha_pass(Image.fromarray(rgba), 2) and alpha_pass(rgba, 4)
+    assert not alpha_pass(Image.fromarray(rgba), 1)  # denoising / JPEG models keep the alpha
+    assert not alpha_pass(Image.fromarray(opaque), 2) and not alpha_pass(rgba[..., :3], 2)
 
 
 @pytest.mark.slow

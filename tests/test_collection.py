@@ -334,6 +334,25 @@ def test_pipelined_batched_loop_matches_the_engine(mixed, model_dir, tmp_path):
     assert a.keys() == b.keys() and all(np.abs(a[k] - b[k]).max() <= 1 for k in a)
 
 
+def test_alpha_option_of_the_command_line(mixed, model_dir, tmp_path):
+    """`--alpha bicubic` resizes the alpha channel; by default the model upscales it, also before `--outscale`'s
+    resize (then bicubic from the model's output), and in a batch."""
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    src = mixed / "alpha.png"
+    for option in ("model", "bicubic"):
+        out = tmp_path / option
+        assert _restore(src, "-o", out, "--alpha", option, model_dir=model_dir) == 0
+        expected = np.asarray(restore(model, src, tile=None, alpha=option))
+        np.testing.assert_array_equal(np.asarray(Image.open(out / "alpha.png")), expected)
+    model_alpha = np.asarray(Image.open(tmp_path / "model" / "alpha.png"))[..., 3].astype(int)
+    assert np.abs(model_alpha - np.asarray(Image.open(tmp_path / "bicubic" / "alpha.png"))[..., 3]).max() > 8
+    resized = tmp_path / "resized"
+    assert _restore(src, "-o", resized, "--outscale", "3", model_dir=model_dir) == 0
+    expected = Image.fromarray(model_alpha.astype(np.float32) / 255).resize((39, 27), Image.Resampling.BICUBIC)
+    got = np.asarray(Image.open(resized / "alpha.png"))[..., 3] / 255
+    np.testing.assert_allclose(got, np.clip(np.asarray(expected), 0, 1), atol=1.5 / 255)  # 8-bit roundings
+
+
 def test_bad_input_counts_once_and_the_rest_go_on(mixed, model_dir, tmp_path, capsys):
     (mixed / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(50))
     out = tmp_path / "out"

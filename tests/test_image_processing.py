@@ -277,6 +277,24 @@ def test_pipeline_refuses_engine_options_it_would_ignore(model_dir):
     assert restorer(_rgb(), timeout=5).shape == (27, 21, 3)
 
 
+def test_pipeline_alpha_option_gives_restores_alpha(model_dir):
+    """The alpha is upscaled by the model unless `alpha="bicubic"` (in the call or in `pipeline(...)`), as in
+    `restore()`; another value is refused."""
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    image = _kinds()["RGBA"]
+    for alpha, restorer in [
+        ("model", pipeline("image-restoration", model=str(model_dir))),
+        ("bicubic", pipeline("image-restoration", model=str(model_dir), alpha="bicubic")),
+    ]:
+        expected = np.asarray(restore(model, image, tile=None, dtype="float32", alpha=alpha))
+        np.testing.assert_array_equal(np.asarray(restorer(image)), expected)
+        other = "bicubic" if alpha == "model" else "model"
+        expected = np.asarray(restore(model, image, tile=None, dtype="float32", alpha=other))
+        np.testing.assert_array_equal(np.asarray(restorer(image, alpha=other)), expected)
+    with pytest.raises(ValueError, match="^alpha must be 'model' or 'bicubic', got 'lanczos'$"):
+        restorer(image, alpha="lanczos")
+
+
 @pytest.mark.parametrize("num_channels", [3, 1])
 def test_pipeline_batches_images_of_any_size_and_mode(tiny_config, tmp_path, num_channels):
     """`batch_size > 1` gives each image's own result, whatever the sizes and modes (transformers would concatenate

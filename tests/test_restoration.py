@@ -44,14 +44,67 @@ def test_pil_rgb_gives_scaled_rgb(model):
     assert out.mode == "RGB" and out.size == (48, 40)
 
 
-def test_rgba_restores_colour_and_resizes_alpha(model):
-    rgba = np.dstack([_rgb(), np.linspace(0, 255, 20 * 24).reshape(20, 24).astype(np.uint8)])
-    out = restore(model, Image.fromarray(rgba))
+def _rgba(h=20, w=24):
+    return np.dstack([_rgb(h, w), np.linspace(0, 255, h * w).reshape(h, w).astype(np.uint8)])
+
+
+def test_rgba_with_bicubic_alpha_restores_colour_and_resizes_alpha(model):
+    rgba = _rgba()
+    out = restore(model, Image.fromarray(rgba), alpha="bicubic")
     assert out.mode == "RGBA" and out.size == (48, 40)
     alpha = np.asarray(Image.fromarray(rgba[..., 3].astype(np.float32) / 255).resize((48, 40), 3))
     np.testing.assert_allclose(np.asarray(out)[..., 3] / 255, np.clip(alpha, 0, 1), atol=1 / 255)
     # the colour does not depend on alpha
     np.testing.assert_array_equal(np.asarray(out)[..., :3], np.asarray(restore(model, Image.fromarray(rgba[..., :3]))))
+
+
+class _CountForwards:
+    """Counts a model's forward passes while the block runs."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, 0
+
+    def __enter__(self):
+        self.handle = self.model.register_forward_pre_hook(lambda *_: setattr(self, "calls", self.calls + 1))
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+@pytest.mark.parametrize("as_array", [False, True])
+def test_rgba_alpha_is_upscaled_by_the_model_by_default(model, as_array):
+    """As Real-ESRGAN: the alpha is the model's output for it as a grey image (edges as sharp as the colour's),
+    the colour is the RGB image's restoration; one forward pass each."""
+    rgba = _rgba()
+    image = rgba if as_array else Image.fromarray(rgba)
+    with _CountForwards(model) as count:
+        out = np.asarray(restore(model, image))
+    assert count.calls == 2 and out.shape == (40, 48, 4)
+    alpha_alone = np.asarray(restore(model, Image.fromarray(rgba[..., 3])))
+    np.testing.assert_array_equal(out[..., 3], alpha_alone)
+    np.testing.assert_array_equal(out[..., :3], np.asarray(restore(model, Image.fromarray(rgba[..., :3]))))
+    bicubic = np.asarray(restore(model, image, alpha="bicubic"))[..., 3]
+    assert np.abs(out[..., 3].astype(int) - bicubic).max() > 8  # really another alpha
+
+
+def test_alpha_is_not_run_through_the_model_when_it_is_constant_or_kept(model, grey_model):
+    """An opaque RGBA image (constant alpha) and any scale-1 model keep the alpha as it is, in one forward pass."""
+    opaque = _rgba()
+    opaque[..., 3] = 255
+    with _CountForwards(model) as count:
+        out = np.asarray(restore(model, Image.fromarray(opaque)))
+    assert count.calls == 1 and (out[..., 3] == 255).all()
+    la = np.dstack([_rgb()[..., 0], _rgba()[..., 3]])
+    with _CountForwards(grey_model) as count:
+        out = np.asarray(restore(grey_model, Image.fromarray(la, "LA")))
+    assert count.calls == 1 and out.shape == (20, 24, 2)
+    np.testing.assert_array_equal(out[..., 1], la[..., 1])
+
+
+def test_alpha_option_is_checked(model):
+    with pytest.raises(ValueError, match="^alpha must be 'model' or 'bicubic', got 'nearest'$"):
+        SwinIRRestorer(model, alpha="nearest")
 
 
 def test_16bit_grey_stays_16bit(model):

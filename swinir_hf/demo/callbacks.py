@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import torch
 from PIL import Image
 
@@ -21,6 +22,7 @@ from ..checkpoints.loading import hub_cached
 from ..inference.image_io import write_image
 from ..inference.restoration import EngineOptions, restore
 from ..loading import DEFAULTS_DIR
+from ..models.image_processing_swinir import alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError, user_error
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
@@ -61,6 +63,12 @@ from .uploads import (
 OUTPUT_MAX_AGE_S = 3600
 # The result line's note when a job ran in tiles with overlap 0 (the engine only logs it).
 NO_BLEND_NOTE = "⚠ run in tiles with overlap 0: the tiles were not blended, so seams may show"
+
+
+def alpha_pass(pixels: Image.Image | np.ndarray, scale: int) -> bool:
+    """Whether `restore` also runs the image's alpha channel through the model (for the progress bar: about as
+    many forward passes again)."""
+    return alpha_for_model(image_to_float(pixels)[1], scale) is not None
 
 
 def parse_tile(value: str | int | None) -> int | str | None:
@@ -284,7 +292,7 @@ class RestorationDemo:
                 image_hw=size_of(data.pixels)[::-1],  # upright: an EXIF-rotated header has w and h swapped
                 images=3 if net.config.num_channels == 1 and colour_channels(data.pixels) == 3 else 1,
                 overlap=int(overlap),
-                passes=8 if ensemble else 1,
+                passes=(8 if ensemble else 1) * (2 if alpha_pass(data.pixels, net.config.upscale) else 1),
                 cancel=cancel,
             )
             result = self._run(job, net, data.pixels, tile_value, int(overlap), ensemble, precision)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..image_datasets import load_image_dataset
+from ..models.image_processing_swinir import ALPHA_MODES
 from ..processes import is_main_process, leave_process_group, process_state
 from .collection import ModelEngine, restore_dataset, restore_files
 from .files import check_fresh_output_folder
@@ -106,6 +107,13 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="inference precision (default: auto = float16 on CUDA, bfloat16 on CPUs with native bfloat16, "
         "else float32)",
+    )
+    p.add_argument(
+        "--alpha",
+        choices=ALPHA_MODES,
+        default="model",
+        help="how an upscaling model enlarges an alpha channel: model = through the model as a grey image (sharp "
+        "edges, one more pass; default), bicubic = resized",
     )
     p.add_argument(
         "-s",
@@ -231,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
             from .restoration import check_device
 
             check_device(args.device)
-        engine = ModelEngine(**vars(engine_options(args)), model=args.model)
+        engine = ModelEngine(**vars(engine_options(args, alpha=args.alpha)), model=args.model)
         output = OutputOptions(args.ext, args.suffix, args.outscale, args.quality, args.overwrite)
         if args.dataset:
             return _run_dataset(args, engine, output)

@@ -11,7 +11,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,6 +205,7 @@ def restore_image(
     colour, layout = split_image(image)
     size = output_size(colour.shape[1], colour.shape[0], outscale) if outscale is not None else None
     restored = restorer.restore_float(colour, size)
+    layout = restorer.restore_alpha(layout, size)
     return compose_image(restored if size is None else resize_float(restored, size), layout)
 
 
@@ -317,8 +318,13 @@ class _Writer:
         start = 0
         for b in batch:
             k = b.pixel_values.shape[0]
-            self.pending.append((b.job, self.pool.submit(_save, b, out[start : start + k], self.output)))
-            start += k
+            colour, start = out[start : start + k], start + k
+            try:  # each image's own alpha, through the model if it is to be upscaled there
+                b = replace(b, layout=self.restorer.restore_alpha(b.layout, size))
+            except _ERRORS as err:
+                self.fail(b.job, err)
+                continue
+            self.pending.append((b.job, self.pool.submit(_save, b, colour, self.output)))
         self.settle(self.depth)
 
     def settle(self, limit: int) -> None:

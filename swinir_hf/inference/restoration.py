@@ -17,7 +17,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..models.image_processing_swinir import compose_image, from_reconstruction, split_image, to_pixel_values
+from ..models.image_processing_swinir import (
+    AlphaMode,
+    ImageLayout,
+    alpha_for_model,
+    check_alpha_mode,
+    compose_image,
+    from_reconstruction,
+    split_image,
+    to_pixel_values,
+    with_alpha,
+)
 from ..models.modeling_swinir import SwinIRForImageRestoration, inference_precision
 from .image_io import read_image
 from .memory import (
@@ -53,6 +63,7 @@ class EngineOptions:
     dtype: DType = "auto"
     device: str | torch.device | None = None
     batch_size: int | None = None
+    alpha: AlphaMode = "model"
 
     def restorer(self, model: SwinIRForImageRestoration, **extra: Any) -> SwinIRRestorer:
         """A `SwinIRRestorer` of `model` with these options (and `extra` ones: `progress`, `memory_budget`, ...)."""
@@ -79,6 +90,9 @@ class SwinIRRestorer:
         progress: show a tqdm bar over tiles.
         memory_budget: bytes of activation memory for "auto" tiles; None uses 80 % of free CUDA memory, or half
             the available RAM capped at 2 GiB on CPU.
+        alpha: how an upscaling model enlarges an image's alpha channel: "model" runs it through the model as a grey
+            image (sharp edges, one more forward pass; a constant alpha is copied), "bicubic" resizes it. A model of
+            scale 1 keeps the alpha as it is.
         tune_malloc: on CPU, call `tune_allocator()` (once per process) so glibc stops returning the model's
             temporaries to the OS after every chunk (faster: figures in benchmarks/README.md). Process-wide;
             pass False to leave the allocator alone.
@@ -94,6 +108,7 @@ class SwinIRRestorer:
         dtype: DType = "auto",
         device: str | torch.device | None = None,
         batch_size: int | None = None,
+        alpha: AlphaMode = "model",
         progress: bool = False,
         memory_budget: int | None = None,
         tune_malloc: bool = True,
@@ -111,6 +126,7 @@ class SwinIRRestorer:
             raise ValueError(f"memory_budget must be None or a positive number of bytes, got {memory_budget!r}")
         if not isinstance(ensemble, (bool, np.bool_)):
             raise ValueError(f"ensemble must be True or False, got {ensemble!r}")
+        self.alpha = check_alpha_mode(alpha)
         self.device = check_device(device) if device is not None else next(model.parameters()).device
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
         if self.dtype == "float16" and self.device.type != "cuda":
@@ -144,7 +160,7 @@ class SwinIRRestorer:
             return out
         if isinstance(image, (Image.Image, np.ndarray)):
             colour, layout = split_image(image)
-            return compose_image(self.restore_float(colour), layout)
+            return compose_image(self.restore_float(colour), self.restore_alpha(layout))
         raise _not_an_image(image)
 
     def restore_float(self, image: np.ndarray, resized_to: tuple[int, int] | None = None) -> np.ndarray:
@@ -158,6 +174,12 @@ class SwinIRRestorer:
             raise ValueError(f"restore_float takes (H, W, C) floats in [0, 1], got shape {image.shape} {image.dtype}")
         pixel_values = to_pixel_values(image, self.model.config.num_channels)
         return from_reconstruction(self.restore_tensor(pixel_values, resized_to), image.shape[-1])
+
+    def restore_alpha(self, layout: ImageLayout, resized_to: tuple[int, int] | None = None) -> ImageLayout:
+        """`layout` with its alpha upscaled by the model when the `alpha` option says so (`alpha_for_model`), else
+        unchanged (`compose_image` resizes it); `resized_to` as for `restore_tensor`."""
+        alpha = alpha_for_model(layout.alpha, self.scale, self.alpha)
+        return layout if alpha is None else with_alpha(layout, self.restore_float(alpha, resized_to))
 
     def restore_tensor(self, x: torch.Tensor, resized_to: tuple[int, int] | None = None) -> torch.Tensor:
         """(N, C, H, W) floats in [0, 1] → (N, C, scale·H, scale·W) float32 on the run device.

@@ -1,8 +1,9 @@
 """Image processor: images of any mode / bit depth ↔ `pixel_values` floats in [0, 1].
 
 Shipped as remote code in every Hub folder (imports only PIL, numpy, torch and transformers). The functions
-`split_image` → `to_pixel_values` → (model) → `from_reconstruction` → `compose_image` are the one data path
-of both the restoration engine and the pipeline, so the two give the same pixels.
+`split_image` → `to_pixel_values` → (model) → `from_reconstruction` → `compose_image` (with `alpha_for_model` →
+(model) → `with_alpha` for an alpha channel the model upscales) are the one data path of both the restoration engine
+and the pipeline, so the two give the same pixels.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import io
 import logging
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -38,6 +39,10 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Float images are [0, 1]; noisy ones overshoot (σ = 75 grey levels reaches ≈ ±1.5 beyond). Values outside this
 # range mean another convention (0..255, 0..65535), which clipping would turn white instead of restoring.
 FLOAT_RANGE = (-4.0, 5.0)
+# How an upscaling model enlarges an image's alpha channel: through the model, as a grey image (edges as sharp as
+# the colour's, as Real-ESRGAN does; one more forward pass), or bicubically (blurred by the scale, no model time).
+AlphaMode = Literal["model", "bicubic"]
+ALPHA_MODES: tuple[str, ...] = get_args(AlphaMode)
 
 
 def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
@@ -229,10 +234,32 @@ def from_reconstruction(reconstruction: torch.Tensor, channels: int) -> np.ndarr
     return match_channels(y[0].transpose(1, 2, 0), channels) if channels == 1 else y[0].transpose(1, 2, 0)
 
 
+def check_alpha_mode(mode: Any) -> AlphaMode:
+    """`mode` itself when it is one of `ALPHA_MODES`, else a ValueError naming them."""
+    if mode not in ALPHA_MODES:
+        raise ValueError(f"alpha must be 'model' or 'bicubic', got {mode!r}")
+    return mode
+
+
+def alpha_for_model(alpha: np.ndarray | None, scale: int, mode: AlphaMode = "model") -> np.ndarray | None:
+    """The (H, W) `alpha` as the one-channel (H, W, 1) image the model is to upscale, or None where `compose_image`
+    resizes it instead: `mode` "bicubic", no alpha, no upscaling (scale 1: alpha is kept as it is), or one constant
+    value (an opaque RGBA image: bicubic keeps it exactly, without a forward pass)."""
+    if check_alpha_mode(mode) == "bicubic" or alpha is None or scale == 1 or alpha.min() == alpha.max():
+        return None
+    return alpha[..., None]
+
+
+def with_alpha(layout: ImageLayout, restored: np.ndarray) -> ImageLayout:
+    """`layout` holding the alpha the model upscaled (`from_reconstruction`'s (H', W', 1) floats), clipped to
+    [0, 1]: the model overshoots at hard edges as it does on colour."""
+    return replace(layout, alpha=np.clip(restored[..., 0], 0.0, 1.0))
+
+
 def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.ndarray:
     """Restored (H', W', C) float colour + the input's layout → the input's kind of image at H' × W': the same
-    PIL mode family (8-bit, 16-bit grey `I;16`, float `F`) or array dtype and channel layout, alpha resized
-    bicubically, the ICC profile kept."""
+    PIL mode family (8-bit, 16-bit grey `I;16`, float `F`) or array dtype and channel layout, alpha of another size
+    (not upscaled by the model: `with_alpha`) resized bicubically, the ICC profile kept."""
     alpha = layout.alpha
     if alpha is not None and alpha.shape != colour.shape[:2]:
         h, w = colour.shape[:2]

@@ -20,12 +20,16 @@ from PIL import Image
 from transformers.pipelines.base import Pipeline
 
 from .image_processing_swinir import (
+    AlphaMode,
     ImageLayout,
     SwinIRImageProcessor,
+    alpha_for_model,
+    check_alpha_mode,
     compose_image,
     from_reconstruction,
     split_image,
     to_pixel_values,
+    with_alpha,
 )
 from .modeling_swinir import inference_precision
 
@@ -41,7 +45,9 @@ class _Image:
     pixel_values: torch.Tensor
     channels: int
     layout: ImageLayout
+    alpha_values: torch.Tensor | None = None  # the alpha channel, when the model upscales it (`alpha_for_model`)
     reconstruction: torch.Tensor | None = None
+    alpha_reconstruction: torch.Tensor | None = None
 
 
 class ImageRestorationPipeline(Pipeline):
@@ -49,7 +55,8 @@ class ImageRestorationPipeline(Pipeline):
 
     Accepts a PIL image (any mode: 8-bit, 16-bit grey, float, with alpha, palette, CMYK), a (H, W[, C]) uint8 /
     uint16 / float array, a file path or URL, or a list of them (any sizes, any `batch_size`); returns the same
-    kind, exactly `upscale` × the input, with alpha resized and the bit depth kept.
+    kind, exactly `upscale` × the input, with alpha and the bit depth kept. An upscaling model enlarges the alpha
+    channel too, as a grey image (`alpha="bicubic"` in the call resizes it instead), as `swinir_hf.restore` does.
 
     Precision follows the model's dtype, as transformers users expect: float32 runs exactly, bfloat16 / float16
     under autocast of that type. float16 needs CUDA: elsewhere a float16 model is cast to float32 (lossless).
@@ -95,7 +102,9 @@ class ImageRestorationPipeline(Pipeline):
         if self.image_processor is not None:
             self.image_processor.save_pretrained(save_directory, **kwargs)
 
-    def _sanitize_parameters(self, timeout: float | None = None, **kwargs: Any) -> tuple[dict, dict, dict]:
+    def _sanitize_parameters(
+        self, timeout: float | None = None, alpha: AlphaMode | None = None, **kwargs: Any
+    ) -> tuple[dict, dict, dict]:
         # transformers hands every other argument of the call (or of `pipeline(...)`) here: dropping them would run
         # a whole image where tiles, an ensemble or another precision were asked for.
         if kwargs:
@@ -104,28 +113,42 @@ class ImageRestorationPipeline(Pipeline):
                 "precision the model was loaded in; for tiles, the self-ensemble or another precision use "
                 "swinir_hf.restore(model, image, tile=..., ensemble=..., dtype=...)"
             )
-        return {"timeout": timeout}, {}, {}
+        preprocess = {"timeout": timeout}
+        if alpha is not None:  # only when given: a call's parameters replace those given to `pipeline(...)`
+            preprocess["alpha"] = check_alpha_mode(alpha)
+        return preprocess, {}, {}
 
-    def preprocess(self, image: Any, timeout: float | None = None) -> dict[str, _Image]:
+    def preprocess(self, image: Any, timeout: float | None = None, alpha: AlphaMode = "model") -> dict[str, _Image]:
         if isinstance(image, str):
             image = open_image(image, timeout=timeout)
         colour, layout = split_image(image)
-        pixel_values = to_pixel_values(colour, self.model.config.num_channels)
-        return {"image": _Image(pixel_values, colour.shape[-1], layout)}
+        channels = self.model.config.num_channels
+        item = _Image(to_pixel_values(colour, channels), colour.shape[-1], layout)
+        alpha_image = alpha_for_model(layout.alpha, self.model.config.upscale, alpha)
+        if alpha_image is not None:
+            item.alpha_values = to_pixel_values(alpha_image, channels)
+        return {"image": item}
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         # One image, or a list of them (`batch_size > 1`), each run on its own: sizes differ, and a batch of one
         # gives exactly `restore()`'s pixels.
         batch = model_inputs["image"]
         for item in batch if isinstance(batch, list) else [batch]:
-            with inference_precision(self.precision, self.device):
-                output = self.model(item.pixel_values.to(self.device))
-            item.reconstruction = output.reconstruction.float().cpu()
+            item.reconstruction = self._restore(item.pixel_values)
+            if item.alpha_values is not None:
+                item.alpha_reconstruction = self._restore(item.alpha_values)
         return model_inputs
+
+    def _restore(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        with inference_precision(self.precision, self.device):
+            return self.model(pixel_values.to(self.device)).reconstruction.float().cpu()
 
     def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image | np.ndarray:
         item = model_outputs["image"]
-        return compose_image(from_reconstruction(item.reconstruction, item.channels), item.layout)
+        layout = item.layout
+        if item.alpha_reconstruction is not None:
+            layout = with_alpha(layout, from_reconstruction(item.alpha_reconstruction, 1))
+        return compose_image(from_reconstruction(item.reconstruction, item.channels), layout)
 
 
 def open_image(source: str, timeout: float | None = None) -> Image.Image:
