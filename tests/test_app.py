@@ -72,7 +72,9 @@ def session(name: str = "test") -> types.SimpleNamespace:
 
 def run(demo: RestorationDemo, path, model: str = AUTO, task: str = SR, scale: int | None = 2, **options):
     """Call the restore callback as the Restore button does; returns ((before, after), file, info)."""
-    settings = dict(level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto")
+    settings = dict(
+        level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto", alpha="model"
+    )
     settings.update(options)
     return demo.restore(str(path), task, scale, model, *settings.values(), request=session())
 
@@ -114,6 +116,11 @@ def test_alpha_and_16_bit_are_kept(demo, model_dir, tmp_path):
                 assert np.abs(np.asarray(result, dtype=int) - np.asarray(expected)).max() <= 1
         assert after.mode == {"RGBA": "RGBA", "I;16": "L"}[mode]  # the browser preview is 8-bit
         assert f"20×24 {'grey 16-bit' if mode == 'I;16' else 'RGBA 8-bit'}" in info
+    # Advanced → Transparency: bicubic
+    _, png, _ = run(demo, rgba, precision="float32", alpha="bicubic")
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    expected = restore(model, rgba, dtype="float32", alpha="bicubic")
+    assert np.abs(np.asarray(Image.open(png), dtype=int) - np.asarray(expected)).max() <= 1
     colour16 = tmp_path / "photo16.png"
     write_image(colour16, rng.integers(0, 65536, (12, 10, 3), dtype=np.uint16))
     (_, after), png, info = run(demo, colour16)
@@ -144,7 +151,7 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
     with pytest.raises(gr.Error, match="This image is 120×100 = 12,000 pixels; this demo takes up to 1,000. Crop"):
         run(small, EXAMPLE)
     with pytest.raises(gr.Error, match="Upload an image first"):
-        demo.restore(None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", session())
+        demo.restore(None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", "model", session())
     with pytest.raises(gr.Error, match="Tile size must be"):
         run(demo, EXAMPLE, tile="big")
     with pytest.raises(gr.Error) as err:
@@ -161,7 +168,7 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
     # values reached the client as no message at all, every refused value as a traceback in the server log.
     page = demo.build()
     restore = next(fn for fn in page.fns.values() if fn.api_name == "restore")
-    good = [None, SR, 2, AUTO, None, "", "auto", 32, False, "auto"]
+    good = [None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", "model"]
 
     def refused(index: int, value) -> str:
         values = good[:index] + [value] + good[index + 1 :]
@@ -181,12 +188,13 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
     assert refused(9, "float64") == "precision: 'float64' is not one of 'auto', 'float32', 'bfloat16'" + (
         ", 'float16'." if demo.device == "cuda" else "."
     )
+    assert refused(10, "nearest") == "alpha: 'nearest' is not one of 'model', 'bicubic'."
     hint = "send files with gradio_client.handle_file(PATH)"
     assert refused(0, "photo.png") == f"path: expected a file: {hint}, not 'photo.png'."
     with pytest.raises(gr.Error) as err:
         asyncio.run(page.preprocess_data(restore, good[:2], None))
-    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision"
-    assert err.value.message == f"/restore takes 10 values ({names}), got 2."
+    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha"
+    assert err.value.message == f"/restore takes 11 values ({names}), got 2."
     assert asyncio.run(page.preprocess_data(restore, good, None)) == good  # what fits goes through unchanged
     # Values the components take but no request can mean: an unknown task, a σ or JPEG quality out of range.
     with pytest.raises(gr.Error, match=f"Unknown task None: send one of {tasks}."):
@@ -201,6 +209,9 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
         run(demo, EXAMPLE, precision=None)
     assert err.value.message == f"Unknown precision None: send one of {offered}."
     assert not err.value.print_exception
+    with pytest.raises(gr.Error) as err:
+        run(demo, EXAMPLE, alpha=None)
+    assert err.value.message == "Unknown alpha None: send one of 'model', 'bicubic'."
 
 
 def test_decompression_bomb_says_too_many_pixels(demo, tmp_path, monkeypatch):
@@ -559,7 +570,7 @@ def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
     api = page.get_api_info()["named_endpoints"]
     assert sorted(api) == ["/cancel", "/restore"]
     assert api["/cancel"]["parameters"] == [] and [r["label"] for r in api["/cancel"]["returns"]] == ["Info"]
-    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision".split(", ")
+    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha".split(", ")
     assert [p["parameter_name"] for p in api["/restore"]["parameters"]] == names
 
 
@@ -624,7 +635,9 @@ def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
     try:
         for options in (dict(tile="none", ensemble=True), dict(tile="16", overlap=0, ensemble=False)):
             reports.clear()
-            settings = dict(level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto")
+            settings = dict(
+                level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto", alpha="model"
+            )
             settings.update(options)
             demo.restore(
                 str(EXAMPLE),
@@ -715,7 +728,7 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
                     raise
                 time.sleep(0.5)
         task, scale, model = SR, 2, f"{model_dir.name} · local"
-        options = (None, "", "auto", 32, False, "auto")
+        options = (None, "", "auto", 32, False, "auto", "model")
         slider, png, info = client.predict(handle_file(str(EXAMPLE)), task, scale, model, *options, api_name="/restore")
         with Image.open(png) as result:
             assert result.size == (240, 200)

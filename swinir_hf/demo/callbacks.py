@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gradio as gr
@@ -22,7 +22,7 @@ from ..checkpoints.loading import hub_cached
 from ..inference.image_io import write_image
 from ..inference.restoration import EngineOptions, restore
 from ..loading import DEFAULTS_DIR
-from ..models.image_processing_swinir import alpha_for_model, image_to_float
+from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError, user_error
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
@@ -65,10 +65,10 @@ OUTPUT_MAX_AGE_S = 3600
 NO_BLEND_NOTE = "⚠ run in tiles with overlap 0: the tiles were not blended, so seams may show"
 
 
-def alpha_pass(pixels: Image.Image | np.ndarray, scale: int) -> bool:
-    """Whether `restore` also runs the image's alpha channel through the model (for the progress bar: about as
-    many forward passes again)."""
-    return alpha_for_model(image_to_float(pixels)[1], scale) is not None
+def alpha_pass(pixels: Image.Image | np.ndarray, scale: int, alpha: AlphaMode = "model") -> bool:
+    """Whether `restore` with the `alpha` option also runs the image's alpha channel through the model (for the
+    progress bar: about as many forward passes again)."""
+    return alpha_for_model(image_to_float(pixels)[1], scale, alpha) is not None
 
 
 def parse_tile(value: str | int | None) -> int | str | None:
@@ -259,6 +259,7 @@ class RestorationDemo:
         overlap: float = 32,
         ensemble: bool = False,
         precision: str = "auto",
+        alpha: str = "model",
         request: gr.Request | None = None,
         progress=gr.Progress(),  # noqa: B008 (gradio reads this default to inject its tracker)
     ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
@@ -281,6 +282,8 @@ class RestorationDemo:
             raise user_error(problem)
         tile_value = parse_tile(tile)
         self._check_precision(precision)
+        if alpha not in ALPHA_MODES:  # a radio lets None in
+            raise user_error(f"Unknown alpha {alpha!r}: send one of {', '.join(map(repr, ALPHA_MODES))}.")
         progress(0, desc="Waiting for a free worker")
         start = time.perf_counter()
         with self._cancellable(request.session_hash if request else "") as cancel, self._workers:
@@ -292,10 +295,13 @@ class RestorationDemo:
                 image_hw=size_of(data.pixels)[::-1],  # upright: an EXIF-rotated header has w and h swapped
                 images=3 if net.config.num_channels == 1 and colour_channels(data.pixels) == 3 else 1,
                 overlap=int(overlap),
-                passes=(8 if ensemble else 1) * (2 if alpha_pass(data.pixels, net.config.upscale) else 1),
+                passes=(8 if ensemble else 1) * (2 if alpha_pass(data.pixels, net.config.upscale, alpha) else 1),
                 cancel=cancel,
             )
-            result = self._run(job, net, data.pixels, tile_value, int(overlap), ensemble, precision)
+            engine = EngineOptions(
+                tile=tile_value, tile_overlap=int(overlap), ensemble=bool(ensemble), dtype=precision, alpha=alpha
+            )
+            result = self._run(job, net, data.pixels, engine)
         seconds = time.perf_counter() - start
         scale = net.config.upscale
         tag = f"x{scale}" if scale > 1 else FILE_TAGS.get(task, "restored")
@@ -343,18 +349,15 @@ class RestorationDemo:
             raise user_error("Cancelled.")
         return net
 
-    def _run(self, job: Job, net, pixels, tile, overlap: int, ensemble: bool, precision: str):
+    def _run(self, job: Job, net, pixels, engine: EngineOptions):
         """Run one job on this thread with its share of the cores; Cancel and failures become gr.Errors."""
         if self.device == "cpu":
             torch.set_num_threads(self.threads_per_job)  # OpenMP's thread count is per calling thread
         try:
             job.report(0, "Restoring")
             device = self.device if self.device == "cuda" else None
-            engine = EngineOptions(
-                tile=tile, tile_overlap=overlap, ensemble=bool(ensemble), dtype=precision, device=device
-            )
             with attached(job):
-                return restore(net, pixels, engine)
+                return restore(net, pixels, replace(engine, device=device))
         except Cancelled:
             raise user_error("Cancelled.") from None
         except (RuntimeError, ValueError, MemoryError) as err:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 TILE_CHOICES = [("Automatic", "auto"), ("Whole image (no tiles)", "none"), "128", "256", "512"]
 OVERLAP_INFO = "Shared by neighbouring tiles and blended; 0 turns the blending off, so seams may show"
+# The engine's `alpha` option: how an upscaling model enlarges an alpha channel.
+ALPHA_CHOICES = [("Enlarged by the model (sharp edges)", "model"), ("Bicubic (faster)", "bicubic")]
 # Scrolls the result to the top when it starts in the lower half of the screen (on a phone: below Restore).
 SCROLL_TO_RESULT_JS = """() => {
   const el = document.getElementById('comparison');
@@ -124,6 +126,7 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
         c["overlap"] = gr.Slider(0, 64, value=32, step=2, label="Tile overlap (pixels)", info=OVERLAP_INFO)
         c["ensemble"] = gr.Checkbox(False, label="Self-ensemble ×8 (SwinIR+: slightly better, 8× slower)")
         c["precision"] = gr.Radio(precisions(demo.device), value="auto", label="Precision")
+        c["alpha"] = gr.Radio(ALPHA_CHOICES, value="model", label="Transparency when enlarging", elem_id="alpha")
     # The API's Restore: gradio checks a Radio's value against the choices the page was built with (the first
     # task's scales, no levels), so API clients send scale and level as plain numbers and plan() checks them.
     c["api_scale"] = gr.Number(visible=False, precision=0, label="Scale: 1 (denoising, JPEG), 2 or 4")
@@ -183,7 +186,7 @@ def _wire(demo: RestorationDemo, c: dict, comparison, download, info) -> None:
         control.input(demo.on_settings, [*settings, busy], controls, **quiet)
     c["model"].input(demo.on_model, [*settings, busy], controls, **quiet)
     c["shrink"].click(demo.shrink_upload, c["file"], c["file"], api_visibility="private")
-    options = [c["tile"], c["overlap"], c["ensemble"], c["precision"]]
+    options = [c["tile"], c["overlap"], c["ensemble"], c["precision"], c["alpha"]]
     results = [comparison, download, info]
     shared = dict(concurrency_limit=demo.concurrency, concurrency_id="restore")
     buttons = [busy, c["run"], c["stop"]]
