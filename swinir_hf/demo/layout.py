@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 TILE_CHOICES = [("Automatic", "auto"), ("Whole image (no tiles)", "none"), "128", "256", "512"]
 OVERLAP_INFO = "Shared by neighbouring tiles and blended; 0 turns the blending off, so seams may show"
 # The engine's `alpha` option: how an upscaling model enlarges an alpha channel.
-ALPHA_CHOICES = [("Enlarged by the model (sharp edges)", "model"), ("Bicubic (faster)", "bicubic")]
+ALPHA_CHOICES = [("By the model (sharper)", "model"), ("Bicubic (faster)", "bicubic")]
 # Scrolls the result to the top when it starts in the lower half of the screen (on a phone: below Restore).
 SCROLL_TO_RESULT_JS = """() => {
   const el = document.getElementById('comparison');
