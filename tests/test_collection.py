@@ -353,6 +353,20 @@ def test_alpha_option_of_the_command_line(mixed, model_dir, tmp_path):
     np.testing.assert_allclose(got, np.clip(np.asarray(expected), 0, 1), atol=1.5 / 255)  # 8-bit roundings
 
 
+def test_a_datasets_image_with_alpha_gets_the_engines_alpha(model_dir):
+    """`restore_image` (each row of `--dataset`) upscales the alpha as the engine does, before an `outscale` resize."""
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    image = Image.fromarray(_rng_image((9, 13, 4), 2), "RGBA")
+    for alpha in ("model", "bicubic"):
+        restorer = SwinIRRestorer(model, tile=None, alpha=alpha)
+        np.testing.assert_array_equal(np.asarray(restore_image(restorer, image)), np.asarray(restorer(image)))
+    restorer = SwinIRRestorer(model, tile=None)
+    big = np.asarray(restorer(image))[..., 3].astype(np.float32) / 255
+    expected = np.asarray(Image.fromarray(big).resize((39, 27), Image.Resampling.BICUBIC)).clip(0, 1)
+    got = np.asarray(restore_image(restorer, image, outscale=3))[..., 3] / 255
+    np.testing.assert_allclose(got, expected, atol=1.5 / 255)  # 8-bit roundings
+
+
 def test_bad_input_counts_once_and_the_rest_go_on(mixed, model_dir, tmp_path, capsys):
     (mixed / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(50))
     out = tmp_path / "out"
