@@ -8,12 +8,20 @@ with the image's fine detail in their edges), and `soft`, its luma itself (textu
 the restored alpha scored against the HR mask (8-bit PSNR over the whole image); the seconds are per image, colour
 and alpha together.
 
+Then the colour at transparent edges: the `shapes` cutout is shrunk as an editor does (premultiplied, so no colour
+of the hidden photo leaks in) and stored with black under its fully transparent pixels, as many exporters write it.
+Restored as it is, the engine fills that placeholder with the nearest visible colour (`fill_hidden_colour`); with
+black ± 1 level of noise there instead (the same picture, but not one colour: left as it is) the model blends the
+black into the edge. Scored: the result composited over white against the HR cutout over white (8-bit PSNR over
+the whole image and within 3 px of the cutout's edge), and the size of the result as a PNG.
+
     python benchmarks/alpha.py --model sr-x4 --dataset ../shared/testsets/Set14
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import time
 from pathlib import Path
@@ -39,6 +47,40 @@ def masks(rgb: np.ndarray) -> dict[str, np.ndarray]:
         "hard": np.where(luma >= 128, 255, 0).astype(np.uint8),
         "soft": luma,
     }
+
+
+def over_white(rgba: np.ndarray) -> np.ndarray:
+    """(H, W, 4) → (H, W, 3) float64: the image composited over white."""
+    alpha = rgba[..., 3:].astype(np.float64) / 255
+    return rgba[..., :3] * alpha + 255 * (1 - alpha)
+
+
+def _psnr(mean_squared_error: float) -> float:
+    return 10 * np.log10(255**2 / mean_squared_error)
+
+
+def fringe(model, rgb: np.ndarray, cutout: np.ndarray, rng: np.random.Generator) -> dict[str, tuple]:
+    """The colour-at-edges scores of the module docstring for one image: {placeholder: (PSNR, edge PSNR, PNG
+    bytes)}, `cutout` a 0 / 255 mask."""
+    scale = model.config.upscale
+    coverage = cutout.astype(np.float64) / 255
+    premultiplied = imresize(rgb * coverage[..., None], 1 / scale)
+    alpha = np.clip(imresize(coverage, 1 / scale), 0, 1)
+    levels = (alpha * 255).round()
+    colour = np.clip(premultiplied / np.maximum(alpha, 1e-6)[..., None], 0, 255).round()
+    hidden = (levels == 0)[..., None]
+    reference = over_white(np.dstack([rgb, cutout]))
+    mask = Image.fromarray(cutout)
+    edge = np.asarray(mask.filter(ImageFilter.MaxFilter(7))) != np.asarray(mask.filter(ImageFilter.MinFilter(7)))
+    out = {}
+    for placeholder, under in (("black", 0), ("black ± 1", rng.integers(0, 2, colour.shape))):
+        small = np.dstack([np.where(hidden, under, colour), levels]).astype(np.uint8)
+        result = np.asarray(restore(model, small, tile=None, dtype="float32"))
+        error = (over_white(result) - reference) ** 2
+        png = io.BytesIO()
+        Image.fromarray(result).save(png, "PNG")
+        out[placeholder] = (_psnr(error.mean()), _psnr(error[edge].mean()), png.tell())
+    return out
 
 
 def main() -> None:
@@ -71,6 +113,20 @@ def main() -> None:
     for kind in ("shapes", "hard", "soft"):
         print(f"| {kind} | " + " | ".join(f"{statistics.mean(scores[kind, m]):.2f}" for m in MODES) + " |")
     print("| s / image | " + " | ".join(f"{statistics.mean(seconds[m]):.2f}" for m in MODES) + " |")
+
+    rng = np.random.default_rng(0)
+    edges: dict[str, list[tuple]] = {}
+    for path in files:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        rgb = rgb[: rgb.shape[0] // scale * scale, : rgb.shape[1] // scale * scale]
+        for placeholder, row in fringe(model, rgb, masks(rgb)["shapes"], rng).items():
+            edges.setdefault(placeholder, []).append(row)
+    print("\nColour at transparent edges (shapes cutouts): the result over white against the HR cutout over white\n")
+    print("| under transparent pixels | PSNR | within 3 px of the edge | PNG KiB (all images) |")
+    print("|:--|--:|--:|--:|")
+    for placeholder, rows in edges.items():
+        psnr_all, psnr_edge, size = zip(*rows, strict=True)
+        print(f"| {placeholder} | {np.mean(psnr_all):.2f} | {np.mean(psnr_edge):.2f} | {sum(size) / 1024:.0f} |")
 
 
 if __name__ == "__main__":

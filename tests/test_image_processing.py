@@ -24,6 +24,7 @@ from swinir_hf import (
     restore,
 )
 from swinir_hf.loading import DEFAULTS_DIR, load_default
+from swinir_hf.models.image_processing_swinir import fill_hidden_colour, split_image
 
 
 @pytest.fixture(scope="module")
@@ -380,3 +381,35 @@ def test_pipeline_on_a_model_without_an_image_processor(tiny_config, tmp_path):
         np.testing.assert_array_equal(np.asarray(restorer(image)), expected)
     restorer.save_pretrained(tmp_path / "saved")
     assert AutoImageProcessor.from_pretrained(tmp_path / "saved").num_channels == 1
+
+
+def test_one_colour_under_transparent_pixels_is_filled_from_the_nearest_visible_ones():
+    """An exporter's black under fully transparent pixels becomes the visible neighbours' colour (so the model
+    cannot blend it into the edges); colours that differ there (maybe data), no such pixels, or none visible: kept."""
+    rng = np.random.default_rng(0)
+    colour = rng.random((21, 30, 3), dtype=np.float32)
+    alpha = np.ones((21, 30), np.float32)
+    alpha[4:17, 6:23] = 0  # a hole, odd sizes and offsets
+    alpha[0, 29] = 0.5  # partly transparent: visible
+    colour[alpha == 0] = 0
+    filled, hidden = fill_hidden_colour(colour, alpha)
+    np.testing.assert_array_equal(hidden, [0, 0, 0])
+    np.testing.assert_array_equal(filled[alpha > 0], colour[alpha > 0])
+    # Each hidden pixel: the mean of the visible ones in the smallest aligned 2^k block holding any.
+    for y, x in zip(*np.nonzero(alpha == 0), strict=True):
+        k = next(k for k in (2, 4, 8, 16, 32) if (alpha[y // k * k :][:k, x // k * k :][:, :k] > 0).any())
+        block, visible = colour[y // k * k :][:k, x // k * k :][:, :k], alpha[y // k * k :][:k, x // k * k :][:, :k] > 0
+        np.testing.assert_allclose(filled[y, x], block[visible].mean(0), rtol=1e-5, err_msg=f"{y, x}")
+    assert 0 <= filled.min() and filled.max() <= 1
+    varied = colour.copy()
+    varied[10, 10] = 0.5
+    for alpha_kept in (alpha * 0 + 1, alpha * 0, None):
+        assert fill_hidden_colour(colour, alpha_kept)[1] is None
+    kept, none = fill_hidden_colour(varied, alpha)
+    assert none is None and kept is varied
+    # split_image fills, for PIL images and arrays alike, and its layout remembers the colour.
+    rgba = np.dstack([(colour * 255).round(), alpha * 255]).astype(np.uint8)
+    for image in (rgba, Image.fromarray(rgba)):
+        filled8, layout = split_image(image)
+        np.testing.assert_array_equal(layout.hidden_colour, [0, 0, 0])
+        assert filled8[alpha == 0].min() > 0

@@ -17,6 +17,7 @@ from swinir_hf.inference import restoration
 from swinir_hf.inference.image_io import read_image, write_image
 from swinir_hf.inference.memory import is_out_of_memory
 from swinir_hf.inference.restoration import EngineOptions, auto_dtype
+from swinir_hf.models.image_processing_swinir import fill_hidden_colour
 from swinir_hf.models.modeling_swinir import inference_precision
 
 
@@ -100,6 +101,31 @@ def test_alpha_is_not_run_through_the_model_when_it_is_constant_or_kept(model, g
         out = np.asarray(restore(grey_model, Image.fromarray(la, "LA")))
     assert count.calls == 1 and out.shape == (20, 24, 2)
     np.testing.assert_array_equal(out[..., 1], la[..., 1])
+
+
+def test_an_exporters_colour_under_transparent_pixels_does_not_bleed_into_the_edges(model):
+    """Black under every fully transparent pixel is filled with the visible neighbours' colour before the model runs
+    (the edges come out as from the filled image) and put back where the result is fully transparent; colours that
+    differ there (data, maybe) go through the model as they are."""
+    rgba = np.dstack([_rgb().astype(np.float32) / 255, np.ones((20, 24), np.float32)])
+    rgba[5:15, 6:18] = 0  # a transparent hole with black under it
+    filled = rgba.copy()
+    filled[..., :3] = fill_hidden_colour(rgba[..., :3], rgba[..., 3])[0]
+    out, from_filled = (restore(model, image, alpha="bicubic") for image in (rgba, filled))
+    transparent = out[..., 3] <= 0
+    assert transparent.sum() > 100 and (out[transparent, :3] == 0).all()
+    np.testing.assert_array_equal(out[~transparent], from_filled[~transparent])
+    assert from_filled[transparent, :3].mean() > 0.1  # the filled colours' restoration, not black
+    # 8 bits, alpha through the model: black again wherever the alpha rounds to 0.
+    out8 = np.asarray(restore(model, Image.fromarray((rgba * 255).round().astype(np.uint8))))
+    assert (out8[..., 3] == 0).sum() > 100 and (out8[out8[..., 3] == 0, :3] == 0).all()
+    # Without the fill the black would reach into the visible edge.
+    varied = rgba.copy()
+    varied[5:15, 6:18, 0] = np.linspace(0, 1e-3, 120).reshape(10, 12)  # not one colour: kept
+    kept = restore(model, varied, alpha="bicubic")
+    edge = ~transparent & (out[..., 3] < 1)
+    assert np.abs(kept[edge, :3] - out[edge, :3]).max() > 0.05
+    np.testing.assert_array_equal(kept[..., :3], restore(model, varied[..., :3]))  # colour as if alpha were absent
 
 
 def test_alpha_option_is_checked(model):

@@ -184,7 +184,8 @@ class ImageLayout:
     """How an input image was held, so that its restoration comes back as the same kind of image.
 
     `mode` is the PIL mode (None for arrays), `dtype` / `shape` the array's (None for PIL images), `alpha` the
-    (H, W) float alpha in [0, 1] the model does not see, `icc_profile` the PIL image's colour profile.
+    (H, W) float alpha in [0, 1] the model does not see, `icc_profile` the PIL image's colour profile,
+    `hidden_colour` the colour `fill_hidden_colour` replaced (put back under the result's fully transparent pixels).
     """
 
     mode: str | None
@@ -192,6 +193,7 @@ class ImageLayout:
     shape: tuple[int, ...] | None
     alpha: np.ndarray | None
     icc_profile: bytes | None = None
+    hidden_colour: np.ndarray | None = None  # (C,): the one colour under every fully transparent pixel, if filled
 
 
 def warn_if_animated(image: Image.Image, name: str = "the image") -> None:
@@ -203,16 +205,57 @@ def warn_if_animated(image: Image.Image, name: str = "the image") -> None:
 
 def split_image(image: Image.Image | np.ndarray) -> tuple[np.ndarray, ImageLayout]:
     """A PIL image (made upright, CMYK through its profile) or a uint8 / uint16 / float array →
-    ((H, W, C) float32 colour in [0, 1], its `ImageLayout`)."""
+    ((H, W, C) float32 colour in [0, 1], hidden colour filled (`fill_hidden_colour`), its `ImageLayout`)."""
     if isinstance(image, Image.Image):
         warn_if_animated(image)
         image = normalize_pil(image)
         colour, alpha = image_to_float(image)
-        return colour, ImageLayout(image.mode, None, None, alpha, image.info.get("icc_profile"))
+        colour, hidden = fill_hidden_colour(colour, alpha)
+        return colour, ImageLayout(image.mode, None, None, alpha, image.info.get("icc_profile"), hidden)
     if isinstance(image, np.ndarray):
         colour, alpha = image_to_float(image)
-        return colour, ImageLayout(None, image.dtype, image.shape, alpha)
+        colour, hidden = fill_hidden_colour(colour, alpha)
+        return colour, ImageLayout(None, image.dtype, image.shape, alpha, hidden_colour=hidden)
     raise TypeError(f"expected a PIL image or numpy array, got {type(image).__name__}")
+
+
+def fill_hidden_colour(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W, C) `colour` with the colour under fully transparent pixels replaced by that of the nearest visible
+    ones, and the colour replaced ((C,) float32), when every fully transparent pixel holds the same one: an
+    exporter's placeholder (often black), which the model would blend into the visible pixels at the edges (a dark
+    fringe). Otherwise (no such pixels, none visible, or colours that differ: maybe data) `colour` as it is and None.
+    """
+    if alpha is None:
+        return colour, None
+    hidden = alpha <= 0
+    if not hidden.any() or hidden.all():
+        return colour, None
+    under = colour[hidden]
+    if (under != under[0]).any():
+        return colour, None
+    return np.where(hidden[..., None], _push_pull(colour, ~hidden), colour), under[0].copy()
+
+
+def _push_pull(colour: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(H, W, C) estimate of `colour` from its `known` pixels ((H, W) bool, at least one): at each pixel the mean of
+    the known ones in the smallest aligned 2^k block that holds any, a cheap nearest-colour fill."""
+    pyramid = [(colour * known[..., None], known.astype(np.float32))]
+    while pyramid[-1][1].min() <= 0:  # blocks without a known pixel: coarser
+        pyramid.append(tuple(_sum_2x2(a) for a in pyramid[-1]))
+    estimate = None
+    for total, count in reversed(pyramid):
+        mean = total / np.maximum(count, 1e-12)[..., None]
+        if estimate is not None:
+            coarse = np.repeat(np.repeat(estimate, 2, axis=0), 2, axis=1)[: mean.shape[0], : mean.shape[1]]
+            mean = np.where(count[..., None] > 0, mean, coarse)
+        estimate = mean
+    return estimate.astype(np.float32)
+
+
+def _sum_2x2(a: np.ndarray) -> np.ndarray:
+    """Sums over 2 × 2 blocks of the first two axes (odd sizes padded with zeros)."""
+    a = np.pad(a, [(0, a.shape[0] % 2), (0, a.shape[1] % 2)] + [(0, 0)] * (a.ndim - 2))
+    return a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]
 
 
 def to_pixel_values(colour: np.ndarray, num_channels: int) -> torch.Tensor:
@@ -259,12 +302,15 @@ def with_alpha(layout: ImageLayout, restored: np.ndarray) -> ImageLayout:
 def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.ndarray:
     """Restored (H', W', C) float colour + the input's layout → the input's kind of image at H' × W': the same
     PIL mode family (8-bit, 16-bit grey `I;16`, float `F`) or array dtype and channel layout, alpha of another size
-    (not upscaled by the model: `with_alpha`) resized bicubically, the ICC profile kept."""
+    (not upscaled by the model: `with_alpha`) resized bicubically, `fill_hidden_colour`'s colour put back where the
+    alpha comes out fully transparent, the ICC profile kept."""
     alpha = layout.alpha
     if alpha is not None and alpha.shape != colour.shape[:2]:
         h, w = colour.shape[:2]
         resized = Image.fromarray(alpha.astype(np.float32)).resize((w, h), Image.Resampling.BICUBIC)
         alpha = np.clip(np.asarray(resized), 0.0, 1.0)
+    if alpha is not None and layout.hidden_colour is not None:
+        colour = np.where(_transparent(alpha, layout)[..., None], layout.hidden_colour, colour)
     if alpha is not None:
         colour = np.concatenate([colour, alpha[..., None]], axis=-1)
     if layout.mode is None:  # an array
@@ -281,6 +327,15 @@ def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.n
     if layout.icc_profile:
         image.info["icc_profile"] = layout.icc_profile
     return image
+
+
+def _transparent(alpha: np.ndarray, layout: ImageLayout) -> np.ndarray:
+    """(H, W) bool: where `alpha` comes out as 0 in `layout`'s kind of image (below half a level of 8 / 16 bits)."""
+    if layout.mode is None:
+        peak = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(np.dtype(layout.dtype))
+    else:
+        peak = 65535 if layout.mode.startswith("I") else 255
+    return alpha < 0.5 / peak if peak else alpha <= 0
 
 
 class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
