@@ -404,6 +404,35 @@ def test_an_outscale_that_cannot_fit_is_refused_before_the_model_runs(tiny_confi
     assert not (tmp_path / "out" / "big.png").exists()
 
 
+def test_an_alpha_the_model_would_upscale_is_planned_with_the_colour(tiny_config, monkeypatch, tmp_path, capsys):
+    """Memory for the colour's output but not for the alpha's too: refused before the colour pass (it failed after
+    it, the colour's work lost), in the engine and in the command line; `alpha="bicubic"` fits."""
+    import swinir_hf.inference.memory as memory
+    import swinir_hf.inference.restoration as restoration
+    from swinir_hf.inference.jobs import restore_image
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    # A 48×48 ×2 output: 108 KiB as float32, ≈ 270 KiB with its host copies; 540 KiB with an alpha's.
+    monkeypatch.setattr(memory, "available_host_memory", lambda: 400 << 10)
+    rgba = np.random.default_rng(0).integers(0, 256, (48, 48, 4), dtype=np.uint8)
+    restorer = restoration.SwinIRRestorer(model, tile=None, dtype="float32", alpha="bicubic")
+    assert restorer(rgba).shape == restore_image(restorer, rgba).shape == (96, 96, 4)
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
+    restorer = restoration.SwinIRRestorer(model, tile=None, dtype="float32")
+    for run in (restorer, lambda image: restore_image(restorer, image)):
+        with pytest.raises(memory.ImageTooLargeError, match=r"a 48×48 image gives a 96×96 output that needs"):
+            run(rgba)
+    monkeypatch.setattr(model, "forward", forward)
+    folder = tmp_path / "model"
+    model.save_pretrained(folder)
+    Image.fromarray(rgba).save(tmp_path / "logo.png")
+    for alpha, status in (("model", 1), ("bicubic", 0)):
+        args = ["restore", str(tmp_path / "logo.png"), "-o", str(tmp_path / alpha), "--model", str(folder)]
+        assert cli([*args, "--tile", "0", "--alpha", alpha, "--no-progress"]) == status
+    assert "logo.png: a 48×48 image gives a 96×96 output that needs" in capsys.readouterr().err
+
+
 def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(tiny_config, monkeypatch):
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration

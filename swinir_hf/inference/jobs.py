@@ -204,7 +204,7 @@ def restore_image(
 
     colour, layout = split_image(image)
     size = output_size(colour.shape[1], colour.shape[0], outscale) if outscale is not None else None
-    restored = restorer.restore_float(colour, size)
+    restored = restorer.restore_float(colour, size, more_outputs=restorer.alpha_passes(layout))
     layout = restorer.restore_alpha(layout, size)
     return compose_image(restored if size is None else resize_float(restored, size), layout)
 
@@ -310,7 +310,8 @@ class _Writer:
         x = torch.cat([b.pixel_values for b in batch])
         size = output_size(x.shape[-1], x.shape[-2], self.output.outscale) if self.output.outscale else None
         try:
-            out = self.restorer.restore_tensor(x, size).cpu()
+            alphas = sum(self.restorer.alpha_passes(b.layout) for b in batch)  # planned with the batch
+            out = self.restorer.restore_tensor(x, size, more_outputs=alphas).cpu()
         except _ERRORS as err:
             for b in batch:
                 self.fail(b.job, err)

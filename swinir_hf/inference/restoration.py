@@ -160,12 +160,15 @@ class SwinIRRestorer:
             return out
         if isinstance(image, (Image.Image, np.ndarray)):
             colour, layout = split_image(image)
-            return compose_image(self.restore_float(colour), self.restore_alpha(layout))
+            restored = self.restore_float(colour, more_outputs=self.alpha_passes(layout))
+            return compose_image(restored, self.restore_alpha(layout))
         raise _not_an_image(image)
 
-    def restore_float(self, image: np.ndarray, resized_to: tuple[int, int] | None = None) -> np.ndarray:
-        """(H, W, C) float32 in [0, 1] → (scale·H, scale·W, C) float32, not clamped; `resized_to` as for
-        `restore_tensor`.
+    def restore_float(
+        self, image: np.ndarray, resized_to: tuple[int, int] | None = None, more_outputs: int = 0
+    ) -> np.ndarray:
+        """(H, W, C) float32 in [0, 1] → (scale·H, scale·W, C) float32, not clamped; `resized_to` and
+        `more_outputs` as for `restore_tensor`.
 
         Greyscale into an RGB model is replicated to RGB and the result brought back to grey (BT.601 luma);
         RGB into a 1-channel model runs each channel as its own grey image (colour is kept, 3× the work).
@@ -173,7 +176,12 @@ class SwinIRRestorer:
         if image.ndim != 3 or not np.issubdtype(image.dtype, np.floating):
             raise ValueError(f"restore_float takes (H, W, C) floats in [0, 1], got shape {image.shape} {image.dtype}")
         pixel_values = to_pixel_values(image, self.model.config.num_channels)
-        return from_reconstruction(self.restore_tensor(pixel_values, resized_to), image.shape[-1])
+        return from_reconstruction(self.restore_tensor(pixel_values, resized_to, more_outputs), image.shape[-1])
+
+    def alpha_passes(self, layout: ImageLayout) -> int:
+        """1 when `restore_alpha` will run the image's alpha through the model (one more output of the colour's
+        size: `more_outputs`), else 0."""
+        return int(alpha_for_model(layout.alpha, self.scale, self.alpha) is not None)
 
     def restore_alpha(self, layout: ImageLayout, resized_to: tuple[int, int] | None = None) -> ImageLayout:
         """`layout` with its alpha upscaled by the model when the `alpha` option says so (`alpha_for_model`), else
@@ -181,18 +189,21 @@ class SwinIRRestorer:
         alpha = alpha_for_model(layout.alpha, self.scale, self.alpha)
         return layout if alpha is None else with_alpha(layout, self.restore_float(alpha, resized_to))
 
-    def restore_tensor(self, x: torch.Tensor, resized_to: tuple[int, int] | None = None) -> torch.Tensor:
+    def restore_tensor(
+        self, x: torch.Tensor, resized_to: tuple[int, int] | None = None, more_outputs: int = 0
+    ) -> torch.Tensor:
         """(N, C, H, W) floats in [0, 1] → (N, C, scale·H, scale·W) float32 on the run device.
 
         `resized_to` is the (W, H) the caller resizes each output to afterwards (`--outscale`): its memory is
-        planned with the output's, so that what cannot fit is refused before the model runs. Tiles that run out
-        of memory are halved (while larger than the overlap) and the image is redone.
+        planned with the output's, so that what cannot fit is refused before the model runs; so are `more_outputs`
+        outputs of one image of x's size that the caller makes next (alpha channels: `alpha_passes`). Tiles that
+        run out of memory are halved (while larger than the overlap) and the image is redone.
         """
         if x.ndim != 4 or not x.is_floating_point():
             dtype = str(x.dtype).removeprefix("torch.")
             raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
         x = x.to(self.device, torch.float32)
-        check_output_memory(x.shape, self.scale, self.device, resized_to)
+        check_output_memory((x.shape[0] + more_outputs, *x.shape[1:]), self.scale, self.device, resized_to)
         tile = self._initial_tile(x)
         was_training = self.model.training
         self.model.eval()
