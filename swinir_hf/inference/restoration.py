@@ -87,12 +87,12 @@ class SwinIRRestorer:
             its overflow-prone modules in float32), or "auto": `auto_dtype(device)`, chosen by measurement.
         device: where to run; None keeps the model's device.
         batch_size: tiles per forward pass; None means 4 on CUDA, 1 elsewhere.
-        progress: show a tqdm bar over tiles.
-        memory_budget: bytes of activation memory for "auto" tiles; None uses 80 % of free CUDA memory, or half
-            the available RAM capped at 2 GiB on CPU.
         alpha: how an upscaling model enlarges an image's alpha channel: "model" runs it through the model as a grey
             image (sharp edges, one more forward pass; a constant alpha is copied), "bicubic" resizes it. A model of
             scale 1 keeps the alpha as it is.
+        progress: show a tqdm bar over tiles.
+        memory_budget: bytes of activation memory for "auto" tiles; None uses 80 % of free CUDA memory, or half
+            the available RAM capped at 2 GiB on CPU.
         tune_malloc: on CPU, call `tune_allocator()` (once per process) so glibc stops returning the model's
             temporaries to the OS after every chunk (faster: figures in benchmarks/README.md). Process-wide;
             pass False to leave the allocator alone.
