@@ -353,6 +353,32 @@ def test_alpha_option_of_the_command_line(mixed, model_dir, tmp_path):
     np.testing.assert_allclose(got, np.clip(np.asarray(expected), 0, 1), atol=1.5 / 255)  # 8-bit roundings
 
 
+def test_a_batch_of_images_with_alpha_upscales_their_alphas_in_one_pass(tmp_path, model_dir, monkeypatch):
+    """`--batch-size 4` on four same-size RGBA images (one opaque): two forward passes, the colours' and the three
+    varying alphas', each image as restored alone."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        rgba = _rng_image((9, 13, 4), 20 + i)
+        rgba[..., 3] = 255 if i == 2 else rgba[..., 3]
+        Image.fromarray(rgba, "RGBA").save(src / f"{i}.png")
+    forward, calls = SwinIRForImageRestoration.forward, []
+
+    def counted(self, pixel_values, *args, **kwargs):
+        calls.append(pixel_values.shape[0])
+        return forward(self, pixel_values, *args, **kwargs)
+
+    monkeypatch.setattr(SwinIRForImageRestoration, "forward", counted)
+    assert _restore(src, "-o", tmp_path / "out", "--batch-size", "4", "--tile", "0", model_dir=model_dir) == 0
+    assert calls == [4, 3]
+    monkeypatch.setattr(SwinIRForImageRestoration, "forward", forward)
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    for i in range(4):
+        expected = np.asarray(restore(model, src / f"{i}.png", tile=None), dtype=np.int16)
+        got = np.asarray(Image.open(tmp_path / "out" / f"{i}.png"), dtype=np.int16)
+        assert np.abs(got - expected).max() <= 1, i  # a batch may round differently, by one level at most
+
+
 def test_a_datasets_image_with_alpha_gets_the_engines_alpha(model_dir):
     """`restore_image` (each row of `--dataset`) upscales the alpha as the engine does, before an `outscale` resize."""
     model = SwinIRForImageRestoration.from_pretrained(model_dir)

@@ -304,28 +304,26 @@ class _Writer:
         self.report(f"error: {text}" if text.startswith(str(job.src)) else f"error: {job.src}: {text}")
 
     def restore(self, batch: list[_Loaded]) -> None:
-        """One forward pass over `batch` (inputs of one size), then its outputs queued for writing."""
+        """One forward pass over `batch` (inputs of one size) and one over the alphas the model upscales, then its
+        outputs queued for writing."""
         import torch
 
         x = torch.cat([b.pixel_values for b in batch])
         size = output_size(x.shape[-1], x.shape[-2], self.output.outscale) if self.output.outscale else None
         try:
-            alphas = sum(self.restorer.alpha_passes(b.layout) for b in batch)  # planned with the batch
+            alphas = sum(self.restorer.alpha_passes(b.layout) for b in batch)  # planned with the colour
             out = self.restorer.restore_tensor(x, size, more_outputs=alphas).cpu()
+            layouts = self.restorer.restore_alphas([b.layout for b in batch], size)  # one more batch, if any
         except _ERRORS as err:
             for b in batch:
                 self.fail(b.job, err)
             return
         start = 0
-        for b in batch:
+        for b, layout in zip(batch, layouts, strict=True):
             k = b.pixel_values.shape[0]
-            colour, start = out[start : start + k], start + k
-            try:  # each image's own alpha, through the model if it is to be upscaled there
-                b = replace(b, layout=self.restorer.restore_alpha(b.layout, size))
-            except _ERRORS as err:
-                self.fail(b.job, err)
-                continue
-            self.pending.append((b.job, self.pool.submit(_save, b, colour, self.output)))
+            saved = self.pool.submit(_save, replace(b, layout=layout), out[start : start + k], self.output)
+            self.pending.append((b.job, saved))
+            start += k
         self.settle(self.depth)
 
     def settle(self, limit: int) -> None:

@@ -186,8 +186,20 @@ class SwinIRRestorer:
     def restore_alpha(self, layout: ImageLayout, resized_to: tuple[int, int] | None = None) -> ImageLayout:
         """`layout` with its alpha upscaled by the model when the `alpha` option says so (`alpha_for_model`), else
         unchanged (`compose_image` resizes it); `resized_to` as for `restore_tensor`."""
-        alpha = alpha_for_model(layout.alpha, self.scale, self.alpha)
-        return layout if alpha is None else with_alpha(layout, self.restore_float(alpha, resized_to))
+        return self.restore_alphas([layout], resized_to)[0]
+
+    def restore_alphas(
+        self, layouts: list[ImageLayout], resized_to: tuple[int, int] | None = None
+    ) -> list[ImageLayout]:
+        """`restore_alpha` of several images of one size, the alphas the model upscales in one batch."""
+        alphas = {i: alpha_for_model(layout.alpha, self.scale, self.alpha) for i, layout in enumerate(layouts)}
+        alphas = {i: alpha for i, alpha in alphas.items() if alpha is not None}
+        if not alphas:
+            return list(layouts)
+        channels = self.model.config.num_channels
+        out = self.restore_tensor(torch.cat([to_pixel_values(a, channels) for a in alphas.values()]), resized_to)
+        restored = {i: from_reconstruction(y, 1) for i, y in zip(alphas, out.split(1), strict=True)}
+        return [with_alpha(layout, restored[i]) if i in restored else layout for i, layout in enumerate(layouts)]
 
     def restore_tensor(
         self, x: torch.Tensor, resized_to: tuple[int, int] | None = None, more_outputs: int = 0
