@@ -29,17 +29,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from swinir_hf import restore
-from swinir_hf.evaluation.degradations import imresize
-from swinir_hf.evaluation.metrics import psnr as alpha_psnr
-from swinir_hf.loading import load_model
-from swinir_hf.models.image_processing_swinir import LUMA
-
 MODES = ("model", "bicubic")
 
 
 def masks(rgb: np.ndarray) -> dict[str, np.ndarray]:
     """(H, W, 3) uint8 → the three uint8 alpha masks of the module docstring."""
+    from swinir_hf.models.image_processing_swinir import LUMA
+
     luma = (rgb.astype(np.float32) @ LUMA).round().astype(np.uint8)
     blurred = np.asarray(Image.fromarray(luma).filter(ImageFilter.GaussianBlur(8)))
     return {
@@ -62,6 +58,9 @@ def _psnr(mean_squared_error: float) -> float:
 def fringe(model, rgb: np.ndarray, cutout: np.ndarray, rng: np.random.Generator) -> dict[str, tuple]:
     """The colour-at-edges scores of the module docstring for one image: {placeholder: (PSNR, edge PSNR, PNG
     bytes)}, `cutout` a 0 / 255 mask."""
+    from swinir_hf import restore
+    from swinir_hf.evaluation.degradations import imresize
+
     scale = model.config.upscale
     coverage = cutout.astype(np.float64) / 255
     premultiplied = imresize(rgb * coverage[..., None], 1 / scale)
@@ -92,6 +91,12 @@ def main() -> None:
     files = sorted((Path(args.dataset) / "HR").glob("*.png"))
     if not files:
         raise SystemExit(f"error: no HR/*.png in {args.dataset}")
+    # Here, not at the top: `--help` and a wrong folder answer at once, without torch and transformers.
+    from swinir_hf import restore
+    from swinir_hf.evaluation.degradations import imresize
+    from swinir_hf.evaluation.metrics import psnr as alpha_psnr
+    from swinir_hf.loading import load_model
+
     model = load_model(args.model)
     scale = model.config.upscale
     scores: dict[tuple[str, str], list[float]] = {}
