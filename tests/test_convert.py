@@ -73,19 +73,31 @@ def test_files_needing_unsafe_unpickling_are_named_in_one_line(authors_state, tm
     assert str(err.value) == (
         f"{tmp_path / 'train.pth'} holds Python objects other than tensors (argparse.Namespace), which are not "
         "unpickled because that could run code; if you trust the file, re-save its weights alone: "
-        "torch.save(torch.load(file, weights_only=False)['params'], 'weights.pth')"
+        "obj = torch.load(file, weights_only=False); torch.save(obj.state_dict() if isinstance(obj, "
+        "torch.nn.Module) else obj['params'], 'weights.pth')"
     )
+    torch.save(torch.nn.Conv2d(3, 4, 3), tmp_path / "module.pth")  # a whole module: the same advice covers it
+    with pytest.raises(CheckpointError, match=r"\(torch\.nn\.modules\.conv\.Conv2d\).*obj\.state_dict\(\)"):
+        convert_original_checkpoint(tmp_path / "module.pth")
     (tmp_path / "empty.pth").write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"not a checkpoint\): empty file$"):
         convert_original_checkpoint(tmp_path / "empty.pth")
+    (tmp_path / "notes.pth").write_text("hello world, not weights")  # the unpickler's bare KeyError: 104
+    with pytest.raises(CheckpointError) as err:
+        convert_original_checkpoint(tmp_path / "notes.pth")
+    assert str(err.value) == (
+        f"{tmp_path / 'notes.pth'} is not a PyTorch checkpoint: it starts b'hello wo', not as torch.save writes one "
+        "(another kind of file?)"
+    )
 
 
 def test_truncated_files_are_reported(authors_state, tmp_path):
     path, _ = authors_state
     data = path.read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="truncated"):
+    with pytest.raises(CheckpointError, match="truncated") as err:
         convert_original_checkpoint(tmp_path / "cut.pth")
+    assert str(err.value).endswith("failed finding central directory")  # without miniz's advice on its own bugs
     save_file({"conv_first.weight": torch.zeros(4, 3, 3, 3)}, tmp_path / "w.safetensors")
     blob = (tmp_path / "w.safetensors").read_bytes()
     (tmp_path / "w.safetensors").write_bytes(blob[:-20])

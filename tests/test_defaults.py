@@ -14,6 +14,7 @@ import torch
 import yaml
 from huggingface_hub import ModelCard
 from PIL import Image
+from safetensors.torch import load_file
 
 from swinir_hf.cli import main
 from swinir_hf.evaluation.degradations import add_gaussian_noise, imresize
@@ -58,6 +59,24 @@ def test_a_bundled_cards_pipeline_snippet_runs_as_written(tmp_path, monkeypatch)
     Image.new("RGB", (20, 16), (10, 200, 30)).save("input.png")
     exec(snippet, {})
     assert Image.open("restored.png").size == (40, 32)
+
+
+@pytest.mark.parametrize("name", ["sr-x4", "denoise-color"])
+def test_a_bundled_cards_fine_tuning_snippet_runs_as_written(name, monkeypatch):
+    # transformers loads in config.json's dtype by default: float16 storage must not give a float16 model, whose
+    # first Adam step turns the weights to NaN.
+    card = ModelCard.load(DEFAULTS_DIR / name / "README.md").text
+    snippet = card.split("### Fine-tuning\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    scale = load_default(name).config.upscale
+    torch.manual_seed(0)
+    loader = [(torch.rand(2, 3, 12, 12), torch.rand(2, 3, 12 * scale, 12 * scale)) for _ in range(3)]
+    namespace = {"loader": loader}
+    exec(snippet, namespace)
+    model, loss = namespace["model"], namespace["loss"]
+    assert torch.isfinite(loss) and all(torch.isfinite(p).all() for p in model.parameters())
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    stored = load_file(DEFAULTS_DIR / name / "model.safetensors")
+    assert {v.dtype for v in stored.values()} == {torch.float16}  # storage stays half the size
 
 
 def test_unknown_bundled_name():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import socket
@@ -208,3 +209,52 @@ def test_saving_a_model_folder_draws_no_progress_bar(tiny_config, tmp_path, caps
     assert (tmp_path / "model" / "model.safetensors").is_file()
     assert "Writing model shards" not in capsys.readouterr().err
     assert hf_logging.is_progress_bar_enabled()  # switched back on afterwards
+
+
+def test_package_folders_load_in_float32_whatever_their_storage(tiny_config, tmp_path, monkeypatch):
+    """Float16 storage halves a folder; transformers' default load (`dtype="auto"`, config.json's) and `load_model`
+    from a folder or from the Hub cache give the float32 model all the same."""
+    from safetensors.torch import load_file
+
+    from swinir_hf.checkpoints.folders import save_model_folder
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    save_model_folder(tmp_path / "ours", copy.deepcopy(model).half())
+    assert {v.dtype for v in load_file(tmp_path / "ours" / "model.safetensors").values()} == {torch.float16}
+    x = torch.rand(1, 3, 9, 7)
+    for loaded in (SwinIRForImageRestoration.from_pretrained(tmp_path / "ours"), load_model(tmp_path / "ours")):
+        assert {p.dtype for p in loaded.parameters()} == {torch.float32}
+        assert torch.equal(loaded.conv_first.weight, model.conv_first.weight.half().float())
+    # A repo someone saved in float16 with transformers' own save_pretrained: float32 through load_model too.
+    copy.deepcopy(model).half().save_pretrained(tmp_path / "theirs")
+    fake_cache(tmp_path / "cache", "org/half", tmp_path / "theirs")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    from_hub = load_model("org/half")
+    assert {p.dtype for p in from_hub.parameters()} == {torch.float32}
+    with torch.no_grad():
+        assert torch.equal(from_hub(x).reconstruction, load_model(tmp_path / "ours")(x).reconstruction)
+
+
+def test_damaged_weights_are_named_in_a_folder_and_in_the_hub_cache(tiny_config, tmp_path, monkeypatch):
+    """A truncated pytorch_model.bin (what other tools save) is one CheckpointError naming it, not torch's
+    traceback; in the Hub cache it is a damaged copy to remove, not a model to download."""
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    model.save_pretrained(tmp_path / "bin")
+    (tmp_path / "bin" / "model.safetensors").unlink()
+    weights = tmp_path / "bin" / "pytorch_model.bin"
+    torch.save(model.state_dict(), weights)
+    assert torch.equal(load_model(tmp_path / "bin").conv_first.weight, model.conv_first.weight)
+    weights.write_bytes(weights.read_bytes()[:3000])
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(weights))} is not a readable PyTorch checkpoint \("):
+        load_model(tmp_path / "bin")
+
+    fake_cache(tmp_path / "cache", "org/broken", tmp_path / "bin")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(CheckpointError) as err:
+        load_model("org/broken")
+    message = str(err.value)
+    assert message.startswith("the cached copy of model 'org/broken' is damaged (") and "pytorch_model.bin" in message
+    what_to_do = "remove it (`hf cache rm model/org/broken`) and download it again (`hf download org/broken`)"
+    assert message.endswith(what_to_do)

@@ -58,12 +58,18 @@ def _unreadable(path: Path, err: Exception) -> str:
         return (
             f"{path} holds Python objects other than tensors ({found[1]}), which are not "
             "unpickled because that could run code; if you trust the file, re-save its weights alone: "
-            "torch.save(torch.load(file, weights_only=False)['params'], 'weights.pth')"
+            "obj = torch.load(file, weights_only=False); torch.save(obj.state_dict() if isinstance(obj, "
+            "torch.nn.Module) else obj['params'], 'weights.pth')"
         )
+    with path.open("rb") as file:
+        head = file.read(8)
+    if head and not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
+        why = f"it starts {head!r}, not as torch.save writes one (another kind of file?)"
+        return f"{path} is not a PyTorch checkpoint: {why}"
     text = text.rpartition("WeightsUnpickler error:")[2]  # what is wrong, after torch's advice on weights_only
     if not text.strip():
         text = "empty file" if path.stat().st_size == 0 else type(err).__name__
-    reason = text.strip().splitlines()[0]
+    reason = text.strip().splitlines()[0].split(". This is an internal")[0]  # not miniz's advice on its bugs
     return f"{path} is not a readable PyTorch checkpoint (truncated, corrupt, or not a checkpoint): {reason}"
 
 

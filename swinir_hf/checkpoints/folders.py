@@ -85,12 +85,26 @@ def save_model_folder(
     weights = folder / "model.safetensors"
     if weights.is_file():
         weights.chmod((folder / "config.json").stat().st_mode & 0o777)
+    _load_in_float32(folder / "config.json")
     processor = SwinIRImageProcessor(num_channels=config.num_channels)
     if processor_auto_map:
         processor.auto_map = dict(processor_auto_map)
     processor.save_pretrained(folder)
     if card is not None:
         (folder / "README.md").write_text(card, encoding="utf-8")
+
+
+def _load_in_float32(config_file: Path) -> None:
+    """Make config.json's `dtype` float32, whatever the weights' storage precision. transformers 5 loads in that
+    dtype by default (`dtype="auto"`); float16 storage only halves the file, and a float16 model is slow on CPUs and
+    breaks fine-tuning (Adam's first step turns it to NaN). `from_pretrained(..., dtype=torch.float16)` still loads
+    the half-precision model."""
+    import json
+
+    fields = json.loads(config_file.read_text(encoding="utf-8"))
+    if fields.get("dtype") != "float32":
+        fields["dtype"] = "float32"
+        config_file.write_text(json.dumps(fields, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def push_model_folder(

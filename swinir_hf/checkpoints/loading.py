@@ -10,7 +10,7 @@ import torch
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
-from .convert import CheckpointError, convert_original_checkpoint
+from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 # One quick look at the Hub before from_pretrained: unreachable, huggingface_hub would retry each file with
@@ -87,7 +87,40 @@ def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
         raise CheckpointError(
             f"{folder} has a config.json but no weights (model.safetensors): copy the whole save_pretrained folder"
         )
-    return _strict(folder, lambda: SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32))
+    try:
+        return _strict(folder, lambda: SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32))
+    except CheckpointError:
+        raise
+    except Exception as err:  # torch.load of a damaged .bin fails with almost any exception type
+        if why := _unreadable_weights(folder):
+            raise CheckpointError(why) from err
+        raise
+
+
+def _unreadable_weights(folder: Path) -> str | None:
+    """Why one of `folder`'s weights files (single, or the shards its index names) cannot be read; None if all
+    can."""
+    import json
+
+    files = []
+    for name in WEIGHT_FILES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        if name.endswith(".index.json"):
+            try:
+                shards = set(json.loads(path.read_text(encoding="utf-8"))["weight_map"].values())
+            except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
+                return f"{path} is not a readable weights index (truncated or corrupt?): {err!r}"
+            files += [folder / shard for shard in sorted(shards)]
+        else:
+            files.append(path)
+    for path in files:
+        try:
+            load_state_dict_file(path)
+        except CheckpointError as err:
+            return str(err)
+    return None
 
 
 def _strict(source: object, load) -> SwinIRForImageRestoration:
@@ -239,15 +272,39 @@ def from_hub(
         model = _strict(
             repo_id,
             lambda: SwinIRForImageRestoration.from_pretrained(
-                repo_id, revision=revision, cache_dir=cache_dir, local_files_only=offline is not None
+                repo_id,
+                revision=revision,
+                cache_dir=cache_dir,
+                local_files_only=offline is not None,
+                dtype=torch.float32,  # as from a folder, whatever the repo's config.json says
             ),
         )
     except RepositoryNotFoundError as err:
         raise ModelNotAvailableError(f"no model repository {repo_id!r} on the Hugging Face Hub") from err
-    except network_errors() as err:  # OSErrors, and HTTP-client errors of a connection that fails midway
+    except CheckpointError:
+        raise
+    except Exception as err:  # a damaged cached file fails in torch.load with almost any exception type
+        if why := _damaged_in_cache(repo_id, revision, cache_dir):
+            raise CheckpointError(why) from err
+        if not isinstance(err, network_errors()):  # OSErrors, and HTTP-client errors of a connection failing midway
+            raise
         local = "a local save_pretrained folder or the authors' .pth file"
         raise ModelNotAvailableError(_not_cached(f"model {repo_id!r}", repo_id, offline, err, local)) from err
     return model.eval()
+
+
+def _damaged_in_cache(repo_id: str, revision: str | None, cache_dir: str | os.PathLike | None) -> str | None:
+    """What to do about a Hub model whose cached weights cannot be read (an interrupted copy of the cache); None
+    when it is not cached or reads."""
+    from huggingface_hub import try_to_load_from_cache
+
+    config = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache_dir, revision=revision)
+    if not isinstance(config, str) or not (why := _unreadable_weights(Path(config).parent)):
+        return None
+    return (
+        f"the cached copy of model {repo_id!r} is damaged ({why}): remove it (`hf cache rm model/{repo_id}`) and "
+        f"download it again (`hf download {repo_id}`)"
+    )
 
 
 def _not_cached(what: str, repo_id: str, offline: str | None, err: BaseException, local: str = "a local file") -> str:

@@ -75,10 +75,14 @@ def verify_folder(
         raise HubExportError(f"saved weights differ from the original in {changed[:8]}")
 
     remote = folder_classes(folder)
-    # In float32 like `reference`: transformers 5 would load a float16 folder's body in float16 (dtype="auto").
-    remote_model = remote["model"].from_pretrained(folder, dtype=torch.float32).eval()
+    # transformers' default dtype ("auto": config.json's), as users load it: float32 like `reference`, whatever the
+    # weights' storage precision.
+    remote_model = remote["model"].from_pretrained(folder).eval()
     remote_processor = remote["processor"].from_pretrained(folder)
-    package_model = SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32).eval()
+    package_model = SwinIRForImageRestoration.from_pretrained(folder).eval()
+    loaded = {str(p.dtype) for m in (remote_model, package_model) for p in m.parameters()}
+    if loaded != {"torch.float32"}:
+        raise HubExportError(f"the folder loads in {sorted(loaded)} by default, not float32: its config.json's dtype")
     candidates = {"package": package_model, "remote code": remote_model}
 
     cfg = reference.config
