@@ -317,12 +317,14 @@ RESAVE = textwrap.dedent(
     from transformers import AutoImageProcessor, AutoModelForImageToImage, pipeline
 
     folder, image = json.loads(sys.argv[1])
+    # A Trainer's save without a processor, first: only the model's modules have been fetched yet.
+    AutoModelForImageToImage.from_pretrained(folder, trust_remote_code=True).save_pretrained("model_only")
     # A fine-tuning script's save (model and processor), and a pipeline's own save_pretrained.
     AutoModelForImageToImage.from_pretrained(folder, trust_remote_code=True).save_pretrained("model_and_processor")
     AutoImageProcessor.from_pretrained(folder, trust_remote_code=True).save_pretrained("model_and_processor")
     pipeline("image-restoration", model=folder, trust_remote_code=True).save_pretrained("pipeline")
     report = {}
-    for resaved in ("model_and_processor", "pipeline"):
+    for resaved in ("model_only", "model_and_processor", "pipeline"):
         restore = pipeline("image-restoration", model=resaved, trust_remote_code=True)
         restore(Image.open(image)).save(f"{resaved}.png")
         report[resaved] = {"files": sorted(os.listdir(resaved)), "pipeline": type(restore).__module__}
@@ -333,16 +335,19 @@ RESAVE = textwrap.dedent(
 
 @pytest.mark.slow
 def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(parity, tmp_path):
-    """A Hub folder loaded with trust_remote_code=True (without the package) and saved again, by the model and the
-    image processor or by the pipeline, keeps the pipeline_swinir.py that config.json's custom_pipelines names:
-    transformers copies a remote module's relative imports with it, and the image processor's names the pipeline."""
+    """A Hub folder loaded with trust_remote_code=True (without the package) and saved again, by the model alone, by
+    the model and the image processor or by the pipeline, keeps every code file config.json names (auto_map,
+    custom_pipelines): transformers copies a remote module's relative imports only, and the model alone fetched
+    neither the image processor's module nor the pipeline's."""
     folder = export_checkpoint(parity / "gray_dn.pth", tmp_path / "out").path
     image = tmp_path / "grey.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (13, 17), dtype=np.uint8)).save(image)
     report = run_without_the_package(RESAVE, [str(folder), str(image)], tmp_path)
     expected = restore(load_model(folder), Image.open(image), dtype="float32")
+    assert list(report) == ["model_only", "model_and_processor", "pipeline"]
     for resaved, entry in report.items():
-        assert entry["files"] == [f for f in EXPECTED_FILES if f != "README.md"], resaved
+        without = {"README.md"} | ({"preprocessor_config.json"} if resaved == "model_only" else set())
+        assert entry["files"] == [f for f in EXPECTED_FILES if f not in without], resaved
         config = json.loads((tmp_path / resaved / "config.json").read_text())
         assert config["auto_map"] == remote_code.AUTO_MAP, resaved
         assert config["custom_pipelines"] == remote_code.CUSTOM_PIPELINES, resaved

@@ -211,6 +211,16 @@ def test_pipeline_on_the_bundled_float16_model_gives_restores_pixels(kind):
         assert np.asarray(out).max() > 255 and np.asarray(out).mean() < 50000
 
 
+def test_pipeline_without_a_model_uses_the_bundled_x4_model():
+    """`pipeline("image-restoration")` alone, as `swinir-hf restore` without --model: sr-x4, offline, float32."""
+    restorer = pipeline("image-restoration")
+    assert isinstance(restorer, ImageRestorationPipeline) and restorer.model.config.upscale == 4
+    assert {p.dtype for p in restorer.model.parameters()} == {torch.float32}
+    image = Image.fromarray(_rgb(9, 7))
+    expected = restore(load_default("sr-x4"), image, dtype="float32")
+    np.testing.assert_array_equal(np.asarray(restorer(image)), np.asarray(expected))
+
+
 def test_pipeline_takes_a_batch_of_different_sizes(model_dir):
     restorer = pipeline("image-restoration", model=str(model_dir))
     images = [Image.fromarray(_rgb(9, 7)), Image.fromarray(_rgb(5, 12, seed=1)), _rgb(6, 6, seed=2)]

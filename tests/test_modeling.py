@@ -33,6 +33,12 @@ from swinir_hf.models.configuration_swinir import UPSAMPLER_SCALES, UPSAMPLERS
         ({"loss": "mse"}, "loss must be one of"),
         ({"patch_size": 2}, "patch_size must be 1"),
         ({"drop_path_rate": 1.0}, "drop_path_rate must be in [0, 1)"),
+        # values the model would fail on deep inside torch (or build silently wrong)
+        ({"embed_dim": 0}, "embed_dim must be >= 1, got 0"),
+        ({"mlp_ratio": -1.0}, "mlp_ratio must be positive, got -1.0"),
+        ({"layer_norm_eps": -1e-5}, "layer_norm_eps must be >= 0, got -1e-05"),
+        ({"upsampler": "pixelshuffle", "upscale": 2, "num_feat": 0}, "num_feat must be >= 1, got 0"),
+        ({"charbonnier_eps": 0.0}, "charbonnier_eps must be positive, got 0.0"),
     ],
 )
 def test_invalid_config_says_what_is_wrong(tiny_config, fields, message):
@@ -88,6 +94,10 @@ def test_preset_errors():
     with pytest.raises(ValueError, match="sets the scale with scale=, not upscale="):
         SwinIRConfig.from_preset("classical_sr", 4, upscale=2)
     assert SwinIRConfig.from_preset("classical_sr", 2, embed_dim=60, dtype="float32").embed_dim == 60
+    for scale in ("2", 2.0, True):
+        with pytest.raises(ValueError, match=re.escape(f"scale must be an integer, got {scale!r}")):
+            SwinIRConfig.from_preset("classical_sr", scale)
+    assert SwinIRConfig.from_preset("classical_sr", np.int64(2)).upscale == 2
 
 
 @pytest.mark.parametrize("upsampler", UPSAMPLERS)
@@ -143,6 +153,8 @@ def test_bad_inputs_are_rejected_clearly(tiny_config):
     model = SwinIRForImageRestoration(tiny_config())
     with pytest.raises(ValueError, match=r"must be \(N, 3, H, W\), got \(1, 1, 8, 8\)"):
         model(torch.rand(1, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"must be floats in \[0, 1\], got torch.uint8: divide 8-bit pixels by 255"):
+        model(torch.randint(0, 256, (1, 3, 8, 8), dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"labels must be \(1, 3, 16, 16\)"):
         model(torch.rand(1, 3, 8, 8), labels=torch.rand(1, 3, 8, 8))
     with pytest.raises(TypeError, match=r"unsupported argument\(s\) label: it takes"):

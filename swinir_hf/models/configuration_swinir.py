@@ -1,5 +1,6 @@
 """SwinIR model configuration."""
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -256,6 +257,12 @@ class SwinIRConfig(PreTrainedConfig):
             )
         if any(d < 1 for d in self.depths) or any(h < 1 for h in self.num_heads):
             raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} must all be >= 1")
+        if self.embed_dim < 1:
+            raise ValueError(f"embed_dim must be >= 1, got {self.embed_dim}")
+        if self.mlp_ratio <= 0:
+            raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio}")
+        if self.layer_norm_eps < 0:
+            raise ValueError(f"layer_norm_eps must be >= 0, got {self.layer_norm_eps}")
         for heads in self.num_heads:
             if self.embed_dim % heads:
                 raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {heads}")
@@ -282,6 +289,8 @@ class SwinIRConfig(PreTrainedConfig):
             raise ValueError(f"upsampler must be one of {UPSAMPLERS}, got {self.upsampler!r}")
         if not builds_scale(self.upsampler, self.upscale):
             raise ValueError(scale_error("upscale", self.upscale, self.upsampler))
+        if self.num_feat < 1:
+            raise ValueError(f"num_feat must be >= 1, got {self.num_feat}")
         if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
 
@@ -292,6 +301,8 @@ class SwinIRConfig(PreTrainedConfig):
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "drop_path_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.charbonnier_eps <= 0:  # sqrt(d² + ε²) at ε = 0 has an infinite gradient where d = 0
+            raise ValueError(f"charbonnier_eps must be positive, got {self.charbonnier_eps}")
 
     @classmethod
     def from_preset(cls, preset: str, scale: int | None = None, **overrides: Any) -> "SwinIRConfig":
@@ -314,6 +325,9 @@ class SwinIRConfig(PreTrainedConfig):
         # The constructor keeps unknown keys as extra attributes: a misspelt override would leave the preset's value.
         if unknown := sorted(set(overrides) - {f.name for f in fields(cls)}):
             raise ValueError(f"from_preset: {', '.join(unknown)} is not a SwinIRConfig field")
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, numbers.Integral)):
+            raise ValueError(f"scale must be an integer, got {scale!r}")
+        scale = None if scale is None else int(scale)  # a NumPy integer too
         values = dict(PRESETS[preset])
         released = values.pop("_scales")
         upsampler = overrides.get("upsampler", values["upsampler"])

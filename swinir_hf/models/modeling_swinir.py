@@ -27,6 +27,8 @@ from transformers.utils import ModelOutput, can_return_tuple
 
 from .configuration_swinir import SwinIRConfig
 
+logger = logging.getLogger(__name__)
+
 
 @lru_cache(maxsize=16)
 def relative_position_index(window_size: int) -> torch.Tensor:
@@ -736,14 +738,47 @@ class SwinIRPreTrainedModel(PreTrainedModel):
                     path.unlink()
 
     def _copy_named_code(self, folder: Path) -> None:
-        """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name."""
+        """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name: from beside
+        this file (the package, or the remote code transformers fetched), else from the folder or Hub repo the model
+        was loaded from (a remote-code model fetched only its own module and its imports)."""
         refs = list((getattr(self.config, "auto_map", None) or {}).values())
         refs += [entry["impl"] for entry in (getattr(self.config, "custom_pipelines", None) or {}).values()]
         for ref in refs:
-            module = ref.split("--")[-1].rsplit(".", 1)[0]  # "[org/repo--]module.Class"
-            source, target = Path(__file__).with_name(f"{module}.py"), folder / f"{module}.py"
-            if source.is_file() and not target.exists():
+            name = ref.split("--")[-1].rsplit(".", 1)[0] + ".py"  # "[org/repo--]module.Class"
+            target = folder / name
+            if target.exists():
+                continue
+            source = Path(__file__).with_name(name)
+            if not source.is_file() and (found := self._loaded_from(name)) is not None:
+                source = Path(found)
+            if source.is_file():
                 shutil.copyfile(source, target)
+            else:
+                logger.warning(
+                    "config.json names %s, which could not be copied into %s (not beside this code, nor in %r): "
+                    "add it, or the folder will not load with trust_remote_code=True",
+                    name,
+                    folder,
+                    getattr(self.config, "_name_or_path", ""),
+                )
+
+    def _loaded_from(self, filename: str) -> str | None:
+        """`filename` from the local folder or Hub repo this model was loaded from (the Hub cache when offline)."""
+        from transformers.utils import cached_file
+
+        source = getattr(self.config, "_name_or_path", "")
+        if not source:
+            return None
+        try:
+            return cached_file(
+                source,
+                filename,
+                revision=getattr(self.config, "_commit_hash", None),
+                _raise_exceptions_for_missing_entries=False,
+                _raise_exceptions_for_connection_errors=False,
+            )
+        except OSError:
+            return None
 
     def checkpoint_layers(self) -> None:
         """Recompute each Swin layer in the backward pass (less memory, slower steps): transformers' activation
@@ -974,6 +1009,11 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         if pixel_values.ndim != 4 or pixel_values.shape[1] != self.config.num_channels:
             raise ValueError(
                 f"pixel_values must be (N, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"
+            )
+        if not pixel_values.is_floating_point():  # uint8 pixels would meet a mean cast to 0 and wrap around
+            raise ValueError(
+                f"pixel_values must be floats in [0, 1], got {pixel_values.dtype}: divide 8-bit pixels by 255 (the "
+                "image processor does)"
             )
         h, w = pixel_values.shape[-2:]
         scale = self.config.upscale

@@ -191,12 +191,17 @@ def _check_depth(image: Image.Image, source: str) -> Image.Image:
     return image
 
 
-def register() -> None:
-    """Make `pipeline("image-restoration")` build `ImageRestorationPipeline` for SwinIR models."""
+def register(default_model: str | None = None) -> None:
+    """Make `pipeline("image-restoration")` build `ImageRestorationPipeline` for SwinIR models, and load
+    `default_model` (a folder or Hub id) when no model is given."""
     from transformers import AutoModelForImageToImage
     from transformers.pipelines import PIPELINE_REGISTRY
 
     if PIPELINE_REGISTRY.supported_tasks.get(TASK, {}).get("impl") is not ImageRestorationPipeline:
         PIPELINE_REGISTRY.register_pipeline(
-            TASK, pipeline_class=ImageRestorationPipeline, pt_model=AutoModelForImageToImage, type="image"
+            TASK,
+            pipeline_class=ImageRestorationPipeline,
+            pt_model=AutoModelForImageToImage,
+            default=None if default_model is None else {"model": (default_model, None)},
+            type="image",
         )
