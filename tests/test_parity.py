@@ -58,6 +58,6 @@ def test_reference_outputs(case, shared, tmp_path):
             out = reloaded(x).reconstruction
         assert out.shape == (x.shape[0], x.shape[1], x.shape[2] * scale, x.shape[3] * scale)
         # 1e-5 absolute, plus ~10 float32 ulp of the value: outputs of the untrained fixtures reach 8.5 (classical
-        # x8), where kernel rounding differs by CPU (1.05e-5 on an Intel Ice Lake, 9.1e-6 on an AMD EPYC; the
-        # same weights in float64 are 4.8e-6 from that reference).
+        # x8), where kernel rounding differs by CPU (1.05e-5 on an Intel Xeon, 9.1e-6 on an AMD EPYC) and the
+        # reference's own rounding is 1.0e-5 (the same weights in float64; benchmarks/parity.py).
         torch.testing.assert_close(out, ref, atol=1e-5, rtol=1.2e-6, msg=lambda m, name=name: f"{case}/{name}: {m}")
