@@ -138,6 +138,36 @@ def test_corrupt_16bit_colour_files_are_reported_and_skipped(inputs, model_dir, 
     assert sorted(p.name for p in out.iterdir()) == ["c.png", "c.tif", "good.png"]
 
 
+def test_damaged_multi_frame_files_are_reported_and_the_run_goes_on(inputs, model_dir, tmp_path, capsys):
+    """A multi-page TIFF or an animated GIF cut short (an interrupted download): counting their frames or decoding
+    them fails with Pillow's odd exception types (TypeError, IndexError...): one line for that file, not a
+    traceback that ends the run."""
+    import tifffile
+
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    rng = np.random.default_rng(2)
+    pages = [Image.fromarray(rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)) for _ in range(3)]
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(tmp_path / "anim.gif", save_all=True, append_images=pages[1:])
+    for name, cut in (("pages.tif", 0.5), ("anim.gif", 0.4)):
+        data = (tmp_path / name).read_bytes()
+        (inputs / name).write_bytes(data[: int(len(data) * cut)])
+    deep = rng.integers(0, 65536, (40, 40), dtype=np.uint16)  # a 16-bit grey TIFF cut short
+    tifffile.imwrite(tmp_path / "deep.tif", deep)
+    (inputs / "deep.tif").write_bytes((tmp_path / "deep.tif").read_bytes()[:2000])
+    (inputs / "huge.pgm").write_bytes(b"P5\n25599999999 2\n255\n" + bytes(10))  # Pillow's message is bytes
+    out = tmp_path / "out"
+    code = main(["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err, err
+    for name in ("pages.tif", "anim.gif", "deep.tif"):
+        assert f"error: {inputs / name}: not a readable image (" in err, name
+    assert f"error: {inputs / 'huge.pgm'}: not a readable image (Token too long in file header: 25599999999)" in err
+    assert "restored 1, failed 4" in err
+    assert sorted(p.name for p in out.iterdir()) == ["good.png"]
+
+
 def test_an_output_folder_that_is_a_file_is_one_error_up_front(inputs, model_dir, tmp_path, capsys):
     taken = tmp_path / "taken.png"
     taken.write_bytes(b"x")

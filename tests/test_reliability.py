@@ -372,8 +372,11 @@ def test_an_output_that_cannot_fit_is_refused_before_any_work(tiny_config, monke
     model = SwinIRForImageRestoration(tiny_config()).eval()
     monkeypatch.setattr(memory, "available_host_memory", lambda: 10 << 20)  # 10 MiB
     monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
-    with pytest.raises(memory.ImageTooLargeError, match=r"a 1000×800 image gives a 2000×1600 output that needs"):
+    # 2000·1600·3 float32 × 2.5 host copies: sizes under a GiB in MiB, not "0.0 GiB"
+    message = "a 1000×800 image gives a 2000×1600 output that needs ≈ 91.6 MiB of host memory, but only 10.0 MiB are"
+    with pytest.raises(memory.ImageTooLargeError, match=f"^{message} available: "):
         restoration.restore(model, np.zeros((800, 1000, 3), np.uint8), dtype="float32")
+    assert memory.byte_size(3 << 30) == "3.0 GiB" and memory.byte_size(-5) == "0.0 MiB"
 
     # and in the CLI: reported for that file, the others go on
     small, big = png(tmp_path / "small.png", 8), png(tmp_path / "big.png", 1200)
@@ -515,6 +518,17 @@ def test_lossless_webp_keeps_every_pixel_even_under_full_transparency(tmp_path):
     rgba[::2, :, 3] = 0  # libwebp's default would blank the colour under these
     write_image(tmp_path / "a.webp", Image.fromarray(rgba), lossless=True)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.webp")), rgba)
+
+
+def test_an_animated_webp_is_lossless_or_lossy_as_its_first_frame(tmp_path):
+    """`--ext auto` keeps a lossless WebP lossless: in an animation the first frame's chunk sits inside ANMF."""
+    from swinir_hf.inference.image_io import is_lossless_webp
+
+    frames = [Image.fromarray(np.random.default_rng(i).integers(0, 256, (8, 8, 3), dtype=np.uint8)) for i in range(2)]
+    for lossless in (True, False):
+        path = tmp_path / f"{lossless}.webp"
+        frames[0].save(path, save_all=True, append_images=frames[1:], lossless=lossless)
+        assert b"ANMF" in path.read_bytes() and is_lossless_webp(path) is lossless
 
 
 # --- 7. files are written as the user expects ------------------------------------------------------------------

@@ -532,6 +532,48 @@ def test_palette_without_and_with_transparency(model):
     assert out.mode == "RGBA" and out.size == (48, 40)
 
 
+def test_a_colour_key_is_the_alpha_it_stands_for(model, tmp_path):
+    """A PNG's tRNS on a grey or RGB image (one colour meaning "transparent") comes back as real alpha, as a
+    palette's does: LA / RGBA, the keyed pixels transparent, not an opaque block of the key colour."""
+    rgb = np.maximum(_rgb(), 1)  # the key, 0, only where it is put
+    rgb[:, :8] = 0
+    Image.fromarray(rgb).save(tmp_path / "rgb.png", transparency=(0, 0, 0))
+    Image.fromarray(rgb[..., 0]).save(tmp_path / "grey.png", transparency=0)
+    for name, mode in (("rgb.png", "RGBA"), ("grey.png", "LA")):
+        out = restore(model, tmp_path / name, alpha="bicubic", dtype="float32")
+        assert out.mode == mode and out.size == (48, 40), name
+        alpha = np.asarray(out)[..., -1]
+        assert alpha[:, :14].max() == 0 and alpha[:, 18:].min() == 255, name
+        keyed = Image.open(tmp_path / name).convert(mode)
+        assert np.array_equal(np.asarray(out), np.asarray(restore(model, keyed, alpha="bicubic", dtype="float32")))
+
+
+def test_float64_and_float16_grey_tiffs_are_read_as_float32(model, tmp_path):
+    """tifffile writes float64 by default; Pillow opens float32 grey TIFFs only."""
+    import tifffile
+
+    from swinir_hf.inference.image_io import read_image
+
+    grey = np.random.default_rng(3).random((10, 12))
+    expected = restore(model, Image.fromarray(grey.astype(np.float32)), dtype="float32")
+    for dtype in (np.float64, np.float16):
+        tifffile.imwrite(tmp_path / "g.tif", grey.astype(dtype))
+        read = read_image(tmp_path / "g.tif").pixels
+        assert read.mode == "F" and np.allclose(np.asarray(read), grey, atol=1e-3), dtype
+        out = restore(model, tmp_path / "g.tif", dtype="float32")
+        assert out.mode == "F" and out.size == expected.size
+        assert np.abs(np.asarray(out) - np.asarray(expected)).max() < (1e-6 if dtype == np.float64 else 0.01)
+
+
+def test_a_lab_image_loses_its_lab_profile(model, tmp_path):
+    """LAB pixels become RGB: a profile describing Lab would make viewers misread the result."""
+    lab_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    Image.fromarray(_rgb()).convert("LAB").save(tmp_path / "lab.tif", icc_profile=lab_profile)
+    assert Image.open(tmp_path / "lab.tif").info.get("icc_profile") == lab_profile
+    out = restore(model, tmp_path / "lab.tif")
+    assert out.mode == "RGB" and "icc_profile" not in out.info
+
+
 def test_exif_rotation_is_applied(model, tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways: rotate 90° clockwise to view

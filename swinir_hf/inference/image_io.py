@@ -85,6 +85,20 @@ def read_image(path: str | os.PathLike) -> ImageData:
     """
     path = Path(path)
     try:
+        return _read_image(path)
+    except MemoryError:
+        raise
+    except Exception as err:  # damaged data fails in the decoders with almost any type (IndexError, struct.error...)
+        if isinstance(err, ValueError) and str(err).startswith(f"{path}: "):
+            raise  # ours, naming the file and the problem
+        text = err.args[0].decode(errors="replace") if err.args and isinstance(err.args[0], bytes) else str(err)
+        why = text if isinstance(err, ValueError) and text else f"{type(err).__name__}: {text}"
+        raise ValueError(f"{path}: not a readable image ({why})") from err
+
+
+def _read_image(path: Path) -> ImageData:
+    """`read_image`, raising the decoders' own errors where it has no better message."""
+    try:
         image = open_image(path)
         deep = _read_deep(path, image) if _is_deep(image) else None
         if deep is None:
@@ -302,7 +316,7 @@ def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
 
         page = None
         try:
-            with tifffile.TiffFile(path) as tif:
+            with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
                 page = tif.pages[0]  # the first of several pages, as Pillow reads
                 arr = page.asarray()
                 if page.axes.startswith("S"):  # planar: one plane per channel
@@ -356,9 +370,9 @@ def _read_heif_levels(path: Path) -> np.ndarray:
 
 
 def _read_tiff_array(path: Path) -> ImageData | None:
-    """A TIFF Pillow cannot open — floating-point grey + alpha / RGB / RGBA, 16-bit grey + alpha — (first page,
-    upright, with its ICC profile) as float32 / uint16 pixels, or None when the file is no such TIFF (so the caller
-    reports Pillow's error).
+    """A TIFF Pillow cannot open — float64 / float16 grey, floating-point grey + alpha / RGB / RGBA, 16-bit grey +
+    alpha — (first page, upright, with its ICC profile) as float32 (a mode F image for grey) / uint16 pixels, or None
+    when the file is no such TIFF (so the caller reports Pillow's error).
 
     Raises:
         ValueError: it is one, but too large to decode safely, or not decodable (corrupt, a codec missing).
@@ -378,7 +392,8 @@ def _read_tiff_array(path: Path) -> ImageData | None:
             return None
         floats = page.dtype is not None and page.dtype.kind == "f"
         grey_alpha16 = page.dtype == np.uint16 and samples == 2
-        if len(page.shape) != 3 or samples not in (2, 3, 4) or not (floats or grey_alpha16):
+        grey_float = floats and len(page.shape) == 2  # float64 / float16 grey: Pillow reads float32 only
+        if not grey_float and (len(page.shape) != 3 or samples not in (2, 3, 4) or not (floats or grey_alpha16)):
             return None
         if Image.MAX_IMAGE_PIXELS and height * width > 2 * Image.MAX_IMAGE_PIXELS:
             err = Image.DecompressionBombError(f"{height * width} pixels")
@@ -394,7 +409,8 @@ def _read_tiff_array(path: Path) -> ImageData | None:
     arr = np.moveaxis(arr, 0, -1) if planar else arr
     arr = _ORIENT.get(int(orientation), lambda a: a)(arr)
     arr = np.ascontiguousarray(arr, dtype=np.float32 if floats else np.uint16)
-    return ImageData(arr, bytes(icc) if icc is not None else None)
+    pixels = Image.fromarray(arr) if grey_float else arr  # mode F, as Pillow reads a float32 grey TIFF
+    return ImageData(pixels, bytes(icc) if icc is not None else None)
 
 
 def write_image(
@@ -476,7 +492,7 @@ def is_lossless_webp(path: str | os.PathLike) -> bool:
     """Whether a file is a WebP whose image is VP8L (lossless), not VP8 (lossy); False for anything else.
 
     Pillow does not say which, so this walks the RIFF chunks (an extended `VP8X` file has ICC / EXIF / ALPH
-    chunks before the image chunk).
+    chunks before the image chunk; an animated one, the first frame's inside its `ANMF` chunk).
     """
     with open(path, "rb") as f:
         head = f.read(12)
@@ -488,6 +504,9 @@ def is_lossless_webp(path: str | os.PathLike) -> bool:
             fourcc, size = chunk[:4], int.from_bytes(chunk[4:], "little")
             if fourcc in (b"VP8L", b"VP8 "):
                 return fourcc == b"VP8L"
+            if fourcc == b"ANMF":  # an animation's first frame (the one restored): its chunks follow its 16-byte header
+                f.seek(16, os.SEEK_CUR)
+                continue
             f.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even size
     return False
 

@@ -42,11 +42,17 @@ def check_output_memory(
         available = torch.cuda.mem_get_info(device)[0] if what != "host memory" else available_host_memory()
         if needed > available:
             raise ImageTooLargeError(
-                f"a {w}×{h} image gives a {out_w}×{out_h} output that needs ≈ {needed / 2**30:.1f} GiB of "
-                f"{what}, but only {available / 2**30:.1f} GiB are available: "
+                f"a {w}×{h} image gives a {out_w}×{out_h} output that needs ≈ {byte_size(needed)} of "
+                f"{what}, but only {byte_size(available)} are available: "
                 + ("lower the outscale, " if resized_to else "")
                 + TOO_LARGE_ADVICE
             )
+
+
+def byte_size(n: int) -> str:
+    """`n` bytes for a message: GiB from 1 GiB up, else MiB ("0.0 GiB vs 0.0 GiB" says nothing)."""
+    n = max(n, 0)
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def available_host_memory() -> int:

@@ -46,12 +46,18 @@ ALPHA_MODES: tuple[str, ...] = get_args(AlphaMode)
 
 
 def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
-    """Apply the EXIF orientation, and convert CMYK with an embedded profile to sRGB through that profile (a
-    profile that cannot be used is dropped with a warning naming `name`, and Pillow's conversion applies).
+    """Apply the EXIF orientation; make a colour key (a PNG's tRNS on a 1-bit, grey or RGB image) the alpha it
+    stands for (LA / RGBA); convert CMYK with an embedded profile to sRGB through that profile (a profile that cannot
+    be used is dropped with a warning naming `name`, and Pillow's conversion applies); drop a LAB image's profile,
+    which describes Lab, not the RGB it becomes.
 
     Every other mode is returned as it is (`image_to_float` knows how to read it).
     """
     image = ImageOps.exif_transpose(image)
+    if image.mode in ("1", "L", "RGB") and "transparency" in image.info:
+        image = image.convert("RGBA" if image.mode == "RGB" else "LA")
+    if image.mode == "LAB":
+        image.info.pop("icc_profile", None)
     icc = image.info.get("icc_profile")
     if image.mode == "CMYK" and icc:
         try:
