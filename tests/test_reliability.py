@@ -608,3 +608,25 @@ def test_missing_paths_and_wrong_scales_get_cli_wording(tmp_path, monkeypatch, c
     # a ×4 model on a ×1 setting: no scale was given, so the hint is not to leave one out
     assert cli(["eval", "--model", "sr-x4", "--dataset", "hr", "--noise", "25"]) == 1
     assert "error: noise σ=25 needs a ×1 model, but the model is ×4: give a ×1 model\n" in capsys.readouterr().err
+
+
+def test_a_header_that_fails_oddly_is_an_oserror_for_the_size_planner(tmp_path, monkeypatch):
+    """`image_size` (sorting a batched run by size) meets damaged EXIF as `struct.error` and the like: an OSError,
+    which the planner puts last and the read then reports, never a traceback."""
+    import struct
+
+    from swinir_hf.inference.image_io import image_size
+    from swinir_hf.inference.jobs import Job, sort_by_size
+
+    Image.fromarray(np.zeros((6, 9, 3), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(tmp_path / "b.png")
+    assert image_size(tmp_path / "a.png") == (9, 6)
+
+    def broken(self):
+        raise struct.error("unpack requires a buffer of 4 bytes")
+
+    monkeypatch.setattr(Image.Image, "getexif", broken)
+    with pytest.raises(OSError, match=r"^error: unpack requires a buffer of 4 bytes$"):
+        image_size(tmp_path / "a.png")
+    jobs = [Job(tmp_path / n, tmp_path / "out" / n) for n in ("b.png", "a.png")]
+    assert [j.src.name for j in sort_by_size(jobs)] == ["a.png", "b.png"]  # both (0, 0): by path

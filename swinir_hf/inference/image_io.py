@@ -237,7 +237,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     Raises:
         Image.DecompressionBombError: more pixels than Pillow decodes.
         ValueError: a HEIF file without pillow-heif.
-        OSError, SyntaxError: not an image.
+        OSError, SyntaxError: not an image (a damaged header's other exception types become an OSError).
     """
     try:
         with open_image(path) as image:
@@ -254,6 +254,10 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         else:
             return _upright((width, height), orientation)
         raise
+    except (Image.DecompressionBombError, OSError, ValueError, SyntaxError, MemoryError):
+        raise
+    except Exception as err:  # a damaged header fails in the plugins with almost any type
+        raise OSError(f"{type(err).__name__}: {err}") from err
 
 
 def _upright(size: tuple[int, int], orientation: int) -> tuple[int, int]:
