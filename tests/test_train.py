@@ -59,8 +59,12 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "train.lr_milestones: 1.5 is neither a fraction in (0, 1) nor a step number >= 1": {
             "train": {"lr_milestones": [0.5, 1.5]}
         },
-        "train.checkpoint_every, checkpoint_minutes and validate_every must be >= 0 (0: off), keep_checkpoints and "
-        "log_every >= 1": {"train": {"checkpoint_minutes": -1}},
+        # each count in its own words
+        "train.checkpoint_minutes must be >= 0 (0: off), got -1.0": {"train": {"checkpoint_minutes": -1}},
+        "train.log_every must be >= 1, got 0": {"train": {"log_every": 0}},
+        "train.keep_checkpoints must be >= 1, got 0": {"train": {"keep_checkpoints": 0}},
+        "train.max_steps must be >= 1, got 0": {"train": {"max_steps": 0}},
+        "data.patch_size must be >= 1, got 0": {"data": {"train": ["x"], "patch_size": 0}},
         "train.compile_mode must be null or one of default, reduce-overhead, max-autotune, "
         "max-autotune-no-cudagraphs, got 'fast'": {"train": {"compile": "inductor", "compile_mode": "fast"}},
         "train.loss must be l1, charbonnier or null, got 'l2'": {"train": {"loss": "l2"}},
@@ -99,6 +103,29 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         assert str(err.value) == message
     with pytest.raises(ValueError, match="^config: expected a mapping of sections, got list$"):
         TrainingConfig.from_dict([1])
+
+
+def test_validation_images_inside_the_training_data_are_refused(tmp_path, monkeypatch):
+    """Training on the validation folder (Set5 both ways, say), on a folder inside it or one holding it: validation
+    would score what the model learnt, so the config is refused before any work; separate folders are fine."""
+    (tmp_path / "data" / "Set5" / "HR").mkdir(parents=True)
+    (tmp_path / "div2k").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for train, val in (
+        ("data/Set5/HR", "data/Set5/HR"),
+        ("imagefolder:data/Set5", str(tmp_path / "data" / "Set5" / "HR")),
+        ("data", "data/Set5/HR/"),
+        ("data/Set5/HR", "data/Set5"),
+    ):
+        with pytest.raises(ValueError) as err:
+            TrainingConfig.from_dict({"data": {"train": ["div2k", train], "val": val}})
+        assert str(err.value) == (
+            f"data.train {train} and data.val {val} hold the same images: validation would score images the model "
+            "trained on. Validate on a separate folder (Set5, say: the benchmark test sets are never training "
+            "data), or pass --data.val null"
+        )
+    for val in ("data/Set5/HR", None, "org/dataset"):
+        assert TrainingConfig.from_dict({"data": {"train": ["div2k"], "val": val}}).data.val == val
 
 
 def test_command_line_overrides_in_every_form(tmp_path):

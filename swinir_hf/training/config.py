@@ -45,6 +45,13 @@ class ModelArgs:
     """recompute Swin layers in the backward pass: less memory, slower steps"""
 
 
+def _local_folder(spec: str) -> Path | None:
+    """The resolved local folder a data entry names (a plain path or `imagefolder:DIR`); None for a Hub id or a
+    path that does not exist (refused later, when the data loads)."""
+    path = Path(spec.removeprefix("imagefolder:")).expanduser()
+    return path.resolve() if path.is_dir() else None
+
+
 @dataclass
 class DataArgs:
     """Training and validation images and how inputs are degraded."""
@@ -89,6 +96,18 @@ class DataArgs:
 # torch (newer ones add more, e.g. "lite").
 COMPILE_BACKENDS = tuple(sorted(b.value.lower() for b in DynamoBackend if b.value != "NO"))
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# (section, count, least value, what its floor means): each refused in its own words.
+_COUNT_FLOORS = (
+    ("train", "max_steps", 1, ""),
+    ("train", "batch_size", 1, ""),
+    ("train", "gradient_accumulation_steps", 1, ""),
+    ("data", "patch_size", 1, ""),
+    ("train", "checkpoint_every", 0, " (0: off)"),
+    ("train", "checkpoint_minutes", 0, " (0: off)"),
+    ("train", "validate_every", 0, " (0: off)"),
+    ("train", "keep_checkpoints", 1, ""),
+    ("train", "log_every", 1, ""),
+)
 
 
 @dataclass
@@ -220,14 +239,11 @@ class TrainingConfig:
             raise ValueError(f"train.mixed_precision must be null, no, bf16 or fp16, got {t.mixed_precision!r}")
         if not 0.0 <= t.ema_decay < 1.0:
             raise ValueError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
-        if t.max_steps < 1 or t.batch_size < 1 or t.gradient_accumulation_steps < 1 or d.patch_size < 1:
-            raise ValueError("train.max_steps, train.batch_size, gradient_accumulation_steps, patch_size must be >= 1")
-        off_or_more = min(t.checkpoint_every, t.checkpoint_minutes, t.validate_every)
-        if off_or_more < 0 or min(t.keep_checkpoints, t.log_every) < 1:
-            raise ValueError(
-                "train.checkpoint_every, checkpoint_minutes and validate_every must be >= 0 (0: off), "
-                "keep_checkpoints and log_every >= 1"
-            )
+        for section, name, least, note in _COUNT_FLOORS:
+            value = getattr(self.train if section == "train" else d, name)
+            if value < least:
+                raise ValueError(f"{section}.{name} must be >= {least}{note}, got {value}")
+        self._check_separate_validation()
         g = self.gan
         if g.enabled and g.vgg_weights is None and not g.allow_random_vgg:
             raise ValueError(
@@ -245,6 +261,22 @@ class TrainingConfig:
         self._check_optimizer()
         self._check_counts()
         self.milestones()
+
+    def _check_separate_validation(self) -> None:
+        """Training folders that hold the validation images (the same folder, or one inside the other) would make
+        validation score images the model learnt from."""
+        d = self.data
+        val = _local_folder(d.val) if d.val is not None else None
+        if val is None:
+            return
+        for entry in d.train:
+            folder = _local_folder(entry)
+            if folder is not None and (folder == val or folder in val.parents or val in folder.parents):
+                raise ValueError(
+                    f"data.train {entry} and data.val {d.val} hold the same images: validation would score images "
+                    "the model trained on. Validate on a separate folder (Set5, say: the benchmark test sets are "
+                    "never training data), or pass --data.val null"
+                )
 
     def _check_counts(self) -> None:
         """Counts that torch refuses with a traceback (num_threads) or in its own words once everything is built
