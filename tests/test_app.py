@@ -445,6 +445,24 @@ def test_authors_pth_through_the_path_box(demo, shared):
     assert after.size == (240, 200) and "lightweight_sr_x2.pth" in info
 
 
+def test_a_model_from_the_path_box_must_fit_the_task_and_runs_at_its_own_scale(demo, tmp_path, save_model):
+    """A path's task is known once it loads: a denoiser sent as super-resolution is the client's error (it gave a
+    same-size image named as enlarged); an enlarging model takes either enlarging task, at its own scale, whatever
+    the scale control holds (the page shows ×? for a path). A training checkpoint folder loads as in `eval`."""
+    denoiser = save_model(tmp_path / "dn", upscale=1, upsampler="", task="color_dn")
+    with pytest.raises(gr.Error) as err:
+        run(demo, EXAMPLE, model=CUSTOM, custom_path=str(denoiser), scale=2)
+    expected = f"{denoiser} is a denoising model, not a super-resolution one: choose the task 'Denoising'."
+    assert err.value.message == expected
+    (before, after), _, _ = run(demo, EXAMPLE, task=DENOISE, model=CUSTOM, custom_path=str(denoiser), scale=1)
+    assert after.size == before.size == (120, 100)
+    sr = save_model(tmp_path / "run" / "checkpoints" / "step-00000004" / "model")
+    (sr.parent / "progress.json").write_text('{"step": 4, "history": [], "losses": []}')
+    for task, scale in ((SR, 4), (REAL_SR, 2)):
+        (_, after), _, _ = run(demo, EXAMPLE, task=task, model=CUSTOM, custom_path=str(sr.parent), scale=scale)
+        assert after.size == (240, 200), task
+
+
 def test_overlap_0_in_tiles_says_the_tiles_were_not_blended(demo, tmp_path):
     # Overlap 0 turns off the blending of neighbouring tiles, which only the server log said.
     from swinir_hf.demo.callbacks import NO_BLEND_NOTE

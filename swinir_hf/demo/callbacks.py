@@ -38,6 +38,7 @@ from .menu import (
     authors_models,
     bundled_models,
     config_entry,
+    custom_mismatch,
     local_labels,
     mismatch,
     precisions,
@@ -289,6 +290,8 @@ class RestorationDemo:
         with self._cancellable(request.session_hash if request else "") as cancel, self._workers:
             progress(0, desc=f"Loading {plan.name}")
             net = self._load(plan.spec, cancel)
+            if plan.entry is None and (problem := custom_mismatch(task, net.config.to_dict(), plan.spec)):
+                raise user_error(problem)
             job = Job(
                 report=lambda fraction, text: progress(fraction, desc=text),
                 blocks_per_forward=count_blocks(net),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoints.catalog import Release, load_catalog
-from ..checkpoints.loading import WEIGHT_FILES, hub_cached
+from ..checkpoints.loading import WEIGHT_FILES, hub_cached, model_folder
 from ..loading import DEFAULTS_DIR, hub_reachable
 from ..models.configuration_swinir import TASK_TABLE
 from .errors import ModelError, user_error
@@ -103,11 +103,13 @@ def task_of(config: Mapping) -> str:
 
 
 def read_config(folder: Path) -> dict:
-    """A model folder's config.json, checked to be usable (valid JSON, weights beside it).
+    """A model folder's config.json, checked to be usable (valid JSON, weights beside it); a training checkpoint
+    (`checkpoints/step-N`) is read through the model folder it holds, as `load_model` reads it.
 
     Raises:
         ModelError: one line naming the problem and what to do.
     """
+    folder = model_folder(folder)
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise ModelError(f"{folder} has no config.json: point to a folder written by save_pretrained")
@@ -343,6 +345,16 @@ def mismatch(plan: Plan, scale: int | None, level: int | None) -> str | None:
     if int(level) not in entry.levels and not plan.auto:  # the automatic choice took the nearest
         return f"{entry.label} has the levels {entry.levels}, not {int(level)}."
     return None
+
+
+def custom_mismatch(task: str, config: Mapping, spec: str) -> str | None:
+    """Why a model from a path (its task known once loaded) does not fit the task sent, or None. It runs at its own
+    scale whatever the scale control says; either enlarging task takes an enlarging model."""
+    own = task_of(config)
+    enlarging = {SR, REAL_SR}
+    if own == task or (own in enlarging and task in enlarging):
+        return None
+    return f"{spec} is a {own.lower()} model, not a {task.lower()} one: choose the task {own!r}."
 
 
 def precisions(device: str) -> list:
