@@ -132,12 +132,17 @@ def test_jpeg(shared):
 @pytest.mark.parametrize(
     ("kind", "level", "message"),
     [
-        ("noise", -5.0, "noise_sigma must be σ >= 0 (grey levels) or a [low, high] range of them, got -5.0"),
-        ("noise", [50, 10], "noise_sigma must be σ >= 0 (grey levels) or a [low, high] range of them, got [50, 10]"),
+        ("noise", -5.0, "noise_sigma must be a σ in 0..255 grey levels or a [low, high] range of them, got -5.0"),
+        ("noise", 300.0, "noise_sigma must be a σ in 0..255 grey levels or a [low, high] range of them, got 300.0"),
+        (
+            "noise",
+            [50, 10],
+            "noise_sigma must be a σ in 0..255 grey levels or a [low, high] range of them, got [50, 10]",
+        ),
         (
             "noise",
             [5, 10, 20],
-            "noise_sigma must be σ >= 0 (grey levels) or a [low, high] range of them, got [5, 10, 20]",
+            "noise_sigma must be a σ in 0..255 grey levels or a [low, high] range of them, got [5, 10, 20]",
         ),
         (
             "jpeg",

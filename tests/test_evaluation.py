@@ -284,6 +284,11 @@ def test_bad_inputs(small_set, tmp_path, capsys):
         resolve_degradation(None, noise=25, jpeg=10)
     with pytest.raises(ValueError, match="give a noise σ or a JPEG quality"):
         resolve_degradation(None)
+    # the levels training takes, by the same check (σ 300 used to be scored)
+    assert main(["eval", "--model", "identity", "--dataset", str(dataset), "--noise", "300"]) == 1
+    assert "error: noise must be a σ in 0..255 grey levels, got 300.0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"^jpeg must be an integer quality in 1..100, got 0$"):
+        resolve_degradation(None, jpeg=0)
 
 
 def test_grey_model_reads_grey_images_as_grey_under_either_convention(shared, tiny_config, tmp_path):
@@ -358,7 +363,14 @@ def test_several_models_side_by_side(small_set, tiny_config, tmp_path, capsys):
         assert report["mean"][name] == pytest.approx(alone.mean(name), abs=1e-12)
     assert report["mean"]["tiny_x2"] != report["mean"]["other_x2"]
     assert main(["eval", "--model", str(model_dir), str(model_dir), "--dataset", str(dataset)]) == 1
-    assert "two models are called 'tiny_x2'" in capsys.readouterr().err
+    assert f"two models are called {str(model_dir)!r}: the same model given twice" in capsys.readouterr().err
+    # two checkpoints of one name (step-N of two runs): told apart by their paths as given
+    twin = tmp_path / "run2" / "tiny_x2"
+    SwinIRForImageRestoration(tiny_config(upscale=2)).save_pretrained(twin)
+    twins = tmp_path / "twins.json"
+    assert main(["eval", "--model", str(model_dir), str(twin), "--dataset", str(dataset), "--json", str(twins)]) == 0
+    capsys.readouterr()
+    assert json.loads(twins.read_text())["models"] == [str(model_dir), str(twin)]
     grey = tmp_path / "grey_x2"  # a 1-channel model sees other inputs (BT.601 luma): not one table
     SwinIRForImageRestoration(tiny_config(upscale=2, num_channels=1)).save_pretrained(grey)
     assert main(["eval", "--model", str(model_dir), str(grey), "--dataset", str(dataset)]) == 1

@@ -87,7 +87,7 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "data.degradation must be one of bicubic, noise, jpeg, real, paired, got 'blur'": {
             "data": {"train": ["x"], "degradation": "blur"}
         },
-        "data.noise_sigma must be σ >= 0 (grey levels) or a [low, high] range of them, got [-5, 10]": {
+        "data.noise_sigma must be a σ in 0..255 grey levels or a [low, high] range of them, got [-5, 10]": {
             "data": {"train": ["x"], "degradation": "noise", "noise_sigma": [-5, 10]}
         },
         "data.jpeg_quality must be an integer quality in 1..100 or a [low, high] range of them, got [10, 150]": {
@@ -757,10 +757,11 @@ def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):
     # not the config's image_size 16)
     # local folders by their last two parts (the card may be pushed), not the machine's whole path
     shown = f"…/{images.parent.name}/{images.name}"
-    assert f"Validation on {shown} (its first 2 images) during training (PSNR in dB, Y channel" in hub.text
+    val = f"…/{images.parent.name}/{images.name}-val"  # conftest's validation_copy
+    assert f"Validation on {val} (its first 2 images) during training (PSNR in dB, Y channel" in hub.text
     assert f"- data: {shown}, org/photos, imagefolder:{shown}\n" in hub.text and str(images) not in hub.text
     cfg.data.val_max_images = 1
-    assert f"Validation on {shown} (its first image) during" in training_card(cfg, model, progress, 29.0, None, "x")
+    assert f"Validation on {val} (its first image) during" in training_card(cfg, model, progress, 29.0, None, "x")
     assert f"Trained on {images.name}, photos, {images.name} with 8×8 training patches." in hub.text
     assert card.data.pipeline_tag == "image-to-image"
     assert "(1 tensors loaded, 0 re-initialised, 0 dropped)" in card.text  # the last start: a local folder
@@ -1014,3 +1015,35 @@ def test_a_sharding_engine_is_refused_before_anything_is_written(
     assert err.startswith(f"error: {engine} is not supported: the trainer keeps whole weights on every process")
     assert err.endswith("launch with --multi_gpu, without FSDP / DeepSpeed in your accelerate config\n")
     assert not out.exists()
+
+
+def test_a_lost_peer_is_one_line_from_the_process_that_noticed(monkeypatch, capsys):
+    """Another process of a launch killed (out of memory, kill -9): the survivor's collective fails in gloo /
+    NCCL, which printed 27 lines of `[rank0]:` traceback beside the launcher's one line naming the dead process."""
+    import swinir_hf.training.cli as cli
+    from swinir_hf.training.loop import RUN_ERROR
+
+    gloo = "[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:3724: "
+    errors = [  # as DDP's backward hook raises it (a plain RuntimeError), and as a collective does
+        RuntimeError(
+            f"{gloo}Connection reset by peer. This is typically caused by a remote worker hanging or bugs in "
+            "the application. Check the logs of the remote worker before reporting an error. GLHF! 🏖️"
+        ),
+        torch.distributed.DistBackendError(f"{gloo}Connection reset by peer\nException raised from recvFromRank at x"),
+    ]
+
+    def lose_peer(*args, **kwargs):
+        err = errors.pop(0)
+        setattr(err, RUN_ERROR, 0)
+        raise err
+
+    monkeypatch.setattr(cli, "run_training", lose_peer)
+    monkeypatch.setattr(cli, "launched_processes", lambda: 2)
+    for _ in range(2):
+        assert cli.main(["--config", "tiny_sr_x2", "--train.output_dir", "unused"]) == 1
+        assert capsys.readouterr().err == (
+            f"error: process 0: lost contact with the other processes ({gloo}Connection reset by peer)\n"
+        )
+    errors.append(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))  # a bug stays a traceback
+    with pytest.raises(RuntimeError, match="mat1"):
+        cli.main(["--config", "tiny_sr_x2", "--train.output_dir", "unused"])

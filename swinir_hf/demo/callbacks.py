@@ -267,7 +267,7 @@ class RestorationDemo:
         """Restore the uploaded file → ((input enlarged, result) previews, full-resolution file path, size info)."""
         if not path:
             raise user_error("Upload an image first.")
-        problem = request_problem(task, level)
+        problem = request_problem(task, level, scale)
         if problem:
             raise user_error(problem)
         w, h = open_header(path)

@@ -312,11 +312,13 @@ class Menu:
         return Plan(entry=entry, spec=entry.spec(chosen), level=chosen, auto=auto)
 
 
-def request_problem(task: str, level: int | None) -> str | None:
-    """Why a task or level sent through the API cannot be meant (an unknown task, a σ of 999, a JPEG quality of
-    1000), or None. A level in range that no model has is `mismatch`'s."""
+def request_problem(task: str, level: int | None, scale: int | None = None) -> str | None:
+    """Why a task, scale or level sent through the API cannot be meant (an unknown task, a scale of 0, a σ of 999,
+    a JPEG quality of 1000), or None. A scale or level in range that no model has is `mismatch`'s."""
     if task not in TASKS:
         return f"Unknown task {task!r}: send one of {', '.join(map(repr, TASKS))}."
+    if scale not in (None, "") and int(scale) < 1:
+        return f"scale must be 1 (same size) or more, not {int(scale)}."
     if level in (None, "") or task not in LEVEL_RANGES:
         return None
     what, low, high = LEVEL_RANGES[task]

@@ -39,6 +39,7 @@ from .degradations import (
     add_gaussian_noise,
     as_uint8,
     bicubic_downscale,
+    check_level,
     imresize,
     jpeg_compress,
     real_world_degradation,
@@ -208,10 +209,8 @@ def _flagged_degradation(
         if int(value) != value or value < 2:
             raise ValueError(f"scale must be an integer ≥ 2, got {value}")
         value = int(value)
-    elif kind == "dn" and not value >= 0:
-        raise ValueError(f"noise σ must be ≥ 0 (in 0..255 grey levels), got {value}")
-    elif kind == "jpeg" and not (int(value) == value and 1 <= value <= 100):
-        raise ValueError(f"JPEG quality must be an integer in 1..100, got {value}")
+    else:  # the levels training takes, checked by the one definition
+        check_level("noise" if kind == "dn" else "jpeg", value, "noise" if kind == "dn" else "jpeg", ranged=False)
     levels = {"sr": {"scale": int(value)}, "dn": {"noise_sigma": float(value)}, "jpeg": {"jpeg_quality": int(value)}}
     return Degradation({"sr": "bicubic", "dn": "noise"}.get(kind, kind), **levels[kind])
 
@@ -408,7 +407,7 @@ def _method_names(labels: list[str], degradation: Degradation) -> list[str]:
     names = [f"{label} (model)" if label == degradation.baseline_name else label for label in labels]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise ValueError(f"two models are called {name!r}: name them apart")
+            raise ValueError(f"two models are called {name!r}: the same model given twice, or labels to tell apart")
     return names
 
 

@@ -169,8 +169,14 @@ def _load_models(specs: list[str], bars: bool) -> list[tuple[str, SwinIRForImage
     from ..checkpoints.folders import transformers_bars_off
     from ..checkpoints.loading import load_model
 
+    names = [Path(spec).name for spec in specs]
+    # Two folders of one name (step-00000006 of two runs) are told apart by their paths, as given.
+    labels = [name if names.count(name) == 1 else spec for name, spec in zip(names, specs, strict=True)]
     with nullcontext() if bars else transformers_bars_off():
-        return [(spec, None) if spec == "identity" else (Path(spec).name, load_model(spec)) for spec in specs]
+        return [
+            (spec, None) if spec == "identity" else (label, load_model(spec))
+            for spec, label in zip(specs, labels, strict=True)
+        ]
 
 
 def _score_share(

@@ -375,7 +375,7 @@ class Level(NamedTuple):
 
 
 LEVELS = {
-    "noise": Level("noise_sigma", 0.0, math.inf, False, "σ >= 0 (grey levels)"),
+    "noise": Level("noise_sigma", 0.0, 255.0, False, "a σ in 0..255 grey levels"),
     "jpeg": Level("jpeg_quality", 1, 100, True, "an integer quality in 1..100"),
 }
 

@@ -15,6 +15,7 @@ import sys
 
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+from torch.distributed import DistError
 
 from ..extras import MissingExtraError
 from ..launch import LAUNCHER_HELP
@@ -138,7 +139,21 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
         return 130
     except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
         return _user_error(err, 1)
+    except RuntimeError as err:  # another process gone (killed, out of memory): the launcher says which
+        if not _lost_peer(err):
+            raise
+        first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        first = first.split(". This is typically caused")[0].strip()  # gloo's advice, and its emoji
+        return _user_error(err, 1, f"lost contact with the other processes ({first})")
     return 0
+
+
+def _lost_peer(err: RuntimeError) -> bool:
+    """Whether `err` is a collective failing because another process of the launch is gone: torch's distributed
+    errors, and the plain RuntimeError gloo / NCCL raise through DDP's backward hook."""
+    return launched_processes() > 1 and (
+        isinstance(err, DistError) or re.search(r"gloo|NCCL|Connection (reset|closed) by peer", str(err)) is not None
+    )
 
 
 def exit_status(status: int) -> int:
@@ -150,13 +165,14 @@ def exit_status(status: int) -> int:
     return status
 
 
-def _user_error(err: Exception, status: int) -> int:
-    """Print `error: ...` and return `status`. Every process of a launch parses the same command line and checks
-    the same inputs before the first step, so those errors are printed by the main process only; one a process
-    meets once training runs (`RUN_ERROR`) is its own, and printed by it, naming it when there are several."""
+def _user_error(err: Exception, status: int, message: str | None = None) -> int:
+    """Print `error: ...` (`message`, else the error's own) and return `status`. Every process of a launch parses the
+    same command line and checks the same inputs before the first step, so those errors are printed by the main
+    process only; one a process meets once training runs (`RUN_ERROR`) is its own, and printed by it, naming it when
+    there are several."""
     process = getattr(err, RUN_ERROR, None)
     if process is None and not is_main_process():
         return status
     where = f"process {process}: " if process is not None and launched_processes() > 1 else ""
-    print(f"error: {where}{err}", file=sys.stderr)
+    print(f"error: {where}{message or err}", file=sys.stderr)
     return status
