@@ -459,6 +459,11 @@ def test_a_model_from_the_path_box_must_fit_the_task_and_runs_at_its_own_scale(d
     assert err.value.message == expected
     (before, after), _, _ = run(demo, EXAMPLE, task=DENOISE, model=CUSTOM, custom_path=str(denoiser), scale=1)
     assert after.size == before.size == (120, 100)
+    with pytest.raises(gr.Error, match="is a denoising model, not a jpeg artifact removal one"):
+        run(demo, EXAMPLE, task=JPEG, model=CUSTOM, custom_path=str(denoiser), scale=1)
+    untold = save_model(tmp_path / "x1", upscale=1, upsampler="", task=None)  # ×1, task unknown: either ×1 task
+    (before, after), _, _ = run(demo, EXAMPLE, task=JPEG, model=CUSTOM, custom_path=str(untold), scale=1)
+    assert after.size == before.size
     sr = save_model(tmp_path / "run" / "checkpoints" / "step-00000004" / "model")
     (sr.parent / "progress.json").write_text('{"step": 4, "history": [], "losses": []}')
     for task, scale in ((SR, 4), (REAL_SR, 2)):

@@ -354,7 +354,8 @@ def custom_mismatch(task: str, config: Mapping, spec: str) -> str | None:
     scale whatever the scale control says; either enlarging task takes an enlarging model."""
     own = task_of(config)
     enlarging = {SR, REAL_SR}
-    if own == task or (own in enlarging and task in enlarging):
+    same_kind = (own in enlarging) == (task in enlarging)  # all a config without `task` tells
+    if own == task or (same_kind and (own in enlarging or config.get("task") is None)):
         return None
     return f"{spec} is a {own.lower()} model, not a {task.lower()} one: choose the task {own!r}."
 
