@@ -86,8 +86,8 @@ def test_files_needing_unsafe_unpickling_are_named_in_one_line(authors_state, tm
     with pytest.raises(CheckpointError) as err:
         convert_original_checkpoint(tmp_path / "notes.pth")
     assert str(err.value) == (
-        f"{tmp_path / 'notes.pth'} is not a PyTorch checkpoint: it starts b'hello wo', not as torch.save writes one "
-        "(another kind of file?)"
+        f"{tmp_path / 'notes.pth'} is not a readable PyTorch checkpoint: it starts b'hello wo', not as torch.save "
+        "writes one (another kind of file?)"
     )
 
 

@@ -65,7 +65,7 @@ def _unreadable(path: Path, err: Exception) -> str:
         head = file.read(8)
     if head and not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
         why = f"it starts {head!r}, not as torch.save writes one (another kind of file?)"
-        return f"{path} is not a PyTorch checkpoint: {why}"
+        return f"{path} is not a readable PyTorch checkpoint: {why}"
     text = text.rpartition("WeightsUnpickler error:")[2]  # what is wrong, after torch's advice on weights_only
     if not text.strip():
         text = "empty file" if path.stat().st_size == 0 else type(err).__name__
