@@ -150,9 +150,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
 
 def _lost_peer(err: RuntimeError) -> bool:
     """Whether `err` is a collective failing because another process of the launch is gone: torch's distributed
-    errors, and the plain RuntimeError gloo / NCCL raise through DDP's backward hook."""
+    errors, and the plain RuntimeError gloo raises through DDP's backward hook (not any error naming gloo / NCCL:
+    a CUDA error inside NCCL is this process's own)."""
     return launched_processes() > 1 and (
-        isinstance(err, DistError) or re.search(r"gloo|NCCL|Connection (reset|closed) by peer", str(err)) is not None
+        isinstance(err, DistError) or re.search(r"Connection (reset|closed) by peer|Broken pipe", str(err)) is not None
     )
 
 
