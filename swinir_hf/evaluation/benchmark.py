@@ -210,7 +210,8 @@ def _flagged_degradation(
             raise ValueError(f"scale must be an integer ≥ 2, got {value}")
         value = int(value)
     else:  # the levels training takes, checked by the one definition
-        check_level("noise" if kind == "dn" else "jpeg", value, "noise" if kind == "dn" else "jpeg", ranged=False)
+        level = "noise" if kind == "dn" else "jpeg"
+        check_level(level, value, level, ranged=False)
     levels = {"sr": {"scale": int(value)}, "dn": {"noise_sigma": float(value)}, "jpeg": {"jpeg_quality": int(value)}}
     return Degradation({"sr": "bicubic", "dn": "noise"}.get(kind, kind), **levels[kind])
 

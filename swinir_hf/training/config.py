@@ -239,10 +239,7 @@ class TrainingConfig:
             raise ValueError(f"train.mixed_precision must be null, no, bf16 or fp16, got {t.mixed_precision!r}")
         if not 0.0 <= t.ema_decay < 1.0:
             raise ValueError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
-        for section, name, least, note in _COUNT_FLOORS:
-            value = getattr(self.train if section == "train" else d, name)
-            if value < least:
-                raise ValueError(f"{section}.{name} must be >= {least}{note}, got {value}")
+        self._check_counts()
         self._check_separate_validation()
         g = self.gan
         if g.enabled and g.vgg_weights is None and not g.allow_random_vgg:
@@ -259,7 +256,6 @@ class TrainingConfig:
         if t.loss not in (None, *LOSSES):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
         self._check_optimizer()
-        self._check_counts()
         self.milestones()
 
     def _check_separate_validation(self) -> None:
@@ -279,9 +275,14 @@ class TrainingConfig:
                 )
 
     def _check_counts(self) -> None:
-        """Counts that torch refuses with a traceback (num_threads) or in its own words once everything is built
-        (num_workers), or that would silently mean something else (val_max_images -4: all but the last 4)."""
+        """Every count's floor, each in its own words: those that torch refuses with a traceback (num_threads) or
+        in its own words once everything is built (num_workers), or that would silently mean something else
+        (val_max_images -4: all but the last 4)."""
         d, t = self.data, self.train
+        for section, name, least, note in _COUNT_FLOORS:
+            value = getattr(t if section == "train" else d, name)
+            if value < least:
+                raise ValueError(f"{section}.{name} must be >= {least}{note}, got {value}")
         if d.num_workers < 0:
             raise ValueError(f"data.num_workers must be >= 0 (0: load in the main process), got {d.num_workers}")
         if d.val_max_images is not None and d.val_max_images < 1:
