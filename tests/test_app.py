@@ -290,7 +290,7 @@ def test_broken_model_folders_give_one_line(tmp_path, model_dir):
     cases = (
         (corrupt, "config.json is not valid JSON"),
         (no_weights, "has a config.json but no weights"),
-        (truncated, "its weights are not a readable safetensors file"),
+        (truncated, "model.safetensors is not a readable safetensors file"),
         (invalid, "its config.json is not a valid SwinIR config"),
     )
     for folder, problem in cases:

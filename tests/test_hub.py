@@ -605,7 +605,8 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     (tmp_path / "trunc" / "model.safetensors").write_bytes(b"\x10" * 100)
     assert export_cli.main([str(tmp_path / "trunc"), "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {tmp_path / 'trunc'}: its weights are not a readable safetensors file (truncated?)")
+    weights = tmp_path / "trunc" / "model.safetensors"
+    assert err.startswith(f"error: trunc: {weights} is not a readable safetensors file (truncated or corrupt?)")
     assert err.count("/trunc") == 1
 
 

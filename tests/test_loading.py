@@ -258,3 +258,18 @@ def test_damaged_weights_are_named_in_a_folder_and_in_the_hub_cache(tiny_config,
     assert message.startswith("the cached copy of model 'org/broken' is damaged (") and "pytorch_model.bin" in message
     what_to_do = "remove it (`hf cache rm model/org/broken`) and download it again (`hf download org/broken`)"
     assert message.endswith(what_to_do)
+
+
+def test_transformers_own_loading_names_a_truncated_safetensors(tiny_config, tmp_path):
+    """`from_pretrained` through the Auto classes (the package imported, or the folder's own code with
+    trust_remote_code) says which model's weights cannot be read and what to do, not safetensors' bare header
+    error; the lenient path (output_loading_info=True) too."""
+    from transformers import AutoModelForImageToImage
+
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    expected = rf"^the weights of {re.escape(str(tmp_path / 'm'))} cannot be read \(.+\): a model\.safetensors file is"
+    for kwargs in ({}, {"trust_remote_code": True}, {"output_loading_info": True}):
+        with pytest.raises(OSError, match=expected):
+            AutoModelForImageToImage.from_pretrained(tmp_path / "m", **kwargs)

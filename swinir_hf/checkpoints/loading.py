@@ -125,14 +125,10 @@ def _unreadable_weights(folder: Path) -> str | None:
 
 def _strict(source: object, load) -> SwinIRForImageRestoration:
     """Run `load()`; weights or a config that do not fit become a `CheckpointError` naming `source`."""
-    from safetensors import SafetensorError
-
     try:
         return load().eval()
     except IncompatibleWeightsError as err:
         raise CheckpointError(str(err)) from err
-    except SafetensorError as err:  # not an OSError: transformers lets a damaged model.safetensors through
-        raise CheckpointError(f"{source}: its weights are not a readable safetensors file (truncated?): {err}") from err
     except CONFIG_ERRORS as err:  # SwinIRConfig's own validation of config.json's fields
         message = " ".join(str(err).split())
         raise CheckpointError(f"{source}: its config.json is not a valid SwinIR config: {message}") from err

@@ -591,6 +591,21 @@ class _DropLoadReport(logging.Filter):
         return "LOAD REPORT" not in str(record.msg)
 
 
+@contextlib.contextmanager
+def _readable_weights(source: object) -> Iterator[None]:
+    """Turn safetensors' bare "Error while deserializing header" (a truncated or damaged weights file, raised from
+    deep inside transformers) into an `OSError` that names `source` and what to do."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SafetensorError as err:
+        raise OSError(
+            f"the weights of {source} cannot be read ({err}): a model.safetensors file is truncated or damaged; "
+            "save or download the model again"
+        ) from err
+
+
 def check_loading_info(info: dict, source: object) -> None:
     """Raise `IncompatibleWeightsError` naming the parameters `from_pretrained`'s loading info reports as missing,
     unexpected or of another shape. The derived buffers (`relative_position_index`, `attn_mask`) are not stored by
@@ -685,15 +700,21 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         randomly). A caller who passes `output_loading_info=True` or `ignore_mismatched_sizes=True` gets
         transformers' lenient behaviour and the report to judge."""
         if kwargs.get("output_loading_info") or kwargs.get("ignore_mismatched_sizes"):
-            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+            with _readable_weights(pretrained_model_name_or_path):
+                return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
         report_logger = logging.getLogger("transformers.modeling_utils")
         quiet = _DropLoadReport()
         report_logger.addFilter(quiet)
         try:
-            model, info = super().from_pretrained(
-                pretrained_model_name_or_path, *args, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
-            )
+            with _readable_weights(pretrained_model_name_or_path):
+                model, info = super().from_pretrained(
+                    pretrained_model_name_or_path,
+                    *args,
+                    output_loading_info=True,
+                    ignore_mismatched_sizes=True,
+                    **kwargs,
+                )
         finally:
             report_logger.removeFilter(quiet)
         check_loading_info(info, pretrained_model_name_or_path)
