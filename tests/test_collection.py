@@ -671,3 +671,23 @@ def test_an_output_too_wide_for_webp_fails_before_the_model_runs(tmp_path, model
         "use --ext png or tif, or a smaller --outscale\n" in err
     )
     assert len(calls) == 1 and [p.name for p in out.iterdir()] == ["small.webp"]
+
+
+def test_a_dataset_restored_with_other_engine_options_is_not_taken_from_the_cache(model_dir, tmp_path):
+    """`restore_dataset`'s map fingerprint covers every option that changes the pixels (here `alpha`): a second
+    call with another option computes anew instead of reusing `datasets`' cached result of the first."""
+    import datasets
+
+    from swinir_hf.inference.collection import restore_dataset
+
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    Image.fromarray(_rng_image((9, 13, 4), 3), "RGBA").save(tmp_path / "a.png")
+    data = datasets.Dataset.from_dict({"image": [str(tmp_path / "a.png")]}).cast_column("image", datasets.Image())
+    data = data.map(lambda x: x, cache_file_name=str(tmp_path / "cache" / "start.arrow"))  # a cached dataset
+    got = {}
+    for alpha in ("model", "bicubic"):
+        restorer = SwinIRRestorer(model, tile=None, alpha=alpha)
+        out = restore_dataset(data, restorer, model_name="m")
+        got[alpha] = np.asarray(out[0]["image"])
+        np.testing.assert_array_equal(got[alpha], np.asarray(restorer(Image.open(tmp_path / "a.png"))))
+    assert not np.array_equal(got["model"][..., 3], got["bicubic"][..., 3])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -203,7 +203,11 @@ def restore_dataset(
     output_column = output_column or column
     features = dataset.features.copy()
     features[output_column] = datasets.Image()
-    options = (restorer.tile, restorer.tile_overlap, restorer.ensemble, restorer.dtype, outscale, output_column)
+    # Every engine option that changes the pixels (each is the restorer's attribute of that name) is hashed, so
+    # `datasets` never reuses a cached map made with other options.
+    unhashed = ("device", "batch_size")
+    pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
+    options = (pixels, outscale, output_column)
     fingerprint = Hasher.hash((dataset._fingerprint, model_name, restorer.scale, options))
 
     def fn(example: dict[str, Any]) -> dict[str, Any]:
