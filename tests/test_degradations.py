@@ -348,3 +348,26 @@ def test_real_world_resizes_do_not_antialias_as_opencv():
         blocks = image.reshape(8, 4, 10, 4, 3)
         expected = np.einsum("i,j,aibjc->abc", np.array(weights), np.array(weights), blocks)
         np.testing.assert_allclose(resize(image, (8, 10), mode)[1:-1, 1:-1], expected[1:-1, 1:-1], atol=1e-5)
+
+
+def test_every_degradation_is_described_and_sampled_in_one_place():
+    """Each kind of `DEGRADATIONS` has its training-card description; `sample` gives the training input
+    (`__call__`, as float) and, with the benchmark's fixed noise seed, the authors' noise."""
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    for kind in degradations.DEGRADATIONS:
+        scale = 2 if kind in ("bicubic", "real", "paired") else 1
+        d = degradations.Degradation(kind, scale, noise_sigma=[5, 15], jpeg_quality=[30, 40])
+        text = d.description()
+        assert text and ("[" in text) == (kind in ("noise", "jpeg"))  # a level's range is shown
+        if kind == "paired":
+            with pytest.raises(ValueError, match="paired data carries its own LR images"):
+                d.sample(hr, rng)
+            continue
+        lq = d.sample(hr, np.random.default_rng(1))
+        assert lq.shape == (16 // scale, 24 // scale, 3) and lq.dtype == (np.float64 if kind == "noise" else np.uint8)
+        trained = d(hr, np.random.default_rng(1))
+        np.testing.assert_allclose(trained, lq / (1 if kind == "noise" else 255), rtol=1e-6)
+    fixed = degradations.Degradation("noise", noise_sigma=25).sample(hr, rng, noise_seed=0)
+    authors = hr / 255 + np.random.RandomState(0).normal(0, 25 / 255, hr.shape)[..., ::-1]
+    np.testing.assert_allclose(fixed, authors, atol=1e-6)

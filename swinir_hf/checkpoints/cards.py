@@ -438,14 +438,9 @@ def _training_recipe(
 ) -> list[str]:
     """The recipe lines of a training card: data, degradation, schedule, GAN terms, starting weights."""
     c, t, d = model.config, cfg.train, cfg.data
-    kind = {
-        "bicubic": "MATLAB bicubic downscaling",
-        "noise": f"additive Gaussian noise, σ = {d.noise_sigma} grey levels",
-        "jpeg": f"JPEG, quality {d.jpeg_quality}",
-        "real": "BSRGAN's practical degradation (at ×4 sometimes a ×2 pre-downsample; two blurs, a shrink, a resize "
-        "to the LR size, noise, JPEG in random order; final JPEG)",
-        "paired": "pre-made LR/HR pairs",
-    }[d.degradation]
+    from ..evaluation.degradations import Degradation
+
+    kind = Degradation(d.degradation, c.upscale, d.noise_sigma, d.jpeg_quality).description()
     recipe = [
         f"- data: {', '.join(map(_shown, d.train))}"
         + (f" (LR: {', '.join(map(_shown, d.train_lr))})" if d.train_lr else ""),

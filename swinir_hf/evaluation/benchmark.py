@@ -36,13 +36,9 @@ from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
 from .degradations import (
     Degradation,
-    add_gaussian_noise,
     as_uint8,
-    bicubic_downscale,
     check_level,
     imresize,
-    jpeg_compress,
-    real_world_degradation,
 )
 from .testsets import GreyConvention, Sample, load_samples
 
@@ -237,15 +233,9 @@ def degrade(
     A given `lr` is used as the input as it is; the ground truth is then cropped to scale × its size.
     """
     s = degradation.scale
-    if lr is None:
-        if degradation.kind == "real":
-            lr = real_world_degradation(hr, s, np.random.default_rng((REAL_SEED, zlib.crc32(name.encode()))))
-        elif degradation.task == "sr":
-            lr = bicubic_downscale(hr, s)
-        elif degradation.task == "dn":
-            lr = add_gaussian_noise(hr.astype(np.float32) / 255.0, degradation.value, seed=NOISE_SEED)
-        else:
-            lr = jpeg_compress(hr, int(degradation.value))
+    if lr is None:  # the real-world degradation's draws are fixed per image, the noise is the authors' seed's
+        rng = np.random.default_rng((REAL_SEED, zlib.crc32(name.encode())))
+        lr = degradation.sample(hr, rng, noise_seed=NOISE_SEED)
     return hr[: lr.shape[0] * s, : lr.shape[1] * s], lr
 
 

@@ -2,8 +2,8 @@
 noise, JPEG and the BSRGAN-style practical degradation, and `Degradation`, the setting that names one of them.
 
 Images are numpy arrays (H, W) or (H, W, C), channels in RGB order. Each degradation is one function; a new one is a
-further top-level function plus a kind in `DEGRADATIONS` handled by `Degradation.__call__` (training) and, for the
-benchmark, `swinir_hf.evaluation.benchmark.degrade`.
+further top-level function plus a kind in `DEGRADATIONS` that `Degradation.sample` (training and the benchmark both
+call it) and `Degradation.description` handle.
 """
 
 from __future__ import annotations
@@ -399,7 +399,8 @@ def check_level(kind: str, value: float | Sequence[float], name: str, ranged: bo
 @dataclass(frozen=True)
 class Degradation:
     """How a low-quality input is made from a high-quality image: the one definition that training (random
-    patches, `__call__`) and the benchmark (`swinir_hf.evaluation.benchmark.degrade`, fixed seeds) share.
+    patches, `__call__`) and the benchmark (`swinir_hf.evaluation.benchmark.degrade`, fixed seeds) share, both
+    through `sample`.
 
     Attributes:
         kind: one of `DEGRADATIONS`: `bicubic` (MATLAB bicubic downscale by `scale`), `noise` (additive Gaussian,
@@ -426,18 +427,37 @@ class Degradation:
             name = LEVELS[self.kind].field
             check_level(self.kind, getattr(self, name), name)
 
-    def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """uint8 (H, W, C) patch → float32 (H / scale, W / scale, C) model input in [0, 1] (noise: unclipped)."""
+    def sample(self, hr: np.ndarray, rng: np.random.Generator, noise_seed: int | None = None) -> np.ndarray:
+        """uint8 (H, W, C) image → its degraded version: uint8 (H / scale, W / scale, C), the image cropped to
+        multiples of the scale first; for noise float64 in [0, 1], not clipped. Levels given as a range are drawn
+        from `rng`, and so is the noise, unless `noise_seed` fixes it (the benchmark's, as the authors')."""
         if self.kind == "bicubic":
-            return imresize(hr, 1.0 / self.scale).astype(np.float32) / 255.0
+            return bicubic_downscale(hr, self.scale)
         if self.kind == "real":
-            return real_world_degradation(hr, self.scale, rng).astype(np.float32) / 255.0
+            return real_world_degradation(hr, self.scale, rng)
         if self.kind == "noise":
             sigma = _draw(self.noise_sigma, rng, integer=False)
-            return add_gaussian_noise(hr.astype(np.float32) / 255.0, sigma, int(rng.integers(2**31))).astype(np.float32)
+            seed = int(rng.integers(2**31)) if noise_seed is None else noise_seed
+            return add_gaussian_noise(hr.astype(np.float32) / 255.0, sigma, seed)
         if self.kind == "jpeg":
-            return jpeg_compress(hr, int(_draw(self.jpeg_quality, rng, integer=True))).astype(np.float32) / 255.0
+            return jpeg_compress(hr, int(_draw(self.jpeg_quality, rng, integer=True)))
         raise ValueError("paired data carries its own LR images: there is nothing to degrade")
+
+    def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """uint8 (H, W, C) training patch → float32 model input in [0, 1] (noise: unclipped), from `sample`."""
+        lq = self.sample(hr, rng)
+        return lq.astype(np.float32) if self.kind == "noise" else lq.astype(np.float32) / 255.0
+
+    def description(self) -> str:
+        """What the degradation does, in words (training cards)."""
+        return {
+            "bicubic": "MATLAB bicubic downscaling",
+            "noise": f"additive Gaussian noise, σ = {self.noise_sigma} grey levels",
+            "jpeg": f"JPEG, quality {self.jpeg_quality}",
+            "real": "BSRGAN's practical degradation (at ×4 sometimes a ×2 pre-downsample; two blurs, a shrink, a "
+            "resize to the LR size, noise, JPEG in random order; final JPEG)",
+            "paired": "pre-made LR/HR pairs",
+        }[self.kind]
 
     # --- the benchmark's view: one setting (`task`, `value`), scored with `border`, against `baseline_name` ---
 
