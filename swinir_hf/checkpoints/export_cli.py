@@ -1,5 +1,5 @@
-"""The command line of `export`: `swinir-hf hub` and `hub/convert_and_push.py` build, verify and (optionally)
-push the Hub folder of each authors' `.pth` file given, or of a `save_pretrained` folder (a training run)."""
+"""The command line of `export`: `swinir-hf hub` builds, verifies and (optionally) pushes the Hub folder of each
+authors' `.pth` file given, or of a `save_pretrained` folder (a training run)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    """Arguments of `swinir-hf hub` / `hub/convert_and_push.py`."""
+    """Arguments of `swinir-hf hub`."""
     p.add_argument(
         "source",
         help="an authors' .pth file, a folder of them, or a save_pretrained folder (a run of swinir_hf.train, one of "
@@ -209,7 +209,7 @@ def _level_problem(source: Path, args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`hub/convert_and_push.py`: the same as `swinir-hf hub`."""
-    parser = argparse.ArgumentParser(prog="convert_and_push.py", description=DESCRIPTION)
+    """`swinir-hf hub ARGV` from Python: the exit status."""
+    parser = argparse.ArgumentParser(prog="swinir-hf hub", description=DESCRIPTION)
     configure_parser(parser)
     return run(parser.parse_args(argv))

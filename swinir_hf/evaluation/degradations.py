@@ -136,7 +136,7 @@ def add_gaussian_noise(image: np.ndarray, sigma: float, seed: int | None = 0) ->
 
 
 def jpeg_compress(image: np.ndarray, quality: int) -> np.ndarray:
-    """Encode and decode with Pillow's JPEG at `quality` (1..95+): uint8 (H, W[, 1]) grey or (H, W, 3) RGB in → same
+    """Encode and decode with Pillow's JPEG at `quality` (1..100): uint8 (H, W[, 1]) grey or (H, W, 3) RGB in → same
     shape out. Grey images are coded as single-channel (luma) JPEG; colour ones as Pillow's default YCbCr 4:2:0."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
