@@ -855,30 +855,29 @@ def test_resuming_after_a_kill_leaves_one_tensorboard_point_per_step(tiny_run, t
 )
 def test_validation_follows_the_papers_protocol_per_task(tiny_config, fields, name, border, description):
     """Validation scores colour SR on Y with border = scale, and colour ×1 models (denoising, JPEG) on RGB with no
-    border, as the paper's tables; the recorded metric says which."""
-    from swinir_hf.evaluation.metrics import psnr
-    from swinir_hf.models.image_processing_swinir import float_to_image
+    border, as the paper's tables; the recorded metric says which, and the figures are `swinir-hf eval`'s."""
+    from swinir_hf.evaluation.benchmark import baseline, score
+    from swinir_hf.evaluation.degradations import Degradation
     from swinir_hf.training.data import ValidationImage
     from swinir_hf.training.validation import baseline_psnrs, validation_metric, validation_psnrs
 
     model = SwinIRForImageRestoration(tiny_config(**fields)).eval()
     c, s = model.config.num_channels, model.config.upscale
     rng = np.random.default_rng(0)
-    hr = (rng.random((24, 18, c)) * 255).astype(np.uint8)
-    lr = rng.random((24 // s, 18 // s, c)).astype(np.float32)
+    hr = rng.integers(0, 256, (24, 18, c), dtype=np.uint8)
+    lq = rng.integers(0, 256, (24 // s, 18 // s, c), dtype=np.uint8)
+    lr = lq.astype(np.float32) / 255
     metric = validation_metric(model.config)
     assert (metric.name, metric.border, str(metric)) == (name, border, description)
     with torch.no_grad():
         out = model(pixel_values=torch.from_numpy(lr.transpose(2, 0, 1))[None]).reconstruction[0]
-    restored = float_to_image(out.permute(1, 2, 0).numpy(), output_type="np")
-    y = c == 3 and s > 1
-    reference = hr[..., 0] if c == 1 else hr
-    expected = psnr(restored, reference, crop_border=border, test_y_channel=y)
+    restored = (out.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    setting = Degradation("bicubic", s) if s > 1 else Degradation("noise")
+    key = "psnr_y" if name == "psnr_y" else "psnr"  # the benchmark's column for this metric
     images = [ValidationImage("a", lr, hr)]
-    assert validation_psnrs(model, images) == [pytest.approx(expected, abs=1e-9)]
-    if s == 1:  # the trivial restoration: the degraded input
-        trivial = psnr(float_to_image(lr, output_type="np"), reference, crop_border=border, test_y_channel=y)
-        assert baseline_psnrs(images, model.config) == [pytest.approx(trivial, abs=1e-9)]
+    assert validation_psnrs(model, images) == [pytest.approx(score(restored, hr, setting)[key], abs=1e-9)]
+    trivial = score(baseline(lq, setting), hr, setting)[key]  # bicubic upscaling, or the input itself
+    assert baseline_psnrs(images, model.config) == [pytest.approx(trivial, abs=1e-6)]
 
 
 def test_a_colour_denoising_run_records_rgb_validation(tiny_run, train_cli, images, tmp_path):

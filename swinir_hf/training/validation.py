@@ -57,12 +57,17 @@ def validation_psnrs(model: SwinIRForImageRestoration, images: list) -> list[flo
 
 
 def baseline_psnrs(images: list, config: SwinIRConfig) -> list[float]:
-    """PSNR (`validation_metric(config)`) of each image's trivial restoration: MATLAB bicubic upscaling for SR, the
+    """PSNR (`validation_metric(config)`) of each image's trivial restoration, as `swinir-hf eval`'s baseline:
+    MATLAB bicubic upscaling of the 8-bit input for SR (rounded and clipped after each pass, as MATLAB), the
     degraded input otherwise."""
     from ..evaluation.degradations import imresize
+    from ..models.image_processing_swinir import float_to_image
 
     scale, metric = config.upscale, validation_metric(config)
-    return [_psnr(imresize(im.lr, scale) if scale > 1 else im.lr, im.hr, metric) for im in images]
+    if scale == 1:
+        return [_psnr(im.lr, im.hr, metric) for im in images]
+    bicubic = (imresize(float_to_image(im.lr, output_type="np"), scale) / 255.0 for im in images)
+    return [_psnr(up, im.hr, metric) for up, im in zip(bicubic, images, strict=True)]
 
 
 def mean_psnr(scores: list[float], accelerator: Any = None) -> float:
