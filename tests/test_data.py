@@ -21,6 +21,7 @@ from swinir_hf.training.data import (
     StepBatchSampler,
     TrainingPatches,
     augment,
+    decode_image,
     load_images,
     pair_lr_images,
     validation_images,
@@ -393,3 +394,23 @@ def test_jpeg_patches_have_their_blocks_at_any_offset_as_the_authors_data(folder
     corner = offsets.count((0, 0))
     assert 10 <= corner <= 30 and len(set(offsets)) > 10
     assert max(max(o) for o in offsets) <= 8
+
+
+def test_training_reads_images_upright_as_restore_and_eval_do(tmp_path):
+    """A phone photo's EXIF orientation is applied in training as by `read_image` (restore, eval), from a file and
+    from a datasets row's bytes; a folder's HEIC phone photos are listed with its other images."""
+    from swinir_hf.inference.image_io import read_image
+
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "photos" / "phone.png"
+    photo.parent.mkdir()
+    image = Image.fromarray(rng.integers(0, 256, (20, 36, 3), dtype=np.uint8))
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored 36 wide, 20 high; shown turned a quarter: 20 × 36
+    image.save(photo, exif=exif)
+    upright = np.asarray(read_image(photo).pixels)
+    assert upright.shape == (36, 20, 3)
+    np.testing.assert_array_equal(decode_image(str(photo), 3), upright)
+    np.testing.assert_array_equal(decode_image({"bytes": photo.read_bytes(), "path": None}, 3), upright)
+    (photo.parent / "phone2.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    assert [Path(p).name for p in load_images(str(photo.parent), "train", None)] == ["phone.png", "phone2.heic"]

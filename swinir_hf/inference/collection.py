@@ -22,7 +22,6 @@ from ..processes import main_first, process_state
 from .files import check_output_folder, check_writable_folder
 from .image_io import IMAGE_SUFFIXES
 from .jobs import (
-    KEPT_SUFFIXES,
     Counts,
     OutputOptions,
     Plan,
@@ -86,7 +85,7 @@ def check_not_a_file_name(out_dir: str | Path) -> None:
     """Raise ValueError when `out_dir` does not exist and ends like an image file (`-o photo_x4.png`, as
     realesrgan-ncnn-vulkan takes for one file): it would become a folder of that name."""
     path = Path(out_dir)
-    if not path.exists() and path.suffix.lower() in {*IMAGE_SUFFIXES, *KEPT_SUFFIXES}:
+    if not path.exists() and path.suffix.lower() in IMAGE_SUFFIXES:
         raise ValueError(
             f"-o {out_dir} looks like an image file's name, but -o is the output folder: outputs are named after "
             "their inputs (--suffix and --ext change that); to use this name for a folder, create it first"

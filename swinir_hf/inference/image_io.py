@@ -43,8 +43,8 @@ _ORIENT = {
 # so a 16-bit or float colour output stays readable by `read_image` (and Photoshop, GIMP, libtiff read both).
 _TIFF_COMPRESSION = {"pillow": "tiff_adobe_deflate", "tifffile": "zlib"}
 
-# The image files that folders of images (datasets, benchmarks) are read from.
-IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm")
+# The image files that folders of images (datasets, benchmarks) are read from; HEIC / HEIF need the `heif` extra.
+IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm", ".heic", ".heif")
 
 
 @dataclass

@@ -24,8 +24,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ..evaluation.degradations import Degradation, bicubic_patch
 from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
-from ..inference.image_io import IMAGE_SUFFIXES
-from ..models.image_processing_swinir import image_to_float, match_channels
+from ..inference.image_io import IMAGE_SUFFIXES, open_image
+from ..models.image_processing_swinir import image_to_float, match_channels, normalize_pil
 
 if TYPE_CHECKING:
     from .config import TrainingConfig
@@ -63,21 +63,23 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
 
 
 def decode_image(item: str | dict, channels: int) -> np.ndarray:
-    """An item from `load_images` → uint8 (H, W, channels) array (grey ↔ RGB via BT.601 luma, alpha dropped).
+    """An item from `load_images` → uint8 (H, W, channels) array, upright as `swinir-hf restore` and `eval` read it
+    (EXIF orientation, colour keys, CMYK profiles: `normalize_pil`); grey ↔ RGB via BT.601 luma, alpha dropped.
 
     Raises one of `_DECODE_ERRORS` for unreadable data.
     """
     with _open(item) as image:
         image.load()
-        arr, _ = image_to_float(image)
+        arr, _ = image_to_float(normalize_pil(image, item_name(item)))
     return np.rint(match_channels(arr, channels) * 255.0).astype(np.uint8)
 
 
 def _open(item: str | dict) -> Image.Image:
-    """An item from `load_images`, opened lazily (only its header is read until `load`)."""
+    """An item from `load_images`, opened lazily (only its header is read until `load`); HEIC / HEIF files through
+    pillow-heif (`open_image`)."""
     if isinstance(item, dict):
-        return Image.open(io.BytesIO(item["bytes"]) if item.get("bytes") else item["path"])
-    return Image.open(item)
+        return Image.open(io.BytesIO(item["bytes"])) if item.get("bytes") else open_image(item["path"])
+    return open_image(item)
 
 
 def check_readable(items: list, channels: int, option: str) -> None:
