@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..checkpoints.catalog import Release, load_catalog
 from ..checkpoints.loading import WEIGHT_FILES, hub_cached, model_folder
+from ..evaluation.degradations import LEVELS
 from ..loading import DEFAULTS_DIR, hub_reachable
 from ..models.configuration_swinir import TASK_TABLE
 from .errors import ModelError, user_error
@@ -35,8 +36,11 @@ FILE_TAGS = {DENOISE: "denoise", JPEG: "dejpeg"}
 TASK_NOUNS = {REAL_SR: "photos", SR: "clean images", DENOISE: "noisy images", JPEG: "JPEG images"}
 # What the noise level / JPEG quality control is called for the tasks whose checkpoints are trained per level.
 LEVEL_LABELS = {DENOISE: "Noise level σ (selects the checkpoint)", JPEG: "JPEG quality (selects the checkpoint)"}
-# The values a level can take: a noise σ on the 0-255 scale, a JPEG quality.
-LEVEL_RANGES = {DENOISE: ("Noise level σ", 0, 255), JPEG: ("JPEG quality", 1, 100)}
+# The values a level can take (the degradations' own bounds): a noise σ on the 0-255 scale, a JPEG quality.
+LEVEL_RANGES = {
+    task: (what, LEVELS[kind].low, LEVELS[kind].high)
+    for task, what, kind in ((DENOISE, "Noise level σ", "noise"), (JPEG, "JPEG quality", "jpeg"))
+}
 # The demo's task of each of the paper's tasks (`TASK_TABLE`: what its checkpoints restore), and their menu names.
 _RESTORES = {"sr": SR, "real_sr": REAL_SR, "dn": DENOISE, "jpeg": JPEG}
 CONFIG_TASKS = {name: _RESTORES[task.restores] for name, task in TASK_TABLE.items()}
@@ -323,7 +327,7 @@ def request_problem(task: str, level: int | None, scale: int | None = None) -> s
         return None
     what, low, high = LEVEL_RANGES[task]
     if not low <= level <= high:
-        return f"{what} must be {low}-{high}, not {level}."
+        return f"{what} must be {low:g}-{high:g}, not {level}."
     return None
 
 

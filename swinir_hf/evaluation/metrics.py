@@ -24,7 +24,7 @@ Y_COEFFICIENTS = (65.481, 128.553, 24.966)
 Y_WEIGHTS = np.array(Y_COEFFICIENTS) / 255.0
 Y_OFFSET = 16.0 / 255.0
 
-JPEG_BLOCK = 8
+JPEG_BLOCK = 8  # pixels: the side of a JPEG block
 
 
 def peak_value(dtype: np.dtype) -> float:

@@ -23,6 +23,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..evaluation.degradations import Degradation, bicubic_patch
+from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
 from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.image_io import IMAGE_SUFFIXES, open_image
 from ..models.image_processing_swinir import image_to_float, match_channels, normalize_pil
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-JPEG_BLOCK = 8  # pixels: the side of a JPEG block, and the reach of the random offset of a JPEG patch
 _DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
