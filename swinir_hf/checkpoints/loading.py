@@ -14,7 +14,7 @@ from .convert import CheckpointError, convert_original_checkpoint, load_state_di
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 # One quick look at the Hub before from_pretrained: unreachable, huggingface_hub would retry each file with
-# backoff for ~45 s, logging every attempt, before giving up.
+# backoff, logging every attempt, before giving up.
 PROBE_TIMEOUT_S = 5.0
 
 

@@ -43,8 +43,8 @@ def relative_position_index(window_size: int) -> torch.Tensor:
 
 def on_device(build: Callable[..., torch.Tensor], args: tuple, device: torch.device) -> torch.Tensor:
     """`build(*args)` (`relative_position_index`, `shift_border_windows`, both cached) on `device`: copied there
-    once and cached, since a copy from host memory per layer and step makes the host wait for the GPU each time (37
-    waits per SwinIR-S training step, benchmarks/README.md); traced, not cached, under torch.compile (dynamo warns on
+    once and cached, since a copy from host memory per layer and step makes the host wait for the GPU each time (counted in
+    the repository's benchmarks/README.md); traced, not cached, under torch.compile (dynamo warns on
     an lru_cache call)."""
     if torch.compiler.is_compiling():
         return build.__wrapped__(*args).to(device)
@@ -250,8 +250,8 @@ _TIMED_TOKENS = 8192
 def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dtype, threads: int) -> str:
     """The faster way to compute CPU inference's window attention on this machine with `threads` threads: "sdpa"
     (SDPA's fused kernel) or "matmul" (two batched matmuls with the softmax between), timed once per process and
-    shape, best of 6 on random windows (tens of milliseconds). Which wins depends on the CPU, by up to 2× either
-    way (benchmarks/README.md in the repository); both agree to float rounding (≈ 1e-6)."""
+    shape, best of 6 on random windows. Which wins depends on the CPU (figures: benchmarks/README.md in the
+    repository); both agree to float rounding."""
     gen, windows = torch.Generator().manual_seed(0), max(1, _TIMED_TOKENS // tokens)
     q, k, v = (torch.randn(windows, heads, tokens, head_dim, generator=gen).to(dtype) for _ in range(3))
     # The shift mask is left out: SDPA recomputes only a chunk's few border windows with it (`WindowAttention`).
