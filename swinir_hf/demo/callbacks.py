@@ -257,7 +257,7 @@ class RestorationDemo:
         level: int | None = None,
         custom_path: str | None = None,
         tile: str = "auto",
-        overlap: float = 32,
+        overlap: float = EngineOptions.tile_overlap,
         ensemble: bool = False,
         precision: str = "auto",
         alpha: str = "model",

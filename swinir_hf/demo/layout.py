@@ -8,6 +8,7 @@ import gradio as gr
 from gradio.exceptions import InvalidPathError
 from gradio.state_holder import SessionState
 
+from ..inference.restoration import EngineOptions
 from .errors import SEND_FILES, input_problem, user_error
 from .limits import UPLOAD_MAX_AGE_S
 from .menu import AUTO, CUSTOM, DENOISE, JPEG, SR, precisions
@@ -123,7 +124,9 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
             allow_custom_value=True,
             label="Tile size (input pixels; bounds memory on large images)",
         )
-        c["overlap"] = gr.Slider(0, 64, value=32, step=2, label="Tile overlap (pixels)", info=OVERLAP_INFO)
+        c["overlap"] = gr.Slider(
+            0, 64, value=EngineOptions.tile_overlap, step=2, label="Tile overlap (pixels)", info=OVERLAP_INFO
+        )
         c["ensemble"] = gr.Checkbox(False, label="Self-ensemble ×8 (SwinIR+: slightly better, 8× slower)")
         c["precision"] = gr.Radio(precisions(demo.device), value="auto", label="Precision")
         c["alpha"] = gr.Radio(ALPHA_CHOICES, value="model", label="Transparency when enlarging", elem_id="alpha")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..inference.restoration import EngineOptions
 from ..inference.tiling import tile_starts
 from ..models.modeling_swinir import SwinIRForImageRestoration, SwinTransformerBlock
 
@@ -36,7 +37,7 @@ class Job:
     blocks_per_forward: int
     image_hw: tuple[int, int]
     images: int = 1
-    overlap: int = 32
+    overlap: int = EngineOptions.tile_overlap
     passes: int = 1
     cancel: threading.Event = field(default_factory=threading.Event)
     forwards: int | None = None

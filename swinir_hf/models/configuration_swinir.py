@@ -189,7 +189,8 @@ class SwinIRConfig(PreTrainedConfig):
         initializer_range (`float`, defaults to 0.02): std of the truncated normal init of linear layers.
         inference_chunk_size (`int`, defaults to 8192): in CPU inference (no autograd), the Swin layers run over
             chunks of this many tokens and an upsampling head over row bands of about as many input pixels, which
-            bounds the temporaries (8192 tokens × 3 × embed_dim 180 floats: ≈ 18 MB) whatever the image size; results are unchanged.
+            bounds the temporaries (8192 tokens × 3 × embed_dim 180 floats: ≈ 18 MB) whatever the image size;
+            results are unchanged.
             0 runs each layer over the whole image at once, as training and GPUs do.
     """
 

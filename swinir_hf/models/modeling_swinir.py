@@ -43,9 +43,9 @@ def relative_position_index(window_size: int) -> torch.Tensor:
 
 def on_device(build: Callable[..., torch.Tensor], args: tuple, device: torch.device) -> torch.Tensor:
     """`build(*args)` (`relative_position_index`, `shift_border_windows`, both cached) on `device`: copied there
-    once and cached, since a copy from host memory per layer and step makes the host wait for the GPU each time (counted in
-    the repository's benchmarks/README.md); traced, not cached, under torch.compile (dynamo warns on
-    an lru_cache call)."""
+    once and cached, since a copy from host memory per layer and step makes the host wait for the GPU each time
+    (counted in the repository's benchmarks/README.md); traced, not cached, under torch.compile (dynamo warns on an
+    lru_cache call)."""
     if torch.compiler.is_compiling():
         return build.__wrapped__(*args).to(device)
     return _cached_on(build, args, device)
