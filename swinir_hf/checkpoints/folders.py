@@ -3,7 +3,7 @@ model card) and the one way it pushes a folder to the Hub."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -112,16 +112,12 @@ def push_model_folder(
     repo_id: str,
     message: str,
     *,
-    allow_patterns: Sequence[str] | None = None,
     private: bool = False,
     token: str | None = None,
 ) -> str:
-    """Create the model repo `repo_id` if needed and upload `folder` (the files matching `allow_patterns`, default
-    all) in one commit; returns the commit URL."""
+    """Create the model repo `repo_id` if needed and upload all of `folder` in one commit; returns the commit URL.
+    (`export.push_folder` is the staged Hub folder's way to it, with a dry run.)"""
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    patterns = {} if allow_patterns is None else {"allow_patterns": list(allow_patterns)}
-    info = api.upload_folder(
-        repo_id=repo_id, folder_path=str(folder), repo_type="model", commit_message=message, **patterns
-    )
+    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="model", commit_message=message)
     return str(getattr(info, "commit_url", info))
