@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..models.image_processing_swinir import normalize_pil, warn_if_animated
+from ..models.image_processing_swinir import colour_bit_depth, normalize_pil, warn_if_animated
 from .files import os_reason, written_atomically
 
 logger = logging.getLogger(__name__)
@@ -64,16 +64,7 @@ def _is_deep(image: Image.Image) -> bool:
     8-bit RGB(A)), or a 10- / 12-bit HEIF (pillow-heif's plugin gives colour at 8 bits, grey shifted to 16 bits)."""
     if image.format == "HEIF":
         return image.info.get("bit_depth", 8) > 8
-    if image.mode not in ("RGB", "RGBA"):
-        return False
-    if not image.tile:
-        return False
-    if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
-        bits = image.tag_v2.get(258, 8)
-        return max(bits if isinstance(bits, tuple) else (bits,)) > 8
-    rawmode = image.tile[0][3]  # (decoder, extents, offset, args): a plain tuple before Pillow 11, a named one since
-    rawmode = rawmode[0] if isinstance(rawmode, tuple) else rawmode
-    return isinstance(rawmode, str) and ";16" in rawmode
+    return colour_bit_depth(image) > 8
 
 
 def read_image(path: str | os.PathLike) -> ImageData:

@@ -72,6 +72,19 @@ def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
     return image
 
 
+def colour_bit_depth(image: Image.Image) -> int:
+    """Bits per channel stored in an opened (not loaded) colour PNG / TIFF, which Pillow reads as 8-bit RGB(A)
+    whatever they are; 8 for any other image."""
+    if image.mode not in ("RGB", "RGBA") or not image.tile:
+        return 8
+    if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
+        bits = image.tag_v2.get(258, 8)
+        return max(bits if isinstance(bits, tuple) else (bits,))
+    rawmode = image.tile[0][3]  # (decoder, extents, offset, args): a plain tuple before Pillow 11, a named one since
+    rawmode = rawmode[0] if isinstance(rawmode, tuple) else rawmode
+    return 16 if isinstance(rawmode, str) and ";16" in rawmode else 8  # PNG: "RGB;16B" for 16 bits
+
+
 def image_to_float(image: Image.Image | np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
     """Any image → ((H, W, C) float32 in [0, 1], alpha (H, W) float32 or None).
 

@@ -25,6 +25,7 @@ from .image_processing_swinir import (
     SwinIRImageProcessor,
     alpha_for_model,
     check_alpha_mode,
+    colour_bit_depth,
     compose_image,
     from_reconstruction,
     split_image,
@@ -173,16 +174,7 @@ def _check_depth(image: Image.Image, source: str) -> Image.Image:
     """`image` itself, unless it is a colour PNG / TIFF of more than 8 bits per channel, which Pillow reads as 8-bit
     RGB(A): restoring that would quietly drop the depth that a 16-bit output promises (ValueError saying what to do).
     """
-    bits = 8
-    if image.mode in ("RGB", "RGBA") and image.tile:
-        if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
-            stored = image.tag_v2.get(258, 8)
-            bits = max(stored if isinstance(stored, tuple) else (stored,))
-        else:  # PNG: the decoder's rawmode, "RGB;16B" for 16 bits
-            args = image.tile[0][3]
-            rawmode = args[0] if isinstance(args, tuple) else args
-            bits = 16 if isinstance(rawmode, str) and ";16" in rawmode else 8
-    if bits > 8:
+    if (bits := colour_bit_depth(image)) > 8:
         raise ValueError(
             f"{source}: a {bits}-bit colour image, which Pillow reads at 8 bits: pass its pixels as an (H, W, C) "
             "uint16 array (swinir_hf.inference.image_io.read_image(path).pixels, tifffile.imread or pypng), or "
