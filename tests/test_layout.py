@@ -63,6 +63,16 @@ def test_only_the_demo_imports_gradio():
         assert demo <= allowed, path
 
 
+def test_the_layers_below_training_do_not_import_it():
+    """Training uses checkpoints, inference and evaluation (cards, loading, degradations), never the reverse: a
+    change to the trainer cannot break loading or restoring."""
+    package = MODELS.parent
+    for layer in ("checkpoints", "inference", "evaluation", "models"):
+        for path in (package / layer).rglob("*.py"):
+            training = {n for n in _imported_modules(path) if n.startswith("swinir_hf.training")}
+            assert not training, (path, training)
+
+
 def test_the_command_line_starts_without_what_only_some_commands_need():
     """Every `swinir-hf` command imports the command line with all its options; the metrics' scipy.stats and
     scikit-image (0.6 s here), `datasets` and gradio load only when a command uses them."""

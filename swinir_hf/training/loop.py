@@ -25,10 +25,10 @@ import torch
 import yaml
 from accelerate.utils import broadcast
 
-from ..checkpoints.cards import training_card
 from ..checkpoints.export import export_model_folder, push_folder
 from ..checkpoints.folders import save_model_folder
 from ..processes import on_every_process, on_main_process, several_processes_on_cpu
+from .card import training_card
 from .checks import (
     UNREADABLE_CHECKPOINT,
     StopSignals,

@@ -1,0 +1,126 @@
+"""The model card of a training run: `checkpoints.cards.render_model_card` with the run's data, recipe, steps and
+validation curve."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..checkpoints.cards import render_model_card
+from ..evaluation.degradations import Degradation
+from .validation import validation_metric
+
+if TYPE_CHECKING:
+    from ..models.modeling_swinir import SwinIRForImageRestoration
+    from .config import TrainingConfig
+    from .state import InitReport, Progress
+
+
+def training_card(
+    cfg: TrainingConfig,
+    model: SwinIRForImageRestoration,
+    progress: Progress,
+    baseline: float | None,
+    init: InitReport | None,
+    model_id: str,
+    **results: Any,
+) -> str:
+    """README.md for a model trained with `swinir_hf.train` (`render_model_card`) with the training data, recipe,
+    steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`) go to the card's
+    results. Weights initialised from a Hub model name it as `base_model`."""
+    from ..image_datasets import is_hub_dataset_id
+
+    c, d = model.config, cfg.data
+    description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(
+        _training_recipe(cfg, model, progress, init)
+    )
+    if progress.history:
+        description += "\n\n" + _validation_table(cfg, model, progress, baseline)
+    task = (c.task or "restoration").replace("_", " ")
+    title = f"SwinIR {task}" + (f" x{c.upscale}" if c.upscale > 1 else "") + f" ({progress.step} steps)"
+    return render_model_card(
+        c,
+        model_id=model_id,
+        title=title,
+        description=description,
+        training_data=[Path(str(s)).name for s in d.train],
+        # Local folders are named in the text only: the Hub would link `datasets` entries as dataset repos.
+        datasets=[s for s in map(str, d.train) if is_hub_dataset_id(s) and not Path(s).exists()],
+        num_parameters=model.num_parameters(),
+        tags=["swinir-hf-trained", *(["gan"] if cfg.gan.enabled else [])],  # as the authors' GAN releases
+        remote_code=False,  # the trainer saves weights, config and processor only
+        base_model=_hub_base_model(init),
+        training_patch=d.patch_size,
+        **results,
+    )
+
+
+def _shown(spec: str | os.PathLike) -> str:
+    """A data / weights spec as a card shows it: an absolute path as its last two parts (`…/photos/train`), so that
+    a pushed card does not publish the machine's folders (the run's training_config.yaml keeps the whole path)."""
+    builder, colon, rest = str(spec).partition(":")
+    if colon and builder.isidentifier():  # `imagefolder:/data/photos`
+        return f"{builder}:{_shown(rest)}"
+    path = Path(spec)
+    return f"…/{Path(*path.parts[-2:]).as_posix()}" if path.is_absolute() and len(path.parts) > 3 else str(spec)
+
+
+def _hub_base_model(init: InitReport | None) -> str | None:
+    """The Hub repo id the starting weights came from; None for local folders, files and bundled models."""
+    from ..checkpoints.loading import resolve_spec
+
+    if init is None or not init.loaded:
+        return None
+    source = resolve_spec(init.source)
+    return source if isinstance(source, str) else None
+
+
+def _validation_table(
+    cfg: TrainingConfig, model: SwinIRForImageRestoration, progress: Progress, baseline: float | None
+) -> str:
+    """The validation PSNR after each evaluation step, under the trivial baseline's."""
+    c = model.config
+    rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
+    rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
+    n = cfg.data.val_max_images
+    first = f" (its first {n} images)" if n and n > 1 else " (its first image)" if n else ""
+    return (
+        f"Validation on {_shown(cfg.data.val)}{first} during training (PSNR in dB, {validation_metric(c)}):\n\n"
+        "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
+    )
+
+
+def _training_recipe(
+    cfg: TrainingConfig, model: SwinIRForImageRestoration, progress: Progress, init: InitReport | None
+) -> list[str]:
+    """The recipe lines of a training card: data, degradation, schedule, GAN terms, starting weights."""
+    c, t, d = model.config, cfg.train, cfg.data
+    kind = Degradation(d.degradation, c.upscale, d.noise_sigma, d.jpeg_quality).description()
+    recipe = [
+        f"- data: {', '.join(map(_shown, d.train))}"
+        + (f" (LR: {', '.join(map(_shown, d.train_lr))})" if d.train_lr else ""),
+        f"- degradation: {kind}; {d.patch_size}×{d.patch_size} input patches, flips {d.flip}, rotations {d.rot90}",
+        f"- {progress.step} of {t.max_steps} steps, batch {t.batch_size}, Adam lr {t.learning_rate} × {t.lr_gamma} "
+        f"at steps {cfg.milestones()}, {c.loss} loss"
+        + (f", EMA {t.ema_decay} (these are the EMA weights)" if t.ema_decay else "")
+        + f", precision {t.mixed_precision}, seed {t.seed}",
+    ]
+    if cfg.gan.enabled:
+        g = cfg.gan
+        recipe.append(
+            f"- GAN: pixel L1 × {g.pixel_weight} + VGG-19 perceptual × {g.perceptual_weight} "
+            f"({g.perceptual_layers}) + GAN × {g.gan_weight}; VGG weights: "
+            + (
+                _shown(g.vgg_weights)
+                if g.vgg_weights
+                else "random (gan.allow_random_vgg, for tests: no perceptual loss to speak of)"
+            )
+        )
+    if init is not None:
+        recipe.append(
+            f"- initialised from `{_shown(init.source)}` ({len(init.loaded)} tensors loaded"
+            + (f", {len(init.fitted)} of them fitted to this window size" if init.fitted else "")
+            + f", {len(init.reinitialised)} re-initialised, {len(init.dropped)} dropped)"
+        )
+    return recipe
