@@ -29,6 +29,8 @@ FINAL_FILES = ("model.safetensors", "config.json", "preprocessor_config.json", "
 
 
 def step_folders(run: Path) -> list[Path]:
+    """`swinir_hf.checkpoints.run_folder.list_checkpoints`, restated: the lease scripts run where the package's
+    dependencies (jsonargparse, ...) are not installed yet, so they import nothing of it."""
     return sorted((run / "checkpoints").glob("step-[0-9]*[0-9]"))
 
 

@@ -17,9 +17,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from swinir_hf.checkpoints.run_folder import list_checkpoints
 from swinir_hf.cli import main as cli
 from swinir_hf.launch import _launcher_parser, _settled, _status, split_arguments
-from swinir_hf.training.checks import check_parallelism, list_checkpoints
+from swinir_hf.training.checks import check_parallelism
 from swinir_hf.training.cli import build_parser
 
 SWINIR_HF = shutil.which("swinir-hf", path=str(Path(sys.executable).parent))

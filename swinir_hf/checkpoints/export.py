@@ -32,6 +32,7 @@ from .convert import (
 from .folders import push_model_folder, save_model_folder, transformers_bars_off
 from .loading import load_folder, model_folder
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
+from .run_folder import MODEL, checkpoint_step, is_checkpoint
 from .verification import ATOL, check_release, is_export_of, refuse_changed_export, verify_folder
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
@@ -372,11 +373,10 @@ def folder_repo_name(source: Path) -> str:
     """`swinir-<folder name>` for a model folder, `swinir-<run>-step-N` for a training checkpoint
     `RUN/checkpoints/step-N` or its `model/` folder (see `_repo_name`)."""
     source = source.resolve()
-    if source.name == "model" and (source.parent / "progress.json").is_file():
+    if source.name == MODEL and is_checkpoint(source.parent):
         source = source.parent
-    step = re.fullmatch(r"step-(\d+)", source.name)
-    if step and source.parent.name == "checkpoints":
-        return _repo_name(f"{source.parent.parent.name}-step-{int(step[1])}")
+    if (step := checkpoint_step(source)) is not None:
+        return _repo_name(f"{source.parent.parent.name}-step-{step}")
     return _repo_name(source.name)  # also a checkpoint copied elsewhere or renamed ("best")
 
 

@@ -25,6 +25,7 @@ from .export import (
 )
 from .folders import check_push_access
 from .loading import network_errors
+from .run_folder import list_checkpoints
 
 DESCRIPTION = export.__doc__.split("\n\n")[0]
 
@@ -76,7 +77,7 @@ def _sources(source: Path) -> list[Path]:
     if source.is_dir():
         checkpoints = sorted(source.glob("*.pth"))
         if not checkpoints:
-            steps = sorted(p for p in (source / "checkpoints").glob("step-*") if is_model_folder(p))
+            steps = [p for p in list_checkpoints(source) if is_model_folder(p)]
             # A run stopped before its final save has only its checkpoints to publish.
             hint = f"; its latest checkpoint is a model folder: {steps[-1]}" if steps else ""
             print(f"error: {source} holds no .pth files and is no save_pretrained folder{hint}", file=sys.stderr)

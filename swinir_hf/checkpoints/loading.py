@@ -11,6 +11,7 @@ import torch
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
+from .run_folder import MODEL, is_checkpoint
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 # One quick look at the Hub before from_pretrained: unreachable, huggingface_hub would retry each file with
@@ -55,8 +56,8 @@ WEIGHT_FILES = (
 def model_folder(source: Path) -> Path:
     """The folder holding the model files of `source`: itself, or the `model/` folder of a checkpoint of
     `swinir_hf.train` (`checkpoints/step-N`, which holds the weights it validated beside its progress.json)."""
-    if not (source / "config.json").is_file() and (source / "progress.json").is_file() and (source / "model").is_dir():
-        return source / "model"
+    if not (source / "config.json").is_file() and is_checkpoint(source) and (source / MODEL).is_dir():
+        return source / MODEL
     return source
 
 

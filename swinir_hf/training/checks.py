@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors import SafetensorError
 
+from ..checkpoints.run_folder import CHECKPOINTS, MODEL, PROGRESS, is_checkpoint, list_checkpoints, unfinished_saves
 from ..inference.files import check_output_folder
 from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
@@ -32,7 +33,7 @@ UNREADABLE_CHECKPOINT = (OSError, RuntimeError, EOFError, ValueError, KeyError, 
 
 # What a run writes into its folder only once it has started training (earlier versions wrote
 # training_config.yaml and logs/ first): a folder holding nothing else is a run that never took a step.
-_NO_WORK_YET = ("training_config.yaml", "logs", "checkpoints")
+_NO_WORK_YET = ("training_config.yaml", "logs", CHECKPOINTS)
 
 
 # accelerate's sharding engines: the launcher's option (a field of its parsed options) and the variable through
@@ -114,7 +115,7 @@ def remove_checkpoints(out: Path) -> None:
     """Delete the checkpoints (and unfinished saves) an earlier run left in `out`: a run started afresh there must
     not find them, or `--resume latest` would continue the earlier run and pruning would keep its checkpoints
     instead of this run's."""
-    for path in sorted((out / "checkpoints").glob("step-*")):
+    for path in [*list_checkpoints(out), *unfinished_saves(out)]:
         shutil.rmtree(path)
 
 
@@ -134,7 +135,7 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
     `model`, i.e. the run's architecture was changed since: naming the config fields that differ."""
     from safetensors import safe_open
 
-    weights = checkpoint / "model" / "model.safetensors"
+    weights = checkpoint / MODEL / "model.safetensors"
     if not weights.is_file():
         return  # a checkpoint of an older version: accelerate's own load reports a mismatch
     try:
@@ -146,7 +147,7 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
     if stored == wanted:
         return
     changed = []
-    config_file = checkpoint / "model" / "config.json"
+    config_file = checkpoint / MODEL / "config.json"
     if config_file.is_file():
         # Both through the config class: config.json omits PretrainedConfig's generic attributes (id2label,
         # return_dict, ...), which to_dict() fills in, and they would all read as changes.
@@ -275,16 +276,12 @@ class StopSignals:
         return bool(got)
 
 
-def list_checkpoints(output_dir: Path) -> list[Path]:
-    return sorted((output_dir / "checkpoints").glob("step-[0-9]*[0-9]"))
-
-
 def resolve_resume(resume: str, output_dir: Path) -> Path | None:
     """`latest` → the newest checkpoint under output_dir (None if there is none), else a checkpoint folder."""
     if resume == "latest":
         found = list_checkpoints(output_dir)
         return found[-1] if found else None
     path = Path(resume)
-    if not (path / "progress.json").is_file():
-        raise FileNotFoundError(f"{resume} is not a checkpoint folder (no progress.json)")
+    if not is_checkpoint(path):
+        raise FileNotFoundError(f"{resume} is not a checkpoint folder (no {PROGRESS})")
     return path

@@ -27,6 +27,7 @@ from accelerate.utils import broadcast
 
 from ..checkpoints.export import export_model_folder, push_folder
 from ..checkpoints.folders import save_model_folder
+from ..checkpoints.run_folder import MODEL, PROGRESS, checkpoint_path, list_checkpoints, unfinished_saves
 from ..processes import on_every_process, on_main_process, several_processes_on_cpu
 from .card import training_card
 from .checks import (
@@ -39,7 +40,6 @@ from .checks import (
     check_push_access,
     check_resumable,
     ignore_stop_signals,
-    list_checkpoints,
     remove_checkpoints,
     unreadable_checkpoint,
 )
@@ -237,7 +237,7 @@ def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None
     if resume_from is not None:
         try:
             run.accelerator.load_state(str(resume_from))
-            saved = json.loads((resume_from / "progress.json").read_text())
+            saved = json.loads((resume_from / PROGRESS).read_text())
             run.progress.load_state_dict(saved)
             window = saved.get("loss_window", {})  # absent from checkpoints written before it was kept
             run.resumed_loss = (window.get("loss_sum", 0.0), window.get("steps", 0))
@@ -418,18 +418,18 @@ def save_checkpoint(run: Run, step: int) -> None:
     Not accelerate's `automatic_checkpoint_naming` / `total_limit`: it names folders by save count, not step, writes
     into the final folder directly and deletes the oldest checkpoint before the new one is complete."""
     acc, main = run.accelerator, run.main
-    final = run.out / "checkpoints" / f"step-{step:08d}"
+    final = checkpoint_path(run.out, step)
     tmp = final.with_name(final.name + ".tmp")
     if main:  # this save's own leftovers, and any a killed earlier save left (at a step this run may not save)
-        for partial in final.parent.glob("step-*.tmp"):
+        for partial in unfinished_saves(run.out):
             shutil.rmtree(partial)
     acc.wait_for_everyone()
     acc.save_state(str(tmp))
     # The losses of a log window in progress (over all processes), for a resumed run to log that window whole.
     window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
     if main:
-        (tmp / "progress.json").write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
-        save_model_folder(tmp / "model", run.scored, _card(run))
+        (tmp / PROGRESS).write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
+        save_model_folder(tmp / MODEL, run.scored, _card(run))
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)

@@ -1,0 +1,40 @@
+"""The layout of a training run's folder, which `swinir_hf.train` writes and loading, the Hub export and the demo
+read: `OUT/checkpoints/step-NNNNNNNN/` holds accelerate's state, `progress.json` and the validated weights as a
+`save_pretrained` folder, `model/`; a save in progress is `step-NNNNNNNN.tmp/` until it is complete."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+CHECKPOINTS = "checkpoints"
+PROGRESS = "progress.json"
+MODEL = "model"
+_STEP = re.compile(r"step-(\d+)")
+
+
+def checkpoint_path(out: Path, step: int) -> Path:
+    """Where the checkpoint of `step` goes (zero-padded, so that names sort by step)."""
+    return Path(out) / CHECKPOINTS / f"step-{step:08d}"
+
+
+def list_checkpoints(out: Path) -> list[Path]:
+    """The complete checkpoints of the run folder `out`, oldest first (unfinished `.tmp` saves left out)."""
+    return sorted(p for p in (Path(out) / CHECKPOINTS).glob("step-*") if _STEP.fullmatch(p.name))
+
+
+def unfinished_saves(out: Path) -> list[Path]:
+    """The `.tmp` folders of saves that did not complete (a killed run's)."""
+    return sorted((Path(out) / CHECKPOINTS).glob("step-*.tmp"))
+
+
+def is_checkpoint(path: Path) -> bool:
+    """Whether `path` is a checkpoint folder (it holds `progress.json`), wherever it was copied."""
+    return (Path(path) / PROGRESS).is_file()
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The step of a checkpoint at its place in a run folder (`RUN/checkpoints/step-N`), else None."""
+    path = Path(path)
+    step = _STEP.fullmatch(path.name)
+    return int(step[1]) if step and path.parent.name == CHECKPOINTS else None
