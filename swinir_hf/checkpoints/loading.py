@@ -61,18 +61,16 @@ def model_folder(source: Path) -> Path:
     return source
 
 
-def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
-    """A `save_pretrained` folder, strictly, in eval mode, float32.
+def read_model_config(folder: str | os.PathLike) -> dict:
+    """The config.json fields of a SwinIR model folder (a training checkpoint's `model/` folder for the checkpoint),
+    checked to be loadable without loading it: valid JSON, a SwinIR model, weights beside it.
 
     Raises:
-        CheckpointError: no / unreadable config.json, no weights file, or weights that do not fit the config
-            (missing, unexpected or mis-shaped parameters, named).
+        CheckpointError: one line naming the problem and what to do.
     """
     import json
 
-    folder = Path(folder)
-    if model_folder(folder) != folder:
-        return load_folder(model_folder(folder))
+    folder = model_folder(Path(folder))
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise CheckpointError(f"{folder} is a folder without config.json: not a save_pretrained folder")
@@ -80,14 +78,27 @@ def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
         fields = json.loads(config_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{config_file} is not valid JSON ({err}): fix it or re-export the model") from err
+    if not isinstance(fields, dict):
+        raise CheckpointError(f"{config_file} is not a model config (a JSON object): re-export the model")
     # Another architecture's folder would load its shared field names into a SwinIR config, or fail on its weights.
-    model_type = fields.get("model_type") if isinstance(fields, dict) else None
-    if model_type not in (None, SwinIRConfig.model_type):
+    if (model_type := fields.get("model_type")) not in (None, SwinIRConfig.model_type):
         raise CheckpointError(f"{folder} holds a {model_type!r} model (config.json's model_type), not a SwinIR one")
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         raise CheckpointError(
             f"{folder} has a config.json but no weights (model.safetensors): copy the whole save_pretrained folder"
         )
+    return fields
+
+
+def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
+    """A `save_pretrained` folder, strictly, in eval mode, float32.
+
+    Raises:
+        CheckpointError: no / unreadable config.json, no weights file, or weights that do not fit the config
+            (missing, unexpected or mis-shaped parameters, named).
+    """
+    folder = model_folder(Path(folder))
+    read_model_config(folder)
     try:
         return _strict(folder, lambda: SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32))
     except CheckpointError:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoints.catalog import Release, load_catalog
-from ..checkpoints.loading import WEIGHT_FILES, hub_cached, model_folder
+from ..checkpoints.convert import CheckpointError
+from ..checkpoints.loading import hub_cached, read_model_config
 from ..evaluation.degradations import LEVELS
 from ..loading import DEFAULTS_DIR, hub_reachable
 from ..models.configuration_swinir import TASK_TABLE
@@ -107,29 +107,12 @@ def task_of(config: Mapping) -> str:
 
 
 def read_config(folder: Path) -> dict:
-    """A model folder's config.json, checked to be usable (valid JSON, weights beside it); a training checkpoint
-    (`checkpoints/step-N`) is read through the model folder it holds, as `load_model` reads it.
-
-    Raises:
-        ModelError: one line naming the problem and what to do.
-    """
-    folder = model_folder(folder)
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise ModelError(f"{folder} has no config.json: point to a folder written by save_pretrained")
+    """`read_model_config` (config.json checked to be loadable; a training checkpoint's read through its model
+    folder), its one-line problem a `ModelError`."""
     try:
-        config = json.loads(config_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelError(
-            f"{config_file} is not valid JSON ({err}): restore the file or re-export the model with save_pretrained"
-        ) from None
-    if not isinstance(config, dict):
-        raise ModelError(f"{config_file} is not a model config: re-export the model with save_pretrained")
-    if not any((folder / name).is_file() for name in WEIGHT_FILES):
-        raise ModelError(
-            f"{folder} has a config.json but no weights (model.safetensors): copy them in or re-export the model"
-        )
-    return config
+        return read_model_config(folder)
+    except CheckpointError as err:
+        raise ModelError(str(err)) from None
 
 
 def config_entry(config: Mapping, label: str, spec: str) -> ModelEntry:
