@@ -13,6 +13,7 @@ from .evaluation.cli import add_eval_arguments, output_problem
 from .extras import MissingExtraError
 from .inference.collection_cli import LaunchParser, add_restore_arguments
 from .inference.files import check_fresh_output_folder
+from .interrupts import stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, split_arguments
 
 
@@ -26,8 +27,14 @@ def _convert(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key)
-    save_model_folder(out, model)
+    try:
+        with terminate_as_interrupt():
+            model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key)
+            save_model_folder(out, model)  # written aside, moved in whole
+    except KeyboardInterrupt as stop:
+        how, status = stopped_by(stop)
+        print(f"{how}: {out} is as it was (the converted model is moved in whole, at the end)", file=sys.stderr)
+        return status
     cfg = model.config
     print(
         f"converted {args.checkpoint} → {out}: task {cfg.task}, upsampler {cfg.upsampler}, x{cfg.upscale}, "

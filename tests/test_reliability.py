@@ -630,3 +630,116 @@ def test_a_header_that_fails_oddly_is_an_oserror_for_the_size_planner(tmp_path, 
         image_size(tmp_path / "a.png")
     jobs = [Job(tmp_path / n, tmp_path / "out" / n) for n in ("b.png", "a.png")]
     assert [j.src.name for j in sort_by_size(jobs)] == ["a.png", "b.png"]  # both (0, 0): by path
+
+
+def _folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_an_interrupted_conversion_leaves_the_folder_as_it_was(shared, tmp_path, monkeypatch, capsys):
+    """`swinir-hf convert --overwrite` stopped by SIGTERM (or Ctrl-C) while it writes: one line, exit 143 (130),
+    and the earlier model folder byte for byte, never a new config beside old weights nor a file cut short."""
+    from swinir_hf.checkpoints import folders
+
+    zoo = shared / "fixtures" / "official_parity"
+    out = tmp_path / "model"
+    assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(out)]) == 0
+    before = _folder_bytes(out)
+    real_write = folders._write_model_folder
+
+    def write_then_stop(folder, *args, signum):
+        real_write(folder, *args)
+        os.kill(os.getpid(), signum)  # while the last files are being written aside
+
+    for signum, status, how in ((signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")):
+        monkeypatch.setattr(folders, "_write_model_folder", lambda *a, s=signum: write_then_stop(*a, signum=s))
+        capsys.readouterr()
+        assert cli(["convert", str(zoo / "classical_sr_x4.pth"), str(out), "--overwrite"]) == status
+        assert (
+            capsys.readouterr().err
+            == f"{how}: {out} is as it was (the converted model is moved in whole, at the end)\n"
+        )
+        assert _folder_bytes(out) == before  # no staging folder left either
+    assert load_model(out).config.upscale == 2
+
+
+def test_a_signal_during_the_swap_waits_for_it(tiny_config, tmp_path, monkeypatch):
+    """Ctrl-C while a save moves its files in is held back until they all are: the folder is the new model whole,
+    then the KeyboardInterrupt comes."""
+    from swinir_hf.checkpoints import folders
+
+    out = tmp_path / "model"
+    folders.save_model_folder(out, SwinIRForImageRestoration(tiny_config(upscale=2)))
+    real_replace = os.replace
+    calls = []
+
+    def replace_once_interrupted(src, dst):
+        if not calls:
+            os.kill(os.getpid(), signal.SIGINT)
+        calls.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(folders.os, "replace", replace_once_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        folders.save_model_folder(out, SwinIRForImageRestoration(tiny_config(upscale=3)))
+    assert len(calls) == 3 and load_model(out).config.upscale == 3
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+
+
+def test_a_save_over_another_model_leaves_none_of_its_files(tiny_config, tmp_path):
+    """A folder that held a Hub export (card, code, weights) saved over with a model alone keeps no file of the
+    earlier model: its card would describe, and its code or other weights load, as the new one; other files stay."""
+    from swinir_hf.checkpoints import folders
+    from swinir_hf.checkpoints.remote_code import AUTO_MAP
+
+    out = tmp_path / "model"
+    folders.save_model_folder(
+        out, SwinIRForImageRestoration(tiny_config()), "# the x2 card", processor_auto_map=AUTO_MAP
+    )
+    (out / "pytorch_model.bin").write_bytes(b"old weights")
+    (out / "notes.txt").write_text("mine")
+    assert {"README.md", "modeling_swinir.py", "configuration_swinir.py"} <= {p.name for p in out.iterdir()}
+    folders.save_model_folder(out, SwinIRForImageRestoration(tiny_config(upscale=3)))
+    names = ["config.json", "model.safetensors", "notes.txt", "preprocessor_config.json"]
+    assert sorted(p.name for p in out.iterdir()) == names
+    assert load_model(out).config.upscale == 3
+
+
+def test_a_fresh_run_removes_the_earlier_runs_model_but_not_its_logs(tmp_path):
+    """`train --overwrite` starts by removing the earlier run's checkpoints, final model and summary (until its own
+    end the folder would otherwise load, export and push as the earlier model); logs and other files stay."""
+    from swinir_hf.training.checks import remove_earlier_run
+
+    out = tmp_path / "run"
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "README.md", "training_summary.json"):
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_text("earlier")
+    for name in ("checkpoints/step-00000004/progress.json", "checkpoints/step-00000006.tmp/x", "logs/events", "my.txt"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("x")
+    remove_earlier_run(out)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["logs/events", "my.txt"]
+
+
+def test_eval_and_hub_stop_on_sigterm_as_on_ctrl_c(monkeypatch, tmp_path, capsys):
+    """A scheduler's SIGTERM stops `eval` and `hub` as Ctrl-C does (temporary files removed on the way out): one
+    line saying what was kept and exit status 143, not a silent kill."""
+    import time
+
+    from swinir_hf.checkpoints import export_cli
+    from swinir_hf.evaluation import cli as eval_cli
+
+    def stop(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        raise AssertionError("SIGTERM did not stop the command")
+
+    monkeypatch.setattr(eval_cli, "_run", stop)
+    images = tmp_path / "images"
+    assert cli(["eval", "--model", "sr-x4", "--dataset", str(tmp_path), "--save-images", str(images)]) == 143
+    kept = f"the images saved so far are in {images} (a rerun needs --overwrite)"
+    assert capsys.readouterr().err == f"terminated (SIGTERM): no table or --json written; {kept}\n"
+    monkeypatch.setattr(export_cli, "_run", stop)
+    assert cli(["hub", str(tmp_path), "-o", str(tmp_path / "out")]) == 143
+    assert capsys.readouterr().err.startswith(f"terminated (SIGTERM): each folder this run wrote to {tmp_path / 'out'}")
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler of before, once the command is over

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..interrupts import stopped_by, terminate_as_interrupt
 from . import export
 from .catalog import find_release, load_catalog
 from .convert import CheckpointError
@@ -89,18 +90,20 @@ def _sources(source: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export (and push) every checkpoint of `args.source`; 1 if any failed, 130 on Ctrl-C, else 0."""
+    """Export (and push) every checkpoint of `args.source`; 1 if any failed, 130 on Ctrl-C, 143 on SIGTERM, else 0."""
     try:
-        return _run(args)
-    except KeyboardInterrupt:
+        with terminate_as_interrupt():
+            return _run(args)
+    except KeyboardInterrupt as stop:
         # Each folder is built in a staging folder (removed on the way out, or by the next export after a SIGKILL)
         # and moved into place once verified.
+        how, status = stopped_by(stop)
         print(
-            f"interrupted: each folder this run wrote to {args.output_dir} is complete and verified, none is "
+            f"{how}: each folder this run wrote to {args.output_dir} is complete and verified, none is "
             "half-built; run the same command again to finish",
             file=sys.stderr,
         )
-        return 130
+        return status
 
 
 def _naming(source: Path, message: str) -> str:

@@ -3,17 +3,35 @@ model card) and the one way it pushes a folder to the Hub."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from huggingface_hub import HfApi
 
+from ..inference.files import left_by_dead_process, process_tag
+from ..interrupts import signals_deferred
 from ..models.image_processing_swinir import SwinIRImageProcessor
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from .remote_code import REMOTE_MODULES
 
 # The files of a model folder without remote code (what the trainer saves).
 MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
+# Every file a model folder may hold: a save replaces them all, removing those it does not write again (an earlier
+# model's card, code or weights in another layout would describe, or load as, the new one).
+_MODEL_FOLDER_PATTERNS = (
+    *MODEL_FILES,
+    "model.safetensors.index.json",
+    "model-*-of-*.safetensors",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "pytorch_model-*-of-*.bin",
+    *(f"{module}.py" for module in REMOTE_MODULES),
+)
+_STAGING = ".swinir-save-"
 
 
 @contextmanager
@@ -75,8 +93,39 @@ def save_model_folder(
     """`save_pretrained` (safetensors + config), the image processor (with `processor_auto_map` for remote code) and,
     when given, the model card (`README.md`) into `folder`. Without `processor_auto_map` the folder has no remote
     code: its config.json gets none of the `modeling_swinir.REMOTE_CODE_FIELDS` (`model.config` keeps them), and it
-    loads through the package."""
+    loads through the package.
+
+    The files are written aside (a hidden folder inside `folder`) and moved in at the end, with Ctrl-C and SIGTERM
+    held back for those renames: an interrupted save leaves the folder as it was, never half of a model or a new
+    config beside old weights. The model files of an earlier save that this one does not write are removed."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{_STAGING}*"):  # a killed save's (SIGKILL, power loss)
+        if left_by_dead_process(old.name, _STAGING):
+            shutil.rmtree(old, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{process_tag()}-", dir=folder))
+    try:
+        _write_model_folder(staging, model, card, processor_auto_map)
+        with signals_deferred():
+            written = {path.name for path in staging.iterdir()}
+            for old in model_folder_files(folder):
+                if old.name not in written:
+                    old.unlink()
+            for name in sorted(written):
+                os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def model_folder_files(folder: Path) -> list[Path]:
+    """The model files in `folder` (weights in any layout, config, processor config, card, code): what a save
+    replaces."""
+    return sorted({path for pattern in _MODEL_FOLDER_PATTERNS for path in Path(folder).glob(pattern) if path.is_file()})
+
+
+def _write_model_folder(
+    folder: Path, model: SwinIRForImageRestoration, card: str | None, processor_auto_map: dict[str, str] | None
+) -> None:
     config = model.config
     with transformers_bars_off():  # "Writing model shards" at every training checkpoint
         model.save_pretrained(folder, safe_serialization=True, remote_code=bool(processor_auto_map))

@@ -1,6 +1,7 @@
 """The layout of a training run's folder, which `swinir_hf.train` writes and loading, the Hub export and the demo
 read: `OUT/checkpoints/step-NNNNNNNN/` holds accelerate's state, `progress.json` and the validated weights as a
-`save_pretrained` folder, `model/`; a save in progress is `step-NNNNNNNN.tmp/` until it is complete."""
+`save_pretrained` folder, `model/`; a save in progress is `step-NNNNNNNN.tmp/` until it is complete. At its end the
+run saves its final model into `OUT` itself, beside `training_summary.json`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 CHECKPOINTS = "checkpoints"
 PROGRESS = "progress.json"
 MODEL = "model"
+SUMMARY = "training_summary.json"
 _STEP = re.compile(r"step-(\d+)")
 
 

@@ -19,6 +19,7 @@ from ..checkpoints.loading import DEFAULT_MODELS
 from ..inference.collection_cli import LaunchParser, engine_options, overlap_argument, tile_argument, user_error
 from ..inference.files import check_fresh_output_folder, check_writable_folder, write_text_file
 from ..inference.restoration import DTYPES, EngineOptions
+from ..interrupts import stopped_by, terminate_as_interrupt
 from ..processes import is_main_process, leave_process_group, main_first, on_every_process, process_state
 
 if TYPE_CHECKING:
@@ -112,14 +113,17 @@ def output_problem(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `eval` from parsed `add_eval_arguments` options; the exit status (1 for a user error, 130 on Ctrl-C; only
-    the main process of a launch says either)."""
+    """Run `eval` from parsed `add_eval_arguments` options; the exit status (1 for a user error, 130 on Ctrl-C, 143
+    on SIGTERM; only the main process of a launch says any)."""
     try:
-        return _run(args)
-    except KeyboardInterrupt:  # the figures come at the end; images saved so far are whole (written atomically)
+        with terminate_as_interrupt():
+            return _run(args)
+    except KeyboardInterrupt as stop:  # the figures come at the end; images saved so far are whole (written atomically)
+        how, status = stopped_by(stop)
         if is_main_process():
-            print("interrupted: no table or --json written", file=sys.stderr)
-        return 130
+            saved = f"; the images saved so far are in {args.save_images} (a rerun needs --overwrite)"
+            print(f"{how}: no table or --json written{saved if args.save_images else ''}", file=sys.stderr)
+        return status
     finally:
         leave_process_group()  # on every way out of a launched process
 

@@ -6,9 +6,7 @@ from them, with one-line errors and exit statuses.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..image_datasets import load_image_dataset
+from ..interrupts import stopped_by, terminate_as_interrupt
 from ..models.image_processing_swinir import ALPHA_MODES
 from ..processes import is_main_process, leave_process_group, process_state
 from .collection import ModelEngine, restore_dataset, restore_files
@@ -159,43 +158,21 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--push-to-hub", metavar="REPO", help="also push the restored dataset to this Hub repo")
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler preempting the job), raised in the main thread to stop as Ctrl-C does."""
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """While active, SIGTERM raises `Terminated` in the main thread (elsewhere signals cannot be handled)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed, 130 on
     Ctrl-C and 143 on SIGTERM: every process of a launch gets it, only the main process says so)."""
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             if not args.no_progress:
                 return _run(args)
             with _library_progress_bars_off(datasets_too=bool(args.dataset)):
                 return _run(args)
     except KeyboardInterrupt as stop:
         # Outputs are written atomically, so what exists is complete and a rerun skips it.
-        terminated = isinstance(stop, Terminated)
+        how, status = stopped_by(stop)
         if is_main_process():
-            how = "terminated (SIGTERM)" if terminated else "interrupted"
             print(f"{how}: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
-        return 143 if terminated else 130
+        return status
     finally:
         leave_process_group()  # on every way out: after a user error and a Ctrl-C too
 

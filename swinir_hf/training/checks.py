@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors import SafetensorError
 
-from ..checkpoints.run_folder import CHECKPOINTS, MODEL, PROGRESS, is_checkpoint, list_checkpoints, unfinished_saves
+from ..checkpoints.run_folder import (
+    CHECKPOINTS,
+    MODEL,
+    PROGRESS,
+    SUMMARY,
+    is_checkpoint,
+    list_checkpoints,
+    unfinished_saves,
+)
 from ..inference.files import check_output_folder
 from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
@@ -111,12 +119,17 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | N
     return resume_from
 
 
-def remove_checkpoints(out: Path) -> None:
-    """Delete the checkpoints (and unfinished saves) an earlier run left in `out`: a run started afresh there must
-    not find them, or `--resume latest` would continue the earlier run and pruning would keep its checkpoints
-    instead of this run's."""
+def remove_earlier_run(out: Path) -> None:
+    """Delete what an earlier run left in `out` besides its logs: its checkpoints (and unfinished saves), which a
+    run started afresh there must not find (`--resume latest` would continue the earlier run, and pruning would keep
+    its checkpoints instead of this run's), and its final model and summary, which until this run's end would load,
+    export and push as this run's."""
+    from ..checkpoints.folders import model_folder_files
+
     for path in [*list_checkpoints(out), *unfinished_saves(out)]:
         shutil.rmtree(path)
+    for path in [*model_folder_files(out), out / SUMMARY]:
+        path.unlink(missing_ok=True)
 
 
 def check_push_access(repo_id: str, output_dir: Path) -> str:

@@ -27,7 +27,7 @@ from accelerate.utils import broadcast
 
 from ..checkpoints.export import export_model_folder, push_folder
 from ..checkpoints.folders import save_model_folder
-from ..checkpoints.run_folder import MODEL, PROGRESS, checkpoint_path, list_checkpoints, unfinished_saves
+from ..checkpoints.run_folder import MODEL, PROGRESS, SUMMARY, checkpoint_path, list_checkpoints, unfinished_saves
 from ..processes import on_every_process, on_main_process, several_processes_on_cpu
 from .card import training_card
 from .checks import (
@@ -40,7 +40,7 @@ from .checks import (
     check_push_access,
     check_resumable,
     ignore_stop_signals,
-    remove_checkpoints,
+    remove_earlier_run,
     unreadable_checkpoint,
 )
 from .config import TrainingConfig, flat_config
@@ -273,11 +273,11 @@ def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.
 
 
 def _open_run_folder(cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None, start: int) -> None:
-    """Create the run's folder (an earlier run's checkpoints removed when starting afresh), write its config and
-    start the trackers (TensorBoard told to drop what an earlier, killed run logged after the resumed step)."""
+    """Create the run's folder (an earlier run's checkpoints and model removed when starting afresh), write its config
+    and start the trackers (TensorBoard told to drop what an earlier, killed run logged after the resumed step)."""
     out.mkdir(parents=True, exist_ok=True)
     if resume_from is None:
-        remove_checkpoints(out)
+        remove_earlier_run(out)
     (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     purge = {"tensorboard": {"purge_step": start + 1}} if start else {}
     accelerator.init_trackers(cfg.train.project_name, config=flat_config(cfg.to_dict()), init_kwargs=purge)
@@ -452,7 +452,7 @@ def finish(run: Run, push_to_hub_repo: str | None) -> None:
         out, progress = run.out, run.progress
         save_model_folder(out, run.scored, _card(run))
         summary = {"baseline_psnr": run.baseline, **progress.state_dict()}
-        (out / "training_summary.json").write_text(json.dumps(summary, indent=2))
+        (out / SUMMARY).write_text(json.dumps(summary, indent=2))
         logger.info(
             f"saved the model to {out}"
             + (f" (val PSNR {progress.history[-1]['psnr']:.2f} dB)" if progress.history else "")

@@ -1,0 +1,60 @@
+"""How the commands stop on Ctrl-C and SIGTERM: SIGTERM (a scheduler preempting a job) is raised as `Terminated`, a
+`KeyboardInterrupt`, so that both unwind through the same `finally` blocks (temporary files removed) to one line
+and exit status (`stopped_by`); `signals_deferred` holds both back while a few renames make a folder whole."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread to stop as Ctrl-C does."""
+
+
+def stopped_by(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """How a command was stopped, as its message says it, and its exit status: 130 for Ctrl-C, 143 for SIGTERM."""
+    return ("terminated (SIGTERM)", 143) if isinstance(stop, Terminated) else ("interrupted", 130)
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()  # elsewhere signals cannot be handled
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While active, SIGTERM raises `Terminated` in the main thread."""
+    if not _in_main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM received while the block runs are held back and raised again when it ends (to the handlers
+    of before): the renames that swap a folder's files are not cut in half. Main thread only, a no-op elsewhere."""
+    if not _in_main_thread():
+        yield
+        return
+    held: list[int] = []
+    signums = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in signums}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])
