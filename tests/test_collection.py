@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -521,6 +522,24 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
     capsys.readouterr()
     assert _restore(*args, model_dir=model_dir) == 1  # a non-empty output folder needs --overwrite
     assert capsys.readouterr().err == f"error: {out} exists and is not empty; pass --overwrite to replace it\n"
+
+    # --overwrite stopped by SIGTERM while it saves: the earlier dataset stays whole (saved aside, moved in at the end)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    save = datasets.Dataset.save_to_disk
+
+    def save_then_stop(self, path, **kwargs):
+        save(self, path, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(datasets.Dataset, "save_to_disk", save_then_stop)
+    assert _restore(*args, "--outscale", "2", "--overwrite", model_dir=model_dir) == 143
+    expected = f"terminated (SIGTERM): {out} is as it was (the dataset is saved aside and moved in whole)\n"
+    assert capsys.readouterr().err.endswith(expected)
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing left aside
+    monkeypatch.setattr(datasets.Dataset, "save_to_disk", save)
+    assert _restore(*args, "--outscale", "2", "--overwrite", model_dir=model_dir) == 0
+    assert datasets.load_from_disk(str(out))[0]["image"].size == (18, 12)
 
 
 def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, model_dir, monkeypatch, capsys):

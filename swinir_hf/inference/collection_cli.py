@@ -18,7 +18,7 @@ from ..interrupts import stopped_by, terminate_as_interrupt
 from ..models.image_processing_swinir import ALPHA_MODES
 from ..processes import is_main_process, leave_process_group, process_state
 from .collection import ModelEngine, restore_dataset, restore_files
-from .files import check_fresh_output_folder
+from .files import check_fresh_output_folder, folder_written_whole
 from .jobs import OUTPUT_FORMATS, OutputOptions
 from .restoration import DTYPES, EngineOptions
 
@@ -170,7 +170,12 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         # Outputs are written atomically, so what exists is complete and a rerun skips it.
         how, status = stopped_by(stop)
-        if is_main_process():
+        if is_main_process() and args.dataset:
+            print(
+                f"{how}: {args.output_dir} is as it was (the dataset is saved aside and moved in whole)",
+                file=sys.stderr,
+            )
+        elif is_main_process():
             print(f"{how}: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
         return status
     finally:
@@ -253,7 +258,8 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
     restorer = engine.build(state.device)
     start = time.perf_counter()
     restored = restore_dataset(dataset, restorer, column=args.column, outscale=output.outscale, model_name=args.model)
-    restored.save_to_disk(out)
+    with folder_written_whole(out) as staging:  # an interrupted save leaves an earlier dataset in -o whole
+        restored.save_to_disk(staging)
     seconds = time.perf_counter() - start
     print(f"restored {len(restored)} images of {args.dataset} → {out} in {seconds:.1f} s", file=sys.stderr)
     if args.push_to_hub:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -131,6 +132,31 @@ def written_atomically(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
+@contextmanager
+def folder_written_whole(path: str | os.PathLike) -> Iterator[Path]:
+    """A new hidden folder beside `path` for the block to fill; it replaces `path` (a folder, removed) when the block
+    ends, and is removed when the block raises: an interrupted save leaves the earlier folder or the new one, never
+    part of one. Ctrl-C / SIGTERM wait for the two renames of the swap."""
+    from ..interrupts import signals_deferred
+
+    path = Path(path).resolve()  # a symlinked folder is replaced where it lies, the link kept
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path.parent)
+    staging = Path(create_temp(path))
+    staging.unlink()
+    staging.mkdir()
+    old = staging.with_name(staging.name + "-old")
+    try:
+        yield staging
+        with signals_deferred():
+            if path.exists():
+                os.replace(path, old)
+            os.replace(staging, path)
+    finally:
+        for leftover in (staging, old):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def os_reason(err: BaseException, path: Path) -> str:
     """An error's text without the file name it repeats (the message that quotes it already starts with one)."""
     text = getattr(err, "strerror", None) or str(err)
@@ -159,7 +185,7 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
     for tmp in folder.glob(f"{_TEMP_PREFIX}*"):
         if left_by_dead_process(tmp.name, _TEMP_PREFIX):
             try:
-                tmp.unlink()
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()  # a folder: `folder_written_whole`'s
                 removed.append(tmp)
             except OSError:
                 pass  # another process got there first
