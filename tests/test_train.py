@@ -1046,3 +1046,16 @@ def test_a_lost_peer_is_one_line_from_the_process_that_noticed(monkeypatch, caps
     errors.append(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))  # a bug stays a traceback
     with pytest.raises(RuntimeError, match="mat1"):
         cli.main(["--config", "tiny_sr_x2", "--train.output_dir", "unused"])
+
+
+def test_a_run_resumed_without_validation_keeps_its_curve_on_the_card(tiny_run, train_cli, images, tmp_path):
+    """`data.val=null` on resuming a run that validated (to go faster, or the set is gone): the run finishes, and its
+    card keeps the validation curve so far, saying validation was turned off."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2})) == 0
+    raw = tiny_run(images, out, train={"max_steps": 4})
+    raw["data"]["val"] = None
+    assert train_cli(raw, "--resume", "latest") == 0
+    card = (out / "README.md").read_text()
+    assert "Validation during training, until it was turned off at a resume (PSNR in dB" in card
+    assert "| step 2 |" in card and "| step 4 |" not in card

@@ -85,9 +85,12 @@ def _validation_table(
     rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
     n = cfg.data.val_max_images
     first = f" (its first {n} images)" if n and n > 1 else " (its first image)" if n else ""
-    return (
-        f"Validation on {_shown(cfg.data.val)}{first} during training (PSNR in dB, {validation_metric(c)}):\n\n"
-        "| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
+    if cfg.data.val:
+        what = f"on {_shown(cfg.data.val)}{first} during training"
+    else:  # `data.val` null on resuming a run that validated: its curve so far is kept
+        what = "during training, until it was turned off at a resume"
+    return f"Validation {what} (PSNR in dB, {validation_metric(c)}):\n\n| model | PSNR |\n|---|---:|\n" + "\n".join(
+        rows
     )
 
 
