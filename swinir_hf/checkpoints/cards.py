@@ -164,7 +164,7 @@ def _cli_snippet(model_id: str) -> str:
     return f"""### Command line
 
 ```bash
-pip install swinir-hf
+pip install -e .   # in a checkout of the swinir-hf repository (not on PyPI yet)
 swinir-hf restore input.png -o restored/ --model {model_id}   # --tile 256 bounds memory on large images
 ```"""
 

@@ -65,7 +65,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         "--tile",
         type=tile_argument,
         default=None,
-        help="tile size in input pixels or 'auto' (default, or 0: whole image)",
+        help="tile size in input pixels, 'auto', or 0 (default: the whole image, as the paper)",
     )
     p.add_argument(
         "--tile-overlap",
