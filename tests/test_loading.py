@@ -269,7 +269,16 @@ def test_transformers_own_loading_names_a_truncated_safetensors(tiny_config, tmp
     SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "m")
     weights = tmp_path / "m" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    expected = rf"^the weights of {re.escape(str(tmp_path / 'm'))} cannot be read \(.+\): a model\.safetensors file is"
+    expected = rf"^the weights of {re.escape(str(tmp_path / 'm'))} cannot be read \(.+\): a \.safetensors file is"
     for kwargs in ({}, {"trust_remote_code": True}, {"output_loading_info": True}):
         with pytest.raises(OSError, match=expected):
             AutoModelForImageToImage.from_pretrained(tmp_path / "m", **kwargs)
+
+    # a sharded checkpoint's damaged index: named as such, not as config.json (load_model names the file)
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "s", max_shard_size="20KB")
+    index = tmp_path / "s" / "model.safetensors.index.json"
+    index.write_text("{broken")
+    with pytest.raises(OSError, match=r"cannot be read \(.+\): its weights index \(\.index\.json\) is truncated"):
+        AutoModelForImageToImage.from_pretrained(tmp_path / "s")
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(index))} is not a readable weights index"):
+        load_model(tmp_path / "s")

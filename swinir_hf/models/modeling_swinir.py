@@ -593,16 +593,20 @@ class _DropLoadReport(logging.Filter):
 
 @contextlib.contextmanager
 def _readable_weights(source: object) -> Iterator[None]:
-    """Turn safetensors' bare "Error while deserializing header" (a truncated or damaged weights file, raised from
-    deep inside transformers) into an `OSError` that names `source` and what to do."""
+    """Turn the bare errors of a truncated or damaged weights file, raised from deep inside transformers
+    (safetensors' "Error while deserializing header", the `JSONDecodeError` of a sharded checkpoint's index: a
+    damaged config.json is transformers' own `OSError`), into an `OSError` that names `source` and what to do."""
+    import json
+
     from safetensors import SafetensorError
 
     try:
         yield
-    except SafetensorError as err:
+    except (SafetensorError, json.JSONDecodeError) as err:
+        what = "its weights index (.index.json)" if isinstance(err, json.JSONDecodeError) else "a .safetensors file"
         raise OSError(
-            f"the weights of {source} cannot be read ({err}): a model.safetensors file is truncated or damaged; "
-            "save or download the model again"
+            f"the weights of {source} cannot be read ({err}): {what} is truncated or damaged; save or download "
+            "the model again"
         ) from err
 
 
