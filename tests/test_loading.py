@@ -123,7 +123,12 @@ def test_offline_mode_names_it(monkeypatch, tmp_path):
 def test_a_misspelt_name_gets_the_nearest_one(monkeypatch, tmp_path):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.chdir(tmp_path)
-    typos = {"sr-x5": "sr-x4", "realsr-x4": "real-sr-x4", "swinir-clasical-sr-x4-df2k": "swinir-classical-sr-x4-df2k"}
+    typos = {
+        "sr-x5": "sr-x4",
+        "realsr-x4": "real-sr-x4",
+        "swinir-clasical-sr-x4-df2k": "swinir-classical-sr-x4-df2k",
+        "swinir-classical-sr-x2": "swinir-classical-sr-x2-div2k or swinir-classical-sr-x2-df2k",  # its two releases
+    }
     for spec, near in typos.items():
         with pytest.raises(ModelNotAvailableError, match=f"Did you mean {near}\\?$"):
             load_model(spec, cache_dir=tmp_path)

@@ -197,10 +197,13 @@ def load_model(
 
 
 def _near_name(spec: str) -> str | None:
-    """The bundled or catalogue model name closest to `spec`, if one is close."""
+    """The bundled or catalogue model names `spec` may have meant: the names it begins (a catalogue name without its
+    training data, `swinir-classical-sr-x2`: its two releases), else the closest one, if one is close."""
     from .catalog import load_catalog
 
     names = [*DEFAULT_MODELS, *load_catalog().by_repo()]
+    if starting := [name for name in names if name.startswith(f"{spec}-")]:
+        return " or ".join(starting)
     return next(iter(difflib.get_close_matches(spec, names, n=1, cutoff=0.75)), None)
 
 

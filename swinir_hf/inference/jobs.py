@@ -162,7 +162,10 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             message = f"output name {dst.name} is {size} bytes, more than the {NAME_MAX} a file name may have: {fix}"
             plan.errors.append((src, message))
         elif dst in sources:
-            plan.errors.append((src, f"output {dst} would overwrite an input: choose another -o or a --suffix"))
+            # An earlier run into the inputs' folder with another --ext and no --suffix wrote outputs that now read
+            # as inputs: they cannot be told from the user's own files.
+            fix = "choose another -o or a --suffix (outputs written beside their inputs without one read as inputs)"
+            plan.errors.append((src, f"output {dst} would overwrite an input: {fix}"))
         elif len(by_output[dst]) > 1:
             others = [p for p in by_output[dst] if p != src]
             message = f"output {dst} would also be written from {', '.join(map(str, others))}: {_apart(src, others)}"
