@@ -78,6 +78,21 @@ def test_bad_inputs():
         processor(np.zeros((4, 4, 3), dtype=np.int64))
     with pytest.raises(ValueError, match=r"got shape \(4, 4, 5\)"):
         processor(np.zeros((4, 4, 5), dtype=np.uint8))
+    with pytest.raises(ValueError, match="a tensor on the meta device holds no pixels"):
+        processor(torch.empty(3, 4, 4, device="meta"))
+
+
+def test_big_endian_and_bfloat16_pixels_are_read_by_value():
+    """A big-endian uint16 / float array (FITS, raw dumps) and a bfloat16 tensor give the pixel values of their
+    native-order / float32 twins."""
+    processor = SwinIRImageProcessor()
+    rng = np.random.default_rng(0)
+    deep = rng.integers(0, 65536, (2, 6, 5, 3), dtype=np.uint16)
+    floats = rng.random((6, 5, 3), dtype=np.float32)
+    half = torch.rand(2, 3, 6, 5).bfloat16()
+    for odd, native in ((deep.astype(">u2"), deep), (floats.astype(">f4"), floats), (half, half.float())):
+        got, expected = processor(odd)["pixel_values"], processor(native)["pixel_values"]
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
 
 
 def test_batches_options_of_other_processors_and_tuple_outputs(model_dir):

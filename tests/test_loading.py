@@ -287,3 +287,17 @@ def test_transformers_own_loading_names_a_truncated_safetensors(tiny_config, tmp
         AutoModelForImageToImage.from_pretrained(tmp_path / "s")
     with pytest.raises(CheckpointError, match=rf"^{re.escape(str(index))} is not a readable weights index"):
         load_model(tmp_path / "s")
+
+
+def test_weights_holding_nan_are_refused(tiny_config, tmp_path):
+    """A folder whose weights hold NaN (a diverged run's) is a CheckpointError naming the tensors, not a model that
+    writes black images."""
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    with torch.no_grad():
+        model.conv_first.weight[0, 0, 0, 0] = float("nan")
+        model.conv_after_body.bias[0] = float("inf")
+    model.save_pretrained(tmp_path / "nan")
+    with pytest.raises(
+        CheckpointError, match=r"its weights hold NaN or infinite values \(conv_first\.weight, .*conv_after_body\.bias"
+    ):
+        load_model(tmp_path / "nan")

@@ -170,23 +170,22 @@ def load_model(
     (`swinir-classical-sr-x4-df2k`, see `swinir_hf.checkpoints.catalog`) or a Hub repo id (`org/name`).
 
     Raises:
-        CheckpointError: a local file that is not a SwinIR checkpoint, or a path that does not exist.
+        CheckpointError: a local file that is not a SwinIR checkpoint, a path that does not exist, or weights that
+            hold NaN or infinite values.
         ModelNotAvailableError: a Hub model that cannot be downloaded here, with what to do about it.
     """
     from .catalog import find_release
 
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path):
-        if resolved.is_dir():
-            return load_folder(resolved)
-        return convert_original_checkpoint(resolved)
+        return _finite(load_folder(resolved) if resolved.is_dir() else convert_original_checkpoint(resolved), spec)
     if looks_like_path(resolved):
         hint = ""
         if (release := find_release(Path(resolved).name)) is not None:
             hint = f"; its converted release loads by its catalogue name, {release.repo}"
         raise CheckpointError(f"{spec} does not exist{hint}")
     try:
-        return from_hub(resolved, revision=revision, cache_dir=cache_dir)
+        return _finite(from_hub(resolved, revision=revision, cache_dir=cache_dir), spec)
     except ModelNotAvailableError as err:
         if "/" in str(spec):  # `models/x4` may have been meant as a local folder
             raise ModelNotAvailableError(f"{err} (nor is there a local folder {spec})") from err
@@ -194,6 +193,19 @@ def load_model(
         if near and near != str(spec):  # `sr-x5`: more likely a misspelt name than a Hub model
             raise ModelNotAvailableError(f"{err} Did you mean {near}?") from err
         raise
+
+
+def _finite(model: SwinIRForImageRestoration, source: object) -> SwinIRForImageRestoration:
+    """`model`, unless a weight is NaN or infinite (a training run that diverged saves such weights): every image
+    would come out NaN, written as black."""
+    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise CheckpointError(
+            f"{source}: its weights hold NaN or infinite values ({names}): it cannot restore an image; use another "
+            "checkpoint (a training run that diverged saves such weights)"
+        )
+    return model
 
 
 def _near_name(spec: str) -> str | None:

@@ -97,12 +97,16 @@ def image_to_float(image: Image.Image | np.ndarray | torch.Tensor) -> tuple[np.n
     if isinstance(image, Image.Image):
         return _pil_to_float(image)
     if isinstance(image, torch.Tensor):
+        if image.is_meta:
+            raise ValueError("a tensor on the meta device holds no pixels: pass one with data")
         t = image.detach().cpu()
         if t.ndim == 3 and t.shape[0] in (1, 2, 3, 4) and t.shape[-1] not in (1, 2, 3, 4):
             t = t.permute(1, 2, 0)
-        image = t.numpy()
+        image = (t.float() if t.dtype == torch.bfloat16 else t).numpy()  # numpy has no bfloat16
     if not isinstance(image, np.ndarray):
         raise TypeError(f"expected a PIL image, numpy array or torch tensor, got {type(image).__name__}")
+    if not image.dtype.isnative:  # big-endian data (a FITS or raw file read as '>u2'): its values, in native order
+        image = image.astype(image.dtype.newbyteorder("="))
     arr = image[..., None] if image.ndim == 2 else image
     if arr.ndim != 3 or arr.shape[-1] not in (1, 2, 3, 4) or 0 in arr.shape:
         raise ValueError(f"image array must be (H, W) or (H, W, C) with C in 1..4, got shape {image.shape}")
