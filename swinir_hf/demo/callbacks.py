@@ -18,10 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..checkpoints.loading import hub_cached
+from ..checkpoints.loading import DEFAULTS_DIR, hub_cached
 from ..inference.image_io import write_image
 from ..inference.restoration import EngineOptions, restore
-from ..loading import DEFAULTS_DIR
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError, user_error

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..checkpoints.convert import CheckpointError
-from ..loading import ModelNotAvailableError, load_model
+from ..checkpoints.loading import ModelNotAvailableError, load_model
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError
 from .menu import read_config
