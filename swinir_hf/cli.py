@@ -11,10 +11,11 @@ from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
 from .evaluation.cli import add_eval_arguments, output_problem
 from .extras import MissingExtraError
-from .inference.collection_cli import LaunchParser, add_restore_arguments
+from .inference.collection_cli import add_restore_arguments
 from .inference.files import check_fresh_output_folder
 from .interrupts import stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, split_arguments
+from .processes import LaunchParser
 
 
 def _convert(args: argparse.Namespace) -> int:

@@ -5,7 +5,9 @@ that none is left waiting for it at the next collective. Restoring collections a
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -49,6 +51,24 @@ def is_main_process() -> bool:
         if value.isdigit():
             return int(value) == 0
     return True
+
+
+def user_error(message: str) -> int:
+    """Print `error: message` (on the main process only: every process of a launch meets the same user error) and
+    return the exit status 1."""
+    if is_main_process():
+        print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+class LaunchParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors (usage and message, exit status 2) only the main process of a launch prints:
+    every process parses the same command line."""
+
+    def error(self, message: str):
+        if is_main_process():
+            super().error(message)
+        self.exit(2)
 
 
 def leave_process_group() -> None:

@@ -30,7 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..inference.image_io import write_image
-from ..inference.restoration import EngineOptions, restore
+from ..inference.restoration import PAPER_ENGINE, EngineOptions, restore
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
@@ -42,8 +42,7 @@ from .degradations import (
 )
 from .testsets import GreyConvention, Sample, load_samples
 
-# How the paper ran its models: whole images, float32.
-PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
+# The noise seed of the authors' test script (`np.random.seed(seed=0)`).
 NOISE_SEED = 0
 # Base seed of the BSRGAN-style degradation's random draws (`real`); each image draws from (REAL_SEED, a hash of
 # its name), so the figures average over many draws of the pipeline and do not depend on which images are scored.

@@ -16,11 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..checkpoints.loading import DEFAULT_MODELS
-from ..inference.collection_cli import LaunchParser, engine_options, overlap_argument, tile_argument, user_error
+from ..inference.engine_cli import add_engine_arguments, engine_options
 from ..inference.files import check_fresh_output_folder, check_writable_folder, write_text_file
-from ..inference.restoration import DTYPES, EngineOptions
+from ..inference.restoration import DTYPES, PAPER_ENGINE, EngineOptions
 from ..interrupts import stopped_by, terminate_as_interrupt
-from ..processes import is_main_process, leave_process_group, main_first, on_every_process, process_state
+from ..processes import (
+    LaunchParser,
+    is_main_process,
+    leave_process_group,
+    main_first,
+    on_every_process,
+    process_state,
+    user_error,
+)
 
 if TYPE_CHECKING:
     from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -61,23 +69,9 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         help="score greyscale images on their grey channel (native, published tables) or as RGB → Y (rgb)",
     )
     p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
-    p.add_argument(
-        "--tile",
-        type=tile_argument,
-        default=None,
-        help="tile size in input pixels, 'auto', or 0 (default: the whole image, as the paper)",
-    )
-    p.add_argument(
-        "--tile-overlap",
-        type=overlap_argument,
-        default=32,
-        help="overlap of neighbouring tiles, blended (default 32; 0 leaves seams)",
-    )
-    p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+)")
-    # A benchmark states the precision its figures were measured in: no machine-dependent "auto".
+    # The paper's way (whole images, float32), and no machine-dependent "auto": a benchmark states its precision.
     exact = [d for d in DTYPES if d != "auto"]
-    p.add_argument("--dtype", choices=exact, default="float32", help="inference precision (default: float32)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available; a launch's own per process)")
+    add_engine_arguments(p, PAPER_ENGINE, exact, device_default="cuda when available; a launch's own per process")
     p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.add_argument(

@@ -11,60 +11,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from ..image_datasets import load_image_dataset
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..models.image_processing_swinir import ALPHA_MODES
-from ..processes import is_main_process, leave_process_group, process_state
+from ..processes import LaunchParser, is_main_process, leave_process_group, process_state, user_error
 from .collection import ModelEngine, restore_dataset, restore_files
+from .engine_cli import add_engine_arguments, engine_options
 from .files import check_fresh_output_folder, folder_written_whole
 from .jobs import OUTPUT_FORMATS, OutputOptions
-from .restoration import DTYPES, EngineOptions
-
-
-def user_error(message: str) -> int:
-    """Print `error: message` (on the main process only: every process of a launch meets the same user error) and
-    return the exit status 1."""
-    if is_main_process():
-        print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
-class LaunchParser(argparse.ArgumentParser):
-    """An `ArgumentParser` whose errors (usage and message, exit status 2) only the main process of a launch prints:
-    every process parses the same command line."""
-
-    def error(self, message: str):
-        if is_main_process():
-            super().error(message)
-        self.exit(2)
-
-
-def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:
-    """The `EngineOptions` of the command line's `--tile`, `--tile-overlap`, `--ensemble`, `--dtype` and `--device`
-    (`fields` override them)."""
-    given = dict(tile=args.tile, tile_overlap=args.tile_overlap, ensemble=args.ensemble, dtype=args.dtype)
-    return EngineOptions(**{**given, "device": args.device, **fields})
-
-
-def tile_argument(value: str) -> int | str | None:
-    """`--tile`: a positive number of pixels, "auto", or 0 for None (the whole image in one pass, as Real-ESRGAN's
-    `--tile 0`)."""
-    if value == "auto":
-        return value
-    if not value.strip().isdigit():  # the engine's own message would offer None, not an option here
-        raise argparse.ArgumentTypeError(
-            f"tile must be a number of pixels (0: the whole image) or 'auto', got {value!r}"
-        )
-    return int(value) or None
-
-
-def overlap_argument(value: str) -> int:
-    """`--tile-overlap`: a number of pixels, 0 or more."""
-    if not value.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"tile overlap must be a number of pixels (0 or more), got {value!r}")
-    return int(value)
+from .restoration import EngineOptions
 
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
@@ -84,29 +40,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help=f"bundled model ({', '.join(DEFAULT_MODELS)}; default sr-x4), model folder, authors' .pth (converted "
         "on the fly), catalogue name or Hub id",
     )
-    p.add_argument(
-        "-t",
-        "--tile",
-        type=tile_argument,
-        metavar="N|auto",
-        default="auto",
-        help="tile size in input pixels, 0 for the whole image in one pass, or 'auto' (default)",
-    )
-    p.add_argument(
-        "--tile-overlap",
-        type=overlap_argument,
-        metavar="N",
-        default=32,
-        help="overlap of neighbouring tiles, blended (default 32; 0 leaves seams)",
-    )
-    p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
-    p.add_argument(
-        "--dtype",
-        choices=DTYPES,
-        default="auto",
-        help="inference precision (default: auto = float16 on CUDA, bfloat16 on CPUs with native bfloat16, "
-        "else float32)",
-    )
+    add_engine_arguments(p, EngineOptions(), device_default="the process's accelerate device")
     p.add_argument(
         "--alpha",
         choices=ALPHA_MODES,
@@ -146,7 +80,6 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help="up to N same-size images per forward pass (faster for small images / on GPUs; default 1)",
     )
     p.add_argument("--workers", type=int, default=2, metavar="N", help="threads decoding / encoding files (default 2)")
-    p.add_argument("--device", metavar="D", help="cpu, cuda, cuda:1, mps (default: the process's accelerate device)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--dataset",

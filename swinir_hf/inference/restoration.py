@@ -70,6 +70,10 @@ class EngineOptions:
         return SwinIRRestorer(model, **{f.name: getattr(self, f.name) for f in fields(EngineOptions)}, **extra)
 
 
+# How the paper ran its models, which benchmarks follow: whole images (no tiles), in float32.
+PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
+
+
 class SwinIRRestorer:
     """Restores images with one model and one set of options; `restore(model, image, ...)` is a one-shot call.
 

@@ -1,0 +1,64 @@
+"""The engine's options on a command line, which `swinir-hf restore` and `swinir-hf eval` share with their own
+defaults: `--tile`, `--tile-overlap`, `--ensemble`, `--dtype`, `--device`, read back as one `EngineOptions`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from .restoration import DTYPES, EngineOptions
+
+
+def tile_argument(value: str) -> int | str | None:
+    """`--tile`: a positive number of pixels, "auto", or 0 for None (the whole image in one pass, as Real-ESRGAN's
+    `--tile 0`)."""
+    if value == "auto":
+        return value
+    if not value.strip().isdigit():  # the engine's own message would offer None, not an option here
+        raise argparse.ArgumentTypeError(
+            f"tile must be a number of pixels (0: the whole image) or 'auto', got {value!r}"
+        )
+    return int(value) or None
+
+
+def overlap_argument(value: str) -> int:
+    """`--tile-overlap`: a number of pixels, 0 or more."""
+    if not value.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"tile overlap must be a number of pixels (0 or more), got {value!r}")
+    return int(value)
+
+
+def add_engine_arguments(
+    p: argparse.ArgumentParser, defaults: EngineOptions, dtypes: Sequence[str] = DTYPES, device_default: str = ""
+) -> None:
+    """Add the engine's options with `defaults`' values (`dtypes`: the precisions offered; `device_default`: what
+    no `--device` means, for the help)."""
+    tile = {"auto": "auto", None: "0, as the paper"}.get(defaults.tile, defaults.tile)
+    p.add_argument(
+        "-t",
+        "--tile",
+        type=tile_argument,
+        metavar="N|auto",
+        default=defaults.tile,
+        help=f"tile size in input pixels, 'auto', or 0 for the whole image in one pass (default: {tile})",
+    )
+    p.add_argument(
+        "--tile-overlap",
+        type=overlap_argument,
+        metavar="N",
+        default=defaults.tile_overlap,
+        help=f"overlap of neighbouring tiles, blended (default {defaults.tile_overlap}; 0 leaves seams)",
+    )
+    p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
+    auto = " = float16 on CUDA, bfloat16 on CPUs with native bfloat16, else float32" if defaults.dtype == "auto" else ""
+    p.add_argument(
+        "--dtype", choices=dtypes, default=defaults.dtype, help=f"inference precision (default: {defaults.dtype}{auto})"
+    )
+    p.add_argument("--device", metavar="D", help=f"cpu, cuda, cuda:1, mps (default: {device_default})")
+
+
+def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:
+    """The `EngineOptions` of the command line's `add_engine_arguments` options (`fields` override them)."""
+    given = dict(tile=args.tile, tile_overlap=args.tile_overlap, ensemble=args.ensemble, dtype=args.dtype)
+    return EngineOptions(**{**given, "device": args.device, **fields})
