@@ -8,8 +8,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from accelerate import PartialState
 
 T = TypeVar("T")
 
@@ -31,7 +35,7 @@ def several_processes_on_cpu(device: str | None = None) -> bool:
     return several and on_cpu
 
 
-def process_state(device: str | None = None):
+def process_state(device: str | None = None) -> PartialState:
     """This process's `accelerate.PartialState` (multi-CPU where `several_processes_on_cpu(device)`)."""
     from accelerate import PartialState
 
@@ -53,11 +57,24 @@ def is_main_process() -> bool:
     return True
 
 
+# How long a process that leaves an error to the main process to say waits before it exits: the launcher stops the
+# other processes as soon as one has failed, which could otherwise stop the main process before it has spoken.
+MAIN_SPEAKS_S = 5.0
+
+
+def leave_it_to_the_main_process() -> None:
+    """For an error every process of a launch meets alike (a bad command line, a missing folder): the main process
+    says it; another one waits (`MAIN_SPEAKS_S`, or until the launcher stops it) before failing silently."""
+    if launched_processes() > 1 and not is_main_process():
+        time.sleep(MAIN_SPEAKS_S)
+
+
 def user_error(message: str) -> int:
     """Print `error: message` (on the main process only: every process of a launch meets the same user error) and
     return the exit status 1."""
     if is_main_process():
         print(f"error: {message}", file=sys.stderr)
+    leave_it_to_the_main_process()
     return 1
 
 
@@ -68,6 +85,7 @@ class LaunchParser(argparse.ArgumentParser):
     def error(self, message: str):
         if is_main_process():
             super().error(message)
+        leave_it_to_the_main_process()
         self.exit(2)
 
 
@@ -100,7 +118,7 @@ def on_every_process(work: Callable[[], T], num_processes: int) -> T:
     return _raise_everywhere(*_attempt(work), num_processes)
 
 
-def main_first(work: Callable[[], T], state) -> T:
+def main_first(work: Callable[[], T], state: PartialState) -> T:
     """`work()` on every process of `state` (an `accelerate.PartialState`), the main process first: what it fetches
     (a Hub download) is then in the cache for the others. A failure on any process is raised on every one, and every
     process has returned from `work` before any returns from this."""

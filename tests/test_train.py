@@ -262,7 +262,7 @@ def test_an_error_once_training_runs_is_printed_by_the_process_that_met_it(monke
 def test_an_interrupt_is_reported_by_the_main_process_only(rank, tmp_path, monkeypatch, capsys):
     # The launcher passes Ctrl-C / SIGTERM on to every process: all stop at one step with one status, rank 0 says so.
     from swinir_hf.training import cli
-    from swinir_hf.training.checks import TrainingInterrupted
+    from swinir_hf.training.signals import TrainingInterrupted
 
     monkeypatch.setenv("RANK", rank)
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -282,7 +282,7 @@ def test_an_interrupt_is_reported_by_the_main_process_only(rank, tmp_path, monke
 
 
 def test_stop_signals_agree_on_one_signal_and_only_the_main_process_announces_it(caplog):
-    from swinir_hf.training.checks import StopSignals
+    from swinir_hf.training.signals import StopSignals
 
     class Launch:
         """Stands in for the Accelerator of a 3-process launch: gather returns every process's value, rank order."""
@@ -925,7 +925,7 @@ def test_bad_validation_and_lr_folders_are_refused_naming_their_field(tiny_run, 
     empty.mkdir()
     (broken / "a.png").write_text("not an image")
     out = tmp_path / "run"
-    suffixes = ".bmp, .jpeg, .jpg, .pgm, .png, .ppm, .tif, .tiff, .webp"
+    suffixes = ".bmp, .heic, .heif, .jpeg, .jpg, .pgm, .png, .ppm, .tif, .tiff, .webp"
     cases = [
         (
             {"val": str(broken)},
@@ -963,7 +963,7 @@ def test_ctrl_c_forwarded_by_the_launcher_is_not_a_second_ctrl_c(monkeypatch):
     """Under `accelerate launch` / torchrun, a Ctrl-C reaches each process twice within milliseconds (from the
     terminal, then forwarded by the launcher): that copy must not be taken for the second Ctrl-C ("stop now", without
     a checkpoint). A later Ctrl-C still stops at once; without a launcher, the second one always does."""
-    from swinir_hf.training.checks import StopSignals
+    from swinir_hf.training.signals import StopSignals
 
     monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
     stop = StopSignals(announce=False)
@@ -976,7 +976,7 @@ def test_ctrl_c_forwarded_by_the_launcher_is_not_a_second_ctrl_c(monkeypatch):
     stop._handle(signal.SIGINT, None)
     stop._handle(signal.SIGINT, None)  # the launcher's copy: still stopping after the step, with a checkpoint
     assert stop.signal == signal.SIGINT
-    monkeypatch.setattr("swinir_hf.training.checks.time.monotonic", lambda: float("inf"))  # a person's second press
+    monkeypatch.setattr("swinir_hf.training.signals.time.monotonic", lambda: float("inf"))  # a person's second press
     with pytest.raises(KeyboardInterrupt):
         stop._handle(signal.SIGINT, None)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..inference.restoration import EngineOptions
-from ..inference.tiling import tile_starts
+from ..inference.tiling import tile_grid
 from ..models.modeling_swinir import SwinIRForImageRestoration, SwinTransformerBlock
 
 PROGRESS_EVERY_S = 0.25
@@ -70,10 +70,8 @@ def forwards_needed(shape: torch.Size, image_hw: tuple[int, int], images: int, o
     h, w = image_hw
     if th >= h and tw >= w:
         return 1
-    tile = th if th < h else tw
-    ov = min(overlap, tile // 2)
-    tiles = len(tile_starts(h, th, ov)) * len(tile_starts(w, tw, ov))
-    return math.ceil(tiles / max(1, batch // images))
+    ys, xs, _ = tile_grid(h, w, th if th < h else tw, overlap)
+    return math.ceil(len(ys) * len(xs) / max(1, batch // images))
 
 
 def format_seconds(seconds: float) -> str:

@@ -55,6 +55,15 @@ def _rising(n: int) -> torch.Tensor:
     return torch.sin((torch.arange(n) + 0.5) * (math.pi / (2 * max(n, 1)))) ** 2
 
 
+def tile_grid(h: int, w: int, tile: int, overlap: int) -> tuple[list[int], list[int], int]:
+    """The tiles `tiled_apply` cuts an H × W image into: (top offsets, left offsets, the overlap used). Tiles are
+    min(tile, H) × min(tile, W); the overlap is at most half a tile."""
+    # Half a tile at most: blend strips then never collide, and a larger overlap would leave a stride of a few
+    # pixels, i.e. thousands of tiles.
+    overlap = min(overlap, tile // 2)
+    return tile_starts(h, min(tile, h), overlap), tile_starts(w, min(tile, w), overlap), overlap
+
+
 def tiled_apply(
     fn: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -75,10 +84,7 @@ def tiled_apply(
     """
     n, _, h, w = x.shape
     th, tw = min(tile, h), min(tile, w)
-    # Half a tile at most: blend strips then never collide, and a larger overlap would leave a stride of a few
-    # pixels, i.e. thousands of tiles.
-    overlap = min(overlap, tile // 2)
-    ys, xs = tile_starts(h, th, overlap), tile_starts(w, tw, overlap)
+    ys, xs, overlap = tile_grid(h, w, tile, overlap)
     wy, wx = axis_weights(ys, th, overlap, scale), axis_weights(xs, tw, overlap, scale)
     boxes = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
     out = None

@@ -2,6 +2,9 @@
 
 Parameter names equal the authors' release files, so their checkpoints load after dropping the derived buffers
 (`relative_position_index`, `attn_mask`), which this implementation computes (and caches) instead of storing.
+
+Top-down: the window geometry, the network as the paper builds it, then how it loads and saves, then the machinery
+that makes inference fast and bounded in memory without changing its results.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from transformers.utils import ModelOutput, can_return_tuple
 from .configuration_swinir import SwinIRConfig
 
 logger = logging.getLogger(__name__)
+
+
+# --- windows: partition, shifts and the relative-position index ---------------------------------------------------
 
 
 @lru_cache(maxsize=16)
@@ -99,45 +105,6 @@ def _window_range(windows: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
     return windows[first:last] - lo
 
 
-def chunks_on(config: SwinIRConfig, device: torch.device) -> bool:
-    """Whether inference on `device` runs in chunks (`config.inference_chunk_size`): on CPUs only. On a GPU small
-    chunks are launch-bound (slower: benchmarks/README.md in the repository), and tiling bounds memory there."""
-    return bool(config.inference_chunk_size) and device.type == "cpu"
-
-
-def activation_bytes_per_pixel(config: SwinIRConfig, device: torch.device) -> float:
-    """Rough peak activation bytes per input pixel of one float32 forward pass on `device` (no safety margin): what
-    a tile planner needs to know of this architecture (`SwinIRForImageRestoration.activation_bytes_per_pixel`).
-
-    Chunked inference (`chunks_on`) holds a few full-size token maps (block input and output, the RSTB and
-    shallow-feature residuals, a conv output) and the output image (model output, crop, host copy); its chunk
-    temporaries do not grow with the image. Unchunked, add each layer's qkv, attention scores and MLP hidden
-    state, and the head's feature maps at the output resolution.
-    """
-    d, scale2 = config.embed_dim, config.upscale**2
-    if chunks_on(config, device):
-        return 4.0 * (6 * d + 3 * scale2 * config.num_channels)
-    heads, n = max(config.num_heads), config.window_size**2
-    body = 4 * d + 3 * d + 2 * heads * n + config.mlp_ratio * d
-    if config.upsampler in ("pixelshuffle", "nearest+conv"):
-        head = 2 * scale2 * config.num_feat
-    elif config.upsampler == "pixelshuffledirect":
-        head = 2 * scale2 * config.num_channels
-    else:
-        head = d
-    return 4.0 * (body + head)
-
-
-def chunked_inference(config: SwinIRConfig, x: torch.Tensor) -> bool:
-    """Whether layers and head run in chunks on `x` now: `chunks_on` its device, without autograd, and eager
-    (tracers and compilers would unroll the chunk loops into one huge, size-specific graph)."""
-    return (
-        chunks_on(config, x.device)
-        and not torch.is_grad_enabled()
-        and not (torch.jit.is_tracing() or torch.compiler.is_compiling())
-    )
-
-
 def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Stochastic depth: zero whole samples of a residual branch with probability p, rescale the rest."""
     if p == 0.0 or not training:
@@ -146,139 +113,7 @@ def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     return x * keep / (1 - p)
 
 
-@contextlib.contextmanager
-def outside_float16_autocast(device_type: str) -> Iterator[None]:
-    """Suspend float16 autocast (only float16: bfloat16 has float32's range) while open."""
-    if torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16:
-        with torch.autocast(device_type, enabled=False):
-            yield
-    else:
-        yield
-
-
-@contextlib.contextmanager
-def inference_precision(dtype: str, device: torch.device) -> Iterator[None]:
-    """Run a SwinIR forward pass in `dtype` ("float32", "bfloat16" or "float16") on float32 weights.
-
-    "float32" is exact: on CUDA, TF32 (cuDNN's default for convolutions, ≈ 1e-3 relative error) is turned off
-    while open and the previous settings restored after. The half types are autocast; under float16 the model
-    keeps its `_keep_in_fp32_modules` in float32 itself.
-    """
-    if dtype == "float32":
-        if device.type != "cuda":
-            yield
-            return
-        saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-        try:
-            yield
-        finally:
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
-        return
-    if dtype not in ("bfloat16", "float16"):
-        raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'float16', got {dtype!r}")
-    with torch.autocast(device.type, dtype=getattr(torch, dtype)):
-        yield
-
-
-def _to_dtype_of(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """`x` in `module`'s weight dtype, unless autocast (which picks the dtypes itself) is on."""
-    if torch.is_autocast_enabled(x.device.type):
-        return x
-    return x.to(next(module.parameters()).dtype)
-
-
-class Linear(nn.Linear):
-    """`nn.Linear` that runs CPU inference through oneDNN rather than MKL: faster on SwinIR's token matrices (GEMM
-    figures: benchmarks/README.md in the repository), and under bfloat16 autocast no separate bias copy. Same
-    parameters, same results up to rounding. `activation="gelu"` applies the exact GELU, fused into the matmul
-    there. Training and GPUs use `F.linear`."""
-
-    def forward(self, x: torch.Tensor, activation: str = "none") -> torch.Tensor:
-        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
-        if (
-            x.device.type == "cpu"
-            and not torch.is_grad_enabled()
-            and dtype in _ONEDNN_LINEAR_DTYPES
-            and not (torch.jit.is_tracing() or torch.compiler.is_compiling())  # exporters know only public ops
-        ):
-            bias = None if self.bias is None else self.bias.to(dtype)
-            algorithm = "none" if activation == "gelu" else ""  # "none": erf GELU, not the tanh approximation
-            return torch.ops.mkldnn._linear_pointwise(
-                x.to(dtype), self.weight.to(dtype), bias, activation, [], algorithm
-            )
-        y = super().forward(x)
-        return F.gelu(y) if activation == "gelu" else y
-
-
-def _onednn_linear_dtypes() -> tuple[torch.dtype, ...]:
-    if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
-        return ()
-    return (torch.float32, torch.bfloat16) if torch.ops.mkldnn._is_mkldnn_bf16_supported() else (torch.float32,)
-
-
-_ONEDNN_LINEAR_DTYPES = _onednn_linear_dtypes()
-
-
-class Conv2d(nn.Conv2d):
-    """`nn.Conv2d` whose output stays channels-last when its input is: with the weight in the default layout
-    PyTorch would return a contiguous map, and every conv → token reshape would copy it."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
-            return self._conv_forward(x, self.weight.contiguous(memory_format=torch.channels_last), self.bias)
-        return super().forward(x)
-
-
-# CUDA's fused SDPA kernels (memory-efficient, cuDNN) take head dims in multiples of 8 only (16-bit inputs; of 4 in
-# float32); others, such as SwinIR-S's 60 / 6 = 10, fall back to the unfused math path.
-FUSED_SDPA_HEAD_MULTIPLE = 8
-
-
-def fused_sdpa_padding(head_dim: int, device: torch.device) -> int:
-    """Zero channels to append to each head of q, k and v so that SDPA on `device` can take a fused kernel: 0 off
-    CUDA (the CPU's fused kernel takes any head dim). Exact: zeros add nothing to q·k or probs·v, the scale stays
-    1/√head_dim (passed explicitly) and the padded output channels are dropped."""
-    return -head_dim % FUSED_SDPA_HEAD_MULTIPLE if device.type == "cuda" else 0
-
-
-# Tokens per timed call of `faster_cpu_attention`: a chunk's worth at the default `inference_chunk_size`.
-_TIMED_TOKENS = 8192
-
-
-@lru_cache(maxsize=32)
-def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dtype, threads: int) -> str:
-    """The faster way to compute CPU inference's window attention on this machine with `threads` threads: "sdpa"
-    (SDPA's fused kernel) or "matmul" (two batched matmuls with the softmax between), timed once per process and
-    shape, best of 6 on random windows. Which wins depends on the CPU (figures: benchmarks/README.md in the
-    repository); both agree to float rounding."""
-    gen, windows = torch.Generator().manual_seed(0), max(1, _TIMED_TOKENS // tokens)
-    q, k, v = (torch.randn(windows, heads, tokens, head_dim, generator=gen).to(dtype) for _ in range(3))
-    # The shift mask is left out: SDPA recomputes only a chunk's few border windows with it (`WindowAttention`).
-    bias = torch.randn(1, heads, tokens, tokens, generator=gen).to(dtype)
-    kernels = {
-        "matmul": lambda: torch.matmul(torch.matmul(q, k.transpose(-2, -1)).add_(bias).softmax(-1), v),
-        "sdpa": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=bias),
-    }
-    best = dict.fromkeys(kernels, math.inf)
-    with torch.inference_mode(), torch.autocast("cpu", enabled=False):
-        for _ in range(6):  # interleaved, so that a burst of load on the machine hits both
-            for name, kernel in kernels.items():
-                start = time.perf_counter()
-                kernel()
-                best[name] = min(best[name], time.perf_counter() - start)
-    return min(best, key=best.get)
-
-
-def cpu_attention_kernel(heads: int, tokens: int, head_dim: int, dtype: torch.dtype) -> str:
-    """The kernel of CPU inference's window attention: "matmul" or "sdpa" as the `SWINIR_CPU_ATTENTION`
-    environment variable pins it (the same pixels from every process and run), else `faster_cpu_attention`'s."""
-    pinned = os.environ.get("SWINIR_CPU_ATTENTION", "auto")
-    if pinned == "auto":
-        return faster_cpu_attention(heads, tokens, head_dim, dtype, torch.get_num_threads())
-    if pinned not in ("matmul", "sdpa"):
-        raise ValueError(f"SWINIR_CPU_ATTENTION must be auto, matmul or sdpa, got {pinned!r}")
-    return pinned
+# --- the network, as the paper: window attention → Swin layer → RSTB → heads → model ------------------------------
 
 
 class WindowAttention(nn.Module):
@@ -577,92 +412,6 @@ class ImageRestorationOutput(ModelOutput):
     reconstruction: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
-
-
-class IncompatibleWeightsError(ValueError):
-    """Stored weights that do not fit the model their config.json describes (missing, unexpected or mis-shaped
-    parameters): loading them would give a partly random model."""
-
-
-class _DropLoadReport(logging.Filter):
-    """Hides transformers' load-report warning while `from_pretrained` raises its own, one-line error instead."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "LOAD REPORT" not in str(record.msg)
-
-
-@contextlib.contextmanager
-def _readable_weights(source: object) -> Iterator[None]:
-    """Turn the bare errors of a truncated or damaged weights file, raised from deep inside transformers
-    (safetensors' "Error while deserializing header", the `JSONDecodeError` of a sharded checkpoint's index: a
-    damaged config.json is transformers' own `OSError`), into an `OSError` that names `source` and what to do."""
-    import json
-
-    from safetensors import SafetensorError
-
-    try:
-        yield
-    except (SafetensorError, json.JSONDecodeError) as err:
-        what = "its weights index (.index.json)" if isinstance(err, json.JSONDecodeError) else "a .safetensors file"
-        raise OSError(
-            f"the weights of {source} cannot be read ({err}): {what} is truncated or damaged; save or download "
-            "the model again"
-        ) from err
-
-
-def check_loading_info(info: dict, source: object) -> None:
-    """Raise `IncompatibleWeightsError` naming the parameters `from_pretrained`'s loading info reports as missing,
-    unexpected or of another shape. The derived buffers (`relative_position_index`, `attn_mask`) are not stored by
-    design, so they are never reported."""
-    problems = []
-    if missing := sorted(info.get("missing_keys") or ()):
-        problems.append(f"missing {_names(missing)}")
-    if unexpected := sorted(info.get("unexpected_keys") or ()):
-        problems.append(f"unexpected {_names(unexpected)}")
-    if mismatched := sorted(info.get("mismatched_keys") or ()):
-        shapes = [f"{k} (stored {tuple(a)}, config needs {tuple(b)})" for k, a, b in mismatched]
-        problems.append(f"wrong shape {_names(shapes)}")
-    if problems:
-        raise IncompatibleWeightsError(
-            f"{source}: the weights do not fit its config.json: {'; '.join(problems)}. The folder is incomplete or "
-            "its config.json was edited: re-export it (swinir-hf convert, or save_pretrained)"
-        )
-
-
-def _names(items: list[str], limit: int = 6) -> str:
-    return ", ".join(items[:limit]) + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
-
-
-# The config.json entries that name a folder's own code: the Auto classes' (`auto_map`) and a Hub export's pipeline.
-REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
-# The `auto_map` a plain `save_pretrained` writes for a config that names no code (a model built or loaded through
-# this package), beside the two files it names, so that the folder loads with trust_remote_code=True without the
-# package. The image processor and the pipeline are a Hub export's (`swinir-hf hub`), which adds them.
-MODEL_AUTO_MAP = {
-    "AutoConfig": "configuration_swinir.SwinIRConfig",
-    "AutoModel": "modeling_swinir.SwinIRForImageRestoration",
-    "AutoModelForImageToImage": "modeling_swinir.SwinIRForImageRestoration",
-}
-
-# The two layouts of safetensors weights: one file, or shards named by an index.
-WEIGHTS_LAYOUTS = ("model.safetensors", "model.safetensors.index.json")
-
-
-def _with_variant(name: str, variant: str | None) -> str:
-    """transformers' file name of a weights `variant` (`model.fp16.safetensors`)."""
-    if variant is None:
-        return name
-    stem, suffix = name.rsplit(".", 1)
-    return f"{stem}.{variant}.{suffix}"
-
-
-def _file_id(path: Path) -> tuple[int, int, int] | None:
-    """(inode, mtime ns, size) of a file, None if there is none: tells a file rewritten by a save from an old one."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 class SwinIRPreTrainedModel(PreTrainedModel):
@@ -1067,3 +816,269 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             hidden_states=None if hidden_states is None else tuple(hidden_states),
             attentions=None if attentions is None else tuple(attentions),
         )
+
+
+# --- loading and saving: strict weights, the code a saved folder names --------------------------------------------
+
+
+class IncompatibleWeightsError(ValueError):
+    """Stored weights that do not fit the model their config.json describes (missing, unexpected or mis-shaped
+    parameters): loading them would give a partly random model."""
+
+
+class _DropLoadReport(logging.Filter):
+    """Hides transformers' load-report warning while `from_pretrained` raises its own, one-line error instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+
+@contextlib.contextmanager
+def _readable_weights(source: object) -> Iterator[None]:
+    """Turn the bare errors of a truncated or damaged weights file, raised from deep inside transformers
+    (safetensors' "Error while deserializing header", the `JSONDecodeError` of a sharded checkpoint's index: a
+    damaged config.json is transformers' own `OSError`), into an `OSError` that names `source` and what to do."""
+    import json
+
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (SafetensorError, json.JSONDecodeError) as err:
+        what = "its weights index (.index.json)" if isinstance(err, json.JSONDecodeError) else "a .safetensors file"
+        raise OSError(
+            f"the weights of {source} cannot be read ({err}): {what} is truncated or damaged; save or download "
+            "the model again"
+        ) from err
+
+
+def check_loading_info(info: dict, source: object) -> None:
+    """Raise `IncompatibleWeightsError` naming the parameters `from_pretrained`'s loading info reports as missing,
+    unexpected or of another shape. The derived buffers (`relative_position_index`, `attn_mask`) are not stored by
+    design, so they are never reported."""
+    problems = []
+    if missing := sorted(info.get("missing_keys") or ()):
+        problems.append(f"missing {_names(missing)}")
+    if unexpected := sorted(info.get("unexpected_keys") or ()):
+        problems.append(f"unexpected {_names(unexpected)}")
+    if mismatched := sorted(info.get("mismatched_keys") or ()):
+        shapes = [f"{k} (stored {tuple(a)}, config needs {tuple(b)})" for k, a, b in mismatched]
+        problems.append(f"wrong shape {_names(shapes)}")
+    if problems:
+        raise IncompatibleWeightsError(
+            f"{source}: the weights do not fit its config.json: {'; '.join(problems)}. The folder is incomplete or "
+            "its config.json was edited: re-export it (swinir-hf convert, or save_pretrained)"
+        )
+
+
+def _names(items: list[str], limit: int = 6) -> str:
+    return ", ".join(items[:limit]) + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+# The config.json entries that name a folder's own code: the Auto classes' (`auto_map`) and a Hub export's pipeline.
+REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
+# The `auto_map` a plain `save_pretrained` writes for a config that names no code (a model built or loaded through
+# this package), beside the two files it names, so that the folder loads with trust_remote_code=True without the
+# package. The image processor and the pipeline are a Hub export's (`swinir-hf hub`), which adds them.
+MODEL_AUTO_MAP = {
+    "AutoConfig": "configuration_swinir.SwinIRConfig",
+    "AutoModel": "modeling_swinir.SwinIRForImageRestoration",
+    "AutoModelForImageToImage": "modeling_swinir.SwinIRForImageRestoration",
+}
+
+# The two layouts of safetensors weights: one file, or shards named by an index.
+WEIGHTS_LAYOUTS = ("model.safetensors", "model.safetensors.index.json")
+
+
+def _with_variant(name: str, variant: str | None) -> str:
+    """transformers' file name of a weights `variant` (`model.fp16.safetensors`)."""
+    if variant is None:
+        return name
+    stem, suffix = name.rsplit(".", 1)
+    return f"{stem}.{variant}.{suffix}"
+
+
+def _file_id(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime ns, size) of a file, None if there is none: tells a file rewritten by a save from an old one."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+# --- inference machinery: chunks, precision, CPU kernels (results unchanged; figures in benchmarks/README.md) -----
+
+
+def chunks_on(config: SwinIRConfig, device: torch.device) -> bool:
+    """Whether inference on `device` runs in chunks (`config.inference_chunk_size`): on CPUs only. On a GPU small
+    chunks are launch-bound (slower: benchmarks/README.md in the repository), and tiling bounds memory there."""
+    return bool(config.inference_chunk_size) and device.type == "cpu"
+
+
+def activation_bytes_per_pixel(config: SwinIRConfig, device: torch.device) -> float:
+    """Rough peak activation bytes per input pixel of one float32 forward pass on `device` (no safety margin): what
+    a tile planner needs to know of this architecture (`SwinIRForImageRestoration.activation_bytes_per_pixel`).
+
+    Chunked inference (`chunks_on`) holds a few full-size token maps (block input and output, the RSTB and
+    shallow-feature residuals, a conv output) and the output image (model output, crop, host copy); its chunk
+    temporaries do not grow with the image. Unchunked, add each layer's qkv, attention scores and MLP hidden
+    state, and the head's feature maps at the output resolution.
+    """
+    d, scale2 = config.embed_dim, config.upscale**2
+    if chunks_on(config, device):
+        return 4.0 * (6 * d + 3 * scale2 * config.num_channels)
+    heads, n = max(config.num_heads), config.window_size**2
+    body = 4 * d + 3 * d + 2 * heads * n + config.mlp_ratio * d
+    if config.upsampler in ("pixelshuffle", "nearest+conv"):
+        head = 2 * scale2 * config.num_feat
+    elif config.upsampler == "pixelshuffledirect":
+        head = 2 * scale2 * config.num_channels
+    else:
+        head = d
+    return 4.0 * (body + head)
+
+
+def chunked_inference(config: SwinIRConfig, x: torch.Tensor) -> bool:
+    """Whether layers and head run in chunks on `x` now: `chunks_on` its device, without autograd, and eager
+    (tracers and compilers would unroll the chunk loops into one huge, size-specific graph)."""
+    return (
+        chunks_on(config, x.device)
+        and not torch.is_grad_enabled()
+        and not (torch.jit.is_tracing() or torch.compiler.is_compiling())
+    )
+
+
+@contextlib.contextmanager
+def outside_float16_autocast(device_type: str) -> Iterator[None]:
+    """Suspend float16 autocast (only float16: bfloat16 has float32's range) while open."""
+    if torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16:
+        with torch.autocast(device_type, enabled=False):
+            yield
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def inference_precision(dtype: str, device: torch.device) -> Iterator[None]:
+    """Run a SwinIR forward pass in `dtype` ("float32", "bfloat16" or "float16") on float32 weights.
+
+    "float32" is exact: on CUDA, TF32 (cuDNN's default for convolutions, ≈ 1e-3 relative error) is turned off
+    while open and the previous settings restored after. The half types are autocast; under float16 the model
+    keeps its `_keep_in_fp32_modules` in float32 itself.
+    """
+    if dtype == "float32":
+        if device.type != "cuda":
+            yield
+            return
+        saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        return
+    if dtype not in ("bfloat16", "float16"):
+        raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'float16', got {dtype!r}")
+    with torch.autocast(device.type, dtype=getattr(torch, dtype)):
+        yield
+
+
+def _to_dtype_of(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`x` in `module`'s weight dtype, unless autocast (which picks the dtypes itself) is on."""
+    if torch.is_autocast_enabled(x.device.type):
+        return x
+    return x.to(next(module.parameters()).dtype)
+
+
+class Linear(nn.Linear):
+    """`nn.Linear` that runs CPU inference through oneDNN rather than MKL: faster on SwinIR's token matrices (GEMM
+    figures: benchmarks/README.md in the repository), and under bfloat16 autocast no separate bias copy. Same
+    parameters, same results up to rounding. `activation="gelu"` applies the exact GELU, fused into the matmul
+    there. Training and GPUs use `F.linear`."""
+
+    def forward(self, x: torch.Tensor, activation: str = "none") -> torch.Tensor:
+        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+        if (
+            x.device.type == "cpu"
+            and not torch.is_grad_enabled()
+            and dtype in _ONEDNN_LINEAR_DTYPES
+            and not (torch.jit.is_tracing() or torch.compiler.is_compiling())  # exporters know only public ops
+        ):
+            bias = None if self.bias is None else self.bias.to(dtype)
+            algorithm = "none" if activation == "gelu" else ""  # "none": erf GELU, not the tanh approximation
+            return torch.ops.mkldnn._linear_pointwise(
+                x.to(dtype), self.weight.to(dtype), bias, activation, [], algorithm
+            )
+        y = super().forward(x)
+        return F.gelu(y) if activation == "gelu" else y
+
+
+def _onednn_linear_dtypes() -> tuple[torch.dtype, ...]:
+    if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+        return ()
+    return (torch.float32, torch.bfloat16) if torch.ops.mkldnn._is_mkldnn_bf16_supported() else (torch.float32,)
+
+
+_ONEDNN_LINEAR_DTYPES = _onednn_linear_dtypes()
+
+
+class Conv2d(nn.Conv2d):
+    """`nn.Conv2d` whose output stays channels-last when its input is: with the weight in the default layout
+    PyTorch would return a contiguous map, and every conv → token reshape would copy it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            return self._conv_forward(x, self.weight.contiguous(memory_format=torch.channels_last), self.bias)
+        return super().forward(x)
+
+
+# CUDA's fused SDPA kernels (memory-efficient, cuDNN) take head dims in multiples of 8 only (16-bit inputs; of 4 in
+# float32); others, such as SwinIR-S's 60 / 6 = 10, fall back to the unfused math path.
+FUSED_SDPA_HEAD_MULTIPLE = 8
+
+
+def fused_sdpa_padding(head_dim: int, device: torch.device) -> int:
+    """Zero channels to append to each head of q, k and v so that SDPA on `device` can take a fused kernel: 0 off
+    CUDA (the CPU's fused kernel takes any head dim). Exact: zeros add nothing to q·k or probs·v, the scale stays
+    1/√head_dim (passed explicitly) and the padded output channels are dropped."""
+    return -head_dim % FUSED_SDPA_HEAD_MULTIPLE if device.type == "cuda" else 0
+
+
+# Tokens per timed call of `faster_cpu_attention`: a chunk's worth at the default `inference_chunk_size`.
+_TIMED_TOKENS = 8192
+
+
+@lru_cache(maxsize=32)
+def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dtype, threads: int) -> str:
+    """The faster way to compute CPU inference's window attention on this machine with `threads` threads: "sdpa"
+    (SDPA's fused kernel) or "matmul" (two batched matmuls with the softmax between), timed once per process and
+    shape, best of 6 on random windows. Which wins depends on the CPU (figures: benchmarks/README.md in the
+    repository); both agree to float rounding."""
+    gen, windows = torch.Generator().manual_seed(0), max(1, _TIMED_TOKENS // tokens)
+    q, k, v = (torch.randn(windows, heads, tokens, head_dim, generator=gen).to(dtype) for _ in range(3))
+    # The shift mask is left out: SDPA recomputes only a chunk's few border windows with it (`WindowAttention`).
+    bias = torch.randn(1, heads, tokens, tokens, generator=gen).to(dtype)
+    kernels = {
+        "matmul": lambda: torch.matmul(torch.matmul(q, k.transpose(-2, -1)).add_(bias).softmax(-1), v),
+        "sdpa": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=bias),
+    }
+    best = dict.fromkeys(kernels, math.inf)
+    with torch.inference_mode(), torch.autocast("cpu", enabled=False):
+        for _ in range(6):  # interleaved, so that a burst of load on the machine hits both
+            for name, kernel in kernels.items():
+                start = time.perf_counter()
+                kernel()
+                best[name] = min(best[name], time.perf_counter() - start)
+    return min(best, key=best.get)
+
+
+def cpu_attention_kernel(heads: int, tokens: int, head_dim: int, dtype: torch.dtype) -> str:
+    """The kernel of CPU inference's window attention: "matmul" or "sdpa" as the `SWINIR_CPU_ATTENTION`
+    environment variable pins it (the same pixels from every process and run), else `faster_cpu_attention`'s."""
+    pinned = os.environ.get("SWINIR_CPU_ATTENTION", "auto")
+    if pinned == "auto":
+        return faster_cpu_attention(heads, tokens, head_dim, dtype, torch.get_num_threads())
+    if pinned not in ("matmul", "sdpa"):
+        raise ValueError(f"SWINIR_CPU_ATTENTION must be auto, matmul or sdpa, got {pinned!r}")
+    return pinned

@@ -19,8 +19,7 @@ from torch.distributed import DistError
 
 from ..extras import MissingExtraError
 from ..launch import LAUNCHER_HELP
-from ..processes import is_main_process, launched_processes
-from .checks import TrainingInterrupted, ignore_stop_signals
+from ..processes import is_main_process, launched_processes, leave_it_to_the_main_process
 from .config import (
     SECTIONS,
     TrainingConfig,
@@ -31,6 +30,7 @@ from .config import (
     read_config_file,
 )
 from .loop import RUN_ERROR, run_training
+from .signals import TrainingInterrupted, ignore_stop_signals
 
 TRAIN_USAGE = "Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`."
 # `train.max_steps=100` without dashes, an override form argparse alone does not take.
@@ -173,6 +173,7 @@ def _user_error(err: Exception, status: int, message: str | None = None) -> int:
     there are several."""
     process = getattr(err, RUN_ERROR, None)
     if process is None and not is_main_process():
+        leave_it_to_the_main_process()
         return status
     where = f"process {process}: " if process is not None and launched_processes() > 1 else ""
     print(f"error: {where}{message or err}", file=sys.stderr)

@@ -32,20 +32,18 @@ from ..processes import on_every_process, on_main_process, several_processes_on_
 from .card import training_card
 from .checks import (
     UNREADABLE_CHECKPOINT,
-    StopSignals,
-    TrainingInterrupted,
     check_gan_resumable,
     check_output_dir,
     check_parallelism,
     check_push_access,
     check_resumable,
-    ignore_stop_signals,
     remove_earlier_run,
     unreadable_checkpoint,
 )
 from .config import TrainingConfig, flat_config
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
+from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals
 from .state import EMA, InitReport, Run, build_model, set_schedule, step_seed
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs
 
