@@ -125,10 +125,9 @@ def _usage_setup(remote_code: bool) -> tuple[str, str, str]:
 
 
 def _pipeline_snippet(ref: str, config: SwinIRConfig, setup: str, trust: str) -> str:
-    bicubic = "a bicubic-downscaled image"
-    input_kind = {"real_sr": "a real low-quality photo", "classical_sr": bicubic, "lightweight_sr": bicubic}.get(
-        config.task or "", "a degraded image"
-    )
+    task = TASK_TABLE.get(config.task or "")
+    kinds = {"sr": "a bicubic-downscaled image", "real_sr": "a real low-quality photo"}  # what each SR task takes
+    input_kind = kinds.get(task.restores if task else "", "a degraded image")
     return f"""### Pipeline
 
 ```python

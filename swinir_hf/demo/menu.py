@@ -278,12 +278,12 @@ class Menu:
         if not auto:
             entry = self.entry(task, model)
             if entry is None:
-                return Plan(problem=f"Unknown model {model!r} for {task}.")
+                return Plan(problem=f"Unknown model {model!r} for {TASK_NOUNS.get(task, task)}.")
         else:
             scale = int(scale) if scale not in (None, "") else self.default_scale(task)
             entry = self.pick(task, scale, channels, asked)
             if entry is None:
-                return Plan(problem=f"No model for {TASK_WORDS.get(task, task)} at ×{scale}.")
+                return Plan(problem=f"No model for {TASK_NOUNS.get(task, task)} at ×{scale}.")
         chosen = None
         if entry.levels:  # the level asked for (the nearest one for the automatic choice), else the default
             steers = asked is not None and (auto or asked in entry.levels)
