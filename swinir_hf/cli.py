@@ -13,7 +13,7 @@ from .evaluation.cli import add_eval_arguments, output_problem
 from .extras import MissingExtraError
 from .inference.collection_cli import add_restore_arguments
 from .inference.files import check_fresh_output_folder
-from .interrupts import stopped_by, terminate_as_interrupt
+from .interrupts import finished_before, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, split_arguments
 from .processes import LaunchParser
 
@@ -34,7 +34,10 @@ def _convert(args: argparse.Namespace) -> int:
             save_model_folder(out, model)  # written aside, moved in whole
     except KeyboardInterrupt as stop:
         how, status = stopped_by(stop)
-        print(f"{how}: {out} is as it was (the converted model is moved in whole, at the end)", file=sys.stderr)
+        if finished_before(stop):
+            print(f"{how} once the converted model was in {out}", file=sys.stderr)
+        else:
+            print(f"{how}: {out} is as it was (the converted model is moved in whole, at the end)", file=sys.stderr)
         return status
     cfg = model.config
     print(

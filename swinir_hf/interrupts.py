@@ -44,17 +44,30 @@ def terminate_as_interrupt() -> Iterator[None]:
 @contextmanager
 def signals_deferred() -> Iterator[None]:
     """SIGINT and SIGTERM received while the block runs are held back and raised again when it ends (to the handlers
-    of before): the renames that swap a folder's files are not cut in half. Main thread only, a no-op elsewhere."""
+    of before): the renames that swap a folder's files are not cut in half. The `KeyboardInterrupt` a held signal
+    then raises says that the block had finished (`finished_before`). Main thread only, a no-op elsewhere."""
     if not _in_main_thread():
         yield
         return
     held: list[int] = []
     signums = (signal.SIGINT, signal.SIGTERM)
     previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in signums}
+    finished = False
     try:
         yield
+        finished = True
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         if held:
-            signal.raise_signal(held[0])
+            try:
+                signal.raise_signal(held[0])
+            except KeyboardInterrupt as stop:
+                stop.finished_block = finished
+                raise
+
+
+def finished_before(stop: KeyboardInterrupt) -> bool:
+    """Whether `stop` was a signal held back by `signals_deferred` until its block had finished: the files it was
+    moving are in place, and a message must not say that nothing changed."""
+    return getattr(stop, "finished_block", False)

@@ -521,7 +521,10 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
         assert np.array_equal(np.asarray(row["image"]), np.asarray(restore_image(restorer, image, outscale=3)))
     capsys.readouterr()
     assert _restore(*args, model_dir=model_dir) == 1  # a non-empty output folder needs --overwrite
-    assert capsys.readouterr().err == f"error: {out} exists and is not empty; pass --overwrite to replace it\n"
+    assert (
+        capsys.readouterr().err
+        == f"error: {out} exists and is not empty; pass --overwrite to replace the dataset in it\n"
+    )
 
     # --overwrite stopped by SIGTERM while it saves: the earlier dataset stays whole (saved aside, moved in at the end)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -538,8 +541,14 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing left aside
     monkeypatch.setattr(datasets.Dataset, "save_to_disk", save)
+    (out / "notes.txt").write_text("mine")  # --overwrite replaces the dataset's files, nothing else
     assert _restore(*args, "--outscale", "2", "--overwrite", model_dir=model_dir) == 0
     assert datasets.load_from_disk(str(out))[0]["image"].size == (18, 12)
+    assert (out / "notes.txt").read_text() == "mine"
+    # into the inputs' own folder: the images stay beside the dataset
+    before = sorted(p.name for p in folder.iterdir())
+    assert _restore(*args[:2], "-o", folder, "--overwrite", model_dir=model_dir) == 0
+    assert set(before) < {p.name for p in folder.iterdir()} and len(datasets.load_from_disk(str(folder))) == 3
 
 
 def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, model_dir, monkeypatch, capsys):

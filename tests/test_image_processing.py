@@ -438,3 +438,14 @@ def test_one_colour_under_transparent_pixels_is_filled_from_the_nearest_visible_
         filled8, layout = split_image(image)
         np.testing.assert_array_equal(layout.hidden_colour, [0, 0, 0])
         assert filled8[alpha == 0].min() > 0
+
+
+def test_a_big_endian_array_is_restored_as_its_native_twin(tiny_config):
+    """A big-endian uint16 array (FITS, raw dumps) comes back as the restoration of its values, in native order."""
+    from swinir_hf import SwinIRForImageRestoration, restore
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    deep = np.random.default_rng(1).integers(0, 65536, (12, 10, 3), dtype=np.uint16)
+    got, expected = restore(model, deep.astype(">u2"), tile=None), restore(model, deep, tile=None)
+    assert got.dtype == np.uint16 and got.dtype.isnative
+    np.testing.assert_array_equal(got, expected)

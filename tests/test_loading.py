@@ -301,3 +301,12 @@ def test_weights_holding_nan_are_refused(tiny_config, tmp_path):
         CheckpointError, match=r"its weights hold NaN or infinite values \(conv_first\.weight, .*conv_after_body\.bias"
     ):
         load_model(tmp_path / "nan")
+
+
+def test_a_prefix_of_many_names_suggests_none(monkeypatch, tmp_path):
+    """`swinir` begins every catalogue name: no 34-name "Did you mean"."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model("swinir", cache_dir=tmp_path)
+    assert "Did you mean" not in str(err.value)

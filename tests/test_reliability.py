@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -662,6 +663,28 @@ def test_an_interrupted_conversion_leaves_the_folder_as_it_was(shared, tmp_path,
         assert _folder_bytes(out) == before  # no staging folder left either
     assert load_model(out).config.upscale == 2
 
+    # a signal while the new files are moved in comes after them, and says so
+    monkeypatch.setattr(folders, "_write_model_folder", real_write)
+    real_replace = os.replace
+
+    def replace_and_stop(src, dst):
+        real_replace(src, dst)
+        if Path(dst).name == "config.json":
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr("swinir_hf.inference.files.os.replace", replace_and_stop)
+    capsys.readouterr()
+    assert cli(["convert", str(zoo / "classical_sr_x4.pth"), str(out), "--overwrite"]) == 143
+    assert capsys.readouterr().err == f"terminated (SIGTERM) once the converted model was in {out}\n"
+    monkeypatch.setattr("swinir_hf.inference.files.os.replace", real_replace)
+    assert load_model(out).config.upscale == 4 and not [p for p in out.iterdir() if p.name.startswith(".")]
+
+    # a killed save's hidden folder does not make the folder "not empty" for a new conversion
+    fresh = tmp_path / "fresh"
+    (fresh / f".swinir-{socket.gethostname().split('.')[0].replace('-', '_')}-999999-x").mkdir(parents=True)
+    assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(fresh)]) == 0
+    assert sorted(p.name for p in fresh.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+
 
 def test_a_signal_during_the_swap_waits_for_it(tiny_config, tmp_path, monkeypatch):
     """Ctrl-C while a save moves its files in is held back until they all are: the folder is the new model whole,
@@ -679,7 +702,7 @@ def test_a_signal_during_the_swap_waits_for_it(tiny_config, tmp_path, monkeypatc
         calls.append(dst)
         real_replace(src, dst)
 
-    monkeypatch.setattr(folders.os, "replace", replace_once_interrupted)
+    monkeypatch.setattr("swinir_hf.inference.files.os.replace", replace_once_interrupted)
     with pytest.raises(KeyboardInterrupt):
         folders.save_model_folder(out, SwinIRForImageRestoration(tiny_config(upscale=3)))
     assert len(calls) == 3 and load_model(out).config.upscale == 3
@@ -736,7 +759,12 @@ def test_eval_and_hub_stop_on_sigterm_as_on_ctrl_c(monkeypatch, tmp_path, capsys
 
     monkeypatch.setattr(eval_cli, "_run", stop)
     images = tmp_path / "images"
-    assert cli(["eval", "--model", "sr-x4", "--dataset", str(tmp_path), "--save-images", str(images)]) == 143
+    command = ["eval", "--model", "sr-x4", "--dataset", str(tmp_path), "--save-images", str(images)]
+    assert cli(command) == 143
+    assert capsys.readouterr().err == "terminated (SIGTERM): no table or --json written\n"  # no image saved yet
+    (images / "sr-x4").mkdir(parents=True)
+    (images / "sr-x4" / "baby.png").write_bytes(b"an image")
+    assert cli(command) == 143
     kept = f"the images saved so far are in {images} (a rerun needs --overwrite)"
     assert capsys.readouterr().err == f"terminated (SIGTERM): no table or --json written; {kept}\n"
     monkeypatch.setattr(export_cli, "_run", stop)

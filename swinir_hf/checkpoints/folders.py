@@ -3,17 +3,13 @@ model card) and the one way it pushes a folder to the Hub."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from ..inference.files import left_by_dead_process, process_tag
-from ..interrupts import signals_deferred
+from ..inference.files import written_aside
 from ..models.image_processing_swinir import SwinIRImageProcessor
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .remote_code import REMOTE_MODULES
@@ -31,7 +27,6 @@ _MODEL_FOLDER_PATTERNS = (
     "pytorch_model-*-of-*.bin",
     *(f"{module}.py" for module in REMOTE_MODULES),
 )
-_STAGING = ".swinir-save-"
 
 
 @contextmanager
@@ -98,23 +93,8 @@ def save_model_folder(
     The files are written aside (a hidden folder inside `folder`) and moved in at the end, with Ctrl-C and SIGTERM
     held back for those renames: an interrupted save leaves the folder as it was, never half of a model or a new
     config beside old weights. The model files of an earlier save that this one does not write are removed."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob(f"{_STAGING}*"):  # a killed save's (SIGKILL, power loss)
-        if left_by_dead_process(old.name, _STAGING):
-            shutil.rmtree(old, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{process_tag()}-", dir=folder))
-    try:
+    with written_aside(folder, _MODEL_FOLDER_PATTERNS) as staging:
         _write_model_folder(staging, model, card, processor_auto_map)
-        with signals_deferred():
-            written = {path.name for path in staging.iterdir()}
-            for old in model_folder_files(folder):
-                if old.name not in written:
-                    old.unlink()
-            for name in sorted(written):
-                os.replace(staging / name, folder / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def model_folder_files(folder: Path) -> list[Path]:

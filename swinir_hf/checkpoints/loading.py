@@ -100,7 +100,8 @@ def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
     folder = model_folder(Path(folder))
     read_model_config(folder)
     try:
-        return _strict(folder, lambda: SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32))
+        model = _strict(folder, lambda: SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32))
+        return _finite(model, folder)
     except CheckpointError:
         raise
     except Exception as err:  # torch.load of a damaged .bin fails with almost any exception type
@@ -178,14 +179,14 @@ def load_model(
 
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path):
-        return _finite(load_folder(resolved) if resolved.is_dir() else convert_original_checkpoint(resolved), spec)
+        return load_folder(resolved) if resolved.is_dir() else _finite(convert_original_checkpoint(resolved), spec)
     if looks_like_path(resolved):
         hint = ""
         if (release := find_release(Path(resolved).name)) is not None:
             hint = f"; its converted release loads by its catalogue name, {release.repo}"
         raise CheckpointError(f"{spec} does not exist{hint}")
     try:
-        return _finite(from_hub(resolved, revision=revision, cache_dir=cache_dir), spec)
+        return from_hub(resolved, revision=revision, cache_dir=cache_dir)
     except ModelNotAvailableError as err:
         if "/" in str(spec):  # `models/x4` may have been meant as a local folder
             raise ModelNotAvailableError(f"{err} (nor is there a local folder {spec})") from err
@@ -210,11 +211,12 @@ def _finite(model: SwinIRForImageRestoration, source: object) -> SwinIRForImageR
 
 def _near_name(spec: str) -> str | None:
     """The bundled or catalogue model names `spec` may have meant: the names it begins (a catalogue name without its
-    training data, `swinir-classical-sr-x2`: its two releases), else the closest one, if one is close."""
+    training data, `swinir-classical-sr-x2`: its two releases; up to three), else the closest one, if one is close."""
     from .catalog import load_catalog
 
     names = [*DEFAULT_MODELS, *load_catalog().by_repo()]
-    if starting := [name for name in names if name.startswith(f"{spec}-")]:
+    starting = [name for name in names if name.startswith(f"{spec}-")]
+    if 0 < len(starting) <= 3:  # more is no suggestion: `swinir-hf models` lists them
         return " or ".join(starting)
     return next(iter(difflib.get_close_matches(spec, names, n=1, cutoff=0.75)), None)
 
@@ -313,7 +315,7 @@ def from_hub(
             raise
         local = "a local save_pretrained folder or the authors' .pth file"
         raise ModelNotAvailableError(_not_cached(f"model {repo_id!r}", repo_id, offline, err, local)) from err
-    return model.eval()
+    return _finite(model.eval(), repo_id)
 
 
 def _damaged_in_cache(repo_id: str, revision: str | None, cache_dir: str | os.PathLike | None) -> str | None:

@@ -115,8 +115,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:  # the figures come at the end; images saved so far are whole (written atomically)
         how, status = stopped_by(stop)
         if is_main_process():
+            images = args.save_images and any(p.is_file() for p in Path(args.save_images).rglob("*"))
             saved = f"; the images saved so far are in {args.save_images} (a rerun needs --overwrite)"
-            print(f"{how}: no table or --json written{saved if args.save_images else ''}", file=sys.stderr)
+            print(f"{how}: no table or --json written{saved if images else ''}", file=sys.stderr)
         return status
     finally:
         leave_process_group()  # on every way out of a launched process

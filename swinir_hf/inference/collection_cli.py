@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..image_datasets import load_image_dataset
-from ..interrupts import stopped_by, terminate_as_interrupt
+from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
 from ..models.image_processing_swinir import ALPHA_MODES
 from ..processes import LaunchParser, is_main_process, leave_process_group, process_state, user_error
 from .collection import ModelEngine, restore_dataset, restore_files
 from .engine_cli import add_engine_arguments, engine_options
-from .files import check_fresh_output_folder, folder_written_whole
+from .files import check_fresh_output_folder, written_aside
 from .jobs import OUTPUT_FORMATS, OutputOptions
 from .restoration import EngineOptions
 
@@ -91,6 +91,10 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--push-to-hub", metavar="REPO", help="also push the restored dataset to this Hub repo")
 
 
+# The files `Dataset.save_to_disk` writes: what a restored dataset replaces in -o (other files there stay).
+DATASET_FILES = ("data-*.arrow", "dataset_info.json", "state.json", "dataset_dict.json")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed, 130 on
     Ctrl-C and 143 on SIGTERM: every process of a launch gets it, only the main process says so)."""
@@ -103,11 +107,11 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         # Outputs are written atomically, so what exists is complete and a rerun skips it.
         how, status = stopped_by(stop)
-        if is_main_process() and args.dataset:
-            print(
-                f"{how}: {args.output_dir} is as it was (the dataset is saved aside and moved in whole)",
-                file=sys.stderr,
-            )
+        out = args.output_dir
+        if is_main_process() and args.dataset and finished_before(stop):
+            print(f"{how} once the dataset was in {out} (not pushed)", file=sys.stderr)
+        elif is_main_process() and args.dataset:
+            print(f"{how}: {out} is as it was (the dataset is saved aside and moved in whole)", file=sys.stderr)
         elif is_main_process():
             print(f"{how}: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
         return status
@@ -181,7 +185,7 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
     if state.num_processes > 1:  # every process would map the whole dataset and write the same folder
         return user_error("--dataset runs in one process: start it without accelerate launch")
     out = Path(args.output_dir)
-    check_fresh_output_folder(out, args.overwrite)  # a ValueError is one line from _run
+    check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it")  # one line from _run
     if args.push_to_hub:  # now, not after restoring the whole dataset
         from ..checkpoints.folders import check_push_access
 
@@ -191,7 +195,7 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
     restorer = engine.build(state.device)
     start = time.perf_counter()
     restored = restore_dataset(dataset, restorer, column=args.column, outscale=output.outscale, model_name=args.model)
-    with folder_written_whole(out) as staging:  # an interrupted save leaves an earlier dataset in -o whole
+    with written_aside(out, DATASET_FILES) as staging:  # an interrupted save leaves an earlier dataset in -o whole
         restored.save_to_disk(staging)
     seconds = time.perf_counter() - start
     print(f"restored {len(restored)} images of {args.dataset} → {out} in {seconds:.1f} s", file=sys.stderr)

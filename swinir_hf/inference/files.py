@@ -10,7 +10,8 @@ import os
 import secrets
 import shutil
 import socket
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,7 +71,8 @@ def check_fresh_output_folder(out_dir: str | Path, overwrite: bool, option: str 
     the whole folder would replace them (`replaces` says what, after "pass --overwrite to replace")."""
     check_output_folder(out_dir, option)
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
+    ours = _TEMP_PREFIX  # a killed run's temporary files and folders, which the next write removes, do not count
+    if out.exists() and any(not left_by_dead_process(p.name, ours) for p in out.iterdir()) and not overwrite:
         raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace {replaces}")
 
 
@@ -133,28 +135,30 @@ def written_atomically(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextmanager
-def folder_written_whole(path: str | os.PathLike) -> Iterator[Path]:
-    """A new hidden folder beside `path` for the block to fill; it replaces `path` (a folder, removed) when the block
-    ends, and is removed when the block raises: an interrupted save leaves the earlier folder or the new one, never
-    part of one. Ctrl-C / SIGTERM wait for the two renames of the swap."""
+def written_aside(folder: str | os.PathLike, replaces: Sequence[str]) -> Iterator[Path]:
+    """A new hidden folder inside `folder` (created if needed) for the block to fill with a set of files that belong
+    together (a model, a dataset). When the block ends they are moved into `folder`, and its files matching the glob
+    patterns `replaces` that the block did not write (an earlier set's) are removed, with Ctrl-C / SIGTERM held back
+    for those renames; when the block raises, `folder` is left as it was. Other files in `folder` are never touched.
+    """
     from ..interrupts import signals_deferred
 
-    path = Path(path).resolve()  # a symlinked folder is replaced where it lies, the link kept
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(path.parent)
-    staging = Path(create_temp(path))
-    staging.unlink()
-    staging.mkdir()
-    old = staging.with_name(staging.name + "-old")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(folder)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{process_tag()}-", dir=folder))
     try:
         yield staging
+        written = {path.name for path in staging.iterdir()}
+        earlier = {path for pattern in replaces for path in folder.glob(pattern) if path.is_file()}
         with signals_deferred():
-            if path.exists():
-                os.replace(path, old)
-            os.replace(staging, path)
+            for path in sorted(earlier):
+                if path.name not in written:
+                    path.unlink()
+            for name in sorted(written):
+                os.replace(staging / name, folder / name)
     finally:
-        for leftover in (staging, old):
-            shutil.rmtree(leftover, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def os_reason(err: BaseException, path: Path) -> str:
@@ -185,7 +189,7 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
     for tmp in folder.glob(f"{_TEMP_PREFIX}*"):
         if left_by_dead_process(tmp.name, _TEMP_PREFIX):
             try:
-                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()  # a folder: `folder_written_whole`'s
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()  # a folder: `written_aside`'s
                 removed.append(tmp)
             except OSError:
                 pass  # another process got there first

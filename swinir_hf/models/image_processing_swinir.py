@@ -238,7 +238,8 @@ def split_image(image: Image.Image | np.ndarray) -> tuple[np.ndarray, ImageLayou
     if isinstance(image, np.ndarray):
         colour, alpha = image_to_float(image)
         colour, hidden = fill_hidden_colour(colour, alpha)
-        return colour, ImageLayout(None, image.dtype, image.shape, alpha, hidden_colour=hidden)
+        native = image.dtype.newbyteorder("=")  # a big-endian array's restoration is in native order
+        return colour, ImageLayout(None, native, image.shape, alpha, hidden_colour=hidden)
     raise TypeError(f"expected a PIL image or numpy array, got {type(image).__name__}")
 
 
