@@ -9,7 +9,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from ..inference.files import written_aside
+from ..inference.files import files_matching, written_aside
 from ..models.image_processing_swinir import SwinIRImageProcessor
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .remote_code import REMOTE_MODULES
@@ -100,7 +100,7 @@ def save_model_folder(
 def model_folder_files(folder: Path) -> list[Path]:
     """The model files in `folder` (weights in any layout, config, processor config, card, code): what a save
     replaces."""
-    return sorted({path for pattern in _MODEL_FOLDER_PATTERNS for path in Path(folder).glob(pattern) if path.is_file()})
+    return files_matching(folder, _MODEL_FOLDER_PATTERNS)
 
 
 def _write_model_folder(

@@ -71,8 +71,8 @@ def check_fresh_output_folder(out_dir: str | Path, overwrite: bool, option: str 
     the whole folder would replace them (`replaces` says what, after "pass --overwrite to replace")."""
     check_output_folder(out_dir, option)
     out = Path(out_dir)
-    ours = _TEMP_PREFIX  # a killed run's temporary files and folders, which the next write removes, do not count
-    if out.exists() and any(not left_by_dead_process(p.name, ours) for p in out.iterdir()) and not overwrite:
+    # A killed run's temporary files and folders, which the next write removes, do not count.
+    if out.exists() and any(not left_by_dead_process(p.name, _TEMP_PREFIX) for p in out.iterdir()) and not overwrite:
         raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace {replaces}")
 
 
@@ -150,15 +150,19 @@ def written_aside(folder: str | os.PathLike, replaces: Sequence[str]) -> Iterato
     try:
         yield staging
         written = {path.name for path in staging.iterdir()}
-        earlier = {path for pattern in replaces for path in folder.glob(pattern) if path.is_file()}
         with signals_deferred():
-            for path in sorted(earlier):
+            for path in files_matching(folder, replaces):
                 if path.name not in written:
                     path.unlink()
             for name in sorted(written):
                 os.replace(staging / name, folder / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def files_matching(folder: str | os.PathLike, patterns: Sequence[str]) -> list[Path]:
+    """The files (not folders) in `folder` whose names match any of the glob `patterns`, sorted."""
+    return sorted({path for pattern in patterns for path in Path(folder).glob(pattern) if path.is_file()})
 
 
 def os_reason(err: BaseException, path: Path) -> str:
