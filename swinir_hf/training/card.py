@@ -89,9 +89,8 @@ def _validation_table(
         what = f"on {_shown(cfg.data.val)}{first} during training"
     else:  # `data.val` null on resuming a run that validated: its curve so far is kept
         what = "during training, until it was turned off at a resume"
-    return f"Validation {what} (PSNR in dB, {validation_metric(c)}):\n\n| model | PSNR |\n|---|---:|\n" + "\n".join(
-        rows
-    )
+    header = f"Validation {what} (PSNR in dB, {validation_metric(c)}):"
+    return f"{header}\n\n| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
 
 
 def _training_recipe(
