@@ -347,5 +347,7 @@ def custom_mismatch(task: str, config: Mapping, spec: str) -> str | None:
 
 
 def precisions(device: str) -> list:
-    """Precisions a device ("cpu" / "cuda") can run (float16 only on CUDA), as the page's radio offers them."""
-    return [("Automatic", "auto"), "float32", "bfloat16"] + (["float16"] if device == "cuda" else [])
+    """The precisions a device ("cpu" / "cuda") runs, as the page's radio offers them."""
+    from ..inference.restoration import device_dtypes
+
+    return [("Automatic", "auto"), *device_dtypes(device)]

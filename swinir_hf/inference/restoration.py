@@ -134,7 +134,7 @@ class SwinIRRestorer:
         self.alpha = check_alpha_mode(alpha)
         self.device = check_device(device) if device is not None else next(model.parameters()).device
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
-        if self.dtype == "float16" and self.device.type != "cuda":
+        if self.dtype not in device_dtypes(self.device.type):
             raise ValueError("float16 is only supported on CUDA; use bfloat16 or float32 here")
         # float16 weights run on CUDA only (under autocast); elsewhere they are cast to float32 (lossless), as the
         # pipeline does: torch's CPU kernels refuse float16 parameters under bfloat16 autocast.
@@ -386,6 +386,12 @@ def available_devices() -> str:
     if torch.backends.mps.is_available():
         names.append("mps")
     return "available here: " + ", ".join(names)
+
+
+def device_dtypes(device_type: str) -> tuple[str, ...]:
+    """The precisions besides "auto" that a device type ("cpu", "cuda", "mps") runs: float16 only on CUDA (its
+    autocast keeps the overflow-prone modules in float32; torch's CPU kernels lack float16 ones)."""
+    return tuple(d for d in DTYPES if d != "auto" and (d != "float16" or device_type == "cuda"))
 
 
 def auto_dtype(device: torch.device) -> str:
