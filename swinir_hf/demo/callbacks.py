@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from ..checkpoints.loading import DEFAULTS_DIR, hub_cached
-from ..inference.image_io import write_image
+from ..inference.image_io import ImageData, write_image
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -264,26 +264,15 @@ class RestorationDemo:
         progress=gr.Progress(),  # noqa: B008 (gradio reads this default to inject its tracker)
     ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
         """Restore the uploaded file → ((input enlarged, result) previews, full-resolution file path, size info)."""
-        if not path:
-            raise user_error("Upload an image first.")
-        problem = request_problem(task, level, scale)
-        if problem:
+        if problem := request_problem(task, level, scale):
             raise user_error(problem)
-        w, h = open_header(path)
-        if w * h > self.max_pixels:
-            raise user_error(
-                f"{self.size_problem(w, h)}. Crop or shrink it, or run the demo yourself with a larger --max-pixels."
-            )
-        data = decode(path)
+        data = self._decoded_upload(path)
         quality = jpeg_quality(path) if task == JPEG else None
         plan = self.menu.plan(task, scale, model, level, custom_path, colour_channels(data.pixels), quality)
         problem = plan.problem or mismatch(plan, scale, level)
         if problem:
             raise user_error(problem)
-        tile_value = parse_tile(tile)
-        self._check_precision(precision)
-        if alpha not in ALPHA_MODES:  # a radio lets None in
-            raise user_error(f"Unknown alpha {alpha!r}: send one of {', '.join(map(repr, ALPHA_MODES))}.")
+        engine = self._engine_options(tile, overlap, ensemble, precision, alpha)
         progress(0, desc="Waiting for a free worker")
         start = time.perf_counter()
         with self._cancellable(request.session_hash if request else "") as cancel, self._workers:
@@ -296,12 +285,9 @@ class RestorationDemo:
                 blocks_per_forward=count_blocks(net),
                 image_hw=size_of(data.pixels)[::-1],  # upright: an EXIF-rotated header has w and h swapped
                 images=3 if net.config.num_channels == 1 and colour_channels(data.pixels) == 3 else 1,
-                overlap=int(overlap),
-                passes=(8 if ensemble else 1) * (2 if alpha_pass(data.pixels, net.config.upscale, alpha) else 1),
+                overlap=engine.tile_overlap,
+                passes=(8 if engine.ensemble else 1) * (2 if alpha_pass(data.pixels, net.config.upscale, alpha) else 1),
                 cancel=cancel,
-            )
-            engine = EngineOptions(
-                tile=tile_value, tile_overlap=int(overlap), ensemble=bool(ensemble), dtype=precision, alpha=alpha
             )
             result = self._run(job, net, data.pixels, engine)
         seconds = time.perf_counter() - start
@@ -315,9 +301,30 @@ class RestorationDemo:
         info += frames_note(path)
         if after.size != size_of(data.pixels):
             info += " · *before*: the input enlarged with bicubic interpolation"
-        if job.tiled and int(overlap) == 0:
+        if job.tiled and engine.tile_overlap == 0:
             info += f" · {NO_BLEND_NOTE}"
         return (before, after), str(out), info
+
+    def _decoded_upload(self, path: str | None) -> ImageData:
+        """The uploaded image, decoded; a user error for none or one over `max_pixels` (read from its header)."""
+        if not path:
+            raise user_error("Upload an image first.")
+        w, h = open_header(path)
+        if w * h > self.max_pixels:
+            raise user_error(
+                f"{self.size_problem(w, h)}. Crop or shrink it, or run the demo yourself with a larger --max-pixels."
+            )
+        return decode(path)
+
+    def _engine_options(self, tile: str, overlap: float, ensemble: bool, precision: str, alpha: str) -> EngineOptions:
+        """The request's engine options; a user error for a value the page's controls do not send (API calls)."""
+        tile_value = parse_tile(tile)
+        self._check_precision(precision)
+        if alpha not in ALPHA_MODES:  # a radio lets None in
+            raise user_error(f"Unknown alpha {alpha!r}: send one of {', '.join(map(repr, ALPHA_MODES))}.")
+        return EngineOptions(
+            tile=tile_value, tile_overlap=int(overlap), ensemble=bool(ensemble), dtype=precision, alpha=alpha
+        )
 
     def _check_precision(self, precision: str) -> None:
         """Raise a user error for a precision this server cannot run or that is not one (a radio lets None in)."""

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..inference.image_io import image_size, read_image
+from ..inference.image_io import ImageData, image_size, read_image
 from ..models.image_processing_swinir import float_to_image, image_to_float
 from .errors import user_error
 from .limits import UPLOAD_MAX_AGE_S
@@ -141,7 +141,7 @@ def open_header(path: str) -> tuple[int, int]:
         raise unreadable(path) from None
 
 
-def decode(path: str):
+def decode(path: str) -> ImageData:
     """The file's pixels and ICC profile (`read_image`), or a plain gr.Error."""
     try:
         return read_image(path)
