@@ -76,10 +76,55 @@ def test_bad_inputs():
         processor([_rgb(9, 7), _rgb(8, 7)])
     with pytest.raises(ValueError, match="unsupported array dtype int64"):
         processor(np.zeros((4, 4, 3), dtype=np.int64))
-    with pytest.raises(ValueError, match=r"got shape \(4, 4, 5\)"):
-        processor(np.zeros((4, 4, 5), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"got shape \(6, 4, 5\)"):  # neither end holds 1-4 channels
+        processor(np.zeros((6, 4, 5), dtype=np.uint8))
     with pytest.raises(ValueError, match="a tensor on the meta device holds no pixels"):
         processor(torch.empty(3, 4, 4, device="meta"))
+
+
+def test_channels_first_or_last_as_transformers_image_processors_read_them(caplog):
+    """Arrays and tensors are read channels-first or -last from their shape, as `input_data_format` says when
+    given (also as transformers' `ChannelDimension`); a shape where either end could hold the channels is read in
+    the container's convention (tensors channels-first, arrays channels-last) with a warning naming the option."""
+    from transformers.image_utils import ChannelDimension
+
+    processor = SwinIRImageProcessor()
+    hwc = np.random.default_rng(0).random((9, 7, 3), dtype=np.float32)
+    chw = np.ascontiguousarray(hwc.transpose(2, 0, 1))
+    expected = processor(hwc)["pixel_values"]
+    assert expected.shape == (1, 3, 9, 7)
+    for image in (chw, np.stack([chw, chw]), torch.from_numpy(hwc)):
+        assert torch.equal(processor(image)["pixel_values"][:1], expected)
+    assert torch.equal(processor(chw, input_data_format=ChannelDimension.FIRST)["pixel_values"], expected)
+    assert not caplog.records
+    narrow = np.random.default_rng(1).random((3, 16, 4), dtype=np.float32)  # (C, H, W) with W = 4, or RGBA (H, W, C)
+    as_tensor = processor(torch.from_numpy(narrow))["pixel_values"]
+    assert torch.equal(as_tensor[0], torch.from_numpy(narrow))
+    assert "pass input_data_format to say which" in caplog.text
+    caplog.clear()
+    as_array = processor(narrow)["pixel_values"]  # RGBA rows: alpha dropped
+    assert torch.equal(as_array[0], torch.from_numpy(narrow[..., :3]).permute(2, 0, 1))
+    assert "read as channels_last" in caplog.text
+    caplog.clear()
+    given = processor(torch.from_numpy(narrow), input_data_format="channels_last")["pixel_values"]
+    assert torch.equal(given, as_array) and not caplog.records
+
+
+def test_per_call_options_of_transformers_image_processors():
+    """`device`, `data_format="channels_first"` and the options that change nothing here (`do_convert_rgb`,
+    `disable_grouping`) are taken per call; what cannot be honoured says why."""
+    processor = SwinIRImageProcessor()
+    plain = processor(_rgb())["pixel_values"]
+    same = processor(_rgb(), device="cpu", data_format="channels_first", do_convert_rgb=True, disable_grouping=True)
+    assert torch.equal(same["pixel_values"], plain)
+    with pytest.raises(ValueError, match=r"^pixel_values are \(N, C, H, W\), as the model takes them"):
+        processor(_rgb(), data_format="channels_last")
+    with pytest.raises(ValueError, match="^input_data_format must be one of 'channels_first', 'channels_last' or None"):
+        processor(_rgb(), input_data_format="hwc")
+    with pytest.raises(ValueError, match="pass return_tensors='pt' with it"):
+        processor(_rgb(), device="cpu", return_tensors="np")
+    with pytest.raises(TypeError, match=r"takes input_data_format per call, not as a setting: pass it to processor"):
+        SwinIRImageProcessor(input_data_format="channels_first")
 
 
 def test_big_endian_and_bfloat16_pixels_are_read_by_value():
@@ -247,11 +292,19 @@ def test_pipeline_takes_a_batch_of_different_sizes(model_dir):
 
 
 def test_pipeline_without_images_says_so(model_dir):
-    """An empty list is the image processor's one-line error, not an IndexError from inside transformers."""
+    """An empty list is the image processor's one-line error, not an IndexError from inside transformers; no
+    images, or images given twice, a TypeError that says so."""
     restorer = pipeline("image-restoration", model=str(model_dir))
     for empty in ([], ()):
         with pytest.raises(ValueError, match="^no images given$"):
             restorer(empty, batch_size=2)
+    with pytest.raises(TypeError, match="^no images given: call the pipeline with an image"):
+        restorer()
+    image = Image.fromarray(_rgb())
+    with pytest.raises(TypeError, match="^pass the images once"):
+        restorer(image, images=image)
+    # The keyword transformers' own image pipelines take.
+    assert np.array_equal(np.asarray(restorer(images=image)), np.asarray(restorer(image)))
     with pytest.raises(ValueError, match="^no images given$"):
         SwinIRImageProcessor()([])
 

@@ -275,6 +275,35 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_config):
         assert torch.allclose(g, checkpointed[name], atol=1e-5), name
 
 
+def test_frozen_model_with_input_grads_trains_adapters_under_reentrant_checkpointing(tiny_config):
+    """PEFT's recipe: a frozen model, trainable adapters, `enable_input_require_grads` (a hook on the input layer,
+    `conv_first`) and reentrant checkpointing, which without that hook gives the adapters no gradient."""
+    model = SwinIRForImageRestoration(tiny_config(depths=[2], num_heads=[2], drop_path_rate=0.0)).train()
+    assert model.get_input_embeddings() is model.conv_first
+    model.requires_grad_(False)
+    adapters = [m.attn.qkv.weight for m in model.modules() if hasattr(m, "attn")]
+    for weight in adapters:
+        weight.requires_grad_(True)
+    model.enable_input_require_grads()
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable({"use_reentrant": True})
+    model(torch.rand(1, 3, 8, 8), labels=torch.rand(1, 3, 16, 16)).loss.backward()
+    assert adapters and all(w.grad is not None and w.grad.abs().sum() > 0 for w in adapters)
+
+
+def test_a_float16_model_saves_and_reloads_as_float16(tiny_config, tmp_path):
+    """Loaded in float16, the model keeps its `_keep_in_fp32_modules` (the first, `conv_first`, among them) in
+    float32: `dtype` is still the body's, which `save_pretrained` writes and a default reload restores."""
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "fp32")
+    half = SwinIRForImageRestoration.from_pretrained(tmp_path / "fp32", dtype=torch.float16)
+    assert half.conv_first.weight.dtype == torch.float32 and half.dtype == torch.float16
+    half.save_pretrained(tmp_path / "fp16")
+    assert json.loads((tmp_path / "fp16/config.json").read_text())["dtype"] == "float16"
+    again = SwinIRForImageRestoration.from_pretrained(tmp_path / "fp16")
+    assert {n: p.dtype for n, p in again.named_parameters()} == {n: p.dtype for n, p in half.named_parameters()}
+    assert SwinIRForImageRestoration(tiny_config()).dtype == torch.float32
+
+
 def test_trainer_gradient_accumulation_averages_the_micro_batches(tiny_config, tmp_path):
     """transformers' Trainer divides the loss by the accumulation steps unless the model says it normalises the
     loss itself (a forward with **kwargs, unless `accepts_loss_kwargs = False`): one step over 2 × 2 samples must

@@ -43,6 +43,10 @@ FLOAT_RANGE = (-4.0, 5.0)
 # the colour's, as Real-ESRGAN does; one more forward pass), or bicubically (blurred by the scale, no model time).
 AlphaMode = Literal["model", "bicubic"]
 ALPHA_MODES: tuple[str, ...] = get_args(AlphaMode)
+# Where a 3-D array's channels are (transformers' `input_data_format` values); channel counts an image can have.
+DataFormat = Literal["channels_first", "channels_last"]
+DATA_FORMATS: tuple[str, ...] = get_args(DataFormat)
+_CHANNEL_COUNTS = (1, 2, 3, 4)
 
 
 def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
@@ -85,26 +89,53 @@ def colour_bit_depth(image: Image.Image) -> int:
     return 16 if isinstance(rawmode, str) and ";16" in rawmode else 8  # PNG: "RGB;16B" for 16 bits
 
 
-def image_to_float(image: Image.Image | np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+def check_data_format(value: Any, name: str = "input_data_format") -> DataFormat | None:
+    """`value` ("channels_first", "channels_last", transformers' `ChannelDimension` or None) as a `DataFormat`."""
+    value = getattr(value, "value", value)  # ChannelDimension.FIRST → "channels_first"
+    if value is not None and value not in DATA_FORMATS:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, DATA_FORMATS))} or None, got {value!r}")
+    return value
+
+
+def infer_data_format(shape: tuple[int, ...], default: DataFormat) -> DataFormat:
+    """Where a 3-D image of `shape` keeps its channels: the end of the shape that holds 1-4 values, `default` (with a
+    warning) when both ends do, as in a (3, 16, 4) image."""
+    first, last = len(shape) == 3 and shape[0] in _CHANNEL_COUNTS, shape[-1] in _CHANNEL_COUNTS
+    if first and last:
+        logger.warning(
+            f"the channels of a {tuple(shape)} image may be first or last: read as {default}; pass "
+            "input_data_format to say which"
+        )
+        return default
+    return "channels_first" if first else "channels_last"
+
+
+def image_to_float(
+    image: Image.Image | np.ndarray | torch.Tensor, input_data_format: DataFormat | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Any image → ((H, W, C) float32 in [0, 1], alpha (H, W) float32 or None).
 
     PIL modes 1, L, LA, La, P, PA, RGB, RGBA, RGBa, CMYK, YCbCr, I;16*, I and F are accepted; palettes are expanded
     (to RGBA when they have transparency), premultiplied alpha (La, RGBa) is divided out. uint8 / uint16 arrays
     are scaled by their range; float arrays (and mode F) are taken as [0, 1] and must be finite and within
     `FLOAT_RANGE` (else ValueError: 0..255 floats would come out white).
-    Arrays and tensors are (H, W), (H, W, C) or, for tensors, (C, H, W); 2 and 4 channels carry alpha last.
+    Arrays and tensors are (H, W), (H, W, C) or (C, H, W) as `input_data_format` says; by default arrays are
+    (H, W, C) and tensors (C, H, W) unless only their last dimension can hold channels (`infer_data_format`). 2 and 4
+    channels carry alpha last.
     """
     if isinstance(image, Image.Image):
         return _pil_to_float(image)
     if isinstance(image, torch.Tensor):
         if image.is_meta:
             raise ValueError("a tensor on the meta device holds no pixels: pass one with data")
+        if input_data_format is None and image.ndim == 3:
+            input_data_format = infer_data_format(tuple(image.shape), "channels_first")
         t = image.detach().cpu()
-        if t.ndim == 3 and t.shape[0] in (1, 2, 3, 4) and t.shape[-1] not in (1, 2, 3, 4):
-            t = t.permute(1, 2, 0)
         image = (t.float() if t.dtype == torch.bfloat16 else t).numpy()  # numpy has no bfloat16
     if not isinstance(image, np.ndarray):
         raise TypeError(f"expected a PIL image, numpy array or torch tensor, got {type(image).__name__}")
+    if input_data_format == "channels_first" and image.ndim == 3:
+        image = image.transpose(1, 2, 0)
     if not image.dtype.isnative:  # big-endian data (a FITS or raw file read as '>u2'): its values, in native order
         image = image.astype(image.dtype.newbyteorder("="))
     arr = image[..., None] if image.ndim == 2 else image
@@ -362,6 +393,14 @@ def _transparent(alpha: np.ndarray, layout: ImageLayout) -> np.ndarray:
     return alpha < 0.5 / peak if peak else alpha <= 0
 
 
+def _format_of(image: Any, given: DataFormat | None) -> DataFormat | None:
+    """The `input_data_format` to read `image` with: `given`, else for a 3-D array the end of its shape that can
+    hold channels (channels-last when both can, as numpy images are); tensors are left to `image_to_float`."""
+    if given is None and isinstance(image, np.ndarray) and image.ndim == 3:
+        return infer_data_format(image.shape, "channels_last")
+    return given
+
+
 class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
     """The processor's own option: declared, so that `from_pretrained(..., num_channels=1)` and
     `processor(images, num_channels=1)` take it as transformers 5 expects of an image processor."""
@@ -372,12 +411,23 @@ class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
 # transformers' `rescale_factor` default, written into the preprocessor_config.json of earlier versions: what this
 # processor does to 8-bit pixels, so accepted (and not saved).
 _DEFAULT_RESCALE = 1 / 255
+# Options of every transformers image processor that change no pixels here: images are always brought to the
+# model's channels (`do_convert_rgb`), and nothing is grouped by size (`disable_grouping`).
+_NO_EFFECT = ("do_convert_rgb", "disable_grouping")
+# Options of one call (`preprocess` takes them), not settings of a processor.
+_PER_CALL = ("input_data_format", "data_format", "device", "return_tensors")
 
 
 def refuse_unsupported(processor: str, options: dict[str, Any]) -> None:
     """Raise a TypeError naming the `options` (other image processors' settings) that are set: this processor
     neither resizes, crops nor normalises, and ignoring them would hand the model something else than asked for.
-    Unset (None / False) options, as generic callers pass them, and the 1/255 `rescale_factor` are fine."""
+    Unset (None / False) options, as generic callers pass them, the 1/255 `rescale_factor` and the options that
+    change nothing here (`_NO_EFFECT`) are fine."""
+    if per_call := sorted(k for k in _PER_CALL if options.get(k) is not None):
+        raise TypeError(
+            f"{processor} takes {', '.join(per_call)} per call, not as a setting: pass it to processor(images, ...)"
+        )
+    options = {k: v for k, v in options.items() if k not in _NO_EFFECT}
     factor = options.get("rescale_factor")
     if factor is not None and not math.isclose(factor, _DEFAULT_RESCALE, rel_tol=1e-9):
         raise TypeError(
@@ -439,17 +489,31 @@ class SwinIRImageProcessor(_ImageProcessorBase):
         return_tensors: str | None = "pt",
         num_channels: int | None = None,
         do_rescale: bool | None = None,
+        input_data_format: DataFormat | None = None,
+        data_format: DataFormat | None = None,
+        device: str | torch.device | None = None,
         **kwargs: Any,
     ) -> BatchFeature:
-        """One image, a list of same-size images or a batch (an (N, C, H, W) tensor / (N, H, W, C) array) →
+        """One image, a list of same-size images or a batch (an (N, C, H, W) / (N, H, W, C) tensor or array) →
         `pixel_values` (N, C, H, W) float32 in [0, 1]; `num_channels` and `do_rescale` override the processor's for
         this call.
+
+        `input_data_format` ("channels_first" / "channels_last") says where arrays and tensors keep their channels;
+        by default the end of their shape that can hold 1-4 of them, tensors channels-first and arrays
+        channels-last when both can. `data_format` can only be "channels_first"; `device` moves the tensors there.
 
         Raises:
             TypeError: an option of other image processors (resizing, cropping, normalising) set.
             ValueError: integer pixels with `do_rescale=False`, or images this processor cannot read.
         """
         refuse_unsupported(type(self).__name__, kwargs)
+        given_format = check_data_format(input_data_format)
+        if check_data_format(data_format, "data_format") == "channels_last":
+            raise ValueError(
+                "pixel_values are (N, C, H, W), as the model takes them: data_format='channels_last' is not available"
+            )
+        if device is not None and return_tensors != "pt":
+            raise ValueError(f"device={device!r} moves torch tensors: pass return_tensors='pt' with it")
         channels = num_channels or self.num_channels
         rescale = self.do_rescale if do_rescale is None else do_rescale
         if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
@@ -463,12 +527,13 @@ class SwinIRImageProcessor(_ImageProcessorBase):
                 f"do_rescale=False takes pixel values as they are, floats in [0, 1]; got {kind} pixels: leave "
                 "do_rescale on (the default) to scale them by their range, or divide them yourself"
             )
-        arrays = [match_channels(image_to_float(im)[0], channels) for im in images]
+        arrays = [match_channels(image_to_float(im, _format_of(im, given_format))[0], channels) for im in images]
         sizes = {a.shape[:2] for a in arrays}
         if len(sizes) > 1:
             raise ValueError(f"images of one batch must share one size (no padding here), got {sorted(sizes)}")
         batch = np.stack(arrays).transpose(0, 3, 1, 2)
-        return BatchFeature({"pixel_values": np.ascontiguousarray(batch)}, tensor_type=return_tensors)
+        features = BatchFeature({"pixel_values": np.ascontiguousarray(batch)}, tensor_type=return_tensors)
+        return features.to(device) if device is not None else features
 
     def post_process_image_restoration(
         self, outputs: Any, output_type: str = "pil", bit_depth: int = 8

@@ -440,6 +440,19 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         "conv_last",
     ]
 
+    # What PEFT-style fine-tuning hooks (`enable_input_require_grads`) as the layer that first sees the input.
+    _input_embed_layer = "conv_first"
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The body's dtype: transformers' (the first parameter's) would be that of `conv_first`, which a model loaded
+        in float16 keeps in float32, so such a model would be saved, and reloaded, as a float32 one."""
+        kept = set(self._keep_in_fp32_modules or ())
+        for name, param in self.named_parameters():
+            if param.is_floating_point() and name.split(".", 1)[0] not in kept:
+                return param.dtype
+        return super().dtype
+
     @classmethod
     def _can_set_attn_implementation(cls) -> bool:
         # transformers guesses from the source (an AttentionInterface call) and would ignore

@@ -77,13 +77,18 @@ class ImageRestorationPipeline(Pipeline):
         super().__init__(*args, **kwargs)
         if self.image_processor is None:  # saved with the pipeline, so that its folder is complete
             self.image_processor = SwinIRImageProcessor(num_channels=self.model.config.num_channels)
-        # The body's dtype: loaded in float16, the `_keep_in_fp32_modules` (and so `model.dtype`) stay float32.
-        self.precision = str(self.model.norm.weight.dtype).removeprefix("torch.")
+        self.precision = str(self.model.dtype).removeprefix("torch.")
         if self.precision == "float16" and self.device.type != "cuda":
             self.precision = "float32"
             self.model.float()
 
-    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, inputs: Any = None, *args: Any, images: Any = None, **kwargs: Any) -> Any:
+        if images is not None:  # the keyword transformers' own image pipelines take
+            if inputs is not None:
+                raise TypeError("pass the images once: as the first argument or as images=, not both")
+            inputs = images
+        if inputs is None:
+            raise TypeError("no images given: call the pipeline with an image, a path or a list of them")
         # transformers reads an input list's first item (to detect chats) before anything of ours runs: an
         # IndexError from inside it for [], where the image processor says what is wrong.
         if isinstance(inputs, (list, tuple)) and not inputs:
