@@ -92,8 +92,7 @@ def test_cli_table_and_json(small_set, tmp_path, capsys):
     text = capsys.readouterr().out
     # The caption names the unit and the channels: the columns without -Y are RGB (a grey image's own channel).
     assert text.splitlines()[0] == (
-        "Mini, bicubic ×2 (3 images, border 2, PSNR in dB, on RGB (or grey) and on Y = ITU-R BT.601, "
-        "grey images: native)"
+        "Mini, bicubic ×2 (3 images, border 2, PSNR in dB, on RGB (or grey) and on Y = ITU-R BT.601, grey images: rgb)"
     )
     header, body = _parse_table(text)
     assert header == ["image", "method", "PSNR", "SSIM", "PSNR-Y", "SSIM-Y"]
@@ -116,6 +115,20 @@ def test_cli_table_and_json(small_set, tmp_path, capsys):
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset / "HR")]) == 0
     _, body = _parse_table(capsys.readouterr().out)
     assert [r[:2] for r in body] == [["mean", "bicubic"], ["mean", "tiny_x2"]]
+
+
+def test_the_default_grey_convention_is_the_papers(small_set):
+    """A grey image among colour ones (Set14's `bridge`) is scored as the authors' script scores it, read as RGB and
+    then Y: the paper's figures. On its own grey channel ("native") the same errors count 255/219 times larger."""
+    dataset, model_dir = small_set
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    default = evaluate(model, dataset, progress=False)
+    rgb = evaluate(model, dataset, grey_convention="rgb", progress=False)
+    native = evaluate(model, dataset, grey_convention="native", progress=False)
+    assert default.grey_convention == "rgb" and default.scores == rgb.scores
+    grey = default.names.index("c")
+    gap = rgb.scores["bicubic"][grey]["psnr_y"] - native.scores["bicubic"][grey]["psnr_y"]
+    assert gap == pytest.approx(20 * np.log10(255 / 219), abs=0.01)
 
 
 def test_cli_jpeg_identity(small_set, capsys):
@@ -320,8 +333,8 @@ def test_colour_denoiser_sees_per_channel_noise_on_grey_images(shared, tmp_path)
     folder.mkdir()
     Image.open(shared / "testsets/Set12/HR/01.png").crop((0, 0, 64, 64)).save(folder / "01.png")
     model = load_default("denoise-color")
-    native = evaluate(model, folder, noise=25, progress=False)
-    rgb = evaluate(model, folder, noise=25, grey_convention="rgb", progress=False)
+    native = evaluate(model, folder, noise=25, grey_convention="native", progress=False)
+    rgb = evaluate(model, folder, noise=25, progress=False)
     assert native.grey_convention == "rgb" and native.scores == rgb.scores
     gain = rgb.scores[native.model][0]["psnr_y"] - rgb.scores["noisy input"][0]["psnr_y"]
     assert gain > 5  # denoised, not left noisy
@@ -511,7 +524,7 @@ def test_saved_images_are_the_outputs_scored(small_set, tiny_config, tmp_path, c
         f"{model}/{name}.png" for model in ("tiny_b", "tiny_x2") for name in "abc"
     ]
     figures = json.loads(report.read_text())["images"]
-    _, samples = load_samples(dataset)
+    _, samples = load_samples(dataset, grey_convention="rgb")  # as a colour model reads them
     for sample, image in zip(samples, figures, strict=True):
         gt, _ = degrade(sample.hr, Degradation("bicubic", 2))
         for model in ("tiny_x2", "tiny_b"):

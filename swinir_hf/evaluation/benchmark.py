@@ -11,8 +11,9 @@ Protocol (that of the SwinIR authors' `main_test_swinir.py`, see docs/evaluation
 The model sees each input padded as the authors' script pads it (`authors_padding`), and its output is cropped
 back to scale × the input. Outputs are rounded to uint8 and scored on RGB and on Y (BT.601), plus PSNR-B for JPEG, by
 `swinir_hf.evaluation.metrics`.
-Greyscale images among RGB ones (Set14's `bridge`) are scored by `grey_convention`: "native" (their own grey
-channel, as the published bicubic tables) or "rgb" (read as RGB, then Y, as the authors' test script).
+Greyscale images among RGB ones (Set14's `bridge`) are scored by `grey_convention`: "rgb" (read as RGB, then Y, as
+the authors' test script reads them for a colour model: the paper's figures, and the default for one) or "native"
+(their own grey channel, as the published bicubic tables).
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def evaluate(
     jpeg: int | None = None,
     real: bool = False,
     lr_dir: str | os.PathLike | None = None,
-    grey_convention: GreyConvention = "native",
+    grey_convention: GreyConvention | None = None,
     split: str | None = None,
     model_name: str | None = None,
     progress: bool = True,
@@ -278,8 +279,10 @@ def evaluate(
     """Score `model` (None: the identity, i.e. the degraded input itself) and the baseline on a benchmark.
 
     `dataset`, `lr_dir`, `split`: see `load_samples`; `scale` / `noise` / `jpeg` / `real`: see `resolve_degradation`
-    (None values are ignored). A 1-channel model always sees grey images as they are (`grey_convention` "native"),
-    a colour model denoises them as RGB images ("rgb": noise drawn per channel, as the authors' colour script).
+    (None values are ignored). `grey_convention` None reads greyscale images as the authors' test script reads them
+    for the model, which reproduces the paper's figures: as RGB for a colour model ("rgb"; Set14's `bridge` then
+    scores on Y), as grey for 1-channel models and the identity ("native"). A 1-channel model always sees grey
+    images as they are, and a colour model denoises them as RGB images (noise drawn per channel), whatever is asked.
     `engine` says how the restoration engine runs the model; the default, `PAPER_ENGINE`, runs whole images in
     float32, as the paper.
     """
@@ -309,7 +312,7 @@ def evaluate_models(
     jpeg: int | None = None,
     real: bool = False,
     lr_dir: str | os.PathLike | None = None,
-    grey_convention: GreyConvention = "native",
+    grey_convention: GreyConvention | None = None,
     split: str | None = None,
     progress: bool = True,
     engine: EngineOptions = PAPER_ENGINE,
@@ -331,7 +334,8 @@ def evaluate_models(
         raise ValueError("no model to evaluate")
     degradation = _common_degradation(models, scale, noise, jpeg, real)
     labels = _method_names([label for label, _ in models], degradation)
-    conventions = [_applied_convention(model, degradation, grey_convention) for _, model in models]
+    asked = grey_convention or _authors_reading(models)
+    conventions = [_applied_convention(model, degradation, asked) for _, model in models]
     sets = {c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard) for c in dict.fromkeys(conventions)}
     name, samples = sets[conventions[0]]
     result = Evaluation(
@@ -414,6 +418,13 @@ def _applied_convention(
     if channels == 3 and degradation.kind == "noise":
         return "rgb"
     return asked
+
+
+def _authors_reading(models: Sequence[tuple[str, SwinIRForImageRestoration | None]]) -> GreyConvention:
+    """How the authors' test script reads greyscale images for these models: as RGB ("rgb") when a colour model is
+    among them (their colour scripts read every file as colour; Set14's `bridge` then scores on Y), else as grey."""
+    colour = any(model is not None and model.config.num_channels == 3 for _, model in models)
+    return "rgb" if colour else "native"
 
 
 def _score_image(

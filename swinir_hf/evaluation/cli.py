@@ -29,6 +29,7 @@ from ..processes import (
     process_state,
     user_error,
 )
+from .testsets import GREY_CONVENTIONS
 
 if TYPE_CHECKING:
     from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -64,9 +65,10 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--grey-convention",
-        choices=("native", "rgb"),
-        default="native",
-        help="score greyscale images on their grey channel (native, published tables) or as RGB → Y (rgb)",
+        choices=GREY_CONVENTIONS,
+        help="score greyscale images among colour ones as RGB → Y (rgb: the authors' script, the paper's figures) "
+        "or on their grey channel (native: the published bicubic tables); default: as the authors' script reads "
+        "them for the model (rgb for colour models, native for grey ones and the identity)",
     )
     p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
     # The paper's way (whole images, float32), and no machine-dependent "auto": a benchmark states its precision.
