@@ -237,6 +237,23 @@ def test_float_tiff_is_restored_to_a_float_tiff(demo, tmp_path):
     assert "10×12 grey 32-bit float → **output** 20×24 grey 32-bit float" in info and after.mode == "L"
 
 
+def test_a_float_tiff_that_is_no_0_to_1_image_is_a_message(demo, tmp_path):
+    """Floats of 0..255 or a NaN pixel: the upload's one-line problem, and Restore's message (they were a
+    ValueError from the preview, and from Restore after the model had loaded)."""
+    levels = np.random.default_rng(0).random((12, 10), dtype=np.float32) * 255
+    with_nan = levels / 255
+    with_nan[3, 4] = np.nan
+    for name, pixels, reason in (("levels", levels, "this one spans [0"), ("nan", with_nan, "has 1 NaN / infinite")):
+        path = tmp_path / f"{name}.tiff"
+        Image.fromarray(pixels, "F").save(path)
+        upload_text = demo.on_upload(str(path), SR, 2, AUTO, None, "")[1]
+        with pytest.raises(gr.Error) as err:
+            run(demo, path)
+        for message in (upload_text.removeprefix("⚠ "), err.value.message):
+            assert message.startswith(f"{name}.tiff is a floating-point image this demo cannot restore (")
+            assert reason in message and message.endswith("or as an 8- or 16-bit image.")
+
+
 def test_image_kinds_only_the_engine_reads_are_uploaded_shrunk_and_restored(demo, model_dir, tmp_path):
     """Float RGB TIFF (tifffile only), 16-bit grey + alpha PNG and HEIC (pillow-heif; premultiplied alpha too): the
     header check, the description, the shrink offer and the result all handle them."""
@@ -418,6 +435,36 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     assert (Path(shrunk).name, Path(png).name) == (f"{EXAMPLE.stem}_small.png", f"{EXAMPLE.stem}_small_x2.png")
 
 
+def test_an_upload_too_large_to_shrink_is_refused_from_its_header(demo, tmp_path, monkeypatch):
+    """Above `MAX_SHRINK_PIXELS` no shrink is offered, and asking for one (the API) is refused before decoding: a
+    small PNG of 13000² pixels took 4 GB to shrink."""
+    from swinir_hf.demo import callbacks
+
+    monkeypatch.setattr(callbacks, "MAX_SHRINK_PIXELS", 10_000)  # the example has 12,000 pixels
+    small = RestorationDemo(max_pixels=3000, defaults_dir=tmp_path / "none", extra_models=demo.extra_models)
+    _, text, shrink, *_ = small.on_upload(str(EXAMPLE), SR, 2, AUTO, None, "")
+    assert not shrink["visible"] and "Shrink it below 3,000 pixels yourself, or run the demo yourself" in text
+
+    def no_decoding(path):
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(callbacks, "decode", no_decoding)
+    with pytest.raises(gr.Error) as err:
+        small.shrink_upload(str(EXAMPLE))
+    assert err.value.message == (
+        "This image is 120×100 = 12,000 pixels; this demo takes up to 3,000, and it is too large to shrink here (at "
+        "most 10,000 pixels): shrink it yourself."
+    )
+
+
+def test_a_demo_removes_its_output_folder_when_it_goes(tmp_path):
+    import gc
+
+    folder = RestorationDemo(defaults_dir=tmp_path / "none").output_dir
+    gc.collect()
+    assert not folder.exists()
+
+
 def test_shrink_writes_a_cmyk_jpeg_as_rgb(demo, tmp_path):
     # A CMYK JPEG without a colour profile is read as CMYK, a mode PNG cannot store.
     cmyk = tmp_path / "print.jpg"
@@ -442,6 +489,33 @@ def test_bundled_defaults_are_discovered_by_task(tmp_path, save_model):
     assert after.size == (480, 400)
     (before, after), _, _ = run(demo, EXAMPLE, task=DENOISE, scale=1)
     assert before.size == after.size == (120, 100)
+
+
+def test_a_server_open_to_others_loads_no_model_by_path(model_dir, tmp_path, monkeypatch):
+    """ "custom" (a path or Hub id) reads the server's files: a server that others reach (any address but loopback,
+    a share link, a Space) offers it only with --custom-models on, and refuses it without reading the path."""
+    from swinir_hf.demo.server import custom_models_allowed
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert custom_models_allowed("auto", "127.0.0.1", False) and custom_models_allowed("auto", "localhost", False)
+    assert not custom_models_allowed("auto", "0.0.0.0", False) and not custom_models_allowed("auto", "127.0.0.1", True)
+    assert custom_models_allowed("on", "0.0.0.0", True) and not custom_models_allowed("off", "127.0.0.1", False)
+    monkeypatch.setenv("SPACE_ID", "me/swinir")
+    assert not custom_models_allowed("auto", "127.0.0.1", False)
+    assert app.parse_args([]).custom_models == "auto"
+    monkeypatch.setenv("SWINIR_DEMO_CUSTOM_MODELS", "off")
+    assert app.parse_args([]).custom_models == "off"
+
+    closed = RestorationDemo(extra_models=[str(model_dir)], defaults_dir=tmp_path / "none", custom_models=False)
+    assert CUSTOM not in [value for _, value in closed.menu.model_choices(SR)]
+    assert CUSTOM in [value for _, value in RestorationDemo(defaults_dir=tmp_path / "none").menu.model_choices(SR)]
+    secret = tmp_path / "secret.pth"
+    secret.write_bytes(b"API_KEY=hunter2")
+    with pytest.raises(gr.Error) as err:
+        run(closed, EXAMPLE, model=CUSTOM, custom_path=str(secret))
+    assert err.value.message == menu.CUSTOM_OFF and "API_KEY" not in str(err.value)
+    plan = closed.on_model(str(EXAMPLE), SR, 2, CUSTOM, None, str(secret))[-2]
+    assert menu.CUSTOM_OFF in plan
 
 
 def test_authors_pth_through_the_path_box(demo, shared):
@@ -938,8 +1012,12 @@ def test_help_names_the_environment_variables_and_what_each_option_takes(capsys,
         app.parse_args(["--help"])
     text = capsys.readouterr().out
     # The variables the docs list were not in --help, and metavars read MAX_PIXELS, MODEL.
-    assert "[--host ADDRESS] [--port N] [--model PATH] [--max-pixels N] [--max-upload-mb N] [--concurrency N]" in text
-    for variable in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_MAX_PIXELS", "SWINIR_DEMO_MAX_UPLOAD_MB"):
+    assert (
+        "[--host ADDRESS] [--port N] [--model PATH] [--custom-models {auto,on,off}] [--max-pixels N] "
+        "[--max-upload-mb N] [--concurrency N]"
+    ) in text
+    variables = ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_CUSTOM_MODELS", "SWINIR_DEMO_MAX_PIXELS")
+    for variable in (*variables, "SWINIR_DEMO_MAX_UPLOAD_MB"):
         assert f"(env {variable}; default:" in text
     assert "on localhost" not in text  # --host 0.0.0.0 serves the network
     from swinir_hf.cli import build_parser

@@ -4,10 +4,12 @@ controls is `Menu.plan`).
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -24,7 +26,7 @@ from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError, user_error
-from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
+from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MAX_SHRINK_PIXELS
 from .menu import (
     AUTO,
     CUSTOM,
@@ -91,6 +93,8 @@ class RestorationDemo:
         concurrency: restorations running at once (the rest wait in the queue); on a CPU each gets its share of
             the cores.
         extra_models: local folders / `.pth` files added to the model list (e.g. from `--model`).
+        custom_models: whether users can restore with a model of their choice, given by path or Hub id (which
+            lets them read this machine's files); `swinir-hf demo` allows it only on a server for this machine.
         defaults_dir: the bundled models' folder.
         examples_dir: the example images the page offers (none when None).
     """
@@ -99,6 +103,7 @@ class RestorationDemo:
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     concurrency: int = 1
     extra_models: list[str] = field(default_factory=list)
+    custom_models: bool = True
     defaults_dir: Path = DEFAULTS_DIR
     examples_dir: Path | None = None
 
@@ -106,7 +111,7 @@ class RestorationDemo:
         self.models = ModelCache()
         specs = list(dict.fromkeys(self.extra_models))  # a model given twice is listed once
         local = [self._local_entry(s, label) for s, label in zip(specs, local_labels(specs), strict=True)]
-        self.menu = Menu(bundled_models(self.defaults_dir) + local + authors_models())
+        self.menu = Menu(bundled_models(self.defaults_dir) + local + authors_models(), self.custom_models)
         # gradio's queue counts a cancelled job as finished at once; this also waits for its thread to stop.
         self._workers = threading.Semaphore(self.concurrency)
         # Each session's Cancel event, from the moment its restoration waits for a worker until it ends.
@@ -115,6 +120,7 @@ class RestorationDemo:
         # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP, which slows them all.
         self.threads_per_job = max(1, torch.get_num_threads() // max(1, self.concurrency))
         self.output_dir = Path(tempfile.mkdtemp(prefix="swinir-demo-"))
+        weakref.finalize(self, shutil.rmtree, self.output_dir, ignore_errors=True)  # at exit, or once unused
 
     def _local_entry(self, spec: str, label: str) -> ModelEntry:
         """A `--model` choice, loaded now: one that cannot run (bad config values, damaged weights) stops the start."""
@@ -193,11 +199,11 @@ class RestorationDemo:
     def on_upload(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
         """The upload's preview, its one-line description (or the problem), the shrink offer, and the controls."""
         info = self.inspect(path)
+        shrinkable = bool(info.get("too_big")) and math.prod(info["size"]) <= MAX_SHRINK_PIXELS
         if info.get("too_big"):
             w, h = info["size"]
-            text = (
-                f"⚠ {self.size_problem(w, h)}. Shrink it to fit, or run the demo yourself with a larger --max-pixels."
-            )
+            fix = "Shrink it to fit" if shrinkable else f"Shrink it below {self.max_pixels:,} pixels yourself"
+            text = f"⚠ {self.size_problem(w, h)}. {fix}, or run the demo yourself with a larger --max-pixels."
         elif "error" in info:
             text = f"⚠ {info['error']}"
         elif info:
@@ -208,7 +214,7 @@ class RestorationDemo:
         return (
             gr.update(value=shown, visible=shown is not None),
             text,
-            gr.update(visible=bool(info.get("too_big"))),
+            gr.update(visible=shrinkable),
             *self.controls(info, task, scale, model, None, custom_path, busy=busy),
         )
 
@@ -238,6 +244,12 @@ class RestorationDemo:
         """Scale the upload down to the size limit; the new file replaces it (and goes through `on_upload`)."""
         if not path:
             raise user_error("Upload an image first.")
+        w, h = open_header(path)
+        if w * h > MAX_SHRINK_PIXELS:  # refused from the header: decoding it could take gigabytes
+            raise user_error(
+                f"{self.size_problem(w, h)}, and it is too large to shrink here (at most {MAX_SHRINK_PIXELS:,} "
+                "pixels): shrink it yourself."
+            )
         data = decode(path)
         small = shrink(data.pixels, self.max_pixels)
         out = self._output_path(f"{safe_stem(path)}_small{'.tiff' if is_float(small) else '.png'}")

@@ -140,12 +140,13 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
         "that runs here); None: the default",
     )
     # The page's model list holds one task's models; view_api shows the API's list, so it names every task's.
+    custom = [CUSTOM] if demo.menu.custom_models else []
     c["api_model"] = gr.Dropdown(
-        list(dict.fromkeys([AUTO, *(e.label for e in demo.menu.entries), CUSTOM])),
+        list(dict.fromkeys([AUTO, *(e.label for e in demo.menu.entries), *custom])),
         value=AUTO,
         visible=False,
         allow_custom_value=True,
-        label="Model: 'auto', a model of the task, or 'custom' with custom_path",
+        label="Model: 'auto', a model of the task" + (", or 'custom' with custom_path" if custom else ""),
     )
     c["api_run"] = gr.Button(visible=False)
     return c

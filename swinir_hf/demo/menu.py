@@ -47,6 +47,10 @@ SHORT_KINDS = {name: task.short for name, task in TASK_TABLE.items()}
 MAIN_SCALES = (1, 2, 4)
 AUTO = "auto"
 CUSTOM = "custom"
+CUSTOM_OFF = (
+    "This server loads only the models it lists. To restore with your own model, run the demo on your machine "
+    "(`swinir-hf demo`), or use `swinir-hf restore --model PATH`."
+)
 
 
 @dataclass(frozen=True)
@@ -182,9 +186,12 @@ class Menu:
 
     Args:
         entries: every model choice, in the order the model list shows them (bundled, local, the authors').
+        custom_models: whether a model can be given by path or Hub id ("custom"): a server open to others must not
+            let its users load (and probe) its files, or any Hub repo.
     """
 
     entries: list[ModelEntry]
+    custom_models: bool = True
 
     def unavailable(self, entry: ModelEntry, level: int | None = None) -> str | None:
         """Why `entry` cannot run here now (offline and not cached), or None."""
@@ -228,7 +235,7 @@ class Menu:
         return (
             [("Automatic (best for the task, scale and image)", AUTO)]
             + [(self.status_label(e), e.label) for e in self.task_entries(task)]
-            + [("Local folder or .pth file…", CUSTOM)]
+            + ([("Local folder or .pth file…", CUSTOM)] if self.custom_models else [])
         )
 
     def entry(self, task: str, label: str) -> ModelEntry | None:
@@ -269,6 +276,8 @@ class Menu:
         """Controls → what Restore runs, or the one-line reason it cannot. `channels` and a JPEG's `quality` are
         the input's: they pick the colour model and the default quality level."""
         if model == CUSTOM:
+            if not self.custom_models:
+                return Plan(problem=CUSTOM_OFF)
             path = (custom_path or "").strip()
             if not path:
                 return Plan(problem="Enter the path of a local model folder or an authors' .pth file.")

@@ -69,6 +69,14 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
         help="save_pretrained folder or authors' .pth file to list under its task (repeatable)",
     )
     parser.add_argument(
+        "--custom-models",
+        choices=("auto", "on", "off"),
+        default=env("SWINIR_DEMO_CUSTOM_MODELS", "auto"),
+        help="let users restore with a model given by path or Hub id, which reads this machine's files: auto = only "
+        "when the server listens on this machine alone, not on a Space or a share link (env "
+        "SWINIR_DEMO_CUSTOM_MODELS; default: %(default)s)",
+    )
+    parser.add_argument(
         "--max-pixels",
         type=_whole_number(1, variable="SWINIR_DEMO_MAX_PIXELS"),
         default=env("SWINIR_DEMO_MAX_PIXELS", str(DEFAULT_MAX_PIXELS)),
@@ -119,6 +127,7 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
             max_upload_mb=args.max_upload_mb,
             concurrency=args.concurrency,
             extra_models=args.model,
+            custom_models=custom_models_allowed(args.custom_models, args.host, bool(launch_kwargs.get("share"))),
             examples_dir=EXAMPLES_DIR if EXAMPLES_DIR.is_dir() else None,
         )
     except ModelError as err:
@@ -147,6 +156,15 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
             "GRADIO_SERVER_PORT), or a --host address of this machine"
         ) from None
     return demo
+
+
+def custom_models_allowed(setting: str, host: str, share: bool) -> bool:
+    """Whether the demo loads models by path or Hub id: `setting` "on" / "off", or for "auto" only when its users
+    are this machine's (a loopback `host`, no share link, not a Hugging Face Space)."""
+    if setting != "auto":
+        return setting == "on"
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    return loopback and not share and "SPACE_ID" not in os.environ
 
 
 def _bind_problem(host: str, port: int) -> str | None:

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from ..inference.image_io import ImageData, image_size, read_image
-from ..models.image_processing_swinir import float_to_image, image_to_float
+from ..models.image_processing_swinir import check_float_range, float_to_image, image_to_float
 from .errors import user_error
 from .limits import UPLOAD_MAX_AGE_S
 
@@ -142,13 +142,24 @@ def open_header(path: str) -> tuple[int, int]:
 
 
 def decode(path: str) -> ImageData:
-    """The file's pixels and ICC profile (`read_image`), or a plain gr.Error."""
+    """The file's pixels and ICC profile (`read_image`), or a plain gr.Error; float pixels must be a [0, 1] image."""
     try:
-        return read_image(path)
+        data = read_image(path)
     except ValueError as err:
         if isinstance(err.__cause__, Image.DecompressionBombError):
             raise user_error(_bomb_message(Path(path).name)) from None
         raise unreadable(path) from None
+    pixels = data.pixels
+    if (pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode) in ("f", "F"):
+        try:
+            check_float_range(np.asarray(pixels, dtype=np.float32))
+        except ValueError as err:
+            reason = str(err).split(":", 1)[0]  # what is wrong; the rest advises API callers
+            raise user_error(
+                f"{Path(path).name} is a floating-point image this demo cannot restore ({reason}): save it with "
+                "values in [0, 1], or as an 8- or 16-bit image."
+            ) from None
+    return data
 
 
 def unreadable(path: str):
