@@ -61,6 +61,26 @@ def test_not_a_swinir_checkpoint(tmp_path):
         convert_original_checkpoint(tmp_path / "missing.pth")
 
 
+class _RunsCode:
+    """Unpickling this runs `os.system` (what a malicious checkpoint holds)."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo ran",))
+
+
+def test_a_pickle_that_would_run_code_is_named_and_not_run(tmp_path):
+    """torch 2.13 words the refusal of a module-level function ("unsupported GLOBAL posix.system whose module ... is
+    blocked") otherwise than of a class: both are named in the one line, without torch's advice to unpickle fully."""
+    from swinir_hf.checkpoints.convert import load_state_dict_file
+
+    torch.save({"params": {"w": torch.zeros(1)}, "x": _RunsCode()}, tmp_path / "evil.pth")
+    with pytest.raises(CheckpointError) as err:
+        load_state_dict_file(tmp_path / "evil.pth")
+    assert str(err.value).startswith(f"{tmp_path / 'evil.pth'} holds Python objects other than tensors (posix.system")
+
+
 def test_files_needing_unsafe_unpickling_are_named_in_one_line(authors_state, tmp_path):
     """A checkpoint that also pickles other objects (training arguments, numpy scalars) is refused without running
     its pickle, with one line that says why and how to re-save it, not torch's multi-paragraph message."""

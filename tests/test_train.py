@@ -443,6 +443,44 @@ def test_checkpoint_minutes_saves_by_wall_time(tiny_run, train_cli, images, tmp_
         assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"step-{s:08d}" for s in steps]
 
 
+class _TouchesAFile:
+    """Unpickling this creates the file `path` (what a planted state would do, more harmfully)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mknod, (str(self.path),))
+
+
+def test_resume_refuses_a_state_that_would_run_code(tiny_run, train_cli, images, tmp_path, capsys):
+    """accelerate unpickles the schedule / EMA states (`custom_checkpoint_N.pkl`) in full: a checkpoint whose state
+    holds other objects is refused before it is loaded, with one line; one this package wrote resumes."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2, "ema_decay": 0.9})) == 0
+    raw = tiny_run(images, out, train={"max_steps": 3, "checkpoint_every": 2, "ema_decay": 0.9})
+    checkpoint = out / "checkpoints/step-00000002"
+    assert sorted(p.name for p in checkpoint.glob("custom_checkpoint_*.pkl")) == [
+        "custom_checkpoint_0.pkl",
+        "custom_checkpoint_1.pkl",
+    ]
+    kept = tmp_path / "kept"
+    shutil.copytree(checkpoint, kept)
+    marker = tmp_path / "ran"
+    torch.save({"last_epoch": 2, "x": _TouchesAFile(marker)}, checkpoint / "custom_checkpoint_0.pkl")
+    capsys.readouterr()
+    assert train_cli(raw, "--resume", "latest") == 1
+    assert not marker.exists()
+    assert capsys.readouterr().err == (
+        f"error: cannot resume from {checkpoint}: custom_checkpoint_0.pkl holds Python objects other than a training "
+        "state (posix.mknod), and loading it could run code. Resume from a checkpoint this package wrote, or start "
+        "afresh with --overwrite\n"
+    )
+    shutil.rmtree(checkpoint)
+    shutil.copytree(kept, checkpoint)
+    assert train_cli(raw, "--resume", "latest") == 0 and summary(out)["step"] == 3
+
+
 def test_summary_records_speed_and_data_wait(tiny_run, train_cli, images, tmp_path):
     out = tmp_path / "speed"
     assert train_cli(tiny_run(images, out, train={"max_steps": 3})) == 0  # data loaded in this process

@@ -51,12 +51,21 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
     return dict(obj)
 
 
+def refused_global(err: Exception) -> str | None:
+    """The Python object (`posix.system`) that `torch.load(..., weights_only=True)` refused to unpickle, from its
+    error (worded differently by torch versions), or None for another failure."""
+    if not isinstance(err, pickle.UnpicklingError):
+        return None
+    found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", str(err))
+    return found[1] if found else None
+
+
 def _unreadable(path: Path, err: Exception) -> str:
     """Why `torch.load(path, weights_only=True)` failed, in one line (torch's own messages span paragraphs)."""
     text = str(err)
-    if isinstance(err, pickle.UnpicklingError) and (found := re.search(r"Unsupported global: GLOBAL (\S+)", text)):
+    if found := refused_global(err):
         return (
-            f"{path} holds Python objects other than tensors ({found[1]}), which are not "
+            f"{path} holds Python objects other than tensors ({found}), which are not "
             "unpickled because that could run code; if you trust the file, re-save its weights alone: "
             "obj = torch.load(file, weights_only=False); torch.save(obj.state_dict() if isinstance(obj, "
             "torch.nn.Module) else obj['params'], 'weights.pth')"

@@ -210,6 +210,26 @@ def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:
         )
 
 
+def check_plain_states(checkpoint: Path) -> None:
+    """Raise `ValueError` unless the custom states of `checkpoint` (`custom_checkpoint_N.pkl`: the LR schedule and
+    the EMA model, which accelerate's `load_state` unpickles in full, with `weights_only=False`) hold plain data
+    only: tensors, numbers, strings, lists and dicts. Anything else in a pickle can run code when loaded."""
+    from accelerate.utils import load
+
+    from ..checkpoints.convert import refused_global
+
+    for path in sorted(checkpoint.glob("custom_checkpoint_*.pkl")):
+        try:
+            load(path, map_location="cpu")  # weights_only=True, with the globals accelerate itself saves
+        except pickle.UnpicklingError as err:
+            held = f" ({found})" if (found := refused_global(err)) else ""
+            raise ValueError(
+                f"cannot resume from {checkpoint}: {path.name} holds Python objects other than a training "
+                f"state{held}, and loading it could run code. Resume from a checkpoint this package wrote, or "
+                "start afresh with --overwrite"
+            ) from None
+
+
 def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:
     """The one-line error for a checkpoint whose files fail to load (`err`, one of `UNREADABLE_CHECKPOINT`)."""
     reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".")

@@ -35,6 +35,7 @@ from .checks import (
     check_gan_resumable,
     check_output_dir,
     check_parallelism,
+    check_plain_states,
     check_push_access,
     check_resumable,
     remove_earlier_run,
@@ -233,6 +234,7 @@ def prepare(
 def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None:
     """Load the checkpoint `resume_from` (weights, optimizer, schedule, EMA, progress), if any."""
     if resume_from is not None:
+        check_plain_states(resume_from)
         try:
             run.accelerator.load_state(str(resume_from))
             saved = json.loads((resume_from / PROGRESS).read_text())
