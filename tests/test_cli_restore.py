@@ -64,6 +64,29 @@ def test_never_overwrites_an_input_and_skips_existing(inputs, model_dir, capsys)
     assert (inputs / "good_x2.jpg").stat().st_mtime_ns == written
 
 
+def test_an_output_name_that_is_a_symlink_is_replaced_not_followed(inputs, model_dir, tmp_path, capsys):
+    """A link in -o at an output's name (to a user's photo, or dangling) is never written through: it counts as an
+    existing output, and --overwrite replaces the link itself with the result, leaving its target as it was."""
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (7, 5), "red").save(photos / "holiday.png")
+    before = _snapshot(photos)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "good.png").symlink_to(photos / "holiday.png")
+    args = ["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress"]
+    assert main(args) == 0 and "skipped 1 existing" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert not (out / "good.png").is_symlink() and Image.open(out / "good.png").size == (20, 24)
+    assert _snapshot(photos) == before
+    (out / "good.png").unlink()
+    (out / "good.png").symlink_to(photos / "new.png")  # dangling: the write would create a file outside -o
+    assert main(args) == 0
+    assert not (photos / "new.png").exists() and (out / "good.png").is_symlink()
+
+
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
 def test_ctrl_c_keeps_finished_outputs_and_a_rerun_does_the_rest(stop, model_dir, tmp_path, capsys, monkeypatch):
     """Ctrl-C, or SIGTERM (a scheduler preempting the job), stops with one line and keeps what is finished."""

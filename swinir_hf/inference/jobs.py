@@ -140,7 +140,9 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
     `suffix`, the same folder and stem (an earlier run may have used another `ext`).
     """
     out_dir = Path(out_dir)
-    targets = [(src, output_path(src, rel, out_dir, output).resolve()) for src, rel in files]
+    # The folder resolved, not the name: an output name that is a symlink is replaced by the new file (written beside
+    # it and renamed over it), never followed to a file elsewhere.
+    targets = [(src, _beside(output_path(src, rel, out_dir, output))) for src, rel in files]
     outputs = {dst for _, dst in targets}
     # With a suffix an earlier run's output is recognised by folder and stem, whatever format it was written in.
     output_stems = {dst.with_suffix("") for _, dst in targets} if output.suffix else set()
@@ -174,12 +176,17 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             plan.errors.append((src, f"cannot write {dst}: {blocker} is a file, not a folder"))
         elif dst.is_dir():  # not an earlier output: nothing would ever be written there
             plan.errors.append((src, f"output {dst} is a folder: move it or use a --suffix"))
-        elif dst.exists() and not output.overwrite:
+        elif (dst.exists() or dst.is_symlink()) and not output.overwrite:  # a dangling link is taken too
             plan.existing.append(dst)
         else:
             lossless = output.ext in ("auto", "webp") and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
             plan.jobs.append(Job(src, dst, lossless))
     return plan
+
+
+def _beside(path: Path) -> Path:
+    """`path` with its folder resolved (an absolute path without `..`) and its own name kept as it is."""
+    return path.parent.resolve() / path.name
 
 
 def _is_lossless_webp(path: Path) -> bool:
