@@ -384,6 +384,13 @@ def test_an_output_that_cannot_fit_is_refused_before_any_work(tiny_config, monke
     assert cli(["restore", str(small), str(big), "-o", str(tmp_path / "out"), "--model", "sr-x2", "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "big.png" in err and "2400×2400 output that needs" in err and "restored 1, failed 1" in err
+    # Refused from the file's header, before its pixels are decoded (a small PNG of 13000² took 6 GB to decode).
+    import swinir_hf.inference.image_io as image_io
+
+    read = image_io.read_image
+    monkeypatch.setattr(image_io, "read_image", lambda f: pytest.fail("decoded") if "big" in str(f) else read(f))
+    assert cli(["restore", str(small), str(big), "-o", str(tmp_path / "o2"), "--model", "sr-x2", "--no-progress"]) == 1
+    assert "2400×2400 output that needs" in capsys.readouterr().err
 
 
 def test_an_outscale_that_cannot_fit_is_refused_before_the_model_runs(tiny_config, monkeypatch, tmp_path, capsys):

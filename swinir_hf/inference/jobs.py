@@ -243,11 +243,22 @@ class Counts:
 
 
 def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _Loaded:
-    """Decode `job`'s input; raise ValueError when its output (`scale` ×, or resized to `outscale` ×) cannot be
-    encoded in `job.dst`'s format."""
-    from ..models.image_processing_swinir import split_image, to_pixel_values
-    from .image_io import read_image
+    """Decode `job`'s input; raise `ImageTooLargeError` when its output cannot be held (judged from the file's
+    header, before decoding), ValueError when it (`scale` ×, or resized to `outscale` ×) cannot be encoded in
+    `job.dst`'s format."""
+    import torch
 
+    from ..models.image_processing_swinir import split_image, to_pixel_values
+    from .image_io import image_size, read_image
+    from .memory import check_output_memory
+
+    try:
+        w, h = image_size(job.src)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        pass  # `read_image` says what is wrong with the file
+    else:  # refused from the header: decoding an image whose output cannot be held could take gigabytes already
+        resized = output_size(w, h, outscale) if outscale is not None else None
+        check_output_memory((1, num_channels, h, w), scale, torch.device("cpu"), resized)
     data = read_image(job.src)
     colour, layout = split_image(data.pixels)
     h, w = colour.shape[:2]
