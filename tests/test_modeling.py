@@ -371,6 +371,36 @@ def test_sharded_folders_load_strictly_and_replace_an_earlier_layout(tiny_config
         assert torch.equal(SwinIRForImageRestoration.from_pretrained(tmp_path)(x).reconstruction, old(x).reconstruction)
 
 
+@pytest.mark.parametrize(
+    ("edit", "described"),
+    [
+        ({"upscale": 1000}, "a model of 435,009,796 parameters"),  # its head: 3·1000² output channels
+        ({"embed_dim": 10**6}, "a model of "),
+        ({"image_size": 10**9, "use_absolute_embeddings": True}, "a model it cannot build (Storage size"),
+    ],
+)
+def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(
+    tiny_config, tmp_path, monkeypatch, edit, described
+):
+    """An edited or damaged config.json is compared with the weights' headers before transformers builds the model:
+    `upscale` 1000 took 5.5 GB and 33 s before the mismatch was reported, `embed_dim` 10**6 an allocator's
+    traceback."""
+    from transformers import PreTrainedModel
+
+    from swinir_hf.models.modeling_swinir import IncompatibleWeightsError
+
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, **edit}))
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(lambda *a, **k: pytest.fail("built")))
+    with pytest.raises(IncompatibleWeightsError) as err:
+        SwinIRForImageRestoration.from_pretrained(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path}: its config.json describes {described}")
+    assert str(err.value).endswith(
+        "values: the config and the weights do not belong together (an edited or damaged config.json?)"
+    )
+
+
 def test_shift_masks_are_cached_per_size(tiny_config):
     model = SwinIRForImageRestoration(tiny_config()).eval()
     with torch.no_grad():

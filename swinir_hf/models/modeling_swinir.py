@@ -10,6 +10,7 @@ that makes inference fast and bounded in memory without changing its results.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -469,6 +470,8 @@ class SwinIRPreTrainedModel(PreTrainedModel):
             with _readable_weights(pretrained_model_name_or_path):
                 return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
+        if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
+            _check_size_against_weights(cls, Path(pretrained_model_name_or_path, kwargs.get("subfolder") or ""))
         report_logger = logging.getLogger("transformers.modeling_utils")
         quiet = _DropLoadReport()
         report_logger.addFilter(quiet)
@@ -839,6 +842,55 @@ class IncompatibleWeightsError(ValueError):
     parameters): loading them would give a partly random model."""
 
 
+def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path) -> None:
+    """Raise `IncompatibleWeightsError` when a local folder's config.json describes a model far larger than its
+    safetensors weights (read from their headers), before transformers allocates it: an edited or damaged config
+    (`upscale` 1000, `embed_dim` 10**6) would take gigabytes, or end in an allocator's traceback, before the
+    mismatch is reported. Folders without config or safetensors weights are left to `from_pretrained`."""
+    stored = _stored_values(folder)
+    if stored is None:
+        return
+    try:
+        config = cls.config_class.from_pretrained(folder)
+    except (OSError, ValueError, TypeError):
+        return  # from_pretrained says what is wrong with it
+    try:
+        with torch.device("meta"):  # shapes only, no memory
+            expected = sum(p.numel() for p in cls(config).parameters())
+    except (RuntimeError, ValueError, OverflowError) as err:
+        expected, why = None, str(err).splitlines()[0] if str(err) else type(err).__name__
+    else:
+        why = None
+    if expected is None or expected > 2 * stored:
+        size = f"a model of {expected:,} parameters" if expected is not None else f"a model it cannot build ({why})"
+        raise IncompatibleWeightsError(
+            f"{folder}: its config.json describes {size}, but its weights hold {stored:,} values: the config and the "
+            "weights do not belong together (an edited or damaged config.json?)"
+        )
+
+
+def _stored_values(folder: Path) -> int | None:
+    """How many values a local folder's safetensors weights hold (single file or the shards its index names), from
+    their headers; None when it has none (another format, or not a local folder)."""
+    from safetensors import SafetensorError, safe_open
+
+    index = folder / "model.safetensors.index.json"
+    try:
+        if index.is_file():
+            files = sorted({folder / name for name in json.loads(index.read_text())["weight_map"].values()})
+        elif (folder / "model.safetensors").is_file():
+            files = [folder / "model.safetensors"]
+        else:
+            return None
+        total = 0
+        for file in files:
+            with safe_open(file, framework="pt") as weights:
+                total += sum(math.prod(weights.get_slice(k).get_shape()) for k in weights.keys())  # noqa: SIM118
+        return total
+    except (OSError, ValueError, KeyError, SafetensorError):
+        return None  # damaged: `_readable_weights` reports it
+
+
 class _DropLoadReport(logging.Filter):
     """Hides transformers' load-report warning while `from_pretrained` raises its own, one-line error instead."""
 
@@ -851,8 +903,6 @@ def _readable_weights(source: object) -> Iterator[None]:
     """Turn the bare errors of a truncated or damaged weights file, raised from deep inside transformers
     (safetensors' "Error while deserializing header", the `JSONDecodeError` of a sharded checkpoint's index: a
     damaged config.json is transformers' own `OSError`), into an `OSError` that names `source` and what to do."""
-    import json
-
     from safetensors import SafetensorError
 
     try:
