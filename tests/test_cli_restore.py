@@ -64,6 +64,20 @@ def test_never_overwrites_an_input_and_skips_existing(inputs, model_dir, capsys)
     assert (inputs / "good_x2.jpg").stat().st_mtime_ns == written
 
 
+def test_a_fifo_or_a_dangling_link_among_the_inputs_is_reported_not_opened(inputs, model_dir, tmp_path, capsys):
+    """Left out without a word before (a FIFO, if opened, would wait for a writer forever)."""
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    os.mkfifo(inputs / "pipe.png")
+    (inputs / "gone.png").symlink_to(tmp_path / "deleted.png")
+    out = tmp_path / "out"
+    assert main(["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {inputs / 'pipe.png'}: not a regular file (a FIFO, socket or device): skipped\n" in err
+    assert f"error: {inputs / 'gone.png'}: a symlink to nothing ({tmp_path / 'deleted.png'}): skipped\n" in err
+    assert "restored 1, failed 2" in err and sorted(p.name for p in out.iterdir()) == ["good.png"]
+
+
 def test_an_output_name_that_is_a_symlink_is_replaced_not_followed(inputs, model_dir, tmp_path, capsys):
     """A link in -o at an output's name (to a user's photo, or dangling) is never written through: it counts as an
     existing output, and --overwrite replaces the link itself with the result, leaving its target as it was."""

@@ -214,10 +214,10 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
     """Files, folders and glob patterns → sorted unique (file, path relative to its root) pairs, each file named
     by `_real_name`.
 
-    A folder contributes every non-hidden file in it (its sub-folders too with `recursive`), so that files
-    that are not images get reported rather than silently skipped; a glob's matches are relative to its
-    `glob_root`, so that `photos/*/a.png` keeps `2023/a.png` and `2024/a.png` apart. A file named by several
-    inputs keeps the deepest of its relative paths (a folder's over a bare file name).
+    A folder contributes every non-hidden file in it (its sub-folders too with `recursive`), so that files that are
+    not images (or not regular files: FIFOs, dangling links) get reported rather than silently skipped; a glob's
+    matches are relative to its `glob_root`, so that `photos/*/a.png` keeps `2023/a.png` and `2024/a.png` apart. A
+    file named by several inputs keeps the deepest of its relative paths (a folder's over a bare file name).
 
     Raises:
         FileNotFoundError: an input that names nothing, or a folder with no (non-hidden) files to collect.
@@ -237,7 +237,8 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
         path = Path(spec)
         if path.is_dir():
             try:
-                files = [f for f in (path.rglob("*") if recursive else path.iterdir()) if f.is_file()]
+                # Not only regular files: a FIFO or a dangling link is reported (never opened), not left out unsaid.
+                files = [f for f in (path.rglob("*") if recursive else path.iterdir()) if not f.is_dir()]
             except OSError as err:  # no read permission on the folder (or a file in it)
                 raise ValueError(f"cannot read folder {spec}: {err.strerror or err}") from err
             files = [f for f in files if not any(part.startswith(".") for part in f.relative_to(path).parts)]
@@ -253,7 +254,7 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
         else:
             # `**` asks for sub-folders itself; without recursion glob would read it as `*`, one level only.
             deep = recursive or "**" in spec
-            matches = [Path(m) for m in glob.glob(spec, recursive=deep) if Path(m).is_file()]
+            matches = [Path(m) for m in glob.glob(spec, recursive=deep) if not Path(m).is_dir()]
             if not matches:
                 raise FileNotFoundError(f"no such file, folder or matching files: {spec}")
             root = glob_root(spec)

@@ -159,7 +159,9 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
     for src, dst in kept:
         by_output.setdefault(dst, []).append(src)
     for src, dst in kept:
-        if (size := len(os.fsencode(dst.name))) > NAME_MAX:  # found now, not after restoring
+        if (problem := _not_a_file(src)) is not None:
+            plan.errors.append((src, problem))
+        elif (size := len(os.fsencode(dst.name))) > NAME_MAX:  # found now, not after restoring
             fix = "use a shorter --suffix (or rename the input)" if output.suffix else "rename the input"
             message = f"output name {dst.name} is {size} bytes, more than the {NAME_MAX} a file name may have: {fix}"
             plan.errors.append((src, message))
@@ -182,6 +184,15 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             lossless = output.ext in ("auto", "webp") and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
             plan.jobs.append(Job(src, dst, lossless))
     return plan
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why an input cannot be read as an image file, or None: it is never opened (reading a FIFO waits forever)."""
+    if path.is_file():
+        return None
+    if path.is_symlink() and not path.exists():
+        return f"a symlink to nothing ({os.readlink(path)}): skipped"
+    return "not a regular file (a FIFO, socket or device): skipped"
 
 
 def _beside(path: Path) -> Path:
