@@ -131,6 +131,22 @@ def test_the_default_grey_convention_is_the_papers(small_set):
     assert gap == pytest.approx(20 * np.log10(255 / 219), abs=0.01)
 
 
+def test_running_out_of_memory_is_one_line(small_set, monkeypatch, capsys):
+    """A set with a huge image ended in numpy's `_ArrayMemoryError` traceback."""
+    import swinir_hf.evaluation.benchmark as benchmark
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 967. MiB for an array with shape (3250, 13000, 3) and data type float64")
+
+    monkeypatch.setattr(benchmark, "degrade", out_of_memory)
+    dataset, model_dir = small_set
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset)]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: not enough memory to evaluate {dataset}: Unable to allocate 967. MiB for an array with shape "
+        "(3250, 13000, 3) and data type float64"
+    )
+
+
 def test_cli_jpeg_identity(small_set, capsys):
     dataset, _ = small_set
     assert main(["eval", "--model", "identity", "--dataset", str(dataset), "--jpeg", "20", "--verbose"]) == 0

@@ -149,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
         share = on_every_process(partial(_score_share, args, models, engine, shard), state.num_processes)
     except (ValueError, FileNotFoundError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
         return user_error(str(err))
+    except MemoryError as err:  # numpy's "Unable to allocate ..." or the engine's ImageTooLargeError
+        return user_error(f"not enough memory to evaluate {args.dataset}: {err or 'an allocation failed'}")
     if state.num_processes > 1:
         from accelerate.utils import gather_object
 
