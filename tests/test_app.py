@@ -491,7 +491,7 @@ def test_bundled_defaults_are_discovered_by_task(tmp_path, save_model):
     assert before.size == after.size == (120, 100)
 
 
-def test_a_server_open_to_others_loads_no_model_by_path(model_dir, tmp_path, monkeypatch):
+def test_a_server_open_to_others_loads_no_model_by_path(model_dir, tmp_path, monkeypatch, capsys):
     """ "custom" (a path or Hub id) reads the server's files: a server that others reach (any address but loopback,
     a share link, a Space) offers it only with --custom-models on, and refuses it without reading the path."""
     from swinir_hf.demo.server import custom_models_allowed
@@ -505,6 +505,22 @@ def test_a_server_open_to_others_loads_no_model_by_path(model_dir, tmp_path, mon
     assert app.parse_args([]).custom_models == "auto"
     monkeypatch.setenv("SWINIR_DEMO_CUSTOM_MODELS", "off")
     assert app.parse_args([]).custom_models == "off"
+    monkeypatch.setenv("SWINIR_DEMO_CUSTOM_MODELS", "true")  # not a value: said, not taken as off
+    with pytest.raises(SystemExit):
+        app.parse_args([])
+    assert "expected one of auto, on, off, not 'true' (from SWINIR_DEMO_CUSTOM_MODELS)" in capsys.readouterr().err
+    # A share link gradio opens by itself counts as one.
+    from gradio import utils
+
+    from swinir_hf.demo.server import shares
+
+    monkeypatch.delenv("GRADIO_SHARE", raising=False)
+    assert shares(None) is False and shares(True) is True
+    monkeypatch.setenv("GRADIO_SHARE", "True")
+    assert shares(None) is True and shares(False) is False
+    monkeypatch.delenv("GRADIO_SHARE")
+    monkeypatch.setattr(utils, "colab_check", lambda: True)
+    assert shares(None) is True
 
     closed = RestorationDemo(extra_models=[str(model_dir)], defaults_dir=tmp_path / "none", custom_models=False)
     assert CUSTOM not in [value for _, value in closed.menu.model_choices(SR)]

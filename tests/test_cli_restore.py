@@ -80,7 +80,8 @@ def test_a_fifo_or_a_dangling_link_among_the_inputs_is_reported_not_opened(input
 
 def test_an_output_name_that_is_a_symlink_is_replaced_not_followed(inputs, model_dir, tmp_path, capsys):
     """A link in -o at an output's name (to a user's photo, or dangling) is never written through: it counts as an
-    existing output, and --overwrite replaces the link itself with the result, leaving its target as it was."""
+    existing output, and --overwrite replaces the link itself with the result, leaving its target as it was; a
+    linked sub-folder is refused."""
     (inputs / "corrupt.jpg").unlink()
     (inputs / "notes.txt").unlink()
     photos = tmp_path / "photos"
@@ -99,6 +100,16 @@ def test_an_output_name_that_is_a_symlink_is_replaced_not_followed(inputs, model
     (out / "good.png").symlink_to(photos / "new.png")  # dangling: the write would create a file outside -o
     assert main(args) == 0
     assert not (photos / "new.png").exists() and (out / "good.png").is_symlink()
+    # A sub-folder of -o that is a link (to the photos, or dangling) is refused, not written through.
+    (inputs / "sub").mkdir()
+    (inputs / "good.png").rename(inputs / "sub" / "holiday.png")
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    (deep / "sub").symlink_to(photos)
+    command = ["restore", str(inputs), "-o", str(deep), "--recursive", "--overwrite", "--model", str(model_dir)]
+    assert main([*command, "--no-progress"]) == 1
+    assert f"{deep / 'sub'} is a symlink, and -o is not written through links" in capsys.readouterr().err
+    assert _snapshot(photos) == before
 
 
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])

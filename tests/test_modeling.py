@@ -401,6 +401,19 @@ def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(
     )
 
 
+def test_the_size_check_judges_the_config_the_folder_is_loaded_with(tiny_config, tmp_path):
+    """A folder whose config.json does not fit its weights loads with a `config=` or config fields that do, as
+    transformers loads it: the check judges that config, not the file's."""
+    tiny = tiny_config()
+    SwinIRForImageRestoration(tiny).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "embed_dim": 64}))
+    for kwargs in ({"config": tiny}, {"embed_dim": tiny.embed_dim}):
+        assert SwinIRForImageRestoration.from_pretrained(tmp_path, **kwargs).config.embed_dim == tiny.embed_dim
+    with pytest.raises(ValueError, match="the config given describes a model of"):
+        SwinIRForImageRestoration.from_pretrained(tmp_path, config=tiny_config(embed_dim=96))
+
+
 def test_shift_masks_are_cached_per_size(tiny_config):
     model = SwinIRForImageRestoration(tiny_config()).eval()
     with torch.no_grad():

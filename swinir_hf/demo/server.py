@@ -19,6 +19,7 @@ from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 if TYPE_CHECKING:
     import gradio as gr
 
+CUSTOM_MODELS = ("auto", "on", "off")  # --custom-models
 # Shipped with the package, so an installed swinir-hf and an assembled Space have them too.
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
@@ -37,6 +38,19 @@ def _whole_number(low: int, high: int | None = None, variable: str | None = None
             bounds = f"≥ {low}" if high is None else f"{low} to {high}"
             raise argparse.ArgumentTypeError(f"expected a whole number {bounds}, not {value}{source}")
         return value
+
+    return parse
+
+
+def _one_of(values: tuple[str, ...], variable: str):
+    """An argparse type: one of `values`, else the one-line usage error, which names the environment `variable` when
+    the value is its."""
+
+    def parse(text: str) -> str:
+        if text not in values:
+            source = f" (from {variable})" if os.environ.get(variable) == text else ""
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(values)}, not {text!r}{source}")
+        return text
 
     return parse
 
@@ -70,7 +84,9 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
     )
     parser.add_argument(
         "--custom-models",
-        choices=("auto", "on", "off"),
+        # A type, not choices: argparse checks a default (here from the environment) against choices never.
+        type=_one_of(CUSTOM_MODELS, "SWINIR_DEMO_CUSTOM_MODELS"),
+        metavar="{" + ",".join(CUSTOM_MODELS) + "}",
         default=env("SWINIR_DEMO_CUSTOM_MODELS", "auto"),
         help="let users restore with a model given by path or Hub id, which reads this machine's files: auto = only "
         "when the server listens on this machine alone, not on a Space or a share link (env "
@@ -121,13 +137,16 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     from .errors import ModelError
     from .layout import CSS
 
+    # gradio turns a share link on by itself too (GRADIO_SHARE, Colab, hosted notebooks): decided here, once, so that
+    # the custom-models switch sees what gradio then does.
+    launch_kwargs["share"] = shares(launch_kwargs.get("share"))
     try:
         app = RestorationDemo(
             max_pixels=args.max_pixels,
             max_upload_mb=args.max_upload_mb,
             concurrency=args.concurrency,
             extra_models=args.model,
-            custom_models=custom_models_allowed(args.custom_models, args.host, bool(launch_kwargs.get("share"))),
+            custom_models=custom_models_allowed(args.custom_models, args.host, launch_kwargs["share"]),
             examples_dir=EXAMPLES_DIR if EXAMPLES_DIR.is_dir() else None,
         )
     except ModelError as err:
@@ -156,6 +175,16 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
             "GRADIO_SERVER_PORT), or a --host address of this machine"
         ) from None
     return demo
+
+
+def shares(share: bool | None) -> bool:
+    """Whether `gr.Blocks.launch(share=share)` opens a public share link: `share` when given, else as gradio decides
+    (on in Colab and hosted notebooks, or with GRADIO_SHARE=true)."""
+    if share is not None:
+        return bool(share)
+    from gradio import utils
+
+    return utils.colab_check() or utils.is_hosted_notebook() or os.environ.get("GRADIO_SHARE", "").lower() == "true"
 
 
 def custom_models_allowed(setting: str, host: str, share: bool) -> bool:

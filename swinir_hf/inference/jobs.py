@@ -139,10 +139,10 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
     the same plan. An input is an earlier output when another input maps onto it: the same file, or with a
     `suffix`, the same folder and stem (an earlier run may have used another `ext`).
     """
-    out_dir = Path(out_dir)
-    # The folder resolved, not the name: an output name that is a symlink is replaced by the new file (written beside
-    # it and renamed over it), never followed to a file elsewhere.
-    targets = [(src, _beside(output_path(src, rel, out_dir, output))) for src, rel in files]
+    # -o resolved, nothing below it: an output name that is a symlink is replaced by the new file (written beside it
+    # and renamed over it), and a symlinked sub-folder refused, never followed to files elsewhere.
+    out_dir = Path(out_dir).resolve()
+    targets = [(src, output_path(src, rel, out_dir, output)) for src, rel in files]
     outputs = {dst for _, dst in targets}
     # With a suffix an earlier run's output is recognised by folder and stem, whatever format it was written in.
     output_stems = {dst.with_suffix("") for _, dst in targets} if output.suffix else set()
@@ -174,6 +174,8 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             others = [p for p in by_output[dst] if p != src]
             message = f"output {dst} would also be written from {', '.join(map(str, others))}: {_apart(src, others)}"
             plan.errors.append((src, message))
+        elif (link := _linked_folder(out_dir, dst.parent)) is not None:
+            plan.errors.append((src, f"cannot write {dst}: {link} is a symlink, and -o is not written through links"))
         elif (blocker := file_in_the_way(dst.parent)) is not None:  # found now, not after restoring
             plan.errors.append((src, f"cannot write {dst}: {blocker} is a file, not a folder"))
         elif dst.is_dir():  # not an earlier output: nothing would ever be written there
@@ -195,9 +197,14 @@ def _not_a_file(path: Path) -> str | None:
     return "not a regular file (a FIFO, socket or device): skipped"
 
 
-def _beside(path: Path) -> Path:
-    """`path` with its folder resolved (an absolute path without `..`) and its own name kept as it is."""
-    return path.parent.resolve() / path.name
+def _linked_folder(root: Path, folder: Path) -> Path | None:
+    """The first folder from `folder` up to (not including) `root` that is a symlink, or None."""
+    for path in (folder, *folder.parents):
+        if path == root or root not in path.parents:
+            return None
+        if path.is_symlink():
+            return path
+    return None
 
 
 def _is_lossless_webp(path: Path) -> bool:

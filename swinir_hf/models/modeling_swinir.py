@@ -10,6 +10,7 @@ that makes inference fast and bounded in memory without changing its results.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import math
@@ -471,7 +472,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
                 return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
         if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
-            _check_size_against_weights(cls, Path(pretrained_model_name_or_path, kwargs.get("subfolder") or ""))
+            _check_size_against_weights(cls, Path(pretrained_model_name_or_path, kwargs.get("subfolder") or ""), kwargs)
         report_logger = logging.getLogger("transformers.modeling_utils")
         quiet = _DropLoadReport()
         report_logger.addFilter(quiet)
@@ -842,17 +843,25 @@ class IncompatibleWeightsError(ValueError):
     parameters): loading them would give a partly random model."""
 
 
-def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path) -> None:
-    """Raise `IncompatibleWeightsError` when a local folder's config.json describes a model far larger than its
-    safetensors weights (read from their headers), before transformers allocates it: an edited or damaged config
-    (`upscale` 1000, `embed_dim` 10**6) would take gigabytes, or end in an allocator's traceback, before the
-    mismatch is reported. Folders without config or safetensors weights are left to `from_pretrained`."""
+def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any]) -> None:
+    """Raise `IncompatibleWeightsError` when the model a local folder loads as (its config.json, or the `config` of
+    `from_pretrained`'s `kwargs`, with their config fields applied) is far larger than its safetensors weights (read
+    from their headers), before transformers allocates it: an edited or damaged config (`upscale` 1000, `embed_dim`
+    10**6) would take gigabytes, or end in an allocator's traceback, before the mismatch is reported. Folders without
+    config or safetensors weights are left to `from_pretrained`."""
     stored = _stored_values(folder)
     if stored is None:
         return
+    given = kwargs.get("config")
+    overrides = {k: v for k, v in kwargs.items() if k != "config" and hasattr(cls.config_class(), k)}
     try:
-        config = cls.config_class.from_pretrained(folder)
-    except (OSError, ValueError, TypeError):
+        if given is None or isinstance(given, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(folder if given is None else given)
+        else:
+            config = copy.deepcopy(given)
+        for key, value in overrides.items():  # as from_pretrained applies them
+            setattr(config, key, value)
+    except (OSError, ValueError, TypeError, AttributeError):
         return  # from_pretrained says what is wrong with it
     try:
         with torch.device("meta"):  # shapes only, no memory
@@ -863,9 +872,10 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path) 
         why = None
     if expected is None or expected > 2 * stored:
         size = f"a model of {expected:,} parameters" if expected is not None else f"a model it cannot build ({why})"
+        config_is = "its config.json describes" if given is None and not overrides else "the config given describes"
         raise IncompatibleWeightsError(
-            f"{folder}: its config.json describes {size}, but its weights hold {stored:,} values: the config and the "
-            "weights do not belong together (an edited or damaged config.json?)"
+            f"{folder}: {config_is} {size}, but its weights hold {stored:,} values: the config and the weights do not "
+            "belong together (an edited or damaged config.json?)"
         )
 
 
