@@ -183,6 +183,83 @@ def test_16bit_colour_png_is_recognised_from_plain_tile_tuples(tmp_path):
         assert image_io._is_deep(image)
 
 
+def test_deep_files_are_read_at_their_stored_levels(tmp_path):
+    """Found by an output-fidelity audit: a 16-bit PNG with an sBIT chunk (12 significant bits) was read 16× too
+    dark (pypng shifts to the sBIT depth); a 16-bit grey PNG's colour key (tRNS) was dropped; a 16-bit TIFF with
+    premultiplied (associated) alpha was taken as straight, halving semi-transparent colour."""
+    import io
+
+    import png
+    import tifffile
+
+    levels = np.full((4, 6, 3), 50000, np.uint16)
+    levels[:, :3] = 20000
+    buf = io.BytesIO()
+    png.Writer(6, 4, greyscale=False, bitdepth=16).write(buf, levels.reshape(4, -1))
+    buf.seek(0)
+    chunks = list(png.Reader(file=buf).chunks())
+    chunks.insert(1, (b"sBIT", bytes([12, 12, 12])))
+    with open(tmp_path / "sbit.png", "wb") as file:
+        png.write_chunks(file, chunks)
+    np.testing.assert_array_equal(read_image(tmp_path / "sbit.png").pixels, levels)
+
+    grey = np.full((4, 6), 1000, np.uint16)
+    grey[:, :2] = 7
+    with open(tmp_path / "key.png", "wb") as file:
+        png.Writer(6, 4, greyscale=True, bitdepth=16, transparent=7).write(file, grey)
+    keyed = read_image(tmp_path / "key.png").pixels
+    assert keyed.dtype == np.uint16 and keyed.shape == (4, 6, 2)
+    np.testing.assert_array_equal(keyed[..., 0], grey)
+    np.testing.assert_array_equal(keyed[..., 1], np.where(grey == 7, 0, 65535))
+
+    straight = np.zeros((4, 6, 4), np.uint16)
+    straight[..., :3], straight[..., 3] = 32768, 32768  # mid grey at half alpha: stored as a quarter, premultiplied
+    premultiplied = straight.copy()
+    premultiplied[..., :3] = 16384
+    tifffile.imwrite(tmp_path / "assoc.tif", premultiplied, photometric="rgb", extrasamples=[1])
+    np.testing.assert_allclose(read_image(tmp_path / "assoc.tif").pixels.astype(int), straight, atol=1)
+
+
+def test_grey_levels_written_as_8_bits_are_rounded_and_a_grey_profile_becomes_srgb_in_webp(tmp_path):
+    """16-bit grey into JPEG / WebP was truncated (half a level darker on average); WebP stores grey as RGB, where
+    the grey ICC profile it kept was invalid (colour-managed viewers dropped it: 188 shown as 128)."""
+    level = np.full((8, 8), round(100.78 * 257), np.uint16)
+    for suffix in (".jpg", ".webp"):
+        write_image(tmp_path / f"grey{suffix}", Image.fromarray(level))
+        assert np.asarray(read_image(tmp_path / f"grey{suffix}").pixels.convert("L")).mean() == pytest.approx(
+            101, abs=0.5
+        )
+    grey_icc = _grey_profile(gamma=1.0)  # linear grey: level 128 is shown as sRGB 188
+    write_image(tmp_path / "profiled.webp", Image.new("L", (8, 8), 128), grey_icc)
+    stored = read_image(tmp_path / "profiled.webp")
+    profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(stored.icc_profile))
+    assert stored.pixels.mode == "RGB" and profile.profile.xcolor_space.strip() == "RGB"
+    assert abs(stored.pixels.getpixel((4, 4))[0] - 188) <= 2
+
+
+def _grey_profile(gamma: float) -> bytes:
+    """A minimal ICC v2 grey display profile: D50 white point and one gamma curve (Pillow makes no grey ones)."""
+    import struct
+
+    def fixed(*values: float) -> bytes:
+        return b"".join(struct.pack(">i", round(v * 65536)) for v in values)
+
+    tags = {
+        b"desc": b"desc" + bytes(4) + struct.pack(">I", 5) + b"grey\0" + bytes(4 + 4 + 2 + 1 + 67),
+        b"wtpt": b"XYZ " + bytes(4) + fixed(0.9642, 1.0, 0.8249),
+        b"kTRC": b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)),
+    }
+    offset, table, data = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, body in tags.items():
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body + bytes(-len(body) % 4)
+    body = struct.pack(">I", len(tags)) + table + data
+    header = struct.pack(">I", 128 + len(body)) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntrGRAYXYZ "
+    # date, "acsp", platform to rendering intent, the D50 illuminant, creator, ID and reserved: 128 bytes in all
+    header += bytes(12) + b"acsp" + bytes(28) + fixed(0.9642, 1.0, 0.8249) + bytes(4 + 44)
+    return header + body
+
+
 def test_planar_and_multi_page_16bit_colour_tiffs_read_their_first_page_whole(tmp_path, caplog):
     import tifffile
 

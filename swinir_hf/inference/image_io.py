@@ -11,6 +11,7 @@ is a PIL image.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import warnings
@@ -117,6 +118,10 @@ def _read_image(path: Path) -> ImageData:
         return ImageData(Image.fromarray(deep) if deep.ndim == 2 else deep, image.info.get("icc_profile"))
     image = normalize_pil(image, str(path))
     icc = image.info.get("icc_profile")
+    if image.mode.startswith("I") and isinstance(key := image.info.get("transparency"), int):
+        # A 16-bit grey PNG's colour key (tRNS): Pillow has no 16-bit grey + alpha mode to make it the alpha of.
+        levels = np.asarray(image).astype(np.uint16)
+        return ImageData(np.dstack([levels, np.where(levels == key, 0, 65535).astype(np.uint16)]), icc)
     return ImageData(_grey_alpha_heif(path, image) if heif else image, icc)
 
 
@@ -302,7 +307,12 @@ def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
         import png
 
         try:
-            width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+            reader = png.Reader(filename=str(path))
+            reader.preamble()
+            # An sBIT chunk (12 significant bits, as scanners write) would make asDirect shift the samples down to
+            # that depth: the stored 16-bit levels are the image.
+            reader.sbit = None
+            width, height, rows, info = reader.asDirect()
             arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, info["planes"])
         except png.Error as err:
             raise OSError(str(err)) from err
@@ -316,6 +326,7 @@ def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
                 arr = page.asarray()
                 if page.axes.startswith("S"):  # planar: one plane per channel
                     arr = np.moveaxis(arr, 0, -1)
+                premultiplied = tuple(page.extrasamples or ())[:1] == (1,)  # EXTRASAMPLE_ASSOCALPHA
         except (ValueError, ImportError) as err:
             # tifffile's errors (truncated, corrupt) are ValueErrors; a codec it lacks is a ValueError naming
             # imagecodecs or, for ZSTD before Python 3.14, a ModuleNotFoundError.
@@ -329,6 +340,8 @@ def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
             raise OSError(str(err)) from err
         if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
             raise ValueError(f"{path}: unsupported 16-bit TIFF layout {arr.shape}")
+        if premultiplied and arr.shape[-1] == 4:  # colour times alpha, as Pillow's RGBa: divided out, as it does
+            arr = _unpremultiply(arr)
     elif header.format == "HEIF":
         arr = _read_heif_levels(path)
     else:
@@ -336,6 +349,13 @@ def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
     # A HEIF's rotation is applied by libheif: the plugin's header then says 1, while pillow-heif's EXIF keeps it.
     orientation = header.getexif().get(0x0112, 1)
     return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
+
+
+def _unpremultiply(arr: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint16 colour premultiplied by its alpha (last) → straight colour, rounded; transparent pixels 0."""
+    alpha = arr[..., 3:].astype(np.float64)
+    colour = np.divide(arr[..., :3] * 65535.0, alpha, out=np.zeros(arr[..., :3].shape), where=alpha > 0)
+    return np.concatenate([np.clip(np.rint(colour), 0, 65535), alpha], axis=-1).astype(np.uint16)
 
 
 def _read_heif_levels(path: Path) -> np.ndarray:
@@ -438,8 +458,9 @@ def write_image(
     if isinstance(image, Image.Image) and image.mode == "F" and fmt != "TIFF":
         image = _float_to_storable(image, fmt)
     if isinstance(image, Image.Image):
-        if fmt in ("JPEG", "WEBP") and image.mode.startswith("I"):
-            image = image.point(lambda v: v / 257.0).convert("L")
+        if fmt in ("JPEG", "WEBP") and image.mode.startswith("I"):  # 16-bit levels, rounded to the nearest 8-bit one
+            levels = np.asarray(image, dtype=np.float64) / 257
+            image = Image.fromarray(np.clip(np.rint(levels), 0, 255).astype(np.uint8))
         if fmt == "JPEG" and image.mode not in ("L", "RGB"):
             if "A" in image.getbands() and image.getchannel("A").getextrema()[0] < 255:
                 # The colour under transparent pixels is arbitrary (often black): it shows once alpha is gone.
@@ -447,11 +468,29 @@ def write_image(
                     f"{path}: JPEG has no transparency, so the alpha channel is dropped (png / webp keep it)"
                 )
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
+        if fmt == "WEBP" and image.mode in ("L", "LA") and icc_profile:
+            image, icc_profile = _grey_as_srgb(image, icc_profile)
     with written_atomically(path) as tmp:
         if isinstance(image, np.ndarray):
             _write_colour_array(tmp, image, fmt, icc_profile)
         else:
             image.save(tmp, format=fmt, **_save_options(fmt, quality, lossless, icc_profile))
+
+
+def _grey_as_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, bytes | None]:
+    """A grey (L / LA) image and its grey profile → RGB(A) in sRGB and the sRGB profile: WebP stores grey as RGB,
+    where a grey profile is invalid (colour-managed viewers drop it). A profile that cannot be used: as they are."""
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        rgb = ImageCms.profileToProfile(image.convert("L"), source, srgb, outputMode="RGB")
+    except (OSError, ImageCms.PyCMSError):
+        return image, icc_profile
+    if image.mode == "LA":
+        rgb.putalpha(image.getchannel("A"))
+    return rgb, srgb.tobytes()
 
 
 def _save_options(fmt: str, quality: int, lossless: bool, icc_profile: bytes | None) -> dict[str, Any]:
