@@ -89,6 +89,19 @@ def test_rgba_alpha_is_upscaled_by_the_model_by_default(model, as_array):
     assert np.abs(out[..., 3].astype(int) - bicubic).max() > 8  # really another alpha
 
 
+def test_a_cutouts_uniform_areas_keep_their_exact_alpha(model):
+    """The model drifts inside a cut-out's uniform areas (opaque ones not quite opaque, a haze over transparent
+    ones): where the input's alpha is 0 or 1 all around a pixel, the output's is exactly that; edges are the model's."""
+    rgba = np.zeros((12, 14, 4), np.uint8)
+    rgba[..., :3] = (200, 60, 40)
+    rgba[:, :7, 3] = 255
+    out = np.asarray(restore(model, Image.fromarray(rgba)))
+    drawn = np.asarray(restore(model, Image.fromarray(rgba[..., 3])))  # the model's own enlargement of the alpha
+    assert drawn[:, :12].min() < 255 and drawn[:, 16:].max() > 0  # the tiny random model drifts a lot
+    assert (out[:, :12, 3] == 255).all() and (out[:, 16:, 3] == 0).all()  # 2 × (7 - 1) and 2 × (7 + 1) on
+    np.testing.assert_array_equal(out[:, 12:16, 3], drawn[:, 12:16])
+
+
 def test_alpha_is_not_run_through_the_model_when_it_is_constant_or_kept(model, grey_model):
     """An opaque RGBA image (constant alpha) and any scale-1 model keep the alpha as it is, in one forward pass."""
     opaque = _rgba()

@@ -350,8 +350,19 @@ def alpha_for_model(alpha: np.ndarray | None, scale: int, mode: AlphaMode = "mod
 
 def with_alpha(layout: ImageLayout, restored: np.ndarray) -> ImageLayout:
     """`layout` holding the alpha the model upscaled (`from_reconstruction`'s (H', W', 1) floats), clipped to
-    [0, 1]: the model overshoots at hard edges as it does on colour."""
-    return replace(layout, alpha=np.clip(restored[..., 0], 0.0, 1.0))
+    [0, 1]: the model overshoots at hard edges as it does on colour. Where the input's alpha is fully opaque (or
+    fully transparent) all around a pixel (its 3 × 3 neighbourhood), the enlarged pixels are exactly that: the model
+    drifts there (opaque areas down to 226 / 255, a haze of 15 / 255 over transparent ones), and there is no edge
+    to draw."""
+    alpha = np.clip(restored[..., 0], 0.0, 1.0)
+    source = layout.alpha
+    scale = alpha.shape[0] // source.shape[0]
+    h, w = source.shape
+    padded = np.pad(source, 1, mode="edge")
+    around = [padded[i : i + h, j : j + w] for i in range(3) for j in range(3)]
+    for uniform, value in ((np.minimum.reduce(around) >= 1.0, 1.0), (np.maximum.reduce(around) <= 0.0, 0.0)):
+        alpha[np.repeat(np.repeat(uniform, scale, axis=0), scale, axis=1)] = value
+    return replace(layout, alpha=alpha)
 
 
 def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.ndarray:
