@@ -329,15 +329,22 @@ def test_pipeline_reads_paths_as_stored(model_dir, tmp_path):
 
 @pytest.mark.parametrize("suffix", ["png", "tif"])
 def test_pipeline_refuses_a_16bit_colour_file_that_pillow_would_read_at_8_bits(model_dir, tmp_path, suffix):
-    """Pillow opens 16-bit colour PNG / TIFF as 8-bit RGB: the pipeline says so instead of restoring 8 bits of it;
-    its uint16 pixels give `restore()`'s 16-bit result."""
+    """Pillow opens 16-bit colour PNG / TIFF as 8-bit RGB: the pipeline and `restore` say so instead of restoring 8
+    bits of it; its uint16 pixels give `restore()`'s 16-bit result."""
     from swinir_hf.inference.image_io import read_image, write_image
 
     path = tmp_path / f"c16.{suffix}"
     write_image(path, (np.random.default_rng(0).random((9, 7, 3)) * 65535).astype(np.uint16))
     restorer = pipeline("image-restoration", model=str(model_dir))
-    with pytest.raises(ValueError, match=rf"^{path}: a 16-bit colour image, which Pillow reads at 8 bits: pass"):
-        restorer(str(path))
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    # The path, or the file opened with Pillow (which `restore` took at 8 bits without a word).
+    for call in (
+        lambda: restorer(str(path)),
+        lambda: restorer(Image.open(path)),
+        lambda: restore(model, Image.open(path)),
+    ):
+        with pytest.raises(ValueError, match=rf"^{path}: a 16-bit colour image, which Pillow reads at 8 bits: pass"):
+            call()
     pixels = read_image(path).pixels
     expected = restore(SwinIRForImageRestoration.from_pretrained(model_dir), path, tile=None, dtype="float32")
     assert expected.dtype == np.uint16

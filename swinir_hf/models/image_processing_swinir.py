@@ -79,7 +79,7 @@ def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
 def colour_bit_depth(image: Image.Image) -> int:
     """Bits per channel stored in an opened (not loaded) colour PNG / TIFF, which Pillow reads as 8-bit RGB(A)
     whatever they are; 8 for any other image."""
-    if image.mode not in ("RGB", "RGBA") or not image.tile:
+    if image.mode not in ("RGB", "RGBA") or not getattr(image, "tile", None):  # only a file not yet loaded has tiles
         return 8
     if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
         bits = image.tag_v2.get(258, 8)
@@ -257,10 +257,24 @@ def warn_if_animated(image: Image.Image, name: str = "the image") -> None:
         logger.warning(f"{name} has {frames} frames: only frame {image.tell() + 1} is restored")
 
 
+def check_colour_depth(image: Image.Image, source: str | None = None) -> None:
+    """Raise ValueError (saying what to do) for an opened, not yet loaded, colour PNG / TIFF of more than 8 bits per
+    channel: Pillow reads it as 8-bit RGB(A), and restoring that would quietly drop the depth a 16-bit output keeps."""
+    if (bits := colour_bit_depth(image)) > 8:
+        source = source or getattr(image, "filename", "") or "the image"
+        raise ValueError(
+            f"{source}: a {bits}-bit colour image, which Pillow reads at 8 bits: pass its pixels as an (H, W, C) "
+            "uint16 array (swinir_hf.inference.image_io.read_image(path).pixels, tifffile.imread or pypng), or "
+            "restore the file with swinir_hf.restore(model, path)"
+        )
+
+
 def split_image(image: Image.Image | np.ndarray) -> tuple[np.ndarray, ImageLayout]:
     """A PIL image (made upright, CMYK through its profile) or a uint8 / uint16 / float array →
-    ((H, W, C) float32 colour in [0, 1], hidden colour filled (`fill_hidden_colour`), its `ImageLayout`)."""
+    ((H, W, C) float32 colour in [0, 1], hidden colour filled (`fill_hidden_colour`), its `ImageLayout`). A 16-bit
+    colour file opened with Pillow (at 8 bits) is a ValueError (`check_colour_depth`)."""
     if isinstance(image, Image.Image):
+        check_colour_depth(image)
         warn_if_animated(image)
         image = normalize_pil(image)
         colour, alpha = image_to_float(image)

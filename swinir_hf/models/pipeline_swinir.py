@@ -25,7 +25,7 @@ from .image_processing_swinir import (
     SwinIRImageProcessor,
     alpha_for_model,
     check_alpha_mode,
-    colour_bit_depth,
+    check_colour_depth,
     compose_image,
     from_reconstruction,
     split_image,
@@ -176,15 +176,8 @@ def open_image(source: str, timeout: float | None = None) -> Image.Image:
 
 
 def _check_depth(image: Image.Image, source: str) -> Image.Image:
-    """`image` itself, unless it is a colour PNG / TIFF of more than 8 bits per channel, which Pillow reads as 8-bit
-    RGB(A): restoring that would quietly drop the depth that a 16-bit output promises (ValueError saying what to do).
-    """
-    if (bits := colour_bit_depth(image)) > 8:
-        raise ValueError(
-            f"{source}: a {bits}-bit colour image, which Pillow reads at 8 bits: pass its pixels as an (H, W, C) "
-            "uint16 array (swinir_hf.inference.image_io.read_image(path).pixels, tifffile.imread or pypng), or "
-            "restore the file with swinir_hf.restore(model, path)"
-        )
+    """`image` itself, unless `check_colour_depth` refuses it (a colour PNG / TIFF deeper than Pillow reads it)."""
+    check_colour_depth(image, source)
     return image
 
 
