@@ -853,7 +853,8 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, 
     if stored is None:
         return
     given = kwargs.get("config")
-    overrides = {k: v for k, v in kwargs.items() if k != "config" and hasattr(cls.config_class(), k)}
+    fields = cls.config_class()
+    overrides = {k: v for k, v in kwargs.items() if k != "config" and hasattr(fields, k)}
     try:
         if given is None or isinstance(given, (str, os.PathLike)):
             config = cls.config_class.from_pretrained(folder if given is None else given)
@@ -884,12 +885,12 @@ def _stored_values(folder: Path) -> int | None:
     their headers; None when it has none (another format, or not a local folder)."""
     from safetensors import SafetensorError, safe_open
 
-    index = folder / "model.safetensors.index.json"
+    single, index = (folder / name for name in WEIGHTS_LAYOUTS)
     try:
         if index.is_file():
             files = sorted({folder / name for name in json.loads(index.read_text())["weight_map"].values()})
-        elif (folder / "model.safetensors").is_file():
-            files = [folder / "model.safetensors"]
+        elif single.is_file():
+            files = [single]
         else:
             return None
         total = 0
