@@ -498,7 +498,8 @@ def test_speed_leaves_out_validation_time(tiny_run, train_cli, images, tmp_path,
     out = tmp_path / "speed"
     assert train_cli(tiny_run(images, out, train={"max_steps": 2, "validate_every": 1})) == 0
     speed = summary(out)["speed"]  # step 2's window, after step 1's validation
-    assert speed["step"] == 2 and speed["steps_per_s"] > 1  # a tiny step takes well under a second
+    # Counting the 3 s would give at most 1/3 step/s; a tiny step takes well under 2.5 s even on a busy CPU.
+    assert speed["step"] == 2 and speed["steps_per_s"] > 0.4
 
 
 @pytest.mark.slow
