@@ -345,3 +345,58 @@ def test_help_names_option_values_as_the_docs_do(capsys):
     usage = " ".join(capsys.readouterr().out.split())
     for shown in ("-o OUT", "--model M", "-t N|auto", "--tile-overlap N", "-s F", "--suffix S", "--quality Q"):
         assert f"[{shown}]" in usage or f" {shown} " in usage, shown
+
+
+def _camera_exif(width: int, height: int) -> Image.Exif:
+    """A phone photo's EXIF: camera, date, exposure, GPS, and what a restored copy makes untrue."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132] = "Pixel", "Pixel 9", "2026:05:01 10:00:00"
+    exif[0x0112] = 6  # stored sideways
+    exif[0x8769] = {0x9003: "2026:05:01 10:00:00", 0x829A: (1, 125), 0xA002: width, 0xA003: height, 0x927C: b"\1" * 40}
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.5)}
+    return exif
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "webp"])
+def test_a_photos_exif_is_kept_but_for_what_the_output_makes_untrue(model_dir, tmp_path, ext):
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(src / "p.jpg", exif=_camera_exif(12, 10))
+    out = tmp_path / "out"
+    assert main(["restore", str(src), "-o", str(out), "--ext", ext, "--model", str(model_dir), "--no-progress"]) == 0
+    with Image.open(out / f"p.{ext}") as restored:
+        exif = restored.getexif()
+        assert restored.size == (20, 24)  # upright (turned by the orientation), ×2
+    assert (exif[0x010F], exif[0x0110], exif[0x0132]) == ("Pixel", "Pixel 9", "2026:05:01 10:00:00")
+    assert 0x0112 not in exif  # applied: an output still saying "turn me" would be shown turned twice
+    assert exif.get_ifd(0x8769) == {0x9003: "2026:05:01 10:00:00", 0x829A: (1, 125)}  # no size, no maker note
+    assert exif.get_ifd(0x8825) == {1: "N", 2: (52.0, 31.0, 12.5)}
+
+
+def test_exif_in_16_bit_pngs_and_none_from_a_tiffs_storage_tags_or_damaged_exif(model_dir, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(2)
+    deep = rng.integers(0, 65536, (10, 12, 3), dtype=np.uint16)
+    import png
+
+    with open(src / "deep.png", "wb") as f:  # a 16-bit colour PNG with an eXIf chunk
+        png.Writer(12, 10, greyscale=False, bitdepth=16).write(f, deep.reshape(10, 36))
+    chunks = list(png.Reader(filename=str(src / "deep.png")).chunks())
+    block = _camera_exif(12, 10).tobytes().removeprefix(b"Exif\0\0")
+    with open(src / "deep.png", "wb") as f:
+        png.write_chunks(f, chunks[:1] + [(b"eXIf", block)] + chunks[1:])
+    grey = Image.fromarray(rng.integers(0, 256, (10, 12), dtype=np.uint8))
+    grey.save(src / "scan.tif", tiffinfo={0x010F: "Scanner Co", 0x0131: "scan app"})
+    grey.save(src / "damaged.jpg", exif=b"Exif\0\0MM\0*\0\0\0\x08\xff\xff" + b"\0" * 6)  # an IFD of 65535 entries
+    out = tmp_path / "out"
+    assert main(["restore", str(src), "-o", str(out), "--ext", "png", "--model", str(model_dir), "--no-progress"]) == 0
+    with Image.open(out / "deep.png") as restored:
+        assert restored.mode == "RGB" and png.Reader(filename=str(out / "deep.png")).read()[3]["bitdepth"] == 16
+        assert restored.size == (20, 24) and restored.getexif()[0x0110] == "Pixel 9"
+        assert 0x0112 not in restored.getexif()
+    with Image.open(out / "scan.png") as restored:  # described the scan, not how the TIFF stored it
+        assert dict(restored.getexif()) == {0x010F: "Scanner Co", 0x0131: "scan app"}
+    with Image.open(out / "damaged.png") as restored:
+        assert restored.size == (24, 20) and "exif" not in restored.info

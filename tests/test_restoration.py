@@ -670,6 +670,12 @@ def test_exif_rotation_is_applied(model, tmp_path):
     Image.fromarray(_rgb(20, 24)).save(tmp_path / "r.jpg", exif=exif)
     out = restore(model, tmp_path / "r.jpg")
     assert out.size == (40, 48)  # upright: 20 wide, 24 high, ×2
+    assert "exif" not in out.info  # nothing but the orientation, which the pixels now follow
+    exif[0x010F] = "Camera Co"
+    Image.fromarray(_rgb(20, 24)).save(tmp_path / "r.jpg", exif=exif)
+    out = restore(model, tmp_path / "r.jpg")
+    (kept := Image.Exif()).load(out.info["exif"])  # a block ready for out.save(..., exif=...)
+    assert dict(kept) == {0x010F: "Camera Co"}
     assert restore(model, Image.open(tmp_path / "r.jpg")).size == (40, 48)
 
 

@@ -253,7 +253,7 @@ class RestorationDemo:
         data = decode(path)
         small = shrink(data.pixels, self.max_pixels)
         out = self._output_path(f"{safe_stem(path)}_small{'.tiff' if is_float(small) else '.png'}")
-        write_image(out, small, data.icc_profile)
+        write_image(out, small, data.icc_profile, exif=data.exif)
         return str(out)
 
     # -- restoration ----------------------------------------------------------------------------------------------
@@ -306,7 +306,7 @@ class RestorationDemo:
         scale = net.config.upscale
         tag = f"x{scale}" if scale > 1 else FILE_TAGS.get(task, "restored")
         out = self._output_path(f"{safe_stem(path)}_{tag}{'.tiff' if is_float(result) else '.png'}")
-        write_image(out, result, data.icc_profile)
+        write_image(out, result, data.icc_profile, exif=data.exif)
         after = preview(result)
         before = preview(data.pixels).resize(after.size, Image.Resampling.BICUBIC)
         info = f"**Input** {describe(data.pixels)} → **output** {describe(result)} · {plan.name} · {seconds:.1f} s"

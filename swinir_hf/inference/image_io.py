@@ -1,4 +1,4 @@
-"""Image files ↔ in-memory images with orientation, colour profile and bit depth kept.
+"""Image files ↔ in-memory images with orientation, colour profile, EXIF and bit depth kept.
 
 Pillow reads 16-bit-per-channel colour images as 8-bit RGB, so those go through `pypng` (PNG) and `tifffile`
 (TIFF) and are held as (H, W, C) uint16 numpy arrays, as are 10- / 12-bit colour HEIC / HEIF photos (through
@@ -40,6 +40,14 @@ _ORIENT = {
     8: lambda a: np.rot90(a, 1),
 }
 
+# EXIF tags of the first IFD that describe the photo (a TIFF's first IFD also holds how its pixels are stored).
+_EXIF_DESCRIPTIVE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # description, make, model, software,
+# date, artist, copyright. Exif sub-IFD tags that an output makes untrue or unreadable: the pixel size, and blocks
+# holding offsets into the original file (maker notes, the interoperability IFD).
+_EXIF_STALE = (0xA002, 0xA003, 0x927C, 0xA005)
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_JPEG_EXIF_MAX = 65_000  # one APP1 segment
+
 # TIFF outputs are deflate-compressed (lossless): tifffile decodes deflate by itself, LZW only with imagecodecs,
 # so a 16-bit or float colour output stays readable by `read_image` (and Photoshop, GIMP, libtiff read both).
 _TIFF_COMPRESSION = {"pillow": "tiff_adobe_deflate", "tifffile": "zlib"}
@@ -50,7 +58,7 @@ IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".p
 
 @dataclass
 class ImageData:
-    """An upright image and the colour profile it was stored with.
+    """An upright image, the colour profile it was stored with and the EXIF worth keeping (`photo_exif`).
 
     `pixels` is a PIL image, or an (H, W, C) array for what no PIL mode holds: uint16 for 16-bit colour (and grey +
     alpha), float32 (values in [0, 1]) for a floating-point colour (or grey + alpha) TIFF.
@@ -58,6 +66,35 @@ class ImageData:
 
     pixels: Image.Image | np.ndarray
     icc_profile: bytes | None = None
+    exif: bytes | None = None
+
+
+def photo_exif(image: Image.Image) -> bytes | None:
+    """The EXIF of an opened image that stays true of a restored, upright copy, as an EXIF block (`Exif\\0\\0`
+    and a TIFF header), or None when nothing is left.
+
+    Kept: camera, lens, exposure, dates, GPS, description, copyright. Dropped: the orientation (the pixels are
+    upright), the pixel size, the thumbnail, maker notes (their offsets point into the original file) and, in a
+    TIFF, how the pixels were stored. Damaged EXIF is dropped rather than failing the image.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data": what is readable is kept, the rest dropped
+            source = image.getexif()
+            settings = {tag: v for tag, v in source.get_ifd(_EXIF_IFD).items() if tag not in _EXIF_STALE}
+            gps = dict(source.get_ifd(_GPS_IFD))
+        kept = Image.Exif()
+        for tag in _EXIF_DESCRIPTIVE:
+            if tag in source:
+                kept[tag] = source[tag]
+        if settings:
+            kept[_EXIF_IFD] = settings
+        if gps:
+            kept[_GPS_IFD] = gps
+        block = kept.tobytes() if len(kept) else None
+    except Exception:  # Pillow's EXIF parser fails with many types on damaged data
+        return None
+    return block if block and len(block) <= _JPEG_EXIF_MAX else None
 
 
 def _is_deep(image: Image.Image) -> bool:
@@ -115,14 +152,16 @@ def _read_image(path: Path) -> ImageData:
     if deep is not None:
         deep = _grey_alpha_heif(path, deep) if heif else deep
         # Grey is a PIL image (`I;16`), as Pillow reads a 16-bit grey PNG.
-        return ImageData(Image.fromarray(deep) if deep.ndim == 2 else deep, image.info.get("icc_profile"))
+        pixels = Image.fromarray(deep) if deep.ndim == 2 else deep
+        return ImageData(pixels, image.info.get("icc_profile"), photo_exif(image))
+    exif = photo_exif(image)
     image = normalize_pil(image, str(path))
     icc = image.info.get("icc_profile")
     if image.mode.startswith("I") and isinstance(key := image.info.get("transparency"), int):
         # A 16-bit grey PNG's colour key (tRNS): Pillow has no 16-bit grey + alpha mode to make it the alpha of.
         levels = np.asarray(image).astype(np.uint16)
-        return ImageData(np.dstack([levels, np.where(levels == key, 0, 65535).astype(np.uint16)]), icc)
-    return ImageData(_grey_alpha_heif(path, image) if heif else image, icc)
+        return ImageData(np.dstack([levels, np.where(levels == key, 0, 65535).astype(np.uint16)]), icc, exif)
+    return ImageData(_grey_alpha_heif(path, image) if heif else image, icc, exif)
 
 
 def _avif_bit_depth(path: Path) -> int:
@@ -433,10 +472,13 @@ def write_image(
     image: Image.Image | np.ndarray,
     icc_profile: bytes | None = None,
     *,
+    exif: bytes | None = None,
     quality: int = 95,
     lossless: bool = False,
 ) -> None:
-    """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded.
+    """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded, and `exif` (an
+    EXIF block, as `photo_exif` gives) in JPEG, PNG and WebP files (TIFFs get none: Pillow and tifffile cannot write
+    its sub-IFDs).
 
     TIFFs are deflate-compressed (lossless). uint8 arrays ((H, W), (H, W, 1), RGB, RGBA) are written as 8-bit
     images, uint16 colour arrays as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats without 16
@@ -472,9 +514,10 @@ def write_image(
             image, icc_profile = _grey_as_srgb(image, icc_profile)
     with written_atomically(path) as tmp:
         if isinstance(image, np.ndarray):
-            _write_colour_array(tmp, image, fmt, icc_profile)
+            _write_colour_array(tmp, image, fmt, icc_profile, exif)
         else:
-            image.save(tmp, format=fmt, **_save_options(fmt, quality, lossless, icc_profile))
+            options = _save_options(fmt, quality, lossless, icc_profile)
+            image.save(tmp, format=fmt, **options, **({"exif": exif} if exif and fmt != "TIFF" else {}))
 
 
 def _grey_as_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, bytes | None]:
@@ -545,8 +588,11 @@ def is_lossless_webp(path: str | os.PathLike) -> bool:
     return False
 
 
-def _write_colour_array(path: Path, arr: np.ndarray, fmt: str, icc_profile: bytes | None) -> None:
-    """An (H, W, C) uint16 array as 16-bit PNG / TIFF, a float32 one as float TIFF; C is 2 (grey + alpha), 3 or 4.
+def _write_colour_array(
+    path: Path, arr: np.ndarray, fmt: str, icc_profile: bytes | None, exif: bytes | None = None
+) -> None:
+    """An (H, W, C) uint16 array as 16-bit PNG / TIFF, a float32 one as float TIFF; C is 2 (grey + alpha), 3 or 4;
+    `exif` goes into PNGs only.
 
     Raises:
         OSError: the encoder failed (as Pillow reports it for other images).
@@ -575,11 +621,12 @@ def _write_colour_array(path: Path, arr: np.ndarray, fmt: str, icc_profile: byte
         writer = png.Writer(w, h, greyscale=grey, alpha=alpha, bitdepth=16)
         with open(path, "wb") as f:
             writer.write(f, arr.reshape(h, w * c))
-        if icc_profile:
-            # pypng writes no iCCP chunk; insert one after IHDR.
+        # pypng writes no iCCP or eXIf chunk: inserted after IHDR.
+        extra = [(b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile))] if icc_profile else []
+        extra += [(b"eXIf", exif.removeprefix(b"Exif\x00\x00"))] if exif else []
+        if extra:
             chunks = list(png.Reader(filename=str(path)).chunks())
-            chunks.insert(1, (b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile)))
             with open(path, "wb") as f:
-                png.write_chunks(f, chunks)
+                png.write_chunks(f, chunks[:1] + extra + chunks[1:])
     except png.Error as err:
         raise OSError(f"16-bit PNG encoder: {err}") from err

@@ -250,6 +250,7 @@ class _Loaded:
     channels: int
     layout: ImageLayout
     icc_profile: bytes | None
+    exif: bytes | None
 
 
 @dataclass
@@ -281,7 +282,8 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
     colour, layout = split_image(data.pixels)
     h, w = colour.shape[:2]
     check_encodable(job.dst, output_size(w, h, outscale) if outscale is not None else (scale * w, scale * h))
-    return _Loaded(job, to_pixel_values(colour, num_channels), colour.shape[-1], layout, data.icc_profile)
+    pixel_values = to_pixel_values(colour, num_channels)
+    return _Loaded(job, pixel_values, colour.shape[-1], layout, data.icc_profile, data.exif)
 
 
 def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) -> None:
@@ -298,7 +300,9 @@ def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) ->
         where = err.filename or item.job.dst.parent
         raise OSError(f"cannot write {item.job.dst}: cannot create folder {where} ({err.strerror or err})") from err
     image = compose_image(colour, item.layout)
-    write_image(item.job.dst, image, item.icc_profile, quality=output.quality, lossless=item.job.lossless)
+    write_image(
+        item.job.dst, image, item.icc_profile, exif=item.exif, quality=output.quality, lossless=item.job.lossless
+    )
 
 
 _ERRORS = (ValueError, OSError, RuntimeError, MemoryError)

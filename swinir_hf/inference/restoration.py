@@ -156,12 +156,14 @@ class SwinIRRestorer:
 
     def __call__(self, image: ImageLike) -> Image.Image | np.ndarray:
         """Restore one image; returns the same kind (a path gives what `read_image` holds: a PIL image, or a
-        uint16 / float32 array for 16-bit / float colour), exactly `scale` × the input size, ICC profile kept."""
+        uint16 / float32 array for 16-bit / float colour), exactly `scale` × the input size, ICC profile kept (and a
+        file's EXIF, as `read_image` keeps it, in a PIL image's `info["exif"]`)."""
         if isinstance(image, (str, os.PathLike)):
             data = read_image(image)
             out = self(data.pixels)
-            if data.icc_profile and isinstance(out, Image.Image):
-                out.info["icc_profile"] = data.icc_profile
+            if isinstance(out, Image.Image):
+                out.info.update(icc_profile=data.icc_profile, exif=data.exif)
+                out.info = {k: v for k, v in out.info.items() if v is not None}
             return out
         if isinstance(image, (Image.Image, np.ndarray)):
             colour, layout = split_image(image)
