@@ -23,6 +23,40 @@ def is_saved_dataset(path: str | os.PathLike) -> bool:
     return dataset_files or (path / "dataset_dict.json").is_file()
 
 
+# The sub-folder names `datasets`' imagefolder reads as each split (its `SPLIT_KEYWORDS`), held here so that plain
+# folders are read without importing `datasets`.
+SPLIT_FOLDER_NAMES = {
+    "train": ("train", "training"),
+    "validation": ("validation", "valid", "dev", "val"),
+    "test": ("test", "testing", "eval", "evaluation"),
+}
+
+
+def split_folder(folder: str | os.PathLike, split: str) -> Path:
+    """The folder holding the images of `split` in a local `folder`: where `folder` is divided into splits — a
+    `save_to_disk` DatasetDict, or sub-folders named as imagefolder names splits (`train/`, `validation/` or `val/`,
+    `test/`) — that split's sub-folder, else `folder` itself (all one split).
+
+    Raises:
+        ValueError: `folder` is divided into splits, and `split` is not one of them.
+    """
+    folder = Path(folder)
+    if (folder / "dataset_dict.json").is_file():
+        return folder / split  # save_to_disk writes each split of a DatasetDict into the folder of its name
+    subfolders = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else {}
+    splits = {name: [subfolders[k] for k in keys if k in subfolders] for name, keys in SPLIT_FOLDER_NAMES.items()}
+    if not any(splits.values()):
+        return folder
+    found = splits.get(split) or [subfolders[k] for k in (split.lower(),) if k in subfolders]
+    if len(found) != 1:
+        held = ", ".join(p.name for p in sorted(sum(splits.values(), [])))
+        raise ValueError(
+            f"{folder} is divided into splits ({held}) and "
+            + (f"has no '{split}' split" if not found else f"has several folders of split '{split}'")
+        )
+    return found[0]
+
+
 def is_hub_dataset_id(spec: str) -> bool:
     """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path: a repo id
     (`is_repo_id`; `photos/` or `my photos` is a path, which must not be sent to the Hub to fail there with a message

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -81,14 +80,16 @@ def tiny_run():
 
 
 def validation_copy(images: Path) -> Path:
-    """The first two files of `images`, copied beside it: training refuses to validate on its training folder."""
+    """The first two files of `images`, mirrored, beside it: training refuses to validate on its training folder or
+    on copies of its images."""
     val = images.with_name(f"{images.name}-val")
     if not images.is_dir():  # a test of a missing folder: nothing to copy
         return images
     if not val.is_dir():
         val.mkdir()
         for path in sorted(p for p in images.iterdir() if p.is_file())[:2]:
-            shutil.copy(path, val / path.name)
+            with Image.open(path) as image:
+                image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(val / path.name)
     return val
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -412,6 +413,22 @@ def test_the_size_check_judges_the_config_the_folder_is_loaded_with(tiny_config,
         assert SwinIRForImageRestoration.from_pretrained(tmp_path, **kwargs).config.embed_dim == tiny.embed_dim
     with pytest.raises(ValueError, match="the config given describes a model of"):
         SwinIRForImageRestoration.from_pretrained(tmp_path, config=tiny_config(embed_dim=96))
+
+
+def test_weights_without_a_config_are_not_loaded_as_a_default_model(tiny_config, tmp_path):
+    """Found by a training audit: a training checkpoint (accelerate's model.safetensors, the loadable model in
+    model/) read as a default 11.5 M-parameter model "whose config.json" did not fit; it now says where the model
+    is. With a `config=` the weights load."""
+    tiny = tiny_config()
+    SwinIRForImageRestoration(tiny).save_pretrained(tmp_path / "model")
+    shutil.copy(tmp_path / "model" / "model.safetensors", tmp_path)
+    with pytest.raises(OSError) as err:
+        SwinIRForImageRestoration.from_pretrained(tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path} has weights but no config.json, so it is not a saved model folder: its model is in "
+        f"{tmp_path / 'model'} (a training checkpoint's loadable model)"
+    )
+    assert SwinIRForImageRestoration.from_pretrained(tmp_path, config=tiny).config.embed_dim == tiny.embed_dim
 
 
 def test_shift_masks_are_cached_per_size(tiny_config):

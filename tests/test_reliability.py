@@ -270,11 +270,11 @@ def test_resuming_a_damaged_checkpoint_is_one_line_naming_it(tiny_run, train_cli
     assert train_cli(tiny_run(images, out, train={"max_steps": 3}), "--resume", "latest") == 1
     err = capsys.readouterr().err
     assert f"error: cannot resume from {out / 'checkpoints/step-00000002'}: " in err and "Traceback" not in err
-    assert "If its files are damaged, resume from an earlier checkpoint with --resume PATH" in err
-    assert (
-        train_cli(tiny_run(images, out, train={"max_steps": 3}), "--resume", str(out / "checkpoints/step-00000001"))
-        == 0
-    )
+    assert "If its files are damaged, delete it and resume again (--resume latest takes the newest one left)" in err
+    earlier = ("--resume", str(out / "checkpoints/step-00000001"))
+    assert train_cli(tiny_run(images, out, train={"max_steps": 3}), *earlier) == 1  # the damaged one is after it
+    assert train_cli(tiny_run(images, out, train={"max_steps": 3}), *earlier, "--overwrite") == 0
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-00000001", "step-00000003"]
 
 
 def test_a_changed_architecture_names_only_the_fields_that_changed(tiny_config, tmp_path):
@@ -738,7 +738,7 @@ def test_a_save_over_another_model_leaves_none_of_its_files(tiny_config, tmp_pat
 def test_a_fresh_run_removes_the_earlier_runs_model_but_not_its_logs(tmp_path):
     """`train --overwrite` starts by removing the earlier run's checkpoints, final model and summary (until its own
     end the folder would otherwise load, export and push as the earlier model); logs and other files stay."""
-    from swinir_hf.training.checks import remove_earlier_run
+    from swinir_hf.training.checks import remove_superseded_work
 
     out = tmp_path / "run"
     for name in ("config.json", "model.safetensors", "preprocessor_config.json", "README.md", "training_summary.json"):
@@ -747,7 +747,7 @@ def test_a_fresh_run_removes_the_earlier_runs_model_but_not_its_logs(tmp_path):
     for name in ("checkpoints/step-00000004/progress.json", "checkpoints/step-00000006.tmp/x", "logs/events", "my.txt"):
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text("x")
-    remove_earlier_run(out)
+    remove_superseded_work(out, None)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["logs/events", "my.txt"]
 
 

@@ -48,6 +48,8 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
     cfg = TrainingConfig.from_dict({**raw, "gan": None}, origin="run.yaml")  # an empty YAML section
     assert (cfg.train.max_steps, cfg.data.train, cfg.gan.enabled) == (3, ["x"], False)
     assert cfg.milestones() == [2, 2, 3, 3]
+    one_step = TrainingConfig.from_dict({"train": {"max_steps": 1}, "data": {"train": ["x"]}})
+    assert one_step.milestones() == [1, 1, 1, 1]  # not 0: that would lower the learning rate before the first step
     problems = {
         "run.yaml: unknown field train.max_stepz (see --help)": {"train": {"max_steps": 3, "max_stepz": 4}},
         "run.yaml: unknown section(s) ['optimiser']; sections are ['model', 'data', 'train', 'gan']": {"optimiser": {}},
@@ -68,6 +70,15 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "train.compile_mode must be null or one of default, reduce-overhead, max-autotune, "
         "max-autotune-no-cudagraphs, got 'fast'": {"train": {"compile": "inductor", "compile_mode": "fast"}},
         "train.loss must be l1, charbonnier or null, got 'l2'": {"train": {"loss": "l2"}},
+        # options that would be ignored
+        "train.compile_mode reduce-overhead needs train.compile (inductor, say): the steps run eagerly without it": {
+            "train": {"compile_mode": "reduce-overhead"}
+        },
+        "data.train_lr is only read with degradation 'paired' (this config degrades data.train with 'bicubic'): "
+        "pass --data.degradation paired, or drop data.train_lr": {"data": {"train": ["x"], "train_lr": ["lr"]}},
+        "data.val_lr pairs LR images with data.val, which is null: give data.val, or drop data.val_lr": {
+            "data": {"train": ["x"], "val_lr": "lr"}
+        },
         # Adam and the schedule: refused with the field's name, before the model and data are built
         "train.learning_rate must be >= 0, got -0.001": {"train": {"learning_rate": -1e-3}},
         "train.adam_betas must be two numbers in [0, 1), got [0.9, 1.5]": {"train": {"adam_betas": [0.9, 1.5]}},
@@ -126,6 +137,53 @@ def test_validation_images_inside_the_training_data_are_refused(tmp_path, monkey
         )
     for val in ("data/Set5/HR", None, "org/dataset"):
         assert TrainingConfig.from_dict({"data": {"train": ["div2k"], "val": val}}).data.val == val
+
+
+def test_split_folders_and_datasets_validate_on_their_other_split(tmp_path, monkeypatch):
+    """A folder divided into train/ and validation/ (imagefolder's layout) or a saved DatasetDict is validated on its
+    other split, and trained on its `data.split` only; the same split both ways is refused."""
+    from swinir_hf.training.data import load_images
+
+    monkeypatch.chdir(tmp_path)
+    for split, n in (("train", 3), ("val", 2)):
+        (tmp_path / "photos" / split).mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (8, 8), (i, 0, 0)).save(tmp_path / "photos" / split / f"{i}.png")
+    (tmp_path / "dsd" / "train").mkdir(parents=True)
+    (tmp_path / "dsd" / "dataset_dict.json").write_text('{"splits": ["train", "validation"]}')
+    for source in ("photos", "imagefolder:photos", "dsd"):
+        cfg = TrainingConfig.from_dict({"data": {"train": [source], "val": source}})
+        assert cfg.data.val == source
+        with pytest.raises(ValueError, match="hold the same images"):
+            TrainingConfig.from_dict({"data": {"train": [source], "val": source, "val_split": "train"}})
+    assert [Path(p).parent.name for p in load_images("photos", "train")] == ["train"] * 3
+    assert [Path(p).parent.name for p in load_images("photos", "validation")] == ["val"] * 2
+    with pytest.raises(ValueError, match=r"^photos is divided into splits \(train, val\) and has no 'test' split$"):
+        load_images("photos", "test")
+
+
+def test_benchmark_test_sets_and_copies_of_validation_images_are_not_training_data(tmp_path, monkeypatch):
+    """Named as a test set of the paper (or RealSRSet), as the folder or up to two levels above, or a byte copy of a
+    validation image under another name: refused before any work."""
+    from swinir_hf.training.data import check_not_trained_on
+
+    monkeypatch.chdir(tmp_path)
+    for folder in ("Set14", "testsets/Set5/LR_bicubic/X2", "Urban100_HR", "RealSRSet+5images", "classic5/HR"):
+        (tmp_path / folder).mkdir(parents=True)
+        with pytest.raises(ValueError) as err:
+            TrainingConfig.from_dict({"data": {"train": [folder]}})
+        assert str(err.value).startswith(f"data.train {folder} is the benchmark test set ")
+    for folder in ("Set50", "BSDS500_train", "BSD400_gray", "my_set5_photos"):  # other names
+        (tmp_path / folder).mkdir()
+        assert TrainingConfig.from_dict({"data": {"train": [folder]}}).data.train == [folder]
+    (tmp_path / "val").mkdir()
+    (tmp_path / "train").mkdir()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "val" / "baby.png")
+    Image.new("RGB", (8, 8), (1, 2, 4)).save(tmp_path / "train" / "a.png")  # the same size, other bytes
+    check_not_trained_on(["train/a.png"], ["val/baby.png"])
+    shutil.copy(tmp_path / "val" / "baby.png", tmp_path / "train" / "b.png")
+    with pytest.raises(ValueError, match="^data.train holds b.png, a copy of the validation image baby.png: "):
+        check_not_trained_on(["train/a.png", "train/b.png"], ["val/baby.png"])
 
 
 def test_command_line_overrides_in_every_form(tmp_path):
@@ -503,6 +561,52 @@ def test_speed_leaves_out_validation_time(tiny_run, train_cli, images, tmp_path,
 
 
 @pytest.mark.slow
+def test_resuming_never_mixes_two_runs_or_two_lineages(tiny_run, train_cli, images, tmp_path, capsys):
+    """Found by a training audit: `--resume PATH` of another run overwrote a finished run in train.output_dir;
+    rewinding a run to an earlier checkpoint kept the abandoned later ones (the new ones were pruned as saved); a
+    checkpoint past max_steps became the final model "12 of 8 steps"; toggling EMA read as a damaged checkpoint."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    plain = {"checkpoint_every": 1, "keep_checkpoints": 4}
+    assert train_cli(tiny_run(images, a, train=plain)) == 0
+    assert train_cli(tiny_run(images, b, train=plain)) == 0
+    before = {p: p.read_bytes() for p in b.rglob("*") if p.is_file()}
+    step2 = a / "checkpoints/step-00000002"
+    capsys.readouterr()
+    # Another run's checkpoint into a folder holding a run: refused, the folder as it was.
+    assert train_cli(tiny_run(images, b, train=plain), "--resume", str(step2)) == 1
+    assert capsys.readouterr().err.startswith(f"error: {b} holds another run: resuming {step2} into it would mix")
+    assert {p: p.read_bytes() for p in b.rglob("*") if p.is_file()} == before
+    # Rewinding a to step 2 with another learning rate: refused; with --overwrite steps 3-4 are this lineage's.
+    rewind = tiny_run(images, a, train={**plain, "learning_rate": 1e-4})
+    old4 = load_file(a / "checkpoints/step-00000004/model/model.safetensors")
+    assert train_cli(rewind, "--resume", str(step2)) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: {a} has checkpoints after step-00000002 (step-00000003, step-00000004): continuing from "
+    )
+    assert train_cli(rewind, "--resume", str(step2), "--overwrite") == 0
+    new4 = load_file(a / "checkpoints/step-00000004/model/model.safetensors")
+    assert not torch.equal(old4["conv_first.weight"], new4["conv_first.weight"])
+    assert torch.equal(load_file(a / "model.safetensors")["conv_first.weight"], new4["conv_first.weight"])
+    # b's folder taken over with --overwrite: only the resumed lineage's checkpoints are left.
+    assert train_cli(tiny_run(images, b, train=plain), "--resume", str(step2), "--overwrite") == 0
+    assert [p.name for p in (b / "checkpoints").iterdir()] == ["step-00000003", "step-00000004"]
+    capsys.readouterr()
+    # Past max_steps, and EMA switched on: each its own message.
+    assert train_cli(tiny_run(images, a, train={**plain, "max_steps": 3}), "--resume", "latest") == 1
+    latest = a / "checkpoints/step-00000004"
+    assert capsys.readouterr().err == (
+        f"error: cannot resume from {latest}: it is at step 4, past train.max_steps 3. Raise train.max_steps, or "
+        "resume an earlier checkpoint with --resume PATH\n"
+    )
+    ema = tiny_run(images, a, train={**plain, "max_steps": 6, "ema_decay": 0.9})
+    assert train_cli(ema, "--resume", "latest") == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot resume from {latest}: it was saved without a weight EMA (train.ema_decay: 0) and this config "
+        "has train.ema_decay: 0.9. "
+    )
+
+
+@pytest.mark.slow
 @pytest.mark.filterwarnings("error:Dynamo detected")  # the trainer silences dynamo's note on the cached index
 def test_compiled_training_matches_eager_and_saves_plain_checkpoints(tiny_run, train_cli, images, tmp_path):
     from torch._dynamo.utils import counters
@@ -728,8 +832,8 @@ def test_two_processes_share_the_validation_and_record_the_whole_sets_mean(tiny_
 
     val = tmp_path / "val"
     val.mkdir()
-    for i in range(3):
-        shutil.copy(images / f"{i}.png", val / f"{i}.png")
+    for i in range(3):  # mirrored: a byte copy of a training image is refused as a validation image
+        Image.open(images / f"{i}.png").transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(val / f"{i}.png")
     (val / "3.png").write_bytes(b"not a PNG")
     out = tmp_path / "ddp"
     data, train = {"val": str(val), "val_max_images": 4}, {"max_steps": 2, "validate_every": 1}

@@ -20,6 +20,7 @@ from ..checkpoints.run_folder import (
     MODEL,
     PROGRESS,
     SUMMARY,
+    checkpoint_step,
     is_checkpoint,
     list_checkpoints,
     unfinished_saves,
@@ -101,7 +102,8 @@ def _fresh(out: Path) -> bool:
 def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | None:
     """The checkpoint to resume (None: start at step 0). Starting at step 0 in a folder that holds anything but an
     unstarted run's leftovers needs `overwrite`, also with `--resume latest` finding no checkpoint there: the run
-    would replace the folder's model files at its end."""
+    would replace the folder's model files at its end. So does resuming where the folder holds work of another
+    lineage (`superseded_work`)."""
     if not out.exists():  # a folder above it that is a file: said now, alike on every process of a launch
         check_output_folder(out, "train.output_dir")
     resume_from = resolve_resume(resume, out) if resume else None
@@ -112,20 +114,66 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | N
                 "a new run in it, or choose another train.output_dir"
             )
         raise FileExistsError(f"{out} is not empty: pass --resume latest to continue it or --overwrite to reuse it")
+    if resume_from is not None and not overwrite and (superseded := superseded_work(out, resume_from)):
+        if not _in_run(out, resume_from):
+            raise FileExistsError(
+                f"{out} holds another run: resuming {resume_from} into it would mix the two runs' checkpoints and "
+                "models. Choose an empty train.output_dir, or pass --overwrite to replace what it holds"
+            )
+        later = ", ".join(p.name for p in superseded if p.parent.name == CHECKPOINTS)
+        raise FileExistsError(
+            f"{out} has checkpoints after {resume_from.name} ({later}): continuing from {resume_from.name} would mix "
+            "them with the new ones (the newest are kept). Pass --overwrite to delete them and go on from "
+            f"{resume_from.name}, or --resume latest"
+        )
     return resume_from
 
 
-def remove_earlier_run(out: Path) -> None:
-    """Delete what an earlier run left in `out` besides its logs: its checkpoints (and unfinished saves), which a
-    run started afresh there must not find (`--resume latest` would continue the earlier run, and pruning would keep
-    its checkpoints instead of this run's), and its final model and summary, which until this run's end would load,
-    export and push as this run's."""
+def _in_run(out: Path, checkpoint: Path) -> bool:
+    return checkpoint.resolve().parent == (out / CHECKPOINTS).resolve()
+
+
+def superseded_work(out: Path, resume_from: Path | None) -> list[Path]:
+    """What in the run folder `out` is not part of a run going on from `resume_from` (None: from step 0) and must
+    go before it writes anything: checkpoints (and unfinished saves) of another run, or of this run after
+    `resume_from` (a rewind), which pruning would keep in place of the new ones and `--resume latest` would take;
+    and then the final model and summary, which until the run's end would load, export and push as its own.
+    Empty when going on from the newest checkpoint of `out`'s own run."""
     from ..checkpoints.folders import model_folder_files
 
-    for path in [*list_checkpoints(out), *unfinished_saves(out)]:
-        shutil.rmtree(path)
-    for path in [*model_folder_files(out), out / SUMMARY]:
-        path.unlink(missing_ok=True)
+    if resume_from is not None and _in_run(out, resume_from):
+        step = checkpoint_step(resume_from)
+        checkpoints = [p for p in list_checkpoints(out) if (checkpoint_step(p) or 0) > (step or 0)]
+        if not checkpoints:
+            return []  # going on from the newest checkpoint: the run's own folder, as it is
+    else:
+        checkpoints = list_checkpoints(out)
+    finals = [p for p in [*model_folder_files(out), out / SUMMARY] if p.exists()]
+    return [*checkpoints, *finals] if checkpoints or finals else []
+
+
+def remove_superseded_work(out: Path, resume_from: Path | None) -> None:
+    """Delete `superseded_work` and unfinished saves (the logs stay: TensorBoard is told to drop what came after
+    the resumed step)."""
+    for path in [*superseded_work(out, resume_from), *unfinished_saves(out)]:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def check_resume_step(checkpoint: Path, max_steps: int) -> None:
+    """Raise `ValueError` when `checkpoint` is past `max_steps`: the run would take no step and save the
+    checkpoint's model as the final one, under a card saying "12 of 8 steps"."""
+    try:
+        step = int(json.loads((checkpoint / PROGRESS).read_text())["step"])
+    except (*UNREADABLE_CHECKPOINT, TypeError):
+        return  # `resume_state` reports the unreadable checkpoint
+    if step > max_steps:
+        raise ValueError(
+            f"cannot resume from {checkpoint}: it is at step {step}, past train.max_steps {max_steps}. Raise "
+            "train.max_steps, or resume an earlier checkpoint with --resume PATH"
+        )
 
 
 def check_push_access(repo_id: str, output_dir: Path) -> str:
@@ -210,6 +258,21 @@ def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:
         )
 
 
+def check_ema_resumable(checkpoint: Path, ema_decay: float) -> None:
+    """Raise `ValueError` when `checkpoint` and this config disagree on keeping a weight EMA: accelerate's own load
+    would report a count of custom states, which reads as a damaged checkpoint. (Its custom states are the LR
+    schedule and, with EMA, the EMA model.)"""
+    saved = len(list(checkpoint.glob("custom_checkpoint_*.pkl"))) > 1
+    if saved == bool(ema_decay):
+        return
+    how = "with a weight EMA (train.ema_decay > 0)" if saved else "without a weight EMA (train.ema_decay: 0)"
+    raise ValueError(
+        f"cannot resume from {checkpoint}: it was saved {how} and this config has train.ema_decay: {ema_decay}. "
+        "Resume with the settings the run was started with (its training_config.yaml), or start from its model with "
+        f"--init-from {checkpoint / MODEL} and a new train.output_dir"
+    )
+
+
 def check_plain_states(checkpoint: Path) -> None:
     """Raise `ValueError` unless the custom states of `checkpoint` (`custom_checkpoint_N.pkl`: the LR schedule and
     the EMA model, which accelerate's `load_state` unpickles in full, with `weights_only=False`) hold plain data
@@ -234,8 +297,8 @@ def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:
     """The one-line error for a checkpoint whose files fail to load (`err`, one of `UNREADABLE_CHECKPOINT`)."""
     reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".")
     return ValueError(
-        f"cannot resume from {checkpoint}: {reason}. If its files are damaged, resume from an earlier checkpoint "
-        "with --resume PATH, or delete this one"
+        f"cannot resume from {checkpoint}: {reason}. If its files are damaged, delete it and resume again (--resume "
+        "latest takes the newest one left), or resume an earlier one with --resume PATH --overwrite"
     )
 
 

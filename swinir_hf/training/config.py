@@ -45,11 +45,18 @@ class ModelArgs:
     """recompute Swin layers in the backward pass: less memory, slower steps"""
 
 
-def _local_folder(spec: str) -> Path | None:
-    """The resolved local folder a data entry names (a plain path or `imagefolder:DIR`); None for a Hub id or a
-    path that does not exist (refused later, when the data loads)."""
+def _local_folder(spec: str, split: str) -> Path | None:
+    """The resolved local folder whose images a data entry (a plain path or `imagefolder:DIR`) gives for `split`
+    (`split_folder`); None for a Hub id or a path that does not exist (refused later, when the data loads)."""
+    from ..image_datasets import split_folder
+
     path = Path(spec.removeprefix("imagefolder:")).expanduser()
-    return path.resolve() if path.is_dir() else None
+    if not path.is_dir():
+        return None
+    try:
+        return split_folder(path, split).resolve()
+    except ValueError:  # no such split: refused when the data loads
+        return path.resolve()
 
 
 @dataclass
@@ -235,12 +242,22 @@ class TrainingConfig:
         self._check_degradation()
         if d.degradation == "paired" and len(d.train_lr) != len(d.train):
             raise ValueError("degradation 'paired' needs one data.train_lr entry per data.train entry")
+        if d.train_lr and d.degradation != "paired":  # the inputs are made from data.train by the degradation
+            raise ValueError(
+                f"data.train_lr is only read with degradation 'paired' (this config degrades data.train with "
+                f"'{d.degradation}'): pass --data.degradation paired, or drop data.train_lr"
+            )
+        if d.val_lr and d.val is None:
+            raise ValueError(
+                "data.val_lr pairs LR images with data.val, which is null: give data.val, or drop data.val_lr"
+            )
         if t.mixed_precision not in (None, "no", "bf16", "fp16"):
             raise ValueError(f"train.mixed_precision must be null, no, bf16 or fp16, got {t.mixed_precision!r}")
         if not 0.0 <= t.ema_decay < 1.0:
             raise ValueError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
         self._check_counts()
         self._check_separate_validation()
+        self._check_no_test_set()
         g = self.gan
         if g.enabled and g.vgg_weights is None and not g.allow_random_vgg:
             raise ValueError(
@@ -253,20 +270,43 @@ class TrainingConfig:
             raise ValueError(
                 f"train.compile_mode must be null or one of {', '.join(COMPILE_MODES)}, got {t.compile_mode!r}"
             )
+        if t.compile_mode is not None and t.compile is None:
+            raise ValueError(
+                f"train.compile_mode {t.compile_mode} needs train.compile (inductor, say): the steps run eagerly "
+                "without it"
+            )
         if t.loss not in (None, *LOSSES):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
         self._check_optimizer()
         self.milestones()
 
+    def _check_no_test_set(self) -> None:
+        """Training folders named as a benchmark test set (the paper's, by the catalogue's results, and RealSRSet), as
+        the folder, its parent or grandparent (`Set5/LR_bicubic/X2`, `Set14_HR`): a model that learnt them would be
+        scored on its own training images."""
+        from ..checkpoints.catalog import load_catalog
+
+        names = {name.lower() for release in load_catalog().releases for name in release.results} | {"realsrset"}
+        for entry in self.data.train:
+            folder = _local_folder(entry, self.data.split)
+            for part in folder.parts[-3:] if folder is not None else ():
+                name = re.match(r"[a-z0-9]+", part.lower())
+                if name and name[0] in names:
+                    raise ValueError(
+                        f"data.train {entry} is the benchmark test set {part}: a model trained on it would be scored "
+                        "on images it learnt. Train on other images (DIV2K, Flickr2K, BSD400, WED, ...); a folder "
+                        "that only shares the name needs another one"
+                    )
+
     def _check_separate_validation(self) -> None:
         """Training folders that hold the validation images (the same folder, or one inside the other) would make
         validation score images the model learnt from."""
         d = self.data
-        val = _local_folder(d.val) if d.val is not None else None
+        val = _local_folder(d.val, d.val_split) if d.val is not None else None
         if val is None:
             return
         for entry in d.train:
-            folder = _local_folder(entry)
+            folder = _local_folder(entry, d.split)
             if folder is not None and (folder == val or folder in val.parents or val in folder.parents):
                 raise ValueError(
                     f"data.train {entry} and data.val {d.val} hold the same images: validation would score images "
@@ -326,7 +366,8 @@ class TrainingConfig:
         steps = []
         for m in self.train.lr_milestones:
             if isinstance(m, float) and 0.0 < m < 1.0:
-                steps.append(round(m * self.train.max_steps))
+                # At least step 1: a milestone at 0 would lower the learning rate before the first step.
+                steps.append(max(1, round(m * self.train.max_steps)))
             elif isinstance(m, int) and not isinstance(m, bool) and m >= 1:
                 steps.append(m)
             else:

@@ -8,12 +8,13 @@ DataLoader workers nor the number of processes, and a resumed run sees exactly w
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..evaluation.degradations import Degradation, bicubic_patch
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
-from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
+from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset, split_folder
 from ..inference.image_io import IMAGE_SUFFIXES, open_image
 from ..models.image_processing_swinir import image_to_float, match_channels, normalize_pil
 
@@ -42,13 +43,15 @@ _DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Imag
 def load_images(source: str, split: str = "train", cache_dir: str | None = None) -> list:
     """The images of `source` as a list of undecoded items (paths or `{"bytes", "path"}` dicts), in a fixed order.
 
-    `source` is a plain folder of images or one in the `imagefolder` layout (searched recursively, sorted by path),
-    a folder written by `datasets`' `save_to_disk`, or a Hub dataset id; for datasets the first `Image` column of
-    `split` is used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
+    `source` is a plain folder of images or one in the `imagefolder` layout (searched recursively, sorted by path;
+    one divided into split folders, `train/` and `validation/` say, gives `split`'s: `split_folder`), a folder
+    written by `datasets`' `save_to_disk`, or a Hub dataset id; for datasets the first `Image` column of `split` is
+    used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
     Plain folders need no `datasets` (machines without it can train on them).
     """
     path = Path(source)
     if path.is_dir() and not is_saved_dataset(path):
+        path = split_folder(path, split)
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not files:
             raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {path}")
@@ -121,6 +124,44 @@ def item_name(item: str | dict) -> str:
     """A readable name for an item from `load_images` (its file name when known)."""
     path = item.get("path") if isinstance(item, dict) else item
     return Path(path).name if path else "<in-memory image>"
+
+
+def _item_bytes(item: str | dict) -> tuple[int, Callable[[], bytes]]:
+    """(size in bytes, a function reading them) of an item from `load_images`; size -1 for a file that cannot be
+    read (`decode_image` reports it)."""
+    if isinstance(item, dict) and item.get("bytes"):
+        return len(item["bytes"]), lambda: item["bytes"]
+    path = Path(item["path"] if isinstance(item, dict) else item)
+    try:
+        return path.stat().st_size, path.read_bytes
+    except (OSError, TypeError):
+        return -1, bytes
+
+
+def _digest(read: Callable[[], bytes]) -> str | None:
+    try:
+        return hashlib.sha256(read()).hexdigest()
+    except OSError:
+        return None
+
+
+def check_not_trained_on(train_items: list, val_items: list) -> None:
+    """Raise `ValueError` when a validation image is also a training image, byte for byte (a copy under another
+    folder or name): validation would score images the model learnt. Only files of a validation image's size are
+    read, so a large training set costs a listing."""
+    by_size: dict[int, dict[str, str | dict]] = {}
+    for item in val_items:
+        size, read = _item_bytes(item)
+        if size >= 0 and (digest := _digest(read)) is not None:
+            by_size.setdefault(size, {})[digest] = item
+    for item in train_items:
+        size, read = _item_bytes(item)
+        if size in by_size and (same := by_size[size].get(_digest(read) or "")) is not None:
+            raise ValueError(
+                f"data.train holds {item_name(item)}, a copy of the validation image {item_name(same)}: validation "
+                "would score images the model trained on. Validate on images kept out of training (Set5, say: the "
+                "benchmark test sets are never training data), or pass --data.val null"
+            )
 
 
 def pair_lr_images(
@@ -449,6 +490,9 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
         hr_items += items
         if lr_items is not None:
             lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir)
+    if d.val is not None:
+        val_items = _config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
+        check_not_trained_on(hr_items, val_items)
     check_readable(hr_items, channels, "data.train")
     check_colour(hr_items, channels, "data.train")
     degradation = _degradation(cfg, scale, val=False)

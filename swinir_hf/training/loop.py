@@ -32,13 +32,15 @@ from ..processes import on_every_process, on_main_process, several_processes_on_
 from .card import training_card
 from .checks import (
     UNREADABLE_CHECKPOINT,
+    check_ema_resumable,
     check_gan_resumable,
     check_output_dir,
     check_parallelism,
     check_plain_states,
     check_push_access,
     check_resumable,
-    remove_earlier_run,
+    check_resume_step,
+    remove_superseded_work,
     unreadable_checkpoint,
 )
 from .config import TrainingConfig, flat_config
@@ -154,8 +156,10 @@ def _train(
     set_seed(t.seed)  # identical initialisation on every process
     model, init_report = build_model(cfg.model, t)
     if resume_from is not None:
+        check_resume_step(resume_from, t.max_steps)
         check_resumable(resume_from, model)
         check_gan_resumable(resume_from, cfg.gan)
+        check_ema_resumable(resume_from, t.ema_decay)
     if init_report is not None and main:
         logger.info(str(init_report))
     # Before the data: reading a large set takes minutes, and the VGG-19 may be missing (not in the Hub cache).
@@ -273,11 +277,10 @@ def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.
 
 
 def _open_run_folder(cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None, start: int) -> None:
-    """Create the run's folder (an earlier run's checkpoints and model removed when starting afresh), write its config
+    """Create the run's folder (what it holds of another run or lineage removed: `superseded_work`), write its config
     and start the trackers (TensorBoard told to drop what an earlier, killed run logged after the resumed step)."""
     out.mkdir(parents=True, exist_ok=True)
-    if resume_from is None:
-        remove_earlier_run(out)
+    remove_superseded_work(out, resume_from)  # only what --overwrite allowed (`check_output_dir`)
     (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     purge = {"tensorboard": {"purge_step": start + 1}} if start else {}
     accelerator.init_trackers(cfg.train.project_name, config=flat_config(cfg.to_dict()), init_kwargs=purge)
