@@ -28,6 +28,7 @@ from swinir_hf.checkpoints.export import export_checkpoint, push_folder
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.checkpoints.remote_code import HubExportError, remote_code_sources
 from swinir_hf.evaluation.benchmark import evaluate
+from swinir_hf.models.configuration_swinir import MIN_TRANSFORMERS
 
 # One per head / channel count / window: pixelshuffle RGB, nearest+conv 3conv (params_ema), grey window-7 x255.
 CASES = ("classical_sr_x2", "real_sr_x4_large", "jpeg_car")
@@ -670,6 +671,9 @@ def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path,
     assert capsys.readouterr().err == (
         f"error: {release.name}: --noise is for other checkpoints: the authors' release is scored at its own level\n"
     )
+    for option in (["--private"], ["--token", "hf_x"]):  # accepted, then ignored without a push
+        assert export_cli.main([str(release), "-o", str(tmp_path / "out"), *option]) == 1
+        assert capsys.readouterr().err == f"error: {option[0]} is for the push: give --push (or --dry-run) too\n"
     assert not (tmp_path / "out").exists()
 
 
@@ -881,3 +885,52 @@ def test_eval_figures_go_into_the_card(exported, bench):
     assert (result.dataset_name, result.metric_value) == (bench.name, round(expected["psnr_y"], 4))
     assert "measured with swinir-hf eval" in result.metric_name
     assert result.source_url is None
+
+
+def test_a_sharded_save_pretrained_folder_exports_as_one_file(tiny_config, tmp_path):
+    """`save_pretrained(max_shard_size=...)` folders load everywhere; the export refused them ("holds no
+    model.safetensors: re-save it with save_pretrained")."""
+    model = SwinIRForImageRestoration(tiny_config())
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
+    assert len(list((tmp_path / "sharded").glob("model-*.safetensors"))) > 1
+    folder = hub.export_model_folder(tmp_path / "sharded", tmp_path / "out", repo_id="me/tiny")
+    saved = load_file(folder.path / "model.safetensors")
+    assert saved.keys() == model.state_dict().keys() and all(
+        torch.equal(saved[k], v) for k, v in model.state_dict().items()
+    )
+    remote_code.drop_remote_module_cache(folder.path)
+
+
+def test_a_name_given_never_publishes_other_weights_as_an_authors_release(parity, tmp_path, capsys):
+    """Derived names get "-custom" when they are a release's; --name could still send any model to the release's
+    repo name (swinir-hf/... by default)."""
+    release = find_release("001_classicalSR_DF2K_s64w8_SwinIR-M_x4.pth")
+    args = [str(parity / "classical_sr_x4.pth"), "-o", str(tmp_path / "out"), "--name", release.repo, "--dry-run"]
+    assert export_cli.main(args) == 1
+    assert capsys.readouterr().err == (
+        f"error: classical_sr_x4.pth: --name {release.repo} is the repo name of the authors' release {release.file}, "
+        "and this is not that file: choose another name\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_model_code_names_the_transformers_it_needs(exported, monkeypatch):
+    """On transformers 4.x a repo's code failed with "cannot import name 'PreTrainedConfig'"; the card did not say
+    which transformers it needs."""
+    import runpy
+
+    import transformers
+
+    folder = exported[CASES[0]].path
+    assert f"`transformers` (≥ {MIN_TRANSFORMERS}) + `torch`" in (folder / "README.md").read_text()
+    for version, missing in (("4.57.6", "PreTrainedConfig"), ("5.3.0", None)):
+        monkeypatch.setattr(transformers, "__version__", version)
+        if missing:
+            monkeypatch.delattr(transformers, missing)
+        with pytest.raises(ImportError) as err:
+            runpy.run_path(str(folder / "configuration_swinir.py"))
+        assert str(err.value) == (
+            f"SwinIR's model code needs transformers >= {MIN_TRANSFORMERS}: pip install -U 'transformers>=5.18' "
+            f"(this is {version})"
+        )
+        monkeypatch.undo()

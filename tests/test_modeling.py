@@ -413,6 +413,11 @@ def test_the_size_check_judges_the_config_the_folder_is_loaded_with(tiny_config,
         assert SwinIRForImageRestoration.from_pretrained(tmp_path, **kwargs).config.embed_dim == tiny.embed_dim
     with pytest.raises(ValueError, match="the config given describes a model of"):
         SwinIRForImageRestoration.from_pretrained(tmp_path, config=tiny_config(embed_dim=96))
+    # A setting refused as such is not a config that does not fit its weights (it read "an edited or damaged
+    # config.json?").
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="^SwinIRForImageRestoration does not support Flash Attention 2"):
+        SwinIRForImageRestoration.from_pretrained(tmp_path, attn_implementation="flash_attention_2")
 
 
 def test_weights_without_a_config_are_not_loaded_as_a_default_model(tiny_config, tmp_path):

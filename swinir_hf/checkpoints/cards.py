@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..models.configuration_swinir import TASK_TABLE, SwinIRConfig
+from ..models.configuration_swinir import MIN_TRANSFORMERS, TASK_TABLE, SwinIRConfig
 
 PAPER_URL = "https://arxiv.org/abs/2108.10257"
 PAPER_NAME = "SwinIR paper (Liang et al., ICCVW 2021)"
@@ -116,8 +116,8 @@ def _usage_setup(remote_code: bool) -> tuple[str, str, str]:
     """(intro sentence, first snippet line, extra `from_pretrained` argument) for folders with or without code."""
     if remote_code:
         intro = (
-            "With the `swinir-hf` package, or with only `transformers` + `torch` thanks to the model code stored "
-            "in this repository (`trust_remote_code=True`)."
+            f"With the `swinir-hf` package, or with only `transformers` (≥ {MIN_TRANSFORMERS}) + `torch` thanks to the "
+            "model code stored in this repository (`trust_remote_code=True`)."
         )
         return intro, "", ", trust_remote_code=True"
     intro = "With the `swinir-hf` package installed (importing it registers the model with `transformers`)."

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..inference.files import left_by_dead_process, process_tag
 from ..models.configuration_swinir import SwinIRConfig
-from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration
 from .cards import hub_card, render_model_card
 from .catalog import Release, find_release, load_catalog
 from .convert import (
@@ -158,6 +158,27 @@ def export_checkpoint(
     return HubFolder(folder, repo_id, checkpoint, release, max_abs_diff, measured)
 
 
+def _stored_weights(model_dir: Path) -> dict:
+    """The tensors of a `save_pretrained` folder's safetensors weights, one file or the shards its index names.
+
+    Raises `HubExportError`: the folder has none (another format).
+    """
+    import json
+
+    from safetensors.torch import load_file
+
+    single, index = (model_dir / name for name in WEIGHTS_LAYOUTS)
+    if single.is_file():
+        return load_file(single)
+    if not index.is_file():
+        raise HubExportError(
+            f"{model_dir} holds no safetensors weights ({' or '.join(WEIGHTS_LAYOUTS)}): re-save it with "
+            "save_pretrained first"
+        )
+    shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    return {name: tensor for shard in shards for name, tensor in load_file(model_dir / shard).items()}
+
+
 def export_model_folder(
     source: str | os.PathLike,
     output_dir: str | os.PathLike,
@@ -180,8 +201,6 @@ def export_model_folder(
     or for a ×1 model at the `noise` σ / `jpeg` quality given.
     Raises `HubExportError` / `CheckpointError` (not a model folder, weights that do not fit the config).
     """
-    from safetensors.torch import load_file
-
     source = Path(source)
     model_dir = model_folder(source)
     with transformers_bars_off():  # three loads per export, each with its bar, would bury the command's lines
@@ -189,10 +208,7 @@ def export_model_folder(
     if repo_id is None:
         repo_id = f"{organization or load_catalog().organization}/{folder_repo_name(source)}"
     check_repo_id(repo_id)
-    weights = model_dir / "model.safetensors"
-    if not weights.is_file():
-        raise HubExportError(f"{model_dir} holds no model.safetensors: re-save it with save_pretrained first")
-    params = load_file(weights)
+    params = _stored_weights(model_dir)
     stored = copy.deepcopy(model).to(next(iter(params.values())).dtype)
     readme = model_dir / "README.md"
     own_card = readme.read_text(encoding="utf-8") if readme.is_file() else None

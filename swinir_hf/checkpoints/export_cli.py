@@ -116,6 +116,13 @@ def repo_id_of(source: Path, organization: str | None, name: str | None) -> str:
     `folder_repo_name`). Raises `HubExportError` for an id the Hub would reject."""
     if name is None and not is_model_folder(source):
         return hub_repo_id(source, organization)  # the catalogue's name, or swinir-<file stem>
+    release = next((r for r in load_catalog().releases if r.repo == name), None)
+    if release is not None and (is_model_folder(source) or source.name != release.file):
+        # Derived names get "-custom" for this; a name given must not publish other weights as the authors' either.
+        raise HubExportError(
+            f"--name {name} is the repo name of the authors' release {release.file}, and this is not that file: "
+            "choose another name"
+        )
     repo_id = f"{organization or load_catalog().organization}/{name or folder_repo_name(source)}"
     check_repo_id(repo_id)
     return repo_id
@@ -136,6 +143,10 @@ def _run(args: argparse.Namespace) -> int:
     if (args.noise is not None or args.jpeg is not None) and not args.eval:
         given = "--noise" if args.noise is not None else "--jpeg"
         print(f"error: {given} is the level --eval scores at: give --eval DATASET too", file=sys.stderr)
+        return 1
+    if (args.private or args.token is not None) and not (args.push or args.dry_run):
+        given = "--private" if args.private else "--token"
+        print(f"error: {given} is for the push: give --push (or --dry-run) too", file=sys.stderr)
         return 1
     checkpoints = _sources(Path(args.source))
     if not checkpoints:

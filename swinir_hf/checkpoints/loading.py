@@ -191,8 +191,11 @@ def load_model(
         if "/" in str(spec):  # `models/x4` may have been meant as a local folder
             raise ModelNotAvailableError(f"{err} (nor is there a local folder {spec})") from err
         near = _near_name(str(spec))
-        if near and near != str(spec):  # `sr-x5`: more likely a misspelt name than a Hub model
-            raise ModelNotAvailableError(f"{err} Did you mean {near}?") from err
+        if near and near != str(spec):  # `sr-x5`: a misspelt name, not a Hub model to download
+            raise ModelNotAvailableError(
+                f"no model {spec!r} here: did you mean {near}? (`swinir-hf models` lists the names; a Hub model is "
+                "named org/name)"
+            ) from err
         raise
 
 

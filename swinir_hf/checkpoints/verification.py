@@ -6,15 +6,17 @@ unedited export of the same weights (and so may be rebuilt without --overwrite).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.modeling_swinir import ENV_CPU_ATTENTION, SwinIRForImageRestoration
 from .catalog import Release
 from .folders import MODEL_FILES
 from .remote_code import HubExportError, folder_classes, remote_code_sources
@@ -101,10 +103,28 @@ def verify_folder(
             worst = max(worst, diff)
 
     rgba = (torch.rand(ws + 3, ws + 6, 4, generator=generator) * 255).round().to(torch.uint8).numpy()
-    piped = remote["pipeline"](model=remote_model, image_processor=remote_processor)(Image.fromarray(rgba))
-    if not np.array_equal(np.asarray(piped), np.asarray(restore(reference, Image.fromarray(rgba), dtype="float32"))):
+    # One CPU attention kernel for both: each copy of the model code times its own choice ("auto"), and the two
+    # kernels' float32 outputs may round to 8-bit levels one apart.
+    with _pinned_cpu_attention("matmul"):
+        piped = remote["pipeline"](model=remote_model, image_processor=remote_processor)(Image.fromarray(rgba))
+        restored = restore(reference, Image.fromarray(rgba), dtype="float32")
+    if not np.array_equal(np.asarray(piped), np.asarray(restored)):
         raise HubExportError("the folder's own pipeline does not reproduce swinir_hf.restore() on an RGBA image")
     return worst
+
+
+@contextlib.contextmanager
+def _pinned_cpu_attention(kernel: str) -> Iterator[None]:
+    """`SWINIR_CPU_ATTENTION` set to `kernel` (read at each call by the package's and remote code's attention)."""
+    before = os.environ.get(ENV_CPU_ATTENTION)
+    os.environ[ENV_CPU_ATTENTION] = kernel
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[ENV_CPU_ATTENTION]
+        else:
+            os.environ[ENV_CPU_ATTENTION] = before
 
 
 def export_files() -> set[str]:

@@ -6,9 +6,21 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any, get_args
 
-from huggingface_hub.dataclasses import strict
-from huggingface_hub.errors import StrictDataclassError
-from transformers import PreTrainedConfig
+import transformers
+from packaging.version import Version
+
+# The oldest transformers this model's code runs on (a Hub folder's remote code included): on an older one, one line
+# saying so rather than an ImportError from inside (4.x has no `PreTrainedConfig`, huggingface_hub < 1 no `strict`).
+MIN_TRANSFORMERS = "5.18"
+_UPGRADE = f"SwinIR's model code needs transformers >= {MIN_TRANSFORMERS}: pip install -U 'transformers>=5.18'"
+try:
+    from huggingface_hub.dataclasses import strict
+    from huggingface_hub.errors import StrictDataclassError
+    from transformers import PreTrainedConfig
+except ImportError as err:
+    raise ImportError(f"{_UPGRADE} (this is {transformers.__version__})") from err
+if Version(transformers.__version__) < Version(MIN_TRANSFORMERS):
+    raise ImportError(f"{_UPGRADE} (this is {transformers.__version__})")
 
 UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", None)
 # The scales each head builds, in words: "pixelshuffle" chains ×2 steps (or one ×3 step), "nearest+conv" has one

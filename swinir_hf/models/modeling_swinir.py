@@ -872,7 +872,9 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, 
     try:
         with torch.device("meta"):  # shapes only, no memory
             expected = sum(p.numel() for p in cls(config).parameters())
-    except (RuntimeError, ValueError, OverflowError) as err:
+    except ValueError:  # a setting refused as such (attn_implementation="flash_attention_2"): from_pretrained says it
+        return
+    except (RuntimeError, OverflowError) as err:
         expected, why = None, str(err).splitlines()[0] if str(err) else type(err).__name__
     else:
         why = None
@@ -1152,12 +1154,15 @@ def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dt
     return min(best, key=best.get)
 
 
+ENV_CPU_ATTENTION = "SWINIR_CPU_ATTENTION"
+
+
 def cpu_attention_kernel(heads: int, tokens: int, head_dim: int, dtype: torch.dtype) -> str:
     """The kernel of CPU inference's window attention: "matmul" or "sdpa" as the `SWINIR_CPU_ATTENTION`
     environment variable pins it (the same pixels from every process and run), else `faster_cpu_attention`'s."""
-    pinned = os.environ.get("SWINIR_CPU_ATTENTION", "auto")
+    pinned = os.environ.get(ENV_CPU_ATTENTION, "auto")
     if pinned == "auto":
         return faster_cpu_attention(heads, tokens, head_dim, dtype, torch.get_num_threads())
     if pinned not in ("matmul", "sdpa"):
-        raise ValueError(f"SWINIR_CPU_ATTENTION must be auto, matmul or sdpa, got {pinned!r}")
+        raise ValueError(f"{ENV_CPU_ATTENTION} must be auto, matmul or sdpa, got {pinned!r}")
     return pinned
