@@ -314,3 +314,30 @@ def test_a_prefix_of_many_names_suggests_none(monkeypatch, tmp_path):
     with pytest.raises(ModelNotAvailableError) as err:
         load_model("swinir", cache_dir=tmp_path)
     assert "did you mean" not in str(err.value)
+
+
+def test_restore_takes_a_hub_models_revision(tiny_config, tmp_path, monkeypatch, capsys):
+    """`swinir-hf restore --model org/name --revision v1` loads that tag's snapshot (offline, from the cache); a
+    revision of a local model is an error, not ignored."""
+    import numpy as np
+    from PIL import Image
+
+    from swinir_hf.cli import main
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    main_model, tagged = (SwinIRForImageRestoration(tiny_config(upscale=scale)).eval() for scale in (2, 3))
+    main_model.save_pretrained(tmp_path / "main")
+    fake_cache(tmp_path / "cache", "org/m", tmp_path / "main")
+    tagged.save_pretrained(tmp_path / "cache/models--org--m/snapshots" / ("1" * 40))
+    (tmp_path / "cache/models--org--m/refs/v1").write_text("1" * 40)
+    assert load_model("org/m").config.upscale == 2
+    assert load_model("org/m", revision="v1").config.upscale == 3
+    Image.fromarray(np.zeros((6, 5, 3), np.uint8)).save(tmp_path / "in.png")
+    args = ["restore", str(tmp_path / "in.png"), "-o", str(tmp_path / "out"), "--no-progress", "--model"]
+    assert main([*args, "org/m", "--revision", "v1"]) == 0
+    assert Image.open(tmp_path / "out/in.png").size == (15, 18)
+    with pytest.raises(CheckpointError, match="^sr-x4 is a local model: a revision is for a Hub model"):
+        load_model("sr-x4", revision="v1")
+    assert main([*args, "sr-x4", "--revision", "v1", "--overwrite"]) == 1
+    assert "sr-x4 is a local model: a revision is for a Hub model (org/name)" in capsys.readouterr().err

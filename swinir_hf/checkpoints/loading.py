@@ -178,6 +178,8 @@ def load_model(
     from .catalog import find_release
 
     resolved = resolve_spec(spec)
+    if isinstance(resolved, Path) and revision is not None:
+        raise CheckpointError(f"{spec} is a local model: a revision is for a Hub model (org/name)")
     if isinstance(resolved, Path):
         return load_folder(resolved) if resolved.is_dir() else _finite(convert_original_checkpoint(resolved), spec)
     if looks_like_path(resolved):

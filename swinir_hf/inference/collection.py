@@ -41,15 +41,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelEngine(EngineOptions):
-    """A model to load (`model`, a `load_model` spec) and how the engine runs it (the `EngineOptions` fields)."""
+    """A model to load (`model`, a `load_model` spec, at `revision` for a Hub model) and how the engine runs it (the
+    `EngineOptions` fields)."""
 
     model: str = "sr-x4"
+    revision: str | None = None
 
     def build(self, device: str | torch.device | None = None, progress: bool = False) -> SwinIRRestorer:
         """Load the model and wrap it; `device` (when `self.device` is None) is where it runs."""
         from ..checkpoints.loading import load_model
 
-        return replace(self, device=self.device or device).restorer(load_model(self.model), progress=progress)
+        model = load_model(self.model, revision=self.revision)
+        return replace(self, device=self.device or device).restorer(model, progress=progress)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help=f"bundled model ({', '.join(DEFAULT_MODELS)}; default sr-x4), model folder, authors' .pth (converted "
         "on the fly), catalogue name or Hub id",
     )
+    p.add_argument("--revision", metavar="REV", help="a Hub model's branch, tag or commit (default: its main branch)")
     add_engine_arguments(p, EngineOptions(), device_default="the process's accelerate device")
     p.add_argument(
         "--alpha",
@@ -158,7 +159,7 @@ def _run(args: argparse.Namespace) -> int:
             from .restoration import check_device
 
             check_device(args.device)
-        engine = ModelEngine(**vars(engine_options(args, alpha=args.alpha)), model=args.model)
+        engine = ModelEngine(**vars(engine_options(args, alpha=args.alpha)), model=args.model, revision=args.revision)
         output = OutputOptions(args.ext, args.suffix, args.outscale, args.quality, args.overwrite)
         if args.dataset:
             return _run_dataset(args, engine, output)
