@@ -432,6 +432,12 @@ def test_bundled_configs_are_valid_and_follow_the_paper():
     assert (paper.train.learning_rate, paper.train.max_steps, paper.data.patch_size) == (2e-4, 500_000, 48)
     assert paper.milestones() == [250_000, 400_000, 450_000, 475_000]
     assert paper.train.ema_decay == 0.999
+    for name in ("gray_dn", "color_dn", "jpeg_car", "color_jpeg_car"):  # KAIR's options: 1.6 M steps, sqrt(d² + 1e-3)
+        cfg = TrainingConfig.from_dict(read_config_file(name))
+        assert (cfg.train.max_steps, cfg.milestones()) == (1_600_000, [800_000, 1_200_000, 1_400_000, 1_500_000])
+        assert cfg.train.charbonnier_eps**2 == pytest.approx(1e-3)
+    real = TrainingConfig.from_dict(read_config_file("real_sr_x4_psnr"))
+    assert (real.train.max_steps, real.milestones()) == (1_000_000, [500_000, 800_000, 900_000, 950_000])
     assert TrainingConfig.from_dict(read_config_file("jpeg_car")).data.patch_size == 126
 
 
