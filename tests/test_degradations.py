@@ -350,6 +350,26 @@ def test_real_world_resizes_do_not_antialias_as_opencv():
         np.testing.assert_allclose(resize(image, (8, 10), mode)[1:-1, 1:-1], expected[1:-1, 1:-1], atol=1e-5)
 
 
+def test_area_resize_is_opencvs_at_any_factor():
+    """Found by a degradations audit: torch's "area" counted partly covered pixels whole (up to 5 grey levels from
+    OpenCV's INTER_AREA at 1/2.7, 7 when enlarging). Expected values: cv2.resize(..., interpolation=INTER_AREA) of
+    OpenCV 4.14 on the same rows."""
+    impulse = np.zeros((1, 10, 1), np.float32)
+    impulse[0, 3] = 1
+    cases = {  # (input row, output width): cv2's output row
+        (tuple(impulse[0, :, 0]), 7): [0, 0, 0.7, 0, 0, 0, 0],  # a pixel wholly inside one footprint of 10/7
+        (tuple(range(12)), 5): [0.75, 37 / 12, 5.5, 95 / 12, 10.25],  # footprints of 2.4 pixels
+        ((0, 1, 4, 9), 7): [0, 0.25, 1, 2.5, 4, 7.75, 9],  # enlarging: OpenCV's linear taps
+    }
+    for (row, width), expected in cases.items():
+        image = np.array(row, np.float32)[None, :, None]
+        np.testing.assert_allclose(resize(image, (1, width), "area")[0, :, 0], expected, atol=1e-6)
+    image = np.random.default_rng(0).random((27, 36, 3)).astype(np.float32)
+    shrunk = resize(image, (10, 13), "area")  # footprints of 2.7 × 2.77: a weighted mean, so a constant stays one
+    assert shrunk.shape == (10, 13, 3) and image.min() <= shrunk.min() and shrunk.max() <= image.max()
+    np.testing.assert_allclose(resize(np.full((27, 36, 3), 0.3, np.float32), (10, 13), "area"), 0.3, atol=1e-6)
+
+
 def test_every_degradation_is_described_and_sampled_in_one_place():
     """Each kind of `DEGRADATIONS` has its training-card description; `sample` gives the training input
     (`__call__`, as float) and, with the benchmark's fixed noise seed, the authors' noise."""

@@ -220,17 +220,41 @@ def blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 def resize(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     """Resize a float (H, W, C) image to `size` (h, w) with `mode` in `RESIZE_MODES`, as OpenCV's `cv2.resize`, which
     BSRGAN uses: bilinear and bicubic (a = -0.75) read only the taps around each output pixel's centre, with no
-    antialiasing when shrinking (the aliasing is part of the degradation); area averages."""
+    antialiasing when shrinking (the aliasing is part of the degradation); area as `area_matrix`."""
     import torch
 
     if mode not in RESIZE_MODES:
         raise ValueError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
-    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
     if mode == "area":
-        out = torch.nn.functional.interpolate(x, size=size, mode="area")
-    else:
-        out = torch.nn.functional.interpolate(x, size=size, mode=mode, align_corners=False)
+        shrinks = size[0] <= image.shape[0] and size[1] <= image.shape[1]
+        rows, cols = (area_matrix(n, m, shrinks) for n, m in zip(image.shape[:2], size, strict=True))
+        return np.einsum("ih,hwc,jw->ijc", rows, image, cols, optimize=True).astype(image.dtype)
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    out = torch.nn.functional.interpolate(x, size=size, mode=mode, align_corners=False)
     return out[0].numpy().transpose(1, 2, 0)
+
+
+def area_matrix(in_length: int, out_length: int, shrinks: bool) -> np.ndarray:
+    """OpenCV's `INTER_AREA` along one axis as an (out_length, in_length) matrix. Where the image `shrinks` (on both
+    axes, as OpenCV decides), each output pixel is the mean of its footprint of in_length / out_length input pixels,
+    those it covers in part weighted by the part (torch's "area" counts them whole); otherwise OpenCV interpolates
+    linearly between two taps with its area coefficients."""
+    scale = in_length / out_length
+    matrix = np.zeros((out_length, in_length))
+    if shrinks:
+        edges = np.arange(out_length + 1) * scale
+        taps = np.arange(in_length)[None, :]
+        covered = np.minimum(edges[1:, None], taps + 1) - np.maximum(edges[:-1, None], taps)
+        return np.clip(covered, 0.0, None) / scale
+    out = np.arange(out_length)
+    left = np.floor(out * scale).astype(np.int64)
+    frac = (out + 1) - (left + 1) / scale
+    frac = np.where(frac <= 0, 0.0, frac - np.floor(frac))
+    last = left >= in_length - 1  # OpenCV's edge: the last tap alone
+    left, frac = np.where(last, in_length - 1, left), np.where(last, 0.0, frac)
+    np.add.at(matrix, (out, left), 1.0 - frac)
+    np.add.at(matrix, (out, np.minimum(left + 1, in_length - 1)), frac)
+    return matrix
 
 
 # BSRGAN's Gaussian noise: σ from 2 to 25 grey levels; the correlated kind's covariance is scaled by the largest σ.
