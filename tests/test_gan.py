@@ -114,6 +114,7 @@ def test_gan_training_runs_end_to_end(tmp_path):
             "output_dir": str(out),
             "max_steps": 2,
             "batch_size": 2,
+            "lr_milestones": [1],
             "ema_decay": 0.0,
             "checkpoint_every": 2,
             "validate_every": 0,
@@ -136,6 +137,9 @@ def test_gan_training_runs_end_to_end(tmp_path):
     disc_state = load_file(out / "checkpoints/step-00000002/model_1.safetensors")
     fresh = UNetDiscriminator(3, 8).state_dict()
     assert disc_state.keys() == fresh.keys()
+    # ... and its learning rate follows the generator's milestones (halved at step 1), as the authors'
+    disc_optimizer = torch.load(out / "checkpoints/step-00000002/optimizer_1.bin", weights_only=True)
+    assert disc_optimizer["param_groups"][0]["lr"] == pytest.approx(0.5e-4)
     raw["gan"]["allow_random_vgg"] = False
     raw["train"]["output_dir"] = str(tmp_path / "novgg")
     config.write_text(yaml.safe_dump(raw))

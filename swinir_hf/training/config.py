@@ -201,7 +201,7 @@ class GanArgs:
     discriminator_channels: int = 64
     """channels of the discriminator's first level"""
     discriminator_lr: float = 1e-4
-    """discriminator Adam learning rate (constant)"""
+    """discriminator Adam learning rate, halved (× train.lr_gamma) at train.lr_milestones as the generator's"""
 
 
 @dataclass
