@@ -414,3 +414,17 @@ def test_training_reads_images_upright_as_restore_and_eval_do(tmp_path):
     np.testing.assert_array_equal(decode_image({"bytes": photo.read_bytes(), "path": None}, 3), upright)
     (photo.parent / "phone2.heic").write_bytes(b"\0\0\0\x18ftypheic")
     assert [Path(p).name for p in load_images(str(photo.parent), "train", None)] == ["phone.png", "phone2.heic"]
+
+
+def test_grey_jpeg_targets_are_studio_range_y_half_of_the_time(tmp_path):
+    """Found by a degradations audit: a 1-channel JPEG model trained on full-range luma only, while the benchmark
+    scores colour test images on studio-range Y (16..235) as the authors; their data takes Y for half the patches."""
+    black_and_white = np.random.default_rng(0).integers(0, 2, (64, 64, 1)) * np.full(3, 255)
+    Image.fromarray(black_and_white.astype(np.uint8)).save(tmp_path / "a.png")  # every patch spans 0..255
+    ds = TrainingPatches(load_images(str(tmp_path)), 16, Degradation("jpeg", jpeg_quality=40), 1, seed=0)
+    studio = []
+    for key in range(40):
+        target = ds[key]["labels"].numpy() * 255
+        assert target.shape == (1, 16, 16)
+        studio.append(bool(target.min() >= 16 - 1e-3 and target.max() <= 235 + 1e-3))
+    assert 10 <= sum(studio) <= 30 and not all(studio)  # about half, and full-range luma the rest

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..evaluation.benchmark import to_model_channels
 from ..evaluation.degradations import Degradation, bicubic_patch
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
 from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset, split_folder
@@ -258,6 +259,8 @@ class TrainingPatches(torch.utils.data.Dataset):
         self.patch_size, self.degradation, self.channels, self.seed = patch_size, degradation, channels, seed
         self.flip, self.rot90 = flip, rot90
         self._perm: tuple[int, np.ndarray] | None = None
+        # Grey JPEG targets are made per patch from colour (`_grey_target`), so images are decoded in colour.
+        self._decoded_channels = 3 if channels == 1 and degradation.kind == "jpeg" else channels
 
     def __len__(self) -> int:
         return len(self.hr_items)
@@ -274,7 +277,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         for attempt in range(len(self.hr_items)):
             index = self.image_index(key + attempt)
             try:
-                hr = decode_image(self.hr_items[index], self.channels)
+                hr = decode_image(self.hr_items[index], self._decoded_channels)
                 lr = decode_image(self.lr_items[index], self.channels) if self.lr_items is not None else None
             except _DECODE_ERRORS as err:
                 warnings.warn(f"skipping unreadable image {item_name(self.hr_items[index])}: {err}", stacklevel=2)
@@ -287,6 +290,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         flip = int(rng.integers(2)) if self.flip else 0
         rot = int(rng.integers(4)) if self.rot90 else 0
         if lr is None and self.degradation.kind == "jpeg":
+            hr = self._grey_target(hr, rng) if hr.shape[-1] != self.channels else hr
             inp, target = self._jpeg_patch(hr, flip, rot, rng)
             target = target.astype(np.float32) / 255.0
         elif lr is None:
@@ -315,6 +319,15 @@ class TrainingPatches(torch.utils.data.Dataset):
             "pixel_values": torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1))),
             "labels": torch.from_numpy(np.ascontiguousarray(target.transpose(2, 0, 1))),
         }
+
+    @staticmethod
+    def _grey_target(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """An (H, W, 3) uint8 image as the grey a 1-channel JPEG model is trained on, as the authors' data: half of
+        the time studio-range Y (16..235, MATLAB's rgb2ycbcr, which the benchmark's colour test images are scored
+        on: `to_model_channels`), else full-range BT.601 luma (OpenCV's RGB2GRAY)."""
+        if rng.random() < 0.5:
+            return to_model_channels(rgb, 1, "jpeg")
+        return np.rint(match_channels(rgb / 255.0, 1) * 255.0).astype(np.uint8)
 
     def _jpeg_patch(
         self, hr: np.ndarray, flip: int, rot: int, rng: np.random.Generator
