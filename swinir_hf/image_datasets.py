@@ -34,8 +34,10 @@ SPLIT_FOLDER_NAMES = {
 
 def split_folder(folder: str | os.PathLike, split: str) -> Path:
     """The folder holding the images of `split` in a local `folder`: where `folder` is divided into splits — a
-    `save_to_disk` DatasetDict, or sub-folders named as imagefolder names splits (`train/`, `validation/` or `val/`,
-    `test/`) — that split's sub-folder, else `folder` itself (all one split).
+    `save_to_disk` DatasetDict, or a training and a validation sub-folder named as imagefolder names splits
+    (`train/` or `training/`, and `validation/`, `valid/`, `val/` or `dev/`; a `test/` beside them is a split too) —
+    that split's sub-folder, else `folder` itself (all one split: `cats/` and `test/`, or `train/` and `test/` as
+    BSD500 comes, are all training images).
 
     Raises:
         ValueError: `folder` is divided into splits, and `split` is not one of them.
@@ -45,7 +47,7 @@ def split_folder(folder: str | os.PathLike, split: str) -> Path:
         return folder / split  # save_to_disk writes each split of a DatasetDict into the folder of its name
     subfolders = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else {}
     splits = {name: [subfolders[k] for k in keys if k in subfolders] for name, keys in SPLIT_FOLDER_NAMES.items()}
-    if not any(splits.values()):
+    if not (splits["train"] and splits["validation"]):
         return folder
     found = splits.get(split) or [subfolders[k] for k in (split.lower(),) if k in subfolders]
     if len(found) != 1:

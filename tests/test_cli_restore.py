@@ -400,3 +400,28 @@ def test_exif_in_16_bit_pngs_and_none_from_a_tiffs_storage_tags_or_damaged_exif(
         assert dict(restored.getexif()) == {0x010F: "Scanner Co", 0x0131: "scan app"}
     with Image.open(out / "damaged.png") as restored:
         assert restored.size == (24, 20) and "exif" not in restored.info
+
+
+def test_exif_text_keeps_its_bytes_and_tifffiles_own_tags_are_not_a_photos(model_dir, tmp_path):
+    """Found by a review: UTF-8 text (as exiftool and Lightroom write an artist's name) came back as "Jos??", and a
+    16-bit TIFF this package wrote, restored again, gave its PNG tifffile's JSON shape as the description."""
+    src = tmp_path / "in"
+    src.mkdir()
+    exif = Image.Exif()
+    exif[0x013B], exif[0x8298] = "José Nuñez".encode(), "© 2024".encode()
+    Image.new("RGB", (12, 10), (9, 99, 199)).save(src / "p.jpg", exif=exif)
+    deep = np.random.default_rng(3).integers(0, 65536, (10, 12, 3), dtype=np.uint16)
+    from swinir_hf.inference.image_io import write_image
+
+    write_image(src / "deep.tif", deep)  # as `restore --ext tif` writes 16-bit colour
+    assert not {0x010E, 0x0131} & set(Image.open(src / "deep.tif").getexif())  # no description, no software
+    import tifffile
+
+    tifffile.imwrite(src / "other.tif", deep, photometric="rgb")  # tifffile's defaults: a JSON shape description
+    out = tmp_path / "out"
+    assert main(["restore", str(src), "-o", str(out), "--ext", "png", "--model", str(model_dir), "--no-progress"]) == 0
+    kept = Image.open(out / "p.png").getexif()
+    text = [kept[tag].encode("latin-1").decode() for tag in (0x013B, 0x8298)]  # Pillow reads bytes as Latin-1
+    assert text == ["José Nuñez", "© 2024"]
+    for name in ("deep.png", "other.png"):
+        assert "exif" not in Image.open(out / name).info, name

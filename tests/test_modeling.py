@@ -434,6 +434,10 @@ def test_weights_without_a_config_are_not_loaded_as_a_default_model(tiny_config,
         f"{tmp_path / 'model'} (a training checkpoint's loadable model)"
     )
     assert SwinIRForImageRestoration.from_pretrained(tmp_path, config=tiny).config.embed_dim == tiny.embed_dim
+    # ... and so do config fields (transformers builds the config from them)
+    fields = {k: v for k, v in tiny.to_diff_dict().items() if k in type(tiny)().to_dict()}
+    loaded = SwinIRForImageRestoration.from_pretrained(tmp_path, **fields)
+    assert loaded.num_parameters() == SwinIRForImageRestoration(tiny).num_parameters()
 
 
 def test_shift_masks_are_cached_per_size(tiny_config):

@@ -76,9 +76,6 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         },
         "data.train_lr is only read with degradation 'paired' (this config degrades data.train with 'bicubic'): "
         "pass --data.degradation paired, or drop data.train_lr": {"data": {"train": ["x"], "train_lr": ["lr"]}},
-        "data.val_lr pairs LR images with data.val, which is null: give data.val, or drop data.val_lr": {
-            "data": {"train": ["x"], "val_lr": "lr"}
-        },
         # Adam and the schedule: refused with the field's name, before the model and data are built
         "train.learning_rate must be >= 0, got -0.001": {"train": {"learning_rate": -1e-3}},
         "train.adam_betas must be two numbers in [0, 1), got [0.9, 1.5]": {"train": {"adam_betas": [0.9, 1.5]}},
@@ -160,6 +157,11 @@ def test_split_folders_and_datasets_validate_on_their_other_split(tmp_path, monk
     assert [Path(p).parent.name for p in load_images("photos", "validation")] == ["val"] * 2
     with pytest.raises(ValueError, match=r"^photos is divided into splits \(train, val\) and has no 'test' split$"):
         load_images("photos", "test")
+    # Without a validation folder, sub-folders are all training images (BSD500 comes as train/ and test/).
+    for other in ("test", "cats"):
+        (tmp_path / "photos" / "val").rename(tmp_path / "photos" / other)
+        assert len(load_images("photos", "train")) == 5
+        (tmp_path / "photos" / other).rename(tmp_path / "photos" / "val")
 
 
 def test_benchmark_test_sets_and_copies_of_validation_images_are_not_training_data(tmp_path, monkeypatch):
@@ -602,7 +604,7 @@ def test_resuming_never_mixes_two_runs_or_two_lineages(tiny_run, train_cli, imag
     latest = a / "checkpoints/step-00000004"
     assert capsys.readouterr().err == (
         f"error: cannot resume from {latest}: it is at step 4, past train.max_steps 3. Raise train.max_steps, or "
-        "resume an earlier checkpoint with --resume PATH\n"
+        "resume an earlier checkpoint with --resume PATH --overwrite (which deletes the later ones)\n"
     )
     ema = tiny_run(images, a, train={**plain, "max_steps": 6, "ema_decay": 0.9})
     assert train_cli(ema, "--resume", "latest") == 1

@@ -85,16 +85,27 @@ def photo_exif(image: Image.Image) -> bytes | None:
             gps = dict(source.get_ifd(_GPS_IFD))
         kept = Image.Exif()
         for tag in _EXIF_DESCRIPTIVE:
-            if tag in source:
-                kept[tag] = source[tag]
+            if tag in source and not _written_by_tifffile(source):
+                kept[tag] = _stored_bytes(source[tag])
         if settings:
-            kept[_EXIF_IFD] = settings
+            kept[_EXIF_IFD] = {tag: _stored_bytes(v) for tag, v in settings.items()}
         if gps:
-            kept[_GPS_IFD] = gps
+            kept[_GPS_IFD] = {tag: _stored_bytes(v) for tag, v in gps.items()}
         block = kept.tobytes() if len(kept) else None
     except Exception:  # Pillow's EXIF parser fails with many types on damaged data
         return None
     return block if block and len(block) <= _JPEG_EXIF_MAX else None
+
+
+def _stored_bytes(value: Any) -> Any:
+    """A non-ASCII text tag as the bytes it was stored as (Pillow reads them as Latin-1 and would write them back
+    as ASCII, with "?" for each UTF-8 byte of `José`); other values as they are."""
+    return value.encode("latin-1", "replace") if isinstance(value, str) and not value.isascii() else value
+
+
+def _written_by_tifffile(exif: Image.Exif) -> bool:
+    """Whether a TIFF's first IFD is tifffile's: its description is then a JSON shape and its software tifffile."""
+    return exif.get(0x0131) == "tifffile.py"
 
 
 def _is_deep(image: Image.Image) -> bool:
@@ -613,6 +624,8 @@ def _write_colour_array(
             extrasamples=extrasamples,
             extratags=extratags,
             compression=_TIFF_COMPRESSION["tifffile"],
+            metadata=None,  # no JSON shape description, no "tifffile.py" software tag: they would read as the photo's
+            software=False,
         )
         return
     import png

@@ -853,13 +853,13 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, 
     if stored is None:
         return
     given = kwargs.get("config")
-    if given is None and not (folder / "config.json").is_file():
+    fields = cls.config_class()
+    overrides = {k: v for k, v in kwargs.items() if k != "config" and hasattr(fields, k)}
+    if given is None and not overrides and not (folder / "config.json").is_file():
         # transformers would build a default-config model (11.5 M parameters) and report its weights as mismatched.
         inner = folder / "model" / "config.json"
         where = f": its model is in {inner.parent} (a training checkpoint's loadable model)" if inner.is_file() else ""
         raise OSError(f"{folder} has weights but no config.json, so it is not a saved model folder{where}")
-    fields = cls.config_class()
-    overrides = {k: v for k, v in kwargs.items() if k != "config" and hasattr(fields, k)}
     try:
         if given is None or isinstance(given, (str, os.PathLike)):
             config = cls.config_class.from_pretrained(folder if given is None else given)

@@ -172,7 +172,8 @@ def check_resume_step(checkpoint: Path, max_steps: int) -> None:
     if step > max_steps:
         raise ValueError(
             f"cannot resume from {checkpoint}: it is at step {step}, past train.max_steps {max_steps}. Raise "
-            "train.max_steps, or resume an earlier checkpoint with --resume PATH"
+            "train.max_steps, or resume an earlier checkpoint with --resume PATH --overwrite (which deletes the later "
+            "ones)"
         )
 
 

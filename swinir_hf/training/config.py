@@ -72,7 +72,7 @@ class DataArgs:
     val: str | None = None
     """validation images (same kinds as `train`); null disables validation"""
     val_lr: str | None = None
-    """LR images paired with `val` (else made from `val` with the degradation)"""
+    """LR images paired with `val` (else made from `val` with the degradation); unused while `val` is null"""
     val_split: str = "validation"
     """split of a Hub / on-disk validation dataset"""
     val_max_images: int | None = None
@@ -246,10 +246,6 @@ class TrainingConfig:
             raise ValueError(
                 f"data.train_lr is only read with degradation 'paired' (this config degrades data.train with "
                 f"'{d.degradation}'): pass --data.degradation paired, or drop data.train_lr"
-            )
-        if d.val_lr and d.val is None:
-            raise ValueError(
-                "data.val_lr pairs LR images with data.val, which is null: give data.val, or drop data.val_lr"
             )
         if t.mixed_precision not in (None, "no", "bf16", "fp16"):
             raise ValueError(f"train.mixed_precision must be null, no, bf16 or fp16, got {t.mixed_precision!r}")
