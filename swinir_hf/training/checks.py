@@ -135,7 +135,7 @@ def _in_run(out: Path, checkpoint: Path) -> bool:
 
 def superseded_work(out: Path, resume_from: Path | None) -> list[Path]:
     """What in the run folder `out` is not part of a run going on from `resume_from` (None: from step 0) and must
-    go before it writes anything: checkpoints (and unfinished saves) of another run, or of this run after
+    go before it writes anything: checkpoints of another run, or of this run after
     `resume_from` (a rewind), which pruning would keep in place of the new ones and `--resume latest` would take;
     and then the final model and summary, which until the run's end would load, export and push as its own.
     Empty when going on from the newest checkpoint of `out`'s own run."""
@@ -148,8 +148,7 @@ def superseded_work(out: Path, resume_from: Path | None) -> list[Path]:
             return []  # going on from the newest checkpoint: the run's own folder, as it is
     else:
         checkpoints = list_checkpoints(out)
-    finals = [p for p in [*model_folder_files(out), out / SUMMARY] if p.exists()]
-    return [*checkpoints, *finals] if checkpoints or finals else []
+    return [*checkpoints, *(p for p in [*model_folder_files(out), out / SUMMARY] if p.exists())]
 
 
 def remove_superseded_work(out: Path, resume_from: Path | None) -> None:

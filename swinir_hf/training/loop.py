@@ -338,8 +338,10 @@ def train_step(run: Run, batches: Any, step: int) -> None:
     run.optimizer.step()
     run.optimizer.zero_grad(set_to_none=True)
     if run.gan is not None:
-        # The generator's schedule, from the step alone (nothing to checkpoint), as the authors' discriminator has.
-        rate = run.cfg.gan.discriminator_lr * t.lr_gamma ** sum(m <= step for m in run.cfg.milestones())
+        # The generator's milestones (its scheduler's, as resumed), applied from the step alone (nothing to
+        # checkpoint), as the authors' discriminator has them.
+        passed = sum(count for m, count in run.scheduler.milestones.items() if m <= step)
+        rate = run.cfg.gan.discriminator_lr * run.scheduler.gamma**passed
         for group in run.gan["optimizer"].param_groups:
             group["lr"] = rate
         run.gan["optimizer"].step()
