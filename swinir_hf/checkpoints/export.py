@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..inference.files import left_by_dead_process, process_tag
 from ..models.configuration_swinir import SwinIRConfig
-from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration
+from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files
 from .cards import hub_card, render_model_card
 from .catalog import Release, find_release, load_catalog
 from .convert import (
@@ -163,20 +163,15 @@ def _stored_weights(model_dir: Path) -> dict:
 
     Raises `HubExportError`: the folder has none (another format).
     """
-    import json
-
     from safetensors.torch import load_file
 
-    single, index = (model_dir / name for name in WEIGHTS_LAYOUTS)
-    if single.is_file():
-        return load_file(single)
-    if not index.is_file():
+    files = safetensors_files(model_dir)
+    if files is None:
         raise HubExportError(
             f"{model_dir} holds no safetensors weights ({' or '.join(WEIGHTS_LAYOUTS)}): re-save it with "
             "save_pretrained first"
         )
-    shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-    return {name: tensor for shard in shards for name, tensor in load_file(model_dir / shard).items()}
+    return {name: tensor for file in files for name, tensor in load_file(file).items()}
 
 
 def export_model_folder(

@@ -84,8 +84,8 @@ def photo_exif(image: Image.Image) -> bytes | None:
             settings = {tag: v for tag, v in source.get_ifd(_EXIF_IFD).items() if tag not in _EXIF_STALE}
             gps = dict(source.get_ifd(_GPS_IFD))
         kept = Image.Exif()
-        for tag in _EXIF_DESCRIPTIVE:
-            if tag in source and not _written_by_tifffile(source):
+        for tag in _EXIF_DESCRIPTIVE if not _written_by_tifffile(source) else ():
+            if tag in source:
                 kept[tag] = _stored_bytes(source[tag])
         if settings:
             kept[_EXIF_IFD] = {tag: _stored_bytes(v) for tag, v in settings.items()}

@@ -887,18 +887,26 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, 
         )
 
 
+def safetensors_files(folder: Path) -> list[Path] | None:
+    """A local folder's safetensors weights: its single file, or the shards its index names; None when it has
+    neither (another format, or not a local folder).
+
+    Raises:
+        ValueError, KeyError, OSError: an index that cannot be read.
+    """
+    single, index = (folder / name for name in WEIGHTS_LAYOUTS)
+    if index.is_file():
+        return sorted({folder / name for name in json.loads(index.read_text())["weight_map"].values()})
+    return [single] if single.is_file() else None
+
+
 def _stored_values(folder: Path) -> int | None:
-    """How many values a local folder's safetensors weights hold (single file or the shards its index names), from
-    their headers; None when it has none (another format, or not a local folder)."""
+    """How many values a local folder's safetensors weights hold (`safetensors_files`), from their headers; None
+    when it has none."""
     from safetensors import SafetensorError, safe_open
 
-    single, index = (folder / name for name in WEIGHTS_LAYOUTS)
     try:
-        if index.is_file():
-            files = sorted({folder / name for name in json.loads(index.read_text())["weight_map"].values()})
-        elif single.is_file():
-            files = [single]
-        else:
+        if (files := safetensors_files(folder)) is None:
             return None
         total = 0
         for file in files:
