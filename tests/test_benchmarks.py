@@ -19,7 +19,9 @@ def _run(script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=environ, timeout=120)
 
 
-@pytest.mark.parametrize("script", ["cuda_checks.py", "training_data.py", "evaluation.py", "alpha.py", "parity.py"])
+@pytest.mark.parametrize(
+    "script", ["cuda_checks.py", "training_data.py", "evaluation.py", "alpha.py", "parity.py", "jpeg_output.py"]
+)
 def test_help_does_not_run_the_benchmark(script):
     done = _run(script, "--help")
     assert done.returncode == 0 and done.stdout.startswith(f"usage: {script} [-h]"), done.stderr[-2000:]
@@ -37,6 +39,7 @@ def test_help_does_not_run_the_benchmark(script):
         ("evaluation.py", ["--dataset", "Set5", "--modes", "2 proceses"], "'2 proceses': give '1 process', '1 pro"),
         ("training_data.py", ["--cpu-time", "--configs", "gpu_x"], "argument --configs: invalid choice: 'gpu_x'"),
         ("alpha.py", ["--dataset", "nowhere"], "error: no HR/*.png in nowhere"),
+        ("jpeg_output.py", ["--dataset", "nowhere"], "error: no HR/*.png in nowhere"),
         ("parity.py", ["--fixtures", "nowhere"], "error: nowhere holds no INDEX.json"),
     ],
 )

@@ -519,6 +519,21 @@ def test_float_image_written_as_8_or_16_bits_keeps_its_values(tmp_path):
         assert np.abs(written / peak - arr).max() < 0.02, ext
 
 
+def test_jpeg_outputs_keep_full_resolution_colour(tmp_path):
+    from PIL import JpegImagePlugin
+
+    from swinir_hf.inference.image_io import write_image
+
+    # One-pixel red / blue stripes: 4:2:0 averages each pair of columns into purple.
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[:, 0::2, 0] = 255
+    rgb[:, 1::2, 2] = 255
+    write_image(tmp_path / "a.jpg", Image.fromarray(rgb), quality=95)
+    with Image.open(tmp_path / "a.jpg") as written:
+        assert JpegImagePlugin.get_sampling(written) == 0  # 4:4:4
+        assert np.abs(np.asarray(written, np.int16) - rgb).max() < 40
+
+
 def test_lossless_webp_keeps_every_pixel_even_under_full_transparency(tmp_path):
     from swinir_hf.inference.image_io import write_image
 

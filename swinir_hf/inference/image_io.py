@@ -494,7 +494,8 @@ def write_image(
     TIFFs are deflate-compressed (lossless). uint8 arrays ((H, W), (H, W, 1), RGB, RGBA) are written as 8-bit
     images, uint16 colour arrays as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats without 16
     bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque).
-    `quality` (1-100) applies to JPEG and lossy WebP; `lossless` writes lossless WebP (ignored by the other formats).
+    `quality` (1-100) applies to JPEG (written without chroma subsampling, 4:4:4) and lossy WebP; `lossless` writes
+    lossless WebP (ignored by the other formats).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -552,7 +553,10 @@ def _save_options(fmt: str, quality: int, lossless: bool, icc_profile: bytes | N
     if fmt == "WEBP" and lossless:
         # exact: keep the colour under fully transparent pixels, as the PNG / TIFF outputs do.
         options: dict[str, Any] = {"lossless": True, "exact": True}
-    elif fmt in ("JPEG", "WEBP"):
+    elif fmt == "JPEG":
+        # 4:4:4: halving the chroma (Pillow's 4:2:0) would blur the colour detail the model restored.
+        options = {"quality": quality, "subsampling": 0}
+    elif fmt == "WEBP":
         options = {"quality": quality}
     elif fmt == "TIFF":
         options = {"compression": _TIFF_COMPRESSION["pillow"]}
