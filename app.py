@@ -8,9 +8,9 @@ package).
 
 from __future__ import annotations
 
-from swinir_hf.demo.server import EXAMPLES_DIR, launch, parse_args
+from swinir_hf.demo.server import EXAMPLES_DIR, launch, main, parse_args
 
 __all__ = ["EXAMPLES_DIR", "launch", "parse_args"]
 
 if __name__ == "__main__":
-    launch(parse_args())
+    raise SystemExit(main(prog="app.py"))

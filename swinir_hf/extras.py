@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -24,7 +25,8 @@ def install_hint(extra: str) -> str:
 
 
 class MissingExtraError(ImportError):
-    """An optional dependency that is not installed; the message names the extra that provides it."""
+    """An optional dependency that cannot be imported: not installed (the message names the extra that provides it),
+    or installed but failing to import (the message gives its error)."""
 
 
 def require(module: str, extra: str, purpose: str) -> ModuleType:
@@ -33,8 +35,11 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        if err.name is not None and err.name.split(".")[0] != module.split(".")[0]:
-            raise  # the module is there but broken: its own error says more
+        if importlib.util.find_spec(module.split(".")[0]) is not None:
+            # Installed, but its import fails (a dependency missing or of the wrong version): the extra would not help.
+            raise MissingExtraError(
+                f"{purpose} needs the {module!r} package, which is installed but fails to import: {err}"
+            ) from err
         raise MissingExtraError(
             f"{purpose} needs the {module!r} package, which the [{extra}] extra provides: {install_hint(extra)}"
         ) from err

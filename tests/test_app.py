@@ -29,12 +29,13 @@ from swinir_hf.demo.callbacks import alpha_pass
 from swinir_hf.demo.errors import ModelError
 from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch, precisions
 from swinir_hf.demo.progress import Job, forwards_needed
+from swinir_hf.demo.server import EXAMPLES_DIR
 from swinir_hf.demo.uploads import jpeg_quality
 from swinir_hf.inference.image_io import read_image, write_image
 from swinir_hf.models.modeling_swinir import SwinTransformerBlock
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "swinir_hf" / "demo" / "examples"
+EXAMPLES = EXAMPLES_DIR  # the package's, installed or in this checkout
 EXAMPLE = EXAMPLES / "church_x2_downscaled.png"
 
 
@@ -781,6 +782,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_app_py_without_gradio_names_the_extra():
+    script = "import runpy, sys; sys.modules['gradio'] = None; sys.argv[:] = sys.argv[1:]; "
+    script += "runpy.run_path(sys.argv[0], run_name='__main__')"
+    run = subprocess.run([sys.executable, "-c", script, app.__file__], capture_output=True, text=True)
+    assert run.returncode == 1 and "app.py needs the 'gradio' package, which the [demo] extra provides" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 @pytest.mark.slow

@@ -220,9 +220,10 @@ CHILD = textwrap.dedent(
 def run_without_the_package(code: str, argument, tmp_path):
     """Run `code` in a Python that cannot import swinir_hf, with `json.dumps(argument)` as sys.argv[1], in
     `tmp_path`; returns the JSON its last line of output prints."""
-    # -S: no site processing, so the editable install's import hook never runs; site-packages is added by hand.
+    # -S: no site processing, so the editable install's import hook never runs; site-packages is added by hand, and
+    # a wheel installed there is hidden (None in sys.modules: `import swinir_hf` is an ImportError).
     site_packages = sysconfig.get_paths()["purelib"]
-    code = f"import sys; sys.path.append({site_packages!r}); exec({code!r})"
+    code = f"import sys; sys.path.append({site_packages!r}); sys.modules['swinir_hf'] = None; exec({code!r})"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env |= {"HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(

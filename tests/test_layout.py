@@ -15,7 +15,7 @@ import swinir_hf
 from swinir_hf.checkpoints.remote_code import REMOTE_MODULES
 
 MODELS = Path(swinir_hf.__file__).parent / "models"
-REPO = MODELS.parent.parent
+REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 

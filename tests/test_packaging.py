@@ -73,6 +73,30 @@ def test_a_missing_extra_is_installed_the_way_the_package_was(monkeypatch, tmp_p
     assert str(err.value) == f"swinir-hf demo needs the 'gradio' package, which the [demo] extra provides: {hint}"
 
 
+@pytest.mark.parametrize(
+    ("init", "error"),
+    [
+        (
+            "raise ImportError('pyarrow requires NumPy 2.0 or newer, found 1.26.4')",
+            "pyarrow requires NumPy 2.0 or newer, found 1.26.4",
+        ),
+        ("import a_dependency_that_is_gone", "No module named 'a_dependency_that_is_gone'"),
+    ],
+)
+def test_an_installed_extra_that_fails_to_import_gives_its_own_error(monkeypatch, tmp_path, init, error):
+    """Installing the extra again would not help: the message says why the installed package does not import."""
+    from swinir_hf import extras
+
+    (tmp_path / "broken_extra").mkdir()
+    (tmp_path / "broken_extra" / "__init__.py").write_text(init + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(extras.MissingExtraError) as err:
+        extras.require("broken_extra", "train", "loading the dataset")
+    assert str(err.value) == (
+        f"loading the dataset needs the 'broken_extra' package, which is installed but fails to import: {error}"
+    )
+
+
 def test_this_checkout_gets_the_checkout_hint():
     from swinir_hf.extras import install_hint
 
