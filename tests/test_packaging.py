@@ -1,8 +1,15 @@
 """What an installed (non-editable) wheel holds and tells its users: every data file the package reads at run time
-is declared as package data, and every declared pattern names a file that exists."""
+is declared as package data, and every declared pattern names a file that exists; the sdist and the wheel built
+from it as `python -m build` builds them."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -103,3 +110,57 @@ def test_this_checkout_gets_the_checkout_hint():
     if not (REPO / "pyproject.toml").is_file():
         pytest.skip("not a checkout")
     assert install_hint("train") == "pip install -e '.[train]' in a checkout of the swinir-hf repository"
+
+
+def _build(backend_call: str, source: Path, out: Path) -> Path:
+    """Run setuptools' build backend (`build_sdist` / `build_wheel`) in `source` (no isolation: the test extra's
+    setuptools, no network) and return the file it wrote to `out`."""
+    code = f"from setuptools import build_meta; print(build_meta.{backend_call}({str(out)!r}))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=source, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out / done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[list[str], list[str]]:
+    """(sdist members, wheel members), names relative to the sdist's folder, the wheel as it is: the sdist built from
+    (a copy of) this checkout, the wheel from the unpacked sdist."""
+    if not (REPO / "pyproject.toml").is_file():
+        pytest.skip("not a checkout: no pyproject.toml beside the package")
+    out = tmp_path_factory.mktemp("dist")
+    # A copy without what git ignores: setuptools would add the files listed by an earlier build's egg-info.
+    ignored = [line.strip("/") for line in (REPO / ".gitignore").read_text().splitlines() if line[:1] not in ("", "#")]
+    source = out / "checkout"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", *ignored))
+    sdist = _build("build_sdist", source, out)
+    with tarfile.open(sdist) as tar:
+        tar.extractall(out, filter="data")
+        top = sdist.name.removesuffix(".tar.gz")
+        members = sorted(m.name.removeprefix(top + "/") for m in tar.getmembers() if m.isfile())
+    wheel = _build("build_wheel", out / top, out)
+    with zipfile.ZipFile(wheel) as whl:
+        return members, sorted(whl.namelist())
+
+
+def test_the_wheel_holds_every_file_of_the_package_and_its_licence(built):
+    """Built from the sdist, as pip builds one: the package's every file (bundled models, configs, the remote code)
+    and the licence text, no tests."""
+    _, wheel = built
+    package = sorted(
+        f"swinir_hf/{p.relative_to(PACKAGE).as_posix()}"
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts
+    )
+    assert [name for name in wheel if name.startswith("swinir_hf/")] == package
+    assert any(re.fullmatch(r"swinir_hf-[^/]+\.dist-info/licenses/LICENSE", name) for name in wheel)
+    assert not [name for name in wheel if name.startswith("tests/")]
+
+
+def test_the_sdist_runs_its_tests_and_resolves_the_readme_links(built):
+    """The sdist's tests have their conftest.py and fixtures, and every file the README links to is in it."""
+    sdist, _ = built
+    assert {"LICENSE", "constraints.txt", "app.py", "tests/conftest.py"} <= set(sdist)
+    fixtures = sorted(f"tests/fixtures/{p.name}" for p in (REPO / "tests" / "fixtures").iterdir() if p.is_file())
+    assert fixtures and set(fixtures) <= set(sdist)
+    links = re.findall(r"\]\((?!https?:)([^)#]+)", (REPO / "README.md").read_text())
+    assert links and sorted(set(links) - set(sdist)) == []
