@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -325,6 +327,30 @@ def test_pipeline_reads_paths_as_stored(model_dir, tmp_path):
     # A misspelt path is said to be one (transformers' load_image took it for base64: "Incorrect padding").
     with pytest.raises(FileNotFoundError, match=f"^no such image file: {tmp_path / 'RGBA.pgn'}$"):
         restorer(str(tmp_path / "RGBA.pgn"))
+
+
+def test_pipeline_reads_heic_photos_with_pillow_heif(model_dir, tmp_path, monkeypatch):
+    """A phone's HEIC file is restored as Pillow gives it through pillow-heif (the [heif] extra, or `pip install
+    pillow-heif` beside a Hub folder), registered on first need; without pillow-heif, one line says what to install."""
+    import pillow_heif  # the [test] extra installs it
+
+    monkeypatch.setattr(Image, "ID", [plugin for plugin in Image.ID if plugin != "HEIF"])  # as in a fresh process
+    monkeypatch.setattr(Image, "OPEN", {k: v for k, v in Image.OPEN.items() if k != "HEIF"})
+
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (13, 10, 3), dtype=np.uint8))
+    heic = tmp_path / "phone.heic"
+    pillow_heif.from_pillow(rgb).save(heic, quality=-1)
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    decoded = pillow_heif.open_heif(heic).to_pillow()
+    np.testing.assert_array_equal(np.asarray(restorer(str(heic))), np.asarray(restorer(decoded)))
+    code = (
+        "import sys; sys.modules['pillow_heif'] = None; "
+        "from swinir_hf.models.pipeline_swinir import open_image; open_image(sys.argv[1])"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(heic)], capture_output=True, text=True)
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"ValueError: {heic}: a HEIC / HEIF image, which needs pillow-heif: pip install pillow-heif"
+    )
 
 
 @pytest.mark.parametrize("suffix", ["png", "tif"])

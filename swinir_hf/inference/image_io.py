@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..models.image_processing_swinir import colour_bit_depth, normalize_pil, warn_if_animated
+from ..models.image_processing_swinir import colour_bit_depth, is_heif, normalize_pil, warn_if_animated
 from .files import os_reason, written_atomically
 
 logger = logging.getLogger(__name__)
@@ -36,8 +36,8 @@ _ORIENT = {
     4: lambda a: a[::-1],
     5: lambda a: a.swapaxes(0, 1),
     6: lambda a: np.rot90(a, -1),
-    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
-    8: lambda a: np.rot90(a, 1),
+    7: lambda a: np.rot90(a, 1),
+    8: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
 }
 
 # EXIF tags of the first IFD that describe the photo (a TIFF's first IFD also holds how its pixels are stored).
@@ -238,10 +238,6 @@ def _heif_colourspace_is_grey(path: Path) -> bool | None:
     return None if colourspace is None else colourspace == HeifColorspace.MONOCHROME
 
 
-# The `ftyp` brands of HEIF files (HEIC photos, image sequences); AVIF ones Pillow reads itself.
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
-
-
 def _is_empty(path: Path) -> bool:
     try:
         return path.stat().st_size == 0
@@ -333,8 +329,7 @@ def _quiet_tifffile() -> Iterator[None]:
 
 def _is_heif(path: str | os.PathLike) -> bool:
     with open(path, "rb") as f:
-        head = f.read(12)
-    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+        return is_heif(f.read(12))
 
 
 def _bomb_reason(err: Image.DecompressionBombError) -> str:

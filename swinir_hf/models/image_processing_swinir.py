@@ -49,6 +49,16 @@ DATA_FORMATS: tuple[str, ...] = get_args(DataFormat)
 _CHANNEL_COUNTS = (1, 2, 3, 4)
 
 
+# The `ftyp` brands of HEIF files (HEIC photos, image sequences); AVIF ones Pillow reads itself.
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
+
+
+def is_heif(head: bytes) -> bool:
+    """Whether a file whose first bytes (12 or more) are `head` is a HEIF file, which Pillow opens only through
+    pillow-heif's plugin."""
+    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+
+
 def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
     """Apply the EXIF orientation; make a colour key (a PNG's tRNS on a 1-bit, grey or RGB image) the alpha it
     stands for (LA / RGBA); convert CMYK with an embedded profile to sRGB through that profile (a profile that cannot

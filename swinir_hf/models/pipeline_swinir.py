@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from transformers.pipelines.base import Pipeline
 
 from .image_processing_swinir import (
@@ -28,6 +28,7 @@ from .image_processing_swinir import (
     check_colour_depth,
     compose_image,
     from_reconstruction,
+    is_heif,
     split_image,
     to_pixel_values,
     with_alpha,
@@ -165,14 +166,41 @@ def open_image(source: str, timeout: float | None = None) -> Image.Image:
 
         response = get_session().get(source, timeout=timeout, follow_redirects=True)
         response.raise_for_status()
-        return _check_depth(Image.open(io.BytesIO(response.content)), source)
+        return _check_depth(_open(io.BytesIO(response.content), source), source)
     if os.path.isfile(source):
-        return _check_depth(Image.open(source), source)
+        return _check_depth(_open(source, source), source)
     if "." in source and not source.startswith("data:"):  # base64 has no dots: this was meant as a file name
         raise FileNotFoundError(f"no such image file: {source}")
     from transformers.image_utils import load_image
 
     return load_image(source, timeout=timeout)
+
+
+def _open(file: str | io.BytesIO, source: str) -> Image.Image:
+    """`Image.open`, and HEIC / HEIF (phone photos) through pillow-heif where it is installed, registered with Pillow
+    on first need.
+
+    Raises:
+        ValueError: a HEIF file without pillow-heif (the message says how to install it).
+    """
+    try:
+        return Image.open(file)
+    except UnidentifiedImageError:
+        if isinstance(file, io.BytesIO):
+            head = file.getvalue()[:12]
+        else:
+            with open(file, "rb") as f:
+                head = f.read(12)
+        if not is_heif(head):
+            raise
+    try:
+        import pillow_heif
+    except ImportError:
+        raise ValueError(f"{source}: a HEIC / HEIF image, which needs pillow-heif: pip install pillow-heif") from None
+    pillow_heif.register_heif_opener()
+    if isinstance(file, io.BytesIO):
+        file.seek(0)
+    return Image.open(file)
 
 
 def _check_depth(image: Image.Image, source: str) -> Image.Image:
