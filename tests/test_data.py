@@ -428,3 +428,48 @@ def test_grey_jpeg_targets_are_studio_range_y_half_of_the_time(tmp_path):
         assert target.shape == (1, 16, 16)
         studio.append(bool(target.min() >= 16 - 1e-3 and target.max() <= 235 + 1e-3))
     assert 10 <= sum(studio) <= 30 and not all(studio)  # about half, and full-range luma the rest
+
+
+def test_grey_targets_of_colour_images_are_rounded_bt601_luma(tmp_path):
+    """A colour image read for a 1-channel model is its BT.601 luma 0.299 R + 0.587 G + 0.114 B, rounded to the
+    nearest grey level (not truncated)."""
+    rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3))
+    thousandths = rgb @ np.array([299, 587, 114])
+    rgb[thousandths % 1000 == 500] = 0  # no exact halves: either rounding of those would do
+    Image.fromarray(rgb.astype(np.uint8)).save(tmp_path / "c.png")
+    expected = (rgb @ np.array([299, 587, 114]) + 500) // 1000
+    assert (expected != rgb @ np.array([299, 587, 114]) // 1000).sum() > 50  # rounding and truncation differ here
+    grey = decode_image(str(tmp_path / "c.png"), 1)
+    assert grey.shape == (16, 16, 1) and grey.dtype == np.uint8
+    np.testing.assert_array_equal(grey[..., 0], expected)
+
+
+def test_a_validation_image_with_nothing_inside_the_scored_border_is_skipped(tmp_path):
+    """At ×2 the scored border is 2 pixels a side: a 4×4 image has nothing inside it, nor a 5×5 one once cropped to
+    whole LR pixels (4×4), and both are skipped with a warning; a 6×6 one keeps its middle 2×2 and is validated."""
+    rng = np.random.default_rng(0)
+    for side in (4, 5, 6):
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(tmp_path / f"{side}.png")
+    with pytest.warns(UserWarning) as warned:
+        kept = validation_images(load_images(str(tmp_path)), Degradation("bicubic", 2), 3, seed=0)
+    assert [str(w.message) for w in warned] == [
+        f"skipping validation image {side}.png: {side}×{side} is too small at ×2" for side in (4, 5)
+    ]
+    assert [(im.name, im.hr.shape, im.lr.shape) for im in kept] == [("6.png", (6, 6, 3), (3, 3, 3))]
+
+
+def test_validation_jpeg_quality_is_the_middle_of_the_training_range(tmp_path, tiny_config):
+    """Without val_jpeg_quality, validation inputs are JPEGs at the middle of the training range: 25.5 for
+    [10, 41], rounded to 26."""
+    from swinir_hf.evaluation.degradations import jpeg_compress
+    from swinir_hf.training.config import TrainingConfig
+    from swinir_hf.training.data import build_validation
+
+    hr = smooth_image(np.random.default_rng(0), 32, 32)
+    (tmp_path / "val").mkdir()
+    Image.fromarray(hr).save(tmp_path / "val" / "a.png")
+    raw = {"train": ["x"], "val": str(tmp_path / "val"), "degradation": "jpeg", "jpeg_quality": [10, 41]}
+    cfg = TrainingConfig.from_dict({"data": raw})
+    (image,) = build_validation(cfg, tiny_config(upscale=1, upsampler=""))
+    np.testing.assert_array_equal(np.rint(image.lr * 255), jpeg_compress(hr, 26))
+    assert not np.array_equal(jpeg_compress(hr, 25), jpeg_compress(hr, 26))

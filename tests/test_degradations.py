@@ -391,3 +391,26 @@ def test_every_degradation_is_described_and_sampled_in_one_place():
     fixed = degradations.Degradation("noise", noise_sigma=25).sample(hr, rng, noise_seed=0)
     authors = hr / 255 + np.random.RandomState(0).normal(0, 25 / 255, hr.shape)[..., ::-1]
     np.testing.assert_allclose(fixed, authors, atol=1e-6)
+
+
+def test_real_world_jpeg_qualities_span_30_to_95_inclusive(monkeypatch):
+    """BSRGAN's JPEG qualities are uniform in 30..95, both ends included (docs/training.md)."""
+    qualities = []
+    monkeypatch.setattr(degradations, "jpeg_compress", lambda image, quality: qualities.append(quality) or image)
+    image = np.zeros((4, 4, 3), np.float32)
+    for seed in range(2000):
+        degradations.random_jpeg(image, np.random.default_rng(seed))
+    assert min(qualities) == 30 and max(qualities) == 95 and len(set(qualities)) == 66
+
+
+def test_an_integer_level_range_includes_its_upper_end(monkeypatch):
+    """A JPEG quality range [low, high] is drawn inclusive: [10, 40] reaches 40, and [40, 40] is always 40."""
+    qualities = []
+    monkeypatch.setattr(degradations, "jpeg_compress", lambda image, quality: qualities.append(quality) or image)
+    for seed in range(400):
+        Degradation("jpeg", jpeg_quality=[10, 40]).sample(np.zeros((8, 8, 3), np.uint8), np.random.default_rng(seed))
+    assert min(qualities) == 10 and max(qualities) == 40 and len(set(qualities)) == 31
+    qualities.clear()
+    for seed in range(20):
+        Degradation("jpeg", jpeg_quality=[40, 40]).sample(np.zeros((8, 8, 3), np.uint8), np.random.default_rng(seed))
+    assert qualities == [40] * 20

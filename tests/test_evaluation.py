@@ -595,3 +595,20 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, t
     assert report.read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
         "scores.json"
     ]
+
+
+def test_grey_with_alpha_and_1_bit_images_stay_grey_under_the_native_convention(tmp_path):
+    """Grey + alpha and black-and-white (1-bit) files are grey images: read as (H, W, 1), alpha dropped, under
+    "native"; as (H, W, 3) with three equal channels under "rgb"."""
+    grey = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5
+    Image.fromarray(np.dstack([grey, 255 - grey])).save(tmp_path / "a.png")  # LA
+    bits = np.indices((6, 8)).sum(0) % 2 == 1
+    Image.fromarray(bits).save(tmp_path / "b.png")  # mode 1
+    assert Image.open(tmp_path / "a.png").mode == "LA" and Image.open(tmp_path / "b.png").mode == "1"
+    _, native = load_samples(tmp_path)
+    assert [(s.name, s.hr.shape) for s in native] == [("a", (6, 8, 1)), ("b", (6, 8, 1))]
+    np.testing.assert_array_equal(native[0].hr[..., 0], grey)
+    np.testing.assert_array_equal(native[1].hr[..., 0], bits * np.uint8(255))
+    _, rgb = load_samples(tmp_path, grey_convention="rgb")
+    for sample, expected in zip(rgb, (grey, bits * np.uint8(255)), strict=True):
+        np.testing.assert_array_equal(sample.hr, np.repeat(expected[..., None], 3, axis=-1))

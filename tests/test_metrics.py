@@ -106,3 +106,24 @@ def test_bad_inputs():
         metrics.ssim(rgb, rgb, crop_border=3)
     with pytest.raises(ValueError, match="unsupported image dtype int32"):
         metrics.psnr(rgb.astype(np.int32), rgb.astype(np.int32))
+
+
+def test_a_negative_crop_border_is_refused():
+    """A negative border is no border to crop: refused with the message of one too wide, not scored as inf."""
+    a = np.zeros((16, 16, 3), np.uint8)
+    b = np.full((16, 16, 3), 9, np.uint8)
+    for fn in (metrics.psnr, metrics.ssim, metrics.psnrb):
+        with pytest.raises(ValueError, match=r"^crop_border -1 does not fit an image of \(16, 16\)$"):
+            fn(a, b, crop_border=-1)
+
+
+def test_psnrb_equals_psnr_when_block_boundaries_are_smoother_than_block_insides():
+    """Yim & Bovik clamp the blocking-effect factor at 0: a restored image whose steps inside the 8×8 blocks exceed
+    those across their boundaries gets PSNR-B = PSNR, never a bonus above it."""
+    i = np.arange(64)
+    phase = (i + i // 8) % 2  # alternates inside each block, equal on both sides of every block boundary
+    checker = (np.add.outer(phase, phase) % 2 * 40 + 100).astype(np.uint8)
+    assert np.all(checker[:, 7::8][:, :-1] == checker[:, 8::8]) and np.all(checker[:, 0] != checker[:, 1])
+    gt = np.full((64, 64), 120, np.uint8)
+    assert metrics.blocking_effect_factor(checker / 255.0) == 0.0
+    assert metrics.psnrb(checker, gt) == pytest.approx(metrics.psnr(checker, gt), abs=1e-9)

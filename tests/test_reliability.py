@@ -793,3 +793,28 @@ def test_eval_and_hub_stop_on_sigterm_as_on_ctrl_c(monkeypatch, tmp_path, capsys
     assert cli(["hub", str(tmp_path), "-o", str(tmp_path / "out")]) == 143
     assert capsys.readouterr().err.startswith(f"terminated (SIGTERM): each folder this run wrote to {tmp_path / 'out'}")
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler of before, once the command is over
+
+
+def test_a_canvas_allocation_that_raises_runtime_error_is_too_large_not_retried(tiny_config, monkeypatch):
+    """torch reports a failed CPU allocation as a RuntimeError: for the full-size output it is the engine's
+    ImageTooLargeError at once (smaller tiles need the same canvas), not tile halving."""
+    import swinir_hf.inference.memory as memory
+    import swinir_hf.inference.restoration as restoration
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    new_zeros, canvases = torch.Tensor.new_zeros, []
+
+    def failing_canvas(self, *size, **kwargs):
+        shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
+        if shape == (1, 3, 128, 128):
+            canvases.append(shape)
+            raise RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried "
+                "to allocate 196608 bytes. Error code 12 (Cannot allocate memory)"
+            )
+        return new_zeros(self, *size, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "new_zeros", failing_canvas)
+    with pytest.raises(memory.ImageTooLargeError, match=r"output \(1, 3, 128, 128\).*smaller tiles would not help"):
+        restoration.restore(model, np.zeros((64, 64, 3), np.uint8), tile=16, tile_overlap=4, dtype="float32")
+    assert canvases == [(1, 3, 128, 128)]

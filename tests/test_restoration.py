@@ -709,7 +709,11 @@ def test_ensemble_differs_for_a_real_model(model):
 @pytest.mark.parametrize(
     "error",
     [
-        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 123 bytes"),
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 123 bytes"),  # Linux, macOS
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:81] data. DefaultCPUAllocator: not enough memory: you tried to "
+            "allocate 1069551616 bytes."
+        ),  # Windows
         MemoryError(),
         torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
     ],
@@ -981,3 +985,90 @@ def test_tiff_output_is_deflate_compressed_and_bit_exact(kind, tmp_path):
     assert back.dtype == image.dtype
     np.testing.assert_array_equal(back, image)
     assert data.icc_profile == icc
+
+
+def test_auto_tiles_are_as_few_as_the_budget_allows_and_as_small_as_that_count_permits(model, monkeypatch):
+    """A budget of 240-pixel tiles (window 4, overlap 32): a 256² image needs 2 tiles a side, and 2 tiles sharing
+    32 pixels cover 256 from 144 up (2·144 - 32 = 256); a 460² one needs 3 (2·240 - 32 = 448 < 460), each at least
+    (460 + 2·32) / 3 ≈ 174.7, i.e. 176 in whole windows."""
+    from swinir_hf.inference.tiling import tile_grid
+
+    monkeypatch.setattr(model, "activation_bytes_per_pixel", lambda device: 2.0)  # ×1.5 safety: 3 bytes a pixel
+    restorer = SwinIRRestorer(model, tile="auto", tile_overlap=32, memory_budget=3 * 240 * 240)
+    assert restorer._initial_tile(torch.zeros(1, 3, 240, 240)) is None
+    for side, tile, count in ((256, 144, 2), (460, 176, 3)):
+        assert restorer._initial_tile(torch.zeros(1, 3, side, side)) == tile
+        ys, xs, overlap = tile_grid(side, side, tile, 32)
+        assert len(ys) == len(xs) == count and overlap == 32
+
+
+def test_an_int_tile_is_rounded_down_to_whole_windows(model, monkeypatch):
+    """tile=50 with 4-pixel windows runs 48 × 48 tiles."""
+    forward, sizes = model.forward, set()
+
+    def spy(pixel_values, *args, **kwargs):
+        sizes.add(tuple(pixel_values.shape[-2:]))
+        return forward(pixel_values, *args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", spy)
+    out = restore(model, _rgb(64, 60), tile=50, tile_overlap=8, dtype="float32")
+    assert out.shape == (128, 120, 3) and sizes == {(48, 48)}
+
+
+def test_restoring_with_a_model_in_training_mode_leaves_it_in_training_mode(tiny_config):
+    """The engine runs the model in eval mode and gives it back in the mode it was in."""
+    m = SwinIRForImageRestoration(tiny_config()).train()
+    restore(m, _rgb(8, 8), dtype="float32")
+    assert m.training and all(module.training for module in m.modules())
+    m.eval()
+    restore(m, _rgb(8, 8), dtype="float32")
+    assert not m.training
+
+
+def test_16bit_colour_files_are_turned_upright_as_their_8bit_copies(tmp_path):
+    """A 16-bit PNG (read with pypng, turned with numpy) with an EXIF orientation 2..8 comes out as its 8-bit copy
+    with that orientation does, which is Pillow's `ImageOps.exif_transpose`."""
+    from PIL import ImageOps
+
+    base = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
+    base[0, 1] = 255  # a marker off every axis of symmetry
+    for orientation in range(2, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(base).save(tmp_path / f"{orientation}-8.png", exif=exif)
+        write_image(tmp_path / f"{orientation}-16.png", base.astype(np.uint16) * 257, exif=exif.tobytes())
+        with Image.open(tmp_path / f"{orientation}-8.png") as image:
+            expected = np.asarray(ImageOps.exif_transpose(image))
+        deep = read_image(tmp_path / f"{orientation}-16.png").pixels
+        assert deep.dtype == np.uint16 and deep.shape == expected.shape, orientation
+        np.testing.assert_array_equal(deep, expected.astype(np.uint16) * 257, err_msg=f"orientation {orientation}")
+        np.testing.assert_array_equal(np.asarray(read_image(tmp_path / f"{orientation}-8.png").pixels), expected)
+
+
+def test_image_size_is_upright_for_every_quarter_turn_orientation(tmp_path):
+    """EXIF orientations 5-8 turn the image a quarter: a photo stored 40 wide and 20 high is 20 × 40 as shown."""
+    from swinir_hf.inference.image_io import image_size
+
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(_rgb(20, 40)).save(tmp_path / f"{orientation}.jpg", exif=exif)
+        expected = (20, 40) if orientation >= 5 else (40, 20)
+        assert image_size(tmp_path / f"{orientation}.jpg") == expected, orientation
+        assert read_image(tmp_path / f"{orientation}.jpg").pixels.size == expected, orientation
+
+
+def test_a_lossless_webp_with_an_odd_length_chunk_before_its_image_is_lossless(tmp_path):
+    """RIFF chunks are padded to an even length: an odd-length ICC profile before the VP8L chunk is stepped over
+    whole, and the file is still found lossless (and a lossy one lossy)."""
+    from swinir_hf.inference.image_io import is_lossless_webp
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    icc += b"\0" * (1 - len(icc) % 2)  # odd length
+    assert len(icc) % 2 == 1
+    for lossless in (True, False):
+        path = tmp_path / f"{lossless}.webp"
+        Image.fromarray(_rgb()).save(path, lossless=lossless, icc_profile=icc)
+        data = path.read_bytes()
+        assert data[12:16] == b"VP8X" and b"ICCP" in data and Image.open(path).info["icc_profile"] == icc
+        assert is_lossless_webp(path) == lossless

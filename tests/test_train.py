@@ -1210,3 +1210,28 @@ def test_a_run_resumed_without_validation_keeps_its_curve_on_the_card(tiny_run, 
     card = (out / "README.md").read_text()
     assert "Validation during training, until it was turned off at a resume (PSNR in dB" in card
     assert "| step 2 |" in card and "| step 4 |" not in card
+
+
+def test_a_schedule_resumed_exactly_at_a_milestone_is_already_decayed_there():
+    """After `milestone` optimizer steps a fresh MultiStepLR has applied that milestone's decay: a resume at that
+    very step with a changed config gets the decayed rate, as the fresh run of the current config has."""
+    from swinir_hf.training.state import set_schedule
+
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=2e-4)
+    old = torch.optim.lr_scheduler.MultiStepLR(optimizer, [20], gamma=0.5)
+    fresh_optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    fresh = torch.optim.lr_scheduler.MultiStepLR(fresh_optimizer, [10, 30], gamma=0.5)
+    for scheduler in (old, fresh):
+        for _ in range(10):
+            scheduler.optimizer.step()
+            scheduler.step()
+    assert fresh.get_last_lr()[0] == pytest.approx(5e-4)
+    assert set_schedule(old, [10, 30], TrainArgs(learning_rate=1e-3, lr_gamma=0.5, max_steps=40), step=10)
+    assert old.get_last_lr()[0] == pytest.approx(5e-4) and optimizer.param_groups[0]["lr"] == pytest.approx(5e-4)
+
+
+def test_only_the_newest_keep_checkpoints_checkpoints_are_kept(tiny_run, train_cli, images, tmp_path):
+    """A checkpoint after each of 3 steps with keep_checkpoints 2 leaves exactly the last two."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 3, "checkpoint_every": 1, "keep_checkpoints": 2})) == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000002", "step-00000003"]

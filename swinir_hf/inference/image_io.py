@@ -36,8 +36,8 @@ _ORIENT = {
     4: lambda a: a[::-1],
     5: lambda a: a.swapaxes(0, 1),
     6: lambda a: np.rot90(a, -1),
-    7: lambda a: np.rot90(a, 1),
-    8: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    8: lambda a: np.rot90(a, 1),
 }
 
 # EXIF tags of the first IFD that describe the photo (a TIFF's first IFD also holds how its pixels are stored).

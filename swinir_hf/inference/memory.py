@@ -105,7 +105,9 @@ def is_out_of_memory(err: BaseException) -> bool:
         return True
     text = str(err).lower()
     return isinstance(err, RuntimeError) and any(
-        s in text for s in ("out of memory", "can't allocate memory", "failed to allocate", "bad_alloc")
+        s in text
+        # torch's CPU allocator says "can't allocate memory" on Linux and macOS, "not enough memory" on Windows.
+        for s in ("out of memory", "can't allocate memory", "not enough memory", "failed to allocate", "bad_alloc")
     )
 
 

@@ -429,13 +429,14 @@ def validation_images(
         except _DECODE_ERRORS as err:
             warnings.warn(f"skipping unreadable validation image {item_name(item)}: {err}", stacklevel=2)
             continue
-        if min(hr.shape[:2]) <= 2 * scale:  # nothing would be left inside the scored border (scale pixels)
-            h, w = hr.shape[:2]
+        h, w = hr.shape[:2]
+        # Cropped to whole LR pixels, nothing would be left inside the scored border (scale pixels).
+        if min(h - h % scale, w - w % scale) <= 2 * scale:
             warnings.warn(
                 f"skipping validation image {item_name(item)}: {h}×{w} is too small at ×{scale}", stacklevel=2
             )
             continue
-        hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
+        hr = hr[: h - h % scale, : w - w % scale]
         if lr is None:
             lr = degradation(hr, np.random.default_rng((seed, i)))
         else:
