@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,11 @@ SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[1
 # are computed alike (each process would otherwise time the two kernels itself; see cpu_attention_kernel). The
 # timing and both kernels have tests of their own.
 os.environ.setdefault("SWINIR_CPU_ATTENTION", "matmul")
+
+# Ctrl-C as in a terminal, for this process and those it starts: a run started in the background by a script
+# (`pytest &`) inherits SIGINT ignored, and the tests of what a Ctrl-C does would see nothing happen.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
