@@ -20,12 +20,11 @@ the whole image and within 3 px of the cutout's edge), and the size of the resul
 
 from __future__ import annotations
 
-import argparse
 import io
 import statistics
 import time
-from pathlib import Path
 
+import hr_testset  # beside this script
 import numpy as np
 from PIL import Image, ImageFilter
 
@@ -83,15 +82,8 @@ def fringe(model, rgb: np.ndarray, cutout: np.ndarray, rng: np.random.Generator)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="sr-x4", help="what `load_model` takes (default sr-x4)")
-    parser.add_argument("--dataset", default="../shared/testsets/Set14", help="a test set folder with HR/ images")
-    args = parser.parse_args()
-
-    files = sorted((Path(args.dataset) / "HR").glob("*.png"))
-    if not files:
-        raise SystemExit(f"error: no HR/*.png in {args.dataset}")
-    # Here, not at the top: `--help` and a wrong folder answer at once, without torch and transformers.
+    args = hr_testset.parser(__doc__.split("\n\n")[0], "../shared/testsets/Set14").parse_args()
+    files = hr_testset.hr_files(args.dataset)
     from swinir_hf import restore
     from swinir_hf.evaluation.degradations import imresize
     from swinir_hf.evaluation.metrics import psnr as alpha_psnr

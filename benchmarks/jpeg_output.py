@@ -10,11 +10,10 @@ against the HR image and against the PNG output (what writing it lost), and the 
 
 from __future__ import annotations
 
-import argparse
 import io
 import statistics
-from pathlib import Path
 
+import hr_testset  # beside this script
 import numpy as np
 from PIL import Image
 
@@ -26,16 +25,10 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="sr-x4", help="what `load_model` takes (default sr-x4)")
-    parser.add_argument("--dataset", default="../shared/testsets/Kodak24", help="a test set folder with HR/ images")
+    parser = hr_testset.parser(__doc__.split("\n\n")[0], "../shared/testsets/Kodak24")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95, `restore`'s)")
     args = parser.parse_args()
-
-    files = sorted((Path(args.dataset) / "HR").glob("*.png"))
-    if not files:
-        raise SystemExit(f"error: no HR/*.png in {args.dataset}")
-    # Here, not at the top: `--help` and a wrong folder answer at once, without torch and transformers.
+    files = hr_testset.hr_files(args.dataset)
     from swinir_hf import restore
     from swinir_hf.evaluation.degradations import imresize
     from swinir_hf.loading import load_model
