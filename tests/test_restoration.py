@@ -1072,3 +1072,14 @@ def test_a_lossless_webp_with_an_odd_length_chunk_before_its_image_is_lossless(t
         data = path.read_bytes()
         assert data[12:16] == b"VP8X" and b"ICCP" in data and Image.open(path).info["icc_profile"] == icc
         assert is_lossless_webp(path) == lossless
+
+
+def test_a_damaged_exif_block_is_a_warning_that_names_the_file(tmp_path):
+    """Pillow notices damaged EXIF while opening: the warning names the file, not Pillow's source line."""
+    Image.new("L", (8, 8), 100).save(tmp_path / "damaged.jpg", exif=b"Exif\0\0MM\0*\0\0\0\x08\xff\xff" + bytes(6))
+    with pytest.warns(UserWarning) as warned:
+        read_image(tmp_path / "damaged.jpg")
+    assert [str(w.message) for w in warned] == [
+        f"{tmp_path / 'damaged.jpg'}: Corrupt EXIF data.  Expecting to read 12 bytes but only got 6. "
+    ]
+    assert "PIL" not in Path(warned[0].filename).parts

@@ -260,8 +260,10 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         if not _is_heif(path):
             raise
     else:
+        # Named by the file, not by Pillow's line that noticed ("Corrupt EXIF data"); from this line, so that the
+        # default filter shows a file's warning once however many readers open it.
         for warning in caught:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+            warnings.warn(f"{path}: {warning.message}", warning.category, stacklevel=1)
         return image
     from ..extras import MissingExtraError, require
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -67,7 +68,10 @@ def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
 
     Every other mode is returned as it is (`image_to_float` knows how to read it).
     """
-    image = ImageOps.exif_transpose(image)
+    with warnings.catch_warnings():
+        # Pillow said so when the file was opened (`open_image` names it): a second time, from here, adds nothing.
+        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        image = ImageOps.exif_transpose(image)
     if image.mode in ("1", "L", "RGB") and "transparency" in image.info:
         image = image.convert("RGBA" if image.mode == "RGB" else "LA")
     if image.mode == "LAB":
