@@ -260,8 +260,8 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         if not _is_heif(path):
             raise
     else:
-        # Named by the file, not by Pillow's line that noticed ("Corrupt EXIF data"); from this line, so that the
-        # default filter shows a file's warning once however many readers open it.
+        # Named by the file, not by Pillow's line that noticed ("Corrupt EXIF data"). Each opening warns again: the
+        # catch_warnings above resets the filter's once-per-location registry.
         for warning in caught:
             warnings.warn(f"{path}: {warning.message}", warning.category, stacklevel=1)
         return image
