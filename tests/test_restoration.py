@@ -14,7 +14,7 @@ from PIL import Image, ImageCms
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.inference import restoration
-from swinir_hf.inference.image_io import read_image, write_image
+from swinir_hf.inference.image_io import image_size, read_image, write_image
 from swinir_hf.inference.memory import is_out_of_memory
 from swinir_hf.inference.restoration import EngineOptions, auto_dtype
 from swinir_hf.models.image_processing_swinir import fill_hidden_colour
@@ -1074,12 +1074,22 @@ def test_a_lossless_webp_with_an_odd_length_chunk_before_its_image_is_lossless(t
         assert is_lossless_webp(path) == lossless
 
 
-def test_a_damaged_exif_block_is_a_warning_that_names_the_file(tmp_path):
-    """Pillow notices damaged EXIF while opening: the warning names the file, not Pillow's source line."""
-    Image.new("L", (8, 8), 100).save(tmp_path / "damaged.jpg", exif=b"Exif\0\0MM\0*\0\0\0\x08\xff\xff" + bytes(6))
-    with pytest.warns(UserWarning) as warned:
-        read_image(tmp_path / "damaged.jpg")
-    assert [str(w.message) for w in warned] == [
-        f"{tmp_path / 'damaged.jpg'}: Corrupt EXIF data.  Expecting to read 12 bytes but only got 6. "
-    ]
-    assert "PIL" not in Path(warned[0].filename).parts
+def test_a_damaged_exif_block_is_one_logged_warning_that_names_the_file(tmp_path, caplog, capsys):
+    """Pillow notices damaged EXIF while opening: one log line names the file, per read and per restored file (the
+    header read that plans a run says nothing), and no Python warning points at Pillow's source line."""
+    from swinir_hf.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("L", (8, 8), 100).save(src / "damaged.jpg", exif=b"Exif\0\0MM\0*\0\0\0\x08\xff\xff" + bytes(6))
+    line = f"{src / 'damaged.jpg'}: Corrupt EXIF data.  Expecting to read 12 bytes but only got 6."
+    caplog.set_level("WARNING")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert image_size(src / "damaged.jpg") == (8, 8)
+        assert not caplog.records
+        read_image(src / "damaged.jpg")
+    assert [r.getMessage() for r in caplog.records] == [line]
+    caplog.clear()
+    assert main(["restore", str(src), "-o", str(tmp_path / "out"), "--model", "sr-x2", "--no-progress"]) == 0
+    assert [r.getMessage() for r in caplog.records] == [line]

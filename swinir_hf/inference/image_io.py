@@ -245,8 +245,11 @@ def _is_empty(path: Path) -> bool:
         return False
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
+def open_image(path: str | os.PathLike, report: bool = True) -> Image.Image:
     """`Image.open`, plus HEIC / HEIF (phone photos) through pillow-heif, registered with Pillow on first need.
+
+    What Pillow warns of while opening (damaged EXIF: "Corrupt EXIF data") is logged as one warning naming the file
+    when `report`; a header-only read passes `report=False`, leaving it to the read that decodes the pixels.
 
     Raises:
         ValueError: a HEIF file without pillow-heif installed (the message says how to install it).
@@ -260,10 +263,8 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         if not _is_heif(path):
             raise
     else:
-        # Named by the file, not by Pillow's line that noticed ("Corrupt EXIF data"). Each opening warns again: the
-        # catch_warnings above resets the filter's once-per-location registry.
-        for warning in caught:
-            warnings.warn(f"{path}: {warning.message}", warning.category, stacklevel=1)
+        for warning in caught if report else ():
+            logger.warning(f"{path}: {str(warning.message).strip()}")
         return image
     from ..extras import MissingExtraError, require
 
@@ -284,7 +285,8 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         OSError, SyntaxError: not an image (a damaged header's other exception types become an OSError).
     """
     try:
-        with open_image(path) as image:
+        with open_image(path, report=False) as image, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # damaged EXIF: the read that decodes the image reports it
             return _upright(image.size, image.getexif().get(0x0112, 1))
     except UnidentifiedImageError:
         import tifffile
