@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 import socket
@@ -341,3 +342,17 @@ def test_restore_takes_a_hub_models_revision(tiny_config, tmp_path, monkeypatch,
         load_model("sr-x4", revision="v1")
     assert main([*args, "sr-x4", "--revision", "v1", "--overwrite"]) == 1
     assert "sr-x4 is a local model: a revision is for a Hub model (org/name)" in capsys.readouterr().err
+
+    # eval: the Hub models among --model are scored at the revision, their rows named so; local ones as they are
+    (tmp_path / "hr").mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (18, 24, 3), np.uint8)).save(tmp_path / "hr/a.png")
+    tagged.save_pretrained(tmp_path / "v1")
+    evaluate = ["eval", "--dataset", str(tmp_path / "hr"), "--scale", "3", "--json", str(tmp_path / "e.json")]
+    assert main([*evaluate, "--model", "org/m", str(tmp_path / "v1"), "--revision", "v1"]) == 0
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["models"] == ["m@v1", "v1"] and report["mean"]["m@v1"] == report["mean"]["v1"]
+    capsys.readouterr()
+    assert main([*evaluate, "--model", str(tmp_path / "v1"), "--revision", "v1", "--overwrite"]) == 1
+    assert capsys.readouterr().err == (
+        "error: --revision v1 is for a Hub model (org/name), and none of --model is one\n"
+    )

@@ -47,6 +47,12 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         "or 'identity' (no-op); several (or --model repeated) are scored side by side in one table",
     )
     p.add_argument(
+        "--revision",
+        metavar="REV",
+        help="branch, tag or commit of the Hub models among --model (default: their main branch); their rows are "
+        "named NAME@REV",
+    )
+    p.add_argument(
         "--dataset",
         required=True,
         help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id",
@@ -89,6 +95,8 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 def output_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with `--json` or `--save-images` as a place to write (checked before the evaluation, not after
     it), else None."""
+    if args.revision is not None and not any(_is_hub_model(spec) for spec in args.model):
+        return f"--revision {args.revision} is for a Hub model (org/name), and none of --model is one"
     try:
         if args.save_images:
             check_fresh_output_folder(args.save_images, args.overwrite, "--save-images", replaces="its images")
@@ -143,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         # Every model loaded first (a bad one is reported before any scoring): the set is read, and each image
         # degraded and scored as the baseline, once for all of them. The main process first: it downloads a Hub
         # model once for all.
-        models = main_first(partial(_load_models, args.model, state.is_main_process), state)
+        models = main_first(partial(_load_models, args.model, args.revision, state.is_main_process), state)
         engine = engine_options(args, device=args.device or str(state.device))
         shard = (state.process_index, state.num_processes)
         share = on_every_process(partial(_score_share, args, models, engine, shard), state.num_processes)
@@ -167,8 +175,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_models(specs: list[str], bars: bool) -> list[tuple[str, SwinIRForImageRestoration | None]]:
-    """(row name, model) of each `--model` (the identity: None); transformers' loading bars only where `bars`."""
+def _load_models(
+    specs: list[str], revision: str | None, bars: bool
+) -> list[tuple[str, SwinIRForImageRestoration | None]]:
+    """(row name, model) of each `--model` (the identity: None), the Hub ones at `revision`; transformers' loading
+    bars only where `bars`."""
     from ..checkpoints.folders import transformers_bars_off
     from ..checkpoints.loading import load_model
 
@@ -176,10 +187,19 @@ def _load_models(specs: list[str], bars: bool) -> list[tuple[str, SwinIRForImage
     # Two folders of one name (step-00000006 of two runs) are told apart by their paths, as given.
     labels = [name if names.count(name) == 1 else spec for name, spec in zip(names, specs, strict=True)]
     with nullcontext() if bars else transformers_bars_off():
-        return [
-            (spec, None) if spec == "identity" else (label, load_model(spec))
-            for spec, label in zip(specs, labels, strict=True)
-        ]
+        models = []
+        for spec, label in zip(specs, labels, strict=True):
+            at = revision if _is_hub_model(spec) else None
+            model = None if spec == "identity" else load_model(spec, revision=at)
+            models.append((label if at is None else f"{label}@{at}", model))
+        return models
+
+
+def _is_hub_model(spec: str) -> bool:
+    """Whether `--model spec` names a Hub model (a catalogue name or org/name), not a local one or the identity."""
+    from ..checkpoints.loading import resolve_spec
+
+    return spec != "identity" and not isinstance(resolve_spec(spec), Path)
 
 
 def _score_share(
