@@ -77,7 +77,7 @@ def run(demo: RestorationDemo, path, model: str = AUTO, task: str = SR, scale: i
         level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto", alpha="model"
     )
     settings.update(options)
-    return demo.restore(str(path), task, scale, model, *settings.values(), request=session())
+    return asyncio.run(demo.restore(str(path), task, scale, model, *settings.values(), request=session()))
 
 
 def test_restore_returns_comparison_png_and_sizes(demo, tmp_path):
@@ -152,7 +152,7 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
     with pytest.raises(gr.Error, match="This image is 120×100 = 12,000 pixels; this demo takes up to 1,000. Crop"):
         run(small, EXAMPLE)
     with pytest.raises(gr.Error, match="Upload an image first"):
-        demo.restore(None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", "model", session())
+        asyncio.run(demo.restore(None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", "model", session()))
     with pytest.raises(gr.Error, match="Tile size must be"):
         run(demo, EXAMPLE, tile="big")
     with pytest.raises(gr.Error) as err:
@@ -693,6 +693,130 @@ def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
     assert [p["parameter_name"] for p in api["/restore"]["parameters"]] == names
 
 
+def _slow_blocks(model) -> tuple[list[float], list]:
+    """Forward hooks making each Swin block of `model` take ≥ 50 ms; (block end times, hook handles)."""
+    calls: list[float] = []
+
+    def slow_block(module, args, output):
+        calls.append(time.perf_counter())
+        time.sleep(0.05)
+
+    blocks = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]
+    return calls, [b.register_forward_hook(slow_block) for b in blocks]
+
+
+@pytest.mark.parametrize("how", ["gradio cancels the job", "the page is closed"])
+def test_a_job_dropped_by_gradio_or_a_closed_page_stops_its_thread(demo, model_dir, tmp_path, how):
+    """A gradio_client job's cancel() makes gradio cancel the callback's coroutine, and a closed tab runs `unload`:
+    either way the restoration on the worker thread stops at its next block and frees the worker (it ran on to the
+    end before, and the next user waited for it)."""
+    calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
+    settings = ["", "16", 0, False, "auto", "model"]  # 16 tiles × 2 blocks: ≥ 1.6 s uncancelled
+
+    async def drop_the_job() -> float:
+        job = asyncio.create_task(demo.restore(str(big), SR, 2, AUTO, None, *settings, request=session()))
+        while len(calls) < 3 and not job.done():
+            await asyncio.sleep(0.01)
+        assert not job.done(), job.exception()
+        if how == "the page is closed":
+            demo.end_session(session())
+        else:
+            job.cancel()
+        dropped_at = time.perf_counter()
+        with pytest.raises((asyncio.CancelledError, gr.Error)):
+            await job
+        return dropped_at
+
+    try:
+        dropped_at = asyncio.run(drop_the_job())
+        assert demo._workers.acquire(timeout=10)  # the thread ended: the worker is free
+        demo._workers.release()
+    finally:
+        for h in handles:
+            h.remove()
+    assert sum(t > dropped_at for t in calls) <= 1 and len(calls) < 32
+    assert demo._cancels == {}
+
+
+def test_the_page_stops_its_jobs_when_closed(demo):
+    page = demo.build()
+    unload = [f for f in page.fns.values() if any(t[1] == "unload" for t in f.targets)]
+    assert [f.fn.__name__ for f in unload] == ["end_session"]
+
+
+def test_cancel_stops_every_job_of_the_session(demo, model_dir, tmp_path, monkeypatch):
+    """An API client may run several jobs in one session: /cancel stops them all, not only the newest."""
+    monkeypatch.setattr(demo, "_workers", threading.Semaphore(2))
+    calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
+    outcome: list[BaseException] = []
+
+    def job():
+        try:
+            run(demo, big, tile="16", overlap=0)
+        except gr.Error as err:
+            outcome.append(err)
+
+    workers = [threading.Thread(target=job) for _ in range(2)]
+    try:
+        for w in workers:
+            w.start()
+        while (len(demo._cancels.get("test", ())) < 2 or len(calls) < 4) and all(w.is_alive() for w in workers):
+            time.sleep(0.01)
+        demo.cancel(session())
+        for w in workers:
+            w.join(timeout=10)
+    finally:
+        for h in handles:
+            h.remove()
+    assert [e.message for e in outcome] == ["Cancelled.", "Cancelled."] and len(calls) < 40
+
+
+def test_the_time_shown_is_the_restorations_not_the_wait_for_a_worker(demo):
+    results = []
+    demo._workers.acquire()  # another user's job
+    worker = threading.Thread(target=lambda: results.append(run(demo, EXAMPLE)))
+    worker.start()
+    time.sleep(3)
+    demo._workers.release()
+    worker.join(timeout=30)
+    seconds = float(re.search(r" · ([0-9.]+) s", results[0][2]).group(1))
+    assert seconds < 2.5
+
+
+def test_a_model_loading_delays_only_the_jobs_that_need_it(model_dir, monkeypatch):
+    """A first-use Hub download of one model must not hold up the jobs whose model is already loaded."""
+    from swinir_hf.demo import model_cache
+
+    cache = model_cache.ModelCache()
+    cached = cache.get(str(model_dir))
+    downloading, done = threading.Event(), threading.Event()
+    load = model_cache.load_checked
+
+    def slow_load(spec):
+        downloading.set()
+        assert done.wait(10)
+        return load(str(model_dir))
+
+    monkeypatch.setattr(model_cache, "load_checked", slow_load)
+    other = threading.Thread(target=cache.get, args=("org/first-use",))
+    other.start()
+    assert downloading.wait(10)
+    served: list = []
+    try:
+        reader = threading.Thread(target=lambda: served.append(cache.get(str(model_dir))))
+        reader.start()
+        reader.join(timeout=5)
+        assert served == [cached] and other.is_alive()  # served while the other model still loads
+    finally:
+        done.set()
+        other.join(timeout=10)
+    assert list(cache._models) == [str(model_dir), "org/first-use"] and cache._loading == {}
+
+
 def test_cancel_while_loading_the_model_stops_before_restoring(model_dir, tmp_path, monkeypatch):
     demo = RestorationDemo(extra_models=[str(model_dir)], defaults_dir=tmp_path)
     loading, loaded = threading.Event(), threading.Event()
@@ -758,15 +882,8 @@ def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
                 level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto", alpha="model"
             )
             settings.update(options)
-            demo.restore(
-                str(EXAMPLE),
-                SR,
-                2,
-                AUTO,
-                *settings.values(),
-                request=session(),
-                progress=lambda fraction, desc: reports.append((fraction, desc)),
-            )
+            report = lambda fraction, desc: reports.append((fraction, desc))  # noqa: E731
+            asyncio.run(demo.restore(str(EXAMPLE), SR, 2, AUTO, *settings.values(), request=session(), progress=report))
             moving = [(f, d) for f, d in reports if d.startswith("Restoring, about")]
             assert len(moving) >= 4, reports  # 16 (ensemble) / 2 × 56 (tiles) slowed blocks
             fractions = [f for f, _ in moving]

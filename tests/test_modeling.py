@@ -448,6 +448,27 @@ def test_shift_masks_are_cached_per_size(tiny_config):
         model(torch.rand(1, 3, 8, 8))
     assert model.shift_mask(8, 8, torch.device("cpu")) is first
     assert first.shape == (4, 16, 16)
+    sizes = [(8 * i, 8) for i in range(2, 12)]
+    masks = [model.shift_mask(h, w, torch.device("cpu")) for h, w in sizes]
+    assert list(model._shift_masks) == [(h, w, "cpu") for h, w in sizes[-8:]]  # the 8 newest sizes kept
+    kept = zip(sizes[-8:], masks[-8:], strict=True)
+    assert all(model.shift_mask(*size, torch.device("cpu")) is mask for size, mask in kept)
+
+
+def test_a_shift_mask_evicted_by_another_thread_meanwhile_is_still_returned(tiny_config):
+    """The demo's jobs share a model: another thread may evict a size between this call storing its mask and
+    returning it (a KeyError before)."""
+
+    class Evicting(dict):
+        def __setitem__(self, key, value):  # stored, then evicted at once by "another thread"
+            pass
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    from swinir_hf.models.modeling_swinir import shift_window_mask
+
+    model._shift_masks = Evicting()
+    mask = model.shift_mask(16, 8, torch.device("cpu"))
+    assert torch.equal(mask, shift_window_mask(16, 8, 4, 2))
 
 
 def test_bfloat16_forward_is_close_to_float32(tiny_config):

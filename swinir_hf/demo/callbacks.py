@@ -4,6 +4,7 @@ controls is `Menu.plan`).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -114,8 +116,9 @@ class RestorationDemo:
         self.menu = Menu(bundled_models(self.defaults_dir) + local + authors_models(), self.custom_models)
         # gradio's queue counts a cancelled job as finished at once; this also waits for its thread to stop.
         self._workers = threading.Semaphore(self.concurrency)
-        # Each session's Cancel event, from the moment its restoration waits for a worker until it ends.
-        self._cancels: dict[str, threading.Event] = {}
+        # Each session's jobs' Cancel events, from the moment a restoration waits for a worker until it ends (the
+        # page runs one job at a time; an API client may run several in one session).
+        self._cancels: dict[str, set[threading.Event]] = {}
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP, which slows them all.
         self.threads_per_job = max(1, torch.get_num_threads() // max(1, self.concurrency))
@@ -258,7 +261,7 @@ class RestorationDemo:
 
     # -- restoration ----------------------------------------------------------------------------------------------
 
-    def restore(
+    async def restore(
         self,
         path: str | None,
         task: str,
@@ -275,7 +278,37 @@ class RestorationDemo:
         request: gr.Request | None = None,
         progress=gr.Progress(),  # noqa: B008 (gradio reads this default to inject its tracker)
     ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
-        """Restore the uploaded file → ((input enlarged, result) previews, full-resolution file path, size info)."""
+        """Restore the uploaded file → ((input enlarged, result) previews, full-resolution file path, size info).
+
+        The job runs on a thread of its own. Whatever stops it stops that thread at its next Swin block, freeing the
+        worker: the page's Cancel and `/cancel` (`cancel`), the page closed (`end_session`), and gradio cancelling
+        this coroutine (what a `gradio_client` job's `cancel()` does), which would otherwise leave the thread running.
+        """
+        with self._cancellable(request.session_hash if request else "") as cancel:
+            job = partial(self._restore, path, task, scale, model, level, custom_path, tile, overlap, ensemble)
+            try:
+                return await asyncio.to_thread(job, precision, alpha, cancel, progress)
+            except asyncio.CancelledError:
+                cancel.set()
+                raise
+
+    def _restore(
+        self,
+        path: str | None,
+        task: str,
+        scale: int | None,
+        model: str | None,
+        level: int | None,
+        custom_path: str | None,
+        tile: str,
+        overlap: float,
+        ensemble: bool,
+        precision: str,
+        alpha: str,
+        cancel: threading.Event,
+        progress,
+    ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
+        """`restore`'s job, on its thread: stopped by `cancel` while it waits for a worker, loads or restores."""
         if problem := request_problem(task, level, scale):
             raise user_error(problem)
         data = self._decoded_upload(path)
@@ -286,8 +319,7 @@ class RestorationDemo:
             raise user_error(problem)
         engine = self._engine_options(tile, overlap, ensemble, precision, alpha)
         progress(0, desc="Waiting for a free worker")
-        start = time.perf_counter()
-        with self._cancellable(request.session_hash if request else "") as cancel, self._workers:
+        with self._workers:
             progress(0, desc=f"Loading {plan.name}")
             net = self._load(plan.spec, cancel)
             if plan.entry is None and (problem := custom_mismatch(task, net.config.to_dict(), plan.spec)):
@@ -301,8 +333,9 @@ class RestorationDemo:
                 passes=(8 if engine.ensemble else 1) * (2 if alpha_pass(data.pixels, net.config.upscale, alpha) else 1),
                 cancel=cancel,
             )
+            start = time.perf_counter()  # the restoration's own time: not the wait for a worker, nor the load
             result = self._run(job, net, data.pixels, engine)
-        seconds = time.perf_counter() - start
+            seconds = time.perf_counter() - start
         scale = net.config.upscale
         tag = f"x{scale}" if scale > 1 else FILE_TAGS.get(task, "restored")
         out = self._output_path(f"{safe_stem(path)}_{tag}{'.tiff' if is_float(result) else '.png'}")
@@ -348,14 +381,17 @@ class RestorationDemo:
 
     @contextmanager
     def _cancellable(self, session: str) -> Iterator[threading.Event]:
-        """The event `cancel` sets for this session while the block runs (waiting, loading and restoring)."""
+        """An event that `cancel` and `end_session` set for this session while the block runs (waiting, loading and
+        restoring)."""
         event = threading.Event()
-        self._cancels[session] = event
+        self._cancels.setdefault(session, set()).add(event)
         try:
             yield event
         finally:
-            if self._cancels.get(session) is event:
-                del self._cancels[session]
+            events = self._cancels.get(session, set())
+            events.discard(event)
+            if not events:
+                self._cancels.pop(session, None)
 
     def _load(self, spec: str, cancel: threading.Event) -> SwinIRForImageRestoration:
         """The model, unless Cancel came while the job waited for a worker or loaded it (a first-use download):
@@ -385,13 +421,19 @@ class RestorationDemo:
             raise user_error(f"Restoration failed: {err}") from None
 
     def cancel(self, request: gr.Request) -> str:
-        """Stop this session's restoration: the model stops at its next Swin block; a job still waiting for a
+        """Stop this session's restorations: the model stops at its next Swin block; a job still waiting for a
         worker or loading its model stops before it runs."""
-        event = self._cancels.get(request.session_hash)
-        if event is not None:
-            event.set()
+        self._stop_session(request.session_hash)
         # The page's buttons are set by `on_idle`, which the cancelled job's end runs.
         return "**Cancelled.** Press Restore to run again."
+
+    def end_session(self, request: gr.Request) -> None:
+        """The page was closed or reloaded: stop its restorations, whose results no one would see."""
+        self._stop_session(request.session_hash)
+
+    def _stop_session(self, session: str) -> None:
+        for event in list(self._cancels.get(session, ())):
+            event.set()
 
     def _output_path(self, name: str) -> Path:
         """A fresh folder per result (users may restore files of the same name at once); old ones are removed."""

@@ -83,7 +83,7 @@ def build(demo: RestorationDemo) -> gr.Blocks:
                 download = gr.File(label="Full-resolution result", elem_id="download")
                 info = gr.Markdown(elem_id="info", label="Info")  # the label names the API's return value
         _examples(demo, c)
-        _wire(demo, c, comparison, download, info)
+        _wire(page, demo, c, comparison, download, info)
     return page
 
 
@@ -173,7 +173,7 @@ def _examples(demo: RestorationDemo, c: dict) -> None:
         )
 
 
-def _wire(demo: RestorationDemo, c: dict, comparison, download, info) -> None:
+def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download, info) -> None:
     """Connect the controls to `demo`'s callbacks: the page's events are private, `/restore` and `/cancel` public.
 
     `busy` is this session's flag, on from Restore's click until its job ends: the control callbacks take it and
@@ -212,6 +212,7 @@ def _wire(demo: RestorationDemo, c: dict, comparison, download, info) -> None:
     api_settings = [c["file"], c["task"], c["api_scale"], c["api_model"], c["api_level"], c["custom"]]
     api_job = c["api_run"].click(demo.restore, api_settings + options, results, api_name="restore", **shared)
     c["stop"].click(demo.cancel, None, info, cancels=[job, api_job], queue=False, api_name="cancel")
+    page.unload(demo.end_session)  # a closed tab's job would otherwise run on, holding a worker
 
 
 def running() -> tuple[bool, dict, dict]:

@@ -21,20 +21,37 @@ class ModelCache:
     def __init__(self, capacity: int = 3) -> None:
         self.capacity = capacity
         self._models: OrderedDict[str, SwinIRForImageRestoration] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the two dicts, never held while a model loads
+        self._loading: dict[str, threading.Lock] = {}  # one per spec being loaded: one load of it at a time
 
     def get(self, spec: str) -> SwinIRForImageRestoration:
-        """The loaded model. Raises ModelError (one line) when it cannot be loaded."""
+        """The loaded model. A model being loaded (a first-use Hub download) delays only the jobs that need it.
+        Raises ModelError (one line) when it cannot be loaded."""
         with self._lock:
-            if spec in self._models:
-                self._models.move_to_end(spec)
-                return self._models[spec]
-            model = load_checked(spec)
-            watch(model)
-            self._models[spec] = model
-            while len(self._models) > self.capacity:
-                self._models.popitem(last=False)
-            return model
+            if (model := self._cached(spec)) is not None:
+                return model
+            loading = self._loading.setdefault(spec, threading.Lock())
+        try:
+            with loading:
+                with self._lock:
+                    if (model := self._cached(spec)) is not None:  # the load this job waited for
+                        return model
+                model = load_checked(spec)
+                watch(model)
+                with self._lock:
+                    self._models[spec] = model
+                    while len(self._models) > self.capacity:
+                        self._models.popitem(last=False)
+                return model
+        finally:
+            with self._lock:
+                if self._loading.get(spec) is loading and not loading.locked():
+                    del self._loading[spec]
+
+    def _cached(self, spec: str) -> SwinIRForImageRestoration | None:
+        if spec in self._models:
+            self._models.move_to_end(spec)
+        return self._models.get(spec)
 
 
 def load_checked(spec: str) -> SwinIRForImageRestoration:

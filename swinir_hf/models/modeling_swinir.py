@@ -660,13 +660,17 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         if torch.compiler.is_compiling():  # traced, not cached: a tensor attribute set while exporting is refused
             return shift_window_mask(h, w, self.config.window_size, self.config.window_size // 2).to(device)
         key = (h, w, str(device))
-        if key not in self._shift_masks:
+        mask = self._shift_masks.get(key)
+        if mask is None:
             ws = self.config.window_size
-            if len(self._shift_masks) >= 8:
-                self._shift_masks.pop(next(iter(self._shift_masks)))
             with torch.inference_mode(False):  # a cached inference tensor could not be saved for backward later
-                self._shift_masks[key] = shift_window_mask(h, w, ws, ws // 2).to(device)
-        return self._shift_masks[key]
+                mask = shift_window_mask(h, w, ws, ws // 2).to(device)
+            # Threads share a model (the demo's jobs): each step is one atomic dict operation, and the mask returned
+            # is this call's own, whichever entries another thread evicts meanwhile.
+            for old in list(self._shift_masks)[:-7]:  # at most 8 sizes kept
+                self._shift_masks.pop(old, None)
+            self._shift_masks[key] = mask
+        return mask
 
     def pad_to_window(self, x: torch.Tensor) -> torch.Tensor:
         """Reflect-pad the bottom / right to a multiple of the window, as the authors. Inputs smaller than the
