@@ -41,6 +41,7 @@ def test_help_does_not_run_the_benchmark(script):
         ("alpha.py", ["--dataset", "nowhere"], "error: no HR/*.png in nowhere"),
         ("jpeg_output.py", ["--dataset", "nowhere"], "error: no HR/*.png in nowhere"),
         ("parity.py", ["--fixtures", "nowhere"], "error: nowhere holds no INDEX.json"),
+        ("onnx_export.py", ["--sizes", "40by52"], "argument --sizes: '40by52' is not BxHxW (e.g. 1x40x52)"),
     ],
 )
 def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message):

@@ -694,7 +694,7 @@ def test_linear_without_onednn_falls_back_to_the_same_output(tiny_config, monkey
     torch.testing.assert_close(fallback, fused, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("size", [(4, 4), (8, 12), (12, 8), (16, 16)])
+@pytest.mark.parametrize("size", [(4, 4), (4, 16), (16, 4), (8, 12), (12, 8), (16, 16), (40, 52)])
 def test_shift_border_windows_are_the_masks_non_zero_windows(size):
     from swinir_hf.models.modeling_swinir import shift_border_windows, shift_window_mask
 
@@ -786,3 +786,26 @@ def test_heads_padded_for_fused_sdpa_give_the_same_outputs_and_gradients(tiny_co
     torch.testing.assert_close(padded[0], plain[0])
     for a, b in zip(padded[1], plain[1], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_one_exported_program_and_one_compiled_graph_serve_every_input_size(tiny_config):
+    """Exported with dynamic batch, height and width, the program restores other sizes than the one it was traced
+    at, window multiples or not (each size's guards refused it before); `torch.compile(dynamic=True)` compiles
+    once for the sizes of a batch size (a graph per window grid before)."""
+    from torch._dynamo.testing import CompileCounter
+
+    model = SwinIRForImageRestoration(tiny_config(upscale=2)).eval()
+    dims = {0: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
+    sizes = [(1, 3, 8, 12), (3, 3, 13, 9), (1, 3, 16, 16), (1, 3, 5, 30)]
+    exported = torch.export.export(model, (torch.rand(2, 3, 10, 14),), dynamic_shapes=({**dims},)).module()
+    with torch.no_grad():
+        counter = CompileCounter()
+        compiled = torch.compile(model, backend=counter, dynamic=True, fullgraph=True)
+        for size in sizes:
+            x = torch.rand(size)
+            expected = model(x).reconstruction
+            assert expected.shape == (*size[:2], 2 * size[2], 2 * size[3])
+            torch.testing.assert_close(exported(x)["reconstruction"], expected, rtol=1e-5, atol=1e-5)
+            if size[0] == 1:  # batch 1 is its own graph (torch specialises sizes 0 and 1)
+                torch.testing.assert_close(compiled(x).reconstruction, expected, rtol=1e-5, atol=1e-5)
+    assert counter.frame_count == 1

@@ -72,11 +72,11 @@ def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
     return x.transpose(2, 3).reshape(-1, window_size * window_size, c)
 
 
-def window_reverse(windows: torch.Tensor, window_size: int, h: int, w: int) -> torch.Tensor:
+def window_reverse(windows: torch.Tensor, window_size: int, h: int, w: int, b: int = -1) -> torch.Tensor:
     """(B·nW, ws², C) → (B, H, W, C); inverse of `window_partition`."""
     c = windows.shape[-1]
-    x = windows.view(-1, h // window_size, w // window_size, window_size, window_size, c)
-    return x.transpose(2, 3).reshape(-1, h, w, c)
+    x = windows.view(b, h // window_size, w // window_size, window_size, window_size, c)  # b given: no inferred size
+    return x.transpose(2, 3).reshape(b, h, w, c)
 
 
 def shift_window_mask(h: int, w: int, window_size: int, shift: int) -> torch.Tensor:
@@ -98,7 +98,9 @@ def shift_border_windows(h: int, w: int, window_size: int) -> torch.Tensor:
     a fixed size (`nonzero` on the mask has a data-dependent one, which `torch.export` refuses)."""
     rows, cols = h // window_size, w // window_size
     with torch.inference_mode(False):  # cached, as `relative_position_index`
-        return torch.tensor([i * cols + j for i in range(rows) for j in range(cols) if i == rows - 1 or j == cols - 1])
+        # Tensor ops, not a Python loop over rows / cols: traced with symbolic sizes they stay symbolic.
+        k = torch.arange(rows + cols - 1)  # the last column's first rows - 1 windows, then the last row
+        return torch.where(k < rows - 1, k * cols + (cols - 1), (rows - 1) * cols + k - (rows - 1))
 
 
 def _window_range(windows: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
@@ -186,7 +188,7 @@ class WindowAttention(nn.Module):
         dropout = self.attn_drop if self.training else 0.0
         # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
-        if mask is not None and len(border):
+        if mask is not None and border.numel():
             # The shift mask is zero except in the last row and column of windows (where rolled regions meet), so
             # every window gets the plain bias above and only those few are recomputed with bias + mask: no
             # (B·nW, heads, n, n) combined mask is ever built.
@@ -258,7 +260,7 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
             y = self.attn(window_partition(y, ws), shift_mask, border, attentions)
         else:
             y = self.attn(window_partition(y, ws), None, attentions=attentions)
-        y = window_reverse(y, ws, h, w)
+        y = window_reverse(y, ws, h, w, b)
         if s:
             y = torch.roll(y, shifts=(s, s), dims=(1, 2))
         x = x + drop_path(y.reshape(b, h * w, c), self.drop_path_rate, self.training)
@@ -676,6 +678,9 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         """Reflect-pad the bottom / right to a multiple of the window, as the authors. Inputs smaller than the
         padding are reflected repeatedly (a single row / column is replicated first)."""
         ws = self.config.window_size
+        if torch.compiler.is_compiling() and min(x.shape[-2:]) >= ws:
+            # One branch-free pad (possibly by 0): traced sizes stay symbolic, no guard on H, W mod ws.
+            return F.pad(x, (0, -x.shape[-1] % ws, 0, -x.shape[-2] % ws), mode="reflect")
         while True:
             h, w = x.shape[-2:]
             pad_h, pad_w = -h % ws, -w % ws
@@ -819,7 +824,11 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         # so the conv ↔ token reshapes of the body become views.
         x = self._reconstruct(x.contiguous(memory_format=torch.channels_last), hidden_states, attentions)
         x = x / self.config.img_range + mean
-        reconstruction = x[:, :, : h * scale, : w * scale].contiguous()
+        if torch.compiler.is_compiling():  # a gather, not a view: no guard on whether the crop is contiguous
+            rows, cols = (torch.arange(n * scale, device=x.device) for n in (h, w))
+            reconstruction = x.contiguous().index_select(2, rows).index_select(3, cols)
+        else:
+            reconstruction = x[:, :, : h * scale, : w * scale].contiguous()
 
         loss = None
         if labels is not None:

@@ -1,0 +1,71 @@
+"""ONNX export check (not a test: the package does not depend on onnx): export a model with dynamic batch, height and
+width through `torch.onnx.export(dynamo=True)` under `torch.no_grad()`, run the file with onnxruntime at several
+sizes, and print the largest difference from PyTorch's output at each.
+
+    pip install onnx onnxscript onnxruntime
+    python benchmarks/onnx_export.py --model sr-x4 --sizes 1x40x52 2x37x45 1x64x64 1x24x80
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def size(text: str) -> tuple[int, int, int]:
+    """'BxHxW' → (B, H, W)."""
+    try:
+        b, h, w = (int(n) for n in text.split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BxHxW (e.g. 1x40x52)") from None
+    if min(b, h, w) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes start at 1")
+    return b, h, w
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="sr-x4", help="a load_model spec (default: the bundled sr-x4)")
+    p.add_argument("--sizes", nargs="+", type=size, default=[(1, 40, 52), (2, 37, 45), (1, 64, 64), (1, 24, 80)])
+    args = p.parse_args()
+    try:
+        import onnx
+        import onnxruntime
+        import onnxscript
+    except ImportError as err:
+        print(f"error: {err.name} is missing: pip install onnx onnxscript onnxruntime", file=sys.stderr)
+        return 2
+    import torch
+    from torch.export import Dim
+
+    from swinir_hf.checkpoints.loading import load_model
+
+    model = load_model(args.model)
+    c = model.config.num_channels
+    dims = {"pixel_values": {0: Dim.DYNAMIC, 2: Dim.DYNAMIC, 3: Dim.DYNAMIC}}
+    with tempfile.TemporaryDirectory() as folder, torch.no_grad():
+        path = Path(folder) / "model.onnx"
+        start = time.perf_counter()
+        # Traced with a batch of 2: torch specialises a dimension of size 1.
+        torch.onnx.export(
+            model, (torch.rand(2, c, 40, 52),), path, dynamo=True, dynamic_shapes=dims, input_names=["pixel_values"]
+        )
+        print(
+            f"{args.model}: exported in {time.perf_counter() - start:.0f} s (torch {torch.__version__}, onnx "
+            f"{onnx.__version__}, onnxscript {onnxscript.__version__}, onnxruntime {onnxruntime.__version__})"
+        )
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        for b, h, w in args.sizes:
+            x = torch.rand(b, c, h, w, generator=torch.Generator().manual_seed(h * w))
+            out = torch.from_numpy(session.run(None, {"pixel_values": x.numpy()})[0])
+            expected = model(x).reconstruction
+            diff = (out - expected).abs().max().item() if out.shape == expected.shape else float("nan")
+            print(f"  {b}×{c}×{h}×{w} → {tuple(out.shape)}: max |ONNX − PyTorch| = {diff:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
