@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 from pathlib import Path
 
 import gradio as gr
@@ -730,9 +731,7 @@ def test_a_job_dropped_by_gradio_or_a_closed_page_stops_its_thread(demo, model_d
         return dropped_at
 
     try:
-        dropped_at = asyncio.run(drop_the_job())
-        assert demo._workers.acquire(timeout=10)  # the thread ended: the worker is free
-        demo._workers.release()
+        dropped_at = asyncio.run(drop_the_job())  # returns once the job's thread has ended
     finally:
         for h in handles:
             h.remove()
@@ -815,6 +814,55 @@ def test_a_model_loading_delays_only_the_jobs_that_need_it(model_dir, monkeypatc
         done.set()
         other.join(timeout=10)
     assert list(cache._models) == [str(model_dir), "org/first-use"] and cache._loading == {}
+
+
+def test_a_failed_load_is_retried_by_one_waiting_job_at_a_time(model_dir, monkeypatch):
+    """Job A's load fails (the network went down) while B waits for it: B tries again, and C, arriving meanwhile,
+    waits for B instead of loading beside it."""
+    from swinir_hf.demo import model_cache
+
+    cache = model_cache.ModelCache()
+    active, peak, loads = [0], [0], []
+    count = threading.Lock()
+    load = model_cache.load_checked
+
+    def flaky_load(spec):
+        with count:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+            loads.append(spec)
+            first = len(loads) == 1
+        time.sleep(0.4)
+        with count:
+            active[0] -= 1
+        if first:
+            raise ModelError("the Hub did not answer")
+        return load(str(model_dir))
+
+    monkeypatch.setattr(model_cache, "load_checked", flaky_load)
+    got: list = []
+
+    def job():
+        try:
+            got.append(cache.get("org/m"))
+        except ModelError as err:
+            got.append(str(err))
+
+    jobs = [threading.Thread(target=job) for _ in range(3)]
+    for j, pause in zip(jobs, (0.1, 0.5, 0), strict=True):  # A; B waits on A; C comes while B loads
+        j.start()
+        time.sleep(pause)
+    for j in jobs:
+        j.join(timeout=10)
+    assert peak == [1] and len(loads) == 2 and got[0] == "the Hub did not answer"
+    assert got[1] is got[2] is cache.get("org/m") and cache._loading == {}
+
+
+def test_the_jpeg_quality_guess_leaves_damaged_exif_to_the_decode(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "d.jpg", quality=40, exif=b"Exif\0\0MM\0*\0\0\0\x08\xff\xff" + bytes(6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's unnamed "Corrupt EXIF data" warning was shown from here
+        assert jpeg_quality(tmp_path / "d.jpg") == 40
 
 
 def test_cancel_while_loading_the_model_stops_before_restoring(model_dir, tmp_path, monkeypatch):

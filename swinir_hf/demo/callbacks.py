@@ -14,7 +14,6 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -285,9 +284,9 @@ class RestorationDemo:
         this coroutine (what a `gradio_client` job's `cancel()` does), which would otherwise leave the thread running.
         """
         with self._cancellable(request.session_hash if request else "") as cancel:
-            job = partial(self._restore, path, task, scale, model, level, custom_path, tile, overlap, ensemble)
+            settings = (path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha)
             try:
-                return await asyncio.to_thread(job, precision, alpha, cancel, progress)
+                return await asyncio.to_thread(self._restore, *settings, cancel, progress)
             except asyncio.CancelledError:
                 cancel.set()
                 raise

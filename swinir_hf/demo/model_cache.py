@@ -22,7 +22,8 @@ class ModelCache:
         self.capacity = capacity
         self._models: OrderedDict[str, SwinIRForImageRestoration] = OrderedDict()
         self._lock = threading.Lock()  # guards the two dicts, never held while a model loads
-        self._loading: dict[str, threading.Lock] = {}  # one per spec being loaded: one load of it at a time
+        # Per spec being loaded: its lock (one load of it at a time) and how many jobs hold or wait for it.
+        self._loading: dict[str, tuple[threading.Lock, list[int]]] = {}
 
     def get(self, spec: str) -> SwinIRForImageRestoration:
         """The loaded model. A model being loaded (a first-use Hub download) delays only the jobs that need it.
@@ -30,13 +31,14 @@ class ModelCache:
         with self._lock:
             if (model := self._cached(spec)) is not None:
                 return model
-            loading = self._loading.setdefault(spec, threading.Lock())
+            loading, users = self._loading.setdefault(spec, (threading.Lock(), [0]))
+            users[0] += 1
         try:
             with loading:
                 with self._lock:
                     if (model := self._cached(spec)) is not None:  # the load this job waited for
                         return model
-                model = load_checked(spec)
+                model = load_checked(spec)  # a failure leaves the next waiter to try again, alone
                 watch(model)
                 with self._lock:
                     self._models[spec] = model
@@ -45,7 +47,8 @@ class ModelCache:
                 return model
         finally:
             with self._lock:
-                if self._loading.get(spec) is loading and not loading.locked():
+                users[0] -= 1
+                if not users[0]:  # no job waits on this lock: a later one makes a new one
                     del self._loading[spec]
 
     def _cached(self, spec: str) -> SwinIRForImageRestoration | None:

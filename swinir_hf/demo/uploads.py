@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..inference.image_io import ImageData, image_size, read_image
+from ..inference.image_io import ImageData, image_size, open_image, read_image
 from ..models.image_processing_swinir import check_float_range, float_to_image, image_to_float
 from .errors import user_error
 from .limits import UPLOAD_MAX_AGE_S
@@ -31,9 +31,9 @@ IJG_LUMA = np.array(
 def jpeg_quality(path: str | os.PathLike) -> int | None:
     """Estimated IJG quality (1-100) of a JPEG file from its luminance table; None for other files."""
     try:
-        with Image.open(path) as image:
+        with open_image(path, report=False) as image:  # damaged EXIF: the decode says so, naming the file
             tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
-    except (OSError, SyntaxError, Image.DecompressionBombError):
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
     if not tables:
         return None

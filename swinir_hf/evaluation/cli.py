@@ -93,8 +93,8 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def output_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with `--json` or `--save-images` as a place to write (checked before the evaluation, not after
-    it), else None."""
+    """What is wrong with `--revision` (no Hub model to apply it to) or with `--json` / `--save-images` as a place to
+    write, checked before the evaluation, not after it; else None."""
     if args.revision is not None and not any(_is_hub_model(spec) for spec in args.model):
         return f"--revision {args.revision} is for a Hub model (org/name), and none of --model is one"
     try:

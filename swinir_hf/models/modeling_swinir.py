@@ -73,7 +73,8 @@ def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
 
 
 def window_reverse(windows: torch.Tensor, window_size: int, h: int, w: int, b: int = -1) -> torch.Tensor:
-    """(B·nW, ws², C) → (B, H, W, C); inverse of `window_partition`."""
+    """(B·nW, ws², C) → (B, H, W, C); inverse of `window_partition`. `b`: B where known (-1: inferred), which
+    keeps a traced B symbolic."""
     c = windows.shape[-1]
     x = windows.view(b, h // window_size, w // window_size, window_size, window_size, c)  # b given: no inferred size
     return x.transpose(2, 3).reshape(b, h, w, c)
