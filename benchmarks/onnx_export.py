@@ -1,6 +1,7 @@
 """ONNX export check (not a test: the package does not depend on onnx): export a model with dynamic batch, height and
 width through `torch.onnx.export(dynamo=True)` under `torch.no_grad()`, run the file with onnxruntime at several
-sizes, and print the largest difference from PyTorch's output at each.
+sizes, and print the largest difference from PyTorch's output at each; with `--torchscript`, also the older
+TorchScript exporter's (`dynamo=False`) at the size it traced.
 
     pip install onnx onnxscript onnxruntime
     python benchmarks/onnx_export.py --model sr-x4 --sizes 1x40x52 2x37x45 1x64x64 1x24x80
@@ -14,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 
 def size(text: str) -> tuple[int, int, int]:
     """'BxHxW' → (B, H, W)."""
@@ -26,10 +29,22 @@ def size(text: str) -> tuple[int, int, int]:
     return b, h, w
 
 
+class Reconstruction(torch.nn.Module):
+    """The model's `reconstruction` alone: the TorchScript exporter takes tensors, not output dataclasses."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values=pixel_values).reconstruction
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="sr-x4", help="a load_model spec (default: the bundled sr-x4)")
     p.add_argument("--sizes", nargs="+", type=size, default=[(1, 40, 52), (2, 37, 45), (1, 64, 64), (1, 24, 80)])
+    p.add_argument("--torchscript", action="store_true", help="also check the TorchScript exporter (dynamo=False)")
     args = p.parse_args()
     try:
         import onnx
@@ -38,7 +53,6 @@ def main() -> int:
     except ImportError as err:
         print(f"error: {err.name} is missing: pip install onnx onnxscript onnxruntime", file=sys.stderr)
         return 2
-    import torch
     from torch.export import Dim
 
     from swinir_hf.checkpoints.loading import load_model
@@ -64,6 +78,14 @@ def main() -> int:
             expected = model(x).reconstruction
             diff = (out - expected).abs().max().item() if out.shape == expected.shape else float("nan")
             print(f"  {b}×{c}×{h}×{w} → {tuple(out.shape)}: max |ONNX − PyTorch| = {diff:.2e}")
+        if args.torchscript:
+            x = torch.rand(1, c, 40, 52, generator=torch.Generator().manual_seed(0))
+            traced = Path(folder) / "torchscript.onnx"
+            torch.onnx.export(Reconstruction(model), (x,), traced, dynamo=False, opset_version=17)
+            session = onnxruntime.InferenceSession(str(traced), providers=["CPUExecutionProvider"])
+            out = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
+            diff = (out - model(x).reconstruction).abs().max().item()
+            print(f"TorchScript exporter (dynamo=False), at its traced 1×{c}×40×52: max |ONNX − PyTorch| = {diff:.2e}")
     return 0
 
 
