@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -26,7 +28,7 @@ from swinir_hf import (
     restore,
 )
 from swinir_hf.loading import DEFAULTS_DIR, load_default
-from swinir_hf.models.image_processing_swinir import fill_hidden_colour, split_image
+from swinir_hf.models.image_processing_swinir import fill_hidden_colour, pillow_warnings, split_image
 
 
 @pytest.fixture(scope="module")
@@ -334,6 +336,9 @@ def test_pipeline_reads_heic_photos_with_pillow_heif(model_dir, tmp_path, monkey
     pillow-heif` beside a Hub folder), registered on first need; without pillow-heif, one line says what to install."""
     import pillow_heif  # the [test] extra installs it
 
+    # Pillow's other plugins first: registered during the test, they would go into the copies below and be gone
+    # with them, while Pillow, initialised, would never look for them again (TIFF unreadable in later tests).
+    Image.init()
     monkeypatch.setattr(Image, "ID", [plugin for plugin in Image.ID if plugin != "HEIF"])  # as in a fresh process
     monkeypatch.setattr(Image, "OPEN", {k: v for k, v in Image.OPEN.items() if k != "HEIF"})
 
@@ -535,3 +540,25 @@ def test_a_big_endian_array_is_restored_as_its_native_twin(tiny_config):
     got, expected = restore(model, deep.astype(">u2"), tile=None), restore(model, deep, tile=None)
     assert got.dtype == np.uint16 and got.dtype.isnative
     np.testing.assert_array_equal(got, expected)
+
+
+def test_pillow_warnings_keeps_this_threads_pillow_warnings_and_shows_the_rest(tmp_path, recwarn):
+    """Only this thread's Pillow warnings are kept (each time); the others are shown as they happen, raised where
+    the filters say so, in their own thread; and the process's warnings state is as it was after."""
+    damaged = b"Exif\0\0MM\0*\0\0\0\x08\xff\xff" + bytes(6)
+    Image.new("RGB", (8, 8)).save(tmp_path / "d.jpg", exif=damaged)
+    filters, show = list(warnings.filters), warnings.showwarning
+    with pillow_warnings() as caught:
+        for _ in range(2):
+            Image.open(tmp_path / "d.jpg").close()
+        warnings.warn("not Pillow's", UserWarning, stacklevel=1)
+        with ThreadPoolExecutor(1) as pool:  # another thread's, meanwhile
+            pool.submit(lambda: Image.open(tmp_path / "d.jpg").close()).result()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("error", "theirs")
+                with pytest.raises(UserWarning, match="theirs"):
+                    pool.submit(lambda: warnings.warn("theirs", UserWarning, stacklevel=1)).result()
+        assert [str(w.message) for w in recwarn][:2] == ["not Pillow's", caught[0].message.args[0]]
+    assert [str(w.message) for w in caught] == ["Corrupt EXIF data.  Expecting to read 12 bytes but only got 6. "] * 2
+    assert len(recwarn) == 2 and recwarn[0].filename == __file__
+    assert warnings.filters == filters and warnings.showwarning is show

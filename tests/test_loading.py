@@ -7,11 +7,14 @@ import json
 import logging
 import re
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 from huggingface_hub import constants
+from transformers import AutoModel, PreTrainedModel
 
 from swinir_hf import CheckpointError, SwinIRForImageRestoration
 from swinir_hf.checkpoints.catalog import load_catalog
@@ -51,6 +54,54 @@ def test_loads_a_folder_in_eval_mode(saved):
     x = torch.rand(1, 3, 9, 7)
     with torch.no_grad():
         assert torch.equal(loaded(x).reconstruction, model(x).reconstruction)
+
+
+def test_from_pretrained_kernelizes_only_when_asked(saved, monkeypatch):
+    """transformers ≥ 5.25 kernelizes by default, failing without the `kernels` package; SwinIR has no layer with
+    Hub kernels, so its loads pass use_kernels=False unless the caller says otherwise."""
+    asked, parent = [], PreTrainedModel.from_pretrained.__func__
+
+    def spy(cls, *args, use_kernels=None, **kwargs):
+        asked.append(use_kernels)
+        return parent(cls, *args, **kwargs)
+
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(spy))
+    model, folder = saved
+    for load in (SwinIRForImageRestoration.from_pretrained, AutoModel.from_pretrained, load_model):
+        assert torch.equal(load(folder).conv_first.weight, model.conv_first.weight)
+    SwinIRForImageRestoration.from_pretrained(folder, use_kernels=True)
+    assert asked == [False, False, False, True]
+
+
+def test_a_swinir_load_hides_only_its_own_load_report(saved, monkeypatch):
+    """The filter that hides transformers' load report during a SwinIR load sat on a process-wide logger: another
+    thread's load of another model lost its report meanwhile."""
+    loading, reported, shown = threading.Event(), threading.Event(), []
+    parent = PreTrainedModel.from_pretrained.__func__
+
+    def slow_load(cls, *args, **kwargs):
+        loading.set()
+        assert reported.wait(10)
+        return parent(cls, *args, **kwargs)
+
+    def other_threads_load():
+        assert loading.wait(10)
+        log.warning("BertModel LOAD REPORT from: bert\nnewly initialized: classifier.weight")
+        reported.set()
+
+    log = logging.getLogger("transformers.modeling_utils")
+    handler = logging.Handler()
+    handler.emit = lambda record: shown.append(record.getMessage())
+    log.addHandler(handler)
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(slow_load))
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            other = pool.submit(other_threads_load)
+            SwinIRForImageRestoration.from_pretrained(saved[1])
+            other.result()
+    finally:
+        log.removeHandler(handler)
+    assert [m.split(" from")[0] for m in shown] == ["BertModel LOAD REPORT"]
 
 
 def test_loads_a_training_checkpoint_by_its_folder(saved, tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -577,6 +579,29 @@ def test_cpu_attention_is_timed_once_per_shape_unless_pinned(tiny_config, monkey
     faster_cpu_attention(2, 16, 8, torch.float32, 1)
     info = faster_cpu_attention.cache_info()
     assert (info.misses, info.hits) == (2, 1)
+
+
+def test_threads_asking_for_the_cpu_attention_kernel_at_once_time_it_once(monkeypatch):
+    """Each thread that asked before the first answer was cached timed the kernels itself (under the others' load)
+    and could run another kernel than the rest for that call."""
+    from functools import lru_cache
+
+    from swinir_hf.models import modeling_swinir
+    from swinir_hf.models.modeling_swinir import cpu_attention_kernel
+
+    timings = []
+
+    @lru_cache
+    def slow_timing(*shape):
+        timings.append(shape)
+        time.sleep(0.3)
+        return ("sdpa", "matmul")[len(timings) % 2]
+
+    monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", slow_timing)
+    monkeypatch.setenv("SWINIR_CPU_ATTENTION", "auto")
+    with ThreadPoolExecutor(3) as pool:
+        picks = list(pool.map(lambda _: cpu_attention_kernel(2, 16, 8, torch.float32), range(3)))
+    assert len(timings) == 1 and picks == ["matmul"] * 3
 
 
 def test_inference_chunk_size_must_be_a_non_negative_int(tiny_config):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import logging
 import re
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -679,6 +682,38 @@ def test_exif_rotation_is_applied(model, tmp_path):
     assert restore(model, Image.open(tmp_path / "r.jpg")).size == (40, 48)
 
 
+def test_reads_on_several_threads_leave_the_processs_warnings_and_logging_as_they_were(tmp_path, caplog, recwarn):
+    """`warnings.catch_warnings` and a logger's level are process-wide: reads at once on `swinir-hf restore`'s reader
+    threads (or the demo's) restored each other's, leaving a dead recorder that took every later warning of the
+    process, raw Pillow warnings, damaged EXIF reported under no file or twice, and tifffile silent for good."""
+    import tifffile
+
+    damaged = b"Exif\0\0MM\0*\0\0\0\x08\xff\xff" + bytes(6)  # an IFD of 65535 entries, cut short
+    Image.fromarray(_rgb(16, 16)).save(tmp_path / "d.jpg", exif=damaged)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(_rgb(16, 12)).save(tmp_path / "turned.jpg", exif=exif)
+    tifffile.imwrite(tmp_path / "f.tif", np.zeros((8, 6, 3), np.float32), photometric="rgb")  # Pillow can't open it
+    filters, rounds = list(warnings.filters), 100
+
+    def reads():
+        for _ in range(rounds):
+            assert read_image(tmp_path / "d.jpg").pixels.size == image_size(tmp_path / "d.jpg") == (16, 16)
+            assert read_image(tmp_path / "turned.jpg").pixels.size == (16, 12)
+            assert image_size(tmp_path / "f.tif") == (6, 8)
+
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(reads) for _ in range(4)]:
+            done.result()
+    assert warnings.filters == filters
+    warnings.warn("a later warning", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in recwarn] == ["a later warning"]
+    damage = [r.getMessage() for r in caplog.records if "Corrupt EXIF" in r.getMessage()]
+    assert len(damage) == 4 * rounds and all(m.startswith(f"{tmp_path / 'd.jpg'}: ") for m in damage)
+    logging.getLogger("tifffile").warning("a later tifffile record")
+    assert caplog.records[-1].getMessage() == "a later tifffile record"
+
+
 def test_icc_profile_is_kept_and_cmyk_converted(model, tmp_path):
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     img = Image.fromarray(_rgb())
@@ -818,6 +853,66 @@ def test_float32_on_cuda_turns_tf32_off_and_back():
         assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_overlapping_float32_passes_keep_tf32_off_until_the_last_ends_then_restore_it():
+    """The flags are process-wide: a pass ending while another runs turned TF32 back on under it, and the later one's
+    exit then left the settings it had found (TF32 off) for good."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = True, False  # torch's defaults
+    second_in, first_out = threading.Event(), threading.Event()
+
+    def second():
+        with inference_precision("float32", torch.device("cuda")):
+            second_in.set()
+            first_out.wait(10)
+            return torch.backends.cudnn.allow_tf32
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            with inference_precision("float32", torch.device("cuda")):
+                during = pool.submit(second)
+                assert second_in.wait(10)
+            first_out.set()
+            assert during.result() is False  # still off under the second pass
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, False)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_threads_sharing_a_model_get_their_own_precisions_and_leave_its_mode(model):
+    """A float32 restoration cast a shared bfloat16 model in place while another thread ran it (garbage pixels, dtype
+    errors), and the first restoration to end put the model back in training mode under the others."""
+    shared = copy.deepcopy(model).to(torch.bfloat16).train()
+    x = torch.rand(1, 3, 12, 16)
+    as_bf16 = SwinIRRestorer(copy.deepcopy(shared), dtype="bfloat16").restore_tensor(x)
+    as_fp32 = SwinIRRestorer(copy.deepcopy(shared), dtype="float32").restore_tensor(x)
+    assert not torch.equal(as_bf16, as_fp32)
+    first, inside, others_done, seen = threading.get_ident(), threading.Event(), threading.Event(), []
+
+    def pause_the_first_run(module, args):
+        if threading.get_ident() == first:
+            if not inside.is_set():
+                inside.set()
+                assert others_done.wait(30)
+            seen.append(shared.training)
+
+    hook = shared.conv_first.register_forward_pre_hook(pause_the_first_run)
+    with ThreadPoolExecutor(3) as pool:
+        others = [
+            pool.submit(lambda dtype=dtype: inside.wait(30) and SwinIRRestorer(shared, dtype=dtype).restore_tensor(x))
+            for dtype in ("float32", "bfloat16")
+        ]
+        # (on this thread, paused in its first forward pass until the others are done)
+        pool.submit(lambda: [f.result() for f in others] and others_done.set())
+        out = SwinIRRestorer(shared, dtype="bfloat16").restore_tensor(x)
+    hook.remove()
+    assert torch.equal(out, as_bf16) and torch.equal(others[0].result(), as_fp32)
+    assert torch.equal(others[1].result(), as_bf16)
+    assert seen and not any(seen)  # in eval mode all through, though the others had ended
+    assert shared.training and {p.dtype for p in shared.parameters()} == {torch.bfloat16}
+    assert torch.equal(SwinIRRestorer(shared, dtype="float32").restore_tensor(x), as_fp32)
+    assert {p.dtype for p in shared.parameters()} == {torch.float32}  # alone, it is cast in place, as .to() does
 
 
 def test_float16_needs_cuda_and_keeps_edges_in_float32(model):

@@ -14,7 +14,7 @@ import contextlib
 import io
 import logging
 import os
-import warnings
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..models.image_processing_swinir import colour_bit_depth, is_heif, normalize_pil, warn_if_animated
+from ..models.image_processing_swinir import (
+    colour_bit_depth,
+    is_heif,
+    normalize_pil,
+    pillow_warnings,
+    warn_if_animated,
+)
 from .files import os_reason, written_atomically
 
 logger = logging.getLogger(__name__)
@@ -78,8 +84,7 @@ def photo_exif(image: Image.Image) -> bytes | None:
     TIFF, how the pixels were stored. Damaged EXIF is dropped rather than failing the image.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data": what is readable is kept, the rest dropped
+        with pillow_warnings():  # Pillow's "Corrupt EXIF data": what is readable is kept, the rest dropped
             source = image.getexif()
             settings = {tag: v for tag, v in source.get_ifd(_EXIF_IFD).items() if tag not in _EXIF_STALE}
             gps = dict(source.get_ifd(_GPS_IFD))
@@ -256,8 +261,7 @@ def open_image(path: str | os.PathLike, report: bool = True) -> Image.Image:
         OSError: what `Image.open` raises for other unreadable files.
     """
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with pillow_warnings() as caught:
             image = Image.open(path)
     except UnidentifiedImageError:  # the plugins' warnings while guessing ("Corrupt EXIF data") are noise then
         if not _is_heif(path):
@@ -285,9 +289,10 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         OSError, SyntaxError: not an image (a damaged header's other exception types become an OSError).
     """
     try:
-        with open_image(path, report=False) as image, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # damaged EXIF: the read that decodes the image reports it
-            return _upright(image.size, image.getexif().get(0x0112, 1))
+        with open_image(path, report=False) as image:
+            with pillow_warnings():  # damaged EXIF: the read that decodes the image reports it
+                orientation = image.getexif().get(0x0112, 1)
+            return _upright(image.size, orientation)
     except UnidentifiedImageError:
         import tifffile
 
@@ -321,14 +326,20 @@ def _page_layout(page: Any) -> tuple[bool, int, int, int]:
 
 @contextlib.contextmanager
 def _quiet_tifffile() -> Iterator[None]:
-    """tifffile logs what it finds wrong in a damaged file; the caller's one-line error says it already."""
-    log = logging.getLogger("tifffile")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
+    """tifffile logs what it finds wrong in a damaged file; the caller's one-line error says it already.
+
+    Silences this thread's records only: a logger's level is process-wide, and threads reading at once would
+    restore each other's (a reader thread of `swinir-hf restore` could leave tifffile silent for good)."""
+    log, thread = logging.getLogger("tifffile"), threading.get_ident()
+
+    def others(record: logging.LogRecord) -> bool:
+        return record.thread != thread
+
+    log.addFilter(others)
     try:
         yield
     finally:
-        log.setLevel(level)
+        log.removeFilter(others)
 
 
 def _is_heif(path: str | os.PathLike) -> bool:

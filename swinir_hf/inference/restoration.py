@@ -5,17 +5,24 @@ The Python API, the CLI and the demos all call `restore` / `SwinIRRestorer`.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
+import itertools
 import logging
 import math
 import numbers
 import os
+import threading
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from ..models.image_processing_swinir import (
     AlphaMode,
@@ -74,11 +81,67 @@ class EngineOptions:
 PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
 
 
+@dataclass
+class _Runs:
+    """A model's restorations running now, on any thread, and the training mode the first of them found."""
+
+    count: int = 0
+    was_training: bool = False
+
+
+_RUNS: weakref.WeakKeyDictionary[nn.Module, _Runs] = weakref.WeakKeyDictionary()
+_RUNS_LOCK = threading.Lock()
+
+
+def _holds(model: nn.Module, device: torch.device, dtype: torch.dtype | None) -> bool:
+    """Whether `model`'s weights are on `device` (any GPU for a bare "cuda") and, unless `dtype` is None, all in
+    `dtype`."""
+    return all(
+        t.device.type == device.type
+        and (device.index is None or t.device.index == device.index)
+        and (dtype is None or not t.is_floating_point() or t.dtype == dtype)
+        for t in itertools.chain(model.parameters(), model.buffers())
+    )
+
+
+@contextlib.contextmanager
+def running(
+    model: SwinIRForImageRestoration, device: torch.device, dtype: torch.dtype | None
+) -> Iterator[SwinIRForImageRestoration]:
+    """`model` on `device`, in `dtype` (None: as it is) and in eval mode for one restoration.
+
+    Threads may share a model: it is moved / cast in place (as `.to()` does) only while no other restoration runs
+    it, and its training mode comes back when the last one ends; a restoration that needs it on another device or
+    in another dtype while others run it gets a converted copy instead, so no thread's weights change under it.
+    """
+    with _RUNS_LOCK:
+        runs = _RUNS.setdefault(model, _Runs())
+        shared = runs.count == 0 or _holds(model, device, dtype)
+        if shared:
+            if runs.count == 0:
+                if not _holds(model, device, dtype):
+                    model.to(device, dtype)
+                runs.was_training = model.training
+                model.eval()
+            runs.count += 1
+    if not shared:
+        yield copy.deepcopy(model).to(device, dtype).eval()
+        return
+    try:
+        yield model
+    finally:
+        with _RUNS_LOCK:
+            runs.count -= 1
+            if runs.count == 0:
+                model.train(runs.was_training)
+
+
 class SwinIRRestorer:
     """Restores images with one model and one set of options; `restore(model, image, ...)` is a one-shot call.
 
     Args:
-        model: a `SwinIRForImageRestoration` (put in eval mode while it runs).
+        model: a `SwinIRForImageRestoration`, put on `device` / in the run's dtype and in eval mode while it runs
+            (in place, unless another thread runs it meanwhile: see `running`).
         tile: None for the whole image in one pass, an int for tiles of at most that many input pixels a side
             (rounded down to a multiple of the window), or "auto": the whole image when it fits the memory
             budget, else as few tiles as the budget allows, each as small as that count permits. With a tile,
@@ -139,7 +202,8 @@ class SwinIRRestorer:
         # float16 weights run on CUDA only (under autocast); elsewhere they are cast to float32 (lossless), as the
         # pipeline does: torch's CPU kernels refuse float16 parameters under bfloat16 autocast.
         half_off_cuda = self.device.type != "cuda" and any(p.dtype == torch.float16 for p in model.parameters())
-        self.model = model.to(self.device, torch.float32 if self.dtype == "float32" or half_off_cuda else None)
+        self.model = model
+        self.weights_dtype = torch.float32 if self.dtype == "float32" or half_off_cuda else None
         self.tile = tile if tile in (None, "auto") else int(tile)
         self.tile_overlap = int(tile_overlap)
         self.ensemble = bool(ensemble)
@@ -224,12 +288,11 @@ class SwinIRRestorer:
         x = x.to(self.device, torch.float32)
         check_output_memory((x.shape[0] + more_outputs, *x.shape[1:]), self.scale, self.device, resized_to)
         tile = self._initial_tile(x)
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with running(self.model, self.device, self.weights_dtype) as model:
+            x = x.to(next(model.parameters()).device)  # "cuda" is the model's GPU
             while True:
                 try:
-                    return self._run(x, tile)
+                    return self._run(model, x, tile)
                 except CanvasAllocationError as err:
                     raise ImageTooLargeError(f"{err}: smaller tiles would not help; {TOO_LARGE_ADVICE}") from err
                 except (RuntimeError, MemoryError) as err:
@@ -242,11 +305,9 @@ class SwinIRRestorer:
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
                     tile = smaller
-        finally:
-            self.model.train(was_training)
 
-    def _run(self, x: torch.Tensor, tile: int | None) -> torch.Tensor:
-        fn = self._ensemble_forward if self.ensemble else self._forward
+    def _run(self, model: SwinIRForImageRestoration, x: torch.Tensor, tile: int | None) -> torch.Tensor:
+        fn = functools.partial(self._ensemble_forward if self.ensemble else self._forward, model)
         h, w = x.shape[-2:]
         if tile is None or (tile >= h and tile >= w):
             return fn(x)
@@ -259,18 +320,18 @@ class SwinIRRestorer:
             )
         return tiled_apply(fn, x, self.scale, tile, self.tile_overlap, self.batch_size, self.progress)
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, model: SwinIRForImageRestoration, x: torch.Tensor) -> torch.Tensor:
         # no_grad, not inference_mode: tensors the model caches (masks, indices) must stay usable for training.
-        with torch.no_grad(), inference_precision(self.dtype, self.device):
-            return self.model(x).reconstruction.float()
+        with torch.no_grad(), inference_precision(self.dtype, x.device):
+            return model(x).reconstruction.float()
 
-    def _ensemble_forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _ensemble_forward(self, model: SwinIRForImageRestoration, x: torch.Tensor) -> torch.Tensor:
         """Mean over the 8 dihedral transforms, each undone on the output."""
         total = None
         for k in range(4):
             for flip in (False, True):
                 t = torch.rot90(x.flip(-1) if flip else x, k, dims=(-2, -1))
-                y = torch.rot90(self._forward(t), -k, dims=(-2, -1))
+                y = torch.rot90(self._forward(model, t), -k, dims=(-2, -1))
                 y = y.flip(-1) if flip else y
                 total = y if total is None else total.add_(y)
         return total.div_(8)

@@ -8,10 +8,14 @@ and the pipeline, so the two give the same pixels.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import math
+import os
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -60,6 +64,42 @@ def is_heif(head: bytes) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
+_WARNINGS_TURN = threading.Lock()
+_PIL_DIR = os.path.dirname(Image.__file__)
+
+
+@contextlib.contextmanager
+def pillow_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Collects what Pillow warns of on this thread inside the block (damaged EXIF: "Corrupt EXIF data", each time)
+    into the list it gives, instead of showing it; every other warning, of this thread or another, is shown (or
+    raised) as the program's filters say.
+
+    The warnings state is process-wide (before Python 3.14), and `warnings.catch_warnings` entered on two threads at
+    once leaves one's state installed for good. So the blocks take turns (keep them to header and EXIF reads), and
+    change only what is needed: "always" for Pillow's warnings, and a `showwarning` that keeps this thread's.
+    """
+    thread, pillow = threading.get_ident(), []
+    with _WARNINGS_TURN, warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def keep_pillows(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: Any = None,
+            line: str | None = None,
+        ) -> None:
+            if threading.get_ident() == thread and os.path.dirname(filename) == _PIL_DIR:
+                pillow.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = keep_pillows
+        warnings.filterwarnings("always", module=r"PIL\.")
+        yield pillow
+
+
 def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
     """Apply the EXIF orientation; make a colour key (a PNG's tRNS on a 1-bit, grey or RGB image) the alpha it
     stands for (LA / RGBA); convert CMYK with an embedded profile to sRGB through that profile (a profile that cannot
@@ -68,9 +108,8 @@ def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
 
     Every other mode is returned as it is (`image_to_float` knows how to read it).
     """
-    with warnings.catch_warnings():
-        # Pillow said so when the file was opened (`open_image` names it): a second time, from here, adds nothing.
-        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+    image.load()  # decoded outside the EXIF read's turn (what the decode warns of is shown)
+    with pillow_warnings():  # damaged EXIF: Pillow said so when the file was opened (`open_image` names it)
         image = ImageOps.exif_transpose(image)
     if image.mode in ("1", "L", "RGB") and "transparency" in image.info:
         image = image.convert("RGBA" if image.mode == "RGB" else "LA")

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -469,7 +470,11 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         """transformers' `from_pretrained`, strict: stored parameters that are missing, unexpected or of another
         shape raise `IncompatibleWeightsError` naming them (transformers would only warn and initialise them
         randomly). A caller who passes `output_loading_info=True` or `ignore_mismatched_sizes=True` gets
-        transformers' lenient behaviour and the report to judge."""
+        transformers' lenient behaviour and the report to judge.
+
+        `use_kernels` defaults to False: SwinIR has no layer with Hub kernels, and transformers ≥ 5.25 kernelizes by
+        default, which fails without the `kernels` package (and can reach for the Hub)."""
+        kwargs.setdefault("use_kernels", False)
         if kwargs.get("output_loading_info") or kwargs.get("ignore_mismatched_sizes"):
             with _readable_weights(pretrained_model_name_or_path):
                 return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
@@ -932,10 +937,15 @@ def _stored_values(folder: Path) -> int | None:
 
 
 class _DropLoadReport(logging.Filter):
-    """Hides transformers' load-report warning while `from_pretrained` raises its own, one-line error instead."""
+    """Hides transformers' load-report warning of this thread's load while `from_pretrained` raises its own,
+    one-line error instead (other threads' loads, of other models, keep theirs: the logger is process-wide)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "LOAD REPORT" not in str(record.msg)
+        return record.thread != self.thread or "LOAD REPORT" not in str(record.msg)
 
 
 @contextlib.contextmanager
@@ -1062,24 +1072,46 @@ def outside_float16_autocast(device_type: str) -> Iterator[None]:
         yield
 
 
+class _TF32Off:
+    """TF32 off while any float32 pass on CUDA runs. The flags are process-wide, so passes that overlap (threads: the
+    demo's workers) share the switch: the first in saves the settings it finds, the last out restores them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+        self._saved = (True, False)
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._open == 0:
+                self._saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+                torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+            self._open += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._open -= 1
+            if self._open == 0:
+                torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self._saved
+
+
+_TF32_OFF = _TF32Off()
+
+
 @contextlib.contextmanager
 def inference_precision(dtype: str, device: torch.device) -> Iterator[None]:
     """Run a SwinIR forward pass in `dtype` ("float32", "bfloat16" or "float16") on float32 weights.
 
     "float32" is exact: on CUDA, TF32 (cuDNN's default for convolutions, ≈ 1e-3 relative error) is turned off
-    while open and the previous settings restored after. The half types are autocast; under float16 the model
-    keeps its `_keep_in_fp32_modules` in float32 itself.
+    while one is open on any thread, and the settings found restored after. The half types are autocast; under
+    float16 the model keeps its `_keep_in_fp32_modules` in float32 itself.
     """
     if dtype == "float32":
         if device.type != "cuda":
             yield
             return
-        saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-        try:
+        with _TF32_OFF:
             yield
-        finally:
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
         return
     if dtype not in ("bfloat16", "float16"):
         raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'float16', got {dtype!r}")
@@ -1177,6 +1209,7 @@ def faster_cpu_attention(heads: int, tokens: int, head_dim: int, dtype: torch.dt
 
 
 ENV_CPU_ATTENTION = "SWINIR_CPU_ATTENTION"
+_TIMING = threading.Lock()
 
 
 def cpu_attention_kernel(heads: int, tokens: int, head_dim: int, dtype: torch.dtype) -> str:
@@ -1184,7 +1217,8 @@ def cpu_attention_kernel(heads: int, tokens: int, head_dim: int, dtype: torch.dt
     environment variable pins it (the same pixels from every process and run), else `faster_cpu_attention`'s."""
     pinned = os.environ.get(ENV_CPU_ATTENTION, "auto")
     if pinned == "auto":
-        return faster_cpu_attention(heads, tokens, head_dim, dtype, torch.get_num_threads())
+        with _TIMING:  # threads asking at once: one times the kernels, the others take its answer
+            return faster_cpu_attention(heads, tokens, head_dim, dtype, torch.get_num_threads())
     if pinned not in ("matmul", "sdpa"):
         raise ValueError(f"{ENV_CPU_ATTENTION} must be auto, matmul or sdpa, got {pinned!r}")
     return pinned
