@@ -813,6 +813,28 @@ def test_heads_padded_for_fused_sdpa_give_the_same_outputs_and_gradients(tiny_co
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_an_export_with_gradients_enabled_takes_the_explicit_attention_and_compiled_training_sdpa(tiny_config):
+    """ONNX's exporter (`torch.onnx.export(dynamo=True)`, a plain call: gradients enabled) failed decomposing the
+    training path's SDPA output; an export takes the explicit matmuls, while compiled training keeps SDPA."""
+    model = SwinIRForImageRestoration(tiny_config(upscale=2)).eval()
+
+    def attention_ops(graph: torch.fx.Graph) -> set[str]:
+        ops = {str(n.target) for n in graph.nodes if n.op == "call_function"}
+        return {op for op in ops if "scaled_dot_product" in op or "matmul" in op or "bmm" in op}
+
+    exported = torch.export.export(model, (torch.rand(2, 3, 10, 14),))
+    assert attention_ops(exported.graph) and not any("scaled_dot_product" in op for op in attention_ops(exported.graph))
+    graphs = []
+
+    def keep_graph(gm, inputs):
+        graphs.append(gm.graph)
+        return gm.forward
+
+    model.train()
+    torch.compile(model, backend=keep_graph, fullgraph=True)(torch.rand(2, 3, 8, 8)).reconstruction.sum().backward()
+    assert any("scaled_dot_product" in op for op in attention_ops(graphs[0]))
+
+
 def test_one_exported_program_and_one_compiled_graph_serve_every_input_size(tiny_config):
     """Exported with dynamic batch, height and width, the program restores other sizes than the one it was traced
     at, window multiples or not (each size's guards refused it before); `torch.compile(dynamic=True)` compiles

@@ -172,6 +172,7 @@ class WindowAttention(nn.Module):
             attentions is not None
             or self.config._attn_implementation == "eager"
             or (windows.device.type == "cpu" and inference and self._cpu_matmuls(qkv))
+            or (not inference and _exporting())  # exporters (ONNX) fail decomposing SDPA's backward-ready output
         ):
             # One contiguous copy of q, k, v lets the matmuls read them (and k transposed) without copying each;
             # chunked CPU inference keeps the scores small.
@@ -210,6 +211,12 @@ class WindowAttention(nn.Module):
             return True  # no timing inside a trace; the explicit path is the one exporters have always seen
         _, _, heads, tokens, head_dim = qkv.shape
         return cpu_attention_kernel(heads, tokens, head_dim, qkv.dtype) == "matmul"
+
+
+def _exporting() -> bool:
+    """Whether `torch.export` (which `torch.onnx.export(dynamo=True)` runs) is tracing this call."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch ≥ 2.7
+    return bool(is_exporting and is_exporting())
 
 
 class Mlp(nn.Module):
