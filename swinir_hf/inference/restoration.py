@@ -116,10 +116,11 @@ def running(
     """
     with _RUNS_LOCK:
         runs = _RUNS.setdefault(model, _Runs())
-        shared = runs.count == 0 or _holds(model, device, dtype)
+        holds = _holds(model, device, dtype)
+        shared = runs.count == 0 or holds
         if shared:
             if runs.count == 0:
-                if not _holds(model, device, dtype):
+                if not holds:
                     model.to(device, dtype)
                 runs.was_training = model.training
                 model.eval()
