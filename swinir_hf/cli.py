@@ -12,7 +12,7 @@ from .checkpoints.loading import DEFAULT_MODELS
 from .evaluation.cli import add_eval_arguments, output_problem
 from .extras import MissingExtraError
 from .inference.collection_cli import add_restore_arguments
-from .inference.files import check_fresh_output_folder
+from .inference.files import check_fresh_output_folder, check_output_folder, folder_claimed
 from .interrupts import finished_before, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, split_arguments
 from .processes import LaunchParser
@@ -24,14 +24,15 @@ def _convert(args: argparse.Namespace) -> int:
 
     out = Path(args.output_dir)
     try:
-        check_fresh_output_folder(out, args.overwrite, "output folder", replaces="its files")
+        check_output_folder(out, "output folder")
+        # Held from the check to the end: a second convert into it is refused, not silently replacing this one.
+        with terminate_as_interrupt(), folder_claimed(out, "output folder"):
+            check_fresh_output_folder(out, args.overwrite, "output folder", replaces="its files")
+            model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key)
+            save_model_folder(out, model)  # written aside, moved in whole
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    try:
-        with terminate_as_interrupt():
-            model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key)
-            save_model_folder(out, model)  # written aside, moved in whole
     except KeyboardInterrupt as stop:
         how, status = stopped_by(stop)
         if finished_before(stop):

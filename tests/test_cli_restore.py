@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.cli import main
+from swinir_hf.inference.files import process_tag
 
 
 @pytest.fixture(scope="module")
@@ -425,3 +428,48 @@ def test_exif_text_keeps_its_bytes_and_tifffiles_own_tags_are_not_a_photos(model
     assert text == ["José Nuñez", "© 2024"]
     for name in ("deep.png", "other.png"):
         assert "exif" not in Image.open(out / name).info, name
+
+
+def test_an_output_written_by_another_run_meanwhile_is_kept_not_replaced(inputs, model_dir, tmp_path, capsys):
+    """Existing outputs are found when the run starts; one another run (or the user) writes while this one works is
+    kept and reported, not replaced (both runs would claim it); with --overwrite it is replaced. A killed writer's
+    temporary file beside outputs that all exist is removed by a rerun that has nothing to do."""
+    from unittest import mock
+
+    from swinir_hf.inference import image_io
+
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    out = tmp_path / "out"
+    read = image_io.read_image
+
+    def another_run_writes_it(path):
+        out.mkdir(exist_ok=True)
+        (out / "good.png").write_bytes(b"theirs")
+        return read(path)
+
+    args = ["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress"]
+    with mock.patch.object(image_io, "read_image", another_run_writes_it):
+        assert main(args) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"{out / 'good.png'} was written by another run (or program) since this one started: kept; pass --overwrite "
+        "to replace it" in err
+    )
+    assert (out / "good.png").read_bytes() == b"theirs" and [p.name for p in out.iterdir()] == ["good.png"]
+    with mock.patch.object(image_io, "read_image", another_run_writes_it):
+        assert main([*args, "--overwrite"]) == 0
+    assert Image.open(out / "good.png").size == (20, 24)
+
+    # A folder whose outputs all exist, beside a killed writer's temporary file (a new folder: a process cleans
+    # each folder once).
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / "good.png").write_bytes(b"earlier")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = process_tag().rsplit("-", 1)[0]
+    (done / f".swinir-{host}-{dead.stdout.strip()}-abcd1234-good.png").write_bytes(b"half")
+    capsys.readouterr()
+    assert main(["restore", str(inputs), "-o", str(done), "--model", str(model_dir), "--no-progress"]) == 0
+    assert "skipped 1 existing" in capsys.readouterr().err
+    assert [p.name for p in done.iterdir()] == ["good.png"]

@@ -117,6 +117,30 @@ def test_cli_table_and_json(small_set, tmp_path, capsys):
     assert [r[:2] for r in body] == [["mean", "bicubic"], ["mean", "tiny_x2"]]
 
 
+def test_a_json_file_another_run_writes_during_the_evaluation_is_kept(small_set, tmp_path, monkeypatch, capsys):
+    """The --json check comes before the evaluation; a file written there meanwhile (another eval with the same
+    --json) is kept, not replaced, and the run says so; with --overwrite it is replaced."""
+    from swinir_hf.evaluation import benchmark
+
+    dataset, model_dir = small_set
+    out = tmp_path / "scores.json"
+    score = benchmark.evaluate_models
+
+    def another_run_writes_it(*args, **kwargs):
+        out.write_text("theirs")
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(benchmark, "evaluate_models", another_run_writes_it)
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(out)]) == 1
+    assert capsys.readouterr().err.endswith(
+        f"\nerror: {out} was written by another run (or program) since this one started: kept; pass --overwrite to "
+        "replace it\n"
+    )
+    assert out.read_text() == "theirs" and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(out), "--overwrite"]
+    assert main(args) == 0 and json.loads(out.read_text())["methods"] == ["bicubic", "tiny_x2"]
+
+
 def test_the_default_grey_convention_is_the_papers(small_set):
     """A grey image among colour ones (Set14's `bridge`) is scored as the authors' script scores it, read as RGB and
     then Y: the paper's figures. On its own grey channel ("native") the same errors count 255/219 times larger."""

@@ -28,6 +28,7 @@ from swinir_hf.checkpoints.export import export_checkpoint, push_folder
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.checkpoints.remote_code import HubExportError, remote_code_sources
 from swinir_hf.evaluation.benchmark import evaluate
+from swinir_hf.inference.files import process_tag
 from swinir_hf.models.configuration_swinir import MIN_TRANSFORMERS
 
 # One per head / channel count / window: pixelshuffle RGB, nearest+conv 3conv (params_ema), grey window-7 x255.
@@ -699,6 +700,29 @@ def test_cli_push_and_dry_run(parity, tmp_path, fake_api, capsys):
     assert export_cli.main([*args, "--overwrite"]) == 0
 
 
+def test_a_rerun_export_is_the_same_whatever_attention_kernel_this_process_timed(parity, tmp_path, monkeypatch):
+    """The card's max abs difference is measured with one CPU attention kernel pinned: a process that timed SDPA as
+    faster made another figure than one that timed the matmuls, and a rerun into the same -o was refused as changed
+    (half the time). Here SDPA differs from the matmuls by 1e-6, to show any mix of the two, and is slow, so that
+    the folder's own code, timing them itself, takes the matmuls."""
+    import time
+
+    import torch.nn.functional as F
+
+    from swinir_hf.models import modeling_swinir
+
+    monkeypatch.delenv("SWINIR_CPU_ATTENTION")  # as users run it: conftest pins the kernel for the whole suite
+    sdpa = F.scaled_dot_product_attention
+    monkeypatch.setattr(F, "scaled_dot_product_attention", lambda *a, **k: time.sleep(1e-3) or sdpa(*a, **k) + 1e-6)
+    args = [str(parity / "gray_dn.pth"), "-o", str(tmp_path)]
+    cards = []
+    for timed in ("sdpa", "matmul"):
+        monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", lambda *shape, timed=timed: timed)
+        assert export_cli.main(args) == 0  # the second over the first: allowed only if every file is the same
+        cards.append((tmp_path / "swinir-gray-dn" / "README.md").read_text())
+    assert cards[0] == cards[1] and "max abs difference 0.0e+00" in cards[0]
+
+
 def test_rebuilding_an_earlier_export_keeps_edits_and_added_files(parity, tmp_path, fake_api, capsys):
     """docs/hub.md's sequence (--dry-run, then --push --org ORG into the same -o) rebuilds the dry run's folder, but
     never over a hand-edited card or a file added to the folder: those need --overwrite."""
@@ -776,11 +800,9 @@ def test_cli_ctrl_c_is_one_line_and_leaves_no_staging_folder(parity, tmp_path, m
 def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, tmp_path, monkeypatch):
     """SIGKILL skips the `finally` that removes the staging folder: the next export into that -o removes those of
     dead processes on this host, and leaves a running export's (and another host's, which cannot be checked)."""
-    import socket
-
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    host = socket.gethostname().split(".")[0].replace("-", "_")
+    host = process_tag().rsplit("-", 1)[0]
     stale, live, other = (f"{host}-{dead.pid}-a_b2c3d4", f"{host}-{os.getpid()}-b", f"elsewhere-{dead.pid}-c")
     mine = f"{host}-{dead.pid}-notes"  # a folder of the user's, named like one but not mkdtemp's: kept
     for name in (stale, live, other, mine):
@@ -799,10 +821,14 @@ def test_staging_folders_it_cannot_claim_are_named_and_look_alikes_are_left(pari
     """An earlier swinir-hf's staging folder (`swinir_staging_<mkdtemp's 8 characters>`, left by a killed export)
     and another machine's cannot be told from a running export's: each gets a note, none is removed. Folders that
     only look like staging folders are neither named nor removed; a running export's here is not named."""
-    import socket
-
-    host = socket.gethostname().split(".")[0].replace("-", "_")
-    noted = ["swinir_staging_k2j4_5g1", "swinir_staging_elsewhere-4242-abcd1234"]
+    host = process_tag().rsplit("-", 1)[0]
+    short = host.split(".")[0]  # a container on this host (another PID namespace), or an earlier swinir-hf
+    noted = [
+        "swinir_staging_k2j4_5g1",
+        "swinir_staging_elsewhere-4242-abcd1234",
+        f"swinir_staging_{short}.1234-4242-abcd1234",
+        f"swinir_staging_{short}-4242-abcd1234",
+    ]
     quiet = [f"swinir_staging_{host}-{os.getpid()}-abcd1234", "swinir_staging_mine", f"swinir_staging_{host}-notes"]
     for name in noted + quiet:
         (tmp_path / name).mkdir()
@@ -823,17 +849,15 @@ def test_an_export_leaves_no_copy_of_its_staging_folders_code_in_the_modules_cac
     """Verifying loads the staging folder's remote code, which transformers copies into HF_MODULES_CACHE under the
     folder's name made an identifier (`-` → `_hyphen_`): removed with the staging folder, and with a killed
     export's."""
-    import socket
-
     from transformers.utils import HF_MODULES_CACHE
 
     modules = Path(HF_MODULES_CACHE) / "transformers_modules"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    host = socket.gethostname().split(".")[0].replace("-", "_")
+    host = process_tag().rsplit("-", 1)[0]
     stale = f"swinir_staging_{host}-{dead.pid}-a1b2c3d4"
     (tmp_path / stale).mkdir()
-    cached_stale = modules / stale.replace("-", "_hyphen_") / "0123456789abcdef"
+    cached_stale = modules / stale.replace(".", "_dot_").replace("-", "_hyphen_") / "0123456789abcdef"
     cached_stale.mkdir(parents=True)
     (cached_stale / "modeling_swinir.py").write_text("")
     staged = []
@@ -841,7 +865,8 @@ def test_an_export_leaves_no_copy_of_its_staging_folders_code_in_the_modules_cac
     monkeypatch.setattr(hub, "verify_folder", lambda folder, *a: staged.append(folder.name) or verify(folder, *a))
     export_checkpoint(parity / "gray_dn.pth", tmp_path)
     assert not cached_stale.parent.exists()
-    assert staged and not {staged[0], staged[0].replace("-", "_hyphen_")} & {p.name for p in modules.iterdir()}
+    identifier = staged[0].replace(".", "_dot_").replace("-", "_hyphen_")
+    assert staged and not {staged[0], identifier} & {p.name for p in modules.iterdir()}
 
 
 def test_cli_refuses_an_invalid_organisation_before_building(parity, tmp_path, capsys):

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from swinir_hf import CheckpointError, SwinIRForImageRestoration
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.cli import main as cli
+from swinir_hf.inference.files import process_tag
 from swinir_hf.models.image_processing_swinir import SwinIRImageProcessor
 
 
@@ -558,17 +558,21 @@ def test_an_animated_webp_is_lossless_or_lossy_as_its_first_frame(tmp_path):
 
 
 def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, capsys):
-    import socket
-
     from swinir_hf.inference.image_io import write_image
 
     out = tmp_path / "out"
     out.mkdir()
-    host = socket.gethostname().split(".")[0].replace("-", "_")
+    host = process_tag().rsplit("-", 1)[0]
     dead = out / f".swinir-{host}-999999999-abcd1234-old.png"  # no such pid: a writer killed with -9
     dead.write_bytes(b"")
     alive = out / f".swinir-{host}-{os.getpid()}-abcd1234-busy.png"  # a writer still running
     alive.write_bytes(b"")
+    # A container's writer (same host name, another PID namespace: its pid says nothing here), and one of a
+    # swinir-hf that named no namespace
+    elsewhere = out / f".swinir-{host.split('.')[0]}.1234-999999999-abcd1234-theirs.png"
+    unnamed = out / f".swinir-{host.split('.')[0]}-999999999-abcd1234-theirs.png"
+    for path in (elsewhere, unnamed):
+        path.write_bytes(b"")
     old = os.umask(0o022)
     try:
         write_image(out / "a.png", Image.new("RGB", (4, 4)))
@@ -578,7 +582,7 @@ def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, caps
         os.umask(old)
     assert (out / "a.png").stat().st_mode & 0o777 == 0o644
     assert (out / "b.png").stat().st_mode & 0o777 == 0o600
-    assert not dead.exists() and alive.exists()
+    assert not dead.exists() and alive.exists() and elsewhere.exists() and unnamed.exists()
     # The same for text files (swinir-hf eval --json): one temporary-file writer.
     from swinir_hf.inference.files import write_text_file
 
@@ -703,7 +707,7 @@ def test_an_interrupted_conversion_leaves_the_folder_as_it_was(shared, tmp_path,
 
     # a killed save's hidden folder does not make the folder "not empty" for a new conversion
     fresh = tmp_path / "fresh"
-    (fresh / f".swinir-{socket.gethostname().split('.')[0].replace('-', '_')}-999999-x").mkdir(parents=True)
+    (fresh / f".swinir-{process_tag().rsplit('-', 1)[0]}-999999-x").mkdir(parents=True)
     assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(fresh)]) == 0
     assert sorted(p.name for p in fresh.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
 
@@ -818,3 +822,85 @@ def test_a_canvas_allocation_that_raises_runtime_error_is_too_large_not_retried(
     with pytest.raises(memory.ImageTooLargeError, match=r"output \(1, 3, 128, 128\).*smaller tiles would not help"):
         restoration.restore(model, np.zeros((64, 64, 3), np.uint8), tile=16, tile_overlap=4, dtype="float32")
     assert canvases == [(1, 3, 128, 128)]
+
+
+# --- runs sharing a folder ---------------------------------------------------------------------------------------
+
+_HOLD = """
+import sys
+from swinir_hf.inference.files import folder_claimed
+with folder_claimed(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_folder_another_run_writes_into_is_refused_by_convert_train_and_hub(
+    shared, tiny_run, train_cli, images, tmp_path, capsys
+):
+    """A second convert, training or Hub export into a folder a running one writes is refused (before: the loser's
+    model silently replaced, two trainings' checkpoints interleaved and --overwrite deleting a live run's); the
+    claim is the kernel's, so a killed holder leaves none behind."""
+    import subprocess
+    import sys
+
+    from swinir_hf.checkpoints import export_cli
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        busy = f"{out} is in use by another swinir-hf run writing into it: wait for it to end, or choose another"
+        zoo = shared / "fixtures" / "official_parity"
+        capsys.readouterr()
+        assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(out)]) == 1
+        assert capsys.readouterr().err == f"error: {busy} output folder\n"
+        assert train_cli(tiny_run(images, out), "--overwrite") == 1
+        assert capsys.readouterr().err == f"error: {busy} train.output_dir\n"
+        assert export_cli.main([str(zoo / "gray_dn.pth"), "-o", str(out)]) == 1
+        assert f"error: gray_dn.pth: {busy} -o\n" in capsys.readouterr().err
+        assert list(out.iterdir()) == []
+    finally:
+        holder.kill()  # SIGKILL: no `finally` runs in it
+        holder.wait()
+    assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(out)]) == 0
+    assert load_model(out).config.upscale == 2
+
+
+def test_a_claim_holds_against_this_process_too_and_leaves_no_folder_it_made_empty(tmp_path):
+    from swinir_hf.inference.files import FolderInUseError, folder_claimed
+
+    out = tmp_path / "a" / "b"
+    with folder_claimed(out):
+        assert out.is_dir()
+        with pytest.raises(FolderInUseError, match=r"choose another -o$"), folder_claimed(out):
+            pass
+    assert not (tmp_path / "a").exists()  # made by the claim, left empty
+    with folder_claimed(out, "--out"):
+        (out / "result.txt").write_text("kept")
+    assert (out / "result.txt").read_text() == "kept"
+    with folder_claimed(out):  # a finished claim is free again
+        pass
+    assert out.is_dir()
+
+
+def test_a_replaced_file_another_run_removed_first_is_no_error(tmp_path, monkeypatch):
+    """`written_aside` removes the earlier set's files it does not write again; one gone between its listing and its
+    removal (another run's replacement) is fine, not a FileNotFoundError."""
+    from swinir_hf.inference import files
+
+    listed = files.files_matching
+
+    def removed_once_listed(folder, patterns):
+        found = listed(folder, patterns)
+        for path in found:
+            path.unlink()
+        return found
+
+    (tmp_path / "old.bin").write_bytes(b"old")
+    monkeypatch.setattr(files, "files_matching", removed_once_listed)
+    with files.written_aside(tmp_path, ["*.bin"]) as staging:
+        (staging / "new.bin").write_bytes(b"new")
+    assert [p.name for p in tmp_path.iterdir()] == ["new.bin"]

@@ -791,6 +791,17 @@ def test_auto_tile_follows_the_memory_budget(model):
     assert torch.equal(tiled.restore_tensor(x), reference)
 
 
+def test_auto_tiles_are_planned_with_the_weights_where_they_run(model, monkeypatch):
+    """The free memory "auto" tiles are planned with is measured once the model's weights are where they run (on a
+    GPU, before the first restoration moved them there, it counted their memory as free). Here: a float16 model run
+    in float32 is converted first."""
+    half = copy.deepcopy(model).half()
+    seen = []
+    monkeypatch.setattr(restoration, "memory_budget", lambda device: seen.append(half.dtype) or 1 << 30)
+    SwinIRRestorer(half, tile="auto", dtype="float32").restore_tensor(torch.rand(1, 3, 16, 16))
+    assert seen == [torch.float32]
+
+
 def test_chunked_cpu_inference_plans_bigger_tiles_than_a_gpu(model):
     from swinir_hf.models.modeling_swinir import activation_bytes_per_pixel
 

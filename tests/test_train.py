@@ -303,7 +303,7 @@ def test_user_errors_are_printed_by_the_main_process_only(
     taken = tmp_path / "taken"
     taken.write_text("a file")
     assert train_cli(tiny_run(images, taken)) == 1
-    expected = f"error: {taken} exists and is not a folder: choose another train.output_dir\n"
+    expected = f"error: output folder {taken} is not a folder: choose another train.output_dir\n"
     assert capsys.readouterr().err == (expected if shown else "")
 
 

@@ -18,7 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference.files import left_by_dead_process, process_tag
+from ..inference.files import (
+    FolderInUseError,
+    folder_claimed,
+    left_by_dead_process,
+    process_tag,
+)
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files
 from .cards import hub_card, render_model_card
@@ -271,11 +276,20 @@ class _Build:
             raise HubExportError(
                 f"{target} is or holds the source {self.source}, which the export would replace: choose another -o"
             )
+        try:
+            # Held from the checks to the move: a concurrent export into -o is refused, not mixed with this one.
+            with folder_claimed(output_dir):
+                return self._run_claimed(target, output_dir, overwrite, eval_datasets, atol)
+        except FolderInUseError as err:
+            raise HubExportError(str(err)) from None
+
+    def _run_claimed(
+        self, target: Path, output_dir: Path, overwrite: bool, eval_datasets: Sequence[str], atol: float
+    ) -> tuple[Path, float, dict]:
         if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, self.params):
             raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
         measured = measure(self.reference, eval_datasets, self.levels, self.labelled) if eval_datasets else {}
 
-        output_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(output_dir)
         staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{process_tag()}-", dir=output_dir))
         staging.chmod(0o755)  # mkdtemp's 0700 would stick to the published folder

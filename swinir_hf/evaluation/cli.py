@@ -169,7 +169,8 @@ def _run(args: argparse.Namespace) -> int:
     print(share.to_markdown(verbose=args.verbose))
     if args.json:
         try:
-            write_text_file(args.json, json.dumps(share.to_dict(), indent=2) + "\n")
+            # Not replacing a file another run wrote there meanwhile (checked before the evaluation).
+            write_text_file(args.json, json.dumps(share.to_dict(), indent=2) + "\n", replace=args.overwrite)
         except OSError as err:  # the disk filled up during the evaluation
             return user_error(str(err))
     return 0

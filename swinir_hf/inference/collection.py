@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..image_datasets import image_columns
 from ..processes import main_first, process_state
-from .files import check_output_folder, check_writable_folder
+from .files import check_output_folder, check_writable_folder, remove_stale_temp_files
 from .image_io import IMAGE_SUFFIXES
 from .jobs import (
     Counts,
@@ -128,6 +128,9 @@ def restore_files(
     plan = plan_jobs(files, out_dir, output)
     if state.is_main_process:
         report_plan(plan)
+        # A killed run's temporary files beside outputs that exist now: no write into their folders would remove them.
+        for folder in sorted({dst.parent for dst in plan.existing}):
+            remove_stale_temp_files(folder)
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
     # Nothing left (a rerun of a finished run): no model to load, which could take long or need the Hub. Every
     # process has the same plan, so all skip it alike.

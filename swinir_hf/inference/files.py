@@ -1,10 +1,12 @@
 """The files of a run: the inputs a command line names, the output folder checked before any work (no file in its
-way, writable, not holding files a job would replace), and temporary files that outputs are written through
-(atomically: `written_atomically`), with those left by a killed process recognised and removed.
+way, writable, not holding files a job would replace) and held against other runs (`folder_claimed`), and temporary
+files that outputs are written through (atomically: `written_atomically`), with those left by a killed process
+recognised and removed.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import secrets
@@ -76,8 +78,86 @@ def check_fresh_output_folder(out_dir: str | Path, overwrite: bool, option: str 
         raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace {replaces}")
 
 
+class FolderInUseError(ValueError):
+    """An output folder another process (or thread) holds: `folder_claimed`."""
+
+
+@contextmanager
+def folder_claimed(folder: str | os.PathLike, option: str = "-o") -> Iterator[Path]:
+    """Hold `folder` (made with its parents if missing; removed at the end if made here and left empty) for the
+    block, against every other `folder_claimed` of it, in this process or another on this machine (or one sharing
+    the file system's locks): checks of what the folder holds, done inside the block, stay true until it ends.
+
+    An exclusive `flock` on the folder itself: no lock file to find in the folder or clean up, and the kernel drops
+    it with its process, so a killed run never leaves the folder claimed. Where the folder cannot be locked (Windows,
+    an NFS mount without directory locks) the block runs unguarded, as before claims existed.
+
+    Raises:
+        FolderInUseError: another run holds `folder` (`option` names the argument to change).
+    """
+    folder = Path(folder)
+    made = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = _locked(folder, option)
+    try:
+        yield folder
+    finally:
+        for path in reversed(made):
+            try:
+                path.rmdir()
+            except OSError:  # not empty: the block wrote into it, or another process did
+                break
+        if fd is not None:
+            os.close(fd)  # the lock goes with the descriptor
+
+
+def _locked(folder: Path, option: str) -> int | None:
+    """A descriptor of `folder` holding its exclusive lock; None where locks are not available."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return None
+    for _ in range(100):
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except FileNotFoundError:  # removed by a run that ended meanwhile
+            folder.mkdir(parents=True, exist_ok=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FolderInUseError(
+                f"{folder} is in use by another swinir-hf run writing into it: wait for it to end, or choose "
+                f"another {option}"
+            ) from None
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EBADF, errno.ENOLCK, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+                return None  # a file system without directory locks
+            raise
+        # The folder this locked may have been removed (and made again) by a run that ended meanwhile.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(folder))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+        folder.mkdir(parents=True, exist_ok=True)
+    raise FolderInUseError(f"{folder} keeps being removed and made again by other runs: choose another {option}")
+
+
 def _host() -> str:
-    return socket.gethostname().split(".")[0].replace("-", "_")
+    """This host's short name (`-` made `_`), with the inode of this process's PID namespace where there is one
+    (Linux): a container sharing the folder and the host name (`docker run --network host`) numbers its processes
+    apart, so its process ids cannot be checked from here."""
+    name = socket.gethostname().split(".")[0].replace("-", "_")
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:  # not Linux
+        return name
+    return f"{name}.{namespace.removeprefix('pid:[').removesuffix(']')}"
 
 
 def process_tag() -> str:
@@ -86,8 +166,9 @@ def process_tag() -> str:
 
 
 def left_by_dead_process(name: str, prefix: str) -> bool:
-    """Whether `name` is `prefix` + a `process_tag()` of a process of this host that has died (killed, power loss).
-    Other hosts' names are never claimed: their processes cannot be checked from here."""
+    """Whether `name` is `prefix` + a `process_tag()` of a process of this host and PID namespace that has died
+    (killed, power loss). Other hosts' and namespaces' names are never claimed: their processes cannot be checked
+    from here."""
     owner = f"{prefix}{_host()}-"
     pid = name[len(owner) :].split("-", 1)[0] if name.startswith(owner) else ""
     return pid.isdigit() and not _alive(int(pid))
@@ -110,13 +191,19 @@ def create_temp(path: Path) -> str:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
+class AppearedError(FileExistsError):
+    """An output that `written_atomically(..., replace=False)` found written by someone else meanwhile."""
+
+
 @contextmanager
-def written_atomically(path: str | os.PathLike) -> Iterator[Path]:
+def written_atomically(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     """A new temporary file beside `path` for the block to write; renamed over `path` when the block ends, removed
     when it raises: a killed run leaves the earlier file or the new one, never half of one (and its temporary file,
-    which the next write into that folder removes: `remove_stale_temp_files`).
+    which the next write into that folder removes: `remove_stale_temp_files`). With `replace` False, a `path` that
+    exists by then (another run wrote it since this one checked) is kept, in one atomic step: `AppearedError`.
 
     Raises:
+        AppearedError: "PATH was written by another run ...", when not `replace`.
         OSError: "cannot write PATH: reason", naming `path` (not the temporary file) for any OSError of the block,
             the temporary file's creation or the rename.
     """
@@ -126,12 +213,36 @@ def written_atomically(path: str | os.PathLike) -> Iterator[Path]:
     try:
         tmp = Path(create_temp(path))
         yield tmp
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _move_unless_exists(tmp, path)
+    except AppearedError:
+        raise
     except OSError as err:
         raise OSError(f"cannot write {path}: {os_reason(err, tmp or path.parent)}") from err
     finally:
         if tmp is not None and tmp.exists():
             tmp.unlink()
+
+
+def _move_unless_exists(tmp: Path, path: Path) -> None:
+    """Rename `tmp` to `path` unless `path` exists (a dangling link too), atomically where the file system has hard
+    links (a link fails on an existing name; a rename replaces it)."""
+    appeared = AppearedError(
+        f"{path} was written by another run (or program) since this one started: kept; pass --overwrite to replace it"
+    )
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise appeared from None
+    except OSError as err:
+        # No hard links here (FAT, some network and FUSE file systems): checked, then renamed.
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS, errno.EXDEV):
+            raise
+        if path.exists() or path.is_symlink():
+            raise appeared from None
+        os.replace(tmp, path)
 
 
 @contextmanager
@@ -153,7 +264,7 @@ def written_aside(folder: str | os.PathLike, replaces: Sequence[str]) -> Iterato
         with signals_deferred():
             for path in files_matching(folder, replaces):
                 if path.name not in written:
-                    path.unlink()
+                    path.unlink(missing_ok=True)  # another process's run may have removed it
             for name in sorted(written):
                 os.replace(staging / name, folder / name)
     finally:
@@ -173,9 +284,9 @@ def os_reason(err: BaseException, path: Path) -> str:
     return text.strip(" :") or type(err).__name__
 
 
-def write_text_file(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` atomically (`written_atomically`)."""
-    with written_atomically(path) as tmp:
+def write_text_file(path: str | os.PathLike, text: str, replace: bool = True) -> None:
+    """Write `text` to `path` atomically (`written_atomically`, which says what `replace` False does)."""
+    with written_atomically(path, replace) as tmp:
         tmp.write_text(text)
 
 

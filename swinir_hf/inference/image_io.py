@@ -496,10 +496,11 @@ def write_image(
     exif: bytes | None = None,
     quality: int = 95,
     lossless: bool = False,
+    replace: bool = True,
 ) -> None:
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded, and `exif` (an
     EXIF block, as `photo_exif` gives) in JPEG, PNG and WebP files (TIFFs get none: Pillow and tifffile cannot write
-    its sub-IFDs).
+    its sub-IFDs). `replace` False keeps a file found at `path` when the write ends (`files.AppearedError`).
 
     TIFFs are deflate-compressed (lossless). uint8 arrays ((H, W), (H, W, 1), RGB, RGBA) are written as 8-bit
     images, uint16 colour arrays as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats without 16
@@ -534,7 +535,7 @@ def write_image(
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
         if fmt == "WEBP" and image.mode in ("L", "LA") and icc_profile:
             image, icc_profile = _grey_as_srgb(image, icc_profile)
-    with written_atomically(path) as tmp:
+    with written_atomically(path, replace) as tmp:
         if isinstance(image, np.ndarray):
             _write_colour_array(tmp, image, fmt, icc_profile, exif)
         else:

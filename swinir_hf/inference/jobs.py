@@ -300,8 +300,15 @@ def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) ->
         where = err.filename or item.job.dst.parent
         raise OSError(f"cannot write {item.job.dst}: cannot create folder {where} ({err.strerror or err})") from err
     image = compose_image(colour, item.layout)
+    # Not replacing what another run (or the user) wrote since the plan found no file there.
     write_image(
-        item.job.dst, image, item.icc_profile, exif=item.exif, quality=output.quality, lossless=item.job.lossless
+        item.job.dst,
+        image,
+        item.icc_profile,
+        exif=item.exif,
+        quality=output.quality,
+        lossless=item.job.lossless,
+        replace=output.overwrite,
     )
 
 

@@ -288,8 +288,9 @@ class SwinIRRestorer:
             raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
         x = x.to(self.device, torch.float32)
         check_output_memory((x.shape[0] + more_outputs, *x.shape[1:]), self.scale, self.device, resized_to)
-        tile = self._initial_tile(x)
         with running(self.model, self.device, self.weights_dtype) as model:
+            # Planned with the model's weights where they run: on a GPU, the free memory measured is what they leave.
+            tile = self._initial_tile(x)
             x = x.to(next(model.parameters()).device)  # "cuda" is the model's GPU
             while True:
                 try:

@@ -25,7 +25,6 @@ from ..checkpoints.run_folder import (
     list_checkpoints,
     unfinished_saves,
 )
-from ..inference.files import check_output_folder
 from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
 if TYPE_CHECKING:
@@ -94,8 +93,6 @@ def _fresh(out: Path) -> bool:
     failed before its first checkpoint (no entries but `_NO_WORK_YET`, no checkpoint)."""
     if not out.exists():
         return True
-    if not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder: choose another train.output_dir")
     return all(p.name in _NO_WORK_YET for p in out.iterdir()) and not list_checkpoints(out)
 
 
@@ -103,9 +100,7 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | N
     """The checkpoint to resume (None: start at step 0). Starting at step 0 in a folder that holds anything but an
     unstarted run's leftovers needs `overwrite`, also with `--resume latest` finding no checkpoint there: the run
     would replace the folder's model files at its end. So does resuming where the folder holds work of another
-    lineage (`superseded_work`)."""
-    if not out.exists():  # a folder above it that is a file: said now, alike on every process of a launch
-        check_output_folder(out, "train.output_dir")
+    lineage (`superseded_work`). `out` is not a file, nor under one: `check_output_folder`."""
     resume_from = resolve_resume(resume, out) if resume else None
     if resume_from is None and not overwrite and not _fresh(out):
         if resume:

@@ -28,7 +28,8 @@ from accelerate.utils import broadcast
 from ..checkpoints.export import export_model_folder, push_folder
 from ..checkpoints.folders import save_model_folder
 from ..checkpoints.run_folder import MODEL, PROGRESS, SUMMARY, checkpoint_path, list_checkpoints, unfinished_saves
-from ..processes import on_every_process, on_main_process, several_processes_on_cpu
+from ..inference.files import check_output_folder, folder_claimed
+from ..processes import is_main_process, on_every_process, on_main_process, several_processes_on_cpu
 from .card import training_card
 from .checks import (
     UNREADABLE_CHECKPOINT,
@@ -64,8 +65,6 @@ def run_training(
     SIGINT (Ctrl-C) / SIGTERM stop the run after the step in progress, with a checkpoint: `TrainingInterrupted`.
     A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints saved so far.
     """
-    from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 
     from ..extras import require
 
@@ -74,6 +73,20 @@ def run_training(
     if t.report_to == "tensorboard":  # accelerate's tracker would only fail at its first log
         require("tensorboard", "train", "logging to TensorBoard (train.report_to: tensorboard)")
     out = Path(t.output_dir)
+    check_output_folder(out, "train.output_dir")  # before the claim makes it
+    # Held by the main process (the one that writes the folder) from the checks to the end: a second run into it is
+    # refused, not mixed with this one's checkpoints (nor removing them with --overwrite).
+    with folder_claimed(out, "train.output_dir") if is_main_process() else nullcontext():
+        return _run_claimed(cfg, out, resume, push_to_hub_repo, overwrite)
+
+
+def _run_claimed(
+    cfg: TrainingConfig, out: Path, resume: str | None, push_to_hub_repo: str | None, overwrite: bool
+) -> Path:
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
+
+    t = cfg.train
     resume_from = check_output_dir(out, resume, overwrite)
     if push_to_hub_repo:
         # Now, not after hours of training; a bare name becomes user/name, the id the card's usage must load.
