@@ -861,6 +861,10 @@ def test_a_folder_another_run_writes_into_is_refused_by_convert_train_and_hub(
         assert capsys.readouterr().err == f"error: {busy} train.output_dir\n"
         assert export_cli.main([str(zoo / "gray_dn.pth"), "-o", str(out)]) == 1
         assert f"error: gray_dn.pth: {busy} -o\n" in capsys.readouterr().err
+        # An export replacing the held folder itself (-o its parent, --name it): a training's run folder
+        replacing = [str(zoo / "gray_dn.pth"), "-o", str(tmp_path), "--name", "out", "--overwrite"]
+        assert export_cli.main(replacing) == 1
+        assert f"error: gray_dn.pth: {busy} -o\n" in capsys.readouterr().err
         assert list(out.iterdir()) == []
     finally:
         holder.kill()  # SIGKILL: no `finally` runs in it
@@ -884,6 +888,52 @@ def test_a_claim_holds_against_this_process_too_and_leaves_no_folder_it_made_emp
     with folder_claimed(out):  # a finished claim is free again
         pass
     assert out.is_dir()
+
+
+def test_a_forked_child_does_not_keep_its_parents_claim(tmp_path):
+    """A DataLoader worker is a forked child: it drops the claim's descriptor it inherits, so a killed training's
+    folder is free at once, not while its orphaned workers live on."""
+    import time
+
+    from swinir_hf.inference.files import folder_claimed
+
+    started, ready = os.pipe()
+    with folder_claimed(tmp_path):
+        child = os.fork()
+        if child == 0:  # the child outlives the parent's claim
+            os.write(ready, b"1")  # after os.fork's at-fork hooks ran in it
+            time.sleep(5)
+            os._exit(0)
+        assert os.read(started, 1) == b"1"
+    try:
+        with folder_claimed(tmp_path):
+            pass
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        os.close(started)
+        os.close(ready)
+
+
+def test_an_output_folder_that_is_a_symlink_to_nothing_is_one_error_line(shared, tmp_path, capsys):
+    """`convert` / `hub` into a dangling symlink ended in mkdir's FileExistsError traceback; `eval --json` onto one
+    evaluated, then lost its figures as "written by another run"."""
+    from swinir_hf.checkpoints import export_cli
+
+    dangling = tmp_path / "link"
+    dangling.symlink_to(tmp_path / "nowhere")
+    zoo = shared / "fixtures" / "official_parity"
+    assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(dangling)]) == 1
+    expected = f"output folder {dangling} is not a folder (it is a symlink to nothing)"
+    assert capsys.readouterr().err == f"error: {expected}: choose another output folder\n"
+    assert export_cli.main([str(zoo / "gray_dn.pth"), "-o", str(dangling / "sub")]) == 1
+    assert f"{dangling} is a symlink to nothing" in capsys.readouterr().err
+    model = tmp_path / "model"
+    assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(model)]) == 0
+    args = ["eval", "--model", str(model), "--dataset", str(shared / "testsets/Set5"), "--scale", "2"]
+    assert cli([*args, "--json", str(dangling)]) == 1
+    assert capsys.readouterr().err.endswith(f"error: {dangling} exists; pass --overwrite to replace it\n")
+    assert dangling.is_symlink() and not dangling.exists()
 
 
 def test_a_replaced_file_another_run_removed_first_is_no_error(tmp_path, monkeypatch):

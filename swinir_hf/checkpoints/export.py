@@ -277,8 +277,9 @@ class _Build:
                 f"{target} is or holds the source {self.source}, which the export would replace: choose another -o"
             )
         try:
-            # Held from the checks to the move: a concurrent export into -o is refused, not mixed with this one.
-            with folder_claimed(output_dir):
+            # Held from the checks to the move: a concurrent export into -o is refused, not mixed with this one, and
+            # so is one replacing a folder a run holds (a training's run folder).
+            with folder_claimed(output_dir), folder_claimed(target):
                 return self._run_claimed(target, output_dir, overwrite, eval_datasets, atol)
         except FolderInUseError as err:
             raise HubExportError(str(err)) from None

@@ -106,7 +106,7 @@ def output_problem(args: argparse.Namespace) -> str | None:
         target = Path(args.json)
         if target.is_dir():  # --overwrite replaces a file, never a folder
             return f"--json {args.json} is a folder; give a file name in it"
-        if target.exists() and not args.overwrite:
+        if (target.exists() or target.is_symlink()) and not args.overwrite:  # a symlink to nothing too
             return f"{args.json} exists; pass --overwrite to replace it"
         if not target.resolve().parent.is_dir():
             return f"--json {args.json}: folder {target.parent} does not exist; create it"

@@ -36,8 +36,9 @@ def check_name_lengths(path: str | os.PathLike, what: str) -> None:
 
 
 def nearest_existing(path: Path) -> Path:
-    """`path` if it exists, else the nearest of its parents that does (where it would be created)."""
-    return next(p for p in (path, *path.parents) if p.exists())
+    """`path` if it exists (a symlink to nothing too), else the nearest of its parents that does (where it would be
+    created)."""
+    return next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
 
 
 def file_in_the_way(folder: Path) -> Path | None:
@@ -54,7 +55,10 @@ def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
     check_name_lengths(out_dir, "output folder")
     path = Path(out_dir).absolute()
     if (existing := file_in_the_way(path)) is not None:
-        where = "" if existing == path else f" ({existing} is a file)"
+        dangling = existing.is_symlink() and not existing.exists()
+        where = f" ({existing} is {'a symlink to nothing' if dangling else 'a file'})"
+        if existing == path:
+            where = " (it is a symlink to nothing)" if dangling else ""
         raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another {option}")
 
 
@@ -108,7 +112,23 @@ def folder_claimed(folder: str | os.PathLike, option: str = "-o") -> Iterator[Pa
             except OSError:  # not empty: the block wrote into it, or another process did
                 break
         if fd is not None:
+            _CLAIMS.discard(fd)
             os.close(fd)  # the lock goes with the descriptor
+
+
+# The descriptors holding this process's claims. A forked child (a DataLoader worker) shares their locks: it drops
+# its copies at once, or a killed run's folder would stay claimed while its orphaned workers live on.
+_CLAIMS: set[int] = set()
+
+
+def _drop_inherited_claims() -> None:
+    for fd in _CLAIMS:
+        os.close(fd)
+    _CLAIMS.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_drop_inherited_claims)
 
 
 def _locked(folder: Path, option: str) -> int | None:
@@ -142,6 +162,7 @@ def _locked(folder: Path, option: str) -> int | None:
         except FileNotFoundError:
             same = False
         if same:
+            _CLAIMS.add(fd)
             return fd
         os.close(fd)
         folder.mkdir(parents=True, exist_ok=True)
