@@ -432,8 +432,9 @@ def test_exif_text_keeps_its_bytes_and_tifffiles_own_tags_are_not_a_photos(model
 
 def test_an_output_written_by_another_run_meanwhile_is_kept_not_replaced(inputs, model_dir, tmp_path, capsys):
     """Existing outputs are found when the run starts; one another run (or the user) writes while this one works is
-    kept and reported, not replaced (both runs would claim it); with --overwrite it is replaced. A killed writer's
-    temporary file beside outputs that all exist is removed by a rerun that has nothing to do."""
+    kept, as an existing one, with a note (it was replaced, and both runs claimed it); with --overwrite it is
+    replaced. A killed writer's temporary file beside outputs that all exist is removed by a rerun that has nothing
+    to do."""
     from unittest import mock
 
     from swinir_hf.inference import image_io
@@ -450,11 +451,11 @@ def test_an_output_written_by_another_run_meanwhile_is_kept_not_replaced(inputs,
 
     args = ["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress"]
     with mock.patch.object(image_io, "read_image", another_run_writes_it):
-        assert main(args) == 1
+        assert main(args) == 0
     err = capsys.readouterr().err
-    assert (
-        f"{out / 'good.png'} was written by another run (or program) since this one started: kept; pass --overwrite "
-        "to replace it" in err
+    assert err.startswith(
+        f"note: {inputs / 'good.png'}: {out / 'good.png'} was written by another run (or program) since this one "
+        "started: kept; pass --overwrite to replace it\nrestored 0, failed 0, skipped 1 existing"
     )
     assert (out / "good.png").read_bytes() == b"theirs" and [p.name for p in out.iterdir()] == ["good.png"]
     with mock.patch.object(image_io, "read_image", another_run_writes_it):

@@ -155,7 +155,7 @@ def restore_files(
     return Summary(
         restored=sum(c.restored for c in everyone),
         failed=sum(c.failed for c in everyone) + len(plan.errors),
-        existing=len(plan.existing),
+        existing=len(plan.existing) + sum(c.appeared for c in everyone),
         earlier_outputs=len(plan.earlier_outputs),
         seconds=seconds,
         processes=state.num_processes,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from .files import NAME_MAX, file_in_the_way
+from .files import NAME_MAX, AppearedError, file_in_the_way
 
 if TYPE_CHECKING:
     import torch
@@ -259,6 +259,7 @@ class Counts:
 
     restored: int = 0
     failed: int = 0
+    appeared: int = 0  # outputs another run (or the user) wrote while this one worked: kept, as existing ones are
 
 
 def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _Loaded:
@@ -382,6 +383,11 @@ class _Writer:
             job, future = self.pending.popleft()
             try:
                 future.result()
+            except AppearedError as err:
+                self.counts.appeared += 1
+                self.bar.update()
+                self.report(f"note: {job.src}: {err}")
+                continue
             except _ERRORS as err:
                 self.fail(job, err)
                 continue
