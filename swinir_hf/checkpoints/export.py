@@ -41,9 +41,9 @@ from .run_folder import MODEL, checkpoint_step, is_checkpoint
 from .verification import ATOL, check_release, is_export_of, refuse_changed_export, verify_folder
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
-# Staging folders are `swinir_staging_<host>-<pid>-<random>` in the output folder: one left by a killed export is
-# recognised by its process id and removed by the next export into that folder. Earlier versions named them
-# `swinir_staging_<random>`; <random> is mkdtemp's 8 characters.
+# Staging folders are `swinir_staging_<host>-<pid>-<random>` (`process_tag()`) in the output folder: one left by a
+# killed export is recognised by its process id and removed by the next export into that folder. Earlier versions
+# named them `swinir_staging_<random>`; <random> is mkdtemp's 8 characters.
 _STAGING_PREFIX = "swinir_staging_"
 _STAGING_NAME = re.compile(rf"{_STAGING_PREFIX}(?:(?P<host>[^-]+)-\d+-)?[a-z0-9_]{{8}}")
 

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-# Temporary files are `.swinir-<host>-<pid>-<random>-<name>`: one left by a killed process (kill -9, power loss)
-# is recognised by its process id and removed by the next write into its folder.
+# Temporary files are `.swinir-<host>-<pid>-<random>-<name>` (<host>: `_host()`, with the PID namespace): one left
+# by a killed process (kill -9, power loss) is recognised by its process id and removed by the next write into its
+# folder.
 _TEMP_PREFIX = ".swinir-"
 
 # The longest file name, in bytes, that common file systems take (ext4, XFS, Btrfs, NTFS, APFS).
