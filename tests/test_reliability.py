@@ -835,12 +835,12 @@ with folder_claimed(sys.argv[1]):
 """
 
 
-def test_a_folder_another_run_writes_into_is_refused_by_convert_train_and_hub(
+def test_a_folder_another_run_writes_into_is_refused_by_convert_train_hub_and_eval(
     shared, tiny_run, train_cli, images, tmp_path, capsys
 ):
-    """A second convert, training or Hub export into a folder a running one writes is refused (before: the loser's
-    model silently replaced, two trainings' checkpoints interleaved and --overwrite deleting a live run's); the
-    claim is the kernel's, so a killed holder leaves none behind."""
+    """A second convert, training, Hub export or `eval --save-images` into a folder a running one writes is refused
+    (before: the loser's model silently replaced, two trainings' checkpoints interleaved and --overwrite deleting a
+    live run's); the claim is the kernel's, so a killed holder leaves none behind."""
     import subprocess
     import sys
 
@@ -865,6 +865,12 @@ def test_a_folder_another_run_writes_into_is_refused_by_convert_train_and_hub(
         replacing = [str(zoo / "gray_dn.pth"), "-o", str(tmp_path), "--name", "out", "--overwrite"]
         assert export_cli.main(replacing) == 1
         assert f"error: gray_dn.pth: {busy} -o\n" in capsys.readouterr().err
+        model = tmp_path / "model"
+        assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(model)]) == 0
+        capsys.readouterr()
+        scoring = ["eval", "--model", str(model), "--dataset", str(shared / "testsets/Set5"), "--scale", "2"]
+        assert cli([*scoring, "--save-images", str(out)]) == 1
+        assert capsys.readouterr().err == f"error: {busy} --save-images\n"
         assert list(out.iterdir()) == []
     finally:
         holder.kill()  # SIGKILL: no `finally` runs in it

@@ -10,14 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..checkpoints.loading import DEFAULT_MODELS
 from ..inference.engine_cli import add_engine_arguments, engine_options
-from ..inference.files import check_fresh_output_folder, check_writable_folder, write_text_file
+from ..inference.files import (
+    check_fresh_output_folder,
+    check_output_folder,
+    check_writable_folder,
+    folder_claimed,
+    write_text_file,
+)
 from ..inference.restoration import DTYPES, PAPER_ENGINE, EngineOptions
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..processes import (
@@ -134,6 +140,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """`run` in --save-images held by the main process (the launch's other processes write their shares into it):
+    a second evaluation saving there meanwhile is refused, not mixing its images with these."""
+    with ExitStack() as claims:
+        if args.save_images and is_main_process():
+            try:
+                check_output_folder(args.save_images, "--save-images")  # before the claim makes it
+                claims.enter_context(folder_claimed(args.save_images, "--save-images"))
+            except ValueError as err:
+                return user_error(str(err))
+        return _evaluate(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     from ..checkpoints.convert import CheckpointError
     from ..checkpoints.loading import ModelNotAvailableError
     from ..extras import MissingExtraError
