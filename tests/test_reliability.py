@@ -896,6 +896,33 @@ def test_a_claim_holds_against_this_process_too_and_leaves_no_folder_it_made_emp
     assert out.is_dir()
 
 
+def test_without_directory_locks_or_hard_links_runs_go_on_unguarded(tmp_path, monkeypatch):
+    """A file system without directory locks (NFS, SMB: flock fails) runs the block unguarded rather than failing;
+    one without hard links (FAT) keeps an existing output by a check before the rename."""
+    import errno
+    import fcntl
+
+    from swinir_hf.inference.files import AppearedError, folder_claimed, write_text_file
+
+    def no_locks(fd, operation):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with folder_claimed(tmp_path / "a"), folder_claimed(tmp_path / "a"):
+        (tmp_path / "a" / "x.txt").write_text("x")
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    write_text_file(tmp_path / "new.txt", "mine", replace=False)
+    (tmp_path / "theirs.txt").write_text("theirs")
+    with pytest.raises(AppearedError, match="theirs.txt was written by another run"):
+        write_text_file(tmp_path / "theirs.txt", "mine", replace=False)
+    assert (tmp_path / "new.txt").read_text() == "mine" and (tmp_path / "theirs.txt").read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "new.txt", "theirs.txt"]
+
+
 def test_a_forked_child_does_not_keep_its_parents_claim(tmp_path):
     """A DataLoader worker is a forked child: it drops the claim's descriptor it inherits, so a killed training's
     folder is free at once, not while its orphaned workers live on."""

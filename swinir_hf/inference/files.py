@@ -152,11 +152,9 @@ def _locked(folder: Path, option: str) -> int | None:
                 f"{folder} is in use by another swinir-hf run writing into it: wait for it to end, or choose "
                 f"another {option}"
             ) from None
-        except OSError as err:
+        except OSError:  # EBADF, ENOLCK, EINVAL...: a file system without directory locks (NFS, SMB)
             os.close(fd)
-            if err.errno in (errno.EBADF, errno.ENOLCK, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-                return None  # a file system without directory locks
-            raise
+            return None
         # The folder this locked may have been removed (and made again) by a run that ended meanwhile.
         try:
             same = os.path.samestat(os.fstat(fd), os.stat(folder))
