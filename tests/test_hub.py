@@ -827,7 +827,7 @@ def test_staging_folders_it_cannot_claim_are_named_and_look_alikes_are_left(pari
         "swinir_staging_k2j4_5g1",
         "swinir_staging_elsewhere-4242-abcd1234",
         f"swinir_staging_{short}.1234-4242-abcd1234",
-        f"swinir_staging_{short}-4242-abcd1234",
+        f"swinir_staging_{short}-{os.getpid()}-abcd1234",  # running (a dead one's is removed)
     ]
     quiet = [f"swinir_staging_{host}-{os.getpid()}-abcd1234", "swinir_staging_mine", f"swinir_staging_{host}-notes"]
     for name in noted + quiet:

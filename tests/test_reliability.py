@@ -567,11 +567,12 @@ def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, caps
     dead.write_bytes(b"")
     alive = out / f".swinir-{host}-{os.getpid()}-abcd1234-busy.png"  # a writer still running
     alive.write_bytes(b"")
-    # A container's writer (same host name, another PID namespace: its pid says nothing here), and one of a
-    # swinir-hf that named no namespace
+    # A container's writer (same host name, another PID namespace: its pid says nothing here); a killed and a running
+    # writer of a swinir-hf that named no namespace (taken as of this one, as those versions did)
     elsewhere = out / f".swinir-{host.split('.')[0]}.1234-999999999-abcd1234-theirs.png"
-    unnamed = out / f".swinir-{host.split('.')[0]}-999999999-abcd1234-theirs.png"
-    for path in (elsewhere, unnamed):
+    unnamed_dead = out / f".swinir-{host.split('.')[0]}-999999999-abcd1234-old.png"
+    unnamed_alive = out / f".swinir-{host.split('.')[0]}-{os.getpid()}-abcd1234-busy.png"
+    for path in (elsewhere, unnamed_dead, unnamed_alive):
         path.write_bytes(b"")
     old = os.umask(0o022)
     try:
@@ -582,7 +583,8 @@ def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, caps
         os.umask(old)
     assert (out / "a.png").stat().st_mode & 0o777 == 0o644
     assert (out / "b.png").stat().st_mode & 0o777 == 0o600
-    assert not dead.exists() and alive.exists() and elsewhere.exists() and unnamed.exists()
+    assert not dead.exists() and alive.exists() and elsewhere.exists()
+    assert not unnamed_dead.exists() and unnamed_alive.exists()
     # The same for text files (swinir-hf eval --json): one temporary-file writer.
     from swinir_hf.inference.files import write_text_file
 

@@ -659,6 +659,23 @@ def test_bf16_and_gradient_checkpointing_run(tiny_run, train_cli, images, tmp_pa
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 runs on a GPU")
+def test_a_killed_writes_leftover_does_not_make_the_run_folder_taken(tiny_run, train_cli, images, tmp_path):
+    """A temporary file or folder of a killed write (a convert, a final save; also as named by a swinir-hf without
+    the PID namespace) left in train.output_dir is no run: training starts there, and removes it."""
+    import subprocess
+    import sys
+
+    from swinir_hf.inference.files import process_tag
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host, pid = process_tag().rsplit("-", 1)[0], dead.stdout.strip()
+    out = tmp_path / "run"
+    (out / f".swinir-{host}-{pid}-abcd1234").mkdir(parents=True)
+    (out / f".swinir-{host.split('.')[0]}-{pid}-abcd1234-config.json").write_text("{")
+    assert train_cli(tiny_run(images, out, train={"max_steps": 1})) == 0
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
 def test_fp16_without_a_gpu_is_refused_not_trained_in_float32(tiny_run, train_cli, images, tmp_path, capsys):
     out = tmp_path / "run"
     assert train_cli(tiny_run(images, out, train={"mixed_precision": "fp16"})) == 1
@@ -886,7 +903,7 @@ def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):
     """The trainer's card: training data, tags, measured figures and, for Hub starting weights only, `base_model`."""
     cfg = TrainingConfig.from_dict(tiny_run(images, tmp_path / "out"))
     model = SwinIRForImageRestoration(tiny_config(task="lightweight_sr"))
-    progress = Progress(step=4, history=[{"step": 4, "psnr": 30.5}])
+    progress = Progress(step=4, history=[{"step": 4, "psnr": 30.5, "metric": "psnr_y"}])
     measured = {"Set5": {"psnr": 33.123456, "ssim": 0.91}}
     starts = {
         None: None,
@@ -1197,6 +1214,22 @@ def test_a_lost_peer_is_one_line_from_the_process_that_noticed(monkeypatch, caps
     errors.append(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))  # a bug stays a traceback
     with pytest.raises(RuntimeError, match="mat1"):
         cli.main(["--config", "tiny_sr_x2", "--train.output_dir", "unused"])
+
+
+def test_scores_of_another_metric_before_a_resume_are_marked_on_the_card(tiny_config, tiny_run, images, tmp_path):
+    """A run resumed from an earlier swinir-hf's checkpoint (colour ×1 validated on Y, no `metric` recorded) kept its
+    scores under the new metric's heading: a 5 dB "drop" at the resume."""
+    cfg = TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", data={"degradation": "noise"}))
+    model = SwinIRForImageRestoration(tiny_config(task="color_dn", upscale=1, upsampler=""))
+    history = [{"step": 2, "psnr": 18.95}, {"step": 4, "psnr": 14.5, "metric": "psnr_y"}]
+    history.append({"step": 6, "psnr": 15.01, "metric": "psnr_rgb"})
+    card = training_card(cfg, model, Progress(step=6, history=history), 12.0, None, "x")
+    table = card[card.index("Validation on") :]
+    assert "(PSNR in dB, RGB, border 0):" in table
+    assert "| step 2 | 18.95 † |\n| step 4 | 14.50 † |\n| step 6 | 15.01 |\n\n" in table
+    assert "† scored with another metric (not recorded, by an earlier swinir-hf, psnr_y): not comparable" in table
+    plain = training_card(cfg, model, Progress(step=6, history=history[2:]), 12.0, None, "x")
+    assert "| step 6 | 15.01 |\n" in plain and "†" not in plain
 
 
 def test_a_run_resumed_without_validation_keeps_its_curve_on_the_card(tiny_run, train_cli, images, tmp_path):

@@ -79,7 +79,7 @@ def check_fresh_output_folder(out_dir: str | Path, overwrite: bool, option: str 
     check_output_folder(out_dir, option)
     out = Path(out_dir)
     # A killed run's temporary files and folders, which the next write removes, do not count.
-    if out.exists() and any(not left_by_dead_process(p.name, _TEMP_PREFIX) for p in out.iterdir()) and not overwrite:
+    if out.exists() and any(not left_by_killed_write(p) for p in out.iterdir()) and not overwrite:
         raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace {replaces}")
 
 
@@ -188,10 +188,20 @@ def process_tag() -> str:
 def left_by_dead_process(name: str, prefix: str) -> bool:
     """Whether `name` is `prefix` + a `process_tag()` of a process of this host and PID namespace that has died
     (killed, power loss). Other hosts' and namespaces' names are never claimed: their processes cannot be checked
-    from here."""
-    owner = f"{prefix}{_host()}-"
-    pid = name[len(owner) :].split("-", 1)[0] if name.startswith(owner) else ""
-    return pid.isdigit() and not _alive(int(pid))
+    from here (but for names of swinir-hf versions that named no namespace: see below)."""
+    # Names without the namespace (swinir-hf before it was added) are taken as of this one, as those versions did.
+    host = _host()
+    for owner in {f"{prefix}{host}-", f"{prefix}{host.split('.')[0]}-"}:
+        pid = name[len(owner) :].split("-", 1)[0] if name.startswith(owner) else ""
+        if pid.isdigit():
+            return not _alive(int(pid))
+    return False
+
+
+def left_by_killed_write(path: Path) -> bool:
+    """Whether `path` is the temporary file or folder of a write (`written_atomically`, `written_aside`) whose process
+    died: the next write into its folder removes it, and it does not make the folder "not empty"."""
+    return left_by_dead_process(path.name, _TEMP_PREFIX)
 
 
 def create_temp(path: Path) -> str:

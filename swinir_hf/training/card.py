@@ -80,17 +80,22 @@ def _validation_table(
     cfg: TrainingConfig, model: SwinIRForImageRestoration, progress: Progress, baseline: float | None
 ) -> str:
     """The validation PSNR after each evaluation step, under the trivial baseline's."""
-    c = model.config
+    c, metric = model.config, validation_metric(model.config)
     rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
-    rows += [f"| step {h['step']} | {h['psnr']:.2f} |" for h in progress.history]
+    # A resumed run's earlier scores may be another metric's (an earlier swinir-hf scored colour ×1 models on Y):
+    # marked, not mixed into one curve.
+    other = {h.get("metric", "not recorded, by an earlier swinir-hf") for h in progress.history} - {metric.name}
+    for h in progress.history:
+        rows.append(f"| step {h['step']} | {h['psnr']:.2f}{'' if h.get('metric') == metric.name else ' †'} |")
     n = cfg.data.val_max_images
     first = f" (its first {n} images)" if n and n > 1 else " (its first image)" if n else ""
     if cfg.data.val:
         what = f"on {_shown(cfg.data.val)}{first} during training"
     else:  # `data.val` null on resuming a run that validated: its curve so far is kept
         what = "during training, until it was turned off at a resume"
-    header = f"Validation {what} (PSNR in dB, {validation_metric(c)}):"
-    return f"{header}\n\n| model | PSNR |\n|---|---:|\n" + "\n".join(rows)
+    header = f"Validation {what} (PSNR in dB, {metric}):"
+    note = f"\n\n† scored with another metric ({', '.join(sorted(other))}): not comparable with the others"
+    return f"{header}\n\n| model | PSNR |\n|---|---:|\n" + "\n".join(rows) + (note if other else "")
 
 
 def _training_recipe(

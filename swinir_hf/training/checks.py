@@ -25,6 +25,7 @@ from ..checkpoints.run_folder import (
     list_checkpoints,
     unfinished_saves,
 )
+from ..inference.files import left_by_killed_write
 from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
 if TYPE_CHECKING:
@@ -90,10 +91,11 @@ def _configured_engine(launcher_options: argparse.Namespace) -> str | None:
 
 def _fresh(out: Path) -> bool:
     """Whether `out` may be trained into without --overwrite / --resume: missing, empty, or left by a run that
-    failed before its first checkpoint (no entries but `_NO_WORK_YET`, no checkpoint)."""
+    failed before its first checkpoint (no entries but `_NO_WORK_YET` and a killed write's temporary files, no
+    checkpoint)."""
     if not out.exists():
         return True
-    return all(p.name in _NO_WORK_YET for p in out.iterdir()) and not list_checkpoints(out)
+    return all(p.name in _NO_WORK_YET or left_by_killed_write(p) for p in out.iterdir()) and not list_checkpoints(out)
 
 
 def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | None:
