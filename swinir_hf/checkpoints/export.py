@@ -277,9 +277,10 @@ class _Build:
                 f"{target} is or holds the source {self.source}, which the export would replace: choose another -o"
             )
         try:
-            # Held from the checks to the move: a concurrent export into -o is refused, not mixed with this one, and
-            # so is one replacing a folder a run holds (a training's run folder).
-            with folder_claimed(output_dir), folder_claimed(target):
+            # Held from the checks to the move: a concurrent export of the same name is refused, not mixed with this
+            # one, and so is one replacing a folder another run holds (a training's run folder). Exports of other
+            # names into -o go on side by side.
+            with folder_claimed(target):
                 return self._run_claimed(target, output_dir, overwrite, eval_datasets, atol)
         except FolderInUseError as err:
             raise HubExportError(str(err)) from None
