@@ -18,12 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference.files import (
-    FolderInUseError,
-    folder_claimed,
-    left_by_dead_process,
-    process_tag,
-)
+from ..inference.files import FolderInUseError, folder_claimed, left_by_dead_process, process_tag
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files
 from .cards import hub_card, render_model_card

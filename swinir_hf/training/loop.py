@@ -65,7 +65,6 @@ def run_training(
     SIGINT (Ctrl-C) / SIGTERM stop the run after the step in progress, with a checkpoint: `TrainingInterrupted`.
     A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints saved so far.
     """
-
     from ..extras import require
 
     t = cfg.train
@@ -83,6 +82,7 @@ def run_training(
 def _run_claimed(
     cfg: TrainingConfig, out: Path, resume: str | None, push_to_hub_repo: str | None, overwrite: bool
 ) -> Path:
+    """`run_training` once `out` is held (on the main process): the checks, the accelerator, the run."""
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
 
