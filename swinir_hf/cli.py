@@ -12,7 +12,7 @@ from .checkpoints.loading import DEFAULT_MODELS
 from .evaluation.cli import add_eval_arguments, output_problem
 from .extras import MissingExtraError
 from .inference.collection_cli import add_restore_arguments
-from .inference.files import check_fresh_output_folder, check_output_folder, folder_claimed
+from .inference.files import check_fresh_output_folder, folder_claimed
 from .interrupts import finished_before, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, split_arguments
 from .processes import LaunchParser
@@ -24,7 +24,6 @@ def _convert(args: argparse.Namespace) -> int:
 
     out = Path(args.output_dir)
     try:
-        check_output_folder(out, "output folder")
         # Held from the check to the end: a second convert into it is refused, not silently replacing this one.
         with terminate_as_interrupt(), folder_claimed(out, "output folder"):
             check_fresh_output_folder(out, args.overwrite, "output folder", replaces="its files")

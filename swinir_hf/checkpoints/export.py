@@ -15,10 +15,11 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference.files import FolderInUseError, folder_claimed, left_by_dead_process, process_tag
+from ..inference.files import folder_claimed, left_by_dead_process, process_tag
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files
 from .cards import hub_card, render_model_card
@@ -271,14 +272,15 @@ class _Build:
             raise HubExportError(
                 f"{target} is or holds the source {self.source}, which the export would replace: choose another -o"
             )
-        try:
+        with ExitStack() as held:
             # Held from the checks to the move: a concurrent export of the same name is refused, not mixed with this
             # one, and so is one replacing a folder another run holds (a training's run folder). Exports of other
             # names into -o go on side by side.
-            with folder_claimed(target):
-                return self._run_claimed(target, output_dir, overwrite, eval_datasets, atol)
-        except FolderInUseError as err:
-            raise HubExportError(str(err)) from None
+            try:
+                held.enter_context(folder_claimed(target))
+            except ValueError as err:  # held by another run (`FolderInUseError`), or under a file
+                raise HubExportError(str(err)) from None
+            return self._run_claimed(target, output_dir, overwrite, eval_datasets, atol)
 
     def _run_claimed(
         self, target: Path, output_dir: Path, overwrite: bool, eval_datasets: Sequence[str], atol: float

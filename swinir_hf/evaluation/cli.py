@@ -19,7 +19,6 @@ from ..checkpoints.loading import DEFAULT_MODELS
 from ..inference.engine_cli import add_engine_arguments, engine_options
 from ..inference.files import (
     check_fresh_output_folder,
-    check_output_folder,
     check_writable_folder,
     folder_claimed,
     write_text_file,
@@ -145,7 +144,6 @@ def _run(args: argparse.Namespace) -> int:
     with ExitStack() as claims:
         if args.save_images and is_main_process():
             try:
-                check_output_folder(args.save_images, "--save-images")  # before the claim makes it
                 claims.enter_context(folder_claimed(args.save_images, "--save-images"))
             except ValueError as err:
                 return user_error(str(err))

@@ -18,7 +18,7 @@ from ..models.image_processing_swinir import ALPHA_MODES
 from ..processes import LaunchParser, is_main_process, leave_process_group, process_state, user_error
 from .collection import ModelEngine, restore_dataset, restore_files
 from .engine_cli import add_engine_arguments, engine_options
-from .files import check_fresh_output_folder, check_output_folder, folder_claimed, written_aside
+from .files import check_fresh_output_folder, folder_claimed, written_aside
 from .jobs import OUTPUT_FORMATS, OutputOptions
 from .restoration import EngineOptions
 
@@ -186,7 +186,6 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
     if state.num_processes > 1:  # every process would map the whole dataset and write the same folder
         return user_error("--dataset runs in one process: start it without accelerate launch")
     out = Path(args.output_dir)
-    check_output_folder(out)  # before the claim makes it
     with folder_claimed(out):  # from the check to the save: a second run into -o is refused, not mixed with this one
         check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it")  # one line from _run
         if args.push_to_hub:  # now, not after restoring the whole dataset

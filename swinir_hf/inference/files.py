@@ -99,7 +99,10 @@ def folder_claimed(folder: str | os.PathLike, option: str = "-o") -> Iterator[Pa
 
     Raises:
         FolderInUseError: another run holds `folder` (`option` names the argument to change).
+        ValueError: `folder` cannot be made, or written: `check_output_folder`, `check_writable_folder`.
     """
+    check_output_folder(folder, option)
+    check_writable_folder(folder, option)
     folder = Path(folder)
     made = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
     folder.mkdir(parents=True, exist_ok=True)

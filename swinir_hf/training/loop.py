@@ -72,7 +72,7 @@ def run_training(
     if t.report_to == "tensorboard":  # accelerate's tracker would only fail at its first log
         require("tensorboard", "train", "logging to TensorBoard (train.report_to: tensorboard)")
     out = Path(t.output_dir)
-    check_output_folder(out, "train.output_dir")  # before the claim makes it
+    check_output_folder(out, "train.output_dir")  # on every process alike (the main one's claim checks it again)
     # Held by the main process (the one that writes the folder) from the checks to the end: a second run into it is
     # refused, not mixed with this one's checkpoints (nor removing them with --overwrite).
     with folder_claimed(out, "train.output_dir") if is_main_process() else nullcontext():
