@@ -15,6 +15,7 @@ import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 # Temporary files are `.swinir-<host>-<pid>-<random>-<name>` (<host>: `_host()`, with the PID namespace): one left
@@ -104,13 +105,13 @@ def folder_claimed(folder: str | os.PathLike, option: str = "-o") -> Iterator[Pa
     check_output_folder(folder, option)
     check_writable_folder(folder, option)
     folder = Path(folder)
-    made = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first, as they are removed
     folder.mkdir(parents=True, exist_ok=True)
     fd = _locked(folder, option)
     try:
         yield folder
     finally:
-        for path in reversed(made):
+        for path in made:
             try:
                 path.rmdir()
             except OSError:  # not empty: the block wrote into it, or another process did
@@ -171,6 +172,7 @@ def _locked(folder: Path, option: str) -> int | None:
     raise FolderInUseError(f"{folder} keeps being removed and made again by other runs: choose another {option}")
 
 
+@lru_cache(maxsize=1)  # asked once per file of a folder listing; neither part changes in a process
 def _host() -> str:
     """This host's short name (`-` made `_`), with the inode of this process's PID namespace where there is one
     (Linux): a container sharing the folder and the host name (`docker run --network host`) numbers its processes
@@ -335,7 +337,7 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
     _cleaned.add(folder)
     removed = []
     for tmp in folder.glob(f"{_TEMP_PREFIX}*"):
-        if left_by_dead_process(tmp.name, _TEMP_PREFIX):
+        if left_by_killed_write(tmp):
             try:
                 shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()  # a folder: `written_aside`'s
                 removed.append(tmp)
