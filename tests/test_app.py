@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import shutil
@@ -743,6 +744,42 @@ def test_the_page_stops_its_jobs_when_closed(demo):
     page = demo.build()
     unload = [f for f in page.fns.values() if any(t[1] == "unload" for t in f.targets)]
     assert [f.fn.__name__ for f in unload] == ["end_session"]
+
+
+# gradio 6.31's queue statistics, run after each job, use a pandas option pandas 3 deprecates.
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+def test_a_job_whose_api_client_went_away_stops(model_dir, tmp_path):
+    """A raw HTTP client (curl, a script; no gradio heartbeat, so no `unload`) that drops its result stream
+    mid-job: gradio marks the session's events dead and would never send their results; the job stops at its next
+    block instead of holding the worker to its end (it ran on before, and the next user waited for it)."""
+    port = free_port()
+    page = app.launch(app.parse_args(["--port", str(port), "--model", str(model_dir)]), prevent_thread_lock=True)
+    demo = next(fn.fn.__self__ for fn in page.fns.values() if fn.api_name == "restore")
+    calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
+    url = f"http://127.0.0.1:{port}/gradio_api"
+    try:
+        with httpx.Client(timeout=30) as http:
+            buffer = io.BytesIO()
+            Image.fromarray(np.zeros((256, 256, 3), np.uint8)).save(buffer, "PNG")  # 512 blocks: ≥ 25 s on
+            (uploaded,) = http.post(f"{url}/upload", files={"files": ("big.png", buffer.getvalue())}).json()
+            image = {"path": uploaded, "meta": {"_type": "gradio.FileData"}}
+            data = [image, SR, 2, f"{model_dir.name} · local", None, "", "16", 0, False, "auto", "model"]
+            event = http.post(f"{url}/call/restore", json={"data": data}).json()["event_id"]
+            with http.stream("GET", f"{url}/call/restore/{event}"):  # the result stream, open
+                deadline = time.monotonic() + 60
+                while len(calls) < 3:
+                    assert time.monotonic() < deadline, "the job did not start"
+                    time.sleep(0.05)
+                assert demo._cancels  # the job runs
+            gone_at = time.perf_counter()  # the stream is closed
+        while demo._cancels and time.perf_counter() < gone_at + 30:
+            time.sleep(0.05)
+        assert demo._cancels == {}, "the job ran on"
+        assert time.perf_counter() - gone_at < 10 and len(calls) < 100
+    finally:
+        for h in handles:
+            h.remove()
+        page.close()
 
 
 def test_cancel_stops_every_job_of_the_session(demo, model_dir, tmp_path, monkeypatch):

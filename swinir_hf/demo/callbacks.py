@@ -26,6 +26,7 @@ from ..inference.image_io import ImageData, write_image
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from .clients import CHECK_EVERY_S, client_gone
 from .errors import ModelError, user_error
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MAX_SHRINK_PIXELS
 from .menu import (
@@ -118,6 +119,7 @@ class RestorationDemo:
         # Each session's jobs' Cancel events, from the moment a restoration waits for a worker until it ends (the
         # page runs one job at a time; an API client may run several in one session).
         self._cancels: dict[str, set[threading.Event]] = {}
+        self._pages: weakref.WeakSet[gr.Blocks] = weakref.WeakSet()  # built by `build`: their queues say who left
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP, which slows them all.
         self.threads_per_job = max(1, torch.get_num_threads() // max(1, self.concurrency))
@@ -281,14 +283,22 @@ class RestorationDemo:
 
         The job runs on a thread of its own. Whatever stops it stops that thread at its next Swin block, freeing the
         worker: the page's Cancel and `/cancel` (`cancel`), the page closed (`end_session`), and gradio cancelling
-        this coroutine (what a `gradio_client` job's `cancel()` does), which would otherwise leave the thread running.
+        this coroutine (what a `gradio_client` job's `cancel()` does), which would otherwise leave the thread running,
+        and an API client gone without cancelling (`client_gone`: its results would never be sent).
         """
-        with self._cancellable(request.session_hash if request else "") as cancel:
+        session = request.session_hash if request else ""
+        with self._cancellable(session) as cancel:
             settings = (path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha)
+            work = asyncio.ensure_future(asyncio.to_thread(self._restore, *settings, cancel, progress))
             try:
-                return await asyncio.to_thread(self._restore, *settings, cancel, progress)
+                while not work.done():
+                    await asyncio.wait({work}, timeout=CHECK_EVERY_S)
+                    if client_gone(self._pages, session):
+                        cancel.set()
+                return work.result()
             except asyncio.CancelledError:
                 cancel.set()
+                work.cancel()  # its thread's end (gr.Error "Cancelled.") is then nobody's to retrieve
                 raise
 
     def _restore(
@@ -450,4 +460,6 @@ class RestorationDemo:
         """The page (`layout.build`)."""
         from .layout import build
 
-        return build(self)
+        page = build(self)
+        self._pages.add(page)
+        return page
