@@ -1,29 +1,63 @@
 """The benchmark scripts' command lines (not their figures): `--help`, and one line for a bad argument or a missing
-GPU, before any work."""
+GPU, before any work. Run in this process, as `python benchmarks/SCRIPT.py` runs them (a process each cost ~6 s of
+imports, and a traceback here fails the test as it would show in the script's output)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
+import runpy
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _run(script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "PYTHONPATH": str(BENCHMARKS.parent), "CUDA_VISIBLE_DEVICES": "", **env}
-    command = [sys.executable, str(BENCHMARKS / script), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=environ, timeout=120)
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_script(monkeypatch, capsys):
+    """Runs `benchmarks/SCRIPT ARGS` as `__main__` on a machine without CUDA; → its exit status and output."""
+
+    def run(script: str, *args: str, **env: str) -> Done:
+        for name, value in {**env, "SWINIR_CPU_ATTENTION": os.environ.get("SWINIR_CPU_ATTENTION", "")}.items():
+            monkeypatch.setenv(name, value)  # restored afterwards, whatever the script sets
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        monkeypatch.syspath_prepend(str(BENCHMARKS))  # the scripts import each other, as from their folder
+        monkeypatch.setattr(sys, "argv", [str(BENCHMARKS / script), *args])
+        before = set(sys.modules)
+        capsys.readouterr()
+        status, message = 0, ""
+        try:
+            runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+        except SystemExit as stop:
+            if isinstance(stop.code, str):  # what the interpreter prints for it, with status 1
+                status, message = 1, stop.code + "\n"
+            else:
+                status = stop.code or 0
+        finally:
+            for name in set(sys.modules) - before:  # the next script reads its module-level settings afresh
+                if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(BENCHMARKS)):
+                    del sys.modules[name]
+        out = capsys.readouterr()
+        return Done(status, out.out, out.err + message)
+
+    return run
 
 
 @pytest.mark.parametrize(
     "script", ["cuda_checks.py", "training_data.py", "evaluation.py", "alpha.py", "parity.py", "jpeg_output.py"]
 )
-def test_help_does_not_run_the_benchmark(script):
-    done = _run(script, "--help")
+def test_help_does_not_run_the_benchmark(script, run_script):
+    done = run_script(script, "--help")
     assert done.returncode == 0 and done.stdout.startswith(f"usage: {script} [-h]"), done.stderr[-2000:]
 
 
@@ -44,12 +78,14 @@ def test_help_does_not_run_the_benchmark(script):
         ("onnx_export.py", ["--sizes", "40by52"], "argument --sizes: '40by52' is not BxHxW (e.g. 1x40x52)"),
     ],
 )
-def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message):
-    done = _run(script, *args)
+def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message, run_script):
+    done = run_script(script, *args)
     assert done.returncode in (1, 2) and message in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-def test_collection_without_the_test_sets_says_where_it_looked(tmp_path):
-    done = _run("collection.py", "--workdir", str(tmp_path), "--modes", "loop", SWINIR_SHARED=str(tmp_path / "no"))
+def test_collection_without_the_test_sets_says_where_it_looked(tmp_path, run_script):
+    done = run_script(
+        "collection.py", "--workdir", str(tmp_path), "--modes", "loop", SWINIR_SHARED=str(tmp_path / "no")
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"error: no testsets/ in {tmp_path / 'no'} (the photos are cut from them)" in done.stderr
