@@ -855,40 +855,96 @@ def test_auto_dtype_is_bfloat16_only_on_cpus_with_native_bfloat16(model, monkeyp
     np.testing.assert_array_equal(restore(model, img), restore(model, img, dtype=expected))
 
 
-def test_float32_on_cuda_turns_tf32_off_and_back():
-    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
-    try:
-        with inference_precision("float32", torch.device("cuda")):
-            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
-        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+PER_OPERATION_TF32 = hasattr(torch.backends.cuda.matmul, "fp32_precision")  # torch ≥ 2.9
 
 
-def test_overlapping_float32_passes_keep_tf32_off_until_the_last_ends_then_restore_it():
+def tf32_state() -> dict[str, object]:
+    """Every TF32 setting a user can read, through torch's new API and its legacy one (a getter that raises, as
+    torch's do for settings made through the other API, reads as its error's type)."""
+    getters = {
+        "allow_tf32 (cuDNN)": lambda: torch.backends.cudnn.allow_tf32,
+        "allow_tf32 (matmul)": lambda: torch.backends.cuda.matmul.allow_tf32,
+        "float32_matmul_precision": torch.get_float32_matmul_precision,
+    }
+    if PER_OPERATION_TF32:
+        getters |= {
+            "fp32_precision": lambda: torch.backends.fp32_precision,
+            "cudnn.conv": lambda: torch.backends.cudnn.conv.fp32_precision,
+            "cuda.matmul": lambda: torch.backends.cuda.matmul.fp32_precision,
+        }
+    state = {}
+    for name, get in getters.items():
+        try:
+            state[name] = get()
+        except RuntimeError as err:
+            state[name] = type(err)
+    return state
+
+
+def tf32_in_use() -> tuple[bool, bool]:
+    """(convolutions, matrix products) run in TF32."""
+    if PER_OPERATION_TF32:
+        return torch.backends.cudnn.conv.fp32_precision == "tf32", torch.backends.cuda.matmul.fp32_precision == "tf32"
+    return torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+
+
+USER_TF32 = {
+    "torch's defaults": lambda: None,
+    "allow_tf32 = True": lambda: setattr(torch.backends.cuda.matmul, "allow_tf32", True),
+    'set_float32_matmul_precision("medium")': lambda: torch.set_float32_matmul_precision("medium"),
+    'cuda.matmul.fp32_precision = "tf32"': lambda: setattr(torch.backends.cuda.matmul, "fp32_precision", "tf32"),
+    'fp32_precision = "tf32"': lambda: setattr(torch.backends, "fp32_precision", "tf32"),
+}
+
+
+@pytest.fixture
+def user_tf32(request):
+    """Sets TF32 as a user may (request.param names how); puts torch's defaults back afterwards."""
+    if "fp32_precision" in request.param and not PER_OPERATION_TF32:
+        pytest.skip("this torch has no per-operation fp32_precision")
+    USER_TF32[request.param]()
+    yield request.param
+    if PER_OPERATION_TF32:
+        torch.backends.fp32_precision = torch.backends.cuda.matmul.fp32_precision = "none"
+        torch.backends.cudnn.conv.fp32_precision = "tf32"
+    else:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = True, False
+
+
+@pytest.mark.parametrize("user_tf32", list(USER_TF32), indirect=True)
+def test_float32_on_cuda_turns_tf32_off_and_leaves_the_users_settings_as_they_were(user_tf32):
+    """torch 2.13: a float32 pass saved and restored TF32 through the legacy flags, which pinned the new settings
+    (a later `torch.backends.fp32_precision = "tf32"` was ignored), made `get_float32_matmul_precision()` raise after
+    set_float32_matmul_precision, and failed outright once `cuda.matmul.fp32_precision` had been set."""
+    before = tf32_state()
+    with inference_precision("float32", torch.device("cuda")):
+        assert tf32_in_use() == (False, False)
+    assert tf32_state() == before
+    if PER_OPERATION_TF32 and user_tf32 == "torch's defaults":  # still follows the global setting
+        torch.backends.fp32_precision = "tf32"
+        assert tf32_in_use() == (True, True)
+
+
+@pytest.mark.parametrize("user_tf32", ["torch's defaults"], indirect=True)
+def test_overlapping_float32_passes_keep_tf32_off_until_the_last_ends_then_restore_it(user_tf32):
     """The flags are process-wide: a pass ending while another runs turned TF32 back on under it, and the later one's
     exit then left the settings it had found (TF32 off) for good."""
-    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = True, False  # torch's defaults
+    before = tf32_state()
     second_in, first_out = threading.Event(), threading.Event()
 
     def second():
         with inference_precision("float32", torch.device("cuda")):
             second_in.set()
             first_out.wait(10)
-            return torch.backends.cudnn.allow_tf32
+            return tf32_in_use()
 
-    try:
-        with ThreadPoolExecutor(1) as pool:
-            with inference_precision("float32", torch.device("cuda")):
-                during = pool.submit(second)
-                assert second_in.wait(10)
-            first_out.set()
-            assert during.result() is False  # still off under the second pass
-        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, False)
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+    with ThreadPoolExecutor(1) as pool:
+        with inference_precision("float32", torch.device("cuda")):
+            during = pool.submit(second)
+            assert second_in.wait(10)
+        first_out.set()
+        assert during.result() == (False, False)  # still off under the second pass
+    assert tf32_state() == before and tf32_in_use() == (True, False)  # torch's defaults: cuDNN's convolutions on
 
 
 def test_threads_sharing_a_model_get_their_own_precisions_and_leave_its_mode(model):

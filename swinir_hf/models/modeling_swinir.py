@@ -1081,27 +1081,47 @@ def outside_float16_autocast(device_type: str) -> Iterator[None]:
 
 class _TF32Off:
     """TF32 off while any float32 pass on CUDA runs. The flags are process-wide, so passes that overlap (threads: the
-    demo's workers) share the switch: the first in saves the settings it finds, the last out restores them."""
+    demo's workers) share the switch: the first in saves the settings it finds, the last out restores them.
+
+    torch ≥ 2.9 sets TF32 per backend and operation (`fp32_precision`): its legacy `allow_tf32` flags, written over
+    those, pin them (a later `torch.backends.fp32_precision = "tf32"` was ignored) or make torch's getters raise (every
+    float32 pass did, once a user had set `torch.backends.cuda.matmul.fp32_precision`). Older torch has only the flags.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open = 0
-        self._saved = (True, False)
+        self._saved: tuple = ()
+
+    @staticmethod
+    def settings() -> tuple[str, str] | tuple[bool, bool]:
+        """(convolutions, matrix products): TF32 precisions, or on older torch whether TF32 is allowed."""
+        if _PER_OPERATION_TF32:
+            return torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
+        return torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+
+    @staticmethod
+    def apply(conv: str | bool, matmul: str | bool) -> None:
+        if _PER_OPERATION_TF32:
+            torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision = conv, matmul
+        else:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, matmul
 
     def __enter__(self) -> None:
         with self._lock:
             if self._open == 0:
-                self._saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-                torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+                self._saved = self.settings()
+                self.apply(*(("ieee", "ieee") if _PER_OPERATION_TF32 else (False, False)))
             self._open += 1
 
     def __exit__(self, *exc_info: object) -> None:
         with self._lock:
             self._open -= 1
             if self._open == 0:
-                torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self._saved
+                self.apply(*self._saved)
 
 
+_PER_OPERATION_TF32 = hasattr(torch.backends.cuda.matmul, "fp32_precision")
 _TF32_OFF = _TF32Off()
 
 
