@@ -980,6 +980,28 @@ def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
     assert demo.threads_per_job == max(1, torch.get_num_threads() // 2) and set(threads) == {demo.threads_per_job}
 
 
+def test_a_job_leaves_the_thread_count_of_the_rest_of_the_process_alone(model_dir, tmp_path):
+    """torch makes a count set on one thread the default of threads started later: a job's share of the cores
+    (concurrency 2) became every later thread's, a host app's own included."""
+
+    def new_threads_count() -> int:
+        counts: list[int] = []
+        thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        return counts[0]
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        demo = RestorationDemo(concurrency=2, extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
+        assert demo.threads_per_job == 2 and new_threads_count() == 4
+        run(demo, EXAMPLE)
+        assert new_threads_count() == 4 and torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(previous)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

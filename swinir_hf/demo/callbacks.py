@@ -122,7 +122,8 @@ class RestorationDemo:
         self._pages: weakref.WeakSet[gr.Blocks] = weakref.WeakSet()  # built by `build`: their queues say who left
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP, which slows them all.
-        self.threads_per_job = max(1, torch.get_num_threads() // max(1, self.concurrency))
+        self.process_threads = torch.get_num_threads()
+        self.threads_per_job = max(1, self.process_threads // max(1, self.concurrency))
         self.output_dir = Path(tempfile.mkdtemp(prefix="swinir-demo-"))
         weakref.finalize(self, shutil.rmtree, self.output_dir, ignore_errors=True)  # at exit, or once unused
 
@@ -417,17 +418,29 @@ class RestorationDemo:
 
     def _run(self, job: Job, net, pixels, engine: EngineOptions):
         """Run one job on this thread with its share of the cores; Cancel and failures become gr.Errors."""
-        if self.device == "cpu":
-            torch.set_num_threads(self.threads_per_job)  # OpenMP's thread count is per calling thread
         try:
             job.report(0, "Restoring")
             device = self.device if self.device == "cuda" else None
-            with attached(job):
+            with self._job_threads(), attached(job):
                 return restore(net, pixels, replace(engine, device=device))
         except Cancelled:
             raise user_error("Cancelled.") from None
         except (RuntimeError, ValueError, MemoryError) as err:
             raise user_error(f"Restoration failed: {err}") from None
+
+    @contextmanager
+    def _job_threads(self) -> Iterator[None]:
+        """On a CPU, this thread runs with the job's share of the cores, and the process's count is put back after:
+        OpenMP's count is per calling thread, but torch makes it the default of threads started later too (a host
+        app's own threads ran on the job's share)."""
+        if self.device != "cpu":
+            yield
+            return
+        torch.set_num_threads(self.threads_per_job)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(self.process_threads)
 
     def cancel(self, request: gr.Request) -> str:
         """Stop this session's restorations: the model stops at its next Swin block; a job still waiting for a
