@@ -272,6 +272,27 @@ def test_saving_a_model_folder_draws_no_progress_bar(tiny_config, tmp_path, caps
     assert hf_logging.is_progress_bar_enabled()  # switched back on afterwards
 
 
+@pytest.mark.parametrize("hub_bars", ["off", "off for downloads only"])
+def test_saving_leaves_the_hubs_progress_bars_as_the_user_set_them(tiny_config, tmp_path, hub_bars):
+    """transformers' switch back on turned every Hub bar on too: a user's `disable_progress_bars()` (globally or for
+    a group) was undone by a save, an export or a collection's model load."""
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    from swinir_hf.checkpoints.folders import save_model_folder
+
+    group = None if hub_bars == "off" else "huggingface_hub.file_download"
+    disable_progress_bars(group)
+    transformers_bars = hf_logging.is_progress_bar_enabled()
+    try:
+        save_model_folder(tmp_path / "model", SwinIRForImageRestoration(tiny_config()))
+        assert are_progress_bars_disabled(group) and hf_logging.is_progress_bar_enabled() == transformers_bars
+        assert are_progress_bars_disabled() == (group is None)  # a group's switch stayed that group's
+    finally:
+        enable_progress_bars()
+        hf_logging.enable_progress_bar()
+
+
 def test_package_folders_load_in_float32_whatever_their_storage(tiny_config, tmp_path, monkeypatch):
     """Float16 storage halves a folder; transformers' default load (`dtype="auto"`, config.json's) and `load_model`
     from a folder or from the Hub cache give the float32 model all the same."""

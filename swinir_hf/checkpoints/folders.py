@@ -3,6 +3,7 @@ model card) and the one way it pushes a folder to the Hub."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,9 +33,12 @@ _MODEL_FOLDER_PATTERNS = (
 @contextmanager
 def transformers_bars_off() -> Iterator[None]:
     """No progress bars from transformers (nor the Hub's, through it) inside: a bar for writing or loading one small
-    weights file only breaks up the output around it (a training run's bar, a command's lines)."""
+    weights file only breaks up the output around it (a training run's bar, a command's lines). Both libraries'
+    settings are put back after as they were (transformers' switch turns the Hub's bars on too, every group's)."""
     from transformers.utils import logging as hf_logging
 
+    hub_states = getattr(importlib.import_module("huggingface_hub.utils.tqdm"), "progress_bar_states", None)
+    saved = dict(hub_states or {})
     was_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
@@ -42,6 +46,9 @@ def transformers_bars_off() -> Iterator[None]:
     finally:
         if was_on:
             hf_logging.enable_progress_bar()
+        if hub_states is not None:  # huggingface_hub's record of its global and per-group switches
+            hub_states.clear()
+            hub_states.update(saved)
 
 
 def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-hub", token: str | None = None) -> str:
