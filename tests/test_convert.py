@@ -31,6 +31,16 @@ def test_wrappers_and_formats_load_the_same_weights(authors_state, tmp_path):
     assert _same(reference, convert_original_checkpoint(tmp_path / "w.safetensors"))
 
 
+def test_converting_leaves_a_seeded_scripts_random_numbers_alone(authors_state):
+    """The model was built with random initial weights, all then replaced: they used up the global generator's
+    numbers, so a seeded script drew others after loading an authors' file (a `save_pretrained` folder does not)."""
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    convert_original_checkpoint(authors_state[0])
+    assert torch.equal(torch.rand(4), expected)
+
+
 def test_params_ema_is_preferred_and_weights_key_selects():
     a, b = {"x": torch.zeros(1)}, {"x": torch.ones(1)}
     assert extract_state_dict({"params": a, "params_ema": b})["x"].item() == 1

@@ -244,6 +244,7 @@ def convert_original_checkpoint(
     state = extract_state_dict(obj, weights_key)
     config = detect_config(state, **config_overrides)
     _check_buffers(state, config)
-    model = SwinIRForImageRestoration(config)
+    with torch.random.fork_rng(devices=[]):  # the initial weights are all replaced: leave a seeded script's draws
+        model = SwinIRForImageRestoration(config)
     load_into(model, state)
     return model.eval()
