@@ -1085,6 +1085,53 @@ def test_a_stop_while_a_finished_run_exits_does_not_fail_it(entry, tiny_run, ima
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 
+def _spawned_workers(pid: int) -> list[int]:
+    """The DataLoader workers `pid` has spawned (its children but multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    workers = []
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            workers.append(int(child))
+    return workers
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc")
+def test_ctrl_c_while_spawned_workers_start_stops_after_a_step_with_a_checkpoint(tiny_run, images, tmp_path):
+    """macOS and Windows start DataLoader workers with `spawn`: each boots a fresh interpreter for seconds before it
+    ignores Ctrl-C, and a Ctrl-C then (the terminal's, to every process of the run) killed it, and the run with it:
+    'DataLoader worker exited unexpectedly', status 1, no checkpoint."""
+    out = tmp_path / "out"
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(tiny_run(images, out, train={"max_steps": 10_000}, data={"num_workers": 2})))
+    script = (
+        "import multiprocessing, runpy, signal, sys\n"
+        "multiprocessing.set_start_method('spawn', force=True)\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as in a terminal, however pytest was started
+        f"sys.argv = ['train', '--config', {str(config)!r}]\n"
+        "runpy.run_module('swinir_hf.train', run_name='__main__')\n"
+    )
+    run = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while len(_spawned_workers(run.pid)) < 2:
+            assert run.poll() is None and time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.02)
+        time.sleep(0.3)  # booting
+        os.killpg(run.pid, signal.SIGINT)  # the terminal's Ctrl-C
+        stderr = run.communicate(timeout=240)[1]
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
+    assert "interrupted: SIGINT: stopped after step " in stderr
+    assert list((out / "checkpoints").iterdir())
+
+
 def test_bad_validation_and_lr_folders_are_refused_naming_their_field(tiny_run, train_cli, images, tmp_path, capsys):
     """A validation folder of undecodable files, or an empty LR folder, is a one-line error naming the config field,
     before the run writes anything."""

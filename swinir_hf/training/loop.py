@@ -47,7 +47,7 @@ from .checks import (
 from .config import TrainingConfig, flat_config
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
-from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals
+from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
 from .state import EMA, InitReport, Run, build_model, set_schedule, step_seed
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs
 
@@ -311,8 +311,9 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
     run.window_start, run.window_steps = time.perf_counter(), 0
     if start == 0 and t.validate_every:  # 0: only at the end
         validate_now(run, 0)
-    batches = iter(loader)
     with StopSignals(announce=run.main) as stop:
+        with stop_signals_held():  # the workers start
+            batches = iter(loader)
         for step in range(start, t.max_steps):
             train_step(run, batches, step)
             after_step(run)

@@ -1,6 +1,6 @@
 """Stopping a training run on SIGINT / SIGTERM: after the step in progress, with a checkpoint (`StopSignals`,
 `TrainingInterrupted`), all processes of a launch together; DataLoader workers leave the signals to the main
-process (`ignore_stop_signals`)."""
+process (`ignore_stop_signals`, `stop_signals_held` while they start)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,23 @@ def ignore_stop_signals(worker_id: int = 0) -> None:
     them); the program, once its run is complete (`cli.exit_status`), has nothing left to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held (blocked) on this thread while open, for starting DataLoader workers: the processes
+    started inherit the block and keep it until `ignore_stop_signals` discards what came meanwhile. A spawned worker
+    (the start method on macOS and Windows) boots a fresh interpreter for seconds before it gets there, and a Ctrl-C
+    then killed it, and the run with it ("DataLoader worker exited unexpectedly", no checkpoint). This process gets a
+    signal that came meanwhile once the block ends (or on another of its threads at once)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class TrainingInterrupted(Exception):
