@@ -141,8 +141,9 @@ class SwinIRRestorer:
     """Restores images with one model and one set of options; `restore(model, image, ...)` is a one-shot call.
 
     Args:
-        model: a `SwinIRForImageRestoration`, put on `device` / in the run's dtype and in eval mode while it runs
-            (in place, unless another thread runs it meanwhile: see `running`).
+        model: a `SwinIRForImageRestoration`, put on `device` and in the run's dtype in place, as `.to()` does (it
+            stays there after), and in eval mode while it runs (its training mode restored after); a copy instead
+            while another thread runs it (see `running`).
         tile: None for the whole image in one pass, an int for tiles of at most that many input pixels a side
             (rounded down to a multiple of the window), or "auto": the whole image when it fits the memory
             budget, else as few tiles as the budget allows, each as small as that count permits. With a tile,
