@@ -29,7 +29,7 @@ def _convert(args: argparse.Namespace) -> int:
             check_fresh_output_folder(out, args.overwrite, "output folder", replaces="its files")
             model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key)
             save_model_folder(out, model)  # written aside, moved in whole
-    except ValueError as err:
+    except (ValueError, OSError) as err:  # OSError: "cannot write OUT: No space left on device"
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as stop:

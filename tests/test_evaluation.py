@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -636,3 +637,18 @@ def test_grey_with_alpha_and_1_bit_images_stay_grey_under_the_native_convention(
     _, rgb = load_samples(tmp_path, grey_convention="rgb")
     for sample, expected in zip(rgb, (grey, bits * np.uint8(255)), strict=True):
         np.testing.assert_array_equal(sample.hr, np.repeat(expected[..., None], 3, axis=-1))
+
+
+def test_saving_images_on_a_full_disk_is_one_line_naming_the_file(small_set, tmp_path, capsys, monkeypatch):
+    """`--save-images` on a disk that fills up ended in an OSError traceback (`--json` alone was one line)."""
+    dataset, model_dir = small_set
+    out = tmp_path / "outputs"
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--save-images", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.endswith(f"\nerror: cannot write {out / 'tiny_x2' / 'a.png'}: No space left on device\n")
+    assert "Traceback" not in err and not [p for p in out.rglob("*") if p.is_file()]  # no temporary file left

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -987,3 +988,116 @@ def test_a_replaced_file_another_run_removed_first_is_no_error(tmp_path, monkeyp
     with files.written_aside(tmp_path, ["*.bin"]) as staging:
         (staging / "new.bin").write_bytes(b"new")
     assert [p.name for p in tmp_path.iterdir()] == ["new.bin"]
+
+
+@pytest.fixture
+def full_disk(monkeypatch) -> None:
+    """Every disk reports 4 KiB free (what `write_error` reads to explain a writer's own error)."""
+    usage = shutil.disk_usage("/")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=4096))
+
+
+def test_writers_own_errors_on_a_full_disk_say_so_naming_the_output(tmp_path, monkeypatch):
+    """Pillow's TIFF encoder, torch's archive writer and safetensors fail on a full disk with errors of their own
+    ('tiff codec initialization failed', 'unexpected pos ...'): the message named neither the output nor the cause."""
+    from safetensors import SafetensorError
+
+    from swinir_hf.inference.files import WriteError, write_error, written_aside, written_atomically
+
+    target = tmp_path / "out.tif"
+    codec = RuntimeError("tiff codec initialization failed")
+    assert write_error(codec, target) is None  # room on the disk: the codec's own problem, raised as it is
+    assert write_error(ValueError("not a write's"), target) is None
+    nested = write_error(OSError(errno.ENOSPC, "No space left on device"), tmp_path / "staging" / "x")
+    assert isinstance(nested, WriteError) and nested.errno == errno.ENOSPC
+    assert str(write_error(nested, tmp_path / "model")) == f"cannot write {tmp_path / 'model'}: No space left on device"
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=4096))
+    with pytest.raises(WriteError) as raised, written_atomically(target):
+        raise codec
+    assert str(raised.value) == (
+        f"cannot write {target}: No space left on device (RuntimeError: tiff codec initialization failed)"
+    )
+    assert raised.value.errno == errno.ENOSPC and list(tmp_path.iterdir()) == []  # no temporary file left
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "old.safetensors").write_text("the earlier model")
+    with pytest.raises(WriteError, match=r"^cannot write .*model: No space left on device \(SafetensorError: "):
+        with written_aside(tmp_path / "model", ["*.safetensors"]) as staging:
+            (staging / "new.safetensors").write_text("half")
+            raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["old.safetensors"]
+    with pytest.raises(ValueError, match="a check"), written_aside(tmp_path / "model", ["*.safetensors"]):
+        raise ValueError("a check")  # not a write's: as it is, whatever the disk
+
+
+def test_convert_and_hub_export_on_a_full_disk_are_one_line_keeping_the_earlier_model(
+    folder, tmp_path, monkeypatch, capsys, full_disk
+):
+    """safetensors' SafetensorError (not an OSError) ended `convert` and `hub` in a traceback."""
+    import transformers.modeling_utils
+    from safetensors import SafetensorError
+
+    pth = tmp_path / "authors.pth"
+    torch.save({"params": {f"module.{k}": v for k, v in load_file(folder / "model.safetensors").items()}}, pth)
+    out = tmp_path / "converted"
+    assert cli(["convert", str(pth), str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(transformers.modeling_utils, "safe_save_file", full)
+    capsys.readouterr()
+    assert cli(["convert", str(pth), str(out), "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"error: cannot write {out}: No space left on device (SafetensorError: ")
+        and "\n" not in err[:-1]
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert cli(["hub", str(pth), "-o", str(tmp_path / "hub")]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'hub' / 'swinir-authors'}: No space left on device (SafetensorError: " in err
+    assert "Traceback" not in err and not (tmp_path / "hub").exists()  # no staging folder left, nor the folder made
+
+
+def test_training_on_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(
+    tiny_run, train_cli, images, tmp_path, monkeypatch, capsys
+):
+    """A checkpoint save on a full disk ended in torch's 'unexpected pos' RuntimeError traceback; TensorBoard
+    failing to start was hidden behind accelerate's AttributeError from closing it."""
+    from accelerate import Accelerator
+
+    out = tmp_path / "run"
+    raw = tiny_run(images, out, train={"max_steps": 4, "checkpoint_every": 2})
+    save_state = Accelerator.save_state
+
+    def fills_up(self, output_dir, **kwargs):
+        if output_dir.endswith("step-00000004.tmp"):
+            usage = shutil.disk_usage("/")
+            monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=0))
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 144512 vs 144400")
+        return save_state(self, output_dir, **kwargs)
+
+    monkeypatch.setattr(Accelerator, "save_state", fills_up)
+    assert train_cli(raw) == 1
+    err = capsys.readouterr().err
+    checkpoints = out / "checkpoints"
+    assert err.endswith(
+        f"error: cannot write {checkpoints / 'step-00000004'}: No space left on device (RuntimeError: [enforce fail "
+        "at inline_container.cc:672] . unexpected pos 144512 vs 144400); the run can go on from step-00000002 "
+        "(--resume latest)\n"
+    )
+    assert [p.name for p in checkpoints.iterdir()] == ["step-00000002"]
+    monkeypatch.undo()
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def not_started(self):
+        raise AttributeError("'TensorBoardTracker' object has no attribute 'writer'")
+
+    monkeypatch.setattr(Accelerator, "init_trackers", no_space)
+    monkeypatch.setattr(Accelerator, "end_training", not_started)
+    assert train_cli(raw, "--resume", "latest") == 1
+    assert capsys.readouterr().err.endswith(f"error: cannot write {out / 'logs'}: No space left on device\n")

@@ -19,7 +19,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference.files import folder_claimed, left_by_dead_process, process_tag
+from ..inference.files import folder_claimed, left_by_dead_process, process_tag, write_error
+from ..interrupts import signals_deferred
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files
 from .cards import hub_card, render_model_card
@@ -304,9 +305,16 @@ class _Build:
             (staging / "README.md").write_text(self.card(max_abs_diff, measured), encoding="utf-8")
             if target.exists() and not overwrite:
                 refuse_changed_export(target, staging, self.repo_id, from_folder=self.source.is_dir())
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
+            with signals_deferred():  # an earlier export is not removed without the new one taking its place
+                if target.exists():
+                    shutil.rmtree(target)
+                staging.rename(target)
+        except HubExportError:  # verification's, the refused changed export's
+            raise
+        except Exception as err:  # a full disk: "cannot write TARGET: No space left on device", not the staging's
+            if (failure := write_error(err, target, staging)) is None:
+                raise
+            raise HubExportError(str(failure)) from err
         finally:
             drop_remote_module_cache(staging)
             shutil.rmtree(staging, ignore_errors=True)

@@ -172,8 +172,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         engine = engine_options(args, device=args.device or str(state.device))
         shard = (state.process_index, state.num_processes)
         share = on_every_process(partial(_score_share, args, models, engine, shard), state.num_processes)
-    except (ValueError, FileNotFoundError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
-        return user_error(str(err))
+    except (ValueError, OSError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
+        return user_error(str(err))  # OSError: a missing set, or --save-images' disk full ("cannot write FILE: ...")
     except MemoryError as err:  # numpy's "Unable to allocate ..." or the engine's ImageTooLargeError
         return user_error(f"not enough memory to evaluate {args.dataset}: {err or 'an allocation failed'}")
     if state.num_processes > 1:

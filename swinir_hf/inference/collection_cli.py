@@ -173,7 +173,9 @@ def _run(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=not args.no_progress,
         )
-    except (ValueError, FileNotFoundError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
+    # OSError: a missing input, or a dataset's save failing ("cannot write OUT: No space left on device"); a file's
+    # own write failure is counted in the summary.
+    except (ValueError, OSError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
         return user_error(str(err))
     state = process_state(args.device)
     if state.is_main_process:

@@ -239,8 +239,9 @@ def written_atomically(path: str | os.PathLike, replace: bool = True) -> Iterato
 
     Raises:
         AppearedError: "PATH was written by another run ...", when not `replace`.
-        OSError: "cannot write PATH: reason", naming `path` (not the temporary file) for any OSError of the block,
-            the temporary file's creation or the rename.
+        WriteError: "cannot write PATH: reason", naming `path` (not the temporary file) for any OSError of the
+            block, the temporary file's creation or the rename, and a writer's own error on a full disk
+            (`write_error`).
     """
     path = Path(path)
     remove_stale_temp_files(path.parent)
@@ -254,8 +255,10 @@ def written_atomically(path: str | os.PathLike, replace: bool = True) -> Iterato
             _move_unless_exists(tmp, path)
     except AppearedError:
         raise
-    except OSError as err:
-        raise OSError(f"cannot write {path}: {os_reason(err, tmp or path.parent)}") from err
+    except Exception as err:
+        if (failure := write_error(err, path, tmp or path.parent)) is None:
+            raise
+        raise failure from err
     finally:
         if tmp is not None and tmp.exists():
             tmp.unlink()
@@ -286,6 +289,10 @@ def written_aside(folder: str | os.PathLike, replaces: Sequence[str]) -> Iterato
     together (a model, a dataset). When the block ends they are moved into `folder`, and its files matching the glob
     patterns `replaces` that the block did not write (an earlier set's) are removed, with Ctrl-C / SIGTERM held back
     for those renames; when the block raises, `folder` is left as it was. Other files in `folder` are never touched.
+
+    Raises:
+        WriteError: "cannot write FOLDER: reason" for an OSError of the block or the moves, and a writer's own error
+            on a full disk (`write_error`); other errors of the block as they are.
     """
     from ..interrupts import signals_deferred
 
@@ -302,6 +309,10 @@ def written_aside(folder: str | os.PathLike, replaces: Sequence[str]) -> Iterato
                     path.unlink(missing_ok=True)  # another process's run may have removed it
             for name in sorted(written):
                 os.replace(staging / name, folder / name)
+    except Exception as err:
+        if (failure := write_error(err, folder, staging)) is None:
+            raise
+        raise failure from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -317,6 +328,45 @@ def os_reason(err: BaseException, path: Path) -> str:
     for form in (f" '{path}'", f' "{path}"', f": '{path}'", str(path)):
         text = text.replace(form, "")
     return text.strip(" :") or type(err).__name__
+
+
+# Free space under which a writer's failure that says nothing of it (a codec's, safetensors', torch's archive
+# writer's) is taken for a full disk.
+FULL_DISK_BYTES = 1 << 20
+
+
+class WriteError(OSError):
+    """ "cannot write TARGET: reason": a write that failed (a full disk, a folder without permission), naming what
+    the user asked for, not the temporary file or folder it went through."""
+
+    def __init__(self, target: str | os.PathLike, reason: str, number: int | None = None) -> None:
+        super().__init__(f"cannot write {target}: {reason}")
+        self.target, self.reason, self.errno = Path(target), reason, number
+
+
+def write_error(err: BaseException, target: Path, place: Path | None = None) -> WriteError | None:
+    """`err`, raised while writing `target`, as a `WriteError`, or None for an error that is not the write's.
+    `place`: the file or folder being written (a temporary one), whose name the reason should not repeat.
+
+    Writers that are not Python's file objects fail on a full disk with exceptions of their own (Pillow's TIFF
+    encoder: "tiff codec initialization failed"; torch's archive writer: "unexpected pos ..."; safetensors'): those
+    are taken for "No space left on device" when the disk has less than `FULL_DISK_BYTES` free."""
+    from safetensors import SafetensorError
+
+    place = place or target
+    if isinstance(err, WriteError):  # a nested write's (a temporary file inside a temporary folder)
+        return WriteError(target, err.reason, err.errno)
+    if isinstance(err, OSError):
+        return WriteError(target, os_reason(err, place), err.errno)
+    if not isinstance(err, (RuntimeError, SafetensorError)):  # a caller's own (a check that failed) is not a write's
+        return None
+    try:
+        free = shutil.disk_usage(nearest_existing(place.absolute()).parent).free
+    except OSError:
+        return None
+    if free >= FULL_DISK_BYTES:
+        return None
+    return WriteError(target, f"No space left on device ({type(err).__name__}: {err})", errno.ENOSPC)
 
 
 def write_text_file(path: str | os.PathLike, text: str, replace: bool = True) -> None:

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from accelerate.utils import broadcast
 from ..checkpoints.export import export_model_folder, push_folder
 from ..checkpoints.folders import save_model_folder
 from ..checkpoints.run_folder import MODEL, PROGRESS, SUMMARY, checkpoint_path, list_checkpoints, unfinished_saves
-from ..inference.files import check_output_folder, folder_claimed
+from ..inference.files import WriteError, check_output_folder, folder_claimed, os_reason, write_error, write_text_file
 from ..processes import is_main_process, on_every_process, on_main_process, several_processes_on_cpu
 from .card import training_card
 from .checks import (
@@ -117,13 +118,22 @@ def _run_claimed(
     if accelerator.is_main_process:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    failed = True
     try:
         _check_precision(accelerator)
         _check_tracker(accelerator, t.report_to)
-        return _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo)
+        result = _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo)
+        failed = False
+        return result
     finally:
         logger.removeHandler(handler)
-        accelerator.end_training()
+        try:
+            accelerator.end_training()
+        except Exception:
+            # A tracker whose start failed (TensorBoard on a full disk) fails again here: the error that stopped
+            # the run is the one to report.
+            if not failed:
+                raise
         if accelerator.num_processes == 1:
             # accelerate keeps one global state per process; clear it so that a later `train` call in this process
             # (a notebook, tests) may use another precision.
@@ -294,9 +304,19 @@ def _open_run_folder(cfg: TrainingConfig, accelerator: Any, out: Path, resume_fr
     and start the trackers (TensorBoard told to drop what an earlier, killed run logged after the resumed step)."""
     out.mkdir(parents=True, exist_ok=True)
     remove_superseded_work(out, resume_from)  # only what --overwrite allowed (`check_output_dir`)
-    (out / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_text_file(out / "training_config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     purge = {"tensorboard": {"purge_step": start + 1}} if start else {}
-    accelerator.init_trackers(cfg.train.project_name, config=flat_config(cfg.to_dict()), init_kwargs=purge)
+    with logs_written(out):
+        accelerator.init_trackers(cfg.train.project_name, config=flat_config(cfg.to_dict()), init_kwargs=purge)
+
+
+@contextlib.contextmanager
+def logs_written(out: Path) -> Iterator[None]:
+    """A tracker's failure to write (TensorBoard on a full disk) as one line naming the run's logs folder."""
+    try:
+        yield
+    except OSError as err:
+        raise WriteError(out / "logs", os_reason(err, out / "logs"), err.errno) from err
 
 
 def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
@@ -311,7 +331,7 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
     run.window_start, run.window_steps = time.perf_counter(), 0
     if start == 0 and t.validate_every:  # 0: only at the end
         validate_now(run, 0)
-    with StopSignals(announce=run.main) as stop:
+    with StopSignals(announce=run.main) as stop, contextlib.closing(run.bar):  # closed before any message after
         with stop_signals_held():  # the workers start
             batches = iter(loader)
         for step in range(start, t.max_steps):
@@ -320,9 +340,7 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
             if stop.requested(run.accelerator):
                 if run.saved_step != run.progress.step:
                     save_checkpoint(run, run.progress.step)
-                run.bar.close()
                 raise TrainingInterrupted(stop.signal, run.progress.step, list_checkpoints(run.out)[-1])
-    run.bar.close()
 
 
 def train_step(run: Run, batches: Any, step: int) -> None:
@@ -404,10 +422,11 @@ def log_losses(run: Run) -> None:
     # data_wait near 1: the data loaders set the pace (more num_workers, cheaper data); near 0: the model does.
     progress.speed = {"step": progress.step, "steps_per_s": round(rate, 3), "data_wait": round(wait, 3)}
     lr = run.scheduler.get_last_lr()[0]
-    acc.log(
-        {"train/loss": run.last_loss, "train/lr": lr, "train/steps_per_s": rate, "train/data_wait": wait},
-        step=progress.step,
-    )
+    with logs_written(run.out):
+        acc.log(
+            {"train/loss": run.last_loss, "train/lr": lr, "train/steps_per_s": rate, "train/data_wait": wait},
+            step=progress.step,
+        )
     psnr_text = f" val PSNR {progress.history[-1]['psnr']:.2f} dB" if progress.history else ""
     run.bar.set_postfix_str(f"loss {run.last_loss:.4f}{psnr_text}")
     run.loss_sum.zero_()
@@ -425,7 +444,8 @@ def validate_now(run: Run, step: int) -> None:
     metric = validation_metric(run.scored.config).name  # recorded: a resumed older run may have scored otherwise
     history = [h for h in run.progress.history if h["step"] != step]
     run.progress.history = history + [{"step": step, "psnr": value, "metric": metric}]
-    run.accelerator.log({f"val/{metric}": value}, step=step)
+    with logs_written(run.out):
+        run.accelerator.log({f"val/{metric}": value}, step=step)
     loss_text = f"loss {run.last_loss:.4f} " if np.isfinite(run.last_loss) else ""  # no loss logged yet
     run.bar.set_postfix_str(f"{loss_text}val PSNR {value:.2f} dB")
 
@@ -447,15 +467,23 @@ def save_checkpoint(run: Run, step: int) -> None:
         for partial in unfinished_saves(run.out):
             shutil.rmtree(partial)
     acc.wait_for_everyone()
-    acc.save_state(str(tmp))
-    # The losses of a log window in progress (over all processes), for a resumed run to log that window whole.
-    window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
-    if main:
-        (tmp / PROGRESS).write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
-        save_model_folder(tmp / MODEL, run.scored, _card(run))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+    try:
+        acc.save_state(str(tmp))
+        # The losses of a log window in progress (over all processes), for a resumed run to log that window whole.
+        window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
+        if main:
+            (tmp / PROGRESS).write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
+            save_model_folder(tmp / MODEL, run.scored, _card(run))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+    except Exception as err:  # a full disk: torch's and safetensors' writers say so in their own words, or not
+        if (failure := write_error(err, final, tmp)) is None:
+            raise
+        saved = list_checkpoints(run.out)
+        after = f"; the run can go on from {saved[-1].name} (--resume latest)" if saved else ""
+        raise WriteError(final, failure.reason + after, failure.errno) from err
+    if main:  # only once the new checkpoint is complete
         for old in list_checkpoints(run.out)[: -run.cfg.train.keep_checkpoints]:
             shutil.rmtree(old)
     acc.wait_for_everyone()
@@ -475,7 +503,7 @@ def finish(run: Run, push_to_hub_repo: str | None) -> None:
         out, progress = run.out, run.progress
         save_model_folder(out, run.scored, _card(run))
         summary = {"baseline_psnr": run.baseline, **progress.state_dict()}
-        (out / SUMMARY).write_text(json.dumps(summary, indent=2))
+        write_text_file(out / SUMMARY, json.dumps(summary, indent=2))
         logger.info(
             f"saved the model to {out}"
             + (f" (val PSNR {progress.history[-1]['psnr']:.2f} dB)" if progress.history else "")
