@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
+from .console import tolerant_output
 from .evaluation.cli import add_eval_arguments, output_problem
 from .extras import MissingExtraError
 from .inference.collection_cli import add_restore_arguments
@@ -142,6 +143,8 @@ def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.Argument
 
 def main(argv: list[str] | None = None) -> int:
     program = argv is None  # the `swinir-hf` command itself, not a call from Python
+    if program:
+        tolerant_output()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
         from .training.checks import check_parallelism

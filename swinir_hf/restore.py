@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sys
 
+from .console import tolerant_output
 from .inference.collection_cli import main
 
 if __name__ == "__main__":
+    tolerant_output()
     sys.exit(main())

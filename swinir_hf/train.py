@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from .console import tolerant_output
 from .training.cli import exit_status, main
 from .training.config import TrainingConfig
 from .training.loop import run_training
@@ -12,4 +13,5 @@ from .training.loop import run_training
 __all__ = ["TrainingConfig", "main", "run_training"]
 
 if __name__ == "__main__":
+    tolerant_output()
     sys.exit(exit_status(main()))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -652,3 +654,25 @@ def test_saving_images_on_a_full_disk_is_one_line_naming_the_file(small_set, tmp
     err = capsys.readouterr().err
     assert err.endswith(f"\nerror: cannot write {out / 'tiny_x2' / 'a.png'}: No space left on device\n")
     assert "Traceback" not in err and not [p for p in out.rglob("*") if p.is_file()]  # no temporary file left
+
+
+def test_odd_names_in_a_set_and_a_model_given_as_dot_dot(small_set, tmp_path, capsys, monkeypatch):
+    """`--model ..` was named "..": its images went to --save-images/../ (`--model .` named none: into the folder
+    itself, over the set's own images with --overwrite); a macOS `._a.png` stopped the run; `a.png` beside `a.jpg`
+    shared one row name and one saved image; a file name that is not valid UTF-8 stopped it."""
+    dataset, model_dir = small_set
+    hr = dataset / "HR"
+    (hr / "._a.png").write_bytes(b"\0" * 4096)  # macOS' resource fork of a.png: not an image
+    odd = os.fsdecode(b"d\xff")  # a name that is not valid UTF-8
+    shutil.copy(hr / "b.png", hr / f"{odd}.png")
+    nested = model_dir / "sub"
+    nested.mkdir()
+    monkeypatch.chdir(nested)
+    out = tmp_path / "saved"
+    assert main(["eval", "--model", "..", "--dataset", str(dataset), "--save-images", str(out)]) == 0
+    assert "| tiny_x2 |" in capsys.readouterr().out
+    saved = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.png") if "HR" not in p.parts)
+    assert saved == [f"saved/tiny_x2/{name}.png" for name in sorted(["a", "b", "c", odd])]
+    Image.open(hr / "a.png").convert("RGB").save(hr / "a.jpg")
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset)]) == 1
+    assert capsys.readouterr().err.endswith(f"error: {hr} holds images of one name: a.jpg, a.png: keep one of each\n")

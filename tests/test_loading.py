@@ -243,6 +243,20 @@ def test_models_lists_what_loads_and_marks_what_is_cached(monkeypatch, tmp_path,
     assert torch.equal(loaded.conv_first.weight, model.conv_first.weight)
 
 
+def test_the_listing_prints_on_a_stdout_that_cannot_encode_it():
+    """`swinir-hf models` (σ, ×), `eval`'s table and `convert`'s line ended in UnicodeEncodeError on an ASCII stdout
+    (LANG=C, PYTHONIOENCODING=ascii, a redirected Windows console), `eval` before writing its --json."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "swinir_hf.cli", "models"]
+    done = subprocess.run(command, capture_output=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stderr == b"", done.stderr.decode()[-2000:]
+    assert b"\\u03c3" in done.stdout  # sigma, as an escape
+
+
 def test_listing_into_a_pipe_that_closes_early_is_quiet():
     """`swinir-hf models | head -1`: a reader that has gone is no traceback, buffered or not."""
     import os

@@ -234,7 +234,7 @@ def degrade(
     """
     s = degradation.scale
     if lr is None:  # the real-world degradation's draws are fixed per image, the noise is the authors' seed's
-        rng = np.random.default_rng((REAL_SEED, zlib.crc32(name.encode())))
+        rng = np.random.default_rng((REAL_SEED, zlib.crc32(name.encode("utf-8", "surrogateescape"))))  # any file name
         lr = degradation.sample(hr, rng, noise_seed=NOISE_SEED)
     return hr[: lr.shape[0] * s, : lr.shape[1] * s], lr
 
@@ -461,10 +461,17 @@ def _score_image(
 
 
 def _save_output(folder: Path, image: str, method: str, output: np.ndarray) -> None:
-    """One model's output → folder/<method>/<image>.png (a "/" in either name becomes "_")."""
-    target = folder / method.replace("/", "_") / f"{image.replace('/', '_')}.png"
+    """One model's output → folder/<method>/<image>.png, always inside `folder` (a "/" in either name becomes "_",
+    and "", "." or ".." an underscore each)."""
+    target = folder / _file_name(method) / f"{_file_name(image)}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_image(target, output)
+
+
+def _file_name(name: str) -> str:
+    """`name` as one path component of a folder's own: no separator, not "", "." or ".."."""
+    name = name.replace("/", "_").replace(os.sep, "_")
+    return name if name.strip(".") else "_" * max(1, len(name))
 
 
 def _model_inputs(sample: Sample, degradation: Degradation, channels: int | None) -> tuple[np.ndarray, np.ndarray]:

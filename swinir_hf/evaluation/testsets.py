@@ -98,9 +98,16 @@ def load_samples(
     if path.is_dir() and not is_saved_dataset(path):
         hr_dir = path / "HR" if (path / "HR").is_dir() else path
         name = path.parent.name if path.name == "HR" else path.name
-        files = sorted(f for f in hr_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        files = sorted(
+            f
+            for f in hr_dir.iterdir()
+            if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file()  # not macOS' ._a.png
+        )
         if not files:
             raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {hr_dir}")
+        stems = [f.stem for f in files]
+        if twins := [f.name for f in files if stems.count(f.stem) > 1]:  # rows and saved images go by name
+            raise ValueError(f"{hr_dir} holds images of one name: {', '.join(twins)}: keep one of each")
         samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
     else:
         local = spec.startswith("imagefolder:") or path.is_dir()
