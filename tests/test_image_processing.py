@@ -326,6 +326,8 @@ def test_pipeline_reads_paths_as_stored(model_dir, tmp_path):
     for out, kind in zip(outs, ("RGBA", "I;16"), strict=True):
         assert out.mode == kind and out.size == (30, 39)
         np.testing.assert_array_equal(np.asarray(out), np.asarray(restorer(kinds[kind])))
+    # A pathlib.Path as a string (swinir_hf.restore takes one; the pipeline said it wanted a PIL image or an array).
+    np.testing.assert_array_equal(np.asarray(restorer(paths[0])), np.asarray(outs[0]))
     # A misspelt path is said to be one (transformers' load_image took it for base64: "Incorrect padding").
     with pytest.raises(FileNotFoundError, match=f"^no such image file: {tmp_path / 'RGBA.pgn'}$"):
         restorer(str(tmp_path / "RGBA.pgn"))

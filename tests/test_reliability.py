@@ -1101,3 +1101,18 @@ def test_training_on_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(
     monkeypatch.setattr(Accelerator, "end_training", not_started)
     assert train_cli(raw, "--resume", "latest") == 1
     assert capsys.readouterr().err.endswith(f"error: cannot write {out / 'logs'}: No space left on device\n")
+
+
+def test_checkpoint_suffixes_in_any_case_and_no_hidden_files(folder, tmp_path, capsys):
+    """`hub FOLDER` exported its `*.pth` only in lower case and took macOS' `._x.pth` for a checkpoint (a failure,
+    the real one never considered); `--model X.PTH` was taken for a Hub id."""
+    from swinir_hf.checkpoints.loading import looks_like_path
+
+    releases = tmp_path / "releases"
+    releases.mkdir()
+    state = {f"module.{k}": v for k, v in load_file(folder / "model.safetensors").items()}
+    torch.save({"params": state}, releases / "LW.PTH")
+    (releases / "._LW.PTH").write_bytes(b"\0" * 4096)
+    assert cli(["hub", str(releases), "-o", str(tmp_path / "hub")]) == 0
+    assert "1 of" not in capsys.readouterr().err and (tmp_path / "hub" / "swinir-lw").is_dir()
+    assert looks_like_path("MISSING.PTH") and looks_like_path("x.SAFETENSORS") and not looks_like_path("org/name")

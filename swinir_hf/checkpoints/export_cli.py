@@ -76,7 +76,8 @@ def _sources(source: Path) -> list[Path]:
     if is_model_folder(source):
         return [source]
     if source.is_dir():
-        checkpoints = sorted(source.glob("*.pth"))
+        # Any case of the suffix (LW.PTH); not hidden files (macOS' ._lw.pth beside lw.pth is no checkpoint).
+        checkpoints = sorted(p for p in source.iterdir() if p.suffix.lower() == ".pth" and not p.name.startswith("."))
         if not checkpoints:
             steps = [p for p in list_checkpoints(source) if is_model_folder(p)]
             # A run stopped before its final save has only its checkpoints to publish.

@@ -242,7 +242,9 @@ def looks_like_path(spec: str) -> bool:
     """Whether the model spec `spec` can only be a local path: no repo id, a checkpoint file's suffix, or `models/x4`
     beside an existing `models/` (a typo in a local path)."""
     return (
-        not is_repo_id(spec) or Path(spec).suffix in CHECKPOINT_SUFFIXES or ("/" in spec and Path(spec).parent.is_dir())
+        not is_repo_id(spec)
+        or Path(spec).suffix.lower() in CHECKPOINT_SUFFIXES
+        or ("/" in spec and Path(spec).parent.is_dir())
     )
 
 

@@ -126,8 +126,8 @@ class ImageRestorationPipeline(Pipeline):
         return preprocess, {}, {}
 
     def preprocess(self, image: Any, timeout: float | None = None, alpha: AlphaMode = "model") -> dict[str, _Image]:
-        if isinstance(image, str):
-            image = open_image(image, timeout=timeout)
+        if isinstance(image, (str, os.PathLike)):  # a path or URL; a pathlib.Path as swinir_hf.restore takes it
+            image = open_image(os.fspath(image), timeout=timeout)
         colour, layout = split_image(image)
         channels = self.model.config.num_channels
         item = _Image(to_pixel_values(colour, channels), colour.shape[-1], layout)
