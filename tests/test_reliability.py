@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -1116,3 +1117,29 @@ def test_checkpoint_suffixes_in_any_case_and_no_hidden_files(folder, tmp_path, c
     assert cli(["hub", str(releases), "-o", str(tmp_path / "hub")]) == 0
     assert "1 of" not in capsys.readouterr().err and (tmp_path / "hub" / "swinir-lw").is_dir()
     assert looks_like_path("MISSING.PTH") and looks_like_path("x.SAFETENSORS") and not looks_like_path("org/name")
+
+
+def test_a_run_folder_of_any_name_gets_a_card_whose_usage_runs(tiny_run, train_cli, images, tmp_path, capsys):
+    """The card's snippets quoted the folder as it was: `model="my "best" run"` (a SyntaxError in Python) and
+    `--model my "best" run` (split by the shell); a path that is not valid UTF-8 failed at the first checkpoint."""
+    import ast
+    import shlex
+
+    from swinir_hf.checkpoints.cards import _usage
+
+    config = SwinIRForImageRestoration(tiny_config_for_cards()).config
+    folder = 'runs\\new/my "best" run'
+    usage = _usage(folder, config, remote_code=False)
+    python = re.search(r'pipeline\("image-restoration", model=(.*)\)\n', usage).group(1)
+    assert ast.literal_eval(python) == folder
+    command = re.search(r"swinir-hf restore input.png -o restored/ --model (.*?)   #", usage).group(1)
+    assert shlex.split(command) == [folder]
+    odd = tmp_path / os.fsdecode(b"o\xff")
+    assert train_cli(tiny_run(images, tmp_path / "run", train={"max_steps": 1}), "--train.output_dir", str(odd)) == 1
+    assert capsys.readouterr().err.endswith("its path is not valid UTF-8; choose another\n") and not odd.exists()
+
+
+def tiny_config_for_cards():
+    from swinir_hf import SwinIRConfig
+
+    return SwinIRConfig(embed_dim=12, depths=[2], num_heads=[2], window_size=8, upscale=2, upsampler="pixelshuffle")

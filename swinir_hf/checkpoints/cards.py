@@ -4,7 +4,9 @@ its recipe: `swinir_hf.training.card`)."""
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -164,7 +166,7 @@ def _cli_snippet(model_id: str) -> str:
 
 ```bash
 pip install -e .   # in a checkout of the swinir-hf repository (not on PyPI yet)
-swinir-hf restore input.png -o restored/ --model {model_id}   # --tile 256 bounds memory on large images
+swinir-hf restore input.png -o restored/ --model {shlex.quote(model_id)}   # --tile 256 bounds memory on large images
 ```"""
 
 
@@ -199,7 +201,8 @@ def _usage(model_id: str, config: SwinIRConfig, remote_code: bool) -> str:
     from .loading import DEFAULT_MODELS
 
     intro, setup, trust = _usage_setup(remote_code)
-    ref, bundled_setup = f'"{model_id}"', ""
+    # A folder's path may hold quotes, backslashes (Windows) or spaces: a string literal as Python reads it.
+    ref, bundled_setup = json.dumps(model_id, ensure_ascii=False), ""
     if model_id in DEFAULT_MODELS and not remote_code:
         ref = f'str(DEFAULTS_DIR / "{model_id}")'
         bundled_setup = "from swinir_hf.loading import DEFAULTS_DIR  # the bundled models' folder\n"

@@ -102,7 +102,12 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | N
     """The checkpoint to resume (None: start at step 0). Starting at step 0 in a folder that holds anything but an
     unstarted run's leftovers needs `overwrite`, also with `--resume latest` finding no checkpoint there: the run
     would replace the folder's model files at its end. So does resuming where the folder holds work of another
-    lineage (`superseded_work`). `out` is not a file, nor under one: `check_output_folder`."""
+    lineage (`superseded_work`). `out` is not a file, nor under one: `check_output_folder`. Its path must be valid
+    UTF-8: the model card, the logs and the config quote it (one that is not failed at the first checkpoint)."""
+    try:
+        str(out.absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"train.output_dir {str(out)!r}: its path is not valid UTF-8; choose another") from None
     resume_from = resolve_resume(resume, out) if resume else None
     if resume_from is None and not overwrite and not _fresh(out):
         if resume:
