@@ -100,6 +100,7 @@ def load_image_dataset(
     Raises:
         FileNotFoundError: no such folder, a folder that is not a saved dataset, or a Hub dataset that cannot be
             loaded (offline, missing, no such split).
+        ValueError: an image folder that `datasets` fails to read (a file name that is not valid UTF-8).
     """
     from .extras import require
 
@@ -108,7 +109,11 @@ def load_image_dataset(
         if not Path(data_dir).is_dir():
             raise FileNotFoundError(f"no such imagefolder directory: {data_dir}")
         datasets = require("datasets", "train", f"loading the dataset {spec!r}")
-        return datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train", cache_dir=cache_dir)
+        try:
+            return datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train", cache_dir=cache_dir)
+        except datasets.exceptions.DatasetGenerationError as err:  # a file name it cannot store (not valid UTF-8)
+            cause = err.__cause__ or err
+            raise ValueError(f"{spec}: datasets cannot read the folder: {type(cause).__name__}: {cause}") from None
     if Path(spec).is_dir():
         loaded = load_saved_dataset(spec, split or default_split)
         if loaded is None:

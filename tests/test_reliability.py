@@ -1143,3 +1143,17 @@ def tiny_config_for_cards():
     from swinir_hf import SwinIRConfig
 
     return SwinIRConfig(embed_dim=12, depths=[2], num_heads=[2], window_size=8, upscale=2, upsampler="pixelshuffle")
+
+
+def test_an_image_folder_datasets_cannot_read_is_one_line(tmp_path, monkeypatch):
+    """`restore --dataset imagefolder:DIR` with a file name that is not valid UTF-8 ended in datasets'
+    DatasetGenerationError traceback."""
+    from swinir_hf.image_datasets import load_image_dataset
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    png(folder / "a.png")
+    png(folder / os.fsdecode(b"b\xff.png"))
+    with pytest.raises(ValueError, match=r"datasets cannot read the folder: UnicodeEncodeError: 'utf-8' codec"):
+        load_image_dataset(f"imagefolder:{folder}", cache_dir=str(tmp_path / "cache"))
