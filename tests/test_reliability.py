@@ -1157,3 +1157,15 @@ def test_an_image_folder_datasets_cannot_read_is_one_line(tmp_path, monkeypatch)
     png(folder / os.fsdecode(b"b\xff.png"))
     with pytest.raises(ValueError, match=r"datasets cannot read the folder: UnicodeEncodeError: 'utf-8' codec"):
         load_image_dataset(f"imagefolder:{folder}", cache_dir=str(tmp_path / "cache"))
+
+
+def test_a_path_longer_than_the_system_takes_is_one_line(tmp_path, capsys):
+    """Every name under 255 bytes but the whole path over PATH_MAX: restore, eval --save-images, convert and hub
+    ended in an ENAMETOOLONG traceback from the first look at it."""
+    from swinir_hf.inference.files import PATH_MAX
+
+    deep = tmp_path.joinpath(*["y" * 200] * (PATH_MAX // 201 + 1))
+    for command in (["convert", "nowhere.pth", str(deep)], ["restore", str(png(tmp_path / "a.png")), "-o", str(deep)]):
+        assert cli(command) == 1, command
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: output folder {deep}: its path is ") and err.endswith(" a path may have\n")
