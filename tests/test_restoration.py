@@ -891,7 +891,9 @@ def tf32_in_use() -> tuple[bool, bool]:
 USER_TF32 = {
     "torch's defaults": lambda: None,
     "allow_tf32 = True": lambda: setattr(torch.backends.cuda.matmul, "allow_tf32", True),
+    'set_float32_matmul_precision("high")': lambda: torch.set_float32_matmul_precision("high"),
     'set_float32_matmul_precision("medium")': lambda: torch.set_float32_matmul_precision("medium"),
+    "cudnn.allow_tf32 = False": lambda: setattr(torch.backends.cudnn, "allow_tf32", False),
     'cuda.matmul.fp32_precision = "tf32"': lambda: setattr(torch.backends.cuda.matmul, "fp32_precision", "tf32"),
     'fp32_precision = "tf32"': lambda: setattr(torch.backends, "fp32_precision", "tf32"),
 }
@@ -905,6 +907,7 @@ def user_tf32(request):
     USER_TF32[request.param]()
     yield request.param
     if PER_OPERATION_TF32:
+        torch.set_float32_matmul_precision("highest")
         torch.backends.fp32_precision = torch.backends.cuda.matmul.fp32_precision = "none"
         torch.backends.cudnn.conv.fp32_precision = "tf32"
     else:
@@ -919,6 +922,9 @@ def test_float32_on_cuda_turns_tf32_off_and_leaves_the_users_settings_as_they_we
     before = tf32_state()
     with inference_precision("float32", torch.device("cuda")):
         assert tf32_in_use() == (False, False)
+        # What cuBLAS asks at every float32 product (torch ≥ 2.9 raises there when the legacy and per-operation
+        # settings disagree: with set_float32_matmul_precision("high"), every product of the pass would have).
+        assert torch.backends.cuda.matmul.allow_tf32 is False
     assert tf32_state() == before
     if PER_OPERATION_TF32 and user_tf32 == "torch's defaults":  # still follows the global setting
         torch.backends.fp32_precision = "tf32"

@@ -1083,9 +1083,12 @@ class _TF32Off:
     """TF32 off while any float32 pass on CUDA runs. The flags are process-wide, so passes that overlap (threads: the
     demo's workers) share the switch: the first in saves the settings it finds, the last out restores them.
 
-    torch ≥ 2.9 sets TF32 per backend and operation (`fp32_precision`): its legacy `allow_tf32` flags, written over
-    those, pin them (a later `torch.backends.fp32_precision = "tf32"` was ignored) or make torch's getters raise (every
-    float32 pass did, once a user had set `torch.backends.cuda.matmul.fp32_precision`). Older torch has only the flags.
+    torch ≥ 2.9 sets TF32 per backend and operation (`fp32_precision`), and checks at every cuBLAS float32 product
+    that it agrees with the legacy `float32_matmul_precision`. So matrix products go off through
+    `set_float32_matmul_precision("highest")`, which sets both, and convolutions through their own setting (which
+    cuDNN reads per operation); both settings come back as they were, also a per-operation one left to follow
+    `torch.backends.fp32_precision`. The legacy `allow_tf32` flags, written over the new settings, pinned them or
+    made torch's getters raise. Older torch has only the flags.
     """
 
     def __init__(self) -> None:
@@ -1094,31 +1097,45 @@ class _TF32Off:
         self._saved: tuple = ()
 
     @staticmethod
-    def settings() -> tuple[str, str] | tuple[bool, bool]:
-        """(convolutions, matrix products): TF32 precisions, or on older torch whether TF32 is allowed."""
-        if _PER_OPERATION_TF32:
-            return torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
-        return torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    def _save() -> tuple:
+        if not _PER_OPERATION_TF32:
+            return torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        try:
+            legacy = torch.get_float32_matmul_precision()
+        except RuntimeError:  # the settings disagree already (a user's per-operation one): nothing to put back
+            legacy = None
+        return legacy, torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
 
     @staticmethod
-    def apply(conv: str | bool, matmul: str | bool) -> None:
-        if _PER_OPERATION_TF32:
-            torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision = conv, matmul
-        else:
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, matmul
+    def _turn_off() -> None:
+        if not _PER_OPERATION_TF32:
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+            return
+        torch.set_float32_matmul_precision("highest")
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+
+    @staticmethod
+    def _restore(saved: tuple) -> None:
+        if not _PER_OPERATION_TF32:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+            return
+        legacy, conv, matmul = saved
+        if legacy is not None:
+            torch.set_float32_matmul_precision(legacy)
+        torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision = conv, matmul
 
     def __enter__(self) -> None:
         with self._lock:
             if self._open == 0:
-                self._saved = self.settings()
-                self.apply(*(("ieee", "ieee") if _PER_OPERATION_TF32 else (False, False)))
+                self._saved = self._save()
+                self._turn_off()
             self._open += 1
 
     def __exit__(self, *exc_info: object) -> None:
         with self._lock:
             self._open -= 1
             if self._open == 0:
-                self.apply(*self._saved)
+                self._restore(self._saved)
 
 
 _PER_OPERATION_TF32 = hasattr(torch.backends.cuda.matmul, "fp32_precision")
