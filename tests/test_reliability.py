@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -1020,6 +1021,13 @@ def test_writers_own_errors_on_a_full_disk_say_so_naming_the_output(tmp_path, mo
         f"cannot write {target}: No space left on device (RuntimeError: tiff codec initialization failed)"
     )
     assert raised.value.errno == errno.ENOSPC and list(tmp_path.iterdir()) == []  # no temporary file left
+    # The disk filling during an encoder's write: Pillow's OSError without errno ("encoder error -9 ...").
+    encoder = OSError("encoder error -9 when writing image file")
+    assert str(write_error(encoder, target)).endswith(
+        "No space left on device (OSError: encoder error -9 when writing image file)"
+    )
+    error = write_error(OSError(errno.ENOSPC, "No space left on device"), target)
+    assert pickle.loads(pickle.dumps(error)).args == error.args  # sent between a launch's processes
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "old.safetensors").write_text("the earlier model")
     with pytest.raises(WriteError, match=r"^cannot write .*model: No space left on device \(SafetensorError: "):

@@ -349,30 +349,35 @@ class WriteError(OSError):
         super().__init__(f"cannot write {target}: {reason}")
         self.target, self.reason, self.errno = Path(target), reason, number
 
+    def __reduce__(self) -> tuple:  # sent between the processes of a launch (`processes.on_every_process`)
+        return type(self), (self.target, self.reason, self.errno)
+
 
 def write_error(err: BaseException, target: Path, place: Path | None = None) -> WriteError | None:
     """`err`, raised while writing `target`, as a `WriteError`, or None for an error that is not the write's.
     `place`: the file or folder being written (a temporary one), whose name the reason should not repeat.
 
     Writers that are not Python's file objects fail on a full disk with exceptions of their own (Pillow's TIFF
-    encoder: "tiff codec initialization failed"; torch's archive writer: "unexpected pos ..."; safetensors'): those
-    are taken for "No space left on device" when the disk has less than `FULL_DISK_BYTES` free."""
+    encoder: "tiff codec initialization failed", or an OSError without errno, "encoder error -9 ..."; torch's archive
+    writer: "unexpected pos ..."; safetensors'): those are taken for "No space left on device" when the disk has less
+    than `FULL_DISK_BYTES` free."""
     from safetensors import SafetensorError
 
     place = place or target
     if isinstance(err, WriteError):  # a nested write's (a temporary file inside a temporary folder)
         return WriteError(target, err.reason, err.errno)
-    if isinstance(err, OSError):
+    if isinstance(err, OSError) and err.errno is not None:
         return WriteError(target, os_reason(err, place), err.errno)
-    if not isinstance(err, (RuntimeError, SafetensorError)):  # a caller's own (a check that failed) is not a write's
+    if not isinstance(err, (OSError, RuntimeError, SafetensorError)):  # a caller's own (a failed check)
         return None
     try:
         free = shutil.disk_usage(nearest_existing(place.absolute()).parent).free
     except OSError:
-        return None
-    if free >= FULL_DISK_BYTES:
-        return None
-    return WriteError(target, f"No space left on device ({type(err).__name__}: {err})", errno.ENOSPC)
+        free = None
+    if free is not None and free < FULL_DISK_BYTES:
+        return WriteError(target, f"No space left on device ({type(err).__name__}: {err})", errno.ENOSPC)
+    # An encoder's own OSError ("encoder error -2 ...") is the write's; another error is the caller's to raise.
+    return WriteError(target, os_reason(err, place)) if isinstance(err, OSError) else None
 
 
 def write_text_file(path: str | os.PathLike, text: str, replace: bool = True) -> None:
