@@ -286,6 +286,35 @@ def test_saving_a_model_folder_draws_no_progress_bar(tiny_config, tmp_path, caps
     assert hf_logging.is_progress_bar_enabled()  # switched back on afterwards
 
 
+def test_saves_on_two_threads_leave_the_progress_bars_on():
+    """Blocks on two threads that overlap: the second saved the settings the first had switched off, and put them
+    back after the first had restored them, leaving the Hub's bars off for good."""
+    from huggingface_hub.utils import are_progress_bars_disabled
+    from transformers.utils import logging as hf_logging
+
+    from swinir_hf.checkpoints.folders import transformers_bars_off
+
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with transformers_bars_off():
+            first_in.set()
+            assert second_in.wait(10)
+        first_out.set()
+
+    def second():
+        assert first_in.wait(10)
+        with transformers_bars_off():
+            second_in.set()
+            assert first_out.wait(10)
+            assert not hf_logging.is_progress_bar_enabled()  # still off under the second block
+
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(first), pool.submit(second)]:
+            done.result()
+    assert hf_logging.is_progress_bar_enabled() and not are_progress_bars_disabled()
+
+
 @pytest.mark.parametrize("hub_bars", ["off", "off for downloads only"])
 def test_saving_leaves_the_hubs_progress_bars_as_the_user_set_them(tiny_config, tmp_path, hub_bars):
     """transformers' switch back on turned every Hub bar on too: a user's `disable_progress_bars()` (globally or for

@@ -4,6 +4,7 @@ model card) and the one way it pushes a folder to the Hub."""
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,25 +31,55 @@ _MODEL_FOLDER_PATTERNS = (
 )
 
 
+class _BarsOff:
+    """transformers' progress bars (and the Hub's, through it) off while any `transformers_bars_off` block runs. The
+    switches are process-wide, so blocks that overlap (threads) share them: the first in saves both libraries'
+    settings, the last out restores them (transformers' switch back on turns every Hub bar on, each group's too)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+        self._saved: tuple[bool, dict[str, bool] | None] = (True, None)
+
+    def __enter__(self) -> None:
+        from transformers.utils import logging as hf_logging
+
+        with self._lock:
+            if self._open == 0:
+                hub = _hub_bar_states()
+                self._saved = hf_logging.is_progress_bar_enabled(), None if hub is None else dict(hub)
+                hf_logging.disable_progress_bar()
+            self._open += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        from transformers.utils import logging as hf_logging
+
+        with self._lock:
+            self._open -= 1
+            if self._open == 0:
+                was_on, saved = self._saved
+                if was_on:
+                    hf_logging.enable_progress_bar()
+                if (hub := _hub_bar_states()) is not None and saved is not None:
+                    hub.clear()
+                    hub.update(saved)
+
+
+def _hub_bar_states() -> dict[str, bool] | None:
+    """huggingface_hub's record of its global and per-group progress-bar switches (None where it keeps none)."""
+    return getattr(importlib.import_module("huggingface_hub.utils.tqdm"), "progress_bar_states", None)
+
+
+_BARS_OFF = _BarsOff()
+
+
 @contextmanager
 def transformers_bars_off() -> Iterator[None]:
     """No progress bars from transformers (nor the Hub's, through it) inside: a bar for writing or loading one small
     weights file only breaks up the output around it (a training run's bar, a command's lines). Both libraries'
-    settings are put back after as they were (transformers' switch turns the Hub's bars on too, every group's)."""
-    from transformers.utils import logging as hf_logging
-
-    hub_states = getattr(importlib.import_module("huggingface_hub.utils.tqdm"), "progress_bar_states", None)
-    saved = dict(hub_states or {})
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
+    settings are put back after as they were, also when blocks on several threads overlap (`_BarsOff`)."""
+    with _BARS_OFF:
         yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
-        if hub_states is not None:  # huggingface_hub's record of its global and per-group switches
-            hub_states.clear()
-            hub_states.update(saved)
 
 
 def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-hub", token: str | None = None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from contextlib import ExitStack, nullcontext
 from functools import partial
@@ -201,8 +202,9 @@ def _load_models(
     from ..checkpoints.folders import transformers_bars_off
     from ..checkpoints.loading import load_model
 
-    # A local folder by its own name (`--model .` / `..` named none: its images went to --save-images/ itself).
-    names = [Path(spec).resolve().name if Path(spec).exists() else Path(spec).name for spec in specs]
+    # A local folder by its own name, a link by the link's (`--model .` / `..` named none: their images went to
+    # --save-images/ itself or its parent).
+    names = [Path(os.path.abspath(spec)).name if Path(spec).exists() else Path(spec).name for spec in specs]
     # Two folders of one name (step-00000006 of two runs) are told apart by their paths, as given.
     labels = [name if names.count(name) == 1 else spec for name, spec in zip(names, specs, strict=True)]
     with nullcontext() if bars else transformers_bars_off():
