@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import signal
@@ -540,6 +541,15 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
     assert capsys.readouterr().err.endswith(expected)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing left aside
+
+    # --overwrite on a full disk: one line naming the folder (fsspec's OSError traceback before), the dataset whole
+    def no_space(self, path, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(datasets.Dataset, "save_to_disk", no_space)
+    assert _restore(*args, "--outscale", "2", "--overwrite", model_dir=model_dir) == 1
+    assert capsys.readouterr().err.endswith(f"error: cannot write {out}: No space left on device\n")
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     monkeypatch.setattr(datasets.Dataset, "save_to_disk", save)
     (out / "notes.txt").write_text("mine")  # --overwrite replaces the dataset's files, nothing else
     assert _restore(*args, "--outscale", "2", "--overwrite", model_dir=model_dir) == 0
