@@ -258,6 +258,16 @@ class Menu:
 
         return min(candidates, key=rank, default=None)
 
+    def unknown_model(self, task: str, label: str | None) -> str:
+        """Why a model label sent with a task is none of the task's: another task's model (say which), or unknown."""
+        other = next((e for e in self.entries if e.label == label), None)
+        if other is None:
+            return f"Unknown model {label!r} for {TASK_NOUNS.get(task, task)}."
+        return (
+            f"{label} is a model for {TASK_NOUNS[other.task]}, not for {TASK_NOUNS.get(task, task)}: "
+            f"choose the task {other.task!r} ({TASK_WORDS[other.task]!r}), or another model."
+        )
+
     def auto_levels(self, task: str, scale: int) -> list[int]:
         """The levels that steer the automatic choice at this task and scale: those of its models that run here."""
         entries = [e for e in self.task_entries(task) if e.scale == scale and self.unavailable(e) is None]
@@ -287,7 +297,7 @@ class Menu:
         if not auto:
             entry = self.entry(task, model)
             if entry is None:
-                return Plan(problem=f"Unknown model {model!r} for {TASK_NOUNS.get(task, task)}.")
+                return Plan(problem=self.unknown_model(task, model))
         else:
             scale = int(scale) if scale not in (None, "") else self.default_scale(task)
             entry = self.pick(task, scale, channels, asked)
