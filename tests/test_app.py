@@ -1179,6 +1179,59 @@ def test_build_space_assembles_a_runnable_space(tmp_path):
     probe = "import sys, app; print(sys.modules['swinir_hf'].__file__); print(app.EXAMPLES_DIR)"
     lines = subprocess.run([sys.executable, "-c", probe], cwd=out, capture_output=True, text=True, check=True).stdout
     assert lines.split() == [str(out / "swinir_hf" / "__init__.py"), str(out / "swinir_hf" / "demo" / "examples")]
+    # A Space installs requirements.txt and gradio, nothing else: the demo's modules and a restore must run with
+    # only those (scipy, which the demo's level bounds pulled in, was missing: the Space died at its first request
+    # with "No module named 'scipy.fft'"). Python runs without its site-packages, on links to those alone.
+    site = tmp_path / "site"
+    _link_distributions(_installed_with([*(p.split("==")[0] for p in pins), "gradio"]), site)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    used = subprocess.run([sys.executable, "-S", "-c", SPACE_RUN], cwd=out, env=env, capture_output=True, text=True)
+    assert used.returncode == 0, used.stderr[-3000:]
+
+
+# Imports every module of the demo and restores an image with a bundled model.
+SPACE_RUN = """
+import importlib, pkgutil
+import app, swinir_hf.demo
+for found in pkgutil.walk_packages(swinir_hf.demo.__path__, "swinir_hf.demo."):
+    importlib.import_module(found.name)
+from PIL import Image
+from swinir_hf import restore
+from swinir_hf.loading import load_model
+restore(load_model("sr-x2"), Image.new("RGB", (24, 16)))
+"""
+
+
+def _link_distributions(names: set[str], folder: Path) -> None:
+    """A site-packages folder of links to the installed files of these distributions only."""
+    from importlib.metadata import distribution
+
+    folder.mkdir()
+    for name in names:
+        dist = distribution(name)
+        for top in {f.parts[0] for f in dist.files or [] if f.parts[0] != ".."}:
+            if not (folder / top).exists():
+                (folder / top).symlink_to(dist.locate_file(top))
+
+
+def _installed_with(names: list[str]) -> set[str]:
+    """The distributions `pip install NAMES` brings: the names and their dependencies, without extras."""
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    todo, seen = list(names), set()
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        for line in distribution(name).requires or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return {distribution(n).metadata["Name"] for n in seen}
 
 
 @pytest.mark.parametrize(
