@@ -103,7 +103,7 @@ def pack_images(shared: Path, out: Path, max_bytes: int, limit: int | None) -> N
 def _write_lr(job: tuple[Path, Path, int]) -> None:
     """One bicubic LR image (MATLAB `imresize`, as the `bicubic` degradation), as lossless WebP."""
     from swinir_hf.evaluation.degradations import bicubic_downscale
-    from swinir_hf.training.data import decode_image
+    from swinir_hf.training.images import decode_image
 
     source, target, scale = job
     Image.fromarray(bicubic_downscale(decode_image(str(source), 3), scale)).save(target, "WEBP", lossless=True)

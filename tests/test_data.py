@@ -21,11 +21,9 @@ from swinir_hf.training.data import (
     StepBatchSampler,
     TrainingPatches,
     augment,
-    decode_image,
-    load_images,
-    pair_lr_images,
     validation_images,
 )
+from swinir_hf.training.images import decode_image, load_images, pair_lr_images
 
 
 def smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

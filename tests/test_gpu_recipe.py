@@ -27,7 +27,7 @@ from swinir_hf.models.configuration_swinir import SwinIRConfig
 from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
 from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.config import TrainingConfig, read_config_file
-from swinir_hf.training.data import decode_image
+from swinir_hf.training.images import decode_image
 from swinir_hf.training.state import build_model
 
 REPO = Path(__file__).resolve().parent.parent

@@ -35,7 +35,7 @@ from swinir_hf.training.config import (
     bundled_configs,
     read_config_file,
 )
-from swinir_hf.training.data import check_colour
+from swinir_hf.training.images import check_colour
 from swinir_hf.training.state import InitReport, Progress, build_model
 
 
@@ -139,7 +139,7 @@ def test_validation_images_inside_the_training_data_are_refused(tmp_path, monkey
 def test_split_folders_and_datasets_validate_on_their_other_split(tmp_path, monkeypatch):
     """A folder divided into train/ and validation/ (imagefolder's layout) or a saved DatasetDict is validated on its
     other split, and trained on its `data.split` only; the same split both ways is refused."""
-    from swinir_hf.training.data import load_images
+    from swinir_hf.training.images import load_images
 
     monkeypatch.chdir(tmp_path)
     for split, n in (("train", 3), ("val", 2)):
@@ -167,7 +167,7 @@ def test_split_folders_and_datasets_validate_on_their_other_split(tmp_path, monk
 def test_benchmark_test_sets_and_copies_of_validation_images_are_not_training_data(tmp_path, monkeypatch):
     """Named as a test set of the paper (or RealSRSet), as the folder or up to two levels above, or a byte copy of a
     validation image under another name: refused before any work."""
-    from swinir_hf.training.data import check_not_trained_on
+    from swinir_hf.training.images import check_not_trained_on
 
     monkeypatch.chdir(tmp_path)
     for folder in ("Set14", "testsets/Set5/LR_bicubic/X2", "Urban100_HR", "RealSRSet+5images", "classic5/HR"):

@@ -1,5 +1,5 @@
 """Checks before the first step: the output folder, Hub access, resumability, the launch's parallelism. (Whether
-the training images decode: `data.check_readable`; stopping on a signal: `signals`.)"""
+the training images decode: `images.check_readable`; stopping on a signal: `signals`.)"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Training and validation data: images through `datasets`, degraded on the fly, reproducibly.
+"""Training and validation data: patches of the training images degraded on the fly, reproducibly, the order
+processes and steps take them in, and the validation set, degraded once. (Listing, decoding and checking the images:
+`images`.)
 
 Every training sample is a pure function of `(seed, key)`, where `key` is the sample's global position in the
 training stream (`step · batch_size + i`). The image it comes from, its crop, flips, rotation and degradation are
@@ -8,204 +10,34 @@ DataLoader workers nor the number of processes, and a resumed run sees exactly w
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
-import re
 import warnings
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from ..evaluation.benchmark import to_model_channels
 from ..evaluation.degradations import Degradation, bicubic_patch
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
-from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset, split_folder
-from ..inference.image_io import IMAGE_SUFFIXES, open_image
-from ..models.image_processing_swinir import image_to_float, match_channels, normalize_pil
+from ..models.image_processing_swinir import match_channels
+from .images import (
+    DECODE_ERRORS,
+    check_colour,
+    check_not_trained_on,
+    check_readable,
+    config_images,
+    decode_image,
+    item_name,
+    pair_lr_images,
+)
 
 if TYPE_CHECKING:
     from .config import TrainingConfig
 
 logger = logging.getLogger(__name__)
-
-_DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
-
-
-# --- reading images --------------------------------------------------------------------------------------------
-
-
-def load_images(source: str, split: str = "train", cache_dir: str | None = None) -> list:
-    """The images of `source` as a list of undecoded items (paths or `{"bytes", "path"}` dicts), in a fixed order.
-
-    `source` is a plain folder of images or one in the `imagefolder` layout (searched recursively, sorted by path;
-    one divided into split folders, `train/` and `validation/` say, gives `split`'s: `split_folder`), a folder
-    written by `datasets`' `save_to_disk`, or a Hub dataset id; for datasets the first `Image` column of `split` is
-    used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
-    Plain folders need no `datasets` (machines without it can train on them).
-    """
-    path = Path(source)
-    if path.is_dir() and not is_saved_dataset(path):
-        path = split_folder(path, split)
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        if not files:
-            raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {path}")
-        return [str(p) for p in files]
-    ds = load_image_dataset(source, split, cache_dir=cache_dir)
-    columns = image_columns(ds)
-    if not columns:
-        raise ValueError(f"dataset {source!r} has no image column (features: {list(ds.features)})")
-    import datasets  # imported by load_image_dataset
-
-    return list(ds.cast_column(columns[0], datasets.Image(decode=False))[columns[0]])
-
-
-def decode_image(item: str | dict, channels: int) -> np.ndarray:
-    """An item from `load_images` → uint8 (H, W, channels) array, upright as `swinir-hf restore` and `eval` read it
-    (EXIF orientation, colour keys, CMYK profiles: `normalize_pil`); grey ↔ RGB via BT.601 luma, alpha dropped.
-
-    Raises one of `_DECODE_ERRORS` for unreadable data.
-    """
-    with _open(item) as image:
-        image.load()
-        arr, _ = image_to_float(normalize_pil(image, item_name(item)))
-    return np.rint(match_channels(arr, channels) * 255.0).astype(np.uint8)
-
-
-def _open(item: str | dict) -> Image.Image:
-    """An item from `load_images`, opened lazily (only its header is read until `load`); HEIC / HEIF files through
-    pillow-heif (`open_image`)."""
-    if isinstance(item, dict):
-        return Image.open(io.BytesIO(item["bytes"])) if item.get("bytes") else open_image(item["path"])
-    return open_image(item)
-
-
-def check_readable(items: list, channels: int, option: str) -> None:
-    """Raise `ValueError` unless at least one of `items` (from `load_images`) decodes: a folder of only broken
-    files would otherwise fail inside the data loader at the first step."""
-    first_error = None
-    for item in items:
-        try:
-            decode_image(item, channels)
-            return
-        except _DECODE_ERRORS as err:
-            first_error = first_error or f"{item_name(item)}: {err}"
-    raise ValueError(f"{option}: none of its {len(items)} images can be decoded (e.g. {first_error})")
-
-
-# Bands of images without colour: grey (8 / 16-bit, float, 1-bit), with or without alpha.
-_GREY_BANDS = {"L", "I", "F", "1", "A"}
-
-
-def check_colour(items: list, channels: int, option: str) -> None:
-    """Raise `ValueError` when a colour model is given only greyscale images: each would be replicated to three equal
-    channels, and the model would learn to restore grey. Reads headers only, up to the first colour image."""
-    if channels != 3:
-        return
-    for item in items:
-        try:
-            with _open(item) as image:
-                if not set(image.getbands()) <= _GREY_BANDS:
-                    return
-        except _DECODE_ERRORS:  # check_readable's to report
-            continue
-    raise ValueError(
-        f"{option}: all its {len(items)} images are greyscale, but the model restores colour (3 channels): give colour "
-        "images, or train a 1-channel model (model.preset gray_dn or jpeg_car, or model.config.num_channels=1)"
-    )
-
-
-def item_name(item: str | dict) -> str:
-    """A readable name for an item from `load_images` (its file name when known)."""
-    path = item.get("path") if isinstance(item, dict) else item
-    return Path(path).name if path else "<in-memory image>"
-
-
-def _item_bytes(item: str | dict) -> tuple[int, Callable[[], bytes]]:
-    """(size in bytes, a function reading them) of an item from `load_images`; size -1 for a file that cannot be
-    read (`decode_image` reports it)."""
-    if isinstance(item, dict) and item.get("bytes"):
-        return len(item["bytes"]), lambda: item["bytes"]
-    path = Path(item["path"] if isinstance(item, dict) else item)
-    try:
-        return path.stat().st_size, path.read_bytes
-    except (OSError, TypeError):
-        return -1, bytes
-
-
-def _digest(read: Callable[[], bytes]) -> str | None:
-    try:
-        return hashlib.sha256(read()).hexdigest()
-    except OSError:
-        return None
-
-
-def check_not_trained_on(train_items: list, val_items: list) -> None:
-    """Raise `ValueError` when a validation image is also a training image, byte for byte (a copy under another
-    folder or name): validation would score images the model learnt. Only files of a validation image's size are
-    read, so a large training set costs a listing."""
-    by_size: dict[int, dict[str, str | dict]] = {}
-    for item in val_items:
-        size, read = _item_bytes(item)
-        if size >= 0 and (digest := _digest(read)) is not None:
-            by_size.setdefault(size, {})[digest] = item
-    for item in train_items:
-        size, read = _item_bytes(item)
-        if size in by_size and (same := by_size[size].get(_digest(read) or "")) is not None:
-            raise ValueError(
-                f"data.train holds {item_name(item)}, a copy of the validation image {item_name(same)}: validation "
-                "would score images the model trained on. Validate on images kept out of training (Set5, say: the "
-                "benchmark test sets are never training data), or pass --data.val null"
-            )
-
-
-def pair_lr_images(
-    hr_items: list, lr_source: str, scale: int, split: str, cache_dir: str | None, field: str = "data.train_lr"
-) -> list:
-    """The LR item for each HR item, matched by file stem with an optional `x{scale}` suffix (`baby` ↔ `babyx2`).
-    `field`: the config field `lr_source` comes from, named by the error for a source with no images.
-
-    Raises `ValueError` when a stem is not unique among the HR or the LR images (folders searched recursively can hold
-    `a/001.png` and `b/001.png`): pairs would be mismatched.
-    """
-    lr_items = _config_images(field, lr_source, split, cache_dir)
-    by_stem = {re.sub(rf"x{scale}$", "", Path(item_name(it)).stem): it for it in lr_items}
-    hr_count = Counter(Path(item_name(it)).stem for it in hr_items)
-    lr_count = Counter(re.sub(rf"x{scale}$", "", Path(item_name(it)).stem) for it in lr_items)
-    for stem, n in hr_count.items():
-        if n > 1 or lr_count[stem] > 1:
-            raise ValueError(
-                f"{lr_source}: HR and LR images are paired by file name, and '{stem}' names {n} HR and "
-                f"{lr_count[stem]} LR images (in several folders?): give each pair a name of its own"
-            )
-    missing = [item_name(it) for it in hr_items if Path(item_name(it)).stem not in by_stem]
-    if missing:
-        raise FileNotFoundError(f"no LR image in {lr_source} for {len(missing)} HR images, e.g. {missing[:3]}")
-    paired = [by_stem[Path(item_name(it)).stem] for it in hr_items]
-    for hr, lr in zip(hr_items, paired, strict=True):
-        _check_pair_size(hr, lr, scale, lr_source)
-    return paired
-
-
-def _check_pair_size(hr: str | dict, lr: str | dict, scale: int, lr_source: str) -> None:
-    """Raise `ValueError` unless `lr` is `hr`'s size // scale: LR images of another scale would train on misaligned
-    pairs. Only the headers are read; an unreadable image is left to the warning of `TrainingPatches`."""
-    try:
-        with _open(hr) as hr_image, _open(lr) as lr_image:
-            (w, h), (lw, lh) = hr_image.size, lr_image.size
-    except _DECODE_ERRORS:
-        return
-    if (lw, lh) != (w // scale, h // scale):
-        raise ValueError(
-            f"{lr_source}: {item_name(lr)} is {lw}×{lh}, but its HR image {item_name(hr)} ({w}×{h}) at ×{scale} needs "
-            f"{w // scale}×{h // scale} (LR images of another scale?)"
-        )
 
 
 # --- patches ---------------------------------------------------------------------------------------------------
@@ -279,7 +111,7 @@ class TrainingPatches(torch.utils.data.Dataset):
             try:
                 hr = decode_image(self.hr_items[index], self._decoded_channels)
                 lr = decode_image(self.lr_items[index], self.channels) if self.lr_items is not None else None
-            except _DECODE_ERRORS as err:
+            except DECODE_ERRORS as err:
                 warnings.warn(f"skipping unreadable image {item_name(self.hr_items[index])}: {err}", stacklevel=2)
                 continue
             return self._sample(hr, lr, rng)
@@ -426,7 +258,7 @@ def validation_images(
         try:
             hr = decode_image(item, channels)
             lr = decode_image(lr_items[i], channels) if lr_items is not None else None
-        except _DECODE_ERRORS as err:
+        except DECODE_ERRORS as err:
             warnings.warn(f"skipping unreadable validation image {item_name(item)}: {err}", stacklevel=2)
             continue
         h, w = hr.shape[:2]
@@ -458,29 +290,6 @@ def _degradation(cfg: TrainingConfig, scale: int, val: bool) -> Degradation:
     return Degradation(d.degradation, scale, sigma, quality)
 
 
-# How to replace each source field's value from the command line.
-_OVERRIDE = {
-    "data.train": "--data.train '[DIR, ...]'",
-    "data.val": "--data.val DIR (or data.val=null)",
-    "data.train_lr": "--data.train_lr '[DIR, ...]'",
-    "data.val_lr": "--data.val_lr DIR (or data.val_lr=null)",
-}
-
-
-def _config_images(field: str, source: str, split: str, cache_dir: str | None) -> list:
-    """`load_images` for the config's `field`: a source that is not there is an error naming the field, and a
-    relative path also the folder it was looked for from. The bundled configs name `../shared/...`, the
-    repository's fixture folder, which a user of an installed package has not got beside the current folder."""
-    try:
-        return load_images(source, split, cache_dir)
-    except FileNotFoundError as err:
-        path = Path(source.removeprefix("imagefolder:"))
-        where = ""
-        if str(err).startswith("no such") and not path.is_absolute():  # not a Hub id that failed to load
-            where = f" (relative paths are read from the current folder, {Path.cwd()}; your own: {_OVERRIDE[field]})"
-        raise FileNotFoundError(f"{field}: {err}{where}") from err
-
-
 def check_patch_size(patch_size: int, window_size: int) -> None:
     """Raise `ValueError` unless the training patch is a whole number of attention windows: the model would
     reflect-pad every patch up to one, spending steps on mirrored borders it never meets inside an image."""
@@ -500,12 +309,12 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
     check_patch_size(d.patch_size, config.window_size)
     hr_items, lr_items = [], [] if d.degradation == "paired" else None
     for i, source in enumerate(d.train):
-        items = _config_images("data.train", source, d.split, d.cache_dir)
+        items = config_images("data.train", source, d.split, d.cache_dir)
         hr_items += items
         if lr_items is not None:
             lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir)
     if d.val is not None:
-        val_items = _config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
+        val_items = config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
         check_not_trained_on(hr_items, val_items)
     check_readable(hr_items, channels, "data.train")
     check_colour(hr_items, channels, "data.train")
@@ -517,7 +326,7 @@ def build_validation(cfg: TrainingConfig, config: Any, shard: tuple[int, int] = 
     """The validation images of `data.val`, degraded as the training data (its validation setting); `shard` (k, n):
     the share of process k of n (`validation_images`)."""
     d, channels, scale = cfg.data, config.num_channels, config.upscale
-    val_hr = _config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
+    val_hr = config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
     check_readable(val_hr, channels, "data.val")  # else each image is a warning, then a vague error
     val_lr = pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir, "data.val_lr") if d.val_lr else None
     paired_only = d.degradation == "paired" and not d.val_lr  # validated against bicubic downscaling
