@@ -196,16 +196,16 @@ def test_interrupt_saves_a_checkpoint_and_resume_finishes_identically(
 def test_a_stop_during_the_final_save_waits_for_it(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     """Ctrl-C (or a scheduler's SIGTERM) while the final model folder is written completes it instead of leaving
     it half-written."""
-    import swinir_hf.training.loop
+    import swinir_hf.training.saving
 
-    out, save = tmp_path / "run", swinir_hf.training.loop.save_model_folder
+    out, save = tmp_path / "run", swinir_hf.training.saving.save_model_folder
 
     def interrupted_save(folder, *args, **kwargs):
         if Path(folder) == out:  # the final model, not a checkpoint's copy
             os.kill(os.getpid(), signal.SIGINT)
         return save(folder, *args, **kwargs)
 
-    monkeypatch.setattr(swinir_hf.training.loop, "save_model_folder", interrupted_save)
+    monkeypatch.setattr(swinir_hf.training.saving, "save_model_folder", interrupted_save)
     assert train_cli(tiny_run(images, out)) == 0
     err = capsys.readouterr().err
     assert "SIGINT: stopping once the final model is saved" in err and "Traceback" not in err

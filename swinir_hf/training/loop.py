@@ -1,4 +1,5 @@
-"""The training loop: `run_training(cfg)` trains as configured (its command line: `swinir_hf.training.cli`).
+"""The training loop: `run_training(cfg)` trains as configured (its command line: `swinir_hf.training.cli`; what
+it writes into the run's folder, checkpoints included: `saving`).
 
 Reproducibility: the model's initialisation depends on `train.seed`; each training sample on `(seed, sample
 position)` (see `swinir_hf.training.data`); the stochastic-depth masks of step s on `(seed, s, process)`. A run resumed
@@ -9,47 +10,34 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 import warnings
-from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
-from accelerate.utils import broadcast
 
-from ..checkpoints.export import export_model_folder, push_folder
-from ..checkpoints.folders import save_model_folder
-from ..checkpoints.run_folder import MODEL, PROGRESS, SUMMARY, checkpoint_path, list_checkpoints, unfinished_saves
-from ..inference.files import WriteError, check_output_folder, folder_claimed, os_reason, write_error, write_text_file
+from ..checkpoints.run_folder import list_checkpoints
+from ..inference.files import check_output_folder, folder_claimed
 from ..processes import is_main_process, on_every_process, on_main_process, several_processes_on_cpu
-from .card import training_card
 from .checks import (
-    UNREADABLE_CHECKPOINT,
     check_ema_resumable,
     check_gan_resumable,
     check_output_dir,
     check_parallelism,
-    check_plain_states,
     check_push_access,
     check_resumable,
     check_resume_step,
-    remove_superseded_work,
-    unreadable_checkpoint,
 )
-from .config import TrainingConfig, flat_config
+from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
+from .saving import checkpoint_due, finish, logs_written, open_run_folder, resume_state, save_checkpoint
 from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
-from .state import EMA, InitReport, Run, build_model, set_schedule, step_seed
+from .state import EMA, InitReport, Run, build_model, step_seed
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs
 
 logger = logging.getLogger("swinir_hf.train")
@@ -197,9 +185,7 @@ def _train(
     loader = build_loader(run, dataset, start)
     # Every input is checked: only now does the run write into its folder. One it may not create (no rights) is
     # raised on every process.
-    on_main_process(
-        lambda: _open_run_folder(cfg, accelerator, out, resume_from, start), main, accelerator.num_processes
-    )
+    on_main_process(lambda: open_run_folder(cfg, accelerator, out, resume_from, start), main, accelerator.num_processes)
     if main:
         logger.info(
             f"training {trained:,} parameters for steps {start}..{t.max_steps} on "
@@ -258,29 +244,6 @@ def prepare(
     return Run(cfg, accelerator, out, model, optimizer, scheduler, ema, gan, init_report, card_id)
 
 
-def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None:
-    """Load the checkpoint `resume_from` (weights, optimizer, schedule, EMA, progress), if any."""
-    if resume_from is not None:
-        check_plain_states(resume_from)
-        try:
-            run.accelerator.load_state(str(resume_from))
-            saved = json.loads((resume_from / PROGRESS).read_text())
-            run.progress.load_state_dict(saved)
-            window = saved.get("loss_window", {})  # absent from checkpoints written before it was kept
-            run.resumed_loss = (window.get("loss_sum", 0.0), window.get("steps", 0))
-        except UNREADABLE_CHECKPOINT as err:
-            raise unreadable_checkpoint(resume_from, err) from err
-        step = run.progress.step
-        changed = set_schedule(run.scheduler, run.cfg.milestones(), run.cfg.train, step)
-        if run.main:
-            logger.info(f"resumed from {resume_from} at step {step}")
-            if changed:
-                lr = run.scheduler.get_last_lr()[0]
-                logger.info(f"learning-rate schedule from the current config: lr {lr:g} at step {step}")
-    elif resume and run.main:
-        logger.info(f"no checkpoint under {run.out / 'checkpoints'}: starting from step 0")
-
-
 def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.data.DataLoader:
     """Batches of steps `start`.. of this process (a function of (seed, step), so resuming continues exactly)."""
     t, acc = run.cfg.train, run.accelerator
@@ -297,26 +260,6 @@ def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.
         persistent_workers=False,
         worker_init_fn=ignore_stop_signals,
     )
-
-
-def _open_run_folder(cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None, start: int) -> None:
-    """Create the run's folder (what it holds of another run or lineage removed: `superseded_work`), write its config
-    and start the trackers (TensorBoard told to drop what an earlier, killed run logged after the resumed step)."""
-    out.mkdir(parents=True, exist_ok=True)
-    remove_superseded_work(out, resume_from)  # only what --overwrite allowed (`check_output_dir`)
-    write_text_file(out / "training_config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    purge = {"tensorboard": {"purge_step": start + 1}} if start else {}
-    with logs_written(out):
-        accelerator.init_trackers(cfg.train.project_name, config=flat_config(cfg.to_dict()), init_kwargs=purge)
-
-
-@contextlib.contextmanager
-def logs_written(out: Path) -> Iterator[None]:
-    """A tracker's failure to write (TensorBoard on a full disk) as one line naming the run's logs folder."""
-    try:
-        yield
-    except OSError as err:
-        raise WriteError(out / "logs", os_reason(err, out / "logs"), err.errno) from err
 
 
 def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
@@ -387,19 +330,6 @@ def train_step(run: Run, batches: Any, step: int) -> None:
     run.loss_steps += 1
 
 
-def _checkpoint_due(run: Run) -> bool:
-    """Whether `train.checkpoint_every` steps or `train.checkpoint_minutes` have passed; the same on every process."""
-    t = run.cfg.train
-    if t.checkpoint_every and run.progress.step % t.checkpoint_every == 0:
-        return True
-    if not t.checkpoint_minutes:
-        return False
-    due = time.monotonic() - run.last_save >= 60 * t.checkpoint_minutes
-    if run.accelerator.num_processes > 1:  # each process joins the save, so the main process's clock decides
-        due = bool(broadcast(torch.tensor([due], device=run.accelerator.device), from_process=0).item())
-    return due
-
-
 def after_step(run: Run) -> None:
     """Logging, validation and checkpointing, as due after the step just taken."""
     t, step = run.cfg.train, run.progress.step
@@ -408,7 +338,7 @@ def after_step(run: Run) -> None:
         log_losses(run)
     if done or t.validate_every and step % t.validate_every == 0:
         validate_now(run, step)
-    if done or _checkpoint_due(run):
+    if done or checkpoint_due(run):
         save_checkpoint(run, step)
 
 
@@ -448,66 +378,3 @@ def validate_now(run: Run, step: int) -> None:
         run.accelerator.log({f"val/{metric}": value}, step=step)
     loss_text = f"loss {run.last_loss:.4f} " if np.isfinite(run.last_loss) else ""  # no loss logged yet
     run.bar.set_postfix_str(f"{loss_text}val PSNR {value:.2f} dB")
-
-
-def _card(run: Run) -> str:
-    return training_card(run.cfg, run.scored, run.progress, run.baseline, run.init_report, run.card_id)
-
-
-def save_checkpoint(run: Run, step: int) -> None:
-    """accelerate's state, the progress and a model folder as `checkpoints/step-N` (atomically: a killed save
-    never looks like a finished checkpoint); keeps the newest `train.keep_checkpoints`.
-
-    Not accelerate's `automatic_checkpoint_naming` / `total_limit`: it names folders by save count, not step, writes
-    into the final folder directly and deletes the oldest checkpoint before the new one is complete."""
-    acc, main = run.accelerator, run.main
-    final = checkpoint_path(run.out, step)
-    tmp = final.with_name(final.name + ".tmp")
-    if main:  # this save's own leftovers, and any a killed earlier save left (at a step this run may not save)
-        for partial in unfinished_saves(run.out):
-            shutil.rmtree(partial)
-    acc.wait_for_everyone()
-    try:
-        acc.save_state(str(tmp))
-        # The losses of a log window in progress (over all processes), for a resumed run to log that window whole.
-        window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
-        if main:
-            (tmp / PROGRESS).write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
-            save_model_folder(tmp / MODEL, run.scored, _card(run))
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-    except Exception as err:  # a full disk: torch's and safetensors' writers say so in their own words, or not
-        if (failure := write_error(err, final, tmp)) is None:
-            raise
-        saved = list_checkpoints(run.out)
-        after = f"; the run can go on from {saved[-1].name} (--resume latest)" if saved else ""
-        raise WriteError(final, failure.reason + after, failure.errno) from err
-    if main:  # only once the new checkpoint is complete
-        for old in list_checkpoints(run.out)[: -run.cfg.train.keep_checkpoints]:
-            shutil.rmtree(old)
-    acc.wait_for_everyone()
-    run.last_save, run.saved_step = time.monotonic(), step
-
-
-def push_run(out: Path, repo_id: str, message: str) -> str:
-    """Export the run folder `out` as a verified Hub folder with the model code (`export_model_folder`, so that
-    `trust_remote_code=True` loads it without this package) and upload it in one commit; returns the commit URL."""
-    with tempfile.TemporaryDirectory(prefix="swinir_push_") as tmp:
-        return push_folder(export_model_folder(out, tmp, repo_id=repo_id), message=message)
-
-
-def finish(run: Run, push_to_hub_repo: str | None) -> None:
-    """Save the final model folder and the run's summary into the output folder; push it if asked."""
-    if run.main:
-        out, progress = run.out, run.progress
-        save_model_folder(out, run.scored, _card(run))
-        summary = {"baseline_psnr": run.baseline, **progress.state_dict()}
-        write_text_file(out / SUMMARY, json.dumps(summary, indent=2))
-        logger.info(
-            f"saved the model to {out}"
-            + (f" (val PSNR {progress.history[-1]['psnr']:.2f} dB)" if progress.history else "")
-        )
-        if push_to_hub_repo:
-            logger.info(f"pushed to {push_run(out, push_to_hub_repo, f'swinir_hf.train: step {progress.step}')}")
-    run.accelerator.wait_for_everyone()
