@@ -18,8 +18,8 @@ from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.convert import CheckpointError
 from swinir_hf.training.checks import check_gan_resumable
 from swinir_hf.training.cli import main
-from swinir_hf.training.config import GanArgs
 from swinir_hf.training.gan import VGG19_LAYERS, PerceptualLoss, UNetDiscriminator, VGG19Features, gan_loss
+from swinir_hf.training.sections import GanArgs
 
 
 def test_discriminator_gives_a_logit_per_pixel_with_spectral_norm():

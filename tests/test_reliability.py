@@ -82,7 +82,7 @@ def test_folder_with_a_missing_or_unexpected_tensor_is_an_error_naming_it(folder
 def test_init_from_a_folder_missing_a_tensor_is_an_error(folder, tmp_path, monkeypatch):
     from huggingface_hub import constants
 
-    from swinir_hf.training.config import ModelArgs, TrainArgs
+    from swinir_hf.training.sections import ModelArgs, TrainArgs
     from swinir_hf.training.state import build_model
 
     missing = broken_copy(folder, "missing", drop="conv_first.weight")

@@ -27,15 +27,9 @@ from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.models.configuration_swinir import PRESETS, UPSAMPLER_SCALES
 from swinir_hf.training.card import training_card
 from swinir_hf.training.cli import main, parse_command_line
-from swinir_hf.training.config import (
-    FIELD_TYPES,
-    ModelArgs,
-    TrainArgs,
-    TrainingConfig,
-    bundled_configs,
-    read_config_file,
-)
+from swinir_hf.training.config import FIELD_TYPES, TrainingConfig, bundled_configs, read_config_file
 from swinir_hf.training.images import check_colour
+from swinir_hf.training.sections import ModelArgs, TrainArgs
 from swinir_hf.training.state import InitReport, Progress, build_model
 
 

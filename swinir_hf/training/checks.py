@@ -29,7 +29,7 @@ from ..inference.files import left_by_killed_write
 from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
 if TYPE_CHECKING:
-    from .config import GanArgs
+    from .sections import GanArgs
 
 logger = logging.getLogger("swinir_hf.train")
 # What torch, safetensors, pickle and json raise for a checkpoint file that is truncated, missing or not theirs.

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 if TYPE_CHECKING:
-    from .config import GanArgs
+    from .sections import GanArgs
 
 # torchvision's `vgg19().features` layout: channels per conv, "M" = 2×2 max-pool. Indices into the Sequential
 # below match torchvision's, so its (and timm's `vgg19.tv_in1k`) state-dict keys `features.N.*` load directly.

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from .config import ModelArgs, TrainArgs, TrainingConfig
+from .config import TrainingConfig
+from .sections import ModelArgs, TrainArgs
 
 
 @dataclass

@@ -1,0 +1,157 @@
+"""The training config's sections (`model`, `data`, `train`, `gan`) as dataclasses: each field's type, default and
+help (its attribute docstring, which jsonargparse shows as `--help`). The whole config, its checks and how it is read
+from files and the command line: `config`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .gan import PERCEPTUAL_LAYER_WEIGHTS
+
+
+@dataclass
+class ModelArgs:
+    """What network to train and where its starting weights come from."""
+
+    preset: str | None = None
+    """a SwinIRConfig preset: classical_sr, lightweight_sr, real_sr, real_sr_large, gray_dn, color_dn, jpeg_car,
+    color_jpeg_car; null to take the architecture from init_from or config"""
+    scale: int | None = None
+    """upscale factor of the super-resolution presets, as their heads build it (classical_sr: 3 or a power of 2 (2,
+    4, 8, 16, ...); lightweight_sr: any integer >= 2; real_sr, real_sr_large: 2 or 4)"""
+    config: dict[str, Any] = field(default_factory=dict)
+    """SwinIRConfig fields set on top of the preset / init_from config (e.g. embed_dim)"""
+    init_from: str | None = None
+    """starting weights: a save_pretrained folder, a Hub id or an authors' .pth; tensors whose name and shape fit
+    are loaded, the rest re-initialised (a report lists both)"""
+    gradient_checkpointing: bool = False
+    """recompute Swin layers in the backward pass: less memory, slower steps"""
+
+
+@dataclass
+class DataArgs:
+    """Training and validation images and how inputs are degraded."""
+
+    train: list[str] = field(default_factory=list)
+    """training images: folders (plain or imagefolder layout), imagefolder:DIR, save_to_disk folders, Hub ids"""
+    train_lr: list[str] = field(default_factory=list)
+    """for degradation 'paired': one LR folder / dataset per `train` entry"""
+    split: str = "train"
+    """split of Hub / on-disk datasets used for training"""
+    val: str | None = None
+    """validation images (same kinds as `train`); null disables validation"""
+    val_lr: str | None = None
+    """LR images paired with `val` (else made from `val` with the degradation); unused while `val` is null"""
+    val_split: str = "validation"
+    """split of a Hub / on-disk validation dataset"""
+    val_max_images: int | None = None
+    """score only the first N validation images"""
+    patch_size: int = 48
+    """model input patch side in pixels, a multiple of the model's window_size (targets are patch_size × scale)"""
+    degradation: str = "bicubic"
+    """bicubic | noise | jpeg | real (BSRGAN-style) | paired (LR images given in train_lr / val_lr)"""
+    noise_sigma: float | list[int | float] = 25.0
+    """Gaussian noise σ in grey levels: one value or [low, high] per sample"""
+    jpeg_quality: int | list[int] = 40
+    """JPEG quality: one value or [low, high] per sample"""
+    val_noise_sigma: float | None = None
+    """σ for validation; default: noise_sigma or the middle of its range"""
+    val_jpeg_quality: int | None = None
+    """JPEG quality for validation; default: jpeg_quality or its middle"""
+    flip: bool = True
+    """random horizontal flips"""
+    rot90: bool = True
+    """random 90° rotations"""
+    num_workers: int = 2
+    """DataLoader worker processes per training process (0: load in the main process)"""
+    cache_dir: str | None = None
+    """`datasets` cache folder for Hub datasets"""
+
+
+@dataclass
+class TrainArgs:
+    """Optimisation, precision, checkpointing and logging."""
+
+    output_dir: str = "runs/swinir"
+    """where the final model, checkpoints/ and logs/ go"""
+    seed: int = 0
+    """seed of the initialisation, the data stream and stochastic depth"""
+    max_steps: int = 500_000
+    """optimizer steps"""
+    batch_size: int = 32
+    """images per optimizer step, summed over processes and accumulation steps"""
+    gradient_accumulation_steps: int = 1
+    """micro-batches per optimizer step (per process)"""
+    learning_rate: float = 2e-4
+    """Adam learning rate"""
+    adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    """Adam betas"""
+    weight_decay: float = 0.0
+    """Adam weight decay"""
+    lr_milestones: list[int | float] = field(default_factory=lambda: [0.5, 0.8, 0.9, 0.95])
+    """MultiStepLR milestones: fractions of max_steps (floats < 1) or step numbers (ints)"""
+    lr_gamma: float = 0.5
+    """learning-rate factor at each milestone"""
+    loss: str | None = None
+    """pixel loss: l1 | charbonnier; null keeps the model config's (L1 for SR)"""
+    charbonnier_eps: float | None = None
+    """Charbonnier epsilon; null keeps the model config's"""
+    max_grad_norm: float = 0.0
+    """clip the gradient norm to this; 0 disables clipping"""
+    ema_decay: float = 0.999
+    """decay of the weight EMA that is validated and saved; 0 disables EMA"""
+    mixed_precision: str | None = None
+    """no | bf16 | fp16 (fp16 needs a GPU); bf16 also speeds up recent CPUs; null: accelerate's setting (the
+    launcher's mixed_precision option, `accelerate config`), else no"""
+    compile: str | None = None
+    """torch.compile backend for the training steps: inductor (fused kernels: minutes more at the start, then often
+    faster steps on a GPU), cudagraphs, aot_eager (no speed-up; checks that the model compiles), ...; null: eager.
+    Checkpoints and saved models are the same as without"""
+    compile_mode: str | None = None
+    """torch.compile mode for inductor: default | reduce-overhead (CUDA graphs: fewer kernel launches) |
+    max-autotune | max-autotune-no-cudagraphs; null: default"""
+    num_threads: int | None = None
+    """torch CPU threads per process; null: torch's default"""
+    tune_allocator: bool = True
+    """keep freed memory mapped (glibc mallopt, see inference.memory.tune_allocator): faster CPU steps"""
+    checkpoint_every: int = 5000
+    """save a resumable checkpoint (and a loadable model) every N steps; 0: never"""
+    checkpoint_minutes: float = 0.0
+    """also save one when this many minutes of wall time have passed since the last save (or the start), so that
+    a run of unknown speed on a machine lent for a while checkpoints regularly; 0: by steps only"""
+    keep_checkpoints: int = 3
+    """number of most recent checkpoints kept"""
+    validate_every: int = 5000
+    """validate every N steps (and at the start and the end); 0: only at the end"""
+    log_every: int = 100
+    """log the training loss every N steps"""
+    report_to: str = "tensorboard"
+    """accelerate tracker: tensorboard | wandb | mlflow | ... | none"""
+    project_name: str = "swinir"
+    """tracker project / run name"""
+
+
+@dataclass
+class GanArgs:
+    """Adversarial + perceptual training (real-world SR)."""
+
+    enabled: bool = False
+    """train with a U-Net discriminator, perceptual and GAN losses"""
+    vgg_weights: str | None = None
+    """torchvision-layout VGG-19 state dict (.pth / .safetensors) or Hub id (e.g. timm/vgg19.tv_in1k)"""
+    allow_random_vgg: bool = False
+    """run with a random VGG when vgg_weights is null (tests only)"""
+    pixel_weight: float = 1.0
+    """weight of the L1 pixel loss"""
+    perceptual_weight: float = 1.0
+    """weight of the VGG-19 perceptual loss"""
+    gan_weight: float = 0.1
+    """weight of the generator's GAN loss"""
+    perceptual_layers: dict[str, float] = field(default_factory=lambda: dict(PERCEPTUAL_LAYER_WEIGHTS))
+    """VGG-19 layers (pre-activation) and their weights in the perceptual loss"""
+    discriminator_channels: int = 64
+    """channels of the discriminator's first level"""
+    discriminator_lr: float = 1e-4
+    """discriminator Adam learning rate, halved (× train.lr_gamma) at train.lr_milestones as the generator's"""
