@@ -1309,3 +1309,7 @@ def test_only_the_newest_keep_checkpoints_checkpoints_are_kept(tiny_run, train_c
     out = tmp_path / "run"
     assert train_cli(tiny_run(images, out, train={"max_steps": 3, "checkpoint_every": 1, "keep_checkpoints": 2})) == 0
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000002", "step-00000003"]
+    # Every file follows the umask, as the progress file does: accelerate's weights came out 0600 (safetensors').
+    saved = out / "checkpoints" / "step-00000003"
+    modes = {p.relative_to(saved).as_posix(): p.stat().st_mode & 0o777 for p in saved.rglob("*") if p.is_file()}
+    assert "model.safetensors" in modes and set(modes.values()) == {modes["progress.json"]}, modes

@@ -112,6 +112,8 @@ def save_checkpoint(run: Run, step: int) -> None:
         window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
         if main:
             (tmp / PROGRESS).write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
+            for weights in tmp.glob("*.safetensors"):  # safetensors ≥ 0.7 writes 0600 whatever the umask
+                weights.chmod((tmp / PROGRESS).stat().st_mode & 0o777)
             save_model_folder(tmp / MODEL, run.scored, _card(run))
             if final.exists():
                 shutil.rmtree(final)
