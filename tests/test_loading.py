@@ -172,6 +172,18 @@ def test_offline_mode_names_it(monkeypatch, tmp_path):
         load_model("org/absent", cache_dir=tmp_path)
 
 
+def test_from_pretrained_of_an_uncached_hub_id_offline_says_what_to_do(monkeypatch, tmp_path):
+    # transformers said only "We couldn't connect to 'https://huggingface.co' ... Check your internet connection".
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    for options in ({}, {"output_loading_info": True}):  # the strict load and transformers' lenient one
+        with pytest.raises(OSError) as err:
+            SwinIRForImageRestoration.from_pretrained("org/absent", cache_dir=tmp_path, **options)
+        assert str(err.value).startswith(
+            "org/absent is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
+            "a network (hf download org/absent) and copy the cache (HF_HOME) here, or pass the path of a local model"
+        )
+
+
 def test_a_misspelt_name_gets_the_nearest_one(monkeypatch, tmp_path):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.chdir(tmp_path)

@@ -483,7 +483,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         default, which fails without the `kernels` package (and can reach for the Hub)."""
         kwargs.setdefault("use_kernels", False)
         if kwargs.get("output_loading_info") or kwargs.get("ignore_mismatched_sizes"):
-            with _readable_weights(pretrained_model_name_or_path):
+            with _not_cached_said(pretrained_model_name_or_path), _readable_weights(pretrained_model_name_or_path):
                 return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
         if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
@@ -492,7 +492,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         quiet = _DropLoadReport()
         report_logger.addFilter(quiet)
         try:
-            with _readable_weights(pretrained_model_name_or_path):
+            with _not_cached_said(pretrained_model_name_or_path), _readable_weights(pretrained_model_name_or_path):
                 model, info = super().from_pretrained(
                     pretrained_model_name_or_path,
                     *args,
@@ -969,6 +969,28 @@ def _readable_weights(source: object) -> Iterator[None]:
         raise OSError(
             f"the weights of {source} cannot be read ({err}): {what} is truncated or damaged; save or download "
             "the model again"
+        ) from err
+
+
+@contextlib.contextmanager
+def _not_cached_said(source: object) -> Iterator[None]:
+    """A Hub id that is not in the cache while the Hub cannot be reached: transformers says only "We couldn't
+    connect to 'https://huggingface.co'"; say that the model is not cached and the ways to get it."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        yield
+    except OSError as err:
+        causes, cause = [], err
+        while cause is not None and len(causes) < 8:
+            causes.append(cause)
+            cause = cause.__cause__ or cause.__context__
+        if not any(isinstance(c, LocalEntryNotFoundError) for c in causes):
+            raise
+        raise OSError(
+            f"{source} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is a "
+            f"network (hf download {source}) and copy the cache (HF_HOME) here, or pass the path of a local model "
+            "folder; HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
         ) from err
 
 
