@@ -3,7 +3,7 @@
 On a lent GPU the data loaders, not the GPU, set the pace of these small models, so a sample's CPU cost decides
 the steps a lease gets. Prints markdown:
 
-1. The real-world degradation's blur on a 256² RGB float32 patch: `degradations.blur` (FFT) against a direct
+1. The real-world degradation's blur on a 256² RGB float32 patch: `real_world.blur` (FFT) against a direct
    depthwise convolution (`torch.nn.functional.conv2d`, what `blur` did before), per kernel.
 2. MATLAB bicubic `imresize` (the bicubic degradation and the benchmark's LR images): the sparse product against
    the tap-by-tap gathering it replaced, on training patches and a DIV2K-sized image.
@@ -25,8 +25,9 @@ from unittest import mock
 import numpy as np
 import torch
 
-from swinir_hf.evaluation import degradations
-from swinir_hf.evaluation.degradations import blur, gaussian_kernel, imresize, resize_weights
+from swinir_hf.evaluation import real_world
+from swinir_hf.evaluation.degradations import imresize, resize_weights
+from swinir_hf.evaluation.real_world import blur, gaussian_kernel
 from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.data import build_dataset
 from swinir_hf.training.state import build_model
@@ -119,7 +120,7 @@ def sample_table(configs: list[str], cpu_time: bool, samples: int = 40) -> None:
         ms = sample_ms(dataset, samples, clock=clock)
         print(f"| `{name}` | {cfg.data.degradation} | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
         if cfg.data.degradation == "real":  # the same samples with the direct blur, as before the FFT
-            with mock.patch.object(degradations, "blur", direct_blur):
+            with mock.patch.object(real_world, "blur", direct_blur):
                 ms = sample_ms(dataset, samples, clock=clock)
             print(f"| `{name}`, direct blur | {cfg.data.degradation} | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
         if cfg.data.degradation == "paired":  # the LR images of gpu_lr/ against resizing each patch, as before

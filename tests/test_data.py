@@ -9,13 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from swinir_hf.evaluation.degradations import (
-    bicubic_downscale,
-    bicubic_patch,
-    blur,
-    gaussian_kernel,
-    real_world_degradation,
-)
+from swinir_hf.evaluation.degradations import bicubic_downscale, bicubic_patch
+from swinir_hf.evaluation.real_world import blur, gaussian_kernel, real_world_degradation
 from swinir_hf.training.data import (
     Degradation,
     StepBatchSampler,

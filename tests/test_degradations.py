@@ -7,21 +7,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from swinir_hf.evaluation import degradations, metrics
+from swinir_hf.evaluation import degradation_setting, metrics, real_world
+from swinir_hf.evaluation.degradation_setting import Degradation
 from swinir_hf.evaluation.degradations import (
-    Degradation,
     add_gaussian_noise,
     bicubic_downscale,
-    degradation_order,
     imresize,
     jpeg_compress,
+    resize_weights,
+)
+from swinir_hf.evaluation.real_world import (
+    degradation_order,
     random_blur_kernel,
     random_gaussian_noise,
     random_halve,
     random_shrink,
     real_world_degradation,
     resize,
-    resize_weights,
 )
 
 
@@ -174,8 +176,8 @@ def test_real_world_steps_see_pixels_in_range(monkeypatch):
 
         return wrapped
 
-    monkeypatch.setattr(degradations, "blur", recording(degradations.blur))
-    monkeypatch.setattr(degradations, "resize", recording(degradations.resize))
+    monkeypatch.setattr(real_world, "blur", recording(real_world.blur))
+    monkeypatch.setattr(real_world, "resize", recording(real_world.resize))
     for value in (0, 255):
         for seed in range(8):
             real_world_degradation(np.full((48, 48, 3), value, np.uint8), 2, np.random.default_rng(seed))
@@ -233,7 +235,7 @@ def test_real_world_order_is_a_shuffle_with_the_shrink_before_the_resize_to_lr()
     orders of blur, blur, shrink, to_lr, noise, jpeg with shrink before to_lr occurs, and no other."""
     rng = np.random.default_rng(0)
     orders = [tuple(degradation_order(rng)) for _ in range(3000)]
-    assert all(sorted(o) == sorted(degradations.STEPS) and o.index("shrink") < o.index("to_lr") for o in orders)
+    assert all(sorted(o) == sorted(real_world.STEPS) and o.index("shrink") < o.index("to_lr") for o in orders)
     assert len(set(orders)) == 180
     first = [o[0] for o in orders]
     assert first.count("shrink") / len(first) == pytest.approx(2 / 6, abs=0.03)  # never to_lr: it takes its place
@@ -260,11 +262,11 @@ def test_real_world_degradation_runs_its_steps_in_order(monkeypatch):
         orders.append(degradation_order(rng))
         return orders[-1]
 
-    monkeypatch.setattr(degradations, "degradation_order", order)
+    monkeypatch.setattr(real_world, "degradation_order", order)
     for name, step in (("blur", "random_blur_kernel"), ("shrink", "random_shrink"), ("to_lr", "random_resize")):
-        monkeypatch.setattr(degradations, step, recording(name, getattr(degradations, step)))
-    monkeypatch.setattr(degradations, "random_gaussian_noise", recording("noise", random_gaussian_noise))
-    monkeypatch.setattr(degradations, "random_jpeg", recording("jpeg", degradations.random_jpeg))
+        monkeypatch.setattr(real_world, step, recording(name, getattr(real_world, step)))
+    monkeypatch.setattr(real_world, "random_gaussian_noise", recording("noise", random_gaussian_noise))
+    monkeypatch.setattr(real_world, "random_jpeg", recording("jpeg", real_world.random_jpeg))
     skipped = 0
     hr = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     for seed in range(60):
@@ -314,9 +316,9 @@ def test_real_world_x4_first_halves_one_image_in_four(monkeypatch):
         scales.append(scale)
         return random_blur_kernel(rng, scale)
 
-    monkeypatch.setattr(degradations, "random_halve", halve)
-    monkeypatch.setattr(degradations, "random_blur_kernel", kernel)
-    monkeypatch.setattr(degradations, "random_shrink", lambda image, scale, rng: scales.append(scale) or image)
+    monkeypatch.setattr(real_world, "random_halve", halve)
+    monkeypatch.setattr(real_world, "random_blur_kernel", kernel)
+    monkeypatch.setattr(real_world, "random_shrink", lambda image, scale, rng: scales.append(scale) or image)
     hr = np.random.default_rng(0).integers(0, 256, (18, 22, 3), dtype=np.uint8)
     runs = []
     for seed in range(120):
@@ -375,9 +377,9 @@ def test_every_degradation_is_described_and_sampled_in_one_place():
     (`__call__`, as float) and, with the benchmark's fixed noise seed, the authors' noise."""
     rng = np.random.default_rng(0)
     hr = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
-    for kind in degradations.DEGRADATIONS:
+    for kind in degradation_setting.DEGRADATIONS:
         scale = 2 if kind in ("bicubic", "real", "paired") else 1
-        d = degradations.Degradation(kind, scale, noise_sigma=[5, 15], jpeg_quality=[30, 40])
+        d = Degradation(kind, scale, noise_sigma=[5, 15], jpeg_quality=[30, 40])
         text = d.description()
         assert text and ("[" in text) == (kind in ("noise", "jpeg"))  # a level's range is shown
         if kind == "paired":
@@ -388,7 +390,7 @@ def test_every_degradation_is_described_and_sampled_in_one_place():
         assert lq.shape == (16 // scale, 24 // scale, 3) and lq.dtype == (np.float64 if kind == "noise" else np.uint8)
         trained = d(hr, np.random.default_rng(1))
         np.testing.assert_allclose(trained, lq / (1 if kind == "noise" else 255), rtol=1e-6)
-    fixed = degradations.Degradation("noise", noise_sigma=25).sample(hr, rng, noise_seed=0)
+    fixed = Degradation("noise", noise_sigma=25).sample(hr, rng, noise_seed=0)
     authors = hr / 255 + np.random.RandomState(0).normal(0, 25 / 255, hr.shape)[..., ::-1]
     np.testing.assert_allclose(fixed, authors, atol=1e-6)
 
@@ -396,17 +398,17 @@ def test_every_degradation_is_described_and_sampled_in_one_place():
 def test_real_world_jpeg_qualities_span_30_to_95_inclusive(monkeypatch):
     """BSRGAN's JPEG qualities are uniform in 30..95, both ends included (docs/training.md)."""
     qualities = []
-    monkeypatch.setattr(degradations, "jpeg_compress", lambda image, quality: qualities.append(quality) or image)
+    monkeypatch.setattr(real_world, "jpeg_compress", lambda image, quality: qualities.append(quality) or image)
     image = np.zeros((4, 4, 3), np.float32)
     for seed in range(2000):
-        degradations.random_jpeg(image, np.random.default_rng(seed))
+        real_world.random_jpeg(image, np.random.default_rng(seed))
     assert min(qualities) == 30 and max(qualities) == 95 and len(set(qualities)) == 66
 
 
 def test_an_integer_level_range_includes_its_upper_end(monkeypatch):
     """A JPEG quality range [low, high] is drawn inclusive: [10, 40] reaches 40, and [40, 40] is always 40."""
     qualities = []
-    monkeypatch.setattr(degradations, "jpeg_compress", lambda image, quality: qualities.append(quality) or image)
+    monkeypatch.setattr(degradation_setting, "jpeg_compress", lambda image, quality: qualities.append(quality) or image)
     for seed in range(400):
         Degradation("jpeg", jpeg_quality=[10, 40]).sample(np.zeros((8, 8, 3), np.uint8), np.random.default_rng(seed))
     assert min(qualities) == 10 and max(qualities) == 40 and len(set(qualities)) == 31

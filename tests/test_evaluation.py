@@ -16,7 +16,6 @@ from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.cli import main
 from swinir_hf.evaluation import metrics
 from swinir_hf.evaluation.benchmark import (
-    Degradation,
     baseline,
     combine_shares,
     degrade,
@@ -25,6 +24,7 @@ from swinir_hf.evaluation.benchmark import (
     resolve_degradation,
     score,
 )
+from swinir_hf.evaluation.degradation_setting import Degradation
 from swinir_hf.evaluation.testsets import load_samples
 
 # Published bicubic PSNR-Y / SSIM-Y (border = scale), and the authors' script's Set14 (bridge read as RGB).
@@ -188,7 +188,7 @@ def test_real_world_setting_is_a_fixed_benchmark(small_set, capsys, tmp_path):
     degradation it was."""
     import zlib
 
-    from swinir_hf.evaluation.degradations import real_world_degradation
+    from swinir_hf.evaluation.real_world import real_world_degradation
 
     dataset, model_dir = small_set
     model = SwinIRForImageRestoration.from_pretrained(model_dir)

@@ -1,5 +1,6 @@
-"""The evaluation layer: metrics (`metrics`), the degradations that make test inputs (`degradations`), the test sets
-as the protocol reads them (`testsets`) and the paper's benchmark protocol (`benchmark`); the entry points are
+"""The evaluation layer: metrics (`metrics`), the degradations that make test inputs (`degradations`: bicubic, noise,
+JPEG; `real_world`: BSRGAN-style) and the setting that names one (`degradation_setting`), the test sets as the
+protocol reads them (`testsets`) and the paper's benchmark protocol (`benchmark`); the entry points are
 re-exported here: `from swinir_hf.evaluation import evaluate`. They load on first use, so that the command line,
 which imports `evaluation.cli` for its options, does not pay for the metrics' scipy on every command."""
 
@@ -9,7 +10,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .benchmark import Degradation, Evaluation, combine_shares, evaluate, evaluate_models, resolve_degradation
+    from .benchmark import Evaluation, combine_shares, evaluate, evaluate_models, resolve_degradation
+    from .degradation_setting import Degradation
     from .testsets import load_samples
 
 __all__ = [
@@ -21,7 +23,7 @@ __all__ = [
     "load_samples",
     "resolve_degradation",
 ]
-_EXPORTS = {name: "testsets" if name == "load_samples" else "benchmark" for name in __all__}  # name → its module
+_EXPORTS = {name: "benchmark" for name in __all__} | {"Degradation": "degradation_setting", "load_samples": "testsets"}
 
 
 def __getattr__(name: str) -> Any:

@@ -35,12 +35,8 @@ from ..inference.restoration import PAPER_ENGINE, EngineOptions, restore
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
-from .degradations import (
-    Degradation,
-    as_uint8,
-    check_level,
-    imresize,
-)
+from .degradation_setting import Degradation, check_level
+from .degradations import as_uint8, imresize
 from .testsets import GreyConvention, Sample, load_samples
 
 # The noise seed of the authors' test script (`np.random.seed(seed=0)`).

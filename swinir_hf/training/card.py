@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.cards import render_model_card
-from ..evaluation.degradations import Degradation
+from ..evaluation.degradation_setting import Degradation
 from .validation import validation_metric
 
 if TYPE_CHECKING:

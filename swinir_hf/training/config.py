@@ -183,7 +183,7 @@ class TrainingConfig:
     def _check_degradation(self) -> None:
         """The kind and levels of `data.degradation`: a bad noise σ or JPEG quality would otherwise fail inside the
         data loader, at the first sample that draws it (perhaps hours into the run)."""
-        from ..evaluation.degradations import DEGRADATIONS, LEVELS, check_level
+        from ..evaluation.degradation_setting import DEGRADATIONS, LEVELS, check_level
 
         d = self.data
         if d.degradation not in DEGRADATIONS:

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from ..evaluation.benchmark import to_model_channels
-from ..evaluation.degradations import Degradation, bicubic_patch
+from ..evaluation.degradation_setting import Degradation
+from ..evaluation.degradations import bicubic_patch
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
 from ..models.image_processing_swinir import match_channels
 from .images import (

@@ -1,0 +1,152 @@
+"""`Degradation`, the setting that names how a low-quality input is made from a high-quality image (training and
+the benchmark share it), the kinds it takes (`DEGRADATIONS`) and their levels (`LEVELS`, `check_level`).
+
+The operations themselves are functions of `degradations` (MATLAB bicubic, noise, JPEG) and `real_world` (BSRGAN-style);
+a new one is a further function plus a kind in `DEGRADATIONS` that `Degradation.sample` (training and the benchmark
+both call it) and `Degradation.description` handle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .degradations import add_gaussian_noise, bicubic_downscale, jpeg_compress
+from .real_world import real_world_degradation
+
+DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "paired")
+
+
+class Level(NamedTuple):
+    """The level a degradation takes: its `Degradation` field, bounds, whether it is an integer, and in words."""
+
+    field: str
+    low: float
+    high: float
+    integer: bool
+    text: str
+
+
+LEVELS = {
+    "noise": Level("noise_sigma", 0.0, 255.0, False, "a σ in 0..255 grey levels"),
+    "jpeg": Level("jpeg_quality", 1, 100, True, "an integer quality in 1..100"),
+}
+
+
+def check_level(kind: str, value: float | Sequence[float], name: str, ranged: bool = True) -> None:
+    """Raise `ValueError` naming `name` unless `value` is a level of the degradation `kind` (see `LEVELS`) or, if
+    `ranged`, a [low, high] range of them, low <= high: a bad one is refused when configured, not by the random
+    training sample that first draws it."""
+    level = LEVELS[kind]
+    single = isinstance(value, (int, float))
+    values = [value] if single else list(value)
+    fits = all(
+        isinstance(v, (int, float)) and level.low <= v <= level.high and (not level.integer or v == int(v))
+        for v in values
+    )
+    if not (fits and (single or ranged and len(values) == 2 and values[0] <= values[1])):
+        ranges = " or a [low, high] range of them" if ranged else ""
+        raise ValueError(f"{name} must be {level.text}{ranges}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """How a low-quality input is made from a high-quality image: the one definition that training (random
+    patches, `__call__`) and the benchmark (`swinir_hf.evaluation.benchmark.degrade`, fixed seeds) share, both
+    through `sample`.
+
+    Attributes:
+        kind: one of `DEGRADATIONS`: `bicubic` (MATLAB bicubic downscale by `scale`), `noise` (additive Gaussian,
+            not clipped), `jpeg` (Pillow JPEG; on luma for 1-channel models), `real` (BSRGAN-style practical
+            degradation, `real_world.real_world_degradation`) or `paired` (LR images supplied alongside).
+        scale: upscale factor of the model (1 for denoising / JPEG).
+        noise_sigma: σ in grey levels (0..255): one value, or [low, high] drawn uniformly per sample.
+        jpeg_quality: JPEG quality: one value, or [low, high] drawn uniformly (inclusive) per sample.
+    """
+
+    kind: str
+    scale: int = 1
+    noise_sigma: float | Sequence[float] = 25.0
+    jpeg_quality: int | Sequence[int] = 40
+
+    def __post_init__(self) -> None:
+        if self.kind not in DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.kind!r}")
+        if self.kind in ("bicubic", "real") and self.scale < 2:
+            raise ValueError(f"degradation {self.kind!r} needs a super-resolution model (scale >= 2)")
+        if self.kind in ("noise", "jpeg") and self.scale != 1:
+            raise ValueError(f"degradation {self.kind!r} is for same-size models (scale 1), got scale {self.scale}")
+        if self.kind in LEVELS:
+            name = LEVELS[self.kind].field
+            check_level(self.kind, getattr(self, name), name)
+
+    def sample(self, hr: np.ndarray, rng: np.random.Generator, noise_seed: int | None = None) -> np.ndarray:
+        """uint8 (H, W, C) image → its degraded version: uint8 (H / scale, W / scale, C), the image cropped to
+        multiples of the scale first; for noise float64 in [0, 1], not clipped. Levels given as a range are drawn
+        from `rng`, and so is the noise, unless `noise_seed` fixes it (the benchmark's, as the authors')."""
+        if self.kind == "bicubic":
+            return bicubic_downscale(hr, self.scale)
+        if self.kind == "real":
+            return real_world_degradation(hr, self.scale, rng)
+        if self.kind == "noise":
+            sigma = _draw(self.noise_sigma, rng, integer=False)
+            seed = int(rng.integers(2**31)) if noise_seed is None else noise_seed
+            return add_gaussian_noise(hr.astype(np.float32) / 255.0, sigma, seed)
+        if self.kind == "jpeg":
+            return jpeg_compress(hr, int(_draw(self.jpeg_quality, rng, integer=True)))
+        raise ValueError("paired data carries its own LR images: there is nothing to degrade")
+
+    def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """uint8 (H, W, C) training patch → float32 model input in [0, 1] (noise: unclipped), from `sample`."""
+        lq = self.sample(hr, rng)
+        return lq.astype(np.float32) if self.kind == "noise" else lq.astype(np.float32) / 255.0
+
+    def description(self) -> str:
+        """What the degradation does, in words (training cards)."""
+        return {
+            "bicubic": "MATLAB bicubic downscaling",
+            "noise": f"additive Gaussian noise, σ = {self.noise_sigma} grey levels",
+            "jpeg": f"JPEG, quality {self.jpeg_quality}",
+            "real": "BSRGAN's practical degradation (at ×4 sometimes a ×2 pre-downsample; two blurs, a shrink, a "
+            "resize to the LR size, noise, JPEG in random order; final JPEG)",
+            "paired": "pre-made LR/HR pairs",
+        }[self.kind]
+
+    # --- the benchmark's view: one setting (`task`, `value`), scored with `border`, against `baseline_name` ---
+
+    @property
+    def task(self) -> str:
+        """The benchmark's name of the setting (`swinir-hf eval --json`'s "task"): sr, dn or jpeg."""
+        return {"bicubic": "sr", "real": "sr", "noise": "dn"}.get(self.kind, self.kind)
+
+    @property
+    def value(self) -> float:
+        """The setting's level: the scale (SR), σ (noise) or the JPEG quality."""
+        return {"dn": self.noise_sigma, "jpeg": self.jpeg_quality}.get(self.task, self.scale)
+
+    @property
+    def border(self) -> int:
+        """Pixels ignored on every side when scoring: the scale for SR, none otherwise (as the paper)."""
+        return self.scale if self.task == "sr" else 0
+
+    @property
+    def baseline_name(self) -> str:
+        """What the trivial restoration is called in the benchmark's tables."""
+        return {"sr": "bicubic", "dn": "noisy input", "jpeg": "JPEG input"}.get(self.task, "input")
+
+    def __str__(self) -> str:
+        if self.kind in ("bicubic", "noise", "jpeg"):
+            return {"sr": f"bicubic ×{self.value}", "dn": f"noise σ={self.value:g}", "jpeg": f"JPEG q={self.value}"}[
+                self.task
+            ]
+        return f"{self.kind} ×{self.scale}"
+
+
+def _draw(value: float | Sequence[float], rng: np.random.Generator, integer: bool) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    low, high = value
+    return float(rng.integers(low, high + 1)) if integer else float(rng.uniform(low, high))
