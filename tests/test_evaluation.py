@@ -17,7 +17,6 @@ from swinir_hf.cli import main
 from swinir_hf.evaluation import metrics
 from swinir_hf.evaluation.benchmark import (
     baseline,
-    combine_shares,
     degrade,
     evaluate,
     evaluate_models,
@@ -25,6 +24,7 @@ from swinir_hf.evaluation.benchmark import (
     score,
 )
 from swinir_hf.evaluation.degradation_setting import Degradation
+from swinir_hf.evaluation.results import combine_shares
 from swinir_hf.evaluation.testsets import load_samples
 
 # Published bicubic PSNR-Y / SSIM-Y (border = scale), and the authors' script's Set14 (bridge read as RGB).

@@ -1,8 +1,8 @@
 """The evaluation layer: metrics (`metrics`), the degradations that make test inputs (`degradations`: bicubic, noise,
 JPEG; `real_world`: BSRGAN-style) and the setting that names one (`degradation_setting`), the test sets as the
-protocol reads them (`testsets`) and the paper's benchmark protocol (`benchmark`); the entry points are
-re-exported here: `from swinir_hf.evaluation import evaluate`. They load on first use, so that the command line,
-which imports `evaluation.cli` for its options, does not pay for the metrics' scipy on every command."""
+protocol reads them (`testsets`), the paper's benchmark protocol (`benchmark`) and its results (`results`); the
+entry points are re-exported here: `from swinir_hf.evaluation import evaluate`. They load on first use, so that the
+command line, which imports `evaluation.cli` for its options, does not pay for the metrics' scipy on every command."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .benchmark import Evaluation, combine_shares, evaluate, evaluate_models, resolve_degradation
+    from .benchmark import evaluate, evaluate_models, resolve_degradation
     from .degradation_setting import Degradation
+    from .results import Evaluation, combine_shares
     from .testsets import load_samples
 
 __all__ = [
@@ -23,7 +24,12 @@ __all__ = [
     "load_samples",
     "resolve_degradation",
 ]
-_EXPORTS = {name: "benchmark" for name in __all__} | {"Degradation": "degradation_setting", "load_samples": "testsets"}
+_EXPORTS = {name: "benchmark" for name in __all__} | {
+    "Degradation": "degradation_setting",
+    "Evaluation": "results",
+    "combine_shares": "results",
+    "load_samples": "testsets",
+}  # name → its module
 
 
 def __getattr__(name: str) -> Any:

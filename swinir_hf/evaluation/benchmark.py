@@ -10,7 +10,7 @@ Protocol (that of the SwinIR authors' `main_test_swinir.py`, see docs/evaluation
 
 The model sees each input padded as the authors' script pads it (`authors_padding`), and its output is cropped
 back to scale × the input. Outputs are rounded to uint8 and scored on RGB and on Y (BT.601), plus PSNR-B for JPEG, by
-`swinir_hf.evaluation.metrics`.
+`swinir_hf.evaluation.metrics`, into an `Evaluation` (`results`).
 Greyscale images among RGB ones (Set14's `bridge`) are scored by `grey_convention`: "rgb" (read as RGB, then Y, as
 the authors' test script reads them for a colour model: the paper's figures, and the default for one) or "native"
 (their own grey channel, as the published bicubic tables).
@@ -18,14 +18,11 @@ the authors' test script reads them for a colour model: the paper's figures, and
 
 from __future__ import annotations
 
-import math
 import os
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -37,6 +34,7 @@ from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
 from .degradation_setting import Degradation, check_level
 from .degradations import as_uint8, imresize
+from .results import Evaluation
 from .testsets import GreyConvention, Sample, load_samples
 
 # The noise seed of the authors' test script (`np.random.seed(seed=0)`).
@@ -44,117 +42,6 @@ NOISE_SEED = 0
 # Base seed of the BSRGAN-style degradation's random draws (`real`); each image draws from (REAL_SEED, a hash of
 # its name), so the figures average over many draws of the pipeline and do not depend on which images are scored.
 REAL_SEED = 0
-
-# The engine options that change the figures, as `Evaluation.to_dict` records them.
-ENGINE_FIELDS = ("ensemble", "tile", "tile_overlap", "dtype")
-
-COLUMNS = {
-    "psnr": "PSNR",
-    "ssim": "SSIM",
-    "psnr_y": "PSNR-Y",
-    "ssim_y": "SSIM-Y",
-    "psnrb": "PSNR-B",
-    "psnrb_y": "PSNR-B-Y",
-}
-
-
-@dataclass
-class Evaluation:
-    """Scores of the baseline and the model on every image; `to_markdown()` / `to_dict()` report them."""
-
-    dataset: str
-    model: str
-    degradation: Degradation
-    grey_convention: str
-    names: list[str] = field(default_factory=list)
-    scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # method → one dict per image
-    engine: EngineOptions | None = PAPER_ENGINE  # how the model ran; None: no model (the identity)
-    lr_dir: str | None = None  # where the given inputs came from; None: made from the ground truth
-
-    @property
-    def methods(self) -> list[str]:
-        return list(self.scores)
-
-    @property
-    def columns(self) -> list[str]:
-        """Metric keys reported: PSNR / SSIM on RGB and Y, and PSNR-B (RGB and Y) for JPEG."""
-        return [k for k in COLUMNS if self.degradation.kind == "jpeg" or not k.startswith("psnrb")]
-
-    def mean(self, method: str) -> dict[str, float]:
-        rows = self.scores[method]
-        return {k: float(np.mean([r[k] for r in rows])) for k in self.columns}
-
-    def caption(self) -> str:
-        run, d = self.engine_departures(), self.degradation
-        setting = str(d)
-        if self.lr_dir is not None:  # given files are whatever they are: "bicubic" would claim how they were made
-            setting = f"×{d.scale}" if d.task == "sr" else setting
-            setting += f" from the inputs given in {self.lr_dir}"
-        n = len(self.names)
-        return (
-            f"{self.dataset}, {setting} ({n} image{'s' * (n != 1)}, border {d.border}, PSNR in dB, "
-            f"on RGB (or grey) and on Y = ITU-R BT.601, grey images: {self.grey_convention}"
-            + (f"; model run with {', '.join(run)}" if run else "")
-            + ")"
-        )
-
-    def engine_departures(self) -> list[str]:
-        """How the model ran where that differs from the paper's whole-image float32 single pass (which moves
-        the figures: the self-ensemble "SwinIR+" raises them, tiles and half precision shift them)."""
-        e = self.engine
-        if e is None:
-            return []
-        run = ["self-ensemble ×8 (SwinIR+)"] if e.ensemble else []
-        if e.tile is not None:
-            run.append(f"tiles of {e.tile} px (overlap {e.tile_overlap})" if e.tile != "auto" else "tile auto")
-        if e.dtype != "float32":
-            run.append(str(e.dtype))
-        return run
-
-    def to_markdown(self, verbose: bool = False) -> str:
-        """A caption line and a markdown table: per-image rows with `verbose`, then the means; baseline first."""
-        head = ["image", "method"] + [COLUMNS[k] for k in self.columns]
-        lines = [self.caption(), "", _row(head), _row([":--", ":--"] + ["--:"] * len(self.columns))]
-        if verbose:
-            for i, name in enumerate(self.names):
-                lines += [_row([name, m] + _cells(self.scores[m][i], self.columns)) for m in self.methods]
-        lines += [_row(["mean", m] + _cells(self.mean(m), self.columns)) for m in self.methods]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The same figures, unrounded, for `json.dump` (schema: docs/evaluation.md, "The JSON report")."""
-        d = self.degradation
-        return {
-            "dataset": self.dataset,
-            "model": self.model,
-            "models": self.methods[1:],  # with `evaluate_models`, several
-            "task": d.task,
-            "degradation": d.kind,
-            {"sr": "scale", "dn": "noise", "jpeg": "jpeg"}[d.task]: d.value,
-            "border": d.border,
-            "lr_dir": self.lr_dir,
-            "grey_convention": self.grey_convention,
-            "y_channel": "ITU-R BT.601 (MATLAB rgb2ycbcr)",
-            "engine": None if self.engine is None else {k: getattr(self.engine, k) for k in ENGINE_FIELDS},
-            "methods": self.methods,
-            "mean": {m: self.mean(m) for m in self.methods},
-            # Figures under "scores", keyed by method: beside "name", a method called "name" would overwrite it.
-            "images": [
-                {"name": n, "scores": {m: self.scores[m][i] for m in self.methods}} for i, n in enumerate(self.names)
-            ],
-        }
-
-
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def _cells(values: dict[str, float], columns: list[str]) -> list[str]:
-    return [_fmt(values[k], 4 if k.startswith("ssim") else 2) for k in columns]
-
-
-def _fmt(value: float, digits: int) -> str:
-    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
 
 
 def resolve_degradation(
@@ -357,19 +244,6 @@ def evaluate_models(
         for method, figures in zip(methods, scores, strict=True):
             result.scores[method].append(figures)
     return result
-
-
-def combine_shares(shares: Sequence[Evaluation]) -> Evaluation:
-    """The whole set's `Evaluation` from the n shares that `evaluate_models(..., shard=(k, n))` scored, k = 0 .. n-1
-    in order (share k holds the images k, k + n, ...): the images in the set's order, as one process scores them."""
-    whole = replace(shares[0], names=[], scores={method: [] for method in shares[0].methods})
-    n = len(shares)
-    for i in range(sum(len(share.names) for share in shares)):
-        share, j = shares[i % n], i // n
-        whole.names.append(share.names[j])
-        for method, rows in whole.scores.items():
-            rows.append(share.scores[method][j])
-    return whole
 
 
 def _common_degradation(

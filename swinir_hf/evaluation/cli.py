@@ -39,7 +39,7 @@ from .testsets import GREY_CONVENTIONS
 
 if TYPE_CHECKING:
     from ..models.modeling_swinir import SwinIRForImageRestoration
-    from .benchmark import Evaluation
+    from .results import Evaluation
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
@@ -155,7 +155,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..checkpoints.convert import CheckpointError
     from ..checkpoints.loading import ModelNotAvailableError
     from ..extras import MissingExtraError
-    from .benchmark import combine_shares
+    from .results import combine_shares
 
     problem = output_problem(args)
     if problem:
