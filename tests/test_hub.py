@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 
 from swinir_hf import SwinIRForImageRestoration, SwinIRImageProcessor, restore
 from swinir_hf.checkpoints import export as hub
-from swinir_hf.checkpoints import export_cli, folders, loading, remote_code
+from swinir_hf.checkpoints import export_cli, folders, loading, remote_code, repo_names
 from swinir_hf.checkpoints.cards import METRICS, PAPER_NAME, PAPER_URL, hub_card, render_model_card
 from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.checkpoints.export import export_checkpoint, push_folder
@@ -578,11 +578,10 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     assert f"step-00000040 → {out / 'swinir-tiny-step-40'} (me/swinir-tiny-step-40), verified" in printed
     assert sorted(os.listdir(out)) == ["swinir-tiny-step-40", "tiny-swinir"]
     # the checkpoint's model/ folder is that checkpoint; a checkpoint kept under another name is named after it
-    assert hub.folder_repo_name(checkpoint / "model") == "swinir-tiny-step-40"
-    assert hub.folder_repo_name(tmp_path / "SwinIR_my_x4") == "swinir-my-x4"  # not swinir-swinir-my-x4
-    assert hub.local_repo_name(Path("swinir.pth")) == "swinir" and hub.local_repo_name(Path("swinirx.pth")) == (
-        "swinir-swinirx"
-    )
+    assert repo_names.folder_repo_name(checkpoint / "model") == "swinir-tiny-step-40"
+    assert repo_names.folder_repo_name(tmp_path / "SwinIR_my_x4") == "swinir-my-x4"  # not swinir-swinir-my-x4
+    assert repo_names.local_repo_name(Path("swinir.pth")) == "swinir"
+    assert repo_names.local_repo_name(Path("swinirx.pth")) == "swinir-swinirx"
     shutil.copytree(checkpoint, tmp_path / "best")
     assert export_cli.main([str(tmp_path / "best"), "-o", str(out), "--org", "me"]) == 0
     assert f"best → {out / 'swinir-best'} (me/swinir-best), verified" in capsys.readouterr().out

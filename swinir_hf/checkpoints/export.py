@@ -4,7 +4,8 @@
 Each folder is built in a staging folder and only moved into place once (1) every saved tensor equals the
 authors' tensor bit for bit and (2) the folder reloaded with this package and with `trust_remote_code` gives the
 same output as the model converted straight from the `.pth` on one image (the checks: `verification`; the code
-shipped for `trust_remote_code`: `remote_code`).
+shipped for `trust_remote_code`: `remote_code`; the repo's name: `repo_names`; the card's `--eval` figures:
+`measured_results`).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from .convert import (
 )
 from .folders import push_model_folder, save_model_folder, transformers_bars_off
 from .loading import load_folder, model_folder
+from .measured_results import measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
-from .run_folder import MODEL, checkpoint_step, is_checkpoint
+from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
 from .verification import ATOL, check_release, is_export_of, refuse_changed_export, verify_folder
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
@@ -59,42 +61,6 @@ class HubFolder:
     def files(self) -> list[str]:
         """Relative paths of the files to upload, sorted."""
         return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
-
-
-def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], levels: dict, labelled: bool = False) -> dict:
-    """This package's `evaluate` on each dataset, at `levels` (its `noise` / `jpeg` arguments) → {dataset: {"psnr",
-    "ssim"[, "psnr_b"]}} in the paper's convention (Y channel for super-resolution, the image's own channels
-    otherwise). `labelled`: the benchmarks are named with their level (`CBSD68 σ25`, `LIVE1 q10`), for a model
-    whose name does not say it (a release's does)."""
-    from ..evaluation.benchmark import evaluate
-
-    given = [f"--{k}" for k, v in levels.items() if v is not None]
-    c = model.config
-    if c.upscale == 1 and not given:
-        raise HubExportError(
-            f"--eval of a ×1 ({c.task}) model needs --noise SIGMA or --jpeg QUALITY: the level its benchmark inputs "
-            "are degraded at"
-        )
-    if c.upscale > 1 and given:
-        raise HubExportError(
-            f"{given[0]} is for --eval of ×1 models; this one is ×{c.upscale} (scored on bicubic-downscaled "
-            f"inputs): drop {given[0]}"
-        )
-    results = {}
-    for dataset in datasets:
-        try:
-            evaluation = evaluate(model, dataset, progress=False, model_name="model", **levels)
-        except (ValueError, FileNotFoundError) as err:
-            raise HubExportError(f"--eval on {dataset}: {err}") from err
-        mean = evaluation.mean("model")
-        suffix = "_y" if model.config.upscale > 1 else ""
-        figures = {"psnr": mean[f"psnr{suffix}"], "ssim": mean[f"ssim{suffix}"]}
-        if f"psnrb{suffix}" in mean:
-            figures["psnr_b"] = mean[f"psnrb{suffix}"]
-        label = {"noise": "σ{:g}", "jpeg": "q{}"}
-        name = " ".join([evaluation.dataset] + [label[k].format(v) for k, v in levels.items() if v is not None])
-        results[name if labelled else evaluation.dataset] = figures
-    return results
 
 
 def _describe(release: Release | None, checkpoint: Path, max_abs_diff: float) -> tuple[str, str]:
@@ -348,30 +314,6 @@ def unclaimed_staging(output_dir: Path) -> list[Path]:
     )
 
 
-def hub_repo_id(checkpoint: Path, organization: str | None = None) -> str:
-    """`organization/<repo name>` of a checkpoint's Hub folder (its catalogue name, else `local_repo_name`).
-
-    Raises:
-        HubExportError: an id the Hub would reject (a bad organisation, a file stem too long).
-    """
-    release = find_release(Path(checkpoint).name)
-    name = release.repo if release else local_repo_name(Path(checkpoint))
-    repo_id = f"{organization or load_catalog().organization}/{name}"
-    check_repo_id(repo_id)
-    return repo_id
-
-
-def check_repo_id(repo_id: str) -> None:
-    """Raise `HubExportError` for a repo id the Hub would reject (a bad `--org`, a name too long), before anything
-    is built rather than at the push."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as err:
-        raise HubExportError(f"{repo_id!r} is not a valid Hub repo id (check --org): {err}") from err
-
-
 def _release_card(
     model: SwinIRForImageRestoration,
     repo_id: str,
@@ -394,33 +336,6 @@ def _release_card(
         num_parameters=model.num_parameters(),
         tags=("gan",) if release and release.gan else (),
     )
-
-
-def local_repo_name(checkpoint: Path) -> str:
-    """`swinir-<file stem>` for a file that is not in the catalogue (see `_repo_name`)."""
-    return _repo_name(checkpoint.stem)
-
-
-def folder_repo_name(source: Path) -> str:
-    """`swinir-<folder name>` for a model folder, `swinir-<run>-step-N` for a training checkpoint
-    `RUN/checkpoints/step-N` or its `model/` folder (see `_repo_name`)."""
-    source = source.resolve()
-    if source.name == MODEL and is_checkpoint(source.parent):
-        source = source.parent
-    if (step := checkpoint_step(source)) is not None:
-        return _repo_name(f"{source.parent.parent.name}-step-{step}")
-    return _repo_name(source.name)  # also a checkpoint copied elsewhere or renamed ("best")
-
-
-def _repo_name(stem: str) -> str:
-    """`swinir-<stem>` in the Hub's characters (a stem that starts with `swinir` is not prefixed again: `swinir-x4`,
-    not `swinir-swinir-x4`); `-custom` is added when that name is a catalogue repo's (`lightweight_sr_x4.pth`), so
-    that a push can never target an authors' release."""
-    name = re.sub(r"[^a-z0-9.]+", "-", stem.lower()).strip("-")
-    name = name if re.match(r"swinir(-|$)", name) else f"swinir-{name}"
-    if name in {release.repo for release in load_catalog().releases}:
-        name += "-custom"
-    return name
 
 
 def push_folder(

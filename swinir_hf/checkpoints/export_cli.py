@@ -15,17 +15,15 @@ from .convert import CheckpointError
 from .export import (
     HubExportError,
     HubFolder,
-    check_repo_id,
     export_checkpoint,
     export_model_folder,
-    folder_repo_name,
-    hub_repo_id,
     is_model_folder,
     push_folder,
     unclaimed_staging,
 )
 from .folders import check_push_access
 from .loading import network_errors
+from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
 from .run_folder import list_checkpoints
 
 DESCRIPTION = export.__doc__.split("\n\n")[0]
