@@ -55,7 +55,8 @@ def make_photos(folder: Path, count: int, seed: int = 0) -> None:
 def plain_loop(inputs: Path, out: Path, model: str) -> None:
     """The one-at-a-time loop, timed after the model is loaded; prints a summary line like the CLI's."""
     from swinir_hf.inference.files import collect_inputs
-    from swinir_hf.inference.image_io import read_image, write_image
+    from swinir_hf.inference.image_io import read_image
+    from swinir_hf.inference.image_writing import write_image
     from swinir_hf.inference.restoration import SwinIRRestorer
     from swinir_hf.loading import load_model
 

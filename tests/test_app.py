@@ -33,7 +33,8 @@ from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelE
 from swinir_hf.demo.progress import Job, forwards_needed
 from swinir_hf.demo.server import EXAMPLES_DIR
 from swinir_hf.demo.uploads import jpeg_quality
-from swinir_hf.inference.image_io import read_image, write_image
+from swinir_hf.inference.image_io import read_image
+from swinir_hf.inference.image_writing import write_image
 from swinir_hf.models.modeling_swinir import SwinTransformerBlock
 
 ROOT = Path(__file__).resolve().parents[1]

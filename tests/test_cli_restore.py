@@ -414,7 +414,7 @@ def test_exif_text_keeps_its_bytes_and_tifffiles_own_tags_are_not_a_photos(model
     exif[0x013B], exif[0x8298] = "José Nuñez".encode(), "© 2024".encode()
     Image.new("RGB", (12, 10), (9, 99, 199)).save(src / "p.jpg", exif=exif)
     deep = np.random.default_rng(3).integers(0, 65536, (10, 12, 3), dtype=np.uint16)
-    from swinir_hf.inference.image_io import write_image
+    from swinir_hf.inference.image_writing import write_image
 
     write_image(src / "deep.tif", deep)  # as `restore --ext tif` writes 16-bit colour
     assert not {0x010E, 0x0131} & set(Image.open(src / "deep.tif").getexif())  # no description, no software

@@ -364,7 +364,8 @@ def test_pipeline_reads_heic_photos_with_pillow_heif(model_dir, tmp_path, monkey
 def test_pipeline_refuses_a_16bit_colour_file_that_pillow_would_read_at_8_bits(model_dir, tmp_path, suffix):
     """Pillow opens 16-bit colour PNG / TIFF as 8-bit RGB: the pipeline and `restore` say so instead of restoring 8
     bits of it; its uint16 pixels give `restore()`'s 16-bit result."""
-    from swinir_hf.inference.image_io import read_image, write_image
+    from swinir_hf.inference.image_io import read_image
+    from swinir_hf.inference.image_writing import write_image
 
     path = tmp_path / f"c16.{suffix}"
     write_image(path, (np.random.default_rng(0).random((9, 7, 3)) * 65535).astype(np.uint16))

@@ -513,7 +513,7 @@ def test_float_tiff_is_restored_clamped_into_png_and_tiff(tmp_path, capsys):
 
 
 def test_float_image_written_as_8_or_16_bits_keeps_its_values(tmp_path):
-    from swinir_hf.inference.image_io import write_image
+    from swinir_hf.inference.image_writing import write_image
 
     arr = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
     for ext, peak in (("jpg", 255), ("webp", 255), ("png", 65535)):
@@ -525,7 +525,7 @@ def test_float_image_written_as_8_or_16_bits_keeps_its_values(tmp_path):
 def test_jpeg_outputs_keep_full_resolution_colour(tmp_path):
     from PIL import JpegImagePlugin
 
-    from swinir_hf.inference.image_io import write_image
+    from swinir_hf.inference.image_writing import write_image
 
     # One-pixel red / blue stripes: 4:2:0 averages each pair of columns into purple.
     rgb = np.zeros((16, 16, 3), np.uint8)
@@ -538,7 +538,7 @@ def test_jpeg_outputs_keep_full_resolution_colour(tmp_path):
 
 
 def test_lossless_webp_keeps_every_pixel_even_under_full_transparency(tmp_path):
-    from swinir_hf.inference.image_io import write_image
+    from swinir_hf.inference.image_writing import write_image
 
     rgba = np.random.default_rng(0).integers(0, 256, (9, 7, 4), dtype=np.uint8)
     rgba[::2, :, 3] = 0  # libwebp's default would blank the colour under these
@@ -561,7 +561,7 @@ def test_an_animated_webp_is_lossless_or_lossy_as_its_first_frame(tmp_path):
 
 
 def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, capsys):
-    from swinir_hf.inference.image_io import write_image
+    from swinir_hf.inference.image_writing import write_image
 
     out = tmp_path / "out"
     out.mkdir()
@@ -600,7 +600,7 @@ def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, caps
 
 
 def test_error_messages_name_each_file_once_and_the_target_not_a_temp_file(tmp_path, capsys):
-    from swinir_hf.inference.image_io import write_image
+    from swinir_hf.inference.image_writing import write_image
 
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")

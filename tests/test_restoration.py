@@ -17,7 +17,8 @@ from PIL import Image, ImageCms
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.inference import restoration
-from swinir_hf.inference.image_io import image_size, read_image, write_image
+from swinir_hf.inference.image_io import image_size, read_image
+from swinir_hf.inference.image_writing import write_image
 from swinir_hf.inference.memory import is_out_of_memory
 from swinir_hf.inference.restoration import EngineOptions, auto_dtype
 from swinir_hf.models.image_processing_swinir import fill_hidden_colour
@@ -191,12 +192,12 @@ def test_8bit_arrays_are_written_as_8bit_images(tmp_path, shape, suffix):
 
 def test_16bit_colour_png_is_recognised_from_plain_tile_tuples(tmp_path):
     """Pillow < 11 (pyproject allows ≥ 10) gives an image's tiles as plain tuples, not named ones."""
-    from swinir_hf.inference import image_io
+    from swinir_hf.inference import deep_decoders
 
     write_image(tmp_path / "in.png", np.full((4, 6, 3), 300, dtype=np.uint16))
     with Image.open(tmp_path / "in.png") as image:
         image.tile = [tuple(tile) for tile in image.tile]
-        assert image_io._is_deep(image)
+        assert deep_decoders._is_deep(image)
 
 
 def test_deep_files_are_read_at_their_stored_levels(tmp_path):
@@ -485,10 +486,10 @@ def test_grey_heic_with_alpha_stays_grey(model, tmp_path, monkeypatch, bits, met
     not say it, from its three equal colour channels; a colour HEIF stays colour."""
     import pillow_heif
 
-    from swinir_hf.inference import image_io
+    from swinir_hf.inference import deep_decoders
 
     if not metadata:
-        monkeypatch.setattr(image_io, "_heif_colourspace_is_grey", lambda path: None)
+        monkeypatch.setattr(deep_decoders, "_heif_colourspace_is_grey", lambda path: None)
     peak = (1 << bits) - 1
     la = np.random.default_rng(bits).integers(0, peak + 1, (20, 24, 2), dtype=np.uint16)
     mode, data = ("LA", la.astype(np.uint8)) if bits == 8 else ("LA;16", la << (16 - bits))

@@ -22,7 +22,8 @@ import torch
 from PIL import Image
 
 from ..checkpoints.loading import DEFAULTS_DIR, hub_cached
-from ..inference.image_io import ImageData, write_image
+from ..inference.image_io import ImageData
+from ..inference.image_writing import write_image
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration

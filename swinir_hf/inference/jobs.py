@@ -289,7 +289,7 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
 
 def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) -> None:
     from ..models.image_processing_swinir import compose_image, from_reconstruction
-    from .image_io import write_image
+    from .image_writing import write_image
 
     colour = from_reconstruction(reconstruction, item.channels)
     if output.outscale is not None:

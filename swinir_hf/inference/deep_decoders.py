@@ -1,0 +1,183 @@
+"""Decoders for the levels Pillow loses: 16-bit colour PNG (`pypng`) and TIFF (`tifffile`), 10- / 12-bit HEIC / HEIF
+(`pillow_heif`, levels scaled to 0..65535), grey + alpha HEIFs that libheif hands over as RGBA, and the tifffile
+helpers `image_io` shares for the TIFFs Pillow cannot open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..models.image_processing_swinir import colour_bit_depth
+
+# EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _is_deep(image: Image.Image) -> bool:
+    """Whether Pillow would not give `image`'s levels as they are: colour of more than 8 bits per channel (read as
+    8-bit RGB(A)), or a 10- / 12-bit HEIF (pillow-heif's plugin gives colour at 8 bits, grey shifted to 16 bits)."""
+    if image.format == "HEIF":
+        return image.info.get("bit_depth", 8) > 8
+    return colour_bit_depth(image) > 8
+
+
+def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
+    """The pixels of a 16-bit colour PNG / TIFF or a 10- / 12-bit HEIF, upright, as uint16: (H, W, C), or (H, W)
+    for a grey HEIF.
+
+    Raises:
+        OSError: the file cannot be decoded (corrupt, truncated), as Pillow reports it for other images.
+        ValueError: a layout or format that is not supported.
+    """
+    if header.format == "PNG":
+        import png
+
+        try:
+            reader = png.Reader(filename=str(path))
+            reader.preamble()
+            # An sBIT chunk (12 significant bits, as scanners write) would make asDirect shift the samples down to
+            # that depth: the stored 16-bit levels are the image.
+            reader.sbit = None
+            width, height, rows, info = reader.asDirect()
+            arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, info["planes"])
+        except png.Error as err:
+            raise OSError(str(err)) from err
+    elif header.format == "TIFF":
+        import tifffile
+
+        page = None
+        try:
+            with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]  # the first of several pages, as Pillow reads
+                arr = page.asarray()
+                if page.axes.startswith("S"):  # planar: one plane per channel
+                    arr = np.moveaxis(arr, 0, -1)
+                premultiplied = tuple(page.extrasamples or ())[:1] == (1,)  # EXTRASAMPLE_ASSOCALPHA
+        except (ValueError, ImportError) as err:
+            # tifffile's errors (truncated, corrupt) are ValueErrors; a codec it lacks is a ValueError naming
+            # imagecodecs or, for ZSTD before Python 3.14, a ModuleNotFoundError.
+            if page is not None and (isinstance(err, ImportError) or "'imagecodecs'" in str(err)):
+                # Alone, tifffile decodes uncompressed, ZIP, LZMA and PackBits TIFFs. Pillow would read LZW (Photoshop's
+                # default) at 8 bits: the fix is named rather than an output made that lost the 16 bits asked for.
+                raise ValueError(
+                    f"{path}: reading this 16-bit colour TIFF ({page.compression.name} compression) needs the "
+                    "'imagecodecs' package: pip install imagecodecs"
+                ) from err
+            raise OSError(str(err)) from err
+        if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
+            raise ValueError(f"{path}: unsupported 16-bit TIFF layout {arr.shape}")
+        if premultiplied and arr.shape[-1] == 4:  # colour times alpha, as Pillow's RGBa: divided out, as it does
+            arr = _unpremultiply(arr)
+    elif header.format == "HEIF":
+        arr = _read_heif_levels(path)
+    else:
+        raise ValueError(f"{path}: 16-bit colour {header.format} is not supported")
+    # A HEIF's rotation is applied by libheif: the plugin's header then says 1, while pillow-heif's EXIF keeps it.
+    orientation = header.getexif().get(0x0112, 1)
+    return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
+
+
+def _unpremultiply(arr: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint16 colour premultiplied by its alpha (last) → straight colour, rounded; transparent pixels 0."""
+    alpha = arr[..., 3:].astype(np.float64)
+    colour = np.divide(arr[..., :3] * 65535.0, alpha, out=np.zeros(arr[..., :3].shape), where=alpha > 0)
+    return np.concatenate([np.clip(np.rint(colour), 0, 65535), alpha], axis=-1).astype(np.uint16)
+
+
+def _read_heif_levels(path: Path) -> np.ndarray:
+    """The primary image of a 10- / 12-bit HEIF (the one the plugin opens), with white at 65535: (H, W) grey or
+    (H, W, C) colour uint16, premultiplied alpha divided out.
+
+    Raises:
+        OSError: libheif cannot decode it.
+    """
+    import pillow_heif
+
+    try:
+        # Levels in 0..2^bits - 1: pillow-heif's own 16-bit conversion shifts them, so that white would be 65472 for
+        # 10 bits, not 65535.
+        heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False, hdr_to_16bit=False)
+        levels = np.asarray(heif).astype(np.uint32)
+    except (ValueError, RuntimeError) as err:  # libheif's decoding errors
+        raise OSError(str(err)) from err
+    peak = (1 << heif.info["bit_depth"]) - 1
+    # Integer rounding: exact, and half the memory of float64.
+    scaled = (levels * 65535 + peak // 2) // peak
+    if heif.premultiplied_alpha:  # colour × alpha, as Pillow's RGBa; a lossy file can hold colour above its alpha
+        colour, alpha = np.minimum(levels[..., :-1], levels[..., -1:]), levels[..., -1:]
+        straight = (colour * 65535 + alpha // 2) // np.maximum(alpha, 1)
+        scaled[..., :-1] = np.where(alpha > 0, straight, scaled[..., :-1])
+    return scaled.astype(np.uint16)
+
+
+def _grey_alpha_heif(path: Path, pixels: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
+    """A HEIF's pixels, grey + alpha (LA / La, or (H, W, 2) uint16) where libheif handed a grey + alpha image over
+    as RGBA: stored monochrome, or, where pillow-heif does not say, with three equal colour channels."""
+    array = np.asarray(pixels)
+    if array.ndim != 3 or array.shape[-1] != 4:
+        return pixels
+    grey = _heif_colourspace_is_grey(path)
+    if grey is None:
+        grey = bool(np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 0], array[..., 2]))
+    if not grey:
+        return pixels
+    if isinstance(pixels, np.ndarray):
+        return np.ascontiguousarray(pixels[..., [0, 3]])
+    # The channels as they are (a premultiplied RGBa stays premultiplied): a conversion would recompute grey.
+    return Image.merge("La" if pixels.mode == "RGBa" else "LA", (pixels.getchannel(0), pixels.getchannel(3)))
+
+
+def _heif_colourspace_is_grey(path: Path) -> bool | None:
+    """Whether a HEIF's primary image is stored monochrome, or None where pillow-heif does not say (it keeps the
+    colour space on its private decoder object only)."""
+    import pillow_heif
+    from pillow_heif.constants import HeifColorspace
+
+    try:
+        heif = pillow_heif.open_heif(path)  # the header only: pixels are decoded on first access
+    except (ValueError, RuntimeError):  # libheif's errors: the pixels, already decoded, then decide
+        return None
+    colourspace = getattr(getattr(heif[heif.primary_index], "_c_image", None), "colorspace", None)
+    return None if colourspace is None else colourspace == HeifColorspace.MONOCHROME
+
+
+def _page_layout(page: Any) -> tuple[bool, int, int, int]:
+    """(planar, height, width, samples per pixel) of a tifffile page: planar pages store one plane per sample."""
+    planar = page.axes.startswith("S")
+    height, width = page.shape[1:3] if planar else page.shape[:2]
+    samples = page.shape[0] if planar else (page.shape[2] if len(page.shape) > 2 else 1)
+    return planar, height, width, samples
+
+
+@contextlib.contextmanager
+def _quiet_tifffile() -> Iterator[None]:
+    """tifffile logs what it finds wrong in a damaged file; the caller's one-line error says it already.
+
+    Silences this thread's records only: a logger's level is process-wide, and threads reading at once would
+    restore each other's (a reader thread of `swinir-hf restore` could leave tifffile silent for good)."""
+    log, thread = logging.getLogger("tifffile"), threading.get_ident()
+
+    def others(record: logging.LogRecord) -> bool:
+        return record.thread != thread
+
+    log.addFilter(others)
+    try:
+        yield
+    finally:
+        log.removeFilter(others)

@@ -1,0 +1,174 @@
+"""In-memory images → image files, written atomically, with colour profile, EXIF and bit depth kept.
+
+PIL images go through Pillow; (H, W, C) uint16 arrays (16-bit colour, grey + alpha) become 16-bit PNG (`pypng`) or
+TIFF (`tifffile`), float32 ones float TIFF; formats without 16 bits (JPEG, WebP) get 8. `image_io` reads them.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .files import written_atomically
+
+logger = logging.getLogger(__name__)
+
+# TIFF outputs are deflate-compressed (lossless): tifffile decodes deflate by itself, LZW only with imagecodecs,
+# so a 16-bit or float colour output stays readable by `read_image` (and Photoshop, GIMP, libtiff read both).
+_TIFF_COMPRESSION = {"pillow": "tiff_adobe_deflate", "tifffile": "zlib"}
+
+
+def write_image(
+    path: str | os.PathLike,
+    image: Image.Image | np.ndarray,
+    icc_profile: bytes | None = None,
+    *,
+    exif: bytes | None = None,
+    quality: int = 95,
+    lossless: bool = False,
+    replace: bool = True,
+) -> None:
+    """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded, and `exif` (an
+    EXIF block, as `photo_exif` gives) in JPEG, PNG and WebP files (TIFFs get none: Pillow and tifffile cannot write
+    its sub-IFDs). `replace` False keeps a file found at `path` when the write ends (`files.AppearedError`).
+
+    TIFFs are deflate-compressed (lossless). uint8 arrays ((H, W), (H, W, 1), RGB, RGBA) are written as 8-bit
+    images, uint16 colour arrays as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats without 16
+    bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque).
+    `quality` (1-100) applies to JPEG (written without chroma subsampling, 4:4:4) and lossy WebP; `lossless` writes
+    lossless WebP (ignored by the other formats).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    fmt = Image.registered_extensions().get(suffix)
+    if fmt is None:
+        raise ValueError(f"{path}: unknown image format {suffix!r}")
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8:  # the 16-bit writer would take them as 16-bit levels
+        image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image)
+    if isinstance(image, np.ndarray) and fmt not in ("PNG", "TIFF"):
+        image = Image.fromarray(_array_to_bits(image, 8))
+    elif isinstance(image, np.ndarray) and fmt == "PNG":
+        image = _array_to_bits(image, 16)
+    # Floats first: Pillow's own F → L conversion would read [0, 1] as 0..1 grey levels (black).
+    if isinstance(image, Image.Image) and image.mode == "F" and fmt != "TIFF":
+        image = _float_to_storable(image, fmt)
+    if isinstance(image, Image.Image):
+        if fmt in ("JPEG", "WEBP") and image.mode.startswith("I"):  # 16-bit levels, rounded to the nearest 8-bit one
+            levels = np.asarray(image, dtype=np.float64) / 257
+            image = Image.fromarray(np.clip(np.rint(levels), 0, 255).astype(np.uint8))
+        if fmt == "JPEG" and image.mode not in ("L", "RGB"):
+            if "A" in image.getbands() and image.getchannel("A").getextrema()[0] < 255:
+                # The colour under transparent pixels is arbitrary (often black): it shows once alpha is gone.
+                logger.warning(
+                    f"{path}: JPEG has no transparency, so the alpha channel is dropped (png / webp keep it)"
+                )
+            image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
+        if fmt == "WEBP" and image.mode in ("L", "LA") and icc_profile:
+            image, icc_profile = _grey_as_srgb(image, icc_profile)
+    with written_atomically(path, replace) as tmp:
+        if isinstance(image, np.ndarray):
+            _write_colour_array(tmp, image, fmt, icc_profile, exif)
+        else:
+            options = _save_options(fmt, quality, lossless, icc_profile)
+            image.save(tmp, format=fmt, **options, **({"exif": exif} if exif and fmt != "TIFF" else {}))
+
+
+def _grey_as_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, bytes | None]:
+    """A grey (L / LA) image and its grey profile → RGB(A) in sRGB and the sRGB profile: WebP stores grey as RGB,
+    where a grey profile is invalid (colour-managed viewers drop it). A profile that cannot be used: as they are."""
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        rgb = ImageCms.profileToProfile(image.convert("L"), source, srgb, outputMode="RGB")
+    except (OSError, ImageCms.PyCMSError):
+        return image, icc_profile
+    if image.mode == "LA":
+        rgb.putalpha(image.getchannel("A"))
+    return rgb, srgb.tobytes()
+
+
+def _save_options(fmt: str, quality: int, lossless: bool, icc_profile: bytes | None) -> dict[str, Any]:
+    """Pillow's `save` options for `write_image`."""
+    if fmt == "WEBP" and lossless:
+        # exact: keep the colour under fully transparent pixels, as the PNG / TIFF outputs do.
+        options: dict[str, Any] = {"lossless": True, "exact": True}
+    elif fmt == "JPEG":
+        # 4:4:4: halving the chroma (Pillow's 4:2:0) would blur the colour detail the model restored.
+        options = {"quality": quality, "subsampling": 0}
+    elif fmt == "WEBP":
+        options = {"quality": quality}
+    elif fmt == "TIFF":
+        options = {"compression": _TIFF_COMPRESSION["pillow"]}
+    else:
+        options = {}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    return options
+
+
+def _array_to_bits(arr: np.ndarray, bits: int) -> np.ndarray:
+    """A uint16 or float ([0, 1]) colour array as uint8 (`bits` 8) or uint16 (`bits` 16) levels."""
+    if arr.dtype.kind == "f":
+        peak = 255.0 if bits == 8 else 65535.0
+        return np.rint(np.clip(np.nan_to_num(arr), 0.0, 1.0) * peak).astype(np.uint8 if bits == 8 else np.uint16)
+    return (arr.astype(np.float32) / 257.0).round().astype(np.uint8) if bits == 8 else arr
+
+
+def _float_to_storable(image: Image.Image, fmt: str) -> Image.Image:
+    """A mode F image (floats in [0, 1]) for a format without float pixels: 16-bit grey for PNG, 8-bit otherwise."""
+    return Image.fromarray(_array_to_bits(np.asarray(image, dtype=np.float32), 16 if fmt == "PNG" else 8))
+
+
+def _write_colour_array(
+    path: Path, arr: np.ndarray, fmt: str, icc_profile: bytes | None, exif: bytes | None = None
+) -> None:
+    """An (H, W, C) uint16 array as 16-bit PNG / TIFF, a float32 one as float TIFF; C is 2 (grey + alpha), 3 or 4;
+    `exif` goes into PNGs only.
+
+    Raises:
+        OSError: the encoder failed (as Pillow reports it for other images).
+    """
+    h, w, c = arr.shape
+    grey, alpha = c in (1, 2), c in (2, 4)
+    if fmt == "TIFF":
+        import tifffile
+
+        extratags = [(34675, 7, len(icc_profile), icc_profile, True)] if icc_profile else []
+        photometric = "minisblack" if grey else "rgb"
+        extrasamples = [2] if alpha else None  # 2: unassociated alpha, as the input's
+        tifffile.imwrite(
+            path,
+            arr,
+            photometric=photometric,
+            planarconfig="contig",
+            extrasamples=extrasamples,
+            extratags=extratags,
+            compression=_TIFF_COMPRESSION["tifffile"],
+            metadata=None,  # no JSON shape description, no "tifffile.py" software tag: they would read as the photo's
+            software=False,
+        )
+        return
+    import png
+
+    try:
+        writer = png.Writer(w, h, greyscale=grey, alpha=alpha, bitdepth=16)
+        with open(path, "wb") as f:
+            writer.write(f, arr.reshape(h, w * c))
+        # pypng writes no iCCP or eXIf chunk: inserted after IHDR.
+        extra = [(b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile))] if icc_profile else []
+        extra += [(b"eXIf", exif.removeprefix(b"Exif\x00\x00"))] if exif else []
+        if extra:
+            chunks = list(png.Reader(filename=str(path)).chunks())
+            with open(path, "wb") as f:
+                png.write_chunks(f, chunks[:1] + extra + chunks[1:])
+    except png.Error as err:
+        raise OSError(f"16-bit PNG encoder: {err}") from err
