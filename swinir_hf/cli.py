@@ -13,7 +13,7 @@ from .console import tolerant_output
 from .evaluation.cli import add_eval_arguments, output_problem
 from .extras import MissingExtraError
 from .inference.collection_cli import add_restore_arguments
-from .inference.files import check_fresh_output_folder, folder_claimed
+from .inference.output_folders import check_fresh_output_folder, folder_claimed
 from .interrupts import finished_before, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, split_arguments
 from .processes import LaunchParser

@@ -587,7 +587,7 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, t
     failed write is one line too."""
     import os
 
-    from swinir_hf.inference import files
+    from swinir_hf.inference import atomic_writes
 
     dataset, model_dir = small_set
     report = tmp_path / "scores.json"
@@ -611,7 +611,7 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, t
 
     monkeypatch.setattr(Path, "write_text", disk_full)
     with pytest.raises(OSError) as err:
-        files.write_text_file(report, "new figures")
+        atomic_writes.write_text_file(report, "new figures")
     assert str(err.value) == f"cannot write {report}: No space left on device"
     # The disk fills up during the evaluation: the table is printed, the JSON's failure is one line.
     capsys.readouterr()

@@ -28,7 +28,7 @@ from swinir_hf.checkpoints.export import export_checkpoint, push_folder
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.checkpoints.remote_code import HubExportError, remote_code_sources
 from swinir_hf.evaluation.benchmark import evaluate
-from swinir_hf.inference.files import process_tag
+from swinir_hf.inference.atomic_writes import process_tag
 from swinir_hf.models.configuration_swinir import MIN_TRANSFORMERS
 
 # One per head / channel count / window: pixelshuffle RGB, nearest+conv 3conv (params_ema), grey window-7 x255.

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from swinir_hf import CheckpointError, SwinIRForImageRestoration
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.cli import main as cli
-from swinir_hf.inference.files import process_tag
+from swinir_hf.inference.atomic_writes import process_tag
 from swinir_hf.models.image_processing_swinir import SwinIRImageProcessor
 
 
@@ -589,7 +589,7 @@ def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, caps
     assert not dead.exists() and alive.exists() and elsewhere.exists()
     assert not unnamed_dead.exists() and unnamed_alive.exists()
     # The same for text files (swinir-hf eval --json): one temporary-file writer.
-    from swinir_hf.inference.files import write_text_file
+    from swinir_hf.inference.atomic_writes import write_text_file
 
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -703,11 +703,11 @@ def test_an_interrupted_conversion_leaves_the_folder_as_it_was(shared, tmp_path,
         if Path(dst).name == "config.json":
             os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr("swinir_hf.inference.files.os.replace", replace_and_stop)
+    monkeypatch.setattr("swinir_hf.inference.atomic_writes.os.replace", replace_and_stop)
     capsys.readouterr()
     assert cli(["convert", str(zoo / "classical_sr_x4.pth"), str(out), "--overwrite"]) == 143
     assert capsys.readouterr().err == f"terminated (SIGTERM) once the converted model was in {out}\n"
-    monkeypatch.setattr("swinir_hf.inference.files.os.replace", real_replace)
+    monkeypatch.setattr("swinir_hf.inference.atomic_writes.os.replace", real_replace)
     assert load_model(out).config.upscale == 4 and not [p for p in out.iterdir() if p.name.startswith(".")]
 
     # a killed save's hidden folder does not make the folder "not empty" for a new conversion
@@ -733,7 +733,7 @@ def test_a_signal_during_the_swap_waits_for_it(tiny_config, tmp_path, monkeypatc
         calls.append(dst)
         real_replace(src, dst)
 
-    monkeypatch.setattr("swinir_hf.inference.files.os.replace", replace_once_interrupted)
+    monkeypatch.setattr("swinir_hf.inference.atomic_writes.os.replace", replace_once_interrupted)
     with pytest.raises(KeyboardInterrupt):
         folders.save_model_folder(out, SwinIRForImageRestoration(tiny_config(upscale=3)))
     assert len(calls) == 3 and load_model(out).config.upscale == 3
@@ -833,7 +833,7 @@ def test_a_canvas_allocation_that_raises_runtime_error_is_too_large_not_retried(
 
 _HOLD = """
 import sys
-from swinir_hf.inference.files import folder_claimed
+from swinir_hf.inference.output_folders import folder_claimed
 with folder_claimed(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()
@@ -883,7 +883,7 @@ def test_a_folder_another_run_writes_into_is_refused_by_convert_train_hub_and_ev
 
 
 def test_a_claim_holds_against_this_process_too_and_leaves_no_folder_it_made_empty(tmp_path):
-    from swinir_hf.inference.files import FolderInUseError, folder_claimed
+    from swinir_hf.inference.output_folders import FolderInUseError, folder_claimed
 
     out = tmp_path / "a" / "b"
     with folder_claimed(out):
@@ -905,7 +905,8 @@ def test_without_directory_locks_or_hard_links_runs_go_on_unguarded(tmp_path, mo
     import errno
     import fcntl
 
-    from swinir_hf.inference.files import AppearedError, folder_claimed, write_text_file
+    from swinir_hf.inference.atomic_writes import AppearedError, write_text_file
+    from swinir_hf.inference.output_folders import folder_claimed
 
     def no_locks(fd, operation):
         raise OSError(errno.EBADF, "Bad file descriptor")
@@ -931,7 +932,7 @@ def test_a_forked_child_does_not_keep_its_parents_claim(tmp_path):
     folder is free at once, not while its orphaned workers live on."""
     import time
 
-    from swinir_hf.inference.files import folder_claimed
+    from swinir_hf.inference.output_folders import folder_claimed
 
     started, ready = os.pipe()
     with folder_claimed(tmp_path):
@@ -975,9 +976,9 @@ def test_an_output_folder_that_is_a_symlink_to_nothing_is_one_error_line(shared,
 def test_a_replaced_file_another_run_removed_first_is_no_error(tmp_path, monkeypatch):
     """`written_aside` removes the earlier set's files it does not write again; one gone between its listing and its
     removal (another run's replacement) is fine, not a FileNotFoundError."""
-    from swinir_hf.inference import files
+    from swinir_hf.inference import atomic_writes
 
-    listed = files.files_matching
+    listed = atomic_writes.files_matching
 
     def removed_once_listed(folder, patterns):
         found = listed(folder, patterns)
@@ -986,8 +987,8 @@ def test_a_replaced_file_another_run_removed_first_is_no_error(tmp_path, monkeyp
         return found
 
     (tmp_path / "old.bin").write_bytes(b"old")
-    monkeypatch.setattr(files, "files_matching", removed_once_listed)
-    with files.written_aside(tmp_path, ["*.bin"]) as staging:
+    monkeypatch.setattr(atomic_writes, "files_matching", removed_once_listed)
+    with atomic_writes.written_aside(tmp_path, ["*.bin"]) as staging:
         (staging / "new.bin").write_bytes(b"new")
     assert [p.name for p in tmp_path.iterdir()] == ["new.bin"]
 
@@ -1004,7 +1005,7 @@ def test_writers_own_errors_on_a_full_disk_say_so_naming_the_output(tmp_path, mo
     ('tiff codec initialization failed', 'unexpected pos ...'): the message named neither the output nor the cause."""
     from safetensors import SafetensorError
 
-    from swinir_hf.inference.files import WriteError, write_error, written_aside, written_atomically
+    from swinir_hf.inference.atomic_writes import WriteError, write_error, written_aside, written_atomically
 
     target = tmp_path / "out.tif"
     codec = RuntimeError("tiff codec initialization failed")

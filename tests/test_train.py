@@ -659,7 +659,7 @@ def test_a_killed_writes_leftover_does_not_make_the_run_folder_taken(tiny_run, t
     import subprocess
     import sys
 
-    from swinir_hf.inference.files import process_tag
+    from swinir_hf.inference.atomic_writes import process_tag
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     host, pid = process_tag().rsplit("-", 1)[0], dead.stdout.strip()

@@ -20,7 +20,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference.files import folder_claimed, left_by_dead_process, process_tag, write_error
+from ..inference.atomic_writes import left_by_dead_process, process_tag, write_error
+from ..inference.output_folders import folder_claimed
 from ..interrupts import signals_deferred
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files

@@ -137,7 +137,7 @@ def _name_problem(source: Path, args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..inference.files import check_output_folder
+    from ..inference.output_folders import check_output_folder
 
     if (args.noise is not None or args.jpeg is not None) and not args.eval:
         given = "--noise" if args.noise is not None else "--jpeg"

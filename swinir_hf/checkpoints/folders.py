@@ -11,7 +11,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from ..inference.files import files_matching, written_aside
+from ..inference.atomic_writes import files_matching, written_aside
 from ..models.image_processing_swinir import SwinIRImageProcessor
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .remote_code import REMOTE_MODULES

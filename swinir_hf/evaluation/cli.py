@@ -17,13 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..checkpoints.loading import DEFAULT_MODELS
+from ..inference.atomic_writes import write_text_file
 from ..inference.engine_cli import add_engine_arguments, engine_options
-from ..inference.files import (
-    check_fresh_output_folder,
-    check_writable_folder,
-    folder_claimed,
-    write_text_file,
-)
+from ..inference.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from ..inference.restoration import DTYPES, PAPER_ENGINE, EngineOptions
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..processes import (

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..image_datasets import image_columns
 from ..processes import main_first, process_state
-from .files import check_output_folder, check_writable_folder, remove_stale_temp_files
+from .atomic_writes import remove_stale_temp_files
 from .image_io import IMAGE_SUFFIXES
 from .jobs import (
     Counts,
@@ -30,6 +30,7 @@ from .jobs import (
     run_jobs,
     sort_by_size,
 )
+from .output_folders import check_output_folder, check_writable_folder
 from .restoration import EngineOptions
 
 if TYPE_CHECKING:

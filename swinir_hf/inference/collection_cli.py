@@ -16,10 +16,11 @@ from ..image_datasets import load_image_dataset
 from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
 from ..models.image_processing_swinir import ALPHA_MODES
 from ..processes import LaunchParser, is_main_process, leave_process_group, process_state, user_error
+from .atomic_writes import written_aside
 from .collection import ModelEngine, restore_dataset, restore_files
 from .engine_cli import add_engine_arguments, engine_options
-from .files import check_fresh_output_folder, folder_claimed, written_aside
 from .jobs import OUTPUT_FORMATS, OutputOptions
+from .output_folders import check_fresh_output_folder, folder_claimed
 from .restoration import EngineOptions
 
 

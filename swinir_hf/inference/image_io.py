@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..models.image_processing_swinir import is_heif, normalize_pil, pillow_warnings, warn_if_animated
+from .atomic_writes import os_reason
 from .deep_decoders import _ORIENT, _grey_alpha_heif, _is_deep, _page_layout, _quiet_tifffile, _read_deep
-from .files import os_reason
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .files import written_atomically
+from .atomic_writes import written_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def write_image(
 ) -> None:
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded, and `exif` (an
     EXIF block, as `photo_exif` gives) in JPEG, PNG and WebP files (TIFFs get none: Pillow and tifffile cannot write
-    its sub-IFDs). `replace` False keeps a file found at `path` when the write ends (`files.AppearedError`).
+    its sub-IFDs). `replace` False keeps a file found at `path` when the write ends (`atomic_writes.AppearedError`).
 
     TIFFs are deflate-compressed (lossless). uint8 arrays ((H, W), (H, W, 1), RGB, RGBA) are written as 8-bit
     images, uint16 colour arrays as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats without 16

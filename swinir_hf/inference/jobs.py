@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from .files import NAME_MAX, AppearedError, file_in_the_way
+from .atomic_writes import AppearedError
+from .files import NAME_MAX
+from .output_folders import file_in_the_way
 
 if TYPE_CHECKING:
     import torch

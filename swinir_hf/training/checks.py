@@ -25,7 +25,7 @@ from ..checkpoints.run_folder import (
     list_checkpoints,
     unfinished_saves,
 )
-from ..inference.files import left_by_killed_write
+from ..inference.atomic_writes import left_by_killed_write
 from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..checkpoints.run_folder import list_checkpoints
-from ..inference.files import check_output_folder, folder_claimed
+from ..inference.output_folders import check_output_folder, folder_claimed
 from ..processes import is_main_process, on_every_process, on_main_process, several_processes_on_cpu
 from .checks import (
     check_ema_resumable,

@@ -24,7 +24,7 @@ from accelerate.utils import broadcast
 from ..checkpoints.export import export_model_folder, push_folder
 from ..checkpoints.folders import save_model_folder
 from ..checkpoints.run_folder import MODEL, PROGRESS, SUMMARY, checkpoint_path, list_checkpoints, unfinished_saves
-from ..inference.files import WriteError, os_reason, write_error, write_text_file
+from ..inference.atomic_writes import WriteError, os_reason, write_error, write_text_file
 from .card import training_card
 from .checks import UNREADABLE_CHECKPOINT, check_plain_states, remove_superseded_work, unreadable_checkpoint
 from .config import TrainingConfig, flat_config
