@@ -20,7 +20,8 @@ from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.cli import main
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
-from swinir_hf.inference.jobs import output_size, restore_image
+from swinir_hf.inference.job_runner import restore_image
+from swinir_hf.inference.jobs import output_size
 
 
 @pytest.fixture(scope="module")

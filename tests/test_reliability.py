@@ -400,7 +400,7 @@ def test_an_outscale_that_cannot_fit_is_refused_before_the_model_runs(tiny_confi
     """--outscale's resize is planned with the output: 64 MiB hold a 48×48 → ×2 output, not one resized ×60."""
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
-    from swinir_hf.inference.jobs import restore_image
+    from swinir_hf.inference.job_runner import restore_image
 
     monkeypatch.setattr(memory, "available_host_memory", lambda: 64 << 20)
     model = SwinIRForImageRestoration(tiny_config()).eval()
@@ -423,7 +423,7 @@ def test_an_alpha_the_model_would_upscale_is_planned_with_the_colour(tiny_config
     it, the colour's work lost), in the engine and in the command line; `alpha="bicubic"` fits."""
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
-    from swinir_hf.inference.jobs import restore_image
+    from swinir_hf.inference.job_runner import restore_image
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     # A 48×48 ×2 output: 108 KiB as float32, ≈ 270 KiB with its host copies; 540 KiB with an alpha's.
@@ -648,7 +648,8 @@ def test_a_header_that_fails_oddly_is_an_oserror_for_the_size_planner(tmp_path, 
     import struct
 
     from swinir_hf.inference.image_io import image_size
-    from swinir_hf.inference.jobs import Job, sort_by_size
+    from swinir_hf.inference.job_runner import sort_by_size
+    from swinir_hf.inference.jobs import Job
 
     Image.fromarray(np.zeros((6, 9, 3), np.uint8)).save(tmp_path / "a.png")
     Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(tmp_path / "b.png")

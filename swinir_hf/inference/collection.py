@@ -21,15 +21,8 @@ from ..image_datasets import image_columns
 from ..processes import main_first, process_state
 from .atomic_writes import remove_stale_temp_files
 from .image_io import IMAGE_SUFFIXES
-from .jobs import (
-    Counts,
-    OutputOptions,
-    Plan,
-    plan_jobs,
-    restore_image,
-    run_jobs,
-    sort_by_size,
-)
+from .job_runner import Counts, restore_image, run_jobs, sort_by_size
+from .jobs import OutputOptions, Plan, plan_jobs
 from .output_folders import check_output_folder, check_writable_folder
 from .restoration import EngineOptions
 

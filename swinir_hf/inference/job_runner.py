@@ -1,0 +1,262 @@
+"""One process's loop over its jobs: pipelined, decoding ahead and encoding behind in threads while the model runs,
+same-size inputs batched, outputs written atomically; and one image restored at an `outscale` (`restore_image`)."""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from .atomic_writes import AppearedError
+from .jobs import Job, OutputOptions, check_encodable, output_size
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..models.image_processing_swinir import ImageLayout
+    from .restoration import SwinIRRestorer
+
+
+def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, C) float32 → (size[1], size[0], C) float32, Lanczos per channel, neither clamped nor rounded."""
+    if colour.shape[1::-1] == tuple(size):
+        return colour
+    planes = [Image.fromarray(np.ascontiguousarray(colour[..., c], dtype=np.float32)) for c in range(colour.shape[2])]
+    return np.stack([np.asarray(p.resize(size, Image.Resampling.LANCZOS)) for p in planes], axis=-1)
+
+
+def restore_image(
+    restorer: SwinIRRestorer, image: Image.Image | np.ndarray, outscale: float | None = None
+) -> Image.Image | np.ndarray:
+    """`restorer(image)`, resized to `output_size(W, H, outscale)` of the W × H input when `outscale` is given."""
+    from ..models.image_processing_swinir import compose_image, split_image
+
+    colour, layout = split_image(image)
+    size = output_size(colour.shape[1], colour.shape[0], outscale) if outscale is not None else None
+    restored = restorer.restore_float(colour, size, more_outputs=restorer.alpha_passes(layout))
+    layout = restorer.restore_alpha(layout, size)
+    return compose_image(restored if size is None else resize_float(restored, size), layout)
+
+
+@dataclass
+class _Loaded:
+    """A decoded input: `pixel_values` (k, C, H, W) (k = 3 for colour into a grey model, else 1)."""
+
+    job: Job
+    pixel_values: torch.Tensor
+    channels: int
+    layout: ImageLayout
+    icc_profile: bytes | None
+    exif: bytes | None
+
+
+@dataclass
+class Counts:
+    """What one process did with its share of the jobs."""
+
+    restored: int = 0
+    failed: int = 0
+    appeared: int = 0  # outputs another run (or the user) wrote while this one worked: kept, as existing ones are
+
+
+def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _Loaded:
+    """Decode `job`'s input; raise `ImageTooLargeError` when its output cannot be held (judged from the file's
+    header, before decoding), ValueError when it (`scale` ×, or resized to `outscale` ×) cannot be encoded in
+    `job.dst`'s format."""
+    import torch
+
+    from ..models.image_processing_swinir import split_image, to_pixel_values
+    from .image_io import image_size, read_image
+    from .memory import check_output_memory
+
+    try:
+        w, h = image_size(job.src)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        pass  # `read_image` says what is wrong with the file
+    else:  # refused from the header: decoding an image whose output cannot be held could take gigabytes already
+        resized = output_size(w, h, outscale) if outscale is not None else None
+        check_output_memory((1, num_channels, h, w), scale, torch.device("cpu"), resized)
+    data = read_image(job.src)
+    colour, layout = split_image(data.pixels)
+    h, w = colour.shape[:2]
+    check_encodable(job.dst, output_size(w, h, outscale) if outscale is not None else (scale * w, scale * h))
+    pixel_values = to_pixel_values(colour, num_channels)
+    return _Loaded(job, pixel_values, colour.shape[-1], layout, data.icc_profile, data.exif)
+
+
+def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) -> None:
+    from ..models.image_processing_swinir import compose_image, from_reconstruction
+    from .image_writing import write_image
+
+    colour = from_reconstruction(reconstruction, item.channels)
+    if output.outscale is not None:
+        h, w = item.pixel_values.shape[-2:]
+        colour = resize_float(colour, output_size(w, h, output.outscale))
+    try:
+        item.job.dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # as write_image's errors: the target, then why
+        where = err.filename or item.job.dst.parent
+        raise OSError(f"cannot write {item.job.dst}: cannot create folder {where} ({err.strerror or err})") from err
+    image = compose_image(colour, item.layout)
+    # Not replacing what another run (or the user) wrote since the plan found no file there.
+    write_image(
+        item.job.dst,
+        image,
+        item.icc_profile,
+        exif=item.exif,
+        quality=output.quality,
+        lossless=item.job.lossless,
+        replace=output.overwrite,
+    )
+
+
+_ERRORS = (ValueError, OSError, RuntimeError, MemoryError)
+
+
+def _read_ahead(jobs: list[Job], load: Callable[[Job], _Loaded], pool: ThreadPoolExecutor, depth: int):
+    """Yield (job, `_Loaded` or the exception reading it raised) in job order, `depth` reads in flight."""
+    queue: deque[tuple[Job, Future]] = deque()
+    remaining = iter(jobs)
+    for job in remaining:
+        queue.append((job, pool.submit(load, job)))
+        if len(queue) >= depth:
+            break
+    while queue:
+        job, future = queue.popleft()
+        nxt = next(remaining, None)
+        if nxt is not None:
+            queue.append((nxt, pool.submit(load, nxt)))
+        try:
+            yield job, future.result()
+        except _ERRORS as err:
+            yield job, err
+
+
+@dataclass
+class _Writer:
+    """The back half of `run_jobs`: restored batches go to the writer threads; at most `depth` wait in memory."""
+
+    restorer: SwinIRRestorer
+    output: OutputOptions
+    pool: ThreadPoolExecutor
+    depth: int
+    bar: Any
+    report: Callable[[str], None]
+    counts: Counts = field(default_factory=Counts)
+    pending: deque[tuple[Job, Future]] = field(default_factory=deque)
+
+    def fail(self, job: Job, err: BaseException) -> None:
+        self.counts.failed += 1
+        self.bar.update()
+        text = str(err)  # read_image's messages already start with the file
+        self.report(f"error: {text}" if text.startswith(str(job.src)) else f"error: {job.src}: {text}")
+
+    def restore(self, batch: list[_Loaded]) -> None:
+        """One forward pass over `batch` (inputs of one size) and one over the alphas the model upscales, then its
+        outputs queued for writing."""
+        import torch
+
+        x = torch.cat([b.pixel_values for b in batch])
+        size = output_size(x.shape[-1], x.shape[-2], self.output.outscale) if self.output.outscale else None
+        try:
+            alphas = sum(self.restorer.alpha_passes(b.layout) for b in batch)  # planned with the colour
+            out = self.restorer.restore_tensor(x, size, more_outputs=alphas).cpu()
+            layouts = self.restorer.restore_alphas([b.layout for b in batch], size)  # one more batch, if any
+        except _ERRORS as err:
+            for b in batch:
+                self.fail(b.job, err)
+            return
+        start = 0
+        for b, layout in zip(batch, layouts, strict=True):
+            k = b.pixel_values.shape[0]
+            saved = self.pool.submit(_save, replace(b, layout=layout), out[start : start + k], self.output)
+            self.pending.append((b.job, saved))
+            start += k
+        self.settle(self.depth)
+
+    def settle(self, limit: int) -> None:
+        """Wait for written outputs until at most `limit` are pending."""
+        while len(self.pending) > limit:
+            job, future = self.pending.popleft()
+            try:
+                future.result()
+            except AppearedError as err:
+                self.counts.appeared += 1
+                self.bar.update()
+                self.report(f"note: {job.src}: {err}")
+                continue
+            except _ERRORS as err:
+                self.fail(job, err)
+                continue
+            self.counts.restored += 1
+            self.bar.update()
+
+
+def _same_size_batches(loaded: Iterator[tuple[Job, Any]], batch_size: int, writer: _Writer) -> Iterator[list[_Loaded]]:
+    """Consecutive inputs of one size, at most `batch_size` per batch; failed reads are reported to `writer`."""
+    batch: list[_Loaded] = []
+    for job, item in loaded:
+        if isinstance(item, BaseException):
+            writer.fail(job, item)
+            continue
+        if batch and (len(batch) == batch_size or item.pixel_values.shape[1:] != batch[0].pixel_values.shape[1:]):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+def run_jobs(
+    jobs: list[Job],
+    restorer: SwinIRRestorer,
+    output: OutputOptions,
+    *,
+    batch_size: int = 1,
+    workers: int = 2,
+    progress: bool = False,
+    report: Callable[[str], None] | None = None,
+) -> Counts:
+    """Restore `jobs` in order with one model: `workers` threads decode ahead and encode / write behind the model,
+    and up to `batch_size` consecutive inputs of the same size go through one forward pass.
+
+    Every failure is reported (`error: FILE: why`) and counted; the rest go on.
+    """
+    from tqdm.auto import tqdm
+
+    report = report or (lambda msg: tqdm.write(msg, file=sys.stderr))
+    num_channels = restorer.model.config.num_channels
+    with (
+        ThreadPoolExecutor(workers, thread_name_prefix="swinir-read") as readers,
+        ThreadPoolExecutor(workers, thread_name_prefix="swinir-write") as writers,
+        tqdm(total=len(jobs), disable=not progress, unit="image", desc="restore") as bar,
+    ):
+        # Bounded: restored images wait in memory only until the writers catch up.
+        writer = _Writer(restorer, output, writers, 2 * workers, bar, report)
+        load = partial(_load, num_channels=num_channels, scale=restorer.scale, outscale=output.outscale)
+        loaded = _read_ahead(jobs, load, readers, workers + batch_size)
+        for batch in _same_size_batches(loaded, batch_size, writer):
+            writer.restore(batch)
+        writer.settle(0)
+    return writer.counts
+
+
+def sort_by_size(jobs: list[Job]) -> list[Job]:
+    """Jobs ordered by stored image size (header only), then path, so that same-size inputs are neighbours."""
+
+    def key(job: Job) -> tuple[int, int, str]:
+        from .image_io import image_size
+
+        try:
+            return (*image_size(job.src), str(job.src))
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):  # reported when it is read
+            return (0, 0, str(job.src))
+
+    return sorted(jobs, key=key)
