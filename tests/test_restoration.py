@@ -16,11 +16,12 @@ import torch
 from PIL import Image, ImageCms
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restore
-from swinir_hf.inference import restoration
+from swinir_hf.inference import devices, restoration
+from swinir_hf.inference.devices import auto_dtype
 from swinir_hf.inference.image_io import image_size, read_image
 from swinir_hf.inference.image_writing import write_image
 from swinir_hf.inference.memory import is_out_of_memory
-from swinir_hf.inference.restoration import EngineOptions, auto_dtype
+from swinir_hf.inference.restoration import EngineOptions
 from swinir_hf.models.image_processing_swinir import fill_hidden_colour
 from swinir_hf.models.modeling_swinir import inference_precision
 
@@ -834,7 +835,7 @@ def test_bfloat16_is_close_to_float32(model):
 
 def test_precisions_are_named_once_for_the_engine_and_its_command_lines(model, capsys):
     from swinir_hf.cli import main
-    from swinir_hf.inference.restoration import DTYPES
+    from swinir_hf.inference.devices import DTYPES
 
     assert DTYPES == ("auto", "float32", "bfloat16", "float16")
     with pytest.raises(ValueError, match=r"^dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got 'float64'$"):
@@ -847,7 +848,7 @@ def test_precisions_are_named_once_for_the_engine_and_its_command_lines(model, c
 
 @pytest.mark.parametrize("native_bf16", [True, False])
 def test_auto_dtype_is_bfloat16_only_on_cpus_with_native_bfloat16(model, monkeypatch, native_bf16):
-    monkeypatch.setattr(restoration, "_native_cpu_bfloat16", lambda: native_bf16)
+    monkeypatch.setattr(devices, "_native_cpu_bfloat16", lambda: native_bf16)
     expected = "bfloat16" if native_bf16 else "float32"
     assert auto_dtype(torch.device("cpu")) == expected
     assert SwinIRRestorer(model).dtype == expected
@@ -1027,7 +1028,7 @@ def test_a_model_loaded_in_float16_keeps_its_edges_in_float32_and_runs(model, tm
 @pytest.mark.parametrize("dtype", ["bfloat16", "auto"])
 def test_a_model_loaded_in_float16_runs_in_bfloat16_on_cpu(model, tmp_path, monkeypatch, dtype):
     # "auto" is bfloat16 on CPUs with native bfloat16: such a model failed there with torch's "mixed dtype (CPU)".
-    monkeypatch.setattr(restoration, "_native_cpu_bfloat16", lambda: True)
+    monkeypatch.setattr(devices, "_native_cpu_bfloat16", lambda: True)
     copy.deepcopy(model).half().save_pretrained(tmp_path)  # weights rounded to float16, as a float16 file holds
     half = SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float16).eval()
     full = SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float32).eval()

@@ -367,6 +367,6 @@ def custom_mismatch(task: str, config: Mapping, spec: str) -> str | None:
 
 def precisions(device: str) -> list:
     """The precisions a device ("cpu" / "cuda") runs, as the page's radio offers them."""
-    from ..inference.restoration import device_dtypes
+    from ..inference.devices import device_dtypes
 
     return [("Automatic", "auto"), *device_dtypes(device)]

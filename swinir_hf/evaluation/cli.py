@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from ..checkpoints.loading import DEFAULT_MODELS
 from ..inference.atomic_writes import write_text_file
+from ..inference.devices import DTYPES
 from ..inference.engine_cli import add_engine_arguments, engine_options
 from ..inference.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
-from ..inference.restoration import DTYPES, PAPER_ENGINE, EngineOptions
+from ..inference.restoration import PAPER_ENGINE, EngineOptions
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..processes import (
     LaunchParser,
@@ -158,7 +159,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         return user_error(problem)
     try:
         if args.device:
-            from ..inference.restoration import check_device
+            from ..inference.devices import check_device
 
             check_device(args.device)
         state = process_state(args.device)

@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
         return user_error("--batch-size and --workers must be at least 1")
     try:
         if args.device:  # before anything is loaded: `gpu0` or CUDA on a machine without it
-            from .restoration import check_device
+            from .devices import check_device
 
             check_device(args.device)
         engine = ModelEngine(**vars(engine_options(args, alpha=args.alpha)), model=args.model, revision=args.revision)

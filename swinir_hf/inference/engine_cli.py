@@ -7,7 +7,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from .restoration import DTYPES, EngineOptions
+from .devices import DTYPES
+from .restoration import EngineOptions
 
 
 def tile_argument(value: str) -> int | str | None:

@@ -5,24 +5,17 @@ The Python API, the CLI and the demos all call `restore` / `SwinIRRestorer`.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import functools
-import itertools
 import logging
 import math
 import numbers
 import os
-import threading
-import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
 from ..models.image_processing_swinir import (
     AlphaMode,
@@ -36,6 +29,7 @@ from ..models.image_processing_swinir import (
     with_alpha,
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, inference_precision
+from .devices import DTYPES, DType, auto_dtype, check_device, device_dtypes, running
 from .image_io import read_image
 from .memory import (
     TOO_LARGE_ADVICE,
@@ -49,8 +43,6 @@ from .tiling import CanvasAllocationError, tiled_apply
 
 logger = logging.getLogger(__name__)
 
-DType = Literal["auto", "float32", "bfloat16", "float16"]
-DTYPES: tuple[str, ...] = get_args(DType)  # what `dtype` takes, for checks and command lines
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
 
@@ -81,69 +73,13 @@ class EngineOptions:
 PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
 
 
-@dataclass
-class _Runs:
-    """A model's restorations running now, on any thread, and the training mode the first of them found."""
-
-    count: int = 0
-    was_training: bool = False
-
-
-_RUNS: weakref.WeakKeyDictionary[nn.Module, _Runs] = weakref.WeakKeyDictionary()
-_RUNS_LOCK = threading.Lock()
-
-
-def _holds(model: nn.Module, device: torch.device, dtype: torch.dtype | None) -> bool:
-    """Whether `model`'s weights are on `device` (any GPU for a bare "cuda") and, unless `dtype` is None, all in
-    `dtype`."""
-    return all(
-        t.device.type == device.type
-        and (device.index is None or t.device.index == device.index)
-        and (dtype is None or not t.is_floating_point() or t.dtype == dtype)
-        for t in itertools.chain(model.parameters(), model.buffers())
-    )
-
-
-@contextlib.contextmanager
-def running(
-    model: SwinIRForImageRestoration, device: torch.device, dtype: torch.dtype | None
-) -> Iterator[SwinIRForImageRestoration]:
-    """`model` on `device`, in `dtype` (None: as it is) and in eval mode for one restoration.
-
-    Threads may share a model: it is moved / cast in place (as `.to()` does) only while no other restoration runs
-    it, and its training mode comes back when the last one ends; a restoration that needs it on another device or
-    in another dtype while others run it gets a converted copy instead, so no thread's weights change under it.
-    """
-    with _RUNS_LOCK:
-        runs = _RUNS.setdefault(model, _Runs())
-        holds = _holds(model, device, dtype)
-        shared = runs.count == 0 or holds
-        if shared:
-            if runs.count == 0:
-                if not holds:
-                    model.to(device, dtype)
-                runs.was_training = model.training
-                model.eval()
-            runs.count += 1
-    if not shared:
-        yield copy.deepcopy(model).to(device, dtype).eval()
-        return
-    try:
-        yield model
-    finally:
-        with _RUNS_LOCK:
-            runs.count -= 1
-            if runs.count == 0:
-                model.train(runs.was_training)
-
-
 class SwinIRRestorer:
     """Restores images with one model and one set of options; `restore(model, image, ...)` is a one-shot call.
 
     Args:
         model: a `SwinIRForImageRestoration`, put on `device` and in the run's dtype in place, as `.to()` does (it
             stays there after), and in eval mode while it runs (its training mode restored after); a copy instead
-            while another thread runs it (see `running`).
+            while another thread runs it (see `devices.running`).
         tile: None for the whole image in one pass, an int for tiles of at most that many input pixels a side
             (rounded down to a multiple of the window), or "auto": the whole image when it fits the memory
             budget, else as few tiles as the budget allows, each as small as that count permits. With a tile,
@@ -418,63 +354,3 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def check_device(device: str | torch.device) -> torch.device:
-    """`device` as a `torch.device` that exists here.
-
-    Raises:
-        ValueError: a malformed name (`gpu0`) or a device this machine / torch build does not have, saying which
-            devices there are.
-    """
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"unknown device {device!r}: use cpu, cuda, cuda:1, mps ({available_devices()})") from err
-    if dev.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ValueError(f"device {device!r}: this machine / torch build has no CUDA GPU ({available_devices()})")
-        if dev.index is not None and dev.index >= count:
-            raise ValueError(f"device {device!r}: there are only {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
-    elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r}: MPS is not available here ({available_devices()})")
-    elif dev.type != "cpu" and not getattr(getattr(torch, dev.type, None), "is_available", lambda: False)():
-        raise ValueError(f"device {device!r} is not supported: use cpu, cuda, cuda:1 or mps ({available_devices()})")
-    return dev
-
-
-def available_devices() -> str:
-    """'available here: cpu, cuda:0, ...' for error messages."""
-    names = ["cpu"]
-    if torch.cuda.is_available():
-        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if torch.backends.mps.is_available():
-        names.append("mps")
-    return "available here: " + ", ".join(names)
-
-
-def device_dtypes(device_type: str) -> tuple[str, ...]:
-    """The precisions besides "auto" that a device type ("cpu", "cuda", "mps") runs: float16 only on CUDA (its
-    autocast keeps the overflow-prone modules in float32; torch's CPU kernels lack float16 ones)."""
-    return tuple(d for d in DTYPES if d != "auto" and (d != "float16" or device_type == "cuda"))
-
-
-def auto_dtype(device: torch.device) -> str:
-    """What `dtype="auto"` runs: the fastest precision whose Set5 PSNR stays within 0.05 dB of float32.
-
-    bfloat16 on CPUs with native bfloat16 (AVX512-BF16 or AMX), float32 on other CPUs (bfloat16 is emulated there,
-    and slower), float16 on CUDA (the model keeps its overflow-prone modules in float32). The measurements behind
-    this choice: benchmarks/README.md, "`dtype="auto"`: measured".
-    """
-    if device.type == "cuda":
-        return "float16"
-    if device.type == "cpu" and _native_cpu_bfloat16():
-        return "bfloat16"
-    return "float32"
-
-
-@functools.cache
-def _native_cpu_bfloat16() -> bool:
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
