@@ -420,6 +420,26 @@ def device_name(device: str) -> str:
     return torch.cuda.get_device_name(0) if device != "cpu" and torch.cuda.is_available() else "cpu"
 
 
+def write_summary(
+    models: list[str], args: argparse.Namespace, info: dict, device: str, rows: list[dict], wall_s: float
+) -> None:
+    """OUT/summary.json: the lease (device, budget, time, overrides), `summarize`'s figures per model and a probing
+    lease's rows; the models' figures go to the log too."""
+    summary = {
+        "device": device,
+        "budget_s": args.budget,
+        "wall_s": round(wall_s, 1),
+        "overrides": args.set,
+        "models": summarize(models, args, info),
+        # What `collect` records for later leases without --probe (the figures only: train_step.md has the rest).
+        "probe_rows": [{k: r[k] for k in ("config", "variant", "steps_per_s", "first")} for r in rows]
+        if args.probe
+        else [],
+    }
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    log(json.dumps(summary["models"]))
+
+
 def run_lease(args: argparse.Namespace) -> int:
     """The whole lease: environment, restore, train until the budget, stop, pack, summarize."""
     t0 = time.monotonic()
@@ -476,19 +496,7 @@ def run_lease(args: argparse.Namespace) -> int:
         "picked": picked,
         "seconds": {n: ended - started[n] for n in models},
     }
-    summary = {
-        "device": device,
-        "budget_s": args.budget,
-        "wall_s": round(time.monotonic() - t0, 1),
-        "overrides": args.set,
-        "models": summarize(models, args, info),
-        # What `collect` records for later leases without --probe (the figures only: train_step.md has the rest).
-        "probe_rows": [{k: r[k] for k in ("config", "variant", "steps_per_s", "first")} for r in rows]
-        if args.probe
-        else [],
-    }
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
-    log(json.dumps(summary["models"]))
+    write_summary(models, args, info, device, rows, time.monotonic() - t0)
     # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
     return 0 if all(code in ENDED_WELL for code in info["exit"].values()) else 1
 

@@ -181,6 +181,15 @@ def _run(args: argparse.Namespace) -> int:
             f"swinir-hf (so it is not removed): delete it unless an export into {out} is running",
             file=sys.stderr,
         )
+    failed = _export_all(checkpoints, args)
+    if failed:
+        print(f"{failed} of {len(checkpoints)} checkpoints failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _export_all(checkpoints: list[Path], args: argparse.Namespace) -> int:
+    """Export (and push, or list for `--dry-run`) each checkpoint in turn, each failure said on stderr and passed
+    over; how many failed."""
     failed = 0
     for checkpoint in checkpoints:
         try:
@@ -199,9 +208,7 @@ def _run(args: argparse.Namespace) -> int:
                 continue
             if url:
                 print(f"pushed {folder.repo_id}: {url}")
-    if failed:
-        print(f"{failed} of {len(checkpoints)} checkpoints failed", file=sys.stderr)
-    return 1 if failed else 0
+    return failed
 
 
 def _export(source: Path, args: argparse.Namespace) -> HubFolder:

@@ -88,7 +88,8 @@ def build(demo: RestorationDemo) -> gr.Blocks:
 
 
 def _input_column(demo: RestorationDemo, task0: str) -> dict:
-    """The left column: upload, preview, task, scale, Restore / Cancel, plan line, Advanced. Returns them."""
+    """The left column: upload, preview, task, scale, Restore / Cancel, plan line, Advanced; and the API's hidden
+    controls. Returns them."""
     scale0 = demo.menu.default_scale(task0)
     plan0 = demo.menu.plan(task0, scale0, AUTO, None, None)
     c = {}
@@ -130,6 +131,14 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
         c["ensemble"] = gr.Checkbox(False, label="Self-ensemble ×8 (SwinIR+: slightly better, 8× slower)")
         c["precision"] = gr.Radio(precisions(demo.device), value="auto", label="Precision")
         c["alpha"] = gr.Radio(ALPHA_CHOICES, value="model", label="Transparency when enlarging", elem_id="alpha")
+    c.update(_api_controls(demo))
+    return c
+
+
+def _api_controls(demo: RestorationDemo) -> dict:
+    """The hidden inputs and button of the public `/restore`, which takes what the page's controls cannot: any
+    task's scale, level and model. Returns them."""
+    c = {}
     # The API's Restore: gradio checks a Radio's value against the choices the page was built with (the first
     # task's scales, no levels), so API clients send scale and level as plain numbers and plan() checks them.
     c["api_scale"] = gr.Number(visible=False, precision=0, label="Scale: 1 (denoising, JPEG), 2 or 4")

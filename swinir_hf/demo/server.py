@@ -92,6 +92,14 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
         "when the server listens on this machine alone, not on a Space or a share link (env "
         "SWINIR_DEMO_CUSTOM_MODELS; default: %(default)s)",
     )
+    _add_limit_arguments(parser)
+    parser.set_defaults(prog=prog)
+    return parser.parse_args(argv)
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that bound the server's load: input size, upload size, concurrent jobs and the queue."""
+    env = os.environ.get
     parser.add_argument(
         "--max-pixels",
         type=_whole_number(1, variable="SWINIR_DEMO_MAX_PIXELS"),
@@ -120,8 +128,6 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
         metavar="N",
         help="jobs waiting at most before new ones are refused (default: %(default)s)",
     )
-    parser.set_defaults(prog=prog)
-    return parser.parse_args(argv)
 
 
 def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:

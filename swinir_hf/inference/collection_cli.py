@@ -50,25 +50,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help="how an upscaling model enlarges an alpha channel: model = through the model as a grey image (sharp "
         "edges, one more pass; default), bicubic = resized",
     )
-    p.add_argument(
-        "-s",
-        "--outscale",
-        type=float,
-        metavar="F",
-        help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), Lanczos (default: the "
-        "model's scale)",
-    )
-    p.add_argument("--suffix", default="", metavar="S", help="appended to each output file's stem (default: none)")
-    p.add_argument(
-        "--ext",
-        choices=OUTPUT_FORMATS,
-        default="png",
-        help="output format: auto = the input's (PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, "
-        "others PNG); default png",
-    )
-    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG / lossy WebP quality 1-100 (default 95)")
-    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
-    p.add_argument("--skip-existing", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
+    _add_output_arguments(p)
     p.add_argument(
         "--recursive",
         action="store_true",
@@ -91,6 +73,29 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", help="dataset split (default: train)")
     p.add_argument("--column", help="dataset image column (default: the first image column)")
     p.add_argument("--push-to-hub", metavar="REPO", help="also push the restored dataset to this Hub repo")
+
+
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of the restored files: size, name, format, quality, and whether existing ones are replaced."""
+    p.add_argument(
+        "-s",
+        "--outscale",
+        type=float,
+        metavar="F",
+        help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), Lanczos (default: the "
+        "model's scale)",
+    )
+    p.add_argument("--suffix", default="", metavar="S", help="appended to each output file's stem (default: none)")
+    p.add_argument(
+        "--ext",
+        choices=OUTPUT_FORMATS,
+        default="png",
+        help="output format: auto = the input's (PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, "
+        "others PNG); default png",
+    )
+    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG / lossy WebP quality 1-100 (default 95)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
+    p.add_argument("--skip-existing", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
 
 
 # The files `Dataset.save_to_disk` writes: what a restored dataset replaces in -o (other files there stay).
