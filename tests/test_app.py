@@ -442,9 +442,9 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
 def test_an_upload_too_large_to_shrink_is_refused_from_its_header(demo, tmp_path, monkeypatch):
     """Above `MAX_SHRINK_PIXELS` no shrink is offered, and asking for one (the API) is refused before decoding: a
     small PNG of 13000² pixels took 4 GB to shrink."""
-    from swinir_hf.demo import callbacks
+    from swinir_hf.demo import controls
 
-    monkeypatch.setattr(callbacks, "MAX_SHRINK_PIXELS", 10_000)  # the example has 12,000 pixels
+    monkeypatch.setattr(controls, "MAX_SHRINK_PIXELS", 10_000)  # the example has 12,000 pixels
     small = RestorationDemo(max_pixels=3000, defaults_dir=tmp_path / "none", extra_models=demo.extra_models)
     _, text, shrink, *_ = small.on_upload(str(EXAMPLE), SR, 2, AUTO, None, "")
     assert not shrink["visible"] and "Shrink it below 3,000 pixels yourself, or run the demo yourself" in text
@@ -452,7 +452,7 @@ def test_an_upload_too_large_to_shrink_is_refused_from_its_header(demo, tmp_path
     def no_decoding(path):
         raise AssertionError("decoded")
 
-    monkeypatch.setattr(callbacks, "decode", no_decoding)
+    monkeypatch.setattr(controls, "decode", no_decoding)
     with pytest.raises(gr.Error) as err:
         small.shrink_upload(str(EXAMPLE))
     assert err.value.message == (

@@ -2,9 +2,9 @@
 
 Layers, bottom up: `limits` (the defaults; no gradio); `errors`; `menu` (tasks, model entries, `Menu.plan`: what
 Restore runs); `uploads` (the uploaded image); `progress` (progress and Cancel through model hooks), `clients` (API
-clients gradio gave up on) and `model_cache`; `callbacks` (`RestorationDemo`: state and event handlers); `layout`
-(the page); `server` (the command line). Nothing else in the package imports it but the `swinir-hf` command line,
-which hands `demo` to `server`.
+clients gradio gave up on) and `model_cache`; `controls` (the control callbacks) and `callbacks` (`RestorationDemo`:
+state, the restoration and Cancel, the control callbacks mixed in); `layout` (the page); `server` (the command line).
+Nothing else in the package imports it but the `swinir-hf` command line, which hands `demo` to `server`.
 """
 
 from __future__ import annotations
