@@ -44,9 +44,15 @@ TINY = [
 ]
 
 
-def _lease_module():
-    if str(REPO / "hub") not in sys.path:  # gpu_lease imports lease_checkpoints from beside it, as a script does
+def _hub_module(name: str):
+    """A module of hub/, imported by name, as the scripts there import each other (from beside them)."""
+    if str(REPO / "hub") not in sys.path:
         sys.path.insert(0, str(REPO / "hub"))
+    return importlib.import_module(name)
+
+
+def _lease_module():
+    _hub_module("lease_models")  # puts hub/ on the path: gpu_lease imports its parts from beside it, as a script does
     spec = importlib.util.spec_from_file_location("gpu_lease", REPO / "hub" / "gpu_lease.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -62,8 +68,8 @@ def _lease(tmp: Path, out: str, runs: str, *extra: str) -> subprocess.CompletedP
 
 
 def test_gpu_configs_are_paper_sized_and_use_only_packed_data() -> None:
-    lease = _lease_module()
-    for name, config in lease.MODELS.items():
+    lease_models = _hub_module("lease_models")
+    for name, config in lease_models.MODELS.items():
         cfg = TrainingConfig.from_dict(read_config_file(config), origin=config)
         assert cfg.train.output_dir == f"runs/gpu/{name}"
         assert cfg.train.mixed_precision == "bf16" and cfg.train.keep_checkpoints == 1
@@ -110,10 +116,10 @@ def _wheel(folder: Path, module: str) -> Path:
 def test_lease_installs_only_the_carried_wheels_the_machine_lacks(tmp_path: Path) -> None:
     """As the lease machine lacks jsonargparse: a carried wheel of a module that does not import is installed, one
     of a module that does (here jsonargparse itself) is not."""
-    lease = _lease_module()
+    lease_env = _hub_module("lease_env")
     _wheel(tmp_path, "swinir_lease_probe")
     _wheel(tmp_path, "jsonargparse")  # importable here: must not shadow the real one
-    env = lease.prepare_env(argparse.Namespace(device="cpu", wheels=tmp_path))
+    env = lease_env.prepare_env(argparse.Namespace(device="cpu", wheels=tmp_path))
     code = "import swinir_lease_probe, jsonargparse; print(swinir_lease_probe.__file__, jsonargparse.__version__)"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     probe, version = done.stdout.split()
@@ -138,7 +144,7 @@ def test_lease_refuses_cuda_without_a_gpu_and_collect_an_empty_folder(tmp_path: 
 
 def test_lease_summary_gives_the_runs_own_max_steps(tmp_path: Path) -> None:
     """`--set train.max_steps=...` reaches the trainers; the summary must report it, not the config's."""
-    lease = _lease_module()
+    lease_run = _hub_module("lease_run")
     run = tmp_path / "runs" / "sr-x4"
     (run / "checkpoints" / "step-00000003").mkdir(parents=True)
     (run / "checkpoints" / "step-00000003" / "progress.json").write_text('{"step": 3}')
@@ -147,10 +153,10 @@ def test_lease_summary_gives_the_runs_own_max_steps(tmp_path: Path) -> None:
     info = {"start_step": {"sr-x4": 0, "real-sr-x4": 0}, "exit": {"sr-x4": 143, "real-sr-x4": 1}}
     info["seconds"] = {"sr-x4": 10.0, "real-sr-x4": 1.0}
     info["picked"] = {"sr-x4": ["train.compile=inductor"], "real-sr-x4": []}
-    summary = lease.summarize(["sr-x4", "real-sr-x4"], args, info)
+    summary = lease_run.summarize(["sr-x4", "real-sr-x4"], args, info)
     assert summary["sr-x4"]["max_steps"] == 40000 and summary["sr-x4"]["end_step"] == 3
     assert summary["sr-x4"]["overrides_picked"] == ["train.compile=inductor"]
-    assert summary["real-sr-x4"]["max_steps"] == lease._config("real-sr-x4")["train"]["max_steps"]  # never started
+    assert summary["real-sr-x4"]["max_steps"] == lease_run._config("real-sr-x4")["train"]["max_steps"]  # never started
 
 
 def _fake_tar(path: Path, step: int, mib: float) -> Path:
@@ -159,7 +165,7 @@ def _fake_tar(path: Path, step: int, mib: float) -> Path:
     meta = {"step_dir": f"step-{step:08d}", "ema_file": None, "param_groups": [], "steps": {}}
     meta["files"] = {"progress.json": json.dumps({"step": step}).encode().hex()}
     weights = {"raw.pad": torch.zeros(int(mib * 2**19), dtype=torch.half)}
-    sys.modules["lease_checkpoints"]._write_tar(path, weights, meta, {})
+    _hub_module("lease_checkpoints")._write_tar(path, weights, meta, {})
     return path
 
 
@@ -167,15 +173,17 @@ def test_a_damaged_lease_tar_costs_no_lease_time(tmp_path: Path, capsys) -> None
     """A truncated tar (a copy cut short, a bad merge): `plan` names it before the lease, the lease restores the
     other tar instead, or starts afresh, and `collect` replaces it; a damaged returned tar is not collected."""
     lease = _lease_module()
+    lease_checkpoints = _hub_module("lease_checkpoints")
+    lease_restore = _hub_module("lease_restore")
     ckpt, state = tmp_path / "repo" / "gpu_ckpt", tmp_path / "repo" / "hub" / "lease_state"
     carried, kept = _fake_tar(ckpt / "sr-x4.tar", 300, 0.1), _fake_tar(state / "sr-x4.tar", 500, 0.1)
     kept.write_bytes(kept.read_bytes()[:30000])
-    (damaged_tar, damaged), good = lease.restore_sources("sr-x4", ckpt, state)[::-1]
+    (damaged_tar, damaged), good = lease_restore.restore_sources("sr-x4", ckpt, state)[::-1]
     assert good == (carried, 300) and damaged_tar == kept
     assert damaged.startswith(f"{kept} is no readable lease checkpoint (ReadError")
 
     args = argparse.Namespace(ckpt=tmp_path / "none", state=state, runs=tmp_path / "runs")
-    lease.restore("sr-x4", args)
+    lease_restore.restore("sr-x4", args)
     out = capsys.readouterr().out
     assert f"sr-x4: {damaged}: passed over" in out and "starts from step 0" in out
     assert not (tmp_path / "runs").exists()
@@ -192,11 +200,11 @@ def test_a_damaged_lease_tar_costs_no_lease_time(tmp_path: Path, capsys) -> None
     collect = ["collect", str(tmp_path / "out"), "--ckpt", str(ckpt), "--state", str(state)]
     assert lease.main([*collect, "--runs", str(tmp_path / "runs")]) == 0
     assert f"note: {damaged}: replaced" in capsys.readouterr().out
-    assert lease.verified_step(kept) == 600 and lease.verified_step(carried) == 600
+    assert lease_checkpoints.verified_step(kept) == 600 and lease_checkpoints.verified_step(carried) == 600
     returned.write_bytes(returned.read_bytes()[:30000])
     assert lease.main([*collect, "--runs", str(tmp_path / "runs")]) == 1
     assert capsys.readouterr().err.strip().startswith(f"error: {returned} is no readable lease checkpoint")
-    assert lease.verified_step(kept) == 600
+    assert lease_checkpoints.verified_step(kept) == 600
 
 
 TINY_BODY = {"embed_dim": 12, "depths": [2], "num_heads": [2], "window_size": 8, "image_size": 16, "mlp_ratio": 2.0}
@@ -231,15 +239,18 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     conv), jpeg-color from the first of denoise-color and sr-x4 that has some; the tars a model returns record that
     origin, through the lean state and the next lease's restore."""
     lease = _lease_module()
+    lease_checkpoints = _hub_module("lease_checkpoints")
+    lease_restore = _hub_module("lease_restore")
+    lease_run = _hub_module("lease_run")
     repo = tmp_path / "repo"
     state = repo / "hub" / "lease_state"
     x4 = SwinIRConfig.from_preset("lightweight_sr", 4, **TINY_BODY)
     ema = _checkpoint(tmp_path / "x4run", x4, 7)
-    assert lease.pack(tmp_path / "x4run", tmp_path / "sr-x4.tar") == 7
-    assert lease.lean(tmp_path / "sr-x4.tar", state / "sr-x4.tar") == 7
+    assert lease_checkpoints.pack(tmp_path / "x4run", tmp_path / "sr-x4.tar") == 7
+    assert lease_checkpoints.lean(tmp_path / "sr-x4.tar", state / "sr-x4.tar") == 7
     args = argparse.Namespace(ckpt=repo / "gpu_ckpt", state=state, runs=tmp_path / "runs", out=tmp_path / "out")
-    assert lease.warm_start("sr-x4", args) == []  # no source: as before
-    overrides = lease.warm_start("sr-x2", args)
+    assert lease_restore.warm_start("sr-x4", args) == []  # no source: as before
+    overrides = lease_restore.warm_start("sr-x2", args)
     init = tmp_path / "runs" / "sr-x2.init"
     model_folder = init / "checkpoints" / "step-00000007" / "model"
     assert overrides == [f"model.init_from={model_folder}"]
@@ -253,7 +264,7 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     weights = model.state_dict()
     assert all(torch.allclose(weights[k], ema[k], rtol=1e-3, atol=1e-4) for k in report.loaded)
     # jpeg-color's window 7 beside the source's 8: its relative-position bias tables are fitted, not re-initialised
-    jpeg = lease.warm_start("jpeg-color", args)
+    jpeg = lease_restore.warm_start("jpeg-color", args)
     assert jpeg == [f"model.init_from={tmp_path / 'runs' / 'jpeg-color.init' / model_folder.relative_to(init)}"]
     window7 = {**TINY_BODY, "window_size": 7, "image_size": 14}
     cfg, _ = parse_command_line(["--config", "gpu_color_jpeg", _body(window7), *jpeg])
@@ -263,26 +274,28 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     assert len(report.loaded) == len(ema) - 2
     # ... and from the colour denoiser, its first source, once that has a checkpoint: then nothing is re-initialised
     _checkpoint(tmp_path / "dnrun", SwinIRConfig.from_preset("color_dn", **TINY_BODY), 9)
-    assert lease.pack(tmp_path / "dnrun", tmp_path / "denoise-color.tar") == 9
-    assert lease.lean(tmp_path / "denoise-color.tar", state / "denoise-color.tar") == 9
+    assert lease_checkpoints.pack(tmp_path / "dnrun", tmp_path / "denoise-color.tar") == 9
+    assert lease_checkpoints.lean(tmp_path / "denoise-color.tar", state / "denoise-color.tar") == 9
     capsys.readouterr()
-    cfg, _ = parse_command_line(["--config", "gpu_color_jpeg", _body(window7), *lease.warm_start("jpeg-color", args)])
+    cfg, _ = parse_command_line(
+        ["--config", "gpu_color_jpeg", _body(window7), *lease_restore.warm_start("jpeg-color", args)]
+    )
     assert "jpeg-color: starts from denoise-color's EMA weights at step 9" in capsys.readouterr().out
     model, report = build_model(cfg.model, cfg.train)
     assert report.reinitialised == [] == report.dropped and len(report.fitted) == 2
 
     # its tars record the warm start; the lean state keeps it, and the next lease's restore takes it up again
     x2_ema = _checkpoint(tmp_path / "runs" / "sr-x2", model.config, 40)
-    lease.pack_all(["sr-x2"], args, {})
+    lease_run.pack_all(["sr-x2"], args, {})
     returned = tmp_path / "out" / "sr-x2.tar"
-    assert lease.origin(returned) == {"model": "sr-x4", "step": 7}
+    assert lease_checkpoints.origin(returned) == {"model": "sr-x4", "step": 7}
     collect = ["collect", str(tmp_path / "out"), "--ckpt", str(args.ckpt), "--state", str(state)]
     assert lease.main([*collect, "--runs", str(tmp_path / "here")]) == 0
     assert f"sr-x2: step 40 (warm-started from sr-x4 at step 7) → {state / 'sr-x2.tar'}" in capsys.readouterr().out
     later = argparse.Namespace(ckpt=tmp_path / "none", state=state, runs=tmp_path / "later")
     later.runs.mkdir()
-    lease.restore("sr-x2", later)
-    assert lease._warm_started("sr-x2", later) == {"model": "sr-x4", "step": 7}
+    lease_restore.restore("sr-x2", later)
+    assert lease_restore._warm_started("sr-x2", later) == {"model": "sr-x4", "step": 7}
     step_dir = later.runs / "sr-x2" / "checkpoints" / "step-00000040"
     restored = torch.load(step_dir / "custom_checkpoint_1.pkl", weights_only=True)
     assert all(torch.allclose(restored[k], x2_ema[k], rtol=1e-3, atol=1e-4) for k in x2_ema)
@@ -314,7 +327,8 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
 def test_a_warm_start_passes_over_a_source_tar_without_a_model_folder(tmp_path: Path, capsys) -> None:
     """The first lease's tars hold no model/ (and the lease machine cannot build one): jpeg-color then starts from
     its next source, sr-x4, and plan says so; with neither, from scratch."""
-    lease = _lease_module()
+    lease_checkpoints = _hub_module("lease_checkpoints")
+    lease_restore = _hub_module("lease_restore")
     state = tmp_path / "state"
     for name, config, step in (
         ("denoise-color", SwinIRConfig.from_preset("color_dn", **TINY_BODY), 9),
@@ -323,16 +337,18 @@ def test_a_warm_start_passes_over_a_source_tar_without_a_model_folder(tmp_path: 
         _checkpoint(tmp_path / name, config, step)
         if name == "denoise-color":
             shutil.rmtree(tmp_path / name / "checkpoints" / f"step-{step:08d}" / "model")
-        assert lease.pack(tmp_path / name, tmp_path / f"{name}.tar") == step
-        assert lease.lean(tmp_path / f"{name}.tar", state / f"{name}.tar") == step
-    assert not lease.holds_model(state / "denoise-color.tar") and lease.holds_model(state / "sr-x4.tar")
+        assert lease_checkpoints.pack(tmp_path / name, tmp_path / f"{name}.tar") == step
+        assert lease_checkpoints.lean(tmp_path / f"{name}.tar", state / f"{name}.tar") == step
+    assert not lease_checkpoints.holds_model(state / "denoise-color.tar") and lease_checkpoints.holds_model(
+        state / "sr-x4.tar"
+    )
     args = argparse.Namespace(ckpt=tmp_path / "ckpt", state=state, runs=tmp_path / "runs", out=tmp_path / "out")
     capsys.readouterr()
-    overrides = lease.warm_start("jpeg-color", args)
+    overrides = lease_restore.warm_start("jpeg-color", args)
     assert overrides == [f"model.init_from={tmp_path / 'runs/jpeg-color.init/checkpoints/step-00000007/model'}"]
     assert f"jpeg-color: starts from sr-x4's EMA weights at step 7 ({state / 'sr-x4.tar'})" in capsys.readouterr().out
     (state / "sr-x4.tar").unlink()
-    assert lease.warm_start("jpeg-color", args) == []
+    assert lease_restore.warm_start("jpeg-color", args) == []
     assert "no denoise-color or sr-x4 checkpoint with a model/ folder to start from: starts from scratch" in (
         capsys.readouterr().out
     )
@@ -343,6 +359,7 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     tree's (tracked and untracked files, not ignored ones, the lease state among them) against the 64 MiB a `run`
     call sends."""
     lease = _lease_module()
+    lease_probe = _hub_module("lease_probe")
     repo = tmp_path / "repo"
     for folder in ("gpu_data/set", "gpu_wheels", "gpu_ckpt"):
         (repo / folder).mkdir(parents=True)
@@ -358,7 +375,7 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     _fake_tar(repo / "hub" / "lease_state" / "denoise-color.tar", 90, 0.5)  # a lean state: in the working tree
     sr_x4_probed = {"config": "gpu_sr_x4", "variant": "bf16", "steps_per_s": 7.0, "first": 0.5}
     probed = {"device": "NVIDIA H200", "probe_rows": [sr_x4_probed]}
-    assert lease.record_probe(probed, repo / "hub" / "lease_state") == ["gpu_sr_x4"]
+    assert lease_probe.record_probe(probed, repo / "hub" / "lease_state") == ["gpu_sr_x4"]
     folders = ["--repo", str(repo), "--ckpt", str(repo / "gpu_ckpt"), "--data", str(repo / "gpu_data")]
     folders += ["--state", str(repo / "hub" / "lease_state"), "--wheels", str(repo / "gpu_wheels")]
     assert lease.main(["plan", *folders, "--models", "sr-x4,real-sr-x4,denoise-color"]) == 0
@@ -395,8 +412,9 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
 def test_a_kept_probe_is_merged_per_variant_and_read_for_the_models_and_device_a_lease_trains(
     tmp_path: Path, monkeypatch
 ):
-    lease = _lease_module()
-    monkeypatch.setattr(lease, "LOG_FILES", [tmp_path / "lease.log"])
+    lease_log = _hub_module("lease_log")
+    lease_probe = _hub_module("lease_probe")
+    monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
     h200, other = "NVIDIA H200", "NVIDIA H100 80GB HBM3"
 
     def row(variant: str, rate: float, config: str = "gpu_sr_x4") -> dict:
@@ -405,27 +423,30 @@ def test_a_kept_probe_is_merged_per_variant_and_read_for_the_models_and_device_a
     def on(device: str, rows: list[dict]) -> list[dict]:
         return [r | {"device": device} for r in rows]
 
-    assert lease.recorded_probe(tmp_path, ["sr-x4"], h200) == [] and not (tmp_path / "lease.log").exists()
+    assert lease_probe.recorded_probe(tmp_path, ["sr-x4"], h200) == [] and not (tmp_path / "lease.log").exists()
     first = [row("bf16", 7.0), row("bf16 inductor", 9.0), row("bf16", 3.0, "gpu_color_dn")]
-    assert lease.record_probe({"device": h200, "probe_rows": first}, tmp_path) == ["gpu_color_dn", "gpu_sr_x4"]
+    assert lease_probe.record_probe({"device": h200, "probe_rows": first}, tmp_path) == ["gpu_color_dn", "gpu_sr_x4"]
     # A later, shorter probe of sr-x4 alone: its variants replace the kept ones, the one it did not reach stays.
     later = [row("bf16", 8.0), row("fp32", 9.5)]
-    assert lease.record_probe({"device": h200, "probe_rows": later}, tmp_path) == ["gpu_sr_x4"]
-    assert lease.record_probe({"device": h200, "probe_rows": []}, tmp_path) == []
-    assert lease.record_probe({}, tmp_path) == []
-    assert lease.recorded_probe(tmp_path, ["sr-x4", "denoise-color"], h200) == on(h200, [first[1], *later, first[2]])
-    assert lease.recorded_probe(tmp_path, ["sr-x2"], h200) == []  # never probed
+    assert lease_probe.record_probe({"device": h200, "probe_rows": later}, tmp_path) == ["gpu_sr_x4"]
+    assert lease_probe.record_probe({"device": h200, "probe_rows": []}, tmp_path) == []
+    assert lease_probe.record_probe({}, tmp_path) == []
+    assert lease_probe.recorded_probe(tmp_path, ["sr-x4", "denoise-color"], h200) == on(
+        h200, [first[1], *later, first[2]]
+    )
+    assert lease_probe.recorded_probe(tmp_path, ["sr-x2"], h200) == []  # never probed
     assert "no --probe: picking from the probe rows" in (tmp_path / "lease.log").read_text()
     # Another kind of GPU: the rows timed on the H200 are not its figures; probed there, its rows replace them.
-    assert lease.recorded_probe(tmp_path, ["sr-x4"], other) == []
+    assert lease_probe.recorded_probe(tmp_path, ["sr-x4"], other) == []
     assert f"timed on {h200}, not on this {other}: eager bf16 (pass --probe)" in (tmp_path / "lease.log").read_text()
-    assert lease.record_probe({"device": other, "probe_rows": [row("bf16", 5.0)]}, tmp_path) == ["gpu_sr_x4"]
-    assert lease.recorded_probe(tmp_path, ["sr-x4"], other) == on(other, [row("bf16", 5.0)])
-    assert lease.recorded_probe(tmp_path, ["sr-x4"], h200) == []
+    assert lease_probe.record_probe({"device": other, "probe_rows": [row("bf16", 5.0)]}, tmp_path) == ["gpu_sr_x4"]
+    assert lease_probe.recorded_probe(tmp_path, ["sr-x4"], other) == on(other, [row("bf16", 5.0)])
+    assert lease_probe.recorded_probe(tmp_path, ["sr-x4"], h200) == []
 
 
 def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_before_its_budget() -> None:
-    lease = _lease_module()
+    lease_probe = _hub_module("lease_probe")
+    lease_run = _hub_module("lease_run")
 
     def row(variant: str, rate: float, first: float, config: str = "gpu_sr_x4") -> dict:
         return {"config": config, "variant": variant, "steps_per_s": rate, "first": first}
@@ -435,23 +456,23 @@ def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_be
     graphs = row("bf16 inductor reduce-overhead", 16.0, 150.0)
     rows = [eager, compiled, graphs, row("bf16 x2 batch", 20.0, 0.5), row("bf16", 1.0, 0.5, "gpu_sr_x2")]
     # 400 s: 2,797 eager steps, 4,200 compiled, 4,000 with CUDA graphs (whose longer compile costs more than it gains)
-    assert lease.pick_variant(rows, "gpu_sr_x4", 400) == ("bf16 inductor", ["train.compile=inductor"])
+    assert lease_probe.pick_variant(rows, "gpu_sr_x4", 400) == ("bf16 inductor", ["train.compile=inductor"])
     # 900 s: CUDA graphs' 12,000 steps beat inductor's 11,200
-    assert lease.pick_variant(rows, "gpu_sr_x4", 900) == (
+    assert lease_probe.pick_variant(rows, "gpu_sr_x4", 900) == (
         "bf16 inductor reduce-overhead",
         ["train.compile=inductor", "train.compile_mode=reduce-overhead"],
     )
     # 200 s: compiling would cost more than it gains (1,400 and 800 compiled steps against 1,397 eager)
-    assert lease.pick_variant(rows, "gpu_sr_x4", 200) == ("bf16", [])
+    assert lease_probe.pick_variant(rows, "gpu_sr_x4", 200) == ("bf16", [])
     # the batch is the recipe's: a doubled batch is never picked; nor is a compiled variant with no eager row beside it
-    assert lease.pick_variant([compiled], "gpu_sr_x4", 900) == ("bf16", [])
-    assert lease.pick_variant(rows, "gpu_sr_x2", 900) == ("bf16", [])
-    assert lease.pick_variant([], "gpu_sr_x4", 900) == ("bf16", [])
+    assert lease_probe.pick_variant([compiled], "gpu_sr_x4", 900) == ("bf16", [])
+    assert lease_probe.pick_variant(rows, "gpu_sr_x2", 900) == ("bf16", [])
+    assert lease_probe.pick_variant([], "gpu_sr_x4", 900) == ("bf16", [])
     # float32 (no compile to pay for) where it steps ≥ 5 % faster than bf16 and no compiled variant beats it
     fp32 = ("fp32", ["train.mixed_precision=no"])
-    assert lease.pick_variant([eager, row("fp32", 7.5, 0.5)], "gpu_sr_x4", 400) == fp32
-    assert lease.pick_variant([eager, row("fp32", 7.3, 0.5)], "gpu_sr_x4", 400) == ("bf16", [])
-    assert lease.pick_variant([*rows, row("fp32", 7.5, 0.5)], "gpu_sr_x4", 400)[0] == "bf16 inductor"
+    assert lease_probe.pick_variant([eager, row("fp32", 7.5, 0.5)], "gpu_sr_x4", 400) == fp32
+    assert lease_probe.pick_variant([eager, row("fp32", 7.3, 0.5)], "gpu_sr_x4", 400) == ("bf16", [])
+    assert lease_probe.pick_variant([*rows, row("fp32", 7.5, 0.5)], "gpu_sr_x4", 400)[0] == "bf16 inductor"
 
     class Ended:  # a trainer process that has ended with `code` (None: still running)
         def __init__(self, code):
@@ -463,17 +484,18 @@ def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_be
     codes = {"a": 1, "b": 1, "c": 143, "d": None, "e": 0, "f": 130}
     picked = {"a": ["train.compile=inductor"], "b": []} | dict.fromkeys("cdef", ["train.compile=inductor"])
     ended = {n: Ended(c) for n, c in codes.items()}
-    assert lease.failed_alternatives(ended, picked) == ["a"]  # b failed in eager bf16: as it is
+    assert lease_run.failed_alternatives(ended, picked) == ["a"]  # b failed in eager bf16: as it is
 
 
 @pytest.mark.slow
 def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -> None:
-    lease = _lease_module()
-    monkeypatch.setattr(lease, "PROBE_VARIANTS", ("fp32",))
-    monkeypatch.setattr(lease, "LOG_FILES", [tmp_path / "lease.log"])
+    lease_log = _hub_module("lease_log")
+    lease_probe = _hub_module("lease_probe")
+    monkeypatch.setattr(lease_probe, "PROBE_VARIANTS", ("fp32",))
+    monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
     env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
     args = argparse.Namespace(device="cpu", out=tmp_path, probe=120.0, set=TINY)
-    timed = lease.probe(["sr-x4", "denoise-color"], args, env)
+    timed = lease_probe.probe(["sr-x4", "denoise-color"], args, env)
     rows = [line for line in (tmp_path / "train_step.md").read_text().splitlines() if line.startswith("| `gpu_")]
     assert [row.split(" | ")[:3] for row in rows] == [["| `gpu_sr_x4`", "fp32", "2"], ["| `gpu_color_dn`", "fp32", "2"]]
     assert all(float(row.split(" | ")[4]) > 0 for row in rows)  # steps/s
@@ -486,7 +508,7 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     assert not (tmp_path / "train_step.json").exists()
     assert (tmp_path / "train_step.md").read_text().count("host-device synchronisations per step") == 2
     args.probe = 0.5  # less than its imports take: stopped, with what it had
-    lease.probe(["sr-x4"], args, env)
+    lease_probe.probe(["sr-x4"], args, env)
     assert "probe: time is up" in (tmp_path / "lease.log").read_text()
 
 
@@ -503,11 +525,14 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     out = tmp_path / "out1"
     lease = _lease_module()
+    lease_checkpoints = _hub_module("lease_checkpoints")
+    lease_models = _hub_module("lease_models")
+    lease_restore = _hub_module("lease_restore")
     returned = sorted(p.name for p in out.iterdir())
-    assert returned == sorted([*(f"{m}.tar" for m in lease.MODELS), "summary.json", "lease.log"])  # ≤ 8 files
+    assert returned == sorted([*(f"{m}.tar" for m in lease_models.MODELS), "summary.json", "lease.log"])  # ≤ 8 files
     assert all(p.stat().st_size < 16 * 2**20 for p in out.iterdir())
     summary = json.loads((out / "summary.json").read_text())["models"]
-    assert {m: s["end_step"] for m, s in summary.items()} == dict.fromkeys(lease.MODELS, 2)
+    assert {m: s["end_step"] for m, s in summary.items()} == dict.fromkeys(lease_models.MODELS, 2)
     assert summary["sr-x2"]["warm_start"] is None  # sr-x4 had no checkpoint yet
     assert (
         "sr-x2: no sr-x4 checkpoint with a model/ folder to start from: starts from scratch"
@@ -523,7 +548,7 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     # The compact tar restores the trainer's checkpoint: raw weights to bfloat16 precision of their distance
     # from the float16 EMA, the EMA to float16 precision, the small files as they were.
     original = tmp_path / "runs1" / "sr-x4" / "checkpoints" / "step-00000002"
-    assert lease.unpack(out / "sr-x4.tar", tmp_path / "restored") == 2
+    assert lease_checkpoints.unpack(out / "sr-x4.tar", tmp_path / "restored") == 2
     restored = tmp_path / "restored" / "checkpoints" / "step-00000002"
     raw, back = load_file(original / "model.safetensors"), load_file(restored / "model.safetensors")
     assert raw.keys() == back.keys()
@@ -555,9 +580,9 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     assert json.loads((tmp_path / "state" / "probe.json").read_text()) == {"gpu_sr_x4": kept}
     assert not (tmp_path / "ckpt" / "sr-x4.tar").exists()  # finished (max_steps=2): not carried
     shutil.copy(out / "sr-x4.tar", tmp_path / "ckpt")
-    sources = lease.restore_sources("sr-x4", tmp_path / "ckpt", tmp_path / "state")
+    sources = lease_restore.restore_sources("sr-x4", tmp_path / "ckpt", tmp_path / "state")
     assert sources == [(tmp_path / "ckpt" / "sr-x4.tar", 2), (tmp_path / "state" / "sr-x4.tar", 2)]
-    assert lease.unpack(tmp_path / "state" / "sr-x4.tar", tmp_path / "lean") == 2
+    assert lease_checkpoints.unpack(tmp_path / "state" / "sr-x4.tar", tmp_path / "lean") == 2
     lean = tmp_path / "lean" / "checkpoints" / "step-00000002"
     ema_lean = torch.load(lean / "custom_checkpoint_1.pkl", weights_only=True)
     assert all(torch.equal(ema[k], ema_lean[k]) for k in ema)  # the same float16 EMA as the full tar's
@@ -582,7 +607,7 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     # committed; it resumes from that and is stopped by its budget (which leaves the trainer ≈ 45 s: its start-up
     # took more than 25 s on a loaded 2-core machine).
     shutil.rmtree(tmp_path / "ckpt")
-    assert lease.restore_sources("sr-x4", tmp_path / "ckpt", tmp_path / "state") == [
+    assert lease_restore.restore_sources("sr-x4", tmp_path / "ckpt", tmp_path / "state") == [
         (tmp_path / "state" / "sr-x4.tar", 2)
     ]
     second = _lease(
@@ -599,17 +624,17 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     trained = yaml.safe_load((tmp_path / "runs2" / "sr-x4" / "training_config.yaml").read_text())
     assert trained["train"]["mixed_precision"] == "no"
     assert f"sr-x4: restored step 2 from {tmp_path / 'state' / 'sr-x4.tar'}" in log
-    assert lease.unpack(tmp_path / "out2" / "sr-x4.tar", tmp_path / "again") == run["end_step"]
+    assert lease_checkpoints.unpack(tmp_path / "out2" / "sr-x4.tar", tmp_path / "again") == run["end_step"]
 
     # Back here: collect files the unfinished run for the next lease and unpacks it, its EMA model ready to score
     collect = ["collect", str(tmp_path / "out2"), "--ckpt", str(tmp_path / "ckpt3"), *state]
     assert lease.main([*collect, "--runs", str(tmp_path / "runs3")]) == 0
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (tmp_path / "out2" / "sr-x4.tar").read_bytes()
-    assert lease.verified_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
+    assert lease_checkpoints.verified_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
     # ... and never replaces a carried tar by an earlier step's (a lease that started afresh), unless forced
     only_sr = tmp_path / "out1-sr"
     only_sr.mkdir()
-    assert lease.pack(tmp_path / "restored", only_sr / "sr-x4.tar") == 2  # step 2, not finished
+    assert lease_checkpoints.pack(tmp_path / "restored", only_sr / "sr-x4.tar") == 2  # step 2, not finished
     collect = ["collect", str(only_sr), "--ckpt", str(tmp_path / "ckpt3"), *state, "--runs", str(tmp_path / "runs4")]
     capsys.readouterr()
     assert lease.main(collect) == 1
@@ -618,16 +643,15 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
         "(--force replaces it)"
     )
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (tmp_path / "out2" / "sr-x4.tar").read_bytes()
-    assert lease.verified_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
+    assert lease_checkpoints.verified_step(tmp_path / "state" / "sr-x4.tar") == run["end_step"]
     assert lease.main([*collect, "--force"]) == 0
     assert (tmp_path / "ckpt3" / "sr-x4.tar").read_bytes() == (only_sr / "sr-x4.tar").read_bytes()
-    assert lease.verified_step(tmp_path / "state" / "sr-x4.tar") == 2
+    assert lease_checkpoints.verified_step(tmp_path / "state" / "sr-x4.tar") == 2
     step_dir = tmp_path / "runs3" / "sr-x4" / "checkpoints" / f"step-{run['end_step']:08d}"
     ema = torch.load(step_dir / "custom_checkpoint_1.pkl", weights_only=True)
     assert all(torch.equal(ema[k], v) for k, v in load_model(str(step_dir)).state_dict().items())
     # a tar packed without model/ (the first lease's) gets it rebuilt from the run's config
     shutil.rmtree(step_dir / "model")
-    lease_checkpoints = sys.modules["lease_checkpoints"]
     lease_checkpoints.rebuild_model_folder(
         step_dir, tmp_path / "runs3" / "sr-x4" / "training_config.yaml", "custom_checkpoint_1.pkl"
     )

@@ -1,0 +1,116 @@
+"""The GPU lease's probe (`--probe`): the training steps timed per variant (precision, attention kernel, compile
+mode, batch), the rows kept in the lease state for leases without `--probe`, and the variant each trainer runs in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from lease_log import log  # beside this script
+from lease_models import MODELS, REPO
+
+PROBE_ROWS = "probe.json"  # in the lease state: the last probe's speeds per config, for leases without --probe
+# What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16 (heads padded for CUDA's fused
+# attention), the unfused attention, float32 (in the first lease, before the padding, eager float32 made 7.46 steps/s
+# and bf16 7.11), inductor, CUDA graphs, a doubled batch. The eager ones, quick to time, first.
+PROBE_VARIANTS = (
+    "bf16",
+    "bf16 unpadded heads",
+    "fp32",
+    "bf16 inductor",
+    "bf16 inductor reduce-overhead",
+    "bf16 x2 batch",
+)
+# The probed variants a lease may train in instead of eager bf16, and the trainer overrides that select them.
+ALTERNATIVES = {
+    "fp32": ["train.mixed_precision=no"],
+    "bf16 inductor": ["train.compile=inductor"],
+    "bf16 inductor reduce-overhead": ["train.compile=inductor", "train.compile_mode=reduce-overhead"],
+}
+
+
+def probe(models: list[str], args: argparse.Namespace, env: dict) -> list[dict]:
+    """Time the models' training steps by attention kernel, precision, compile mode and batch
+    (benchmarks/train_step.py) for at most `--probe` seconds, into OUT/train_step.md, before the trainers start;
+    returns the rows finished by then."""
+    configs = [MODELS[m] for m in models]
+    rows = args.out / "train_step.json"
+    command = [sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--device", args.device, "--configs"]
+    command += [*configs, "--seconds", "5", "--variants", *PROBE_VARIANTS, "--profile", "--json", str(rows)]
+    command += ["--set", *args.set]
+    log(f"probe: up to {args.probe:.0f} s: {' '.join(command[1:])}")
+    with (args.out / "train_step.md").open("w") as table, (args.out / "lease.log").open("a") as errors:
+        try:
+            subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=args.probe)
+        except subprocess.TimeoutExpired:
+            log("probe: time is up; the rows so far are in train_step.md")
+    found = json.loads(rows.read_text()) if rows.is_file() else []
+    rows.unlink(missing_ok=True)  # train_step.md has them; OUT returns at most 8 files
+    return found
+
+
+def recorded_probe(state: Path, models: list[str], device: str) -> list[dict]:
+    """The probe rows an earlier lease on a `device` of this kind returned and `collect` kept in `state` (PROBE_ROWS),
+    for a lease without `--probe`: its trainers then pick from them for this lease's own budget, without spending it
+    on probing. Rows timed on another kind of device are left out (a lease that draws another accelerator probes)."""
+    kept = [row for name in models for row in kept_probe(state).get(MODELS[name], [])]
+    rows = [row for row in kept if row["device"] == device]
+    if rows:
+        configs = ", ".join(sorted({r["config"] for r in rows}))
+        log(f"no --probe: picking from the probe rows in {state / PROBE_ROWS} ({configs})")
+    elif kept:
+        timed = ", ".join(sorted({r["device"] for r in kept}))
+        log(f"no --probe: the kept probe rows were timed on {timed}, not on this {device}: eager bf16 (pass --probe)")
+    return rows
+
+
+def kept_probe(state: Path) -> dict[str, list[dict]]:
+    """Config → the probe rows kept in `state` (PROBE_ROWS; none kept: {}), each with the device it was timed on."""
+    path = state / PROBE_ROWS
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record_probe(summary: dict, state: Path) -> list[str]:
+    """Keep a lease's fresh probe rows (`summary["probe_rows"]`, timed on `summary["device"]`) in `state`
+    (PROBE_ROWS); the configs updated. A fresh row replaces the kept one of its config and variant; the kept rows of
+    variants it did not reach stay (a probe cut short by `--probe` keeps what an earlier one timed), unless they were
+    timed on another kind of device, whose figures do not compare."""
+    fresh: dict[str, list[dict]] = {}
+    for row in summary.get("probe_rows", []):
+        fresh.setdefault(row["config"], []).append(row | {"device": summary["device"]})
+    if not fresh:
+        return []
+    kept = kept_probe(state)
+    for config, rows in fresh.items():
+        replaced = {row["variant"] for row in rows}
+        earlier = [r for r in kept.get(config, []) if r["device"] == summary["device"] and r["variant"] not in replaced]
+        kept[config] = earlier + rows
+    (state / PROBE_ROWS).write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
+    return sorted(fresh)
+
+
+def pick_variant(rows: list[dict], config: str, seconds: float) -> tuple[str, list[str]]:
+    """The probed variant, of eager bf16 and `ALTERNATIVES`, that makes the most steps of `config` in `seconds` of
+    training (a compiled one pays its first step, the compile, again in the trainer), and its trainer overrides:
+    eager bf16 unless another variant makes ≥ 5 % more, or the probe timed no eager bf16 step."""
+    timed = {r["variant"]: r for r in rows if r["config"] == config}
+    if "bf16" not in timed:
+        return "bf16", []
+
+    def steps(variant: str) -> float:
+        return timed[variant]["steps_per_s"] * max(0.0, seconds - timed[variant]["first"])
+
+    best = max((v for v in ALTERNATIVES if v in timed), key=steps, default=None)
+    if best and steps(best) >= 1.05 * steps("bf16"):
+        return best, ALTERNATIVES[best]
+    return "bf16", []
+
+
+def device_name(device: str) -> str:
+    """What a lease trains on, as summary.json and the kept probe rows name it: the GPU's model, or "cpu"."""
+    return torch.cuda.get_device_name(0) if device != "cpu" and torch.cuda.is_available() else "cpu"

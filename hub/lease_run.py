@@ -1,0 +1,212 @@
+"""A GPU lease, on its machine (`gpu_lease.py run`): the trainers started side by side, their checkpoints packed
+into OUT as they come, stopped with SIGTERM before the budget, and the lease summarized in summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lease_checkpoints import pack, step_folders  # beside this script
+from lease_env import prepare_env
+from lease_log import LOG_FILES, log
+from lease_models import MODELS, REPO
+from lease_probe import device_name, pick_variant, probe, recorded_probe
+from lease_restore import _warm_started, restore, warm_start
+
+# A trainer's exit statuses that are no failure: finished, or stopped by SIGINT / SIGTERM after saving a checkpoint.
+ENDED_WELL = (0, 130, 143)
+
+
+def _config(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO / "swinir_hf" / "configs" / f"{MODELS[name]}.yaml").read_text())
+
+
+def worker_shares(models: list[str], total: int) -> dict[str, int]:
+    """Data-loader workers per model: `total` split in proportion to the configs' num_workers (≥ 1 each when
+    total > 0; 0 loads in the training process)."""
+    weights = {m: _config(m)["data"]["num_workers"] for m in models}
+    if total <= 0:
+        return dict.fromkeys(models, 0)
+    return {m: max(1, total * w // sum(weights.values())) for m, w in weights.items()}
+
+
+def launch(
+    name: str, args: argparse.Namespace, env: dict, workers: int, overrides: list[str]
+) -> tuple[subprocess.Popen, Path]:
+    """Start one trainer, with `overrides` (its warm start, the probe's picks) and then the `--set` ones; its output
+    goes to runs/NAME.log."""
+    run = args.runs / name
+    log_file = args.runs / f"{name}.log"
+    command = [sys.executable, "-m", "swinir_hf.train", "--config", MODELS[name], "--resume", "latest"]
+    # --set last: what the person running the lease says wins over the warm start and the probe's picks.
+    command += ["--output-dir", str(run), "--data.num_workers", str(workers), *overrides, *args.set]
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(command, cwd=args.workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+    log(f"{name}: pid {proc.pid}, {workers} workers: {' '.join(command[1:])}")
+    return proc, log_file
+
+
+def pack_all(models: list[str], args: argparse.Namespace, packed: dict[str, int]) -> None:
+    """Pack each model's newest checkpoint into OUT if it is newer than the one packed before."""
+    for name in models:
+        run = args.runs / name
+        found = step_folders(run)
+        if not found or packed.get(name) == found[-1].name:
+            continue
+        try:
+            step = pack(run, args.out / f"{name}.tar", args.runs / f"{name}.log", _warm_started(name, args))
+        except (FileNotFoundError, OSError, RuntimeError) as err:  # the trainer replaced it meanwhile
+            log(f"{name}: packing {found[-1].name} failed ({err}); next time")
+            continue
+        packed[name] = found[-1].name
+        log(f"{name}: packed step {step} ({(args.out / f'{name}.tar').stat().st_size / 2**20:.2f} MiB)")
+
+
+def stop(procs: dict[str, subprocess.Popen], grace: float) -> None:
+    """SIGTERM every trainer (each saves a checkpoint after its current step); SIGKILL what outlives `grace`."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    end = time.monotonic() + grace
+    for name, proc in procs.items():
+        try:
+            proc.wait(max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log(f"{name}: still running {grace:.0f} s after SIGTERM: killed")
+            proc.kill()
+            proc.wait()
+
+
+def _progress(run: Path) -> dict:
+    found = step_folders(run)
+    return json.loads((found[-1] / "progress.json").read_text()) if found else {"step": 0}
+
+
+def _max_steps(name: str, run: Path) -> int:
+    """The run's own max_steps (its training_config.yaml holds `--set` overrides), else its config's."""
+    import yaml
+
+    resolved = run / "training_config.yaml"
+    config = yaml.safe_load(resolved.read_text()) if resolved.is_file() else _config(name)
+    return config["train"]["max_steps"]
+
+
+def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
+    """Per model: steps this lease, steps/s (start-up included), last loss and validation PSNR, exit status."""
+    result = {}
+    for name in models:
+        progress = _progress(args.runs / name)
+        start, seconds = info["start_step"][name], info["seconds"][name]
+        tar = args.out / f"{name}.tar"
+        result[name] = {
+            "config": MODELS[name],
+            "start_step": start,
+            "end_step": progress["step"],
+            "max_steps": _max_steps(name, args.runs / name),
+            "exit_code": info["exit"][name],
+            "overrides_picked": info["picked"][name],
+            "warm_start": _warm_started(name, args),  # the model and step it started from, if not from scratch
+            "seconds": round(seconds, 1),
+            "steps_per_s_incl_startup": round((progress["step"] - start) / seconds, 3) if seconds else None,
+            "last_loss": progress.get("losses", [{}])[-1].get("loss") if progress.get("losses") else None,
+            "last_val_psnr": progress["history"][-1] if progress.get("history") else None,
+            "last_window": progress.get("speed"),  # steps/s without start-up, and the share spent waiting for data
+            "returned_bytes": tar.stat().st_size if tar.is_file() else None,
+        }
+    return result
+
+
+def failed_alternatives(procs: dict[str, subprocess.Popen], picked: dict[str, list[str]]) -> list[str]:
+    """The trainers started with a picked variant's overrides that have ended with an error (not by SIGTERM or SIGINT
+    with a checkpoint, nor by finishing)."""
+    return [name for name, proc in procs.items() if picked[name] and proc.poll() not in (None, *ENDED_WELL)]
+
+
+def write_summary(
+    models: list[str], args: argparse.Namespace, info: dict, device: str, rows: list[dict], wall_s: float
+) -> None:
+    """OUT/summary.json: the lease (device, budget, time, overrides), `summarize`'s figures per model and a probing
+    lease's rows; the models' figures go to the log too."""
+    summary = {
+        "device": device,
+        "budget_s": args.budget,
+        "wall_s": round(wall_s, 1),
+        "overrides": args.set,
+        "models": summarize(models, args, info),
+        # What `collect` records for later leases without --probe (the figures only: train_step.md has the rest).
+        "probe_rows": [{k: r[k] for k in ("config", "variant", "steps_per_s", "first")} for r in rows]
+        if args.probe
+        else [],
+    }
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    log(json.dumps(summary["models"]))
+
+
+def run_lease(args: argparse.Namespace) -> int:
+    """The whole lease: environment, restore, train until the budget, stop, pack, summarize."""
+    t0 = time.monotonic()
+    for name in ("out", "ckpt", "state", "wheels", "runs", "workdir"):
+        setattr(args, name, getattr(args, name).resolve())
+    models = args.models.split(",") if args.models else list(MODELS)
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.runs.mkdir(parents=True, exist_ok=True)
+    LOG_FILES.append(args.out / "lease.log")
+    env = prepare_env(args)
+    make_lr = [
+        sys.executable,
+        str(REPO / "hub" / "pack_gpu_data.py"),
+        "--lr-only",
+        "--out",
+        str(args.workdir / "gpu_data"),
+    ]
+    subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
+    device = device_name(args.device)
+    rows = probe(models, args, env) if args.probe else recorded_probe(args.state, models, device)
+    deadline, picked = t0 + args.budget - args.stop_margin, {}
+    for name in models:
+        variant, picked[name] = pick_variant(rows, MODELS[name], deadline - time.monotonic())
+        if rows:
+            log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked[name]) if picked[name] else ''}")
+    start_step, init = {}, {}
+    for name in models:
+        if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any tar
+            restore(name, args)
+        start_step[name] = _progress(args.runs / name)["step"]
+        init[name] = warm_start(name, args) if start_step[name] == 0 else []
+    shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
+    procs, started = {}, {}
+    for name in models:
+        procs[name], _ = launch(name, args, env, shares[name], init[name] + picked[name])
+        started[name] = time.monotonic()
+    packed, next_pack = {}, time.monotonic() + args.pack_every
+    while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
+        time.sleep(1.0)
+        for name in failed_alternatives(procs, picked):
+            log(f"{name}: failed (exit {procs[name].returncode}) with {' '.join(picked[name])}; again in eager bf16")
+            picked[name] = []
+            procs[name], _ = launch(name, args, env, shares[name], init[name])
+        if time.monotonic() >= next_pack:
+            pack_all(models, args, packed)
+            next_pack = time.monotonic() + args.pack_every
+    log("budget reached: stopping" if time.monotonic() >= deadline else "all runs ended")
+    stop(procs, args.stop_grace)
+    ended = time.monotonic()
+    pack_all(models, args, packed)
+    info = {
+        "start_step": start_step,
+        "exit": {n: p.returncode for n, p in procs.items()},
+        "picked": picked,
+        "seconds": {n: ended - started[n] for n in models},
+    }
+    write_summary(models, args, info, device, rows, time.monotonic() - t0)
+    # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
+    return 0 if all(code in ENDED_WELL for code in info["exit"].values()) else 1
