@@ -126,3 +126,15 @@ def test_module_entry_points_run(module):
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+# The size the style guide gives a module, which holds one idea. The Hub folders' remote code is
+# the exception: each of those files is what a folder's config.json names, whole (see test_models_holds_...).
+MODULE_LINES = 400
+SOURCES = [p for d in ("swinir_hf", "hub", "benchmarks") for p in sorted((REPO / d).rglob("*.py"))] + [REPO / "app.py"]
+
+
+def test_no_module_is_over_the_size_of_one_idea():
+    remote = {MODELS / f"{m}.py" for m in REMOTE_MODULES}
+    sizes = {p.relative_to(REPO).as_posix(): len(p.read_text().splitlines()) for p in SOURCES if p not in remote}
+    assert {p: n for p, n in sizes.items() if n > MODULE_LINES} == {}
