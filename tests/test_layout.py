@@ -98,6 +98,16 @@ def test_public_imports():
     assert callable(restore) and DEFAULTS_DIR.is_dir()
 
 
+def test_the_evaluation_issues_paths_still_import():
+    """`swinir_hf.metrics` and `swinir_hf.degradations`, as the evaluation was first published, before those
+    modules moved under evaluation/."""
+    from swinir_hf.degradations import imresize
+    from swinir_hf.evaluation import degradations, metrics
+    from swinir_hf.metrics import psnr, psnrb, ssim
+
+    assert (imresize, psnr, ssim, psnrb) == (degradations.imresize, metrics.psnr, metrics.ssim, metrics.psnrb)
+
+
 def _documented_imports(doc: Path) -> list[str]:
     """The `import swinir_hf...` / `from swinir_hf... import ...` lines of a page's Python code blocks."""
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
