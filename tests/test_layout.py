@@ -148,3 +148,19 @@ def test_no_module_is_over_the_size_of_one_idea():
     remote = {MODELS / f"{m}.py" for m in REMOTE_MODULES}
     sizes = {p.relative_to(REPO).as_posix(): len(p.read_text().splitlines()) for p in SOURCES if p not in remote}
     assert {p: n for p, n in sizes.items() if n > MODULE_LINES} == {}
+
+
+def test_no_function_is_over_sixty_lines_of_code():
+    """A function does one step: at most 60 lines from its first decorator to its end, its docstring aside (the
+    Args of a function with many options document it; they do not make it do more)."""
+    long = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                doc = node.body[0]
+                documented = isinstance(doc, ast.Expr) and isinstance(getattr(doc, "value", None), ast.Constant)
+                lines = node.end_lineno - first + 1 - (doc.end_lineno - doc.lineno + 1 if documented else 0)
+                if lines > 60:
+                    long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == []

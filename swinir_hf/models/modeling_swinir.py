@@ -801,33 +801,13 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             output_attentions: return `attentions` (default: the config's); needs the eager attention.
             kwargs: `return_dict` only (`can_return_tuple`); others, set, raise a TypeError rather than being ignored.
         """
-        # A typo (`label=`) or an option of other models would otherwise be ignored in silence; unset (None / False),
-        # as generic callers pass them, they are fine.
-        if unknown := sorted(k for k, v in kwargs.items() if v is not None and v is not False):
-            raise TypeError(
-                f"{type(self).__name__}.forward() got unsupported argument(s) {', '.join(unknown)}: it takes "
-                "pixel_values, labels, output_hidden_states, output_attentions and return_dict"
-            )
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
         if output_attentions is None:
             output_attentions = self.config.output_attentions
-        if output_attentions and self.config._attn_implementation != "eager":
-            raise ValueError(
-                "output_attentions=True needs the eager attention (SDPA computes no attention probabilities): load "
-                'the model with attn_implementation="eager" or call model.set_attn_implementation("eager")'
-            )
+        self._check_call(pixel_values, output_attentions, kwargs)
         hidden_states: list[torch.Tensor] | None = [] if output_hidden_states else None
         attentions: list[torch.Tensor] | None = [] if output_attentions else None
-        if pixel_values.ndim != 4 or pixel_values.shape[1] != self.config.num_channels:
-            raise ValueError(
-                f"pixel_values must be (N, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"
-            )
-        if not pixel_values.is_floating_point():  # uint8 pixels would meet a mean cast to 0 and wrap around
-            raise ValueError(
-                f"pixel_values must be floats in [0, 1], got {pixel_values.dtype}: divide 8-bit pixels by 255 (the "
-                "image processor does)"
-            )
         h, w = pixel_values.shape[-2:]
         scale = self.config.upscale
         mean = torch.tensor(self.config.rgb_mean, dtype=pixel_values.dtype, device=pixel_values.device)
@@ -843,22 +823,45 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         else:
             reconstruction = x[:, :, : h * scale, : w * scale].contiguous()
 
-        loss = None
-        if labels is not None:
-            if labels.shape != reconstruction.shape:
-                raise ValueError(f"labels must be {tuple(reconstruction.shape)}, got {tuple(labels.shape)}")
-            diff = reconstruction - labels.to(reconstruction.dtype)
-            if self.config.loss == "l1":
-                loss = diff.abs().mean()
-            else:
-                loss = torch.sqrt(diff * diff + self.config.charbonnier_eps**2).mean()
-
         return ImageRestorationOutput(
-            loss=loss,
+            loss=None if labels is None else self._loss(reconstruction, labels),
             reconstruction=reconstruction,
             hidden_states=None if hidden_states is None else tuple(hidden_states),
             attentions=None if attentions is None else tuple(attentions),
         )
+
+    def _check_call(self, pixel_values: torch.Tensor, output_attentions: bool, kwargs: dict[str, Any]) -> None:
+        """Raise the TypeError / ValueError of a call `forward` cannot run as asked."""
+        # A typo (`label=`) or an option of other models would otherwise be ignored in silence; unset (None / False),
+        # as generic callers pass them, they are fine.
+        if unknown := sorted(k for k, v in kwargs.items() if v is not None and v is not False):
+            raise TypeError(
+                f"{type(self).__name__}.forward() got unsupported argument(s) {', '.join(unknown)}: it takes "
+                "pixel_values, labels, output_hidden_states, output_attentions and return_dict"
+            )
+        if output_attentions and self.config._attn_implementation != "eager":
+            raise ValueError(
+                "output_attentions=True needs the eager attention (SDPA computes no attention probabilities): load "
+                'the model with attn_implementation="eager" or call model.set_attn_implementation("eager")'
+            )
+        if pixel_values.ndim != 4 or pixel_values.shape[1] != self.config.num_channels:
+            raise ValueError(
+                f"pixel_values must be (N, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"
+            )
+        if not pixel_values.is_floating_point():  # uint8 pixels would meet a mean cast to 0 and wrap around
+            raise ValueError(
+                f"pixel_values must be floats in [0, 1], got {pixel_values.dtype}: divide 8-bit pixels by 255 (the "
+                "image processor does)"
+            )
+
+    def _loss(self, reconstruction: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The config's loss (L1 or Charbonnier) of a reconstruction against (N, C, scale·H, scale·W) labels."""
+        if labels.shape != reconstruction.shape:
+            raise ValueError(f"labels must be {tuple(reconstruction.shape)}, got {tuple(labels.shape)}")
+        diff = reconstruction - labels.to(reconstruction.dtype)
+        if self.config.loss == "l1":
+            return diff.abs().mean()
+        return torch.sqrt(diff * diff + self.config.charbonnier_eps**2).mean()
 
 
 # --- loading and saving: strict weights, the code a saved folder names --------------------------------------------
