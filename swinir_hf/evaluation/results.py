@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..inference.restoration import PAPER_ENGINE, EngineOptions
+from ..inference.tiling import used_overlap
 from .degradation_setting import Degradation
 
 # The engine options that change the figures, as `Evaluation.to_dict` records them.
@@ -68,6 +69,11 @@ class Evaluation:
             + ")"
         )
 
+    def _overlap(self) -> int:
+        """The overlap the tiles had (a fixed tile size takes at most half a tile of the overlap asked)."""
+        e = self.engine
+        return used_overlap(e.tile, e.tile_overlap) if isinstance(e.tile, int) else e.tile_overlap
+
     def engine_departures(self) -> list[str]:
         """How the model ran where that differs from the paper's whole-image float32 single pass (which moves
         the figures: the self-ensemble "SwinIR+" raises them, tiles and half precision shift them)."""
@@ -76,7 +82,7 @@ class Evaluation:
             return []
         run = ["self-ensemble ×8 (SwinIR+)"] if e.ensemble else []
         if e.tile is not None:
-            run.append(f"tiles of {e.tile} px (overlap {e.tile_overlap})" if e.tile != "auto" else "tile auto")
+            run.append(f"tiles of {e.tile} px (overlap {self._overlap()})" if e.tile != "auto" else "tile auto")
         if e.dtype != "float32":
             run.append(str(e.dtype))
         return run
@@ -105,7 +111,9 @@ class Evaluation:
             "lr_dir": self.lr_dir,
             "grey_convention": self.grey_convention,
             "y_channel": "ITU-R BT.601 (MATLAB rgb2ycbcr)",
-            "engine": None if self.engine is None else {k: getattr(self.engine, k) for k in ENGINE_FIELDS},
+            "engine": None
+            if self.engine is None
+            else {**{k: getattr(self.engine, k) for k in ENGINE_FIELDS}, "tile_overlap": self._overlap()},
             "methods": self.methods,
             "mean": {m: self.mean(m) for m in self.methods},
             # Figures under "scores", keyed by method: beside "name", a method called "name" would overwrite it.

@@ -55,12 +55,17 @@ def _rising(n: int) -> torch.Tensor:
     return torch.sin((torch.arange(n) + 0.5) * (math.pi / (2 * max(n, 1)))) ** 2
 
 
+def used_overlap(tile: int, overlap: int) -> int:
+    """The overlap tiles of `tile` pixels get when `overlap` is asked: at most half a tile."""
+    # Half a tile at most: blend strips then never collide, and a larger overlap would leave a stride of a few
+    # pixels, i.e. thousands of tiles.
+    return min(overlap, tile // 2)
+
+
 def tile_grid(h: int, w: int, tile: int, overlap: int) -> tuple[list[int], list[int], int]:
     """The tiles `tiled_apply` cuts an H × W image into: (top offsets, left offsets, the overlap used). Tiles are
     min(tile, H) × min(tile, W); the overlap is at most half a tile."""
-    # Half a tile at most: blend strips then never collide, and a larger overlap would leave a stride of a few
-    # pixels, i.e. thousands of tiles.
-    overlap = min(overlap, tile // 2)
+    overlap = used_overlap(tile, overlap)
     return tile_starts(h, min(tile, h), overlap), tile_starts(w, min(tile, w), overlap), overlap
 
 
