@@ -385,6 +385,22 @@ def test_pipeline_refuses_a_16bit_colour_file_that_pillow_would_read_at_8_bits(m
     np.testing.assert_array_equal(restorer(pixels), expected)
 
 
+def test_pipeline_names_a_float_colour_tiff_pillow_cannot_read(model_dir, tmp_path):
+    """Pillow does not open 32-bit float RGB TIFFs, which `restore` reads: the pipeline said only "cannot identify
+    image file"; now what to do. Their float pixels, passed as an array, give `restore()`'s result."""
+    import tifffile
+    from PIL import UnidentifiedImageError
+
+    path = tmp_path / "f32.tif"
+    pixels = np.random.default_rng(0).random((9, 7, 3), dtype=np.float32)
+    tifffile.imwrite(path, pixels, photometric="rgb")
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    with pytest.raises(UnidentifiedImageError, match=rf"^{path}: a TIFF Pillow cannot read \(float colour, say\)"):
+        restorer(str(path))
+    expected = restore(SwinIRForImageRestoration.from_pretrained(model_dir), path, tile=None, dtype="float32")
+    np.testing.assert_array_equal(restorer(pixels), expected)
+
+
 def test_pipeline_refuses_engine_options_it_would_ignore(model_dir):
     """`tile=` / `ensemble=` / `dtype=` are the engine's: the pipeline runs whole images in the model's precision,
     and used to drop them without a word (a whole-image pass where tiles were asked for)."""

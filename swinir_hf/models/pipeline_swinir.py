@@ -176,21 +176,31 @@ def open_image(source: str, timeout: float | None = None) -> Image.Image:
     return load_image(source, timeout=timeout)
 
 
+# Little- and big-endian TIFF, then BigTIFF.
+_TIFF_HEADS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
 def _open(file: str | io.BytesIO, source: str) -> Image.Image:
     """`Image.open`, and HEIC / HEIF (phone photos) through pillow-heif where it is installed, registered with Pillow
     on first need.
 
     Raises:
         ValueError: a HEIF file without pillow-heif (the message says how to install it).
+        UnidentifiedImageError: not an image Pillow reads (for a TIFF, the message says what to do instead).
     """
     try:
         return Image.open(file)
-    except UnidentifiedImageError:
+    except UnidentifiedImageError as err:
         if isinstance(file, io.BytesIO):
             head = file.getvalue()[:12]
         else:
             with open(file, "rb") as f:
                 head = f.read(12)
+        if head[:4] in _TIFF_HEADS:  # float colour TIFFs (32-bit RGB), which Pillow does not read
+            raise UnidentifiedImageError(
+                f"{source}: a TIFF Pillow cannot read (float colour, say): pass its pixels as an (H, W, C) float32 "
+                "array in [0, 1] (tifffile.imread), or restore the file with swinir_hf.restore(model, path)"
+            ) from err
         if not is_heif(head):
             raise
     try:
