@@ -495,6 +495,31 @@ def test_animated_gif_says_only_the_first_frame_is_restored(tmp_path, caplog):
     ]
 
 
+def test_reading_a_multi_frame_file_leaves_no_file_open(tmp_path):
+    """Pillow keeps a multi-frame file open after its first frame, to seek the others: `restore(model, path)` on a
+    GIF or a multi-page TIFF left it open until the image was garbage ("ResourceWarning: unclosed file")."""
+    import gc
+    import warnings
+
+    from swinir_hf.inference.image_io import read_image
+
+    frames = [Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    deep = [Image.fromarray(np.full((8, 8), 300 * i, np.uint16)) for i in range(1, 3)]
+    deep[0].save(tmp_path / "pages.tif", save_all=True, append_images=deep[1:])
+    frames[1].save(tmp_path / "one.gif")  # Pillow keeps even a one-frame GIF open
+    cases = (("anim.gif", frames[0]), ("pages.tif", deep[0]), ("one.gif", frames[1]))
+    for name, first in ((name, np.asarray(image)) for name, image in cases):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            data = read_image(tmp_path / name)
+            pixels = np.asarray(data.pixels.convert("RGB") if name.endswith(".gif") else data.pixels)
+            del data
+            gc.collect()
+        assert np.array_equal(pixels, first), name  # the first frame, whole
+        assert [w for w in caught if issubclass(w.category, ResourceWarning)] == [], name
+
+
 def test_float_tiff_is_restored_clamped_into_png_and_tiff(tmp_path, capsys):
     arr = np.random.default_rng(0).random((8, 8)).astype(np.float32)
     Image.fromarray(arr).save(tmp_path / "f.tif")

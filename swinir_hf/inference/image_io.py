@@ -138,15 +138,27 @@ def _read_image(path: Path) -> ImageData:
         deep = _grey_alpha_heif(path, deep) if heif else deep
         # Grey is a PIL image (`I;16`), as Pillow reads a 16-bit grey PNG.
         pixels = Image.fromarray(deep) if deep.ndim == 2 else deep
-        return ImageData(pixels, image.info.get("icc_profile"), photo_exif(image))
+        return _detached(ImageData(pixels, image.info.get("icc_profile"), photo_exif(image)), image)
     exif = photo_exif(image)
-    image = normalize_pil(image, str(path))
+    opened, image = image, normalize_pil(image, str(path))
     icc = image.info.get("icc_profile")
     if image.mode.startswith("I") and isinstance(key := image.info.get("transparency"), int):
         # A 16-bit grey PNG's colour key (tRNS): Pillow has no 16-bit grey + alpha mode to make it the alpha of.
         levels = np.asarray(image).astype(np.uint16)
-        return ImageData(np.dstack([levels, np.where(levels == key, 0, 65535).astype(np.uint16)]), icc, exif)
-    return ImageData(_grey_alpha_heif(path, image) if heif else image, icc, exif)
+        alpha = np.where(levels == key, 0, 65535).astype(np.uint16)
+        return _detached(ImageData(np.dstack([levels, alpha]), icc, exif), opened)
+    return _detached(ImageData(_grey_alpha_heif(path, image) if heif else image, icc, exif), opened)
+
+
+def _detached(data: ImageData, opened: Image.Image) -> ImageData:
+    """`data` holding no open file: Pillow keeps a GIF, an APNG or a multi-page TIFF open after decoding its first
+    frame, to seek the others, until the image is closed or garbage ("ResourceWarning: unclosed file")."""
+    if data.pixels is opened:
+        if getattr(opened, "n_frames", 1) == 1 and opened.format != "GIF":
+            return data  # Pillow closed the file once it had decoded the only frame
+        data = ImageData(opened.copy(), data.icc_profile, data.exif)
+    opened.close()
+    return data
 
 
 def _avif_bit_depth(path: Path) -> int:
