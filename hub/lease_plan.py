@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lease_models import MODELS, WARM_START  # beside this script
 from lease_probe import PROBE_ROWS, kept_probe
-from lease_restore import _no_source_text, restore_sources, warm_source
+from lease_restore import no_source_text, restore_sources, warm_source
 from pack_gpu_data import folder_size
 
 CARRY_LIMIT = 64 * 2**20  # what one `run` call may send: the working tree and the carried paths together
@@ -44,7 +44,7 @@ def _warm_start_note(name: str, args: argparse.Namespace, sizes: dict[str, int])
         name, args, lambda tar: tar.parent == args.state or str(tar.resolve().relative_to(repo)) in sizes
     )
     if found is None:
-        return f": from scratch ({_no_source_text(name)})"
+        return f": from scratch ({no_source_text(name)})"
     source, tar, step = found
     return f": from {source}'s EMA weights at step {step} ({tar})"
 

@@ -51,7 +51,7 @@ def _record_warm_start(name: str, args: argparse.Namespace, started_from: dict |
         record.write_text(json.dumps(started_from))
 
 
-def _warm_started(name: str, args: argparse.Namespace) -> dict | None:
+def warm_started(name: str, args: argparse.Namespace) -> dict | None:
     record = args.runs / f"{name}.warm_start.json"
     return json.loads(record.read_text()) if record.is_file() else None
 
@@ -68,7 +68,7 @@ def warm_source(
     return None
 
 
-def _no_source_text(name: str) -> str:
+def no_source_text(name: str) -> str:
     return f"no {' or '.join(WARM_START[name])} checkpoint with a model/ folder to start from"
 
 
@@ -80,7 +80,7 @@ def warm_start(name: str, args: argparse.Namespace) -> list[str]:
         return []
     found = warm_source(name, args)
     if found is None:
-        log(f"{name}: {_no_source_text(name)}: starts from scratch")
+        log(f"{name}: {no_source_text(name)}: starts from scratch")
         return []
     source, tar, _ = found
     init = args.runs / f"{name}.init"

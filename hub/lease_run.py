@@ -18,7 +18,7 @@ from lease_env import prepare_env
 from lease_log import LOG_FILES, log
 from lease_models import MODELS, REPO
 from lease_probe import device_name, pick_variant, probe, recorded_probe
-from lease_restore import _warm_started, restore, warm_start
+from lease_restore import restore, warm_start, warm_started
 
 # A trainer's exit statuses that are no failure: finished, or stopped by SIGINT / SIGTERM after saving a checkpoint.
 ENDED_WELL = (0, 130, 143)
@@ -63,7 +63,7 @@ def pack_all(models: list[str], args: argparse.Namespace, packed: dict[str, int]
         if not found or packed.get(name) == found[-1].name:
             continue
         try:
-            step = pack(run, args.out / f"{name}.tar", args.runs / f"{name}.log", _warm_started(name, args))
+            step = pack(run, args.out / f"{name}.tar", args.runs / f"{name}.log", warm_started(name, args))
         except (FileNotFoundError, OSError, RuntimeError) as err:  # the trainer replaced it meanwhile
             log(f"{name}: packing {found[-1].name} failed ({err}); next time")
             continue
@@ -114,7 +114,7 @@ def summarize(models: list[str], args: argparse.Namespace, info: dict) -> dict:
             "max_steps": _max_steps(name, args.runs / name),
             "exit_code": info["exit"][name],
             "overrides_picked": info["picked"][name],
-            "warm_start": _warm_started(name, args),  # the model and step it started from, if not from scratch
+            "warm_start": warm_started(name, args),  # the model and step it started from, if not from scratch
             "seconds": round(seconds, 1),
             "steps_per_s_incl_startup": round((progress["step"] - start) / seconds, 3) if seconds else None,
             "last_loss": progress.get("losses", [{}])[-1].get("loss") if progress.get("losses") else None,

@@ -295,7 +295,7 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     later = argparse.Namespace(ckpt=tmp_path / "none", state=state, runs=tmp_path / "later")
     later.runs.mkdir()
     lease_restore.restore("sr-x2", later)
-    assert lease_restore._warm_started("sr-x2", later) == {"model": "sr-x4", "step": 7}
+    assert lease_restore.warm_started("sr-x2", later) == {"model": "sr-x4", "step": 7}
     step_dir = later.runs / "sr-x2" / "checkpoints" / "step-00000040"
     restored = torch.load(step_dir / "custom_checkpoint_1.pkl", weights_only=True)
     assert all(torch.allclose(restored[k], x2_ema[k], rtol=1e-3, atol=1e-4) for k in x2_ema)

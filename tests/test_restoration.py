@@ -198,7 +198,7 @@ def test_16bit_colour_png_is_recognised_from_plain_tile_tuples(tmp_path):
     write_image(tmp_path / "in.png", np.full((4, 6, 3), 300, dtype=np.uint16))
     with Image.open(tmp_path / "in.png") as image:
         image.tile = [tuple(tile) for tile in image.tile]
-        assert deep_decoders._is_deep(image)
+        assert deep_decoders.is_deep(image)
 
 
 def test_deep_files_are_read_at_their_stored_levels(tmp_path):

@@ -18,7 +18,7 @@ from PIL import Image
 from ..models.image_processing_swinir import colour_bit_depth
 
 # EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).
-_ORIENT = {
+ORIENT = {
     2: lambda a: a[:, ::-1],
     3: lambda a: a[::-1, ::-1],
     4: lambda a: a[::-1],
@@ -29,7 +29,7 @@ _ORIENT = {
 }
 
 
-def _is_deep(image: Image.Image) -> bool:
+def is_deep(image: Image.Image) -> bool:
     """Whether Pillow would not give `image`'s levels as they are: colour of more than 8 bits per channel (read as
     8-bit RGB(A)), or a 10- / 12-bit HEIF (pillow-heif's plugin gives colour at 8 bits, grey shifted to 16 bits)."""
     if image.format == "HEIF":
@@ -37,7 +37,7 @@ def _is_deep(image: Image.Image) -> bool:
     return colour_bit_depth(image) > 8
 
 
-def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
+def read_deep(path: Path, header: Image.Image) -> np.ndarray:
     """The pixels of a 16-bit colour PNG / TIFF or a 10- / 12-bit HEIF, upright, as uint16: (H, W, C), or (H, W)
     for a grey HEIF.
 
@@ -63,7 +63,7 @@ def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
 
         page = None
         try:
-            with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            with quiet_tifffile(), tifffile.TiffFile(path) as tif:
                 page = tif.pages[0]  # the first of several pages, as Pillow reads
                 arr = page.asarray()
                 if page.axes.startswith("S"):  # planar: one plane per channel
@@ -90,7 +90,7 @@ def _read_deep(path: Path, header: Image.Image) -> np.ndarray:
         raise ValueError(f"{path}: 16-bit colour {header.format} is not supported")
     # A HEIF's rotation is applied by libheif: the plugin's header then says 1, while pillow-heif's EXIF keeps it.
     orientation = header.getexif().get(0x0112, 1)
-    return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
+    return np.ascontiguousarray(ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
 
 
 def _unpremultiply(arr: np.ndarray) -> np.ndarray:
@@ -126,7 +126,7 @@ def _read_heif_levels(path: Path) -> np.ndarray:
     return scaled.astype(np.uint16)
 
 
-def _grey_alpha_heif(path: Path, pixels: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
+def grey_alpha_heif(path: Path, pixels: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
     """A HEIF's pixels, grey + alpha (LA / La, or (H, W, 2) uint16) where libheif handed a grey + alpha image over
     as RGBA: stored monochrome, or, where pillow-heif does not say, with three equal colour channels."""
     array = np.asarray(pixels)
@@ -157,7 +157,7 @@ def _heif_colourspace_is_grey(path: Path) -> bool | None:
     return None if colourspace is None else colourspace == HeifColorspace.MONOCHROME
 
 
-def _page_layout(page: Any) -> tuple[bool, int, int, int]:
+def page_layout(page: Any) -> tuple[bool, int, int, int]:
     """(planar, height, width, samples per pixel) of a tifffile page: planar pages store one plane per sample."""
     planar = page.axes.startswith("S")
     height, width = page.shape[1:3] if planar else page.shape[:2]
@@ -166,7 +166,7 @@ def _page_layout(page: Any) -> tuple[bool, int, int, int]:
 
 
 @contextlib.contextmanager
-def _quiet_tifffile() -> Iterator[None]:
+def quiet_tifffile() -> Iterator[None]:
     """tifffile logs what it finds wrong in a damaged file; the caller's one-line error says it already.
 
     Silences this thread's records only: a logger's level is process-wide, and threads reading at once would

@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..models.image_processing_swinir import is_heif, normalize_pil, pillow_warnings, warn_if_animated
 from .atomic_writes import os_reason
-from .deep_decoders import _ORIENT, _grey_alpha_heif, _is_deep, _page_layout, _quiet_tifffile, _read_deep
+from .deep_decoders import ORIENT, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def _read_image(path: Path) -> ImageData:
     """`read_image`, raising the decoders' own errors where it has no better message."""
     try:
         image = open_image(path)
-        deep = _read_deep(path, image) if _is_deep(image) else None
+        deep = read_deep(path, image) if is_deep(image) else None
         if deep is None:
             image.load()
     except Image.DecompressionBombError as err:
@@ -135,7 +135,7 @@ def _read_image(path: Path) -> ImageData:
         )
     heif = image.format == "HEIF"
     if deep is not None:
-        deep = _grey_alpha_heif(path, deep) if heif else deep
+        deep = grey_alpha_heif(path, deep) if heif else deep
         # Grey is a PIL image (`I;16`), as Pillow reads a 16-bit grey PNG.
         pixels = Image.fromarray(deep) if deep.ndim == 2 else deep
         return _detached(ImageData(pixels, image.info.get("icc_profile"), photo_exif(image)), image)
@@ -147,7 +147,7 @@ def _read_image(path: Path) -> ImageData:
         levels = np.asarray(image).astype(np.uint16)
         alpha = np.where(levels == key, 0, 65535).astype(np.uint16)
         return _detached(ImageData(np.dstack([levels, alpha]), icc, exif), opened)
-    return _detached(ImageData(_grey_alpha_heif(path, image) if heif else image, icc, exif), opened)
+    return _detached(ImageData(grey_alpha_heif(path, image) if heif else image, icc, exif), opened)
 
 
 def _detached(data: ImageData, opened: Image.Image) -> ImageData:
@@ -247,8 +247,8 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         import tifffile
 
         try:
-            with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
-                _, height, width, _ = _page_layout(tif.pages[0])
+            with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+                _, height, width, _ = page_layout(tif.pages[0])
                 orientation = tif.pages[0].tags.valueof(274, 1)
         except Exception:  # not a TIFF either: Pillow's error says so
             pass
@@ -290,14 +290,14 @@ def _read_tiff_array(path: Path) -> ImageData | None:
     import tifffile
 
     try:
-        with _quiet_tifffile():
+        with quiet_tifffile():
             tif = tifffile.TiffFile(path)
     except Exception:  # tifffile raises many kinds on a damaged header; Pillow's error then stands
         return None
-    with tif, _quiet_tifffile():
+    with tif, quiet_tifffile():
         try:
             page = tif.pages[0]
-            planar, height, width, samples = _page_layout(page)
+            planar, height, width, samples = page_layout(page)
         except Exception:
             return None
         floats = page.dtype is not None and page.dtype.kind == "f"
@@ -317,7 +317,7 @@ def _read_tiff_array(path: Path) -> ImageData | None:
         icc = page.tags.valueof(34675)
         orientation = page.tags.valueof(274, 1)
     arr = np.moveaxis(arr, 0, -1) if planar else arr
-    arr = _ORIENT.get(int(orientation), lambda a: a)(arr)
+    arr = ORIENT.get(int(orientation), lambda a: a)(arr)
     arr = np.ascontiguousarray(arr, dtype=np.float32 if floats else np.uint16)
     pixels = Image.fromarray(arr) if grey_float else arr  # mode F, as Pillow reads a float32 grey TIFF
     return ImageData(pixels, bytes(icc) if icc is not None else None)
