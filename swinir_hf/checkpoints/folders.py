@@ -82,6 +82,15 @@ def transformers_bars_off() -> Iterator[None]:
         yield
 
 
+def weights_follow_umask(folder: Path, like: Path) -> None:
+    """Give the `.safetensors` files in `folder` the permissions of `like`, a file written as the umask says:
+    safetensors ≥ 0.7 creates its files with mode 0600 whatever the umask, so a folder others can read (a shared
+    models directory) would hold weights they cannot."""
+    mode = like.stat().st_mode & 0o777
+    for weights in folder.glob("*.safetensors"):
+        weights.chmod(mode)
+
+
 def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-hub", token: str | None = None) -> str:
     """Raise `ValueError` (saying what to do) unless this machine can push to `repo_id` on the Hub: online, the Hub
     reachable, a token whose user or organisations own the repo's namespace. `upload_later` is how to upload what
@@ -147,11 +156,7 @@ def _write_model_folder(
     config = model.config
     with transformers_bars_off():  # "Writing model shards" at every training checkpoint
         model.save_pretrained(folder, safe_serialization=True, remote_code=bool(processor_auto_map))
-    # safetensors ≥ 0.7 creates its file with mode 0600 whatever the umask: give it config.json's permissions, so a
-    # folder others can read (a shared models directory) has readable weights too.
-    weights = folder / "model.safetensors"
-    if weights.is_file():
-        weights.chmod((folder / "config.json").stat().st_mode & 0o777)
+    weights_follow_umask(folder, folder / "config.json")
     _load_in_float32(folder / "config.json")
     processor = SwinIRImageProcessor(num_channels=config.num_channels)
     if processor_auto_map:

@@ -22,7 +22,7 @@ import yaml
 from accelerate.utils import broadcast
 
 from ..checkpoints.export import export_model_folder, push_folder
-from ..checkpoints.folders import save_model_folder
+from ..checkpoints.folders import save_model_folder, weights_follow_umask
 from ..checkpoints.run_folder import MODEL, PROGRESS, SUMMARY, checkpoint_path, list_checkpoints, unfinished_saves
 from ..inference.atomic_writes import WriteError, os_reason, write_error, write_text_file
 from .card import training_card
@@ -112,8 +112,7 @@ def save_checkpoint(run: Run, step: int) -> None:
         window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
         if main:
             (tmp / PROGRESS).write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
-            for weights in tmp.glob("*.safetensors"):  # safetensors ≥ 0.7 writes 0600 whatever the umask
-                weights.chmod((tmp / PROGRESS).stat().st_mode & 0o777)
+            weights_follow_umask(tmp, tmp / PROGRESS)  # accelerate's model.safetensors
             save_model_folder(tmp / MODEL, run.scored, _card(run))
             if final.exists():
                 shutil.rmtree(final)
