@@ -191,6 +191,26 @@ def test_8bit_arrays_are_written_as_8bit_images(tmp_path, shape, suffix):
     np.testing.assert_array_equal(back.reshape(arr.shape), arr)
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+@pytest.mark.parametrize("shape", [(20, 24), (20, 24, 1)], ids=["grey", "grey 1"])
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg", ".webp"])
+def test_deep_grey_arrays_are_written(model, tmp_path, dtype, shape, suffix):
+    """uint16 / float grey arrays, as `restore` returns for such inputs (the colour-array writer failed on them:
+    "not enough values to unpack"): 16-bit grey PNG / TIFF (float: float TIFF), 8-bit JPEG / WebP."""
+    rng = np.random.default_rng(4)
+    grey = rng.integers(0, 65536, shape[:2], dtype=np.uint16) if dtype == np.uint16 else rng.random(shape[:2], dtype)
+    arr = restore(model, grey.reshape(shape), tile=None, dtype="float32")[:20, :24]
+    write_image(tmp_path / f"out{suffix}", arr)
+    back = np.asarray(read_image(tmp_path / f"out{suffix}").pixels)
+    if suffix in (".jpg", ".webp"):
+        assert back.dtype == np.uint8 and back.shape[:2] == shape[:2]
+    elif dtype == np.float32 and suffix == ".tif":
+        np.testing.assert_array_equal(back, arr.reshape(shape[:2]))
+    else:  # 16-bit grey PNG / TIFF: a float one rounded to 16-bit levels
+        levels = arr if dtype == np.uint16 else np.rint(arr * 65535)
+        np.testing.assert_array_equal(back, levels.reshape(shape[:2]))
+
+
 def test_16bit_colour_png_is_recognised_from_plain_tile_tuples(tmp_path):
     """Pillow < 11 (pyproject allows ≥ 10) gives an image's tiles as plain tuples, not named ones."""
     from swinir_hf.inference import deep_decoders

@@ -39,9 +39,9 @@ def write_image(
     EXIF block, as `photo_exif` gives) in JPEG, PNG and WebP files (TIFFs get none: Pillow and tifffile cannot write
     its sub-IFDs). `replace` False keeps a file found at `path` when the write ends (`atomic_writes.AppearedError`).
 
-    TIFFs are deflate-compressed (lossless). uint8 arrays ((H, W), (H, W, 1), RGB, RGBA) are written as 8-bit
-    images, uint16 colour arrays as 16-bit PNG / TIFF, float32 ones as float TIFF (16-bit as PNG); formats without 16
-    bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque).
+    TIFFs are deflate-compressed (lossless). Arrays are (H, W) or (H, W, C), C in 1..4: uint8 ones are written as
+    8-bit images, uint16 ones as 16-bit PNG / TIFF, float ones ([0, 1]) as float TIFF (16-bit as PNG); formats without
+    16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque).
     `quality` (1-100) applies to JPEG (written without chroma subsampling, 4:4:4) and lossy WebP; `lossless` writes
     lossless WebP (ignored by the other formats).
     """
@@ -52,6 +52,11 @@ def write_image(
         raise ValueError(f"{path}: unknown image format {suffix!r}")
     if isinstance(image, np.ndarray) and image.dtype == np.uint8:  # the 16-bit writer would take them as 16-bit levels
         image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image)
+    elif isinstance(image, np.ndarray) and (image.ndim == 2 or image.shape[-1] == 1):
+        # Grey uint16 / float arrays (as `restore` returns for such inputs) have a PIL mode, I;16 / F, written below;
+        # the colour-array writers take (H, W, C) only.
+        grey = image.reshape(image.shape[:2])
+        image = Image.fromarray(grey.astype(np.float32) if grey.dtype.kind == "f" else grey)
     if isinstance(image, np.ndarray) and fmt not in ("PNG", "TIFF"):
         image = Image.fromarray(_array_to_bits(image, 8))
     elif isinstance(image, np.ndarray) and fmt == "PNG":
