@@ -143,6 +143,16 @@ def test_any_input_size_gives_exactly_scaled_output(tiny_config, upsampler, scal
     assert torch.isfinite(y).all()
 
 
+def test_absolute_embeddings_take_the_sizes_that_pad_to_image_size_and_refuse_others(tiny_config):
+    """One embedding per pixel of an image_size² map: other sizes were a bare tensor-size RuntimeError."""
+    model = SwinIRForImageRestoration(tiny_config(image_size=8, use_absolute_embeddings=True)).eval()
+    with torch.no_grad():
+        for size in [(8, 8), (5, 7)]:  # window 4: both pad to 8×8
+            assert model(torch.rand(1, 3, *size)).reconstruction.shape == (1, 3, 2 * size[0], 2 * size[1])
+        with pytest.raises(ValueError, match=r"pad to 12×8, but .* fit 8×8 only: pass inputs of 5 to 8 pixels"):
+            model(torch.rand(1, 3, 9, 8))
+
+
 def test_denoiser_has_global_residual_and_grey_channels(tiny_config):
     model = SwinIRForImageRestoration(tiny_config(upsampler=None, upscale=1, num_channels=1)).eval()
     for p in model.conv_last.parameters():

@@ -181,7 +181,7 @@ class SwinIRConfig(PreTrainedConfig):
         attention_probs_dropout_prob (`float`, defaults to 0.0): dropout on attention weights [`attn_drop_rate`].
         drop_path_rate (`float`, defaults to 0.1): stochastic depth rate, rising linearly over all Swin layers.
         use_absolute_embeddings (`bool`, defaults to `False`): add a learned absolute position embedding [`ape`];
-            ties the model to inputs of exactly `image_size`.
+            ties the model to inputs that pad to exactly `image_size` × `image_size` (a `ValueError` otherwise).
         patch_norm (`bool`, defaults to `True`): LayerNorm after the patch embedding.
         layer_norm_eps (`float`, defaults to 1e-5): LayerNorm epsilon.
         img_range (`float`, defaults to 1.0): inputs in [0, 1] are multiplied by this inside the network

@@ -795,7 +795,8 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
     ) -> ImageRestorationOutput:
         """
         Args:
-            pixel_values: (N, C, H, W) floats in [0, 1], any H, W ≥ 1.
+            pixel_values: (N, C, H, W) floats in [0, 1], any H, W ≥ 1 (with `use_absolute_embeddings`, sizes
+                that pad to `image_size`).
             labels: (N, C, scale·H, scale·W) targets in [0, 1]; when given, `loss` is computed.
             output_hidden_states: return `hidden_states` (default: the config's `output_hidden_states`).
             output_attentions: return `attentions` (default: the config's); needs the eager attention.
@@ -848,6 +849,15 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             raise ValueError(
                 f"pixel_values must be (N, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"
             )
+        if self.absolute_pos_embed is not None:  # one embedding per pixel of an image_size² map: no other size adds
+            side, ws = self.config.image_size, self.config.window_size
+            h, w = (-(-n // ws) * ws for n in pixel_values.shape[-2:])  # as `pad_to_window` pads them
+            if (h, w) != (side, side):
+                raise ValueError(
+                    f"pixel_values of {tuple(pixel_values.shape[-2:])} pad to {h}×{w}, but this model's absolute "
+                    f"position embeddings (use_absolute_embeddings) fit {side}×{side} only: pass inputs of "
+                    f"{side - ws + 1} to {side} pixels a side (tiles of {side}, say)"
+                )
         if not pixel_values.is_floating_point():  # uint8 pixels would meet a mean cast to 0 and wrap around
             raise ValueError(
                 f"pixel_values must be floats in [0, 1], got {pixel_values.dtype}: divide 8-bit pixels by 255 (the "
