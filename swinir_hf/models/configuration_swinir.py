@@ -171,8 +171,9 @@ class SwinIRConfig(PreTrainedConfig):
             the authors' precomputed shift mask); inference works on any size.
         patch_size (`int`, defaults to 1): patch size of the patch embedding; SwinIR always uses 1.
         embed_dim (`int`, defaults to 180): channels of the deep features.
-        depths (`list[int]`): Swin layers in each residual Swin Transformer block (RSTB).
-        num_heads (`list[int]`): attention heads in each RSTB; `embed_dim` must be divisible by each.
+        depths (`list[int]`, defaults to `[6] * 6`): Swin layers in each residual Swin Transformer block (RSTB).
+        num_heads (`list[int]`, *optional*): attention heads in each RSTB; `embed_dim` must be divisible by each.
+            6 per RSTB when unset.
         window_size (`int`, defaults to 8): attention window side in pixels (7 for JPEG artifact reduction).
         mlp_ratio (`float`, defaults to 2.0): MLP hidden size / `embed_dim`.
         qkv_bias (`bool`, defaults to `True`): learnable bias on the query / key / value projection.

@@ -617,7 +617,8 @@ class SwinIRImageProcessor(_ImageProcessorBase):
         self, outputs: Any, output_type: str = "pil", bit_depth: int = 8
     ) -> list[Image.Image | np.ndarray]:
         """Model output (its dataclass, its `return_dict=False` tuple, or its `reconstruction`, (N, C, H, W)) →
-        list of PIL images / uint arrays."""
+        list of N images, clamped to [0, 1] and rounded to `bit_depth` (8 or 16) bits: PIL images (`output_type`
+        "pil"; 16 bits only for grey, as `I;16`) or uint8 / uint16 (H, W[, C]) arrays ("np")."""
         if isinstance(outputs, tuple):  # (loss?, reconstruction, hidden_states?, attentions?): None fields dropped
             outputs = next((v for v in outputs if isinstance(v, torch.Tensor) and v.ndim == 4), None)
         recon = getattr(outputs, "reconstruction", outputs)
