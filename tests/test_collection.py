@@ -730,3 +730,24 @@ def test_a_dataset_restored_with_other_engine_options_is_not_taken_from_the_cach
         got[alpha] = np.asarray(out[0]["image"])
         np.testing.assert_array_equal(got[alpha], np.asarray(restorer(Image.open(tmp_path / "a.png"))))
     assert not np.array_equal(got["model"][..., 3], got["bicubic"][..., 3])
+
+
+def test_a_dataset_restored_by_another_model_of_one_name_is_not_taken_from_the_cache(model_dir, tmp_path):
+    """Two models of one scale under one `model_name` (the default "", or a folder retrained in place): the second
+    call restored nothing and returned the first model's images from `datasets`' cache."""
+    import datasets
+
+    from swinir_hf.inference.collection import restore_dataset
+
+    Image.fromarray(_rng_image((9, 13, 3), 5)).save(tmp_path / "a.png")
+    data = datasets.Dataset.from_dict({"image": [str(tmp_path / "a.png")]}).cast_column("image", datasets.Image())
+    data = data.map(lambda x: x, cache_file_name=str(tmp_path / "cache" / "start.arrow"))  # a cached dataset
+    got = []
+    for seed in (0, 1):
+        model = SwinIRForImageRestoration.from_pretrained(model_dir)
+        with torch.no_grad():
+            model.conv_first.bias.add_(0.1 * seed)  # the same architecture, other weights
+        restorer = SwinIRRestorer(model, tile=None, dtype="float32")
+        got.append(np.asarray(restore_dataset(data, restorer)[0]["image"]))
+        np.testing.assert_array_equal(got[-1], np.asarray(restorer(Image.open(tmp_path / "a.png"))))
+    assert not np.array_equal(got[0], got[1])

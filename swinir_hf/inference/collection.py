@@ -10,6 +10,7 @@ Its command line (`swinir-hf restore`, `accelerate launch -m swinir_hf.restore`)
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from collections.abc import Iterable
@@ -190,7 +191,9 @@ def restore_dataset(
     """A new dataset whose `output_column` (default: `column`, replaced) holds each image of `column` (default:
     the first `datasets.Image` column) restored, via `Dataset.map`; other columns are kept.
 
-    The map's fingerprint comes from the dataset's, `model_name` and the options, so the model is never hashed.
+    The map's fingerprint comes from the dataset's, `model_name`, a digest of the model's weights and the options
+    (never from the model object, which `datasets` would pickle), so `datasets` reuses a cached map only when all
+    of them are the same.
     """
     import datasets
     from datasets.fingerprint import Hasher
@@ -207,9 +210,21 @@ def restore_dataset(
     unhashed = ("device", "batch_size")
     pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
     options = (pixels, outscale, output_column)
-    fingerprint = Hasher.hash((dataset._fingerprint, model_name, restorer.scale, options))
+    weights = weights_digest(restorer.model)  # a name is no model: two of one scale, or one retrained in place
+    fingerprint = Hasher.hash((dataset._fingerprint, model_name, weights, restorer.scale, options))
 
     def fn(example: dict[str, Any]) -> dict[str, Any]:
         return {output_column: restore_image(restorer, example[column], outscale)}
 
     return dataset.map(fn, features=features, new_fingerprint=fingerprint, desc="restore")
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of `model`'s state dict (names, dtypes and bytes): which weights a result was made with."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
