@@ -51,9 +51,11 @@ def resolve_degradation(
     jpeg: int | None = None,
     real: bool = False,
 ) -> Degradation:
-    """The benchmark setting from the flags given (at most one), else from the model's task; checked against the
-    model's upscale factor. `model` None is the identity (scores the degraded input itself). `real` is the
-    BSRGAN-style degradation at the model's scale (or `scale`), drawn with a fixed seed per image."""
+    """The benchmark setting from the flags given (at most one), else bicubic at the model's upscale factor (a ×1
+    model, the identity included, needs `noise` or `jpeg`: a `ValueError` says so); checked against the model's
+    upscale factor. `model` None is the identity (scores the degraded input itself). `real` is the BSRGAN-style
+    degradation at the model's scale (or `scale`), drawn with a fixed seed per image; never chosen for a real-world
+    model by itself."""
     upscale = model.config.upscale if model is not None else 1
     if real:
         if noise is not None or jpeg is not None:
