@@ -81,9 +81,9 @@ class SwinIRRestorer:
             stays there after), and in eval mode while it runs (its training mode restored after); a copy instead
             while another thread runs it (see `devices.running`).
         tile: None for the whole image in one pass, an int for tiles of at most that many input pixels a side
-            (rounded down to a multiple of the window), or "auto": the whole image when it fits the memory
-            budget, else as few tiles as the budget allows, each as small as that count permits. With a tile,
-            an out-of-memory error halves it and retries.
+            (rounded down to a multiple of the window, one window at least), or "auto": the whole image when it fits
+            the memory budget, else as few tiles as the budget allows, each as small as that count permits. With a
+            tile, an out-of-memory error halves it and retries.
         tile_overlap: input pixels shared by neighbouring tiles (at most half a tile), blended with a raised-cosine
             window.
         ensemble: average the 8 flips / 90° rotations ("SwinIR+"), 8× the time.

@@ -581,7 +581,8 @@ class SwinIRImageProcessor(_ImageProcessorBase):
         channels-last when both can. `data_format` can only be "channels_first"; `device` moves the tensors there.
 
         Raises:
-            TypeError: an option of other image processors (resizing, cropping, normalising) set.
+            TypeError: an option of other image processors (resizing, cropping, normalising) set, or an input that
+                is no PIL image, array or tensor (a file path: open it first).
             ValueError: integer pixels with `do_rescale=False`, or images this processor cannot read.
         """
         refuse_unsupported(type(self).__name__, kwargs)
