@@ -95,7 +95,8 @@ def read_image(path: str | os.PathLike) -> ImageData:
     HEIC / HEIF become 16-bit.
 
     Raises:
-        ValueError: the file is not an image Pillow can decode (message names the file).
+        ValueError: the file is missing, unreadable or not an image Pillow can decode (message names the file and
+            why, e.g. "No such file or directory").
     """
     path = Path(path)
     try:
