@@ -43,7 +43,8 @@ class DataArgs:
     val: str | None = None
     """validation images (same kinds as `train`); null disables validation"""
     val_lr: str | None = None
-    """LR images paired with `val` (else made from `val` with the degradation); unused while `val` is null"""
+    """LR images paired with `val` (else made from `val` with the degradation, bicubic for 'paired'); unused while
+    `val` is null"""
     val_split: str = "validation"
     """split of a Hub / on-disk validation dataset"""
     val_max_images: int | None = None
