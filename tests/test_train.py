@@ -70,6 +70,11 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         },
         "data.train_lr is only read with degradation 'paired' (this config degrades data.train with 'bicubic'): "
         "pass --data.degradation paired, or drop data.train_lr": {"data": {"train": ["x"], "train_lr": ["lr"]}},
+        "train.loss / train.charbonnier_eps choose the pixel loss of a run without GAN; a GAN run's is L1 "
+        "(× gan.pixel_weight): drop them, or set gan.enabled false": {
+            "train": {"loss": "charbonnier"},
+            "gan": {"enabled": True, "allow_random_vgg": True},
+        },
         # Adam and the schedule: refused with the field's name, before the model and data are built
         "train.learning_rate must be >= 0, got -0.001": {"train": {"learning_rate": -1e-3}},
         "train.adam_betas must be two numbers in [0, 1), got [0.9, 1.5]": {"train": {"adam_betas": [0.9, 1.5]}},

@@ -114,6 +114,11 @@ class TrainingConfig:
                 "gan.vgg_weights is required for GAN training (a torchvision-layout VGG-19 state dict or a Hub id "
                 "such as timm/vgg19.tv_in1k); gan.allow_random_vgg=true runs without one (tests only)"
             )
+        if g.enabled and (t.loss is not None or t.charbonnier_eps is not None):  # `gan_step` takes L1 whatever
+            raise ValueError(
+                "train.loss / train.charbonnier_eps choose the pixel loss of a run without GAN; a GAN run's is L1 "
+                "(× gan.pixel_weight): drop them, or set gan.enabled false"
+            )
         if t.compile not in (None, *COMPILE_BACKENDS):
             raise ValueError(f"train.compile must be null or one of {', '.join(COMPILE_BACKENDS)}, got {t.compile!r}")
         if t.compile_mode not in (None, *COMPILE_MODES):

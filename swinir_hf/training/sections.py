@@ -96,9 +96,9 @@ class TrainArgs:
     lr_gamma: float = 0.5
     """learning-rate factor at each milestone"""
     loss: str | None = None
-    """pixel loss: l1 | charbonnier; null keeps the model config's (L1 for SR)"""
+    """pixel loss: l1 | charbonnier; null keeps the model config's (L1 for SR). A GAN run's is L1 (gan.pixel_weight)"""
     charbonnier_eps: float | None = None
-    """Charbonnier epsilon; null keeps the model config's"""
+    """Charbonnier epsilon; null keeps the model config's (not for GAN runs)"""
     max_grad_norm: float = 0.0
     """clip the gradient norm to this; 0 disables clipping"""
     ema_decay: float = 0.999
