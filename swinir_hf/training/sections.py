@@ -155,4 +155,4 @@ class GanArgs:
     discriminator_channels: int = 64
     """channels of the discriminator's first level"""
     discriminator_lr: float = 1e-4
-    """discriminator Adam learning rate, halved (× train.lr_gamma) at train.lr_milestones as the generator's"""
+    """discriminator Adam learning rate, × train.lr_gamma at each of train.lr_milestones, as the generator's"""
