@@ -167,9 +167,11 @@ class SwinIRConfig(PreTrainedConfig):
     Args:
         num_channels (`int`, defaults to 3): image channels in and out [`in_chans`].
         upscale (`int`, defaults to 1): output size / input size; 1 for denoising and JPEG artifact reduction.
-        image_size (`int`, defaults to 64): training patch size in pixels [`img_size`]. Only recorded (and used for
-            the authors' precomputed shift mask); inference works on any size.
-        patch_size (`int`, defaults to 1): patch size of the patch embedding; SwinIR always uses 1.
+        image_size (`int`, defaults to 64): training patch size in pixels [`img_size`], a multiple of
+            `window_size`. Only recorded (and used for the authors' precomputed shift mask, and as the size of
+            `use_absolute_embeddings`); inference works on any size.
+        patch_size (`int`, defaults to 1): patch size of the patch embedding; SwinIR embeds single pixels, so
+            anything else is a `ValueError`.
         embed_dim (`int`, defaults to 180): channels of the deep features.
         depths (`list[int]`, defaults to `[6] * 6`): Swin layers in each residual Swin Transformer block (RSTB).
         num_heads (`list[int]`, *optional*): attention heads in each RSTB; `embed_dim` must be divisible by each.
