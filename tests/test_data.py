@@ -168,6 +168,13 @@ def test_noise_and_jpeg_degradations(folder):
         Degradation("bicubic", scale=1)
 
 
+def test_a_training_degradation_of_a_range_is_named_by_it():
+    """`str` of a ranged level (a training setting) was a TypeError from formatting the [low, high] list."""
+    named = [Degradation("noise", noise_sigma=[0, 50]), Degradation("jpeg", jpeg_quality=[10, 90])]
+    assert [str(d) for d in named] == ["noise σ=0-50", "JPEG q=10-90"]
+    assert [str(Degradation("noise", noise_sigma=7.5)), str(Degradation("bicubic", 4))] == ["noise σ=7.5", "bicubic ×4"]
+
+
 def test_validation_set_is_cropped_to_the_scale_and_deterministic(folder):
     items = load_images(str(folder))
     a = validation_images(items, Degradation("bicubic", 3), 3, seed=0)

@@ -123,8 +123,9 @@ class Degradation:
         return {"bicubic": "sr", "real": "sr", "noise": "dn"}.get(self.kind, self.kind)
 
     @property
-    def value(self) -> float:
-        """The setting's level: the scale (SR), σ (noise) or the JPEG quality."""
+    def value(self) -> float | Sequence[float]:
+        """The setting's level: the scale (SR), σ (noise) or the JPEG quality (a training setting's may be a
+        [low, high] range)."""
         return {"dn": self.noise_sigma, "jpeg": self.jpeg_quality}.get(self.task, self.scale)
 
     @property
@@ -139,10 +140,14 @@ class Degradation:
 
     def __str__(self) -> str:
         if self.kind in ("bicubic", "noise", "jpeg"):
-            return {"sr": f"bicubic ×{self.value}", "dn": f"noise σ={self.value:g}", "jpeg": f"JPEG q={self.value}"}[
-                self.task
-            ]
+            level = _level(self.value)
+            return {"sr": f"bicubic ×{level}", "dn": f"noise σ={level}", "jpeg": f"JPEG q={level}"}[self.task]
         return f"{self.kind} ×{self.scale}"
+
+
+def _level(value: float | Sequence[float]) -> str:
+    """A level (25, 40), or a [low, high] range of them (0-50), as a setting's name shows it."""
+    return f"{value:g}" if isinstance(value, (int, float)) else "-".join(f"{v:g}" for v in value)
 
 
 def _draw(value: float | Sequence[float], rng: np.random.Generator, integer: bool) -> float:
