@@ -577,6 +577,23 @@ def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, m
     assert not out.exists()
 
 
+def test_file_options_with_a_dataset_are_refused_not_ignored(tmp_path, model_dir, capsys, monkeypatch):
+    """--ext / --quality / --suffix / ... change nothing in a restored dataset (its images were silently PNG)."""
+    import swinir_hf.inference.collection_cli as collection_cli
+
+    monkeypatch.setattr(collection_cli, "load_image_dataset", lambda *a: pytest.fail("loaded before the check"))
+    args = ["--dataset", "imagefolder:x", "-o", tmp_path / "out"]
+    assert _restore(*args, "--ext", "jpg", "--quality", "80", model_dir=model_dir) == 1
+    assert capsys.readouterr().err == (
+        "error: --dataset stores the restored images in the dataset: --ext, --quality (for files) would be ignored; "
+        "drop them\n"
+    )
+    for option in (["--suffix", "_x4"], ["--recursive"], ["--batch-size", "4"], ["--workers", "3"]):
+        assert _restore(*args, *option, model_dir=model_dir) == 1
+        assert f": {option[0]} (for files) would be ignored; drop it\n" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_dataset_folder_that_is_not_a_saved_dataset_points_to_imagefolder(tmp_path, model_dir, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -23,6 +23,10 @@ from .jobs import OUTPUT_FORMATS, OutputOptions
 from .output_folders import check_fresh_output_folder, folder_claimed
 from .restoration import EngineOptions
 
+# The options of image files (with their defaults), which a `--dataset` run has no use for: its images are stored
+# in the dataset, one at a time.
+FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": False, "batch_size": 1, "workers": 2}
+
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     """The `restore` options."""
@@ -60,10 +64,16 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         "--batch-size",
         type=int,
         metavar="N",
-        default=1,
+        default=FILE_ONLY_DEFAULTS["batch_size"],
         help="up to N same-size images per forward pass (faster for small images / on GPUs; default 1)",
     )
-    p.add_argument("--workers", type=int, default=2, metavar="N", help="threads decoding / encoding files (default 2)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=FILE_ONLY_DEFAULTS["workers"],
+        metavar="N",
+        help=f"threads decoding / encoding files (default {FILE_ONLY_DEFAULTS['workers']})",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--dataset",
@@ -85,15 +95,26 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
         help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), Lanczos (default: the "
         "model's scale)",
     )
-    p.add_argument("--suffix", default="", metavar="S", help="appended to each output file's stem (default: none)")
+    p.add_argument(
+        "--suffix",
+        default=FILE_ONLY_DEFAULTS["suffix"],
+        metavar="S",
+        help="appended to each output file's stem (default: none)",
+    )
     p.add_argument(
         "--ext",
         choices=OUTPUT_FORMATS,
-        default="png",
+        default=FILE_ONLY_DEFAULTS["ext"],
         help="output format: auto = the input's (PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, "
         "others PNG); default png",
     )
-    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG / lossy WebP quality 1-100 (default 95)")
+    p.add_argument(
+        "--quality",
+        type=int,
+        default=FILE_ONLY_DEFAULTS["quality"],
+        metavar="Q",
+        help=f"JPEG / lossy WebP quality 1-100 (default {FILE_ONLY_DEFAULTS['quality']})",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.add_argument("--skip-existing", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
 
@@ -158,6 +179,12 @@ def _run(args: argparse.Namespace) -> int:
         return user_error("nothing to restore: give image files, folders or globs (or --dataset)")
     if args.inputs and args.dataset:
         return user_error("give image files / folders / globs, or --dataset, not both")
+    if args.dataset and (given := [k for k, v in FILE_ONLY_DEFAULTS.items() if getattr(args, k) != v]):
+        options = ", ".join("--" + k.replace("_", "-") for k in given)
+        them = "it" if len(given) == 1 else "them"
+        return user_error(
+            f"--dataset stores the restored images in the dataset: {options} (for files) would be ignored; drop {them}"
+        )
     if args.batch_size < 1 or args.workers < 1:
         return user_error("--batch-size and --workers must be at least 1")
     try:
