@@ -175,6 +175,17 @@ def test_a_training_degradation_of_a_range_is_named_by_it():
     assert [str(Degradation("noise", noise_sigma=7.5)), str(Degradation("bicubic", 4))] == ["noise σ=7.5", "bicubic ×4"]
 
 
+def test_levels_may_be_numpy_numbers():
+    """A σ or quality from numpy (a sweep over np.arange) was a TypeError: "'numpy.int64' object is not iterable"."""
+    from swinir_hf.evaluation import resolve_degradation
+
+    assert str(Degradation("jpeg", jpeg_quality=np.int64(40))) == "JPEG q=40"
+    assert str(Degradation("noise", noise_sigma=np.array([0.0, 50.0]))) == "noise σ=0-50"
+    assert resolve_degradation(None, noise=np.float32(15)) == Degradation("noise", noise_sigma=15.0)
+    with pytest.raises(ValueError, match="jpeg_quality must be an integer quality in 1..100"):
+        Degradation("jpeg", jpeg_quality=np.int64(0))
+
+
 def test_validation_set_is_cropped_to_the_scale_and_deterministic(folder):
     items = load_images(str(folder))
     a = validation_images(items, Degradation("bicubic", 3), 3, seed=0)

@@ -8,6 +8,7 @@ both call it) and `Degradation.description` handle.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -41,10 +42,10 @@ def check_level(kind: str, value: float | Sequence[float], name: str, ranged: bo
     `ranged`, a [low, high] range of them, low <= high: a bad one is refused when configured, not by the random
     training sample that first draws it."""
     level = LEVELS[kind]
-    single = isinstance(value, (int, float))
+    single = isinstance(value, numbers.Real)  # numpy's scalars too (np.arange(10, 50, 10) of qualities)
     values = [value] if single else list(value)
     fits = all(
-        isinstance(v, (int, float)) and level.low <= v <= level.high and (not level.integer or v == int(v))
+        isinstance(v, numbers.Real) and level.low <= v <= level.high and (not level.integer or v == int(v))
         for v in values
     )
     if not (fits and (single or ranged and len(values) == 2 and values[0] <= values[1])):
@@ -147,11 +148,11 @@ class Degradation:
 
 def _level(value: float | Sequence[float]) -> str:
     """A level (25, 40), or a [low, high] range of them (0-50), as a setting's name shows it."""
-    return f"{value:g}" if isinstance(value, (int, float)) else "-".join(f"{v:g}" for v in value)
+    return f"{value:g}" if isinstance(value, numbers.Real) else "-".join(f"{v:g}" for v in value)
 
 
 def _draw(value: float | Sequence[float], rng: np.random.Generator, integer: bool) -> float:
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):
         return float(value)
     low, high = value
     return float(rng.integers(low, high + 1)) if integer else float(rng.uniform(low, high))
