@@ -20,7 +20,8 @@ class ModelArgs:
     color_jpeg_car; null to take the architecture from init_from or config"""
     scale: int | None = None
     """upscale factor of the super-resolution presets, as their heads build it (classical_sr: 3 or a power of 2 (2,
-    4, 8, 16, ...); lightweight_sr: any integer >= 2; real_sr, real_sr_large: 2 or 4)"""
+    4, 8, 16, ...); lightweight_sr: any integer >= 2; real_sr, real_sr_large: 2 or 4); without a preset, the
+    upscale set on the init_from / config architecture"""
     config: dict[str, Any] = field(default_factory=dict)
     """SwinIRConfig fields set on top of the preset / init_from config (e.g. embed_dim)"""
     init_from: str | None = None
