@@ -304,6 +304,34 @@ def test_frozen_model_with_input_grads_trains_adapters_under_reentrant_checkpoin
     assert adapters and all(w.grad is not None and w.grad.abs().sum() > 0 for w in adapters)
 
 
+@pytest.mark.parametrize("grad", [False, True])
+def test_a_wrapped_mlp_layer_gets_its_update_before_the_activation(tiny_config, grad):
+    """PEFT's LoRA layer wraps a linear, passes keyword arguments on to it and adds its low-rank update to what it
+    returns: the MLP's GELU must come after that sum, so that the adapted model equals its merged weights
+    (`merge_and_unload`), in inference (where the GELU is otherwise fused into fc1's matmul) and in training."""
+
+    class LoraLike(torch.nn.Module):  # peft.tuners.lora.Linear's forward, in short
+        def __init__(self, base):
+            super().__init__()
+            self.base_layer = base
+            self.delta = torch.nn.Parameter(torch.randn_like(base.weight) * 0.2)
+
+        def forward(self, x, *args, **kwargs):
+            return self.base_layer(x, *args, **kwargs) + torch.nn.functional.linear(x, self.delta)
+
+    torch.manual_seed(0)
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    merged = SwinIRForImageRestoration(tiny_config()).eval()
+    merged.load_state_dict(model.state_dict())
+    for name, module in model.named_modules():
+        if name.endswith("mlp"):
+            module.fc1 = LoraLike(module.fc1)
+            merged.get_submodule(name).fc1.weight.data += module.fc1.delta.data
+    x = torch.rand(1, 3, 12, 12)
+    with torch.set_grad_enabled(grad):
+        assert torch.allclose(model(x).reconstruction, merged(x).reconstruction, atol=1e-5)
+
+
 def test_a_float16_model_saves_and_reloads_as_float16(tiny_config, tmp_path):
     """Loaded in float16, the model keeps its `_keep_in_fp32_modules` (the first, `conv_first`, among them) in
     float32: `dtype` is still the body's, which `save_pretrained` writes and a default reload restores."""

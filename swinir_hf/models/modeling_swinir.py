@@ -228,7 +228,13 @@ class Mlp(nn.Module):
         self.drop = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(self.fc1(x, activation="gelu"))))
+        if isinstance(self.fc1, Linear):
+            hidden = self.fc1(x, activation="gelu")  # fused into the matmul in CPU inference
+        else:
+            # fc1 replaced by a wrapper (PEFT's LoRA layer passes keyword arguments on to the layer it wraps and adds
+            # its update to what that returns): a GELU fused there would come before the update, not after it.
+            hidden = F.gelu(self.fc1(x))
+        return self.drop(self.fc2(self.drop(hidden)))
 
 
 class SwinTransformerBlock(GradientCheckpointingLayer):
