@@ -295,6 +295,23 @@ def test_pipeline_takes_a_batch_of_different_sizes(model_dir):
         np.testing.assert_array_equal(np.asarray(out), np.asarray(restore(model, image, dtype="float32")))
 
 
+def test_pipeline_takes_a_tuple_or_a_datasets_column_as_it_takes_a_list(model_dir):
+    """transformers batches only lists: a tuple, or a `datasets` column (`ds["image"]`, a lazy Sequence in
+    datasets ≥ 4), would reach the image reader whole ("expected a PIL image or numpy array, got tuple")."""
+    import datasets
+
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    images = [Image.fromarray(_rgb(9, 7)), Image.fromarray(_rgb(5, 12, seed=1)), Image.fromarray(_rgb(6, 6, seed=2))]
+    expected = [np.asarray(out) for out in restorer(images)]
+    column = datasets.Dataset.from_dict({"image": images}).cast_column("image", datasets.Image())["image"]
+    for batch_size in (1, 2):
+        for given in (tuple(images), column):
+            outs = restorer(given, batch_size=batch_size)
+            assert isinstance(outs, list) and len(outs) == 3
+            for out, want in zip(outs, expected, strict=True):
+                np.testing.assert_array_equal(np.asarray(out), want)
+
+
 def test_pipeline_without_images_says_so(model_dir):
     """An empty list is the image processor's one-line error, not an IndexError from inside transformers; no
     images, or images given twice, a TypeError that says so."""

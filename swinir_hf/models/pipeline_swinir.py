@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,9 +57,10 @@ class ImageRestorationPipeline(Pipeline):
     """Restore images with a SwinIR model: super-resolution, denoising or JPEG artifact removal.
 
     Accepts a PIL image (any mode: 8-bit, 16-bit grey, float, with alpha, palette, CMYK), a (H, W[, C]) uint8 /
-    uint16 / float array, a file path or URL, or a list of them (any sizes, any `batch_size`); returns the same
-    kind, exactly `upscale` × the input, with alpha and the bit depth kept. An upscaling model enlarges the alpha
-    channel too, as a grey image (`alpha="bicubic"` in the call resizes it instead), as `swinir_hf.restore` does.
+    uint16 / float array, a file path or URL, or a list of them (any sizes, any `batch_size`; a tuple or a `datasets`
+    column too; a generator or `KeyDataset` gives an iterator); returns the same kind, exactly `upscale` × the input,
+    with alpha and the bit depth kept. An upscaling model enlarges the alpha channel too, as a grey image
+    (`alpha="bicubic"` in the call resizes it instead), as `swinir_hf.restore` does.
 
     Precision follows the model's dtype, as transformers users expect: float32 runs exactly, bfloat16 / float16
     under autocast of that type. float16 needs CUDA: elsewhere a float16 model is cast to float32 (lossless).
@@ -92,8 +94,12 @@ class ImageRestorationPipeline(Pipeline):
             raise TypeError("no images given: call the pipeline with an image, a path or a list of them")
         # transformers reads an input list's first item (to detect chats) before anything of ours runs: an
         # IndexError from inside it for [], where the image processor says what is wrong.
-        if isinstance(inputs, (list, tuple)) and not inputs:
+        if isinstance(inputs, Sequence) and not isinstance(inputs, (str, bytes)) and not len(inputs):
             raise ValueError("no images given")
+        if isinstance(inputs, Sequence) and not isinstance(inputs, (str, bytes, list)):
+            # transformers batches only lists (and generators, datasets): it would take a tuple, or a `datasets`
+            # column (`ds["image"]`), as one image. A column streams through, decoded an image at a time.
+            return list(super().__call__((image for image in inputs), *args, **kwargs))
         return super().__call__(inputs, *args, **kwargs)
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any) -> None:
