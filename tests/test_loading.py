@@ -184,6 +184,30 @@ def test_from_pretrained_of_an_uncached_hub_id_offline_says_what_to_do(monkeypat
         )
 
 
+def test_from_pretrained_of_an_uncached_revision_offline_names_it(monkeypatch, tmp_path, tiny_config):
+    """A model cached at main, asked for at another revision (by `from_pretrained` or `load_model`): the advice
+    (`hf download org/cached`) fetched main again, which the cache already holds; it names the revision and
+    downloads that one."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    repo = tmp_path / "models--org--cached"
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(repo / "snapshots" / ("a" * 40), remote_code=False)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    assert SwinIRForImageRestoration.from_pretrained("org/cached", cache_dir=tmp_path, revision="main")
+    with pytest.raises(OSError) as err:
+        SwinIRForImageRestoration.from_pretrained("org/cached", cache_dir=tmp_path, revision="v2")
+    assert str(err.value).startswith(
+        "org/cached at revision 'v2' is not in the Hugging Face cache and the Hub cannot be reached: download it "
+        "where there is a network (hf download org/cached --revision v2) and copy the cache (HF_HOME) here"
+    )
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model("org/cached", revision="v2", cache_dir=tmp_path)
+    assert str(err.value).startswith(
+        "model 'org/cached' at revision 'v2' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set. Either "
+        "download it on a machine with internet access (`hf download org/cached --revision v2`)"
+    )
+
+
 def test_a_misspelt_name_gets_the_nearest_one(monkeypatch, tmp_path):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.chdir(tmp_path)

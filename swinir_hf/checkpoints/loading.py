@@ -321,7 +321,8 @@ def from_hub(
         if not isinstance(err, network_errors()):  # OSErrors, and HTTP-client errors of a connection failing midway
             raise
         local = "a local save_pretrained folder or the authors' .pth file"
-        raise ModelNotAvailableError(_not_cached(f"model {repo_id!r}", repo_id, offline, err, local)) from err
+        what = f"model {repo_id!r}" + (f" at revision {revision!r}" if revision not in (None, "main") else "")
+        raise ModelNotAvailableError(_not_cached(what, repo_id, offline, err, local, revision)) from err
     return _finite(model.eval(), repo_id)
 
 
@@ -339,12 +340,21 @@ def _damaged_in_cache(repo_id: str, revision: str | None, cache_dir: str | os.Pa
     )
 
 
-def _not_cached(what: str, repo_id: str, offline: str | None, err: BaseException, local: str = "a local file") -> str:
-    """What to do about `what`, not cached: `offline` is `hub_offline()`'s reason (None: the download failed)."""
+def _not_cached(
+    what: str,
+    repo_id: str,
+    offline: str | None,
+    err: BaseException,
+    local: str = "a local file",
+    revision: str | None = None,
+) -> str:
+    """What to do about `what`, not cached: `offline` is `hub_offline()`'s reason (None: the download failed); a
+    `revision` other than main is the one to download (the cache may hold main only)."""
     why = offline or f"downloading it failed ({err})"
+    download = repo_id + (f" --revision {revision}" if revision not in (None, "main") else "")
     return (
         f"{what} is not in the local Hugging Face cache and {why}. Either download it on a machine "
-        f"with internet access (`hf download {repo_id}`) and copy the cache (~/.cache/huggingface/"
+        f"with internet access (`hf download {download}`) and copy the cache (~/.cache/huggingface/"
         f"hub, or the folder HF_HOME / HF_HUB_CACHE points to) here, then run with HF_HUB_OFFLINE=1; or pass {local} "
         "instead of a repo id."
     )

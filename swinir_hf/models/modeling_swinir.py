@@ -489,7 +489,10 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         default, which fails without the `kernels` package (and can reach for the Hub)."""
         kwargs.setdefault("use_kernels", False)
         if kwargs.get("output_loading_info") or kwargs.get("ignore_mismatched_sizes"):
-            with _not_cached_said(pretrained_model_name_or_path), _readable_weights(pretrained_model_name_or_path):
+            with (
+                _not_cached_said(pretrained_model_name_or_path, kwargs.get("revision")),
+                _readable_weights(pretrained_model_name_or_path),
+            ):
                 return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
         if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
@@ -498,7 +501,10 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         quiet = _DropLoadReport()
         report_logger.addFilter(quiet)
         try:
-            with _not_cached_said(pretrained_model_name_or_path), _readable_weights(pretrained_model_name_or_path):
+            with (
+                _not_cached_said(pretrained_model_name_or_path, kwargs.get("revision")),
+                _readable_weights(pretrained_model_name_or_path),
+            ):
                 model, info = super().from_pretrained(
                     pretrained_model_name_or_path,
                     *args,
@@ -992,9 +998,10 @@ def _readable_weights(source: object) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _not_cached_said(source: object) -> Iterator[None]:
+def _not_cached_said(source: object, revision: str | None = None) -> Iterator[None]:
     """A Hub id that is not in the cache while the Hub cannot be reached: transformers says only "We couldn't
-    connect to 'https://huggingface.co'"; say that the model is not cached and the ways to get it."""
+    connect to 'https://huggingface.co'"; say that the model is not cached and the ways to get it. A `revision`
+    other than main is named: the cache may hold the model at main only, which the plain download would fetch."""
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
@@ -1006,10 +1013,13 @@ def _not_cached_said(source: object) -> Iterator[None]:
             cause = cause.__cause__ or cause.__context__
         if not any(isinstance(c, LocalEntryNotFoundError) for c in causes):
             raise
+        at, option = (
+            (f" at revision {revision!r}", f" --revision {revision}") if revision not in (None, "main") else ("", "")
+        )
         raise OSError(
-            f"{source} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is a "
-            f"network (hf download {source}) and copy the cache (HF_HOME) here, or pass the path of a local model "
-            "folder; HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
+            f"{source}{at} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
+            f"a network (hf download {source}{option}) and copy the cache (HF_HOME) here, or pass the path of a local "
+            "model folder; HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
         ) from err
 
 
