@@ -184,10 +184,10 @@ def test_from_pretrained_of_an_uncached_hub_id_offline_says_what_to_do(monkeypat
         )
 
 
-def test_from_pretrained_of_an_uncached_revision_offline_names_it(monkeypatch, tmp_path, tiny_config):
+def test_from_pretrained_of_an_uncached_revision_or_subfolder_offline_names_it(monkeypatch, tmp_path, tiny_config):
     """A model cached at main, asked for at another revision (by `from_pretrained` or `load_model`): the advice
     (`hf download org/cached`) fetched main again, which the cache already holds; it names the revision and
-    downloads that one."""
+    downloads that one. A subfolder the cached repo lacks is named too (the repo itself is cached)."""
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     repo = tmp_path / "models--org--cached"
     SwinIRForImageRestoration(tiny_config()).save_pretrained(repo / "snapshots" / ("a" * 40), remote_code=False)
@@ -200,6 +200,9 @@ def test_from_pretrained_of_an_uncached_revision_offline_names_it(monkeypatch, t
         "org/cached at revision 'v2' is not in the Hugging Face cache and the Hub cannot be reached: download it "
         "where there is a network (hf download org/cached --revision v2) and copy the cache (HF_HOME) here"
     )
+    with pytest.raises(OSError) as err:  # a subfolder the cached repo lacks
+        SwinIRForImageRestoration.from_pretrained("org/cached", cache_dir=tmp_path, subfolder="x2")
+    assert str(err.value).startswith("the subfolder 'x2' of org/cached is not in the Hugging Face cache")
     with pytest.raises(ModelNotAvailableError) as err:
         load_model("org/cached", revision="v2", cache_dir=tmp_path)
     assert str(err.value).startswith(

@@ -490,7 +490,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         kwargs.setdefault("use_kernels", False)
         if kwargs.get("output_loading_info") or kwargs.get("ignore_mismatched_sizes"):
             with (
-                _not_cached_said(pretrained_model_name_or_path, kwargs.get("revision")),
+                _not_cached_said(pretrained_model_name_or_path, kwargs.get("revision"), kwargs.get("subfolder")),
                 _readable_weights(pretrained_model_name_or_path),
             ):
                 return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
@@ -502,7 +502,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         report_logger.addFilter(quiet)
         try:
             with (
-                _not_cached_said(pretrained_model_name_or_path, kwargs.get("revision")),
+                _not_cached_said(pretrained_model_name_or_path, kwargs.get("revision"), kwargs.get("subfolder")),
                 _readable_weights(pretrained_model_name_or_path),
             ):
                 model, info = super().from_pretrained(
@@ -998,10 +998,11 @@ def _readable_weights(source: object) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _not_cached_said(source: object, revision: str | None = None) -> Iterator[None]:
+def _not_cached_said(source: object, revision: str | None = None, subfolder: str | None = None) -> Iterator[None]:
     """A Hub id that is not in the cache while the Hub cannot be reached: transformers says only "We couldn't
-    connect to 'https://huggingface.co'"; say that the model is not cached and the ways to get it. A `revision`
-    other than main is named: the cache may hold the model at main only, which the plain download would fetch."""
+    connect to 'https://huggingface.co'"; say that the model is not cached and the ways to get it. A `subfolder`
+    and a `revision` other than main are named: the cache may hold the repo at main, or without that subfolder
+    (a misspelt one, say), and the plain download would fetch main."""
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
@@ -1013,11 +1014,12 @@ def _not_cached_said(source: object, revision: str | None = None) -> Iterator[No
             cause = cause.__cause__ or cause.__context__
         if not any(isinstance(c, LocalEntryNotFoundError) for c in causes):
             raise
-        at, option = (
-            (f" at revision {revision!r}", f" --revision {revision}") if revision not in (None, "main") else ("", "")
-        )
+        what = f"the subfolder {subfolder!r} of {source}" if subfolder else str(source)
+        option = ""
+        if revision not in (None, "main"):
+            what, option = f"{what} at revision {revision!r}", f" --revision {revision}"
         raise OSError(
-            f"{source}{at} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
+            f"{what} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
             f"a network (hf download {source}{option}) and copy the cache (HF_HOME) here, or pass the path of a local "
             "model folder; HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
         ) from err
