@@ -170,6 +170,8 @@ def test_bad_inputs_are_rejected_clearly(tiny_config):
         model(torch.randint(0, 256, (1, 3, 8, 8), dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"labels must be \(1, 3, 16, 16\)"):
         model(torch.rand(1, 3, 8, 8), labels=torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"^labels must be floats in \[0, 1\], as pixel_values, got torch.uint8"):
+        model(torch.rand(1, 3, 8, 8), labels=torch.randint(0, 256, (1, 3, 16, 16), dtype=torch.uint8))
     with pytest.raises(TypeError, match=r"unsupported argument\(s\) label: it takes"):
         model(torch.rand(1, 3, 8, 8), label=torch.rand(1, 3, 16, 16))
     out = model(torch.rand(1, 3, 8, 8), output_hidden_states=False, output_attentions=None, use_cache=None)

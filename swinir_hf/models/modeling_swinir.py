@@ -880,6 +880,11 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         """The config's loss (L1 or Charbonnier) of a reconstruction against (N, C, scale·H, scale·W) labels."""
         if labels.shape != reconstruction.shape:
             raise ValueError(f"labels must be {tuple(reconstruction.shape)}, got {tuple(labels.shape)}")
+        if not labels.is_floating_point():  # 8-bit labels would give a loss of ~127 and train towards them
+            raise ValueError(
+                f"labels must be floats in [0, 1], as pixel_values, got {labels.dtype}: divide 8-bit pixels by 255 "
+                "(the image processor does: processor(images)['pixel_values'])"
+            )
         diff = reconstruction - labels.to(reconstruction.dtype)
         if self.config.loss == "l1":
             return diff.abs().mean()
