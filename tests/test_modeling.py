@@ -462,6 +462,26 @@ def test_the_size_check_judges_the_config_the_folder_is_loaded_with(tiny_config,
         SwinIRForImageRestoration.from_pretrained(tmp_path, attn_implementation="flash_attention_2")
 
 
+def test_weights_that_do_not_fit_a_config_given_to_from_pretrained_say_how_to_load_them(tiny_config, tmp_path):
+    """`from_pretrained(x2_folder, upscale=4)` (or a `config=` of another head): the folder is fine, so the error
+    does not tell to re-export it but how to start that model from these weights, which then loads."""
+    from swinir_hf.models.modeling_swinir import IncompatibleWeightsError
+
+    model = SwinIRForImageRestoration(tiny_config())
+    model.save_pretrained(tmp_path)
+    for kwargs in ({"upscale": 4}, {"config": tiny_config(upscale=4)}, {"upscale": 4, "dtype": torch.float32}):
+        with pytest.raises(IncompatibleWeightsError) as err:
+            SwinIRForImageRestoration.from_pretrained(tmp_path, **kwargs)
+        assert str(err.value).startswith(f"{tmp_path}: the weights do not fit the config given to from_pretrained")
+        assert "pass ignore_mismatched_sizes=True" in str(err.value) and "re-export" not in str(err.value)
+    x4 = SwinIRForImageRestoration.from_pretrained(tmp_path, upscale=4, ignore_mismatched_sizes=True)
+    assert x4.config.upscale == 4 and torch.equal(x4.conv_first.weight, model.conv_first.weight)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "upscale": 4}))  # the folder's own config: its fault
+    with pytest.raises(IncompatibleWeightsError, match="the weights do not fit its config.json: .* re-export it"):
+        SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float32)
+
+
 def test_weights_without_a_config_are_not_loaded_as_a_default_model(tiny_config, tmp_path):
     """Found by a training audit: a training checkpoint (accelerate's model.safetensors, the loadable model in
     model/) read as a default 11.5 M-parameter model "whose config.json" did not fit; it now says where the model

@@ -497,6 +497,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
         if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
             _check_size_against_weights(cls, Path(pretrained_model_name_or_path, kwargs.get("subfolder") or ""), kwargs)
+        config_given = kwargs.get("config") is not None or bool(_config_overrides(cls, kwargs))
         report_logger = logging.getLogger("transformers.modeling_utils")
         quiet = _DropLoadReport()
         report_logger.addFilter(quiet)
@@ -514,7 +515,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
                 )
         finally:
             report_logger.removeFilter(quiet)
-        check_loading_info(info, pretrained_model_name_or_path)
+        check_loading_info(info, pretrained_model_name_or_path, config_given)
         return model
 
     def save_pretrained(
@@ -899,6 +900,13 @@ class IncompatibleWeightsError(ValueError):
     parameters): loading them would give a partly random model."""
 
 
+def _config_overrides(cls: type[SwinIRPreTrainedModel], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The config fields among `from_pretrained`'s keyword arguments, which transformers sets on the config it
+    loads (`upscale=2`); the dtype to load in is not one."""
+    fields = cls.config_class()
+    return {k: v for k, v in kwargs.items() if k not in ("config", "dtype", "torch_dtype") and hasattr(fields, k)}
+
+
 def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any]) -> None:
     """Raise `IncompatibleWeightsError` when the model a local folder loads as (its config.json, or the `config` of
     `from_pretrained`'s `kwargs`, with their config fields applied) is far larger than its safetensors weights (read
@@ -909,8 +917,7 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, 
     if stored is None:
         return
     given = kwargs.get("config")
-    fields = cls.config_class()
-    overrides = {k: v for k, v in kwargs.items() if k != "config" and hasattr(fields, k)}
+    overrides = _config_overrides(cls, kwargs)
     if given is None and not overrides and not (folder / "config.json").is_file():
         # transformers would build a default-config model (11.5 M parameters) and report its weights as mismatched.
         inner = folder / "model" / "config.json"
@@ -1030,10 +1037,11 @@ def _not_cached_said(source: object, revision: str | None = None, subfolder: str
         ) from err
 
 
-def check_loading_info(info: dict, source: object) -> None:
+def check_loading_info(info: dict, source: object, config_given: bool = False) -> None:
     """Raise `IncompatibleWeightsError` naming the parameters `from_pretrained`'s loading info reports as missing,
     unexpected or of another shape. The derived buffers (`relative_position_index`, `attn_mask`) are not stored by
-    design, so they are never reported."""
+    design, so they are never reported. `config_given`: the model was built from a `config=` or config fields passed
+    to `from_pretrained`, not from the folder's config.json alone, which is then not to blame."""
     problems = []
     if missing := sorted(info.get("missing_keys") or ()):
         problems.append(f"missing {_names(missing)}")
@@ -1042,6 +1050,12 @@ def check_loading_info(info: dict, source: object) -> None:
     if mismatched := sorted(info.get("mismatched_keys") or ()):
         shapes = [f"{k} (stored {tuple(a)}, config needs {tuple(b)})" for k, a, b in mismatched]
         problems.append(f"wrong shape {_names(shapes)}")
+    if problems and config_given:
+        raise IncompatibleWeightsError(
+            f"{source}: the weights do not fit the config given to from_pretrained: {'; '.join(problems)}. To start "
+            "a model of that config from these weights (another scale or task, say), pass ignore_mismatched_sizes="
+            "True: what fits is loaded and the rest initialised anew"
+        )
     if problems:
         raise IncompatibleWeightsError(
             f"{source}: the weights do not fit its config.json: {'; '.join(problems)}. The folder is incomplete or "
