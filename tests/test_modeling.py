@@ -517,6 +517,26 @@ def test_shift_masks_are_cached_per_size(tiny_config):
     assert all(model.shift_mask(*size, torch.device("cpu")) is mask for size, mask in kept)
 
 
+def test_large_shift_masks_are_cached_within_a_byte_bound(tiny_config, monkeypatch):
+    """A server sees many sizes: 8 cached masks of large maps held GBs (256 MiB each at 1024², window 8) after the
+    calls that needed them. Beyond the 2 newest, they are kept only while all take at most the bound."""
+    from swinir_hf.models import modeling_swinir
+    from swinir_hf.models.modeling_swinir import shift_window_mask
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    cpu = torch.device("cpu")
+    sizes = [(64, 64 + 8 * i) for i in range(8)]  # masks of 256 to 480 KiB at window 4
+    bound = shift_window_mask(*sizes[-1], 4, 2).nbytes * 3
+    monkeypatch.setattr(modeling_swinir, "SHIFT_MASK_CACHE_BYTES", bound, raising=False)
+    masks = [model.shift_mask(h, w, cpu) for h, w in sizes]
+    assert sum(m.nbytes for m in model._shift_masks.values()) <= bound
+    assert list(model._shift_masks) == [(h, w, "cpu") for h, w in sizes[-3:]]  # the newest that fit the bound
+    assert model.shift_mask(*sizes[-1], cpu) is masks[-1]
+    huge = [(512, 512), (512, 520)]  # each over the bound: the 2 newest are kept all the same
+    assert [model.shift_mask(h, w, cpu) is model.shift_mask(h, w, cpu) for h, w in huge] == [True, True]
+    assert list(model._shift_masks) == [(h, w, "cpu") for h, w in huge]
+
+
 def test_a_shift_mask_evicted_by_another_thread_meanwhile_is_still_returned(tiny_config):
     """The demo's jobs share a model: another thread may evict a size between this call storing its mask and
     returning it (a KeyError before)."""

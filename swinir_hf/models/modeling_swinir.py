@@ -35,6 +35,9 @@ from .configuration_swinir import SwinIRConfig
 
 logger = logging.getLogger(__name__)
 
+# What a model's cached shift masks of other sizes than the 2 newest may take (`_evict_shift_masks`).
+SHIFT_MASK_CACHE_BYTES = 256 << 20
+
 
 # --- windows: partition, shifts and the relative-position index ---------------------------------------------------
 
@@ -695,10 +698,19 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
                 mask = shift_window_mask(h, w, ws, ws // 2).to(device)
             # Threads share a model (the demo's jobs): each step is one atomic dict operation, and the mask returned
             # is this call's own, whichever entries another thread evicts meanwhile.
-            for old in list(self._shift_masks)[:-7]:  # at most 8 sizes kept
-                self._shift_masks.pop(old, None)
             self._shift_masks[key] = mask
+            self._evict_shift_masks()
         return mask
+
+    def _evict_shift_masks(self) -> None:
+        """Drop the oldest cached shift masks while more than 8 sizes are kept, or more than 2 (an ensemble alternates
+        H×W and W×H) taking over `SHIFT_MASK_CACHE_BYTES` together: a mask takes ws² · 4 bytes per pixel (256 MiB
+        for a 1024² map at ws 8), and a server restores images of many sizes."""
+        while len(keys := list(self._shift_masks)) > 2:
+            held = sum(mask.nbytes for mask in list(self._shift_masks.values()))
+            if len(keys) <= 8 and held <= SHIFT_MASK_CACHE_BYTES:
+                return
+            self._shift_masks.pop(keys[0], None)
 
     def pad_to_window(self, x: torch.Tensor) -> torch.Tensor:
         """Reflect-pad the bottom / right to a multiple of the window, as the authors. Inputs smaller than the
