@@ -585,6 +585,25 @@ def test_an_animated_webp_is_lossless_or_lossy_as_its_first_frame(tmp_path):
 # --- 7. files are written as the user expects ------------------------------------------------------------------
 
 
+def test_the_folders_cleaned_of_dead_temp_files_are_remembered_within_a_bound(tmp_path, monkeypatch):
+    """The demo writes each result into a folder of its own: every folder written into was remembered for the
+    process's life (≈ 0.5 KB each). The last ones are, and one forgotten is cleaned again at its next write."""
+    from swinir_hf.inference import atomic_writes
+    from swinir_hf.inference.image_writing import write_image
+
+    monkeypatch.setattr(atomic_writes, "_cleaned", type(atomic_writes._cleaned)())
+    kept = getattr(atomic_writes, "_CLEANED_KEPT", 1024)
+    for i in range(kept + 50):
+        (tmp_path / str(i)).mkdir()
+        atomic_writes.remove_stale_temp_files(tmp_path / str(i))
+    assert len(atomic_writes._cleaned) == kept
+    first = tmp_path / "0"
+    dead = first / f".swinir-{process_tag().rsplit('-', 1)[0]}-999999999-abcd1234-old.png"
+    dead.write_bytes(b"")
+    write_image(first / "a.png", Image.new("RGB", (4, 4)))  # forgotten: cleaned again
+    assert not dead.exists()
+
+
 def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, capsys):
     from swinir_hf.inference.image_writing import write_image
 

@@ -11,6 +11,8 @@ import secrets
 import shutil
 import socket
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -232,16 +234,27 @@ def write_text_file(path: str | os.PathLike, text: str, replace: bool = True) ->
         tmp.write_text(text)
 
 
-_cleaned: set[Path] = set()
+# The folders cleaned, most recently written last: a run writes many files into few folders, but a server writes
+# each result into a folder of its own (the demo), which must not grow this for ever.
+_cleaned: OrderedDict[Path, None] = OrderedDict()
+_CLEANED_KEPT = 1024
+_cleaned_lock = threading.Lock()
 
 
 def remove_stale_temp_files(folder: Path) -> list[Path]:
     """Remove the temporary files of `written_atomically` calls in `folder` whose process (on this host) has died;
-    once per folder and process. Returns what was removed."""
+    once per folder while it is among the process's last `_CLEANED_KEPT` folders written. Returns what was
+    removed."""
     folder = Path(folder)
-    if folder in _cleaned or not folder.is_dir():
-        return []
-    _cleaned.add(folder)
+    with _cleaned_lock:
+        if folder in _cleaned:
+            _cleaned.move_to_end(folder)
+            return []
+        if not folder.is_dir():
+            return []
+        _cleaned[folder] = None
+        if len(_cleaned) > _CLEANED_KEPT:
+            _cleaned.popitem(last=False)
     removed = []
     for tmp in folder.glob(f"{_TEMP_PREFIX}*"):
         if left_by_killed_write(tmp):
