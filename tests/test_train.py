@@ -306,6 +306,17 @@ def test_user_errors_are_printed_by_the_main_process_only(
     assert capsys.readouterr().err == (expected if shown else "")
 
 
+def test_train_num_threads_lasts_only_as_long_as_the_run(tiny_run, train_cli, images, tmp_path):
+    """A notebook that trains with `train.num_threads`, then restores images, ran those on the run's thread count."""
+    before = torch.get_num_threads()
+    try:
+        raw = tiny_run(images, tmp_path / "run", train={"num_threads": 1 if before > 1 else 2, "max_steps": 1})
+        assert train_cli(raw) == 0
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_an_error_once_training_runs_is_printed_by_the_process_that_met_it(monkeypatch, capsys):
     from swinir_hf.training import cli
     from swinir_hf.training.loop import RUN_ERROR

@@ -62,10 +62,15 @@ def run_training(
         require("tensorboard", "train", "logging to TensorBoard (train.report_to: tensorboard)")
     out = Path(t.output_dir)
     check_output_folder(out, "train.output_dir")  # on every process alike (the main one's claim checks it again)
-    # Held by the main process (the one that writes the folder) from the checks to the end: a second run into it is
-    # refused, not mixed with this one's checkpoints (nor removing them with --overwrite).
-    with folder_claimed(out, "train.output_dir") if is_main_process() else nullcontext():
-        return _run_claimed(cfg, out, resume, push_to_hub_repo, overwrite)
+    threads = torch.get_num_threads()
+    try:
+        # Held by the main process (the one that writes the folder) from the checks to the end: a second run into it
+        # is refused, not mixed with this one's checkpoints (nor removing them with --overwrite).
+        with folder_claimed(out, "train.output_dir") if is_main_process() else nullcontext():
+            return _run_claimed(cfg, out, resume, push_to_hub_repo, overwrite)
+    finally:
+        # `train.num_threads` is the run's: what the process (a notebook) runs next gets its own count back.
+        torch.set_num_threads(threads)
 
 
 def _run_claimed(

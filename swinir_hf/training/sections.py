@@ -115,7 +115,7 @@ class TrainArgs:
     """torch.compile mode for inductor: default | reduce-overhead (CUDA graphs: fewer kernel launches) |
     max-autotune | max-autotune-no-cudagraphs; null: default"""
     num_threads: int | None = None
-    """torch CPU threads per process; null: torch's default"""
+    """torch CPU threads per process while the run lasts; null: torch's default"""
     tune_allocator: bool = True
     """keep freed memory mapped (glibc mallopt, see inference.memory.tune_allocator): faster CPU steps"""
     checkpoint_every: int = 5000
