@@ -133,8 +133,11 @@ class ImageRestorationPipeline(Pipeline):
 
     def preprocess(self, image: Any, timeout: float | None = None, alpha: AlphaMode = "model") -> dict[str, _Image]:
         if isinstance(image, (str, os.PathLike)):  # a path or URL; a pathlib.Path as swinir_hf.restore takes it
-            image = open_image(os.fspath(image), timeout=timeout)
-        colour, layout = split_image(image)
+            # Closed once read: Pillow keeps a GIF's or a multi-frame file's handle open until then.
+            with open_image(os.fspath(image), timeout=timeout) as opened:
+                colour, layout = split_image(opened)
+        else:
+            colour, layout = split_image(image)
         channels = self.model.config.num_channels
         item = _Image(to_pixel_values(colour, channels), colour.shape[-1], layout)
         alpha_image = alpha_for_model(layout.alpha, self.model.config.upscale, alpha)
