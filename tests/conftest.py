@@ -35,6 +35,30 @@ def shared() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def constraint_pins():
+    """Reads the repo's constraints.txt: `constraint_pins(python_version)` → {canonical name: pinned version} for the
+    pins whose environment marker holds on that Python ("3.10"; None: the running one). Skips outside a checkout."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    path = Path(__file__).resolve().parents[1] / "constraints.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing: not a checkout")
+
+    def pins(python_version: str | None = None) -> dict[str, str]:
+        env = {"python_version": python_version, "python_full_version": f"{python_version}.0"} if python_version else {}
+        found = {}
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                req = Requirement(line)
+                if req.marker is None or req.marker.evaluate(env):
+                    found[canonicalize_name(req.name)] = str(req.specifier).removeprefix("==")
+        return found
+
+    return pins
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -1147,7 +1147,7 @@ def test_build_space_refuses_an_output_that_is_a_file(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_build_space_assembles_a_runnable_space(tmp_path):
+def test_build_space_assembles_a_runnable_space(tmp_path, constraint_pins):
     from huggingface_hub import metadata_load
 
     sys.path.insert(0, str(ROOT / "hub"))
@@ -1161,12 +1161,8 @@ def test_build_space_assembles_a_runnable_space(tmp_path):
     assert (meta["sdk"], meta["sdk_version"], meta["app_file"]) == ("gradio", gr.__version__, "app.py")
     pins = [line for line in (out / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
     assert pins and all("==" in line for line in pins)
-    # The Space runs the versions the tests run: its pins are constraints.txt's.
-    tested = {
-        line.split("==")[0].lower().replace("_", "-"): line.split("==")[1]
-        for line in (ROOT / "constraints.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    }
+    # The Space runs the versions the tests run: its pins are constraints.txt's for the Space's Python.
+    tested = constraint_pins(str(meta["python_version"]))
     for pin in pins:
         name, version = pin.split("==")
         assert tested[name.lower().replace("_", "-")] == version, pin

@@ -21,13 +21,19 @@ REPO = PACKAGE.parent
 
 
 @pytest.fixture(scope="module")
-def package_data() -> list[str]:
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    pyproject = REPO / "pyproject.toml"
-    if not pyproject.is_file():
+def pyproject() -> dict:
+    """The checkout's pyproject.toml, read by tomllib (Python 3.11+) or, on 3.10, its backport tomli (pytest's)."""
+    toml = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    path = REPO / "pyproject.toml"
+    if not path.is_file():
         pytest.skip("not a checkout: no pyproject.toml beside the package")
-    with pyproject.open("rb") as f:
-        return tomllib.load(f)["tool"]["setuptools"]["package-data"]["swinir_hf"]
+    with path.open("rb") as f:
+        return toml.load(f)
+
+
+@pytest.fixture(scope="module")
+def package_data(pyproject) -> list[str]:
+    return pyproject["tool"]["setuptools"]["package-data"]["swinir_hf"]
 
 
 def _data_files() -> set[Path]:
@@ -50,6 +56,33 @@ def test_every_data_file_of_the_package_is_declared(package_data):
     """A data file not matched by package-data is in a checkout (and an editable install) but not in the wheel."""
     declared = {p.relative_to(PACKAGE) for pattern in package_data for p in PACKAGE.glob(pattern) if p.is_file()}
     assert sorted(map(str, _data_files() - declared)) == []
+
+
+def test_the_pins_hold_on_the_oldest_python_the_package_declares(pyproject, constraint_pins):
+    """`pip install -c constraints.txt ...` (the README's and CI's command) fails outright on a declared Python that
+    one pinned release does not support (transformers 5.24 and numpy 2.4 need 3.11; requires-python says 3.10): a
+    pin that applies there must declare it. Checked for the pins installed here at their version (their metadata
+    holds their Requires-Python)."""
+    from importlib import metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    oldest = re.fullmatch(r">=\s*(3\.\d+)", pyproject["project"]["requires-python"]).group(1)
+    checked, refused = 0, []
+    for name, version in constraint_pins(oldest).items():
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if dist.version != version:
+            continue
+        checked += 1
+        requires = dist.metadata.get("Requires-Python")
+        if requires and f"{oldest}.0" not in SpecifierSet(requires):
+            refused.append(f"{name}=={version} (Requires-Python {requires})")
+    if not checked:
+        pytest.skip("no pinned release is installed here: installed without constraints.txt")
+    assert refused == [], f"pins that Python {oldest} cannot install: give each a python_version marker and a twin"
 
 
 def test_the_package_is_marked_typed():
