@@ -747,8 +747,9 @@ def test_the_page_stops_its_jobs_when_closed(demo):
     assert [f.fn.__name__ for f in unload] == ["end_session"]
 
 
-# gradio 6.31's queue statistics, run after each job, use a pandas option pandas 3 deprecates.
-@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+# gradio 6.31's queue statistics, run after each job, use a pandas option pandas 3 deprecates (Pandas4Warning, a
+# DeprecationWarning: named by its message, as pandas 2, which Python 3.10 gets, has no such class).
+@pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated:DeprecationWarning")
 def test_a_job_whose_api_client_went_away_stops(model_dir, tmp_path):
     """A raw HTTP client (curl, a script; no gradio heartbeat, so no `unload`) that drops its result stream
     mid-job: gradio marks the session's events dead and would never send their results; the job stops at its next
