@@ -85,6 +85,15 @@ def test_the_pins_hold_on_the_oldest_python_the_package_declares(pyproject, cons
     assert refused == [], f"pins that Python {oldest} cannot install: give each a python_version marker and a twin"
 
 
+def test_the_classifiers_name_the_pythons_from_the_declared_oldest_on(pyproject):
+    """PyPI and pip's users read the supported Pythons off the `Programming Language :: Python :: 3.X` classifiers:
+    one for each minor version from requires-python's bound on, none skipped, none below it."""
+    oldest = int(re.fullmatch(r">=\s*3\.(\d+)", pyproject["project"]["requires-python"]).group(1))
+    pattern = r"Programming Language :: Python :: 3\.(\d+)"
+    minors = [int(m.group(1)) for c in pyproject["project"]["classifiers"] if (m := re.fullmatch(pattern, c))]
+    assert minors and minors == list(range(oldest, oldest + len(minors))), minors
+
+
 def test_the_package_is_marked_typed():
     """PEP 561: type checkers read an installed package's annotations only when it ships py.typed."""
     assert (PACKAGE / "py.typed").is_file()
