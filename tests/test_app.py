@@ -855,6 +855,29 @@ def test_a_model_loading_delays_only_the_jobs_that_need_it(model_dir, monkeypatc
     assert list(cache._models) == [str(model_dir), "org/first-use"] and cache._loading == {}
 
 
+def test_the_model_cache_keeps_models_within_its_byte_budget():
+    """Every bundled model stays loaded (switching the demo's tasks reloads none, as a count of 3 did); beyond the
+    budget the least recently used go, but never the newest."""
+    from swinir_hf.checkpoints.loading import DEFAULT_MODELS
+    from swinir_hf.demo import model_cache
+
+    cache = model_cache.ModelCache()
+    models = {name: cache.get(name) for name in DEFAULT_MODELS}
+    assert list(cache._models) == list(DEFAULT_MODELS)
+    assert all(cache.get(name) is model for name, model in models.items())  # none reloaded
+    sizes = {name: model_cache.model_bytes(model) for name, model in models.items()}
+    assert all(1 << 20 < size < 4 << 20 for size in sizes.values())  # parameters and buffers: 1-2 MB each
+    first, second, third = list(DEFAULT_MODELS)[:3]
+    small = model_cache.ModelCache(budget=sizes[first] + sizes[second])
+    small.get(first), small.get(second)
+    small.get(first)  # the most recently used now
+    small.get(third)
+    assert list(small._models) == [first, third]
+    tiny = model_cache.ModelCache(budget=1)
+    tiny.get(first), tiny.get(second)
+    assert list(tiny._models) == [second]
+
+
 def test_a_failed_load_is_retried_by_one_waiting_job_at_a_time(model_dir, monkeypatch):
     """Job A's load fails (the network went down) while B waits for it: B tries again, and C, arriving meanwhile,
     waits for B instead of loading beside it."""

@@ -1,4 +1,5 @@
-"""Models loaded once per spec (least recently used dropped), each watched by the progress hooks."""
+"""Models loaded once per spec (least recently used dropped beyond a memory budget), each watched by the progress
+hooks."""
 
 from __future__ import annotations
 
@@ -13,13 +14,18 @@ from .errors import ModelError
 from .menu import read_config
 from .progress import watch
 
+# What the loaded models' parameters may take together: every bundled model (1-2 MB each) stays loaded, so
+# switching tasks reloads nothing, and a few of the authors' releases fit (SwinIR-M: 45 MiB in float32, SwinIR-L:
+# 107 MiB).
+MODEL_CACHE_BYTES = 256 << 20
+
 
 class ModelCache:
-    """Models loaded once per spec, least recently used dropped beyond `capacity`; each is `watch`ed for progress
-    and Cancel."""
+    """Models loaded once per spec, least recently used dropped while their parameters take over `budget` bytes
+    (the newest is always kept); each is `watch`ed for progress and Cancel."""
 
-    def __init__(self, capacity: int = 3) -> None:
-        self.capacity = capacity
+    def __init__(self, budget: int = MODEL_CACHE_BYTES) -> None:
+        self.budget = budget
         self._models: OrderedDict[str, SwinIRForImageRestoration] = OrderedDict()
         self._lock = threading.Lock()  # guards the two dicts, never held while a model loads
         # Per spec being loaded: its lock (one load of it at a time) and how many jobs hold or wait for it.
@@ -42,7 +48,7 @@ class ModelCache:
                 watch(model)
                 with self._lock:
                     self._models[spec] = model
-                    while len(self._models) > self.capacity:
+                    while len(self._models) > 1 and sum(map(model_bytes, self._models.values())) > self.budget:
                         self._models.popitem(last=False)
                 return model
         finally:
@@ -55,6 +61,11 @@ class ModelCache:
         if spec in self._models:
             self._models.move_to_end(spec)
         return self._models.get(spec)
+
+
+def model_bytes(model: SwinIRForImageRestoration) -> int:
+    """Bytes of `model`'s parameters and buffers."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 
 def load_checked(spec: str) -> SwinIRForImageRestoration:
