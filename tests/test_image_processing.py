@@ -366,6 +366,24 @@ def test_pipeline_closes_the_files_it_opens(model_dir, tmp_path):
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
+def test_pipeline_closes_a_file_it_refuses(model_dir, tmp_path):
+    """A 16-bit colour PNG is refused as soon as it is opened, before the pipeline's `with` holds it: its file was
+    left to the garbage collector (a ResourceWarning)."""
+    import gc
+
+    from swinir_hf.inference.image_writing import write_image
+
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    path = tmp_path / "c16.png"
+    write_image(path, np.full((9, 7, 3), 40000, dtype=np.uint16))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="a 16-bit colour image"):
+            restorer(str(path))
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
 def test_pipeline_reads_heic_photos_with_pillow_heif(model_dir, tmp_path, monkeypatch):
     """A phone's HEIC file is restored as Pillow gives it through pillow-heif (the [heif] extra, or `pip install
     pillow-heif` beside a Hub folder), registered on first need; without pillow-heif, one line says what to install."""

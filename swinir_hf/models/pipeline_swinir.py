@@ -223,8 +223,13 @@ def _open(file: str | io.BytesIO, source: str) -> Image.Image:
 
 
 def _check_depth(image: Image.Image, source: str) -> Image.Image:
-    """`image` itself, unless `check_colour_depth` refuses it (a colour PNG / TIFF deeper than Pillow reads it)."""
-    check_colour_depth(image, source)
+    """`image` itself, unless `check_colour_depth` refuses it (a colour PNG / TIFF deeper than Pillow reads it): then
+    its file is closed and the ValueError raised."""
+    try:
+        check_colour_depth(image, source)
+    except ValueError:
+        image.close()  # never returned, so no caller's `with` would close it
+        raise
     return image
 
 
