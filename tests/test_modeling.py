@@ -465,6 +465,8 @@ def test_the_size_check_judges_the_config_the_folder_is_loaded_with(tiny_config,
 def test_weights_that_do_not_fit_a_config_given_to_from_pretrained_say_how_to_load_them(tiny_config, tmp_path):
     """`from_pretrained(x2_folder, upscale=4)` (or a `config=` of another head): the folder is fine, so the error
     does not tell to re-export it but how to start that model from these weights, which then loads."""
+    from transformers import AutoModelForImageToImage
+
     from swinir_hf.models.modeling_swinir import IncompatibleWeightsError
 
     model = SwinIRForImageRestoration(tiny_config())
@@ -476,10 +478,15 @@ def test_weights_that_do_not_fit_a_config_given_to_from_pretrained_say_how_to_lo
         assert "pass ignore_mismatched_sizes=True" in str(err.value) and "re-export" not in str(err.value)
     x4 = SwinIRForImageRestoration.from_pretrained(tmp_path, upscale=4, ignore_mismatched_sizes=True)
     assert x4.config.upscale == 4 and torch.equal(x4.conv_first.weight, model.conv_first.weight)
+    with pytest.raises(IncompatibleWeightsError, match="the weights do not fit the config given to from_pretrained"):
+        AutoModelForImageToImage.from_pretrained(tmp_path, upscale=4)  # AutoConfig applies it to the config passed
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "upscale": 4}))  # the folder's own config: its fault
-    with pytest.raises(IncompatibleWeightsError, match="the weights do not fit its config.json: .* re-export it"):
-        SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float32)
+    # The Auto classes and the pipeline pass the folder's config as `config=`: that is no config given by the caller
+    # (they said to pass ignore_mismatched_sizes=True, which loads a partly random model).
+    for load in (SwinIRForImageRestoration.from_pretrained, AutoModelForImageToImage.from_pretrained):
+        with pytest.raises(IncompatibleWeightsError, match="the weights do not fit its config.json: .* re-export it"):
+            load(tmp_path, dtype=torch.float32)
 
 
 def test_weights_without_a_config_are_not_loaded_as_a_default_model(tiny_config, tmp_path):

@@ -500,7 +500,6 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
         if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
             _check_size_against_weights(cls, Path(pretrained_model_name_or_path, kwargs.get("subfolder") or ""), kwargs)
-        config_given = kwargs.get("config") is not None or bool(_config_overrides(cls, kwargs))
         report_logger = logging.getLogger("transformers.modeling_utils")
         quiet = _DropLoadReport()
         report_logger.addFilter(quiet)
@@ -518,6 +517,8 @@ class SwinIRPreTrainedModel(PreTrainedModel):
                 )
         finally:
             report_logger.removeFilter(quiet)
+        reported = any(info.get(k) for k in ("missing_keys", "unexpected_keys", "mismatched_keys"))
+        config_given = reported and _config_not_stored(cls, pretrained_model_name_or_path, kwargs)
         check_loading_info(info, pretrained_model_name_or_path, config_given)
         return model
 
@@ -917,6 +918,27 @@ def _config_overrides(cls: type[SwinIRPreTrainedModel], kwargs: dict[str, Any]) 
     loads (`upscale=2`); the dtype to load in is not one."""
     fields = cls.config_class()
     return {k: v for k, v in kwargs.items() if k not in ("config", "dtype", "torch_dtype") and hasattr(fields, k)}
+
+
+def _config_not_stored(cls: type[SwinIRPreTrainedModel], source: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether `from_pretrained(source, **kwargs)` built its model from another config than `source`'s config.json:
+    config fields among `kwargs` (`upscale=2`), or a `config=` that differs from the stored one. The Auto classes
+    and the pipeline pass the stored one (as AutoConfig read it, with such fields applied): alike, the folder is
+    to blame."""
+    if _config_overrides(cls, kwargs):
+        return True
+    if (given := kwargs.get("config")) is None:
+        return False
+    where = {k: kwargs[k] for k in ("subfolder", "revision", "cache_dir", "token", "local_files_only") if k in kwargs}
+    try:
+        stored = cls.config_class.from_pretrained(source, **where)
+    except (OSError, ValueError):  # no config.json of its own to blame
+        return True
+    unrelated = ("_name_or_path", "transformers_version", "dtype", "torch_dtype")  # not the architecture
+    given_fields, stored_fields = (
+        {k: v for k, v in c.to_dict().items() if k not in unrelated} for c in (given, stored)
+    )
+    return given_fields != stored_fields
 
 
 def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any]) -> None:
