@@ -35,7 +35,8 @@ from .configuration_swinir import SwinIRConfig
 
 logger = logging.getLogger(__name__)
 
-# What a model's cached shift masks of other sizes than the 2 newest may take (`_evict_shift_masks`).
+# What a model's cached shift masks may take together while it keeps more than the 2 sizes built last (which it
+# keeps whatever they take: an ensemble alternates H×W and W×H); `_evict_shift_masks`.
 SHIFT_MASK_CACHE_BYTES = 256 << 20
 
 
@@ -704,9 +705,10 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         return mask
 
     def _evict_shift_masks(self) -> None:
-        """Drop the oldest cached shift masks while more than 8 sizes are kept, or more than 2 (an ensemble alternates
-        H×W and W×H) taking over `SHIFT_MASK_CACHE_BYTES` together: a mask takes ws² · 4 bytes per pixel (256 MiB
-        for a 1024² map at ws 8), and a server restores images of many sizes."""
+        """Drop the cached shift masks built first (a cache hit does not refresh one) while more than 8 sizes are
+        kept, or more than 2 (an ensemble alternates H×W and W×H) taking over `SHIFT_MASK_CACHE_BYTES` together: a
+        mask takes ws² · 4 bytes per pixel (256 MiB for a 1024² map at ws 8), and a server restores images of many
+        sizes."""
         while len(keys := list(self._shift_masks)) > 2:
             held = sum(mask.nbytes for mask in list(self._shift_masks.values()))
             if len(keys) <= 8 and held <= SHIFT_MASK_CACHE_BYTES:
