@@ -486,7 +486,7 @@ def test_weights_that_do_not_fit_a_config_given_to_from_pretrained_say_how_to_lo
     # (they said to pass ignore_mismatched_sizes=True, which loads a partly random model).
     for load in (SwinIRForImageRestoration.from_pretrained, AutoModelForImageToImage.from_pretrained):
         with pytest.raises(IncompatibleWeightsError, match="the weights do not fit its config.json: .* re-export it"):
-            load(tmp_path, dtype=torch.float32)
+            load(tmp_path, dtype=torch.float32, output_hidden_states=True)
 
 
 def test_weights_without_a_config_are_not_loaded_as_a_default_model(tiny_config, tmp_path):

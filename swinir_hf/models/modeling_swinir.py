@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput, can_return_tuple
 
@@ -915,11 +915,17 @@ class IncompatibleWeightsError(ValueError):
     parameters): loading them would give a partly random model."""
 
 
+def _own_fields(config_class: type[PreTrainedConfig]) -> set[str]:
+    """The fields SwinIR's config adds to transformers' generic ones (a load dtype, `output_hidden_states`: they
+    shape no weight)."""
+    return set(config_class().to_dict()) - set(PreTrainedConfig().to_dict())
+
+
 def _config_overrides(cls: type[SwinIRPreTrainedModel], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The config fields among `from_pretrained`'s keyword arguments, which transformers sets on the config it
-    loads (`upscale=2`); the dtype to load in is not one."""
-    fields = cls.config_class()
-    return {k: v for k, v in kwargs.items() if k not in ("config", "dtype", "torch_dtype") and hasattr(fields, k)}
+    """SwinIR's config fields among `from_pretrained`'s keyword arguments, which transformers sets on the config it
+    loads (`upscale=2`)."""
+    own = _own_fields(cls.config_class)
+    return {k: v for k, v in kwargs.items() if k in own}
 
 
 def _config_not_stored(cls: type[SwinIRPreTrainedModel], source: Any, kwargs: dict[str, Any]) -> bool:
@@ -936,11 +942,7 @@ def _config_not_stored(cls: type[SwinIRPreTrainedModel], source: Any, kwargs: di
         stored = cls.config_class.from_pretrained(source, **where)
     except (OSError, ValueError):  # no config.json of its own to blame
         return True
-    unrelated = ("_name_or_path", "transformers_version", "dtype", "torch_dtype")  # not the architecture
-    given_fields, stored_fields = (
-        {k: v for k, v in c.to_dict().items() if k not in unrelated} for c in (given, stored)
-    )
-    return given_fields != stored_fields
+    return any(getattr(given, k, None) != getattr(stored, k) for k in _own_fields(cls.config_class))
 
 
 def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any]) -> None:
