@@ -588,7 +588,8 @@ def test_file_options_with_a_dataset_are_refused_not_ignored(tmp_path, model_dir
         "error: --dataset stores the restored images in the dataset: --ext, --quality (for files) would be ignored; "
         "drop them\n"
     )
-    for option in (["--suffix", "_x4"], ["--recursive"], ["--batch-size", "4"], ["--workers", "3"]):
+    # Given at their defaults too: a script that says --ext png means PNG files.
+    for option in (["--suffix", "_x4"], ["--recursive"], ["--batch-size", "4"], ["--workers", "3"], ["--ext", "png"]):
         assert _restore(*args, *option, model_dir=model_dir) == 1
         assert f": {option[0]} (for files) would be ignored; drop it\n" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -24,7 +24,7 @@ from .output_folders import check_fresh_output_folder, folder_claimed
 from .restoration import EngineOptions
 
 # The options of image files (with their defaults), which a `--dataset` run has no use for: its images are stored
-# in the dataset, one at a time.
+# in the dataset, one at a time. The parser leaves them None, so that one given, even at its default, is refused.
 FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": False, "batch_size": 1, "workers": 2}
 
 
@@ -58,19 +58,20 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--recursive",
         action="store_true",
+        default=None,
         help="descend into the sub-folders of folder inputs (** in a glob always does)",
     )
     p.add_argument(
         "--batch-size",
         type=int,
         metavar="N",
-        default=FILE_ONLY_DEFAULTS["batch_size"],
+        default=None,
         help="up to N same-size images per forward pass (faster for small images / on GPUs; default 1)",
     )
     p.add_argument(
         "--workers",
         type=int,
-        default=FILE_ONLY_DEFAULTS["workers"],
+        default=None,
         metavar="N",
         help=f"threads decoding / encoding files (default {FILE_ONLY_DEFAULTS['workers']})",
     )
@@ -97,21 +98,21 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--suffix",
-        default=FILE_ONLY_DEFAULTS["suffix"],
+        default=None,
         metavar="S",
         help="appended to each output file's stem (default: none)",
     )
     p.add_argument(
         "--ext",
         choices=OUTPUT_FORMATS,
-        default=FILE_ONLY_DEFAULTS["ext"],
+        default=None,
         help="output format: auto = the input's (PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, "
         "others PNG); default png",
     )
     p.add_argument(
         "--quality",
         type=int,
-        default=FILE_ONLY_DEFAULTS["quality"],
+        default=None,
         metavar="Q",
         help=f"JPEG / lossy WebP quality 1-100 (default {FILE_ONLY_DEFAULTS['quality']})",
     )
@@ -179,12 +180,16 @@ def _run(args: argparse.Namespace) -> int:
         return user_error("nothing to restore: give image files, folders or globs (or --dataset)")
     if args.inputs and args.dataset:
         return user_error("give image files / folders / globs, or --dataset, not both")
-    if args.dataset and (given := [k for k, v in FILE_ONLY_DEFAULTS.items() if getattr(args, k) != v]):
+    given = [k for k in FILE_ONLY_DEFAULTS if getattr(args, k) is not None]
+    if args.dataset and given:
         options = ", ".join("--" + k.replace("_", "-") for k in given)
         them = "it" if len(given) == 1 else "them"
         return user_error(
             f"--dataset stores the restored images in the dataset: {options} (for files) would be ignored; drop {them}"
         )
+    for name, default in FILE_ONLY_DEFAULTS.items():
+        if name not in given:
+            setattr(args, name, default)
     if args.batch_size < 1 or args.workers < 1:
         return user_error("--batch-size and --workers must be at least 1")
     try:
