@@ -428,7 +428,7 @@ def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(
     """An edited or damaged config.json is compared with the weights' headers before transformers builds the model:
     `upscale` 1000 took 5.5 GB and 33 s before the mismatch was reported, `embed_dim` 10**6 an allocator's
     traceback."""
-    from transformers import PreTrainedModel
+    from transformers import AutoModelForImageToImage, PreTrainedModel
 
     from swinir_hf.models.modeling_swinir import IncompatibleWeightsError
 
@@ -436,12 +436,14 @@ def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, **edit}))
     monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(lambda *a, **k: pytest.fail("built")))
-    with pytest.raises(IncompatibleWeightsError) as err:
-        SwinIRForImageRestoration.from_pretrained(tmp_path)
-    assert str(err.value).startswith(f"{tmp_path}: its config.json describes {described}")
-    assert str(err.value).endswith(
-        "values: the config and the weights do not belong together (an edited or damaged config.json?)"
-    )
+    # The Auto classes pass the folder's own config as `config=`: the file is still the one blamed.
+    for load in (SwinIRForImageRestoration.from_pretrained, AutoModelForImageToImage.from_pretrained):
+        with pytest.raises(IncompatibleWeightsError) as err:
+            load(tmp_path)
+        assert str(err.value).startswith(f"{tmp_path}: its config.json describes {described}")
+        assert str(err.value).endswith(
+            "values: the config and the weights do not belong together (an edited or damaged config.json?)"
+        )
 
 
 def test_the_size_check_judges_the_config_the_folder_is_loaded_with(tiny_config, tmp_path):

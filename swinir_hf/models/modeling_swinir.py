@@ -981,7 +981,10 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, 
         why = None
     if expected is None or expected > 2 * stored:
         size = f"a model of {expected:,} parameters" if expected is not None else f"a model it cannot build ({why})"
-        config_is = "its config.json describes" if given is None and not overrides else "the config given describes"
+        # The Auto classes pass the folder's own config as `config=`: then the file is to blame all the same.
+        stored_kwargs = {k: v for k, v in kwargs.items() if k != "subfolder"}  # `folder` is the subfolder already
+        given_differs = _config_not_stored(cls, folder, stored_kwargs)
+        config_is = "the config given describes" if given_differs else "its config.json describes"
         raise IncompatibleWeightsError(
             f"{folder}: {config_is} {size}, but its weights hold {stored:,} values: the config and the weights do not "
             "belong together (an edited or damaged config.json?)"
