@@ -865,7 +865,7 @@ def test_the_model_cache_keeps_models_within_its_byte_budget():
     models = {name: cache.get(name) for name in DEFAULT_MODELS}
     assert list(cache._models) == list(DEFAULT_MODELS)
     assert all(cache.get(name) is model for name, model in models.items())  # none reloaded
-    sizes = {name: model_cache.model_bytes(model) for name, model in models.items()}
+    sizes = {name: model.get_memory_footprint() for name, model in models.items()}
     assert all(1 << 20 < size < 4 << 20 for size in sizes.values())  # parameters and buffers: 1-2 MB each
     first, second, third = list(DEFAULT_MODELS)[:3]
     small = model_cache.ModelCache(budget=sizes[first] + sizes[second])

@@ -48,7 +48,7 @@ class ModelCache:
                 watch(model)
                 with self._lock:
                     self._models[spec] = model
-                    while len(self._models) > 1 and sum(map(model_bytes, self._models.values())) > self.budget:
+                    while len(self._models) > 1 and self._held() > self.budget:
                         self._models.popitem(last=False)
                 return model
         finally:
@@ -57,15 +57,14 @@ class ModelCache:
                 if not users[0]:  # no job waits on this lock: a later one makes a new one
                     del self._loading[spec]
 
+    def _held(self) -> int:
+        """Bytes of the loaded models' parameters and buffers."""
+        return sum(model.get_memory_footprint() for model in self._models.values())
+
     def _cached(self, spec: str) -> SwinIRForImageRestoration | None:
         if spec in self._models:
             self._models.move_to_end(spec)
         return self._models.get(spec)
-
-
-def model_bytes(model: SwinIRForImageRestoration) -> int:
-    """Bytes of `model`'s parameters and buffers."""
-    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 
 def load_checked(spec: str) -> SwinIRForImageRestoration:
