@@ -321,8 +321,7 @@ def from_hub(
         if not isinstance(err, network_errors()):  # OSErrors, and HTTP-client errors of a connection failing midway
             raise
         local = "a local save_pretrained folder or the authors' .pth file"
-        what = f"model {repo_id!r}" + (f" at revision {revision!r}" if revision not in (None, "main") else "")
-        raise ModelNotAvailableError(_not_cached(what, repo_id, offline, err, local, revision)) from err
+        raise ModelNotAvailableError(_not_cached(f"model {repo_id!r}", repo_id, offline, err, local, revision)) from err
     return _finite(model.eval(), repo_id)
 
 
@@ -351,7 +350,9 @@ def _not_cached(
     """What to do about `what`, not cached: `offline` is `hub_offline()`'s reason (None: the download failed); a
     `revision` other than main is the one to download (the cache may hold main only)."""
     why = offline or f"downloading it failed ({err})"
-    download = repo_id + (f" --revision {revision}" if revision not in (None, "main") else "")
+    download = repo_id
+    if revision not in (None, "main"):
+        what, download = f"{what} at revision {revision!r}", f"{repo_id} --revision {revision}"
     return (
         f"{what} is not in the local Hugging Face cache and {why}. Either download it on a machine "
         f"with internet access (`hf download {download}`) and copy the cache (~/.cache/huggingface/"
