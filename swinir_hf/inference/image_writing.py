@@ -50,13 +50,11 @@ def write_image(
     fmt = Image.registered_extensions().get(suffix)
     if fmt is None:
         raise ValueError(f"{path}: unknown image format {suffix!r}")
-    if isinstance(image, np.ndarray) and image.dtype == np.uint8:  # the 16-bit writer would take them as 16-bit levels
-        image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image)
-    elif isinstance(image, np.ndarray) and (image.ndim == 2 or image.shape[-1] == 1):
-        # Grey uint16 / float arrays (as `restore` returns for such inputs) have a PIL mode, I;16 / F, written below;
-        # the colour-array writers take (H, W, C) only.
-        grey = image.reshape(image.shape[:2])
-        image = Image.fromarray(grey.astype(np.float32) if grey.dtype.kind == "f" else grey)
+    # uint8 arrays are PIL images (the 16-bit writer would take them as 16-bit levels), and so are grey uint16 / float
+    # ones (as `restore` returns for such inputs: I;16 / F, written below); the colour-array writers take the rest.
+    if isinstance(image, np.ndarray) and (image.dtype == np.uint8 or image.ndim == 2 or image.shape[-1] == 1):
+        pixels = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
+        image = Image.fromarray(pixels.astype(np.float32) if pixels.dtype.kind == "f" else pixels)
     if isinstance(image, np.ndarray) and fmt not in ("PNG", "TIFF"):
         image = Image.fromarray(_array_to_bits(image, 8))
     elif isinstance(image, np.ndarray) and fmt == "PNG":
