@@ -73,14 +73,22 @@ def count_flops(model, x: torch.Tensor) -> float:
 
 
 def gemm_peak(device: str, dtype: str) -> float:
-    """GFLOP/s of a 4096×256 @ 256×1024 product (CPU: through oneDNN, as the model's linears) or 8192³ (CUDA)."""
+    """GFLOP/s of a 4096×256 @ 256×1024 product (CPU: through oneDNN where the model's linears use it, else
+    `F.linear`, as they then do) or 8192³ (CUDA)."""
+    from swinir_hf.models.modeling_swinir import _ONEDNN_LINEAR_DTYPES
+
     dt = getattr(torch, dtype)
     if device == "cuda":
         a, b = torch.rand(8192, 8192, device=device, dtype=dt), torch.rand(8192, 8192, device=device, dtype=dt)
         fn, flops = (lambda: torch.mm(a, b)), 2 * 8192**3
     else:
+        # oneDNN has no bfloat16 inner product on CPUs without native bfloat16 (e.g. AVX2 only): it raises there.
         a, w = torch.rand(4096, 256).to(dt), torch.rand(1024, 256).to(dt)
-        fn, flops = (lambda: torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], "")), 2 * 4096 * 256 * 1024
+        if dt in _ONEDNN_LINEAR_DTYPES:
+            fn = lambda: torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], "")  # noqa: E731
+        else:
+            fn = lambda: torch.nn.functional.linear(a, w)  # noqa: E731
+        flops = 2 * 4096 * 256 * 1024
     fn()
     return flops / min(_timed(fn, device) for _ in range(20)) / 1e9
 
