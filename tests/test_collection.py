@@ -577,6 +577,30 @@ def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, m
     assert not out.exists()
 
 
+def test_dataset_push_of_a_bare_name_goes_to_the_token_users_repo(tmp_path, model_dir, monkeypatch, capsys):
+    """`--push-to-hub photos-x4` creates the token user's me/photos-x4: the URL said is that repo's (it was
+    https://huggingface.co/datasets/photos-x4, no repo)."""
+    import datasets
+    from huggingface_hub import HfApi, constants
+
+    import swinir_hf.checkpoints.loading as loading
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(loading, "hub_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(HfApi, "whoami", lambda self, *a, **k: {"name": "me", "orgs": [{"name": "team"}]})
+    pushed = []
+    monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo_id, *a, **k: pushed.append(repo_id))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(_rng_image((6, 9, 3))).save(folder / "0.png")
+    args = ["--dataset", f"imagefolder:{folder}", "-o", tmp_path / "out"]
+    for given, repo_id in (("photos-x4", "me/photos-x4"), ("team/photos-x4", "team/photos-x4")):
+        assert _restore(*args, "--overwrite", "--push-to-hub", given, model_dir=model_dir) == 0
+        assert pushed.pop() == repo_id
+        assert capsys.readouterr().err.endswith(f"pushed to https://huggingface.co/datasets/{repo_id}\n")
+
+
 def test_file_options_with_a_dataset_are_refused_not_ignored(tmp_path, model_dir, capsys, monkeypatch):
     """--ext / --quality / --suffix / ... change nothing in a restored dataset (its images were silently PNG)."""
     import swinir_hf.inference.collection_cli as collection_cli

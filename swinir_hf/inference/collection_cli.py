@@ -225,14 +225,15 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
     state = process_state(engine.device)
     if state.num_processes > 1:  # every process would map the whole dataset and write the same folder
         return user_error("--dataset runs in one process: start it without accelerate launch")
-    out = Path(args.output_dir)
+    out, repo_id = Path(args.output_dir), None
     with folder_claimed(out):  # from the check to the save: a second run into -o is refused, not mixed with this one
         check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it")  # one line from _run
         if args.push_to_hub:  # now, not after restoring the whole dataset
             from ..checkpoints.folders import check_push_access
 
             load_later = f"`datasets.load_from_disk('{out}').push_to_hub('{args.push_to_hub}')`"
-            check_push_access(args.push_to_hub, load_later)
+            # With its namespace: a bare name goes to the token's user, and the URL said is that repo's.
+            repo_id = check_push_access(args.push_to_hub, load_later)
         dataset = load_image_dataset(args.dataset, args.split)
         restorer = engine.build(state.device)
         start = time.perf_counter()
@@ -243,9 +244,9 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
             restored.save_to_disk(staging)
     seconds = time.perf_counter() - start
     print(f"restored {len(restored)} images of {args.dataset} → {out} in {seconds:.1f} s", file=sys.stderr)
-    if args.push_to_hub:
-        restored.push_to_hub(args.push_to_hub)
-        print(f"pushed to https://huggingface.co/datasets/{args.push_to_hub}", file=sys.stderr)
+    if repo_id:
+        restored.push_to_hub(repo_id)
+        print(f"pushed to https://huggingface.co/datasets/{repo_id}", file=sys.stderr)
     return 0
 
 
