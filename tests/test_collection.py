@@ -601,6 +601,28 @@ def test_dataset_push_of_a_bare_name_goes_to_the_token_users_repo(tmp_path, mode
         assert capsys.readouterr().err.endswith(f"pushed to https://huggingface.co/datasets/{repo_id}\n")
 
 
+def test_dataset_push_to_a_repo_id_the_hub_rejects_is_refused_before_restoring(
+    tmp_path, model_dir, monkeypatch, capsys
+):
+    """A name the Hub rejects failed at the push, after the whole dataset was restored; `team/sub/x` (a folder-like
+    name) would have gone to `team/x`."""
+    from huggingface_hub import HfApi, constants
+
+    import swinir_hf.checkpoints.loading as loading
+    import swinir_hf.inference.collection_cli as collection_cli
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(loading, "hub_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(HfApi, "whoami", lambda self, *a, **k: {"name": "me", "orgs": [{"name": "team"}]})
+    monkeypatch.setattr(collection_cli, "load_image_dataset", lambda *a: pytest.fail("loaded before the push check"))
+    out = tmp_path / "ds"
+    for repo_id in ("me/my photos", "team/sub/x", "me/a--b"):
+        assert _restore("--dataset", "imagefolder:x", "-o", out, "--push-to-hub", repo_id, model_dir=model_dir) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --push-to-hub {repo_id!r} is not a Hub repo id (") and "OWNER/NAME" in err
+    assert not out.exists()
+
+
 def test_file_options_with_a_dataset_are_refused_not_ignored(tmp_path, model_dir, capsys, monkeypatch):
     """--ext / --quality / --suffix / ... change nothing in a restored dataset (its images were silently PNG)."""
     import swinir_hf.inference.collection_cli as collection_cli

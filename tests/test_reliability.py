@@ -306,6 +306,27 @@ def test_offline_push_advice_is_a_command_to_paste(tmp_path, monkeypatch):
     assert shlex.split(command) == expected
 
 
+def test_push_to_a_repo_id_the_hub_rejects_fails_before_training(tiny_run, train_cli, images, tmp_path, monkeypatch):
+    """`--push-to-hub 'me/bad name'` trained the whole run, then died at the push with a HubExportError traceback;
+    `team/sub/x4` passed the check as `team/x4`, where the model would have gone."""
+    from huggingface_hub import HfApi, constants
+
+    import swinir_hf.checkpoints.loading as loading
+    import swinir_hf.training.loop
+    from swinir_hf.training.checks import check_push_access
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(loading, "hub_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(HfApi, "whoami", lambda self, *a, **k: {"name": "me", "orgs": [{"name": "team"}]})
+    assert check_push_access("x4", tmp_path) == "me/x4"
+    for repo_id in ("team/sub/x4", "me/bad name"):
+        with pytest.raises(ValueError, match=f"--push-to-hub {repo_id!r} is not a Hub repo id"):
+            check_push_access(repo_id, tmp_path)
+    trained = lambda *a: pytest.fail("trained before checking the push")  # noqa: E731
+    monkeypatch.setattr(swinir_hf.training.loop, "build_model", trained)
+    assert train_cli(tiny_run(images, tmp_path / "run"), "--push-to-hub", "me/bad name") == 1
+
+
 @pytest.mark.slow
 def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants

@@ -229,8 +229,9 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
     with folder_claimed(out):  # from the check to the save: a second run into -o is refused, not mixed with this one
         check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it")  # one line from _run
         if args.push_to_hub:  # now, not after restoring the whole dataset
-            from ..checkpoints.folders import check_push_access
+            from ..checkpoints.folders import check_push_access, check_repo_id_given
 
+            check_repo_id_given(args.push_to_hub)
             load_later = f"`datasets.load_from_disk('{out}').push_to_hub('{args.push_to_hub}')`"
             # With its namespace: a bare name goes to the token's user, and the URL said is that repo's.
             repo_id = check_push_access(args.push_to_hub, load_later)

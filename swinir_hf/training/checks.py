@@ -182,7 +182,9 @@ def check_push_access(repo_id: str, output_dir: Path) -> str:
     """Raise `ValueError` (saying what to do: push `output_dir` later with `swinir-hf hub`) unless this machine can
     push the trained model to `repo_id`; returns `repo_id` with its namespace (the token's user for a bare name)."""
     from ..checkpoints.folders import check_push_access as check
+    from ..checkpoints.folders import check_repo_id_given
 
+    check_repo_id_given(repo_id)  # before the offline advice, whose command would name it
     org, _, name = repo_id.rpartition("/")
     command = ["swinir-hf", "hub", str(output_dir), "-o", "hub_out", "--org", org or "YOUR_USER_NAME", "--name", name]
     later = f"`{shlex.join([*command, '--push'])}`"  # quoted: pasted into a shell as it is
