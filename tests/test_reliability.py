@@ -327,6 +327,33 @@ def test_push_to_a_repo_id_the_hub_rejects_fails_before_training(tiny_run, train
     assert train_cli(tiny_run(images, tmp_path / "run"), "--push-to-hub", "me/bad name") == 1
 
 
+def test_push_that_fails_after_training_says_how_to_push_later(
+    tiny_run, train_cli, images, tmp_path, monkeypatch, capsys
+):
+    """The Hub gone at the end of a run (its HTTP client's ConnectError, no OSError) was a traceback: now one line
+    that the model is saved and the command that pushes it."""
+    from huggingface_hub import HfApi, constants
+
+    import swinir_hf.checkpoints.loading as loading
+    import swinir_hf.training.saving as saving
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(loading, "hub_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(HfApi, "whoami", lambda self, *a, **k: {"name": "me", "orgs": []})
+    client_error = loading.network_errors()[-1]  # httpx's (or httpx2's) HTTPError
+
+    def gone(*args, **kwargs):
+        raise type("ConnectError", (client_error,), {})("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(saving, "push_folder", gone)
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out), "--push-to-hub", "x4") == 1
+    err = capsys.readouterr().err
+    assert f"error: pushing {out} to me/x4 failed (ConnectError: [Errno -3] Temporary failure" in err
+    assert f"`swinir-hf hub {out} -o hub_out --org me --name x4 --push`" in err and "Traceback" not in err
+    assert (out / "model.safetensors").is_file()
+
+
 @pytest.mark.slow
 def test_push_and_vgg_weights_offline_fail_before_training(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     from huggingface_hub import constants

@@ -185,10 +185,15 @@ def check_push_access(repo_id: str, output_dir: Path) -> str:
     from ..checkpoints.folders import check_repo_id_given
 
     check_repo_id_given(repo_id)  # before the offline advice, whose command would name it
+    return check(repo_id, push_later_command(repo_id, output_dir))
+
+
+def push_later_command(repo_id: str, output_dir: Path) -> str:
+    """The `swinir-hf hub ... --push` command (in backquotes) that pushes the run `output_dir` to `repo_id` as the
+    trainer's `--push-to-hub` does, for when it cannot now; quoted, so that it is pasted into a shell as it is."""
     org, _, name = repo_id.rpartition("/")
     command = ["swinir-hf", "hub", str(output_dir), "-o", "hub_out", "--org", org or "YOUR_USER_NAME", "--name", name]
-    later = f"`{shlex.join([*command, '--push'])}`"  # quoted: pasted into a shell as it is
-    return check(repo_id, later)
+    return f"`{shlex.join([*command, '--push'])}`"
 
 
 def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:

@@ -26,7 +26,13 @@ from ..checkpoints.folders import save_model_folder, weights_follow_umask
 from ..checkpoints.run_folder import MODEL, PROGRESS, SUMMARY, checkpoint_path, list_checkpoints, unfinished_saves
 from ..inference.atomic_writes import WriteError, os_reason, write_error, write_text_file
 from .card import training_card
-from .checks import UNREADABLE_CHECKPOINT, check_plain_states, remove_superseded_work, unreadable_checkpoint
+from .checks import (
+    UNREADABLE_CHECKPOINT,
+    check_plain_states,
+    push_later_command,
+    remove_superseded_work,
+    unreadable_checkpoint,
+)
 from .config import TrainingConfig, flat_config
 from .state import Run, set_schedule
 
@@ -133,8 +139,17 @@ def save_checkpoint(run: Run, step: int) -> None:
 def push_run(out: Path, repo_id: str, message: str) -> str:
     """Export the run folder `out` as a verified Hub folder with the model code (`export_model_folder`, so that
     `trust_remote_code=True` loads it without this package) and upload it in one commit; returns the commit URL."""
+    from ..checkpoints.loading import network_errors
+
     with tempfile.TemporaryDirectory(prefix="swinir_push_") as tmp:
-        return push_folder(export_model_folder(out, tmp, repo_id=repo_id), message=message)
+        folder = export_model_folder(out, tmp, repo_id=repo_id)
+        try:
+            return push_folder(folder, message=message)
+        except network_errors() as err:  # the Hub gone since the check (httpx's errors were a traceback)
+            raise OSError(
+                f"pushing {out} to {repo_id} failed ({type(err).__name__}: {err}); the trained model is saved there: "
+                f"push it once the Hub answers with {push_later_command(repo_id, out)}"
+            ) from err
 
 
 def finish(run: Run, push_to_hub_repo: str | None) -> None:
