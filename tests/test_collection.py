@@ -601,6 +601,34 @@ def test_dataset_push_of_a_bare_name_goes_to_the_token_users_repo(tmp_path, mode
         assert capsys.readouterr().err.endswith(f"pushed to https://huggingface.co/datasets/{repo_id}\n")
 
 
+def test_dataset_push_that_fails_says_how_to_push_the_saved_dataset(tmp_path, model_dir, monkeypatch, capsys):
+    """The Hub gone between the check and the push (its HTTP client's ConnectError, no OSError) was a traceback."""
+    import datasets
+    from huggingface_hub import HfApi, constants
+
+    import swinir_hf.checkpoints.loading as loading
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(loading, "hub_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(HfApi, "whoami", lambda self, *a, **k: {"name": "me", "orgs": []})
+    client_error = loading.network_errors()[-1]  # httpx's (or httpx2's) HTTPError
+
+    def gone(self, repo_id, *args, **kwargs):
+        raise type("ConnectError", (client_error,), {})("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(datasets.Dataset, "push_to_hub", gone)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(_rng_image((6, 9, 3))).save(folder / "0.png")
+    out = tmp_path / "out"
+    assert _restore("--dataset", f"imagefolder:{folder}", "-o", out, "--push-to-hub", "x", model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    assert f"error: pushing {out} to me/x failed (ConnectError: [Errno -2] Name or service not known)" in err
+    assert f"`datasets.load_from_disk('{out}').push_to_hub('me/x')`" in err and "Traceback" not in err
+    assert len(datasets.load_from_disk(str(out))) == 1
+
+
 def test_dataset_push_to_a_repo_id_the_hub_rejects_is_refused_before_restoring(
     tmp_path, model_dir, monkeypatch, capsys
 ):

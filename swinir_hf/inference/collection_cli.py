@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..image_datasets import load_image_dataset
 from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
@@ -22,6 +23,9 @@ from .engine_cli import add_engine_arguments, engine_options
 from .jobs import OUTPUT_FORMATS, OutputOptions
 from .output_folders import check_fresh_output_folder, folder_claimed
 from .restoration import EngineOptions
+
+if TYPE_CHECKING:
+    import datasets
 
 # The options of image files (with their defaults), which a `--dataset` run has no use for: its images are stored
 # in the dataset, one at a time. The parser leaves them None, so that one given, even at its default, is refused.
@@ -246,9 +250,28 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
     seconds = time.perf_counter() - start
     print(f"restored {len(restored)} images of {args.dataset} → {out} in {seconds:.1f} s", file=sys.stderr)
     if repo_id:
-        restored.push_to_hub(repo_id)
-        print(f"pushed to https://huggingface.co/datasets/{repo_id}", file=sys.stderr)
+        _push_dataset(restored, out, repo_id)
     return 0
+
+
+def _push_dataset(restored: datasets.Dataset, out: Path, repo_id: str) -> None:
+    """Push the restored dataset (saved in `out`) to the Hub dataset repo `repo_id`.
+
+    Raises:
+        OSError: the push failed (the Hub gone since the check: its HTTP client's error, not an `OSError`, was a
+            traceback), saying that the dataset is saved in `out` and how to push it from there.
+    """
+    from ..checkpoints.loading import network_errors
+
+    try:
+        restored.push_to_hub(repo_id)
+    except network_errors() as err:
+        later = f"`datasets.load_from_disk('{out}').push_to_hub('{repo_id}')`"
+        raise OSError(
+            f"pushing {out} to {repo_id} failed ({type(err).__name__}: {err}); the restored dataset is saved there: "
+            f"push it once the Hub answers with {later}"
+        ) from err
+    print(f"pushed to https://huggingface.co/datasets/{repo_id}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
