@@ -495,6 +495,36 @@ def test_an_alpha_the_model_would_upscale_is_planned_with_the_colour(tiny_config
     assert "logo.png: a 48×48 image gives a 96×96 output that needs" in capsys.readouterr().err
 
 
+def test_a_whole_image_pass_that_cannot_fit_is_refused_before_the_model_runs(tiny_config, monkeypatch):
+    """`tile=None` (`swinir-hf eval`'s default) and the pipeline run whole images: a pass whose activations cannot fit
+    is an ImageTooLargeError at once, not an allocation failure deep in the model (or the OS killing the process)."""
+    import math
+
+    from transformers import pipeline
+
+    import swinir_hf.inference.memory as memory
+    import swinir_hf.inference.restoration as restoration
+    import swinir_hf.models.modeling_swinir as modeling
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    image = np.zeros((64, 64, 3), np.uint8)
+    # What the pass surely needs: the estimate runs up to ≈ 20 % over measured peaks.
+    needed = math.ceil(modeling.SURELY_NEEDED * int(64 * 64 * model.activation_bytes_per_pixel("cpu")))
+    restorer = restoration.SwinIRRestorer(model, tile=None, dtype="float32")
+    upscaler = pipeline("image-restoration", model=model)
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: needed)
+    assert restorer(image).shape == upscaler(image).shape == (128, 128, 3)
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: needed - 1)
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
+    message = r"^one pass over a whole 64×64 image needs ≈ [\d.]+ MiB of memory on cpu, but only [\d.]+ MiB are "
+    for run in (restorer, upscaler):
+        with pytest.raises(memory.ImageTooLargeError, match=message + "available: run it in tiles"):
+            run(image)
+    monkeypatch.setattr(model, "forward", forward)  # tiles run in that memory
+    assert restoration.restore(model, image, tile=32, dtype="float32").shape == (128, 128, 3)
+
+
 def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(tiny_config, monkeypatch):
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration

@@ -7,19 +7,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import os
-import sys
-from pathlib import Path
 
 import torch
+
+# Defined with the model: a Hub folder's pipeline checks a whole-image pass with them, without this package.
+from ..models.modeling_swinir import ImageTooLargeError, available_host_memory, byte_size
 
 # The host holds the float32 output, a clipped float32 copy (`compose_image`) and the 8 / 16-bit result.
 _HOST_COPIES = 2.5
 TOO_LARGE_ADVICE = "restore it in parts (crop it), downscale it first, or use a machine with more memory"
-
-
-class ImageTooLargeError(MemoryError):
-    """An image whose output does not fit in memory, found before any work (or at its allocation)."""
 
 
 _CPU_BUDGET_CAP = 2 << 30
@@ -47,56 +43,6 @@ def check_output_memory(
                 + ("lower the outscale, " if resized_to else "")
                 + TOO_LARGE_ADVICE
             )
-
-
-def byte_size(n: int) -> str:
-    """`n` bytes for a message: GiB from 1 GiB up, else MiB ("0.0 GiB vs 0.0 GiB" says nothing)."""
-    n = max(n, 0)
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
-
-
-def available_host_memory() -> int:
-    """Bytes this process may still allocate: the least of the system's MemAvailable, the cgroup's limit minus its
-    usage, and the address-space limit (ulimit -v) minus this process's size. Where none of these can be read
-    (no /proc, no `SC_AVPHYS_PAGES`: macOS), `sys.maxsize`: nothing is refused and tile plans take their cap."""
-    candidates = [sys.maxsize]
-    try:
-        candidates.append(_meminfo("MemAvailable") or os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError):
-        pass
-    for limit_file, usage_file in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
-    ):
-        try:
-            limit = Path(limit_file).read_text().strip()
-            usage = int(Path(usage_file).read_text())
-        except (OSError, ValueError):
-            continue
-        if limit.isdigit() and int(limit) < 1 << 60:
-            candidates.append(int(limit) - usage)
-        break
-    try:
-        import resource
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-        if soft != resource.RLIM_INFINITY:
-            candidates.append(soft - (_meminfo("VmSize", "/proc/self/status") or 0))
-    except (ImportError, OSError, ValueError):
-        pass
-    return max(0, min(candidates))
-
-
-def _meminfo(key: str, path: str = "/proc/meminfo") -> int | None:
-    """A `key:  N kB` line of /proc/meminfo (or /proc/self/status) in bytes; None where there is none."""
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def is_out_of_memory(err: BaseException) -> bool:

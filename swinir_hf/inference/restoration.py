@@ -28,7 +28,7 @@ from ..models.image_processing_swinir import (
     to_pixel_values,
     with_alpha,
 )
-from ..models.modeling_swinir import SwinIRForImageRestoration, inference_precision
+from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
 from .devices import DTYPES, DType, auto_dtype, check_device, device_dtypes, running
 from .image_io import read_image
 from .memory import (
@@ -229,6 +229,8 @@ class SwinIRRestorer:
             # Planned with the model's weights where they run: on a GPU, the free memory measured is what they leave.
             tile = self._initial_tile(x)
             x = x.to(next(model.parameters()).device)  # "cuda" is the model's GPU
+            if tile is None:  # one pass over the whole image: what cannot fit is refused now, not midway
+                check_forward_memory(model.config, x.shape, x.device)
             while True:
                 try:
                     return self._run(model, x, tile)

@@ -34,7 +34,7 @@ from .image_processing_swinir import (
     to_pixel_values,
     with_alpha,
 )
-from .modeling_swinir import inference_precision
+from .modeling_swinir import check_forward_memory, inference_precision
 
 TASK = "image-restoration"
 
@@ -64,6 +64,9 @@ class ImageRestorationPipeline(Pipeline):
 
     Precision follows the model's dtype, as transformers users expect: float32 runs exactly, bfloat16 / float16
     under autocast of that type. float16 needs CUDA: elsewhere a float16 model is cast to float32 (lossless).
+
+    Images run whole: one whose pass cannot fit the memory free is an `ImageTooLargeError` (a `MemoryError`) before
+    the model runs; `swinir_hf.restore` tiles it in bounded memory.
     """
 
     _load_processor = False
@@ -156,6 +159,8 @@ class ImageRestorationPipeline(Pipeline):
         return model_inputs
 
     def _restore(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        # Whole images: one that cannot fit is refused before the model runs, not failed deep inside it (or killed).
+        check_forward_memory(self.model.config, pixel_values.shape, self.device)
         with inference_precision(self.precision, self.device):
             return self.model(pixel_values.to(self.device)).reconstruction.float().cpu()
 
