@@ -873,3 +873,40 @@ def test_a_dataset_is_restored_holding_one_restored_image_at_a_time(model_dir, t
     restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir), tile=None, dtype="float32")
     out = collection.restore_dataset(data, restorer)
     assert len(out) == 4 and max(alive) <= 1, alive
+
+
+def test_images_refused_while_the_run_held_memory_are_judged_again_once_it_is_free(model_dir, tmp_path, monkeypatch):
+    """A folder of images that each fit alone: an image's memory was judged while this run's earlier outputs were
+    made or waited for the writers (or, read ahead, while one was restored) and refused for good (4 × 2000² ×4 under a
+    4.5 GB limit: 1 restored, 3 refused); now it is judged again once the writers are done."""
+    import threading
+    import time
+
+    import swinir_hf.inference.job_runner as job_runner
+    import swinir_hf.inference.memory as memory
+    import swinir_hf.inference.restoration as restoration
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(_rng_image((16, 16, 3), i)).save(src / f"{i}.png")
+    held, lock = [0], threading.Lock()  # outputs being made or waiting to be written
+    run, save = restoration.SwinIRRestorer._run, job_runner._save
+
+    def slow_run(self, *args):
+        with lock:
+            held[0] += 1
+        time.sleep(0.2)
+        return run(self, *args)
+
+    def slow_save(*args):
+        time.sleep(0.2)
+        save(*args)
+        with lock:
+            held[0] -= 1
+
+    monkeypatch.setattr(restoration.SwinIRRestorer, "_run", slow_run)
+    monkeypatch.setattr(job_runner, "_save", slow_save)
+    monkeypatch.setattr(memory, "available_host_memory", lambda: 1 << 40 if held[0] == 0 else 1)
+    assert _restore(src, "-o", tmp_path / "out", "--tile", "0", model_dir=model_dir) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png"]

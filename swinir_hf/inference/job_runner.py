@@ -163,12 +163,18 @@ class _Writer:
         outputs queued for writing."""
         import torch
 
+        from .memory import ImageTooLargeError
+
         x = torch.cat([b.pixel_values for b in batch])
         size = output_size(x.shape[-1], x.shape[-2], self.output.outscale) if self.output.outscale else None
         try:
-            alphas = sum(self.restorer.alpha_passes(b.layout) for b in batch)  # planned with the colour
-            out = self.restorer.restore_tensor(x, size, more_outputs=alphas).cpu()
-            layouts = self.restorer.restore_alphas([b.layout for b in batch], size)  # one more batch, if any
+            try:
+                out, layouts = self._forward(batch, x, size)
+            except ImageTooLargeError:
+                if not self.pending:
+                    raise
+                self.settle(0)  # the outputs waiting for the writers hold memory that this one may need
+                out, layouts = self._forward(batch, x, size)
         except _ERRORS as err:
             for b in batch:
                 self.fail(b.job, err)
@@ -180,6 +186,14 @@ class _Writer:
             self.pending.append((b.job, saved))
             start += k
         self.settle(self.depth)
+
+    def _forward(
+        self, batch: list[_Loaded], x: torch.Tensor, size: tuple[int, int] | None
+    ) -> tuple[torch.Tensor, list[ImageLayout]]:
+        """`batch`'s (stacked in x) restored colour on the CPU, and its layouts with the alphas the model upscales."""
+        alphas = sum(self.restorer.alpha_passes(b.layout) for b in batch)  # planned with the colour
+        out = self.restorer.restore_tensor(x, size, more_outputs=alphas).cpu()
+        return out, self.restorer.restore_alphas([b.layout for b in batch], size)  # one more batch, if any
 
     def settle(self, limit: int) -> None:
         """Wait for written outputs until at most `limit` are pending."""
@@ -197,6 +211,23 @@ class _Writer:
                 continue
             self.counts.restored += 1
             self.bar.update()
+
+
+def _rechecked(
+    loaded: Iterator[tuple[Job, Any]], load: Callable[[Job], _Loaded], writer: _Writer
+) -> Iterator[tuple[Job, Any]]:
+    """`loaded`, an input refused for memory read again once the writers are done: it was judged while this run's
+    other images (restored, written, read ahead) held memory, which is free now; refused again, it stays refused."""
+    from .memory import ImageTooLargeError
+
+    for job, item in loaded:
+        if isinstance(item, ImageTooLargeError):
+            writer.settle(0)
+            try:
+                item = load(job)
+            except _ERRORS as err:
+                item = err
+        yield job, item
 
 
 def _same_size_batches(loaded: Iterator[tuple[Job, Any]], batch_size: int, writer: _Writer) -> Iterator[list[_Loaded]]:
@@ -241,7 +272,7 @@ def run_jobs(
         # Bounded: restored images wait in memory only until the writers catch up.
         writer = _Writer(restorer, output, writers, 2 * workers, bar, report)
         load = partial(_load, num_channels=num_channels, scale=restorer.scale, outscale=output.outscale)
-        loaded = _read_ahead(jobs, load, readers, workers + batch_size)
+        loaded = _rechecked(_read_ahead(jobs, load, readers, workers + batch_size), load, writer)
         for batch in _same_size_batches(loaded, batch_size, writer):
             writer.restore(batch)
         writer.settle(0)
