@@ -1036,9 +1036,11 @@ def test_resuming_after_a_kill_leaves_one_tensorboard_point_per_step(tiny_run, t
 )
 def test_validation_follows_the_papers_protocol_per_task(tiny_config, fields, name, border, description):
     """Validation scores colour SR on Y with border = scale, and colour ×1 models (denoising, JPEG) on RGB with no
-    border, as the paper's tables; the recorded metric says which, and the figures are `swinir-hf eval`'s."""
-    from swinir_hf.evaluation.benchmark import baseline, score
+    border, as the paper's tables; the recorded metric says which, and the figures are `swinir-hf eval`'s: its
+    restoration (the authors' padding, not the model's own, on an input whose sides are not multiples of the window)."""
+    from swinir_hf.evaluation.benchmark import _restored, baseline, score
     from swinir_hf.evaluation.degradation_setting import Degradation
+    from swinir_hf.inference.restoration import PAPER_ENGINE
     from swinir_hf.training.data import ValidationImage
     from swinir_hf.training.validation import baseline_psnrs, validation_metric, validation_psnrs
 
@@ -1050,9 +1052,7 @@ def test_validation_follows_the_papers_protocol_per_task(tiny_config, fields, na
     lr = lq.astype(np.float32) / 255
     metric = validation_metric(model.config)
     assert (metric.name, metric.border, str(metric)) == (name, border, description)
-    with torch.no_grad():
-        out = model(pixel_values=torch.from_numpy(lr.transpose(2, 0, 1))[None]).reconstruction[0]
-    restored = (out.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    restored = _restored(model, lq, PAPER_ENGINE)  # as `swinir-hf eval` runs the model
     setting = Degradation("bicubic", s) if s > 1 else Degradation("noise")
     key = "psnr_y" if name == "psnr_y" else "psnr"  # the benchmark's column for this metric
     images = [ValidationImage("a", lr, hr)]

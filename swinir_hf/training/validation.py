@@ -42,15 +42,21 @@ def validation_metric(config: SwinIRConfig) -> ValidationMetric:
 
 @torch.no_grad()
 def validation_psnrs(model: SwinIRForImageRestoration, images: list) -> list[float]:
-    """PSNR (dB, `validation_metric(model.config)`) of each of `images`, restored and rounded to uint8."""
+    """PSNR (dB, `validation_metric(model.config)`) of each of `images`, restored and rounded to uint8. Each
+    (H, W, C) input is padded as `swinir-hf eval` pads it (`authors_padding`) and the output cropped back to
+    scale × (H, W): with the model's own padding the figures differed from eval's of the same weights."""
+    from ..evaluation.benchmark import authors_padding
+
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    metric = validation_metric(model.config)
+    metric, s = validation_metric(model.config), model.config.upscale
     scores = []
     for im in images:
-        x = torch.from_numpy(np.ascontiguousarray(im.lr.transpose(2, 0, 1)))[None].to(device)
-        out = model(pixel_values=x).reconstruction[0].float().cpu().permute(1, 2, 0).numpy()
+        h, w = im.lr.shape[:2]
+        padded = authors_padding(im.lr, model.config.window_size)
+        x = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None].to(device)
+        out = model(pixel_values=x).reconstruction[0, :, : h * s, : w * s].float().cpu().permute(1, 2, 0).numpy()
         scores.append(_psnr(out, im.hr, metric))
     model.train(was_training)
     return scores
