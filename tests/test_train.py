@@ -1332,3 +1332,18 @@ def test_only_the_newest_keep_checkpoints_checkpoints_are_kept(tiny_run, train_c
     saved = out / "checkpoints" / "step-00000003"
     modes = {p.relative_to(saved).as_posix(): p.stat().st_mode & 0o777 for p in saved.rglob("*") if p.is_file()}
     assert "model.safetensors" in modes and set(modes.values()) == {modes["progress.json"]}, modes
+
+
+def test_a_mixed_precision_run_validates_in_float32_as_eval(tiny_run, train_cli, images, tmp_path):
+    """A bf16 run trains under autocast, but its recorded validation PSNR is the float32 one that its saved model
+    gets (as `swinir-hf eval` runs it), also without an EMA copy (the trained model itself is validated)."""
+    from swinir_hf.training.data import build_validation
+    from swinir_hf.training.validation import mean_psnr, validation_psnrs
+
+    out = tmp_path / "bf16"
+    train = {"max_steps": 1, "mixed_precision": "bf16", "ema_decay": 0.0}
+    raw = tiny_run(images, out, train=train)
+    assert train_cli(raw) == 0
+    model = SwinIRForImageRestoration.from_pretrained(out)
+    expected = mean_psnr(validation_psnrs(model, build_validation(TrainingConfig.from_dict(raw), model.config)))
+    assert summary(out)["history"][-1]["psnr"] == pytest.approx(expected, abs=1e-5)

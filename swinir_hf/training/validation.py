@@ -56,7 +56,10 @@ def validation_psnrs(model: SwinIRForImageRestoration, images: list) -> list[flo
         h, w = im.lr.shape[:2]
         padded = authors_padding(im.lr, model.config.window_size)
         x = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None].to(device)
-        out = model(pixel_values=x).reconstruction[0, :, : h * s, : w * s].float().cpu().permute(1, 2, 0).numpy()
+        # The class's forward, not the instance's: under mixed precision accelerate replaces the trained model's
+        # forward with one run under autocast, and validation scores the float32 weights in float32, as eval does.
+        out = type(model).forward(model, pixel_values=x).reconstruction[0, :, : h * s, : w * s]
+        out = out.float().cpu().permute(1, 2, 0).numpy()
         scores.append(_psnr(out, im.hr, metric))
     model.train(was_training)
     return scores
