@@ -669,6 +669,21 @@ def test_file_options_with_a_dataset_are_refused_not_ignored(tmp_path, model_dir
     assert not (tmp_path / "out").exists()
 
 
+def test_dataset_options_without_a_dataset_are_refused_not_ignored(tmp_path, model_dir, capsys):
+    """--push-to-hub / --split / --column with image files: the files were restored and nothing pushed, exit 0."""
+    src = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(src)
+    out = tmp_path / "out"
+    assert _restore(src, "-o", out, "--push-to-hub", "me/x", "--split", "test", model_dir=model_dir) == 1
+    assert capsys.readouterr().err == (
+        "error: --split, --push-to-hub (for --dataset) would be ignored: image files are restored into -o only; "
+        "drop them, or give --dataset (imagefolder:DIR for a folder)\n"
+    )
+    assert _restore(src, "-o", out, "--column", "image", model_dir=model_dir) == 1
+    assert "error: --column (for --dataset) would be ignored: " in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_dataset_folder_that_is_not_a_saved_dataset_points_to_imagefolder(tmp_path, model_dir, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 # The options of image files (with their defaults), which a `--dataset` run has no use for: its images are stored
 # in the dataset, one at a time. The parser leaves them None, so that one given, even at its default, is refused.
 FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": False, "batch_size": 1, "workers": 2}
+# The options of a `--dataset` run, which files have no use for (a --push-to-hub of files would push nothing).
+DATASET_ONLY = ("split", "column", "push_to_hub")
 
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
@@ -184,15 +186,18 @@ def _run(args: argparse.Namespace) -> int:
         return user_error("nothing to restore: give image files, folders or globs (or --dataset)")
     if args.inputs and args.dataset:
         return user_error("give image files / folders / globs, or --dataset, not both")
-    given = [k for k in FILE_ONLY_DEFAULTS if getattr(args, k) is not None]
-    if args.dataset and given:
-        options = ", ".join("--" + k.replace("_", "-") for k in given)
-        them = "it" if len(given) == 1 else "them"
+    if not args.dataset and (options := _given(args, DATASET_ONLY)):
         return user_error(
-            f"--dataset stores the restored images in the dataset: {options} (for files) would be ignored; drop {them}"
+            f"{options} (for --dataset) would be ignored: image files are restored into -o only; drop "
+            f"{_it_or_them(options)}, or give --dataset (imagefolder:DIR for a folder)"
+        )
+    if args.dataset and (options := _given(args, FILE_ONLY_DEFAULTS)):
+        return user_error(
+            f"--dataset stores the restored images in the dataset: {options} (for files) would be ignored; "
+            f"drop {_it_or_them(options)}"
         )
     for name, default in FILE_ONLY_DEFAULTS.items():
-        if name not in given:
+        if getattr(args, name) is None:
             setattr(args, name, default)
     if args.batch_size < 1 or args.workers < 1:
         return user_error("--batch-size and --workers must be at least 1")
@@ -223,6 +228,16 @@ def _run(args: argparse.Namespace) -> int:
     if state.is_main_process:
         print(summary, file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _given(args: argparse.Namespace, names: Iterable[str]) -> str:
+    """Those of the options `names` (as attributes: "batch_size") given on the command line, as "--batch-size, ...";
+    "" for none. Their parser defaults are None, so that one given at its default value counts too."""
+    return ", ".join("--" + name.replace("_", "-") for name in names if getattr(args, name) is not None)
+
+
+def _it_or_them(options: str) -> str:
+    return "them" if "," in options else "it"
 
 
 def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOptions) -> int:
