@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -268,6 +269,16 @@ def test_imagefolder_dataset(small_set, monkeypatch):
     via_datasets = evaluate(None, f"imagefolder:{dataset / 'HR'}", jpeg=30, progress=False)
     via_folder = evaluate(None, dataset, jpeg=30, progress=False)
     assert via_datasets.scores == via_folder.scores
+
+
+def test_split_of_a_plain_folder_is_refused_not_ignored(small_set, capsys):
+    """A plain folder has no splits: --split test scored all its images, exit 0."""
+    dataset, _ = small_set
+    message = f"{dataset} is a plain folder of images, which has no splits, so split 'test' would be ignored: drop it"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        evaluate(None, dataset, jpeg=30, split="test", progress=False)
+    assert main(["eval", "--model", "identity", "--dataset", str(dataset), "--split", "test", "--jpeg", "30"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {message}, or read the folder's split sub-folders as a ")
 
 
 def test_save_to_disk_dataset(small_set, tmp_path, capsys):

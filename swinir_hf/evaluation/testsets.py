@@ -85,7 +85,8 @@ def load_samples(
 ) -> tuple[str, list[Sample]]:
     """A benchmark → (its name, samples). `dataset` is a folder of HR images (or one holding `HR/`),
     `imagefolder:DIR`, a `datasets` `save_to_disk` folder, or a Hub dataset id (`datasets.load_dataset`); a
-    dataset's split is `split`, default "test" ("train" for `imagefolder:`).
+    dataset's split is `split`, default "test" ("train" for `imagefolder:`); a plain folder has none, and a `split`
+    given with one is a `ValueError` rather than ignored.
 
     With `lr_dir`, every HR image `NAME.ext` needs an LR file `NAME.*` or `NAMEx{scale}.*` there (the authors'
     naming), of exactly the HR size // scale.
@@ -96,6 +97,11 @@ def load_samples(
         raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
     path, spec = Path(dataset), str(dataset)
     if path.is_dir() and not is_saved_dataset(path):
+        if split is not None:  # all its images are scored: a "test" asked for would score the training images too
+            raise ValueError(
+                f"{path} is a plain folder of images, which has no splits, so split {split!r} would be ignored: "
+                f"drop it, or read the folder's split sub-folders as a datasets image folder (imagefolder:{path})"
+            )
         hr_dir = path / "HR" if (path / "HR").is_dir() else path
         name = path.parent.name if path.name == "HR" else path.name
         files = sorted(
