@@ -669,6 +669,17 @@ def test_file_options_with_a_dataset_are_refused_not_ignored(tmp_path, model_dir
     assert not (tmp_path / "out").exists()
 
 
+def test_float_file_out_of_range_says_how_to_save_it(tmp_path, model_dir, capsys):
+    """A float TIFF of 0..255 levels: the error said to divide by its range or pass uint8 pixels (advice for arrays)."""
+    src = tmp_path / "hdr.tif"
+    tifffile.imwrite(src, np.full((8, 8, 3), 200.0, np.float32), photometric="rgb")
+    assert _restore(src, "-o", tmp_path / "out", model_dir=model_dir) == 1
+    assert (
+        f"error: {src}: a floating-point image that cannot be restored (float images must hold values in [0, 1], this "
+        "one spans [200, 200]): save it with values in [0, 1], or as an 8- or 16-bit image\n"
+    ) in capsys.readouterr().err
+
+
 def test_dataset_options_without_a_dataset_are_refused_not_ignored(tmp_path, model_dir, capsys):
     """--push-to-hub / --split / --column with image files: the files were restored and nothing pushed, exit 0."""
     src = tmp_path / "a.png"

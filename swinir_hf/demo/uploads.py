@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..inference.image_io import ImageData, image_size, open_image, read_image
-from ..models.image_processing_swinir import check_float_range, float_to_image, image_to_float
+from ..inference.image_io import ImageData, float_file_problem, image_size, open_image, read_image
+from ..models.image_processing_swinir import float_to_image, image_to_float
 from .errors import user_error
 from .limits import UPLOAD_MAX_AGE_S
 
@@ -149,16 +149,11 @@ def decode(path: str) -> ImageData:
         if isinstance(err.__cause__, Image.DecompressionBombError):
             raise user_error(_bomb_message(Path(path).name)) from None
         raise unreadable(path) from None
-    pixels = data.pixels
-    if (pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode) in ("f", "F"):
-        try:
-            check_float_range(np.asarray(pixels, dtype=np.float32))
-        except ValueError as err:
-            reason = str(err).split(":", 1)[0]  # what is wrong; the rest advises API callers
-            raise user_error(
-                f"{Path(path).name} is a floating-point image this demo cannot restore ({reason}): save it with "
-                "values in [0, 1], or as an 8- or 16-bit image."
-            ) from None
+    if reason := float_file_problem(data.pixels):
+        raise user_error(
+            f"{Path(path).name} is a floating-point image this demo cannot restore ({reason}): save it with "
+            "values in [0, 1], or as an 8- or 16-bit image."
+        )
     return data
 
 

@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..models.image_processing_swinir import is_heif, normalize_pil, pillow_warnings, warn_if_animated
+from ..models.image_processing_swinir import (
+    check_float_range,
+    is_heif,
+    normalize_pil,
+    pillow_warnings,
+    warn_if_animated,
+)
 from .atomic_writes import os_reason
 from .deep_decoders import ORIENT, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
 
@@ -88,6 +94,28 @@ def _stored_bytes(value: Any) -> Any:
 def _written_by_tifffile(exif: Image.Exif) -> bool:
     """Whether a TIFF's first IFD is tifffile's: its description is then a JSON shape and its software tifffile."""
     return exif.get(0x0131) == "tifffile.py"
+
+
+def float_file_problem(pixels: Image.Image | np.ndarray) -> str | None:
+    """What makes a file's floating-point pixels no image to restore (values outside [0, 1], NaN), or None: the
+    reason alone, as `check_float_range`'s advice (divide the array by its range) is for callers holding arrays."""
+    if (pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode) not in ("f", "F"):
+        return None
+    try:
+        check_float_range(np.asarray(pixels, dtype=np.float32))
+    except ValueError as err:
+        return str(err).split(":", 1)[0]
+    return None
+
+
+def check_float_file(path: str | os.PathLike, pixels: Image.Image | np.ndarray) -> None:
+    """Raise `ValueError`, naming the file `path` and saying how to save it, when its `pixels` are floats
+    `float_file_problem` refuses (a float TIFF of 0..255 levels)."""
+    if reason := float_file_problem(pixels):
+        raise ValueError(
+            f"{path}: a floating-point image that cannot be restored ({reason}): save it with values in [0, 1], or "
+            "as an 8- or 16-bit image"
+        )
 
 
 def read_image(path: str | os.PathLike) -> ImageData:

@@ -73,7 +73,7 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
     import torch
 
     from ..models.image_processing_swinir import split_image, to_pixel_values
-    from .image_io import image_size, read_image
+    from .image_io import check_float_file, image_size, read_image
     from .memory import check_output_memory
 
     try:
@@ -84,6 +84,7 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
         resized = output_size(w, h, outscale) if outscale is not None else None
         check_output_memory((1, num_channels, h, w), scale, torch.device("cpu"), resized)
     data = read_image(job.src)
+    check_float_file(job.src, data.pixels)
     colour, layout = split_image(data.pixels)
     h, w = colour.shape[:2]
     check_encodable(job.dst, output_size(w, h, outscale) if outscale is not None else (scale * w, scale * h))

@@ -30,7 +30,7 @@ from ..models.image_processing_swinir import (
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
 from .devices import DTYPES, DType, auto_dtype, check_device, device_dtypes, running
-from .image_io import read_image
+from .image_io import check_float_file, read_image
 from .memory import (
     TOO_LARGE_ADVICE,
     ImageTooLargeError,
@@ -162,6 +162,7 @@ class SwinIRRestorer:
         file's EXIF, as `read_image` keeps it, in a PIL image's `info["exif"]`)."""
         if isinstance(image, (str, os.PathLike)):
             data = read_image(image)
+            check_float_file(image, data.pixels)
             out = self(data.pixels)
             if isinstance(out, Image.Image):
                 out.info.update(icc_profile=data.icc_profile, exif=data.exif)
