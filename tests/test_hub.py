@@ -606,6 +606,14 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     weights = tmp_path / "trunc" / "model.safetensors"
     assert err.startswith(f"error: trunc: {weights} is not a readable safetensors file (truncated or corrupt?)")
     assert err.count("/trunc") == 1
+    # an authors' file that is not one: named once too (was "error: notes.pth: notes.pth is not a readable ...")
+    notes = tmp_path / "notes.pth"
+    notes.write_text("hello world")
+    assert export_cli.main([str(notes), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {notes} is not a readable PyTorch checkpoint: it starts b'hello wo', not as torch.save writes one "
+        "(another kind of file?)\n1 of 1 checkpoints failed\n"
+    )
 
 
 def test_an_export_never_replaces_its_own_source(tiny_config, tmp_path, capsys):
@@ -620,8 +628,9 @@ def test_an_export_never_replaces_its_own_source(tiny_config, tmp_path, capsys):
     for source in (run, checkpoint):
         args = [str(source), "-o", str(run.parent), "--org", "me", "--name", "tiny", "--overwrite"]
         assert export_cli.main(args) == 1
+        named = "" if source == run else f"{source.name}: "  # a message that starts with the source names it once
         assert capsys.readouterr().err.endswith(
-            f"error: {source.name}: {run} is or holds the source {source}, which the export would replace: "
+            f"error: {named}{run} is or holds the source {source}, which the export would replace: "
             "choose another -o\n1 of 1 checkpoints failed\n"
         )
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == files

@@ -106,8 +106,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _naming(source: Path, message: str) -> str:
-    """`message` prefixed with the source's name, unless it names it already (a folder's load errors do)."""
-    return message if message.startswith((f"{source}:", f"{source.name}:")) else f"{source.name}: {message}"
+    """`message` prefixed with the source's name, unless it names it already (a folder's load errors do, as
+    "FOLDER: ..."; a file's conversion errors as "FILE is not a readable PyTorch checkpoint ...")."""
+    named = tuple(f"{name}{after}" for name in (str(source), source.name) for after in (":", " "))
+    return message if message.startswith(named) else f"{source.name}: {message}"
 
 
 def repo_id_of(source: Path, organization: str | None, name: str | None) -> str:
