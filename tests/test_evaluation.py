@@ -271,6 +271,16 @@ def test_imagefolder_dataset(small_set, monkeypatch):
     assert via_datasets.scores == via_folder.scores
 
 
+def test_a_model_that_does_not_fit_the_setting_is_named_among_several(small_set, capsys):
+    """--model identity tiny_x2 --noise 10 said "the model is ×2", not which."""
+    dataset, model_dir = small_set
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    with pytest.raises(ValueError, match=r"^tiny: noise σ=10 needs a ×1 model, but the model is ×2: give a ×1 model$"):
+        evaluate_models([("identity", None), ("tiny", model)], dataset, noise=10, progress=False)
+    with pytest.raises(ValueError, match=r"^noise σ=10 needs a ×1 model, but the model is ×2"):  # one: no name
+        evaluate_models([("tiny", model)], dataset, noise=10, progress=False)
+
+
 def test_split_of_a_plain_folder_is_refused_not_ignored(small_set, capsys):
     """A plain folder has no splits: --split test scored all its images, exit 0."""
     dataset, _ = small_set

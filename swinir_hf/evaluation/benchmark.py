@@ -255,8 +255,16 @@ def _common_degradation(
     jpeg: int | None,
     real: bool,
 ) -> Degradation:
-    """The one setting every model is scored at (`resolve_degradation` of each)."""
-    settings = [(label, resolve_degradation(model, scale, noise, jpeg, real)) for label, model in models]
+    """The one setting every model is scored at (`resolve_degradation` of each, its refusal naming the model when
+    there are several: "the model is ×4" alone does not say which)."""
+    settings = []
+    for label, model in models:
+        try:
+            settings.append((label, resolve_degradation(model, scale, noise, jpeg, real)))
+        except ValueError as err:
+            if len(models) == 1:
+                raise
+            raise ValueError(f"{label}: {err}") from None
     first_label, first = settings[0]
     for label, degradation in settings[1:]:
         if degradation != first:
