@@ -86,7 +86,7 @@ def test_bad_inputs():
         processor(torch.empty(3, 4, 4, device="meta"))
     # Said to be of a wrong shape ("must be (H, W) or (H, W, C) with C in 1..4, got shape (0, 5, 3)") before.
     for empty in (np.zeros((0, 5, 3), np.uint8), np.zeros((4, 0), np.uint8), Image.new("RGB", (0, 0))):
-        with pytest.raises(ValueError, match=r"^the image is empty \((0×5|4×0|0×0) pixels\): there is nothing to"):
+        with pytest.raises(ValueError, match=r"^the image is empty \((5×0|0×4|0×0) pixels\): there is nothing to"):
             processor(empty)
 
 

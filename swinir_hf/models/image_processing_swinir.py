@@ -194,8 +194,8 @@ def image_to_float(
     arr = image[..., None] if image.ndim == 2 else image
     if arr.ndim != 3 or arr.shape[-1] not in (1, 2, 3, 4):
         raise ValueError(f"image array must be (H, W) or (H, W, C) with C in 1..4, got shape {image.shape}")
-    if 0 in arr.shape:  # a crop outside the image, say: its shape is right, it has no pixels
-        raise ValueError(f"the image is empty ({arr.shape[0]}×{arr.shape[1]} pixels): there is nothing to restore")
+    if 0 in arr.shape:  # a crop outside the image, say: its shape is right, it has no pixels (W×H, as elsewhere)
+        raise ValueError(f"the image is empty ({arr.shape[1]}×{arr.shape[0]} pixels): there is nothing to restore")
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
     elif arr.dtype == np.uint16:
