@@ -525,6 +525,28 @@ def test_a_whole_image_pass_that_cannot_fit_is_refused_before_the_model_runs(tin
     assert restoration.restore(model, image, tile=32, dtype="float32").shape == (128, 128, 3)
 
 
+def test_a_whole_image_pass_on_a_gpu_counts_the_memory_torch_keeps_cached(tiny_config, monkeypatch):
+    """After a whole-image pass, torch's caching allocator keeps its activations' memory for reuse, and the driver
+    (`mem_get_info`) counts it as taken: judged by the driver alone, a second image of the same size was refused
+    although the memory of the first one would run it. Faked CUDA: the figures a GPU gives after such a pass."""
+    import swinir_hf.inference.memory as memory
+    import swinir_hf.models.modeling_swinir as modeling
+
+    config, gpu = tiny_config(), torch.device("cuda", 0)
+    shape = (1, 3, 64, 64)
+    needed = int(64 * 64 * modeling.activation_bytes_per_pixel(config, gpu))
+    # The driver has a quarter of the pass left free; torch holds a whole pass's worth cached, unused.
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (needed // 4, 8 * needed))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: needed + 1000)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 1000)  # the weights
+    modeling.check_forward_memory(config, shape, gpu)
+    memory.check_output_memory((1, 3, 256, 256), 2, gpu)  # a 2 MiB canvas: more than the driver's free figure
+    assert memory.memory_budget(gpu) == int(0.8 * (needed // 4 + needed))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: needed + 1000)  # none of it unused
+    with pytest.raises(memory.ImageTooLargeError, match="^one pass over a whole 64×64 image needs"):
+        modeling.check_forward_memory(config, shape, gpu)
+
+
 def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(tiny_config, monkeypatch):
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration

@@ -11,7 +11,7 @@ import functools
 import torch
 
 # Defined with the model: a Hub folder's pipeline checks a whole-image pass with them, without this package.
-from ..models.modeling_swinir import ImageTooLargeError, available_host_memory, byte_size
+from ..models.modeling_swinir import ImageTooLargeError, available_host_memory, byte_size, cuda_free_memory
 
 # The host holds the float32 output, a clipped float32 copy (`compose_image`) and the 8 / 16-bit result.
 _HOST_COPIES = 2.5
@@ -35,7 +35,7 @@ def check_output_memory(
     if device.type == "cuda":
         needs[f"memory on {device}"] = canvas
     for what, needed in needs.items():
-        available = torch.cuda.mem_get_info(device)[0] if what != "host memory" else available_host_memory()
+        available = cuda_free_memory(device) if what != "host memory" else available_host_memory()
         if needed > available:
             raise ImageTooLargeError(
                 f"a {w}×{h} image gives a {out_w}×{out_h} output that needs ≈ {byte_size(needed)} of "
@@ -60,8 +60,7 @@ def is_out_of_memory(err: BaseException) -> bool:
 def memory_budget(device: torch.device) -> int:
     """Bytes of activation memory to plan tiles with on `device`."""
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(0.8 * free)
+        return int(0.8 * cuda_free_memory(device))
     return int(min(available_host_memory() // 2, _CPU_BUDGET_CAP))
 
 

@@ -1189,7 +1189,7 @@ def check_forward_memory(config: SwinIRConfig, shape: tuple[int, ...], device: t
     Without it such a pass fails deep in the model, or the OS kills the process."""
     n, _, h, w = shape
     needed = int(n * h * w * activation_bytes_per_pixel(config, device))
-    available = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_host_memory()
+    available = cuda_free_memory(device) if device.type == "cuda" else available_host_memory()
     if SURELY_NEEDED * needed > available:
         raise ImageTooLargeError(
             f"one pass over {'a whole' if n == 1 else f'{n} whole'} {w}×{h} image{'s' * (n > 1)} needs ≈ "
@@ -1197,6 +1197,14 @@ def check_forward_memory(config: SwinIRConfig, shape: tuple[int, ...], device: t
             "tiles (swinir_hf.restore(model, image) with its default tile='auto'; --tile auto on the command line), "
             "crop or downscale it, or use a machine with more memory"
         )
+
+
+def cuda_free_memory(device: torch.device) -> int:
+    """Bytes torch may still allocate on the CUDA `device`: the driver's free memory plus what torch's caching
+    allocator holds unused. The driver counts that cache (an earlier pass's activations, kept for reuse) as taken,
+    so its figure alone refused the second of two same-size whole images that the first one's memory would run."""
+    free, _ = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
 
 
 def available_host_memory() -> int:
