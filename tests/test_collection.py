@@ -936,3 +936,23 @@ def test_images_refused_while_the_run_held_memory_are_judged_again_once_it_is_fr
     monkeypatch.setattr(memory, "available_host_memory", lambda: 1 << 40 if held[0] == 0 else 1)
     assert _restore(src, "-o", tmp_path / "out", "--tile", "0", model_dir=model_dir) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png"]
+
+
+def test_a_batch_of_whole_images_too_large_for_memory_is_restored_one_at_a_time(model_dir, tmp_path, monkeypatch):
+    """--batch-size is for speed: with --tile 0, a batch whose one pass cannot fit was refused, every image of it
+    (2 × 3000² ×4 with 21 GiB free: 'one pass over 2 whole 3000×3000 images needs ≈ 29.0 GiB'), although each
+    alone fits; now its images are restored one at a time, in order."""
+    import swinir_hf.models.modeling_swinir as modeling
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(_rng_image((16, 16, 3), i)).save(src / f"{i}.png")
+    config = SwinIRForImageRestoration.from_pretrained(model_dir).config
+    one = modeling.SURELY_NEEDED * 16 * 16 * modeling.activation_bytes_per_pixel(config, torch.device("cpu"))
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: int(1.5 * one))  # one image, not two
+    out = tmp_path / "out"
+    assert _restore(src, "-o", out, "--tile", "0", "--batch-size", "2", model_dir=model_dir) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "2.png"]
+    assert _restore(src, "-o", tmp_path / "alone", "--tile", "0", model_dir=model_dir) == 0
+    assert _hashes(out) == _hashes(tmp_path / "alone")

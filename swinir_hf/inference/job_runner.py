@@ -161,7 +161,7 @@ class _Writer:
 
     def restore(self, batch: list[_Loaded]) -> None:
         """One forward pass over `batch` (inputs of one size) and one over the alphas the model upscales, then its
-        outputs queued for writing."""
+        outputs queued for writing. A batch too large for memory is restored one image at a time."""
         import torch
 
         from .memory import ImageTooLargeError
@@ -172,13 +172,21 @@ class _Writer:
             try:
                 out, layouts = self._forward(batch, x, size)
             except ImageTooLargeError:
-                if not self.pending:
+                if len(batch) > 1:  # --batch-size is for speed: images that each fit alone are not refused
+                    out = None
+                elif not self.pending:
                     raise
-                self.settle(0)  # the outputs waiting for the writers hold memory that this one may need
-                out, layouts = self._forward(batch, x, size)
+                else:
+                    self.settle(0)  # the outputs waiting for the writers hold memory that this one may need
+                    out, layouts = self._forward(batch, x, size)
         except _ERRORS as err:
             for b in batch:
                 self.fail(b.job, err)
+            return
+        if out is None:  # outside the except block, whose traceback would keep the refused pass's tensors
+            del x  # the stacked batch: each image goes in with its own pixels
+            for b in batch:
+                self.restore([b])
             return
         start = 0
         for b, layout in zip(batch, layouts, strict=True):
