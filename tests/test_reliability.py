@@ -525,6 +525,27 @@ def test_a_whole_image_pass_that_cannot_fit_is_refused_before_the_model_runs(tin
     assert restoration.restore(model, image, tile=32, dtype="float32").shape == (128, 128, 3)
 
 
+def test_a_whole_image_pass_in_half_precision_is_judged_by_its_smaller_activations(tiny_config, monkeypatch):
+    """The activation estimate is float32's: a bfloat16 / float16 pass (autocast) needs about half of it, so judged as
+    float32 it was refused in memory that runs it."""
+    import swinir_hf.inference.memory as memory
+    import swinir_hf.inference.restoration as restoration
+    import swinir_hf.models.modeling_swinir as modeling
+
+    model, cpu = SwinIRForImageRestoration(tiny_config()).eval(), torch.device("cpu")
+    needed = int(64 * 64 * model.activation_bytes_per_pixel("cpu"))
+    half_of_sure = int(modeling.SURELY_NEEDED * needed) // 2 + 64  # enough for the half-size pass, not for float32
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: half_of_sure)
+    with pytest.raises(memory.ImageTooLargeError, match="one pass over a whole 64×64 image"):
+        modeling.check_forward_memory(model.config, (1, 3, 64, 64), cpu, "float32")
+    for precision in ("bfloat16", "float16"):
+        modeling.check_forward_memory(model.config, (1, 3, 64, 64), cpu, precision)
+    image = np.zeros((64, 64, 3), np.uint8)
+    assert restoration.restore(model, image, tile=None, dtype="bfloat16").shape == (128, 128, 3)
+    with pytest.raises(memory.ImageTooLargeError):
+        restoration.restore(model, image, tile=None, dtype="float32")
+
+
 def test_a_whole_image_pass_on_a_gpu_counts_the_memory_torch_keeps_cached(tiny_config, monkeypatch):
     """After a whole-image pass, torch's caching allocator keeps its activations' memory for reuse, and the driver
     (`mem_get_info`) counts it as taken: judged by the driver alone, a second image of the same size was refused

@@ -231,7 +231,7 @@ class SwinIRRestorer:
             tile = self._initial_tile(x)
             x = x.to(next(model.parameters()).device)  # "cuda" is the model's GPU
             if tile is None:  # one pass over the whole image: what cannot fit is refused now, not midway
-                check_forward_memory(model.config, x.shape, x.device)
+                check_forward_memory(model.config, x.shape, x.device, self.dtype)
             while True:
                 try:
                     return self._run(model, x, tile)

@@ -1183,12 +1183,18 @@ class ImageTooLargeError(MemoryError):
 SURELY_NEEDED = 0.8
 
 
-def check_forward_memory(config: SwinIRConfig, shape: tuple[int, ...], device: torch.device) -> None:
+def check_forward_memory(
+    config: SwinIRConfig, shape: tuple[int, ...], device: torch.device, precision: str = "float32"
+) -> None:
     """Raise `ImageTooLargeError` (with the sizes) when one forward pass over a whole (N, C, H, W) input cannot fit
     on `device`: `SURELY_NEEDED` of its `activation_bytes_per_pixel` estimate against the memory free there now.
-    Without it such a pass fails deep in the model, or the OS kills the process."""
+    Without it such a pass fails deep in the model, or the OS kills the process. The estimate is float32's: a pass
+    under `precision` "bfloat16" / "float16" (autocast) is counted at half of it, the least it can need, so that
+    only what surely cannot fit is refused."""
     n, _, h, w = shape
     needed = int(n * h * w * activation_bytes_per_pixel(config, device))
+    if precision != "float32":  # autocast's 2-byte activations; softmax and norms stay float32, so never below half
+        needed //= 2
     available = cuda_free_memory(device) if device.type == "cuda" else available_host_memory()
     if SURELY_NEEDED * needed > available:
         raise ImageTooLargeError(

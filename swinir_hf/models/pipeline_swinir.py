@@ -160,7 +160,7 @@ class ImageRestorationPipeline(Pipeline):
 
     def _restore(self, pixel_values: torch.Tensor) -> torch.Tensor:
         # Whole images: one that cannot fit is refused before the model runs, not failed deep inside it (or killed).
-        check_forward_memory(self.model.config, pixel_values.shape, self.device)
+        check_forward_memory(self.model.config, pixel_values.shape, self.device, self.precision)
         with inference_precision(self.precision, self.device):
             return self.model(pixel_values.to(self.device)).reconstruction.float().cpu()
 
