@@ -95,15 +95,13 @@ def check_repo_id_given(repo_id: str, option: str = "--push-to-hub") -> None:
     """Raise `ValueError` for a repo id the Hub rejects (a space, `--`, `a/b/c`, over 96 characters: huggingface_hub's
     rule), naming `option`, which gave it: before the work it is pushed after (a restored dataset, a training run),
     not at the push, nor by pushing `a/b/c` to `a/c` (`check_push_access` keeps the first and last parts)."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
+    from .repo_names import repo_id_problem
 
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as err:
+    if problem := repo_id_problem(repo_id):
         raise ValueError(
-            f"{option} {repo_id!r} is not a Hub repo id ({err}): give NAME or OWNER/NAME, of letters, digits, '-', "
-            "'_' and '.'"
-        ) from err
+            f"{option} {repo_id!r} is not a Hub repo id ({problem}): give NAME or OWNER/NAME, of letters, digits, "
+            "'-', '_' and '.'"
+        )
 
 
 def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-hub", token: str | None = None) -> str:

@@ -25,15 +25,23 @@ def hub_repo_id(checkpoint: Path, organization: str | None = None) -> str:
     return repo_id
 
 
-def check_repo_id(repo_id: str) -> None:
-    """Raise `HubExportError` for a repo id the Hub would reject (a bad `--org`, a name too long), before anything
-    is built rather than at the push."""
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why the Hub would reject `repo_id` (a space, `--`, `a/b/c`, over 96 characters: huggingface_hub's own rule),
+    or None for a valid one."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     try:
         validate_repo_id(repo_id)
     except HFValidationError as err:
-        raise HubExportError(f"{repo_id!r} is not a valid Hub repo id (check --org): {err}") from err
+        return str(err)
+    return None
+
+
+def check_repo_id(repo_id: str) -> None:
+    """Raise `HubExportError` for a repo id the Hub would reject (a bad `--org`, a name too long), before anything
+    is built rather than at the push."""
+    if problem := repo_id_problem(repo_id):
+        raise HubExportError(f"{repo_id!r} is not a valid Hub repo id (check --org): {problem}")
 
 
 def local_repo_name(checkpoint: Path) -> str:
