@@ -1344,3 +1344,38 @@ def test_a_path_longer_than_the_system_takes_is_one_line(tmp_path, capsys):
         assert cli(command) == 1, command
         err = capsys.readouterr().err
         assert err.startswith(f"error: output folder {deep}: its path is ") and err.endswith(" a path may have\n")
+
+
+def _traced_peak(fn, *args):
+    """fn(*args) and the peak bytes that numpy arrays and Python objects took above the start while it ran."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn(*args)
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_output_is_resized_and_rounded_without_whole_image_temporaries():
+    """What the host holds above the output's float canvas: the resize stacked all its planes after holding them
+    (2 resized canvases at once), the rounding clipped a whole float copy and, for the model output's transposed
+    view, made a transposed result that Pillow copied again; the outscale 1000 run went past its planned memory."""
+    from swinir_hf.inference.job_runner import resize_float
+    from swinir_hf.models.image_processing_swinir import float_to_image
+
+    rng = np.random.default_rng(0)
+    small = rng.random((12, 16, 3), dtype=np.float32)
+    resized, peak = _traced_peak(resize_float, small, (1024, 768))
+    assert resized.shape == (768, 1024, 3) and peak < 1.75 * resized.nbytes  # the canvas, 2 planes in Pillow's copy
+    plane = Image.fromarray(np.ascontiguousarray(small[..., 1])).resize((1024, 768), Image.Resampling.LANCZOS)
+    np.testing.assert_array_equal(resized[..., 1], np.asarray(plane))
+
+    colour = (rng.random((3, 1536, 2048), dtype=np.float32) * 1.2 - 0.1).transpose(1, 2, 0)  # from_reconstruction's
+    for bits, dtype in ((8, np.uint8), (16, np.uint16)):
+        out, peak = _traced_peak(float_to_image, colour, bits, "np")
+        expected = np.rint(np.clip(colour, 0.0, 1.0) * (2.0**bits - 1)).astype(dtype)
+        # the result and blocks of rows of a few MiB (a float copy of the whole 36 MiB image before)
+        assert out.flags.c_contiguous and peak < out.nbytes + (12 << 20)
+        np.testing.assert_array_equal(out, expected)

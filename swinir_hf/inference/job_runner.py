@@ -28,8 +28,11 @@ def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(H, W, C) float32 → (size[1], size[0], C) float32, Lanczos per channel, neither clamped nor rounded."""
     if colour.shape[1::-1] == tuple(size):
         return colour
-    planes = [Image.fromarray(np.ascontiguousarray(colour[..., c], dtype=np.float32)) for c in range(colour.shape[2])]
-    return np.stack([np.asarray(p.resize(size, Image.Resampling.LANCZOS)) for p in planes], axis=-1)
+    out = np.empty((size[1], size[0], colour.shape[2]), np.float32)
+    for c in range(colour.shape[2]):  # one plane at a time into `out`: the planes all held and stacked are 2 outputs
+        plane = Image.fromarray(np.ascontiguousarray(colour[..., c], dtype=np.float32))
+        out[..., c] = np.asarray(plane.resize(size, Image.Resampling.LANCZOS))
+    return out
 
 
 def restore_image(
@@ -106,6 +109,7 @@ def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) ->
         where = err.filename or item.job.dst.parent
         raise OSError(f"cannot write {item.job.dst}: cannot create folder {where} ({err.strerror or err})") from err
     image = compose_image(colour, item.layout)
+    del colour  # a resized output's float canvas, not needed while the image is encoded
     # Not replacing what another run (or the user) wrote since the plan found no file there.
     write_image(
         item.job.dst,

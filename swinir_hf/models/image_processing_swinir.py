@@ -273,10 +273,14 @@ def float_to_image(arr: np.ndarray, bit_depth: int = 8, output_type: str = "pil"
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
     peak = 255.0 if bit_depth == 8 else 65535.0
-    # In place after one copy: an 8192² RGB float image is 805 MB per temporary.
-    scaled = np.clip(arr, 0.0, 1.0)
-    scaled *= peak
-    out = np.rint(scaled, out=scaled).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    # By blocks of rows into a C-ordered result: a whole-image float temporary is 805 MB for an 8192² RGB image,
+    # and a transposed input (the model output's view) would give a transposed result that Pillow copies again.
+    out = np.empty(arr.shape, np.uint8 if bit_depth == 8 else np.uint16)
+    rows = max(1, (1 << 20) // max(1, arr[0].size))  # ≈ 4 MiB of float32 per block
+    for top in range(0, arr.shape[0], rows):
+        block = np.clip(arr[top : top + rows], 0.0, 1.0)
+        block *= peak
+        out[top : top + rows] = np.rint(block, out=block)
     if out.shape[-1] == 1:
         out = out[..., 0]
     if output_type == "np":
