@@ -13,8 +13,11 @@ import torch
 # Defined with the model: a Hub folder's pipeline checks a whole-image pass with them, without this package.
 from ..models.modeling_swinir import ImageTooLargeError, available_host_memory, byte_size, cuda_free_memory
 
-# The host holds the float32 output, a clipped float32 copy (`compose_image`) and the 8 / 16-bit result.
-_HOST_COPIES = 2.5
+# Host memory planned per byte of float32 output canvas: measured peaks (RSS, benchmarks/README.md) plus ≥ 23 %:
+# the canvas and its 8 / 16-bit image (`compose_image`, by blocks of rows) peak at 1.5-1.62 canvases; a resized
+# output (`--outscale`) is made into its own canvas one plane at a time and peaks at 1.04-2.0 resized canvases.
+_HOST_COPIES = 2.0
+_RESIZED_COPIES = 2.5
 TOO_LARGE_ADVICE = "restore it in parts (crop it), downscale it first, or use a machine with more memory"
 
 
@@ -25,13 +28,13 @@ def check_output_memory(
     shape: tuple[int, ...], scale: int, device: torch.device, resized_to: tuple[int, int] | None = None
 ) -> None:
     """Raise `ImageTooLargeError` (with the sizes) when the output of an (N, C, H, W) input cannot be held: its
-    float32 canvas on `device` and ≈ `_HOST_COPIES` × that on the host must fit the memory available now, and
-    ≈ `_HOST_COPIES` × the float32 canvas of the (W, H) `resized_to` more on the host when it is resized."""
+    float32 canvas on `device` and `_HOST_COPIES` × that on the host must fit the memory available now, and
+    `_RESIZED_COPIES` × the float32 canvas of the (W, H) `resized_to` more on the host when it is resized."""
     n, c, h, w = shape
     canvas = n * c * h * scale * w * scale * 4
     out_w, out_h = resized_to or (w * scale, h * scale)
     resized = n * c * out_w * out_h * 4 if resized_to else 0
-    needs = {"host memory": int((canvas + resized) * _HOST_COPIES)}
+    needs = {"host memory": int(canvas * _HOST_COPIES + resized * _RESIZED_COPIES)}
     if device.type == "cuda":
         needs[f"memory on {device}"] = canvas
     for what, needed in needs.items():
