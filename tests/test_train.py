@@ -75,6 +75,20 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
             "train": {"loss": "charbonnier"},
             "gan": {"enabled": True, "allow_random_vgg": True},
         },
+        "data.noise_sigma is only read with degradation 'noise' (this config degrades with 'bicubic'): pass "
+        "--data.degradation noise, or drop it (--data.noise_sigma null)": {"data": {"train": ["x"], "noise_sigma": 10}},
+        "data.jpeg_quality is only read with degradation 'jpeg' (this config degrades with 'noise'): pass "
+        "--data.degradation jpeg, or drop it (--data.jpeg_quality null)": {
+            "data": {"train": ["x"], "degradation": "noise", "jpeg_quality": 0}
+        },
+        "data.val_noise_sigma is only read with degradation 'noise' (this config degrades with 'paired'): pass "
+        "--data.degradation noise, or drop it (--data.val_noise_sigma null)": {
+            "data": {"train": ["x"], "train_lr": ["lr"], "degradation": "paired", "val_noise_sigma": 25}
+        },
+        "data.val_jpeg_quality is only read with degradation 'jpeg' (this config degrades with 'real'): pass "
+        "--data.degradation jpeg, or drop it (--data.val_jpeg_quality null)": {
+            "data": {"train": ["x"], "degradation": "real", "val_jpeg_quality": 10}
+        },
         # Adam and the schedule: refused with the field's name, before the model and data are built
         "train.learning_rate must be >= 0, got -0.001": {"train": {"learning_rate": -1e-3}},
         "train.adam_betas must be two numbers in [0, 1), got [0.9, 1.5]": {"train": {"adam_betas": [0.9, 1.5]}},
@@ -110,6 +124,39 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         assert str(err.value) == message
     with pytest.raises(ValueError, match="^config: expected a mapping of sections, got list$"):
         TrainingConfig.from_dict([1])
+
+
+def test_a_degradations_level_left_null_is_its_default_and_old_saved_configs_still_load():
+    """The levels default to null, so that one given for a degradation that does not read it is refused (above);
+    null is the degradation's default, and a config saved before (both levels recorded, at their defaults, whatever
+    the degradation) loads as it ran."""
+    data = {"train": ["x"], "noise_sigma": 25.0, "jpeg_quality": 40}  # what every earlier training_config.yaml holds
+    levels = {}
+    for kind in ("bicubic", "noise", "jpeg", "paired"):
+        saved = {**data, "degradation": kind, "train_lr": ["lr"] if kind == "paired" else []}
+        for raw in (saved, {"train": ["x"], "degradation": kind, "train_lr": saved["train_lr"]}):  # saved, left null
+            d = TrainingConfig.from_dict({"data": raw}).data
+            levels.setdefault(kind, set()).add((d.noise_sigma, d.jpeg_quality))
+    assert levels == {
+        "bicubic": {(None, None)},
+        "noise": {(25.0, None)},
+        "jpeg": {(None, 40)},
+        "paired": {(None, None)},
+    }
+    noise = TrainingConfig.from_dict({"data": {**data, "degradation": "noise", "noise_sigma": [0, 50]}}).data
+    assert (noise.noise_sigma, noise.jpeg_quality) == ([0, 50], None)
+
+
+def test_a_run_folder_saved_with_every_level_resumes(tiny_run, train_cli, images, tmp_path):
+    """A run saved before the levels defaulted to null (its training_config.yaml records noise_sigma 25 and
+    jpeg_quality 40 for bicubic SR) resumes from that file."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    saved = yaml.safe_load((out / "training_config.yaml").read_text())
+    saved["data"].update(noise_sigma=25.0, jpeg_quality=40)
+    saved["train"]["max_steps"] = 3
+    assert train_cli(saved, "--resume", "latest") == 0 and summary(out)["step"] == 3
+    assert yaml.safe_load((out / "training_config.yaml").read_text())["data"]["noise_sigma"] is None
 
 
 def test_validation_images_inside_the_training_data_are_refused(tmp_path, monkeypatch):
@@ -193,6 +240,7 @@ def test_command_line_overrides_in_every_form(tmp_path):
             *("--train.max_steps", "100", "--data.patch_size=12", "train.learning_rate=1e-4"),
             *("--config", "tiny_sr_x2"),  # read first wherever it stands: the overrides win
             *("data.val=null", "--train.lr_milestones", "[10, 0.5]", "--data.noise_sigma", "[5, 50]"),
+            "data.degradation=noise",  # which reads data.noise_sigma
             *("model.config.embed_dim=8", "--model.config.depths", "[1]", "--gan.perceptual_layers.conv5_4=2"),
             *("--init-from", "weights.pth", "--output-dir", str(tmp_path), "--resume", "latest", "--overwrite"),
         ]
@@ -222,7 +270,7 @@ def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
         ("--train.max_steps",): "argument --train.max_steps: expected one argument",
         ("--train.batch_size", "big"): "train.batch_size: expected int, got big",
         ("train.num_threads=many",): "train.num_threads: expected int | None, got many",
-        ("--data.noise_sigma", "[1, x]"): "data.noise_sigma: expected float | list[int | float], got [1, 'x']",
+        ("--data.noise_sigma", "[1, x]"): "data.noise_sigma: expected float | list[int | float] | None, got [1, 'x']",
         ("--train.mixed_precision", "fp8"): "train.mixed_precision must be null, no, bf16 or fp16, got 'fp8'",
     }
     for extra, message in problems.items():
@@ -404,7 +452,10 @@ def test_help_lists_every_field_with_default_and_meaning(capsys):
         entry = re.search(rf"{option}(?: \S+?)?(?:, {option}\+ \S+)? (.+?) \(type: (.+?), default: ", text)
         # a meaning ("Adam betas" is the shortest), then type and default
         assert entry and " --" not in entry[1] and len(entry[1]) >= 10, key
-        assert entry[2] in (hint, hint.replace("None", "null")), key  # jsonargparse ≥ 4.51 writes None as null
+        # jsonargparse ≥ 4.51 writes None as null, and a union holding a list as Union[float, list[...], null]
+        members = re.split(r" \| (?![^[]*\])", hint)  # the top-level ones
+        union = f"Union[{', '.join(members)}]".replace("None", "null")
+        assert entry[2] in (hint, hint.replace("None", "null"), union), key
     assert "--train.max_steps MAX_STEPS optimizer steps (type: int, default: 500000)" in text
     assert "--data.val VAL validation images (same kinds as `train`); null disables validation" in text
     assert all(name in text for name in PRESETS)  # model.preset's help names every preset

@@ -22,18 +22,20 @@ DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "paired")
 
 
 class Level(NamedTuple):
-    """The level a degradation takes: its `Degradation` field, bounds, whether it is an integer, and in words."""
+    """The level a degradation takes: its `Degradation` field, bounds, whether it is an integer, in words, and its
+    default."""
 
     field: str
     low: float
     high: float
     integer: bool
     text: str
+    default: float
 
 
 LEVELS = {
-    "noise": Level("noise_sigma", 0.0, 255.0, False, "a σ in 0..255 grey levels"),
-    "jpeg": Level("jpeg_quality", 1, 100, True, "an integer quality in 1..100"),
+    "noise": Level("noise_sigma", 0.0, 255.0, False, "a σ in 0..255 grey levels", 25.0),
+    "jpeg": Level("jpeg_quality", 1, 100, True, "an integer quality in 1..100", 40),
 }
 
 
@@ -70,8 +72,8 @@ class Degradation:
 
     kind: str
     scale: int = 1
-    noise_sigma: float | Sequence[float] = 25.0
-    jpeg_quality: int | Sequence[int] = 40
+    noise_sigma: float | Sequence[float] = LEVELS["noise"].default
+    jpeg_quality: int | Sequence[int] = LEVELS["jpeg"].default
 
     def __post_init__(self) -> None:
         if self.kind not in DEGRADATIONS:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.cards import render_model_card
-from ..evaluation.degradation_setting import Degradation
+from .data import training_degradation
 from .validation import validation_metric
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def _training_recipe(
 ) -> list[str]:
     """The recipe lines of a training card: data, degradation, schedule, GAN terms, starting weights."""
     c, t, d = model.config, cfg.train, cfg.data
-    kind = Degradation(d.degradation, c.upscale, d.noise_sigma, d.jpeg_quality).description()
+    kind = training_degradation(cfg, c.upscale).description()
     recipe = [
         f"- data: {', '.join(map(_shown, d.train))}"
         + (f" (LR: {', '.join(map(_shown, d.train_lr))})" if d.train_lr else ""),

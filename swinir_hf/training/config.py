@@ -187,17 +187,24 @@ class TrainingConfig:
 
     def _check_degradation(self) -> None:
         """The kind and levels of `data.degradation`: a bad noise σ or JPEG quality would otherwise fail inside the
-        data loader, at the first sample that draws it (perhaps hours into the run)."""
+        data loader, at the first sample that draws it (perhaps hours into the run), and one the degradation does
+        not read (`--data.noise_sigma 10` for bicubic SR) would be silently ignored (an unused level at its
+        default is dropped as such by `DataArgs`)."""
         from ..evaluation.degradation_setting import DEGRADATIONS, LEVELS, check_level
 
         d = self.data
         if d.degradation not in DEGRADATIONS:
             raise ValueError(f"data.degradation must be one of {', '.join(DEGRADATIONS)}, got {d.degradation!r}")
-        if d.degradation in LEVELS:
-            name = LEVELS[d.degradation].field
-            check_level(d.degradation, getattr(d, name), f"data.{name}")
-            if getattr(d, f"val_{name}") is not None:  # one level: validation is degraded once
-                check_level(d.degradation, getattr(d, f"val_{name}"), f"data.val_{name}", ranged=False)
+        for kind, level in LEVELS.items():
+            for name in (level.field, f"val_{level.field}"):
+                value = getattr(d, name)
+                if value is not None and kind != d.degradation:  # set, yet the degradation would not read it
+                    raise ValueError(
+                        f"data.{name} is only read with degradation '{kind}' (this config degrades with "
+                        f"'{d.degradation}'): pass --data.degradation {kind}, or drop it (--data.{name} null)"
+                    )
+                if value is not None:  # validation is degraded once: one level
+                    check_level(kind, value, f"data.{name}", ranged=name == level.field)
 
     def _check_optimizer(self) -> None:
         """The Adam and schedule fields: torch only refuses some of them once the model and data are built, in its

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..evaluation.benchmark import to_model_channels
-from ..evaluation.degradation_setting import Degradation
+from ..evaluation.degradation_setting import LEVELS, Degradation
 from ..evaluation.degradations import bicubic_patch
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
 from ..models.image_processing_swinir import match_channels
@@ -281,14 +281,18 @@ def validation_images(
 # --- what a training run reads ----------------------------------------------------------------------------------
 
 
-def _degradation(cfg: TrainingConfig, scale: int, val: bool) -> Degradation:
-    """The training degradation (`val`: its validation setting, the middle of any random range)."""
+def training_degradation(cfg: TrainingConfig, scale: int, val: bool = False) -> Degradation:
+    """The training degradation (`val`: its validation setting, the middle of any random range), with the level its
+    kind reads (`data.noise_sigma` / `data.jpeg_quality`; the others are null)."""
     d = cfg.data
-    sigma, quality = d.noise_sigma, d.jpeg_quality
+    if d.degradation not in LEVELS:
+        return Degradation(d.degradation, scale)
+    level = LEVELS[d.degradation]
+    value = getattr(d, level.field)
     if val:
-        sigma = d.val_noise_sigma if d.val_noise_sigma is not None else _middle(sigma, integer=False)
-        quality = d.val_jpeg_quality if d.val_jpeg_quality is not None else _middle(quality, integer=True)
-    return Degradation(d.degradation, scale, sigma, quality)
+        given = getattr(d, f"val_{level.field}")
+        value = given if given is not None else _middle(value, integer=level.integer)
+    return Degradation(d.degradation, scale, **{level.field: value})
 
 
 def check_patch_size(patch_size: int, window_size: int) -> None:
@@ -319,7 +323,7 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
         check_not_trained_on(hr_items, val_items)
     check_readable(hr_items, channels, "data.train")
     check_colour(hr_items, channels, "data.train")
-    degradation = _degradation(cfg, scale, val=False)
+    degradation = training_degradation(cfg, scale)
     return TrainingPatches(hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90)
 
 
@@ -331,7 +335,7 @@ def build_validation(cfg: TrainingConfig, config: Any, shard: tuple[int, int] = 
     check_readable(val_hr, channels, "data.val")  # else each image is a warning, then a vague error
     val_lr = pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir, "data.val_lr") if d.val_lr else None
     paired_only = d.degradation == "paired" and not d.val_lr  # validated against bicubic downscaling
-    kind = Degradation("bicubic", scale) if paired_only else _degradation(cfg, scale, val=True)
+    kind = Degradation("bicubic", scale) if paired_only else training_degradation(cfg, scale, val=True)
     return validation_images(val_hr, kind, channels, cfg.train.seed, val_lr, shard)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..evaluation.degradation_setting import LEVELS
 from .gan import PERCEPTUAL_LAYER_WEIGHTS
 
 
@@ -54,14 +55,14 @@ class DataArgs:
     """model input patch side in pixels, a multiple of the model's window_size (targets are patch_size × scale)"""
     degradation: str = "bicubic"
     """bicubic | noise | jpeg | real (BSRGAN-style) | paired (LR images given in train_lr / val_lr)"""
-    noise_sigma: float | list[int | float] = 25.0
-    """Gaussian noise σ in grey levels: one value or [low, high] per sample"""
-    jpeg_quality: int | list[int] = 40
-    """JPEG quality: one value or [low, high] per sample"""
+    noise_sigma: float | list[int | float] | None = None
+    """degradation 'noise' only: Gaussian noise σ in grey levels, one value or [low, high] per sample; null: 25"""
+    jpeg_quality: int | list[int] | None = None
+    """degradation 'jpeg' only: JPEG quality, one value or [low, high] per sample; null: 40"""
     val_noise_sigma: float | None = None
-    """σ for validation; default: noise_sigma or the middle of its range"""
+    """degradation 'noise' only: σ for validation; null: noise_sigma or the middle of its range"""
     val_jpeg_quality: int | None = None
-    """JPEG quality for validation; default: jpeg_quality or its middle"""
+    """degradation 'jpeg' only: JPEG quality for validation; null: jpeg_quality or its middle"""
     flip: bool = True
     """random horizontal flips"""
     rot90: bool = True
@@ -70,6 +71,18 @@ class DataArgs:
     """DataLoader worker processes per training process (0: load in the main process)"""
     cache_dir: str | None = None
     """`datasets` cache folder for Hub datasets"""
+
+    def __post_init__(self) -> None:
+        """The one place levels are resolved: the degradation's own level, left null, becomes its default; another
+        degradation's level at that default becomes null. Configs saved before the levels defaulted to null (every
+        earlier run's training_config.yaml) record both defaults whatever the degradation, and still load; any
+        other level the degradation does not use is refused (`TrainingConfig.validate`), not silently ignored."""
+        for kind, level in LEVELS.items():
+            value = getattr(self, level.field)
+            if kind == self.degradation and value is None:
+                setattr(self, level.field, level.default)
+            elif kind != self.degradation and value == level.default:
+                setattr(self, level.field, None)
 
 
 @dataclass
