@@ -68,6 +68,10 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "train.compile_mode reduce-overhead needs train.compile (inductor, say): the steps run eagerly without it": {
             "train": {"compile_mode": "reduce-overhead"}
         },
+        "train.compile_mode is a mode of the inductor backend; train.compile aot_eager ignores it: pass "
+        "--train.compile inductor, or drop train.compile_mode": {
+            "train": {"compile": "aot_eager", "compile_mode": "max-autotune"}
+        },
         "data.train_lr is only read with degradation 'paired' (this config degrades data.train with 'bicubic'): "
         "pass --data.degradation paired, or drop data.train_lr": {"data": {"train": ["x"], "train_lr": ["lr"]}},
         "train.loss / train.charbonnier_eps choose the pixel loss of a run without GAN; a GAN run's is L1 "

@@ -130,6 +130,11 @@ class TrainingConfig:
                 f"train.compile_mode {t.compile_mode} needs train.compile (inductor, say): the steps run eagerly "
                 "without it"
             )
+        if t.compile_mode is not None and t.compile not in (None, "inductor"):  # torch only warns that it drops it
+            raise ValueError(
+                f"train.compile_mode is a mode of the inductor backend; train.compile {t.compile} ignores it: pass "
+                "--train.compile inductor, or drop train.compile_mode"
+            )
         if t.loss not in (None, *LOSSES):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
         self._check_optimizer()

@@ -125,8 +125,8 @@ class TrainArgs:
     faster steps on a GPU), cudagraphs, aot_eager (no speed-up; checks that the model compiles), ...; null: eager.
     Checkpoints and saved models are the same as without"""
     compile_mode: str | None = None
-    """torch.compile mode for inductor: default | reduce-overhead (CUDA graphs: fewer kernel launches) |
-    max-autotune | max-autotune-no-cudagraphs; null: default"""
+    """torch.compile mode of train.compile inductor (other backends take none): default | reduce-overhead (CUDA
+    graphs: fewer kernel launches) | max-autotune | max-autotune-no-cudagraphs; null: default"""
     num_threads: int | None = None
     """torch CPU threads per process while the run lasts; null: torch's default"""
     tune_allocator: bool = True
