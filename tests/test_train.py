@@ -826,6 +826,20 @@ def test_saved_folder_loads_restores_and_pushes_offline(tiny_run, train_cli, ima
     assert train_cli(tiny_run(images, out)) == 1
 
 
+def test_a_charbonnier_eps_for_an_l1_run_is_refused():
+    """train.charbonnier_eps was silently unused by an L1 run (the SR presets' loss, or train.loss l1)."""
+    args = ModelArgs(preset="lightweight_sr", scale=2, config={"embed_dim": 16, "depths": [2], "num_heads": [2]})
+    for loss, whose in ((None, ", the model config's"), ("l1", "")):
+        with pytest.raises(ValueError) as err:
+            build_model(args, TrainArgs(loss=loss, charbonnier_eps=0.01))
+        assert str(err.value) == (
+            f"train.charbonnier_eps is only read by the charbonnier loss (this run's is l1{whose}): pass --train.loss "
+            "charbonnier, or drop train.charbonnier_eps"
+        )
+    model, _ = build_model(args, TrainArgs(loss="charbonnier", charbonnier_eps=0.01))
+    assert (model.config.loss, model.config.charbonnier_eps) == ("charbonnier", 0.01)
+
+
 def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
     source = SwinIRForImageRestoration(tiny_config(upscale=4, upsampler="pixelshuffle", task="classical_sr"))
     source.save_pretrained(tmp_path / "classical")

@@ -112,7 +112,7 @@ class TrainArgs:
     loss: str | None = None
     """pixel loss: l1 | charbonnier; null keeps the model config's (L1 for SR). A GAN run's is L1 (gan.pixel_weight)"""
     charbonnier_eps: float | None = None
-    """Charbonnier epsilon; null keeps the model config's (not for GAN runs)"""
+    """Charbonnier epsilon (only with the charbonnier loss); null keeps the model config's (not for GAN runs)"""
     max_grad_norm: float = 0.0
     """clip the gradient norm to this; 0 disables clipping"""
     ema_decay: float = 0.999

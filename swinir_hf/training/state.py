@@ -81,6 +81,12 @@ def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRes
         config = _model_config(args, source, overrides)
     except CONFIG_ERRORS as err:  # a strict-dataclass type error spans lines
         raise ValueError(f"model: {' '.join(str(err).split())}") from err
+    if training.charbonnier_eps is not None and config.loss != "charbonnier":  # the run's loss would not read it
+        whose = "" if training.loss else ", the model config's"
+        raise ValueError(
+            f"train.charbonnier_eps is only read by the charbonnier loss (this run's is {config.loss}{whose}): pass "
+            "--train.loss charbonnier, or drop train.charbonnier_eps"
+        )
     model = SwinIRForImageRestoration(config)
     if args.gradient_checkpointing:
         model.checkpoint_layers()
