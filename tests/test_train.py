@@ -840,6 +840,14 @@ def test_a_charbonnier_eps_for_an_l1_run_is_refused():
     assert (model.config.loss, model.config.charbonnier_eps) == ("charbonnier", 0.01)
 
 
+def test_a_model_scale_that_disagrees_with_the_configs_upscale_is_refused():
+    """Without a preset, model.scale silently replaced a model.config.upscale it disagreed with."""
+    config = {"embed_dim": 16, "depths": [2], "num_heads": [2], "upsampler": "pixelshuffledirect", "upscale": 3}
+    with pytest.raises(ValueError, match=r"^model.scale 2 and model.config.upscale 3 disagree: give one of them$"):
+        build_model(ModelArgs(config=config, scale=2), TrainArgs())
+    assert build_model(ModelArgs(config=config, scale=3), TrainArgs())[0].config.upscale == 3
+
+
 def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
     source = SwinIRForImageRestoration(tiny_config(upscale=4, upsampler="pixelshuffle", task="classical_sr"))
     source.save_pretrained(tmp_path / "classical")

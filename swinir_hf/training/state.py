@@ -73,6 +73,10 @@ def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRes
         except (ValueError, OSError) as err:  # an uncached Hub model (ModelNotAvailableError), ...
             raise ValueError(f"model.init_from: {err}") from err
     overrides = dict(args.config)
+    if args.scale is not None and overrides.get("upscale", args.scale) != args.scale:  # one would be ignored
+        raise ValueError(
+            f"model.scale {args.scale} and model.config.upscale {overrides['upscale']} disagree: give one of them"
+        )
     if training.loss is not None:
         overrides["loss"] = training.loss
     if training.charbonnier_eps is not None:
