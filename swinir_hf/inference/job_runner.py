@@ -230,7 +230,8 @@ def _rechecked(
     loaded: Iterator[tuple[Job, Any]], load: Callable[[Job], _Loaded], writer: _Writer
 ) -> Iterator[tuple[Job, Any]]:
     """`loaded`, an input refused for memory read again once the writers are done: it was judged while this run's
-    other images (restored, written, read ahead) held memory, which is free now; refused again, it stays refused."""
+    other images (being restored, written, read ahead) held memory; the outputs' memory is free now (the few images
+    read ahead of it are still held); refused again, it stays refused."""
     from .memory import ImageTooLargeError
 
     for job, item in loaded:
