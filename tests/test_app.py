@@ -167,6 +167,19 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
             run(demo, EXAMPLE, precision="float16")
 
 
+def test_a_whole_image_that_cannot_fit_points_to_the_tile_size_control(demo, monkeypatch):
+    """A "Whole image (no tiles)" pass that cannot fit is refused with the engine's advice, which names the API's and
+    the command line's tile options; the demo's user has the "Tile size" control instead."""
+    import swinir_hf.models.modeling_swinir as modeling
+
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: 1024)
+    with pytest.raises(gr.Error) as err:
+        run(demo, EXAMPLE, tile="none")
+    assert re.match(r"Restoration failed: one pass over a whole \d+×\d+ image needs", err.value.message)
+    assert err.value.message.endswith('. Set "Tile size" to Automatic to restore it in tiles.')
+    assert not err.value.print_exception
+
+
 def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
     # gradio checks API values in its components before Restore runs: a wrong type, a string path or too few
     # values reached the client as no message at all, every refused value as a traceback in the server log.

@@ -24,6 +24,7 @@ from PIL import Image
 from ..checkpoints.loading import DEFAULTS_DIR
 from ..inference.image_io import ImageData
 from ..inference.image_writing import write_image
+from ..inference.memory import ImageTooLargeError
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -291,6 +292,10 @@ class RestorationDemo(ControlCallbacks):
                 return restore(net, pixels, replace(engine, device=device))
         except Cancelled:
             raise user_error("Cancelled.") from None
+        except ImageTooLargeError as err:
+            # Its advice names the API's and the command line's tile options: here the control is "Tile size".
+            tiles = ' Set "Tile size" to Automatic to restore it in tiles.' if engine.tile is None else ""
+            raise user_error(f"Restoration failed: {err}.{tiles}") from None
         except (RuntimeError, ValueError, MemoryError) as err:
             raise user_error(f"Restoration failed: {err}") from None
 
