@@ -264,6 +264,19 @@ def _kinds() -> dict[str, Image.Image]:
     }
 
 
+def test_float_to_image_rounds_by_blocks_as_one_clip_and_round():
+    """Rows are converted by blocks: the result is a plain clip, scale and round of every value, whatever the layout
+    (a transposed view as the model output's), and an image of no rows gives an empty one, not an IndexError."""
+    from swinir_hf.models.image_processing_swinir import float_to_image
+
+    arr = np.random.default_rng(0).normal(0.5, 0.6, (3, 700, 800)).astype(np.float32).transpose(1, 2, 0)
+    for bits, peak, dtype in ((8, 255.0, np.uint8), (16, 65535.0, np.uint16)):
+        expected = np.rint(np.clip(arr, 0.0, 1.0) * np.float32(peak)).astype(dtype)
+        out = float_to_image(arr, bit_depth=bits, output_type="np")
+        assert out.flags.c_contiguous and np.array_equal(out, expected)
+        assert float_to_image(np.zeros((0, 5, 3), np.float32), bits, "np").shape == (0, 5, 3)
+
+
 @pytest.mark.parametrize("kind", ["RGB", "L", "I;16", "RGBA"])
 def test_pipeline_on_the_bundled_float16_model_gives_restores_pixels(kind):
     """`pipeline("image-restoration")` on a bundled folder (float16 weights) runs on the CPU and gives exactly

@@ -276,7 +276,7 @@ def float_to_image(arr: np.ndarray, bit_depth: int = 8, output_type: str = "pil"
     # By blocks of rows into a C-ordered result: a whole-image float temporary is 805 MB for an 8192² RGB image,
     # and a transposed input (the model output's view) would give a transposed result that Pillow copies again.
     out = np.empty(arr.shape, np.uint8 if bit_depth == 8 else np.uint16)
-    rows = max(1, (1 << 20) // max(1, arr[0].size))  # ≈ 4 MiB of float32 per block
+    rows = max(1, (1 << 20) // max(1, math.prod(arr.shape[1:])))  # ≈ 4 MiB of float32 a block; arr[0]: 0 rows fail
     for top in range(0, arr.shape[0], rows):
         block = np.clip(arr[top : top + rows], 0.0, 1.0)
         block *= peak
