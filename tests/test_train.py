@@ -843,7 +843,11 @@ def test_a_charbonnier_eps_for_an_l1_run_is_refused():
 def test_a_model_scale_that_disagrees_with_the_configs_upscale_is_refused():
     """Without a preset, model.scale silently replaced a model.config.upscale it disagreed with."""
     config = {"embed_dim": 16, "depths": [2], "num_heads": [2], "upsampler": "pixelshuffledirect", "upscale": 3}
-    with pytest.raises(ValueError, match=r"^model.scale 2 and model.config.upscale 3 disagree: give one of them$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^model.scale 2 and model.config.upscale 3 disagree \(either may come from the config file\): set both "
+        r"to the scale you want$",
+    ):
         build_model(ModelArgs(config=config, scale=2), TrainArgs())
     assert build_model(ModelArgs(config=config, scale=3), TrainArgs())[0].config.upscale == 3
 

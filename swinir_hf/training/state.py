@@ -75,7 +75,8 @@ def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRes
     overrides = dict(args.config)
     if args.scale is not None and overrides.get("upscale", args.scale) != args.scale:  # one would be ignored
         raise ValueError(
-            f"model.scale {args.scale} and model.config.upscale {overrides['upscale']} disagree: give one of them"
+            f"model.scale {args.scale} and model.config.upscale {overrides['upscale']} disagree (either may come from "
+            "the config file): set both to the scale you want"
         )
     if training.loss is not None:
         overrides["loss"] = training.loss
