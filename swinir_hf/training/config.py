@@ -203,13 +203,14 @@ class TrainingConfig:
         for kind, level in LEVELS.items():
             for name in (level.field, f"val_{level.field}"):
                 value = getattr(d, name)
-                if value is not None and kind != d.degradation:  # set, yet the degradation would not read it
+                if value is None:
+                    continue
+                if kind != d.degradation:  # set, yet the degradation would not read it
                     raise ValueError(
                         f"data.{name} is only read with degradation '{kind}' (this config degrades with "
                         f"'{d.degradation}'): pass --data.degradation {kind}, or drop it (--data.{name} null)"
                     )
-                if value is not None:  # validation is degraded once: one level
-                    check_level(kind, value, f"data.{name}", ranged=name == level.field)
+                check_level(kind, value, f"data.{name}", ranged=name == level.field)  # validation's: one level
 
     def _check_optimizer(self) -> None:
         """The Adam and schedule fields: torch only refuses some of them once the model and data are built, in its
