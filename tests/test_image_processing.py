@@ -453,6 +453,29 @@ def test_pipeline_refuses_a_16bit_colour_file_that_pillow_would_read_at_8_bits(m
     np.testing.assert_array_equal(restorer(pixels), expected)
 
 
+def test_a_16bit_grey_colour_key_is_alpha_through_every_surface(model_dir, tmp_path):
+    """A 16-bit grey PNG's colour key (tRNS) is the alpha it stands for whichever way the file comes: `restore` of
+    its path (and the CLI, the demo: `read_image`) made it grey + alpha, while `restore` of it opened with Pillow and
+    the pipeline (path or opened) restored the keyed pixels as grey, transparency lost, other pixels than restore's."""
+    import png
+
+    grey = (np.random.default_rng(5).random((9, 7)) * 60000 + 2000).astype(np.uint16)
+    grey[2:6, 1:5] = 1000  # the key: transparent
+    with open(tmp_path / "key.png", "wb") as file:
+        png.Writer(7, 9, greyscale=True, bitdepth=16, transparent=1000).write(file, grey)
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    expected = restore(model, tmp_path / "key.png", tile=None, dtype="float32")
+    assert expected.dtype == np.uint16 and expected.shape == (27, 21, 2)
+    assert expected[9:15, 6:12, 1].max() == 0  # inside the keyed block: transparent
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    for out in (
+        restore(model, Image.open(tmp_path / "key.png"), tile=None, dtype="float32"),
+        restorer(str(tmp_path / "key.png")),
+        restorer(Image.open(tmp_path / "key.png")),
+    ):
+        np.testing.assert_array_equal(out, expected)
+
+
 def test_pipeline_names_a_float_colour_tiff_pillow_cannot_read(model_dir, tmp_path):
     """Pillow does not open 32-bit float RGB TIFFs, which `restore` reads: the pipeline said only "cannot identify
     image file"; now what to do. Their float pixels, passed as an array, give `restore()`'s result."""

@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from ..models.image_processing_swinir import (
     check_float_range,
     is_heif,
+    keyed_grey16,
     normalize_pil,
     pillow_warnings,
     warn_if_animated,
@@ -171,11 +172,8 @@ def _read_image(path: Path) -> ImageData:
     exif = photo_exif(image)
     opened, image = image, normalize_pil(image, str(path))
     icc = image.info.get("icc_profile")
-    if image.mode.startswith("I") and isinstance(key := image.info.get("transparency"), int):
-        # A 16-bit grey PNG's colour key (tRNS): Pillow has no 16-bit grey + alpha mode to make it the alpha of.
-        levels = np.asarray(image).astype(np.uint16)
-        alpha = np.where(levels == key, 0, 65535).astype(np.uint16)
-        return _detached(ImageData(np.dstack([levels, alpha]), icc, exif), opened)
+    if (keyed := keyed_grey16(image)) is not None:  # a 16-bit grey PNG's colour key (tRNS), as its alpha
+        return _detached(ImageData(keyed, icc, exif), opened)
     return _detached(ImageData(grey_alpha_heif(path, image) if heif else image, icc, exif), opened)
 
 

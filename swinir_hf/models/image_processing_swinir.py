@@ -336,6 +336,8 @@ def split_image(image: Image.Image | np.ndarray) -> tuple[np.ndarray, ImageLayou
         check_colour_depth(image)
         warn_if_animated(image)
         image = normalize_pil(image)
+        if (keyed := keyed_grey16(image)) is not None:  # as `read_image` gives such a file: restored as an array
+            return split_image(keyed)
         colour, alpha = image_to_float(image)
         colour, hidden = fill_hidden_colour(colour, alpha)
         return colour, ImageLayout(image.mode, None, None, alpha, image.info.get("icc_profile"), hidden)
@@ -345,6 +347,16 @@ def split_image(image: Image.Image | np.ndarray) -> tuple[np.ndarray, ImageLayou
         native = image.dtype.newbyteorder("=")  # a big-endian array's restoration is in native order
         return colour, ImageLayout(None, native, image.shape, alpha, hidden_colour=hidden)
     raise TypeError(f"expected a PIL image or numpy array, got {type(image).__name__}")
+
+
+def keyed_grey16(image: Image.Image) -> np.ndarray | None:
+    """A 16-bit grey image (`I;16`, `I`) with a colour key (a PNG's tRNS: one level meaning transparent) as the
+    (H, W, 2) uint16 grey + alpha array it stands for (Pillow has no 16-bit grey + alpha mode); None for any other
+    image. `normalize_pil` makes the key of an 8-bit image its alpha; this is the 16-bit case."""
+    if not (image.mode.startswith("I") and isinstance(key := image.info.get("transparency"), int)):
+        return None
+    levels = np.asarray(image).astype(np.uint16)
+    return np.dstack([levels, np.where(levels == key, 0, 65535).astype(np.uint16)])
 
 
 def fill_hidden_colour(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
