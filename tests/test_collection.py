@@ -21,7 +21,7 @@ from swinir_hf.cli import main
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
 from swinir_hf.inference.job_runner import restore_image
-from swinir_hf.inference.jobs import output_size
+from swinir_hf.inference.jobs import OutputOptions, output_size
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +87,24 @@ def test_outscale_gives_exact_sizes_on_odd_inputs(mixed, model_dir, tmp_path):
 def test_outscale_must_be_positive(mixed, model_dir, tmp_path, capsys):
     assert _restore(mixed, "-o", tmp_path / "o", "--outscale", "0", model_dir=model_dir) == 1
     assert "outscale must be a positive number" in capsys.readouterr().err
+
+
+def test_restore_dataset_refuses_the_outscales_the_command_line_refuses(model_dir, tmp_path):
+    """`restore_dataset(outscale=...)` (the Python side of `--dataset`) took 0 or a negative scale and made every
+    image 1 × 1 pixels, and failed only inside the map for NaN / infinity, where `--outscale` refuses them all."""
+    import datasets
+
+    from swinir_hf.inference.collection import restore_dataset
+
+    Image.fromarray(_rng_image((9, 13, 3), 5)).save(tmp_path / "a.png")
+    data = datasets.Dataset.from_dict({"image": [str(tmp_path / "a.png")]}).cast_column("image", datasets.Image())
+    restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir), tile=None)
+    for outscale in (0, -2.0, float("nan"), float("inf"), "2"):
+        with pytest.raises(ValueError, match=rf"^outscale must be a positive number, got {outscale}$"):
+            restore_dataset(data, restorer, outscale=outscale)
+        with pytest.raises(ValueError, match=rf"^outscale must be a positive number, got {outscale}$"):
+            OutputOptions(outscale=outscale)  # what `swinir-hf restore --outscale` checks
+    assert restore_dataset(data, restorer, outscale=1.5)[0]["image"].size == (20, 14)
 
 
 def test_ext_auto_keeps_each_format(tmp_path, model_dir):

@@ -23,7 +23,7 @@ from ..processes import main_first, process_state
 from .atomic_writes import remove_stale_temp_files
 from .image_io import IMAGE_SUFFIXES
 from .job_runner import Counts, restore_image, run_jobs, sort_by_size
-from .jobs import OutputOptions, Plan, plan_jobs
+from .jobs import OutputOptions, Plan, check_outscale, plan_jobs
 from .output_folders import check_output_folder, check_writable_folder
 from .restoration import EngineOptions
 
@@ -194,10 +194,15 @@ def restore_dataset(
     The map's fingerprint comes from the dataset's, `model_name`, a digest of the model's weights and the options
     (never from the model object, which `datasets` would pickle), so `datasets` reuses a cached map only when all
     of them are the same.
+
+    Raises:
+        ValueError: `outscale` is not a positive number (the `--outscale` message), or `column` is not an image
+            column; before any image is restored.
     """
     import datasets
     from datasets.fingerprint import Hasher
 
+    check_outscale(outscale)  # as `swinir-hf restore --outscale` checks it, before any image is restored
     columns = image_columns(dataset)
     column = column or (columns[0] if columns else None)
     if column not in columns:

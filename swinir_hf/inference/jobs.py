@@ -5,6 +5,7 @@ process, `swinir_hf.inference.collection` spreads them over processes."""
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +39,7 @@ class OutputOptions:
     def __post_init__(self) -> None:
         if self.ext not in OUTPUT_FORMATS:
             raise ValueError(f"ext must be one of {', '.join(OUTPUT_FORMATS)}, got {self.ext!r}")
-        if self.outscale is not None and not (math.isfinite(self.outscale) and self.outscale > 0):
-            raise ValueError(f"outscale must be a positive number, got {self.outscale}")
+        check_outscale(self.outscale)
         if not 1 <= self.quality <= 100:
             raise ValueError(f"quality must be in 1..100, got {self.quality}")
         if "/" in self.suffix or "\\" in self.suffix:
@@ -70,6 +70,14 @@ class Plan:
     existing: list[Path] = field(default_factory=list)
     earlier_outputs: list[Path] = field(default_factory=list)
     errors: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def check_outscale(outscale: float | None) -> None:
+    """Raise ValueError unless `outscale` is None or a finite positive number: `output_size` makes any other value's
+    outputs 1 × 1 pixels (0, negative) or fails midway (NaN, infinity)."""
+    is_number = isinstance(outscale, numbers.Real) and not isinstance(outscale, bool)
+    if outscale is not None and not (is_number and math.isfinite(outscale) and outscale > 0):
+        raise ValueError(f"outscale must be a positive number, got {outscale}")
 
 
 def output_size(width: int, height: int, outscale: float) -> tuple[int, int]:
