@@ -453,6 +453,28 @@ def test_pipeline_refuses_a_16bit_colour_file_that_pillow_would_read_at_8_bits(m
     np.testing.assert_array_equal(restorer(pixels), expected)
 
 
+def test_the_processor_reads_pil_images_as_restore_and_the_pipeline_do(model_dir, tmp_path):
+    """The README's by-hand path (processor → model → post-processing) turned an EXIF-rotated photo opened with
+    Pillow sideways (a W × H result where the pipeline and `restore` give it upright, H × W), and restored a 16-bit
+    colour PNG opened with Pillow at 8 bits where they refuse it."""
+    from swinir_hf.inference.image_writing import write_image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view
+    Image.fromarray(_rgb(9, 7)).save(tmp_path / "rotated.png", exif=exif.tobytes())
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    processor = SwinIRImageProcessor()
+    with torch.no_grad():
+        out = model(**processor(Image.open(tmp_path / "rotated.png"), return_tensors="pt"))
+    by_hand = processor.post_process_image_restoration(out)[0]
+    expected = pipeline("image-restoration", model=str(model_dir))(Image.open(tmp_path / "rotated.png"))
+    assert by_hand.size == expected.size == (27, 21)
+    np.testing.assert_array_equal(np.asarray(by_hand), np.asarray(expected))
+    write_image(tmp_path / "c16.png", (np.random.default_rng(0).random((9, 7, 3)) * 65535).astype(np.uint16))
+    with pytest.raises(ValueError, match="a 16-bit colour image, which Pillow reads at 8 bits: pass"):
+        processor(Image.open(tmp_path / "c16.png"))
+
+
 def test_a_16bit_grey_colour_key_is_alpha_through_every_surface(model_dir, tmp_path):
     """A 16-bit grey PNG's colour key (tRNS) is the alpha it stands for whichever way the file comes: `restore` of
     its path (and the CLI, the demo: `read_image`) made it grey + alpha, while `restore` of it opened with Pillow and

@@ -489,6 +489,16 @@ def _transparent(alpha: np.ndarray, layout: ImageLayout) -> np.ndarray:
     return alpha < 0.5 / peak if peak else alpha <= 0
 
 
+def _as_restored(image: Any) -> Any:
+    """A PIL image as `split_image` reads it for `restore` and the pipeline: upright (EXIF orientation applied), CMYK
+    through its profile, and a 16-bit colour file that Pillow opened at 8 bits refused (`check_colour_depth`), so
+    that the processor's pixels are theirs; arrays and tensors as they are."""
+    if not isinstance(image, Image.Image):
+        return image
+    check_colour_depth(image)
+    return normalize_pil(image)
+
+
 def _format_of(image: Any, given: DataFormat | None) -> DataFormat | None:
     """The `input_data_format` to read `image` with: `given`, else for a 3-D array the end of its shape that can
     hold channels (channels-last when both can, as numpy images are); tensors are left to `image_to_float`."""
@@ -554,7 +564,9 @@ class SwinIRImageProcessor(_ImageProcessorBase):
     r"""Turns images into SwinIR `pixel_values` and model outputs back into images.
 
     No resizing, padding or normalising: the model pads and subtracts its mean internally, so the output is always
-    exactly scale × the input. Other image processors' options are refused when set (`refuse_unsupported`).
+    exactly scale × the input. Other image processors' options are refused when set (`refuse_unsupported`). PIL
+    images are read as `restore` and the pipeline read them: upright (EXIF orientation), CMYK through its profile,
+    a 16-bit colour file that Pillow opened at 8 bits refused.
 
     Args:
         num_channels (`int`, defaults to 3): channels the model expects; grey inputs are replicated for RGB
@@ -624,6 +636,7 @@ class SwinIRImageProcessor(_ImageProcessorBase):
                 f"do_rescale=False takes pixel values as they are, floats in [0, 1]; got {kind} pixels: leave "
                 "do_rescale on (the default) to scale them by their range, or divide them yourself"
             )
+        images = [_as_restored(im) for im in images]
         arrays = [match_channels(image_to_float(im, _format_of(im, given_format))[0], channels) for im in images]
         sizes = {a.shape[:2] for a in arrays}
         if len(sizes) > 1:
