@@ -200,6 +200,7 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
     assert refused(2, 2.5) == "scale: expected a whole number, not 2.5."  # gradio rounded it to ×2
     assert refused(4, 25.5) == "level: expected a whole number, not 25.5."
     assert refused(7, -5) == "overlap: -5 is out of range (0 to 64)."
+    assert refused(7, 2.5) == "overlap: expected a whole number, not 2.5."  # was run as 2, which restore() refuses
     assert refused(7, None) == "overlap: expected a number, not None."
     assert refused(8, "false") == "ensemble: expected true or false, not 'false'."  # was bool('false'): ×8 ensemble
     assert refused(9, "float64") == "precision: 'float64' is not one of 'auto', 'float32', 'bfloat16'" + (

@@ -140,7 +140,7 @@ class RestorationDemo(ControlCallbacks):
         level: int | None = None,
         custom_path: str | None = None,
         tile: str = "auto",
-        overlap: float = EngineOptions.tile_overlap,
+        overlap: int = EngineOptions.tile_overlap,
         ensemble: bool = False,
         precision: str = "auto",
         alpha: str = "model",
@@ -178,7 +178,7 @@ class RestorationDemo(ControlCallbacks):
         level: int | None,
         custom_path: str | None,
         tile: str,
-        overlap: float,
+        overlap: int,
         ensemble: bool,
         precision: str,
         alpha: str,
@@ -238,7 +238,7 @@ class RestorationDemo(ControlCallbacks):
             )
         return decode(path)
 
-    def _engine_options(self, tile: str, overlap: float, ensemble: bool, precision: str, alpha: str) -> EngineOptions:
+    def _engine_options(self, tile: str, overlap: int, ensemble: bool, precision: str, alpha: str) -> EngineOptions:
         """The request's engine options; a user error for a value the page's controls do not send (API calls)."""
         tile_value = parse_tile(tile)
         self._check_precision(precision)

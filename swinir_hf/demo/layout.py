@@ -125,8 +125,15 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
             allow_custom_value=True,
             label="Tile size (input pixels; bounds memory on large images)",
         )
+        # precision=0: whole pixels, as the engine takes them (an API client's 2.5 is refused, not run as 2).
         c["overlap"] = gr.Slider(
-            0, 64, value=EngineOptions.tile_overlap, step=2, label="Tile overlap (pixels)", info=OVERLAP_INFO
+            0,
+            64,
+            value=EngineOptions.tile_overlap,
+            step=2,
+            precision=0,
+            label="Tile overlap (pixels)",
+            info=OVERLAP_INFO,
         )
         c["ensemble"] = gr.Checkbox(False, label="Self-ensemble ×8 (SwinIR+: slightly better, 8× slower)")
         c["precision"] = gr.Radio(precisions(demo.device), value="auto", label="Precision")
