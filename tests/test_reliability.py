@@ -644,6 +644,29 @@ def test_reading_a_multi_frame_file_leaves_no_file_open(tmp_path):
         assert [w for w in caught if issubclass(w.category, ResourceWarning)] == [], name
 
 
+def test_16_bit_colour_pngs_are_read_and_written_without_leaving_a_file_open(tmp_path):
+    """pypng never closes a file it opens itself (`png.Reader(filename=)`): reading a 16-bit colour PNG, and writing
+    one with an ICC profile (its chunks read back to insert iCCP), each left the file to the garbage collector
+    ("ResourceWarning: unclosed file" on stderr, once per image, under -X dev or PYTHONWARNINGS)."""
+    import gc
+    import warnings
+
+    from PIL import ImageCms
+
+    from swinir_hf.inference.image_io import read_image
+    from swinir_hf.inference.image_writing import write_image
+
+    levels = np.random.default_rng(0).integers(0, 65536, (6, 5, 3), dtype=np.uint16)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_image(tmp_path / "deep.png", levels, icc)
+        data = read_image(tmp_path / "deep.png")
+        gc.collect()
+    assert np.array_equal(data.pixels, levels) and data.icc_profile == icc
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
 def test_float_tiff_is_restored_clamped_into_png_and_tiff(tmp_path, capsys):
     arr = np.random.default_rng(0).random((8, 8)).astype(np.float32)
     Image.fromarray(arr).save(tmp_path / "f.tif")

@@ -49,13 +49,16 @@ def read_deep(path: Path, header: Image.Image) -> np.ndarray:
         import png
 
         try:
-            reader = png.Reader(filename=str(path))
-            reader.preamble()
-            # An sBIT chunk (12 significant bits, as scanners write) would make asDirect shift the samples down to
-            # that depth: the stored 16-bit levels are the image.
-            reader.sbit = None
-            width, height, rows, info = reader.asDirect()
-            arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, info["planes"])
+            # Our own file object: pypng never closes one it opens ("ResourceWarning: unclosed file").
+            with open(path, "rb") as file:
+                reader = png.Reader(file=file)
+                reader.preamble()
+                # An sBIT chunk (12 significant bits, as scanners write) would make asDirect shift the samples down
+                # to that depth: the stored 16-bit levels are the image.
+                reader.sbit = None
+                width, height, rows, info = reader.asDirect()
+                arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+            arr = arr.reshape(height, width, info["planes"])
         except png.Error as err:
             raise OSError(str(err)) from err
     elif header.format == "TIFF":

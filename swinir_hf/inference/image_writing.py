@@ -170,7 +170,8 @@ def _write_colour_array(
         extra = [(b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile))] if icc_profile else []
         extra += [(b"eXIf", exif.removeprefix(b"Exif\x00\x00"))] if exif else []
         if extra:
-            chunks = list(png.Reader(filename=str(path)).chunks())
+            with open(path, "rb") as f:  # not `Reader(filename=)`: pypng never closes the file it opens
+                chunks = list(png.Reader(file=f).chunks())
             with open(path, "wb") as f:
                 png.write_chunks(f, chunks[:1] + extra + chunks[1:])
     except png.Error as err:
