@@ -471,6 +471,30 @@ def test_two_processes_a_user_error_is_one_line_from_the_main_process(mixed, tmp
     assert done.stderr.count("error: no such file, folder or matching files") == 1
 
 
+@pytest.mark.parametrize("local_main", [True, False])
+def test_transformers_loading_bar_is_shown_where_the_restore_bar_is(
+    local_main, model_dir, tmp_path, monkeypatch, capsys
+):
+    """Every process of a launch loads the model: each one printed transformers' "Loading weights" bar (8 processes,
+    8 bars interleaved on stderr), where the restore bar is the local main process's alone."""
+    from types import SimpleNamespace
+
+    from swinir_hf.inference import collection
+    from swinir_hf.inference.jobs import OutputOptions
+
+    state = SimpleNamespace(
+        is_main_process=local_main, is_local_main_process=local_main, process_index=0, num_processes=1, device="cpu"
+    )
+    monkeypatch.setattr(collection, "process_state", lambda device=None: state)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(_rng_image((8, 8, 3))).save(tmp_path / "in" / "a.png")
+    engine = collection.ModelEngine(model=str(model_dir), tile=None)
+    summary = collection.restore_files([tmp_path / "in"], tmp_path / "out", engine, OutputOptions(), progress=True)
+    assert summary.restored == 1
+    err = capsys.readouterr().err
+    assert ("Loading weights" in err) is local_main and ("restore:" in err) is local_main
+
+
 @pytest.mark.parametrize("rank", ["0", "1"])
 def test_user_errors_are_printed_by_the_main_process_only(rank, mixed, model_dir, tmp_path, monkeypatch, capsys):
     # Every process of a launch parses the same command line and checks the same inputs: only rank 0 says so.

@@ -14,6 +14,7 @@ import hashlib
 import sys
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,7 +130,8 @@ def restore_files(
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
     # Nothing left (a rerun of a finished run): no model to load, which could take long or need the Hub. Every
     # process has the same plan, so all skip it alike.
-    restorer = build_main_first(engine, state) if jobs else None
+    # transformers' "Loading weights" bar where the restore bar is, not once more for every other process.
+    restorer = build_main_first(engine, state, bars=progress and state.is_local_main_process) if jobs else None
     start = time.perf_counter()
     # Every r-th job: neighbours in the plan are alike (size-sorted, one camera's files), so each process gets a mix,
     # and one beyond the number of jobs gets none (accelerate < 1.14's split_between_processes gave it the last job
@@ -158,14 +160,21 @@ def restore_files(
     )
 
 
-def build_main_first(engine: ModelEngine, state: Any) -> SwinIRRestorer:
-    """`engine.build` on every process of `state`, the main process first (it downloads a Hub model once).
+def build_main_first(engine: ModelEngine, state: Any, bars: bool = True) -> SwinIRRestorer:
+    """`engine.build` on every process of `state`, the main process first (it downloads a Hub model once), with
+    transformers' loading (and the Hub's download) bars only where `bars`.
 
     A model that fails to load on any process raises the same error on every process: the others would otherwise
     wait for it at their next collective and die there with a communication traceback. Every process has planned
     (looked at which outputs exist) before any returns from this, so none writes an output another then skips.
     """
-    return main_first(lambda: engine.build(state.device), state)
+    from ..checkpoints.folders import transformers_bars_off
+
+    def build() -> SwinIRRestorer:
+        with nullcontext() if bars else transformers_bars_off():
+            return engine.build(state.device)
+
+    return main_first(build, state)
 
 
 def report_plan(plan: Plan) -> None:
