@@ -874,6 +874,14 @@ def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
         "\n  warning: most of this model starts from scratch. With model.preset set, the architecture is the preset's "
         "(and model.config's), not the source's: model.preset=null takes the source's"
     )
+    # Without a preset, model.config's widths: telling this run to set model.preset=null, which it has, helped no one.
+    config = {"embed_dim": 24, "num_heads": [4], "window_size": source.config.window_size}  # the window as it was
+    model, report = build_model(ModelArgs(init_from=str(tmp_path / "classical"), config=config), TrainArgs())
+    assert len(report.reinitialised) > len(report.loaded)
+    assert str(report).endswith(
+        "\n  warning: most of this model starts from scratch. This run's model.config / model.scale give embed_dim, "
+        "num_heads other than the source's: drop them to take the source's architecture"
+    )
 
 
 def test_init_from_another_window_size_keeps_the_position_bias_of_shared_offsets(tiny_config, tmp_path):

@@ -30,6 +30,8 @@ class InitReport:
     reinitialised: list[str]
     dropped: list[str]
     fitted: list[str] = field(default_factory=list)  # loaded after `fit_position_bias` (another window size)
+    preset: str | None = None  # model.preset: the architecture is the preset's, not the source's
+    changed: list[str] = field(default_factory=list)  # without a preset: the source's config fields set otherwise
 
     def __str__(self) -> str:
         def names(items: list[str]) -> str:
@@ -51,11 +53,21 @@ class InitReport:
                 f"  dropped from the source (no place in this model): {len(self.dropped)}: {names(self.dropped)}"
             )
         if len(self.reinitialised) > len(self.loaded):  # a task change keeps the body: most tensors load
-            lines.append(
-                "  warning: most of this model starts from scratch. With model.preset set, the architecture is the "
-                "preset's (and model.config's), not the source's: model.preset=null takes the source's"
-            )
+            lines.append(f"  warning: most of this model starts from scratch. {self._why_from_scratch()}")
         return "\n".join(lines)
+
+    def _why_from_scratch(self) -> str:
+        """What makes the architecture differ from the source's, and what to change: `preset=null` only where a
+        preset is set (to a run without one it said to set what it had)."""
+        if self.preset is not None or not self.changed:
+            return (
+                "With model.preset set, the architecture is the preset's (and model.config's), not the source's: "
+                "model.preset=null takes the source's"
+            )
+        return (
+            f"This run's model.config / model.scale give {', '.join(self.changed)} other than the source's: drop "
+            "them to take the source's architecture"
+        )
 
 
 def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRestoration, InitReport | None]:
@@ -97,7 +109,12 @@ def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRes
         model.checkpoint_layers()
     if source is None:
         return model, None
-    return model, transfer_weights(source.state_dict(), model, args.init_from)
+    report = transfer_weights(source.state_dict(), model, args.init_from)
+    report.preset = args.preset
+    given = [*args.config, *(["upscale"] * (args.scale is not None))]  # the architecture fields this run sets
+    ours, theirs = config.to_dict(), source.config.to_dict()
+    report.changed = sorted({k for k in given if ours.get(k) != theirs.get(k)})
+    return model, report
 
 
 def _model_config(args: ModelArgs, source: SwinIRForImageRestoration | None, overrides: dict) -> SwinIRConfig:
