@@ -884,6 +884,15 @@ def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
     )
 
 
+def test_init_from_shows_transformers_loading_bar_only_where_asked(tiny_config, tmp_path, capsys):
+    """Every process of a launch loads `--init-from`: each printed transformers' "Loading weights" bar (two for
+    `--num_processes 2`), where the init report and the training bar are the main process's alone."""
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "source")
+    for bars in (True, False):
+        build_model(ModelArgs(init_from=str(tmp_path / "source")), TrainArgs(), bars=bars)
+        assert ("Loading weights" in capsys.readouterr().err) is bars
+
+
 def test_init_from_another_window_size_keeps_the_position_bias_of_shared_offsets(tiny_config, tmp_path):
     # The JPEG models' window 7 beside the SR models' 8: everything loads, the bias tables fitted, none resized.
     source = SwinIRForImageRestoration(tiny_config(window_size=8, upscale=1, upsampler=None, task="color_dn"))

@@ -170,7 +170,7 @@ def _train(
     t, main = cfg.train, accelerator.is_main_process
     check_batch_split(t.batch_size, t.gradient_accumulation_steps, accelerator.num_processes)  # before slow work
     set_seed(t.seed)  # identical initialisation on every process
-    model, init_report = build_model(cfg.model, t)
+    model, init_report = build_model(cfg.model, t, bars=main)  # one "Loading weights" bar, as one report
     if resume_from is not None:
         check_resume_step(resume_from, t.max_steps)
         check_resumable(resume_from, model)

@@ -7,6 +7,7 @@ import copy
 import math
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,16 +71,21 @@ class InitReport:
         )
 
 
-def build_model(args: ModelArgs, training: TrainArgs) -> tuple[SwinIRForImageRestoration, InitReport | None]:
-    """The model to train, its config from the preset / `init_from` / `config` fields, starting weights loaded."""
+def build_model(
+    args: ModelArgs, training: TrainArgs, bars: bool = True
+) -> tuple[SwinIRForImageRestoration, InitReport | None]:
+    """The model to train, its config from the preset / `init_from` / `config` fields, starting weights loaded (with
+    transformers' loading and the Hub's download bars only where `bars`: each process of a launch loads them)."""
     source = None
     if args.init_from:
         from ..checkpoints.convert import CheckpointError
+        from ..checkpoints.folders import transformers_bars_off
         from ..checkpoints.loading import load_model
 
         # Named: the path may come from a config file, not the command line.
         try:
-            source = load_model(args.init_from)
+            with nullcontext() if bars else transformers_bars_off():
+                source = load_model(args.init_from)
         except CheckpointError as err:
             raise CheckpointError(f"model.init_from: {err}") from err
         except (ValueError, OSError) as err:  # an uncached Hub model (ModelNotAvailableError), ...
