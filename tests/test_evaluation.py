@@ -175,6 +175,20 @@ def test_running_out_of_memory_is_one_line(small_set, monkeypatch, capsys):
     )
 
 
+def test_no_progress_leaves_stderr_empty(small_set, capsys):
+    """`eval` had no way to keep its bars (its own, transformers' "Loading weights", datasets' "Generating ...
+    split") out of a log, which `restore --no-progress` has: `--no-progress` leaves only the table, on stdout."""
+    dataset, model_dir = small_set
+    for source in (str(dataset), f"imagefolder:{dataset / 'HR'}"):
+        args = ["eval", "--model", str(model_dir), "--dataset", source]
+        assert main(args) == 0
+        shown = capsys.readouterr()
+        assert "evaluating" in shown.err and "Loading weights" in shown.err
+        assert main([*args, "--no-progress"]) == 0
+        quiet = capsys.readouterr()
+        assert quiet.err == "" and quiet.out.splitlines()[1:] == shown.out.splitlines()[1:]
+
+
 def test_cli_jpeg_identity(small_set, capsys):
     dataset, _ = small_set
     assert main(["eval", "--model", "identity", "--dataset", str(dataset), "--jpeg", "20", "--verbose"]) == 0

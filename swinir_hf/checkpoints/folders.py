@@ -82,6 +82,27 @@ def transformers_bars_off() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def library_bars_off(datasets_too: bool = False) -> Iterator[None]:
+    """No bars from transformers ("Loading weights"), the Hub (downloads) or, `datasets_too`, datasets (`map`,
+    "Generating train split"): a command's `--no-progress`."""
+    bars = None  # datasets' progress-bar switches
+    if datasets_too:
+        try:
+            import datasets as bars
+        except ImportError:
+            pass  # `load_image_dataset` says which extra provides it
+    datasets_was_on = bars is not None and not bars.are_progress_bars_disabled()
+    if bars is not None:
+        bars.disable_progress_bars()
+    try:
+        with transformers_bars_off():
+            yield
+    finally:
+        if datasets_was_on:
+            bars.enable_progress_bars()
+
+
 def weights_follow_umask(folder: Path, like: Path) -> None:
     """Give the `.safetensors` files in `folder` the permissions of `like`, a file written as the umask says:
     safetensors ≥ 0.7 creates its files with mode 0600 whatever the umask, so a folder others can read (a shared

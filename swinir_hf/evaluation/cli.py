@@ -84,6 +84,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     exact = [d for d in DTYPES if d != "auto"]
     add_engine_arguments(p, PAPER_ENGINE, exact, device_default="cuda when available; a launch's own per process")
     p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.add_argument(
         "--save-images",
@@ -124,7 +125,12 @@ def run(args: argparse.Namespace) -> int:
     on SIGTERM; only the main process of a launch says any)."""
     try:
         with terminate_as_interrupt():
-            return _run(args)
+            if not args.no_progress:
+                return _run(args)
+            from ..checkpoints.folders import library_bars_off
+
+            with library_bars_off(datasets_too=True):  # a dataset's "Generating ... split" too
+                return _run(args)
     except KeyboardInterrupt as stop:  # the figures come at the end; images saved so far are whole (written atomically)
         how, status = stopped_by(stop)
         if is_main_process():
@@ -240,7 +246,7 @@ def _score_share(
         lr_dir=args.lr_dir,
         grey_convention=args.grey_convention,
         split=args.split,
-        progress=shard[0] == 0,
+        progress=shard[0] == 0 and not args.no_progress,
         engine=engine,
         shard=shard,
         save_dir=args.save_images,

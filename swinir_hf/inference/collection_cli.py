@@ -8,8 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -137,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
         with terminate_as_interrupt():
             if not args.no_progress:
                 return _run(args)
-            with _library_progress_bars_off(datasets_too=bool(args.dataset)):
+            from ..checkpoints.folders import library_bars_off
+
+            with library_bars_off(datasets_too=bool(args.dataset)):
                 return _run(args)
     except KeyboardInterrupt as stop:
         # Outputs are written atomically, so what exists is complete and a rerun skips it.
@@ -152,28 +153,6 @@ def run(args: argparse.Namespace) -> int:
         return status
     finally:
         leave_process_group()  # on every way out: after a user error and a Ctrl-C too
-
-
-@contextmanager
-def _library_progress_bars_off(datasets_too: bool) -> Iterator[None]:
-    """No bars from transformers ("Loading weights"), the Hub (downloads) or, `datasets_too`, datasets (`map`)."""
-    from ..checkpoints.folders import transformers_bars_off
-
-    bars = None  # datasets' progress-bar switches
-    if datasets_too:
-        try:
-            import datasets as bars
-        except ImportError:
-            pass  # `load_image_dataset` says which extra provides it
-    datasets_was_on = bars is not None and not bars.are_progress_bars_disabled()
-    if bars is not None:
-        bars.disable_progress_bars()
-    try:
-        with transformers_bars_off():
-            yield
-    finally:
-        if datasets_was_on:
-            bars.enable_progress_bars()
 
 
 def _run(args: argparse.Namespace) -> int:
