@@ -1097,6 +1097,9 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
 
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    temp = tmp_path / "server-tmp"  # the server's temporary folder: its results folder goes there
+    temp.mkdir()
+    env["TMPDIR"] = str(temp)
     log = (tmp_path / "app.log").open("w")
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--model", str(model_dir), "--max-pixels", "20000"],
@@ -1160,11 +1163,14 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
         event = httpx.post(f"{url}gradio_api/call/restore", json=body, timeout=30).json()["event_id"]
         answer = httpx.get(f"{url}gradio_api/call/restore/{event}", timeout=60).text
         assert "because it was not uploaded by a user. Send files with gradio_client.handle_file(PATH)." in answer
+        assert list(temp.glob("swinir-demo-*/*/*.png"))  # the results served
     finally:
-        server.terminate()
+        server.terminate()  # SIGTERM, as `timeout`, `docker stop` and a Space's restart stop it
         server.wait(timeout=20)
         log.close()
     assert "Traceback" not in (tmp_path / "app.log").read_text()  # user errors are messages, not server faults
+    # Stopped as Ctrl-C stops it: the results folder is removed (SIGTERM's default kill left it, one per start).
+    assert server.returncode == 0 and not list(temp.glob("swinir-demo-*"))
 
 
 def test_build_space_refuses_an_output_that_is_a_file(tmp_path, capsys):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..extras import MissingExtraError, require
+from ..interrupts import stopped_by, terminate_as_interrupt
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 
 if TYPE_CHECKING:
@@ -217,10 +218,17 @@ def _bind_problem(host: str, port: int) -> str | None:
 def main(argv: list[str] | None = None, prog: str = "swinir-hf demo") -> int:
     """Serve the demo until interrupted; 1 with one line on stderr where gradio (the demo extra) is missing."""
     args = parse_args(sys.argv[1:] if argv is None else argv, prog)
+    # SIGTERM (`timeout`, `docker stop`, a Space's restart) stops the server as Ctrl-C does: gradio's loop takes it,
+    # closes the server and returns, so that the exit removes the results folder (SIGTERM's default kill left it).
     try:
-        require("gradio", "demo", prog)
+        with terminate_as_interrupt():
+            require("gradio", "demo", prog)  # imports it: seconds
+            launch(args)
     except MissingExtraError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    launch(args)
+    except KeyboardInterrupt as stop:  # before the server ran (gradio's loop takes those that come while it serves)
+        how, status = stopped_by(stop)
+        print(f"{prog}: {how} before the server started", file=sys.stderr)
+        return status
     return 0
