@@ -483,6 +483,27 @@ def test_a_demo_removes_its_output_folder_when_it_goes(tmp_path):
     assert not folder.exists()
 
 
+def test_a_demo_removes_the_output_folders_of_killed_demos(tmp_path, monkeypatch):
+    """A demo killed outright (kill -9, out of memory) leaves its results folder: the next demo started on this host
+    removes those of dead processes, and keeps a running demo's, another host's and other folders."""
+    import tempfile
+
+    from swinir_hf.inference.atomic_writes import process_tag
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = process_tag().rsplit("-", 1)[0]
+    killed, running = f"swinir-demo-{host}-{dead.pid}-abcd1234", f"swinir-demo-{host}-{os.getpid()}-efgh5678"
+    kept = {running, f"swinir-demo-elsewhere-{dead.pid}-ijkl9012", "swinir-demo-screenshots"}
+    for name in (killed, *kept):
+        (tmp_path / name / "tmpabc").mkdir(parents=True)
+        (tmp_path / name / "tmpabc" / "photo.png").write_bytes(b"a result")
+    demo = RestorationDemo(defaults_dir=tmp_path / "none")  # kept: a demo gone removes its folder
+    assert demo.output_dir.parent == tmp_path and demo.output_dir.name.startswith(f"swinir-demo-{process_tag()}-")
+    assert {p.name for p in tmp_path.iterdir()} == kept | {demo.output_dir.name}
+
+
 def test_shrink_writes_a_cmyk_jpeg_as_rgb(demo, tmp_path):
     # A CMYK JPEG without a colour profile is read as CMYK, a mode PNG cannot store.
     cmyk = tmp_path / "print.jpg"

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from ..checkpoints.loading import DEFAULTS_DIR
+from ..inference.atomic_writes import left_by_dead_process, process_tag
 from ..inference.image_io import ImageData
 from ..inference.image_writing import write_image
 from ..inference.memory import ImageTooLargeError
@@ -62,8 +63,19 @@ from .uploads import (
 )
 
 OUTPUT_MAX_AGE_S = 3600
+# A demo's results folder, in the system's temporary folder: `swinir-demo-<host>-<pid>-<random>`.
+OUTPUT_PREFIX = "swinir-demo-"
 # The result line's note when a job ran in tiles with overlap 0 (the engine only logs it).
 NO_BLEND_NOTE = "⚠ run in tiles with overlap 0: the tiles were not blended, so seams may show"
+
+
+def new_output_folder() -> Path:
+    """A new results folder named after this process, the folders of demos that died without removing theirs (kill
+    -9, out of memory, power loss) removed first: each start left one, which no later start would remove."""
+    for old in Path(tempfile.gettempdir()).glob(f"{OUTPUT_PREFIX}*"):
+        if left_by_dead_process(old.name, OUTPUT_PREFIX) and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{OUTPUT_PREFIX}{process_tag()}-"))
 
 
 def alpha_pass(pixels: Image.Image | np.ndarray, scale: int, alpha: AlphaMode = "model") -> bool:
@@ -121,7 +133,7 @@ class RestorationDemo(ControlCallbacks):
         # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP, which slows them all.
         self.process_threads = torch.get_num_threads()
         self.threads_per_job = max(1, self.process_threads // max(1, self.concurrency))
-        self.output_dir = Path(tempfile.mkdtemp(prefix="swinir-demo-"))
+        self.output_dir = new_output_folder()
         weakref.finalize(self, shutil.rmtree, self.output_dir, ignore_errors=True)  # at exit, or once unused
 
     def _local_entry(self, spec: str, label: str) -> ModelEntry:
