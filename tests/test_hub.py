@@ -825,6 +825,32 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, t
     assert {p.name for p in tmp_path.iterdir()} == left
 
 
+def test_an_export_killed_while_replacing_an_earlier_one_leaves_one_of_them_whole(parity, tmp_path, monkeypatch):
+    """A kill -9 (or power loss) while the earlier export is removed: `target` holds the earlier export or the new one
+    whole, never the part of one that removing it in place left (a folder without its model code, say)."""
+
+    class Killed(BaseException):  # nothing after the kill runs: no `except Exception` takes it
+        pass
+
+    first = export_checkpoint(parity / "gray_dn.pth", tmp_path).path
+    files = sorted(p.name for p in first.iterdir())
+    rmtree = shutil.rmtree
+
+    def killed_midway(path, *args, **kwargs):
+        exported = sorted(Path(path).iterdir()) if Path(path).is_dir() else []
+        if exported and [p.name for p in exported] == files:  # an export being removed, not a staging folder
+            exported[0].unlink()
+            monkeypatch.setattr(shutil, "rmtree", rmtree)
+            raise Killed
+        rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", killed_midway)
+    with pytest.raises(Killed):
+        export_checkpoint(parity / "gray_dn.pth", tmp_path, overwrite=True)
+    assert sorted(p.name for p in first.iterdir()) == files
+    assert load_model(first).num_parameters() > 0
+
+
 def test_staging_folders_it_cannot_claim_are_named_and_look_alikes_are_left(parity, tmp_path, capsys):
     """An earlier swinir-hf's staging folder (`swinir_staging_<mkdtemp's 8 characters>`, left by a killed export)
     and another machine's cannot be told from a running export's: each gets a note, none is removed. Folders that
