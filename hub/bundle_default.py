@@ -31,6 +31,7 @@ import yaml
 from swinir_hf.checkpoints.catalog import load_catalog
 from swinir_hf.checkpoints.folders import save_model_folder
 from swinir_hf.evaluation.benchmark import evaluate
+from swinir_hf.inference.atomic_writes import create_temp_folder, remove_stale_temp_files
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR
 from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
 from swinir_hf.training.card import training_card
@@ -169,9 +170,12 @@ def comparison_table(s: Suite, results: dict) -> str:
 
 
 def write_folder(target: Path, stored: SwinIRForImageRestoration, card: str, results: dict) -> None:
-    """Stage the bundled folder next to `target`, then move it into place (a failed run leaves the old one)."""
+    """Stage the bundled folder next to `target`, then move it into place (a failed run leaves the old one). The
+    staging folder is named as the package's temporary folders: one a killed run left (kill -9), which no `finally`
+    removed, is removed by the next run into that folder."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    remove_stale_temp_files(target.parent)
+    staging = create_temp_folder(target.parent)
     try:
         save_model_folder(staging, stored, card)
         (staging / "results.json").write_text(json.dumps({"stored_dtype": str(stored.dtype), **results}, indent=1))

@@ -518,6 +518,7 @@ def test_shrink_writes_a_cmyk_jpeg_as_rgb(demo, tmp_path):
 def test_bundled_defaults_are_discovered_by_task(tmp_path, save_model):
     save_model(tmp_path / "sr-x4", upscale=4)
     save_model(tmp_path / "denoise-color", upscale=1, upsampler=None, task="color_dn")
+    save_model(tmp_path / ".sr-x4-k2j4_5g1", upscale=4)  # a killed hub/bundle_default.py's staging folder
     (tmp_path / "not-a-model").mkdir()
     demo = RestorationDemo(defaults_dir=tmp_path)
     bundled = [(e.task, e.label, e.scale) for e in demo.menu.entries if not e.on_hub]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -181,6 +183,23 @@ def test_bundle_default_checks_the_run_the_test_sets_and_the_name_before_scoring
         config = json.loads((DEFAULTS_DIR / name / "config.json").read_text())
         tasks, scale = bundle.NAME_TASKS[name]
         assert config["task"] in tasks and config["upscale"] == scale
+
+
+def test_a_killed_bundlings_staging_folder_is_removed_by_the_next_bundling(tmp_path, monkeypatch):
+    """hub/bundle_default.py killed (kill -9) while writing leaves its staging folder, a whole model folder, beside
+    the bundled models: the next bundling into that folder removes it (and keeps a running one's)."""
+    from swinir_hf.inference.atomic_writes import process_tag
+
+    bundle = _bundle_module(monkeypatch)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = process_tag().rsplit("-", 1)[0]
+    killed, running = f".swinir-{host}-{dead.pid}-abcd1234", f".swinir-{host}-{os.getpid()}-efgh5678"
+    for name in (killed, running):
+        shutil.copytree(DEFAULTS_DIR / "sr-x2", tmp_path / name)
+    bundle.write_folder(tmp_path / "sr-x2", load_default("sr-x2"), "card", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [running, "sr-x2"]
+    assert (tmp_path / "sr-x2" / "model.safetensors").is_file()
 
 
 def test_bundle_default_bundles_a_checkpoint_only_over_a_model_it_beats(tmp_path, capsys, monkeypatch, shared):

@@ -136,10 +136,11 @@ def local_labels(specs: list[str]) -> list[str]:
 
 
 def bundled_models(defaults_dir: Path = DEFAULTS_DIR) -> list[ModelEntry]:
-    """The package's own checkpoints: every `save_pretrained` folder under `swinir_hf/defaults/` (work offline)."""
+    """The package's own checkpoints: every `save_pretrained` folder under `swinir_hf/defaults/` (work offline), but
+    hidden ones: the staging folder of a bundling that was killed (`hub/bundle_default.py`) is not a model."""
     if not defaults_dir.is_dir():
         return []
-    folders = sorted(p for p in defaults_dir.iterdir() if (p / "config.json").is_file())
+    folders = sorted(p for p in defaults_dir.iterdir() if not p.name.startswith(".") and (p / "config.json").is_file())
     return [folder_entry(p, f"{p.name} · bundled") for p in folders]
 
 

@@ -80,6 +80,12 @@ def create_temp(path: Path) -> str:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
+def create_temp_folder(folder: Path) -> Path:
+    """A new empty hidden folder in `folder`, named as this process's temporary files are (`left_by_killed_write`):
+    one left by a killed process is removed by the next write into `folder` (`remove_stale_temp_files`)."""
+    return Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{process_tag()}-", dir=folder))
+
+
 class AppearedError(FileExistsError):
     """An output that `written_atomically(..., replace=False)` found written by someone else meanwhile."""
 
@@ -153,7 +159,7 @@ def written_aside(folder: str | os.PathLike, replaces: Sequence[str]) -> Iterato
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(folder)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{process_tag()}-", dir=folder))
+    staging = create_temp_folder(folder)
     try:
         yield staging
         written = {path.name for path in staging.iterdir()}
