@@ -744,11 +744,12 @@ def _slow_blocks(model) -> tuple[list[float], list]:
     return calls, [b.register_forward_hook(slow_block) for b in blocks]
 
 
-@pytest.mark.parametrize("how", ["gradio cancels the job", "the page is closed"])
+@pytest.mark.parametrize("how", ["gradio cancels the job", "the page is closed", "the server has closed"])
 def test_a_job_dropped_by_gradio_or_a_closed_page_stops_its_thread(demo, model_dir, tmp_path, how):
     """A gradio_client job's cancel() makes gradio cancel the callback's coroutine, and a closed tab runs `unload`:
     either way the restoration on the worker thread stops at its next block and frees the worker (it ran on to the
-    end before, and the next user waited for it)."""
+    end before, and the next user waited for it). So does a server stopped by Ctrl-C or SIGTERM, whose exit waited
+    for the restoration to end."""
     calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
     big = tmp_path / "big.png"
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
@@ -761,6 +762,8 @@ def test_a_job_dropped_by_gradio_or_a_closed_page_stops_its_thread(demo, model_d
         assert not job.done(), job.exception()
         if how == "the page is closed":
             demo.end_session(session())
+        elif how == "the server has closed":
+            demo.stop_all()
         else:
             job.cancel()
         dropped_at = time.perf_counter()

@@ -336,6 +336,11 @@ class RestorationDemo(ControlCallbacks):
         """The page was closed or reloaded: stop its restorations, whose results no one would see."""
         self._stop_session(request.session_hash)
 
+    def stop_all(self) -> None:
+        """The server has closed (Ctrl-C, SIGTERM): stop every restoration at its next Swin block."""
+        for session in list(self._cancels):
+            self._stop_session(session)
+
     def _stop_session(self, session: str) -> None:
         for event in list(self._cancels.get(session, ())):
             event.set()

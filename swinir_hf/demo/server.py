@@ -181,6 +181,8 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
             f"{args.prog}: error: cannot listen on {args.host}:{args.port} ({problem}): choose another --port (or "
             "GRADIO_SERVER_PORT), or a --host address of this machine"
         ) from None
+    if not launch_kwargs.get("prevent_thread_lock"):  # it served until stopped: the server has closed
+        app.stop_all()  # the exit waits for running restorations, whose results no one would get
     return demo
 
 
