@@ -18,7 +18,14 @@ from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.convert import CheckpointError
 from swinir_hf.training.checks import check_gan_resumable
 from swinir_hf.training.cli import main
-from swinir_hf.training.gan import VGG19_LAYERS, PerceptualLoss, UNetDiscriminator, VGG19Features, gan_loss
+from swinir_hf.training.gan import (
+    VGG19_LAYERS,
+    PerceptualLoss,
+    UNetDiscriminator,
+    VGG19Features,
+    build_gan,
+    gan_loss,
+)
 from swinir_hf.training.sections import GanArgs
 
 
@@ -28,6 +35,14 @@ def test_discriminator_gives_a_logit_per_pixel_with_spectral_norm():
     normalised = [m for m in disc.modules() if hasattr(m, "parametrizations")]
     assert len(normalised) == 8  # 3 down, 3 up, 2 refine
     assert UNetDiscriminator(1, 8)(torch.rand(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+
+
+def test_the_discriminator_adam_has_the_generators_betas_as_the_authors():
+    # KAIR's GAN stage builds both optimizers as Adam(lr, weight_decay=0): Adam's default betas (0.9, 0.999), which
+    # are train.adam_betas' default; the discriminator had Real-ESRGAN's (0.9, 0.99).
+    args = GanArgs(enabled=True, allow_random_vgg=True, discriminator_channels=8)
+    assert build_gan(args, 3)["optimizer"].param_groups[0]["betas"] == (0.9, 0.999)
+    assert build_gan(args, 3, [0.5, 0.9])["optimizer"].param_groups[0]["betas"] == (0.5, 0.9)
 
 
 def test_vgg_layer_indices_are_the_named_convs():

@@ -179,7 +179,7 @@ def _train(
     if init_report is not None and main:
         logger.info(str(init_report))
     # Before the data: reading a large set takes minutes, and the VGG-19 may be missing (not in the Hub cache).
-    gan = build_gan(cfg.gan, model.config.num_channels) if cfg.gan.enabled else None
+    gan = build_gan(cfg.gan, model.config.num_channels, t.adam_betas) if cfg.gan.enabled else None
     dataset = build_dataset(cfg, model.config)
     val_images, baseline = _validation_share(cfg, accelerator, model.config) if cfg.data.val else (None, None)
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
