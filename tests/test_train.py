@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -27,7 +28,7 @@ from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.models.configuration_swinir import PRESETS, UPSAMPLER_SCALES
 from swinir_hf.training.card import training_card
 from swinir_hf.training.cli import main, parse_command_line
-from swinir_hf.training.config import FIELD_TYPES, TrainingConfig, bundled_configs, read_config_file
+from swinir_hf.training.config import FIELD_TYPES, TrainingConfig, bundled_configs, config_path, read_config_file
 from swinir_hf.training.images import check_colour
 from swinir_hf.training.sections import ModelArgs, TrainArgs
 from swinir_hf.training.state import InitReport, Progress, build_model
@@ -509,6 +510,23 @@ def test_bundled_configs_are_valid_and_follow_the_paper():
     real = TrainingConfig.from_dict(read_config_file("real_sr_x4_psnr"))
     assert (real.train.max_steps, real.milestones()) == (1_000_000, [500_000, 800_000, 900_000, 950_000])
     assert TrainingConfig.from_dict(read_config_file("jpeg_car")).data.patch_size == 126
+
+
+@pytest.mark.parametrize(
+    "name", ["classical_sr_x2", "lightweight_sr_x2", "gray_dn", "color_dn", "jpeg_car", "color_jpeg_car"]
+)
+def test_a_paper_configs_fine_tuning_command_is_the_authors(name):
+    """The authors train the x2 / σ 15 / quality 40 model from scratch and fine-tune the others from it with half the
+    learning rate and half the steps and milestones (KAIR's options); the command each config's header gives for it
+    must do so, into a folder of its own (the source run's would be refused as a run's)."""
+    header = [line for line in config_path(name).read_text().splitlines() if re.match(r"#\s{3}--", line)]
+    command = shlex.split(" ".join(line.lstrip("#") for line in header))
+    base = TrainingConfig.from_dict(read_config_file(name))
+    tuned, _ = parse_command_line(["--config", name, *command])
+    assert tuned.model.init_from == base.train.output_dir != tuned.train.output_dir
+    assert tuned.train.learning_rate == base.train.learning_rate / 2
+    assert tuned.train.max_steps == base.train.max_steps // 2
+    assert tuned.milestones() == [m // 2 for m in base.milestones()]
 
 
 @pytest.mark.slow
