@@ -107,6 +107,34 @@ def test_restore_dataset_refuses_the_outscales_the_command_line_refuses(model_di
     assert restore_dataset(data, restorer, outscale=1.5)[0]["image"].size == (20, 14)
 
 
+def test_restore_dataset_keeps_a_16bit_grey_colour_key_whole(model_dir, tmp_path):
+    """A 16-bit grey PNG's colour key (tRNS) is restored as a (H, W, 2) uint16 grey + alpha array, which Pillow has no
+    mode for: `datasets` stored it as 8-bit LA of the levels wrapped mod 256 (53938 → 178), with only its own
+    "Downcasting" warning. It is stored as the 16-bit PNG `swinir-hf restore` writes for such a file."""
+    import warnings
+
+    import datasets
+    import png
+
+    from swinir_hf.inference.collection import restore_dataset
+
+    grey = (np.random.default_rng(5).random((9, 7)) * 60000 + 2000).astype(np.uint16)
+    grey[2:6, 1:5] = 1000  # the key: transparent
+    with open(tmp_path / "key.png", "wb") as file:
+        png.Writer(7, 9, greyscale=True, bitdepth=16, transparent=1000).write(file, grey)
+    data = datasets.Dataset.from_dict({"image": [str(tmp_path / "key.png")]}).cast_column("image", datasets.Image())
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    expected = restore(model, tmp_path / "key.png", tile=None, dtype="float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # datasets' "Downcasting array dtype ... to uint8"
+        restored = restore_dataset(data, SwinIRRestorer(model, tile=None, dtype="float32"))
+    stored = restored.cast_column("image", datasets.Image(decode=False))[0]["image"]["bytes"]
+    (tmp_path / "stored.png").write_bytes(stored)
+    np.testing.assert_array_equal(read_image(tmp_path / "stored.png").pixels, expected)
+    decoded = np.asarray(restored[0]["image"])  # as Pillow reads a 16-bit grey + alpha PNG: RGBA, its top 8 bits
+    np.testing.assert_array_equal(decoded[..., [0, 3]], expected >> 8)
+
+
 def test_ext_auto_keeps_each_format(tmp_path, model_dir):
     src = tmp_path / "in"
     src.mkdir()

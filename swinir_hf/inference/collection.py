@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..image_datasets import image_columns
 from ..processes import main_first, process_state
 from .atomic_writes import remove_stale_temp_files
@@ -31,6 +33,7 @@ from .restoration import EngineOptions
 if TYPE_CHECKING:
     import datasets
     import torch
+    from PIL import Image
 
     from .restoration import SwinIRRestorer
 
@@ -228,11 +231,26 @@ def restore_dataset(
     fingerprint = Hasher.hash((dataset._fingerprint, model_name, weights, restorer.scale, options))
 
     def fn(example: dict[str, Any]) -> dict[str, Any]:
-        return {output_column: restore_image(restorer, example[column], outscale)}
+        return {output_column: _dataset_image(restore_image(restorer, example[column], outscale))}
 
     # One row per write: `map` would hold 1000 restored images (288 MB each for a 3000×2000 input ×4) before
     # encoding and writing them, so memory grew with the dataset.
     return dataset.map(fn, features=features, new_fingerprint=fingerprint, desc="restore", writer_batch_size=1)
+
+
+def _dataset_image(image: Image.Image | np.ndarray) -> Image.Image | dict[str, Any]:
+    """`restore_image`'s result as a `datasets.Image` value: a PIL image as it is; an array (a 16-bit grey PNG's
+    colour key made its alpha: (H, W, 2) uint16, for which Pillow has no mode, so `datasets` would wrap its levels to
+    8 bits) as the bytes of the 16-bit PNG `swinir-hf restore` writes for it."""
+    if not isinstance(image, np.ndarray):
+        return image
+    import tempfile
+
+    from .image_writing import write_image
+
+    with tempfile.TemporaryDirectory() as folder:
+        write_image(Path(folder) / "restored.png", image)
+        return {"bytes": (Path(folder) / "restored.png").read_bytes(), "path": None}
 
 
 def weights_digest(model: torch.nn.Module) -> str:
