@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from huggingface_hub import HfApi
@@ -74,11 +74,12 @@ _BARS_OFF = _BarsOff()
 
 
 @contextmanager
-def transformers_bars_off() -> Iterator[None]:
-    """No progress bars from transformers (nor the Hub's, through it) inside: a bar for writing or loading one small
-    weights file only breaks up the output around it (a training run's bar, a command's lines). Both libraries'
-    settings are put back after as they were, also when blocks on several threads overlap (`_BarsOff`)."""
-    with _BARS_OFF:
+def transformers_bars_off(when: bool = True) -> Iterator[None]:
+    """No progress bars from transformers (nor the Hub's, through it) inside, `when` (False leaves them as they are:
+    the process of a launch that shows them): a bar for writing or loading one small weights file only breaks up the
+    output around it (a training run's bar, a command's lines). Both libraries' settings are put back after as they
+    were, also when blocks on several threads overlap (`_BarsOff`)."""
+    with _BARS_OFF if when else nullcontext():
         yield
 
 

@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -210,7 +210,7 @@ def _load_models(
     names = [Path(os.path.abspath(spec)).name if Path(spec).exists() else Path(spec).name for spec in specs]
     # Two folders of one name (step-00000006 of two runs) are told apart by their paths, as given.
     labels = [name if names.count(name) == 1 else spec for name, spec in zip(names, specs, strict=True)]
-    with nullcontext() if bars else transformers_bars_off():
+    with transformers_bars_off(when=not bars):
         models = []
         for spec, label in zip(specs, labels, strict=True):
             at = revision if _is_hub_model(spec) else None

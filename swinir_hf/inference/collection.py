@@ -14,7 +14,6 @@ import hashlib
 import sys
 import time
 from collections.abc import Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,7 +173,7 @@ def build_main_first(engine: ModelEngine, state: Any, bars: bool = True) -> Swin
     from ..checkpoints.folders import transformers_bars_off
 
     def build() -> SwinIRRestorer:
-        with nullcontext() if bars else transformers_bars_off():
+        with transformers_bars_off(when=not bars):
             return engine.build(state.device)
 
     return main_first(build, state)

@@ -7,7 +7,6 @@ import copy
 import math
 import time
 from collections import Counter
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +83,7 @@ def build_model(
 
         # Named: the path may come from a config file, not the command line.
         try:
-            with nullcontext() if bars else transformers_bars_off():
+            with transformers_bars_off(when=not bars):
                 source = load_model(args.init_from)
         except CheckpointError as err:
             raise CheckpointError(f"model.init_from: {err}") from err
