@@ -31,7 +31,7 @@ import yaml
 from swinir_hf.checkpoints.catalog import load_catalog
 from swinir_hf.checkpoints.folders import save_model_folder
 from swinir_hf.evaluation.benchmark import evaluate
-from swinir_hf.inference.atomic_writes import create_temp_folder, remove_stale_temp_files
+from swinir_hf.inference.atomic_writes import create_temp_folder, remove_stale_temp_files, replace_folder
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR
 from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
 from swinir_hf.training.card import training_card
@@ -179,11 +179,9 @@ def write_folder(target: Path, stored: SwinIRForImageRestoration, card: str, res
     try:
         save_model_folder(staging, stored, card)
         (staging / "results.json").write_text(json.dumps({"stored_dtype": str(stored.dtype), **results}, indent=1))
-        if target.exists():
-            shutil.rmtree(target)
         for path in (staging, *staging.iterdir()):
             path.chmod(0o755 if path.is_dir() else 0o644)  # mkdtemp / save_pretrained make them private
-        staging.rename(target)
+        replace_folder(staging, target)  # a kill leaves the earlier bundled model or the new one whole
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

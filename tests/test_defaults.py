@@ -202,6 +202,31 @@ def test_a_killed_bundlings_staging_folder_is_removed_by_the_next_bundling(tmp_p
     assert (tmp_path / "sr-x2" / "model.safetensors").is_file()
 
 
+def test_a_bundling_killed_while_replacing_a_bundled_model_leaves_one_of_them_whole(tmp_path, monkeypatch):
+    """hub/bundle_default.py killed (kill -9) while the earlier bundled model is removed: the folder holds the earlier
+    model or the new one whole, never the part of one that removing it in place left (the demo lists it)."""
+
+    class Killed(BaseException):  # nothing after the kill runs
+        pass
+
+    bundle = _bundle_module(monkeypatch)
+    shutil.copytree(DEFAULTS_DIR / "sr-x2", tmp_path / "sr-x2")
+    files = sorted(p.name for p in (tmp_path / "sr-x2").iterdir())
+    rmtree = shutil.rmtree
+
+    def killed_midway(path, *args, **kwargs):
+        if Path(path).is_dir() and sorted(p.name for p in Path(path).iterdir()) == files:  # the earlier model
+            next(Path(path).glob("*.safetensors")).unlink()
+            raise Killed
+        rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", killed_midway)
+    with pytest.raises(Killed):
+        bundle.write_folder(tmp_path / "sr-x2", load_default("sr-x2"), "card", {})
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    assert (tmp_path / "sr-x2" / "model.safetensors").is_file() and (tmp_path / "sr-x2" / "results.json").is_file()
+
+
 def test_bundle_default_bundles_a_checkpoint_only_over_a_model_it_beats(tmp_path, capsys, monkeypatch, shared):
     """An unfinished run's checkpoint (its EMA model) is bundled like a finished run, its card saying how far it got;
     it replaces a bundled model only if it scores higher on the first benchmark, or with --allow-worse."""

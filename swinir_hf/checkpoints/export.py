@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..inference.atomic_writes import left_by_dead_process, process_tag, write_error
+from ..inference.atomic_writes import left_by_dead_process, process_tag, replace_folder, write_error
 from ..inference.output_folders import folder_claimed
 from ..interrupts import signals_deferred
 from ..models.configuration_swinir import SwinIRConfig
@@ -273,7 +273,7 @@ class _Build:
             if target.exists() and not overwrite:
                 refuse_changed_export(target, staging, self.repo_id, from_folder=self.source.is_dir())
             with signals_deferred():  # an earlier export is not removed without the new one taking its place
-                _replace_folder(staging, target)
+                replace_folder(staging, target, _staging_folder)
         except HubExportError:  # verification's, the refused changed export's
             raise
         except Exception as err:  # a full disk: "cannot write TARGET: No space left on device", not the staging's
@@ -289,26 +289,6 @@ class _Build:
 def _staging_folder(output_dir: Path) -> Path:
     """A new empty folder in `output_dir`, named as this process's staging folder (`remove_stale_staging`)."""
     return Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{process_tag()}-", dir=output_dir))
-
-
-def _replace_folder(new: Path, target: Path) -> None:
-    """Move the folder `new` to `target`, in the same folder. An earlier `target` is first renamed aside, under a
-    staging folder's name, and removed only once `new` is in place: killed at any moment (kill -9, power loss), the
-    export leaves the earlier folder or the new one whole at `target` (and the one aside, which the next export
-    removes), where removing the earlier one in place could leave part of it under its name."""
-    aside = None
-    if target.exists():
-        aside = _staging_folder(target.parent)
-        aside.rmdir()  # only its unique name: a folder is renamed onto a free one on every system
-        target.rename(aside)
-    try:
-        new.rename(target)
-    except OSError:
-        if aside is not None:
-            aside.rename(target)  # the earlier folder back
-        raise
-    if aside is not None:
-        shutil.rmtree(aside)
 
 
 def remove_stale_staging(output_dir: Path) -> list[Path]:

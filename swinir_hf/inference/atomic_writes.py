@@ -13,7 +13,7 @@ import socket
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +84,27 @@ def create_temp_folder(folder: Path) -> Path:
     """A new empty hidden folder in `folder`, named as this process's temporary files are (`left_by_killed_write`):
     one left by a killed process is removed by the next write into `folder` (`remove_stale_temp_files`)."""
     return Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{process_tag()}-", dir=folder))
+
+
+def replace_folder(new: Path, target: Path, aside_in: Callable[[Path], Path] = create_temp_folder) -> None:
+    """Move the folder `new` to `target`, in the same folder. An earlier `target` is first renamed aside, onto the
+    name of a new folder that `aside_in(target.parent)` makes (a temporary folder's, which a later run removes when
+    its process has died), and removed only once `new` is in place: killed at any moment (kill -9, power loss), the
+    process leaves the earlier folder or the new one whole at `target`, where removing the earlier one in place
+    could leave part of it under its name."""
+    aside = None
+    if target.exists():
+        aside = aside_in(target.parent)
+        aside.rmdir()  # only its unique name: a folder is renamed onto a free one on every system
+        target.rename(aside)
+    try:
+        new.rename(target)
+    except OSError:
+        if aside is not None:
+            aside.rename(target)  # the earlier folder back
+        raise
+    if aside is not None:
+        shutil.rmtree(aside)
 
 
 class AppearedError(FileExistsError):
