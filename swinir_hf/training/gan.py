@@ -169,10 +169,10 @@ def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
 # --- the GAN objective in the training loop -----------------------------------------------------------------
 
 
-def build_gan(args: GanArgs, channels: int, betas: Sequence[float] = (0.9, 0.999)) -> dict:
+def build_gan(args: GanArgs, channels: int, betas: Sequence[float]) -> dict:
     """The discriminator, its optimizer and the perceptual loss of a GAN run (`gan` section). The discriminator's
-    Adam takes the generator's `betas` (`train.adam_betas`): the authors' GAN stage runs both on Adam's defaults,
-    (0.9, 0.999), not Real-ESRGAN's (0.9, 0.99)."""
+    Adam takes the generator's `betas` (`train.adam_betas`, no default of its own here): the authors' GAN stage runs
+    both on Adam's defaults, (0.9, 0.999), not Real-ESRGAN's (0.9, 0.99)."""
     disc = UNetDiscriminator(channels, args.discriminator_channels)
     try:
         perceptual = PerceptualLoss(args.perceptual_layers, args.vgg_weights)
