@@ -825,6 +825,20 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, t
     assert {p.name for p in tmp_path.iterdir()} == left
 
 
+def test_a_refused_export_removes_a_killed_exports_staging_folder(parity, tmp_path):
+    """A rerun refused because its target exists removes a killed export's staging folder all the same: it is not
+    left until an export that succeeds."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"swinir_staging_{process_tag().rsplit('-', 1)[0]}-{dead.pid}-a_b2c3d4"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"half written")
+    (tmp_path / "swinir-gray-dn").mkdir()
+    (tmp_path / "swinir-gray-dn" / "notes.txt").write_text("mine")
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path)]) == 1
+    assert {p.name for p in tmp_path.iterdir()} == {"swinir-gray-dn"}
+
+
 def test_an_export_killed_while_replacing_an_earlier_one_leaves_one_of_them_whole(parity, tmp_path, monkeypatch):
     """A kill -9 (or power loss) while the earlier export is removed: `target` holds the earlier export or the new one
     whole, never the part of one that removing it in place left (a folder without its model code, say)."""

@@ -235,6 +235,8 @@ class _Build:
     ) -> tuple[Path, float, dict]:
         """Stage, verify and move the folder into `output_dir/<repo name>` → (folder, max abs diff, measured)."""
         target = output_dir / self.repo_id.rsplit("/", 1)[-1]
+        # First, so that an export refused below (the target exists, is in use) removes a killed one's too.
+        remove_stale_staging(output_dir)
         # Replacing the target removes it: a run folder with its checkpoints, a bundled model, the .pth given.
         if target.resolve() == self.source.resolve() or target.resolve() in self.source.resolve().parents:
             raise HubExportError(
@@ -257,7 +259,6 @@ class _Build:
             raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
         measured = measure(self.reference, eval_datasets, self.levels, self.labelled) if eval_datasets else {}
 
-        remove_stale_staging(output_dir)
         staging = _staging_folder(output_dir)
         staging.chmod(0o755)  # mkdtemp's 0700 would stick to the published folder
         try:
