@@ -43,7 +43,8 @@ def _convert(args: argparse.Namespace) -> int:
     cfg = model.config
     print(
         f"converted {args.checkpoint} → {out}: task {cfg.task}, upsampler {cfg.upsampler}, x{cfg.upscale}, "
-        f"{cfg.num_channels} channels, embed_dim {cfg.embed_dim}, depths {cfg.depths}, window {cfg.window_size}, "
+        f"{cfg.num_channels} channel{'s' if cfg.num_channels > 1 else ''}, embed_dim {cfg.embed_dim}, "
+        f"depths {cfg.depths}, window {cfg.window_size}, "
         f"{model.num_parameters():,} parameters"
     )
     return 0

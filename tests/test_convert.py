@@ -169,3 +169,10 @@ def test_convert_cli_writes_a_loadable_folder_and_never_overwrites(authors_state
     (tmp_path / "bad.pth").write_bytes(b"\0" * 10)
     assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "other")]) == 1
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
+
+
+def test_convert_cli_counts_a_greyscale_models_channel_in_the_singular(shared, tmp_path, capsys):
+    assert main(["convert", str(shared / "fixtures/official_parity/gray_dn.pth"), str(tmp_path / "grey")]) == 0
+    assert ", x1, 1 channel, embed_dim " in capsys.readouterr().out
+    assert main(["convert", str(shared / "fixtures/official_parity/color_dn.pth"), str(tmp_path / "colour")]) == 0
+    assert ", x1, 3 channels, embed_dim " in capsys.readouterr().out
