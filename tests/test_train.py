@@ -510,6 +510,10 @@ def test_bundled_configs_are_valid_and_follow_the_paper():
     real = TrainingConfig.from_dict(read_config_file("real_sr_x4_psnr"))
     assert (real.train.max_steps, real.milestones()) == (1_000_000, [500_000, 800_000, 900_000, 950_000])
     assert TrainingConfig.from_dict(read_config_file("jpeg_car")).data.patch_size == 126
+    # KAIR's options validate on Set5 (SR), Set12 / McMaster (grey / colour denoising) and LIVE1 (JPEG, both)
+    authors = {"lightweight_sr_x2": "datasets/Set5/HR", "gray_dn": "datasets/Set12", "color_dn": "datasets/McMaster"}
+    authors |= {"classical_sr_x2": "datasets/Set5/HR", "jpeg_car": "datasets/LIVE1", "color_jpeg_car": "datasets/LIVE1"}
+    assert {name: TrainingConfig.from_dict(read_config_file(name)).data.val for name in authors} == authors
 
 
 @pytest.mark.parametrize(
