@@ -13,6 +13,7 @@ from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.nn.utils.parametrize import is_parametrized
 
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.convert import CheckpointError
@@ -35,6 +36,26 @@ def test_discriminator_gives_a_logit_per_pixel_with_spectral_norm():
     normalised = [m for m in disc.modules() if hasattr(m, "parametrizations")]
     assert len(normalised) == 8  # 3 down, 3 up, 2 refine
     assert UNetDiscriminator(1, 8)(torch.rand(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+
+
+def test_the_discriminator_starts_as_the_authors_orthogonal_with_gain_0_2_and_keeps_its_weight_names():
+    """KAIR's real-world GAN option initialises netD orthogonally with gain 0.2 (`init_type`, `init_gain`) and zeroes
+    the biases (`init_weights`): every conv's weight as an (out, in·k·k) matrix has orthonormal rows (or columns)
+    × 0.2, spectrally normalised or not. The state dict keeps the names of the checkpoints saved before, which resume
+    (the biases of the normalised convs, which KAIR's lack, included)."""
+    disc = UNetDiscriminator(3, base_channels=8)
+    convs = [m for m in disc.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 10
+    for conv in convs:
+        weight = conv.parametrizations.weight.original if is_parametrized(conv) else conv.weight
+        matrix = weight.detach().flatten(1)
+        gram = matrix @ matrix.T if len(matrix) <= matrix.shape[1] else matrix.T @ matrix
+        assert torch.allclose(gram, 0.04 * torch.eye(len(gram)), atol=1e-6)
+        assert not conv.bias.any()
+    normalised = [f"{part}.{i}" for part, n in (("down", 3), ("up", 3)) for i in range(n)] + ["refine.0", "refine.2"]
+    names = ("bias", "parametrizations.weight.original", "parametrizations.weight.0._u", "parametrizations.weight.0._v")
+    keys = {f"{conv}.{name}" for conv in normalised for name in names}
+    assert set(disc.state_dict()) == keys | {"conv_in.weight", "conv_in.bias", "conv_out.weight", "conv_out.bias"}
 
 
 def test_the_discriminator_adam_has_the_generators_betas_as_the_authors():

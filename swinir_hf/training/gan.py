@@ -34,13 +34,17 @@ PERCEPTUAL_LAYER_WEIGHTS = MappingProxyType(
 )
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# The gain of the authors' orthogonal discriminator initialisation (KAIR's train_swinir_sr_realworld_x4_gan.json,
+# netD: init_type "orthogonal", init_gain 0.2), which the package's GAN stage follows.
+DISCRIMINATOR_INIT_GAIN = 0.2
 
 
 class UNetDiscriminator(nn.Module):
     """U-Net discriminator with spectral normalisation: a per-pixel real/fake logit map of the input's size.
 
     Three stride-2 downsampling convs, three bilinear upsampling stages with skip connections, two refining
-    convs and a 1-channel output; every conv but the first and last is spectrally normalised.
+    convs and a 1-channel output; every conv but the first and last is spectrally normalised. Initialised as the
+    authors' (`_authors_init`); unlike theirs, the normalised convs have biases (which checkpoints hold).
 
     Args:
         num_channels: image channels.
@@ -50,16 +54,18 @@ class UNetDiscriminator(nn.Module):
     def __init__(self, num_channels: int = 3, base_channels: int = 64) -> None:
         super().__init__()
         c = base_channels
-        self.conv_in = nn.Conv2d(num_channels, c, 3, 1, 1)
-        self.down = nn.ModuleList(spectral_norm(nn.Conv2d(c * 2**i, c * 2 ** (i + 1), 4, 2, 1)) for i in range(3))
-        self.up = nn.ModuleList(spectral_norm(nn.Conv2d(c * 2 ** (i + 1), c * 2**i, 3, 1, 1)) for i in (2, 1, 0))
+
+        def conv(c_in: int, c_out: int, kernel: int, stride: int, normalised: bool = True) -> nn.Module:
+            made = _authors_init(nn.Conv2d(c_in, c_out, kernel, stride, 1))
+            return spectral_norm(made) if normalised else made  # after the init: its power iteration sees it
+
+        self.conv_in = conv(num_channels, c, 3, 1, normalised=False)
+        self.down = nn.ModuleList(conv(c * 2**i, c * 2 ** (i + 1), 4, 2) for i in range(3))
+        self.up = nn.ModuleList(conv(c * 2 ** (i + 1), c * 2**i, 3, 1) for i in (2, 1, 0))
         self.refine = nn.Sequential(
-            spectral_norm(nn.Conv2d(c, c, 3, 1, 1)),
-            nn.LeakyReLU(0.2, inplace=True),
-            spectral_norm(nn.Conv2d(c, c, 3, 1, 1)),
-            nn.LeakyReLU(0.2, inplace=True),
+            conv(c, c, 3, 1), nn.LeakyReLU(0.2, inplace=True), conv(c, c, 3, 1), nn.LeakyReLU(0.2, inplace=True)
         )
-        self.conv_out = nn.Conv2d(c, 1, 3, 1, 1)
+        self.conv_out = conv(c, 1, 3, 1, normalised=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) images in [0, 1] → (N, 1, H, W) logits."""
@@ -72,6 +78,14 @@ class UNetDiscriminator(nn.Module):
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             y = F.leaky_relu(conv(y), 0.2) + skip
         return self.conv_out(self.refine(y))
+
+
+def _authors_init(conv: nn.Conv2d) -> nn.Conv2d:
+    """`conv` initialised as KAIR's `init_weights` does the authors' discriminator: an orthogonal weight (as an
+    (out, in·k·k) matrix) × `DISCRIMINATOR_INIT_GAIN`, a zero bias (PyTorch's default is uniform for both)."""
+    nn.init.orthogonal_(conv.weight, gain=DISCRIMINATOR_INIT_GAIN)
+    nn.init.zeros_(conv.bias)
+    return conv
 
 
 class VGG19Features(nn.Module):
