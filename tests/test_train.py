@@ -480,6 +480,25 @@ def test_help_names_the_command_it_was_run_as(capsys):
         assert capsys.readouterr().out.startswith(f"usage: {command} --config CONFIG"), command
 
 
+def test_no_progress_logs_a_line_per_log_window_and_validation_instead_of_the_bar(
+    tiny_run, train_cli, images, tmp_path, capsys
+):
+    """`--no-progress`, as restore's and eval's: a run logged to a file (nohup) draws no bar, which tqdm redraws with
+    carriage returns ~10 times a second there; the bar's figures come as one line per log window and validation."""
+    raw = tiny_run(images, tmp_path / "run", train={"log_every": 2, "validate_every": 2})
+    assert train_cli(raw, "--no-progress") == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "train:" not in err
+    lines = [line for line in err.splitlines() if line.startswith("step ")]
+    loss, val = r"loss \d\.\d{4}, lr [\d.e-]+, \d+\.\d\d steps/s", r"val PSNR \d+\.\d\d dB"
+    expected = [f"step 0/4: {val}", f"step 2/4: {loss}", f"step 2/4: {val}", f"step 4/4: {loss}", f"step 4/4: {val}"]
+    assert len(lines) == len(expected) and all(re.fullmatch(e, line) for e, line in zip(expected, lines, strict=True))
+    raw["train"]["output_dir"] = str(tmp_path / "bar")
+    assert train_cli(raw) == 0
+    err = capsys.readouterr().err
+    assert "train: " in err and not any(line.startswith("step ") for line in err.splitlines())
+
+
 def test_print_config_prints_the_resolved_config(capsys):
     assert main(["--config", "tiny_sr_x2", "--print-config", "--train.max_steps", "7"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)

@@ -70,6 +70,9 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload the final model to this Hub repo")
     parser.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (logs): a line per log window and validation"
+    )
     add_config_arguments(parser)
     return parser
 
@@ -126,7 +129,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         return 0
     try:
-        run_training(cfg, resume=args.resume, push_to_hub_repo=args.push_to_hub, overwrite=args.overwrite)
+        options = {"resume": args.resume, "push_to_hub_repo": args.push_to_hub, "overwrite": args.overwrite}
+        run_training(cfg, **options, progress=not args.no_progress)
     except TrainingInterrupted as err:  # every process of a launch stops at this step, with this signal
         if is_main_process():
             print(f"interrupted: {err}", file=sys.stderr)

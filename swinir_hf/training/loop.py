@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..checkpoints.folders import library_bars_off
 from ..checkpoints.run_folder import list_checkpoints
 from ..inference.output_folders import check_output_folder, folder_claimed
 from ..processes import is_main_process, on_every_process, on_main_process, several_processes_on_cpu
@@ -47,9 +48,14 @@ RUN_ERROR = "swinir_process_index"
 
 
 def run_training(
-    cfg: TrainingConfig, resume: str | None = None, push_to_hub_repo: str | None = None, overwrite: bool = False
+    cfg: TrainingConfig,
+    resume: str | None = None,
+    push_to_hub_repo: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
 ) -> Path:
-    """Run training as configured; returns the output folder, which then holds the final model.
+    """Run training as configured; returns the output folder, which then holds the final model. Without `progress`
+    (`--no-progress`: a log file) no bar is drawn, the libraries' neither; the bar's figures are logged as lines.
 
     SIGINT (Ctrl-C) / SIGTERM stop the run after the step in progress, with a checkpoint: `TrainingInterrupted`.
     A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints saved so far.
@@ -67,14 +73,15 @@ def run_training(
         # Held by the main process (the one that writes the folder) from the checks to the end: a second run into it
         # is refused, not mixed with this one's checkpoints (nor removing them with --overwrite).
         with folder_claimed(out, "train.output_dir") if is_main_process() else nullcontext():
-            return _run_claimed(cfg, out, resume, push_to_hub_repo, overwrite)
+            with nullcontext() if progress else library_bars_off(datasets_too=True):
+                return _run_claimed(cfg, out, resume, push_to_hub_repo, overwrite, progress)
     finally:
         # `train.num_threads` is the run's: what the process (a notebook) runs next gets its own count back.
         torch.set_num_threads(threads)
 
 
 def _run_claimed(
-    cfg: TrainingConfig, out: Path, resume: str | None, push_to_hub_repo: str | None, overwrite: bool
+    cfg: TrainingConfig, out: Path, resume: str | None, push_to_hub_repo: str | None, overwrite: bool, progress: bool
 ) -> Path:
     """`run_training` once `out` is held (on the main process): the checks, the accelerator, the run."""
     from accelerate import Accelerator
@@ -115,7 +122,7 @@ def _run_claimed(
     try:
         _check_precision(accelerator)
         _check_tracker(accelerator, t.report_to)
-        result = _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo)
+        result = _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo, progress)
         failed = False
         return result
     finally:
@@ -162,6 +169,7 @@ def _train(
     resume: str | None,
     resume_from: Path | None,
     push_to_hub_repo: str | None,
+    progress: bool,
 ) -> Path:
     """`run_training` from the accelerator on: everything that can fail on the inputs is checked before the first step,
     and nothing is written into `out` before it."""
@@ -184,7 +192,7 @@ def _train(
     val_images, baseline = _validation_share(cfg, accelerator, model.config) if cfg.data.val else (None, None)
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     run = prepare(cfg, accelerator, model, gan, out, init_report, push_to_hub_repo or str(out))
-    run.val_images, run.baseline = val_images, baseline
+    run.val_images, run.baseline, run.show_bar = val_images, baseline, progress
     resume_state(run, resume, resume_from)
     start = run.progress.step
     loader = build_loader(run, dataset, start)
@@ -272,7 +280,8 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
     from tqdm.auto import tqdm
 
     t, start = run.cfg.train, run.progress.step
-    run.bar = tqdm(total=t.max_steps, initial=start, disable=not run.main, dynamic_ncols=True, desc="train")
+    shown = run.main and run.show_bar
+    run.bar = tqdm(total=t.max_steps, initial=start, disable=not shown, dynamic_ncols=True, desc="train")
     # A log window a checkpoint interrupted goes on, so the logged losses are those of an uninterrupted run.
     run.loss_sum = torch.tensor(run.resumed_loss[0], dtype=torch.float32, device=run.accelerator.device)
     run.loss_steps = run.resumed_loss[1]
@@ -363,7 +372,7 @@ def log_losses(run: Run) -> None:
             step=progress.step,
         )
     psnr_text = f" val PSNR {progress.history[-1]['psnr']:.2f} dB" if progress.history else ""
-    run.bar.set_postfix_str(f"loss {run.last_loss:.4f}{psnr_text}")
+    run.show(f"loss {run.last_loss:.4f}{psnr_text}", f"loss {run.last_loss:.4f}, lr {lr:g}, {rate:.2f} steps/s")
     run.loss_sum.zero_()
     run.loss_steps = 0
     run.window_start, run.window_steps, run.data_wait = time.perf_counter(), 0, 0.0
@@ -382,4 +391,4 @@ def validate_now(run: Run, step: int) -> None:
     with logs_written(run.out):
         run.accelerator.log({f"val/{metric}": value}, step=step)
     loss_text = f"loss {run.last_loss:.4f} " if np.isfinite(run.last_loss) else ""  # no loss logged yet
-    run.bar.set_postfix_str(f"{loss_text}val PSNR {value:.2f} dB")
+    run.show(f"{loss_text}val PSNR {value:.2f} dB", f"val PSNR {value:.2f} dB")

@@ -4,6 +4,7 @@ transferred), the EMA copy, the checkpointed progress and the per-step seed."""
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from collections import Counter
@@ -19,6 +20,8 @@ from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .config import TrainingConfig
 from .sections import ModelArgs, TrainArgs
+
+logger = logging.getLogger("swinir_hf.train")
 
 
 @dataclass
@@ -260,6 +263,7 @@ class Run:
     val_images: list | None = None
     baseline: float | None = None
     bar: Any = None
+    show_bar: bool = True  # False: `--no-progress`, the bar's figures logged as lines instead (`show`)
     last_loss: float = float("nan")  # the last logged training loss
     loss_sum: Any = None  # sum of the losses since the last log, on the device
     loss_steps: int = 0  # the steps summed in loss_sum
@@ -273,6 +277,15 @@ class Run:
     @property
     def main(self) -> bool:
         return self.accelerator.is_main_process
+
+    def show(self, postfix: str, line: str) -> None:
+        """The latest figures: `postfix` on the bar, or without one (`--no-progress`) `line` in the main process's
+        log as "step N/M: line" (a log file gets a line per log window and validation, not a bar redrawn ~10 times
+        a second)."""
+        if self.show_bar:
+            self.bar.set_postfix_str(postfix)
+        elif self.main:
+            logger.info(f"step {self.progress.step}/{self.cfg.train.max_steps}: {line}")
 
     @property
     def scored(self) -> SwinIRForImageRestoration:
