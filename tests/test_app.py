@@ -780,6 +780,37 @@ def test_a_job_dropped_by_gradio_or_a_closed_page_stops_its_thread(demo, model_d
     assert demo._cancels == {}
 
 
+def test_a_stopped_server_waits_for_its_restorations_to_leave_torch(demo, model_dir, tmp_path):
+    """`stop_all` (the server closed) returns once the running restoration's thread has freed its worker: an exit while
+    the thread still ran in torch aborted the process now and then (SIGABRT, 1 stop in 4)."""
+    calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
+    settings = ["", "16", 0, False, "auto", "model"]
+    ended: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            asyncio.run(demo.restore(str(big), SR, 2, AUTO, None, *settings, request=session()))
+        except BaseException as err:  # noqa: BLE001 (the job's "Cancelled." is expected)
+            ended.append(err)
+
+    worker = threading.Thread(target=serve)
+    worker.start()
+    try:
+        while len(calls) < 3 and worker.is_alive():
+            time.sleep(0.01)
+        freed = demo.stop_all()
+        assert demo._workers.acquire(blocking=False)  # free when stop_all returns, not a block later
+        demo._workers.release()
+        assert freed
+        worker.join(10)
+    finally:
+        for h in handles:
+            h.remove()
+    assert not worker.is_alive() and len(ended) == 1 and "Cancelled" in str(ended[0])
+
+
 def test_the_page_stops_its_jobs_when_closed(demo):
     page = demo.build()
     unload = [f for f in page.fns.values() if any(t[1] == "unload" for t in f.targets)]

@@ -63,6 +63,9 @@ from .uploads import (
 )
 
 OUTPUT_MAX_AGE_S = 3600
+# How long a stopped server waits for its restorations to end (each stops at its next Swin block); `docker stop`
+# kills after 10 s.
+STOP_WAIT_S = 5.0
 # A demo's results folder, in the system's temporary folder: `swinir-demo-<host>-<pid>-<random>`.
 OUTPUT_PREFIX = "swinir-demo-"
 # The result line's note when a job ran in tiles with overlap 0 (the engine only logs it).
@@ -336,10 +339,19 @@ class RestorationDemo(ControlCallbacks):
         """The page was closed or reloaded: stop its restorations, whose results no one would see."""
         self._stop_session(request.session_hash)
 
-    def stop_all(self) -> None:
-        """The server has closed (Ctrl-C, SIGTERM): stop every restoration at its next Swin block."""
+    def stop_all(self, wait_s: float = STOP_WAIT_S) -> bool:
+        """The server has closed (Ctrl-C, SIGTERM): stop every restoration at its next Swin block, and wait up to
+        `wait_s` seconds for their threads to leave torch (an exit while one still ran in it could abort the process,
+        "terminate called without an active exception"). True when every worker is free."""
         for session in list(self._cancels):
             self._stop_session(session)
+        deadline = time.monotonic() + wait_s
+        held = 0  # the workers' permits: all of them held means no restoration runs
+        while held < self.concurrency and self._workers.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            held += 1
+        for _ in range(held):
+            self._workers.release()
+        return held == self.concurrency
 
     def _stop_session(self, session: str) -> None:
         for event in list(self._cancels.get(session, ())):
