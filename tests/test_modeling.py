@@ -290,6 +290,32 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_config):
         assert torch.allclose(g, checkpointed[name], atol=1e-5), name
 
 
+@pytest.mark.parametrize("kernel", ["sdpa", "eager"])
+def test_reentrant_checkpointing_keeps_dropout_and_stochastic_depth(tiny_config, kernel):
+    """Reentrant checkpointing runs each layer's first pass without autograd: there a training layer must still
+    drop paths and attention as its recomputation in the backward pass does (on CPUs the chunked inference path and
+    the timed attention kernel have neither), or the loss is not the one whose gradients come back."""
+    config = tiny_config(drop_path_rate=0.5, attention_probs_dropout_prob=0.3, hidden_dropout_prob=0.2)
+    model = SwinIRForImageRestoration(config).train()
+    model.set_attn_implementation(kernel)
+    x, y = torch.rand(2, 3, 8, 12), torch.rand(2, 3, 16, 24)
+
+    def step():
+        torch.manual_seed(1)
+        model.zero_grad()
+        loss = model(x, labels=y).loss
+        loss.backward()
+        return loss.item(), {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    plain_loss, plain = step()
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable({"use_reentrant": True})
+    checkpointed_loss, checkpointed = step()
+    assert checkpointed_loss == pytest.approx(plain_loss, abs=1e-6)
+    for name, g in plain.items():
+        assert torch.allclose(g, checkpointed[name], atol=1e-5), name
+
+
 def test_frozen_model_with_input_grads_trains_adapters_under_reentrant_checkpointing(tiny_config):
     """PEFT's recipe: a frozen model, trainable adapters, `enable_input_require_grads` (a hook on the input layer,
     `conv_first`) and reentrant checkpointing, which without that hook gives the adapters no gradient."""

@@ -172,7 +172,9 @@ class WindowAttention(nn.Module):
         heads, hd = self.num_heads, c // self.num_heads
         qkv = self.qkv(windows).view(bnw, n, 3, heads, hd).permute(2, 0, 3, 1, 4)  # (3, B·nW, heads, n, hd)
         bias = self.position_bias().to(qkv.dtype).unsqueeze(0)
-        inference = not torch.is_grad_enabled()
+        # A training layer without autograd (reentrant checkpointing's first pass) is not inference: it must draw
+        # the dropout its recomputation draws, so it takes the training kernel.
+        inference = not (torch.is_grad_enabled() or self.training)
         if (
             attentions is not None
             or self.config._attn_implementation == "eager"
@@ -267,7 +269,9 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
     ) -> torch.Tensor:
         """x: (B, H·W, C) tokens of an H×W map (multiples of the window); shift_mask: (nW, ws², ws²); a list given
         as `attentions` gets this layer's attention probabilities (the whole map at once, not chunked)."""
-        if attentions is None and chunked_inference(self.config, x):
+        # The chunked path has no dropout or stochastic depth: inference only, not a training layer run without
+        # autograd (reentrant checkpointing's first pass, whose recomputation drops paths).
+        if attentions is None and not self.training and chunked_inference(self.config, x):
             return self._forward_chunked(x, size, shift_mask, self.config.inference_chunk_size)
         h, w = size
         b, _, c = x.shape
