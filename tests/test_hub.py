@@ -278,6 +278,34 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
     ]
 
 
+@pytest.mark.parametrize("resaved", [False, True])
+def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tmp_path, monkeypatch, resaved):
+    """`model.save_pretrained(folder, push_to_hub=True)` uploads the code files its config.json's auto_map names:
+    transformers uploads from inside its save (before the package copies them) and only files the save changed, which
+    code already in the folder from an earlier save is not. `push_to_hub` uploads them too."""
+    from huggingface_hub import HfApi
+    from transformers import modeling_utils
+    from transformers.utils import hub as transformers_hub
+
+    uploads = {}
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: type("Url", (), {"repo_id": repo_id}))
+    monkeypatch.setattr(
+        HfApi, "create_commit", lambda self, repo_id, operations, **kw: uploads.update({repo_id: operations})
+    )
+    card = lambda repo_id, tags, token=None: ModelCard("card")  # noqa: E731 (no Hub card to fetch)
+    monkeypatch.setattr(modeling_utils, "create_and_tag_model_card", card)
+    monkeypatch.setattr(transformers_hub, "create_and_tag_model_card", card)
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    if resaved:
+        model.save_pretrained(tmp_path / "out")
+    model.save_pretrained(tmp_path / "out", push_to_hub=True, repo_id="me/saved")
+    model.push_to_hub("me/pushed")
+    code = {"configuration_swinir.py", "modeling_swinir.py"}
+    for repo in ("me/saved", "me/pushed"):
+        assert code <= {op.path_in_repo for op in uploads[repo]}, repo
+    assert getattr(model.config, "auto_map", None) is None
+
+
 @pytest.mark.slow
 def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_path):
     """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, and the folder's own

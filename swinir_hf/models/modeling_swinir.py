@@ -566,14 +566,34 @@ class SwinIRPreTrainedModel(PreTrainedModel):
                 if before[path] is not None and _file_id(path) == before[path]:
                     path.unlink()
 
-    def _copy_named_code(self, folder: Path) -> None:
-        """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name: from beside
-        this file (the package, or the remote code transformers fetched), else from the folder or Hub repo the model
-        was loaded from (a remote-code model fetched only its own module and its imports)."""
+    def _upload_modified_files(
+        self,
+        working_dir: str | os.PathLike,
+        repo_id: str,
+        files_timestamps: dict[str, float],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """transformers' upload of a save (`save_pretrained(..., push_to_hub=True)`, `push_to_hub`), with the code
+        files the saved config names: `save_pretrained` uploads from inside transformers' save, before ours copies
+        them, and only the files that save changed, which code left in the folder by an earlier save is not."""
+        code = self._copy_named_code(Path(working_dir))
+        files_timestamps = {name: t for name, t in files_timestamps.items() if name not in code}
+        return super()._upload_modified_files(working_dir, repo_id, files_timestamps, *args, **kwargs)
+
+    def _named_code(self) -> list[str]:
+        """The module files the config's `auto_map` / `custom_pipelines` entries name."""
         refs = list((getattr(self.config, "auto_map", None) or {}).values())
         refs += [entry["impl"] for entry in (getattr(self.config, "custom_pipelines", None) or {}).values()]
-        for ref in refs:
-            name = ref.split("--")[-1].rsplit(".", 1)[0] + ".py"  # "[org/repo--]module.Class"
+        modules = (ref.split("--")[-1].rsplit(".", 1)[0] for ref in refs)  # "[org/repo--]module.Class"
+        return list(dict.fromkeys(f"{module}.py" for module in modules))
+
+    def _copy_named_code(self, folder: Path) -> list[str]:
+        """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name: from beside
+        this file (the package, or the remote code transformers fetched), else from the folder or Hub repo the model
+        was loaded from (a remote-code model fetched only its own module and its imports). Returns their names."""
+        names = self._named_code()
+        for name in names:
             target = folder / name
             if target.exists():
                 continue
@@ -590,6 +610,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
                     folder,
                     getattr(self.config, "_name_or_path", ""),
                 )
+        return names
 
     def _loaded_from(self, filename: str) -> str | None:
         """`filename` from the local folder or Hub repo this model was loaded from (the Hub cache when offline)."""
