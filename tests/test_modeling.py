@@ -481,8 +481,10 @@ def test_the_size_check_judges_the_config_the_folder_is_loaded_with(tiny_config,
     (tmp_path / "config.json").write_text(json.dumps({**config, "embed_dim": 64}))
     for kwargs in ({"config": tiny}, {"embed_dim": tiny.embed_dim}):
         assert SwinIRForImageRestoration.from_pretrained(tmp_path, **kwargs).config.embed_dim == tiny.embed_dim
-    with pytest.raises(ValueError, match="the config given describes a model of"):
+    with pytest.raises(ValueError, match="the config given describes a model of") as err:
         SwinIRForImageRestoration.from_pretrained(tmp_path, config=tiny_config(embed_dim=96))
+    # The folder is not to blame for the caller's config: the message says to load it with its own.
+    assert str(err.value).endswith("(pass no config or fields, so that its config.json is used)")
     # A setting refused as such is not a config that does not fit its weights (it read "an edited or damaged
     # config.json?").
     (tmp_path / "config.json").write_text(json.dumps(config))

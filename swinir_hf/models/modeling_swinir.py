@@ -1011,9 +1011,15 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, 
         stored_kwargs = {k: v for k, v in kwargs.items() if k != "subfolder"}  # `folder` is the subfolder already
         given_differs = _config_not_stored(cls, folder, stored_kwargs)
         config_is = "the config given describes" if given_differs else "its config.json describes"
+        # The caller's config is to blame, not the folder: no "re-export it" for a folder that is fine.
+        hint = (
+            "pass no config or fields, so that its config.json is used"
+            if given_differs
+            else "an edited or damaged config.json?"
+        )
         raise IncompatibleWeightsError(
             f"{folder}: {config_is} {size}, but its weights hold {stored:,} values: the config and the weights do not "
-            "belong together (an edited or damaged config.json?)"
+            f"belong together ({hint})"
         )
 
 
