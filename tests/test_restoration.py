@@ -1286,3 +1286,20 @@ def test_a_damaged_exif_block_is_one_logged_warning_that_names_the_file(tmp_path
     caplog.clear()
     assert main(["restore", str(src), "-o", str(tmp_path / "out"), "--model", "sr-x2", "--no-progress"]) == 0
     assert [r.getMessage() for r in caplog.records] == [line]
+
+
+def test_a_16bit_min_is_white_tiff_is_read_as_its_8bit_copy_not_a_negative(model, tmp_path):
+    """In a MinIsWhite TIFF (photometric 0, as some scanners and X-ray exports write) 0 is white: Pillow inverts the
+    8-bit ones but gives 16-bit ones as stored, which restored a negative."""
+    import tifffile
+
+    grey = _rgb()[..., 0]
+    tifffile.imwrite(tmp_path / "scan8.tif", 255 - grey, photometric="miniswhite")
+    tifffile.imwrite(tmp_path / "scan16.tif", (255 - grey).astype(np.uint16) * 257, photometric="miniswhite")
+    np.testing.assert_array_equal(np.asarray(read_image(tmp_path / "scan8.tif").pixels), grey)
+    deep = read_image(tmp_path / "scan16.tif").pixels
+    assert deep.mode == "I;16"
+    np.testing.assert_array_equal(np.asarray(deep), grey.astype(np.uint16) * 257)
+    expected = np.asarray(restore(model, Image.fromarray(grey.astype(np.uint16) * 257), dtype="float32"))
+    for source in (tmp_path / "scan16.tif", Image.open(tmp_path / "scan16.tif")):
+        np.testing.assert_array_equal(np.asarray(restore(model, source, dtype="float32")), expected)
