@@ -1303,3 +1303,19 @@ def test_a_16bit_min_is_white_tiff_is_read_as_its_8bit_copy_not_a_negative(model
     expected = np.asarray(restore(model, Image.fromarray(grey.astype(np.uint16) * 257), dtype="float32"))
     for source in (tmp_path / "scan16.tif", Image.open(tmp_path / "scan16.tif")):
         np.testing.assert_array_equal(np.asarray(restore(model, source, dtype="float32")), expected)
+
+
+def test_a_16bit_cmyk_tiff_read_at_8_bits_says_so(model, tmp_path, caplog):
+    """Pillow reads a 16-bit CMYK TIFF (print workflows) at 8 bits and converts it with its 8-bit colour management:
+    the restored copy is 8-bit RGB, which a warning naming the file says, as for a 10-bit AVIF."""
+    import tifffile
+
+    cmyk = np.asarray(Image.fromarray(_rgb()).convert("CMYK"))
+    tifffile.imwrite(tmp_path / "print16.tif", cmyk.astype(np.uint16) * 257, photometric="separated")
+    Image.fromarray(cmyk, "CMYK").save(tmp_path / "print8.tif")
+    with caplog.at_level(logging.WARNING):
+        assert restore(model, tmp_path / "print8.tif").mode == "RGB"
+        assert not caplog.records
+        out = restore(model, tmp_path / "print16.tif")
+    assert out.mode == "RGB" and out.size == (48, 40)
+    assert f"{tmp_path / 'print16.tif'}: a 16-bit CMYK TIFF, read at 8 bits" in caplog.text

@@ -157,12 +157,7 @@ def _read_image(path: Path) -> ImageData:
         why = "empty file" if isinstance(err, UnidentifiedImageError) and _is_empty(path) else os_reason(err, path)
         raise ValueError(f"{path}: not a readable image ({why})") from err
     warn_if_animated(image, str(path))
-    if image.format == "AVIF" and (bits := _avif_bit_depth(path)) > 8:
-        # Pillow decodes AVIF at 8 bits, and pillow-heif's libheif here has no AVIF decoder.
-        logger.warning(
-            f"{path}: a {bits}-bit AVIF, read at 8 bits (Pillow decodes AVIF at 8 bits); to keep all its levels, "
-            "convert it to a 16-bit PNG first (avifdec --depth 16 FILE.avif FILE.png)"
-        )
+    _warn_if_read_at_8_bits(image, path)
     heif = image.format == "HEIF"
     if deep is not None:
         deep = grey_alpha_heif(path, deep) if heif else deep
@@ -175,6 +170,24 @@ def _read_image(path: Path) -> ImageData:
     if (keyed := keyed_grey16(image)) is not None:  # a 16-bit grey PNG's colour key (tRNS), as its alpha
         return _detached(ImageData(keyed, icc, exif), opened)
     return _detached(ImageData(grey_alpha_heif(path, image) if heif else image, icc, exif), opened)
+
+
+def _warn_if_read_at_8_bits(image: Image.Image, path: Path) -> None:
+    """Log a warning naming the file when Pillow decodes a deeper image at 8 bits (an AVIF of 10 / 12 bits, a CMYK
+    TIFF of 16) and no installed decoder reads it deeper: its output cannot keep the levels the file had."""
+    if image.format == "AVIF" and (bits := _avif_bit_depth(path)) > 8:
+        # Pillow decodes AVIF at 8 bits, and pillow-heif's libheif here has no AVIF decoder.
+        logger.warning(
+            f"{path}: a {bits}-bit AVIF, read at 8 bits (Pillow decodes AVIF at 8 bits); to keep all its levels, "
+            "convert it to a 16-bit PNG first (avifdec --depth 16 FILE.avif FILE.png)"
+        )
+    depth = image.tag_v2.get(258, 8) if image.mode == "CMYK" and image.format == "TIFF" else 8
+    if (bits := max(depth if isinstance(depth, tuple) else (depth,))) > 8:
+        # 16-bit CMYK (print workflows): Pillow's colour management, which converts it to RGB, is 8-bit only.
+        logger.warning(
+            f"{path}: a {bits}-bit CMYK TIFF, read at 8 bits (Pillow reads CMYK at 8 bits) and restored as 8-bit "
+            "RGB; to keep all its levels, convert it to 16-bit RGB first (in the program that made it)"
+        )
 
 
 def _detached(data: ImageData, opened: Image.Image) -> ImageData:
