@@ -145,12 +145,30 @@ def test_palette_and_cmyk_inputs_are_described_in_words(demo, tmp_path):
 def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
     text = tmp_path / "notes.png"
     text.write_text("not an image")
+    with pytest.raises(gr.Error, match="notes.png is not an image this demo can read") as err:
+        run(demo, text)
+    assert not err.value.print_exception  # a user error: no traceback in the server log
+    # A truncated PNG or JPEG (a partial download) is one: the message says why it cannot be decoded, not that
+    # PNGs and JPEGs are not read.
     truncated = tmp_path / "cut.png"
     truncated.write_bytes(EXAMPLE.read_bytes()[:300])
-    for path in (text, truncated):
-        with pytest.raises(gr.Error, match=f"{path.name} is not an image this demo can read") as err:
+    Image.open(EXAMPLE).save(tmp_path / "photo.jpg", quality=90)
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "photo.jpg").read_bytes()[:-200])
+    for path in (truncated, tmp_path / "cut.jpg"):
+        expected = f"{path.name} could not be decoded (image file is truncated"
+        with pytest.raises(gr.Error, match=re.escape(expected)) as err:
             run(demo, path)
-        assert not err.value.print_exception  # a user error: no traceback in the server log
+        assert err.value.message.endswith("): it may be damaged or incomplete.")
+        assert str(tmp_path) not in err.value.message  # the server's path means nothing to the user
+        assert not err.value.print_exception
+        assert demo.inspect(str(path))["error"] == err.value.message  # said at upload too
+    # A TIFF whose header tifffile reads but that no decoder here knows (16-bit big-endian MinIsWhite) is no image
+    # this demo can read, not a damaged one.
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "odd.tif", np.zeros((4, 6), ">u2"), photometric="miniswhite", byteorder=">")
+    with pytest.raises(gr.Error, match=re.escape("odd.tif is not an image this demo can read (PNG, JPEG")):
+        run(demo, tmp_path / "odd.tif")
     small = RestorationDemo(max_pixels=1000, extra_models=[str(model_dir)], defaults_dir=tmp_path)
     with pytest.raises(gr.Error, match="This image is 120×100 = 12,000 pixels; this demo takes up to 1,000. Crop"):
         run(small, EXAMPLE)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from ..inference.image_io import ImageData, float_file_problem, image_size, open_image, read_image
 from ..models.image_processing_swinir import float_to_image, image_to_float
@@ -137,8 +137,8 @@ def open_header(path: str) -> tuple[int, int]:
         return image_size(path)
     except Image.DecompressionBombError:
         raise user_error(_bomb_message(name)) from None
-    except (OSError, SyntaxError, ValueError):
-        raise unreadable(path) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise undecodable(path, err) from None
 
 
 def decode(path: str) -> ImageData:
@@ -148,7 +148,7 @@ def decode(path: str) -> ImageData:
     except ValueError as err:
         if isinstance(err.__cause__, Image.DecompressionBombError):
             raise user_error(_bomb_message(Path(path).name)) from None
-        raise unreadable(path) from None
+        raise undecodable(path, err) from None
     if reason := float_file_problem(data.pixels):
         raise user_error(
             f"{Path(path).name} is a floating-point image this demo cannot restore ({reason}): save it with "
@@ -165,6 +165,23 @@ def unreadable(path: str):
         kept = f"uploads are kept for {UPLOAD_MAX_AGE_S // 60} minutes"
         return user_error(f"{name} is no longer on the server ({kept}): upload it again.")
     return user_error(f"{name} is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).")
+
+
+def undecodable(path: str, err: Exception):
+    """The gr.Error for an upload that `open_header` or `read_image` could not read (`err`): not an image
+    (`unreadable`), or one whose format was recognised but whose data could not be decoded, cut short (a partial
+    download) or damaged, said with the decoder's reason, without the server's path. "Not an image this demo can read
+    (PNG, JPEG, …)" told the owner of a truncated JPEG that JPEGs are not read."""
+    name = Path(path).name
+    unknown = (UnidentifiedImageError, SyntaxError)  # no decoder knows the file (`read_image`'s error wraps it)
+    if not Path(path).exists() or isinstance(err, unknown) or isinstance(err.__cause__, unknown):
+        return unreadable(path)
+    reason = str(err).removeprefix(f"{path}: ")
+    if found := re.fullmatch(r"not a readable [^(]*\((.*)\)", reason, re.DOTALL):
+        reason = found[1]  # `read_image`'s "not a readable image (why)"
+    elif not isinstance(err, OSError):
+        return user_error(f"{name}: {reason}.")  # ours, saying what to do (a package to install)
+    return user_error(f"{name} could not be decoded ({reason}): it may be damaged or incomplete.")
 
 
 # PIL modes PNG cannot hold → the one the shrunk upload is stored in.
