@@ -1319,3 +1319,23 @@ def test_a_16bit_cmyk_tiff_read_at_8_bits_says_so(model, tmp_path, caplog):
         out = restore(model, tmp_path / "print16.tif")
     assert out.mode == "RGB" and out.size == (48, 40)
     assert f"{tmp_path / 'print16.tif'}: a 16-bit CMYK TIFF, read at 8 bits" in caplog.text
+
+
+def test_a_file_that_cannot_be_decoded_is_closed(tmp_path):
+    """A truncated file's opened image stayed open, held by the error's traceback, until garbage collection: a
+    ResourceWarning, and a file descriptor for each bad file of a folder."""
+    import gc
+
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "a.jpg", quality=90)
+    write_image(tmp_path / "a16.png", noise.astype(np.uint16) * 257)  # decoded by pypng
+    for name in ("a.jpg", "a16.png"):
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / f"cut-{name}").write_bytes(data[: len(data) * 3 // 4])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name in ("cut-a.jpg", "cut-a16.png"):
+            with pytest.raises(ValueError, match="not a readable image"):
+                read_image(tmp_path / name)
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

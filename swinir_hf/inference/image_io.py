@@ -143,10 +143,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
 def _read_image(path: Path) -> ImageData:
     """`read_image`, raising the decoders' own errors where it has no better message."""
     try:
-        image = open_image(path)
-        deep = read_deep(path, image) if is_deep(image) else None
-        if deep is None:
-            image.load()
+        image, deep = _open_decoded(path)
     except Image.DecompressionBombError as err:
         raise ValueError(f"{path}: {_bomb_reason(err)}") from err
     except (OSError, SyntaxError) as err:
@@ -170,6 +167,21 @@ def _read_image(path: Path) -> ImageData:
     if (keyed := keyed_grey16(image)) is not None:  # a 16-bit grey PNG's colour key (tRNS), as its alpha
         return _detached(ImageData(keyed, icc, exif), opened)
     return _detached(ImageData(grey_alpha_heif(path, image) if heif else image, icc, exif), opened)
+
+
+def _open_decoded(path: Path) -> tuple[Image.Image, np.ndarray | None]:
+    """The opened image, decoded, and for a deep one its uint16 pixels (`read_deep`); closed when decoding fails: a
+    truncated file's image stayed open, held by the error's traceback, until garbage collection (a ResourceWarning,
+    and a file descriptor for every bad file of a folder)."""
+    image = open_image(path)
+    try:
+        deep = read_deep(path, image) if is_deep(image) else None
+        if deep is None:
+            image.load()
+    except BaseException:
+        image.close()
+        raise
+    return image, deep
 
 
 def _warn_if_read_at_8_bits(image: Image.Image, path: Path) -> None:
