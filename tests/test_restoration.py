@@ -1339,3 +1339,24 @@ def test_a_file_that_cannot_be_decoded_is_closed(tmp_path):
                 read_image(tmp_path / name)
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_a_16bit_colour_ppm_keeps_its_depth(model, tmp_path):
+    """dcraw -6 and netpbm write colour PPMs of maxval 65535 (or 4095), which Pillow scales to 8 bits: read whole,
+    white at 65535, like a 16-bit PNG; opened with Pillow, refused as one is; cut short, a readable error."""
+    levels = np.random.default_rng(0).integers(0, 65536, (5, 7, 3), dtype=np.uint16)
+    (tmp_path / "raw.ppm").write_bytes(b"P6\n7 5\n65535\n" + levels.astype(">u2").tobytes())
+    twelve = levels >> 4
+    text = " ".join(map(str, twelve.ravel()))
+    (tmp_path / "plain.ppm").write_text(f"P3\n# dcraw\n7 5\n4095\n{text}\n")
+    np.testing.assert_array_equal(read_image(tmp_path / "raw.ppm").pixels, levels)
+    expected = (twelve.astype(np.uint32) * 65535 + 2047) // 4095
+    np.testing.assert_array_equal(read_image(tmp_path / "plain.ppm").pixels, expected)
+    out = restore(model, tmp_path / "raw.ppm", dtype="float32")
+    assert out.dtype == np.uint16 and out.shape == (10, 14, 3)
+    np.testing.assert_array_equal(out, restore(model, levels, dtype="float32"))
+    with pytest.raises(ValueError, match="a 16-bit colour image, which Pillow reads at 8 bits"):
+        restore(model, Image.open(tmp_path / "raw.ppm"))
+    (tmp_path / "cut.ppm").write_bytes((tmp_path / "raw.ppm").read_bytes()[:-51])
+    with pytest.raises(ValueError, match=r"cut.ppm: not a readable image \(image file is truncated \(79 of 105"):
+        read_image(tmp_path / "cut.ppm")

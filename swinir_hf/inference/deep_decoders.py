@@ -38,8 +38,8 @@ def is_deep(image: Image.Image) -> bool:
 
 
 def read_deep(path: Path, header: Image.Image) -> np.ndarray:
-    """The pixels of a 16-bit colour PNG / TIFF or a 10- / 12-bit HEIF, upright, as uint16: (H, W, C), or (H, W)
-    for a grey HEIF.
+    """The pixels of a 16-bit colour PNG / TIFF, a colour PPM of more than 8 bits or a 10- / 12-bit HEIF, upright, as
+    uint16: (H, W, C), or (H, W) for a grey HEIF.
 
     Raises:
         OSError: the file cannot be decoded (corrupt, truncated), as Pillow reports it for other images.
@@ -89,11 +89,34 @@ def read_deep(path: Path, header: Image.Image) -> np.ndarray:
             arr = _unpremultiply(arr)
     elif header.format == "HEIF":
         arr = _read_heif_levels(path)
+    elif header.format == "PPM":
+        arr = _read_ppm_levels(path, header)
     else:
         raise ValueError(f"{path}: 16-bit colour {header.format} is not supported")
     # A HEIF's rotation is applied by libheif: the plugin's header then says 1, while pillow-heif's EXIF keeps it.
     orientation = header.getexif().get(0x0112, 1)
     return np.ascontiguousarray(ORIENT.get(orientation, lambda a: a)(arr).astype(np.uint16))
+
+
+def _read_ppm_levels(path: Path, header: Image.Image) -> np.ndarray:
+    """The pixels of a colour PPM of more than 8 bits (maxval 256..65535; binary P6 or plain P3) as (H, W, 3)
+    uint16, white at 65535, as Pillow scales a grey one's.
+
+    Raises:
+        OSError: the file holds fewer samples than its header says (truncated).
+    """
+    decoder, _, offset, (_, maxval) = header.tile[0]
+    width, height = header.size
+    count = width * height * 3
+    data = path.read_bytes()[offset:]
+    if decoder == "ppm_plain":  # decimal text
+        levels = np.array(data.split()[:count], dtype=np.uint32)
+    else:  # two bytes a sample, most significant first
+        levels = np.frombuffer(data[: 2 * min(count, len(data) // 2)], dtype=">u2").astype(np.uint32)
+    if levels.size < count:
+        raise OSError(f"image file is truncated ({levels.size} of {count} samples)")
+    scaled = (np.minimum(levels, maxval) * 65535 + maxval // 2) // maxval
+    return scaled.reshape(height, width, 3).astype(np.uint16)
 
 
 def _unpremultiply(arr: np.ndarray) -> np.ndarray:

@@ -140,10 +140,12 @@ def _min_is_white16(image: Image.Image) -> bool:
 
 
 def colour_bit_depth(image: Image.Image) -> int:
-    """Bits per channel stored in an opened (not loaded) colour PNG / TIFF, which Pillow reads as 8-bit RGB(A)
+    """Bits per channel stored in an opened (not loaded) colour PNG / TIFF / PPM, which Pillow reads as 8-bit RGB(A)
     whatever they are; 8 for any other image."""
     if image.mode not in ("RGB", "RGBA") or not getattr(image, "tile", None):  # only a file not yet loaded has tiles
         return 8
+    if image.format == "PPM":  # its maxval (65535 from dcraw -6 or netpbm), which Pillow scales to 255
+        return max(8, int(image.tile[0][3][1]).bit_length())
     if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
         bits = image.tag_v2.get(258, 8)
         return max(bits if isinstance(bits, tuple) else (bits,))
