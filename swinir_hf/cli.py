@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import __version__
 from .checkpoints.convert import CheckpointError
 from .checkpoints.loading import DEFAULT_MODELS
 from .console import tolerant_output
@@ -92,6 +93,7 @@ LAUNCHED = {"restore": "swinir_hf.restore", "eval": "swinir_hf.evaluate"}
 def build_parser() -> argparse.ArgumentParser:
     # `swinir-hf restore` also runs under `accelerate launch`: a bad command line is reported by its main process.
     parser = LaunchParser(prog="swinir-hf", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert an authors' .pth checkpoint into a from_pretrained folder")
