@@ -1,24 +1,45 @@
-"""SwinIR image restoration as a Hugging Face `transformers` model."""
+"""SwinIR image restoration as a Hugging Face `transformers` model.
 
-from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
+`import swinir_hf` loads neither torch nor transformers (the `swinir-hf` command's help and usage errors answer
+at once): the public names below load their modules on first use, and SwinIR is registered with transformers'
+Auto classes and `pipeline("image-restoration")` before transformers can be used (`registration`).
+"""
 
-from .checkpoints.convert import CheckpointError, convert_original_checkpoint, detect_config
-from .checkpoints.loading import DEFAULTS_DIR
-from .inference.memory import tune_allocator
-from .inference.restoration import EngineOptions, SwinIRRestorer, restore
-from .models.configuration_swinir import PRESETS, TASKS, SwinIRConfig
-from .models.image_processing_swinir import SwinIRImageProcessor
-from .models.modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
-from .models.pipeline_swinir import ImageRestorationPipeline
-from .models.pipeline_swinir import register as _register_pipeline
+from __future__ import annotations
 
-AutoConfig.register("swinir", SwinIRConfig, exist_ok=True)
-AutoModel.register(SwinIRConfig, SwinIRForImageRestoration, exist_ok=True)
-AutoModelForImageToImage.register(SwinIRConfig, SwinIRForImageRestoration, exist_ok=True)
-AutoImageProcessor.register(SwinIRConfig, image_processor_classes={"pil": SwinIRImageProcessor}, exist_ok=True)
-_register_pipeline(default_model=str(DEFAULTS_DIR / "sr-x4"))  # pipeline("image-restoration"): the bundled x4 model
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .registration import register_with_transformers
+
+if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
+    from .checkpoints.convert import CheckpointError, convert_original_checkpoint, detect_config
+    from .inference.memory import tune_allocator
+    from .inference.restoration import EngineOptions, SwinIRRestorer, restore
+    from .models.configuration_swinir import PRESETS, TASKS, SwinIRConfig
+    from .models.image_processing_swinir import SwinIRImageProcessor
+    from .models.modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
+    from .models.pipeline_swinir import ImageRestorationPipeline
 
 __version__ = "0.1.0"
+# Public name → the module that defines it (imported on first use).
+_MODULES = {
+    "CheckpointError": ".checkpoints.convert",
+    "convert_original_checkpoint": ".checkpoints.convert",
+    "detect_config": ".checkpoints.convert",
+    "tune_allocator": ".inference.memory",
+    "EngineOptions": ".inference.restoration",
+    "SwinIRRestorer": ".inference.restoration",
+    "restore": ".inference.restoration",
+    "PRESETS": ".models.configuration_swinir",
+    "TASKS": ".models.configuration_swinir",
+    "SwinIRConfig": ".models.configuration_swinir",
+    "SwinIRImageProcessor": ".models.image_processing_swinir",
+    "ImageRestorationOutput": ".models.modeling_swinir",
+    "SwinIRForImageRestoration": ".models.modeling_swinir",
+    "SwinIRPreTrainedModel": ".models.modeling_swinir",
+    "ImageRestorationPipeline": ".models.pipeline_swinir",
+}
 __all__ = [
     "PRESETS",
     "TASKS",
@@ -36,3 +57,19 @@ __all__ = [
     "restore",
     "tune_allocator",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`swinir_hf.NAME` and `from swinir_hf import NAME`: the public name, its module imported now."""
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULES[name], __name__), name)
+    globals()[name] = value  # the next look-up is a plain one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+register_with_transformers()

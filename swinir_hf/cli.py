@@ -7,14 +7,12 @@ import os
 import sys
 from pathlib import Path
 
+# Only modules without torch / transformers here (tests/test_cli.py checks it): --help, --version and usage
+# errors answer at once; each subcommand imports what it needs.
 from . import __version__
-from .checkpoints.convert import CheckpointError
-from .checkpoints.loading import DEFAULT_MODELS
+from .checkpoints.bundled import DEFAULT_MODELS
 from .console import tolerant_output
-from .evaluation.cli import add_eval_arguments, output_problem
 from .extras import MissingExtraError
-from .inference.collection_cli import add_restore_arguments
-from .inference.output_folders import check_fresh_output_folder, folder_claimed
 from .interrupts import finished_before, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, split_arguments
 from .processes import LaunchParser
@@ -23,6 +21,7 @@ from .processes import LaunchParser
 def _convert(args: argparse.Namespace) -> int:
     from .checkpoints.convert import convert_original_checkpoint
     from .checkpoints.folders import save_model_folder
+    from .inference.output_folders import check_fresh_output_folder, folder_claimed
 
     out = Path(args.output_dir)
     try:
@@ -90,17 +89,27 @@ def _restore(args: argparse.Namespace) -> int:
 LAUNCHED = {"restore": "swinir_hf.restore", "eval": "swinir_hf.evaluate"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_convert_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="authors' .pth or .safetensors file")
+    p.add_argument("output_dir", help="folder to write config.json, model.safetensors, preprocessor_config.json")
+    p.add_argument("--weights-key", default=None, help="entry holding the weights (default: params_ema, params)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `swinir-hf` parser, every subcommand listed; `only`: the one whose options are added (importing its
+    modules), None for all of them."""
     # `swinir-hf restore` also runs under `accelerate launch`: a bad command line is reported by its main process.
     parser = LaunchParser(prog="swinir-hf", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def wanted(name: str) -> bool:
+        return only is None or only == name
+
     p = sub.add_parser("convert", help="convert an authors' .pth checkpoint into a from_pretrained folder")
-    p.add_argument("checkpoint", help="authors' .pth or .safetensors file")
-    p.add_argument("output_dir", help="folder to write config.json, model.safetensors, preprocessor_config.json")
-    p.add_argument("--weights-key", default=None, help="entry holding the weights (default: params_ema, params)")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    if wanted("convert"):
+        _add_convert_arguments(p)
     p.set_defaults(func=_convert)
 
     p = sub.add_parser("models", help="list the bundled models and the authors' releases (and which are cached)")
@@ -112,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs on every process of an `accelerate launch`, each scoring its share of the images.",
         epilog=LAUNCHER_HELP.format(module="swinir_hf.evaluate"),
     )
-    add_eval_arguments(p)
+    if wanted("eval"):
+        from .evaluation.cli import add_eval_arguments
+
+        add_eval_arguments(p)
     p.set_defaults(func=_eval)
 
     p = sub.add_parser(
@@ -122,12 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
         "Runs on every process of an `accelerate launch`.",
         epilog=LAUNCHER_HELP.format(module="swinir_hf.restore"),
     )
-    add_restore_arguments(p)
+    if wanted("restore"):
+        from .inference.collection_cli import add_restore_arguments
+
+        add_restore_arguments(p)
     p.set_defaults(func=_restore)
 
-    from .checkpoints.export_cli import add_parser as add_hub_parser
+    p = sub.add_parser(
+        "hub", help="build (and push) verified Hub repos from the authors' .pth files or a trained model folder"
+    )
+    if wanted("hub"):
+        from .checkpoints.export_cli import DESCRIPTION, configure_parser
 
-    add_hub_parser(sub)
+        p.description = DESCRIPTION
+        configure_parser(p)
     # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train (free-form overrides) and
     # `swinir-hf demo ...` to swinir_hf.demo.server (which needs the demo extra).
     sub.add_parser(
@@ -164,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         from .demo.server import main as demo_main
 
         return demo_main(argv[1:])
-    parser = build_parser()
+    parser = build_parser(only=argv[0] if argv else "")  # a subcommand's options, none for --help or a typo
     if argv[:1] and argv[0] in LAUNCHED:  # with accelerate launch's options: under its launcher
         command = argv[0]
         own = {name for action in _subcommand(parser, command)._actions for name in action.option_strings}
@@ -172,12 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         if launcher:
             # A bad command line is said here, once, not by every process.
             args = parser.parse_args([command, *rest])
+            from .evaluation.cli import output_problem
+
             problem = output_problem(args) if command == "eval" else None
             if problem:
                 print(f"error: {problem}", file=sys.stderr)
                 return 1
             return launch(LAUNCHED[command], launcher, rest)
     args = parser.parse_args(argv)
+    from .checkpoints.convert import CheckpointError
+
     try:
         status = args.func(args)
         sys.stdout.flush()  # a reader that has gone shows here, not as an error at exit

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import subprocess
+import sys
+
 import pytest
 
 from swinir_hf import __version__
@@ -14,3 +18,46 @@ def test_version_is_printed_on_stdout(capsys):
     assert stop.value.code == 0
     out, err = capsys.readouterr()
     assert (out, err) == (f"swinir-hf {__version__}\n", "")
+
+
+HEAVY = ("torch", "transformers", "accelerate", "datasets", "gradio", "skimage", "scipy", "numpy", "PIL")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["not-a-command"], ["convert", "--help"]])
+def test_help_and_usage_errors_load_no_heavy_library(argv):
+    """`swinir-hf --help` (and a mistyped command) answers at once: neither the package nor the command line's
+    parsing imports torch, transformers or the other big libraries."""
+    code = (
+        "import sys\nfrom swinir_hf.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(name for name in {HEAVY!r} if name in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines()[-1] == "[]", run.stderr
+
+
+def test_import_registers_swinir_with_transformers_once_it_loads():
+    """`import swinir_hf` loads no transformers, yet `AutoModel` / `AutoImageProcessor` / `pipeline` imported
+    after it know SwinIR (the registration waits for transformers' import)."""
+    code = (
+        "import sys, swinir_hf\n"
+        "assert 'transformers' not in sys.modules and 'torch' not in sys.modules\n"
+        "from transformers import AutoImageProcessor, AutoModel\n"
+        "from swinir_hf.checkpoints.bundled import DEFAULTS_DIR\n"
+        "folder = DEFAULTS_DIR / 'sr-x4'\n"
+        "model, processor = AutoModel.from_pretrained(folder), AutoImageProcessor.from_pretrained(folder)\n"
+        "print(type(model).__name__, type(processor).__name__)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["SwinIRForImageRestoration", "SwinIRImageProcessor"], run.stderr
+
+
+def test_public_names_load_on_use():
+    """Every name of `__all__` resolves (from its module, on first use) and `dir()` lists it."""
+    import swinir_hf
+
+    assert set(swinir_hf._MODULES) == set(swinir_hf.__all__)
+    assert set(swinir_hf.__all__) <= set(dir(swinir_hf))
+    for name in swinir_hf.__all__:
+        assert getattr(swinir_hf, name) is getattr(importlib.import_module(swinir_hf._MODULES[name], "swinir_hf"), name)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        swinir_hf.nope  # noqa: B018

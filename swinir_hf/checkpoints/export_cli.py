@@ -29,12 +29,6 @@ from .run_folder import list_checkpoints
 DESCRIPTION = export.__doc__.split("\n\n")[0]
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """The `swinir-hf hub` subcommand."""
-    help_text = "build (and push) verified Hub repos from the authors' .pth files or a trained model folder"
-    configure_parser(subparsers.add_parser("hub", help=help_text, description=DESCRIPTION))
-
-
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of `swinir-hf hub`."""
     p.add_argument(

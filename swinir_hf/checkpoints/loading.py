@@ -10,6 +10,7 @@ import torch
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
+from .bundled import DEFAULT_MODELS, DEFAULTS_DIR
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
 from .run_folder import MODEL, is_checkpoint
 
@@ -17,18 +18,6 @@ CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 # One quick look at the Hub before from_pretrained: unreachable, huggingface_hub would retry each file with
 # backoff, logging every attempt, before giving up.
 PROBE_TIMEOUT_S = 5.0
-
-
-# The package's own checkpoints (trained with `swinir_hf.train` on ../shared/trainsets; see their model cards):
-# `save_pretrained` folders shipped inside the package, so they work offline.
-DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "defaults"
-DEFAULT_MODELS = {
-    "sr-x4": "x4 super-resolution (small SwinIR, bicubic degradation)",
-    "sr-x2": "x2 super-resolution (small SwinIR, bicubic degradation)",
-    "denoise-color": "blind colour denoising, Gaussian noise σ 0-50 (small SwinIR)",
-    "real-sr-x4": "x4 super-resolution of real photos (small SwinIR, BSRGAN-style degradation, L1 only)",
-    "jpeg-color": "blind colour JPEG artifact removal, quality 10-90 (small SwinIR)",
-}
 
 
 class ModelNotAvailableError(OSError):
