@@ -68,6 +68,17 @@ def is_hub_dataset_id(spec: str) -> bool:
     return is_repo_id(spec) and Path(spec).suffix.lower() not in IMAGE_SUFFIXES  # photo.png: a file, not a dataset
 
 
+def missing_folder(spec: str) -> str | None:
+    """What is wrong with a dataset `spec` that names a local folder (`imagefolder:DIR`, or a path that cannot be a
+    Hub id) that does not exist, without loading anything (commands say it before loading a model); else None."""
+    if spec.startswith("imagefolder:"):
+        data_dir = spec.split(":", 1)[1]
+        return None if Path(data_dir).is_dir() else f"no such imagefolder directory: {data_dir}"
+    if Path(spec).is_dir() or is_hub_dataset_id(spec):
+        return None
+    return f"no such dataset folder: {spec}"
+
+
 def image_columns(dataset: datasets.Dataset) -> list[str]:
     """The names of the dataset's `datasets.Image` columns, in order."""
     import datasets
@@ -104,10 +115,10 @@ def load_image_dataset(
     """
     from .extras import require
 
+    if missing := missing_folder(spec):
+        raise FileNotFoundError(missing)
     if spec.startswith("imagefolder:"):
         data_dir = spec.split(":", 1)[1]
-        if not Path(data_dir).is_dir():
-            raise FileNotFoundError(f"no such imagefolder directory: {data_dir}")
         datasets = require("datasets", "train", f"loading the dataset {spec!r}")
         try:
             return datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train", cache_dir=cache_dir)
@@ -121,8 +132,6 @@ def load_image_dataset(
                 f"{spec} is not a datasets save_to_disk folder (for a folder of images: imagefolder:{spec})"
             )
         return loaded
-    if not is_hub_dataset_id(spec):
-        raise FileNotFoundError(f"no such dataset folder: {spec}")
     datasets = require("datasets", "train", f"loading the dataset {spec!r}")
     from .checkpoints.loading import hub_offline
 

@@ -349,6 +349,19 @@ def test_shares_of_a_set_combine_into_the_whole_sets_evaluation(small_set, tmp_p
     assert combine_shares(shares).to_dict() == whole.to_dict()
 
 
+def test_a_missing_dataset_folder_is_said_before_a_model_loads(tmp_path, capsys, monkeypatch):
+    """A mistyped --dataset path is the error at once, not after loading (or downloading) every --model."""
+    import swinir_hf.checkpoints.loading as loading
+
+    def load_model(*args, **kwargs):
+        raise AssertionError("a model was loaded before --dataset was checked")
+
+    monkeypatch.setattr(loading, "load_model", load_model)
+    for dataset, said in [(tmp_path / "nowhere", "no such dataset folder"), (f"imagefolder:{tmp_path}/no", "no such")]:
+        assert main(["eval", "--model", "sr-x4", "--dataset", str(dataset), "--scale", "4"]) == 1
+        assert said in capsys.readouterr().err
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"

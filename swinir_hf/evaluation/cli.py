@@ -158,9 +158,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..checkpoints.convert import CheckpointError
     from ..checkpoints.loading import ModelNotAvailableError
     from ..extras import MissingExtraError
+    from ..image_datasets import missing_folder
     from .results import combine_shares
 
-    problem = output_problem(args)
+    # A mistyped --dataset said before the models load (a Hub model would be downloaded first).
+    problem = missing_folder(args.dataset) or output_problem(args)
     if problem:
         return user_error(problem)
     try:
