@@ -673,6 +673,32 @@ def test_either_cpu_attention_kernel_gives_the_whole_image_pass(tiny_config, ker
     assert asked == []
 
 
+@pytest.mark.parametrize("kernel", ["matmul", "sdpa"])
+def test_chunked_cpu_inference_copies_no_attention_output(tiny_config, kernel, monkeypatch):
+    """A shifted layer's chunked CPU inference uses each attention output where it lies: a band that one call covers
+    is not copied into a band buffer (`copy_`), and SDPA's redone border windows go back in place (an out-of-place
+    `index_copy` made its token-major output head-major, which merging the heads then copied back). Each was a copy
+    of the attention output per call (sr-x4 under SDPA at 64-128²: 7-14 % of the forward; benchmarks/README.md)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            ops.append(func)
+            return func(*args, **(kwargs or {}))
+
+    monkeypatch.setenv("SWINIR_CPU_ATTENTION", kernel)
+    model = SwinIRForImageRestoration(tiny_config(drop_path_rate=0.0)).eval()
+    block = model.layers[0].residual_group.blocks[1]
+    assert block.shift_size  # one band, one attention call (16 windows, default chunk), border windows masked
+    x, mask, ops = torch.rand(1, 16 * 16, 16), model.shift_mask(16, 16, torch.device("cpu")), []
+    with torch.no_grad(), Ops():
+        block(x, (16, 16), mask)
+    assert torch.ops.aten.copy_.default not in ops
+    assert torch.ops.aten.index_copy.default not in ops
+    # The band written back, and under SDPA the border windows redone with the mask.
+    assert ops.count(torch.ops.aten.index_copy_.default) == 1 + (kernel == "sdpa")
+
+
 def test_cpu_attention_is_timed_once_per_shape_unless_pinned(tiny_config, monkeypatch):
     from swinir_hf.models import modeling_swinir
     from swinir_hf.models.modeling_swinir import cpu_attention_kernel, faster_cpu_attention

@@ -208,7 +208,10 @@ class WindowAttention(nn.Module):
             redo = F.scaled_dot_product_attention(
                 q[idx], k[idx], v[idx], attn_mask=masked, dropout_p=dropout, scale=self.scale
             )
-            out = out.index_copy(0, idx, redo)
+            # In place without autograd (SDPA's backward needs its output unchanged): the CPU kernel returns the
+            # output token-major ((B·nW, n, heads, hd), seen transposed), so the reshape below is a view; an
+            # out-of-place index_copy would copy it head-major, and the reshape then copy it back.
+            out = out.index_copy_(0, idx, redo) if inference else out.index_copy(0, idx, redo)
         out = out[..., :hd].transpose(1, 2).reshape(bnw, n, c)
         return self.proj_drop(self.proj(out))
 
@@ -312,7 +315,7 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
             windows = window_partition(torch.roll(band, -s, dims=2) if s else band, ws)
             nw = windows.shape[0] // b  # windows per image in this band
             first = top // ws * (w // ws)  # their first window position, for the shift mask
-            attended = torch.empty_like(windows)
+            parts = []
             for i in range(b):
                 for start in range(0, nw, step):
                     part = slice(i * nw + start, i * nw + min(start + step, nw))
@@ -320,8 +323,10 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
                     if s:
                         lo, hi = first + start, first + min(start + step, nw)
                         mask, border = shift_mask[lo:hi], _window_range(borders, lo, hi)
-                    attended[part] = self.attn(self.norm1(windows[part]), mask, border)  # LayerNorm is per token
-            y = window_reverse(attended, ws, len(rows), w)
+                    parts.append(self.attn(self.norm1(windows[part]), mask, border))  # LayerNorm is per token
+            # One call covers the band of one image up to chunk / ws pixels wide: its output is used as it is,
+            # not copied into a band-sized buffer.
+            y = window_reverse(parts[0] if len(parts) == 1 else torch.cat(parts), ws, len(rows), w)
             out.index_copy_(1, rows, band.add_(torch.roll(y, s, dims=2) if s else y))
         out = out.view(b, h * w, c)
         for part in out.view(-1, c).split(chunk):
