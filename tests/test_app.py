@@ -1413,6 +1413,15 @@ def test_restore_api_lists_its_optional_parameters_and_named_returns(demo):
     )
 
 
+def test_the_api_page_describes_the_endpoints_to_their_users(demo):
+    endpoints = demo.build().get_api_info()["named_endpoints"]
+    # "Use via API" showed restore()'s docstring: threads, coroutines, `end_session` and `client_gone`.
+    restore, cancel = endpoints["/restore"]["description"], endpoints["/cancel"]["description"]
+    assert "handle_file(PATH)" in restore and "full-resolution result" in restore
+    for text in (restore, cancel):
+        assert not re.search(r"coroutine|thread|end_session|client_gone", text), text
+
+
 def test_restore_api_lists_every_tasks_models(demo):
     restore = demo.build().get_api_info()["named_endpoints"]["/restore"]
     model = next(p for p in restore["parameters"] if p["parameter_name"] == "model")

@@ -33,6 +33,18 @@ CSS = (
     "#plan p, #input-info p {margin: 0} #restore-button {min-height: 48px} "
     "#examples th {white-space: normal} #examples td div {white-space: normal; overflow-wrap: anywhere}"
 )
+# What the API page ("Use via API") says of the public endpoints; without them gradio shows the callbacks'
+# docstrings, which are notes on threads and coroutines for the code's readers.
+RESTORE_API_DESCRIPTION = (
+    "Restore an image: real-world or classical super-resolution, denoising or JPEG artifact removal. Only `path` "
+    "is required (send it with gradio_client.handle_file(PATH)); scale None is the task's largest, model 'auto' "
+    "picks one that runs here. Returns the before / after previews, the full-resolution result (the input's bit "
+    "depth and transparency kept: PNG, or TIFF for a float TIFF) and a line saying what was done. A value that "
+    "cannot run raises an error saying why."
+)
+CANCEL_API_DESCRIPTION = (
+    "Stop this client's restorations (those of its session), running or waiting: each stops at its next Swin block."
+)
 
 
 class Page(gr.Blocks):
@@ -226,8 +238,23 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
         ended(demo.on_idle, settings, buttons, **quiet)
     job.success(None, js=SCROLL_TO_RESULT_JS, queue=False)
     api_settings = [c["file"], c["task"], c["api_scale"], c["api_model"], c["api_level"], c["custom"]]
-    api_job = c["api_run"].click(demo.restore, api_settings + options, results, api_name="restore", **shared)
-    c["stop"].click(demo.cancel, None, info, cancels=[job, api_job], queue=False, api_name="cancel")
+    api_job = c["api_run"].click(
+        demo.restore,
+        api_settings + options,
+        results,
+        api_name="restore",
+        api_description=RESTORE_API_DESCRIPTION,
+        **shared,
+    )
+    c["stop"].click(
+        demo.cancel,
+        None,
+        info,
+        cancels=[job, api_job],
+        queue=False,
+        api_name="cancel",
+        api_description=CANCEL_API_DESCRIPTION,
+    )
     page.unload(demo.end_session)  # a closed tab's job would otherwise run on, holding a worker
 
 
