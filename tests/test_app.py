@@ -1503,8 +1503,18 @@ def test_another_tasks_model_is_named_as_such_not_as_unknown():
         "('Clean image: enlarge'), or another model."
     )
     assert demo.menu.plan(SR, 4, "sr-x4 · bundled", None, None).problem is None
-    unknown = demo.menu.plan(SR, 4, "no such model", None, None).problem
-    assert unknown == "Unknown model 'no such model' for clean images."
+    # An unknown label said only that: an API client sending `sr-x2` (the command line's name) was not told of
+    # 'sr-x2 · bundled', nor anyone of what the task's models are called.
+    unknown = demo.menu.plan(DENOISE, 1, "no such model", None, None).problem
+    assert unknown == (
+        "Unknown model 'no such model' for noisy images: choose 'auto', 'denoise-color · bundled', "
+        "'SwinIR-M grey · authors', 'SwinIR-M colour · authors'."
+    )
+    near = "for clean images: did you mean 'sr-x2 · bundled'?"
+    assert demo.menu.plan(SR, 2, "sr-x2", None, None).problem == f"Unknown model 'sr-x2' {near}"
+    assert demo.menu.plan(SR, 4, 5, None, None).problem.startswith("Unknown model 5 for clean images: choose 'auto'")
+    unknown = demo.menu.plan(SR, 2, "denoise-color", None, None).problem  # another task's: then that is said
+    assert unknown == "Unknown model 'denoise-color' for clean images: did you mean 'denoise-color · bundled'?"
 
 
 def test_automatic_model_follows_the_level_to_the_nearest_trained_checkpoint(tmp_path, monkeypatch):

@@ -263,11 +263,21 @@ class Menu:
         """Why a model label sent with a task is none of the task's: another task's model (say which), or unknown."""
         other = next((e for e in self.entries if e.label == label), None)
         if other is None:
-            return f"Unknown model {label!r} for {TASK_NOUNS.get(task, task)}."
+            return f"Unknown model {label!r} for {TASK_NOUNS.get(task, task)}: {self._model_hint(task, label)}"
         return (
             f"{label} is a model for {TASK_NOUNS[other.task]}, not for {TASK_NOUNS.get(task, task)}: "
             f"choose the task {other.task!r} ({TASK_WORDS[other.task]!r}), or another model."
         )
+
+    def _model_hint(self, task: str, label: object) -> str:
+        """What to send instead of a model `label` that is none of the task's: the label of the same name (API
+        clients send `sr-x2`, as the command line takes it, for `sr-x2 · bundled`), else every choice."""
+        name = label.split(" · ")[0] if isinstance(label, str) else None
+        ordered = sorted(self.entries, key=lambda e: e.task != task)  # the task's own first
+        near = next((e.label for e in ordered if e.label.split(" · ")[0] == name), None)
+        if near is not None:
+            return f"did you mean {near!r}?"
+        return f"choose {', '.join(map(repr, [AUTO, *(e.label for e in self.task_entries(task))]))}."
 
     def auto_levels(self, task: str, scale: int) -> list[int]:
         """The levels that steer the automatic choice at this task and scale: those of its models that run here."""
