@@ -242,8 +242,14 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
     for scale in (0, -2):  # was "No model for Clean image: enlarge at ×0."
         with pytest.raises(gr.Error, match=rf"scale must be 1 \(same size\) or more, not {scale}\."):
             run(demo, EXAMPLE, scale=scale)
-    with pytest.raises(gr.Error, match=r"No model for noisy images at ×2\."):  # was "for Noisy: remove noise"
-        run(demo, EXAMPLE, task=DENOISE, scale=2)
+    # Was "for Noisy: remove noise", then "No model for noisy images at ×2.", which did not say what to send.
+    for task, scale, problem in [
+        (DENOISE, 2, "No model for noisy images at ×2: send scale 1."),
+        (SR, 5, "No model for clean images at ×5: send scale 2, 3, 4 or 8."),
+    ]:
+        with pytest.raises(gr.Error) as err:
+            run(demo, EXAMPLE, task=task, scale=scale)
+        assert err.value.message == problem
     # A radio takes None (gradio lets it through): a precision the request left out is the client's, not a failure.
     offered = "'auto', 'float32', 'bfloat16'" + (", 'float16'" if demo.device == "cuda" else "")
     with pytest.raises(gr.Error) as err:

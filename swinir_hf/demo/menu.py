@@ -269,6 +269,13 @@ class Menu:
             f"choose the task {other.task!r} ({TASK_WORDS[other.task]!r}), or another model."
         )
 
+    def _scale_hint(self, task: str) -> str:
+        """': send scale 2, 3, 4 or 8': the scales the task has models at (an API client may send any)."""
+        scales = [str(s) for s in sorted({e.scale for e in self.task_entries(task)})]
+        if not scales:
+            return ""
+        return f": send scale {', '.join(scales[:-1]) + ' or ' + scales[-1] if len(scales) > 1 else scales[0]}"
+
     def _model_hint(self, task: str, label: object) -> str:
         """What to send instead of a model `label` that is none of the task's: the label of the same name (API
         clients send `sr-x2`, as the command line takes it, for `sr-x2 · bundled`), else every choice."""
@@ -313,7 +320,7 @@ class Menu:
             scale = int(scale) if scale not in (None, "") else self.default_scale(task)
             entry = self.pick(task, scale, channels, asked)
             if entry is None:
-                return Plan(problem=f"No model for {TASK_NOUNS.get(task, task)} at ×{scale}.")
+                return Plan(problem=f"No model for {TASK_NOUNS.get(task, task)} at ×{scale}{self._scale_hint(task)}.")
         chosen = None
         if entry.levels:  # the level asked for (the nearest one for the automatic choice), else the default
             steers = asked is not None and (auto or asked in entry.levels)
