@@ -1412,6 +1412,12 @@ def test_restore_api_lists_its_optional_parameters_and_named_returns(demo):
     # The result line was 'value_33' (the component's id) to gradio_client.
     assert [r["label"] for r in restore["returns"]] == ["Before / after", "Full-resolution result", "Info"]
     # The level with model 'auto' picks the nearest trained checkpoint; the label spoke of named models only.
+    # It said "1 (denoising, JPEG), 2 or 4", although the model list holds the authors' ×3 and ×8 models.
+    scale = next(p for p in restore["parameters"] if p["parameter_name"] == "scale")
+    assert scale["label"] == (
+        "Scale: 1 (denoising, JPEG) or 2, 3, 4, 8 to enlarge, as the task's models have it; None: the page's default "
+        "for the task"
+    )
     level = next(p for p in restore["parameters"] if p["parameter_name"] == "level")
     assert level["label"] == (
         "Level: noise σ or JPEG quality, for the models trained per level (with model 'auto': the nearest one that "
