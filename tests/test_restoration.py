@@ -1360,3 +1360,13 @@ def test_a_16bit_colour_ppm_keeps_its_depth(model, tmp_path):
     (tmp_path / "cut.ppm").write_bytes((tmp_path / "raw.ppm").read_bytes()[:-51])
     with pytest.raises(ValueError, match=r"cut.ppm: not a readable image \(image file is truncated \(79 of 105"):
         read_image(tmp_path / "cut.ppm")
+
+
+def test_an_8bit_ppm_reads_as_its_png_twin(model, tmp_path):
+    """A binary PPM of maxval 255 (the common kind, which Pillow gives its raw decoder: no maxval in its tile) is an
+    8-bit image, by path and opened with Pillow; reading its maxval from that tile failed on every one."""
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "rgb.ppm")
+    np.testing.assert_array_equal(np.asarray(read_image(tmp_path / "rgb.ppm").pixels), pixels)
+    out = restore(model, Image.open(tmp_path / "rgb.ppm"), dtype="float32")
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(restore(model, Image.fromarray(pixels), dtype="float32")))

@@ -145,7 +145,8 @@ def colour_bit_depth(image: Image.Image) -> int:
     if image.mode not in ("RGB", "RGBA") or not getattr(image, "tile", None):  # only a file not yet loaded has tiles
         return 8
     if image.format == "PPM":  # its maxval (65535 from dcraw -6 or netpbm), which Pillow scales to 255
-        return max(8, int(image.tile[0][3][1]).bit_length())
+        args = image.tile[0][3]  # (rawmode, maxval), but a binary one of maxval 255 has the raw decoder's: no maxval
+        return max(8, int(args[1]).bit_length()) if isinstance(args, tuple) else 8
     if image.format == "TIFF":  # a planar TIFF's rawmode is one 8-bit plane ("R") whatever its depth
         bits = image.tag_v2.get(258, 8)
         return max(bits if isinstance(bits, tuple) else (bits,))
