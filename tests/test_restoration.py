@@ -1370,3 +1370,15 @@ def test_an_8bit_ppm_reads_as_its_png_twin(model, tmp_path):
     np.testing.assert_array_equal(np.asarray(read_image(tmp_path / "rgb.ppm").pixels), pixels)
     out = restore(model, Image.open(tmp_path / "rgb.ppm"), dtype="float32")
     np.testing.assert_array_equal(np.asarray(out), np.asarray(restore(model, Image.fromarray(pixels), dtype="float32")))
+
+
+def test_a_plain_deep_ppm_skips_comments_among_its_levels(tmp_path):
+    """A plain (P3) PPM may hold "#" comments among its levels, which Pillow skips in an 8-bit one: a 12-bit one
+    reads as its copy without them (the comment's words were taken for levels: a ValueError)."""
+    levels = np.random.default_rng(0).integers(0, 4096, (3, 2, 3), dtype=np.uint16).ravel().tolist()
+    head, tail = " ".join(map(str, levels[:7])), " ".join(map(str, levels[7:]))
+    (tmp_path / "bare.ppm").write_text(f"P3\n2 3\n4095\n{head}\n{tail}\n")
+    (tmp_path / "commented.ppm").write_text(f"P3\n2 3\n4095\n{head}# row 2 of 3\n# by hand\n{tail}\n")
+    bare = read_image(tmp_path / "bare.ppm").pixels
+    assert bare.dtype == np.uint16
+    np.testing.assert_array_equal(read_image(tmp_path / "commented.ppm").pixels, bare)

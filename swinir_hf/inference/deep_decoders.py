@@ -1,12 +1,13 @@
 """Decoders for the levels Pillow loses: 16-bit colour PNG (`pypng`) and TIFF (`tifffile`), 10- / 12-bit HEIC / HEIF
-(`pillow_heif`, levels scaled to 0..65535), grey + alpha HEIFs that libheif hands over as RGBA, and the tifffile
-helpers `image_io` shares for the TIFFs Pillow cannot open.
+(`pillow_heif`, levels scaled to 0..65535), colour PPM of more than 8 bits (white at 65535), grey + alpha HEIFs that
+libheif hands over as RGBA, and the tifffile helpers `image_io` shares for the TIFFs Pillow cannot open.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,8 +110,8 @@ def _read_ppm_levels(path: Path, header: Image.Image) -> np.ndarray:
     width, height = header.size
     count = width * height * 3
     data = path.read_bytes()[offset:]
-    if decoder == "ppm_plain":  # decimal text
-        levels = np.array(data.split()[:count], dtype=np.uint32)
+    if decoder == "ppm_plain":  # decimal text, where Pillow skips "#" comments (to the line's end) as in the header
+        levels = np.array(re.sub(rb"#[^\r\n]*", b"", data).split()[:count], dtype=np.uint32)
     else:  # two bytes a sample, most significant first
         levels = np.frombuffer(data[: 2 * min(count, len(data) // 2)], dtype=">u2").astype(np.uint32)
     if levels.size < count:
