@@ -1382,3 +1382,20 @@ def test_a_plain_deep_ppm_skips_comments_among_its_levels(tmp_path):
     bare = read_image(tmp_path / "bare.ppm").pixels
     assert bare.dtype == np.uint16
     np.testing.assert_array_equal(read_image(tmp_path / "commented.ppm").pixels, bare)
+
+
+@pytest.mark.parametrize("planar", [False, True])
+def test_a_16bit_min_is_white_grey_alpha_tiff_is_not_a_negative(tmp_path, planar):
+    """A 16-bit grey + alpha TIFF, which tifffile reads (Pillow cannot open it), stored MinIsWhite (0 is white)
+    reads as its MinIsBlack copy, as a 16-bit grey one does: grey inverted, alpha as stored."""
+    import tifffile
+
+    grey = np.random.default_rng(0).integers(0, 65536, (6, 5), dtype=np.uint16)
+    alpha = np.random.default_rng(1).integers(0, 65536, (6, 5), dtype=np.uint16)
+    layout = dict(planarconfig="separate") if planar else {}
+    for name, photometric, level in (("black", "minisblack", grey), ("white", "miniswhite", 65535 - grey)):
+        stored = np.stack([level, alpha], 0 if planar else -1)
+        tifffile.imwrite(tmp_path / f"{name}.tif", stored, photometric=photometric, extrasamples=[2], **layout)
+    expected = np.stack([grey, alpha], -1)
+    for name in ("black", "white"):
+        np.testing.assert_array_equal(read_image(tmp_path / f"{name}.tif").pixels, expected, err_msg=name)

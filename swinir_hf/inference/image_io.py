@@ -371,6 +371,8 @@ def _read_tiff_array(path: Path) -> ImageData | None:
     arr = np.moveaxis(arr, 0, -1) if planar else arr
     arr = ORIENT.get(int(orientation), lambda a: a)(arr)
     arr = np.ascontiguousarray(arr, dtype=np.float32 if floats else np.uint16)
+    if grey_alpha16 and page.photometric == 0:  # MinIsWhite (0 is white): made MinIsBlack, as a 16-bit grey one is
+        arr[..., 0] = 65535 - arr[..., 0]
     pixels = Image.fromarray(arr) if grey_float else arr  # mode F, as Pillow reads a float32 grey TIFF
     return ImageData(pixels, bytes(icc) if icc is not None else None)
 
