@@ -135,7 +135,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         epilog=LAUNCHER_HELP.format(module="swinir_hf.restore"),
     )
     if wanted("restore"):
-        from .inference.collection_cli import add_restore_arguments
+        from .inference.restore_arguments import add_restore_arguments
 
         add_restore_arguments(p)
     p.set_defaults(func=_restore)
@@ -162,6 +162,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return subparsers.choices[name]
+
+
+def _one_line_errors() -> tuple[type[Exception], ...]:
+    """The errors `main` reports in one line. Evaluated as one is caught: a `CheckpointError` can only have been
+    raised once its module has loaded, which imports torch (a usage error found before that stays quick)."""
+    convert = sys.modules.get("swinir_hf.checkpoints.convert")
+    return (MissingExtraError, convert.CheckpointError) if convert else (MissingExtraError,)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,13 +207,11 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             return launch(LAUNCHED[command], launcher, rest)
     args = parser.parse_args(argv)
-    from .checkpoints.convert import CheckpointError
-
     try:
         status = args.func(args)
         sys.stdout.flush()  # a reader that has gone shows here, not as an error at exit
         return status
-    except (CheckpointError, MissingExtraError) as err:
+    except _one_line_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `swinir-hf models | head`: the reader has all it wanted

@@ -44,6 +44,8 @@ def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[st
     """A command's arguments → (accelerate launch's options, the command's), each in the order given. An option of
     `accelerate launch --help` (`--num_processes 2`, `--num-processes=2`, `--multi_gpu`) that is not one of the
     command's `own` option strings goes to the launcher, with its value; every other argument to the command."""
+    if all(arg.split("=", 1)[0] in own for arg in argv if arg.startswith("-")):
+        return [], list(argv)  # no launcher option: its parser (accelerate, which imports torch) is not needed
     actions = {
         name: action
         for action in _launcher_parser()._actions

@@ -93,6 +93,8 @@ def leave_process_group() -> None:
     """Tear down this process's `torch.distributed` process group, if it has one. A process that exits with it
     standing can abort there ("terminate called without an active exception", from gloo's threads), and the
     launcher then fails the whole launch; so every way out of a launched command calls this."""
+    if "torch" not in sys.modules:  # no group without torch; a usage error found before it loads stays quick
+        return
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():

@@ -35,6 +35,32 @@ def test_help_and_usage_errors_load_no_heavy_library(argv):
     assert run.stdout.splitlines()[-1] == "[]", run.stderr
 
 
+LOADS_NOTHING = (
+    "import sys\nfrom swinir_hf.cli import main\n"
+    "try:\n    status = main(sys.argv[1:])\nexcept SystemExit as stop:\n    status = stop.code\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "said"),
+    [
+        (["restore", "--help"], 0, "--alpha {model,bicubic}"),
+        (["restore", "-o", "out"], 1, "error: nothing to restore"),
+        (["restore", "missing.png", "-o", "out"], 1, "error: no such file, folder or matching files: missing.png"),
+        (["restore", "a.png", "--dataset", "d", "-o", "out"], 1, "error: give image files / folders / globs, or"),
+        (["restore", "a.png", "--alpha", "foo", "-o", "out"], 2, "invalid choice: 'foo'"),
+    ],
+)
+def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(tmp_path, argv, status, said):
+    """A subcommand's --help, a usage error and an input that names nothing answer at once, with their message
+    and exit status, before torch / transformers load (the model they would have loaded is not needed)."""
+    code = LOADS_NOTHING + f"print(status, sorted(name for name in {HEAVY!r} if name in sys.modules))"
+    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert said in run.stdout + run.stderr
+    assert run.stdout.splitlines()[-1] == f"{status} []", run.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_import_registers_swinir_with_transformers_once_it_loads():
     """`import swinir_hf` loads no transformers, yet `AutoModel` / `AutoImageProcessor` / `pipeline` imported
     after it know SwinIR (the registration waits for transformers' import)."""
@@ -61,3 +87,11 @@ def test_public_names_load_on_use():
         assert getattr(swinir_hf, name) is getattr(importlib.import_module(swinir_hf._MODULES[name], "swinir_hf"), name)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         swinir_hf.nope  # noqa: B018
+
+
+def test_command_line_alpha_modes_are_the_model_layers():
+    """`--alpha`'s choices, read without importing the model layer (torch), are its `AlphaMode` values."""
+    from swinir_hf.inference.options import ALPHA_MODES
+    from swinir_hf.models.image_processing_swinir import ALPHA_MODES as MODEL_ALPHA_MODES
+
+    assert ALPHA_MODES == MODEL_ALPHA_MODES == ("model", "bicubic")

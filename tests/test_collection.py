@@ -635,10 +635,10 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
 def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, model_dir, monkeypatch, capsys):
     from huggingface_hub import constants
 
-    import swinir_hf.inference.collection_cli as collection_cli
+    import swinir_hf.image_datasets as image_datasets
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(collection_cli, "load_image_dataset", lambda *a: pytest.fail("loaded before the push check"))
+    monkeypatch.setattr(image_datasets, "load_image_dataset", lambda *a: pytest.fail("loaded before the push check"))
     out = tmp_path / "ds"
     assert _restore("--dataset", "imagefolder:x", "-o", out, "--push-to-hub", "me/x", model_dir=model_dir) == 1
     err = capsys.readouterr().err
@@ -707,12 +707,12 @@ def test_dataset_push_to_a_repo_id_the_hub_rejects_is_refused_before_restoring(
     from huggingface_hub import HfApi, constants
 
     import swinir_hf.checkpoints.loading as loading
-    import swinir_hf.inference.collection_cli as collection_cli
+    import swinir_hf.image_datasets as image_datasets
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(loading, "hub_reachable", lambda *a, **k: True)
     monkeypatch.setattr(HfApi, "whoami", lambda self, *a, **k: {"name": "me", "orgs": [{"name": "team"}]})
-    monkeypatch.setattr(collection_cli, "load_image_dataset", lambda *a: pytest.fail("loaded before the push check"))
+    monkeypatch.setattr(image_datasets, "load_image_dataset", lambda *a: pytest.fail("loaded before the push check"))
     out = tmp_path / "ds"
     for repo_id in ("me/my photos", "team/sub/x", "me/a--b"):
         assert _restore("--dataset", "imagefolder:x", "-o", out, "--push-to-hub", repo_id, model_dir=model_dir) == 1
@@ -723,9 +723,9 @@ def test_dataset_push_to_a_repo_id_the_hub_rejects_is_refused_before_restoring(
 
 def test_file_options_with_a_dataset_are_refused_not_ignored(tmp_path, model_dir, capsys, monkeypatch):
     """--ext / --quality / --suffix / ... change nothing in a restored dataset (its images were silently PNG)."""
-    import swinir_hf.inference.collection_cli as collection_cli
+    import swinir_hf.image_datasets as image_datasets
 
-    monkeypatch.setattr(collection_cli, "load_image_dataset", lambda *a: pytest.fail("loaded before the check"))
+    monkeypatch.setattr(image_datasets, "load_image_dataset", lambda *a: pytest.fail("loaded before the check"))
     args = ["--dataset", "imagefolder:x", "-o", tmp_path / "out"]
     assert _restore(*args, "--ext", "jpg", "--quality", "80", model_dir=model_dir) == 1
     assert capsys.readouterr().err == (

@@ -1179,7 +1179,7 @@ def test_validation_follows_the_papers_protocol_per_task(tiny_config, fields, na
     restoration (the authors' padding, not the model's own, on an input whose sides are not multiples of the window)."""
     from swinir_hf.evaluation.benchmark import _restored, baseline, score
     from swinir_hf.evaluation.degradation_setting import Degradation
-    from swinir_hf.inference.restoration import PAPER_ENGINE
+    from swinir_hf.inference.options import PAPER_ENGINE
     from swinir_hf.training.data import ValidationImage
     from swinir_hf.training.validation import baseline_psnrs, validation_metric, validation_psnrs
 

@@ -28,7 +28,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..inference.image_writing import write_image
-from ..inference.restoration import PAPER_ENGINE, EngineOptions, restore
+from ..inference.options import PAPER_ENGINE, EngineOptions
+from ..inference.restoration import restore
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING
 
 from ..checkpoints.loading import DEFAULT_MODELS
 from ..inference.atomic_writes import write_text_file
-from ..inference.devices import DTYPES
 from ..inference.engine_cli import add_engine_arguments, engine_options
+from ..inference.options import DTYPES, PAPER_ENGINE, EngineOptions
 from ..inference.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
-from ..inference.restoration import PAPER_ENGINE, EngineOptions
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..processes import (
     LaunchParser,

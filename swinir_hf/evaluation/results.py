@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..inference.restoration import PAPER_ENGINE, EngineOptions
+from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..inference.tiling import used_overlap
 from .degradation_setting import Degradation
 

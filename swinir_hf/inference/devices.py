@@ -12,15 +12,12 @@ import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 import torch
 from torch import nn
 
 from ..models.modeling_swinir import SwinIRForImageRestoration
-
-DType = Literal["auto", "float32", "bfloat16", "float16"]
-DTYPES: tuple[str, ...] = get_args(DType)  # what `dtype` takes, for checks and command lines
+from .options import DTYPES  # defined without torch, for command lines
 
 
 def check_device(device: str | torch.device) -> torch.device:

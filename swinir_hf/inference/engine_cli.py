@@ -7,8 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from .devices import DTYPES
-from .restoration import EngineOptions
+from .options import DTYPES, EngineOptions
 
 
 def tile_argument(value: str) -> int | str | None:

@@ -10,7 +10,7 @@ import logging
 import math
 import numbers
 import os
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, Literal
 
 import numpy as np
@@ -29,7 +29,7 @@ from ..models.image_processing_swinir import (
     with_alpha,
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
-from .devices import DTYPES, DType, auto_dtype, check_device, device_dtypes, running
+from .devices import DTYPES, auto_dtype, check_device, device_dtypes, running
 from .image_io import check_float_file, read_image
 from .memory import (
     TOO_LARGE_ADVICE,
@@ -39,6 +39,7 @@ from .memory import (
     memory_budget,
     tune_allocator,
 )
+from .options import DType, EngineOptions  # defined without torch, for command lines
 from .tiling import CanvasAllocationError, tiled_apply
 
 logger = logging.getLogger(__name__)
@@ -49,28 +50,6 @@ ImageLike = Image.Image | np.ndarray | str | os.PathLike
 # Margin on the model's bare `activation_bytes_per_pixel` estimate: measured peak RSS exceeds the bare estimate
 # (benchmarks/README.md), so tiles are planned with this much to spare.
 _MEMORY_SAFETY = 1.5
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How the engine runs a model: the one options object that `restore`, `evaluate`, `swinir-hf restore` /
-    `eval` and the demo pass along. Each field is `SwinIRRestorer`'s argument of that name."""
-
-    tile: int | Literal["auto"] | None = "auto"
-    tile_overlap: int = 32
-    ensemble: bool = False
-    dtype: DType = "auto"
-    device: str | torch.device | None = None
-    batch_size: int | None = None
-    alpha: AlphaMode = "model"
-
-    def restorer(self, model: SwinIRForImageRestoration, **extra: Any) -> SwinIRRestorer:
-        """A `SwinIRRestorer` of `model` with these options (and `extra` ones: `progress`, `memory_budget`, ...)."""
-        return SwinIRRestorer(model, **{f.name: getattr(self, f.name) for f in fields(EngineOptions)}, **extra)
-
-
-# How the paper ran its models, which benchmarks follow: whole images (no tiles), in float32.
-PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
 
 
 class SwinIRRestorer:

@@ -1,0 +1,152 @@
+"""The `restore` command line's options (`add_restore_arguments`) and their checks (`usage_problem`), without
+torch: `swinir-hf restore --help`, a usage error and a missing input answer before any model loads (tests/test_cli.py
+checks it); `collection_cli` runs them."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+
+from ..checkpoints.bundled import DEFAULT_MODELS
+from .engine_cli import add_engine_arguments
+from .files import collect_inputs
+from .jobs import OUTPUT_FORMATS
+from .options import ALPHA_MODES, EngineOptions
+
+# The options of image files (with their defaults), which a `--dataset` run has no use for: its images are stored
+# in the dataset, one at a time. The parser leaves them None, so that one given, even at its default, is refused.
+FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": False, "batch_size": 1, "workers": 2}
+# The options of a `--dataset` run, which files have no use for (a --push-to-hub of files would push nothing).
+DATASET_ONLY = ("split", "column", "push_to_hub")
+
+
+def add_restore_arguments(p: argparse.ArgumentParser) -> None:
+    """The `restore` options."""
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
+    # Real-ESRGAN's spellings (-i IN -o OUT -s 3.5 -t 0), which its users type from habit.
+    p.add_argument("-i", "--input", action="append", default=[], metavar="INPUT", help="an INPUT (may be repeated)")
+    p.add_argument(
+        "-o", "--output-dir", required=True, metavar="OUT", help="folder for the restored images (created if needed)"
+    )
+    p.add_argument(
+        "--model",
+        default="sr-x4",
+        metavar="M",
+        help=f"bundled model ({', '.join(DEFAULT_MODELS)}; default sr-x4), model folder, authors' .pth (converted "
+        "on the fly), catalogue name or Hub id",
+    )
+    p.add_argument("--revision", metavar="REV", help="a Hub model's branch, tag or commit (default: its main branch)")
+    add_engine_arguments(p, EngineOptions(), device_default="the process's accelerate device")
+    p.add_argument(
+        "--alpha",
+        choices=ALPHA_MODES,
+        default="model",
+        help="how an upscaling model enlarges an alpha channel: model = through the model as a grey image (sharp "
+        "edges, one more pass; default), bicubic = resized",
+    )
+    _add_output_arguments(p)
+    p.add_argument(
+        "--recursive",
+        action="store_true",
+        default=None,
+        help="descend into the sub-folders of folder inputs (** in a glob always does)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        default=None,
+        help="up to N same-size images per forward pass (faster for small images / on GPUs; default 1)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"threads decoding / encoding files (default {FILE_ONLY_DEFAULTS['workers']})",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--dataset",
+        help="restore a datasets dataset instead of files: imagefolder:DIR, a save_to_disk folder or a Hub id; "
+        "the result is saved with save_to_disk into -o",
+    )
+    p.add_argument("--split", help="dataset split (default: train)")
+    p.add_argument("--column", help="dataset image column (default: the first image column)")
+    p.add_argument("--push-to-hub", metavar="REPO", help="also push the restored dataset to this Hub repo")
+
+
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of the restored files: size, name, format, quality, and whether existing ones are replaced."""
+    p.add_argument(
+        "-s",
+        "--outscale",
+        type=float,
+        metavar="F",
+        help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), Lanczos (default: the "
+        "model's scale)",
+    )
+    p.add_argument(
+        "--suffix",
+        default=None,
+        metavar="S",
+        help="appended to each output file's stem (default: none)",
+    )
+    p.add_argument(
+        "--ext",
+        choices=OUTPUT_FORMATS,
+        default=None,
+        help="output format: auto = the input's (PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, "
+        "others PNG); default png",
+    )
+    p.add_argument(
+        "--quality",
+        type=int,
+        default=None,
+        metavar="Q",
+        help=f"JPEG / lossy WebP quality 1-100 (default {FILE_ONLY_DEFAULTS['quality']})",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
+    p.add_argument("--skip-existing", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
+
+
+def usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with parsed `add_restore_arguments` options (no inputs, options of files with --dataset, ...,
+    or an input that names nothing), said before torch or a model loads; else None. Sets the file options' defaults
+    (left None by the parser) and joins `-i` inputs to the positional ones."""
+    args.inputs = [*args.inputs, *args.input]
+    if not args.inputs and not args.dataset:
+        return "nothing to restore: give image files, folders or globs (or --dataset)"
+    if args.inputs and args.dataset:
+        return "give image files / folders / globs, or --dataset, not both"
+    if not args.dataset and (options := _given(args, DATASET_ONLY)):
+        return (
+            f"{options} (for --dataset) would be ignored: image files are restored into -o only; drop "
+            f"{_it_or_them(options)}, or give --dataset (imagefolder:DIR for a folder)"
+        )
+    if args.dataset and (options := _given(args, FILE_ONLY_DEFAULTS)):
+        return (
+            f"--dataset stores the restored images in the dataset: {options} (for files) would be ignored; "
+            f"drop {_it_or_them(options)}"
+        )
+    for name, default in FILE_ONLY_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    if args.batch_size < 1 or args.workers < 1:
+        return "--batch-size and --workers must be at least 1"
+    if args.inputs:  # a typo said now, not after torch and the model load (restore_files lists the inputs again)
+        try:
+            collect_inputs(args.inputs, recursive=args.recursive)
+        except (OSError, ValueError) as err:
+            return str(err)
+    return None
+
+
+def _given(args: argparse.Namespace, names: Iterable[str]) -> str:
+    """Those of the options `names` (as attributes: "batch_size") given on the command line, as "--batch-size, ...";
+    "" for none. Their parser defaults are None, so that one given at its default value counts too."""
+    return ", ".join("--" + name.replace("_", "-") for name in names if getattr(args, name) is not None)
+
+
+def _it_or_them(options: str) -> str:
+    return "them" if "," in options else "it"
