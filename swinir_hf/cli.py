@@ -122,7 +122,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         epilog=LAUNCHER_HELP.format(module="swinir_hf.evaluate"),
     )
     if wanted("eval"):
-        from .evaluation.cli import add_eval_arguments
+        from .evaluation.eval_arguments import add_eval_arguments
 
         add_eval_arguments(p)
     p.set_defaults(func=_eval)

@@ -49,6 +49,9 @@ LOADS_NOTHING = (
         (["restore", "missing.png", "-o", "out"], 1, "error: no such file, folder or matching files: missing.png"),
         (["restore", "a.png", "--dataset", "d", "-o", "out"], 1, "error: give image files / folders / globs, or"),
         (["restore", "a.png", "--alpha", "foo", "-o", "out"], 2, "invalid choice: 'foo'"),
+        (["eval", "--help"], 0, "--grey-convention {native,rgb}"),
+        (["eval", "--model", "sr-x4"], 2, "the following arguments are required: --dataset"),
+        (["eval", "--model", "sr-x4", "--dataset", "d", "--dtype", "auto"], 2, "invalid choice: 'auto'"),
     ],
 )
 def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(tmp_path, argv, status, said):

@@ -360,6 +360,10 @@ def test_a_missing_dataset_folder_is_said_before_a_model_loads(tmp_path, capsys,
     for dataset, said in [(tmp_path / "nowhere", "no such dataset folder"), (f"imagefolder:{tmp_path}/no", "no such")]:
         assert main(["eval", "--model", "sr-x4", "--dataset", str(dataset), "--scale", "4"]) == 1
         assert said in capsys.readouterr().err
+    # A mistyped --lr-dir too (it was read after every model had loaded).
+    args = ["eval", "--model", "sr-x4", "--dataset", str(tmp_path), "--lr-dir", str(tmp_path / "LR"), "--scale", "4"]
+    assert main(args) == 1
+    assert capsys.readouterr().err == f"error: no such LR folder: {tmp_path / 'LR'}\n"
 
 
 def test_bad_inputs(small_set, tmp_path, capsys):

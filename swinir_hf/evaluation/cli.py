@@ -16,10 +16,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..checkpoints.loading import DEFAULT_MODELS
 from ..inference.atomic_writes import write_text_file
-from ..inference.engine_cli import add_engine_arguments, engine_options
-from ..inference.options import DTYPES, PAPER_ENGINE, EngineOptions
+from ..inference.engine_cli import engine_options
+from ..inference.options import EngineOptions
 from ..inference.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..processes import (
@@ -31,68 +30,11 @@ from ..processes import (
     process_state,
     user_error,
 )
-from .testsets import GREY_CONVENTIONS
+from .eval_arguments import add_eval_arguments
 
 if TYPE_CHECKING:
     from ..models.modeling_swinir import SwinIRForImageRestoration
     from .results import Evaluation
-
-
-def add_eval_arguments(p: argparse.ArgumentParser) -> None:
-    """The `eval` options."""
-    p.add_argument(
-        "--model",
-        required=True,
-        nargs="+",
-        action="extend",
-        help=f"bundled model ({', '.join(DEFAULT_MODELS)}), model folder, authors' .pth, catalogue name, Hub id, "
-        "or 'identity' (no-op); several (or --model repeated) are scored side by side in one table",
-    )
-    p.add_argument(
-        "--revision",
-        metavar="REV",
-        help="branch, tag or commit of the Hub models among --model (default: their main branch); their rows are "
-        "named NAME@REV",
-    )
-    p.add_argument(
-        "--dataset",
-        required=True,
-        help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id",
-    )
-    task = p.add_mutually_exclusive_group()
-    task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
-    task.add_argument("--noise", type=float, help="Gaussian noise σ in 0..255 grey levels (denoising)")
-    task.add_argument("--jpeg", type=int, help="JPEG quality (artifact reduction)")
-    task.add_argument(
-        "--real",
-        action="store_true",
-        help="BSRGAN-style real-world degradation at the model's scale, seeded per image (real-world super-resolution)",
-    )
-    p.add_argument(
-        "--lr-dir", help="folder of given LR / degraded inputs (NAME.* or NAMEx<scale>.*) instead of making them"
-    )
-    p.add_argument(
-        "--grey-convention",
-        choices=GREY_CONVENTIONS,
-        help="score greyscale images among colour ones as RGB → Y (rgb: the authors' script, the paper's figures) "
-        "or on their grey channel (native: the published bicubic tables); default: as the authors' script reads "
-        "them for the model (rgb for colour models, native for grey ones and the identity)",
-    )
-    p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
-    # The paper's way (whole images, float32), and no machine-dependent "auto": a benchmark states its precision.
-    exact = [d for d in DTYPES if d != "auto"]
-    add_engine_arguments(p, PAPER_ENGINE, exact, device_default="cuda when available; a launch's own per process")
-    p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs)")
-    p.add_argument("--json", help="also write the figures to this JSON file")
-    p.add_argument(
-        "--save-images",
-        metavar="DIR",
-        help="also write each model's outputs, as scored, to DIR/MODEL/IMAGE.png (a new or empty folder)",
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace an existing --json file and the images in --save-images"
-    )
 
 
 def output_problem(args: argparse.Namespace) -> str | None:
@@ -154,16 +96,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from ..image_datasets import missing_folder
+
+    # A mistyped --dataset or --lr-dir said before torch and the models load (a Hub model would be downloaded first).
+    problem = missing_folder(args.dataset) or _missing_lr_dir(args.lr_dir) or output_problem(args)
+    if problem:
+        return user_error(problem)
     from ..checkpoints.convert import CheckpointError
     from ..checkpoints.loading import ModelNotAvailableError
     from ..extras import MissingExtraError
-    from ..image_datasets import missing_folder
     from .results import combine_shares
 
-    # A mistyped --dataset said before the models load (a Hub model would be downloaded first).
-    problem = missing_folder(args.dataset) or output_problem(args)
-    if problem:
-        return user_error(problem)
     try:
         if args.device:
             from ..inference.devices import check_device
@@ -196,6 +139,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         except OSError as err:  # the disk filled up during the evaluation
             return user_error(str(err))
     return 0
+
+
+def _missing_lr_dir(lr_dir: str | None) -> str | None:
+    """What is wrong with an `--lr-dir` that is no folder (as `testsets.load_samples` says it, once the models have
+    loaded); else None."""
+    return None if lr_dir is None or Path(lr_dir).is_dir() else f"no such LR folder: {lr_dir}"
 
 
 def _load_models(

@@ -7,19 +7,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.image_io import IMAGE_SUFFIXES, read_image
+from .eval_arguments import GREY_CONVENTIONS, GreyConvention
 
 if TYPE_CHECKING:
     import datasets
-
-GreyConvention = Literal["native", "rgb"]
-GREY_CONVENTIONS = ("native", "rgb")
 
 
 @dataclass

@@ -1,0 +1,72 @@
+"""The `eval` command line's options (`add_eval_arguments`), without torch: `swinir-hf eval --help` and its usage
+errors answer before any model loads (tests/test_cli.py checks it); `evaluation.cli` runs them."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Literal, get_args
+
+from ..checkpoints.bundled import DEFAULT_MODELS
+from ..inference.engine_cli import add_engine_arguments
+from ..inference.options import DTYPES, PAPER_ENGINE
+
+# How greyscale images among colour ones are scored (`testsets.load_samples`): RGB → Y, or on their grey channel.
+GreyConvention = Literal["native", "rgb"]
+GREY_CONVENTIONS: tuple[str, ...] = get_args(GreyConvention)
+
+
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    """The `eval` options."""
+    p.add_argument(
+        "--model",
+        required=True,
+        nargs="+",
+        action="extend",
+        help=f"bundled model ({', '.join(DEFAULT_MODELS)}), model folder, authors' .pth, catalogue name, Hub id, "
+        "or 'identity' (no-op); several (or --model repeated) are scored side by side in one table",
+    )
+    p.add_argument(
+        "--revision",
+        metavar="REV",
+        help="branch, tag or commit of the Hub models among --model (default: their main branch); their rows are "
+        "named NAME@REV",
+    )
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id",
+    )
+    task = p.add_mutually_exclusive_group()
+    task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
+    task.add_argument("--noise", type=float, help="Gaussian noise σ in 0..255 grey levels (denoising)")
+    task.add_argument("--jpeg", type=int, help="JPEG quality (artifact reduction)")
+    task.add_argument(
+        "--real",
+        action="store_true",
+        help="BSRGAN-style real-world degradation at the model's scale, seeded per image (real-world super-resolution)",
+    )
+    p.add_argument(
+        "--lr-dir", help="folder of given LR / degraded inputs (NAME.* or NAMEx<scale>.*) instead of making them"
+    )
+    p.add_argument(
+        "--grey-convention",
+        choices=GREY_CONVENTIONS,
+        help="score greyscale images among colour ones as RGB → Y (rgb: the authors' script, the paper's figures) "
+        "or on their grey channel (native: the published bicubic tables); default: as the authors' script reads "
+        "them for the model (rgb for colour models, native for grey ones and the identity)",
+    )
+    p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
+    # The paper's way (whole images, float32), and no machine-dependent "auto": a benchmark states its precision.
+    exact = [d for d in DTYPES if d != "auto"]
+    add_engine_arguments(p, PAPER_ENGINE, exact, device_default="cuda when available; a launch's own per process")
+    p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs)")
+    p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument(
+        "--save-images",
+        metavar="DIR",
+        help="also write each model's outputs, as scored, to DIR/MODEL/IMAGE.png (a new or empty folder)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --json file and the images in --save-images"
+    )
