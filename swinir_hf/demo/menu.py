@@ -270,8 +270,11 @@ class Menu:
         )
 
     def _scale_hint(self, task: str) -> str:
-        """': send scale 2, 3, 4 or 8': the scales the task has models at (an API client may send any)."""
-        scales = [str(s) for s in sorted({e.scale for e in self.task_entries(task)})]
+        """': send scale 2, 3, 4 or 8': the scales the task has a model at that runs here (an API client may send
+        any; offline, a scale whose models all need a download would only be refused next), else all of them."""
+        entries = self.task_entries(task)
+        runs = {e.scale for e in entries if self.unavailable(e) is None}
+        scales = [str(s) for s in sorted(runs or {e.scale for e in entries})]
         if not scales:
             return ""
         return f": send scale {', '.join(scales[:-1]) + ' or ' + scales[-1] if len(scales) > 1 else scales[0]}"
