@@ -1424,10 +1424,13 @@ def test_restore_api_lists_its_optional_parameters_and_named_returns(demo):
     # The level with model 'auto' picks the nearest trained checkpoint; the label spoke of named models only.
     # It said "1 (denoising, JPEG), 2 or 4", although the model list holds the authors' ×3 and ×8 models.
     scale = next(p for p in restore["parameters"] if p["parameter_name"] == "scale")
+    # Then "None: the page's default for the task", but a named model runs at its own scale, as sent here.
     assert scale["label"] == (
-        "Scale: 1 (denoising, JPEG) or 2, 3, 4, 8 to enlarge, as the task's models have it; None: the page's default "
-        "for the task"
+        "Scale: 1 (denoising, JPEG) or 2, 3, 4, 8 to enlarge, as the task's models have it; None: a named model's "
+        "own, else the page's default for the task"
     )
+    assert demo.menu.default_scale(SR) == 4 and demo.menu.plan(SR, None, "tiny-x2 · local", None, None).entry.scale == 2
+    assert "scale None is a named model's own, else the page's default" in restore["description"]
     level = next(p for p in restore["parameters"] if p["parameter_name"] == "level")
     assert level["label"] == (
         "Level: noise σ or JPEG quality, for the models trained per level (with model 'auto': the nearest one that "

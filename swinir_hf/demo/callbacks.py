@@ -149,7 +149,7 @@ class RestorationDemo(ControlCallbacks):
         self,
         path: str | None,
         task: str,
-        # None defaults: gradio lists these API parameters as optional (scale: the task's largest; model: auto).
+        # None defaults: gradio lists these API parameters as optional (scale: the model's, or the page's default).
         scale: int | None = None,
         model: str | None = None,
         level: int | None = None,

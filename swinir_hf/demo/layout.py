@@ -37,10 +37,10 @@ CSS = (
 # docstrings, which are notes on threads and coroutines for the code's readers.
 RESTORE_API_DESCRIPTION = (
     "Restore an image: real-world or classical super-resolution, denoising or JPEG artifact removal. Only `path` "
-    "is required (send it with gradio_client.handle_file(PATH)); scale None is the page's default for the task "
-    "(×4 to enlarge), model 'auto' picks one that runs here. Returns the before / after previews, the "
-    "full-resolution result (the input's bit depth and transparency kept: PNG, or TIFF for a float TIFF) and a line "
-    "saying what was done. A value that cannot run raises an error saying why."
+    "is required (send it with gradio_client.handle_file(PATH)); model 'auto' picks one that runs here, scale None "
+    "is a named model's own, else the page's default for the task (×4 to enlarge). Returns the before / after "
+    "previews, the full-resolution result (the input's bit depth and transparency kept: PNG, or TIFF for a float "
+    "TIFF) and a line saying what was done. A value that cannot run raises an error saying why."
 )
 CANCEL_API_DESCRIPTION = (
     "Stop this client's restorations (those of its session), running or waiting: each stops at its next Swin block."
@@ -165,7 +165,7 @@ def _api_controls(demo: RestorationDemo) -> dict:
         visible=False,
         precision=0,
         label=f"Scale: 1 (denoising, JPEG) or {', '.join(map(str, enlarging))} to enlarge, as the task's models "
-        "have it; None: the page's default for the task",
+        "have it; None: a named model's own, else the page's default for the task",
     )
     c["api_level"] = gr.Number(
         visible=False,
