@@ -1538,8 +1538,12 @@ def test_another_tasks_model_is_named_as_such_not_as_unknown():
     near = "for clean images: did you mean 'sr-x2 · bundled'?"
     assert demo.menu.plan(SR, 2, "sr-x2", None, None).problem == f"Unknown model 'sr-x2' {near}"
     assert demo.menu.plan(SR, 4, 5, None, None).problem.startswith("Unknown model 5 for clean images: choose 'auto'")
-    unknown = demo.menu.plan(SR, 2, "denoise-color", None, None).problem  # another task's: then that is said
-    assert unknown == "Unknown model 'denoise-color' for clean images: did you mean 'denoise-color · bundled'?"
+    # Another task's: its task is said at once (the label alone, sent with this task, was refused next).
+    unknown = demo.menu.plan(SR, 2, "denoise-color", None, None).problem
+    assert unknown == (
+        "Unknown model 'denoise-color' for clean images: did you mean 'denoise-color · bundled', a model for noisy "
+        "images (the task 'Denoising', 'Noisy: remove noise' on the page)?"
+    )
 
 
 def test_automatic_model_follows_the_level_to_the_nearest_trained_checkpoint(tmp_path, monkeypatch):
