@@ -29,7 +29,7 @@ from ..inference.memory import ImageTooLargeError
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from .clients import CHECK_EVERY_S, client_gone
+from .clients import CHECK_EVERY_S, client_gone, drop_waiting
 from .controls import ControlCallbacks
 from .errors import ModelError, user_error
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
@@ -328,10 +328,12 @@ class RestorationDemo(ControlCallbacks):
         finally:
             torch.set_num_threads(self.process_threads)
 
-    def cancel(self, request: gr.Request) -> str:
+    async def cancel(self, request: gr.Request) -> str:
         """Stop this session's restorations: the model stops at its next Swin block; a job still waiting for a
-        worker or loading its model stops before it runs."""
+        worker (in the queue or for its thread) or loading its model stops before it runs."""
         self._stop_session(request.session_hash)
+        # The API's jobs waiting in gradio's queue: gradio drops only the page's (`cancels`).
+        await drop_waiting(self._pages, request.session_hash, "restore", user_error("Cancelled."))
         # The page's buttons are set by `on_idle`, which the cancelled job's end runs.
         return "**Cancelled.** Press Restore to run again."
 

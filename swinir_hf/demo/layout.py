@@ -9,6 +9,7 @@ from gradio.exceptions import InvalidPathError
 from gradio.state_holder import SessionState
 
 from ..inference.restoration import EngineOptions
+from .clients import RESTORE_QUEUE
 from .errors import SEND_FILES, input_problem, user_error
 from .limits import UPLOAD_MAX_AGE_S
 from .menu import AUTO, CUSTOM, DENOISE, JPEG, SR, precisions
@@ -226,7 +227,7 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     c["shrink"].click(demo.shrink_upload, c["file"], c["file"], api_visibility="private")
     options = [c["tile"], c["overlap"], c["ensemble"], c["precision"], c["alpha"]]
     results = [comparison, download, info]
-    shared = dict(concurrency_limit=demo.concurrency, concurrency_id="restore")
+    shared = dict(concurrency_limit=demo.concurrency, concurrency_id=RESTORE_QUEUE)
     buttons = [busy, c["run"], c["stop"]]
     start = c["run"].click(running, None, buttons, **quiet)
     job = start.then(
