@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
-import importlib.util
 import sys
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
@@ -16,19 +15,23 @@ MODEL_LAYER = "swinir_hf.models"  # registers on import (its __init__)
 
 
 class _AfterTransformers(importlib.abc.MetaPathFinder):
-    """Finds transformers with the other finders and imports the model layer once its module has run."""
+    """Finds transformers with the other finders and imports the model layer once its module has run.
+
+    It leaves sys.meta_path when transformers' module runs, not when asked for it: `importlib.util.find_spec(
+    "transformers")`, how libraries (accelerate's `is_transformers_available`) ask whether it is installed, asks it
+    too, and the spec it gets is never run."""
 
     def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> ModuleSpec | None:
         if name != "transformers":
             return None
-        if self in sys.meta_path:  # one shot (unless something replaced sys.meta_path); the other finders find it
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        spec = self._find_with_the_others(name, path, target)
         if spec is None or spec.loader is None:
             return spec
         run = spec.loader.exec_module
 
         def run_then_register(module: ModuleType) -> None:
+            if self in sys.meta_path:  # one shot (unless something replaced sys.meta_path)
+                sys.meta_path.remove(self)
             run(module)
             # Mid-import of the model layer (its modules load transformers), this returns it unfinished: its
             # __init__ registers when it ends.
@@ -36,6 +39,16 @@ class _AfterTransformers(importlib.abc.MetaPathFinder):
 
         spec.loader.exec_module = run_then_register  # type: ignore[method-assign]  # this spec's own loader
         return spec
+
+    def _find_with_the_others(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None
+    ) -> ModuleSpec | None:
+        """The spec the finders after this one give (not importlib.util.find_spec: it would ask this one again)."""
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is not self and find is not None and (spec := find(name, path, target)) is not None:
+                return spec
+        return None
 
 
 def register_with_transformers() -> None:

@@ -64,12 +64,19 @@ def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(t
     assert not (tmp_path / "out").exists()
 
 
-def test_import_registers_swinir_with_transformers_once_it_loads():
+# Asked whether transformers is installed (accelerate's is_transformers_available) before importing it: the spec
+# found is never run, and the import that follows must still register.
+ASKED_FIRST = "import importlib.util\nassert importlib.util.find_spec('transformers') is not None\n"
+
+
+@pytest.mark.parametrize("before", ["", ASKED_FIRST], ids=["imported", "asked-then-imported"])
+def test_import_registers_swinir_with_transformers_once_it_loads(before):
     """`import swinir_hf` loads no transformers, yet `AutoModel` / `AutoImageProcessor` / `pipeline` imported
     after it know SwinIR (the registration waits for transformers' import)."""
     code = (
         "import sys, swinir_hf\n"
         "assert 'transformers' not in sys.modules and 'torch' not in sys.modules\n"
+        f"{before}"
         "from transformers import AutoImageProcessor, AutoModel\n"
         "from swinir_hf.checkpoints.bundled import DEFAULTS_DIR\n"
         "folder = DEFAULTS_DIR / 'sr-x4'\n"
