@@ -8,6 +8,7 @@ Auto classes and `pipeline("image-restoration")` before transformers can be used
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from .registration import register_with_transformers
@@ -60,12 +61,27 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """`swinir_hf.NAME` and `from swinir_hf import NAME`: the public name, its module imported now."""
-    if name not in _MODULES:
+    """`swinir_hf.NAME` and `from swinir_hf import NAME`: the public name, its module imported now. A module of the
+    package (`swinir_hf.inference.image_io.read_image` after `import swinir_hf`) is imported on use too, with the
+    modules of the public names, whose imports made such paths work when `import swinir_hf` loaded them."""
+    if name in _MODULES:
+        value = getattr(importlib.import_module(_MODULES[name], __name__), name)
+    elif _is_submodule(name):
+        for module in sorted(set(_MODULES.values())):
+            importlib.import_module(module, __name__)
+        return importlib.import_module(f".{name}", __name__)  # the import binds it here
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULES[name], __name__), name)
     globals()[name] = value  # the next look-up is a plain one
     return value
+
+
+def _is_submodule(name: str) -> bool:
+    """Whether `name` is a module of the package (not a data folder such as defaults/, a namespace package)."""
+    if name.startswith("_"):  # dunders probed by tools (__wrapped__, ...), private names
+        return False
+    spec = importlib.util.find_spec(f"{__name__}.{name}")
+    return spec is not None and spec.origin is not None
 
 
 def __dir__() -> list[str]:
