@@ -64,14 +64,18 @@ def __getattr__(name: str) -> Any:
     """`swinir_hf.NAME` and `from swinir_hf import NAME`: the public name, its module imported now. A module of the
     package (`swinir_hf.inference.image_io.read_image` after `import swinir_hf`) is imported on use too, with the
     modules of the public names, whose imports made such paths work when `import swinir_hf` loaded them."""
+    if name not in _MODULES and not _is_submodule(name):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # transformers first (every public name's module imports it), holding no import lock of ours: its import
+    # registers SwinIR by importing the model layer, so a thread importing transformers meanwhile is waited for,
+    # where importing the model layer first would make each thread wait for the other's lock (an import deadlock).
+    importlib.import_module("transformers")
     if name in _MODULES:
         value = getattr(importlib.import_module(_MODULES[name], __name__), name)
-    elif _is_submodule(name):
+    else:
         for module in sorted(set(_MODULES.values())):
             importlib.import_module(module, __name__)
         return importlib.import_module(f".{name}", __name__)  # the import binds it here
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # the next look-up is a plain one
     return value
 

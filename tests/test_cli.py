@@ -114,3 +114,51 @@ def test_module_paths_resolve_after_a_plain_import():
     code = "import swinir_hf\nprint(swinir_hf.inference.image_io.read_image.__name__, swinir_hf.metrics.psnr.__name__)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert run.stdout.split() == ["read_image", "psnr"], run.stderr
+
+
+# Thread B has begun importing the model layer (holding its import lock) when thread A imports transformers.
+THREADS = """
+import importlib.machinery, sys, threading, time, swinir_hf
+inside, said = threading.Event(), {}
+class Stall:  # B, once it holds the model layer's lock, waits for A to be importing transformers
+    def find_spec(self, name, path, target=None):
+        if name != "swinir_hf.models" or threading.current_thread().name != "B":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+        def stall_then_run(module):
+            inside.set()
+            while "transformers" not in sys.modules:
+                time.sleep(0.01)
+            run(module)
+        spec.loader.exec_module = stall_then_run
+        return spec
+sys.meta_path.insert(0, Stall())
+def b():
+    try:
+        said["B"] = swinir_hf.SwinIRConfig.__name__
+    except Exception as err:
+        said["B"] = repr(err)
+def a():
+    try:
+        from transformers import AutoConfig
+        from swinir_hf.checkpoints.bundled import DEFAULTS_DIR
+        said["A"] = type(AutoConfig.from_pretrained(DEFAULTS_DIR / "sr-x4")).__name__
+    except Exception as err:
+        said["A"] = repr(err)
+threads = [threading.Thread(target=b, name="B"), threading.Thread(target=a, name="A")]
+threads[0].start()
+inside.wait(60)
+threads[1].start()
+for thread in threads:
+    thread.join()
+print(said["A"], said["B"])
+"""
+
+
+def test_a_public_name_and_transformers_imported_by_two_threads_at_once():
+    """One thread's first `swinir_hf.NAME` while another imports transformers (whose import registers SwinIR by
+    importing the model layer): no import deadlock (`_DeadlockError` in one, `cannot import name` in the other), and
+    the transformers thread's Auto classes know SwinIR."""
+    run = subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True, check=False, timeout=120)
+    assert run.stdout.split() == ["SwinIRConfig", "SwinIRConfig"], run.stdout + run.stderr
