@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,33 @@ def test_a_public_name_and_transformers_imported_by_two_threads_at_once():
     the transformers thread's Auto classes know SwinIR."""
     run = subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True, check=False, timeout=120)
     assert run.stdout.split() == ["SwinIRConfig", "SwinIRConfig"], run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("install", ["zip", "without sources"])
+def test_command_line_alpha_modes_in_an_install_without_source_files(tmp_path, install):
+    """The package imported from a zip on sys.path, or installed as .pyc files only (a frozen app, a stripped
+    image), still offers `--alpha`: the model layer's source it reads is not a plain file there (or not there)."""
+    import compileall
+    import shutil
+    import zipfile
+
+    import swinir_hf
+
+    copy = tmp_path / "site"
+    shutil.copytree(Path(swinir_hf.__file__).parent, copy / "swinir_hf", ignore=shutil.ignore_patterns("__pycache__"))
+    if install == "without sources":
+        assert compileall.compile_dir(copy, quiet=1, legacy=True)  # NAME.pyc beside where NAME.py was
+        for source in copy.rglob("*.py"):
+            source.unlink()
+    else:
+        with zipfile.ZipFile(tmp_path / "site.zip", "w") as archive:
+            for file in sorted(copy.rglob("*")):
+                archive.write(file, file.relative_to(copy))
+        copy = tmp_path / "site.zip"
+    code = (
+        f"import sys; sys.path.insert(0, {str(copy)!r})\nimport swinir_hf\n"
+        f"assert swinir_hf.__file__.startswith({str(copy)!r}), swinir_hf.__file__\n"
+        "from swinir_hf.inference.options import ALPHA_MODES\nprint(ALPHA_MODES)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert run.stdout.splitlines()[-1:] == ["('model', 'bicubic')"], run.stderr
