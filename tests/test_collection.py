@@ -323,6 +323,18 @@ def test_an_empty_input_file_is_reported_as_empty(tmp_path, model_dir, capsys):
     assert f"error: {tmp_path / 'in' / 'a.png'}: not a readable image (empty file)\n" in capsys.readouterr().err
 
 
+def test_the_inputs_are_listed_once(mixed, model_dir, tmp_path, monkeypatch):
+    """The command line lists the inputs before the model loads (a typo said at once) and restores that listing: a
+    folder of 100k files is not walked twice (seconds each time)."""
+    from swinir_hf.inference import files
+
+    named = []
+    real_name = files._real_name
+    monkeypatch.setattr(files, "_real_name", lambda path: named.append(path) or real_name(path))
+    assert _restore(mixed, "-o", tmp_path / "out", model_dir=model_dir) == 0
+    assert sorted(path.name for path in named) == ["alpha.png", "deep.tif", "grey.png", "odd.png", "photo.jpg"]
+
+
 def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0

@@ -103,9 +103,11 @@ def restore_files(
     batch_size: int = 1,
     workers: int = 2,
     progress: bool = True,
+    listed: list[tuple[Path, Path]] | None = None,
 ) -> Summary:
     """Restore files, folders and globs into `out_dir` on every process of the current `accelerate` launch
-    (one process when not launched), each process on its own device, and return the run's `Summary`.
+    (one process when not launched), each process on its own device, and return the run's `Summary`. `listed`: the
+    `collect_inputs` of `inputs` made already (a command line's check), which is then not made again.
 
     Inputs that fail to read / restore are reported and counted; outputs that exist are skipped unless
     `output.overwrite`; an input is never overwritten.
@@ -119,7 +121,7 @@ def restore_files(
     from .files import collect_inputs
 
     state = process_state(engine.device)
-    files = collect_inputs(inputs, recursive=recursive)
+    files = collect_inputs(inputs, recursive=recursive) if listed is None else listed
     check_output_folder(out_dir)
     check_writable_folder(out_dir)
     check_not_a_file_name(out_dir)

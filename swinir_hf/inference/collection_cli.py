@@ -80,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             workers=args.workers,
             progress=not args.no_progress,
+            listed=args.files,
         )
     # OSError: a missing input, or a dataset's save failing ("cannot write OUT: No space left on device"); a file's
     # own write failure is counted in the summary.

@@ -113,8 +113,9 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
 def usage_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with parsed `add_restore_arguments` options (no inputs, options of files with --dataset, ...,
     or an input that names nothing), said before torch or a model loads; else None. Sets the file options' defaults
-    (left None by the parser) and joins `-i` inputs to the positional ones."""
-    args.inputs = [*args.inputs, *args.input]
+    (left None by the parser), joins `-i` inputs to the positional ones and keeps their listing in `args.files`
+    (`collect_inputs`' pairs, for `restore_files`; None with --dataset)."""
+    args.inputs, args.files = [*args.inputs, *args.input], None
     if not args.inputs and not args.dataset:
         return "nothing to restore: give image files, folders or globs (or --dataset)"
     if args.inputs and args.dataset:
@@ -134,9 +135,9 @@ def usage_problem(args: argparse.Namespace) -> str | None:
             setattr(args, name, default)
     if args.batch_size < 1 or args.workers < 1:
         return "--batch-size and --workers must be at least 1"
-    if args.inputs:  # a typo said now, not after torch and the model load (restore_files lists the inputs again)
+    if args.inputs:  # a typo said now, not after torch and the model load; listed once (100k files take seconds)
         try:
-            collect_inputs(args.inputs, recursive=args.recursive)
+            args.files = collect_inputs(args.inputs, recursive=args.recursive)
         except (OSError, ValueError) as err:
             return str(err)
     return None
