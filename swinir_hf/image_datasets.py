@@ -10,8 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .inference.image_io import IMAGE_SUFFIXES
-
 if TYPE_CHECKING:
     import datasets
 
@@ -64,6 +62,7 @@ def is_hub_dataset_id(spec: str) -> bool:
     (`is_repo_id`; `photos/` or `my photos` is a path, which must not be sent to the Hub to fail there with a message
     about repo ids) that is not an image file's name."""
     from .checkpoints.loading import is_repo_id
+    from .inference.image_io import IMAGE_SUFFIXES
 
     return is_repo_id(spec) and Path(spec).suffix.lower() not in IMAGE_SUFFIXES  # photo.png: a file, not a dataset
 

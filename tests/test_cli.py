@@ -53,6 +53,8 @@ LOADS_NOTHING = (
         (["eval", "--help"], 0, "--grey-convention {native,rgb}"),
         (["eval", "--model", "sr-x4"], 2, "the following arguments are required: --dataset"),
         (["eval", "--model", "sr-x4", "--dataset", "d", "--dtype", "auto"], 2, "invalid choice: 'auto'"),
+        (["eval", "--model", "sr-x4", "--dataset", ".", "--lr-dir", "LR"], 1, "error: no such LR folder: LR"),
+        (["eval", "--model", "sr-x4", "--dataset", "imagefolder:d"], 1, "error: no such imagefolder directory: d"),
     ],
 )
 def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(tmp_path, argv, status, said):

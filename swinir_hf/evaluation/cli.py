@@ -98,7 +98,8 @@ def _run(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from ..image_datasets import missing_folder
 
-    # A mistyped --dataset or --lr-dir said before torch and the models load (a Hub model would be downloaded first).
+    # A mistyped --dataset or --lr-dir said before the models load (a Hub model would be downloaded first); with a
+    # local --dataset before torch loads too (a name that could be a Hub dataset's is told apart with it).
     problem = missing_folder(args.dataset) or _missing_lr_dir(args.lr_dir) or output_problem(args)
     if problem:
         return user_error(problem)
