@@ -1680,3 +1680,11 @@ def test_the_plan_line_does_not_guess_a_local_paths_scale(demo, shared):
     pth = shared / "fixtures" / "official_parity" / "lightweight_sr_x2.pth"
     plan = demo.on_model(str(EXAMPLE), SR, 2, CUSTOM, None, str(pth))[4]
     assert plan == f"Model: {pth} (local) · 120×100 → ×? (the model's own scale)"
+
+
+def test_models_load_without_a_bar_in_the_servers_log(capfd):
+    """A server's log is not a terminal: loading a model draws no transformers "Loading weights" bar there."""
+    from swinir_hf.demo import model_cache
+
+    model_cache.load_checked(str(menu.DEFAULTS_DIR / "sr-x2"))
+    assert "Loading weights" not in capfd.readouterr().err

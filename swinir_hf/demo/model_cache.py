@@ -8,6 +8,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..checkpoints.convert import CheckpointError
+from ..checkpoints.folders import transformers_bars_off
 from ..checkpoints.loading import ModelNotAvailableError, load_model
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError
@@ -72,7 +73,8 @@ def load_checked(spec: str) -> SwinIRForImageRestoration:
     if Path(spec).is_dir():
         read_config(Path(spec))
     try:
-        return load_model(spec)
+        with transformers_bars_off():  # a server's log, not a terminal: no "Loading weights" bar per model loaded
+            return load_model(spec)
     except (ModelNotAvailableError, CheckpointError) as err:
         raise ModelError(message_of(err)) from None
     except (OSError, ValueError, KeyError, RuntimeError) as err:
