@@ -206,3 +206,13 @@ def test_the_sdist_runs_its_tests_and_resolves_the_readme_links(built):
     assert fixtures and set(fixtures) <= set(sdist)
     links = re.findall(r"\]\((?!https?:)([^)#]+)", (REPO / "README.md").read_text())
     assert links and sorted(set(links) - set(sdist)) == []
+
+
+def test_the_installed_version_is_the_packages():
+    """The version pip records (pyproject reads it from `swinir_hf.__version__`) is the one `swinir-hf --version` and
+    exported cards print: one definition, so a release cannot carry two."""
+    import importlib.metadata
+
+    import swinir_hf
+
+    assert importlib.metadata.version("swinir-hf") == swinir_hf.__version__
