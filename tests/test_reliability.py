@@ -75,7 +75,7 @@ def test_folder_with_a_missing_or_unexpected_tensor_is_an_error_naming_it(folder
     assert cli(["restore", str(src), "-o", str(tmp_path / "out"), "--model", str(missing), "--no-progress"]) == 1
     assert "missing conv_first.weight" in capsys.readouterr().err
     assert not (tmp_path / "out" / "in.png").exists()
-    assert cli(["eval", "--model", str(extra), "--dataset", str(tmp_path / "out")]) == 1
+    assert cli(["eval", "--model", str(extra), "--dataset", str(tmp_path)]) == 1  # a folder that exists
     assert "unexpected stray.weight" in capsys.readouterr().err
 
 
