@@ -1325,13 +1325,17 @@ def test_build_space_assembles_a_runnable_space(tmp_path, constraint_pins):
     assert build_space(out) == ["README.md", "app.py", "requirements.txt", "swinir_hf"]
     meta = metadata_load(out / "README.md")
     assert (meta["sdk"], meta["sdk_version"], meta["app_file"]) == ("gradio", gr.__version__, "app.py")
-    pins = [line for line in (out / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
+    lines = [line for line in (out / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
+    pins = [line for line in lines if line[0] != "-"]
     assert pins and all("==" in line for line in pins)
     # The Space runs the versions the tests run: its pins are constraints.txt's for the Space's Python.
     tested = constraint_pins(str(meta["python_version"]))
+    # A CPU Space gets torch's CPU build (PyPI's Linux torch pulls GBs of CUDA wheels it never uses).
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    assert [p for p in pins if p.startswith("torch==")] == [f"torch=={tested['torch']}+cpu"]
     for pin in pins:
         name, version = pin.split("==")
-        assert tested[name.lower().replace("_", "-")] == version, pin
+        assert tested[name.lower().replace("_", "-")] == version.removesuffix("+cpu"), pin
     assert not list(out.rglob("__pycache__"))
     with pytest.raises(ValueError, match="exists and is not empty; pass --overwrite to replace the Space files in it"):
         build_space(out)
