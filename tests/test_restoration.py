@@ -1305,6 +1305,24 @@ def test_a_16bit_min_is_white_tiff_is_read_as_its_8bit_copy_not_a_negative(model
         np.testing.assert_array_equal(np.asarray(restore(model, source, dtype="float32")), expected)
 
 
+def test_a_float_min_is_white_tiff_is_made_min_is_black_as_a_16bit_one(model, tmp_path):
+    """A float MinIsWhite TIFF (0 is white) was read as stored, a negative, where a 16-bit one is made MinIsBlack:
+    float32 grey (Pillow's mode F), float64 / float16 grey and float grey + alpha (tifffile) alike."""
+    import tifffile
+
+    grey = _rgb()[..., 0].astype(np.float32) / 255
+    for dtype in (np.float64, np.float16, np.float32):
+        tifffile.imwrite(tmp_path / "scan.tif", (1 - grey).astype(dtype), photometric="miniswhite")
+        np.testing.assert_allclose(np.asarray(read_image(tmp_path / "scan.tif").pixels), grey, atol=1e-3)
+    # the float32 one, which Pillow opens: restored from its path and from the opened image as its MinIsBlack copy
+    expected = np.asarray(restore(model, Image.fromarray(grey), dtype="float32"))
+    for source in (tmp_path / "scan.tif", Image.open(tmp_path / "scan.tif")):
+        np.testing.assert_allclose(np.asarray(restore(model, source, dtype="float32")), expected, atol=1e-4)
+    with_alpha = np.stack([1 - grey, np.ones_like(grey)], -1)
+    tifffile.imwrite(tmp_path / "scan_alpha.tif", with_alpha, photometric="miniswhite", extrasamples=[2])
+    np.testing.assert_allclose(read_image(tmp_path / "scan_alpha.tif").pixels[..., 0], grey, atol=1e-6)
+
+
 def test_a_16bit_cmyk_tiff_read_at_8_bits_says_so(model, tmp_path, caplog):
     """Pillow reads a 16-bit CMYK TIFF (print workflows) at 8 bits and converts it with its 8-bit colour management:
     the restored copy is 8-bit RGB, which a warning naming the file says, as for a 10-bit AVIF."""

@@ -366,13 +366,13 @@ def _read_tiff_array(path: Path) -> ImageData | None:
             codec = "'imagecodecs'" in str(err) or isinstance(err, ImportError)
             hint = f"{page.compression.name} compression needs 'imagecodecs': pip install imagecodecs" if codec else err
             raise ValueError(f"{path}: not a readable {page.dtype} TIFF ({hint})") from err
-        icc = page.tags.valueof(34675)
-        orientation = page.tags.valueof(274, 1)
+        icc, orientation = page.tags.valueof(34675), page.tags.valueof(274, 1)
     arr = np.moveaxis(arr, 0, -1) if planar else arr
     arr = ORIENT.get(int(orientation), lambda a: a)(arr)
     arr = np.ascontiguousarray(arr, dtype=np.float32 if floats else np.uint16)
-    if grey_alpha16 and page.photometric == 0:  # MinIsWhite (0 is white): made MinIsBlack, as a 16-bit grey one is
-        arr[..., 0] = 65535 - arr[..., 0]
+    grey = arr if grey_float else arr[..., 0]
+    if page.photometric == 0:  # MinIsWhite (0 is white): made MinIsBlack, as 16-bit grey is (floats are [0, 1])
+        grey[...] = (1.0 if floats else 65535) - grey
     pixels = Image.fromarray(arr) if grey_float else arr  # mode F, as Pillow reads a float32 grey TIFF
     return ImageData(pixels, bytes(icc) if icc is not None else None)
 

@@ -104,16 +104,17 @@ def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
     """Apply the EXIF orientation; make a colour key (a PNG's tRNS on a 1-bit, grey or RGB image) the alpha it
     stands for (LA / RGBA); convert CMYK with an embedded profile to sRGB through that profile (a profile that cannot
     be used is dropped with a warning naming `name`, and Pillow's conversion applies); drop a LAB image's profile,
-    which describes Lab, not the RGB it becomes; make a 16-bit MinIsWhite TIFF's levels MinIsBlack.
+    which describes Lab, not the RGB it becomes; make a 16-bit or float MinIsWhite TIFF's levels MinIsBlack.
 
     Every other mode is returned as it is (`image_to_float` knows how to read it).
     """
     image.load()  # decoded outside the EXIF read's turn (what the decode warns of is shown)
-    negative = _min_is_white16(image)  # read from the TIFF's tags, which the turned copy below no longer has
+    negative = _min_is_white_deep(image)  # read from the TIFF's tags, which the turned copy below no longer has
     with pillow_warnings():  # damaged EXIF: Pillow said so when the file was opened (`open_image` names it)
         image = ImageOps.exif_transpose(image)
     if negative:
-        image = image.point(lambda level: 65535 - level)  # info (ICC profile) kept
+        white = 1.0 if image.mode == "F" else 65535  # float levels are [0, 1]-scaled
+        image = image.point(lambda level: white - level)  # info (ICC profile) kept
     if image.mode in ("1", "L", "RGB") and "transparency" in image.info:
         image = image.convert("RGBA" if image.mode == "RGB" else "LA")
     if image.mode == "LAB":
@@ -132,11 +133,12 @@ def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
     return image
 
 
-def _min_is_white16(image: Image.Image) -> bool:
-    """Whether `image` is a 16-bit grey TIFF stored MinIsWhite (photometric 0: 0 is white, as some scanners and X-ray
-    exports write), whose levels Pillow gives as stored, a negative (it inverts 1- to 8-bit MinIsWhite ones)."""
+def _min_is_white_deep(image: Image.Image) -> bool:
+    """Whether `image` is a 16-bit or float grey TIFF stored MinIsWhite (photometric 0: 0 is white, as some scanners
+    and X-ray exports write), whose levels Pillow gives as stored, a negative (it inverts 1- to 8-bit MinIsWhite
+    ones)."""
     tags = getattr(image, "tag_v2", None) if image.format == "TIFF" else None
-    return image.mode.startswith("I;16") and tags is not None and tags.get(262) == 0
+    return (image.mode.startswith("I;16") or image.mode == "F") and tags is not None and tags.get(262) == 0
 
 
 def colour_bit_depth(image: Image.Image) -> int:
