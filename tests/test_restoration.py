@@ -1323,6 +1323,39 @@ def test_a_float_min_is_white_tiff_is_made_min_is_black_as_a_16bit_one(model, tm
     np.testing.assert_allclose(read_image(tmp_path / "scan_alpha.tif").pixels[..., 0], grey, atol=1e-6)
 
 
+def _write_sgi16(path: Path, levels: np.ndarray, rle: bool) -> None:
+    """(H, W, C) uint16 levels as a 16-bit SGI file, verbatim or RLE (each row: its first sample repeated twice,
+    then the rest as they are, so the first two must be equal), as no installed library writes one."""
+    h, w, c = levels.shape
+    rows = [levels[::-1, :, ch][y] for ch in range(c) for y in range(h)]  # plane by plane, bottom row first
+    header = np.array([474, (int(rle) << 8) | 2, 3 if c > 1 else 2, w, h, c], ">u2").tobytes().ljust(512, b"\0")
+    if rle:
+        encoded = [np.array([2, r[0], 0x80 | (w - 2), *r[2:], 0], ">u2").tobytes() for r in rows]
+        starts = 512 + 8 * len(rows) + np.cumsum([0] + [len(e) for e in encoded[:-1]])
+        body = np.array([*starts, *map(len, encoded)], ">u4").tobytes() + b"".join(encoded)
+    else:
+        body = b"".join(r.astype(">u2").tobytes() for r in rows)
+    path.write_bytes(header + body)
+
+
+def test_a_16bit_sgi_image_keeps_its_16_bits(model, tmp_path):
+    """Pillow reads a 16-bit SGI image at 8 bits (colour as RGB, grey as L): a verbatim one was restored at 8 bits
+    without a word, an RLE colour one refused as an unsupported 16-bit colour SGI; all are read whole now."""
+    levels = np.random.default_rng(0).integers(0, 65536, (7, 40, 3)).astype(np.uint16)
+    levels[:, 1] = levels[:, 0]
+    for channels, rle in ((3, False), (3, True), (1, False), (1, True)):
+        path = tmp_path / f"scan{channels}{'rle' if rle else ''}.sgi"
+        _write_sgi16(path, levels[..., :channels], rle)
+        expected = levels[..., 0] if channels == 1 else levels
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), expected >> 8)  # a valid file: Pillow's 8 bits
+        np.testing.assert_array_equal(np.asarray(read_image(path).pixels), expected)
+    out = restore(model, tmp_path / "scan3rle.sgi", dtype="float32")
+    assert out.dtype == np.uint16 and out.shape == (14, 80, 3)
+    for name, kind in (("scan3.sgi", "colour"), ("scan1rle.sgi", "grey")):  # opened by Pillow: at 8 bits, refused
+        with pytest.raises(ValueError, match=f"16-bit {kind} image, which Pillow reads at 8 bits"):
+            restore(model, Image.open(tmp_path / name))
+
+
 def test_a_16bit_cmyk_tiff_read_at_8_bits_says_so(model, tmp_path, caplog):
     """Pillow reads a 16-bit CMYK TIFF (print workflows) at 8 bits and converts it with its 8-bit colour management:
     the restored copy is 8-bit RGB, which a warning naming the file says, as for a 10-bit AVIF."""

@@ -1,6 +1,7 @@
 """Decoders for the levels Pillow loses: 16-bit colour PNG (`pypng`) and TIFF (`tifffile`), 10- / 12-bit HEIC / HEIF
-(`pillow_heif`, levels scaled to 0..65535), colour PPM of more than 8 bits (white at 65535), grey + alpha HEIFs that
-libheif hands over as RGBA, and the tifffile helpers `image_io` shares for the TIFFs Pillow cannot open.
+(`pillow_heif`, levels scaled to 0..65535), colour PPM of more than 8 bits (white at 65535), 16-bit SGI (grey or
+colour), grey + alpha HEIFs that libheif hands over as RGBA, and the tifffile helpers `image_io` shares for the
+TIFFs Pillow cannot open.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..models.image_processing_swinir import colour_bit_depth
+from ..models.image_processing_swinir import colour_bit_depth, sgi_bit_depth
 
 # EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).
 ORIENT = {
@@ -32,15 +34,18 @@ ORIENT = {
 
 def is_deep(image: Image.Image) -> bool:
     """Whether Pillow would not give `image`'s levels as they are: colour of more than 8 bits per channel (read as
-    8-bit RGB(A)), or a 10- / 12-bit HEIF (pillow-heif's plugin gives colour at 8 bits, grey shifted to 16 bits)."""
+    8-bit RGB(A)), a 16-bit SGI (grey read as L too), or a 10- / 12-bit HEIF (pillow-heif's plugin gives colour at 8
+    bits, grey shifted to 16 bits)."""
     if image.format == "HEIF":
         return image.info.get("bit_depth", 8) > 8
+    if image.format == "SGI" and getattr(image, "tile", None):  # grey too: Pillow reads a 16-bit one as L
+        return sgi_bit_depth(image) > 8
     return colour_bit_depth(image) > 8
 
 
 def read_deep(path: Path, header: Image.Image) -> np.ndarray:
-    """The pixels of a 16-bit colour PNG / TIFF, a colour PPM of more than 8 bits or a 10- / 12-bit HEIF, upright, as
-    uint16: (H, W, C), or (H, W) for a grey HEIF.
+    """The pixels of a 16-bit colour PNG / TIFF, a colour PPM of more than 8 bits, a 16-bit SGI or a 10- / 12-bit
+    HEIF, upright, as uint16: (H, W, C), or (H, W) for a grey HEIF or SGI.
 
     Raises:
         OSError: the file cannot be decoded (corrupt, truncated), as Pillow reports it for other images.
@@ -92,6 +97,8 @@ def read_deep(path: Path, header: Image.Image) -> np.ndarray:
         arr = _read_heif_levels(path)
     elif header.format == "PPM":
         arr = _read_ppm_levels(path, header)
+    elif header.format == "SGI":
+        arr = _read_sgi_levels(path)
     else:
         raise ValueError(f"{path}: 16-bit colour {header.format} is not supported")
     # A HEIF's rotation is applied by libheif: the plugin's header then says 1, while pillow-heif's EXIF keeps it.
@@ -118,6 +125,43 @@ def _read_ppm_levels(path: Path, header: Image.Image) -> np.ndarray:
         raise OSError(f"image file is truncated ({levels.size} of {count} samples)")
     scaled = (np.minimum(levels, maxval) * 65535 + maxval // 2) // maxval
     return scaled.reshape(height, width, 3).astype(np.uint16)
+
+
+def _read_sgi_levels(path: Path) -> np.ndarray:
+    """The samples of a 16-bit SGI image, verbatim or RLE, top row first: (H, W, C) uint16, (H, W) for grey.
+
+    Raises:
+        OSError: the file holds fewer samples than its header says (truncated, corrupt).
+    """
+    data = path.read_bytes()
+    width, height, planes = struct.unpack(">3H", data[6:12])
+    rows = height * planes  # plane by plane, each bottom row first
+    if data[2]:  # RLE: a table of each row's offset, then one of their lengths
+        table = np.frombuffer(data[512 : 512 + 8 * rows], ">u4")
+        if table.size < 2 * rows:
+            raise OSError("image file is truncated (its RLE row table)")
+        arr = np.stack([_sgi_rle_row(data[s : s + n], width) for s, n in zip(table[:rows], table[rows:], strict=True)])
+    else:
+        arr = np.frombuffer(data[512 : 512 + 2 * width * rows], ">u2")
+        if arr.size < width * rows:
+            raise OSError(f"image file is truncated ({arr.size} of {width * rows} samples)")
+    arr = np.moveaxis(arr.reshape(planes, height, width)[:, ::-1], 0, -1)
+    return arr[..., 0] if planes == 1 else arr
+
+
+def _sgi_rle_row(data: bytes, width: int) -> np.ndarray:
+    """One row of 16-bit SGI RLE: big-endian samples, each run led by one whose low 7 bits are its length (bit 8 set:
+    that many samples follow as they are; clear: the next one, repeated); a length of 0 ends the row."""
+    words = np.frombuffer(data[: len(data) // 2 * 2], ">u2")
+    runs, i = [], 0
+    while i < words.size and (count := int(words[i]) & 0x7F):
+        literal = bool(words[i] & 0x80)
+        runs.append(words[i + 1 : i + 1 + count] if literal else np.full(count, words[i + 1 : i + 2]))
+        i += 1 + (count if literal else 1)
+    row = np.concatenate(runs) if runs else words[:0]
+    if row.size < width:
+        raise OSError(f"image file is truncated (an RLE row of {row.size} of {width} samples)")
+    return row[:width]
 
 
 def _unpremultiply(arr: np.ndarray) -> np.ndarray:

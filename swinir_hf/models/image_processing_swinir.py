@@ -142,10 +142,12 @@ def _min_is_white_deep(image: Image.Image) -> bool:
 
 
 def colour_bit_depth(image: Image.Image) -> int:
-    """Bits per channel stored in an opened (not loaded) colour PNG / TIFF / PPM, which Pillow reads as 8-bit RGB(A)
-    whatever they are; 8 for any other image."""
+    """Bits per channel stored in an opened (not loaded) colour PNG / TIFF / PPM / SGI, which Pillow reads as 8-bit
+    RGB(A) whatever they are; 8 for any other image."""
     if image.mode not in ("RGB", "RGBA") or not getattr(image, "tile", None):  # only a file not yet loaded has tiles
         return 8
+    if image.format == "SGI":
+        return sgi_bit_depth(image)
     if image.format == "PPM":  # its maxval (65535 from dcraw -6 or netpbm), which Pillow scales to 255
         args = image.tile[0][3]  # (rawmode, maxval), but a binary one of maxval 255 has the raw decoder's: no maxval
         return max(8, int(args[1]).bit_length()) if isinstance(args, tuple) else 8
@@ -155,6 +157,12 @@ def colour_bit_depth(image: Image.Image) -> int:
     rawmode = image.tile[0][3]  # (decoder, extents, offset, args): a plain tuple before Pillow 11, a named one since
     rawmode = rawmode[0] if isinstance(rawmode, tuple) else rawmode
     return 16 if isinstance(rawmode, str) and ";16" in rawmode else 8  # PNG: "RGB;16B" for 16 bits
+
+
+def sgi_bit_depth(image: Image.Image) -> int:
+    """Bits per sample of an opened (not loaded) SGI image, grey or colour: Pillow reads 16-bit ones at 8 bits."""
+    decoder, _, _, args = image.tile[0]  # verbatim 16-bit: the "SGI16" decoder; RLE: (rawmode, orientation, bytes)
+    return 16 if decoder == "SGI16" or (decoder == "sgi_rle" and args[2] == 2) else 8
 
 
 def check_data_format(value: Any, name: str = "input_data_format") -> DataFormat | None:
@@ -332,12 +340,15 @@ def warn_if_animated(image: Image.Image, name: str = "the image") -> None:
 
 
 def check_colour_depth(image: Image.Image, source: str | None = None) -> None:
-    """Raise ValueError (saying what to do) for an opened, not yet loaded, colour PNG / TIFF of more than 8 bits per
-    channel: Pillow reads it as 8-bit RGB(A), and restoring that would quietly drop the depth a 16-bit output keeps."""
-    if (bits := colour_bit_depth(image)) > 8:
+    """Raise ValueError (saying what to do) for an opened, not yet loaded, colour PNG / TIFF / PPM / SGI or grey SGI
+    of more than 8 bits per channel: Pillow reads it as 8-bit RGB(A) / L, and restoring that would quietly drop the
+    depth a 16-bit output keeps."""
+    grey_sgi = image.format == "SGI" and image.mode == "L" and bool(getattr(image, "tile", None))
+    if (bits := sgi_bit_depth(image) if grey_sgi else colour_bit_depth(image)) > 8:
         source = source or getattr(image, "filename", "") or "the image"
+        kind, shape = ("grey", "(H, W)") if grey_sgi else ("colour", "(H, W, C)")
         raise ValueError(
-            f"{source}: a {bits}-bit colour image, which Pillow reads at 8 bits: pass its pixels as an (H, W, C) "
+            f"{source}: a {bits}-bit {kind} image, which Pillow reads at 8 bits: pass its pixels as an {shape} "
             "uint16 array (swinir_hf.inference.image_io.read_image(path).pixels, tifffile.imread or pypng), or "
             "restore the file with swinir_hf.restore(model, path)"
         )
