@@ -399,6 +399,25 @@ def test_bad_inputs(small_set, tmp_path, capsys):
         resolve_degradation(None, jpeg=0)
 
 
+def test_float16_on_a_cpu_is_refused_before_the_set_is_read_not_as_an_images_problem(small_set, monkeypatch, capsys):
+    """`--dtype float16` on a CPU was refused by the engine inside the loop, after the set was read and the baseline
+    scored, as the first image's problem ("error: Set5/baby: float16 is only supported ..."), which it is not."""
+    from swinir_hf.evaluation import benchmark
+    from swinir_hf.inference.options import EngineOptions
+
+    dataset, model_dir = small_set
+    monkeypatch.setattr(benchmark, "load_samples", lambda *a, **k: pytest.fail("the set was read"))
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--device", "cpu", "--dtype", "float16"]
+    assert main(args) == 1
+    assert (
+        capsys.readouterr().err.splitlines()[-1]
+        == "error: float16 is only supported on CUDA; use bfloat16 or float32 here"
+    )
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    with pytest.raises(ValueError, match=r"^float16 is only supported on CUDA"):
+        evaluate(model, dataset, engine=EngineOptions(dtype="float16", device="cpu"), progress=False)
+
+
 def test_grey_model_reads_grey_images_as_grey_under_either_convention(shared, tiny_config, tmp_path):
     """A 1-channel JPEG model on classic5 with `grey_convention="rgb"`: its JPEG input scores what the authors'
     script gives (metric fixture `car_gray_q10_boats`). It took MATLAB Y of the grey image read as RGB,

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..inference.devices import check_dtype
 from ..inference.image_writing import write_image
 from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..inference.restoration import restore
@@ -214,10 +215,14 @@ def evaluate_models(
 
     Raises:
         ValueError: the models need different settings (scales), share a name, or do not see the same inputs and
-            ground truths (a 1-channel model beside a colour one on colour images).
+            ground truths (a 1-channel model beside a colour one on colour images), or the engine's precision does
+            not run on its device (float16 off CUDA).
     """
     if not models:
         raise ValueError("no model to evaluate")
+    if (first := next((model for _, model in models if model is not None), None)) is not None:
+        # Before the set is read, and not as the first image's problem: the engine would refuse it on every image.
+        check_dtype(engine.dtype, engine.device or next(first.parameters()).device)
     degradation = _common_degradation(models, scale, noise, jpeg, real)
     labels = _method_names([label for label, _ in models], degradation)
     asked = grey_convention or _authors_reading(models)

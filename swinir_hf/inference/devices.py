@@ -1,6 +1,6 @@
 """Where and in what precision a model runs: devices checked (`check_device`), the precisions each device type runs
-(`DTYPES`, `device_dtypes`, `auto_dtype`), and a model put there for one restoration, shared safely between threads
-(`running`)."""
+(`DTYPES`, `device_dtypes`, `check_dtype`, `auto_dtype`), and a model put there for one restoration, shared safely
+between threads (`running`)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,12 @@ def device_dtypes(device_type: str) -> tuple[str, ...]:
     """The precisions besides "auto" that a device type ("cpu", "cuda", "mps") runs: float16 only on CUDA (its
     autocast keeps the overflow-prone modules in float32; torch's CPU kernels lack float16 ones)."""
     return tuple(d for d in DTYPES if d != "auto" and (d != "float16" or device_type == "cuda"))
+
+
+def check_dtype(dtype: str, device: str | torch.device) -> None:
+    """Raise ValueError, saying what to use, for a precision (one of `DTYPES`) that `device` does not run."""
+    if dtype != "auto" and dtype not in device_dtypes(torch.device(device).type):
+        raise ValueError(f"{dtype} is only supported on CUDA; use bfloat16 or float32 here")
 
 
 def auto_dtype(device: torch.device) -> str:

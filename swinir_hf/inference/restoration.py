@@ -29,7 +29,7 @@ from ..models.image_processing_swinir import (
     with_alpha,
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
-from .devices import DTYPES, auto_dtype, check_device, device_dtypes, running
+from .devices import DTYPES, auto_dtype, check_device, check_dtype, running
 from .image_io import check_float_file, read_image
 from .memory import (
     TOO_LARGE_ADVICE,
@@ -114,8 +114,7 @@ class SwinIRRestorer:
         self.alpha = check_alpha_mode(alpha)
         self.device = check_device(device) if device is not None else next(model.parameters()).device
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
-        if self.dtype not in device_dtypes(self.device.type):
-            raise ValueError("float16 is only supported on CUDA; use bfloat16 or float32 here")
+        check_dtype(self.dtype, self.device)
         # float16 weights run on CUDA only (under autocast); elsewhere they are cast to float32 (lossless), as the
         # pipeline does: torch's CPU kernels refuse float16 parameters under bfloat16 autocast.
         half_off_cuda = self.device.type != "cuda" and any(p.dtype == torch.float16 for p in model.parameters())
