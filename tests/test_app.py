@@ -1493,6 +1493,20 @@ def test_restore_api_lists_every_tasks_models(demo):
     assert {e.task for e in demo.menu.entries} == {REAL_SR, SR, DENOISE, JPEG}
 
 
+def test_restore_api_says_any_tile_size_of_8_or_more_runs(demo):
+    page = demo.build()
+    restore = page.get_api_info()["named_endpoints"]["/restore"]
+    tile = next(p for p in restore["parameters"] if p["parameter_name"] == "tile")
+    # It listed the page's five choices ("Literal['auto', 'none', '128', '256', '512']"), although any size ≥ 8 runs.
+    assert tile["python_type"]["type"] == "Literal['auto', 'none', '128', '256', '512'] | int"
+    assert {"type": "integer", "minimum": 8} in tile["type"]["anyOf"]
+    # A number as the schema offers it goes through the component to a run in tiles of that size.
+    fn = next(fn for fn in page.fns.values() if fn.api_name == "restore")
+    sent = [None, SR, 2, AUTO, None, "", 16, 32, False, "auto", "model"]
+    assert asyncio.run(page.preprocess_data(fn, sent, None))[6] == 16
+    assert run(demo, EXAMPLE, tile=16)[2].startswith("**Input**")
+
+
 def test_help_names_the_environment_variables_and_what_each_option_takes(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # one line per option
     with pytest.raises(SystemExit):

@@ -32,7 +32,7 @@ from ..models.modeling_swinir import SwinIRForImageRestoration
 from .clients import CHECK_EVERY_S, client_gone, drop_waiting
 from .controls import ControlCallbacks
 from .errors import ModelError, user_error
-from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
+from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MIN_TILE
 from .menu import (
     FILE_TAGS,
     JPEG,
@@ -92,8 +92,8 @@ def parse_tile(value: str | int | None) -> int | str | None:
     text = str(value).strip().lower() if value is not None else "none"
     if text in ("auto", "none"):
         return None if text == "none" else "auto"
-    if not text.isdigit() or int(text) < 8:
-        raise user_error(f"Tile size must be 'auto', 'none' or a whole number of pixels ≥ 8, not {value!r}.")
+    if not text.isdigit() or int(text) < MIN_TILE:
+        raise user_error(f"Tile size must be 'auto', 'none' or a whole number of pixels ≥ {MIN_TILE}, not {value!r}.")
     return int(text)
 
 

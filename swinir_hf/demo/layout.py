@@ -11,7 +11,7 @@ from gradio.state_holder import SessionState
 from ..inference.restoration import EngineOptions
 from .clients import RESTORE_QUEUE
 from .errors import SEND_FILES, input_problem, user_error
-from .limits import UPLOAD_MAX_AGE_S
+from .limits import MIN_TILE, UPLOAD_MAX_AGE_S
 from .menu import AUTO, CUSTOM, DENOISE, JPEG, SR, precisions
 
 if TYPE_CHECKING:
@@ -70,6 +70,15 @@ class Page(gr.Blocks):
             if url is None or isinstance(err, gr.Error):
                 raise
             raise user_error(f"Could not fetch {url}: {err}") from None
+
+
+def any_tile_size(tile: gr.Dropdown) -> gr.Dropdown:
+    """The tile size control, whose API schema takes its choices or any whole number of pixels ≥ `MIN_TILE`: a
+    dropdown's lists only its choices, so `view_api()` offered five tile values although `/restore` runs any such
+    size. (Set on the instance: a `gr.Dropdown` subclass makes gradio write a `.pyi` file beside this module.)"""
+    listed = tile.api_info()
+    tile.api_info_as_input = lambda: {"anyOf": [listed, {"type": "integer", "minimum": MIN_TILE}]}
+    return tile
 
 
 def _is_url(path) -> bool:
@@ -132,11 +141,13 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
             demo.menu.model_choices(task0), value=AUTO, label="Model", elem_id="model", allow_custom_value=True
         )
         c["custom"] = gr.Textbox(label="Local model folder or authors' .pth file", visible=False, max_lines=1)
-        c["tile"] = gr.Dropdown(
-            TILE_CHOICES,
-            value="auto",
-            allow_custom_value=True,
-            label="Tile size (input pixels; bounds memory on large images)",
+        c["tile"] = any_tile_size(
+            gr.Dropdown(
+                TILE_CHOICES,
+                value="auto",
+                allow_custom_value=True,
+                label="Tile size (input pixels; bounds memory on large images)",
+            )
         )
         # precision=0: whole pixels, as the engine takes them (an API client's 2.5 is refused, not run as 2).
         c["overlap"] = gr.Slider(

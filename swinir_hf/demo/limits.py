@@ -9,3 +9,4 @@ UPLOAD_MAX_AGE_S = 3600  # gradio deletes uploads this old (checked as often)
 # Largest upload "Shrink to fit" decodes: a 16-bit RGB image of 50 MP takes 300 MB as it is, and several times
 # that on the way; Pillow's own limit (≈ 179 MP) let one small PNG take 4 GB.
 MAX_SHRINK_PIXELS = 50_000_000
+MIN_TILE = 8  # the smallest tile size a user may choose, in input pixels
