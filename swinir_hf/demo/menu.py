@@ -282,7 +282,8 @@ class Menu:
     def _model_hint(self, task: str, label: object) -> str:
         """What to send instead of a model `label` that is none of the task's: the label of the same name (API
         clients send `sr-x2`, as the command line takes it, for `sr-x2 · bundled`) with its task where that is
-        another (sent with this task, it would only be refused next), else every choice."""
+        another (sent with this task, it would only be refused next), else the choices that run here (the others,
+        offline models that need a download, would be refused next too: they are counted)."""
         name = label.split(" · ")[0] if isinstance(label, str) else None
         ordered = sorted(self.entries, key=lambda e: e.task != task)  # the task's own first
         near = next((e for e in ordered if e.label.split(" · ")[0] == name), None)
@@ -290,7 +291,10 @@ class Menu:
             words = f"the task {near.task!r}, {TASK_WORDS[near.task]!r} on the page"
             other = "" if near.task == task else f", a model for {TASK_NOUNS[near.task]} ({words})"
             return f"did you mean {near.label!r}{other}?"
-        return f"choose {', '.join(map(repr, [AUTO, *(e.label for e in self.task_entries(task))]))}."
+        runs = [e.label for e in self.task_entries(task) if self.unavailable(e) is None]
+        left_out = len(self.task_entries(task)) - len(runs)
+        more = f" ({left_out} more need a download, and this server is offline.)" if left_out else ""
+        return f"choose {', '.join(map(repr, [AUTO, *runs]))}.{more}"
 
     def auto_levels(self, task: str, scale: int) -> list[int]:
         """The levels that steer the automatic choice at this task and scale: those of its models that run here."""
