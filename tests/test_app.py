@@ -140,6 +140,12 @@ def test_palette_and_cmyk_inputs_are_described_in_words(demo, tmp_path):
     for name, before, after in (("icon.png", "palette 8-bit", "RGBA 8-bit"), ("print.jpg", "CMYK 8-bit", "RGB 8-bit")):
         _, _, info = run(demo, tmp_path / name)
         assert info.startswith(f"**Input** 10×12 {before} → **output** 20×24 {after} · ")
+    # A 16-bit CMYK TIFF (print workflows), which Pillow reads at 8 bits, was "CMYK 8-bit", there and in the result.
+    tifffile = pytest.importorskip("tifffile")
+    cmyk16 = tmp_path / "print16.tif"
+    tifffile.imwrite(cmyk16, np.asarray(rgb.convert("CMYK")).astype(np.uint16) * 257, photometric="separated")
+    assert demo.on_upload(str(cmyk16), SR, 2, AUTO, None, "")[1] == "**Input** 10×12 CMYK 16-bit (read at 8 bits)"
+    assert run(demo, cmyk16)[2].startswith("**Input** 10×12 CMYK 16-bit (read at 8 bits) → **output** 20×24 RGB 8-bit")
 
 
 def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):

@@ -234,7 +234,9 @@ class RestorationDemo(ControlCallbacks):
         write_image(out, result, data.icc_profile, exif=data.exif)
         after = preview(result)
         before = preview(data.pixels).resize(after.size, Image.Resampling.BICUBIC)
-        info = f"**Input** {describe(data.pixels)} → **output** {describe(result)} · {plan.name} · {seconds:.1f} s"
+        info = (
+            f"**Input** {describe(data.pixels, path)} → **output** {describe(result)} · {plan.name} · {seconds:.1f} s"
+        )
         info += frames_note(path)
         if after.size != size_of(data.pixels):
             info += " · *before*: the input enlarged with bicubic interpolation"

@@ -114,7 +114,7 @@ class ControlCallbacks:
         elif "error" in info:
             text = f"⚠ {info['error']}"
         elif info:
-            text = f"**Input** {describe(info['pixels'])}{frames_note(path)}"
+            text = f"**Input** {describe(info['pixels'], path)}{frames_note(path)}"
         else:
             text = ""
         shown = thumbnail(info["pixels"]) if "pixels" in info else None

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..inference.deep_decoders import cmyk_tiff_bits
 from ..inference.image_io import ImageData, float_file_problem, image_size, open_image, read_image
 from ..models.image_processing_swinir import float_to_image, image_to_float
 from .errors import user_error
@@ -81,8 +82,9 @@ def colour_channels(pixels: Image.Image | np.ndarray) -> int:
     return 1 if pixels.mode in ("1", "L", "LA", "La", "I", "F") or pixels.mode.startswith("I;16") else 3
 
 
-def describe(pixels: Image.Image | np.ndarray) -> str:
-    """'W×H, kind' of an image, e.g. '480×320 RGBA 8-bit'."""
+def describe(pixels: Image.Image | np.ndarray, path: str | os.PathLike | None = None) -> str:
+    """'W×H, kind' of an image, e.g. '480×320 RGBA 8-bit'. With the `path` the pixels were read from, a CMYK TIFF of
+    16 bits, which Pillow reads at 8, says so: 'CMYK 16-bit (read at 8 bits)' (it said 'CMYK 8-bit')."""
     w, h = size_of(pixels)
     if isinstance(pixels, np.ndarray):
         colour = {1: "grey", 2: "grey+alpha", 3: "RGB", 4: "RGBA"}[1 if pixels.ndim == 2 else pixels.shape[-1]]
@@ -103,7 +105,14 @@ def describe(pixels: Image.Image | np.ndarray) -> str:
             "CMYK": "CMYK 8-bit",
             "YCbCr": "YCbCr 8-bit",
         }.get(pixels.mode, "grey 16-bit" if pixels.mode.startswith("I;16") else pixels.mode)
+        if path is not None and pixels.mode == "CMYK" and (bits := _stored_cmyk_bits(path)) > 8:
+            kind = f"CMYK {bits}-bit (read at 8 bits)"
     return f"{w}×{h} {kind}"
+
+
+def _stored_cmyk_bits(path: str | os.PathLike) -> int:
+    with open_image(path, report=False) as image:
+        return cmyk_tiff_bits(image)
 
 
 def frames_note(path: str | os.PathLike) -> str:

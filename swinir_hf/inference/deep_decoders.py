@@ -32,6 +32,13 @@ ORIENT = {
 }
 
 
+def cmyk_tiff_bits(image: Image.Image) -> int:
+    """Bits per channel stored in an opened CMYK TIFF (print workflows: 8 or 16), which Pillow reads at 8 bits; 8
+    for any other image."""
+    bits = image.tag_v2.get(258, 8) if image.mode == "CMYK" and image.format == "TIFF" else 8
+    return max(bits if isinstance(bits, tuple) else (bits,))
+
+
 def is_deep(image: Image.Image) -> bool:
     """Whether Pillow would not give `image`'s levels as they are: colour of more than 8 bits per channel (read as
     8-bit RGB(A)), a 16-bit SGI (grey read as L too), or a 10- / 12-bit HEIF (pillow-heif's plugin gives colour at 8

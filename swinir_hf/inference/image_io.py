@@ -29,7 +29,7 @@ from ..models.image_processing_swinir import (
     warn_if_animated,
 )
 from .atomic_writes import os_reason
-from .deep_decoders import ORIENT, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
+from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +193,7 @@ def _warn_if_read_at_8_bits(image: Image.Image, path: Path) -> None:
             f"{path}: a {bits}-bit AVIF, read at 8 bits (Pillow decodes AVIF at 8 bits); to keep all its levels, "
             "convert it to a 16-bit PNG first (avifdec --depth 16 FILE.avif FILE.png)"
         )
-    depth = image.tag_v2.get(258, 8) if image.mode == "CMYK" and image.format == "TIFF" else 8
-    if (bits := max(depth if isinstance(depth, tuple) else (depth,))) > 8:
+    if (bits := cmyk_tiff_bits(image)) > 8:
         # 16-bit CMYK (print workflows): Pillow's colour management, which converts it to RGB, is 8-bit only.
         logger.warning(
             f"{path}: a {bits}-bit CMYK TIFF, read at 8 bits (Pillow reads CMYK at 8 bits) and restored as 8-bit "
