@@ -27,7 +27,8 @@ from PIL import Image
 import app
 from swinir_hf import SwinIRForImageRestoration, restore
 from swinir_hf.demo import RestorationDemo, menu
-from swinir_hf.demo.callbacks import alpha_pass
+from swinir_hf.demo.callbacks import NOTHING_TO_CANCEL, alpha_pass
+from swinir_hf.demo.clients import has_jobs
 from swinir_hf.demo.errors import ModelError
 from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch, precisions
 from swinir_hf.demo.progress import Job, forwards_needed
@@ -681,7 +682,7 @@ def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
         worker.start()
         while len(calls) < 3:
             time.sleep(0.01)
-        asyncio.run(demo.cancel(session()))
+        assert asyncio.run(demo.cancel(session())) == "**Cancelled.** Press Restore to run again."
         cancelled_at = time.perf_counter()
         worker.join(timeout=10)
     finally:
@@ -724,7 +725,8 @@ def test_restore_follows_the_settings_of_when_the_job_ends(demo):
     offline = (str(EXAMPLE), SR, 4, AUTO, None, "")  # ×4 chosen during the job: only a Hub model, offline
     assert demo.on_idle(*offline)[1] == demo.on_settings(*offline)[-1] == gr.update(interactive=False)
     # Cancel leaves the buttons to on_idle, which the page runs when the cancelled job ends: it set Restore on.
-    assert asyncio.run(demo.cancel(session("nobody"))) == "**Cancelled.** Press Restore to run again."
+    # With no job of the session running or waiting, it said "Cancelled." all the same.
+    assert asyncio.run(demo.cancel(session("nobody"))) == NOTHING_TO_CANCEL
 
 
 def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
@@ -939,12 +941,21 @@ def test_cancel_takes_the_clients_waiting_jobs_off_the_queue(model_dir, tmp_path
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         model = f"{model_dir.name} · local"  # 16 tiles × 2 blocks
         args = (handle_file(str(big)), SR, 2, model, None, "", "16", 0, False, "auto", "model")
+        assert client.predict(api_name="/cancel") == NOTHING_TO_CANCEL  # it said "Cancelled." with no job at all
         jobs = [client.submit(*args, api_name="/restore") for _ in range(2)]
         deadline = time.monotonic() + 60
         while len(calls) < 3:
             assert time.monotonic() < deadline and not jobs[0].done(), "the job did not start"
             time.sleep(0.05)
-        client.predict(api_name="/cancel")
+        other = Client(f"http://127.0.0.1:{port}/", verbose=False)  # another session, whose job only waits
+        waiting = other.submit(*args, api_name="/restore")
+        while not demo._pages or not has_jobs(demo._pages, other.session_hash):
+            assert time.monotonic() < deadline, "the other job was not queued"
+            time.sleep(0.05)
+        assert other.predict(api_name="/cancel") == "**Cancelled.** Press Restore to run again."
+        with pytest.raises(Exception, match="Cancelled"):
+            waiting.result(timeout=60)
+        assert client.predict(api_name="/cancel") == "**Cancelled.** Press Restore to run again."
         for job in jobs:
             with pytest.raises(Exception, match="Cancelled"):
                 job.result(timeout=60)

@@ -29,7 +29,7 @@ from ..inference.memory import ImageTooLargeError
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from .clients import CHECK_EVERY_S, client_gone, drop_waiting
+from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
 from .controls import ControlCallbacks
 from .errors import ModelError, user_error
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MIN_TILE
@@ -70,6 +70,8 @@ STOP_WAIT_S = 5.0
 OUTPUT_PREFIX = "swinir-demo-"
 # The result line's note when a job ran in tiles with overlap 0 (the engine only logs it).
 NO_BLEND_NOTE = "⚠ run in tiles with overlap 0: the tiles were not blended, so seams may show"
+# What Cancel and /cancel answer when the session has no restoration running or waiting ("Cancelled." said it had).
+NOTHING_TO_CANCEL = "Nothing to cancel: no restoration of this session is running or waiting."
 
 
 def new_output_folder() -> Path:
@@ -332,7 +334,10 @@ class RestorationDemo(ControlCallbacks):
 
     async def cancel(self, request: gr.Request) -> str:
         """Stop this session's restorations: the model stops at its next Swin block; a job still waiting for a
-        worker (in the queue or for its thread) or loading its model stops before it runs."""
+        worker (in the queue or for its thread) or loading its model stops before it runs. With none of them, it says
+        so: "Cancelled." would tell an API client that something was stopped."""
+        if not (self._cancels.get(request.session_hash) or has_jobs(self._pages, request.session_hash)):
+            return NOTHING_TO_CANCEL
         self._stop_session(request.session_hash)
         # The API's jobs waiting in gradio's queue: gradio drops only the page's (`cancels`).
         await drop_waiting(self._pages, request.session_hash, "restore", user_error("Cancelled."))

@@ -33,6 +33,23 @@ def client_gone(pages: Iterable[gr.Blocks], session: str) -> bool:
     return False
 
 
+def has_jobs(pages: Iterable[gr.Blocks], session: str) -> bool:
+    """Whether `session` has a restoration waiting in one of `pages`' restoration queue or running (the page's too,
+    which gradio's `cancels` stops, from the moment it is queued). Reads gradio 6's queue internals
+    (`event_queue_per_concurrency_id`, `active_jobs`, `Event.concurrency_id`); where they differ it answers False."""
+    for page in pages:
+        queue = getattr(page, "_queue", None)
+        waiting = getattr(queue, "event_queue_per_concurrency_id", {}).get(RESTORE_QUEUE)
+        running = [e for job in getattr(queue, "active_jobs", None) or () for e in job or ()]
+        for event in [*getattr(waiting, "queue", ()), *running]:
+            if (
+                getattr(event, "session_hash", None) == session
+                and getattr(event, "concurrency_id", None) == RESTORE_QUEUE
+            ):
+                return True
+    return False
+
+
 async def drop_waiting(pages: Iterable[gr.Blocks], session: str, api_name: str, error: gr.Error) -> int:
     """Take `session`'s `api_name` events still waiting in `pages`' restoration queue off it, each answered with
     `error`; returns how many. The page's Cancel has gradio drop the page's own waiting job (`cancels`); an API
