@@ -760,6 +760,17 @@ def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
     assert [p["parameter_name"] for p in api["/restore"]["parameters"]] == names
 
 
+def test_a_new_upload_clears_the_last_result(demo):
+    page = demo.build()
+    by_id = {getattr(b, "elem_id", None): b for b in page.blocks.values()}
+    results = [by_id["comparison"], by_id["download"], by_id["info"]]
+    # The before / after, the download and the result line of the previous image stayed beside the new one.
+    on_upload = [fn for fn in page.fns.values() if fn.targets == [(by_id["upload"]._id, "change")]]
+    (clear,) = [fn for fn in on_upload if fn.outputs == results]
+    assert clear.fn() == (None, None, "")
+    assert not clear.queue  # at once, not after the restorations waiting in the queue
+
+
 def _slow_blocks(model) -> tuple[list[float], list]:
     """Forward hooks making each Swin block of `model` take ≥ 50 ms; (block end times, hook handles)."""
     calls: list[float] = []

@@ -231,13 +231,14 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
     uploaded = [c["preview"], c["input_info"], c["shrink"], *controls]
     c["file"].change(demo.on_upload, [*settings, busy], uploaded, **quiet)
+    results = [comparison, download, info]
+    c["file"].change(no_result, None, results, **quiet)
     c["task"].input(demo.on_task, [c["file"], c["task"], c["custom"], busy], controls, **quiet)
     for control in (c["scale"], c["level"], c["custom"]):
         control.input(demo.on_settings, [*settings, busy], controls, **quiet)
     c["model"].input(demo.on_model, [*settings, busy], controls, **quiet)
     c["shrink"].click(demo.shrink_upload, c["file"], c["file"], api_visibility="private")
     options = [c["tile"], c["overlap"], c["ensemble"], c["precision"], c["alpha"]]
-    results = [comparison, download, info]
     shared = dict(concurrency_limit=demo.concurrency, concurrency_id=RESTORE_QUEUE)
     buttons = [busy, c["run"], c["stop"]]
     start = c["run"].click(running, None, buttons, **quiet)
@@ -279,3 +280,9 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
 def running() -> tuple[bool, dict, dict]:
     """(busy, Restore, Cancel) while a job runs: busy, Restore off, Cancel on."""
     return True, gr.update(interactive=False), gr.update(interactive=True)
+
+
+def no_result() -> tuple[None, None, str]:
+    """(before / after, download, result line) for a new upload, or none: the last result was another image's,
+    whose download stayed on offer beside the new image (its line still named the old input's size)."""
+    return None, None, ""
