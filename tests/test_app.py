@@ -771,6 +771,14 @@ def test_a_new_upload_clears_the_last_result(demo):
     assert not clear.queue  # at once, not after the restorations waiting in the queue
 
 
+def test_the_task_choice_says_which_picture_each_task_is_for(demo):
+    (task,) = [b for b in demo.build().blocks.values() if getattr(b, "elem_id", None) == "task"]
+    # Only the labels said it ("Photo: enlarge", "Clean image: enlarge", ...): not that "Photo" also removes noise
+    # and JPEG blocks, so which one a phone's photo, a web JPEG to enlarge or a scan was for was a guess.
+    for words in ("Photo: from a phone or camera, or a JPEG from the web", "noise and JPEG blocks", "a clean scan"):
+        assert words in (task.info or ""), words
+
+
 def _slow_blocks(model) -> tuple[list[float], list]:
     """Forward hooks making each Swin block of `model` take ≥ 50 ms; (block end times, hook handles)."""
     calls: list[float] = []

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 
 TILE_CHOICES = [("Automatic", "auto"), ("Whole image (no tiles)", "none"), "128", "256", "512"]
+# Which task fits which picture: the labels alone did not say that "Photo" also removes noise and JPEG blocks (so a
+# JPEG from the web to enlarge is a photo), nor what "clean" means.
+TASK_INFO = (
+    "Photo: from a phone or camera, or a JPEG from the web; enlarged, its noise and JPEG blocks removed. "
+    "Clean image: sharp and noise-free (a render, a screenshot, a clean scan); enlarged. "
+    "Noisy / JPEG: kept at its size, its grain or JPEG blocks removed."
+)
 OVERLAP_INFO = "Shared by neighbouring tiles and blended; 0 turns the blending off, so seams may show"
 # The engine's `alpha` option: how an upscaling model enlarges an alpha channel.
 ALPHA_CHOICES = [("By the model (sharper)", "model"), ("Bicubic (faster)", "bicubic")]
@@ -121,7 +128,7 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
         label="Input", interactive=False, height=200, visible=False, elem_id="input-preview", buttons=[]
     )
     c["input_info"] = gr.Markdown(elem_id="input-info")
-    c["task"] = gr.Radio(demo.menu.task_choices(), value=task0, label="What is it?", elem_id="task")
+    c["task"] = gr.Radio(demo.menu.task_choices(), value=task0, label="What is it?", info=TASK_INFO, elem_id="task")
     with gr.Row():
         c["scale"] = gr.Radio(
             [(f"×{s}", s) for s in demo.menu.scales(task0)], value=scale0, label="Scale", elem_id="scale"
