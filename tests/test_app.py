@@ -181,8 +181,12 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
         run(small, EXAMPLE)
     with pytest.raises(gr.Error, match="Upload an image first"):
         asyncio.run(demo.restore(None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", "model", session()))
-    with pytest.raises(gr.Error, match="Tile size must be"):
-        run(demo, EXAMPLE, tile="big")
+    with pytest.raises(gr.Error) as err:
+        run(demo, EXAMPLE, tile="5")
+    # It said "'auto', 'none' or ...": values the page's user never sees (the choices read "Automatic", "Whole image").
+    assert err.value.message == (
+        "Tile size must be Automatic ('auto'), Whole image ('none') or a whole number of pixels ≥ 8, not '5'."
+    )
     with pytest.raises(gr.Error) as err:
         run(demo, EXAMPLE, model=CUSTOM, custom_path=str(tmp_path / "missing.pth"))
     assert err.value.message == f"{tmp_path / 'missing.pth'} does not exist"

@@ -95,7 +95,11 @@ def parse_tile(value: str | int | None) -> int | str | None:
     if text in ("auto", "none"):
         return None if text == "none" else "auto"
     if not text.isdigit() or int(text) < MIN_TILE:
-        raise user_error(f"Tile size must be 'auto', 'none' or a whole number of pixels ≥ {MIN_TILE}, not {value!r}.")
+        # In the page's words and the API's: the page shows "Automatic" and "Whole image (no tiles)", not their values.
+        raise user_error(
+            f"Tile size must be Automatic ('auto'), Whole image ('none') or a whole number of pixels ≥ {MIN_TILE}, "
+            f"not {value!r}."
+        )
     return int(text)
 
 
