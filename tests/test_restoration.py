@@ -50,6 +50,29 @@ def test_pil_rgb_gives_scaled_rgb(model):
     assert out.mode == "RGB" and out.size == (48, 40)
 
 
+def test_outscale_resizes_as_the_command_line_does(model, tmp_path):
+    """Real-ESRGAN's `enhance(img, outscale=...)`: `restore` and a restorer take `outscale` (it was a TypeError
+    from SwinIRRestorer.__init__), giving `swinir-hf restore --outscale`'s pixels (`restore_image`), for a path too
+    (its ICC profile kept); a bad one is refused before the model runs."""
+    from swinir_hf.inference.job_runner import restore_image
+
+    rgb = Image.fromarray(_rgb())
+    out = restore(model, rgb, outscale=3.5, dtype="float32")
+    assert out.mode == "RGB" and out.size == (84, 70)  # floor(3.5·24 + 0.5) × floor(3.5·20 + 0.5)
+    expected = np.asarray(restore_image(SwinIRRestorer(model, dtype="float32"), rgb, 3.5))
+    assert np.array_equal(np.asarray(out), expected)
+    engine = EngineOptions(dtype="float32")
+    assert np.array_equal(np.asarray(restore(model, rgb, engine, outscale=3.5)), expected)
+    assert restore(model, _rgba(), outscale=1.5).shape == (30, 36, 4)
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    rgb.save(tmp_path / "a.png", icc_profile=profile)
+    from_path = SwinIRRestorer(model, dtype="float32")(tmp_path / "a.png", outscale=3.5)
+    assert np.array_equal(np.asarray(from_path), expected) and from_path.info["icc_profile"] == profile
+    for bad in (0, -2, float("nan"), "2"):
+        with pytest.raises(ValueError, match="outscale must be a positive number"):
+            restore(model, rgb, outscale=bad)
+
+
 def _rgba(h=20, w=24):
     return np.dstack([_rgb(h, w), np.linspace(0, 255, h * w).reshape(h, w).astype(np.uint8)])
 

@@ -38,7 +38,8 @@ def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def restore_image(
     restorer: SwinIRRestorer, image: Image.Image | np.ndarray, outscale: float | None = None
 ) -> Image.Image | np.ndarray:
-    """`restorer(image)`, resized to `output_size(W, H, outscale)` of the W × H input when `outscale` is given."""
+    """`restorer(image)`, resized to `output_size(W, H, outscale)` of the W × H input when `outscale` is given
+    (`SwinIRRestorer.__call__` runs an image through this, so `restore(..., outscale=)` and `--outscale` agree)."""
     from ..models.image_processing_swinir import compose_image, split_image
 
     colour, layout = split_image(image)

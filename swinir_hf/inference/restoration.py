@@ -22,15 +22,15 @@ from ..models.image_processing_swinir import (
     ImageLayout,
     alpha_for_model,
     check_alpha_mode,
-    compose_image,
     from_reconstruction,
-    split_image,
     to_pixel_values,
     with_alpha,
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
 from .devices import DTYPES, auto_dtype, check_device, check_dtype, running
 from .image_io import check_float_file, read_image
+from .job_runner import restore_image
+from .jobs import check_outscale
 from .memory import (
     TOO_LARGE_ADVICE,
     ImageTooLargeError,
@@ -134,22 +134,25 @@ class SwinIRRestorer:
     def scale(self) -> int:
         return self.model.config.upscale
 
-    def __call__(self, image: ImageLike) -> Image.Image | np.ndarray:
+    def __call__(self, image: ImageLike, outscale: float | None = None) -> Image.Image | np.ndarray:
         """Restore one image; returns the same kind (a path gives what `read_image` holds: a PIL image, or a
         uint16 / float32 array for 16-bit / float colour), exactly `scale` × the input size, ICC profile kept (and a
-        file's EXIF, as `read_image` keeps it, in a PIL image's `info["exif"]`)."""
+        file's EXIF, as `read_image` keeps it, in a PIL image's `info["exif"]`).
+
+        `outscale` (Real-ESRGAN's, `swinir-hf restore --outscale`): the output resized to exactly
+        `floor(outscale·W + 0.5) × floor(outscale·H + 0.5)` for a W × H input (Lanczos on the float output, before
+        it is rounded to 8 / 16 bits); None (default) or the model's scale: no resize."""
+        check_outscale(outscale)  # before any work, as the command line checks it
         if isinstance(image, (str, os.PathLike)):
             data = read_image(image)
             check_float_file(image, data.pixels)
-            out = self(data.pixels)
+            out = self(data.pixels, outscale)
             if isinstance(out, Image.Image):
                 out.info.update(icc_profile=data.icc_profile, exif=data.exif)
                 out.info = {k: v for k, v in out.info.items() if v is not None}
             return out
         if isinstance(image, (Image.Image, np.ndarray)):
-            colour, layout = split_image(image)
-            restored = self.restore_float(colour, more_outputs=self.alpha_passes(layout))
-            return compose_image(restored, self.restore_alpha(layout))
+            return restore_image(self, image, outscale)
         raise _not_an_image(image)
 
     def restore_float(
@@ -283,20 +286,26 @@ class SwinIRRestorer:
 
 
 def restore(
-    model: SwinIRForImageRestoration, image: ImageLike, engine: EngineOptions | None = None, **options: Any
+    model: SwinIRForImageRestoration,
+    image: ImageLike,
+    engine: EngineOptions | None = None,
+    *,
+    outscale: float | None = None,
+    **options: Any,
 ) -> Image.Image | np.ndarray:
     """Restore one image (PIL image, (H, W[, C]) uint8 / uint16 / float array, or file path) with `model`.
 
-    Returns the same kind of image, exactly `model.config.upscale` × the input size. `engine` (default
+    Returns the same kind of image, exactly `model.config.upscale` × the input size, or `outscale` × it (W × H in:
+    `floor(outscale·W + 0.5) × floor(outscale·H + 0.5)` out, as `swinir-hf restore --outscale`). `engine` (default
     `EngineOptions()`) says how to run; `options` are further `SwinIRRestorer` arguments (`progress`, ...) or, without
     `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None, dtype="float32")`).
     """
     if engine is None:
-        return SwinIRRestorer(model, **options)(image)
+        return SwinIRRestorer(model, **options)(image, outscale)
     twice = [f.name for f in fields(EngineOptions) if f.name in options]
     if twice:
         raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
-    return engine.restorer(model, **options)(image)
+    return engine.restorer(model, **options)(image, outscale)
 
 
 def _not_an_image(image: Any) -> TypeError:
