@@ -73,6 +73,14 @@ def test_outscale_resizes_as_the_command_line_does(model, tmp_path):
             restore(model, rgb, outscale=bad)
 
 
+def test_an_engine_argument_that_is_not_engine_options_is_a_type_error(model):
+    """`restore(model, image, 2)` (Real-ESRGAN's `enhance(img, 2)`) or a dict of options: a TypeError saying to
+    pass the options by name, not an AttributeError about `.restorer`."""
+    for engine in (2, "float32", {"tile": 8}):
+        with pytest.raises(TypeError, match=r"third argument is an EngineOptions, got .*pass the options by name"):
+            restore(model, Image.fromarray(_rgb()), engine)
+
+
 def _rgba(h=20, w=24):
     return np.dstack([_rgb(h, w), np.linspace(0, 255, h * w).reshape(h, w).astype(np.uint8)])
 

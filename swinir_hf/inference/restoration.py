@@ -302,6 +302,11 @@ def restore(
     """
     if engine is None:
         return SwinIRRestorer(model, **options)(image, outscale)
+    if not isinstance(engine, EngineOptions):  # `restore(model, image, 2)`, as `enhance(img, 2)`: not an engine
+        raise TypeError(
+            f"restore's third argument is an EngineOptions, got {engine!r}: pass the options by name "
+            "(restore(model, image, outscale=2, tile=256, dtype='float32'))"
+        )
     twice = [f.name for f in fields(EngineOptions) if f.name in options]
     if twice:
         raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
