@@ -81,6 +81,13 @@ def test_an_engine_argument_that_is_not_engine_options_is_a_type_error(model):
             restore(model, Image.fromarray(_rgb()), engine)
 
 
+def test_a_restorers_repr_shows_the_options_it_runs_with(model):
+    """In a notebook a restorer shows how it runs (`dtype="auto"` resolved), not `<... object at 0x...>`."""
+    text = repr(SwinIRRestorer(model, tile=64, dtype="auto", alpha="bicubic"))
+    assert text.startswith("SwinIRRestorer(<SwinIRForImageRestoration x2>, device='cpu', tile=64, tile_overlap=32")
+    assert f"dtype={auto_dtype(torch.device('cpu'))!r}" in text and "alpha='bicubic'" in text
+
+
 def _rgba(h=20, w=24):
     return np.dstack([_rgb(h, w), np.linspace(0, 255, h * w).reshape(h, w).astype(np.uint8)])
 

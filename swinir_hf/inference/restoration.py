@@ -134,6 +134,12 @@ class SwinIRRestorer:
     def scale(self) -> int:
         return self.model.config.upscale
 
+    def __repr__(self) -> str:
+        # The options as they run (`dtype="auto"` resolved, the device chosen), for notebooks and logs.
+        names = ("tile", "tile_overlap", "ensemble", "dtype", "batch_size", "alpha", "progress", "memory_budget")
+        options = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}(<{type(self.model).__name__} x{self.scale}>, device='{self.device}', {options})"
+
     def __call__(self, image: ImageLike, outscale: float | None = None) -> Image.Image | np.ndarray:
         """Restore one image; returns the same kind (a path gives what `read_image` holds: a PIL image, or a
         uint16 / float32 array for 16-bit / float colour), exactly `scale` × the input size, ICC profile kept (and a
