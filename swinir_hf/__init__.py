@@ -89,7 +89,13 @@ def _is_submodule(name: str) -> bool:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    """What tab completion offers: the public names, `__version__` and the package's modules (`loading`, whose
+    `load_model` every example starts with, listed before it is imported), not this file's own helpers (`Any`,
+    `importlib`, ...). Listed without importing anything."""
+    import pkgutil  # here, not at the top: `import swinir_hf` stays as light as the command line needs
+
+    modules = {module.name for module in pkgutil.iter_modules(__path__) if not module.name.startswith("_")}
+    return sorted({*__all__, *modules, *(name for name in globals() if name.startswith("__"))})
 
 
 register_with_transformers()

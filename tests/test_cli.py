@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,18 @@ def test_public_names_load_on_use():
         assert getattr(swinir_hf, name) is getattr(importlib.import_module(swinir_hf._MODULES[name], "swinir_hf"), name)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         swinir_hf.nope  # noqa: B018
+
+
+def test_dir_lists_what_a_user_reaches_not_the_modules_helpers():
+    """Tab completion on `swinir_hf.` offered `Any`, `TYPE_CHECKING`, `annotations` and `importlib` (this file's
+    imports) but not `loading`, where `load_model` (the README's first call) lives, until it was imported."""
+    import swinir_hf
+
+    names = dir(swinir_hf)
+    assert {"loading", "metrics", "inference", "models", "__version__"} <= set(names)
+    assert not {"Any", "TYPE_CHECKING", "annotations", "importlib", "_MODULES"} & set(names)
+    public = [name for name in names if not name.startswith("__")]
+    assert all(name in swinir_hf.__all__ or importlib.util.find_spec(f"swinir_hf.{name}") for name in public)
 
 
 def test_command_line_alpha_modes_are_the_model_layers():
