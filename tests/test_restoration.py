@@ -88,6 +88,22 @@ def test_a_restorers_repr_shows_the_options_it_runs_with(model):
     assert f"dtype={auto_dtype(torch.device('cpu'))!r}" in text and "alpha='bicubic'" in text
 
 
+def test_restore_tensor_refuses_pixels_out_of_range_as_images_are_refused(model):
+    """`restore_tensor`, where `restore`'s error for tensors points, took 0..255 floats and NaN silently (an image of
+    ~255 or NaN values came back); it now refuses them as `restore` refuses such arrays. Noisy overshoots pass."""
+    restorer = SwinIRRestorer(model, dtype="float32")
+    x = torch.rand(1, 3, 12, 10)
+    with pytest.raises(ValueError, match=r"takes floats in \[0, 1\], these span \[.+, 2\d\d.*\]: divide"):
+        restorer.restore_tensor(x * 255)
+    x_nan = x.clone()
+    x_nan[0, 0, 0, :2] = float("nan")
+    with pytest.raises(ValueError, match="hold 2 NaN / infinite values"):
+        restorer.restore_tensor(x_nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a tensor that needs grad, checked without torch's scalar warning
+        assert restorer.restore_tensor((x * 2 - 0.5).requires_grad_()).shape == (1, 3, 24, 20)
+
+
 def _rgba(h=20, w=24):
     return np.dstack([_rgb(h, w), np.linspace(0, 255, h * w).reshape(h, w).astype(np.uint8)])
 

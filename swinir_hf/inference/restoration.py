@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from ..models.image_processing_swinir import (
+    FLOAT_RANGE,
     AlphaMode,
     ImageLayout,
     alpha_for_model,
@@ -201,7 +202,8 @@ class SwinIRRestorer:
     def restore_tensor(
         self, x: torch.Tensor, resized_to: tuple[int, int] | None = None, more_outputs: int = 0
     ) -> torch.Tensor:
-        """(N, C, H, W) floats in [0, 1] → (N, C, scale·H, scale·W) float32 on the run device.
+        """(N, C, H, W) floats in [0, 1] → (N, C, scale·H, scale·W) float32 on the run device (NaN, or values of
+        another range such as 0..255: ValueError, as for images).
 
         `resized_to` is the (W, H) the caller resizes each output to afterwards (`--outscale`): its memory is
         planned with the output's, so that what cannot fit is refused before the model runs; so are `more_outputs`
@@ -211,6 +213,7 @@ class SwinIRRestorer:
         if x.ndim != 4 or not x.is_floating_point():
             dtype = str(x.dtype).removeprefix("torch.")
             raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
+        _check_pixel_range(x)
         x = x.to(self.device, torch.float32)
         check_output_memory((x.shape[0] + more_outputs, *x.shape[1:]), self.scale, self.device, resized_to)
         with running(self.model, self.device, self.weights_dtype) as model:
@@ -332,6 +335,23 @@ def _not_an_image(image: Any) -> TypeError:
             "SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
         )
     return TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+
+
+def _check_pixel_range(x: torch.Tensor) -> None:
+    """Raise a ValueError when `x` is not [0, 1] pixels, as images are checked (`check_float_range`): NaN /
+    infinite values, or values beyond `FLOAT_RANGE` (0..255 floats), which the model would turn into a silently
+    wrong image. Computed where `x` lies (no copy off a GPU)."""
+    if not x.numel():
+        return
+    x = x.detach()  # the values only: torch warns on reading a scalar of a tensor that needs grad
+    if bad := int((~torch.isfinite(x)).sum()):
+        raise ValueError(f"the pixel values hold {bad} NaN / infinite values: replace them (torch.nan_to_num) first")
+    low, high = (float(v) for v in torch.aminmax(x))
+    if low < FLOAT_RANGE[0] or high > FLOAT_RANGE[1]:
+        raise ValueError(
+            f"restore_tensor takes floats in [0, 1], these span [{low:g}, {high:g}]: divide them by their range "
+            "(255 for 8-bit data)"
+        )
 
 
 def _check_model(model: Any) -> None:
