@@ -215,11 +215,14 @@ def test_16bit_grey_stays_16bit(model):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 def test_numpy_keeps_dtype_and_layout(model, dtype):
+    """Same dtype and shape out, in C order whatever the dtype: float outputs were a channels-last view of
+    channels-first memory, on which `torch.from_numpy(out).view(-1)` and buffer casts failed."""
     rgb = _rgb().astype(np.float64) / 255
     arr = (rgb * np.iinfo(dtype).max).round().astype(dtype) if np.issubdtype(dtype, np.integer) else rgb.astype(dtype)
-    for image in (arr, arr[..., 0], arr[..., :1]):
+    for image in (arr, arr[..., 0], arr[..., :1], np.dstack([arr, arr[..., :1]])):
         out = restore(model, image)
         assert out.dtype == dtype and out.shape == (40, 48) + image.shape[2:]
+        assert out.flags.c_contiguous, (image.shape, out.strides)
 
 
 def test_16bit_colour_png_file_round_trip(model, tmp_path):
