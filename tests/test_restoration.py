@@ -225,6 +225,16 @@ def test_numpy_keeps_dtype_and_layout(model, dtype):
         assert out.flags.c_contiguous, (image.shape, out.strides)
 
 
+def test_an_array_of_another_layout_is_refused_with_what_to_pass(model):
+    """A (C, H, W) array, as PyTorch code holds images, or a batch of one: the error says what to pass instead."""
+    with pytest.raises(ValueError, match=r"got shape \(3, 20, 24\): a channels-first .* image.transpose\(1, 2, 0\)"):
+        restore(model, _rgb().transpose(2, 0, 1))
+    with pytest.raises(ValueError, match=r"got shape \(1, 20, 24, 3\): a batch of one image\? pass image\[0\]"):
+        restore(model, _rgb()[None])
+    with pytest.raises(ValueError, match=r"got shape \(20, 24, 7\)$"):
+        restore(model, np.zeros((20, 24, 7), np.uint8))
+
+
 def test_16bit_colour_png_file_round_trip(model, tmp_path):
     arr = np.random.default_rng(2).integers(0, 65536, (20, 24, 3), dtype=np.uint16)
     write_image(tmp_path / "in.png", arr)

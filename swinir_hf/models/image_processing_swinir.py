@@ -216,7 +216,8 @@ def image_to_float(
         image = image.astype(image.dtype.newbyteorder("="))
     arr = image[..., None] if image.ndim == 2 else image
     if arr.ndim != 3 or arr.shape[-1] not in (1, 2, 3, 4):
-        raise ValueError(f"image array must be (H, W) or (H, W, C) with C in 1..4, got shape {image.shape}")
+        hint = _shape_hint(image.shape)
+        raise ValueError(f"image array must be (H, W) or (H, W, C) with C in 1..4, got shape {image.shape}{hint}")
     if 0 in arr.shape:  # a crop outside the image, say: its shape is right, it has no pixels (W×H, as elsewhere)
         raise ValueError(f"the image is empty ({arr.shape[1]}×{arr.shape[0]} pixels): there is nothing to restore")
     if arr.dtype == np.uint8:
@@ -230,6 +231,15 @@ def image_to_float(
     if arr.shape[-1] in (2, 4):
         return arr[..., :-1], arr[..., -1]
     return arr, None
+
+
+def _shape_hint(shape: tuple[int, ...]) -> str:
+    """What an array of `shape`, which is no (H, W[, C]) image, most likely is, and what to pass instead."""
+    if len(shape) == 3 and shape[0] in (1, 2, 3, 4):  # PyTorch's / OpenCV-DNN's (C, H, W) layout
+        return ": a channels-first (C, H, W) array? pass image.transpose(1, 2, 0)"
+    if len(shape) == 4 and shape[0] == 1:  # a batch of one, (1, H, W, C)
+        return ": a batch of one image? pass image[0]"
+    return ""
 
 
 def check_float_range(arr: np.ndarray) -> np.ndarray:
