@@ -510,6 +510,8 @@ class SwinIRPreTrainedModel(PreTrainedModel):
                 return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
         if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
+            if kwargs.get("config") is None:  # with a config, transformers loads a weights file itself
+                _check_not_a_weights_file(Path(pretrained_model_name_or_path))
             _check_size_against_weights(cls, Path(pretrained_model_name_or_path, kwargs.get("subfolder") or ""), kwargs)
         report_logger = logging.getLogger("transformers.modeling_utils")
         quiet = _DropLoadReport()
@@ -974,6 +976,18 @@ def _config_not_stored(cls: type[SwinIRPreTrainedModel], source: Any, kwargs: di
     except (OSError, ValueError):  # no config.json of its own to blame
         return True
     return any(getattr(given, k, None) != getattr(stored, k) for k in _own_fields(cls.config_class))
+
+
+def _check_not_a_weights_file(path: Path) -> None:
+    """Raise an `OSError` saying what `from_pretrained` takes when `path` is a weights file (an authors' `.pth`, a
+    folder's `model.safetensors`) given without a `config`: transformers reads such a file as a config.json and says
+    only that it "is not a valid JSON file"."""
+    if path.is_file() and path.suffix in (".pth", ".pt", ".ckpt", ".bin", ".safetensors"):
+        raise OSError(
+            f"{path} is a weights file, not a model folder: from_pretrained takes the folder that save_pretrained "
+            "wrote, or a Hub id; an authors' .pth loads with swinir_hf.loading.load_model(path), or becomes such a "
+            "folder with `swinir-hf convert PTH FOLDER`"
+        )
 
 
 def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any]) -> None:
