@@ -331,8 +331,8 @@ def _not_an_image(image: Any) -> TypeError:
         )
     if isinstance(image, torch.Tensor):
         return TypeError(
-            "restore takes images, not tensors: pass one (C, H, W) image as x.permute(1, 2, 0).numpy(), or "
-            "SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
+            "restore takes images, not tensors: pass one (C, H, W) image as x.detach().cpu().permute(1, 2, 0).numpy(), "
+            "or SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
         )
     return TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
 
