@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -197,6 +198,20 @@ def test_from_pretrained_of_an_uncached_hub_id_offline_says_what_to_do(monkeypat
             "org/absent is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
             "a network (hf download org/absent) and copy the cache (HF_HOME) here, or pass the path of a local model"
         )
+
+
+def test_from_pretrained_of_a_bundled_name_offline_says_how_bundled_models_load(monkeypatch, tmp_path):
+    """`from_pretrained("sr-x4")`, as `load_model("sr-x4")` is called: the error only said to `hf download sr-x4`,
+    a repo that is not the bundled model; it now says how a bundled one loads, and that way works."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(OSError, match=r"\(hf download sr-x4\).* If 'sr-x4' is a model bundled with swinir_hf") as err:
+        SwinIRForImageRestoration.from_pretrained("sr-x4", cache_dir=tmp_path)
+    advice = re.search(r"or (from_pretrained\(.*\))$", str(err.value)).group(1)
+    namespace = {"cls": SwinIRForImageRestoration, "swinir_hf": sys.modules["swinir_hf"]}
+    assert isinstance(eval(f"cls.{advice}", namespace), PreTrainedModel)  # noqa: S307 (the message's own code)
+    with pytest.raises(OSError) as err:  # a Hub id gets no such hint
+        SwinIRForImageRestoration.from_pretrained("org/absent", cache_dir=tmp_path)
+    assert "bundled" not in str(err.value)
 
 
 def test_from_pretrained_of_an_uncached_revision_or_subfolder_offline_names_it(monkeypatch, tmp_path, tiny_config):

@@ -1125,8 +1125,21 @@ def _not_cached_said(source: object, revision: str | None = None, subfolder: str
         raise OSError(
             f"{what} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
             f"a network (hf download {source}{option}) and copy the cache (HF_HOME) here, or pass the path of a local "
-            "model folder; HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
+            f"model folder; HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
+            f"{_bundled_hint(source)}"
         ) from err
+
+
+def _bundled_hint(source: object) -> str:
+    """For a bare name (no org/), as the package's bundled models are called (`sr-x4`): how those load, which
+    `from_pretrained` cannot do by name (they are folders inside the package, not Hub repos)."""
+    name = str(source)
+    if "/" in name or os.sep in name:
+        return ""
+    return (
+        f". If {name!r} is a model bundled with swinir_hf (`swinir-hf models` lists them), load it with "
+        f"swinir_hf.loading.load_model({name!r}), or from_pretrained(swinir_hf.loading.DEFAULTS_DIR / {name!r})"
+    )
 
 
 def check_loading_info(info: dict, source: object, config_given: bool = False) -> None:
