@@ -249,6 +249,8 @@ def test_a_misspelt_name_gets_the_nearest_one(monkeypatch, tmp_path):
         "realsr-x4": "real-sr-x4",
         "swinir-clasical-sr-x4-df2k": "swinir-classical-sr-x4-df2k",
         "swinir-classical-sr-x2": "swinir-classical-sr-x2-div2k or swinir-classical-sr-x2-df2k",  # its two releases
+        "SR-X4": "sr-x4",  # another case (it got the Hub cache's advice, `hf download SR-X4`)
+        "Real-SR-X4": "real-sr-x4",
     }
     for spec, near in typos.items():
         with pytest.raises(ModelNotAvailableError) as err:

@@ -209,6 +209,7 @@ def _near_name(spec: str) -> str | None:
     from .catalog import load_catalog
 
     names = [*DEFAULT_MODELS, *load_catalog().by_repo()]
+    spec = spec.lower()  # the names are lower case: `SR-X4` is `sr-x4`, not a word away from it
     starting = [name for name in names if name.startswith(f"{spec}-")]
     if 0 < len(starting) <= 3:  # more is no suggestion: `swinir-hf models` lists them
         return " or ".join(starting)
