@@ -192,6 +192,37 @@ def test_interrupt_saves_a_checkpoint_and_resume_finishes_identically(
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_sigterm_before_the_first_step_stops_the_run_as_ctrl_c_does(
+    tiny_run, train_cli, images, tmp_path, monkeypatch, capsys
+):
+    """A scheduler's SIGTERM while a run starts (the model built, the data read and checked, the step-0 validation:
+    minutes on a large set) ends it as Ctrl-C does, with one line and exit status 143, as `restore` and `eval` stop:
+    it killed the process without a word."""
+    import time
+
+    import swinir_hf.training.loop
+
+    def stop(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        raise AssertionError("SIGTERM did not stop the run")
+
+    def killed(signum, frame):  # stands in for the default action, which would kill pytest too
+        raise AssertionError("the run had no SIGTERM handler of its own: the signal would have killed it")
+
+    monkeypatch.setattr(swinir_hf.training.loop, "build_dataset", stop)
+    previous = signal.signal(signal.SIGTERM, killed)
+    try:
+        assert train_cli(tiny_run(images, tmp_path / "run")) == 143
+        assert signal.getsignal(signal.SIGTERM) is killed  # restored
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    said = "terminated (SIGTERM): stopped at once; the checkpoints saved so far are kept (--resume latest)\n"
+    assert err.endswith(said)
+    assert "Traceback" not in err and not (tmp_path / "run" / "checkpoints").exists()
+
+
 @pytest.mark.slow
 def test_a_stop_during_the_final_save_waits_for_it(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     """Ctrl-C (or a scheduler's SIGTERM) while the final model folder is written completes it instead of leaving

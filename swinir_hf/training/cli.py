@@ -18,6 +18,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 from torch.distributed import DistError
 
 from ..extras import MissingExtraError
+from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
 from ..processes import is_main_process, launched_processes, leave_it_to_the_main_process
 from .config import (
@@ -130,17 +131,19 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
         return 0
     try:
         options = {"resume": args.resume, "push_to_hub_repo": args.push_to_hub, "overwrite": args.overwrite}
-        run_training(cfg, **options, progress=not args.no_progress)
+        # The steps take SIGTERM after a step (StopSignals); before the first one (the model built, the data read and
+        # checked, the step-0 validation: minutes on a large set) it stops the run as Ctrl-C does, not silently.
+        with terminate_as_interrupt():
+            run_training(cfg, **options, progress=not args.no_progress)
     except TrainingInterrupted as err:  # every process of a launch stops at this step, with this signal
         if is_main_process():
             print(f"interrupted: {err}", file=sys.stderr)
         return 128 + err.signum
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        how, status = stopped_by(stop)
         if is_main_process():
-            print(
-                "interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr
-            )
-        return 130
+            print(f"{how}: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr)
+        return status
     except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
         return _user_error(err, 1)
     except RuntimeError as err:  # another process gone (killed, out of memory): the launcher says which
