@@ -171,22 +171,36 @@ def _one_line_errors() -> tuple[type[Exception], ...]:
     return (MissingExtraError, convert.CheckpointError) if convert else (MissingExtraError,)
 
 
+def _train(argv: list[str], program: bool) -> int:
+    """`swinir-hf train ARGS`: in this process, or under accelerate's launcher given its options. A Ctrl-C or SIGTERM
+    while the trainer's modules load (torch, transformers, accelerate: seconds) or its command line is read is one
+    line and exit status 130 / 143, as in `restore` and `eval`, not a traceback or a silent kill; from there on the
+    trainer's own handling takes over."""
+    try:
+        with terminate_as_interrupt():
+            from .training.checks import check_parallelism
+            from .training.cli import exit_status
+            from .training.cli import main as train_main
+
+            launcher, rest = split_arguments(argv)
+            if not launcher:
+                status = train_main(rest, prog="swinir-hf train")
+    except KeyboardInterrupt as stop:
+        how, status = stopped_by(stop)
+        print(f"{how}: the run had not started, nothing was written", file=sys.stderr)
+        return status
+    if launcher:  # the launcher passes the signals on to its processes
+        status = launch("swinir_hf.train", launcher, rest, check=check_parallelism)
+    return exit_status(status) if program else status
+
+
 def main(argv: list[str] | None = None) -> int:
     program = argv is None  # the `swinir-hf` command itself, not a call from Python
     if program:
         tolerant_output()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
-        from .training.checks import check_parallelism
-        from .training.cli import exit_status
-        from .training.cli import main as train_main
-
-        launcher, rest = split_arguments(argv[1:])
-        if launcher:
-            status = launch("swinir_hf.train", launcher, rest, check=check_parallelism)
-        else:
-            status = train_main(rest, prog="swinir-hf train")
-        return exit_status(status) if program else status
+        return _train(argv[1:], program)
     if argv[:1] == ["demo"]:  # the demo's command line checks its options, then for gradio
         from .demo.server import main as demo_main
 

@@ -208,3 +208,34 @@ def test_command_line_alpha_modes_in_an_install_without_source_files(tmp_path, i
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert run.stdout.splitlines()[-1:] == ["('model', 'bicubic')"], run.stderr
+
+
+@pytest.mark.parametrize("launcher", [[], ["--multi_gpu", "--num_processes", "2"]])
+def test_a_stop_while_train_loads_is_one_line(launcher, monkeypatch, capsys):
+    """`swinir-hf train` stopped by SIGTERM (or Ctrl-C) while its modules load (torch, transformers: seconds) ends
+    with one line and exit status 143 (130), as `restore` and `eval` do; it died without a word (a traceback for
+    Ctrl-C), and under the launcher's options before any process started."""
+    import os
+    import signal
+    import time
+    import types
+
+    class Loading(types.ModuleType):
+        def __getattr__(self, name):  # the trainer's modules, loading when the signal comes
+            if name.startswith("__"):  # looked up by pytest's report, after the handlers are restored
+                raise AttributeError(name)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+            raise AssertionError("SIGTERM did not stop the command")
+
+    def killed(signum, frame):  # stands in for the default action, which would kill pytest too
+        raise AssertionError("swinir-hf train had no SIGTERM handler while it loaded: the signal would have killed it")
+
+    monkeypatch.setitem(sys.modules, "swinir_hf.training.checks", Loading("swinir_hf.training.checks"))
+    previous = signal.signal(signal.SIGTERM, killed)
+    try:
+        assert main(["train", *launcher, "--config", "tiny_sr_x2"]) == 143
+        assert signal.getsignal(signal.SIGTERM) is killed  # restored
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert capsys.readouterr().err == "terminated (SIGTERM): the run had not started, nothing was written\n"
