@@ -390,18 +390,20 @@ def test_an_interrupt_is_reported_by_the_main_process_only(rank, tmp_path, monke
     monkeypatch.setenv("RANK", rank)
     monkeypatch.setenv("WORLD_SIZE", "2")
     stopped = TrainingInterrupted(signal.SIGTERM, 3, tmp_path / "checkpoints" / "step-00000003")
+    out = ["--config", "tiny_sr_x2", "--train.output_dir", str(tmp_path / "run")]
     cases = [
         (stopped, 143, f"interrupted: {stopped}\n"),
-        (
-            KeyboardInterrupt(),
-            130,
-            "interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)\n",
-        ),
+        (KeyboardInterrupt(), 130, "interrupted: stopped at once; no checkpoint was saved yet\n"),
     ]
     for raised, status, message in cases:
         monkeypatch.setattr(cli, "run_training", lambda *args, raised=raised, **kwargs: _raise(raised))
-        assert cli.main(["--config", "tiny_sr_x2"]) == status
+        assert cli.main(out) == status
         assert capsys.readouterr().err == (message if rank == "0" else "")
+    # A second Ctrl-C (a run that saved checkpoints): they are kept, and it can resume.
+    (tmp_path / "run" / "checkpoints" / "step-00000003").mkdir(parents=True)
+    assert cli.main(out) == 130
+    kept = "interrupted: stopped at once; the checkpoints saved so far are kept (--resume latest)\n"
+    assert capsys.readouterr().err == (kept if rank == "0" else "")
 
 
 def test_stop_signals_agree_on_one_signal_and_only_the_main_process_announces_it(caplog):

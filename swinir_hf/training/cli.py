@@ -12,11 +12,13 @@ import argparse
 import difflib
 import re
 import sys
+from pathlib import Path
 
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 from torch.distributed import DistError
 
+from ..checkpoints.run_folder import list_checkpoints
 from ..extras import MissingExtraError
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
     except KeyboardInterrupt as stop:
         how, status = stopped_by(stop)
         if is_main_process():
-            print(f"{how}: stopped at once; the checkpoints saved so far are kept (--resume latest)", file=sys.stderr)
+            print(f"{how}: stopped at once; {_checkpoints_left(cfg.train.output_dir)}", file=sys.stderr)
         return status
     except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
         return _user_error(err, 1)
@@ -153,6 +155,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
         first = first.split(". This is typically caused")[0].strip()  # gloo's advice, and its emoji
         return _user_error(err, 1, f"lost contact with the other processes ({first})")
     return 0
+
+
+def _checkpoints_left(output_dir: str) -> str:
+    """What a run stopped at once leaves: its checkpoints, or none (a stop before the first save)."""
+    if list_checkpoints(Path(output_dir)):
+        return "the checkpoints saved so far are kept (--resume latest)"
+    return "no checkpoint was saved yet"
 
 
 def _lost_peer(err: RuntimeError) -> bool:
