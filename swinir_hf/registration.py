@@ -1,44 +1,94 @@
 """SwinIR registered with transformers' Auto classes without loading transformers (and torch) on `import swinir_hf`:
 at once where transformers is loaded already, else right after its import (a one-shot import hook), so that
-`import swinir_hf` then `AutoModel.from_pretrained(folder)` works as before while `swinir-hf --help` loads neither."""
+`import swinir_hf` then `AutoModel.from_pretrained(folder)` works as before while `swinir-hf --help` loads neither.
+
+The model layer (`swinir_hf.models`, the Hub folders' remote code) cannot register itself: it imports nothing of the
+package, and its torch-free module (`constants_swinir`) must stay light to import.
+"""
 
 from __future__ import annotations
 
-import importlib
 import importlib.abc
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-MODEL_LAYER = "swinir_hf.models"  # registers on import (its __init__)
+MODEL_LAYER = "swinir_hf.models"
+_Run = Callable[[ModuleType], None]  # a loader's exec_module
+_state = threading.local()  # .depth: how many model-layer modules this thread is importing, one inside the other
+
+
+def register() -> None:
+    """Register SwinIR's config, model and image processor with transformers' Auto classes, and its pipeline as
+    `pipeline("image-restoration")` (the bundled x4 model by default). Imports the model layer (torch,
+    transformers); registering again is harmless."""
+    config, model, processor, register_pipeline = _model_layer()  # first: see _model_layer
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
+
+    from .checkpoints.bundled import DEFAULTS_DIR
+
+    AutoConfig.register("swinir", config, exist_ok=True)
+    AutoModel.register(config, model, exist_ok=True)
+    AutoModelForImageToImage.register(config, model, exist_ok=True)
+    AutoImageProcessor.register(config, image_processor_classes={"pil": processor}, exist_ok=True)
+    register_pipeline(default_model=str(DEFAULTS_DIR / "sr-x4"))
+
+
+def _model_layer() -> tuple[type, type, type, Callable[..., None]]:
+    """The model layer's config, model and image processor classes, and its pipeline's `register`.
+
+    Imported before anything else, while `sys.modules["transformers"]` is still the module being imported: another
+    thread importing transformers meanwhile waits for that import (this registration included) to end. Importing
+    transformers' pipelines replaces that module (transformers' lazy module), and a thread arriving after it would
+    go on without waiting, to find SwinIR not yet registered."""
+    from .models.configuration_swinir import SwinIRConfig
+    from .models.image_processing_swinir import SwinIRImageProcessor
+    from .models.modeling_swinir import SwinIRForImageRestoration
+    from .models.pipeline_swinir import register as register_pipeline
+
+    return SwinIRConfig, SwinIRForImageRestoration, SwinIRImageProcessor, register_pipeline
 
 
 class _AfterTransformers(importlib.abc.MetaPathFinder):
-    """Finds transformers with the other finders and imports the model layer once its module has run.
+    """Finds transformers with the other finders and registers SwinIR once its module has run.
 
     It leaves sys.meta_path when transformers' module runs, not when asked for it: `importlib.util.find_spec(
     "transformers")`, how libraries (accelerate's `is_transformers_available`) ask whether it is installed, asks it
-    too, and the spec it gets is never run."""
+    too, and the spec it gets is never run. Until then it also wraps the model layer's modules: one whose import
+    loads transformers is unfinished when transformers' module ends (registering then would find its classes
+    missing), so the registration waits for the outermost model-layer module of that thread to end."""
+
+    transformers_loaded = False
 
     def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> ModuleSpec | None:
-        if name != "transformers":
+        if name != "transformers" and not name.startswith(f"{MODEL_LAYER}."):
             return None
         spec = self._find_with_the_others(name, path, target)
         if spec is None or spec.loader is None:
             return spec
         run = spec.loader.exec_module
-
-        def run_then_register(module: ModuleType) -> None:
-            if self in sys.meta_path:  # one shot (unless something replaced sys.meta_path)
-                sys.meta_path.remove(self)
-            run(module)
-            # Mid-import of the model layer (its modules load transformers), this returns it unfinished: its
-            # __init__ registers when it ends.
-            importlib.import_module(MODEL_LAYER)
-
-        spec.loader.exec_module = run_then_register  # type: ignore[method-assign]  # this spec's own loader
+        wrapped = self._transformers_then_register if name == "transformers" else self._model_module_then_register
+        spec.loader.exec_module = lambda module: wrapped(run, module)  # type: ignore[method-assign]  # this spec's own
         return spec
+
+    def _transformers_then_register(self, run: _Run, module: ModuleType) -> None:
+        if self in sys.meta_path:  # one shot (unless something replaced sys.meta_path)
+            sys.meta_path.remove(self)
+        run(module)
+        _AfterTransformers.transformers_loaded = True
+        if not getattr(_state, "depth", 0):  # else the model-layer module that imported transformers registers
+            register()
+
+    def _model_module_then_register(self, run: _Run, module: ModuleType) -> None:
+        _state.depth = getattr(_state, "depth", 0) + 1
+        try:
+            run(module)
+        finally:
+            _state.depth -= 1
+        if not _state.depth and _AfterTransformers.transformers_loaded:
+            register()
 
     def _find_with_the_others(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None
@@ -54,6 +104,6 @@ class _AfterTransformers(importlib.abc.MetaPathFinder):
 def register_with_transformers() -> None:
     """Register SwinIR now if transformers is loaded, else as soon as it is."""
     if "transformers" in sys.modules:
-        importlib.import_module(MODEL_LAYER)
+        register()
     elif not any(isinstance(finder, _AfterTransformers) for finder in sys.meta_path):
         sys.meta_path.insert(0, _AfterTransformers())

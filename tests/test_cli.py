@@ -71,9 +71,14 @@ def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(t
 # Asked whether transformers is installed (accelerate's is_transformers_available) before importing it: the spec
 # found is never run, and the import that follows must still register.
 ASKED_FIRST = "import importlib.util\nassert importlib.util.find_spec('transformers') is not None\n"
+# A model-layer module imported first: its import loads transformers, whose hook cannot register mid-way (the module's
+# classes do not exist yet); the registration waits for it to end.
+MODEL_MODULE_FIRST = "from swinir_hf.models.configuration_swinir import SwinIRConfig\n"
 
 
-@pytest.mark.parametrize("before", ["", ASKED_FIRST], ids=["imported", "asked-then-imported"])
+@pytest.mark.parametrize(
+    "before", ["", ASKED_FIRST, MODEL_MODULE_FIRST], ids=["imported", "asked-then-imported", "model-module-first"]
+)
 def test_import_registers_swinir_with_transformers_once_it_loads(before):
     """`import swinir_hf` loads no transformers, yet `AutoModel` / `AutoImageProcessor` / `pipeline` imported
     after it know SwinIR (the registration waits for transformers' import)."""
@@ -121,6 +126,17 @@ def test_command_line_alpha_modes_are_the_model_layers():
     from swinir_hf.models.image_processing_swinir import ALPHA_MODES as MODEL_ALPHA_MODES
 
     assert ALPHA_MODES == MODEL_ALPHA_MODES == ("model", "bicubic")
+
+
+def test_the_model_layers_plain_values_import_without_torch():
+    """The model layer's torch-free module (the task table, the alpha modes) and the engine's options that offer
+    them import light: importing the model layer registers nothing, so loads neither torch nor transformers."""
+    code = (
+        "import sys\nimport swinir_hf.models.constants_swinir, swinir_hf.inference.options\n"
+        f"print(sorted(name for name in {HEAVY!r} if name in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines()[-1] == "[]", run.stderr
 
 
 def test_module_paths_resolve_after_a_plain_import():
@@ -183,7 +199,7 @@ def test_a_public_name_and_transformers_imported_by_two_threads_at_once():
 @pytest.mark.parametrize("install", ["zip", "without sources"])
 def test_command_line_alpha_modes_in_an_install_without_source_files(tmp_path, install):
     """The package imported from a zip on sys.path, or installed as .pyc files only (a frozen app, a stripped
-    image), still offers `--alpha`: the model layer's source it reads is not a plain file there (or not there)."""
+    image), still offers `--alpha` (it once read the model layer's source, not a plain file there, or not there)."""
     import compileall
     import shutil
     import zipfile

@@ -37,6 +37,7 @@ EXPECTED_FILES = [
     "README.md",
     "config.json",
     "configuration_swinir.py",
+    "constants_swinir.py",
     "image_processing_swinir.py",
     "model.safetensors",
     "modeling_swinir.py",
@@ -257,6 +258,7 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
     assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [
         "config.json",
         "configuration_swinir.py",
+        "constants_swinir.py",  # which configuration_swinir.py imports
         "model.safetensors",
         "modeling_swinir.py",
     ]
@@ -300,7 +302,7 @@ def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tm
         model.save_pretrained(tmp_path / "out")
     model.save_pretrained(tmp_path / "out", push_to_hub=True, repo_id="me/saved")
     model.push_to_hub("me/pushed")
-    code = {"configuration_swinir.py", "modeling_swinir.py"}
+    code = {"configuration_swinir.py", "constants_swinir.py", "modeling_swinir.py"}
     for repo in ("me/saved", "me/pushed"):
         assert code <= {op.path_in_repo for op in uploads[repo]}, repo
     assert getattr(model.config, "auto_map", None) is None

@@ -584,6 +584,7 @@ def test_a_saved_pipeline_reloads_as_it_was_loaded(model_dir, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "config.json",
         "configuration_swinir.py",
+        "constants_swinir.py",
         "model.safetensors",
         "modeling_swinir.py",
         "preprocessor_config.json",

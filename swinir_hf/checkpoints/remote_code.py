@@ -17,7 +17,13 @@ from ..models.pipeline_swinir import TASK
 _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
 # The modules of swinir_hf.models, shipped as remote code; they may import each other (transformers copies relative
 # imports) and nothing else of the package.
-REMOTE_MODULES = ("configuration_swinir", "modeling_swinir", "image_processing_swinir", "pipeline_swinir")
+REMOTE_MODULES = (
+    "constants_swinir",
+    "configuration_swinir",
+    "modeling_swinir",
+    "image_processing_swinir",
+    "pipeline_swinir",
+)
 AUTO_MAP = {**MODEL_AUTO_MAP, "AutoImageProcessor": "image_processing_swinir.SwinIRImageProcessor"}
 # `pipeline(TASK, model=folder, trust_remote_code=True)` builds the folder's own pipeline class.
 CUSTOM_PIPELINES = {

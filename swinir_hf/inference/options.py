@@ -4,40 +4,19 @@ answers without importing torch / transformers; tests/test_cli.py checks it)."""
 
 from __future__ import annotations
 
-import ast
-import importlib
 from dataclasses import dataclass, fields
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from ..models.constants_swinir import ALPHA_MODES, AlphaMode  # noqa: F401  (ALPHA_MODES: offered here, torch-free)
 
 if TYPE_CHECKING:
     import torch
 
-    from ..models.image_processing_swinir import AlphaMode
     from ..models.modeling_swinir import SwinIRForImageRestoration
     from .restoration import SwinIRRestorer
 
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 DTYPES: tuple[str, ...] = get_args(DType)  # what `dtype` takes, for checks and command lines
-
-
-def _model_layer_literal(module: str, name: str) -> tuple[str, ...]:
-    """The values of the `Literal` alias `name` in the model layer's `module`, read from its source: importing the
-    layer loads torch and transformers, and it cannot import this package (it ships to Hub folders as remote code),
-    so its one definition is read, not copied. Read as a package resource, so from a zip on sys.path too; an install
-    without sources (.pyc only, a frozen app) imports the module instead (torch and all), rather than failing."""
-    try:
-        source = (resources.files("swinir_hf") / "models" / f"{module}.py").read_text(encoding="utf-8")
-    except OSError:
-        return get_args(getattr(importlib.import_module(f"swinir_hf.models.{module}"), name))
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
-            return tuple(ast.literal_eval(node.value.slice))  # Literal["a", "b"] → ("a", "b")
-    raise LookupError(f"no {name} = Literal[...] in swinir_hf/models/{module}.py")
-
-
-# How an upscaling model enlarges an alpha channel: `image_processing_swinir.AlphaMode`'s values.
-ALPHA_MODES: tuple[str, ...] = _model_layer_literal("image_processing_swinir", "AlphaMode")
 
 
 @dataclass(frozen=True)

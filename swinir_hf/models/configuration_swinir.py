@@ -1,9 +1,7 @@
 """SwinIR model configuration."""
 
 import numbers
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from types import MappingProxyType
+from dataclasses import fields
 from typing import Any, get_args
 
 import transformers
@@ -22,6 +20,9 @@ except ImportError as err:
 if Version(transformers.__version__) < Version(MIN_TRANSFORMERS):
     raise ImportError(f"{_UPGRADE} (this is {transformers.__version__})")
 
+# After the check: a Hub folder's copy run on an old transformers says what it needs, whatever else fails.
+from .constants_swinir import TASK_TABLE, TASKS, Task  # noqa: E402, F401  (re-exported: the model layer's one table)
+
 UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", None)
 # The scales each head builds, in words: "pixelshuffle" chains ×2 steps (or one ×3 step), "nearest+conv" has one
 # or two ×2 stages, "pixelshuffledirect" is one PixelShuffle of any factor; None restores at the input size.
@@ -37,49 +38,6 @@ LOSSES = ("l1", "charbonnier")
 # dataclass error (a wrongly typed value).
 CONFIG_ERRORS = (ValueError, TypeError, StrictDataclassError)
 
-
-@dataclass(frozen=True)
-class Task:
-    """One task of the paper: what it restores and what it is called (model cards, the catalogue, the demo).
-
-    `restores` is the kind of input: "sr" (a clean, downscaled image), "real_sr" (a real photo), "dn" (a noisy
-    image) or "jpeg" (a JPEG). `title` names it in prose, `card_name` in a card's model-index, `short` in the
-    demo's model menu; `tags` are the Hub tags of its cards.
-    """
-
-    restores: str
-    title: str
-    card_name: str
-    short: str
-    tags: tuple[str, ...]
-
-
-_SR, _DN, _JPEG = "Image Super-Resolution", "Image Denoising", "JPEG Artifact Reduction"
-# The one table of tasks: a new task is a row here (and a preset in `PRESETS` below).
-TASK_TABLE: Mapping[str, Task] = MappingProxyType(
-    {
-        "classical_sr": Task("sr", "classical image super-resolution", _SR, "classical", ("super-resolution",)),
-        "lightweight_sr": Task(
-            "sr", "lightweight image super-resolution", _SR, "lightweight", ("super-resolution", "lightweight")
-        ),
-        "real_sr": Task(
-            "real_sr",
-            "real-world image super-resolution",
-            "Real-World Image Super-Resolution",
-            "real-world",
-            ("super-resolution", "real-world-super-resolution"),
-        ),
-        "gray_dn": Task("dn", "grayscale image denoising", _DN, "grey", ("image-denoising",)),
-        "color_dn": Task("dn", "color image denoising", _DN, "colour", ("image-denoising",)),
-        "jpeg_car": Task(
-            "jpeg", "grayscale JPEG compression artifact reduction", _JPEG, "grey", ("jpeg-artifact-reduction",)
-        ),
-        "color_jpeg_car": Task(
-            "jpeg", "color JPEG compression artifact reduction", _JPEG, "colour", ("jpeg-artifact-reduction",)
-        ),
-    }
-)
-TASKS = tuple(TASK_TABLE)
 
 # The seven official settings of the paper (Table 1 / the authors' `main_test_swinir.py`).
 _MEDIUM = {"embed_dim": 180, "depths": [6] * 6, "num_heads": [6] * 6, "mlp_ratio": 2.0}

@@ -30,6 +30,8 @@ try:  # transformers ≥ 5.10 lays image processors out by backend; PIL is the o
 except ImportError:  # older 5.x
     from transformers.image_processing_utils import BaseImageProcessor as _ImageProcessorBase
 
+from .constants_swinir import ALPHA_MODES, AlphaMode  # noqa: F401  (re-exported: the pipeline's, the demo's)
+
 if TYPE_CHECKING:
     # Never run. transformers ships a remote-code module's relative imports with it (from the Hub, and in the
     # `save_pretrained` of a class loaded with trust_remote_code=True), so this line makes an image processor saved
@@ -44,10 +46,6 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Float images are [0, 1]; noisy ones overshoot (σ = 75 grey levels reaches ≈ ±1.5 beyond). Values outside this
 # range mean another convention (0..255, 0..65535), which clipping would turn white instead of restoring.
 FLOAT_RANGE = (-4.0, 5.0)
-# How an upscaling model enlarges an image's alpha channel: through the model, as a grey image (edges as sharp as
-# the colour's, as Real-ESRGAN does; one more forward pass), or bicubically (blurred by the scale, no model time).
-AlphaMode = Literal["model", "bicubic"]
-ALPHA_MODES: tuple[str, ...] = get_args(AlphaMode)
 # Where a 3-D array's channels are (transformers' `input_data_format` values); channel counts an image can have.
 DataFormat = Literal["channels_first", "channels_last"]
 DATA_FORMATS: tuple[str, ...] = get_args(DataFormat)

@@ -599,16 +599,20 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name: from beside
         this file (the package, or the remote code transformers fetched), else from the folder or Hub repo the model
         was loaded from (a remote-code model fetched only its own module and its imports). Returns their names."""
+        from transformers.dynamic_module_utils import get_relative_imports
+
         names = self._named_code()
-        for name in names:
+        for name in names:  # grows by the modules each one imports (transformers loads those with it)
             target = folder / name
             if target.exists():
+                names += [f"{module}.py" for module in get_relative_imports(target) if f"{module}.py" not in names]
                 continue
             source = Path(__file__).with_name(name)
             if not source.is_file() and (found := self._loaded_from(name)) is not None:
                 source = Path(found)
             if source.is_file():
                 shutil.copyfile(source, target)
+                names += [f"{module}.py" for module in get_relative_imports(target) if f"{module}.py" not in names]
             else:
                 logger.warning(
                     "config.json names %s, which could not be copied into %s (not beside this code, nor in %r): "
