@@ -52,7 +52,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> int:
     from .checkpoints.catalog import load_catalog
-    from .checkpoints.loading import hub_cached
+    from .checkpoints.hub_lookup import hub_cached
 
     width = max(map(len, DEFAULT_MODELS))
     print("Bundled models (in the package, offline):")
@@ -81,6 +81,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     from .inference.collection_cli import run
+
+    return run(args)
+
+
+def _hub(args: argparse.Namespace) -> int:
+    from .checkpoints.export_cli import run
 
     return run(args)
 
@@ -144,10 +150,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "hub", help="build (and push) verified Hub repos from the authors' .pth files or a trained model folder"
     )
     if wanted("hub"):
-        from .checkpoints.export_cli import DESCRIPTION, configure_parser
+        from .checkpoints.export_arguments import DESCRIPTION, add_hub_arguments
 
         p.description = DESCRIPTION
-        configure_parser(p)
+        add_hub_arguments(p)
+    p.set_defaults(func=_hub)
     # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train (free-form overrides) and
     # `swinir-hf demo ...` to swinir_hf.demo.server (which needs the demo extra).
     sub.add_parser(

@@ -61,8 +61,8 @@ def is_hub_dataset_id(spec: str) -> bool:
     """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path: a repo id
     (`is_repo_id`; `photos/` or `my photos` is a path, which must not be sent to the Hub to fail there with a message
     about repo ids) that is not an image file's name."""
-    from .checkpoints.loading import is_repo_id
-    from .inference.image_io import IMAGE_SUFFIXES
+    from .checkpoints.hub_lookup import is_repo_id
+    from .inference.files import IMAGE_SUFFIXES
 
     return is_repo_id(spec) and Path(spec).suffix.lower() not in IMAGE_SUFFIXES  # photo.png: a file, not a dataset
 

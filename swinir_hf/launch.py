@@ -44,7 +44,7 @@ def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[st
     """A command's arguments → (accelerate launch's options, the command's), each in the order given. An option of
     `accelerate launch --help` (`--num_processes 2`, `--num-processes=2`, `--multi_gpu`) that is not one of the
     command's `own` option strings goes to the launcher, with its value; every other argument to the command."""
-    if all(arg.split("=", 1)[0] in own for arg in argv if arg.startswith("-")):
+    if all(arg.split("=", 1)[0] in own for arg in argv if _is_option(arg)):
         return [], list(argv)  # no launcher option: its parser (accelerate, which imports torch) is not needed
     actions = {
         name: action
@@ -56,7 +56,7 @@ def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[st
     command: list[str] = []
     args = iter(argv)
     for arg in args:
-        action = actions.get(arg.split("=", 1)[0]) if arg.startswith("-") else None
+        action = actions.get(arg.split("=", 1)[0]) if _is_option(arg) else None
         if action is None:
             command.append(arg)
             continue
@@ -64,6 +64,11 @@ def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[st
         if "=" not in arg and action.nargs != 0:  # every launcher option but a flag takes one value
             launcher.extend(_next(args))
     return launcher, command
+
+
+def _is_option(arg: str) -> bool:
+    """Whether `arg` is written as an option: `-` alone is a value (standard input's name, as argparse reads it)."""
+    return arg.startswith("-") and arg != "-"
 
 
 def _next(args: Iterator[str]) -> list[str]:

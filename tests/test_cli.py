@@ -56,6 +56,10 @@ LOADS_NOTHING = (
         (["eval", "--model", "sr-x4", "--dataset", "d", "--dtype", "auto"], 2, "invalid choice: 'auto'"),
         (["eval", "--model", "sr-x4", "--dataset", ".", "--lr-dir", "LR"], 1, "error: no such LR folder: LR"),
         (["eval", "--model", "sr-x4", "--dataset", "imagefolder:d"], 1, "error: no such imagefolder directory: d"),
+        (["eval", "--model", "sr-x4", "--dataset", "nofolder/"], 1, "error: no such dataset folder: nofolder/"),
+        (["restore", "-", "-o", "out"], 1, "error: no such file, folder or matching files: -"),
+        (["hub", "--help"], 0, "--push"),
+        (["models"], 0, "Bundled models (in the package, offline):"),
     ],
 )
 def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(tmp_path, argv, status, said):

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..models.configuration_swinir import TASK_TABLE, SwinIRConfig
+from ..models.constants_swinir import TASK_TABLE  # torch-free: `swinir-hf models` lists the releases at once
+
+if TYPE_CHECKING:
+    from ..models.configuration_swinir import SwinIRConfig
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Release:
 
     def config(self) -> SwinIRConfig:
         """The configuration the authors trained this checkpoint with."""
+        from ..models.configuration_swinir import SwinIRConfig
+
         return SwinIRConfig.from_preset(self.preset, scale=self.scale, image_size=self.patch_size)
 
     def repo_id(self, organization: str | None = None) -> str:

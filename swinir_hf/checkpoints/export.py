@@ -1,5 +1,5 @@
-"""Hub-ready model folders from the authors' `.pth` releases: safetensors weights, config and processor with
-`auto_map`, the model code for `trust_remote_code=True`, and a model card; verified, then optionally pushed.
+"""The Hub-ready model folders `swinir-hf hub` builds (what they hold: `export_arguments.DESCRIPTION`), verified,
+then optionally pushed.
 
 Each folder is built in a staging folder and only moved into place once (1) every saved tensor equals the
 authors' tensor bit for bit and (2) the folder reloaded with this package and with `trust_remote_code` gives the

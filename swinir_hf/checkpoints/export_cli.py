@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..interrupts import stopped_by, terminate_as_interrupt
-from . import export
 from .catalog import find_release, load_catalog
 from .convert import CheckpointError
 from .export import (
@@ -21,44 +20,16 @@ from .export import (
     push_folder,
     unclaimed_staging,
 )
+from .export_arguments import DESCRIPTION, add_hub_arguments
 from .folders import check_push_access
 from .loading import network_errors
 from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
 from .run_folder import list_checkpoints
 
-DESCRIPTION = export.__doc__.split("\n\n")[0]
-
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    """Arguments of `swinir-hf hub`."""
-    p.add_argument(
-        "source",
-        help="an authors' .pth file, a folder of them, or a save_pretrained folder (a run of swinir_hf.train, one of "
-        "its checkpoints/step-N, a bundled model folder)",
-    )
-    p.add_argument("-o", "--output-dir", required=True, help="where to write one folder per checkpoint")
-    p.add_argument("--org", default=None, help=f"Hub organisation or user (default: {load_catalog().organization})")
-    p.add_argument(
-        "--name",
-        default=None,
-        help="the repo name for a single source (default: the catalogue's, else swinir-<file stem / folder name>)",
-    )
-    p.add_argument("--push", action="store_true", help="upload each verified folder (create repo + one commit)")
-    p.add_argument("--dry-run", action="store_true", help="build and verify, then list what --push would upload")
-    p.add_argument("--private", action="store_true", help="create private repositories")
-    p.add_argument("--token", default=None, help="Hub token (default: the logged-in one / HF_TOKEN)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
-    p.add_argument(
-        "--eval",
-        nargs="+",
-        default=(),
-        metavar="DATASET",
-        help="benchmark folders (HR images) to score each model on with swinir-hf eval; figures go into the card",
-    )
-    levels = p.add_mutually_exclusive_group()
-    at = "--eval of a ×1 model other than the authors' releases (scored at their own level):"
-    levels.add_argument("--noise", type=float, default=None, help=f"{at} the noise σ (0-255) to score at")
-    levels.add_argument("--jpeg", type=int, default=None, help=f"{at} the JPEG quality to score at")
+    """Arguments of `swinir-hf hub`, run by `run`."""
+    add_hub_arguments(p)
     p.set_defaults(func=run)
 
 

@@ -12,6 +12,7 @@ from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
 from .bundled import DEFAULT_MODELS, DEFAULTS_DIR
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
+from .hub_lookup import is_repo_id
 from .run_folder import MODEL, is_checkpoint
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
@@ -216,18 +217,6 @@ def _near_name(spec: str) -> str | None:
     return next(iter(difflib.get_close_matches(spec, names, n=1, cutoff=0.75)), None)
 
 
-def is_repo_id(spec: str) -> bool:
-    """Whether the Hub accepts `spec` as a repo id (`NAME` or `OWNER/NAME`, huggingface_hub's rule): `./x`,
-    `a/b/c`, `~/x`, `my model` or `x/` (a folder as shells complete it) are paths, never sent to the Hub."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(spec)
-    except HFValidationError:
-        return False
-    return True
-
-
 def looks_like_path(spec: str) -> bool:
     """Whether the model spec `spec` can only be a local path: no repo id, a checkpoint file's suffix, or `models/x4`
     beside an existing `models/` (a typo in a local path)."""
@@ -271,13 +260,6 @@ def hub_offline() -> str | None:
     if constants.HF_HUB_OFFLINE:
         return "HF_HUB_OFFLINE is set"
     return None if hub_reachable() else "the Hub cannot be reached"
-
-
-def hub_cached(repo_id: str) -> bool:
-    """Whether a Hub model's config.json and model.safetensors are in the local cache (it loads offline)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    return all(isinstance(try_to_load_from_cache(repo_id, name), str) for name in ("config.json", "model.safetensors"))
 
 
 def from_hub(

@@ -8,7 +8,7 @@ import math
 
 import gradio as gr
 
-from ..checkpoints.loading import hub_cached
+from ..checkpoints.hub_lookup import hub_cached
 from ..inference.image_writing import write_image
 from .errors import user_error
 from .limits import MAX_SHRINK_PIXELS

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..checkpoints.catalog import Release, load_catalog
 from ..checkpoints.convert import CheckpointError
-from ..checkpoints.loading import DEFAULTS_DIR, hub_cached, hub_reachable, read_model_config
+from ..checkpoints.hub_lookup import hub_cached
+from ..checkpoints.loading import DEFAULTS_DIR, hub_reachable, read_model_config
 from ..evaluation.degradation_setting import LEVELS
 from ..models.configuration_swinir import TASK_TABLE
 from .errors import ModelError, user_error

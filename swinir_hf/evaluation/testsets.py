@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image
 
 from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
-from ..inference.image_io import IMAGE_SUFFIXES, read_image
+from ..inference.files import IMAGE_SUFFIXES
+from ..inference.image_io import read_image
 from .eval_arguments import GREY_CONVENTIONS, GreyConvention
 
 if TYPE_CHECKING:

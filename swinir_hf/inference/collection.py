@@ -23,7 +23,7 @@ import numpy as np
 from ..image_datasets import image_columns
 from ..processes import main_first, process_state
 from .atomic_writes import remove_stale_temp_files
-from .image_io import IMAGE_SUFFIXES
+from .files import IMAGE_SUFFIXES
 from .job_runner import Counts, restore_image, run_jobs, sort_by_size
 from .jobs import OutputOptions, Plan, check_outscale, plan_jobs
 from .output_folders import check_output_folder, check_writable_folder

@@ -9,6 +9,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+# The image files that folders of images (datasets, benchmarks) are read from; HEIC / HEIF need the `heif` extra.
+IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm", ".heic", ".heif")
+
+
 # The longest file name, in bytes, that common file systems take (ext4, XFS, Btrfs, NTFS, APFS).
 NAME_MAX = 255
 # The longest path, in bytes with its terminating NUL, that Linux's system calls take (macOS': 1024).

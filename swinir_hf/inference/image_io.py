@@ -42,10 +42,6 @@ _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 _JPEG_EXIF_MAX = 65_000  # one APP1 segment
 
 
-# The image files that folders of images (datasets, benchmarks) are read from; HEIC / HEIF need the `heif` extra.
-IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm", ".heic", ".heif")
-
-
 @dataclass
 class ImageData:
     """An upright image, the colour profile it was stored with and the EXIF worth keeping (`photo_exif`).

@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset, split_folder
-from ..inference.image_io import IMAGE_SUFFIXES, open_image
+from ..inference.files import IMAGE_SUFFIXES
+from ..inference.image_io import open_image
 from ..models.image_processing_swinir import image_to_float, match_channels, normalize_pil
 
 DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)

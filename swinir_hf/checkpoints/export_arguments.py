@@ -1,0 +1,46 @@
+"""The command line of `swinir-hf hub` (its options, its description), without torch: `swinir-hf hub --help` answers
+at once; `export_cli` runs it."""
+
+from __future__ import annotations
+
+import argparse
+
+from .catalog import load_catalog
+
+# What `swinir-hf hub` builds (`export` says how).
+DESCRIPTION = (
+    "Hub-ready model folders from the authors' `.pth` releases: safetensors weights, config and processor with\n"
+    "`auto_map`, the model code for `trust_remote_code=True`, and a model card; verified, then optionally pushed."
+)
+
+
+def add_hub_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of `swinir-hf hub` (its command: `export_cli.run`)."""
+    p.add_argument(
+        "source",
+        help="an authors' .pth file, a folder of them, or a save_pretrained folder (a run of swinir_hf.train, one of "
+        "its checkpoints/step-N, a bundled model folder)",
+    )
+    p.add_argument("-o", "--output-dir", required=True, help="where to write one folder per checkpoint")
+    p.add_argument("--org", default=None, help=f"Hub organisation or user (default: {load_catalog().organization})")
+    p.add_argument(
+        "--name",
+        default=None,
+        help="the repo name for a single source (default: the catalogue's, else swinir-<file stem / folder name>)",
+    )
+    p.add_argument("--push", action="store_true", help="upload each verified folder (create repo + one commit)")
+    p.add_argument("--dry-run", action="store_true", help="build and verify, then list what --push would upload")
+    p.add_argument("--private", action="store_true", help="create private repositories")
+    p.add_argument("--token", default=None, help="Hub token (default: the logged-in one / HF_TOKEN)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
+    p.add_argument(
+        "--eval",
+        nargs="+",
+        default=(),
+        metavar="DATASET",
+        help="benchmark folders (HR images) to score each model on with swinir-hf eval; figures go into the card",
+    )
+    levels = p.add_mutually_exclusive_group()
+    at = "--eval of a ×1 model other than the authors' releases (scored at their own level):"
+    levels.add_argument("--noise", type=float, default=None, help=f"{at} the noise σ (0-255) to score at")
+    levels.add_argument("--jpeg", type=int, default=None, help=f"{at} the JPEG quality to score at")
