@@ -72,6 +72,21 @@ def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(t
     assert not (tmp_path / "out").exists()
 
 
+def test_restore_usage_checks_change_nothing_and_completing_fills_the_options(tmp_path):
+    """`usage_problem` only reads the parsed options; `complete_options` then fills what the parser left open (the
+    file options' defaults, `-i` inputs joined to the positional ones, their listing in `args.files`)."""
+    from swinir_hf.cli import build_parser
+    from swinir_hf.inference.restore_arguments import complete_options, usage_problem
+
+    (tmp_path / "a.png").write_bytes(b"")
+    args = build_parser("restore").parse_args(["restore", str(tmp_path / "a.png"), "-i", str(tmp_path), "-o", "o"])
+    given = dict(vars(args))
+    assert usage_problem(args) is None and vars(args) == given
+    assert complete_options(args) is None
+    assert (args.inputs, args.ext, args.workers) == ([str(tmp_path / "a.png"), str(tmp_path)], "png", 2)
+    assert [rel.name for _, rel in args.files] == ["a.png"]  # the folder holds the file given: listed once
+
+
 # Asked whether transformers is installed (accelerate's is_transformers_available) before importing it: the spec
 # found is never run, and the import that follows must still register.
 ASKED_FIRST = "import importlib.util\nassert importlib.util.find_spec('transformers') is not None\n"

@@ -17,7 +17,7 @@ from .atomic_writes import written_aside
 from .engine_cli import engine_options
 from .jobs import OutputOptions
 from .output_folders import check_fresh_output_folder, folder_claimed
-from .restore_arguments import add_restore_arguments, usage_problem
+from .restore_arguments import add_restore_arguments, complete_options, usage_problem
 
 if TYPE_CHECKING:
     import datasets
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if problem := usage_problem(args):  # before torch and the model load
+    if problem := usage_problem(args) or complete_options(args):  # before torch and the model load
         return user_error(problem)
     from ..checkpoints.convert import CheckpointError
     from ..checkpoints.loading import ModelNotAvailableError

@@ -1,6 +1,6 @@
-"""The `restore` command line's options (`add_restore_arguments`) and their checks (`usage_problem`), without
-torch: `swinir-hf restore --help`, a usage error and a missing input answer before any model loads (tests/test_cli.py
-checks it); `collection_cli` runs them."""
+"""The `restore` command line's options (`add_restore_arguments`), their checks (`usage_problem`) and the values
+the parser leaves open (`complete_options`), without torch: `swinir-hf restore --help`, a usage error and a missing
+input answer before any model loads (tests/test_cli.py checks it); `collection_cli` runs them."""
 
 from __future__ import annotations
 
@@ -111,14 +111,12 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def usage_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with parsed `add_restore_arguments` options (no inputs, options of files with --dataset, ...,
-    or an input that names nothing), said before torch or a model loads; else None. Sets the file options' defaults
-    (left None by the parser), joins `-i` inputs to the positional ones and keeps their listing in `args.files`
-    (`collect_inputs`' pairs, for `restore_files`; None with --dataset)."""
-    args.inputs, args.files = [*args.inputs, *args.input], None
-    if not args.inputs and not args.dataset:
+    """What is wrong with parsed `add_restore_arguments` options as given (no inputs, options of files with --dataset,
+    ...), said before torch or a model loads; else None. Changes nothing: `complete_options` fills them in."""
+    inputs = [*args.inputs, *args.input]
+    if not inputs and not args.dataset:
         return "nothing to restore: give image files, folders or globs (or --dataset)"
-    if args.inputs and args.dataset:
+    if inputs and args.dataset:
         return "give image files / folders / globs, or --dataset, not both"
     if not args.dataset and (options := _given(args, DATASET_ONLY)):
         return (
@@ -130,12 +128,21 @@ def usage_problem(args: argparse.Namespace) -> str | None:
             f"--dataset stores the restored images in the dataset: {options} (for files) would be ignored; "
             f"drop {_it_or_them(options)}"
         )
+    if any(getattr(args, name) is not None and getattr(args, name) < 1 for name in ("batch_size", "workers")):
+        return "--batch-size and --workers must be at least 1"
+    return None
+
+
+def complete_options(args: argparse.Namespace) -> str | None:
+    """Fill in options that `usage_problem` found nothing wrong with: the file options' defaults (left None by the
+    parser, so that one given at its default value counts as given), `-i` inputs joined to the positional ones, and
+    their listing in `args.files` (`collect_inputs`' pairs, for `restore_files`; None with --dataset). Returns what
+    an input names nothing of (said before torch and the model load), else None."""
+    args.inputs, args.files = [*args.inputs, *args.input], None
     for name, default in FILE_ONLY_DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
-    if args.batch_size < 1 or args.workers < 1:
-        return "--batch-size and --workers must be at least 1"
-    if args.inputs:  # a typo said now, not after torch and the model load; listed once (100k files take seconds)
+    if args.inputs:  # listed once, here (100k files take seconds)
         try:
             args.files = collect_inputs(args.inputs, recursive=args.recursive)
         except (OSError, ValueError) as err:
