@@ -63,6 +63,18 @@ def test_only_the_demo_imports_gradio():
         assert demo <= allowed, path
 
 
+def test_only_command_lines_import_the_argument_modules():
+    """A `*_arguments` module is one command line's options: only command lines (`cli.py`, `*_cli.py`) import it.
+    What it offers that others use too (the grey conventions `testsets` reads by) lives below it, without torch."""
+    package = MODELS.parent
+    arguments = {".".join(p.relative_to(package.parent).with_suffix("").parts) for p in package.rglob("*_arguments.py")}
+    assert arguments  # else this checks nothing
+    for path in package.rglob("*.py"):
+        if path.name == "cli.py" or path.stem.endswith("_cli"):
+            continue
+        assert not _imported_modules(path) & arguments, path
+
+
 def test_the_layers_below_training_do_not_import_it():
     """Training uses checkpoints, inference and evaluation (cards, loading, degradations), never the reverse: a
     change to the trainer cannot break loading or restoring."""

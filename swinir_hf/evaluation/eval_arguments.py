@@ -4,15 +4,11 @@ errors answer before any model loads (tests/test_cli.py checks it); `evaluation.
 from __future__ import annotations
 
 import argparse
-from typing import Literal, get_args
 
 from ..checkpoints.bundled import DEFAULT_MODELS
 from ..inference.engine_cli import add_engine_arguments
 from ..inference.options import DTYPES, PAPER_ENGINE
-
-# How greyscale images among colour ones are scored (`testsets.load_samples`): RGB → Y, or on their grey channel.
-GreyConvention = Literal["native", "rgb"]
-GREY_CONVENTIONS: tuple[str, ...] = get_args(GreyConvention)
+from .protocol import GREY_CONVENTIONS
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:

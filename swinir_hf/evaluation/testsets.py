@@ -15,7 +15,7 @@ from PIL import Image
 from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import read_image
-from .eval_arguments import GREY_CONVENTIONS, GreyConvention
+from .protocol import GREY_CONVENTIONS, GreyConvention
 
 if TYPE_CHECKING:
     import datasets
