@@ -15,6 +15,7 @@ from .registration import register_with_transformers
 
 if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from .checkpoints.convert import CheckpointError, convert_original_checkpoint, detect_config
+    from .checkpoints.loading import load_model
     from .inference.memory import tune_allocator
     from .inference.restoration import EngineOptions, SwinIRRestorer, restore
     from .models.configuration_swinir import PRESETS, TASKS, SwinIRConfig
@@ -28,6 +29,7 @@ _MODULES = {
     "CheckpointError": ".checkpoints.convert",
     "convert_original_checkpoint": ".checkpoints.convert",
     "detect_config": ".checkpoints.convert",
+    "load_model": ".checkpoints.loading",
     "tune_allocator": ".inference.memory",
     "EngineOptions": ".inference.restoration",
     "SwinIRRestorer": ".inference.restoration",
@@ -55,6 +57,7 @@ __all__ = [
     "SwinIRRestorer",
     "convert_original_checkpoint",
     "detect_config",
+    "load_model",
     "restore",
     "tune_allocator",
 ]
