@@ -283,8 +283,7 @@ class Menu:
     def _model_hint(self, task: str, label: object) -> str:
         """What to send instead of a model `label` that is none of the task's: the label of the same name (API
         clients send `sr-x2`, as the command line takes it, for `sr-x2 · bundled`) with its task where that is
-        another (sent with this task, it would only be refused next), else the choices that run here (the others,
-        offline models that need a download, would be refused next too: they are counted)."""
+        another (sent with this task, it would only be refused next), else the choices that run here, others counted."""
         name = label.split(" · ")[0] if isinstance(label, str) else None
         ordered = sorted(self.entries, key=lambda e: e.task != task)  # the task's own first
         near = next((e for e in ordered if e.label.split(" · ")[0] == name), None)
