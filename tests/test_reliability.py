@@ -1438,6 +1438,19 @@ def test_an_output_is_resized_and_rounded_without_whole_image_temporaries():
         np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_a_float_array_output_is_made_in_one_copy(dtype):
+    """A float array's result: clipped into a C-order array of its dtype in one pass. Clipping the model output's
+    transposed view copied it in that layout, and a second copy put it in C order (peak: two outputs)."""
+    from swinir_hf.models.image_processing_swinir import compose_image, split_image
+
+    _, layout = split_image(np.zeros((4, 4, 3), dtype))
+    colour = (np.random.default_rng(0).random((3, 768, 1024), dtype=np.float32) * 1.2 - 0.1).transpose(1, 2, 0)
+    out, peak = _traced_peak(compose_image, colour, layout)
+    assert out.dtype == dtype and out.flags.c_contiguous and peak < 1.1 * out.nbytes, (peak, out.nbytes)
+    np.testing.assert_array_equal(out, np.clip(colour, 0.0, 1.0).astype(dtype))
+
+
 def test_the_host_memory_planned_for_an_output_is_its_measured_peak_and_a_margin(monkeypatch):
     """2 × the float32 canvas (measured: 1.5-1.62 for RGB, RGBA and 16-bit outputs) and 2.5 × a resized output's
     (measured: up to 2.0): an output refused needs more than is available, one planned to fit is not refused."""

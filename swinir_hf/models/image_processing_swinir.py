@@ -503,8 +503,9 @@ def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.n
         if layout.dtype in (np.uint8, np.uint16):
             out = float_to_image(colour, bit_depth=8 if layout.dtype == np.uint8 else 16, output_type="np")
         else:
-            # In C order, as the integer outputs: `colour` is a channels-last view of the model's channels-first output.
-            out = np.ascontiguousarray(np.clip(colour, 0.0, 1.0), dtype=layout.dtype)
+            # Clipped straight into a C-order array, as the integer outputs are: `colour` is a channels-last view of
+            # the model's channels-first output, which a clip copies as it is laid out (a second copy to reorder).
+            out = np.clip(colour, 0.0, 1.0, out=np.empty(colour.shape, layout.dtype))
         return out.reshape(shape)
     if layout.mode == "F":
         image = Image.fromarray(np.clip(colour[..., 0], 0.0, 1.0).astype(np.float32))
