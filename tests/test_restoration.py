@@ -233,6 +233,12 @@ def test_an_array_of_another_layout_is_refused_with_what_to_pass(model):
         restore(model, _rgb()[None])
     with pytest.raises(ValueError, match=r"got shape \(20, 24, 7\)$"):
         restore(model, np.zeros((20, 24, 7), np.uint8))
+    # The advice runs as written: a (1, C, H, W) batch was told `image[0]`, a (C, H, W) array refused again.
+    for image in (_rgb().transpose(2, 0, 1), _rgb()[None], _rgb().transpose(2, 0, 1)[None]):
+        with pytest.raises(ValueError) as caught:
+            restore(model, image)
+        advice = re.search(r"pass (image.*)$", str(caught.value)).group(1)
+        assert restore(model, eval(advice)).shape == (40, 48, 3), advice  # noqa: S307 (the message's own code)
 
 
 def test_16bit_colour_png_file_round_trip(model, tmp_path):

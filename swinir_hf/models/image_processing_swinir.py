@@ -235,6 +235,9 @@ def _shape_hint(shape: tuple[int, ...]) -> str:
     """What an array of `shape`, which is no (H, W[, C]) image, most likely is, and what to pass instead."""
     if len(shape) == 3 and shape[0] in (1, 2, 3, 4):  # PyTorch's / OpenCV-DNN's (C, H, W) layout
         return ": a channels-first (C, H, W) array? pass image.transpose(1, 2, 0)"
+    if len(shape) == 4 and shape[0] == 1 and shape[1] in (1, 2, 3, 4) and shape[3] not in (1, 2, 3, 4):
+        # PyTorch's batch of one, (1, C, H, W): `image[0]` alone would be refused as channels-first
+        return ": a batch of one channels-first (1, C, H, W) image? pass image[0].transpose(1, 2, 0)"
     if len(shape) == 4 and shape[0] == 1:  # a batch of one, (1, H, W, C)
         return ": a batch of one image? pass image[0]"
     return ""
