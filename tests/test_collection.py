@@ -20,7 +20,6 @@ from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.cli import main
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
-from swinir_hf.inference.job_runner import restore_image
 from swinir_hf.inference.jobs import OutputOptions, output_size
 
 
@@ -441,16 +440,13 @@ def test_a_batch_of_images_with_alpha_upscales_their_alphas_in_one_pass(tmp_path
 
 
 def test_a_datasets_image_with_alpha_gets_the_engines_alpha(model_dir):
-    """`restore_image` (each row of `--dataset`) upscales the alpha as the engine does, before an `outscale` resize."""
+    """A restorer's call (each row of `--dataset`) upscales the alpha as the engine does, before an outscale resize."""
     model = SwinIRForImageRestoration.from_pretrained(model_dir)
     image = Image.fromarray(_rng_image((9, 13, 4), 2), "RGBA")
-    for alpha in ("model", "bicubic"):
-        restorer = SwinIRRestorer(model, tile=None, alpha=alpha)
-        np.testing.assert_array_equal(np.asarray(restore_image(restorer, image)), np.asarray(restorer(image)))
     restorer = SwinIRRestorer(model, tile=None)
     big = np.asarray(restorer(image))[..., 3].astype(np.float32) / 255
     expected = np.asarray(Image.fromarray(big).resize((39, 27), Image.Resampling.BICUBIC)).clip(0, 1)
-    got = np.asarray(restore_image(restorer, image, outscale=3))[..., 3] / 255
+    got = np.asarray(restorer(image, outscale=3))[..., 3] / 255
     np.testing.assert_allclose(got, expected, atol=1.5 / 255)  # 8-bit roundings
 
 
@@ -602,7 +598,7 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
         image = original["image"]
         assert row["image"].size == (3 * image.width, 3 * image.height) and row["image"].mode == image.mode
         # Exactly the engine's output for that image (PNG in the dataset: lossless).
-        assert np.array_equal(np.asarray(row["image"]), np.asarray(restore_image(restorer, image, outscale=3)))
+        assert np.array_equal(np.asarray(row["image"]), np.asarray(restorer(image, outscale=3)))
     capsys.readouterr()
     assert _restore(*args, model_dir=model_dir) == 1  # a non-empty output folder needs --overwrite
     assert (
@@ -968,16 +964,16 @@ def test_a_dataset_is_restored_holding_one_restored_image_at_a_time(model_dir, t
     files = [str(tmp_path / f"{i}.png") for i in range(4)]
     data = datasets.Dataset.from_dict({"image": files}).cast_column("image", datasets.Image())
     outputs, alive = [], []
-    restore_image = collection.restore_image
+    call = SwinIRRestorer.__call__
 
     def restore_one(*args, **kwargs):
         gc.collect()
         alive.append(sum(ref() is not None for ref in outputs))  # restored images still held
-        out = restore_image(*args, **kwargs)
+        out = call(*args, **kwargs)
         outputs.append(weakref.ref(out))
         return out
 
-    monkeypatch.setattr(collection, "restore_image", restore_one)
+    monkeypatch.setattr(SwinIRRestorer, "__call__", restore_one)
     restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir), tile=None, dtype="float32")
     out = collection.restore_dataset(data, restorer)
     assert len(out) == 4 and max(alive) <= 1, alive

@@ -85,6 +85,15 @@ def test_the_layers_below_training_do_not_import_it():
             assert not training, (path, training)
 
 
+def test_the_engine_does_not_import_the_loops_that_run_it():
+    """`restoration` (`restore`, `SwinIRRestorer`) is what the command line's loop (`job_runner`) and `collection`
+    run; it imported `job_runner` for the `outscale` resize, the dependency the wrong way round."""
+    engine = MODELS.parent / "inference" / "restoration.py"
+    loops = ("job_runner", "collection", "collection_cli", "engine_cli")
+    imported = {n for n in _imported_modules(engine) for loop in loops if n.startswith(f"swinir_hf.inference.{loop}")}
+    assert imported == set()
+
+
 def test_the_command_line_starts_without_what_only_some_commands_need():
     """Every `swinir-hf` command imports the command line with all its options; the metrics' scipy.stats and
     scikit-image (0.6 s here), `datasets` and gradio load only when a command uses them."""

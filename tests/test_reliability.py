@@ -479,15 +479,14 @@ def test_an_outscale_that_cannot_fit_is_refused_before_the_model_runs(tiny_confi
     """--outscale's resize is planned with the output: 64 MiB hold a 48×48 → ×2 output, not one resized ×60."""
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
-    from swinir_hf.inference.job_runner import restore_image
 
     monkeypatch.setattr(memory, "available_host_memory", lambda: 64 << 20)
     model = SwinIRForImageRestoration(tiny_config()).eval()
     restorer = restoration.SwinIRRestorer(model, dtype="float32")
-    assert restore_image(restorer, np.zeros((48, 48, 3), np.uint8), 2.5).shape == (120, 120, 3)
+    assert restorer(np.zeros((48, 48, 3), np.uint8), 2.5).shape == (120, 120, 3)
     monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
     with pytest.raises(memory.ImageTooLargeError, match=r"a 48×48 image gives a 2880×2880 output .* outscale"):
-        restore_image(restorer, np.zeros((48, 48, 3), np.uint8), 60)
+        restorer(np.zeros((48, 48, 3), np.uint8), 60)
 
     small, big = png(tmp_path / "small.png", 8), png(tmp_path / "big.png", 48)
     args = ["restore", str(small), str(big), "-o", str(tmp_path / "out"), "--model", "sr-x2", "--no-progress"]
@@ -502,20 +501,18 @@ def test_an_alpha_the_model_would_upscale_is_planned_with_the_colour(tiny_config
     it, the colour's work lost), in the engine and in the command line; `alpha="bicubic"` fits."""
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
-    from swinir_hf.inference.job_runner import restore_image
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     # A 48×48 ×2 output: 108 KiB as float32, 216 KiB with its host copies; 432 KiB with an alpha's.
     monkeypatch.setattr(memory, "available_host_memory", lambda: 400 << 10)
     rgba = np.random.default_rng(0).integers(0, 256, (48, 48, 4), dtype=np.uint8)
     restorer = restoration.SwinIRRestorer(model, tile=None, dtype="float32", alpha="bicubic")
-    assert restorer(rgba).shape == restore_image(restorer, rgba).shape == (96, 96, 4)
+    assert restorer(rgba).shape == (96, 96, 4)
     forward = model.forward
     monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
     restorer = restoration.SwinIRRestorer(model, tile=None, dtype="float32")
-    for run in (restorer, lambda image: restore_image(restorer, image)):
-        with pytest.raises(memory.ImageTooLargeError, match=r"a 48×48 image gives a 96×96 output that needs"):
-            run(rgba)
+    with pytest.raises(memory.ImageTooLargeError, match=r"a 48×48 image gives a 96×96 output that needs"):
+        restorer(rgba)
     monkeypatch.setattr(model, "forward", forward)
     folder = tmp_path / "model"
     model.save_pretrained(folder)
@@ -1419,7 +1416,7 @@ def test_an_output_is_resized_and_rounded_without_whole_image_temporaries():
     """What the host holds above the output's float canvas: the resize stacked all its planes after holding them
     (2 resized canvases at once), the rounding clipped a whole float copy and, for the model output's transposed
     view, made a transposed result that Pillow copied again; the outscale 1000 run went past its planned memory."""
-    from swinir_hf.inference.job_runner import resize_float
+    from swinir_hf.inference.restoration import resize_float
     from swinir_hf.models.image_processing_swinir import float_to_image
 
     rng = np.random.default_rng(0)

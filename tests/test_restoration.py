@@ -52,14 +52,17 @@ def test_pil_rgb_gives_scaled_rgb(model):
 
 def test_outscale_resizes_as_the_command_line_does(model, tmp_path):
     """Real-ESRGAN's `enhance(img, outscale=...)`: `restore` and a restorer take `outscale` (it was a TypeError
-    from SwinIRRestorer.__init__), giving `swinir-hf restore --outscale`'s pixels (`restore_image`), for a path too
-    (its ICC profile kept); a bad one is refused before the model runs."""
-    from swinir_hf.inference.job_runner import restore_image
+    from SwinIRRestorer.__init__), giving `swinir-hf restore --outscale`'s pixels (its `_save`: the model's output
+    resized, then rounded), for a path too (its ICC profile kept); a bad one is refused before the model runs."""
+    from swinir_hf.inference.restoration import resize_float
+    from swinir_hf.models.image_processing_swinir import compose_image, split_image
 
     rgb = Image.fromarray(_rgb())
     out = restore(model, rgb, outscale=3.5, dtype="float32")
     assert out.mode == "RGB" and out.size == (84, 70)  # floor(3.5·24 + 0.5) × floor(3.5·20 + 0.5)
-    expected = np.asarray(restore_image(SwinIRRestorer(model, dtype="float32"), rgb, 3.5))
+    colour, layout = split_image(rgb)
+    restored = SwinIRRestorer(model, dtype="float32").restore_float(colour)
+    expected = np.asarray(compose_image(resize_float(restored, (84, 70)), layout))
     assert np.array_equal(np.asarray(out), expected)
     engine = EngineOptions(dtype="float32")
     assert np.array_equal(np.asarray(restore(model, rgb, engine, outscale=3.5)), expected)

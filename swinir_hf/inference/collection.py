@@ -24,7 +24,7 @@ from ..image_datasets import image_columns
 from ..processes import main_first, process_state
 from .atomic_writes import remove_stale_temp_files
 from .files import IMAGE_SUFFIXES
-from .job_runner import Counts, restore_image, run_jobs, sort_by_size
+from .job_runner import Counts, run_jobs, sort_by_size
 from .jobs import OutputOptions, Plan, check_outscale, plan_jobs
 from .output_folders import check_output_folder, check_writable_folder
 from .restoration import EngineOptions
@@ -232,7 +232,7 @@ def restore_dataset(
     fingerprint = Hasher.hash((dataset._fingerprint, model_name, weights, restorer.scale, options))
 
     def fn(example: dict[str, Any]) -> dict[str, Any]:
-        return {output_column: _dataset_image(restore_image(restorer, example[column], outscale))}
+        return {output_column: _dataset_image(restorer(example[column], outscale))}
 
     # One row per write: `map` would hold 1000 restored images (288 MB each for a 3000×2000 input ×4) before
     # encoding and writing them, so memory grew with the dataset.
@@ -240,7 +240,7 @@ def restore_dataset(
 
 
 def _dataset_image(image: Image.Image | np.ndarray) -> Image.Image | dict[str, Any]:
-    """`restore_image`'s result as a `datasets.Image` value: a PIL image as it is; an array (a 16-bit grey PNG's
+    """A restorer's result as a `datasets.Image` value: a PIL image as it is; an array (a 16-bit grey PNG's
     colour key made its alpha: (H, W, 2) uint16, for which Pillow has no mode, so `datasets` would wrap its levels to
     8 bits) as the bytes of the 16-bit PNG `swinir-hf restore` writes for it."""
     if not isinstance(image, np.ndarray):

@@ -1,5 +1,5 @@
 """One process's loop over its jobs: pipelined, decoding ahead and encoding behind in threads while the model runs,
-same-size inputs batched, outputs written atomically; and one image restored at an `outscale` (`restore_image`)."""
+same-size inputs batched, outputs written atomically."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image
 
 from .atomic_writes import AppearedError
@@ -22,31 +21,6 @@ if TYPE_CHECKING:
 
     from ..models.image_processing_swinir import ImageLayout
     from .restoration import SwinIRRestorer
-
-
-def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(H, W, C) float32 → (size[1], size[0], C) float32, Lanczos per channel, neither clamped nor rounded."""
-    if colour.shape[1::-1] == tuple(size):
-        return colour
-    out = np.empty((size[1], size[0], colour.shape[2]), np.float32)
-    for c in range(colour.shape[2]):  # one plane at a time into `out`: the planes all held and stacked are 2 outputs
-        plane = Image.fromarray(np.ascontiguousarray(colour[..., c], dtype=np.float32))
-        out[..., c] = np.asarray(plane.resize(size, Image.Resampling.LANCZOS))
-    return out
-
-
-def restore_image(
-    restorer: SwinIRRestorer, image: Image.Image | np.ndarray, outscale: float | None = None
-) -> Image.Image | np.ndarray:
-    """`restorer(image)`, resized to `output_size(W, H, outscale)` of the W × H input when `outscale` is given
-    (`SwinIRRestorer.__call__` runs an image through this, so `restore(..., outscale=)` and `--outscale` agree)."""
-    from ..models.image_processing_swinir import compose_image, split_image
-
-    colour, layout = split_image(image)
-    size = output_size(colour.shape[1], colour.shape[0], outscale) if outscale is not None else None
-    restored = restorer.restore_float(colour, size, more_outputs=restorer.alpha_passes(layout))
-    layout = restorer.restore_alpha(layout, size)
-    return compose_image(restored if size is None else resize_float(restored, size), layout)
 
 
 @dataclass
@@ -99,6 +73,7 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
 def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) -> None:
     from ..models.image_processing_swinir import compose_image, from_reconstruction
     from .image_writing import write_image
+    from .restoration import resize_float
 
     colour = from_reconstruction(reconstruction, item.channels)
     if output.outscale is not None:

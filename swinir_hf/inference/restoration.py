@@ -23,15 +23,16 @@ from ..models.image_processing_swinir import (
     ImageLayout,
     alpha_for_model,
     check_alpha_mode,
+    compose_image,
     from_reconstruction,
+    split_image,
     to_pixel_values,
     with_alpha,
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
 from .devices import DTYPES, auto_dtype, check_device, check_dtype, running
 from .image_io import check_float_file, read_image
-from .job_runner import restore_image
-from .jobs import check_outscale
+from .jobs import check_outscale, output_size
 from .memory import (
     TOO_LARGE_ADVICE,
     ImageTooLargeError,
@@ -159,7 +160,11 @@ class SwinIRRestorer:
                 out.info = {k: v for k, v in out.info.items() if v is not None}
             return out
         if isinstance(image, (Image.Image, np.ndarray)):
-            return restore_image(self, image, outscale)
+            colour, layout = split_image(image)
+            size = output_size(colour.shape[1], colour.shape[0], outscale) if outscale is not None else None
+            restored = self.restore_float(colour, size, more_outputs=self.alpha_passes(layout))
+            layout = self.restore_alpha(layout, size)
+            return compose_image(restored if size is None else resize_float(restored, size), layout)
         raise _not_an_image(image)
 
     def restore_float(
@@ -292,6 +297,18 @@ class SwinIRRestorer:
     def _round_tile(self, tile: int) -> int:
         ws = self.model.config.window_size
         return max(ws, tile // ws * ws)
+
+
+def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, C) float32 → (size[1], size[0], C) float32, Lanczos per channel, neither clamped nor rounded: the
+    `outscale` resize, of a restorer's call and of `swinir-hf restore --outscale` (the same pixels)."""
+    if colour.shape[1::-1] == tuple(size):
+        return colour
+    out = np.empty((size[1], size[0], colour.shape[2]), np.float32)
+    for c in range(colour.shape[2]):  # one plane at a time into `out`: the planes all held and stacked are 2 outputs
+        plane = Image.fromarray(np.ascontiguousarray(colour[..., c], dtype=np.float32))
+        out[..., c] = np.asarray(plane.resize(size, Image.Resampling.LANCZOS))
+    return out
 
 
 def restore(
