@@ -357,13 +357,15 @@ def _not_an_image(image: Any) -> TypeError:
 def _check_pixel_range(x: torch.Tensor) -> None:
     """Raise a ValueError when `x` is not [0, 1] pixels, as images are checked (`check_float_range`): NaN /
     infinite values, or values beyond `FLOAT_RANGE` (0..255 floats), which the model would turn into a silently
-    wrong image. Computed where `x` lies (no copy off a GPU)."""
+    wrong image. Computed where `x` lies (no copy off a GPU), in one pass: NaN makes the extremes NaN, and only
+    then are the bad values counted (a bool copy of `x`, summed: 0.5-0.7 s for 6 megapixels here, 40× the pass)."""
     if not x.numel():
         return
     x = x.detach()  # the values only: torch warns on reading a scalar of a tensor that needs grad
-    if bad := int((~torch.isfinite(x)).sum()):
-        raise ValueError(f"the pixel values hold {bad} NaN / infinite values: replace them (torch.nan_to_num) first")
     low, high = (float(v) for v in torch.aminmax(x))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"the pixel values hold {bad} NaN / infinite values: replace them (torch.nan_to_num) first")
     if low < FLOAT_RANGE[0] or high > FLOAT_RANGE[1]:
         raise ValueError(
             f"restore_tensor takes floats in [0, 1], these span [{low:g}, {high:g}]: divide them by their range "
