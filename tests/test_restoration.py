@@ -1194,12 +1194,13 @@ def test_tensors_and_lists_are_pointed_to_what_takes_them(model):
         restore(model, [_rgb(), _rgb()])
     with pytest.raises(TypeError, match=r"^restore takes images, not tensors: .*restore_tensor\(x\) restores "):
         restore(model, torch.rand(1, 3, 8, 8))
-    # The advice runs as written on a tensor that needs grad (`x.permute(1, 2, 0).numpy()` raised on those).
-    x = torch.rand(3, 8, 10, requires_grad=True)
-    with pytest.raises(TypeError) as caught:
-        restore(model, x)
-    advice = re.search(r"image as (x\..*?\.numpy\(\))", str(caught.value)).group(1)
-    assert restore(model, eval(advice)).shape == (16, 20, 3)  # noqa: S307 (the message's own expression)
+    # The advice runs as written on a tensor that needs grad (`x.permute(1, 2, 0).numpy()` raised on those), on
+    # PyTorch's batch of one and on bfloat16 (numpy has no such dtype): `.numpy()` or the permute raised on those.
+    for x in (torch.rand(3, 8, 10, requires_grad=True), torch.rand(1, 3, 8, 10), torch.rand(3, 8, 10).bfloat16()):
+        with pytest.raises(TypeError) as caught:
+            restore(model, x)
+        advice = re.search(r"image as (x.*?\.numpy\(\))", str(caught.value)).group(1)
+        assert restore(model, eval(advice)).shape == (16, 20, 3), advice  # noqa: S307 (the message's own expression)
 
 
 def test_restore_says_when_an_option_is_given_twice(model):

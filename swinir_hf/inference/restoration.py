@@ -346,10 +346,12 @@ def _not_an_image(image: Any) -> TypeError:
             "restore takes one image: call it per image (a SwinIRRestorer keeps the options), or restore "
             "folders with `swinir-hf restore` and datasets with restore_dataset"
         )
-    if isinstance(image, torch.Tensor):
+    if isinstance(image, torch.Tensor):  # advice that runs on this tensor: a batch of one indexed, numpy's dtypes
+        x = "x[0]" if image.ndim == 4 and len(image) == 1 else "x"
+        cast = ".float()" if image.dtype == torch.bfloat16 else ""  # numpy has no bfloat16
         return TypeError(
-            "restore takes images, not tensors: pass one (C, H, W) image as x.detach().cpu().permute(1, 2, 0).numpy(), "
-            "or SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
+            f"restore takes images, not tensors: pass one (C, H, W) image as {x}.detach().cpu(){cast}.permute(1, 2, 0)"
+            ".numpy(), or SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
         )
     return TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
 
