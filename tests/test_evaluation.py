@@ -416,6 +416,11 @@ def test_float16_on_a_cpu_is_refused_before_the_set_is_read_not_as_an_images_pro
     model = SwinIRForImageRestoration.from_pretrained(model_dir)
     with pytest.raises(ValueError, match=r"^float16 is only supported on CUDA"):
         evaluate(model, dataset, engine=EngineOptions(dtype="float16", device="cpu"), progress=False)
+    # A malformed device name was a RuntimeError from torch.device ("Invalid device string: 'gpu0'") once the
+    # precision was checked first; it is the engine's ValueError saying which devices there are, before the set too.
+    for dtype in ("float16", "float32"):
+        with pytest.raises(ValueError, match=r"^unknown device 'gpu0': use cpu, cuda"):
+            evaluate(model, dataset, engine=EngineOptions(dtype=dtype, device="gpu0"), progress=False)
 
 
 def test_grey_model_reads_grey_images_as_grey_under_either_convention(shared, tiny_config, tmp_path):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..inference.devices import check_dtype
+from ..inference.devices import check_device, check_dtype
 from ..inference.image_writing import write_image
 from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..inference.restoration import restore
@@ -215,14 +215,16 @@ def evaluate_models(
 
     Raises:
         ValueError: the models need different settings (scales), share a name, or do not see the same inputs and
-            ground truths (a 1-channel model beside a colour one on colour images), or the engine's precision does
-            not run on its device (float16 off CUDA).
+            ground truths (a 1-channel model beside a colour one on colour images), or the engine's device is
+            unknown or missing here, or its precision does not run there (float16 off CUDA).
     """
     if not models:
         raise ValueError("no model to evaluate")
     if (first := next((model for _, model in models if model is not None), None)) is not None:
-        # Before the set is read, and not as the first image's problem: the engine would refuse it on every image.
-        check_dtype(engine.dtype, engine.device or next(first.parameters()).device)
+        # Before the set is read, and not as the first image's problem: the engine would refuse them on every image
+        # (check_device first: torch.device("gpu0") raises a RuntimeError, not the ValueError saying what to use).
+        device = check_device(engine.device) if engine.device is not None else next(first.parameters()).device
+        check_dtype(engine.dtype, device)
     degradation = _common_degradation(models, scale, noise, jpeg, real)
     labels = _method_names([label for label, _ in models], degradation)
     asked = grey_convention or _authors_reading(models)
