@@ -1453,6 +1453,14 @@ def test_a_16bit_sgi_image_keeps_its_16_bits(model, tmp_path):
     for name, kind in (("scan3.sgi", "colour"), ("scan1rle.sgi", "grey")):  # opened by Pillow: at 8 bits, refused
         with pytest.raises(ValueError, match=f"16-bit {kind} image, which Pillow reads at 8 bits"):
             restore(model, Image.open(tmp_path / name))
+    # A truncated one is said to be truncated: a cut that left half a sample (or a run without its sample) was
+    # numpy's "buffer size must be a multiple of element size" ("could not broadcast input array from shape (0,)").
+    rle_rows = np.frombuffer((tmp_path / "scan3rle.sgi").read_bytes()[512 : 512 + 8 * 21], ">u4")
+    for name, cut in (("scan3.sgi", -1), ("scan3rle.sgi", 515), ("scan3rle.sgi", int(rle_rows[20]) + 2)):
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / "cut.sgi").write_bytes(data[:cut])
+        with pytest.raises(ValueError, match=r"cut.sgi: not a readable image \(image file is truncated \("):
+            read_image(tmp_path / "cut.sgi")
 
 
 def test_a_16bit_cmyk_tiff_read_at_8_bits_says_so(model, tmp_path, caplog):

@@ -144,12 +144,12 @@ def _read_sgi_levels(path: Path) -> np.ndarray:
     width, height, planes = struct.unpack(">3H", data[6:12])
     rows = height * planes  # plane by plane, each bottom row first
     if data[2]:  # RLE: a table of each row's offset, then one of their lengths
-        table = np.frombuffer(data[512 : 512 + 8 * rows], ">u4")
+        table = _whole_samples(data[512 : 512 + 8 * rows], ">u4")
         if table.size < 2 * rows:
             raise OSError("image file is truncated (its RLE row table)")
         arr = np.stack([_sgi_rle_row(data[s : s + n], width) for s, n in zip(table[:rows], table[rows:], strict=True)])
     else:
-        arr = np.frombuffer(data[512 : 512 + 2 * width * rows], ">u2")
+        arr = _whole_samples(data[512 : 512 + 2 * width * rows], ">u2")
         if arr.size < width * rows:
             raise OSError(f"image file is truncated ({arr.size} of {width * rows} samples)")
     arr = np.moveaxis(arr.reshape(planes, height, width)[:, ::-1], 0, -1)
@@ -159,16 +159,25 @@ def _read_sgi_levels(path: Path) -> np.ndarray:
 def _sgi_rle_row(data: bytes, width: int) -> np.ndarray:
     """One row of 16-bit SGI RLE: big-endian samples, each run led by one whose low 7 bits are its length (bit 8 set:
     that many samples follow as they are; clear: the next one, repeated); a length of 0 ends the row."""
-    words = np.frombuffer(data[: len(data) // 2 * 2], ">u2")
+    words = _whole_samples(data, ">u2")
     runs, i = [], 0
     while i < words.size and (count := int(words[i]) & 0x7F):
         literal = bool(words[i] & 0x80)
+        if not literal and i + 1 == words.size:  # a repeat run cut off before its sample
+            break
         runs.append(words[i + 1 : i + 1 + count] if literal else np.full(count, words[i + 1 : i + 2]))
         i += 1 + (count if literal else 1)
     row = np.concatenate(runs) if runs else words[:0]
     if row.size < width:
         raise OSError(f"image file is truncated (an RLE row of {row.size} of {width} samples)")
     return row[:width]
+
+
+def _whole_samples(data: bytes, dtype: str) -> np.ndarray:
+    """`data` as samples of `dtype`, a cut-off last one left out: a truncated file's bytes need not fill whole
+    samples, and numpy's 'buffer size must be a multiple of element size' would be the error."""
+    size = np.dtype(dtype).itemsize
+    return np.frombuffer(data[: len(data) // size * size], dtype)
 
 
 def _unpremultiply(arr: np.ndarray) -> np.ndarray:
