@@ -739,9 +739,10 @@ def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
     page = demo.build()
     by_id = {getattr(b, "elem_id", None): b for b in page.blocks.values()}
     restore_button, cancel_button = by_id["restore-button"], by_id["cancel-button"]
-    (busy,) = [b for b in page.blocks.values() if isinstance(b, gr.State)]
     fns = {fn.name: fn for fn in page.fns.values() if fn.fn is not None}
-    assert fns["running"].fn is running and fns["running"].outputs == [busy, restore_button, cancel_button]
+    busy = fns["running"].outputs[0]
+    assert isinstance(busy, gr.State) and fns["running"].fn is running
+    assert fns["running"].outputs[:3] == [busy, restore_button, cancel_button]
     job = next(fn for fn in page.fns.values() if fn.api_name == "restore_in_page")
     assert job.trigger_after == fns["running"]._id
     # The job's end, whatever it was (a result, an error, Cancel), clears the flag and sets the buttons from the
@@ -773,6 +774,16 @@ def test_a_new_upload_clears_the_last_result(demo):
     (clear,) = [fn for fn in on_upload if fn.outputs == results]
     assert clear.fn() == (None, None, "")
     assert not clear.queue  # at once, not after the restorations waiting in the queue
+    # A job running at the upload showed its result (the replaced image's) beside the new one when it ended: the
+    # upload it restored is kept from the click (`running`) and its result dropped once another replaced it.
+    fns = {fn.name: fn for fn in page.fns.values() if fn.fn is not None}
+    job = next(fn for fn in page.fns.values() if fn.api_name == "restore_in_page")
+    (kept,) = [fn for fn in page.fns.values() if fn.trigger_after == job._id and fn.outputs == results]
+    assert kept.trigger_only_on_success and not kept.queue
+    assert kept.inputs == [by_id["upload"], fns["running"].outputs[-1]] and fns["running"].inputs == [by_id["upload"]]
+    ran = fns["running"].fn("/tmp/gradio/a/photo.png")[-1]
+    assert kept.fn("/tmp/gradio/b/other.png", ran) == kept.fn(None, ran) == (None, None, "")
+    assert kept.fn("/tmp/gradio/a/photo.png", ran) == (gr.update(),) * 3
 
 
 def test_the_task_choice_says_which_picture_each_task_is_for(demo):

@@ -248,7 +248,8 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     options = [c["tile"], c["overlap"], c["ensemble"], c["precision"], c["alpha"]]
     shared = dict(concurrency_limit=demo.concurrency, concurrency_id=RESTORE_QUEUE)
     buttons = [busy, c["run"], c["stop"]]
-    start = c["run"].click(running, None, buttons, **quiet)
+    ran = gr.State(None)  # the upload the page's job restores
+    start = c["run"].click(running, c["file"], [*buttons, ran], **quiet)
     job = start.then(
         demo.restore,
         settings + options,
@@ -262,6 +263,7 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     # a success or Cancel but not after an error, which left Restore off and Cancel on.
     for ended in (job.success, job.failure):
         ended(demo.on_idle, settings, buttons, **quiet)
+    job.success(kept_result, [c["file"], ran], results, **quiet)
     job.success(None, js=SCROLL_TO_RESULT_JS, queue=False)
     api_settings = [c["file"], c["task"], c["api_scale"], c["api_model"], c["api_level"], c["custom"]]
     api_job = c["api_run"].click(
@@ -284,9 +286,16 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     page.unload(demo.end_session)  # a closed tab's job would otherwise run on, holding a worker
 
 
-def running() -> tuple[bool, dict, dict]:
-    """(busy, Restore, Cancel) while a job runs: busy, Restore off, Cancel on."""
-    return True, gr.update(interactive=False), gr.update(interactive=True)
+def running(path: str | None) -> tuple[bool, dict, dict, str | None]:
+    """(busy, Restore, Cancel, the upload restored) while a job runs: busy, Restore off, Cancel on."""
+    return True, gr.update(interactive=False), gr.update(interactive=True), path
+
+
+def kept_result(path: str | None, ran: str | None) -> tuple:
+    """(before / after, download, result line) once the page's job has shown its result: kept, unless another upload
+    (or none) replaced the one it restored while it ran, beside which that result would stand (`no_result` cleared
+    the last result at the upload, not the one still to come)."""
+    return (gr.update(),) * 3 if path == ran else no_result()
 
 
 def no_result() -> tuple[None, None, str]:
