@@ -17,7 +17,7 @@ from types import ModuleType
 
 MODEL_LAYER = "swinir_hf.models"
 _Run = Callable[[ModuleType], None]  # a loader's exec_module
-_state = threading.local()  # .depth: how many model-layer modules this thread is importing, one inside the other
+_lock = threading.Lock()  # guards _AfterTransformers' counts, which threads share
 
 
 def register() -> None:
@@ -58,9 +58,13 @@ class _AfterTransformers(importlib.abc.MetaPathFinder):
     "transformers")`, how libraries (accelerate's `is_transformers_available`) ask whether it is installed, asks it
     too, and the spec it gets is never run. Until then it also wraps the model layer's modules: one whose import
     loads transformers is unfinished when transformers' module ends (registering then would find its classes
-    missing), so the registration waits for the outermost model-layer module of that thread to end."""
+    missing), so the registration waits for the model-layer modules being imported, in any thread, to end: a
+    thread importing transformers while another imports one cannot register (it would wait for that module's import
+    lock while its owner waits for transformers', and `import transformers` fail on a partially initialised module),
+    and leaves it to that thread."""
 
     transformers_loaded = False
+    importing = 0  # model-layer modules being imported, in all threads (one inside another counts twice)
 
     def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> ModuleSpec | None:
         if name != "transformers" and not name.startswith(f"{MODEL_LAYER}."):
@@ -77,17 +81,22 @@ class _AfterTransformers(importlib.abc.MetaPathFinder):
         if self in sys.meta_path:  # one shot (unless something replaced sys.meta_path)
             sys.meta_path.remove(self)
         run(module)
-        _AfterTransformers.transformers_loaded = True
-        if not getattr(_state, "depth", 0):  # else the model-layer module that imported transformers registers
+        with _lock:
+            _AfterTransformers.transformers_loaded = True
+            importing = _AfterTransformers.importing
+        if not importing:  # else the model-layer module being imported registers when it ends
             register()
 
     def _model_module_then_register(self, run: _Run, module: ModuleType) -> None:
-        _state.depth = getattr(_state, "depth", 0) + 1
+        with _lock:
+            _AfterTransformers.importing += 1
         try:
             run(module)
         finally:
-            _state.depth -= 1
-        if not _state.depth and _AfterTransformers.transformers_loaded:
+            with _lock:
+                _AfterTransformers.importing -= 1
+                last = not _AfterTransformers.importing and _AfterTransformers.transformers_loaded
+        if last:
             register()
 
     def _find_with_the_others(

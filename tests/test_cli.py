@@ -215,6 +215,55 @@ def test_a_public_name_and_transformers_imported_by_two_threads_at_once():
     assert run.stdout.split() == ["SwinIRConfig", "SwinIRConfig"], run.stdout + run.stderr
 
 
+# Thread A has begun importing a model-layer module (holding its import lock, transformers not yet loaded) when
+# thread B imports transformers.
+MODEL_MODULE_AND_TRANSFORMERS = """
+import importlib.machinery, sys, threading, time, swinir_hf
+inside, said = threading.Event(), {}
+class Stall:  # A, once it holds modeling_swinir's lock, waits for B to be importing transformers
+    def find_spec(self, name, path, target=None):
+        if name != "swinir_hf.models.modeling_swinir" or threading.current_thread().name != "A":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+        def stall_then_run(module):
+            inside.set()
+            while "transformers" not in sys.modules:
+                time.sleep(0.01)
+            run(module)
+        spec.loader.exec_module = stall_then_run
+        return spec
+sys.meta_path.insert(1, Stall())  # after the package's hook, which wraps what it finds
+def a():
+    from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+def b():
+    try:
+        import transformers
+        said["B"] = "imported"
+    except Exception as err:
+        said["B"] = repr(err)
+threads = [threading.Thread(target=a, name="A"), threading.Thread(target=b, name="B")]
+threads[0].start()
+inside.wait(60)
+threads[1].start()
+for thread in threads:
+    thread.join()
+from transformers import AutoConfig
+print(said["B"], type(AutoConfig.for_model("swinir")).__name__)
+"""
+
+
+def test_a_model_module_and_transformers_imported_by_two_threads_at_once():
+    """One thread's `from swinir_hf.models.modeling_swinir import ...` while another imports transformers: the
+    transformers thread leaves the registration to the model-layer thread, whose module it would wait for (its
+    `import transformers` failed: cannot import name ... from partially initialized module); once both end, the
+    Auto classes know SwinIR."""
+    run = subprocess.run(
+        [sys.executable, "-c", MODEL_MODULE_AND_TRANSFORMERS], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert run.stdout.split() == ["imported", "SwinIRConfig"], run.stdout + run.stderr
+
+
 @pytest.mark.parametrize("install", ["zip", "without sources"])
 def test_command_line_alpha_modes_in_an_install_without_source_files(tmp_path, install):
     """The package imported from a zip on sys.path, or installed as .pyc files only (a frozen app, a stripped
