@@ -8,6 +8,7 @@ package, and its torch-free module (`constants_swinir`) must stay light to impor
 
 from __future__ import annotations
 
+import copy
 import importlib.abc
 import sys
 import threading
@@ -72,9 +73,12 @@ class _AfterTransformers(importlib.abc.MetaPathFinder):
         spec = self._find_with_the_others(name, path, target)
         if spec is None or spec.loader is None:
             return spec
+        # A copy: a zip's importer is the loader of every module in its folder (each probe would wrap it once more,
+        # and it would stay wrapped once this finder is gone); a file's loader is the spec's own.
+        spec.loader = copy.copy(spec.loader)
         run = spec.loader.exec_module
         wrapped = self._transformers_then_register if name == "transformers" else self._model_module_then_register
-        spec.loader.exec_module = lambda module: wrapped(run, module)  # type: ignore[method-assign]  # this spec's own
+        spec.loader.exec_module = lambda module: wrapped(run, module)  # type: ignore[method-assign]
         return spec
 
     def _transformers_then_register(self, run: _Run, module: ModuleType) -> None:

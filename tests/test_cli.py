@@ -264,10 +264,9 @@ def test_a_model_module_and_transformers_imported_by_two_threads_at_once():
     assert run.stdout.split() == ["imported", "SwinIRConfig"], run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("install", ["zip", "without sources"])
-def test_command_line_alpha_modes_in_an_install_without_source_files(tmp_path, install):
-    """The package imported from a zip on sys.path, or installed as .pyc files only (a frozen app, a stripped
-    image), still offers `--alpha` (it once read the model layer's source, not a plain file there, or not there)."""
+def installed_copy(tmp_path: Path, install: str) -> Path:
+    """A copy of the package in `tmp_path`, as a zip ("zip") or as .pyc files only ("without sources"): the entry
+    of sys.path that imports it."""
     import compileall
     import shutil
     import zipfile
@@ -280,11 +279,18 @@ def test_command_line_alpha_modes_in_an_install_without_source_files(tmp_path, i
         assert compileall.compile_dir(copy, quiet=1, legacy=True)  # NAME.pyc beside where NAME.py was
         for source in copy.rglob("*.py"):
             source.unlink()
-    else:
-        with zipfile.ZipFile(tmp_path / "site.zip", "w") as archive:
-            for file in sorted(copy.rglob("*")):
-                archive.write(file, file.relative_to(copy))
-        copy = tmp_path / "site.zip"
+        return copy
+    with zipfile.ZipFile(tmp_path / "site.zip", "w") as archive:
+        for file in sorted(copy.rglob("*")):
+            archive.write(file, file.relative_to(copy))
+    return tmp_path / "site.zip"
+
+
+@pytest.mark.parametrize("install", ["zip", "without sources"])
+def test_command_line_alpha_modes_in_an_install_without_source_files(tmp_path, install):
+    """The package imported from a zip on sys.path, or installed as .pyc files only (a frozen app, a stripped
+    image), still offers `--alpha` (it once read the model layer's source, not a plain file there, or not there)."""
+    copy = installed_copy(tmp_path, install)
     code = (
         f"import sys; sys.path.insert(0, {str(copy)!r})\nimport swinir_hf\n"
         f"assert swinir_hf.__file__.startswith({str(copy)!r}), swinir_hf.__file__\n"
@@ -292,6 +298,22 @@ def test_command_line_alpha_modes_in_an_install_without_source_files(tmp_path, i
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert run.stdout.splitlines()[-1:] == ["('model', 'bicubic')"], run.stderr
+
+
+def test_probing_the_model_layer_of_a_zip_install_leaves_its_importer_as_it_was(tmp_path):
+    """From a zip, one importer loads every module of a folder: the registration's hook wrapped that shared loader
+    at each look-up of a model-layer module (`importlib.util.find_spec`), so a thousand look-ups made the import a
+    RecursionError, and the wrappers stayed once the hook was gone. It wraps a copy of each spec's loader."""
+    zipped = installed_copy(tmp_path, "zip")
+    code = (
+        f"import importlib.util, sys; sys.path.insert(0, {str(zipped)!r})\nimport swinir_hf\n"
+        "for _ in range(sys.getrecursionlimit()):\n"
+        "    importlib.util.find_spec('swinir_hf.models.constants_swinir')\n"
+        "import swinir_hf.models.constants_swinir\n"
+        "print(swinir_hf.models.constants_swinir.__file__.startswith(sys.path[0]))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert run.stdout.splitlines()[-1:] == ["True"], run.stderr[-2000:]
 
 
 @pytest.mark.parametrize("launcher", [[], ["--multi_gpu", "--num_processes", "2"]])
