@@ -1634,8 +1634,8 @@ def test_another_tasks_model_is_named_as_such_not_as_unknown(monkeypatch):
     unknown = demo.menu.plan(DENOISE, 1, "no such model", None, None).problem
     # Offline, it also listed the authors' models, which need a download: sent, they were only refused next.
     assert unknown == (
-        "Unknown model 'no such model' for noisy images: choose 'auto', 'denoise-color · bundled'. (2 more need a "
-        "download, and this server is offline.)"
+        "Unknown model 'no such model' for noisy images: choose 'auto', 'denoise-color · bundled'. (2 more would need "
+        "a download, and this server is offline.)"
     )
     online = "choose 'auto', 'denoise-color · bundled', 'SwinIR-M grey · authors', 'SwinIR-M colour · authors'."
     monkeypatch.setattr(menu, "hub_online", lambda: True)

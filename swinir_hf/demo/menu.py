@@ -293,7 +293,7 @@ class Menu:
             return f"did you mean {near.label!r}{other}?"
         runs = [e.label for e in self.task_entries(task) if self.unavailable(e) is None]
         left_out = len(self.task_entries(task)) - len(runs)
-        more = f" ({left_out} more need a download, and this server is offline.)" if left_out else ""
+        more = f" ({left_out} more would need a download, and this server is offline.)" if left_out else ""
         return f"choose {', '.join(map(repr, [AUTO, *runs]))}.{more}"
 
     def auto_levels(self, task: str, scale: int) -> list[int]:
