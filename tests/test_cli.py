@@ -167,13 +167,14 @@ def test_module_paths_resolve_after_a_plain_import():
     assert run.stdout.split() == ["read_image", "psnr"], run.stderr
 
 
-# Thread B has begun importing the model layer (holding its import lock) when thread A imports transformers.
-THREADS = """
+# The script's head: thread STALLED, once it holds MODULE's import lock, waits for the other thread to be importing
+# transformers (the order that deadlocked or failed, made certain).
+STALL = """
 import importlib.machinery, sys, threading, time, swinir_hf
 inside, said = threading.Event(), {}
-class Stall:  # B, once it holds the model layer's lock, waits for A to be importing transformers
+class Stall:
     def find_spec(self, name, path, target=None):
-        if name != "swinir_hf.models" or threading.current_thread().name != "B":
+        if name != "MODULE" or threading.current_thread().name != "STALLED":
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         run = spec.loader.exec_module
@@ -184,6 +185,12 @@ class Stall:  # B, once it holds the model layer's lock, waits for A to be impor
             run(module)
         spec.loader.exec_module = stall_then_run
         return spec
+"""
+
+# Thread B has begun importing the model layer (holding its import lock) when thread A imports transformers.
+THREADS = (
+    STALL.replace("MODULE", "swinir_hf.models").replace("STALLED", "B")
+    + """
 sys.meta_path.insert(0, Stall())
 def b():
     try:
@@ -205,6 +212,7 @@ for thread in threads:
     thread.join()
 print(said["A"], said["B"])
 """
+)
 
 
 def test_a_public_name_and_transformers_imported_by_two_threads_at_once():
@@ -217,22 +225,9 @@ def test_a_public_name_and_transformers_imported_by_two_threads_at_once():
 
 # Thread A has begun importing a model-layer module (holding its import lock, transformers not yet loaded) when
 # thread B imports transformers.
-MODEL_MODULE_AND_TRANSFORMERS = """
-import importlib.machinery, sys, threading, time, swinir_hf
-inside, said = threading.Event(), {}
-class Stall:  # A, once it holds modeling_swinir's lock, waits for B to be importing transformers
-    def find_spec(self, name, path, target=None):
-        if name != "swinir_hf.models.modeling_swinir" or threading.current_thread().name != "A":
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        run = spec.loader.exec_module
-        def stall_then_run(module):
-            inside.set()
-            while "transformers" not in sys.modules:
-                time.sleep(0.01)
-            run(module)
-        spec.loader.exec_module = stall_then_run
-        return spec
+MODEL_MODULE_AND_TRANSFORMERS = (
+    STALL.replace("MODULE", "swinir_hf.models.modeling_swinir").replace("STALLED", "A")
+    + """
 sys.meta_path.insert(1, Stall())  # after the package's hook, which wraps what it finds
 def a():
     from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
@@ -251,6 +246,7 @@ for thread in threads:
 from transformers import AutoConfig
 print(said["B"], type(AutoConfig.for_model("swinir")).__name__)
 """
+)
 
 
 def test_a_model_module_and_transformers_imported_by_two_threads_at_once():
