@@ -117,15 +117,22 @@ def test_loads_a_training_checkpoint_by_its_folder(saved, tmp_path):
         assert torch.equal(load_model(checkpoint)(x).reconstruction, model(x).reconstruction)
 
 
-def test_from_pretrained_of_a_weights_file_says_what_it_takes(saved, shared):
+def test_from_pretrained_of_a_weights_file_says_what_it_takes(saved, shared, tmp_path):
     """An authors' .pth or a folder's model.safetensors given to from_pretrained: transformers said only "the config
     file at 'x.pth' is not a valid JSON file"; the error now says it takes a folder and how to load the .pth."""
     _, folder = saved
     pth = shared / "fixtures" / "official_parity" / "classical_sr_x2.pth"
-    for path in (pth, folder / "model.safetensors"):
+    upper = tmp_path / "MODEL.PTH"  # a suffix in capitals is one too
+    upper.write_bytes(pth.read_bytes())
+    for path in (pth, folder / "model.safetensors", upper):
         expected = f"^{re.escape(str(path))} is a weights file, not a model folder: .*load_model"
         with pytest.raises(OSError, match=expected):
             SwinIRForImageRestoration.from_pretrained(path)
+    # One that does not exist is not a Hub repo to download nor a bundled model's name, as the Hub path said.
+    with pytest.raises(
+        OSError, match=r"^\S*absent.pth does not exist \(from_pretrained takes a model folder or a Hub id\)$"
+    ):
+        SwinIRForImageRestoration.from_pretrained(tmp_path / "absent.pth")
     assert isinstance(load_model(pth), SwinIRForImageRestoration)  # the way the message names
     model, _ = saved  # with a config, transformers' load of a weights file itself is left alone
     loaded = SwinIRForImageRestoration.from_pretrained(folder / "model.safetensors", config=model.config)

@@ -381,9 +381,9 @@ def _check_model(model: Any) -> None:
     if isinstance(model, torch.nn.Module) and getattr(getattr(model, "config", None), "model_type", None) == "swinir":
         return
     if isinstance(model, (str, os.PathLike)):
-        got, how = f"the name {str(model)!r}", f"load it with swinir_hf.loading.load_model({str(model)!r})"
+        got, how = f"the name {str(model)!r}", f"load it with swinir_hf.load_model({str(model)!r})"
     else:
-        got, how = f"a {type(model).__name__}", "load one with swinir_hf.loading.load_model('sr-x4')"
+        got, how = f"a {type(model).__name__}", "load one with swinir_hf.load_model('sr-x4')"
     raise TypeError(
         f"restore needs a loaded SwinIR model, got {got}: {how} (a bundled name, model folder, authors' .pth or Hub id)"
     )

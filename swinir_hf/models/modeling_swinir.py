@@ -986,10 +986,14 @@ def _check_not_a_weights_file(path: Path) -> None:
     """Raise an `OSError` saying what `from_pretrained` takes when `path` is a weights file (an authors' `.pth`, a
     folder's `model.safetensors`) given without a `config`: transformers reads such a file as a config.json and says
     only that it "is not a valid JSON file"."""
-    if path.is_file() and path.suffix in (".pth", ".pt", ".ckpt", ".bin", ".safetensors"):
+    if path.suffix.lower() not in (".pth", ".pt", ".ckpt", ".bin", ".safetensors"):
+        return
+    if not path.exists():  # not a Hub id either: told to download it, or that it might be a bundled model's name
+        raise OSError(f"{path} does not exist (from_pretrained takes a model folder or a Hub id)")
+    if path.is_file():
         raise OSError(
             f"{path} is a weights file, not a model folder: from_pretrained takes the folder that save_pretrained "
-            "wrote, or a Hub id; an authors' .pth loads with swinir_hf.loading.load_model(path), or becomes such a "
+            "wrote, or a Hub id; an authors' .pth loads with swinir_hf.load_model(path), or becomes such a "
             "folder with `swinir-hf convert PTH FOLDER`"
         )
 
@@ -1142,7 +1146,7 @@ def _bundled_hint(source: object) -> str:
         return ""
     return (
         f". If {name!r} is a model bundled with swinir_hf (`swinir-hf models` lists them), load it with "
-        f"swinir_hf.loading.load_model({name!r}), or from_pretrained(swinir_hf.loading.DEFAULTS_DIR / {name!r})"
+        f"swinir_hf.load_model({name!r}), or from_pretrained(swinir_hf.loading.DEFAULTS_DIR / {name!r})"
     )
 
 
