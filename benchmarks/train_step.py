@@ -28,17 +28,19 @@ from inference import require_device, synchronize  # run as a script: benchmarks
 
 from swinir_hf.models import modeling_swinir
 from swinir_hf.training.cli import parse_command_line
-from swinir_hf.training.state import build_model
+from swinir_hf.training.state import EMA, build_model, step_seed
 
-# name → (autocast to bfloat16, torch.compile backend, its mode, batch factor, heads padded for fused SDPA kernels)
+# name → (autocast to bfloat16, torch.compile backend, its mode, batch factor, heads padded for fused SDPA kernels,
+# the trainer's per-step extras: its seeding, gradient clipping, learning-rate schedule and EMA update)
 VARIANTS = {
-    "fp32": (False, None, None, 1, True),
-    "bf16": (True, None, None, 1, True),
-    "bf16 unpadded heads": (True, None, None, 1, False),
-    "bf16 x2 batch": (True, None, None, 2, True),
-    "bf16 inductor": (True, "inductor", None, 1, True),
-    "bf16 inductor reduce-overhead": (True, "inductor", "reduce-overhead", 1, True),
-    "bf16 inductor x2 batch": (True, "inductor", None, 2, True),
+    "fp32": (False, None, None, 1, True, False),
+    "bf16": (True, None, None, 1, True, False),
+    "bf16 trainer step": (True, None, None, 1, True, True),
+    "bf16 unpadded heads": (True, None, None, 1, False, False),
+    "bf16 x2 batch": (True, None, None, 2, True, False),
+    "bf16 inductor": (True, "inductor", None, 1, True, False),
+    "bf16 inductor reduce-overhead": (True, "inductor", "reduce-overhead", 1, True, False),
+    "bf16 inductor x2 batch": (True, "inductor", None, 2, True, False),
 }
 HEAD_MULTIPLE = modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE
 
@@ -54,23 +56,37 @@ def time_variant(
 ) -> dict:
     """Build the config's model and time its optimizer steps in one variant; returns the row's figures (and,
     with `profile`, the operator table of two more steps)."""
-    bf16, backend, mode, factor, pad_heads = VARIANTS[variant]
+    bf16, backend, mode, factor, pad_heads, extras = VARIANTS[variant]
     cfg, _ = parse_command_line(["--config", config, *overrides])
-    model, _ = build_model(cfg.model, cfg.train)
+    t = cfg.train
+    model, _ = build_model(cfg.model, t)
     model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=t.learning_rate)
     step_model = torch.compile(model, backend=backend, mode=mode) if backend else model
-    batch, p, scale = cfg.train.batch_size * factor, cfg.data.patch_size, model.config.upscale
+    batch, p, scale = t.batch_size * factor, cfg.data.patch_size, model.config.upscale
     x = torch.rand(batch, model.config.num_channels, p, p, device=device)
     y = torch.rand(batch, model.config.num_channels, p * scale, p * scale, device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    # What the trainer adds to each step (`training.loop.train_step`), with its own classes.
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.milestones(), gamma=t.lr_gamma)
+    ema = EMA(model, t.ema_decay) if extras and t.ema_decay else None
+    done = [0]
 
     def step() -> None:
+        if extras:
+            torch.manual_seed(step_seed(t.seed, done[0], 0))
         with autocast:
             loss = step_model(pixel_values=x, labels=y).loss
         loss.backward()
+        if extras and t.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if extras:
+            scheduler.step()
+            if ema is not None:
+                ema.update(model, done[0])
+        done[0] += 1
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

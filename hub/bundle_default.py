@@ -11,8 +11,10 @@ for real-world SR), stores them as float16
 when that moves the first benchmark by at most 0.01 dB (else float32), and writes
 `swinir_hf/defaults/NAME/`: config, weights, image processor, a model card with the training recipe, the
 validation curve, the measured figures next to the baseline and the paper's, and `results.json` (every mean
-figure, baseline included) for docs/evaluation.md. A model already bundled under that name is replaced only with
-`--overwrite`, and only by one that scores higher on the first benchmark (`--allow-worse` to replace it anyway).
+figure, baseline included, for docs/evaluation.md, and under "training" what the weights cost: steps, batch, patch,
+precision, data and the trainer's record of each launch's device and wall time). A model already bundled under
+that name is replaced only with `--overwrite`, and only by one that scores higher on the first benchmark
+(`--allow-worse` to replace it anyway).
 """
 
 from __future__ import annotations
@@ -169,6 +171,24 @@ def comparison_table(s: Suite, results: dict) -> str:
     )
 
 
+def training_record(cfg: TrainingConfig, progress: Progress, compute: str) -> dict:
+    """results.json's "training" entry: what the weights cost. `launches` (device, processes, steps, seconds of
+    wall time each) and `training_seconds` are what the trainer recorded (None / empty for runs from before it did);
+    `compute` is the bundler's own sentence."""
+    t, d = cfg.train, cfg.data
+    return {
+        "steps": progress.step,
+        "max_steps": t.max_steps,
+        "batch_size": t.batch_size,
+        "patch_size": d.patch_size,
+        "precision": t.mixed_precision,
+        "data": [Path(str(spec)).name for spec in d.train],
+        "training_seconds": progress.compute_seconds(),
+        "launches": progress.compute,
+        "compute": compute or None,
+    }
+
+
 def write_folder(target: Path, stored: SwinIRForImageRestoration, card: str, results: dict) -> None:
     """Stage the bundled folder next to `target`, then move it into place (a failed run leaves the old one). The
     staging folder is named as the package's temporary folders: one a killed run left (kill -9), which no `finally`
@@ -285,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     intro, lead = "\nTrained with `swinir_hf.train`", f"{args.compute}\n\n" if args.compute else ""
     card = card.replace(intro, f"\n{lead}{comparison_table(s, results)}\n{intro}", 1)
-    write_folder(target, stored, card, results)
+    write_folder(target, stored, card, {"training": training_record(cfg, progress, args.compute), **results})
     print(f"wrote {target}")
     return 0
 

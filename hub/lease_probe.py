@@ -16,10 +16,13 @@ from lease_models import MODELS, REPO
 
 PROBE_ROWS = "probe.json"  # in the lease state: the last probe's speeds per config, for leases without --probe
 # What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16 (heads padded for CUDA's fused
-# attention), the unfused attention, float32 (in the first lease, before the padding, eager float32 made 7.46 steps/s
-# and bf16 7.11), inductor, CUDA graphs, a doubled batch. The eager ones, quick to time, first.
+# attention), the same with the trainer's per-step extras (clipping, EMA, schedule, seeding: the trainer made 8.0-9.3
+# steps/s where the bare step made 12.07), the unfused attention, float32 (in the first lease, before the padding,
+# eager float32 made 7.46 steps/s and bf16 7.11), inductor, CUDA graphs, a doubled batch. The eager ones, quick to
+# time, first.
 PROBE_VARIANTS = (
     "bf16",
+    "bf16 trainer step",
     "bf16 unpadded heads",
     "fp32",
     "bf16 inductor",

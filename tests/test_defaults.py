@@ -35,15 +35,25 @@ def test_bundled_model_loads_as_float32_with_its_card(name):
     assert "Trained with `swinir_hf.train`" in card.text and "swinir-hf eval" in card.text
     assert card.data.pipeline_tag == "image-to-image" and "swinir-hf-trained" in card.data.tags
     results = json.loads((DEFAULTS_DIR / name / "results.json").read_text())
+    training = results.pop("training")
+    del results["stored_dtype"]
     for label, figures in results.items():
-        if label != "stored_dtype":
-            assert figures["model"]["psnr"] > figures["baseline"]["psnr"], label
+        assert figures["model"]["psnr"] > figures["baseline"]["psnr"], label
+    # The record of what the weights cost agrees with the card's recipe and title.
+    recipe = f"{training['steps']} of {training['max_steps']} steps, batch {training['batch_size']}"
+    assert f"({training['steps']} steps)" in card.text and recipe in card.text
+    assert f"{training['patch_size']}×{training['patch_size']} input patches" in card.text
+    assert all(f"{source}" in card.text for source in training["data"]) and training["compute"]
+    if training["launches"]:  # the trainer's record: launches one after the other, ending at the bundled step
+        steps = [(launch["start_step"], launch["end_step"]) for launch in training["launches"]]
+        assert steps[0][0] == 0 and steps[-1][1] == training["steps"]
+        assert all(a[1] == b[0] for a, b in zip(steps, steps[1:], strict=False))
+        assert training["training_seconds"] == pytest.approx(sum(c["seconds"] for c in training["launches"]))
     # The card's model-index holds exactly the measured figures (Y channel for super-resolution), none of the paper's.
     y = "_y" if model.config.upscale > 1 else ""
     expected = {
         (label, metric): round(figures["model"][f"{metric}{y}"], 4)
         for label, figures in results.items()
-        if label != "stored_dtype"
         for metric in ("psnr", "ssim")
     }
     assert {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results} == expected
@@ -175,7 +185,8 @@ def test_bundle_default_checks_the_run_the_test_sets_and_the_name_before_scoring
         assert capsys.readouterr().err.strip() == message
     step = tmp_path / "run2" / "checkpoints" / "step-00000658"  # an unfinished run's checkpoint
     shutil.copytree(DEFAULTS_DIR / "sr-x4", step / "model")
-    (step / "progress.json").write_text('{"step": 658, "history": [], "losses": []}')
+    launch = {"device": "NVIDIA H200", "processes": 1, "start_step": 0, "end_step": 658, "seconds": 75.0}
+    (step / "progress.json").write_text(json.dumps({"step": 658, "history": [], "losses": [], "compute": [launch]}))
     message = f"error: {step} is not a checkpoint of a swinir_hf.train run (no {tmp_path}/run2/training_config.yaml)"
     assert bundle.main([*common, str(step), "sr-x4"]) == 1 and capsys.readouterr().err.strip() == message
     assert not (tmp_path / "defaults").exists()
@@ -233,7 +244,8 @@ def test_bundle_default_bundles_a_checkpoint_only_over_a_model_it_beats(tmp_path
     bundle = _bundle_module(monkeypatch)
     step = tmp_path / "run" / "checkpoints" / "step-00000658"
     shutil.copytree(DEFAULTS_DIR / "sr-x4", step / "model")
-    (step / "progress.json").write_text('{"step": 658, "history": [], "losses": []}')
+    launch = {"device": "NVIDIA H200", "processes": 1, "start_step": 0, "end_step": 658, "seconds": 75.0}
+    (step / "progress.json").write_text(json.dumps({"step": 658, "history": [], "losses": [], "compute": [launch]}))
     cfg, _ = parse_command_line(["--config", "gpu_sr_x4"])
     (tmp_path / "run" / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
     bundled = tmp_path / "defaults" / "sr-x4"
@@ -261,5 +273,21 @@ def test_bundle_default_bundles_a_checkpoint_only_over_a_model_it_beats(tmp_path
     assert bundle.main(args) == 0
     card = (bundled / "README.md").read_text()
     assert f"658 of {cfg.train.max_steps} steps, batch 32" in card
+    assert (
+        "- compute: 1.2 min of training wall time, validation and checkpoints included "
+        "(steps 0-658 on NVIDIA H200, 75 s)" in card
+    )
+    training = json.loads((bundled / "results.json").read_text())["training"]
+    assert training == {
+        "steps": 658,
+        "max_steps": cfg.train.max_steps,
+        "batch_size": 32,
+        "patch_size": 64,
+        "precision": "bf16",
+        "data": ["DIV2K_train_HR_crops128", "BSDS500_train", "BSDS500_test"],
+        "training_seconds": 75.0,
+        "launches": [launch],
+        "compute": None,
+    }
     stored, source = load_model(str(bundled)).state_dict(), load_model(str(step / "model")).state_dict()
     assert all(torch.equal(stored[k], v) for k, v in source.items())  # the EMA weights (float16 in, float16 out)

@@ -31,7 +31,7 @@ from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import FIELD_TYPES, TrainingConfig, bundled_configs, config_path, read_config_file
 from swinir_hf.training.images import check_colour
 from swinir_hf.training.sections import ModelArgs, TrainArgs
-from swinir_hf.training.state import InitReport, Progress, build_model
+from swinir_hf.training.state import InitReport, Progress, build_model, device_label
 
 
 def summary(out: Path) -> dict:
@@ -604,6 +604,15 @@ def test_kill_and_resume_gives_bitwise_identical_weights(tiny_run, train_cli, im
         assert all(torch.equal(a[k], b[k]) for k in a), name
     assert [e["step"] for e in summary(full)["losses"]] == [2, 4, 6]
     assert summary(full)["losses"] == summary(resumed)["losses"]
+    # The compute record: one entry per launch, the resumed run's after the one its checkpoint brought along.
+    device = device_label(torch.device("cpu"))
+    assert device.endswith(f"({torch.get_num_threads()} threads)")
+    launches = [(c["device"], c["processes"], c["start_step"], c["end_step"]) for c in summary(resumed)["compute"]]
+    assert launches == [(device, 1, 0, 3), (device, 1, 3, 6)]
+    assert [(c["start_step"], c["end_step"]) for c in summary(full)["compute"]] == [(0, 6)]
+    assert all(c["seconds"] > 0 for c in summary(resumed)["compute"])
+    assert "steps 0-3 on " in (resumed / "README.md").read_text()
+    assert "; steps 3-6 on " in (resumed / "README.md").read_text()
     # and the EMA (saved model) differs from the raw weights, so both were compared
     assert not torch.equal(
         load_file(full / "model.safetensors")["conv_first.weight"],

@@ -113,6 +113,8 @@ def _training_recipe(
         + (f", EMA {t.ema_decay} (these are the EMA weights)" if t.ema_decay else "")
         + f", precision {t.mixed_precision}, seed {t.seed}",
     ]
+    if progress.compute:
+        recipe.append(_compute_line(progress))
     if cfg.gan.enabled:
         g = cfg.gan
         recipe.append(
@@ -131,3 +133,18 @@ def _training_recipe(
             + f", {len(init.reinitialised)} re-initialised, {len(init.dropped)} dropped)"
         )
     return recipe
+
+
+def _compute_line(progress: Progress) -> str:
+    """The recipe line of the compute spent: wall time per launch (`Progress.compute`) and in all."""
+    launches = [
+        f"steps {c['start_step']}-{c['end_step']} on {c['device']}"
+        + (f" × {c['processes']} processes" if c["processes"] > 1 else "")
+        + f", {c['seconds']:.0f} s"
+        for c in progress.compute
+    ]
+    total = progress.compute_seconds()
+    return (
+        f"- compute: {total / 60:.1f} min of training wall time, validation and checkpoints included "
+        f"({'; '.join(launches)})"
+    )

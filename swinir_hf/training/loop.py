@@ -286,6 +286,7 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
     run.loss_sum = torch.tensor(run.resumed_loss[0], dtype=torch.float32, device=run.accelerator.device)
     run.loss_steps = run.resumed_loss[1]
     run.window_start, run.window_steps = time.perf_counter(), 0
+    run.start_launch()
     if start == 0 and t.validate_every:  # 0: only at the end
         validate_now(run, 0)
     with StopSignals(announce=run.main) as stop, contextlib.closing(run.bar):  # closed before any message after

@@ -117,6 +117,7 @@ def save_checkpoint(run: Run, step: int) -> None:
         # The losses of a log window in progress (over all processes), for a resumed run to log that window whole.
         window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
         if main:
+            run.note_compute()
             (tmp / PROGRESS).write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
             weights_follow_umask(tmp, tmp / PROGRESS)  # accelerate's model.safetensors
             save_model_folder(tmp / MODEL, run.scored, _card(run))
@@ -156,6 +157,7 @@ def finish(run: Run, push_to_hub_repo: str | None) -> None:
     """Save the final model folder and the run's summary into the output folder; push it if asked."""
     if run.main:
         out, progress = run.out, run.progress
+        run.note_compute()
         save_model_folder(out, run.scored, _card(run))
         summary = {"baseline_psnr": run.baseline, **progress.state_dict()}
         write_text_file(out / SUMMARY, json.dumps(summary, indent=2))

@@ -203,20 +203,57 @@ class EMA:
 class Progress:
     """Checkpointed run state besides model / optimizer / scheduler: the step, validation PSNRs
     (`{"step", "psnr", "metric"}`, metric: `validation.ValidationMetric.name`), logged training losses
-    (`{"step", "loss"}`) and the last logged window's speed (`{"step", "steps_per_s", "data_wait"}`, data_wait: the
-    share of its wall time spent waiting for data)."""
+    (`{"step", "loss"}`), the last logged window's speed (`{"step", "steps_per_s", "data_wait"}`, data_wait: the
+    share of its wall time spent waiting for data) and the compute spent, one entry per launch of the run
+    (`{"device", "processes", "start_step", "end_step", "seconds"}`: seconds of wall time from its first step to its
+    last save, validation and checkpoints included; model cards and bundled results report them)."""
 
     step: int = 0
     history: list = field(default_factory=list)
     losses: list = field(default_factory=list)
     speed: dict = field(default_factory=dict)
+    compute: list = field(default_factory=list)
 
     def state_dict(self) -> dict:
-        return {"step": self.step, "history": self.history, "losses": self.losses, "speed": self.speed}
+        return {
+            "step": self.step,
+            "history": self.history,
+            "losses": self.losses,
+            "speed": self.speed,
+            "compute": self.compute,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.step, self.history, self.losses = state["step"], state["history"], state["losses"]
         self.speed = state.get("speed", {})  # absent from checkpoints written before it was recorded
+        self.compute = state.get("compute", [])  # likewise
+
+    def start_launch(self, device: str, processes: int) -> None:
+        """Open this launch's compute entry at the current step."""
+        entry = {"device": device, "processes": processes, "start_step": self.step, "end_step": self.step}
+        self.compute.append(entry | {"seconds": 0.0})
+
+    def note_compute(self, seconds: float) -> None:
+        """This launch's entry now: the current step, `seconds` since its first step."""
+        self.compute[-1].update(end_step=self.step, seconds=round(seconds, 1))
+
+    def compute_seconds(self) -> float | None:
+        """Training wall time over every recorded launch, in seconds; None when none was recorded (older runs)."""
+        return sum(c["seconds"] for c in self.compute) if self.compute else None
+
+
+def device_label(device: torch.device) -> str:
+    """What a launch ran on, for the compute record: the GPU's name, or the CPU's model and torch's thread count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type != "cpu":
+        return device.type
+    try:  # Linux names the CPU model here; platform.processor() often says only "x86_64"
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = "CPU"
+    return f"{model} ({torch.get_num_threads()} threads)"
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -273,10 +310,20 @@ class Run:
     data_wait: float = 0.0  # seconds this window spent waiting for the data loader
     last_save: float = field(default_factory=time.monotonic)  # for train.checkpoint_minutes
     saved_step: int = -1  # the step of the newest checkpoint this run saved
+    launch_clock: float = 0.0  # time.monotonic() at this launch's first step, for progress.compute
 
     @property
     def main(self) -> bool:
         return self.accelerator.is_main_process
+
+    def start_launch(self) -> None:
+        """Open this launch's entry in `progress.compute` and start its clock."""
+        self.progress.start_launch(device_label(self.accelerator.device), self.accelerator.num_processes)
+        self.launch_clock = time.monotonic()
+
+    def note_compute(self) -> None:
+        """Bring this launch's compute entry up to now (before the progress is written)."""
+        self.progress.note_compute(time.monotonic() - self.launch_clock)
 
     def show(self, postfix: str, line: str) -> None:
         """The latest figures: `postfix` on the bar, or without one (`--no-progress`) `line` in the main process's
