@@ -283,6 +283,27 @@ def test_imagefolder_dataset(small_set, monkeypatch):
     via_datasets = evaluate(None, f"imagefolder:{dataset / 'HR'}", jpeg=30, progress=False)
     via_folder = evaluate(None, dataset, jpeg=30, progress=False)
     assert via_datasets.scores == via_folder.scores
+    assert via_datasets.names == via_folder.names == ["a", "b", "c"]  # its rows named by their files, not 0000...
+
+
+def test_dataset_rows_are_named_by_a_name_column_or_unique_file_names_else_numbered(small_set, tmp_path):
+    import datasets
+
+    files = sorted((small_set[0] / "HR").glob("*.png"))
+    twins = tmp_path / "twins"
+    for i, f in enumerate(files[:2]):  # two folders, one file name
+        (twins / str(i)).mkdir(parents=True)
+        shutil.copy(f, twins / str(i) / "same.png")
+    cases = {
+        "named": ({"image": [str(f) for f in files], "name": ["x", "y", "z"]}, ["x", "y", "z"]),
+        "files": ({"image": [str(f) for f in files]}, ["a", "b", "c"]),
+        "twins": ({"image": [str(twins / "0" / "same.png"), str(twins / "1" / "same.png")]}, ["0000", "0001"]),
+        "bytes": ({"image": [{"bytes": f.read_bytes(), "path": None} for f in files[:2]]}, ["0000", "0001"]),
+    }
+    for case, (columns, names) in cases.items():
+        ds = datasets.Dataset.from_dict(columns).cast_column("image", datasets.Image())
+        ds.save_to_disk(str(tmp_path / case))
+        assert evaluate(None, tmp_path / case, jpeg=30, progress=False).names == names, case
 
 
 def test_a_model_that_does_not_fit_the_setting_is_named_among_several(small_set, capsys):
@@ -345,7 +366,7 @@ def test_shares_of_a_set_combine_into_the_whole_sets_evaluation(small_set, tmp_p
     ds.save_to_disk(str(tmp_path / "saved"))
     whole = evaluate(None, tmp_path / "saved", jpeg=30, progress=False)
     shares = [evaluate_models([("identity", None)], tmp_path / "saved", jpeg=30, shard=(k, 2)) for k in (0, 1)]
-    assert [s.names for s in shares] == [["0000", "0002"], ["0001"]]  # row numbers of the whole dataset
+    assert [s.names for s in shares] == [["a", "c"], ["b"]]  # by the file names the rows keep, in the whole's order
     assert combine_shares(shares).to_dict() == whole.to_dict()
 
 
@@ -587,7 +608,7 @@ def test_deeper_than_8_bit_images_are_named_with_the_fix(tmp_path, capsys, monke
         f"error: {folder / 'grey16.png'}: a 16-bit grey (I;16) image, but benchmarks are 8-bit: convert it to 8 bits "
         "first\n"
     )
-    with pytest.raises(ValueError, match=r"^imagefolder:.*deep, row 0 \(0000\): a 16-bit grey \(I;16\) image, but "):
+    with pytest.raises(ValueError, match=r"^imagefolder:.*deep, row 0 \(grey16\): a 16-bit grey \(I;16\) image, but "):
         load_samples(f"imagefolder:{folder}")  # a dataset's row is named as well
     capsys.readouterr()
     (folder / "grey16.png").unlink()

@@ -129,23 +129,40 @@ def _dataset_samples(
     ds: datasets.Dataset, spec: str, grey_convention: GreyConvention, shard: tuple[int, int]
 ) -> list[Sample]:
     """The samples of a dataset's rows k, k + n, ... (`shard` (k, n)): HR from its `hr` / `image` / `gt` image column
-    (else the first), LR from `lr` / `lq` if present, names from `name` (else the row number)."""
+    (else the first), LR from `lr` / `lq` if present, names as `row_names` gives them."""
     columns = image_columns(ds)
     if not columns:
         raise ValueError(f"dataset {spec!r} has no image column (columns: {list(ds.features)})")
     hr_col = next((c for c in ("hr", "image", "gt") if c in columns), columns[0])
     lr_col = next((c for c in ("lr", "lq") if c in columns), None)
+    names = row_names(ds, hr_col)
     samples = []
     k, n = shard
     for i in range(k, len(ds), n):
-        row = ds[i]
-        name = str(row.get("name", f"{i:04d}"))
+        row, name = ds[i], names[i]
         try:
             lr = to_uint8_array(row[lr_col], grey_convention) if lr_col else None
             samples.append(Sample(name, to_uint8_array(row[hr_col], grey_convention), lr))
         except ValueError as err:
             raise ValueError(f"{spec}, row {i} ({name}): {err}") from None
     return samples
+
+
+def row_names(ds: datasets.Dataset, image_column: str) -> list[str]:
+    """Each row's name in tables and saved images: its `name` column; else its image's file name without the suffix
+    (`imagefolder:DIR` and most Hub image datasets keep it), where those are unique; else the row number (`0007`)."""
+    if "name" in ds.features:
+        return [str(name) for name in ds["name"]]
+    import pyarrow.compute as pc
+
+    try:  # the paths alone, from Arrow: the image bytes stay where they are
+        paths = pc.struct_field(ds.with_format("arrow")[image_column], "path").to_pylist()
+    except (KeyError, TypeError, ValueError):  # no path field in this storage
+        paths = []
+    stems = [Path(p).stem if p else "" for p in paths]
+    if len(stems) == len(ds) and all(stems) and len(set(stems)) == len(stems):
+        return stems
+    return [f"{i:04d}" for i in range(len(ds))]
 
 
 def _find_lr(lr_dir: Path, sample: Sample, scale: int, grey_convention: GreyConvention) -> np.ndarray:
