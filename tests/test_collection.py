@@ -833,7 +833,13 @@ def test_a_hub_dataset_offline_is_looked_up_in_the_cache_only_and_says_what_to_d
         f"dataset 'nothere': no local folder of that name, and not in the local Hugging Face cache while {why}. Pass "
         "a local folder (imagefolder:DIR, or a save_to_disk folder); or load it once on a machine with internet "
         "access (`datasets.load_dataset('nothere')`), copy its cache (~/.cache/huggingface, or the folder HF_HOME "
-        "points to) here and run with HF_HUB_OFFLINE=1"
+        "points to) here "
+        # HF_HUB_OFFLINE already set: unsetting it is the way to download here, not setting it
+        + (
+            "(or unset HF_HUB_OFFLINE if this machine can reach the Hub)"
+            if why.startswith("HF_")
+            else "and run with HF_HUB_OFFLINE=1"
+        )
     )
 
 

@@ -193,6 +193,15 @@ def test_offline_mode_names_it(monkeypatch, tmp_path):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelNotAvailableError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE is set"):
         load_model("org/absent", cache_dir=tmp_path)
+    # It is set already: the advice is to unset it where the Hub can be reached, not to run with it.
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model("org/absent", cache_dir=tmp_path)
+    assert (
+        "copy the cache (~/.cache/huggingface/hub, or the folder HF_HOME / HF_HUB_CACHE points to) here; or unset "
+        "HF_HUB_OFFLINE if this machine can reach the Hub; or pass a local save_pretrained folder or the authors' "
+        ".pth file instead of a repo id."
+    ) in str(err.value)
+    assert "HF_HUB_OFFLINE=1" not in str(err.value)
 
 
 def test_from_pretrained_of_an_uncached_hub_id_offline_says_what_to_do(monkeypatch, tmp_path):

@@ -253,12 +253,15 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
     return True
 
 
+OFFLINE_SET = "HF_HUB_OFFLINE is set"
+
+
 def hub_offline() -> str | None:
     """Why the Hub cannot be used here ("HF_HUB_OFFLINE is set", "the Hub cannot be reached"), or None."""
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE:
-        return "HF_HUB_OFFLINE is set"
+        return OFFLINE_SET
     return None if hub_reachable() else "the Hub cannot be reached"
 
 
@@ -325,11 +328,15 @@ def _not_cached(
     download = repo_id
     if revision not in (None, "main"):
         what, download = f"{what} at revision {revision!r}", f"{repo_id} --revision {revision}"
+    # Set already, HF_HUB_OFFLINE is what keeps a machine that can reach the Hub from downloading: say so, rather
+    # than to run with it.
+    then = "unset HF_HUB_OFFLINE if this machine can reach the Hub" if offline == OFFLINE_SET else None
     return (
         f"{what} is not in the local Hugging Face cache and {why}. Either download it on a machine "
         f"with internet access (`hf download {download}`) and copy the cache (~/.cache/huggingface/"
-        f"hub, or the folder HF_HOME / HF_HUB_CACHE points to) here, then run with HF_HUB_OFFLINE=1; or pass {local} "
-        "instead of a repo id."
+        "hub, or the folder HF_HOME / HF_HUB_CACHE points to) here"
+        + (f"; or {then}" if then else ", then run with HF_HUB_OFFLINE=1")
+        + f"; or pass {local} instead of a repo id."
     )
 
 
