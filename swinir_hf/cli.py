@@ -185,12 +185,16 @@ def _train(argv: list[str], program: bool) -> int:
     trainer's own handling takes over."""
     try:
         with terminate_as_interrupt():
-            from .training.checks import check_parallelism
-            from .training.cli import exit_status
+            from .training.cli import build_parser, exit_status
             from .training.cli import main as train_main
 
-            launcher, rest = split_arguments(argv)
-            if not launcher:
+            # The trainer's own options (every config field's included) are not looked up among the launcher's,
+            # whose parser imports torch: `--help` and a config's errors answer at once.
+            own = {name for action in build_parser()._actions for name in action.option_strings}
+            launcher, rest = split_arguments(argv, own)
+            if launcher:  # (its checks import the model; the trainer's command line alone needs no torch)
+                from .training.checks import check_parallelism
+            else:
                 status = train_main(rest, prog="swinir-hf train")
     except KeyboardInterrupt as stop:
         how, status = stopped_by(stop)

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from accelerate import PartialState
 
 T = TypeVar("T")
+# Set on an exception raised once training runs: the index of the process that raised it (the checks before the
+# first step fail alike on every process; a failure during the run is one process's own).
+RUN_ERROR = "swinir_process_index"
 
 
 def launched_processes() -> int:

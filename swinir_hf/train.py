@@ -6,9 +6,8 @@ from __future__ import annotations
 import sys
 
 from .console import tolerant_output
-from .training.cli import exit_status, main
+from .training.cli import exit_status, main, run_training
 from .training.config import TrainingConfig
-from .training.loop import run_training
 
 __all__ = ["TrainingConfig", "main", "run_training"]
 

@@ -72,6 +72,37 @@ def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(t
     assert not (tmp_path / "out").exists()
 
 
+# The libraries that take seconds to import; reading a config needs numpy (its degradation levels) but none of these.
+SLOW_TO_IMPORT = ("torch", "transformers", "accelerate", "datasets", "gradio")
+TRAIN_COMMAND_LINES = [
+    (["--help"], 0, "--train.max_steps"),
+    ([], 2, "error: the following arguments are required: config"),
+    (["--config", "nope"], 2, "error: argument --config: config nope not found; bundled configs:"),
+    (["--config", "tiny_sr_x2", "--print-config", "--train.max_steps", "7"], 0, "max_steps: 7"),
+]
+
+
+@pytest.mark.parametrize("module", [False, True], ids=["swinir-hf train", "python -m swinir_hf.train"])
+@pytest.mark.parametrize(("argv", "status", "said"), TRAIN_COMMAND_LINES)
+def test_the_trainers_command_line_is_read_without_torch(tmp_path, module, argv, status, said):
+    """The trainer's --help, --print-config and refusals took 3-6 s: its modules imported the training loop,
+    torch.distributed, accelerate and the model, and `swinir-hf train` looked every option up among accelerate
+    launch's. They load when a run starts."""
+    run_it = (
+        ["import runpy", "sys.argv[0] = 'swinir_hf.train'", "runpy.run_module('swinir_hf.train', run_name='__main__')"]
+        if module
+        else ["from swinir_hf.cli import main", "sys.exit(main(['train', *sys.argv[1:]]))"]
+    )
+    code = (
+        "import sys\ntry:\n"
+        + "".join(f"    {line}\n" for line in run_it)
+        + f"except SystemExit as stop:\n    print(stop.code, [m for m in {SLOW_TO_IMPORT!r} if m in sys.modules])"
+    )
+    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert said in run.stdout + run.stderr
+    assert run.stdout.splitlines()[-1] == f"{status} []", run.stderr
+
+
 def test_restore_usage_checks_change_nothing_and_completing_fills_the_options(tmp_path):
     """`usage_problem` only reads the parsed options; `complete_options` then fills what the parser left open (the
     file options' defaults, `-i` inputs joined to the positional ones, their listing in `args.files`)."""
@@ -312,8 +343,16 @@ def test_probing_the_model_layer_of_a_zip_install_leaves_its_importer_as_it_was(
     assert run.stdout.splitlines()[-1:] == ["True"], run.stderr[-2000:]
 
 
-@pytest.mark.parametrize("launcher", [[], ["--multi_gpu", "--num_processes", "2"]])
-def test_a_stop_while_train_loads_is_one_line(launcher, monkeypatch, capsys):
+# Where the loading takes its time: the launcher's checks (with accelerate launch's options), else the training loop
+# (imported once the command line is read), with what each then says.
+STOPPED_LOADING = [
+    (["--multi_gpu", "--num_processes", "2"], "checks", "the run had not started, nothing was written"),
+    ([], "loop", "stopped at once; no checkpoint was saved yet"),
+]
+
+
+@pytest.mark.parametrize(("launcher", "module", "said"), STOPPED_LOADING)
+def test_a_stop_while_train_loads_is_one_line(launcher, module, said, monkeypatch, capsys, tmp_path):
     """`swinir-hf train` stopped by SIGTERM (or Ctrl-C) while its modules load (torch, transformers: seconds) ends
     with one line and exit status 143 (130), as `restore` and `eval` do; it died without a word (a traceback for
     Ctrl-C), and under the launcher's options before any process started."""
@@ -333,11 +372,12 @@ def test_a_stop_while_train_loads_is_one_line(launcher, monkeypatch, capsys):
     def killed(signum, frame):  # stands in for the default action, which would kill pytest too
         raise AssertionError("swinir-hf train had no SIGTERM handler while it loaded: the signal would have killed it")
 
-    monkeypatch.setitem(sys.modules, "swinir_hf.training.checks", Loading("swinir_hf.training.checks"))
+    monkeypatch.setitem(sys.modules, f"swinir_hf.training.{module}", Loading(f"swinir_hf.training.{module}"))
     previous = signal.signal(signal.SIGTERM, killed)
     try:
-        assert main(["train", *launcher, "--config", "tiny_sr_x2"]) == 143
+        assert main(["train", *launcher, "--config", "tiny_sr_x2", "--output-dir", str(tmp_path / "run")]) == 143
         assert signal.getsignal(signal.SIGTERM) is killed  # restored
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert capsys.readouterr().err == "terminated (SIGTERM): the run had not started, nothing was written\n"
+    assert capsys.readouterr().err == f"terminated (SIGTERM): {said}\n"
+    assert not (tmp_path / "run").exists()

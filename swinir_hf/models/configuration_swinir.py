@@ -21,7 +21,7 @@ if Version(transformers.__version__) < Version(MIN_TRANSFORMERS):
     raise ImportError(f"{_UPGRADE} (this is {transformers.__version__})")
 
 # After the check: a Hub folder's copy run on an old transformers says what it needs, whatever else fails.
-from .constants_swinir import TASK_TABLE, TASKS, Task  # noqa: E402, F401  (re-exported: the model layer's one table)
+from .constants_swinir import LOSSES, TASK_TABLE, TASKS, Task  # noqa: E402, F401  (re-exported: one table)
 
 UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", None)
 # The scales each head builds, in words: "pixelshuffle" chains ×2 steps (or one ×3 step), "nearest+conv" has one
@@ -33,7 +33,6 @@ UPSAMPLER_SCALES = {
     None: "1",
 }
 RESI_CONNECTIONS = ("1conv", "3conv")
-LOSSES = ("l1", "charbonnier")
 # What `SwinIRConfig(...)` raises for a bad field: ValueError (inconsistent values) or huggingface_hub's strict
 # dataclass error (a wrongly typed value).
 CONFIG_ERRORS = (ValueError, TypeError, StrictDataclassError)

@@ -1,7 +1,8 @@
-"""The model layer's plain values, without torch or transformers: the tasks (`TASK_TABLE`) and the alpha modes
-(`AlphaMode`). The command line offers them before any model loads (`swinir-hf restore --help`, `swinir-hf models`
-answer without importing torch); the model layer's other modules import them from here (shipped beside them as
-remote code, like them it imports nothing of `swinir_hf`).
+"""The model layer's plain values, without torch or transformers: the tasks (`TASK_TABLE`), the alpha modes
+(`AlphaMode`) and the training losses (`LOSSES`). The command line offers them before any model loads (`swinir-hf
+restore --help`, `swinir-hf models` and `python -m swinir_hf.train --help` answer without importing torch); the
+model layer's other modules import them from here (shipped beside them as remote code, like them it imports nothing
+of `swinir_hf`).
 """
 
 from collections.abc import Mapping
@@ -13,6 +14,8 @@ from typing import Literal, get_args
 # the colour's, as Real-ESRGAN does; one more forward pass), or bicubically (blurred by the scale, no model time).
 AlphaMode = Literal["model", "bicubic"]
 ALPHA_MODES: tuple[str, ...] = get_args(AlphaMode)
+# The training losses a config's `loss` names (`SwinIRForImageRestoration` computes them when given `labels`).
+LOSSES = ("l1", "charbonnier")
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,16 @@ import difflib
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
-from torch.distributed import DistError
 
 from ..checkpoints.run_folder import list_checkpoints
 from ..extras import MissingExtraError
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
-from ..processes import is_main_process, launched_processes, leave_it_to_the_main_process
+from ..processes import RUN_ERROR, is_main_process, launched_processes, leave_it_to_the_main_process
 from .config import (
     SECTIONS,
     TrainingConfig,
@@ -32,7 +32,6 @@ from .config import (
     error_message,
     read_config_file,
 )
-from .loop import RUN_ERROR, run_training
 from .signals import TrainingInterrupted, ignore_stop_signals
 
 TRAIN_USAGE = "Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`."
@@ -122,6 +121,14 @@ def _with_hint(parser: ArgumentParser, message: str) -> str:
     return f"{message} ({hint}see --help)"
 
 
+def run_training(cfg: TrainingConfig, **options: Any) -> Path:
+    """`training.loop.run_training`, imported once a run starts: it imports torch, which `--help`, `--print-config`
+    and a config's errors do without (they answer in a fraction of the time)."""
+    from .loop import run_training as run
+
+    return run(cfg, **options)
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train") -> int:
     """Exit status: 0 done, 1 the run failed, 2 a bad command line or config, 128 + N stopped by signal N."""
     try:
@@ -168,6 +175,8 @@ def _lost_peer(err: RuntimeError) -> bool:
     """Whether `err` is a collective failing because another process of the launch is gone: torch's distributed
     errors, and the plain RuntimeError gloo raises through DDP's backward hook (not any error naming gloo / NCCL:
     a CUDA error inside NCCL is this process's own)."""
+    from torch.distributed import DistError  # only several processes get here, all of them training
+
     return launched_processes() > 1 and (
         isinstance(err, DistError) or re.search(r"Connection (reset|closed) by peer|Broken pipe", str(err)) is not None
     )

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from accelerate.utils import DynamoBackend
 from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
-from ..models.configuration_swinir import LOSSES
+from ..models.constants_swinir import LOSSES
 from .sections import DataArgs, GanArgs, ModelArgs, TrainArgs
 
 
@@ -40,10 +39,18 @@ def _local_folder(spec: str, split: str) -> Path | None:
         return path.resolve()
 
 
-# torch.compile backends accelerate's dynamo plugin takes, and the modes torch.compile takes on every supported
-# torch (newer ones add more, e.g. "lite").
-COMPILE_BACKENDS = tuple(sorted(b.value.lower() for b in DynamoBackend if b.value != "NO"))
+# The modes torch.compile takes on every supported torch (newer ones add more, e.g. "lite").
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compile_backends() -> tuple[str, ...]:
+    """The torch.compile backends accelerate's dynamo plugin takes (asked only of a config that names one: importing
+    accelerate imports torch, which reading a config otherwise does not need)."""
+    from accelerate.utils import DynamoBackend
+
+    return tuple(sorted(b.value.lower() for b in DynamoBackend if b.value != "NO"))
+
+
 # (section, count, least value, what its floor means): each refused in its own words.
 _COUNT_FLOORS = (
     ("train", "max_steps", 1, ""),
@@ -119,8 +126,8 @@ class TrainingConfig:
                 "train.loss / train.charbonnier_eps choose the pixel loss of a run without GAN; a GAN run's is L1 "
                 "(× gan.pixel_weight): drop them, or set gan.enabled false"
             )
-        if t.compile not in (None, *COMPILE_BACKENDS):
-            raise ValueError(f"train.compile must be null or one of {', '.join(COMPILE_BACKENDS)}, got {t.compile!r}")
+        if t.compile is not None and t.compile not in (backends := compile_backends()):
+            raise ValueError(f"train.compile must be null or one of {', '.join(backends)}, got {t.compile!r}")
         if t.compile_mode not in (None, *COMPILE_MODES):
             raise ValueError(
                 f"train.compile_mode must be null or one of {', '.join(COMPILE_MODES)}, got {t.compile_mode!r}"

@@ -12,13 +12,14 @@ import os
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+from .sections import PERCEPTUAL_LAYER_WEIGHTS
 
 if TYPE_CHECKING:
     from .sections import GanArgs
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
 VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512)
 # Index in `features` of the conv outputs (pre-activation) used for the perceptual loss.
 VGG19_LAYERS = {"conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34}
-# The perceptual loss's layers and weights in the authors' real-world recipe (`gan.perceptual_layers`' default).
-PERCEPTUAL_LAYER_WEIGHTS = MappingProxyType(
-    {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
-)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # The gain of the authors' orthogonal discriminator initialisation (KAIR's train_swinir_sr_realworld_x4_gan.json,

@@ -23,7 +23,7 @@ import torch
 from ..checkpoints.folders import library_bars_off
 from ..checkpoints.run_folder import list_checkpoints
 from ..inference.output_folders import check_output_folder, folder_claimed
-from ..processes import is_main_process, on_every_process, on_main_process, several_processes_on_cpu
+from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process, several_processes_on_cpu
 from .checks import (
     check_ema_resumable,
     check_gan_resumable,
@@ -42,9 +42,6 @@ from .state import EMA, InitReport, Run, build_model, step_seed
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs
 
 logger = logging.getLogger("swinir_hf.train")
-# Set on an exception raised once training runs: the index of the process that raised it (the checks before the
-# first step fail alike on every process; a failure during the run is one process's own).
-RUN_ERROR = "swinir_process_index"
 
 
 def run_training(

@@ -6,10 +6,16 @@ from files and the command line: `config`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ..evaluation.degradation_setting import LEVELS
-from .gan import PERCEPTUAL_LAYER_WEIGHTS
+
+# The perceptual loss's layers and weights in the authors' real-world recipe (`gan.perceptual_layers`' default; `gan`
+# computes the loss). Here, not in `gan`, so that reading a config (`--help`, a config's errors) needs no torch.
+PERCEPTUAL_LAYER_WEIGHTS = MappingProxyType(
+    {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
+)
 
 
 @dataclass

@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
 logger = logging.getLogger("swinir_hf.train")
 
 
@@ -95,6 +93,8 @@ class StopSignals:
         which signal (the main process's, else the lowest rank's), so that they exit with one status."""
         if accelerator.num_processes == 1:
             return self.signal is not None
+        import torch  # here: the command line imports this module before it knows whether it will train
+
         flags = accelerator.gather(torch.tensor([float(self.signal or 0)], device=accelerator.device))
         got = [int(flag) for flag in flags.tolist() if flag]
         if got:
