@@ -68,7 +68,7 @@ def time_variant(
     y = torch.rand(batch, model.config.num_channels, p * scale, p * scale, device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     # What the trainer adds to each step (`training.loop.train_step`), with its own classes.
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.milestones(), gamma=t.lr_gamma)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.milestones(), gamma=t.lr_gamma) if extras else None
     ema = EMA(model, t.ema_decay) if extras and t.ema_decay else None
     done = [0]
 

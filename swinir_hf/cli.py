@@ -14,7 +14,7 @@ from .checkpoints.bundled import DEFAULT_MODELS
 from .console import tolerant_output
 from .extras import MissingExtraError
 from .interrupts import finished_before, stopped_by, terminate_as_interrupt
-from .launch import LAUNCHER_HELP, launch, split_arguments
+from .launch import LAUNCHER_HELP, launch, option_strings, split_arguments
 from .processes import LaunchParser
 
 
@@ -190,8 +190,7 @@ def _train(argv: list[str], program: bool) -> int:
 
             # The trainer's own options (every config field's included) are not looked up among the launcher's,
             # whose parser imports torch: `--help` and a config's errors answer at once.
-            own = {name for action in build_parser()._actions for name in action.option_strings}
-            launcher, rest = split_arguments(argv, own)
+            launcher, rest = split_arguments(argv, option_strings(build_parser()))
             if launcher:  # (its checks import the model; the trainer's command line alone needs no torch)
                 from .training.checks import check_parallelism
             else:
@@ -219,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(only=argv[0] if argv else "")  # a subcommand's options, none for --help or a typo
     if argv[:1] and argv[0] in LAUNCHED:  # with accelerate launch's options: under its launcher
         command = argv[0]
-        own = {name for action in _subcommand(parser, command)._actions for name in action.option_strings}
-        launcher, rest = split_arguments(argv[1:], own)
+        launcher, rest = split_arguments(argv[1:], option_strings(_subcommand(parser, command)))
         if launcher:
             # A bad command line is said here, once, not by every process.
             args = parser.parse_args([command, *rest])

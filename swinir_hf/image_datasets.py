@@ -132,7 +132,7 @@ def load_image_dataset(
             )
         return loaded
     datasets = require("datasets", "train", f"loading the dataset {spec!r}")
-    from .checkpoints.loading import OFFLINE_SET, hub_offline
+    from .checkpoints.loading import OFFLINE_SET, UNSET_OFFLINE, hub_offline
 
     offline = hub_offline()
     try:
@@ -145,11 +145,7 @@ def load_image_dataset(
                 f"{offline}. Pass a local folder (imagefolder:DIR, or a save_to_disk folder); or load it once on a "
                 f"machine with internet access (`datasets.load_dataset({spec!r})`), copy its cache "
                 "(~/.cache/huggingface, or the folder HF_HOME points to) here "
-                + (
-                    "(or unset HF_HUB_OFFLINE if this machine can reach the Hub)"
-                    if offline == OFFLINE_SET
-                    else "and run with HF_HUB_OFFLINE=1"
-                )
+                + (f"(or {UNSET_OFFLINE})" if offline == OFFLINE_SET else "and run with HF_HUB_OFFLINE=1")
             ) from err
         raise FileNotFoundError(f"cannot load dataset {spec!r}: {err}") from err
 

@@ -40,6 +40,11 @@ def _launcher_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of `parser` (`-o`, `--output-dir`, ...): a command's `own` options for `split_arguments`."""
+    return {name for action in parser._actions for name in action.option_strings}
+
+
 def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """A command's arguments → (accelerate launch's options, the command's), each in the order given. An option of
     `accelerate launch --help` (`--num_processes 2`, `--num-processes=2`, `--multi_gpu`) that is not one of the

@@ -4,12 +4,24 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .console import tolerant_output
-from .training.cli import exit_status, main, run_training
+from .training.cli import exit_status, main
 from .training.config import TrainingConfig
 
-__all__ = ["TrainingConfig", "main", "run_training"]
+__all__ = ["TrainingConfig", "main", "run_training"]  # noqa: F822 (run_training: by __getattr__)
+
+
+def __getattr__(name: str) -> Any:
+    """`run_training` (`training.loop`'s, with its signature) on first use: the loop imports torch, which the command
+    line's --help and refusals do without."""
+    if name == "run_training":
+        from .training.loop import run_training
+
+        return run_training
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 if __name__ == "__main__":
     tolerant_output()

@@ -254,6 +254,8 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
 
 
 OFFLINE_SET = "HF_HUB_OFFLINE is set"
+# What to do instead where OFFLINE_SET is the reason: it is what keeps a machine that can reach the Hub from it.
+UNSET_OFFLINE = "unset HF_HUB_OFFLINE if this machine can reach the Hub"
 
 
 def hub_offline() -> str | None:
@@ -328,14 +330,11 @@ def _not_cached(
     download = repo_id
     if revision not in (None, "main"):
         what, download = f"{what} at revision {revision!r}", f"{repo_id} --revision {revision}"
-    # Set already, HF_HUB_OFFLINE is what keeps a machine that can reach the Hub from downloading: say so, rather
-    # than to run with it.
-    then = "unset HF_HUB_OFFLINE if this machine can reach the Hub" if offline == OFFLINE_SET else None
     return (
         f"{what} is not in the local Hugging Face cache and {why}. Either download it on a machine "
         f"with internet access (`hf download {download}`) and copy the cache (~/.cache/huggingface/"
         "hub, or the folder HF_HOME / HF_HUB_CACHE points to) here"
-        + (f"; or {then}" if then else ", then run with HF_HUB_OFFLINE=1")
+        + (f"; or {UNSET_OFFLINE}" if offline == OFFLINE_SET else ", then run with HF_HUB_OFFLINE=1")
         + f"; or pass {local} instead of a repo id."
     )
 
