@@ -10,7 +10,8 @@ variant reports its first step (the compile time, when compiling), then the stea
     python benchmarks/train_step.py --device cpu --configs tiny_sr_x2 --steps 3 --variants fp32 bf16   # smoke test
 
 `--profile` adds, per config, torch.profiler's operators by device time (CPU time on the CPU) over two steps of its
-first variant, and the step's host-device synchronisations: what a step spends its time on.
+first variant, and the step's host-device synchronisations: what a step spends its time on. Each profile follows
+its row at once (the table goes on below it), so that a run stopped by a time limit keeps the profiles it made.
 """
 
 from __future__ import annotations
@@ -163,11 +164,12 @@ def main(argv: list[str] | None = None) -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"## Training steps on {name}, torch {torch.__version__}, synthetic batches on the device\n")
     header = "| config | variant | batch | first step s | steps/s | samples/s | peak GiB |\n" + "|:--|:--|" + "--:|" * 5
-    rows = []
-    for n, config in enumerate(args.configs):
-        if n == 0 or args.profile:  # a profile printed after the previous config's rows ended its table
-            print(header)
+    rows, table_open = [], False
+    for config in args.configs:
         for i, variant in enumerate(args.variants):
+            if not table_open:  # the first row, or the first after a profile
+                print(header)
+                table_open = True
             r = time_variant(config, variant, device, args.steps, args.seconds, args.set, args.profile and i == 0)
             if args.json:  # after every row: a probe stopped by its time limit keeps the rows it has
                 rows.append({"config": config, "variant": variant} | {k: v for k, v in r.items() if k != "profile"})
@@ -177,10 +179,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"| {r['samples_per_s']:.0f} | {r['gib']:.2f} |",
                 flush=True,
             )
-            if r["profile"]:
-                profile = f"\n### `{config}`, {variant}: operators by time\n\n{r['profile']}\n"
-        if args.profile:  # after its config's rows: a probe stopped by its time limit keeps what it has
-            print(profile, flush=True)
+            if r["profile"]:  # at once, between tables: a probe stopped by its time limit keeps it
+                print(f"\n### `{config}`, {variant}: operators by time\n\n{r['profile']}\n", flush=True)
+                table_open = False
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from lease_models import MODELS, WARM_START  # beside this script
-from lease_probe import PROBE_ROWS, kept_probe
+from lease_probe import PROBE_ROWS, PROBE_VARIANTS, kept_probe
 from lease_restore import no_source_text, restore_sources, warm_source
 from pack_gpu_data import folder_size
 
@@ -86,9 +86,11 @@ def plan(args: argparse.Namespace) -> int:
     for name in models:
         if MODELS[name] in kept:
             timed = ", ".join(sorted({row["device"] for row in kept[MODELS[name]]}))
+            untimed = [v for v in PROBE_VARIANTS if v not in {row["variant"] for row in kept[MODELS[name]]}]
             print(
                 f"note: {name}: probe rows kept in {args.state / PROBE_ROWS} (timed on {timed}): a run without --probe "
                 "on such a device picks from them"
+                + (f"; never timed: {', '.join(untimed)} (a run with --probe 150 times them first)" if untimed else "")
             )
         else:
             print(f"note: {name}: no probe rows kept: pass --probe 150 to the first run")

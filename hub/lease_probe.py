@@ -18,16 +18,16 @@ PROBE_ROWS = "probe.json"  # in the lease state: the last probe's speeds per con
 # What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16 (heads padded for CUDA's fused
 # attention), the same with the trainer's per-step extras (clipping, EMA, schedule, seeding: the trainer made 8.0-9.3
 # steps/s where the bare step made 12.07), the unfused attention, float32 (in the first lease, before the padding,
-# eager float32 made 7.46 steps/s and bf16 7.11), inductor, CUDA graphs, a doubled batch. The eager ones, quick to
-# time, first.
+# eager float32 made 7.46 steps/s and bf16 7.11), a doubled batch, inductor, CUDA graphs. The eager ones, quick to
+# time, first; a lease probes those no kept row has before these (`probe_order`).
 PROBE_VARIANTS = (
     "bf16",
     "bf16 trainer step",
     "bf16 unpadded heads",
     "fp32",
+    "bf16 x2 batch",
     "bf16 inductor",
     "bf16 inductor reduce-overhead",
-    "bf16 x2 batch",
 )
 # The probed variants a lease may train in instead of eager bf16, and the trainer overrides that select them.
 ALTERNATIVES = {
@@ -37,14 +37,30 @@ ALTERNATIVES = {
 }
 
 
-def probe(models: list[str], args: argparse.Namespace, env: dict) -> list[dict]:
+def probe_order(kept: list[dict], models: list[str]) -> list[str]:
+    """PROBE_VARIANTS, those that `kept` (this device's kept rows) lacks for any of the models first: a probe cut
+    short by its seconds has then timed what no lease had, and the kept rows stand in for the rest (`merged`)."""
+    timed = {(row["config"], row["variant"]) for row in kept}
+    untimed = [v for v in PROBE_VARIANTS if any((MODELS[m], v) not in timed for m in models)]
+    return untimed + [v for v in PROBE_VARIANTS if v not in untimed]
+
+
+def merged(fresh: list[dict], kept: list[dict]) -> list[dict]:
+    """A probe's rows and, for each config and variant it did not time, the kept row (of this device)."""
+    timed = {(row["config"], row["variant"]) for row in fresh}
+    return fresh + [row for row in kept if (row["config"], row["variant"]) not in timed]
+
+
+def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dict]) -> list[dict]:
     """Time the models' training steps by attention kernel, precision, compile mode and batch
-    (benchmarks/train_step.py) for at most `--probe` seconds, into OUT/train_step.md, before the trainers start;
-    returns the rows finished by then."""
+    (benchmarks/train_step.py) for at most `--probe` seconds, into OUT/train_step.md, before the trainers start,
+    the variants `kept` lacks first (`probe_order`: the first one's profile comes with them); returns the rows
+    finished by then."""
     configs = [MODELS[m] for m in models]
     rows = args.out / "train_step.json"
     command = [sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--device", args.device, "--configs"]
-    command += [*configs, "--seconds", "5", "--variants", *PROBE_VARIANTS, "--profile", "--json", str(rows)]
+    variants = probe_order(kept, models)
+    command += [*configs, "--seconds", "5", "--variants", *variants, "--profile", "--json", str(rows)]
     command += ["--set", *args.set]
     log(f"probe: up to {args.probe:.0f} s: {' '.join(command[1:])}")
     with (args.out / "train_step.md").open("w") as table, (args.out / "lease.log").open("a") as errors:
@@ -57,12 +73,15 @@ def probe(models: list[str], args: argparse.Namespace, env: dict) -> list[dict]:
     return found
 
 
-def recorded_probe(state: Path, models: list[str], device: str) -> list[dict]:
+def recorded_probe(state: Path, models: list[str], device: str, quiet: bool = False) -> list[dict]:
     """The probe rows an earlier lease on a `device` of this kind returned and `collect` kept in `state` (PROBE_ROWS),
     for a lease without `--probe`: its trainers then pick from them for this lease's own budget, without spending it
-    on probing. Rows timed on another kind of device are left out (a lease that draws another accelerator probes)."""
+    on probing (a probing lease: for the variants its probe does not reach). Rows timed on another kind of device are
+    left out (a lease that draws another accelerator probes). `quiet`: without the log line saying so."""
     kept = [row for name in models for row in kept_probe(state).get(MODELS[name], [])]
     rows = [row for row in kept if row["device"] == device]
+    if quiet:
+        return rows
     if rows:
         configs = ", ".join(sorted({r["config"] for r in rows}))
         log(f"no --probe: picking from the probe rows in {state / PROBE_ROWS} ({configs})")

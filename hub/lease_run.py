@@ -17,7 +17,7 @@ from lease_checkpoints import pack, step_folders  # beside this script
 from lease_env import prepare_env
 from lease_log import LOG_FILES, log
 from lease_models import MODELS, REPO
-from lease_probe import device_name, pick_variant, probe, recorded_probe
+from lease_probe import device_name, merged, pick_variant, probe, recorded_probe
 from lease_restore import restore, warm_start, warm_started
 
 # A trainer's exit statuses that are no failure: finished, or stopped by SIGINT / SIGTERM after saving a checkpoint.
@@ -134,8 +134,8 @@ def failed_alternatives(procs: dict[str, subprocess.Popen], picked: dict[str, li
 def write_summary(
     models: list[str], args: argparse.Namespace, info: dict, device: str, rows: list[dict], wall_s: float
 ) -> None:
-    """OUT/summary.json: the lease (device, budget, time, overrides), `summarize`'s figures per model and a probing
-    lease's rows; the models' figures go to the log too."""
+    """OUT/summary.json: the lease (device, budget, time, overrides), `summarize`'s figures per model and the rows a
+    probing lease timed (`rows`); the models' figures go to the log too."""
     summary = {
         "device": device,
         "budget_s": args.budget,
@@ -143,9 +143,7 @@ def write_summary(
         "overrides": args.set,
         "models": summarize(models, args, info),
         # What `collect` records for later leases without --probe (the figures only: train_step.md has the rest).
-        "probe_rows": [{k: r[k] for k in ("config", "variant", "steps_per_s", "first")} for r in rows]
-        if args.probe
-        else [],
+        "probe_rows": [{k: r[k] for k in ("config", "variant", "steps_per_s", "first")} for r in rows],
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     log(json.dumps(summary["models"]))
@@ -170,7 +168,12 @@ def run_lease(args: argparse.Namespace) -> int:
     ]
     subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
     device = device_name(args.device)
-    rows = probe(models, args, env) if args.probe else recorded_probe(args.state, models, device)
+    if args.probe:
+        kept = recorded_probe(args.state, models, device, quiet=True)
+        fresh = probe(models, args, env, kept)
+        rows = merged(fresh, kept)
+    else:
+        fresh, rows = [], recorded_probe(args.state, models, device)
     deadline, picked = t0 + args.budget - args.stop_margin, {}
     for name in models:
         variant, picked[name] = pick_variant(rows, MODELS[name], deadline - time.monotonic())
@@ -207,6 +210,6 @@ def run_lease(args: argparse.Namespace) -> int:
         "picked": picked,
         "seconds": {n: ended - started[n] for n in models},
     }
-    write_summary(models, args, info, device, rows, time.monotonic() - t0)
+    write_summary(models, args, info, device, fresh, time.monotonic() - t0)
     # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
     return 0 if all(code in ENDED_WELL for code in info["exit"].values()) else 1

@@ -386,6 +386,8 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     assert f"note: denoise-color resumes from {state / 'denoise-color.tar'} (step 90; its float16 EMA" in out
     kept = f"note: sr-x4: probe rows kept in {state / 'probe.json'} (timed on NVIDIA H200): a run without --probe on"
     assert kept in out
+    never = "; never timed: bf16 trainer step, bf16 unpadded heads, fp32, bf16 x2 batch, bf16 inductor"
+    assert f"{never}, bf16 inductor reduce-overhead (a run with --probe 150 times them first)" in out
     assert "note: real-sr-x4: no probe rows kept: pass --probe 150 to the first run" in out
     assert "in all: 59.5 MiB of 64" in out  # 1 + 0.5 + 52 + 6, and the .gitignore's bytes
     assert 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
@@ -444,6 +446,42 @@ def test_a_kept_probe_is_merged_per_variant_and_read_for_the_models_and_device_a
     assert lease_probe.recorded_probe(tmp_path, ["sr-x4"], h200) == []
 
 
+def test_a_probe_times_first_what_no_kept_row_has_and_the_kept_rows_stand_in_for_the_rest() -> None:
+    lease_probe = _hub_module("lease_probe")
+
+    def row(variant: str, rate: float, first: float = 0.5, config: str = "gpu_sr_x4") -> dict:
+        return {"config": config, "variant": variant, "steps_per_s": rate, "first": first}
+
+    kept = [
+        row("bf16", 11.0),
+        row("bf16 unpadded heads", 8.0),
+        row("fp32", 8.2),
+        row("bf16", 3.0, config="gpu_color_dn"),
+    ]
+    order = lease_probe.probe_order(kept, ["sr-x4"])
+    assert sorted(order) == sorted(lease_probe.PROBE_VARIANTS)
+    # each group in the probe's own order: the untimed ones, then the kept ones (re-timed if the seconds allow)
+    untimed = ["bf16 trainer step", "bf16 x2 batch", "bf16 inductor", "bf16 inductor reduce-overhead"]
+    assert order == [*untimed, "bf16", "bf16 unpadded heads", "fp32"]
+    # a variant untimed for any of the lease's models is untimed for the lease (one probe times all its configs)
+    assert lease_probe.probe_order(kept, ["sr-x4", "denoise-color"])[:3] == [
+        "bf16 trainer step",
+        "bf16 unpadded heads",
+        "fp32",
+    ]
+    assert lease_probe.probe_order([], ["sr-x4"]) == list(lease_probe.PROBE_VARIANTS)
+    # the fresh rows win; kept rows fill in the configs and variants the probe did not reach
+    fresh = [row("bf16 trainer step", 11.5), row("bf16", 11.25)]
+    assert lease_probe.merged(fresh, kept) == [*fresh, *kept[1:]]
+    # so a probe that reached only a compiled variant is weighed against the kept eager step
+    compiled = row("bf16 inductor", 20.0, 90.0)
+    assert lease_probe.pick_variant([compiled], "gpu_sr_x4", 400) == ("bf16", [])
+    assert lease_probe.pick_variant(lease_probe.merged([compiled], kept), "gpu_sr_x4", 400) == (
+        "bf16 inductor",
+        ["train.compile=inductor"],
+    )
+
+
 def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_before_its_budget() -> None:
     lease_probe = _hub_module("lease_probe")
     lease_run = _hub_module("lease_run")
@@ -495,7 +533,7 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
     env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
     args = argparse.Namespace(device="cpu", out=tmp_path, probe=120.0, set=TINY)
-    timed = lease_probe.probe(["sr-x4", "denoise-color"], args, env)
+    timed = lease_probe.probe(["sr-x4", "denoise-color"], args, env, [])
     rows = [line for line in (tmp_path / "train_step.md").read_text().splitlines() if line.startswith("| `gpu_")]
     assert [row.split(" | ")[:3] for row in rows] == [["| `gpu_sr_x4`", "fp32", "2"], ["| `gpu_color_dn`", "fp32", "2"]]
     assert all(float(row.split(" | ")[4]) > 0 for row in rows)  # steps/s
@@ -506,9 +544,12 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     ]
     assert [f"{r['steps_per_s']:.2f}" for r in timed] == [row.split(" | ")[4] for row in rows]
     assert not (tmp_path / "train_step.json").exists()
-    assert (tmp_path / "train_step.md").read_text().count("host-device synchronisations per step") == 2
+    text = (tmp_path / "train_step.md").read_text()
+    assert text.count("host-device synchronisations per step") == 2
+    # each profile right after its row, before the next config's: a probe cut short keeps the ones it made
+    assert text.index("### `gpu_sr_x4`, fp32: operators") < text.index("| `gpu_color_dn` | fp32")
     args.probe = 0.5  # less than its imports take: stopped, with what it had
-    lease_probe.probe(["sr-x4"], args, env)
+    lease_probe.probe(["sr-x4"], args, env, [])
     assert "probe: time is up" in (tmp_path / "lease.log").read_text()
 
 
