@@ -11,15 +11,18 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
    lease state in the working tree, hub/lease_state/NAME.tar; a model with neither starts from the EMA weights of
    the first of its WARM_START sources that has some (sr-x2 and denoise-color from sr-x4, jpeg-color from
    denoise-color, else sr-x4), else from scratch;
-3. starts one `python -m swinir_hf.train --config gpu_... --resume latest` process per model on the one GPU;
+3. starts one `python -m swinir_hf.train --config gpu_... --resume latest` process per model on the one GPU and,
+   with `--then`, the next queued model in the place of one that finishes its max_steps (if 90 s are left; its warm
+   start may take the finished model's final weights);
 4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
    checkpoint), and meanwhile packs every new checkpoint into OUT every `--pack-every` seconds, so that a hard
    kill still returns the last one;
 5. leaves in OUT one NAME.tar per model (≤ 8 files in all), summary.json and lease.log.
 
 With `--probe S`, it first (before 3.) spends up to S seconds timing the training steps (benchmarks/train_step.py)
-in bf16 with and without the attention heads padded for CUDA's fused kernels, in float32, with torch.compile
-(inductor), with CUDA graphs and with a doubled batch, and profiling the bf16 step, into train_step.md; then each
+in bf16 with and without the attention heads padded for CUDA's fused kernels, in float32, with a doubled batch, with
+torch.compile (inductor) and with CUDA graphs, those no kept row has timed first, and profiling the first of them,
+into train_step.md; then each
 trainer runs in float32 or compiled where the probe says that makes more steps before the budget, compile time
 included (eager bf16 again if that trainer fails). The probe's figures come back in summary.json; `collect` keeps
 them in hub/lease_state/probe.json (per config, variant and device), and a later lease without `--probe` on the same
@@ -68,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--runs", type=Path, default=REPO / "runs" / "gpu", help="output folders (runs/gpu/NAME)")
     run.add_argument("--workdir", type=Path, default=REPO, help="where the trainers run (holds gpu_data/)")
     run.add_argument("--models", help=f"comma-separated subset of {','.join(MODELS)} (default: all)")
+    run.add_argument(
+        "--then",
+        help="comma-separated models to start, one by one, in the place of a model that finishes its max_steps "
+        "(a warm start may take the finished model's final weights)",
+    )
     run.add_argument("--workers", type=int, help="data-loader workers in all (default: cores - models)")
     run.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a dry run without a GPU")
     run.add_argument("--set", nargs="*", default=[], help="trainer overrides for every model (train.max_steps=20)")
@@ -104,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         return plan(args)
     if args.command == "unpack":
         return unpack_here(args)
+    then = (args.then or "").split(",")
+    for name in then:
+        if name and name not in MODELS:
+            parser.error(f"unknown model {name!r} in --then; models: {', '.join(MODELS)}")
+        if name and name in (args.models or ",".join(MODELS)).split(","):
+            parser.error(f"{name} is in both --models and --then: a model trains once per lease")
     if args.device == "cuda" and not torch.cuda.is_available():  # the trainers would quietly run on the CPU
         parser.error("--device cuda, but torch sees no CUDA device here; --device cpu for a dry run")
     return run_lease(args)

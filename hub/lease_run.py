@@ -149,12 +149,54 @@ def write_summary(
     log(json.dumps(summary["models"]))
 
 
+# A queued model (`--then`) starts only with this many seconds left before the stop: its start-up, data and
+# first minute's checkpoint fit, so that it returns a resumable tar.
+THEN_MIN_S = 90
+
+
+def start_trainer(name: str, args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, run: dict) -> None:
+    """Pick `name`'s variant from the probe rows, restore its checkpoint (or warm-start it), and start its trainer;
+    `run` holds every trainer's picked overrides, start step, warm start, process, start time and worker share."""
+    variant, picked = pick_variant(rows, MODELS[name], deadline - time.monotonic())
+    run["picked"][name] = picked
+    if rows:
+        log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked) if picked else ''}")
+    if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any tar
+        restore(name, args)
+    run["start_step"][name] = _progress(args.runs / name)["step"]
+    # A warm start may take a source that finished in this lease: its tar, final model included, is in OUT.
+    sources = argparse.Namespace(**{**vars(args), "ckpt": args.out}) if name in run["queued"] else args
+    run["init"][name] = warm_start(name, sources) if run["start_step"][name] == 0 else []
+    overrides = run["init"][name] + run["picked"][name]
+    run["procs"][name], _ = launch(name, args, env, run["shares"][name], overrides)
+    run["started"][name] = time.monotonic()
+
+
+def start_next(args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, run: dict) -> None:
+    """For each trainer that has finished its max_steps since the last look, the next `--then` model, in its place
+    (its worker share), if THEN_MIN_S are left."""
+    for name, proc in list(run["procs"].items()):
+        if proc.poll() != 0 or name in run["handed_on"] or not run["queue"]:
+            continue
+        run["handed_on"].add(name)
+        left = deadline - time.monotonic()
+        if left < THEN_MIN_S:
+            log(f"{name}: finished; {left:.0f} s left, too few to start {run['queue'][0]}")
+            continue
+        following = run["queue"].pop(0)
+        log(f"{name}: finished; {following} starts in its place")
+        pack_all(list(run["procs"]), args, run["packed"])  # the finished model's tar: a warm start's source
+        run["shares"][following] = run["shares"][name]
+        start_trainer(following, args, env, rows, deadline, run)
+
+
 def run_lease(args: argparse.Namespace) -> int:
     """The whole lease: environment, restore, train until the budget, stop, pack, summarize."""
     t0 = time.monotonic()
     for name in ("out", "ckpt", "state", "wheels", "runs", "workdir"):
         setattr(args, name, getattr(args, name).resolve())
     models = args.models.split(",") if args.models else list(MODELS)
+    queue = args.then.split(",") if args.then else []
     args.out.mkdir(parents=True, exist_ok=True)
     args.runs.mkdir(parents=True, exist_ok=True)
     LOG_FILES.append(args.out / "lease.log")
@@ -173,43 +215,41 @@ def run_lease(args: argparse.Namespace) -> int:
         fresh = probe(models, args, env, kept)
         rows = merged(fresh, kept)
     else:
-        fresh, rows = [], recorded_probe(args.state, models, device)
-    deadline, picked = t0 + args.budget - args.stop_margin, {}
+        fresh, rows = [], recorded_probe(args.state, models + queue, device)
+    deadline = t0 + args.budget - args.stop_margin
+    run: dict = {key: {} for key in ("picked", "start_step", "init", "procs", "started", "ended")}
+    run |= {"queue": queue, "queued": set(queue), "handed_on": set(), "packed": {}}
+    run["shares"] = worker_shares(
+        models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models)
+    )
     for name in models:
-        variant, picked[name] = pick_variant(rows, MODELS[name], deadline - time.monotonic())
-        if rows:
-            log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked[name]) if picked[name] else ''}")
-    start_step, init = {}, {}
-    for name in models:
-        if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any tar
-            restore(name, args)
-        start_step[name] = _progress(args.runs / name)["step"]
-        init[name] = warm_start(name, args) if start_step[name] == 0 else []
-    shares = worker_shares(models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models))
-    procs, started = {}, {}
-    for name in models:
-        procs[name], _ = launch(name, args, env, shares[name], init[name] + picked[name])
-        started[name] = time.monotonic()
-    packed, next_pack = {}, time.monotonic() + args.pack_every
-    while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
+        start_trainer(name, args, env, rows, deadline, run)
+    procs, picked, next_pack = run["procs"], run["picked"], time.monotonic() + args.pack_every
+    while time.monotonic() < deadline:
         time.sleep(1.0)
+        for name, proc in procs.items():  # when each trainer ended, for its seconds
+            if proc.poll() is not None:
+                run["ended"].setdefault(name, time.monotonic())
+        start_next(args, env, rows, deadline, run)
+        if all(p.poll() is not None for p in procs.values()):
+            break
         for name in failed_alternatives(procs, picked):
             log(f"{name}: failed (exit {procs[name].returncode}) with {' '.join(picked[name])}; again in eager bf16")
             picked[name] = []
-            procs[name], _ = launch(name, args, env, shares[name], init[name])
+            procs[name], _ = launch(name, args, env, run["shares"][name], run["init"][name])
         if time.monotonic() >= next_pack:
-            pack_all(models, args, packed)
+            pack_all(list(procs), args, run["packed"])
             next_pack = time.monotonic() + args.pack_every
     log("budget reached: stopping" if time.monotonic() >= deadline else "all runs ended")
     stop(procs, args.stop_grace)
     ended = time.monotonic()
-    pack_all(models, args, packed)
+    pack_all(list(procs), args, run["packed"])
     info = {
-        "start_step": start_step,
+        "start_step": run["start_step"],
         "exit": {n: p.returncode for n, p in procs.items()},
         "picked": picked,
-        "seconds": {n: ended - started[n] for n in models},
+        "seconds": {n: run["ended"].get(n, ended) - run["started"][n] for n in procs},
     }
-    write_summary(models, args, info, device, fresh, time.monotonic() - t0)
+    write_summary(list(procs), args, info, device, fresh, time.monotonic() - t0)
     # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
     return 0 if all(code in ENDED_WELL for code in info["exit"].values()) else 1

@@ -8,6 +8,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -697,3 +698,35 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
         step_dir, tmp_path / "runs3" / "sr-x4" / "training_config.yaml", "custom_checkpoint_1.pkl"
     )
     assert all(torch.equal(ema[k], v) for k, v in load_model(str(step_dir)).state_dict().items())
+
+
+@pytest.mark.slow
+def test_a_lease_starts_the_next_model_in_the_place_of_one_that_finishes(tmp_path: Path) -> None:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")
+    pack = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--out", str(tmp_path / "gpu_data")]
+    subprocess.run([*pack, "--limit", "2", "--no-wheel"], check=True, capture_output=True)
+    queued = ["--models", "sr-x4", "--then", "sr-x2", "--set", "train.max_steps=2", *TINY]
+    done = _lease(tmp_path, "out", "runs", "--budget", "200", *queued)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    log = (tmp_path / "out" / "lease.log").read_text()
+    assert "sr-x4: finished; sr-x2 starts in its place" in log
+    # sr-x2 starts from the weights sr-x4 finished with in this lease (its tar in OUT), not from scratch
+    assert f"sr-x2: starts from sr-x4's EMA weights at step 2 ({tmp_path / 'out' / 'sr-x4.tar'})" in log
+    lease_summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = lease_summary["models"]
+    assert [(n, m["start_step"], m["end_step"], m["exit_code"]) for n, m in summary.items()] == [
+        ("sr-x4", 0, 2, 0),
+        ("sr-x2", 0, 2, 0),
+    ]
+    assert summary["sr-x2"]["warm_start"] == {"model": "sr-x4", "step": 2}
+    # one after the other, each timed to its own end: sr-x4's seconds stop when it finished, not at the lease's end
+    assert summary["sr-x4"]["seconds"] + summary["sr-x2"]["seconds"] <= lease_summary["wall_s"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.tar")) == ["sr-x2.tar", "sr-x4.tar"]
+    # Too little time left when sr-x4 finishes (stop 85 s after the start): sr-x2 is not started.
+    shutil.rmtree(tmp_path / "ckpt", ignore_errors=True)
+    late = _lease(tmp_path, "out2", "runs2", "--budget", "95", "--stop-margin", "10", *queued)
+    assert late.returncode == 0, late.stdout[-3000:] + late.stderr[-3000:]
+    log = (tmp_path / "out2" / "lease.log").read_text()
+    assert re.search(r"sr-x4: finished; \d+ s left, too few to start sr-x2", log), log
+    assert list(json.loads((tmp_path / "out2" / "summary.json").read_text())["models"]) == ["sr-x4"]
