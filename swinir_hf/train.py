@@ -6,9 +6,16 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .console import tolerant_output
-from .training.cli import exit_status, main
-from .training.config import TrainingConfig
+try:
+    from .console import tolerant_output
+    from .training.cli import exit_status, main
+    from .training.config import TrainingConfig
+except KeyboardInterrupt:
+    if __name__ != "__main__":
+        raise
+    # Ctrl-C while the command line's modules import (~0.3 s, before main's handlers): one line, as later.
+    sys.stderr.write("interrupted: the run had not started, nothing was written\n")
+    raise SystemExit(130) from None
 
 __all__ = ["TrainingConfig", "main", "run_training"]  # noqa: F822 (run_training: by __getattr__)
 

@@ -343,6 +343,27 @@ def test_probing_the_model_layer_of_a_zip_install_leaves_its_importer_as_it_was(
     assert run.stdout.splitlines()[-1:] == ["True"], run.stderr[-2000:]
 
 
+def test_ctrl_c_while_the_trainers_command_line_imports_is_one_line() -> None:
+    """`python -m swinir_hf.train` interrupted while its command line's modules import (~0.3 s, before any handler
+    of its own) says so in one line with exit status 130; it printed a traceback."""
+    code = (
+        "import runpy, sys, types\n"
+        "class Loading(types.ModuleType):\n"
+        "    def __getattr__(self, name):  # Ctrl-C arrives while the module loads\n"
+        "        if name.startswith('__'):\n"
+        "            raise AttributeError(name)\n"
+        "        raise KeyboardInterrupt\n"
+        "sys.modules['swinir_hf.training.cli'] = Loading('swinir_hf.training.cli')\n"
+        "runpy.run_module('swinir_hf.train', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "interrupted: the run had not started, nothing was written\n")
+    # imported as a module (not run), the interrupt is the importer's to handle
+    imported = code.replace("runpy.run_module('swinir_hf.train', run_name='__main__')", "import swinir_hf.train")
+    done = subprocess.run([sys.executable, "-c", imported], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -2 and done.stderr.rstrip().endswith("KeyboardInterrupt")  # Python's own: -SIGINT
+
+
 # Where the loading takes its time: the launcher's checks (with accelerate launch's options), else the training loop
 # (imported once the command line is read), with what each then says.
 STOPPED_LOADING = [
