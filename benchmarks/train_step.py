@@ -10,8 +10,10 @@ variant reports its first step (the compile time, when compiling), then the stea
     python benchmarks/train_step.py --device cpu --configs tiny_sr_x2 --steps 3 --variants fp32 bf16   # smoke test
 
 `--profile` adds, per config, torch.profiler's operators by device time (CPU time on the CPU) over two steps of its
-first variant, and the step's host-device synchronisations: what a step spends its time on. Each profile follows
-its row at once (the table goes on below it), so that a run stopped by a time limit keeps the profiles it made.
+first variant, with per step the aten operator calls, the kernel launches and the kernels' GPU time (CUDA) and the
+host-device synchronisations: what a step spends its time on, and whether the GPU or the host sets its pace. Each
+profile follows its row at once (the table goes on below it), so that a run stopped by a time limit keeps the
+profiles it made.
 """
 
 from __future__ import annotations
@@ -125,8 +127,15 @@ def _time_steps(
     return {"first": first, "steps_per_s": rate, "gib": memory, "profile": table}
 
 
+# The CUDA runtime / driver calls that launch a kernel.
+LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx")
+
+
 def profile_steps(step: Callable[[], None], device: torch.device, steps: int, rows: int = 20) -> str:
-    """torch.profiler's operator table for `steps` calls of `step`, sorted by device time (CPU time on the CPU)."""
+    """torch.profiler's operator table for `steps` calls of `step`, sorted by device time (CPU time on the CPU),
+    under a line of figures per step: the aten operator calls the host dispatches and, on CUDA, the kernel launches
+    and the kernels' own GPU time. Against the step's time (1 / steps/s) that says whether the GPU or the host's
+    dispatching sets the pace."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
@@ -136,9 +145,15 @@ def profile_steps(step: Callable[[], None], device: torch.device, steps: int, ro
         synchronize(device.type)
     events = prof.key_averages()
     syncs = sum(e.count for e in events if e.key == "cudaStreamSynchronize") / steps
+    figures = [f"{sum(e.count for e in events if e.key.startswith('aten::')) / steps:.0f} aten operator calls"]
+    if device.type == "cuda":
+        gpu_us = sum(getattr(e, "self_device_time_total", 0) for e in events)  # kernels' own time, in µs
+        figures.append(f"{sum(e.count for e in events if e.key in LAUNCHES) / steps:.0f} kernel launches")
+        figures.append(f"{gpu_us / steps / 1e3:.1f} ms of GPU kernel time")
     key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
     table = events.table(sort_by=key, row_limit=rows, max_name_column_width=50)
-    return f"{steps} steps; host-device synchronisations per step: {syncs:g}\n\n```\n{table}\n```"
+    per_step = ", ".join(figures)
+    return f"{steps} steps; per step: {per_step}; host-device synchronisations per step: {syncs:g}\n\n```\n{table}\n```"
 
 
 def main(argv: list[str] | None = None) -> None:
