@@ -227,16 +227,18 @@ def run_lease(args: argparse.Namespace) -> int:
     procs, picked, next_pack = run["procs"], run["picked"], time.monotonic() + args.pack_every
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        for name, proc in procs.items():  # when each trainer ended, for its seconds
-            if proc.poll() is not None:
-                run["ended"].setdefault(name, time.monotonic())
-        start_next(args, env, rows, deadline, run)
-        if all(p.poll() is not None for p in procs.values()):
-            break
         for name in failed_alternatives(procs, picked):
             log(f"{name}: failed (exit {procs[name].returncode}) with {' '.join(picked[name])}; again in eager bf16")
             picked[name] = []
             procs[name], _ = launch(name, args, env, run["shares"][name], run["init"][name])
+            run["ended"].pop(name, None)
+        for name, proc in procs.items():  # when each trainer ended, for its seconds
+            if proc.poll() is not None:
+                run["ended"].setdefault(name, time.monotonic())
+        start_next(args, env, rows, deadline, run)
+        # A variant that failed since the look above is restarted at the next one, not taken for the end.
+        if all(p.poll() is not None for p in procs.values()) and not failed_alternatives(procs, picked):
+            break
         if time.monotonic() >= next_pack:
             pack_all(list(procs), args, run["packed"])
             next_pack = time.monotonic() + args.pack_every

@@ -526,6 +526,55 @@ def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_be
     assert lease_run.failed_alternatives(ended, picked) == ["a"]  # b failed in eager bf16: as it is
 
 
+def test_the_lease_loop_restarts_a_failed_variant_in_eager_bf16_and_then_starts_the_queued_model(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """run_lease's loop with stand-in trainers: the one picked variant fails at once (the only trainer, so all have
+    ended when the loop looks), is restarted in eager bf16, finishes, and the queued model starts in its place."""
+    lease_run = _hub_module("lease_run")
+    lease_log = _hub_module("lease_log")
+    monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
+    launched, summaries = [], []
+
+    class Trainer:  # ends at its second look: 1 in float32 (the picked variant), else 0
+        def __init__(self, overrides: list[str]) -> None:
+            self.looks, self.code = 0, 1 if "train.mixed_precision=no" in overrides else 0
+            self.returncode = None
+
+        def poll(self):
+            self.looks += 1
+            self.returncode = self.code if self.looks >= 2 else None
+            return self.returncode
+
+    def launch(name, args, env, workers, overrides):
+        launched.append((name, workers, overrides))
+        return Trainer(overrides), None
+
+    rows = [
+        {"config": "gpu_sr_x4", "variant": "bf16", "steps_per_s": 1.0, "first": 0.0},
+        {"config": "gpu_sr_x4", "variant": "fp32", "steps_per_s": 2.0, "first": 0.0},
+    ]
+    monkeypatch.setattr(lease_run, "prepare_env", lambda args: {})
+    monkeypatch.setattr(lease_run.subprocess, "run", lambda *a, **k: None)  # the LR images
+    monkeypatch.setattr(lease_run, "recorded_probe", lambda *a, **k: rows)
+    monkeypatch.setattr(lease_run, "launch", launch)
+    monkeypatch.setattr(lease_run, "pack_all", lambda *a: None)
+    monkeypatch.setattr(lease_run, "stop", lambda procs, grace: None)
+    monkeypatch.setattr(lease_run.time, "sleep", lambda s: None)
+    monkeypatch.setattr(lease_run, "write_summary", lambda models, args, info, *rest: summaries.append((models, info)))
+    folders = {n: tmp_path / n for n in ("out", "ckpt", "state", "wheels", "runs", "workdir")}
+    args = argparse.Namespace(**folders, models="sr-x4", then="sr-x2", probe=0, budget=600, stop_margin=60)
+    args.__dict__.update(workers=6, pack_every=60, stop_grace=40, device="cpu", set=[])
+    assert lease_run.run_lease(args) == 0
+    assert launched == [("sr-x4", 6, ["train.mixed_precision=no"]), ("sr-x4", 6, []), ("sr-x2", 6, [])]
+    log = (tmp_path / "lease.log").read_text()
+    assert "sr-x4: failed (exit 1) with train.mixed_precision=no; again in eager bf16" in log
+    assert "sr-x4: finished; sr-x2 starts in its place" in log
+    [(models, info)] = summaries
+    assert models == ["sr-x4", "sr-x2"] and info["exit"] == {"sr-x4": 0, "sr-x2": 0}
+    assert info["picked"] == {"sr-x4": [], "sr-x2": []}
+
+
 @pytest.mark.slow
 def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -> None:
     lease_log = _hub_module("lease_log")
