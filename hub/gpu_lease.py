@@ -56,7 +56,7 @@ from lease_run import run_lease
 # (`plan`), lease_collect (`collect`, `unpack`), and lease_checkpoints (the compact tars).
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="one lease: restore, train side by side until the budget, pack into OUT")
@@ -100,6 +100,20 @@ def main(argv: list[str] | None = None) -> int:
     out.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the carried tars")
     out.add_argument("--state", type=Path, default=STATE, help="the lean lease state")
     out.add_argument("--runs", type=Path, default=REPO / "runs" / "gpu", help="where the checkpoints go")
+    return parser
+
+
+def _check_queue(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`run --then`: known models, none of them also in --models."""
+    for name in filter(None, (args.then or "").split(",")):
+        if name not in MODELS:
+            parser.error(f"unknown model {name!r} in --then; models: {', '.join(MODELS)}")
+        if name in (args.models or ",".join(MODELS)).split(","):
+            parser.error(f"{name} is in both --models and --then: a model trains once per lease")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "collect":
         return collect(args)
@@ -112,12 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return plan(args)
     if args.command == "unpack":
         return unpack_here(args)
-    then = (args.then or "").split(",")
-    for name in then:
-        if name and name not in MODELS:
-            parser.error(f"unknown model {name!r} in --then; models: {', '.join(MODELS)}")
-        if name and name in (args.models or ",".join(MODELS)).split(","):
-            parser.error(f"{name} is in both --models and --then: a model trains once per lease")
+    _check_queue(parser, args)
     if args.device == "cuda" and not torch.cuda.is_available():  # the trainers would quietly run on the CPU
         parser.error("--device cuda, but torch sees no CUDA device here; --device cpu for a dry run")
     return run_lease(args)

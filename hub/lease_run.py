@@ -224,6 +224,25 @@ def run_lease(args: argparse.Namespace) -> int:
     )
     for name in models:
         start_trainer(name, args, env, rows, deadline, run)
+    watch(args, env, rows, deadline, run)
+    procs, picked = run["procs"], run["picked"]
+    stop(procs, args.stop_grace)
+    ended = time.monotonic()
+    pack_all(list(procs), args, run["packed"])
+    info = {
+        "start_step": run["start_step"],
+        "exit": {n: p.returncode for n, p in procs.items()},
+        "picked": picked,
+        "seconds": {n: run["ended"].get(n, ended) - run["started"][n] for n in procs},
+    }
+    write_summary(list(procs), args, info, device, fresh, time.monotonic() - t0)
+    # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
+    return 0 if all(code in ENDED_WELL for code in info["exit"].values()) else 1
+
+
+def watch(args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, run: dict) -> None:
+    """Until the deadline or the end of every trainer: restart a failed variant in eager bf16, note when each trainer
+    ended, start queued models in the place of finished ones, pack new checkpoints every `--pack-every` seconds."""
     procs, picked, next_pack = run["procs"], run["picked"], time.monotonic() + args.pack_every
     while time.monotonic() < deadline:
         time.sleep(1.0)
@@ -243,15 +262,3 @@ def run_lease(args: argparse.Namespace) -> int:
             pack_all(list(procs), args, run["packed"])
             next_pack = time.monotonic() + args.pack_every
     log("budget reached: stopping" if time.monotonic() >= deadline else "all runs ended")
-    stop(procs, args.stop_grace)
-    ended = time.monotonic()
-    pack_all(list(procs), args, run["packed"])
-    info = {
-        "start_step": run["start_step"],
-        "exit": {n: p.returncode for n, p in procs.items()},
-        "picked": picked,
-        "seconds": {n: run["ended"].get(n, ended) - run["started"][n] for n in procs},
-    }
-    write_summary(list(procs), args, info, device, fresh, time.monotonic() - t0)
-    # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
-    return 0 if all(code in ENDED_WELL for code in info["exit"].values()) else 1
