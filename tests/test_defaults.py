@@ -19,6 +19,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from swinir_hf.cli import main
+from swinir_hf.evaluation.benchmark import evaluate
 from swinir_hf.evaluation.degradations import add_gaussian_noise, imresize
 from swinir_hf.evaluation.metrics import psnr
 from swinir_hf.inference.restoration import restore
@@ -106,6 +107,20 @@ def test_super_resolution_beats_bicubic_on_a_real_image(name, scale, shared):
     bicubic = imresize(lr, scale)
     ours, baseline = (psnr(x, hr, crop_border=scale, test_y_channel=True) for x in (sr, bicubic))
     assert ours > baseline + 0.5
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "options"),
+    [("sr-x4", "Set5", {"scale": 4}), ("sr-x2", "Set5", {"scale": 2}), ("real-sr-x4", "Set5 real ×4", {"real": True})],
+)
+def test_a_bundled_models_recorded_set5_figure_is_what_eval_measures_now(name, label, options, shared):
+    """results.json (and so the README, the card and docs/evaluation.md) holds the figure `swinir-hf eval --model
+    NAME --dataset Set5` prints for the float16 weights as they ship: measured, not copied from a training log."""
+    recorded = json.loads((DEFAULTS_DIR / name / "results.json").read_text())[label]
+    measured = evaluate(load_default(name), shared / "testsets" / "Set5", model_name=name, progress=False, **options)
+    for metric in ("psnr_y", "ssim_y"):
+        assert measured.mean(name)[metric] == pytest.approx(recorded["model"][metric], abs=1e-4), metric
+        assert measured.mean("bicubic")[metric] == pytest.approx(recorded["baseline"][metric], abs=1e-4), metric
 
 
 def test_denoiser_is_blind_over_sigma(shared):
