@@ -158,6 +158,13 @@ def comparison_table(s: Suite, results: dict) -> str:
     """PSNR of the baseline, this model and (where the paper reports one) the paper's model, per benchmark. The
     paper's figures are for its full-size, fully trained models: a comparison in the text, not model-index entries
     (which would claim them for these weights)."""
+    channel = "Y channel" if s.y else "RGB"
+    intro = f"PSNR (dB, {channel}) next to the trivial baseline" + (" and the paper" if s.paper else "")
+    return f"{intro}:\n\n{table_rows(s, results)}"
+
+
+def table_rows(s: Suite, results: dict) -> str:
+    """`comparison_table`'s table, heading row included."""
     y = s.suffix
     head = f"| benchmark | {s.baseline} | this model |" + (
         f" paper ({s.paper_model}, full training) |" if s.paper else ""
@@ -169,13 +176,7 @@ def comparison_table(s: Suite, results: dict) -> str:
             ref = s.paper.get(label, {}).get("psnr")
             row += f" {ref:.2f} |" if ref else " – |"
         rows.append(row)
-    channel = "Y channel" if s.y else "RGB"
-    return (
-        f"PSNR (dB, {channel}) next to the trivial baseline"
-        + (" and the paper" if s.paper else "")
-        + ":\n\n"
-        + "\n".join(rows)
-    )
+    return "\n".join(rows)
 
 
 def training_record(cfg: TrainingConfig, progress: Progress, compute: str) -> dict:
@@ -264,18 +265,19 @@ def rescore(target: Path, testsets: Path) -> None:
     old = json.loads((target / "results.json").read_text())
     model = SwinIRForImageRestoration.from_pretrained(target).eval()
     s = suite(model)
-    results = score(model, testsets, [b for b in s.benches if b[0] in old])
+    benches = [b for b in s.benches if b[0] in old]
     card = (target / "README.md").read_text()
-    table = comparison_table(s, {label: old[label] for label in results})
+    table = table_rows(s, {label: old[label] for label, _, _ in benches})  # cards of any age: the intro has changed
     if table not in card:
         raise SystemExit(f"error: {target / 'README.md'} has no comparison table of results.json's figures to update")
+    results = score(model, testsets, benches)
     y, dtype = s.suffix, old["stored_dtype"]
     measured = {k: {"psnr": v["model"][f"psnr{y}"], "ssim": v["model"][f"ssim{y}"]} for k, v in results.items()}
     protocol = (
         f"{s.protocol}; measured with `swinir_hf.evaluation.benchmark` from the shipped {dtype} weights, in float32"
     )
     card = hub_card(
-        card.replace(table, comparison_table(s, results)),
+        card.replace(table, table_rows(s, results)),
         model.config,
         model_id=target.name,  # the usage snippets load it from the package
         measured_results=measured,

@@ -306,3 +306,41 @@ def test_bundle_default_bundles_a_checkpoint_only_over_a_model_it_beats(tmp_path
     }
     stored, source = load_model(str(bundled)).state_dict(), load_model(str(step / "model")).state_dict()
     assert all(torch.equal(stored[k], v) for k, v in source.items())  # the EMA weights (float16 in, float16 out)
+
+
+def test_rescore_rewrites_a_bundled_models_figures_as_it_ships(tmp_path, capsys, monkeypatch, shared):
+    """`bundle_default.py NAME --rescore`: the figures of a bundled model re-measured from its shipped weights, in
+    results.json and the card; the weights and the training record stay. A card whose table does not hold
+    results.json's figures is refused, untouched."""
+    bundle = _bundle_module(monkeypatch)
+    bundled = tmp_path / "sr-x2"
+    shutil.copytree(DEFAULTS_DIR / "sr-x2", bundled)
+    before = json.loads((bundled / "results.json").read_text())
+    stale = json.loads(json.dumps(before))
+    stale["Set5"]["model"]["psnr_y"] -= 0.5  # as a change to the evaluation code would leave it, card included
+    old_row = f"| Set5 | {before['Set5']['baseline']['psnr_y']:.2f} | {before['Set5']['model']['psnr_y']:.2f} |"
+    card = (bundled / "README.md").read_text()
+    assert old_row in card
+    stale_row = old_row.replace(
+        f"{before['Set5']['model']['psnr_y']:.2f} |", f"{stale['Set5']['model']['psnr_y']:.2f} |"
+    )
+    (bundled / "README.md").write_text(card.replace(old_row, stale_row))
+    (bundled / "results.json").write_text(json.dumps(stale))
+    weights = (bundled / "model.safetensors").read_bytes()
+    args = ["sr-x2", "--rescore", "--defaults-dir", str(tmp_path), "--shared", str(shared)]
+    assert bundle.main(args) == 0
+    after = json.loads((bundled / "results.json").read_text())
+    assert after["Set5"]["model"]["psnr_y"] == pytest.approx(before["Set5"]["model"]["psnr_y"], abs=1e-4)
+    assert after["training"] == before["training"] and after["stored_dtype"] == before["stored_dtype"]
+    assert (bundled / "model.safetensors").read_bytes() == weights  # float16 in, float16 out
+    card = ModelCard.load(bundled / "README.md")
+    assert old_row in card.text and stale_row not in card.text
+    assert {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}[("Set5", "psnr")] == (
+        round(after["Set5"]["model"]["psnr_y"], 4)
+    )
+    # results.json and the card disagree (a hand edit): refused, nothing rewritten
+    after["Set14"]["model"]["psnr_y"] += 1.0
+    (bundled / "results.json").write_text(json.dumps(after))
+    with pytest.raises(SystemExit, match="has no comparison table of results.json's figures to update"):
+        bundle.main(args)
+    assert json.loads((bundled / "results.json").read_text()) == after
