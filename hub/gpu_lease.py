@@ -22,11 +22,11 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
 With `--probe S`, it first (before 3.) spends up to S seconds timing the training steps (benchmarks/train_step.py)
 in bf16 with and without the attention heads padded for CUDA's fused kernels, in float32, with a doubled batch, with
 torch.compile (inductor) and with CUDA graphs, those no kept row has timed first, and profiling the first of them,
-into train_step.md; then each
-trainer runs in float32 or compiled where the probe says that makes more steps before the budget, compile time
-included (eager bf16 again if that trainer fails). The probe's figures come back in summary.json; `collect` keeps
-them in hub/lease_state/probe.json (per config, variant and device), and a later lease without `--probe` on the same
-kind of device picks from those for its own budget.
+into train_step.md; then each trainer runs in float32 or compiled where the probe (and the kept rows of the variants
+it did not reach) says that makes more steps before the budget, compile time included (eager bf16 again if that
+trainer fails). The probe's figures come back in summary.json; `collect` keeps them in hub/lease_state/probe.json
+(per config, variant and device), and a later lease without `--probe` on the same kind of device picks from those
+for its own budget.
 
 NAME.tar is the newest checkpoint, compacted (hub/lease_checkpoints.py: ~6 bytes per parameter instead of ~20).
 Before it, `python hub/gpu_lease.py plan --models NAME` prints the `carry` list and checks what the call would send

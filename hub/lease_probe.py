@@ -16,10 +16,10 @@ from lease_models import MODELS, REPO
 
 PROBE_ROWS = "probe.json"  # in the lease state: the last probe's speeds per config, for leases without --probe
 # What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16 (heads padded for CUDA's fused
-# attention), the same with the trainer's per-step extras (clipping, EMA, schedule, seeding: the trainer made 8.0-9.3
-# steps/s where the bare step made 12.07), the unfused attention, float32 (in the first lease, before the padding,
-# eager float32 made 7.46 steps/s and bf16 7.11), a doubled batch, inductor, CUDA graphs. The eager ones, quick to
-# time, first; a lease probes those no kept row has before these (`probe_order`).
+# attention), the same with the trainer's per-step extras (clipping, EMA, schedule, seeding: the trainer's log
+# windows made 8.0-11.6 steps/s, the bare step 11.25-12.07), the unfused attention, float32 (in the first lease,
+# before the padding, eager float32 made 7.46 steps/s and bf16 7.11), a doubled batch, inductor, CUDA graphs. The
+# eager ones, quick to time, first; a lease probes those no kept row has before these (`probe_order`).
 PROBE_VARIANTS = (
     "bf16",
     "bf16 trainer step",
