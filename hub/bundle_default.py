@@ -288,7 +288,7 @@ def rescore(target: Path, testsets: Path) -> None:
     write_folder(target, stored, card, {k: v for k, v in old.items() if k != "stored_dtype"} | results)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "run", type=Path, nargs="?", help="a finished swinir_hf.train output folder, or RUN/checkpoints/step-N"
@@ -305,8 +305,12 @@ def main(argv: list[str] | None = None) -> int:
         "--defaults-dir", type=Path, default=DEFAULTS_DIR, help="where bundled models go (default: the package's)"
     )
     parser.add_argument("--benchmarks", nargs="+", help="only these benchmark labels (e.g. 'CBSD68 σ25'); default all")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
     target = args.defaults_dir / args.name
     if args.rescore:
         if args.run is not None or not target.is_dir():
@@ -316,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.run is None:
         parser.error("pass RUN NAME (or NAME --rescore)")
+    return bundle(args, target)
+
+
+def bundle(args: argparse.Namespace, target: Path) -> int:
+    """`main` for RUN NAME: score the run's model, check it may replace `target`, and write the bundled folder."""
     if target.exists() and not args.overwrite:
         print(f"error: {target} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lease_checkpoints import pack, step_folders  # beside this script
@@ -154,40 +155,56 @@ def write_summary(
 THEN_MIN_S = 90
 
 
-def start_trainer(name: str, args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, run: dict) -> None:
-    """Pick `name`'s variant from the probe rows, restore its checkpoint (or warm-start it), and start its trainer;
-    `run` holds every trainer's picked overrides, start step, warm start, process, start time and worker share."""
-    variant, picked = pick_variant(rows, MODELS[name], deadline - time.monotonic())
-    run["picked"][name] = picked
+@dataclass
+class Trainers:
+    """The lease's trainers, by model: what each was started with and when it ended; and the `--then` queue."""
+
+    shares: dict[str, int]  # data-loader workers
+    queue: list[str]  # `--then` models not started yet
+    queued: frozenset[str]  # all the `--then` models
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    picked: dict[str, list[str]] = field(default_factory=dict)  # the probe's variant, as trainer overrides
+    init: dict[str, list[str]] = field(default_factory=dict)  # the warm start, as trainer overrides
+    start_step: dict[str, int] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)  # time.monotonic()
+    ended: dict[str, float] = field(default_factory=dict)
+    handed_on: set[str] = field(default_factory=set)  # finished ones whose place a queued model took (or could not)
+    packed: dict[str, str] = field(default_factory=dict)  # model → the step folder last packed into OUT
+
+
+def start_trainer(
+    name: str, args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, t: Trainers
+) -> None:
+    """Pick `name`'s variant from the probe rows, restore its checkpoint (or warm-start it), and start its trainer."""
+    variant, t.picked[name] = pick_variant(rows, MODELS[name], deadline - time.monotonic())
     if rows:
-        log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(picked) if picked else ''}")
+        log(f"{name}: trains as the probe's {variant!r}{' ' + ' '.join(t.picked[name]) if t.picked[name] else ''}")
     if not step_folders(args.runs / name):  # a warm machine's own checkpoint wins over any tar
         restore(name, args)
-    run["start_step"][name] = _progress(args.runs / name)["step"]
+    t.start_step[name] = _progress(args.runs / name)["step"]
     # A warm start may take a source that finished in this lease: its tar, final model included, is in OUT.
-    sources = argparse.Namespace(**{**vars(args), "ckpt": args.out}) if name in run["queued"] else args
-    run["init"][name] = warm_start(name, sources) if run["start_step"][name] == 0 else []
-    overrides = run["init"][name] + run["picked"][name]
-    run["procs"][name], _ = launch(name, args, env, run["shares"][name], overrides)
-    run["started"][name] = time.monotonic()
+    sources = argparse.Namespace(**{**vars(args), "ckpt": args.out}) if name in t.queued else args
+    t.init[name] = warm_start(name, sources) if t.start_step[name] == 0 else []
+    t.procs[name], _ = launch(name, args, env, t.shares[name], t.init[name] + t.picked[name])
+    t.started[name] = time.monotonic()
 
 
-def start_next(args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, run: dict) -> None:
+def start_next(args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, t: Trainers) -> None:
     """For each trainer that has finished its max_steps since the last look, the next `--then` model, in its place
     (its worker share), if THEN_MIN_S are left."""
-    for name, proc in list(run["procs"].items()):
-        if proc.poll() != 0 or name in run["handed_on"] or not run["queue"]:
+    for name, proc in list(t.procs.items()):
+        if proc.poll() != 0 or name in t.handed_on or not t.queue:
             continue
-        run["handed_on"].add(name)
+        t.handed_on.add(name)
         left = deadline - time.monotonic()
         if left < THEN_MIN_S:
-            log(f"{name}: finished; {left:.0f} s left, too few to start {run['queue'][0]}")
+            log(f"{name}: finished; {left:.0f} s left, too few to start {t.queue[0]}")
             continue
-        following = run["queue"].pop(0)
+        following = t.queue.pop(0)
         log(f"{name}: finished; {following} starts in its place")
-        pack_all(list(run["procs"]), args, run["packed"])  # the finished model's tar: a warm start's source
-        run["shares"][following] = run["shares"][name]
-        start_trainer(following, args, env, rows, deadline, run)
+        pack_all(list(t.procs), args, t.packed)  # the finished model's tar: a warm start's source
+        t.shares[following] = t.shares[name]
+        start_trainer(following, args, env, rows, deadline, t)
 
 
 def run_lease(args: argparse.Namespace) -> int:
@@ -217,48 +234,44 @@ def run_lease(args: argparse.Namespace) -> int:
     else:
         fresh, rows = [], recorded_probe(args.state, models + queue, device)
     deadline = t0 + args.budget - args.stop_margin
-    run: dict = {key: {} for key in ("picked", "start_step", "init", "procs", "started", "ended")}
-    run |= {"queue": queue, "queued": set(queue), "handed_on": set(), "packed": {}}
-    run["shares"] = worker_shares(
-        models, args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models)
-    )
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models)
+    t = Trainers(worker_shares(models, workers), queue, frozenset(queue))
     for name in models:
-        start_trainer(name, args, env, rows, deadline, run)
-    watch(args, env, rows, deadline, run)
-    procs, picked = run["procs"], run["picked"]
-    stop(procs, args.stop_grace)
+        start_trainer(name, args, env, rows, deadline, t)
+    watch(args, env, rows, deadline, t)
+    stop(t.procs, args.stop_grace)
     ended = time.monotonic()
-    pack_all(list(procs), args, run["packed"])
+    pack_all(list(t.procs), args, t.packed)
     info = {
-        "start_step": run["start_step"],
-        "exit": {n: p.returncode for n, p in procs.items()},
-        "picked": picked,
-        "seconds": {n: run["ended"].get(n, ended) - run["started"][n] for n in procs},
+        "start_step": t.start_step,
+        "exit": {n: p.returncode for n, p in t.procs.items()},
+        "picked": t.picked,
+        "seconds": {n: t.ended.get(n, ended) - t.started[n] for n in t.procs},
     }
-    write_summary(list(procs), args, info, device, fresh, time.monotonic() - t0)
+    write_summary(list(t.procs), args, info, device, fresh, time.monotonic() - t0)
     # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
     return 0 if all(code in ENDED_WELL for code in info["exit"].values()) else 1
 
 
-def watch(args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, run: dict) -> None:
+def watch(args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, t: Trainers) -> None:
     """Until the deadline or the end of every trainer: restart a failed variant in eager bf16, note when each trainer
     ended, start queued models in the place of finished ones, pack new checkpoints every `--pack-every` seconds."""
-    procs, picked, next_pack = run["procs"], run["picked"], time.monotonic() + args.pack_every
+    procs, picked, next_pack = t.procs, t.picked, time.monotonic() + args.pack_every
     while time.monotonic() < deadline:
         time.sleep(1.0)
         for name in failed_alternatives(procs, picked):
             log(f"{name}: failed (exit {procs[name].returncode}) with {' '.join(picked[name])}; again in eager bf16")
             picked[name] = []
-            procs[name], _ = launch(name, args, env, run["shares"][name], run["init"][name])
-            run["ended"].pop(name, None)
+            procs[name], _ = launch(name, args, env, t.shares[name], t.init[name])
+            t.ended.pop(name, None)
         for name, proc in procs.items():  # when each trainer ended, for its seconds
             if proc.poll() is not None:
-                run["ended"].setdefault(name, time.monotonic())
-        start_next(args, env, rows, deadline, run)
+                t.ended.setdefault(name, time.monotonic())
+        start_next(args, env, rows, deadline, t)
         # A variant that failed since the look above is restarted at the next one, not taken for the end.
         if all(p.poll() is not None for p in procs.values()) and not failed_alternatives(procs, picked):
             break
         if time.monotonic() >= next_pack:
-            pack_all(list(procs), args, run["packed"])
+            pack_all(list(procs), args, t.packed)
             next_pack = time.monotonic() + args.pack_every
     log("budget reached: stopping" if time.monotonic() >= deadline else "all runs ended")
