@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     got.add_argument("--force", action="store_true", help="replace a carried tar even by one of an earlier step")
     ahead = sub.add_parser("plan", help="here: the carry list of a lease of --models, and its size")
     ahead.add_argument("--models", default="sr-x4", help="comma-separated models the lease trains (default: sr-x4)")
+    ahead.add_argument("--then", help="comma-separated models the lease queues (run --then)")
     ahead.add_argument("--ckpt", type=Path, default=REPO / "gpu_ckpt", help="the carried tars")
     ahead.add_argument("--state", type=Path, default=STATE, help="the lean lease state in the working tree")
     ahead.add_argument("--data", type=Path, default=REPO / "gpu_data", help="the packed images")
@@ -122,11 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in (args.models or "").split(","):
         if name and name not in MODELS:
             parser.error(f"unknown model {name!r}; models: {', '.join(MODELS)}")
-    if args.command == "plan":
-        return plan(args)
     if args.command == "unpack":
         return unpack_here(args)
     _check_queue(parser, args)
+    if args.command == "plan":
+        return plan(args)
     if args.device == "cuda" and not torch.cuda.is_available():  # the trainers would quietly run on the CPU
         parser.error("--device cuda, but torch sees no CUDA device here; --device cpu for a dry run")
     return run_lease(args)

@@ -49,6 +49,31 @@ def _warm_start_note(name: str, args: argparse.Namespace, sizes: dict[str, int])
     return f": from {source}'s EMA weights at step {step} ({tar})"
 
 
+def _resume_note(name: str, args: argparse.Namespace, sizes: dict[str, int], before: list[str] | None) -> str | None:
+    """Print where `name` resumes from, adding its carried tar to `sizes` where that is the newest and fits; `before`:
+    the models a queued (`--then`) model follows. Returns why a tar of it is damaged, if one is."""
+    tar, state = args.ckpt / f"{name}.tar", args.state / f"{name}.tar"
+    found = dict(restore_sources(name, args.ckpt, args.state))
+    damaged = [why for why in found.values() if isinstance(why, str)]
+    if damaged:
+        return damaged[0]
+    step, state_step = found.get(tar), found.get(state)
+    fits = step is not None and tar.stat().st_size <= CARRY_LIMIT - sum(sizes.values())
+    queued = " (--then)" if before is not None else ""
+    if step is not None and (state_step is None or (step >= state_step and fits)):
+        sizes[str(tar.resolve().relative_to(args.repo.resolve()))] = tar.stat().st_size
+        print(f"note: {name}{queued} resumes from {tar} (step {step}), carried")
+    elif state_step is not None:
+        why = "" if step is None else f"{tar} (step {step}) {'is older' if fits else 'does not fit'}: "
+        print(f"note: {why}{name}{queued} resumes from {state} (step {state_step}; its float16 EMA, a fresh Adam)")
+    elif before is not None and any(source in before for source in WARM_START.get(name, ())):
+        source = next(source for source in WARM_START[name] if source in before)
+        print(f"note: {name} (--then) starts from step 0 once a model finishes: from {source}'s final weights")
+    else:
+        print(f"note: {name}{queued} starts from step 0 (no {tar}, no {state}){_warm_start_note(name, args, sizes)}")
+    return None
+
+
 def plan(args: argparse.Namespace) -> int:
     """Here, before a lease: the `carry` list for `--models` and what it sends, checked against the 64 MiB. A
     model's carried tar (from this session's earlier call) goes along where it is the newest and fits; else the
@@ -65,23 +90,12 @@ def plan(args: argparse.Namespace) -> int:
             print(f"error: {path} is outside {repo}: a lease carries only paths in it", file=sys.stderr)
             return 1
     sizes = {"working tree": _tree_bytes(repo)} | {str(p.resolve().relative_to(repo)): _bytes(p) for p in base}
-    for name in models:
-        tar, state = args.ckpt / f"{name}.tar", args.state / f"{name}.tar"
-        found = dict(restore_sources(name, args.ckpt, args.state))
-        damaged = [why for why in found.values() if isinstance(why, str)]
+    queue = [name for name in (getattr(args, "then", None) or "").split(",") if name]
+    for name in models + queue:
+        damaged = _resume_note(name, args, sizes, models if name in queue else None)
         if damaged:
-            print(f"error: {damaged[0]}: replace or delete it", file=sys.stderr)
+            print(f"error: {damaged}: replace or delete it", file=sys.stderr)
             return 1
-        step, state_step = found.get(tar), found.get(state)
-        fits = step is not None and tar.stat().st_size <= CARRY_LIMIT - sum(sizes.values())
-        if step is not None and (state_step is None or (step >= state_step and fits)):
-            sizes[str(tar.resolve().relative_to(repo))] = tar.stat().st_size
-            print(f"note: {name} resumes from {tar} (step {step}), carried")
-        elif state_step is not None:
-            why = "" if step is None else f"{tar} (step {step}) {'is older' if fits else 'does not fit'}: "
-            print(f"note: {why}{name} resumes from {state} (step {state_step}; its float16 EMA, a fresh Adam)")
-        else:
-            print(f"note: {name} starts from step 0 (no {tar}, no {state}){_warm_start_note(name, args, sizes)}")
     kept = kept_probe(args.state)
     for name in models:
         if MODELS[name] in kept:

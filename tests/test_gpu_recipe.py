@@ -408,6 +408,14 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     out = capsys.readouterr().out
     assert f"note: {repo / 'gpu_ckpt' / 'sr-x4.tar'} (step 700) is older: sr-x4 resumes from {state}" in out
     assert 'carry: ["gpu_data", "gpu_wheels"]' in out
+    # --then: a queued model resumes its own state, else starts from the final weights of the model it follows
+    assert lease.main(["plan", *folders, "--models", "sr-x4", "--then", "sr-x2,jpeg-color"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: sr-x2 (--then) resumes from {repo / 'gpu_ckpt' / 'sr-x2.tar'} (step 700), carried" in out
+    assert 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x2.tar"]' in out  # sr-x4's older tar left room for it
+    assert "note: jpeg-color (--then) starts from step 0 once a model finishes: from sr-x4's final weights" in out
+    assert lease.main(["plan", *folders, "--models", "denoise-color", "--then", "real-sr-x4"]) == 0
+    assert "note: real-sr-x4 (--then) starts from step 0 (no " in capsys.readouterr().out  # no warm start for it
     assert lease.main(["plan", *folders[:-2], "--wheels", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == f"error: {tmp_path} is outside {repo}: a lease carries only paths in it"
 
