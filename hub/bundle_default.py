@@ -267,7 +267,8 @@ def rescore(target: Path, testsets: Path) -> None:
     s = suite(model)
     benches = [b for b in s.benches if b[0] in old]
     card = (target / "README.md").read_text()
-    table = table_rows(s, {label: old[label] for label, _, _ in benches})  # cards of any age: the intro has changed
+    # The figure rows only: the intro and heading of the table have changed over the cards' ages.
+    table = table_rows(s, {label: old[label] for label, _, _ in benches}).split("\n", 2)[2]
     if table not in card:
         raise SystemExit(f"error: {target / 'README.md'} has no comparison table of results.json's figures to update")
     results = score(model, testsets, benches)
@@ -277,7 +278,7 @@ def rescore(target: Path, testsets: Path) -> None:
         f"{s.protocol}; measured with `swinir_hf.evaluation.benchmark` from the shipped {dtype} weights, in float32"
     )
     card = hub_card(
-        card.replace(table, table_rows(s, results)),
+        card.replace(table, table_rows(s, results).split("\n", 2)[2]),
         model.config,
         model_id=target.name,  # the usage snippets load it from the package
         measured_results=measured,
