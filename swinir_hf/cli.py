@@ -13,7 +13,7 @@ from . import __version__
 from .checkpoints.bundled import DEFAULT_MODELS
 from .console import tolerant_output
 from .extras import MissingExtraError
-from .interrupts import finished_before, stopped_by, terminate_as_interrupt
+from .interrupts import RUN_NOT_STARTED, finished_before, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, option_strings, split_arguments
 from .processes import LaunchParser
 
@@ -197,7 +197,7 @@ def _train(argv: list[str], program: bool) -> int:
                 status = train_main(rest, prog="swinir-hf train")
     except KeyboardInterrupt as stop:
         how, status = stopped_by(stop)
-        print(f"{how}: the run had not started, nothing was written", file=sys.stderr)
+        print(f"{how}: {RUN_NOT_STARTED}", file=sys.stderr)
         return status
     if launcher:  # the launcher passes the signals on to its processes
         status = launch("swinir_hf.train", launcher, rest, check=check_parallelism)

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+# What a training command says when stopped before its run began (while its modules load or its options are read).
+RUN_NOT_STARTED = "the run had not started, nothing was written"
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread to stop as Ctrl-C does."""

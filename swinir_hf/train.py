@@ -6,16 +6,19 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .interrupts import RUN_NOT_STARTED, stopped_by
+
 try:
     from .console import tolerant_output
     from .training.cli import exit_status, main
     from .training.config import TrainingConfig
-except KeyboardInterrupt:
+except KeyboardInterrupt as stop:
     if __name__ != "__main__":
         raise
     # Ctrl-C while the command line's modules import (~0.3 s, before main's handlers): one line, as later.
-    sys.stderr.write("interrupted: the run had not started, nothing was written\n")
-    raise SystemExit(130) from None
+    how, status = stopped_by(stop)
+    sys.stderr.write(f"{how}: {RUN_NOT_STARTED}\n")
+    raise SystemExit(status) from None
 
 __all__ = ["TrainingConfig", "main", "run_training"]  # noqa: F822 (run_training: by __getattr__)
 
