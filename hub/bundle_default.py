@@ -160,16 +160,17 @@ def comparison_table(s: Suite, results: dict) -> str:
     (which would claim them for these weights)."""
     channel = "Y channel" if s.y else "RGB"
     intro = f"PSNR (dB, {channel}) next to the trivial baseline" + (" and the paper" if s.paper else "")
-    return f"{intro}:\n\n{table_rows(s, results)}"
-
-
-def table_rows(s: Suite, results: dict) -> str:
-    """`comparison_table`'s table, heading row included."""
-    y = s.suffix
     head = f"| benchmark | {s.baseline} | this model |" + (
         f" paper ({s.paper_model}, full training) |" if s.paper else ""
     )
-    rows = [head, "|---|--:|--:|" + ("--:|" if s.paper else "")]
+    rule = "|---|--:|--:|" + ("--:|" if s.paper else "")
+    return f"{intro}:\n\n{head}\n{rule}\n{figure_rows(s, results)}"
+
+
+def figure_rows(s: Suite, results: dict) -> str:
+    """`comparison_table`'s figure rows, one per benchmark (no heading: `--rescore` matches cards of any age by
+    these, their headings having changed)."""
+    y, rows = s.suffix, []
     for label, v in results.items():
         row = f"| {label} | {v['baseline'][f'psnr{y}']:.2f} | {v['model'][f'psnr{y}']:.2f} |"
         if s.paper:
@@ -267,8 +268,7 @@ def rescore(target: Path, testsets: Path) -> None:
     s = suite(model)
     benches = [b for b in s.benches if b[0] in old]
     card = (target / "README.md").read_text()
-    # The figure rows only: the intro and heading of the table have changed over the cards' ages.
-    table = table_rows(s, {label: old[label] for label, _, _ in benches}).split("\n", 2)[2]
+    table = figure_rows(s, {label: old[label] for label, _, _ in benches})
     if table not in card:
         raise SystemExit(f"error: {target / 'README.md'} has no comparison table of results.json's figures to update")
     results = score(model, testsets, benches)
@@ -278,7 +278,7 @@ def rescore(target: Path, testsets: Path) -> None:
         f"{s.protocol}; measured with `swinir_hf.evaluation.benchmark` from the shipped {dtype} weights, in float32"
     )
     card = hub_card(
-        card.replace(table, table_rows(s, results).split("\n", 2)[2]),
+        card.replace(table, figure_rows(s, results)),
         model.config,
         model_id=target.name,  # the usage snippets load it from the package
         measured_results=measured,

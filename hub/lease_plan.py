@@ -60,15 +60,15 @@ def _resume_note(name: str, args: argparse.Namespace, sizes: dict[str, int], bef
     step, state_step = found.get(tar), found.get(state)
     fits = step is not None and tar.stat().st_size <= CARRY_LIMIT - sum(sizes.values())
     queued = " (--then)" if before is not None else ""
+    follows = next((source for source in WARM_START.get(name, ()) if source in before), None) if queued else None
     if step is not None and (state_step is None or (step >= state_step and fits)):
         sizes[str(tar.resolve().relative_to(args.repo.resolve()))] = tar.stat().st_size
         print(f"note: {name}{queued} resumes from {tar} (step {step}), carried")
     elif state_step is not None:
         why = "" if step is None else f"{tar} (step {step}) {'is older' if fits else 'does not fit'}: "
         print(f"note: {why}{name}{queued} resumes from {state} (step {state_step}; its float16 EMA, a fresh Adam)")
-    elif before is not None and any(source in before for source in WARM_START.get(name, ())):
-        source = next(source for source in WARM_START[name] if source in before)
-        print(f"note: {name} (--then) starts from step 0 once a model finishes: from {source}'s final weights")
+    elif follows:
+        print(f"note: {name} (--then) starts from step 0 once a model finishes: from {follows}'s final weights")
     else:
         print(f"note: {name}{queued} starts from step 0 (no {tar}, no {state}){_warm_start_note(name, args, sizes)}")
     return None
@@ -90,7 +90,7 @@ def plan(args: argparse.Namespace) -> int:
             print(f"error: {path} is outside {repo}: a lease carries only paths in it", file=sys.stderr)
             return 1
     sizes = {"working tree": _tree_bytes(repo)} | {str(p.resolve().relative_to(repo)): _bytes(p) for p in base}
-    queue = [name for name in (getattr(args, "then", None) or "").split(",") if name]
+    queue = [name for name in (args.then or "").split(",") if name]
     for name in models + queue:
         damaged = _resume_note(name, args, sizes, models if name in queue else None)
         if damaged:

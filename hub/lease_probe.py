@@ -73,20 +73,23 @@ def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dic
     return found
 
 
-def recorded_probe(state: Path, models: list[str], device: str, quiet: bool = False) -> list[dict]:
+def device_rows(state: Path, models: list[str], device: str) -> list[dict]:
+    """The models' probe rows kept in `state` (PROBE_ROWS) that were timed on a `device` of this kind."""
+    return [row for name in models for row in kept_probe(state).get(MODELS[name], []) if row["device"] == device]
+
+
+def recorded_probe(state: Path, models: list[str], device: str) -> list[dict]:
     """The probe rows an earlier lease on a `device` of this kind returned and `collect` kept in `state` (PROBE_ROWS),
     for a lease without `--probe`: its trainers then pick from them for this lease's own budget, without spending it
-    on probing (a probing lease: for the variants its probe does not reach). Rows timed on another kind of device are
-    left out (a lease that draws another accelerator probes). `quiet`: without the log line saying so."""
-    kept = [row for name in models for row in kept_probe(state).get(MODELS[name], [])]
-    rows = [row for row in kept if row["device"] == device]
-    if quiet:
-        return rows
+    on probing. Rows timed on another kind of device are left out (a lease that draws another accelerator probes)."""
+    rows = device_rows(state, models, device)
     if rows:
         configs = ", ".join(sorted({r["config"] for r in rows}))
         log(f"no --probe: picking from the probe rows in {state / PROBE_ROWS} ({configs})")
-    elif kept:
-        timed = ", ".join(sorted({r["device"] for r in kept}))
+        return rows
+    devices = {row["device"] for name in models for row in kept_probe(state).get(MODELS[name], [])}
+    if devices:
+        timed = ", ".join(sorted(devices))
         log(f"no --probe: the kept probe rows were timed on {timed}, not on this {device}: eager bf16 (pass --probe)")
     return rows
 

@@ -18,7 +18,7 @@ from lease_checkpoints import pack, step_folders  # beside this script
 from lease_env import prepare_env
 from lease_log import LOG_FILES, log
 from lease_models import MODELS, REPO
-from lease_probe import device_name, merged, pick_variant, probe, recorded_probe
+from lease_probe import device_name, device_rows, merged, pick_variant, probe, recorded_probe
 from lease_restore import restore, warm_start, warm_started
 
 # A trainer's exit statuses that are no failure: finished, or stopped by SIGINT / SIGTERM after saving a checkpoint.
@@ -228,7 +228,7 @@ def run_lease(args: argparse.Namespace) -> int:
     subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
     device = device_name(args.device)
     if args.probe:
-        kept = recorded_probe(args.state, models, device, quiet=True)
+        kept = device_rows(args.state, models, device)  # for the variants its probe does not reach
         fresh = probe(models, args, env, kept)
         rows = merged(fresh, kept)
     else:
