@@ -2,9 +2,11 @@
 and batch size, on synthetic batches already on the device (so the data loaders are out of the picture;
 `training_data.py` times those, and the trainer's `train/data_wait` says which one sets a run's pace).
 
-For the GPU lease recipe (issue #13): which of bf16 autocast, torch.compile (inductor) and CUDA graphs
-(inductor's reduce-overhead mode) and which batch size give the most samples/s for the `gpu_*` configs. Each
-variant reports its first step (the compile time, when compiling), then the steady steps/s and samples/s.
+For the GPU lease recipe (issue #13): which of bf16 autocast, torch.compile (inductor, of the whole model or of
+each Swin layer apart: `regions`, as `train.compile_regions`) and CUDA graphs (inductor's reduce-overhead mode) and
+which batch size give the most samples/s for the `gpu_*` configs. Each variant reports its first step (the compile
+time, when compiling; `--cold-compile`: without inductor's on-disk caches, as on a fresh machine), then the steady
+steps/s and samples/s. A variant that fails is a `failed:` row (its traceback on stderr), and the others are timed.
 
     python benchmarks/train_step.py --device cuda --configs gpu_sr_x4 gpu_real_sr_x4 --seconds 10
     python benchmarks/train_step.py --device cpu --configs tiny_sr_x2 --steps 3 --variants fp32 bf16   # smoke test
@@ -21,29 +23,43 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import traceback
 import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from inference import require_device, synchronize  # run as a script: benchmarks/ is on sys.path
 
 from swinir_hf.models import modeling_swinir
 from swinir_hf.training.cli import parse_command_line
+from swinir_hf.training.compiling import compile_layers
 from swinir_hf.training.state import EMA, build_model, step_seed
 
-# name → (autocast to bfloat16, torch.compile backend, its mode, batch factor, heads padded for fused SDPA kernels,
-# the trainer's per-step extras: its seeding, gradient clipping, learning-rate schedule and EMA update)
+
+class Variant(NamedTuple):
+    bf16: bool  # autocast to bfloat16
+    backend: str | None = None  # torch.compile's backend; None: eager
+    mode: str | None = None  # its mode
+    regions: bool = False  # compile each Swin layer on its own, as train.compile_regions
+    factor: int = 1  # the config's batch times this
+    pad_heads: bool = True  # heads padded for the fused SDPA kernels
+    extras: bool = False  # the trainer's per-step extras: seeding, gradient clipping, LR schedule, EMA update
+
+
 VARIANTS = {
-    "fp32": (False, None, None, 1, True, False),
-    "bf16": (True, None, None, 1, True, False),
-    "bf16 trainer step": (True, None, None, 1, True, True),
-    "bf16 unpadded heads": (True, None, None, 1, False, False),
-    "bf16 x2 batch": (True, None, None, 2, True, False),
-    "bf16 inductor": (True, "inductor", None, 1, True, False),
-    "bf16 inductor reduce-overhead": (True, "inductor", "reduce-overhead", 1, True, False),
-    "bf16 inductor x2 batch": (True, "inductor", None, 2, True, False),
+    "fp32": Variant(False),
+    "bf16": Variant(True),
+    "bf16 trainer step": Variant(True, extras=True),
+    "bf16 unpadded heads": Variant(True, pad_heads=False),
+    "bf16 x2 batch": Variant(True, factor=2),
+    "bf16 inductor": Variant(True, "inductor"),
+    "bf16 inductor reduce-overhead": Variant(True, "inductor", "reduce-overhead"),
+    "bf16 inductor regions": Variant(True, "inductor", regions=True),
+    "bf16 inductor reduce-overhead regions": Variant(True, "inductor", "reduce-overhead", regions=True),
+    "bf16 inductor x2 batch": Variant(True, "inductor", factor=2),
 }
 HEAD_MULTIPLE = modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE
 
@@ -59,13 +75,13 @@ def time_variant(
 ) -> dict:
     """Build the config's model and time its optimizer steps in one variant; returns the row's figures (and,
     with `profile`, the operator table of two more steps)."""
-    bf16, backend, mode, factor, pad_heads, extras = VARIANTS[variant]
+    bf16, backend, mode, regions, factor, pad_heads, extras = VARIANTS[variant]
     cfg, _ = parse_command_line(["--config", config, *overrides])
     t = cfg.train
     model, _ = build_model(cfg.model, t)
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=t.learning_rate)
-    step_model = torch.compile(model, backend=backend, mode=mode) if backend else model
+    step_model = torch.compile(model, backend=backend, mode=mode) if backend and not regions else model
     batch, p, scale = t.batch_size * factor, cfg.data.patch_size, model.config.upscale
     x = torch.rand(batch, model.config.num_channels, p, p, device=device)
     y = torch.rand(batch, model.config.num_channels, p * scale, p * scale, device=device)
@@ -73,6 +89,8 @@ def time_variant(
     # What the trainer adds to each step (`training.loop.train_step`), with its own classes.
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.milestones(), gamma=t.lr_gamma) if extras else None
     ema = EMA(model, t.ema_decay) if extras and t.ema_decay else None
+    if regions:  # as the trainer: after the EMA's copy
+        compile_layers(model, backend, mode)
     done = [0]
 
     def step() -> None:
@@ -166,6 +184,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, as the trainer takes them")
     parser.add_argument("--profile", action="store_true", help="also profile each config's first variant")
     parser.add_argument("--json", type=Path, help="also write the rows here (rewritten after each row)")
+    parser.add_argument(
+        "--cold-compile",
+        action="store_true",
+        help="compile each variant from scratch, inductor's on-disk caches off: the first step a fresh machine pays",
+    )
     args = parser.parse_args(argv)
     require_device(args.device)
     for config in args.configs:  # a misspelt config or override: one line now, not a traceback later
@@ -175,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(str(err))
     # dynamo traces through the model's cached relative-position index (a pure function of the window size)
     warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
+    if args.cold_compile:
+        torch._inductor.config.force_disable_caches = True
+        warnings.filterwarnings("ignore", message="dynamo_pgo force disabled")  # what was asked
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"## Training steps on {name}, torch {torch.__version__}, synthetic batches on the device\n")
@@ -185,7 +211,13 @@ def main(argv: list[str] | None = None) -> None:
             if not table_open:  # the first row, or the first after a profile
                 print(header)
                 table_open = True
-            r = time_variant(config, variant, device, args.steps, args.seconds, args.set, args.profile and i == 0)
+            try:
+                r = time_variant(config, variant, device, args.steps, args.seconds, args.set, args.profile and i == 0)
+            except Exception as err:  # a variant this torch or GPU cannot run: the others are still timed
+                traceback.print_exc()  # to stderr: the lease's log
+                first_line = (str(err).strip().splitlines() or [""])[0][:200]
+                print(f"| `{config}` | {variant} | failed: {type(err).__name__}: {first_line} |||||", flush=True)
+                continue
             if args.json:  # after every row: a probe stopped by its time limit keeps the rows it has
                 rows.append({"config": config, "variant": variant} | {k: v for k, v in r.items() if k != "profile"})
                 args.json.write_text(json.dumps(rows, indent=1))

@@ -1,5 +1,5 @@
 """The trainers' environment on a GPU lease's machine: the carried wheels it lacks (a new enough transformers,
-jsonargparse, docstring_parser), installed into a temporary folder put first on PYTHONPATH.
+jsonargparse, docstring_parser), installed into a temporary folder put first on PYTHONPATH, and inductor's cache.
 """
 
 from __future__ import annotations
@@ -42,13 +42,17 @@ def _lacks(wheel: Path, env: dict) -> bool:
 
 
 def prepare_env(args: argparse.Namespace) -> dict:
-    """The trainers' environment: the carried wheels this machine lacks (a new enough transformers, jsonargparse,
-    docstring_parser), installed into a temporary folder put first on PYTHONPATH."""
+    """The trainers' (and the probe's) environment: the carried wheels this machine lacks (a new enough transformers,
+    jsonargparse, docstring_parser), installed into a temporary folder put first on PYTHONPATH; inductor's cache in
+    `args.runs`."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TQDM_MININTERVAL": "10"}
     paths = [str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     if args.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
+    # inductor's compiled kernels beside the runs, which a still-warm machine keeps between calls: a trainer compiles
+    # from the probe's cache, a session's second call from the first's (CPU: 35 s cold, 5 s so; benchmarks/README.md)
+    env["TORCHINDUCTOR_CACHE_DIR"] = str(args.runs / "inductor-cache")
     needed = [wheel for wheel in sorted(args.wheels.glob("*.whl")) if _lacks(wheel, env)]
     if needed:
         site = Path(tempfile.mkdtemp(prefix="gpu-lease-site-"))

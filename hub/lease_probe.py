@@ -16,24 +16,31 @@ from lease_models import MODELS, REPO
 
 PROBE_ROWS = "probe.json"  # in the lease state: the last probe's speeds per config, for leases without --probe
 # What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16 (heads padded for CUDA's fused
-# attention), the same with the trainer's per-step extras (clipping, EMA, schedule, seeding: the trainer's log
-# windows made 8.0-11.6 steps/s, the bare step 11.25-12.07), the unfused attention, float32 (in the first lease,
-# before the padding, eager float32 made 7.46 steps/s and bf16 7.11), a doubled batch, inductor, CUDA graphs. The
-# eager ones, quick to time, first; a lease probes those no kept row has before these (`probe_order`).
+# attention); inductor and CUDA graphs compiling each Swin layer apart (`train.compile_regions`: on the CPU its
+# compile took a quarter of the whole model's, benchmarks/README.md), first among the untimed because the eager step
+# looks host-bound (docs/training.md, fourth lease); the step with the trainer's per-step extras (clipping, EMA,
+# schedule, seeding), a doubled batch, the unfused attention, float32 (in the first lease, before the padding, eager
+# float32 made 7.46 steps/s and bf16 7.11), and the whole model compiled. A lease probes those no kept row has
+# before the others (`probe_order`).
 PROBE_VARIANTS = (
     "bf16",
+    "bf16 inductor regions",
+    "bf16 inductor reduce-overhead regions",
     "bf16 trainer step",
+    "bf16 x2 batch",
     "bf16 unpadded heads",
     "fp32",
-    "bf16 x2 batch",
     "bf16 inductor",
     "bf16 inductor reduce-overhead",
 )
 # The probed variants a lease may train in instead of eager bf16, and the trainer overrides that select them.
+REGIONS = ["train.compile=inductor", "train.compile_regions=true"]
 ALTERNATIVES = {
     "fp32": ["train.mixed_precision=no"],
     "bf16 inductor": ["train.compile=inductor"],
     "bf16 inductor reduce-overhead": ["train.compile=inductor", "train.compile_mode=reduce-overhead"],
+    "bf16 inductor regions": REGIONS,
+    "bf16 inductor reduce-overhead regions": [*REGIONS, "train.compile_mode=reduce-overhead"],
 }
 
 
@@ -92,6 +99,24 @@ def recorded_probe(state: Path, models: list[str], device: str) -> list[dict]:
         timed = ", ".join(sorted(devices))
         log(f"no --probe: the kept probe rows were timed on {timed}, not on this {device}: eager bf16 (pass --probe)")
     return rows
+
+
+def earlier_rows(runs: Path, state: Path, models: list[str], device: str, probing: bool) -> list[dict]:
+    """The probe rows this lease starts from: those an earlier call of the session timed on this very machine (kept in
+    `runs`, which a still-warm machine keeps between calls, by `keep_on_machine`), then, for what that one did not
+    time, those of this kind of device kept in `state` (`recorded_probe`, which logs them, unless `probing`). So a
+    session's second call, started before `collect`, trains in what its first call's probe found fastest."""
+    machine = device_rows(runs, models, device)
+    if machine and not probing:
+        configs = ", ".join(sorted({r["config"] for r in machine}))
+        log(f"no --probe: picking from this machine's probe rows of an earlier call, {runs / PROBE_ROWS} ({configs})")
+    kept = device_rows(state, models, device) if probing or machine else recorded_probe(state, models, device)
+    return merged(machine, kept)
+
+
+def keep_on_machine(fresh: list[dict], device: str, runs: Path) -> None:
+    """Keep a probe's rows in `runs` (PROBE_ROWS), for the session's next call on this machine (`earlier_rows`)."""
+    record_probe({"probe_rows": fresh, "device": device}, runs)
 
 
 def kept_probe(state: Path) -> dict[str, list[dict]]:

@@ -18,7 +18,7 @@ from lease_checkpoints import pack, step_folders  # beside this script
 from lease_env import prepare_env
 from lease_log import LOG_FILES, log
 from lease_models import MODELS, REPO
-from lease_probe import device_name, device_rows, merged, pick_variant, probe, recorded_probe
+from lease_probe import device_name, earlier_rows, keep_on_machine, merged, pick_variant, probe
 from lease_restore import restore, warm_start, warm_started
 
 # A trainer's exit statuses that are no failure: finished, or stopped by SIGINT / SIGTERM after saving a checkpoint.
@@ -228,11 +228,12 @@ def run_lease(args: argparse.Namespace) -> int:
     subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
     device = device_name(args.device)
     if args.probe:
-        kept = device_rows(args.state, models, device)  # for the variants its probe does not reach
+        kept = earlier_rows(args.runs, args.state, models, device, probing=True)  # for the variants it does not reach
         fresh = probe(models, args, env, kept)
+        keep_on_machine(fresh, device, args.runs)
         rows = merged(fresh, kept)
     else:
-        fresh, rows = [], recorded_probe(args.state, models + queue, device)
+        fresh, rows = [], earlier_rows(args.runs, args.state, models + queue, device, probing=False)
     deadline = t0 + args.budget - args.stop_margin
     workers = args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models)
     t = Trainers(worker_shares(models, workers), queue, frozenset(queue))

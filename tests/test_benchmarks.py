@@ -4,6 +4,7 @@ imports, and a traceback here fails the test as it would show in the script's ou
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import sys
@@ -89,3 +90,32 @@ def test_collection_without_the_test_sets_says_where_it_looked(tmp_path, run_scr
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"error: no testsets/ in {tmp_path / 'no'} (the photos are cut from them)" in done.stderr
+
+
+def test_a_variant_that_fails_is_a_row_and_the_probe_goes_on(tmp_path, monkeypatch, capsys):
+    """train_step.py, as the GPU lease's probe runs it: a compile this torch cannot do must not cost the variants
+    after it."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    before = set(sys.modules)
+    try:
+        import train_step
+
+        timed = train_step.time_variant
+
+        def first_fails(config: str, variant: str, *args, **kwargs) -> dict:
+            if variant == "fp32":
+                raise RuntimeError("no kernel for this\nand a second line")
+            return timed(config, variant, *args, **kwargs)
+
+        monkeypatch.setattr(train_step, "time_variant", first_fails)
+        rows = tmp_path / "rows.json"
+        args = ["--device", "cpu", "--configs", "tiny_sr_x2", "--steps", "1", "--variants", "fp32", "bf16"]
+        train_step.main([*args, "--json", str(rows)])
+    finally:
+        for name in set(sys.modules) - before:
+            if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(BENCHMARKS)):
+                del sys.modules[name]
+    out = capsys.readouterr()
+    assert "| `tiny_sr_x2` | fp32 | failed: RuntimeError: no kernel for this |||||\n| `tiny_sr_x2` | bf16 | " in out.out
+    assert "RuntimeError: no kernel for this" in out.err  # the traceback, for the lease's log
+    assert [row["variant"] for row in json.loads(rows.read_text())] == ["bf16"]

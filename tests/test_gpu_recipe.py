@@ -120,7 +120,8 @@ def test_lease_installs_only_the_carried_wheels_the_machine_lacks(tmp_path: Path
     lease_env = _hub_module("lease_env")
     _wheel(tmp_path, "swinir_lease_probe")
     _wheel(tmp_path, "jsonargparse")  # importable here: must not shadow the real one
-    env = lease_env.prepare_env(argparse.Namespace(device="cpu", wheels=tmp_path))
+    env = lease_env.prepare_env(argparse.Namespace(device="cpu", wheels=tmp_path, runs=tmp_path / "runs"))
+    assert env["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "runs" / "inductor-cache")  # kept between calls
     code = "import swinir_lease_probe, jsonargparse; print(swinir_lease_probe.__file__, jsonargparse.__version__)"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     probe, version = done.stdout.split()
@@ -387,8 +388,9 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     assert f"note: denoise-color resumes from {state / 'denoise-color.tar'} (step 90; its float16 EMA" in out
     kept = f"note: sr-x4: probe rows kept in {state / 'probe.json'} (timed on NVIDIA H200): a run without --probe on"
     assert kept in out
-    never = "; never timed: bf16 trainer step, bf16 unpadded heads, fp32, bf16 x2 batch, bf16 inductor"
-    assert f"{never}, bf16 inductor reduce-overhead (a run with --probe 150 times them first)" in out
+    never = "; never timed: bf16 inductor regions, bf16 inductor reduce-overhead regions, bf16 trainer step, bf16 x2 "
+    never += "batch, bf16 unpadded heads, fp32, bf16 inductor, bf16 inductor reduce-overhead"
+    assert f"{never} (a run with --probe 150 times them first)" in out
     assert "note: real-sr-x4: no probe rows kept: pass --probe 150 to the first run" in out
     assert "in all: 59.5 MiB of 64" in out  # 1 + 0.5 + 52 + 6, and the .gitignore's bytes
     assert 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
@@ -455,6 +457,38 @@ def test_a_kept_probe_is_merged_per_variant_and_read_for_the_models_and_device_a
     assert lease_probe.recorded_probe(tmp_path, ["sr-x4"], h200) == []
 
 
+def test_a_sessions_second_call_picks_from_the_probe_its_first_call_made_on_the_machine(tmp_path: Path, monkeypatch):
+    """The second call starts before `collect` has kept the first one's probe in the lease state: the warm machine's
+    runs folder has it."""
+    lease_log = _hub_module("lease_log")
+    lease_probe = _hub_module("lease_probe")
+    monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
+    runs, state, h200 = tmp_path / "runs", tmp_path / "state", "NVIDIA H200"
+    runs.mkdir(), state.mkdir()
+
+    def row(variant: str, rate: float) -> dict:
+        return {"config": "gpu_sr_x4", "variant": variant, "steps_per_s": rate, "first": 30.0}
+
+    lease_probe.record_probe({"device": h200, "probe_rows": [row("bf16", 11.0), row("fp32", 8.0)]}, state)
+    # a fresh machine: the kept rows only
+    assert lease_probe.earlier_rows(runs, state, ["sr-x4"], h200, probing=False) == [
+        row("bf16", 11.0) | {"device": h200},
+        row("fp32", 8.0) | {"device": h200},
+    ]
+    assert "picking from the probe rows in" in (tmp_path / "lease.log").read_text()
+    # the first call probed the compile per layer and bf16 again: its rows first, the kept ones for the rest
+    lease_probe.keep_on_machine([row("bf16 inductor regions", 25.0), row("bf16", 12.0)], h200, runs)
+    rows = lease_probe.earlier_rows(runs, state, ["sr-x4"], h200, probing=False)
+    assert [(r["variant"], r["steps_per_s"]) for r in rows] == [
+        ("bf16 inductor regions", 25.0),
+        ("bf16", 12.0),
+        ("fp32", 8.0),
+    ]
+    assert "this machine's probe rows of an earlier call" in (tmp_path / "lease.log").read_text()
+    assert lease_probe.pick_variant(rows, "gpu_sr_x4", 250)[0] == "bf16 inductor regions"
+    assert lease_probe.earlier_rows(runs, state, ["sr-x4"], "NVIDIA B200", probing=True) == []
+
+
 def test_a_probe_times_first_what_no_kept_row_has_and_the_kept_rows_stand_in_for_the_rest() -> None:
     lease_probe = _hub_module("lease_probe")
 
@@ -470,11 +504,14 @@ def test_a_probe_times_first_what_no_kept_row_has_and_the_kept_rows_stand_in_for
     order = lease_probe.probe_order(kept, ["sr-x4"])
     assert sorted(order) == sorted(lease_probe.PROBE_VARIANTS)
     # each group in the probe's own order: the untimed ones, then the kept ones (re-timed if the seconds allow)
-    untimed = ["bf16 trainer step", "bf16 x2 batch", "bf16 inductor", "bf16 inductor reduce-overhead"]
+    regions = ["bf16 inductor regions", "bf16 inductor reduce-overhead regions"]
+    untimed = [*regions, "bf16 trainer step", "bf16 x2 batch", "bf16 inductor", "bf16 inductor reduce-overhead"]
     assert order == [*untimed, "bf16", "bf16 unpadded heads", "fp32"]
     # a variant untimed for any of the lease's models is untimed for the lease (one probe times all its configs)
-    assert lease_probe.probe_order(kept, ["sr-x4", "denoise-color"])[:3] == [
+    assert lease_probe.probe_order(kept, ["sr-x4", "denoise-color"])[:6] == [
+        *regions,
         "bf16 trainer step",
+        "bf16 x2 batch",
         "bf16 unpadded heads",
         "fp32",
     ]
@@ -564,7 +601,7 @@ def test_the_lease_loop_restarts_a_failed_variant_in_eager_bf16_and_then_starts_
     ]
     monkeypatch.setattr(lease_run, "prepare_env", lambda args: {})
     monkeypatch.setattr(lease_run.subprocess, "run", lambda *a, **k: None)  # the LR images
-    monkeypatch.setattr(lease_run, "recorded_probe", lambda *a, **k: rows)
+    monkeypatch.setattr(lease_run, "earlier_rows", lambda *a, **k: rows)
     monkeypatch.setattr(lease_run, "launch", launch)
     monkeypatch.setattr(lease_run, "pack_all", lambda *a: None)
     monkeypatch.setattr(lease_run, "stop", lambda procs, grace: None)

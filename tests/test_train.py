@@ -73,6 +73,8 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "--train.compile inductor, or drop train.compile_mode": {
             "train": {"compile": "aot_eager", "compile_mode": "max-autotune"}
         },
+        "train.compile_regions compiles the Swin layers with train.compile's backend, and this config has none: "
+        "pass --train.compile inductor, or drop train.compile_regions": {"train": {"compile_regions": True}},
         "data.train_lr is only read with degradation 'paired' (this config degrades data.train with 'bicubic'): "
         "pass --data.degradation paired, or drop data.train_lr": {"data": {"train": ["x"], "train_lr": ["lr"]}},
         "train.loss / train.charbonnier_eps choose the pixel loss of a run without GAN; a GAN run's is L1 "
@@ -756,6 +758,42 @@ def test_compiled_training_matches_eager_and_saves_plain_checkpoints(tiny_run, t
     shutil.copytree(compiled / "checkpoints/step-00000001", resumed / "checkpoints/step-00000001")
     assert train_cli(tiny_run(images, resumed, train=plain), "--resume", "latest") == 0
     a, b = load_file(eager / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("error:Dynamo detected")
+def test_compiled_regions_share_two_graphs_and_validate_eagerly(tiny_run, train_cli, images, tmp_path, capsys):
+    """train.compile_regions: four Swin layers, two compiled graphs (shifted or not); the losses of eager steps;
+    validation (no EMA: the compiled model itself) compiles nothing more; the weights keep their names."""
+    from torch._dynamo.utils import counters
+
+    model = {
+        "config": {
+            "embed_dim": 16,
+            "depths": [2, 2],
+            "num_heads": [2, 2],
+            "window_size": 4,
+            "image_size": 16,
+            "num_feat": 8,
+            "drop_path_rate": 0.0,  # each layer's own rate would be a graph of its own
+        }
+    }
+    plain = {"max_steps": 2, "validate_every": 1}
+    eager, regions = tmp_path / "eager", tmp_path / "regions"
+    assert train_cli(tiny_run(images, eager, model=model, train=plain)) == 0
+    counters.clear()
+    compiled = {**plain, "compile": "aot_eager", "compile_regions": True}
+    assert train_cli(tiny_run(images, regions, model=model, train=compiled)) == 0
+    assert counters["stats"]["unique_graphs"] == 2
+    assert "train.compile_regions: 4 Swin layers compiled apart, 2 graphs\n" in capsys.readouterr().err
+    assert [x["loss"] for x in summary(regions)["losses"]] == pytest.approx(
+        [x["loss"] for x in summary(eager)["losses"]], rel=1e-5
+    )
+    assert [h["psnr"] for h in summary(regions)["history"]] == pytest.approx(
+        [h["psnr"] for h in summary(eager)["history"]], abs=1e-4
+    )
+    a, b = load_file(eager / "model.safetensors"), load_file(regions / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 

@@ -137,6 +137,11 @@ class TrainingConfig:
                 f"train.compile_mode {t.compile_mode} needs train.compile (inductor, say): the steps run eagerly "
                 "without it"
             )
+        if t.compile_regions and t.compile is None:
+            raise ValueError(
+                "train.compile_regions compiles the Swin layers with train.compile's backend, and this config has "
+                "none: pass --train.compile inductor, or drop train.compile_regions"
+            )
         if t.compile_mode is not None and t.compile not in (None, "inductor"):  # torch only warns that it drops it
             raise ValueError(
                 f"train.compile_mode is a mode of the inductor backend; train.compile {t.compile} ignores it: pass "

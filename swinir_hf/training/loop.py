@@ -33,6 +33,7 @@ from .checks import (
     check_resumable,
     check_resume_step,
 )
+from .compiling import compile_layers, dynamo_plugin
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
@@ -82,7 +83,7 @@ def _run_claimed(
 ) -> Path:
     """`run_training` once `out` is held (on the main process): the checks, the accelerator, the run."""
     from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration, TorchDynamoPlugin
+    from accelerate.utils import ProjectConfiguration
 
     t = cfg.train
     resume_from = check_output_dir(out, resume, overwrite)
@@ -102,7 +103,7 @@ def _run_claimed(
         accelerator = Accelerator(
             cpu=several_processes_on_cpu(),
             mixed_precision=t.mixed_precision,
-            dynamo_plugin=TorchDynamoPlugin(backend=t.compile.upper(), mode=t.compile_mode) if t.compile else None,
+            dynamo_plugin=dynamo_plugin(t),
             log_with=None if t.report_to == "none" else t.report_to,
             # Trackers write under logs/. Checkpoints keep their own naming (see `save_checkpoint`).
             project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
@@ -239,6 +240,10 @@ def prepare(
     optimizer = torch.optim.Adam(params, lr=t.learning_rate, betas=tuple(t.adam_betas), weight_decay=t.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.milestones(), gamma=t.lr_gamma)
     ema = EMA(model, t.ema_decay) if t.ema_decay else None
+    if t.compile and t.compile_regions:  # after the EMA's copy, which stays eager (it is validated)
+        line = compile_layers(model, t.compile, t.compile_mode)
+        if accelerator.is_main_process:
+            logger.info(line)
     if gan is not None:
         model, optimizer, gan["disc"], gan["optimizer"] = accelerator.prepare(
             model, optimizer, gan["disc"], gan["optimizer"]
@@ -381,7 +386,8 @@ def validate_now(run: Run, step: int) -> None:
     if run.val_images is None:
         return
     started = time.perf_counter()
-    value = mean_psnr(validation_psnrs(run.scored, run.val_images), run.accelerator)
+    with torch.compiler.set_stance("force_eager"):  # compiled layers (train.compile_regions, no EMA) too
+        value = mean_psnr(validation_psnrs(run.scored, run.val_images), run.accelerator)
     run.window_start += time.perf_counter() - started  # the logged steps/s and data wait are of training steps
     metric = validation_metric(run.scored.config).name  # recorded: a resumed older run may have scored otherwise
     history = [h for h in run.progress.history if h["step"] != step]

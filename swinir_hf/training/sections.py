@@ -133,6 +133,10 @@ class TrainArgs:
     compile_mode: str | None = None
     """torch.compile mode of train.compile inductor (other backends take none): default | reduce-overhead (CUDA
     graphs: fewer kernel launches) | max-autotune | max-autotune-no-cudagraphs; null: default"""
+    compile_regions: bool = False
+    """with train.compile: compile each Swin layer on its own (regional compilation) instead of the whole model. The
+    layers share two compiled graphs (shifted and not), so compiling takes a fraction of the whole model's time;
+    the convolutions, head and loss run eagerly, and so does validation. Weights keep their names"""
     num_threads: int | None = None
     """torch CPU threads per process while the run lasts; null: torch's default"""
     tune_allocator: bool = True
