@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -846,6 +847,33 @@ def test_torch_compile_matches_eager_without_warnings(tiny_config):
         compiled = torch.compile(model, backend="aot_eager")(x).reconstruction
     assert torch.allclose(compiled, model(x).reconstruction, atol=1e-6)
     assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize("regions", [False, True], ids=["whole model", "each layer"])
+def test_a_compiled_training_step_makes_every_tensor_on_the_models_device(tiny_config, regions):
+    """The tensors a traced training step creates (relative-position and border indices, the shift mask) name the
+    model's device: one made on the host would, on a GPU, be copied over at every step, and CUDA graphs (inductor's
+    reduce-overhead mode) skip a graph that holds one."""
+    from swinir_hf.training.compiling import compile_layers
+
+    torch._dynamo.reset()
+    made = []
+
+    def recording(gm: torch.fx.GraphModule, inputs: list) -> Callable:
+        factories = (torch.arange, torch.zeros, torch.ones, torch.full, torch.empty, torch.tensor)
+        made.extend(node for node in gm.graph.nodes if node.target in factories)
+        return gm.forward
+
+    model = SwinIRForImageRestoration(tiny_config(depths=[2], drop_path_rate=0.0)).train()
+    step = model
+    if regions:
+        compile_layers(model, recording, None)
+    else:
+        step = torch.compile(model, backend=recording)
+    step(pixel_values=torch.rand(2, 3, 8, 8), labels=torch.rand(2, 3, 16, 16)).loss.backward()
+    torch._dynamo.reset()
+    assert made  # the indices are built in the trace (not cached there)
+    assert [node.target.__name__ for node in made if node.kwargs.get("device") is None] == []
 
 
 def test_linear_without_onednn_falls_back_to_the_same_output(tiny_config, monkeypatch):

@@ -45,11 +45,12 @@ SHIFT_MASK_CACHE_BYTES = 256 << 20
 
 
 @lru_cache(maxsize=16)
-def relative_position_index(window_size: int) -> torch.Tensor:
-    """(ws², ws²) int64 index into the (2·ws-1)² relative-position bias table."""
+def relative_position_index(window_size: int, device: torch.device | None = None) -> torch.Tensor:
+    """(ws², ws²) int64 index into the (2·ws-1)² relative-position bias table, on `device` (None: the CPU)."""
     # Cached: built outside inference mode so that training may reuse it after an inference_mode() call.
     with torch.inference_mode(False):
-        coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij"))
+        steps = torch.arange(window_size, device=device)
+        coords = torch.stack(torch.meshgrid(steps, steps, indexing="ij"))
         coords = coords.flatten(1)
         rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window_size - 1)
         return rel[..., 0] * (2 * window_size - 1) + rel[..., 1]
@@ -58,10 +59,11 @@ def relative_position_index(window_size: int) -> torch.Tensor:
 def on_device(build: Callable[..., torch.Tensor], args: tuple, device: torch.device) -> torch.Tensor:
     """`build(*args)` (`relative_position_index`, `shift_border_windows`, both cached) on `device`: copied there
     once and cached, since a copy from host memory per layer and step makes the host wait for the GPU each time
-    (counted in the repository's benchmarks/README.md); traced, not cached, under torch.compile (dynamo warns on an
-    lru_cache call)."""
+    (counted in the repository's benchmarks/README.md). Under torch.compile traced, not cached (dynamo warns on an
+    lru_cache call), and built on `device`: a compiled graph with a host tensor would copy it to the GPU at every
+    step, and CUDA graphs (inductor's reduce-overhead mode) skip such a graph."""
     if torch.compiler.is_compiling():
-        return build.__wrapped__(*args).to(device)
+        return build.__wrapped__(*args, device=device)
     return _cached_on(build, args, device)
 
 
@@ -86,9 +88,10 @@ def window_reverse(windows: torch.Tensor, window_size: int, h: int, w: int, b: i
     return x.transpose(2, 3).reshape(b, h, w, c)
 
 
-def shift_window_mask(h: int, w: int, window_size: int, shift: int) -> torch.Tensor:
-    """(nW, ws², ws²) additive mask (0 / -100, as the authors) separating regions rolled into one window."""
-    region = torch.zeros(1, h, w, 1)
+def shift_window_mask(h: int, w: int, window_size: int, shift: int, device: torch.device | None = None) -> torch.Tensor:
+    """(nW, ws², ws²) additive mask (0 / -100, as the authors) separating regions rolled into one window, on
+    `device` (None: the CPU)."""
+    region = torch.zeros(1, h, w, 1, device=device)
     bounds = (slice(0, -window_size), slice(-window_size, -shift), slice(-shift, None))
     for i, hs in enumerate(bounds):
         for j, ws in enumerate(bounds):
@@ -99,14 +102,15 @@ def shift_window_mask(h: int, w: int, window_size: int, shift: int) -> torch.Ten
 
 
 @lru_cache(maxsize=16)
-def shift_border_windows(h: int, w: int, window_size: int) -> torch.Tensor:
-    """int64 indices of the windows of an H×W map where `shift_window_mask` is not zero: the last row and column
-    of windows, where rolled regions meet. From the geometry, not the mask, so that compilers and exporters see
-    a fixed size (`nonzero` on the mask has a data-dependent one, which `torch.export` refuses)."""
+def shift_border_windows(h: int, w: int, window_size: int, device: torch.device | None = None) -> torch.Tensor:
+    """int64 indices, on `device` (None: the CPU), of the windows of an H×W map where `shift_window_mask` is not
+    zero: the last row and column of windows, where rolled regions meet. From the geometry, not the mask, so that
+    compilers and exporters see a fixed size (`nonzero` on the mask has a data-dependent one, which `torch.export`
+    refuses)."""
     rows, cols = h // window_size, w // window_size
     with torch.inference_mode(False):  # cached, as `relative_position_index`
         # Tensor ops, not a Python loop over rows / cols: traced with symbolic sizes they stay symbolic.
-        k = torch.arange(rows + cols - 1)  # the last column's first rows - 1 windows, then the last row
+        k = torch.arange(rows + cols - 1, device=device)  # the last column's first rows - 1 windows, then the last row
         return torch.where(k < rows - 1, k * cols + (cols - 1), (rows - 1) * cols + k - (rows - 1))
 
 
@@ -728,7 +732,7 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
     def shift_mask(self, h: int, w: int, device: torch.device) -> torch.Tensor:
         """(nW, ws², ws²) shift mask for an H×W feature map, built once per size and device."""
         if torch.compiler.is_compiling():  # traced, not cached: a tensor attribute set while exporting is refused
-            return shift_window_mask(h, w, self.config.window_size, self.config.window_size // 2).to(device)
+            return shift_window_mask(h, w, self.config.window_size, self.config.window_size // 2, device)
         key = (h, w, str(device))
         mask = self._shift_masks.get(key)
         if mask is None:
