@@ -798,6 +798,29 @@ def test_compiled_regions_share_two_graphs_and_validate_eagerly(tiny_run, train_
 
 
 @pytest.mark.slow
+def test_a_diverging_run_stops_and_saves_nothing_of_it(tiny_run, train_cli, images, tmp_path, capsys):
+    """A learning rate of 1e30 makes the weights infinite in one step: the run stops with exit status 1 at the next
+    log (the loss) or save (the weights), and its newest checkpoint is the last one with finite weights."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 1})) == 0
+    capsys.readouterr()
+    # no save due: the loss of step 4, the first computed with the weights step 3 made infinite, is caught
+    wild = {"max_steps": 6, "learning_rate": 1e30}
+    assert train_cli(tiny_run(images, out, train=wild), "--resume", "latest") == 1
+    err = capsys.readouterr().err
+    assert "error: training diverged by step 4: the training loss is nan and no longer finite, and nothing of " in err
+    step2 = out / "checkpoints/step-00000002"
+    assert f"saved. {step2} is from before: resume it (--resume latest) with a lower train.learning_rate, " in err
+    # a save due after every step: the weights of step 3 are caught before they are written
+    assert train_cli(tiny_run(images, out, train={**wild, "checkpoint_every": 1}), "--resume", "latest") == 1
+    err = capsys.readouterr().err
+    assert "error: training diverged by step 3: the weights are no longer finite, and nothing" in err
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000001", "step-00000002"]
+    weights = load_file(step2 / "model" / "model.safetensors")
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+@pytest.mark.slow
 def test_gradient_accumulation_matches_one_big_batch(tiny_run, train_cli, images, tmp_path):
     one = tmp_path / "one"
     two = tmp_path / "two"

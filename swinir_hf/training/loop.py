@@ -37,7 +37,7 @@ from .compiling import compile_layers, dynamo_plugin
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
-from .saving import checkpoint_due, finish, logs_written, open_run_folder, resume_state, save_checkpoint
+from .saving import check_finite, checkpoint_due, finish, logs_written, open_run_folder, resume_state, save_checkpoint
 from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
 from .state import EMA, InitReport, Run, build_model, step_seed
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs
@@ -363,6 +363,7 @@ def log_losses(run: Run) -> None:
     """Log the mean loss of the steps since the last log (over all processes), the learning rate and the speed."""
     acc, progress = run.accelerator, run.progress
     run.last_loss = acc.reduce(run.loss_sum, reduction="mean").item() / run.loss_steps
+    check_finite(run, progress.step, run.last_loss)
     progress.losses.append({"step": progress.step, "loss": run.last_loss})
     seconds = time.perf_counter() - run.window_start
     rate, wait = run.window_steps / seconds, run.data_wait / seconds

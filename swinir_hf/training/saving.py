@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -99,6 +100,31 @@ def _card(run: Run) -> str:
     return training_card(run.cfg, run.scored, run.progress, run.baseline, run.init_report, run.card_id)
 
 
+class TrainingDiverged(ValueError):
+    """The training loss or the weights are no longer finite: the run stops, and saves nothing of them."""
+
+
+def check_finite(run: Run, step: int, loss: float | None = None) -> None:
+    """Raise `TrainingDiverged` if `loss` (a log window's mean over every process) or, without one, the trained weights
+    after `step` are nan or infinite: a diverged run saves nothing, so its newest checkpoint stays one to resume."""
+    if loss is None:
+        model = run.accelerator.unwrap_model(run.model, keep_torch_compile=False)
+        norms = torch._foreach_norm([p.detach() for p in model.parameters()])  # one sync, at a save
+        if bool(torch.stack(norms).isfinite().all()):
+            return
+        what = "the weights are"
+    elif math.isfinite(loss):
+        return
+    else:
+        what = f"the training loss is {loss} and"
+    saved = list_checkpoints(run.out)
+    again = f"{saved[-1]} is from before: resume it (--resume latest)" if saved else "start again"
+    raise TrainingDiverged(
+        f"training diverged by step {step}: {what} no longer finite, and nothing of it was saved. {again} with a "
+        "lower train.learning_rate, gradient clipping (train.max_grad_norm) or train.mixed_precision no"
+    )
+
+
 def save_checkpoint(run: Run, step: int) -> None:
     """accelerate's state, the progress and a model folder as `checkpoints/step-N` (atomically: a killed save
     never looks like a finished checkpoint); keeps the newest `train.keep_checkpoints`.
@@ -106,6 +132,10 @@ def save_checkpoint(run: Run, step: int) -> None:
     Not accelerate's `automatic_checkpoint_naming` / `total_limit`: it names folders by save count, not step, writes
     into the final folder directly and deletes the oldest checkpoint before the new one is complete."""
     acc, main = run.accelerator, run.main
+    # The losses of a log window in progress (over all processes), for a resumed run to log that window whole.
+    window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
+    check_finite(run, step, window["loss_sum"] / max(1, run.loss_steps))
+    check_finite(run, step)
     final = checkpoint_path(run.out, step)
     tmp = final.with_name(final.name + ".tmp")
     if main:  # this save's own leftovers, and any a killed earlier save left (at a step this run may not save)
@@ -114,8 +144,6 @@ def save_checkpoint(run: Run, step: int) -> None:
     acc.wait_for_everyone()
     try:
         acc.save_state(str(tmp))
-        # The losses of a log window in progress (over all processes), for a resumed run to log that window whole.
-        window = {"loss_sum": acc.reduce(run.loss_sum, reduction="mean").item(), "steps": run.loss_steps}
         if main:
             run.note_compute()
             (tmp / PROGRESS).write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
