@@ -215,8 +215,11 @@ def main(argv: list[str] | None = None) -> None:
                 r = time_variant(config, variant, device, args.steps, args.seconds, args.set, args.profile and i == 0)
             except Exception as err:  # a variant this torch or GPU cannot run: the others are still timed
                 traceback.print_exc()  # to stderr: the lease's log
-                first_line = (str(err).strip().splitlines() or [""])[0][:200]
-                print(f"| `{config}` | {variant} | failed: {type(err).__name__}: {first_line} |||||", flush=True)
+                failed = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:200]}"
+                print(f"| `{config}` | {variant} | failed: {failed} |||||", flush=True)
+                if args.json:  # kept, so that a lease's next probe does not try it first again
+                    rows.append({"config": config, "variant": variant, "failed": failed})
+                    args.json.write_text(json.dumps(rows, indent=1))
                 continue
             if args.json:  # after every row: a probe stopped by its time limit keeps the rows it has
                 rows.append({"config": config, "variant": variant} | {k: v for k, v in r.items() if k != "profile"})

@@ -101,10 +101,12 @@ def plan(args: argparse.Namespace) -> int:
         if MODELS[name] in kept:
             timed = ", ".join(sorted({row["device"] for row in kept[MODELS[name]]}))
             untimed = [v for v in PROBE_VARIANTS if v not in {row["variant"] for row in kept[MODELS[name]]}]
+            failed = [f"{row['variant']} ({row['failed']})" for row in kept[MODELS[name]] if "failed" in row]
             print(
                 f"note: {name}: probe rows kept in {args.state / PROBE_ROWS} (timed on {timed}): a run without --probe "
                 "on such a device picks from them"
                 + (f"; never timed: {', '.join(untimed)} (a run with --probe 150 times them first)" if untimed else "")
+                + (f"; failed, tried again last: {'; '.join(failed)}" if failed else "")
             )
         else:
             print(f"note: {name}: no probe rows kept: pass --probe 150 to the first run")

@@ -147,8 +147,9 @@ def record_probe(summary: dict, state: Path) -> list[str]:
 def pick_variant(rows: list[dict], config: str, seconds: float) -> tuple[str, list[str]]:
     """The probed variant, of eager bf16 and `ALTERNATIVES`, that makes the most steps of `config` in `seconds` of
     training (a compiled one pays its first step, the compile, again in the trainer), and its trainer overrides:
-    eager bf16 unless another variant makes ≥ 5 % more, or the probe timed no eager bf16 step."""
-    timed = {r["variant"]: r for r in rows if r["config"] == config}
+    eager bf16 unless another variant makes ≥ 5 % more, or the probe timed no eager bf16 step. A variant that failed
+    in the probe (its row `failed`) is not one to train in."""
+    timed = {r["variant"]: r for r in rows if r["config"] == config and "failed" not in r}
     if "bf16" not in timed:
         return "bf16", []
 

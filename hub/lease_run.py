@@ -132,6 +132,9 @@ def failed_alternatives(procs: dict[str, subprocess.Popen], picked: dict[str, li
     return [name for name, proc in procs.items() if picked[name] and proc.poll() not in (None, *ENDED_WELL)]
 
 
+PROBE_FIELDS = ("config", "variant", "steps_per_s", "first", "failed")
+
+
 def write_summary(
     models: list[str], args: argparse.Namespace, info: dict, device: str, rows: list[dict], wall_s: float
 ) -> None:
@@ -143,8 +146,9 @@ def write_summary(
         "wall_s": round(wall_s, 1),
         "overrides": args.set,
         "models": summarize(models, args, info),
-        # What `collect` records for later leases without --probe (the figures only: train_step.md has the rest).
-        "probe_rows": [{k: r[k] for k in ("config", "variant", "steps_per_s", "first")} for r in rows],
+        # What `collect` records for later leases without --probe (the figures only: train_step.md has the rest), and
+        # the variants that failed, which a later probe tries last.
+        "probe_rows": [{k: r[k] for k in PROBE_FIELDS if k in r} for r in rows],
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     log(json.dumps(summary["models"]))

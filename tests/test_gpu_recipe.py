@@ -376,7 +376,8 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
         _fake_tar(repo / "gpu_ckpt" / f"{name}.tar", 700, 6)
     _fake_tar(repo / "hub" / "lease_state" / "denoise-color.tar", 90, 0.5)  # a lean state: in the working tree
     sr_x4_probed = {"config": "gpu_sr_x4", "variant": "bf16", "steps_per_s": 7.0, "first": 0.5}
-    probed = {"device": "NVIDIA H200", "probe_rows": [sr_x4_probed]}
+    sr_x4_failed = {"config": "gpu_sr_x4", "variant": "bf16 inductor reduce-overhead", "failed": "RuntimeError: boom"}
+    probed = {"device": "NVIDIA H200", "probe_rows": [sr_x4_probed, sr_x4_failed]}
     assert lease_probe.record_probe(probed, repo / "hub" / "lease_state") == ["gpu_sr_x4"]
     folders = ["--repo", str(repo), "--ckpt", str(repo / "gpu_ckpt"), "--data", str(repo / "gpu_data")]
     folders += ["--state", str(repo / "hub" / "lease_state"), "--wheels", str(repo / "gpu_wheels")]
@@ -389,8 +390,8 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     kept = f"note: sr-x4: probe rows kept in {state / 'probe.json'} (timed on NVIDIA H200): a run without --probe on"
     assert kept in out
     never = "; never timed: bf16 inductor regions, bf16 inductor reduce-overhead regions, bf16 trainer step, bf16 x2 "
-    never += "batch, bf16 unpadded heads, fp32, bf16 inductor, bf16 inductor reduce-overhead"
-    assert f"{never} (a run with --probe 150 times them first)" in out
+    never += "batch, bf16 unpadded heads, fp32, bf16 inductor (a run with --probe 150 times them first)"
+    assert f"{never}; failed, tried again last: bf16 inductor reduce-overhead (RuntimeError: boom)\n" in out
     assert "note: real-sr-x4: no probe rows kept: pass --probe 150 to the first run" in out
     assert "in all: 59.5 MiB of 64" in out  # 1 + 0.5 + 52 + 6, and the .gitignore's bytes
     assert 'carry: ["gpu_data", "gpu_wheels", "gpu_ckpt/sr-x4.tar"]' in out
@@ -557,6 +558,9 @@ def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_be
     assert lease_probe.pick_variant([eager, row("fp32", 7.5, 0.5)], "gpu_sr_x4", 400) == fp32
     assert lease_probe.pick_variant([eager, row("fp32", 7.3, 0.5)], "gpu_sr_x4", 400) == ("bf16", [])
     assert lease_probe.pick_variant([*rows, row("fp32", 7.5, 0.5)], "gpu_sr_x4", 400)[0] == "bf16 inductor"
+    # a variant that failed in the probe is never picked
+    failed = {"config": "gpu_sr_x4", "variant": "bf16 inductor regions", "failed": "RuntimeError: no kernel"}
+    assert lease_probe.pick_variant([*rows, failed], "gpu_sr_x4", 400)[0] == "bf16 inductor"
 
     class Ended:  # a trainer process that has ended with `code` (None: still running)
         def __init__(self, code):
