@@ -6,7 +6,9 @@ For the GPU lease recipe (issue #13): which of bf16 autocast, torch.compile (ind
 each Swin layer apart: `regions`, as `train.compile_regions`) and CUDA graphs (inductor's reduce-overhead mode) and
 which batch size give the most samples/s for the `gpu_*` configs. Each variant reports its first step (the compile
 time, when compiling; `--cold-compile`: without inductor's on-disk caches, as on a fresh machine), then the steady
-steps/s and samples/s. A variant that fails is a `failed:` row (its traceback on stderr), and the others are timed.
+steps/s and samples/s. "bf16 two processes" times two processes at once, each its own model (a lease's trainers
+side by side): their steps/s in all. A variant that fails is a `failed:` row (its traceback on stderr), and the
+others are timed.
 
     python benchmarks/train_step.py --device cuda --configs gpu_sr_x4 gpu_real_sr_x4 --seconds 10
     python benchmarks/train_step.py --device cpu --configs tiny_sr_x2 --steps 3 --variants fp32 bf16   # smoke test
@@ -22,11 +24,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 import traceback
 import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -47,6 +54,7 @@ class Variant(NamedTuple):
     factor: int = 1  # the config's batch times this
     pad_heads: bool = True  # heads padded for the fused SDPA kernels
     extras: bool = False  # the trainer's per-step extras: seeding, gradient clipping, LR schedule, EMA update
+    processes: int = 1  # this many at once, each its own model (a lease's trainers side by side): steps/s in all
 
 
 VARIANTS = {
@@ -55,6 +63,7 @@ VARIANTS = {
     "bf16 trainer step": Variant(True, extras=True),
     "bf16 unpadded heads": Variant(True, pad_heads=False),
     "bf16 x2 batch": Variant(True, factor=2),
+    "bf16 two processes": Variant(True, processes=2),
     "bf16 inductor": Variant(True, "inductor"),
     "bf16 inductor reduce-overhead": Variant(True, "inductor", "reduce-overhead"),
     "bf16 inductor regions": Variant(True, "inductor", regions=True),
@@ -72,10 +81,12 @@ def time_variant(
     seconds: float,
     overrides: list[str],
     profile: bool = False,
+    ready: Callable[[], None] | None = None,
 ) -> dict:
     """Build the config's model and time its optimizer steps in one variant; returns the row's figures (and,
-    with `profile`, the operator table of two more steps)."""
-    bf16, backend, mode, regions, factor, pad_heads, extras = VARIANTS[variant]
+    with `profile`, the operator table of two more steps). `ready`: called after the warm-up steps, returns when
+    the timing may start (`time_together`)."""
+    bf16, backend, mode, regions, factor, pad_heads, extras, _ = VARIANTS[variant]
     cfg, _ = parse_command_line(["--config", config, *overrides])
     t = cfg.train
     model, _ = build_model(cfg.model, t)
@@ -114,7 +125,7 @@ def time_variant(
     # 1: no padding (`fused_sdpa_padding`), so that SDPA takes its unfused math path on CUDA (as before padding)
     modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE = HEAD_MULTIPLE if pad_heads else 1
     try:
-        row = _time_steps(step, device, steps, seconds, profile)
+        row = _time_steps(step, device, steps, seconds, profile, ready)
     finally:
         modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE = HEAD_MULTIPLE
         torch._dynamo.reset()
@@ -122,7 +133,12 @@ def time_variant(
 
 
 def _time_steps(
-    step: Callable[[], None], device: torch.device, steps: int | None, seconds: float, profile: bool
+    step: Callable[[], None],
+    device: torch.device,
+    steps: int | None,
+    seconds: float,
+    profile: bool,
+    ready: Callable[[], None] | None,
 ) -> dict:
     """Time `step` as `time_variant` says: its first call, then steady calls for `steps` or `seconds`."""
     start = time.perf_counter()
@@ -132,6 +148,8 @@ def _time_steps(
     for _ in range(3):  # CUDA graphs record on the first calls after compiling
         step()
     synchronize(device.type)
+    if ready is not None:
+        ready()
     done, start = 0, time.perf_counter()
     while (done < steps) if steps else (time.perf_counter() - start < seconds):
         step()
@@ -143,6 +161,49 @@ def _time_steps(
     memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
     table = profile_steps(step, device, 2) if profile else None
     return {"first": first, "steps_per_s": rate, "gib": memory, "profile": table}
+
+
+def time_together(
+    config: str, variant: str, device: torch.device, steps: int | None, seconds: float, overrides: list[str]
+) -> dict:
+    """`variant`'s eager bf16 step in its `processes` processes at once, each with its own model, as a lease's
+    trainers side by side: the others are this script again (`--peers`), and all time the same window, after every
+    one's warm-up. The row's steps/s is their sum; `each` has every process's."""
+    n = VARIANTS[variant].processes
+    with tempfile.TemporaryDirectory() as folder:
+        meeting = Path(folder)
+        command = [sys.executable, __file__, "--device", device.type, "--configs", config, "--variants", "bf16"]
+        command += ["--steps", str(steps)] if steps else ["--seconds", str(seconds)]
+        command += ["--peers", str(n), "--meet-in", folder, "--set", *overrides]
+        others = [
+            subprocess.Popen([*command, "--json", str(meeting / f"{i}.json")], stdout=subprocess.DEVNULL)
+            for i in range(1, n)
+        ]
+        try:
+            own = time_variant(
+                config, "bf16", device, steps, seconds, overrides, ready=lambda: meet(meeting, n, others)
+            )
+            if any(p.wait() for p in others):
+                raise RuntimeError(f"a peer process failed: {' '.join(command)}")
+        finally:
+            for p in others:
+                p.kill()
+        rates = [
+            own["steps_per_s"],
+            *(json.loads((meeting / f"{i}.json").read_text())[0]["steps_per_s"] for i in range(1, n)),
+        ]
+    return own | {"steps_per_s": sum(rates), "samples_per_s": sum(rates) * own["batch"], "each": rates}
+
+
+def meet(folder: Path, peers: int, others: list[subprocess.Popen] | None = None, timeout: float = 600.0) -> None:
+    """Mark this process ready in `folder` and return once `peers` processes are (raise if one of `others` ended
+    first, or after `timeout` seconds)."""
+    (folder / f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + timeout
+    while len(list(folder.glob("ready-*"))) < peers:
+        if any(p.poll() is not None for p in others or []) or time.monotonic() > deadline:
+            raise RuntimeError(f"the other processes of a side-by-side timing did not get ready ({folder})")
+        time.sleep(0.01)
 
 
 # The CUDA runtime / driver calls that launch a kernel.
@@ -174,7 +235,7 @@ def profile_steps(step: Callable[[], None], device: torch.device, steps: int, ro
     return f"{steps} steps; per step: {per_step}; host-device synchronisations per step: {syncs:g}\n\n```\n{table}\n```"
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", default=["gpu_sr_x4", "gpu_real_sr_x4"], help="training configs")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
@@ -184,11 +245,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, as the trainer takes them")
     parser.add_argument("--profile", action="store_true", help="also profile each config's first variant")
     parser.add_argument("--json", type=Path, help="also write the rows here (rewritten after each row)")
+    parser.add_argument("--peers", type=int, default=1, help=argparse.SUPPRESS)  # a process of `time_together`
+    parser.add_argument("--meet-in", type=Path, help=argparse.SUPPRESS)  # its meeting folder
     parser.add_argument(
         "--cold-compile",
         action="store_true",
         help="compile each variant from scratch, inductor's on-disk caches off: the first step a fresh machine pays",
     )
+    return parser
+
+
+def _row(config: str, variant: str, first: bool, device: torch.device, args: argparse.Namespace) -> dict:
+    """One variant's figures (`time_variant`, `time_together`), or {"failed": why} when it cannot run: a compile
+    this torch or GPU cannot do (its traceback on stderr, the lease's log) does not cost the variants after it."""
+    try:
+        if VARIANTS[variant].processes > 1:
+            return time_together(config, variant, device, args.steps, args.seconds, args.set)
+        ready = partial(meet, args.meet_in, args.peers) if args.meet_in else None
+        return time_variant(config, variant, device, args.steps, args.seconds, args.set, args.profile and first, ready)
+    except Exception as err:
+        traceback.print_exc()
+        return {"failed": f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:200]}"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
     require_device(args.device)
     for config in args.configs:  # a misspelt config or override: one line now, not a traceback later
@@ -211,19 +292,14 @@ def main(argv: list[str] | None = None) -> None:
             if not table_open:  # the first row, or the first after a profile
                 print(header)
                 table_open = True
-            try:
-                r = time_variant(config, variant, device, args.steps, args.seconds, args.set, args.profile and i == 0)
-            except Exception as err:  # a variant this torch or GPU cannot run: the others are still timed
-                traceback.print_exc()  # to stderr: the lease's log
-                failed = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:200]}"
-                print(f"| `{config}` | {variant} | failed: {failed} |||||", flush=True)
-                if args.json:  # kept, so that a lease's next probe does not try it first again
-                    rows.append({"config": config, "variant": variant, "failed": failed})
-                    args.json.write_text(json.dumps(rows, indent=1))
-                continue
-            if args.json:  # after every row: a probe stopped by its time limit keeps the rows it has
+            r = _row(config, variant, i == 0, device, args)
+            if args.json:  # after every row: a probe stopped by its time limit keeps the rows it has; a failed one
+                # too, so that a lease's next probe tries that variant last
                 rows.append({"config": config, "variant": variant} | {k: v for k, v in r.items() if k != "profile"})
                 args.json.write_text(json.dumps(rows, indent=1))
+            if "failed" in r:
+                print(f"| `{config}` | {variant} | failed: {r['failed']} |||||", flush=True)
+                continue
             print(
                 f"| `{config}` | {variant} | {r['batch']} | {r['first']:.1f} | {r['steps_per_s']:.2f} "
                 f"| {r['samples_per_s']:.0f} | {r['gib']:.2f} |",

@@ -18,14 +18,16 @@ PROBE_ROWS = "probe.json"  # in the lease state: the last probe's speeds per con
 # What `--probe` times per model (benchmarks/train_step.py): the recipe's bf16 (heads padded for CUDA's fused
 # attention); inductor and CUDA graphs compiling each Swin layer apart (`train.compile_regions`: on the CPU its
 # compile took a quarter of the whole model's, benchmarks/README.md), first among the untimed because the eager step
-# looks host-bound (docs/training.md, fourth lease); the step with the trainer's per-step extras (clipping, EMA,
-# schedule, seeding), a doubled batch, the unfused attention, float32 (in the first lease, before the padding, eager
-# float32 made 7.46 steps/s and bf16 7.11), and the whole model compiled. A lease probes those no kept row has
-# before the others (`probe_order`).
+# looks host-bound (docs/training.md, fourth lease); two eager processes at once (steps/s in all near twice one's:
+# the host sets the pace, and two models side by side would each keep theirs); the step with the trainer's per-step
+# extras (clipping, EMA, schedule, seeding), a doubled batch, the unfused attention, float32 (in the first lease,
+# before the padding, eager float32 made 7.46 steps/s and bf16 7.11), and the whole model compiled. A lease probes
+# those no kept row has before the others (`probe_order`).
 PROBE_VARIANTS = (
     "bf16",
     "bf16 inductor regions",
     "bf16 inductor reduce-overhead regions",
+    "bf16 two processes",
     "bf16 trainer step",
     "bf16 x2 batch",
     "bf16 unpadded heads",

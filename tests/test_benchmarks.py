@@ -123,3 +123,31 @@ def test_a_variant_that_fails_is_a_row_and_the_probe_goes_on(tmp_path, monkeypat
         ("fp32", "RuntimeError: no kernel for this"),
         ("bf16", None),
     ]
+
+
+def test_processes_side_by_side_are_timed_over_one_window(tmp_path, monkeypatch, capsys):
+    """train_step.py's "bf16 two processes": this process and a second one (the script again) each train their own
+    model and meet after their warm-up; the row's steps/s is the two processes' sum."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    before = set(sys.modules)
+    try:
+        import subprocess
+
+        import train_step
+
+        rows = tmp_path / "rows.json"
+        args = ["--device", "cpu", "--configs", "tiny_sr_x2", "--steps", "2", "--variants", "bf16 two processes"]
+        train_step.main([*args, "--json", str(rows)])
+        # a peer that ends before it is ready: the meeting is called off at once, not after its timeout
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        with pytest.raises(RuntimeError, match="the other processes of a side-by-side timing did not get ready"):
+            train_step.meet(tmp_path, 2, [gone])
+    finally:
+        for name in set(sys.modules) - before:
+            if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(BENCHMARKS)):
+                del sys.modules[name]
+    [row] = json.loads(rows.read_text())
+    assert len(row["each"]) == 2 and all(rate > 0 for rate in row["each"])
+    assert row["steps_per_s"] == pytest.approx(sum(row["each"]))
+    assert "| `tiny_sr_x2` | bf16 two processes | 8 | " in capsys.readouterr().out

@@ -389,8 +389,9 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     assert f"note: denoise-color resumes from {state / 'denoise-color.tar'} (step 90; its float16 EMA" in out
     kept = f"note: sr-x4: probe rows kept in {state / 'probe.json'} (timed on NVIDIA H200): a run without --probe on"
     assert kept in out
-    never = "; never timed: bf16 inductor regions, bf16 inductor reduce-overhead regions, bf16 trainer step, bf16 x2 "
-    never += "batch, bf16 unpadded heads, fp32, bf16 inductor (a run with --probe 150 times them first)"
+    never = "; never timed: bf16 inductor regions, bf16 inductor reduce-overhead regions, bf16 two processes, bf16 "
+    never += "trainer step, bf16 x2 batch, bf16 unpadded heads, fp32, bf16 inductor (a run with --probe 150 times them "
+    never += "first)"
     assert f"{never}; failed, tried again last: bf16 inductor reduce-overhead (RuntimeError: boom)\n" in out
     assert "note: real-sr-x4: no probe rows kept: pass --probe 150 to the first run" in out
     assert "in all: 59.5 MiB of 64" in out  # 1 + 0.5 + 52 + 6, and the .gitignore's bytes
@@ -505,11 +506,11 @@ def test_a_probe_times_first_what_no_kept_row_has_and_the_kept_rows_stand_in_for
     order = lease_probe.probe_order(kept, ["sr-x4"])
     assert sorted(order) == sorted(lease_probe.PROBE_VARIANTS)
     # each group in the probe's own order: the untimed ones, then the kept ones (re-timed if the seconds allow)
-    regions = ["bf16 inductor regions", "bf16 inductor reduce-overhead regions"]
+    regions = ["bf16 inductor regions", "bf16 inductor reduce-overhead regions", "bf16 two processes"]
     untimed = [*regions, "bf16 trainer step", "bf16 x2 batch", "bf16 inductor", "bf16 inductor reduce-overhead"]
     assert order == [*untimed, "bf16", "bf16 unpadded heads", "fp32"]
     # a variant untimed for any of the lease's models is untimed for the lease (one probe times all its configs)
-    assert lease_probe.probe_order(kept, ["sr-x4", "denoise-color"])[:6] == [
+    assert lease_probe.probe_order(kept, ["sr-x4", "denoise-color"])[:7] == [
         *regions,
         "bf16 trainer step",
         "bf16 x2 batch",
