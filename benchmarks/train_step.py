@@ -197,11 +197,12 @@ def time_together(
 
 def meet(folder: Path, peers: int, others: list[subprocess.Popen] | None = None, timeout: float = 600.0) -> None:
     """Mark this process ready in `folder` and return once `peers` processes are (raise if one of `others` ended
-    first, or after `timeout` seconds)."""
+    first, if this process's parent did (a probe stopped by its time limit), or after `timeout` seconds)."""
     (folder / f"ready-{os.getpid()}").touch()
-    deadline = time.monotonic() + timeout
+    deadline, parent = time.monotonic() + timeout, os.getppid()
     while len(list(folder.glob("ready-*"))) < peers:
-        if any(p.poll() is not None for p in others or []) or time.monotonic() > deadline:
+        ended = any(p.poll() is not None for p in others or []) or os.getppid() != parent
+        if ended or time.monotonic() > deadline:
             raise RuntimeError(f"the other processes of a side-by-side timing did not get ready ({folder})")
         time.sleep(0.01)
 
