@@ -159,7 +159,7 @@ def pick_variant(rows: list[dict], config: str, seconds: float) -> tuple[str, li
         return timed[variant]["steps_per_s"] * max(0.0, seconds - timed[variant]["first"])
 
     best = max((v for v in ALTERNATIVES if v in timed), key=steps, default=None)
-    if best and steps(best) >= 1.05 * steps("bf16"):
+    if best and steps(best) >= 1.05 * steps("bf16") and steps(best) > 0:  # no time left: no compile either
         return best, ALTERNATIVES[best]
     return "bf16", []
 

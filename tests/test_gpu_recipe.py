@@ -550,6 +550,8 @@ def test_lease_trains_compiled_or_in_float32_only_where_that_makes_more_steps_be
     )
     # 200 s: compiling would cost more than it gains (1,400 and 800 compiled steps against 1,397 eager)
     assert lease_probe.pick_variant(rows, "gpu_sr_x4", 200) == ("bf16", [])
+    # no time left (a probe that took the budget): eager, not a compile that makes no step either
+    assert lease_probe.pick_variant(rows, "gpu_sr_x4", 0) == ("bf16", [])
     # the batch is the recipe's: a doubled batch is never picked; nor is a compiled variant with no eager row beside it
     assert lease_probe.pick_variant([compiled], "gpu_sr_x4", 900) == ("bf16", [])
     assert lease_probe.pick_variant(rows, "gpu_sr_x2", 900) == ("bf16", [])
