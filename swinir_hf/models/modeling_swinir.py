@@ -57,20 +57,14 @@ def relative_position_index(window_size: int, device: torch.device | None = None
 
 
 def on_device(build: Callable[..., torch.Tensor], args: tuple, device: torch.device) -> torch.Tensor:
-    """`build(*args)` (`relative_position_index`, `shift_border_windows`, both cached) on `device`: copied there
-    once and cached, since a copy from host memory per layer and step makes the host wait for the GPU each time
+    """`build(*args)` (`relative_position_index`, `shift_border_windows`) built on `device` and cached there by
+    `build`'s own cache, since a copy from host memory per layer and step makes the host wait for the GPU each time
     (counted in the repository's benchmarks/README.md). Under torch.compile traced, not cached (dynamo warns on an
-    lru_cache call), and built on `device`: a compiled graph with a host tensor would copy it to the GPU at every
-    step, and CUDA graphs (inductor's reduce-overhead mode) skip such a graph."""
+    lru_cache call), and still built on `device`: a compiled graph with a host tensor would copy it to the GPU at
+    every step, and CUDA graphs (inductor's reduce-overhead mode) skip such a graph."""
     if torch.compiler.is_compiling():
         return build.__wrapped__(*args, device=device)
-    return _cached_on(build, args, device)
-
-
-@lru_cache(maxsize=64)
-def _cached_on(build: Callable[..., torch.Tensor], args: tuple, device: torch.device) -> torch.Tensor:
-    with torch.inference_mode(False):  # cached, as `relative_position_index`
-        return build(*args).to(device)
+    return build(*args, device=device)
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
@@ -101,7 +95,7 @@ def shift_window_mask(h: int, w: int, window_size: int, shift: int, device: torc
     return torch.where(diff != 0, -100.0, 0.0)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)  # a size per device and input size
 def shift_border_windows(h: int, w: int, window_size: int, device: torch.device | None = None) -> torch.Tensor:
     """int64 indices, on `device` (None: the CPU), of the windows of an H×W map where `shift_window_mask` is not
     zero: the last row and column of windows, where rolled regions meet. From the geometry, not the mask, so that
