@@ -198,8 +198,8 @@ def test_module_paths_resolve_after_a_plain_import():
     assert run.stdout.split() == ["read_image", "psnr"], run.stderr
 
 
-# The script's head: thread STALLED, once it holds MODULE's import lock, waits for the other thread to be importing
-# transformers (the order that deadlocked or failed, made certain).
+# The script's head: thread STALLED, once it holds MODULE's import lock, waits until UNTIL (the other thread is
+# importing transformers: the order that deadlocked or failed, made certain).
 STALL = """
 import importlib.machinery, sys, threading, time, swinir_hf
 inside, said = threading.Event(), {}
@@ -211,7 +211,7 @@ class Stall:
         run = spec.loader.exec_module
         def stall_then_run(module):
             inside.set()
-            while "transformers" not in sys.modules:
+            while not (UNTIL):
                 time.sleep(0.01)
             run(module)
         spec.loader.exec_module = stall_then_run
@@ -220,7 +220,9 @@ class Stall:
 
 # Thread B has begun importing the model layer (holding its import lock) when thread A imports transformers.
 THREADS = (
-    STALL.replace("MODULE", "swinir_hf.models").replace("STALLED", "B")
+    STALL.replace("MODULE", "swinir_hf.models")
+    .replace("STALLED", "B")
+    .replace("UNTIL", '"transformers" in sys.modules')
     + """
 sys.meta_path.insert(0, Stall())
 def b():
@@ -255,9 +257,14 @@ def test_a_public_name_and_transformers_imported_by_two_threads_at_once():
 
 
 # Thread A has begun importing a model-layer module (holding its import lock, transformers not yet loaded) when
-# thread B imports transformers.
+# thread B imports transformers. A runs the module once transformers' package has put its lazy module in its place
+# (its last statement), while B's import still holds the lock: before that, CPython's `from transformers import X`
+# would bind the module that lazy one replaces, found in sys.modules before waiting for its import to end, and fail
+# (`cannot import name`, in any program: a race of CPython's and transformers', not of the registration).
 MODEL_MODULE_AND_TRANSFORMERS = (
-    STALL.replace("MODULE", "swinir_hf.models.modeling_swinir").replace("STALLED", "A")
+    STALL.replace("MODULE", "swinir_hf.models.modeling_swinir")
+    .replace("STALLED", "A")
+    .replace("UNTIL", 'type(sys.modules.get("transformers")).__name__ == "_LazyModule"')
     + """
 sys.meta_path.insert(1, Stall())  # after the package's hook, which wraps what it finds
 def a():
