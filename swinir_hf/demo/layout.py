@@ -125,7 +125,13 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
     c["file"] = gr.File(label="Image (drop or click)", elem_id="upload", height=110)
     c["shrink"] = gr.Button("Shrink to fit and use", visible=False, size="sm", elem_id="shrink-button")
     c["preview"] = gr.Image(
-        label="Input", interactive=False, height=200, visible=False, elem_id="input-preview", buttons=[]
+        label="Input",
+        interactive=False,
+        height=200,
+        visible=False,
+        elem_id="input-preview",
+        buttons=[],
+        alt_text="Preview of the uploaded image",  # gradio wraps it in a button, named by this
     )
     c["input_info"] = gr.Markdown(elem_id="input-info")
     c["task"] = gr.Radio(demo.menu.task_choices(), value=task0, label="What is it?", info=TASK_INFO, elem_id="task")
