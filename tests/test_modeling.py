@@ -1029,3 +1029,29 @@ def test_one_exported_program_and_one_compiled_graph_serve_every_input_size(tiny
             if size[0] == 1:  # batch 1 is its own graph (torch specialises sizes 0 and 1)
                 torch.testing.assert_close(compiled(x).reconstruction, expected, rtol=1e-5, atol=1e-5)
     assert counter.frame_count == 1
+
+
+@pytest.mark.parametrize("upsampler", UPSAMPLERS)
+def test_a_forward_on_meta_tensors_counts_what_one_on_the_cpu_computes(tiny_config, upsampler):
+    """Shape and FLOP counting without memory (a model and an input on the "meta" device, as FlopCounterMode or
+    accelerate's size estimates run them): inference gives the CPU's output shape, and a training step the CPU's
+    FLOPs (CPU inference may take other attention kernels than SDPA). It asked autocast about the "meta" device,
+    which autocast has no kind for."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    config = tiny_config(upsampler=upsampler, upscale=1 if upsampler is None else 2)
+    s = config.upscale
+    counted = {}
+    for device in ("cpu", "meta"):
+        with torch.device(device):
+            model = SwinIRForImageRestoration(config).eval()
+            x, y = torch.rand(2, 3, 13, 18), torch.rand(2, 3, 8 * s, 8 * s)
+        with torch.no_grad():
+            assert model(pixel_values=x).reconstruction.shape == (2, 3, 13 * s, 18 * s)
+        model.train()
+        with FlopCounterMode(display=False) as flops:
+            loss = model(pixel_values=x[..., :8, :8], labels=y).loss
+            loss.backward()
+        assert loss.shape == () and loss.device.type == device
+        counted[device] = flops.get_total_flops()
+    assert counted["meta"] == counted["cpu"] > 0

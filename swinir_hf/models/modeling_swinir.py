@@ -1344,10 +1344,16 @@ def chunked_inference(config: SwinIRConfig, x: torch.Tensor) -> bool:
     )
 
 
+def autocast_on(device_type: str) -> bool:
+    """Whether autocast is on for `device_type`; False where autocast has no such type ("meta": a forward on meta
+    tensors, which shape and FLOP counters run, would fail to ask)."""
+    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+
+
 @contextlib.contextmanager
 def outside_float16_autocast(device_type: str) -> Iterator[None]:
     """Suspend float16 autocast (only float16: bfloat16 has float32's range) while open."""
-    if torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16:
+    if autocast_on(device_type) and torch.get_autocast_dtype(device_type) == torch.float16:
         with torch.autocast(device_type, enabled=False):
             yield
     else:
@@ -1440,7 +1446,7 @@ def inference_precision(dtype: str, device: torch.device) -> Iterator[None]:
 
 def _to_dtype_of(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """`x` in `module`'s weight dtype, unless autocast (which picks the dtypes itself) is on."""
-    if torch.is_autocast_enabled(x.device.type):
+    if autocast_on(x.device.type):
         return x
     return x.to(next(module.parameters()).dtype)
 
