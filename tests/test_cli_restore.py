@@ -474,3 +474,26 @@ def test_an_output_written_by_another_run_meanwhile_is_kept_not_replaced(inputs,
     assert main(["restore", str(inputs), "-o", str(done), "--model", str(model_dir), "--no-progress"]) == 0
     assert "skipped 1 existing" in capsys.readouterr().err
     assert [p.name for p in done.iterdir()] == ["good.png"]
+
+
+def test_max_image_pixels_sets_pillows_decompression_bomb_limit(inputs, model_dir, tmp_path, monkeypatch, capsys):
+    """A trusted image over Pillow's limit (here made 2 × 50 pixels; good.png has 120) is refused with what to do;
+    `--max-image-pixels N` lets through up to 2N pixels (Pillow's rule), 0 any number. A negative one is a usage
+    error, said before the model loads."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)
+    (inputs / "corrupt.jpg").unlink()
+    (inputs / "notes.txt").unlink()
+    run = ["restore", str(inputs), "--model", str(model_dir), "--no-progress", "-o"]
+    assert main([*run, str(tmp_path / "refused")]) == 1
+    err = capsys.readouterr().err
+    assert "good.png: too many pixels to decode safely" in err and "Pillow refuses images over 100 pixels" in err
+    assert "swinir-hf restore --max-image-pixels N refuses over 2N; 0: none" in err
+    assert main([*run, str(tmp_path / "too-few"), "--max-image-pixels", "59"]) == 1
+    assert "Pillow refuses images over 118 pixels" in capsys.readouterr().err
+    for n in ("60", "0"):
+        assert main([*run, str(tmp_path / f"limit-{n}"), "--max-image-pixels", n]) == 0, capsys.readouterr().err
+    assert main([*run, str(tmp_path / "negative"), "--max-image-pixels", "-1"]) == 1
+    assert "--max-image-pixels must be a number of pixels, or 0 for no limit" in capsys.readouterr().err
+    assert Image.MAX_IMAGE_PIXELS == 50  # the caller's limit, back after each run
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # to open the 480-pixel outputs
+    assert [Image.open(tmp_path / f"limit-{n}" / "good.png").size for n in ("60", "0")] == [(20, 24)] * 2

@@ -6,8 +6,10 @@ from them, with one-line errors and exit statuses.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed, 130 on
     Ctrl-C and 143 on SIGTERM: every process of a launch gets it, only the main process says so)."""
     try:
-        with terminate_as_interrupt():
+        with terminate_as_interrupt(), pillow_pixel_limit(args.max_image_pixels):
             if not args.no_progress:
                 return _run(args)
             from ..checkpoints.folders import library_bars_off
@@ -52,6 +54,23 @@ def run(args: argparse.Namespace) -> int:
         return status
     finally:
         leave_process_group()  # on every way out: after a user error and a Ctrl-C too
+
+
+@contextlib.contextmanager
+def pillow_pixel_limit(pixels: int | None) -> Iterator[None]:
+    """Pillow's decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`: warns over it, refuses over twice it) set to
+    `pixels` (0: none; None: left as it is) while open, in this process (every process of a launch parses the
+    option); restored after, for a caller of `main` that goes on."""
+    if pixels is None:
+        yield
+        return
+    from PIL import Image
+
+    before, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, pixels or None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
 
 
 def _run(args: argparse.Namespace) -> int:

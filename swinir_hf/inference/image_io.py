@@ -322,7 +322,8 @@ def _bomb_reason(err: Image.DecompressionBombError) -> str:
     limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
     return (
         f"too many pixels to decode safely ({err}); Pillow refuses images over {limit:,} pixels as possible "
-        "decompression bombs: if the file is trusted, raise PIL.Image.MAX_IMAGE_PIXELS, or downscale it first"
+        "decompression bombs: if the file is trusted, raise that limit (swinir-hf restore --max-image-pixels N "
+        "refuses over 2N; 0: none; in Python PIL.Image.MAX_IMAGE_PIXELS), or downscale it first"
     )
 
 

@@ -59,6 +59,13 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help="up to N same-size images per forward pass (faster for small images / on GPUs; default 1)",
     )
     p.add_argument(
+        "--max-image-pixels",
+        type=int,
+        metavar="N",
+        help="Pillow's decompression-bomb limit (PIL.Image.MAX_IMAGE_PIXELS, default 89,478,485): inputs over twice "
+        "N pixels are refused, over N named in a warning; 0: no limit, for files you trust",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -130,6 +137,8 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         )
     if any(getattr(args, name) is not None and getattr(args, name) < 1 for name in ("batch_size", "workers")):
         return "--batch-size and --workers must be at least 1"
+    if args.max_image_pixels is not None and args.max_image_pixels < 0:
+        return "--max-image-pixels must be a number of pixels, or 0 for no limit"
     return None
 
 
