@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration
@@ -654,7 +655,8 @@ def test_ctrl_c_ends_the_evaluation_with_one_line(small_set, tmp_path, monkeypat
 
 def test_saved_images_are_the_outputs_scored(small_set, tiny_config, tmp_path, capsys):
     """`--save-images DIR`: each model's outputs as DIR/MODEL/IMAGE.png, the very pixels scored (their PSNR against
-    the ground truth is the table's); a folder with files in it is refused before any work unless --overwrite."""
+    the ground truth is the table's); a folder with other files in it is refused before any work unless
+    --overwrite, which restores every image again."""
     dataset, model_dir = small_set
     other = tmp_path / "tiny_b"
     SwinIRForImageRestoration(tiny_config(upscale=2)).save_pretrained(other)
@@ -673,10 +675,61 @@ def test_saved_images_are_the_outputs_scored(small_set, tiny_config, tmp_path, c
             assert metrics.psnr(saved.reshape(gt.shape), gt, 2) == pytest.approx(image["scores"][model]["psnr"])
     capsys.readouterr()
     before = (out / "tiny_x2" / "a.png").stat().st_mtime_ns
-    assert main(command) == 1
-    assert capsys.readouterr().err == f"error: {out} exists and is not empty; pass --overwrite to replace its images\n"
-    assert (out / "tiny_x2" / "a.png").stat().st_mtime_ns == before
+    others = tmp_path / "others"
+    (others / "notes").mkdir(parents=True)
+    assert main([*command[:-1], str(others)]) == 1
+    error = f"error: {others} exists and is not empty; pass --overwrite to replace its images\n"
+    assert capsys.readouterr().err == error
     assert main([*command, "--overwrite"]) == 0 and (out / "tiny_x2" / "a.png").stat().st_mtime_ns > before
+
+
+def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config, tmp_path, monkeypatch, capsys):
+    """Interrupted, an evaluation with --save-images keeps the outputs made; the same command again restores only
+    the other images (the same table as one whole run), and an evaluation that differs (a model's weights, the
+    engine's options) is refused in that folder: its outputs would be scored as this one's."""
+    from swinir_hf.evaluation import benchmark
+
+    dataset, model_dir = small_set
+    out, report = tmp_path / "outputs", tmp_path / "whole.json"
+    other = tmp_path / "tiny_b"
+    SwinIRForImageRestoration(tiny_config(upscale=2)).save_pretrained(other)
+    command = ["eval", "--model", str(model_dir), str(other), "--dataset", str(dataset), "--no-progress"]
+    assert main([*command, "--json", str(report)]) == 0
+    restored, calls = benchmark._restored, []
+
+    def restored_until_the_second(model, lq, engine):
+        calls.append(model)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return restored(model, lq, engine)
+
+    monkeypatch.setattr(benchmark, "_restored", restored_until_the_second)
+    assert main([*command, "--save-images", str(out)]) == 130
+    assert f"the images saved so far are in {out} (the same command again reuses them)" in capsys.readouterr().err
+    assert len(list(out.rglob("*.png"))) == 1  # the first model's on the first image; the second's was interrupted
+    calls.clear()
+    monkeypatch.setattr(benchmark, "_restored", lambda *args: calls.append(args[0]) or restored(*args))
+    resumed = tmp_path / "resumed.json"
+    assert main([*command, "--save-images", str(out), "--json", str(resumed)]) == 0
+    assert len(calls) == 2 * 3 - 1  # every output but the one saved
+    whole, again = (json.loads(path.read_text()) for path in (report, resumed))
+    assert again["images"] == whole["images"] and again["mean"] == whole["mean"]
+    calls.clear()
+    assert main([*command, "--save-images", str(out)]) == 0 and calls == []  # all reused
+    capsys.readouterr()
+
+    assert main([*command, "--save-images", str(out), "--tile", "8"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {out} holds the outputs of another evaluation (engine differ): choose another --save-images, or "
+        "pass --overwrite to replace its images\n"
+    )
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    with torch.no_grad():
+        model.conv_first.bias.add_(0.01)
+    model.save_pretrained(model_dir)
+    assert main([*command, "--save-images", str(out)]) == 1
+    assert "holds the outputs of another evaluation (models differ)" in capsys.readouterr().err
+    assert calls == []
 
 
 def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, tmp_path, monkeypatch, capsys):
@@ -751,7 +804,8 @@ def test_saving_images_on_a_full_disk_is_one_line_naming_the_file(small_set, tmp
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--save-images", str(out)]) == 1
     err = capsys.readouterr().err
     assert err.endswith(f"\nerror: cannot write {out / 'tiny_x2' / 'a.png'}: No space left on device\n")
-    assert "Traceback" not in err and not [p for p in out.rglob("*") if p.is_file()]  # no temporary file left
+    # No temporary file left; the folder stays marked as this evaluation's, for the rerun to resume.
+    assert "Traceback" not in err and [p.name for p in out.rglob("*") if p.is_file()] == ["evaluation.json"]
 
 
 def test_odd_names_in_a_set_and_a_model_given_as_dot_dot(small_set, tmp_path, capsys, monkeypatch):

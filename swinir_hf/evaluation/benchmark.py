@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..inference.devices import check_device, check_dtype
-from ..inference.image_writing import write_image
 from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..inference.restoration import restore
 from ..models.image_processing_swinir import float_to_image, match_channels
@@ -37,6 +35,7 @@ from . import metrics
 from .degradation_setting import Degradation, check_level
 from .degradations import as_uint8, imresize
 from .results import Evaluation
+from .saved_outputs import SavedOutputs
 from .testsets import GreyConvention, Sample, load_samples
 
 # The noise seed of the authors' test script (`np.random.seed(seed=0)`).
@@ -205,13 +204,16 @@ def evaluate_models(
     engine: EngineOptions = PAPER_ENGINE,
     shard: tuple[int, int] = (0, 1),
     save_dir: str | os.PathLike | None = None,
+    reuse_saved: bool = False,
 ) -> Evaluation:
     """Score several (name, model) pairs in one table under one baseline row, as `evaluate` scores one: the set is
     read, each image degraded and the baseline scored once for all of them.
 
     `shard` (k, n) scores only the images k, k + n, ... of the set, as process k of n; `combine_shares` of the n
     shares is the whole set's `Evaluation`, as one process scores it. With `save_dir`, each model's outputs, the
-    uint8 images scored, are written there as PNG: `save_dir/<row name>/<image name>.png` (replacing any such file).
+    uint8 images scored, are written there as PNG: `save_dir/<row name>/<image name>.png` (replacing any such file);
+    `reuse_saved` reads one found there instead of restoring its image again (a resumed evaluation: the folder must
+    hold this one's outputs, which `saved_outputs.open_saved_outputs` checks).
 
     Raises:
         ValueError: the models need different settings (scales), share a name, or do not see the same inputs and
@@ -245,9 +247,9 @@ def evaluate_models(
         entrants = [
             (label, model, sets[c][1][i]) for label, (_, model), c in zip(labels, models, conventions, strict=True)
         ]
-        save = None if save_dir is None else partial(_save_output, Path(save_dir), sample.name)
+        saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
         try:
-            scores = _score_image(entrants, degradation, engine, save)
+            scores = _score_image(entrants, degradation, engine, saved and (saved, sample.name))
         except ValueError as err:  # an image too small for the scale or for SSIM's window: say which one
             raise ValueError(f"{name}/{sample.name}: {err}") from err
         result.names.append(sample.name)
@@ -319,11 +321,11 @@ def _score_image(
     entrants: list[tuple[str, SwinIRForImageRestoration | None, Sample]],
     degradation: Degradation,
     engine: EngineOptions,
-    save: Callable[[str, np.ndarray], None] | None = None,
+    saved: tuple[SavedOutputs, str] | None = None,
 ) -> list[dict[str, float]]:
     """The scores of one benchmark image: the baseline's, then each (name, model, the image as that model's grey
-    convention reads it)'s. Each distinct input is made once; every model must see the first one's. `save(name,
-    output)` is given each model's uint8 output."""
+    convention reads it)'s. Each distinct input is made once; every model must see the first one's. `saved`:
+    (where each model's uint8 output is saved, and read from when reused; the image's name)."""
     inputs: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
     first = None
     scores = []
@@ -341,25 +343,13 @@ def _score_image(
                 f"{label} does not see the same inputs and ground truths as {first[0]} (a grey model beside a colour "
                 "one?): evaluate them separately"
             )
-        output = as_uint8(_restored(model, lq, engine))
-        if save is not None:
-            save(label, output)
+        output = None if saved is None else saved[0].load(label, saved[1], gt.shape)
+        if output is None:
+            output = as_uint8(_restored(model, lq, engine))
+            if saved is not None:
+                saved[0].save(label, saved[1], output)
         scores.append(score(output, gt, degradation))
     return scores
-
-
-def _save_output(folder: Path, image: str, method: str, output: np.ndarray) -> None:
-    """One model's output → folder/<method>/<image>.png, always inside `folder` (a "/" in either name becomes "_",
-    and "", "." or ".." an underscore each)."""
-    target = folder / _file_name(method) / f"{_file_name(image)}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_image(target, output)
-
-
-def _file_name(name: str) -> str:
-    """`name` as one path component of a folder's own: no separator, not "", "." or ".."."""
-    name = name.replace("/", "_").replace(os.sep, "_")
-    return name if name.strip(".") else "_" * max(1, len(name))
 
 
 def _model_inputs(sample: Sample, degradation: Degradation, channels: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ from ..processes import (
     user_error,
 )
 from .eval_arguments import add_eval_arguments
+from .saved_outputs import has_manifest
 
 if TYPE_CHECKING:
     from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -44,7 +45,9 @@ def output_problem(args: argparse.Namespace) -> str | None:
         return f"--revision {args.revision} is for a Hub model (org/name), and none of --model is one"
     try:
         if args.save_images:
-            check_fresh_output_folder(args.save_images, args.overwrite, "--save-images", replaces="its images")
+            # One holding an evaluation's outputs is resumed if they are this one's (`_open_saved`), else refused.
+            resumable = has_manifest(args.save_images)
+            check_fresh_output_folder(args.save_images, args.overwrite or resumable, "--save-images", "its images")
             check_writable_folder(args.save_images, "--save-images")
         if not args.json:
             return None
@@ -75,12 +78,18 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:  # the figures come at the end; images saved so far are whole (written atomically)
         how, status = stopped_by(stop)
         if is_main_process():
-            images = args.save_images and any(p.is_file() for p in Path(args.save_images).rglob("*"))
-            saved = f"; the images saved so far are in {args.save_images} (a rerun needs --overwrite)"
-            print(f"{how}: no table or --json written{saved if images else ''}", file=sys.stderr)
+            print(f"{how}: no table or --json written{_saved_so_far(args.save_images)}", file=sys.stderr)
         return status
     finally:
         leave_process_group()  # on every way out of a launched process
+
+
+def _saved_so_far(folder: str | None) -> str:
+    """What an interrupted evaluation says of the images it saved into --save-images `folder` (None: none)."""
+    if not (folder and any(p.is_file() for p in Path(folder).rglob("*.png"))):
+        return ""
+    rerun = "the same command again reuses them" if has_manifest(folder) else "a rerun needs --overwrite"
+    return f"; the images saved so far are in {folder} ({rerun})"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -120,7 +129,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         models = main_first(partial(_load_models, args.model, args.revision, state.is_main_process), state)
         engine = engine_options(args, device=args.device or str(state.device))
         shard = (state.process_index, state.num_processes)
-        share = on_every_process(partial(_score_share, args, models, engine, shard), state.num_processes)
+        reuse = args.save_images is not None and main_first(partial(_open_saved, args, models, engine), state)
+        share = on_every_process(partial(_score_share, args, models, engine, shard, reuse), state.num_processes)
     except (ValueError, OSError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
         return user_error(str(err))  # OSError: a missing set, or --save-images' disk full ("cannot write FILE: ...")
     except MemoryError as err:  # numpy's "Unable to allocate ..." or the engine's ImageTooLargeError
@@ -177,14 +187,30 @@ def _is_hub_model(spec: str) -> bool:
     return spec != "identity" and not isinstance(resolve_spec(spec), Path)
 
 
+def _open_saved(
+    args: argparse.Namespace, models: list[tuple[str, SwinIRForImageRestoration | None]], engine: EngineOptions
+) -> bool:
+    """Mark --save-images as this evaluation's (the main process first), or find it marked so: whether its outputs
+    are reused. A ValueError says it holds another evaluation's."""
+    from .saved_outputs import evaluation_settings, open_saved_outputs
+
+    asked = ("scale", "noise", "jpeg", "real", "lr_dir", "split", "grey_convention")
+    benchmark = {name: getattr(args, name) for name in asked}
+    if benchmark["lr_dir"] is not None:
+        benchmark["lr_dir"] = os.path.abspath(benchmark["lr_dir"])
+    settings = evaluation_settings(models, args.dataset, benchmark, engine)
+    return open_saved_outputs(args.save_images, settings, args.overwrite).reuse
+
+
 def _score_share(
     args: argparse.Namespace,
     models: list[tuple[str, SwinIRForImageRestoration | None]],
     engine: EngineOptions,
     shard: tuple[int, int],
+    reuse: bool = False,
 ) -> Evaluation:
-    """This process's share (`shard` (k, n): images k, k + n, ...) of the evaluation the options ask for; the
-    progress bar on the main process only."""
+    """This process's share (`shard` (k, n): images k, k + n, ...) of the evaluation the options ask for, reusing
+    the outputs found in --save-images when `reuse`; the progress bar on the main process only."""
     from .benchmark import evaluate_models
 
     return evaluate_models(
@@ -201,6 +227,7 @@ def _score_share(
         engine=engine,
         shard=shard,
         save_dir=args.save_images,
+        reuse_saved=reuse,
     )
 
 

@@ -1,0 +1,132 @@
+"""The outputs an evaluation saves (`swinir-hf eval --save-images DIR`), and an interrupted evaluation resumed from
+them: DIR/<row name>/<image name>.png are the uint8 images scored, and DIR/evaluation.json says of which evaluation
+(the set, the degradation, the engine's options and device kind, and a fingerprint of each model's config and
+weights). The same evaluation run again reads the outputs it finds there instead of restoring those images again;
+its figures are the same, since the scores are computed from those very uint8 pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..inference.atomic_writes import write_text_file
+
+if TYPE_CHECKING:  # the command line asks `has_manifest` before torch loads
+    import numpy as np
+
+    from ..inference.options import EngineOptions
+    from ..models.modeling_swinir import SwinIRForImageRestoration
+
+MANIFEST = "evaluation.json"
+
+
+@dataclass(frozen=True)
+class SavedOutputs:
+    """Where each model's uint8 outputs go; `reuse`: read one found there instead of restoring the image again (the
+    caller checked, with `open_saved_outputs`, that the folder holds this evaluation's)."""
+
+    folder: Path
+    reuse: bool = False
+
+    def path(self, method: str, image: str) -> Path:
+        """folder/<method>/<image>.png, always inside `folder` (a "/" in either name becomes "_", and "", "." or
+        ".." an underscore each)."""
+        return self.folder / _file_name(method) / f"{_file_name(image)}.png"
+
+    def load(self, method: str, image: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The saved (H, W, C) uint8 output of `method` on `image` when reusing and one of `shape` is there; else
+        None (restore it)."""
+        import numpy as np
+        from PIL import Image
+
+        path = self.path(method, image)
+        if not (self.reuse and path.is_file()):
+            return None
+        try:
+            with Image.open(path) as saved:
+                pixels = np.asarray(saved)
+        except (OSError, SyntaxError, ValueError):  # damaged by something else than this package's atomic writes
+            return None
+        return pixels.reshape(shape) if pixels.dtype == np.uint8 and pixels.size == np.prod(shape) else None
+
+    def save(self, method: str, image: str, output: np.ndarray) -> None:
+        from ..inference.image_writing import write_image
+
+        path = self.path(method, image)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_image(path, output)
+
+
+def _file_name(name: str) -> str:
+    """`name` as one path component of a folder's own: no separator, not "", "." or ".."."""
+    name = name.replace("/", "_").replace(os.sep, "_")
+    return name if name.strip(".") else "_" * max(1, len(name))
+
+
+def evaluation_settings(
+    models: list[tuple[str, SwinIRForImageRestoration | None]],
+    dataset: str,
+    benchmark: dict[str, Any],
+    engine: EngineOptions,
+) -> dict[str, Any]:
+    """What makes an evaluation's outputs what they are, as JSON values: each row's model fingerprint, the set (a
+    local one by its absolute path), `benchmark` (the degradation, LR folder, split and grey convention asked for),
+    and the engine's options with its device kind (float rounding differs between kinds)."""
+    kind = "imagefolder:" if dataset.startswith("imagefolder:") else ""  # another loader of the same folder
+    local = Path(dataset.removeprefix(kind))
+    options = {name: getattr(engine, name) for name in ("tile", "tile_overlap", "ensemble", "dtype")}
+    return {
+        "dataset": kind + str(local.resolve()) if local.exists() else dataset,
+        **benchmark,
+        "engine": options | {"device": None if engine.device is None else str(engine.device).split(":")[0]},
+        "models": {label: model_fingerprint(model) for label, model in models},
+    }
+
+
+def model_fingerprint(model: SwinIRForImageRestoration | None) -> str:
+    """sha256 of the model's config and weights (names, dtypes, shapes and bytes); "identity" for None."""
+    import torch
+
+    if model is None:
+        return "identity"
+    digest = hashlib.sha256(model.config.to_json_string(use_diff=False).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy())  # any dtype, bfloat16 too
+    return digest.hexdigest()
+
+
+def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], overwrite: bool) -> SavedOutputs:
+    """The outputs folder of the evaluation `settings` describe: a new one (or, with `overwrite`, any) is marked as
+    this evaluation's, and one marked as it already is resumed (its outputs reused).
+
+    Raises:
+        ValueError: `folder` holds the outputs of another evaluation (the message names what differs).
+    """
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not overwrite and manifest.is_file():
+        try:
+            earlier = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            earlier = {}
+        differs = [key for key in settings.keys() | earlier.keys() if settings.get(key) != earlier.get(key)]
+        if differs:
+            raise ValueError(
+                f"{folder} holds the outputs of another evaluation ({', '.join(sorted(differs))} differ): choose "
+                "another --save-images, or pass --overwrite to replace its images"
+            )
+        return SavedOutputs(folder, reuse=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_file(manifest, json.dumps(settings, indent=2) + "\n")
+    return SavedOutputs(folder)
+
+
+def has_manifest(folder: str | os.PathLike) -> bool:
+    """Whether `folder` holds an evaluation's saved outputs (which a rerun may resume)."""
+    return (Path(folder) / MANIFEST).is_file()
