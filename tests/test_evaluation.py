@@ -720,7 +720,7 @@ def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config
 
     assert main([*command, "--save-images", str(out), "--tile", "8"]) == 1
     assert capsys.readouterr().err == (
-        f"error: {out} holds the outputs of another evaluation (engine differ): choose another --save-images, or "
+        f"error: {out} holds the outputs of another evaluation (different engine): choose another --save-images, or "
         "pass --overwrite to replace its images\n"
     )
     model = SwinIRForImageRestoration.from_pretrained(model_dir)
@@ -728,7 +728,7 @@ def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config
         model.conv_first.bias.add_(0.01)
     model.save_pretrained(model_dir)
     assert main([*command, "--save-images", str(out)]) == 1
-    assert "holds the outputs of another evaluation (models differ)" in capsys.readouterr().err
+    assert "holds the outputs of another evaluation (different models)" in capsys.readouterr().err
     assert calls == []
 
 

@@ -118,7 +118,7 @@ def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], over
         differs = [key for key in settings.keys() | earlier.keys() if settings.get(key) != earlier.get(key)]
         if differs:
             raise ValueError(
-                f"{folder} holds the outputs of another evaluation ({', '.join(sorted(differs))} differ): choose "
+                f"{folder} holds the outputs of another evaluation (different {', '.join(sorted(differs))}): choose "
                 "another --save-images, or pass --overwrite to replace its images"
             )
         return SavedOutputs(folder, reuse=True)
