@@ -243,13 +243,13 @@ def evaluate_models(
     )
     methods = [degradation.baseline_name, *labels]
     result.scores = {method: [] for method in methods}
+    saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
     for i, sample in enumerate(tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress)):
         entrants = [
             (label, model, sets[c][1][i]) for label, (_, model), c in zip(labels, models, conventions, strict=True)
         ]
-        saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
         try:
-            scores = _score_image(entrants, degradation, engine, saved and (saved, sample.name))
+            scores = _score_image(entrants, degradation, engine, saved, sample.name)
         except ValueError as err:  # an image too small for the scale or for SSIM's window: say which one
             raise ValueError(f"{name}/{sample.name}: {err}") from err
         result.names.append(sample.name)
@@ -321,11 +321,12 @@ def _score_image(
     entrants: list[tuple[str, SwinIRForImageRestoration | None, Sample]],
     degradation: Degradation,
     engine: EngineOptions,
-    saved: tuple[SavedOutputs, str] | None = None,
+    saved: SavedOutputs | None = None,
+    image: str = "",
 ) -> list[dict[str, float]]:
     """The scores of one benchmark image: the baseline's, then each (name, model, the image as that model's grey
-    convention reads it)'s. Each distinct input is made once; every model must see the first one's. `saved`:
-    (where each model's uint8 output is saved, and read from when reused; the image's name)."""
+    convention reads it)'s. Each distinct input is made once; every model must see the first one's. `saved`: where
+    each model's uint8 output of the image named `image` is saved (and read from, when reused)."""
     inputs: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
     first = None
     scores = []
@@ -343,11 +344,11 @@ def _score_image(
                 f"{label} does not see the same inputs and ground truths as {first[0]} (a grey model beside a colour "
                 "one?): evaluate them separately"
             )
-        output = None if saved is None else saved[0].load(label, saved[1], gt.shape)
+        output = None if saved is None else saved.load(label, image, gt.shape)
         if output is None:
             output = as_uint8(_restored(model, lq, engine))
             if saved is not None:
-                saved[0].save(label, saved[1], output)
+                saved.save(label, image, output)
         scores.append(score(output, gt, degradation))
     return scores
 
