@@ -764,8 +764,10 @@ def test_compiled_training_matches_eager_and_saves_plain_checkpoints(tiny_run, t
 @pytest.mark.slow
 @pytest.mark.filterwarnings("error:Dynamo detected")
 def test_compiled_regions_share_two_graphs_and_validate_eagerly(tiny_run, train_cli, images, tmp_path, capsys):
-    """train.compile_regions: four Swin layers, two compiled graphs (shifted or not); the losses of eager steps;
-    validation (no EMA: the compiled model itself) compiles nothing more; the weights keep their names."""
+    """train.compile_regions: four Swin layers, three compiled graphs (shifted or not, with stochastic depth or not:
+    the first layer's rate is 0; a rate in the graph made one per layer); the losses of eager steps, the same
+    branches dropped; validation (no EMA: the compiled model itself) compiles nothing more; the weights keep their
+    names."""
     from torch._dynamo.utils import counters
 
     model = {
@@ -776,7 +778,7 @@ def test_compiled_regions_share_two_graphs_and_validate_eagerly(tiny_run, train_
             "window_size": 4,
             "image_size": 16,
             "num_feat": 8,
-            "drop_path_rate": 0.0,  # each layer's own rate would be a graph of its own
+            "drop_path_rate": 0.2,  # 0, 0.067, 0.133 and 0.2
         }
     }
     plain = {"max_steps": 2, "validate_every": 1}
@@ -785,8 +787,8 @@ def test_compiled_regions_share_two_graphs_and_validate_eagerly(tiny_run, train_
     counters.clear()
     compiled = {**plain, "compile": "aot_eager", "compile_regions": True}
     assert train_cli(tiny_run(images, regions, model=model, train=compiled)) == 0
-    assert counters["stats"]["unique_graphs"] == 2
-    assert "train.compile_regions: 4 Swin layers compiled apart, 2 graphs\n" in capsys.readouterr().err
+    assert counters["stats"]["unique_graphs"] == 3
+    assert "train.compile_regions: 4 Swin layers compiled apart, 3 graphs\n" in capsys.readouterr().err
     assert [x["loss"] for x in summary(regions)["losses"]] == pytest.approx(
         [x["loss"] for x in summary(eager)["losses"]], rel=1e-5
     )

@@ -114,12 +114,15 @@ def _window_range(windows: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
     return windows[first:last] - lo
 
 
-def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Stochastic depth: zero whole samples of a residual branch with probability p, rescale the rest."""
+def stochastic_depth_scales(x: torch.Tensor, p: float, training: bool) -> torch.Tensor | None:
+    """Stochastic depth of a Swin layer's two residual branches (attention, then MLP) on the (B, L, C) tokens `x`:
+    (2, B, 1, 1) factors, 0 (the sample's branch dropped, with probability p) or 1 / (1 - p); None when p is 0 or
+    not `training`. Drawn outside the layer and passed in: compiled layers of different rates then share one graph
+    (a rate inside a layer is a constant of its graph)."""
     if p == 0.0 or not training:
-        return x
-    keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1 - p)
-    return x * keep / (1 - p)
+        return None
+    keep = [x.new_empty((x.shape[0], 1, 1)).bernoulli_(1 - p) for _ in range(2)]  # the branches' draws, in turn
+    return torch.stack(keep) / (1 - p)
 
 
 # --- the network, as the paper: window attention → Swin layer → RSTB → heads → model ------------------------------
@@ -266,12 +269,14 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
         x: torch.Tensor,
         size: tuple[int, int],
         shift_mask: torch.Tensor,
+        drop_scales: torch.Tensor | None = None,
         attentions: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """x: (B, H·W, C) tokens of an H×W map (multiples of the window); shift_mask: (nW, ws², ws²); a list given
+        """x: (B, H·W, C) tokens of an H×W map (multiples of the window); shift_mask: (nW, ws², ws²); drop_scales:
+        the stochastic depth of the two residual branches (`stochastic_depth_scales`), None for none; a list given
         as `attentions` gets this layer's attention probabilities (the whole map at once, not chunked)."""
         # The chunked path has no dropout or stochastic depth: inference only, not a training layer run without
-        # autograd (reentrant checkpointing's first pass, whose recomputation drops paths).
+        # autograd (reentrant checkpointing's first pass, whose recomputation draws dropout).
         if attentions is None and not self.training and chunked_inference(self.config, x):
             return self._forward_chunked(x, size, shift_mask, self.config.inference_chunk_size)
         h, w = size
@@ -288,8 +293,10 @@ class SwinTransformerBlock(GradientCheckpointingLayer):
         y = window_reverse(y, ws, h, w, b)
         if s:
             y = torch.roll(y, shifts=(s, s), dims=(1, 2))
-        x = x + drop_path(y.reshape(b, h * w, c), self.drop_path_rate, self.training)
-        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
+        y = y.reshape(b, h * w, c)
+        x = x + (y if drop_scales is None else y * drop_scales[0])
+        y = self.mlp(self.norm2(x))
+        return x + (y if drop_scales is None else y * drop_scales[1])
 
     def _forward_chunked(
         self, x: torch.Tensor, size: tuple[int, int], shift_mask: torch.Tensor, chunk: int
@@ -350,7 +357,8 @@ class BasicLayer(nn.Module):
         attentions: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         for block in self.blocks:
-            x = block(x, size, shift_mask, attentions=attentions)
+            drop_scales = stochastic_depth_scales(x, block.drop_path_rate, block.training)
+            x = block(x, size, shift_mask, drop_scales, attentions=attentions)
         return x
 
 

@@ -24,11 +24,10 @@ def dynamo_plugin(t: TrainArgs) -> Any:
 def compile_layers(model: torch.nn.Module, backend: str, mode: str | None) -> str:
     """Compile each Swin layer of `model` in place (`nn.Module.compile`: names and state dict unchanged) with
     torch.compile's `backend` and `mode`; returns a line for the log. Dynamo traces the layers' parameters as
-    inputs, so layers alike reuse one graph: two in all (shifted windows or not) without stochastic depth, whose
-    rate, different in each layer, is a constant of its graph."""
+    inputs, and stochastic depth comes in drawn (`stochastic_depth_scales`), so layers alike reuse one graph: one
+    per kind (shifted windows or not, with stochastic depth or without: the first layer's rate is 0)."""
     layers = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]
     for layer in layers:
         layer.compile(backend=backend, mode=mode)
-    kinds = len({(layer.shift_size, layer.drop_path_rate) for layer in layers})
-    line = f"train.compile_regions: {len(layers)} Swin layers compiled apart, {kinds} graphs"
-    return line + ("" if kinds <= 2 else " (one per stochastic-depth rate: model.config.drop_path_rate 0 shares them)")
+    kinds = len({(layer.shift_size, layer.drop_path_rate > 0) for layer in layers})
+    return f"train.compile_regions: {len(layers)} Swin layers compiled apart, {kinds} graphs"
