@@ -25,9 +25,12 @@ def compile_layers(model: torch.nn.Module, backend: str, mode: str | None) -> st
     """Compile each Swin layer of `model` in place (`nn.Module.compile`: names and state dict unchanged) with
     torch.compile's `backend` and `mode`; returns a line for the log. Dynamo traces the layers' parameters as
     inputs, and stochastic depth comes in drawn (`stochastic_depth_scales`), so layers alike reuse one graph: one
-    per kind (shifted windows or not, with stochastic depth or without: the first layer's rate is 0)."""
+    per kind (shifted windows or not, with stochastic depth or without: the first layer's rate is 0; per head
+    count). The kinds share one function, whose graphs torch caps (`torch._dynamo.config.recompile_limit`, 8 by
+    default, past which it runs the layers of other kinds eagerly): the cap is raised to the kinds where fewer."""
     layers = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]
     for layer in layers:
         layer.compile(backend=backend, mode=mode)
-    kinds = len({(layer.shift_size, layer.drop_path_rate > 0) for layer in layers})
+    kinds = len({(layer.shift_size, layer.drop_path_rate > 0, layer.attn.num_heads) for layer in layers})
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, kinds)
     return f"train.compile_regions: {len(layers)} Swin layers compiled apart, {kinds} graphs"
