@@ -732,6 +732,48 @@ def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config
     assert calls == []
 
 
+def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, capsys):
+    """`--dataset A B`: the models load once, each set gets the table (and figures) it gets alone, in the order
+    given; --json holds the list of their reports, --save-images DIR their outputs in DIR/A and DIR/B, each resumed
+    on its own. An --lr-dir (one set's inputs) or two sets of one name saving images are refused up front."""
+    dataset, model_dir = small_set
+    other = tmp_path / "Other" / "HR"
+    shutil.copytree(dataset / "HR", other)
+    (other / "c.png").unlink()
+    alone = []
+    for one in (dataset, other):
+        assert (
+            main(["eval", "--model", str(model_dir), "--dataset", str(one), "--json", str(tmp_path / "one.json")]) == 0
+        )
+        alone.append((capsys.readouterr().out, json.loads((tmp_path / "one.json").read_text())))
+        (tmp_path / "one.json").unlink()
+    out, report = tmp_path / "outputs", tmp_path / "both.json"
+    command = ["eval", "--model", str(model_dir), "--dataset", str(dataset), str(other.parent), "--no-progress"]
+    assert main([*command, "--json", str(report), "--save-images", str(out)]) == 0
+    assert capsys.readouterr().out == alone[0][0] + alone[1][0]
+    assert json.loads(report.read_text()) == [figures for _, figures in alone]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == [
+        *(f"Mini/tiny_x2/{n}.png" for n in "abc"),
+        *(f"Other/tiny_x2/{n}.png" for n in "ab"),
+    ]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("evaluation.json")) == [
+        "Mini/evaluation.json",
+        "Other/evaluation.json",
+    ]
+    before = (out / "Other" / "tiny_x2" / "a.png").stat().st_mtime_ns
+    assert main([*command, "--save-images", str(out)]) == 0  # resumed: every output reused
+    assert (out / "Other" / "tiny_x2" / "a.png").stat().st_mtime_ns == before
+    capsys.readouterr()
+    assert main([*command, "--lr-dir", str(dataset / "HR")]) == 1
+    assert capsys.readouterr().err == "error: --lr-dir holds one set's inputs: give one --dataset with it\n"
+    twin = tmp_path / "elsewhere" / "Mini"
+    shutil.copytree(dataset, twin)
+    assert main([*command[:-2], str(twin), "--save-images", str(tmp_path / "twins")]) == 1
+    assert capsys.readouterr().err == (
+        "error: two sets named Mini would share --save-images/Mini: evaluate them apart\n"
+    )
+
+
 def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, tmp_path, monkeypatch, capsys):
     """An unwritable --json or --save-images folder is one line before the models load (not an OSError after the
     whole evaluation); the JSON is written whole or not at all (an earlier one survives a failed write), and a

@@ -31,9 +31,11 @@ from ..processes import (
     user_error,
 )
 from .eval_arguments import add_eval_arguments
-from .saved_outputs import has_manifest
+from .saved_outputs import MANIFEST, has_manifest
 
 if TYPE_CHECKING:
+    from accelerate import PartialState
+
     from ..models.modeling_swinir import SwinIRForImageRestoration
     from .results import Evaluation
 
@@ -46,8 +48,9 @@ def output_problem(args: argparse.Namespace) -> str | None:
     try:
         if args.save_images:
             # One holding an evaluation's outputs is resumed if they are this one's (`_open_saved`), else refused.
-            resumable = has_manifest(args.save_images)
-            check_fresh_output_folder(args.save_images, args.overwrite or resumable, "--save-images", "its images")
+            for folder in (_one_set(args, dataset).save_images for dataset in args.dataset):
+                resumable = has_manifest(folder)
+                check_fresh_output_folder(folder, args.overwrite or resumable, "--save-images", "its images")
             check_writable_folder(args.save_images, "--save-images")
         if not args.json:
             return None
@@ -78,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:  # the figures come at the end; images saved so far are whole (written atomically)
         how, status = stopped_by(stop)
         if is_main_process():
-            print(f"{how}: no table or --json written{_saved_so_far(args.save_images)}", file=sys.stderr)
+            done = "no table" if len(args.dataset) == 1 else "the sets whose tables are above are done; no"
+            print(f"{how}: {done} or --json written{_saved_so_far(args.save_images)}", file=sys.stderr)
         return status
     finally:
         leave_process_group()  # on every way out of a launched process
@@ -88,7 +92,8 @@ def _saved_so_far(folder: str | None) -> str:
     """What an interrupted evaluation says of the images it saved into --save-images `folder` (None: none)."""
     if not (folder and any(p.is_file() for p in Path(folder).rglob("*.png"))):
         return ""
-    rerun = "the same command again reuses them" if has_manifest(folder) else "a rerun needs --overwrite"
+    marked = any(Path(folder).rglob(MANIFEST))  # DIR's own, or each set's DIR/SET's
+    rerun = "the same command again reuses them" if marked else "a rerun needs --overwrite"
     return f"; the images saved so far are in {folder} ({rerun})"
 
 
@@ -109,13 +114,17 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     # A mistyped --dataset or --lr-dir said before the models load (a Hub model would be downloaded first); with a
     # local --dataset before torch loads too (a name that could be a Hub dataset's is told apart with it).
-    problem = missing_folder(args.dataset) or _missing_lr_dir(args.lr_dir) or output_problem(args)
+    problem = (
+        next(filter(None, map(missing_folder, args.dataset)), None)
+        or _missing_lr_dir(args.lr_dir)
+        or _several_sets_problem(args)
+        or output_problem(args)
+    )
     if problem:
         return user_error(problem)
     from ..checkpoints.convert import CheckpointError
     from ..checkpoints.loading import ModelNotAvailableError
     from ..extras import MissingExtraError
-    from .results import combine_shares
 
     try:
         if args.device:
@@ -128,28 +137,76 @@ def _evaluate(args: argparse.Namespace) -> int:
         # model once for all.
         models = main_first(partial(_load_models, args.model, args.revision, state.is_main_process), state)
         engine = engine_options(args, device=args.device or str(state.device))
-        shard = (state.process_index, state.num_processes)
-        reuse = args.save_images is not None and main_first(partial(_open_saved, args, models, engine), state)
-        share = on_every_process(partial(_score_share, args, models, engine, shard, reuse), state.num_processes)
     except (ValueError, OSError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
-        return user_error(str(err))  # OSError: a missing set, or --save-images' disk full ("cannot write FILE: ...")
-    except MemoryError as err:  # numpy's "Unable to allocate ..." or the engine's ImageTooLargeError
-        return user_error(f"not enough memory to evaluate {args.dataset}: {err or 'an allocation failed'}")
-    if state.num_processes > 1:
-        from accelerate.utils import gather_object
-
-        shares = gather_object([share])
-        if not state.is_main_process:
-            return 0
-        share = combine_shares(shares)
-    print(share.to_markdown(verbose=args.verbose))
-    if args.json:
+        return user_error(str(err))
+    reports = []
+    for dataset in args.dataset:  # each set's table as it ends
+        try:
+            report = _evaluate_set(_one_set(args, dataset), models, engine, state)
+        except (ValueError, OSError, MissingExtraError) as err:  # OSError: a missing set, or a full disk
+            return user_error(str(err))
+        except MemoryError as err:  # numpy's "Unable to allocate ..." or the engine's ImageTooLargeError
+            return user_error(f"not enough memory to evaluate {dataset}: {err or 'an allocation failed'}")
+        if report is not None:
+            print(report.to_markdown(verbose=args.verbose), flush=True)
+            reports.append(report.to_dict())
+    if args.json and state.is_main_process:
+        figures = reports[0] if len(reports) == 1 else reports
         try:
             # Not replacing a file another run wrote there meanwhile (checked before the evaluation).
-            write_text_file(args.json, json.dumps(share.to_dict(), indent=2) + "\n", replace=args.overwrite)
+            write_text_file(args.json, json.dumps(figures, indent=2) + "\n", replace=args.overwrite)
         except OSError as err:  # the disk filled up during the evaluation
             return user_error(str(err))
     return 0
+
+
+def _evaluate_set(
+    args: argparse.Namespace,
+    models: list[tuple[str, SwinIRForImageRestoration | None]],
+    engine: EngineOptions,
+    state: PartialState,
+) -> Evaluation | None:
+    """The evaluation of one set (`args.dataset`, `args.save_images` its own: `_one_set`) over the launch's
+    processes, each scoring its share: the whole set's on the main process, None on the others."""
+    from .results import combine_shares
+
+    shard = (state.process_index, state.num_processes)
+    reuse = args.save_images is not None and main_first(partial(_open_saved, args, models, engine), state)
+    share = on_every_process(partial(_score_share, args, models, engine, shard, reuse), state.num_processes)
+    if state.num_processes == 1:
+        return share
+    from accelerate.utils import gather_object
+
+    shares = gather_object([share])
+    return combine_shares(shares) if state.is_main_process else None
+
+
+def _one_set(args: argparse.Namespace, dataset: str) -> argparse.Namespace:
+    """The options of one set's evaluation among `--dataset`'s: that set, and its outputs in --save-images, or, of
+    several sets, in --save-images/SET (resumed each on its own)."""
+    several = len(args.dataset) > 1 and args.save_images is not None
+    save = os.path.join(args.save_images, _set_name(dataset)) if several else args.save_images
+    return argparse.Namespace(**{**vars(args), "dataset": dataset, "save_images": save})
+
+
+def _set_name(dataset: str) -> str:
+    """A `--dataset`'s name, as its table names it: the folder's (its parent's for an `HR` folder), a Hub id's last
+    part."""
+    spec = dataset.removeprefix("imagefolder:")
+    path = Path(os.path.abspath(spec)) if Path(spec).exists() else Path(spec)
+    return path.parent.name if path.name == "HR" else path.name
+
+
+def _several_sets_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with several `--dataset`s together with the other options; else None."""
+    if len(args.dataset) == 1:
+        return None
+    if args.lr_dir is not None:
+        return "--lr-dir holds one set's inputs: give one --dataset with it"
+    names = [_set_name(dataset) for dataset in args.dataset]
+    if args.save_images and (twins := sorted({n for n in names if names.count(n) > 1})):
+        return f"two sets named {twins[0]} would share --save-images/{twins[0]}: evaluate them apart"
+    return None
 
 
 def _missing_lr_dir(lr_dir: str | None) -> str | None:

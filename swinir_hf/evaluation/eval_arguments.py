@@ -30,7 +30,9 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dataset",
         required=True,
-        help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id",
+        nargs="+",
+        help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id; several: each "
+        "scored in turn by the models loaded once, a table each (--json: a list; --save-images DIR: DIR/SET)",
     )
     task = p.add_mutually_exclusive_group()
     task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
