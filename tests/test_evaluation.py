@@ -751,6 +751,21 @@ def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, caps
     command = ["eval", "--model", str(model_dir), "--dataset", str(dataset), str(other.parent), "--no-progress"]
     assert main([*command, "--json", str(report), "--save-images", str(out)]) == 0
     assert capsys.readouterr().out == alone[0][0] + alone[1][0]
+    from swinir_hf.evaluation import benchmark
+
+    scored = benchmark.evaluate_models
+
+    def stop_at_the_second_set(*args, **kwargs):
+        if str(args[1]) == str(other.parent):
+            raise KeyboardInterrupt
+        return scored(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(benchmark, "evaluate_models", stop_at_the_second_set)
+        assert main([*command, "--json", str(tmp_path / "stopped.json")]) == 130
+    stopped = capsys.readouterr()
+    assert stopped.out == alone[0][0] and not (tmp_path / "stopped.json").exists()
+    assert stopped.err.endswith("interrupted: no --json (the tables above: the sets done) written\n")
     assert json.loads(report.read_text()) == [figures for _, figures in alone]
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == [
         *(f"Mini/tiny_x2/{n}.png" for n in "abc"),
