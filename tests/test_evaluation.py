@@ -765,7 +765,7 @@ def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, caps
         assert main([*command, "--json", str(tmp_path / "stopped.json")]) == 130
     stopped = capsys.readouterr()
     assert stopped.out == alone[0][0] and not (tmp_path / "stopped.json").exists()
-    assert stopped.err.endswith("interrupted: no --json (the tables above: the sets done) written\n")
+    assert stopped.err.endswith("interrupted: no --json written (the tables above are of the sets done)\n")
     assert json.loads(report.read_text()) == [figures for _, figures in alone]
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == [
         *(f"Mini/tiny_x2/{n}.png" for n in "abc"),

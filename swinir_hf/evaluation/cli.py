@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:  # the figures come at the end; images saved so far are whole (written atomically)
         how, status = stopped_by(stop)
         if is_main_process():
-            unwritten = (
-                "no table or --json" if len(args.dataset) == 1 else "no --json (the tables above: the sets done)"
-            )
-            print(f"{how}: {unwritten} written{_saved_so_far(args.save_images)}", file=sys.stderr)
+            said = "no table or --json written"
+            if len(args.dataset) > 1:
+                said = "no --json written (the tables above are of the sets done)"
+            print(f"{how}: {said}{_saved_so_far(args.save_images)}", file=sys.stderr)
         return status
     finally:
         leave_process_group()  # on every way out of a launched process
