@@ -876,7 +876,7 @@ def test_a_compiled_training_step_makes_every_tensor_on_the_models_device(tiny_c
     assert [node.target.__name__ for node in made if node.kwargs.get("device") is None] == []
 
 
-def test_compiled_layers_of_more_kinds_than_torchs_cap_are_all_compiled(tiny_config, monkeypatch):
+def test_compiled_layers_of_more_kinds_than_torchs_cap_are_all_compiled(tiny_config):
     """Ten kinds of Swin layer (five head counts, shifted or not; stochastic depth on all but the first): the layers
     share one function, whose graphs torch caps at 8 by default, leaving the layers of two kinds eager while the log
     said every layer was compiled. `compile_layers` raises the cap, and each kind compiles once."""
@@ -884,15 +884,18 @@ def test_compiled_layers_of_more_kinds_than_torchs_cap_are_all_compiled(tiny_con
 
     from swinir_hf.training.compiling import compile_layers
 
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 8)  # torch's default; restored after
     config = tiny_config(depths=[2] * 5, num_heads=[1, 2, 4, 8, 16], drop_path_rate=0.1)
     model = SwinIRForImageRestoration(config).train()
-    assert compile_layers(model, "aot_eager", None) == "train.compile_regions: 10 Swin layers compiled apart, 10 graphs"
+    # torch's own patching (the default cap; restored after): pytest's would delete the entry on the way out
+    with torch._dynamo.config.patch(recompile_limit=8):
+        line = compile_layers(model, "aot_eager", None)
+        torch._dynamo.reset()
+        counters.clear()
+        model(pixel_values=torch.rand(2, 3, 16, 16), labels=torch.rand(2, 3, 32, 32)).loss.backward()
     torch._dynamo.reset()
-    counters.clear()
-    model(pixel_values=torch.rand(2, 3, 16, 16), labels=torch.rand(2, 3, 32, 32)).loss.backward()
+    assert line == "train.compile_regions: 10 Swin layers compiled apart, 10 graphs"
     assert counters["stats"]["unique_graphs"] == 10
-    torch._dynamo.reset()
+    assert torch._dynamo.config.recompile_limit == 8
 
 
 def test_linear_without_onednn_falls_back_to_the_same_output(tiny_config, monkeypatch):
