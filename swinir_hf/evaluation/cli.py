@@ -31,7 +31,8 @@ from ..processes import (
     user_error,
 )
 from .eval_arguments import add_eval_arguments
-from .saved_outputs import MANIFEST, has_manifest
+from .protocol import benchmark_name
+from .saved_outputs import MANIFEST, has_manifest, path_component
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -48,7 +49,7 @@ def output_problem(args: argparse.Namespace) -> str | None:
     try:
         if args.save_images:
             # One holding an evaluation's outputs is resumed if they are this one's (`_open_saved`), else refused.
-            for folder in (_one_set(args, dataset).save_images for dataset in args.dataset):
+            for folder in (_save_folder(args, dataset) for dataset in args.dataset):
                 resumable = has_manifest(folder)
                 check_fresh_output_folder(folder, args.overwrite or resumable, "--save-images", "its images")
             check_writable_folder(args.save_images, "--save-images")
@@ -184,19 +185,16 @@ def _evaluate_set(
 
 
 def _one_set(args: argparse.Namespace, dataset: str) -> argparse.Namespace:
-    """The options of one set's evaluation among `--dataset`'s: that set, and its outputs in --save-images, or, of
-    several sets, in --save-images/SET (resumed each on its own)."""
-    several = len(args.dataset) > 1 and args.save_images is not None
-    save = os.path.join(args.save_images, _set_name(dataset)) if several else args.save_images
-    return argparse.Namespace(**{**vars(args), "dataset": dataset, "save_images": save})
+    """The options of one set's evaluation among `--dataset`'s: that set, and its outputs' folder (`_save_folder`)."""
+    return argparse.Namespace(**{**vars(args), "dataset": dataset, "save_images": _save_folder(args, dataset)})
 
 
-def _set_name(dataset: str) -> str:
-    """A `--dataset`'s name, as its table names it: the folder's (its parent's for an `HR` folder), a Hub id's last
-    part."""
-    spec = dataset.removeprefix("imagefolder:")
-    path = Path(os.path.abspath(spec)) if Path(spec).exists() else Path(spec)
-    return path.parent.name if path.name == "HR" else path.name
+def _save_folder(args: argparse.Namespace, dataset: str) -> str | None:
+    """Where one set's outputs go: --save-images, or, of several sets, --save-images/SET (resumed each on its own;
+    SET the set's name as its table's caption gives it, as one path component)."""
+    if len(args.dataset) == 1 or args.save_images is None:
+        return args.save_images
+    return os.path.join(args.save_images, path_component(benchmark_name(dataset)))
 
 
 def _several_sets_problem(args: argparse.Namespace) -> str | None:
@@ -205,7 +203,7 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
         return None
     if args.lr_dir is not None:
         return "--lr-dir holds one set's inputs: give one --dataset with it"
-    names = [_set_name(dataset) for dataset in args.dataset]
+    names = [path_component(benchmark_name(dataset)) for dataset in args.dataset]
     if args.save_images and (twins := sorted({n for n in names if names.count(n) > 1})):
         return f"two sets named {twins[0]} would share --save-images/{twins[0]}: evaluate them apart"
     return None

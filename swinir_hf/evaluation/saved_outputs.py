@@ -36,7 +36,7 @@ class SavedOutputs:
     def path(self, method: str, image: str) -> Path:
         """folder/<method>/<image>.png, always inside `folder` (a "/" in either name becomes "_", and "", "." or
         ".." an underscore each)."""
-        return self.folder / _file_name(method) / f"{_file_name(image)}.png"
+        return self.folder / path_component(method) / f"{path_component(image)}.png"
 
     def load(self, method: str, image: str, shape: tuple[int, ...]) -> np.ndarray | None:
         """The saved (H, W, C) uint8 output of `method` on `image` when reusing and one of `shape` is there; else
@@ -62,7 +62,7 @@ class SavedOutputs:
         write_image(path, output)
 
 
-def _file_name(name: str) -> str:
+def path_component(name: str) -> str:
     """`name` as one path component of a folder's own: no separator, not "", "." or ".."."""
     name = name.replace("/", "_").replace(os.sep, "_")
     return name if name.strip(".") else "_" * max(1, len(name))

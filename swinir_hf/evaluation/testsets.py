@@ -15,7 +15,7 @@ from PIL import Image
 from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import read_image
-from .protocol import GREY_CONVENTIONS, GreyConvention
+from .protocol import GREY_CONVENTIONS, GreyConvention, benchmark_name
 
 if TYPE_CHECKING:
     import datasets
@@ -94,7 +94,7 @@ def load_samples(
     """
     if grey_convention not in GREY_CONVENTIONS:
         raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
-    path, spec = Path(dataset), str(dataset)
+    path, spec, name = Path(dataset), str(dataset), benchmark_name(dataset)
     if path.is_dir() and not is_saved_dataset(path):
         if split is not None:  # all its images are scored: a "test" asked for would score the training images too
             raise ValueError(
@@ -102,7 +102,6 @@ def load_samples(
                 f"drop it, or read the folder's split sub-folders as a datasets image folder (imagefolder:{path})"
             )
         hr_dir = path / "HR" if (path / "HR").is_dir() else path
-        name = path.parent.name if path.name == "HR" else path.name
         files = sorted(
             f
             for f in hr_dir.iterdir()
@@ -115,8 +114,6 @@ def load_samples(
             raise ValueError(f"{hr_dir} holds images of one name: {', '.join(twins)}: keep one of each")
         samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
     else:
-        local = spec.startswith("imagefolder:") or path.is_dir()
-        name = Path(spec.removeprefix("imagefolder:")).name if local else spec
         dataset = load_image_dataset(spec, split, default_split="test")
         samples = _dataset_samples(dataset, spec, grey_convention, shard)
     if lr_dir is not None:

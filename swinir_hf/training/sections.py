@@ -135,8 +135,9 @@ class TrainArgs:
     graphs: fewer kernel launches) | max-autotune | max-autotune-no-cudagraphs; null: default"""
     compile_regions: bool = False
     """with train.compile: compile each Swin layer on its own (regional compilation) instead of the whole model. The
-    layers share two compiled graphs (shifted and not), so compiling takes a fraction of the whole model's time;
-    the convolutions, head and loss run eagerly, and so does validation. Weights keep their names"""
+    layers share a few compiled graphs (one per kind: shifted or not, stochastic depth or not, head count), so
+    compiling takes a fraction of the whole model's time; the convolutions, head and loss run eagerly, and so does
+    validation. Weights keep their names"""
     num_threads: int | None = None
     """torch CPU threads per process while the run lasts; null: torch's default"""
     tune_allocator: bool = True
