@@ -278,8 +278,6 @@ def main(argv: list[str] | None = None) -> None:
             parse_command_line(["--config", config, *args.set])
         except ValueError as err:
             parser.error(str(err))
-    # dynamo traces through the model's cached relative-position index (a pure function of the window size)
-    warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
     if args.cold_compile:
         torch._inductor.config.force_disable_caches = True
         warnings.filterwarnings("ignore", message="dynamo_pgo force disabled")  # what was asked

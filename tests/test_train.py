@@ -739,7 +739,7 @@ def test_resuming_never_mixes_two_runs_or_two_lineages(tiny_run, train_cli, imag
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("error:Dynamo detected")  # the trainer silences dynamo's note on the cached index
+@pytest.mark.filterwarnings("error:Dynamo detected")  # a traced step calls no cached builder (`on_device`)
 def test_compiled_training_matches_eager_and_saves_plain_checkpoints(tiny_run, train_cli, images, tmp_path):
     from torch._dynamo.utils import counters
 
