@@ -93,7 +93,7 @@ def test_restore_dataset_refuses_the_outscales_the_command_line_refuses(model_di
     image 1 × 1 pixels, and failed only inside the map for NaN / infinity, where `--outscale` refuses them all."""
     import datasets
 
-    from swinir_hf.inference.collection import restore_dataset
+    from swinir_hf.inference.dataset_restoration import restore_dataset
 
     Image.fromarray(_rng_image((9, 13, 3), 5)).save(tmp_path / "a.png")
     data = datasets.Dataset.from_dict({"image": [str(tmp_path / "a.png")]}).cast_column("image", datasets.Image())
@@ -115,7 +115,7 @@ def test_restore_dataset_keeps_a_16bit_grey_colour_key_whole(model_dir, tmp_path
     import datasets
     import png
 
-    from swinir_hf.inference.collection import restore_dataset
+    from swinir_hf.inference.dataset_restoration import restore_dataset
 
     grey = (np.random.default_rng(5).random((9, 7)) * 60000 + 2000).astype(np.uint16)
     grey[2:6, 1:5] = 1000  # the key: transparent
@@ -607,7 +607,12 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
     )
 
     # --overwrite stopped by SIGTERM while it saves: the earlier dataset stays whole (saved aside, moved in at the end)
-    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    parts = out / ".restored-parts"
+
+    def dataset_files():  # and nothing else of OUT's, parts aside
+        return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and parts not in p.parents}
+
+    before = dataset_files()
     save = datasets.Dataset.save_to_disk
 
     def save_then_stop(self, path, **kwargs):
@@ -616,10 +621,14 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
 
     monkeypatch.setattr(datasets.Dataset, "save_to_disk", save_then_stop)
     assert _restore(*args, "--outscale", "2", "--overwrite", model_dir=model_dir) == 143
-    expected = f"terminated (SIGTERM): {out} is as it was (the dataset is saved aside and moved in whole)\n"
+    expected = (
+        f"terminated (SIGTERM): {out} is as it was; the images restored so far are kept in {parts}: the same command "
+        "goes on from there\n"
+    )
     assert capsys.readouterr().err.endswith(expected)
-    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert dataset_files() == before and len(list(parts.glob("part-*.arrow"))) == 1
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing left aside
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [parts.name]
 
     # --overwrite on a full disk: one line naming the folder (fsspec's OSError traceback before), the dataset whole
     def no_space(self, path, **kwargs):
@@ -628,16 +637,74 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
     monkeypatch.setattr(datasets.Dataset, "save_to_disk", no_space)
     assert _restore(*args, "--outscale", "2", "--overwrite", model_dir=model_dir) == 1
     assert capsys.readouterr().err.endswith(f"error: cannot write {out}: No space left on device\n")
-    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert dataset_files() == before
     monkeypatch.setattr(datasets.Dataset, "save_to_disk", save)
     (out / "notes.txt").write_text("mine")  # --overwrite replaces the dataset's files, nothing else
     assert _restore(*args, "--outscale", "2", "--overwrite", model_dir=model_dir) == 0
+    assert "going on from an interrupted run: 3 of 3 images were restored" in capsys.readouterr().err
     assert datasets.load_from_disk(str(out))[0]["image"].size == (18, 12)
+    assert not parts.exists()  # gone once the dataset is saved
     assert (out / "notes.txt").read_text() == "mine"
     # into the inputs' own folder: the images stay beside the dataset
     before = sorted(p.name for p in folder.iterdir())
     assert _restore(*args[:2], "-o", folder, "--overwrite", model_dir=model_dir) == 0
     assert set(before) < {p.name for p in folder.iterdir()} and len(datasets.load_from_disk(str(folder))) == 3
+
+
+def test_a_stopped_dataset_run_goes_on_from_the_parts_it_finished(tmp_path, model_dir, monkeypatch, capsys):
+    """`restore --dataset` stopped part-way kept nothing: the same command restored the whole dataset again. Now the
+    parts it finished are kept in OUT/.restored-parts, the same command restores only the rest, and the dataset is
+    the one a run without a stop makes; a run with other options restores anew."""
+    import datasets
+
+    import swinir_hf.inference.dataset_restoration as dataset_restoration
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(dataset_restoration, "ROWS_PER_PART", 2)
+    folder = tmp_path / "imagefolder"
+    folder.mkdir()
+    for i in range(5):
+        Image.fromarray(_rng_image((6 + i, 7, 3), i)).save(folder / f"{i}.png")
+    calls, stop_at = [], [3]  # Ctrl-C while the 3rd image is restored: the 1st part (2 images) is finished
+    call = SwinIRRestorer.__call__
+
+    def restore_one(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) in stop_at:
+            raise KeyboardInterrupt
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(SwinIRRestorer, "__call__", restore_one)
+    out, parts = tmp_path / "out", tmp_path / "out" / ".restored-parts"
+    args = ["--dataset", f"imagefolder:{folder}", "-o", out]
+    assert _restore(*args, model_dir=model_dir) == 130
+    expected = f"interrupted: {out} is as it was; the images restored so far are kept in {parts}: the same command"
+    assert capsys.readouterr().err.startswith(expected)
+    assert [p.name.split("-")[1] for p in sorted(parts.iterdir())] == ["000000000"]  # no temporary file left
+
+    calls.clear()
+    stop_at.clear()
+    assert _restore(*args, model_dir=model_dir) == 0
+    assert "going on from an interrupted run: 2 of 5 images were restored\n" in capsys.readouterr().err
+    assert len(calls) == 3 and not parts.exists()
+    resumed = datasets.load_from_disk(str(out))
+    calls.clear()
+    assert _restore(*args[:2], "-o", tmp_path / "straight", model_dir=model_dir) == 0 and len(calls) == 5
+    straight = datasets.load_from_disk(str(tmp_path / "straight"))
+    for a, b in zip(resumed, straight, strict=True):
+        assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"])) and a["image"].mode == b["image"].mode
+
+    # Stopped again, then run with another --outscale: the parts are of other pixels, so it restores all 5 anew.
+    calls.clear()
+    stop_at[:] = [5]
+    assert _restore(*args, "--overwrite", model_dir=model_dir) == 130
+    calls.clear()
+    stop_at.clear()
+    capsys.readouterr()
+    assert _restore(*args, "--overwrite", "--outscale", "2", model_dir=model_dir) == 0
+    err = capsys.readouterr().err
+    assert f"{parts} held the parts of a run with another dataset, model or options: restoring anew" in err
+    assert len(calls) == 5 and datasets.load_from_disk(str(out))[4]["image"].size == (14, 20)
 
 
 def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, model_dir, monkeypatch, capsys):
@@ -919,7 +986,7 @@ def test_a_dataset_restored_with_other_engine_options_is_not_taken_from_the_cach
     call with another option computes anew instead of reusing `datasets`' cached result of the first."""
     import datasets
 
-    from swinir_hf.inference.collection import restore_dataset
+    from swinir_hf.inference.dataset_restoration import restore_dataset
 
     model = SwinIRForImageRestoration.from_pretrained(model_dir)
     Image.fromarray(_rng_image((9, 13, 4), 3), "RGBA").save(tmp_path / "a.png")
@@ -939,7 +1006,7 @@ def test_a_dataset_restored_by_another_model_of_one_name_is_not_taken_from_the_c
     call restored nothing and returned the first model's images from `datasets`' cache."""
     import datasets
 
-    from swinir_hf.inference.collection import restore_dataset
+    from swinir_hf.inference.dataset_restoration import restore_dataset
 
     Image.fromarray(_rng_image((9, 13, 3), 5)).save(tmp_path / "a.png")
     data = datasets.Dataset.from_dict({"image": [str(tmp_path / "a.png")]}).cast_column("image", datasets.Image())
@@ -963,7 +1030,7 @@ def test_a_dataset_is_restored_holding_one_restored_image_at_a_time(model_dir, t
 
     import datasets
 
-    import swinir_hf.inference.collection as collection
+    import swinir_hf.inference.dataset_restoration as dataset_restoration
 
     for i in range(4):
         Image.fromarray(_rng_image((9, 13, 3), i)).save(tmp_path / f"{i}.png")
@@ -981,7 +1048,7 @@ def test_a_dataset_is_restored_holding_one_restored_image_at_a_time(model_dir, t
 
     monkeypatch.setattr(SwinIRRestorer, "__call__", restore_one)
     restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir), tile=None, dtype="float32")
-    out = collection.restore_dataset(data, restorer)
+    out = dataset_restoration.restore_dataset(data, restorer)
     assert len(out) == 4 and max(alive) <= 1, alive
 
 

@@ -7,13 +7,13 @@ its figures are the same, since the scores are computed from those very uint8 pi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..checkpoints.fingerprint import model_fingerprint
 from ..inference.atomic_writes import write_text_file
 
 if TYPE_CHECKING:  # the command line asks `has_manifest` before torch loads
@@ -86,19 +86,6 @@ def evaluation_settings(
         "engine": options | {"device": None if engine.device is None else str(engine.device).split(":")[0]},
         "models": {label: model_fingerprint(model) for label, model in models},
     }
-
-
-def model_fingerprint(model: SwinIRForImageRestoration | None) -> str:
-    """sha256 of the model's config and weights (names, dtypes, shapes and bytes); "identity" for None."""
-    import torch
-
-    if model is None:
-        return "identity"
-    digest = hashlib.sha256(model.config.to_json_string(use_diff=False).encode())
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
-        digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy())  # any dtype, bfloat16 too
-    return digest.hexdigest()
 
 
 def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], overwrite: bool) -> SavedOutputs:

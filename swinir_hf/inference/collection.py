@@ -1,38 +1,33 @@
-"""Restore whole collections: many image files (across processes / GPUs with `accelerate`) or a `datasets` dataset.
+"""Restore whole collections of image files (across processes / GPUs with `accelerate`).
 
 One plan for every process: the sorted input list, each input's output name, and what is skipped (outputs that
 exist, inputs that are outputs of an earlier run). Each process then restores its share of the remaining jobs with
 the model loaded once, files decoded ahead and encoded behind in threads while the model runs, and same-size
 images optionally batched into one forward. Outputs are written atomically, so a rerun after preemption resumes.
 
-Its command line (`swinir-hf restore`, `accelerate launch -m swinir_hf.restore`) is `collection_cli`.
+Its command line (`swinir-hf restore`, `accelerate launch -m swinir_hf.restore`) is `collection_cli`; a `datasets`
+dataset is restored by `dataset_restoration`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..image_datasets import image_columns
 from ..processes import main_first, process_state
 from .atomic_writes import remove_stale_temp_files
 from .files import IMAGE_SUFFIXES
 from .job_runner import Counts, run_jobs, sort_by_size
-from .jobs import OutputOptions, Plan, check_outscale, plan_jobs
+from .jobs import OutputOptions, Plan, plan_jobs
 from .output_folders import check_output_folder, check_writable_folder
 from .restoration import EngineOptions
 
 if TYPE_CHECKING:
-    import datasets
     import torch
-    from PIL import Image
 
     from .restoration import SwinIRRestorer
 
@@ -190,76 +185,3 @@ def report_plan(plan: Plan) -> None:
     if plan.earlier_outputs:
         names = ", ".join(p.name for p in plan.earlier_outputs[:3]) + (", ..." * (len(plan.earlier_outputs) > 3))
         print(f"not re-processing {len(plan.earlier_outputs)} earlier outputs ({names})", file=sys.stderr)
-
-
-def restore_dataset(
-    dataset: datasets.Dataset,
-    restorer: SwinIRRestorer,
-    *,
-    column: str | None = None,
-    output_column: str | None = None,
-    outscale: float | None = None,
-    model_name: str = "",
-) -> datasets.Dataset:
-    """A new dataset whose `output_column` (default: `column`, replaced) holds each image of `column` (default:
-    the first `datasets.Image` column) restored, via `Dataset.map`; other columns are kept.
-
-    The map's fingerprint comes from the dataset's, `model_name`, a digest of the model's weights and the options
-    (never from the model object, which `datasets` would pickle), so `datasets` reuses a cached map only when all
-    of them are the same.
-
-    Raises:
-        ValueError: `outscale` is not a positive number (the `--outscale` message), or `column` is not an image
-            column; before any image is restored.
-    """
-    import datasets
-    from datasets.fingerprint import Hasher
-
-    check_outscale(outscale)  # as `swinir-hf restore --outscale` checks it, before any image is restored
-    columns = image_columns(dataset)
-    column = column or (columns[0] if columns else None)
-    if column not in columns:
-        raise ValueError(f"{column!r} is not an image column of the dataset (image columns: {columns})")
-    output_column = output_column or column
-    features = dataset.features.copy()
-    features[output_column] = datasets.Image()
-    # Every engine option that changes the pixels (each is the restorer's attribute of that name) is hashed, so
-    # `datasets` never reuses a cached map made with other options.
-    unhashed = ("device", "batch_size")
-    pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
-    options = (pixels, outscale, output_column)
-    weights = weights_digest(restorer.model)  # a name is no model: two of one scale, or one retrained in place
-    fingerprint = Hasher.hash((dataset._fingerprint, model_name, weights, restorer.scale, options))
-
-    def fn(example: dict[str, Any]) -> dict[str, Any]:
-        return {output_column: _dataset_image(restorer(example[column], outscale))}
-
-    # One row per write: `map` would hold 1000 restored images (288 MB each for a 3000×2000 input ×4) before
-    # encoding and writing them, so memory grew with the dataset.
-    return dataset.map(fn, features=features, new_fingerprint=fingerprint, desc="restore", writer_batch_size=1)
-
-
-def _dataset_image(image: Image.Image | np.ndarray) -> Image.Image | dict[str, Any]:
-    """A restorer's result as a `datasets.Image` value: a PIL image as it is; an array (a 16-bit grey PNG's
-    colour key made its alpha: (H, W, 2) uint16, for which Pillow has no mode, so `datasets` would wrap its levels to
-    8 bits) as the bytes of the 16-bit PNG `swinir-hf restore` writes for it."""
-    if not isinstance(image, np.ndarray):
-        return image
-    import tempfile
-
-    from .image_writing import write_image
-
-    with tempfile.TemporaryDirectory() as folder:
-        write_image(Path(folder) / "restored.png", image)
-        return {"bytes": (Path(folder) / "restored.png").read_bytes(), "path": None}
-
-
-def weights_digest(model: torch.nn.Module) -> str:
-    """SHA-256 of `model`'s state dict (names, dtypes and bytes): which weights a result was made with."""
-    import torch
-
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
-    return digest.hexdigest()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -48,12 +49,21 @@ def run(args: argparse.Namespace) -> int:
         if is_main_process() and args.dataset and finished_before(stop):
             print(f"{how} once the dataset was in {out} (not pushed)", file=sys.stderr)
         elif is_main_process() and args.dataset:
-            print(f"{how}: {out} is as it was (the dataset is saved aside and moved in whole)", file=sys.stderr)
+            print(f"{how}: {out} is as it was{_parts_kept(Path(out))}", file=sys.stderr)
         elif is_main_process():
             print(f"{how}: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
         return status
     finally:
         leave_process_group()  # on every way out: after a user error and a Ctrl-C too
+
+
+def _parts_kept(out: Path) -> str:
+    """What a stopped `--dataset` run keeps, after "OUT is as it was"."""
+    from .dataset_restoration import PARTS_FOLDER
+
+    if any((out / PARTS_FOLDER).glob("part-*.arrow")):
+        return f"; the images restored so far are kept in {out / PARTS_FOLDER}: the same command goes on from there"
+    return " (the dataset is saved aside and moved in whole)"
 
 
 @contextlib.contextmanager
@@ -113,14 +123,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOptions) -> int:
     from ..image_datasets import load_image_dataset
-    from .collection import restore_dataset
+    from .dataset_restoration import PARTS_FOLDER, restore_dataset
 
     state = process_state(engine.device)
     if state.num_processes > 1:  # every process would map the whole dataset and write the same folder
         return user_error("--dataset runs in one process: start it without accelerate launch")
     out, repo_id = Path(args.output_dir), None
     with folder_claimed(out):  # from the check to the save: a second run into -o is refused, not mixed with this one
-        check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it")  # one line from _run
+        # One line from _run; the parts of a stopped run into -o are taken up, not in the way.
+        check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it", resumes=PARTS_FOLDER)
         if args.push_to_hub:  # now, not after restoring the whole dataset
             from ..checkpoints.folders import check_push_access, check_repo_id_given
 
@@ -131,16 +142,26 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
         dataset = load_image_dataset(args.dataset, args.split)
         restorer = engine.build(state.device)
         start = time.perf_counter()
+        parts = out / PARTS_FOLDER
         restored = restore_dataset(
-            dataset, restorer, column=args.column, outscale=output.outscale, model_name=args.model
+            dataset, restorer, column=args.column, outscale=output.outscale, model_name=args.model, parts_dir=parts
         )
         with written_aside(out, DATASET_FILES) as staging:  # an interrupted save leaves an earlier dataset whole
             restored.save_to_disk(staging)
+        restored = _saved_dataset(out, parts)
     seconds = time.perf_counter() - start
     print(f"restored {len(restored)} images of {args.dataset} → {out} in {seconds:.1f} s", file=sys.stderr)
     if repo_id:
         _push_dataset(restored, out, repo_id)
     return 0
+
+
+def _saved_dataset(out: Path, parts: Path) -> datasets.Dataset:
+    """The dataset just saved in `out`, read from there, once the parts it was made of (`parts`) are removed."""
+    import datasets
+
+    shutil.rmtree(parts, ignore_errors=True)  # ignored: a part still mapped on Windows; the next run removes it
+    return datasets.load_from_disk(str(out))
 
 
 def _push_dataset(restored: datasets.Dataset, out: Path, repo_id: str) -> None:

@@ -44,13 +44,19 @@ def check_writable_folder(out_dir: str | Path, option: str = "-o") -> None:
         raise ValueError(f"cannot write into output folder {out_dir}{where}: choose another {option}")
 
 
-def check_fresh_output_folder(out_dir: str | Path, overwrite: bool, option: str = "-o", replaces: str = "it") -> None:
+def check_fresh_output_folder(
+    out_dir: str | Path, overwrite: bool, option: str = "-o", replaces: str = "it", resumes: str | None = None
+) -> None:
     """`check_output_folder`, and, unless `overwrite`, raise ValueError when `out_dir` has files: a job that writes
-    the whole folder would replace them (`replaces` says what, after "pass --overwrite to replace")."""
+    the whole folder would replace them (`replaces` says what, after "pass --overwrite to replace"). `resumes`: the
+    name of the job's own folder of unfinished work in `out_dir`, which does not count."""
     check_output_folder(out_dir, option)
     out = Path(out_dir)
-    # A killed run's temporary files and folders, which the next write removes, do not count.
-    if out.exists() and any(not left_by_killed_write(p) for p in out.iterdir()) and not overwrite:
+
+    def counts(path: Path) -> bool:  # a killed run's temporary files and folders, which the next write removes, do not
+        return not left_by_killed_write(path) and path.name != resumes
+
+    if out.exists() and any(counts(p) for p in out.iterdir()) and not overwrite:
         raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace {replaces}")
 
 
