@@ -973,6 +973,44 @@ def test_attn_implementation_sdpa_and_eager_are_honoured(tiny_config, tmp_path, 
     assert run(model)[2] > 0
 
 
+@pytest.mark.parametrize(
+    ("shape", "calls_per_shifted_layer"),
+    [((4, 3, 8, 8), 1), ((1, 3, 16, 20), 2)],
+    ids=["batch-of-patches-one-pass", "one-image-border-redo"],
+)
+def test_both_ways_of_sdpa_over_shifted_windows_give_the_eager_loss_and_gradients(
+    tiny_config, shape, calls_per_shifted_layer, monkeypatch
+):
+    """SDPA computes shifted windows in one call with every window position's mask where that mask is the smaller
+    (a batch of small patches: 4 windows, 3 of them on the border, ×4 images) and else plainly, then its border
+    windows again with the mask (one image of 20 windows, 8 on the border); either way, the explicit attention's
+    loss and gradients."""
+    config = tiny_config(depths=[2, 2], num_heads=[2, 2])  # layers 2 and 4 shifted
+    x = torch.rand(shape)
+    y = torch.rand(shape[0], 3, 2 * shape[2], 2 * shape[3])
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    calls = []
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or sdpa(*a, **k)
+    )
+    results = {}
+    for impl in ("sdpa", "eager"):
+        torch.manual_seed(0)
+        model = SwinIRForImageRestoration(config).train()
+        model.set_attn_implementation(impl)
+        calls.clear()
+        loss = model(x, labels=y).loss
+        loss.backward()
+        results[impl] = loss, [p.grad for p in model.parameters()]
+    assert len(calls) == 0  # the eager run's
+    model.set_attn_implementation("sdpa")
+    model(x, labels=y)
+    assert len(calls) == 2 + 2 * calls_per_shifted_layer
+    torch.testing.assert_close(results["sdpa"][0], results["eager"][0])
+    for fused, eager in zip(results["sdpa"][1], results["eager"][1], strict=True):
+        torch.testing.assert_close(fused, eager, rtol=1e-4, atol=1e-6)
+
+
 def test_heads_padded_for_fused_sdpa_give_the_same_outputs_and_gradients(tiny_config, monkeypatch):
     """On CUDA, SDPA gets q, k, v zero-padded to a head dim its fused kernels take (10 → 16 for SwinIR-S); forced on
     the CPU here, that path must give the unpadded loss and gradients (shifted windows' border windows included)."""

@@ -197,6 +197,8 @@ class WindowAttention(nn.Module):
         pad = fused_sdpa_padding(hd, windows.device)
         q, k, v = (F.pad(qkv, (0, pad)) if pad else qkv).unbind(0)
         dropout = self.attn_drop if self.training else 0.0
+        if mask is not None and border.numel() and shifted_in_one_pass(mask.shape[0], bnw, border.numel()):
+            return self.proj_drop(self.proj(self._shifted_in_one_pass(q, k, v, bias, mask, dropout, hd)))
         # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
         if mask is not None and border.numel():
@@ -216,12 +218,45 @@ class WindowAttention(nn.Module):
         out = out[..., :hd].transpose(1, 2).reshape(bnw, n, c)
         return self.proj_drop(self.proj(out))
 
+    def _shifted_in_one_pass(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        bias: torch.Tensor,
+        mask: torch.Tensor,
+        dropout: float,
+        head_dim: int,
+    ) -> torch.Tensor:
+        """Shifted windows' attention in one SDPA call: q, k, v (B·nW, heads, n, d ≥ head_dim, d - head_dim zero
+        channels), bias (1, heads, n, n), mask (nW, n, n) → (B·nW, n, heads · head_dim).
+
+        Every window position's bias + mask, (1, nW · heads, n, n), broadcast over the batch (`shifted_in_one_pass`
+        says when): no second call, gathers or scatter, and the same sums per window (bias + 0 off the border)."""
+        nw, n = mask.shape[0], mask.shape[-1]
+        b, heads = q.shape[0] // nw, q.shape[1]
+        masked = (bias + mask.to(bias.dtype).unsqueeze(1)).reshape(1, nw * heads, n, n)
+        # 4-D, window positions × heads as SDPA's heads: the fused kernels take 4-D inputs only (a copy where q is a
+        # strided view of the qkv projection; none for CUDA's padded heads).
+        q, k, v = (t.reshape(b, nw * heads, n, t.shape[-1]) for t in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=masked, dropout_p=dropout, scale=self.scale)
+        out = out.view(b, nw, heads, n, -1)[..., :head_dim]
+        return out.permute(0, 1, 3, 2, 4).reshape(b * nw, n, heads * head_dim)
+
     def _cpu_matmuls(self, qkv: torch.Tensor) -> bool:
         """Whether CPU inference takes the explicit matmuls (under "sdpa": `cpu_attention_kernel`'s choice)."""
         if torch.jit.is_tracing() or torch.compiler.is_compiling():
             return True  # no timing inside a trace; the explicit path is the one exporters have always seen
         _, _, heads, tokens, head_dim = qkv.shape
         return cpu_attention_kernel(heads, tokens, head_dim, qkv.dtype) == "matmul"
+
+
+def shifted_in_one_pass(positions: int, windows: int, border: int) -> bool:
+    """Whether SDPA takes `windows` shifted windows (images × `positions` window positions, `border` of them on the
+    mask's border) in one call with every position's mask, rather than plainly and then the border windows again
+    with theirs: when that mask (`positions` of them) is no larger than the border windows' (images × `border`), as
+    for training's batches of small patches."""
+    return positions <= windows // positions * border
 
 
 def _exporting() -> bool:
