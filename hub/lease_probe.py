@@ -36,8 +36,10 @@ PROBE_VARIANTS = (
     "bf16 inductor",
     "bf16 inductor reduce-overhead",
 )
-# The shifted windows' SDPA timed both ways after the steps, at the x4 configs' batch of 32 patches of 64².
+# The shifted windows' SDPA timed both ways before the steps, at the x4 configs' batch of 32 patches of 64²: a CUDA
+# start-up and 66 passes of a few ms each.
 ATTENTION_PROBE = ["--batch", "32", "--repeats", "60"]
+ATTENTION_SECONDS = 15
 # The probed variants a lease may train in instead of eager bf16, and the trainer overrides that select them.
 REGIONS = ["train.compile=inductor", "train.compile_regions=true"]
 ALTERNATIVES = {
@@ -74,36 +76,34 @@ def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dic
     variants = probe_order(kept, models)
     command += [*configs, "--seconds", "5", "--variants", *variants, "--profile", "--json", str(rows)]
     command += ["--set", *args.set]
-    log(f"probe: up to {args.probe:.0f} s: {' '.join(command[1:])}")
     start = time.monotonic()
-    with (args.out / "train_step.md").open("w") as table, (args.out / "lease.log").open("a") as errors:
+    time_shifted_attention(args, env, min(ATTENTION_SECONDS, args.probe / 4))
+    seconds = args.probe - (time.monotonic() - start)
+    log(f"probe: up to {seconds:.0f} s: {' '.join(command[1:])}")
+    with (args.out / "train_step.md").open("a") as table, (args.out / "lease.log").open("a") as errors:
         try:
-            subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=args.probe)
+            subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=seconds)
         except subprocess.TimeoutExpired:
             log("probe: time is up; the rows so far are in train_step.md")
     found = json.loads(rows.read_text()) if rows.is_file() else []
     rows.unlink(missing_ok=True)  # train_step.md has them; OUT returns at most 8 files
-    time_shifted_attention(args, env, args.probe - (time.monotonic() - start))
     return found
 
 
 def time_shifted_attention(args: argparse.Namespace, env: dict, seconds: float) -> None:
-    """benchmarks/shifted_attention.py (`ATTENTION_PROBE`) on the device, appended to OUT/train_step.md, in what is
-    left of the probe's seconds (at most 30; none under 10): the GPU figure of the shifted windows' SDPA in one call
-    that benchmarks/README.md lacks."""
-    if seconds < 10:
-        return
+    """benchmarks/shifted_attention.py (`ATTENTION_PROBE`) on the device for at most `seconds`, into a new
+    OUT/train_step.md: the GPU figure of the shifted windows' SDPA in one call that benchmarks/README.md lacks."""
     command = [sys.executable, str(REPO / "benchmarks" / "shifted_attention.py"), "--device", args.device]
     command += ATTENTION_PROBE
-    log(f"probe: shifted windows' attention: {' '.join(command[1:])}")
-    with (args.out / "train_step.md").open("a") as table, (args.out / "lease.log").open("a") as errors:
-        table.write(f"\n### Shifted windows' attention: {' '.join(command[1:])}\n\n```\n")
+    log(f"probe: up to {seconds:.0f} s: {' '.join(command[1:])}")
+    with (args.out / "train_step.md").open("w") as table, (args.out / "lease.log").open("a") as errors:
+        table.write(f"Shifted windows' attention: benchmarks/shifted_attention.py {' '.join(command[2:])}\n\n```\n")
         table.flush()  # before the child's lines
         try:
-            subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=min(seconds, 30))
+            subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=seconds)
         except subprocess.TimeoutExpired:
             log("probe: the shifted windows' attention ran out of time")
-        table.write("```\n")
+        table.write("```\n\n")
 
 
 def device_rows(state: Path, models: list[str], device: str) -> list[dict]:

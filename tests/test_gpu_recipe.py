@@ -637,10 +637,11 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
     args = argparse.Namespace(device="cpu", out=tmp_path, probe=120.0, set=TINY)
     timed = lease_probe.probe(["sr-x4", "denoise-color"], args, env, [])
-    # then the shifted windows' attention, both ways, in the time left
+    # first the shifted windows' attention, both ways
     text = (tmp_path / "train_step.md").read_text()
-    attention = text[text.index("### Shifted windows' attention") :]
-    assert "one pass: median" in attention and "border redo: median" in attention and attention.endswith("```\n")
+    attention = text[: text.index("## Training steps")]
+    assert attention.startswith("Shifted windows' attention: benchmarks/shifted_attention.py --device cpu --batch 2")
+    assert "one pass: median" in attention and "border redo: median" in attention and attention.endswith("```\n\n")
     rows = [line for line in (tmp_path / "train_step.md").read_text().splitlines() if line.startswith("| `gpu_")]
     assert [row.split(" | ")[:3] for row in rows] == [["| `gpu_sr_x4`", "fp32", "2"], ["| `gpu_color_dn`", "fp32", "2"]]
     assert all(float(row.split(" | ")[4]) > 0 for row in rows)  # steps/s
