@@ -53,8 +53,8 @@ def restore_dataset(
 
     Args:
         parts_dir: the folder for the parts' Arrow files (made if needed). The parts this call would write that are
-            there already (an interrupted call's) are taken as they are; any other file there is removed. None:
-            `datasets`' cache, which keeps parts only for a dataset read from files (its cache files' folder).
+            there already (an interrupted call's) are taken as they are; any other file there is removed. None: one
+            part, cached by `datasets` as any map of a dataset read from files (a stop loses it).
         model_name: the model's name, part of the fingerprint with its config and weights (a name alone is no
             model: two of one scale, or one retrained in place).
 
@@ -73,7 +73,10 @@ def restore_dataset(
     output_column = output_column or column
     features = dataset.features.copy()
     features[output_column] = datasets.Image()
-    parts = _plan_parts(dataset, restorer, (model_name, outscale, output_column))
+    # Without a folder of their own, parts would each leave a file in `datasets`' cache (beside a save_to_disk
+    # dataset's files): one map, as any.
+    rows = ROWS_PER_PART if parts_dir is not None else max(len(dataset), 1)
+    parts = _plan_parts(dataset, restorer, (model_name, outscale, output_column), rows)
     files = _part_files(parts, parts_dir)
     done = sum(stop - start for (start, stop, _), file in zip(parts, files, strict=True) if file and file.exists())
     if done:
@@ -103,7 +106,9 @@ def restore_dataset(
     return restored[0] if len(restored) == 1 else datasets.concatenate_datasets(restored)
 
 
-def _plan_parts(dataset: datasets.Dataset, restorer: SwinIRRestorer, options: tuple) -> list[tuple[int, int, str]]:
+def _plan_parts(
+    dataset: datasets.Dataset, restorer: SwinIRRestorer, options: tuple, rows_per_part: int
+) -> list[tuple[int, int, str]]:
     """The parts' rows and fingerprints: (start, stop, fingerprint), one empty part for an empty dataset."""
     from datasets.fingerprint import Hasher
 
@@ -114,8 +119,8 @@ def _plan_parts(dataset: datasets.Dataset, restorer: SwinIRRestorer, options: tu
     whole = Hasher.hash((dataset._fingerprint, model_fingerprint(restorer.model), pixels, options))
     rows = len(dataset)
     return [
-        (start, min(start + ROWS_PER_PART, rows), Hasher.hash((whole, start, min(start + ROWS_PER_PART, rows))))
-        for start in range(0, max(rows, 1), ROWS_PER_PART)
+        (start, min(start + rows_per_part, rows), Hasher.hash((whole, start, min(start + rows_per_part, rows))))
+        for start in range(0, max(rows, 1), rows_per_part)
     ]
 
 
