@@ -53,7 +53,8 @@ def check_fresh_output_folder(
     check_output_folder(out_dir, option)
     out = Path(out_dir)
 
-    def counts(path: Path) -> bool:  # a killed run's temporary files and folders, which the next write removes, do not
+    def counts(path: Path) -> bool:
+        # Not a killed run's temporary file or folder (the next write removes it), nor the job's unfinished work.
         return not left_by_killed_write(path) and path.name != resumes
 
     if out.exists() and any(counts(p) for p in out.iterdir()) and not overwrite:
