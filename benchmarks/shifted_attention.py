@@ -5,8 +5,8 @@ backward, SDPA) computed the two ways the model knows, on training-sized batches
 - `border redo`: SDPA over every window with the bias, then the border windows again with bias + mask, copied in.
 
 The model takes the first where its mask is no larger than the second's (`shifted_in_one_pass`: a batch of small
-patches); here both are forced on the same inputs, alternating, and each prints its median milliseconds (and, on
-CUDA, its peak memory). The two give the same outputs (`tests/test_modeling.py`).
+patches; not yet on CUDA); here both are forced on the same inputs, alternating, and each prints its median
+milliseconds (and, on CUDA, its peak memory). The two give the same outputs (`tests/test_modeling.py`).
 
     python benchmarks/shifted_attention.py --batch 8 --repeats 30
     python benchmarks/shifted_attention.py --device cuda --batch 32 --repeats 100

@@ -985,6 +985,12 @@ def test_both_ways_of_sdpa_over_shifted_windows_give_the_eager_loss_and_gradient
     (a batch of small patches: 4 windows, 3 of them on the border, ×4 images) and else plainly, then its border
     windows again with the mask (one image of 20 windows, 8 on the border); either way, the explicit attention's
     loss and gradients."""
+    from swinir_hf.models.modeling_swinir import shifted_in_one_pass
+
+    # gpu_sr_x4's batch: 32 × 64 windows, 15 on the border; CUDA keeps the redo until a GPU has timed both
+    assert shifted_in_one_pass(64, 32 * 64, 15, torch.device("cpu"))
+    assert not shifted_in_one_pass(64, 32 * 64, 15, torch.device("cuda"))
+    assert not shifted_in_one_pass(64, 4 * 64, 15, torch.device("cpu"))
     config = tiny_config(depths=[2, 2], num_heads=[2, 2])  # layers 2 and 4 shifted
     x = torch.rand(shape)
     y = torch.rand(shape[0], 3, 2 * shape[2], 2 * shape[3])
@@ -1011,15 +1017,17 @@ def test_both_ways_of_sdpa_over_shifted_windows_give_the_eager_loss_and_gradient
         torch.testing.assert_close(fused, eager, rtol=1e-4, atol=1e-6)
 
 
-def test_heads_padded_for_fused_sdpa_give_the_same_outputs_and_gradients(tiny_config, monkeypatch):
+@pytest.mark.parametrize("shape", [(2, 3, 8, 12), (1, 3, 16, 20)], ids=["one-pass", "border-redo"])
+def test_heads_padded_for_fused_sdpa_give_the_same_outputs_and_gradients(tiny_config, shape, monkeypatch):
     """On CUDA, SDPA gets q, k, v zero-padded to a head dim its fused kernels take (10 → 16 for SwinIR-S); forced on
-    the CPU here, that path must give the unpadded loss and gradients (shifted windows' border windows included)."""
+    the CPU here, that path must give the unpadded loss and gradients (shifted windows' border windows included),
+    either way the shifted windows are computed."""
     from swinir_hf.models import modeling_swinir
 
     assert [modeling_swinir.fused_sdpa_padding(d, torch.device("cuda")) for d in (10, 16, 30)] == [6, 0, 2]
     assert modeling_swinir.fused_sdpa_padding(10, torch.device("cpu")) == 0
     model = SwinIRForImageRestoration(tiny_config(embed_dim=20, depths=[2, 2], num_heads=[2, 2])).train()
-    x, y = torch.rand(2, 3, 8, 12), torch.rand(2, 3, 16, 24)
+    x, y = torch.rand(shape), torch.rand(shape[0], 3, 2 * shape[2], 2 * shape[3])
     sdpa = torch.nn.functional.scaled_dot_product_attention
     head_dims = []
     monkeypatch.setattr(
