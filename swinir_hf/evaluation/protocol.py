@@ -11,6 +11,9 @@ from typing import Literal, get_args
 GreyConvention = Literal["native", "rgb"]
 GREY_CONVENTIONS: tuple[str, ...] = get_args(GreyConvention)
 
+# The engine options that change the figures, as `Evaluation.to_dict` and `eval --save-images`' manifest record them.
+ENGINE_FIELDS = ("ensemble", "tile", "tile_overlap", "dtype")
+
 
 def benchmark_name(dataset: str | os.PathLike) -> str:
     """A benchmark's name, as its table's caption gives it: a plain folder's own (its parent's for an `HR` folder),

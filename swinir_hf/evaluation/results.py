@@ -15,9 +15,7 @@ import numpy as np
 from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..inference.tiling import used_overlap
 from .degradation_setting import Degradation
-
-# The engine options that change the figures, as `Evaluation.to_dict` records them.
-ENGINE_FIELDS = ("ensemble", "tile", "tile_overlap", "dtype")
+from .protocol import ENGINE_FIELDS
 
 COLUMNS = {
     "psnr": "PSNR",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.fingerprint import model_fingerprint
 from ..inference.atomic_writes import write_text_file
+from .protocol import ENGINE_FIELDS
 
 if TYPE_CHECKING:  # the command line asks `has_manifest` before torch loads
     import numpy as np
@@ -79,7 +80,7 @@ def evaluation_settings(
     and the engine's options with its device kind (float rounding differs between kinds)."""
     kind = "imagefolder:" if dataset.startswith("imagefolder:") else ""  # another loader of the same folder
     local = Path(dataset.removeprefix(kind))
-    options = {name: getattr(engine, name) for name in ("tile", "tile_overlap", "ensemble", "dtype")}
+    options = {name: getattr(engine, name) for name in ENGINE_FIELDS}
     return {
         "dataset": kind + str(local.resolve()) if local.exists() else dataset,
         **benchmark,
