@@ -118,10 +118,8 @@ def _plan_parts(
     pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
     whole = Hasher.hash((dataset._fingerprint, model_fingerprint(restorer.model), pixels, options))
     rows = len(dataset)
-    return [
-        (start, min(start + rows_per_part, rows), Hasher.hash((whole, start, min(start + rows_per_part, rows))))
-        for start in range(0, max(rows, 1), rows_per_part)
-    ]
+    bounds = [(start, min(start + rows_per_part, rows)) for start in range(0, max(rows, 1), rows_per_part)]
+    return [(start, stop, Hasher.hash((whole, start, stop))) for start, stop in bounds]
 
 
 def _part_files(parts: list[tuple[int, int, str]], parts_dir: str | os.PathLike | None) -> list[Path | None]:
