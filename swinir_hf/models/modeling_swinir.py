@@ -198,7 +198,7 @@ class WindowAttention(nn.Module):
         q, k, v = (F.pad(qkv, (0, pad)) if pad else qkv).unbind(0)
         dropout = self.attn_drop if self.training else 0.0
         if mask is not None and border.numel() and shifted_in_one_pass(mask.shape[0], bnw, border.numel(), q.device):
-            return self.proj_drop(self.proj(self._shifted_in_one_pass(q, k, v, bias, mask, dropout, hd)))
+            return self.proj_drop(self.proj(self._attention_in_one_call(q, k, v, bias, mask, dropout, hd)))
         # A 4-D mask lets CPU SDPA take its fused kernel (faster); a 3-D one falls back to the math path.
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=self.scale)
         if mask is not None and border.numel():
@@ -218,7 +218,7 @@ class WindowAttention(nn.Module):
         out = out[..., :hd].transpose(1, 2).reshape(bnw, n, c)
         return self.proj_drop(self.proj(out))
 
-    def _shifted_in_one_pass(
+    def _attention_in_one_call(
         self,
         q: torch.Tensor,
         k: torch.Tensor,
