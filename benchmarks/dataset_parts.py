@@ -1,13 +1,16 @@
-"""Dataset-restoration benchmark (not a test): what restoring a `datasets` dataset in resumable parts costs.
+"""Dataset-restoration benchmark (not a test): what restoring a `datasets` dataset in resumable parts costs, and
+what batching its images gains.
 
 `restore_dataset` maps a dataset in parts of `ROWS_PER_PART` rows, each written to its own file, so that a stopped
 `swinir-hf restore --dataset` keeps what it finished. This times the same dataset restored in parts of each size
-given and in one part (`whole`, as before parts), alternating the ways `--repeats` times in one process, and prints
-each way's median seconds, the part of them outside the model's calls (`other`: reading, encoding, writing, the
-parts' files and their concatenation), and what each part adds to `other` against `whole`. The model's own time
-varies from run to run by more than the parts cost, so the cost per part is read from `other`.
+given (`--rows`), in one part (`whole`, as before parts), and in parts of `ROWS_PER_PART` rows with each
+`--batch-sizes` N > 1 (`--batch-size N`: N images per forward pass), alternating the ways `--repeats` times in one
+process, and prints each way's median seconds, the part of them outside the model's calls (`other`: reading,
+encoding, writing, the parts' files and their concatenation), and what each part adds to `other` against `whole`.
+The model's own time varies from run to run by more than the parts cost, so the cost per part is read from `other`.
 
     python benchmarks/dataset_parts.py --images 128 --size 32 --rows 16 4
+    python benchmarks/dataset_parts.py --images 128 --size 32 --rows 16 --batch-sizes 4 16 --device cuda
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def make_dataset(folder: Path, count: int, size: int):
 
 
 class TimedRestorer:
-    """A restorer that adds up the seconds spent in its calls (`model_seconds`)."""
+    """A restorer that adds up the seconds spent restoring images (`model_seconds`)."""
 
     def __init__(self, restorer) -> None:
         self.restorer, self.model_seconds = restorer, 0.0
@@ -43,17 +46,17 @@ class TimedRestorer:
     def __getattr__(self, name: str):  # the engine's options and the model, which the parts' fingerprint reads
         return getattr(self.restorer, name)
 
-    def __call__(self, *args, **kwargs):
+    def restore_images(self, *args, **kwargs):
         start = time.perf_counter()
         try:
-            return self.restorer(*args, **kwargs)
+            return self.restorer.restore_images(*args, **kwargs)
         finally:
             self.model_seconds += time.perf_counter() - start
 
 
-def timed(dataset, restorer: TimedRestorer, rows: int, parts_dir: Path) -> tuple[float, float]:
-    """(seconds, seconds outside the restorer's calls) to restore `dataset` in parts of `rows` rows into the empty
-    folder `parts_dir`."""
+def timed(dataset, restorer: TimedRestorer, rows: int, parts_dir: Path, batch_size: int = 1) -> tuple[float, float]:
+    """(seconds, seconds outside the restorer's calls) to restore `dataset` in parts of `rows` rows (rounded up to a
+    multiple of `batch_size`), `batch_size` images per pass, into the empty folder `parts_dir`."""
     import shutil
 
     import swinir_hf.inference.dataset_restoration as dataset_restoration
@@ -62,7 +65,7 @@ def timed(dataset, restorer: TimedRestorer, rows: int, parts_dir: Path) -> tuple
     dataset_restoration.ROWS_PER_PART = rows
     restorer.model_seconds = 0.0
     start = time.perf_counter()
-    restored = dataset_restoration.restore_dataset(dataset, restorer, parts_dir=parts_dir)
+    restored = dataset_restoration.restore_dataset(dataset, restorer, parts_dir=parts_dir, batch_size=batch_size)
     seconds = time.perf_counter() - start
     assert len(restored) == len(dataset)
     return seconds, seconds - restorer.model_seconds
@@ -73,7 +76,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=128)
     parser.add_argument("--size", type=int, default=32, help="image side in pixels")
     parser.add_argument("--rows", type=int, nargs="+", default=[16], help="rows per part to time")
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[], help="images per forward pass to time")
     parser.add_argument("--model", default="sr-x4")
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
@@ -82,24 +87,30 @@ def main() -> None:
     from swinir_hf.inference.collection import ModelEngine
 
     datasets.disable_progress_bars()
-    restorer = TimedRestorer(ModelEngine(model=args.model, tile=None).build("cpu"))
-    ways = {"whole": args.images, **{f"{rows} rows": rows for rows in args.rows}}
+    from swinir_hf.inference.dataset_restoration import ROWS_PER_PART
+
+    restorer = TimedRestorer(ModelEngine(model=args.model, tile=None).build(args.device))
+    ways = {
+        "whole": (args.images, 1),
+        **{f"{rows} rows": (rows, 1) for rows in args.rows},
+        **{f"batch {n}": (ROWS_PER_PART, n) for n in args.batch_sizes if n > 1},
+    }
     times: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
     with tempfile.TemporaryDirectory() as tmp:
         dataset = make_dataset(Path(tmp), args.images, args.size)
         timed(dataset, restorer, args.images, Path(tmp) / "parts")  # warm-up: first-call costs out of the figures
         for _ in range(args.repeats):
-            for way, rows in ways.items():
-                times[way].append(timed(dataset, restorer, rows, Path(tmp) / "parts"))
+            for way, (rows, batch_size) in ways.items():
+                times[way].append(timed(dataset, restorer, rows, Path(tmp) / "parts", batch_size))
     whole = statistics.median(other for _, other in times["whole"])
-    print(f"{args.images} images of {args.size}² through {args.model} on CPU, median of {args.repeats}")
-    print(f"{'way':>10} {'seconds':>8} {'other s':>8} {'ms/part added':>14}")
-    for way, rows in ways.items():
-        parts = -(-args.images // rows)
+    print(f"{args.images} images of {args.size}² through {args.model} on {args.device}, median of {args.repeats}")
+    print(f"{'way':>10} {'seconds':>8} {'images/s':>9} {'other s':>8} {'ms/part added':>14}")
+    for way, (rows, batch_size) in ways.items():
+        parts = -(-args.images // (-(-rows // batch_size) * batch_size))
         seconds = statistics.median(total for total, _ in times[way])
         other = statistics.median(other for _, other in times[way])
-        added = "" if way == "whole" else f"{1000 * (other - whole) / (parts - 1):14.1f}"
-        print(f"{way:>10} {seconds:8.2f} {other:8.3f} {added}")
+        added = "" if way == "whole" or batch_size > 1 else f"{1000 * (other - whole) / (parts - 1):14.1f}"
+        print(f"{way:>10} {seconds:8.2f} {args.images / seconds:9.1f} {other:8.3f} {added}")
 
 
 if __name__ == "__main__":

@@ -666,15 +666,15 @@ def test_a_stopped_dataset_run_goes_on_from_the_parts_it_finished(tmp_path, mode
     for i in range(5):
         Image.fromarray(_rng_image((6 + i, 7, 3), i)).save(folder / f"{i}.png")
     calls, stop_at = [], [3]  # Ctrl-C while the 3rd image is restored: the 1st part (2 images) is finished
-    call = SwinIRRestorer.__call__
+    call = SwinIRRestorer.restore_images
 
-    def restore_one(self, *args, **kwargs):
-        calls.append(1)
+    def restore_one(self, images, *args, **kwargs):
+        calls.extend(images)
         if len(calls) in stop_at:
             raise KeyboardInterrupt
-        return call(self, *args, **kwargs)
+        return call(self, images, *args, **kwargs)
 
-    monkeypatch.setattr(SwinIRRestorer, "__call__", restore_one)
+    monkeypatch.setattr(SwinIRRestorer, "restore_images", restore_one)
     out, parts = tmp_path / "out", tmp_path / "out" / ".restored-parts"
     args = ["--dataset", f"imagefolder:{folder}", "-o", out]
     assert _restore(*args, model_dir=model_dir) == 130
@@ -705,6 +705,46 @@ def test_a_stopped_dataset_run_goes_on_from_the_parts_it_finished(tmp_path, mode
     err = capsys.readouterr().err
     assert f"{parts} held the parts of a run with another dataset, model or options: restoring anew" in err
     assert len(calls) == 5 and datasets.load_from_disk(str(out))[4]["image"].size == (14, 20)
+
+
+def test_a_datasets_neighbouring_images_of_one_size_are_restored_in_batches(tmp_path, model_dir, monkeypatch, capsys):
+    """`restore --dataset --batch-size N` was refused (an option of files). Now up to N neighbouring rows of one size
+    go through one forward pass, in parts a multiple of N long (a stop never cuts a batch), and the dataset is the one
+    restored image by image; a bad --batch-size is refused before the dataset loads."""
+    import datasets
+
+    import swinir_hf.inference.dataset_restoration as dataset_restoration
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(dataset_restoration, "ROWS_PER_PART", 4)
+    folder = tmp_path / "imagefolder"
+    folder.mkdir()
+    for i, shape in enumerate([(6, 7, 3), (6, 7, 3), (6, 7), (9, 7, 3), (9, 7, 3), (6, 7, 3), (6, 7, 3)]):
+        Image.fromarray(_rng_image(shape, i)).save(folder / f"{i}.png")
+    batches, parts = [], []
+    call, part_files = SwinIRRestorer.restore_images, dataset_restoration._part_files
+    monkeypatch.setattr(
+        SwinIRRestorer, "restore_images", lambda self, images, *a: batches.append(len(images)) or call(self, images, *a)
+    )
+    monkeypatch.setattr(
+        dataset_restoration, "_part_files", lambda plan, where: parts.extend(plan) or part_files(plan, where)
+    )
+    args = ["--dataset", f"imagefolder:{folder}", "-o"]
+    assert _restore(*args, tmp_path / "batched", "--batch-size", "3", model_dir=model_dir) == 0
+    # Parts of 6 rows (4 rounded up to a multiple of 3); the batches of 3 rows each cut where the size changes.
+    assert [(start, stop) for start, stop, _ in parts] == [(0, 6), (6, 7)] and batches == [3, 2, 1, 1]
+    batches.clear()
+    assert _restore(*args, tmp_path / "alone", model_dir=model_dir) == 0 and batches == [1] * 7
+    batched, alone = (datasets.load_from_disk(str(tmp_path / name)) for name in ("batched", "alone"))
+    for a, b in zip(batched, alone, strict=True):
+        assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"])) and a["image"].mode == b["image"].mode
+    capsys.readouterr()
+    assert _restore(*args, tmp_path / "none", "--batch-size", "0", model_dir=model_dir) == 1
+    assert capsys.readouterr().err == "error: --batch-size and --workers must be at least 1\n"
+    with pytest.raises(ValueError, match="batch_size must be an int ≥ 1, got 2.0"):
+        dataset_restoration.restore_dataset(
+            alone, SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir)), batch_size=2.0
+        )
 
 
 def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, model_dir, monkeypatch, capsys):
@@ -808,7 +848,7 @@ def test_file_options_with_a_dataset_are_refused_not_ignored(tmp_path, model_dir
         "drop them\n"
     )
     # Given at their defaults too: a script that says --ext png means PNG files.
-    for option in (["--suffix", "_x4"], ["--recursive"], ["--batch-size", "4"], ["--workers", "3"], ["--ext", "png"]):
+    for option in (["--suffix", "_x4"], ["--recursive"], ["--workers", "3"], ["--ext", "png"]):
         assert _restore(*args, *option, model_dir=model_dir) == 1
         assert f": {option[0]} (for files) would be ignored; drop it\n" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -1022,9 +1062,10 @@ def test_a_dataset_restored_by_another_model_of_one_name_is_not_taken_from_the_c
     assert not np.array_equal(got[0], got[1])
 
 
-def test_a_dataset_is_restored_holding_one_restored_image_at_a_time(model_dir, tmp_path, monkeypatch):
+def test_a_dataset_is_restored_holding_one_batch_of_restored_images_at_a_time(model_dir, tmp_path, monkeypatch):
     """`Dataset.map` writes its rows 1000 at a time: `restore_dataset` held every restored image until then (60 MB
-    more per 1000² input ×4, all of a dataset of large images), so its memory grew with the dataset."""
+    more per 1000² input ×4, all of a dataset of large images), so its memory grew with the dataset. Now a batch's
+    images are written before the next batch is restored."""
     import gc
     import weakref
 
@@ -1032,24 +1073,27 @@ def test_a_dataset_is_restored_holding_one_restored_image_at_a_time(model_dir, t
 
     import swinir_hf.inference.dataset_restoration as dataset_restoration
 
-    for i in range(4):
+    for i in range(8):
         Image.fromarray(_rng_image((9, 13, 3), i)).save(tmp_path / f"{i}.png")
-    files = [str(tmp_path / f"{i}.png") for i in range(4)]
+    files = [str(tmp_path / f"{i}.png") for i in range(8)]
     data = datasets.Dataset.from_dict({"image": files}).cast_column("image", datasets.Image())
     outputs, alive = [], []
-    call = SwinIRRestorer.__call__
+    call = SwinIRRestorer.restore_images
 
-    def restore_one(*args, **kwargs):
+    def restore_batch(*args, **kwargs):
         gc.collect()
         alive.append(sum(ref() is not None for ref in outputs))  # restored images still held
         out = call(*args, **kwargs)
-        outputs.append(weakref.ref(out))
+        outputs.extend(weakref.ref(image) for image in out)
         return out
 
-    monkeypatch.setattr(SwinIRRestorer, "__call__", restore_one)
+    monkeypatch.setattr(SwinIRRestorer, "restore_images", restore_batch)
     restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir), tile=None, dtype="float32")
-    out = dataset_restoration.restore_dataset(data, restorer)
-    assert len(out) == 4 and max(alive) <= 1, alive
+    for batch_size in (1, 3):
+        outputs.clear()
+        alive.clear()
+        out = dataset_restoration.restore_dataset(data, restorer, batch_size=batch_size)
+        assert len(out) == 8 and len(alive) == -(-8 // batch_size) and max(alive) <= batch_size, alive
 
 
 def test_images_refused_while_the_run_held_memory_are_judged_again_once_it_is_free(model_dir, tmp_path, monkeypatch):

@@ -127,6 +127,69 @@ def _rgba(h=20, w=24):
     return np.dstack([_rgb(h, w), np.linspace(0, 255, h * w).reshape(h, w).astype(np.uint8)])
 
 
+def _passes(restorer: SwinIRRestorer, monkeypatch) -> list[int]:
+    """The batch size of each forward pass `restorer` runs from now on."""
+    passes, run = [], restorer._run
+    monkeypatch.setattr(restorer, "_run", lambda model, x, tile: passes.append(len(x)) or run(model, x, tile))
+    return passes
+
+
+def test_restore_images_restores_each_image_as_the_call_does_in_one_pass(model, monkeypatch):
+    """`restore_images`: same-size images of every kind (RGB, grey into an RGB model, RGBA whose alpha the model
+    upscales, 16-bit, float) through one forward pass for the colours and one for the alphas, each image as the
+    call restores it (one pass per image), `outscale` too."""
+    rng = np.random.default_rng(3)
+    images = [
+        Image.fromarray(_rgb(seed=1)),
+        Image.fromarray(_rgb(seed=2)[..., 0]),
+        Image.fromarray(_rgba()),
+        rng.integers(0, 65536, (20, 24, 3), dtype=np.uint16),
+        rng.random((20, 24, 3), dtype=np.float32),
+    ]
+    restorer = SwinIRRestorer(model, tile=None, dtype="float32")
+    alone = [restorer(image, outscale=2.5) for image in images]
+    passes = _passes(restorer, monkeypatch)
+    batched = restorer.restore_images(images, outscale=2.5)
+    assert passes == [5, 1]
+    for one, many in zip(alone, batched, strict=True):
+        assert type(one) is type(many)
+        if isinstance(one, Image.Image):
+            assert (one.mode, one.size) == (many.mode, many.size)
+            one, many = np.asarray(one), np.asarray(many)
+        assert one.dtype == many.dtype and one.shape == many.shape == (50, 60, *one.shape[2:])
+        # The same model and pixels in a larger batch: float rounding of other kernels' sums, ≤ 1 level
+        tolerance = {np.dtype(np.uint8): 1, np.dtype(np.uint16): 257}.get(one.dtype, 1e-5)
+        assert np.abs(one.astype(np.float64) - many.astype(np.float64)).max() <= tolerance
+    assert restorer.restore_images([]) == []
+
+
+def test_restore_images_refuses_images_of_several_sizes_and_an_image_for_a_list(model):
+    restorer = SwinIRRestorer(model, tile=None)
+    with pytest.raises(ValueError) as err:
+        restorer.restore_images([Image.fromarray(_rgb()), Image.fromarray(_rgb(20, 30)), Image.fromarray(_rgb())])
+    assert str(err.value) == "restore_images takes images of one size, got 24×20, 30×20: restore each size on its own"
+    for image in (_rgb(), Image.fromarray(_rgb())):  # an array's rows are no images
+        with pytest.raises(TypeError, match=r"^restore_images takes a list of images: restore one image with"):
+            restorer.restore_images(image)
+    with pytest.raises(TypeError, match="expected a PIL image, numpy array or path, got int"):
+        restorer.restore_images([Image.fromarray(_rgb()), 3])
+
+
+def test_restore_images_restores_a_batch_too_large_for_memory_one_image_at_a_time(model, monkeypatch):
+    """Batching is for speed: whole images that each fit alone, but not together, are restored one by one."""
+    from swinir_hf.models import modeling_swinir as modeling
+
+    one = modeling.SURELY_NEEDED * 20 * 24 * modeling.activation_bytes_per_pixel(model.config, torch.device("cpu"))
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: int(1.5 * one))  # one image, not two
+    restorer = SwinIRRestorer(model, tile=None, dtype="float32")
+    images = [Image.fromarray(_rgb(seed=i)) for i in range(3)]
+    alone = [np.asarray(restorer(image)) for image in images]
+    passes = _passes(restorer, monkeypatch)
+    batched = restorer.restore_images(images)
+    assert passes == [1, 1, 1]
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(alone, batched, strict=True))
+
+
 def test_rgba_with_bicubic_alpha_restores_colour_and_resizes_alpha(model):
     rgba = _rgba()
     out = restore(model, Image.fromarray(rgba), alpha="bicubic")
@@ -1192,6 +1255,8 @@ def test_something_else_than_a_model_is_named_with_how_to_load_one():
 def test_tensors_and_lists_are_pointed_to_what_takes_them(model):
     with pytest.raises(TypeError, match=r"^restore takes one image: call it per image \(a SwinIRRestorer keeps "):
         restore(model, [_rgb(), _rgb()])
+    with pytest.raises(TypeError, match=r"; its restore_images takes a list of images of one size\), or restore "):
+        SwinIRRestorer(model)([_rgb(), _rgb()])
     with pytest.raises(TypeError, match=r"^restore takes images, not tensors: .*restore_tensor\(x\) restores "):
         restore(model, torch.rand(1, 3, 8, 8))
     # The advice runs as written on a tensor that needs grad (`x.permute(1, 2, 0).numpy()` raised on those), on

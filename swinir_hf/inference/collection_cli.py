@@ -144,7 +144,13 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOp
         start = time.perf_counter()
         parts = out / PARTS_FOLDER
         restored = restore_dataset(
-            dataset, restorer, column=args.column, outscale=output.outscale, model_name=args.model, parts_dir=parts
+            dataset,
+            restorer,
+            column=args.column,
+            outscale=output.outscale,
+            model_name=args.model,
+            parts_dir=parts,
+            batch_size=args.batch_size,
         )
         with written_aside(out, DATASET_FILES) as staging:  # an interrupted save leaves an earlier dataset whole
             restored.save_to_disk(staging)

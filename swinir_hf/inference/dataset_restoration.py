@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
 from ..checkpoints.fingerprint import model_fingerprint
 from ..image_datasets import image_columns
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import datasets
-    from PIL import Image
 
     from .restoration import SwinIRRestorer
 
@@ -46,6 +46,7 @@ def restore_dataset(
     outscale: float | None = None,
     model_name: str = "",
     parts_dir: str | os.PathLike | None = None,
+    batch_size: int = 1,
 ) -> datasets.Dataset:
     """A new dataset whose `output_column` (default: `column`, replaced) holds each image of `column` (default:
     the first `datasets.Image` column) restored; other columns are kept. Made of memory-mapped parts: save it
@@ -57,15 +58,19 @@ def restore_dataset(
             part, cached by `datasets` as any map of a dataset read from files (a stop loses it).
         model_name: the model's name, part of the fingerprint with its config and weights (a name alone is no
             model: two of one scale, or one retrained in place).
+        batch_size: up to this many consecutive images of one size through one forward pass
+            (`SwinIRRestorer.restore_images`); parts are then a multiple of it long, so that a batch is never cut.
 
     Raises:
-        ValueError: `outscale` is not a positive number (the `--outscale` message), or `column` is not an image
-            column; before any image is restored.
+        ValueError: `outscale` is not a positive number (the `--outscale` message), `column` is not an image
+            column, or `batch_size` is not a count; before any image is restored.
     """
     import datasets
     from tqdm.auto import tqdm
 
     check_outscale(outscale)  # as `swinir-hf restore --outscale` checks it, before any image is restored
+    if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1):
+        raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
     columns = image_columns(dataset)
     column = column or (columns[0] if columns else None)
     if column not in columns:
@@ -75,7 +80,7 @@ def restore_dataset(
     features[output_column] = datasets.Image()
     # Without a folder of their own, parts would each leave a file in `datasets`' cache (beside a save_to_disk
     # dataset's files): one map, as any.
-    rows = ROWS_PER_PART if parts_dir is not None else max(len(dataset), 1)
+    rows = -(-ROWS_PER_PART // batch_size) * batch_size if parts_dir is not None else max(len(dataset), 1)
     parts = _plan_parts(dataset, restorer, (model_name, outscale, output_column), rows)
     files = _part_files(parts, parts_dir)
     done = sum(stop - start for (start, stop, _), file in zip(parts, files, strict=True) if file and file.exists())
@@ -84,20 +89,22 @@ def restore_dataset(
     bars_off = datasets.are_progress_bars_disabled()  # `swinir-hf restore --no-progress`
     bar = tqdm(total=len(dataset), initial=done, desc="restore", unit="image", disable=bars_off)
 
-    def fn(example: dict[str, Any]) -> dict[str, Any]:
-        image = _dataset_image(restorer(example[column], outscale))
-        bar.update()
-        return {output_column: image}
+    def fn(batch: dict[str, list]) -> dict[str, list]:
+        restored = [image for run in _same_size_runs(batch[column]) for image in restorer.restore_images(run, outscale)]
+        bar.update(len(restored))
+        return {output_column: [_dataset_image(image) for image in restored]}
 
     with bar, _datasets_bars_off():
         restored = [
-            # One row per write: `map` would hold 1000 restored images (288 MB each for a 3000×2000 input ×4) before
-            # encoding and writing them, so memory grew with the dataset.
+            # One batch per write: `map` would hold 1000 restored images (288 MB each for a 3000×2000 input ×4)
+            # before encoding and writing them, so memory grew with the dataset.
             dataset.select(range(start, stop)).map(
                 fn,
+                batched=True,
+                batch_size=batch_size,
                 features=features,
                 new_fingerprint=fingerprint,
-                writer_batch_size=1,
+                writer_batch_size=batch_size,
                 cache_file_name=file and str(file),
                 load_from_cache_file=True if file else None,
             )
@@ -140,6 +147,27 @@ def _part_files(parts: list[tuple[int, int, str]], parts_dir: str | os.PathLike 
     for path in others:
         path.unlink()
     return files
+
+
+def _same_size_runs(images: list[Any]) -> Iterator[list[Any]]:
+    """`images` cut into runs of consecutive images of one size (W, H); anything else (not an image: refused by
+    `restore_images`) in a run of its own."""
+    run: list[Any] = []
+    for image in images:
+        size = _size(image)
+        if run and (size is None or size != _size(run[0])):
+            yield run
+            run = []
+        run.append(image)
+    if run:
+        yield run
+
+
+def _size(image: Any) -> tuple[int, int] | None:
+    """A PIL image's or (H, W[, C]) array's (W, H); None for anything else."""
+    if isinstance(image, np.ndarray):
+        return tuple(image.shape[1::-1])
+    return image.size if isinstance(image, Image.Image) else None
 
 
 @contextmanager

@@ -8,8 +8,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import numbers
 import os
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any, Literal
 
@@ -18,7 +18,6 @@ import torch
 from PIL import Image
 
 from ..models.image_processing_swinir import (
-    FLOAT_RANGE,
     AlphaMode,
     ImageLayout,
     alpha_for_model,
@@ -30,7 +29,7 @@ from ..models.image_processing_swinir import (
     with_alpha,
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
-from .devices import DTYPES, auto_dtype, check_device, check_dtype, running
+from .devices import auto_dtype, check_device, check_dtype, running
 from .image_io import check_float_file, read_image
 from .jobs import check_outscale, output_size
 from .memory import (
@@ -42,6 +41,7 @@ from .memory import (
     tune_allocator,
 )
 from .options import DType, EngineOptions  # defined without torch, for command lines
+from .restorer_checks import check_model, check_options, check_pixel_range, not_an_image
 from .tiling import CanvasAllocationError, tiled_apply
 
 logger = logging.getLogger(__name__)
@@ -100,19 +100,8 @@ class SwinIRRestorer:
         memory_budget: int | None = None,
         tune_malloc: bool = True,
     ) -> None:
-        _check_model(model)
-        if not (tile is None or tile == "auto" or (_is_int(tile) and tile > 0)):
-            raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
-        if not (_is_int(tile_overlap) and tile_overlap >= 0):
-            raise ValueError(f"tile_overlap must be an int ≥ 0, got {tile_overlap!r}")
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
-        if not (batch_size is None or (_is_int(batch_size) and batch_size >= 1)):
-            raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
-        if not (memory_budget is None or (_is_number(memory_budget) and memory_budget > 0)):
-            raise ValueError(f"memory_budget must be None or a positive number of bytes, got {memory_budget!r}")
-        if not isinstance(ensemble, (bool, np.bool_)):
-            raise ValueError(f"ensemble must be True or False, got {ensemble!r}")
+        check_model(model)
+        check_options(tile, tile_overlap, ensemble, dtype, batch_size, memory_budget)
         self.alpha = check_alpha_mode(alpha)
         self.device = check_device(device) if device is not None else next(model.parameters()).device
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
@@ -160,12 +149,59 @@ class SwinIRRestorer:
                 out.info = {k: v for k, v in out.info.items() if v is not None}
             return out
         if isinstance(image, (Image.Image, np.ndarray)):
-            colour, layout = split_image(image)
-            size = output_size(colour.shape[1], colour.shape[0], outscale) if outscale is not None else None
-            restored = self.restore_float(colour, size, more_outputs=self.alpha_passes(layout))
-            layout = self.restore_alpha(layout, size)
-            return compose_image(restored if size is None else resize_float(restored, size), layout)
-        raise _not_an_image(image)
+            return self.restore_images([image], outscale)[0]
+        raise not_an_image(image)
+
+    def restore_images(
+        self, images: Sequence[Image.Image | np.ndarray], outscale: float | None = None
+    ) -> list[Image.Image | np.ndarray]:
+        """Images of one size (W × H; of any kinds and channel counts) restored as the call restores each, through one
+        forward pass (and the alphas the model upscales through one more): faster than one call each where a pass
+        is mostly overhead (small images, GPUs). A batch whose pass or outputs cannot fit the memory is restored one
+        image at a time; an image that cannot fit alone raises `ImageTooLargeError`, as the call does.
+
+        Raises:
+            ValueError: the images differ in size (`swinir-hf restore --batch-size` batches only neighbours of one
+                size), or `outscale` is not a positive number; before any image is restored.
+        """
+        check_outscale(outscale)
+        if isinstance(images, (Image.Image, np.ndarray, str, os.PathLike, torch.Tensor)):  # an array's rows: no images
+            raise TypeError("restore_images takes a list of images: restore one image with the restorer's call")
+        if bad := [image for image in images if not isinstance(image, (Image.Image, np.ndarray))]:
+            raise not_an_image(bad[0])
+        splits = [split_image(image) for image in images]
+        sizes = sorted({colour.shape[1::-1] for colour, _ in splits})
+        if len(sizes) > 1:
+            listed = ", ".join(f"{w}×{h}" for w, h in sizes)
+            raise ValueError(f"restore_images takes images of one size, got {listed}: restore each size on its own")
+        try:
+            restored = self._restore_split(splits, outscale)
+        except ImageTooLargeError:
+            if len(images) == 1:
+                raise
+            restored = None
+        if restored is None:  # outside the except block, whose traceback would keep the refused pass's tensors
+            return [self.restore_images([image], outscale)[0] for image in images]
+        return restored
+
+    def _restore_split(
+        self, splits: list[tuple[np.ndarray, ImageLayout]], outscale: float | None
+    ) -> list[Image.Image | np.ndarray]:
+        """`split_image`'s (colour, layout) pairs of one size restored and composed again, all in one batch."""
+        if not splits:
+            return []
+        h, w = splits[0][0].shape[:2]
+        size = output_size(w, h, outscale) if outscale is not None else None
+        pixel_values = [to_pixel_values(colour, self.model.config.num_channels) for colour, _ in splits]
+        alphas = sum(self.alpha_passes(layout) for _, layout in splits)  # planned with the colour's memory
+        out = self.restore_tensor(torch.cat(pixel_values), size, more_outputs=alphas)
+        layouts = self.restore_alphas([layout for _, layout in splits], size)
+        images, start = [], 0
+        for (colour, _), layout, x in zip(splits, layouts, pixel_values, strict=True):
+            restored = from_reconstruction(out[start : start + len(x)], colour.shape[-1])
+            start += len(x)
+            images.append(compose_image(restored if size is None else resize_float(restored, size), layout))
+        return images
 
     def restore_float(
         self, image: np.ndarray, resized_to: tuple[int, int] | None = None, more_outputs: int = 0
@@ -218,7 +254,7 @@ class SwinIRRestorer:
         if x.ndim != 4 or not x.is_floating_point():
             dtype = str(x.dtype).removeprefix("torch.")
             raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
-        _check_pixel_range(x)
+        check_pixel_range(x)
         x = x.to(self.device, torch.float32)
         check_output_memory((x.shape[0] + more_outputs, *x.shape[1:]), self.scale, self.device, resized_to)
         with running(self.model, self.device, self.weights_dtype) as model:
@@ -337,62 +373,3 @@ def restore(
     if twice:
         raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
     return engine.restorer(model, **options)(image, outscale)
-
-
-def _not_an_image(image: Any) -> TypeError:
-    """The error for what `SwinIRRestorer.__call__` does not take, pointing lists and tensors to what does."""
-    if isinstance(image, (list, tuple)):
-        return TypeError(
-            "restore takes one image: call it per image (a SwinIRRestorer keeps the options), or restore "
-            "folders with `swinir-hf restore` and datasets with restore_dataset"
-        )
-    if isinstance(image, torch.Tensor):  # advice that runs on this tensor: a batch of one indexed, numpy's dtypes
-        x = "x[0]" if image.ndim == 4 and len(image) == 1 else "x"
-        cast = ".float()" if image.dtype == torch.bfloat16 else ""  # numpy has no bfloat16
-        return TypeError(
-            f"restore takes images, not tensors: pass one (C, H, W) image as {x}.detach().cpu(){cast}.permute(1, 2, 0)"
-            ".numpy(), or SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
-        )
-    return TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
-
-
-def _check_pixel_range(x: torch.Tensor) -> None:
-    """Raise a ValueError when `x` is not [0, 1] pixels, as images are checked (`check_float_range`): NaN /
-    infinite values, or values beyond `FLOAT_RANGE` (0..255 floats), which the model would turn into a silently
-    wrong image. Computed where `x` lies (no copy off a GPU), in one pass: NaN makes the extremes NaN, and only
-    then are the bad values counted (a bool copy of `x`, summed: 0.5-0.7 s for 6 megapixels here, 40× the pass)."""
-    if not x.numel():
-        return
-    x = x.detach()  # the values only: torch warns on reading a scalar of a tensor that needs grad
-    low, high = (float(v) for v in torch.aminmax(x))
-    if not (math.isfinite(low) and math.isfinite(high)):
-        bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"the pixel values hold {bad} NaN / infinite values: replace them (torch.nan_to_num) first")
-    if low < FLOAT_RANGE[0] or high > FLOAT_RANGE[1]:
-        raise ValueError(
-            f"restore_tensor takes floats in [0, 1], these span [{low:g}, {high:g}]: divide them by their range "
-            "(255 for 8-bit data)"
-        )
-
-
-def _check_model(model: Any) -> None:
-    """Raise a TypeError saying how to load a model when `model` is not a SwinIR one (a name, a path, another
-    network). Checked by `model_type`, so that a model loaded from a Hub folder's remote code passes too."""
-    if isinstance(model, torch.nn.Module) and getattr(getattr(model, "config", None), "model_type", None) == "swinir":
-        return
-    if isinstance(model, (str, os.PathLike)):
-        got, how = f"the name {str(model)!r}", f"load it with swinir_hf.load_model({str(model)!r})"
-    else:
-        got, how = f"a {type(model).__name__}", "load one with swinir_hf.load_model('sr-x4')"
-    raise TypeError(
-        f"restore needs a loaded SwinIR model, got {got}: {how} (a bundled name, model folder, authors' .pth or Hub id)"
-    )
-
-
-def _is_int(value: Any) -> bool:
-    """An integer (numpy's too), not a bool: what counts options (pixels, tiles) take."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))

@@ -15,7 +15,7 @@ from .options import ALPHA_MODES, EngineOptions
 
 # The options of image files (with their defaults), which a `--dataset` run has no use for: its images are stored
 # in the dataset, one at a time. The parser leaves them None, so that one given, even at its default, is refused.
-FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": False, "batch_size": 1, "workers": 2}
+FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": False, "workers": 2}
 # The options of a `--dataset` run, which files have no use for (a --push-to-hub of files would push nothing).
 DATASET_ONLY = ("split", "column", "push_to_hub")
 
@@ -55,7 +55,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         "--batch-size",
         type=int,
         metavar="N",
-        default=None,
+        default=1,
         help="up to N same-size images per forward pass (faster for small images / on GPUs; default 1)",
     )
     p.add_argument(

@@ -1,0 +1,91 @@
+"""What a `SwinIRRestorer` refuses, each with a message that says what to pass instead: a model that is not a SwinIR
+one, options out of range, inputs that are not images, pixel values that are not [0, 1]."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..models.image_processing_swinir import FLOAT_RANGE
+from .devices import DTYPES
+
+
+def check_options(tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any) -> None:
+    """Raise a ValueError naming the first of the restorer's options that is not of its kind or range."""
+    if not (tile is None or tile == "auto" or (is_int(tile) and tile > 0)):
+        raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
+    if not (is_int(tile_overlap) and tile_overlap >= 0):
+        raise ValueError(f"tile_overlap must be an int ≥ 0, got {tile_overlap!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
+    if not (batch_size is None or (is_int(batch_size) and batch_size >= 1)):
+        raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
+    if not (memory_budget is None or (_is_number(memory_budget) and memory_budget > 0)):
+        raise ValueError(f"memory_budget must be None or a positive number of bytes, got {memory_budget!r}")
+    if not isinstance(ensemble, (bool, np.bool_)):
+        raise ValueError(f"ensemble must be True or False, got {ensemble!r}")
+
+
+def not_an_image(image: Any) -> TypeError:
+    """The error for what `SwinIRRestorer.__call__` does not take, pointing lists and tensors to what does."""
+    if isinstance(image, (list, tuple)):
+        return TypeError(
+            "restore takes one image: call it per image (a SwinIRRestorer keeps the options; its restore_images "
+            "takes a list of images of one size), or restore folders with `swinir-hf restore` and datasets with "
+            "restore_dataset"
+        )
+    if isinstance(image, torch.Tensor):  # advice that runs on this tensor: a batch of one indexed, numpy's dtypes
+        x = "x[0]" if image.ndim == 4 and len(image) == 1 else "x"
+        cast = ".float()" if image.dtype == torch.bfloat16 else ""  # numpy has no bfloat16
+        return TypeError(
+            f"restore takes images, not tensors: pass one (C, H, W) image as {x}.detach().cpu(){cast}.permute(1, 2, 0)"
+            ".numpy(), or SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
+        )
+    return TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+
+
+def check_pixel_range(x: torch.Tensor) -> None:
+    """Raise a ValueError when `x` is not [0, 1] pixels, as images are checked (`check_float_range`): NaN /
+    infinite values, or values beyond `FLOAT_RANGE` (0..255 floats), which the model would turn into a silently
+    wrong image. Computed where `x` lies (no copy off a GPU), in one pass: NaN makes the extremes NaN, and only
+    then are the bad values counted (a bool copy of `x`, summed: 0.5-0.7 s for 6 megapixels here, 40× the pass)."""
+    if not x.numel():
+        return
+    x = x.detach()  # the values only: torch warns on reading a scalar of a tensor that needs grad
+    low, high = (float(v) for v in torch.aminmax(x))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"the pixel values hold {bad} NaN / infinite values: replace them (torch.nan_to_num) first")
+    if low < FLOAT_RANGE[0] or high > FLOAT_RANGE[1]:
+        raise ValueError(
+            f"restore_tensor takes floats in [0, 1], these span [{low:g}, {high:g}]: divide them by their range "
+            "(255 for 8-bit data)"
+        )
+
+
+def check_model(model: Any) -> None:
+    """Raise a TypeError saying how to load a model when `model` is not a SwinIR one (a name, a path, another
+    network). Checked by `model_type`, so that a model loaded from a Hub folder's remote code passes too."""
+    if isinstance(model, torch.nn.Module) and getattr(getattr(model, "config", None), "model_type", None) == "swinir":
+        return
+    if isinstance(model, (str, os.PathLike)):
+        got, how = f"the name {str(model)!r}", f"load it with swinir_hf.load_model({str(model)!r})"
+    else:
+        got, how = f"a {type(model).__name__}", "load one with swinir_hf.load_model('sr-x4')"
+    raise TypeError(
+        f"restore needs a loaded SwinIR model, got {got}: {how} (a bundled name, model folder, authors' .pth or Hub id)"
+    )
+
+
+def is_int(value: Any) -> bool:
+    """An integer (numpy's too), not a bool: what counts options (pixels, tiles) take."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
