@@ -55,7 +55,16 @@ def run_script(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(
-    "script", ["cuda_checks.py", "training_data.py", "evaluation.py", "alpha.py", "parity.py", "jpeg_output.py"]
+    "script",
+    [
+        "cuda_checks.py",
+        "training_data.py",
+        "evaluation.py",
+        "alpha.py",
+        "parity.py",
+        "jpeg_output.py",
+        "pipeline_batches.py",
+    ],
 )
 def test_help_does_not_run_the_benchmark(script, run_script):
     done = run_script(script, "--help")
@@ -77,6 +86,8 @@ def test_help_does_not_run_the_benchmark(script, run_script):
         ("jpeg_output.py", ["--dataset", "nowhere"], "error: no HR/*.png in nowhere"),
         ("parity.py", ["--fixtures", "nowhere"], "error: nowhere holds no INDEX.json"),
         ("onnx_export.py", ["--sizes", "40by52"], "argument --sizes: '40by52' is not BxHxW (e.g. 1x40x52)"),
+        ("pipeline_batches.py", ["--device", "cuda"], "error: cuda: torch sees no CUDA device here"),
+        ("pipeline_batches.py", ["--model", "sr-x3"], "error: sr-x3 is not a bundled model (sr-x4, "),
     ],
 )
 def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message, run_script):

@@ -560,6 +560,41 @@ def test_pipeline_batches_images_of_any_size_and_mode(tiny_config, tmp_path, num
         np.testing.assert_array_equal(np.asarray(out), np.asarray(single))
 
 
+def test_pipeline_batches_run_images_of_one_size_in_one_pass(tiny_config, tmp_path, monkeypatch):
+    """`batch_size > 1` ran each image through a pass of its own, so it was no faster than one image at a time. Now
+    the images of one size share one pass, and the alphas the model upscales one more; each image gets what it
+    gets alone, and a batch whose pass cannot fit goes one image at a time."""
+    import swinir_hf.models.pipeline_swinir as pipeline_swinir
+    from swinir_hf.models.modeling_swinir import ImageTooLargeError
+
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path)
+    restorer = pipeline("image-restoration", model=str(tmp_path))
+    alpha = np.linspace(0, 255, 48).reshape(6, 8, 1).astype(np.uint8)
+    images = [Image.fromarray(_rgb(6, 8, seed=i)) for i in range(3)]
+    images[1:1] = [Image.fromarray(_rgb(5, 4, seed=3)), Image.fromarray(np.dstack([_rgb(6, 8, seed=4), alpha]))]
+    alone = [np.asarray(restorer(image)) for image in images]
+    passes, forward = [], restorer.model.forward
+    monkeypatch.setattr(restorer.model, "forward", lambda x, **kw: passes.append(len(x)) or forward(x, **kw))
+    batched = restorer(images, batch_size=8)
+    assert passes == [4, 1, 1]  # the four 8×6 colours, the 4×5 one, the RGBA's alpha
+    for one, out in zip(alone, batched, strict=True):
+        np.testing.assert_array_equal(np.asarray(out), one)
+
+    check = pipeline_swinir.check_forward_memory
+
+    def one_image_fits(config, shape, *args):
+        if shape[0] > 1:
+            raise ImageTooLargeError(f"{shape[0]} images do not fit")
+        check(config, shape, *args)
+
+    monkeypatch.setattr(pipeline_swinir, "check_forward_memory", one_image_fits)
+    passes.clear()
+    batched = restorer(images, batch_size=8)
+    assert passes == [1, 1, 1, 1, 1, 1]
+    for one, out in zip(alone, batched, strict=True):
+        np.testing.assert_array_equal(np.asarray(out), one)
+
+
 def test_pipeline_on_a_remote_code_folder_asks_nothing(tiny_config, tmp_path, monkeypatch):
     """The package's pipeline on a Hub export (auto_map, custom_pipelines) without trust_remote_code: no
     "Do you wish to run the custom code?" prompt (transformers' video-processor lookup asked one)."""

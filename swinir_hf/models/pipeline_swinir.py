@@ -34,7 +34,7 @@ from .image_processing_swinir import (
     to_pixel_values,
     with_alpha,
 )
-from .modeling_swinir import check_forward_memory, inference_precision
+from .modeling_swinir import ImageTooLargeError, check_forward_memory, inference_precision
 
 TASK = "image-restoration"
 
@@ -57,9 +57,9 @@ class ImageRestorationPipeline(Pipeline):
     """Restore images with a SwinIR model: super-resolution, denoising or JPEG artifact removal.
 
     Accepts a PIL image (any mode: 8-bit, 16-bit grey, float, with alpha, palette, CMYK), a (H, W[, C]) uint8 /
-    uint16 / float array, a file path or URL, or a list of them (any sizes, any `batch_size`; a tuple or a `datasets`
-    column too; a generator or `KeyDataset` gives an iterator); returns the same kind, exactly `upscale` × the input,
-    with alpha and the bit depth kept. An upscaling model enlarges the alpha channel too, as a grey image
+    uint16 / float array, a file path or URL, or a list of them (any sizes, any `batch_size`: a batch's images of one
+    size share a forward pass; a tuple or a `datasets` column too; a generator or `KeyDataset` gives an iterator);
+    returns the same kind, exactly `upscale` × the input, with alpha and the bit depth kept. An upscaling model enlarges the alpha channel too, as a grey image
     (`alpha="bicubic"` in the call resizes it instead), as `swinir_hf.restore` does.
 
     Precision follows the model's dtype, as transformers users expect: float32 runs exactly, bfloat16 / float16
@@ -149,14 +149,27 @@ class ImageRestorationPipeline(Pipeline):
         return {"image": item}
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
-        # One image, or a list of them (`batch_size > 1`), each run on its own: sizes differ, and a batch of one
-        # gives exactly `restore()`'s pixels.
+        # One image, or a list of them (`batch_size > 1`): those of one size through one pass, then their alphas
+        # that the model upscales through one more; a batch of one gives exactly `restore()`'s pixels.
         batch = model_inputs["image"]
-        for item in batch if isinstance(batch, list) else [batch]:
-            item.reconstruction = self._restore(item.pixel_values)
-            if item.alpha_values is not None:
-                item.alpha_reconstruction = self._restore(item.alpha_values)
+        items = batch if isinstance(batch, list) else [batch]
+        for group in _by_size(items, "pixel_values"):
+            for item, y in zip(group, self._restore_all([item.pixel_values for item in group]), strict=True):
+                item.reconstruction = y
+        for group in _by_size([item for item in items if item.alpha_values is not None], "alpha_values"):
+            for item, y in zip(group, self._restore_all([item.alpha_values for item in group]), strict=True):
+                item.alpha_reconstruction = y
         return model_inputs
+
+    def _restore_all(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """(k, C, H, W) inputs of one size, each restored: in one pass, or one by one where that cannot fit."""
+        try:
+            out = self._restore(torch.cat(tensors)) if len(tensors) > 1 else None
+        except ImageTooLargeError:  # `batch_size` is for speed: images that each fit alone are not refused
+            out = None
+        if out is None:  # outside the except block, whose traceback would keep the batch's tensors
+            return [self._restore(x) for x in tensors]
+        return list(out.split([len(x) for x in tensors]))
 
     def _restore(self, pixel_values: torch.Tensor) -> torch.Tensor:
         # Whole images: one that cannot fit is refused before the model runs, not failed deep inside it (or killed).
@@ -170,6 +183,14 @@ class ImageRestorationPipeline(Pipeline):
         if item.alpha_reconstruction is not None:
             layout = with_alpha(layout, from_reconstruction(item.alpha_reconstruction, 1))
         return compose_image(from_reconstruction(item.reconstruction, item.channels), layout)
+
+
+def _by_size(items: list[_Image], field: str) -> list[list[_Image]]:
+    """`items` grouped by the (H, W) of their tensor `field`, in order of first appearance."""
+    groups: dict[tuple[int, int], list[_Image]] = {}
+    for item in items:
+        groups.setdefault(tuple(getattr(item, field).shape[-2:]), []).append(item)
+    return list(groups.values())
 
 
 def open_image(source: str, timeout: float | None = None) -> Image.Image:
