@@ -36,10 +36,15 @@ PROBE_VARIANTS = (
     "bf16 inductor",
     "bf16 inductor reduce-overhead",
 )
-# The shifted windows' SDPA timed both ways before the steps, at the x4 configs' batch of 32 patches of 64²: a CUDA
-# start-up and 66 passes of a few ms each.
-ATTENTION_PROBE = ["--batch", "32", "--repeats", "60"]
-ATTENTION_SECONDS = 15
+# Figures benchmarks/README.md lacks for a GPU, timed before the steps (benchmarks/SCRIPT ARGS, each within
+# FIGURE_SECONDS): the shifted windows' SDPA both ways at the x4 configs' batch of 32 patches of 64² (a CUDA start-up
+# and 66 passes of a few ms each), and the pipeline's `batch_size` on small images (the model loaded, 128 images
+# twice per batch size).
+DEVICE_FIGURES = {
+    "Shifted windows' attention": ["shifted_attention.py", "--batch", "32", "--repeats", "60"],
+    "Pipeline batches": ["pipeline_batches.py", "--images", "128", "--size", "64", "--batch-sizes", "1", "8", "32"],
+}
+FIGURE_SECONDS = 15
 # The probed variants a lease may train in instead of eager bf16, and the trainer overrides that select them.
 REGIONS = ["train.compile=inductor", "train.compile_regions=true"]
 ALTERNATIVES = {
@@ -77,7 +82,7 @@ def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dic
     command += [*configs, "--seconds", "5", "--variants", *variants, "--profile", "--json", str(rows)]
     command += ["--set", *args.set]
     start = time.monotonic()
-    time_shifted_attention(args, env, min(ATTENTION_SECONDS, args.probe / 4))
+    time_device_figures(args, env, min(FIGURE_SECONDS, args.probe / 8))
     seconds = args.probe - (time.monotonic() - start)
     log(f"probe: up to {seconds:.0f} s: {' '.join(command[1:])}")
     with (args.out / "train_step.md").open("a") as table, (args.out / "lease.log").open("a") as errors:
@@ -90,20 +95,20 @@ def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dic
     return found
 
 
-def time_shifted_attention(args: argparse.Namespace, env: dict, seconds: float) -> None:
-    """benchmarks/shifted_attention.py (`ATTENTION_PROBE`) on the device for at most `seconds`, into a new
-    OUT/train_step.md: the GPU figure of the shifted windows' SDPA in one call that benchmarks/README.md lacks."""
-    command = [sys.executable, str(REPO / "benchmarks" / "shifted_attention.py"), "--device", args.device]
-    command += ATTENTION_PROBE
-    log(f"probe: up to {seconds:.0f} s: {' '.join(command[1:])}")
+def time_device_figures(args: argparse.Namespace, env: dict, seconds: float) -> None:
+    """Each of `DEVICE_FIGURES` on the device for at most `seconds`, into a new OUT/train_step.md, a section each:
+    `TITLE: benchmarks/SCRIPT --device D ARGS`, then what the script printed."""
     with (args.out / "train_step.md").open("w") as table, (args.out / "lease.log").open("a") as errors:
-        table.write(f"Shifted windows' attention: benchmarks/shifted_attention.py {' '.join(command[2:])}\n\n```\n")
-        table.flush()  # before the child's lines
-        try:
-            subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=seconds)
-        except subprocess.TimeoutExpired:
-            log("probe: the shifted windows' attention ran out of time")
-        table.write("```\n\n")
+        for title, (script, *script_args) in DEVICE_FIGURES.items():
+            command = [sys.executable, str(REPO / "benchmarks" / script), "--device", args.device, *script_args]
+            log(f"probe: up to {seconds:.0f} s: {' '.join(command[1:])}")
+            table.write(f"{title}: benchmarks/{script} {' '.join(command[2:])}\n\n```\n")
+            table.flush()  # before the child's lines
+            try:
+                subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=seconds)
+            except subprocess.TimeoutExpired:
+                log(f"probe: {title[0].lower()}{title[1:]} ran out of time")
+            table.write("```\n\n")
 
 
 def device_rows(state: Path, models: list[str], device: str) -> list[dict]:

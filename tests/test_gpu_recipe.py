@@ -632,16 +632,23 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     lease_log = _hub_module("lease_log")
     lease_probe = _hub_module("lease_probe")
     monkeypatch.setattr(lease_probe, "PROBE_VARIANTS", ("fp32",))
-    monkeypatch.setattr(lease_probe, "ATTENTION_PROBE", ["--batch", "2", "--patch", "16", "--repeats", "4"])
+    figures = {
+        "Shifted windows' attention": ["shifted_attention.py", "--batch", "2", "--patch", "16", "--repeats", "4"],
+        "Pipeline batches": ["pipeline_batches.py", "--images", "4", "--size", "16", "--batch-sizes", "2"],
+    }
+    monkeypatch.setattr(lease_probe, "DEVICE_FIGURES", figures)
     monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
     env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
     args = argparse.Namespace(device="cpu", out=tmp_path, probe=120.0, set=TINY)
     timed = lease_probe.probe(["sr-x4", "denoise-color"], args, env, [])
-    # first the shifted windows' attention, both ways
+    # first the shifted windows' attention, both ways, and the pipeline's batches
     text = (tmp_path / "train_step.md").read_text()
-    attention = text[: text.index("## Training steps")]
+    attention = text[: text.index("Pipeline batches: ")]
     assert attention.startswith("Shifted windows' attention: benchmarks/shifted_attention.py --device cpu --batch 2")
     assert "one pass: median" in attention and "border redo: median" in attention and attention.endswith("```\n\n")
+    batches = text[len(attention) : text.index("## Training steps")]
+    assert batches.startswith("Pipeline batches: benchmarks/pipeline_batches.py --device cpu --images 4 --size 16")
+    assert re.search(r"\n {9}2 +[\d.]+ +[\d.]+ +[\d.]+×\n```\n\n$", batches), batches
     rows = [line for line in (tmp_path / "train_step.md").read_text().splitlines() if line.startswith("| `gpu_")]
     assert [row.split(" | ")[:3] for row in rows] == [["| `gpu_sr_x4`", "fp32", "2"], ["| `gpu_color_dn`", "fp32", "2"]]
     assert all(float(row.split(" | ")[4]) > 0 for row in rows)  # steps/s
