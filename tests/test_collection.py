@@ -493,6 +493,48 @@ def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_
 
 
 @pytest.mark.slow
+def test_two_processes_restore_a_dataset_as_one_does(model_dir, tmp_path, monkeypatch):
+    """`restore --dataset` under `accelerate launch` was refused (every process would have restored the whole dataset
+    into one folder). Now each process restores every other part of 16 rows, and the main process saves them as one
+    dataset: the one a single process makes (one thread each); -o's checks are said once, by the main process."""
+    import datasets
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    folder = tmp_path / "imagefolder"
+    folder.mkdir()
+    for i in range(20):  # two parts: rows 0-15 for the main process, 16-19 for the other
+        Image.fromarray(_rng_image((6 + i % 3, 7, 3), i)).save(folder / f"{i:02d}.png")
+    one, two = tmp_path / "one", tmp_path / "two"
+    options = ["--dataset", f"imagefolder:{folder}", "--model", str(model_dir), "--no-progress"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each launched process runs (OMP_NUM_THREADS=1)
+    try:
+        assert main(["restore", *options, "-o", str(one)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    done = _launch(*options, "-o", two, processes=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("restored 20 images of ") == 1  # one line, from the main process
+    alone, shared = datasets.load_from_disk(str(one)), datasets.load_from_disk(str(two))
+    assert len(shared) == 20 and not (two / ".restored-parts").exists()
+    for a, b in zip(alone, shared, strict=True):
+        assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
+    again = _launch(*options, "-o", two, processes=2)
+    assert again.returncode == 1 and "[rank1]" not in again.stderr
+    assert again.stderr.count(f"error: {two} exists and is not empty; pass --overwrite") == 1
+    # An image that cannot be read in the other process's part: one error line, and the main process's part is kept.
+    (folder / "17.png").write_bytes((folder / "17.png").read_bytes()[:60])
+    options[1] = f"imagefolder:{folder}/"  # another spec: the dataset's cache, made before the cut, is not reused
+    failed = _launch(*options, "-o", tmp_path / "three", processes=2)
+    # (then the launcher's own report of the failed processes, as for files)
+    assert failed.returncode == 1 and "[rank1]" not in failed.stderr and "swinir_hf/" not in failed.stderr
+    broken = f"error: row 17 of the dataset ({folder / '17.png'}) cannot be decoded: image file is truncated"
+    assert failed.stderr.count("error: ") == 1 and broken in failed.stderr, failed.stderr[-3000:]
+    assert len(list((tmp_path / "three" / ".restored-parts").glob("part-000000000-*.arrow"))) == 1
+
+
+@pytest.mark.slow
 def test_two_processes_a_user_error_is_one_line_from_the_main_process(mixed, tmp_path):
     """The main process loads first; its error must reach the other process, not leave it dying at the barrier,
     and be printed once, not once per process."""
@@ -722,17 +764,15 @@ def test_a_datasets_neighbouring_images_of_one_size_are_restored_in_batches(tmp_
     for i, shape in enumerate([(6, 7, 3), (6, 7, 3), (6, 7), (9, 7, 3), (9, 7, 3), (6, 7, 3), (6, 7, 3)]):
         Image.fromarray(_rng_image(shape, i)).save(folder / f"{i}.png")
     batches, parts = [], []
-    call, part_files = SwinIRRestorer.restore_images, dataset_restoration._part_files
+    call, plan_parts = SwinIRRestorer.restore_images, dataset_restoration._plan_parts
     monkeypatch.setattr(
         SwinIRRestorer, "restore_images", lambda self, images, *a: batches.append(len(images)) or call(self, images, *a)
     )
-    monkeypatch.setattr(
-        dataset_restoration, "_part_files", lambda plan, where: parts.extend(plan) or part_files(plan, where)
-    )
+    monkeypatch.setattr(dataset_restoration, "_plan_parts", lambda *a: parts.append(plan_parts(*a)) or parts[-1])
     args = ["--dataset", f"imagefolder:{folder}", "-o"]
     assert _restore(*args, tmp_path / "batched", "--batch-size", "3", model_dir=model_dir) == 0
     # Parts of 6 rows (4 rounded up to a multiple of 3); the batches of 3 rows each cut where the size changes.
-    assert [(start, stop) for start, stop, _ in parts] == [(0, 6), (6, 7)] and batches == [3, 2, 1, 1]
+    assert [(start, stop) for start, stop, _ in parts[-1]] == [(0, 6), (6, 7)] and batches == [3, 2, 1, 1]
     batches.clear()
     assert _restore(*args, tmp_path / "alone", model_dir=model_dir) == 0 and batches == [1] * 7
     batched, alone = (datasets.load_from_disk(str(tmp_path / name)) for name in ("batched", "alone"))
@@ -745,6 +785,28 @@ def test_a_datasets_neighbouring_images_of_one_size_are_restored_in_batches(tmp_
         dataset_restoration.restore_dataset(
             alone, SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir)), batch_size=2.0
         )
+
+
+def test_a_dataset_image_that_cannot_be_decoded_is_named_by_its_row_and_file(tmp_path, model_dir, monkeypatch, capsys):
+    """A truncated image in a dataset said `error: image file is truncated` (which of 10,000?), and an empty row a
+    TypeError about what the engine takes; now each names its row (and file)."""
+    import datasets
+
+    from swinir_hf.inference.dataset_restoration import restore_dataset
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    folder = tmp_path / "imagefolder"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(_rng_image((6, 7, 3), i)).save(folder / f"{i}.png")
+    (folder / "2.png").write_bytes((folder / "2.png").read_bytes()[:60])
+    assert _restore("--dataset", f"imagefolder:{folder}", "-o", tmp_path / "out", model_dir=model_dir) == 1
+    expected = f"error: row 2 of the dataset ({folder / '2.png'}) cannot be decoded: image file is truncated\n"
+    assert capsys.readouterr().err == expected
+    empty = datasets.Dataset.from_dict({"image": [None]}).cast_column("image", datasets.Image())
+    restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir))
+    with pytest.raises(ValueError, match="^row 0 of the dataset has no image$"):
+        restore_dataset(empty, restorer)
 
 
 def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, model_dir, monkeypatch, capsys):

@@ -12,10 +12,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
-from ..processes import LaunchParser, is_main_process, leave_process_group, process_state, user_error
+from ..processes import (
+    LaunchParser,
+    is_main_process,
+    leave_process_group,
+    main_first,
+    on_every_process,
+    on_main_process,
+    process_state,
+    user_error,
+)
 from .atomic_writes import written_aside
 from .engine_cli import engine_options
 from .jobs import OutputOptions
@@ -26,6 +35,7 @@ if TYPE_CHECKING:
     import datasets
 
     from .collection import ModelEngine
+    from .dataset_restoration import DatasetRestoration
 
 # The files `Dataset.save_to_disk` writes: what a restored dataset replaces in -o (other files there stay).
 DATASET_FILES = ("data-*.arrow", "dataset_info.json", "state.json", "dataset_dict.json")
@@ -99,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         engine = ModelEngine(**vars(engine_options(args, alpha=args.alpha)), model=args.model, revision=args.revision)
         output = OutputOptions(args.ext, args.suffix, args.outscale, args.quality, args.overwrite)
         if args.dataset:
-            return _run_dataset(args, engine, output)
+            return _run_dataset(args, engine)
         summary = restore_files(
             args.inputs,
             args.output_dir,
@@ -121,45 +131,80 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def _run_dataset(args: argparse.Namespace, engine: ModelEngine, output: OutputOptions) -> int:
-    from ..image_datasets import load_image_dataset
-    from .dataset_restoration import PARTS_FOLDER, restore_dataset
+def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
+    """`restore --dataset` on every process of the launch: the main process checks -o and holds it, every process
+    restores its share of the parts into -o/PARTS_FOLDER (the dataset and model loaded by the main process first),
+    and the main process saves them as one dataset (and pushes it)."""
+    from .collection import build_main_first
+    from .dataset_restoration import PARTS_FOLDER
 
     state = process_state(engine.device)
-    if state.num_processes > 1:  # every process would map the whole dataset and write the same folder
-        return user_error("--dataset runs in one process: start it without accelerate launch")
-    out, repo_id = Path(args.output_dir), None
-    with folder_claimed(out):  # from the check to the save: a second run into -o is refused, not mixed with this one
-        # One line from _run; the parts of a stopped run into -o are taken up, not in the way.
-        check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it", resumes=PARTS_FOLDER)
-        if args.push_to_hub:  # now, not after restoring the whole dataset
-            from ..checkpoints.folders import check_push_access, check_repo_id_given
-
-            check_repo_id_given(args.push_to_hub)
-            load_later = f"`datasets.load_from_disk('{out}').push_to_hub('{args.push_to_hub}')`"
-            # With its namespace: a bare name goes to the token's user, and the URL said is that repo's.
-            repo_id = check_push_access(args.push_to_hub, load_later)
-        dataset = load_image_dataset(args.dataset, args.split)
-        restorer = engine.build(state.device)
+    main, processes = state.is_main_process, state.num_processes
+    out = Path(args.output_dir)
+    with contextlib.ExitStack() as claim:
+        # From the check to the save: a second run into -o is refused, not mixed with this one.
+        repo_id = on_main_process(lambda: _claim_output(args, out, claim), main, processes)
+        dataset = main_first(lambda: _load_dataset(args), state)
+        restorer = build_main_first(engine, state, bars=not args.no_progress and state.is_local_main_process)
         start = time.perf_counter()
-        parts = out / PARTS_FOLDER
-        restored = restore_dataset(
-            dataset,
-            restorer,
-            column=args.column,
-            outscale=output.outscale,
-            model_name=args.model,
-            parts_dir=parts,
-            batch_size=args.batch_size,
-        )
+        restoration = _restored_parts(args, dataset, restorer, out / PARTS_FOLDER, state)
+        if not main:
+            return 0
         with written_aside(out, DATASET_FILES) as staging:  # an interrupted save leaves an earlier dataset whole
-            restored.save_to_disk(staging)
-        restored = _saved_dataset(out, parts)
+            restoration.assemble().save_to_disk(staging)
+        restored = _saved_dataset(out, out / PARTS_FOLDER)
     seconds = time.perf_counter() - start
     print(f"restored {len(restored)} images of {args.dataset} → {out} in {seconds:.1f} s", file=sys.stderr)
     if repo_id:
         _push_dataset(restored, out, repo_id)
     return 0
+
+
+def _claim_output(args: argparse.Namespace, out: Path, claim: contextlib.ExitStack) -> str | None:
+    """Hold -o in `claim` and check that the dataset may be written there (and pushed: → the Hub repo's id)."""
+    from .dataset_restoration import PARTS_FOLDER
+
+    claim.enter_context(folder_claimed(out))
+    # One line from _run; the parts of a stopped run into -o are taken up, not in the way.
+    check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it", resumes=PARTS_FOLDER)
+    if not args.push_to_hub:
+        return None
+    from ..checkpoints.folders import check_push_access, check_repo_id_given
+
+    check_repo_id_given(args.push_to_hub)  # now, not after restoring the whole dataset
+    load_later = f"`datasets.load_from_disk('{out}').push_to_hub('{args.push_to_hub}')`"
+    # With its namespace: a bare name goes to the token's user, and the URL said is that repo's.
+    return check_push_access(args.push_to_hub, load_later)
+
+
+def _load_dataset(args: argparse.Namespace) -> datasets.Dataset:
+    from ..image_datasets import load_image_dataset
+
+    return load_image_dataset(args.dataset, args.split)
+
+
+def _restored_parts(
+    args: argparse.Namespace, dataset: datasets.Dataset, restorer: Any, parts: Path, state: Any
+) -> DatasetRestoration:
+    """The dataset's parts restored into `parts`, each process of `state` its share (every n-th part), the main
+    process having made the folder ready first; every process has finished its share when this returns."""
+    from .dataset_restoration import plan_restoration
+
+    main, processes = state.is_main_process, state.num_processes
+    restoration = plan_restoration(
+        dataset,
+        restorer,
+        column=args.column,
+        outscale=args.outscale,
+        model_name=args.model,
+        parts_dir=parts,
+        batch_size=args.batch_size,
+    )
+    on_main_process(restoration.prepare, main, processes)
+    share = (state.process_index, processes)
+    progress = not args.no_progress and state.is_local_main_process
+    on_every_process(lambda: restoration.restore(share, progress), processes)
+    return restoration
 
 
 def _saved_dataset(out: Path, parts: Path) -> datasets.Dataset:

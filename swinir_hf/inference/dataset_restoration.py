@@ -4,7 +4,7 @@ only the rest. Each part's name carries a fingerprint of everything that makes i
 config and weights, the engine's options, the rows), so a part of another run is never taken for this one's.
 
 Its command line is `swinir-hf restore --dataset` (`collection_cli`), which keeps the parts in `-o/PARTS_FOLDER`
-until the whole dataset is saved.
+until the whole dataset is saved, and shares them among the processes of a launch (`DatasetRestoration`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,10 +64,36 @@ def restore_dataset(
 
     Raises:
         ValueError: `outscale` is not a positive number (the `--outscale` message), `column` is not an image
-            column, or `batch_size` is not a count; before any image is restored.
+            column, or `batch_size` is not a count, before any image is restored; a row has no image, or one that
+            cannot be decoded (naming the row and its file), when it is reached.
     """
+    restoration = plan_restoration(
+        dataset,
+        restorer,
+        column=column,
+        output_column=output_column,
+        outscale=outscale,
+        model_name=model_name,
+        parts_dir=parts_dir,
+        batch_size=batch_size,
+    )
+    restoration.prepare()
+    return _concatenated(restoration.restore())
+
+
+def plan_restoration(
+    dataset: datasets.Dataset,
+    restorer: SwinIRRestorer,
+    *,
+    column: str | None = None,
+    output_column: str | None = None,
+    outscale: float | None = None,
+    model_name: str = "",
+    parts_dir: str | os.PathLike | None = None,
+    batch_size: int = 1,
+) -> DatasetRestoration:
+    """`restore_dataset`'s work planned, nothing done yet (the same arguments, checked alike)."""
     import datasets
-    from tqdm.auto import tqdm
 
     check_outscale(outscale)  # as `swinir-hf restore --outscale` checks it, before any image is restored
     if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1):
@@ -82,35 +109,131 @@ def restore_dataset(
     # dataset's files): one map, as any.
     rows = -(-ROWS_PER_PART // batch_size) * batch_size if parts_dir is not None else max(len(dataset), 1)
     parts = _plan_parts(dataset, restorer, (model_name, outscale, output_column), rows)
-    files = _part_files(parts, parts_dir)
-    done = sum(stop - start for (start, stop, _), file in zip(parts, files, strict=True) if file and file.exists())
-    if done:
-        print(f"going on from an interrupted run: {done} of {len(dataset)} images were restored", file=sys.stderr)
-    bars_off = datasets.are_progress_bars_disabled()  # `swinir-hf restore --no-progress`
-    bar = tqdm(total=len(dataset), initial=done, desc="restore", unit="image", disable=bars_off)
+    folder = Path(parts_dir) if parts_dir is not None else None
+    files = [folder / f"part-{start:09d}-{fp[:16]}.arrow" if folder else None for start, _, fp in parts]
+    return DatasetRestoration(dataset, restorer, column, output_column, outscale, batch_size, features, parts, files)
 
-    def fn(batch: dict[str, list]) -> dict[str, list]:
-        restored = [image for run in _same_size_runs(batch[column]) for image in restorer.restore_images(run, outscale)]
-        bar.update(len(restored))
-        return {output_column: [_dataset_image(image) for image in restored]}
 
-    with bar, _datasets_bars_off():
-        restored = [
+@dataclass
+class DatasetRestoration:
+    """A dataset's restoration in parts (`plan_restoration`), in the steps that the processes of a launch share
+    (`swinir-hf restore --dataset` under `accelerate launch`): the main process `prepare`s the parts' folder, every
+    process `restore`s its share of the parts, and, once all have, one process `assemble`s them."""
+
+    dataset: datasets.Dataset
+    restorer: SwinIRRestorer
+    column: str
+    output_column: str
+    outscale: float | None
+    batch_size: int
+    features: datasets.Features
+    parts: list[tuple[int, int, str]]  # (start row, stop row, fingerprint)
+    files: list[Path | None]  # each part's file in the parts' folder; None each without one
+
+    def prepare(self) -> None:
+        """Make the parts' folder and remove every file in it that is not one of these parts (another run's parts,
+        a stopped map's temporary file), saying so; say how many rows an interrupted run restored already."""
+        if self.files[0] is None:
+            return
+        folder = self.files[0].parent
+        folder.mkdir(parents=True, exist_ok=True)
+        keep = {file.name for file in self.files}
+        others = [path for path in folder.iterdir() if path.name not in keep]
+        if any(path.name.startswith("part-") for path in others):
+            print(
+                f"{folder} held the parts of a run with another dataset, model or options: restoring anew",
+                file=sys.stderr,
+            )
+        for path in others:
+            path.unlink()
+        done = sum(stop - start for (start, stop, _), file in zip(self.parts, self.files, strict=True) if file.exists())
+        if done:
+            print(
+                f"going on from an interrupted run: {done} of {len(self.dataset)} images were restored", file=sys.stderr
+            )
+
+    def restore(self, share: tuple[int, int] = (0, 1), progress: bool = True) -> list[datasets.Dataset]:
+        """Map the parts of this share, (index, count): every count-th part from the index-th; a part whose file
+        exists is read from it. → the mapped parts, in order. `progress`: a bar over the share's rows (unless
+        `datasets`' bars are off: `swinir-hf restore --no-progress`)."""
+        import datasets
+        from tqdm.auto import tqdm
+
+        index, count = share
+        mine = list(zip(self.parts, self.files, strict=True))[index::count]
+        done = sum(stop - start for (start, stop, _), file in mine if file and file.exists())
+        total = sum(stop - start for (start, stop, _), _ in mine)
+        bars_off = datasets.are_progress_bars_disabled() or not progress
+        with (
+            tqdm(total=total, initial=done, desc="restore", unit="image", disable=bars_off) as bar,
+            _datasets_bars_off(),
+        ):
+            return [self._map_part(start, stop, fingerprint, file, bar) for (start, stop, fingerprint), file in mine]
+
+    def assemble(self) -> datasets.Dataset:
+        """The restored dataset, every part read from its file (all restored by then: `restore` of every share).
+
+        Raises:
+            FileNotFoundError: a part is missing (it was never restored, or was removed).
+        """
+        if missing := [str(file) for file in self.files if file is None or not file.exists()]:
+            raise FileNotFoundError(f"the restored parts {', '.join(missing)} are missing: run the restoration again")
+        with _datasets_bars_off():
+            return _concatenated(
+                [self._map_part(*part, file, None) for part, file in zip(self.parts, self.files, strict=True)]
+            )
+
+    def _map_part(self, start: int, stop: int, fingerprint: str, file: Path | None, bar: Any) -> datasets.Dataset:
+        """Rows start..stop restored by `Dataset.map` into `file` (read from it when it exists)."""
+        import datasets
+
+        # Decoded by `_restore_batch`, which names the row of an image that cannot be decoded.
+        undecoded = self.dataset.select(range(start, stop)).cast_column(self.column, datasets.Image(decode=False))
+        return undecoded.map(
+            partial(self._restore_batch, start=start, bar=bar),
+            batched=True,
+            with_indices=True,
+            batch_size=self.batch_size,
+            features=self.features,
+            new_fingerprint=fingerprint,
             # One batch per write: `map` would hold 1000 restored images (288 MB each for a 3000×2000 input ×4)
             # before encoding and writing them, so memory grew with the dataset.
-            dataset.select(range(start, stop)).map(
-                fn,
-                batched=True,
-                batch_size=batch_size,
-                features=features,
-                new_fingerprint=fingerprint,
-                writer_batch_size=batch_size,
-                cache_file_name=file and str(file),
-                load_from_cache_file=True if file else None,
-            )
-            for (start, stop, fingerprint), file in zip(parts, files, strict=True)
-        ]
-    return restored[0] if len(restored) == 1 else datasets.concatenate_datasets(restored)
+            writer_batch_size=self.batch_size,
+            cache_file_name=file and str(file),
+            load_from_cache_file=True if file else None,
+        )
+
+    def _restore_batch(self, batch: dict[str, list], indices: list[int], start: int, bar: Any) -> dict[str, list]:
+        """`map`'s function: the batch's images (rows `start` + `indices`) decoded and restored, neighbours of one
+        size together."""
+        images = [_decoded(value, start + i) for value, i in zip(batch[self.column], indices, strict=True)]
+        runs = _same_size_runs(images)
+        restored = [image for run in runs for image in self.restorer.restore_images(run, self.outscale)]
+        bar.update(len(restored))
+        return {self.output_column: [_dataset_image(image) for image in restored]}
+
+
+def _decoded(value: dict[str, Any] | None, row: int) -> Image.Image:
+    """A `datasets.Image` column's stored value (bytes, path) decoded as `datasets` decodes it.
+
+    Raises:
+        ValueError: the row has no image, or its image cannot be decoded: naming the row and its file.
+    """
+    import datasets
+
+    if value is None or (value.get("bytes") is None and value.get("path") is None):
+        raise ValueError(f"row {row} of the dataset has no image")
+    try:
+        return datasets.Image().decode_example(value)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        where = value.get("path") or "its stored bytes"
+        raise ValueError(f"row {row} of the dataset ({where}) cannot be decoded: {err}") from err
+
+
+def _concatenated(parts: list[datasets.Dataset]) -> datasets.Dataset:
+    import datasets
+
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 
 def _plan_parts(
@@ -127,26 +250,6 @@ def _plan_parts(
     rows = len(dataset)
     bounds = [(start, min(start + rows_per_part, rows)) for start in range(0, max(rows, 1), rows_per_part)]
     return [(start, stop, Hasher.hash((whole, start, stop))) for start, stop in bounds]
-
-
-def _part_files(parts: list[tuple[int, int, str]], parts_dir: str | os.PathLike | None) -> list[Path | None]:
-    """Each part's file in `parts_dir` (made if needed; every other file in it removed), or None each."""
-    if parts_dir is None:
-        return [None] * len(parts)
-    folder = Path(parts_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = [folder / f"part-{start:09d}-{fingerprint[:16]}.arrow" for start, _, fingerprint in parts]
-    keep = {file.name for file in files}
-    # Parts of a run with another dataset, model or options, and the temporary file of a map that was stopped.
-    others = [path for path in folder.iterdir() if path.name not in keep]
-    if any(path.name.startswith("part-") for path in others):
-        print(
-            f"{folder} held the parts of a run with another dataset, model or options: restoring anew",
-            file=sys.stderr,
-        )
-    for path in others:
-        path.unlink()
-    return files
 
 
 def _same_size_runs(images: list[Any]) -> Iterator[list[Any]]:

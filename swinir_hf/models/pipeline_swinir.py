@@ -59,8 +59,9 @@ class ImageRestorationPipeline(Pipeline):
     Accepts a PIL image (any mode: 8-bit, 16-bit grey, float, with alpha, palette, CMYK), a (H, W[, C]) uint8 /
     uint16 / float array, a file path or URL, or a list of them (any sizes, any `batch_size`: a batch's images of one
     size share a forward pass; a tuple or a `datasets` column too; a generator or `KeyDataset` gives an iterator);
-    returns the same kind, exactly `upscale` × the input, with alpha and the bit depth kept. An upscaling model enlarges the alpha channel too, as a grey image
-    (`alpha="bicubic"` in the call resizes it instead), as `swinir_hf.restore` does.
+    returns the same kind, exactly `upscale` × the input, with alpha and the bit depth kept. An upscaling model
+    enlarges the alpha channel too, as a grey image (`alpha="bicubic"` in the call resizes it instead), as
+    `swinir_hf.restore` does.
 
     Precision follows the model's dtype, as transformers users expect: float32 runs exactly, bfloat16 / float16
     under autocast of that type. float16 needs CUDA: elsewhere a float16 model is cast to float32 (lossless).
