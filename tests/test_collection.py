@@ -727,7 +727,11 @@ def test_a_stopped_dataset_run_goes_on_from_the_parts_it_finished(tmp_path, mode
     calls.clear()
     stop_at.clear()
     assert _restore(*args, model_dir=model_dir) == 0
-    assert "going on from an interrupted run: 2 of 5 images were restored\n" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "going on from an interrupted run: 2 of 5 images were restored\n" in err
+    assert (
+        f"restored 3 images of imagefolder:{folder} → {out} in " in err and " s (5 with the interrupted run's)\n" in err
+    )
     assert len(calls) == 3 and not parts.exists()
     resumed = datasets.load_from_disk(str(out))
     calls.clear()

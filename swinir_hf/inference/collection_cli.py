@@ -147,14 +147,15 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
         dataset = main_first(lambda: _load_dataset(args), state)
         restorer = build_main_first(engine, state, bars=not args.no_progress and state.is_local_main_process)
         start = time.perf_counter()
-        restoration = _restored_parts(args, dataset, restorer, out / PARTS_FOLDER, state)
+        restoration, earlier = _restored_parts(args, dataset, restorer, out / PARTS_FOLDER, state)
         if not main:
             return 0
         with written_aside(out, DATASET_FILES) as staging:  # an interrupted save leaves an earlier dataset whole
             restoration.assemble().save_to_disk(staging)
         restored = _saved_dataset(out, out / PARTS_FOLDER)
     seconds = time.perf_counter() - start
-    print(f"restored {len(restored)} images of {args.dataset} → {out} in {seconds:.1f} s", file=sys.stderr)
+    now = f"restored {len(restored) - earlier} images of {args.dataset} → {out} in {seconds:.1f} s"
+    print(now + (f" ({len(restored)} with the interrupted run's)" if earlier else ""), file=sys.stderr)
     if repo_id:
         _push_dataset(restored, out, repo_id)
     return 0
@@ -185,9 +186,10 @@ def _load_dataset(args: argparse.Namespace) -> datasets.Dataset:
 
 def _restored_parts(
     args: argparse.Namespace, dataset: datasets.Dataset, restorer: Any, parts: Path, state: Any
-) -> DatasetRestoration:
+) -> tuple[DatasetRestoration, int]:
     """The dataset's parts restored into `parts`, each process of `state` its share (every n-th part), the main
-    process having made the folder ready first; every process has finished its share when this returns."""
+    process having made the folder ready first; every process has finished its share when this returns. → the
+    restoration, and the rows an interrupted run had restored (on the main process; 0 on the others)."""
     from .dataset_restoration import plan_restoration
 
     main, processes = state.is_main_process, state.num_processes
@@ -200,11 +202,11 @@ def _restored_parts(
         parts_dir=parts,
         batch_size=args.batch_size,
     )
-    on_main_process(restoration.prepare, main, processes)
+    earlier = on_main_process(restoration.prepare, main, processes) or 0
     share = (state.process_index, processes)
     progress = not args.no_progress and state.is_local_main_process
     on_every_process(lambda: restoration.restore(share, progress), processes)
-    return restoration
+    return restoration, earlier
 
 
 def _saved_dataset(out: Path, parts: Path) -> datasets.Dataset:

@@ -130,11 +130,12 @@ class DatasetRestoration:
     parts: list[tuple[int, int, str]]  # (start row, stop row, fingerprint)
     files: list[Path | None]  # each part's file in the parts' folder; None each without one
 
-    def prepare(self) -> None:
+    def prepare(self) -> int:
         """Make the parts' folder and remove every file in it that is not one of these parts (another run's parts,
-        a stopped map's temporary file), saying so; say how many rows an interrupted run restored already."""
+        a stopped map's temporary file), saying so; say how many rows an interrupted run restored already, and
+        return that count."""
         if self.files[0] is None:
-            return
+            return 0
         folder = self.files[0].parent
         folder.mkdir(parents=True, exist_ok=True)
         keep = {file.name for file in self.files}
@@ -151,6 +152,7 @@ class DatasetRestoration:
             print(
                 f"going on from an interrupted run: {done} of {len(self.dataset)} images were restored", file=sys.stderr
             )
+        return done
 
     def restore(self, share: tuple[int, int] = (0, 1), progress: bool = True) -> list[datasets.Dataset]:
         """Map the parts of this share, (index, count): every count-th part from the index-th; a part whose file
