@@ -163,6 +163,19 @@ def test_restore_images_restores_each_image_as_the_call_does_in_one_pass(model, 
     assert restorer.restore_images([]) == []
 
 
+def test_restore_images_takes_files_and_keeps_their_icc_profile_as_the_call_does(model, tmp_path):
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(_rgb(seed=5)).save(tmp_path / "a.png", icc_profile=profile)
+    restorer = SwinIRRestorer(model, tile=None, dtype="float32")
+    images = [tmp_path / "a.png", Image.fromarray(_rgb(seed=6)), str(tmp_path / "a.png")]
+    batched = restorer.restore_images(images, outscale=3)
+    for image, out in zip(images, batched, strict=True):
+        alone = restorer(image, outscale=3)
+        assert out.info.get("icc_profile") == alone.info.get("icc_profile")
+        assert np.abs(np.asarray(out).astype(int) - np.asarray(alone).astype(int)).max() <= 1
+    assert batched[0].info["icc_profile"] == profile and "icc_profile" not in batched[1].info
+
+
 def test_restore_images_refuses_images_of_several_sizes_and_an_image_for_a_list(model):
     restorer = SwinIRRestorer(model, tile=None)
     with pytest.raises(ValueError) as err:

@@ -30,7 +30,7 @@ from ..models.image_processing_swinir import (
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
 from .devices import auto_dtype, check_device, check_dtype, running
-from .image_io import check_float_file, read_image
+from .image_io import ImageData, check_float_file, read_image
 from .jobs import check_outscale, output_size
 from .memory import (
     TOO_LARGE_ADVICE,
@@ -140,25 +140,17 @@ class SwinIRRestorer:
         `floor(outscale·W + 0.5) × floor(outscale·H + 0.5)` for a W × H input (Lanczos on the float output, before
         it is rounded to 8 / 16 bits); None (default) or the model's scale: no resize."""
         check_outscale(outscale)  # before any work, as the command line checks it
-        if isinstance(image, (str, os.PathLike)):
-            data = read_image(image)
-            check_float_file(image, data.pixels)
-            out = self(data.pixels, outscale)
-            if isinstance(out, Image.Image):
-                out.info.update(icc_profile=data.icc_profile, exif=data.exif)
-                out.info = {k: v for k, v in out.info.items() if v is not None}
-            return out
-        if isinstance(image, (Image.Image, np.ndarray)):
+        if isinstance(image, (Image.Image, np.ndarray, str, os.PathLike)):
             return self.restore_images([image], outscale)[0]
         raise not_an_image(image)
 
     def restore_images(
-        self, images: Sequence[Image.Image | np.ndarray], outscale: float | None = None
+        self, images: Sequence[ImageLike], outscale: float | None = None
     ) -> list[Image.Image | np.ndarray]:
-        """Images of one size (W × H; of any kinds and channel counts) restored as the call restores each, through one
-        forward pass (and the alphas the model upscales through one more): faster than one call each where a pass
-        is mostly overhead (small images, GPUs). A batch whose pass or outputs cannot fit the memory is restored one
-        image at a time; an image that cannot fit alone raises `ImageTooLargeError`, as the call does.
+        """Images of one size (W × H; of any kinds and channel counts, files too) restored as the call restores each,
+        through one forward pass (and the alphas the model upscales through one more): faster than one call each
+        where a pass is mostly overhead (small images, GPUs). A batch whose pass or outputs cannot fit the memory is
+        restored one image at a time; an image that cannot fit alone raises `ImageTooLargeError`, as the call does.
 
         Raises:
             ValueError: the images differ in size (`swinir-hf restore --batch-size` batches only neighbours of one
@@ -167,8 +159,21 @@ class SwinIRRestorer:
         check_outscale(outscale)
         if isinstance(images, (Image.Image, np.ndarray, str, os.PathLike, torch.Tensor)):  # an array's rows: no images
             raise TypeError("restore_images takes a list of images: restore one image with the restorer's call")
-        if bad := [image for image in images if not isinstance(image, (Image.Image, np.ndarray))]:
+        if bad := [image for image in images if not isinstance(image, (Image.Image, np.ndarray, str, os.PathLike))]:
             raise not_an_image(bad[0])
+        files = {i: _read_file(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
+        images = [files[i].pixels if i in files else image for i, image in enumerate(images)]
+        restored = self._restore_pixels(images, outscale)
+        for i, data in files.items():  # a file's ICC profile and EXIF kept, as `swinir-hf restore` keeps them
+            if isinstance(restored[i], Image.Image):
+                restored[i].info.update(icc_profile=data.icc_profile, exif=data.exif)
+                restored[i].info = {k: v for k, v in restored[i].info.items() if v is not None}
+        return restored
+
+    def _restore_pixels(
+        self, images: list[Image.Image | np.ndarray], outscale: float | None
+    ) -> list[Image.Image | np.ndarray]:
+        """`restore_images` of decoded images."""
         splits = [split_image(image) for image in images]
         sizes = sorted({colour.shape[1::-1] for colour, _ in splits})
         if len(sizes) > 1:
@@ -181,7 +186,7 @@ class SwinIRRestorer:
                 raise
             restored = None
         if restored is None:  # outside the except block, whose traceback would keep the refused pass's tensors
-            return [self.restore_images([image], outscale)[0] for image in images]
+            return [self._restore_pixels([image], outscale)[0] for image in images]
         return restored
 
     def _restore_split(
@@ -333,6 +338,13 @@ class SwinIRRestorer:
     def _round_tile(self, tile: int) -> int:
         ws = self.model.config.window_size
         return max(ws, tile // ws * ws)
+
+
+def _read_file(path: str | os.PathLike) -> ImageData:
+    """`read_image` of a file the engine can restore (a float image's values in [0, 1])."""
+    data = read_image(path)
+    check_float_file(path, data.pixels)
+    return data
 
 
 def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
