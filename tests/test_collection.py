@@ -753,10 +753,10 @@ def test_a_stopped_dataset_run_goes_on_from_the_parts_it_finished(tmp_path, mode
     assert len(calls) == 5 and datasets.load_from_disk(str(out))[4]["image"].size == (14, 20)
 
 
-def test_a_datasets_neighbouring_images_of_one_size_are_restored_in_batches(tmp_path, model_dir, monkeypatch, capsys):
-    """`restore --dataset --batch-size N` was refused (an option of files). Now up to N neighbouring rows of one size
-    go through one forward pass, in parts a multiple of N long (a stop never cuts a batch), and the dataset is the one
-    restored image by image; a bad --batch-size is refused before the dataset loads."""
+def test_a_datasets_images_of_one_size_are_restored_in_batches(tmp_path, model_dir, monkeypatch, capsys):
+    """`restore --dataset --batch-size N` was refused (an option of files). Now N rows at a time are restored, those
+    of one size through one forward pass, in parts a multiple of N long (a stop never cuts a batch), and the dataset
+    is the one restored image by image; a bad --batch-size is refused before the dataset loads."""
     import datasets
 
     import swinir_hf.inference.dataset_restoration as dataset_restoration
@@ -765,18 +765,18 @@ def test_a_datasets_neighbouring_images_of_one_size_are_restored_in_batches(tmp_
     monkeypatch.setattr(dataset_restoration, "ROWS_PER_PART", 4)
     folder = tmp_path / "imagefolder"
     folder.mkdir()
-    for i, shape in enumerate([(6, 7, 3), (6, 7, 3), (6, 7), (9, 7, 3), (9, 7, 3), (6, 7, 3), (6, 7, 3)]):
+    for i, shape in enumerate([(6, 7, 3), (9, 7, 3), (6, 7), (9, 7, 3), (6, 7, 3), (6, 7, 3), (6, 7, 3)]):
         Image.fromarray(_rng_image(shape, i)).save(folder / f"{i}.png")
     batches, parts = [], []
-    call, plan_parts = SwinIRRestorer.restore_images, dataset_restoration._plan_parts
+    run, plan_parts = SwinIRRestorer._run, dataset_restoration._plan_parts
     monkeypatch.setattr(
-        SwinIRRestorer, "restore_images", lambda self, images, *a: batches.append(len(images)) or call(self, images, *a)
+        SwinIRRestorer, "_run", lambda self, model, x, tile: batches.append(len(x)) or run(self, model, x, tile)
     )
     monkeypatch.setattr(dataset_restoration, "_plan_parts", lambda *a: parts.append(plan_parts(*a)) or parts[-1])
     args = ["--dataset", f"imagefolder:{folder}", "-o"]
     assert _restore(*args, tmp_path / "batched", "--batch-size", "3", model_dir=model_dir) == 0
-    # Parts of 6 rows (4 rounded up to a multiple of 3); the batches of 3 rows each cut where the size changes.
-    assert [(start, stop) for start, stop, _ in parts[-1]] == [(0, 6), (6, 7)] and batches == [3, 2, 1, 1]
+    # Parts of 6 rows (4 rounded up to a multiple of 3); in each batch of 3 rows, one pass per size, grey and RGB alike.
+    assert [(start, stop) for start, stop, _ in parts[-1]] == [(0, 6), (6, 7)] and batches == [2, 1, 1, 2, 1]
     batches.clear()
     assert _restore(*args, tmp_path / "alone", model_dir=model_dir) == 0 and batches == [1] * 7
     batched, alone = (datasets.load_from_disk(str(tmp_path / name)) for name in ("batched", "alone"))

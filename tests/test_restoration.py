@@ -176,11 +176,20 @@ def test_restore_images_takes_files_and_keeps_their_icc_profile_as_the_call_does
     assert batched[0].info["icc_profile"] == profile and "icc_profile" not in batched[1].info
 
 
-def test_restore_images_refuses_images_of_several_sizes_and_an_image_for_a_list(model):
+def test_restore_images_batches_each_size_and_keeps_the_order(model, monkeypatch):
+    """Images of several sizes: one pass per size, in the order the sizes first appear; outputs in the given order."""
+    restorer = SwinIRRestorer(model, tile=None, dtype="float32")
+    images = [Image.fromarray(_rgb(h, w, seed=i)) for i, (h, w) in enumerate([(20, 24), (20, 30), (20, 24), (8, 8)])]
+    alone = [np.asarray(restorer(image)) for image in images]
+    passes = _passes(restorer, monkeypatch)
+    batched = restorer.restore_images(images)
+    assert passes == [2, 1, 1]
+    for one, many in zip(alone, batched, strict=True):
+        assert one.shape == np.asarray(many).shape and np.abs(one.astype(int) - np.asarray(many).astype(int)).max() <= 1
+
+
+def test_restore_images_refuses_an_image_for_a_list_and_names_what_is_not_an_image(model):
     restorer = SwinIRRestorer(model, tile=None)
-    with pytest.raises(ValueError) as err:
-        restorer.restore_images([Image.fromarray(_rgb()), Image.fromarray(_rgb(20, 30)), Image.fromarray(_rgb())])
-    assert str(err.value) == "restore_images takes images of one size, got 24×20, 30×20: restore each size on its own"
     for image in (_rgb(), Image.fromarray(_rgb())):  # an array's rows are no images
         with pytest.raises(TypeError, match=r"^restore_images takes a list of images: restore one image with"):
             restorer.restore_images(image)

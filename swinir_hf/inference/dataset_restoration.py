@@ -59,7 +59,7 @@ def restore_dataset(
             part, cached by `datasets` as any map of a dataset read from files (a stop loses it).
         model_name: the model's name, part of the fingerprint with its config and weights (a name alone is no
             model: two of one scale, or one retrained in place).
-        batch_size: up to this many consecutive images of one size through one forward pass
+        batch_size: rows restored at a time, those of one size through one forward pass
             (`SwinIRRestorer.restore_images`); parts are then a multiple of it long, so that a batch is never cut.
 
     Raises:
@@ -206,11 +206,10 @@ class DatasetRestoration:
         )
 
     def _restore_batch(self, batch: dict[str, list], indices: list[int], start: int, bar: Any) -> dict[str, list]:
-        """`map`'s function: the batch's images (rows `start` + `indices`) decoded and restored, neighbours of one
-        size together."""
+        """`map`'s function: the batch's images (rows `start` + `indices`) decoded and restored, those of one size
+        together."""
         images = [_decoded(value, start + i) for value, i in zip(batch[self.column], indices, strict=True)]
-        runs = _same_size_runs(images)
-        restored = [image for run in runs for image in self.restorer.restore_images(run, self.outscale)]
+        restored = self.restorer.restore_images(images, self.outscale)
         bar.update(len(restored))
         return {self.output_column: [_dataset_image(image) for image in restored]}
 
@@ -252,27 +251,6 @@ def _plan_parts(
     rows = len(dataset)
     bounds = [(start, min(start + rows_per_part, rows)) for start in range(0, max(rows, 1), rows_per_part)]
     return [(start, stop, Hasher.hash((whole, start, stop))) for start, stop in bounds]
-
-
-def _same_size_runs(images: list[Any]) -> Iterator[list[Any]]:
-    """`images` cut into runs of consecutive images of one size (W, H); anything else (not an image: refused by
-    `restore_images`) in a run of its own."""
-    run: list[Any] = []
-    for image in images:
-        size = _size(image)
-        if run and (size is None or size != _size(run[0])):
-            yield run
-            run = []
-        run.append(image)
-    if run:
-        yield run
-
-
-def _size(image: Any) -> tuple[int, int] | None:
-    """A PIL image's or (H, W[, C]) array's (W, H); None for anything else."""
-    if isinstance(image, np.ndarray):
-        return tuple(image.shape[1::-1])
-    return image.size if isinstance(image, Image.Image) else None
 
 
 @contextmanager

@@ -147,14 +147,14 @@ class SwinIRRestorer:
     def restore_images(
         self, images: Sequence[ImageLike], outscale: float | None = None
     ) -> list[Image.Image | np.ndarray]:
-        """Images of one size (W × H; of any kinds and channel counts, files too) restored as the call restores each,
-        through one forward pass (and the alphas the model upscales through one more): faster than one call each
-        where a pass is mostly overhead (small images, GPUs). A batch whose pass or outputs cannot fit the memory is
-        restored one image at a time; an image that cannot fit alone raises `ImageTooLargeError`, as the call does.
+        """Images (of any kinds, channel counts and sizes; files too) restored as the call restores each, those of one
+        size (W × H) through one forward pass (and the alphas the model upscales through one more): faster than one
+        call each where a pass is mostly overhead (small images, GPUs). Images of one size whose pass or outputs
+        cannot fit the memory together are restored one at a time; an image that cannot fit alone raises
+        `ImageTooLargeError`, as the call does. → the restored images, in the order given.
 
         Raises:
-            ValueError: the images differ in size (`swinir-hf restore --batch-size` batches only neighbours of one
-                size), or `outscale` is not a positive number; before any image is restored.
+            ValueError: `outscale` is not a positive number, before any image is read.
         """
         check_outscale(outscale)
         if isinstance(images, (Image.Image, np.ndarray, str, os.PathLike, torch.Tensor)):  # an array's rows: no images
@@ -173,28 +173,33 @@ class SwinIRRestorer:
     def _restore_pixels(
         self, images: list[Image.Image | np.ndarray], outscale: float | None
     ) -> list[Image.Image | np.ndarray]:
-        """`restore_images` of decoded images."""
+        """`restore_images` of decoded images: each size's in one batch."""
         splits = [split_image(image) for image in images]
-        sizes = sorted({colour.shape[1::-1] for colour, _ in splits})
-        if len(sizes) > 1:
-            listed = ", ".join(f"{w}×{h}" for w, h in sizes)
-            raise ValueError(f"restore_images takes images of one size, got {listed}: restore each size on its own")
-        try:
-            restored = self._restore_split(splits, outscale)
-        except ImageTooLargeError:
-            if len(images) == 1:
-                raise
-            restored = None
-        if restored is None:  # outside the except block, whose traceback would keep the refused pass's tensors
-            return [self._restore_pixels([image], outscale)[0] for image in images]
+        sizes: dict[tuple[int, int], list[int]] = {}
+        for i, (colour, _) in enumerate(splits):
+            sizes.setdefault(colour.shape[:2], []).append(i)
+        restored: list = [None] * len(splits)
+        for members in sizes.values():
+            for i, image in zip(members, self._restore_size([splits[i] for i in members], outscale), strict=True):
+                restored[i] = image
         return restored
+
+    def _restore_size(
+        self, splits: list[tuple[np.ndarray, ImageLayout]], outscale: float | None
+    ) -> list[Image.Image | np.ndarray]:
+        """Images of one size in one batch, or one at a time where the batch cannot fit."""
+        try:
+            return self._restore_split(splits, outscale)
+        except ImageTooLargeError:
+            if len(splits) == 1:
+                raise
+        # Past the except block, whose traceback would keep the refused pass's tensors.
+        return [self._restore_split([split], outscale)[0] for split in splits]
 
     def _restore_split(
         self, splits: list[tuple[np.ndarray, ImageLayout]], outscale: float | None
     ) -> list[Image.Image | np.ndarray]:
         """`split_image`'s (colour, layout) pairs of one size restored and composed again, all in one batch."""
-        if not splits:
-            return []
         h, w = splits[0][0].shape[:2]
         size = output_size(w, h, outscale) if outscale is not None else None
         pixel_values = [to_pixel_values(colour, self.model.config.num_channels) for colour, _ in splits]
