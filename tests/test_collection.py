@@ -813,6 +813,19 @@ def test_a_dataset_image_that_cannot_be_decoded_is_named_by_its_row_and_file(tmp
         restore_dataset(empty, restorer)
 
 
+def test_a_dataset_column_of_a_mode_is_restored_in_that_mode(model_dir, tmp_path):
+    """`datasets.Image(mode="L")` gives grey images of RGB files; `restore_dataset` decodes them as `datasets` does."""
+    import datasets
+
+    from swinir_hf.inference.dataset_restoration import restore_dataset
+
+    Image.fromarray(_rng_image((6, 7, 3))).save(tmp_path / "a.png")
+    data = datasets.Dataset.from_dict({"image": [str(tmp_path / "a.png")]}).cast_column("image", datasets.Image("L"))
+    restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir), tile=None)
+    restored = restore_dataset(data, restorer)[0]["image"]
+    assert restored.mode == "L" and np.array_equal(np.asarray(restored), np.asarray(restorer(data[0]["image"])))
+
+
 def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, model_dir, monkeypatch, capsys):
     from huggingface_hub import constants
 

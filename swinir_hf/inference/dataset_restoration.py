@@ -208,24 +208,24 @@ class DatasetRestoration:
     def _restore_batch(self, batch: dict[str, list], indices: list[int], start: int, bar: Any) -> dict[str, list]:
         """`map`'s function: the batch's images (rows `start` + `indices`) decoded and restored, those of one size
         together."""
-        images = [_decoded(value, start + i) for value, i in zip(batch[self.column], indices, strict=True)]
+        feature = self.dataset.features[self.column]  # its `mode`, if it has one, too
+        values = zip(batch[self.column], indices, strict=True)
+        images = [_decoded(feature, value, start + i) for value, i in values]
         restored = self.restorer.restore_images(images, self.outscale)
         bar.update(len(restored))
         return {self.output_column: [_dataset_image(image) for image in restored]}
 
 
-def _decoded(value: dict[str, Any] | None, row: int) -> Image.Image:
-    """A `datasets.Image` column's stored value (bytes, path) decoded as `datasets` decodes it.
+def _decoded(feature: datasets.Image, value: dict[str, Any] | None, row: int) -> Image.Image:
+    """A stored value (bytes, path) of a `feature` column decoded as `datasets` decodes it.
 
     Raises:
         ValueError: the row has no image, or its image cannot be decoded: naming the row and its file.
     """
-    import datasets
-
     if value is None or (value.get("bytes") is None and value.get("path") is None):
         raise ValueError(f"row {row} of the dataset has no image")
     try:
-        return datasets.Image().decode_example(value)
+        return feature.decode_example(value)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         where = value.get("path") or "its stored bytes"
         raise ValueError(f"row {row} of the dataset ({where}) cannot be decoded: {err}") from err
