@@ -38,11 +38,12 @@ PROBE_VARIANTS = (
 )
 # Figures benchmarks/README.md lacks for a GPU, timed before the steps (benchmarks/SCRIPT ARGS, each within
 # FIGURE_SECONDS): the shifted windows' SDPA both ways at the x4 configs' batch of 32 patches of 64² (a CUDA start-up
-# and 66 passes of a few ms each), and the pipeline's `batch_size` on small images (the model loaded, 128 images
-# twice per batch size).
+# and 66 passes of a few ms each), and the pipeline's `batch_size` on small images (transformers imported and the
+# model loaded, then 64 images twice per batch size: a few seconds).
+PIPELINE_FIGURE = ["--images", "64", "--size", "64", "--batch-sizes", "1", "16", "--repeats", "2"]
 DEVICE_FIGURES = {
     "Shifted windows' attention": ["shifted_attention.py", "--batch", "32", "--repeats", "60"],
-    "Pipeline batches": ["pipeline_batches.py", "--images", "128", "--size", "64", "--batch-sizes", "1", "8", "32"],
+    "Pipeline batches": ["pipeline_batches.py", *PIPELINE_FIGURE],
 }
 FIGURE_SECONDS = 15
 # The probed variants a lease may train in instead of eager bf16, and the trainer overrides that select them.
