@@ -954,9 +954,36 @@ def test_dataset_options_without_a_dataset_are_refused_not_ignored(tmp_path, mod
         "error: --split, --push-to-hub (for --dataset) would be ignored: image files are restored into -o only; "
         "drop them, or give --dataset (imagefolder:DIR for a folder)\n"
     )
-    assert _restore(src, "-o", out, "--column", "image", model_dir=model_dir) == 1
-    assert "error: --column (for --dataset) would be ignored: " in capsys.readouterr().err
+    assert _restore(src, "-o", out, "--column", "image", "--output-column", "x4", model_dir=model_dir) == 1
+    assert "error: --column, --output-column (for --dataset) would be ignored: " in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_datasets_restorations_go_into_a_new_column_beside_the_originals(tmp_path, model_dir, monkeypatch):
+    """`--output-column NAME` (the Python API's `output_column`, which the command line lacked): the restored images
+    in a new column, the originals kept, as for a dataset of (LR, SR) pairs; a column the dataset has is refused."""
+    import datasets
+
+    from swinir_hf.inference.dataset_restoration import restore_dataset
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    folder = tmp_path / "imagefolder"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(_rng_image((6 + i, 7, 3), i)).save(folder / f"{i}.png")
+    out = tmp_path / "out"
+    assert _restore("--dataset", f"imagefolder:{folder}", "-o", out, "--output-column", "x4", model_dir=model_dir) == 0
+    restored = datasets.load_from_disk(str(out))
+    assert restored.column_names == ["image", "x4"] and isinstance(restored.features["x4"], datasets.Image)
+    restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir), tile=None)
+    for i, row in enumerate(restored):
+        assert np.array_equal(np.asarray(row["image"]), np.asarray(Image.open(folder / f"{i}.png")))
+        assert np.array_equal(np.asarray(row["x4"]), np.asarray(restorer(row["image"])))
+    with pytest.raises(ValueError) as err:
+        restore_dataset(restored, restorer, column="image", output_column="x4")
+    assert str(err.value) == (
+        "the dataset has a column 'x4' already: name a new column for the restored images (or none, to replace 'image')"
+    )
 
 
 def test_dataset_folder_that_is_not_a_saved_dataset_points_to_imagefolder(tmp_path, model_dir, capsys):

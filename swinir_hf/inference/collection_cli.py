@@ -197,6 +197,7 @@ def _restored_parts(
         dataset,
         restorer,
         column=args.column,
+        output_column=args.output_column,
         outscale=args.outscale,
         model_name=args.model,
         parts_dir=parts,

@@ -64,7 +64,8 @@ def restore_dataset(
 
     Raises:
         ValueError: `outscale` is not a positive number (the `--outscale` message), `column` is not an image
-            column, or `batch_size` is not a count, before any image is restored; a row has no image, or one that
+            column, `output_column` is another column of the dataset, or `batch_size` is not a count, before any
+            image is restored; a row has no image, or one that
             cannot be decoded (naming the row and its file), when it is reached.
     """
     restoration = plan_restoration(
@@ -103,6 +104,11 @@ def plan_restoration(
     if column not in columns:
         raise ValueError(f"{column!r} is not an image column of the dataset (image columns: {columns})")
     output_column = output_column or column
+    if output_column != column and output_column in dataset.column_names:
+        raise ValueError(
+            f"the dataset has a column {output_column!r} already: name a new column for the restored images "
+            f"(or none, to replace {column!r})"
+        )
     features = dataset.features.copy()
     features[output_column] = datasets.Image()
     # Without a folder of their own, parts would each leave a file in `datasets`' cache (beside a save_to_disk

@@ -17,7 +17,7 @@ from .options import ALPHA_MODES, EngineOptions
 # in the dataset, one at a time. The parser leaves them None, so that one given, even at its default, is refused.
 FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": False, "workers": 2}
 # The options of a `--dataset` run, which files have no use for (a --push-to-hub of files would push nothing).
-DATASET_ONLY = ("split", "column", "push_to_hub")
+DATASET_ONLY = ("split", "column", "output_column", "push_to_hub")
 
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,6 +73,11 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         help=f"threads decoding / encoding files (default {FILE_ONLY_DEFAULTS['workers']})",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_dataset_arguments(p)
+
+
+def _add_dataset_arguments(p: argparse.ArgumentParser) -> None:
+    """`--dataset` and the options of a dataset run (`DATASET_ONLY`)."""
     p.add_argument(
         "--dataset",
         help="restore a datasets dataset instead of files: imagefolder:DIR, a save_to_disk folder or a Hub id; "
@@ -80,6 +85,11 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--split", help="dataset split (default: train)")
     p.add_argument("--column", help="dataset image column (default: the first image column)")
+    p.add_argument(
+        "--output-column",
+        metavar="NAME",
+        help="a new column for the restored images, the originals kept (default: --column, replaced)",
+    )
     p.add_argument("--push-to-hub", metavar="REPO", help="also push the restored dataset to this Hub repo")
 
 
