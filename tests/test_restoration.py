@@ -1277,7 +1277,9 @@ def test_something_else_than_a_model_is_named_with_how_to_load_one():
 def test_tensors_and_lists_are_pointed_to_what_takes_them(model):
     with pytest.raises(TypeError, match=r"^restore takes one image: call it per image \(a SwinIRRestorer keeps "):
         restore(model, [_rgb(), _rgb()])
-    with pytest.raises(TypeError, match=r"; its restore_images takes a list of images of one size\), or restore "):
+    with pytest.raises(
+        TypeError, match=r"; its restore_images takes a list of images, each size's in one batch\), or restore "
+    ):
         SwinIRRestorer(model)([_rgb(), _rgb()])
     with pytest.raises(TypeError, match=r"^restore takes images, not tensors: .*restore_tensor\(x\) restores "):
         restore(model, torch.rand(1, 3, 8, 8))

@@ -17,13 +17,13 @@ from .devices import DTYPES
 
 def check_options(tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any) -> None:
     """Raise a ValueError naming the first of the restorer's options that is not of its kind or range."""
-    if not (tile is None or tile == "auto" or (is_int(tile) and tile > 0)):
+    if not (tile is None or tile == "auto" or (_is_int(tile) and tile > 0)):
         raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
-    if not (is_int(tile_overlap) and tile_overlap >= 0):
+    if not (_is_int(tile_overlap) and tile_overlap >= 0):
         raise ValueError(f"tile_overlap must be an int ≥ 0, got {tile_overlap!r}")
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
-    if not (batch_size is None or (is_int(batch_size) and batch_size >= 1)):
+    if not (batch_size is None or (_is_int(batch_size) and batch_size >= 1)):
         raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
     if not (memory_budget is None or (_is_number(memory_budget) and memory_budget > 0)):
         raise ValueError(f"memory_budget must be None or a positive number of bytes, got {memory_budget!r}")
@@ -36,8 +36,8 @@ def not_an_image(image: Any) -> TypeError:
     if isinstance(image, (list, tuple)):
         return TypeError(
             "restore takes one image: call it per image (a SwinIRRestorer keeps the options; its restore_images "
-            "takes a list of images of one size), or restore folders with `swinir-hf restore` and datasets with "
-            "restore_dataset"
+            "takes a list of images, each size's in one batch), or restore folders with `swinir-hf restore` and "
+            "datasets with restore_dataset"
         )
     if isinstance(image, torch.Tensor):  # advice that runs on this tensor: a batch of one indexed, numpy's dtypes
         x = "x[0]" if image.ndim == 4 and len(image) == 1 else "x"
@@ -82,7 +82,7 @@ def check_model(model: Any) -> None:
     )
 
 
-def is_int(value: Any) -> bool:
+def _is_int(value: Any) -> bool:
     """An integer (numpy's too), not a bool: what counts options (pixels, tiles) take."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
