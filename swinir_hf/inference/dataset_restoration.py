@@ -26,7 +26,7 @@ from .jobs import check_outscale
 from .options import EngineOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     import datasets
 
@@ -65,8 +65,8 @@ def restore_dataset(
     Raises:
         ValueError: `outscale` is not a positive number (the `--outscale` message), `column` is not an image
             column, `output_column` is another column of the dataset, or `batch_size` is not a count, before any
-            image is restored; a row has no image, or one that
-            cannot be decoded (naming the row and its file), when it is reached.
+            image is restored; a row has no image, or one that cannot be decoded (naming the row and its file),
+            when it is reached.
     """
     restoration = plan_restoration(
         dataset,
@@ -153,7 +153,7 @@ class DatasetRestoration:
             )
         for path in others:
             path.unlink()
-        done = sum(stop - start for (start, stop, _), file in zip(self.parts, self.files, strict=True) if file.exists())
+        done = _rows_restored(zip(self.parts, self.files, strict=True))
         if done:
             print(
                 f"going on from an interrupted run: {done} of {len(self.dataset)} images were restored", file=sys.stderr
@@ -169,7 +169,7 @@ class DatasetRestoration:
 
         index, count = share
         mine = list(zip(self.parts, self.files, strict=True))[index::count]
-        done = sum(stop - start for (start, stop, _), file in mine if file and file.exists())
+        done = _rows_restored(mine)
         total = sum(stop - start for (start, stop, _), _ in mine)
         bars_off = datasets.are_progress_bars_disabled() or not progress
         with (
@@ -235,6 +235,11 @@ def _decoded(feature: datasets.Image, value: dict[str, Any] | None, row: int) ->
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         where = value.get("path") or "its stored bytes"
         raise ValueError(f"row {row} of the dataset ({where}) cannot be decoded: {err}") from err
+
+
+def _rows_restored(parts: Iterable[tuple[tuple[int, int, str], Path | None]]) -> int:
+    """The rows of the (part, file) pairs whose file exists: restored by an earlier run."""
+    return sum(stop - start for (start, stop, _), file in parts if file and file.exists())
 
 
 def _concatenated(parts: list[datasets.Dataset]) -> datasets.Dataset:
