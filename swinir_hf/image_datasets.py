@@ -102,10 +102,16 @@ def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset 
 
 
 def load_image_dataset(
-    spec: str, split: str | None = None, *, default_split: str = "train", cache_dir: str | None = None
-) -> datasets.Dataset:
+    spec: str,
+    split: str | None = None,
+    *,
+    default_split: str = "train",
+    cache_dir: str | None = None,
+    streaming: bool = False,
+) -> datasets.Dataset | datasets.IterableDataset:
     """The dataset `spec` names: `imagefolder:DIR` (split default "train"), a `save_to_disk` folder or a Hub
-    dataset id (split default `default_split`).
+    dataset id (split default `default_split`). `streaming`: as a stream (`IterableDataset`) read as it is iterated,
+    nothing downloaded or converted first.
 
     Raises:
         FileNotFoundError: no such folder, a folder that is not a saved dataset, or a Hub dataset that cannot be
@@ -120,7 +126,9 @@ def load_image_dataset(
         data_dir = spec.split(":", 1)[1]
         datasets = require("datasets", "train", f"loading the dataset {spec!r}")
         try:
-            return datasets.load_dataset("imagefolder", data_dir=data_dir, split=split or "train", cache_dir=cache_dir)
+            return datasets.load_dataset(
+                "imagefolder", data_dir=data_dir, split=split or "train", cache_dir=cache_dir, streaming=streaming
+            )
         except datasets.exceptions.DatasetGenerationError as err:  # a file name it cannot store (not valid UTF-8)
             cause = err.__cause__ or err
             raise ValueError(f"{spec}: datasets cannot read the folder: {type(cause).__name__}: {cause}") from None
@@ -130,15 +138,21 @@ def load_image_dataset(
             raise FileNotFoundError(
                 f"{spec} is not a datasets save_to_disk folder (for a folder of images: imagefolder:{spec})"
             )
-        return loaded
+        return loaded.to_iterable_dataset() if streaming and len(loaded) else loaded  # (none of no rows: it fails)
     datasets = require("datasets", "train", f"loading the dataset {spec!r}")
     from .checkpoints.loading import OFFLINE_SET, UNSET_OFFLINE, hub_offline
 
     offline = hub_offline()
     try:
         with datasets_offline(offline):
-            return datasets.load_dataset(spec, split=split or default_split, cache_dir=cache_dir)
+            return datasets.load_dataset(spec, split=split or default_split, cache_dir=cache_dir, streaming=streaming)
     except Exception as err:  # datasets raises many kinds (offline, missing, no such split)
+        if offline is not None and streaming:
+            raise FileNotFoundError(
+                f"dataset {spec!r} cannot be streamed while {offline}: a stream is read from the Hub. Load it "
+                "without streaming (no --streaming) to read it from the local Hugging Face cache"
+                + (f", or {UNSET_OFFLINE}" if offline == OFFLINE_SET else "")
+            ) from err
         if offline is not None:
             raise FileNotFoundError(
                 f"dataset {spec!r}: no local folder of that name, and not in the local Hugging Face cache while "

@@ -520,6 +520,11 @@ def test_two_processes_restore_a_dataset_as_one_does(model_dir, tmp_path, monkey
     assert len(shared) == 20 and not (two / ".restored-parts").exists()
     for a, b in zip(alone, shared, strict=True):
         assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
+    # A stream: each process reads it all and restores every other part; the same dataset again.
+    streamed = _launch(*options, "--streaming", "-o", tmp_path / "streamed", processes=2)
+    assert streamed.returncode == 0 and streamed.stderr.count("restored 20 images of ") == 1, streamed.stderr[-3000:]
+    for a, b in zip(alone, datasets.load_from_disk(str(tmp_path / "streamed")), strict=True):
+        assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
     again = _launch(*options, "-o", two, processes=2)
     assert again.returncode == 1 and "[rank1]" not in again.stderr
     assert again.stderr.count(f"error: {two} exists and is not empty; pass --overwrite") == 1
@@ -956,6 +961,8 @@ def test_dataset_options_without_a_dataset_are_refused_not_ignored(tmp_path, mod
     )
     assert _restore(src, "-o", out, "--column", "image", "--output-column", "x4", model_dir=model_dir) == 1
     assert "error: --column, --output-column (for --dataset) would be ignored: " in capsys.readouterr().err
+    assert _restore(src, "-o", out, "--streaming", model_dir=model_dir) == 1
+    assert "error: --streaming (for --dataset) would be ignored: " in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -1033,7 +1040,7 @@ def test_a_hub_dataset_offline_is_looked_up_in_the_cache_only_and_says_what_to_d
 
     def load_dataset(spec, split, **kwargs):
         modes.append(datasets.config.HF_HUB_OFFLINE)
-        if spec == "org/cached":
+        if spec == "org/cached" and not kwargs.get("streaming"):
             return [spec]
         raise ConnectionError(f"Couldn't reach '{spec}' on the Hub (LocalEntryNotFoundError)")
 
@@ -1053,6 +1060,14 @@ def test_a_hub_dataset_offline_is_looked_up_in_the_cache_only_and_says_what_to_d
             if why.startswith("HF_")
             else "and run with HF_HUB_OFFLINE=1"
         )
+    )
+    # A stream is read from the Hub, never from the cache: dropping --streaming is what reads the cache.
+    with pytest.raises(FileNotFoundError) as err:
+        load_image_dataset("org/cached", streaming=True)
+    assert str(err.value) == (
+        f"dataset 'org/cached' cannot be streamed while {why}: a stream is read from the Hub. Load it without "
+        "streaming (no --streaming) to read it from the local Hugging Face cache"
+        + (", or unset HF_HUB_OFFLINE if this machine can reach the Hub" if why.startswith("HF_") else "")
     )
 
 

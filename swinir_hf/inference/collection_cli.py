@@ -178,14 +178,18 @@ def _claim_output(args: argparse.Namespace, out: Path, claim: contextlib.ExitSta
     return check_push_access(args.push_to_hub, load_later)
 
 
-def _load_dataset(args: argparse.Namespace) -> datasets.Dataset:
+def _load_dataset(args: argparse.Namespace) -> datasets.Dataset | datasets.IterableDataset:
     from ..image_datasets import load_image_dataset
 
-    return load_image_dataset(args.dataset, args.split)
+    return load_image_dataset(args.dataset, args.split, streaming=bool(args.streaming))
 
 
 def _restored_parts(
-    args: argparse.Namespace, dataset: datasets.Dataset, restorer: Any, parts: Path, state: Any
+    args: argparse.Namespace,
+    dataset: datasets.Dataset | datasets.IterableDataset,
+    restorer: Any,
+    parts: Path,
+    state: Any,
 ) -> tuple[DatasetRestoration, int]:
     """The dataset's parts restored into `parts`, each process of `state` its share (every n-th part), the main
     process having made the folder ready first; every process has finished its share when this returns. → the

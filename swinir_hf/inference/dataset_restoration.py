@@ -39,7 +39,7 @@ ROWS_PER_PART = 16
 
 
 def restore_dataset(
-    dataset: datasets.Dataset,
+    dataset: datasets.Dataset | datasets.IterableDataset,
     restorer: SwinIRRestorer,
     *,
     column: str | None = None,
@@ -48,10 +48,14 @@ def restore_dataset(
     model_name: str = "",
     parts_dir: str | os.PathLike | None = None,
     batch_size: int = 1,
-) -> datasets.Dataset:
+) -> datasets.Dataset | datasets.IterableDataset:
     """A new dataset whose `output_column` (default: `column`, replaced) holds each image of `column` (default:
     the first `datasets.Image` column) restored; other columns are kept. Made of memory-mapped parts: save it
     (`save_to_disk`) before removing `parts_dir`.
+
+    A stream (`IterableDataset`, as `load_dataset(..., streaming=True)` gives) is restored as it is read: without
+    `parts_dir`, lazily, into a stream whose rows are restored as they are iterated; with it, into a `Dataset` of
+    parts, as a `Dataset` is (`stream_restoration`).
 
     Args:
         parts_dir: the folder for the parts' Arrow files (made if needed). The parts this call would write that are
@@ -68,6 +72,12 @@ def restore_dataset(
             image is restored; a row has no image, or one that cannot be decoded (naming the row and its file),
             when it is reached.
     """
+    import datasets
+
+    if parts_dir is None and isinstance(dataset, datasets.IterableDataset):
+        from .stream_restoration import restored_stream
+
+        return restored_stream(dataset, restorer, column, output_column, outscale, batch_size)
     restoration = plan_restoration(
         dataset,
         restorer,
@@ -83,7 +93,7 @@ def restore_dataset(
 
 
 def plan_restoration(
-    dataset: datasets.Dataset,
+    dataset: datasets.Dataset | datasets.IterableDataset,
     restorer: SwinIRRestorer,
     *,
     column: str | None = None,
@@ -96,25 +106,24 @@ def plan_restoration(
     """`restore_dataset`'s work planned, nothing done yet (the same arguments, checked alike)."""
     import datasets
 
-    check_outscale(outscale)  # as `swinir-hf restore --outscale` checks it, before any image is restored
-    if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1):
-        raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
-    columns = image_columns(dataset)
-    column = column or (columns[0] if columns else None)
-    if column not in columns:
-        raise ValueError(f"{column!r} is not an image column of the dataset (image columns: {columns})")
-    output_column = output_column or column
-    if output_column != column and output_column in dataset.column_names:
-        raise ValueError(
-            f"the dataset has a column {output_column!r} already: name a new column for the restored images "
-            f"(or none, to replace {column!r})"
+    if isinstance(dataset, datasets.IterableDataset):
+        from .stream_restoration import plan_stream_restoration
+
+        return plan_stream_restoration(
+            dataset,
+            restorer,
+            column,
+            output_column,
+            outscale,
+            model_name,
+            parts_dir,
+            batch_size,  # type: ignore[arg-type]
         )
-    features = dataset.features.copy()
-    features[output_column] = datasets.Image()
+    column, output_column, features = checked_columns(dataset, column, output_column, outscale, batch_size)
     # Without a folder of their own, parts would each leave a file in `datasets`' cache (beside a save_to_disk
     # dataset's files): one map, as any.
     rows = -(-ROWS_PER_PART // batch_size) * batch_size if parts_dir is not None else max(len(dataset), 1)
-    parts = _plan_parts(dataset, restorer, (model_name, outscale, output_column), rows)
+    parts = _plan_parts(dataset, restorer, (model_name, outscale, column, output_column), rows)
     folder = Path(parts_dir) if parts_dir is not None else None
     files = [folder / f"part-{start:09d}-{fp[:16]}.arrow" if folder else None for start, _, fp in parts]
     return DatasetRestoration(dataset, restorer, column, output_column, outscale, batch_size, features, parts, files)
@@ -174,7 +183,7 @@ class DatasetRestoration:
         bars_off = datasets.are_progress_bars_disabled() or not progress
         with (
             tqdm(total=total, initial=done, desc="restore", unit="image", disable=bars_off) as bar,
-            _datasets_bars_off(),
+            datasets_bars_off(),
         ):
             return [self._map_part(start, stop, fingerprint, file, bar) for (start, stop, fingerprint), file in mine]
 
@@ -186,7 +195,7 @@ class DatasetRestoration:
         """
         if missing := [str(file) for file in self.files if file is None or not file.exists()]:
             raise FileNotFoundError(f"the restored parts {', '.join(missing)} are missing: run the restoration again")
-        with _datasets_bars_off():
+        with datasets_bars_off():
             return _concatenated(
                 [self._map_part(*part, file, None) for part, file in zip(self.parts, self.files, strict=True)]
             )
@@ -214,15 +223,55 @@ class DatasetRestoration:
     def _restore_batch(self, batch: dict[str, list], indices: list[int], start: int, bar: Any) -> dict[str, list]:
         """`map`'s function: the batch's images (rows `start` + `indices`) decoded and restored, those of one size
         together."""
+        return self.restored(batch, (start + i for i in indices), bar)
+
+    def restored(self, batch: dict[str, list], rows: Iterable[int], bar: Any) -> dict[str, list]:
+        """The images of `batch`'s column (undecoded values, of the dataset's `rows`) decoded and restored, those of
+        one size together: {output column: their `datasets.Image` values}; `bar` (if any) updated by their count."""
         feature = self.dataset.features[self.column]  # its `mode`, if it has one, too
-        values = zip(batch[self.column], indices, strict=True)
-        images = [_decoded(feature, value, start + i) for value, i in values]
+        images = [decoded_image(feature, value, row) for value, row in zip(batch[self.column], rows, strict=True)]
         restored = self.restorer.restore_images(images, self.outscale)
-        bar.update(len(restored))
+        if bar is not None:
+            bar.update(len(restored))
         return {self.output_column: [_dataset_image(image) for image in restored]}
 
 
-def _decoded(feature: datasets.Image, value: dict[str, Any] | None, row: int) -> Image.Image:
+def checked_columns(
+    dataset: datasets.Dataset | datasets.IterableDataset,
+    column: str | None,
+    output_column: str | None,
+    outscale: float | None,
+    batch_size: int,
+) -> tuple[str, str, datasets.Features]:
+    """`restore_dataset`'s arguments checked → (the image column, the output column, the restored dataset's
+    features).
+
+    Raises:
+        ValueError: as `restore_dataset` says.
+    """
+    import datasets
+
+    check_outscale(outscale)  # as `swinir-hf restore --outscale` checks it, before any image is restored
+    if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1):
+        raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
+    if dataset.features is None:  # a stream of untyped files (JSON lines, ...): its images cannot be told apart
+        raise ValueError("the dataset's features are unknown: cast its image column to datasets.Image() first")
+    columns = image_columns(dataset)
+    column = column or (columns[0] if columns else None)
+    if column not in columns:
+        raise ValueError(f"{column!r} is not an image column of the dataset (image columns: {columns})")
+    output_column = output_column or column
+    if output_column != column and output_column in dataset.column_names:
+        raise ValueError(
+            f"the dataset has a column {output_column!r} already: name a new column for the restored images "
+            f"(or none, to replace {column!r})"
+        )
+    features = dataset.features.copy()
+    features[output_column] = datasets.Image()
+    return column, output_column, features
+
+
+def decoded_image(feature: datasets.Image, value: dict[str, Any] | None, row: int) -> Image.Image:
     """A stored value (bytes, path) of a `feature` column decoded as `datasets` decodes it.
 
     Raises:
@@ -254,18 +303,25 @@ def _plan_parts(
     """The parts' rows and fingerprints: (start, stop, fingerprint), one empty part for an empty dataset."""
     from datasets.fingerprint import Hasher
 
-    # Every engine option that changes the pixels (each is the restorer's attribute of that name) is hashed; the
-    # model by its config and weights (never the object itself, which `datasets` would pickle).
-    unhashed = ("device", "batch_size")
-    pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
-    whole = Hasher.hash((dataset._fingerprint, model_fingerprint(restorer.model), pixels, options))
+    whole = Hasher.hash((dataset._fingerprint, pixels_fingerprint(restorer, options)))
     rows = len(dataset)
     bounds = [(start, min(start + rows_per_part, rows)) for start in range(0, max(rows, 1), rows_per_part)]
     return [(start, stop, Hasher.hash((whole, start, stop))) for start, stop in bounds]
 
 
+def pixels_fingerprint(restorer: SwinIRRestorer, options: tuple) -> str:
+    """A hash of all that makes a restored image's pixels besides its input: the model's config and weights (never
+    the object itself, which `datasets` would pickle), every engine option that changes pixels (each is the
+    restorer's attribute of that name), and `options`."""
+    from datasets.fingerprint import Hasher
+
+    unhashed = ("device", "batch_size")
+    pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
+    return Hasher.hash((model_fingerprint(restorer.model), pixels, options))
+
+
 @contextmanager
-def _datasets_bars_off() -> Iterator[None]:
+def datasets_bars_off() -> Iterator[None]:
     """No bar per part from `map`: the call shows one over the whole dataset."""
     import datasets
 

@@ -17,7 +17,7 @@ from .options import ALPHA_MODES, EngineOptions
 # in the dataset, one at a time. The parser leaves them None, so that one given, even at its default, is refused.
 FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": False, "workers": 2}
 # The options of a `--dataset` run, which files have no use for (a --push-to-hub of files would push nothing).
-DATASET_ONLY = ("split", "column", "output_column", "push_to_hub")
+DATASET_ONLY = ("split", "column", "output_column", "streaming", "push_to_hub")
 
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,6 +89,12 @@ def _add_dataset_arguments(p: argparse.ArgumentParser) -> None:
         "--output-column",
         metavar="NAME",
         help="a new column for the restored images, the originals kept (default: --column, replaced)",
+    )
+    p.add_argument(
+        "--streaming",
+        action="store_true",
+        default=None,  # None unless given: refused without --dataset (`DATASET_ONLY`)
+        help="read the dataset as a stream, restoring its rows as they arrive (a Hub dataset is not downloaded first)",
     )
     p.add_argument("--push-to-hub", metavar="REPO", help="also push the restored dataset to this Hub repo")
 
