@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -47,8 +49,16 @@ def test_params_ema_is_preferred_and_weights_key_selects():
     assert extract_state_dict({"params": a, "params_ema": b}, weights_key="params")["x"].item() == 0
     with pytest.raises(CheckpointError, match="no 'g_ema' entry"):
         extract_state_dict({"params": a}, weights_key="g_ema")
-    with pytest.raises(CheckpointError, match="^checkpoint entry 'epoch' is a int, not a state dict$"):
+    with pytest.raises(CheckpointError, match="^checkpoint entry 'epoch' holds an int, not a state dict$"):
         extract_state_dict({"params": a, "epoch": 3}, weights_key="epoch")
+    # Weights under a key of another trainer's: the message says which key to pass (it said "a OrderedDict").
+    with pytest.raises(CheckpointError) as err:
+        extract_state_dict({"epoch": 3, "generator": a})
+    assert str(err.value) == (
+        "the checkpoint holds its weights neither at the top level nor under params_ema, params, state_dict, model: "
+        "if 'generator' holds them, pass --weights-key generator (weights_key='generator')"
+    )
+    assert extract_state_dict({"epoch": 3, "generator": a}, weights_key="generator")["x"].item() == 0
 
 
 def test_derived_buffers_are_checked(authors_state):
@@ -62,8 +72,11 @@ def test_derived_buffers_are_checked(authors_state):
 def test_not_a_swinir_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not a SwinIR checkpoint: missing 'conv_first.weight'"):
         convert_original_checkpoint({"fc.weight": torch.zeros(2, 2)})
-    with pytest.raises(CheckpointError, match="'epoch' is a int, not a tensor"):
+    with pytest.raises(CheckpointError, match="^entry 'epoch' holds an int, not a tensor"):
         convert_original_checkpoint({"epoch": 3})
+    torch.save({"epoch": 3}, tmp_path / "epoch.pth")  # read from a file: the message names it
+    with pytest.raises(CheckpointError, match=f"^{re.escape(str(tmp_path / 'epoch.pth'))}: entry 'epoch' holds an int"):
+        convert_original_checkpoint(tmp_path / "epoch.pth")
     (tmp_path / "a.pth").write_text("hello")
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
         convert_original_checkpoint(tmp_path / "a.pth")
@@ -138,8 +151,15 @@ def test_truncated_files_are_reported(authors_state, tmp_path):
 def test_state_dicts_that_do_not_fit_name_every_problem(authors_state):
     _, state = authors_state
     missing = {k: v for k, v in state.items() if k != "norm.weight"}
-    with pytest.raises(CheckpointError, match="missing keys: norm.weight"):
+    with pytest.raises(CheckpointError, match=r"^incomplete checkpoint: missing norm.weight \(its bias is there\)$"):
         convert_original_checkpoint(missing)
+    # A head's key cut: it was taken for another head, and the message listed that head's misfits, not the key.
+    cut = next(k for k in state if k.endswith(".weight") and k.startswith(("conv_before_upsample", "upsample")))
+    with pytest.raises(CheckpointError, match=f"^incomplete checkpoint: missing {re.escape(cut)} "):
+        convert_original_checkpoint({k: v for k, v in state.items() if k != cut})
+    unpaired = {k: v for k, v in state.items() if k not in ("norm.weight", "norm.bias")}
+    with pytest.raises(CheckpointError, match="missing keys: norm.bias, norm.weight"):
+        convert_original_checkpoint(unpaired)
     extra = dict(state, **{"head.weight": torch.zeros(1)})
     with pytest.raises(CheckpointError, match="unexpected keys: head.weight"):
         convert_original_checkpoint(extra)

@@ -358,6 +358,13 @@ RESAVE = textwrap.dedent(
         restore = pipeline("image-restoration", model=resaved, trust_remote_code=True)
         restore(Image.open(image)).save(f"{resaved}.png")
         report[resaved] = {"files": sorted(os.listdir(resaved)), "pipeline": type(restore).__module__}
+    # A model object (loaded with options, or fine-tuned) in the repo's pipeline class, as docs/hub.md shows.
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+    Pipeline = get_class_from_dynamic_module("pipeline_swinir.ImageRestorationPipeline", folder)
+    Pipeline(model=AutoModelForImageToImage.from_pretrained(folder, trust_remote_code=True))(Image.open(image)).save(
+        "object.png"
+    )
     print(json.dumps(report))
     """
 )
@@ -383,6 +390,7 @@ def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(parity, tmp_
         assert config["custom_pipelines"] == remote_code.CUSTOM_PIPELINES, resaved
         assert entry["pipeline"].startswith(f"transformers_modules.{resaved}."), entry
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / f"{resaved}.png")), np.asarray(expected))
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "object.png")), np.asarray(expected))
 
 
 RELOAD = textwrap.dedent(

@@ -115,7 +115,28 @@ def test_channels_first_or_last_as_transformers_image_processors_read_them(caplo
     assert "read as channels_last" in caplog.text
     caplog.clear()
     given = processor(torch.from_numpy(narrow), input_data_format="channels_last")["pixel_values"]
-    assert torch.equal(given, as_array) and not caplog.records
+    assert torch.equal(given, as_array) and [r.message.split(" (")[0] for r in caplog.records] == [
+        "SwinIRImageProcessor drops alpha channels"  # RGBA, as said: the only warning
+    ]
+
+
+def test_the_processor_says_what_pixel_values_cannot_carry(caplog):
+    """The processor route (processor → model → post-processing) dropped an alpha channel, or a grey model's
+    colour, without a word, where the pipeline keeps both; each is now a warning pointing there."""
+    rgb = np.random.default_rng(0).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    rgba, grey = Image.fromarray(np.dstack([rgb, rgb[..., 0]])), Image.fromarray(rgb[..., 0])
+    alpha = "SwinIRImageProcessor drops alpha channels (the model restores colour only): the image-restoration "
+    luma = "SwinIRImageProcessor reduces colour images to grey (BT.601 luma) for this 1-channel model: the "
+    for images, channels, said in [
+        ([Image.fromarray(rgb), grey], 3, []),
+        ([grey], 1, []),
+        ([rgba], 3, [alpha]),
+        ([grey, Image.fromarray(rgb)], 1, [luma]),
+        ([rgba], 1, [alpha, luma]),
+    ]:
+        caplog.clear()
+        assert SwinIRImageProcessor(num_channels=channels)(images)["pixel_values"].shape[1] == channels
+        assert [r.message[: len(m)] for r, m in zip(caplog.records, said, strict=True)] == said, images
 
 
 def test_per_call_options_of_transformers_image_processors():
@@ -524,6 +545,13 @@ def test_pipeline_refuses_engine_options_it_would_ignore(model_dir):
     with pytest.raises(TypeError, match=r"^the image-restoration pipeline takes no tile: "):
         pipeline("image-restoration", model=str(model_dir), tile=4)
     assert restorer(_rgb(), timeout=5).shape == (27, 21, 3)
+    # Any other argument is not pointed at the engine: it was told about tiles and precision.
+    with pytest.raises(TypeError) as err:
+        restorer(_rgb(), output_type="np")
+    assert str(err.value) == (
+        "the image-restoration pipeline takes no output_type: a call takes images, alpha ('model' or 'bicubic'), "
+        "timeout and batch_size"
+    )
 
 
 def test_pipeline_alpha_option_gives_restores_alpha(model_dir):

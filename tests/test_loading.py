@@ -210,9 +210,10 @@ def test_from_pretrained_of_an_uncached_hub_id_offline_says_what_to_do(monkeypat
     for options in ({}, {"output_loading_info": True}):  # the strict load and transformers' lenient one
         with pytest.raises(OSError) as err:
             SwinIRForImageRestoration.from_pretrained("org/absent", cache_dir=tmp_path, **options)
-        assert str(err.value).startswith(
-            "org/absent is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
-            "a network (hf download org/absent) and copy the cache (HF_HOME) here, or pass the path of a local model"
+        assert str(err.value) == (
+            "org/absent is not in the Hugging Face cache and HF_HUB_OFFLINE is set: download it where there is a "
+            "network (hf download org/absent) and copy the cache (HF_HOME) here, or pass the path of a local model "
+            "folder; or unset HF_HUB_OFFLINE if this machine can reach the Hub"  # not "HF_HUB_OFFLINE=1 makes ..."
         )
 
 
@@ -220,9 +221,14 @@ def test_from_pretrained_of_a_bundled_name_offline_says_how_bundled_models_load(
     """`from_pretrained("sr-x4")`, as `load_model("sr-x4")` is called: the error only said to `hf download sr-x4`,
     a repo that is not the bundled model; it now says how a bundled one loads, and that way works."""
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(OSError, match=r"\(hf download sr-x4\).* If 'sr-x4' is a model bundled with swinir_hf") as err:
+    # The bundled way first: `hf download sr-x4` names no repo of the Hub's (ids are org/name today).
+    with pytest.raises(
+        OSError,
+        match=r"HF_HUB_OFFLINE is set: if 'sr-x4' is a model bundled with swinir_hf .*; if it is "
+        r"a Hub repo, download it where there is a network \(hf download sr-x4\)",
+    ) as err:
         SwinIRForImageRestoration.from_pretrained("sr-x4", cache_dir=tmp_path)
-    advice = re.search(r"or (from_pretrained\(.*\))$", str(err.value)).group(1)
+    advice = re.search(r"or (from_pretrained\(swinir_hf[^)]*\))", str(err.value)).group(1)
     namespace = {"cls": SwinIRForImageRestoration, "swinir_hf": sys.modules["swinir_hf"]}
     assert isinstance(eval(f"cls.{advice}", namespace), PreTrainedModel)  # noqa: S307 (the message's own code)
     with pytest.raises(OSError) as err:  # a Hub id gets no such hint
@@ -243,7 +249,7 @@ def test_from_pretrained_of_an_uncached_revision_or_subfolder_offline_names_it(m
     with pytest.raises(OSError) as err:
         SwinIRForImageRestoration.from_pretrained("org/cached", cache_dir=tmp_path, revision="v2")
     assert str(err.value).startswith(
-        "org/cached at revision 'v2' is not in the Hugging Face cache and the Hub cannot be reached: download it "
+        "org/cached at revision 'v2' is not in the Hugging Face cache and HF_HUB_OFFLINE is set: download it "
         "where there is a network (hf download org/cached --revision v2) and copy the cache (HF_HOME) here"
     )
     with pytest.raises(OSError) as err:  # a subfolder the cached repo lacks

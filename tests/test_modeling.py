@@ -167,6 +167,10 @@ def test_bad_inputs_are_rejected_clearly(tiny_config):
     model = SwinIRForImageRestoration(tiny_config())
     with pytest.raises(ValueError, match=r"must be \(N, 3, H, W\), got \(1, 1, 8, 8\)"):
         model(torch.rand(1, 1, 8, 8))
+    # An empty batch (or image) divided by zero deep in the window attention.
+    for empty in ((0, 3, 8, 8), (1, 3, 0, 8)):
+        with pytest.raises(ValueError, match=rf"^pixel_values holds no pixels: {re.escape(str(empty))} \(an empty"):
+            model(torch.rand(*empty))
     with pytest.raises(ValueError, match=r"must be floats in \[0, 1\], got torch.uint8: divide 8-bit pixels by 255"):
         model(torch.randint(0, 256, (1, 3, 8, 8), dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"labels must be \(1, 3, 16, 16\)"):

@@ -92,18 +92,34 @@ def extract_state_dict(obj: Mapping[str, Any], weights_key: str | None = None) -
             raise CheckpointError(f"checkpoint has no {weights_key!r} entry; it has {sorted(obj)[:10]}")
         obj = obj[weights_key]
         if not isinstance(obj, Mapping):
-            raise CheckpointError(f"checkpoint entry {weights_key!r} is a {type(obj).__name__}, not a state dict")
-    else:
-        for key in WEIGHT_KEYS:
-            if isinstance(obj.get(key), Mapping):
-                obj = obj[key]
-                break
+            raise CheckpointError(f"checkpoint entry {weights_key!r} holds {_kind(obj)}, not a state dict")
+    elif found := next((key for key in WEIGHT_KEYS if isinstance(obj.get(key), Mapping)), None):
+        obj = obj[found]
+    elif nested := [key for key, value in obj.items() if isinstance(value, Mapping)]:  # a trainer's own key
+        raise CheckpointError(
+            f"the checkpoint holds its weights neither at the top level nor under {', '.join(WEIGHT_KEYS)}: if "
+            f"{nested[0]!r} holds them, pass --weights-key {nested[0]} (weights_key={nested[0]!r})"
+        )
     state = {}
     for key, value in obj.items():
         if not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"entry {key!r} is a {type(value).__name__}, not a tensor: not a state dict")
+            raise CheckpointError(f"entry {key!r} holds {_kind(value)}, not a tensor: not a state dict")
         state[key.removeprefix("module.")] = value
     return state
+
+
+def _kind(value: Any) -> str:
+    """What a checkpoint entry holds, for a message: "an int", "a list"."""
+    name = type(value).__name__
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
+def _check_complete(state: Mapping[str, torch.Tensor]) -> None:
+    """Every bias with its layer's weight: a head's weight cut from a checkpoint would otherwise pass it for another
+    head (they are told apart by their weights), and be reported as that head's misfits, not as the missing key."""
+    for key in state:
+        if key.endswith(".bias") and (weight := key.removesuffix(".bias") + ".weight") not in state:
+            raise CheckpointError(f"incomplete checkpoint: missing {weight} (its bias is there)")
 
 
 def _require(state: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
@@ -118,6 +134,7 @@ def detect_config(state: Mapping[str, torch.Tensor], **overrides: Any) -> SwinIR
     `img_range` is not stored in the weights: as in the authors' releases it is 255 for window-7 same-size models
     (JPEG artifact reduction) and 1 otherwise; pass `img_range=` to override any detected field.
     """
+    _check_complete(state)
     fields = _body_fields(state)
     fields |= _head_fields(state, fields["num_channels"], fields["window_size"])
     fields.update(overrides)
@@ -240,8 +257,15 @@ def convert_original_checkpoint(
     Returns:
         The model in eval mode, float32.
     """
-    obj = load_state_dict_file(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
-    state = extract_state_dict(obj, weights_key)
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        state = extract_state_dict(checkpoint, weights_key)
+    else:
+        try:
+            state = extract_state_dict(load_state_dict_file(checkpoint), weights_key)
+        except CheckpointError as err:
+            if str(checkpoint) in str(err):  # load_state_dict_file's own messages name it
+                raise
+            raise CheckpointError(f"{checkpoint}: {err}") from None
     config = detect_config(state, **config_overrides)
     _check_buffers(state, config)
     with torch.random.fork_rng(devices=[]):  # the initial weights are all replaced: leave a seeded script's draws

@@ -546,6 +546,21 @@ def _format_of(image: Any, given: DataFormat | None) -> DataFormat | None:
     return given
 
 
+def _warn_of_losses(converted: list[tuple[np.ndarray, np.ndarray | None]], channels: int) -> None:
+    """Log what `pixel_values` cannot carry of the (pixels, alpha) images: an alpha channel, or colour for a grey
+    model (the image-restoration pipeline restores both)."""
+    if any(alpha is not None for _, alpha in converted):
+        logger.warning(
+            "SwinIRImageProcessor drops alpha channels (the model restores colour only): the image-restoration "
+            "pipeline restores them too, and gives RGBA / LA images back"
+        )
+    if channels == 1 and any(pixels.shape[-1] == 3 for pixels, _ in converted):
+        logger.warning(
+            "SwinIRImageProcessor reduces colour images to grey (BT.601 luma) for this 1-channel model: the "
+            "image-restoration pipeline restores each colour channel instead, and gives colour images back"
+        )
+
+
 class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
     """The processor's own option: declared, so that `from_pretrained(..., num_channels=1)` and
     `processor(images, num_channels=1)` take it as transformers 5 expects of an image processor."""
@@ -676,7 +691,9 @@ class SwinIRImageProcessor(_ImageProcessorBase):
                 "do_rescale on (the default) to scale them by their range, or divide them yourself"
             )
         images = [_as_restored(im) for im in images]
-        arrays = [match_channels(image_to_float(im, _format_of(im, given_format))[0], channels) for im in images]
+        converted = [image_to_float(im, _format_of(im, given_format)) for im in images]
+        _warn_of_losses(converted, channels)
+        arrays = [match_channels(pixels, channels) for pixels, _ in converted]
         sizes = {a.shape[:2] for a in arrays}
         if len(sizes) > 1:
             raise ValueError(f"images of one batch must share one size (no padding here), got {sorted(sizes)}")

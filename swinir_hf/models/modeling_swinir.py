@@ -493,6 +493,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
     config_class = SwinIRConfig
     base_model_prefix = "swinir"
     main_input_name = "pixel_values"
+    input_modalities = ("image",)
     supports_gradient_checkpointing = True
     # `WindowAttention` honours `attn_implementation="sdpa"` (the default) and "eager".
     _supports_sdpa = True
@@ -956,6 +957,8 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             raise ValueError(
                 f"pixel_values must be (N, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"
             )
+        if 0 in pixel_values.shape:  # the windows' count per image would divide by zero deep inside
+            raise ValueError(f"pixel_values holds no pixels: {tuple(pixel_values.shape)} (an empty batch or image)")
         if self.absolute_pos_embed is not None:  # one embedding per pixel of an image_size² map: no other size adds
             side, ws = self.config.image_size, self.config.window_size
             h, w = (-(-n // ws) * ws for n in pixel_values.shape[-2:])  # as `pad_to_window` pads them
@@ -1172,23 +1175,33 @@ def _not_cached_said(source: object, revision: str | None = None, subfolder: str
         option = ""
         if revision not in (None, "main"):
             what, option = f"{what} at revision {revision!r}", f" --revision {revision}"
+        from huggingface_hub import constants
+
+        offline = constants.HF_HUB_OFFLINE
         raise OSError(
-            f"{what} is not in the Hugging Face cache and the Hub cannot be reached: download it where there is "
-            f"a network (hf download {source}{option}) and copy the cache (HF_HOME) here, or pass the path of a local "
-            f"model folder; HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
-            f"{_bundled_hint(source)}"
+            f"{what} is not in the Hugging Face cache and "
+            + ("HF_HUB_OFFLINE is set: " if offline else "the Hub cannot be reached: ")
+            + _bundled_hint(source)
+            + f"download it where there is a network (hf download {source}{option}) and copy the cache (HF_HOME) "
+            "here, or pass the path of a local model folder; "
+            + (
+                "or unset HF_HUB_OFFLINE if this machine can reach the Hub"
+                if offline
+                else "HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
+            )
         ) from err
 
 
 def _bundled_hint(source: object) -> str:
     """For a bare name (no org/), as the package's bundled models are called (`sr-x4`): how those load, which
-    `from_pretrained` cannot do by name (they are folders inside the package, not Hub repos)."""
+    `from_pretrained` cannot do by name (they are folders inside the package, not Hub repos); then the Hub's way."""
     name = str(source)
     if "/" in name or os.sep in name:
         return ""
     return (
-        f". If {name!r} is a model bundled with swinir_hf (`swinir-hf models` lists them), load it with "
-        f"swinir_hf.load_model({name!r}), or from_pretrained(swinir_hf.loading.DEFAULTS_DIR / {name!r})"
+        f"if {name!r} is a model bundled with swinir_hf (`swinir-hf models` lists them), load it with "
+        f"swinir_hf.load_model({name!r}) or from_pretrained(swinir_hf.loading.DEFAULTS_DIR / {name!r}); if it is a "
+        "Hub repo, "
     )
 
 

@@ -53,6 +53,10 @@ class _Image:
     alpha_reconstruction: torch.Tensor | None = None
 
 
+# What `swinir_hf.restore` takes and the pipeline does not: asked of it, they get a pointer there.
+ENGINE_OPTIONS = {"tile", "tile_size", "tile_overlap", "ensemble", "dtype", "torch_dtype", "precision", "outscale"}
+
+
 class ImageRestorationPipeline(Pipeline):
     """Restore images with a SwinIR model: super-resolution, denoising or JPEG artifact removal.
 
@@ -64,7 +68,7 @@ class ImageRestorationPipeline(Pipeline):
     `swinir_hf.restore` does.
 
     Precision follows the model's dtype, as transformers users expect: float32 runs exactly, bfloat16 / float16
-    under autocast of that type. float16 needs CUDA: elsewhere a float16 model is cast to float32 (lossless).
+    under autocast of that type. float16 needs CUDA: elsewhere a float16 model is cast to float32 in place (lossless).
 
     Images run whole: one whose pass cannot fit the memory free is an `ImageTooLargeError` (a `MemoryError`) before
     the model runs; `swinir_hf.restore` tiles it in bounded memory.
@@ -125,9 +129,12 @@ class ImageRestorationPipeline(Pipeline):
         # transformers hands every other argument of the call (or of `pipeline(...)`) here: dropping them would run
         # a whole image where tiles, an ensemble or another precision were asked for.
         if kwargs:
+            given = f"the image-restoration pipeline takes no {', '.join(sorted(kwargs))}: "
+            if not set(kwargs) & ENGINE_OPTIONS:
+                raise TypeError(given + "a call takes images, alpha ('model' or 'bicubic'), timeout and batch_size")
             raise TypeError(
-                f"the image-restoration pipeline takes no {', '.join(sorted(kwargs))}: it runs whole images in the "
-                "precision the model was loaded in; for tiles, the self-ensemble or another precision use "
+                given + "it runs whole images in the precision the model was loaded in; for tiles, the "
+                "self-ensemble or another precision use the swinir-hf package's "
                 "swinir_hf.restore(model, image, tile=..., ensemble=..., dtype=...)"
             )
         preprocess = {"timeout": timeout}
