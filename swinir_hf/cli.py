@@ -11,7 +11,7 @@ from pathlib import Path
 # errors answer at once; each subcommand imports what it needs.
 from . import __version__
 from .checkpoints.bundled import DEFAULT_MODELS
-from .console import tolerant_output
+from .console import prefixed_warnings, tolerant_output
 from .extras import MissingExtraError
 from .interrupts import RUN_NOT_STARTED, finished_before, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, option_strings, split_arguments
@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         from .demo.server import main as demo_main
 
         return demo_main(argv[1:])
+    if program:
+        prefixed_warnings()
     parser = build_parser(only=argv[0] if argv else "")  # a subcommand's options, none for --help or a typo
     if argv[:1] and argv[0] in LAUNCHED:  # with accelerate launch's options: under its launcher
         command = argv[0]

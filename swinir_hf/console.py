@@ -1,7 +1,9 @@
-"""The command lines' standard streams: what they print never fails for want of an encoding."""
+"""The command lines' standard streams: what they print never fails for want of an encoding, and the package's
+logged warnings read as its errors and notes do (`warning: ...`)."""
 
 from __future__ import annotations
 
+import logging
 import sys
 
 # Error handlers that never raise on a character the stream's encoding lacks.
@@ -16,3 +18,20 @@ def tolerant_output() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) not in _TOLERANT:
             stream.reconfigure(errors="backslashreplace")
+
+
+class _LevelPrefix(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {super().format(record)}"
+
+
+def prefixed_warnings() -> None:
+    """Print the package's logged warnings (and errors) on stderr as `warning: MESSAGE`, as its own errors read
+    `error: ...`: without a handler, Python's last resort printed them bare. For the programs that log nothing else
+    (`restore`, `eval`, `convert`, `hub`); the trainer has its own handler."""
+    logger = logging.getLogger("swinir_hf")
+    if not any(isinstance(h.formatter, _LevelPrefix) for h in logger.handlers):
+        handler = logging.StreamHandler()  # stderr as it is then (a test's capture included)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(_LevelPrefix("%(message)s"))
+        logger.addHandler(handler)

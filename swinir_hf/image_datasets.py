@@ -75,6 +75,8 @@ def missing_folder(spec: str) -> str | None:
         return None if Path(data_dir).is_dir() else f"no such imagefolder directory: {data_dir}"
     if Path(spec).is_dir() or is_hub_dataset_id(spec):
         return None
+    if Path(spec).exists():
+        return f"{spec} is a file, not a dataset folder (imagefolder:DIR for a folder of images)"
     return f"no such dataset folder: {spec}"
 
 

@@ -83,7 +83,27 @@ def user_error(message: str) -> int:
 
 class LaunchParser(argparse.ArgumentParser):
     """An `ArgumentParser` whose errors (usage and message, exit status 2) only the main process of a launch prints:
-    every process parses the same command line."""
+    every process parses the same command line. A subcommand's own parser (of this class too) says its errors with
+    its own usage: an empty value (an unset shell variable: `restore "$IN"` would read the current folder), and an
+    option it does not know, with the name it has here for one of `other_names` (another tool's)."""
+
+    # Options of other tools → what to pass here instead ("--fp32": "--dtype float32"); set per parser.
+    other_names: dict[str, str] = {}
+    # Options for which an empty value means something (`--suffix ""`: none).
+    may_be_empty: tuple[str, ...] = ("suffix",)
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 (argparse's signature)
+        parsed, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            value = getattr(parsed, action.dest, None)
+            if action.dest not in self.may_be_empty and (value == "" or (isinstance(value, list) and "" in value)):
+                name = "/".join(action.option_strings) or action.metavar or action.dest
+                self.error(f"argument {name}: an empty value (an unset shell variable?)")
+        if extras:  # a subcommand's own parser says it, with its usage (not the top level's)
+            named = [x.split("=")[0] for x in extras]
+            hints = [f"{x} is {self.other_names[x]} here" for x in named if x in self.other_names]
+            self.error(f"unrecognized arguments: {' '.join(extras)}" + "".join(f"; {h}" for h in hints))
+        return parsed, extras
 
     def error(self, message: str):
         if is_main_process():

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from .console import tolerant_output
+from .console import prefixed_warnings, tolerant_output
 from .inference.collection_cli import main
 
 if __name__ == "__main__":
     tolerant_output()
+    prefixed_warnings()
     sys.exit(main())

@@ -58,6 +58,16 @@ LOADS_NOTHING = (
         (["eval", "--model", "sr-x4", "--dataset", "imagefolder:d"], 1, "error: no such imagefolder directory: d"),
         (["eval", "--model", "sr-x4", "--dataset", "nofolder/"], 1, "error: no such dataset folder: nofolder/"),
         (["restore", "-", "-o", "out"], 1, "error: no such file, folder or matching files: -"),
+        # An unset shell variable ("$IN") read the current folder; said by the subcommand, with its usage.
+        (["restore", "", "-o", "out"], 2, "restore: error: argument INPUT: an empty value (an unset shell variable?)"),
+        (["restore", "a.png", "-o", ""], 2, "error: argument -o/--output-dir: an empty value (an unset shell"),
+        (["eval", "--model", "sr-x4", "--dataset", ""], 2, "eval: error: argument --dataset: an empty value"),
+        # PNG has no quality: the option was ignored without a word
+        (
+            ["restore", "a.png", "-o", "out", "--quality", "50"],
+            1,
+            "error: --quality is for JPEG / lossy WebP outputs: --ext png would ignore it; drop it",
+        ),
         (["hub", "--help"], 0, "--push"),
         (["models"], 0, "Bundled models (in the package, offline):"),
     ],
@@ -70,6 +80,25 @@ def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(t
     assert said in run.stdout + run.stderr
     assert run.stdout.splitlines()[-1] == f"{status} []", run.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_option_of_another_tool_is_said_by_the_subcommand_with_its_name_here(capsys):
+    """Unknown options were said by the top-level parser, with `swinir-hf`'s usage; now by the subcommand's, and
+    Real-ESRGAN's names get the option they are here. (Telling them from accelerate launch's options loads it.)"""
+    for argv, said in [
+        (
+            ["restore", "a.png", "-o", "out", "--suffix", "", "--fp32", "--tile_pad=10"],
+            "swinir-hf restore: error: unrecognized arguments: --fp32 --tile_pad=10; --fp32 is --dtype float32 here; "
+            "--tile_pad is --tile-overlap here\n",
+        ),  # an empty --suffix is none, as given
+        (
+            ["eval", "--model", "sr-x4", "--dataset", "d", "--bogus"],
+            "swinir-hf eval: error: unrecognized arguments: --bogus\n",
+        ),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and capsys.readouterr().err.endswith(said)
 
 
 # The libraries that take seconds to import; reading a config needs numpy (its degradation levels) but none of these.
@@ -115,7 +144,7 @@ def test_restore_usage_checks_change_nothing_and_completing_fills_the_options(tm
     assert usage_problem(args) is None and vars(args) == given
     assert complete_options(args) is None
     assert (args.inputs, args.ext, args.workers) == ([str(tmp_path / "a.png"), str(tmp_path)], "png", 2)
-    assert [rel.name for _, rel in args.files] == ["a.png"]  # the folder holds the file given: listed once
+    assert [rel.name for _, rel in args.files.files] == ["a.png"]  # the folder holds the file given: listed once
 
 
 # Asked whether transformers is installed (accelerate's is_transformers_available) before importing it: the spec

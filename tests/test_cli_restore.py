@@ -46,10 +46,29 @@ def test_bad_files_are_reported_and_skipped(inputs, model_dir, tmp_path, capsys)
     code = main(["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress"])
     err = capsys.readouterr().err
     assert code != 0
-    assert err.count("error:") == 2 and "corrupt.jpg" in err and "notes.txt" in err
+    assert err.count("error:") == 1 and f"error: {inputs / 'corrupt.jpg'}: not a readable image" in err
+    assert "note: left out 1 file that is not an image in the input folders (notes.txt); name a file to try it\n" in err
     assert sorted(p.name for p in out.iterdir()) == ["good.png"]
     assert Image.open(out / "good.png").size == (20, 24)
     assert _snapshot(inputs) == before
+
+
+def test_a_folders_files_that_are_not_images_neither_fail_a_run_nor_take_a_photos_name(inputs, model_dir, capsys):
+    """A camera folder's sidecar and RAW files (IMG_1.xmp, IMG_1.CR2) were inputs: each failed every run (exit 1
+    forever), and their output name, IMG_1.png, clashed with the JPEG's, so the photo was not restored either. A
+    folder is now read for images only, the others named in a note; a file named on the command line is tried."""
+    (inputs / "corrupt.jpg").unlink()
+    Image.open(inputs / "good.png").save(inputs / "IMG_1.JPG")
+    (inputs / "IMG_1.xmp").write_text("<x:xmpmeta/>")
+    (inputs / "IMG_1.CR2").write_bytes(b"II*\x00" + bytes(200))
+    out = inputs.parent / "out"
+    args = ["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "note: left out 3 files that are not images in the input folders (IMG_1.CR2, IMG_1.xmp and notes.txt)" in err
+    assert "error" not in err and sorted(p.name for p in out.iterdir()) == ["IMG_1.png", "good.png"]
+    assert main(["restore", str(inputs / "IMG_1.xmp"), "-o", str(out.parent / "named"), *args[4:]]) == 1  # tried
+    assert f"error: {inputs / 'IMG_1.xmp'}: not a readable image" in capsys.readouterr().err
 
 
 def test_never_overwrites_an_input_and_skips_existing(inputs, model_dir, capsys):

@@ -226,10 +226,18 @@ def test_a_folder_without_files_is_an_error_not_restored_0(tmp_path, model_dir, 
     Image.fromarray(_rng_image((6, 6, 3))).save(photos / "2024" / "a.png")
     (photos / ".DS_Store").write_bytes(b"")
     assert _restore(photos, "-o", tmp_path / "out", model_dir=model_dir) == 1
-    assert capsys.readouterr().err == f"error: no files in folder {photos} (pass --recursive for its sub-folders)\n"
+    assert capsys.readouterr().err == (
+        f"error: no image files in folder {photos} (pass --recursive for its sub-folders)\n"
+    )
     (tmp_path / "empty").mkdir()
     assert _restore(tmp_path / "empty", "-o", tmp_path / "out", model_dir=model_dir) == 1
-    assert capsys.readouterr().err == f"error: no files in folder {tmp_path / 'empty'}\n"
+    assert capsys.readouterr().err == f"error: no image files in folder {tmp_path / 'empty'}\n"
+    for name in ("README", "notes.txt", "a.xmp", "b.xmp"):
+        (tmp_path / "empty" / name).write_text("not an image")
+    assert _restore(tmp_path / "empty", "-o", tmp_path / "out", model_dir=model_dir) == 1
+    assert capsys.readouterr().err == (
+        f"error: no image files in folder {tmp_path / 'empty'} (only README, a.xmp, b.xmp and 1 more)\n"
+    )
     assert _restore(photos, "-o", tmp_path / "out", "--recursive", model_dir=model_dir) == 0
     assert (tmp_path / "out" / "2024" / "a.png").is_file()
 
@@ -1019,6 +1027,9 @@ def test_dataset_specs_are_read_the_same_way_everywhere(tmp_path, monkeypatch):
         with pytest.raises(FileNotFoundError, match=f"no such dataset folder: {path}"):
             load_image_dataset(path)
     assert asked == []
+    (tmp_path / "photo.png").write_bytes(b"")  # there, but a file: not "no such dataset folder"
+    with pytest.raises(FileNotFoundError, match=r"photo.png is a file, not a dataset folder \(imagefolder:DIR for a"):
+        load_image_dataset(str(tmp_path / "photo.png"))
     assert load_image_dataset("org/set5", default_split="test") == ["org/set5"]
     assert load_image_dataset("set5", "validation") == ["set5"]
     assert asked == [("org/set5", "test"), ("set5", "validation")]
@@ -1272,3 +1283,16 @@ def test_a_batch_of_whole_images_too_large_for_memory_is_restored_one_at_a_time(
     assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "2.png"]
     assert _restore(src, "-o", tmp_path / "alone", "--tile", "0", model_dir=model_dir) == 0
     assert _hashes(out) == _hashes(tmp_path / "alone")
+
+
+def test_the_summary_counts_in_words_and_gives_no_rate_of_nothing_done():
+    """It said "left 1 earlier outputs alone" and "(0.00 images/s, 1 process)" for a run with nothing to do."""
+    from swinir_hf.inference.collection import Summary
+
+    idle = Summary(restored=0, failed=0, existing=3, earlier_outputs=1, seconds=0.02, processes=1, out_dir=Path("o"))
+    assert str(idle) == (
+        "restored 0, failed 0, skipped 3 existing (pass --overwrite to replace them), left 1 earlier output alone "
+        "→ o in 0.0 s (1 process)"
+    )
+    busy = Summary(restored=4, failed=1, existing=0, earlier_outputs=2, seconds=2.0, processes=2, out_dir=Path("o"))
+    assert str(busy).endswith(", left 2 earlier outputs alone → o in 2.0 s (2.00 images/s, 2 processes)")

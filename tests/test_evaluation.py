@@ -716,6 +716,9 @@ def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config
     assert again["images"] == whole["images"] and again["mean"] == whole["mean"]
     calls.clear()
     assert main([*command, "--save-images", str(out)]) == 0 and calls == []  # all reused
+    # Options spelt out at the values they default to are the same evaluation (they were "different scale").
+    spelt = ["--scale", "2", "--grey-convention", "rgb", "--tile", "0", "--tile-overlap", "16"]
+    assert main([*command, "--save-images", str(out), *spelt]) == 0 and calls == []
     capsys.readouterr()
 
     assert main([*command, "--save-images", str(out), "--tile", "8"]) == 1

@@ -758,3 +758,14 @@ def test_pillow_warnings_keeps_this_threads_pillow_warnings_and_shows_the_rest(t
     assert [str(w.message) for w in caught] == ["Corrupt EXIF data.  Expecting to read 12 bytes but only got 6. "] * 2
     assert len(recwarn) == 2 and recwarn[0].filename == __file__
     assert warnings.filters == filters and warnings.showwarning is show
+
+
+def test_a_reconstruction_with_nan_is_said_not_cast_silently(caplog):
+    """NaN pixels became 0 with numpy's bare "invalid value encountered in cast"; now a warning says how many."""
+    recon = torch.full((1, 3, 2, 2), 0.5)
+    recon[0, :, 0, 0] = float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's RuntimeWarning fails the test
+        out = SwinIRImageProcessor().post_process_image_restoration(recon, output_type="np")[0]
+    assert out[0, 0].tolist() == [0, 0, 0] and out[1, 1].tolist() == [128, 128, 128]
+    assert "the reconstruction holds 3 NaN values, given as black pixels" in caplog.text

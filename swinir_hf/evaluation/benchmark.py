@@ -258,6 +258,21 @@ def evaluate_models(
     return result
 
 
+def scored_setting(
+    models: Sequence[tuple[str, SwinIRForImageRestoration | None]],
+    scale: int | None = None,
+    noise: float | None = None,
+    jpeg: int | None = None,
+    real: bool = False,
+    grey_convention: GreyConvention | None = None,
+) -> dict[str, str]:
+    """What `evaluate_models`' options come to for these models, as JSON values: the degradation they are scored at
+    (a scale left unset is theirs) and the grey convention (unset: the authors' reading), so that options spelt out
+    at those values are the same evaluation as options left unset."""
+    degradation = _common_degradation(models, scale, noise, jpeg, real)
+    return {"degradation": str(degradation), "grey_convention": grey_convention or _authors_reading(models)}
+
+
 def _common_degradation(
     models: Sequence[tuple[str, SwinIRForImageRestoration | None]],
     scale: int | None,

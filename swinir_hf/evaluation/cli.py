@@ -249,12 +249,12 @@ def _open_saved(
 ) -> bool:
     """Mark --save-images as this evaluation's (the main process first), or find it marked so: whether its outputs
     are reused. A ValueError says it holds another evaluation's."""
+    from .benchmark import scored_setting
     from .saved_outputs import evaluation_settings, open_saved_outputs
 
-    asked = ("scale", "noise", "jpeg", "real", "lr_dir", "split", "grey_convention")
-    benchmark = {name: getattr(args, name) for name in asked}
-    if benchmark["lr_dir"] is not None:
-        benchmark["lr_dir"] = os.path.abspath(benchmark["lr_dir"])
+    setting = scored_setting(models, args.scale, args.noise, args.jpeg, args.real, args.grey_convention)
+    lr_dir = None if args.lr_dir is None else os.path.abspath(args.lr_dir)
+    benchmark = {"lr_dir": lr_dir, "split": args.split, **setting}
     settings = evaluation_settings(models, args.dataset, benchmark, engine)
     return open_saved_outputs(args.save_images, settings, args.overwrite).reuse
 

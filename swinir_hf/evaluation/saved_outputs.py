@@ -76,11 +76,14 @@ def evaluation_settings(
     engine: EngineOptions,
 ) -> dict[str, Any]:
     """What makes an evaluation's outputs what they are, as JSON values: each row's model fingerprint, the set (a
-    local one by its absolute path), `benchmark` (the degradation, LR folder, split and grey convention asked for),
-    and the engine's options with its device kind (float rounding differs between kinds)."""
+    local one by its absolute path), `benchmark` (the degradation and grey convention the options come to:
+    `benchmark.scored_setting`; the LR folder and split), and the engine's options with its device kind (float
+    rounding differs between kinds)."""
     kind = "imagefolder:" if dataset.startswith("imagefolder:") else ""  # another loader of the same folder
     local = Path(dataset.removeprefix(kind))
     options = {name: getattr(engine, name) for name in ENGINE_FIELDS}
+    if not options["tile"]:  # whole images: an overlap changes nothing
+        options["tile_overlap"] = None
     return {
         "dataset": kind + str(local.resolve()) if local.exists() else dataset,
         **benchmark,

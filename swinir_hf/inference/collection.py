@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..processes import main_first, process_state
 from .atomic_writes import remove_stale_temp_files
-from .files import IMAGE_SUFFIXES
+from .files import IMAGE_SUFFIXES, CollectedInputs, collect_inputs, left_out_note
 from .job_runner import Counts, run_jobs, sort_by_size
 from .jobs import OutputOptions, Plan, plan_jobs
 from .output_folders import check_output_folder, check_writable_folder
@@ -70,11 +70,15 @@ class Summary:
         if self.existing:
             text += " (pass --overwrite to replace them)"
         if self.earlier_outputs:
-            text += f", left {self.earlier_outputs} earlier outputs alone"
-        return (
-            f"{text} → {self.out_dir} in {self.seconds:.1f} s ({rate:.2f} images/s, {self.processes} process"
-            f"{'es' if self.processes > 1 else ''})"
-        )
+            text += f", left {_count(self.earlier_outputs, 'earlier output')} alone"
+        processes = f"{self.processes} process" + ("es" if self.processes > 1 else "")
+        speed = f"{rate:.2f} images/s, {processes}" if self.restored else processes  # no rate of nothing done
+        return f"{text} → {self.out_dir} in {self.seconds:.1f} s ({speed})"
+
+
+def _count(n: int, thing: str) -> str:
+    """`n` and `thing`, in the plural unless one: "1 earlier output", "2 earlier outputs"."""
+    return f"{n} {thing}" + ("" if n == 1 else "s")
 
 
 def check_not_a_file_name(out_dir: str | Path) -> None:
@@ -98,14 +102,15 @@ def restore_files(
     batch_size: int = 1,
     workers: int = 2,
     progress: bool = True,
-    listed: list[tuple[Path, Path]] | None = None,
+    listed: CollectedInputs | None = None,
 ) -> Summary:
     """Restore files, folders and globs into `out_dir` on every process of the current `accelerate` launch
     (one process when not launched), each process on its own device, and return the run's `Summary`. `listed`: the
     `collect_inputs` of `inputs` made already (a command line's check), which is then not made again.
 
-    Inputs that fail to read / restore are reported and counted; outputs that exist are skipped unless
-    `output.overwrite`; an input is never overwritten.
+    Inputs that fail to read / restore are reported and counted; a folder's files that are not images by their
+    suffix are left out (`collect_inputs`); outputs that exist are skipped unless `output.overwrite`; an input is
+    never overwritten.
 
     Raises:
         FileNotFoundError, ValueError, CheckpointError, ModelNotAvailableError: nothing could be started (no
@@ -113,15 +118,16 @@ def restore_files(
     """
     from accelerate.utils import gather_object
 
-    from .files import collect_inputs
 
     state = process_state(engine.device)
-    files = collect_inputs(inputs, recursive=recursive) if listed is None else listed
+    collected = collect_inputs(inputs, recursive=recursive) if listed is None else listed
     check_output_folder(out_dir)
     check_writable_folder(out_dir)
     check_not_a_file_name(out_dir)
-    plan = plan_jobs(files, out_dir, output)
+    plan = plan_jobs(collected.files, out_dir, output)
     if state.is_main_process:
+        if collected.left_out:
+            print(left_out_note(collected.left_out), file=sys.stderr)
         report_plan(plan)
         # A killed run's temporary files beside outputs that exist now: no write into their folders would remove them.
         for folder in sorted({dst.parent for dst in plan.existing}):
@@ -184,4 +190,4 @@ def report_plan(plan: Plan) -> None:
         tqdm.write(f"error: {src}: {message}", file=sys.stderr)
     if plan.earlier_outputs:
         names = ", ".join(p.name for p in plan.earlier_outputs[:3]) + (", ..." * (len(plan.earlier_outputs) > 3))
-        print(f"not re-processing {len(plan.earlier_outputs)} earlier outputs ({names})", file=sys.stderr)
+        print(f"not re-processing {_count(len(plan.earlier_outputs), 'earlier output')} ({names})", file=sys.stderr)

@@ -4,13 +4,34 @@ relative path) pairs, and the file system's limits on names (`NAME_MAX`, `PATH_M
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 # The image files that folders of images (datasets, benchmarks) are read from; HEIC / HEIF need the `heif` extra.
 IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm", ".heic", ".heif")
+
+
+# Pillow's formats that only identify a file, and need a handler of the user's own to decode it (a video, say).
+_STUB_FORMATS = {"BUFR", "GRIB", "HDF5", "MPEG"}
+
+
+@functools.cache
+def _readable_suffixes() -> frozenset[str]:
+    from PIL import Image
+
+    formats = {ext for ext, name in Image.registered_extensions().items() if name in Image.OPEN}
+    return frozenset(formats - {e for e, n in Image.registered_extensions().items() if n in _STUB_FORMATS})
+
+
+def is_image_name(path: str | os.PathLike) -> bool:
+    """Whether a file's suffix is an image format's that Pillow reads (HEIC / HEIF with the `heif` extra): what a
+    folder input is read for (a README, an .xmp sidecar or a camera's RAW file beside the photos is not)."""
+    suffix = Path(path).suffix.lower()
+    return suffix in IMAGE_SUFFIXES or suffix in _readable_suffixes()
 
 
 # The longest file name, in bytes, that common file systems take (ext4, XFS, Btrfs, NTFS, APFS).
@@ -39,20 +60,32 @@ def nearest_existing(path: Path) -> Path:
     return next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
 
 
-def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple[Path, Path]]:
+@dataclass
+class CollectedInputs:
+    """What `collect_inputs` found: the (file, path relative to its root) pairs to restore, sorted, and the files
+    of the folders left out as not images, sorted."""
+
+    files: list[tuple[Path, Path]]
+    left_out: list[Path]
+
+
+def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedInputs:
     """Files, folders and glob patterns → sorted unique (file, path relative to its root) pairs, each file named
     by `_real_name`.
 
-    A folder contributes every non-hidden file in it (its sub-folders too with `recursive`), so that files that are
-    not images (or not regular files: FIFOs, dangling links) get reported rather than silently skipped; a glob's
-    matches are relative to its `glob_root`, so that `photos/*/a.png` keeps `2023/a.png` and `2024/a.png` apart. A
-    file named by several inputs keeps the deepest of its relative paths (a folder's over a bare file name).
+    A folder contributes every non-hidden file in it (its sub-folders too with `recursive`) that is an image by its
+    suffix (`is_image_name`), including those that are not regular files (FIFOs, dangling links), which get
+    reported rather than silently skipped; its other files (a README, sidecars) are left out. A file
+    or glob match is taken whatever its suffix: named, it is tried. A glob's matches are relative to its
+    `glob_root`, so that `photos/*/a.png` keeps `2023/a.png` and `2024/a.png` apart. A file named by several inputs
+    keeps the deepest of its relative paths (a folder's over a bare file name).
 
     Raises:
-        FileNotFoundError: an input that names nothing, or a folder with no (non-hidden) files to collect.
+        FileNotFoundError: an input that names nothing, or a folder with no (non-hidden) image files to collect.
         ValueError: a folder that cannot be listed (no permission), an input with a name over NAME_MAX bytes.
     """
     found: dict[Path, Path] = {}
+    left_out: list[Path] = []
 
     def add(file: Path, rel: Path) -> None:
         # A file named twice keeps its deepest relative path, whatever the order of the inputs: `in/sub/a.png`
@@ -71,11 +104,16 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
             except OSError as err:  # no read permission on the folder (or a file in it)
                 raise ValueError(f"cannot read folder {spec}: {err.strerror or err}") from err
             files = [f for f in files if not any(part.startswith(".") for part in f.relative_to(path).parts)]
+            others = sorted(f for f in files if not is_image_name(f))
+            files = [f for f in files if is_image_name(f)]
             if not files:  # a typo or a forgotten --recursive, which a bare "restored 0" would hide
                 subfolders = not recursive and any(p.is_dir() for p in path.iterdir())
                 raise FileNotFoundError(
-                    f"no files in folder {spec}" + " (pass --recursive for its sub-folders)" * subfolders
+                    f"no image files in folder {spec}"
+                    + (f" (only {_named(others)})" if others else "")
+                    + " (pass --recursive for its sub-folders)" * subfolders
                 )
+            left_out += others
             for f in files:
                 add(f, f.relative_to(path))
         elif path.is_file():
@@ -89,7 +127,19 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> list[tuple
             root = glob_root(spec)
             for m in matches:
                 add(m, m.relative_to(root))
-    return sorted(found.items())
+    return CollectedInputs(sorted(found.items()), sorted(set(left_out)))
+
+
+def _named(files: list[Path]) -> str:
+    """Up to three files' names, and how many more: "README, a.xmp and 4 more"."""
+    names = [f.name for f in files[:3]] + ([f"{len(files) - 3} more"] if len(files) > 3 else [])
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def left_out_note(files: list[Path]) -> str:
+    """The note that a run's input folders held `files`, which are not images by their suffix."""
+    many = "s that are not images" if len(files) > 1 else " that is not an image"
+    return f"note: left out {len(files)} file{many} in the input folders ({_named(files)}); name a file to try it"
 
 
 def glob_root(pattern: str) -> Path:

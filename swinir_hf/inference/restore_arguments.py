@@ -20,8 +20,26 @@ FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": Fa
 DATASET_ONLY = ("split", "column", "output_column", "streaming", "push_to_hub")
 
 
+# Real-ESRGAN's `inference_realesrgan.py` options and what they are here, said when one is given to `restore`.
+REAL_ESRGAN_NAMES = {
+    "-n": "--model",
+    "--model_name": "--model",
+    "--model_path": "--model PATH (an authors' .pth is converted on the fly)",
+    "--fp32": "--dtype float32",
+    "--alpha_upsampler": "--alpha (model or bicubic)",
+    "--tile_pad": "--tile-overlap",
+    "--pre_pad": "not needed (the model pads to its window itself)",
+    "-g": "--device cuda:N",
+    "--gpu-id": "--device cuda:N",
+    "-dn": "not available (denoise-color is blind: one model for every noise level)",
+    "--denoise_strength": "not available (denoise-color is blind: one model for every noise level)",
+    "--face_enhance": "not available (no face model: whole images are restored)",
+}
+
+
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     """The `restore` options."""
+    p.other_names = REAL_ESRGAN_NAMES  # read by `LaunchParser` (the parser of `swinir-hf restore` and of a launch)
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
     # Real-ESRGAN's spellings (-i IN -o OUT -s 3.5 -t 0), which its users type from habit.
     p.add_argument("-i", "--input", action="append", default=[], metavar="INPUT", help="an INPUT (may be repeated)")
@@ -106,7 +124,8 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
         "--outscale",
         type=float,
         metavar="F",
-        help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), Lanczos (default: the "
+        help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), at least 1, Lanczos "
+        "(default: the "
         "model's scale)",
     )
     p.add_argument(
@@ -151,6 +170,8 @@ def usage_problem(args: argparse.Namespace) -> str | None:
             f"--dataset stores the restored images in the dataset: {options} (for files) would be ignored; "
             f"drop {_it_or_them(options)}"
         )
+    if args.quality is not None and args.ext in ("png", "tif", None):  # None: the default, png
+        return f"--quality is for JPEG / lossy WebP outputs: --ext {args.ext or 'png'} would ignore it; drop it"
     if any(getattr(args, name) is not None and getattr(args, name) < 1 for name in ("batch_size", "workers")):
         return "--batch-size and --workers must be at least 1"
     if args.max_image_pixels is not None and args.max_image_pixels < 0:
@@ -161,7 +182,8 @@ def usage_problem(args: argparse.Namespace) -> str | None:
 def complete_options(args: argparse.Namespace) -> str | None:
     """Fill in options that `usage_problem` found nothing wrong with: the file options' defaults (left None by the
     parser, so that one given at its default value counts as given), `-i` inputs joined to the positional ones, and
-    their listing in `args.files` (`collect_inputs`' pairs, for `restore_files`; None with --dataset). Returns what
+    their listing in `args.files` (`collect_inputs`' `CollectedInputs`, for `restore_files`; None with --dataset).
+    Returns what
     an input names nothing of (said before torch and the model load), else None."""
     args.inputs, args.files = [*args.inputs, *args.input], None
     for name, default in FILE_ONLY_DEFAULTS.items():

@@ -713,4 +713,10 @@ class SwinIRImageProcessor(_ImageProcessorBase):
         if not isinstance(recon, torch.Tensor) or recon.ndim != 4:
             raise ValueError("expected a model output or an (N, C, H, W) tensor")
         arrays = recon.detach().float().cpu().permute(0, 2, 3, 1).numpy()
+        if nans := int(np.isnan(arrays).sum()):  # numpy would cast them to 0 with a bare RuntimeWarning
+            logger.warning(
+                f"the reconstruction holds {nans} NaN values, given as black pixels: a model run in float16 off its "
+                "kept float32 layers overflows, say"
+            )
+            arrays = np.nan_to_num(arrays, nan=0.0)
         return [float_to_image(a, bit_depth=bit_depth, output_type=output_type) for a in arrays]
