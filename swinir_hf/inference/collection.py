@@ -118,7 +118,6 @@ def restore_files(
     """
     from accelerate.utils import gather_object
 
-
     state = process_state(engine.device)
     collected = collect_inputs(inputs, recursive=recursive) if listed is None else listed
     check_output_folder(out_dir)
