@@ -89,7 +89,7 @@ def restore_dataset(
         batch_size=batch_size,
     )
     restoration.prepare()
-    return _concatenated(restoration.restore())
+    return concatenated(restoration.restore())
 
 
 def plan_restoration(
@@ -196,7 +196,7 @@ class DatasetRestoration:
         if missing := [str(file) for file in self.files if file is None or not file.exists()]:
             raise FileNotFoundError(f"the restored parts {', '.join(missing)} are missing: run the restoration again")
         with datasets_bars_off():
-            return _concatenated(
+            return concatenated(
                 [self._map_part(*part, file, None) for part, file in zip(self.parts, self.files, strict=True)]
             )
 
@@ -291,7 +291,8 @@ def _rows_restored(parts: Iterable[tuple[tuple[int, int, str], Path | None]]) ->
     return sum(stop - start for (start, stop, _), file in parts if file and file.exists())
 
 
-def _concatenated(parts: list[datasets.Dataset]) -> datasets.Dataset:
+def concatenated(parts: list[datasets.Dataset]) -> datasets.Dataset:
+    """The parts as one dataset (the one part itself, not a copy)."""
     import datasets
 
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)

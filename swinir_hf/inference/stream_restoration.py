@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import dataset_restoration
-from .dataset_restoration import DatasetRestoration, checked_columns, datasets_bars_off, pixels_fingerprint
+from .dataset_restoration import (
+    DatasetRestoration,
+    checked_columns,
+    concatenated,
+    datasets_bars_off,
+    pixels_fingerprint,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -79,7 +85,7 @@ class StreamRestoration(DatasetRestoration):
         parts of this run: those of rows that have changed since are restored anew), and return that count."""
         folder = self._parts_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        ours = {path for path in folder.glob(f"part-*-{self.run}-*.arrow")}
+        ours = set(folder.glob(f"part-*-{self.run}-*.arrow"))
         others = [path for path in folder.iterdir() if path not in ours]
         if any(path.name.startswith("part-") for path in others):
             print(f"{folder} held the parts of a run with another model or options: restoring anew", file=sys.stderr)
@@ -120,7 +126,7 @@ class StreamRestoration(DatasetRestoration):
         """
         if missing := [str(file) for file in self.files if not file.exists()]:
             raise FileNotFoundError(f"the restored parts {', '.join(missing)} are missing: run the restoration again")
-        return dataset_restoration._concatenated([_read(file) for file in self.files] or [self._empty()])
+        return concatenated([_read(file) for file in self.files] or [self._empty()])
 
     def _part(self, batch: dict[str, list], start: int, file: Path, bar: Any) -> datasets.Dataset:
         """The part of `batch`'s rows (from row `start`) restored into `file`, `batch_size` rows at a time, unless
