@@ -4,13 +4,16 @@ what batching its images gains.
 `restore_dataset` maps a dataset in parts of `ROWS_PER_PART` rows, each written to its own file, so that a stopped
 `swinir-hf restore --dataset` keeps what it finished. This times the same dataset restored in parts of each size
 given (`--rows`), in one part (`whole`, as before parts), and in parts of `ROWS_PER_PART` rows with each
-`--batch-sizes` N > 1 (`--batch-size N`: N images per forward pass), alternating the ways `--repeats` times in one
-process, and prints each way's median seconds, the part of them outside the model's calls (`other`: reading,
-encoding, writing, the parts' files and their concatenation), and what each part adds to `other` against `whole`.
-The model's own time varies from run to run by more than the parts cost, so the cost per part is read from `other`.
+`--batch-sizes` N > 1 (`--batch-size N`: N images per forward pass), and with `--streaming` the same images read as
+a stream (`load_dataset(..., streaming=True)`, in parts of `ROWS_PER_PART` rows: `stream_restoration`), alternating
+the ways `--repeats` times in one process. It prints each way's median seconds, the part of them outside the
+model's calls (`other`: reading, encoding, writing, the parts' files and their concatenation), and what each part
+adds to `other` against `whole`. The model's own time varies from run to run by more than the parts cost, so the
+cost per part is read from `other`.
 
     python benchmarks/dataset_parts.py --images 128 --size 32 --rows 16 4
     python benchmarks/dataset_parts.py --images 128 --size 32 --rows 16 --batch-sizes 4 16 --device cuda
+    python benchmarks/dataset_parts.py --images 128 --size 32 --rows 16 --streaming
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from PIL import Image
 
 
 def make_dataset(folder: Path, count: int, size: int):
-    """An imagefolder dataset of `count` random RGB images of `size`² pixels (read from files, as the CLI's are)."""
+    """An imagefolder dataset of `count` random RGB images of `size`² pixels (read from files, as the CLI's are), and
+    the same read as a stream."""
     import datasets
 
     rng = np.random.default_rng(0)
@@ -34,7 +38,8 @@ def make_dataset(folder: Path, count: int, size: int):
     images.mkdir()
     for i in range(count):
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(images / f"{i:05d}.png")
-    return datasets.load_dataset("imagefolder", data_dir=str(images), split="train", cache_dir=str(folder / "cache"))
+    read = {"data_dir": str(images), "split": "train", "cache_dir": str(folder / "cache")}
+    return datasets.load_dataset("imagefolder", **read), datasets.load_dataset("imagefolder", **read, streaming=True)
 
 
 class TimedRestorer:
@@ -67,7 +72,7 @@ def timed(dataset, restorer: TimedRestorer, rows: int, parts_dir: Path, batch_si
     start = time.perf_counter()
     restored = dataset_restoration.restore_dataset(dataset, restorer, parts_dir=parts_dir, batch_size=batch_size)
     seconds = time.perf_counter() - start
-    assert len(restored) == len(dataset)
+    assert len(restored) == restorer.images  # a stream has no length of its own
     return seconds, seconds - restorer.model_seconds
 
 
@@ -80,6 +85,7 @@ def main() -> None:
     parser.add_argument("--model", default="sr-x4")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--streaming", action="store_true", help="also time the images read as a stream")
     args = parser.parse_args()
 
     import datasets
@@ -90,26 +96,29 @@ def main() -> None:
     from swinir_hf.inference.dataset_restoration import ROWS_PER_PART
 
     restorer = TimedRestorer(ModelEngine(model=args.model, tile=None).build(args.device))
-    ways = {
-        "whole": (args.images, 1),
-        **{f"{rows} rows": (rows, 1) for rows in args.rows},
-        **{f"batch {n}": (ROWS_PER_PART, n) for n in args.batch_sizes if n > 1},
+    restorer.images = args.images
+    ways = {  # way: (rows per part, batch size, read as a stream)
+        "whole": (args.images, 1, False),
+        **{f"{rows} rows": (rows, 1, False) for rows in args.rows},
+        **{f"batch {n}": (ROWS_PER_PART, n, False) for n in args.batch_sizes if n > 1},
+        **({"stream": (ROWS_PER_PART, 1, True)} if args.streaming else {}),
     }
     times: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = make_dataset(Path(tmp), args.images, args.size)
+        dataset, stream = make_dataset(Path(tmp), args.images, args.size)
         timed(dataset, restorer, args.images, Path(tmp) / "parts")  # warm-up: first-call costs out of the figures
         for _ in range(args.repeats):
-            for way, (rows, batch_size) in ways.items():
-                times[way].append(timed(dataset, restorer, rows, Path(tmp) / "parts", batch_size))
+            for way, (rows, batch_size, streamed) in ways.items():
+                source = stream if streamed else dataset
+                times[way].append(timed(source, restorer, rows, Path(tmp) / "parts", batch_size))
     whole = statistics.median(other for _, other in times["whole"])
     print(f"{args.images} images of {args.size}² through {args.model} on {args.device}, median of {args.repeats}")
     print(f"{'way':>10} {'seconds':>8} {'images/s':>9} {'other s':>8} {'ms/part added':>14}")
-    for way, (rows, batch_size) in ways.items():
+    for way, (rows, batch_size, _) in ways.items():
         parts = -(-args.images // (-(-rows // batch_size) * batch_size))
         seconds = statistics.median(total for total, _ in times[way])
         other = statistics.median(other for _, other in times[way])
-        added = "" if way == "whole" or batch_size > 1 else f"{1000 * (other - whole) / (parts - 1):14.1f}"
+        added = "" if way == "whole" or batch_size > 1 or parts < 2 else f"{1000 * (other - whole) / (parts - 1):14.1f}"
         print(f"{way:>10} {seconds:8.2f} {args.images / seconds:9.1f} {other:8.3f} {added}")
 
 
