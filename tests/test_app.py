@@ -1737,6 +1737,29 @@ def test_a_port_in_use_stops_the_start_with_one_line(capsys):
     )
 
 
+def test_a_second_interrupt_while_the_server_closes_is_a_stop_not_a_failed_start(monkeypatch, capsys):
+    """A double Ctrl-C: gradio took the first and closed the server, the second escaped its launch. The demo said
+    "interrupted before the server started" and exited 130; now it closes and stops as for one (exit status 0),
+    while an interrupt before the server listens is still that one line."""
+    closed = []
+
+    def interrupted_launch(self, **kwargs):
+        self.local_url = f"http://127.0.0.1:{kwargs['server_port']}/"  # as gradio sets it once the server listens
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gr.Blocks, "launch", interrupted_launch)
+    monkeypatch.setattr(gr.Blocks, "close", lambda self, *a, **k: closed.append(self))
+    assert app.main(["--port", str(free_port())]) == 0 and len(closed) == 1
+    assert "before the server started" not in capsys.readouterr().err
+
+    def interrupted_start(self, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gr.Blocks, "launch", interrupted_start)
+    assert app.main(["--port", str(free_port())]) == 130
+    assert capsys.readouterr().err.endswith(": interrupted before the server started\n")
+
+
 def test_an_upload_the_server_has_since_removed_is_not_called_unreadable(demo, tmp_path):
     # gradio deletes uploads after an hour (delete_cache); a page left open then said "photo.png is not an image".
     gone = tmp_path / "photo.png"

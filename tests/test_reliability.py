@@ -259,6 +259,18 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
     assert train_cli(uneven, "--resume", "latest") == 1
     assert "train.batch_size 6 must be divisible by train.gradient_accumulation_steps" in capsys.readouterr().err
     assert (out / "training_config.yaml").read_text() == config_before
+    # Another stream of samples (seed, batch, data): it went on, and the card gave the new ones for the whole run.
+    other = tiny_run(images, out, train={"seed": 3, "batch_size": 2, "max_steps": 6}, data={"patch_size": 12})
+    assert train_cli(other, "--resume", "latest") == 1
+    latest = out / "checkpoints" / "step-00000004"
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot resume from {latest}: this config draws other training samples (changed: train.seed: 0 → 3, "
+        "train.batch_size: 4 → 2, data.patch_size: 8 → 12). Resume with the settings the run was started with (its "
+        f"training_config.yaml), or start from its model with --init-from {latest / 'model'} and a new "
+        "train.output_dir\n"
+    )
+    assert (out / "training_config.yaml").read_text() == config_before
+    assert train_cli(tiny_run(images, out, train={"checkpoint_every": 2, "max_steps": 6}), "--resume", "latest") == 0
 
     broken = tmp_path / "broken"
     broken.mkdir()

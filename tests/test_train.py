@@ -61,6 +61,7 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "train.log_every must be >= 1, got 0": {"train": {"log_every": 0}},
         "train.keep_checkpoints must be >= 1, got 0": {"train": {"keep_checkpoints": 0}},
         "train.max_steps must be >= 1, got 0": {"train": {"max_steps": 0}},
+        "train.seed must be in 0 .. 2**32 - 1, got -1": {"train": {"seed": -1}},  # numpy said it, unnamed
         "data.patch_size must be >= 1, got 0": {"data": {"train": ["x"], "patch_size": 0}},
         "train.compile_mode must be null or one of default, reduce-overhead, max-autotune, "
         "max-autotune-no-cudagraphs, got 'fast'": {"train": {"compile": "inductor", "compile_mode": "fast"}},
@@ -983,21 +984,25 @@ def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
         assert torch.equal(model.layers[0].conv.weight, source.layers[0].conv.weight)
         assert "re-initialised" in str(report) and "dropped" in str(report)
         assert "warning" not in str(report)  # the body is loaded
-    # A preset of another size (the GAN stage's real_sr after a stage 1 of another width): a warning says why.
-    args = ModelArgs(preset="real_sr", scale=4, init_from=str(tmp_path / "classical"), config={"embed_dim": 24})
-    model, report = build_model(args, TrainArgs())
-    assert len(report.reinitialised) > len(report.loaded)
-    assert str(report).endswith(
-        "\n  warning: most of this model starts from scratch. With model.preset set, the architecture is the preset's "
-        "(and model.config's), not the source's: model.preset=null takes the source's"
+    # A preset of another size (the GAN stage's real_sr after a stage 1 of another width): refused, saying why. (It
+    # was a warning, and a run that loaded nothing of its source went on from scratch with exit status 0.)
+    classical = tmp_path / "classical"
+    args = ModelArgs(preset="real_sr", scale=4, init_from=str(classical), config={"embed_dim": 24})
+    with pytest.raises(ValueError) as err:
+        build_model(args, TrainArgs())
+    assert re.fullmatch(
+        rf"model.init_from: \d+ of this model's \d+ tensors fit {re.escape(str(classical))}'s, so most of it would "
+        r"start from scratch. With model.preset set, the architecture is the preset's \(and model.config's\), not "
+        r"the source's: model.preset=null takes the source's; or drop model.init_from \(--init-from\) to train from "
+        "scratch",
+        str(err.value),
     )
     # Without a preset, model.config's widths: telling this run to set model.preset=null, which it has, helped no one.
     config = {"embed_dim": 24, "num_heads": [4], "window_size": source.config.window_size}  # the window as it was
-    model, report = build_model(ModelArgs(init_from=str(tmp_path / "classical"), config=config), TrainArgs())
-    assert len(report.reinitialised) > len(report.loaded)
-    assert str(report).endswith(
-        "\n  warning: most of this model starts from scratch. This run's model.config / model.scale give embed_dim, "
-        "num_heads other than the source's: drop them to take the source's architecture"
+    with pytest.raises(ValueError) as err:
+        build_model(ModelArgs(init_from=str(classical), config=config), TrainArgs())
+    assert "This run's model.config / model.scale give embed_dim, num_heads other than the source's: drop them to " in (
+        str(err.value)
     )
 
 

@@ -173,6 +173,11 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
             footer_links=["api"],
             **launch_kwargs,
         )
+    except KeyboardInterrupt:
+        if demo.local_url is None:  # before the server started (gradio sets it once the server listens)
+            raise
+        # A second Ctrl-C (or SIGTERM) while gradio closed the server after the first: a stop all the same.
+        demo.close()
     except OSError:  # gradio's says only that no port in the range was free, and to pass server_port to launch()
         problem = _bind_problem(args.host, args.port)
         if problem is None:

@@ -11,7 +11,7 @@ import pickle
 import shlex
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from safetensors import SafetensorError
 
@@ -29,6 +29,7 @@ from ..inference.atomic_writes import left_by_killed_write
 from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
 if TYPE_CHECKING:
+    from .config import TrainingConfig
     from .sections import GanArgs
 
 logger = logging.getLogger("swinir_hf.train")
@@ -196,6 +197,16 @@ def push_later_command(repo_id: str, output_dir: Path) -> str:
     return f"`{shlex.join([*command, '--push'])}`"
 
 
+def check_run_resumable(checkpoint: Path, model: SwinIRForImageRestoration, cfg: TrainingConfig) -> None:
+    """Raise `ValueError` unless this run (its `model` built, `cfg`) can go on from `checkpoint`: its step, model,
+    training samples, GAN stage and EMA as the run that saved it had them."""
+    check_resume_step(checkpoint, cfg.train.max_steps)
+    check_resumable(checkpoint, model)
+    check_samples_resumable(checkpoint, cfg)
+    check_gan_resumable(checkpoint, cfg.gan)
+    check_ema_resumable(checkpoint, cfg.train.ema_decay)
+
+
 def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
     """Raise `ValueError` when `checkpoint`'s model (its `model/` folder) has other parameters or shapes than
     `model`, i.e. the run's architecture was changed since: naming the config fields that differ."""
@@ -230,6 +241,43 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
         + f"{len(differ)} parameters differ, e.g. {', '.join(differ[:3])}). Resume with the settings the run was "
         "started with (its training_config.yaml), or train into a new train.output_dir"
     )
+
+
+# The settings that make a run's training samples (each a pure function of the seed and its place in the stream):
+# a resumed run that changed one would train on two streams that its card and training_config.yaml cannot tell apart.
+SAMPLE_SETTINGS = (
+    "train.seed",
+    "train.batch_size",
+    "data.train",
+    "data.train_lr",
+    "data.split",
+    "data.patch_size",
+    "data.degradation",
+    "data.noise_sigma",
+    "data.jpeg_quality",
+    "data.flip",
+)
+
+
+def sample_settings(cfg: TrainingConfig) -> dict[str, Any]:
+    """This run's `SAMPLE_SETTINGS` as JSON values (paths as given), which each checkpoint's progress.json keeps."""
+    sections = {"train": cfg.train, "data": cfg.data}
+    values = {name: getattr(sections[name.split(".")[0]], name.split(".")[1]) for name in SAMPLE_SETTINGS}
+    return json.loads(json.dumps(values))
+
+
+def check_samples_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
+    """Raise `ValueError` when this config draws other training samples than the run `checkpoint` was saved by
+    (`SAMPLE_SETTINGS`; not checked for a checkpoint written before they were kept)."""
+    saved = json.loads((checkpoint / PROGRESS).read_text()).get("samples")  # read by check_resume_step already
+    now = sample_settings(cfg)
+    changed = [f"{k}: {saved[k]!r} → {now[k]!r}" for k in SAMPLE_SETTINGS if saved and saved.get(k, now[k]) != now[k]]
+    if changed:
+        raise ValueError(
+            f"cannot resume from {checkpoint}: this config draws other training samples (changed: "
+            f"{', '.join(changed)}). Resume with the settings the run was started with (its training_config.yaml), "
+            f"or start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+        )
 
 
 def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:

@@ -195,6 +195,8 @@ class TrainingConfig:
             value = getattr(t if section == "train" else d, name)
             if value < least:
                 raise ValueError(f"{section}.{name} must be >= {least}{note}, got {value}")
+        if not 0 <= t.seed < 2**32:  # numpy's and accelerate's seeds: said there without the field's name
+            raise ValueError(f"train.seed must be in 0 .. 2**32 - 1, got {t.seed}")
         if d.num_workers < 0:
             raise ValueError(f"data.num_workers must be >= 0 (0: load in the main process), got {d.num_workers}")
         if d.val_max_images is not None and d.val_max_images < 1:

@@ -24,15 +24,7 @@ from ..checkpoints.folders import library_bars_off
 from ..checkpoints.run_folder import list_checkpoints
 from ..inference.output_folders import check_output_folder, folder_claimed
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process, several_processes_on_cpu
-from .checks import (
-    check_ema_resumable,
-    check_gan_resumable,
-    check_output_dir,
-    check_parallelism,
-    check_push_access,
-    check_resumable,
-    check_resume_step,
-)
+from .checks import check_output_dir, check_parallelism, check_push_access, check_run_resumable
 from .compiling import compile_layers, dynamo_plugin
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
@@ -178,10 +170,7 @@ def _train(
     set_seed(t.seed)  # identical initialisation on every process
     model, init_report = build_model(cfg.model, t, bars=main)  # one "Loading weights" bar, as one report
     if resume_from is not None:
-        check_resume_step(resume_from, t.max_steps)
-        check_resumable(resume_from, model)
-        check_gan_resumable(resume_from, cfg.gan)
-        check_ema_resumable(resume_from, t.ema_decay)
+        check_run_resumable(resume_from, model, cfg)
     if init_report is not None and main:
         logger.info(str(init_report))
     # Before the data: reading a large set takes minutes, and the VGG-19 may be missing (not in the Hub cache).

@@ -32,6 +32,7 @@ from .checks import (
     check_plain_states,
     push_later_command,
     remove_superseded_work,
+    sample_settings,
     unreadable_checkpoint,
 )
 from .config import TrainingConfig, flat_config
@@ -146,7 +147,8 @@ def save_checkpoint(run: Run, step: int) -> None:
         acc.save_state(str(tmp))
         if main:
             run.note_compute()
-            (tmp / PROGRESS).write_text(json.dumps({**run.progress.state_dict(), "loss_window": window}))
+            state = {**run.progress.state_dict(), "loss_window": window, "samples": sample_settings(run.cfg)}
+            (tmp / PROGRESS).write_text(json.dumps(state))
             weights_follow_umask(tmp, tmp / PROGRESS)  # accelerate's model.safetensors
             save_model_folder(tmp / MODEL, run.scored, _card(run))
             if final.exists():
@@ -189,10 +191,10 @@ def finish(run: Run, push_to_hub_repo: str | None) -> None:
         save_model_folder(out, run.scored, _card(run))
         summary = {"baseline_psnr": run.baseline, **progress.state_dict()}
         write_text_file(out / SUMMARY, json.dumps(summary, indent=2))
-        logger.info(
-            f"saved the model to {out}"
-            + (f" (val PSNR {progress.history[-1]['psnr']:.2f} dB)" if progress.history else "")
-        )
+        last = progress.history[-1] if progress.history else None
+        # The final model's score only: a run resumed without validation kept the earlier steps' scores.
+        scored = f" (val PSNR {last['psnr']:.2f} dB)" if last and last["step"] == progress.step else ""
+        logger.info(f"saved the model to {out}{scored}")
         if push_to_hub_repo:
             logger.info(f"pushed to {push_run(out, push_to_hub_repo, f'swinir_hf.train: step {progress.step}')}")
     run.accelerator.wait_for_everyone()

@@ -55,11 +55,9 @@ class InitReport:
             lines.append(
                 f"  dropped from the source (no place in this model): {len(self.dropped)}: {names(self.dropped)}"
             )
-        if len(self.reinitialised) > len(self.loaded):  # a task change keeps the body: most tensors load
-            lines.append(f"  warning: most of this model starts from scratch. {self._why_from_scratch()}")
         return "\n".join(lines)
 
-    def _why_from_scratch(self) -> str:
+    def why_from_scratch(self) -> str:
         """What makes the architecture differ from the source's, and what to change: `preset=null` only where a
         preset is set (to a run without one it said to set what it had)."""
         if self.preset is not None or not self.changed:
@@ -122,6 +120,13 @@ def build_model(
     given = [*args.config, *(["upscale"] * (args.scale is not None))]  # the architecture fields this run sets
     ours, theirs = config.to_dict(), source.config.to_dict()
     report.changed = sorted({k for k in given if ours.get(k) != theirs.get(k)})
+    if len(report.reinitialised) > len(report.loaded):  # a task change keeps the body: most tensors load
+        total = len(report.loaded) + len(report.reinitialised)
+        raise ValueError(
+            f"model.init_from: {len(report.loaded)} of this model's {total} tensors fit {args.init_from}'s, so most "
+            f"of it would start from scratch. {report.why_from_scratch()}; or drop model.init_from (--init-from) to "
+            "train from scratch"
+        )
     return model, report
 
 
