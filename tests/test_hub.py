@@ -639,7 +639,13 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     # a folder whose weights are damaged: one line naming it once
     shutil.copytree(checkpoint / "model", tmp_path / "trunc")
     (tmp_path / "trunc" / "model.safetensors").write_bytes(b"\x10" * 100)
+    # One's own model without --org: its card named the repo swinir-hf/..., the project's org.
     assert export_cli.main([str(tmp_path / "trunc"), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        "error: trunc: --org is needed for a model folder: the Hub user or organisation to publish it under, which "
+        "its card names (the default, swinir-hf, is this project's, for the authors' releases)\n"
+    )
+    assert export_cli.main([str(tmp_path / "trunc"), "-o", str(out), "--org", "me"]) == 1
     err = capsys.readouterr().err
     weights = tmp_path / "trunc" / "model.safetensors"
     assert err.startswith(f"error: trunc: {weights} is not a readable safetensors file (truncated or corrupt?)")
@@ -688,14 +694,17 @@ def test_cli_names_the_level_options_eval_needs(tiny_config, tmp_path, bench, ca
         "on bicubic-downscaled inputs): drop --noise",
     }
     for args, message in cases.items():
-        assert export_cli.main([str(args[0]), "-o", str(out), *args[1:]]) == 1
+        assert export_cli.main([str(args[0]), "-o", str(out), "--org", "me", *args[1:]]) == 1
         assert capsys.readouterr().err.endswith(f"error: {message}\n1 of 1 checkpoints failed\n")
     assert export_cli.main([str(x1), "-o", str(out), "--jpeg", "10"]) == 1
     assert capsys.readouterr().err == "error: --jpeg is the level --eval scores at: give --eval DATASET too\n"
     assert not out.exists()
 
     # with its level, the figures are named by it (the card and its model-index would not say the σ otherwise)
-    assert export_cli.main([str(x1), "-o", str(out), "--eval", str(bench), "--noise", "25", "--name", "dn"]) == 0
+    assert (
+        export_cli.main([str(x1), "-o", str(out), "--eval", str(bench), "--noise", "25", "--name", "dn", "--org", "me"])
+        == 0
+    )
     card = ModelCard.load(out / "dn" / "README.md")
     assert {r.dataset_name for r in card.data.eval_results} == {f"{bench.name} σ25"}
     assert f"| {bench.name} σ25 | swinir-hf eval |" in card.text and "sigma 25" in card.text

@@ -22,7 +22,12 @@ def add_hub_arguments(p: argparse.ArgumentParser) -> None:
         "its checkpoints/step-N, a bundled model folder)",
     )
     p.add_argument("-o", "--output-dir", required=True, help="where to write one folder per checkpoint")
-    p.add_argument("--org", default=None, help=f"Hub organisation or user (default: {load_catalog().organization})")
+    p.add_argument(
+        "--org",
+        default=None,
+        help=f"Hub organisation or user (default for the authors' .pth files: {load_catalog().organization}; "
+        "needed for a model folder)",
+    )
     p.add_argument(
         "--name",
         default=None,

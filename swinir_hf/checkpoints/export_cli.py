@@ -79,7 +79,8 @@ def _naming(source: Path, message: str) -> str:
 
 def repo_id_of(source: Path, organization: str | None, name: str | None) -> str:
     """The Hub repo id `source` is exported to: `organization/name`, else its default name (`hub_repo_id`,
-    `folder_repo_name`). Raises `HubExportError` for an id the Hub would reject."""
+    `folder_repo_name`). Raises `HubExportError` for an id the Hub would reject, or a model folder without
+    `organization` (the catalogue's is for the authors' releases)."""
     if name is None and not is_model_folder(source):
         return hub_repo_id(source, organization)  # the catalogue's name, or swinir-<file stem>
     release = next((r for r in load_catalog().releases if r.repo == name), None)
@@ -88,6 +89,11 @@ def repo_id_of(source: Path, organization: str | None, name: str | None) -> str:
         raise HubExportError(
             f"--name {name} is the repo name of the authors' release {release.file}, and this is not that file: "
             "choose another name"
+        )
+    if organization is None and is_model_folder(source):  # the catalogue's is this project's, for the releases
+        raise HubExportError(
+            f"--org is needed for a model folder: the Hub user or organisation to publish it under, which its card "
+            f"names (the default, {load_catalog().organization}, is this project's, for the authors' releases)"
         )
     repo_id = f"{organization or load_catalog().organization}/{name or folder_repo_name(source)}"
     check_repo_id(repo_id)
