@@ -103,6 +103,24 @@ def images(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture
+def stop_restoring(monkeypatch):
+    """`SwinIRRestorer.restore_images` that records the images it is given and raises KeyboardInterrupt (a Ctrl-C)
+    when their count reaches one of the stop counts: → (images seen, stop counts), lists the test edits."""
+    from swinir_hf import SwinIRRestorer
+
+    seen, stop_at, call = [], [], SwinIRRestorer.restore_images
+
+    def restore_images(self, images, *args, **kwargs):
+        seen.extend(images)
+        if len(seen) in stop_at:
+            raise KeyboardInterrupt
+        return call(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(SwinIRRestorer, "restore_images", restore_images)
+    return seen, stop_at
+
+
 @pytest.fixture(scope="session")
 def tiny_run():
     """Makes the raw config of a 4-step run of a tiny ×2 model: `tiny_run(images, out, train={...}, ...)`."""

@@ -706,7 +706,9 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
     assert set(before) < {p.name for p in folder.iterdir()} and len(datasets.load_from_disk(str(folder))) == 3
 
 
-def test_a_stopped_dataset_run_goes_on_from_the_parts_it_finished(tmp_path, model_dir, monkeypatch, capsys):
+def test_a_stopped_dataset_run_goes_on_from_the_parts_it_finished(
+    tmp_path, model_dir, monkeypatch, capsys, stop_restoring
+):
     """`restore --dataset` stopped part-way kept nothing: the same command restored the whole dataset again. Now the
     parts it finished are kept in OUT/.restored-parts, the same command restores only the rest, and the dataset is
     the one a run without a stop makes; a run with other options restores anew."""
@@ -720,16 +722,8 @@ def test_a_stopped_dataset_run_goes_on_from_the_parts_it_finished(tmp_path, mode
     folder.mkdir()
     for i in range(5):
         Image.fromarray(_rng_image((6 + i, 7, 3), i)).save(folder / f"{i}.png")
-    calls, stop_at = [], [3]  # Ctrl-C while the 3rd image is restored: the 1st part (2 images) is finished
-    call = SwinIRRestorer.restore_images
-
-    def restore_one(self, images, *args, **kwargs):
-        calls.extend(images)
-        if len(calls) in stop_at:
-            raise KeyboardInterrupt
-        return call(self, images, *args, **kwargs)
-
-    monkeypatch.setattr(SwinIRRestorer, "restore_images", restore_one)
+    calls, stop_at = stop_restoring
+    stop_at.append(3)  # Ctrl-C while the 3rd image is restored: the 1st part (2 images) is finished
     out, parts = tmp_path / "out", tmp_path / "out" / ".restored-parts"
     args = ["--dataset", f"imagefolder:{folder}", "-o", out]
     assert _restore(*args, model_dir=model_dir) == 130

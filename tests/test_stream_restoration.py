@@ -78,7 +78,9 @@ def test_a_stream_is_restored_lazily_as_the_dataset_is(folder, model_dir, monkey
         restore_dataset(stream, restorer, column="caption")
 
 
-def test_a_streamed_dataset_run_keeps_its_parts_and_goes_on_from_them(folder, tmp_path, model_dir, monkeypatch, capsys):
+def test_a_streamed_dataset_run_keeps_its_parts_and_goes_on_from_them(
+    folder, tmp_path, model_dir, monkeypatch, capsys, stop_restoring
+):
     """`restore --dataset --streaming` restores the rows as they are read, in parts written as they finish: a stopped
     run goes on from them (a stream has no fingerprint: a part is known by its rows), the dataset is the one the
     non-streaming run makes, a changed image's part is restored anew, and a run with other options starts over."""
@@ -87,15 +89,8 @@ def test_a_streamed_dataset_run_keeps_its_parts_and_goes_on_from_them(folder, tm
     import swinir_hf.inference.dataset_restoration as dataset_restoration
 
     monkeypatch.setattr(dataset_restoration, "ROWS_PER_PART", 2)
-    seen, stop_at, call = [], [3], SwinIRRestorer.restore_images
-
-    def restore_images(self, images, *args, **kwargs):
-        seen.extend(images)
-        if len(seen) in stop_at:
-            raise KeyboardInterrupt
-        return call(self, images, *args, **kwargs)
-
-    monkeypatch.setattr(SwinIRRestorer, "restore_images", restore_images)
+    seen, stop_at = stop_restoring
+    stop_at.append(3)
     out, parts = tmp_path / "out", tmp_path / "out" / ".restored-parts"
     args = ["--dataset", f"imagefolder:{folder}", "--streaming", "-o", out]
     assert _restore(*args, model_dir=model_dir) == 130

@@ -23,8 +23,8 @@ _STUB_FORMATS = {"BUFR", "GRIB", "HDF5", "MPEG"}
 def _readable_suffixes() -> frozenset[str]:
     from PIL import Image
 
-    formats = {ext for ext, name in Image.registered_extensions().items() if name in Image.OPEN}
-    return frozenset(formats - {e for e, n in Image.registered_extensions().items() if n in _STUB_FORMATS})
+    registered = Image.registered_extensions().items()
+    return frozenset(ext for ext, name in registered if name in Image.OPEN and name not in _STUB_FORMATS)
 
 
 def is_image_name(path: str | os.PathLike) -> bool:

@@ -125,8 +125,7 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         metavar="F",
         help="resize the model output to F x the input: floor(F*W+0.5) x floor(F*H+0.5), at least 1, Lanczos "
-        "(default: the "
-        "model's scale)",
+        "(default: the model's scale)",
     )
     p.add_argument(
         "--suffix",
@@ -183,8 +182,7 @@ def complete_options(args: argparse.Namespace) -> str | None:
     """Fill in options that `usage_problem` found nothing wrong with: the file options' defaults (left None by the
     parser, so that one given at its default value counts as given), `-i` inputs joined to the positional ones, and
     their listing in `args.files` (`collect_inputs`' `CollectedInputs`, for `restore_files`; None with --dataset).
-    Returns what
-    an input names nothing of (said before torch and the model load), else None."""
+    Returns what an input names nothing of (said before torch and the model load), else None."""
     args.inputs, args.files = [*args.inputs, *args.input], None
     for name, default in FILE_ONLY_DEFAULTS.items():
         if getattr(args, name) is None:
