@@ -20,9 +20,13 @@ def tolerant_output() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
-class _LevelPrefix(logging.Formatter):
+class LevelPrefix(logging.Formatter):
+    """A warning or error as `warning: MESSAGE` / `error: MESSAGE`, as the package's own errors read; other records
+    (the trainer's progress lines) as they are formatted."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {super().format(record)}"
+        text = super().format(record)
+        return f"{record.levelname.lower()}: {text}" if record.levelno >= logging.WARNING else text
 
 
 def prefixed_warnings() -> None:
@@ -30,8 +34,8 @@ def prefixed_warnings() -> None:
     `error: ...`: without a handler, Python's last resort printed them bare. For the programs that log nothing else
     (`restore`, `eval`, `convert`, `hub`); the trainer has its own handler."""
     logger = logging.getLogger("swinir_hf")
-    if not any(isinstance(h.formatter, _LevelPrefix) for h in logger.handlers):
+    if not any(isinstance(h.formatter, LevelPrefix) for h in logger.handlers):
         handler = logging.StreamHandler()  # stderr as it is then (a test's capture included)
         handler.setLevel(logging.WARNING)
-        handler.setFormatter(_LevelPrefix("%(message)s"))
+        handler.setFormatter(LevelPrefix("%(message)s"))
         logger.addHandler(handler)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -91,12 +92,13 @@ def test_small_images_are_mirror_padded(tmp_path):
     np.testing.assert_array_equal(labels[10:, :12], img[::-1][:6])  # then its mirror
 
 
-def test_corrupt_images_are_skipped_with_a_warning(folder):
+def test_corrupt_images_are_skipped_with_a_warning(folder, caplog):
     (folder / "img1.png").write_bytes(b"not a png at all")
     ds = patches(folder)
     bad = next(k for k in range(4) if ds.image_index(k) == 1)
-    with pytest.warns(UserWarning, match="img1.png"):
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
         sample = ds[bad]
+    assert [m.split(":")[0] for m in caplog.messages] == ["skipping unreadable image img1.png"]
     assert sample["labels"].shape == (3, 16, 16)
 
 
@@ -186,7 +188,7 @@ def test_levels_may_be_numpy_numbers():
         Degradation("jpeg", jpeg_quality=np.int64(0))
 
 
-def test_validation_set_is_cropped_to_the_scale_and_deterministic(folder):
+def test_validation_set_is_cropped_to_the_scale_and_deterministic(folder, caplog):
     items = load_images(str(folder))
     a = validation_images(items, Degradation("bicubic", 3), 3, seed=0)
     assert [im.hr.shape[:2] for im in a] == [(39, 51), (63, 48), (36, 36), (48, 69)]
@@ -197,8 +199,9 @@ def test_validation_set_is_cropped_to_the_scale_and_deterministic(folder):
 
     # an image with nothing inside the scored border (scale pixels) is skipped, as an unreadable one
     Image.new("RGB", (1, 1)).save(folder / "dot.png")
-    with pytest.warns(UserWarning, match="skipping validation image dot.png: 1×1 is too small at ×3"):
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
         d = validation_images(load_images(str(folder)), Degradation("bicubic", 3), 3, seed=0)
+    assert caplog.messages == ["skipping validation image dot.png: 1×1 is too small at ×3"]
     assert [im.name for im in d] == [im.name for im in a]
 
 
@@ -455,15 +458,15 @@ def test_grey_targets_of_colour_images_are_rounded_bt601_luma(tmp_path):
     np.testing.assert_array_equal(grey[..., 0], expected)
 
 
-def test_a_validation_image_with_nothing_inside_the_scored_border_is_skipped(tmp_path):
+def test_a_validation_image_with_nothing_inside_the_scored_border_is_skipped(tmp_path, caplog):
     """At ×2 the scored border is 2 pixels a side: a 4×4 image has nothing inside it, nor a 5×5 one once cropped to
     whole LR pixels (4×4), and both are skipped with a warning; a 6×6 one keeps its middle 2×2 and is validated."""
     rng = np.random.default_rng(0)
     for side in (4, 5, 6):
         Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(tmp_path / f"{side}.png")
-    with pytest.warns(UserWarning) as warned:
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
         kept = validation_images(load_images(str(tmp_path)), Degradation("bicubic", 2), 3, seed=0)
-    assert [str(w.message) for w in warned] == [
+    assert caplog.messages == [
         f"skipping validation image {side}.png: {side}×{side} is too small at ×2" for side in (4, 5)
     ]
     assert [(im.name, im.hr.shape, im.lr.shape) for im in kept] == [("6.png", (6, 6, 3), (3, 3, 3))]

@@ -263,6 +263,24 @@ def test_command_line_overrides_in_every_form(tmp_path):
     assert parse_command_line(["--config=tiny_sr_x2"])[0] == TrainingConfig.from_dict(read_config_file("tiny_sr_x2"))
 
 
+def test_a_short_option_and_its_field_must_agree():
+    with pytest.raises(ValueError, match=r"^--init-from a.pth and --model.init_from b.pth disagree: give one of them$"):
+        parse_command_line(["--config", "tiny_sr_x2", "--init-from", "a.pth", "model.init_from=b.pth"])
+    with pytest.raises(ValueError, match=r"^--output-dir a and --train.output_dir b disagree"):
+        parse_command_line(["--config", "tiny_sr_x2", "--train.output_dir", "b", "--output-dir", "a"])
+    same = parse_command_line(["--config", "tiny_sr_x2", "--init-from", "a.pth", "--model.init_from=a.pth"])[0]
+    assert same.model.init_from == "a.pth"
+
+
+@pytest.mark.parametrize("level", ["--data.noise_sigma=25", "--data.val_jpeg_quality=40"])
+def test_a_level_given_at_its_default_to_a_degradation_that_does_not_read_it_is_refused(level):
+    # at the level's default, DataArgs drops it as a saved config's: only the command line shows it was asked for
+    name = level.split("=")[0].removeprefix("--")
+    with pytest.raises(ValueError, match=rf"^{name} is only read with degradation '\w+' \(this config degrades with "):
+        parse_command_line(["--config", "tiny_sr_x2", level])
+    assert parse_command_line(["--config", "tiny_sr_x2", f"--{name}=null"])[0].data.degradation == "bicubic"
+
+
 def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
     bad_file = tmp_path / "bad.yaml"
     bad_file.write_text("data: {train: [x]}\ntrain: {max_stepz: 3}\n")
@@ -1082,7 +1100,7 @@ def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
-def test_two_processes_share_the_validation_and_record_the_whole_sets_mean(tiny_run, images, tmp_path):
+def test_two_processes_share_the_validation_and_record_the_whole_sets_mean(tiny_run, images, tmp_path, caplog):
     """Each process scores its share of the validation images (0 and 2 on one, 1 and the broken 3 on the other, which
     has one readable image left); the recorded PSNRs and the baseline are those of the whole set in one process."""
     from swinir_hf.training.data import build_validation
@@ -1098,13 +1116,14 @@ def test_two_processes_share_the_validation_and_record_the_whole_sets_mean(tiny_
     raw = tiny_run(images, out, data=data, train=train)
     done = launch_two_processes(raw, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stderr.count("skipping unreadable validation image 3.png") == 1, done.stderr[-3000:]
+    assert done.stderr.count("warning: skipping unreadable validation image 3.png") == 1, done.stderr[-3000:]
     recorded = summary(out)
     assert [h["step"] for h in recorded["history"]] == [0, 1, 2]
     cfg = TrainingConfig.from_dict(raw)
     model = SwinIRForImageRestoration.from_pretrained(out)
-    with pytest.warns(UserWarning, match="skipping unreadable validation image 3.png"):
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
         whole = build_validation(cfg, model.config)
+    assert [m.split(":")[0] for m in caplog.messages] == ["skipping unreadable validation image 3.png"]
     assert [im.name for im in whole] == ["0.png", "1.png", "2.png"]
     assert recorded["history"][-1]["psnr"] == pytest.approx(mean_psnr(validation_psnrs(model, whole)), abs=1e-4)
     assert recorded["baseline_psnr"] == pytest.approx(mean_psnr(baseline_psnrs(whole, model.config)), abs=1e-9)

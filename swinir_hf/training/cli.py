@@ -96,15 +96,32 @@ def parse_command_line(
 ) -> tuple[TrainingConfig, Namespace]:
     """The validated config and the run's options; any problem is a `ValueError` with a one-line message."""
     parser = build_parser(prog)
+    argv = _normalise(sys.argv[1:] if argv is None else list(argv))
     try:
-        args = parser.parse_args(_normalise(sys.argv[1:] if argv is None else list(argv)))
+        args = parser.parse_args(argv)
+        _check_aliases(args, argv)
         if args.init_from:
             args.model.init_from = args.init_from
         if args.output_dir:
             args.train.output_dir = args.output_dir
-        return TrainingConfig.from_namespace(parser, args), args
+        cfg = TrainingConfig.from_namespace(parser, args)
+        cfg.check_levels_given(args, argv)
+        return cfg, args
     except argparse.ArgumentError as err:
         raise ValueError(_with_hint(parser, error_message(err))) from None
+
+
+# The short options that set a config field: (option, its args attribute, section, field).
+_ALIASES = (("--init-from", "init_from", "model", "init_from"), ("--output-dir", "output_dir", "train", "output_dir"))
+
+
+def _check_aliases(args: Namespace, argv: list[str]) -> None:
+    """Refuse a short option given with its config field's option, at another value: one of them would be
+    ignored (a field set by the config file is the short option's to change)."""
+    for option, attribute, section, field in _ALIASES:
+        alias, value, long = getattr(args, attribute), getattr(args[section], field), f"--{section}.{field}"
+        if alias and alias != value and any(arg == long or arg.startswith(long + "=") for arg in argv):
+            raise ValueError(f"{option} {alias} and {long} {value} disagree: give one of them")
 
 
 def _with_hint(parser: ArgumentParser, message: str) -> str:

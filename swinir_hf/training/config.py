@@ -220,11 +220,20 @@ class TrainingConfig:
                 if value is None:
                     continue
                 if kind != d.degradation:  # set, yet the degradation would not read it
-                    raise ValueError(
-                        f"data.{name} is only read with degradation '{kind}' (this config degrades with "
-                        f"'{d.degradation}'): pass --data.degradation {kind}, or drop it (--data.{name} null)"
-                    )
+                    raise unread_level(name, kind, d.degradation)
                 check_level(kind, value, f"data.{name}", ranged=name == level.field)  # validation's: one level
+
+    def check_levels_given(self, given: Namespace, argv: list[str]) -> None:
+        """Refuse a level the command line sets (`argv`, parsed into `given`) that the degradation does not read:
+        at its default, `DataArgs` drops it as a saved config's (so `validate` cannot tell it was asked for)."""
+        from ..evaluation.degradation_setting import LEVELS
+
+        for kind, level in LEVELS.items():
+            for name in (level.field, f"val_{level.field}"):
+                option = f"--data.{name}"
+                written = any(arg == option or arg.startswith(option + "=") for arg in argv)
+                if written and given.data[name] is not None and kind != self.data.degradation:
+                    raise unread_level(name, kind, self.data.degradation)
 
     def _check_optimizer(self) -> None:
         """The Adam and schedule fields: torch only refuses some of them once the model and data are built, in its
@@ -346,3 +355,11 @@ def flat_config(d: dict, prefix: str = "") -> dict:
         else:
             flat[prefix + key] = str(value)
     return flat
+
+
+def unread_level(name: str, kind: str, degradation: str) -> ValueError:
+    """The error for `data.NAME`, a level of degradation `kind`, set in a config that degrades with `degradation`."""
+    return ValueError(
+        f"data.{name} is only read with degradation '{kind}' (this config degrades with '{degradation}'): pass "
+        f"--data.degradation {kind}, or drop it (--data.{name} null)"
+    )

@@ -11,7 +11,6 @@ DataLoader workers nor the number of processes, and a resumed run sees exactly w
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,7 @@ from .images import (
 if TYPE_CHECKING:
     from .config import TrainingConfig
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("swinir_hf.train")  # the trainer's log
 
 
 # --- patches ---------------------------------------------------------------------------------------------------
@@ -113,7 +112,7 @@ class TrainingPatches(torch.utils.data.Dataset):
                 hr = decode_image(self.hr_items[index], self._decoded_channels)
                 lr = decode_image(self.lr_items[index], self.channels) if self.lr_items is not None else None
             except DECODE_ERRORS as err:
-                warnings.warn(f"skipping unreadable image {item_name(self.hr_items[index])}: {err}", stacklevel=2)
+                logger.warning(f"skipping unreadable image {item_name(self.hr_items[index])}: {err}")
                 continue
             return self._sample(hr, lr, rng)
         raise RuntimeError("no training image could be decoded")
@@ -260,14 +259,12 @@ def validation_images(
             hr = decode_image(item, channels)
             lr = decode_image(lr_items[i], channels) if lr_items is not None else None
         except DECODE_ERRORS as err:
-            warnings.warn(f"skipping unreadable validation image {item_name(item)}: {err}", stacklevel=2)
+            logger.warning(f"skipping unreadable validation image {item_name(item)}: {err}")
             continue
         h, w = hr.shape[:2]
         # Cropped to whole LR pixels, nothing would be left inside the scored border (scale pixels).
         if min(h - h % scale, w - w % scale) <= 2 * scale:
-            warnings.warn(
-                f"skipping validation image {item_name(item)}: {h}×{w} is too small at ×{scale}", stacklevel=2
-            )
+            logger.warning(f"skipping validation image {item_name(item)}: {h}×{w} is too small at ×{scale}")
             continue
         hr = hr[: h - h % scale, : w - w % scale]
         if lr is None:

@@ -22,6 +22,7 @@ import torch
 
 from ..checkpoints.folders import library_bars_off
 from ..checkpoints.run_folder import list_checkpoints
+from ..console import LevelPrefix
 from ..inference.output_folders import check_output_folder, folder_claimed
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process, several_processes_on_cpu
 from .checks import check_output_dir, check_parallelism, check_push_access, check_run_resumable
@@ -104,9 +105,12 @@ def _run_claimed(
     # leaves it null.
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(t, mixed_precision=accelerator.mixed_precision))
     handler = logging.StreamHandler()  # bound to this call's stderr; removed at the end
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(LevelPrefix("%(message)s"))
+    # Every process says its own warnings (an unreadable image in its share of the data); the main one alone logs
+    # the run's progress.
+    handler.setLevel(logging.INFO if accelerator.is_main_process else logging.WARNING)
+    logger.addHandler(handler)
     if accelerator.is_main_process:
-        logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     failed = True
     try:
