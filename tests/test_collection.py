@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -533,9 +534,12 @@ def test_two_processes_restore_a_dataset_as_one_does(model_dir, tmp_path, monkey
     assert streamed.returncode == 0 and streamed.stderr.count("restored 20 images of ") == 1, streamed.stderr[-3000:]
     for a, b in zip(alone, datasets.load_from_disk(str(tmp_path / "streamed")), strict=True):
         assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
-    again = _launch(*options, "-o", two, processes=2)
-    assert again.returncode == 1 and "[rank1]" not in again.stderr
-    assert again.stderr.count(f"error: {two} exists and is not empty; pass --overwrite") == 1
+    again = _launch(*options, "-o", two, processes=2)  # the same command: nothing to do, said once
+    assert again.returncode == 0 and "[rank1]" not in again.stderr
+    assert again.stderr.count(f"{two} holds {options[1]} restored already") == 1, again.stderr[-3000:]
+    other = _launch(*options, "--outscale", "2", "-o", two, processes=2)
+    assert other.returncode == 1 and "[rank1]" not in other.stderr
+    assert other.stderr.count(f"error: {two} holds {options[1]} restored by ") == 1, other.stderr[-3000:]
     # An image that cannot be read in the other process's part: one error line, and the main process's part is kept.
     (folder / "17.png").write_bytes((folder / "17.png").read_bytes()[:60])
     options[1] = f"imagefolder:{folder}/"  # another spec: the dataset's cache, made before the cut, is not reused
@@ -654,11 +658,29 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
         assert row["image"].size == (3 * image.width, 3 * image.height) and row["image"].mode == image.mode
         # Exactly the engine's output for that image (PNG in the dataset: lossless).
         assert np.array_equal(np.asarray(row["image"]), np.asarray(restorer(image, outscale=3)))
+    assert json.loads((out / "restoration.json").read_text())["dataset"] == f"imagefolder:{folder}"
     capsys.readouterr()
-    assert _restore(*args, model_dir=model_dir) == 1  # a non-empty output folder needs --overwrite
+    finished = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert _restore(*args, model_dir=model_dir) == 0  # the same command again: nothing to do, nothing written
+    assert capsys.readouterr().err == (
+        f"{out} holds imagefolder:{folder} restored already, by this model with these options (3 images): nothing to "
+        "do (--overwrite restores it again)\n"
+    )
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == finished
+    assert _restore(*args, "--outscale", "2", model_dir=model_dir) == 1  # another restoration needs --overwrite
+    assert capsys.readouterr().err == (
+        f"error: {out} holds imagefolder:{folder} restored by {model_dir} (another dataset, model or options than "
+        "these): pass --overwrite to replace the dataset in it, or choose another -o\n"
+    )
+    assert _restore(*args, "--streaming", model_dir=model_dir) == 1
+    assert "(a stream cannot be matched with it before it is read again): pass --overwrite" in capsys.readouterr().err
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert _restore(*args[:-4], "-o", other, model_dir=model_dir) == 1  # not a restored dataset's folder
     assert (
         capsys.readouterr().err
-        == f"error: {out} exists and is not empty; pass --overwrite to replace the dataset in it\n"
+        == f"error: {other} exists and is not empty; pass --overwrite to replace the dataset in it\n"
     )
 
     # --overwrite stopped by SIGTERM while it saves: the earlier dataset stays whole (saved aside, moved in at the end)

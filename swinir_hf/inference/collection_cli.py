@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import shutil
 import sys
 import time
@@ -37,8 +38,10 @@ if TYPE_CHECKING:
     from .collection import ModelEngine
     from .dataset_restoration import DatasetRestoration
 
-# The files `Dataset.save_to_disk` writes: what a restored dataset replaces in -o (other files there stay).
-DATASET_FILES = ("data-*.arrow", "dataset_info.json", "state.json", "dataset_dict.json")
+# What a restored dataset in -o was made from (`_record`): a rerun of the same restoration has nothing to do.
+RECORD = "restoration.json"
+# The files `Dataset.save_to_disk` writes, and the record: what a restored dataset replaces in -o (others stay).
+DATASET_FILES = ("data-*.arrow", "dataset_info.json", "state.json", "dataset_dict.json", RECORD)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,11 +150,15 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
         dataset = main_first(lambda: _load_dataset(args), state)
         restorer = build_main_first(engine, state, bars=not args.no_progress and state.is_local_main_process)
         start = time.perf_counter()
-        restoration, earlier = _restored_parts(args, dataset, restorer, out / PARTS_FOLDER, state)
+        restoration = _planned(args, dataset, restorer, out / PARTS_FOLDER)
+        if not args.overwrite and on_every_process(lambda: _restored_before(args, out, restoration), processes):
+            return _nothing_to_do(args, out, repo_id) if main else 0
+        earlier = _restored_parts(args, restoration, state)
         if not main:
             return 0
         with written_aside(out, DATASET_FILES) as staging:  # an interrupted save leaves an earlier dataset whole
             restoration.assemble().save_to_disk(staging)
+            (staging / RECORD).write_text(json.dumps(_record(args, restoration), indent=2) + "\n")
         restored = _saved_dataset(out, out / PARTS_FOLDER)
     seconds = time.perf_counter() - start
     now = f"restored {len(restored) - earlier} images of {args.dataset} → {out} in {seconds:.1f} s"
@@ -166,8 +173,9 @@ def _claim_output(args: argparse.Namespace, out: Path, claim: contextlib.ExitSta
     from .dataset_restoration import PARTS_FOLDER
 
     claim.enter_context(folder_claimed(out))
-    # One line from _run; the parts of a stopped run into -o are taken up, not in the way.
-    check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it", resumes=PARTS_FOLDER)
+    if args.overwrite or _read_record(out) is None:  # else: `_restored_before` decides, once the work is planned
+        # One line from _run; the parts of a stopped run into -o are taken up, not in the way.
+        check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it", resumes=PARTS_FOLDER)
     if not args.push_to_hub:
         return None
     from ..checkpoints.folders import check_push_access, check_repo_id_given
@@ -184,20 +192,13 @@ def _load_dataset(args: argparse.Namespace) -> datasets.Dataset | datasets.Itera
     return load_image_dataset(args.dataset, args.split, streaming=bool(args.streaming))
 
 
-def _restored_parts(
-    args: argparse.Namespace,
-    dataset: datasets.Dataset | datasets.IterableDataset,
-    restorer: Any,
-    parts: Path,
-    state: Any,
-) -> tuple[DatasetRestoration, int]:
-    """The dataset's parts restored into `parts`, each process of `state` its share (every n-th part), the main
-    process having made the folder ready first; every process has finished its share when this returns. → the
-    restoration, and the rows an interrupted run had restored (on the main process; 0 on the others)."""
+def _planned(
+    args: argparse.Namespace, dataset: datasets.Dataset | datasets.IterableDataset, restorer: Any, parts: Path
+) -> DatasetRestoration:
+    """The dataset's restoration as the options ask, in parts written into `parts`; nothing done yet."""
     from .dataset_restoration import plan_restoration
 
-    main, processes = state.is_main_process, state.num_processes
-    restoration = plan_restoration(
+    return plan_restoration(
         dataset,
         restorer,
         column=args.column,
@@ -207,11 +208,68 @@ def _restored_parts(
         parts_dir=parts,
         batch_size=args.batch_size,
     )
+
+
+def _record(args: argparse.Namespace, restoration: DatasetRestoration) -> dict[str, Any]:
+    """What the dataset saved in -o was restored from: the command's dataset and model, and the restoration's
+    identity (null for a stream)."""
+    return {"dataset": args.dataset, "split": args.split, "model": args.model, "identity": restoration.identity}
+
+
+def _read_record(out: Path) -> dict[str, Any] | None:
+    """The record of the dataset restored in `out`, or None (none there, or unreadable)."""
+    try:
+        record = json.loads((out / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _restored_before(args: argparse.Namespace, out: Path, restoration: DatasetRestoration) -> bool:
+    """Whether `out` holds this very restoration, finished (a rerun of the command).
+
+    Raises:
+        ValueError: `out` holds another restoration's dataset (or one made from a stream, which cannot be matched
+            before it is read again).
+    """
+    record = _read_record(out)
+    if record is None:  # `_claim_output` found `out` empty, or the run replaces what it holds
+        return False
+    if restoration.identity is not None and record.get("identity") == restoration.identity:
+        return True
+    made = f"{out} holds {record.get('dataset')} restored by {record.get('model')}"
+    if restoration.identity is None or record.get("identity") is None:
+        why = "a stream cannot be matched with it before it is read again"
+    else:
+        why = "another dataset, model or options than these"
+    raise ValueError(f"{made} ({why}): pass --overwrite to replace the dataset in it, or choose another -o")
+
+
+def _nothing_to_do(args: argparse.Namespace, out: Path, repo_id: str | None) -> int:
+    """Say that `out` holds the dataset restored already (and push it, if asked): exit status 0."""
+    import datasets
+
+    restored = datasets.load_from_disk(str(out))
+    print(
+        f"{out} holds {args.dataset} restored already, by this model with these options ({len(restored)} images): "
+        "nothing to do (--overwrite restores it again)",
+        file=sys.stderr,
+    )
+    if repo_id:
+        _push_dataset(restored, out, repo_id)
+    return 0
+
+
+def _restored_parts(args: argparse.Namespace, restoration: DatasetRestoration, state: Any) -> int:
+    """`restoration`'s parts restored, each process of `state` its share (every n-th part), the main process having
+    made their folder ready first; every process has finished its share when this returns. → the rows an
+    interrupted run had restored (on the main process; 0 on the others)."""
+    main, processes = state.is_main_process, state.num_processes
     earlier = on_main_process(restoration.prepare, main, processes) or 0
     share = (state.process_index, processes)
     progress = not args.no_progress and state.is_local_main_process
     on_every_process(lambda: restoration.restore(share, progress), processes)
-    return restoration, earlier
+    return earlier
 
 
 def _saved_dataset(out: Path, parts: Path) -> datasets.Dataset:

@@ -145,6 +145,15 @@ class DatasetRestoration:
     parts: list[tuple[int, int, str]]  # (start row, stop row, fingerprint)
     files: list[Path | None]  # each part's file in the parts' folder; None each without one
 
+    @property
+    def identity(self) -> str | None:
+        """A fingerprint of the whole restoration, known before any image is restored (its dataset's fingerprint,
+        the model, the options): the same for a rerun of it, another for any change; None for a stream, whose
+        images are known only once read."""
+        from datasets.fingerprint import Hasher
+
+        return Hasher.hash([fingerprint for _, _, fingerprint in self.parts])
+
     def prepare(self) -> int:
         """Make the parts' folder and remove every file in it that is not one of these parts (another run's parts,
         a stopped map's temporary file), saying so; say how many rows an interrupted run restored already, and

@@ -73,6 +73,10 @@ class StreamRestoration(DatasetRestoration):
     rows_per_part: int = dataset_restoration.ROWS_PER_PART
     run: str = ""  # the model's and options' fingerprint, in every part's name
 
+    @property
+    def identity(self) -> str | None:
+        return None  # not known before the stream is read
+
     def lazily(self) -> datasets.IterableDataset:
         """The stream, its images restored as its rows are read (`batch_size` at a time)."""
         restore = partial(self._restore_batch, start=0, bar=None)
