@@ -104,14 +104,7 @@ def _run_claimed(
     # The precision the run uses, recorded as such (training_config.yaml, card): the launcher's when the config
     # leaves it null.
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(t, mixed_precision=accelerator.mixed_precision))
-    handler = logging.StreamHandler()  # bound to this call's stderr; removed at the end
-    handler.setFormatter(LevelPrefix("%(message)s"))
-    # Every process says its own warnings (an unreadable image in its share of the data); the main one alone logs
-    # the run's progress.
-    handler.setLevel(logging.INFO if accelerator.is_main_process else logging.WARNING)
-    logger.addHandler(handler)
-    if accelerator.is_main_process:
-        logger.setLevel(logging.INFO)
+    handler = _log_handler(accelerator.is_main_process)
     failed = True
     try:
         _check_precision(accelerator)
@@ -134,6 +127,19 @@ def _run_claimed(
             from accelerate.state import AcceleratorState
 
             AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def _log_handler(main: bool) -> logging.Handler:
+    """The run's log on this call's stderr (`warning: ...` for warnings), added to the trainer's logger: every
+    process says its own warnings (an unreadable image in its share of the data), the main one alone the run's
+    progress. The caller removes it."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(LevelPrefix("%(message)s"))
+    handler.setLevel(logging.INFO if main else logging.WARNING)
+    logger.addHandler(handler)
+    if main:
+        logger.setLevel(logging.INFO)
+    return handler
 
 
 def _check_precision(accelerator: Any) -> None:
