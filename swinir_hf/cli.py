@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from pathlib import Path
 # errors answer at once; each subcommand imports what it needs.
 from . import __version__
 from .checkpoints.bundled import DEFAULT_MODELS
-from .console import prefixed_warnings, tolerant_output
+from .console import prefixed_warnings, stdout_gone, tolerant_output
 from .extras import MissingExtraError
 from .interrupts import RUN_NOT_STARTED, finished_before, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, option_strings, split_arguments
@@ -240,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `swinir-hf models | head`: the reader has all it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        stdout_gone()
         return 0
 
 

@@ -4,6 +4,7 @@ logged warnings read as its errors and notes do (`warning: ...`)."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 # Error handlers that never raise on a character the stream's encoding lacks.
@@ -18,6 +19,21 @@ def tolerant_output() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) not in _TOLERANT:
             stream.reconfigure(errors="backslashreplace")
+
+
+def print_results(text: str) -> None:
+    """Print `text` on stdout, flushed; once its reader has gone (`swinir-hf eval ... | head -1`), nothing more is
+    printed, and the work goes on: what it writes besides (`--json`, saved images, the tables of the sets left) is
+    still wanted."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        stdout_gone()
+
+
+def stdout_gone() -> None:
+    """Send stdout to the null device: its reader has gone, and Python's flush at exit would fail a second time."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class LevelPrefix(logging.Formatter):

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +122,24 @@ def test_cli_table_and_json(small_set, tmp_path, capsys):
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset / "HR")]) == 0
     _, body = _parse_table(capsys.readouterr().out)
     assert [r[:2] for r in body] == [["mean", "bicubic"], ["mean", "tiny_x2"]]
+
+
+def test_a_reader_gone_ends_the_tables_not_the_evaluation(small_set, tmp_path):
+    """`swinir-hf eval ... --json F | head -1`: the tables' reader gone, the sets left are still scored and --json
+    written (the run ended at the first table, exit status 0, without the file)."""
+    dataset, model_dir = small_set
+    other = tmp_path / "Other"
+    shutil.copytree(dataset / "HR", other)
+    out = tmp_path / "scores.json"
+    command = [sys.executable, "-m", "swinir_hf.cli", "eval", "--model", str(model_dir), "--no-progress"]
+    command += ["--dataset", str(dataset), str(other), "--json", str(out)]
+    run = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
+    run.stdout.close()  # gone before the first table
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 0 and err.decode().strip() == ""
+    assert [report["dataset"] for report in json.loads(out.read_text())] == ["Mini", "Other"]
 
 
 def test_a_json_file_another_run_writes_during_the_evaluation_is_kept(small_set, tmp_path, monkeypatch, capsys):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -127,3 +129,37 @@ def test_psnrb_equals_psnr_when_block_boundaries_are_smoother_than_block_insides
     gt = np.full((64, 64), 120, np.uint8)
     assert metrics.blocking_effect_factor(checker / 255.0) == 0.0
     assert metrics.psnrb(checker, gt) == pytest.approx(metrics.psnr(checker, gt), abs=1e-9)
+
+
+def test_psnrb_needs_a_block_boundary_inside_the_image():
+    """Under 8 pixels a side (or under 16 both ways) there is no 8×8 block boundary to count: the reference's
+    formula gave -inf, nan or, under 8, a finite but meaningless figure (34.3 dB at 7×7)."""
+    rng = np.random.default_rng(5)
+    for shape in ((7, 7), (12, 12), (15, 15), (7, 40)):
+        a, b = (rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(2))
+        with pytest.raises(
+            ValueError, match=rf"^PSNR-B needs a boundary between 8×8 blocks .* got {re.escape(str(shape))}$"
+        ):
+            metrics.psnrb(a, b)
+    a, b = (rng.integers(0, 256, (8, 16), dtype=np.uint8) for _ in range(2))
+    assert np.isfinite(metrics.psnrb(a, b))
+    flat = np.full((16, 16), 7, np.uint8)  # identical and without blocking: inf, as PSNR's, without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert metrics.psnrb(flat, flat) == float("inf")
+
+
+def test_a_float_image_on_0_255_or_a_fractional_border_is_refused():
+    """The reference's metrics take float images on 0-255; scored here with peak 1.0 they gave a negative PSNR and a
+    plausible but wrong SSIM (0.53 for 0.70)."""
+    rng = np.random.default_rng(6)
+    a, b = (rng.integers(0, 256, (16, 16, 3)).astype(np.float64) for _ in range(2))
+    for fn in (metrics.psnr, metrics.ssim, metrics.psnrb):
+        with pytest.raises(ValueError, match=r"^image is a float image with values in \[0, 255\], but float images"):
+            fn(a, b)
+    overshoot = np.clip(b / 255 + rng.normal(0, 0.05, b.shape), -0.1, 1.1)  # an unclipped output's is fine
+    assert metrics.psnr(overshoot, b / 255) > 20
+    for border in (2.0, True):
+        with pytest.raises(ValueError, match=rf"^crop_border must be a whole number of pixels, got {border}$"):
+            metrics.psnr(a / 255, b / 255, crop_border=border)
+    assert metrics.psnr(a / 255, b / 255, crop_border=np.int64(2)) == metrics.psnr(a / 255, b / 255, crop_border=2)

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..console import print_results
 from ..inference.atomic_writes import write_text_file
 from ..inference.engine_cli import engine_options
 from ..inference.options import EngineOptions
@@ -151,7 +152,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         except MemoryError as err:  # numpy's "Unable to allocate ..." or the engine's ImageTooLargeError
             return user_error(f"not enough memory to evaluate {dataset}: {err or 'an allocation failed'}")
         if report is not None:
-            print(report.to_markdown(verbose=args.verbose), flush=True)
+            print_results(report.to_markdown(verbose=args.verbose))
             reports.append(report.to_dict())
     if args.json and state.is_main_process:
         figures = reports[0] if len(reports) == 1 else reports

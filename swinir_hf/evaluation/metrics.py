@@ -15,6 +15,8 @@ factor of 8×8 blocks of the *restored* image (the first argument) to the mean s
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -82,11 +84,17 @@ def psnrb(image: np.ndarray, reference: np.ndarray, crop_border: int = 0, test_y
     """PSNR-B in dB: PSNR with the blocking-effect factor of `image` (the restored one) added to the MSE, per
     channel, averaged over channels."""
     a, b, peak = _prepare(image, reference, crop_border, test_y_channel)
+    h, w = a.shape[:2]
+    if min(h, w) < JPEG_BLOCK or max(h, w) < 2 * JPEG_BLOCK:  # the boundary count would be 0 or negative
+        raise ValueError(
+            f"PSNR-B needs a boundary between {JPEG_BLOCK}×{JPEG_BLOCK} blocks inside the image: at least "
+            f"{JPEG_BLOCK} pixels a side and {2 * JPEG_BLOCK} on one after cropping, got {(h, w)}"
+        )
     a, b = a / peak, b / peak
     values = []
     for c in range(a.shape[-1]):
-        mse = np.mean((a[..., c] - b[..., c]) ** 2)
-        values.append(10.0 * np.log10(1.0 / (mse + blocking_effect_factor(a[..., c]))))
+        error = np.mean((a[..., c] - b[..., c]) ** 2) + blocking_effect_factor(a[..., c])
+        values.append(10.0 * np.log10(1.0 / error) if error > 0 else float("inf"))
     return float(np.mean(values))
 
 
@@ -128,9 +136,13 @@ def _prepare(
         raise ValueError(f"image shapes differ: {image.shape} vs {reference.shape}")
     if image.dtype != reference.dtype:
         raise ValueError(f"image dtypes differ: {image.dtype} vs {reference.dtype}")
+    if isinstance(crop_border, bool) or not isinstance(crop_border, numbers.Integral):
+        raise ValueError(f"crop_border must be a whole number of pixels, got {crop_border!r}")
     if crop_border < 0 or 2 * crop_border >= min(image.shape[:2]):
         raise ValueError(f"crop_border {crop_border} does not fit an image of {image.shape[:2]}")
     peak = peak_value(image.dtype)
+    if peak == 1.0:
+        _check_unit_range(image, reference)
     out = []
     for arr in (image, reference):
         if crop_border:
@@ -140,3 +152,16 @@ def _prepare(
         arr = arr.astype(np.float64)
         out.append(arr[..., None] if arr.ndim == 2 else arr)
     return out[0], out[1], peak
+
+
+def _check_unit_range(*images: np.ndarray) -> None:
+    """Raise ValueError for a float image far outside [0, 1] (a 0-255 one, as the reference code's metrics take):
+    scored with peak 1.0, it would give wrong figures, some of them plausible (SSIM). A restored image's slight
+    overshoot (unclipped outputs) passes."""
+    for name, arr in zip(("image", "reference"), images, strict=True):
+        low, high = float(np.nanmin(arr)), float(np.nanmax(arr))
+        if low < -0.5 or high > 1.5:
+            raise ValueError(
+                f"{name} is a float image with values in [{low:.4g}, {high:.4g}], but float images are scored on "
+                "[0, 1] (peak 1.0): divide a 0-255 image by 255, or pass it as uint8"
+            )

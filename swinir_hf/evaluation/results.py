@@ -5,7 +5,6 @@ scored into the whole set's.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -130,7 +129,7 @@ def _cells(values: dict[str, float], columns: list[str]) -> list[str]:
 
 
 def _fmt(value: float, digits: int) -> str:
-    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+    return f"{value:.{digits}f}"  # inf (identical images) as "inf", with its sign
 
 
 def combine_shares(shares: Sequence[Evaluation]) -> Evaluation:
