@@ -420,6 +420,17 @@ def test_bad_inputs(small_set, tmp_path, capsys):
     Image.new("RGB", (20, 22)).save(lr_dir / "b.png")
     assert main(args) == 1
     assert "no LR image for c in" in capsys.readouterr().err
+    Image.new("L", (18, 18)).save(lr_dir / "c.png")  # c is grey: its LR image may be
+    Image.new("L", (24, 20)).save(lr_dir / "a.png")  # a is not: scored on Y, the lost colour would not show
+    assert main(args) == 1
+    err = f"error: {lr_dir / 'a.png'} is greyscale, but its HR image is in colour: make the LR images from the HR ones"
+    assert capsys.readouterr().err.endswith("\n" + err + "\n")
+    Image.new("RGB", (24, 20)).save(lr_dir / "ax2.png")
+    assert main(args) == 1
+    assert f"error: a.png and ax2.png in {lr_dir} could each be the LR image of a: keep one" in capsys.readouterr().err
+    (lr_dir / "a.png").unlink()
+    assert main(args) == 0
+    capsys.readouterr()
     assert main(["eval", "--model", "identity", "--dataset", str(dataset), "--scale", "2"]) == 1
     assert "needs a ×2 model, but the identity model is ×1" in capsys.readouterr().err
     assert main(["eval", "--model", "identity", "--dataset", str(tmp_path / "nowhere"), "--noise", "5"]) == 1

@@ -118,7 +118,7 @@ def load_samples(
         samples = _dataset_samples(dataset, spec, grey_convention, shard)
     if lr_dir is not None:
         for sample in samples:
-            sample.lr = _find_lr(Path(lr_dir), sample, scale, grey_convention)
+            sample.lr = _find_lr(Path(lr_dir), sample, scale)
     return name, samples
 
 
@@ -138,8 +138,9 @@ def _dataset_samples(
     for i in range(k, len(ds), n):
         row, name = ds[i], names[i]
         try:
-            lr = to_uint8_array(row[lr_col], grey_convention) if lr_col else None
-            samples.append(Sample(name, to_uint8_array(row[hr_col], grey_convention), lr))
+            hr = to_uint8_array(row[hr_col], grey_convention)
+            lr = _as_hr(to_uint8_array(row[lr_col]), hr, f"its {lr_col} image") if lr_col else None
+            samples.append(Sample(name, hr, lr))
         except ValueError as err:
             raise ValueError(f"{spec}, row {i} ({name}): {err}") from None
     return samples
@@ -162,14 +163,31 @@ def row_names(ds: datasets.Dataset, image_column: str) -> list[str]:
     return [f"{i:04d}" for i in range(len(ds))]
 
 
-def _find_lr(lr_dir: Path, sample: Sample, scale: int, grey_convention: GreyConvention) -> np.ndarray:
+def _as_hr(lr: np.ndarray, hr: np.ndarray, name: str) -> np.ndarray:
+    """A given LR image (as read, grey (H, W, 1) or RGB) in its HR image's channels: a grey one repeated to RGB for
+    an HR image read as RGB ("rgb" grey convention) when that HR image is grey itself; `name` says which LR image.
+
+    Raises:
+        ValueError: a grey LR image for a colour HR one (scored on Y, its lost colour would not show).
+    """
+    if lr.shape[-1] == hr.shape[-1] or lr.shape[-1] == 3:
+        return lr  # as read; a colour LR image of a grey HR one is a size mismatch, said by the caller
+    if not (np.array_equal(hr[..., 0], hr[..., 1]) and np.array_equal(hr[..., 0], hr[..., 2])):
+        raise ValueError(f"{name} is greyscale, but its HR image is in colour: make the LR images from the HR ones")
+    return np.repeat(lr, 3, axis=-1)
+
+
+def _find_lr(lr_dir: Path, sample: Sample, scale: int) -> np.ndarray:
     if not lr_dir.is_dir():
         raise FileNotFoundError(f"no such LR folder: {lr_dir}")
     stems = [sample.name, f"{sample.name}x{scale}"]
     found = [f for f in sorted(lr_dir.iterdir()) if f.stem in stems and f.suffix.lower() in IMAGE_SUFFIXES]
     if not found:
         raise FileNotFoundError(f"no LR image for {sample.name} in {lr_dir} (looked for {' / '.join(stems)}.*)")
-    lr = read_uint8(found[0], grey_convention)
+    if len(found) > 1:
+        names = " and ".join(f.name for f in found)
+        raise ValueError(f"{names} in {lr_dir} could each be the LR image of {sample.name}: keep one of them")
+    lr = _as_hr(read_uint8(found[0]), sample.hr, str(found[0]))
     h, w, c = sample.hr.shape
     if lr.shape != (h // scale, w // scale, c):
         raise ValueError(
