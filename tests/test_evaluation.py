@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import re
 import shutil
@@ -406,6 +407,19 @@ def test_a_missing_dataset_folder_is_said_before_a_model_loads(tmp_path, capsys,
     args = ["eval", "--model", "sr-x4", "--dataset", str(tmp_path), "--lr-dir", str(tmp_path / "LR"), "--scale", "4"]
     assert main(args) == 1
     assert capsys.readouterr().err == f"error: no such LR folder: {tmp_path / 'LR'}\n"
+
+
+def test_a_denoiser_scored_on_jpeg_inputs_or_the_reverse_is_warned_of(tiny_config, caplog):
+    denoiser = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler="", task="color_dn"))
+    dejpeg = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler="", task="color_jpeg_car"))
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.evaluation"):
+        for model, flags in ((denoiser, {"noise": 25}), (dejpeg, {"jpeg": 10}), (denoiser, {"jpeg": 10})):
+            resolve_degradation(model, **flags)
+        resolve_degradation(dejpeg, noise=15)
+    assert caplog.messages == [
+        "a model trained for color image denoising (color_dn) is scored on JPEG q=10 inputs",
+        "a model trained for color JPEG compression artifact reduction (color_jpeg_car) is scored on noise σ=15 inputs",
+    ]
 
 
 def test_bad_inputs(small_set, tmp_path, capsys):

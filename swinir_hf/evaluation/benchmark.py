@@ -32,7 +32,8 @@ from ..inference.restoration import restore
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
-from .degradation_setting import Degradation, check_level
+from .benchmark_setting import resolve_degradation
+from .degradation_setting import Degradation
 from .degradations import as_uint8, imresize
 from .results import Evaluation
 from .saved_outputs import SavedOutputs
@@ -43,59 +44,6 @@ NOISE_SEED = 0
 # Base seed of the BSRGAN-style degradation's random draws (`real`); each image draws from (REAL_SEED, a hash of
 # its name), so the figures average over many draws of the pipeline and do not depend on which images are scored.
 REAL_SEED = 0
-
-
-def resolve_degradation(
-    model: SwinIRForImageRestoration | None,
-    scale: int | None = None,
-    noise: float | None = None,
-    jpeg: int | None = None,
-    real: bool = False,
-) -> Degradation:
-    """The benchmark setting from the flags given (at most one), else bicubic at the model's upscale factor (a ×1
-    model, the identity included, needs `noise` or `jpeg`: a `ValueError` says so); checked against the model's
-    upscale factor. `model` None is the identity (scores the degraded input itself). `real` is the BSRGAN-style
-    degradation at the model's scale (or `scale`), drawn with a fixed seed per image; never chosen for a real-world
-    model by itself."""
-    upscale = model.config.upscale if model is not None else 1
-    if real:
-        if noise is not None or jpeg is not None:
-            raise ValueError("real is a super-resolution setting: give no noise σ or JPEG quality with it")
-        degradation = Degradation("real", scale or upscale)
-    else:
-        degradation = _flagged_degradation(model, upscale, scale, noise, jpeg)
-    if degradation.scale != upscale:
-        who = "the identity model" if model is None else "the model"
-        hint = ""
-        if model is not None:  # leaving out the scale only helps a super-resolution model on an SR setting
-            own = "leave out the scale to use the model's own, or " if upscale > 1 and degradation.task == "sr" else ""
-            hint = f": {own}give a ×{degradation.scale} model"
-        raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but {who} is ×{upscale}{hint}")
-    return degradation
-
-
-def _flagged_degradation(
-    model: SwinIRForImageRestoration | None, upscale: int, scale: int | None, noise: float | None, jpeg: int | None
-) -> Degradation:
-    """The bicubic / noise / JPEG setting of the one flag given, else the model's own scale."""
-    given = [(k, v) for k, v in (("sr", scale), ("dn", noise), ("jpeg", jpeg)) if v is not None]
-    if len(given) > 1:
-        raise ValueError("give at most one of scale, noise and jpeg")
-    if not given:
-        if upscale == 1:
-            who = "the identity model" if model is None else f"a ×1 ({model.config.task}) model"
-            raise ValueError(f"cannot tell the benchmark setting from {who}: give a noise σ or a JPEG quality")
-        given = [("sr", upscale)]
-    kind, value = given[0]
-    if kind == "sr":
-        if int(value) != value or value < 2:
-            raise ValueError(f"scale must be an integer ≥ 2, got {value}")
-        value = int(value)
-    else:  # the levels training takes, checked by the one definition
-        level = "noise" if kind == "dn" else "jpeg"
-        check_level(level, value, level, ranged=False)
-    levels = {"sr": {"scale": int(value)}, "dn": {"noise_sigma": float(value)}, "jpeg": {"jpeg_quality": int(value)}}
-    return Degradation({"sr": "bicubic", "dn": "noise"}.get(kind, kind), **levels[kind])
 
 
 def to_model_channels(image: np.ndarray, channels: int | None, kind: str) -> np.ndarray:

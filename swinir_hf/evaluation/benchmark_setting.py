@@ -1,0 +1,79 @@
+"""The benchmark setting an evaluation scores: the `Degradation` its flags name (a scale, a noise σ, a JPEG
+quality, the real-world pipeline) or, without one, the model's own scale, checked against the model."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ..models.constants_swinir import TASK_TABLE
+from .degradation_setting import Degradation, check_level
+
+if TYPE_CHECKING:
+    from ..models.modeling_swinir import SwinIRForImageRestoration
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_degradation(
+    model: SwinIRForImageRestoration | None,
+    scale: int | None = None,
+    noise: float | None = None,
+    jpeg: int | None = None,
+    real: bool = False,
+) -> Degradation:
+    """The benchmark setting from the flags given (at most one), else bicubic at the model's upscale factor (a ×1
+    model, the identity included, needs `noise` or `jpeg`: a `ValueError` says so); checked against the model's
+    upscale factor. `model` None is the identity (scores the degraded input itself). `real` is the BSRGAN-style
+    degradation at the model's scale (or `scale`), drawn with a fixed seed per image; never chosen for a real-world
+    model by itself."""
+    upscale = model.config.upscale if model is not None else 1
+    if real:
+        if noise is not None or jpeg is not None:
+            raise ValueError("real is a super-resolution setting: give no noise σ or JPEG quality with it")
+        degradation = Degradation("real", scale or upscale)
+    else:
+        degradation = _flagged_degradation(model, upscale, scale, noise, jpeg)
+    if model is not None:
+        _warn_of_another_task(model, degradation)
+    if degradation.scale != upscale:
+        who = "the identity model" if model is None else "the model"
+        hint = ""
+        if model is not None:  # leaving out the scale only helps a super-resolution model on an SR setting
+            own = "leave out the scale to use the model's own, or " if upscale > 1 and degradation.task == "sr" else ""
+            hint = f": {own}give a ×{degradation.scale} model"
+        raise ValueError(f"{degradation} needs a ×{degradation.scale} model, but {who} is ×{upscale}{hint}")
+    return degradation
+
+
+def _warn_of_another_task(model: SwinIRForImageRestoration, degradation: Degradation) -> None:
+    """Warn when a denoising model is scored on JPEG inputs or a JPEG one on noisy inputs: figures a researcher
+    may want (how it copes), but more often a mistyped flag."""
+    task = TASK_TABLE.get(model.config.task or "")
+    restores = {"dn": "noise", "jpeg": "jpeg"}.get(task.restores) if task else None
+    if restores in ("noise", "jpeg") and degradation.kind in ("noise", "jpeg") and restores != degradation.kind:
+        logger.warning(f"a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs")
+
+
+def _flagged_degradation(
+    model: SwinIRForImageRestoration | None, upscale: int, scale: int | None, noise: float | None, jpeg: int | None
+) -> Degradation:
+    """The bicubic / noise / JPEG setting of the one flag given, else the model's own scale."""
+    given = [(k, v) for k, v in (("sr", scale), ("dn", noise), ("jpeg", jpeg)) if v is not None]
+    if len(given) > 1:
+        raise ValueError("give at most one of scale, noise and jpeg")
+    if not given:
+        if upscale == 1:
+            who = "the identity model" if model is None else f"a ×1 ({model.config.task}) model"
+            raise ValueError(f"cannot tell the benchmark setting from {who}: give a noise σ or a JPEG quality")
+        given = [("sr", upscale)]
+    kind, value = given[0]
+    if kind == "sr":
+        if int(value) != value or value < 2:
+            raise ValueError(f"scale must be an integer ≥ 2, got {value}")
+        value = int(value)
+    else:  # the levels training takes, checked by the one definition
+        level = "noise" if kind == "dn" else "jpeg"
+        check_level(level, value, level, ranged=False)
+    levels = {"sr": {"scale": int(value)}, "dn": {"noise_sigma": float(value)}, "jpeg": {"jpeg_quality": int(value)}}
+    return Degradation({"sr": "bicubic", "dn": "noise"}.get(kind, kind), **levels[kind])
