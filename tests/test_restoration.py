@@ -973,6 +973,36 @@ def test_out_of_memory_in_a_tile_retries_with_smaller_tiles(model, monkeypatch, 
     np.testing.assert_allclose(out, expected, atol=1e-6)
 
 
+def test_tiles_no_larger_than_the_overlap_asked_are_still_retried_smaller(model, monkeypatch):
+    """Out of memory in 32-pixel tiles with the default overlap of 32 was raised, as if tiles could not shrink: the
+    overlap a tile gets is half of it at most, so 16-pixel ones (overlap 8) work."""
+    img = _rgb(40, 44).astype(np.float32) / 255
+    expected = SwinIRRestorer(model, tile=16).restore_float(img)
+    forward = model.forward
+
+    def limited(pixel_values, *args, **kwargs):
+        if pixel_values.shape[-1] > 16:
+            raise MemoryError()
+        return forward(pixel_values, *args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", limited)
+    np.testing.assert_allclose(SwinIRRestorer(model, tile=32).restore_float(img), expected, atol=1e-6)
+    monkeypatch.setattr(model, "forward", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    with pytest.raises(MemoryError):  # down to one window (8 pixels), then raised
+        SwinIRRestorer(model, tile=32).restore_float(img)
+
+
+def test_restore_images_takes_any_iterable(model):
+    """A generator (or `map(Image.open, paths)`) was used up by the type check: [] came back, silently."""
+    images = [Image.fromarray(_rgb(12, 10)), Image.fromarray(_rgb(9, 8))]
+    restorer = SwinIRRestorer(model, tile=None)
+    expected = restorer.restore_images(images)
+    for given in (iter(images), (image for image in images), map(lambda image: image, images)):
+        assert [np.asarray(out).tolist() for out in restorer.restore_images(given)] == [
+            np.asarray(out).tolist() for out in expected
+        ]
+
+
 def test_other_errors_and_whole_image_mode_are_not_retried(model, monkeypatch):
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     monkeypatch.setattr(model, "forward", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))

@@ -9,7 +9,7 @@ import functools
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any, Literal
 
@@ -145,7 +145,7 @@ class SwinIRRestorer:
         raise not_an_image(image)
 
     def restore_images(
-        self, images: Sequence[ImageLike], outscale: float | None = None
+        self, images: Iterable[ImageLike], outscale: float | None = None
     ) -> list[Image.Image | np.ndarray]:
         """Images (of any kinds, channel counts and sizes; files too) restored as the call restores each, those of one
         size (W × H) through one forward pass (and the alphas the model upscales through one more): faster than one
@@ -159,6 +159,7 @@ class SwinIRRestorer:
         check_outscale(outscale)
         if isinstance(images, (Image.Image, np.ndarray, str, os.PathLike, torch.Tensor)):  # an array's rows: no images
             raise TypeError("restore_images takes a list of images: restore one image with the restorer's call")
+        images = list(images)  # a generator's images, read once
         if bad := [image for image in images if not isinstance(image, (Image.Image, np.ndarray, str, os.PathLike))]:
             raise not_an_image(bad[0])
         files = {i: _read_file(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
@@ -259,7 +260,7 @@ class SwinIRRestorer:
         `resized_to` is the (W, H) the caller resizes each output to afterwards (`--outscale`): its memory is
         planned with the output's, so that what cannot fit is refused before the model runs; so are `more_outputs`
         outputs of one image of x's size that the caller makes next (alpha channels: `alpha_passes`). Tiles that
-        run out of memory are halved (while larger than the overlap) and the image is redone.
+        run out of memory are halved (down to one window) and the image is redone.
         """
         if x.ndim != 4 or not x.is_floating_point():
             dtype = str(x.dtype).removeprefix("torch.")
@@ -282,7 +283,7 @@ class SwinIRRestorer:
                     if not is_out_of_memory(err) or self.tile is None:
                         raise
                     smaller = self._round_tile((tile or max(x.shape[-2:])) // 2)
-                    if smaller <= self.tile_overlap or smaller == tile:
+                    if smaller == tile:  # one window: tiles can shrink no further (their overlap is half at most)
                         raise
                     logger.warning("out of memory with %s-pixel tiles; retrying with %s", tile, smaller)
                     if self.device.type == "cuda":
