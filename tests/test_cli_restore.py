@@ -282,6 +282,46 @@ def test_a_glob_keeps_the_folders_below_its_fixed_part(model_dir, tmp_path, caps
         assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == found
 
 
+def test_a_glob_round_a_symlink_loop_keeps_each_files_plain_path(model_dir, tmp_path, capsys):
+    """`root/**/*.png` with `root/sub/loop -> ..`: glob follows the loop (122 matches of 3 files), and each file kept
+    its deepest path, writing -o/sub/loop/sub/loop/.../a.png, ~40 folders deep. Now the path through the fewest
+    symlinked folders: a linked folder's files go to its own name (linked/b.png)."""
+    root, other = tmp_path / "root", tmp_path / "other"
+    (root / "sub").mkdir(parents=True)
+    other.mkdir()
+    rng = np.random.default_rng(3)
+    for path in (root / "a.png", root / "sub" / "c.png", other / "b.png"):
+        Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(path)
+    (root / "sub" / "loop").symlink_to("..")
+    (root / "linked").symlink_to(other)
+    out = tmp_path / "out"
+    args = ["restore", str(root / "**" / "*.png"), "-o", str(out), "--model", str(model_dir), "--no-progress"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a.png", "linked/b.png", "sub/c.png"]
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_as_inputs(model_dir, tmp_path, capsys):
+    """`photos --recursive -o photos/restored` again with another --ext restored the first run's outputs (×4 of ×4):
+    they were recognised by name and format only. What lies in -o below the input folder is an earlier output."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(4)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(photos / name)
+    out = photos / "restored"
+    args = ["restore", str(photos), "-o", str(out), "--recursive", "--model", str(model_dir), "--no-progress"]
+    assert main([*args, "--ext", "jpg"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--ext", "png"]) == 0
+    assert "not re-processing 2 earlier outputs (a.jpg, b.jpg)" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "a.png", "b.jpg", "b.png"]
+    glob = ["restore", str(photos / "**" / "*.*"), "-o", str(out), "--model", str(model_dir), "--no-progress"]
+    assert main([*glob, "--ext", "webp"]) == 0  # a glob's matches in -o alike
+    assert "not re-processing 4 earlier outputs" in capsys.readouterr().err
+    named = ["restore", str(out / "a.jpg"), "-o", str(out), "--suffix", "_again", "--model", str(model_dir)]
+    assert main([*named, "--no-progress"]) == 0 and (out / "a_again.png").exists()  # a file named is an input
+
+
 def test_no_input_and_two_kinds_of_input_get_their_own_messages(inputs, model_dir, tmp_path, capsys):
     out = ["-o", str(tmp_path / "out"), "--model", str(model_dir)]
     assert main(["restore", *out]) == 1

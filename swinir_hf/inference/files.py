@@ -78,21 +78,22 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
     reported rather than silently skipped; its other files (a README, sidecars) are left out. A file
     or glob match is taken whatever its suffix: named, it is tried. A glob's matches are relative to its
     `glob_root`, so that `photos/*/a.png` keeps `2023/a.png` and `2024/a.png` apart. A file named by several inputs
-    keeps the deepest of its relative paths (a folder's over a bare file name).
+    keeps, of its relative paths that pass through the fewest symlinked folders, the deepest (a folder's over a bare
+    file name): a `**` glob follows links, round a loop too (`sub/loop/sub/loop/.../a.png` is `a.png`).
 
     Raises:
         FileNotFoundError: an input that names nothing, or a folder with no (non-hidden) image files to collect.
         ValueError: a folder that cannot be listed (no permission), an input with a name over NAME_MAX bytes.
     """
-    found: dict[Path, Path] = {}
+    found: dict[Path, tuple[tuple[int, int], Path]] = {}  # file → (the rank of its relative path, that path)
     left_out: list[Path] = []
 
     def add(file: Path, rel: Path) -> None:
-        # A file named twice keeps its deepest relative path, whatever the order of the inputs: `in/sub/a.png`
-        # beside `in --recursive` goes to sub/a.png, not onto in/a.png's output.
-        key = _real_name(file)
-        if key not in found or len(rel.parts) > len(found[key].parts):
-            found[key] = rel
+        # A file named twice keeps its best relative path, whatever the order of the inputs: `in/sub/a.png` beside
+        # `in --recursive` goes to sub/a.png, not onto in/a.png's output.
+        key, rank = _real_name(file), (-_links_in(file, rel), len(rel.parts))
+        if key not in found or rank > found[key][0]:
+            found[key] = (rank, rel)
 
     for spec in inputs:
         check_name_lengths(spec, "input")
@@ -127,7 +128,12 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
             root = glob_root(spec)
             for m in matches:
                 add(m, m.relative_to(root))
-    return CollectedInputs(sorted(found.items()), sorted(set(left_out)))
+    return CollectedInputs(sorted((file, rel) for file, (_, rel) in found.items()), sorted(set(left_out)))
+
+
+def _links_in(file: Path, rel: Path) -> int:
+    """How many of the folders of `rel` (`file`'s path below its input's root) are symlinks."""
+    return sum(folder.is_symlink() for folder in list(file.parents)[: len(rel.parts) - 1])
 
 
 def _named(files: list[Path]) -> str:

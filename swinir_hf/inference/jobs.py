@@ -130,7 +130,9 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
 
     Deterministic for a given file list and output folder, so every process of a distributed run computes
     the same plan. An input is an earlier output when another input maps onto it: the same file, or with a
-    `suffix`, the same folder and stem (an earlier run may have used another `ext`).
+    `suffix`, the same folder and stem (an earlier run may have used another `ext`); or when it lies in `out_dir`
+    inside the folder (or glob root) it was collected from (`photos --recursive -o photos/restored`), whatever its
+    name and format.
     """
     # -o resolved, nothing below it: an output name that is a symlink is replaced by the new file (written beside it
     # and renamed over it), and a symlinked sub-folder refused, never followed to files elsewhere.
@@ -141,8 +143,8 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
     output_stems = {dst.with_suffix("") for _, dst in targets} if output.suffix else set()
     plan = Plan(jobs=[])
     kept = []
-    for src, dst in targets:
-        if (src in outputs and src != dst) or src.with_suffix("") in output_stems:
+    for (src, dst), (_, rel) in zip(targets, files, strict=True):
+        if (src in outputs and src != dst) or src.with_suffix("") in output_stems or _in_output(src, rel, out_dir):
             plan.earlier_outputs.append(src)
         else:
             kept.append((src, dst))
@@ -179,6 +181,13 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             lossless = output.ext in ("auto", "webp") and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
             plan.jobs.append(Job(src, dst, lossless))
     return plan
+
+
+def _in_output(src: Path, rel: Path, out_dir: Path) -> bool:
+    """Whether `src` (at `rel` below the folder it was collected from) lies in `out_dir` (resolved) below that
+    folder: an earlier run's output, not an input (in `out_dir` itself, an in-place run's inputs are the user's)."""
+    root = Path(os.path.abspath(src)).parents[len(rel.parts) - 1].resolve()
+    return root in out_dir.parents and out_dir in src.resolve().parents
 
 
 def _not_a_file(path: Path) -> str | None:
