@@ -475,7 +475,7 @@ def _grey_profile(gamma: float) -> bytes:
     return header + body
 
 
-def test_planar_and_multi_page_16bit_colour_tiffs_read_their_first_page_whole(tmp_path, caplog):
+def test_planar_and_multi_page_tiffs_read_their_first_page_whole_with_a_warning(tmp_path, caplog):
     import tifffile
 
     pages = np.random.default_rng(3).integers(0, 65536, (2, 6, 7, 3), dtype=np.uint16)
@@ -485,6 +485,21 @@ def test_planar_and_multi_page_16bit_colour_tiffs_read_their_first_page_whole(tm
     caplog.set_level("WARNING")
     np.testing.assert_array_equal(read_image(tmp_path / "pages.tif").pixels, pages[0])
     assert f"{tmp_path / 'pages.tif'} has 2 frames: only frame 1 is restored" in caplog.text
+    # The TIFFs Pillow cannot open (float colour, float64 grey, 16-bit grey + alpha), read by tifffile, alike
+    kinds = {"float": pages.astype(np.float32) / 65535, "f64grey": pages[..., 0] / 65535.0, "la16": pages[..., :2]}
+    for name, kind in kinds.items():
+        tifffile.imwrite(
+            tmp_path / f"{name}.tif",
+            kind,
+            photometric="rgb" if name == "float" else "minisblack",
+            extrasamples=[2] if name == "la16" else None,
+        )
+        caplog.clear()
+        np.testing.assert_array_equal(
+            np.asarray(read_image(tmp_path / f"{name}.tif").pixels),
+            kind[0].astype(np.float32) if name != "la16" else kind[0],
+        )
+        assert caplog.messages == [f"{tmp_path / name}.tif has 2 frames: only frame 1 is restored"], name
 
 
 def test_float_colour_tiff_is_read_and_restored_to_a_float_tiff(model, tmp_path, caplog):

@@ -363,6 +363,8 @@ def _read_tiff_array(path: Path) -> ImageData | None:
             hint = f"{page.compression.name} compression needs 'imagecodecs': pip install imagecodecs" if codec else err
             raise ValueError(f"{path}: not a readable {page.dtype} TIFF ({hint})") from err
         icc, orientation = page.tags.valueof(34675), page.tags.valueof(274, 1)
+        if (frames := len(tif.pages)) > 1:  # as `warn_if_animated` says it of a TIFF Pillow opens
+            logger.warning(f"{path} has {frames} frames: only frame 1 is restored")
     arr = np.moveaxis(arr, 0, -1) if planar else arr
     arr = ORIENT.get(int(orientation), lambda a: a)(arr)
     arr = np.ascontiguousarray(arr, dtype=np.float32 if floats else np.uint16)
