@@ -30,7 +30,7 @@ from ..models.image_processing_swinir import (
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
 from .devices import auto_dtype, check_device, check_dtype, running
-from .image_io import ImageData, check_float_file, read_image
+from .image_io import ImageData, check_float_file, photo_exif, read_image
 from .jobs import check_outscale, output_size
 from .memory import (
     TOO_LARGE_ADVICE,
@@ -163,12 +163,17 @@ class SwinIRRestorer:
         if bad := [image for image in images if not isinstance(image, (Image.Image, np.ndarray, str, os.PathLike))]:
             raise not_an_image(bad[0])
         files = {i: _read_file(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
+        # A PIL image's EXIF, as a file's: true of the upright output (the orientation dropped, as it is applied).
+        exifs = {i: photo_exif(image) for i, image in enumerate(images) if isinstance(image, Image.Image)}
         images = [files[i].pixels if i in files else image for i, image in enumerate(images)]
         restored = self._restore_pixels(images, outscale)
         for i, data in files.items():  # a file's ICC profile and EXIF kept, as `swinir-hf restore` keeps them
             if isinstance(restored[i], Image.Image):
                 restored[i].info.update(icc_profile=data.icc_profile, exif=data.exif)
                 restored[i].info = {k: v for k, v in restored[i].info.items() if v is not None}
+        for i, exif in exifs.items():
+            if exif and isinstance(restored[i], Image.Image):
+                restored[i].info["exif"] = exif
         return restored
 
     def _restore_pixels(
