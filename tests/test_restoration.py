@@ -555,6 +555,19 @@ def test_float_colour_tiff_is_read_and_restored_to_a_float_tiff(model, tmp_path,
     advice = r"this one spans \[0\.\d+, 25\d\.\d+\]\): save it with values in \[0, 1\], or as an 8- or 16-bit image$"
     with pytest.raises(ValueError, match=message + advice):
         restore(model, tmp_path / "hdr.tif")
+    # Highlights up to 3× white (within what a noisy image overshoots): restored, the clamping said
+    tifffile.imwrite(tmp_path / "bright.tif", rgba[..., :3] * 3, photometric="rgb")
+    caplog.set_level("WARNING")
+    caplog.clear()
+    assert restore(model, tmp_path / "bright.tif").max() == 1.0
+    spans = f"{tmp_path / 'bright.tif'}: its values span [{(rgba[..., :3] * 3).min():g}, {(rgba[..., :3] * 3).max():g}]"
+    assert caplog.messages == [
+        spans + ", beyond [0, 1]: the output is clamped to [0, 1], and what lies beyond (HDR "
+        "highlights, a [-1, 1] image's lower half) is lost"
+    ]
+    caplog.clear()
+    restore(model, tmp_path / "auto" / "f.tif")  # [0, 1] (to 5e-8): nothing to say
+    assert not caplog.records
     (tmp_path / "junk.tif").write_bytes(b"II*\x00junk")
     caplog.set_level("WARNING")
     caplog.clear()

@@ -93,6 +93,11 @@ def _written_by_tifffile(exif: Image.Exif) -> bool:
     return exif.get(0x0131) == "tifffile.py"
 
 
+# How far past [0, 1] a float file's values may go before the clamping of its output is warned of: half a level of
+# 8 bits, a rounding's overshoot.
+_FLOAT_SLACK = 0.5 / 255
+
+
 def float_file_problem(pixels: Image.Image | np.ndarray) -> str | None:
     """What makes a file's floating-point pixels no image to restore (values outside [0, 1], NaN), or None: the
     reason alone, as `check_float_range`'s advice (divide the array by its range) is for callers holding arrays."""
@@ -113,6 +118,14 @@ def check_float_file(path: str | os.PathLike, pixels: Image.Image | np.ndarray) 
             f"{path}: a floating-point image that cannot be restored ({reason}): save it with values in [0, 1], or "
             "as an 8- or 16-bit image"
         )
+    if (pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode) in ("f", "F"):
+        values = np.asarray(pixels, dtype=np.float32)
+        low, high = float(values.min()), float(values.max())
+        if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:  # taken (a noisy image overshoots), but not written back
+            logger.warning(
+                f"{path}: its values span [{low:g}, {high:g}], beyond [0, 1]: the output is clamped to [0, 1], and "
+                "what lies beyond (HDR highlights, a [-1, 1] image's lower half) is lost"
+            )
 
 
 def read_image(path: str | os.PathLike) -> ImageData:
