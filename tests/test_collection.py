@@ -176,6 +176,16 @@ def test_jpeg_quality_option(tmp_path, model_dir):
     assert _restore(src, "-o", tmp_path / "q95", "--ext", "jpg", model_dir=model_dir) == 0
     assert _restore(src, "-o", tmp_path / "q30", "--ext", "jpg", "--quality", "30", model_dir=model_dir) == 0
     assert (tmp_path / "q30/x.jpg").stat().st_size < (tmp_path / "q95/x.jpg").stat().st_size
+    # --ext is taken in any case, and as jpeg / tiff; a lossless WebP stays lossless as WebP unless a quality is
+    # asked (it was ignored without a word)
+    assert _restore(src, "-o", tmp_path / "upper", "--ext", "JPEG", model_dir=model_dir) == 0
+    assert (tmp_path / "upper/x.jpg").read_bytes() == (tmp_path / "q95/x.jpg").read_bytes()
+    Image.open(src / "x.png").save(tmp_path / "w.webp", lossless=True)
+    assert _restore(tmp_path / "w.webp", "-o", tmp_path / "kept", "--ext", "webp", model_dir=model_dir) == 0
+    assert is_lossless_webp(tmp_path / "kept/w.webp")
+    lossy = ("-o", tmp_path / "lossy", "--ext", "webp", "--quality", "30")
+    assert _restore(tmp_path / "w.webp", *lossy, model_dir=model_dir) == 0
+    assert not is_lossless_webp(tmp_path / "lossy/w.webp")
 
 
 def test_two_inputs_for_one_output_are_refused_with_a_message(tmp_path, model_dir, capsys):

@@ -92,7 +92,7 @@ def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) ->
         image,
         item.icc_profile,
         exif=item.exif,
-        quality=output.quality,
+        quality=output.encoder_quality,
         lossless=item.job.lossless,
         replace=output.overwrite,
     )

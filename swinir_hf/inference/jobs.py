@@ -17,6 +17,8 @@ OUTPUT_FORMATS = ("auto", "png", "jpg", "webp", "tif")
 # Formats `--ext auto` keeps (with the input's own suffix); any other input (BMP, GIF, PPM, ...) becomes PNG,
 # which is lossless and holds alpha and 16 bits.
 KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+# The JPEG / lossy WebP quality when none is asked.
+DEFAULT_QUALITY = 95
 
 
 @dataclass(frozen=True)
@@ -26,21 +28,32 @@ class OutputOptions:
     `ext` is "auto" (the input's format: PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, others
     become PNG) or one of png, jpg, webp, tif; `outscale` resizes the model output to
     floor(outscale · W + 0.5) × floor(outscale · H + 0.5) of the W × H input (Lanczos, in float, before rounding to
-    the output's bit depth); `quality` (1-100) is for JPEG and lossy WebP; `overwrite` replaces existing outputs
-    (inputs never).
+    the output's bit depth); `quality` (1-100; None: `DEFAULT_QUALITY`) is for JPEG and lossy WebP: one asked of
+    ext "webp" makes a lossless WebP input's output lossy too, which it otherwise keeps lossless (as "auto" always
+    does); `overwrite` replaces existing outputs (inputs never).
     """
 
     ext: str = "png"
     suffix: str = ""
     outscale: float | None = None
-    quality: int = 95
+    quality: int | None = None
     overwrite: bool = False
+
+    @property
+    def encoder_quality(self) -> int:
+        """The JPEG / lossy WebP quality outputs are written with."""
+        return DEFAULT_QUALITY if self.quality is None else self.quality
+
+    @property
+    def keeps_lossless(self) -> bool:
+        """Whether a lossless WebP input is written as lossless WebP."""
+        return self.ext == "auto" or (self.ext == "webp" and self.quality is None)
 
     def __post_init__(self) -> None:
         if self.ext not in OUTPUT_FORMATS:
             raise ValueError(f"ext must be one of {', '.join(OUTPUT_FORMATS)}, got {self.ext!r}")
         check_outscale(self.outscale)
-        if not 1 <= self.quality <= 100:
+        if self.quality is not None and not 1 <= self.quality <= 100:
             raise ValueError(f"quality must be in 1..100, got {self.quality}")
         if "/" in self.suffix or "\\" in self.suffix:
             raise ValueError(f"suffix must not contain a path separator, got {self.suffix!r}")
@@ -178,7 +191,7 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
         elif (dst.exists() or dst.is_symlink()) and not output.overwrite:  # a dangling link is taken too
             plan.existing.append(dst)
         else:
-            lossless = output.ext in ("auto", "webp") and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
+            lossless = output.keeps_lossless and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
             plan.jobs.append(Job(src, dst, lossless))
     return plan
 

@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from ..checkpoints.bundled import DEFAULT_MODELS
 from .engine_cli import add_engine_arguments
 from .files import collect_inputs
-from .jobs import OUTPUT_FORMATS
+from .jobs import DEFAULT_QUALITY, OUTPUT_FORMATS
 from .options import ALPHA_MODES, EngineOptions
 
 # The options of image files (with their defaults), which a `--dataset` run has no use for: its images are stored
 # in the dataset, one at a time. The parser leaves them None, so that one given, even at its default, is refused.
-FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": 95, "recursive": False, "workers": 2}
+FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": None, "recursive": False, "workers": 2}
 # The options of a `--dataset` run, which files have no use for (a --push-to-hub of files would push nothing).
 DATASET_ONLY = ("split", "column", "output_column", "streaming", "push_to_hub")
 
@@ -135,6 +135,7 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--ext",
+        type=_format_name,
         choices=OUTPUT_FORMATS,
         default=None,
         help="output format: auto = the input's (PNG / JPEG / WebP / TIFF kept, lossless WebP stays lossless, "
@@ -145,10 +146,17 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="Q",
-        help=f"JPEG / lossy WebP quality 1-100 (default {FILE_ONLY_DEFAULTS['quality']})",
+        help=f"JPEG / lossy WebP quality 1-100 (default {DEFAULT_QUALITY}; with --ext webp, lossless WebP inputs "
+        "are written lossy too)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
     p.add_argument("--skip-existing", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
+
+
+def _format_name(name: str) -> str:
+    """`--ext`'s value in `OUTPUT_FORMATS`' spelling: any case, and jpeg / tiff for jpg / tif."""
+    name = name.lower().lstrip(".")
+    return {"jpeg": "jpg", "tiff": "tif"}.get(name, name)
 
 
 def usage_problem(args: argparse.Namespace) -> str | None:
