@@ -1299,7 +1299,7 @@ def test_a_model_loaded_in_float16_runs_in_bfloat16_on_cpu(model, tmp_path, monk
 
 def test_bad_arguments_are_rejected(model, tmp_path):
     with pytest.raises(ValueError, match="tile"):
-        restore(model, _rgb(), tile=0)
+        restore(model, _rgb(), tile=-8)
     with pytest.raises(ValueError, match="dtype"):
         restore(model, _rgb(), dtype="int8")
     with pytest.raises(TypeError):
@@ -1312,7 +1312,7 @@ def test_option_values_of_the_wrong_kind_get_one_clear_line(model):
     # Integers computed with numpy are tiles like any other; the tile is the same as with a plain int.
     assert SwinIRRestorer(model, tile=np.int64(8), tile_overlap=np.int64(2))._initial_tile(torch.zeros(1, 3, 9, 9)) == 8
     bad = {
-        "tile": (True, r"^tile must be None, 'auto' or a positive int, got True$"),
+        "tile": (True, r"^tile must be None \(or 0\), 'auto' or a positive int, got True$"),
         "tile_overlap": (2.5, r"^tile_overlap must be an int ≥ 0, got 2\.5$"),
         "batch_size": (1.5, r"^batch_size must be an int ≥ 1, got 1\.5$"),
         "memory_budget": (0, r"^memory_budget must be None or a positive number of bytes, got 0$"),
@@ -1323,6 +1323,17 @@ def test_option_values_of_the_wrong_kind_get_one_clear_line(model):
             SwinIRRestorer(model, **{name: value})
     with pytest.raises(ValueError, match=r"^tile_overlap must be an int ≥ 0, got None$"):
         SwinIRRestorer(model, tile_overlap=None)
+
+
+def test_tile_0_and_torch_dtypes_are_taken_as_real_esrgan_and_diffusers_users_pass_them(model):
+    """`tile=0` is the whole image in Real-ESRGAN's API and on this command line (`--tile 0`), and diffusers takes
+    `torch_dtype=torch.bfloat16`: both were refused here."""
+    restorer = SwinIRRestorer(model, tile=0, dtype=torch.bfloat16)
+    assert (restorer.tile, restorer.dtype) == (None, "bfloat16")
+    image = _rgb()
+    assert np.array_equal(
+        restore(model, image, tile=0, dtype=torch.float32), restore(model, image, tile=None, dtype="float32")
+    )
 
 
 def test_something_else_than_a_model_is_named_with_how_to_load_one():

@@ -41,7 +41,7 @@ from .memory import (
     tune_allocator,
 )
 from .options import DType, EngineOptions  # defined without torch, for command lines
-from .restorer_checks import check_model, check_options, check_pixel_range, not_an_image
+from .restorer_checks import as_option_values, check_model, check_options, check_pixel_range, not_an_image
 from .tiling import CanvasAllocationError, tiled_apply
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class SwinIRRestorer:
         tune_malloc: bool = True,
     ) -> None:
         check_model(model)
+        tile, dtype = as_option_values(tile, dtype)
         check_options(tile, tile_overlap, ensemble, dtype, batch_size, memory_budget)
         self.alpha = check_alpha_mode(alpha)
         self.device = check_device(device) if device is not None else next(model.parameters()).device

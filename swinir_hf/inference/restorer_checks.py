@@ -15,10 +15,20 @@ from ..models.image_processing_swinir import FLOAT_RANGE
 from .devices import DTYPES
 
 
+def as_option_values(tile: Any, dtype: Any) -> tuple[Any, Any]:
+    """`tile` and `dtype` in the forms the options take, from the others users pass: 0 tiles (Real-ESRGAN's, and
+    `--tile 0`) for None, the whole image; a torch dtype (`torch.bfloat16`, as diffusers takes it) for its name."""
+    if _is_int(tile) and tile == 0:
+        tile = None
+    if isinstance(dtype, torch.dtype):
+        dtype = str(dtype).removeprefix("torch.")
+    return tile, dtype
+
+
 def check_options(tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any) -> None:
     """Raise a ValueError naming the first of the restorer's options that is not of its kind or range."""
     if not (tile is None or tile == "auto" or (_is_int(tile) and tile > 0)):
-        raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
+        raise ValueError(f"tile must be None (or 0), 'auto' or a positive int, got {tile!r}")
     if not (_is_int(tile_overlap) and tile_overlap >= 0):
         raise ValueError(f"tile_overlap must be an int ≥ 0, got {tile_overlap!r}")
     if dtype not in DTYPES:
