@@ -15,7 +15,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -30,16 +29,9 @@ from ..models.image_processing_swinir import (
 )
 from .atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
+from .photo_metadata import photo_exif
 
 logger = logging.getLogger(__name__)
-
-# EXIF tags of the first IFD that describe the photo (a TIFF's first IFD also holds how its pixels are stored).
-_EXIF_DESCRIPTIVE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # description, make, model, software,
-# date, artist, copyright. Exif sub-IFD tags that an output makes untrue or unreadable: the pixel size, and blocks
-# holding offsets into the original file (maker notes, the interoperability IFD).
-_EXIF_STALE = (0xA002, 0xA003, 0x927C, 0xA005)
-_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
-_JPEG_EXIF_MAX = 65_000  # one APP1 segment
 
 
 @dataclass
@@ -53,44 +45,6 @@ class ImageData:
     pixels: Image.Image | np.ndarray
     icc_profile: bytes | None = None
     exif: bytes | None = None
-
-
-def photo_exif(image: Image.Image) -> bytes | None:
-    """The EXIF of an opened image that stays true of a restored, upright copy, as an EXIF block (`Exif\\0\\0`
-    and a TIFF header), or None when nothing is left.
-
-    Kept: camera, lens, exposure, dates, GPS, description, copyright. Dropped: the orientation (the pixels are
-    upright), the pixel size, the thumbnail, maker notes (their offsets point into the original file) and, in a
-    TIFF, how the pixels were stored. Damaged EXIF is dropped rather than failing the image.
-    """
-    try:
-        with pillow_warnings():  # Pillow's "Corrupt EXIF data": what is readable is kept, the rest dropped
-            source = image.getexif()
-            settings = {tag: v for tag, v in source.get_ifd(_EXIF_IFD).items() if tag not in _EXIF_STALE}
-            gps = dict(source.get_ifd(_GPS_IFD))
-        kept = Image.Exif()
-        for tag in _EXIF_DESCRIPTIVE if not _written_by_tifffile(source) else ():
-            if tag in source:
-                kept[tag] = _stored_bytes(source[tag])
-        if settings:
-            kept[_EXIF_IFD] = {tag: _stored_bytes(v) for tag, v in settings.items()}
-        if gps:
-            kept[_GPS_IFD] = {tag: _stored_bytes(v) for tag, v in gps.items()}
-        block = kept.tobytes() if len(kept) else None
-    except Exception:  # Pillow's EXIF parser fails with many types on damaged data
-        return None
-    return block if block and len(block) <= _JPEG_EXIF_MAX else None
-
-
-def _stored_bytes(value: Any) -> Any:
-    """A non-ASCII text tag as the bytes it was stored as (Pillow reads them as Latin-1 and would write them back
-    as ASCII, with "?" for each UTF-8 byte of `José`); other values as they are."""
-    return value.encode("latin-1", "replace") if isinstance(value, str) and not value.isascii() else value
-
-
-def _written_by_tifffile(exif: Image.Exif) -> bool:
-    """Whether a TIFF's first IFD is tifffile's: its description is then a JSON shape and its software tifffile."""
-    return exif.get(0x0131) == "tifffile.py"
 
 
 # How far past [0, 1] a float file's values may go before the clamping of its output is warned of: half a level of
@@ -126,6 +80,13 @@ def check_float_file(path: str | os.PathLike, pixels: Image.Image | np.ndarray) 
                 f"{path}: its values span [{low:g}, {high:g}], beyond [0, 1]: the output is clamped to [0, 1], and "
                 "what lies beyond (HDR highlights, a [-1, 1] image's lower half) is lost"
             )
+
+
+def read_restorable(path: str | os.PathLike) -> ImageData:
+    """`read_image` of a file the engine can restore: a float image's values checked (`check_float_file`)."""
+    data = read_image(path)
+    check_float_file(path, data.pixels)
+    return data
 
 
 def read_image(path: str | os.PathLike) -> ImageData:

@@ -51,16 +51,10 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
     import torch
 
     from ..models.image_processing_swinir import split_image, to_pixel_values
-    from .image_io import check_float_file, image_size, read_image
-    from .memory import check_output_memory
+    from .image_io import check_float_file, read_image
+    from .memory import check_file_output_memory
 
-    try:
-        w, h = image_size(job.src)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        pass  # `read_image` says what is wrong with the file
-    else:  # refused from the header: decoding an image whose output cannot be held could take gigabytes already
-        resized = output_size(w, h, outscale) if outscale is not None else None
-        check_output_memory((1, num_channels, h, w), scale, torch.device("cpu"), resized)
+    check_file_output_memory(job.src, num_channels, scale, torch.device("cpu"), outscale)
     data = read_image(job.src)
     check_float_file(job.src, data.pixels)
     colour, layout = split_image(data.pixels)

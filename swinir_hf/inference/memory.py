@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 
 import torch
 
@@ -46,6 +47,35 @@ def check_output_memory(
                 + ("lower the outscale, " if resized_to else "")
                 + TOO_LARGE_ADVICE
             )
+
+
+def check_image_output_memory(
+    size: tuple[int, int], channels: int, scale: int, device: torch.device, outscale: float | None = None
+) -> None:
+    """`check_output_memory` of one W × H image (`size`) of `channels` through a ×`scale` model, resized to
+    `outscale` × if given: judged before it is decoded or converted to floats, which for an image whose output
+    cannot be held would take gigabytes and seconds already."""
+    from .jobs import output_size
+
+    w, h = size
+    resized = output_size(w, h, outscale) if outscale is not None else None
+    check_output_memory((1, channels, h, w), scale, device, resized)
+
+
+def check_file_output_memory(
+    path: str | os.PathLike, channels: int, scale: int, device: torch.device, outscale: float | None = None
+) -> None:
+    """`check_image_output_memory` of an image file, from its header (one that cannot be read is left to the
+    decoder, which says what is wrong with the file)."""
+    from PIL import Image
+
+    from .image_io import image_size
+
+    try:
+        size = image_size(path)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return
+    check_image_output_memory(size, channels, scale, device, outscale)
 
 
 def is_out_of_memory(err: BaseException) -> bool:

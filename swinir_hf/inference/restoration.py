@@ -1,7 +1,5 @@
-"""The restoration engine: any image kind and size through a SwinIR model, in bounded memory.
-
-The Python API, the CLI and the demos all call `restore` / `SwinIRRestorer`.
-"""
+"""The restoration engine: any image kind and size through a SwinIR model, in bounded memory. The Python API, the
+CLI and the demos all call `restore` / `SwinIRRestorer`."""
 
 from __future__ import annotations
 
@@ -30,7 +28,7 @@ from ..models.image_processing_swinir import (
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
 from .devices import auto_dtype, check_device, check_dtype, running
-from .image_io import ImageData, check_float_file, photo_exif, read_image
+from .image_io import read_restorable
 from .jobs import check_outscale, output_size
 from .memory import (
     TOO_LARGE_ADVICE,
@@ -41,7 +39,15 @@ from .memory import (
     tune_allocator,
 )
 from .options import DType, EngineOptions  # defined without torch, for command lines
-from .restorer_checks import as_option_values, check_model, check_options, check_pixel_range, not_an_image
+from .photo_metadata import photo_exif
+from .restorer_checks import (
+    as_option_values,
+    check_model,
+    check_options,
+    check_output_fits,
+    check_pixel_range,
+    not_an_image,
+)
 from .tiling import CanvasAllocationError, tiled_apply
 
 logger = logging.getLogger(__name__)
@@ -61,7 +67,7 @@ class SwinIRRestorer:
         model: a `SwinIRForImageRestoration`, put on `device` and in the run's dtype in place, as `.to()` does (it
             stays there after), and in eval mode while it runs (its training mode restored after); a copy instead
             while another thread runs it (see `devices.running`).
-        tile: None for the whole image in one pass, an int for tiles of at most that many input pixels a side
+        tile: None (or 0) for the whole image in one pass, an int for tiles of at most that many input pixels a side
             (rounded down to a multiple of the window, one window at least), or "auto": the whole image when it fits
             the memory budget, else as few tiles as the budget allows, each as small as that count permits. With a
             tile, an out-of-memory error halves it and retries.
@@ -70,7 +76,8 @@ class SwinIRRestorer:
         ensemble: average the 8 flips / 90° rotations ("SwinIR+"), 8× the time.
         dtype: "float32" (exact: also no TF32 on CUDA; half-precision weights are cast to float32), "bfloat16"
             (autocast; float16 weights off CUDA are cast to float32), "float16" (CUDA only, autocast; the model keeps
-            its overflow-prone modules in float32), or "auto": `auto_dtype(device)`, chosen by measurement.
+            its overflow-prone modules in float32), or "auto": `auto_dtype(device)`, chosen by measurement (a
+            torch dtype: its name).
         device: where to run; None keeps the model's device.
         batch_size: tiles per forward pass; None means 4 on CUDA, 1 elsewhere.
         alpha: how an upscaling model enlarges an image's alpha channel: "model" runs it through the model as a grey
@@ -163,18 +170,19 @@ class SwinIRRestorer:
         images = list(images)  # a generator's images, read once
         if bad := [image for image in images if not isinstance(image, (Image.Image, np.ndarray, str, os.PathLike))]:
             raise not_an_image(bad[0])
-        files = {i: _read_file(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
-        # A PIL image's EXIF, as a file's: true of the upright output (the orientation dropped, as it is applied).
-        exifs = {i: photo_exif(image) for i, image in enumerate(images) if isinstance(image, Image.Image)}
-        images = [files[i].pixels if i in files else image for i, image in enumerate(images)]
-        restored = self._restore_pixels(images, outscale)
-        for i, data in files.items():  # a file's ICC profile and EXIF kept, as `swinir-hf restore` keeps them
+        for image in images:  # before any is decoded or converted (gigabytes and seconds for a huge one)
+            check_output_fits(image, self.model.config.num_channels, self.scale, self.device, outscale)
+        files = {i: read_restorable(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
+        # Kept in a PIL output's info, as `swinir-hf restore` keeps them: a file's ICC profile and EXIF, a PIL image's
+        # EXIF (its profile goes along with its pixels), true of the upright output (the orientation dropped).
+        kept = {i: {"icc_profile": data.icc_profile, "exif": data.exif} for i, data in files.items()}
+        kept |= {i: {"exif": photo_exif(image)} for i, image in enumerate(images) if isinstance(image, Image.Image)}
+        restored = self._restore_pixels(
+            [files[i].pixels if i in files else im for i, im in enumerate(images)], outscale
+        )
+        for i, info in kept.items():
             if isinstance(restored[i], Image.Image):
-                restored[i].info.update(icc_profile=data.icc_profile, exif=data.exif)
-                restored[i].info = {k: v for k, v in restored[i].info.items() if v is not None}
-        for i, exif in exifs.items():
-            if exif and isinstance(restored[i], Image.Image):
-                restored[i].info["exif"] = exif
+                restored[i].info.update({key: value for key, value in info.items() if value is not None})
         return restored
 
     def _restore_pixels(
@@ -350,13 +358,6 @@ class SwinIRRestorer:
     def _round_tile(self, tile: int) -> int:
         ws = self.model.config.window_size
         return max(ws, tile // ws * ws)
-
-
-def _read_file(path: str | os.PathLike) -> ImageData:
-    """`read_image` of a file the engine can restore (a float image's values in [0, 1])."""
-    data = read_image(path)
-    check_float_file(path, data.pixels)
-    return data
 
 
 def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:

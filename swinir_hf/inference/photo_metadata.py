@@ -1,0 +1,57 @@
+"""The EXIF of a photo that stays true of its restored copy (`photo_exif`): camera, lens, exposure, dates, GPS,
+description and copyright kept, as stored; what the output makes untrue (the orientation, the pixel size, the
+thumbnail, maker notes, a TIFF's storage tags) dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image
+
+from ..models.image_processing_swinir import pillow_warnings
+
+# EXIF tags of the first IFD that describe the photo (a TIFF's first IFD also holds how its pixels are stored).
+_EXIF_DESCRIPTIVE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # description, make, model, software,
+# date, artist, copyright. Exif sub-IFD tags that an output makes untrue or unreadable: the pixel size, and blocks
+# holding offsets into the original file (maker notes, the interoperability IFD).
+_EXIF_STALE = (0xA002, 0xA003, 0x927C, 0xA005)
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_JPEG_EXIF_MAX = 65_000  # one APP1 segment
+
+
+def photo_exif(image: Image.Image) -> bytes | None:
+    """The EXIF of an opened image that stays true of a restored, upright copy, as an EXIF block (`Exif\\0\\0`
+    and a TIFF header), or None when nothing is left.
+
+    Kept: camera, lens, exposure, dates, GPS, description, copyright. Dropped: the orientation (the pixels are
+    upright), the pixel size, the thumbnail, maker notes (their offsets point into the original file) and, in a
+    TIFF, how the pixels were stored. Damaged EXIF is dropped rather than failing the image.
+    """
+    try:
+        with pillow_warnings():  # Pillow's "Corrupt EXIF data": what is readable is kept, the rest dropped
+            source = image.getexif()
+            settings = {tag: v for tag, v in source.get_ifd(_EXIF_IFD).items() if tag not in _EXIF_STALE}
+            gps = dict(source.get_ifd(_GPS_IFD))
+        kept = Image.Exif()
+        for tag in _EXIF_DESCRIPTIVE if not _written_by_tifffile(source) else ():
+            if tag in source:
+                kept[tag] = _stored_bytes(source[tag])
+        if settings:
+            kept[_EXIF_IFD] = {tag: _stored_bytes(v) for tag, v in settings.items()}
+        if gps:
+            kept[_GPS_IFD] = {tag: _stored_bytes(v) for tag, v in gps.items()}
+        block = kept.tobytes() if len(kept) else None
+    except Exception:  # Pillow's EXIF parser fails with many types on damaged data
+        return None
+    return block if block and len(block) <= _JPEG_EXIF_MAX else None
+
+
+def _stored_bytes(value: Any) -> Any:
+    """A non-ASCII text tag as the bytes it was stored as (Pillow reads them as Latin-1 and would write them back
+    as ASCII, with "?" for each UTF-8 byte of `José`); other values as they are."""
+    return value.encode("latin-1", "replace") if isinstance(value, str) and not value.isascii() else value
+
+
+def _written_by_tifffile(exif: Image.Exif) -> bool:
+    """Whether a TIFF's first IFD is tifffile's: its description is then a JSON shape and its software tifffile."""
+    return exif.get(0x0131) == "tifffile.py"
