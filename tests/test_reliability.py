@@ -485,8 +485,8 @@ def test_an_output_that_cannot_fit_is_refused_before_any_work(tiny_config, monke
     monkeypatch.setattr(image_io, "read_image", lambda f: pytest.fail("decoded") if "big" in str(f) else read(f))
     assert cli(["restore", str(small), str(big), "-o", str(tmp_path / "o2"), "--model", "sr-x2", "--no-progress"]) == 1
     assert "2400×2400 output that needs" in capsys.readouterr().err
-    # and in Python: a path from its header, an image or array before its conversion to floats (a 12000² PNG took
-    # 23 s and 4.7 GB to refuse, a 9000² array 18.6 s)
+    # and in Python: a path from its header, an image or array before its conversion to floats (both were done
+    # first: gigabytes and seconds for a huge image)
     monkeypatch.setattr(restoration, "split_image", lambda image: pytest.fail("converted"))
     for given in (big, Image.open(big), np.zeros((1200, 1200), np.uint8)):
         with pytest.raises(memory.ImageTooLargeError, match="^a 1200×1200 image gives a 2400×2400 output"):
