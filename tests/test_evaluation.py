@@ -17,7 +17,9 @@ import pytest
 import torch
 from PIL import Image
 
+import swinir_hf
 from swinir_hf import SwinIRForImageRestoration
+from swinir_hf.checkpoints.fingerprint import model_fingerprint
 from swinir_hf.cli import main
 from swinir_hf.evaluation import metrics
 from swinir_hf.evaluation.benchmark import (
@@ -539,10 +541,16 @@ def test_table_and_json_say_how_the_model_ran(small_set, tmp_path, capsys):
     caption = capsys.readouterr().out.splitlines()[0]
     assert caption.endswith("; model run with self-ensemble ×8 (SwinIR+), tiles of 8 px (overlap 4), bfloat16)")
     plain, ensembled = json.loads(plain.read_text()), json.loads(ensembled.read_text())
-    assert plain["engine"] == {"ensemble": False, "tile": None, "tile_overlap": 32, "dtype": "float32"}
+    assert plain["engine"] == {"ensemble": False, "tile": None, "tile_overlap": None, "dtype": "float32"}
     assert ensembled["engine"] == {"ensemble": True, "tile": 8, "tile_overlap": 4, "dtype": "bfloat16"}
     assert ensembled["mean"]["tiny_x2"]["psnr"] != plain["mean"]["tiny_x2"]["psnr"]
-    assert evaluate(None, dataset, noise=5, progress=False).to_dict()["engine"] is None  # the identity runs nothing
+    # What reproduces them besides: the device, the versions, the model's sha256
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    assert plain["model_sha256"] == {"tiny_x2": model_fingerprint(model)} and plain["device"] == "cpu"
+    assert plain["versions"]["swinir_hf"] == swinir_hf.__version__ and plain["versions"]["torch"] == torch.__version__
+    identity = evaluate(None, dataset, noise=5, progress=False).to_dict()
+    assert identity["engine"] is None and identity["device"] is None  # the identity runs nothing
+    assert (identity["model_sha256"], identity["noise_seed"]) == ({"identity": "identity"}, 0)
 
 
 def test_several_models_side_by_side(small_set, tiny_config, tmp_path, capsys):

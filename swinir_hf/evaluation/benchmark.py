@@ -22,10 +22,13 @@ import os
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
+from ..checkpoints.fingerprint import model_fingerprint
 from ..inference.devices import check_device, check_dtype
 from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..inference.restoration import restore
@@ -170,6 +173,7 @@ def evaluate_models(
     """
     if not models:
         raise ValueError("no model to evaluate")
+    device = None
     if (first := next((model for _, model in models if model is not None), None)) is not None:
         # Before the set is read, and not as the first image's problem: the engine would refuse them on every image
         # (check_device first: torch.device("gpu0") raises a RuntimeError, not the ValueError saying what to use).
@@ -188,6 +192,7 @@ def evaluate_models(
         conventions[0],
         engine=engine if any(model is not None for _, model in models) else None,
         lr_dir=None if lr_dir is None else str(lr_dir),
+        provenance=_provenance(dict(zip(labels, (model for _, model in models), strict=True)), device, degradation),
     )
     methods = [degradation.baseline_name, *labels]
     result.scores = {method: [] for method in methods}
@@ -204,6 +209,33 @@ def evaluate_models(
         for method, figures in zip(methods, scores, strict=True):
             result.scores[method].append(figures)
     return result
+
+
+def _provenance(
+    models: dict[str, SwinIRForImageRestoration | None], device: torch.device | None, degradation: Degradation
+) -> dict[str, Any]:
+    """What an evaluation's figures depend on beyond its options, for its JSON report: the device the models ran
+    on, the versions of what computed them, each model's sha256 (config and weights), and how inputs were drawn."""
+    import PIL
+    import skimage
+
+    from .. import __version__
+
+    drawn = {"noise": {"noise_seed": NOISE_SEED}, "real": {"real_seed": REAL_SEED}}.get(degradation.kind, {})
+    if degradation.kind == "jpeg":
+        drawn = {"jpeg_encoder": f"Pillow {PIL.__version__}"}
+    return {
+        "device": None if device is None else str(device),
+        "versions": {
+            "swinir_hf": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "pillow": PIL.__version__,
+            "scikit_image": skimage.__version__,
+        },
+        "model_sha256": {label: model_fingerprint(model) for label, model in models.items()},
+        **drawn,
+    }
 
 
 def scored_setting(

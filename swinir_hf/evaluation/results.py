@@ -38,6 +38,8 @@ class Evaluation:
     scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # method → one dict per image
     engine: EngineOptions | None = PAPER_ENGINE  # how the model ran; None: no model (the identity)
     lr_dir: str | None = None  # where the given inputs came from; None: made from the ground truth
+    # What reproduces the figures beyond the options: the device, the libraries' versions, each model's sha256.
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def methods(self) -> list[str]:
@@ -66,9 +68,11 @@ class Evaluation:
             + ")"
         )
 
-    def _overlap(self) -> int:
+    def _overlap(self) -> int | None:
         """The overlap the tiles had (a fixed tile size takes at most half a tile of the overlap asked)."""
         e = self.engine
+        if e.tile is None:
+            return None  # one pass over the whole image: no tiles to overlap
         return used_overlap(e.tile, e.tile_overlap) if isinstance(e.tile, int) else e.tile_overlap
 
     def engine_departures(self) -> list[str]:
@@ -111,6 +115,7 @@ class Evaluation:
             "engine": None
             if self.engine is None
             else {**{k: getattr(self.engine, k) for k in ENGINE_FIELDS}, "tile_overlap": self._overlap()},
+            **self.provenance,
             "methods": self.methods,
             "mean": {m: self.mean(m) for m in self.methods},
             # Figures under "scores", keyed by method: beside "name", a method called "name" would overwrite it.
