@@ -169,6 +169,37 @@ def test_ext_auto_keeps_each_format(tmp_path, model_dir):
     assert np.array_equal(deep, restore(model, src / "f.tif", tile=None))
 
 
+def test_a_scans_resolution_is_scaled_to_keep_its_print_size(tmp_path, model_dir):
+    """A 300 dpi scan restored ×2 came out with no resolution at all (72 dpi to most programs): now 600 dpi, the
+    same print size, in PNG (16-bit too), JPEG and TIFF; a file without one gets none; WebP has none."""
+    src = tmp_path / "in"
+    src.mkdir()
+    rgb = _rng_image((8, 10, 3))
+    for name in ("a.png", "b.jpg", "c.tif", "e.webp"):
+        Image.fromarray(rgb).save(src / name, dpi=(300, 150))
+    tifffile.imwrite(src / "d.tif", _rng_image((8, 10, 3), 1, np.uint16), photometric="rgb", resolution=(300, 150))
+    import png
+
+    with open(src / "f.png", "wb") as file:  # 16-bit colour: read by pypng, written by its writer
+        per_metre = {"x_pixels_per_unit": 11811, "y_pixels_per_unit": 5906, "unit_is_meter": True}  # 300, 150 dpi
+        png.Writer(10, 8, greyscale=False, bitdepth=16, **per_metre).write(
+            file, _rng_image((8, 10, 3), 2, np.uint16).reshape(8, 30)
+        )
+    Image.fromarray(rgb).save(src / "g.png")
+    out = tmp_path / "out"
+    assert _restore(src, "-o", out, "--ext", "auto", model_dir=model_dir) == 0
+    dpi = {p.name: Image.open(p).info.get("dpi") for p in sorted(out.iterdir())}
+    assert {name: value and tuple(round(v) for v in value) for name, value in dpi.items()} == {
+        **dict.fromkeys(["a.png", "b.jpg", "c.tif", "d.tif", "f.png"], (600, 300)),
+        "e.webp": None,
+        "g.png": None,
+    }
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    assert tuple(round(v) for v in restore(model, src / "b.jpg", tile=None).info["dpi"]) == (600, 300)
+    opened = restore(model, Image.open(src / "b.jpg"), tile=None, outscale=3)
+    assert tuple(round(v) for v in opened.info["dpi"]) == (900, 450)
+
+
 def test_jpeg_quality_option(tmp_path, model_dir):
     src = tmp_path / "in"
     src.mkdir()

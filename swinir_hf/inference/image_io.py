@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ from ..models.image_processing_swinir import (
 )
 from .atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
-from .photo_metadata import photo_exif
+from .photo_metadata import file_dpi, photo_exif
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class ImageData:
     pixels: Image.Image | np.ndarray
     icc_profile: bytes | None = None
     exif: bytes | None = None
+    dpi: tuple[float, float] | None = None  # (x, y) pixels per inch of the upright image, as the file states them
 
 
 # How far past [0, 1] a float file's values may go before the clamping of its output is warned of: half a level of
@@ -130,13 +131,13 @@ def _read_image(path: Path) -> ImageData:
         deep = grey_alpha_heif(path, deep) if heif else deep
         # Grey is a PIL image (`I;16`), as Pillow reads a 16-bit grey PNG.
         pixels = Image.fromarray(deep) if deep.ndim == 2 else deep
-        return _detached(ImageData(pixels, image.info.get("icc_profile"), photo_exif(image)), image)
-    exif = photo_exif(image)
+        return _detached(ImageData(pixels, image.info.get("icc_profile"), photo_exif(image), file_dpi(image)), image)
+    exif, dpi = photo_exif(image), file_dpi(image)
     opened, image = image, normalize_pil(image, str(path))
     icc = image.info.get("icc_profile")
     if (keyed := keyed_grey16(image)) is not None:  # a 16-bit grey PNG's colour key (tRNS), as its alpha
-        return _detached(ImageData(keyed, icc, exif), opened)
-    return _detached(ImageData(grey_alpha_heif(path, image) if heif else image, icc, exif), opened)
+        return _detached(ImageData(keyed, icc, exif, dpi), opened)
+    return _detached(ImageData(grey_alpha_heif(path, image) if heif else image, icc, exif, dpi), opened)
 
 
 def _open_decoded(path: Path) -> tuple[Image.Image, np.ndarray | None]:
@@ -177,7 +178,7 @@ def _detached(data: ImageData, opened: Image.Image) -> ImageData:
     if data.pixels is opened:
         if getattr(opened, "n_frames", 1) == 1 and opened.format != "GIF":
             return data  # Pillow closed the file once it had decoded the only frame
-        data = ImageData(opened.copy(), data.icc_profile, data.exif)
+        data = replace(data, pixels=opened.copy())
     opened.close()
     return data
 

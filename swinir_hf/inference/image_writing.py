@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import struct
 import zlib
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,15 @@ def write_image(
     icc_profile: bytes | None = None,
     *,
     exif: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
     quality: int = 95,
     lossless: bool = False,
     replace: bool = True,
 ) -> None:
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded, and `exif` (an
     EXIF block, as `photo_exif` gives) in JPEG, PNG and WebP files (TIFFs get none: Pillow and tifffile cannot write
-    its sub-IFDs). `replace` False keeps a file found at `path` when the write ends (`atomic_writes.AppearedError`).
+    its sub-IFDs), and the (x, y) resolution `dpi` in PNG, JPEG and TIFF files (WebP has none). `replace` False keeps
+    a file found at `path` when the write ends (`atomic_writes.AppearedError`).
 
     TIFFs are deflate-compressed (lossless). Arrays are (H, W) or (H, W, C), C in 1..4: uint8 ones are written as
     8-bit images, uint16 ones as 16-bit PNG / TIFF, float ones ([0, 1]) as float TIFF (16-bit as PNG); formats without
@@ -77,9 +80,10 @@ def write_image(
             image, icc_profile = _grey_as_srgb(image, icc_profile)
     with written_atomically(path, replace) as tmp:
         if isinstance(image, np.ndarray):
-            _write_colour_array(tmp, image, fmt, icc_profile, exif)
+            _write_colour_array(tmp, image, fmt, icc_profile, exif, dpi)
         else:
             options = _save_options(fmt, quality, lossless, icc_profile)
+            options |= {"dpi": dpi} if dpi and fmt in ("PNG", "JPEG", "TIFF") else {}
             image.save(tmp, format=fmt, **options, **({"exif": exif} if exif and fmt != "TIFF" else {}))
 
 
@@ -132,10 +136,15 @@ def _float_to_storable(image: Image.Image, fmt: str) -> Image.Image:
 
 
 def _write_colour_array(
-    path: Path, arr: np.ndarray, fmt: str, icc_profile: bytes | None, exif: bytes | None = None
+    path: Path,
+    arr: np.ndarray,
+    fmt: str,
+    icc_profile: bytes | None,
+    exif: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
 ) -> None:
     """An (H, W, C) uint16 array as 16-bit PNG / TIFF, a float32 one as float TIFF; C is 2 (grey + alpha), 3 or 4;
-    `exif` goes into PNGs only.
+    `exif` goes into PNGs only, `dpi` into both.
 
     Raises:
         OSError: the encoder failed (as Pillow reports it for other images).
@@ -155,6 +164,8 @@ def _write_colour_array(
             planarconfig="contig",
             extrasamples=extrasamples,
             extratags=extratags,
+            resolution=dpi,
+            resolutionunit="INCH" if dpi else None,
             compression=_TIFF_COMPRESSION["tifffile"],
             metadata=None,  # no JSON shape description, no "tifffile.py" software tag: they would read as the photo's
             software=False,
@@ -169,6 +180,8 @@ def _write_colour_array(
         # pypng writes no iCCP or eXIf chunk: inserted after IHDR.
         extra = [(b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile))] if icc_profile else []
         extra += [(b"eXIf", exif.removeprefix(b"Exif\x00\x00"))] if exif else []
+        if dpi:  # pixels per metre (unit 1)
+            extra += [(b"pHYs", struct.pack(">IIB", *(round(v / 0.0254) for v in dpi), 1))]
         if extra:
             with open(path, "rb") as f:  # not `Reader(filename=)`: pypng never closes the file it opens
                 chunks = list(png.Reader(file=f).chunks())

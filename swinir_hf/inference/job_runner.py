@@ -33,6 +33,7 @@ class _Loaded:
     layout: ImageLayout
     icc_profile: bytes | None
     exif: bytes | None
+    dpi: tuple[float, float] | None
 
 
 @dataclass
@@ -61,17 +62,18 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
     h, w = colour.shape[:2]
     check_encodable(job.dst, output_size(w, h, outscale) if outscale is not None else (scale * w, scale * h))
     pixel_values = to_pixel_values(colour, num_channels)
-    return _Loaded(job, pixel_values, colour.shape[-1], layout, data.icc_profile, data.exif)
+    return _Loaded(job, pixel_values, colour.shape[-1], layout, data.icc_profile, data.exif, data.dpi)
 
 
 def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) -> None:
     from ..models.image_processing_swinir import compose_image, from_reconstruction
     from .image_writing import write_image
+    from .photo_metadata import scaled_dpi
     from .restoration import resize_float
 
     colour = from_reconstruction(reconstruction, item.channels)
+    h, w = item.pixel_values.shape[-2:]
     if output.outscale is not None:
-        h, w = item.pixel_values.shape[-2:]
         colour = resize_float(colour, output_size(w, h, output.outscale))
     try:
         item.job.dst.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +88,7 @@ def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) ->
         image,
         item.icc_profile,
         exif=item.exif,
+        dpi=scaled_dpi(item.dpi, output.outscale or reconstruction.shape[-1] / w),  # the same print size
         quality=output.encoder_quality,
         lossless=item.job.lossless,
         replace=output.overwrite,

@@ -1,14 +1,18 @@
-"""The EXIF of a photo that stays true of its restored copy (`photo_exif`): camera, lens, exposure, dates, GPS,
-description and copyright kept, as stored; what the output makes untrue (the orientation, the pixel size, the
-thumbnail, maker notes, a TIFF's storage tags) dropped."""
+"""The metadata of a photo that stays true of its restored copy: its EXIF (`photo_exif`: camera, lens, exposure,
+dates, GPS, description and copyright kept, as stored; what the output makes untrue, the orientation, the pixel
+size, the thumbnail, maker notes, a TIFF's storage tags, dropped), its resolution scaled to keep the print size
+(`file_dpi`, `scaled_dpi`), and what a PIL output's `info` keeps of its input (`kept_info`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from ..models.image_processing_swinir import pillow_warnings
+
+if TYPE_CHECKING:
+    from .image_io import ImageData
 
 # EXIF tags of the first IFD that describe the photo (a TIFF's first IFD also holds how its pixels are stored).
 _EXIF_DESCRIPTIVE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # description, make, model, software,
@@ -55,3 +59,35 @@ def _stored_bytes(value: Any) -> Any:
 def _written_by_tifffile(exif: Image.Exif) -> bool:
     """Whether a TIFF's first IFD is tifffile's: its description is then a JSON shape and its software tifffile."""
     return exif.get(0x0131) == "tifffile.py"
+
+
+def file_dpi(image: Image.Image) -> tuple[float, float] | None:
+    """The (x, y) resolution in pixels per inch an opened image states (a PNG's pHYs, a JPEG's JFIF density, a
+    TIFF's), of its upright copy (an EXIF orientation that turns it swaps them); None if it states none."""
+    dpi = image.info.get("dpi")
+    try:
+        x, y = (float(value) for value in dpi)
+    except (TypeError, ValueError):
+        return None
+    if not (x > 0 and y > 0):
+        return None
+    with pillow_warnings():
+        turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    return (y, x) if turned else (x, y)
+
+
+def kept_info(source: ImageData | Image.Image, factor: float) -> dict[str, Any]:
+    """What a PIL output's `info` keeps of its input, a file read (`ImageData`) or a PIL image (whose ICC profile
+    goes along with its pixels): the ICC profile, the EXIF true of the upright output, the resolution that keeps its
+    print size once `factor` × larger."""
+    if isinstance(source, Image.Image):
+        info = {"exif": photo_exif(source), "dpi": file_dpi(source)}
+    else:
+        info = {"icc_profile": source.icc_profile, "exif": source.exif, "dpi": source.dpi}
+    info["dpi"] = scaled_dpi(info["dpi"], factor)
+    return {key: value for key, value in info.items() if value is not None}
+
+
+def scaled_dpi(dpi: tuple[float, float] | None, factor: float) -> tuple[float, float] | None:
+    """`dpi` of an image for its copy enlarged `factor` ×: the same print size, more pixels per inch."""
+    return None if dpi is None else (dpi[0] * factor, dpi[1] * factor)

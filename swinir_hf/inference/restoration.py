@@ -39,7 +39,7 @@ from .memory import (
     tune_allocator,
 )
 from .options import DType, EngineOptions  # defined without torch, for command lines
-from .photo_metadata import photo_exif
+from .photo_metadata import kept_info
 from .restorer_checks import (
     as_option_values,
     check_model,
@@ -173,16 +173,14 @@ class SwinIRRestorer:
         for image in images:  # before any is decoded or converted (gigabytes and seconds for a huge one)
             check_output_fits(image, self.model.config.num_channels, self.scale, self.device, outscale)
         files = {i: read_restorable(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
-        # Kept in a PIL output's info, as `swinir-hf restore` keeps them: a file's ICC profile and EXIF, a PIL image's
-        # EXIF (its profile goes along with its pixels), true of the upright output (the orientation dropped).
-        kept = {i: {"icc_profile": data.icc_profile, "exif": data.exif} for i, data in files.items()}
-        kept |= {i: {"exif": photo_exif(image)} for i, image in enumerate(images) if isinstance(image, Image.Image)}
+        factor = outscale or self.scale
+        kept = {i: kept_info(files.get(i, x), factor) for i, x in enumerate(images) if not isinstance(x, np.ndarray)}
         restored = self._restore_pixels(
             [files[i].pixels if i in files else im for i, im in enumerate(images)], outscale
         )
-        for i, info in kept.items():
+        for i, info in kept.items():  # as `swinir-hf restore` keeps them in its files
             if isinstance(restored[i], Image.Image):
-                restored[i].info.update({key: value for key, value in info.items() if value is not None})
+                restored[i].info.update(info)
         return restored
 
     def _restore_pixels(
