@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -285,11 +286,12 @@ def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tm
     """`model.save_pretrained(folder, push_to_hub=True)` uploads the code files its config.json's auto_map names:
     transformers uploads from inside its save (before the package copies them) and only files the save changed, which
     code already in the folder from an earlier save is not. `push_to_hub` uploads them too."""
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, constants
     from transformers import modeling_utils
     from transformers.utils import hub as transformers_hub
 
     uploads = {}
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # a Hub, faked
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: type("Url", (), {"repo_id": repo_id}))
     monkeypatch.setattr(
         HfApi, "create_commit", lambda self, repo_id, operations, **kw: uploads.update({repo_id: operations})
@@ -306,6 +308,37 @@ def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tm
     for repo in ("me/saved", "me/pushed"):
         assert code <= {op.path_in_repo for op in uploads[repo]}, repo
     assert getattr(model.config, "auto_map", None) is None
+
+
+def test_a_push_without_the_hub_says_what_to_do(tiny_config, monkeypatch):
+    """`model.push_to_hub` with the Hub out of reach ended in the HTTP client's error from inside the upload
+    (`httpx2.ConnectError: [Errno -2] Name or service not known`); offline, in huggingface_hub's."""
+    from huggingface_hub import HfApi, constants
+
+    try:  # huggingface_hub's HTTP client: httpx2 from huggingface_hub 2, httpx before
+        import httpx2 as client
+    except ImportError:
+        import httpx as client
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    later = "save the model (model.save_pretrained(FOLDER)) and upload the folder later (hf upload me/x FOLDER)"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(
+        OSError,
+        match=re.escape(
+            f"cannot push to me/x: HF_HUB_OFFLINE is set; unset it where the Hub can be reached, or {later}"
+        ),
+    ):
+        model.push_to_hub("me/x")
+
+    def unreachable(self, repo_id, **kwargs):
+        raise client.ConnectError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(HfApi, "create_repo", unreachable)
+    message = "cannot push to me/x: the Hub (https://huggingface.co) cannot be reached (ConnectError: [Errno -2] Name "
+    with pytest.raises(OSError, match=re.escape(f"{message}or service not known); retry when it can, or {later}")):
+        model.push_to_hub("me/x")
 
 
 @pytest.mark.slow

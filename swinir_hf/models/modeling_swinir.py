@@ -616,6 +616,12 @@ class SwinIRPreTrainedModel(PreTrainedModel):
                 if before[path] is not None and _file_id(path) == before[path]:
                     path.unlink()
 
+    def push_to_hub(self, repo_id: str, *args: Any, **kwargs: Any) -> Any:
+        """transformers' `push_to_hub`; a Hub that cannot be reached (HF_HUB_OFFLINE, no network) is an `OSError`
+        saying what to do, at once, not the HTTP client's error from inside the upload."""
+        with _push_said(repo_id):
+            return super().push_to_hub(repo_id, *args, **kwargs)
+
     def _upload_modified_files(
         self,
         working_dir: str | os.PathLike,
@@ -1189,6 +1195,34 @@ def _not_cached_said(source: object, revision: str | None = None, subfolder: str
                 if offline
                 else "HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
             )
+        ) from err
+
+
+@contextlib.contextmanager
+def _push_said(repo_id: str) -> Iterator[None]:
+    """A push to `repo_id` that fails for want of the Hub as an `OSError` saying so and how to upload later."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    later = (
+        f"save the model (model.save_pretrained(FOLDER)) and upload the folder later (hf upload {repo_id} FOLDER)"
+    )
+    if constants.HF_HUB_OFFLINE:
+        raise OSError(
+            f"cannot push to {repo_id}: HF_HUB_OFFLINE is set; unset it where the Hub can be reached, or {later}"
+        )
+    try:
+        yield
+    except OfflineModeIsEnabled as err:
+        raise OSError(f"cannot push to {repo_id}: HF_HUB_OFFLINE is set; {later}") from err
+    except Exception as err:
+        # huggingface_hub's own errors are OSErrors and say what the Hub answered; a connection that fails outright
+        # raises its HTTP client's (httpx, httpx2), which says no more than "Name or service not known".
+        if not type(err).__module__.split(".")[0].startswith("httpx"):
+            raise
+        raise OSError(
+            f"cannot push to {repo_id}: the Hub ({constants.ENDPOINT}) cannot be reached ({type(err).__name__}: "
+            f"{err}); retry when it can, or {later}"
         ) from err
 
 
