@@ -62,7 +62,7 @@ def plain_loop(inputs: Path, out: Path, model: str) -> None:
 
     restorer = SwinIRRestorer(load_model(model), tile="auto")
     start = time.perf_counter()
-    files = collect_inputs([str(inputs)])
+    files = collect_inputs([str(inputs)]).files
     out.mkdir(parents=True, exist_ok=True)
     for src, rel in files:
         data = read_image(src)

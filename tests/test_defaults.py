@@ -32,6 +32,8 @@ def test_bundled_model_loads_as_float32_with_its_card(name):
     model = load_default(name)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert not model.training
+    # `swinir-hf models` gives its size (it called SwinIR-S "small SwinIR", as the 0.3 M models)
+    assert f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M" in DEFAULT_MODELS[name]
     card = ModelCard.load(DEFAULTS_DIR / name / "README.md")
     assert "Trained with `swinir_hf.train`" in card.text and "swinir-hf eval" in card.text
     assert card.data.pipeline_tag == "image-to-image" and "swinir-hf-trained" in card.data.tags

@@ -8,9 +8,9 @@ from pathlib import Path
 
 DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "defaults"
 DEFAULT_MODELS = {
-    "sr-x4": "x4 super-resolution (small SwinIR, bicubic degradation)",
-    "sr-x2": "x2 super-resolution (small SwinIR, bicubic degradation)",
-    "denoise-color": "blind colour denoising, Gaussian noise σ 0-50 (small SwinIR)",
-    "real-sr-x4": "x4 super-resolution of real photos (small SwinIR, BSRGAN-style degradation, L1 only)",
-    "jpeg-color": "blind colour JPEG artifact removal, quality 10-90 (small SwinIR)",
+    "sr-x4": "x4 super-resolution (SwinIR-S, 0.93 M parameters; bicubic degradation)",
+    "sr-x2": "x2 super-resolution (small SwinIR, 0.33 M parameters; bicubic degradation)",
+    "denoise-color": "blind colour denoising, Gaussian noise σ 0-50 (small SwinIR, 0.32 M parameters)",
+    "real-sr-x4": "x4 super-resolution of real photos (small SwinIR, 0.46 M; BSRGAN-style degradation, L1 only)",
+    "jpeg-color": "blind colour JPEG artifact removal, quality 10-90 (small SwinIR, 0.32 M parameters)",
 }

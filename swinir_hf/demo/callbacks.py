@@ -66,7 +66,7 @@ OUTPUT_MAX_AGE_S = 3600
 # How long a stopped server waits for its restorations to end (each stops at its next Swin block); `docker stop`
 # kills after 10 s.
 STOP_WAIT_S = 5.0
-# A demo's results folder, in the system's temporary folder: `swinir-demo-<host>-<pid>-<random>`.
+# A demo's results folder, in the system's temporary folder: `swinir-demo-<process_tag()>-<random>`.
 OUTPUT_PREFIX = "swinir-demo-"
 # The result line's note when a job ran in tiles with overlap 0 (the engine only logs it).
 NO_BLEND_NOTE = "⚠ run in tiles with overlap 0: the tiles were not blended, so seams may show"

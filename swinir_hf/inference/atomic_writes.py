@@ -40,7 +40,8 @@ def _host() -> str:
 
 
 def process_tag() -> str:
-    """`<host>-<pid>` of this process, for the names of its temporary files and folders (see `left_by_dead_process`)."""
+    """`<host>.<PID namespace>-<pid>` of this process (`<host>-<pid>` off Linux), for the names of its temporary
+    files and folders (see `left_by_dead_process`)."""
     return f"{_host()}-{os.getpid()}"
 
 
