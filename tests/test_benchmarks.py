@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import sys
 from dataclasses import dataclass
@@ -101,6 +102,13 @@ def test_collection_without_the_test_sets_says_where_it_looked(tmp_path, run_scr
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"error: no testsets/ in {tmp_path / 'no'} (the photos are cut from them)" in done.stderr
+
+
+def test_collection_loop_mode_restores_every_photo(tmp_path, run_script, shared):
+    """The `loop` way (every documented run has one) broke when `collect_inputs` came to return `CollectedInputs`."""
+    done = run_script("collection.py", "--workdir", str(tmp_path), "--modes", "loop", "--images", "2")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^\| loop \| [\d.]+ \| 1\.00× \| [\d.]+ \| 2 \|$", done.stdout, re.M), done.stdout
 
 
 def test_a_variant_that_fails_is_a_row_and_the_probe_goes_on(tmp_path, monkeypatch, capsys):
