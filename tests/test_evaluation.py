@@ -511,7 +511,7 @@ def test_grey_model_reads_grey_images_as_grey_under_either_convention(shared, ti
     assert result.grey_convention == "native"  # what was applied, as the caption says
 
 
-def test_colour_denoiser_sees_per_channel_noise_on_grey_images(shared, tmp_path):
+def test_colour_denoiser_sees_per_channel_noise_on_grey_images(shared, tmp_path, caplog):
     """The authors' colour denoising script reads a grey file as colour and draws the noise per channel. Under
     "native" the noise was drawn on the grey channel and copied to R, G and B, which the colour model barely
     removed; now a colour denoiser is scored under "rgb" whatever the convention asked."""
@@ -521,7 +521,12 @@ def test_colour_denoiser_sees_per_channel_noise_on_grey_images(shared, tmp_path)
     folder.mkdir()
     Image.open(shared / "testsets/Set12/HR/01.png").crop((0, 0, 64, 64)).save(folder / "01.png")
     model = load_default("denoise-color")
-    native = evaluate(model, folder, noise=25, grey_convention="native", progress=False)
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.evaluation"):
+        native = evaluate(model, folder, noise=25, grey_convention="native", progress=False)
+    assert caplog.messages == [  # the convention asked is not the one applied: said (it was silent)
+        f"--grey-convention native does not apply to {native.model}: a 1-channel model reads grey images as grey "
+        "(native), a colour denoiser as RGB (rgb), as the authors' scripts do"
+    ]
     rgb = evaluate(model, folder, noise=25, progress=False)
     assert native.grey_convention == "rgb" and native.scores == rgb.scores
     gain = rgb.scores[native.model][0]["psnr_y"] - rgb.scores["noisy input"][0]["psnr_y"]

@@ -18,6 +18,7 @@ the authors' test script reads them for a colour model: the paper's figures, and
 
 from __future__ import annotations
 
+import logging
 import os
 import zlib
 from collections.abc import Sequence
@@ -41,6 +42,8 @@ from .degradations import as_uint8, imresize
 from .results import Evaluation
 from .saved_outputs import SavedOutputs
 from .testsets import GreyConvention, Sample, load_samples
+
+logger = logging.getLogger(__name__)
 
 # The noise seed of the authors' test script (`np.random.seed(seed=0)`).
 NOISE_SEED = 0
@@ -183,6 +186,13 @@ def evaluate_models(
     labels = _method_names([label for label, _ in models], degradation)
     asked = grey_convention or _authors_reading(models)
     conventions = [_applied_convention(model, degradation, asked) for _, model in models]
+    if grey_convention and (
+        overridden := [label for label, c in zip(labels, conventions, strict=True) if c != grey_convention]
+    ):
+        logger.warning(
+            f"--grey-convention {grey_convention} does not apply to {', '.join(overridden)}: a 1-channel model reads "
+            "grey images as grey (native), a colour denoiser as RGB (rgb), as the authors' scripts do"
+        )
     sets = {c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard) for c in dict.fromkeys(conventions)}
     name, samples = sets[conventions[0]]
     result = Evaluation(

@@ -1204,9 +1204,7 @@ def _push_said(repo_id: str) -> Iterator[None]:
     from huggingface_hub import constants
     from huggingface_hub.errors import OfflineModeIsEnabled
 
-    later = (
-        f"save the model (model.save_pretrained(FOLDER)) and upload the folder later (hf upload {repo_id} FOLDER)"
-    )
+    later = f"save the model (model.save_pretrained(FOLDER)) and upload the folder later (hf upload {repo_id} FOLDER)"
     if constants.HF_HUB_OFFLINE:
         raise OSError(
             f"cannot push to {repo_id}: HF_HUB_OFFLINE is set; unset it where the Hub can be reached, or {later}"
