@@ -186,13 +186,20 @@ def test_a_scans_resolution_is_scaled_to_keep_its_print_size(tmp_path, model_dir
             file, _rng_image((8, 10, 3), 2, np.uint16).reshape(8, 30)
         )
     Image.fromarray(rgb).save(src / "g.png")
+    # Pillow's made-up resolutions are not taken for the file's: 1 dpi for a TIFF without one, 72 for a JPEG whose
+    # EXIF has none (it wrote a 2 dpi PNG)
+    Image.fromarray(rgb).save(src / "h.tif")
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Co"
+    Image.fromarray(rgb).save(src / "i.jpg", exif=exif.tobytes())
+    tifffile.imwrite(src / "j.tif", rgb.astype(np.float32) / 255, photometric="rgb", resolution=(300, 150))
+    tifffile.imwrite(src / "k.tif", rgb.astype(np.float32) / 255, photometric="rgb")
     out = tmp_path / "out"
     assert _restore(src, "-o", out, "--ext", "auto", model_dir=model_dir) == 0
-    dpi = {p.name: Image.open(p).info.get("dpi") for p in sorted(out.iterdir())}
+    dpi = {p.name: read_image(p).dpi for p in sorted(out.iterdir())}  # (Pillow cannot open a float colour TIFF)
     assert {name: value and tuple(round(v) for v in value) for name, value in dpi.items()} == {
-        **dict.fromkeys(["a.png", "b.jpg", "c.tif", "d.tif", "f.png"], (600, 300)),
-        "e.webp": None,
-        "g.png": None,
+        **dict.fromkeys(["a.png", "b.jpg", "c.tif", "d.tif", "f.png", "j.tif"], (600, 300)),
+        **dict.fromkeys(["e.webp", "g.png", "h.tif", "i.jpg", "k.tif"], None),
     }
     model = SwinIRForImageRestoration.from_pretrained(model_dir)
     assert tuple(round(v) for v in restore(model, src / "b.jpg", tile=None).info["dpi"]) == (600, 300)

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -29,7 +30,7 @@ from ..models.image_processing_swinir import (
 )
 from .atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
-from .photo_metadata import file_dpi, photo_exif
+from .photo_metadata import file_dpi, photo_exif, upright_dpi
 
 logger = logging.getLogger(__name__)
 
@@ -338,6 +339,7 @@ def _read_tiff_array(path: Path) -> ImageData | None:
             hint = f"{page.compression.name} compression needs 'imagecodecs': pip install imagecodecs" if codec else err
             raise ValueError(f"{path}: not a readable {page.dtype} TIFF ({hint})") from err
         icc, orientation = page.tags.valueof(34675), page.tags.valueof(274, 1)
+        dpi = _tiff_dpi(page, int(orientation) in (5, 6, 7, 8))
         if (frames := len(tif.pages)) > 1:  # as `warn_if_animated` says it of a TIFF Pillow opens
             logger.warning(f"{path} has {frames} frames: only frame 1 is restored")
     arr = np.moveaxis(arr, 0, -1) if planar else arr
@@ -347,7 +349,17 @@ def _read_tiff_array(path: Path) -> ImageData | None:
     if page.photometric == 0:  # MinIsWhite (0 is white): made MinIsBlack, as 16-bit grey is (floats are [0, 1])
         grey[...] = (1.0 if floats else 65535) - grey
     pixels = Image.fromarray(arr) if grey_float else arr  # mode F, as Pillow reads a float32 grey TIFF
-    return ImageData(pixels, bytes(icc) if icc is not None else None)
+    return ImageData(pixels, bytes(icc) if icc is not None else None, dpi=dpi)
+
+
+def _tiff_dpi(page: Any, turned: bool) -> tuple[float, float] | None:
+    """A tifffile page's (x, y) pixels per inch, of its upright copy; None when it states none in inches or
+    centimetres (tifffile writes 1 × 1 without a unit when not asked)."""
+    unit = int(page.tags.valueof(296, 2))  # the TIFF default: inches
+    if 282 not in page.tags or unit not in (2, 3):
+        return None
+    x, y = (value * (2.54 if unit == 3 else 1.0) for value in page.resolution)
+    return upright_dpi((x, y), turned) if x > 0 and y > 0 else None
 
 
 def is_lossless_webp(path: str | os.PathLike) -> bool:

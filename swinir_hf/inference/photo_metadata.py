@@ -69,11 +69,29 @@ def file_dpi(image: Image.Image) -> tuple[float, float] | None:
         x, y = (float(value) for value in dpi)
     except (TypeError, ValueError):
         return None
-    if not (x > 0 and y > 0):
+    if not (x > 0 and y > 0 and _states_resolution(image)):
         return None
     with pillow_warnings():
         turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-    return (y, x) if turned else (x, y)
+    return upright_dpi((x, y), turned)
+
+
+def upright_dpi(dpi: tuple[float, float], turned: bool) -> tuple[float, float]:
+    """(x, y) `dpi` of a stored image, for its upright copy: swapped when its orientation turns it a quarter."""
+    return (dpi[1], dpi[0]) if turned else dpi
+
+
+def _states_resolution(image: Image.Image) -> bool:
+    """Whether the file itself states the resolution Pillow gives: Pillow makes one up for a TIFF without
+    (1 dpi: XResolution absent, or no unit) and for a JPEG whose EXIF has none (72 dpi), which scaled and written
+    would misstate the print size."""
+    if image.format == "TIFF":
+        tags = getattr(image, "tag_v2", {})
+        return 282 in tags and tags.get(296, 2) in (2, 3)  # inches (the default) or centimetres
+    if image.format in ("JPEG", "MPO") and image.info.get("jfif_unit") not in (1, 2):
+        with pillow_warnings():
+            return 0x011A in image.getexif()  # EXIF XResolution
+    return True
 
 
 def kept_info(source: ImageData | Image.Image, factor: float) -> dict[str, Any]:
