@@ -715,6 +715,10 @@ def test_dataset_round_trip(tmp_path, model_dir, monkeypatch, capsys):
         "do (--overwrite restores it again)\n"
     )
     assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == finished
+    # nor with another batch size, or the model named by another path: the same dataset would be made
+    again = ["--dataset", f"imagefolder:{folder}", "-o", out, "--outscale", "3", "--batch-size", "2"]
+    assert main(["restore", *map(str, again), "--model", f"{model_dir}/", "--no-progress"]) == 0
+    assert "restored already" in capsys.readouterr().err
     assert _restore(*args, "--outscale", "2", model_dir=model_dir) == 1  # another restoration needs --overwrite
     assert capsys.readouterr().err == (
         f"error: {out} holds imagefolder:{folder} restored by {model_dir} (another dataset, model or options than "

@@ -147,12 +147,13 @@ class DatasetRestoration:
 
     @property
     def identity(self) -> str | None:
-        """A fingerprint of the whole restoration, known before any image is restored (its dataset's fingerprint,
-        the model, the options): the same for a rerun of it, another for any change; None for a stream, whose
-        images are known only once read."""
+        """A fingerprint of what the restored dataset holds, known before any image is restored: the dataset's
+        rows, the model's config and weights, the options that change pixels or columns; not how the work is cut
+        (`batch_size`) nor how the model was named. None for a stream, whose images are known only once read."""
         from datasets.fingerprint import Hasher
 
-        return Hasher.hash([fingerprint for _, _, fingerprint in self.parts])
+        held = pixels_fingerprint(self.restorer, (self.outscale, self.column, self.output_column))
+        return Hasher.hash((self.dataset._fingerprint, held))
 
     def prepare(self) -> int:
         """Make the parts' folder and remove every file in it that is not one of these parts (another run's parts,
