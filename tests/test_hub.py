@@ -25,9 +25,11 @@ from swinir_hf.checkpoints import export as hub
 from swinir_hf.checkpoints import export_cli, folders, loading, remote_code, repo_names
 from swinir_hf.checkpoints.cards import METRICS, PAPER_NAME, PAPER_URL, hub_card, render_model_card
 from swinir_hf.checkpoints.catalog import find_release
+from swinir_hf.checkpoints.convert import CheckpointError
 from swinir_hf.checkpoints.export import export_checkpoint, push_folder
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.checkpoints.remote_code import HubExportError, remote_code_sources
+from swinir_hf.cli import main
 from swinir_hf.evaluation.benchmark import evaluate
 from swinir_hf.inference.atomic_writes import process_tag
 from swinir_hf.models.configuration_swinir import MIN_TRANSFORMERS
@@ -486,7 +488,7 @@ def test_refuses_a_mismatching_remote_code_copy(parity, tmp_path, monkeypatch):
 def test_refuses_a_file_named_like_a_release_with_other_weights(parity, tmp_path):
     fake = tmp_path / "001_classicalSR_DF2K_s64w8_SwinIR-M_x4.pth"
     shutil.copy(parity / "classical_sr_x4.pth", fake)
-    with pytest.raises(HubExportError, match="do not match it: .*embed_dim 24 .catalogue: 180."):
+    with pytest.raises(CheckpointError, match="do not match it: .*embed_dim 24 .catalogue: 180."):
         export_checkpoint(fake, tmp_path / "out")
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
@@ -1023,6 +1025,30 @@ def test_catalogued_release_gets_its_repo_name_and_paper_figures(layout_state_di
     set5 = {r.metric_type: r.metric_value for r in card.data.eval_results if r.dataset_name == "Set5"}
     assert set5 == {"psnr": 38.14, "ssim": 0.9611}
     assert release.title() in card.text and release.file in card.text and "910,152 parameters" in card.text
+
+
+def test_a_release_named_file_must_convert_to_that_release(layout_state_dict, shared, tmp_path, capsys):
+    """A ×4 release without its last upsampling step converted silently into a ×2 model through `convert`,
+    `--model FILE.pth` and `load_model` (only `swinir-hf hub` checked it); a copy saved bare (no `params` entry),
+    which those take, was refused by `swinir-hf hub`."""
+    release = find_release("swinir-classical-sr-x4-df2k")
+    layout = json.loads((shared / "fixtures" / "release_layouts.json").read_text())[release.file]
+    state = layout_state_dict(layout["tensors"], release.patch_size, 8)
+    state = {k: torch.randn(v.shape) if v.is_meta else v for k, v in state.items()}
+    cut = {k: v for k, v in state.items() if not k.startswith("upsample.2.")}
+    torch.save({release.state_dict_key: cut}, tmp_path / release.file)
+    message = (
+        f"{tmp_path / release.file} is named like the release {release.file} but its weights do not match it: "
+        "upscale 2 (catalogue: 4); the file may be cut or damaged (download it again), or another model (rename it)"
+    )
+    with pytest.raises(CheckpointError, match=f"^{re.escape(message)}$"):
+        load_model(tmp_path / release.file)
+    assert main(["convert", str(tmp_path / release.file), str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == f"error: {message}\n" and not (tmp_path / "out").exists()
+    (tmp_path / "renamed.pth").write_bytes((tmp_path / release.file).read_bytes())
+    assert load_model(tmp_path / "renamed.pth").config.upscale == 2  # another model: named as one, it is taken
+    torch.save(state, tmp_path / release.file)  # bare
+    assert export_checkpoint(tmp_path / release.file, tmp_path / "hub", organization="me").release is release
 
 
 def test_eval_figures_go_into_the_card(exported, bench):

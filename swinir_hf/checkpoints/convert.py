@@ -85,7 +85,9 @@ def _unreadable(path: Path, err: Exception) -> str:
 def extract_state_dict(obj: Mapping[str, Any], weights_key: str | None = None) -> dict[str, torch.Tensor]:
     """Unwrap `{'params_ema': ...}` / `{'params': ...}` / bare dicts and strip DataParallel `module.` prefixes.
 
-    `params_ema` is preferred over `params` when both are present, as the authors' test script does.
+    `params_ema` (the weight EMA, BasicSR's better weights) is preferred over `params` when both are present; the
+    authors' test script takes it for real-world SR only, but every released file holds one of them: pass
+    `weights_key` to choose in a file of your own training.
     """
     if weights_key is not None:
         if weights_key not in obj:
@@ -258,17 +260,60 @@ def convert_original_checkpoint(
         The model in eval mode, float32.
     """
     if not isinstance(checkpoint, (str, os.PathLike)):
-        state = extract_state_dict(checkpoint, weights_key)
-    else:
-        try:
-            state = extract_state_dict(load_state_dict_file(checkpoint), weights_key)
-        except CheckpointError as err:
-            if str(checkpoint) in str(err):  # load_state_dict_file's own messages name it
-                raise
-            raise CheckpointError(f"{checkpoint}: {err}") from None
+        return _converted(extract_state_dict(checkpoint, weights_key), config_overrides)
+    try:
+        model = _converted(extract_state_dict(load_state_dict_file(checkpoint), weights_key), config_overrides)
+    except ValueError as err:  # CheckpointError, and a configuration the detected fields do not make
+        if str(checkpoint) in str(err):  # load_state_dict_file's own messages name it
+            raise
+        raise CheckpointError(f"{checkpoint}: {err}") from None  # which of several --model it is
+    check_named_release(model, Path(checkpoint))
+    return model
+
+
+def _converted(state: Mapping[str, torch.Tensor], config_overrides: dict[str, Any]) -> SwinIRForImageRestoration:
+    """The model of an extracted state dict: its configuration detected, its weights loaded, in eval mode."""
     config = detect_config(state, **config_overrides)
     _check_buffers(state, config)
     with torch.random.fork_rng(devices=[]):  # the initial weights are all replaced: leave a seeded script's draws
         model = SwinIRForImageRestoration(config)
     load_into(model, state)
     return model.eval()
+
+
+# Fields a catalogue release fixes: a file named like one must convert to them.
+RELEASE_FIELDS = (
+    "task",
+    "num_channels",
+    "upscale",
+    "image_size",
+    "embed_dim",
+    "depths",
+    "num_heads",
+    "window_size",
+    "mlp_ratio",
+    "upsampler",
+    "resi_connection",
+    "img_range",
+)
+
+
+def check_named_release(model: SwinIRForImageRestoration, checkpoint: Path) -> None:
+    """Raise `CheckpointError` when `checkpoint` is named like a catalogue release (`find_release`) but `model`,
+    converted from it, lacks some of its `RELEASE_FIELDS` values: a cut or damaged copy converts into another model
+    (a ×4 file without its last upsampling step into a ×2 one), which would otherwise run silently."""
+    from .catalog import find_release
+
+    if (release := find_release(checkpoint.name)) is None:
+        return
+    expected = release.config()
+    wrong = [
+        f"{name} {getattr(model.config, name)!r} (catalogue: {getattr(expected, name)!r})"
+        for name in RELEASE_FIELDS
+        if getattr(model.config, name) != getattr(expected, name)
+    ]
+    if wrong:
+        raise CheckpointError(
+            f"{checkpoint} is named like the release {release.file} but its weights do not match it: "
+            f"{', '.join(wrong)}; the file may be cut or damaged (download it again), or another model (rename it)"
+        )

@@ -29,6 +29,7 @@ from .cards import hub_card, render_model_card
 from .catalog import Release, find_release, load_catalog
 from .convert import (
     BUFFER_SUFFIXES,
+    check_named_release,
     convert_original_checkpoint,
     extract_state_dict,
     load_state_dict_file,
@@ -38,7 +39,7 @@ from .loading import load_folder, model_folder
 from .measured_results import measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
 from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
-from .verification import ATOL, check_release, is_export_of, refuse_changed_export, verify_folder
+from .verification import ATOL, is_export_of, refuse_changed_export, verify_folder
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
 # Staging folders are `swinir_staging_<host>-<pid>-<random>` (`process_tag()`) in the output folder: one left by a
@@ -107,12 +108,13 @@ def export_checkpoint(
     """
     checkpoint = Path(checkpoint)
     release = find_release(checkpoint.name)
+    # Where the release keeps them, or at the top level of a copy saved bare (which convert and --model take).
+    raw = load_state_dict_file(checkpoint)
     state = extract_state_dict(
-        load_state_dict_file(checkpoint), weights_key=release.state_dict_key if release else None
+        raw, weights_key=release.state_dict_key if release and release.state_dict_key in raw else None
     )
     model = convert_original_checkpoint(state)
-    if release is not None:
-        check_release(model, release, checkpoint)
+    check_named_release(model, checkpoint)
     if repo_id is None:
         repo_id = hub_repo_id(checkpoint, organization)
     check_repo_id(repo_id)

@@ -17,42 +17,10 @@ import torch
 from PIL import Image
 
 from ..models.modeling_swinir import ENV_CPU_ATTENTION, SwinIRForImageRestoration
-from .catalog import Release
 from .folders import MODEL_FILES
 from .remote_code import HubExportError, folder_classes, remote_code_sources
 
-# Fields a catalogue entry fixes: the file's detected configuration must agree before the entry's card is used.
-RELEASE_FIELDS = (
-    "task",
-    "num_channels",
-    "upscale",
-    "image_size",
-    "embed_dim",
-    "depths",
-    "num_heads",
-    "window_size",
-    "mlp_ratio",
-    "upsampler",
-    "resi_connection",
-    "img_range",
-)
 ATOL = 1e-5
-
-
-def check_release(model: SwinIRForImageRestoration, release: Release, checkpoint: Path) -> None:
-    """Raise `HubExportError` unless `model` (converted from `checkpoint`) has every `RELEASE_FIELDS` value of the
-    catalogue release its file is named like."""
-    expected = release.config()
-    wrong = [
-        f"{name} {getattr(model.config, name)!r} (catalogue: {getattr(expected, name)!r})"
-        for name in RELEASE_FIELDS
-        if getattr(model.config, name) != getattr(expected, name)
-    ]
-    if wrong:
-        raise HubExportError(
-            f"{checkpoint} is named like the release {release.file} but its weights do not match it: "
-            + ", ".join(wrong)
-        )
 
 
 def verify_folder(
