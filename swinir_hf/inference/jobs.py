@@ -198,9 +198,14 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
 
 def _in_output(src: Path, rel: Path, out_dir: Path) -> bool:
     """Whether `src` (at `rel` below the folder it was collected from) lies in `out_dir` (resolved) below that
-    folder: an earlier run's output, not an input (in `out_dir` itself, an in-place run's inputs are the user's)."""
-    root = Path(os.path.abspath(src)).parents[len(rel.parts) - 1].resolve()
-    return root in out_dir.parents and out_dir in src.resolve().parents
+    folder: an earlier run's output, not an input (in `out_dir` itself, an in-place run's inputs are the user's).
+    Only along real folders: outputs are never written through links, and a file reached through a linked folder
+    (`photos/phone -> /mnt/phone/DCIM`) is the user's, wherever the link points."""
+    real = src.resolve()
+    if real.parts[-len(rel.parts) :] != rel.parts:  # a link along `rel`: its folders are not `rel`'s
+        return False
+    root = real.parents[len(rel.parts) - 1]
+    return root in out_dir.parents and out_dir in real.parents
 
 
 def _not_a_file(path: Path) -> str | None:
