@@ -323,11 +323,13 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_as_inputs(model_di
     # A folder linked into the inputs is the user's, even where it points into -o (its files were taken for outputs)
     (tmp_path / "mnt" / "phone" / "DCIM").mkdir(parents=True)
     Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(tmp_path / "mnt" / "phone" / "DCIM" / "x.png")
-    (photos / "phone").symlink_to(tmp_path / "mnt" / "phone" / "DCIM")
+    (photos / "2024").mkdir()
+    (photos / "2024" / "phone").symlink_to(tmp_path / "mnt" / "phone" / "DCIM")
     linked = ["restore", str(photos / "**" / "x.png"), "-o", str(tmp_path / "mnt" / "phone"), "--model", str(model_dir)]
     assert main([*linked, "--no-progress"]) == 0
     assert (
-        "not re-processing" not in capsys.readouterr().err and (tmp_path / "mnt" / "phone" / "phone" / "x.png").exists()
+        "not re-processing" not in capsys.readouterr().err
+        and (tmp_path / "mnt" / "phone" / "2024" / "phone" / "x.png").exists()
     )
 
 
