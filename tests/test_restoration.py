@@ -1334,6 +1334,9 @@ def test_tile_0_and_torch_dtypes_are_taken_as_real_esrgan_and_diffusers_users_pa
     assert np.array_equal(
         restore(model, image, tile=0, dtype=torch.float32), restore(model, image, tile=None, dtype="float32")
     )
+    # and as the one options object that evaluations, reports and the CLI pass along (its caption said "tiles of 0
+    # px", and a torch dtype was refused as "only supported on CUDA")
+    assert EngineOptions(tile=0, dtype=torch.bfloat16) == EngineOptions(tile=None, dtype="bfloat16")
 
 
 def test_something_else_than_a_model_is_named_with_how_to_load_one():

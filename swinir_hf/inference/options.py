@@ -32,6 +32,14 @@ class EngineOptions:
     batch_size: int | None = None
     alpha: AlphaMode = "model"
 
+    def __post_init__(self) -> None:
+        # The forms users pass, as the restorer takes them (`restorer_checks.as_option_values`), so that captions,
+        # reports and checks see the option itself: 0 tiles (Real-ESRGAN's) is None, a torch dtype its name.
+        if self.tile == 0 and not isinstance(self.tile, bool):
+            object.__setattr__(self, "tile", None)
+        if type(self.dtype).__module__ == "torch":  # torch.bfloat16, without importing torch here
+            object.__setattr__(self, "dtype", str(self.dtype).removeprefix("torch."))
+
     def restorer(self, model: SwinIRForImageRestoration, **extra: Any) -> SwinIRRestorer:
         """A `SwinIRRestorer` of `model` with these options (and `extra` ones: `progress`, `memory_budget`, ...)."""
         from .restoration import SwinIRRestorer
