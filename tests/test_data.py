@@ -98,8 +98,20 @@ def test_corrupt_images_are_skipped_with_a_warning(folder, caplog):
     bad = next(k for k in range(4) if ds.image_index(k) == 1)
     with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
         sample = ds[bad]
+        for key in range(3 * len(ds)):  # every key gets a sample; the image is said unreadable once
+            assert ds[key]["labels"].shape == (3, 16, 16)
     assert [m.split(":")[0] for m in caplog.messages] == ["skipping unreadable image img1.png"]
     assert sample["labels"].shape == (3, 16, 16)
+
+
+def test_an_unreadable_image_is_replaced_by_one_of_its_own_epoch(tmp_path):
+    """The next key's image was tried instead, which at an epoch's end is the next epoch's first: with [bad, ok],
+    that could be the bad one again, and `no training image could be decoded` stopped the run."""
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    ds = patches(tmp_path)
+    for key in range(20):
+        assert ds[key]["labels"].shape[0] == 3
 
 
 def test_paired_patches_stay_aligned_under_augmentation(tmp_path):

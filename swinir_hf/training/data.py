@@ -93,6 +93,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         self._perm: tuple[int, np.ndarray] | None = None
         # Grey JPEG targets are made per patch from colour (`_grey_target`), so images are decoded in colour.
         self._decoded_channels = 3 if channels == 1 and degradation.kind == "jpeg" else channels
+        self._unreadable: set[int] = set()  # the images found unreadable (and said so) in this process
 
     def __len__(self) -> int:
         return len(self.hr_items)
@@ -106,13 +107,17 @@ class TrainingPatches(torch.utils.data.Dataset):
     def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
         """→ {"pixel_values": (C, p, p), "labels": (C, p·s, p·s)} float32."""
         rng = np.random.default_rng((self.seed, key))
-        for attempt in range(len(self.hr_items)):
-            index = self.image_index(key + attempt)
+        n = len(self.hr_items)
+        epoch, pos = divmod(key, n)
+        for attempt in range(n):  # the epoch's next images in its order, each once (not the next epoch's)
+            index = self.image_index(epoch * n + (pos + attempt) % n)
             try:
                 hr = decode_image(self.hr_items[index], self._decoded_channels)
                 lr = decode_image(self.lr_items[index], self.channels) if self.lr_items is not None else None
             except DECODE_ERRORS as err:
-                logger.warning(f"skipping unreadable image {item_name(self.hr_items[index])}: {err}")
+                if index not in self._unreadable:  # once per image and process, as a warning shows once
+                    self._unreadable.add(index)
+                    logger.warning(f"skipping unreadable image {item_name(self.hr_items[index])}: {err}")
                 continue
             return self._sample(hr, lr, rng)
         raise RuntimeError("no training image could be decoded")
