@@ -424,6 +424,18 @@ def test_a_denoiser_scored_on_jpeg_inputs_or_the_reverse_is_warned_of(tiny_confi
     ]
 
 
+def test_an_image_too_small_to_score_is_said_before_any_is_restored(tiny_config, shared, tmp_path, monkeypatch):
+    """A JPEG set whose last image has no 8×8 block boundary inside failed there, after restoring all the others."""
+    folder = tmp_path / "Mixed"
+    folder.mkdir()
+    Image.open(shared / "testsets/classic5/HR/baboon.png").crop((0, 0, 40, 40)).save(folder / "a.png")
+    Image.open(shared / "testsets/classic5/HR/baboon.png").crop((0, 0, 12, 12)).save(folder / "b.png")
+    model = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler="", num_channels=1, task="jpeg_car"))
+    monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("restored an image"))
+    with pytest.raises(ValueError, match=r"^Mixed/b: PSNR-B needs a boundary between 8×8 blocks inside the image"):
+        evaluate(model, folder, jpeg=10, progress=False)
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"

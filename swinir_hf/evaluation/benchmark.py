@@ -206,6 +206,8 @@ def evaluate_models(
     )
     methods = [degradation.baseline_name, *labels]
     result.scores = {method: [] for method in methods}
+    for sample in samples:  # all of them, before any is restored: not the n-th one's error after n - 1
+        _check_scoreable(sample, degradation, name)
     saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
     for i, sample in enumerate(tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress)):
         entrants = [
@@ -221,6 +223,19 @@ def evaluate_models(
     return result
 
 
+def _check_scoreable(sample: Sample, degradation: Degradation, set_name: str) -> None:
+    """Raise ValueError (naming the image) when `sample`'s ground truth, cropped to whole LR pixels and by the
+    border, is too small for SSIM (or PSNR-B); an image smaller than the scale is said by `degrade`."""
+    h, w = sample.hr.shape[:2]
+    s, border = degradation.scale, degradation.border
+    if h < s or w < s:
+        return
+    try:
+        metrics.check_size(h - h % s - 2 * border, w - w % s - 2 * border, psnrb=degradation.kind == "jpeg")
+    except ValueError as err:
+        raise ValueError(f"{set_name}/{sample.name}: {err}") from None
+
+
 def _provenance(
     models: dict[str, SwinIRForImageRestoration | None], device: torch.device | None, degradation: Degradation
 ) -> dict[str, Any]:
@@ -232,17 +247,11 @@ def _provenance(
     from .. import __version__
 
     drawn = {"noise": {"noise_seed": NOISE_SEED}, "real": {"real_seed": REAL_SEED}}.get(degradation.kind, {})
-    if degradation.kind == "jpeg":
-        drawn = {"jpeg_encoder": f"Pillow {PIL.__version__}"}
+    if degradation.kind in ("jpeg", "real"):  # the real-world pipeline compresses with Pillow too
+        drawn["jpeg_encoder"] = f"Pillow {PIL.__version__}"
     return {
         "device": None if device is None else str(device),
-        "versions": {
-            "swinir_hf": __version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "pillow": PIL.__version__,
-            "scikit_image": skimage.__version__,
-        },
+        "versions": {"swinir_hf": __version__, **{lib.__name__: lib.__version__ for lib in (torch, np, PIL, skimage)}},
         "model_sha256": {label: model_fingerprint(model) for label, model in models.items()},
         **drawn,
     }

@@ -62,8 +62,7 @@ def psnr(image: np.ndarray, reference: np.ndarray, crop_border: int = 0, test_y_
 def ssim(image: np.ndarray, reference: np.ndarray, crop_border: int = 0, test_y_channel: bool = False) -> float:
     """Structural similarity in [-1, 1], Gaussian 11×11 σ 1.5 window, mean over channels."""
     a, b, peak = _prepare(image, reference, crop_border, test_y_channel)
-    if min(a.shape[:2]) < 11:
-        raise ValueError(f"SSIM needs images of at least 11×11 pixels after cropping, got {a.shape[:2]}")
+    check_size(*a.shape[:2])
     # skimage reflect-pads then drops (win - 1) / 2 pixels per side: exactly the 'valid' window positions.
     return float(
         structural_similarity(
@@ -84,18 +83,26 @@ def psnrb(image: np.ndarray, reference: np.ndarray, crop_border: int = 0, test_y
     """PSNR-B in dB: PSNR with the blocking-effect factor of `image` (the restored one) added to the MSE, per
     channel, averaged over channels."""
     a, b, peak = _prepare(image, reference, crop_border, test_y_channel)
-    h, w = a.shape[:2]
-    if min(h, w) < JPEG_BLOCK or max(h, w) < 2 * JPEG_BLOCK:  # the boundary count would be 0 or negative
-        raise ValueError(
-            f"PSNR-B needs a boundary between {JPEG_BLOCK}×{JPEG_BLOCK} blocks inside the image: at least "
-            f"{JPEG_BLOCK} pixels a side and {2 * JPEG_BLOCK} on one after cropping, got {(h, w)}"
-        )
+    check_size(*a.shape[:2], ssim=False, psnrb=True)
     a, b = a / peak, b / peak
     values = []
     for c in range(a.shape[-1]):
         error = np.mean((a[..., c] - b[..., c]) ** 2) + blocking_effect_factor(a[..., c])
         values.append(10.0 * np.log10(1.0 / error) if error > 0 else float("inf"))
     return float(np.mean(values))
+
+
+def check_size(height: int, width: int, ssim: bool = True, psnrb: bool = False) -> None:
+    """Raise the ValueError SSIM (`ssim`) and PSNR-B (`psnrb`) give an image of `height` × `width` pixels (after
+    cropping) they cannot score: SSIM's window must fit; PSNR-B needs an 8×8 block boundary inside (its count would
+    be 0 or negative: -inf, nan or a meaningless figure)."""
+    if ssim and min(height, width) < 11:
+        raise ValueError(f"SSIM needs images of at least 11×11 pixels after cropping, got {(height, width)}")
+    if psnrb and (min(height, width) < JPEG_BLOCK or max(height, width) < 2 * JPEG_BLOCK):
+        raise ValueError(
+            f"PSNR-B needs a boundary between {JPEG_BLOCK}×{JPEG_BLOCK} blocks inside the image: at least "
+            f"{JPEG_BLOCK} pixels a side and {2 * JPEG_BLOCK} on one after cropping, got {(height, width)}"
+        )
 
 
 def blocking_effect_factor(image: np.ndarray) -> float:
