@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import re
+import warnings
 
 import pytest
 import torch
@@ -82,6 +84,17 @@ def test_not_a_swinir_checkpoint(tmp_path):
         convert_original_checkpoint(tmp_path / "a.pth")
     with pytest.raises(CheckpointError, match="does not exist"):
         convert_original_checkpoint(tmp_path / "missing.pth")
+    # A plain pickle: torch's "Unsupported operand 149", after its warning about the protocol, said what it is
+    with (tmp_path / "plain.pth").open("wb") as file:
+        pickle.dump({"params": [1, 2]}, file, protocol=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CheckpointError, match=r"plain.pth is not a readable PyTorch checkpoint: it is a pickle "):
+            convert_original_checkpoint(tmp_path / "plain.pth")
+    # and a SwinIR misfit read from a file names the file (which of several --model it was)
+    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "esrgan.pth")
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(tmp_path / 'esrgan.pth'))}: not a SwinIR checkpoint"):
+        convert_original_checkpoint(tmp_path / "esrgan.pth")
 
 
 class _RunsCode:

@@ -10,6 +10,7 @@ import math
 import os
 import pickle
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,9 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
         except (SafetensorError, OSError, ValueError) as err:
             raise CheckpointError(f"{path} is not a readable safetensors file (truncated or corrupt?): {err}") from err
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # the error below says what is wrong, in one line
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # the unpickler fails on damaged data with almost any exception type
         raise CheckpointError(_unreadable(path, err)) from err
     if not isinstance(obj, Mapping):
@@ -75,6 +78,9 @@ def _unreadable(path: Path, err: Exception) -> str:
     if head and not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
         why = f"it starts {head!r}, not as torch.save writes one (another kind of file?)"
         return f"{path} is not a readable PyTorch checkpoint: {why}"
+    if head.startswith(b"\x80") and len(head) > 1 and head[1] > 2:  # torch.save's legacy format is protocol 2
+        why = f"it is a pickle of protocol {head[1]}, as pickle.dump writes, not torch.save"
+        return f"{path} is not a readable PyTorch checkpoint: {why} (save the weights with torch.save)"
     text = text.rpartition("WeightsUnpickler error:")[2]  # what is wrong, after torch's advice on weights_only
     if not text.strip():
         text = "empty file" if path.stat().st_size == 0 else type(err).__name__
