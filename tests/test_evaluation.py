@@ -424,6 +424,29 @@ def test_a_denoiser_scored_on_jpeg_inputs_or_the_reverse_is_warned_of(tiny_confi
     ]
 
 
+def test_a_release_is_scored_at_the_level_its_name_gives(layout_state_dict, shared, tmp_path, capsys):
+    """`eval --model 004_grayDN_..._noise15.pth` was refused ("give a noise σ or a JPEG quality") although its name
+    says σ 15, and `--noise 50` on it went unsaid."""
+    from swinir_hf.checkpoints.catalog import find_release
+
+    release = find_release("004_grayDN_DFWB_s128w8_SwinIR-M_noise15.pth")
+    layout = json.loads((shared / "fixtures" / "release_layouts.json").read_text())[release.file]
+    state = layout_state_dict(layout["tensors"], release.patch_size, 8)
+    torch.save(
+        {release.state_dict_key: {k: torch.randn(v.shape) * 0.01 if v.is_meta else v for k, v in state.items()}},
+        tmp_path / release.file,
+    )
+    folder = tmp_path / "Set12"
+    folder.mkdir()
+    Image.open(shared / "testsets/Set12/HR/01.png").crop((0, 0, 24, 24)).save(folder / "01.png")
+    args = ["eval", "--model", str(tmp_path / release.file), "--dataset", str(folder), "--no-progress"]
+    assert main([*args, "--json", str(tmp_path / "s.json")]) == 0
+    note = f"note: scoring at --noise 15, the level {release.file} was trained for (its name says so)\n"
+    assert capsys.readouterr().err == note and json.loads((tmp_path / "s.json").read_text())["noise"] == 15
+    assert main([*args, "--noise", "50"]) == 0
+    assert f"warning: {release.file} was trained for --noise 15 (its name says so)" in capsys.readouterr().err
+
+
 def test_an_image_too_small_to_score_is_said_before_any_is_restored(tiny_config, shared, tmp_path, monkeypatch):
     """A JPEG set whose last image has no 8×8 block boundary inside failed there, after restoring all the others."""
     folder = tmp_path / "Mixed"

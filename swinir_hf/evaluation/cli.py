@@ -143,6 +143,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         engine = engine_options(args, device=args.device or str(state.device))
     except (ValueError, OSError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
         return user_error(str(err))
+    said = _release_levels(args)
+    if said and state.is_main_process:
+        print(said, file=sys.stderr)
     reports = []
     for dataset in args.dataset:  # each set's table as it ends
         try:
@@ -236,6 +239,31 @@ def _load_models(
             model = None if spec == "identity" else load_model(spec, revision=at)
             models.append((label if at is None else f"{label}@{at}", model))
         return models
+
+
+def _release_levels(args: argparse.Namespace) -> str | None:
+    """The noise σ / JPEG quality an authors' release is named for (`004_..._noise15.pth`, its catalogue name), the
+    evaluation's level when none is given (its scale is the model's own): set in `args`, and said; a level given
+    that is not a release's own is warned of. → the line to say, or None."""
+    from ..checkpoints.catalog import find_release
+
+    releases = [r for spec in args.model if (r := find_release(Path(spec).name)) is not None]
+    levels = {("noise", r.noise_level, r.file) for r in releases if r.noise_level is not None}
+    levels |= {("jpeg", r.jpeg_quality, r.file) for r in releases if r.jpeg_quality is not None}
+    if not levels:
+        return None
+    if any(getattr(args, name) is not None for name in ("scale", "noise", "jpeg")) or args.real:
+        other = [
+            f"{file} was trained for --{kind} {level}"
+            for kind, level, file in sorted(levels)
+            if getattr(args, kind) != level
+        ]
+        return f"warning: {'; '.join(other)} (its name says so)" if other else None
+    if len({(kind, level) for kind, level, _ in levels}) > 1:
+        return None  # releases of several levels: the setting is the user's to give (the refusal says so)
+    kind, level, file = next(iter(levels))
+    setattr(args, kind, level)
+    return f"note: scoring at --{kind} {level}, the level {file} was trained for (its name says so)"
 
 
 def _is_hub_model(spec: str) -> bool:
