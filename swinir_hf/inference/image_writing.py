@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from .atomic_writes import written_atomically
+from .jobs import DEFAULT_QUALITY
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def write_image(
     *,
     exif: bytes | None = None,
     dpi: tuple[float, float] | None = None,
-    quality: int = 95,
+    quality: int = DEFAULT_QUALITY,
     lossless: bool = False,
     replace: bool = True,
 ) -> None:
