@@ -173,14 +173,12 @@ class SwinIRRestorer:
         for image in images:  # before any is decoded or converted (gigabytes and seconds for a huge one)
             check_output_fits(image, self.model.config.num_channels, self.scale, self.device, outscale)
         files = {i: read_restorable(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
-        factor = outscale or self.scale
-        kept = {i: kept_info(files.get(i, x), factor) for i, x in enumerate(images) if not isinstance(x, np.ndarray)}
         restored = self._restore_pixels(
             [files[i].pixels if i in files else im for i, im in enumerate(images)], outscale
         )
-        for i, info in kept.items():  # as `swinir-hf restore` keeps them in its files
-            if isinstance(restored[i], Image.Image):
-                restored[i].info.update(info)
+        for i, image in enumerate(images):  # after: a PIL image's checks need it not loaded (its EXIF read loads it)
+            if isinstance(restored[i], Image.Image) and not isinstance(image, np.ndarray):
+                restored[i].info.update(kept_info(files.get(i, image), outscale or self.scale))
         return restored
 
     def _restore_pixels(
