@@ -36,7 +36,7 @@ from ..inference.restoration import restore
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
-from .benchmark_setting import resolve_degradation
+from .benchmark_setting import authors_reading, grey_conventions, resolve_degradation
 from .degradation_setting import Degradation
 from .degradations import as_uint8, imresize
 from .results import Evaluation
@@ -184,15 +184,7 @@ def evaluate_models(
         check_dtype(engine.dtype, device)
     degradation = _common_degradation(models, scale, noise, jpeg, real)
     labels = _method_names([label for label, _ in models], degradation)
-    asked = grey_convention or _authors_reading(models)
-    conventions = [_applied_convention(model, degradation, asked) for _, model in models]
-    if grey_convention and (
-        overridden := [label for label, c in zip(labels, conventions, strict=True) if c != grey_convention]
-    ):
-        logger.warning(
-            f"--grey-convention {grey_convention} does not apply to {', '.join(overridden)}: a 1-channel model reads "
-            "grey images as grey (native), a colour denoiser as RGB (rgb), as the authors' scripts do"
-        )
+    conventions = grey_conventions(models, labels, degradation, grey_convention)
     sets = {c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard) for c in dict.fromkeys(conventions)}
     name, samples = sets[conventions[0]]
     result = Evaluation(
@@ -269,7 +261,7 @@ def scored_setting(
     (a scale left unset is theirs) and the grey convention (unset: the authors' reading), so that options spelt out
     at those values are the same evaluation as options left unset."""
     degradation = _common_degradation(models, scale, noise, jpeg, real)
-    return {"degradation": str(degradation), "grey_convention": grey_convention or _authors_reading(models)}
+    return {"degradation": str(degradation), "grey_convention": grey_convention or authors_reading(models)}
 
 
 def _common_degradation(
@@ -307,28 +299,6 @@ def _method_names(labels: list[str], degradation: Degradation) -> list[str]:
         if name in names[:i]:
             raise ValueError(f"two models are called {name!r}: the same model given twice, or labels to tell apart")
     return names
-
-
-def _applied_convention(
-    model: SwinIRForImageRestoration | None, degradation: Degradation, asked: GreyConvention
-) -> GreyConvention:
-    """The grey convention a model is scored under: `asked`, but always "native" for a 1-channel model (the
-    authors' grey scripts read grey files as grey: MATLAB Y of grey-as-RGB is not the image) and "rgb" for a colour
-    denoiser (their colour script reads every file as colour and draws noise per channel: noise drawn on the grey
-    channel and replicated is no colour noise, which the model barely removes)."""
-    channels = model.config.num_channels if model is not None else None
-    if channels == 1:
-        return "native"
-    if channels == 3 and degradation.kind == "noise":
-        return "rgb"
-    return asked
-
-
-def _authors_reading(models: Sequence[tuple[str, SwinIRForImageRestoration | None]]) -> GreyConvention:
-    """How the authors' test script reads greyscale images for these models: as RGB ("rgb") when a colour model is
-    among them (their colour scripts read every file as colour; Set14's `bridge` then scores on Y), else as grey."""
-    colour = any(model is not None and model.config.num_channels == 3 for _, model in models)
-    return "rgb" if colour else "native"
 
 
 def _score_image(

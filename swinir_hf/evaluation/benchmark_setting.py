@@ -1,13 +1,16 @@
 """The benchmark setting an evaluation scores: the `Degradation` its flags name (a scale, a noise σ, a JPEG
-quality, the real-world pipeline) or, without one, the model's own scale, checked against the model."""
+quality, the real-world pipeline) or, without one, the model's own scale, checked against the model; and the grey
+convention each model is scored under (`grey_conventions`)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..models.constants_swinir import TASK_TABLE
 from .degradation_setting import Degradation, check_level
+from .protocol import GreyConvention
 
 if TYPE_CHECKING:
     from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -77,3 +80,42 @@ def _flagged_degradation(
         check_level(level, value, level, ranged=False)
     levels = {"sr": {"scale": int(value)}, "dn": {"noise_sigma": float(value)}, "jpeg": {"jpeg_quality": int(value)}}
     return Degradation({"sr": "bicubic", "dn": "noise"}.get(kind, kind), **levels[kind])
+
+
+def grey_conventions(
+    models: Sequence[tuple[str, SwinIRForImageRestoration | None]],
+    labels: list[str],
+    degradation: Degradation,
+    asked: GreyConvention | None,
+) -> list[GreyConvention]:
+    """Each model's grey convention (`_applied_convention` of the one `asked`, else the authors' reading); one asked
+    that does not apply to a model is warned of."""
+    conventions = [_applied_convention(model, degradation, asked or authors_reading(models)) for _, model in models]
+    if asked and (overridden := [label for label, c in zip(labels, conventions, strict=True) if c != asked]):
+        logger.warning(
+            f"--grey-convention {asked} does not apply to {', '.join(overridden)}: a 1-channel model reads grey "
+            "images as grey (native), a colour denoiser as RGB (rgb), as the authors' scripts do"
+        )
+    return conventions
+
+
+def _applied_convention(
+    model: SwinIRForImageRestoration | None, degradation: Degradation, asked: GreyConvention
+) -> GreyConvention:
+    """The grey convention a model is scored under: `asked`, but always "native" for a 1-channel model (the
+    authors' grey scripts read grey files as grey: MATLAB Y of grey-as-RGB is not the image) and "rgb" for a colour
+    denoiser (their colour script reads every file as colour and draws noise per channel: noise drawn on the grey
+    channel and replicated is no colour noise, which the model barely removes)."""
+    channels = model.config.num_channels if model is not None else None
+    if channels == 1:
+        return "native"
+    if channels == 3 and degradation.kind == "noise":
+        return "rgb"
+    return asked
+
+
+def authors_reading(models: Sequence[tuple[str, SwinIRForImageRestoration | None]]) -> GreyConvention:
+    """How the authors' test script reads greyscale images for these models: as RGB ("rgb") when a colour model is
+    among them (their colour scripts read every file as colour; Set14's `bridge` then scores on Y), else as grey."""
+    colour = any(model is not None and model.config.num_channels == 3 for _, model in models)
+    return "rgb" if colour else "native"
