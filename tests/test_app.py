@@ -94,6 +94,11 @@ def test_restore_returns_comparison_png_and_sizes(demo, tmp_path):
     assert before.size == after.size == (2 * w, 2 * h)
     assert f"{w}×{h} RGB 8-bit" in info and f"{2 * w}×{2 * h} RGB 8-bit" in info
     assert Path(png).name == "church_x2_downscaled_x2.png"
+    # a scan's resolution, scaled to keep its print size (the example states none: none either)
+    assert Image.open(png).info.get("dpi") is None
+    Image.open(EXAMPLE).save(tmp_path / "scan.png", dpi=(300, 300))
+    with Image.open(run(demo, tmp_path / "scan.png")[1]) as scanned:
+        assert tuple(round(v) for v in scanned.info["dpi"]) == (600, 600)
 
 
 def test_results_survive_an_old_output_removed_meanwhile(demo):

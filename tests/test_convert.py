@@ -74,6 +74,9 @@ def test_derived_buffers_are_checked(authors_state):
 def test_not_a_swinir_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not a SwinIR checkpoint: missing 'conv_first.weight'"):
         convert_original_checkpoint({"fc.weight": torch.zeros(2, 2)})
+    real_esrgan = {"conv_first.weight": torch.zeros(64, 3, 3, 3), "body.0.rdb1.conv1.weight": torch.zeros(32, 64, 3, 3)}
+    with pytest.raises(CheckpointError, match=r"; its keys are an RRDBNet's \(ESRGAN / Real-ESRGAN\), not SwinIR's"):
+        convert_original_checkpoint(real_esrgan)  # the upscaler people keep beside SwinIR: said what it is
     with pytest.raises(CheckpointError, match="^entry 'epoch' holds an int, not a tensor"):
         convert_original_checkpoint({"epoch": 3})
     torch.save({"epoch": 3}, tmp_path / "epoch.pth")  # read from a file: the message names it

@@ -130,9 +130,19 @@ def _check_complete(state: Mapping[str, torch.Tensor]) -> None:
             raise CheckpointError(f"incomplete checkpoint: missing {weight} (its bias is there)")
 
 
+# Key prefixes of another architecture's checkpoints users take for SwinIR's (upscalers beside it): RRDBNet, of
+# ESRGAN (`RRDB_trunk.`, old `model.1.sub.`) and Real-ESRGAN / BasicSR (`body.0.rdb1.`).
+_OTHER_ARCHITECTURES = {("RRDB_trunk.", "body.0.rdb1.", "model.1.sub.0.RDB1."): "an RRDBNet's (ESRGAN / Real-ESRGAN)"}
+
+
 def _require(state: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
     if key not in state:
-        raise CheckpointError(f"not a SwinIR checkpoint: missing {key!r} (keys start with {sorted(state)[:5]})")
+        other = next(
+            (name for prefixes, name in _OTHER_ARCHITECTURES.items() if any(k.startswith(prefixes) for k in state)),
+            None,
+        )
+        known = f"; its keys are {other}, not SwinIR's: run it with that project's code" if other else ""
+        raise CheckpointError(f"not a SwinIR checkpoint: missing {key!r} (keys start with {sorted(state)[:5]}){known}")
     return state[key]
 
 

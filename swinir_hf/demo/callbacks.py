@@ -26,6 +26,7 @@ from ..inference.atomic_writes import left_by_dead_process, process_tag
 from ..inference.image_io import ImageData
 from ..inference.image_writing import write_image
 from ..inference.memory import ImageTooLargeError
+from ..inference.photo_metadata import scaled_dpi
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -237,7 +238,7 @@ class RestorationDemo(ControlCallbacks):
         scale = net.config.upscale
         tag = f"x{scale}" if scale > 1 else FILE_TAGS.get(task, "restored")
         out = self._output_path(f"{safe_stem(path)}_{tag}{'.tiff' if is_float(result) else '.png'}")
-        write_image(out, result, data.icc_profile, exif=data.exif)
+        write_image(out, result, data.icc_profile, exif=data.exif, dpi=scaled_dpi(data.dpi, scale))  # its print size
         after = preview(result)
         before = preview(data.pixels).resize(after.size, Image.Resampling.BICUBIC)
         info = (
