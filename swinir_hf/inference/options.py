@@ -4,6 +4,7 @@ answers without importing torch / transformers; tests/test_cli.py checks it)."""
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -33,18 +34,27 @@ class EngineOptions:
     alpha: AlphaMode = "model"
 
     def __post_init__(self) -> None:
-        # The forms users pass, as the restorer takes them (`restorer_checks.as_option_values`), so that captions,
-        # reports and checks see the option itself: 0 tiles (Real-ESRGAN's) is None, a torch dtype its name.
-        if self.tile == 0 and not isinstance(self.tile, bool):
-            object.__setattr__(self, "tile", None)
-        if type(self.dtype).__module__ == "torch":  # torch.bfloat16, without importing torch here
-            object.__setattr__(self, "dtype", str(self.dtype).removeprefix("torch."))
+        # Held in the forms the options take, so that captions, reports and checks see the option itself.
+        tile, dtype = as_option_values(self.tile, self.dtype)
+        object.__setattr__(self, "tile", tile)
+        object.__setattr__(self, "dtype", dtype)
 
     def restorer(self, model: SwinIRForImageRestoration, **extra: Any) -> SwinIRRestorer:
         """A `SwinIRRestorer` of `model` with these options (and `extra` ones: `progress`, `memory_budget`, ...)."""
         from .restoration import SwinIRRestorer
 
         return SwinIRRestorer(model, **{f.name: getattr(self, f.name) for f in fields(EngineOptions)}, **extra)
+
+
+def as_option_values(tile: Any, dtype: Any) -> tuple[Any, Any]:
+    """`tile` and `dtype` in the forms the options take, from the others users pass: 0 tiles (Real-ESRGAN's, and
+    `--tile 0`) for None, the whole image; a torch dtype (`torch.bfloat16`, as diffusers takes it) for its name
+    (told by its type's module: this module imports no torch)."""
+    if isinstance(tile, numbers.Integral) and not isinstance(tile, bool) and tile == 0:  # numpy's ints too
+        tile = None
+    if type(dtype).__module__ == "torch":
+        dtype = str(dtype).removeprefix("torch.")
+    return tile, dtype
 
 
 # How the paper ran its models, which benchmarks follow: whole images (no tiles), in float32.

@@ -38,10 +38,9 @@ from .memory import (
     memory_budget,
     tune_allocator,
 )
-from .options import DType, EngineOptions  # defined without torch, for command lines
+from .options import DType, EngineOptions, as_option_values  # defined without torch, for command lines
 from .photo_metadata import kept_info
 from .restorer_checks import (
-    as_option_values,
     check_model,
     check_options,
     check_output_fits,

@@ -17,16 +17,6 @@ from .devices import DTYPES
 from .memory import check_file_output_memory, check_image_output_memory
 
 
-def as_option_values(tile: Any, dtype: Any) -> tuple[Any, Any]:
-    """`tile` and `dtype` in the forms the options take, from the others users pass: 0 tiles (Real-ESRGAN's, and
-    `--tile 0`) for None, the whole image; a torch dtype (`torch.bfloat16`, as diffusers takes it) for its name."""
-    if _is_int(tile) and tile == 0:
-        tile = None
-    if isinstance(dtype, torch.dtype):
-        dtype = str(dtype).removeprefix("torch.")
-    return tile, dtype
-
-
 def check_options(tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any) -> None:
     """Raise a ValueError naming the first of the restorer's options that is not of its kind or range."""
     if not (tile is None or tile == "auto" or (_is_int(tile) and tile > 0)):
