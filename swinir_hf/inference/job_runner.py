@@ -53,9 +53,9 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
 
     from ..models.image_processing_swinir import split_image, to_pixel_values
     from .image_io import check_float_file, read_image
-    from .memory import check_file_output_memory
+    from .memory import check_output_fits
 
-    check_file_output_memory(job.src, num_channels, scale, torch.device("cpu"), outscale)
+    check_output_fits(job.src, num_channels, scale, torch.device("cpu"), outscale)
     data = read_image(job.src)
     check_float_file(job.src, data.pixels)
     colour, layout = split_image(data.pixels)

@@ -1,4 +1,5 @@
-"""Memory: what an output needs (`check_output_memory`, before any work), what the process may still allocate
+"""Memory: what an output needs (`check_output_memory`, before any work; of one image by its size alone:
+`check_output_fits`), what the process may still allocate
 (`available_host_memory`), the activation budget tiles are planned with (`memory_budget`), how to recognise an
 allocation failure, and glibc's allocator tuned for the engine's large, repeated blocks (`tune_allocator`)."""
 
@@ -8,7 +9,9 @@ import ctypes
 import ctypes.util
 import functools
 import os
+from typing import Any
 
+import numpy as np
 import torch
 
 # Defined with the model: a Hub folder's pipeline checks a whole-image pass with them, without this package.
@@ -49,33 +52,30 @@ def check_output_memory(
             )
 
 
-def check_image_output_memory(
-    size: tuple[int, int], channels: int, scale: int, device: torch.device, outscale: float | None = None
+def check_output_fits(
+    image: Any, channels: int, scale: int, device: torch.device, outscale: float | None = None
 ) -> None:
-    """`check_output_memory` of one W × H image (`size`) of `channels` through a ×`scale` model, resized to
-    `outscale` × if given: judged before it is decoded or converted to floats, which for an image whose output
-    cannot be held would take gigabytes and seconds already."""
-    from .jobs import output_size
-
-    w, h = size
-    resized = output_size(w, h, outscale) if outscale is not None else None
-    check_output_memory((1, channels, h, w), scale, device, resized)
-
-
-def check_file_output_memory(
-    path: str | os.PathLike, channels: int, scale: int, device: torch.device, outscale: float | None = None
-) -> None:
-    """`check_image_output_memory` of an image file, from its header (one that cannot be read is left to the
-    decoder, which says what is wrong with the file)."""
+    """`check_output_memory` of one image (a file, a PIL image or an (H, W[, C]) array) of `channels` through a
+    ×`scale` model, resized to `outscale` × if given, judged from its size (a file's header) alone: before it is
+    decoded or converted to floats, which for an image whose output cannot be held take gigabytes already. A file
+    whose header cannot be read, or a malformed array, is left to the decoder / the conversion to say so."""
     from PIL import Image
 
     from .image_io import image_size
+    from .jobs import output_size
 
-    try:
-        size = image_size(path)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            size = image_size(image)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            return
+    else:
+        size = image.size if isinstance(image, Image.Image) else tuple(reversed(np.shape(image)[:2]))  # (W, H)
+    if len(size) != 2:
         return
-    check_image_output_memory(size, channels, scale, device, outscale)
+    w, h = size
+    resized = output_size(w, h, outscale) if outscale is not None else None
+    check_output_memory((1, channels, h, w), scale, device, resized)
 
 
 def is_out_of_memory(err: BaseException) -> bool:

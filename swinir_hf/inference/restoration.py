@@ -33,6 +33,7 @@ from .jobs import check_outscale, output_size
 from .memory import (
     TOO_LARGE_ADVICE,
     ImageTooLargeError,
+    check_output_fits,
     check_output_memory,
     is_out_of_memory,
     memory_budget,
@@ -43,7 +44,6 @@ from .photo_metadata import kept_info
 from .restorer_checks import (
     check_model,
     check_options,
-    check_output_fits,
     check_pixel_range,
     not_an_image,
 )

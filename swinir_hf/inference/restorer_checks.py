@@ -10,11 +10,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..models.image_processing_swinir import FLOAT_RANGE
 from .devices import DTYPES
-from .memory import check_file_output_memory, check_image_output_memory
 
 
 def check_options(tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any) -> None:
@@ -31,19 +29,6 @@ def check_options(tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch
         raise ValueError(f"memory_budget must be None or a positive number of bytes, got {memory_budget!r}")
     if not isinstance(ensemble, (bool, np.bool_)):
         raise ValueError(f"ensemble must be True or False, got {ensemble!r}")
-
-
-def check_output_fits(
-    image: Any, channels: int, scale: int, device: torch.device, outscale: float | None = None
-) -> None:
-    """Raise `ImageTooLargeError` when the output of `image` (a file, a PIL image or an (H, W[, C]) array) through
-    a ×`scale` model of `channels` cannot be held, judged from its size (a file's header) alone."""
-    if isinstance(image, (str, os.PathLike)):
-        check_file_output_memory(image, channels, scale, device, outscale)
-        return
-    size = image.size if isinstance(image, Image.Image) else tuple(reversed(np.shape(image)[:2]))  # (W, H)
-    if len(size) == 2:  # a malformed array is refused by the conversion, in its own words
-        check_image_output_memory(size, channels, scale, device, outscale)
 
 
 def not_an_image(image: Any) -> TypeError:
