@@ -30,7 +30,7 @@ from ..models.image_processing_swinir import (
 )
 from .atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
-from .photo_metadata import file_dpi, photo_exif, upright_dpi
+from .photo_metadata import file_dpi, photo_exif, upright
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +265,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         with open_image(path, report=False) as image:
             with pillow_warnings():  # damaged EXIF: the read that decodes the image reports it
                 orientation = image.getexif().get(0x0112, 1)
-            return _upright(image.size, orientation)
+            return upright(image.size, orientation)
     except UnidentifiedImageError:
         import tifffile
 
@@ -276,17 +276,12 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         except Exception:  # not a TIFF either: Pillow's error says so
             pass
         else:
-            return _upright((width, height), orientation)
+            return upright((width, height), orientation)
         raise
     except (Image.DecompressionBombError, OSError, ValueError, SyntaxError, MemoryError):
         raise
     except Exception as err:  # a damaged header fails in the plugins with almost any type
         raise OSError(f"{type(err).__name__}: {err}") from err
-
-
-def _upright(size: tuple[int, int], orientation: int) -> tuple[int, int]:
-    """A stored (width, height) as shown: EXIF orientations 5-8 turn the image a quarter."""
-    return size[::-1] if int(orientation) in (5, 6, 7, 8) else size
 
 
 def _is_heif(path: str | os.PathLike) -> bool:
@@ -339,7 +334,7 @@ def _read_tiff_array(path: Path) -> ImageData | None:
             hint = f"{page.compression.name} compression needs 'imagecodecs': pip install imagecodecs" if codec else err
             raise ValueError(f"{path}: not a readable {page.dtype} TIFF ({hint})") from err
         icc, orientation = page.tags.valueof(34675), page.tags.valueof(274, 1)
-        dpi = _tiff_dpi(page, int(orientation) in (5, 6, 7, 8))
+        dpi = _tiff_dpi(page, orientation)
         if (frames := len(tif.pages)) > 1:  # as `warn_if_animated` says it of a TIFF Pillow opens
             logger.warning(f"{path} has {frames} frames: only frame 1 is restored")
     arr = np.moveaxis(arr, 0, -1) if planar else arr
@@ -352,14 +347,14 @@ def _read_tiff_array(path: Path) -> ImageData | None:
     return ImageData(pixels, bytes(icc) if icc is not None else None, dpi=dpi)
 
 
-def _tiff_dpi(page: Any, turned: bool) -> tuple[float, float] | None:
+def _tiff_dpi(page: Any, orientation: int) -> tuple[float, float] | None:
     """A tifffile page's (x, y) pixels per inch, of its upright copy; None when it states none in inches or
     centimetres (tifffile writes 1 × 1 without a unit when not asked)."""
     unit = int(page.tags.valueof(296, 2))  # the TIFF default: inches
     if 282 not in page.tags or unit not in (2, 3):
         return None
     x, y = (value * (2.54 if unit == 3 else 1.0) for value in page.resolution)
-    return upright_dpi((x, y), turned) if x > 0 and y > 0 else None
+    return upright((x, y), orientation) if x > 0 and y > 0 else None
 
 
 def is_lossless_webp(path: str | os.PathLike) -> bool:

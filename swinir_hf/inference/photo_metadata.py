@@ -72,13 +72,14 @@ def file_dpi(image: Image.Image) -> tuple[float, float] | None:
     if not (x > 0 and y > 0 and _states_resolution(image)):
         return None
     with pillow_warnings():
-        turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-    return upright_dpi((x, y), turned)
+        orientation = image.getexif().get(0x0112, 1)
+    return upright((x, y), orientation)
 
 
-def upright_dpi(dpi: tuple[float, float], turned: bool) -> tuple[float, float]:
-    """(x, y) `dpi` of a stored image, for its upright copy: swapped when its orientation turns it a quarter."""
-    return (dpi[1], dpi[0]) if turned else dpi
+def upright(pair: tuple[Any, Any], orientation: int) -> tuple[Any, Any]:
+    """An (x, y) pair of a stored image (its size, its resolution) as its upright copy has it: swapped when its EXIF
+    orientation (5-8) turns it a quarter."""
+    return (pair[1], pair[0]) if int(orientation) in (5, 6, 7, 8) else pair
 
 
 def _states_resolution(image: Image.Image) -> bool:
