@@ -53,8 +53,8 @@ def _warn_of_another_task(model: SwinIRForImageRestoration, degradation: Degrada
     """Warn when a denoising model is scored on JPEG inputs or a JPEG one on noisy inputs: figures a researcher
     may want (how it copes), but more often a mistyped flag."""
     task = TASK_TABLE.get(model.config.task or "")
-    restores = {"dn": "noise", "jpeg": "jpeg"}.get(task.restores) if task else None
-    if restores in ("noise", "jpeg") and degradation.kind in ("noise", "jpeg") and restores != degradation.kind:
+    restores = {"dn": "noise", "jpeg": "jpeg"}.get(task.restores) if task else None  # a ×1 model's inputs
+    if restores and degradation.kind in ("noise", "jpeg") and restores != degradation.kind:
         logger.warning(f"a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs")
 
 

@@ -99,13 +99,14 @@ def parse_command_line(
     argv = _normalise(sys.argv[1:] if argv is None else list(argv))
     try:
         args = parser.parse_args(argv)
-        _check_aliases(args, argv)
+        written = _written_options(argv)
+        _check_aliases(args, written)
         if args.init_from:
             args.model.init_from = args.init_from
         if args.output_dir:
             args.train.output_dir = args.output_dir
         cfg = TrainingConfig.from_namespace(parser, args)
-        cfg.check_levels_given(args, argv)
+        cfg.check_levels_given(args, written)
         return cfg, args
     except argparse.ArgumentError as err:
         raise ValueError(_with_hint(parser, error_message(err))) from None
@@ -115,12 +116,17 @@ def parse_command_line(
 _ALIASES = (("--init-from", "init_from", "model", "init_from"), ("--output-dir", "output_dir", "train", "output_dir"))
 
 
-def _check_aliases(args: Namespace, argv: list[str]) -> None:
-    """Refuse a short option given with its config field's option, at another value: one of them would be
-    ignored (a field set by the config file is the short option's to change)."""
+def _written_options(argv: list[str]) -> set[str]:
+    """The options a (normalised) command line writes: `--train.max_steps` of `--train.max_steps 4` or `=4`."""
+    return {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+
+
+def _check_aliases(args: Namespace, written: set[str]) -> None:
+    """Refuse a short option given with its config field's option (among the `written` ones), at another value:
+    one of them would be ignored (a field set by the config file is the short option's to change)."""
     for option, attribute, section, field in _ALIASES:
         alias, value, long = getattr(args, attribute), getattr(args[section], field), f"--{section}.{field}"
-        if alias and alias != value and any(arg == long or arg.startswith(long + "=") for arg in argv):
+        if alias and alias != value and long in written:
             raise ValueError(f"{option} {alias} and {long} {value} disagree: give one of them")
 
 

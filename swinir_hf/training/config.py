@@ -223,16 +223,15 @@ class TrainingConfig:
                     raise unread_level(name, kind, d.degradation)
                 check_level(kind, value, f"data.{name}", ranged=name == level.field)  # validation's: one level
 
-    def check_levels_given(self, given: Namespace, argv: list[str]) -> None:
-        """Refuse a level the command line sets (`argv`, parsed into `given`) that the degradation does not read:
-        at its default, `DataArgs` drops it as a saved config's (so `validate` cannot tell it was asked for)."""
+    def check_levels_given(self, given: Namespace, written: set[str]) -> None:
+        """Refuse a level the command line sets (among its `written` options, parsed into `given`) that the
+        degradation does not read: at its default, `DataArgs` drops it as a saved config's (so `validate` cannot
+        tell it was asked for)."""
         from ..evaluation.degradation_setting import LEVELS
 
         for kind, level in LEVELS.items():
             for name in (level.field, f"val_{level.field}"):
-                option = f"--data.{name}"
-                written = any(arg == option or arg.startswith(option + "=") for arg in argv)
-                if written and given.data[name] is not None and kind != self.data.degradation:
+                if f"--data.{name}" in written and given.data[name] is not None and kind != self.data.degradation:
                     raise unread_level(name, kind, self.data.degradation)
 
     def _check_optimizer(self) -> None:
