@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -292,19 +293,25 @@ def test_float_tiff_is_restored_to_a_float_tiff(demo, tmp_path):
 
 
 def test_a_float_tiff_that_is_no_0_to_1_image_is_a_message(demo, tmp_path):
-    """Floats of 0..255 or a NaN pixel: the upload's one-line problem, and Restore's message (they were a
-    ValueError from the preview, and from Restore after the model had loaded)."""
+    """Floats of 0..255 or a NaN pixel, 32-bit integers beyond 16-bit levels: the upload's one-line problem, and
+    Restore's message (they were a ValueError from the preview, and from Restore after the model had loaded; the
+    integers a stack trace in the server's log and "Error" on the page)."""
     levels = np.random.default_rng(0).random((12, 10), dtype=np.float32) * 255
     with_nan = levels / 255
     with_nan[3, 4] = np.nan
-    for name, pixels, reason in (("levels", levels, "this one spans [0"), ("nan", with_nan, "has 1 NaN / infinite")):
+    cases = [
+        ("levels", Image.fromarray(levels, "F"), "floating-point", "this one spans [0"),
+        ("nan", Image.fromarray(with_nan, "F"), "floating-point", "has 1 NaN / infinite"),
+        ("int32", Image.fromarray(levels.astype(np.int32) * 1000, "I"), "32-bit integer", "(0..65535), this one"),
+    ]
+    for name, image, kind, reason in cases:
         path = tmp_path / f"{name}.tiff"
-        Image.fromarray(pixels, "F").save(path)
+        image.save(path)
         upload_text = demo.on_upload(str(path), SR, 2, AUTO, None, "")[1]
         with pytest.raises(gr.Error) as err:
             run(demo, path)
         for message in (upload_text.removeprefix("⚠ "), err.value.message):
-            assert message.startswith(f"{name}.tiff is a floating-point image this demo cannot restore (")
+            assert message.startswith(f"{name}.tiff is a {kind} image this demo cannot restore (")
             assert reason in message and message.endswith("or as an 8- or 16-bit image.")
 
 
@@ -480,13 +487,16 @@ def test_upload_updates_preview_plan_and_restore(demo, tmp_path):
     _, text, shrink, *_, button = small.on_upload(str(EXAMPLE), SR, 2, AUTO, None, "")
     assert text.startswith("⚠ This image is 120×100 = 12,000 pixels; this demo takes up to 3,000. Shrink")
     assert shrink["visible"] and not button["interactive"]
-    shrunk = small.shrink_upload(str(EXAMPLE))
+    with Image.open(EXAMPLE) as original:  # at 300 dpi: the shrunk copy prints at the same size
+        original.save(tmp_path / "scan.png", dpi=(300, 300))
+    shrunk = small.shrink_upload(str(tmp_path / "scan.png"))
     with Image.open(shrunk) as image:
         assert image.width * image.height <= 3000 and abs(image.width / image.height - 1.2) < 0.05
+        assert image.info["dpi"] == pytest.approx((300 * image.width / 120,) * 2, abs=0.05)  # PNG: per metre
     (_, after), png, _ = run(small, shrunk)
     assert after.size == (2 * image.width, 2 * image.height)
     # The shrunk input is not a SwinIR result; the restored one is, once.
-    assert (Path(shrunk).name, Path(png).name) == (f"{EXAMPLE.stem}_small.png", f"{EXAMPLE.stem}_small_x2.png")
+    assert (Path(shrunk).name, Path(png).name) == ("scan_small.png", "scan_small_x2.png")
 
 
 def test_an_upload_too_large_to_shrink_is_refused_from_its_header(demo, tmp_path, monkeypatch):
@@ -876,6 +886,17 @@ def test_a_stopped_server_waits_for_its_restorations_to_leave_torch(demo, model_
         for h in handles:
             h.remove()
     assert not worker.is_alive() and len(ended) == 1 and "Cancelled" in str(ended[0])
+
+
+def test_restore_clears_the_last_jobs_result_line(demo):
+    """A job that failed after a Cancel (or after a result) left "Cancelled." (or the last result's line) standing
+    beside its error."""
+    from swinir_hf.demo.layout import running
+
+    page = demo.build()
+    by_name = {getattr(fn.fn, "__name__", None): fn for fn in page.fns.values()}
+    info = by_name["kept_result"].outputs[2]
+    assert by_name["running"].outputs[-2] is info and running("a.png")[-2] == ""
 
 
 def test_the_page_stops_its_jobs_when_closed(demo):
@@ -1714,6 +1735,33 @@ def test_the_upload_size_cap_is_an_option(monkeypatch, capsys):
         assert intro.value.endswith("Inputs up to 1.05 megapixels and 200 MB.")
     finally:
         page.close()
+
+
+def test_each_demo_caches_its_files_in_a_folder_of_its_own(monkeypatch, tmp_path):
+    """gradio caches files by their content in one folder for all processes and deletes its own at shutdown:
+    stopping one of two demos on a machine deleted the other's example images ("no longer on the server")."""
+    from swinir_hf.inference.atomic_writes import process_tag
+
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    dead = Path(tempfile.gettempdir()) / "gradio" / f"swinir-demo-{process_tag().rsplit('-', 1)[0]}-4194999"
+    (dead / "abc").mkdir(parents=True, exist_ok=True)  # a demo killed with its cache (no such PID can run)
+    for chosen in (None, tmp_path):
+        if chosen is not None:  # one chosen is kept
+            monkeypatch.setenv("GRADIO_TEMP_DIR", str(chosen))
+        page = app.launch(app.parse_args(["--port", str(free_port())]), prevent_thread_lock=True)
+        try:
+            expected = chosen or Path(tempfile.gettempdir()) / "gradio" / f"swinir-demo-{process_tag()}"
+            assert Path(page.GRADIO_CACHE) == expected and os.environ["GRADIO_TEMP_DIR"] == str(expected)
+        finally:
+            page.close()
+    assert not dead.exists()
+
+
+def test_a_small_pixel_cap_is_shown_as_it_is(model_dir, tmp_path):
+    # Two decimals showed `--max-pixels 2000` as "Inputs up to 0.00 megapixels".
+    page = RestorationDemo(max_pixels=2000, extra_models=[str(model_dir)], defaults_dir=tmp_path).build()
+    intro = next(b for b in page.blocks.values() if isinstance(b, gr.Markdown))
+    assert intro.value.endswith("Inputs up to 0.002 megapixels and 50 MB.")
 
 
 @pytest.mark.parametrize("command", [[str(ROOT / "app.py")], ["-m", "swinir_hf.cli", "demo"]])

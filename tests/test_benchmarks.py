@@ -65,6 +65,7 @@ def run_script(monkeypatch, capsys):
         "parity.py",
         "jpeg_output.py",
         "pipeline_batches.py",
+        "reference_speed.py",
     ],
 )
 def test_help_does_not_run_the_benchmark(script, run_script):
@@ -89,6 +90,8 @@ def test_help_does_not_run_the_benchmark(script, run_script):
         ("onnx_export.py", ["--sizes", "40by52"], "argument --sizes: '40by52' is not BxHxW (e.g. 1x40x52)"),
         ("pipeline_batches.py", ["--device", "cuda"], "error: cuda: torch sees no CUDA device here"),
         ("pipeline_batches.py", ["--model", "sr-x3"], "error: sr-x3 is not a bundled model (sr-x4, "),
+        ("reference_speed.py", ["--reference", "nowhere.py"], "nowhere.py not found: get the authors' code with `git"),
+        ("reference_speed.py", ["--size", "30", "--reference", "x"], "'30': must be an integer ≥ 8, a multiple of 8"),
     ],
 )
 def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message, run_script):

@@ -1020,8 +1020,9 @@ def test_float_file_out_of_range_says_how_to_save_it(tmp_path, model_dir, capsys
     tifffile.imwrite(src, np.full((8, 8, 3), 200.0, np.float32), photometric="rgb")
     assert _restore(src, "-o", tmp_path / "out", model_dir=model_dir) == 1
     assert (
-        f"error: {src}: a floating-point image that cannot be restored (float images must hold values in [0, 1], this "
-        "one spans [200, 200]): save it with values in [0, 1], or as an 8- or 16-bit image\n"
+        f"error: {src}: a floating-point image that cannot be restored (float images must hold values in [0, 1] "
+        "(noise may overshoot it, up to [-4, 5]), this one spans [200, 200]): save it with values in [0, 1], or as an "
+        "8- or 16-bit image\n"
     ) in capsys.readouterr().err
 
 

@@ -145,9 +145,19 @@ def test_files_needing_unsafe_unpickling_are_named_in_one_line(authors_state, tm
     with pytest.raises(CheckpointError) as err:
         convert_original_checkpoint(tmp_path / "notes.pth")
     assert str(err.value) == (
-        f"{tmp_path / 'notes.pth'} is not a readable PyTorch checkpoint: it starts b'hello wo', not as torch.save "
-        "writes one (another kind of file?)"
+        f"{tmp_path / 'notes.pth'} is not a readable PyTorch checkpoint: it is a text file, not a file torch.save "
+        "writes"
     )
+    # Said in words, not quoted: the demo says it to remote users of paths on its server, not theirs to read.
+    for content, kind in (
+        (b"\x89PNG\r\n\x1a\n" + bytes(40), "a PNG image"),
+        (b"\n<!DOCTYPE html>", "an HTML / XML page"),
+    ):
+        (tmp_path / "download.pth").write_bytes(content)
+        with pytest.raises(
+            CheckpointError, match=re.escape(f"download.pth is not a readable PyTorch checkpoint: it is {kind}")
+        ):
+            convert_original_checkpoint(tmp_path / "download.pth")
 
 
 def test_truncated_files_are_reported(authors_state, tmp_path):

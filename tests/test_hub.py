@@ -41,6 +41,7 @@ EXPECTED_FILES = [
     "config.json",
     "configuration_swinir.py",
     "constants_swinir.py",
+    "hub_push_swinir.py",
     "image_processing_swinir.py",
     "model.safetensors",
     "modeling_swinir.py",
@@ -262,6 +263,7 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
         "config.json",
         "configuration_swinir.py",
         "constants_swinir.py",  # which configuration_swinir.py imports
+        "hub_push_swinir.py",  # likewise
         "model.safetensors",
         "modeling_swinir.py",
     ]
@@ -323,7 +325,7 @@ def test_a_push_without_the_hub_says_what_to_do(tiny_config, monkeypatch):
         import httpx as client
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
-    later = "save the model (model.save_pretrained(FOLDER)) and upload the folder later (hf upload me/x FOLDER)"
+    later = "save it (.save_pretrained(FOLDER)) and upload the folder later (hf upload me/x FOLDER)"
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(
         OSError,
@@ -341,6 +343,34 @@ def test_a_push_without_the_hub_says_what_to_do(tiny_config, monkeypatch):
     message = "cannot push to me/x: the Hub (https://huggingface.co) cannot be reached (ConnectError: [Errno -2] Name "
     with pytest.raises(OSError, match=re.escape(f"{message}or service not known); retry when it can, or {later}")):
         model.push_to_hub("me/x")
+
+
+def test_a_save_with_a_push_without_the_hub_is_saved_and_says_so(tiny_config, tmp_path, monkeypatch):
+    """`save_pretrained(folder, push_to_hub=True)` offline raised huggingface_hub's OfflineModeIsEnabled from inside
+    transformers, which creates the repo before saving: nothing was saved. The config, the image processor and the
+    model are now saved, and the error says the push is what failed, with the folder to upload."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    for thing, stored in (
+        (model, "model.safetensors"),
+        (model.config, "config.json"),
+        (SwinIRImageProcessor(), "preprocessor_config.json"),
+    ):
+        folder = tmp_path / type(thing).__name__
+        message = f"saved in {folder}, but cannot push to me/x: HF_HUB_OFFLINE is set; unset it where the Hub can "
+        with pytest.raises(
+            OSError, match=re.escape(f"{message}be reached, or upload the folder later (hf upload me/x {folder})")
+        ):
+            thing.save_pretrained(folder, push_to_hub=True, repo_id="me/x", commit_message="first")
+        assert (folder / stored).is_file()
+        with pytest.raises(OSError, match=re.escape("cannot push to me/y: HF_HUB_OFFLINE is set;")):
+            thing.push_to_hub("me/y")
+    assert torch.equal(
+        SwinIRForImageRestoration.from_pretrained(tmp_path / "SwinIRForImageRestoration").conv_first.weight,
+        model.conv_first.weight,
+    )
 
 
 @pytest.mark.slow
@@ -690,8 +720,8 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     notes.write_text("hello world")
     assert export_cli.main([str(notes), "-o", str(out)]) == 1
     assert capsys.readouterr().err == (
-        f"error: {notes} is not a readable PyTorch checkpoint: it starts b'hello wo', not as torch.save writes one "
-        "(another kind of file?)\n1 of 1 checkpoints failed\n"
+        f"error: {notes} is not a readable PyTorch checkpoint: it is a text file, not a file torch.save writes\n"
+        "1 of 1 checkpoints failed\n"
     )
 
 

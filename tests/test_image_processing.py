@@ -335,7 +335,8 @@ def test_pipeline_takes_a_batch_of_different_sizes(model_dir):
 
 def test_pipeline_takes_a_tuple_or_a_datasets_column_as_it_takes_a_list(model_dir):
     """transformers batches only lists: a tuple, or a `datasets` column (`ds["image"]`, a lazy Sequence in
-    datasets ≥ 4), would reach the image reader whole ("expected a PIL image or numpy array, got tuple")."""
+    datasets ≥ 4), would reach the image reader whole ("expected a PIL image or numpy array, got tuple"). An
+    iterator (`iter(images)`, `map(...)`) streams through as a generator does."""
     import datasets
 
     restorer = pipeline("image-restoration", model=str(model_dir))
@@ -343,9 +344,9 @@ def test_pipeline_takes_a_tuple_or_a_datasets_column_as_it_takes_a_list(model_di
     expected = [np.asarray(out) for out in restorer(images)]
     column = datasets.Dataset.from_dict({"image": images}).cast_column("image", datasets.Image())["image"]
     for batch_size in (1, 2):
-        for given in (tuple(images), column):
-            outs = restorer(given, batch_size=batch_size)
-            assert isinstance(outs, list) and len(outs) == 3
+        for given in (tuple(images), column, iter(images), map(np.asarray, images)):
+            outs = list(restorer(given, batch_size=batch_size))
+            assert len(outs) == 3
             for out, want in zip(outs, expected, strict=True):
                 np.testing.assert_array_equal(np.asarray(out), want)
 
@@ -648,6 +649,7 @@ def test_a_saved_pipeline_reloads_as_it_was_loaded(model_dir, tmp_path):
         "config.json",
         "configuration_swinir.py",
         "constants_swinir.py",
+        "hub_push_swinir.py",
         "model.safetensors",
         "modeling_swinir.py",
         "preprocessor_config.json",
@@ -769,3 +771,32 @@ def test_a_reconstruction_with_nan_is_said_not_cast_silently(caplog):
         out = SwinIRImageProcessor().post_process_image_restoration(recon, output_type="np")[0]
     assert out[0, 0].tolist() == [0, 0, 0] and out[1, 1].tolist() == [128, 128, 128]
     assert "the reconstruction holds 3 NaN values, given as black pixels" in caplog.text
+
+
+def test_pipeline_runs_a_model_left_in_training_mode_in_eval_mode(tiny_config):
+    """A model still training (after a Trainer, drop_path_rate 0.1) gave random pixels through the pipeline, which
+    did not switch it to eval mode as `restore()` does; its mode is given back after the call."""
+    torch.manual_seed(0)
+    model = SwinIRForImageRestoration(tiny_config(drop_path_rate=0.5))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.3)
+    model.train()
+    image = _rgb(8, 8, seed=3)
+    expected = np.asarray(restore(model, image, tile=None, dtype="float32"))
+    restorer = pipeline("image-restoration", model=model)
+    for _ in range(2):
+        np.testing.assert_array_equal(np.asarray(restorer(image)), expected)
+    assert model.training
+
+
+def test_a_float_pil_image_gives_no_torch_warning(tiny_config, tmp_path):
+    """A mode F image's pixels into a greyscale model are a read-only array, which torch warned of ("The given NumPy
+    array is not writable")."""
+    SwinIRForImageRestoration(tiny_config(num_channels=1)).save_pretrained(tmp_path)
+    image = Image.fromarray(np.linspace(0, 1, 48, dtype=np.float32).reshape(6, 8), "F")
+    restorer = pipeline("image-restoration", model=str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = restorer(image)
+    assert out.mode == "F" and out.size == (16, 12)

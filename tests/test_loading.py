@@ -133,6 +133,11 @@ def test_from_pretrained_of_a_weights_file_says_what_it_takes(saved, shared, tmp
         OSError, match=r"^\S*absent.pth does not exist \(from_pretrained takes a model folder or a Hub id\)$"
     ):
         SwinIRForImageRestoration.from_pretrained(tmp_path / "absent.pth")
+    # Nor is a missing folder's path, which transformers refused as a malformed Hub id ("Repo id must be in the
+    # form 'repo_name' or 'namespace/repo_name'").
+    for path in (str(tmp_path / "absent"), "./absent", "../absent/run", "runs/absent/step-1"):
+        with pytest.raises(OSError, match=rf"^{re.escape(path)} does not exist \(from_pretrained takes a model folder"):
+            SwinIRForImageRestoration.from_pretrained(path)
     assert isinstance(load_model(pth), SwinIRForImageRestoration)  # the way the message names
     model, _ = saved  # with a config, transformers' load of a weights file itself is left alone
     loaded = SwinIRForImageRestoration.from_pretrained(folder / "model.safetensors", config=model.config)

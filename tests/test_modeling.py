@@ -50,6 +50,18 @@ def test_invalid_config_says_what_is_wrong(tiny_config, fields, message):
         tiny_config(**fields)
 
 
+def test_fields_given_to_from_pretrained_are_checked(tiny_config, tmp_path):
+    """transformers sets the fields passed to `from_pretrained` after building the config, past its checks: a
+    `upscale=5` for a pixelshuffle head loaded, to fail only when saved or built."""
+    from transformers import AutoConfig
+
+    tiny_config(upsampler="pixelshuffle", upscale=2).save_pretrained(tmp_path)
+    for load in (SwinIRConfig.from_pretrained, AutoConfig.from_pretrained):
+        with pytest.raises(ValueError, match=re.escape("upscale must be 3 or a power of 2 (2, 4, 8, 16, ...)")):
+            load(tmp_path, upscale=5)
+        assert load(tmp_path, upscale=4).upscale == 4
+
+
 @pytest.mark.parametrize(
     ("preset", "scale", "release"),
     [

@@ -551,7 +551,10 @@ def test_float_colour_tiff_is_read_and_restored_to_a_float_tiff(model, tmp_path,
 
     tifffile.imwrite(tmp_path / "hdr.tif", rgba[..., :3] * 255, photometric="rgb")  # 0..255 floats
     # A path's caller has the file, not an array to divide by its range (the advice for arrays).
-    message = r"hdr.tif: a floating-point image that cannot be restored \(float images must hold values in \[0, 1\], "
+    message = (
+        r"hdr.tif: a floating-point image that cannot be restored \(float images must hold values in \[0, 1\] "
+        r"\(noise may overshoot it, up to \[-4, 5\]\), "
+    )
     advice = r"this one spans \[0\.\d+, 25\d\.\d+\]\): save it with values in \[0, 1\], or as an 8- or 16-bit image$"
     with pytest.raises(ValueError, match=message + advice):
         restore(model, tmp_path / "hdr.tif")

@@ -63,6 +63,30 @@ def refused_global(err: Exception) -> str | None:
     return found[1] if found else None
 
 
+# The start of files mistaken for checkpoints → what they are.
+_SIGNATURES = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "a gzip archive",
+    b"7z\xbc\xaf": "a 7-Zip archive",
+    b"\xfd7zXZ": "an xz archive",
+    b"%PDF": "a PDF document",
+    b"<": "an HTML / XML page (a download's error page?)",
+}
+
+
+def _file_kind(head: bytes) -> str:
+    """What a file that starts with `head` is, in words, without quoting it: the demo says this to remote users of
+    a path they gave, whose contents are not theirs to read."""
+    for signature, kind in _SIGNATURES.items():
+        if head.lstrip().startswith(signature):
+            return kind
+    if all(32 <= byte < 127 or byte in b"\t\n\r" for byte in head):
+        return "a text file"
+    return "another kind of file"
+
+
 def _unreadable(path: Path, err: Exception) -> str:
     """Why `torch.load(path, weights_only=True)` failed, in one line (torch's own messages span paragraphs)."""
     text = str(err)
@@ -74,10 +98,9 @@ def _unreadable(path: Path, err: Exception) -> str:
             "torch.nn.Module) else obj['params'], 'weights.pth')"
         )
     with path.open("rb") as file:
-        head = file.read(8)
+        head = file.read(64)
     if head and not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
-        why = f"it starts {head!r}, not as torch.save writes one (another kind of file?)"
-        return f"{path} is not a readable PyTorch checkpoint: {why}"
+        return f"{path} is not a readable PyTorch checkpoint: it is {_file_kind(head)}, not a file torch.save writes"
     if head.startswith(b"\x80") and len(head) > 1 and head[1] > 2:  # torch.save's legacy format is protocol 2
         why = f"it is a pickle of protocol {head[1]}, as pickle.dump writes, not torch.save"
         return f"{path} is not a readable PyTorch checkpoint: {why} (save the weights with torch.save)"

@@ -19,6 +19,7 @@ _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
 # imports) and nothing else of the package.
 REMOTE_MODULES = (
     "constants_swinir",
+    "hub_push_swinir",
     "configuration_swinir",
     "modeling_swinir",
     "image_processing_swinir",

@@ -100,7 +100,7 @@ def build(demo: RestorationDemo) -> gr.Blocks:
         gr.Markdown(
             "# SwinIR image restoration\n"
             "Drop an image, say what it is, pick the size, press **Restore**. The result keeps the input's bit "
-            f"depth and transparency. Inputs up to {demo.max_pixels / 1e6:.2f} megapixels and {demo.max_upload_mb} MB."
+            f"depth and transparency. Inputs up to {demo.max_pixels / 1e6:.3g} megapixels and {demo.max_upload_mb} MB."
         )
         with gr.Row():
             with gr.Column(min_width=320):
@@ -255,7 +255,7 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     shared = dict(concurrency_limit=demo.concurrency, concurrency_id=RESTORE_QUEUE)
     buttons = [busy, c["run"], c["stop"]]
     ran = gr.State(None)  # the upload the page's job restores
-    start = c["run"].click(running, c["file"], [*buttons, ran], **quiet)
+    start = c["run"].click(running, c["file"], [*buttons, info, ran], **quiet)
     job = start.then(
         demo.restore,
         settings + options,
@@ -292,9 +292,10 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     page.unload(demo.end_session)  # a closed tab's job would otherwise run on, holding a worker
 
 
-def running(path: str | None) -> tuple[bool, dict, dict, str | None]:
-    """(busy, Restore, Cancel, the upload restored) while a job runs: busy, Restore off, Cancel on."""
-    return True, gr.update(interactive=False), gr.update(interactive=True), path
+def running(path: str | None) -> tuple[bool, dict, dict, str, str | None]:
+    """(busy, Restore, Cancel, result line, the upload restored) while a job runs: busy, Restore off, Cancel on, the
+    last job's line cleared (a job that then failed left "Cancelled." or the last result's line standing)."""
+    return True, gr.update(interactive=False), gr.update(interactive=True), "", path
 
 
 def kept_result(path: str | None, ran: str | None) -> tuple:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..extras import MissingExtraError, require
+from ..inference.atomic_writes import left_by_dead_process, process_tag
 from ..interrupts import stopped_by, terminate_as_interrupt
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 
@@ -131,6 +134,22 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def own_gradio_cache() -> Path:
+    """Point gradio's file cache (GRADIO_TEMP_DIR) at a folder of this process's own, unless one was chosen, the
+    folders of demos that died removed first → the cache folder. gradio names the files it caches by their content,
+    in one folder for all processes, and deletes its own at shutdown: stopping one demo deleted another's examples."""
+    from .callbacks import OUTPUT_PREFIX
+
+    if chosen := os.environ.get("GRADIO_TEMP_DIR"):
+        return Path(chosen)
+    root = Path(tempfile.gettempdir()) / "gradio"
+    for old in root.glob(f"{OUTPUT_PREFIX}*"):
+        if left_by_dead_process(old.name, OUTPUT_PREFIX) and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(root / f"{OUTPUT_PREFIX}{process_tag()}")
+    return Path(os.environ["GRADIO_TEMP_DIR"])
+
+
 def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     """Build, queue and start the app; extra keyword arguments go to `gr.Blocks.launch`.
 
@@ -144,6 +163,7 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     from .errors import ModelError
     from .layout import CSS
 
+    own_gradio_cache()
     # gradio turns a share link on by itself too (GRADIO_SHARE, Colab, hosted notebooks): decided here, once, so that
     # the custom-models switch sees what gradio then does.
     launch_kwargs["share"] = shares(launch_kwargs.get("share"))

@@ -14,7 +14,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..inference.deep_decoders import cmyk_tiff_bits
-from ..inference.image_io import ImageData, float_file_problem, image_size, open_image, read_image
+from ..inference.image_io import ImageData, image_size, open_image, pixel_range_problem, read_image
 from ..models.image_processing_swinir import float_to_image, image_to_float
 from .errors import user_error
 from .limits import UPLOAD_MAX_AGE_S
@@ -151,17 +151,19 @@ def open_header(path: str) -> tuple[int, int]:
 
 
 def decode(path: str) -> ImageData:
-    """The file's pixels and ICC profile (`read_image`), or a plain gr.Error; float pixels must be a [0, 1] image."""
+    """The file's pixels and ICC profile (`read_image`), or a plain gr.Error; float pixels must be a [0, 1] image,
+    32-bit integer ones 16-bit levels."""
     try:
         data = read_image(path)
     except ValueError as err:
         if isinstance(err.__cause__, Image.DecompressionBombError):
             raise user_error(_bomb_message(Path(path).name)) from None
         raise undecodable(path, err) from None
-    if reason := float_file_problem(data.pixels):
+    if reason := pixel_range_problem(data.pixels):
+        kind = "32-bit integer" if getattr(data.pixels, "mode", None) == "I" else "floating-point"
         raise user_error(
-            f"{Path(path).name} is a floating-point image this demo cannot restore ({reason}): save it with "
-            "values in [0, 1], or as an 8- or 16-bit image."
+            f"{Path(path).name} is a {kind} image this demo cannot restore ({reason}): save it with values in "
+            "[0, 1], or as an 8- or 16-bit image."
         )
     return data
 

@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..models.image_processing_swinir import (
     check_float_range,
+    check_level_range,
     is_heif,
     keyed_grey16,
     normalize_pil,
@@ -54,25 +55,29 @@ class ImageData:
 _FLOAT_SLACK = 0.5 / 255
 
 
-def float_file_problem(pixels: Image.Image | np.ndarray) -> str | None:
-    """What makes a file's floating-point pixels no image to restore (values outside [0, 1], NaN), or None: the
-    reason alone, as `check_float_range`'s advice (divide the array by its range) is for callers holding arrays."""
-    if (pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode) not in ("f", "F"):
-        return None
+def pixel_range_problem(pixels: Image.Image | np.ndarray) -> str | None:
+    """What makes a file's 32-bit pixels no image to restore (floats outside [0, 1] or NaN, mode I integers beyond
+    16-bit levels), or None: the reason alone, as the readers' advice (divide the array by its range) is for callers
+    holding arrays."""
+    kind = pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode
     try:
-        check_float_range(np.asarray(pixels, dtype=np.float32))
+        if kind in ("f", "F"):
+            check_float_range(np.asarray(pixels, dtype=np.float32))
+        elif kind == "I":
+            check_level_range(np.asarray(pixels))
     except ValueError as err:
         return str(err).split(":", 1)[0]
     return None
 
 
-def check_float_file(path: str | os.PathLike, pixels: Image.Image | np.ndarray) -> None:
-    """Raise `ValueError`, naming the file `path` and saying how to save it, when its `pixels` are floats
-    `float_file_problem` refuses (a float TIFF of 0..255 levels)."""
-    if reason := float_file_problem(pixels):
+def check_pixel_range(path: str | os.PathLike, pixels: Image.Image | np.ndarray) -> None:
+    """Raise `ValueError`, naming the file `path` and saying how to save it, when its `pixels` are ones
+    `pixel_range_problem` refuses (a float TIFF of 0..255 levels)."""
+    if reason := pixel_range_problem(pixels):
+        kind = "32-bit integer" if getattr(pixels, "mode", None) == "I" else "floating-point"
         raise ValueError(
-            f"{path}: a floating-point image that cannot be restored ({reason}): save it with values in [0, 1], or "
-            "as an 8- or 16-bit image"
+            f"{path}: a {kind} image that cannot be restored ({reason}): save it with values in [0, 1], or as an "
+            "8- or 16-bit image"
         )
     if (pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode) in ("f", "F"):
         values = np.asarray(pixels, dtype=np.float32)
@@ -85,9 +90,9 @@ def check_float_file(path: str | os.PathLike, pixels: Image.Image | np.ndarray) 
 
 
 def read_restorable(path: str | os.PathLike) -> ImageData:
-    """`read_image` of a file the engine can restore: a float image's values checked (`check_float_file`)."""
+    """`read_image` of a file the engine can restore: a 32-bit image's values checked (`check_pixel_range`)."""
     data = read_image(path)
-    check_float_file(path, data.pixels)
+    check_pixel_range(path, data.pixels)
     return data
 
 

@@ -22,6 +22,7 @@ if Version(transformers.__version__) < Version(MIN_TRANSFORMERS):
 
 # After the check: a Hub folder's copy run on an old transformers says what it needs, whatever else fails.
 from .constants_swinir import LOSSES, TASK_TABLE, TASKS, Task  # noqa: E402, F401  (re-exported: one table)
+from .hub_push_swinir import SaidPush  # noqa: E402
 
 UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", None)
 # The scales each head builds, in words: "pixelshuffle" chains ×2 steps (or one ×3 step), "nearest+conv" has one
@@ -116,7 +117,7 @@ DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
 
 @strict
-class SwinIRConfig(PreTrainedConfig):
+class SwinIRConfig(SaidPush, PreTrainedConfig):
     r"""Configuration of a [`SwinIRForImageRestoration`] model.
 
     Field names follow `transformers` (the authors' constructor argument is given in brackets).
@@ -216,6 +217,16 @@ class SwinIRConfig(PreTrainedConfig):
         # ValueError of the first inconsistent field.
         for check in (self.validate_body, self.validate_head, self.validate_training):
             check()
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> Any:
+        """transformers' `from_dict` (behind `from_pretrained`), which sets the fields passed as keywords after the
+        config is built (`from_pretrained(folder, upscale=3)`): checked as the constructor checks them."""
+        loaded = super().from_dict(config_dict, **kwargs)
+        config = loaded[0] if isinstance(loaded, tuple) else loaded
+        for check in (config.validate_body, config.validate_head, config.validate_training):
+            check()
+        return loaded
 
     def validate_body(self) -> None:
         """The shallow conv and Swin body: channels, depths / heads, window and patch sizes."""

@@ -31,6 +31,7 @@ except ImportError:  # older 5.x
     from transformers.image_processing_utils import BaseImageProcessor as _ImageProcessorBase
 
 from .constants_swinir import ALPHA_MODES, AlphaMode  # noqa: F401  (re-exported: the pipeline's, the demo's)
+from .hub_push_swinir import SaidPush
 
 if TYPE_CHECKING:
     # Never run. transformers ships a remote-code module's relative imports with it (from the Hub, and in the
@@ -256,10 +257,26 @@ def check_float_range(arr: np.ndarray) -> np.ndarray:
     low, high = float(arr.min()), float(arr.max())
     if low < FLOAT_RANGE[0] or high > FLOAT_RANGE[1]:
         raise ValueError(
-            f"float images must hold values in [0, 1], this one spans [{low:g}, {high:g}]: divide by its range "
+            f"float images must hold values in [0, 1] (noise may overshoot it, up to [{FLOAT_RANGE[0]:g}, "
+            f"{FLOAT_RANGE[1]:g}]), this one spans [{low:g}, {high:g}]: divide by its range "
             "(255 for 8-bit data) or pass uint8 / uint16 pixels"
         )
     return arr
+
+
+def check_level_range(levels: np.ndarray) -> np.ndarray:
+    """`levels` (a mode I image's integers) itself, after checking that they are 16-bit levels (0..65535).
+
+    Raises:
+        ValueError: 32-bit levels, which clipping would flatten to black / white, saying what to do.
+    """
+    low, high = int(levels.min()), int(levels.max())
+    if low < 0 or high > 65535:
+        raise ValueError(
+            f"mode I images are read as 16-bit levels (0..65535), this one spans [{low}, {high}]: scale it "
+            "to 0..65535, or pass floats in [0, 1] (mode F or a float array)"
+        )
+    return levels
 
 
 def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -272,13 +289,7 @@ def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         image = image.convert("RGB")
     mode = image.mode
     if mode.startswith("I;16") or mode == "I":
-        levels = np.asarray(image)
-        low, high = int(levels.min()), int(levels.max())
-        if low < 0 or high > 65535:  # 32-bit levels (mode I): clipping would flatten them to black / white
-            raise ValueError(
-                f"mode I images are read as 16-bit levels (0..65535), this one spans [{low}, {high}]: scale it "
-                "to 0..65535, or pass floats in [0, 1] (mode F or a float array)"
-            )
+        levels = check_level_range(np.asarray(image))
         return (levels.astype(np.float32) / 65535.0)[..., None], None
     if mode == "F":
         return check_float_range(np.asarray(image, dtype=np.float32))[..., None], None
@@ -442,7 +453,9 @@ def to_pixel_values(colour: np.ndarray, num_channels: int) -> torch.Tensor:
         batch = colour.transpose(2, 0, 1)[:, None]
     else:
         batch = match_channels(colour, num_channels).transpose(2, 0, 1)[None]
-    return torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+    batch = np.ascontiguousarray(batch, dtype=np.float32)
+    # A read-only array (a mode F image's pixels) would make torch warn that it is not writable.
+    return torch.from_numpy(batch if batch.flags.writeable else batch.copy())
 
 
 def from_reconstruction(reconstruction: torch.Tensor, channels: int) -> np.ndarray:
@@ -614,7 +627,7 @@ def integer_pixels(image: Any) -> str | None:
     return None
 
 
-class SwinIRImageProcessor(_ImageProcessorBase):
+class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
     r"""Turns images into SwinIR `pixel_values` and model outputs back into images.
 
     No resizing, padding or normalising: the model pads and subtracts its mean internally, so the output is always

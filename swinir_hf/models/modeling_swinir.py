@@ -33,6 +33,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput, can_return_tuple
 
 from .configuration_swinir import SwinIRConfig
+from .hub_push_swinir import SaidPush
 
 logger = logging.getLogger(__name__)
 
@@ -489,7 +490,7 @@ class ImageRestorationOutput(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
-class SwinIRPreTrainedModel(PreTrainedModel):
+class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
     config_class = SwinIRConfig
     base_model_prefix = "swinir"
     main_input_name = "pixel_values"
@@ -554,7 +555,7 @@ class SwinIRPreTrainedModel(PreTrainedModel):
         kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
         if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
             if kwargs.get("config") is None:  # with a config, transformers loads a weights file itself
-                _check_not_a_weights_file(Path(pretrained_model_name_or_path))
+                _check_not_a_weights_file(pretrained_model_name_or_path)
             _check_size_against_weights(cls, Path(pretrained_model_name_or_path, kwargs.get("subfolder") or ""), kwargs)
         report_logger = logging.getLogger("transformers.modeling_utils")
         quiet = _DropLoadReport()
@@ -615,12 +616,6 @@ class SwinIRPreTrainedModel(PreTrainedModel):
             for path in layouts:
                 if before[path] is not None and _file_id(path) == before[path]:
                     path.unlink()
-
-    def push_to_hub(self, repo_id: str, *args: Any, **kwargs: Any) -> Any:
-        """transformers' `push_to_hub`; a Hub that cannot be reached (HF_HUB_OFFLINE, no network) is an `OSError`
-        saying what to do, at once, not the HTTP client's error from inside the upload."""
-        with _push_said(repo_id):
-            return super().push_to_hub(repo_id, *args, **kwargs)
 
     def _upload_modified_files(
         self,
@@ -1033,10 +1028,14 @@ def _config_not_stored(cls: type[SwinIRPreTrainedModel], source: Any, kwargs: di
     return any(getattr(given, k, None) != getattr(stored, k) for k in _own_fields(cls.config_class))
 
 
-def _check_not_a_weights_file(path: Path) -> None:
+def _check_not_a_weights_file(source: str | os.PathLike) -> None:
     """Raise an `OSError` saying what `from_pretrained` takes when `path` is a weights file (an authors' `.pth`, a
-    folder's `model.safetensors`) given without a `config`: transformers reads such a file as a config.json and says
-    only that it "is not a valid JSON file"."""
+    folder's `model.safetensors`) given without a `config`, or a path (`./run`, `/models/x4`) where nothing is:
+    transformers reads such a file as a config.json and says only that it "is not a valid JSON file", and takes a
+    missing folder for a malformed Hub id."""
+    name, path = os.fspath(source), Path(source)
+    if not path.exists() and (name.startswith(("/", "~", "./", "../")) or name.count("/") > 1 or "\\" in name):
+        raise OSError(f"{name} does not exist (from_pretrained takes a model folder or a Hub id)")
     if path.suffix.lower() not in (".pth", ".pt", ".ckpt", ".bin", ".safetensors"):
         return
     if not path.exists():  # not a Hub id either: told to download it, or that it might be a bundled model's name
@@ -1195,32 +1194,6 @@ def _not_cached_said(source: object, revision: str | None = None, subfolder: str
                 if offline
                 else "HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
             )
-        ) from err
-
-
-@contextlib.contextmanager
-def _push_said(repo_id: str) -> Iterator[None]:
-    """A push to `repo_id` that fails for want of the Hub as an `OSError` saying so and how to upload later."""
-    from huggingface_hub import constants
-    from huggingface_hub.errors import OfflineModeIsEnabled
-
-    later = f"save the model (model.save_pretrained(FOLDER)) and upload the folder later (hf upload {repo_id} FOLDER)"
-    if constants.HF_HUB_OFFLINE:
-        raise OSError(
-            f"cannot push to {repo_id}: HF_HUB_OFFLINE is set; unset it where the Hub can be reached, or {later}"
-        )
-    try:
-        yield
-    except OfflineModeIsEnabled as err:
-        raise OSError(f"cannot push to {repo_id}: HF_HUB_OFFLINE is set; {later}") from err
-    except Exception as err:
-        # huggingface_hub's own errors are OSErrors and say what the Hub answered; a connection that fails outright
-        # raises its HTTP client's (httpx, httpx2), which says no more than "Name or service not known".
-        if not type(err).__module__.split(".")[0].startswith("httpx"):
-            raise
-        raise OSError(
-            f"cannot push to {repo_id}: the Hub ({constants.ENDPOINT}) cannot be reached ({type(err).__name__}: "
-            f"{err}); retry when it can, or {later}"
         ) from err
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from types import GeneratorType
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,8 @@ class ImageRestorationPipeline(Pipeline):
             # transformers batches only lists (and generators, datasets): it would take a tuple, or a `datasets`
             # column (`ds["image"]`), as one image. A column streams through, decoded an image at a time.
             return list(super().__call__((image for image in inputs), *args, **kwargs))
+        if isinstance(inputs, Iterator) and not isinstance(inputs, GeneratorType):
+            inputs = (image for image in inputs)  # an iterator (`iter(images)`, `map(...)`) streams as generators do
         return super().__call__(inputs, *args, **kwargs)
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any) -> None:
@@ -157,6 +160,15 @@ class ImageRestorationPipeline(Pipeline):
         return {"image": item}
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+        # In eval mode, as `restore()` runs: a model left training (after a Trainer, say) would drop paths at random.
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return self._restore_items(model_inputs)
+        finally:
+            self.model.train(was_training)
+
+    def _restore_items(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         # One image, or a list of them (`batch_size > 1`): those of one size through one pass, then their alphas
         # that the model upscales through one more; a batch of one gives exactly `restore()`'s pixels.
         batch = model_inputs["image"]

@@ -1,0 +1,58 @@
+"""Pushes to the Hub of the config, the image processor and the model that fail for want of the Hub (HF_HUB_OFFLINE,
+no network) with one `OSError` saying what to do, not the HTTP client's error from inside an upload; a save asked
+for together with a push is made first, so that nothing is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+
+class SaidPush:
+    """Mixin, before transformers' class, for its `push_to_hub` and `save_pretrained(..., push_to_hub=True)`."""
+
+    def push_to_hub(self, repo_id: str, *args: Any, **kwargs: Any) -> Any:
+        with push_said(repo_id):
+            return super().push_to_hub(repo_id, *args, **kwargs)
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("push_to_hub"):
+            return super().save_pretrained(save_directory, *args, **kwargs)
+        # transformers creates the repo before it saves: without the Hub, the folder would not be written either.
+        self.save_pretrained(save_directory, *args, **{**kwargs, "push_to_hub": False})
+        repo_id = kwargs.get("repo_id") or os.fspath(save_directory).rstrip(os.sep).split(os.sep)[-1]
+        with push_said(repo_id, saved=save_directory):
+            return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def push_said(repo_id: str, saved: str | os.PathLike | None = None) -> Iterator[None]:
+    """A push to `repo_id` that fails for want of the Hub as an `OSError` saying so and how to upload later; `saved`:
+    the folder already saved, which the message names."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    if saved is None:
+        later = f"save it (.save_pretrained(FOLDER)) and upload the folder later (hf upload {repo_id} FOLDER)"
+        failed = f"cannot push to {repo_id}"
+    else:
+        later = f"upload the folder later (hf upload {repo_id} {os.fspath(saved)})"
+        failed = f"saved in {os.fspath(saved)}, but cannot push to {repo_id}"
+    if constants.HF_HUB_OFFLINE:
+        raise OSError(f"{failed}: HF_HUB_OFFLINE is set; unset it where the Hub can be reached, or {later}")
+    try:
+        yield
+    except OfflineModeIsEnabled as err:
+        raise OSError(f"{failed}: HF_HUB_OFFLINE is set; {later}") from err
+    except Exception as err:
+        # huggingface_hub's own errors are OSErrors and say what the Hub answered; a connection that fails outright
+        # raises its HTTP client's (httpx, httpx2), which says no more than "Name or service not known".
+        if not type(err).__module__.split(".")[0].startswith("httpx"):
+            raise
+        raise OSError(
+            f"{failed}: the Hub ({constants.ENDPOINT}) cannot be reached ({type(err).__name__}: {err}); retry when it "
+            f"can, or {later}"
+        ) from err
