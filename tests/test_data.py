@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -236,6 +237,26 @@ def test_the_mean_psnr_of_no_images_is_an_error():
     assert mean_psnr([30.0, 31.0, 35.0]) == pytest.approx(32.0)
     with pytest.raises(ValueError, match="the validation set has no readable images"):
         mean_psnr([])
+
+
+def test_a_benchmark_folder_gives_its_hr_images_as_eval_reads_it(tmp_path, folder):
+    """A benchmark's folder (`Set5/` with `HR/` beside `LR_bicubic/X2/`) given as validation or training images:
+    its LR images were read as ground truth too (25 images for Set5's 5), and macOS' `._a.png` files as images."""
+    bench = tmp_path / "Set5"
+    for sub in ("HR", "LR_bicubic/X2", "HR/.thumbnails"):
+        (bench / sub).mkdir(parents=True)
+    for i, image in enumerate(sorted(folder.glob("*.png"))):
+        shutil.copy(image, bench / "HR" / f"im{i}.png")
+        shutil.copy(image, bench / "LR_bicubic" / "X2" / f"im{i}x2.png")
+    (bench / "HR" / "._im0.png").write_bytes(b"\x00\x05\x16\x07")  # macOS' resource fork beside a copied file
+    shutil.copy(bench / "HR" / "im0.png", bench / "HR" / ".thumbnails" / "im0.png")
+    assert load_images(str(bench)) == [str(bench / "HR" / f"im{i}.png") for i in range(4)]
+    shutil.rmtree(bench / "LR_bicubic")  # without LR images beside it, HR/ is one folder of the others
+    (bench / "scans").mkdir()
+    shutil.copy(bench / "HR" / "im1.png", bench / "scans" / "s.png")
+    assert load_images(str(bench)) == [str(bench / "HR" / f"im{i}.png") for i in range(4)] + [
+        str(bench / "scans/s.png")
+    ]
 
 
 def test_datasets_save_to_disk_source(tmp_path, folder):

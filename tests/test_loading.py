@@ -117,7 +117,7 @@ def test_loads_a_training_checkpoint_by_its_folder(saved, tmp_path):
         assert torch.equal(load_model(checkpoint)(x).reconstruction, model(x).reconstruction)
 
 
-def test_from_pretrained_of_a_weights_file_says_what_it_takes(saved, shared, tmp_path):
+def test_from_pretrained_of_a_weights_file_says_what_it_takes(saved, shared, tmp_path, monkeypatch):
     """An authors' .pth or a folder's model.safetensors given to from_pretrained: transformers said only "the config
     file at 'x.pth' is not a valid JSON file"; the error now says it takes a folder and how to load the .pth."""
     _, folder = saved
@@ -138,6 +138,8 @@ def test_from_pretrained_of_a_weights_file_says_what_it_takes(saved, shared, tmp
     for path in (str(tmp_path / "absent"), "./absent", "../absent/run", "runs/absent/step-1"):
         with pytest.raises(OSError, match=rf"^{re.escape(path)} does not exist \(from_pretrained takes a model folder"):
             SwinIRForImageRestoration.from_pretrained(path)
+    monkeypatch.setenv("HOME", str(folder.parent))  # `~/...` read as a shell reads it
+    assert isinstance(SwinIRForImageRestoration.from_pretrained(f"~/{folder.name}"), SwinIRForImageRestoration)
     assert isinstance(load_model(pth), SwinIRForImageRestoration)  # the way the message names
     model, _ = saved  # with a config, transformers' load of a weights file itself is left alone
     loaded = SwinIRForImageRestoration.from_pretrained(folder / "model.safetensors", config=model.config)

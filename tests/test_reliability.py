@@ -9,6 +9,7 @@ import pickle
 import re
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +225,35 @@ def test_sigterm_before_the_first_step_stops_the_run_as_ctrl_c_does(
 
 
 @pytest.mark.slow
+def test_a_stop_after_the_last_step_saves_the_final_model(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
+    """Ctrl-C after the last step (during its checkpoint, say) stopped with 130 and no final model, where the docs
+    promise a stop then waits for the final model folder and exits 0."""
+    import swinir_hf.training.loop
+
+    after = swinir_hf.training.loop.after_step
+
+    def last_step_interrupted(run):
+        after(run)
+        if run.progress.step == run.cfg.train.max_steps:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(swinir_hf.training.loop, "after_step", last_step_interrupted)
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out)) == 0
+    err = capsys.readouterr().err
+    assert "SIGINT: stopping once the final model is saved (Ctrl-C again: now)" in err and "Traceback" not in err
+    assert load_model(str(out)).num_parameters() > 0 and (out / "training_summary.json").is_file()
+    # The stop is handed on to the final save: a second Ctrl-C then is the second one, which stops at once.
+    from swinir_hf.training.signals import StopSignals
+
+    first = StopSignals(announce=False)
+    first.signal = signal.SIGINT
+    with StopSignals(announce=False, first=first), pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+
+
+@pytest.mark.slow
 def test_a_stop_during_the_final_save_waits_for_it(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
     """Ctrl-C (or a scheduler's SIGTERM) while the final model folder is written completes it instead of leaving
     it half-written."""
@@ -270,7 +300,22 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
         "train.output_dir\n"
     )
     assert (out / "training_config.yaml").read_text() == config_before
-    assert train_cli(tiny_run(images, out, train={"checkpoint_every": 2, "max_steps": 6}), "--resume", "latest") == 0
+    # The same images by another path resume: compared as text, an absolute path for a relative one was refused.
+    alias = tmp_path / "alias"
+    alias.symlink_to(images)
+    same = tiny_run(images, out, train={"checkpoint_every": 2, "max_steps": 6}, data={"train": [str(alias)]})
+    assert train_cli(same, "--resume", "latest") == 0
+    # Other images under the path the run was started with (the command run from another folder): resumed at once.
+    own = tmp_path / "own"
+    shutil.copytree(images, own)
+    assert train_cli(tiny_run(own, tmp_path / "own-run", train={"checkpoint_every": 2})) == 0
+    (own / "7.png").unlink()
+    capsys.readouterr()
+    assert train_cli(tiny_run(own, tmp_path / "own-run", train={"max_steps": 6}), "--resume", "latest") == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot resume from {tmp_path / 'own-run' / 'checkpoints' / 'step-00000004'}: data.train holds other "
+        "images than the run was started with (8 then, 7 now)."
+    )
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -307,15 +352,30 @@ def test_a_fresh_start_neither_overwrites_a_model_nor_mixes_with_another_runs_ch
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-00000001"]
 
 
-@pytest.mark.parametrize("damaged", ["optimizer.bin", "model/model.safetensors"])
-def test_resuming_a_damaged_checkpoint_is_one_line_naming_it(tiny_run, train_cli, images, tmp_path, capsys, damaged):
+@pytest.mark.parametrize(
+    ("damaged", "reason"),
+    [
+        ("optimizer.bin", ""),
+        ("model/model.safetensors", ""),
+        # A progress.json cut short said only "error: Expecting property name enclosed in double quotes: line 2 ...";
+        # a missing random-state file was skipped without a word.
+        ("progress.json", "its progress.json is unreadable (Expecting property name enclosed in double quotes"),
+        ("random_states_0.pkl", "it has no random_states_0.pkl. If"),
+    ],
+)
+def test_resuming_a_damaged_checkpoint_is_one_line_naming_it(
+    tiny_run, train_cli, images, tmp_path, capsys, damaged, reason
+):
     out = tmp_path / "run"
     assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 1})) == 0
     file = out / "checkpoints/step-00000002" / damaged
-    file.write_bytes(file.read_bytes()[:100])  # a copy that stopped short
+    if damaged.endswith(".pkl"):
+        file.unlink()
+    else:
+        file.write_bytes(file.read_bytes()[:1] + b"\n")  # a copy that stopped short
     assert train_cli(tiny_run(images, out, train={"max_steps": 3}), "--resume", "latest") == 1
     err = capsys.readouterr().err
-    assert f"error: cannot resume from {out / 'checkpoints/step-00000002'}: " in err and "Traceback" not in err
+    assert f"error: cannot resume from {out / 'checkpoints/step-00000002'}: {reason}" in err and "Traceback" not in err
     assert "If its files are damaged, delete it and resume again (--resume latest takes the newest one left)" in err
     earlier = ("--resume", str(out / "checkpoints/step-00000001"))
     assert train_cli(tiny_run(images, out, train={"max_steps": 3}), *earlier) == 1  # the damaged one is after it
@@ -642,7 +702,8 @@ def test_float_pixels_out_of_range_and_nan_are_refused(tiny_config, tmp_path, ca
     from swinir_hf.inference.restoration import restore
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
-    with pytest.raises(ValueError, match=r"values in \[0, 1\], this one spans \[0, 255\]: divide"):
+    spans = r"values in \[0, 1\] \(noise may overshoot it, up to \[-4, 5\]\), this one spans \[0, 255\]: divide"
+    with pytest.raises(ValueError, match=spans):
         restore(model, np.linspace(0, 255, 64 * 3).reshape(8, 8, 3), dtype="float32")
     nan = np.full((8, 8, 3), 0.5)
     nan[2, 3] = np.nan

@@ -250,6 +250,7 @@ def test_command_line_overrides_in_every_form(tmp_path):
             *("data.val=null", "--train.lr_milestones", "[10, 0.5]", "--data.noise_sigma", "[5, 50]"),
             "data.degradation=noise",  # which reads data.noise_sigma
             *("model.config.embed_dim=8", "--model.config.depths", "[1]", "--gan.perceptual_layers.conv5_4=2"),
+            *("--gan.enabled", "true", "--gan.allow_random_vgg=true"),  # which reads gan.perceptual_layers
             *("--init-from", "weights.pth", "--output-dir", str(tmp_path), "--resume", "latest", "--overwrite"),
         ]
     )
@@ -279,6 +280,14 @@ def test_a_level_given_at_its_default_to_a_degradation_that_does_not_read_it_is_
     with pytest.raises(ValueError, match=rf"^{name} is only read with degradation '\w+' \(this config degrades with "):
         parse_command_line(["--config", "tiny_sr_x2", level])
     assert parse_command_line(["--config", "tiny_sr_x2", f"--{name}=null"])[0].data.degradation == "bicubic"
+
+
+def test_gan_options_without_the_gan_stage_are_refused():
+    # ignored, and unchecked: `--gan.discriminator_channels 0` trained a plain model without a word
+    with pytest.raises(ValueError, match=r"^--gan.discriminator_channels, --gan.gan_weight: the GAN stage's options, "):
+        parse_command_line(["--config", "tiny_sr_x2", "--gan.discriminator_channels", "0", "--gan.gan_weight=2"])
+    cfg, _ = parse_command_line(["--config", "tiny_sr_x2", "--gan.enabled", "true", "--gan.allow_random_vgg", "true"])
+    assert cfg.gan.enabled
 
 
 def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
@@ -1529,6 +1538,19 @@ def test_scores_of_another_metric_before_a_resume_are_marked_on_the_card(tiny_co
     assert "† scored with another metric (not recorded, by an earlier swinir-hf, psnr_y): not comparable" in table
     plain = training_card(cfg, model, Progress(step=6, history=history[2:]), 12.0, None, "x")
     assert "| step 6 | 15.01 |\n" in plain and "†" not in plain
+    # A resume with other validation images (data.val or val_max_images changed) drew one curve of two sets under
+    # the new set's name: a fall of 3 dB that was another set's scores.
+    from swinir_hf.training.validation import validation_set
+
+    now = validation_set(cfg.data)
+    assert now == f"{os.path.realpath(cfg.data.val)}, split validation, first 2"  # where it is, not as written
+    other = [{"step": 2, "psnr": 26.27, "metric": "psnr_rgb", "set": "/data/Set5/HR, split validation, first 2"}]
+    sets = other + [{"step": 6, "psnr": 23.42, "metric": "psnr_rgb", "set": now}, {"step": 8, "psnr": 23.5}]
+    table = training_card(cfg, model, Progress(step=8, history=sets), 12.0, None, "x")
+    assert "| step 2 | 26.27 ‡ |\n| step 6 | 23.42 |\n| step 8 | 23.50 † |\n\n" in table
+    assert "‡ scored on other images (/data/Set5/HR, split validation, first 2): not comparable with the" in table
+    cfg.data.val = None  # validation turned off at a resume: the curve as it was, none of it "other"
+    assert "‡" not in training_card(cfg, model, Progress(step=8, history=sets), 12.0, None, "x")
 
 
 def test_a_run_resumed_without_validation_keeps_its_curve_on_the_card(tiny_run, train_cli, images, tmp_path):

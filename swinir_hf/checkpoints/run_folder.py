@@ -35,6 +35,17 @@ def is_checkpoint(path: Path) -> bool:
     return (Path(path) / PROGRESS).is_file()
 
 
+def resolve_resume(resume: str, output_dir: Path) -> Path | None:
+    """`--resume`'s checkpoint: `latest` → the newest under `output_dir` (None if there is none), else the folder."""
+    if resume == "latest":
+        found = list_checkpoints(output_dir)
+        return found[-1] if found else None
+    if not is_checkpoint(Path(resume)):
+        why = f"is not a checkpoint folder (no {PROGRESS})" if Path(resume).exists() else "does not exist"
+        raise FileNotFoundError(f"{resume} {why}")
+    return Path(resume)
+
+
 def checkpoint_step(path: Path) -> int | None:
     """The step of a checkpoint at its place in a run folder (`RUN/checkpoints/step-N`), else None."""
     path = Path(path)

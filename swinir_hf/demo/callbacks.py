@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from ..checkpoints.loading import DEFAULTS_DIR
-from ..inference.atomic_writes import left_by_dead_process, process_tag
+from ..inference.atomic_writes import process_tag, remove_dead_folders
 from ..inference.image_io import ImageData
 from ..inference.image_writing import write_image
 from ..inference.memory import ImageTooLargeError
@@ -78,9 +78,7 @@ NOTHING_TO_CANCEL = "Nothing to cancel: no restoration of this session is runnin
 def new_output_folder() -> Path:
     """A new results folder named after this process, the folders of demos that died without removing theirs (kill
     -9, out of memory, power loss) removed first: each start left one, which no later start would remove."""
-    for old in Path(tempfile.gettempdir()).glob(f"{OUTPUT_PREFIX}*"):
-        if left_by_dead_process(old.name, OUTPUT_PREFIX) and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
+    remove_dead_folders(Path(tempfile.gettempdir()), OUTPUT_PREFIX)
     return Path(tempfile.mkdtemp(prefix=f"{OUTPUT_PREFIX}{process_tag()}-"))
 
 

@@ -10,7 +10,6 @@ import gradio as gr
 
 from ..checkpoints.hub_lookup import hub_cached
 from ..inference.image_writing import write_image
-from ..inference.photo_metadata import scaled_dpi
 from .errors import user_error
 from .limits import MAX_SHRINK_PIXELS
 from .menu import AUTO, CUSTOM, JPEG, LEVEL_LABELS, Menu, Plan
@@ -161,6 +160,7 @@ class ControlCallbacks:
         data = decode(path)
         small = shrink(data.pixels, self.max_pixels)
         out = self._output_path(f"{safe_stem(path)}_small{'.tiff' if is_float(small) else '.png'}")
-        factor = size_of(small)[0] / size_of(data.pixels)[0]  # its print size kept, as a restored image's is
-        write_image(out, small, data.icc_profile, exif=data.exif, dpi=scaled_dpi(data.dpi, factor))
+        (w, h), (small_w, small_h) = size_of(data.pixels), size_of(small)
+        dpi = data.dpi and (data.dpi[0] * small_w / w, data.dpi[1] * small_h / h)  # its print size kept
+        write_image(out, small, data.icc_profile, exif=data.exif, dpi=dpi)
         return str(out)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..extras import MissingExtraError, require
-from ..inference.atomic_writes import left_by_dead_process, process_tag
+from ..inference.atomic_writes import process_tag, remove_dead_folders
 from ..interrupts import stopped_by, terminate_as_interrupt
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 
@@ -135,19 +134,19 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def own_gradio_cache() -> Path:
-    """Point gradio's file cache (GRADIO_TEMP_DIR) at a folder of this process's own, unless one was chosen, the
-    folders of demos that died removed first → the cache folder. gradio names the files it caches by their content,
-    in one folder for all processes, and deletes its own at shutdown: stopping one demo deleted another's examples."""
+    """Point gradio's file cache (GRADIO_TEMP_DIR) at a folder of this process's own, unless one was chosen (not
+    one inherited from a demo that started this process), the folders of demos that died removed first → the cache
+    folder. gradio names the files it caches by their content, in one folder for all processes, and deletes its own
+    at shutdown: stopping one demo deleted another's examples."""
     from .callbacks import OUTPUT_PREFIX
 
-    if chosen := os.environ.get("GRADIO_TEMP_DIR"):
+    root, own = Path(tempfile.gettempdir()) / "gradio", f"{OUTPUT_PREFIX}{process_tag()}"
+    chosen = os.environ.get("GRADIO_TEMP_DIR")
+    if chosen and (not Path(chosen).name.startswith(OUTPUT_PREFIX) or Path(chosen).name == own):
         return Path(chosen)
-    root = Path(tempfile.gettempdir()) / "gradio"
-    for old in root.glob(f"{OUTPUT_PREFIX}*"):
-        if left_by_dead_process(old.name, OUTPUT_PREFIX) and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-    os.environ["GRADIO_TEMP_DIR"] = str(root / f"{OUTPUT_PREFIX}{process_tag()}")
-    return Path(os.environ["GRADIO_TEMP_DIR"])
+    remove_dead_folders(root, OUTPUT_PREFIX)
+    os.environ["GRADIO_TEMP_DIR"] = str(root / own)
+    return root / own
 
 
 def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:

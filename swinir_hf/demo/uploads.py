@@ -14,7 +14,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..inference.deep_decoders import cmyk_tiff_bits
-from ..inference.image_io import ImageData, image_size, open_image, pixel_range_problem, read_image
+from ..inference.image_io import ImageData, image_size, open_image, pixel_range_problem, read_image, unrestorable
 from ..models.image_processing_swinir import float_to_image, image_to_float
 from .errors import user_error
 from .limits import UPLOAD_MAX_AGE_S
@@ -160,11 +160,7 @@ def decode(path: str) -> ImageData:
             raise user_error(_bomb_message(Path(path).name)) from None
         raise undecodable(path, err) from None
     if reason := pixel_range_problem(data.pixels):
-        kind = "32-bit integer" if getattr(data.pixels, "mode", None) == "I" else "floating-point"
-        raise user_error(
-            f"{Path(path).name} is a {kind} image this demo cannot restore ({reason}): save it with values in "
-            "[0, 1], or as an 8- or 16-bit image."
-        )
+        raise user_error(f"{Path(path).name} is {unrestorable(data.pixels, reason)}.")
     return data
 
 

@@ -58,6 +58,14 @@ def left_by_dead_process(name: str, prefix: str) -> bool:
     return False
 
 
+def remove_dead_folders(root: Path, prefix: str) -> None:
+    """Remove the folders in `root` named `prefix` + the `process_tag()` of a process that died (killed, out of
+    memory, power loss) without removing its own."""
+    for old in root.glob(f"{prefix}*"):
+        if left_by_dead_process(old.name, prefix) and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def left_by_killed_write(path: Path) -> bool:
     """Whether `path` is the temporary file or folder of a write (`written_atomically`, `written_aside`) whose process
     died: the next write into its folder removes it, and it does not make the folder "not empty"."""

@@ -70,15 +70,21 @@ def pixel_range_problem(pixels: Image.Image | np.ndarray) -> str | None:
     return None
 
 
+def unrestorable(pixels: Image.Image | np.ndarray, reason: str) -> str:
+    """What to say of a file whose 32-bit `pixels` `pixel_range_problem` refuses for `reason`, and how to save it."""
+    if getattr(pixels, "mode", None) == "I":
+        return f"a 32-bit integer image that cannot be restored ({reason}): save it as an 8- or 16-bit image"
+    return (
+        f"a floating-point image that cannot be restored ({reason}): save it with values in [0, 1], or as an 8- or "
+        "16-bit image"
+    )
+
+
 def check_pixel_range(path: str | os.PathLike, pixels: Image.Image | np.ndarray) -> None:
     """Raise `ValueError`, naming the file `path` and saying how to save it, when its `pixels` are ones
     `pixel_range_problem` refuses (a float TIFF of 0..255 levels)."""
     if reason := pixel_range_problem(pixels):
-        kind = "32-bit integer" if getattr(pixels, "mode", None) == "I" else "floating-point"
-        raise ValueError(
-            f"{path}: a {kind} image that cannot be restored ({reason}): save it with values in [0, 1], or as an "
-            "8- or 16-bit image"
-        )
+        raise ValueError(f"{path}: {unrestorable(pixels, reason)}")
     if (pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode) in ("f", "F"):
         values = np.asarray(pixels, dtype=np.float32)
         low, high = float(values.min()), float(values.max())

@@ -22,7 +22,8 @@ class SaidPush:
         if not kwargs.get("push_to_hub"):
             return super().save_pretrained(save_directory, *args, **kwargs)
         # transformers creates the repo before it saves: without the Hub, the folder would not be written either.
-        self.save_pretrained(save_directory, *args, **{**kwargs, "push_to_hub": False})
+        # (A subclass's own `save_pretrained` is running above this call: it finishes the folder its way.)
+        super().save_pretrained(save_directory, *args, **{**kwargs, "push_to_hub": False})
         repo_id = kwargs.get("repo_id") or os.fspath(save_directory).rstrip(os.sep).split(os.sep)[-1]
         with push_said(repo_id, saved=save_directory):
             return super().save_pretrained(save_directory, *args, **kwargs)

@@ -546,6 +546,8 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         `use_kernels` defaults to False: SwinIR has no layer with Hub kernels, and transformers ≥ 5.25 kernelizes by
         default, which fails without the `kernels` package (and can reach for the Hub)."""
         kwargs.setdefault("use_kernels", False)
+        if isinstance(pretrained_model_name_or_path, str) and pretrained_model_name_or_path.startswith("~"):
+            pretrained_model_name_or_path = os.path.expanduser(pretrained_model_name_or_path)  # as a shell would
         if kwargs.get("output_loading_info") or kwargs.get("ignore_mismatched_sizes"):
             with (
                 _not_cached_said(pretrained_model_name_or_path, kwargs.get("revision"), kwargs.get("subfolder")),
@@ -1033,7 +1035,7 @@ def _check_not_a_weights_file(source: str | os.PathLike) -> None:
     folder's `model.safetensors`) given without a `config`, or a path (`./run`, `/models/x4`) where nothing is:
     transformers reads such a file as a config.json and says only that it "is not a valid JSON file", and takes a
     missing folder for a malformed Hub id."""
-    name, path = os.fspath(source), Path(source)
+    name, path = os.fspath(source), Path(source).expanduser()
     if not path.exists() and (name.startswith(("/", "~", "./", "../")) or name.count("/") > 1 or "\\" in name):
         raise OSError(f"{name} does not exist (from_pretrained takes a model folder or a Hub id)")
     if path.suffix.lower() not in (".pth", ".pt", ".ckpt", ".bin", ".safetensors"):

@@ -109,7 +109,7 @@ class ImageRestorationPipeline(Pipeline):
             # transformers batches only lists (and generators, datasets): it would take a tuple, or a `datasets`
             # column (`ds["image"]`), as one image. A column streams through, decoded an image at a time.
             return list(super().__call__((image for image in inputs), *args, **kwargs))
-        if isinstance(inputs, Iterator) and not isinstance(inputs, GeneratorType):
+        if isinstance(inputs, Iterator) and not isinstance(inputs, (GeneratorType, io.IOBase)):
             inputs = (image for image in inputs)  # an iterator (`iter(images)`, `map(...)`) streams as generators do
         return super().__call__(inputs, *args, **kwargs)
 
@@ -162,6 +162,8 @@ class ImageRestorationPipeline(Pipeline):
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         # In eval mode, as `restore()` runs: a model left training (after a Trainer, say) would drop paths at random.
         was_training = self.model.training
+        if not was_training:  # the usual case: nothing to switch (nor to race another thread over)
+            return self._restore_items(model_inputs)
         self.model.eval()
         try:
             return self._restore_items(model_inputs)

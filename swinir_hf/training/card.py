@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.cards import render_model_card
 from .data import training_degradation
-from .validation import validation_metric
+from .validation import validation_metric, validation_set
 
 if TYPE_CHECKING:
     from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -82,11 +82,14 @@ def _validation_table(
     """The validation PSNR after each evaluation step, under the trivial baseline's."""
     c, metric = model.config, validation_metric(model.config)
     rows = [f"| {'bicubic' if c.upscale > 1 else 'input'} | {baseline:.2f} |"] if baseline is not None else []
-    # A resumed run's earlier scores may be another metric's (an earlier swinir-hf scored colour ×1 models on Y):
-    # marked, not mixed into one curve.
+    # A resumed run's earlier scores may be another metric's (an earlier swinir-hf scored colour ×1 models on Y), or
+    # of other images (data.val changed at a resume): marked, not mixed into one curve.
     other = {h.get("metric", "not recorded, by an earlier swinir-hf") for h in progress.history} - {metric.name}
+    images = validation_set(cfg.data)  # None: validation turned off at a resume, its curve kept as it was
+    sets = {h["set"] for h in progress.history if "set" in h} - {images} if images else set()
     for h in progress.history:
-        rows.append(f"| step {h['step']} | {h['psnr']:.2f}{'' if h.get('metric') == metric.name else ' †'} |")
+        mark = ("" if h.get("metric") == metric.name else " †") + (" ‡" if h.get("set", images) in sets else "")
+        rows.append(f"| step {h['step']} | {h['psnr']:.2f}{mark} |")
     n = cfg.data.val_max_images
     first = f" (its first {n} images)" if n and n > 1 else " (its first image)" if n else ""
     if cfg.data.val:
@@ -95,7 +98,10 @@ def _validation_table(
         what = "during training, until it was turned off at a resume"
     header = f"Validation {what} (PSNR in dB, {metric}):"
     note = f"\n\n† scored with another metric ({', '.join(sorted(other))}): not comparable with the others"
-    return f"{header}\n\n| model | PSNR |\n|---|---:|\n" + "\n".join(rows) + (note if other else "")
+    note = note if other else ""
+    if sets:
+        note += f"\n\n‡ scored on other images ({'; '.join(sorted(sets))}): not comparable with the others"
+    return f"{header}\n\n| model | PSNR |\n|---|---:|\n" + "\n".join(rows) + note
 
 
 def _training_recipe(

@@ -21,8 +21,8 @@ from ..checkpoints.run_folder import (
     PROGRESS,
     SUMMARY,
     checkpoint_step,
-    is_checkpoint,
     list_checkpoints,
+    resolve_resume,
     unfinished_saves,
 )
 from ..inference.atomic_writes import left_by_killed_write
@@ -165,12 +165,19 @@ def remove_superseded_work(out: Path, resume_from: Path | None) -> None:
 
 
 def check_resume_step(checkpoint: Path, max_steps: int) -> None:
-    """Raise `ValueError` when `checkpoint` is past `max_steps`: the run would take no step and save the
-    checkpoint's model as the final one, under a card saying "12 of 8 steps"."""
+    """Raise `ValueError` when `checkpoint` lacks a file every checkpoint has (accelerate would skip its random
+    states without a word), its progress.json is unreadable, or it is past `max_steps`: the run would take no step
+    and save the checkpoint's model as the final one, under a card saying "12 of 8 steps"."""
+    names = {p.name for p in checkpoint.iterdir()}
+    missing = [n for n in ("optimizer.bin", "random_states_0.pkl", PROGRESS) if n not in names]
+    if not names & {"model.safetensors", "pytorch_model.bin"}:
+        missing.insert(0, "model.safetensors")
+    if missing:
+        raise unreadable_checkpoint(checkpoint, FileNotFoundError(f"it has no {', '.join(missing)}"))
     try:
         step = int(json.loads((checkpoint / PROGRESS).read_text())["step"])
-    except (*UNREADABLE_CHECKPOINT, TypeError):
-        return  # `resume_state` reports the unreadable checkpoint
+    except (*UNREADABLE_CHECKPOINT, TypeError) as err:
+        raise unreadable_checkpoint(checkpoint, ValueError(f"its {PROGRESS} is unreadable ({err})")) from None
     if step > max_steps:
         raise ValueError(
             f"cannot resume from {checkpoint}: it is at step {step}, past train.max_steps {max_steps}. Raise "
@@ -271,12 +278,37 @@ def check_samples_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
     (`SAMPLE_SETTINGS`; not checked for a checkpoint written before they were kept)."""
     saved = json.loads((checkpoint / PROGRESS).read_text()).get("samples")  # read by check_resume_step already
     now = sample_settings(cfg)
-    changed = [f"{k}: {saved[k]!r} → {now[k]!r}" for k in SAMPLE_SETTINGS if saved and saved.get(k, now[k]) != now[k]]
+    changed = [
+        f"{k}: {saved[k]!r} → {now[k]!r}"
+        for k in SAMPLE_SETTINGS
+        if saved and _resolved(saved.get(k, now[k])) != _resolved(now[k])
+    ]
     if changed:
         raise ValueError(
             f"cannot resume from {checkpoint}: this config draws other training samples (changed: "
             f"{', '.join(changed)}). Resume with the settings the run was started with (its training_config.yaml), "
             f"or start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+        )
+
+
+def _resolved(value: Any) -> Any:
+    """A setting to compare: folders (`data.train` entries) by where they are, not as written."""
+    if isinstance(value, list):
+        return [os.path.realpath(v) if isinstance(v, str) and os.path.exists(v) else v for v in value]
+    return value
+
+
+def check_same_images(checkpoint: Path, now: dict[str, Any]) -> None:
+    """Raise `ValueError` when the run `checkpoint` was saved by sampled other images than this one's (`now`, their
+    `items_fingerprint`), by name and size: its folders, written alike, may hold others (read from another folder)."""
+    saved = json.loads((checkpoint / PROGRESS).read_text()).get("samples", {})
+    if "images" in saved and saved["images"] != now:
+        then = saved["images"]["count"]
+        how = f"{then} then, {now['count']} now" if then != now["count"] else f"{then}, of other names or sizes"
+        raise ValueError(
+            f"cannot resume from {checkpoint}: data.train holds other images than the run was started with ({how}). "
+            f"Resume where its images are, or start from its model with --init-from {checkpoint / MODEL} and a new "
+            "train.output_dir"
         )
 
 
@@ -357,14 +389,3 @@ def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:
         f"cannot resume from {checkpoint}: {reason}. If its files are damaged, delete it and resume again (--resume "
         "latest takes the newest one left), or resume an earlier one with --resume PATH --overwrite"
     )
-
-
-def resolve_resume(resume: str, output_dir: Path) -> Path | None:
-    """`latest` → the newest checkpoint under output_dir (None if there is none), else a checkpoint folder."""
-    if resume == "latest":
-        found = list_checkpoints(output_dir)
-        return found[-1] if found else None
-    path = Path(resume)
-    if not is_checkpoint(path):
-        raise FileNotFoundError(f"{resume} is not a checkpoint folder (no {PROGRESS})")
-    return path

@@ -107,6 +107,12 @@ def parse_command_line(
             args.train.output_dir = args.output_dir
         cfg = TrainingConfig.from_namespace(parser, args)
         cfg.check_levels_given(args, written)
+        if ignored := sorted(o for o in written if o.startswith("--gan.") and o != "--gan.enabled"):
+            if not cfg.gan.enabled:  # not validated either: `--gan.discriminator_channels 0` passed
+                raise ValueError(
+                    f"{', '.join(ignored)}: the GAN stage's options, and gan.enabled is false: add --gan.enabled "
+                    "true, or drop them"
+                )
         return cfg, args
     except argparse.ArgumentError as err:
         raise ValueError(_with_hint(parser, error_message(err))) from None

@@ -31,6 +31,7 @@ from .images import (
     config_images,
     decode_image,
     item_name,
+    items_fingerprint,
     pair_lr_images,
 )
 
@@ -97,6 +98,10 @@ class TrainingPatches(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return len(self.hr_items)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The images sampled, by name and size (`items_fingerprint`), which each checkpoint keeps."""
+        return items_fingerprint(self.hr_items + (self.lr_items or []))
 
     def image_index(self, key: int) -> int:
         epoch, pos = divmod(key, len(self.hr_items))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -32,16 +34,25 @@ DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image
 def load_images(source: str, split: str = "train", cache_dir: str | None = None) -> list:
     """The images of `source` as a list of undecoded items (paths or `{"bytes", "path"}` dicts), in a fixed order.
 
-    `source` is a plain folder of images or one in the `imagefolder` layout (searched recursively, sorted by path;
-    one divided into split folders, `train/` and `validation/` say, gives `split`'s: `split_folder`), a folder
-    written by `datasets`' `save_to_disk`, or a Hub dataset id; for datasets the first `Image` column of `split` is
-    used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
+    `source` is a plain folder of images or one in the `imagefolder` layout (searched recursively, sorted by path,
+    hidden files and folders skipped; one divided into split folders, `train/` and `validation/` say, gives
+    `split`'s: `split_folder`; a benchmark's, with `HR/` beside an `LR*` folder, its `HR/` images, as `swinir-hf
+    eval` reads it), a folder written by `datasets`' `save_to_disk`, or a Hub dataset id; for datasets the first `Image`
+    column of `split` is used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
     Plain folders need no `datasets` (machines without it can train on them).
     """
     path = Path(source)
     if path.is_dir() and not is_saved_dataset(path):
         path = split_folder(path, split)
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if (path / "HR").is_dir() and any(p.name.upper().startswith("LR") for p in path.iterdir() if p.is_dir()):
+            path = path / "HR"  # a benchmark's: its LR_bicubic/X4/ images are not ground truth
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in IMAGE_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)  # macOS' ._a.png, .git/
+            and p.is_file()
+        )
         if not files:
             raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {path}")
         return [str(p) for p in files]
@@ -132,6 +143,13 @@ def _digest(read: Callable[[], bytes]) -> str | None:
         return hashlib.sha256(read()).hexdigest()
     except OSError:
         return None
+
+
+def items_fingerprint(items: list) -> dict[str, Any]:
+    """{"count", "sha256"} of items from `load_images`: of their file names and sizes in order, which tell whether a
+    resumed run reads the images it was started with, however their folders are written (relative, absolute)."""
+    listing = [(item_name(item), _item_bytes(item)[0]) for item in items]
+    return {"count": len(items), "sha256": hashlib.sha256(json.dumps(listing).encode()).hexdigest()}
 
 
 def check_not_trained_on(train_items: list, val_items: list) -> None:

@@ -33,7 +33,7 @@ from .gan import build_gan, gan_step
 from .saving import check_finite, checkpoint_due, finish, logs_written, open_run_folder, resume_state, save_checkpoint
 from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
 from .state import EMA, InitReport, Run, build_model, step_seed
-from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs
+from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs, validation_set
 
 logger = logging.getLogger("swinir_hf.train")
 
@@ -137,8 +137,7 @@ def _log_handler(main: bool) -> logging.Handler:
     handler.setFormatter(LevelPrefix("%(message)s"))
     handler.setLevel(logging.INFO if main else logging.WARNING)
     logger.addHandler(handler)
-    if main:
-        logger.setLevel(logging.INFO)
+    logger.setLevel(logging.INFO if main else logger.level)
     return handler
 
 
@@ -189,7 +188,7 @@ def _train(
     val_images, baseline = _validation_share(cfg, accelerator, model.config) if cfg.data.val else (None, None)
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     run = prepare(cfg, accelerator, model, gan, out, init_report, push_to_hub_repo or str(out))
-    run.val_images, run.baseline, run.show_bar = val_images, baseline, progress
+    run.val_images, run.baseline, run.show_bar, run.images = val_images, baseline, progress, dataset.fingerprint()
     resume_state(run, resume, resume_from)
     start = run.progress.step
     loader = build_loader(run, dataset, start)
@@ -202,9 +201,9 @@ def _train(
             f"{accelerator.num_processes} process(es), {accelerator.device}, {len(dataset)} images"
         )
     try:
-        run_steps(run, loader)
+        stopped = run_steps(run, loader)
         # A stop asked for now waits for the final model: killed mid-save, the run would leave a partial folder.
-        with StopSignals(announce=main, when="once the final model is saved"):
+        with StopSignals(announce=main, when="once the final model is saved", first=stopped):
             finish(run, push_to_hub_repo)
     except Exception as err:
         # Failing from here on (its disk, its data) is this process's own, not every process's as above.
@@ -276,8 +275,9 @@ def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.
     )
 
 
-def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
-    """Steps from the current one to `train.max_steps`; SIGINT / SIGTERM stop after a step, with a checkpoint."""
+def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> StopSignals:
+    """Steps to `train.max_steps`; SIGINT / SIGTERM stop after a step with a checkpoint, in the last after the final
+    model (→ the StopSignals, holding a stop that came then)."""
     from tqdm.auto import tqdm
 
     t, start = run.cfg.train, run.progress.step
@@ -294,12 +294,14 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> None:
         with stop_signals_held():  # the workers start
             batches = iter(loader)
         for step in range(start, t.max_steps):
+            stop.when = "once the final model is saved" if step + 1 == t.max_steps else stop.when
             train_step(run, batches, step)
             after_step(run)
-            if stop.requested(run.accelerator):
+            if step + 1 < t.max_steps and stop.requested(run.accelerator):  # after the last: the final model
                 if run.saved_step != run.progress.step:
                     save_checkpoint(run, run.progress.step)
                 raise TrainingInterrupted(stop.signal, run.progress.step, list_checkpoints(run.out)[-1])
+    return stop
 
 
 def train_step(run: Run, batches: Any, step: int) -> None:
@@ -389,9 +391,9 @@ def validate_now(run: Run, step: int) -> None:
     with torch.compiler.set_stance("force_eager"):  # compiled layers (train.compile_regions, no EMA) too
         value = mean_psnr(validation_psnrs(run.scored, run.val_images), run.accelerator)
     run.window_start += time.perf_counter() - started  # the logged steps/s and data wait are of training steps
-    metric = validation_metric(run.scored.config).name  # recorded: a resumed older run may have scored otherwise
-    history = [h for h in run.progress.history if h["step"] != step]
-    run.progress.history = history + [{"step": step, "psnr": value, "metric": metric}]
+    metric, d = validation_metric(run.scored.config).name, run.cfg.data  # recorded: a resumed run may score otherwise
+    entry = {"step": step, "psnr": value, "metric": metric, "set": validation_set(d)}
+    run.progress.history = [h for h in run.progress.history if h["step"] != step] + [entry]
     with logs_written(run.out):
         run.accelerator.log({f"val/{metric}": value}, step=step)
     loss_text = f"loss {run.last_loss:.4f} " if np.isfinite(run.last_loss) else ""  # no loss logged yet

@@ -30,6 +30,7 @@ from .card import training_card
 from .checks import (
     UNREADABLE_CHECKPOINT,
     check_plain_states,
+    check_same_images,
     push_later_command,
     remove_superseded_work,
     sample_settings,
@@ -64,6 +65,7 @@ def logs_written(out: Path) -> Iterator[None]:
 def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None:
     """Load the checkpoint `resume_from` (weights, optimizer, schedule, EMA, progress), if any."""
     if resume_from is not None:
+        check_same_images(resume_from, run.images)
         check_plain_states(resume_from)
         try:
             run.accelerator.load_state(str(resume_from))
@@ -145,9 +147,11 @@ def save_checkpoint(run: Run, step: int) -> None:
     acc.wait_for_everyone()
     try:
         acc.save_state(str(tmp))
+        acc.wait_for_everyone()  # every process's random states written before the folder is renamed
         if main:
             run.note_compute()
-            state = {**run.progress.state_dict(), "loss_window": window, "samples": sample_settings(run.cfg)}
+            samples = {**sample_settings(run.cfg), "images": run.images}
+            state = {**run.progress.state_dict(), "loss_window": window, "samples": samples}
             (tmp / PROGRESS).write_text(json.dumps(state))
             weights_follow_umask(tmp, tmp / PROGRESS)  # accelerate's model.safetensors
             save_model_folder(tmp / MODEL, run.scored, _card(run))

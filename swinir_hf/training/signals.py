@@ -61,11 +61,14 @@ class StopSignals:
     of the first, `FORWARDED_WITHIN_S`). `announce`: log that it will stop `when` (the main process of a launch;
     the launcher passes a signal on to every process)."""
 
-    def __init__(self, announce: bool = True, when: str = "after this step with a checkpoint") -> None:
-        self.signal: int | None = None
+    def __init__(
+        self, announce: bool = True, when: str = "after this step with a checkpoint", first: StopSignals | None = None
+    ) -> None:
+        # `first`: the stop an earlier phase got (in the last step), so that the next Ctrl-C is the second one
+        self.signal: int | None = first.signal if first else None
         self.announce, self.when = announce, when
         self._previous: dict[int, Any] = {}
-        self._since = 0.0  # time.monotonic() of the first signal
+        self._since = first._since if first else 0.0  # time.monotonic() of the first signal
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():

@@ -304,6 +304,7 @@ class Run:
     progress: Progress = field(default_factory=Progress)
     val_images: list | None = None
     baseline: float | None = None
+    images: dict = field(default_factory=dict)  # the training images' `items_fingerprint`, which checkpoints keep
     bar: Any = None
     show_bar: bool = True  # False: `--no-progress`, the bar's figures logged as lines instead (`show`)
     last_loss: float = float("nan")  # the last logged training loss

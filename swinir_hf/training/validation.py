@@ -4,14 +4,18 @@ images (`data.validation_images`) and `mean_psnr` averages them all."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
+
+if TYPE_CHECKING:
+    from .sections import DataArgs
 
 _CHANNELS = {"y": "Y channel", "rgb": "RGB", "grey": "grey channel"}
 
@@ -38,6 +42,20 @@ def validation_metric(config: SwinIRConfig) -> ValidationMetric:
     scale = config.upscale
     channel = "grey" if config.num_channels == 1 else "y" if scale > 1 else "rgb"
     return ValidationMetric(channel, scale if scale > 1 else 0)
+
+
+def validation_set(d: DataArgs) -> str | None:
+    """The validation images as the history entries record them (`set`), whose scores a run resumed with others
+    would not compare with: where `data.val` is (not as written), its split, LR images, levels and how many are
+    read; None without validation."""
+    if d.val is None:
+        return None
+    parts = [os.path.realpath(d.val) if os.path.exists(d.val) else d.val, f"split {d.val_split}"]
+    if d.val_lr is not None:
+        parts.append(f"LR {os.path.realpath(d.val_lr) if os.path.exists(d.val_lr) else d.val_lr}")
+    parts += [f"σ {d.val_noise_sigma}"] if d.val_noise_sigma is not None else []
+    parts += [f"quality {d.val_jpeg_quality}"] if d.val_jpeg_quality is not None else []
+    return ", ".join(parts + ([f"first {d.val_max_images}"] if d.val_max_images else []))
 
 
 @torch.no_grad()
