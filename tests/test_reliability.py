@@ -1196,6 +1196,12 @@ def test_a_claim_holds_against_this_process_too_and_leaves_no_folder_it_made_emp
     with folder_claimed(out):  # a finished claim is free again
         pass
     assert out.is_dir()
+    # Where nothing can be made though access() allows it (root in /proc): one line naming the option, not
+    # "[Errno 2] No such file or directory: '/proc/foo'" (`--train.output_dir /proc/foo/run`).
+    said = "cannot make output folder /proc/swinir/run (No such file or directory)" if os.geteuid() == 0 else "cannot"
+    with pytest.raises(ValueError, match=re.escape(said) + r".*: choose another --train\.output_dir$"):
+        with folder_claimed("/proc/swinir/run", "--train.output_dir"):
+            pass
 
 
 def test_without_directory_locks_or_hard_links_runs_go_on_unguarded(tmp_path, monkeypatch):

@@ -83,7 +83,12 @@ def folder_claimed(folder: str | os.PathLike, option: str = "-o") -> Iterator[Pa
     check_writable_folder(folder, option)
     folder = Path(folder)
     made = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first, as they are removed
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # where `os.access` cannot tell: root in /proc, a read-only mount
+        raise ValueError(
+            f"cannot make output folder {folder} ({err.strerror or err}): choose another {option}"
+        ) from None
     fd = _locked(folder, option)
     try:
         yield folder
