@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     import datasets
 
 
+def source_location(source: str) -> str:
+    """A source as a resumed run compares it with the one it was started with: a local folder by where it is (its
+    real path: relative or absolute, through a link or not), anything else (a Hub id) as written."""
+    return os.path.realpath(source) if os.path.exists(source) else source
+
+
 def is_saved_dataset(path: str | os.PathLike) -> bool:
     """Whether `path` is a folder written by `datasets`' `save_to_disk` (of a `Dataset` or a `DatasetDict`)."""
     path = Path(path)

@@ -10,6 +10,7 @@ import gradio as gr
 
 from ..checkpoints.hub_lookup import hub_cached
 from ..inference.image_writing import write_image
+from ..inference.photo_metadata import scaled_dpi
 from .errors import user_error
 from .limits import MAX_SHRINK_PIXELS
 from .menu import AUTO, CUSTOM, JPEG, LEVEL_LABELS, Menu, Plan
@@ -161,6 +162,6 @@ class ControlCallbacks:
         small = shrink(data.pixels, self.max_pixels)
         out = self._output_path(f"{safe_stem(path)}_small{'.tiff' if is_float(small) else '.png'}")
         (w, h), (small_w, small_h) = size_of(data.pixels), size_of(small)
-        dpi = data.dpi and (data.dpi[0] * small_w / w, data.dpi[1] * small_h / h)  # its print size kept
+        dpi = scaled_dpi(data.dpi, (small_w / w, small_h / h))  # its print size kept
         write_image(out, small, data.icc_profile, exif=data.exif, dpi=dpi)
         return str(out)

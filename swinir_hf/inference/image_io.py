@@ -59,7 +59,7 @@ def pixel_range_problem(pixels: Image.Image | np.ndarray) -> str | None:
     """What makes a file's 32-bit pixels no image to restore (floats outside [0, 1] or NaN, mode I integers beyond
     16-bit levels), or None: the reason alone, as the readers' advice (divide the array by its range) is for callers
     holding arrays."""
-    kind = pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode
+    kind = _kind(pixels)
     try:
         if kind in ("f", "F"):
             check_float_range(np.asarray(pixels, dtype=np.float32))
@@ -72,7 +72,7 @@ def pixel_range_problem(pixels: Image.Image | np.ndarray) -> str | None:
 
 def unrestorable(pixels: Image.Image | np.ndarray, reason: str) -> str:
     """What to say of a file whose 32-bit `pixels` `pixel_range_problem` refuses for `reason`, and how to save it."""
-    if getattr(pixels, "mode", None) == "I":
+    if _kind(pixels) == "I":
         return f"a 32-bit integer image that cannot be restored ({reason}): save it as an 8- or 16-bit image"
     return (
         f"a floating-point image that cannot be restored ({reason}): save it with values in [0, 1], or as an 8- or "
@@ -80,12 +80,20 @@ def unrestorable(pixels: Image.Image | np.ndarray, reason: str) -> str:
     )
 
 
-def check_pixel_range(path: str | os.PathLike, pixels: Image.Image | np.ndarray) -> None:
-    """Raise `ValueError`, naming the file `path` and saying how to save it, when its `pixels` are ones
-    `pixel_range_problem` refuses (a float TIFF of 0..255 levels)."""
+def _kind(pixels: Image.Image | np.ndarray) -> str:
+    """An array's dtype kind ("f", "u") or a PIL image's mode ("F", "I", "RGB")."""
+    return pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode
+
+
+def read_restorable(path: str | os.PathLike) -> ImageData:
+    """`read_image` of a file the engine can restore: 32-bit pixels that `pixel_range_problem` refuses (a float TIFF
+    of 0..255 levels) are a `ValueError` naming the file and saying how to save it; floats beyond [0, 1] that it
+    takes (a noisy image overshoots) are warned of, as their output is clamped."""
+    data = read_image(path)
+    pixels = data.pixels
     if reason := pixel_range_problem(pixels):
         raise ValueError(f"{path}: {unrestorable(pixels, reason)}")
-    if (pixels.dtype.kind if isinstance(pixels, np.ndarray) else pixels.mode) in ("f", "F"):
+    if _kind(pixels) in ("f", "F"):
         values = np.asarray(pixels, dtype=np.float32)
         low, high = float(values.min()), float(values.max())
         if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:  # taken (a noisy image overshoots), but not written back
@@ -93,12 +101,6 @@ def check_pixel_range(path: str | os.PathLike, pixels: Image.Image | np.ndarray)
                 f"{path}: its values span [{low:g}, {high:g}], beyond [0, 1]: the output is clamped to [0, 1], and "
                 "what lies beyond (HDR highlights, a [-1, 1] image's lower half) is lost"
             )
-
-
-def read_restorable(path: str | os.PathLike) -> ImageData:
-    """`read_image` of a file the engine can restore: a 32-bit image's values checked (`check_pixel_range`)."""
-    data = read_image(path)
-    check_pixel_range(path, data.pixels)
     return data
 
 

@@ -52,12 +52,11 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
     import torch
 
     from ..models.image_processing_swinir import split_image, to_pixel_values
-    from .image_io import check_pixel_range, read_image
+    from .image_io import read_restorable
     from .memory import check_output_fits
 
     check_output_fits(job.src, num_channels, scale, torch.device("cpu"), outscale)
-    data = read_image(job.src)
-    check_pixel_range(job.src, data.pixels)
+    data = read_restorable(job.src)
     colour, layout = split_image(data.pixels)
     h, w = colour.shape[:2]
     check_encodable(job.dst, output_size(w, h, outscale) if outscale is not None else (scale * w, scale * h))

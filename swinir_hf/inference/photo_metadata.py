@@ -107,6 +107,7 @@ def kept_info(source: ImageData | Image.Image, factor: float) -> dict[str, Any]:
     return {key: value for key, value in info.items() if value is not None}
 
 
-def scaled_dpi(dpi: tuple[float, float] | None, factor: float) -> tuple[float, float] | None:
-    """`dpi` of an image for its copy enlarged `factor` ×: the same print size, more pixels per inch."""
-    return None if dpi is None else (dpi[0] * factor, dpi[1] * factor)
+def scaled_dpi(dpi: tuple[float, float] | None, factor: float | tuple[float, float]) -> tuple[float, float] | None:
+    """`dpi` of an image for its copy resized `factor` × (or (x, y) factors): the same print size."""
+    fx, fy = factor if isinstance(factor, tuple) else (factor, factor)
+    return None if dpi is None else (dpi[0] * fx, dpi[1] * fy)

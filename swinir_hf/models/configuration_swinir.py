@@ -213,8 +213,11 @@ class SwinIRConfig(SaidPush, PreTrainedConfig):
         if self.loss is None:
             self.loss = "l1" if self.upsampler is not None else "charbonnier"
         super().__post_init__(**kwargs)
-        # Checked at construction (transformers runs the class validators only when saving), raising the plain
-        # ValueError of the first inconsistent field.
+        self._check_fields()
+
+    def _check_fields(self) -> None:
+        # At construction and after `from_dict` (transformers runs the class validators only when saving), raising
+        # the plain ValueError of the first inconsistent field.
         for check in (self.validate_body, self.validate_head, self.validate_training):
             check()
 
@@ -223,9 +226,7 @@ class SwinIRConfig(SaidPush, PreTrainedConfig):
         """transformers' `from_dict` (behind `from_pretrained`), which sets the fields passed as keywords after the
         config is built (`from_pretrained(folder, upscale=3)`): checked as the constructor checks them."""
         loaded = super().from_dict(config_dict, **kwargs)
-        config = loaded[0] if isinstance(loaded, tuple) else loaded
-        for check in (config.validate_body, config.validate_head, config.validate_training):
-            check()
+        (loaded[0] if isinstance(loaded, tuple) else loaded)._check_fields()
         return loaded
 
     def validate_body(self) -> None:

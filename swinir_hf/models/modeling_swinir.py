@@ -1035,8 +1035,8 @@ def _check_not_a_weights_file(source: str | os.PathLike) -> None:
     folder's `model.safetensors`) given without a `config`, or a path (`./run`, `/models/x4`) where nothing is:
     transformers reads such a file as a config.json and says only that it "is not a valid JSON file", and takes a
     missing folder for a malformed Hub id."""
-    name, path = os.fspath(source), Path(source).expanduser()
-    if not path.exists() and (name.startswith(("/", "~", "./", "../")) or name.count("/") > 1 or "\\" in name):
+    name, path = os.fspath(source), Path(source)
+    if not path.exists() and (name.startswith(("/", "./", "../")) or name.count("/") > 1 or "\\" in name):
         raise OSError(f"{name} does not exist (from_pretrained takes a model folder or a Hub id)")
     if path.suffix.lower() not in (".pth", ".pt", ".ckpt", ".bin", ".safetensors"):
         return

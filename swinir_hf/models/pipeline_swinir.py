@@ -161,14 +161,13 @@ class ImageRestorationPipeline(Pipeline):
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         # In eval mode, as `restore()` runs: a model left training (after a Trainer, say) would drop paths at random.
-        was_training = self.model.training
-        if not was_training:  # the usual case: nothing to switch (nor to race another thread over)
+        if not self.model.training:  # the usual case: nothing to switch (nor to race another thread over)
             return self._restore_items(model_inputs)
         self.model.eval()
         try:
             return self._restore_items(model_inputs)
         finally:
-            self.model.train(was_training)
+            self.model.train()
 
     def _restore_items(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         # One image, or a list of them (`batch_size > 1`): those of one size through one pass, then their alphas

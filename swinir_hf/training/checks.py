@@ -25,6 +25,7 @@ from ..checkpoints.run_folder import (
     resolve_resume,
     unfinished_saves,
 )
+from ..image_datasets import source_location
 from ..inference.atomic_writes import left_by_killed_write
 from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
 
@@ -294,7 +295,7 @@ def check_samples_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
 def _resolved(value: Any) -> Any:
     """A setting to compare: folders (`data.train` entries) by where they are, not as written."""
     if isinstance(value, list):
-        return [os.path.realpath(v) if isinstance(v, str) and os.path.exists(v) else v for v in value]
+        return [source_location(v) if isinstance(v, str) else v for v in value]
     return value
 
 

@@ -106,13 +106,7 @@ def parse_command_line(
         if args.output_dir:
             args.train.output_dir = args.output_dir
         cfg = TrainingConfig.from_namespace(parser, args)
-        cfg.check_levels_given(args, written)
-        if ignored := sorted(o for o in written if o.startswith("--gan.") and o != "--gan.enabled"):
-            if not cfg.gan.enabled:  # not validated either: `--gan.discriminator_channels 0` passed
-                raise ValueError(
-                    f"{', '.join(ignored)}: the GAN stage's options, and gan.enabled is false: add --gan.enabled "
-                    "true, or drop them"
-                )
+        cfg.check_options_given(args, written)
         return cfg, args
     except argparse.ArgumentError as err:
         raise ValueError(_with_hint(parser, error_message(err))) from None

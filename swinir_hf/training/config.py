@@ -223,16 +223,24 @@ class TrainingConfig:
                     raise unread_level(name, kind, d.degradation)
                 check_level(kind, value, f"data.{name}", ranged=name == level.field)  # validation's: one level
 
-    def check_levels_given(self, given: Namespace, written: set[str]) -> None:
-        """Refuse a level the command line sets (among its `written` options, parsed into `given`) that the
-        degradation does not read: at its default, `DataArgs` drops it as a saved config's (so `validate` cannot
-        tell it was asked for)."""
+    def check_options_given(self, given: Namespace, written: set[str]) -> None:
+        """Refuse what the command line sets (among its `written` options, parsed into `given`) that the run would not
+        read, where `validate` cannot tell it was asked for: a level the degradation does not read (at its default,
+        `DataArgs` drops it as a saved config's), GAN options without the GAN stage (not checked either:
+        `--gan.discriminator_channels 0` passed)."""
         from ..evaluation.degradation_setting import LEVELS
 
         for kind, level in LEVELS.items():
             for name in (level.field, f"val_{level.field}"):
                 if f"--data.{name}" in written and given.data[name] is not None and kind != self.data.degradation:
                     raise unread_level(name, kind, self.data.degradation)
+        if not self.gan.enabled and (
+            gan := sorted(o for o in written if o.startswith("--gan.") and o != "--gan.enabled")
+        ):
+            raise ValueError(
+                f"{', '.join(gan)}: the GAN stage's options, and gan.enabled is false: add --gan.enabled true, or "
+                "drop them"
+            )
 
     def _check_optimizer(self) -> None:
         """The Adam and schedule fields: torch only refuses some of them once the model and data are built, in its

@@ -4,13 +4,13 @@ images (`data.validation_images`) and `mean_psnr` averages them all."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from ..image_datasets import source_location
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
 
@@ -50,9 +50,9 @@ def validation_set(d: DataArgs) -> str | None:
     read; None without validation."""
     if d.val is None:
         return None
-    parts = [os.path.realpath(d.val) if os.path.exists(d.val) else d.val, f"split {d.val_split}"]
+    parts = [source_location(d.val), f"split {d.val_split}"]
     if d.val_lr is not None:
-        parts.append(f"LR {os.path.realpath(d.val_lr) if os.path.exists(d.val_lr) else d.val_lr}")
+        parts.append(f"LR {source_location(d.val_lr)}")
     parts += [f"σ {d.val_noise_sigma}"] if d.val_noise_sigma is not None else []
     parts += [f"quality {d.val_jpeg_quality}"] if d.val_jpeg_quality is not None else []
     return ", ".join(parts + ([f"first {d.val_max_images}"] if d.val_max_images else []))
