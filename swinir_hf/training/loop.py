@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import logging
 import time
-import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,10 @@ from ..checkpoints.folders import library_bars_off
 from ..checkpoints.run_folder import list_checkpoints
 from ..console import LevelPrefix
 from ..inference.output_folders import check_output_folder, folder_claimed
-from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process, several_processes_on_cpu
+from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
+from .accelerator import build_accelerator, end_accelerator
 from .checks import check_output_dir, check_parallelism, check_push_access, check_run_resumable
-from .compiling import compile_layers, dynamo_plugin
+from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
@@ -75,9 +75,6 @@ def _run_claimed(
     cfg: TrainingConfig, out: Path, resume: str | None, push_to_hub_repo: str | None, overwrite: bool, progress: bool
 ) -> Path:
     """`run_training` once `out` is held (on the main process): the checks, the accelerator, the run."""
-    from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration
-
     t = cfg.train
     resume_from = check_output_dir(out, resume, overwrite)
     if push_to_hub_repo:
@@ -90,43 +87,19 @@ def _run_claimed(
 
         tune_allocator()
 
-    with warnings.catch_warnings():
-        # accelerate warns of, then drops, a report_to tracker that is not installed; _check_tracker refuses it.
-        warnings.filterwarnings("ignore", r"`log_with=.*` was passed but no supported trackers", UserWarning)
-        accelerator = Accelerator(
-            cpu=several_processes_on_cpu(),
-            mixed_precision=t.mixed_precision,
-            dynamo_plugin=dynamo_plugin(t),
-            log_with=None if t.report_to == "none" else t.report_to,
-            # Trackers write under logs/. Checkpoints keep their own naming (see `save_checkpoint`).
-            project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
-        )
+    accelerator = build_accelerator(t, out)
     # The precision the run uses, recorded as such (training_config.yaml, card): the launcher's when the config
     # leaves it null.
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(t, mixed_precision=accelerator.mixed_precision))
     handler = _log_handler(accelerator.is_main_process)
     failed = True
     try:
-        _check_precision(accelerator)
-        _check_tracker(accelerator, t.report_to)
         result = _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo, progress)
         failed = False
         return result
     finally:
         logger.removeHandler(handler)
-        try:
-            accelerator.end_training()
-        except Exception:
-            # A tracker whose start failed (TensorBoard on a full disk) fails again here: the error that stopped
-            # the run is the one to report.
-            if not failed:
-                raise
-        if accelerator.num_processes == 1:
-            # accelerate keeps one global state per process; clear it so that a later `train` call in this process
-            # (a notebook, tests) may use another precision.
-            from accelerate.state import AcceleratorState
-
-            AcceleratorState._reset_state(reset_partial_state=True)
+        end_accelerator(accelerator, failed)
 
 
 def _log_handler(main: bool) -> logging.Handler:
@@ -139,26 +112,6 @@ def _log_handler(main: bool) -> logging.Handler:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if main else logger.level)
     return handler
-
-
-def _check_precision(accelerator: Any) -> None:
-    """Raise `ValueError` for a mixed precision accelerate cannot autocast to on this device (fp16 on a CPU): it
-    would train in float32 and report the precision asked for."""
-    if accelerator.mixed_precision != "no" and not accelerator.native_amp:
-        raise ValueError(
-            f"train.mixed_precision {accelerator.mixed_precision} does not run on this {accelerator.device.type} "
-            "(accelerate would train in float32 under its name): use bf16 or no"
-        )
-
-
-def _check_tracker(accelerator: Any, report_to: str) -> None:
-    """Raise `ValueError` when `train.report_to` names a tracker whose package is missing: accelerate would warn
-    once and log nothing for the whole run. (TensorBoard, the default, is checked earlier, naming its extra.)"""
-    if report_to != "none" and not accelerator.log_with:
-        raise ValueError(
-            f"train.report_to {report_to}: its package is not installed (pip install {report_to}), or set "
-            "train.report_to none"
-        )
 
 
 def _train(
