@@ -290,6 +290,16 @@ def test_gan_options_without_the_gan_stage_are_refused():
     assert cfg.gan.enabled
 
 
+@pytest.mark.parametrize("section", [["--gan", '{"discriminator_channels": 0}'], ["--gan={discriminator_channels: 0}"]])
+def test_a_whole_section_is_checked_as_its_fields(section):
+    with pytest.raises(ValueError, match=r"^--gan.discriminator_channels: the GAN stage's options, "):
+        parse_command_line(["--config", "tiny_sr_x2", *section])
+    with pytest.raises(ValueError, match=r"^data.noise_sigma is only read with degradation 'noise' "):
+        parse_command_line(["--config", "tiny_sr_x2", "--data", "{noise_sigma: 25}"])
+    enabled = parse_command_line(["--config", "tiny_sr_x2", "--gan", "{enabled: true, allow_random_vgg: true}"])[0]
+    assert enabled.gan.enabled and enabled.gan.allow_random_vgg
+
+
 def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
     bad_file = tmp_path / "bad.yaml"
     bad_file.write_text("data: {train: [x]}\ntrain: {max_stepz: 3}\n")

@@ -117,8 +117,26 @@ _ALIASES = (("--init-from", "init_from", "model", "init_from"), ("--output-dir",
 
 
 def _written_options(argv: list[str]) -> set[str]:
-    """The options a (normalised) command line writes: `--train.max_steps` of `--train.max_steps 4` or `=4`."""
-    return {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    """The options a (normalised) command line writes: `--train.max_steps` of `--train.max_steps 4` or `=4`, and
+    `--gan.enabled` of a whole section given at once, `--gan '{enabled: true}'`."""
+    written = set()
+    for i, arg in enumerate(argv):
+        if not arg.startswith("--"):
+            continue
+        option, _, value = arg.partition("=")
+        written.add(option)
+        if option[2:] in SECTIONS:
+            fields = _yaml_or_none(value if "=" in arg else " ".join(argv[i + 1 : i + 2]))
+            written.update(f"{option}.{name}" for name in (fields if isinstance(fields, dict) else ()))
+    return written
+
+
+def _yaml_or_none(text: str) -> Any:
+    """`text` read as YAML (JSON is YAML), or None where it is not."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
 
 
 def _check_aliases(args: Namespace, written: set[str]) -> None:
