@@ -520,3 +520,19 @@ def test_validation_jpeg_quality_is_the_middle_of_the_training_range(tmp_path, t
     (image,) = build_validation(cfg, tiny_config(upscale=1, upsampler=""))
     np.testing.assert_array_equal(np.rint(image.lr * 255), jpeg_compress(hr, 26))
     assert not np.array_equal(jpeg_compress(hr, 25), jpeg_compress(hr, 26))
+
+
+@pytest.mark.parametrize("forked", [False, True])
+def test_a_data_worker_prefixes_its_warnings_once(forked):
+    # a spawned worker (macOS, Windows) starts without the trainer's handler, a forked one with it: Python's last
+    # resort printed the warning bare in the one, and the other must not print it twice
+    import subprocess
+    import sys
+
+    code = (
+        "import logging; from swinir_hf.training import loop\n"
+        f"if {forked}: loop._log_handler(main=False)\n"
+        "loop.start_worker(0); logging.getLogger('swinir_hf.train').warning('skipping unreadable image a.png: bad')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stderr == "warning: skipping unreadable image a.png: bad\n"

@@ -21,7 +21,7 @@ import torch
 
 from ..checkpoints.folders import library_bars_off
 from ..checkpoints.run_folder import list_checkpoints
-from ..console import LevelPrefix
+from ..console import LevelPrefix, prefixed_warnings
 from ..inference.output_folders import check_output_folder, folder_claimed
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
 from .accelerator import build_accelerator, end_accelerator
@@ -224,8 +224,17 @@ def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.
         # Worker seeds come from this generator, not the global RNG, so resuming does not shift any random stream.
         generator=torch.Generator().manual_seed(t.seed),
         persistent_workers=False,
-        worker_init_fn=ignore_stop_signals,
+        worker_init_fn=start_worker,
     )
+
+
+def start_worker(worker_id: int) -> None:
+    """A DataLoader worker: stop signals left to the main process; its warnings (an unreadable image) prefixed as
+    the main process's are. A spawned worker (macOS, Windows) starts without the trainer's log handler, and Python's
+    last resort printed them bare; a forked one has it."""
+    ignore_stop_signals(worker_id)
+    if not any(isinstance(h.formatter, LevelPrefix) for h in logger.handlers):
+        prefixed_warnings()
 
 
 def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> StopSignals:
