@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -203,6 +204,30 @@ def _train(argv: list[str], program: bool) -> int:
     return exit_status(status) if program else status
 
 
+# The modules each command imports (torch, transformers: seconds to load), by `_load_modules`.
+_COMMAND_MODULES = {
+    "convert": (".checkpoints.convert", ".checkpoints.folders", ".inference.output_folders"),
+    "models": (".checkpoints.catalog", ".checkpoints.hub_lookup"),
+    "eval": (".evaluation.cli",),
+    "restore": (".inference.collection_cli",),
+    "hub": (".checkpoints.export_cli",),
+}
+
+
+def _load_modules(command: str) -> int | None:
+    """Import `command`'s modules: a Ctrl-C or SIGTERM meanwhile, the likeliest moment for one, is one line and exit
+    status 130 / 143, as later in the command, not a traceback. None once they are loaded, else the exit status."""
+    try:
+        with terminate_as_interrupt():
+            for module in _COMMAND_MODULES.get(command, ()):
+                importlib.import_module(module, __package__)
+    except KeyboardInterrupt as stop:
+        how, status = stopped_by(stop)
+        print(f"{how}: the command had not started, nothing was written", file=sys.stderr)
+        return status
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     program = argv is None  # the `swinir-hf` command itself, not a call from Python
     if program:
@@ -231,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             return launch(LAUNCHED[command], launcher, rest)
     args = parser.parse_args(argv)
+    stopped = _load_modules(args.command)
+    if stopped is not None:
+        return stopped
     try:
         status = args.func(args)
         sys.stdout.flush()  # a reader that has gone shows here, not as an error at exit

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from swinir_hf import __version__
+from swinir_hf import __version__, cli
 from swinir_hf.cli import main
 
 
@@ -398,6 +398,36 @@ def test_ctrl_c_while_the_trainers_command_line_imports_is_one_line() -> None:
     imported = code.replace("runpy.run_module('swinir_hf.train', run_name='__main__')", "import swinir_hf.train")
     done = subprocess.run([sys.executable, "-c", imported], capture_output=True, text=True, timeout=60)
     assert done.returncode == -2 and done.stderr.rstrip().endswith("KeyboardInterrupt")  # Python's own: -SIGINT
+
+
+@pytest.mark.parametrize(
+    ("argv", "signum", "said"),
+    [
+        (["convert", "a.pth", "out"], "SIGINT", "interrupted"),
+        (["hub", "a.pth", "-o", "out"], "SIGTERM", "terminated (SIGTERM)"),
+        (["eval", "--model", "sr-x4", "--dataset", "Set5"], "SIGINT", "interrupted"),
+        (["restore", "a.png", "-o", "out"], "SIGTERM", "terminated (SIGTERM)"),
+    ],
+)
+def test_a_stop_while_a_command_loads_is_one_line(argv, signum, said, monkeypatch, capsys):
+    """A Ctrl-C (or SIGTERM) while a command's modules load (torch, transformers: most of a `convert`'s 8 s) printed
+    a traceback (SIGTERM: a silent kill); now one line and exit status 130 / 143, as once it runs."""
+    import importlib.abc
+    import os
+    import signal
+
+    module = "swinir_hf." + cli._COMMAND_MODULES[argv[0]][-1].lstrip(".")
+
+    class Loading(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == module:
+                os.kill(os.getpid(), getattr(signal, signum))
+            return None
+
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Loading(), *sys.meta_path])
+    assert main(argv) == (130 if signum == "SIGINT" else 143)
+    assert capsys.readouterr().err == f"{said}: the command had not started, nothing was written\n"
 
 
 # Where the loading takes its time: the launcher's checks (with accelerate launch's options), else the training loop

@@ -365,6 +365,9 @@ def test_a_save_with_a_push_without_the_hub_is_saved_and_says_so(tiny_config, tm
         ):
             thing.save_pretrained(folder, push_to_hub=True, repo_id="me/x", commit_message="first")
         assert (folder / stored).is_file()
+        thing.save_pretrained(tmp_path / "without_push")  # the same folder: the model's code files were left out
+        assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in (tmp_path / "without_push").iterdir())
+        shutil.rmtree(tmp_path / "without_push")
         if thing is model:  # and saved as asked: a package folder without code, say
             with pytest.raises(OSError, match="^saved in "):
                 model.save_pretrained(tmp_path / "plain", push_to_hub=True, remote_code=False)

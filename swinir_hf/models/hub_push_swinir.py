@@ -19,14 +19,39 @@ class SaidPush:
             return super().push_to_hub(repo_id, *args, **kwargs)
 
     def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs.get("push_to_hub"):
-            return super().save_pretrained(save_directory, *args, **kwargs)
-        # transformers creates the repo before it saves: without the Hub, the folder would not be written either.
-        # (A subclass's own `save_pretrained` is running above this call: it finishes the folder its way.)
-        super().save_pretrained(save_directory, *args, **{**kwargs, "push_to_hub": False})
-        repo_id = kwargs.get("repo_id") or os.fspath(save_directory).rstrip(os.sep).split(os.sep)[-1]
+        if kwargs.get("push_to_hub"):
+            return self.save_then_push(save_directory, *args, **kwargs)
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def save_then_push(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
+        """`save_pretrained(save_directory, push_to_hub=True, ...)` as two steps: the whole folder, as saved without
+        a push, then what the save changed in it uploaded. transformers creates the repo before it saves (without the
+        Hub nothing was saved) and uploads before a subclass's `save_pretrained` has finished the folder (the model's
+        code files were left out)."""
+        push = {name: kwargs.pop(name) for name in _PUSH_OPTIONS if name in kwargs}
+        kwargs["push_to_hub"] = False
+        os.makedirs(save_directory, exist_ok=True)
+        before = self._get_files_timestamps(save_directory)
+        self.save_pretrained(save_directory, *args, **kwargs)
+        repo_id = push.get("repo_id") or os.fspath(save_directory).rstrip(os.sep).split(os.sep)[-1]
         with push_said(repo_id, saved=save_directory):
-            return super().save_pretrained(save_directory, *args, **kwargs)
+            from huggingface_hub import HfApi
+
+            token = kwargs.get("token")
+            repo_id = HfApi().create_repo(repo_id, private=push.get("private"), token=token, exist_ok=True).repo_id
+            self._upload_modified_files(
+                save_directory,
+                repo_id,
+                before,
+                commit_message=push.get("commit_message"),
+                token=token,
+                create_pr=push.get("create_pr", False),
+                revision=push.get("revision"),
+            )
+
+
+# What `save_pretrained(..., push_to_hub=True)` takes for its push (transformers' names).
+_PUSH_OPTIONS = ("repo_id", "commit_message", "create_pr", "private", "revision")
 
 
 @contextlib.contextmanager

@@ -592,6 +592,9 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
 
         Also removes the weights of an earlier save that this one replaces in another layout: transformers deletes
         old shards but not an old single `model.safetensors`, which loading prefers to the new shards' index."""
+        if kwargs.get("push_to_hub"):  # the folder finished (code files too) before it is uploaded
+            self.save_then_push(save_directory, *args, remote_code=remote_code, **kwargs)
+            return
         fields = self.config.__dict__
         saved = {k: fields[k] for k in REMOTE_CODE_FIELDS if k in fields}
         if not remote_code:
@@ -628,26 +631,29 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         **kwargs: Any,
     ) -> Any:
         """transformers' upload of a save (`save_pretrained(..., push_to_hub=True)`, `push_to_hub`), with the code
-        files the saved config names: `save_pretrained` uploads from inside transformers' save, before ours copies
-        them, and only the files that save changed, which code left in the folder by an earlier save is not."""
-        code = self._copy_named_code(Path(working_dir))
+        files the saved config.json names: transformers uploads only the files the save changed, which code left in
+        the folder by an earlier save is not."""
+        saved = Path(working_dir) / "config.json"
+        code = self._copy_named_code(Path(working_dir), json.loads(saved.read_text()) if saved.is_file() else {})
         files_timestamps = {name: t for name, t in files_timestamps.items() if name not in code}
         return super()._upload_modified_files(working_dir, repo_id, files_timestamps, *args, **kwargs)
 
-    def _named_code(self) -> list[str]:
-        """The module files the config's `auto_map` / `custom_pipelines` entries name."""
-        refs = list((getattr(self.config, "auto_map", None) or {}).values())
-        refs += [entry["impl"] for entry in (getattr(self.config, "custom_pipelines", None) or {}).values()]
+    def _named_code(self, fields: dict[str, Any] | None = None) -> list[str]:
+        """The module files the `auto_map` / `custom_pipelines` entries of the config (or of `fields`, a saved
+        config.json's) name."""
+        fields = vars(self.config) if fields is None else fields
+        refs = list((fields.get("auto_map") or {}).values())
+        refs += [entry["impl"] for entry in (fields.get("custom_pipelines") or {}).values()]
         modules = (ref.split("--")[-1].rsplit(".", 1)[0] for ref in refs)  # "[org/repo--]module.Class"
         return list(dict.fromkeys(f"{module}.py" for module in modules))
 
-    def _copy_named_code(self, folder: Path) -> list[str]:
+    def _copy_named_code(self, folder: Path, fields: dict[str, Any] | None = None) -> list[str]:
         """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name: from beside
         this file (the package, or the remote code transformers fetched), else from the folder or Hub repo the model
         was loaded from (a remote-code model fetched only its own module and its imports). Returns their names."""
         from transformers.dynamic_module_utils import get_relative_imports
 
-        names = self._named_code()
+        names = self._named_code(fields)
         for name in names:  # grows by the modules each one imports (transformers loads those with it)
             target = folder / name
             if target.exists():
