@@ -17,7 +17,6 @@ from torch.nn.utils.parametrize import is_parametrized
 
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.convert import CheckpointError
-from swinir_hf.training.checks import check_gan_resumable
 from swinir_hf.training.cli import main
 from swinir_hf.training.gan import (
     VGG19_LAYERS,
@@ -27,6 +26,7 @@ from swinir_hf.training.gan import (
     build_gan,
     gan_loss,
 )
+from swinir_hf.training.resume_checks import check_gan_resumable
 from swinir_hf.training.sections import GanArgs, TrainArgs
 
 

@@ -275,7 +275,7 @@ def test_a_stop_during_the_final_save_waits_for_it(tiny_run, train_cli, images, 
 
 @pytest.mark.slow
 def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_rerun(
-    tiny_run, train_cli, images, tmp_path, capsys
+    tiny_run, train_cli, images, tmp_path, capsys, monkeypatch
 ):
     out = tmp_path / "run"
     assert train_cli(tiny_run(images, out, train={"checkpoint_every": 2})) == 0
@@ -305,6 +305,15 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
     alias.symlink_to(images)
     same = tiny_run(images, out, train={"checkpoint_every": 2, "max_steps": 6}, data={"train": [str(alias)]})
     assert train_cli(same, "--resume", "latest") == 0
+    # Resumed from another working folder, the folder named from there: compared from the folder it was started in.
+    monkeypatch.chdir(images.parent)
+    relative = tiny_run(images, tmp_path / "moved", train={"checkpoint_every": 2}, data={"train": [images.name]})
+    assert train_cli(relative) == 0
+    monkeypatch.chdir(tmp_path)
+    moved = {"train": [os.path.relpath(images)], "val": relative["data"]["val"]}
+    assert (
+        train_cli(tiny_run(images, tmp_path / "moved", train={"max_steps": 6}, data=moved), "--resume", "latest") == 0
+    )
     # Other images under the path the run was started with (the command run from another folder): resumed at once.
     own = tmp_path / "own"
     shutil.copytree(images, own)
@@ -384,7 +393,7 @@ def test_resuming_a_damaged_checkpoint_is_one_line_naming_it(
 
 
 def test_a_changed_architecture_names_only_the_fields_that_changed(tiny_config, tmp_path):
-    from swinir_hf.training.checks import check_resumable
+    from swinir_hf.training.resume_checks import check_resumable
 
     SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "step" / "model")
     with pytest.raises(ValueError, match="cannot resume") as err:

@@ -25,11 +25,12 @@ from ..console import LevelPrefix, prefixed_warnings
 from ..inference.output_folders import check_output_folder, folder_claimed
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
 from .accelerator import build_accelerator, end_accelerator
-from .checks import check_output_dir, check_parallelism, check_push_access, check_run_resumable
+from .checks import check_output_dir, check_parallelism, check_push_access
 from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
+from .resume_checks import check_run_resumable
 from .saving import check_finite, checkpoint_due, finish, logs_written, open_run_folder, resume_state, save_checkpoint
 from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
 from .state import EMA, InitReport, Run, build_model, step_seed

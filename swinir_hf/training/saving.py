@@ -27,16 +27,15 @@ from ..checkpoints.folders import save_model_folder, weights_follow_umask
 from ..checkpoints.run_folder import MODEL, PROGRESS, SUMMARY, checkpoint_path, list_checkpoints, unfinished_saves
 from ..inference.atomic_writes import WriteError, os_reason, write_error, write_text_file
 from .card import training_card
-from .checks import (
+from .checks import push_later_command, remove_superseded_work
+from .config import TrainingConfig, flat_config
+from .resume_checks import (
     UNREADABLE_CHECKPOINT,
     check_plain_states,
     check_same_images,
-    push_later_command,
-    remove_superseded_work,
     sample_settings,
     unreadable_checkpoint,
 )
-from .config import TrainingConfig, flat_config
 from .state import Run, set_schedule
 
 logger = logging.getLogger("swinir_hf.train")
