@@ -314,6 +314,14 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
     assert (
         train_cli(tiny_run(images, tmp_path / "moved", train={"max_steps": 6}, data=moved), "--resume", "latest") == 0
     )
+    # Other starting weights: it went on, and the card named them, though nothing was loaded from them.
+    warm = tiny_run(images, tmp_path / "moved", train={"max_steps": 8}, data=moved, model={"init_from": str(out)})
+    capsys.readouterr()
+    assert train_cli(warm, "--resume", "latest") == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot resume from {tmp_path / 'moved' / 'checkpoints' / 'step-00000006'}: the run started from "
+        f"model.init_from null, this config from {out}. Resume with the settings"
+    )
     # Other images under the path the run was started with (the command run from another folder): resumed at once.
     own = tmp_path / "own"
     shutil.copytree(images, own)

@@ -30,7 +30,7 @@ from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
-from .resume_checks import check_run_resumable
+from .resume_checks import check_resume_start, check_run_resumable
 from .saving import check_finite, checkpoint_due, finish, logs_written, open_run_folder, resume_state, save_checkpoint
 from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
 from .state import EMA, InitReport, Run, build_model, step_seed
@@ -130,6 +130,8 @@ def _train(
 
     t, main = cfg.train, accelerator.is_main_process
     check_batch_split(t.batch_size, t.gradient_accumulation_steps, accelerator.num_processes)  # before slow work
+    if resume_from is not None:  # before the starting weights load (from the Hub, maybe)
+        check_resume_start(resume_from, cfg)
     set_seed(t.seed)  # identical initialisation on every process
     model, init_report = build_model(cfg.model, t, bars=main)  # one "Loading weights" bar, as one report
     if resume_from is not None:

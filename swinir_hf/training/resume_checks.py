@@ -44,10 +44,16 @@ def check_resume_step(checkpoint: Path, max_steps: int) -> None:
         )
 
 
-def check_run_resumable(checkpoint: Path, model: SwinIRForImageRestoration, cfg: TrainingConfig) -> None:
-    """Raise `ValueError` unless this run (its `model` built, `cfg`) can go on from `checkpoint`: its step, model,
-    training samples, GAN stage and EMA as the run that saved it had them."""
+def check_resume_start(checkpoint: Path, cfg: TrainingConfig) -> None:
+    """Raise `ValueError` unless `checkpoint` is whole, not past `train.max_steps`, and saved by a run that started
+    from the weights this config starts from: before the model is built (its starting weights loaded)."""
     check_resume_step(checkpoint, cfg.train.max_steps)
+    check_start_resumable(checkpoint, cfg)
+
+
+def check_run_resumable(checkpoint: Path, model: SwinIRForImageRestoration, cfg: TrainingConfig) -> None:
+    """Raise `ValueError` unless this run (its `model` built, `cfg`) can go on from `checkpoint` (`check_resume_start`
+    passed): its model, training samples, GAN stage and EMA as the run that saved it had them."""
     check_resumable(checkpoint, model)
     check_samples_resumable(checkpoint, cfg)
     check_gan_resumable(checkpoint, cfg.gan)
@@ -134,6 +140,26 @@ def check_samples_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
             f"cannot resume from {checkpoint}: this config draws other training samples (changed: "
             f"{', '.join(changed)}). Resume with the settings the run was started with (its training_config.yaml), "
             f"or start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+        )
+
+
+def start(cfg: TrainingConfig) -> dict[str, Any]:
+    """The weights the run started from (`model.init_from`, as given and where it is), which each checkpoint's
+    progress.json keeps: the card of a resumed run names them, not the resumed command's."""
+    return {"init_from": cfg.model.init_from, "located": _resolved(cfg.model.init_from)}
+
+
+def check_start_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
+    """Raise `ValueError` when this config starts from other weights (`model.init_from`) than the run `checkpoint`
+    was saved by (not checked for a checkpoint written before they were kept): its card would name them."""
+    saved = json.loads((checkpoint / PROGRESS).read_text()).get("start")
+    now = start(cfg)
+    if saved is not None and saved["located"] != now["located"]:
+        shown = {k: "null" if v is None else v for k, v in (("then", saved["init_from"]), ("now", now["init_from"]))}
+        raise ValueError(
+            f"cannot resume from {checkpoint}: the run started from model.init_from {shown['then']}, this config "
+            f"from {shown['now']}. Resume with the settings the run was started with (its training_config.yaml), or "
+            f"start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
         )
 
 

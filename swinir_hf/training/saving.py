@@ -34,6 +34,7 @@ from .resume_checks import (
     check_plain_states,
     check_same_images,
     sample_settings,
+    start,
     unreadable_checkpoint,
 )
 from .state import Run, set_schedule
@@ -150,7 +151,7 @@ def save_checkpoint(run: Run, step: int) -> None:
         if main:
             run.note_compute()
             samples = {**sample_settings(run.cfg), "images": run.images}
-            state = {**run.progress.state_dict(), "loss_window": window, "samples": samples}
+            state = {**run.progress.state_dict(), "loss_window": window, "samples": samples, "start": start(run.cfg)}
             (tmp / PROGRESS).write_text(json.dumps(state))
             weights_follow_umask(tmp, tmp / PROGRESS)  # accelerate's model.safetensors
             save_model_folder(tmp / MODEL, run.scored, _card(run))
