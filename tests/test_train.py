@@ -1558,7 +1558,10 @@ def test_scores_of_another_metric_before_a_resume_are_marked_on_the_card(tiny_co
     sets = other + [{"step": 6, "psnr": 23.42, "metric": "psnr_rgb", "set": now}, {"step": 8, "psnr": 23.5}]
     table = training_card(cfg, model, Progress(step=8, history=sets), 12.0, None, "x")
     assert "| step 2 | 26.27 ‡ |\n| step 6 | 23.42 |\n| step 8 | 23.50 † |\n\n" in table
-    assert "‡ scored on other images (/data/Set5/HR, split validation, first 2): not comparable with the" in table
+    assert (
+        "‡ scored on other validation images (another data.val, split, LR folder, level or number of images): " in table
+    )
+    assert "/data/Set5" not in table and os.path.realpath(cfg.data.val) not in table  # no machine's paths
     cfg.data.val = None  # validation turned off at a resume: the curve as it was, none of it "other"
     assert "‡" not in training_card(cfg, model, Progress(step=8, history=sets), 12.0, None, "x")
 

@@ -100,7 +100,11 @@ def _validation_table(
     note = f"\n\n† scored with another metric ({', '.join(sorted(other))}): not comparable with the others"
     note = note if other else ""
     if sets:
-        note += f"\n\n‡ scored on other images ({'; '.join(sorted(sets))}): not comparable with the others"
+        # Not named: the history records them by their real paths, which a pushed card must not publish.
+        note += (
+            "\n\n‡ scored on other validation images (another data.val, split, LR folder, level or number of images): "
+            "not comparable with the others"
+        )
     return f"{header}\n\n| model | PSNR |\n|---|---:|\n" + "\n".join(rows) + note
 
 
