@@ -63,6 +63,13 @@ def split_folder(folder: str | os.PathLike, split: str) -> Path:
     return found[0]
 
 
+def local_dataset_folder(spec: str) -> Path | None:
+    """The local folder a dataset `spec` reads (`imagefolder:DIR`, a `save_to_disk` folder), or None (none there: a
+    Hub dataset, a missing folder)."""
+    folder = Path(spec.split(":", 1)[1] if spec.startswith("imagefolder:") else spec)
+    return folder if folder.is_dir() else None
+
+
 def is_hub_dataset_id(spec: str) -> bool:
     """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path: a repo id
     (`is_repo_id`; `photos/` or `my photos` is a path, which must not be sent to the Hub to fail there with a message

@@ -1070,6 +1070,38 @@ def test_a_datasets_restorations_go_into_a_new_column_beside_the_originals(tmp_p
     )
 
 
+def test_a_dataset_is_never_restored_into_its_own_folder(tmp_path, model_dir, capsys):
+    """-o the dataset's folder with --overwrite replaced the input by its restoration (the first refusal suggested
+    --overwrite); -o inside an image folder was read as part of it by the rerun. A Dataset's --split was ignored, and
+    recorded as used."""
+    import datasets
+
+    photos, saved = tmp_path / "photos", tmp_path / "saved"
+    photos.mkdir()
+    Image.fromarray(_rng_image((6, 6, 3))).save(photos / "a.png")
+    datasets.Dataset.from_dict({"image": [str(photos / "a.png")]}).cast_column("image", datasets.Image()).save_to_disk(
+        saved
+    )
+    before, _ = sorted((p.name, p.stat().st_mtime_ns) for p in saved.iterdir()), capsys.readouterr()
+    for spec, out, where in (
+        (str(saved), saved, ""),
+        (f"imagefolder:{photos}", photos / "x4", "inside "),
+        (f"imagefolder:{photos}/", photos, ""),
+    ):
+        assert _restore("--dataset", spec, "-o", out, "--overwrite", model_dir=model_dir) == 1
+        folder = Path(spec.removeprefix("imagefolder:"))
+        assert capsys.readouterr().err == (
+            f"error: -o {out} is {where}the dataset's folder {folder}: the restored dataset would be written into "
+            "its input, which is never overwritten (not even with --overwrite); choose an -o outside it\n"
+        )
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in saved.iterdir()) == before
+    assert sorted(p.name for p in photos.iterdir()) == ["a.png"]
+    assert _restore("--dataset", saved, "--split", "test", "-o", tmp_path / "out", model_dir=model_dir) == 1
+    assert capsys.readouterr().err == (
+        f"error: --split test: {saved} is one save_to_disk Dataset, without splits: drop --split\n"
+    )
+
+
 def test_dataset_folder_that_is_not_a_saved_dataset_points_to_imagefolder(tmp_path, model_dir, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from pathlib import Path
 
 from ..checkpoints.bundled import DEFAULT_MODELS
+from ..image_datasets import is_saved_dataset, local_dataset_folder
 from .engine_cli import add_engine_arguments
 from .files import collect_inputs
 from .jobs import DEFAULT_QUALITY, OUTPUT_FORMATS
@@ -183,6 +185,24 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         return "--batch-size and --workers must be at least 1"
     if args.max_image_pixels is not None and args.max_image_pixels < 0:
         return "--max-image-pixels must be a number of pixels, or 0 for no limit"
+    return _dataset_problem(args) if args.dataset else None
+
+
+def _dataset_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with --dataset's folder for these options: -o is that folder or inside it (the restored dataset
+    would replace its input, or be read as part of it next time); --split for a dataset without splits."""
+    folder = local_dataset_folder(args.dataset)
+    if folder is None:
+        return None
+    source, out = folder.resolve(), Path(args.output_dir).resolve()
+    if out == source or source in out.parents:
+        return (
+            f"-o {args.output_dir} is {'' if out == source else 'inside '}the dataset's folder {folder}: the restored "
+            "dataset would be written into its input, which is never overwritten (not even with --overwrite); choose "
+            "an -o outside it"
+        )
+    if args.split is not None and is_saved_dataset(folder) and not (folder / "dataset_dict.json").is_file():
+        return f"--split {args.split}: {args.dataset} is one save_to_disk Dataset, without splits: drop --split"
     return None
 
 
