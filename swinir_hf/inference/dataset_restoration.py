@@ -22,6 +22,7 @@ from PIL import Image
 
 from ..checkpoints.fingerprint import model_fingerprint
 from ..image_datasets import image_columns
+from .image_io import read_restorable
 from .jobs import check_outscale
 from .options import EngineOptions
 
@@ -281,19 +282,39 @@ def checked_columns(
     return column, output_column, features
 
 
-def decoded_image(feature: datasets.Image, value: dict[str, Any] | None, row: int) -> Image.Image:
-    """A stored value (bytes, path) of a `feature` column decoded as `datasets` decodes it.
+def decoded_image(feature: datasets.Image, value: dict[str, Any] | None, row: int) -> Image.Image | np.ndarray:
+    """A stored value (bytes, path) of a `feature` column decoded as `swinir-hf restore` reads the file (16-bit
+    colour and float TIFFs as they are: `datasets` decodes them with Pillow, at 8 bits or not at all); in the
+    column's `mode` if it has one, and a remote file as `datasets` reads it.
 
     Raises:
         ValueError: the row has no image, or its image cannot be decoded: naming the row and its file.
     """
     if value is None or (value.get("bytes") is None and value.get("path") is None):
         raise ValueError(f"row {row} of the dataset has no image")
+    where = value.get("path") or "its stored bytes"
     try:
+        if feature.mode is None and value.get("bytes") is not None:
+            return _read_bytes(value["bytes"], Path(value.get("path") or "image").suffix, where)
+        if feature.mode is None and os.path.isfile(value["path"]):
+            return read_restorable(value["path"]).pixels
         return feature.decode_example(value)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        where = value.get("path") or "its stored bytes"
-        raise ValueError(f"row {row} of the dataset ({where}) cannot be decoded: {err}") from err
+        why = str(err).removeprefix(f"{where}: ")  # the reader's messages start with the file, named here already
+        raise ValueError(f"row {row} of the dataset ({where}) cannot be decoded: {why}") from err
+
+
+def _read_bytes(data: bytes, suffix: str, where: str) -> Image.Image | np.ndarray:
+    """An image file's bytes, read by `read_restorable` (which reads files); its messages name `where`."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"image{suffix}"
+        path.write_bytes(data)
+        try:
+            return read_restorable(path).pixels
+        except ValueError as err:
+            raise ValueError(str(err).replace(f"{path}: ", "")) from None
 
 
 def _rows_restored(parts: Iterable[tuple[tuple[int, int, str], Path | None]]) -> int:
