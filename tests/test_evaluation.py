@@ -826,6 +826,17 @@ def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config
     assert main([*command, "--save-images", str(out)]) == 1
     assert "holds the outputs of another evaluation (different models)" in capsys.readouterr().err
     assert calls == []
+    # --overwrite stopped part-way, then resumed: it left the earlier evaluation's images under its own manifest,
+    # and the resumed run scored them (another model's outputs) as its own.
+    (out / "notes.txt").write_text("mine")
+    monkeypatch.setattr(benchmark, "_restored", restored_until_the_second)
+    assert main([*command, "--save-images", str(out), "--overwrite"]) == 130
+    said = f"the images saved so far are in {out} (the same command without --overwrite reuses them)"
+    assert said in capsys.readouterr().err
+    assert len(list(out.rglob("*.png"))) == 1 and (out / "notes.txt").read_text() == "mine"
+    calls.clear()
+    monkeypatch.setattr(benchmark, "_restored", lambda *args: calls.append(args[0]) or restored(*args))
+    assert main([*command, "--save-images", str(out)]) == 0 and len(calls) == 2 * 3 - 1
 
 
 def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, capsys):

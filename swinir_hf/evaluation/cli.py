@@ -86,18 +86,20 @@ def run(args: argparse.Namespace) -> int:
             said = "no table or --json written"
             if len(args.dataset) > 1:
                 said = "no --json written (the tables above are of the sets done)"
-            print(f"{how}: {said}{_saved_so_far(args.save_images)}", file=sys.stderr)
+            print(f"{how}: {said}{_saved_so_far(args.save_images, args.overwrite)}", file=sys.stderr)
         return status
     finally:
         leave_process_group()  # on every way out of a launched process
 
 
-def _saved_so_far(folder: str | None) -> str:
-    """What an interrupted evaluation says of the images it saved into --save-images `folder` (None: none)."""
+def _saved_so_far(folder: str | None, overwrite: bool) -> str:
+    """What an interrupted evaluation says of the images it saved into --save-images `folder` (None: none); with
+    `overwrite` given, the rerun that reuses them is the command without it (with it, they are removed again)."""
     if not (folder and any(p.is_file() for p in Path(folder).rglob("*.png"))):
         return ""
     marked = any(Path(folder).rglob(MANIFEST))  # DIR's own, or each set's DIR/SET's
-    rerun = "the same command again reuses them" if marked else "a rerun needs --overwrite"
+    same = "the same command without --overwrite" if overwrite else "the same command again"
+    rerun = f"{same} reuses them" if marked else "a rerun needs --overwrite"
     return f"; the images saved so far are in {folder} ({rerun})"
 
 

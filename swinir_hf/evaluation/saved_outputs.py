@@ -94,7 +94,8 @@ def evaluation_settings(
 
 def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], overwrite: bool) -> SavedOutputs:
     """The outputs folder of the evaluation `settings` describe: a new one (or, with `overwrite`, any) is marked as
-    this evaluation's, and one marked as it already is resumed (its outputs reused).
+    this evaluation's, and one marked as it already is resumed (its outputs reused). Marked anew, an evaluation's
+    folder loses its earlier outputs: a run resumed after a stop would have taken them as this evaluation's.
 
     Raises:
         ValueError: `folder` holds the outputs of another evaluation (the message names what differs).
@@ -113,9 +114,22 @@ def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], over
                 "another --save-images, or pass --overwrite to replace its images"
             )
         return SavedOutputs(folder, reuse=True)
+    if manifest.is_file():
+        _remove_outputs(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_text_file(manifest, json.dumps(settings, indent=2) + "\n")
     return SavedOutputs(folder)
+
+
+def _remove_outputs(folder: Path) -> None:
+    """Remove the manifest, then the outputs (folder/<method>/<image>.png) of the evaluation `folder` holds; other
+    files, and the folders holding them, stay."""
+    (folder / MANIFEST).unlink()
+    for method in (p for p in folder.iterdir() if p.is_dir()):
+        for output in method.glob("*.png"):
+            output.unlink()
+        if not any(method.iterdir()):
+            method.rmdir()
 
 
 def has_manifest(folder: str | os.PathLike) -> bool:
