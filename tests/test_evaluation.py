@@ -459,6 +459,30 @@ def test_an_image_too_small_to_score_is_said_before_any_is_restored(tiny_config,
         evaluate(model, folder, jpeg=10, progress=False)
 
 
+def test_a_datasets_lr_column_of_another_size_is_refused_before_any_restoring(small_set, tmp_path, capsys):
+    """A dataset's `lr` images were never checked: too small, they were scored against a crop of the ground truth
+    (about 12 dB, exit 0); too large, the error came after the model ran ("image shapes differ")."""
+    import datasets
+
+    dataset, model_dir = small_set
+    files = sorted((dataset / "HR").iterdir())
+    for size, case in (((10, 10), "small"), ((48, 48), "large")):
+        lr = []
+        for f in files:
+            Image.open(f).resize(size).save(tmp_path / f"{f.stem}_{case}.png")
+            lr.append(str(tmp_path / f"{f.stem}_{case}.png"))
+        columns = {"hr": [str(f) for f in files], "lr": lr, "name": [f.stem for f in files]}
+        ds = datasets.Dataset.from_dict(columns).cast_column("hr", datasets.Image()).cast_column("lr", datasets.Image())
+        ds.save_to_disk(str(tmp_path / case))
+        capsys.readouterr()
+        assert main(["eval", "--model", str(model_dir), "--dataset", str(tmp_path / case), "--no-progress"]) == 1
+        h, w = Image.open(files[0]).size[::-1]
+        assert capsys.readouterr().err == (
+            f"error: {tmp_path / case}, row 0 ({files[0].stem}): HR/LR size mismatch for {files[0].stem}: HR "
+            f"{h}×{w}×3 at ×2 needs LR {h // 2}×{w // 2}×3, but its lr image is {size[1]}×{size[0]}×3\n"
+        )
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"

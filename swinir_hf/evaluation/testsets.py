@@ -115,7 +115,7 @@ def load_samples(
         samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
     else:
         dataset = load_image_dataset(spec, split, default_split="test")
-        samples = _dataset_samples(dataset, spec, grey_convention, shard)
+        samples = _dataset_samples(dataset, spec, grey_convention, shard, scale)
     if lr_dir is not None:
         for sample in samples:
             sample.lr = _find_lr(Path(lr_dir), sample, scale)
@@ -123,10 +123,10 @@ def load_samples(
 
 
 def _dataset_samples(
-    ds: datasets.Dataset, spec: str, grey_convention: GreyConvention, shard: tuple[int, int]
+    ds: datasets.Dataset, spec: str, grey_convention: GreyConvention, shard: tuple[int, int], scale: int
 ) -> list[Sample]:
     """The samples of a dataset's rows k, k + n, ... (`shard` (k, n)): HR from its `hr` / `image` / `gt` image column
-    (else the first), LR from `lr` / `lq` if present, names as `row_names` gives them."""
+    (else the first), LR from `lr` / `lq` if present (HR size // `scale`), names as `row_names` gives them."""
     columns = image_columns(ds)
     if not columns:
         raise ValueError(f"dataset {spec!r} has no image column (columns: {list(ds.features)})")
@@ -140,6 +140,8 @@ def _dataset_samples(
         try:
             hr = to_uint8_array(row[hr_col], grey_convention)
             lr = _as_hr(to_uint8_array(row[lr_col]), hr, f"its {lr_col} image") if lr_col else None
+            if lr is not None:
+                check_lr_size(name, hr, lr, scale, f"its {lr_col} image")
             samples.append(Sample(name, hr, lr))
         except ValueError as err:
             raise ValueError(f"{spec}, row {i} ({name}): {err}") from None
@@ -188,10 +190,17 @@ def _find_lr(lr_dir: Path, sample: Sample, scale: int) -> np.ndarray:
         names = " and ".join(f.name for f in found)
         raise ValueError(f"{names} in {lr_dir} could each be the LR image of {sample.name}: keep one of them")
     lr = _as_hr(read_uint8(found[0]), sample.hr, str(found[0]))
-    h, w, c = sample.hr.shape
+    check_lr_size(sample.name, sample.hr, lr, scale, str(found[0]))
+    return lr
+
+
+def check_lr_size(name: str, hr: np.ndarray, lr: np.ndarray, scale: int, what: str) -> None:
+    """Raise `ValueError` unless the given input `lr` (`what`: its file, or its dataset column) of image `name` is
+    exactly HR size // `scale`: another would be scored against a crop of the ground truth, or fail after the
+    model ran."""
+    h, w, c = hr.shape
     if lr.shape != (h // scale, w // scale, c):
         raise ValueError(
-            f"HR/LR size mismatch for {sample.name}: HR {h}×{w}×{c} at ×{scale} needs LR "
-            f"{h // scale}×{w // scale}×{c}, but {found[0]} is {lr.shape[0]}×{lr.shape[1]}×{lr.shape[2]}"
+            f"HR/LR size mismatch for {name}: HR {h}×{w}×{c} at ×{scale} needs LR "
+            f"{h // scale}×{w // scale}×{c}, but {what} is {lr.shape[0]}×{lr.shape[1]}×{lr.shape[2]}"
         )
-    return lr
