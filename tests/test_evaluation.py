@@ -592,6 +592,17 @@ def test_colour_denoiser_sees_per_channel_noise_on_grey_images(shared, tmp_path,
     assert gain > 5  # denoised, not left noisy
 
 
+def test_a_tile_that_models_run_at_different_sizes_is_refused(small_set, tiny_config):
+    from swinir_hf.inference.options import EngineOptions
+
+    dataset, _ = small_set
+    models = [(f"w{w}", SwinIRForImageRestoration(tiny_config(upscale=2, window_size=w)).eval()) for w in (4, 8)]
+    with pytest.raises(ValueError, match=r"^tile 12 runs as tiles of 8 and 12 px under these models' windows \(4 and"):
+        evaluate_models(models, dataset, engine=EngineOptions(tile=12), progress=False)
+    result = evaluate_models(models, dataset, engine=EngineOptions(tile=16), progress=False)
+    assert result.engine.tile == 16
+
+
 def test_table_and_json_say_how_the_model_ran(small_set, tmp_path, capsys):
     """--ensemble (SwinIR+), --tile and --dtype change the figures: the caption and the JSON say so. Both read
     the same as a plain run before."""
@@ -600,8 +611,9 @@ def test_table_and_json_say_how_the_model_ran(small_set, tmp_path, capsys):
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(plain)]) == 0
     assert "model run with" not in capsys.readouterr().out
     args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(ensembled)]
-    # The overlap used, not the one asked: 8-px tiles overlap by half a tile at most (the report said 10).
-    assert main([*args, "--ensemble", "--tile", "8", "--tile-overlap", "10", "--dtype", "bfloat16"]) == 0
+    # The tile and overlap used, not the ones asked: tiles are multiples of the window (4: --tile 10 runs 8-px ones,
+    # which the report said were 10), and overlap by half a tile at most (the report said 10).
+    assert main([*args, "--ensemble", "--tile", "10", "--tile-overlap", "10", "--dtype", "bfloat16"]) == 0
     caption = capsys.readouterr().out.splitlines()[0]
     assert caption.endswith("; model run with self-ensemble ×8 (SwinIR+), tiles of 8 px (overlap 4), bfloat16)")
     plain, ensembled = json.loads(plain.read_text()), json.loads(ensembled.read_text())

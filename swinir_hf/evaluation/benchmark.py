@@ -18,6 +18,7 @@ the authors' test script reads them for a colour model: the paper's figures, and
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import zlib
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 from ..checkpoints.fingerprint import model_fingerprint
 from ..inference.devices import check_device, check_dtype
 from ..inference.options import PAPER_ENGINE, EngineOptions
-from ..inference.restoration import restore
+from ..inference.restoration import restore, rounded_tile
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
@@ -182,6 +183,7 @@ def evaluate_models(
         # (check_device first: torch.device("gpu0") raises a RuntimeError, not the ValueError saying what to use).
         device = check_device(engine.device) if engine.device is not None else next(first.parameters()).device
         check_dtype(engine.dtype, device)
+    engine = _tile_as_run(engine, [model for _, model in models if model is not None])
     degradation = _common_degradation(models, scale, noise, jpeg, real)
     labels = _method_names([label for label, _ in models], degradation)
     conventions = grey_conventions(models, labels, degradation, grey_convention)
@@ -262,6 +264,21 @@ def scored_setting(
     at those values are the same evaluation as options left unset."""
     degradation = _common_degradation(models, scale, noise, jpeg, real)
     return {"degradation": str(degradation), "grey_convention": grey_convention or authors_reading(models)}
+
+
+def _tile_as_run(engine: EngineOptions, models: list[SwinIRForImageRestoration]) -> EngineOptions:
+    """`engine` with a fixed tile size as the models run it (`rounded_tile`: `--tile 12` runs 8-px tiles under a
+    window of 8), which the report states. Raises `ValueError` where the models' windows round it differently."""
+    if not isinstance(engine.tile, int) or not models:
+        return engine
+    tiles = sorted({rounded_tile(engine.tile, model.config.window_size) for model in models})
+    if len(tiles) > 1:
+        windows = sorted({model.config.window_size for model in models})
+        raise ValueError(
+            f"tile {engine.tile} runs as tiles of {' and '.join(map(str, tiles))} px under these models' windows "
+            f"({' and '.join(map(str, windows))}), which one table cannot state: give a multiple of each window"
+        )
+    return dataclasses.replace(engine, tile=tiles[0])
 
 
 def _common_degradation(

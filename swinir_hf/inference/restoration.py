@@ -291,7 +291,7 @@ class SwinIRRestorer:
                 except (RuntimeError, MemoryError) as err:
                     if not is_out_of_memory(err) or self.tile is None:
                         raise
-                    smaller = self._round_tile((tile or max(x.shape[-2:])) // 2)
+                    smaller = rounded_tile((tile or max(x.shape[-2:])) // 2, self.model.config.window_size)
                     if smaller == tile:  # one window: tiles can shrink no further (their overlap is half at most)
                         raise
                     logger.warning("out of memory with %s-pixel tiles; retrying with %s", tile, smaller)
@@ -333,7 +333,7 @@ class SwinIRRestorer:
         if self.tile is None:
             return None
         if self.tile != "auto":
-            return self._round_tile(self.tile)
+            return rounded_tile(self.tile, self.model.config.window_size)
         n, _, h, w = x.shape
         budget = self.memory_budget or memory_budget(self.device)
         per_pixel = _MEMORY_SAFETY * self.model.activation_bytes_per_pixel(self.device)
@@ -342,7 +342,7 @@ class SwinIRRestorer:
             return None
         # The budget alone sets the tile: an overlap over half of it is cut to half (`tiled_apply`), rather than
         # the tile grown to fit the overlap, which a huge overlap would make the whole image.
-        largest = self._round_tile(int(math.sqrt(pixels)))
+        largest = rounded_tile(int(math.sqrt(pixels)), self.model.config.window_size)
         # As few tiles per axis as the largest tile needs, then the smallest tile giving that count: a 256² image
         # with a 240 budget becomes 2 × 2 tiles of 144, not 2 × 2 tiles of 240 that are almost all overlap.
         ov, ws = min(self.tile_overlap, largest // 2), self.model.config.window_size
@@ -353,6 +353,12 @@ class SwinIRRestorer:
     def _round_tile(self, tile: int) -> int:
         ws = self.model.config.window_size
         return max(ws, tile // ws * ws)
+
+
+def rounded_tile(tile: int, window_size: int) -> int:
+    """The tile size the restorer runs for `tile` pixels asked: a multiple of the window, rounded down, one window at
+    least (the model pads each tile to one anyway)."""
+    return max(window_size, tile // window_size * window_size)
 
 
 def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
