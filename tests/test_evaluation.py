@@ -483,6 +483,24 @@ def test_a_datasets_lr_column_of_another_size_is_refused_before_any_restoring(sm
         )
 
 
+def test_a_set_without_ground_truth_and_lr_dir_with_real_are_said(small_set, tmp_path, capsys):
+    """A set of LR/ only (RealSRSet) said "no images in DIR"; --lr-dir with --real recorded a degradation (and its
+    seed) that was never applied."""
+    dataset, model_dir = small_set
+    (tmp_path / "Real" / "LR").mkdir(parents=True)
+    shutil.copy(dataset / "HR" / "a.png", tmp_path / "Real" / "LR" / "a.png")
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(tmp_path / "Real"), "--no-progress"]) == 1
+    assert capsys.readouterr().err.endswith(
+        f"in {tmp_path / 'Real'} (it holds LR/): scoring needs the ground-truth images, in the folder or its HR/; a "
+        "set without them (RealSRSet's real photos) cannot be scored: restore it with swinir-hf restore and look\n"
+    )
+    lr = ["--lr-dir", str(tmp_path / "Real" / "LR"), "--real"]
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), *lr]) == 1
+    assert capsys.readouterr().err == (
+        "error: --lr-dir gives the inputs, which --real would make: the real-world degradation would not be applied\n"
+    )
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"

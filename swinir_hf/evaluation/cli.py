@@ -122,7 +122,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     # local --dataset before torch loads too (a name that could be a Hub dataset's is told apart with it).
     problem = (
         next(filter(None, map(missing_folder, args.dataset)), None)
-        or _missing_lr_dir(args.lr_dir)
+        or _lr_dir_problem(args)
         or _several_sets_problem(args)
         or output_problem(args)
     )
@@ -215,10 +215,17 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _missing_lr_dir(lr_dir: str | None) -> str | None:
-    """What is wrong with an `--lr-dir` that is no folder (as `testsets.load_samples` says it, once the models have
-    loaded); else None."""
-    return None if lr_dir is None or Path(lr_dir).is_dir() else f"no such LR folder: {lr_dir}"
+def _lr_dir_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with an `--lr-dir`: no folder (as `testsets.load_samples` says it, once the models have
+    loaded), or given with --real, whose degradation it replaces (the report recorded one never applied); else
+    None."""
+    if args.lr_dir is None:
+        return None
+    if not Path(args.lr_dir).is_dir():
+        return f"no such LR folder: {args.lr_dir}"
+    if args.real:
+        return "--lr-dir gives the inputs, which --real would make: the real-world degradation would not be applied"
+    return None
 
 
 def _load_models(

@@ -108,7 +108,7 @@ def load_samples(
             if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file()  # not macOS' ._a.png
         )
         if not files:
-            raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {hr_dir}")
+            raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {hr_dir}{_only_folders(hr_dir)}")
         stems = [f.stem for f in files]
         if twins := [f.name for f in files if stems.count(f.stem) > 1]:  # rows and saved images go by name
             raise ValueError(f"{hr_dir} holds images of one name: {', '.join(twins)}: keep one of each")
@@ -120,6 +120,17 @@ def load_samples(
         for sample in samples:
             sample.lr = _find_lr(Path(lr_dir), sample, scale)
     return name, samples
+
+
+def _only_folders(folder: Path) -> str:
+    """What a folder without images holds instead, where it holds folders (RealSRSet's LR/ only), for the error."""
+    held = sorted(f"{p.name}/" for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not held:
+        return ""
+    return (
+        f" (it holds {', '.join(held)}): scoring needs the ground-truth images, in the folder or its HR/; a set "
+        "without them (RealSRSet's real photos) cannot be scored: restore it with swinir-hf restore and look"
+    )
 
 
 def _dataset_samples(
