@@ -385,6 +385,17 @@ def test_shares_of_a_set_combine_into_the_whole_sets_evaluation(small_set, tmp_p
         shares = [evaluate_models(models, dataset, progress=False, shard=(k, n)) for k in range(n)]
         assert [s.names for s in shares] == [whole.names[k::n] for k in range(n)]
         assert combine_shares(shares).to_dict() == whole.to_dict()
+    # out of order (equal shares would misorder the images silently), none, or not a share of n
+    for wrong in (shares[::-1], [], shares[:2]):
+        with pytest.raises(ValueError, match=r"^combine_shares takes the n shares \(k, n\) in order, k = 0 .. n-1"):
+            combine_shares(wrong)
+    with pytest.raises(ValueError, match="^combine_shares takes the shares of one evaluation"):
+        first, other = ([(label, models[0][1])] for label in ("tiny", "other"))
+        pair = [evaluate_models(m, dataset, progress=False, shard=(k, 2)) for k, m in enumerate((first, other))]
+        combine_shares(pair)
+    for shard in ((2, 2), (-1, 2), (0, 0)):  # images 2, 4, ... silently; the last one; "slice step cannot be zero"
+        with pytest.raises(ValueError, match=r"^shard must be \(k, n\), process k of n with 0 <= k < n; got"):
+            evaluate_models(models, dataset, progress=False, shard=shard)
     files = sorted((dataset / "HR").glob("*.png"))
     ds = datasets.Dataset.from_dict({"image": [str(f) for f in files]}).cast_column("image", datasets.Image())
     ds.save_to_disk(str(tmp_path / "saved"))

@@ -177,6 +177,9 @@ def evaluate_models(
     """
     if not models:
         raise ValueError("no model to evaluate")
+    k, n = shard
+    if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
+        raise ValueError(f"shard must be (k, n), process k of n with 0 <= k < n; got {shard}")
     device = None
     if (first := next((model for _, model in models if model is not None), None)) is not None:
         # Before the set is read, and not as the first image's problem: the engine would refuse them on every image
@@ -197,6 +200,7 @@ def evaluate_models(
         engine=engine if any(model is not None for _, model in models) else None,
         lr_dir=None if lr_dir is None else str(lr_dir),
         provenance=_provenance(dict(zip(labels, (model for _, model in models), strict=True)), device, degradation),
+        shard=(k, n),
     )
     methods = [degradation.baseline_name, *labels]
     result.scores = {method: [] for method in methods}

@@ -40,6 +40,7 @@ class Evaluation:
     lr_dir: str | None = None  # where the given inputs came from; None: made from the ground truth
     # What reproduces the figures beyond the options: the device, the libraries' versions, each model's sha256.
     provenance: dict[str, Any] = field(default_factory=dict)
+    shard: tuple[int, int] = (0, 1)  # (k, n): the images k, k + n, ... of the set (`evaluate_models`' share)
 
     @property
     def methods(self) -> list[str]:
@@ -139,9 +140,23 @@ def _fmt(value: float, digits: int) -> str:
 
 def combine_shares(shares: Sequence[Evaluation]) -> Evaluation:
     """The whole set's `Evaluation` from the n shares that `evaluate_models(..., shard=(k, n))` scored, k = 0 .. n-1
-    in order (share k holds the images k, k + n, ...): the images in the set's order, as one process scores them."""
-    whole = replace(shares[0], names=[], scores={method: [] for method in shares[0].methods})
+    in order (share k holds the images k, k + n, ...): the images in the set's order, as one process scores them.
+
+    Raises:
+        ValueError: no shares, shares out of order or of another split, or of other evaluations (set, setting,
+            methods).
+    """
     n = len(shares)
+    if not n or [share.shard for share in shares] != [(k, n) for k in range(n)]:
+        got = [share.shard for share in shares]
+        raise ValueError(f"combine_shares takes the n shares (k, n) in order, k = 0 .. n-1; got shards {got}")
+    same = ("dataset", "degradation", "grey_convention", "lr_dir")  # (the engine's device is each process's own)
+    if any(
+        share.methods != shares[0].methods or any(getattr(share, a) != getattr(shares[0], a) for a in same)
+        for share in shares
+    ):
+        raise ValueError("combine_shares takes the shares of one evaluation: these differ in set, setting or models")
+    whole = replace(shares[0], names=[], scores={method: [] for method in shares[0].methods}, shard=(0, 1))
     for i in range(sum(len(share.names) for share in shares)):
         share, j = shares[i % n], i // n
         whole.names.append(share.names[j])
