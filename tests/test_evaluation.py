@@ -512,6 +512,17 @@ def test_a_set_without_ground_truth_and_lr_dir_with_real_are_said(small_set, tmp
     )
 
 
+def test_a_hub_set_that_cannot_load_is_said_before_any_set_is_scored(small_set, monkeypatch, capsys):
+    """`--dataset DIR Set15` offline scored DIR and printed its table, then failed on Set15 without the --json."""
+    from huggingface_hub import constants
+
+    dataset, model_dir = small_set
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "NoSuchSet15", "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: dataset 'NoSuchSet15': no local folder of that name, and not in the ")
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"

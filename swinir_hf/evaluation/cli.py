@@ -212,6 +212,19 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
     names = [path_component(benchmark_name(dataset)) for dataset in args.dataset]
     if args.save_images and (twins := sorted({n for n in names if names.count(n) > 1})):
         return f"two sets named {twins[0]} would share --save-images/{twins[0]}: evaluate them apart"
+    return _unloadable_hub_set(args)
+
+
+def _unloadable_hub_set(args: argparse.Namespace) -> str | None:
+    """Why a Hub dataset among several sets cannot be loaded (offline and not cached, say), found before any set is
+    scored: else the sets before it were scored, then the run failed without its --json; None if they all load."""
+    from ..image_datasets import is_hub_dataset_id, load_image_dataset
+
+    for spec in (s for s in args.dataset if is_hub_dataset_id(s) and not Path(s).exists()):
+        try:
+            load_image_dataset(spec, args.split, default_split="test")
+        except (FileNotFoundError, ValueError) as err:
+            return str(err)
     return None
 
 
