@@ -144,7 +144,7 @@ def _prepare(
     if image.dtype != reference.dtype:
         raise ValueError(f"image dtypes differ: {image.dtype} vs {reference.dtype}")
     if isinstance(crop_border, bool) or not isinstance(crop_border, numbers.Integral):
-        raise ValueError(f"crop_border must be a whole number of pixels, got {crop_border!r}")
+        raise ValueError(f"crop_border must be an int (pixels), got {crop_border!r}")
     if crop_border < 0 or 2 * crop_border >= min(image.shape[:2]):
         raise ValueError(f"crop_border {crop_border} does not fit an image of {image.shape[:2]}")
     peak = peak_value(image.dtype)
