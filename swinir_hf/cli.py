@@ -28,7 +28,8 @@ def _convert(args: argparse.Namespace) -> int:
         # Held from the check to the end: a second convert into it is refused, not silently replacing this one.
         with terminate_as_interrupt(), folder_claimed(out, "output folder"):
             check_fresh_output_folder(out, args.overwrite, "output folder", replaces="its files")
-            model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key)
+            overrides = {} if args.img_range is None else {"img_range": args.img_range}
+            model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key, **overrides)
             save_model_folder(out, model)  # written aside, moved in whole
     except (ValueError, OSError) as err:  # OSError: "cannot write OUT: No space left on device"
         print(f"error: {err}", file=sys.stderr)
@@ -99,6 +100,13 @@ def _add_convert_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="authors' .pth or .safetensors file")
     p.add_argument("output_dir", help="folder to write config.json, model.safetensors, preprocessor_config.json")
     p.add_argument("--weights-key", default=None, help="entry holding the weights (default: params_ema, params)")
+    p.add_argument(
+        "--img-range",
+        type=float,
+        choices=(1.0, 255.0),
+        help="the model's pixel range, which checkpoints do not store (default: as the authors' releases, 255 for "
+        "window-7 x1 models, else 1)",
+    )
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
 
 

@@ -71,6 +71,18 @@ def test_derived_buffers_are_checked(authors_state):
         convert_original_checkpoint(tampered)
 
 
+def test_a_misspelt_override_or_a_wrong_argument_is_a_type_error(authors_state):
+    """`img_rnge=1.0` was kept as an extra config attribute and the detected img_range used; bytes, numbers and None
+    failed inside with "'bytes' object has no attribute 'get'"."""
+    _, state = authors_state
+    with pytest.raises(TypeError, match=r"^img_rnge is not a SwinIRConfig field$"):
+        convert_original_checkpoint(state, img_rnge=255.0)
+    assert convert_original_checkpoint(state, img_range=255.0).config.img_range == 255.0
+    for wrong in (b"abc", 123, None):
+        with pytest.raises(TypeError, match=r"^checkpoint must be a file path or a state dict, got "):
+            convert_original_checkpoint(wrong)
+
+
 def test_not_a_swinir_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not a SwinIR checkpoint: missing 'conv_first.weight'"):
         convert_original_checkpoint({"fc.weight": torch.zeros(2, 2)})
@@ -202,6 +214,9 @@ def test_convert_cli_writes_a_loadable_folder_and_never_overwrites(authors_state
     # the weights are as readable as the rest (safetensors alone creates them 0600)
     assert (out / "model.safetensors").stat().st_mode & 0o777 == (out / "config.json").stat().st_mode & 0o777
     assert _same(convert_original_checkpoint(path), SwinIRForImageRestoration.from_pretrained(out))
+    assert SwinIRForImageRestoration.from_pretrained(out).config.img_range == 1.0
+    assert main(["convert", str(path), str(tmp_path / "255"), "--img-range", "255"]) == 0  # not stored in the file
+    assert SwinIRForImageRestoration.from_pretrained(tmp_path / "255").config.img_range == 255.0
     before = (out / "model.safetensors").stat().st_mtime_ns
     capsys.readouterr()
     assert main(["convert", str(path), str(out)]) == 1

@@ -6,6 +6,7 @@ Every hyperparameter that shapes the network is read off the state dict; the der
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import pickle
@@ -175,6 +176,9 @@ def detect_config(state: Mapping[str, torch.Tensor], **overrides: Any) -> SwinIR
     `img_range` is not stored in the weights: as in the authors' releases it is 255 for window-7 same-size models
     (JPEG artifact reduction) and 1 otherwise; pass `img_range=` to override any detected field.
     """
+    # SwinIRConfig keeps unknown keys as extra attributes: a misspelt override (img_rnge=) would be dropped unseen.
+    if unknown := sorted(set(overrides) - {f.name for f in dataclasses.fields(SwinIRConfig)}):
+        raise TypeError(f"{', '.join(unknown)} is not a SwinIRConfig field")
     _check_complete(state)
     fields = _body_fields(state)
     fields |= _head_fields(state, fields["num_channels"], fields["window_size"])
@@ -298,6 +302,8 @@ def convert_original_checkpoint(
     Returns:
         The model in eval mode, float32.
     """
+    if not isinstance(checkpoint, (str, os.PathLike, Mapping)):
+        raise TypeError(f"checkpoint must be a file path or a state dict, got {type(checkpoint).__name__}")
     if not isinstance(checkpoint, (str, os.PathLike)):
         return _converted(extract_state_dict(checkpoint, weights_key), config_overrides)
     try:
