@@ -108,7 +108,12 @@ def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset 
     from .extras import require
 
     datasets = require("datasets", "train", f"reading the save_to_disk folder {path}")
-    loaded = datasets.load_from_disk(str(path))
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except IndexError:  # datasets' own failure on a folder saved with no data file: an empty dataset
+        if any(Path(path).rglob("*.arrow")):
+            raise
+        raise ValueError(f"the save_to_disk folder {path} holds no rows (it has no data file)") from None
     if isinstance(loaded, datasets.DatasetDict):
         if split not in loaded:
             raise ValueError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")

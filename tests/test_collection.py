@@ -1128,6 +1128,22 @@ def test_a_dataset_is_never_restored_into_its_own_folder(tmp_path, model_dir, ca
     )
 
 
+def test_an_empty_dataset_is_one_line(tmp_path, model_dir, capsys):
+    """A dataset of no rows: saved in one shard, "the restored parts ... are missing: run the restoration again" on
+    every rerun; saved the default way (no data file), an IndexError traceback from inside datasets."""
+    import datasets
+
+    empty = datasets.Dataset.from_dict({"image": []}).cast_column("image", datasets.Image())
+    empty.save_to_disk(tmp_path / "one", num_shards=1)
+    empty.save_to_disk(tmp_path / "none")
+    capsys.readouterr()
+    for name, said in (("one", f"{tmp_path / 'one'} has no rows: nothing to restore"), ("none", None)):
+        said = said or f"the save_to_disk folder {tmp_path / 'none'} holds no rows (it has no data file)"
+        assert _restore("--dataset", tmp_path / name, "-o", tmp_path / f"out-{name}", model_dir=model_dir) == 1
+        assert capsys.readouterr().err == f"error: {said}\n"
+        assert not (tmp_path / f"out-{name}").exists()
+
+
 def test_dataset_folder_that_is_not_a_saved_dataset_points_to_imagefolder(tmp_path, model_dir, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

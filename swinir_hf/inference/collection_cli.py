@@ -189,7 +189,10 @@ def _claim_output(args: argparse.Namespace, out: Path, claim: contextlib.ExitSta
 def _load_dataset(args: argparse.Namespace) -> datasets.Dataset | datasets.IterableDataset:
     from ..image_datasets import load_image_dataset
 
-    return load_image_dataset(args.dataset, args.split, streaming=bool(args.streaming))
+    dataset = load_image_dataset(args.dataset, args.split, streaming=bool(args.streaming))
+    if hasattr(dataset, "__len__") and not len(dataset):
+        raise ValueError(f"{args.dataset} has no rows: nothing to restore")
+    return dataset
 
 
 def _planned(
