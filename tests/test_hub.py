@@ -699,14 +699,14 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     (tmp_path / "empty").mkdir()
     assert export_cli.main([str(tmp_path / "empty"), "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err == f"error: {tmp_path / 'empty'} holds no .pth files and is no save_pretrained folder\n"
+    assert err == f"error: {tmp_path / 'empty'} holds no .pth / .safetensors files and is no save_pretrained folder\n"
     # a run stopped before its final save: its checkpoints are named
     for name in ("config.json", "model.safetensors", "README.md", "preprocessor_config.json"):
         (run / name).unlink()
     assert export_cli.main([str(run), "-o", str(out)]) == 1
     assert capsys.readouterr().err == (
-        f"error: {run} holds no .pth files and is no save_pretrained folder; its latest checkpoint is a model folder: "
-        f"{checkpoint}\n"
+        f"error: {run} holds no .pth / .safetensors files and is no save_pretrained folder; its latest checkpoint is "
+        f"a model folder: {checkpoint}\n"
     )
     # a folder whose weights are damaged: one line naming it once
     shutil.copytree(checkpoint / "model", tmp_path / "trunc")
@@ -1036,11 +1036,25 @@ def test_an_export_leaves_no_copy_of_its_staging_folders_code_in_the_modules_cac
     assert staged and not {staged[0], identifier} & {p.name for p in modules.iterdir()}
 
 
+def test_a_folder_of_safetensors_checkpoints_is_exported(parity, tmp_path, capsys):
+    """`hub file.safetensors` worked, but a folder of them was "no .pth files"."""
+    from safetensors.torch import save_file
+
+    (tmp_path / "zoo").mkdir()
+    state = torch.load(parity / "gray_dn.pth", map_location="cpu", weights_only=True)["params"]
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "zoo" / "gray_dn.safetensors")
+    assert export_cli.main([str(tmp_path / "zoo"), "-o", str(tmp_path / "out")]) == 0
+    assert "gray_dn.safetensors → " in capsys.readouterr().out
+    assert (tmp_path / "out" / "swinir-gray-dn" / "model.safetensors").is_file()
+
+
 def test_cli_refuses_an_invalid_organisation_before_building(parity, tmp_path, capsys):
     assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--push", "--org", "my org"]) == 1
     err = capsys.readouterr().err
     assert "error: gray_dn.pth: 'my org/swinir-gray-dn' is not a valid Hub repo id (check --org): " in err
     assert list(tmp_path.iterdir()) == []
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--name", "Bad Name"]) == 1
+    assert "'swinir-hf/Bad Name' is not a valid Hub repo id (check --name): " in capsys.readouterr().err  # not --org
 
 
 def test_cli_reports_missing_source(tmp_path, capsys):

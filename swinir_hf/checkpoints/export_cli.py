@@ -33,19 +33,28 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+# The authors' checkpoint files a folder given to `hub` is searched for (convert reads both).
+CHECKPOINT_SUFFIXES = (".pth", ".safetensors")
+
+
 def _sources(source: Path) -> list[Path]:
-    """The model folder given, or the `.pth` files of a folder, or the one file given; empty (with an error printed)
-    when there are none."""
+    """The model folder given, or the checkpoint files (`.pth`, `.safetensors`) of a folder, or the one file given;
+    empty (with an error printed) when there are none."""
     if is_model_folder(source):
         return [source]
     if source.is_dir():
         # Any case of the suffix (LW.PTH); not hidden files (macOS' ._lw.pth beside lw.pth is no checkpoint).
-        checkpoints = sorted(p for p in source.iterdir() if p.suffix.lower() == ".pth" and not p.name.startswith("."))
+        checkpoints = sorted(
+            p for p in source.iterdir() if p.suffix.lower() in CHECKPOINT_SUFFIXES and not p.name.startswith(".")
+        )
         if not checkpoints:
             steps = [p for p in list_checkpoints(source) if is_model_folder(p)]
             # A run stopped before its final save has only its checkpoints to publish.
             hint = f"; its latest checkpoint is a model folder: {steps[-1]}" if steps else ""
-            print(f"error: {source} holds no .pth files and is no save_pretrained folder{hint}", file=sys.stderr)
+            print(
+                f"error: {source} holds no .pth / .safetensors files and is no save_pretrained folder{hint}",
+                file=sys.stderr,
+            )
         return checkpoints
     if source.is_file():
         return [source]

@@ -41,7 +41,9 @@ def check_repo_id(repo_id: str) -> None:
     """Raise `HubExportError` for a repo id the Hub would reject (a bad `--org`, a name too long), before anything
     is built rather than at the push."""
     if problem := repo_id_problem(repo_id):
-        raise HubExportError(f"{repo_id!r} is not a valid Hub repo id (check --org): {problem}")
+        org = repo_id.rpartition("/")[0]
+        option = "--org" if org and repo_id_problem(f"{org}/swinir") else "--name"  # the part at fault
+        raise HubExportError(f"{repo_id!r} is not a valid Hub repo id (check {option}): {problem}")
 
 
 def local_repo_name(checkpoint: Path) -> str:
