@@ -530,13 +530,18 @@ def test_refuses_a_file_named_like_a_release_with_other_weights(parity, tmp_path
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
-def test_does_not_overwrite_an_existing_folder(parity, tmp_path):
+def test_does_not_overwrite_an_existing_folder(parity, tmp_path, caplog):
     target = tmp_path / "swinir-gray-dn"
     target.mkdir()
     (target / "mine.txt").write_text("keep")
-    with pytest.raises(HubExportError, match="exists and is not empty; pass --overwrite"):
+    message = f"{target} exists and is not an export of these weights (it holds mine.txt); pass --overwrite to replace"
+    with pytest.raises(HubExportError, match=re.escape(message)):
         export_checkpoint(parity / "gray_dn.pth", tmp_path)
     assert [p.name for p in target.iterdir()] == ["mine.txt"]
+    # replaced with --overwrite (the folder is what gets uploaded), but said: convert's keeps such files
+    export_checkpoint(parity / "gray_dn.pth", tmp_path, overwrite=True)
+    assert not (target / "mine.txt").exists()
+    assert caplog.messages == [f"--overwrite removes from {target} what is not part of the export: mine.txt"]
 
 
 class FakeHfApi:

@@ -11,6 +11,7 @@ shipped for `trust_remote_code`: `remote_code`; the repo's name: `repo_names`; t
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import shutil
@@ -40,6 +41,8 @@ from .measured_results import measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
 from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
 from .verification import ATOL, is_export_of, refuse_changed_export, verify_folder
+
+logger = logging.getLogger(__name__)
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
 # Staging folders are `swinir_staging_<host>-<pid>-<random>` (`process_tag()`) in the output folder: one left by a
@@ -258,7 +261,10 @@ class _Build:
         self, target: Path, output_dir: Path, overwrite: bool, eval_datasets: Sequence[str], atol: float
     ) -> tuple[Path, float, dict]:
         if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, self.params):
-            raise HubExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
+            raise HubExportError(
+                f"{target} exists and is not an export of these weights (it holds {_some_files(target)}); pass "
+                "--overwrite to replace it and everything in it"
+            )
         measured = measure(self.reference, eval_datasets, self.levels, self.labelled) if eval_datasets else {}
 
         staging = _staging_folder(output_dir)
@@ -275,6 +281,7 @@ class _Build:
             (staging / "README.md").write_text(self.card(max_abs_diff, measured), encoding="utf-8")
             if target.exists() and not overwrite:
                 refuse_changed_export(target, staging, self.repo_id, from_folder=self.source.is_dir())
+            _say_removed(target, staging)
             with signals_deferred():  # an earlier export is not removed without the new one taking its place
                 replace_folder(staging, target, _staging_folder)
         except HubExportError:  # verification's, the refused changed export's
@@ -287,6 +294,21 @@ class _Build:
             drop_remote_module_cache(staging)
             shutil.rmtree(staging, ignore_errors=True)
         return target, max_abs_diff, measured
+
+
+def _say_removed(target: Path, staging: Path) -> None:
+    """Warn of what replacing `target` by the export in `staging` removes that is not part of the export: the folder
+    is what gets uploaded, so it goes (convert's --overwrite keeps such files), but not unsaid."""
+    others = sorted(p.name for p in target.iterdir() if not (staging / p.name).exists()) if target.exists() else []
+    if others:
+        logger.warning(f"--overwrite removes from {target} what is not part of the export: {', '.join(others)}")
+
+
+def _some_files(folder: Path, most: int = 3) -> str:
+    """The first `most` entries of `folder` by name, for a message: "notes.txt, x.png and 2 more"."""
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def _staging_folder(output_dir: Path) -> Path:
