@@ -1117,6 +1117,9 @@ def test_eval_figures_go_into_the_card(exported, bench):
     assert (result.dataset_name, result.metric_value) == (bench.name, round(expected["psnr_y"], 4))
     assert "measured with swinir-hf eval" in result.metric_name
     assert result.source_url is None
+    # how (a file not in the catalogue said nothing of the channel, the border or the inputs)
+    card = (folder.path / "README.md").read_text()
+    assert "Protocol: PSNR / SSIM on the Y channel (ITU-R BT.601;" in card and "; MATLAB-bicubic x2 inputs.\n" in card
 
 
 def test_a_sharded_save_pretrained_folder_exports_as_one_file(tiny_config, tmp_path):

@@ -125,7 +125,9 @@ def export_checkpoint(
     levels = {"noise": release.noise_level, "jpeg": release.jpeg_quality} if release else {"noise": noise, "jpeg": jpeg}
 
     def card(max_abs_diff: float, measured: dict) -> str:
-        return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured)
+        # A release's figures are measured as the paper's; other files' as `swinir-hf eval` at the levels given.
+        protocol = release.protocol if release else _protocol(model.config, noise, jpeg) if measured else None
+        return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured, protocol)
 
     build = _Build(checkpoint, model, model, params, repo_id, card, levels, labelled=release is None)
     folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
@@ -350,8 +352,10 @@ def _release_card(
     checkpoint: Path,
     max_abs_diff: float,
     measured: dict,
+    protocol: str | None,
 ) -> str:
-    """The model card of an exported checkpoint: the catalogue's facts and the paper's figures for a release."""
+    """The model card of an exported checkpoint: the catalogue's facts and the paper's figures for a release;
+    `protocol`: how the figures were measured."""
     title, description = _describe(release, checkpoint, max_abs_diff)
     return render_model_card(
         model.config,
@@ -361,7 +365,7 @@ def _release_card(
         training_data=release.training_data if release else (),
         paper_results=release.results if release else None,
         measured_results=measured,
-        protocol=release.protocol if release else None,
+        protocol=protocol,
         num_parameters=model.num_parameters(),
         tags=("gan",) if release and release.gan else (),
     )
