@@ -1144,6 +1144,26 @@ def test_an_empty_dataset_is_one_line(tmp_path, model_dir, capsys):
         assert not (tmp_path / f"out-{name}").exists()
 
 
+def test_a_rerun_with_nothing_left_still_checks_the_model_name(tmp_path, model_dir, monkeypatch, capsys):
+    """Every output there: no model is loaded, and a mistyped --model passed with exit status 0."""
+    from huggingface_hub import constants
+
+    src = tmp_path / "a.png"
+    Image.fromarray(_rng_image((6, 6, 3))).save(src)
+    assert _restore(src, "-o", tmp_path / "out", model_dir=model_dir) == 0
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    capsys.readouterr()
+    for model, said in (
+        ("nope/nope", "model 'nope/nope' is not in the local Hugging Face cache, and HF_HUB_OFFLINE is set"),
+        ("sr-x5", "no model 'sr-x5' here: did you mean sr-x4? (`swinir-hf models` lists the names)"),
+        (str(tmp_path / "missing.pth"), f"{tmp_path / 'missing.pth'} does not exist"),
+    ):
+        assert _restore(src, "-o", tmp_path / "out", model_dir=model) == 1
+        assert capsys.readouterr().err.endswith(f"error: {said}\n")
+    assert _restore(src, "-o", tmp_path / "out", model_dir="sr-x4") == 0  # bundled: nothing to load, nothing to say
+    assert "skipped 1 existing" in capsys.readouterr().err
+
+
 def test_dataset_folder_that_is_not_a_saved_dataset_points_to_imagefolder(tmp_path, model_dir, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

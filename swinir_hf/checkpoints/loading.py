@@ -191,6 +191,27 @@ def load_model(
         raise
 
 
+def unavailable_model(spec: str | os.PathLike) -> str | None:
+    """Why `load_model(spec)` would fail, where that shows without loading anything or asking the Hub: a missing
+    local path, a misspelt name, a Hub model not in the cache while HF_HUB_OFFLINE is set; else None. For a run
+    with nothing left to do, which loads no model: a mistyped --model on a rerun passed unseen."""
+    from huggingface_hub import constants
+
+    from .hub_lookup import hub_cached
+
+    resolved = resolve_spec(spec)
+    if isinstance(resolved, Path):
+        return None
+    if looks_like_path(resolved):
+        return f"{spec} does not exist"
+    near = _near_name(str(spec)) if "/" not in str(spec) else None
+    if near and near != str(spec):
+        return f"no model {spec!r} here: did you mean {near}? (`swinir-hf models` lists the names)"
+    if constants.HF_HUB_OFFLINE and not hub_cached(resolved):
+        return f"model {spec!r} is not in the local Hugging Face cache, and HF_HUB_OFFLINE is set"
+    return None
+
+
 def _finite(model: SwinIRForImageRestoration, source: object) -> SwinIRForImageRestoration:
     """`model`, unless a weight is NaN or infinite (a training run that diverged saves such weights): every image
     would come out NaN, written as black."""

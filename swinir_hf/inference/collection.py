@@ -118,6 +118,9 @@ def restore_files(
     """
     from accelerate.utils import gather_object
 
+    from ..checkpoints.convert import CheckpointError
+    from ..checkpoints.loading import unavailable_model
+
     state = process_state(engine.device)
     collected = collect_inputs(inputs, recursive=recursive) if listed is None else listed
     check_output_folder(out_dir)
@@ -132,6 +135,8 @@ def restore_files(
         for folder in sorted({dst.parent for dst in plan.existing}):
             remove_stale_temp_files(folder)
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
+    if not jobs and (problem := unavailable_model(engine.model)):  # no model is loaded: its name checked at least
+        raise CheckpointError(problem)
     # Nothing left (a rerun of a finished run): no model to load, which could take long or need the Hub. Every
     # process has the same plan, so all skip it alike.
     # transformers' "Loading weights" bar where the restore bar is, not once more for every other process.
