@@ -273,6 +273,24 @@ def test_a_stop_during_the_final_save_waits_for_it(tiny_run, train_cli, images, 
     assert load_model(str(out)).num_parameters() > 0 and (out / "training_summary.json").is_file()
 
 
+def test_resuming_a_finished_run_says_so_and_writes_nothing(tiny_run, train_cli, images, tmp_path, capsys):
+    """`--resume latest` of a finished run trained no step, then saved the model and card again, the card's compute
+    gaining a 0 s entry of "steps 4-4"."""
+    out = tmp_path / "run"
+    raw = tiny_run(images, out, train={"checkpoint_every": 2})
+    assert train_cli(raw) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert train_cli(raw, "--resume", "latest") == 0
+    assert capsys.readouterr().err.endswith(
+        f"{out} is finished at train.max_steps 4: nothing to do (raise it to train on)\n"
+    )
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} == before
+    raw["train"]["max_steps"] = 6  # raised: it trains on
+    assert train_cli(raw, "--resume", "latest") == 0
+    assert json.loads((out / "training_summary.json").read_text())["step"] == 6
+
+
 @pytest.mark.slow
 def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_rerun(
     tiny_run, train_cli, images, tmp_path, capsys, monkeypatch

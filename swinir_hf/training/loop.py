@@ -31,7 +31,16 @@ from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import build_gan, gan_step
 from .resume_checks import check_resume_start, check_run_resumable
-from .saving import check_finite, checkpoint_due, finish, logs_written, open_run_folder, resume_state, save_checkpoint
+from .saving import (
+    check_finite,
+    checkpoint_due,
+    finish,
+    finished_at,
+    logs_written,
+    open_run_folder,
+    resume_state,
+    save_checkpoint,
+)
 from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
 from .state import EMA, InitReport, Run, build_model, step_seed
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs, validation_set
@@ -132,6 +141,10 @@ def _train(
     check_batch_split(t.batch_size, t.gradient_accumulation_steps, accelerator.num_processes)  # before slow work
     if resume_from is not None:  # before the starting weights load (from the Hub, maybe)
         check_resume_start(resume_from, cfg)
+        if not push_to_hub_repo and finished_at(out, resume_from, t.max_steps):  # its model and card as they are
+            if main:
+                logger.info(f"{out} is finished at train.max_steps {t.max_steps}: nothing to do (raise it to train on)")
+            return out
     set_seed(t.seed)  # identical initialisation on every process
     model, init_report = build_model(cfg.model, t, bars=main)  # one "Loading weights" bar, as one report
     if resume_from is not None:

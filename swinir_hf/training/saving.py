@@ -24,7 +24,15 @@ from accelerate.utils import broadcast
 
 from ..checkpoints.export import export_model_folder, push_folder
 from ..checkpoints.folders import save_model_folder, weights_follow_umask
-from ..checkpoints.run_folder import MODEL, PROGRESS, SUMMARY, checkpoint_path, list_checkpoints, unfinished_saves
+from ..checkpoints.run_folder import (
+    MODEL,
+    PROGRESS,
+    SUMMARY,
+    checkpoint_path,
+    checkpoint_step,
+    list_checkpoints,
+    unfinished_saves,
+)
 from ..inference.atomic_writes import WriteError, os_reason, write_error, write_text_file
 from .card import training_card
 from .checks import push_later_command, remove_superseded_work
@@ -185,6 +193,17 @@ def push_run(out: Path, repo_id: str, message: str) -> str:
                 f"pushing {out} to {repo_id} failed ({type(err).__name__}: {err}); the trained model is saved there: "
                 f"push it once the Hub answers with {push_later_command(repo_id, out)}"
             ) from err
+
+
+def finished_at(out: Path, checkpoint: Path, max_steps: int) -> bool:
+    """Whether the run in `out`, resumed from `checkpoint`, is finished at `max_steps`: the checkpoint is of that step
+    and the final model and its summary (written last) are saved."""
+    try:
+        saved = json.loads((out / SUMMARY).read_text())["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    model = all((out / name).is_file() for name in ("config.json", "model.safetensors"))
+    return checkpoint_step(checkpoint) == max_steps == saved and model
 
 
 def finish(run: Run, push_to_hub_repo: str | None) -> None:
