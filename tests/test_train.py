@@ -1034,6 +1034,10 @@ def test_init_from_changes_task_with_a_report(tiny_config, tmp_path, capsys):
         "scratch",
         str(err.value),
     )
+    # nothing at all fits (another width everywhere): "0 of ... so most of it" said less than it was
+    wider = ModelArgs(preset="lightweight_sr", scale=2, init_from=str(classical), config={"embed_dim": 36})
+    with pytest.raises(ValueError, match=r"^model.init_from: none of this model's \d+ tensors fit .*, so all of it "):
+        build_model(wider, TrainArgs())
     # Without a preset, model.config's widths: telling this run to set model.preset=null, which it has, helped no one.
     config = {"embed_dim": 24, "num_heads": [4], "window_size": source.config.window_size}  # the window as it was
     with pytest.raises(ValueError) as err:

@@ -121,9 +121,10 @@ def build_model(
     ours, theirs = config.to_dict(), source.config.to_dict()
     report.changed = sorted({k for k in given if ours.get(k) != theirs.get(k)})
     if len(report.reinitialised) > len(report.loaded):  # a task change keeps the body: most tensors load
-        total = len(report.loaded) + len(report.reinitialised)
+        total, fit = len(report.loaded) + len(report.reinitialised), len(report.loaded)
+        how_many, how_much = ("none", "all") if not fit else (str(fit), "most")
         raise ValueError(
-            f"model.init_from: {len(report.loaded)} of this model's {total} tensors fit {args.init_from}'s, so most "
+            f"model.init_from: {how_many} of this model's {total} tensors fit {args.init_from}'s, so {how_much} "
             f"of it would start from scratch. {report.why_from_scratch()}; or drop model.init_from (--init-from) to "
             "train from scratch"
         )
