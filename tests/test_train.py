@@ -53,6 +53,7 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         "run.yaml: train.num_threads: expected int | None, got 1.5": {"train": {"num_threads": 1.5}},
         "run.yaml: model.scale: expected int | None, got True": {"model": {"scale": True}},
         "run.yaml: data.train: expected list[str], got 5": {"data": {"train": [5]}},
+        "run.yaml: data.train: expected list[str], got photos (a list: '[photos]')": {"data": {"train": "photos"}},
         "train.lr_milestones: 1.5 is neither a fraction in (0, 1) nor a step number >= 1": {
             "train": {"lr_milestones": [0.5, 1.5]}
         },

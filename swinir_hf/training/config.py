@@ -322,7 +322,11 @@ def error_message(err: Exception) -> str:
     `unknown field section.field`."""
     text = str(err)
     if (found := _TYPE_ERROR.match(text)) and found["key"] in FIELD_TYPES:
-        return f"{found['key']}: expected {FIELD_TYPES[found['key']]}, got {found['value']}"
+        wanted, value = FIELD_TYPES[found["key"]], found["value"]
+        # One folder where a list of them is wanted: the list form is the fix (quoted, as a shell passes it).
+        listed = wanted == "list[str]" and "[" not in value and not value.lstrip("-").replace(".", "").isdigit()
+        hint = f" (a list: '[{value}]')" if listed else ""
+        return f"{found['key']}: expected {wanted}, got {value}{hint}"
     if found := _UNKNOWN_FIELD.match(text):
         return f"unknown field {found['section']}.{found['field']} (see --help)"
     return " ".join(text.split())
