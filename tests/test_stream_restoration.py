@@ -76,6 +76,9 @@ def test_a_stream_is_restored_lazily_as_the_dataset_is(folder, model_dir, monkey
         restore_dataset(stream, restorer, output_column="caption")
     with pytest.raises(ValueError, match=r"'caption' is not an image column of the dataset \(image"):
         restore_dataset(stream, restorer, column="caption")
+    captions = stream.remove_columns("image")  # "None is not an image column of the dataset (image columns: [])"
+    with pytest.raises(ValueError, match=r"^the dataset has no image column \(its columns: \['caption'\]\)$"):
+        restore_dataset(captions, restorer)
 
 
 def test_a_streamed_dataset_run_keeps_its_parts_and_goes_on_from_them(

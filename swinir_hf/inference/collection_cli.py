@@ -161,7 +161,8 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
             (staging / RECORD).write_text(json.dumps(_record(args, restoration), indent=2) + "\n")
         restored = _saved_dataset(out, out / PARTS_FOLDER)
     seconds = time.perf_counter() - start
-    now = f"restored {len(restored) - earlier} images of {args.dataset} → {out} in {seconds:.1f} s"
+    done = len(restored) - earlier
+    now = f"restored {done} image{'s' * (done != 1)} of {args.dataset} → {out} in {seconds:.1f} s"
     print(now + (f" ({len(restored)} with the interrupted run's)" if earlier else ""), file=sys.stderr)
     if repo_id:
         _push_dataset(restored, out, repo_id)

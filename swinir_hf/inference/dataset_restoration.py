@@ -268,7 +268,9 @@ def checked_columns(
     if dataset.features is None:  # a stream of untyped files (JSON lines, ...): its images cannot be told apart
         raise ValueError("the dataset's features are unknown: cast its image column to datasets.Image() first")
     columns = image_columns(dataset)
-    column = column or (columns[0] if columns else None)
+    if not columns:
+        raise ValueError(f"the dataset has no image column (its columns: {list(dataset.features)})")
+    column = column or columns[0]
     if column not in columns:
         raise ValueError(f"{column!r} is not an image column of the dataset (image columns: {columns})")
     output_column = output_column or column
