@@ -385,6 +385,10 @@ def test_shares_of_a_set_combine_into_the_whole_sets_evaluation(small_set, tmp_p
         shares = [evaluate_models(models, dataset, progress=False, shard=(k, n)) for k in range(n)]
         assert [s.names for s in shares] == [whole.names[k::n] for k in range(n)]
         assert combine_shares(shares).to_dict() == whole.to_dict()
+    assert whole.provenance["device"] == "cpu" and combine_shares(shares).provenance["device"] == "cpu"
+    for k, share in enumerate(shares):  # a launch on GPUs: each process's own (the JSON said the main one's)
+        share.provenance = {**share.provenance, "device": f"cuda:{k}"}
+    assert combine_shares(shares).provenance["device"] == "cuda:0, cuda:1, cuda:2, cuda:3"
     # out of order (equal shares would misorder the images silently), none, or not a share of n
     for wrong in (shares[::-1], [], shares[:2]):
         with pytest.raises(ValueError, match=r"^combine_shares takes the n shares \(k, n\) in order, k = 0 .. n-1"):

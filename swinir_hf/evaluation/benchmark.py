@@ -33,7 +33,8 @@ from tqdm.auto import tqdm
 from ..checkpoints.fingerprint import model_fingerprint
 from ..inference.devices import check_device, check_dtype
 from ..inference.options import PAPER_ENGINE, EngineOptions
-from ..inference.restoration import restore, rounded_tile
+from ..inference.restoration import restore
+from ..inference.tiling import rounded_tile
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
@@ -175,17 +176,7 @@ def evaluate_models(
             ground truths (a 1-channel model beside a colour one on colour images), or the engine's device is
             unknown or missing here, or its precision does not run there (float16 off CUDA).
     """
-    if not models:
-        raise ValueError("no model to evaluate")
-    k, n = shard
-    if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
-        raise ValueError(f"shard must be (k, n), process k of n with 0 <= k < n; got {shard}")
-    device = None
-    if (first := next((model for _, model in models if model is not None), None)) is not None:
-        # Before the set is read, and not as the first image's problem: the engine would refuse them on every image
-        # (check_device first: torch.device("gpu0") raises a RuntimeError, not the ValueError saying what to use).
-        device = check_device(engine.device) if engine.device is not None else next(first.parameters()).device
-        check_dtype(engine.dtype, device)
+    device = _checked_run(models, engine, shard)
     engine = _tile_as_run(engine, [model for _, model in models if model is not None])
     degradation = _common_degradation(models, scale, noise, jpeg, real)
     labels = _method_names([label for label, _ in models], degradation)
@@ -200,7 +191,7 @@ def evaluate_models(
         engine=engine if any(model is not None for _, model in models) else None,
         lr_dir=None if lr_dir is None else str(lr_dir),
         provenance=_provenance(dict(zip(labels, (model for _, model in models), strict=True)), device, degradation),
-        shard=(k, n),
+        shard=shard,
     )
     methods = [degradation.baseline_name, *labels]
     result.scores = {method: [] for method in methods}
@@ -248,7 +239,7 @@ def _provenance(
     if degradation.kind in ("jpeg", "real"):  # the real-world pipeline compresses with Pillow too
         drawn["jpeg_encoder"] = f"Pillow {PIL.__version__}"
     return {
-        "device": None if device is None else str(device),
+        "device": None if device is None else "cpu" if device.type == "cpu" else str(device),  # a CPU's index: none
         "versions": {"swinir_hf": __version__, **{lib.__name__: lib.__version__ for lib in (torch, np, PIL, skimage)}},
         "model_sha256": {label: model_fingerprint(model) for label, model in models.items()},
         **drawn,
@@ -268,6 +259,25 @@ def scored_setting(
     at those values are the same evaluation as options left unset."""
     degradation = _common_degradation(models, scale, noise, jpeg, real)
     return {"degradation": str(degradation), "grey_convention": grey_convention or authors_reading(models)}
+
+
+def _checked_run(
+    models: list[tuple[str, SwinIRForImageRestoration | None]], engine: EngineOptions, shard: tuple[int, int]
+) -> torch.device | None:
+    """The device the models run on (None: no model), once `models`, `engine` and `shard` are checked: before the
+    set is read, and not as the first image's problem (the engine would refuse them on every image)."""
+    if not models:
+        raise ValueError("no model to evaluate")
+    k, n = shard
+    if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
+        raise ValueError(f"shard must be (k, n), process k of n with 0 <= k < n; got {shard}")
+    first = next((model for _, model in models if model is not None), None)
+    if first is None:
+        return None
+    # check_device first: torch.device("gpu0") raises a RuntimeError, not the ValueError saying what to use.
+    device = check_device(engine.device) if engine.device is not None else next(first.parameters()).device
+    check_dtype(engine.dtype, device)
+    return device
 
 
 def _tile_as_run(engine: EngineOptions, models: list[SwinIRForImageRestoration]) -> EngineOptions:

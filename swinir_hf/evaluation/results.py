@@ -157,6 +157,9 @@ def combine_shares(shares: Sequence[Evaluation]) -> Evaluation:
     ):
         raise ValueError("combine_shares takes the shares of one evaluation: these differ in set, setting or models")
     whole = replace(shares[0], names=[], scores={method: [] for method in shares[0].methods}, shard=(0, 1))
+    devices = list(dict.fromkeys(share.provenance.get("device") for share in shares))  # each process's own GPU
+    if len(devices) > 1:
+        whole.provenance = {**whole.provenance, "device": ", ".join(map(str, devices))}
     for i in range(sum(len(share.names) for share in shares)):
         share, j = shares[i % n], i // n
         whole.names.append(share.names[j])

@@ -122,18 +122,7 @@ def restore_files(
     from ..checkpoints.loading import unavailable_model
 
     state = process_state(engine.device)
-    collected = collect_inputs(inputs, recursive=recursive) if listed is None else listed
-    check_output_folder(out_dir)
-    check_writable_folder(out_dir)
-    check_not_a_file_name(out_dir)
-    plan = plan_jobs(collected.files, out_dir, output)
-    if state.is_main_process:
-        if collected.left_out:
-            print(left_out_note(collected.left_out), file=sys.stderr)
-        report_plan(plan)
-        # A killed run's temporary files beside outputs that exist now: no write into their folders would remove them.
-        for folder in sorted({dst.parent for dst in plan.existing}):
-            remove_stale_temp_files(folder)
+    plan = _planned(inputs, out_dir, output, recursive, listed, state.is_main_process)
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
     if not jobs and (problem := unavailable_model(engine.model)):  # no model is loaded: its name checked at least
         raise CheckpointError(problem)
@@ -167,6 +156,30 @@ def restore_files(
         processes=state.num_processes,
         out_dir=Path(out_dir),
     )
+
+
+def _planned(
+    inputs: Iterable[str],
+    out_dir: str | Path,
+    output: OutputOptions,
+    recursive: bool,
+    listed: CollectedInputs | None,
+    main: bool,
+) -> Plan:
+    """`restore_files`' plan, once its inputs are listed and `out_dir` checked; the `main` process reports it."""
+    collected = collect_inputs(inputs, recursive=recursive) if listed is None else listed
+    check_output_folder(out_dir)
+    check_writable_folder(out_dir)
+    check_not_a_file_name(out_dir)
+    plan = plan_jobs(collected.files, out_dir, output)
+    if main:
+        if collected.left_out:
+            print(left_out_note(collected.left_out), file=sys.stderr)
+        report_plan(plan)
+        # A killed run's temporary files beside outputs that exist now: no write into their folders would remove them.
+        for folder in sorted({dst.parent for dst in plan.existing}):
+            remove_stale_temp_files(folder)
+    return plan
 
 
 def build_main_first(engine: ModelEngine, state: Any, bars: bool = True) -> SwinIRRestorer:

@@ -47,7 +47,7 @@ from .restorer_checks import (
     check_pixel_range,
     not_an_image,
 )
-from .tiling import CanvasAllocationError, tiled_apply
+from .tiling import CanvasAllocationError, rounded_tile, tiled_apply
 
 logger = logging.getLogger(__name__)
 
@@ -353,12 +353,6 @@ class SwinIRRestorer:
     def _round_tile(self, tile: int) -> int:
         ws = self.model.config.window_size
         return max(ws, tile // ws * ws)
-
-
-def rounded_tile(tile: int, window_size: int) -> int:
-    """The tile size the restorer runs for `tile` pixels asked: a multiple of the window, rounded down, one window at
-    least (the model pads each tile to one anyway)."""
-    return max(window_size, tile // window_size * window_size)
 
 
 def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:

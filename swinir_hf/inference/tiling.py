@@ -55,6 +55,12 @@ def _rising(n: int) -> torch.Tensor:
     return torch.sin((torch.arange(n) + 0.5) * (math.pi / (2 * max(n, 1)))) ** 2
 
 
+def rounded_tile(tile: int, window_size: int) -> int:
+    """The tile size the restorer runs for `tile` pixels asked: a multiple of the window, rounded down, one window at
+    least (the model pads each tile to one anyway)."""
+    return max(window_size, tile // window_size * window_size)
+
+
 def used_overlap(tile: int, overlap: int) -> int:
     """The overlap tiles of `tile` pixels get when `overlap` is asked: at most half a tile."""
     # Half a tile at most: blend strips then never collide, and a larger overlap would leave a stride of a few
