@@ -101,7 +101,7 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | N
             )
         raise FileExistsError(f"{out} is not empty: pass --resume latest to continue it or --overwrite to reuse it")
     if resume_from is not None and not overwrite and (superseded := superseded_work(out, resume_from)):
-        if not _in_run(out, resume_from):
+        if not in_run_folder(out, resume_from):
             raise FileExistsError(
                 f"{out} holds another run: resuming {resume_from} into it would mix the two runs' checkpoints and "
                 "models. Choose an empty train.output_dir, or pass --overwrite to replace what it holds"
@@ -115,7 +115,8 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | N
     return resume_from
 
 
-def _in_run(out: Path, checkpoint: Path) -> bool:
+def in_run_folder(out: Path, checkpoint: Path) -> bool:
+    """Whether `checkpoint` is one of the run `out`'s own (not another run's, resumed into it)."""
     return checkpoint.resolve().parent == (out / CHECKPOINTS).resolve()
 
 
@@ -127,7 +128,7 @@ def superseded_work(out: Path, resume_from: Path | None) -> list[Path]:
     Empty when going on from the newest checkpoint of `out`'s own run."""
     from ..checkpoints.folders import model_folder_files
 
-    if resume_from is not None and _in_run(out, resume_from):
+    if resume_from is not None and in_run_folder(out, resume_from):
         step = checkpoint_step(resume_from)
         checkpoints = [p for p in list_checkpoints(out) if (checkpoint_step(p) or 0) > (step or 0)]
         if not checkpoints:

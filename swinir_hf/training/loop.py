@@ -141,14 +141,14 @@ def _train(
     check_batch_split(t.batch_size, t.gradient_accumulation_steps, accelerator.num_processes)  # before slow work
     if resume_from is not None:  # before the starting weights load (from the Hub, maybe)
         check_resume_start(resume_from, cfg)
-        if not push_to_hub_repo and finished_at(out, resume_from, t.max_steps):  # its model and card as they are
-            if main:
-                logger.info(f"{out} is finished at train.max_steps {t.max_steps}: nothing to do (raise it to train on)")
-            return out
     set_seed(t.seed)  # identical initialisation on every process
     model, init_report = build_model(cfg.model, t, bars=main)  # one "Loading weights" bar, as one report
     if resume_from is not None:
         check_run_resumable(resume_from, model, cfg)
+        if not push_to_hub_repo and finished_at(out, resume_from, t.max_steps):  # its model and card as they are
+            if main:
+                logger.info(f"{out} is finished at train.max_steps {t.max_steps}: nothing to do (raise it to train on)")
+            return out
     if init_report is not None and main:
         logger.info(str(init_report))
     # Before the data: reading a large set takes minutes, and the VGG-19 may be missing (not in the Hub cache).

@@ -34,8 +34,9 @@ from ..checkpoints.run_folder import (
     unfinished_saves,
 )
 from ..inference.atomic_writes import WriteError, os_reason, write_error, write_text_file
+from ..models.modeling_swinir import safetensors_files
 from .card import training_card
-from .checks import push_later_command, remove_superseded_work
+from .checks import in_run_folder, push_later_command, remove_superseded_work
 from .config import TrainingConfig, flat_config
 from .resume_checks import (
     UNREADABLE_CHECKPOINT,
@@ -196,14 +197,15 @@ def push_run(out: Path, repo_id: str, message: str) -> str:
 
 
 def finished_at(out: Path, checkpoint: Path, max_steps: int) -> bool:
-    """Whether the run in `out`, resumed from `checkpoint`, is finished at `max_steps`: the checkpoint is of that step
-    and the final model and its summary (written last) are saved."""
+    """Whether the run in `out`, resumed from `checkpoint`, is finished at `max_steps`: the checkpoint is its own (not
+    another run's, which `--overwrite` asks to go on from), of that step, and the final model and its summary (written
+    last) are saved."""
     try:
         saved = json.loads((out / SUMMARY).read_text())["step"]
-    except (OSError, ValueError, KeyError, TypeError):
+        model = (out / "config.json").is_file() and safetensors_files(out) is not None
+    except (OSError, ValueError, KeyError, TypeError):  # a summary or weights index that cannot be read: not finished
         return False
-    model = all((out / name).is_file() for name in ("config.json", "model.safetensors"))
-    return checkpoint_step(checkpoint) == max_steps == saved and model
+    return in_run_folder(out, checkpoint) and checkpoint_step(checkpoint) == max_steps == saved and model
 
 
 def finish(run: Run, push_to_hub_repo: str | None) -> None:
