@@ -33,12 +33,19 @@ class SaidPush:
         os.makedirs(save_directory, exist_ok=True)
         before = self._get_files_timestamps(save_directory)
         self.save_pretrained(save_directory, *args, **kwargs)
+        if not kwargs.get("is_main_process", True):  # a distributed save: the main process pushes, as transformers'
+            return
         repo_id = push.get("repo_id") or os.fspath(save_directory).rstrip(os.sep).split(os.sep)[-1]
         with push_said(repo_id, saved=save_directory):
             from huggingface_hub import HfApi
 
             token = kwargs.get("token")
             repo_id = HfApi().create_repo(repo_id, private=push.get("private"), token=token, exist_ok=True).repo_id
+            card = os.path.join(save_directory, "README.md")
+            if hasattr(self, "model_tags") and not os.path.exists(card):  # a model: a card, as transformers' push
+                from transformers.utils.hub import create_and_tag_model_card
+
+                create_and_tag_model_card(repo_id, self.model_tags, token=token).save(card)
             self._upload_modified_files(
                 save_directory,
                 repo_id,
