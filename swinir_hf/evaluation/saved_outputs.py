@@ -102,11 +102,8 @@ def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], over
     """
     folder = Path(folder)
     manifest = folder / MANIFEST
+    earlier = _read_manifest(manifest)
     if not overwrite and manifest.is_file():
-        try:
-            earlier = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            earlier = {}
         differs = [key for key in settings.keys() | earlier.keys() if settings.get(key) != earlier.get(key)]
         if differs:
             raise ValueError(
@@ -114,22 +111,30 @@ def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], over
                 "another --save-images, or pass --overwrite to replace its images"
             )
         return SavedOutputs(folder, reuse=True)
-    if manifest.is_file():
-        _remove_outputs(folder)
+    if manifest.is_file() and earlier != settings:  # (the other processes of a launch find the main one's mark)
+        _remove_outputs(folder, earlier)
     folder.mkdir(parents=True, exist_ok=True)
     write_text_file(manifest, json.dumps(settings, indent=2) + "\n")
     return SavedOutputs(folder)
 
 
-def _remove_outputs(folder: Path) -> None:
-    """Remove the manifest, then the outputs (folder/<method>/<image>.png) of the evaluation `folder` holds; other
-    files, and the folders holding them, stay."""
-    (folder / MANIFEST).unlink()
-    for method in (p for p in folder.iterdir() if p.is_dir()):
+def _read_manifest(manifest: Path) -> dict[str, Any]:
+    """The settings a manifest records ({} when there is none, or it cannot be read)."""
+    try:
+        return json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _remove_outputs(folder: Path, earlier: dict[str, Any]) -> None:
+    """Remove the outputs (folder/<method>/<image>.png) of the evaluation `earlier` recorded in `folder`, then its
+    manifest: stopped midway, the manifest still marks what is left. Other files, and the folders holding them, stay."""
+    for method in (folder / path_component(label) for label in earlier.get("models", {})):
         for output in method.glob("*.png"):
-            output.unlink()
-        if not any(method.iterdir()):
+            output.unlink(missing_ok=True)
+        if method.is_dir() and not any(method.iterdir()):
             method.rmdir()
+    (folder / MANIFEST).unlink(missing_ok=True)
 
 
 def has_manifest(folder: str | os.PathLike) -> bool:
