@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -135,7 +136,7 @@ def test_restore_dataset_keeps_a_16bit_grey_colour_key_whole(model_dir, tmp_path
     np.testing.assert_array_equal(decoded[..., [0, 3]], expected >> 8)
 
 
-def test_a_datasets_16bit_colour_and_float_images_are_restored_as_their_files_are(model_dir, tmp_path):
+def test_a_datasets_16bit_colour_and_float_images_are_restored_as_their_files_are(model_dir, tmp_path, caplog):
     """`datasets` decodes with Pillow: a 16-bit colour PNG came out at 8 bits without a word, and a float RGB TIFF
     stopped the run ("cannot identify image file"), where `swinir-hf restore` of the files keeps 16 bits and reads
     the float. Stored or by path, they are now read as the files are."""
@@ -161,6 +162,13 @@ def test_a_datasets_16bit_colour_and_float_images_are_restored_as_their_files_ar
             got = read_image(tmp_path / "out.png").pixels
             assert got.dtype == np.uint16  # a 16-bit PNG of each
             np.testing.assert_array_equal(got, want if want.dtype == np.uint16 else np.round(want * 65535))
+    # stored bytes read through a temporary file: what the reader warns of names the row's file, not that one
+    bright = deep.astype(np.float32) / 65535 * 1.5  # beyond [0, 1]: warned that the output is clamped
+    tifffile.imwrite(tmp_path / "bright.tif", bright, photometric="rgb")
+    row = {"image": [{"bytes": (tmp_path / "bright.tif").read_bytes(), "path": "scans/bright.tif"}]}
+    with caplog.at_level(logging.WARNING, logger="swinir_hf"):
+        restore_dataset(datasets.Dataset.from_dict(row).cast_column("image", datasets.Image()), restorer)
+    assert [m.split(":")[0] for m in caplog.messages] == ["scans/bright.tif"]
 
 
 def test_ext_auto_keeps_each_format(tmp_path, model_dir):
