@@ -707,15 +707,14 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     (tmp_path / "empty").mkdir()
     assert export_cli.main([str(tmp_path / "empty"), "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err == f"error: {tmp_path / 'empty'} holds no .pth / .safetensors files and is no save_pretrained folder\n"
+    none = "holds no checkpoint files (.pth, .pt, .ckpt, .safetensors) and is no save_pretrained folder"
+    assert err == f"error: {tmp_path / 'empty'} {none}\n"
     # a run stopped before its final save: its checkpoints are named
     for name in ("config.json", "model.safetensors", "README.md", "preprocessor_config.json"):
         (run / name).unlink()
     assert export_cli.main([str(run), "-o", str(out)]) == 1
-    assert capsys.readouterr().err == (
-        f"error: {run} holds no .pth / .safetensors files and is no save_pretrained folder; its latest checkpoint is "
-        f"a model folder: {checkpoint}\n"
-    )
+    said = f"error: {run} {none}; its latest checkpoint is a model folder: {checkpoint}\n"
+    assert capsys.readouterr().err == said
     # a folder whose weights are damaged: one line naming it once
     shutil.copytree(checkpoint / "model", tmp_path / "trunc")
     (tmp_path / "trunc" / "model.safetensors").write_bytes(b"\x10" * 100)

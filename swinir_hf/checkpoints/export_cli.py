@@ -22,7 +22,7 @@ from .export import (
 )
 from .export_arguments import DESCRIPTION, add_hub_arguments
 from .folders import check_push_access
-from .loading import network_errors
+from .loading import CHECKPOINT_SUFFIXES, network_errors
 from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
 from .run_folder import list_checkpoints
 
@@ -31,10 +31,6 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of `swinir-hf hub`, run by `run`."""
     add_hub_arguments(p)
     p.set_defaults(func=run)
-
-
-# The authors' checkpoint files a folder given to `hub` is searched for (convert reads both).
-CHECKPOINT_SUFFIXES = (".pth", ".safetensors")
 
 
 def _sources(source: Path) -> list[Path]:
@@ -52,7 +48,8 @@ def _sources(source: Path) -> list[Path]:
             # A run stopped before its final save has only its checkpoints to publish.
             hint = f"; its latest checkpoint is a model folder: {steps[-1]}" if steps else ""
             print(
-                f"error: {source} holds no .pth / .safetensors files and is no save_pretrained folder{hint}",
+                f"error: {source} holds no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) and is no "
+                f"save_pretrained folder{hint}",
                 file=sys.stderr,
             )
         return checkpoints

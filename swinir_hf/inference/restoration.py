@@ -350,10 +350,6 @@ class SwinIRRestorer:
         balanced = max(math.ceil((n + (k - 1) * ov) / k) for n, k in zip((h, w), counts, strict=True))
         return min(largest, -(-balanced // ws) * ws)
 
-    def _round_tile(self, tile: int) -> int:
-        ws = self.model.config.window_size
-        return max(ws, tile // ws * ws)
-
 
 def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(H, W, C) float32 → (size[1], size[0], C) float32, Lanczos per channel, neither clamped nor rounded: the

@@ -324,7 +324,8 @@ def error_message(err: Exception) -> str:
     if (found := _TYPE_ERROR.match(text)) and found["key"] in FIELD_TYPES:
         wanted, value = FIELD_TYPES[found["key"]], found["value"]
         # One folder where a list of them is wanted: the list form is the fix (quoted, as a shell passes it).
-        listed = wanted == "list[str]" and "[" not in value and not value.lstrip("-").replace(".", "").isdigit()
+        scalar = value in ("None", "True", "False") or value.lstrip("-").replace(".", "").isdigit()
+        listed = wanted == "list[str]" and "[" not in value and not scalar
         hint = f" (a list: '[{value}]')" if listed else ""
         return f"{found['key']}: expected {wanted}, got {value}{hint}"
     if found := _UNKNOWN_FIELD.match(text):
