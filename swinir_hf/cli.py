@@ -13,7 +13,7 @@ from . import __version__
 from .checkpoints.bundled import DEFAULT_MODELS
 from .console import prefixed_warnings, stdout_gone, tolerant_output
 from .extras import MissingExtraError
-from .interrupts import RUN_NOT_STARTED, finished_before, stopped_by, terminate_as_interrupt
+from .interrupts import NOT_STARTED, RUN_NOT_STARTED, finished_before, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, option_strings, split_arguments
 from .processes import LaunchParser
 
@@ -212,14 +212,9 @@ def _train(argv: list[str], program: bool) -> int:
     return exit_status(status) if program else status
 
 
-# The modules each command imports (torch, transformers: seconds to load), by `_load_modules`.
-_COMMAND_MODULES = {
-    "convert": (".checkpoints.convert", ".checkpoints.folders", ".inference.output_folders"),
-    "models": (".checkpoints.catalog", ".checkpoints.hub_lookup"),
-    "eval": (".evaluation.cli",),
-    "restore": (".inference.collection_cli",),
-    "hub": (".checkpoints.export_cli",),
-}
+# The modules of the commands that import torch and transformers (seconds) before their own handling of a stop
+# begins, loaded by `_load_modules`; `eval` and `restore` import them inside theirs.
+_COMMAND_MODULES = {"convert": (".checkpoints.convert",), "hub": (".checkpoints.export_cli",)}
 
 
 def _load_modules(command: str) -> int | None:
@@ -231,7 +226,7 @@ def _load_modules(command: str) -> int | None:
                 importlib.import_module(module, __package__)
     except KeyboardInterrupt as stop:
         how, status = stopped_by(stop)
-        print(f"{how}: the command had not started, nothing was written", file=sys.stderr)
+        print(f"{how}: {NOT_STARTED.format('command')}", file=sys.stderr)
         return status
     return None
 

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-# What a training command says when stopped before its run began (while its modules load or its options are read).
-RUN_NOT_STARTED = "the run had not started, nothing was written"
+# What a command says when stopped before it began (while its modules load or its options are read): training's
+# run, any other command.
+NOT_STARTED = "the {} had not started, nothing was written"
+RUN_NOT_STARTED = NOT_STARTED.format("run")
 
 
 class Terminated(KeyboardInterrupt):

@@ -405,8 +405,6 @@ def test_ctrl_c_while_the_trainers_command_line_imports_is_one_line() -> None:
     [
         (["convert", "a.pth", "out"], "SIGINT", "interrupted"),
         (["hub", "a.pth", "-o", "out"], "SIGTERM", "terminated (SIGTERM)"),
-        (["eval", "--model", "sr-x4", "--dataset", "Set5"], "SIGINT", "interrupted"),
-        (["restore", "a.png", "-o", "out"], "SIGTERM", "terminated (SIGTERM)"),
     ],
 )
 def test_a_stop_while_a_command_loads_is_one_line(argv, signum, said, monkeypatch, capsys):
