@@ -165,29 +165,21 @@ def load_model(
             hold NaN or infinite values.
         ModelNotAvailableError: a Hub model that cannot be downloaded here, with what to do about it.
     """
-    from .catalog import find_release
 
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path) and revision is not None:
         raise CheckpointError(f"{spec} is a local model: a revision is for a Hub model (org/name)")
     if isinstance(resolved, Path):
         return load_folder(resolved) if resolved.is_dir() else _finite(convert_original_checkpoint(resolved), spec)
-    if looks_like_path(resolved):
-        hint = ""
-        if (release := find_release(Path(resolved).name)) is not None:
-            hint = f"; its converted release loads by its catalogue name, {release.repo}"
-        raise CheckpointError(f"{spec} does not exist{hint}")
+    if missing := _missing_path(spec, resolved):
+        raise CheckpointError(missing)
     try:
         return from_hub(resolved, revision=revision, cache_dir=cache_dir)
     except ModelNotAvailableError as err:
         if "/" in str(spec):  # `models/x4` may have been meant as a local folder
             raise ModelNotAvailableError(f"{err} (nor is there a local folder {spec})") from err
-        near = _near_name(str(spec))
-        if near and near != str(spec):  # `sr-x5`: a misspelt name, not a Hub model to download
-            raise ModelNotAvailableError(
-                f"no model {spec!r} here: did you mean {near}? (`swinir-hf models` lists the names; a Hub model is "
-                "named org/name)"
-            ) from err
+        if misspelt := _misspelt(spec):  # `sr-x5`: not a Hub model to download
+            raise ModelNotAvailableError(misspelt) from err
         raise
 
 
@@ -202,11 +194,8 @@ def unavailable_model(spec: str | os.PathLike) -> str | None:
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path):
         return None
-    if looks_like_path(resolved):
-        return f"{spec} does not exist"
-    near = _near_name(str(spec)) if "/" not in str(spec) else None
-    if near and near != str(spec):
-        return f"no model {spec!r} here: did you mean {near}? (`swinir-hf models` lists the names)"
+    if problem := _missing_path(spec, resolved) or ("/" not in str(spec) and _misspelt(spec)):
+        return problem
     if constants.HF_HUB_OFFLINE and not hub_cached(resolved):
         return f"model {spec!r} is not in the local Hugging Face cache, and HF_HUB_OFFLINE is set"
     return None
@@ -223,6 +212,30 @@ def _finite(model: SwinIRForImageRestoration, source: object) -> SwinIRForImageR
             "checkpoint (a training run that diverged saves such weights)"
         )
     return model
+
+
+def _missing_path(spec: str | os.PathLike, resolved: str) -> str | None:
+    """That `spec`, resolved to `resolved` (no local file), is a local path that does not exist (`looks_like_path`),
+    naming the catalogue name of a release file; else None."""
+    from .catalog import find_release
+
+    if not looks_like_path(resolved):
+        return None
+    hint = ""
+    if (release := find_release(Path(resolved).name)) is not None:
+        hint = f"; its converted release loads by its catalogue name, {release.repo}"
+    return f"{spec} does not exist{hint}"
+
+
+def _misspelt(spec: str | os.PathLike) -> str | None:
+    """That `spec` is a misspelt bundled or catalogue name (`sr-x5`), with the names it may have meant; else None."""
+    near = _near_name(str(spec))
+    if not near or near == str(spec):
+        return None
+    return (
+        f"no model {spec!r} here: did you mean {near}? (`swinir-hf models` lists the names; a Hub model is named "
+        "org/name)"
+    )
 
 
 def _near_name(spec: str) -> str | None:
