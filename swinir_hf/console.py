@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 
 # Error handlers that never raise on a character the stream's encoding lacks.
 _TOLERANT = ("backslashreplace", "replace", "ignore", "namereplace", "xmlcharrefreplace")
@@ -55,3 +56,9 @@ def prefixed_warnings() -> None:
         handler.setLevel(logging.WARNING)
         handler.setFormatter(LevelPrefix("%(message)s"))
         logger.addHandler(handler)
+
+
+def some_names(names: Sequence[str], most: int = 3) -> str:
+    """Up to `most` names and how many more, for a message: "README, a.xmp and 4 more", "a and b", "a"."""
+    shown = [*names[:most], *([f"{len(names) - most} more"] if len(names) > most else [])]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"

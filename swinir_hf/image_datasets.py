@@ -66,7 +66,7 @@ def split_folder(folder: str | os.PathLike, split: str) -> Path:
 def local_dataset_folder(spec: str) -> Path | None:
     """The local folder a dataset `spec` reads (`imagefolder:DIR`, a `save_to_disk` folder), or None (none there: a
     Hub dataset, a missing folder)."""
-    folder = Path(spec.split(":", 1)[1] if spec.startswith("imagefolder:") else spec)
+    folder = Path(spec.removeprefix("imagefolder:")).expanduser()
     return folder if folder.is_dir() else None
 
 
@@ -113,7 +113,7 @@ def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset 
     except IndexError:  # datasets' own failure on a folder saved with no data file: an empty dataset
         if any(Path(path).rglob("*.arrow")):
             raise
-        raise ValueError(f"the save_to_disk folder {path} holds no rows (it has no data file)") from None
+        raise ValueError(f"{path} has no rows (a save_to_disk folder without a data file)") from None
     if isinstance(loaded, datasets.DatasetDict):
         if split not in loaded:
             raise ValueError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")

@@ -1146,7 +1146,7 @@ def test_an_empty_dataset_is_one_line(tmp_path, model_dir, capsys):
     empty.save_to_disk(tmp_path / "none")
     capsys.readouterr()
     for name, said in (("one", f"{tmp_path / 'one'} has no rows: nothing to restore"), ("none", None)):
-        said = said or f"the save_to_disk folder {tmp_path / 'none'} holds no rows (it has no data file)"
+        said = said or f"{tmp_path / 'none'} has no rows (a save_to_disk folder without a data file)"
         assert _restore("--dataset", tmp_path / name, "-o", tmp_path / f"out-{name}", model_dir=model_dir) == 1
         assert capsys.readouterr().err == f"error: {said}\n"
         assert not (tmp_path / f"out-{name}").exists()

@@ -21,6 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..console import some_names
 from ..inference.atomic_writes import left_by_dead_process, process_tag, replace_folder, write_error
 from ..inference.output_folders import folder_claimed
 from ..interrupts import signals_deferred
@@ -264,7 +265,8 @@ class _Build:
     ) -> tuple[Path, float, dict]:
         if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, self.params):
             raise HubExportError(
-                f"{target} exists and is not an export of these weights (it holds {_some_files(target)}); pass "
+                f"{target} exists and is not an export of these weights (it holds "
+                f"{some_names(sorted(p.name for p in target.iterdir()))}); pass "
                 "--overwrite to replace it and everything in it"
             )
         measured = measure(self.reference, eval_datasets, self.levels, self.labelled) if eval_datasets else {}
@@ -304,13 +306,6 @@ def _say_removed(target: Path, staging: Path) -> None:
     others = sorted(p.name for p in target.iterdir() if not (staging / p.name).exists()) if target.exists() else []
     if others:
         logger.warning(f"--overwrite removes from {target} what is not part of the export: {', '.join(others)}")
-
-
-def _some_files(folder: Path, most: int = 3) -> str:
-    """The first `most` entries of `folder` by name, for a message: "notes.txt, x.png and 2 more"."""
-    names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
-    more = f" and {len(names) - most} more" if len(names) > most else ""
-    return ", ".join(names[:most]) + more
 
 
 def _staging_folder(output_dir: Path) -> Path:

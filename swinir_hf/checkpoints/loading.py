@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ..console import some_names
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
 from .bundled import DEFAULT_MODELS, DEFAULTS_DIR
@@ -206,7 +207,7 @@ def _finite(model: SwinIRForImageRestoration, source: object) -> SwinIRForImageR
     would come out NaN, written as black."""
     bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
     if bad:
-        names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        names = some_names(bad)
         raise CheckpointError(
             f"{source}: its weights hold NaN or infinite values ({names}): it cannot restore an image; use another "
             "checkpoint (a training run that diverged saves such weights)"

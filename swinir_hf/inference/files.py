@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..console import some_names
+
 # The image files that folders of images (datasets, benchmarks) are read from; HEIC / HEIF need the `heif` extra.
 IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm", ".heic", ".heif")
 
@@ -111,7 +113,7 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
                 subfolders = not recursive and any(p.is_dir() for p in path.iterdir())
                 raise FileNotFoundError(
                     f"no image files in folder {spec}"
-                    + (f" (only {_named(others)})" if others else "")
+                    + (f" (only {some_names([f.name for f in others])})" if others else "")
                     + " (pass --recursive for its sub-folders)" * subfolders
                 )
             left_out += others
@@ -136,16 +138,11 @@ def _links_in(file: Path, rel: Path) -> int:
     return sum(folder.is_symlink() for folder in list(file.parents)[: len(rel.parts) - 1])
 
 
-def _named(files: list[Path]) -> str:
-    """Up to three files' names, and how many more: "README, a.xmp and 4 more"."""
-    names = [f.name for f in files[:3]] + ([f"{len(files) - 3} more"] if len(files) > 3 else [])
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
-
-
 def left_out_note(files: list[Path]) -> str:
     """The note that a run's input folders held `files`, which are not images by their suffix."""
     many = "s that are not images" if len(files) > 1 else " that is not an image"
-    return f"note: left out {len(files)} file{many} in the input folders ({_named(files)}); name a file to try it"
+    named = some_names([f.name for f in files])
+    return f"note: left out {len(files)} file{many} in the input folders ({named}); name a file to try it"
 
 
 def glob_root(pattern: str) -> Path:

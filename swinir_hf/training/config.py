@@ -28,10 +28,10 @@ from .sections import DataArgs, GanArgs, ModelArgs, TrainArgs
 def _local_folder(spec: str, split: str) -> Path | None:
     """The resolved local folder whose images a data entry (a plain path or `imagefolder:DIR`) gives for `split`
     (`split_folder`); None for a Hub id or a path that does not exist (refused later, when the data loads)."""
-    from ..image_datasets import split_folder
+    from ..image_datasets import local_dataset_folder, split_folder
 
-    path = Path(spec.removeprefix("imagefolder:")).expanduser()
-    if not path.is_dir():
+    path = local_dataset_folder(spec)
+    if path is None:
         return None
     try:
         return split_folder(path, split).resolve()
