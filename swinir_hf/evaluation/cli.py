@@ -216,10 +216,15 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
 
 
 def _unloadable_hub_set(args: argparse.Namespace) -> str | None:
-    """Why a Hub dataset among several sets cannot be loaded (offline and not cached, say), found before any set is
-    scored: else the sets before it were scored, then the run failed without its --json; None if they all load."""
+    """Why a Hub dataset among several sets cannot be loaded while HF_HUB_OFFLINE is set (not in the cache), found
+    before any set is scored: else the sets before it were scored, then the run failed without its --json; None if
+    they all load. (Online, loading is the download: left to its turn.)"""
+    from huggingface_hub import constants
+
     from ..image_datasets import is_hub_dataset_id, load_image_dataset
 
+    if not constants.HF_HUB_OFFLINE:
+        return None
     for spec in (s for s in args.dataset if is_hub_dataset_id(s) and not Path(s).exists()):
         try:
             load_image_dataset(spec, args.split, default_split="test")

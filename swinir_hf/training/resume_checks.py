@@ -131,9 +131,10 @@ def check_samples_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
     saved = json.loads((checkpoint / PROGRESS).read_text()).get("samples")  # read by check_resume_step already
     now = sample_settings(cfg)
     changed = [
-        f"{k}: {saved[k]!r} → {now[k]!r}"
+        # as written, or where the folders are where written alike (another working folder)
+        f"{k}: {then!r} → {now[k]!r}" if (then := saved.get(k)) != now[k] else f"{k}: {before!r} → {after!r}"
         for k in SAMPLE_SETTINGS
-        if saved and _compared(saved, k, now[k]) != _compared(now, k, now[k])
+        if saved and (before := _compared(saved, k, now[k])) != (after := _compared(now, k, now[k]))
     ]
     if changed:
         raise ValueError(
