@@ -316,26 +316,18 @@ def _read_bytes(data: bytes, suffix: str, where: str) -> Image.Image | np.ndarra
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"image{suffix}"
         path.write_bytes(data)
-        renamed = _Renamed(str(path), where)
-        image_io.logger.addFilter(renamed)  # the reader's own logger: its records are made there
+
+        def renamed(record: Any) -> bool:  # on the reader's own logger, where its records are made
+            record.msg, record.args = record.getMessage().replace(str(path), where), None
+            return True
+
+        image_io.logger.addFilter(renamed)
         try:
             return read_restorable(path).pixels
         except ValueError as err:
             raise ValueError(str(err).replace(str(path), where)) from None
         finally:
             image_io.logger.removeFilter(renamed)
-
-
-class _Renamed:
-    """A logging filter that writes `name` for `path` in the messages it passes."""
-
-    def __init__(self, path: str, name: str) -> None:
-        self.path, self.name = path, name
-
-    def filter(self, record: Any) -> bool:
-        record.msg = record.getMessage().replace(self.path, self.name)
-        record.args = None
-        return True
 
 
 def _rows_restored(parts: Iterable[tuple[tuple[int, int, str], Path | None]]) -> int:
