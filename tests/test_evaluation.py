@@ -462,6 +462,27 @@ def test_a_release_is_scored_at_the_level_its_name_gives(layout_state_dict, shar
     assert f"warning: {release.file} was trained for --noise 15 (its name says so)" in capsys.readouterr().err
 
 
+def test_a_training_run_is_scored_at_the_level_it_validated_at(small_set, tiny_config, tmp_path, capsys):
+    """`eval --model runs/dn` of a denoising run was refused ("give a noise σ or a JPEG quality"), though its
+    training_config.yaml says the level it validated at (the middle of its σ range)."""
+    import yaml
+
+    dataset, _ = small_set
+    run = tmp_path / "dn"
+    SwinIRForImageRestoration(tiny_config(upscale=1, upsampler="", task="color_dn")).save_pretrained(run)
+    raw = {"data": {"train": ["photos"], "degradation": "noise", "noise_sigma": [0, 50]}}
+    (run / "training_config.yaml").write_text(yaml.safe_dump(raw))
+    capsys.readouterr()
+    args = ["eval", "--model", str(run), "--dataset", str(dataset), "--no-progress", "--json", str(tmp_path / "s.json")]
+    assert main(args) == 0
+    assert capsys.readouterr().err == (
+        f"note: scoring at --noise 25, the level {run} validated at (its training_config.yaml)\n"
+    )
+    assert json.loads((tmp_path / "s.json").read_text())["noise"] == 25
+    assert main(["eval", "--model", str(run), "--dataset", str(dataset), "--no-progress", "--noise", "50"]) == 0
+    assert f"warning: {run} validated at --noise 25 (its training_config.yaml)" in capsys.readouterr().err
+
+
 def test_an_image_too_small_to_score_is_said_before_any_is_restored(tiny_config, shared, tmp_path, monkeypatch):
     """A JPEG set whose last image has no 8×8 block boundary inside failed there, after restoring all the others."""
     folder = tmp_path / "Mixed"

@@ -145,7 +145,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         engine = engine_options(args, device=args.device or str(state.device))
     except (ValueError, OSError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
         return user_error(str(err))
-    said = _release_levels(args)
+    said = _trained_levels(args)
     if said and state.is_main_process:
         print(said, file=sys.stderr)
     reports = []
@@ -268,29 +268,49 @@ def _load_models(
         return models
 
 
-def _release_levels(args: argparse.Namespace) -> str | None:
-    """The noise σ / JPEG quality an authors' release is named for (`004_..._noise15.pth`, its catalogue name), the
-    evaluation's level when none is given (its scale is the model's own): set in `args`, and said; a level given
-    that is not a release's own is warned of. → the line to say, or None."""
+def _trained_levels(args: argparse.Namespace) -> str | None:
+    """The noise σ / JPEG quality a model was trained for, the evaluation's level when none is given (its scale is
+    the model's own): an authors' release's by its name (`004_..._noise15.pth`, its catalogue name), a training run's
+    (its folder, or one of its checkpoints) as it validated, by its training_config.yaml. Set in `args`, and said; a
+    level given that is not the model's is warned of. → the line to say, or None."""
     from ..checkpoints.catalog import find_release
 
     releases = [r for spec in args.model if (r := find_release(Path(spec).name)) is not None]
-    levels = {("noise", r.noise_level, r.file) for r in releases if r.noise_level is not None}
-    levels |= {("jpeg", r.jpeg_quality, r.file) for r in releases if r.jpeg_quality is not None}
+    levels = {("noise", r.noise_level, f"{r.file} was trained for", "its name says so") for r in releases}
+    levels |= {("jpeg", r.jpeg_quality, f"{r.file} was trained for", "its name says so") for r in releases}
+    levels = {entry for entry in levels if entry[1] is not None} | set(filter(None, map(_run_level, args.model)))
     if not levels:
         return None
     if any(getattr(args, name) is not None for name in ("scale", "noise", "jpeg")) or args.real:
         other = [
-            f"{file} was trained for --{kind} {level}"
-            for kind, level, file in sorted(levels)
+            f"{who} --{kind} {level:g} ({why})"
+            for kind, level, who, why in sorted(levels)
             if getattr(args, kind) != level
         ]
-        return f"warning: {'; '.join(other)} (its name says so)" if other else None
-    if len({(kind, level) for kind, level, _ in levels}) > 1:
-        return None  # releases of several levels: the setting is the user's to give (the refusal says so)
-    kind, level, file = next(iter(levels))
+        return f"warning: {'; '.join(other)}" if other else None
+    if len({(kind, level) for kind, level, _, _ in levels}) > 1:
+        return None  # models of several levels: the setting is the user's to give (the refusal says so)
+    kind, level, who, why = next(iter(levels))
     setattr(args, kind, level)
-    return f"note: scoring at --{kind} {level}, the level {file} was trained for (its name says so)"
+    return f"note: scoring at --{kind} {level:g}, the level {who} ({why})"
+
+
+def _run_level(spec: str) -> tuple[str, float | int, str, str] | None:
+    """(kind, level, who, why) of a training run's folder `spec` (or one of its checkpoints) whose degradation has a
+    level: the one it validated at, read from its training_config.yaml; None for any other model."""
+    import yaml
+
+    from ..checkpoints.run_folder import is_checkpoint
+    from .degradation_setting import LEVELS, validation_level
+
+    folder = Path(spec).parent.parent if is_checkpoint(Path(spec)) else Path(spec)
+    try:
+        data = yaml.safe_load((folder / "training_config.yaml").read_text())["data"]
+        kind, field = data["degradation"], LEVELS[data["degradation"]].field
+        level = validation_level(kind, data.get(field), data.get(f"val_{field}"))
+    except (OSError, yaml.YAMLError, TypeError, KeyError, IndexError):  # not a run, or its degradation has no level
+        return None
+    return kind, level, f"{spec} validated at", "its training_config.yaml"
 
 
 def _is_hub_model(spec: str) -> bool:

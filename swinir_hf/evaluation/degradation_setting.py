@@ -39,6 +39,18 @@ LEVELS = {
 }
 
 
+def validation_level(kind: str, value: float | Sequence[float] | None, given: float | None) -> float:
+    """The level a training run of degradation `kind` validates at: `given` (its `val_` field), else its training
+    `value`, or the middle of its [low, high] range (a whole JPEG quality); the level's default where none is set."""
+    level = LEVELS[kind]
+    if given is not None:
+        return given
+    if value is None or isinstance(value, (int, float)):
+        return level.default if value is None else value
+    middle = (value[0] + value[1]) / 2
+    return round(middle) if level.integer else middle
+
+
 def check_level(kind: str, value: float | Sequence[float], name: str, ranged: bool = True) -> None:
     """Raise `ValueError` naming `name` unless `value` is a level of the degradation `kind` (see `LEVELS`) or, if
     `ranged`, a [low, high] range of them, low <= high: a bad one is refused when configured, not by the random

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..evaluation.benchmark import to_model_channels
-from ..evaluation.degradation_setting import LEVELS, Degradation
+from ..evaluation.degradation_setting import LEVELS, Degradation, validation_level
 from ..evaluation.degradations import bicubic_patch
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
 from ..models.image_processing_swinir import match_channels
@@ -297,8 +297,7 @@ def training_degradation(cfg: TrainingConfig, scale: int, val: bool = False) -> 
     level = LEVELS[d.degradation]
     value = getattr(d, level.field)
     if val:
-        given = getattr(d, f"val_{level.field}")
-        value = given if given is not None else _middle(value, integer=level.integer)
+        value = validation_level(d.degradation, value, getattr(d, f"val_{level.field}"))
     return Degradation(d.degradation, scale, **{level.field: value})
 
 
@@ -344,10 +343,3 @@ def build_validation(cfg: TrainingConfig, config: Any, shard: tuple[int, int] = 
     paired_only = d.degradation == "paired" and not d.val_lr  # validated against bicubic downscaling
     kind = Degradation("bicubic", scale) if paired_only else training_degradation(cfg, scale, val=True)
     return validation_images(val_hr, kind, channels, cfg.train.seed, val_lr, shard)
-
-
-def _middle(value: float | list, integer: bool) -> float:
-    if isinstance(value, (int, float)):
-        return value
-    mid = (value[0] + value[1]) / 2
-    return round(mid) if integer else mid
