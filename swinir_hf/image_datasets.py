@@ -24,7 +24,12 @@ def is_saved_dataset(path: str | os.PathLike) -> bool:
     """Whether `path` is a folder written by `datasets`' `save_to_disk` (of a `Dataset` or a `DatasetDict`)."""
     path = Path(path)
     dataset_files = (path / "state.json").is_file() and (path / "dataset_info.json").is_file()
-    return dataset_files or (path / "dataset_dict.json").is_file()
+    return dataset_files or is_saved_dataset_dict(path)
+
+
+def is_saved_dataset_dict(path: str | os.PathLike) -> bool:
+    """Whether `path` is a `save_to_disk` folder of a `DatasetDict` (one folder per split)."""
+    return (Path(path) / "dataset_dict.json").is_file()
 
 
 # The sub-folder names `datasets`' imagefolder reads as each split (its `SPLIT_KEYWORDS`), held here so that plain
@@ -47,7 +52,7 @@ def split_folder(folder: str | os.PathLike, split: str) -> Path:
         ValueError: `folder` is divided into splits, and `split` is not one of them.
     """
     folder = Path(folder)
-    if (folder / "dataset_dict.json").is_file():
+    if is_saved_dataset_dict(folder):
         return folder / split  # save_to_disk writes each split of a DatasetDict into the folder of its name
     subfolders = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else {}
     splits = {name: [subfolders[k] for k in keys if k in subfolders] for name, keys in SPLIT_FOLDER_NAMES.items()}

@@ -125,7 +125,7 @@ def load_samples(
 def _only_folders(folder: Path) -> str:
     """What a folder without images holds instead, where it holds folders (RealSRSet's LR/ only), for the error."""
     held = sorted(f"{p.name}/" for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not any(name.startswith("LR") for name in held):  # low-quality inputs alone: not a folder of sets, say
+    if not any(name.startswith("LR") for name in held):  # a folder of sets (Set5/, Set14/) gets no such advice
         return ""
     return (
         f" (it holds {', '.join(held)}): scoring needs the ground-truth images, in the folder or its HR/; a set "

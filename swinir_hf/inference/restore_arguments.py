@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..checkpoints.bundled import DEFAULT_MODELS
-from ..image_datasets import is_saved_dataset, local_dataset_folder
+from ..image_datasets import is_saved_dataset, is_saved_dataset_dict, local_dataset_folder
 from .engine_cli import add_engine_arguments
 from .files import collect_inputs
 from .jobs import DEFAULT_QUALITY, OUTPUT_FORMATS
@@ -201,7 +201,7 @@ def _dataset_problem(args: argparse.Namespace) -> str | None:
             "dataset would be written into its input, which is never overwritten (not even with --overwrite); choose "
             "an -o outside it"
         )
-    if args.split is not None and is_saved_dataset(folder) and not (folder / "dataset_dict.json").is_file():
+    if args.split is not None and is_saved_dataset(folder) and not is_saved_dataset_dict(folder):
         return f"--split {args.split}: {args.dataset} is one save_to_disk Dataset, without splits: drop --split"
     return None
 

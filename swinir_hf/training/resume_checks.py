@@ -130,12 +130,7 @@ def check_samples_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
     (`SAMPLE_SETTINGS`; not checked for a checkpoint written before they were kept)."""
     saved = json.loads((checkpoint / PROGRESS).read_text()).get("samples")  # read by check_resume_step already
     now = sample_settings(cfg)
-    changed = [
-        # as written, or where the folders are where written alike (another working folder)
-        f"{k}: {then!r} → {now[k]!r}" if (then := saved.get(k)) != now[k] else f"{k}: {before!r} → {after!r}"
-        for k in SAMPLE_SETTINGS
-        if saved and (before := _compared(saved, k, now[k])) != (after := _compared(now, k, now[k]))
-    ]
+    changed = [change for k in SAMPLE_SETTINGS if saved and (change := _change(saved, now, k))]
     if changed:
         raise ValueError(
             f"cannot resume from {checkpoint}: this config draws other training samples (changed: "
@@ -156,12 +151,23 @@ def check_start_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
     saved = json.loads((checkpoint / PROGRESS).read_text()).get("start")
     now = start(cfg)
     if saved is not None and saved["located"] != now["located"]:
-        shown = {k: "null" if v is None else v for k, v in (("then", saved["init_from"]), ("now", now["init_from"]))}
         raise ValueError(
-            f"cannot resume from {checkpoint}: the run started from model.init_from {shown['then']}, this config "
-            f"from {shown['now']}. Resume with the settings the run was started with (its training_config.yaml), or "
-            f"start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+            f"cannot resume from {checkpoint}: the run started from model.init_from {saved['init_from'] or 'null'}, "
+            f"this config from {now['init_from'] or 'null'}. Resume with the settings the run was started with (its "
+            f"training_config.yaml), or start from its model with --init-from {checkpoint / MODEL} and a new "
+            "train.output_dir"
         )
+
+
+def _change(saved: dict[str, Any], now: dict[str, Any], name: str) -> str | None:
+    """Setting `name`'s change between the checkpoint's `sample_settings` and this run's, as the message says it
+    (folders written alike but elsewhere, from another working folder: by where they are); None if unchanged."""
+    before, after = _compared(saved, name, now[name]), _compared(now, name, now[name])
+    if before == after:
+        return None
+    if saved.get(name) != now[name]:
+        before, after = saved.get(name), now[name]
+    return f"{name}: {before!r} → {after!r}"
 
 
 def _compared(settings: dict[str, Any], name: str, default: Any) -> Any:
