@@ -891,11 +891,11 @@ def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config
     assert main([*command, "--json", str(report)]) == 0
     restored, calls = benchmark._restored, []
 
-    def restored_until_the_second(model, lq, engine):
-        calls.append(model)
+    def restored_until_the_second(restorer, lq):
+        calls.append(restorer)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return restored(model, lq, engine)
+        return restored(restorer, lq)
 
     monkeypatch.setattr(benchmark, "_restored", restored_until_the_second)
     assert main([*command, "--save-images", str(out)]) == 130
@@ -1093,3 +1093,12 @@ def test_odd_names_in_a_set_and_a_model_given_as_dot_dot(small_set, tmp_path, ca
     Image.open(hr / "a.png").convert("RGB").save(hr / "a.jpg")
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset)]) == 1
     assert capsys.readouterr().err.endswith(f"error: {hr} holds images of one name: a.jpg, a.png: keep one of each\n")
+
+
+def test_tiles_without_overlap_are_warned_of_once_per_evaluation(small_set, caplog):
+    """The engine's tile_overlap=0 warning came once per image: eval made a restorer for each."""
+    dataset, model_dir = small_set
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--tile", "8", "--tile-overlap", "0"]
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.inference"):
+        assert main([*args, "--no-progress"]) == 0
+    assert sum(m.startswith("tile_overlap=0: neighbouring tiles are not blended") for m in caplog.messages) == 1

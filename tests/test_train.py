@@ -1315,7 +1315,7 @@ def test_validation_follows_the_papers_protocol_per_task(tiny_config, fields, na
     lr = lq.astype(np.float32) / 255
     metric = validation_metric(model.config)
     assert (metric.name, metric.border, str(metric)) == (name, border, description)
-    restored = _restored(model, lq, PAPER_ENGINE)  # as `swinir-hf eval` runs the model
+    restored = _restored(PAPER_ENGINE.restorer(model), lq)  # as `swinir-hf eval` runs the model
     setting = Degradation("bicubic", s) if s > 1 else Degradation("noise")
     key = "psnr_y" if name == "psnr_y" else "psnr"  # the benchmark's column for this metric
     images = [ValidationImage("a", lr, hr)]

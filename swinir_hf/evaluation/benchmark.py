@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from ..checkpoints.fingerprint import model_fingerprint
 from ..inference.devices import check_device, check_dtype
 from ..inference.options import PAPER_ENGINE, EngineOptions
-from ..inference.restoration import restore
+from ..inference.restoration import SwinIRRestorer
 from ..inference.tiling import rounded_tile
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
@@ -198,12 +198,12 @@ def evaluate_models(
     for sample in samples:  # all of them, before any is restored: not the n-th one's error after n - 1
         _check_scoreable(sample, degradation, name)
     saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
+    # One restorer per model for the whole set: its one-off warnings (tile_overlap=0) are said once, not per image.
+    restorers = [None if model is None else engine.restorer(model) for _, model in models]
     for i, sample in enumerate(tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress)):
-        entrants = [
-            (label, model, sets[c][1][i]) for label, (_, model), c in zip(labels, models, conventions, strict=True)
-        ]
+        entrants = [(label, r, sets[c][1][i]) for label, r, c in zip(labels, restorers, conventions, strict=True)]
         try:
-            scores = _score_image(entrants, degradation, engine, saved, sample.name)
+            scores = _score_image(entrants, degradation, saved, sample.name)
         except ValueError as err:  # an image too small for the scale or for SSIM's window: say which one
             raise ValueError(f"{name}/{sample.name}: {err}") from err
         result.names.append(sample.name)
@@ -333,20 +333,19 @@ def _method_names(labels: list[str], degradation: Degradation) -> list[str]:
 
 
 def _score_image(
-    entrants: list[tuple[str, SwinIRForImageRestoration | None, Sample]],
+    entrants: list[tuple[str, SwinIRRestorer | None, Sample]],
     degradation: Degradation,
-    engine: EngineOptions,
     saved: SavedOutputs | None = None,
     image: str = "",
 ) -> list[dict[str, float]]:
-    """The scores of one benchmark image: the baseline's, then each (name, model, the image as that model's grey
-    convention reads it)'s. Each distinct input is made once; every model must see the first one's. `saved`: where
-    each model's uint8 output of the image named `image` is saved (and read from, when reused)."""
+    """The scores of one benchmark image: the baseline's, then each (name, restorer of its model, the image as that
+    model's grey convention reads it)'s. Each distinct input is made once; every model must see the first one's.
+    `saved`: where each model's uint8 output of the image named `image` is saved (and read from, when reused)."""
     inputs: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
     first = None
     scores = []
-    for label, model, sample in entrants:
-        channels = model.config.num_channels if model is not None else None
+    for label, restorer, sample in entrants:
+        channels = restorer.model.config.num_channels if restorer is not None else None
         key = (id(sample), channels == 1)
         if key not in inputs:
             inputs[key] = _model_inputs(sample, degradation, channels)
@@ -361,7 +360,7 @@ def _score_image(
             )
         output = None if saved is None else saved.load(label, image, gt.shape)
         if output is None:
-            output = as_uint8(_restored(model, lq, engine))
+            output = as_uint8(_restored(restorer, lq))
             if saved is not None:
                 saved.save(label, image, output)
         scores.append(score(output, gt, degradation))
@@ -379,13 +378,13 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
 
 
-def _restored(model: SwinIRForImageRestoration | None, lq: np.ndarray, engine: EngineOptions) -> np.ndarray:
-    """The model's output for `lq` as the authors' script runs it (their padding, cropped back); the identity's
-    is `lq` itself."""
-    if model is None:
+def _restored(restorer: SwinIRRestorer | None, lq: np.ndarray) -> np.ndarray:
+    """The restorer's model's output for `lq` as the authors' script runs it (their padding, cropped back); the
+    identity's (None) is `lq` itself."""
+    if restorer is None:
         return lq
-    h, w, s = *lq.shape[:2], model.config.upscale
-    return restore(model, authors_padding(lq, model.config.window_size), engine)[: h * s, : w * s]
+    h, w, s = *lq.shape[:2], restorer.scale
+    return restorer(authors_padding(lq, restorer.model.config.window_size))[: h * s, : w * s]
 
 
 def authors_padding(lq: np.ndarray, window: int) -> np.ndarray:
