@@ -1171,3 +1171,13 @@ def test_the_model_code_names_the_transformers_it_needs(exported, monkeypatch):
             f"(this is {version})"
         )
         monkeypatch.undo()
+
+
+def test_a_bundled_model_is_exported_by_its_name(tmp_path, monkeypatch, capsys):
+    """`swinir-hf hub sr-x2` said "sr-x2 does not exist": only the bundled folder's path in a checkout worked."""
+    monkeypatch.chdir(tmp_path)
+    assert export_cli.main(["sr-x2", "-o", "out", "--org", "me", "--dry-run"]) == 0
+    assert f"sr-x2 → {Path('out') / 'swinir-sr-x2'} (me/swinir-sr-x2), verified" in capsys.readouterr().out
+    Path("sr-x2").mkdir()  # a folder of that name here is the source: it is empty
+    assert export_cli.main(["sr-x2", "-o", "out2", "--org", "me"]) == 1
+    assert "sr-x2 holds no checkpoint files" in capsys.readouterr().err

@@ -19,7 +19,7 @@ def add_hub_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "source",
         help="an authors' .pth file, a folder of them, or a save_pretrained folder (a run of swinir_hf.train, one of "
-        "its checkpoints/step-N, a bundled model folder)",
+        "its checkpoints/step-N, a bundled model: sr-x4, ...)",
     )
     p.add_argument("-o", "--output-dir", required=True, help="where to write one folder per checkpoint")
     p.add_argument(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..interrupts import stopped_by, terminate_as_interrupt
+from .bundled import DEFAULT_MODELS, DEFAULTS_DIR
 from .catalog import find_release, load_catalog
 from .convert import CheckpointError
 from .export import (
@@ -35,7 +36,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def _sources(source: Path) -> list[Path]:
     """The model folder given, or the checkpoint files (`.pth`, `.safetensors`) of a folder, or the one file given;
-    empty (with an error printed) when there are none."""
+    empty (with an error printed) when there are none. A bundled model's name (`sr-x4`) is its folder, as `--model`
+    takes it, unless a path of that name exists."""
+    if str(source) in DEFAULT_MODELS and not source.exists():
+        return [DEFAULTS_DIR / str(source)]
     if is_model_folder(source):
         return [source]
     if source.is_dir():
