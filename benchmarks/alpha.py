@@ -26,6 +26,7 @@ import time
 
 import hr_testset  # beside this script
 import numpy as np
+from arguments import loaded_model
 from PIL import Image, ImageFilter
 
 MODES = ("model", "bicubic")
@@ -87,9 +88,8 @@ def main() -> None:
     from swinir_hf import restore
     from swinir_hf.evaluation.degradations import imresize
     from swinir_hf.evaluation.metrics import psnr as alpha_psnr
-    from swinir_hf.loading import load_model
 
-    model = load_model(args.model)
+    model = loaded_model(args.model)
     scale = model.config.upscale
     scores: dict[tuple[str, str], list[float]] = {}
     seconds: dict[str, list[float]] = {mode: [] for mode in MODES}

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from arguments import positive  # beside this script
 from PIL import Image
 
 SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -94,7 +95,7 @@ def command(mode: str, inputs: Path, out: Path, model: str) -> tuple[list[str], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--images", type=positive(1), default=100)
     parser.add_argument("--model", default="sr-x4")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--workdir", help="where the photos and outputs go (default: a temporary folder)")

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from arguments import positive  # beside this script
+from inference import require_device
 from PIL import Image
 
 
@@ -78,15 +80,16 @@ def timed(dataset, restorer: TimedRestorer, rows: int, parts_dir: Path, batch_si
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=128)
+    parser.add_argument("--images", type=positive(1), default=128)
     parser.add_argument("--size", type=int, default=32, help="image side in pixels")
     parser.add_argument("--rows", type=int, nargs="+", default=[16], help="rows per part to time")
     parser.add_argument("--batch-sizes", type=int, nargs="*", default=[], help="images per forward pass to time")
     parser.add_argument("--model", default="sr-x4")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=positive(1), default=3)
     parser.add_argument("--streaming", action="store_true", help="also time the images read as a stream")
     args = parser.parse_args()
+    require_device(args.device)
 
     import datasets
 

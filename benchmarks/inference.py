@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import loaded_model, positive  # beside this script
 from PIL import Image
 
 SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -176,11 +177,13 @@ def run_one(cfg: dict) -> dict:
 
 
 def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
+    from hr_testset import hr_files
+
     from swinir_hf.evaluation import evaluate
     from swinir_hf.inference.restoration import EngineOptions
-    from swinir_hf.loading import load_model
 
-    model = load_model(model_path)
+    hr_files(str(SHARED / "testsets/Set5"))  # there, or one line saying where it looked
+    model = loaded_model(model_path)
     print(f"Set5 x{model.config.upscale}, {model_path}, {device}\n")
     print("| dtype | PSNR-Y | Δ vs float32 | seconds |\n|:--|--:|--:|--:|")
     ref = None
@@ -201,16 +204,16 @@ def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--sizes", nargs="+", type=int, default=[64, 128, 256])
+    parser.add_argument("--sizes", nargs="+", type=positive(1), default=[64, 128, 256])
     parser.add_argument("--modes", nargs="+", default=["whole", "tiled"], choices=["whole", "tiled"])
     parser.add_argument(
         "--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16", "float16"]
     )
     parser.add_argument("--tile", type=int, default=64, help="tile size of the tiled mode (input pixels)")
     parser.add_argument("--overlap", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--repeats", type=positive(1), default=3)
+    parser.add_argument("--warmup", type=positive(0), default=1)
+    parser.add_argument("--threads", type=positive(1), default=torch.get_num_threads())
     parser.add_argument("--no-tune-allocator", dest="tune_allocator", action="store_false")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--chunk", type=int, help="override config.inference_chunk_size (0: whole layers)")

@@ -15,6 +15,7 @@ import statistics
 
 import hr_testset  # beside this script
 import numpy as np
+from arguments import loaded_model
 from PIL import Image
 
 SUBSAMPLINGS = {"4:4:4": 0, "4:2:0": 2}
@@ -31,9 +32,8 @@ def main() -> None:
     files = hr_testset.hr_files(args.dataset)
     from swinir_hf import restore
     from swinir_hf.evaluation.degradations import imresize
-    from swinir_hf.loading import load_model
 
-    model = load_model(args.model)
+    model = loaded_model(args.model)
     scale = model.config.upscale
     scores: dict[str, list[float]] = {"PNG": [], **{name: [] for name in SUBSAMPLINGS}}
     kept: dict[str, list[float]] = {name: [] for name in SUBSAMPLINGS}

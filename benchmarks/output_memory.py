@@ -64,10 +64,21 @@ def peak_rss(source: Path, outscale: float, cap_bytes: int) -> int:
         return int(done.stdout.split()[-1]) * 1024  # ru_maxrss is in KiB on Linux
 
 
+def large_outscale(text: str) -> float:
+    """An argparse `type`: an output scale large enough that the output, not the process, sets the peak."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 50:  # below it, the output's memory is lost in the baseline run's (--outscale 4) noise
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 50 (the output must dwarf the baseline run's)")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
-    parser.add_argument("--outscales", nargs="+", type=float, default=[100.0, 200.0])
+    parser.add_argument("--outscales", nargs="+", type=large_outscale, default=[100.0, 200.0])
     parser.add_argument("--cap-gb", type=float, default=7.0, help="address-space cap of each run (GB)")
     args = parser.parse_args()
     cap = int(args.cap_gb * 1e9)

@@ -15,6 +15,7 @@ import statistics
 import time
 
 import numpy as np
+from arguments import positive  # beside this script
 from PIL import Image
 
 
@@ -32,12 +33,12 @@ def timed(restorer, images: list[Image.Image], batch_size: int, device: str) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--images", type=positive(1), default=64)
     parser.add_argument("--size", type=int, default=32, help="image side in pixels")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--model", default="sr-x4", help="a bundled model")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=positive(1), default=3)
     args = parser.parse_args()
     if min(args.batch_sizes) < 1:
         parser.error("--batch-sizes must be at least 1")

@@ -52,6 +52,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from arguments import positive  # beside this script
+
 if TYPE_CHECKING:
     import torch
 
@@ -279,20 +281,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def positive(minimum: int, multiple: int = 1) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum or value % multiple:
-            what = f"an integer ≥ {minimum}" + (f", a multiple of {multiple} (the window)" if multiple > 1 else "")
-            raise argparse.ArgumentTypeError(f"{text!r}: must be {what}")
-        return value
-
-    return parse
 
 
 def parse_args() -> argparse.Namespace:

@@ -18,6 +18,9 @@ import argparse
 import statistics
 import time
 
+from arguments import positive  # beside this script
+from inference import require_device
+
 
 def timed(attention, windows, mask, border, grad, repeats: int, sync) -> list[float]:
     """Seconds of each of `repeats` forward + backward passes."""
@@ -33,13 +36,14 @@ def timed(attention, windows, mask, border, grad, repeats: int, sync) -> list[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch", type=int, default=8, help="images (patches) per batch")
+    parser.add_argument("--batch", type=positive(1), default=8, help="images (patches) per batch")
     parser.add_argument("--patch", type=int, default=64, help="patch side at the model's input, pixels")
     parser.add_argument("--embed-dim", type=int, default=60, help="60: SwinIR-S; 180: SwinIR-M")
     parser.add_argument("--heads", type=int, default=6)
     parser.add_argument("--window", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=positive(2), default=30, help="timed passes, half of each way per round")
     args = parser.parse_args()
+    require_device(args.device)
 
     import torch
 

@@ -124,7 +124,8 @@ def sample_table(configs: list[str], cpu_time: bool, samples: int = 40) -> None:
                 ms = sample_ms(dataset, samples, clock=clock)
             print(f"| `{name}`, direct blur | {cfg.data.degradation} | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
         if cfg.data.degradation == "paired":  # the LR images of gpu_lr/ against resizing each patch, as before
-            cfg, _ = parse_command_line(["--config", name, "--data.degradation", "bicubic"])
+            resized = ["--data.degradation", "bicubic", "--data.train_lr", "[]"]  # LR files are for `paired` only
+            cfg, _ = parse_command_line(["--config", name, *resized])
             ms = sample_ms(build_dataset(cfg, model.config), samples, clock=clock)
             print(f"| `{name}`, resized per patch | bicubic | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
     print()

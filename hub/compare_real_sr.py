@@ -36,7 +36,8 @@ def centre_crop(image: Image.Image, size: int) -> Image.Image:
 def panels(lr: Image.Image, models: list) -> Image.Image:
     """Bicubic ×4 of `lr`, then each model's output, side by side."""
     outputs = [Image.fromarray(imresize(np.asarray(lr), 4))]
-    outputs += [restore(model, lr) for model in models]
+    # float32 everywhere: `dtype="auto"` is bfloat16 on CPUs that have it, and the committed panels would change.
+    outputs += [restore(model, lr, dtype="float32") for model in models]
     w, h = outputs[0].size
     canvas = Image.new("RGB", (len(outputs) * w + (len(outputs) - 1) * GAP, h), "white")
     for i, out in enumerate(outputs):

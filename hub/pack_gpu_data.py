@@ -5,7 +5,7 @@
 gpu_data/ holds ../shared/trainsets' DIV2K_train_HR_crops128 (re-encoded as lossless WebP: the same pixels, a
 third smaller than PNG), then as many BSDS500_train and BSDS500_test JPEGs (copied as they are; the Berkeley
 "BSD400", without the B100 / BSD68 test images) as fit under --max-mb, plus testsets/Set5/HR as the validation set.
-No test set is trained on. The cap leaves room in the lease's 64 MiB for the working tree (~6 MB, and up to
+No test set is trained on. The cap leaves room in the lease's 64 MiB for the working tree (~8 MB, and up to
 ~9.4 MB of committed lease state, hub/lease_state/) and the wheels (2.4 MB); a returned checkpoint (~6.5 MB) goes
 along where it still fits (`gpu_lease.py plan`; docs/training.md, "GPU leases").
 

@@ -12,8 +12,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -92,6 +94,15 @@ def test_help_does_not_run_the_benchmark(script, run_script):
         ("pipeline_batches.py", ["--model", "sr-x3"], "error: sr-x3 is not a bundled model (sr-x4, "),
         ("reference_speed.py", ["--reference", "nowhere.py"], "nowhere.py not found: get the authors' code with `git"),
         ("reference_speed.py", ["--size", "30", "--reference", "x"], "'30': must be an integer ≥ 8, a multiple of 8"),
+        ("shifted_attention.py", ["--device", "cuda"], "error: cuda: torch sees no CUDA device here"),
+        ("shifted_attention.py", ["--repeats", "1"], "argument --repeats: '1': must be an integer ≥ 2"),
+        ("dataset_parts.py", ["--device", "cuda"], "error: cuda: torch sees no CUDA device here"),
+        ("dataset_parts.py", ["--images", "0"], "argument --images: '0': must be an integer ≥ 1"),
+        ("collection.py", ["--images", "0"], "argument --images: '0': must be an integer ≥ 1"),
+        ("inference.py", ["--repeats", "0"], "argument --repeats: '0': must be an integer ≥ 1"),
+        ("inference.py", ["--set5", "sr-x3"], "error: no model 'sr-x3' here"),
+        ("alpha.py", ["--model", "sr-x3"], "error: no model 'sr-x3' here"),
+        ("output_memory.py", ["--outscales", "8"], "argument --outscales: '8': must be at least 50"),
     ],
 )
 def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message, run_script):
@@ -173,3 +184,32 @@ def test_processes_side_by_side_are_timed_over_one_window(tmp_path, monkeypatch,
     assert len(row["each"]) == 2 and all(rate > 0 for rate in row["each"])
     assert row["steps_per_s"] == pytest.approx(sum(row["each"]))
     assert "| `tiny_sr_x2` | bf16 two processes | 8 | " in capsys.readouterr().out
+
+
+def test_training_data_times_the_paired_config_resized_per_patch_too(tmp_path, monkeypatch, capsys):
+    """The `paired` config's second row (the same patches resized per sample) was refused by the config's check
+    that LR folders go with `paired` only, and the table stopped there."""
+    rng = np.random.default_rng(0)
+    folders = {"Set5_HR": 64}  # validation: an image kept out of training
+    for name in ("DIV2K_train_HR_crops128", "BSDS500_train", "BSDS500_test"):
+        folders |= {name: 128, f"../gpu_lr/{name}_x4": 32}
+    for name, side in folders.items():
+        (tmp_path / "gpu_data" / name).mkdir(parents=True)
+        image = Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8))
+        image.save(tmp_path / "gpu_data" / name / "a.png")
+    monkeypatch.chdir(tmp_path)  # the config's folders are relative
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import training_data
+
+    training_data.sample_table(["gpu_sr_x4"], cpu_time=True, samples=2)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `gpu_sr_x4`")]
+    assert [row.split(" | ")[:3] for row in rows] == [
+        ["| `gpu_sr_x4`", "paired", "256²"],
+        ["| `gpu_sr_x4`, resized per patch", "bicubic", "256²"],
+    ]
+
+
+def test_inference_set5_without_the_test_sets_says_where_it_looked(tmp_path, run_script):
+    done = run_script("inference.py", "--set5", "sr-x4", SWINIR_SHARED=str(tmp_path / "no"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.endswith(f"error: no HR/*.png in {tmp_path / 'no' / 'testsets' / 'Set5'}\n")
