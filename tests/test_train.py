@@ -1361,6 +1361,25 @@ def test_a_stop_while_a_finished_run_exits_does_not_fail_it(entry, tiny_run, ima
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
+def test_an_unexpected_error_with_data_workers_exits(tiny_run, images, tmp_path):
+    """An error the trainer does not expect (here in a step), with DataLoader workers, printed its traceback and then
+    hung for ever: the traceback kept the workers, and the interpreter's exit waited for them."""
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(tiny_run(images, tmp_path / "out", data={"num_workers": 1})))
+    script = (
+        "import runpy, sys\n"
+        "from swinir_hf.training import loop\n"
+        "def broken(run, batches, step):\n"
+        "    raise RuntimeError('a step failed')\n"
+        "loop.train_step = broken\n"
+        f"sys.argv = ['train', '--config', {str(config)!r}, '--no-progress']\n"
+        "runpy.run_module('swinir_hf.train', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.endswith("RuntimeError: a step failed\n"), done.stderr[-2000:]
+
+
 def _spawned_workers(pid: int) -> list[int]:
     """The DataLoader workers `pid` has spawned (its children but multiprocessing's resource tracker)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()

@@ -271,15 +271,28 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> StopSignals:
     with StopSignals(announce=run.main) as stop, contextlib.closing(run.bar):  # closed before any message after
         with stop_signals_held():  # the workers start
             batches = iter(loader)
-        for step in range(start, t.max_steps):
-            stop.when = "once the final model is saved" if step + 1 == t.max_steps else stop.when
-            train_step(run, batches, step)
-            after_step(run)
-            if step + 1 < t.max_steps and stop.requested(run.accelerator):  # after the last: the final model
-                if run.saved_step != run.progress.step:
-                    save_checkpoint(run, run.progress.step)
-                raise TrainingInterrupted(stop.signal, run.progress.step, list_checkpoints(run.out)[-1])
+        try:
+            for step in range(start, t.max_steps):
+                stop.when = "once the final model is saved" if step + 1 == t.max_steps else stop.when
+                train_step(run, batches, step)
+                after_step(run)
+                if step + 1 < t.max_steps and stop.requested(run.accelerator):  # after the last: the final model
+                    if run.saved_step != run.progress.step:
+                        save_checkpoint(run, run.progress.step)
+                    raise TrainingInterrupted(stop.signal, run.progress.step, list_checkpoints(run.out)[-1])
+        finally:
+            _end_workers(batches)
     return stop
+
+
+def _end_workers(batches: Any) -> None:
+    """Ask a DataLoader iterator's workers to stop now, as its own end does, however the steps ended. An error's
+    traceback, which Python keeps to the interpreter's exit, keeps the iterator alive: multiprocessing then ends the
+    workers with SIGTERM, which they ignore (`start_worker`), and waits for them for ever: the error was printed, but
+    the run never exited."""
+    shutdown = getattr(batches, "_shutdown_workers", None)  # torch's (a private method); none without workers
+    if shutdown is not None:
+        shutdown()
 
 
 def train_step(run: Run, batches: Any, step: int) -> None:
