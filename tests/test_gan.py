@@ -210,3 +210,25 @@ def test_a_missing_vgg_is_refused_before_any_data_is_read(tiny_run, train_cli, i
     assert train_cli({**tiny_run(images, tmp_path / "gan"), "gan": gan}) == 1
     err = capsys.readouterr().err
     assert "gan.vgg_weights 'timm/vgg19.tv_in1k'" in err and "not in the local Hugging Face cache" in err
+
+
+@pytest.mark.parametrize(
+    ("gan", "message"),
+    [
+        ({"perceptual_layers": {}}, "gan.perceptual_layers {}: give VGG-19 layers among ['conv1_2', 'conv2_2', "),
+        ({"perceptual_layers": {"conv9_9": 1.0}}, "gan.perceptual_layers {'conv9_9': 1.0}: give VGG-19 layers"),
+        ({"perceptual_layers": {"conv5_4": -1.0}}, "gan.perceptual_layers.conv5_4 must be >= 0, got -1.0"),
+        ({"gan_weight": -1.0}, "gan.gan_weight must be >= 0, got -1.0"),
+        ({"discriminator_channels": 0}, "gan.discriminator_channels must be >= 1, got 0"),
+    ],
+)
+def test_gan_fields_it_cannot_train_with_are_refused_up_front(
+    gan, message, tiny_run, train_cli, images, tmp_path, capsys
+):
+    """An empty perceptual_layers trained the default five layers while the run recorded {}; no discriminator
+    channels failed in the first step; a negative weight trained away from its target; an unknown layer was blamed
+    on gan.vgg_weights once the model was built."""
+    gan = {"enabled": True, "allow_random_vgg": True, **gan}
+    assert train_cli({**tiny_run(images, tmp_path / "gan"), "gan": gan}) == 2
+    assert capsys.readouterr().err.startswith(f"error: {message}")
+    assert not (tmp_path / "gan").exists()

@@ -22,7 +22,7 @@ import yaml
 from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
 from ..models.constants_swinir import LOSSES
-from .sections import DataArgs, GanArgs, ModelArgs, TrainArgs
+from .sections import PERCEPTUAL_LAYER_WEIGHTS, DataArgs, GanArgs, ModelArgs, TrainArgs
 
 
 def _local_folder(spec: str, split: str) -> Path | None:
@@ -116,11 +116,8 @@ class TrainingConfig:
         self._check_separate_validation()
         self._check_no_test_set()
         g = self.gan
-        if g.enabled and g.vgg_weights is None and not g.allow_random_vgg:
-            raise ValueError(
-                "gan.vgg_weights is required for GAN training (a torchvision-layout VGG-19 state dict or a Hub id "
-                "such as timm/vgg19.tv_in1k); gan.allow_random_vgg=true runs without one (tests only)"
-            )
+        if g.enabled:
+            self._check_gan()
         if g.enabled and (t.loss is not None or t.charbonnier_eps is not None):  # `gan_step` takes L1 whatever
             raise ValueError(
                 "train.loss / train.charbonnier_eps choose the pixel loss of a run without GAN; a GAN run's is L1 "
@@ -222,6 +219,28 @@ class TrainingConfig:
                 if kind != d.degradation:  # set, yet the degradation would not read it
                     raise unread_level(name, kind, d.degradation)
                 check_level(kind, value, f"data.{name}", ranged=name == level.field)  # validation's: one level
+
+    def _check_gan(self) -> None:
+        """The GAN stage's fields, before its VGG and discriminator are built (they failed mid-step, or trained on
+        other values than the run records: an empty perceptual_layers meant the default five)."""
+        g = self.gan
+        if g.vgg_weights is None and not g.allow_random_vgg:
+            raise ValueError(
+                "gan.vgg_weights is required for GAN training (a torchvision-layout VGG-19 state dict or a Hub id "
+                "such as timm/vgg19.tv_in1k); gan.allow_random_vgg=true runs without one (tests only)"
+            )
+        weights = {"pixel_weight": g.pixel_weight, "perceptual_weight": g.perceptual_weight, "gan_weight": g.gan_weight}
+        for name, value in {**weights, **{f"perceptual_layers.{k}": v for k, v in g.perceptual_layers.items()}}.items():
+            if not value >= 0:  # a negative weight maximises its loss
+                raise ValueError(f"gan.{name} must be >= 0, got {value}")
+        if g.discriminator_channels < 1:
+            raise ValueError(f"gan.discriminator_channels must be >= 1, got {g.discriminator_channels}")
+        known = list(PERCEPTUAL_LAYER_WEIGHTS)
+        if not g.perceptual_layers or set(g.perceptual_layers) - set(known):
+            raise ValueError(
+                f"gan.perceptual_layers {g.perceptual_layers}: give VGG-19 layers among {known} and their weights "
+                "(gan.perceptual_weight 0 turns the perceptual loss off)"
+            )
 
     def check_options_given(self, given: Namespace, written: set[str]) -> None:
         """Refuse what the command line sets (among its `written` options, parsed into `given`) that the run would not

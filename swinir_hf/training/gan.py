@@ -162,7 +162,7 @@ class PerceptualLoss(nn.Module):
         weights: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
-        layer_weights = layer_weights or dict(PERCEPTUAL_LAYER_WEIGHTS)
+        layer_weights = dict(PERCEPTUAL_LAYER_WEIGHTS) if layer_weights is None else layer_weights
         self.weights = list(layer_weights.values())
         self.vgg = VGG19Features(list(layer_weights), weights)
 
