@@ -433,9 +433,14 @@ def test_a_denoiser_scored_on_jpeg_inputs_or_the_reverse_is_warned_of(tiny_confi
         for model, flags in ((denoiser, {"noise": 25}), (dejpeg, {"jpeg": 10}), (denoiser, {"jpeg": 10})):
             resolve_degradation(model, **flags)
         resolve_degradation(dejpeg, noise=15)
+        real = SwinIRForImageRestoration(tiny_config(upscale=4, upsampler="nearest+conv", task="real_sr"))
+        resolve_degradation(real, real=True)  # its own setting: nothing said
+        resolve_degradation(real)
     assert caplog.messages == [
         "a model trained for color image denoising (color_dn) is scored on JPEG q=10 inputs",
         "a model trained for color JPEG compression artifact reduction (color_jpeg_car) is scored on noise σ=15 inputs",
+        "a model trained for real-world image super-resolution (real_sr) is scored on bicubic ×4 inputs; --real "
+        "scores it on real-world (BSRGAN-style) degraded ones",
     ]
 
 

@@ -50,12 +50,18 @@ def resolve_degradation(
 
 
 def _warn_of_another_task(model: SwinIRForImageRestoration, degradation: Degradation) -> None:
-    """Warn when a denoising model is scored on JPEG inputs or a JPEG one on noisy inputs: figures a researcher
-    may want (how it copes), but more often a mistyped flag."""
+    """Warn when a denoising model is scored on JPEG inputs or a JPEG one on noisy inputs, or a real-world SR
+    model on clean bicubic ones: figures a researcher may want (how it copes), but more often a mistyped or
+    forgotten flag."""
     task = TASK_TABLE.get(model.config.task or "")
     restores = {"dn": "noise", "jpeg": "jpeg"}.get(task.restores) if task else None  # a ×1 model's inputs
     if restores and degradation.kind in ("noise", "jpeg") and restores != degradation.kind:
         logger.warning(f"a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs")
+    if task and task.restores == "real_sr" and degradation.kind == "bicubic":  # it learnt to remove noise and blocks
+        logger.warning(
+            f"a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs; --real "
+            "scores it on real-world (BSRGAN-style) degraded ones"
+        )
 
 
 def _flagged_degradation(
