@@ -296,6 +296,10 @@ def test_real_world_degradation_is_seeded_and_sized():
     assert np.array_equal(a, real_world_degradation(hr, 4, np.random.default_rng(5)))
     assert not np.array_equal(a, real_world_degradation(hr, 4, np.random.default_rng(6)))
     assert real_world_degradation(hr[..., :1], 2, np.random.default_rng(0)).shape == (32, 24, 1)
+    # An image whose sides are not multiples of the scale is cropped to them first, as BSRGAN does and as its
+    # ground truth is: the whole of it resized to the LR size was stretched against that (eval --real).
+    odd = np.pad(hr, ((0, 3), (0, 2), (0, 0)), mode="reflect")
+    assert np.array_equal(real_world_degradation(odd, 4, np.random.default_rng(5)), a)
 
 
 def test_real_world_inputs_end_in_a_jpeg_on_the_lr_grid():

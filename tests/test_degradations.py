@@ -390,6 +390,8 @@ def test_every_degradation_is_described_and_sampled_in_one_place():
         assert lq.shape == (16 // scale, 24 // scale, 3) and lq.dtype == (np.float64 if kind == "noise" else np.uint8)
         trained = d(hr, np.random.default_rng(1))
         np.testing.assert_allclose(trained, lq / (1 if kind == "noise" else 255), rtol=1e-6)
+    # the ×2 pre-downsample is drawn at ×4 only: a ×2 run's card said it too
+    assert ["pre-downsample" in Degradation("real", s).description() for s in (2, 4)] == [False, True]
     fixed = Degradation("noise", noise_sigma=25).sample(hr, rng, noise_seed=0)
     authors = hr / 255 + np.random.RandomState(0).normal(0, 25 / 255, hr.shape)[..., ::-1]
     np.testing.assert_allclose(fixed, authors, atol=1e-6)

@@ -122,11 +122,12 @@ def test_public_imports():
 def test_the_evaluation_issues_paths_still_import():
     """`swinir_hf.metrics` and `swinir_hf.degradations`, as the evaluation was first published, before those
     modules moved under evaluation/."""
-    from swinir_hf.degradations import imresize
-    from swinir_hf.evaluation import degradations, metrics
+    from swinir_hf.degradations import imresize, real_world_degradation
+    from swinir_hf.evaluation import degradations, metrics, real_world
     from swinir_hf.metrics import psnr, psnrb, ssim
 
     assert (imresize, psnr, ssim, psnrb) == (degradations.imresize, metrics.psnr, metrics.ssim, metrics.psnrb)
+    assert real_world_degradation is real_world.real_world_degradation  # the issue's `swinir_hf.degradations`
 
 
 def _documented_imports(doc: Path) -> list[str]:

@@ -125,8 +125,9 @@ class Degradation:
             "bicubic": "MATLAB bicubic downscaling",
             "noise": f"additive Gaussian noise, σ = {self.noise_sigma} grey levels",
             "jpeg": f"JPEG, quality {self.jpeg_quality}",
-            "real": "BSRGAN's practical degradation (at ×4 sometimes a ×2 pre-downsample; two blurs, a shrink, a "
-            "resize to the LR size, noise, JPEG in random order; final JPEG)",
+            "real": "BSRGAN's practical degradation ("
+            + ("at ×4 sometimes a ×2 pre-downsample; " if self.scale == 4 else "")
+            + "two blurs, a shrink, a resize to the LR size, noise, JPEG in random order; final JPEG)",
             "paired": "pre-made LR/HR pairs",
         }[self.kind]
 

@@ -189,8 +189,9 @@ def random_shrink(image: np.ndarray, scale: int, rng: np.random.Generator) -> np
 def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
     """uint8 (H, W, C) high-quality image → uint8 (H // scale, W // scale, C) realistic low-quality image.
 
-    BSRGAN's practical degradation (Zhang et al. 2021, `degradation_bsrgan`): at ×4, with p `HALVE_PROB`, a ×2
-    down-sampling (`random_halve`) after which the steps work at the remaining factor 2; then the steps of
+    BSRGAN's practical degradation (Zhang et al. 2021, `degradation_bsrgan`), of the image cropped to multiples of the
+    scale from the top-left (as BSRGAN, and as the ground truth it is scored against is): at ×4, with p `HALVE_PROB`,
+    a ×2 down-sampling (`random_halve`) after which the steps work at the remaining factor 2; then the steps of
     `degradation_order`, two blurs (`random_blur_kernel`), a shrink (`random_shrink`), a random resize to exactly
     1/scale of the input (`to_lr`), Gaussian noise (`random_gaussian_noise`) and a JPEG (p `JPEG_PROB`); then a
     JPEG of the LR image.
@@ -203,7 +204,9 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
     h, w = image.shape[0] // scale, image.shape[1] // scale
     if h < 1 or w < 1:
         raise ValueError(f"image of {image.shape[:2]} is smaller than the scale factor {scale}")
-    x = image.astype(np.float32) / 255.0  # float32: ample for pixels that end as 8-bit, and cheaper
+    # Not cropped, the whole image was resized to the LR size: stretched by up to (scale - 1) / H against its ground
+    # truth, which is cropped. float32: ample for pixels that end as 8-bit, and cheaper.
+    x = image[: h * scale, : w * scale].astype(np.float32) / 255.0
     factor = scale  # what is left to shrink by, for the blur widths and the shrink
     if scale == 4 and rng.random() < HALVE_PROB:
         x, factor = random_halve(x, rng), 2
