@@ -1581,3 +1581,27 @@ def test_the_host_memory_planned_for_an_output_is_its_measured_peak_and_a_margin
         monkeypatch.setattr(memory, "available_host_memory", lambda n=needed: n - 1)
         with pytest.raises(memory.ImageTooLargeError, match="host memory"):
             memory.check_output_memory((2, 3, 10, 10), 4, cpu, resized_to)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="RLIMIT_FSIZE is POSIX")
+def test_a_jpeg_cut_short_by_the_disk_is_an_error_not_an_output(tmp_path):
+    """Pillow's C encoders, given a descriptor, ignore a short write: on a full disk, a JPEG missing its last bytes was
+    saved without an error and renamed into place as a finished output, which every rerun then skipped. The file
+    size limit makes the last write short, as a disk filling up does."""
+    import resource
+
+    from swinir_hf.inference.atomic_writes import WriteError
+    from swinir_hf.inference.image_writing import write_image
+
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
+    write_image(tmp_path / "whole.jpg", image)
+    size = (tmp_path / "whole.jpg").stat().st_size
+    limits, handler = resource.getrlimit(resource.RLIMIT_FSIZE), signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size - 100, limits[1]))  # the last 100 bytes do not fit
+        with pytest.raises(WriteError, match=f"^cannot write {re.escape(str(tmp_path / 'cut.jpg'))}: File too large"):
+            write_image(tmp_path / "cut.jpg", image)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["whole.jpg"]  # nothing cut, no temporary file

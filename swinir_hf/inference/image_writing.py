@@ -85,7 +85,30 @@ def write_image(
         else:
             options = _save_options(fmt, quality, lossless, icc_profile)
             options |= {"dpi": dpi} if dpi and fmt in ("PNG", "JPEG", "TIFF") else {}
-            image.save(tmp, format=fmt, **options, **({"exif": exif} if exif and fmt != "TIFF" else {}))
+            with open(tmp, "wb") as file:  # closing it flushes: a write that fails then raises too
+                exif_option = {"exif": exif} if exif and fmt != "TIFF" else {}
+                image.save(_WrittenByPython(file), format=fmt, **options, **exif_option)
+
+
+class _WrittenByPython:
+    """A file for Pillow to encode into that has no `fileno()`, so that its encoders write through Python's `write`,
+    which raises on a short write. Given a descriptor, Pillow's C encoders write to it themselves and ignore a short
+    write: on a full disk, a cut-off JPEG was saved without an error and renamed into place as a finished output."""
+
+    def __init__(self, file: io.BufferedWriter) -> None:
+        self.file = file
+
+    def write(self, data: bytes) -> int:
+        return self.file.write(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self.file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def _grey_as_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, bytes | None]:
