@@ -300,6 +300,31 @@ def test_a_glob_round_a_symlink_loop_keeps_each_files_plain_path(model_dir, tmp_
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a.png", "linked/b.png", "sub/c.png"]
 
 
+def test_a_glob_round_a_loop_with_another_link_in_reach_ends(tmp_path, monkeypatch):
+    """`sl/**/*.png` with `sl/sub/loop -> ..` and `sl/sub2 -> sub`: glob's paths doubled at each turn of the loop
+    (580,000 in a minute, ~40 turns deep) and the run never ended. Each real folder is listed once."""
+    from swinir_hf.inference.files import collect_inputs
+
+    (tmp_path / "sl" / "sub").mkdir(parents=True)
+    for path in (tmp_path / "sl" / "a.png", tmp_path / "sl" / "sub" / "c.png"):
+        path.write_bytes(b"")
+    (tmp_path / "sl" / "sub" / "loop").symlink_to("..")
+    (tmp_path / "sl" / "sub2").symlink_to("sub")
+    monkeypatch.chdir(tmp_path)
+
+    def too_long(*_):
+        raise TimeoutError("the glob did not end in 30 s")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(30)
+    try:
+        collected = collect_inputs(["sl/**/*.png"])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [str(rel) for _, rel in collected.files] == ["a.png", "sub/c.png"]  # not sub2/c.png: no link on the way
+
+
 def test_an_output_folder_inside_the_input_folder_is_not_read_as_inputs(model_dir, tmp_path, capsys):
     """`photos --recursive -o photos/restored` again with another --ext restored the first run's outputs (×4 of ×4):
     they were recognised by name and format only. What lies in -o below the input folder is an earlier output."""

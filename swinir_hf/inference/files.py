@@ -4,8 +4,10 @@ relative path) pairs, and the file system's limits on names (`NAME_MAX`, `PATH_M
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import glob
+import heapq
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -122,15 +124,62 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
         elif path.is_file():
             add(path, Path(path.name))
         else:
-            # `**` asks for sub-folders itself; without recursion glob would read it as `*`, one level only.
-            deep = recursive or "**" in spec
-            matches = [Path(m) for m in glob.glob(spec, recursive=deep) if not Path(m).is_dir()]
+            # `**` asks for sub-folders itself (no --recursive needed); other patterns name one level each.
+            deep = "**" in Path(spec).parts
+            matches = deep_glob(spec) if deep else [Path(m) for m in glob.glob(spec) if not Path(m).is_dir()]
             if not matches:
                 raise FileNotFoundError(f"no such file, folder or matching files: {spec}")
             root = glob_root(spec)
             for m in matches:
                 add(m, m.relative_to(root))
     return CollectedInputs(sorted((file, rel) for file, (_, rel) in found.items()), sorted(set(left_out)))
+
+
+def deep_glob(pattern: str) -> list[Path]:
+    """The files a `**` pattern matches, as `glob.glob(pattern, recursive=True)` (links to folders followed, hidden
+    names matched only by a pattern part that starts with a dot), but each real folder listed once, through the
+    fewest symlinked folders, then the fewest folders. glob follows a loop (`sub/loop -> ..`) ~40 links deep, and with
+    a second link in its reach the paths it tries grow exponentially: it never ended."""
+    root = glob_root(pattern)
+    parts = Path(pattern).parts[len(root.parts) :]
+    hidden = any(part.startswith(".") for part in parts)  # else hidden folders need not be listed
+    queue, listed, matches = [(0, 0, str(root))], set(), []
+    while queue:
+        links, depth, folder = heapq.heappop(queue)
+        if (real := os.path.realpath(folder)) in listed:
+            continue
+        listed.add(real)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # unreadable, or gone meanwhile: glob skips it too
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") and not hidden:
+                continue
+            path = Path(entry.path)
+            if entry.is_dir():  # through links, as glob
+                heapq.heappush(queue, (links + entry.is_symlink(), depth + 1, entry.path))
+            elif _matches(path.relative_to(root).parts, parts):
+                matches.append(path)
+    return matches
+
+
+def _matches(names: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """Whether the path `names` matches the pattern `parts`, `**` standing for any number of folders."""
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        return any(_matches(names[i:], parts[1:]) for i in range(len(names) + 1) if not _hidden(names[:i]))
+    return bool(names) and _part_matches(names[0], parts[0]) and _matches(names[1:], parts[1:])
+
+
+def _part_matches(name: str, part: str) -> bool:
+    # glob's rule: a wildcard does not match a leading dot
+    return fnmatch.fnmatchcase(name, part) and (not name.startswith(".") or part.startswith("."))
+
+
+def _hidden(names: tuple[str, ...]) -> bool:
+    return any(name.startswith(".") for name in names)
 
 
 def _links_in(file: Path, rel: Path) -> int:
