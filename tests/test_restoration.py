@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import struct
 import threading
 import warnings
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -1513,6 +1515,28 @@ def test_image_size_is_upright_for_every_quarter_turn_orientation(tmp_path):
         expected = (20, 40) if orientation >= 5 else (40, 20)
         assert image_size(tmp_path / f"{orientation}.jpg") == expected, orientation
         assert read_image(tmp_path / f"{orientation}.jpg").pixels.size == expected, orientation
+
+
+def test_a_pngs_size_is_read_without_decoding_it_even_with_its_exif_after_the_pixels(tmp_path, monkeypatch):
+    """Pillow's `getexif()` decoded a whole PNG to look for an eXIf chunk after its pixels: the size check before any
+    restoration (and `--batch-size`'s sort by size) cost a 0.5 MB PNG of 13000² pixels 660 MB and decoded every
+    PNG once more. Its chunks are skipped over; an eXIf after the pixels (orientation 6: a quarter turn) still
+    counts, as the full read applies it."""
+    from PIL import PngImagePlugin
+
+    from swinir_hf.inference.image_io import image_size
+
+    Image.fromarray(_rgb(20, 40)).save(tmp_path / "plain.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    late = exif.tobytes()[6:]  # the TIFF block: an eXIf chunk holds no "Exif" header
+    data = (tmp_path / "plain.png").read_bytes()
+    chunk = struct.pack(">I", len(late)) + b"eXIf" + late + struct.pack(">I", zlib.crc32(b"eXIf" + late))
+    iend = data.rindex(b"IEND") - 4
+    (tmp_path / "late.png").write_bytes(data[:iend] + chunk + data[iend:])  # after the IDAT chunks
+    assert read_image(tmp_path / "late.png").pixels.size == (20, 40)  # as shown: turned
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", lambda self: pytest.fail("the PNG was decoded"))
+    assert [image_size(tmp_path / name) for name in ("plain.png", "late.png")] == [(40, 20), (20, 40)]
 
 
 def test_a_lossless_webp_with_an_odd_length_chunk_before_its_image_is_lossless(tmp_path):

@@ -31,7 +31,7 @@ from ..models.image_processing_swinir import (
 )
 from .atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
-from .photo_metadata import file_dpi, photo_exif, upright
+from .photo_metadata import file_dpi, header_orientation, photo_exif, upright
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     try:
         with open_image(path, report=False) as image:
             with pillow_warnings():  # damaged EXIF: the read that decodes the image reports it
-                orientation = image.getexif().get(0x0112, 1)
+                orientation = header_orientation(image)
             return upright(image.size, orientation)
     except UnidentifiedImageError:
         import tifffile

@@ -1,10 +1,13 @@
 """The metadata of a photo that stays true of its restored copy: its EXIF (`photo_exif`: camera, lens, exposure,
 dates, GPS, description and copyright kept, as stored; what the output makes untrue, the orientation, the pixel
 size, the thumbnail, maker notes, a TIFF's storage tags, dropped), its resolution scaled to keep the print size
-(`file_dpi`, `scaled_dpi`), and what a PIL output's `info` keeps of its input (`kept_info`)."""
+(`file_dpi`, `scaled_dpi`), what a PIL output's `info` keeps of its input (`kept_info`), and its orientation read
+without decoding (`header_orientation`)."""
 
 from __future__ import annotations
 
+import os
+import struct
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -74,6 +77,29 @@ def file_dpi(image: Image.Image) -> tuple[float, float] | None:
     with pillow_warnings():
         orientation = image.getexif().get(0x0112, 1)
     return upright((x, y), orientation)
+
+
+def header_orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1-8) of an opened image, read without decoding its pixels: Pillow's `getexif()` decodes
+    a whole PNG to look for an eXIf chunk after them (a 0.5 MB PNG of 13000² pixels: 660 MB), whose chunks are
+    skipped over here instead."""
+    if image.format != "PNG" or "exif" in image.info or image.fp is None:
+        return image.getexif().get(0x0112, 1)
+    exif, file = Image.Exif(), image.fp
+    at = file.tell()
+    try:
+        file.seek(8)  # the signature
+        while len(header := file.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", header)
+            if kind == b"eXIf":
+                exif.load(b"Exif\x00\x00" + file.read(length))  # as Pillow's PNG reader stores it
+                break
+            if kind == b"IEND":
+                break
+            file.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    finally:
+        file.seek(at)
+    return exif.get(0x0112, 1)
 
 
 def upright(pair: tuple[Any, Any], orientation: int) -> tuple[Any, Any]:
