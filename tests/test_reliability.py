@@ -598,14 +598,23 @@ def test_an_outscale_that_cannot_fit_is_refused_before_the_model_runs(tiny_confi
     restorer = restoration.SwinIRRestorer(model, dtype="float32")
     assert restorer(np.zeros((48, 48, 3), np.uint8), 2.5).shape == (120, 120, 3)
     monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
-    with pytest.raises(memory.ImageTooLargeError, match=r"a 48×48 image gives a 2880×2880 output .* outscale"):
+    with pytest.raises(memory.ImageTooLargeError, match=r"a 48×48 image gives a 96×96 output, resized to 2880×2880,"):
+        restorer(np.zeros((48, 48, 3), np.uint8), 60)
+    # The model's output is held whole before it is resized: an outscale below 1 saves none of it (the advice to
+    # lower the outscale, given whatever the sizes, could not help).
+    too_large = "a 4000×4000 image gives a 8000×8000 output, resized to 400×400, that needs"
+    with pytest.raises(memory.ImageTooLargeError, match=too_large) as refused:
+        restorer(np.zeros((4000, 4000, 3), np.uint8), 0.1)
+    assert "outscale" not in str(refused.value)
+    with pytest.raises(memory.ImageTooLargeError, match="lower the outscale, restore it in parts"):
         restorer(np.zeros((48, 48, 3), np.uint8), 60)
 
     small, big = png(tmp_path / "small.png", 8), png(tmp_path / "big.png", 48)
     args = ["restore", str(small), str(big), "-o", str(tmp_path / "out"), "--model", "sr-x2", "--no-progress"]
     assert cli([*args, "--outscale", "60"]) == 1  # reported for that file, the others go on
     err = capsys.readouterr().err
-    assert "big.png: a 48×48 image gives a 2880×2880 output that needs" in err and "restored 1, failed 1" in err
+    assert "big.png: a 48×48 image gives a 96×96 output, resized to 2880×2880, that needs" in err
+    assert "restored 1, failed 1" in err
     assert not (tmp_path / "out" / "big.png").exists()
 
 

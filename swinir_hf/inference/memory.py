@@ -41,14 +41,19 @@ def check_output_memory(
     needs = {"host memory": int(canvas * _HOST_COPIES + resized * _RESIZED_COPIES)}
     if device.type == "cuda":
         needs[f"memory on {device}"] = canvas
+    output = (
+        f"a {out_w}×{out_h} output"
+        if not resized_to
+        else f"a {w * scale}×{h * scale} output, resized to {out_w}×{out_h},"
+    )
     for what, needed in needs.items():
         available = cuda_free_memory(device) if what != "host memory" else available_host_memory()
         if needed > available:
+            # The model's output is made whole before it is resized: a lower outscale helps only if that fits.
+            lower = resized_to and what == "host memory" and canvas * _HOST_COPIES <= available
             raise ImageTooLargeError(
-                f"a {w}×{h} image gives a {out_w}×{out_h} output that needs ≈ {byte_size(needed)} of "
-                f"{what}, but only {byte_size(available)} are available: "
-                + ("lower the outscale, " if resized_to else "")
-                + TOO_LARGE_ADVICE
+                f"a {w}×{h} image gives {output} that needs ≈ {byte_size(needed)} of {what}, but only "
+                f"{byte_size(available)} are available: " + ("lower the outscale, " if lower else "") + TOO_LARGE_ADVICE
             )
 
 
