@@ -450,6 +450,19 @@ def test_a_folder_where_an_output_goes_is_an_error_not_an_existing_output(mixed,
         assert "restored 0, failed 1, skipped 0 existing" in err
 
 
+def test_a_fifo_where_an_output_goes_is_an_error_not_an_existing_output(mixed, model_dir, tmp_path, capsys):
+    """A FIFO (or socket, or device) at an output's name was counted as an earlier output and skipped, exit 0."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "odd.png")
+    assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    assert f"output {out.resolve() / 'odd.png'} is not a regular file (a FIFO, a socket or a device): move it" in err
+    assert "restored 0, failed 1, skipped 0 existing" in err
+    assert _restore(mixed / "odd.png", "-o", out, "--overwrite", model_dir=model_dir) == 0  # asked: replaced
+    assert (out / "odd.png").is_file()
+
+
 def test_rerun_into_the_input_folder_leaves_its_own_outputs_alone(mixed, model_dir, capsys):
     args = (mixed / "odd.png", mixed / "grey.png", "-o", mixed, "--suffix", "_x2")
     assert _restore(*args, model_dir=model_dir) == 0
