@@ -486,6 +486,29 @@ def test_a_training_run_is_scored_at_the_level_it_validated_at(small_set, tiny_c
     assert json.loads((tmp_path / "s.json").read_text())["noise"] == 25
     assert main(["eval", "--model", str(run), "--dataset", str(dataset), "--no-progress", "--noise", "50"]) == 0
     assert f"warning: {run} validated at --noise 25 (its training_config.yaml)" in capsys.readouterr().err
+    # a real-world run (any head) validated on the real-world degradation: scored on clean bicubic inputs without it
+    real = tmp_path / "real"
+    SwinIRForImageRestoration(tiny_config(upscale=2)).save_pretrained(real)
+    (real / "training_config.yaml").write_text(yaml.safe_dump({"data": {"train": ["photos"], "degradation": "real"}}))
+    capsys.readouterr()
+    args = [
+        "eval",
+        "--model",
+        str(real),
+        "--dataset",
+        str(dataset),
+        "--no-progress",
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+    assert main(args) == 0
+    assert (
+        capsys.readouterr().err
+        == f"note: scoring at --real, the setting {real} validated at (its training_config.yaml)\n"
+    )
+    assert json.loads((tmp_path / "r.json").read_text())["degradation"].startswith("real")
+    assert main([*args[:-2], "--scale", "2"]) == 0
+    assert f"warning: {real} validated at --real (its training_config.yaml)" in capsys.readouterr().err
 
 
 def test_an_image_too_small_to_score_is_said_before_any_is_restored(tiny_config, shared, tmp_path, monkeypatch):

@@ -271,8 +271,8 @@ def _load_models(
 def _trained_levels(args: argparse.Namespace) -> str | None:
     """The noise σ / JPEG quality a model was trained for, the evaluation's level when none is given (its scale is
     the model's own): an authors' release's by its name (`004_..._noise15.pth`, its catalogue name), a training run's
-    (its folder, or one of its checkpoints) as it validated, by its training_config.yaml. Set in `args`, and said; a
-    level given that is not the model's is warned of. → the line to say, or None."""
+    (its folder, or one of its checkpoints) as it validated, by its training_config.yaml (a real-world run: --real).
+    Set in `args`, and said; a level given that is not the model's is warned of. → the line to say, or None."""
     from ..checkpoints.catalog import find_release
 
     releases = [r for spec in args.model if (r := find_release(Path(spec).name)) is not None]
@@ -283,7 +283,7 @@ def _trained_levels(args: argparse.Namespace) -> str | None:
         return None
     if any(getattr(args, name) is not None for name in ("scale", "noise", "jpeg")) or args.real:
         other = [
-            f"{who} --{kind} {level:g} ({why})"
+            f"{who} {_flag(kind, level)} ({why})"
             for kind, level, who, why in sorted(levels)
             if getattr(args, kind) != level
         ]
@@ -292,12 +292,18 @@ def _trained_levels(args: argparse.Namespace) -> str | None:
         return None  # models of several levels: the setting is the user's to give (the refusal says so)
     kind, level, who, why = next(iter(levels))
     setattr(args, kind, level)
-    return f"note: scoring at --{kind} {level:g}, the level {who} ({why})"
+    return f"note: scoring at {_flag(kind, level)}, the {'setting' if kind == 'real' else 'level'} {who} ({why})"
 
 
-def _run_level(spec: str) -> tuple[str, float | int, str, str] | None:
+def _flag(kind: str, level: float | int | bool) -> str:
+    """The option that asks for a level (`--noise 25`), or for the real-world setting (`--real`, level True)."""
+    return "--real" if kind == "real" else f"--{kind} {level:g}"
+
+
+def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
     """(kind, level, who, why) of a training run's folder `spec` (or one of its checkpoints) whose degradation has a
-    level: the one it validated at, read from its training_config.yaml; None for any other model."""
+    level: the one it validated at, read from its training_config.yaml (a real-world run's: True, `--real`); None
+    for any other model."""
     import yaml
 
     from ..checkpoints.run_folder import is_checkpoint
@@ -306,6 +312,8 @@ def _run_level(spec: str) -> tuple[str, float | int, str, str] | None:
     folder = Path(spec).parent.parent if is_checkpoint(Path(spec)) else Path(spec)
     try:
         data = yaml.safe_load((folder / "training_config.yaml").read_text())["data"]
+        if data["degradation"] == "real":  # validated on the real-world degradation, which has no level
+            return "real", True, f"{spec} validated at", "its training_config.yaml"
         kind, field = data["degradation"], LEVELS[data["degradation"]].field
         level = validation_level(kind, data.get(field), data.get(f"val_{field}"))
     except (OSError, yaml.YAMLError, TypeError, KeyError, IndexError):  # not a run, or its degradation has no level
