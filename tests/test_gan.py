@@ -125,7 +125,11 @@ def test_perceptual_and_gan_losses():
 
 
 @pytest.mark.slow
-def test_gan_training_runs_end_to_end(tmp_path):
+def test_gan_training_runs_end_to_end(tmp_path, monkeypatch):
+    from accelerate import Accelerator
+
+    logged = []  # what trackers get (report_to none here)
+    monkeypatch.setattr(Accelerator, "log", lambda self, values, step=None, **kw: logged.append(values))
     rng = np.random.default_rng(0)
     (tmp_path / "img").mkdir()
     for i in range(4):
@@ -166,6 +170,12 @@ def test_gan_training_runs_end_to_end(tmp_path):
     assert model.config.upsampler == "nearest+conv"
     losses = json.loads((out / "training_summary.json").read_text())["losses"]
     assert len(losses) == 2 and all(np.isfinite(e["loss"]) for e in losses)
+    # each term logged, as BasicSR names them: the total is their weighted sum (pixel 1, perceptual 1, GAN 0.1)
+    terms = [{k.removeprefix("train/"): v for k, v in values.items() if k.startswith("train/l_")} for values in logged]
+    assert [sorted(t) for t in terms] == [["l_d_fake", "l_d_real", "l_g_gan", "l_percep", "l_pix"]] * 2
+    for values, t in zip(logged, terms, strict=True):
+        total = t["l_pix"] + t["l_percep"] + 0.1 * t["l_g_gan"]
+        assert values["train/loss"] == pytest.approx(total, rel=1e-5) and 0.3 < t["l_d_real"] < 1.5
     card = ModelCard.load(out / "README.md")  # says what the run was: a GAN, with a random VGG
     assert "VGG weights: random (gan.allow_random_vgg, for tests: no perceptual loss to speak of)" in card.text
     assert card.data.tags[-2:] == ["swinir-hf-trained", "gan"]

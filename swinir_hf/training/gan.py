@@ -179,6 +179,11 @@ def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 # --- the GAN objective in the training loop -----------------------------------------------------------------
 
+# The loss terms a GAN run logs besides its total (`train/loss`), by BasicSR's names (Real-ESRGAN's logs), each the
+# last micro-batch's, unweighted: the generator's L1, perceptual and adversarial terms, the discriminator's on real
+# and on restored images (near log 2 = 0.69 each while it cannot tell them apart).
+LOGGED_TERMS = ("l_pix", "l_percep", "l_g_gan", "l_d_real", "l_d_fake")
+
 
 def build_gan(args: GanArgs, channels: int, betas: Sequence[float]) -> dict:
     """The discriminator, its optimizer and the perceptual loss of a GAN run (`gan` section). The discriminator's
@@ -199,7 +204,8 @@ def build_gan(args: GanArgs, channels: int, betas: Sequence[float]) -> dict:
 def gan_step(
     accelerator: Any, model: Any, gan: dict, args: GanArgs, x: torch.Tensor, y: torch.Tensor, accum: int, last: bool
 ) -> torch.Tensor:
-    """Generator loss of one micro-batch (returned) after backpropagating the discriminator's loss."""
+    """Generator loss of one micro-batch (returned) after backpropagating the discriminator's loss. Its terms,
+    unweighted, are kept in `gan["terms"]` (`LOGGED_TERMS`' names) for the log."""
     from torch.func import functional_call
 
     sr = model(pixel_values=x).reconstruction
@@ -208,13 +214,12 @@ def gan_step(
     # The generator's adversarial term must not leave gradients on the discriminator: call it with detached weights.
     frozen = {name: p.detach() for name, p in plain_disc.named_parameters()}
     adversarial = gan_loss(functional_call(plain_disc, frozen, (sr,)), real=True)
-    loss = (
-        args.pixel_weight * torch.nn.functional.l1_loss(sr, y)
-        + args.perceptual_weight * gan["perceptual"](sr, y)
-        + args.gan_weight * adversarial
-    )
+    pixel, perceptual = torch.nn.functional.l1_loss(sr, y), gan["perceptual"](sr, y)
+    loss = args.pixel_weight * pixel + args.perceptual_weight * perceptual + args.gan_weight * adversarial
     with nullcontext() if last else accelerator.no_sync(disc):
         logits = disc(torch.cat([y, sr.detach()]))
         real, fake = logits.chunk(2)
-        accelerator.backward((gan_loss(real, True) + gan_loss(fake, False)) / (2 * accum))
+        real, fake = gan_loss(real, True), gan_loss(fake, False)
+        accelerator.backward((real + fake) / (2 * accum))
+    gan["terms"] = torch.stack([pixel, perceptual, adversarial, real, fake]).detach()
     return loss

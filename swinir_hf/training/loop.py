@@ -29,7 +29,7 @@ from .checks import check_output_dir, check_parallelism, check_push_access
 from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
-from .gan import build_gan, gan_step
+from .gan import LOGGED_TERMS, build_gan, gan_step
 from .resume_checks import check_resume_start, check_run_resumable
 from .saving import (
     check_finite,
@@ -362,11 +362,12 @@ def log_losses(run: Run) -> None:
     # data_wait near 1: the data loaders set the pace (more num_workers, cheaper data); near 0: the model does.
     progress.speed = {"step": progress.step, "steps_per_s": round(rate, 3), "data_wait": round(wait, 3)}
     lr = run.scheduler.get_last_lr()[0]
+    logged = {"train/loss": run.last_loss, "train/lr": lr, "train/steps_per_s": rate, "train/data_wait": wait}
+    if run.gan is not None and "terms" in run.gan:
+        terms = acc.reduce(run.gan["terms"], reduction="mean").tolist()
+        logged |= {f"train/{name}": value for name, value in zip(LOGGED_TERMS, terms, strict=True)}
     with logs_written(run.out):
-        acc.log(
-            {"train/loss": run.last_loss, "train/lr": lr, "train/steps_per_s": rate, "train/data_wait": wait},
-            step=progress.step,
-        )
+        acc.log(logged, step=progress.step)
     psnr_text = f" val PSNR {progress.history[-1]['psnr']:.2f} dB" if progress.history else ""
     run.show(f"loss {run.last_loss:.4f}{psnr_text}", f"loss {run.last_loss:.4f}, lr {lr:g}, {rate:.2f} steps/s")
     run.loss_sum.zero_()
