@@ -14,7 +14,8 @@ validation curve, the measured figures next to the baseline and the paper's, and
 figure, baseline included, for docs/evaluation.md, and under "training" what the weights cost: steps, batch, patch,
 precision, data and the trainer's record of each launch's device and wall time). A model already bundled under
 that name is replaced only with `--overwrite`, and only by one that scores higher on the first benchmark
-(`--allow-worse` to replace it anyway).
+(`--allow-worse` to replace it anyway); one no better than the trivial baseline (bicubic, the noisy input) is
+refused, bundled over another or not, unless `--allow-worse`.
 
     python hub/bundle_default.py real-sr-x4 --rescore
 
@@ -248,9 +249,12 @@ def input_error(run: Path, name: str, shared: Path) -> str | None:
     return None
 
 
-def not_better(target: Path, label: str, psnr: float, y: str) -> str | None:
-    """Why a model scoring `psnr` on benchmark `label` should not replace the bundled `target`: it scores no higher
-    than the figure in target's results.json; None when it does, or there is no such figure to beat."""
+def not_better(target: Path, label: str, scores: dict[str, dict], y: str) -> str | None:
+    """Why a model of `scores` (`score`'s entry for benchmark `label`) should not be bundled as `target`: it scores
+    no higher than the trivial baseline, or than the figure in target's results.json; None when it does."""
+    psnr, baseline = scores["model"][f"psnr{y}"], scores["baseline"][f"psnr{y}"]
+    if psnr <= baseline:  # a model worse than doing nothing: a broken run, or the wrong name for it
+        return f"this model scores {psnr:.2f} dB on {label}, the trivial baseline {baseline:.2f} dB"
     results = target / "results.json"
     old = json.loads(results.read_text()).get(label, {}).get("model", {}) if results.is_file() else {}
     if f"psnr{y}" not in old or psnr > old[f"psnr{y}"]:
@@ -301,7 +305,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--shared", type=Path, default=Path("../shared"), help="folder holding testsets/")
     parser.add_argument("--compute", default="", help="a sentence on the compute used, for the model card")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundled model if it beats it")
-    parser.add_argument("--allow-worse", action="store_true", help="with --overwrite: replace it even if worse")
+    parser.add_argument(
+        "--allow-worse",
+        action="store_true",
+        help="bundle it even if it scores no higher than the bundled model or the baseline",
+    )
     parser.add_argument(
         "--defaults-dir", type=Path, default=DEFAULTS_DIR, help="where bundled models go (default: the package's)"
     )
@@ -347,9 +355,10 @@ def bundle(args: argparse.Namespace, target: Path) -> int:
     testsets = args.shared / "testsets"
     results = score(model, testsets, benches)
     y = s.suffix
-    worse = not_better(target, benches[0][0], results[benches[0][0]]["model"][f"psnr{y}"], y)
+    worse = not_better(target, benches[0][0], results[benches[0][0]], y)
     if worse and not args.allow_worse:
-        print(f"error: {worse}: {target} kept (--allow-worse replaces it anyway)", file=sys.stderr)
+        kept = f"{target} kept" if target.exists() else "nothing written"
+        print(f"error: {worse}: {kept} (--allow-worse bundles it anyway)", file=sys.stderr)
         return 1
     stored, drift = stored_weights(model, benches[:1], testsets, results)
 

@@ -279,11 +279,23 @@ def test_bundle_default_bundles_a_checkpoint_only_over_a_model_it_beats(tmp_path
     new = float(scored.out.split("model {", 1)[1].split("'psnr_y': ", 1)[1].split(",", 1)[0])
     assert scored.err.strip().splitlines()[-1] == (  # after transformers' loading bar
         f"error: this model scores {new:.2f} dB on Set5, the bundled sr-x4 99.00 dB: {bundled} kept "
-        "(--allow-worse replaces it anyway)"
+        "(--allow-worse bundles it anyway)"
     )
     assert (bundled / "model.safetensors").read_bytes() == weights
     assert bundle.main([*args, "--allow-worse"]) == 0
     assert json.loads((bundled / "results.json").read_text())["Set5"]["model"]["psnr_y"] == pytest.approx(new)
+
+    # a model no better than bicubic (a broken run, another task's) is refused, even where none is bundled yet
+    scored, set5 = bundle.score, json.loads((bundled / "results.json").read_text())["Set5"]
+    monkeypatch.setattr(bundle, "score", lambda *a: {"Set5": {**set5, "model": set5["baseline"]}})
+    assert bundle.main([*args, "--defaults-dir", str(tmp_path / "none")]) == 1
+    base = set5["baseline"]["psnr_y"]
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: this model scores {base:.2f} dB on Set5, the trivial baseline {base:.2f} dB: nothing written "
+        "(--allow-worse bundles it anyway)"
+    )
+    assert not (tmp_path / "none").exists()
+    monkeypatch.setattr(bundle, "score", scored)
 
     results["Set5"]["model"]["psnr_y"] = new - 0.01  # one it beats
     (bundled / "results.json").write_text(json.dumps(results))
