@@ -1,5 +1,6 @@
 """What the benchmark scripts' command lines share, so that a bad value or model is one line, not a traceback deep in
-the benchmark: integer option types with a minimum, and a model loaded or the reason it cannot be."""
+the benchmark: integer option types with a minimum, a device checked, and a model loaded or the reason it cannot be.
+Without torch until a check needs it: `--help` and a bad option answer at once."""
 
 from __future__ import annotations
 
@@ -33,3 +34,11 @@ def loaded_model(spec: str) -> Any:
         return load_model(spec)
     except (ValueError, OSError, ModelNotAvailableError, CheckpointError) as err:
         raise SystemExit(f"error: {err}") from None
+
+
+def require_device(device: str) -> None:
+    """Exit with one line when `device` is CUDA and torch sees none (the benchmarks would fail deep inside)."""
+    import torch
+
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: {device}: torch sees no CUDA device here")

@@ -22,7 +22,8 @@ import time
 
 import numpy as np
 import torch
-from inference import SHARED, require_device
+from arguments import require_device  # beside this script
+from inference import SHARED
 from inference import test_image as photo  # run as a script: benchmarks/ is on sys.path
 from safetensors.torch import load_file
 

@@ -25,8 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from arguments import positive  # beside this script
-from inference import require_device
+from arguments import positive, require_device  # beside this script
 from PIL import Image
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from arguments import loaded_model, positive  # beside this script
+from arguments import loaded_model, positive, require_device  # beside this script
 from PIL import Image
 
 SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -100,12 +100,6 @@ def _timed(fn, device: str = "cpu") -> float:
     fn()
     synchronize(device)
     return time.perf_counter() - start
-
-
-def require_device(device: str) -> None:
-    """Exit with one line when `device` is CUDA and torch sees none (the benchmarks would fail deep inside)."""
-    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"error: {device}: torch sees no CUDA device here")
 
 
 def synchronize(device: str) -> None:

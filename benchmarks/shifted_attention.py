@@ -18,8 +18,7 @@ import argparse
 import statistics
 import time
 
-from arguments import positive  # beside this script
-from inference import require_device
+from arguments import positive, require_device  # beside this script
 
 
 def timed(attention, windows, mask, border, grad, repeats: int, sync) -> list[float]:

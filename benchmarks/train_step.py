@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from inference import require_device, synchronize  # run as a script: benchmarks/ is on sys.path
+from arguments import require_device  # run as a script: benchmarks/ is on sys.path
+from inference import synchronize
 
 from swinir_hf.models import modeling_swinir
 from swinir_hf.training.cli import parse_command_line

@@ -325,6 +325,35 @@ def test_a_glob_round_a_loop_with_another_link_in_reach_ends(tmp_path, monkeypat
     assert [str(rel) for _, rel in collected.files] == ["a.png", "sub/c.png"]  # not sub2/c.png: no link on the way
 
 
+def test_a_deep_glob_matches_what_globs_match_through_links_and_at_the_last_part(tmp_path, monkeypatch):
+    """Each real folder listed once must not lose a file that only a linked path to it matches (`**/sub/*.png` with
+    `x/sub -> ../real`), nor let a part before `**` match a file (`*/**` matched top.png); a trailing `/` is for
+    folders. The same files as Python's glob finds (by their real names)."""
+    import glob
+
+    from swinir_hf.inference.files import _real_name, deep_glob
+
+    for path in ("photos/real/c.png", "photos/top.png", "photos/a/b/z.png", "photos/a/.hidden/h.png", "photos/a/y.png"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"")
+    (tmp_path / "photos" / "x").mkdir()
+    (tmp_path / "photos" / "x" / "sub").symlink_to("../real")
+    monkeypatch.chdir(tmp_path)
+    cases = {
+        "photos/**/sub/*.png": ["photos/x/sub/c.png"],
+        "p*/**/*.png": ["photos/a/b/z.png", "photos/a/y.png", "photos/real/c.png", "photos/top.png"],
+        "photos/*/**": ["photos/a/b/z.png", "photos/a/y.png", "photos/real/c.png"],
+        "photos/*.png/**": [],
+        "photos/**/": [],
+        "photos/**/.hidden/*.png": ["photos/a/.hidden/h.png"],
+    }
+    for pattern, expected in cases.items():
+        found = sorted(str(path) for path in deep_glob(pattern))
+        assert found == expected, pattern
+        globbed = {_real_name(Path(m)) for m in glob.glob(pattern, recursive=True) if not Path(m).is_dir()}
+        assert {_real_name(path) for path in deep_glob(pattern)} == globbed, pattern
+
+
 def test_an_output_folder_inside_the_input_folder_is_not_read_as_inputs(model_dir, tmp_path, capsys):
     """`photos --recursive -o photos/restored` again with another --ext restored the first run's outputs (×4 of ×4):
     they were recognised by name and format only. What lies in -o below the input folder is an earlier output."""

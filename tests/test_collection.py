@@ -457,7 +457,8 @@ def test_a_fifo_where_an_output_goes_is_an_error_not_an_existing_output(mixed, m
     os.mkfifo(out / "odd.png")
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 1
     err = capsys.readouterr().err
-    assert f"output {out.resolve() / 'odd.png'} is not a regular file (a FIFO, a socket or a device): move it" in err
+    problem = "is not a regular file (a FIFO, a socket or a device): move it, or --overwrite replaces it"
+    assert f"output {out.resolve() / 'odd.png'} {problem}" in err
     assert "restored 0, failed 1, skipped 0 existing" in err
     assert _restore(mixed / "odd.png", "-o", out, "--overwrite", model_dir=model_dir) == 0  # asked: replaced
     assert (out / "odd.png").is_file()

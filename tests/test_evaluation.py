@@ -509,6 +509,14 @@ def test_a_training_run_is_scored_at_the_level_it_validated_at(small_set, tiny_c
     assert json.loads((tmp_path / "r.json").read_text())["degradation"].startswith("real")
     assert main([*args[:-2], "--scale", "2"]) == 0
     assert f"warning: {real} validated at --real (its training_config.yaml)" in capsys.readouterr().err
+    lr = tmp_path / "LR"  # inputs given: --real, which --lr-dir refuses, is not set on top of them
+    lr.mkdir()
+    for hr in (dataset / "HR").iterdir():
+        image = Image.open(hr)
+        image.resize((image.width // 2, image.height // 2), Image.Resampling.BICUBIC).save(lr / hr.name)
+    assert main([*args[:-2], "--lr-dir", str(lr), "--json", str(tmp_path / "lr.json")]) == 0
+    assert f"warning: {real} validated at --real (its training_config.yaml)" in capsys.readouterr().err
+    assert json.loads((tmp_path / "lr.json").read_text())["degradation"] == "bicubic"
 
 
 def test_an_image_too_small_to_score_is_said_before_any_is_restored(tiny_config, shared, tmp_path, monkeypatch):
@@ -1123,7 +1131,7 @@ def test_odd_names_in_a_set_and_a_model_given_as_dot_dot(small_set, tmp_path, ca
     assert capsys.readouterr().err.endswith(f"error: {hr} holds images of one name: a.jpg, a.png: keep one of each\n")
 
 
-def test_tiles_without_overlap_are_warned_of_once_per_evaluation(small_set, caplog):
+def test_tiles_without_overlap_are_warned_of_once_per_set_not_per_image(small_set, caplog):
     """The engine's tile_overlap=0 warning came once per image: eval made a restorer for each."""
     dataset, model_dir = small_set
     args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--tile", "8", "--tile-overlap", "0"]

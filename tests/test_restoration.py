@@ -1535,8 +1535,13 @@ def test_a_pngs_size_is_read_without_decoding_it_even_with_its_exif_after_the_pi
     iend = data.rindex(b"IEND") - 4
     (tmp_path / "late.png").write_bytes(data[:iend] + chunk + data[iend:])  # after the IDAT chunks
     assert read_image(tmp_path / "late.png").pixels.size == (20, 40)  # as shown: turned
+    xmp = PngImagePlugin.PngInfo()  # an orientation in XMP only, as Pillow also reads it
+    xmp.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>')
+    Image.fromarray(_rgb(20, 40)).save(tmp_path / "xmp.png", pnginfo=xmp)
+    assert read_image(tmp_path / "xmp.png").pixels.size == (20, 40)
     monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", lambda self: pytest.fail("the PNG was decoded"))
-    assert [image_size(tmp_path / name) for name in ("plain.png", "late.png")] == [(40, 20), (20, 40)]
+    sizes = [image_size(tmp_path / name) for name in ("plain.png", "late.png", "xmp.png")]
+    assert sizes == [(40, 20), (20, 40), (20, 40)]
 
 
 def test_a_lossless_webp_with_an_odd_length_chunk_before_its_image_is_lossless(tmp_path):

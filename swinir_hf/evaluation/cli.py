@@ -281,7 +281,8 @@ def _trained_levels(args: argparse.Namespace) -> str | None:
     levels = {entry for entry in levels if entry[1] is not None} | set(filter(None, map(_run_level, args.model)))
     if not levels:
         return None
-    if any(getattr(args, name) is not None for name in ("scale", "noise", "jpeg")) or args.real:
+    # --lr-dir gives the inputs themselves: no level (nor --real) applies on top of them
+    if any(getattr(args, name) is not None for name in ("scale", "noise", "jpeg", "lr_dir")) or args.real:
         other = [
             f"{who} {_flag(kind, level)} ({why})"
             for kind, level, who, why in sorted(levels)

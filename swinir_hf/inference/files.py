@@ -137,49 +137,62 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
 
 def deep_glob(pattern: str) -> list[Path]:
     """The files a `**` pattern matches, as `glob.glob(pattern, recursive=True)` (links to folders followed, hidden
-    names matched only by a pattern part that starts with a dot), but each real folder listed once, through the
-    fewest symlinked folders, then the fewest folders. glob follows a loop (`sub/loop -> ..`) ~40 links deep, and with
-    a second link in its reach the paths it tries grow exponentially: it never ended."""
+    names matched only by a pattern part that starts with a dot), but each real folder listed once per set of pattern
+    positions it is reached at, through the fewest symlinked folders first. glob follows a loop (`sub/loop -> ..`)
+    ~40 links deep, and with a second link in its reach the paths it tries grow exponentially: it never ended."""
+    if pattern.endswith(("/", os.sep)):  # glob matches folders only then
+        return []
     root = glob_root(pattern)
     parts = Path(pattern).parts[len(root.parts) :]
-    hidden = any(part.startswith(".") for part in parts)  # else hidden folders need not be listed
-    queue, listed, matches = [(0, 0, str(root))], set(), []
+    # (symlinks on the way, depth, tie-breaker, folder, the pattern positions its path has reached)
+    queue = [(0, 0, 0, str(root), _past_stars(parts, {0}))]
+    seen, matches = set(), []
     while queue:
-        links, depth, folder = heapq.heappop(queue)
-        if (real := os.path.realpath(folder)) in listed:
+        links, depth, _, folder, at = heapq.heappop(queue)
+        if (key := (os.path.realpath(folder), at)) in seen:
             continue
-        listed.add(real)
+        seen.add(key)
         try:
             entries = list(os.scandir(folder))
         except OSError:  # unreadable, or gone meanwhile: glob skips it too
             continue
         for entry in entries:
-            if entry.name.startswith(".") and not hidden:
-                continue
-            path = Path(entry.path)
             if entry.is_dir():  # through links, as glob
-                heapq.heappush(queue, (links + entry.is_symlink(), depth + 1, entry.path))
-            elif _matches(path.relative_to(root).parts, parts):
-                matches.append(path)
+                if inside := _past_stars(parts, _folder_steps(parts, at, entry.name)):
+                    heapq.heappush(queue, (links + entry.is_symlink(), depth + 1, len(seen), entry.path, inside))
+            elif any(i == len(parts) - 1 and _part_matches(entry.name, parts[i]) for i in at):
+                matches.append(Path(entry.path))
     return matches
 
 
-def _matches(names: tuple[str, ...], parts: tuple[str, ...]) -> bool:
-    """Whether the path `names` matches the pattern `parts`, `**` standing for any number of folders."""
-    if not parts:
-        return not names
-    if parts[0] == "**":
-        return any(_matches(names[i:], parts[1:]) for i in range(len(names) + 1) if not _hidden(names[:i]))
-    return bool(names) and _part_matches(names[0], parts[0]) and _matches(names[1:], parts[1:])
+def _past_stars(parts: tuple[str, ...], at: set[int]) -> frozenset[int]:
+    """Pattern positions `at`, and those past each `**` there (it may stand for no folder: `a/**/b` matches `a/b`)."""
+    out, todo = set(at), list(at)
+    while todo:
+        if (i := todo.pop()) < len(parts) and parts[i] == "**" and i + 1 not in out:
+            out.add(i + 1)
+            todo.append(i + 1)
+    return frozenset(out)
+
+
+def _folder_steps(parts: tuple[str, ...], at: frozenset[int], name: str) -> set[int]:
+    """The positions a folder called `name` reaches from its parent's `at`: a `**` takes it and stays, a part before
+    the last one that matches it moves on (the last part names the files)."""
+    steps = set()
+    for i in at:
+        if i < len(parts) and parts[i] == "**" and not name.startswith("."):
+            steps.add(i)
+        elif i < len(parts) - 1 and _part_matches(name, parts[i]):
+            steps.add(i + 1)
+    return steps
 
 
 def _part_matches(name: str, part: str) -> bool:
+    """Whether a file or folder called `name` matches one part of a pattern (`**` as the last: any file)."""
+    if part == "**":
+        return not name.startswith(".")
     # glob's rule: a wildcard does not match a leading dot
     return fnmatch.fnmatchcase(name, part) and (not name.startswith(".") or part.startswith("."))
-
-
-def _hidden(names: tuple[str, ...]) -> bool:
-    return any(name.startswith(".") for name in names)
 
 
 def _links_in(file: Path, rel: Path) -> int:

@@ -87,7 +87,9 @@ def write_image(
             options |= {"dpi": dpi} if dpi and fmt in ("PNG", "JPEG", "TIFF") else {}
             with open(tmp, "wb") as file:  # closing it flushes: a write that fails then raises too
                 exif_option = {"exif": exif} if exif and fmt != "TIFF" else {}
-                image.save(_WrittenByPython(file), format=fmt, **options, **exif_option)
+                # libtiff checks its own writes, and without a descriptor builds the whole file in memory
+                target = file if fmt == "TIFF" else _WrittenByPython(file)
+                image.save(target, format=fmt, **options, **exif_option)
 
 
 class _WrittenByPython:

@@ -189,7 +189,8 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
         elif dst.is_dir():  # not an earlier output: nothing would ever be written there
             plan.errors.append((src, f"output {dst} is a folder: move it or use a --suffix"))
         elif dst.exists() and not dst.is_file() and not output.overwrite:  # a FIFO, a socket, a device: no output
-            plan.errors.append((src, f"output {dst} is not a regular file (a FIFO, a socket or a device): move it"))
+            problem = "is not a regular file (a FIFO, a socket or a device): move it, or --overwrite replaces it"
+            plan.errors.append((src, f"output {dst} {problem}"))
         elif (dst.exists() or dst.is_symlink()) and not output.overwrite:  # a dangling link is taken too
             plan.existing.append(dst)
         else:

@@ -85,21 +85,23 @@ def header_orientation(image: Image.Image) -> int:
     skipped over here instead."""
     if image.format != "PNG" or "exif" in image.info or image.fp is None:
         return image.getexif().get(0x0112, 1)
-    exif, file = Image.Exif(), image.fp
+    late, file = None, image.fp
     at = file.tell()
     try:
         file.seek(8)  # the signature
         while len(header := file.read(8)) == 8:
             length, kind = struct.unpack(">I4s", header)
-            if kind == b"eXIf":
-                exif.load(b"Exif\x00\x00" + file.read(length))  # as Pillow's PNG reader stores it
-                break
-            if kind == b"IEND":
+            if kind in (b"eXIf", b"IEND"):
+                late = b"Exif\x00\x00" + file.read(length) if kind == b"eXIf" else None  # as Pillow stores it
                 break
             file.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
     finally:
         file.seek(at)
-    return exif.get(0x0112, 1)
+    # Pillow's own reading of what it has (an XMP tiff:Orientation, a late eXIf), on a bare image: the PNG's
+    # `getexif()` would decode it, and its EXIF, once read, is cached on it.
+    bare = Image.Image()
+    bare.info = {**image.info, **({"exif": late} if late else {})}
+    return Image.Image.getexif(bare).get(0x0112, 1)
 
 
 def upright(pair: tuple[Any, Any], orientation: int) -> tuple[Any, Any]:

@@ -22,7 +22,7 @@ import yaml
 from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
 from ..models.constants_swinir import LOSSES
-from .sections import PERCEPTUAL_LAYER_WEIGHTS, DataArgs, GanArgs, ModelArgs, TrainArgs
+from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs
 
 
 def _local_folder(spec: str, split: str) -> Path | None:
@@ -235,7 +235,7 @@ class TrainingConfig:
                 raise ValueError(f"gan.{name} must be >= 0, got {value}")
         if g.discriminator_channels < 1:
             raise ValueError(f"gan.discriminator_channels must be >= 1, got {g.discriminator_channels}")
-        known = list(PERCEPTUAL_LAYER_WEIGHTS)
+        known = list(VGG19_LAYERS)
         if not g.perceptual_layers or set(g.perceptual_layers) - set(known):
             raise ValueError(
                 f"gan.perceptual_layers {g.perceptual_layers}: give VGG-19 layers among {known} and their weights "

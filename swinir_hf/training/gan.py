@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .sections import PERCEPTUAL_LAYER_WEIGHTS
+from .sections import PERCEPTUAL_LAYER_WEIGHTS, VGG19_LAYERS
 
 if TYPE_CHECKING:
     from .sections import GanArgs
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 # torchvision's `vgg19().features` layout: channels per conv, "M" = 2×2 max-pool. Indices into the Sequential
 # below match torchvision's, so its (and timm's `vgg19.tv_in1k`) state-dict keys `features.N.*` load directly.
 VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512)
-# Index in `features` of the conv outputs (pre-activation) used for the perceptual loss.
-VGG19_LAYERS = {"conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # The gain of the authors' orthogonal discriminator initialisation (KAIR's train_swinir_sr_realworld_x4_gan.json,

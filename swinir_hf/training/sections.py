@@ -11,8 +11,10 @@ from typing import Any
 
 from ..evaluation.degradation_setting import LEVELS
 
-# The perceptual loss's layers and weights in the authors' real-world recipe (`gan.perceptual_layers`' default; `gan`
+# The VGG-19 layers the perceptual loss can take: the index in torchvision's `features` of each conv output
+# (pre-activation), and their weights in the authors' real-world recipe (`gan.perceptual_layers`' default; `gan`
 # computes the loss). Here, not in `gan`, so that reading a config (`--help`, a config's errors) needs no torch.
+VGG19_LAYERS = MappingProxyType({"conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34})
 PERCEPTUAL_LAYER_WEIGHTS = MappingProxyType(
     {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
 )
