@@ -1350,6 +1350,10 @@ def test_something_else_than_a_model_is_named_with_how_to_load_one():
     for other, kind in ((torch.nn.Conv2d(3, 3, 3), "Conv2d"), (None, "NoneType")):
         with pytest.raises(TypeError, match=rf"^restore needs a loaded SwinIR model, got a {kind}: load one with "):
             SwinIRRestorer(other)
+    with torch.device("meta"):  # built without weights: torch's "Cannot copy out of meta tensor" came from deep inside
+        empty = SwinIRForImageRestoration(SwinIRConfig(embed_dim=8, depths=[1], num_heads=[1], window_size=4))
+    with pytest.raises(ValueError, match=r"^the model's weights are not loaded \(it is on the meta device\): load it"):
+        restore(empty, _rgb())
 
 
 def test_tensors_and_lists_are_pointed_to_what_takes_them(model):
@@ -1380,6 +1384,7 @@ def test_restore_tensor_takes_only_float_batches(model):
     for x, found in (
         (torch.rand(3, 8, 8), "shape (3, 8, 8) float32"),
         (torch.zeros(1, 3, 8, 8, dtype=torch.uint8), "shape (1, 3, 8, 8) uint8"),
+        (torch.rand(0, 3, 8, 8), "shape (0, 3, 8, 8) float32"),  # was a ZeroDivisionError
     ):
         with pytest.raises(
             ValueError, match=rf"^restore_tensor takes \(N, C, H, W\) floats in \[0, 1\], got {re.escape(found)}$"

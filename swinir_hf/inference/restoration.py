@@ -144,8 +144,8 @@ class SwinIRRestorer:
         file's EXIF, as `read_image` keeps it, in a PIL image's `info["exif"]`).
 
         `outscale` (Real-ESRGAN's, `swinir-hf restore --outscale`): the output resized to exactly
-        `floor(outscale·W + 0.5) × floor(outscale·H + 0.5)` for a W × H input (Lanczos on the float output, before
-        it is rounded to 8 / 16 bits); None (default) or the model's scale: no resize."""
+        `floor(outscale·W + 0.5) × floor(outscale·H + 0.5)` for a W × H input, at least 1 × 1 (Lanczos on the float
+        output, before it is rounded to 8 / 16 bits); None (default) or the model's scale: no resize."""
         check_outscale(outscale)  # before any work, as the command line checks it
         if isinstance(image, (Image.Image, np.ndarray, str, os.PathLike)):
             return self.restore_images([image], outscale)[0]
@@ -271,7 +271,7 @@ class SwinIRRestorer:
         outputs of one image of x's size that the caller makes next (alpha channels: `alpha_passes`). Tiles that
         run out of memory are halved (down to one window) and the image is redone.
         """
-        if x.ndim != 4 or not x.is_floating_point():
+        if x.ndim != 4 or not x.is_floating_point() or x.numel() == 0:  # empty: a division by zero further on
             dtype = str(x.dtype).removeprefix("torch.")
             raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
         check_pixel_range(x)
@@ -374,9 +374,10 @@ def restore(
     """Restore one image (PIL image, (H, W[, C]) uint8 / uint16 / float array, or file path) with `model`.
 
     Returns the same kind of image, exactly `model.config.upscale` × the input size, or `outscale` × it (W × H in:
-    `floor(outscale·W + 0.5) × floor(outscale·H + 0.5)` out, as `swinir-hf restore --outscale`). `engine` (default
-    `EngineOptions()`) says how to run; `options` are further `SwinIRRestorer` arguments (`progress`, ...) or, without
-    `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None, dtype="float32")`).
+    `floor(outscale·W + 0.5) × floor(outscale·H + 0.5)` out, at least 1 × 1, as `swinir-hf restore --outscale`).
+    `engine` (default `EngineOptions()`) says how to run; `options` are further `SwinIRRestorer` arguments
+    (`progress`, ...) or, without `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None,
+    dtype="float32")`).
     """
     if engine is None:
         return SwinIRRestorer(model, **options)(image, outscale)

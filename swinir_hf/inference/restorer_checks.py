@@ -70,8 +70,15 @@ def check_pixel_range(x: torch.Tensor) -> None:
 
 def check_model(model: Any) -> None:
     """Raise a TypeError saying how to load a model when `model` is not a SwinIR one (a name, a path, another
-    network). Checked by `model_type`, so that a model loaded from a Hub folder's remote code passes too."""
+    network), a ValueError when it has no weights (meta tensors). Checked by `model_type`, so that a model loaded
+    from a Hub folder's remote code passes too."""
     if isinstance(model, torch.nn.Module) and getattr(getattr(model, "config", None), "model_type", None) == "swinir":
+        if any(p.is_meta for p in model.parameters()):  # torch's own error came from deep in the first copy
+            raise ValueError(
+                "the model's weights are not loaded (it is on the meta device): load it with "
+                "SwinIRForImageRestoration.from_pretrained(...) or swinir_hf.load_model(...), or give it weights "
+                "(model.to_empty(device='cpu'), then load_state_dict)"
+            )
         return
     if isinstance(model, (str, os.PathLike)):
         got, how = f"the name {str(model)!r}", f"load it with swinir_hf.load_model({str(model)!r})"
