@@ -161,6 +161,7 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
     with pytest.raises(gr.Error, match="notes.png is not an image this demo can read") as err:
         run(demo, text)
     assert not err.value.print_exception  # a user error: no traceback in the server log
+    assert err.value.duration is None  # and it stays on the page until closed
     # A truncated PNG or JPEG (a partial download) is one: the message says why it cannot be decoded, not that
     # PNGs and JPEGs are not read.
     truncated = tmp_path / "cut.png"

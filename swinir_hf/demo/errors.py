@@ -14,8 +14,9 @@ SEND_FILES = "send files with gradio_client.handle_file(PATH)"
 
 
 def user_error(message: str) -> gr.Error:
-    """A message for the user; not a server fault, so no traceback in the server log."""
-    return gr.Error(message, print_exception=False)
+    """A message for the user; not a server fault, so no traceback in the server log. It stays on the page until
+    closed (gradio's default closes it after 10 s, and the page kept no trace of why nothing happened)."""
+    return gr.Error(message, duration=None, print_exception=False)
 
 
 class ModelError(ValueError):
