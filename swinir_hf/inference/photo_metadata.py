@@ -81,7 +81,7 @@ def file_dpi(image: Image.Image) -> tuple[float, float] | None:
 
 def header_orientation(image: Image.Image) -> int:
     """The EXIF orientation (1-8) of an opened image, read without decoding its pixels: Pillow's `getexif()` decodes
-    a whole PNG to look for an eXIf chunk after them (a 0.5 MB PNG of 13000² pixels: 660 MB), whose chunks are
+    a whole PNG to look for an eXIf chunk after them (gigabytes for a small file of many pixels), whose chunks are
     skipped over here instead."""
     if image.format != "PNG" or "exif" in image.info or image.fp is None:
         return image.getexif().get(0x0112, 1)
