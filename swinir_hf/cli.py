@@ -13,7 +13,7 @@ from . import __version__
 from .checkpoints.bundled import DEFAULT_MODELS
 from .console import prefixed_warnings, stdout_gone, tolerant_output
 from .extras import MissingExtraError
-from .interrupts import NOT_STARTED, RUN_NOT_STARTED, finished_before, stopped_by, terminate_as_interrupt
+from .interrupts import finished_before, not_started, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, launch, option_strings, split_arguments
 from .processes import LaunchParser
 
@@ -204,9 +204,7 @@ def _train(argv: list[str], program: bool) -> int:
             else:
                 status = train_main(rest, prog="swinir-hf train")
     except KeyboardInterrupt as stop:
-        how, status = stopped_by(stop)
-        print(f"{how}: {RUN_NOT_STARTED}", file=sys.stderr)
-        return status
+        return not_started(stop, "run")
     if launcher:  # the launcher passes the signals on to its processes
         status = launch("swinir_hf.train", launcher, rest, check=check_parallelism)
     return exit_status(status) if program else status
@@ -225,10 +223,17 @@ def _load_modules(command: str) -> int | None:
             for module in _COMMAND_MODULES.get(command, ()):
                 importlib.import_module(module, __package__)
     except KeyboardInterrupt as stop:
-        how, status = stopped_by(stop)
-        print(f"{how}: {NOT_STARTED.format('command')}", file=sys.stderr)
-        return status
+        return not_started(stop)
     return None
+
+
+def _launch_problem(parser: argparse.ArgumentParser, command: str, argv: list[str]) -> str | None:
+    """What is wrong with a launched command's own arguments `argv`, said here, once, not by every process (a bad
+    option exits as argparse does); None when nothing is."""
+    args = parser.parse_args([command, *argv])
+    from .evaluation.cli import output_problem
+
+    return output_problem(args) if command == "eval" else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,16 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(only=argv[0] if argv else "")  # a subcommand's options, none for --help or a typo
     if argv[:1] and argv[0] in LAUNCHED:  # with accelerate launch's options: under its launcher
         command = argv[0]
-        launcher, rest = split_arguments(argv[1:], option_strings(_subcommand(parser, command)))
+        try:
+            with terminate_as_interrupt():  # the launcher's options are read by accelerate's parser: torch loads
+                launcher, rest = split_arguments(argv[1:], option_strings(_subcommand(parser, command)))
+                problem = _launch_problem(parser, command, rest) if launcher else None
+        except KeyboardInterrupt as stop:
+            return not_started(stop)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 1
         if launcher:
-            # A bad command line is said here, once, not by every process.
-            args = parser.parse_args([command, *rest])
-            from .evaluation.cli import output_problem
-
-            problem = output_problem(args) if command == "eval" else None
-            if problem:
-                print(f"error: {problem}", file=sys.stderr)
-                return 1
             return launch(LAUNCHED[command], launcher, rest)
     args = parser.parse_args(argv)
     stopped = _load_modules(args.command)

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 # Error handlers that never raise on a character the stream's encoding lacks.
 _TOLERANT = ("backslashreplace", "replace", "ignore", "namereplace", "xmlcharrefreplace")
@@ -16,10 +17,41 @@ def tolerant_output() -> None:
     """Print what stdout / stderr cannot encode as backslash escapes instead of raising `UnicodeEncodeError` after
     the work is done: the commands print →, ×, σ, and file names, which may not be valid UTF-8 (strict in a UTF-8
     locale), or anything beyond ASCII (`LANG=C`, `PYTHONIOENCODING=ascii`, Windows' code page when redirected).
-    For the programs only (`swinir-hf`, `python -m swinir_hf.*`), not a caller's streams."""
+    stderr whose reader has gone is dropped (`StderrReaderGone`). For the programs only (`swinir-hf`,
+    `python -m swinir_hf.*`), not a caller's streams."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) not in _TOLERANT:
             stream.reconfigure(errors="backslashreplace")
+    if sys.stderr is not None and not isinstance(sys.stderr, StderrReaderGone):
+        sys.stderr = StderrReaderGone(sys.stderr)
+
+
+class StderrReaderGone:
+    """stderr that, once its reader has gone (`swinir-hf restore ... 2>&1 | head -1`), sends what is written to the
+    null device and lets the work go on, as stdout does (`print_results`): a message or progress bar that met the
+    closed pipe raised BrokenPipeError, which ended the run at once, with nothing done and exit status 0."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+
+    def __getattr__(self, name: str) -> Any:  # the rest (isatty, encoding, fileno, ...) is the stream's
+        return getattr(self.stream, name)
 
 
 def print_results(text: str) -> None:

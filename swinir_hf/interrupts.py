@@ -4,7 +4,9 @@ and exit status (`stopped_by`); `signals_deferred` holds both back while a few r
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +15,6 @@ from typing import Any
 # What a command says when stopped before it began (while its modules load or its options are read): training's
 # run, any other command.
 NOT_STARTED = "the {} had not started, nothing was written"
-RUN_NOT_STARTED = NOT_STARTED.format("run")
 
 
 class Terminated(KeyboardInterrupt):
@@ -23,6 +24,15 @@ class Terminated(KeyboardInterrupt):
 def stopped_by(stop: KeyboardInterrupt) -> tuple[str, int]:
     """How a command was stopped, as its message says it, and its exit status: 130 for Ctrl-C, 143 for SIGTERM."""
     return ("terminated (SIGTERM)", 143) if isinstance(stop, Terminated) else ("interrupted", 130)
+
+
+def not_started(stop: KeyboardInterrupt, what: str = "command") -> int:
+    """Say that the `what` ("run": training's) was stopped before it began, once for a launch (by its first
+    process: torchrun's RANK 0, or the launcher, which has none); → the exit status."""
+    how, status = stopped_by(stop)
+    if os.environ.get("RANK", "0") == "0":  # every process of a launch gets the terminal's Ctrl-C
+        sys.stderr.write(f"{how}: {NOT_STARTED.format(what)}\n")
+    return status
 
 
 def _in_main_thread() -> bool:

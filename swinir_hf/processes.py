@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -91,6 +91,10 @@ class LaunchParser(argparse.ArgumentParser):
     other_names: dict[str, str] = {}
     # Options for which an empty value means something (`--suffix ""`: none).
     may_be_empty: tuple[str, ...] = ("suffix",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # argparse took `--over` for `--overwrite`: a slip must not destroy
+        super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 (argparse's signature)
         parsed, extras = super().parse_known_args(args, namespace)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .interrupts import RUN_NOT_STARTED, stopped_by
+from .interrupts import not_started
 
 try:
     from .console import tolerant_output
@@ -16,9 +16,7 @@ except KeyboardInterrupt as stop:
     if __name__ != "__main__":
         raise
     # Ctrl-C while the command line's modules import (~0.3 s, before main's handlers): one line, as later.
-    how, status = stopped_by(stop)
-    sys.stderr.write(f"{how}: {RUN_NOT_STARTED}\n")
-    raise SystemExit(status) from None
+    raise SystemExit(not_started(stop, "run")) from None
 
 __all__ = ["TrainingConfig", "main", "run_training"]  # noqa: F822 (run_training: by __getattr__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,31 @@ def test_an_option_of_another_tool_is_said_by_the_subcommand_with_its_name_here(
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2 and capsys.readouterr().err.endswith(said)
+
+
+def test_abbreviated_options_are_refused_not_taken_for_the_option_they_begin(capsys):
+    """argparse took `--over` for `--overwrite` (a trained run deleted, outputs replaced), `--verb` for `--verbose`,
+    `--train.max_step` for `--train.max_steps`: every command now wants whole option names."""
+    for argv, said in [
+        (["restore", "a.png", "-o", "out", "--over"], "swinir-hf restore: error: unrecognized arguments: --over\n"),
+        (["eval", "--model", "m", "--dataset", "d", "--verb"], "eval: error: unrecognized arguments: --verb\n"),
+        (["convert", "a.pth", "out", "--over"], "swinir-hf convert: error: unrecognized arguments: --over\n"),
+        (["hub", "a.pth", "-o", "out", "--dry"], "swinir-hf hub: error: unrecognized arguments: --dry\n"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and capsys.readouterr().err.endswith(said), argv
+    for argv, said in [
+        (["--over"], "error: unrecognized arguments: --over (did you mean --overwrite? see --help)\n"),
+        (["--train.max_step", "3"], "unrecognized arguments: --train.max_step 3 (did you mean --train.max_steps?"),
+    ]:
+        assert main(["train", "--config", "tiny_sr_x2", *argv, "--print-config"]) == 2
+        assert said in capsys.readouterr().err, argv
+    from swinir_hf.demo.server import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--por", "7001"])
+    assert "unrecognized arguments: --por 7001" in capsys.readouterr().err
 
 
 # The libraries that take seconds to import; reading a config needs numpy (its degradation levels) but none of these.
@@ -379,9 +405,18 @@ def test_probing_the_model_layer_of_a_zip_install_leaves_its_importer_as_it_was(
     assert run.stdout.splitlines()[-1:] == ["True"], run.stderr[-2000:]
 
 
-def test_ctrl_c_while_the_trainers_command_line_imports_is_one_line() -> None:
-    """`python -m swinir_hf.train` interrupted while its command line's modules import (~0.3 s, before any handler
-    of its own) says so in one line with exit status 130; it printed a traceback."""
+@pytest.mark.parametrize(
+    ("entry", "loading", "what"),
+    [
+        ("swinir_hf.train", "swinir_hf.training.cli", "run"),
+        ("swinir_hf.evaluate", "swinir_hf.evaluation.cli", "command"),
+        ("swinir_hf.restore", "swinir_hf.inference.collection_cli", "command"),
+    ],
+)
+def test_ctrl_c_while_a_modules_command_line_imports_is_one_line(entry, loading, what) -> None:
+    """`python -m swinir_hf.train` (`.evaluate`, `.restore`: what `--multi_gpu` starts in each process) interrupted
+    while its command line's modules import (before any handler of its own) says so in one line with exit status
+    130, once for a launch (its first process); it printed a traceback, in every process."""
     code = (
         "import runpy, sys, types\n"
         "class Loading(types.ModuleType):\n"
@@ -389,13 +424,16 @@ def test_ctrl_c_while_the_trainers_command_line_imports_is_one_line() -> None:
         "        if name.startswith('__'):\n"
         "            raise AttributeError(name)\n"
         "        raise KeyboardInterrupt\n"
-        "sys.modules['swinir_hf.training.cli'] = Loading('swinir_hf.training.cli')\n"
-        "runpy.run_module('swinir_hf.train', run_name='__main__')\n"
+        f"sys.modules[{loading!r}] = Loading({loading!r})\n"
+        f"runpy.run_module({entry!r}, run_name='__main__')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert (done.returncode, done.stderr) == (130, "interrupted: the run had not started, nothing was written\n")
+    said = f"interrupted: the {what} had not started, nothing was written\n"
+    for rank, message in (("0", said), ("1", "")):  # torchrun's RANK: the other processes say nothing
+        env = {**os.environ, "RANK": rank}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+        assert (done.returncode, done.stderr) == (130, message)
     # imported as a module (not run), the interrupt is the importer's to handle
-    imported = code.replace("runpy.run_module('swinir_hf.train', run_name='__main__')", "import swinir_hf.train")
+    imported = code.replace(f"runpy.run_module({entry!r}, run_name='__main__')", f"import {entry}")
     done = subprocess.run([sys.executable, "-c", imported], capture_output=True, text=True, timeout=60)
     assert done.returncode == -2 and done.stderr.rstrip().endswith("KeyboardInterrupt")  # Python's own: -SIGINT
 
@@ -426,6 +464,22 @@ def test_a_stop_while_a_command_loads_is_one_line(argv, signum, said, monkeypatc
     monkeypatch.setattr(sys, "meta_path", [Loading(), *sys.meta_path])
     assert main(argv) == (130 if signum == "SIGINT" else 143)
     assert capsys.readouterr().err == f"{said}: the command had not started, nothing was written\n"
+
+
+@pytest.mark.parametrize("command", [["restore", "a.png", "-o", "out"], ["eval", "--model", "m", "--dataset", "d"]])
+def test_a_stop_while_the_launchers_options_are_read_is_one_line(command, monkeypatch, capsys):
+    """`swinir-hf restore --multi_gpu ...` stopped while accelerate's parser (and torch with it) loads, before any
+    process starts: a KeyboardInterrupt traceback (SIGTERM: killed without a word); now one line, 130 / 143."""
+    from swinir_hf.interrupts import Terminated
+
+    for stop, said in ((KeyboardInterrupt, "interrupted"), (Terminated, "terminated (SIGTERM)")):
+
+        def loading(*args, stop=stop, **kwargs):
+            raise stop
+
+        monkeypatch.setattr(cli, "split_arguments", loading)
+        assert main([*command, "--multi_gpu", "--num_processes", "2"]) == (130 if stop is KeyboardInterrupt else 143)
+        assert capsys.readouterr().err == f"{said}: the command had not started, nothing was written\n"
 
 
 # Where the loading takes its time: the launcher's checks (with accelerate launch's options), else the training loop

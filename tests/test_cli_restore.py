@@ -263,6 +263,18 @@ def test_no_progress_shows_no_bar_not_even_transformers_weight_loading(inputs, m
     assert hf_logging.is_progress_bar_enabled()  # as before the run
 
 
+def test_a_run_whose_stderr_reader_has_gone_goes_on_and_says_its_status(inputs, model_dir, tmp_path):
+    """`swinir-hf restore in -o out 2>&1 | head -1`: the first message or progress bar after the reader left raised
+    BrokenPipeError, taken for stdout's, and the run ended at once, nothing written, exit status 0."""
+    code = "import sys; from swinir_hf.cli import main; sys.exit(main())"
+    out = tmp_path / "out"
+    args = ["restore", str(inputs), "-o", str(out), "--model", str(model_dir)]  # with its progress bar
+    run = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run.stderr.close()  # the reader has gone before the first line
+    assert run.wait(timeout=120) == 1  # corrupt.jpg failed: said by the status, which was 0
+    assert sorted(p.name for p in out.iterdir()) == ["good.png"]
+
+
 def test_a_glob_keeps_the_folders_below_its_fixed_part(model_dir, tmp_path, capsys):
     """`photos/**/*.png` keeps `2023/a.png` and `2024/a.png` apart, as `photos --recursive` does."""
     photos = tmp_path / "photos"

@@ -214,6 +214,6 @@ def _level_problem(source: Path, args: argparse.Namespace) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`swinir-hf hub ARGV` from Python: the exit status."""
-    parser = argparse.ArgumentParser(prog="swinir-hf hub", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="swinir-hf hub", description=DESCRIPTION, allow_abbrev=False)
     configure_parser(parser)
     return run(parser.parse_args(argv))

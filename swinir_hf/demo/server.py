@@ -61,6 +61,7 @@ def _one_of(values: tuple[str, ...], variable: str):
 def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=prog,
+        allow_abbrev=False,  # as every swinir-hf command: `--por 7001` is not `--port`
         description="SwinIR image restoration demo (Gradio): super-resolution, denoising and JPEG artifact removal.",
     )
     env = os.environ.get

@@ -62,6 +62,7 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
         + (f". {LAUNCHER_HELP.format(module='swinir_hf.train')}" if prog == "swinir-hf train" else ""),
         exit_on_error=False,  # `main` reports errors on one line, without argparse's long usage text
         print_config=None,  # --print-config below prints the validated config instead
+        allow_abbrev=False,  # `--over` was taken for `--overwrite`, which deletes a run
     )
     parser.add_argument(
         "--config", action=_ConfigFile, required=True, help="YAML file or bundled config name (read first)"
