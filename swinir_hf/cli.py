@@ -14,7 +14,7 @@ from .checkpoints.bundled import DEFAULT_MODELS
 from .console import prefixed_warnings, stdout_gone, tolerant_output
 from .extras import MissingExtraError
 from .interrupts import finished_before, not_started, stopped_by, terminate_as_interrupt
-from .launch import LAUNCHER_HELP, launch, option_strings, split_arguments
+from .launch import LAUNCHER_HELP, engine_precision_only, launch, option_strings, split_arguments
 from .processes import LaunchParser
 
 
@@ -249,6 +249,14 @@ def main(argv: list[str] | None = None) -> int:
         return demo_main(argv[1:])
     if program:
         prefixed_warnings()
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        # argparse blamed the command's own arguments ("unrecognized arguments: in/ -o out"), not the option
+        print(
+            f"swinir-hf: error: {argv[0]} comes before the command: options follow it (swinir-hf COMMAND "
+            f"{argv[0]} ...; swinir-hf --help lists the commands)",
+            file=sys.stderr,
+        )
+        return 2
     parser = build_parser(only=argv[0] if argv else "")  # a subcommand's options, none for --help or a typo
     if argv[:1] and argv[0] in LAUNCHED:  # with accelerate launch's options: under its launcher
         command = argv[0]
@@ -262,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
             return 1
         if launcher:
-            return launch(LAUNCHED[command], launcher, rest)
+            return launch(LAUNCHED[command], launcher, rest, check=engine_precision_only)
     args = parser.parse_args(argv)
     stopped = _load_modules(args.command)
     if stopped is not None:
@@ -277,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `swinir-hf models | head`: the reader has all it wanted
         stdout_gone()
         return 0
+    except KeyboardInterrupt as stop:  # a command without a stop of its own (`models`): one line, as the others
+        how, status = stopped_by(stop)
+        print(how, file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
 LAUNCHER_HELP = (
-    "accelerate launch's options (--multi_gpu, --num_processes N, --mixed_precision bf16, --config_file FILE, ...: "
+    "accelerate launch's options (--multi_gpu, --num_processes N, --num_machines N, --config_file FILE, ...: "
     "accelerate launch --help) run this under accelerate's launcher, as `accelerate launch -m {module}`; errors and "
     "Ctrl-C end as in one process, without the launcher's tracebacks."
 )
@@ -38,6 +38,16 @@ def _launcher_parser() -> argparse.ArgumentParser:
 
     parser.error = error  # type: ignore[method-assign]
     return parser
+
+
+def engine_precision_only(args: argparse.Namespace) -> None:
+    """Refuse `--mixed_precision` for `restore` / `eval`: accelerate's autocast for training, which their engine does
+    not read (it runs at `--dtype`); the figures came out float32, as if it had been taken."""
+    if args.mixed_precision not in (None, "no"):
+        raise ValueError(
+            f"--mixed_precision {args.mixed_precision} is the launcher's for training: this command runs at --dtype "
+            "(--dtype bfloat16, float16 on CUDA)"
+        )
 
 
 def option_strings(parser: argparse.ArgumentParser) -> set[str]:

@@ -127,6 +127,34 @@ def test_abbreviated_options_are_refused_not_taken_for_the_option_they_begin(cap
     assert "unrecognized arguments: --por 7001" in capsys.readouterr().err
 
 
+def test_an_option_before_the_command_and_an_empty_run_folder_are_named(capsys, monkeypatch):
+    """`swinir-hf --no-progress restore in -o out` blamed the command's own arguments ("unrecognized arguments: in
+    -o out"); `train --output-dir ""` (an unset variable) trained into the config's folder, `--train.output_dir ''`
+    into the current one; a Ctrl-C while `models` ran was a traceback."""
+    assert main(["--no-progress", "restore", "in", "-o", "out"]) == 2
+    assert capsys.readouterr().err == (
+        "swinir-hf: error: --no-progress comes before the command: options follow it (swinir-hf COMMAND "
+        "--no-progress ...; swinir-hf --help lists the commands)\n"
+    )
+    for empty in (["--output-dir", ""], ["--train.output_dir", ""]):
+        assert main(["train", "--config", "tiny_sr_x2", *empty, "--print-config"]) == 2
+        said = "error: train.output_dir is empty (an unset shell variable?): name the run's folder\n"
+        assert capsys.readouterr().err == said
+    monkeypatch.setattr(cli, "_models", lambda args: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main(["models"]) == 130 and capsys.readouterr().err == "interrupted\n"
+
+
+def test_restore_and_eval_refuse_the_launchers_mixed_precision(capsys):
+    """`--mixed_precision bf16` (offered in --help) is accelerate's autocast for training: restore and eval ran in
+    float32 and reported float32 figures, as if it had been taken."""
+    for command in (["restore", "a.png", "-o", "out"], ["eval", "--model", "m", "--dataset", "d"]):
+        assert main([*command, "--num_processes", "1", "--mixed_precision", "bf16"]) == 2
+        assert capsys.readouterr().err.endswith(
+            "error: --mixed_precision bf16 is the launcher's for training: this command runs at --dtype "
+            "(--dtype bfloat16, float16 on CUDA)\n"
+        )
+
+
 # The libraries that take seconds to import; reading a config needs numpy (its degradation levels) but none of these.
 SLOW_TO_IMPORT = ("torch", "transformers", "accelerate", "datasets", "gradio")
 TRAIN_COMMAND_LINES = [
