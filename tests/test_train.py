@@ -1546,12 +1546,20 @@ def test_a_lost_peer_is_one_line_from_the_process_that_noticed(monkeypatch, caps
         setattr(err, RUN_ERROR, 0)
         raise err
 
+    # A checkpoint save whose collective failed as the other process could not write (a full disk): taken for this
+    # process's own write failure ("cannot write ...: No space left on device (RuntimeError: gloo's ...)").
+    from swinir_hf.inference.atomic_writes import WriteError
+
+    saving = WriteError("run/checkpoints/step-6", "No space left on device")
+    saving.__cause__ = RuntimeError(f"{gloo}Connection reset by peer. This is typically caused by a remote worker")
+    errors.append(saving)
     monkeypatch.setattr(cli, "run_training", lose_peer)
     monkeypatch.setattr(cli, "launched_processes", lambda: 2)
-    for _ in range(2):
+    for _ in range(3):
         assert cli.main(["--config", "tiny_sr_x2", "--train.output_dir", "unused"]) == 1
-        assert capsys.readouterr().err == (
-            f"error: process 0: lost contact with the other processes ({gloo}Connection reset by peer)\n"
+        assert capsys.readouterr().err == (  # gloo's source path left out
+            "error: process 0: lost contact with the other processes (Read error [127.0.0.1]:3724: Connection reset "
+            "by peer)\n"
         )
     errors.append(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))  # a bug stays a traceback
     with pytest.raises(RuntimeError, match="mat1"):

@@ -198,14 +198,24 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
             print(f"{how}: stopped at once; {_checkpoints_left(cfg.train.output_dir)}", file=sys.stderr)
         return status
     except (FileExistsError, FileNotFoundError, ValueError, OSError, MissingExtraError) as err:
-        return _user_error(err, 1)
+        # A checkpoint's collective that lost its peers on a full disk (another process could not write) was taken
+        # for this process's own failed write.
+        cause = err.__cause__
+        lost = isinstance(cause, RuntimeError) and _lost_peer(cause)
+        return _user_error(err, 1, _lost_contact(cause) if lost else None)
     except RuntimeError as err:  # another process gone (killed, out of memory): the launcher says which
         if not _lost_peer(err):
             raise
-        first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
-        first = first.split(". This is typically caused")[0].strip()  # gloo's advice, and its emoji
-        return _user_error(err, 1, f"lost contact with the other processes ({first})")
+        return _user_error(err, 1, _lost_contact(err))
     return 0
+
+
+def _lost_contact(err: RuntimeError) -> str:
+    """What a process says when the others are gone: the first line of torch's error, without gloo's source path
+    and advice."""
+    first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    first = re.sub(r"^\[[^\]]*\]\s*", "", first.split(". This is typically caused")[0].strip())
+    return f"lost contact with the other processes ({first})"
 
 
 def _checkpoints_left(output_dir: str) -> str:
