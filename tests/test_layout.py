@@ -153,7 +153,7 @@ def test_documented_imports_work(doc):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["swinir_hf.train", "swinir_hf.restore", "swinir_hf.evaluate"])
+@pytest.mark.parametrize("module", ["swinir_hf", "swinir_hf.train", "swinir_hf.restore", "swinir_hf.evaluate"])
 def test_module_entry_points_run(module):
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
