@@ -48,7 +48,7 @@ class StderrReaderGone:
             self._gone()
 
     def _gone(self) -> None:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+        _to_null_device(self.stream)
 
     def __getattr__(self, name: str) -> Any:  # the rest (isatty, encoding, fileno, ...) is the stream's
         return getattr(self.stream, name)
@@ -66,7 +66,12 @@ def print_results(text: str) -> None:
 
 def stdout_gone() -> None:
     """Send stdout to the null device: its reader has gone, and Python's flush at exit would fail a second time."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _to_null_device(sys.stdout)
+
+
+def _to_null_device(stream: Any) -> None:
+    """Point `stream`'s file descriptor at the null device: what is still buffered and written later goes nowhere."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 class LevelPrefix(logging.Formatter):

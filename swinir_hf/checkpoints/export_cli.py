@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..interrupts import stopped_by, terminate_as_interrupt
-from .bundled import DEFAULT_MODELS, DEFAULTS_DIR
 from .catalog import find_release, load_catalog
 from .convert import CheckpointError
 from .export import (
@@ -23,7 +22,7 @@ from .export import (
 )
 from .export_arguments import DESCRIPTION, add_hub_arguments
 from .folders import check_push_access
-from .loading import CHECKPOINT_SUFFIXES, network_errors
+from .loading import CHECKPOINT_SUFFIXES, network_errors, resolve_spec
 from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
 from .run_folder import list_checkpoints
 
@@ -38,8 +37,8 @@ def _sources(source: Path) -> list[Path]:
     """The model folder given, or the checkpoint files (`.pth`, `.safetensors`) of a folder, or the one file given;
     empty (with an error printed) when there are none. A bundled model's name (`sr-x4`) is its folder, as `--model`
     takes it, unless a path of that name exists."""
-    if str(source) in DEFAULT_MODELS and not source.exists():
-        return [DEFAULTS_DIR / str(source)]
+    if isinstance(resolved := resolve_spec(source), Path):  # a path here, else a bundled model's folder
+        source = resolved
     if is_model_folder(source):
         return [source]
     if source.is_dir():

@@ -311,15 +311,16 @@ def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
     from .degradation_setting import LEVELS, validation_level
 
     folder = Path(spec).parent.parent if is_checkpoint(Path(spec)) else Path(spec)
+    who, why = f"{spec} validated at", "its training_config.yaml"
     try:
         data = yaml.safe_load((folder / "training_config.yaml").read_text())["data"]
         if data["degradation"] == "real":  # validated on the real-world degradation, which has no level
-            return "real", True, f"{spec} validated at", "its training_config.yaml"
+            return "real", True, who, why
         kind, field = data["degradation"], LEVELS[data["degradation"]].field
         level = validation_level(kind, data.get(field), data.get(f"val_{field}"))
     except (OSError, yaml.YAMLError, TypeError, KeyError, IndexError):  # not a run, or its degradation has no level
         return None
-    return kind, level, f"{spec} validated at", "its training_config.yaml"
+    return kind, level, who, why
 
 
 def _is_hub_model(spec: str) -> bool:

@@ -106,8 +106,6 @@ def parse_command_line(
             args.model.init_from = args.init_from
         if args.output_dir is not None:
             args.train.output_dir = args.output_dir
-        if not args.train.output_dir.strip():  # an unset shell variable: "" trained into the current folder
-            raise ValueError("train.output_dir is empty (an unset shell variable?): name the run's folder")
         cfg = TrainingConfig.from_namespace(parser, args)
         cfg.check_options_given(args, written)
         return cfg, args

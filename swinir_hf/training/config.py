@@ -100,6 +100,8 @@ class TrainingConfig:
         t, d = self.train, self.data
         if not d.train:
             raise ValueError("data.train is empty: give at least one folder or dataset of training images")
+        if not t.output_dir.strip():  # an unset shell variable: "" trained into the current folder
+            raise ValueError("train.output_dir is empty (an unset shell variable?): name the run's folder")
         self._check_degradation()
         if d.degradation == "paired" and len(d.train_lr) != len(d.train):
             raise ValueError("degradation 'paired' needs one data.train_lr entry per data.train entry")
