@@ -17,13 +17,52 @@ def tolerant_output() -> None:
     """Print what stdout / stderr cannot encode as backslash escapes instead of raising `UnicodeEncodeError` after
     the work is done: the commands print →, ×, σ, and file names, which may not be valid UTF-8 (strict in a UTF-8
     locale), or anything beyond ASCII (`LANG=C`, `PYTHONIOENCODING=ascii`, Windows' code page when redirected).
-    stderr whose reader has gone is dropped (`StderrReaderGone`). For the programs only (`swinir-hf`,
+    stderr whose reader has gone is dropped (`StderrReaderGone`); stdout that fails otherwise raises
+    `StdoutUnwritable`. For the programs only (`swinir-hf`,
     `python -m swinir_hf.*`), not a caller's streams."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) not in _TOLERANT:
             stream.reconfigure(errors="backslashreplace")
     if sys.stderr is not None and not isinstance(sys.stderr, StderrReaderGone):
         sys.stderr = StderrReaderGone(sys.stderr)
+    if sys.stdout is not None and not isinstance(sys.stdout, CheckedStdout):
+        sys.stdout = CheckedStdout(sys.stdout)
+
+
+class StdoutUnwritable(Exception):
+    """stdout failed for another reason than its reader having gone (`swinir-hf eval ... > out.md` on a full disk, an
+    I/O error): what it was to print is lost, which the command's caller learns from a message and exit status 1."""
+
+
+class CheckedStdout:
+    """stdout whose write errors other than a closed pipe raise `StdoutUnwritable` (a command's one-line error) once,
+    not OSError's traceback, and then a second time at Python's flush at exit."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:  # the reader has gone: the commands' own handling
+            raise
+        except OSError as err:
+            raise self._failed(err) from err
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise self._failed(err) from err
+
+    def _failed(self, err: OSError) -> StdoutUnwritable:
+        _to_null_device(self.stream)  # what is still buffered goes nowhere: no second error at exit
+        return StdoutUnwritable(f"standard output could not be written: {err.strerror or err}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 class StderrReaderGone:

@@ -145,6 +145,26 @@ def test_a_reader_gone_ends_the_tables_not_the_evaluation(small_set, tmp_path):
     assert [report["dataset"] for report in json.loads(out.read_text())] == ["Mini", "Other"]
 
 
+def test_tables_lost_to_a_full_disk_fail_the_run_after_the_sets_and_json(small_set, tmp_path):
+    """`swinir-hf eval ... --json F > tables.md` on a full disk: every set is still scored and --json written, and
+    the run ends with one line and exit status 1 (a traceback at the first table, nothing written)."""
+    dataset, model_dir = small_set
+    other = tmp_path / "Other"
+    shutil.copytree(dataset / "HR", other)
+    out = tmp_path / "scores.json"
+    command = [sys.executable, "-m", "swinir_hf.cli", "eval", "--model", str(model_dir), "--no-progress"]
+    command += ["--dataset", str(dataset), str(other), "--json", str(out)]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            command, stdout=full, stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300
+        )
+    assert (done.returncode, done.stderr.decode()) == (
+        1,
+        "error: standard output could not be written: No space left on device\n",
+    )
+    assert [report["dataset"] for report in json.loads(out.read_text())] == ["Mini", "Other"]
+
+
 def test_a_json_file_another_run_writes_during_the_evaluation_is_kept(small_set, tmp_path, monkeypatch, capsys):
     """The --json check comes before the evaluation; a file written there meanwhile (another eval with the same
     --json) is kept, not replaced, and the run says so; with --overwrite it is replaced."""

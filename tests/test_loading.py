@@ -373,6 +373,19 @@ def test_listing_into_a_pipe_that_closes_early_is_quiet():
         assert (done.returncode, done.stderr.decode()) == (0, ""), unbuffered
 
 
+def test_listing_into_a_full_disk_says_so_in_one_line():
+    """`swinir-hf models > out.txt` on a full disk: one line and exit status 1, not OSError's traceback."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:  # every write fails with ENOSPC
+        done = subprocess.run([sys.executable, "-m", "swinir_hf.cli", "models"], stdout=full, stderr=subprocess.PIPE)
+    assert (done.returncode, done.stderr.decode()) == (
+        1,
+        "error: standard output could not be written: No space left on device\n",
+    )
+
+
 def test_saving_a_model_folder_draws_no_progress_bar(tiny_config, tmp_path, capsys):
     """transformers draws 'Writing model shards' for the one small weights file; at every training checkpoint it
     broke up the run's own bar."""

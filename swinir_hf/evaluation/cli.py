@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..console import print_results
+from ..console import StdoutUnwritable, print_results
 from ..inference.atomic_writes import write_text_file
 from ..inference.engine_cli import engine_options
 from ..inference.options import EngineOptions
@@ -148,7 +148,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     said = _trained_levels(args)
     if said and state.is_main_process:
         print(said, file=sys.stderr)
-    reports = []
+    reports, unprinted = [], None
     for dataset in args.dataset:  # each set's table as it ends
         try:
             report = _evaluate_set(_one_set(args, dataset), models, engine, state)
@@ -157,7 +157,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         except MemoryError as err:  # numpy's "Unable to allocate ..." or the engine's ImageTooLargeError
             return user_error(f"not enough memory to evaluate {dataset}: {err or 'an allocation failed'}")
         if report is not None:
-            print_results(report.to_markdown(verbose=args.verbose))
+            try:
+                print_results(report.to_markdown(verbose=args.verbose))
+            except StdoutUnwritable as err:  # the sets left and --json are still wanted
+                unprinted = unprinted or err
             reports.append(report.to_dict())
     if args.json and state.is_main_process:
         figures = reports[0] if len(reports) == 1 else reports
@@ -166,7 +169,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             write_text_file(args.json, json.dumps(figures, indent=2) + "\n", replace=args.overwrite)
         except OSError as err:  # the disk filled up during the evaluation
             return user_error(str(err))
-    return 0
+    return user_error(str(unprinted)) if unprinted else 0
 
 
 def _evaluate_set(
