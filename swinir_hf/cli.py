@@ -29,7 +29,8 @@ def _convert(args: argparse.Namespace) -> int:
         with terminate_as_interrupt(), folder_claimed(out, "output folder"):
             check_fresh_output_folder(out, args.overwrite, "output folder", replaces="its files")
             overrides = {} if args.img_range is None else {"img_range": args.img_range}
-            model = convert_original_checkpoint(args.checkpoint, weights_key=args.weights_key, **overrides)
+            # Stored as in the file (a float16 copy stays float16, value for value); config.json says float32.
+            model = convert_original_checkpoint(args.checkpoint, args.weights_key, dtype="auto", **overrides)
             save_model_folder(out, model)  # written aside, moved in whole
     except (ValueError, OSError) as err:  # OSError: "cannot write OUT: No space left on device"
         print(f"error: {err}", file=sys.stderr)

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from swinir_hf import CheckpointError, SwinIRForImageRestoration, convert_original_checkpoint
 from swinir_hf.checkpoints.convert import extract_state_dict
@@ -230,6 +230,26 @@ def test_convert_cli_writes_a_loadable_folder_and_never_overwrites(authors_state
     (tmp_path / "bad.pth").write_bytes(b"\0" * 10)
     assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "other")]) == 1
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_half_precision_copy_converts_in_its_own_precision(authors_state, tmp_path, dtype):
+    """A float16 / bfloat16 copy of a release converts value for value into a folder of that precision (it was
+    stored in float32, twice the size), whose config.json still loads float32; the Python API's default stays
+    float32, `dtype="auto"` keeps the file's, as `from_pretrained`'s."""
+    _, state = authors_state
+    torch.save(
+        {"params": {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}}, tmp_path / "h.pth"
+    )
+    assert main(["convert", str(tmp_path / "h.pth"), str(tmp_path / "model")]) == 0
+    saved = load_file(tmp_path / "model" / "model.safetensors")
+    assert {v.dtype for v in saved.values()} == {dtype}
+    assert all(torch.equal(saved[k], v.to(dtype)) for k, v in state.items() if k in saved)
+    assert SwinIRForImageRestoration.from_pretrained(tmp_path / "model").dtype == torch.float32
+    assert convert_original_checkpoint(tmp_path / "h.pth").dtype == torch.float32
+    assert convert_original_checkpoint(tmp_path / "h.pth", dtype="auto").dtype == dtype
+    mixed = {k: v.half() if k.startswith("conv_first") else v for k, v in state.items()}
+    assert convert_original_checkpoint(mixed, dtype="auto").dtype == torch.float32
 
 
 def test_convert_cli_counts_a_greyscale_models_channel_in_the_singular(shared, tmp_path, capsys):

@@ -602,6 +602,19 @@ def test_push_uploads_the_folder_in_one_commit(exported, fake_api):
     assert "classical_sr_x2.pth" in upload[4]
 
 
+def test_a_float16_copy_of_a_release_exports_in_float16(shared, tmp_path):
+    """Like a float16 model folder, a float16 `.pth` exports value for value in float16 (it was float32, twice the
+    size), verified against the model converted from it."""
+    state = torch.load(shared / "fixtures/official_parity/lightweight_sr_x2.pth", weights_only=True)["params"]
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    torch.save({"params": half}, tmp_path / "half.pth")
+    folder = export_checkpoint(tmp_path / "half.pth", tmp_path / "out", organization="me")
+    saved = load_file(folder.path / "model.safetensors")
+    assert {v.dtype for v in saved.values()} == {torch.float16}
+    assert all(torch.equal(saved[k], half[k]) for k in saved) and folder.max_abs_diff == 0
+    assert json.loads((folder.path / "config.json").read_text())["dtype"] == "float32"
+
+
 def _trained_folder(tiny_config, folder: Path, dtype=torch.float32) -> SwinIRForImageRestoration:
     """A `save_pretrained` folder with a card written as the trainer writes it (no remote code)."""
     torch.manual_seed(0)

@@ -14,7 +14,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -290,24 +290,30 @@ def load_into(model: SwinIRForImageRestoration, state: Mapping[str, torch.Tensor
 
 
 def convert_original_checkpoint(
-    checkpoint: str | os.PathLike | Mapping[str, Any], weights_key: str | None = None, **config_overrides: Any
+    checkpoint: str | os.PathLike | Mapping[str, Any],
+    weights_key: str | None = None,
+    *,
+    dtype: torch.dtype | Literal["auto"] = torch.float32,
+    **config_overrides: Any,
 ) -> SwinIRForImageRestoration:
     """Build a `SwinIRForImageRestoration` from an authors' checkpoint, detecting its configuration.
 
     Args:
         checkpoint: path to a `.pth` / `.safetensors` file, or an already loaded (possibly wrapped) state dict.
         weights_key: entry holding the weights (`params` / `params_ema`); found automatically when unset.
+        dtype: the model's parameter dtype; `"auto"`, as `from_pretrained`'s, the one the weights are stored in
+            (`storage_dtype`): a float16 file converts to a float16 model, value for value.
         config_overrides: config fields to set instead of detecting them (e.g. `img_range`, `task`).
 
     Returns:
-        The model in eval mode, float32.
+        The model in eval mode.
     """
     if not isinstance(checkpoint, (str, os.PathLike, Mapping)):
         raise TypeError(f"checkpoint must be a file path or a state dict, got {type(checkpoint).__name__}")
     if not isinstance(checkpoint, (str, os.PathLike)):
-        return _converted(extract_state_dict(checkpoint, weights_key), config_overrides)
+        return _converted(extract_state_dict(checkpoint, weights_key), dtype, config_overrides)
     try:
-        model = _converted(extract_state_dict(load_state_dict_file(checkpoint), weights_key), config_overrides)
+        model = _converted(extract_state_dict(load_state_dict_file(checkpoint), weights_key), dtype, config_overrides)
     except ValueError as err:  # CheckpointError, and a configuration the detected fields do not make
         if str(checkpoint) in str(err):  # load_state_dict_file's own messages name it
             raise
@@ -316,14 +322,23 @@ def convert_original_checkpoint(
     return model
 
 
-def _converted(state: Mapping[str, torch.Tensor], config_overrides: dict[str, Any]) -> SwinIRForImageRestoration:
+def _converted(
+    state: Mapping[str, torch.Tensor], dtype: torch.dtype | str, config_overrides: dict[str, Any]
+) -> SwinIRForImageRestoration:
     """The model of an extracted state dict: its configuration detected, its weights loaded, in eval mode."""
     config = detect_config(state, **config_overrides)
     _check_buffers(state, config)
     with torch.random.fork_rng(devices=[]):  # the initial weights are all replaced: leave a seeded script's draws
         model = SwinIRForImageRestoration(config)
     load_into(model, state)
-    return model.eval()
+    return model.to(storage_dtype(state) if dtype == "auto" else dtype).eval()
+
+
+def storage_dtype(state: Mapping[str, torch.Tensor]) -> torch.dtype:
+    """The floating dtype `state`'s parameters are stored in (the authors' float32, a float16 copy's float16);
+    float32 for parameters stored in several."""
+    dtypes = {v.dtype for k, v in state.items() if v.is_floating_point() and not k.endswith(BUFFER_SUFFIXES)}
+    return dtypes.pop() if len(dtypes) == 1 else torch.float32
 
 
 # Fields a catalogue release fixes: a file named like one must convert to them.

@@ -35,6 +35,7 @@ from .convert import (
     convert_original_checkpoint,
     extract_state_dict,
     load_state_dict_file,
+    storage_dtype,
 )
 from .folders import push_model_folder, save_model_folder, transformers_bars_off
 from .loading import load_folder, model_folder
@@ -104,7 +105,8 @@ def export_checkpoint(
     """Build and verify the Hub folder `output_dir/<repo name>` of one authors' checkpoint.
 
     Catalogued files (by file name) get their catalogue repo name and the paper's figures; other files are named
-    `swinir-<file stem>` (`-custom` added where that is a catalogue name); `repo_id` overrides both. `eval_datasets`
+    `swinir-<file stem>` (`-custom` added where that is a catalogue name); `repo_id` overrides both. The weights keep
+    their stored precision (`storage_dtype`: a float16 copy's folder is float16, value for value). `eval_datasets`
     are scored at the release's noise level / JPEG quality, for other ×1 checkpoints at `noise` / `jpeg`. A
     non-empty target folder is replaced only with `overwrite` or when it is this tool's unedited export of the same
     weights (a `--dry-run` before `--push`, possibly for another organisation).
@@ -130,7 +132,8 @@ def export_checkpoint(
         protocol = release.protocol if release else _protocol(model.config, noise, jpeg) if measured else None
         return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured, protocol)
 
-    build = _Build(checkpoint, model, model, params, repo_id, card, levels, labelled=release is None)
+    stored = copy.deepcopy(model).to(storage_dtype(params))  # a float16 copy's folder stays float16
+    build = _Build(checkpoint, stored, model, params, repo_id, card, levels, labelled=release is None)
     folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
     return HubFolder(folder, repo_id, checkpoint, release, max_abs_diff, measured)
 
@@ -181,7 +184,7 @@ def export_model_folder(
         repo_id = f"{organization or load_catalog().organization}/{folder_repo_name(source)}"
     check_repo_id(repo_id)
     params = _stored_weights(model_dir)
-    stored = copy.deepcopy(model).to(next(iter(params.values())).dtype)
+    stored = copy.deepcopy(model).to(storage_dtype(params))
     readme = model_dir / "README.md"
     own_card = readme.read_text(encoding="utf-8") if readme.is_file() else None
 
