@@ -28,13 +28,13 @@ def register() -> None:
     config, model, processor, register_pipeline = _model_layer()  # first: see _model_layer
     from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageToImage
 
-    from .checkpoints.bundled import DEFAULTS_DIR
+    from .checkpoints.bundled import DEFAULT_MODEL, DEFAULTS_DIR
 
     AutoConfig.register("swinir", config, exist_ok=True)
     AutoModel.register(config, model, exist_ok=True)
     AutoModelForImageToImage.register(config, model, exist_ok=True)
     AutoImageProcessor.register(config, image_processor_classes={"pil": processor}, exist_ok=True)
-    register_pipeline(default_model=str(DEFAULTS_DIR / "sr-x4"))
+    register_pipeline(default_model=str(DEFAULTS_DIR / DEFAULT_MODEL))
 
 
 def _model_layer() -> tuple[type, type, type, Callable[..., None]]:

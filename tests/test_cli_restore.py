@@ -82,7 +82,7 @@ def test_never_overwrites_an_input_and_skips_existing(inputs, model_dir, capsys)
     assert main(args + ["--suffix", "_x2", "--ext", "jpg"]) == 0
     assert Image.open(inputs / "good_x2.jpg").size == (20, 24)
     written = (inputs / "good_x2.jpg").stat().st_mtime_ns
-    assert main(args + ["--suffix", "_x2", "--ext", "jpg", "--skip-existing"]) == 0
+    assert main(args + ["--suffix", "_x2", "--ext", "jpg"]) == 0
     assert (inputs / "good_x2.jpg").stat().st_mtime_ns == written
 
 

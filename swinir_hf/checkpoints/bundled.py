@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "defaults"
+DEFAULT_MODEL = "sr-x4"  # what load_default(), the pipeline and `swinir-hf restore` use when no model is named
 DEFAULT_MODELS = {
     "sr-x4": "x4 super-resolution (SwinIR-S, 0.93 M parameters; bicubic degradation)",
     "sr-x2": "x2 super-resolution (small SwinIR, 0.33 M parameters; bicubic degradation)",

@@ -11,7 +11,7 @@ import torch
 from ..console import some_names
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
-from .bundled import DEFAULT_MODELS, DEFAULTS_DIR
+from .bundled import DEFAULT_MODEL, DEFAULT_MODELS, DEFAULTS_DIR
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
 from .hub_lookup import is_repo_id
 from .run_folder import MODEL, is_checkpoint
@@ -26,7 +26,7 @@ class ModelNotAvailableError(OSError):
     """A Hub model that cannot be fetched (offline, not cached, or no such repo)."""
 
 
-def load_default(name: str = "sr-x4") -> SwinIRForImageRestoration:
+def load_default(name: str = DEFAULT_MODEL) -> SwinIRForImageRestoration:
     """One of the bundled checkpoints (`DEFAULT_MODELS`), in eval mode, float32; no network needed."""
     if name not in DEFAULT_MODELS:
         raise ValueError(f"unknown bundled model {name!r}; choose one of {sorted(DEFAULT_MODELS)}")

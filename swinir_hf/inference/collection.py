@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..checkpoints.bundled import DEFAULT_MODEL
 from ..processes import main_first, process_state
 from .atomic_writes import remove_stale_temp_files
 from .files import IMAGE_SUFFIXES, CollectedInputs, collect_inputs, left_out_note
@@ -37,7 +38,7 @@ class ModelEngine(EngineOptions):
     """A model to load (`model`, a `load_model` spec, at `revision` for a Hub model) and how the engine runs it (the
     `EngineOptions` fields)."""
 
-    model: str = "sr-x4"
+    model: str = DEFAULT_MODEL
     revision: str | None = None
 
     def build(self, device: str | torch.device | None = None, progress: bool = False) -> SwinIRRestorer:

@@ -238,19 +238,16 @@ class SwinIRRestorer:
         return from_reconstruction(self.restore_tensor(pixel_values, resized_to, more_outputs), image.shape[-1])
 
     def alpha_passes(self, layout: ImageLayout) -> int:
-        """1 when `restore_alpha` will run the image's alpha through the model (one more output of the colour's
+        """1 when `restore_alphas` will run the image's alpha through the model (one more output of the colour's
         size: `more_outputs`), else 0."""
         return int(alpha_for_model(layout.alpha, self.scale, self.alpha) is not None)
-
-    def restore_alpha(self, layout: ImageLayout, resized_to: tuple[int, int] | None = None) -> ImageLayout:
-        """`layout` with its alpha upscaled by the model when the `alpha` option says so (`alpha_for_model`), else
-        unchanged (`compose_image` resizes it); `resized_to` as for `restore_tensor`."""
-        return self.restore_alphas([layout], resized_to)[0]
 
     def restore_alphas(
         self, layouts: list[ImageLayout], resized_to: tuple[int, int] | None = None
     ) -> list[ImageLayout]:
-        """`restore_alpha` of several images of one size, the alphas the model upscales in one batch."""
+        """`layouts` (images of one size) with their alphas upscaled by the model, in one batch, where the `alpha`
+        option says so (`alpha_for_model`), else unchanged (`compose_image` resizes them); `resized_to` as for
+        `restore_tensor`."""
         alphas = {i: alpha_for_model(layout.alpha, self.scale, self.alpha) for i, layout in enumerate(layouts)}
         alphas = {i: alpha for i, alpha in alphas.items() if alpha is not None}
         if not alphas:

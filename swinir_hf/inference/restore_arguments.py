@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..checkpoints.bundled import DEFAULT_MODELS
+from ..checkpoints.bundled import DEFAULT_MODEL, DEFAULT_MODELS
 from ..image_datasets import is_saved_dataset, is_saved_dataset_dict, local_dataset_folder
 from .engine_cli import add_engine_arguments
 from .files import collect_inputs
@@ -50,10 +50,10 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--model",
-        default="sr-x4",
+        default=DEFAULT_MODEL,
         metavar="M",
-        help=f"bundled model ({', '.join(DEFAULT_MODELS)}; default sr-x4), model folder, authors' .pth (converted "
-        "on the fly), catalogue name or Hub id",
+        help=f"bundled model ({', '.join(DEFAULT_MODELS)}; default {DEFAULT_MODEL}), model folder, authors' .pth "
+        "(converted on the fly), catalogue name or Hub id",
     )
     p.add_argument("--revision", metavar="REV", help="a Hub model's branch, tag or commit (default: its main branch)")
     add_engine_arguments(p, EngineOptions(), device_default="the process's accelerate device")
@@ -152,7 +152,6 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
         "are written lossy too)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: skip them)")
-    p.add_argument("--skip-existing", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
 
 
 def _format_name(name: str) -> str:

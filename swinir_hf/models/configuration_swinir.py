@@ -10,7 +10,9 @@ from packaging.version import Version
 # The oldest transformers this model's code runs on (a Hub folder's remote code included): on an older one, one line
 # saying so rather than an ImportError from inside (4.x has no `PreTrainedConfig`, huggingface_hub < 1 no `strict`).
 MIN_TRANSFORMERS = "5.18"
-_UPGRADE = f"SwinIR's model code needs transformers >= {MIN_TRANSFORMERS}: pip install -U 'transformers>=5.18'"
+_UPGRADE = (
+    f"SwinIR's model code needs transformers >= {MIN_TRANSFORMERS}: pip install -U 'transformers>={MIN_TRANSFORMERS}'"
+)
 try:
     from huggingface_hub.dataclasses import strict
     from huggingface_hub.errors import StrictDataclassError

@@ -23,12 +23,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps
 from transformers.feature_extraction_utils import BatchFeature
+from transformers.image_processing_backends import PilBackend as _ImageProcessorBase  # the backend without torchvision
 from transformers.processing_utils import ImagesKwargs
-
-try:  # transformers ≥ 5.10 lays image processors out by backend; PIL is the one that needs no torchvision.
-    from transformers.image_processing_backends import PilBackend as _ImageProcessorBase
-except ImportError:  # older 5.x
-    from transformers.image_processing_utils import BaseImageProcessor as _ImageProcessorBase
 
 from .constants_swinir import ALPHA_MODES, AlphaMode  # noqa: F401  (re-exported: the pipeline's, the demo's)
 from .hub_push_swinir import SaidPush
