@@ -128,8 +128,9 @@ class SwinIRConfig(SaidPush, PreTrainedConfig):
         num_channels (`int`, defaults to 3): image channels in and out [`in_chans`].
         upscale (`int`, defaults to 1): output size / input size; 1 for denoising and JPEG artifact reduction.
         image_size (`int`, defaults to 64): training patch size in pixels [`img_size`], a multiple of
-            `window_size`. Only recorded (and used for the authors' precomputed shift mask, and as the size of
-            `use_absolute_embeddings`); inference works on any size.
+            `window_size`. A size of one window or less turns window shifting off, as in the authors' code; it is
+            also the size of `use_absolute_embeddings` and of the shift masks an authors' checkpoint stores (checked
+            against it on conversion). Inference works on any size.
         patch_size (`int`, defaults to 1): patch size of the patch embedding; SwinIR embeds single pixels, so
             anything else is a `ValueError`.
         embed_dim (`int`, defaults to 180): channels of the deep features.

@@ -695,7 +695,7 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
 
     def checkpoint_layers(self) -> None:
         """Recompute each Swin layer in the backward pass (less memory, slower steps): transformers' activation
-        checkpointing, by its current name (`gradient_checkpointing_enable` before transformers 5.2x)."""
+        checkpointing, by its current name (`gradient_checkpointing_enable` before transformers 5.23)."""
         kwargs = {"use_reentrant": False}
         if hasattr(self, "activation_checkpointing_enable"):
             self.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
