@@ -433,12 +433,12 @@ def test_offline_push_advice_is_a_command_to_paste(tmp_path, monkeypatch):
 
     from huggingface_hub import constants
 
-    from swinir_hf.training.checks import check_push_access
+    from swinir_hf.training.checks import check_run_push_access
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     out = tmp_path / "my runs" / "x4"
     with pytest.raises(ValueError) as err:
-        check_push_access("org/x4", out)
+        check_run_push_access("org/x4", out)
     command = str(err.value).split("`")[1]
     expected = ["swinir-hf", "hub", str(out), "-o", "hub_out", "--org", "org", "--name", "x4", "--push"]
     assert shlex.split(command) == expected
@@ -451,15 +451,15 @@ def test_push_to_a_repo_id_the_hub_rejects_fails_before_training(tiny_run, train
 
     import swinir_hf.checkpoints.loading as loading
     import swinir_hf.training.loop
-    from swinir_hf.training.checks import check_push_access
+    from swinir_hf.training.checks import check_run_push_access
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(loading, "hub_reachable", lambda *a, **k: True)
     monkeypatch.setattr(HfApi, "whoami", lambda self, *a, **k: {"name": "me", "orgs": [{"name": "team"}]})
-    assert check_push_access("x4", tmp_path) == "me/x4"
+    assert check_run_push_access("x4", tmp_path) == "me/x4"
     for repo_id in ("team/sub/x4", "me/bad name"):
         with pytest.raises(ValueError, match=f"--push-to-hub {repo_id!r} is not a Hub repo id"):
-            check_push_access(repo_id, tmp_path)
+            check_run_push_access(repo_id, tmp_path)
     trained = lambda *a: pytest.fail("trained before checking the push")  # noqa: E731
     monkeypatch.setattr(swinir_hf.training.loop, "build_model", trained)
     assert train_cli(tiny_run(images, tmp_path / "run"), "--push-to-hub", "me/bad name") == 1

@@ -306,7 +306,7 @@ class SwinIRRestorer:
             self._warned_no_overlap = True
             logger.warning(
                 "tile_overlap=0: neighbouring tiles are not blended, so their borders can show as seams; "
-                "use an overlap of a few windows (default 32)"
+                f"use an overlap of a few windows (default {EngineOptions.tile_overlap})"
             )
         return tiled_apply(fn, x, self.scale, tile, self.tile_overlap, self.batch_size, self.progress)
 

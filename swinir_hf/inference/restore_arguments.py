@@ -60,7 +60,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--alpha",
         choices=ALPHA_MODES,
-        default="model",
+        default=EngineOptions.alpha,
         help="how an upscaling model enlarges an alpha channel: model = through the model as a grey image (sharp "
         "edges, one more pass; default), bicubic = resized",
     )

@@ -466,7 +466,7 @@ def from_reconstruction(reconstruction: torch.Tensor, channels: int) -> np.ndarr
 def check_alpha_mode(mode: Any) -> AlphaMode:
     """`mode` itself when it is one of `ALPHA_MODES`, else a ValueError naming them."""
     if mode not in ALPHA_MODES:
-        raise ValueError(f"alpha must be 'model' or 'bicubic', got {mode!r}")
+        raise ValueError(f"alpha must be {' or '.join(map(repr, ALPHA_MODES))}, got {mode!r}")
     return mode
 
 

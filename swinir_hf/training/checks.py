@@ -148,7 +148,7 @@ def remove_superseded_work(out: Path, resume_from: Path | None) -> None:
             path.unlink(missing_ok=True)
 
 
-def check_push_access(repo_id: str, output_dir: Path) -> str:
+def check_run_push_access(repo_id: str, output_dir: Path) -> str:
     """Raise `ValueError` (saying what to do: push `output_dir` later with `swinir-hf hub`) unless this machine can
     push the trained model to `repo_id`; returns `repo_id` with its namespace (the token's user for a bare name)."""
     from ..checkpoints.folders import check_push_access as check

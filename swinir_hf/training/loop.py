@@ -25,7 +25,7 @@ from ..console import LevelPrefix, prefixed_warnings
 from ..inference.output_folders import check_output_folder, folder_claimed
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
 from .accelerator import build_accelerator, end_accelerator
-from .checks import check_output_dir, check_parallelism, check_push_access
+from .checks import check_output_dir, check_parallelism, check_run_push_access
 from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
@@ -89,7 +89,7 @@ def _run_claimed(
     resume_from = check_output_dir(out, resume, overwrite)
     if push_to_hub_repo:
         # Now, not after hours of training; a bare name becomes user/name, the id the card's usage must load.
-        push_to_hub_repo = check_push_access(push_to_hub_repo, out)
+        push_to_hub_repo = check_run_push_access(push_to_hub_repo, out)
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     if t.tune_allocator:
