@@ -30,7 +30,7 @@ def build_space(out: Path, overwrite: bool = False) -> list[str]:
         ValueError: `out` or a folder above it is a file, or `out` has files and `overwrite` is not set (only the
             Space's own names are replaced).
     """
-    from swinir_hf.inference.output_folders import check_fresh_output_folder  # the package's check (imports torch)
+    from swinir_hf.storage.output_folders import check_fresh_output_folder  # the package's check (imports torch)
 
     out = Path(out)
     check_fresh_output_folder(out, overwrite, "output folder", replaces="the Space files in it")

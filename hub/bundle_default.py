@@ -41,9 +41,9 @@ from swinir_hf.checkpoints.cards import hub_card
 from swinir_hf.checkpoints.catalog import load_catalog
 from swinir_hf.checkpoints.folders import save_model_folder
 from swinir_hf.evaluation.benchmark import evaluate
-from swinir_hf.inference.atomic_writes import create_temp_folder, remove_stale_temp_files, replace_folder
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR
 from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+from swinir_hf.storage.atomic_writes import create_temp_folder, remove_stale_temp_files, replace_folder
 from swinir_hf.training.card import training_card
 from swinir_hf.training.config import TrainingConfig
 from swinir_hf.training.state import Progress

@@ -21,7 +21,7 @@ from .processes import LaunchParser
 def _convert(args: argparse.Namespace) -> int:
     from .checkpoints.convert import convert_original_checkpoint
     from .checkpoints.folders import save_model_folder
-    from .inference.output_folders import check_fresh_output_folder, folder_claimed
+    from .storage.output_folders import check_fresh_output_folder, folder_claimed
 
     out = Path(args.output_dir)
     try:

@@ -535,7 +535,7 @@ def test_a_demo_removes_the_output_folders_of_killed_demos(tmp_path, monkeypatch
     removes those of dead processes, and keeps a running demo's, another host's and other folders."""
     import tempfile
 
-    from swinir_hf.inference.atomic_writes import process_tag
+    from swinir_hf.storage.atomic_writes import process_tag
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -1741,7 +1741,7 @@ def test_the_upload_size_cap_is_an_option(monkeypatch, capsys):
 def test_each_demo_caches_its_files_in_a_folder_of_its_own(monkeypatch, tmp_path):
     """gradio caches files by their content in one folder for all processes and deletes its own at shutdown:
     stopping one of two demos on a machine deleted the other's example images ("no longer on the server")."""
-    from swinir_hf.inference.atomic_writes import process_tag
+    from swinir_hf.storage.atomic_writes import process_tag
 
     dead = Path(tempfile.gettempdir()) / "gradio" / f"swinir-demo-{process_tag().rsplit('-', 1)[0]}-4194999"
     (dead / "abc").mkdir(parents=True, exist_ok=True)  # a demo killed with its cache (no such PID can run)

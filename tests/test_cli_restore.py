@@ -15,7 +15,7 @@ from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.cli import main
-from swinir_hf.inference.atomic_writes import process_tag
+from swinir_hf.storage.atomic_writes import process_tag
 
 
 @pytest.fixture(scope="module")

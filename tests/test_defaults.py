@@ -216,7 +216,7 @@ def test_bundle_default_checks_the_run_the_test_sets_and_the_name_before_scoring
 def test_a_killed_bundlings_staging_folder_is_removed_by_the_next_bundling(tmp_path, monkeypatch):
     """hub/bundle_default.py killed (kill -9) while writing leaves its staging folder, a whole model folder, beside
     the bundled models: the next bundling into that folder removes it (and keeps a running one's)."""
-    from swinir_hf.inference.atomic_writes import process_tag
+    from swinir_hf.storage.atomic_writes import process_tag
 
     bundle = _bundle_module(monkeypatch)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

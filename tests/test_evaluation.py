@@ -1059,7 +1059,7 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, t
     failed write is one line too."""
     import os
 
-    from swinir_hf.inference import atomic_writes
+    from swinir_hf.storage import atomic_writes
 
     dataset, model_dir = small_set
     report = tmp_path / "scores.json"

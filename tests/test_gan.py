@@ -62,8 +62,8 @@ def test_the_discriminator_adam_has_the_generators_betas_as_the_authors():
     # KAIR's GAN stage builds both optimizers as Adam(lr, weight_decay=0): Adam's default betas (0.9, 0.999), which
     # are train.adam_betas' default; the discriminator had Real-ESRGAN's (0.9, 0.99).
     args = GanArgs(enabled=True, allow_random_vgg=True, discriminator_channels=8)
-    assert build_gan(args, 3, TrainArgs().adam_betas)["optimizer"].param_groups[0]["betas"] == (0.9, 0.999)
-    assert build_gan(args, 3, [0.5, 0.9])["optimizer"].param_groups[0]["betas"] == (0.5, 0.9)
+    assert build_gan(args, 3, TrainArgs().adam_betas).optimizer.param_groups[0]["betas"] == (0.9, 0.999)
+    assert build_gan(args, 3, [0.5, 0.9]).optimizer.param_groups[0]["betas"] == (0.5, 0.9)
 
 
 def test_vgg_layer_indices_are_the_named_convs():

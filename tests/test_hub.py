@@ -31,8 +31,8 @@ from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.checkpoints.remote_code import HubExportError, remote_code_sources
 from swinir_hf.cli import main
 from swinir_hf.evaluation.benchmark import evaluate
-from swinir_hf.inference.atomic_writes import process_tag
 from swinir_hf.models.configuration_swinir import MIN_TRANSFORMERS
+from swinir_hf.storage.atomic_writes import process_tag
 
 # One per head / channel count / window: pixelshuffle RGB, nearest+conv 3conv (params_ema), grey window-7 x255.
 CASES = ("classical_sr_x2", "real_sr_x4_large", "jpeg_car")

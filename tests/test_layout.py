@@ -85,6 +85,16 @@ def test_the_layers_below_training_do_not_import_it():
             assert not training, (path, training)
 
 
+def test_storage_imports_no_layer():
+    """Safe writes and output folders serve every layer (the engine, training, evaluation, the Hub export, the demo):
+    in `inference/`, they made checkpoints and the engine import each other."""
+    package = MODELS.parent
+    layers = ("models", "inference", "evaluation", "training", "checkpoints", "demo")
+    for path in (package / "storage").rglob("*.py"):
+        imported = {n for n in _imported_modules(path) for layer in layers if n.startswith(f"swinir_hf.{layer}")}
+        assert imported == set(), path
+
+
 def test_the_engine_does_not_import_the_loops_that_run_it():
     """`restoration` (`restore`, `SwinIRRestorer`) is what the command line's loop (`job_runner`) and `collection`
     run; it imported `job_runner` for the `outscale` resize, the dependency the wrong way round."""

@@ -21,8 +21,8 @@ from safetensors.torch import load_file, save_file
 from swinir_hf import CheckpointError, SwinIRForImageRestoration
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.cli import main as cli
-from swinir_hf.inference.atomic_writes import process_tag
 from swinir_hf.models.image_processing_swinir import SwinIRImageProcessor
+from swinir_hf.storage.atomic_writes import process_tag
 
 
 @pytest.fixture
@@ -886,8 +886,8 @@ def test_an_animated_webp_is_lossless_or_lossy_as_its_first_frame(tmp_path):
 def test_the_folders_cleaned_of_dead_temp_files_are_remembered_within_a_bound(tmp_path, monkeypatch):
     """The demo writes each result into a folder of its own: every folder written into was remembered for the
     process's life (≈ 0.5 KB each). The last ones are, and one forgotten is cleaned again at its next write."""
-    from swinir_hf.inference import atomic_writes
     from swinir_hf.inference.image_writing import write_image
+    from swinir_hf.storage import atomic_writes
 
     monkeypatch.setattr(atomic_writes, "_cleaned", type(atomic_writes._cleaned)())
     kept = getattr(atomic_writes, "_CLEANED_KEPT", 1024)
@@ -931,7 +931,7 @@ def test_outputs_follow_the_umask_and_dead_temp_files_are_cleaned(tmp_path, caps
     assert not dead.exists() and alive.exists() and elsewhere.exists()
     assert not unnamed_dead.exists() and unnamed_alive.exists()
     # The same for text files (swinir-hf eval --json): one temporary-file writer.
-    from swinir_hf.inference.atomic_writes import write_text_file
+    from swinir_hf.storage.atomic_writes import write_text_file
 
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -1046,11 +1046,11 @@ def test_an_interrupted_conversion_leaves_the_folder_as_it_was(shared, tmp_path,
         if Path(dst).name == "config.json":
             os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr("swinir_hf.inference.atomic_writes.os.replace", replace_and_stop)
+    monkeypatch.setattr("swinir_hf.storage.atomic_writes.os.replace", replace_and_stop)
     capsys.readouterr()
     assert cli(["convert", str(zoo / "classical_sr_x4.pth"), str(out), "--overwrite"]) == 143
     assert capsys.readouterr().err == f"terminated (SIGTERM) once the converted model was in {out}\n"
-    monkeypatch.setattr("swinir_hf.inference.atomic_writes.os.replace", real_replace)
+    monkeypatch.setattr("swinir_hf.storage.atomic_writes.os.replace", real_replace)
     assert load_model(out).config.upscale == 4 and not [p for p in out.iterdir() if p.name.startswith(".")]
 
     # a killed save's hidden folder does not make the folder "not empty" for a new conversion
@@ -1076,7 +1076,7 @@ def test_a_signal_during_the_swap_waits_for_it(tiny_config, tmp_path, monkeypatc
         calls.append(dst)
         real_replace(src, dst)
 
-    monkeypatch.setattr("swinir_hf.inference.atomic_writes.os.replace", replace_once_interrupted)
+    monkeypatch.setattr("swinir_hf.storage.atomic_writes.os.replace", replace_once_interrupted)
     with pytest.raises(KeyboardInterrupt):
         folders.save_model_folder(out, SwinIRForImageRestoration(tiny_config(upscale=3)))
     assert len(calls) == 3 and load_model(out).config.upscale == 3
@@ -1176,7 +1176,7 @@ def test_a_canvas_allocation_that_raises_runtime_error_is_too_large_not_retried(
 
 _HOLD = """
 import sys
-from swinir_hf.inference.output_folders import folder_claimed
+from swinir_hf.storage.output_folders import folder_claimed
 with folder_claimed(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()
@@ -1226,7 +1226,7 @@ def test_a_folder_another_run_writes_into_is_refused_by_convert_train_hub_and_ev
 
 
 def test_a_claim_holds_against_this_process_too_and_leaves_no_folder_it_made_empty(tmp_path):
-    from swinir_hf.inference.output_folders import FolderInUseError, folder_claimed
+    from swinir_hf.storage.output_folders import FolderInUseError, folder_claimed
 
     out = tmp_path / "a" / "b"
     with folder_claimed(out):
@@ -1254,8 +1254,8 @@ def test_without_directory_locks_or_hard_links_runs_go_on_unguarded(tmp_path, mo
     import errno
     import fcntl
 
-    from swinir_hf.inference.atomic_writes import AppearedError, write_text_file
-    from swinir_hf.inference.output_folders import folder_claimed
+    from swinir_hf.storage.atomic_writes import AppearedError, write_text_file
+    from swinir_hf.storage.output_folders import folder_claimed
 
     def no_locks(fd, operation):
         raise OSError(errno.EBADF, "Bad file descriptor")
@@ -1281,7 +1281,7 @@ def test_a_forked_child_does_not_keep_its_parents_claim(tmp_path):
     folder is free at once, not while its orphaned workers live on."""
     import time
 
-    from swinir_hf.inference.output_folders import folder_claimed
+    from swinir_hf.storage.output_folders import folder_claimed
 
     started, ready = os.pipe()
     with folder_claimed(tmp_path):
@@ -1325,7 +1325,7 @@ def test_an_output_folder_that_is_a_symlink_to_nothing_is_one_error_line(shared,
 def test_a_replaced_file_another_run_removed_first_is_no_error(tmp_path, monkeypatch):
     """`written_aside` removes the earlier set's files it does not write again; one gone between its listing and its
     removal (another run's replacement) is fine, not a FileNotFoundError."""
-    from swinir_hf.inference import atomic_writes
+    from swinir_hf.storage import atomic_writes
 
     listed = atomic_writes.files_matching
 
@@ -1354,7 +1354,7 @@ def test_writers_own_errors_on_a_full_disk_say_so_naming_the_output(tmp_path, mo
     ('tiff codec initialization failed', 'unexpected pos ...'): the message named neither the output nor the cause."""
     from safetensors import SafetensorError
 
-    from swinir_hf.inference.atomic_writes import WriteError, write_error, written_aside, written_atomically
+    from swinir_hf.storage.atomic_writes import WriteError, write_error, written_aside, written_atomically
 
     target = tmp_path / "out.tif"
     codec = RuntimeError("tiff codec initialization failed")
@@ -1520,7 +1520,7 @@ def test_an_image_folder_datasets_cannot_read_is_one_line(tmp_path, monkeypatch)
 def test_a_path_longer_than_the_system_takes_is_one_line(tmp_path, capsys):
     """Every name under 255 bytes but the whole path over PATH_MAX: restore, eval --save-images, convert and hub
     ended in an ENAMETOOLONG traceback from the first look at it."""
-    from swinir_hf.inference.files import PATH_MAX
+    from swinir_hf.storage.paths import PATH_MAX
 
     deep = tmp_path.joinpath(*["y" * 200] * (PATH_MAX // 201 + 1))
     for command in (["convert", "nowhere.pth", str(deep)], ["restore", str(png(tmp_path / "a.png")), "-o", str(deep)]):
@@ -1599,8 +1599,8 @@ def test_a_jpeg_cut_short_by_the_disk_is_an_error_not_an_output(tmp_path):
     size limit makes the last write short, as a disk filling up does."""
     import resource
 
-    from swinir_hf.inference.atomic_writes import WriteError
     from swinir_hf.inference.image_writing import write_image
+    from swinir_hf.storage.atomic_writes import WriteError
 
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
     write_image(tmp_path / "whole.jpg", image)

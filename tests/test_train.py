@@ -889,7 +889,7 @@ def test_a_killed_writes_leftover_does_not_make_the_run_folder_taken(tiny_run, t
     import subprocess
     import sys
 
-    from swinir_hf.inference.atomic_writes import process_tag
+    from swinir_hf.storage.atomic_writes import process_tag
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     host, pid = process_tag().rsplit("-", 1)[0], dead.stdout.strip()
@@ -1548,7 +1548,7 @@ def test_a_lost_peer_is_one_line_from_the_process_that_noticed(monkeypatch, caps
 
     # A checkpoint save whose collective failed as the other process could not write (a full disk): taken for this
     # process's own write failure ("cannot write ...: No space left on device (RuntimeError: gloo's ...)").
-    from swinir_hf.inference.atomic_writes import WriteError
+    from swinir_hf.storage.atomic_writes import WriteError
 
     saving = WriteError("run/checkpoints/step-6", "No space left on device")
     saving.__cause__ = RuntimeError(f"{gloo}Connection reset by peer. This is typically caused by a remote worker")

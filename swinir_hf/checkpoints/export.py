@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..console import some_names
-from ..inference.atomic_writes import left_by_dead_process, process_tag, replace_folder, write_error
-from ..inference.output_folders import folder_claimed
 from ..interrupts import signals_deferred
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files
+from ..storage.atomic_writes import left_by_dead_process, process_tag, replace_folder, write_error
+from ..storage.output_folders import folder_claimed
 from .cards import hub_card, render_model_card
 from .catalog import Release, find_release, load_catalog
 from .convert import (

@@ -119,7 +119,7 @@ def _name_problem(source: Path, args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..inference.output_folders import check_output_folder
+    from ..storage.output_folders import check_output_folder
 
     if (args.noise is not None or args.jpeg is not None) and not args.eval:
         given = "--noise" if args.noise is not None else "--jpeg"

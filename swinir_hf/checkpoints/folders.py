@@ -11,9 +11,9 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from ..inference.atomic_writes import files_matching, written_aside
 from ..models.image_processing_swinir import SwinIRImageProcessor
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..storage.atomic_writes import files_matching, written_aside
 from .remote_code import REMOTE_MODULES
 
 # The files of a model folder without remote code (what the trainer saves).

@@ -22,7 +22,6 @@ import torch
 from PIL import Image
 
 from ..checkpoints.loading import DEFAULTS_DIR
-from ..inference.atomic_writes import process_tag, remove_dead_folders
 from ..inference.image_io import ImageData
 from ..inference.image_writing import write_image
 from ..inference.memory import ImageTooLargeError
@@ -30,6 +29,7 @@ from ..inference.photo_metadata import scaled_dpi
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..storage.atomic_writes import process_tag, remove_dead_folders
 from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
 from .controls import ControlCallbacks
 from .errors import ModelError, user_error

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..extras import MissingExtraError, require
-from ..inference.atomic_writes import process_tag, remove_dead_folders
 from ..interrupts import stopped_by, terminate_as_interrupt
+from ..storage.atomic_writes import process_tag, remove_dead_folders
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 
 if TYPE_CHECKING:

@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..console import StdoutUnwritable, print_results
-from ..inference.atomic_writes import write_text_file
 from ..inference.engine_cli import engine_options
 from ..inference.options import EngineOptions
-from ..inference.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..processes import (
     LaunchParser,
@@ -31,6 +29,8 @@ from ..processes import (
     process_state,
     user_error,
 )
+from ..storage.atomic_writes import write_text_file
+from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from .eval_arguments import add_eval_arguments
 from .protocol import benchmark_name
 from .saved_outputs import MANIFEST, has_manifest, path_component

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.fingerprint import model_fingerprint
-from ..inference.atomic_writes import write_text_file
+from ..storage.atomic_writes import write_text_file
 from .protocol import ENGINE_FIELDS
 
 if TYPE_CHECKING:  # the command line asks `has_manifest` before torch loads

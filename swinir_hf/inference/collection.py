@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.bundled import DEFAULT_MODEL
 from ..processes import main_first, process_state
-from .atomic_writes import remove_stale_temp_files
+from ..storage.atomic_writes import remove_stale_temp_files
+from ..storage.output_folders import check_output_folder, check_writable_folder
 from .files import IMAGE_SUFFIXES, CollectedInputs, collect_inputs, left_out_note
 from .job_runner import Counts, run_jobs, sort_by_size
 from .jobs import OutputOptions, Plan, plan_jobs
-from .output_folders import check_output_folder, check_writable_folder
 from .restoration import EngineOptions
 
 if TYPE_CHECKING:

@@ -26,10 +26,10 @@ from ..processes import (
     process_state,
     user_error,
 )
-from .atomic_writes import written_aside
+from ..storage.atomic_writes import written_aside
+from ..storage.output_folders import check_fresh_output_folder, folder_claimed
 from .engine_cli import engine_options
 from .jobs import OutputOptions
-from .output_folders import check_fresh_output_folder, folder_claimed
 from .restore_arguments import add_restore_arguments, complete_options, usage_problem
 
 if TYPE_CHECKING:

@@ -1,6 +1,5 @@
-"""The paths a run names: the inputs a command line gives (files, folders, glob patterns) collected into (file,
-relative path) pairs, and the file system's limits on names (`NAME_MAX`, `PATH_MAX`, `check_name_lengths`).
-"""
+"""The inputs a command line gives (files, folders, glob patterns) collected into (file, relative path) pairs, and
+which files are images."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..console import some_names
+from ..storage.paths import check_name_lengths
 
 # The image files that folders of images (datasets, benchmarks) are read from; HEIC / HEIF need the `heif` extra.
 IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".ppm", ".pgm", ".heic", ".heif")
@@ -36,32 +36,6 @@ def is_image_name(path: str | os.PathLike) -> bool:
     folder input is read for (a README, an .xmp sidecar or a camera's RAW file beside the photos is not)."""
     suffix = Path(path).suffix.lower()
     return suffix in IMAGE_SUFFIXES or suffix in _readable_suffixes()
-
-
-# The longest file name, in bytes, that common file systems take (ext4, XFS, Btrfs, NTFS, APFS).
-NAME_MAX = 255
-# The longest path, in bytes with its terminating NUL, that Linux's system calls take (macOS': 1024).
-PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
-
-
-def check_name_lengths(path: str | os.PathLike, what: str) -> None:
-    """Raise ValueError when a name in `path` is over NAME_MAX bytes, or the whole path (made absolute) PATH_MAX
-    (the system would refuse even to look it up, with an OSError); `what` names the path in the message ("input",
-    "output folder")."""
-    longest = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
-    if longest > NAME_MAX:
-        raise ValueError(
-            f"{what} {path}: a name in it is {longest} bytes, more than the {NAME_MAX} a file name may have"
-        )
-    length = len(os.fsencode(os.path.abspath(path)))
-    if length >= PATH_MAX:  # the system's limit counts the terminating NUL byte
-        raise ValueError(f"{what} {path}: its path is {length} bytes, more than the {PATH_MAX - 1} a path may have")
-
-
-def nearest_existing(path: Path) -> Path:
-    """`path` if it exists (a symlink to nothing too), else the nearest of its parents that does (where it would be
-    created)."""
-    return next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
 
 
 @dataclass

@@ -29,7 +29,7 @@ from ..models.image_processing_swinir import (
     pillow_warnings,
     warn_if_animated,
 )
-from .atomic_writes import os_reason
+from ..storage.atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
 from .photo_metadata import file_dpi, header_orientation, photo_exif, upright
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .atomic_writes import written_atomically
+from ..storage.atomic_writes import written_atomically
 from .jobs import DEFAULT_QUALITY
 
 logger = logging.getLogger(__name__)

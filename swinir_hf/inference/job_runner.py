@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from .atomic_writes import AppearedError
+from ..storage.atomic_writes import AppearedError
 from .jobs import Job, OutputOptions, check_encodable, output_size
 
 if TYPE_CHECKING:

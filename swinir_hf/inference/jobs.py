@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import NAME_MAX
-from .output_folders import file_in_the_way
+from ..storage.output_folders import file_in_the_way
+from ..storage.paths import NAME_MAX
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp", "tif")
 # Formats `--ext auto` keeps (with the input's own suffix); any other input (BMP, GIF, PPM, ...) becomes PNG,

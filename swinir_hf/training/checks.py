@@ -18,7 +18,7 @@ from ..checkpoints.run_folder import (
     resolve_resume,
     unfinished_saves,
 )
-from ..inference.atomic_writes import left_by_killed_write
+from ..storage.atomic_writes import left_by_killed_write
 
 # What a run writes into its folder only once it has started training (earlier versions wrote
 # training_config.yaml and logs/ first): a folder holding nothing else is a run that never took a step.

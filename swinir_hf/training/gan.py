@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,7 +184,17 @@ def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
 LOGGED_TERMS = ("l_pix", "l_percep", "l_g_gan", "l_d_real", "l_d_fake")
 
 
-def build_gan(args: GanArgs, channels: int, betas: Sequence[float]) -> dict:
+@dataclass
+class GanParts:
+    """What a GAN run trains besides the model: the discriminator and its optimizer (both as `accelerate` prepared
+    them, once it has), and the perceptual loss."""
+
+    disc: Any
+    optimizer: Any
+    perceptual: PerceptualLoss
+
+
+def build_gan(args: GanArgs, channels: int, betas: Sequence[float]) -> GanParts:
     """The discriminator, its optimizer and the perceptual loss of a GAN run (`gan` section). The discriminator's
     Adam takes the generator's `betas` (`train.adam_betas`, no default of its own here): the authors' GAN stage runs
     both on Adam's defaults, (0.9, 0.999), not Real-ESRGAN's (0.9, 0.99)."""
@@ -192,32 +203,35 @@ def build_gan(args: GanArgs, channels: int, betas: Sequence[float]) -> dict:
         perceptual = PerceptualLoss(args.perceptual_layers, args.vgg_weights)
     except (OSError, ValueError) as err:  # CheckpointError, ModelNotAvailableError, a malformed repo id
         raise ValueError(f"gan.vgg_weights {args.vgg_weights!r}: {err}") from err
-    return {
-        "disc": disc,
-        "optimizer": torch.optim.Adam(disc.parameters(), lr=args.discriminator_lr, betas=tuple(betas)),
-        "perceptual": perceptual,
-    }
+    optimizer = torch.optim.Adam(disc.parameters(), lr=args.discriminator_lr, betas=tuple(betas))
+    return GanParts(disc, optimizer, perceptual)
 
 
 def gan_step(
-    accelerator: Any, model: Any, gan: dict, args: GanArgs, x: torch.Tensor, y: torch.Tensor, accum: int, last: bool
-) -> torch.Tensor:
-    """Generator loss of one micro-batch (returned) after backpropagating the discriminator's loss. Its terms,
-    unweighted, are kept in `gan["terms"]` (`LOGGED_TERMS`' names) for the log."""
+    accelerator: Any,
+    model: Any,
+    gan: GanParts,
+    args: GanArgs,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    accum: int,
+    last: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The generator's loss of one micro-batch, after backpropagating the discriminator's, and its terms for the log
+    (unweighted, detached: `LOGGED_TERMS`, in order)."""
     from torch.func import functional_call
 
     sr = model(pixel_values=x).reconstruction
-    disc = gan["disc"]
+    disc = gan.disc
     plain_disc = accelerator.unwrap_model(disc, keep_torch_compile=False)
     # The generator's adversarial term must not leave gradients on the discriminator: call it with detached weights.
     frozen = {name: p.detach() for name, p in plain_disc.named_parameters()}
     adversarial = gan_loss(functional_call(plain_disc, frozen, (sr,)), real=True)
-    pixel, perceptual = torch.nn.functional.l1_loss(sr, y), gan["perceptual"](sr, y)
+    pixel, perceptual = torch.nn.functional.l1_loss(sr, y), gan.perceptual(sr, y)
     loss = args.pixel_weight * pixel + args.perceptual_weight * perceptual + args.gan_weight * adversarial
     with nullcontext() if last else accelerator.no_sync(disc):
         logits = disc(torch.cat([y, sr.detach()]))
         real, fake = logits.chunk(2)
         real, fake = gan_loss(real, True), gan_loss(fake, False)
         accelerator.backward((real + fake) / (2 * accum))
-    gan["terms"] = torch.stack([pixel, perceptual, adversarial, real, fake]).detach()
-    return loss
+    return loss, torch.stack([pixel, perceptual, adversarial, real, fake]).detach()

@@ -22,14 +22,14 @@ import torch
 from ..checkpoints.folders import library_bars_off
 from ..checkpoints.run_folder import list_checkpoints
 from ..console import LevelPrefix, prefixed_warnings
-from ..inference.output_folders import check_output_folder, folder_claimed
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
+from ..storage.output_folders import check_output_folder, folder_claimed
 from .accelerator import build_accelerator, end_accelerator
 from .checks import check_output_dir, check_parallelism, check_run_push_access
 from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
-from .gan import LOGGED_TERMS, build_gan, gan_step
+from .gan import LOGGED_TERMS, GanParts, build_gan, gan_step
 from .resume_checks import check_resume_start, check_run_resumable
 from .saving import (
     check_finite,
@@ -195,7 +195,7 @@ def prepare(
     cfg: TrainingConfig,
     accelerator: Any,
     model: Any,
-    gan: dict | None,
+    gan: GanParts | None,
     out: Path,
     init_report: InitReport | None,
     card_id: str,
@@ -212,10 +212,8 @@ def prepare(
         if accelerator.is_main_process:
             logger.info(line)
     if gan is not None:
-        model, optimizer, gan["disc"], gan["optimizer"] = accelerator.prepare(
-            model, optimizer, gan["disc"], gan["optimizer"]
-        )
-        gan["perceptual"].to(accelerator.device)
+        model, optimizer, gan.disc, gan.optimizer = accelerator.prepare(model, optimizer, gan.disc, gan.optimizer)
+        gan.perceptual.to(accelerator.device)
     else:
         model, optimizer = accelerator.prepare(model, optimizer)
     # The scheduler is stepped by hand once per optimizer step (accelerate's wrapper steps it once per process).
@@ -312,13 +310,13 @@ def train_step(run: Run, batches: Any, step: int) -> None:
             if run.gan is None:
                 loss = model(pixel_values=x, labels=y).loss
             else:
-                loss = gan_step(acc, model, run.gan, run.cfg.gan, x, y, accum, last)
+                loss, run.gan_terms = gan_step(acc, model, run.gan, run.cfg.gan, x, y, accum, last)
             acc.backward(loss / accum)
         run.loss_sum += loss.detach() / accum
     if t.max_grad_norm > 0:
         acc.clip_grad_norm_(model.parameters(), t.max_grad_norm)
         if run.gan is not None:
-            acc.clip_grad_norm_(run.gan["disc"].parameters(), t.max_grad_norm)
+            acc.clip_grad_norm_(run.gan.disc.parameters(), t.max_grad_norm)
     run.optimizer.step()
     run.optimizer.zero_grad(set_to_none=True)
     if run.gan is not None:
@@ -326,10 +324,10 @@ def train_step(run: Run, batches: Any, step: int) -> None:
         # checkpoint), as the authors' discriminator has them.
         passed = sum(count for m, count in run.scheduler.milestones.items() if m <= step)
         rate = run.cfg.gan.discriminator_lr * run.scheduler.gamma**passed
-        for group in run.gan["optimizer"].param_groups:
+        for group in run.gan.optimizer.param_groups:
             group["lr"] = rate
-        run.gan["optimizer"].step()
-        run.gan["optimizer"].zero_grad(set_to_none=True)
+        run.gan.optimizer.step()
+        run.gan.optimizer.zero_grad(set_to_none=True)
     run.scheduler.step()
     if run.ema is not None:
         run.ema.update(acc.unwrap_model(model, keep_torch_compile=False), step)
@@ -363,8 +361,8 @@ def log_losses(run: Run) -> None:
     progress.speed = {"step": progress.step, "steps_per_s": round(rate, 3), "data_wait": round(wait, 3)}
     lr = run.scheduler.get_last_lr()[0]
     logged = {"train/loss": run.last_loss, "train/lr": lr, "train/steps_per_s": rate, "train/data_wait": wait}
-    if run.gan is not None and "terms" in run.gan:
-        terms = acc.reduce(run.gan["terms"], reduction="mean").tolist()
+    if run.gan_terms is not None:  # the last micro-batch's
+        terms = acc.reduce(run.gan_terms, reduction="mean").tolist()
         logged |= {f"train/{name}": value for name, value in zip(LOGGED_TERMS, terms, strict=True)}
     with logs_written(run.out):
         acc.log(logged, step=progress.step)

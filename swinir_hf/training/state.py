@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .config import TrainingConfig
 from .sections import ModelArgs, TrainArgs
+
+if TYPE_CHECKING:
+    from .gan import GanParts
 
 logger = logging.getLogger("swinir_hf.train")
 
@@ -299,7 +302,7 @@ class Run:
     optimizer: Any
     scheduler: Any
     ema: EMA | None
-    gan: dict | None
+    gan: GanParts | None
     init_report: InitReport | None
     card_id: str
     progress: Progress = field(default_factory=Progress)
@@ -311,6 +314,7 @@ class Run:
     last_loss: float = float("nan")  # the last logged training loss
     loss_sum: Any = None  # sum of the losses since the last log, on the device
     loss_steps: int = 0  # the steps summed in loss_sum
+    gan_terms: Any = None  # a GAN run's loss terms (gan.LOGGED_TERMS) of its last micro-batch, on the device
     resumed_loss: tuple[float, int] = (0.0, 0)  # loss_sum and loss_steps as checkpointed (a log window in progress)
     window_start: float = 0.0
     window_steps: int = 0

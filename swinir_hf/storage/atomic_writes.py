@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from .files import NAME_MAX, nearest_existing
+from .paths import NAME_MAX, nearest_existing
 
 # Temporary files are `.swinir-<host>-<pid>-<random>-<name>` (<host>: `_host()`, with the PID namespace): one left
 # by a killed process (kill -9, power loss) is recognised by its process id and removed by the next write into its

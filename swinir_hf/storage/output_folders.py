@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .atomic_writes import left_by_killed_write
-from .files import check_name_lengths, nearest_existing
+from .paths import check_name_lengths, nearest_existing
 
 
 def file_in_the_way(folder: Path) -> Path | None:

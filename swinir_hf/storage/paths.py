@@ -1,0 +1,32 @@
+"""The file system's limits on names (`NAME_MAX`, `PATH_MAX`, `check_name_lengths`), and where a path not yet
+made would be created (`nearest_existing`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The longest file name, in bytes, that common file systems take (ext4, XFS, Btrfs, NTFS, APFS).
+NAME_MAX = 255
+# The longest path, in bytes with its terminating NUL, that Linux's system calls take (macOS': 1024).
+PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
+
+
+def check_name_lengths(path: str | os.PathLike, what: str) -> None:
+    """Raise ValueError when a name in `path` is over NAME_MAX bytes, or the whole path (made absolute) PATH_MAX
+    (the system would refuse even to look it up, with an OSError); `what` names the path in the message ("input",
+    "output folder")."""
+    longest = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
+    if longest > NAME_MAX:
+        raise ValueError(
+            f"{what} {path}: a name in it is {longest} bytes, more than the {NAME_MAX} a file name may have"
+        )
+    length = len(os.fsencode(os.path.abspath(path)))
+    if length >= PATH_MAX:  # the system's limit counts the terminating NUL byte
+        raise ValueError(f"{what} {path}: its path is {length} bytes, more than the {PATH_MAX - 1} a path may have")
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path` if it exists (a symlink to nothing too), else the nearest of its parents that does (where it would be
+    created)."""
+    return next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
