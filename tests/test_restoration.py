@@ -1509,6 +1509,36 @@ def test_16bit_colour_files_are_turned_upright_as_their_8bit_copies(tmp_path):
         np.testing.assert_array_equal(np.asarray(read_image(tmp_path / f"{orientation}-8.png").pixels), expected)
 
 
+@pytest.mark.parametrize("mode", ["L", "RGBA", "I;16"])
+def test_uncompressed_tiffs_turned_a_quarter_are_read_upright(mode, tmp_path):
+    """Pillow memory-maps an uncompressed grey / RGBA / 16-bit grey TIFF with the size its Orientation (5-8) turns
+    it to, not the stored one: the pixels came out scrambled and sideways, from a file, the pipeline and training's
+    reader alike. Each reads as the same TIFF compressed (LZW, which Pillow decodes and turns)."""
+    from swinir_hf.models.image_processing_swinir import normalize_pil
+    from swinir_hf.models.pipeline_swinir import open_image
+    from swinir_hf.training.images import decode_image
+
+    stored = np.arange(5 * 7, dtype=np.uint8).reshape(5, 7) * 7
+    stored[0, 1] = 255  # a marker off every axis of symmetry
+    for orientation in range(5, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        image = {"L": Image.fromarray(stored), "I;16": Image.fromarray(stored.astype(np.uint16) * 257)}.get(
+            mode, Image.fromarray(np.dstack([stored] * 3 + [np.full_like(stored, 200)]))
+        )
+        image.save(tmp_path / "raw.tif", exif=exif)
+        image.save(tmp_path / "lzw.tif", exif=exif, compression="tiff_lzw")
+        expected = np.asarray(read_image(tmp_path / "lzw.tif").pixels)
+        assert expected.shape[:2] == (7, 5), orientation  # turned a quarter
+        np.testing.assert_array_equal(np.asarray(read_image(tmp_path / "raw.tif").pixels), expected)
+        from_pipeline = normalize_pil(open_image(str(tmp_path / "raw.tif")))
+        np.testing.assert_array_equal(np.asarray(from_pipeline), expected, err_msg=f"orientation {orientation}")
+        channels = 1 if mode != "RGBA" else 3
+        np.testing.assert_array_equal(
+            decode_image(str(tmp_path / "raw.tif"), channels), decode_image(str(tmp_path / "lzw.tif"), channels)
+        )
+
+
 def test_image_size_is_upright_for_every_quarter_turn_orientation(tmp_path):
     """EXIF orientations 5-8 turn the image a quarter: a photo stored 40 wide and 20 high is 20 × 40 as shown."""
     from swinir_hf.inference.image_io import image_size

@@ -25,6 +25,7 @@ from ..models.image_processing_swinir import (
     check_level_range,
     is_heif,
     keyed_grey16,
+    load_pixels,
     normalize_pil,
     pillow_warnings,
     warn_if_animated,
@@ -162,7 +163,7 @@ def _open_decoded(path: Path) -> tuple[Image.Image, np.ndarray | None]:
     try:
         deep = read_deep(path, image) if is_deep(image) else None
         if deep is None:
-            image.load()
+            load_pixels(image)
     except BaseException:
         image.close()
         raise

@@ -103,7 +103,7 @@ def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
 
     Every other mode is returned as it is (`image_to_float` knows how to read it).
     """
-    image.load()  # decoded outside the EXIF read's turn (what the decode warns of is shown)
+    load_pixels(image)  # decoded outside the EXIF read's turn (what the decode warns of is shown)
     negative = _min_is_white_deep(image)  # read from the TIFF's tags, which the turned copy below no longer has
     with pillow_warnings():  # damaged EXIF: Pillow said so when the file was opened (`open_image` names it)
         image = ImageOps.exif_transpose(image)
@@ -126,6 +126,21 @@ def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
         # A CMYK profile does not describe the RGB result.
         image.info.pop("icc_profile", None)
     return image
+
+
+def load_pixels(image: Image.Image) -> None:
+    """`image.load()`, but a TIFF whose Orientation turns it a quarter (5-8) is read, not memory-mapped: Pillow 12
+    maps an uncompressed one (grey, RGBA, 16-bit grey) with its turned size instead of its stored one, and the
+    pixels come out scrambled, not upright."""
+    turned = image.format == "TIFF" and image.tile and getattr(image, "tag_v2", {}).get(274, 1) in (5, 6, 7, 8)
+    if not turned:
+        image.load()
+        return
+    name, image.filename = image.filename, ""  # Pillow maps only a file it opened by name
+    try:
+        image.load()
+    finally:
+        image.filename = name
 
 
 def _min_is_white_deep(image: Image.Image) -> bool:

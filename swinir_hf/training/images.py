@@ -72,8 +72,7 @@ def decode_image(item: str | dict, channels: int) -> np.ndarray:
     Raises one of `DECODE_ERRORS` for unreadable data.
     """
     with _open(item) as image:
-        image.load()
-        arr, _ = image_to_float(normalize_pil(image, item_name(item)))
+        arr, _ = image_to_float(normalize_pil(image, item_name(item)))  # which decodes it
     return np.rint(match_channels(arr, channels) * 255.0).astype(np.uint8)
 
 
