@@ -477,6 +477,34 @@ def _grey_profile(gamma: float) -> bytes:
     return header + body
 
 
+def test_float_pixels_past_0_1_are_warned_of_from_arrays_as_from_files(model, caplog):
+    """A [-1, 1] array (a `(x - 0.5) / 0.5` normalisation) lost its lower half to black without a word, where the
+    same pixels from a float TIFF were warned of: arrays, mode F images and the processor say it now, once each."""
+    from transformers import pipeline
+
+    from swinir_hf import SwinIRImageProcessor, SwinIRRestorer
+
+    x = np.linspace(0, 1, 8 * 8 * 3, dtype=np.float32).reshape(8, 8, 3)
+    lost = "beyond [0, 1]: the output is clamped to [0, 1], and what lies beyond (HDR highlights, a [-1, 1] image's "
+    caplog.set_level("WARNING")
+    for image in (x * 2 - 1, Image.fromarray(np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8))):
+        caplog.clear()
+        assert np.asarray(restore(model, image, dtype="float32")).min() == 0  # clamped
+        assert caplog.messages == [f"the image: its values span [-1, 1], {lost}lower half) is lost"]
+    caplog.clear()
+    SwinIRRestorer(model, dtype="float32").restore_images([x, x * 1.5, x + 1e-3])  # within half a level: no word
+    assert caplog.messages == [f"image 1 of those given: its values span [0, 1.5], {lost}lower half) is lost"]
+    caplog.clear()
+    SwinIRImageProcessor()(x * 2 - 1)
+    assert caplog.messages == [f"the image: its values span [-1, 1], {lost}lower half) is lost"]
+    caplog.clear()
+    pipeline("image-restoration", model=model, image_processor=SwinIRImageProcessor())(x * 2 - 1)
+    assert caplog.messages == [f"the image: its values span [-1, 1], {lost}lower half) is lost"]
+    caplog.clear()
+    restore(model, x, dtype="float32")
+    assert not caplog.messages
+
+
 def test_planar_and_multi_page_tiffs_read_their_first_page_whole_with_a_warning(tmp_path, caplog):
     import tifffile
 

@@ -29,6 +29,7 @@ from ..models.image_processing_swinir import (
     normalize_pil,
     pillow_warnings,
     warn_if_animated,
+    warn_if_clamped,
 )
 from ..storage.atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
@@ -49,11 +50,6 @@ class ImageData:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     dpi: tuple[float, float] | None = None  # (x, y) pixels per inch of the upright image, as the file states them
-
-
-# How far past [0, 1] a float file's values may go before the clamping of its output is warned of: half a level of
-# 8 bits, a rounding's overshoot.
-_FLOAT_SLACK = 0.5 / 255
 
 
 def pixel_range_problem(pixels: Image.Image | np.ndarray) -> str | None:
@@ -95,13 +91,7 @@ def read_restorable(path: str | os.PathLike) -> ImageData:
     if reason := pixel_range_problem(pixels):
         raise ValueError(f"{path}: {unrestorable(pixels, reason)}")
     if _kind(pixels) in ("f", "F"):
-        values = np.asarray(pixels, dtype=np.float32)
-        low, high = float(values.min()), float(values.max())
-        if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:  # taken (a noisy image overshoots), but not written back
-            logger.warning(
-                f"{path}: its values span [{low:g}, {high:g}], beyond [0, 1]: the output is clamped to [0, 1], and "
-                "what lies beyond (HDR highlights, a [-1, 1] image's lower half) is lost"
-            )
+        warn_if_clamped(np.asarray(pixels, dtype=np.float32), str(path))
     return data
 
 

@@ -24,6 +24,7 @@ from ..models.image_processing_swinir import (
     from_reconstruction,
     split_image,
     to_pixel_values,
+    warn_if_clamped,
     with_alpha,
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision
@@ -172,6 +173,10 @@ class SwinIRRestorer:
         for image in images:  # before any is decoded or converted (gigabytes and seconds for a huge one)
             check_output_fits(image, self.model.config.num_channels, self.scale, self.device, outscale)
         files = {i: read_restorable(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
+        for i, image in enumerate(images):  # a file's are warned of with its name (`read_restorable`)
+            floats = isinstance(image, np.ndarray) and image.dtype.kind == "f" or getattr(image, "mode", "") == "F"
+            if i not in files and floats:
+                warn_if_clamped(np.asarray(image), "the image" if len(images) == 1 else f"image {i} of those given")
         restored = self._restore_pixels(
             [files[i].pixels if i in files else im for i, im in enumerate(images)], outscale
         )

@@ -43,6 +43,9 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Float images are [0, 1]; noisy ones overshoot (σ = 75 grey levels reaches ≈ ±1.5 beyond). Values outside this
 # range mean another convention (0..255, 0..65535), which clipping would turn white instead of restoring.
 FLOAT_RANGE = (-4.0, 5.0)
+# How far past [0, 1] float values may go before the clamping of their output is warned of: half a level of 8 bits,
+# a rounding's overshoot.
+FLOAT_SLACK = 0.5 / 255
 # Where a 3-D array's channels are (transformers' `input_data_format` values); channel counts an image can have.
 DataFormat = Literal["channels_first", "channels_last"]
 DATA_FORMATS: tuple[str, ...] = get_args(DataFormat)
@@ -273,6 +276,18 @@ def check_float_range(arr: np.ndarray) -> np.ndarray:
             "(255 for 8-bit data) or pass uint8 / uint16 pixels"
         )
     return arr
+
+
+def warn_if_clamped(values: np.ndarray, name: str) -> None:
+    """Log a warning naming `name` when float pixels `values` go past [0, 1] (`FLOAT_SLACK`): taken (a noisy image
+    overshoots), but their output is clamped, and a [-1, 1] image (a `(x - 0.5) / 0.5` normalisation) loses its
+    lower half to black."""
+    low, high = float(values.min()), float(values.max())
+    if FLOAT_RANGE[0] <= low < -FLOAT_SLACK or 1 + FLOAT_SLACK < high <= FLOAT_RANGE[1]:  # beyond: refused
+        logger.warning(
+            f"{name}: its values span [{low:g}, {high:g}], beyond [0, 1]: the output is clamped to [0, 1], and what "
+            "lies beyond (HDR highlights, a [-1, 1] image's lower half) is lost"
+        )
 
 
 def check_level_range(levels: np.ndarray) -> np.ndarray:
@@ -572,7 +587,10 @@ def _format_of(image: Any, given: DataFormat | None) -> DataFormat | None:
 
 def _warn_of_losses(converted: list[tuple[np.ndarray, np.ndarray | None]], channels: int) -> None:
     """Log what `pixel_values` cannot carry of the (pixels, alpha) images: an alpha channel, or colour for a grey
-    model (the image-restoration pipeline restores both)."""
+    model (the image-restoration pipeline restores both); and float values past [0, 1], which the restored image
+    cannot keep (`warn_if_clamped`)."""
+    for i, (pixels, _) in enumerate(converted):
+        warn_if_clamped(pixels, "the image" if len(converted) == 1 else f"image {i} of the batch")
     if any(alpha is not None for _, alpha in converted):
         logger.warning(
             "SwinIRImageProcessor drops alpha channels (the model restores colour only): the image-restoration "

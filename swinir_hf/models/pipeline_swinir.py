@@ -33,6 +33,7 @@ from .image_processing_swinir import (
     is_heif,
     split_image,
     to_pixel_values,
+    warn_if_clamped,
     with_alpha,
 )
 from .modeling_swinir import ImageTooLargeError, check_forward_memory, inference_precision
@@ -152,6 +153,7 @@ class ImageRestorationPipeline(Pipeline):
                 colour, layout = split_image(opened)
         else:
             colour, layout = split_image(image)
+        warn_if_clamped(colour, os.fspath(image) if isinstance(image, (str, os.PathLike)) else "the image")
         channels = self.model.config.num_channels
         item = _Image(to_pixel_values(colour, channels), colour.shape[-1], layout)
         alpha_image = alpha_for_model(layout.alpha, self.model.config.upscale, alpha)
