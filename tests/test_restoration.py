@@ -17,7 +17,7 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
-from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, restore
+from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRImageProcessor, SwinIRRestorer, restore
 from swinir_hf.inference import devices, restoration
 from swinir_hf.inference.devices import auto_dtype
 from swinir_hf.inference.image_io import image_size, read_image
@@ -482,8 +482,6 @@ def test_float_pixels_past_0_1_are_warned_of_from_arrays_as_from_files(model, ca
     same pixels from a float TIFF were warned of: arrays, mode F images and the processor say it now, once each."""
     from transformers import pipeline
 
-    from swinir_hf import SwinIRImageProcessor, SwinIRRestorer
-
     x = np.linspace(0, 1, 8 * 8 * 3, dtype=np.float32).reshape(8, 8, 3)
     lost = "beyond [0, 1]: the output is clamped to [0, 1], and what lies beyond (HDR highlights, a [-1, 1] image's "
     caplog.set_level("WARNING")
@@ -503,6 +501,18 @@ def test_float_pixels_past_0_1_are_warned_of_from_arrays_as_from_files(model, ca
     caplog.clear()
     restore(model, x, dtype="float32")
     assert not caplog.messages
+
+
+def test_a_masked_array_is_refused_unless_nothing_is_masked(model):
+    """The data under a numpy mask reached the model as pixels (a masked 3 came out white, a masked 255 was blamed
+    on the range of floats): refused, saying what to pass; without masked pixels, restored as its data."""
+    x = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
+    with pytest.raises(ValueError, match=r"^a masked array: its masked pixels have no values to restore; pass image"):
+        restore(model, np.ma.masked_equal(x, 3), dtype="float32")
+    with pytest.raises(ValueError, match=r"^a masked array: "):
+        SwinIRImageProcessor()(np.ma.masked_greater(x, 150))
+    plain = restore(model, x, dtype="float32")
+    np.testing.assert_array_equal(restore(model, np.ma.masked_equal(x, 255), dtype="float32"), plain)
 
 
 def test_planar_and_multi_page_tiffs_read_their_first_page_whole_with_a_warning(tmp_path, caplog):

@@ -223,6 +223,13 @@ def image_to_float(
         image = (t.float() if t.dtype == torch.bfloat16 else t).numpy()  # numpy has no bfloat16
     if not isinstance(image, np.ndarray):
         raise TypeError(f"expected a PIL image, numpy array or torch tensor, got {type(image).__name__}")
+    if isinstance(image, np.ma.MaskedArray):  # its data under the mask would be restored as pixels
+        if np.ma.getmaskarray(image).any():
+            raise ValueError(
+                "a masked array: its masked pixels have no values to restore; pass image.filled(VALUE) (a value for "
+                "them) or np.ma.getdata(image) (the data under the mask)"
+            )
+        image = np.ma.getdata(image)
     if input_data_format == "channels_first" and image.ndim == 3:
         image = image.transpose(1, 2, 0)
     if not image.dtype.isnative:  # big-endian data (a FITS or raw file read as '>u2'): its values, in native order
