@@ -633,3 +633,16 @@ def test_max_image_pixels_sets_pillows_decompression_bomb_limit(inputs, model_di
     assert Image.MAX_IMAGE_PIXELS == 50  # the caller's limit, back after each run
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # to open the 480-pixel outputs
     assert [Image.open(tmp_path / f"limit-{n}" / "good.png").size for n in ("60", "0")] == [(20, 24)] * 2
+
+
+def test_a_float_file_past_0_1_is_warned_of_once_by_name(model_dir, tmp_path, caplog):
+    """The clamping of a float TIFF's output past [0, 1] is said once, naming the file, by `restore` as by the
+    Python API (the warning moved from the reader to the restorers)."""
+    import tifffile
+
+    pixels = np.linspace(0, 1.5, 8 * 8 * 3, dtype=np.float32).reshape(8, 8, 3)
+    tifffile.imwrite(tmp_path / "bright.tif", pixels, photometric="rgb")
+    caplog.set_level("WARNING")
+    args = [str(tmp_path / "bright.tif"), "-o", str(tmp_path / "out"), "--model", str(model_dir), "--no-progress"]
+    assert main(["restore", *args]) == 0
+    assert [m.split(": its values span [0, 1.5]")[0] for m in caplog.messages] == [str(tmp_path / "bright.tif")]

@@ -168,7 +168,7 @@ def test_a_datasets_16bit_colour_and_float_images_are_restored_as_their_files_ar
     row = {"image": [{"bytes": (tmp_path / "bright.tif").read_bytes(), "path": "scans/bright.tif"}]}
     with caplog.at_level(logging.WARNING, logger="swinir_hf"):
         restore_dataset(datasets.Dataset.from_dict(row).cast_column("image", datasets.Image()), restorer)
-    assert [m.split(":")[0] for m in caplog.messages] == ["scans/bright.tif"]
+    assert [m.split(":")[0] for m in caplog.messages] == ["row 0 of the dataset (scans/bright.tif)"]
 
 
 def test_ext_auto_keeps_each_format(tmp_path, model_dir):

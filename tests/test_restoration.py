@@ -1289,7 +1289,7 @@ def test_threads_sharing_a_model_get_their_own_precisions_and_leave_its_mode(mod
     assert seen and not any(seen)  # in eval mode all through, though the others had ended
     assert shared.training and {p.dtype for p in shared.parameters()} == {torch.bfloat16}
     assert torch.equal(SwinIRRestorer(shared, dtype="float32").restore_tensor(x), as_fp32)
-    assert {p.dtype for p in shared.parameters()} == {torch.float32}  # alone, it is cast in place, as .to() does
+    assert {p.dtype for p in shared.parameters()} == {torch.bfloat16}  # cast in place for the run alone, then back
 
 
 def test_float16_needs_cuda_and_keeps_edges_in_float32(model):
@@ -1322,9 +1322,14 @@ def test_a_model_loaded_in_float16_keeps_its_edges_in_float32_and_runs(model, tm
         out, ref = half(x).reconstruction, model(x).reconstruction
     assert out.dtype == torch.float32 and out.shape == ref.shape
     assert 0 < (out - ref).abs().max() < 2e-2  # really ran the body in float16, and close to float32
-    # The engine runs float32 on float32 weights: the half weights are cast up (lossless) instead of failing.
+    # The engine runs float32 on float32 weights: the half weights are cast up (lossless) instead of failing, and
+    # back after, each tensor to its own dtype (`.half()` would have made the float32 edges float16 too), in place.
+    dtypes = {name: p.dtype for name, p in half.named_parameters()}
+    params = list(half.parameters())
     restored = restore(half, _rgb(9, 11), dtype="float32")
-    assert half.layers[0].conv.weight.dtype == torch.float32 and restored.shape == (18, 22, 3)
+    assert restored.shape == (18, 22, 3)
+    assert {name: p.dtype for name, p in half.named_parameters()} == dtypes
+    assert all(a is b for a, b in zip(half.parameters(), params, strict=True))  # an optimizer's still
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "auto"])
@@ -1335,9 +1340,12 @@ def test_a_model_loaded_in_float16_runs_in_bfloat16_on_cpu(model, tmp_path, monk
     half = SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float16).eval()
     full = SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float32).eval()
     img = _rgb(9, 11)
-    # float16 runs on CUDA only: elsewhere its weights are cast to float32 (lossless), as the pipeline does.
+    # float16 runs on CUDA only: elsewhere its weights are cast to float32 (lossless) for the run.
     np.testing.assert_array_equal(restore(half, img, dtype=dtype), restore(full, img, dtype="bfloat16"))
-    assert half.layers[0].conv.weight.dtype == torch.float32
+    assert half.layers[0].conv.weight.dtype == torch.float16
+    bf16 = copy.deepcopy(model).to(torch.bfloat16)  # dtype="float32" casts it for the run only too
+    restore(bf16, img, dtype="float32")
+    assert {p.dtype for p in bf16.parameters()} == {torch.bfloat16}
 
 
 def test_bad_arguments_are_rejected(model, tmp_path):

@@ -240,8 +240,10 @@ class DatasetRestoration:
         """The images of `batch`'s column (undecoded values, of the dataset's `rows`) decoded and restored, those of
         one size together: {output column: their `datasets.Image` values}; `bar` (if any) updated by their count."""
         feature = self.dataset.features[self.column]  # its `mode`, if it has one, too
-        images = [decoded_image(feature, value, row) for value, row in zip(batch[self.column], rows, strict=True)]
-        restored = self.restorer.restore_images(images, self.outscale)
+        values = list(zip(batch[self.column], rows, strict=True))
+        images = [decoded_image(feature, value, row) for value, row in values]
+        names = [_row_name(value, row) for value, row in values]
+        restored = self.restorer.restore_images(images, self.outscale, names)
         if bar is not None:
             bar.update(len(restored))
         return {self.output_column: [_dataset_image(image) for image in restored]}
@@ -294,7 +296,7 @@ def decoded_image(feature: datasets.Image, value: dict[str, Any] | None, row: in
     """
     if value is None or (value.get("bytes") is None and value.get("path") is None):
         raise ValueError(f"row {row} of the dataset has no image")
-    where = value.get("path") or "its stored bytes"
+    where = _where(value)
     try:
         if feature.mode is None and value.get("bytes") is not None:
             return _read_bytes(value["bytes"], Path(value.get("path") or "image").suffix, where)
@@ -303,7 +305,17 @@ def decoded_image(feature: datasets.Image, value: dict[str, Any] | None, row: in
         return feature.decode_example(value)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         why = str(err).removeprefix(f"{where}: ")  # the reader's messages start with the file, named here already
-        raise ValueError(f"row {row} of the dataset ({where}) cannot be decoded: {why}") from err
+        raise ValueError(f"{_row_name(value, row)} cannot be decoded: {why}") from err
+
+
+def _where(value: dict[str, Any] | None) -> str:
+    """Where a row's image came from: its file, or the dataset's stored bytes."""
+    return (value or {}).get("path") or "its stored bytes"
+
+
+def _row_name(value: dict[str, Any] | None, row: int) -> str:
+    """A row's image, as messages name it: "row 3 of the dataset (scans/a.tif)"."""
+    return f"row {row} of the dataset ({_where(value)})"
 
 
 def _read_bytes(data: bytes, suffix: str, where: str) -> Image.Image | np.ndarray:

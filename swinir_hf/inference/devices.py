@@ -92,6 +92,7 @@ class _Runs:
 
     count: int = 0
     was_training: bool = False
+    dtypes: dict[str, torch.dtype] | None = None  # the floating tensors' own dtypes, where the first run cast them
 
 
 _RUNS: weakref.WeakKeyDictionary[nn.Module, _Runs] = weakref.WeakKeyDictionary()
@@ -109,6 +110,25 @@ def _holds(model: nn.Module, device: torch.device, dtype: torch.dtype | None) ->
     )
 
 
+def _floating_tensors(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """`model`'s floating-point parameters and buffers, by name."""
+    for name, t in itertools.chain(model.named_parameters(), model.named_buffers()):
+        if t.is_floating_point():
+            yield name, t
+
+
+def _cast_back(model: nn.Module, dtypes: dict[str, torch.dtype]) -> None:
+    """Cast the tensors named in `dtypes` back to theirs, in place as `.to()` casts (the same parameter objects,
+    which an optimizer may hold)."""
+    for name, param in model.named_parameters():
+        if name in dtypes:
+            param.data = param.data.to(dtypes[name])
+    for name, buffer in list(model.named_buffers()):
+        if name in dtypes:
+            owner, _, attribute = name.rpartition(".")
+            setattr(model.get_submodule(owner), attribute, buffer.to(dtypes[name]))
+
+
 @contextlib.contextmanager
 def running(
     model: SwinIRForImageRestoration, device: torch.device, dtype: torch.dtype | None
@@ -116,8 +136,10 @@ def running(
     """`model` on `device`, in `dtype` (None: as it is) and in eval mode for one restoration.
 
     Threads may share a model: it is moved / cast in place (as `.to()` does) only while no other restoration runs
-    it, and its training mode comes back when the last one ends; a restoration that needs it on another device or
-    in another dtype while others run it gets a converted copy instead, so no thread's weights change under it.
+    it, and its training mode and dtypes come back when the last one ends (a float16 model cast to float32 off CUDA
+    is float16 again, its float32 layers as they were; it stays on `device`); a restoration that needs it on
+    another device or in another dtype while others run it gets a converted copy instead, so no thread's weights
+    change under it.
     """
     with _RUNS_LOCK:
         runs = _RUNS.setdefault(model, _Runs())
@@ -125,7 +147,10 @@ def running(
         shared = runs.count == 0 or holds
         if shared:
             if runs.count == 0:
+                runs.dtypes = None
                 if not holds:
+                    if dtype is not None:
+                        runs.dtypes = {name: t.dtype for name, t in _floating_tensors(model) if t.dtype != dtype}
                     model.to(device, dtype)
                 runs.was_training = model.training
                 model.eval()
@@ -140,3 +165,5 @@ def running(
             runs.count -= 1
             if runs.count == 0:
                 model.train(runs.was_training)
+                if runs.dtypes:
+                    _cast_back(model, runs.dtypes)

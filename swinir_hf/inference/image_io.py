@@ -29,7 +29,6 @@ from ..models.image_processing_swinir import (
     normalize_pil,
     pillow_warnings,
     warn_if_animated,
-    warn_if_clamped,
 )
 from ..storage.atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
@@ -84,14 +83,12 @@ def _kind(pixels: Image.Image | np.ndarray) -> str:
 
 def read_restorable(path: str | os.PathLike) -> ImageData:
     """`read_image` of a file the engine can restore: 32-bit pixels that `pixel_range_problem` refuses (a float TIFF
-    of 0..255 levels) are a `ValueError` naming the file and saying how to save it; floats beyond [0, 1] that it
-    takes (a noisy image overshoots) are warned of, as their output is clamped."""
+    of 0..255 levels) are a `ValueError` naming the file and saying how to save it. Floats beyond [0, 1] that it
+    takes (a noisy image overshoots) are the restorer's to warn of (`warn_if_clamped`), as it clamps their output."""
     data = read_image(path)
     pixels = data.pixels
     if reason := pixel_range_problem(pixels):
         raise ValueError(f"{path}: {unrestorable(pixels, reason)}")
-    if _kind(pixels) in ("f", "F"):
-        warn_if_clamped(np.asarray(pixels, dtype=np.float32), str(path))
     return data
 
 

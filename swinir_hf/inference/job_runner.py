@@ -51,13 +51,14 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
     `job.dst`'s format."""
     import torch
 
-    from ..models.image_processing_swinir import split_image, to_pixel_values
+    from ..models.image_processing_swinir import split_image, to_pixel_values, warn_if_clamped
     from .image_io import read_restorable
     from .memory import check_output_fits
 
     check_output_fits(job.src, num_channels, scale, torch.device("cpu"), outscale)
     data = read_restorable(job.src)
     colour, layout = split_image(data.pixels)
+    warn_if_clamped(colour, str(job.src))  # a float file past [0, 1]: its output is clamped
     h, w = colour.shape[:2]
     check_encodable(job.dst, output_size(w, h, outscale) if outscale is not None else (scale * w, scale * h))
     pixel_values = to_pixel_values(colour, num_channels)

@@ -7,7 +7,7 @@ import functools
 import logging
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any, Literal
 
@@ -64,9 +64,9 @@ class SwinIRRestorer:
     """Restores images with one model and one set of options; `restore(model, image, ...)` is a one-shot call.
 
     Args:
-        model: a `SwinIRForImageRestoration`, put on `device` and in the run's dtype in place, as `.to()` does (it
-            stays there after), and in eval mode while it runs (its training mode restored after); a copy instead
-            while another thread runs it (see `devices.running`).
+        model: a `SwinIRForImageRestoration`, put on `device` in place, as `.to()` does (it stays there after), and
+            in the run's dtype and eval mode while it runs (its dtypes and training mode restored after); a copy
+            instead while another thread runs it (see `devices.running`).
         tile: None (or 0) for the whole image in one pass, an int for tiles of at most that many input pixels a side
             (rounded down to a multiple of the window, one window at least), or "auto": the whole image when it fits
             the memory budget, else as few tiles as the budget allows, each as small as that count permits. With a
@@ -153,13 +153,15 @@ class SwinIRRestorer:
         raise not_an_image(image)
 
     def restore_images(
-        self, images: Iterable[ImageLike], outscale: float | None = None
+        self, images: Iterable[ImageLike], outscale: float | None = None, names: Sequence[str] | None = None
     ) -> list[Image.Image | np.ndarray]:
         """Images (of any kinds, channel counts and sizes; files too) restored as the call restores each, those of one
         size (W × H) through one forward pass (and the alphas the model upscales through one more): faster than one
         call each where a pass is mostly overhead (small images, GPUs). Images of one size whose pass or outputs
         cannot fit the memory together are restored one at a time; an image that cannot fit alone raises
-        `ImageTooLargeError`, as the call does. → the restored images, in the order given.
+        `ImageTooLargeError`, as the call does. → the restored images, in the order given. `names`: what warnings
+        (float pixels past [0, 1], whose output is clamped) call the images, one each; by default a file's path,
+        else "the image" / "image i of those given".
 
         Raises:
             ValueError: `outscale` is not a positive number, before any image is read.
@@ -173,10 +175,11 @@ class SwinIRRestorer:
         for image in images:  # before any is decoded or converted (gigabytes and seconds for a huge one)
             check_output_fits(image, self.model.config.num_channels, self.scale, self.device, outscale)
         files = {i: read_restorable(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
-        for i, image in enumerate(images):  # a file's are warned of with its name (`read_restorable`)
-            floats = isinstance(image, np.ndarray) and image.dtype.kind == "f" or getattr(image, "mode", "") == "F"
-            if i not in files and floats:
-                warn_if_clamped(np.asarray(image), "the image" if len(images) == 1 else f"image {i} of those given")
+        for i, image in enumerate(images):
+            pixels = files[i].pixels if i in files else image
+            if isinstance(pixels, np.ndarray) and pixels.dtype.kind == "f" or getattr(pixels, "mode", "") == "F":
+                name = str(image) if i in files else "the image" if len(images) == 1 else f"image {i} of those given"
+                warn_if_clamped(np.asarray(pixels), names[i] if names else name)
         restored = self._restore_pixels(
             [files[i].pixels if i in files else im for i, im in enumerate(images)], outscale
         )
