@@ -98,7 +98,8 @@ def test_restore_tensor_refuses_pixels_out_of_range_as_images_are_refused(model)
     ~255 or NaN values came back); it now refuses them as `restore` refuses such arrays. Noisy overshoots pass."""
     restorer = SwinIRRestorer(model, dtype="float32")
     x = torch.rand(1, 3, 12, 10)
-    with pytest.raises(ValueError, match=r"takes floats in \[0, 1\], these span \[.+, 2\d\d.*\]: divide"):
+    overshoot = r"takes floats in \[0, 1\] \(noise may overshoot it, up to \[-4, 5\]\), "
+    with pytest.raises(ValueError, match=overshoot + r"these span \[.+, 2\d\d.*\]: divide"):
         restorer.restore_tensor(x * 255)
     x_nan = x.clone()
     x_nan[0, 0, 0, :2] = float("nan")
@@ -1430,12 +1431,25 @@ def test_restore_tensor_takes_only_float_batches(model):
     for x, found in (
         (torch.rand(3, 8, 8), "shape (3, 8, 8) float32"),
         (torch.zeros(1, 3, 8, 8, dtype=torch.uint8), "shape (1, 3, 8, 8) uint8"),
-        (torch.rand(0, 3, 8, 8), "shape (0, 3, 8, 8) float32"),  # was a ZeroDivisionError
     ):
         with pytest.raises(
             ValueError, match=rf"^restore_tensor takes \(N, C, H, W\) floats in \[0, 1\], got {re.escape(found)}$"
         ):
             restorer.restore_tensor(x)
+    # an empty batch was a ZeroDivisionError, then blamed on its valid shape; a meta tensor, torch's .item() error
+    with pytest.raises(
+        ValueError, match=r"^restore_tensor: the batch is empty, shape \(0, 3, 8, 8\): there is nothing"
+    ):
+        restorer.restore_tensor(torch.rand(0, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"^restore_tensor: a tensor on the meta device holds no pixels: pass one wi"):
+        restorer.restore_tensor(torch.empty(1, 3, 8, 8, device="meta"))
+    # what it takes is what images take: noise's overshoot, not another range
+    assert restorer.restore_tensor(torch.rand(1, 3, 8, 8) * 2 - 0.5).shape == (1, 3, 16, 16)
+    with pytest.raises(
+        ValueError,
+        match=r"^restore_tensor takes floats in \[0, 1\] \(noise may overshoot it, up to \[-4, 5\]\), these span \[",
+    ):
+        restorer.restore_tensor(torch.rand(1, 3, 8, 8) * 255)
 
 
 def test_restore_float_takes_only_float_images(model):

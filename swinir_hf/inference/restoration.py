@@ -276,9 +276,13 @@ class SwinIRRestorer:
         outputs of one image of x's size that the caller makes next (alpha channels: `alpha_passes`). Tiles that
         run out of memory are halved (down to one window) and the image is redone.
         """
-        if x.ndim != 4 or not x.is_floating_point() or x.numel() == 0:  # empty: a division by zero further on
+        if x.ndim != 4 or not x.is_floating_point():
             dtype = str(x.dtype).removeprefix("torch.")
             raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
+        if x.is_meta:
+            raise ValueError("restore_tensor: a tensor on the meta device holds no pixels: pass one with data")
+        if x.numel() == 0:  # (a division by zero further on)
+            raise ValueError(f"restore_tensor: the batch is empty, shape {tuple(x.shape)}: there is nothing to restore")
         check_pixel_range(x)
         x = x.to(self.device, torch.float32)
         check_output_memory((x.shape[0] + more_outputs, *x.shape[1:]), self.scale, self.device, resized_to)

@@ -63,8 +63,8 @@ def check_pixel_range(x: torch.Tensor) -> None:
         raise ValueError(f"the pixel values hold {bad} NaN / infinite values: replace them (torch.nan_to_num) first")
     if low < FLOAT_RANGE[0] or high > FLOAT_RANGE[1]:
         raise ValueError(
-            f"restore_tensor takes floats in [0, 1], these span [{low:g}, {high:g}]: divide them by their range "
-            "(255 for 8-bit data)"
+            f"restore_tensor takes floats in [0, 1] (noise may overshoot it, up to [{FLOAT_RANGE[0]:g}, "
+            f"{FLOAT_RANGE[1]:g}]), these span [{low:g}, {high:g}]: divide them by their range (255 for 8-bit data)"
         )
 
 
