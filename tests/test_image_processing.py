@@ -699,7 +699,8 @@ def test_pipeline_on_a_model_without_an_image_processor(tiny_config, tmp_path):
 
 def test_one_colour_under_transparent_pixels_is_filled_from_the_nearest_visible_ones():
     """An exporter's black under fully transparent pixels becomes the visible neighbours' colour (so the model
-    cannot blend it into the edges); colours that differ there (maybe data), no such pixels, or none visible: kept."""
+    cannot blend it into the edges); colours that differ there (maybe data), or no such pixels: kept; none visible:
+    kept, and remembered to be put back (the model's near-values of it came back)."""
     rng = np.random.default_rng(0)
     colour = rng.random((21, 30, 3), dtype=np.float32)
     alpha = np.ones((21, 30), np.float32)
@@ -717,8 +718,11 @@ def test_one_colour_under_transparent_pixels_is_filled_from_the_nearest_visible_
     assert 0 <= filled.min() and filled.max() <= 1
     varied = colour.copy()
     varied[10, 10] = 0.5
-    for alpha_kept in (alpha * 0 + 1, alpha * 0, None):
+    for alpha_kept in (alpha * 0 + 1, None):
         assert fill_hidden_colour(colour, alpha_kept)[1] is None
+    unchanged, placeholder = fill_hidden_colour(np.full_like(colour, 0.25), alpha * 0)
+    np.testing.assert_array_equal(placeholder, [0.25] * 3)
+    assert (unchanged == 0.25).all()
     kept, none = fill_hidden_colour(varied, alpha)
     assert none is None and kept is varied
     # split_image fills, for PIL images and arrays alike, and its layout remembers the colour.
@@ -727,6 +731,20 @@ def test_one_colour_under_transparent_pixels_is_filled_from_the_nearest_visible_
         filled8, layout = split_image(image)
         np.testing.assert_array_equal(layout.hidden_colour, [0, 0, 0])
         assert filled8[alpha == 0].min() > 0
+
+
+def test_a_wholly_transparent_image_keeps_its_hidden_colour_exactly(tiny_config):
+    """Nothing visible: the colour under the transparency (an exporter's placeholder) came back as the model's
+    near-values of it (up to 7 levels off); it is put back, as where anything is visible."""
+    from swinir_hf import SwinIRForImageRestoration, restore
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    rgba = np.zeros((12, 10, 4), np.uint8)
+    rgba[..., :3] = (10, 200, 30)
+    for image in (rgba, Image.fromarray(rgba)):
+        out = np.asarray(restore(model, image, dtype="float32"))
+        assert out.shape == (24, 20, 4)
+        np.testing.assert_array_equal(np.unique(out.reshape(-1, 4), axis=0), [[10, 200, 30, 0]])
 
 
 def test_a_big_endian_array_is_restored_as_its_native_twin(tiny_config):

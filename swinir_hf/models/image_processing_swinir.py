@@ -444,16 +444,19 @@ def fill_hidden_colour(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np
     """(H, W, C) `colour` with the colour under fully transparent pixels replaced by that of the nearest visible
     ones, and the colour replaced ((C,) float32), when every fully transparent pixel holds the same one: an
     exporter's placeholder (often black), which the model would blend into the visible pixels at the edges (a dark
-    fringe). Otherwise (no such pixels, none visible, or colours that differ: maybe data) `colour` as it is and None.
+    fringe). With no visible pixel to fill from, `colour` as it is and that colour, put back all the same. Otherwise
+    (no such pixels, or colours that differ: maybe data) `colour` as it is and None.
     """
     if alpha is None:
         return colour, None
     hidden = alpha <= 0
-    if not hidden.any() or hidden.all():
+    if not hidden.any():
         return colour, None
     under = colour[hidden]
     if (under != under[0]).any():
         return colour, None
+    if hidden.all():  # the model's near-values of the placeholder would come back in its place
+        return colour, under[0].copy()
     return np.where(hidden[..., None], _push_pull(colour, ~hidden), colour), under[0].copy()
 
 
