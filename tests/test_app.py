@@ -148,7 +148,8 @@ def test_palette_and_cmyk_inputs_are_described_in_words(demo, tmp_path):
         _, _, info = run(demo, tmp_path / name)
         assert info.startswith(f"**Input** 10×12 {before} → **output** 20×24 {after} · ")
     # A 16-bit CMYK TIFF (print workflows), which Pillow reads at 8 bits, was "CMYK 8-bit", there and in the result.
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
+
     cmyk16 = tmp_path / "print16.tif"
     tifffile.imwrite(cmyk16, np.asarray(rgb.convert("CMYK")).astype(np.uint16) * 257, photometric="separated")
     assert demo.on_upload(str(cmyk16), SR, 2, AUTO, None, "")[1] == "**Input** 10×12 CMYK 16-bit (read at 8 bits)"
@@ -1743,11 +1744,13 @@ def test_each_demo_caches_its_files_in_a_folder_of_its_own(monkeypatch, tmp_path
     stopping one of two demos on a machine deleted the other's example images ("no longer on the server")."""
     from swinir_hf.storage.atomic_writes import process_tag
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # the demos' default caches: in this test's folder
+    (tmp_path / "tmp").mkdir()
     dead = Path(tempfile.gettempdir()) / "gradio" / f"swinir-demo-{process_tag().rsplit('-', 1)[0]}-4194999"
     (dead / "abc").mkdir(parents=True, exist_ok=True)  # a demo killed with its cache (no such PID can run)
     # One inherited from a demo that started this process (a notebook's, say) is that demo's: not taken.
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(dead.with_name(f"swinir-demo-{process_tag().rsplit('-', 1)[0]}-1")))
-    for chosen in (None, tmp_path):
+    for chosen in (None, tmp_path / "chosen"):
         if chosen is not None:  # one chosen is kept
             monkeypatch.setenv("GRADIO_TEMP_DIR", str(chosen))
         page = app.launch(app.parse_args(["--port", str(free_port())]), prevent_thread_lock=True)

@@ -69,6 +69,11 @@ def test_derived_buffers_are_checked(authors_state):
     tampered = dict(state, **{key: torch.zeros_like(state[key])})
     with pytest.raises(CheckpointError, match="differs from the shift mask of a 32² patch"):
         convert_original_checkpoint(tampered)
+    # the relative-position index: another layout's bias table would be read in another order
+    key = next(k for k in state if k.endswith("relative_position_index"))
+    transposed = state[key].reshape(8, 8, 8, 8).transpose(0, 1).transpose(2, 3).reshape(state[key].shape)
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(key)} differs from the standard relative-position index"):
+        convert_original_checkpoint(dict(state, **{key: transposed}))
 
 
 def test_a_misspelt_override_or_a_wrong_argument_is_a_type_error(authors_state):

@@ -60,6 +60,14 @@ def test_each_epoch_visits_every_image_once(folder):
     assert [ds.image_index(i) for i in range(4)] != [ds.image_index(4 + i) for i in range(4)]
 
 
+def test_the_image_order_is_the_seeds(folder):
+    """Another seed, another order of the images over the epochs (not only other crops of them); the same seed,
+    the same order."""
+    orders = {seed: tuple(patches(folder, seed=seed).image_index(i) for i in range(12)) for seed in (1, 2, 3, 4)}
+    assert orders[1] == tuple(patches(folder, seed=1).image_index(i) for i in range(12))
+    assert len(set(orders.values())) == 4
+
+
 def test_sampler_shards_each_global_batch_across_processes_and_accumulation():
     full = list(StepBatchSampler(8, 2, 1, 0, start_step=3, max_steps=5))
     assert full == [[24, 25, 26, 27], [28, 29, 30, 31], [32, 33, 34, 35], [36, 37, 38, 39]]

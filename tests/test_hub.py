@@ -615,6 +615,34 @@ def test_a_float16_copy_of_a_release_exports_in_float16(shared, tmp_path):
     assert json.loads((folder.path / "config.json").read_text())["dtype"] == "float32"
 
 
+def test_verification_finds_weights_changed_below_the_output_tolerance_and_a_float16_default(shared, tmp_path):
+    """What `verify_folder` checks besides the outputs: the saved tensors equal the source's bit for bit (a change
+    far below the outputs' 1e-5 tolerance is one), and the folder loads in float32 when no dtype is asked for."""
+    from safetensors.torch import save_file
+
+    from swinir_hf.checkpoints.convert import BUFFER_SUFFIXES, convert_original_checkpoint
+    from swinir_hf.checkpoints.verification import verify_folder
+
+    state = torch.load(shared / "fixtures/official_parity/lightweight_sr_x2.pth", weights_only=True)["params"]
+    params = {k: v for k, v in state.items() if not k.endswith(BUFFER_SUFFIXES)}
+    reference = convert_original_checkpoint(state)
+    folder = export_checkpoint(shared / "fixtures/official_parity/lightweight_sr_x2.pth", tmp_path, organization="me")
+    assert verify_folder(folder.path, reference, params) <= 1e-5
+    weights = folder.path / "model.safetensors"
+    saved = load_file(weights)
+    nudged = dict(saved)
+    key = "layers.0.residual_group.blocks.0.mlp.fc2.bias"
+    nudged[key] = torch.nextafter(saved[key], torch.full_like(saved[key], torch.inf))  # one float32 step up
+    save_file(nudged, weights, metadata={"format": "pt"})
+    with pytest.raises(HubExportError, match=rf"^saved weights differ from the original in \['{re.escape(key)}'\]$"):
+        verify_folder(folder.path, reference, params)
+    save_file(saved, weights, metadata={"format": "pt"})
+    config = json.loads((folder.path / "config.json").read_text())
+    (folder.path / "config.json").write_text(json.dumps({**config, "dtype": "float16"}))
+    with pytest.raises(HubExportError, match=r"^the folder loads in \[.*'torch.float16'.*\] by default, not float32"):
+        verify_folder(folder.path, reference, params)
+
+
 def _trained_folder(tiny_config, folder: Path, dtype=torch.float32) -> SwinIRForImageRestoration:
     """A `save_pretrained` folder with a card written as the trainer writes it (no remote code)."""
     torch.manual_seed(0)

@@ -217,6 +217,16 @@ def test_a_bad_restore_command_line_is_said_once_before_any_process_starts(capsy
     assert err.count("error:") == 1 and "argument -t/--tile: tile must be a number of pixels" in err
 
 
+def test_a_launched_evals_output_problem_is_said_once_with_exit_status_1(tmp_path, capsys):
+    """`eval --json F` over several processes, F already there: one line and exit status 1, as without the
+    launcher, before any process starts."""
+    (tmp_path / "scores.json").write_text("mine")
+    argv = ["eval", *TWO_PROCESSES, "--model", "sr-x2", "--dataset", str(tmp_path), "--json"]
+    assert cli([*argv, str(tmp_path / "scores.json")]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'scores.json'} exists; pass --overwrite to replace it\n"
+    assert (tmp_path / "scores.json").read_text() == "mine"
+
+
 @pytest.mark.slow
 @needs_command
 def test_a_restore_launch_with_a_failed_file_ends_as_one_process_does(tmp_path):

@@ -1010,6 +1010,30 @@ def test_identity_model_ensemble_equals_single_pass(tiny_config):
     np.testing.assert_allclose(restore(m, img, ensemble=True), restore(m, img), atol=1e-6)
 
 
+def test_ensemble_is_the_mean_over_the_eight_dihedral_transforms(model):
+    """SwinIR+: the model's output of each of the 8 symmetries of the square (the identity, three rotations, four
+    reflections), each undone, averaged; written out here one by one (4 rotations counted twice passed the tests
+    that only asked for a difference from the plain pass)."""
+    rot = torch.rot90
+    symmetries = [  # (transform, its inverse) on the last two dimensions
+        (lambda t: t, lambda t: t),
+        (lambda t: rot(t, 1, (-2, -1)), lambda t: rot(t, -1, (-2, -1))),
+        (lambda t: rot(t, 2, (-2, -1)), lambda t: rot(t, 2, (-2, -1))),
+        (lambda t: rot(t, 3, (-2, -1)), lambda t: rot(t, 1, (-2, -1))),
+        (lambda t: t.flip(-1), lambda t: t.flip(-1)),
+        (lambda t: t.flip(-2), lambda t: t.flip(-2)),
+        (lambda t: t.transpose(-2, -1), lambda t: t.transpose(-2, -1)),
+        (lambda t: t.flip(-1).flip(-2).transpose(-2, -1), lambda t: t.transpose(-2, -1).flip(-2).flip(-1)),
+    ]
+    x = torch.rand(1, 3, 12, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        outputs = [undo(model(do(x)).reconstruction) for do, undo in symmetries]
+    expected = torch.stack(outputs).mean(0)
+    got = SwinIRRestorer(model, ensemble=True, dtype="float32", tile=None).restore_tensor(x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+    assert min((a - b).abs().max() for i, a in enumerate(outputs) for b in outputs[:i]) > 1e-4  # all 8 differ
+
+
 def test_ensemble_differs_for_a_real_model(model):
     img = _rgb().astype(np.float32) / 255
     single, ens = restore(model, img), restore(model, img, ensemble=True)

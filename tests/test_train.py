@@ -913,7 +913,8 @@ def test_fp16_without_a_gpu_is_refused_not_trained_in_float32(tiny_run, train_cl
 
 @pytest.mark.filterwarnings("error::UserWarning")  # one line, not accelerate's warning above it
 def test_a_tracker_that_is_not_installed_is_refused_not_dropped(tiny_run, train_cli, images, tmp_path, capsys):
-    pytest.importorskip("tensorboard")
+    import tensorboard  # noqa: F401  (the train extra's: a tracker that is installed)
+
     if importlib.util.find_spec("dvclive") is not None:
         pytest.skip("dvclive is installed")
     out = tmp_path / "run"
@@ -1273,8 +1274,7 @@ def test_resumed_schedule_follows_the_current_config():
 def test_resuming_after_a_kill_leaves_one_tensorboard_point_per_step(tiny_run, train_cli, images, tmp_path):
     """A run killed after its step-2 checkpoint had logged steps 3-4 too; resumed from step 2, TensorBoard drops
     those (purge_step) instead of drawing steps 3-4 twice."""
-    pytest.importorskip("tensorboard")
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # the train extra's
 
     out = tmp_path / "run"
     raw = tiny_run(images, out, train={"checkpoint_every": 2, "report_to": "tensorboard"})
