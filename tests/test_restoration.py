@@ -455,6 +455,18 @@ def test_grey_levels_written_as_8_bits_are_rounded_and_a_grey_profile_becomes_sr
     assert abs(stored.pixels.getpixel((4, 4))[0] - 188) <= 2
 
 
+def test_a_grey_profile_that_cannot_be_used_is_left_out_of_a_webp_with_a_warning(tmp_path, caplog):
+    """It was copied as it was into the WebP, which holds grey as RGB: an RGB file with a grey profile."""
+    broken = bytearray(_grey_profile(gamma=1.0))
+    broken[-4:] = b"\xff\xff\xff\xff"  # the kTRC curve's gamma field cut: no transform can be built
+    caplog.set_level("WARNING")
+    write_image(tmp_path / "broken.webp", Image.new("L", (8, 8), 128), bytes(broken[:-8]))
+    assert read_image(tmp_path / "broken.webp").icc_profile is None
+    assert len(caplog.messages) == 1
+    assert caplog.messages[0].startswith(f"{tmp_path / 'broken.webp'}: the grey image's ICC profile cannot be used (")
+    assert caplog.messages[0].endswith("where a grey profile is invalid: written without a profile")
+
+
 def _grey_profile(gamma: float) -> bytes:
     """A minimal ICC v2 grey display profile: D50 white point and one gamma curve (Pillow makes no grey ones)."""
     import struct

@@ -78,7 +78,7 @@ def write_image(
                 )
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
         if fmt == "WEBP" and image.mode in ("L", "LA") and icc_profile:
-            image, icc_profile = _grey_as_srgb(image, icc_profile)
+            image, icc_profile = _grey_as_srgb(image, icc_profile, path)
     with written_atomically(path, replace) as tmp:
         if isinstance(image, np.ndarray):
             _write_colour_array(tmp, image, fmt, icc_profile, exif, dpi)
@@ -113,17 +113,22 @@ class _WrittenByPython:
         self.file.flush()
 
 
-def _grey_as_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, bytes | None]:
+def _grey_as_srgb(image: Image.Image, icc_profile: bytes, path: Path) -> tuple[Image.Image, bytes | None]:
     """A grey (L / LA) image and its grey profile → RGB(A) in sRGB and the sRGB profile: WebP stores grey as RGB,
-    where a grey profile is invalid (colour-managed viewers drop it). A profile that cannot be used: as they are."""
+    where a grey profile is invalid (colour-managed viewers drop it). A profile that cannot be used: the image as
+    it is, without it, and a warning naming `path`."""
     from PIL import ImageCms
 
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
         srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
         rgb = ImageCms.profileToProfile(image.convert("L"), source, srgb, outputMode="RGB")
-    except (OSError, ImageCms.PyCMSError):
-        return image, icc_profile
+    except (OSError, ImageCms.PyCMSError) as err:
+        logger.warning(
+            f"{path}: the grey image's ICC profile cannot be used ({str(err).strip() or type(err).__name__}), and a "
+            "WebP holds grey as RGB, where a grey profile is invalid: written without a profile"
+        )
+        return image, None
     if image.mode == "LA":
         rgb.putalpha(image.getchannel("A"))
     return rgb, srgb.tobytes()
