@@ -89,8 +89,8 @@ class LaunchParser(argparse.ArgumentParser):
 
     # Options of other tools → what to pass here instead ("--fp32": "--dtype float32"); set per parser.
     other_names: dict[str, str] = {}
-    # Options for which an empty value means something (`--suffix ""`: none).
-    may_be_empty: tuple[str, ...] = ("suffix",)
+    # Options for which an empty value means something (restore's `--suffix ""`: none); set per parser.
+    may_be_empty: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)  # argparse took `--over` for `--overwrite`: a slip must not destroy

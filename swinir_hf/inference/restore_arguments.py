@@ -42,6 +42,7 @@ REAL_ESRGAN_NAMES = {
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     """The `restore` options."""
     p.other_names = REAL_ESRGAN_NAMES  # read by `LaunchParser` (the parser of `swinir-hf restore` and of a launch)
+    p.may_be_empty = ("suffix",)  # `--suffix ""`: none
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
     # Real-ESRGAN's spellings (-i IN -o OUT -s 3.5 -t 0), which its users type from habit.
     p.add_argument("-i", "--input", action="append", default=[], metavar="INPUT", help="an INPUT (may be repeated)")
