@@ -405,7 +405,7 @@ def test_saves_on_two_threads_leave_the_progress_bars_on():
     from huggingface_hub.utils import are_progress_bars_disabled
     from transformers.utils import logging as hf_logging
 
-    from swinir_hf.checkpoints.folders import transformers_bars_off
+    from swinir_hf.library_bars import transformers_bars_off
 
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..console import some_names
 from ..interrupts import signals_deferred
+from ..library_bars import transformers_bars_off
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files
 from ..storage.atomic_writes import left_by_dead_process, process_tag, replace_folder, write_error
@@ -37,7 +38,7 @@ from .convert import (
     load_state_dict_file,
     storage_dtype,
 )
-from .folders import push_model_folder, save_model_folder, transformers_bars_off
+from .folders import push_model_folder, save_model_folder
 from .loading import load_folder, model_folder
 from .measured_results import measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources

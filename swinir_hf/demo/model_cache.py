@@ -8,8 +8,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..checkpoints.convert import CheckpointError
-from ..checkpoints.folders import transformers_bars_off
 from ..checkpoints.loading import ModelNotAvailableError, load_model
+from ..library_bars import transformers_bars_off
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .errors import ModelError
 from .menu import read_config

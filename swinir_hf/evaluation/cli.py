@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         with terminate_as_interrupt():
             if not args.no_progress:
                 return _run(args)
-            from ..checkpoints.folders import library_bars_off
+            from ..library_bars import library_bars_off
 
             with library_bars_off(datasets_too=True):  # a dataset's "Generating ... split" too
                 return _run(args)
@@ -254,8 +254,8 @@ def _load_models(
 ) -> list[tuple[str, SwinIRForImageRestoration | None]]:
     """(row name, model) of each `--model` (the identity: None), the Hub ones at `revision`; transformers' loading
     bars only where `bars`."""
-    from ..checkpoints.folders import transformers_bars_off
     from ..checkpoints.loading import load_model
+    from ..library_bars import transformers_bars_off
 
     # A local folder by its own name, a link by the link's (`--model .` / `..` named none: their images went to
     # --save-images/ itself or its parent).

@@ -191,7 +191,7 @@ def build_main_first(engine: ModelEngine, state: Any, bars: bool = True) -> Swin
     wait for it at their next collective and die there with a communication traceback. Every process has planned
     (looked at which outputs exist) before any returns from this, so none writes an output another then skips.
     """
-    from ..checkpoints.folders import transformers_bars_off
+    from ..library_bars import transformers_bars_off
 
     def build() -> SwinIRRestorer:
         with transformers_bars_off(when=not bars):

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         with terminate_as_interrupt(), pillow_pixel_limit(args.max_image_pixels):
             if not args.no_progress:
                 return _run(args)
-            from ..checkpoints.folders import library_bars_off
+            from ..library_bars import library_bars_off
 
             with library_bars_off(datasets_too=bool(args.dataset)):
                 return _run(args)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
@@ -22,12 +21,13 @@ from PIL import Image
 
 from ..checkpoints.fingerprint import model_fingerprint
 from ..image_datasets import image_columns
+from ..library_bars import datasets_bars_off
 from .image_io import read_restorable
 from .jobs import check_outscale
 from .options import EngineOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
     import datasets
 
@@ -375,20 +375,6 @@ def pixels_fingerprint(restorer: SwinIRRestorer, options: tuple) -> str:
     unhashed = ("device", "batch_size")
     pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
     return Hasher.hash((model_fingerprint(restorer.model), pixels, options))
-
-
-@contextmanager
-def datasets_bars_off() -> Iterator[None]:
-    """No bar per part from `map`: the call shows one over the whole dataset."""
-    import datasets
-
-    was_on = not datasets.are_progress_bars_disabled()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if was_on:
-            datasets.enable_progress_bars()
 
 
 def _dataset_image(image: Image.Image | np.ndarray) -> Image.Image | dict[str, Any]:

@@ -175,14 +175,12 @@ class SwinIRRestorer:
         for image in images:  # before any is decoded or converted (gigabytes and seconds for a huge one)
             check_output_fits(image, self.model.config.num_channels, self.scale, self.device, outscale)
         files = {i: read_restorable(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
-        for i, image in enumerate(images):
-            pixels = files[i].pixels if i in files else image
-            if isinstance(pixels, np.ndarray) and pixels.dtype.kind == "f" or getattr(pixels, "mode", "") == "F":
+        pixels = [files[i].pixels if i in files else image for i, image in enumerate(images)]
+        for i, (image, decoded) in enumerate(zip(images, pixels, strict=True)):
+            if isinstance(decoded, np.ndarray) and decoded.dtype.kind == "f" or getattr(decoded, "mode", "") == "F":
                 name = str(image) if i in files else "the image" if len(images) == 1 else f"image {i} of those given"
-                warn_if_clamped(np.asarray(pixels), names[i] if names else name)
-        restored = self._restore_pixels(
-            [files[i].pixels if i in files else im for i, im in enumerate(images)], outscale
-        )
+                warn_if_clamped(np.asarray(decoded), names[i] if names else name)
+        restored = self._restore_pixels(pixels, outscale)
         for i, image in enumerate(images):  # after: a PIL image's checks need it not loaded (its EXIF read loads it)
             if isinstance(restored[i], Image.Image) and not isinstance(image, np.ndarray):
                 restored[i].info.update(kept_info(files.get(i, image), outscale or self.scale))

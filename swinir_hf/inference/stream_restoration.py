@@ -18,12 +18,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..library_bars import datasets_bars_off
 from . import dataset_restoration
 from .dataset_restoration import (
     DatasetRestoration,
     checked_columns,
     concatenated,
-    datasets_bars_off,
     pixels_fingerprint,
 )
 

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoints.folders import library_bars_off
 from ..checkpoints.run_folder import list_checkpoints
 from ..console import LevelPrefix, prefixed_warnings
+from ..library_bars import library_bars_off
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
 from ..storage.output_folders import check_output_folder, folder_claimed
 from .accelerator import build_accelerator, end_accelerator

@@ -82,8 +82,8 @@ def build_model(
     source = None
     if args.init_from:
         from ..checkpoints.convert import CheckpointError
-        from ..checkpoints.folders import transformers_bars_off
         from ..checkpoints.loading import load_model
+        from ..library_bars import transformers_bars_off
 
         # Named: the path may come from a config file, not the command line.
         try:
