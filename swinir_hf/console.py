@@ -18,8 +18,7 @@ def tolerant_output() -> None:
     the work is done: the commands print →, ×, σ, and file names, which may not be valid UTF-8 (strict in a UTF-8
     locale), or anything beyond ASCII (`LANG=C`, `PYTHONIOENCODING=ascii`, Windows' code page when redirected).
     stderr whose reader has gone is dropped (`StderrReaderGone`); stdout that fails otherwise raises
-    `StdoutUnwritable`. For the programs only (`swinir-hf`,
-    `python -m swinir_hf.*`), not a caller's streams."""
+    `StdoutUnwritable`. For the programs only (`swinir-hf`, `python -m swinir_hf.*`), not a caller's streams."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) not in _TOLERANT:
             stream.reconfigure(errors="backslashreplace")
@@ -35,8 +34,8 @@ class StdoutUnwritable(Exception):
 
 
 class CheckedStdout:
-    """stdout whose write errors other than a closed pipe raise `StdoutUnwritable` (a command's one-line error) once,
-    not OSError's traceback, and then a second time at Python's flush at exit."""
+    """stdout whose write errors other than a closed pipe raise `StdoutUnwritable` (a command's one-line error), not
+    OSError's traceback; what is still buffered then goes to the null device, not to a second error at exit."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
