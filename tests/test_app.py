@@ -588,6 +588,9 @@ def test_a_server_open_to_others_loads_no_model_by_path(model_dir, tmp_path, mon
     assert custom_models_allowed("auto", "127.0.0.1", False) and custom_models_allowed("auto", "localhost", False)
     assert not custom_models_allowed("auto", "0.0.0.0", False) and not custom_models_allowed("auto", "127.0.0.1", True)
     assert custom_models_allowed("on", "0.0.0.0", True) and not custom_models_allowed("off", "127.0.0.1", False)
+    # loopback by address, not by name: "127.corp.lan" may be a LAN host
+    assert custom_models_allowed("auto", "::1", False) and custom_models_allowed("auto", "127.0.0.2", False)
+    assert not custom_models_allowed("auto", "127.corp.invalid", False)
     monkeypatch.setenv("SPACE_ID", "me/swinir")
     assert not custom_models_allowed("auto", "127.0.0.1", False)
     assert app.parse_args([]).custom_models == "auto"
@@ -1364,6 +1367,11 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
         event = httpx.post(f"{url}gradio_api/call/restore", json=body, timeout=30).json()["event_id"]
         answer = httpx.get(f"{url}gradio_api/call/restore/{event}", timeout=60).text
         assert "because it was not uploaded by a user. Send files with gradio_client.handle_file(PATH)." in answer
+        # A URL, which gradio would download whole, past --max-upload-mb (enforced by /upload only), for anyone.
+        body["data"][0] = {"path": "https://example.com/huge.png", "meta": meta}
+        event = httpx.post(f"{url}gradio_api/call/restore", json=body, timeout=30).json()["event_id"]
+        answer = httpx.get(f"{url}gradio_api/call/restore/{event}", timeout=60).text
+        assert "https://example.com/huge.png: the demo takes uploaded files, not URLs: download the image" in answer
         assert list(temp.glob("swinir-demo-*/*/*.png"))  # the results served
     finally:
         server.terminate()  # SIGTERM, as `timeout`, `docker stop` and a Space's restart stop it

@@ -68,15 +68,13 @@ class Page(gr.Blocks):
         problem = input_problem(block_fn.api_name, block_fn.input_parameter_names or [], components, inputs)
         if problem:
             raise user_error(problem)
+        if url := next(filter(None, map(_url_of, inputs)), None):
+            # gradio would download it whole, past --max-upload-mb (which only /upload enforces), for anyone
+            raise user_error(f"{url}: the demo takes uploaded files, not URLs: download the image and {SEND_FILES}.")
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except InvalidPathError as err:  # a FileData path on the server's disk that no client uploaded
             raise user_error(f"{err} {SEND_FILES[0].upper()}{SEND_FILES[1:]}.") from None
-        except Exception as err:
-            url = next((v["path"] for v in inputs if isinstance(v, dict) and _is_url(v.get("path"))), None)
-            if url is None or isinstance(err, gr.Error):
-                raise
-            raise user_error(f"Could not fetch {url}: {err}") from None
 
 
 def any_tile_size(tile: gr.Dropdown) -> gr.Dropdown:
@@ -88,8 +86,11 @@ def any_tile_size(tile: gr.Dropdown) -> gr.Dropdown:
     return tile
 
 
-def _is_url(path) -> bool:
-    return isinstance(path, str) and path.startswith(("http://", "https://"))
+def _url_of(value: object) -> str | None:
+    """The http(s) URL a FileData value asks the server to fetch (as its `path`), or None (an uploaded file's
+    `url` is the server's own address for it, which gradio does not fetch for an input)."""
+    path = value.get("path") if isinstance(value, dict) else None
+    return path if isinstance(path, str) and path.startswith(("http://", "https://")) else None
 
 
 def build(demo: RestorationDemo) -> gr.Blocks:

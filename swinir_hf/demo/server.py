@@ -7,6 +7,7 @@ bad value would stop the start with its traceback instead of the usage error.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import socket
 import sys
@@ -239,8 +240,16 @@ def custom_models_allowed(setting: str, host: str, share: bool) -> bool:
     are this machine's (a loopback `host`, no share link, not a Hugging Face Space)."""
     if setting != "auto":
         return setting == "on"
-    loopback = host in ("localhost", "::1") or host.startswith("127.")
-    return loopback and not share and "SPACE_ID" not in os.environ
+    return _loopback(host) and not share and "SPACE_ID" not in os.environ
+
+
+def _loopback(host: str) -> bool:
+    """Whether every address `host` resolves to is a loopback one (a name that starts "127." may not be)."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):  # unresolvable: the server cannot bind it either
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
 
 
 def _bind_problem(host: str, port: int) -> str | None:
