@@ -1747,6 +1747,27 @@ def test_the_upload_size_cap_is_an_option(monkeypatch, capsys):
         page.close()
 
 
+def test_a_demos_cache_folder_is_its_users_alone_and_never_a_planted_link(monkeypatch, tmp_path):
+    """The cache holds every upload and result: made mode 0700; a link planted at its name in the shared
+    /tmp/gradio (another user's doing) is not followed, a new private folder is made instead."""
+    from swinir_hf.demo.server import own_gradio_cache
+    from swinir_hf.storage.atomic_writes import process_tag
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    folder = own_gradio_cache()
+    assert folder == tmp_path / "gradio" / f"swinir-demo-{process_tag()}"
+    assert folder.is_dir() and folder.stat().st_mode & 0o777 == 0o700
+    folder.rmdir()
+    (tmp_path / "theirs").mkdir()
+    folder.symlink_to(tmp_path / "theirs")
+    monkeypatch.delenv("GRADIO_TEMP_DIR")
+    other = own_gradio_cache()
+    assert other.parent == tmp_path and other.name.startswith(f"swinir-demo-{process_tag()}-")
+    assert other.is_dir() and not other.is_symlink() and other.stat().st_mode & 0o777 == 0o700
+    assert os.environ["GRADIO_TEMP_DIR"] == str(other) and folder.is_symlink()
+
+
 def test_each_demo_caches_its_files_in_a_folder_of_its_own(monkeypatch, tmp_path):
     """gradio caches files by their content in one folder for all processes and deletes its own at shutdown:
     stopping one of two demos on a machine deleted the other's example images ("no longer on the server")."""

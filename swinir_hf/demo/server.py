@@ -10,6 +10,7 @@ import argparse
 import ipaddress
 import os
 import socket
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -147,8 +148,25 @@ def own_gradio_cache() -> Path:
     if chosen and (not Path(chosen).name.startswith(OUTPUT_PREFIX) or Path(chosen).name == own):
         return Path(chosen)
     remove_dead_folders(root, OUTPUT_PREFIX)
-    os.environ["GRADIO_TEMP_DIR"] = str(root / own)
-    return root / own
+    folder = _private_folder(root / own)
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    return folder
+
+
+def _private_folder(folder: Path) -> Path:
+    """`folder`, made this user's alone (mode 0700: it holds every upload and result), or, where it cannot be (a
+    link planted at its name, a /tmp/gradio another user made), a new private folder among the temporary files."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mine, parent = folder.lstat(), folder.parent.lstat()
+        if stat.S_ISDIR(mine.st_mode) and mine.st_uid == os.geteuid():
+            # a parent of another user's could swap the folder, unless sticky (as /tmp is)
+            if parent.st_uid == os.geteuid() or parent.st_mode & stat.S_ISVTX:
+                folder.chmod(0o700)
+                return folder
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix=f"{folder.name}-"))
 
 
 def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
