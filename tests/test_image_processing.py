@@ -114,7 +114,7 @@ def test_channels_first_or_last_as_transformers_image_processors_read_them(caplo
     assert torch.equal(as_array[0], torch.from_numpy(narrow[..., :3]).permute(2, 0, 1))
     assert "read as channels_last" in caplog.text
     caplog.clear()
-    given = processor(torch.from_numpy(narrow), input_data_format="channels_last")["pixel_values"]
+    given = SwinIRImageProcessor()(torch.from_numpy(narrow), input_data_format="channels_last")["pixel_values"]
     assert torch.equal(given, as_array) and [r.message.split(" (")[0] for r in caplog.records] == [
         "SwinIRImageProcessor drops alpha channels"  # RGBA, as said: the only warning
     ]
@@ -137,6 +137,33 @@ def test_the_processor_says_what_pixel_values_cannot_carry(caplog):
         caplog.clear()
         assert SwinIRImageProcessor(num_channels=channels)(images)["pixel_values"].shape[1] == channels
         assert [r.message[: len(m)] for r, m in zip(caplog.records, said, strict=True)] == said, images
+    # Once per processor: a dataset's transform calls it for every batch (a line per batch, for the whole run).
+    processor = SwinIRImageProcessor()
+    caplog.clear()
+    for batch in ([rgba], [rgba, rgba], [np.asarray(rgb) / 255 * 1.5], [np.asarray(rgb) / 255 * 2]):
+        processor(batch)
+    assert [r.message[:30] for r in caplog.records] == [alpha[:30], "the image: its values span [0,"]
+    caplog.clear()
+    SwinIRImageProcessor()([rgba])
+    assert [r.message[: len(alpha)] for r in caplog.records] == [alpha]
+
+
+def test_a_model_of_other_channel_counts_takes_no_image(tiny_config):
+    """A 4-channel model (a config takes any count: its tensors train) had an RGBA image's alpha dropped and then
+    "cannot map a 3-channel image", and a grey image copied into its 4 channels; the processor took 2 channels."""
+    from swinir_hf import SwinIRForImageRestoration, restore
+
+    said = (
+        r"^a 4-channel model takes no image: images map to 1 \(grey\) or 3 \(RGB\) channels, an alpha channel aside; "
+    )
+    model = SwinIRForImageRestoration(tiny_config(num_channels=4)).eval()
+    assert model(torch.rand(1, 4, 8, 8)).reconstruction.shape == (1, 4, 16, 16)
+    for image in (Image.new("RGBA", (10, 8)), Image.new("L", (10, 8))):
+        with pytest.raises(ValueError, match=said + r"pass its \(N, 4, H, W\) tensors to the model itself$"):
+            restore(model, image)
+    for channels in (2, 4):
+        with pytest.raises(ValueError, match=f"^a {channels}-channel model takes no image"):
+            SwinIRImageProcessor(num_channels=channels)
 
 
 def test_per_call_options_of_transformers_image_processors():

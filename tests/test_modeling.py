@@ -333,6 +333,13 @@ def test_reentrant_checkpointing_keeps_dropout_and_stochastic_depth(tiny_config,
         assert torch.allclose(g, checkpointed[name], atol=1e-5), name
 
 
+def test_resizing_token_embeddings_says_there_are_none(tiny_config):
+    """The input embedding is a convolution: transformers' resize failed inside it ("too many values to unpack")."""
+    model = SwinIRForImageRestoration(tiny_config())
+    with pytest.raises(NotImplementedError, match=r"^SwinIR has no token embeddings to resize: its input embedding"):
+        model.resize_token_embeddings(10)
+
+
 def test_frozen_model_with_input_grads_trains_adapters_under_reentrant_checkpointing(tiny_config):
     """PEFT's recipe: a frozen model, trainable adapters, `enable_input_require_grads` (a hook on the input layer,
     `conv_first`) and reentrant checkpointing, which without that hook gives the adapters no gradient."""

@@ -15,6 +15,7 @@ import math
 import os
 import threading
 import warnings
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -286,15 +287,22 @@ def check_float_range(arr: np.ndarray) -> np.ndarray:
 
 
 def warn_if_clamped(values: np.ndarray, name: str) -> None:
-    """Log a warning naming `name` when float pixels `values` go past [0, 1] (`FLOAT_SLACK`): taken (a noisy image
+    """Log a warning naming `name` when float pixels `values` go past [0, 1] (`clamping_note`)."""
+    if note := clamping_note(values, name):
+        logger.warning(note)
+
+
+def clamping_note(values: np.ndarray, name: str) -> str | None:
+    """What to say of float pixels `values` that go past [0, 1] (`FLOAT_SLACK`), naming `name`: taken (a noisy image
     overshoots), but their output is clamped, and a [-1, 1] image (a `(x - 0.5) / 0.5` normalisation) loses its
-    lower half to black."""
+    lower half to black. None within [0, 1], and beyond `FLOAT_RANGE` (refused)."""
     low, high = float(values.min()), float(values.max())
-    if FLOAT_RANGE[0] <= low < -FLOAT_SLACK or 1 + FLOAT_SLACK < high <= FLOAT_RANGE[1]:  # beyond: refused
-        logger.warning(
+    if FLOAT_RANGE[0] <= low < -FLOAT_SLACK or 1 + FLOAT_SLACK < high <= FLOAT_RANGE[1]:
+        return (
             f"{name}: its values span [{low:g}, {high:g}], beyond [0, 1]: the output is clamped to [0, 1], and what "
             "lies beyond (HDR highlights, a [-1, 1] image's lower half) is lost"
         )
+    return None
 
 
 def check_level_range(levels: np.ndarray) -> np.ndarray:
@@ -336,6 +344,7 @@ def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 
 def match_channels(arr: np.ndarray, channels: int) -> np.ndarray:
     """(H, W, C) → (H, W, channels): grey is replicated to RGB, RGB becomes BT.601 luma for 1-channel models."""
+    check_image_channels(channels)
     c = arr.shape[-1]
     if c == channels:
         return arr
@@ -344,6 +353,15 @@ def match_channels(arr: np.ndarray, channels: int) -> np.ndarray:
     if channels == 1 and c == 3:
         return (arr @ LUMA)[..., None]
     raise ValueError(f"cannot map a {c}-channel image to a {channels}-channel model")
+
+
+def check_image_channels(channels: int) -> None:
+    """Raise ValueError unless a model of `channels` channels takes images: grey (1) or RGB (3), alpha aside."""
+    if channels not in (1, 3):
+        raise ValueError(
+            f"a {channels}-channel model takes no image: images map to 1 (grey) or 3 (RGB) channels, an alpha "
+            f"channel aside; pass its (N, {channels}, H, W) tensors to the model itself"
+        )
 
 
 def float_to_image(arr: np.ndarray, bit_depth: int = 8, output_type: str = "pil") -> Image.Image | np.ndarray:
@@ -595,22 +613,31 @@ def _format_of(image: Any, given: DataFormat | None) -> DataFormat | None:
     return given
 
 
-def _warn_of_losses(converted: list[tuple[np.ndarray, np.ndarray | None]], channels: int) -> None:
-    """Log what `pixel_values` cannot carry of the (pixels, alpha) images: an alpha channel, or colour for a grey
-    model (the image-restoration pipeline restores both); and float values past [0, 1], which the restored image
-    cannot keep (`warn_if_clamped`)."""
-    for i, (pixels, _) in enumerate(converted):
-        warn_if_clamped(pixels, "the image" if len(converted) == 1 else f"image {i} of the batch")
-    if any(alpha is not None for _, alpha in converted):
-        logger.warning(
-            "SwinIRImageProcessor drops alpha channels (the model restores colour only): the image-restoration "
-            "pipeline restores them too, and gives RGBA / LA images back"
-        )
-    if channels == 1 and any(pixels.shape[-1] == 3 for pixels, _ in converted):
-        logger.warning(
-            "SwinIRImageProcessor reduces colour images to grey (BT.601 luma) for this 1-channel model: the "
-            "image-restoration pipeline restores each colour channel instead, and gives colour images back"
-        )
+# What each processor has warned of (`_warn_of_losses`): a dataset's transform calls it for every batch.
+_SAID: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _warn_of_losses(processor: Any, converted: list[tuple[np.ndarray, np.ndarray | None]], channels: int) -> None:
+    """Log what `pixel_values` cannot carry of the (pixels, alpha) images, each kind once per `processor`: an alpha
+    channel, or colour for a grey model (the image-restoration pipeline restores both); and float values past
+    [0, 1], which the restored image cannot keep (`clamping_note`)."""
+    notes = {
+        "alpha": any(alpha is not None for _, alpha in converted)
+        and "SwinIRImageProcessor drops alpha channels (the model restores colour only): the image-restoration "
+        "pipeline restores them too, and gives RGBA / LA images back",
+        "grey": channels == 1
+        and any(pixels.shape[-1] == 3 for pixels, _ in converted)
+        and "SwinIRImageProcessor reduces colour images to grey (BT.601 luma) for this 1-channel model: the "
+        "image-restoration pipeline restores each colour channel instead, and gives colour images back",
+        "range": next(
+            filter(None, (clamping_note(p, f"image {i} of the batch") for i, (p, _) in enumerate(converted))), None
+        ),
+    }
+    said = _SAID.setdefault(processor, set())
+    for kind, note in notes.items():
+        if note and kind not in said:
+            said.add(kind)
+            logger.warning(note.replace("image 0 of the batch", "the image") if len(converted) == 1 else note)
 
 
 class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
@@ -692,6 +719,7 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
         # Only the options every image processor has are checked: a saved config also holds `auto_map` and the like.
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in ImagesKwargs.__annotations__}
         refuse_unsupported(type(self).__name__, options)
+        check_image_channels(num_channels)
         do_rescale = do_rescale is not False  # None (unset, as generic callers pass it) is the default
         super().__init__(num_channels=num_channels, do_rescale=do_rescale, **kwargs)
         self.num_channels = num_channels
@@ -744,7 +772,7 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
             )
         images = [_as_restored(im) for im in images]
         converted = [image_to_float(im, _format_of(im, given_format)) for im in images]
-        _warn_of_losses(converted, channels)
+        _warn_of_losses(self, converted, channels)
         arrays = [match_channels(pixels, channels) for pixels, _ in converted]
         sizes = {a.shape[:2] for a in arrays}
         if len(sizes) > 1:

@@ -520,6 +520,12 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
     # What PEFT-style fine-tuning hooks (`enable_input_require_grads`) as the layer that first sees the input.
     _input_embed_layer = "conv_first"
 
+    def resize_token_embeddings(self, *args: Any, **kwargs: Any) -> Any:
+        # transformers' would fail inside on the convolution ("too many values to unpack").
+        raise NotImplementedError(
+            "SwinIR has no token embeddings to resize: its input embedding (get_input_embeddings) is a convolution"
+        )
+
     @property
     def dtype(self) -> torch.dtype:
         """The body's dtype: transformers' (the first parameter's) would be that of `conv_first`, which a model loaded
