@@ -153,15 +153,15 @@ class SwinIRRestorer:
         raise not_an_image(image)
 
     def restore_images(
-        self, images: Iterable[ImageLike], outscale: float | None = None, names: Sequence[str] | None = None
+        self, images: Iterable[ImageLike], outscale: float | None = None, names: Sequence[str | None] | None = None
     ) -> list[Image.Image | np.ndarray]:
         """Images (of any kinds, channel counts and sizes; files too) restored as the call restores each, those of one
         size (W × H) through one forward pass (and the alphas the model upscales through one more): faster than one
         call each where a pass is mostly overhead (small images, GPUs). Images of one size whose pass or outputs
         cannot fit the memory together are restored one at a time; an image that cannot fit alone raises
-        `ImageTooLargeError`, as the call does. → the restored images, in the order given. `names`: what warnings
-        (float pixels past [0, 1], whose output is clamped) call the images, one each; by default a file's path,
-        else "the image" / "image i of those given".
+        `ImageTooLargeError`, as the call does. → the restored images, in the order given. `names`: what the warning
+        of float pixels past [0, 1] (clamped) calls each image (None: none, as for a benchmark's noisy input); by
+        default a file's path, else "the image" / "image i of those given".
 
         Raises:
             ValueError: `outscale` is not a positive number, before any image is read.
@@ -179,7 +179,8 @@ class SwinIRRestorer:
         for i, (image, decoded) in enumerate(zip(images, pixels, strict=True)):
             if isinstance(decoded, np.ndarray) and decoded.dtype.kind == "f" or getattr(decoded, "mode", "") == "F":
                 name = str(image) if i in files else "the image" if len(images) == 1 else f"image {i} of those given"
-                warn_if_clamped(np.asarray(decoded), names[i] if names else name)
+                if (name := names[i] if names else name) is not None:
+                    warn_if_clamped(np.asarray(decoded), name)
         restored = self._restore_pixels(pixels, outscale)
         for i, image in enumerate(images):  # after: a PIL image's checks need it not loaded (its EXIF read loads it)
             if isinstance(restored[i], Image.Image) and not isinstance(image, np.ndarray):
