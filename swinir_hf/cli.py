@@ -11,7 +11,7 @@ from pathlib import Path
 # errors answer at once; each subcommand imports what it needs.
 from . import __version__
 from .checkpoints.bundled import DEFAULT_MODELS
-from .console import StdoutUnwritable, prefixed_warnings, stdout_gone, tolerant_output
+from .console import prefixed_warnings, stdout_gone, tolerant_output
 from .extras import MissingExtraError
 from .interrupts import finished_before, not_started, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, engine_precision_only, launch, option_strings, split_arguments
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         status = args.func(args)
         sys.stdout.flush()  # a reader that has gone shows here, not as an error at exit
         return status
-    except (StdoutUnwritable, *_one_line_errors()) as err:
+    except _one_line_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `swinir-hf models | head`: the reader has all it wanted

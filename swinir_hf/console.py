@@ -17,8 +17,8 @@ def tolerant_output() -> None:
     """Print what stdout / stderr cannot encode as backslash escapes instead of raising `UnicodeEncodeError` after
     the work is done: the commands print →, ×, σ, and file names, which may not be valid UTF-8 (strict in a UTF-8
     locale), or anything beyond ASCII (`LANG=C`, `PYTHONIOENCODING=ascii`, Windows' code page when redirected).
-    stderr whose reader has gone is dropped (`StderrReaderGone`); stdout that fails otherwise raises
-    `StdoutUnwritable`. For the programs only (`swinir-hf`, `python -m swinir_hf.*`), not a caller's streams."""
+    stderr whose reader has gone is dropped (`StderrReaderGone`); stdout that fails otherwise is one line
+    (`CheckedStdout`). For the programs only (`swinir-hf`, `python -m swinir_hf.*`), not a caller's streams."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) not in _TOLERANT:
             stream.reconfigure(errors="backslashreplace")
@@ -26,6 +26,8 @@ def tolerant_output() -> None:
         sys.stderr = StderrReaderGone(sys.stderr)
     if sys.stdout is not None and not isinstance(sys.stdout, CheckedStdout):
         sys.stdout = CheckedStdout(sys.stdout)
+    if not isinstance(sys.excepthook, StdoutErrorHook):
+        sys.excepthook = StdoutErrorHook(sys.excepthook)
 
 
 class StdoutUnwritable(Exception):
@@ -33,9 +35,24 @@ class StdoutUnwritable(Exception):
     I/O error): what it was to print is lost, which the command's caller learns from a message and exit status 1."""
 
 
+class StdoutErrorHook:
+    """`sys.excepthook` that says a `StdoutUnwritable` in one line (`error: ...`; Python's exit status for it, 1),
+    wherever a program meets it (`--help`, a config printed, a table), and leaves other errors to `hook`."""
+
+    def __init__(self, hook: Any) -> None:
+        self.hook = hook
+
+    def __call__(self, kind: type[BaseException], error: BaseException, traceback: Any) -> None:
+        if isinstance(error, StdoutUnwritable):
+            print(f"error: {error}", file=sys.stderr)
+        else:
+            self.hook(kind, error, traceback)
+
+
 class CheckedStdout:
-    """stdout whose write errors other than a closed pipe raise `StdoutUnwritable` (a command's one-line error), not
-    OSError's traceback; what is still buffered then goes to the null device, not to a second error at exit."""
+    """stdout whose write errors other than a closed pipe raise `StdoutUnwritable` (said in one line:
+    `StdoutErrorHook`), not OSError's traceback; what is still buffered then goes to the null device, not to a second
+    error at exit."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream

@@ -148,7 +148,7 @@ def test_the_processor_says_what_pixel_values_cannot_carry(caplog):
     assert [r.message[: len(alpha)] for r in caplog.records] == [alpha]
 
 
-def test_a_model_of_other_channel_counts_takes_no_image(tiny_config):
+def test_a_model_of_other_channel_counts_takes_no_image(tiny_config, tmp_path):
     """A 4-channel model (a config takes any count: its tensors train) had an RGBA image's alpha dropped and then
     "cannot map a 3-channel image", and a grey image copied into its 4 channels; the processor took 2 channels."""
     from swinir_hf import SwinIRForImageRestoration, restore
@@ -161,9 +161,14 @@ def test_a_model_of_other_channel_counts_takes_no_image(tiny_config):
     for image in (Image.new("RGBA", (10, 8)), Image.new("L", (10, 8))):
         with pytest.raises(ValueError, match=said + r"pass its \(N, 4, H, W\) tensors to the model itself$"):
             restore(model, image)
-    for channels in (2, 4):
+    for channels in (2, 4):  # made (and saved with such a model's folder), but it takes no image
         with pytest.raises(ValueError, match=f"^a {channels}-channel model takes no image"):
-            SwinIRImageProcessor(num_channels=channels)
+            SwinIRImageProcessor(num_channels=channels)(Image.new("RGB", (4, 4)))
+    from swinir_hf.checkpoints.folders import save_model_folder
+
+    save_model_folder(tmp_path / "four", model)  # the package's save, with its processor
+    assert AutoImageProcessor.from_pretrained(tmp_path / "four").num_channels == 4
+    assert SwinIRForImageRestoration.from_pretrained(tmp_path / "four").config.num_channels == 4
 
 
 def test_per_call_options_of_transformers_image_processors():

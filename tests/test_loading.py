@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import re
 import socket
 import sys
@@ -373,13 +374,18 @@ def test_listing_into_a_pipe_that_closes_early_is_quiet():
         assert (done.returncode, done.stderr.decode()) == (0, ""), unbuffered
 
 
-def test_listing_into_a_full_disk_says_so_in_one_line():
-    """`swinir-hf models > out.txt` on a full disk: one line and exit status 1, not OSError's traceback."""
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full (Linux's) to write to")
+@pytest.mark.parametrize(
+    "command", [["swinir_hf.cli", "models"], ["swinir_hf.cli", "train", "--help"], ["swinir_hf.evaluate", "--help"]]
+)
+def test_output_into_a_full_disk_is_said_in_one_line(command):
+    """`swinir-hf models > out.txt` on a full disk: one line and exit status 1, not OSError's traceback; so for
+    `--help` and the module entry points."""
     import subprocess
     import sys
 
     with open("/dev/full", "w") as full:  # every write fails with ENOSPC
-        done = subprocess.run([sys.executable, "-m", "swinir_hf.cli", "models"], stdout=full, stderr=subprocess.PIPE)
+        done = subprocess.run([sys.executable, "-m", *command], stdout=full, stderr=subprocess.PIPE, timeout=300)
     assert (done.returncode, done.stderr.decode()) == (
         1,
         "error: standard output could not be written: No space left on device\n",

@@ -1329,6 +1329,20 @@ def test_threads_sharing_a_model_get_their_own_precisions_and_leave_its_mode(mod
     assert {p.dtype for p in shared.parameters()} == {torch.bfloat16}  # cast in place for the run alone, then back
 
 
+def test_a_restorer_made_while_another_run_cast_the_model_runs_after_the_cast_back(model, tmp_path):
+    """Whether float16 weights run as float32 off CUDA was decided when the restorer was made: one made while
+    another thread's run held the model cast to float32 ran it after the cast back as float16 under bfloat16
+    autocast (torch's "mixed dtype (CPU)"). Decided at each run now."""
+    copy.deepcopy(model).half().save_pretrained(tmp_path)
+    half = SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float16).eval()
+    with devices.running(half, torch.device("cpu"), torch.float32):  # another run, holding it in float32
+        late = SwinIRRestorer(half, dtype="bfloat16")
+    assert half.layers[0].conv.weight.dtype == torch.float16  # cast back
+    expected = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(tmp_path).eval(), dtype="bfloat16")
+    x = torch.rand(1, 3, 9, 11)
+    assert torch.equal(late.restore_tensor(x), expected.restore_tensor(x))
+
+
 def test_float16_needs_cuda_and_keeps_edges_in_float32(model):
     with pytest.raises(ValueError, match="CUDA"):
         restore(model, _rgb(), dtype="float16", device="cpu")

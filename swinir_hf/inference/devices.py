@@ -110,6 +110,13 @@ def _holds(model: nn.Module, device: torch.device, dtype: torch.dtype | None) ->
     )
 
 
+def _run_dtype(model: nn.Module, device: torch.device) -> torch.dtype | None:
+    """float32 for float16 weights off CUDA (lossless; torch's CPU kernels refuse float16 parameters under bfloat16
+    autocast), else None: as they are."""
+    half = device.type != "cuda" and any(p.dtype == torch.float16 for p in model.parameters())
+    return torch.float32 if half else None
+
+
 def _floating_tensors(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
     """`model`'s floating-point parameters and buffers, by name."""
     for name, t in itertools.chain(model.named_parameters(), model.named_buffers()):
@@ -123,6 +130,8 @@ def _cast_back(model: nn.Module, dtypes: dict[str, torch.dtype]) -> None:
     for name, param in model.named_parameters():
         if name in dtypes:
             param.data = param.data.to(dtypes[name])
+            if param.grad is not None:  # as `.to()` casts them
+                param.grad = param.grad.to(dtypes[name])
     for name, buffer in list(model.named_buffers()):
         if name in dtypes:
             owner, _, attribute = name.rpartition(".")
@@ -133,7 +142,8 @@ def _cast_back(model: nn.Module, dtypes: dict[str, torch.dtype]) -> None:
 def running(
     model: SwinIRForImageRestoration, device: torch.device, dtype: torch.dtype | None
 ) -> Iterator[SwinIRForImageRestoration]:
-    """`model` on `device`, in `dtype` (None: as it is) and in eval mode for one restoration.
+    """`model` on `device`, in `dtype` (None: as it is, but float16 weights off CUDA as float32: `_run_dtype`) and in
+    eval mode for one restoration.
 
     Threads may share a model: it is moved / cast in place (as `.to()` does) only while no other restoration runs
     it, and its training mode and dtypes come back when the last one ends (a float16 model cast to float32 off CUDA
@@ -142,6 +152,7 @@ def running(
     change under it.
     """
     with _RUNS_LOCK:
+        dtype = dtype or _run_dtype(model, device)  # as the model is now, another run's cast undone or not
         runs = _RUNS.setdefault(model, _Runs())
         holds = _holds(model, device, dtype)
         shared = runs.count == 0 or holds
@@ -155,8 +166,10 @@ def running(
                 runs.was_training = model.training
                 model.eval()
             runs.count += 1
+        else:  # copied here: another run's cast back would change the model midway
+            converted = copy.deepcopy(model).to(device, dtype).eval()
     if not shared:
-        yield copy.deepcopy(model).to(device, dtype).eval()
+        yield converted
         return
     try:
         yield model

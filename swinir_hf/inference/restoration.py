@@ -114,11 +114,9 @@ class SwinIRRestorer:
         self.device = check_device(device) if device is not None else next(model.parameters()).device
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
         check_dtype(self.dtype, self.device)
-        # float16 weights run on CUDA only (under autocast); elsewhere they are cast to float32 (lossless), as the
-        # pipeline does: torch's CPU kernels refuse float16 parameters under bfloat16 autocast.
-        half_off_cuda = self.device.type != "cuda" and any(p.dtype == torch.float16 for p in model.parameters())
         self.model = model
-        self.weights_dtype = torch.float32 if self.dtype == "float32" or half_off_cuda else None
+        # None: as they are, float16 ones off CUDA as float32 (decided at each run: `devices.running`)
+        self.weights_dtype = torch.float32 if self.dtype == "float32" else None
         self.tile = tile if tile in (None, "auto") else int(tile)
         self.tile_overlap = int(tile_overlap)
         self.ensemble = bool(ensemble)

@@ -719,7 +719,6 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
         # Only the options every image processor has are checked: a saved config also holds `auto_map` and the like.
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in ImagesKwargs.__annotations__}
         refuse_unsupported(type(self).__name__, options)
-        check_image_channels(num_channels)
         do_rescale = do_rescale is not False  # None (unset, as generic callers pass it) is the default
         super().__init__(num_channels=num_channels, do_rescale=do_rescale, **kwargs)
         self.num_channels = num_channels
