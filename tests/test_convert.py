@@ -248,11 +248,19 @@ def test_a_half_precision_copy_converts_in_its_own_precision(authors_state, tmp_
     )
     assert main(["convert", str(tmp_path / "h.pth"), str(tmp_path / "model")]) == 0
     saved = load_file(tmp_path / "model" / "model.safetensors")
-    assert {v.dtype for v in saved.values()} == {dtype}
-    assert all(torch.equal(saved[k], v.to(dtype)) for k, v in state.items() if k in saved)
+    kept = tuple(SwinIRForImageRestoration._keep_in_fp32_modules) if dtype == torch.float16 else ()
+    assert {v.dtype for k, v in saved.items() if not k.startswith(kept)} == {dtype}
+    assert {v.dtype for k, v in saved.items() if k.startswith(kept)} <= {torch.float32}  # float16's edges
+    assert all(torch.equal(saved[k], v.to(dtype).to(saved[k].dtype)) for k, v in state.items() if k in saved)
     assert SwinIRForImageRestoration.from_pretrained(tmp_path / "model").dtype == torch.float32
     assert convert_original_checkpoint(tmp_path / "h.pth").dtype == torch.float32
-    assert convert_original_checkpoint(tmp_path / "h.pth", dtype="auto").dtype == dtype
+    auto = convert_original_checkpoint(tmp_path / "h.pth", dtype="auto")
+    loaded = SwinIRForImageRestoration.from_pretrained(tmp_path / "model", dtype=dtype)
+    # each tensor in from_pretrained's dtype: float16's overflow-prone edges (conv_first, ...) kept float32
+    assert {k: v.dtype for k, v in auto.state_dict().items()} == {k: v.dtype for k, v in loaded.state_dict().items()}
+    assert auto.dtype == dtype and (auto.conv_first.weight.dtype == torch.float32) == (dtype == torch.float16)
+    with pytest.raises(TypeError, match=r"^dtype must be a torch floating dtype \(torch.float16\) or 'auto', got "):
+        convert_original_checkpoint(tmp_path / "h.pth", dtype="float16")
     mixed = {k: v.half() if k.startswith("conv_first") else v for k, v in state.items()}
     assert convert_original_checkpoint(mixed, dtype="auto").dtype == torch.float32
 

@@ -301,8 +301,9 @@ def convert_original_checkpoint(
     Args:
         checkpoint: path to a `.pth` / `.safetensors` file, or an already loaded (possibly wrapped) state dict.
         weights_key: entry holding the weights (`params` / `params_ema`); found automatically when unset.
-        dtype: the model's parameter dtype; `"auto"`, as `from_pretrained`'s, the one the weights are stored in
-            (`storage_dtype`): a float16 file converts to a float16 model, value for value.
+        dtype: the model's dtype (a torch floating dtype), or `"auto"`, as `from_pretrained`'s: the one the weights
+            are stored in (`storage_dtype`), a float16 file converting to a float16 model value for value; in float16
+            the modules where it overflows stay float32, as `from_pretrained` keeps them.
         config_overrides: config fields to set instead of detecting them (e.g. `img_range`, `task`).
 
     Returns:
@@ -310,6 +311,8 @@ def convert_original_checkpoint(
     """
     if not isinstance(checkpoint, (str, os.PathLike, Mapping)):
         raise TypeError(f"checkpoint must be a file path or a state dict, got {type(checkpoint).__name__}")
+    if dtype != "auto" and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a torch floating dtype (torch.float16) or 'auto', got {dtype!r}")
     if not isinstance(checkpoint, (str, os.PathLike)):
         return _converted(extract_state_dict(checkpoint, weights_key), dtype, config_overrides)
     try:
@@ -331,7 +334,11 @@ def _converted(
     with torch.random.fork_rng(devices=[]):  # the initial weights are all replaced: leave a seeded script's draws
         model = SwinIRForImageRestoration(config)
     load_into(model, state)
-    return model.to(storage_dtype(state) if dtype == "auto" else dtype).eval()
+    model.to(storage_dtype(state) if dtype == "auto" else dtype)
+    for name in model._keep_in_fp32_modules if model.dtype == torch.float16 else ():
+        if (module := getattr(model, name, None)) is not None:  # this head's (`upsample`, `conv_last`, ...)
+            module.float()
+    return model.eval()
 
 
 def storage_dtype(state: Mapping[str, torch.Tensor]) -> torch.dtype:
