@@ -1766,6 +1766,7 @@ def test_a_demos_cache_folder_is_its_users_alone_and_never_a_planted_link(monkey
     assert other.parent == tmp_path and other.name.startswith(f"swinir-demo-{process_tag()}-")
     assert other.is_dir() and not other.is_symlink() and other.stat().st_mode & 0o777 == 0o700
     assert os.environ["GRADIO_TEMP_DIR"] == str(other) and folder.is_symlink()
+    assert own_gradio_cache() == other  # a second launch in this process: the same one
 
 
 def test_each_demo_caches_its_files_in_a_folder_of_its_own(monkeypatch, tmp_path):

@@ -514,6 +514,8 @@ def test_float_pixels_past_0_1_are_warned_of_from_arrays_as_from_files(model, ca
     caplog.clear()
     restore(model, x, dtype="float32")
     assert not caplog.messages
+    with pytest.raises(ValueError, match=r"^restore_images got 1 names for 2 images: give one each$"):
+        SwinIRRestorer(model).restore_images([x, x], names=["a"])
 
 
 def test_a_masked_array_is_refused_unless_nothing_is_masked(model):

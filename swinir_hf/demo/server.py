@@ -145,8 +145,9 @@ def own_gradio_cache() -> Path:
 
     root, own = Path(tempfile.gettempdir()) / "gradio", f"{OUTPUT_PREFIX}{process_tag()}"
     chosen = os.environ.get("GRADIO_TEMP_DIR")
-    if chosen and (not Path(chosen).name.startswith(OUTPUT_PREFIX) or Path(chosen).name == own):
-        return Path(chosen)
+    name = Path(chosen or "").name
+    if chosen and (not name.startswith(OUTPUT_PREFIX) or name == own or name.startswith(f"{own}-")):
+        return Path(chosen)  # chosen, or this process's own (a private one made beside: `_private_folder`)
     remove_dead_folders(root, OUTPUT_PREFIX)
     folder = _private_folder(root / own)
     os.environ["GRADIO_TEMP_DIR"] = str(folder)

@@ -57,8 +57,8 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
 
     check_output_fits(job.src, num_channels, scale, torch.device("cpu"), outscale)
     data = read_restorable(job.src)
+    warn_if_clamped(data.pixels, str(job.src))  # a float file past [0, 1]: its output is clamped
     colour, layout = split_image(data.pixels)
-    warn_if_clamped(colour, str(job.src))  # a float file past [0, 1]: its output is clamped
     h, w = colour.shape[:2]
     check_encodable(job.dst, output_size(w, h, outscale) if outscale is not None else (scale * w, scale * h))
     pixel_values = to_pixel_values(colour, num_channels)

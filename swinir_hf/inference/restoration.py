@@ -170,15 +170,16 @@ class SwinIRRestorer:
         images = list(images)  # a generator's images, read once
         if bad := [image for image in images if not isinstance(image, (Image.Image, np.ndarray, str, os.PathLike))]:
             raise not_an_image(bad[0])
+        if names is not None and len(names) != len(images):
+            raise ValueError(f"restore_images got {len(names)} names for {len(images)} images: give one each")
         for image in images:  # before any is decoded or converted (gigabytes and seconds for a huge one)
             check_output_fits(image, self.model.config.num_channels, self.scale, self.device, outscale)
         files = {i: read_restorable(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
         pixels = [files[i].pixels if i in files else image for i, image in enumerate(images)]
         for i, (image, decoded) in enumerate(zip(images, pixels, strict=True)):
-            if isinstance(decoded, np.ndarray) and decoded.dtype.kind == "f" or getattr(decoded, "mode", "") == "F":
-                name = str(image) if i in files else "the image" if len(images) == 1 else f"image {i} of those given"
-                if (name := names[i] if names else name) is not None:
-                    warn_if_clamped(np.asarray(decoded), name)
+            name = str(image) if i in files else "the image" if len(images) == 1 else f"image {i} of those given"
+            if (name := names[i] if names else name) is not None:
+                warn_if_clamped(decoded, name)
         restored = self._restore_pixels(pixels, outscale)
         for i, image in enumerate(images):  # after: a PIL image's checks need it not loaded (its EXIF read loads it)
             if isinstance(restored[i], Image.Image) and not isinstance(image, np.ndarray):

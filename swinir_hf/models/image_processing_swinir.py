@@ -286,16 +286,22 @@ def check_float_range(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def warn_if_clamped(values: np.ndarray, name: str) -> None:
-    """Log a warning naming `name` when float pixels `values` go past [0, 1] (`clamping_note`)."""
-    if note := clamping_note(values, name):
+def warn_if_clamped(pixels: np.ndarray | Image.Image, name: str) -> None:
+    """Log a warning naming `name` when float `pixels` go past [0, 1] (`clamping_note`)."""
+    if note := clamping_note(pixels, name):
         logger.warning(note)
 
 
-def clamping_note(values: np.ndarray, name: str) -> str | None:
-    """What to say of float pixels `values` that go past [0, 1] (`FLOAT_SLACK`), naming `name`: taken (a noisy image
-    overshoots), but their output is clamped, and a [-1, 1] image (a `(x - 0.5) / 0.5` normalisation) loses its
-    lower half to black. None within [0, 1], and beyond `FLOAT_RANGE` (refused)."""
+def clamping_note(pixels: np.ndarray | Image.Image, name: str) -> str | None:
+    """What to say of float `pixels` (an array, a mode F image) that go past [0, 1] (`FLOAT_SLACK`), naming `name`:
+    taken (a noisy image overshoots), but their output is clamped, and a [-1, 1] image (a `(x - 0.5) / 0.5`
+    normalisation) loses its lower half to black. None within [0, 1], beyond `FLOAT_RANGE` (refused), and for
+    integer pixels, which cannot leave it."""
+    if isinstance(pixels, Image.Image) and pixels.mode != "F":
+        return None
+    values = np.asarray(pixels)
+    if values.dtype.kind != "f":
+        return None
     low, high = float(values.min()), float(values.max())
     if FLOAT_RANGE[0] <= low < -FLOAT_SLACK or 1 + FLOAT_SLACK < high <= FLOAT_RANGE[1]:
         return (
