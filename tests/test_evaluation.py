@@ -127,15 +127,20 @@ def test_cli_table_and_json(small_set, tmp_path, capsys):
     assert [r[:2] for r in body] == [["mean", "bicubic"], ["mean", "tiny_x2"]]
 
 
-def test_a_reader_gone_ends_the_tables_not_the_evaluation(small_set, tmp_path):
-    """`swinir-hf eval ... --json F | head -1`: the tables' reader gone, the sets left are still scored and --json
-    written (the run ended at the first table, exit status 0, without the file)."""
+def _two_sets_with_json(small_set, tmp_path: Path) -> tuple[list[str], Path]:
+    """The `swinir-hf eval` command (a subprocess's) scoring two sets, Mini and Other, into --json; that file."""
     dataset, model_dir = small_set
     other = tmp_path / "Other"
     shutil.copytree(dataset / "HR", other)
     out = tmp_path / "scores.json"
     command = [sys.executable, "-m", "swinir_hf.cli", "eval", "--model", str(model_dir), "--no-progress"]
-    command += ["--dataset", str(dataset), str(other), "--json", str(out)]
+    return [*command, "--dataset", str(dataset), str(other), "--json", str(out)], out
+
+
+def test_a_reader_gone_ends_the_tables_not_the_evaluation(small_set, tmp_path):
+    """`swinir-hf eval ... --json F | head -1`: the tables' reader gone, the sets left are still scored and --json
+    written (the run ended at the first table, exit status 0, without the file)."""
+    command, out = _two_sets_with_json(small_set, tmp_path)
     run = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"}
     )
@@ -149,12 +154,7 @@ def test_a_reader_gone_ends_the_tables_not_the_evaluation(small_set, tmp_path):
 def test_tables_lost_to_a_full_disk_fail_the_run_after_the_sets_and_json(small_set, tmp_path):
     """`swinir-hf eval ... --json F > tables.md` on a full disk: every set is still scored and --json written, and
     the run ends with one line and exit status 1 (a traceback at the first table, nothing written)."""
-    dataset, model_dir = small_set
-    other = tmp_path / "Other"
-    shutil.copytree(dataset / "HR", other)
-    out = tmp_path / "scores.json"
-    command = [sys.executable, "-m", "swinir_hf.cli", "eval", "--model", str(model_dir), "--no-progress"]
-    command += ["--dataset", str(dataset), str(other), "--json", str(out)]
+    command, out = _two_sets_with_json(small_set, tmp_path)
     with open("/dev/full", "w") as full:
         done = subprocess.run(
             command, stdout=full, stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300
