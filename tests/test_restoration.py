@@ -1331,6 +1331,29 @@ def test_threads_sharing_a_model_get_their_own_precisions_and_leave_its_mode(mod
     assert {p.dtype for p in shared.parameters()} == {torch.bfloat16}  # cast in place for the run alone, then back
 
 
+def test_an_abandoned_run_collected_under_the_runs_lock_does_not_wait_on_it():
+    """The runs' lock is held while a model is cast or copied, which allocates, and may set off the garbage
+    collection in that thread; an abandoned `running` collected then takes the lock too to end: with a plain lock,
+    the thread waited on itself for ever (a threads test hung 30 s in a full run). In a subprocess: a hang is a
+    timeout there, not a stuck test process."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import gc, torch
+        from swinir_hf.inference import devices
+        model = torch.nn.Linear(2, 2)
+        run = devices.running(model, torch.device("cpu"), None)
+        run.__enter__()  # never exited: its generator waits at its yield until collected
+        with devices._RUNS_LOCK:
+            del run
+            gc.collect()  # the generator's exit takes the lock
+        print("ended")
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "ended\n"), done.stderr[-2000:]
+
+
 def test_a_restorer_made_while_another_run_cast_the_model_runs_after_the_cast_back(model, tmp_path):
     """Whether float16 weights run as float32 off CUDA was decided when the restorer was made: one made while
     another thread's run held the model cast to float32 ran it after the cast back as float16 under bfloat16

@@ -96,7 +96,9 @@ class _Runs:
 
 
 _RUNS: weakref.WeakKeyDictionary[nn.Module, _Runs] = weakref.WeakKeyDictionary()
-_RUNS_LOCK = threading.Lock()
+# Re-entrant: what is done under it allocates (a cast, a copy), and the garbage collection that may set off in this
+# thread can end an abandoned run's `running`, whose exit takes the lock too (a plain lock waited on itself).
+_RUNS_LOCK = threading.RLock()
 
 
 def _holds(model: nn.Module, device: torch.device, dtype: torch.dtype | None) -> bool:
