@@ -49,10 +49,9 @@ class StdoutErrorHook:
             self.hook(kind, error, traceback)
 
 
-class CheckedStdout:
-    """stdout whose write errors other than a closed pipe raise `StdoutUnwritable` (said in one line:
-    `StdoutErrorHook`), not OSError's traceback; what is still buffered then goes to the null device, not to a second
-    error at exit."""
+class _GuardedStream:
+    """A text stream whose write and flush errors go to `_failed`, which raises or lets the work go on (what was
+    written is then taken as written); the rest (isatty, encoding, fileno, ...) is the stream's."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
@@ -60,53 +59,44 @@ class CheckedStdout:
     def write(self, text: str) -> int:
         try:
             return self.stream.write(text)
-        except BrokenPipeError:  # the reader has gone: the commands' own handling
-            raise
         except OSError as err:
-            raise self._failed(err) from err
-
-    def flush(self) -> None:
-        try:
-            self.stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as err:
-            raise self._failed(err) from err
-
-    def _failed(self, err: OSError) -> StdoutUnwritable:
-        _to_null_device(self.stream)  # what is still buffered goes nowhere: no second error at exit
-        return StdoutUnwritable(f"standard output could not be written: {err.strerror or err}")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
-class StderrReaderGone:
-    """stderr that, once its reader has gone (`swinir-hf restore ... 2>&1 | head -1`), sends what is written to the
-    null device and lets the work go on, as stdout does (`print_results`): a message or progress bar that met the
-    closed pipe raised BrokenPipeError, which ended the run at once, with nothing done and exit status 0."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self.stream.write(text)
-        except BrokenPipeError:
-            self._gone()
+            self._failed(err)
             return len(text)
 
     def flush(self) -> None:
         try:
             self.stream.flush()
-        except BrokenPipeError:
-            self._gone()
+        except OSError as err:
+            self._failed(err)
 
-    def _gone(self) -> None:
-        _to_null_device(self.stream)
+    def _failed(self, err: OSError) -> None:
+        raise err
 
-    def __getattr__(self, name: str) -> Any:  # the rest (isatty, encoding, fileno, ...) is the stream's
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
+
+
+class CheckedStdout(_GuardedStream):
+    """stdout whose write errors other than a closed pipe raise `StdoutUnwritable` (said in one line:
+    `StdoutErrorHook`), not OSError's traceback; what is still buffered then goes to the null device, not to a second
+    error at exit."""
+
+    def _failed(self, err: OSError) -> None:
+        if isinstance(err, BrokenPipeError):  # the reader has gone: the commands' own handling
+            raise err
+        _to_null_device(self.stream)
+        raise StdoutUnwritable(f"standard output could not be written: {err.strerror or err}") from err
+
+
+class StderrReaderGone(_GuardedStream):
+    """stderr that, once its reader has gone (`swinir-hf restore ... 2>&1 | head -1`), sends what is written to the
+    null device and lets the work go on, as stdout does (`print_results`): a message or progress bar that met the
+    closed pipe raised BrokenPipeError, which ended the run at once, with nothing done and exit status 0."""
+
+    def _failed(self, err: OSError) -> None:
+        if not isinstance(err, BrokenPipeError):
+            raise err
+        _to_null_device(self.stream)
 
 
 def print_results(text: str) -> None:

@@ -177,8 +177,8 @@ class SwinIRRestorer:
         files = {i: read_restorable(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
         pixels = [files[i].pixels if i in files else image for i, image in enumerate(images)]
         for i, (image, decoded) in enumerate(zip(images, pixels, strict=True)):
-            name = str(image) if i in files else "the image" if len(images) == 1 else f"image {i} of those given"
-            if (name := names[i] if names else name) is not None:
+            default = str(image) if i in files else "the image" if len(images) == 1 else f"image {i} of those given"
+            if (name := names[i] if names else default) is not None:  # None: not to be warned of
                 warn_if_clamped(decoded, name)
         restored = self._restore_pixels(pixels, outscale)
         for i, image in enumerate(images):  # after: a PIL image's checks need it not loaded (its EXIF read loads it)

@@ -627,6 +627,7 @@ def _warn_of_losses(processor: Any, converted: list[tuple[np.ndarray, np.ndarray
     """Log what `pixel_values` cannot carry of the (pixels, alpha) images, each kind once per `processor`: an alpha
     channel, or colour for a grey model (the image-restoration pipeline restores both); and float values past
     [0, 1], which the restored image cannot keep (`clamping_note`)."""
+    names = ["the image"] if len(converted) == 1 else [f"image {i} of the batch" for i in range(len(converted))]
     notes = {
         "alpha": any(alpha is not None for _, alpha in converted)
         and "SwinIRImageProcessor drops alpha channels (the model restores colour only): the image-restoration "
@@ -635,15 +636,13 @@ def _warn_of_losses(processor: Any, converted: list[tuple[np.ndarray, np.ndarray
         and any(pixels.shape[-1] == 3 for pixels, _ in converted)
         and "SwinIRImageProcessor reduces colour images to grey (BT.601 luma) for this 1-channel model: the "
         "image-restoration pipeline restores each colour channel instead, and gives colour images back",
-        "range": next(
-            filter(None, (clamping_note(p, f"image {i} of the batch") for i, (p, _) in enumerate(converted))), None
-        ),
+        "range": next(filter(None, (clamping_note(p, n) for (p, _), n in zip(converted, names, strict=True))), None),
     }
     said = _SAID.setdefault(processor, set())
     for kind, note in notes.items():
         if note and kind not in said:
             said.add(kind)
-            logger.warning(note.replace("image 0 of the batch", "the image") if len(converted) == 1 else note)
+            logger.warning(note)
 
 
 class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
