@@ -578,6 +578,34 @@ def test_shift_masks_are_cached_per_size(tiny_config):
     assert all(model.shift_mask(*size, torch.device("cpu")) is mask for size, mask in kept)
 
 
+def test_a_model_copied_while_a_mask_is_added_copies_no_masks(tiny_config, monkeypatch):
+    """The engine deep-copies a model that another thread is running (to run it in another dtype); that thread adding
+    a shift mask meanwhile broke the copy with "dictionary changed size during iteration" (a threads test failed in
+    CI). Masks are derived from the config: a copy, deep or pickled, starts with none and builds its own."""
+    import copy
+    import pickle
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    x = torch.rand(1, 3, 8, 12)
+    with torch.no_grad():
+        expected = model(x).reconstruction
+    assert list(model._shift_masks) == [(8, 12, "cpu")]
+    tensor_deepcopy = torch.Tensor.__deepcopy__
+
+    def another_thread_adds_a_mask(tensor, memo):  # what the other thread does while a mask is copied
+        model.shift_mask(4 * (len(model._shift_masks) + 2), 4, torch.device("cpu"))
+        return tensor_deepcopy(tensor, memo)
+
+    monkeypatch.setattr(torch.Tensor, "__deepcopy__", another_thread_adds_a_mask)
+    copied = copy.deepcopy(model)
+    monkeypatch.undo()
+    for twin in (copied, pickle.loads(pickle.dumps(model))):
+        assert not twin._shift_masks
+        with torch.no_grad():
+            assert torch.equal(twin(x).reconstruction, expected)
+        assert list(twin._shift_masks) == [(8, 12, "cpu")]
+
+
 def test_large_shift_masks_are_cached_within_a_byte_bound(tiny_config, monkeypatch):
     """A server sees many sizes: 8 cached masks of large maps held GBs (256 MiB each at 1024², window 8) after the
     calls that needed them. Beyond the 2 newest, they are kept only while all take at most the bound."""

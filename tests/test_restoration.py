@@ -9,7 +9,7 @@ import struct
 import threading
 import warnings
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -1319,8 +1319,9 @@ def test_threads_sharing_a_model_get_their_own_precisions_and_leave_its_mode(mod
             pool.submit(lambda dtype=dtype: inside.wait(30) and SwinIRRestorer(shared, dtype=dtype).restore_tensor(x))
             for dtype in ("float32", "bfloat16")
         ]
-        # (on this thread, paused in its first forward pass until the others are done)
-        pool.submit(lambda: [f.result() for f in others] and others_done.set())
+        # (on this thread, paused in its first forward pass until the others are done, or one failed: its error is
+        # raised below, not a 30 s wait)
+        pool.submit(lambda: (wait(others, 30, FIRST_EXCEPTION), others_done.set()))
         out = SwinIRRestorer(shared, dtype="bfloat16").restore_tensor(x)
     hook.remove()
     assert torch.equal(out, as_bf16) and torch.equal(others[0].result(), as_fp32)

@@ -96,6 +96,19 @@ def shift_window_mask(h: int, w: int, window_size: int, shift: int, device: torc
     return torch.where(diff != 0, -100.0, 0.0)
 
 
+class ShiftMaskCache(dict):
+    """A model's shift masks by (H, W, device): derived from its config alone, so a copy of the model starts with
+    none. A deep copy that copied them would iterate this dict while another thread running the model may add a
+    mask ("dictionary changed size during iteration": the engine copies a model that a thread is running to run it
+    in another dtype)."""
+
+    def __deepcopy__(self, memo: dict) -> ShiftMaskCache:
+        return type(self)()
+
+    def __reduce__(self) -> tuple:  # pickled (torch.save of a whole model) empty too
+        return type(self), ()
+
+
 @lru_cache(maxsize=64)  # a size per device and input size
 def shift_border_windows(h: int, w: int, window_size: int, device: torch.device | None = None) -> torch.Tensor:
     """int64 indices, on `device` (None: the CPU), of the windows of an H×W map where `shift_window_mask` is not
@@ -755,7 +768,7 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         self.norm = nn.LayerNorm(dim, eps=config.layer_norm_eps)
         self.conv_after_body = residual_conv(dim, config.resi_connection)
         self._build_head(config)
-        self._shift_masks: dict[tuple, torch.Tensor] = {}
+        self._shift_masks = ShiftMaskCache()
         self.post_init()
 
     def activation_bytes_per_pixel(self, device: torch.device | str | None = None) -> float:
