@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -419,6 +421,55 @@ def test_pipeline_reads_paths_as_stored(model_dir, tmp_path):
     # A misspelt path is said to be one (transformers' load_image took it for base64: "Incorrect padding").
     with pytest.raises(FileNotFoundError, match=f"^no such image file: {tmp_path / 'RGBA.pgn'}$"):
         restorer(str(tmp_path / "RGBA.pgn"))
+
+
+def test_pipeline_fetches_urls_and_names_the_one_that_fails(model_dir, tmp_path):
+    """An http(s) URL is fetched (redirects followed) and read as stored, as a path is; one that fails is an OSError
+    naming it (the HTTP client's own errors, not OSErrors, named no URL: in a batch, which one?)."""
+    import http.server
+    import socket
+    import threading
+
+    kinds = _kinds()
+    kinds["I;16"].save(tmp_path / "grey16.png")
+    body = (tmp_path / "grey16.png").read_bytes()
+
+    class Server(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/slow.png":
+                time.sleep(2)
+            if self.path == "/moved.png":
+                self.send_response(302)
+                self.send_header("Location", "/grey16.png")
+            else:
+                self.send_response(200 if self.path in ("/grey16.png", "/slow.png") else 404)
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{unused.getsockname()[1]}/x.png"
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        restorer = pipeline("image-restoration", model=str(model_dir))
+        expected = np.asarray(restorer(kinds["I;16"]))
+        for out in restorer([f"{url}/grey16.png", f"{url}/moved.png"]):
+            assert out.mode == "I;16"
+            np.testing.assert_array_equal(np.asarray(out), expected)
+        with pytest.raises(OSError, match=f"^cannot fetch {url}/gone.png: the server answered 404 Not Found$"):
+            restorer([f"{url}/grey16.png", f"{url}/gone.png"])
+        with pytest.raises(OSError, match=f"^cannot fetch {url}/slow.png: no answer within timeout=0.2 s$"):
+            restorer(f"{url}/slow.png", timeout=0.2)
+        with pytest.raises(OSError, match=f"^cannot fetch {re.escape(refused)}: .*refused"):
+            restorer(refused)
+    finally:
+        server.shutdown()
 
 
 def test_pipeline_closes_the_files_it_opens(model_dir, tmp_path):

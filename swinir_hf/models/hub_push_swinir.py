@@ -83,9 +83,15 @@ def push_said(repo_id: str, saved: str | os.PathLike | None = None) -> Iterator[
     except Exception as err:
         # huggingface_hub's own errors are OSErrors and say what the Hub answered; a connection that fails outright
         # raises its HTTP client's (httpx, httpx2), which says no more than "Name or service not known".
-        if not type(err).__module__.split(".")[0].startswith("httpx"):
+        if not is_http_client_error(err):
             raise
         raise OSError(
             f"{failed}: the Hub ({constants.ENDPOINT}) cannot be reached ({type(err).__name__}: {err}); retry when it "
             f"can, or {later}"
         ) from err
+
+
+def is_http_client_error(err: BaseException) -> bool:
+    """Whether `err` is huggingface_hub's HTTP client's own (httpx, or httpx2 in huggingface_hub ≥ 2): a connection
+    that fails outright, a timeout, a bad status; not an `OSError`, and its message names no URL."""
+    return type(err).__module__.split(".")[0].startswith("httpx")

@@ -21,6 +21,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from transformers.pipelines.base import Pipeline
 
+from .hub_push_swinir import is_http_client_error
 from .image_processing_swinir import (
     AlphaMode,
     ImageLayout,
@@ -220,11 +221,7 @@ def open_image(source: str, timeout: float | None = None) -> Image.Image:
     """A file path or http(s) URL → the PIL image as stored: mode, bit depth and alpha kept (transformers'
     `load_image` converts to 8-bit RGB). Other strings (base64) go to `load_image`, which names what it accepts."""
     if source.startswith(("http://", "https://")):
-        from huggingface_hub.utils import get_session  # its HTTP client (httpx, or httpx2 in huggingface_hub ≥ 2)
-
-        response = get_session().get(source, timeout=timeout, follow_redirects=True)
-        response.raise_for_status()
-        return _check_depth(_open(io.BytesIO(response.content), source), source)
+        return _check_depth(_open(io.BytesIO(_fetch(source, timeout)), source), source)
     if os.path.isfile(source):
         return _check_depth(_open(source, source), source)
     if "." in source and not source.startswith("data:"):  # base64 has no dots: this was meant as a file name
@@ -232,6 +229,25 @@ def open_image(source: str, timeout: float | None = None) -> Image.Image:
     from transformers.image_utils import load_image
 
     return load_image(source, timeout=timeout)
+
+
+def _fetch(url: str, timeout: float | None) -> bytes:
+    """The body `url` answers with (redirects followed), through huggingface_hub's HTTP client as transformers'
+    `load_image` fetches (not its Hub session, which HF_HUB_OFFLINE closes to every URL); the client's errors, which
+    name no URL, as an `OSError` that names `url` (a batch of URLs says which one failed)."""
+    from huggingface_hub.utils import httpx
+
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=True)
+    except Exception as err:
+        if not is_http_client_error(err):
+            raise
+        if "Timeout" in type(err).__name__:  # httpx's ConnectTimeout, ReadTimeout, ...
+            raise OSError(f"cannot fetch {url}: no answer within timeout={timeout} s") from err
+        raise OSError(f"cannot fetch {url}: {err or type(err).__name__}") from err
+    if response.is_error:
+        raise OSError(f"cannot fetch {url}: the server answered {response.status_code} {response.reason_phrase}")
+    return response.content
 
 
 # Little- and big-endian TIFF, then BigTIFF.
