@@ -863,6 +863,49 @@ def test_pillow_warnings_keeps_this_threads_pillow_warnings_and_shows_the_rest(t
     assert warnings.filters == filters and warnings.showwarning is show
 
 
+def test_pillow_warnings_undo_only_their_own_changes_beside_another_threads_catch_warnings(monkeypatch):
+    """The warnings state is process-wide: a block that put its snapshot back undid what another thread's
+    `warnings.catch_warnings` did meanwhile. With gradio's (`simplefilter("ignore")`) entered first and left during an
+    EXIF read, "ignore" stayed for good and every warning of the process was silenced. (One thread here: the
+    entries and exits interleave as two threads' would.)"""
+    import PIL.Image
+
+    shown = []
+
+    def show(message, *args, **kwargs):
+        shown.append(str(message))
+
+    monkeypatch.setattr(warnings, "showwarning", show)
+    before = list(warnings.filters)
+
+    def pillow_warns(text, file=PIL.Image.__file__, module="PIL.Image"):  # as `warnings.warn` in Pillow's code
+        warnings.warn_explicit(text, UserWarning, file, 1, module=module, registry={})
+
+    library, block = warnings.catch_warnings(), pillow_warnings()
+    library.__enter__()  # another thread's, entered first ...
+    warnings.simplefilter("ignore")
+    caught = block.__enter__()
+    pillow_warns("Corrupt EXIF data")
+    library.__exit__(None, None, None)  # ... and left while the block runs
+    block.__exit__(None, None, None)
+    assert [str(w.message) for w in caught] == ["Corrupt EXIF data"]
+    assert warnings.filters == before and warnings.showwarning is show
+    pillow_warns("the program's own warning", __file__, __name__)
+    pillow_warns("a Pillow warning outside a block")
+    assert shown == ["the program's own warning", "a Pillow warning outside a block"]
+    # Entered the other way round, the other's exit puts this block's changes back: they collect nothing there.
+    block, library = pillow_warnings(), warnings.catch_warnings()
+    block.__enter__()
+    library.__enter__()
+    block.__exit__(None, None, None)
+    library.__exit__(None, None, None)
+    pillow_warns("another Pillow warning outside a block")
+    assert shown[-1] == "another Pillow warning outside a block"
+    with pillow_warnings() as caught:  # and the next block leaves the state as it found it before the first
+        pillow_warns("Corrupt EXIF data")
+    assert len(caught) == 1 and warnings.filters == before and len(shown) == 3
+
+
 def test_a_reconstruction_with_nan_is_said_not_cast_silently(caplog):
     """NaN pixels became 0 with numpy's bare "invalid value encountered in cast"; now a warning says how many."""
     recon = torch.full((1, 3, 2, 2), 0.5)

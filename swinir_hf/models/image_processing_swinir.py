@@ -16,7 +16,7 @@ import os
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -65,6 +65,20 @@ def is_heif(head: bytes) -> bool:
 
 _WARNINGS_TURN = threading.Lock()
 _PIL_DIR = os.path.dirname(Image.__file__)
+_COLLECTING = threading.local()  # `.warnings`: the list of this thread's `pillow_warnings` block, while it runs
+_SHOWN_BY: list[Callable[..., None]] = []  # the `showwarning` that `_keep_pillows` passes the others to
+
+
+def _keep_pillows(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
+    """`warnings.showwarning` while a `pillow_warnings` block runs: Pillow's warnings of that block's thread into its
+    list, the others shown as before."""
+    caught = getattr(_COLLECTING, "warnings", None)
+    if caught is not None and os.path.dirname(filename) == _PIL_DIR:
+        caught.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+    else:
+        _SHOWN_BY[0](message, category, filename, lineno, file, line)
 
 
 @contextlib.contextmanager
@@ -73,30 +87,28 @@ def pillow_warnings() -> Iterator[list[warnings.WarningMessage]]:
     into the list it gives, instead of showing it; every other warning, of this thread or another, is shown (or
     raised) as the program's filters say.
 
-    The warnings state is process-wide (before Python 3.14), and `warnings.catch_warnings` entered on two threads at
-    once leaves one's state installed for good. So the blocks take turns (keep them to header and EXIF reads), and
-    change only what is needed: "always" for Pillow's warnings, and a `showwarning` that keeps this thread's.
+    The warnings state is process-wide (before Python 3.14), so the blocks take turns (keep them to header and EXIF
+    reads) and undo only what they did ("always" for Pillow's warnings, `_keep_pillows`), where it still is: a
+    snapshot put back (`warnings.catch_warnings`) would undo what another thread's `catch_warnings` did meanwhile
+    (gradio's "ignore", left for good, silenced every warning). Another thread's `catch_warnings` may itself put
+    this block's changes back after it; they are harmless there (`_keep_pillows` collects only inside a block).
     """
-    thread, pillow = threading.get_ident(), []
-    with _WARNINGS_TURN, warnings.catch_warnings():
-        show = warnings.showwarning
-
-        def keep_pillows(
-            message: Warning | str,
-            category: type[Warning],
-            filename: str,
-            lineno: int,
-            file: Any = None,
-            line: str | None = None,
-        ) -> None:
-            if threading.get_ident() == thread and os.path.dirname(filename) == _PIL_DIR:
-                pillow.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
-            else:
-                show(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = keep_pillows
+    caught: list[warnings.WarningMessage] = []
+    with _WARNINGS_TURN:
+        if warnings.showwarning is not _keep_pillows:
+            _SHOWN_BY[:] = [warnings.showwarning]
+            warnings.showwarning = _keep_pillows
         warnings.filterwarnings("always", module=r"PIL\.")
-        yield pillow
+        always = warnings.filters[0]
+        _COLLECTING.warnings = caught
+        try:
+            yield caught
+        finally:
+            _COLLECTING.warnings = None
+            with contextlib.suppress(ValueError):
+                warnings.filters.remove(always)
+            if warnings.showwarning is _keep_pillows:
+                warnings.showwarning = _SHOWN_BY[0]
 
 
 def normalize_pil(image: Image.Image, name: str = "the image") -> Image.Image:
