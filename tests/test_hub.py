@@ -285,6 +285,37 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
     ]
 
 
+def test_two_threads_saving_one_model_each_get_the_code_and_leave_its_config(tiny_config, tmp_path, monkeypatch):
+    """A save edits the model's config while it writes (the auto_map of its code); a second save on another thread,
+    begun meanwhile and writing after the first had put the config back, wrote a folder without auto_map or code
+    (which no longer loaded without the package) and left auto_map in the model's config for good."""
+    import threading
+    import time
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    write = SwinIRForImageRestoration._save_weights_and_config
+    first_inside, first_done = threading.Event(), threading.Event()
+
+    def paced_write(self, folder, *args, **kwargs):
+        if folder.name == "first":
+            first_inside.set()
+            time.sleep(0.3)  # the second save begins meanwhile
+        else:
+            assert first_done.wait(10)  # and writes once the first has ended
+        write(self, folder, *args, **kwargs)
+
+    monkeypatch.setattr(SwinIRForImageRestoration, "_save_weights_and_config", paced_write)
+    first = threading.Thread(target=lambda: (model.save_pretrained(tmp_path / "first"), first_done.set()))
+    first.start()
+    assert first_inside.wait(10)
+    model.save_pretrained(tmp_path / "second")
+    first.join()
+    for folder in ("first", "second"):
+        assert json.loads((tmp_path / folder / "config.json").read_text())["auto_map"], folder
+        assert (tmp_path / folder / "modeling_swinir.py").is_file(), folder
+    assert getattr(model.config, "auto_map", None) is None
+
+
 @pytest.mark.parametrize("resaved", [False, True])
 def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tmp_path, monkeypatch, resaved):
     """`model.save_pretrained(folder, push_to_hub=True)` uploads the code files its config.json's auto_map names:

@@ -503,6 +503,10 @@ class ImageRestorationOutput(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
+# Saves take turns, each editing its model's config while it writes (`save_pretrained`).
+_SAVES_TURN = threading.Lock()
+
+
 class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
     config_class = SwinIRConfig
     base_model_prefix = "swinir"
@@ -606,7 +610,8 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         """transformers' `save_pretrained` (also behind `push_to_hub`), plus the code files the config names
         (`auto_map`, `custom_pipelines`: a model loaded from a Hub folder) when transformers does not copy them: it
         copies the files of remote-code classes only. A config that names none is saved with `MODEL_AUTO_MAP` and its
-        files, so the folder loads with trust_remote_code=True without this package; `model.config` is unchanged.
+        files, so the folder loads with trust_remote_code=True without this package; `model.config` is as it was once
+        the save ends (saves take turns: they edit it meanwhile, and two at once on threads mixed their edits).
         `remote_code=False` saves no code and none of the `REMOTE_CODE_FIELDS` (the package's own folders).
 
         Also removes the weights of an earlier save that this one replaces in another layout: transformers deletes
@@ -614,21 +619,22 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         if kwargs.get("push_to_hub"):  # the folder finished (code files too) before it is uploaded
             self.save_then_push(save_directory, *args, remote_code=remote_code, **kwargs)
             return
-        fields = self.config.__dict__
-        saved = {k: fields[k] for k in REMOTE_CODE_FIELDS if k in fields}
-        if not remote_code:
-            for k in saved:
-                del fields[k]
-        elif not saved.get("auto_map"):
-            fields["auto_map"] = dict(MODEL_AUTO_MAP)
-        try:
-            self._save_weights_and_config(Path(save_directory), *args, **kwargs)
-            if remote_code:
-                self._copy_named_code(Path(save_directory))
-        finally:  # the config as it was
-            for k in REMOTE_CODE_FIELDS:
-                fields.pop(k, None)
-            fields.update(saved)
+        with _SAVES_TURN:
+            fields = self.config.__dict__
+            saved = {k: fields[k] for k in REMOTE_CODE_FIELDS if k in fields}
+            if not remote_code:
+                for k in saved:
+                    del fields[k]
+            elif not saved.get("auto_map"):
+                fields["auto_map"] = dict(MODEL_AUTO_MAP)
+            try:
+                self._save_weights_and_config(Path(save_directory), *args, **kwargs)
+                if remote_code:
+                    self._copy_named_code(Path(save_directory))
+            finally:  # the config as it was
+                for k in REMOTE_CODE_FIELDS:
+                    fields.pop(k, None)
+                fields.update(saved)
 
     def _save_weights_and_config(self, folder: Path, *args: Any, **kwargs: Any) -> None:
         """transformers' `save_pretrained`, removing an earlier save's weights in the other layout."""
