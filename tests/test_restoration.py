@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import operator
 import re
 import struct
 import threading
@@ -25,7 +26,7 @@ from swinir_hf.inference.image_writing import write_image
 from swinir_hf.inference.memory import is_out_of_memory
 from swinir_hf.inference.restoration import EngineOptions
 from swinir_hf.models.image_processing_swinir import fill_hidden_colour
-from swinir_hf.models.modeling_swinir import inference_precision
+from swinir_hf.models.modeling_swinir import inference_precision, running
 
 
 @pytest.fixture(scope="module")
@@ -1242,19 +1243,30 @@ USER_TF32 = {
 }
 
 
+# torch's per-operation TF32 settings, each level before those below it.
+PRECISION_SETTINGS = [
+    f"{backend}fp32_precision"
+    for backend in ("", "cuda.matmul.", "cudnn.", "cudnn.conv.", "cudnn.rnn.", "mkldnn.", "mkldnn.matmul.")
+    + ("mkldnn.conv.", "mkldnn.rnn.")
+]
+
+
 @pytest.fixture
 def user_tf32(request):
-    """Sets TF32 as a user may (request.param names how); puts torch's defaults back afterwards."""
+    """Sets TF32 as a user may (request.param names how); puts every setting back as it was afterwards (a legacy flag
+    also sets cuDNN's RNN setting: left differing from its convolutions', torch.export failed in later tests)."""
     if "fp32_precision" in request.param and not PER_OPERATION_TF32:
         pytest.skip("this torch has no per-operation fp32_precision")
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    matmul_precision = torch.get_float32_matmul_precision()
+    settings = {name: operator.attrgetter(name)(torch.backends) for name in PRECISION_SETTINGS if PER_OPERATION_TF32}
     USER_TF32[request.param]()
     yield request.param
-    if PER_OPERATION_TF32:
-        torch.set_float32_matmul_precision("highest")
-        torch.backends.fp32_precision = torch.backends.cuda.matmul.fp32_precision = "none"
-        torch.backends.cudnn.conv.fp32_precision = "tf32"
-    else:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = True, False
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
+    torch.set_float32_matmul_precision(matmul_precision)
+    for name, value in settings.items():  # over what the legacy setters set
+        owner, _, attribute = name.rpartition(".")
+        setattr(operator.attrgetter(owner)(torch.backends) if owner else torch.backends, attribute, value)
 
 
 @pytest.mark.parametrize("user_tf32", list(USER_TF32), indirect=True)
@@ -1342,11 +1354,11 @@ def test_an_abandoned_run_collected_under_the_runs_lock_does_not_wait_on_it():
 
     code = """if True:
         import gc, torch
-        from swinir_hf.inference import devices
+        from swinir_hf.models import modeling_swinir
         model = torch.nn.Linear(2, 2)
-        run = devices.running(model, torch.device("cpu"), None)
+        run = modeling_swinir.running(model, torch.device("cpu"), None)
         run.__enter__()  # never exited: its generator waits at its yield until collected
-        with devices._RUNS_LOCK:
+        with modeling_swinir._RUNS_LOCK:
             del run
             gc.collect()  # the generator's exit takes the lock
         print("ended")
@@ -1361,7 +1373,7 @@ def test_a_restorer_made_while_another_run_cast_the_model_runs_after_the_cast_ba
     autocast (torch's "mixed dtype (CPU)"). Decided at each run now."""
     copy.deepcopy(model).half().save_pretrained(tmp_path)
     half = SwinIRForImageRestoration.from_pretrained(tmp_path, dtype=torch.float16).eval()
-    with devices.running(half, torch.device("cpu"), torch.float32):  # another run, holding it in float32
+    with running(half, torch.device("cpu"), torch.float32):  # another run, holding it in float32
         late = SwinIRRestorer(half, dtype="bfloat16")
     assert half.layers[0].conv.weight.dtype == torch.float16  # cast back
     expected = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(tmp_path).eval(), dtype="bfloat16")
