@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -932,6 +934,97 @@ def test_pipeline_runs_a_model_left_in_training_mode_in_eval_mode(tiny_config):
     for _ in range(2):
         np.testing.assert_array_equal(np.asarray(restorer(image)), expected)
     assert model.training
+
+
+def _pause(module, pauses):
+    """A forward pre-hook on `module` calling `pauses[name of the thread]()`, where there is one."""
+
+    def hook(module, args):
+        pauses.get(threading.current_thread().name, lambda: None)()  # (what a pre-hook returns replaces the args)
+
+    return module.register_forward_pre_hook(hook)
+
+
+def _in_thread(name, fn, *then):
+    """Run `fn` on a thread called `name`, then set the events `then` (also when `fn` fails: no wait is left on)."""
+
+    def run():
+        try:
+            fn()
+        finally:
+            for event in then:
+                event.set()
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread
+
+
+def test_threads_sharing_a_training_model_run_it_in_eval_mode_and_give_its_mode_back(tiny_config):
+    """The pipeline switched a training model to eval mode and back with no regard for other threads: a second call
+    begun meanwhile ran its last blocks with random drop paths once the first call's `train()` came; and the engine,
+    started during a pipeline call, took its eval mode for the model's own and left it in eval mode for good. They
+    share one count of the model's runs now (`running`): the first in switches, the last out switches back."""
+    from swinir_hf.models.modeling_swinir import SwinTransformerBlock
+
+    torch.manual_seed(0)
+    model = SwinIRForImageRestoration(tiny_config(drop_path_rate=0.5, depths=[4])).eval()
+    second_block = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)][1]
+    image = _rgb(16, 16, seed=1)
+    restorer = pipeline("image-restoration", model=model)
+    expected = np.asarray(restorer(image))
+    model.train()
+    events = first_in, second_in, first_done, second_done = [threading.Event() for _ in range(4)]
+    hooks = [
+        _pause(model, {"first": lambda: first_in.set() or second_in.wait(10)}),
+        _pause(second_block, {"second": lambda: second_in.set() or first_done.wait(10)}),
+    ]
+    outputs = {}
+    first = _in_thread("first", lambda: outputs.update(first=restorer(image)), first_done, second_in)
+    assert first_in.wait(10)  # the first call is in its forward pass: a second begins, and is midway when it ends
+    _in_thread("second", lambda: outputs.update(second=restorer(image)), second_done, first_done).join()
+    first.join()
+    for hook in hooks:
+        hook.remove()
+    assert [np.array_equal(outputs.get(name), expected) for name in ("first", "second")] == [True, True]
+    assert model.training
+    # The engine begun during a pipeline call, and ending after it.
+    for event in events:
+        event.clear()
+    pauses = {
+        "pipeline": lambda: first_in.set() or second_in.wait(10),
+        "engine": lambda: second_in.set() or first_done.wait(10),
+    }
+    hook = _pause(model, pauses)
+    pipeline_call = _in_thread("pipeline", lambda: outputs.update(first=restorer(image)), first_done, second_in)
+    assert first_in.wait(10)
+    engine_call = lambda: outputs.update(second=restore(model, image, tile=None, dtype="float32"))  # noqa: E731
+    engine = _in_thread("engine", engine_call, first_done)
+    pipeline_call.join()
+    engine.join()
+    hook.remove()
+    assert [np.array_equal(outputs.get(name), expected) for name in ("first", "second")] == [True, True]
+    assert model.training
+
+
+def test_a_pipeline_made_while_the_engine_runs_a_float16_model_runs_it_as_float32(tiny_config):
+    """Off CUDA, a float16 model runs as float32 (cast for the run, then back). A pipeline made while the engine's
+    run held the model in float32 took that for the model's dtype, and ran it after the cast back in float16 (other
+    pixels). It casts at each call now, as the engine does."""
+    model = SwinIRForImageRestoration(tiny_config()).half().eval()
+    image = _rgb(16, 16, seed=2)
+    expected = np.asarray(pipeline("image-restoration", model=copy.deepcopy(model))(image))
+    engine_in, made = threading.Event(), threading.Event()
+    hook = _pause(model, {"engine": lambda: engine_in.set() or made.wait(10)})
+    engine = _in_thread("engine", lambda: restore(model, image, tile=None, dtype="float32"), engine_in)
+    assert engine_in.wait(10)
+    restorer = pipeline("image-restoration", model=model)  # while the engine's run holds the model in float32
+    made.set()
+    engine.join()
+    hook.remove()
+    assert model.conv_after_body.weight.dtype == torch.float16  # cast back by the engine
+    np.testing.assert_array_equal(np.asarray(restorer(image)), expected)
+    assert model.conv_after_body.weight.dtype == torch.float16  # and by the pipeline
 
 
 def test_a_float_pil_image_gives_no_torch_warning(tiny_config, tmp_path):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
+from transformers import PreTrainedModel
 from transformers.pipelines.base import Pipeline
 
 from .hub_push_swinir import is_http_client_error
@@ -37,7 +38,7 @@ from .image_processing_swinir import (
     warn_if_clamped,
     with_alpha,
 )
-from .modeling_swinir import ImageTooLargeError, check_forward_memory, inference_precision
+from .modeling_swinir import ImageTooLargeError, check_forward_memory, inference_precision, running
 
 TASK = "image-restoration"
 
@@ -71,7 +72,8 @@ class ImageRestorationPipeline(Pipeline):
     `swinir_hf.restore` does.
 
     Precision follows the model's dtype, as transformers users expect: float32 runs exactly, bfloat16 / float16
-    under autocast of that type. float16 needs CUDA: elsewhere a float16 model is cast to float32 in place (lossless).
+    under autocast of that type. float16 needs CUDA: elsewhere a float16 model runs as float32 (lossless), cast for
+    each call, as `swinir_hf.restore` casts it.
 
     Images run whole: one whose pass cannot fit the memory free is an `ImageTooLargeError` (a `MemoryError`) before
     the model runs; `swinir_hf.restore` tiles it in bounded memory.
@@ -91,10 +93,6 @@ class ImageRestorationPipeline(Pipeline):
         super().__init__(*args, **kwargs)
         if self.image_processor is None:  # saved with the pipeline, so that its folder is complete
             self.image_processor = SwinIRImageProcessor(num_channels=self.model.config.num_channels)
-        self.precision = str(self.model.dtype).removeprefix("torch.")
-        if self.precision == "float16" and self.device.type != "cuda":
-            self.precision = "float32"
-            self.model.float()
 
     def __call__(self, inputs: Any = None, *args: Any, images: Any = None, **kwargs: Any) -> Any:
         if images is not None:  # the keyword transformers' own image pipelines take
@@ -163,43 +161,24 @@ class ImageRestorationPipeline(Pipeline):
         return {"image": item}
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
-        # In eval mode, as `restore()` runs: a model left training (after a Trainer, say) would drop paths at random.
-        if not self.model.training:  # the usual case: nothing to switch (nor to race another thread over)
-            return self._restore_items(model_inputs)
-        self.model.eval()
-        try:
-            return self._restore_items(model_inputs)
-        finally:
-            self.model.train()
+        # As `restore()` runs the model, for this call only: in eval mode (a model left training after a Trainer
+        # would drop paths at random), float16 weights off CUDA as float32; threads sharing it take turns to change
+        # it (`running`).
+        with running(self.model, self.device, None) as model:
+            return self._restore_items(model, model_inputs)
 
-    def _restore_items(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+    def _restore_items(self, model: PreTrainedModel, model_inputs: dict[str, Any]) -> dict[str, Any]:
         # One image, or a list of them (`batch_size > 1`): those of one size through one pass, then their alphas
         # that the model upscales through one more; a batch of one gives exactly `restore()`'s pixels.
         batch = model_inputs["image"]
         items = batch if isinstance(batch, list) else [batch]
         for group in _by_size(items, "pixel_values"):
-            for item, y in zip(group, self._restore_all([item.pixel_values for item in group]), strict=True):
+            for item, y in zip(group, _restore_all(model, [item.pixel_values for item in group]), strict=True):
                 item.reconstruction = y
         for group in _by_size([item for item in items if item.alpha_values is not None], "alpha_values"):
-            for item, y in zip(group, self._restore_all([item.alpha_values for item in group]), strict=True):
+            for item, y in zip(group, _restore_all(model, [item.alpha_values for item in group]), strict=True):
                 item.alpha_reconstruction = y
         return model_inputs
-
-    def _restore_all(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-        """(k, C, H, W) inputs of one size, each restored: in one pass, or one by one where that cannot fit."""
-        try:
-            out = self._restore(torch.cat(tensors)) if len(tensors) > 1 else None
-        except ImageTooLargeError:  # `batch_size` is for speed: images that each fit alone are not refused
-            out = None
-        if out is None:  # outside the except block, whose traceback would keep the batch's tensors
-            return [self._restore(x) for x in tensors]
-        return list(out.split([len(x) for x in tensors]))
-
-    def _restore(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        # Whole images: one that cannot fit is refused before the model runs, not failed deep inside it (or killed).
-        check_forward_memory(self.model.config, pixel_values.shape, self.device, self.precision)
-        with inference_precision(self.precision, self.device):
-            return self.model(pixel_values.to(self.device)).reconstruction.float().cpu()
 
     def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image | np.ndarray:
         item = model_outputs["image"]
@@ -207,6 +186,26 @@ class ImageRestorationPipeline(Pipeline):
         if item.alpha_reconstruction is not None:
             layout = with_alpha(layout, from_reconstruction(item.alpha_reconstruction, 1))
         return compose_image(from_reconstruction(item.reconstruction, item.channels), layout)
+
+
+def _restore_all(model: PreTrainedModel, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """(k, C, H, W) inputs of one size, each restored: in one pass, or one by one where that cannot fit."""
+    try:
+        out = _restore(model, torch.cat(tensors)) if len(tensors) > 1 else None
+    except ImageTooLargeError:  # `batch_size` is for speed: images that each fit alone are not refused
+        out = None
+    if out is None:  # outside the except block, whose traceback would keep the batch's tensors
+        return [_restore(model, x) for x in tensors]
+    return list(out.split([len(x) for x in tensors]))
+
+
+def _restore(model: PreTrainedModel, pixel_values: torch.Tensor) -> torch.Tensor:
+    """Whole images, in the precision of `model`'s weights: one that cannot fit is refused before the model runs, not
+    failed deep inside it (or killed)."""
+    device, precision = model.device, str(model.dtype).removeprefix("torch.")
+    check_forward_memory(model.config, pixel_values.shape, device, precision)
+    with inference_precision(precision, device):
+        return model(pixel_values.to(device)).reconstruction.float().cpu()
 
 
 def _by_size(items: list[_Image], field: str) -> list[list[_Image]]:
