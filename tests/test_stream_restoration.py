@@ -145,3 +145,35 @@ def test_an_empty_stream_is_restored_into_an_empty_dataset(tmp_path, model_dir):
     restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir))
     restored = restore_dataset(empty, restorer, parts_dir=tmp_path / "parts")
     assert isinstance(restored, datasets.Dataset) and len(restored) == 0 and restored.features == features
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_parts_folder_holding_the_users_files_is_refused_not_emptied(tmp_path, model_dir, streaming):
+    """`parts_dir` given as a folder of one's own (a project's) was emptied: every file that was not one of the run's
+    parts was removed, a subfolder stopping it halfway. Only what runs leave there is removed now: other runs' parts
+    and stopped writes' files; anything else is refused before any of it is touched."""
+    import datasets
+
+    from swinir_hf.inference.dataset_restoration import restore_dataset
+
+    rows = {"image": [Image.new("RGB", (6, 5), colour) for colour in ("red", "blue")]}
+    dataset = datasets.Dataset.from_dict(rows, features=datasets.Features({"image": datasets.Image()}))
+    if streaming:
+        dataset = dataset.to_iterable_dataset()
+    restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir))
+    project = tmp_path / "project"
+    (project / "notes").mkdir(parents=True)
+    for name in ("thesis.tex", "results.csv"):
+        (project / name).write_text("precious")
+    left_by_runs = ["part-000000000-0123456789abcdef.arrow", "part-000000000-x-y.arrow.tmp", "tmpk2j4_x9a"]
+    for name in left_by_runs:
+        (project / name).write_bytes(b"")
+    with pytest.raises(ValueError, match=r"^the parts folder .*project holds notes \(and 2 more\), which no rest"):
+        restore_dataset(dataset, restorer, parts_dir=project)
+    assert sorted(p.name for p in project.iterdir()) == sorted(["notes", "results.csv", "thesis.tex", *left_by_runs])
+    (project / "notes").rmdir()
+    for name in ("results.csv", "thesis.tex"):
+        (project / name).unlink()
+    restored = restore_dataset(dataset, restorer, parts_dir=project)
+    assert [image.size for image in restored["image"]] == [(12, 10)] * 2
+    assert not {p.name for p in project.iterdir()} & set(left_by_runs)  # what runs left is removed

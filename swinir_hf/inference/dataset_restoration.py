@@ -25,6 +25,7 @@ from ..library_bars import datasets_bars_off
 from .image_io import read_restorable
 from .jobs import check_outscale
 from .options import EngineOptions
+from .parts_folder import clear_parts_folder
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -60,8 +61,9 @@ def restore_dataset(
 
     Args:
         parts_dir: the folder for the parts' Arrow files (made if needed). The parts this call would write that are
-            there already (an interrupted call's) are taken as they are; any other file there is removed. None: one
-            part, cached by `datasets` as any map of a dataset read from files (a stop loses it).
+            there already (an interrupted call's) are taken as they are; what other runs left there is removed, and a
+            folder holding anything else is refused. None: one part, cached by `datasets` as any map of a dataset
+            read from files (a stop loses it).
         model_name: the model's name, part of the fingerprint with its config and weights (a name alone is no
             model: two of one scale, or one retrained in place).
         batch_size: rows restored at a time, those of one size through one forward pass
@@ -69,9 +71,9 @@ def restore_dataset(
 
     Raises:
         ValueError: `outscale` is not a positive number (the `--outscale` message), `column` is not an image
-            column, `output_column` is another column of the dataset, or `batch_size` is not a count, before any
-            image is restored; a row has no image, or one that cannot be decoded (naming the row and its file),
-            when it is reached.
+            column, `output_column` is another column of the dataset, `batch_size` is not a count, or `parts_dir`
+            holds files of its own, before any image is restored; a row has no image, or one that cannot be decoded
+            (naming the row and its file), when it is reached.
     """
     import datasets
 
@@ -157,22 +159,17 @@ class DatasetRestoration:
         return Hasher.hash((self.dataset._fingerprint, held))
 
     def prepare(self) -> int:
-        """Make the parts' folder and remove every file in it that is not one of these parts (another run's parts,
-        a stopped map's temporary file), saying so; say how many rows an interrupted run restored already, and
-        return that count."""
+        """Make the parts' folder and remove what runs left in it that is not one of these parts (another run's
+        parts, a stopped map's temporary file: `clear_parts_folder`), saying so; say how many rows an interrupted
+        run restored already, and return that count."""
         if self.files[0] is None:
             return 0
         folder = self.files[0].parent
-        folder.mkdir(parents=True, exist_ok=True)
-        keep = {file.name for file in self.files}
-        others = [path for path in folder.iterdir() if path.name not in keep]
-        if any(path.name.startswith("part-") for path in others):
+        if clear_parts_folder(folder, {file for file in self.files if file is not None}):
             print(
                 f"{folder} held the parts of a run with another dataset, model or options: restoring anew",
                 file=sys.stderr,
             )
-        for path in others:
-            path.unlink()
         done = _rows_restored(zip(self.parts, self.files, strict=True))
         if done:
             print(

@@ -26,6 +26,7 @@ from .dataset_restoration import (
     concatenated,
     pixels_fingerprint,
 )
+from .parts_folder import clear_parts_folder
 
 if TYPE_CHECKING:
     import datasets
@@ -84,17 +85,14 @@ class StreamRestoration(DatasetRestoration):
         return mapped.cast(self.features)  # every image column decoded, as the stream's own were
 
     def prepare(self) -> int:
-        """Make the parts' folder and remove every file in it that is not a part of this model and these options
-        (another run's, a stopped write's), saying so; say how many rows an interrupted run restored already (in
-        parts of this run: those of rows that have changed since are restored anew), and return that count."""
+        """Make the parts' folder and remove what runs left in it that is not a part of this model and these
+        options (another run's, a stopped write's: `clear_parts_folder`), saying so; say how many rows an interrupted
+        run restored already (in parts of this run: those of rows that have changed since are restored anew), and
+        return that count."""
         folder = self._parts_folder()
-        folder.mkdir(parents=True, exist_ok=True)
         ours = set(folder.glob(f"part-*-{self.run}-*.arrow"))
-        others = [path for path in folder.iterdir() if path not in ours]
-        if any(path.name.startswith("part-") for path in others):
+        if clear_parts_folder(folder, ours):
             print(f"{folder} held the parts of a run with another model or options: restoring anew", file=sys.stderr)
-        for path in others:
-            path.unlink()
         done = sum(_read(path).num_rows for path in ours)  # whole: written aside, then renamed
         if done:
             print(f"going on from an interrupted run: {done} images were restored", file=sys.stderr)
