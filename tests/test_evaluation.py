@@ -349,6 +349,15 @@ def test_dataset_rows_are_named_by_a_name_column_or_unique_file_names_else_numbe
         ds = datasets.Dataset.from_dict(columns).cast_column("image", datasets.Image())
         ds.save_to_disk(str(tmp_path / case))
         assert evaluate(None, tmp_path / case, jpeg=30, progress=False).names == names, case
+    # A name column naming two rows alike, as saved images' file names too: a resumed run's --save-images took one
+    # row's saved output for the other's (other scores than the first run's).
+    for alike in (["x", "y", "x"], ["a/b", "c", "a_b"]):
+        ds = datasets.Dataset.from_dict({"image": [str(f) for f in files], "name": alike})
+        ds.cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / "alike"))
+        message = rf"^the dataset's name column names rows 0 and 2 alike \({alike[0]!r}, {alike[2]!r}; the saved"
+        with pytest.raises(ValueError, match=message):
+            evaluate(None, tmp_path / "alike", jpeg=30, progress=False)
+        shutil.rmtree(tmp_path / "alike")
 
 
 def test_a_model_that_does_not_fit_the_setting_is_named_among_several(small_set, capsys):

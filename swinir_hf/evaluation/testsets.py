@@ -161,9 +161,25 @@ def _dataset_samples(
 
 def row_names(ds: datasets.Dataset, image_column: str) -> list[str]:
     """Each row's name in tables and saved images: its `name` column; else its image's file name without the suffix
-    (`imagefolder:DIR` and most Hub image datasets keep it), where those are unique; else the row number (`0007`)."""
+    (`imagefolder:DIR` and most Hub image datasets keep it), where those are unique; else the row number (`0007`).
+
+    Raises:
+        ValueError: the `name` column names two rows alike, as file names of their saved images ("a/b" and "a_b"
+            too): one's saved output would be taken for the other's.
+    """
     if "name" in ds.features:
-        return [str(name) for name in ds["name"]]
+        from .saved_outputs import path_component
+
+        names = [str(name) for name in ds["name"]]
+        first: dict[str, int] = {}
+        for i, name in enumerate(names):
+            if (j := first.setdefault(path_component(name), i)) != i:
+                raise ValueError(
+                    f"the dataset's name column names rows {j} and {i} alike ({names[j]!r}, {name!r}; the saved "
+                    "images and the table go by name): make the names unique, or drop the column to name the rows "
+                    "by their files"
+                )
+        return names
     import pyarrow.compute as pc
 
     try:  # the paths alone, from Arrow: the image bytes stay where they are
