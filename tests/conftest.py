@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import signal
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +65,27 @@ def constraint_pins():
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def unclosed_files(tmp_path):
+    """`with unclosed_files() as unclosed:` → the ResourceWarnings ("unclosed file ...") of files under `tmp_path`
+    that the block left to the garbage collector, collected at its end. Earlier tests' garbage is collected before
+    the block starts, and warnings of other files are not counted: what an earlier test leaked failed these
+    checks whenever no other test had happened to collect it in between."""
+
+    @contextlib.contextmanager
+    def recording():
+        gc.collect()
+        unclosed: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield unclosed
+            gc.collect()
+        messages = (str(w.message) for w in caught if issubclass(w.category, ResourceWarning))
+        unclosed += [message for message in messages if str(tmp_path) in message]
+
+    return recording
 
 
 @pytest.fixture(scope="session")

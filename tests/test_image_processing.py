@@ -474,38 +474,28 @@ def test_pipeline_fetches_urls_and_names_the_one_that_fails(model_dir, tmp_path)
         server.shutdown()
 
 
-def test_pipeline_closes_the_files_it_opens(model_dir, tmp_path):
+def test_pipeline_closes_the_files_it_opens(model_dir, tmp_path, unclosed_files):
     """Pillow keeps a GIF's file open until the image is closed: every call on a GIF path left a handle to the
     garbage collector (a ResourceWarning each time in a server's log)."""
-    import gc
-
     restorer = pipeline("image-restoration", model=str(model_dir))
     path = tmp_path / "photo.gif"
     _kinds()["RGB"].save(path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with unclosed_files() as unclosed:
         out = restorer(str(path))
-        gc.collect()
-    assert out.size == (30, 39)
-    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert out.size == (30, 39) and unclosed == []
 
 
-def test_pipeline_closes_a_file_it_refuses(model_dir, tmp_path):
+def test_pipeline_closes_a_file_it_refuses(model_dir, tmp_path, unclosed_files):
     """A 16-bit colour PNG is refused as soon as it is opened, before the pipeline's `with` holds it: its file was
     left to the garbage collector (a ResourceWarning)."""
-    import gc
-
     from swinir_hf.inference.image_writing import write_image
 
     restorer = pipeline("image-restoration", model=str(model_dir))
     path = tmp_path / "c16.png"
     write_image(path, np.full((9, 7, 3), 40000, dtype=np.uint16))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(ValueError, match="a 16-bit colour image"):
-            restorer(str(path))
-        gc.collect()
-    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    with unclosed_files() as unclosed, pytest.raises(ValueError, match="a 16-bit colour image"):
+        restorer(str(path))
+    assert unclosed == []
 
 
 def test_pipeline_reads_heic_photos_with_pillow_heif(model_dir, tmp_path, monkeypatch):

@@ -770,12 +770,9 @@ def test_animated_gif_says_only_the_first_frame_is_restored(tmp_path, caplog):
     ]
 
 
-def test_reading_a_multi_frame_file_leaves_no_file_open(tmp_path):
+def test_reading_a_multi_frame_file_leaves_no_file_open(tmp_path, unclosed_files):
     """Pillow keeps a multi-frame file open after its first frame, to seek the others: `restore(model, path)` on a
     GIF or a multi-page TIFF left it open until the image was garbage ("ResourceWarning: unclosed file")."""
-    import gc
-    import warnings
-
     from swinir_hf.inference.image_io import read_image
 
     frames = [Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)) for i in range(3)]
@@ -785,23 +782,18 @@ def test_reading_a_multi_frame_file_leaves_no_file_open(tmp_path):
     frames[1].save(tmp_path / "one.gif")  # Pillow keeps even a one-frame GIF open
     cases = (("anim.gif", frames[0]), ("pages.tif", deep[0]), ("one.gif", frames[1]))
     for name, first in ((name, np.asarray(image)) for name, image in cases):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with unclosed_files() as unclosed:
             data = read_image(tmp_path / name)
             pixels = np.asarray(data.pixels.convert("RGB") if name.endswith(".gif") else data.pixels)
             del data
-            gc.collect()
         assert np.array_equal(pixels, first), name  # the first frame, whole
-        assert [w for w in caught if issubclass(w.category, ResourceWarning)] == [], name
+        assert unclosed == [], name
 
 
-def test_16_bit_colour_pngs_are_read_and_written_without_leaving_a_file_open(tmp_path):
+def test_16_bit_colour_pngs_are_read_and_written_without_leaving_a_file_open(tmp_path, unclosed_files):
     """pypng never closes a file it opens itself (`png.Reader(filename=)`): reading a 16-bit colour PNG, and writing
     one with an ICC profile (its chunks read back to insert iCCP), each left the file to the garbage collector
     ("ResourceWarning: unclosed file" on stderr, once per image, under -X dev or PYTHONWARNINGS)."""
-    import gc
-    import warnings
-
     from PIL import ImageCms
 
     from swinir_hf.inference.image_io import read_image
@@ -809,13 +801,11 @@ def test_16_bit_colour_pngs_are_read_and_written_without_leaving_a_file_open(tmp
 
     levels = np.random.default_rng(0).integers(0, 65536, (6, 5, 3), dtype=np.uint16)
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with unclosed_files() as unclosed:
         write_image(tmp_path / "deep.png", levels, icc)
         data = read_image(tmp_path / "deep.png")
-        gc.collect()
     assert np.array_equal(data.pixels, levels) and data.icc_profile == icc
-    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert unclosed == []
 
 
 def test_float_tiff_is_restored_clamped_into_png_and_tiff(tmp_path, capsys):

@@ -1856,24 +1856,24 @@ def test_a_16bit_cmyk_tiff_read_at_8_bits_says_so(model, tmp_path, caplog):
     assert f"{tmp_path / 'print16.tif'}: a 16-bit CMYK TIFF, read at 8 bits" in caplog.text
 
 
-def test_a_file_that_cannot_be_decoded_is_closed(tmp_path):
+def test_a_file_that_cannot_be_decoded_is_closed(tmp_path, unclosed_files):
     """A truncated file's opened image stayed open, held by the error's traceback, until garbage collection: a
-    ResourceWarning, and a file descriptor for each bad file of a folder."""
-    import gc
-
+    ResourceWarning, and a file descriptor for each bad file of a folder. A multi-page TIFF or GIF cut short fails
+    later, counting its frames: it was left open too."""
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "a.jpg", quality=90)
     write_image(tmp_path / "a16.png", noise.astype(np.uint16) * 257)  # decoded by pypng
-    for name in ("a.jpg", "a16.png"):
+    pages = [Image.fromarray(noise[:32, : 16 * i]) for i in (3, 2, 1)]
+    for suffix in ("tif", "gif"):
+        pages[0].save(tmp_path / f"pages.{suffix}", save_all=True, append_images=pages[1:])
+    for name, kept in (("a.jpg", 3 / 4), ("a16.png", 3 / 4), ("pages.tif", 1 / 2), ("pages.gif", 2 / 5)):
         data = (tmp_path / name).read_bytes()
-        (tmp_path / f"cut-{name}").write_bytes(data[: len(data) * 3 // 4])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for name in ("cut-a.jpg", "cut-a16.png"):
+        (tmp_path / f"cut-{name}").write_bytes(data[: int(len(data) * kept)])
+    with unclosed_files() as unclosed:
+        for name in ("cut-a.jpg", "cut-a16.png", "cut-pages.tif", "cut-pages.gif"):
             with pytest.raises(ValueError, match="not a readable image"):
                 read_image(tmp_path / name)
-        gc.collect()
-    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert unclosed == []
 
 
 def test_a_16bit_colour_ppm_keeps_its_depth(model, tmp_path):

@@ -126,6 +126,15 @@ def _read_image(path: Path) -> ImageData:
         # An empty file (an interrupted copy or download) is worth naming: Pillow only says it cannot identify it.
         why = "empty file" if isinstance(err, UnidentifiedImageError) and _is_empty(path) else os_reason(err, path)
         raise ValueError(f"{path}: not a readable image ({why})") from err
+    try:
+        return _image_data(path, image, deep)
+    except BaseException:  # a multi-frame file cut short fails counting its frames: closed, not left to the gc
+        image.close()
+        raise
+
+
+def _image_data(path: Path, image: Image.Image, deep: np.ndarray | None) -> ImageData:
+    """The `ImageData` of an opened, decoded image (`_open_decoded`), holding no open file."""
     warn_if_animated(image, str(path))
     _warn_if_read_at_8_bits(image, path)
     heif = image.format == "HEIF"
