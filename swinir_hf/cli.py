@@ -21,10 +21,15 @@ from .processes import LaunchParser
 def _convert(args: argparse.Namespace) -> int:
     from .checkpoints.convert import convert_original_checkpoint
     from .checkpoints.folders import save_model_folder
-    from .storage.output_folders import check_fresh_output_folder, folder_claimed
+    from .storage.output_folders import check_fresh_output_folder, folder_claimed, would_replace
 
     out = Path(args.output_dir)
     try:
+        if would_replace(out, args.checkpoint):  # even with --overwrite: the file to convert would be gone
+            raise ValueError(
+                f"{out} holds the checkpoint {args.checkpoint}, which the converted model would replace: choose "
+                "another output folder"
+            )
         # Held from the check to the end: a second convert into it is refused, not silently replacing this one.
         with terminate_as_interrupt(), folder_claimed(out, "output folder"):
             check_fresh_output_folder(out, args.overwrite, "output folder", replaces="its files")

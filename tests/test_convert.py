@@ -232,6 +232,15 @@ def test_convert_cli_writes_a_loadable_folder_and_never_overwrites(authors_state
         assert main(["convert", str(path), str(tmp_path / target)]) == 1
         assert "is not a folder" in capsys.readouterr().err
     assert (tmp_path / "file").read_text() == "mine"
+    # A checkpoint inside the output folder (or the folder itself): --overwrite replaced the file being converted.
+    inside = tmp_path / "work" / "model.pth"
+    inside.parent.mkdir()
+    inside.write_bytes(path.read_bytes())
+    for target in (inside.parent, tmp_path):
+        assert main(["convert", str(inside), str(target), "--overwrite"]) == 1
+        message = f"error: {target} holds the checkpoint {inside}, which the converted model would replace: choose "
+        assert capsys.readouterr().err == message + "another output folder\n"
+    assert inside.read_bytes() == path.read_bytes()
     (tmp_path / "bad.pth").write_bytes(b"\0" * 10)
     assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "other")]) == 1
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err

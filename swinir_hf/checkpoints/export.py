@@ -27,7 +27,7 @@ from ..library_bars import transformers_bars_off
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files
 from ..storage.atomic_writes import left_by_dead_process, process_tag, replace_folder, write_error
-from ..storage.output_folders import folder_claimed
+from ..storage.output_folders import folder_claimed, would_replace
 from .cards import hub_card, render_model_card
 from .catalog import Release, find_release, load_catalog
 from .convert import (
@@ -250,7 +250,7 @@ class _Build:
         # First, so that an export refused below (the target exists, is in use) removes a killed one's too.
         remove_stale_staging(output_dir)
         # Replacing the target removes it: a run folder with its checkpoints, a bundled model, the .pth given.
-        if target.resolve() == self.source.resolve() or target.resolve() in self.source.resolve().parents:
+        if would_replace(target, self.source):
             raise HubExportError(
                 f"{target} is or holds the source {self.source}, which the export would replace: choose another -o"
             )

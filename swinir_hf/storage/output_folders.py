@@ -44,6 +44,12 @@ def check_writable_folder(out_dir: str | Path, option: str = "-o") -> None:
         raise ValueError(f"cannot write into output folder {out_dir}{where}: choose another {option}")
 
 
+def would_replace(folder: str | Path, path: str | Path) -> bool:
+    """Whether writing `folder` anew would replace `path`: it is `path`, or holds it (links resolved)."""
+    folder, path = Path(folder).resolve(), Path(path).resolve()
+    return folder == path or folder in path.parents
+
+
 def check_fresh_output_folder(
     out_dir: str | Path, overwrite: bool, option: str = "-o", replaces: str = "it", resumes: str | None = None
 ) -> None:
