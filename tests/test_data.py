@@ -283,6 +283,34 @@ def test_datasets_save_to_disk_source(tmp_path, folder):
         load_images(str(tmp_path / "missing.png"))
 
 
+def test_a_datasets_source_holds_its_rows_not_their_bytes_and_leaves_out_rows_without_an_image(tmp_path, caplog):
+    """Its items held every image's bytes (a DIV2K-sized Hub dataset: gigabytes in each process); they read them
+    from the dataset's memory-mapped table when used now. A row without an image failed the run's first checks with
+    a traceback (`Path(None)`); it is left out, with a warning."""
+    import pickle
+
+    import datasets
+
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)) for _ in range(6)]
+    rows = {"image": [images[0], None, *images[1:]]}
+    ds = datasets.Dataset.from_dict(rows, features=datasets.Features({"image": datasets.Image()}))
+    ds.save_to_disk(str(tmp_path / "ds"))
+    with caplog.at_level("WARNING"):
+        items = load_images(str(tmp_path / "ds"))
+    assert f"{tmp_path / 'ds'}: rows without an image left out (1 of 7, first row 1)" in caplog.text
+    stored = [
+        row["image"]["bytes"]
+        for row in datasets.load_from_disk(str(tmp_path / "ds")).cast_column("image", datasets.Image(decode=False))
+        if row["image"]
+    ]
+    assert [item["bytes"] for item in items] == stored and len(stored) == 6
+    assert len(pickle.dumps(items)) < sum(map(len, stored)) / 4  # as sent to DataLoader workers: no image's bytes
+    assert [decode_image(item, 3).shape for item in pickle.loads(pickle.dumps(items))] == [(64, 48, 3)] * 6
+    patches = TrainingPatches(items, 8, Degradation("bicubic", 2), 3, seed=0)
+    assert patches[0]["labels"].shape == (3, 16, 16)
+
+
 def test_dataset_sources_without_datasets_name_the_extra(tmp_path, monkeypatch):
     import sys
 

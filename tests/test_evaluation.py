@@ -360,6 +360,23 @@ def test_dataset_rows_are_named_by_a_name_column_or_unique_file_names_else_numbe
         shutil.rmtree(tmp_path / "alike")
 
 
+def test_dataset_rows_without_a_readable_image_are_named(small_set, tmp_path):
+    """A row without an image was an AttributeError traceback; one whose data `datasets` cannot decode (damaged
+    bytes, a missing file, an http path without fsspec's HTTP extras) a traceback naming no row."""
+    import datasets
+
+    files = sorted((small_set[0] / "HR").glob("*.png"))
+    cases = {
+        "none": ([str(files[0]), None], r"row 1 \(0001\): its image column holds no image$"),
+        "damaged": ([str(files[0]), {"bytes": b"not an image", "path": "x.png"}], r"row 1 \(x\): cannot identify"),
+    }
+    for case, (images, message) in cases.items():
+        ds = datasets.Dataset.from_dict({"image": images}, features=datasets.Features({"image": datasets.Image()}))
+        ds.save_to_disk(str(tmp_path / case))
+        with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / case))}, {message}"):
+            evaluate(None, tmp_path / case, jpeg=30, progress=False)
+
+
 def test_a_model_that_does_not_fit_the_setting_is_named_among_several(small_set, capsys):
     """--model identity tiny_x2 --noise 10 said "the model is ×2", not which."""
     dataset, model_dir = small_set

@@ -147,16 +147,24 @@ def _dataset_samples(
     samples = []
     k, n = shard
     for i in range(k, len(ds), n):
-        row, name = ds[i], names[i]
+        name = names[i]
         try:
-            hr = to_uint8_array(row[hr_col], grey_convention)
-            lr = _as_hr(to_uint8_array(row[lr_col]), hr, f"its {lr_col} image") if lr_col else None
+            row = ds[i]  # decoded here: a missing file, an http path without fsspec's HTTP support fail here
+            hr = to_uint8_array(_image_in(row, hr_col), grey_convention)
+            lr = _as_hr(to_uint8_array(_image_in(row, lr_col)), hr, f"its {lr_col} image") if lr_col else None
             if lr is not None:
                 check_lr_size(name, hr, lr, scale, f"its {lr_col} image")
             samples.append(Sample(name, hr, lr))
-        except ValueError as err:
+        except (ValueError, OSError, SyntaxError, ImportError) as err:
             raise ValueError(f"{spec}, row {i} ({name}): {err}") from None
     return samples
+
+
+def _image_in(row: dict, column: str) -> Image.Image:
+    """`row`'s decoded image in `column`; ValueError where it holds none."""
+    if row[column] is None:
+        raise ValueError(f"its {column} column holds no image")
+    return row[column]
 
 
 def row_names(ds: datasets.Dataset, image_column: str) -> list[str]:

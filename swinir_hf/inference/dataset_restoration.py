@@ -300,7 +300,8 @@ def decoded_image(feature: datasets.Image, value: dict[str, Any] | None, row: in
         if feature.mode is None and os.path.isfile(value["path"]):
             return read_restorable(value["path"]).pixels
         return feature.decode_example(value)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+    # ImportError: an http(s) path, which `datasets` fetches through fsspec's HTTP support (requests, aiohttp).
+    except (OSError, ValueError, SyntaxError, ImportError, Image.DecompressionBombError) as err:
         why = str(err).removeprefix(f"{where}: ")  # the reader's messages start with the file, named here already
         raise ValueError(f"{_row_name(value, row)} cannot be decoded: {why}") from err
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -24,6 +25,11 @@ from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import open_image
 from ..models.image_processing_swinir import image_to_float, match_channels, normalize_pil
+
+if TYPE_CHECKING:
+    import datasets
+
+logger = logging.getLogger(__name__)
 
 DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
 
@@ -60,12 +66,50 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
     columns = image_columns(ds)
     if not columns:
         raise ValueError(f"dataset {source!r} has no image column (features: {list(ds.features)})")
-    import datasets  # imported by load_image_dataset
-
-    return list(ds.cast_column(columns[0], datasets.Image(decode=False))[columns[0]])
+    return _dataset_images(ds, columns[0], source)
 
 
-def decode_image(item: str | dict, channels: int) -> np.ndarray:
+def _dataset_images(ds: datasets.Dataset, column: str, source: str) -> list[DatasetImage]:
+    """The rows of `ds` that hold an image in `column`, as `DatasetImage`s; those without one are left out, with a
+    warning (they failed the run's first checks with a traceback)."""
+    import datasets
+    import pyarrow.compute as pc
+
+    table = ds.select_columns([column]).cast_column(column, datasets.Image(decode=False))
+    stored = table.with_format("arrow")[column]  # memory-mapped, for a saved or Hub dataset: no copy
+    path, data = pc.struct_field(stored, "path"), pc.struct_field(stored, "bytes")
+    empty = pc.or_(stored.is_null(), pc.and_(data.is_null(), path.is_null())).to_pylist()
+    if none := [i for i, is_empty in enumerate(empty) if is_empty]:
+        logger.warning(f"{source}: rows without an image left out ({len(none)} of {len(empty)}, first row {none[0]})")
+    return [DatasetImage(table, column, i, p) for i, p in enumerate(path.to_pylist()) if not empty[i]]
+
+
+class DatasetImage(Mapping):
+    """A dataset row's image as `datasets` stores it, `{"bytes", "path"}`, its bytes read from the dataset's table
+    when asked: a list of the rows' values held every image's bytes in memory (gigabytes for a DIV2K-sized Hub
+    dataset, in each process of a launch), where the table of a saved or Hub dataset is memory-mapped."""
+
+    def __init__(self, table: datasets.Dataset, column: str, row: int, path: str | None) -> None:
+        self._table, self._column, self._row, self._path = table, column, row, path
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "path":
+            return self._path
+        if key == "bytes":
+            return self._table[self._row][self._column]["bytes"]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("bytes", "path"))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __repr__(self) -> str:
+        return f"DatasetImage(row {self._row}, path {self._path!r})"
+
+
+def decode_image(item: str | Mapping, channels: int) -> np.ndarray:
     """An item from `load_images` → uint8 (H, W, channels) array, upright as `swinir-hf restore` and `eval` read it
     (EXIF orientation, colour keys, CMYK profiles: `normalize_pil`); grey ↔ RGB via BT.601 luma, alpha dropped.
 
@@ -76,11 +120,12 @@ def decode_image(item: str | dict, channels: int) -> np.ndarray:
     return np.rint(match_channels(arr, channels) * 255.0).astype(np.uint8)
 
 
-def _open(item: str | dict) -> Image.Image:
+def _open(item: str | Mapping) -> Image.Image:
     """An item from `load_images`, opened lazily (only its header is read until `load`); HEIC / HEIF files through
     pillow-heif (`open_image`)."""
-    if isinstance(item, dict):
-        return Image.open(io.BytesIO(item["bytes"])) if item.get("bytes") else open_image(item["path"])
+    if isinstance(item, Mapping):
+        data = item.get("bytes")
+        return Image.open(io.BytesIO(data)) if data else open_image(item["path"])
     return open_image(item)
 
 
@@ -119,18 +164,18 @@ def check_colour(items: list, channels: int, option: str) -> None:
     )
 
 
-def item_name(item: str | dict) -> str:
+def item_name(item: str | Mapping) -> str:
     """A readable name for an item from `load_images` (its file name when known)."""
-    path = item.get("path") if isinstance(item, dict) else item
+    path = item.get("path") if isinstance(item, Mapping) else item
     return Path(path).name if path else "<in-memory image>"
 
 
-def _item_bytes(item: str | dict) -> tuple[int, Callable[[], bytes]]:
+def _item_bytes(item: str | Mapping) -> tuple[int, Callable[[], bytes]]:
     """(size in bytes, a function reading them) of an item from `load_images`; size -1 for a file that cannot be
     read (`decode_image` reports it)."""
-    if isinstance(item, dict) and item.get("bytes"):
-        return len(item["bytes"]), lambda: item["bytes"]
-    path = Path(item["path"] if isinstance(item, dict) else item)
+    if isinstance(item, Mapping) and (data := item.get("bytes")):
+        return len(data), lambda: data
+    path = Path(item["path"] if isinstance(item, Mapping) else item)
     try:
         return path.stat().st_size, path.read_bytes
     except (OSError, TypeError):
@@ -155,7 +200,7 @@ def check_not_trained_on(train_items: list, val_items: list) -> None:
     """Raise `ValueError` when a validation image is also a training image, byte for byte (a copy under another
     folder or name): validation would score images the model learnt. Only files of a validation image's size are
     read, so a large training set costs a listing."""
-    by_size: dict[int, dict[str, str | dict]] = {}
+    by_size: dict[int, dict[str, str | Mapping]] = {}
     for item in val_items:
         size, read = _item_bytes(item)
         if size >= 0 and (digest := _digest(read)) is not None:
@@ -198,7 +243,7 @@ def pair_lr_images(
     return paired
 
 
-def _check_pair_size(hr: str | dict, lr: str | dict, scale: int, lr_source: str) -> None:
+def _check_pair_size(hr: str | Mapping, lr: str | Mapping, scale: int, lr_source: str) -> None:
     """Raise `ValueError` unless `lr` is `hr`'s size // scale: LR images of another scale would train on misaligned
     pairs. Only the headers are read; an unreadable image is left to the warning of `TrainingPatches`."""
     try:
