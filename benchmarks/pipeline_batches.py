@@ -57,7 +57,7 @@ def main() -> None:
     restorer = pipeline(
         "image-restoration", model=str(DEFAULTS_DIR / args.model), device=args.device, dtype=torch.float32
     )
-    assert restorer.precision == "float32"
+    assert restorer.model.dtype == torch.float32  # the precision the pipeline runs
     rng = np.random.default_rng(0)
     shape = (args.size, args.size, 3)
     images = [Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)) for _ in range(args.images)]

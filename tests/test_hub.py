@@ -804,7 +804,14 @@ def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, 
     # an authors' file that is not one: named once too (was "error: notes.pth: notes.pth is not a readable ...")
     notes = tmp_path / "notes.pth"
     notes.write_text("hello world")
+    # So does a .pth other than the authors' releases (one's own, trained with their code).
     assert export_cli.main([str(notes), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        "error: notes.pth: --org is needed for a checkpoint other than the authors' releases: the Hub user or "
+        "organisation to publish it under, which its card names (the default, swinir-hf, is this project's, for the "
+        "authors' releases)\n"
+    )
+    assert export_cli.main([str(notes), "-o", str(out), "--org", "me"]) == 1
     assert capsys.readouterr().err == (
         f"error: {notes} is not a readable PyTorch checkpoint: it is a text file, not a file torch.save writes\n"
         "1 of 1 checkpoints failed\n"
@@ -847,7 +854,7 @@ def test_cli_names_the_level_options_eval_needs(tiny_config, tmp_path, bench, ca
     for args, message in cases.items():
         assert export_cli.main([str(args[0]), "-o", str(out), "--org", "me", *args[1:]]) == 1
         assert capsys.readouterr().err.endswith(f"error: {message}\n1 of 1 checkpoints failed\n")
-    assert export_cli.main([str(x1), "-o", str(out), "--jpeg", "10"]) == 1
+    assert export_cli.main([str(x1), "-o", str(out), "--org", "me", "--jpeg", "10"]) == 1
     assert capsys.readouterr().err == "error: --jpeg is the level --eval scores at: give --eval DATASET too\n"
     assert not out.exists()
 
@@ -867,16 +874,19 @@ def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path,
     source.mkdir()
     for name in ("gray_dn.pth", "jpeg_car.pth"):
         shutil.copy(parity / name, source)
-    assert export_cli.main([str(source), "-o", str(tmp_path / "out"), "--name", "mine"]) == 1
+    assert export_cli.main([str(source), "-o", str(tmp_path / "out"), "--org", "me", "--name", "mine"]) == 1
     assert capsys.readouterr().err == f"error: --name names one repo, but {source} holds 2 checkpoints\n"
     shutil.copy(parity / "gray_dn.pth", source / "005_colorDN_DFWB_s128w8_SwinIR-M_noise15.pth")
     release = source / "005_colorDN_DFWB_s128w8_SwinIR-M_noise15.pth"
-    assert export_cli.main([str(release), "-o", str(tmp_path / "out"), "--eval", "bench", "--noise", "25"]) == 1
+    assert (
+        export_cli.main([str(release), "-o", str(tmp_path / "out"), "--org", "me", "--eval", "bench", "--noise", "25"])
+        == 1
+    )
     assert capsys.readouterr().err == (
         f"error: {release.name}: --noise is for other checkpoints: the authors' release is scored at its own level\n"
     )
     for option in (["--private"], ["--token", "hf_x"]):  # accepted, then ignored without a push
-        assert export_cli.main([str(release), "-o", str(tmp_path / "out"), *option]) == 1
+        assert export_cli.main([str(release), "-o", str(tmp_path / "out"), "--org", "me", *option]) == 1
         assert capsys.readouterr().err == f"error: {option[0]} is for the push: give --push (or --dry-run) too\n"
     assert not (tmp_path / "out").exists()
 
@@ -920,7 +930,7 @@ def test_a_rerun_export_is_the_same_whatever_attention_kernel_this_process_timed
     monkeypatch.delenv("SWINIR_CPU_ATTENTION")  # as users run it: conftest pins the kernel for the whole suite
     sdpa = F.scaled_dot_product_attention
     monkeypatch.setattr(F, "scaled_dot_product_attention", lambda *a, **k: time.sleep(1e-3) or sdpa(*a, **k) + 1e-6)
-    args = [str(parity / "gray_dn.pth"), "-o", str(tmp_path)]
+    args = [str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me"]
     cards = []
     for timed in ("sdpa", "matmul"):
         monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", lambda *shape, timed=timed: timed)
@@ -933,7 +943,7 @@ def test_rebuilding_an_earlier_export_keeps_edits_and_added_files(parity, tmp_pa
     """docs/hub.md's sequence (--dry-run, then --push --org ORG into the same -o) rebuilds the dry run's folder, but
     never over a hand-edited card or a file added to the folder: those need --overwrite."""
     source, out = parity / "gray_dn.pth", tmp_path / "out"
-    assert export_cli.main([str(source), "-o", str(out), "--dry-run"]) == 0
+    assert export_cli.main([str(source), "-o", str(out), "--org", "me", "--dry-run"]) == 0
     folder = out / "swinir-gray-dn"
     card = (folder / "README.md").read_text()
     push = [str(source), "-o", str(out), "--push", "--org", "me"]
@@ -988,7 +998,7 @@ def test_cli_reports_a_failed_push(exported, fake_api, monkeypatch, capsys):
 
 def test_cli_refuses_an_output_folder_that_is_a_file(parity, tmp_path, capsys):
     (tmp_path / "out").write_text("mine")
-    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path / "out")]) == 1
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path / "out"), "--org", "me"]) == 1
     assert capsys.readouterr().err == f"error: output folder {tmp_path / 'out'} is not a folder: choose another -o\n"
     assert (tmp_path / "out").read_text() == "mine"
 
@@ -998,7 +1008,7 @@ def test_cli_ctrl_c_is_one_line_and_leaves_no_staging_folder(parity, tmp_path, m
         raise KeyboardInterrupt
 
     monkeypatch.setattr(hub, "verify_folder", interrupted)
-    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path)]) == 130
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me"]) == 130
     assert capsys.readouterr().err.splitlines()[-1].startswith(f"interrupted: each folder this run wrote to {tmp_path}")
     assert list(tmp_path.iterdir()) == []
 
@@ -1017,7 +1027,7 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, t
     staged = []
     verify = hub.verify_folder
     monkeypatch.setattr(hub, "verify_folder", lambda folder, *a: staged.append(folder.name) or verify(folder, *a))
-    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path)]) == 0
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me"]) == 0
     assert staged[0].startswith(f"swinir_staging_{host}-{os.getpid()}-")  # its own staging folder names its process
     left = {"swinir-gray-dn", f"swinir_staging_{live}", f"swinir_staging_{other}", f"swinir_staging_{mine}"}
     assert {p.name for p in tmp_path.iterdir()} == left
@@ -1033,7 +1043,7 @@ def test_a_refused_export_removes_a_killed_exports_staging_folder(parity, tmp_pa
     (stale / "model.safetensors").write_bytes(b"half written")
     (tmp_path / "swinir-gray-dn").mkdir()
     (tmp_path / "swinir-gray-dn" / "notes.txt").write_text("mine")
-    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path)]) == 1
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me"]) == 1
     assert {p.name for p in tmp_path.iterdir()} == {"swinir-gray-dn"}
 
 
@@ -1080,7 +1090,7 @@ def test_staging_folders_it_cannot_claim_are_named_and_look_alikes_are_left(pari
         (tmp_path / name).mkdir()
         (tmp_path / name / "model.safetensors").write_bytes(b"half written")
     (tmp_path / "swinir_staging_abcd1234").write_text("a file, not a folder")
-    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path)]) == 0
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me"]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
     assert notes == [
         f"note: {tmp_path / name} looks like the staging folder of an unfinished export, by another machine or an "
@@ -1122,7 +1132,7 @@ def test_a_folder_of_safetensors_checkpoints_is_exported(parity, tmp_path, capsy
     (tmp_path / "zoo").mkdir()
     state = torch.load(parity / "gray_dn.pth", map_location="cpu", weights_only=True)["params"]
     save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "zoo" / "gray_dn.safetensors")
-    assert export_cli.main([str(tmp_path / "zoo"), "-o", str(tmp_path / "out")]) == 0
+    assert export_cli.main([str(tmp_path / "zoo"), "-o", str(tmp_path / "out"), "--org", "me"]) == 0
     assert "gray_dn.safetensors → " in capsys.readouterr().out
     assert (tmp_path / "out" / "swinir-gray-dn" / "model.safetensors").is_file()
 
@@ -1132,8 +1142,8 @@ def test_cli_refuses_an_invalid_organisation_before_building(parity, tmp_path, c
     err = capsys.readouterr().err
     assert "error: gray_dn.pth: 'my org/swinir-gray-dn' is not a valid Hub repo id (check --org): " in err
     assert list(tmp_path.iterdir()) == []
-    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--name", "Bad Name"]) == 1
-    assert "'swinir-hf/Bad Name' is not a valid Hub repo id (check --name): " in capsys.readouterr().err  # not --org
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me", "--name", "Bad Name"]) == 1
+    assert "'me/Bad Name' is not a valid Hub repo id (check --name): " in capsys.readouterr().err  # not --org
 
 
 def test_cli_reports_missing_source(tmp_path, capsys):

@@ -1198,7 +1198,7 @@ def test_a_folder_another_run_writes_into_is_refused_by_convert_train_hub_and_ev
         assert train_cli(tiny_run(images, out), "--overwrite") == 1
         assert capsys.readouterr().err == f"error: {busy} train.output_dir\n"
         # An export replacing the held folder (-o its parent, --name it): a training's run folder
-        replacing = [str(zoo / "gray_dn.pth"), "-o", str(tmp_path), "--name", "out", "--overwrite"]
+        replacing = [str(zoo / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me", "--name", "out", "--overwrite"]
         assert export_cli.main(replacing) == 1
         assert f"error: gray_dn.pth: {busy} -o\n" in capsys.readouterr().err
         model = tmp_path / "model"
@@ -1404,7 +1404,7 @@ def test_convert_and_hub_export_on_a_full_disk_are_one_line_keeping_the_earlier_
         and "\n" not in err[:-1]
     )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert cli(["hub", str(pth), "-o", str(tmp_path / "hub")]) == 1
+    assert cli(["hub", str(pth), "-o", str(tmp_path / "hub"), "--org", "me"]) == 1
     err = capsys.readouterr().err
     assert f"cannot write {tmp_path / 'hub' / 'swinir-authors'}: No space left on device (SafetensorError: " in err
     assert "Traceback" not in err and not (tmp_path / "hub").exists()  # no staging folder left, nor the folder made
@@ -1462,7 +1462,7 @@ def test_checkpoint_suffixes_in_any_case_and_no_hidden_files(folder, tmp_path, c
     state = {f"module.{k}": v for k, v in load_file(folder / "model.safetensors").items()}
     torch.save({"params": state}, releases / "LW.PTH")
     (releases / "._LW.PTH").write_bytes(b"\0" * 4096)
-    assert cli(["hub", str(releases), "-o", str(tmp_path / "hub")]) == 0
+    assert cli(["hub", str(releases), "-o", str(tmp_path / "hub"), "--org", "me"]) == 0
     assert "1 of" not in capsys.readouterr().err and (tmp_path / "hub" / "swinir-lw").is_dir()
     assert looks_like_path("MISSING.PTH") and looks_like_path("x.SAFETENSORS") and not looks_like_path("org/name")
 

@@ -88,22 +88,24 @@ def _naming(source: Path, message: str) -> str:
 
 def repo_id_of(source: Path, organization: str | None, name: str | None) -> str:
     """The Hub repo id `source` is exported to: `organization/name`, else its default name (`hub_repo_id`,
-    `folder_repo_name`). Raises `HubExportError` for an id the Hub would reject, or a model folder without
-    `organization` (the catalogue's is for the authors' releases)."""
-    if name is None and not is_model_folder(source):
-        return hub_repo_id(source, organization)  # the catalogue's name, or swinir-<file stem>
+    `folder_repo_name`). Raises `HubExportError` for an id the Hub would reject, or a model folder or a checkpoint
+    other than the authors' releases without `organization` (the catalogue's is for the releases)."""
+    folder = is_model_folder(source)
     release = next((r for r in load_catalog().releases if r.repo == name), None)
-    if release is not None and (is_model_folder(source) or source.name != release.file):
+    if release is not None and (folder or source.name != release.file):
         # Derived names get "-custom" for this; a name given must not publish other weights as the authors' either.
         raise HubExportError(
             f"--name {name} is the repo name of the authors' release {release.file}, and this is not that file: "
             "choose another name"
         )
-    if organization is None and is_model_folder(source):  # the catalogue's is this project's, for the releases
+    if organization is None and (folder or find_release(source.name) is None):
+        what = "a model folder" if folder else "a checkpoint other than the authors' releases"
         raise HubExportError(
-            f"--org is needed for a model folder: the Hub user or organisation to publish it under, which its card "
-            f"names (the default, {load_catalog().organization}, is this project's, for the authors' releases)"
+            f"--org is needed for {what}: the Hub user or organisation to publish it under, which its card names "
+            f"(the default, {load_catalog().organization}, is this project's, for the authors' releases)"
         )
+    if name is None and not folder:
+        return hub_repo_id(source, organization)  # the catalogue's name, or swinir-<file stem>
     repo_id = f"{organization or load_catalog().organization}/{name or folder_repo_name(source)}"
     check_repo_id(repo_id)
     return repo_id
