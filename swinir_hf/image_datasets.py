@@ -91,11 +91,14 @@ def missing_folder(spec: str) -> str | None:
     if spec.startswith("imagefolder:"):
         data_dir = spec.split(":", 1)[1]
         return None if Path(data_dir).is_dir() else f"no such imagefolder directory: {data_dir}"
-    if Path(spec).is_dir() or is_hub_dataset_id(spec):
+    if Path(spec).is_dir():
         return None
-    if Path(spec).exists():
-        return f"{spec} is a file, not a dataset folder (imagefolder:DIR for a folder of images)"
-    return f"no such dataset folder: {spec}"
+    if Path(spec).exists():  # before the Hub id: `data/train.parquet` can be one, and was looked up there
+        return (
+            f"{spec} is a file, not a dataset folder (imagefolder:DIR for a folder of images; a parquet or CSV file: "
+            "load it with datasets.load_dataset and restore it from Python, restore_dataset)"
+        )
+    return None if is_hub_dataset_id(spec) else f"no such dataset folder: {spec}"
 
 
 def image_columns(dataset: datasets.Dataset) -> list[str]:

@@ -1219,6 +1219,13 @@ def test_dataset_specs_are_read_the_same_way_everywhere(tmp_path, monkeypatch):
     (tmp_path / "photo.png").write_bytes(b"")  # there, but a file: not "no such dataset folder"
     with pytest.raises(FileNotFoundError, match=r"photo.png is a file, not a dataset folder \(imagefolder:DIR for a"):
         load_image_dataset(str(tmp_path / "photo.png"))
+    # A local file that can be a Hub id too (`pq/train.parquet`) is the file: it was looked up on the Hub.
+    (tmp_path / "pq").mkdir()
+    (tmp_path / "pq" / "train.parquet").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert is_hub_dataset_id("pq/train.parquet")
+    with pytest.raises(FileNotFoundError, match=r"^pq/train.parquet is a file, not a dataset folder .* parquet"):
+        load_image_dataset("pq/train.parquet")
     assert load_image_dataset("org/set5", default_split="test") == ["org/set5"]
     assert load_image_dataset("set5", "validation") == ["set5"]
     assert asked == [("org/set5", "test"), ("set5", "validation")]

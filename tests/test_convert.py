@@ -104,6 +104,10 @@ def test_not_a_swinir_checkpoint(tmp_path):
         convert_original_checkpoint(tmp_path / "a.pth")
     with pytest.raises(CheckpointError, match="does not exist"):
         convert_original_checkpoint(tmp_path / "missing.pth")
+    # A model folder (`convert tiny out`): it was said not to exist
+    (tmp_path / "model").mkdir()
+    with pytest.raises(CheckpointError, match=r"model is a folder: give a \.pth / \.safetensors file of the authors'"):
+        convert_original_checkpoint(tmp_path / "model")
     # A plain pickle: torch's "Unsupported operand 149", after its warning about the protocol, said what it is
     with (tmp_path / "plain.pth").open("wb") as file:
         pickle.dump({"params": [1, 2]}, file, protocol=4)

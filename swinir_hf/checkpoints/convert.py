@@ -34,6 +34,11 @@ class CheckpointError(ValueError):
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
     """Read a `.pth` (with `weights_only=True`) or `.safetensors` file into a dict, with errors that name the file."""
     path = Path(path)
+    if path.is_dir():  # a model folder, most likely: it needs no conversion
+        raise CheckpointError(
+            f"checkpoint {path} is a folder: give a .pth / .safetensors file of the authors' layout (a model folder "
+            "loads as it is: --model FOLDER, from_pretrained(FOLDER))"
+        )
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
     if path.suffix.lower() == ".safetensors":
