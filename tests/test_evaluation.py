@@ -668,9 +668,15 @@ def test_bad_inputs(small_set, tmp_path, capsys):
         resolve_degradation(None, noise=25, jpeg=10)
     with pytest.raises(ValueError, match="give a noise σ or a JPEG quality"):
         resolve_degradation(None)
-    # the levels training takes, by the same check (σ 300 used to be scored)
-    assert main(["eval", "--model", "identity", "--dataset", str(dataset), "--noise", "300"]) == 1
-    assert "error: noise must be a σ in 0..255 grey levels, got 300.0" in capsys.readouterr().err
+    # the levels training takes, by the same check (σ 300 used to be scored), named by their options before any
+    # model loads (a Hub model was downloaded first)
+    for option, value, said in (
+        ("--noise", "300", "--noise must be a σ in 0..255 grey levels, got 300.0"),
+        ("--jpeg", "500", "--jpeg must be an integer quality in 1..100, got 500"),
+        ("--scale", "0", "--scale must be an integer ≥ 2, got 0"),
+    ):
+        assert main(["eval", "--model", "org/not-loaded", "--dataset", str(dataset), option, value]) == 1
+        assert capsys.readouterr().err == f"error: {said}\n"
     with pytest.raises(ValueError, match=r"^jpeg must be an integer quality in 1..100, got 0$"):
         resolve_degradation(None, jpeg=0)
 

@@ -103,6 +103,22 @@ def _saved_so_far(folder: str | None, overwrite: bool) -> str:
     return f"; the images saved so far are in {folder} ({rerun})"
 
 
+def _level_problem(args: argparse.Namespace) -> str | None:
+    """A --scale, --noise or --jpeg out of its range, said naming the option before the models load (a Hub model
+    would be downloaded first); else None."""
+    from .degradation_setting import check_level
+
+    try:
+        if args.scale is not None and (int(args.scale) != args.scale or args.scale < 2):
+            raise ValueError(f"--scale must be an integer ≥ 2, got {args.scale}")
+        for level in ("noise", "jpeg"):
+            if (value := getattr(args, level)) is not None:
+                check_level(level, value, f"--{level}", ranged=False)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
     """`run` in --save-images held by the main process (the launch's other processes write their shares into it):
     a second evaluation saving there meanwhile is refused, not mixing its images with these."""
@@ -124,6 +140,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         next(filter(None, map(missing_folder, args.dataset)), None)
         or _lr_dir_problem(args)
         or _several_sets_problem(args)
+        or _level_problem(args)
         or output_problem(args)
     )
     if problem:
