@@ -145,7 +145,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         from .evaluation.eval_arguments import add_eval_arguments
 
         add_eval_arguments(p)
-    p.set_defaults(func=_eval)
+    p.set_defaults(func=_eval, prog=p.prog)  # the name usage errors found after parsing go by
 
     p = sub.add_parser(
         "restore",
@@ -158,7 +158,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         from .inference.restore_arguments import add_restore_arguments
 
         add_restore_arguments(p)
-    p.set_defaults(func=_restore)
+    p.set_defaults(func=_restore, prog=p.prog)
 
     p = sub.add_parser(
         "hub", help="build (and push) verified Hub repos from the authors' .pth files or a trained model folder"
@@ -168,7 +168,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
         p.description = DESCRIPTION
         add_hub_arguments(p)
-    p.set_defaults(func=_hub)
+    p.set_defaults(func=_hub, prog=p.prog)
     # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train (free-form overrides) and
     # `swinir-hf demo ...` to swinir_hf.demo.server (which needs the demo extra).
     sub.add_parser(

@@ -81,6 +81,15 @@ def user_error(message: str) -> int:
     return 1
 
 
+def usage_error(prog: str, message: str) -> int:
+    """Print `PROG: error: message`, as argparse says a usage error (on the main process only), and return its exit
+    status 2: options that cannot go together, a value out of its range, found once the command line is parsed."""
+    if is_main_process():
+        print(f"{prog}: error: {message}", file=sys.stderr)
+    leave_it_to_the_main_process()
+    return 2
+
+
 class LaunchParser(argparse.ArgumentParser):
     """An `ArgumentParser` whose errors (usage and message, exit status 2) only the main process of a launch prints:
     every process parses the same command line. A subcommand's own parser (of this class too) says its errors with

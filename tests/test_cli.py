@@ -48,9 +48,10 @@ LOADS_NOTHING = (
     ("argv", "status", "said"),
     [
         (["restore", "--help"], 0, "--alpha {model,bicubic}"),
-        (["restore", "-o", "out"], 1, "error: nothing to restore"),
+        # Usage errors found after parsing: exit status 2 and the subcommand's name, as argparse's own.
+        (["restore", "-o", "out"], 2, "swinir-hf restore: error: nothing to restore"),
         (["restore", "missing.png", "-o", "out"], 1, "error: no such file, folder or matching files: missing.png"),
-        (["restore", "a.png", "--dataset", "d", "-o", "out"], 1, "error: give image files / folders / globs, or"),
+        (["restore", "a.png", "--dataset", "d", "-o", "out"], 2, "restore: error: give image files / folders / globs"),
         (["restore", "a.png", "--alpha", "foo", "-o", "out"], 2, "invalid choice: 'foo'"),
         (["eval", "--help"], 0, "--grey-convention {native,rgb}"),
         (["eval", "--model", "sr-x4"], 2, "the following arguments are required: --dataset"),
@@ -66,9 +67,10 @@ LOADS_NOTHING = (
         # PNG has no quality: the option was ignored without a word
         (
             ["restore", "a.png", "-o", "out", "--quality", "50"],
-            1,
-            "error: --quality is for JPEG / lossy WebP outputs: --ext png would ignore it; drop it",
+            2,
+            "swinir-hf restore: error: --quality is for JPEG / lossy WebP outputs: --ext png would ignore it; drop it",
         ),
+        (["eval", "--model", "sr-x4", "--dataset", "d", "--jpeg", "500"], 2, "eval: error: --jpeg must be an integer"),
         (["hub", "--help"], 0, "--push"),
         (["models"], 0, "Bundled models (in the package, offline):"),
     ],

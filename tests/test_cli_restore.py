@@ -401,10 +401,12 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_as_inputs(model_di
 
 def test_no_input_and_two_kinds_of_input_get_their_own_messages(inputs, model_dir, tmp_path, capsys):
     out = ["-o", str(tmp_path / "out"), "--model", str(model_dir)]
-    assert main(["restore", *out]) == 1
-    assert capsys.readouterr().err == "error: nothing to restore: give image files, folders or globs (or --dataset)\n"
-    assert main(["restore", str(inputs), "--dataset", f"imagefolder:{inputs}", *out]) == 1
-    assert capsys.readouterr().err == "error: give image files / folders / globs, or --dataset, not both\n"
+    assert main(["restore", *out]) == 2  # a usage error, as argparse's
+    said = "nothing to restore: give image files, folders or globs (or --dataset)"
+    assert capsys.readouterr().err == f"swinir-hf restore: error: {said}\n"
+    assert main(["restore", str(inputs), "--dataset", f"imagefolder:{inputs}", *out]) == 2
+    said = "give image files / folders / globs, or --dataset, not both"
+    assert capsys.readouterr().err == f"swinir-hf restore: error: {said}\n"
     assert not (tmp_path / "out").exists()
 
 
@@ -628,7 +630,7 @@ def test_max_image_pixels_sets_pillows_decompression_bomb_limit(inputs, model_di
     assert "Pillow refuses images over 118 pixels" in capsys.readouterr().err
     for n in ("60", "0"):
         assert main([*run, str(tmp_path / f"limit-{n}"), "--max-image-pixels", n]) == 0, capsys.readouterr().err
-    assert main([*run, str(tmp_path / "negative"), "--max-image-pixels", "-1"]) == 1
+    assert main([*run, str(tmp_path / "negative"), "--max-image-pixels", "-1"]) == 2
     assert "--max-image-pixels must be a number of pixels, or 0 for no limit" in capsys.readouterr().err
     assert Image.MAX_IMAGE_PIXELS == 50  # the caller's limit, back after each run
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # to open the 480-pixel outputs

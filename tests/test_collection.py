@@ -694,8 +694,8 @@ def test_user_errors_are_printed_by_the_main_process_only(rank, mixed, model_dir
     # Every process of a launch parses the same command line and checks the same inputs: only rank 0 says so.
     monkeypatch.setenv("RANK", rank)
     shown = rank == "0"
-    assert _restore(mixed, "-o", tmp_path / "out", "--batch-size", "0", model_dir=model_dir) == 1
-    expected = "error: --batch-size and --workers must be at least 1\n"
+    assert _restore(mixed, "-o", tmp_path / "out", "--batch-size", "0", model_dir=model_dir) == 2
+    expected = "swinir-hf restore: error: --batch-size and --workers must be at least 1\n"
     assert capsys.readouterr().err == (expected if shown else "")
     assert _restore(mixed, "-o", tmp_path / "out", "--device", "gpu0", model_dir=model_dir) == 1
     assert capsys.readouterr().err.startswith("error: unknown device 'gpu0'") is shown
@@ -911,8 +911,8 @@ def test_a_datasets_images_of_one_size_are_restored_in_batches(tmp_path, model_d
     for a, b in zip(batched, alone, strict=True):
         assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"])) and a["image"].mode == b["image"].mode
     capsys.readouterr()
-    assert _restore(*args, tmp_path / "none", "--batch-size", "0", model_dir=model_dir) == 1
-    assert capsys.readouterr().err == "error: --batch-size and --workers must be at least 1\n"
+    assert _restore(*args, tmp_path / "none", "--batch-size", "0", model_dir=model_dir) == 2
+    assert capsys.readouterr().err == "swinir-hf restore: error: --batch-size and --workers must be at least 1\n"
     with pytest.raises(ValueError, match="batch_size must be an int ≥ 1, got 2.0"):
         dataset_restoration.restore_dataset(
             alone, SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir)), batch_size=2.0
@@ -1050,14 +1050,14 @@ def test_file_options_with_a_dataset_are_refused_not_ignored(tmp_path, model_dir
 
     monkeypatch.setattr(image_datasets, "load_image_dataset", lambda *a: pytest.fail("loaded before the check"))
     args = ["--dataset", "imagefolder:x", "-o", tmp_path / "out"]
-    assert _restore(*args, "--ext", "jpg", "--quality", "80", model_dir=model_dir) == 1
+    assert _restore(*args, "--ext", "jpg", "--quality", "80", model_dir=model_dir) == 2
     assert capsys.readouterr().err == (
-        "error: --dataset stores the restored images in the dataset: --ext, --quality (for files) would be ignored; "
-        "drop them\n"
+        "swinir-hf restore: error: --dataset stores the restored images in the dataset: --ext, --quality (for files) "
+        "would be ignored; drop them\n"
     )
     # Given at their defaults too: a script that says --ext png means PNG files.
     for option in (["--suffix", "_x4"], ["--recursive"], ["--workers", "3"], ["--ext", "png"]):
-        assert _restore(*args, *option, model_dir=model_dir) == 1
+        assert _restore(*args, *option, model_dir=model_dir) == 2
         assert f": {option[0]} (for files) would be ignored; drop it\n" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -1079,14 +1079,14 @@ def test_dataset_options_without_a_dataset_are_refused_not_ignored(tmp_path, mod
     src = tmp_path / "a.png"
     Image.new("RGB", (8, 8)).save(src)
     out = tmp_path / "out"
-    assert _restore(src, "-o", out, "--push-to-hub", "me/x", "--split", "test", model_dir=model_dir) == 1
+    assert _restore(src, "-o", out, "--push-to-hub", "me/x", "--split", "test", model_dir=model_dir) == 2
     assert capsys.readouterr().err == (
-        "error: --split, --push-to-hub (for --dataset) would be ignored: image files are restored into -o only; "
-        "drop them, or give --dataset (imagefolder:DIR for a folder)\n"
+        "swinir-hf restore: error: --split, --push-to-hub (for --dataset) would be ignored: image files are restored "
+        "into -o only; drop them, or give --dataset (imagefolder:DIR for a folder)\n"
     )
-    assert _restore(src, "-o", out, "--column", "image", "--output-column", "x4", model_dir=model_dir) == 1
+    assert _restore(src, "-o", out, "--column", "image", "--output-column", "x4", model_dir=model_dir) == 2
     assert "error: --column, --output-column (for --dataset) would be ignored: " in capsys.readouterr().err
-    assert _restore(src, "-o", out, "--streaming", model_dir=model_dir) == 1
+    assert _restore(src, "-o", out, "--streaming", model_dir=model_dir) == 2
     assert "error: --streaming (for --dataset) would be ignored: " in capsys.readouterr().err
     assert not out.exists()
 
@@ -1136,17 +1136,18 @@ def test_a_dataset_is_never_restored_into_its_own_folder(tmp_path, model_dir, ca
         (f"imagefolder:{photos}", photos / "x4", "inside "),
         (f"imagefolder:{photos}/", photos, ""),
     ):
-        assert _restore("--dataset", spec, "-o", out, "--overwrite", model_dir=model_dir) == 1
+        assert _restore("--dataset", spec, "-o", out, "--overwrite", model_dir=model_dir) == 2
         folder = Path(spec.removeprefix("imagefolder:"))
         assert capsys.readouterr().err == (
-            f"error: -o {out} is {where}the dataset's folder {folder}: the restored dataset would be written into "
-            "its input, which is never overwritten (not even with --overwrite); choose an -o outside it\n"
+            f"swinir-hf restore: error: -o {out} is {where}the dataset's folder {folder}: the restored dataset would "
+            "be written into its input, which is never overwritten (not even with --overwrite); choose an -o outside "
+            "it\n"
         )
     assert sorted((p.name, p.stat().st_mtime_ns) for p in saved.iterdir()) == before
     assert sorted(p.name for p in photos.iterdir()) == ["a.png"]
-    assert _restore("--dataset", saved, "--split", "test", "-o", tmp_path / "out", model_dir=model_dir) == 1
+    assert _restore("--dataset", saved, "--split", "test", "-o", tmp_path / "out", model_dir=model_dir) == 2
     assert capsys.readouterr().err == (
-        f"error: --split test: {saved} is one save_to_disk Dataset, without splits: drop --split\n"
+        f"swinir-hf restore: error: --split test: {saved} is one save_to_disk Dataset, without splits: drop --split\n"
     )
 
 

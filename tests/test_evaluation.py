@@ -675,8 +675,8 @@ def test_bad_inputs(small_set, tmp_path, capsys):
         ("--jpeg", "500", "--jpeg must be an integer quality in 1..100, got 500"),
         ("--scale", "0", "--scale must be an integer ≥ 2, got 0"),
     ):
-        assert main(["eval", "--model", "org/not-loaded", "--dataset", str(dataset), option, value]) == 1
-        assert capsys.readouterr().err == f"error: {said}\n"
+        assert main(["eval", "--model", "org/not-loaded", "--dataset", str(dataset), option, value]) == 2
+        assert capsys.readouterr().err == f"swinir-hf eval: error: {said}\n"
     with pytest.raises(ValueError, match=r"^jpeg must be an integer quality in 1..100, got 0$"):
         resolve_degradation(None, jpeg=0)
 
@@ -1076,13 +1076,14 @@ def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, caps
     assert main([*command, "--save-images", str(out)]) == 0  # resumed: every output reused
     assert (out / "Other" / "tiny_x2" / "a.png").stat().st_mtime_ns == before
     capsys.readouterr()
-    assert main([*command, "--lr-dir", str(dataset / "HR")]) == 1
-    assert capsys.readouterr().err == "error: --lr-dir holds one set's inputs: give one --dataset with it\n"
+    assert main([*command, "--lr-dir", str(dataset / "HR")]) == 2
+    said = "--lr-dir holds one set's inputs: give one --dataset with it"
+    assert capsys.readouterr().err == f"swinir-hf eval: error: {said}\n"
     twin = tmp_path / "elsewhere" / "Mini"
     shutil.copytree(dataset, twin)
-    assert main([*command[:-2], str(twin), "--save-images", str(tmp_path / "twins")]) == 1
+    assert main([*command[:-2], str(twin), "--save-images", str(tmp_path / "twins")]) == 2
     assert capsys.readouterr().err == (
-        "error: two sets named Mini would share --save-images/Mini: evaluate them apart\n"
+        "swinir-hf eval: error: two sets named Mini would share --save-images/Mini: evaluate them apart\n"
     )
 
 

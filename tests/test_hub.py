@@ -854,8 +854,9 @@ def test_cli_names_the_level_options_eval_needs(tiny_config, tmp_path, bench, ca
     for args, message in cases.items():
         assert export_cli.main([str(args[0]), "-o", str(out), "--org", "me", *args[1:]]) == 1
         assert capsys.readouterr().err.endswith(f"error: {message}\n1 of 1 checkpoints failed\n")
-    assert export_cli.main([str(x1), "-o", str(out), "--org", "me", "--jpeg", "10"]) == 1
-    assert capsys.readouterr().err == "error: --jpeg is the level --eval scores at: give --eval DATASET too\n"
+    assert export_cli.main([str(x1), "-o", str(out), "--org", "me", "--jpeg", "10"]) == 2
+    said = "--jpeg is the level --eval scores at: give --eval DATASET too"
+    assert capsys.readouterr().err == f"swinir-hf hub: error: {said}\n"
     assert not out.exists()
 
     # with its level, the figures are named by it (the card and its model-index would not say the σ otherwise)
@@ -874,8 +875,8 @@ def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path,
     source.mkdir()
     for name in ("gray_dn.pth", "jpeg_car.pth"):
         shutil.copy(parity / name, source)
-    assert export_cli.main([str(source), "-o", str(tmp_path / "out"), "--org", "me", "--name", "mine"]) == 1
-    assert capsys.readouterr().err == f"error: --name names one repo, but {source} holds 2 checkpoints\n"
+    assert export_cli.main([str(source), "-o", str(tmp_path / "out"), "--org", "me", "--name", "mine"]) == 2
+    assert capsys.readouterr().err == f"swinir-hf hub: error: --name names one repo, but {source} holds 2 checkpoints\n"
     shutil.copy(parity / "gray_dn.pth", source / "005_colorDN_DFWB_s128w8_SwinIR-M_noise15.pth")
     release = source / "005_colorDN_DFWB_s128w8_SwinIR-M_noise15.pth"
     assert (
@@ -886,8 +887,9 @@ def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path,
         f"error: {release.name}: --noise is for other checkpoints: the authors' release is scored at its own level\n"
     )
     for option in (["--private"], ["--token", "hf_x"]):  # accepted, then ignored without a push
-        assert export_cli.main([str(release), "-o", str(tmp_path / "out"), "--org", "me", *option]) == 1
-        assert capsys.readouterr().err == f"error: {option[0]} is for the push: give --push (or --dry-run) too\n"
+        assert export_cli.main([str(release), "-o", str(tmp_path / "out"), "--org", "me", *option]) == 2
+        push = "is for the push: give --push (or --dry-run) too"
+        assert capsys.readouterr().err == f"swinir-hf hub: error: {option[0]} {push}\n"
     assert not (tmp_path / "out").exists()
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..interrupts import stopped_by, terminate_as_interrupt
+from ..processes import usage_error
 from .catalog import find_release, load_catalog
 from .convert import CheckpointError
 from .export import (
@@ -63,7 +64,8 @@ def _sources(source: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export (and push) every checkpoint of `args.source`; 1 if any failed, 130 on Ctrl-C, 143 on SIGTERM, else 0."""
+    """Export (and push) every checkpoint of `args.source`; 1 if any failed, 2 for options that cannot go together,
+    130 on Ctrl-C, 143 on SIGTERM, else 0."""
     try:
         with terminate_as_interrupt():
             return _run(args)
@@ -125,18 +127,15 @@ def _run(args: argparse.Namespace) -> int:
 
     if (args.noise is not None or args.jpeg is not None) and not args.eval:
         given = "--noise" if args.noise is not None else "--jpeg"
-        print(f"error: {given} is the level --eval scores at: give --eval DATASET too", file=sys.stderr)
-        return 1
+        return usage_error(args.prog, f"{given} is the level --eval scores at: give --eval DATASET too")
     if (args.private or args.token is not None) and not (args.push or args.dry_run):
         given = "--private" if args.private else "--token"
-        print(f"error: {given} is for the push: give --push (or --dry-run) too", file=sys.stderr)
-        return 1
+        return usage_error(args.prog, f"{given} is for the push: give --push (or --dry-run) too")
     checkpoints = _sources(Path(args.source))
     if not checkpoints:
         return 1
     if args.name is not None and len(checkpoints) > 1:
-        print(f"error: --name names one repo, but {args.source} holds {len(checkpoints)} checkpoints", file=sys.stderr)
-        return 1
+        return usage_error(args.prog, f"--name names one repo, but {args.source} holds {len(checkpoints)} checkpoints")
     try:
         check_output_folder(args.output_dir)
     except ValueError as err:
@@ -217,4 +216,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`swinir-hf hub ARGV` from Python: the exit status."""
     parser = argparse.ArgumentParser(prog="swinir-hf hub", description=DESCRIPTION, allow_abbrev=False)
     configure_parser(parser)
+    parser.set_defaults(prog=parser.prog)
     return run(parser.parse_args(argv))

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..models.constants_swinir import TASK_TABLE
-from .degradation_setting import Degradation, check_level
+from .degradation_setting import Degradation
+from .levels import check_level, check_scale
 from .protocol import GreyConvention
 
 if TYPE_CHECKING:
@@ -78,8 +79,7 @@ def _flagged_degradation(
         given = [("sr", upscale)]
     kind, value = given[0]
     if kind == "sr":
-        if int(value) != value or value < 2:
-            raise ValueError(f"scale must be an integer ≥ 2, got {value}")
+        check_scale(value, "scale")
         value = int(value)
     else:  # the levels training takes, checked by the one definition
         level = "noise" if kind == "dn" else "jpeg"

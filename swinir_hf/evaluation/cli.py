@@ -27,11 +27,13 @@ from ..processes import (
     main_first,
     on_every_process,
     process_state,
+    usage_error,
     user_error,
 )
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from .eval_arguments import add_eval_arguments
+from .levels import options_problem
 from .protocol import benchmark_name
 from .saved_outputs import MANIFEST, has_manifest, path_component
 
@@ -70,8 +72,9 @@ def output_problem(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `eval` from parsed `add_eval_arguments` options; the exit status (1 for a user error, 130 on Ctrl-C, 143
-    on SIGTERM; only the main process of a launch says any)."""
+    """Run `eval` from parsed `add_eval_arguments` options; the exit status (1 for a user error, 2 for options that
+    cannot go together or a level out of range, 130 on Ctrl-C, 143 on SIGTERM; only the main process of a launch
+    says any)."""
     try:
         with terminate_as_interrupt():
             if not args.no_progress:
@@ -103,22 +106,6 @@ def _saved_so_far(folder: str | None, overwrite: bool) -> str:
     return f"; the images saved so far are in {folder} ({rerun})"
 
 
-def _level_problem(args: argparse.Namespace) -> str | None:
-    """A --scale, --noise or --jpeg out of its range, said naming the option before the models load (a Hub model
-    would be downloaded first); else None."""
-    from .degradation_setting import check_level
-
-    try:
-        if args.scale is not None and (int(args.scale) != args.scale or args.scale < 2):
-            raise ValueError(f"--scale must be an integer ≥ 2, got {args.scale}")
-        for level in ("noise", "jpeg"):
-            if (value := getattr(args, level)) is not None:
-                check_level(level, value, f"--{level}", ranged=False)
-    except ValueError as err:
-        return str(err)
-    return None
-
-
 def _run(args: argparse.Namespace) -> int:
     """`run` in --save-images held by the main process (the launch's other processes write their shares into it):
     a second evaluation saving there meanwhile is refused, not mixing its images with these."""
@@ -136,11 +123,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     # A mistyped --dataset or --lr-dir said before the models load (a Hub model would be downloaded first); with a
     # local --dataset before torch loads too (a name that could be a Hub dataset's is told apart with it).
+    if problem := _several_sets_problem(args) or options_problem(args.scale, args.noise, args.jpeg):
+        return usage_error(args.prog, problem)
     problem = (
         next(filter(None, map(missing_folder, args.dataset)), None)
         or _lr_dir_problem(args)
-        or _several_sets_problem(args)
-        or _level_problem(args)
+        or (_unloadable_hub_set(args) if len(args.dataset) > 1 else None)
         or output_problem(args)
     )
     if problem:
@@ -224,7 +212,7 @@ def _save_folder(args: argparse.Namespace, dataset: str) -> str | None:
 
 
 def _several_sets_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with several `--dataset`s together with the other options; else None."""
+    """What is wrong with several `--dataset`s together with the other options (a usage error); else None."""
     if len(args.dataset) == 1:
         return None
     if args.lr_dir is not None:
@@ -232,7 +220,7 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
     names = [path_component(benchmark_name(dataset)) for dataset in args.dataset]
     if args.save_images and (twins := sorted({n for n in names if names.count(n) > 1})):
         return f"two sets named {twins[0]} would share --save-images/{twins[0]}: evaluate them apart"
-    return _unloadable_hub_set(args)
+    return None
 
 
 def _unloadable_hub_set(args: argparse.Namespace) -> str | None:
@@ -328,7 +316,7 @@ def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
     import yaml
 
     from ..checkpoints.run_folder import is_checkpoint
-    from .degradation_setting import LEVELS, validation_level
+    from .levels import LEVELS, validation_level
 
     folder = Path(spec).parent.parent if is_checkpoint(Path(spec)) else Path(spec)
     who, why = f"{spec} validated at", "its training_config.yaml"
@@ -400,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m swinir_hf.evaluate", description="Score models on a benchmark with the paper's protocol."
     )
     add_eval_arguments(parser)
+    parser.set_defaults(prog=parser.prog)
     status = run(parser.parse_args(argv))
     sys.stdout.flush()
     return status

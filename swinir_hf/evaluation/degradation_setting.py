@@ -1,5 +1,5 @@
 """`Degradation`, the setting that names how a low-quality input is made from a high-quality image (training and
-the benchmark share it), the kinds it takes (`DEGRADATIONS`) and their levels (`LEVELS`, `check_level`).
+the benchmark share it) and the kinds it takes (`DEGRADATIONS`); their levels are `levels`'.
 
 The operations themselves are functions of `degradations` (MATLAB bicubic, noise, JPEG) and `real_world` (BSRGAN-style);
 a new one is a further function plus a kind in `DEGRADATIONS` that `Degradation.sample` (training and the benchmark
@@ -11,60 +11,14 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from .degradations import add_gaussian_noise, bicubic_downscale, jpeg_compress
+from .levels import LEVELS, check_level
 from .real_world import real_world_degradation
 
 DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "paired")
-
-
-class Level(NamedTuple):
-    """The level a degradation takes: its `Degradation` field, bounds, whether it is an integer, in words, and its
-    default."""
-
-    field: str
-    low: float
-    high: float
-    integer: bool
-    text: str
-    default: float
-
-
-LEVELS = {
-    "noise": Level("noise_sigma", 0.0, 255.0, False, "a σ in 0..255 grey levels", 25.0),
-    "jpeg": Level("jpeg_quality", 1, 100, True, "an integer quality in 1..100", 40),
-}
-
-
-def validation_level(kind: str, value: float | Sequence[float] | None, given: float | None) -> float:
-    """The level a training run of degradation `kind` validates at: `given` (its `val_` field), else its training
-    `value`, or the middle of its [low, high] range (a whole JPEG quality); the level's default where none is set."""
-    level = LEVELS[kind]
-    if given is not None:
-        return given
-    if value is None or isinstance(value, (int, float)):
-        return level.default if value is None else value
-    middle = (value[0] + value[1]) / 2
-    return round(middle) if level.integer else middle
-
-
-def check_level(kind: str, value: float | Sequence[float], name: str, ranged: bool = True) -> None:
-    """Raise `ValueError` naming `name` unless `value` is a level of the degradation `kind` (see `LEVELS`) or, if
-    `ranged`, a [low, high] range of them, low <= high: a bad one is refused when configured, not by the random
-    training sample that first draws it."""
-    level = LEVELS[kind]
-    single = isinstance(value, numbers.Real)  # numpy's scalars too (np.arange(10, 50, 10) of qualities)
-    values = [value] if single else list(value)
-    fits = all(
-        isinstance(v, numbers.Real) and level.low <= v <= level.high and (not level.integer or v == int(v))
-        for v in values
-    )
-    if not (fits and (single or ranged and len(values) == 2 and values[0] <= values[1])):
-        ranges = " or a [low, high] range of them" if ranged else ""
-        raise ValueError(f"{name} must be {level.text}{ranges}, got {value!r}")
 
 
 @dataclass(frozen=True)

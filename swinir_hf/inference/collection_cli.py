@@ -24,6 +24,7 @@ from ..processes import (
     on_every_process,
     on_main_process,
     process_state,
+    usage_error,
     user_error,
 )
 from ..storage.atomic_writes import written_aside
@@ -45,8 +46,9 @@ DATASET_FILES = ("data-*.arrow", "dataset_info.json", "state.json", "dataset_dic
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed, 130 on
-    Ctrl-C and 143 on SIGTERM: every process of a launch gets it, only the main process says so)."""
+    """Run `restore` from parsed `add_restore_arguments` options; the exit status (1 if anything failed, 2 for
+    options that cannot go together (`usage_problem`), 130 on Ctrl-C and 143 on SIGTERM: every process of a launch
+    gets it, only the main process says so)."""
     try:
         with terminate_as_interrupt(), pillow_pixel_limit(args.max_image_pixels):
             if not args.no_progress:
@@ -97,7 +99,9 @@ def pillow_pixel_limit(pixels: int | None) -> Iterator[None]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if problem := usage_problem(args) or complete_options(args):  # before torch and the model load
+    if problem := usage_problem(args):  # before torch and the model load
+        return usage_error(args.prog, problem)
+    if problem := complete_options(args):
         return user_error(problem)
     from ..checkpoints.convert import CheckpointError
     from ..checkpoints.loading import ModelNotAvailableError
@@ -310,4 +314,5 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m swinir_hf.restore", description="Restore image files, folders or globs (or a dataset)."
     )
     add_restore_arguments(parser)
+    parser.set_defaults(prog=parser.prog)
     return run(parser.parse_args(argv))

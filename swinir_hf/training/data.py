@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from ..evaluation.benchmark import to_model_channels
-from ..evaluation.degradation_setting import LEVELS, Degradation, validation_level
+from ..evaluation.degradation_setting import Degradation
 from ..evaluation.degradations import bicubic_patch
+from ..evaluation.levels import LEVELS, validation_level
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
 from ..models.image_processing_swinir import match_channels
 from .images import (
