@@ -434,7 +434,7 @@ def test_pipeline_fetches_urls_and_names_the_one_that_fails(model_dir, tmp_path)
 
     kinds = _kinds()
     kinds["I;16"].save(tmp_path / "grey16.png")
-    body = (tmp_path / "grey16.png").read_bytes()
+    body, page = (tmp_path / "grey16.png").read_bytes(), b"<html>a login page</html>"
 
     class Server(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -444,10 +444,10 @@ def test_pipeline_fetches_urls_and_names_the_one_that_fails(model_dir, tmp_path)
                 self.send_response(302)
                 self.send_header("Location", "/grey16.png")
             else:
-                self.send_response(200 if self.path in ("/grey16.png", "/slow.png") else 404)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_response(200 if self.path in ("/grey16.png", "/slow.png", "/page.png") else 404)
+                self.send_header("Content-Length", str(len(page if self.path == "/page.png" else body)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(page if self.path == "/page.png" else body)
 
         def log_message(self, *args):
             pass
@@ -470,6 +470,8 @@ def test_pipeline_fetches_urls_and_names_the_one_that_fails(model_dir, tmp_path)
             restorer(f"{url}/slow.png", timeout=0.2)
         with pytest.raises(OSError, match=f"^cannot fetch {re.escape(refused)}: .*refused"):
             restorer(refused)
+        with pytest.raises(OSError, match=f"^{url}/page.png: not an image Pillow can read \\(it answered b'<html>"):
+            restorer(f"{url}/page.png")  # (it named "<_io.BytesIO object at 0x...>")
     finally:
         server.shutdown()
 
@@ -1015,6 +1017,36 @@ def test_a_pipeline_made_while_the_engine_runs_a_float16_model_runs_it_as_float3
     assert model.conv_after_body.weight.dtype == torch.float16  # cast back by the engine
     np.testing.assert_array_equal(np.asarray(restorer(image)), expected)
     assert model.conv_after_body.weight.dtype == torch.float16  # and by the pipeline
+
+
+def test_a_pipeline_call_during_another_runs_cast_runs_in_the_models_own_precision(tiny_config):
+    """A bfloat16 model that the engine's float32 run holds cast in place: a pipeline call meanwhile ran it in float32
+    (other pixels than alone); it runs a bfloat16 copy now."""
+    from swinir_hf.models.modeling_swinir import running
+
+    model = SwinIRForImageRestoration(tiny_config()).to(torch.bfloat16).eval()
+    image = _rgb(16, 16, seed=4)
+    restorer = pipeline("image-restoration", model=model)
+    alone = np.asarray(restorer(image))
+    with running(model, torch.device("cpu"), torch.float32):  # what restore(model, ..., dtype="float32") holds
+        np.testing.assert_array_equal(np.asarray(restorer(image)), alone)
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+
+
+def test_pipeline_runs_a_model_offloaded_by_accelerate_where_it_was_placed(tiny_config, tmp_path):
+    """A model loaded with a `device_map` that offloads a module to disk cannot be moved: the pipeline's run moved
+    it ("You can't move a model that has some modules offloaded"), where it used to run it as placed."""
+    torch.manual_seed(0)
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "model")
+    names = [name for name, _ in SwinIRForImageRestoration(tiny_config()).named_children()]
+    device_map = {**dict.fromkeys(names, "cpu"), "patch_embed": "disk"}
+    offloaded = SwinIRForImageRestoration.from_pretrained(
+        tmp_path / "model", device_map=device_map, offload_folder=tmp_path / "offload"
+    )
+    assert "meta" in {p.device.type for p in offloaded.parameters()}
+    image = _rgb(16, 16, seed=5)
+    expected = np.asarray(pipeline("image-restoration", model=str(tmp_path / "model"))(image))
+    np.testing.assert_array_equal(np.asarray(pipeline("image-restoration", model=offloaded)(image)), expected)
 
 
 def test_a_float_pil_image_gives_no_torch_warning(tiny_config, tmp_path):

@@ -1317,6 +1317,7 @@ class _Runs:
     count: int = 0
     was_training: bool = False
     dtypes: dict[str, torch.dtype] | None = None  # the floating tensors' own dtypes, where the first run cast them
+    own_dtype: torch.dtype | None = None  # `model.dtype` before that cast
 
 
 _RUNS: weakref.WeakKeyDictionary[nn.Module, _Runs] = weakref.WeakKeyDictionary()
@@ -1364,6 +1365,13 @@ def _cast_back(model: nn.Module, dtypes: dict[str, torch.dtype]) -> None:
             setattr(model.get_submodule(owner), attribute, buffer.to(dtypes[name]))
 
 
+def resting_dtype(model: PreTrainedModel) -> torch.dtype:
+    """`model.dtype` as it is between restorations: what it was before a running one cast it in place (`running`)."""
+    with _RUNS_LOCK:
+        runs = _RUNS.get(model)
+        return runs.own_dtype if runs is not None and runs.count and runs.dtypes else model.dtype
+
+
 @contextlib.contextmanager
 def running(
     model: SwinIRForImageRestoration, device: torch.device, dtype: torch.dtype | None
@@ -1380,7 +1388,8 @@ def running(
     with _RUNS_LOCK:
         dtype = dtype or _run_dtype(model, device)  # as the model is now, another run's cast undone or not
         runs = _RUNS.setdefault(model, _Runs())
-        holds = _holds(model, device, dtype)
+        # A model dispatched by accelerate (`device_map`: offloaded, split over devices) runs where it was placed.
+        holds = getattr(model, "hf_device_map", None) is not None or _holds(model, device, dtype)
         shared = runs.count == 0 or holds
         if shared:
             if runs.count == 0:
@@ -1388,6 +1397,7 @@ def running(
                 if not holds:
                     if dtype is not None:
                         runs.dtypes = {name: t.dtype for name, t in _floating_tensors(model) if t.dtype != dtype}
+                        runs.own_dtype = getattr(model, "dtype", None)
                     model.to(device, dtype)
                 runs.was_training = model.training
                 model.eval()

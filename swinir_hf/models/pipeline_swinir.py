@@ -38,7 +38,13 @@ from .image_processing_swinir import (
     warn_if_clamped,
     with_alpha,
 )
-from .modeling_swinir import ImageTooLargeError, check_forward_memory, inference_precision, running
+from .modeling_swinir import (
+    ImageTooLargeError,
+    check_forward_memory,
+    inference_precision,
+    resting_dtype,
+    running,
+)
 
 TASK = "image-restoration"
 
@@ -163,22 +169,12 @@ class ImageRestorationPipeline(Pipeline):
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         # As `restore()` runs the model, for this call only: in eval mode (a model left training after a Trainer
         # would drop paths at random), float16 weights off CUDA as float32; threads sharing it take turns to change
-        # it (`running`).
-        with running(self.model, self.device, None) as model:
-            return self._restore_items(model, model_inputs)
-
-    def _restore_items(self, model: PreTrainedModel, model_inputs: dict[str, Any]) -> dict[str, Any]:
-        # One image, or a list of them (`batch_size > 1`): those of one size through one pass, then their alphas
-        # that the model upscales through one more; a batch of one gives exactly `restore()`'s pixels.
-        batch = model_inputs["image"]
-        items = batch if isinstance(batch, list) else [batch]
-        for group in _by_size(items, "pixel_values"):
-            for item, y in zip(group, _restore_all(model, [item.pixel_values for item in group]), strict=True):
-                item.reconstruction = y
-        for group in _by_size([item for item in items if item.alpha_values is not None], "alpha_values"):
-            for item, y in zip(group, _restore_all(model, [item.alpha_values for item in group]), strict=True):
-                item.alpha_reconstruction = y
-        return model_inputs
+        # it (`running`). In the model's own precision, not one another thread's run has cast it to meanwhile.
+        own = resting_dtype(self.model)
+        precision = torch.float32 if own == torch.float16 and self.device.type != "cuda" else own
+        # (float16 on CUDA as it is: its overflow-prone layers are float32)
+        with running(self.model, self.device, None if precision == torch.float16 else precision) as model:
+            return _restore_items(model, precision, model_inputs)
 
     def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image | np.ndarray:
         item = model_outputs["image"]
@@ -188,23 +184,39 @@ class ImageRestorationPipeline(Pipeline):
         return compose_image(from_reconstruction(item.reconstruction, item.channels), layout)
 
 
-def _restore_all(model: PreTrainedModel, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+def _restore_items(model: PreTrainedModel, precision: torch.dtype, model_inputs: dict[str, Any]) -> dict[str, Any]:
+    """One image, or a list of them (`batch_size > 1`): those of one size through one pass, then their alphas that
+    the model upscales through one more; a batch of one gives exactly `restore()`'s pixels."""
+    batch = model_inputs["image"]
+    items = batch if isinstance(batch, list) else [batch]
+    for group in _by_size(items, "pixel_values"):
+        restored = _restore_all(model, precision, [item.pixel_values for item in group])
+        for item, y in zip(group, restored, strict=True):
+            item.reconstruction = y
+    for group in _by_size([item for item in items if item.alpha_values is not None], "alpha_values"):
+        restored = _restore_all(model, precision, [item.alpha_values for item in group])
+        for item, y in zip(group, restored, strict=True):
+            item.alpha_reconstruction = y
+    return model_inputs
+
+
+def _restore_all(model: PreTrainedModel, precision: torch.dtype, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
     """(k, C, H, W) inputs of one size, each restored: in one pass, or one by one where that cannot fit."""
     try:
-        out = _restore(model, torch.cat(tensors)) if len(tensors) > 1 else None
+        out = _restore(model, precision, torch.cat(tensors)) if len(tensors) > 1 else None
     except ImageTooLargeError:  # `batch_size` is for speed: images that each fit alone are not refused
         out = None
     if out is None:  # outside the except block, whose traceback would keep the batch's tensors
-        return [_restore(model, x) for x in tensors]
+        return [_restore(model, precision, x) for x in tensors]
     return list(out.split([len(x) for x in tensors]))
 
 
-def _restore(model: PreTrainedModel, pixel_values: torch.Tensor) -> torch.Tensor:
-    """Whole images, in the precision of `model`'s weights: one that cannot fit is refused before the model runs, not
-    failed deep inside it (or killed)."""
-    device, precision = model.device, str(model.dtype).removeprefix("torch.")
-    check_forward_memory(model.config, pixel_values.shape, device, precision)
-    with inference_precision(precision, device):
+def _restore(model: PreTrainedModel, precision: torch.dtype, pixel_values: torch.Tensor) -> torch.Tensor:
+    """Whole images in `precision` (float32 exactly, bfloat16 / float16 under autocast): one that cannot fit is
+    refused before the model runs, not failed deep inside it (or killed)."""
+    device, name = model.device, str(precision).removeprefix("torch.")
+    check_forward_memory(model.config, pixel_values.shape, device, name)
+    with inference_precision(name, device):
         return model(pixel_values.to(device)).reconstruction.float().cpu()
 
 
@@ -275,6 +287,9 @@ def _open(file: str | io.BytesIO, source: str) -> Image.Image:
                 "array in [0, 1] (tifffile.imread), or restore the file with swinir_hf.restore(model, path)"
             ) from err
         if not is_heif(head):
+            if isinstance(file, io.BytesIO):  # a URL's body: Pillow names "<_io.BytesIO object at 0x...>"
+                said = f"{source}: not an image Pillow can read (it answered {head!r}...)"
+                raise UnidentifiedImageError(said) from err
             raise
     try:
         import pillow_heif
