@@ -92,6 +92,7 @@ def pillow_warnings() -> Iterator[list[warnings.WarningMessage]]:
     snapshot put back (`warnings.catch_warnings`) would undo what another thread's `catch_warnings` did meanwhile
     (gradio's "ignore", left for good, silenced every warning). Another thread's `catch_warnings` may itself put
     this block's changes back after it; they are harmless there (`_keep_pillows` collects only inside a block).
+    Not re-entrant: a block inside another on one thread would wait for its own turn.
     """
     caught: list[warnings.WarningMessage] = []
     with _WARNINGS_TURN:

@@ -81,7 +81,9 @@ def _dataset_images(ds: datasets.Dataset, column: str, source: str) -> list[Data
     empty = pc.or_(stored.is_null(), pc.and_(data.is_null(), path.is_null())).to_pylist()
     if none := [i for i, is_empty in enumerate(empty) if is_empty]:
         logger.warning(f"{source}: rows without an image left out ({len(none)} of {len(empty)}, first row {none[0]})")
-    return [DatasetImage(table, column, i, p) for i, p in enumerate(path.to_pylist()) if not empty[i]]
+    sizes = pc.binary_length(data).to_pylist()  # from the table: the run's fingerprint reads no image for them
+    rows = zip(path.to_pylist(), sizes, empty, strict=True)
+    return [DatasetImage(table, column, i, p, size) for i, (p, size, none) in enumerate(rows) if not none]
 
 
 class DatasetImage(Mapping):
@@ -89,8 +91,9 @@ class DatasetImage(Mapping):
     when asked: a list of the rows' values held every image's bytes in memory (gigabytes for a DIV2K-sized Hub
     dataset, in each process of a launch), where the table of a saved or Hub dataset is memory-mapped."""
 
-    def __init__(self, table: datasets.Dataset, column: str, row: int, path: str | None) -> None:
+    def __init__(self, table: datasets.Dataset, column: str, row: int, path: str | None, size: int | None) -> None:
         self._table, self._column, self._row, self._path = table, column, row, path
+        self.size = size  # of its bytes; None for an image stored as a path
 
     def __getitem__(self, key: str) -> Any:
         if key == "path":
@@ -173,6 +176,8 @@ def item_name(item: str | Mapping) -> str:
 def _item_bytes(item: str | Mapping) -> tuple[int, Callable[[], bytes]]:
     """(size in bytes, a function reading them) of an item from `load_images`; size -1 for a file that cannot be
     read (`decode_image` reports it)."""
+    if isinstance(item, DatasetImage) and item.size:
+        return item.size, lambda: item["bytes"]
     if isinstance(item, Mapping) and (data := item.get("bytes")):
         return len(data), lambda: data
     path = Path(item["path"] if isinstance(item, Mapping) else item)
