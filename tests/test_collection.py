@@ -940,6 +940,16 @@ def test_a_dataset_image_that_cannot_be_decoded_is_named_by_its_row_and_file(tmp
     restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir))
     with pytest.raises(ValueError, match="^row 0 of the dataset has no image$"):
         restore_dataset(empty, restorer)
+    # An http(s) path, which datasets fetches through fsspec's HTTP support: without it, an ImportError traceback.
+    url = "https://example.com/x.png"
+    web = datasets.Dataset.from_dict({"image": [{"bytes": None, "path": url}]}).cast_column("image", datasets.Image())
+
+    def no_http(self, value, token_per_repo_id=None):  # (nothing is fetched: no test reaches the network)
+        raise ImportError('HTTPFileSystem requires "requests" and "aiohttp" to be installed')
+
+    monkeypatch.setattr(datasets.Image, "decode_example", no_http)
+    with pytest.raises(ValueError, match=f"^row 0 of the dataset \\({url}\\) cannot be decoded: HTTPFileSystem"):
+        restore_dataset(web, restorer)
 
 
 def test_a_dataset_column_of_a_mode_is_restored_in_that_mode(model_dir, tmp_path):

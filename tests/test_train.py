@@ -330,6 +330,9 @@ def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
     assert err.count("\n") == 1
     assert main(["--config", "nope"]) == 2
     assert capsys.readouterr().err.startswith("error: argument --config: config nope not found; bundled configs: ")
+    assert main(["--config", str(tmp_path)]) == 2  # it was "not found" too
+    said = f"error: argument --config: config {tmp_path} is a folder, not a YAML file; bundled configs: "
+    assert capsys.readouterr().err.startswith(said)
 
 
 @pytest.mark.parametrize(("patch", "choices"), [(6, "4 or 8"), (3, "4")])

@@ -368,7 +368,8 @@ def config_path(spec: str) -> Path:
         return path
     bundled = importlib.resources.files("swinir_hf") / "configs" / f"{spec.removesuffix('.yaml')}.yaml"
     if not bundled.is_file():
-        raise FileNotFoundError(f"config {spec} not found; bundled configs: {', '.join(bundled_configs())}")
+        what = "is a folder, not a YAML file" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"config {spec} {what}; bundled configs: {', '.join(bundled_configs())}")
     return Path(str(bundled))
 
 
