@@ -250,8 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["train"]:
         return _train(argv[1:], program)
     if argv[:1] == ["demo"]:  # the demo's command line checks its options, then for gradio
-        from .demo.server import main as demo_main
-
+        try:
+            from .demo.server import main as demo_main
+        except KeyboardInterrupt as stop:  # Ctrl-C while gradio imports: one line, as later
+            return not_started(stop)
         return demo_main(argv[1:])
     if program:
         prefixed_warnings()
@@ -263,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    parser = build_parser(only=argv[0] if argv else "")  # a subcommand's options, none for --help or a typo
+    try:  # a subcommand's options, none for --help or a typo (they import their modules: Ctrl-C is one line)
+        parser = build_parser(only=argv[0] if argv else "")
+    except KeyboardInterrupt as stop:
+        return not_started(stop)
     if argv[:1] and argv[0] in LAUNCHED:  # with accelerate launch's options: under its launcher
         command = argv[0]
         try:

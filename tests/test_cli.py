@@ -496,6 +496,25 @@ def test_a_stop_while_a_command_loads_is_one_line(argv, signum, said, monkeypatc
     assert capsys.readouterr().err == f"{said}: the command had not started, nothing was written\n"
 
 
+def test_ctrl_c_while_a_subcommands_options_are_built_is_one_line(monkeypatch, capsys):
+    """A Ctrl-C in a command's first tenth of a second, while its options' modules import (`build_parser`), or
+    gradio for the demo: a KeyboardInterrupt traceback, and a death by SIGINT; one line and 130 now."""
+    import builtins
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert main(["restore", "a.png", "-o", "out"]) == 130
+    assert capsys.readouterr().err == "interrupted: the command had not started, nothing was written\n"
+    load = builtins.__import__
+    monkeypatch.setattr(
+        builtins, "__import__", lambda name, *a, **k: interrupted() if name == "demo.server" else load(name, *a, **k)
+    )
+    assert main(["demo", "--help"]) == 130
+    assert capsys.readouterr().err == "interrupted: the command had not started, nothing was written\n"
+
+
 @pytest.mark.parametrize("command", [["restore", "a.png", "-o", "out"], ["eval", "--model", "m", "--dataset", "d"]])
 def test_a_stop_while_the_launchers_options_are_read_is_one_line(command, monkeypatch, capsys):
     """`swinir-hf restore --multi_gpu ...` stopped while accelerate's parser (and torch with it) loads, before any
