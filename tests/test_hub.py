@@ -886,6 +886,9 @@ def test_cli_refuses_options_that_do_not_apply_before_building(parity, tmp_path,
     assert capsys.readouterr().err == (
         f"error: {release.name}: --noise is for other checkpoints: the authors' release is scored at its own level\n"
     )
+    assert export_cli.main([str(release), "-o", str(tmp_path / "out"), "--push", "--dry-run"]) == 2
+    said = "--dry-run lists what --push would upload, without pushing: give one of them"
+    assert capsys.readouterr().err == f"swinir-hf hub: error: {said}\n"
     for option in (["--private"], ["--token", "hf_x"]):  # accepted, then ignored without a push
         assert export_cli.main([str(release), "-o", str(tmp_path / "out"), "--org", "me", *option]) == 2
         push = "is for the push: give --push (or --dry-run) too"

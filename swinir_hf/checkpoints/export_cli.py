@@ -128,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
     if (args.noise is not None or args.jpeg is not None) and not args.eval:
         given = "--noise" if args.noise is not None else "--jpeg"
         return usage_error(args.prog, f"{given} is the level --eval scores at: give --eval DATASET too")
+    if args.push and args.dry_run:  # the dry run won without a word: a script meaning to push pushed nothing, exit 0
+        return usage_error(args.prog, "--dry-run lists what --push would upload, without pushing: give one of them")
     if (args.private or args.token is not None) and not (args.push or args.dry_run):
         given = "--private" if args.private else "--token"
         return usage_error(args.prog, f"{given} is for the push: give --push (or --dry-run) too")
