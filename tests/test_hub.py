@@ -1149,6 +1149,8 @@ def test_cli_refuses_an_invalid_organisation_before_building(parity, tmp_path, c
     assert list(tmp_path.iterdir()) == []
     assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me", "--name", "Bad Name"]) == 1
     assert "'me/Bad Name' is not a valid Hub repo id (check --name): " in capsys.readouterr().err  # not --org
+    assert export_cli.main([str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me", "--name", "me/x"]) == 1
+    assert "'me/me/x' is not a valid Hub repo id (check --name): " in capsys.readouterr().err  # it said --org
 
 
 def test_cli_reports_missing_source(tmp_path, capsys):

@@ -41,7 +41,7 @@ def check_repo_id(repo_id: str) -> None:
     """Raise `HubExportError` for a repo id the Hub would reject (a bad `--org`, a name too long), before anything
     is built rather than at the push."""
     if problem := repo_id_problem(repo_id):
-        org = repo_id.rpartition("/")[0]
+        org = repo_id.partition("/")[0] if "/" in repo_id else ""  # (`--name me/x4`: the name holds the slash)
         option = "--org" if org and repo_id_problem(f"{org}/swinir") else "--name"  # the part at fault
         raise HubExportError(f"{repo_id!r} is not a valid Hub repo id (check {option}): {problem}")
 
