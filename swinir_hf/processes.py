@@ -75,19 +75,22 @@ def leave_it_to_the_main_process() -> None:
 def user_error(message: str) -> int:
     """Print `error: message` (on the main process only: every process of a launch meets the same user error) and
     return the exit status 1."""
-    if is_main_process():
-        print(f"error: {message}", file=sys.stderr)
-    leave_it_to_the_main_process()
-    return 1
+    return _said(f"error: {message}", 1)
 
 
 def usage_error(prog: str, message: str) -> int:
     """Print `PROG: error: message`, as argparse says a usage error (on the main process only), and return its exit
     status 2: options that cannot go together, a value out of its range, found once the command line is parsed."""
+    return _said(f"{prog}: error: {message}", 2)
+
+
+def _said(line: str, status: int) -> int:
+    """`line` on stderr from the main process of a launch (the others wait for it: `leave_it_to_the_main_process`);
+    → `status`."""
     if is_main_process():
-        print(f"{prog}: error: {message}", file=sys.stderr)
+        print(line, file=sys.stderr)
     leave_it_to_the_main_process()
-    return 2
+    return status
 
 
 class LaunchParser(argparse.ArgumentParser):

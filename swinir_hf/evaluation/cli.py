@@ -128,7 +128,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     problem = (
         next(filter(None, map(missing_folder, args.dataset)), None)
         or _lr_dir_problem(args)
-        or (_unloadable_hub_set(args) if len(args.dataset) > 1 else None)
+        or _unloadable_hub_set(args)
         or output_problem(args)
     )
     if problem:
@@ -231,7 +231,7 @@ def _unloadable_hub_set(args: argparse.Namespace) -> str | None:
 
     from ..image_datasets import is_hub_dataset_id, load_image_dataset
 
-    if not constants.HF_HUB_OFFLINE:
+    if len(args.dataset) == 1 or not constants.HF_HUB_OFFLINE:  # one set: its load says it, at once
         return None
     for spec in (s for s in args.dataset if is_hub_dataset_id(s) and not Path(s).exists()):
         try:

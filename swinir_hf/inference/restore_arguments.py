@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..checkpoints.bundled import DEFAULT_MODEL, DEFAULT_MODELS
 from ..image_datasets import is_saved_dataset, is_saved_dataset_dict, local_dataset_folder
+from ..storage.output_folders import would_replace
 from .engine_cli import add_engine_arguments
 from .files import collect_inputs
 from .jobs import DEFAULT_QUALITY, OUTPUT_FORMATS
@@ -194,10 +195,10 @@ def _dataset_problem(args: argparse.Namespace) -> str | None:
     folder = local_dataset_folder(args.dataset)
     if folder is None:
         return None
-    source, out = folder.resolve(), Path(args.output_dir).resolve()
-    if out == source or source in out.parents:
+    if would_replace(folder, args.output_dir):
+        where = "" if Path(args.output_dir).resolve() == folder.resolve() else "inside "
         return (
-            f"-o {args.output_dir} is {'' if out == source else 'inside '}the dataset's folder {folder}: the restored "
+            f"-o {args.output_dir} is {where}the dataset's folder {folder}: the restored "
             "dataset would be written into its input, which is never overwritten (not even with --overwrite); choose "
             "an -o outside it"
         )
