@@ -59,7 +59,7 @@ def fringe(model, rgb: np.ndarray, cutout: np.ndarray, rng: np.random.Generator)
     """The colour-at-edges scores of the module docstring for one image: {placeholder: (PSNR, edge PSNR, PNG
     bytes)}, `cutout` a 0 / 255 mask."""
     from swinir_hf import restore
-    from swinir_hf.evaluation.degradations import imresize
+    from swinir_hf.degradations.synthetic import imresize
 
     scale = model.config.upscale
     coverage = cutout.astype(np.float64) / 255
@@ -86,7 +86,7 @@ def main() -> None:
     args = hr_testset.parser(__doc__.split("\n\n")[0], "../shared/testsets/Set14").parse_args()
     files = hr_testset.hr_files(args.dataset)
     from swinir_hf import restore
-    from swinir_hf.evaluation.degradations import imresize
+    from swinir_hf.degradations.synthetic import imresize
     from swinir_hf.evaluation.metrics import psnr as alpha_psnr
 
     model = loaded_model(args.model)

@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     files = hr_testset.hr_files(args.dataset)
     from swinir_hf import restore
-    from swinir_hf.evaluation.degradations import imresize
+    from swinir_hf.degradations.synthetic import imresize
 
     model = loaded_model(args.model)
     scale = model.config.upscale

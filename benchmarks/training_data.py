@@ -25,9 +25,9 @@ from unittest import mock
 import numpy as np
 import torch
 
-from swinir_hf.evaluation import real_world
-from swinir_hf.evaluation.degradations import imresize, resize_weights
-from swinir_hf.evaluation.real_world import blur, gaussian_kernel
+from swinir_hf.degradations import real_world
+from swinir_hf.degradations.real_world import blur, gaussian_kernel
+from swinir_hf.degradations.synthetic import imresize, resize_weights
 from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.data import build_dataset
 from swinir_hf.training.state import build_model

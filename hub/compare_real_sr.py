@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from swinir_hf import restore
-from swinir_hf.evaluation.degradations import imresize
+from swinir_hf.degradations.synthetic import imresize
 from swinir_hf.loading import load_default
 
 IMAGES = ("Lincoln.png", "oldphoto2.png", "chip.png", "comic1.png")

@@ -102,7 +102,7 @@ def pack_images(shared: Path, out: Path, max_bytes: int, limit: int | None) -> N
 
 def _write_lr(job: tuple[Path, Path, int]) -> None:
     """One bicubic LR image (MATLAB `imresize`, as the `bicubic` degradation), as lossless WebP."""
-    from swinir_hf.evaluation.degradations import bicubic_downscale
+    from swinir_hf.degradations.synthetic import bicubic_downscale
     from swinir_hf.training.images import decode_image
 
     source, target, scale = job

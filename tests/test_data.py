@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from swinir_hf.evaluation.degradations import bicubic_downscale, bicubic_patch
-from swinir_hf.evaluation.real_world import blur, gaussian_kernel, real_world_degradation
+from swinir_hf.degradations.real_world import blur, gaussian_kernel, real_world_degradation
+from swinir_hf.degradations.synthetic import bicubic_downscale, bicubic_patch
 from swinir_hf.training.data import (
     Degradation,
     StepBatchSampler,
@@ -550,7 +550,7 @@ def test_a_validation_image_with_nothing_inside_the_scored_border_is_skipped(tmp
 def test_validation_jpeg_quality_is_the_middle_of_the_training_range(tmp_path, tiny_config):
     """Without val_jpeg_quality, validation inputs are JPEGs at the middle of the training range: 25.5 for
     [10, 41], rounded to 26."""
-    from swinir_hf.evaluation.degradations import jpeg_compress
+    from swinir_hf.degradations.synthetic import jpeg_compress
     from swinir_hf.training.config import TrainingConfig
     from swinir_hf.training.data import build_validation
 

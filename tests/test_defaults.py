@@ -19,8 +19,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from swinir_hf.cli import main
+from swinir_hf.degradations.synthetic import add_gaussian_noise, imresize
 from swinir_hf.evaluation.benchmark import evaluate
-from swinir_hf.evaluation.degradations import add_gaussian_noise, imresize
 from swinir_hf.evaluation.metrics import psnr
 from swinir_hf.inference.restoration import restore
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR, load_default, load_model
@@ -137,7 +137,7 @@ def test_denoiser_is_blind_over_sigma(shared):
 
 def test_jpeg_model_is_blind_over_quality(shared):
     """One model for JPEG quality 10-90: it beats the JPEG input on a LIVE1 crop at a low and a high quality."""
-    from swinir_hf.evaluation.degradations import jpeg_compress
+    from swinir_hf.degradations.synthetic import jpeg_compress
 
     first = sorted((shared / "testsets/LIVE1/HR").iterdir())[0]
     clean = np.asarray(Image.open(first).convert("RGB"))[:96, :96]

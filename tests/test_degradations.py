@@ -7,16 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from swinir_hf.evaluation import degradation_setting, metrics, real_world
-from swinir_hf.evaluation.degradation_setting import Degradation
-from swinir_hf.evaluation.degradations import (
-    add_gaussian_noise,
-    bicubic_downscale,
-    imresize,
-    jpeg_compress,
-    resize_weights,
-)
-from swinir_hf.evaluation.real_world import (
+from swinir_hf.degradations import real_world
+from swinir_hf.degradations import setting as degradation_setting
+from swinir_hf.degradations.real_world import (
     degradation_order,
     random_blur_kernel,
     random_gaussian_noise,
@@ -25,6 +18,15 @@ from swinir_hf.evaluation.real_world import (
     real_world_degradation,
     resize,
 )
+from swinir_hf.degradations.setting import Degradation
+from swinir_hf.degradations.synthetic import (
+    add_gaussian_noise,
+    bicubic_downscale,
+    imresize,
+    jpeg_compress,
+    resize_weights,
+)
+from swinir_hf.evaluation import metrics
 
 
 def resize_matrix(n: int, scale: float) -> np.ndarray:

@@ -21,6 +21,7 @@ import swinir_hf
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.fingerprint import model_fingerprint
 from swinir_hf.cli import main
+from swinir_hf.degradations.setting import Degradation
 from swinir_hf.evaluation import metrics
 from swinir_hf.evaluation.benchmark import (
     baseline,
@@ -30,7 +31,6 @@ from swinir_hf.evaluation.benchmark import (
     resolve_degradation,
     score,
 )
-from swinir_hf.evaluation.degradation_setting import Degradation
 from swinir_hf.evaluation.results import combine_shares
 from swinir_hf.evaluation.testsets import load_samples
 
@@ -248,7 +248,7 @@ def test_real_world_setting_is_a_fixed_benchmark(small_set, capsys, tmp_path):
     degradation it was."""
     import zlib
 
-    from swinir_hf.evaluation.real_world import real_world_degradation
+    from swinir_hf.degradations.real_world import real_world_degradation
 
     dataset, model_dir = small_set
     model = SwinIRForImageRestoration.from_pretrained(model_dir)

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from swinir_hf.checkpoints.folders import save_model_folder
 from swinir_hf.checkpoints.loading import load_model
-from swinir_hf.evaluation.degradations import bicubic_downscale
+from swinir_hf.degradations.synthetic import bicubic_downscale
 from swinir_hf.models.configuration_swinir import SwinIRConfig
 from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
 from swinir_hf.training.cli import parse_command_line

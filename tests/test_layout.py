@@ -76,10 +76,10 @@ def test_only_command_lines_import_the_argument_modules():
 
 
 def test_the_layers_below_training_do_not_import_it():
-    """Training uses checkpoints, inference and evaluation (cards, loading, degradations), never the reverse: a
-    change to the trainer cannot break loading or restoring."""
+    """Training uses checkpoints, inference, evaluation and degradations (cards, loading, validation, patches),
+    never the reverse: a change to the trainer cannot break loading or restoring."""
     package = MODELS.parent
-    for layer in ("checkpoints", "inference", "evaluation", "models"):
+    for layer in ("checkpoints", "inference", "evaluation", "degradations", "models"):
         for path in (package / layer).rglob("*.py"):
             training = {n for n in _imported_modules(path) if n.startswith("swinir_hf.training")}
             assert not training, (path, training)
@@ -93,6 +93,15 @@ def test_storage_imports_no_layer():
     for path in (package / "storage").rglob("*.py"):
         imported = {n for n in _imported_modules(path) for layer in layers if n.startswith(f"swinir_hf.{layer}")}
         assert imported == set(), path
+
+
+def test_the_degradations_import_no_other_layer():
+    """Training and the benchmark both make their inputs with `degradations/`: it lived in `evaluation/`, so the
+    trainer imported the evaluation layer for its patches."""
+    package = MODELS.parent
+    for path in (package / "degradations").rglob("*.py"):
+        imported = {n for n in _imported_modules(path) if n.startswith("swinir_hf.")}
+        assert all(n.startswith("swinir_hf.degradations") for n in imported), (path, imported)
 
 
 def test_the_engine_does_not_import_the_loops_that_run_it():
@@ -129,15 +138,21 @@ def test_public_imports():
     assert callable(restore) and DEFAULTS_DIR.is_dir()
 
 
-def test_the_evaluation_issues_paths_still_import():
-    """`swinir_hf.metrics` and `swinir_hf.degradations`, as the evaluation was first published, before those
-    modules moved under evaluation/."""
-    from swinir_hf.degradations import imresize, real_world_degradation
-    from swinir_hf.evaluation import degradations, metrics, real_world
+def test_the_degradations_published_paths_still_import():
+    """`swinir_hf.metrics` and `swinir_hf.degradations` as the evaluation issue named them, and the evaluation
+    layer's modules where the degradations lived in 0.1.0 (with a warning naming their new place)."""
+    from swinir_hf.degradations import imresize, real_world_degradation, synthetic
+    from swinir_hf.degradations import real_world as moved_here
+    from swinir_hf.evaluation import metrics
     from swinir_hf.metrics import psnr, psnrb, ssim
 
-    assert (imresize, psnr, ssim, psnrb) == (degradations.imresize, metrics.psnr, metrics.ssim, metrics.psnrb)
-    assert real_world_degradation is real_world.real_world_degradation  # the issue's `swinir_hf.degradations`
+    assert (psnr, ssim, psnrb) == (metrics.psnr, metrics.ssim, metrics.psnrb)
+    assert imresize is synthetic.imresize and real_world_degradation is moved_here.real_world_degradation
+    with pytest.warns(FutureWarning, match=r"swinir_hf.evaluation.real_world is now swinir_hf.degradations.real_world"):
+        from swinir_hf.evaluation import real_world
+    with pytest.warns(FutureWarning, match=r"evaluation.degradations is now swinir_hf.degradations.synthetic"):
+        from swinir_hf.evaluation import degradations
+    assert real_world is moved_here and degradations is synthetic
 
 
 def _documented_imports(doc: Path) -> list[str]:

@@ -1304,8 +1304,8 @@ def test_validation_follows_the_papers_protocol_per_task(tiny_config, fields, na
     """Validation scores colour SR on Y with border = scale, and colour ×1 models (denoising, JPEG) on RGB with no
     border, as the paper's tables; the recorded metric says which, and the figures are `swinir-hf eval`'s: its
     restoration (the authors' padding, not the model's own, on an input whose sides are not multiples of the window)."""
+    from swinir_hf.degradations.setting import Degradation
     from swinir_hf.evaluation.benchmark import _restored, baseline, score
-    from swinir_hf.evaluation.degradation_setting import Degradation
     from swinir_hf.inference.options import PAPER_ENGINE
     from swinir_hf.training.data import ValidationImage
     from swinir_hf.training.validation import baseline_psnrs, validation_metric, validation_psnrs

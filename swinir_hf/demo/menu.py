@@ -15,7 +15,7 @@ from ..checkpoints.catalog import Release, load_catalog
 from ..checkpoints.convert import CheckpointError
 from ..checkpoints.hub_lookup import hub_cached
 from ..checkpoints.loading import DEFAULTS_DIR, hub_reachable, read_model_config
-from ..evaluation.levels import LEVELS
+from ..degradations.levels import LEVELS
 from ..models.configuration_swinir import TASK_TABLE
 from .errors import ModelError, user_error
 

@@ -31,6 +31,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checkpoints.fingerprint import model_fingerprint
+from ..degradations.setting import Degradation
+from ..degradations.synthetic import as_uint8, imresize
 from ..inference.devices import check_device, check_dtype
 from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..inference.restoration import SwinIRRestorer
@@ -39,8 +41,6 @@ from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from . import metrics
 from .benchmark_setting import authors_reading, grey_conventions, resolve_degradation
-from .degradation_setting import Degradation
-from .degradations import as_uint8, imresize
 from .results import Evaluation
 from .saved_outputs import SavedOutputs
 from .testsets import GreyConvention, Sample, load_samples

@@ -8,9 +8,9 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..degradations.levels import check_level, check_scale
+from ..degradations.setting import Degradation
 from ..models.constants_swinir import TASK_TABLE
-from .degradation_setting import Degradation
-from .levels import check_level, check_scale
 from .protocol import GreyConvention
 
 if TYPE_CHECKING:

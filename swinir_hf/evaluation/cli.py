@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..console import StdoutUnwritable, print_results
+from ..degradations.levels import options_problem
 from ..inference.engine_cli import engine_options
 from ..inference.options import EngineOptions
 from ..interrupts import stopped_by, terminate_as_interrupt
@@ -33,7 +34,6 @@ from ..processes import (
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from .eval_arguments import add_eval_arguments
-from .levels import options_problem
 from .protocol import benchmark_name
 from .saved_outputs import MANIFEST, has_manifest, path_component
 
@@ -316,7 +316,7 @@ def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
     import yaml
 
     from ..checkpoints.run_folder import is_checkpoint
-    from .levels import LEVELS, validation_level
+    from ..degradations.levels import LEVELS, validation_level
 
     folder = Path(spec).parent.parent if is_checkpoint(Path(spec)) else Path(spec)
     who, why = f"{spec} validated at", "its training_config.yaml"

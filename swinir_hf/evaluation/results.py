@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ..degradations.setting import Degradation
 from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..inference.tiling import used_overlap
-from .degradation_setting import Degradation
 from .protocol import ENGINE_FIELDS
 
 COLUMNS = {

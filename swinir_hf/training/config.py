@@ -208,8 +208,8 @@ class TrainingConfig:
         data loader, at the first sample that draws it (perhaps hours into the run), and one the degradation does
         not read (`--data.noise_sigma 10` for bicubic SR) would be silently ignored (an unused level at its
         default is dropped as such by `DataArgs`)."""
-        from ..evaluation.degradation_setting import DEGRADATIONS
-        from ..evaluation.levels import LEVELS, check_level
+        from ..degradations.levels import LEVELS, check_level
+        from ..degradations.setting import DEGRADATIONS
 
         d = self.data
         if d.degradation not in DEGRADATIONS:
@@ -250,7 +250,7 @@ class TrainingConfig:
         read, where `validate` cannot tell it was asked for: a level the degradation does not read (at its default,
         `DataArgs` drops it as a saved config's), GAN options without the GAN stage (not checked either:
         `--gan.discriminator_channels 0` passed)."""
-        from ..evaluation.levels import LEVELS
+        from ..degradations.levels import LEVELS
 
         for kind, level in LEVELS.items():
             for name in (level.field, f"val_{level.field}"):

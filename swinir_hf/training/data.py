@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..degradations.levels import LEVELS, validation_level
+from ..degradations.setting import Degradation
+from ..degradations.synthetic import bicubic_patch
 from ..evaluation.benchmark import to_model_channels
-from ..evaluation.degradation_setting import Degradation
-from ..evaluation.degradations import bicubic_patch
-from ..evaluation.levels import LEVELS, validation_level
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
 from ..models.image_processing_swinir import match_channels
 from .images import (

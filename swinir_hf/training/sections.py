@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ..evaluation.levels import LEVELS
+from ..degradations.levels import LEVELS
 
 # The VGG-19 layers the perceptual loss can take: the index in torchvision's `features` of each conv output
 # (pre-activation), and their weights in the authors' real-world recipe (`gan.perceptual_layers`' default; `gan`

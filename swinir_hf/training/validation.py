@@ -87,7 +87,7 @@ def baseline_psnrs(images: list, config: SwinIRConfig) -> list[float]:
     """PSNR (`validation_metric(config)`) of each image's trivial restoration, as `swinir-hf eval`'s baseline:
     MATLAB bicubic upscaling of the 8-bit input for SR (rounded and clipped after each pass, as MATLAB), the
     degraded input otherwise."""
-    from ..evaluation.degradations import imresize
+    from ..degradations.synthetic import imresize
     from ..models.image_processing_swinir import float_to_image
 
     scale, metric = config.upscale, validation_metric(config)

@@ -3,7 +3,7 @@ benchmark's bicubic LR images, whole or by patch), Gaussian noise and JPEG; `as_
 8-bit images they start from and end as.
 
 Images are numpy arrays (H, W) or (H, W, C), channels in RGB order. The BSRGAN-style practical degradation is in
-`real_world`; `Degradation` (`degradation_setting`) names one of them for training and the benchmark.
+`real_world`; `Degradation` (`setting`) names one of them for training and the benchmark.
 """
 
 from __future__ import annotations

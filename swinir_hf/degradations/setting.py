@@ -1,7 +1,7 @@
 """`Degradation`, the setting that names how a low-quality input is made from a high-quality image (training and
 the benchmark share it) and the kinds it takes (`DEGRADATIONS`); their levels are `levels`'.
 
-The operations themselves are functions of `degradations` (MATLAB bicubic, noise, JPEG) and `real_world` (BSRGAN-style);
+The operations themselves are functions of `synthetic` (MATLAB bicubic, noise, JPEG) and `real_world` (BSRGAN-style);
 a new one is a further function plus a kind in `DEGRADATIONS` that `Degradation.sample` (training and the benchmark
 both call it) and `Degradation.description` handle.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .degradations import add_gaussian_noise, bicubic_downscale, jpeg_compress
 from .levels import LEVELS, check_level
 from .real_world import real_world_degradation
+from .synthetic import add_gaussian_noise, bicubic_downscale, jpeg_compress
 
 DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "paired")
 

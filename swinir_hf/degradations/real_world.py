@@ -12,7 +12,7 @@ import math
 import numpy as np
 import scipy.fft
 
-from .degradations import as_uint8, imresize, jpeg_compress
+from .synthetic import as_uint8, imresize, jpeg_compress
 
 RESIZE_MODES = ("bicubic", "bilinear", "area")
 
