@@ -20,7 +20,13 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from .inference.restoration import EngineOptions, SwinIRRestorer, restore
     from .models.configuration_swinir import PRESETS, TASKS, SwinIRConfig
     from .models.image_processing_swinir import SwinIRImageProcessor
-    from .models.modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
+    from .models.modeling_swinir import (
+        ImageRestorationOutput,
+        ImageTooLargeError,
+        IncompatibleWeightsError,
+        SwinIRForImageRestoration,
+        SwinIRPreTrainedModel,
+    )
     from .models.pipeline_swinir import ImageRestorationPipeline
 
 __version__ = "0.1.0"
@@ -39,6 +45,8 @@ _MODULES = {
     "SwinIRConfig": ".models.configuration_swinir",
     "SwinIRImageProcessor": ".models.image_processing_swinir",
     "ImageRestorationOutput": ".models.modeling_swinir",
+    "ImageTooLargeError": ".models.modeling_swinir",
+    "IncompatibleWeightsError": ".models.modeling_swinir",
     "SwinIRForImageRestoration": ".models.modeling_swinir",
     "SwinIRPreTrainedModel": ".models.modeling_swinir",
     "ImageRestorationPipeline": ".models.pipeline_swinir",
@@ -50,6 +58,8 @@ __all__ = [
     "EngineOptions",
     "ImageRestorationOutput",
     "ImageRestorationPipeline",
+    "ImageTooLargeError",
+    "IncompatibleWeightsError",
     "SwinIRConfig",
     "SwinIRForImageRestoration",
     "SwinIRImageProcessor",
@@ -63,24 +73,27 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """`swinir_hf.NAME` and `from swinir_hf import NAME`: the public name, its module imported now. A module of the
-    package (`swinir_hf.inference.image_io.read_image` after `import swinir_hf`) is imported on use too, with the
-    modules of the public names, whose imports made such paths work when `import swinir_hf` loaded them."""
-    if name not in _MODULES and not _is_submodule(name):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # transformers first (every public name's module imports it), holding no import lock of ours: its import
-    # registers SwinIR by importing the model layer, so a thread importing transformers meanwhile is waited for,
-    # where importing the model layer first would make each thread wait for the other's lock (an import deadlock).
-    importlib.import_module("transformers")
-    if name in _MODULES:
-        value = getattr(importlib.import_module(_MODULES[name], __name__), name)
-    else:
-        for module in sorted(set(_MODULES.values())):
-            importlib.import_module(module, __name__)
-        return importlib.import_module(f".{name}", __name__)  # the import binds it here
-    globals()[name] = value  # the next look-up is a plain one
-    return value
+# Not for type checkers: they would take any name for a public one (`swinir_hf.lod_model`, a typo) as Any.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        """`swinir_hf.NAME` and `from swinir_hf import NAME`: the public name, its module imported now. A module of the
+        package (`swinir_hf.inference.image_io.read_image` after `import swinir_hf`) is imported on use too, with the
+        modules of the public names, whose imports made such paths work when `import swinir_hf` loaded them."""
+        if name not in _MODULES and not _is_submodule(name):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        # transformers first (every public name's module imports it), holding no import lock of ours: its import
+        # registers SwinIR by importing the model layer, so a thread importing transformers meanwhile is waited for,
+        # where importing the model layer first would make each thread wait for the other's lock (an import deadlock).
+        importlib.import_module("transformers")
+        if name in _MODULES:
+            value = getattr(importlib.import_module(_MODULES[name], __name__), name)
+        else:
+            for module in sorted(set(_MODULES.values())):
+                importlib.import_module(module, __name__)
+            return importlib.import_module(f".{name}", __name__)  # the import binds it here
+        globals()[name] = value  # the next look-up is a plain one
+        return value
 
 
 def _is_submodule(name: str) -> bool:

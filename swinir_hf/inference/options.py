@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 from ..models.constants_swinir import ALPHA_MODES, AlphaMode  # noqa: F401  (ALPHA_MODES: offered here, torch-free)
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 DTYPES: tuple[str, ...] = get_args(DType)  # what `dtype` takes, for checks and command lines
+DTypeOption: TypeAlias = "DType | torch.dtype"  # a torch dtype is taken as its name (`as_option_values`)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class EngineOptions:
     tile: int | Literal["auto"] | None = "auto"
     tile_overlap: int = 32
     ensemble: bool = False
-    dtype: DType = "auto"
+    dtype: DTypeOption = "auto"  # held as its name
     device: str | torch.device | None = None
     batch_size: int | None = None
     alpha: AlphaMode = "model"

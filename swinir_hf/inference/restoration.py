@@ -9,7 +9,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ from .memory import (
     memory_budget,
     tune_allocator,
 )
-from .options import DType, EngineOptions, as_option_values  # defined without torch, for command lines
+from .options import DTypeOption, EngineOptions, as_option_values  # defined without torch, for command lines
 from .photo_metadata import kept_info
 from .restorer_checks import (
     check_model,
@@ -99,7 +99,7 @@ class SwinIRRestorer:
         tile: int | Literal["auto"] | None = EngineOptions.tile,
         tile_overlap: int = EngineOptions.tile_overlap,
         ensemble: bool = EngineOptions.ensemble,
-        dtype: DType = EngineOptions.dtype,
+        dtype: DTypeOption = EngineOptions.dtype,
         device: str | torch.device | None = EngineOptions.device,
         batch_size: int | None = EngineOptions.batch_size,
         alpha: AlphaMode = EngineOptions.alpha,
@@ -137,6 +137,12 @@ class SwinIRRestorer:
         options = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"{type(self).__name__}(<{type(self.model).__name__} x{self.scale}>, device='{self.device}', {options})"
 
+    @overload
+    def __call__(self, image: Image.Image, outscale: float | None = None) -> Image.Image: ...
+    @overload
+    def __call__(self, image: np.ndarray, outscale: float | None = None) -> np.ndarray: ...
+    @overload
+    def __call__(self, image: str | os.PathLike[str], outscale: float | None = None) -> Image.Image | np.ndarray: ...
     def __call__(self, image: ImageLike, outscale: float | None = None) -> Image.Image | np.ndarray:
         """Restore one image; returns the same kind (a path gives what `read_image` holds: a PIL image, or a
         uint16 / float32 array for 16-bit / float colour), exactly `scale` × the input size, ICC profile kept (and a
@@ -150,9 +156,21 @@ class SwinIRRestorer:
             return self.restore_images([image], outscale)[0]
         raise not_an_image(image)
 
+    @overload
+    def restore_images(
+        self, images: Iterable[Image.Image], outscale: float | None = None, names: Sequence[str | None] | None = None
+    ) -> list[Image.Image]: ...
+    @overload
+    def restore_images(
+        self, images: Iterable[np.ndarray], outscale: float | None = None, names: Sequence[str | None] | None = None
+    ) -> list[np.ndarray]: ...
+    @overload
     def restore_images(
         self, images: Iterable[ImageLike], outscale: float | None = None, names: Sequence[str | None] | None = None
-    ) -> list[Image.Image | np.ndarray]:
+    ) -> list[Image.Image | np.ndarray]: ...
+    def restore_images(
+        self, images: Iterable[ImageLike], outscale: float | None = None, names: Sequence[str | None] | None = None
+    ) -> list[Image.Image] | list[np.ndarray] | list[Image.Image | np.ndarray]:
         """Images (of any kinds, channel counts and sizes; files too) restored as the call restores each, those of one
         size (W × H) through one forward pass (and the alphas the model upscales through one more): faster than one
         call each where a pass is mostly overhead (small images, GPUs). Images of one size whose pass or outputs
@@ -370,6 +388,33 @@ def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
+@overload
+def restore(
+    model: SwinIRForImageRestoration,
+    image: Image.Image,
+    engine: EngineOptions | None = None,
+    *,
+    outscale: float | None = None,
+    **options: Any,
+) -> Image.Image: ...
+@overload
+def restore(
+    model: SwinIRForImageRestoration,
+    image: np.ndarray,
+    engine: EngineOptions | None = None,
+    *,
+    outscale: float | None = None,
+    **options: Any,
+) -> np.ndarray: ...
+@overload
+def restore(
+    model: SwinIRForImageRestoration,
+    image: str | os.PathLike[str],
+    engine: EngineOptions | None = None,
+    *,
+    outscale: float | None = None,
+    **options: Any,
+) -> Image.Image | np.ndarray: ...
 def restore(
     model: SwinIRForImageRestoration,
     image: ImageLike,

@@ -18,7 +18,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import numpy as np
 import torch
@@ -798,9 +798,17 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
         features = BatchFeature({"pixel_values": np.ascontiguousarray(batch)}, tensor_type=return_tensors)
         return features.to(device) if device is not None else features
 
+    @overload
+    def post_process_image_restoration(
+        self, outputs: Any, output_type: Literal["pil"] = "pil", bit_depth: int = 8
+    ) -> list[Image.Image]: ...
+    @overload
+    def post_process_image_restoration(
+        self, outputs: Any, output_type: Literal["np"], bit_depth: int = 8
+    ) -> list[np.ndarray]: ...
     def post_process_image_restoration(
         self, outputs: Any, output_type: str = "pil", bit_depth: int = 8
-    ) -> list[Image.Image | np.ndarray]:
+    ) -> list[Image.Image] | list[np.ndarray]:
         """Model output (its dataclass, its `return_dict=False` tuple, or its `reconstruction`, (N, C, H, W)) →
         list of N images, clamped to [0, 1] and rounded to `bit_depth` (8 or 16) bits: PIL images (`output_type`
         "pil"; 16 bits only for grey, as `I;16`) or uint8 / uint16 (H, W[, C]) arrays ("np")."""

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -509,7 +509,11 @@ class ImageRestorationOutput(ModelOutput):
 _SAVES_TURN = threading.Lock()
 
 
+_Model = TypeVar("_Model", bound="SwinIRPreTrainedModel")  # `from_pretrained` returns the class it is called on
+
+
 class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
+    config: SwinIRConfig
     config_class = SwinIRConfig
     base_model_prefix = "swinir"
     main_input_name = "pixel_values"
@@ -562,7 +566,9 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         return True
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+    def from_pretrained(
+        cls: type[_Model], pretrained_model_name_or_path: str | os.PathLike[str] | None, *args: Any, **kwargs: Any
+    ) -> _Model:
         """transformers' `from_pretrained`, strict: stored parameters that are missing, unexpected or of another
         shape raise `IncompatibleWeightsError` naming them (transformers would only warn and initialise them
         randomly). A caller who passes `output_loading_info=True` or `ignore_mismatched_sizes=True` gets

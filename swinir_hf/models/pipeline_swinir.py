@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import GeneratorType
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -100,6 +100,22 @@ class ImageRestorationPipeline(Pipeline):
         if self.image_processor is None:  # saved with the pipeline, so that its folder is complete
             self.image_processor = SwinIRImageProcessor(num_channels=self.model.config.num_channels)
 
+    # The kinds of image out are the kinds in (a file's: a PIL image, or an array for 16-bit colour); a generator
+    # in gives transformers' iterator out.
+    @overload
+    def __call__(self, inputs: Image.Image, *args: Any, **kwargs: Any) -> Image.Image: ...
+    @overload
+    def __call__(self, inputs: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray: ...
+    @overload
+    def __call__(self, inputs: str | os.PathLike[str], *args: Any, **kwargs: Any) -> Image.Image | np.ndarray: ...
+    @overload
+    def __call__(self, inputs: list[Image.Image], *args: Any, **kwargs: Any) -> list[Image.Image]: ...
+    @overload
+    def __call__(self, inputs: list[np.ndarray], *args: Any, **kwargs: Any) -> list[np.ndarray]: ...
+    @overload
+    def __call__(self, inputs: Sequence[Any], *args: Any, **kwargs: Any) -> list[Image.Image | np.ndarray]: ...
+    @overload
+    def __call__(self, inputs: Any = None, *args: Any, images: Any = None, **kwargs: Any) -> Any: ...
     def __call__(self, inputs: Any = None, *args: Any, images: Any = None, **kwargs: Any) -> Any:
         if images is not None:  # the keyword transformers' own image pipelines take
             if inputs is not None:
