@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 from huggingface_hub import constants
-from transformers import AutoModel, PreTrainedModel
+from transformers import AutoModel, AutoModelForImageToImage, PreTrainedModel
 
-from swinir_hf import CheckpointError, SwinIRForImageRestoration
+from swinir_hf import CheckpointError, IncompatibleWeightsError, SwinIRForImageRestoration
 from swinir_hf.checkpoints.catalog import load_catalog
 from swinir_hf.checkpoints.loading import ModelNotAvailableError, hub_reachable, load_model, resolve_spec
 
@@ -508,7 +508,6 @@ def test_transformers_own_loading_names_a_truncated_safetensors(tiny_config, tmp
     """`from_pretrained` through the Auto classes (the package imported, or the folder's own code with
     trust_remote_code) says which model's weights cannot be read and what to do, not safetensors' bare header
     error; the lenient path (output_loading_info=True) too."""
-    from transformers import AutoModelForImageToImage
 
     SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "m")
     weights = tmp_path / "m" / "model.safetensors"
@@ -536,10 +535,44 @@ def test_weights_holding_nan_are_refused(tiny_config, tmp_path):
         model.conv_first.weight[0, 0, 0, 0] = float("nan")
         model.conv_after_body.bias[0] = float("inf")
     model.save_pretrained(tmp_path / "nan")
-    with pytest.raises(
-        CheckpointError, match=r"hold NaN or infinite values \(conv_first\.weight and conv_after_body\.bias\)"
-    ):
+    message = r"hold NaN or infinite values \(conv_first\.weight, conv_after_body\.bias\): it cannot restore"
+    with pytest.raises(CheckpointError, match=message):
         load_model(tmp_path / "nan")
+    # transformers' way in (the Auto classes, the pipeline) too: they loaded it, and the pipeline wrote black images
+    with pytest.raises(IncompatibleWeightsError, match=message):
+        AutoModelForImageToImage.from_pretrained(tmp_path / "nan")
+
+
+def test_weights_that_are_not_floating_point_are_refused(tiny_config, tmp_path):
+    """Integer or boolean tensors under a model's names (a damaged or hand-made file) were cast to floats and loaded:
+    outputs of 5e7."""
+    from safetensors.torch import load_file, save_file
+
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "int")
+    weights = tmp_path / "int" / "model.safetensors"
+    tensors = load_file(weights)
+    tensors["conv_first.weight"] = (tensors["conv_first.weight"] * 100).to(torch.int32)
+    tensors["conv_first.bias"] = tensors["conv_first.bias"] > 0
+    save_file(tensors, weights, metadata={"format": "pt"})
+    message = r"tensors that are not floating point \(conv_first\.bias \(BOOL\), conv_first\.weight \(I32\)\)"
+    with pytest.raises(IncompatibleWeightsError, match=message):
+        AutoModelForImageToImage.from_pretrained(tmp_path / "int")
+    with pytest.raises(CheckpointError, match=message):
+        load_model(tmp_path / "int")
+
+
+def test_a_config_of_a_million_layers_is_refused_before_it_is_built(tiny_config, tmp_path, monkeypatch):
+    """`depths: [1000000]` in a small folder's config.json: the size check built the module tree (on the meta
+    device) first, which ran for minutes and took gigabytes."""
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "deep")
+    config = json.loads((tmp_path / "deep" / "config.json").read_text())
+    config.update(depths=[1_000_000], num_heads=[config["num_heads"][0]])
+    (tmp_path / "deep" / "config.json").write_text(json.dumps(config))
+    built = []
+    monkeypatch.setattr(SwinIRForImageRestoration, "__init__", lambda *args: built.append(args) or 1 / 0)
+    with pytest.raises(CheckpointError, match=r"describes a model of at least [\d,]+ parameters, but its weights"):
+        load_model(tmp_path / "deep")
+    assert built == []
 
 
 def test_a_prefix_of_many_names_suggests_none(monkeypatch, tmp_path):

@@ -43,6 +43,22 @@ from swinir_hf.models.configuration_swinir import UPSAMPLER_SCALES, UPSAMPLERS
         ({"layer_norm_eps": -1e-5}, "layer_norm_eps must be >= 0, got -1e-05"),
         ({"upsampler": "pixelshuffle", "upscale": 2, "num_feat": 0}, "num_feat must be >= 1, got 0"),
         ({"charbonnier_eps": 0.0}, "charbonnier_eps must be positive, got 0.0"),
+        # NaN passed the range checks (`img_range <= 0` is False), and every output was NaN: black images, exit 0
+        ({"img_range": float("nan")}, "img_range must be a finite number, got nan"),
+        ({"img_range": float("inf")}, "img_range must be a finite number, got inf"),
+        ({"rgb_mean": [0.4, float("nan"), 0.4]}, "rgb_mean must be a finite number, got [0.4, nan, 0.4]"),
+        ({"layer_norm_eps": float("nan")}, "layer_norm_eps must be a finite number, got nan"),
+        ({"qk_scale": float("nan")}, "qk_scale must be a finite number, got nan"),
+        ({"mlp_ratio": float("nan")}, "mlp_ratio must be a finite number, got nan"),
+        ({"charbonnier_eps": float("nan")}, "charbonnier_eps must be a finite number, got nan"),
+        ({"qk_scale": 0}, "qk_scale must be positive (or None: head_dim ** -0.5), got 0.0"),
+        # transformers looks a dtype's name up in torch: "bogus" was an AttributeError from inside torch, and "int8"
+        # loaded through load_model but not through the Auto classes
+        (
+            {"dtype": "bogus"},
+            "dtype must name a floating-point dtype (float32, float16, bfloat16, float64), got 'bogus'",
+        ),
+        ({"torch_dtype": "int8"}, "torch_dtype must name a floating-point dtype (float32, float16, bfloat16, float64)"),
     ],
 )
 def test_invalid_config_says_what_is_wrong(tiny_config, fields, message):

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import torch
 
-from ..console import some_names
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
-from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration
+from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration, check_finite_weights
 from .bundled import DEFAULT_MODEL, DEFAULT_MODELS, DEFAULTS_DIR
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
 from .hub_lookup import is_repo_id
@@ -91,8 +90,7 @@ def load_folder(folder: str | os.PathLike) -> SwinIRForImageRestoration:
     folder = model_folder(Path(folder))
     read_model_config(folder)
     try:
-        model = _strict(folder, lambda: SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32))
-        return _finite(model, folder)
+        return _strict(folder, lambda: SwinIRForImageRestoration.from_pretrained(folder, dtype=torch.float32))
     except CheckpointError:
         raise
     except Exception as err:  # torch.load of a damaged .bin fails with almost any exception type
@@ -203,16 +201,11 @@ def unavailable_model(spec: str | os.PathLike) -> str | None:
 
 
 def _finite(model: SwinIRForImageRestoration, source: object) -> SwinIRForImageRestoration:
-    """`model`, unless a weight is NaN or infinite (a training run that diverged saves such weights): every image
-    would come out NaN, written as black."""
-    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
-    if bad:
-        names = some_names(bad)
-        raise CheckpointError(
-            f"{source}: its weights hold NaN or infinite values ({names}): it cannot restore an image; use another "
-            "checkpoint (a training run that diverged saves such weights)"
-        )
-    return model
+    """`model`, unless a weight is NaN or infinite (`check_finite_weights`, which `from_pretrained` applies too)."""
+    try:
+        return check_finite_weights(model, source)
+    except IncompatibleWeightsError as err:
+        raise CheckpointError(str(err)) from err
 
 
 def _missing_path(spec: str | os.PathLike, resolved: str) -> str | None:

@@ -1,5 +1,6 @@
 """SwinIR model configuration."""
 
+import math
 import numbers
 from dataclasses import fields
 from typing import Any, get_args
@@ -36,6 +37,8 @@ UPSAMPLER_SCALES = {
     None: "1",
 }
 RESI_CONNECTIONS = ("1conv", "3conv")
+# The dtypes a config may name for its weights (`dtype`, transformers 4's `torch_dtype`).
+WEIGHT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 # What `SwinIRConfig(...)` raises for a bad field: ValueError (inconsistent values) or huggingface_hub's strict
 # dataclass error (a wrongly typed value).
 CONFIG_ERRORS = (ValueError, TypeError, StrictDataclassError)
@@ -215,14 +218,29 @@ class SwinIRConfig(SaidPush, PreTrainedConfig):
         self.rgb_mean = [float(m) for m in self.rgb_mean]
         if self.loss is None:
             self.loss = "l1" if self.upsampler is not None else "charbonnier"
+        for key, value in (("dtype", self.dtype), ("torch_dtype", kwargs.get("torch_dtype"))):
+            # transformers takes the name as torch's attribute: "bogus" was an AttributeError from inside torch
+            if isinstance(value, str) and value not in WEIGHT_DTYPES:
+                raise ValueError(f"{key} must name a floating-point dtype ({', '.join(WEIGHT_DTYPES)}), got {value!r}")
         super().__post_init__(**kwargs)
         self._check_fields()
 
     def _check_fields(self) -> None:
         # At construction and after `from_dict` (transformers runs the class validators only when saving), raising
         # the plain ValueError of the first inconsistent field.
-        for check in (self.validate_body, self.validate_head, self.validate_training):
+        for check in (self.validate_numbers, self.validate_body, self.validate_head, self.validate_training):
             check()
+
+    def validate_numbers(self) -> None:
+        """Every real-valued field finite (a NaN `img_range` or `rgb_mean` passes the range checks, and every output
+        is NaN: black images); `qk_scale` positive."""
+        for field in fields(self):
+            values = getattr(self, field.name) if field.name == "rgb_mean" else [getattr(self, field.name)]
+            for value in values:
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"{field.name} must be a finite number, got {getattr(self, field.name)}")
+        if self.qk_scale is not None and self.qk_scale <= 0:
+            raise ValueError(f"qk_scale must be positive (or None: head_dim ** -0.5), got {self.qk_scale}")
 
     @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> Any:

@@ -589,7 +589,7 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
             if kwargs.get("config") is None:  # with a config, transformers loads a weights file itself
                 _check_not_a_weights_file(pretrained_model_name_or_path)
-            _check_size_against_weights(cls, Path(pretrained_model_name_or_path, kwargs.get("subfolder") or ""), kwargs)
+            _check_stored_weights(cls, Path(pretrained_model_name_or_path, kwargs.get("subfolder") or ""), kwargs)
         report_logger = logging.getLogger("transformers.modeling_utils")
         quiet = _DropLoadReport()
         report_logger.addFilter(quiet)
@@ -610,7 +610,7 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         reported = any(info.get(k) for k in ("missing_keys", "unexpected_keys", "mismatched_keys"))
         config_given = reported and _config_not_stored(cls, pretrained_model_name_or_path, kwargs)
         check_loading_info(info, pretrained_model_name_or_path, config_given)
-        return model
+        return check_finite_weights(model, pretrained_model_name_or_path)
 
     def save_pretrained(
         self, save_directory: str | os.PathLike, *args: Any, remote_code: bool = True, **kwargs: Any
@@ -1089,15 +1089,22 @@ def _check_not_a_weights_file(source: str | os.PathLike) -> None:
         )
 
 
-def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any]) -> None:
-    """Raise `IncompatibleWeightsError` when the model a local folder loads as (its config.json, or the `config` of
-    `from_pretrained`'s `kwargs`, with their config fields applied) is far larger than its safetensors weights (read
-    from their headers), before transformers allocates it: an edited or damaged config (`upscale` 1000, `embed_dim`
-    10**6) would take gigabytes, or end in an allocator's traceback, before the mismatch is reported. Folders without
-    config or safetensors weights are left to `from_pretrained`."""
-    stored = _stored_values(folder)
-    if stored is None:
+def _check_stored_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any]) -> None:
+    """Raise `IncompatibleWeightsError` when a local folder's safetensors weights (read from their headers) hold
+    tensors that are not floating point (transformers would cast them and load), or when the model the folder loads
+    as (its config.json, or the `config` of `from_pretrained`'s `kwargs`, with their config fields applied) is far
+    larger than its weights, before transformers allocates it: an edited or damaged config (`upscale` 1000,
+    `embed_dim` 10**6, `depths` [10**6]) would take gigabytes, or end in an allocator's traceback, before the mismatch
+    is reported. Folders without config or safetensors weights are left to `from_pretrained`."""
+    tensors = _stored_tensors(folder)
+    if tensors is None:
         return
+    if not_float := [f"{name} ({dtype})" for name, (dtype, _) in tensors.items() if dtype not in _FLOAT_TENSORS]:
+        raise IncompatibleWeightsError(
+            f"{folder}: its weights hold tensors that are not floating point ({_names(not_float, 3)}): they are not "
+            "a model's weights (a damaged or hand-made file?); re-export it (swinir-hf convert, or save_pretrained)"
+        )
+    stored = sum(values for _, values in tensors.values())
     given = kwargs.get("config")
     overrides = _config_overrides(cls, kwargs)
     if given is None and not overrides and not (folder / "config.json").is_file():
@@ -1114,9 +1121,13 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, 
             setattr(config, key, value)
     except (OSError, ValueError, TypeError, AttributeError):
         return  # from_pretrained says what is wrong with it
+    # Each Swin layer holds at least its attention's four C × C projections: a config of a million layers is refused
+    # before its module tree is built (on the meta device still seconds, and gigabytes of Python objects).
+    least = sum(config.depths) * 4 * config.embed_dim**2
+    at_least = "at least " if least > 2 * stored else ""
     try:
         with torch.device("meta"):  # shapes only, no memory
-            expected = sum(p.numel() for p in cls(config).parameters())
+            expected = least if at_least else sum(p.numel() for p in cls(config).parameters())
     except ValueError:  # a setting refused as such (attn_implementation="flash_attention_2"): from_pretrained says it
         return
     except (RuntimeError, OverflowError) as err:
@@ -1124,7 +1135,11 @@ def _check_size_against_weights(cls: type[SwinIRPreTrainedModel], folder: Path, 
     else:
         why = None
     if expected is None or expected > 2 * stored:
-        size = f"a model of {expected:,} parameters" if expected is not None else f"a model it cannot build ({why})"
+        size = (
+            f"a model of {at_least}{expected:,} parameters"
+            if expected is not None
+            else f"a model it cannot build ({why})"
+        )
         # The Auto classes pass the folder's own config as `config=`: then the file is to blame all the same.
         stored_kwargs = {k: v for k, v in kwargs.items() if k != "subfolder"}  # `folder` is the subfolder already
         given_differs = _config_not_stored(cls, folder, stored_kwargs)
@@ -1154,21 +1169,27 @@ def safetensors_files(folder: Path) -> list[Path] | None:
     return [single] if single.is_file() else None
 
 
-def _stored_values(folder: Path) -> int | None:
-    """How many values a local folder's safetensors weights hold (`safetensors_files`), from their headers; None
-    when it has none."""
+def _stored_tensors(folder: Path) -> dict[str, tuple[str, int]] | None:
+    """Name → (safetensors dtype, number of values) of a local folder's safetensors weights (`safetensors_files`),
+    from their headers; None when it has none."""
     from safetensors import SafetensorError, safe_open
 
     try:
         if (files := safetensors_files(folder)) is None:
             return None
-        total = 0
+        stored = {}
         for file in files:
             with safe_open(file, framework="pt") as weights:
-                total += sum(math.prod(weights.get_slice(k).get_shape()) for k in weights.keys())  # noqa: SIM118
-        return total
+                for key in weights.keys():  # noqa: SIM118
+                    tensor = weights.get_slice(key)
+                    stored[key] = (tensor.get_dtype(), math.prod(tensor.get_shape()))
+        return stored
     except (OSError, ValueError, KeyError, SafetensorError):
         return None  # damaged: `_readable_weights` reports it
+
+
+# safetensors' names of the floating-point dtypes; integer or boolean weights would be cast to floats and load.
+_FLOAT_TENSORS = ("F16", "BF16", "F32", "F64")
 
 
 class _DropLoadReport(logging.Filter):
@@ -1275,6 +1296,23 @@ def check_loading_info(info: dict, source: object, config_given: bool = False) -
             f"{source}: the weights do not fit its config.json: {'; '.join(problems)}. The folder is incomplete or "
             "its config.json was edited: re-export it (swinir-hf convert, or save_pretrained)"
         )
+
+
+def check_finite_weights(model: _Model, source: object) -> _Model:
+    """`model`, unless a weight is NaN or infinite (a training run that diverged saves such weights): every image
+    would come out NaN, written as black.
+
+    Raises:
+        IncompatibleWeightsError: naming the first such parameters.
+    """
+    # (Parameters offloaded to disk by a `device_map` are on the meta device here: not read.)
+    held = ((name, p) for name, p in model.named_parameters() if p.device.type != "meta")
+    if bad := [name for name, p in held if not bool(torch.isfinite(p).all())]:
+        raise IncompatibleWeightsError(
+            f"{source}: its weights hold NaN or infinite values ({_names(bad, 3)}): it cannot restore an image; use "
+            "another checkpoint (a training run that diverged saves such weights)"
+        )
+    return model
 
 
 def _names(items: list[str], limit: int = 6) -> str:
