@@ -527,6 +527,27 @@ def test_transformers_own_loading_names_a_truncated_safetensors(tiny_config, tmp
         load_model(tmp_path / "s")
 
 
+def test_an_index_naming_a_missing_or_outside_shard_is_named(tiny_config, tmp_path):
+    """A shard the index names that is missing was a bare `FileNotFoundError` from inside transformers; one outside
+    the folder (`../x.safetensors`) was blamed on config.json by `load_model` (transformers' `ValueError`)."""
+    folder = tmp_path / "s"
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(folder, max_shard_size="20KB")
+    shards = sorted(folder.glob("model-*.safetensors"))
+    shards[-1].rename(tmp_path / "outside.safetensors")
+    missing = rf"its weights index names {shards[-1].name}, which is missing; save or download the model again$"
+    with pytest.raises(OSError, match=rf"^the weights of {re.escape(str(folder))} cannot be read: {missing}"):
+        AutoModelForImageToImage.from_pretrained(folder)
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(folder))}: {missing}"):
+        load_model(folder)
+    index = folder / "model.safetensors.index.json"
+    index.write_text(index.read_text().replace(shards[-1].name, "../outside.safetensors"))
+    outside = r"its weights index names \.\./outside\.safetensors, outside the folder; save or download"
+    with pytest.raises(OSError, match=rf"cannot be read: {outside}"):
+        AutoModelForImageToImage.from_pretrained(folder)
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(folder))}: {outside}"):
+        load_model(folder)
+
+
 def test_weights_holding_nan_are_refused(tiny_config, tmp_path):
     """A folder whose weights hold NaN (a diverged run's) is a CheckpointError naming the tensors, not a model that
     writes black images."""

@@ -9,7 +9,12 @@ from pathlib import Path
 import torch
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
-from ..models.modeling_swinir import IncompatibleWeightsError, SwinIRForImageRestoration, check_finite_weights
+from ..models.modeling_swinir import (
+    IncompatibleWeightsError,
+    SwinIRForImageRestoration,
+    check_finite_weights,
+    shard_problem,
+)
 from .bundled import DEFAULT_MODEL, DEFAULT_MODELS, DEFAULTS_DIR
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
 from .hub_lookup import is_repo_id
@@ -104,6 +109,8 @@ def _unreadable_weights(folder: Path) -> str | None:
     can."""
     import json
 
+    if problem := shard_problem(folder):
+        return f"{folder}: {problem}; save or download the model again"
     files = []
     for name in WEIGHT_FILES:
         path = folder / name

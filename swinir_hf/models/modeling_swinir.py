@@ -1096,6 +1096,8 @@ def _check_stored_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs
     larger than its weights, before transformers allocates it: an edited or damaged config (`upscale` 1000,
     `embed_dim` 10**6, `depths` [10**6]) would take gigabytes, or end in an allocator's traceback, before the mismatch
     is reported. Folders without config or safetensors weights are left to `from_pretrained`."""
+    if problem := shard_problem(folder):
+        raise OSError(f"the weights of {folder} cannot be read: {problem}; save or download the model again")
     tensors = _stored_tensors(folder)
     if tensors is None:
         return
@@ -1167,6 +1169,23 @@ def safetensors_files(folder: Path) -> list[Path] | None:
     if index.is_file():
         return sorted({folder / name for name in json.loads(index.read_text())["weight_map"].values()})
     return [single] if single.is_file() else None
+
+
+def shard_problem(folder: Path) -> str | None:
+    """What is wrong with the shards a local folder's safetensors index names (one missing, or outside the folder:
+    transformers raised a bare `FileNotFoundError`, or a `ValueError` taken for the config's), in words; None if
+    nothing is, or the folder has no readable index."""
+    try:
+        files = safetensors_files(folder) if (folder / WEIGHTS_LAYOUTS[1]).is_file() else None
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        return None  # an unreadable index: `_readable_weights` names it
+    inside = folder.resolve()
+    for file in files or ():
+        if inside not in file.resolve().parents:
+            return f"its weights index names {file.relative_to(folder)}, outside the folder"
+        if not file.is_file():
+            return f"its weights index names {file.relative_to(folder)}, which is missing"
+    return None
 
 
 def _stored_tensors(folder: Path) -> dict[str, tuple[str, int]] | None:
