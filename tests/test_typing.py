@@ -104,5 +104,5 @@ def test_documented_usage_type_checks_and_mistakes_do_not(tmp_path):
         'Module has no attribute "lod_model"; maybe "load_model"?  [attr-defined]',
         'Incompatible types in assignment (expression has type "Image", variable has type "int")  [assignment]',
         'Argument "dtype" to "SwinIRRestorer" has incompatible type "Literal[\'float64\']"; expected '
-        '"Literal[\'auto\', \'float32\', \'bfloat16\', \'float16\'] | dtype"  [arg-type]',
+        "\"Literal['auto', 'float32', 'bfloat16', 'float16'] | dtype\"  [arg-type]",
     ], bad.stdout
