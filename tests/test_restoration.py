@@ -1085,6 +1085,32 @@ def test_out_of_memory_in_a_tile_retries_with_smaller_tiles(model, monkeypatch, 
     np.testing.assert_allclose(out, expected, atol=1e-6)
 
 
+def test_out_of_memory_in_a_whole_image_pass_of_auto_tiles_says_so(model, monkeypatch, caplog):
+    """`tile="auto"` that planned one pass: the warning said "out of memory with None-pixel tiles; retrying with 24";
+    an image of one window was passed again at its own size, to fail again."""
+    img = _rgb(40, 44).astype(np.float32) / 255
+    forward = model.forward
+
+    def limited(pixel_values, *args, **kwargs):
+        if pixel_values.shape[-1] > 24:
+            raise MemoryError()
+        return forward(pixel_values, *args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", limited)
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.inference.restoration"):
+        SwinIRRestorer(model, tile="auto").restore_float(img)
+    assert [r.getMessage() for r in caplog.records] == [
+        "out of memory with the whole image; retrying with 20-pixel tiles"
+    ]
+    passes = []
+    monkeypatch.setattr(
+        model, "forward", lambda x, *a, **k: passes.append(x.shape) or (_ for _ in ()).throw(MemoryError())
+    )
+    with pytest.raises(MemoryError):
+        SwinIRRestorer(model, tile="auto").restore_float(img[:4, :4])  # one window
+    assert len(passes) == 1
+
+
 def test_tiles_no_larger_than_the_overlap_asked_are_still_retried_smaller(model, monkeypatch):
     """Out of memory in 32-pixel tiles with the default overlap of 32 was raised, as if tiles could not shrink: the
     overlap a tile gets is half of it at most, so 16-pixel ones (overlap 8) work."""

@@ -317,9 +317,12 @@ class SwinIRRestorer:
                     if not is_out_of_memory(err) or self.tile is None:
                         raise
                     smaller = rounded_tile((tile or max(x.shape[-2:])) // 2, self.model.config.window_size)
-                    if smaller == tile:  # one window: tiles can shrink no further (their overlap is half at most)
+                    # One window (tiles shrink no further: their overlap is half at most), or still the whole image
+                    # (an image of a window or less): the same pass again would fail again.
+                    if smaller == tile or smaller >= max(x.shape[-2:]):
                         raise
-                    logger.warning("out of memory with %s-pixel tiles; retrying with %s", tile, smaller)
+                    tried = f"{tile}-pixel tiles" if tile is not None else "the whole image"
+                    logger.warning("out of memory with %s; retrying with %s-pixel tiles", tried, smaller)
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
                     tile = smaller
