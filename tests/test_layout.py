@@ -104,6 +104,20 @@ def test_the_degradations_import_no_other_layer():
         assert all(n.startswith("swinir_hf.degradations") for n in imported), (path, imported)
 
 
+def test_the_readmes_map_of_the_package_names_every_module():
+    """README's "Where things live" is how a newcomer finds a module: each layer's row names each of its modules (the
+    package docstrings, which listed them too, had fallen behind by a dozen)."""
+    readme = (REPO / "README.md").read_text()
+    rows = {m[1]: m[0] for m in re.finditer(r"^\| `swinir_hf/([a-z_]*)/?` \|.*$", readme, flags=re.M)}
+    package = MODELS.parent
+    layers = {p.parent.name for p in package.glob("*/__init__.py")} | {""}
+    assert set(rows) == layers
+    for layer, row in rows.items():
+        modules = sorted(p.stem for p in (package / layer).glob("*.py") if p.stem != "__init__")
+        unnamed = [m for m in modules if not re.search(rf"`{m}(\.py)?[` ]|{m}\.py", row)]
+        assert unnamed == [], (layer or "swinir_hf/", unnamed)
+
+
 def test_the_engine_does_not_import_the_loops_that_run_it():
     """`restoration` (`restore`, `SwinIRRestorer`) is what the command line's loop (`job_runner`) and `collection`
     run; it imported `job_runner` for the `outscale` resize, the dependency the wrong way round."""

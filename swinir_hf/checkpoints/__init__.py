@@ -1,4 +1,3 @@
-"""Checkpoints and the Hub: the converter for the authors' files (`convert`), the release catalogue (`catalog`,
-`catalog.yaml`), model cards (`cards`), loading by name / path / Hub id (`loading`; `hub_lookup` without torch), a
-model's digest (`fingerprint`), model folders (`folders`), Hub export (`export`) with the model code it ships
-(`remote_code`), its checks (`verification`) and its command line (`export_cli`; its options: `export_arguments`)."""
+"""Checkpoints and the Hub: the authors' files converted (`convert`) and catalogued (`catalog`), models loaded by
+name, path or Hub id (`loading`), model folders saved and pushed (`folders`), and the Hub export (`export`,
+`swinir-hf hub`). Its modules, each in a line: README.md, "Where things live"."""

@@ -2,7 +2,8 @@
 benchmark protocol (`benchmark`), the setting it scores (`benchmark_setting`) and its results (`results`); the
 degradations that make its inputs are `swinir_hf.degradations`'. The entry points are re-exported here:
 `from swinir_hf.evaluation import evaluate`. They load on first use, so that the command line, which imports
-`evaluation.cli` for its options, does not pay for the metrics' scipy on every command."""
+`evaluation.cli` for its options, does not pay for the metrics' scipy on every command. Its modules, each in a
+line: README.md, "Where things live"."""
 
 from __future__ import annotations
 

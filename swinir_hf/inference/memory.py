@@ -23,6 +23,9 @@ from ..models.modeling_swinir import ImageTooLargeError, available_host_memory, 
 _HOST_COPIES = 2.0
 _RESIZED_COPIES = 2.5
 TOO_LARGE_ADVICE = "restore it in parts (crop it), downscale it first, or use a machine with more memory"
+# Margin on the model's bare `activation_bytes_per_pixel` estimate: measured peak RSS exceeds it (benchmarks/README.md),
+# so tiles are planned with this much to spare.
+TILE_MEMORY_SAFETY = 1.5
 
 
 _CPU_BUDGET_CAP = 2 << 30

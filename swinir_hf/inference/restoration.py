@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 import torch
@@ -29,9 +28,11 @@ from ..models.image_processing_swinir import (
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision, running
 from .devices import auto_dtype, check_device, check_dtype
+from .ensemble import dihedral_mean
 from .image_io import read_restorable
 from .jobs import check_outscale, output_size
 from .memory import (
+    TILE_MEMORY_SAFETY,
     TOO_LARGE_ADVICE,
     ImageTooLargeError,
     check_output_fits,
@@ -42,22 +43,13 @@ from .memory import (
 )
 from .options import DTypeOption, EngineOptions, as_option_values  # defined without torch, for command lines
 from .photo_metadata import kept_info
-from .restorer_checks import (
-    check_model,
-    check_options,
-    check_pixel_range,
-    not_an_image,
-)
-from .tiling import CanvasAllocationError, rounded_tile, tiled_apply
+from .restorer_checks import check_model, check_options, check_tensor_batch, not_an_image
+from .tiling import CanvasAllocationError, fewest_tiles, rounded_tile, tiled_apply
 
 logger = logging.getLogger(__name__)
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
-
-
-# Margin on the model's bare `activation_bytes_per_pixel` estimate: measured peak RSS exceeds the bare estimate
-# (benchmarks/README.md), so tiles are planned with this much to spare.
-_MEMORY_SAFETY = 1.5
+_Image = TypeVar("_Image", Image.Image, np.ndarray)  # the kind of image given is the kind returned
 
 
 class SwinIRRestorer:
@@ -138,9 +130,7 @@ class SwinIRRestorer:
         return f"{type(self).__name__}(<{type(self.model).__name__} x{self.scale}>, device='{self.device}', {options})"
 
     @overload
-    def __call__(self, image: Image.Image, outscale: float | None = None) -> Image.Image: ...
-    @overload
-    def __call__(self, image: np.ndarray, outscale: float | None = None) -> np.ndarray: ...
+    def __call__(self, image: _Image, outscale: float | None = None) -> _Image: ...
     @overload
     def __call__(self, image: str | os.PathLike[str], outscale: float | None = None) -> Image.Image | np.ndarray: ...
     def __call__(self, image: ImageLike, outscale: float | None = None) -> Image.Image | np.ndarray:
@@ -158,19 +148,15 @@ class SwinIRRestorer:
 
     @overload
     def restore_images(
-        self, images: Iterable[Image.Image], outscale: float | None = None, names: Sequence[str | None] | None = None
-    ) -> list[Image.Image]: ...
-    @overload
-    def restore_images(
-        self, images: Iterable[np.ndarray], outscale: float | None = None, names: Sequence[str | None] | None = None
-    ) -> list[np.ndarray]: ...
+        self, images: Iterable[_Image], outscale: float | None = None, names: Sequence[str | None] | None = None
+    ) -> list[_Image]: ...
     @overload
     def restore_images(
         self, images: Iterable[ImageLike], outscale: float | None = None, names: Sequence[str | None] | None = None
     ) -> list[Image.Image | np.ndarray]: ...
     def restore_images(
         self, images: Iterable[ImageLike], outscale: float | None = None, names: Sequence[str | None] | None = None
-    ) -> list[Image.Image] | list[np.ndarray] | list[Image.Image | np.ndarray]:
+    ) -> list[Any]:
         """Images (of any kinds, channel counts and sizes; files too) restored as the call restores each, those of one
         size (W × H) through one forward pass (and the alphas the model upscales through one more): faster than one
         call each where a pass is mostly overhead (small images, GPUs). Images of one size whose pass or outputs
@@ -292,14 +278,7 @@ class SwinIRRestorer:
         outputs of one image of x's size that the caller makes next (alpha channels: `alpha_passes`). Tiles that
         run out of memory are halved (down to one window) and the image is redone.
         """
-        if x.ndim != 4 or not x.is_floating_point():
-            dtype = str(x.dtype).removeprefix("torch.")
-            raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
-        if x.is_meta:
-            raise ValueError("restore_tensor: a tensor on the meta device holds no pixels: pass one with data")
-        if x.numel() == 0:  # (a division by zero further on)
-            raise ValueError(f"restore_tensor: the batch is empty, shape {tuple(x.shape)}: there is nothing to restore")
-        check_pixel_range(x)
+        check_tensor_batch(x)
         x = x.to(self.device, torch.float32)
         check_output_memory((x.shape[0] + more_outputs, *x.shape[1:]), self.scale, self.device, resized_to)
         with running(self.model, self.device, self.weights_dtype) as model:
@@ -347,15 +326,7 @@ class SwinIRRestorer:
             return model(x).reconstruction.float()
 
     def _ensemble_forward(self, model: SwinIRForImageRestoration, x: torch.Tensor) -> torch.Tensor:
-        """Mean over the 8 dihedral transforms, each undone on the output."""
-        total = None
-        for k in range(4):
-            for flip in (False, True):
-                t = torch.rot90(x.flip(-1) if flip else x, k, dims=(-2, -1))
-                y = torch.rot90(self._forward(model, t), -k, dims=(-2, -1))
-                y = y.flip(-1) if flip else y
-                total = y if total is None else total.add_(y)
-        return total.div_(8)
+        return dihedral_mean(functools.partial(self._forward, model), x)
 
     def _initial_tile(self, x: torch.Tensor) -> int | None:
         if self.tile is None:
@@ -364,19 +335,9 @@ class SwinIRRestorer:
             return rounded_tile(self.tile, self.model.config.window_size)
         n, _, h, w = x.shape
         budget = self.memory_budget or memory_budget(self.device)
-        per_pixel = _MEMORY_SAFETY * self.model.activation_bytes_per_pixel(self.device)
+        per_pixel = TILE_MEMORY_SAFETY * self.model.activation_bytes_per_pixel(self.device)
         pixels = budget / (self.batch_size * n * per_pixel)
-        if h * w <= pixels:
-            return None
-        # The budget alone sets the tile: an overlap over half of it is cut to half (`tiled_apply`), rather than
-        # the tile grown to fit the overlap, which a huge overlap would make the whole image.
-        largest = rounded_tile(int(math.sqrt(pixels)), self.model.config.window_size)
-        # As few tiles per axis as the largest tile needs, then the smallest tile giving that count: a 256² image
-        # with a 240 budget becomes 2 × 2 tiles of 144, not 2 × 2 tiles of 240 that are almost all overlap.
-        ov, ws = min(self.tile_overlap, largest // 2), self.model.config.window_size
-        counts = [math.ceil(max(n - ov, 1) / max(largest - ov, 1)) for n in (h, w)]
-        balanced = max(math.ceil((n + (k - 1) * ov) / k) for n, k in zip((h, w), counts, strict=True))
-        return min(largest, -(-balanced // ws) * ws)
+        return None if h * w <= pixels else fewest_tiles(h, w, pixels, self.tile_overlap, self.model.config.window_size)
 
 
 def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -394,21 +355,12 @@ def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 @overload
 def restore(
     model: SwinIRForImageRestoration,
-    image: Image.Image,
+    image: _Image,
     engine: EngineOptions | None = None,
     *,
     outscale: float | None = None,
     **options: Any,
-) -> Image.Image: ...
-@overload
-def restore(
-    model: SwinIRForImageRestoration,
-    image: np.ndarray,
-    engine: EngineOptions | None = None,
-    *,
-    outscale: float | None = None,
-    **options: Any,
-) -> np.ndarray: ...
+) -> _Image: ...
 @overload
 def restore(
     model: SwinIRForImageRestoration,

@@ -49,6 +49,18 @@ def not_an_image(image: Any) -> TypeError:
     return TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
 
 
+def check_tensor_batch(x: torch.Tensor) -> None:
+    """`restore_tensor`'s input: (N, C, H, W) floats in [0, 1] that hold pixels (not meta, not empty)."""
+    if x.ndim != 4 or not x.is_floating_point():
+        dtype = str(x.dtype).removeprefix("torch.")
+        raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
+    if x.is_meta:
+        raise ValueError("restore_tensor: a tensor on the meta device holds no pixels: pass one with data")
+    if x.numel() == 0:  # (a division by zero further on)
+        raise ValueError(f"restore_tensor: the batch is empty, shape {tuple(x.shape)}: there is nothing to restore")
+    check_pixel_range(x)
+
+
 def check_pixel_range(x: torch.Tensor) -> None:
     """Raise a ValueError when `x` is not [0, 1] pixels, as images are checked (`check_float_range`): NaN /
     infinite values, or values beyond `FLOAT_RANGE` (0..255 floats), which the model would turn into a silently

@@ -61,6 +61,20 @@ def rounded_tile(tile: int, window_size: int) -> int:
     return max(window_size, tile // window_size * window_size)
 
 
+def fewest_tiles(h: int, w: int, pixels: float, overlap: int, window_size: int) -> int:
+    """The tile for an H × W image whose tiles may hold `pixels` pixels each: as few tiles per axis as the largest such
+    tile needs, then the smallest tile giving that count (a 256² image with a 240 budget: 2 × 2 tiles of 144, not
+    2 × 2 tiles of 240 that are almost all overlap); a multiple of the window, one window at least.
+
+    The budget alone sets the tile: an overlap over half of it is cut to half (`used_overlap`), rather than the tile
+    grown to fit the overlap, which a huge overlap would make the whole image."""
+    largest = rounded_tile(int(math.sqrt(pixels)), window_size)
+    ov = used_overlap(largest, overlap)
+    counts = [math.ceil(max(n - ov, 1) / max(largest - ov, 1)) for n in (h, w)]
+    balanced = max(math.ceil((n + (k - 1) * ov) / k) for n, k in zip((h, w), counts, strict=True))
+    return min(largest, -(-balanced // window_size) * window_size)
+
+
 def used_overlap(tile: int, overlap: int) -> int:
     """The overlap tiles of `tile` pixels get when `overlap` is asked: at most half a tile."""
     # Half a tile at most: blend strips then never collide, and a larger overlap would leave a stride of a few

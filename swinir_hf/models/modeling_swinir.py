@@ -1101,11 +1101,7 @@ def _check_stored_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs
     tensors = _stored_tensors(folder)
     if tensors is None:
         return
-    if not_float := [f"{name} ({dtype})" for name, (dtype, _) in tensors.items() if dtype not in _FLOAT_TENSORS]:
-        raise IncompatibleWeightsError(
-            f"{folder}: its weights hold tensors that are not floating point ({_names(not_float, 3)}): they are not "
-            "a model's weights (a damaged or hand-made file?); re-export it (swinir-hf convert, or save_pretrained)"
-        )
+    _check_floating(folder, tensors)
     stored = sum(values for _, values in tensors.values())
     given = kwargs.get("config")
     overrides = _config_overrides(cls, kwargs)
@@ -1209,6 +1205,15 @@ def _stored_tensors(folder: Path) -> dict[str, tuple[str, int]] | None:
 
 # safetensors' names of the floating-point dtypes; integer or boolean weights would be cast to floats and load.
 _FLOAT_TENSORS = ("F16", "BF16", "F32", "F64")
+
+
+def _check_floating(folder: Path, tensors: dict[str, tuple[str, int]]) -> None:
+    """Raise `IncompatibleWeightsError` naming the stored tensors (`_stored_tensors`) that are not floating point."""
+    if not_float := [f"{name} ({dtype})" for name, (dtype, _) in tensors.items() if dtype not in _FLOAT_TENSORS]:
+        raise IncompatibleWeightsError(
+            f"{folder}: its weights hold tensors that are not floating point ({_names(not_float, 3)}): they are not "
+            "a model's weights (a damaged or hand-made file?); re-export it (swinir-hf convert, or save_pretrained)"
+        )
 
 
 class _DropLoadReport(logging.Filter):
