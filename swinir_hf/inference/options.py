@@ -8,7 +8,7 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
-from ..models.constants_swinir import ALPHA_MODES, AlphaMode  # noqa: F401  (ALPHA_MODES: offered here, torch-free)
+from ..models.constants_swinir import ALPHA_MODES, AlphaMode, dtype_name  # noqa: F401  (ALPHA_MODES: offered here, torch-free)
 
 if TYPE_CHECKING:
     import torch
@@ -54,7 +54,7 @@ def as_option_values(tile: Any, dtype: Any) -> tuple[Any, Any]:
     if isinstance(tile, numbers.Integral) and not isinstance(tile, bool) and tile == 0:  # numpy's ints too
         tile = None
     if type(dtype).__module__ == "torch":
-        dtype = str(dtype).removeprefix("torch.")
+        dtype = dtype_name(dtype)
     return tile, dtype
 
 

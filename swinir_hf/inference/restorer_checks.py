@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..models.constants_swinir import dtype_name
 from ..models.image_processing_swinir import FLOAT_RANGE
 from .devices import DTYPES
 
@@ -52,8 +53,8 @@ def not_an_image(image: Any) -> TypeError:
 def check_tensor_batch(x: torch.Tensor) -> None:
     """`restore_tensor`'s input: (N, C, H, W) floats in [0, 1] that hold pixels (not meta, not empty)."""
     if x.ndim != 4 or not x.is_floating_point():
-        dtype = str(x.dtype).removeprefix("torch.")
-        raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {tuple(x.shape)} {dtype}")
+        got = f"{tuple(x.shape)} {dtype_name(x.dtype)}"
+        raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {got}")
     if x.is_meta:
         raise ValueError("restore_tensor: a tensor on the meta device holds no pixels: pass one with data")
     if x.numel() == 0:  # (a division by zero further on)

@@ -60,3 +60,9 @@ TASK_TABLE: Mapping[str, Task] = MappingProxyType(
     }
 )
 TASKS = tuple(TASK_TABLE)
+
+
+def dtype_name(dtype: object) -> str:
+    """A torch dtype's name as the options and messages write it (`torch.bfloat16` → "bfloat16"), told without
+    importing torch; a name is returned as it is."""
+    return str(dtype).removeprefix("torch.")

@@ -27,7 +27,7 @@ from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_backends import PilBackend as _ImageProcessorBase  # the backend without torchvision
 from transformers.processing_utils import ImagesKwargs
 
-from .constants_swinir import ALPHA_MODES, AlphaMode  # noqa: F401  (re-exported: the pipeline's, the demo's)
+from .constants_swinir import ALPHA_MODES, AlphaMode, dtype_name  # noqa: F401  (re-exported: the pipeline's, the demo's)
 from .hub_push_swinir import SaidPush
 
 if TYPE_CHECKING:
@@ -705,7 +705,7 @@ def integer_pixels(image: Any) -> str | None:
     if isinstance(image, Image.Image):
         return None if image.mode == "F" else f"PIL mode {image.mode}"
     if isinstance(image, torch.Tensor):
-        return None if image.dtype.is_floating_point else str(image.dtype).removeprefix("torch.")
+        return None if image.dtype.is_floating_point else dtype_name(image.dtype)
     if isinstance(image, np.ndarray):
         return None if np.issubdtype(image.dtype, np.floating) else str(image.dtype)
     return None

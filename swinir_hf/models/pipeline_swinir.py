@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from transformers import PreTrainedModel
 from transformers.pipelines.base import Pipeline
 
+from .constants_swinir import dtype_name
 from .hub_push_swinir import is_http_client_error
 from .image_processing_swinir import (
     AlphaMode,
@@ -230,7 +231,7 @@ def _restore_all(model: PreTrainedModel, precision: torch.dtype, tensors: list[t
 def _restore(model: PreTrainedModel, precision: torch.dtype, pixel_values: torch.Tensor) -> torch.Tensor:
     """Whole images in `precision` (float32 exactly, bfloat16 / float16 under autocast): one that cannot fit is
     refused before the model runs, not failed deep inside it (or killed)."""
-    device, name = model.device, str(precision).removeprefix("torch.")
+    device, name = model.device, dtype_name(precision)
     check_forward_memory(model.config, pixel_values.shape, device, name)
     with inference_precision(name, device):
         return model(pixel_values.to(device)).reconstruction.float().cpu()
