@@ -310,6 +310,18 @@ def test_num_channels_is_a_declared_processor_option(tmp_path, caplog):
     assert processor(image, num_channels=3)["pixel_values"].shape == (1, 3, 9, 7)
 
 
+def test_a_saved_processor_with_a_nonsense_channel_count_is_refused(tmp_path):
+    """A preprocessor_config.json holding `"num_channels": "x"` (or 0) loaded, to say later that "a x-channel model
+    takes no image"."""
+    SwinIRImageProcessor(num_channels=3).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    for value in ("x", 0, True):
+        (tmp_path / "preprocessor_config.json").write_text(json.dumps(saved | {"num_channels": value}))
+        with pytest.raises(ValueError, match=rf"^num_channels must be a positive integer, got {value!r}$"):
+            AutoImageProcessor.from_pretrained(tmp_path)
+    assert SwinIRImageProcessor(num_channels=np.int64(1)).num_channels == 1
+
+
 def _kinds() -> dict[str, Image.Image]:
     rgb = _rgb(13, 10, seed=3)
     alpha = np.random.default_rng(4).integers(0, 256, (13, 10), dtype=np.uint8)

@@ -12,6 +12,7 @@ import contextlib
 import io
 import logging
 import math
+import numbers
 import os
 import threading
 import warnings
@@ -738,6 +739,10 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in ImagesKwargs.__annotations__}
         refuse_unsupported(type(self).__name__, options)
         do_rescale = do_rescale is not False  # None (unset, as generic callers pass it) is the default
+        # (A preprocessor_config.json's "x" loaded, and misled later: "a x-channel model takes no image".)
+        if isinstance(num_channels, bool) or not isinstance(num_channels, numbers.Integral) or num_channels < 1:
+            raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
+        num_channels = int(num_channels)
         super().__init__(num_channels=num_channels, do_rescale=do_rescale, **kwargs)
         self.num_channels = num_channels
         self.do_rescale = do_rescale
