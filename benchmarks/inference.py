@@ -76,7 +76,7 @@ def count_flops(model, x: torch.Tensor) -> float:
 def gemm_peak(device: str, dtype: str) -> float:
     """GFLOP/s of a 4096×256 @ 256×1024 product (CPU: through oneDNN where the model's linears use it, else
     `F.linear`, as they then do) or 8192³ (CUDA)."""
-    from swinir_hf.models.modeling_swinir import _ONEDNN_LINEAR_DTYPES
+    from swinir_hf.models.runtime_swinir import _ONEDNN_LINEAR_DTYPES
 
     dt = getattr(torch, dtype)
     if device == "cuda":
@@ -117,16 +117,16 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def record_cpu_attention(choice: str) -> set[str]:
     """Make CPU inference's attention kernel `choice` ("matmul", "sdpa"; "auto": the model's own timing) and return
     the set that collects the kernels used."""
-    from swinir_hf.models import modeling_swinir
+    from swinir_hf.models import runtime_swinir
 
-    timed, used = modeling_swinir.faster_cpu_attention, set()
+    timed, used = runtime_swinir.faster_cpu_attention, set()
 
     def pick(*shape) -> str:
         kernel = timed(*shape) if choice == "auto" else choice
         used.add(kernel)
         return kernel
 
-    modeling_swinir.faster_cpu_attention = pick
+    runtime_swinir.faster_cpu_attention = pick
     return used
 
 

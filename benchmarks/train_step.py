@@ -41,7 +41,7 @@ import torch
 from arguments import require_device  # run as a script: benchmarks/ is on sys.path
 from inference import synchronize
 
-from swinir_hf.models import modeling_swinir
+from swinir_hf.models import runtime_swinir
 from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.compiling import compile_layers
 from swinir_hf.training.state import EMA, build_model, step_seed
@@ -71,7 +71,7 @@ VARIANTS = {
     "bf16 inductor reduce-overhead regions": Variant(True, "inductor", "reduce-overhead", regions=True),
     "bf16 inductor x2 batch": Variant(True, "inductor", factor=2),
 }
-HEAD_MULTIPLE = modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE
+HEAD_MULTIPLE = runtime_swinir.FUSED_SDPA_HEAD_MULTIPLE
 
 
 def time_variant(
@@ -124,11 +124,11 @@ def time_variant(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     # 1: no padding (`fused_sdpa_padding`), so that SDPA takes its unfused math path on CUDA (as before padding)
-    modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE = HEAD_MULTIPLE if pad_heads else 1
+    runtime_swinir.FUSED_SDPA_HEAD_MULTIPLE = HEAD_MULTIPLE if pad_heads else 1
     try:
         row = _time_steps(step, device, steps, seconds, profile, ready)
     finally:
-        modeling_swinir.FUSED_SDPA_HEAD_MULTIPLE = HEAD_MULTIPLE
+        runtime_swinir.FUSED_SDPA_HEAD_MULTIPLE = HEAD_MULTIPLE
         torch._dynamo.reset()
     return row | {"batch": batch, "samples_per_s": row["steps_per_s"] * batch}
 

@@ -20,14 +20,10 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from .inference.restoration import EngineOptions, SwinIRRestorer, restore
     from .models.configuration_swinir import PRESETS, TASKS, SwinIRConfig
     from .models.image_processing_swinir import SwinIRImageProcessor
-    from .models.modeling_swinir import (
-        ImageRestorationOutput,
-        ImageTooLargeError,
-        IncompatibleWeightsError,
-        SwinIRForImageRestoration,
-        SwinIRPreTrainedModel,
-    )
+    from .models.loading_swinir import IncompatibleWeightsError
+    from .models.modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
     from .models.pipeline_swinir import ImageRestorationPipeline
+    from .models.runtime_swinir import ImageTooLargeError
 
 __version__ = "0.1.0"
 # Public name → the module that defines it (imported on first use).
@@ -45,8 +41,8 @@ _MODULES = {
     "SwinIRConfig": ".models.configuration_swinir",
     "SwinIRImageProcessor": ".models.image_processing_swinir",
     "ImageRestorationOutput": ".models.modeling_swinir",
-    "ImageTooLargeError": ".models.modeling_swinir",
-    "IncompatibleWeightsError": ".models.modeling_swinir",
+    "ImageTooLargeError": ".models.runtime_swinir",
+    "IncompatibleWeightsError": ".models.loading_swinir",
     "SwinIRForImageRestoration": ".models.modeling_swinir",
     "SwinIRPreTrainedModel": ".models.modeling_swinir",
     "ImageRestorationPipeline": ".models.pipeline_swinir",

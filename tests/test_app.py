@@ -207,7 +207,7 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
 def test_a_whole_image_that_cannot_fit_points_to_the_tile_size_control(demo, monkeypatch):
     """A "Whole image (no tiles)" pass that cannot fit is refused with the engine's advice, which names the API's and
     the command line's tile options; the demo's user has the "Tile size" control instead."""
-    import swinir_hf.models.modeling_swinir as modeling
+    import swinir_hf.models.runtime_swinir as modeling
 
     monkeypatch.setattr(modeling, "available_host_memory", lambda: 1024)
     with pytest.raises(gr.Error) as err:

@@ -43,10 +43,12 @@ EXPECTED_FILES = [
     "constants_swinir.py",
     "hub_push_swinir.py",
     "image_processing_swinir.py",
+    "loading_swinir.py",
     "model.safetensors",
     "modeling_swinir.py",
     "pipeline_swinir.py",
     "preprocessor_config.json",
+    "runtime_swinir.py",
 ]
 
 
@@ -264,8 +266,10 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
         "configuration_swinir.py",
         "constants_swinir.py",  # which configuration_swinir.py imports
         "hub_push_swinir.py",  # likewise
+        "loading_swinir.py",  # which modeling_swinir.py imports
         "model.safetensors",
         "modeling_swinir.py",
+        "runtime_swinir.py",  # likewise
     ]
     config = json.loads((tmp_path / "plain" / "config.json").read_text())
     assert config["auto_map"] == {k: v for k, v in remote_code.AUTO_MAP.items() if k != "AutoImageProcessor"}
@@ -339,7 +343,7 @@ def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tm
         model.save_pretrained(tmp_path / "out")
     model.save_pretrained(tmp_path / "out", push_to_hub=True, repo_id="me/saved")
     model.push_to_hub("me/pushed")
-    code = {"configuration_swinir.py", "constants_swinir.py", "modeling_swinir.py", "README.md"}  # and a card
+    code = {"configuration_swinir.py", "constants_swinir.py", "modeling_swinir.py", "runtime_swinir.py", "README.md"}
     for repo in ("me/saved", "me/pushed"):
         assert code <= {op.path_in_repo for op in uploads[repo]}, repo
     assert getattr(model.config, "auto_map", None) is None
@@ -930,7 +934,7 @@ def test_a_rerun_export_is_the_same_whatever_attention_kernel_this_process_timed
 
     import torch.nn.functional as F
 
-    from swinir_hf.models import modeling_swinir
+    from swinir_hf.models import runtime_swinir
 
     monkeypatch.delenv("SWINIR_CPU_ATTENTION")  # as users run it: conftest pins the kernel for the whole suite
     sdpa = F.scaled_dot_product_attention
@@ -938,7 +942,7 @@ def test_a_rerun_export_is_the_same_whatever_attention_kernel_this_process_timed
     args = [str(parity / "gray_dn.pth"), "-o", str(tmp_path), "--org", "me"]
     cards = []
     for timed in ("sdpa", "matmul"):
-        monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", lambda *shape, timed=timed: timed)
+        monkeypatch.setattr(runtime_swinir, "faster_cpu_attention", lambda *shape, timed=timed: timed)
         assert export_cli.main(args) == 0  # the second over the first: allowed only if every file is the same
         cards.append((tmp_path / "swinir-gray-dn" / "README.md").read_text())
     assert cards[0] == cards[1] and "max abs difference 0.0e+00" in cards[0]

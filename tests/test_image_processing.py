@@ -683,7 +683,7 @@ def test_pipeline_batches_run_images_of_one_size_in_one_pass(tiny_config, tmp_pa
     the images of one size share one pass, and the alphas the model upscales one more; each image gets what it
     gets alone, and a batch whose pass cannot fit goes one image at a time."""
     import swinir_hf.models.pipeline_swinir as pipeline_swinir
-    from swinir_hf.models.modeling_swinir import ImageTooLargeError
+    from swinir_hf.models.runtime_swinir import ImageTooLargeError
 
     SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path)
     restorer = pipeline("image-restoration", model=str(tmp_path))
@@ -739,9 +739,11 @@ def test_a_saved_pipeline_reloads_as_it_was_loaded(model_dir, tmp_path):
         "configuration_swinir.py",
         "constants_swinir.py",
         "hub_push_swinir.py",
+        "loading_swinir.py",
         "model.safetensors",
         "modeling_swinir.py",
         "preprocessor_config.json",
+        "runtime_swinir.py",
     ]
     assert "custom_pipelines" not in json.loads((tmp_path / "config.json").read_text())
     assert getattr(restorer.model.config, "custom_pipelines", None) is None
@@ -1034,7 +1036,7 @@ def test_a_pipeline_made_while_the_engine_runs_a_float16_model_runs_it_as_float3
 def test_a_pipeline_call_during_another_runs_cast_runs_in_the_models_own_precision(tiny_config):
     """A bfloat16 model that the engine's float32 run holds cast in place: a pipeline call meanwhile ran it in float32
     (other pixels than alone); it runs a bfloat16 copy now."""
-    from swinir_hf.models.modeling_swinir import running
+    from swinir_hf.models.runtime_swinir import running
 
     model = SwinIRForImageRestoration(tiny_config()).to(torch.bfloat16).eval()
     image = _rgb(16, 16, seed=4)

@@ -496,7 +496,7 @@ def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(
     traceback."""
     from transformers import AutoModelForImageToImage, PreTrainedModel
 
-    from swinir_hf.models.modeling_swinir import IncompatibleWeightsError
+    from swinir_hf.models.loading_swinir import IncompatibleWeightsError
 
     SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
@@ -537,7 +537,7 @@ def test_weights_that_do_not_fit_a_config_given_to_from_pretrained_say_how_to_lo
     does not tell to re-export it but how to start that model from these weights, which then loads."""
     from transformers import AutoModelForImageToImage
 
-    from swinir_hf.models.modeling_swinir import IncompatibleWeightsError
+    from swinir_hf.models.loading_swinir import IncompatibleWeightsError
 
     model = SwinIRForImageRestoration(tiny_config())
     model.save_pretrained(tmp_path)
@@ -711,7 +711,7 @@ def test_either_cpu_attention_kernel_gives_the_whole_image_pass(tiny_config, ker
     """CPU inference computes the window attention with whichever kernel `faster_cpu_attention` picks: each, forced,
     gives the training-style pass's output, in chunks and whole; SDPA redoes the border windows with the shift mask
     (here: 2-window chunks, most with no border window, the last window row all border)."""
-    from swinir_hf.models import modeling_swinir
+    from swinir_hf.models import runtime_swinir
 
     config = tiny_config(upscale=2, depths=[2, 2], num_heads=[2, 2], drop_path_rate=0.0)
     model = SwinIRForImageRestoration(config).eval()
@@ -719,7 +719,7 @@ def test_either_cpu_attention_kernel_gives_the_whole_image_pass(tiny_config, ker
     whole = model(x).reconstruction  # grad enabled: never timed, always the configured kernel
     monkeypatch.setenv("SWINIR_CPU_ATTENTION", "auto")
     asked = []
-    monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", lambda *shape: asked.append(shape) or kernel)
+    monkeypatch.setattr(runtime_swinir, "faster_cpu_attention", lambda *shape: asked.append(shape) or kernel)
     sdpa = torch.nn.functional.scaled_dot_product_attention
     calls = []
     monkeypatch.setattr(
@@ -768,8 +768,8 @@ def test_chunked_cpu_inference_copies_no_attention_output(tiny_config, kernel, m
 
 
 def test_cpu_attention_is_timed_once_per_shape_unless_pinned(tiny_config, monkeypatch):
-    from swinir_hf.models import modeling_swinir
-    from swinir_hf.models.modeling_swinir import cpu_attention_kernel, faster_cpu_attention
+    from swinir_hf.models import runtime_swinir
+    from swinir_hf.models.runtime_swinir import cpu_attention_kernel, faster_cpu_attention
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     x = torch.rand(1, 3, 9, 9)
@@ -781,7 +781,7 @@ def test_cpu_attention_is_timed_once_per_shape_unless_pinned(tiny_config, monkey
         with torch.no_grad():
             model(x)
     monkeypatch.setenv("SWINIR_CPU_ATTENTION", "auto")
-    monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", lambda *shape: "timed")
+    monkeypatch.setattr(runtime_swinir, "faster_cpu_attention", lambda *shape: "timed")
     assert cpu_attention_kernel(2, 16, 8, torch.float32) == "timed"
     monkeypatch.undo()
     faster_cpu_attention.cache_clear()
@@ -797,8 +797,8 @@ def test_threads_asking_for_the_cpu_attention_kernel_at_once_time_it_once(monkey
     and could run another kernel than the rest for that call."""
     from functools import lru_cache
 
-    from swinir_hf.models import modeling_swinir
-    from swinir_hf.models.modeling_swinir import cpu_attention_kernel
+    from swinir_hf.models import runtime_swinir
+    from swinir_hf.models.runtime_swinir import cpu_attention_kernel
 
     timings = []
 
@@ -808,7 +808,7 @@ def test_threads_asking_for_the_cpu_attention_kernel_at_once_time_it_once(monkey
         time.sleep(0.3)
         return ("sdpa", "matmul")[len(timings) % 2]
 
-    monkeypatch.setattr(modeling_swinir, "faster_cpu_attention", slow_timing)
+    monkeypatch.setattr(runtime_swinir, "faster_cpu_attention", slow_timing)
     monkeypatch.setenv("SWINIR_CPU_ATTENTION", "auto")
     with ThreadPoolExecutor(3) as pool:
         picks = list(pool.map(lambda _: cpu_attention_kernel(2, 16, 8, torch.float32), range(3)))
@@ -886,7 +886,7 @@ def test_config_validators_run_at_construction_and_on_save(tiny_config, tmp_path
 
 
 def test_only_eager_cpu_inference_is_chunked(tiny_config, monkeypatch):
-    from swinir_hf.models.modeling_swinir import chunked_inference
+    from swinir_hf.models.runtime_swinir import chunked_inference
 
     config = tiny_config()
     cpu, meta = torch.empty(1), torch.empty(1, device="meta")
@@ -967,14 +967,14 @@ def test_compiled_layers_of_more_kinds_than_torchs_cap_are_all_compiled(tiny_con
 
 def test_linear_without_onednn_falls_back_to_the_same_output(tiny_config, monkeypatch):
     """Builds of torch without the private oneDNN linear op (feature-detected at import) take `F.linear`."""
-    from swinir_hf.models import modeling_swinir
+    from swinir_hf.models import runtime_swinir
 
     model = SwinIRForImageRestoration(tiny_config(depths=[2, 2], num_heads=[2, 2])).eval()
     x = torch.rand(2, 3, 13, 9)
     with torch.no_grad():
         fused = model(x).reconstruction
         calls = []
-        monkeypatch.setattr(modeling_swinir, "_ONEDNN_LINEAR_DTYPES", ())
+        monkeypatch.setattr(runtime_swinir, "_ONEDNN_LINEAR_DTYPES", ())
         monkeypatch.setattr(torch.nn.functional, "linear", lambda *a: calls.append(1) or torch._C._nn.linear(*a))
         fallback = model(x).reconstruction
     assert calls  # the fallback really ran

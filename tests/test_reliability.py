@@ -654,7 +654,7 @@ def test_a_whole_image_pass_that_cannot_fit_is_refused_before_the_model_runs(tin
 
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
-    import swinir_hf.models.modeling_swinir as modeling
+    import swinir_hf.models.runtime_swinir as modeling
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     image = np.zeros((64, 64, 3), np.uint8)
@@ -681,7 +681,7 @@ def test_a_whole_image_pass_in_half_precision_is_judged_by_its_smaller_activatio
     (its residual maps stay float32): judged at half, one that cannot fit was let through to be killed by the OS."""
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
-    import swinir_hf.models.modeling_swinir as modeling
+    import swinir_hf.models.runtime_swinir as modeling
 
     model, cuda = SwinIRForImageRestoration(tiny_config()).eval(), torch.device("cuda")
     needed = int(64 * 64 * model.activation_bytes_per_pixel(cuda))
@@ -704,7 +704,7 @@ def test_a_whole_image_pass_on_a_gpu_counts_the_memory_torch_keeps_cached(tiny_c
     (`mem_get_info`) counts it as taken: judged by the driver alone, a second image of the same size was refused
     although the memory of the first one would run it. Faked CUDA: the figures a GPU gives after such a pass."""
     import swinir_hf.inference.memory as memory
-    import swinir_hf.models.modeling_swinir as modeling
+    import swinir_hf.models.runtime_swinir as modeling
 
     config, gpu = tiny_config(), torch.device("cuda", 0)
     shape = (1, 3, 64, 64)

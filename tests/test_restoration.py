@@ -26,7 +26,7 @@ from swinir_hf.inference.image_writing import write_image
 from swinir_hf.inference.memory import is_out_of_memory
 from swinir_hf.inference.restoration import EngineOptions
 from swinir_hf.models.image_processing_swinir import fill_hidden_colour
-from swinir_hf.models.modeling_swinir import inference_precision, running
+from swinir_hf.models.runtime_swinir import inference_precision, running
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +203,7 @@ def test_restore_images_refuses_an_image_for_a_list_and_names_what_is_not_an_ima
 
 def test_restore_images_restores_a_batch_too_large_for_memory_one_image_at_a_time(model, monkeypatch):
     """Batching is for speed: whole images that each fit alone, but not together, are restored one by one."""
-    from swinir_hf.models import modeling_swinir as modeling
+    from swinir_hf.models import runtime_swinir as modeling
 
     one = modeling.SURELY_NEEDED * 20 * 24 * modeling.activation_bytes_per_pixel(model.config, torch.device("cpu"))
     monkeypatch.setattr(modeling, "available_host_memory", lambda: int(1.5 * one))  # one image, not two
@@ -1173,7 +1173,7 @@ def test_auto_tiles_are_planned_with_the_weights_where_they_run(model, monkeypat
 
 
 def test_chunked_cpu_inference_plans_bigger_tiles_than_a_gpu(model):
-    from swinir_hf.models.modeling_swinir import activation_bytes_per_pixel
+    from swinir_hf.models.runtime_swinir import activation_bytes_per_pixel
 
     config = SwinIRConfig.from_preset("classical_sr", scale=4)
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
@@ -1380,11 +1380,11 @@ def test_an_abandoned_run_collected_under_the_runs_lock_does_not_wait_on_it():
 
     code = """if True:
         import gc, torch
-        from swinir_hf.models import modeling_swinir
+        from swinir_hf.models import runtime_swinir
         model = torch.nn.Linear(2, 2)
-        run = modeling_swinir.running(model, torch.device("cpu"), None)
+        run = runtime_swinir.running(model, torch.device("cpu"), None)
         run.__enter__()  # never exited: its generator waits at its yield until collected
-        with modeling_swinir._RUNS_LOCK:
+        with runtime_swinir._RUNS_LOCK:
             del run
             gc.collect()  # the generator's exit takes the lock
         print("ended")

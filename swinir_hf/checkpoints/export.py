@@ -25,7 +25,8 @@ from ..console import some_names
 from ..interrupts import signals_deferred
 from ..library_bars import transformers_bars_off
 from ..models.configuration_swinir import SwinIRConfig
-from ..models.modeling_swinir import WEIGHTS_LAYOUTS, SwinIRForImageRestoration, safetensors_files
+from ..models.loading_swinir import WEIGHTS_LAYOUTS, safetensors_files
+from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..storage.atomic_writes import left_by_dead_process, process_tag, replace_folder, write_error
 from ..storage.output_folders import folder_claimed, would_replace
 from .cards import hub_card, render_model_card

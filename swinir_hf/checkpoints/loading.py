@@ -9,12 +9,8 @@ from pathlib import Path
 import torch
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
-from ..models.modeling_swinir import (
-    IncompatibleWeightsError,
-    SwinIRForImageRestoration,
-    check_finite_weights,
-    shard_problem,
-)
+from ..models.loading_swinir import IncompatibleWeightsError, check_finite_weights, shard_problem
+from ..models.modeling_swinir import SwinIRForImageRestoration
 from .bundled import DEFAULT_MODEL, DEFAULT_MODELS, DEFAULTS_DIR
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
 from .hub_lookup import is_repo_id

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from .. import models
-from ..models.modeling_swinir import MODEL_AUTO_MAP
+from ..models.loading_swinir import MODEL_AUTO_MAP
 from ..models.pipeline_swinir import TASK
 
 _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
@@ -21,6 +21,8 @@ REMOTE_MODULES = (
     "constants_swinir",
     "hub_push_swinir",
     "configuration_swinir",
+    "loading_swinir",
+    "runtime_swinir",
     "modeling_swinir",
     "image_processing_swinir",
     "pipeline_swinir",

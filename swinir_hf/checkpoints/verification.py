@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..models.modeling_swinir import ENV_CPU_ATTENTION, SwinIRForImageRestoration
+from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.runtime_swinir import ENV_CPU_ATTENTION
 from .folders import MODEL_FILES
 from .remote_code import HubExportError, folder_classes, remote_code_sources
 

@@ -26,7 +26,8 @@ from ..models.image_processing_swinir import (
     warn_if_clamped,
     with_alpha,
 )
-from ..models.modeling_swinir import SwinIRForImageRestoration, check_forward_memory, inference_precision, running
+from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.runtime_swinir import check_forward_memory, inference_precision, running
 from .devices import auto_dtype, check_device, check_dtype
 from .ensemble import dihedral_mean
 from .image_io import read_restorable
@@ -58,7 +59,7 @@ class SwinIRRestorer:
     Args:
         model: a `SwinIRForImageRestoration`, put on `device` in place, as `.to()` does (it stays there after), and
             in the run's dtype and eval mode while it runs (its dtypes and training mode restored after); a copy
-            instead while another thread runs it (see `modeling_swinir.running`).
+            instead while another thread runs it (see `runtime_swinir.running`).
         tile: None (or 0) for the whole image in one pass, an int for tiles of at most that many input pixels a side
             (rounded down to a multiple of the window, one window at least), or "auto": the whole image when it fits
             the memory budget, else as few tiles as the budget allows, each as small as that count permits. With a
@@ -107,7 +108,7 @@ class SwinIRRestorer:
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
         check_dtype(self.dtype, self.device)
         self.model = model
-        # None: as they are, float16 ones off CUDA as float32 (decided at each run: `modeling_swinir.running`)
+        # None: as they are, float16 ones off CUDA as float32 (decided at each run: `runtime_swinir.running`)
         self.weights_dtype = torch.float32 if self.dtype == "float32" else None
         self.tile = tile if tile in (None, "auto") else int(tile)
         self.tile_overlap = int(tile_overlap)

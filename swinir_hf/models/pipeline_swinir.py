@@ -4,7 +4,7 @@ out.
 Shipped as remote code in every Hub folder (`custom_pipelines` in config.json), so `pipeline("image-restoration",
 model="org/swinir-x4", trust_remote_code=True)` works without this package; it imports only the other shipped
 files. Its pixels are `swinir_hf.restore()`'s: the same data path (`image_processing_swinir`) and precision
-(`modeling_swinir.inference_precision`), whole images without tiles.
+(`runtime_swinir.inference_precision`), whole images without tiles.
 """
 
 from __future__ import annotations
@@ -39,13 +39,7 @@ from .image_processing_swinir import (
     warn_if_clamped,
     with_alpha,
 )
-from .modeling_swinir import (
-    ImageTooLargeError,
-    check_forward_memory,
-    inference_precision,
-    resting_dtype,
-    running,
-)
+from .runtime_swinir import ImageTooLargeError, check_forward_memory, inference_precision, resting_dtype, running
 
 TASK = "image-restoration"
 

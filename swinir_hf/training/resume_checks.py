@@ -12,7 +12,8 @@ from safetensors import SafetensorError
 
 from ..checkpoints.run_folder import MODEL, PROGRESS
 from ..image_datasets import source_location
-from ..models.modeling_swinir import REMOTE_CODE_FIELDS, SwinIRForImageRestoration
+from ..models.loading_swinir import REMOTE_CODE_FIELDS
+from ..models.modeling_swinir import SwinIRForImageRestoration
 
 if TYPE_CHECKING:
     from .config import TrainingConfig

@@ -1,0 +1,425 @@
+"""How SwinIR models load and save strictly: stored weights checked against the config before anything is allocated
+(their count, dtypes and shards, from the safetensors headers), what `from_pretrained` loaded checked after (missing,
+unexpected, mis-shaped or non-finite weights: `IncompatibleWeightsError`), damaged files and uncached Hub models said
+in one line, and the code a saved folder names (`MODEL_AUTO_MAP`)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import torch
+from torch import nn
+from transformers import PreTrainedConfig
+
+if TYPE_CHECKING:
+    from .modeling_swinir import SwinIRPreTrainedModel
+
+logger = logging.getLogger(__name__)
+
+_Loaded = TypeVar("_Loaded", bound=nn.Module)  # what is loaded is of the class asked for
+
+
+class IncompatibleWeightsError(ValueError):
+    """Stored weights the model their config.json describes cannot use: missing, unexpected or mis-shaped parameters
+    (loading them would give a partly random model), tensors that are not floating point, or NaN / infinite values
+    (every output black)."""
+
+
+def _own_fields(config_class: type[PreTrainedConfig]) -> set[str]:
+    """The fields SwinIR's config adds to transformers' generic ones (a load dtype, `output_hidden_states`: they
+    shape no weight)."""
+    return set(config_class().to_dict()) - set(PreTrainedConfig().to_dict())
+
+
+def _config_overrides(cls: type[SwinIRPreTrainedModel], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """SwinIR's config fields among `from_pretrained`'s keyword arguments, which transformers sets on the config it
+    loads (`upscale=2`)."""
+    own = _own_fields(cls.config_class)
+    return {k: v for k, v in kwargs.items() if k in own}
+
+
+def _config_not_stored(cls: type[SwinIRPreTrainedModel], source: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether `from_pretrained(source, **kwargs)` built its model from another config than `source`'s config.json:
+    config fields among `kwargs` (`upscale=2`), or a `config=` that differs from the stored one. The Auto classes
+    and the pipeline pass the stored one (as AutoConfig read it, with such fields applied): alike, the folder is
+    to blame."""
+    if _config_overrides(cls, kwargs):
+        return True
+    if (given := kwargs.get("config")) is None:
+        return False
+    where = {k: kwargs[k] for k in ("subfolder", "revision", "cache_dir", "token", "local_files_only") if k in kwargs}
+    try:
+        stored = cls.config_class.from_pretrained(source, **where)
+    except (OSError, ValueError):  # no config.json of its own to blame
+        return True
+    return any(getattr(given, k, None) != getattr(stored, k) for k in _own_fields(cls.config_class))
+
+
+def _check_not_a_weights_file(source: str | os.PathLike) -> None:
+    """Raise an `OSError` saying what `from_pretrained` takes when `path` is a weights file (an authors' `.pth`, a
+    folder's `model.safetensors`) given without a `config`, or a path (`./run`, `/models/x4`) where nothing is:
+    transformers reads such a file as a config.json and says only that it "is not a valid JSON file", and takes a
+    missing folder for a malformed Hub id."""
+    name, path = os.fspath(source), Path(source)
+    if not path.exists() and (name.startswith(("/", "./", "../")) or name.count("/") > 1 or "\\" in name):
+        raise OSError(f"{name} does not exist (from_pretrained takes a model folder or a Hub id)")
+    if path.suffix.lower() not in (".pth", ".pt", ".ckpt", ".bin", ".safetensors"):
+        return
+    if not path.exists():  # not a Hub id either: told to download it, or that it might be a bundled model's name
+        raise OSError(f"{path} does not exist (from_pretrained takes a model folder or a Hub id)")
+    if path.is_file():
+        raise OSError(
+            f"{path} is a weights file, not a model folder: from_pretrained takes the folder that save_pretrained "
+            "wrote, or a Hub id; an authors' .pth loads with swinir_hf.load_model(path), or becomes such a "
+            "folder with `swinir-hf convert PTH FOLDER`"
+        )
+
+
+def _check_stored_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any]) -> None:
+    """Raise `IncompatibleWeightsError` when a local folder's safetensors weights (read from their headers) hold
+    tensors that are not floating point (transformers would cast them and load), or when the model the folder loads
+    as (its config.json, or the `config` of `from_pretrained`'s `kwargs`, with their config fields applied) is far
+    larger than its weights, before transformers allocates it: an edited or damaged config (`upscale` 1000,
+    `embed_dim` 10**6, `depths` [10**6]) would take gigabytes, or end in an allocator's traceback, before the mismatch
+    is reported. Folders without config or safetensors weights are left to `from_pretrained`."""
+    if problem := shard_problem(folder):
+        raise OSError(f"the weights of {folder} cannot be read: {problem}; save or download the model again")
+    tensors = _stored_tensors(folder)
+    if tensors is None:
+        return
+    _check_floating(folder, tensors)
+    stored = sum(values for _, values in tensors.values())
+    given = kwargs.get("config")
+    overrides = _config_overrides(cls, kwargs)
+    if given is None and not overrides and not (folder / "config.json").is_file():
+        # transformers would build a default-config model (11.5 M parameters) and report its weights as mismatched.
+        inner = folder / "model" / "config.json"
+        where = f": its model is in {inner.parent} (a training checkpoint's loadable model)" if inner.is_file() else ""
+        raise OSError(f"{folder} has weights but no config.json, so it is not a saved model folder{where}")
+    try:
+        if given is None or isinstance(given, (str, os.PathLike)):
+            config = cls.config_class.from_pretrained(folder if given is None else given)
+        else:
+            config = copy.deepcopy(given)
+        for key, value in overrides.items():  # as from_pretrained applies them
+            setattr(config, key, value)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return  # from_pretrained says what is wrong with it
+    # Each Swin layer holds at least its attention's four C × C projections: a config of a million layers is refused
+    # before its module tree is built (on the meta device still seconds, and gigabytes of Python objects).
+    least = sum(config.depths) * 4 * config.embed_dim**2
+    at_least = "at least " if least > 2 * stored else ""
+    try:
+        with torch.device("meta"):  # shapes only, no memory
+            expected = least if at_least else sum(p.numel() for p in cls(config).parameters())
+    except ValueError:  # a setting refused as such (attn_implementation="flash_attention_2"): from_pretrained says it
+        return
+    except (RuntimeError, OverflowError) as err:
+        expected, why = None, str(err).splitlines()[0] if str(err) else type(err).__name__
+    else:
+        why = None
+    if expected is None or expected > 2 * stored:
+        size = (
+            f"a model of {at_least}{expected:,} parameters"
+            if expected is not None
+            else f"a model it cannot build ({why})"
+        )
+        # The Auto classes pass the folder's own config as `config=`: then the file is to blame all the same.
+        stored_kwargs = {k: v for k, v in kwargs.items() if k != "subfolder"}  # `folder` is the subfolder already
+        given_differs = _config_not_stored(cls, folder, stored_kwargs)
+        config_is = "the config given describes" if given_differs else "its config.json describes"
+        # The caller's config is to blame, not the folder: no "re-export it" for a folder that is fine.
+        hint = (
+            "pass no config or fields, so that its config.json is used"
+            if given_differs
+            else "an edited or damaged config.json?"
+        )
+        raise IncompatibleWeightsError(
+            f"{folder}: {config_is} {size}, but its weights hold {stored:,} values: the config and the weights do not "
+            f"belong together ({hint})"
+        )
+
+
+def safetensors_files(folder: Path) -> list[Path] | None:
+    """A local folder's safetensors weights: its single file, or the shards its index names; None when it has
+    neither (another format, or not a local folder).
+
+    Raises:
+        ValueError, KeyError, OSError: an index that cannot be read.
+    """
+    single, index = (folder / name for name in WEIGHTS_LAYOUTS)
+    if index.is_file():
+        return sorted({folder / name for name in json.loads(index.read_text())["weight_map"].values()})
+    return [single] if single.is_file() else None
+
+
+def shard_problem(folder: Path) -> str | None:
+    """What is wrong with the shards a local folder's safetensors index names (one missing, or outside the folder:
+    transformers raised a bare `FileNotFoundError`, or a `ValueError` taken for the config's), in words; None if
+    nothing is, or the folder has no readable index."""
+    try:
+        files = safetensors_files(folder) if (folder / WEIGHTS_LAYOUTS[1]).is_file() else None
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        return None  # an unreadable index: `_readable_weights` names it
+    inside = folder.resolve()
+    for file in files or ():
+        if inside not in file.resolve().parents:
+            return f"its weights index names {file.relative_to(folder)}, outside the folder"
+        if not file.is_file():
+            return f"its weights index names {file.relative_to(folder)}, which is missing"
+    return None
+
+
+def _stored_tensors(folder: Path) -> dict[str, tuple[str, int]] | None:
+    """Name → (safetensors dtype, number of values) of a local folder's safetensors weights (`safetensors_files`),
+    from their headers; None when it has none."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        if (files := safetensors_files(folder)) is None:
+            return None
+        stored = {}
+        for file in files:
+            with safe_open(file, framework="pt") as weights:
+                for key in weights.keys():  # noqa: SIM118
+                    tensor = weights.get_slice(key)
+                    stored[key] = (tensor.get_dtype(), math.prod(tensor.get_shape()))
+        return stored
+    except (OSError, ValueError, KeyError, SafetensorError):
+        return None  # damaged: `_readable_weights` reports it
+
+
+# safetensors' names of the floating-point dtypes; integer or boolean weights would be cast to floats and load.
+_FLOAT_TENSORS = ("F16", "BF16", "F32", "F64")
+
+
+def _check_floating(folder: Path, tensors: dict[str, tuple[str, int]]) -> None:
+    """Raise `IncompatibleWeightsError` naming the stored tensors (`_stored_tensors`) that are not floating point."""
+    if not_float := [f"{name} ({dtype})" for name, (dtype, _) in tensors.items() if dtype not in _FLOAT_TENSORS]:
+        raise IncompatibleWeightsError(
+            f"{folder}: its weights hold tensors that are not floating point ({_names(not_float, 3)}): they are not "
+            "a model's weights (a damaged or hand-made file?); re-export it (swinir-hf convert, or save_pretrained)"
+        )
+
+
+class _DropLoadReport(logging.Filter):
+    """Hides transformers' load-report warning of this thread's load while `from_pretrained` raises its own,
+    one-line error instead (other threads' loads, of other models, keep theirs: the logger is process-wide)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread or "LOAD REPORT" not in str(record.msg)
+
+
+@contextlib.contextmanager
+def _readable_weights(source: object) -> Iterator[None]:
+    """Turn the bare errors of a truncated or damaged weights file, raised from deep inside transformers
+    (safetensors' "Error while deserializing header", the `JSONDecodeError` of a sharded checkpoint's index: a
+    damaged config.json is transformers' own `OSError`), into an `OSError` that names `source` and what to do."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (SafetensorError, json.JSONDecodeError) as err:
+        what = "its weights index (.index.json)" if isinstance(err, json.JSONDecodeError) else "a .safetensors file"
+        raise OSError(
+            f"the weights of {source} cannot be read ({err}): {what} is truncated or damaged; save or download "
+            "the model again"
+        ) from err
+
+
+@contextlib.contextmanager
+def _not_cached_said(source: object, revision: str | None = None, subfolder: str | None = None) -> Iterator[None]:
+    """A Hub id that is not in the cache while the Hub cannot be reached: transformers says only "We couldn't
+    connect to 'https://huggingface.co'"; say that the model is not cached and the ways to get it. A `subfolder`
+    and a `revision` other than main are named: the cache may hold the repo at main, or without that subfolder
+    (a misspelt one, say), and the plain download would fetch main."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        yield
+    except OSError as err:
+        causes, cause = [], err
+        while cause is not None and len(causes) < 8:
+            causes.append(cause)
+            cause = cause.__cause__ or cause.__context__
+        if not any(isinstance(c, LocalEntryNotFoundError) for c in causes):
+            raise
+        what = f"the subfolder {subfolder!r} of {source}" if subfolder else str(source)
+        option = ""
+        if revision not in (None, "main"):
+            what, option = f"{what} at revision {revision!r}", f" --revision {revision}"
+        from huggingface_hub import constants
+
+        offline = constants.HF_HUB_OFFLINE
+        raise OSError(
+            f"{what} is not in the Hugging Face cache and "
+            + ("HF_HUB_OFFLINE is set: " if offline else "the Hub cannot be reached: ")
+            + _bundled_hint(source)
+            + f"download it where there is a network (hf download {source}{option}) and copy the cache (HF_HOME) "
+            "here, or pass the path of a local model folder; "
+            + (
+                "or unset HF_HUB_OFFLINE if this machine can reach the Hub"
+                if offline
+                else "HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
+            )
+        ) from err
+
+
+def _bundled_hint(source: object) -> str:
+    """For a bare name (no org/), as the package's bundled models are called (`sr-x4`): how those load, which
+    `from_pretrained` cannot do by name (they are folders inside the package, not Hub repos); then the Hub's way."""
+    name = str(source)
+    if "/" in name or os.sep in name:
+        return ""
+    return (
+        f"if {name!r} is a model bundled with swinir_hf (`swinir-hf models` lists them), load it with "
+        f"swinir_hf.load_model({name!r}) or from_pretrained(swinir_hf.loading.DEFAULTS_DIR / {name!r}); if it is a "
+        "Hub repo, "
+    )
+
+
+def check_loading_info(info: dict, source: object, config_given: bool = False) -> None:
+    """Raise `IncompatibleWeightsError` naming the parameters `from_pretrained`'s loading info reports as missing,
+    unexpected or of another shape. The derived buffers (`relative_position_index`, `attn_mask`) are not stored by
+    design, so they are never reported. `config_given`: the model was built from a `config=` or config fields passed
+    to `from_pretrained`, not from the folder's config.json alone, which is then not to blame."""
+    problems = []
+    if missing := sorted(info.get("missing_keys") or ()):
+        problems.append(f"missing {_names(missing)}")
+    if unexpected := sorted(info.get("unexpected_keys") or ()):
+        problems.append(f"unexpected {_names(unexpected)}")
+    if mismatched := sorted(info.get("mismatched_keys") or ()):
+        shapes = [f"{k} (stored {tuple(a)}, config needs {tuple(b)})" for k, a, b in mismatched]
+        problems.append(f"wrong shape {_names(shapes)}")
+    if problems and config_given:
+        raise IncompatibleWeightsError(
+            f"{source}: the weights do not fit the config given to from_pretrained: {'; '.join(problems)}. To start "
+            "a model of that config from these weights (another scale or task, say), pass ignore_mismatched_sizes="
+            "True: what fits is loaded and the rest initialised anew"
+        )
+    if problems:
+        raise IncompatibleWeightsError(
+            f"{source}: the weights do not fit its config.json: {'; '.join(problems)}. The folder is incomplete or "
+            "its config.json was edited: re-export it (swinir-hf convert, or save_pretrained)"
+        )
+
+
+def check_finite_weights(model: _Loaded, source: object) -> _Loaded:
+    """`model`, unless a weight is NaN or infinite (a training run that diverged saves such weights): every image
+    would come out NaN, written as black.
+
+    Raises:
+        IncompatibleWeightsError: naming the first such parameters.
+    """
+    # (Parameters offloaded to disk by a `device_map` are on the meta device here: not read.)
+    held = ((name, p) for name, p in model.named_parameters() if p.device.type != "meta")
+    if bad := [name for name, p in held if not bool(torch.isfinite(p).all())]:
+        raise IncompatibleWeightsError(
+            f"{source}: its weights hold NaN or infinite values ({_names(bad, 3)}): it cannot restore an image; use "
+            "another checkpoint (a training run that diverged saves such weights)"
+        )
+    return model
+
+
+def _names(items: list[str], limit: int = 6) -> str:
+    return ", ".join(items[:limit]) + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+# The config.json entries that name a folder's own code: the Auto classes' (`auto_map`) and a Hub export's pipeline.
+REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
+# The `auto_map` a plain `save_pretrained` writes for a config that names no code (a model built or loaded through
+# this package), beside the two files it names, so that the folder loads with trust_remote_code=True without the
+# package. The image processor and the pipeline are a Hub export's (`swinir-hf hub`), which adds them.
+MODEL_AUTO_MAP = {
+    "AutoConfig": "configuration_swinir.SwinIRConfig",
+    "AutoModel": "modeling_swinir.SwinIRForImageRestoration",
+    "AutoModelForImageToImage": "modeling_swinir.SwinIRForImageRestoration",
+}
+
+# The two layouts of safetensors weights: one file, or shards named by an index.
+WEIGHTS_LAYOUTS = ("model.safetensors", "model.safetensors.index.json")
+
+
+def _with_variant(name: str, variant: str | None) -> str:
+    """transformers' file name of a weights `variant` (`model.fp16.safetensors`)."""
+    if variant is None:
+        return name
+    stem, suffix = name.rsplit(".", 1)
+    return f"{stem}.{variant}.{suffix}"
+
+
+def _file_id(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime ns, size) of a file, None if there is none: tells a file rewritten by a save from an old one."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def strict_from_pretrained(
+    cls: type[_Loaded], load: Callable[..., Any], name: str | os.PathLike[str] | None, /, *args: Any, **kwargs: Any
+) -> _Loaded:
+    """`SwinIRPreTrainedModel.from_pretrained` (which see) of `cls`: transformers' own (`load`), strictly."""
+    kwargs.setdefault("use_kernels", False)
+    if isinstance(name, str) and name.startswith("~"):
+        name = os.path.expanduser(name)  # as a shell would
+    if kwargs.get("output_loading_info") or kwargs.get("ignore_mismatched_sizes"):
+        with (
+            _not_cached_said(name, kwargs.get("revision"), kwargs.get("subfolder")),
+            _readable_weights(name),
+        ):
+            return load(name, *args, **kwargs)
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
+    if isinstance(name, (str, os.PathLike)):
+        if kwargs.get("config") is None:  # with a config, transformers loads a weights file itself
+            _check_not_a_weights_file(name)
+        _check_stored_weights(cls, Path(name, kwargs.get("subfolder") or ""), kwargs)
+    report_logger = logging.getLogger("transformers.modeling_utils")
+    quiet = _DropLoadReport()
+    report_logger.addFilter(quiet)
+    try:
+        with (
+            _not_cached_said(name, kwargs.get("revision"), kwargs.get("subfolder")),
+            _readable_weights(name),
+        ):
+            model, info = load(
+                name,
+                *args,
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,
+                **kwargs,
+            )
+    finally:
+        report_logger.removeFilter(quiet)
+    reported = any(info.get(k) for k in ("missing_keys", "unexpected_keys", "mismatched_keys"))
+    config_given = reported and _config_not_stored(cls, name, kwargs)
+    check_loading_info(info, name, config_given)
+    return check_finite_weights(model, name)
+
+
+@contextlib.contextmanager
+def replacing_other_layout(folder: Path, variant: str | None) -> Iterator[None]:
+    """Around a save into `folder`: once it has written its weights in one layout (one file, or shards), an earlier
+    save's weights in the other are removed; transformers deletes old shards but not an old single file, which
+    loading prefers to the new shards' index."""
+    layouts = [folder / _with_variant(name, variant) for name in WEIGHTS_LAYOUTS]
+    before = {path: _file_id(path) for path in layouts}
+    yield
+    if any(_file_id(path) not in (None, before[path]) for path in layouts):  # this save wrote one of them
+        for path in layouts:
+            if before[path] is not None and _file_id(path) == before[path]:
+                path.unlink()
