@@ -1055,6 +1055,21 @@ def test_ensemble_differs_for_a_real_model(model):
     assert np.abs(single - ens).mean() > 1e-3
 
 
+def _memory_limited(model, monkeypatch, widest: int, error: BaseException | None = None) -> list[int]:
+    """Make `model`'s passes over inputs wider than `widest` pixels run out of memory (`error`, a MemoryError by
+    default); → the widths of the passes asked for, as they come."""
+    forward, widths = model.forward, []
+
+    def limited(pixel_values, *args, **kwargs):
+        widths.append(pixel_values.shape[-1])
+        if pixel_values.shape[-1] > widest:
+            raise error or MemoryError()
+        return forward(pixel_values, *args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", limited)
+    return widths
+
+
 @pytest.mark.parametrize(
     "error",
     [
@@ -1070,16 +1085,7 @@ def test_ensemble_differs_for_a_real_model(model):
 def test_out_of_memory_in_a_tile_retries_with_smaller_tiles(model, monkeypatch, error):
     img = _rgb(40, 44).astype(np.float32) / 255
     expected = SwinIRRestorer(model, tile=16, tile_overlap=4).restore_float(img)
-    forward = model.forward
-    sizes = []
-
-    def limited(pixel_values, *args, **kwargs):
-        sizes.append(pixel_values.shape[-1])
-        if pixel_values.shape[-1] > 16:
-            raise error
-        return forward(pixel_values, *args, **kwargs)
-
-    monkeypatch.setattr(model, "forward", limited)
+    sizes = _memory_limited(model, monkeypatch, 16, error)
     out = SwinIRRestorer(model, tile=32, tile_overlap=4).restore_float(img)
     assert 32 in sizes and max(sizes[sizes.index(16) :]) == 16
     np.testing.assert_allclose(out, expected, atol=1e-6)
@@ -1089,26 +1095,16 @@ def test_out_of_memory_in_a_whole_image_pass_of_auto_tiles_says_so(model, monkey
     """`tile="auto"` that planned one pass: the warning said "out of memory with None-pixel tiles; retrying with 24";
     an image of one window was passed again at its own size, to fail again."""
     img = _rgb(40, 44).astype(np.float32) / 255
-    forward = model.forward
-
-    def limited(pixel_values, *args, **kwargs):
-        if pixel_values.shape[-1] > 24:
-            raise MemoryError()
-        return forward(pixel_values, *args, **kwargs)
-
-    monkeypatch.setattr(model, "forward", limited)
+    _memory_limited(model, monkeypatch, 24)
     with caplog.at_level(logging.WARNING, logger="swinir_hf.inference.restoration"):
         SwinIRRestorer(model, tile="auto").restore_float(img)
     assert [r.getMessage() for r in caplog.records] == [
         "out of memory with the whole image; retrying with 20-pixel tiles"
     ]
-    passes = []
-    monkeypatch.setattr(
-        model, "forward", lambda x, *a, **k: passes.append(x.shape) or (_ for _ in ()).throw(MemoryError())
-    )
+    passes = _memory_limited(model, monkeypatch, 0)
     with pytest.raises(MemoryError):
         SwinIRRestorer(model, tile="auto").restore_float(img[:4, :4])  # one window
-    assert len(passes) == 1
+    assert passes == [4]
 
 
 def test_tiles_no_larger_than_the_overlap_asked_are_still_retried_smaller(model, monkeypatch):
@@ -1116,14 +1112,7 @@ def test_tiles_no_larger_than_the_overlap_asked_are_still_retried_smaller(model,
     overlap a tile gets is half of it at most, so 16-pixel ones (overlap 8) work."""
     img = _rgb(40, 44).astype(np.float32) / 255
     expected = SwinIRRestorer(model, tile=16).restore_float(img)
-    forward = model.forward
-
-    def limited(pixel_values, *args, **kwargs):
-        if pixel_values.shape[-1] > 16:
-            raise MemoryError()
-        return forward(pixel_values, *args, **kwargs)
-
-    monkeypatch.setattr(model, "forward", limited)
+    _memory_limited(model, monkeypatch, 16)
     np.testing.assert_allclose(SwinIRRestorer(model, tile=32).restore_float(img), expected, atol=1e-6)
     monkeypatch.setattr(model, "forward", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
     with pytest.raises(MemoryError):  # down to one window (8 pixels), then raised
