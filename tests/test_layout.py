@@ -152,9 +152,13 @@ def test_public_imports():
     assert callable(restore) and DEFAULTS_DIR.is_dir()
 
 
-def test_the_degradations_published_paths_still_import():
+def test_the_degradations_published_paths_still_import(monkeypatch):
     """`swinir_hf.metrics` and `swinir_hf.degradations` as the evaluation issue named them, and the evaluation
-    layer's modules where the degradations lived in 0.1.0 (with a warning naming their new place)."""
+    layer's names of the degradations, which lived there before (with a warning naming their new place)."""
+    import swinir_hf.evaluation
+
+    for name in ("real_world", "degradations", "Degradation"):  # looked up by an earlier test: warned there
+        monkeypatch.delitem(vars(swinir_hf.evaluation), name, raising=False)
     from swinir_hf.degradations import imresize, real_world_degradation, synthetic
     from swinir_hf.degradations import real_world as moved_here
     from swinir_hf.evaluation import metrics
@@ -164,9 +168,12 @@ def test_the_degradations_published_paths_still_import():
     assert imresize is synthetic.imresize and real_world_degradation is moved_here.real_world_degradation
     with pytest.warns(FutureWarning, match=r"swinir_hf.evaluation.real_world is now swinir_hf.degradations.real_world"):
         from swinir_hf.evaluation import real_world
-    with pytest.warns(FutureWarning, match=r"evaluation.degradations is now swinir_hf.degradations.synthetic"):
+    with pytest.warns(FutureWarning, match=r"evaluation.degradations is now swinir_hf.degradations.synthetic") as said:
         from swinir_hf.evaluation import degradations
-    assert real_world is moved_here and degradations is synthetic
+    assert real_world is moved_here and degradations is synthetic and len(said) == 1  # once, not per look-up
+    with pytest.warns(FutureWarning, match=r"evaluation.Degradation is now swinir_hf.degradations.setting.Degradation"):
+        from swinir_hf.evaluation import Degradation
+    assert Degradation is swinir_hf.degradations.Degradation
 
 
 def _documented_imports(doc: Path) -> list[str]:

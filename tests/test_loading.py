@@ -548,6 +548,25 @@ def test_an_index_naming_a_missing_or_outside_shard_is_named(tiny_config, tmp_pa
         load_model(folder)
 
 
+def test_a_hub_cache_snapshot_of_shards_loads_from_its_folder(tiny_config, tmp_path):
+    """A snapshot folder of the Hub cache (what `snapshot_download` / `hf download` return) holds symlinks into the
+    cache's blobs: its shards were refused as "outside the folder" when the check followed them."""
+    saved, snapshot = tmp_path / "saved", tmp_path / "models--me--x" / "snapshots" / "abc123"
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    model.save_pretrained(saved, max_shard_size="20KB")
+    (tmp_path / "models--me--x" / "blobs").mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for i, file in enumerate(sorted(saved.iterdir())):
+        blob = tmp_path / "models--me--x" / "blobs" / f"{i:040x}"
+        file.rename(blob)
+        (snapshot / file.name).symlink_to(os.path.relpath(blob, snapshot))
+    assert len(list(snapshot.glob("model-*.safetensors"))) > 1
+    for load in (load_model, AutoModelForImageToImage.from_pretrained):
+        loaded = load(snapshot)
+        expected = model.state_dict()
+        assert all(torch.equal(value, expected[name]) for name, value in loaded.state_dict().items())
+
+
 def test_weights_holding_nan_are_refused(tiny_config, tmp_path):
     """A folder whose weights hold NaN (a diverged run's) is a CheckpointError naming the tensors, not a model that
     writes black images."""

@@ -56,9 +56,13 @@ from swinir_hf.models.configuration_swinir import UPSAMPLER_SCALES, UPSAMPLERS
         # loaded through load_model but not through the Auto classes
         (
             {"dtype": "bogus"},
-            "dtype must name a floating-point dtype (float32, float16, bfloat16, float64), got 'bogus'",
+            "dtype must name a floating-point dtype (float32, float16, bfloat16, float64, float, half, double), "
+            "got 'bogus'",
         ),
-        ({"torch_dtype": "int8"}, "torch_dtype must name a floating-point dtype (float32, float16, bfloat16, float64)"),
+        (
+            {"torch_dtype": "int8"},
+            "torch_dtype must name a floating-point dtype (float32, float16, bfloat16, float64, float, half, double)",
+        ),
     ],
 )
 def test_invalid_config_says_what_is_wrong(tiny_config, fields, message):

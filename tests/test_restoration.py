@@ -1107,6 +1107,16 @@ def test_out_of_memory_in_a_whole_image_pass_of_auto_tiles_says_so(model, monkey
     assert passes == [4]
 
 
+def test_a_tile_larger_than_the_image_is_retried_smaller_too(model, monkeypatch):
+    """`--tile 512` for a collection, and a small image of it out of memory: halving 512 (256, still larger than the
+    image) was taken for "no smaller tile can help", and raised at once."""
+    img = _rgb(40, 44).astype(np.float32) / 255
+    expected = SwinIRRestorer(model, tile=20, tile_overlap=4).restore_float(img)
+    widths = _memory_limited(model, monkeypatch, 24)
+    np.testing.assert_allclose(SwinIRRestorer(model, tile=256, tile_overlap=4).restore_float(img), expected, atol=1e-6)
+    assert widths[0] == 44 and max(widths[1:]) == 20
+
+
 def test_tiles_no_larger_than_the_overlap_asked_are_still_retried_smaller(model, monkeypatch):
     """Out of memory in 32-pixel tiles with the default overlap of 32 was raised, as if tiles could not shrink: the
     overlap a tile gets is half of it at most, so 16-pixel ones (overlap 8) work."""

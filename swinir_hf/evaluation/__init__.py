@@ -33,12 +33,14 @@ _EXPORTS = {name: "benchmark" for name in __all__} | {
 }  # name → its module
 
 
-# The degradations' modules lived here before: `from swinir_hf.evaluation import degradations` goes on working.
+# The degradations' modules lived here before: `from swinir_hf.evaluation import degradations` (and `Degradation`) go
+# on working, with a warning; dotted imports of them (`swinir_hf.evaluation.degradations.imresize`) do not.
 _MOVED = {
     "degradations": "swinir_hf.degradations.synthetic",
     "degradation_setting": "swinir_hf.degradations.setting",
     "levels": "swinir_hf.degradations.levels",
     "real_world": "swinir_hf.degradations.real_world",
+    "Degradation": "swinir_hf.degradations.setting.Degradation",
 }
 
 
@@ -48,7 +50,11 @@ if not TYPE_CHECKING:
     def __getattr__(name: str) -> Any:
         if name in _MOVED:
             warnings.warn(f"swinir_hf.evaluation.{name} is now {_MOVED[name]}", FutureWarning, stacklevel=2)
-            return import_module(_MOVED[name])
-        if name not in _EXPORTS:
+            module, _, attribute = _MOVED[name].rpartition(".")
+            value = getattr(import_module(module), attribute) if attribute[0].isupper() else import_module(_MOVED[name])
+        elif name in _EXPORTS:
+            value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        else:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # one warning: `from ... import` looks a name up twice
+        return value

@@ -296,12 +296,12 @@ class SwinIRRestorer:
                 except (RuntimeError, MemoryError) as err:
                     if not is_out_of_memory(err) or self.tile is None:
                         raise
-                    smaller = rounded_tile((tile or max(x.shape[-2:])) // 2, self.model.config.window_size)
-                    # One window (tiles shrink no further: their overlap is half at most), or still the whole image
-                    # (an image of a window or less): the same pass again would fail again.
-                    if smaller == tile or smaller >= max(x.shape[-2:]):
+                    side = max(x.shape[-2:])
+                    used = min(tile or side, side)  # a tile no smaller than the image ran it whole
+                    smaller = rounded_tile(used // 2, self.model.config.window_size)
+                    if smaller >= used:  # one window: tiles shrink no further (their overlap is half at most)
                         raise
-                    tried = f"{tile}-pixel tiles" if tile is not None else "the whole image"
+                    tried = f"{tile}-pixel tiles" if used < side else "the whole image"
                     logger.warning("out of memory with %s; retrying with %s-pixel tiles", tried, smaller)
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()

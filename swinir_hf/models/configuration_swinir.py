@@ -37,8 +37,8 @@ UPSAMPLER_SCALES = {
     None: "1",
 }
 RESI_CONNECTIONS = ("1conv", "3conv")
-# The dtypes a config may name for its weights (`dtype`, transformers 4's `torch_dtype`).
-WEIGHT_DTYPES = ("float32", "float16", "bfloat16", "float64")
+# The dtypes a config may name for its weights (`dtype`, transformers 4's `torch_dtype`), and torch's aliases of them.
+WEIGHT_DTYPES = ("float32", "float16", "bfloat16", "float64", "float", "half", "double")
 # What `SwinIRConfig(...)` raises for a bad field: ValueError (inconsistent values) or huggingface_hub's strict
 # dataclass error (a wrongly typed value).
 CONFIG_ERRORS = (ValueError, TypeError, StrictDataclassError)

@@ -811,9 +811,7 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
     def post_process_image_restoration(
         self, outputs: Any, output_type: Literal["np"], bit_depth: int = 8
     ) -> list[np.ndarray]: ...
-    def post_process_image_restoration(
-        self, outputs: Any, output_type: str = "pil", bit_depth: int = 8
-    ) -> list[Image.Image] | list[np.ndarray]:
+    def post_process_image_restoration(self, outputs: Any, output_type: str = "pil", bit_depth: int = 8) -> list[Any]:
         """Model output (its dataclass, its `return_dict=False` tuple, or its `reconstruction`, (N, C, H, W)) →
         list of N images, clamped to [0, 1] and rounded to `bit_depth` (8 or 16) bits: PIL images (`output_type`
         "pil"; 16 bits only for grey, as `I;16`) or uint8 / uint16 (H, W[, C]) arrays ("np")."""

@@ -170,9 +170,10 @@ def shard_problem(folder: Path) -> str | None:
         files = safetensors_files(folder) if (folder / WEIGHTS_LAYOUTS[1]).is_file() else None
     except (ValueError, KeyError, TypeError, AttributeError, OSError):
         return None  # an unreadable index: `_readable_weights` names it
-    inside = folder.resolve()
     for file in files or ():
-        if inside not in file.resolve().parents:
+        # By the names alone: a Hub cache's snapshot holds symlinks into its blobs, which are the folder's own files.
+        named = os.path.relpath(os.path.normpath(file), os.path.normpath(folder))
+        if named == os.pardir or named.startswith(os.pardir + os.sep):
             return f"its weights index names {file.relative_to(folder)}, outside the folder"
         if not file.is_file():
             return f"its weights index names {file.relative_to(folder)}, which is missing"
