@@ -68,6 +68,7 @@ def run_script(monkeypatch, capsys):
         "jpeg_output.py",
         "pipeline_batches.py",
         "reference_speed.py",
+        "load_time.py",
     ],
 )
 def test_help_does_not_run_the_benchmark(script, run_script):
