@@ -343,7 +343,14 @@ def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tm
         model.save_pretrained(tmp_path / "out")
     model.save_pretrained(tmp_path / "out", push_to_hub=True, repo_id="me/saved")
     model.push_to_hub("me/pushed")
-    code = {"configuration_swinir.py", "constants_swinir.py", "modeling_swinir.py", "runtime_swinir.py", "README.md"}
+    code = {
+        "configuration_swinir.py",
+        "constants_swinir.py",
+        "modeling_swinir.py",
+        "loading_swinir.py",
+        "runtime_swinir.py",
+    }
+    code.add("README.md")  # and a card
     for repo in ("me/saved", "me/pushed"):
         assert code <= {op.path_in_repo for op in uploads[repo]}, repo
     assert getattr(model.config, "auto_map", None) is None

@@ -315,11 +315,12 @@ def test_a_saved_processor_with_a_nonsense_channel_count_is_refused(tmp_path):
     takes no image"."""
     SwinIRImageProcessor(num_channels=3).save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
-    for value in ("x", 0, True):
+    for value in ("x", 0, True, 2.5):
         (tmp_path / "preprocessor_config.json").write_text(json.dumps(saved | {"num_channels": value}))
         with pytest.raises(ValueError, match=rf"^num_channels must be a positive integer, got {value!r}$"):
             AutoImageProcessor.from_pretrained(tmp_path)
     assert SwinIRImageProcessor(num_channels=np.int64(1)).num_channels == 1
+    assert SwinIRImageProcessor(num_channels=3.0).num_channels == 3  # as before the check
 
 
 def _kinds() -> dict[str, Image.Image]:

@@ -104,6 +104,20 @@ def test_the_degradations_import_no_other_layer():
         assert all(n.startswith("swinir_hf.degradations") for n in imported), (path, imported)
 
 
+def test_the_model_files_names_moved_out_still_import():
+    """What lived in `modeling_swinir` before loading and running had modules of their own (the errors, `running`,
+    `inference_precision`, ...) imports from there still, with a warning naming its place; other names do not."""
+    from swinir_hf.models import loading_swinir, modeling_swinir, runtime_swinir
+
+    with pytest.warns(FutureWarning, match=r"^IncompatibleWeightsError is now swinir_hf\.models\.loading_swinir\."):
+        from swinir_hf.models.modeling_swinir import IncompatibleWeightsError
+    with pytest.warns(FutureWarning, match=r"^running is now swinir_hf\.models\.runtime_swinir\.running$"):
+        assert modeling_swinir.running is runtime_swinir.running
+    assert IncompatibleWeightsError is loading_swinir.IncompatibleWeightsError
+    with pytest.raises(AttributeError, match="has no attribute 'lod_model'"):
+        modeling_swinir.lod_model  # noqa: B018
+
+
 def test_the_readmes_map_of_the_package_names_every_module():
     """README's "Where things live" is how a newcomer finds a module: each layer's row names each of its modules (the
     package docstrings, which listed them too, had fallen behind by a dozen)."""

@@ -740,7 +740,8 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
         refuse_unsupported(type(self).__name__, options)
         do_rescale = do_rescale is not False  # None (unset, as generic callers pass it) is the default
         # (A preprocessor_config.json's "x" loaded, and misled later: "a x-channel model takes no image".)
-        if isinstance(num_channels, bool) or not isinstance(num_channels, numbers.Integral) or num_channels < 1:
+        whole = isinstance(num_channels, numbers.Real) and float(num_channels).is_integer()  # 3.0 too, as before
+        if isinstance(num_channels, bool) or not whole or num_channels < 1:
             raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
         num_channels = int(num_channels)
         super().__init__(num_channels=num_channels, do_rescale=do_rescale, **kwargs)

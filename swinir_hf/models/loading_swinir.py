@@ -23,8 +23,6 @@ from transformers import PreTrainedConfig
 if TYPE_CHECKING:
     from .modeling_swinir import SwinIRPreTrainedModel
 
-logger = logging.getLogger(__name__)
-
 _Loaded = TypeVar("_Loaded", bound=nn.Module)  # what is loaded is of the class asked for
 
 

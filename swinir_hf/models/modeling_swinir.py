@@ -15,12 +15,14 @@ import logging
 import math
 import os
 import shutil
+import sys
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +51,48 @@ from .runtime_swinir import (
 )
 
 logger = logging.getLogger(__name__)
+
+# The names that lived here up to 0.1.0, before how the model loads and runs had modules of their own: importing them
+# from here goes on working, with a warning naming their place.
+_MOVED = dict.fromkeys(
+    (
+        "IncompatibleWeightsError",
+        "WEIGHTS_LAYOUTS",
+        "check_finite_weights",
+        "check_loading_info",
+        "safetensors_files",
+        "shard_problem",
+    ),
+    "loading_swinir",
+) | dict.fromkeys(
+    (
+        "ENV_CPU_ATTENTION",
+        "FUSED_SDPA_HEAD_MULTIPLE",
+        "ImageTooLargeError",
+        "SURELY_NEEDED",
+        "autocast_on",
+        "available_host_memory",
+        "byte_size",
+        "check_forward_memory",
+        "chunks_on",
+        "cuda_free_memory",
+        "faster_cpu_attention",
+        "inference_precision",
+        "resting_dtype",
+        "running",
+    ),
+    "runtime_swinir",
+)
+
+if not TYPE_CHECKING:  # (type checkers would take any name here for one of these)
+
+    def __getattr__(name: str) -> Any:
+        if name not in _MOVED:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        where = f"{__package__}.{_MOVED[name]}"
+        warnings.warn(f"{name} is now {where}.{name}", FutureWarning, stacklevel=2)
+        return getattr(sys.modules[where], name)
+
 
 # What a model's cached shift masks may take together while it keeps more than the 2 sizes built last (which it
 # keeps whatever they take: an ensemble alternates H×W and W×H); `_evict_shift_masks`.
