@@ -517,6 +517,18 @@ def test_transformers_own_loading_names_a_truncated_safetensors(tiny_config, tmp
         with pytest.raises(OSError, match=expected):
             AutoModelForImageToImage.from_pretrained(tmp_path / "m", **kwargs)
 
+    # a truncated pytorch_model.bin (no safetensors): torch's "PytorchStreamReader failed reading zip archive"
+    legacy_model = SwinIRForImageRestoration(tiny_config())
+    legacy_model.save_pretrained(tmp_path / "b")  # transformers 5 writes safetensors only: the .bin by hand
+    (tmp_path / "b" / "model.safetensors").unlink()
+    legacy = tmp_path / "b" / "pytorch_model.bin"
+    torch.save(legacy_model.state_dict(), legacy)
+    legacy.write_bytes(legacy.read_bytes()[: legacy.stat().st_size // 2])
+    expected = rf"^the weights of {re.escape(str(tmp_path / 'b'))} cannot be read \(.+\): a pytorch_model\.bin is"
+    for kwargs in ({}, {"output_loading_info": True}):
+        with pytest.raises(OSError, match=expected):
+            AutoModelForImageToImage.from_pretrained(tmp_path / "b", **kwargs)
+
     # a sharded checkpoint's damaged index: named as such, not as config.json (load_model names the file)
     SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path / "s", max_shard_size="20KB")
     index = tmp_path / "s" / "model.safetensors.index.json"

@@ -225,18 +225,40 @@ class _DropLoadReport(logging.Filter):
 @contextlib.contextmanager
 def _readable_weights(source: object) -> Iterator[None]:
     """Turn the bare errors of a truncated or damaged weights file, raised from deep inside transformers
-    (safetensors' "Error while deserializing header", the `JSONDecodeError` of a sharded checkpoint's index: a
-    damaged config.json is transformers' own `OSError`), into an `OSError` that names `source` and what to do."""
+    (safetensors' "Error while deserializing header", the `JSONDecodeError` of a sharded checkpoint's index, torch's
+    "Invalid argument" of a truncated `pytorch_model.bin`: a damaged config.json is transformers' own `OSError`),
+    into an `OSError` that names `source` and what to do."""
     from safetensors import SafetensorError
 
     try:
         yield
+    except (OSError, RuntimeError) as err:  # torch's reader of a damaged pytorch_model.bin: "Invalid argument", ...
+        if (why := _unreadable_bin(source)) is None:
+            raise
+        raise OSError(
+            f"the weights of {source} cannot be read ({why}): a pytorch_model.bin is truncated or damaged; save or "
+            "download the model again"
+        ) from err
     except (SafetensorError, json.JSONDecodeError) as err:
         what = "its weights index (.index.json)" if isinstance(err, json.JSONDecodeError) else "a .safetensors file"
         raise OSError(
             f"the weights of {source} cannot be read ({err}): {what} is truncated or damaged; save or download "
             "the model again"
         ) from err
+
+
+def _unreadable_bin(source: object) -> str | None:
+    """Why a local folder's `pytorch_model.bin` (its weights when it has no safetensors) cannot be read, in a line;
+    None when it can, or the folder has none (a Hub id, safetensors weights). Read again only once a load failed."""
+    if not isinstance(source, (str, os.PathLike)) or not (legacy := Path(source, "pytorch_model.bin")).is_file():
+        return None
+    if any(Path(source, name).is_file() for name in WEIGHTS_LAYOUTS):
+        return None
+    try:
+        torch.load(legacy, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 (torch's reader fails with many types: whatever it is, it is the file)
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    return None
 
 
 @contextlib.contextmanager
