@@ -164,8 +164,8 @@ def shard_problem(folder: Path) -> str | None:
     """What is wrong with the shards a local folder's safetensors index names (one missing, or outside the folder:
     transformers raised a bare `FileNotFoundError`, or a `ValueError` taken for the config's), in words; None if
     nothing is, or the folder has no readable index."""
-    try:
-        files = safetensors_files(folder) if (folder / WEIGHTS_LAYOUTS[1]).is_file() else None
+    try:  # (a single file is named only where it exists: nothing to say of it)
+        files = safetensors_files(folder)
     except (ValueError, KeyError, TypeError, AttributeError, OSError):
         return None  # an unreadable index: `_readable_weights` names it
     for file in files or ():
