@@ -21,6 +21,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from huggingface_hub import HfApi
+
 from ..console import some_names
 from ..interrupts import signals_deferred
 from ..library_bars import transformers_bars_off
@@ -39,7 +41,7 @@ from .convert import (
     load_state_dict_file,
     storage_dtype,
 )
-from .folders import push_model_folder, save_model_folder
+from .folders import save_model_folder
 from .loading import load_folder, model_folder
 from .measured_results import measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
@@ -391,4 +393,9 @@ def push_folder(
     if message is None:
         source = folder.release.file if folder.release else folder.source.name
         message = f"SwinIR {source} exported with swinir-hf"
-    return push_model_folder(folder.path, folder.repo_id, message, private=private, token=token)
+    api = HfApi(token=token)
+    api.create_repo(folder.repo_id, repo_type="model", private=private, exist_ok=True)
+    info = api.upload_folder(
+        repo_id=folder.repo_id, folder_path=str(folder.path), repo_type="model", commit_message=message
+    )
+    return str(getattr(info, "commit_url", info))

@@ -136,19 +136,3 @@ def _load_in_float32(config_file: Path) -> None:
     if fields.get("dtype") != "float32":
         fields["dtype"] = "float32"
         config_file.write_text(json.dumps(fields, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def push_model_folder(
-    folder: Path,
-    repo_id: str,
-    message: str,
-    *,
-    private: bool = False,
-    token: str | None = None,
-) -> str:
-    """Create the model repo `repo_id` if needed and upload all of `folder` in one commit; returns the commit URL.
-    (`export.push_folder` is the staged Hub folder's way to it, with a dry run.)"""
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="model", commit_message=message)
-    return str(getattr(info, "commit_url", info))
