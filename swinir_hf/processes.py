@@ -72,10 +72,10 @@ def leave_it_to_the_main_process() -> None:
         time.sleep(MAIN_SPEAKS_S)
 
 
-def user_error(message: str) -> int:
+def user_error(message: str, status: int = 1) -> int:
     """Print `error: message` (on the main process only: every process of a launch meets the same user error) and
-    return the exit status 1."""
-    return _said(f"error: {message}", 1)
+    return the exit `status`."""
+    return _said(f"error: {message}", status)
 
 
 def usage_error(prog: str, message: str) -> int:

@@ -22,7 +22,7 @@ from ..checkpoints.run_folder import list_checkpoints
 from ..extras import MissingExtraError
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
-from ..processes import RUN_ERROR, is_main_process, launched_processes, leave_it_to_the_main_process
+from ..processes import RUN_ERROR, is_main_process, launched_processes, user_error
 from .config import (
     SECTIONS,
     TrainingConfig,
@@ -249,9 +249,8 @@ def _user_error(err: Exception, status: int, message: str | None = None) -> int:
     process only; one a process meets once training runs (`RUN_ERROR`) is its own, and printed by it, naming it when
     there are several."""
     process = getattr(err, RUN_ERROR, None)
-    if process is None and not is_main_process():
-        leave_it_to_the_main_process()
-        return status
-    where = f"process {process}: " if process is not None and launched_processes() > 1 else ""
+    if process is None:
+        return user_error(message or str(err), status)
+    where = f"process {process}: " if launched_processes() > 1 else ""
     print(f"error: {where}{message or err}", file=sys.stderr)
     return status
