@@ -292,6 +292,39 @@ def test_two_inputs_for_one_output_are_refused_with_a_message(tmp_path, model_di
     assert {"in/b.png", "other/b.png"} <= globbed  # beside the outputs of the runs above, which match it too
 
 
+def test_folds_case_probes_the_file_system_where_the_path_would_be(tmp_path):
+    from swinir_hf.storage.paths import folds_case
+
+    (tmp_path / "Out").mkdir()
+    assert not folds_case(tmp_path / "Out" / "new" / "deeper")  # this file system tells names apart by case
+    (tmp_path / "oUT").symlink_to(tmp_path / "Out")  # what a case-folding one shows: the swapped name, one file
+    assert folds_case(tmp_path / "Out" / "new" / "deeper")
+    assert folds_case(tmp_path / "Out" / "123")  # nothing to swap in "123": probed at its parent
+
+
+def test_outputs_that_differ_only_in_case_are_refused_where_the_file_system_folds_case(
+    tmp_path, model_dir, capsys, monkeypatch
+):
+    """Photo.jpg and photo.png restored to PNG are two files here, but one on macOS' and Windows' file systems: the
+    second would have replaced the first, each run reporting both written."""
+    from swinir_hf.inference import jobs
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rng_image((6, 6, 3))).save(src / "Photo.jpg")
+    Image.fromarray(_rng_image((6, 6, 3), 1)).save(src / "photo.png")
+    assert _restore(src, "-o", tmp_path / "here", model_dir=model_dir) == 0  # case-sensitive: both written
+    assert sorted(p.name for p in (tmp_path / "here").iterdir()) == ["Photo.png", "photo.png"]
+    monkeypatch.setattr(jobs, "folds_case", lambda path: True)
+    out = tmp_path / "folded"
+    assert _restore(src, "-o", out, model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    expected = f"output {out.resolve() / 'photo.png'} would also be written from {src / 'Photo.jpg'}: use --ext auto"
+    assert expected in err and err.count("would also be written from") == 2
+    assert not out.exists() or not any(out.iterdir())
+    assert _restore(src, "-o", tmp_path / "auto", "--ext", "auto", model_dir=model_dir) == 0  # Photo.jpg, photo.png
+
+
 def test_inputs_that_ext_auto_maps_to_one_output_are_not_told_to_use_it(tmp_path, model_dir, capsys):
     # --ext auto writes a GIF as PNG, so a.gif and a.png collide under it too: suggesting it would not help.
     src = tmp_path / "in"

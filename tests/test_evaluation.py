@@ -22,7 +22,7 @@ from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.fingerprint import model_fingerprint
 from swinir_hf.cli import main
 from swinir_hf.degradations.setting import Degradation
-from swinir_hf.evaluation import metrics
+from swinir_hf.evaluation import benchmark, metrics
 from swinir_hf.evaluation.benchmark import (
     baseline,
     degrade,
@@ -339,10 +339,12 @@ def test_dataset_rows_are_named_by_a_name_column_or_unique_file_names_else_numbe
     for i, f in enumerate(files[:2]):  # two folders, one file name
         (twins / str(i)).mkdir(parents=True)
         shutil.copy(f, twins / str(i) / "same.png")
+    shutil.copy(files[0], twins / "0" / "Same.png")  # one saved file where case is not told apart (macOS, Windows)
     cases = {
         "named": ({"image": [str(f) for f in files], "name": ["x", "y", "z"]}, ["x", "y", "z"]),
         "files": ({"image": [str(f) for f in files]}, ["a", "b", "c"]),
         "twins": ({"image": [str(twins / "0" / "same.png"), str(twins / "1" / "same.png")]}, ["0000", "0001"]),
+        "cased": ({"image": [str(twins / "0" / "Same.png"), str(twins / "1" / "same.png")]}, ["0000", "0001"]),
         "bytes": ({"image": [{"bytes": f.read_bytes(), "path": None} for f in files[:2]]}, ["0000", "0001"]),
     }
     for case, (columns, names) in cases.items():
@@ -351,7 +353,7 @@ def test_dataset_rows_are_named_by_a_name_column_or_unique_file_names_else_numbe
         assert evaluate(None, tmp_path / case, jpeg=30, progress=False).names == names, case
     # A name column naming two rows alike, as saved images' file names too: a resumed run's --save-images took one
     # row's saved output for the other's (other scores than the first run's).
-    for alike in (["x", "y", "x"], ["a/b", "c", "a_b"]):
+    for alike in (["x", "y", "x"], ["a/b", "c", "a_b"], ["A", "b", "a"]):
         ds = datasets.Dataset.from_dict({"image": [str(f) for f in files], "name": alike})
         ds.cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / "alike"))
         message = rf"^the dataset's name column names rows 0 and 2 alike \({alike[0]!r}, {alike[2]!r}; the saved"
@@ -783,7 +785,7 @@ def test_table_and_json_say_how_the_model_ran(small_set, tmp_path, capsys):
     assert (identity["model_sha256"], identity["noise_seed"]) == ({"identity": "identity"}, 0)
 
 
-def test_several_models_side_by_side(small_set, tiny_config, tmp_path, capsys):
+def test_several_models_side_by_side(small_set, tiny_config, tmp_path, capsys, monkeypatch):
     """`--model A B` (or --model repeated) scores each model in one table under one baseline row; a repeated
     --model used to keep only the last one, silently."""
     dataset, model_dir = small_set
@@ -809,6 +811,17 @@ def test_several_models_side_by_side(small_set, tiny_config, tmp_path, capsys):
     assert main(["eval", "--model", str(model_dir), str(twin), "--dataset", str(dataset), "--json", str(twins)]) == 0
     capsys.readouterr()
     assert json.loads(twins.read_text())["models"] == [str(model_dir), str(twin)]
+    # Names of one saved folder ("a/b" and "a_b"; where case is not told apart, as on macOS and Windows, "x" and "X")
+    models = [(label, SwinIRForImageRestoration.from_pretrained(model_dir)) for label in ("tiny_x2", "TINY_X2")]
+    saved = {"progress": False, "save_dir": tmp_path / "saved"}
+    assert evaluate_models(models, dataset, **saved).methods == ["bicubic", "tiny_x2", "TINY_X2"]  # apart here
+    monkeypatch.setattr(benchmark, "folds_case", lambda path: True)
+    expected = "two models are called 'tiny_x2' and 'TINY_X2', whose saved images would share one folder"
+    with pytest.raises(ValueError, match=expected):
+        evaluate_models(models, dataset, **saved)
+    assert evaluate_models(models, dataset, progress=False).methods == ["bicubic", "tiny_x2", "TINY_X2"]  # unsaved
+    with pytest.raises(ValueError, match="two models are called 'a/b' and 'a_b', whose saved images would share"):
+        evaluate_models([("a/b", models[0][1]), ("a_b", models[1][1])], dataset, **saved)
     grey = tmp_path / "grey_x2"  # a 1-channel model sees other inputs (BT.601 luma): not one table
     SwinIRForImageRestoration(tiny_config(upscale=2, num_channels=1)).save_pretrained(grey)
     assert main(["eval", "--model", str(model_dir), str(grey), "--dataset", str(dataset)]) == 1
@@ -1029,7 +1042,9 @@ def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config
     assert main([*command, "--save-images", str(out)]) == 0 and len(calls) == 2 * 3 - 1
 
 
-def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, capsys):
+def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, capsys, monkeypatch):
+    from swinir_hf.evaluation import cli as evaluation_cli
+
     """`--dataset A B`: the models load once, each set gets the table (and figures) it gets alone, in the order
     given; --json holds the list of their reports, --save-images DIR their outputs in DIR/A and DIR/B, each resumed
     on its own. An --lr-dir (one set's inputs) or two sets of one name saving images are refused up front."""
@@ -1084,6 +1099,14 @@ def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, caps
     assert main([*command[:-2], str(twin), "--save-images", str(tmp_path / "twins")]) == 2
     assert capsys.readouterr().err == (
         "swinir-hf eval: error: two sets named Mini would share --save-images/Mini: evaluate them apart\n"
+    )
+    shutil.move(twin, twin.with_name("mini"))
+    assert main([*command[:-2], str(twin.with_name("mini")), "--save-images", str(tmp_path / "cased")]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(evaluation_cli, "folds_case", lambda path: True)  # as on macOS' and Windows' disks
+    assert main([*command[:-2], str(twin.with_name("mini")), "--save-images", str(tmp_path / "twins")]) == 2
+    assert capsys.readouterr().err == (
+        "swinir-hf eval: error: two sets named Mini and mini would share --save-images/Mini: evaluate them apart\n"
     )
 
 

@@ -39,10 +39,11 @@ from ..inference.restoration import SwinIRRestorer
 from ..inference.tiling import rounded_tile
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..storage.paths import folds_case
 from . import metrics
 from .benchmark_setting import authors_reading, grey_conventions, resolve_degradation
 from .results import Evaluation
-from .saved_outputs import SavedOutputs
+from .saved_outputs import SavedOutputs, saved_as_one
 from .testsets import GreyConvention, Sample, load_samples
 
 logger = logging.getLogger(__name__)
@@ -179,7 +180,8 @@ def evaluate_models(
     device = _checked_run(models, engine, shard)
     engine = _tile_as_run(engine, [model for _, model in models if model is not None])
     degradation = _common_degradation(models, scale, noise, jpeg, real)
-    labels = _method_names([label for label, _ in models], degradation)
+    folded = save_dir is not None and folds_case(Path(save_dir).resolve())
+    labels = _method_names([label for label, _ in models], degradation, folded)
     conventions = grey_conventions(models, labels, degradation, grey_convention)
     sets = {c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard) for c in dict.fromkeys(conventions)}
     name, samples = sets[conventions[0]]
@@ -322,13 +324,21 @@ def _common_degradation(
     return first
 
 
-def _method_names(labels: list[str], degradation: Degradation) -> list[str]:
-    """The models' row names, kept apart from the baseline's; two models of one name are an error."""
+def _method_names(labels: list[str], degradation: Degradation, folded: bool = False) -> list[str]:
+    """The models' row names, kept apart from the baseline's; two models of one name, or of names saved as one
+    folder (`saved_as_one`: "a/b" and "a_b"; "A" and "a" where saved images go to a `folded` file system), are an
+    error."""
     # One row per method: a model named after the baseline is told apart.
     names = [f"{label} (model)" if label == degradation.baseline_name else label for label in labels]
     for i, name in enumerate(names):
-        if name in names[:i]:
+        twin = next((other for other in names[:i] if saved_as_one(other, folded) == saved_as_one(name, folded)), None)
+        if twin == name:
             raise ValueError(f"two models are called {name!r}: the same model given twice, or labels to tell apart")
+        if twin is not None:
+            raise ValueError(
+                f"two models are called {twin!r} and {name!r}, whose saved images would share one folder: give them "
+                "labels that differ in more than case and '/'"
+            )
     return names
 
 

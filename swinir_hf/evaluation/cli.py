@@ -33,9 +33,10 @@ from ..processes import (
 )
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
+from ..storage.paths import folds_case
 from .eval_arguments import add_eval_arguments
 from .protocol import benchmark_name
-from .saved_outputs import MANIFEST, has_manifest, path_component
+from .saved_outputs import MANIFEST, has_manifest, path_component, saved_as_one
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -217,9 +218,14 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
         return None
     if args.lr_dir is not None:
         return "--lr-dir holds one set's inputs: give one --dataset with it"
+    if args.save_images is None:
+        return None
     names = [path_component(benchmark_name(dataset)) for dataset in args.dataset]
-    if args.save_images and (twins := sorted({n for n in names if names.count(n) > 1})):
-        return f"two sets named {twins[0]} would share --save-images/{twins[0]}: evaluate them apart"
+    folded = folds_case(Path(args.save_images).resolve())  # "Set5" and "set5": one folder on macOS' and Windows'
+    for i, name in enumerate(names):
+        if twin := next((n for n in names[:i] if saved_as_one(n, folded) == saved_as_one(name, folded)), None):
+            alike = name if twin == name else f"{twin} and {name}"
+            return f"two sets named {alike} would share --save-images/{twin}: evaluate them apart"
     return None
 
 

@@ -69,6 +69,12 @@ def path_component(name: str) -> str:
     return name if name.strip(".") else "_" * max(1, len(name))
 
 
+def saved_as_one(name: str, folded: bool = True) -> str:
+    """What two names saved as one file or folder (`path_component`) share: "a/b" and "a_b"; where the file system
+    is `folded` (`storage.paths.folds_case`: macOS' and Windows' by default), names that differ only in case."""
+    return path_component(name).casefold() if folded else path_component(name)
+
+
 def evaluation_settings(
     models: list[tuple[str, SwinIRForImageRestoration | None]],
     dataset: str,

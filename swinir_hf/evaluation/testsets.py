@@ -169,19 +169,20 @@ def _image_in(row: dict, column: str) -> Image.Image:
 
 def row_names(ds: datasets.Dataset, image_column: str) -> list[str]:
     """Each row's name in tables and saved images: its `name` column; else its image's file name without the suffix
-    (`imagefolder:DIR` and most Hub image datasets keep it), where those are unique; else the row number (`0007`).
+    (`imagefolder:DIR` and most Hub image datasets keep it), where those are unique, even ignoring case; else the
+    row number (`0007`).
 
     Raises:
-        ValueError: the `name` column names two rows alike, as file names of their saved images ("a/b" and "a_b"
-            too): one's saved output would be taken for the other's.
+        ValueError: the `name` column names two rows alike, as file names of their saved images ("a/b" and "a_b",
+            "A" and "a" too: `saved_as_one`): one's saved output would be taken for the other's.
     """
-    if "name" in ds.features:
-        from .saved_outputs import path_component
+    from .saved_outputs import saved_as_one
 
+    if "name" in ds.features:
         names = [str(name) for name in ds["name"]]
         first: dict[str, int] = {}
         for i, name in enumerate(names):
-            if (j := first.setdefault(path_component(name), i)) != i:
+            if (j := first.setdefault(saved_as_one(name), i)) != i:
                 raise ValueError(
                     f"the dataset's name column names rows {j} and {i} alike ({names[j]!r}, {name!r}; the saved "
                     "images and the table go by name): make the names unique, or drop the column to name the rows "
@@ -195,7 +196,7 @@ def row_names(ds: datasets.Dataset, image_column: str) -> list[str]:
     except (KeyError, TypeError, ValueError):  # no path field in this storage
         paths = []
     stems = [Path(p).stem if p else "" for p in paths]
-    if len(stems) == len(ds) and all(stems) and len(set(stems)) == len(stems):
+    if len(stems) == len(ds) and all(stems) and len({saved_as_one(stem) for stem in stems}) == len(stems):
         return stems
     return [f"{i:04d}" for i in range(len(ds))]
 

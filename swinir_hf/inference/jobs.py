@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..storage.output_folders import file_in_the_way
-from ..storage.paths import NAME_MAX
+from ..storage.paths import NAME_MAX, folds_case
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp", "tif")
 # Formats `--ext auto` keeps (with the input's own suffix); any other input (BMP, GIF, PPM, ...) becomes PNG,
@@ -138,6 +138,10 @@ def _apart(src: Path, others: list[Path]) -> str:
     return "restore them into separate -o folders"
 
 
+def _case_folded(path: Path) -> str:
+    return str(path).casefold()
+
+
 def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: OutputOptions) -> Plan:
     """(input, relative path) pairs (as `collect_inputs` gives: folders resolved) → the `Plan`. Reads no pixels.
 
@@ -150,22 +154,25 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
     # -o resolved, nothing below it: an output name that is a symlink is replaced by the new file (written beside it
     # and renamed over it), and a symlinked sub-folder refused, never followed to files elsewhere.
     out_dir = Path(out_dir).resolve()
+    # Where names that differ only in case are one file (macOS, Windows), Photo.png and photo.png are one output.
+    key = _case_folded if folds_case(out_dir) else str
     targets = [(src, output_path(src, rel, out_dir, output)) for src, rel in files]
-    outputs = {dst for _, dst in targets}
+    outputs = {key(dst) for _, dst in targets}
     # With a suffix an earlier run's output is recognised by folder and stem, whatever format it was written in.
-    output_stems = {dst.with_suffix("") for _, dst in targets} if output.suffix else set()
+    output_stems = {key(dst.with_suffix("")) for _, dst in targets} if output.suffix else set()
     plan = Plan(jobs=[])
     kept = []
     for (src, dst), (_, rel) in zip(targets, files, strict=True):
-        if (src in outputs and src != dst) or src.with_suffix("") in output_stems or _in_output(src, rel, out_dir):
+        earlier = (key(src) in outputs and src != dst) or key(src.with_suffix("")) in output_stems
+        if earlier or _in_output(src, rel, out_dir):
             plan.earlier_outputs.append(src)
         else:
             kept.append((src, dst))
     # An earlier output is ours: skipped if it exists, like any output. A symlinked input is guarded as its target.
-    sources = {p for src, _ in kept for p in (src, src.resolve())}
-    by_output: dict[Path, list[Path]] = {}
+    sources = {key(p) for src, _ in kept for p in (src, src.resolve())}
+    by_output: dict[str, list[Path]] = {}
     for src, dst in kept:
-        by_output.setdefault(dst, []).append(src)
+        by_output.setdefault(key(dst), []).append(src)
     for src, dst in kept:
         if (problem := _not_a_file(src)) is not None:
             plan.errors.append((src, problem))
@@ -173,13 +180,13 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
             fix = "use a shorter --suffix (or rename the input)" if output.suffix else "rename the input"
             message = f"output name {dst.name} is {size} bytes, more than the {NAME_MAX} a file name may have: {fix}"
             plan.errors.append((src, message))
-        elif dst in sources:
+        elif key(dst) in sources:
             # An earlier run into the inputs' folder with another --ext and no --suffix wrote outputs that now read
             # as inputs: they cannot be told from the user's own files.
             fix = "choose another -o or a --suffix (outputs written beside their inputs without one read as inputs)"
             plan.errors.append((src, f"output {dst} would overwrite an input: {fix}"))
-        elif len(by_output[dst]) > 1:
-            others = [p for p in by_output[dst] if p != src]
+        elif len(by_output[key(dst)]) > 1:
+            others = [p for p in by_output[key(dst)] if p != src]
             message = f"output {dst} would also be written from {', '.join(map(str, others))}: {_apart(src, others)}"
             plan.errors.append((src, message))
         elif (link := _linked_folder(out_dir, dst.parent)) is not None:

@@ -1,5 +1,5 @@
-"""The file system's limits on names (`NAME_MAX`, `PATH_MAX`, `check_name_lengths`), and where a path not yet
-made would be created (`nearest_existing`)."""
+"""The file system's limits on names (`NAME_MAX`, `PATH_MAX`, `check_name_lengths`), whether it tells names apart by
+case (`folds_case`), and where a path not yet made would be created (`nearest_existing`)."""
 
 from __future__ import annotations
 
@@ -30,3 +30,16 @@ def nearest_existing(path: Path) -> Path:
     """`path` if it exists (a symlink to nothing too), else the nearest of its parents that does (where it would be
     created)."""
     return next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
+
+
+def folds_case(path: Path) -> bool:
+    """Whether names that differ only in case are one file where `path` (made or not) is: macOS' and Windows' file
+    systems by default. Probed by looking up the nearest existing path that has letters in its name with their case
+    swapped (it is the same file there); False where nothing can be probed."""
+    for probe in (path, *path.parents):
+        if probe.name.swapcase() != probe.name and (probe.exists() or probe.is_symlink()):
+            try:
+                return os.path.samefile(probe, probe.with_name(probe.name.swapcase()))
+            except OSError:  # no such file: case tells names apart
+                return False
+    return False
