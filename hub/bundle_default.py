@@ -39,7 +39,7 @@ import yaml
 
 from swinir_hf.checkpoints.cards import hub_card
 from swinir_hf.checkpoints.catalog import load_catalog
-from swinir_hf.checkpoints.folders import save_model_folder
+from swinir_hf.checkpoints.folders import write_model_files
 from swinir_hf.evaluation.benchmark import evaluate
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR
 from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
@@ -207,7 +207,7 @@ def write_folder(target: Path, stored: SwinIRForImageRestoration, card: str, res
     remove_stale_temp_files(target.parent)
     staging = create_temp_folder(target.parent)
     try:
-        save_model_folder(staging, stored, card)
+        write_model_files(staging, stored, card)
         (staging / "results.json").write_text(json.dumps({"stored_dtype": str(stored.dtype), **results}, indent=1))
         for path in (staging, *staging.iterdir()):
             path.chmod(0o755 if path.is_dir() else 0o644)  # mkdtemp / save_pretrained make them private

@@ -97,7 +97,8 @@ class LaunchParser(argparse.ArgumentParser):
     """An `ArgumentParser` whose errors (usage and message, exit status 2) only the main process of a launch prints:
     every process parses the same command line. A subcommand's own parser (of this class too) says its errors with
     its own usage: an empty value (an unset shell variable: `restore "$IN"` would read the current folder), and an
-    option it does not know, with the name it has here for one of `other_names` (another tool's)."""
+    option it does not know. Each error adds, for every option of `other_names` (another tool's) on the command
+    line, what it is here."""
 
     # Options of other tools → what to pass here instead ("--fp32": "--dtype float32"); set per parser.
     other_names: dict[str, str] = {}
@@ -109,6 +110,7 @@ class LaunchParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 (argparse's signature)
+        self._given = list(sys.argv[1:] if args is None else args)  # for `error`'s hints
         parsed, extras = super().parse_known_args(args, namespace)
         for action in self._actions:
             value = getattr(parsed, action.dest, None)
@@ -116,14 +118,16 @@ class LaunchParser(argparse.ArgumentParser):
                 name = "/".join(action.option_strings) or action.metavar or action.dest
                 self.error(f"argument {name}: an empty value (an unset shell variable?)")
         if extras:  # a subcommand's own parser says it, with its usage (not the top level's)
-            named = [x.split("=")[0] for x in extras]
-            hints = [f"{x} is {self.other_names[x]} here" for x in named if x in self.other_names]
-            self.error(f"unrecognized arguments: {' '.join(extras)}" + "".join(f"; {h}" for h in hints))
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed, extras
 
     def error(self, message: str):
         if is_main_process():
-            super().error(message)
+            # Any error, the missing required options too: another tool's options are what was typed instead.
+            named = dict.fromkeys(str(x).split("=")[0] for x in getattr(self, "_given", ()))
+            super().error(
+                message + "".join(f"; {x} is {self.other_names[x]} here" for x in named if x in self.other_names)
+            )
         leave_it_to_the_main_process()
         self.exit(2)
 

@@ -98,6 +98,18 @@ def test_an_option_of_another_tool_is_said_by_the_subcommand_with_its_name_here(
             ["eval", "--model", "sr-x4", "--dataset", "d", "--bogus"],
             "swinir-hf eval: error: unrecognized arguments: --bogus\n",
         ),
+        (  # the authors' main_test_swinir.py: said with the options it lacks, before the unknown ones
+            ["eval", "--task", "classical_sr", "--scale", "4", "--model_path", "m.pth", "--folder_gt", "gt"],
+            "swinir-hf eval: error: the following arguments are required: --model, --dataset; --task is --model "
+            "(each model is made for its task; an authors' .pth is converted on the fly) here; --model_path is "
+            "--model PATH (an authors' .pth is converted on the fly) here; --folder_gt is --dataset (a folder of "
+            "ground-truth images, or one holding HR/) here\n",
+        ),
+        (
+            ["restore", "lq", "-o", "out", "--scale", "2"],
+            "swinir-hf restore: error: unrecognized arguments: --scale 2; --scale is the model's own (--model sr-x2 "
+            "for ×2); -s / --outscale resizes its output here\n",
+        ),
     ]:
         with pytest.raises(SystemExit) as stop:
             main(argv)

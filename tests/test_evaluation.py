@@ -28,9 +28,9 @@ from swinir_hf.evaluation.benchmark import (
     degrade,
     evaluate,
     evaluate_models,
-    resolve_degradation,
     score,
 )
+from swinir_hf.evaluation.benchmark_setting import resolve_degradation
 from swinir_hf.evaluation.results import combine_shares
 from swinir_hf.evaluation.testsets import load_samples
 
@@ -633,6 +633,24 @@ def test_a_hub_set_that_cannot_load_is_said_before_any_set_is_scored(small_set, 
     assert out == "" and err.startswith("error: dataset 'NoSuchSet15': no local folder of that name, and not in the ")
 
 
+def test_a_folder_named_as_inputs_is_scored_with_a_warning(small_set, tmp_path, caplog):
+    """`--dataset RealSRSet+5images/LR` (the authors' `--folder_lq`) printed a table scoring the real photos as the
+    ground truth, without a word."""
+    dataset, _ = small_set
+    for folder in (tmp_path / "photos" / "LR", tmp_path / "Set" / "LR_bicubic" / "X2", tmp_path / "lq"):
+        shutil.copytree(dataset / "HR", folder)
+        caplog.clear()
+        assert evaluate(None, folder, jpeg=30, progress=False).names == ["a", "b", "c"]
+        named = folder.name if folder.name != "X2" else "LR_bicubic"
+        said = f"{folder} is named as a folder of low-quality inputs ({named}), but eval takes its images as the"
+        assert [r.getMessage()[: len(said)] for r in caplog.records] == [said]
+    caplog.clear()
+    evaluate(None, dataset, jpeg=30, progress=False)  # Mini/HR
+    shutil.copytree(dataset / "HR", tmp_path / "LRs")  # not the naming
+    evaluate(None, tmp_path / "LRs", jpeg=30, progress=False)
+    assert not caplog.records
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"
@@ -644,7 +662,16 @@ def test_bad_inputs(small_set, tmp_path, capsys):
     assert "HR/LR size mismatch for b: HR 44×40×3 at ×2 needs LR 22×20×3" in capsys.readouterr().err
     Image.new("RGB", (20, 22)).save(lr_dir / "b.png")
     assert main(args) == 1
-    assert "no LR image for c in" in capsys.readouterr().err
+    assert capsys.readouterr().err.endswith(f"no LR image for c in {lr_dir} (looked for c / cx2.*)\n")
+    Image.new("RGB", (9, 9)).save(lr_dir / "cx4.png")  # the folder of another scale's inputs (LR_bicubic/X4)
+    Image.new("RGB", (6, 6)).save(lr_dir / "cx6.bmp")
+    assert main(args) == 1
+    expected = (
+        f"no LR image for c in {lr_dir} (looked for c / cx2.*): it holds ×4 / ×6 inputs (cx4), this evaluation is ×2"
+    )
+    assert capsys.readouterr().err.endswith(expected + "\n")
+    for other in ("cx4.png", "cx6.bmp"):
+        (lr_dir / other).unlink()
     Image.new("L", (18, 18)).save(lr_dir / "c.png")  # c is grey: its LR image may be
     Image.new("L", (24, 20)).save(lr_dir / "a.png")  # a is not: scored on Y, the lost colour would not show
     assert main(args) == 1

@@ -636,6 +636,16 @@ def test_a_folder_without_remote_code_declares_none(tiny_config, tmp_path):
     assert restorer(Image.new("RGB", (5, 4))).size == (10, 8)
 
 
+def test_an_export_writes_its_files_once_into_its_own_staging_folder(parity, tmp_path, monkeypatch):
+    """The export staged its folder, then `save_model_folder` staged every file again inside it (a second rename of
+    each); the model's code files, copied by the save, are the export's own (with their headers)."""
+    monkeypatch.setattr(folders, "written_aside", None)  # the save's own staging: not to be used
+    folder = export_checkpoint(parity / "classical_sr_x2.pth", tmp_path, organization="me")
+    assert sorted(p.name for p in folder.path.iterdir()) == EXPECTED_FILES
+    for name, source in remote_code_sources().items():
+        assert (folder.path / name).read_text(encoding="utf-8") == source
+
+
 def test_push_uploads_the_folder_in_one_commit(exported, fake_api):
     url = push_folder(exported["classical_sr_x2"], private=True)
     assert url == "https://hub.test/me/swinir-classical-sr-x2/commit/1"

@@ -170,6 +170,8 @@ def test_resolve_spec(tmp_path, monkeypatch):
     assert resolve_spec("swinir-classical-sr-x4-df2k") == f"{org}/swinir-classical-sr-x4-df2k"
     assert resolve_spec("someone/swinir-classical-sr-x4-df2k") == "someone/swinir-classical-sr-x4-df2k"
     assert resolve_spec("org/model") == "org/model"
+    # The authors' name for their file, as their release page lists it (was taken as a Hub id: "hf download 001_...")
+    assert resolve_spec("001_classicalSR_DF2K_s64w8_SwinIR-M_x4") == f"{org}/swinir-classical-sr-x4-df2k"
     (tmp_path / "swinir-lightweight-sr-x2").mkdir()  # a local folder of that name wins
     assert resolve_spec("swinir-lightweight-sr-x2").resolve() == (tmp_path / "swinir-lightweight-sr-x2").resolve()
 
@@ -195,6 +197,15 @@ def test_unreachable_hub_uses_the_cache(unreachable_hub, saved, tmp_path):
     loaded = load_model("org/tiny", cache_dir=tmp_path / "cache")
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_a_tasks_name_is_not_taken_for_a_model(monkeypatch, tmp_path):
+    """`--model classical_sr` (the authors' --task) was looked up on the Hub, offline advising `hf download
+    classical_sr`."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    for task in ("classical_sr", "color_jpeg_car"):
+        with pytest.raises(ModelNotAvailableError, match=f"^'{task}' is a task, not a model: `swinir-hf models` lists"):
+            load_model(task, cache_dir=tmp_path)
 
 
 def test_offline_mode_names_it(monkeypatch, tmp_path):

@@ -1010,14 +1010,14 @@ def test_an_interrupted_conversion_leaves_the_folder_as_it_was(shared, tmp_path,
     out = tmp_path / "model"
     assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(out)]) == 0
     before = _folder_bytes(out)
-    real_write = folders._write_model_folder
+    real_write = folders.write_model_files
 
-    def write_then_stop(folder, *args, signum):
-        real_write(folder, *args)
+    def write_then_stop(folder, *args, signum, **kwargs):
+        real_write(folder, *args, **kwargs)
         os.kill(os.getpid(), signum)  # while the last files are being written aside
 
     for signum, status, how in ((signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")):
-        monkeypatch.setattr(folders, "_write_model_folder", lambda *a, s=signum: write_then_stop(*a, signum=s))
+        monkeypatch.setattr(folders, "write_model_files", lambda *a, s=signum, **k: write_then_stop(*a, signum=s, **k))
         capsys.readouterr()
         assert cli(["convert", str(zoo / "classical_sr_x4.pth"), str(out), "--overwrite"]) == status
         assert (
@@ -1028,7 +1028,7 @@ def test_an_interrupted_conversion_leaves_the_folder_as_it_was(shared, tmp_path,
     assert load_model(out).config.upscale == 2
 
     # a signal while the new files are moved in comes after them, and says so
-    monkeypatch.setattr(folders, "_write_model_folder", real_write)
+    monkeypatch.setattr(folders, "write_model_files", real_write)
     real_replace = os.replace
 
     def replace_and_stop(src, dst):

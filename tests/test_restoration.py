@@ -1539,6 +1539,19 @@ def test_restore_says_when_an_option_is_given_twice(model):
         restore(model, _rgb(), EngineOptions(tile=None), tile=8)
 
 
+def test_restore_says_what_real_esrgans_arguments_are_here(model):
+    """`restore(model, img, half=True, tile_pad=10)`, as `RealESRGANer(...)` takes them, was a TypeError naming
+    `SwinIRRestorer.__init__`, an internal class, and no replacement."""
+    said = (
+        r"^restore\(\) got unexpected keyword arguments 'half', 'tile_pad', 'bogus'; half is dtype='float16' \(or "
+        r"'bfloat16'; half=False is dtype='float32'\) here; tile_pad is tile_overlap here$"
+    )
+    for engine in (None, EngineOptions()):
+        with pytest.raises(TypeError, match=said):
+            restore(model, _rgb(), engine, half=True, tile_pad=10, bogus=1)
+    assert restore(model, _rgb(), progress=False, tile_overlap=4).shape == restore(model, _rgb()).shape  # its own
+
+
 def test_restore_tensor_takes_only_float_batches(model):
     restorer = SwinIRRestorer(model)
     for x, found in (

@@ -102,7 +102,8 @@ def _release(entry: dict[str, Any]) -> Release:
 
 def find_release(name: str) -> Release | None:
     """The release called `name`: a Hub repo name (`swinir-classical-sr-x4-df2k`), `org/repo`, or the authors'
-    file name (`001_classicalSR_DF2K_s64w8_SwinIR-M_x4.pth`); None when it is none of these."""
+    file name, with or without its suffix (`001_classicalSR_DF2K_s64w8_SwinIR-M_x4.pth`, as their download
+    page lists it); None when it is none of these."""
     catalog = load_catalog()
-    name = str(name)
-    return catalog.by_repo().get(name.rsplit("/", 1)[-1]) or catalog.by_file().get(name.rsplit("/", 1)[-1])
+    name = str(name).rsplit("/", 1)[-1]
+    return catalog.by_repo().get(name) or catalog.by_file().get(name) or catalog.by_file().get(f"{name}.pth")

@@ -41,7 +41,7 @@ from .convert import (
     load_state_dict_file,
     storage_dtype,
 )
-from .folders import save_model_folder
+from .folders import write_model_files
 from .loading import load_folder, model_folder
 from .measured_results import measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
@@ -284,9 +284,9 @@ class _Build:
             self.stored.config.auto_map = dict(AUTO_MAP)
             self.stored.config.custom_pipelines = CUSTOM_PIPELINES
             auto_map = {"AutoImageProcessor": AUTO_MAP["AutoImageProcessor"]}
-            save_model_folder(staging, self.stored, processor_auto_map=auto_map)
-            for file_name, source in remote_code_sources().items():
+            for file_name, source in remote_code_sources().items():  # first: the model's save keeps them
                 (staging / file_name).write_text(source, encoding="utf-8")
+            write_model_files(staging, self.stored, processor_auto_map=auto_map)
             with transformers_bars_off():
                 max_abs_diff = verify_folder(staging, self.reference, self.params, atol)
             (staging / "README.md").write_text(self.card(max_abs_diff, measured), encoding="utf-8")
@@ -393,9 +393,7 @@ def push_folder(
     if message is None:
         source = folder.release.file if folder.release else folder.source.name
         message = f"SwinIR {source} exported with swinir-hf"
-    api = HfApi(token=token)
-    api.create_repo(folder.repo_id, repo_type="model", private=private, exist_ok=True)
-    info = api.upload_folder(
-        repo_id=folder.repo_id, folder_path=str(folder.path), repo_type="model", commit_message=message
-    )
+    api, repo = HfApi(token=token), folder.repo_id
+    api.create_repo(repo, repo_type="model", private=private, exist_ok=True)
+    info = api.upload_folder(repo_id=repo, folder_path=str(folder.path), repo_type="model", commit_message=message)
     return str(getattr(info, "commit_url", info))

@@ -100,7 +100,7 @@ def save_model_folder(
     held back for those renames: an interrupted save leaves the folder as it was, never half of a model or a new
     config beside old weights. The model files of an earlier save that this one does not write are removed."""
     with written_aside(folder, _MODEL_FOLDER_PATTERNS) as staging:
-        _write_model_folder(staging, model, card, processor_auto_map)
+        write_model_files(staging, model, card, processor_auto_map=processor_auto_map)
 
 
 def model_folder_files(folder: Path) -> list[Path]:
@@ -109,9 +109,16 @@ def model_folder_files(folder: Path) -> list[Path]:
     return files_matching(folder, _MODEL_FOLDER_PATTERNS)
 
 
-def _write_model_folder(
-    folder: Path, model: SwinIRForImageRestoration, card: str | None, processor_auto_map: dict[str, str] | None
+def write_model_files(
+    folder: Path,
+    model: SwinIRForImageRestoration,
+    card: str | None = None,
+    *,
+    processor_auto_map: dict[str, str] | None = None,
 ) -> None:
+    """`save_model_folder`'s files written straight into `folder`, a staging folder the caller moves into place
+    itself (an export's, a checkpoint's `step-N.tmp`): no staging of its own, whose renames would be a second copy.
+    Code files already in `folder` are kept (an export's, with their version headers)."""
     config = model.config
     with transformers_bars_off():  # "Writing model shards" at every training checkpoint
         model.save_pretrained(folder, safe_serialization=True, remote_code=bool(processor_auto_map))

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
+from ..models.constants_swinir import TASKS
 from ..models.loading_swinir import IncompatibleWeightsError, check_finite_weights, shard_problem
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .bundled import DEFAULT_MODEL, DEFAULT_MODELS, DEFAULTS_DIR
@@ -141,7 +142,8 @@ def _strict(source: object, load) -> SwinIRForImageRestoration:
 
 def resolve_spec(spec: str | os.PathLike) -> str | Path:
     """A local path (if it exists), else the folder of a bundled model (`sr-x4`), else the Hub repo id of a
-    catalogue name (`swinir-classical-sr-x4-df2k`), else `spec` itself as a Hub repo id."""
+    catalogue name (`swinir-classical-sr-x4-df2k`) or of the authors' name for its file, without `.pth`
+    (`001_classicalSR_DF2K_s64w8_SwinIR-M_x4`), else `spec` itself as a Hub repo id."""
     from .catalog import find_release
 
     path = Path(spec)
@@ -150,7 +152,8 @@ def resolve_spec(spec: str | os.PathLike) -> str | Path:
     text = str(spec)
     if text in DEFAULT_MODELS:
         return DEFAULTS_DIR / text
-    if "/" not in text and (release := find_release(text)) is not None and release.repo == text:
+    release = None if "/" in text else find_release(text)
+    if release is not None and text in (release.repo, Path(release.file).stem):  # the authors' name for their file
         return release.repo_id()
     return text
 
@@ -225,7 +228,10 @@ def _missing_path(spec: str | os.PathLike, resolved: str) -> str | None:
 
 
 def _misspelt(spec: str | os.PathLike) -> str | None:
-    """That `spec` is a misspelt bundled or catalogue name (`sr-x5`), with the names it may have meant; else None."""
+    """That `spec` is a misspelt bundled or catalogue name (`sr-x5`), with the names it may have meant, or a task's
+    name (`classical_sr`, as the authors' --task); else None."""
+    if str(spec) in TASKS:
+        return f"{spec!r} is a task, not a model: `swinir-hf models` lists the models of each task"
     near = _near_name(str(spec))
     if not near or near == str(spec):
         return None

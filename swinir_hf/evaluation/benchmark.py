@@ -41,7 +41,7 @@ from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..storage.paths import folds_case
 from . import metrics
-from .benchmark_setting import authors_reading, grey_conventions, resolve_degradation
+from .benchmark_setting import authors_reading, common_degradation, grey_conventions
 from .results import Evaluation
 from .saved_outputs import SavedOutputs, saved_as_one
 from .testsets import GreyConvention, Sample, load_samples
@@ -179,7 +179,7 @@ def evaluate_models(
     """
     device = _checked_run(models, engine, shard)
     engine = _tile_as_run(engine, [model for _, model in models if model is not None])
-    degradation = _common_degradation(models, scale, noise, jpeg, real)
+    degradation = common_degradation(models, scale, noise, jpeg, real)
     folded = save_dir is not None and folds_case(Path(save_dir).resolve())
     labels = _method_names([label for label, _ in models], degradation, folded)
     conventions = grey_conventions(models, labels, degradation, grey_convention)
@@ -259,7 +259,7 @@ def scored_setting(
     """What `evaluate_models`' options come to for these models, as JSON values: the degradation they are scored at
     (a scale left unset is theirs) and the grey convention (unset: the authors' reading), so that options spelt out
     at those values are the same evaluation as options left unset."""
-    degradation = _common_degradation(models, scale, noise, jpeg, real)
+    degradation = common_degradation(models, scale, noise, jpeg, real)
     return {"degradation": str(degradation), "grey_convention": grey_convention or authors_reading(models)}
 
 
@@ -295,33 +295,6 @@ def _tile_as_run(engine: EngineOptions, models: list[SwinIRForImageRestoration])
             f"({' and '.join(map(str, windows))}), which one table cannot state: give a multiple of each window"
         )
     return dataclasses.replace(engine, tile=tiles[0])
-
-
-def _common_degradation(
-    models: Sequence[tuple[str, SwinIRForImageRestoration | None]],
-    scale: int | None,
-    noise: float | None,
-    jpeg: int | None,
-    real: bool,
-) -> Degradation:
-    """The one setting every model is scored at (`resolve_degradation` of each, its refusal naming the model when
-    there are several: "the model is ×4" alone does not say which)."""
-    settings = []
-    for label, model in models:
-        try:
-            settings.append((label, resolve_degradation(model, scale, noise, jpeg, real)))
-        except ValueError as err:
-            if len(models) == 1:
-                raise
-            raise ValueError(f"{label}: {err}") from None
-    first_label, first = settings[0]
-    for label, degradation in settings[1:]:
-        if degradation != first:
-            raise ValueError(
-                f"{label} is scored at {degradation} but {first_label} at {first}: give models of one scale, or "
-                "evaluate them separately"
-            )
-    return first
 
 
 def _method_names(labels: list[str], degradation: Degradation, folded: bool = False) -> list[str]:

@@ -1,6 +1,7 @@
 """The benchmark setting an evaluation scores: the `Degradation` its flags name (a scale, a noise σ, a JPEG
 quality, the real-world pipeline) or, without one, the model's own scale, checked against the model; and the grey
-convention each model is scored under (`grey_conventions`)."""
+convention each model is scored under (`grey_conventions`); of several models, the one setting they share
+(`common_degradation`)."""
 
 from __future__ import annotations
 
@@ -125,3 +126,30 @@ def authors_reading(models: Sequence[tuple[str, SwinIRForImageRestoration | None
     among them (their colour scripts read every file as colour; Set14's `bridge` then scores on Y), else as grey."""
     colour = any(model is not None and model.config.num_channels == 3 for _, model in models)
     return "rgb" if colour else "native"
+
+
+def common_degradation(
+    models: Sequence[tuple[str, SwinIRForImageRestoration | None]],
+    scale: int | None,
+    noise: float | None,
+    jpeg: int | None,
+    real: bool,
+) -> Degradation:
+    """The one setting every model is scored at (`resolve_degradation` of each, its refusal naming the model when
+    there are several: "the model is ×4" alone does not say which)."""
+    settings = []
+    for label, model in models:
+        try:
+            settings.append((label, resolve_degradation(model, scale, noise, jpeg, real)))
+        except ValueError as err:
+            if len(models) == 1:
+                raise
+            raise ValueError(f"{label}: {err}") from None
+    first_label, first = settings[0]
+    for label, degradation in settings[1:]:
+        if degradation != first:
+            raise ValueError(
+                f"{label} is scored at {degradation} but {first_label} at {first}: give models of one scale, or "
+                "evaluate them separately"
+            )
+    return first

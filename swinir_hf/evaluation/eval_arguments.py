@@ -8,11 +8,13 @@ import argparse
 from ..checkpoints.bundled import DEFAULT_MODELS
 from ..inference.engine_cli import add_engine_arguments
 from ..inference.options import DTYPES, PAPER_ENGINE
+from ..other_tools import EVAL_OTHER_OPTIONS
 from .protocol import GREY_CONVENTIONS
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     """The `eval` options."""
+    p.other_names = EVAL_OTHER_OPTIONS  # read by `LaunchParser` (the parser of `swinir-hf eval` and of a launch)
     p.add_argument(
         "--model",
         required=True,

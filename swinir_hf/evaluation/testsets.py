@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +21,8 @@ from .protocol import GREY_CONVENTIONS, GreyConvention, benchmark_name
 
 if TYPE_CHECKING:
     import datasets
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -102,6 +106,12 @@ def load_samples(
                 f"drop it, or read the folder's split sub-folders as a datasets image folder (imagefolder:{path})"
             )
         hr_dir = path / "HR" if (path / "HR").is_dir() else path
+        if hr_dir == path and (lq := _named_as_inputs(path)):
+            logger.warning(
+                f"{path} is named as a folder of low-quality inputs ({lq}), but eval takes its images as the ground "
+                "truth and scores restorations of degraded copies of them: give the folder of ground-truth images "
+                "(--dataset, with --lr-dir for given inputs), or restore photos with swinir-hf restore"
+            )
         files = sorted(
             f
             for f in hr_dir.iterdir()
@@ -120,6 +130,12 @@ def load_samples(
         for sample in samples:
             sample.lr = _find_lr(Path(lr_dir), sample, scale)
     return name, samples
+
+
+def _named_as_inputs(folder: Path) -> str | None:
+    """The name by which `folder` or its parent says it holds degraded inputs (`LR`, `LQ`, `LR_bicubic` of
+    Set5/LR_bicubic/X4), the authors' and BasicSR's naming; else None."""
+    return next((p.name for p in (folder, folder.parent) if re.match(r"(LR|LQ)($|_)", p.name, re.IGNORECASE)), None)
 
 
 def _only_folders(folder: Path) -> str:
@@ -221,13 +237,25 @@ def _find_lr(lr_dir: Path, sample: Sample, scale: int) -> np.ndarray:
     stems = [sample.name, f"{sample.name}x{scale}"]
     found = [f for f in sorted(lr_dir.iterdir()) if f.stem in stems and f.suffix.lower() in IMAGE_SUFFIXES]
     if not found:
-        raise FileNotFoundError(f"no LR image for {sample.name} in {lr_dir} (looked for {' / '.join(stems)}.*)")
+        hint = _other_scales(lr_dir, sample.name, scale)
+        raise FileNotFoundError(f"no LR image for {sample.name} in {lr_dir} (looked for {' / '.join(stems)}.*){hint}")
     if len(found) > 1:
         names = " and ".join(f.name for f in found)
         raise ValueError(f"{names} in {lr_dir} could each be the LR image of {sample.name}: keep one of them")
     lr = _as_hr(read_uint8(found[0]), sample.hr, str(found[0]))
     check_lr_size(sample.name, sample.hr, lr, scale, str(found[0]))
     return lr
+
+
+def _other_scales(lr_dir: Path, name: str, scale: int) -> str:
+    """What `lr_dir` holds instead of `name`'s ×`scale` input, where it holds another scale's (`babyx2.png` in
+    Set5/LR_bicubic/X2 for a ×4 evaluation), in words; else ""."""
+    pattern = re.compile(rf"{re.escape(name)}x(\d+)")
+    found = (pattern.fullmatch(f.stem) for f in lr_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    scales = sorted({int(m[1]) for m in found if m})
+    if not scales:
+        return ""
+    return f": it holds ×{' / ×'.join(map(str, scales))} inputs ({name}x{scales[0]}), this evaluation is ×{scale}"
 
 
 def check_lr_size(name: str, hr: np.ndarray, lr: np.ndarray, scale: int, what: str) -> None:

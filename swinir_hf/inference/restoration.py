@@ -7,7 +7,6 @@ import functools
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
 from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
@@ -44,7 +43,7 @@ from .memory import (
 )
 from .options import DTypeOption, EngineOptions, as_option_values  # defined without torch, for command lines
 from .photo_metadata import kept_info
-from .restorer_checks import check_model, check_options, check_tensor_batch, not_an_image
+from .restorer_checks import check_model, check_options, check_restore_keywords, check_tensor_batch, not_an_image
 from .tiling import CanvasAllocationError, fewest_tiles, rounded_tile, tiled_apply
 
 logger = logging.getLogger(__name__)
@@ -387,6 +386,7 @@ def restore(
     (`progress`, ...) or, without `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None,
     dtype="float32")`).
     """
+    check_restore_keywords(options, engine is not None, SwinIRRestorer.__init__)
     if engine is None:
         return SwinIRRestorer(model, **options)(image, outscale)
     if not isinstance(engine, EngineOptions):  # `restore(model, image, 2)`, as `enhance(img, 2)`: not an engine
@@ -394,7 +394,4 @@ def restore(
             f"restore's third argument is an EngineOptions, got {engine!r}: pass the options by name "
             "(restore(model, image, outscale=2, tile=256, dtype='float32'))"
         )
-    twice = [f.name for f in fields(EngineOptions) if f.name in options]
-    if twice:
-        raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
     return engine.restorer(model, **options)(image, outscale)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..checkpoints.bundled import DEFAULT_MODEL, DEFAULT_MODELS
 from ..image_datasets import is_saved_dataset, is_saved_dataset_dict, local_dataset_folder
+from ..other_tools import RESTORE_OTHER_OPTIONS
 from ..storage.output_folders import would_replace
 from .engine_cli import add_engine_arguments
 from .files import collect_inputs
@@ -23,26 +24,9 @@ FILE_ONLY_DEFAULTS = {"ext": "png", "suffix": "", "quality": None, "recursive": 
 DATASET_ONLY = ("split", "column", "output_column", "streaming", "push_to_hub")
 
 
-# Real-ESRGAN's `inference_realesrgan.py` options and what they are here, said when one is given to `restore`.
-REAL_ESRGAN_NAMES = {
-    "-n": "--model",
-    "--model_name": "--model",
-    "--model_path": "--model PATH (an authors' .pth is converted on the fly)",
-    "--fp32": "--dtype float32",
-    "--alpha_upsampler": "--alpha (model or bicubic)",
-    "--tile_pad": "--tile-overlap",
-    "--pre_pad": "not needed (the model pads to its window itself)",
-    "-g": "--device cuda:N",
-    "--gpu-id": "--device cuda:N",
-    "-dn": "not available (denoise-color is blind: one model for every noise level)",
-    "--denoise_strength": "not available (denoise-color is blind: one model for every noise level)",
-    "--face_enhance": "not available (no face model: whole images are restored)",
-}
-
-
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     """The `restore` options."""
-    p.other_names = REAL_ESRGAN_NAMES  # read by `LaunchParser` (the parser of `swinir-hf restore` and of a launch)
+    p.other_names = RESTORE_OTHER_OPTIONS  # read by `LaunchParser` (the parser of `swinir-hf restore` and of a launch)
     p.may_be_empty = ("suffix",)  # `--suffix ""`: none
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
     # Real-ESRGAN's spellings (-i IN -o OUT -s 3.5 -t 0), which its users type from habit.

@@ -1,11 +1,14 @@
 """What a `SwinIRRestorer` refuses, each with a message that says what to pass instead: a model that is not a SwinIR
-one, options out of range, inputs that are not images, pixel values that are not [0, 1]."""
+one, options out of range or unknown to it, inputs that are not images, pixel values that are not [0, 1]."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -13,7 +16,18 @@ import torch
 
 from ..models.constants_swinir import dtype_name
 from ..models.image_processing_swinir import FLOAT_RANGE
+from ..other_tools import unexpected_keywords
 from .devices import DTYPES
+from .options import EngineOptions
+
+
+def check_restore_keywords(options: Mapping[str, Any], engine_given: bool, restorer: Callable[..., Any]) -> None:
+    """Raise a TypeError for keyword arguments of `restore()` that the `restorer` (`SwinIRRestorer.__init__`) does
+    not take (saying what Real-ESRGAN's are here), or that are given both one by one and in an engine."""
+    if unknown := [name for name in options if name not in inspect.signature(restorer).parameters]:
+        raise TypeError(unexpected_keywords("restore()", unknown))
+    if engine_given and (twice := [f.name for f in fields(EngineOptions) if f.name in options]):
+        raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
 
 
 def check_options(tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any) -> None:

@@ -23,7 +23,7 @@ import yaml
 from accelerate.utils import broadcast
 
 from ..checkpoints.export import export_model_folder, push_folder
-from ..checkpoints.folders import save_model_folder, weights_follow_umask
+from ..checkpoints.folders import save_model_folder, weights_follow_umask, write_model_files
 from ..checkpoints.run_folder import (
     MODEL,
     PROGRESS,
@@ -163,7 +163,7 @@ def save_checkpoint(run: Run, step: int) -> None:
             state = {**run.progress.state_dict(), "loss_window": window, "samples": samples, "start": start(run.cfg)}
             (tmp / PROGRESS).write_text(json.dumps(state))
             weights_follow_umask(tmp, tmp / PROGRESS)  # accelerate's model.safetensors
-            save_model_folder(tmp / MODEL, run.scored, _card(run))
+            write_model_files(tmp / MODEL, run.scored, _card(run))  # tmp is moved in whole below
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
