@@ -69,6 +69,7 @@ def run_script(monkeypatch, capsys):
         "pipeline_batches.py",
         "reference_speed.py",
         "load_time.py",
+        "activation_memory.py",
     ],
 )
 def test_help_does_not_run_the_benchmark(script, run_script):
@@ -104,6 +105,7 @@ def test_help_does_not_run_the_benchmark(script, run_script):
         ("inference.py", ["--set5", "sr-x3"], "error: no model 'sr-x3' here"),
         ("alpha.py", ["--model", "sr-x3"], "error: no model 'sr-x3' here"),
         ("output_memory.py", ["--outscales", "8"], "argument --outscales: '8': must be at least 50"),
+        ("activation_memory.py", ["--sides", "4"], "argument --sides: '4': must be an integer ≥ 8"),
     ],
 )
 def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message, run_script):

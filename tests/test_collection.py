@@ -1516,8 +1516,10 @@ def test_a_batch_of_whole_images_too_large_for_memory_is_restored_one_at_a_time(
     for i in range(3):
         Image.fromarray(_rng_image((16, 16, 3), i)).save(src / f"{i}.png")
     config = SwinIRForImageRestoration.from_pretrained(model_dir).config
-    one = modeling.SURELY_NEEDED * 16 * 16 * modeling.activation_bytes_per_pixel(config, torch.device("cpu"))
-    monkeypatch.setattr(modeling, "available_host_memory", lambda: int(1.5 * one))  # one image, not two
+    cpu = torch.device("cpu")
+    one = modeling.SURELY_NEEDED * 16 * 16 * modeling.activation_bytes_per_pixel(config, cpu)
+    fixed = modeling.SURELY_NEEDED * modeling.fixed_activation_bytes(config, cpu)
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: int(fixed + 1.5 * one))  # one image, not two
     out = tmp_path / "out"
     assert _restore(src, "-o", out, "--tile", "0", "--batch-size", "2", model_dir=model_dir) == 0
     assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "2.png"]

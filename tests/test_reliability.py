@@ -659,7 +659,8 @@ def test_a_whole_image_pass_that_cannot_fit_is_refused_before_the_model_runs(tin
     model = SwinIRForImageRestoration(tiny_config()).eval()
     image = np.zeros((64, 64, 3), np.uint8)
     # What the pass surely needs: the estimate runs up to ≈ 20 % over measured peaks.
-    needed = math.ceil(modeling.SURELY_NEEDED * int(64 * 64 * model.activation_bytes_per_pixel("cpu")))
+    pass_bytes = 64 * 64 * model.activation_bytes_per_pixel("cpu") + model.fixed_activation_bytes("cpu")
+    needed = math.ceil(modeling.SURELY_NEEDED * int(pass_bytes))
     restorer = restoration.SwinIRRestorer(model, tile=None, dtype="float32")
     upscaler = pipeline("image-restoration", model=model)
     monkeypatch.setattr(modeling, "available_host_memory", lambda: needed)
@@ -684,14 +685,14 @@ def test_a_whole_image_pass_in_half_precision_is_judged_by_its_smaller_activatio
     import swinir_hf.models.runtime_swinir as modeling
 
     model, cuda = SwinIRForImageRestoration(tiny_config()).eval(), torch.device("cuda")
-    needed = int(64 * 64 * model.activation_bytes_per_pixel(cuda))
+    needed = int(64 * 64 * model.activation_bytes_per_pixel(cuda) + model.fixed_activation_bytes(cuda))
     half_of_sure = int(modeling.SURELY_NEEDED * needed) // 2 + 64  # enough for the half-size pass, not for float32
     monkeypatch.setattr(modeling, "cuda_free_memory", lambda device: half_of_sure)
     with pytest.raises(memory.ImageTooLargeError, match="one pass over a whole 64×64 image"):
         modeling.check_forward_memory(model.config, (1, 3, 64, 64), cuda, "float32")
     for precision in ("bfloat16", "float16"):
         modeling.check_forward_memory(model.config, (1, 3, 64, 64), cuda, precision)
-    cpu_needed = int(64 * 64 * model.activation_bytes_per_pixel("cpu"))
+    cpu_needed = int(64 * 64 * model.activation_bytes_per_pixel("cpu") + model.fixed_activation_bytes("cpu"))
     monkeypatch.setattr(modeling, "available_host_memory", lambda: int(modeling.SURELY_NEEDED * cpu_needed) // 2 + 64)
     image = np.zeros((64, 64, 3), np.uint8)
     for dtype in ("bfloat16", "float32"):
@@ -708,7 +709,9 @@ def test_a_whole_image_pass_on_a_gpu_counts_the_memory_torch_keeps_cached(tiny_c
 
     config, gpu = tiny_config(), torch.device("cuda", 0)
     shape = (1, 3, 64, 64)
-    needed = int(64 * 64 * modeling.activation_bytes_per_pixel(config, gpu))
+    needed = int(
+        64 * 64 * modeling.activation_bytes_per_pixel(config, gpu) + modeling.fixed_activation_bytes(config, gpu)
+    )
     # The driver has a quarter of the pass left free; torch holds a whole pass's worth cached, unused.
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (needed // 4, 8 * needed))
     monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: needed + 1000)

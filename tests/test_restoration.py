@@ -205,8 +205,10 @@ def test_restore_images_restores_a_batch_too_large_for_memory_one_image_at_a_tim
     """Batching is for speed: whole images that each fit alone, but not together, are restored one by one."""
     from swinir_hf.models import runtime_swinir as modeling
 
-    one = modeling.SURELY_NEEDED * 20 * 24 * modeling.activation_bytes_per_pixel(model.config, torch.device("cpu"))
-    monkeypatch.setattr(modeling, "available_host_memory", lambda: int(1.5 * one))  # one image, not two
+    cpu = torch.device("cpu")
+    one = modeling.SURELY_NEEDED * 20 * 24 * modeling.activation_bytes_per_pixel(model.config, cpu)
+    fixed = modeling.SURELY_NEEDED * modeling.fixed_activation_bytes(model.config, cpu)
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: int(fixed + 1.5 * one))  # one image, not two
     restorer = SwinIRRestorer(model, tile=None, dtype="float32")
     images = [Image.fromarray(_rgb(seed=i)) for i in range(3)]
     alone = [np.asarray(restorer(image)) for image in images]
@@ -1181,6 +1183,46 @@ def test_chunked_cpu_inference_plans_bigger_tiles_than_a_gpu(model):
     assert activation_bytes_per_pixel(config, cpu) == activation_bytes_per_pixel(config, gpu)
 
 
+def _wide_window_model(window_size: int) -> SwinIRForImageRestoration:
+    sizes = {"window_size": window_size, "image_size": 2 * window_size}
+    config = SwinIRConfig(embed_dim=60, depths=[2], num_heads=[6], upscale=2, upsampler="pixelshuffledirect", **sizes)
+    return SwinIRForImageRestoration(config).eval()
+
+
+def test_wide_windows_plan_tiles_with_their_attention_memory_set_aside():
+    """One chunk's attention over 32-pixel windows takes hundreds of MB whatever the tile (scores and softmax: ws⁴
+    floats per head and window); the planner divided the whole budget into pixels, and an auditor measured its tiles
+    at 3.4 × a 256 MiB budget."""
+    from swinir_hf.inference.memory import TILE_MEMORY_SAFETY
+
+    model, cpu, x = _wide_window_model(32), torch.device("cpu"), torch.zeros(1, 3, 512, 512)
+    fixed, per_pixel = model.fixed_activation_bytes(cpu), model.activation_bytes_per_pixel(cpu)
+    assert fixed > 8 * 6 * 1024**2 * 4 * 2  # 8 windows' scores and softmax (8192 tokens), 6 heads, float32
+    assert per_pixel >= 4 * 32**2  # the cached shift mask: ws² floats a pixel
+    budget = 1 << 30
+    tile = SwinIRRestorer(model, memory_budget=budget)._initial_tile(x)
+    assert tile is not None and TILE_MEMORY_SAFETY * (fixed + per_pixel * tile**2) <= budget
+    assert SwinIRRestorer(model, memory_budget=fixed)._initial_tile(x) == 32  # nothing left: one window
+
+
+def test_a_window_whose_attention_cannot_fit_is_refused_before_any_work(monkeypatch):
+    """A 64-pixel window's attention needs ≈ 2 GB at once: with less memory, a tiled run ran out of it in the model
+    (a raw allocator error, after halving its tiles down to one window), whatever the tile."""
+    from swinir_hf.inference.memory import ImageTooLargeError
+    from swinir_hf.models import runtime_swinir
+
+    model = _wide_window_model(64)
+    monkeypatch.setattr(runtime_swinir, "available_host_memory", lambda: 1 << 30)
+    monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
+    said = (
+        r"^this model's attention over 64×64-pixel windows needs ≈ [\d.]+ GiB of memory on cpu at once, whatever "
+        r"the image or tile size, but only 1(\.0+)? GiB are available: use a machine with more memory$"
+    )
+    for tile in (64, None):
+        with pytest.raises(ImageTooLargeError, match=said):
+            restore(model, np.zeros((128, 128, 3), np.uint8), tile=tile, dtype="float32")
+
+
 def test_cmyk_with_an_unusable_profile_is_converted_without_it(model, tmp_path, caplog):
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # an RGB profile on CMYK pixels
     cmyk = Image.fromarray(_rgb()).convert("CMYK")
@@ -1644,6 +1686,7 @@ def test_auto_tiles_are_as_few_as_the_budget_allows_and_as_small_as_that_count_p
     from swinir_hf.inference.tiling import tile_grid
 
     monkeypatch.setattr(model, "activation_bytes_per_pixel", lambda device: 2.0)  # ×1.5 safety: 3 bytes a pixel
+    monkeypatch.setattr(model, "fixed_activation_bytes", lambda device: 0.0)
     restorer = SwinIRRestorer(model, tile="auto", tile_overlap=32, memory_budget=3 * 240 * 240)
     assert restorer._initial_tile(torch.zeros(1, 3, 240, 240)) is None
     for side, tile, count in ((256, 144, 2), (460, 176, 3)):

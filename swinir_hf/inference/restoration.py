@@ -285,8 +285,8 @@ class SwinIRRestorer:
             # Planned with the model's weights where they run: on a GPU, the free memory measured is what they leave.
             tile = self._initial_tile(x)
             x = x.to(next(model.parameters()).device)  # "cuda" is the model's GPU
-            if tile is None:  # one pass over the whole image: what cannot fit is refused now, not midway
-                check_forward_memory(model.config, x.shape, x.device, self.dtype)
+            # The whole image's pass, or what a pass over any tile needs: what cannot fit is refused now, not midway.
+            check_forward_memory(model.config, x.shape if tile is None else None, x.device, self.dtype)
             while True:
                 try:
                     return self._run(model, x, tile)
@@ -334,9 +334,11 @@ class SwinIRRestorer:
         if self.tile != "auto":
             return rounded_tile(self.tile, self.model.config.window_size)
         n, _, h, w = x.shape
-        budget = self.memory_budget or memory_budget(self.device)
+        # What a pass needs whatever its size is set aside first (one-window tiles where nothing is left).
+        fixed = self.model.fixed_activation_bytes(self.device)
+        budget = (self.memory_budget or memory_budget(self.device)) - TILE_MEMORY_SAFETY * fixed
         per_pixel = TILE_MEMORY_SAFETY * self.model.activation_bytes_per_pixel(self.device)
-        pixels = budget / (self.batch_size * n * per_pixel)
+        pixels = max(budget, 0) / (self.batch_size * n * per_pixel)
         return None if h * w <= pixels else fewest_tiles(h, w, pixels, self.tile_overlap, self.model.config.window_size)
 
 

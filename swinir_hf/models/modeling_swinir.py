@@ -45,6 +45,7 @@ from .runtime_swinir import (
     activation_bytes_per_pixel,
     chunked_inference,
     cpu_attention_kernel,
+    fixed_activation_bytes,
     fused_sdpa_padding,
     outside_float16_autocast,
     to_dtype_of,
@@ -150,7 +151,9 @@ def shift_window_mask(h: int, w: int, window_size: int, shift: int, device: torc
             region[:, hs, ws, :] = i * 3 + j
     region = window_partition(region, window_size).squeeze(-1)
     diff = region[:, None, :] - region[:, :, None]
-    return torch.where(diff != 0, -100.0, 0.0)
+    # In place: the mask takes ws² floats a pixel, and a comparison and a `where` beside it would more than double
+    # that while it is built. (+ 0.0 turns ne_'s -0.0s times -100 into 0.0s.)
+    return diff.ne_(0).mul_(-100.0).add_(0.0)
 
 
 class ShiftMaskCache(dict):
@@ -805,6 +808,12 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         model is), without a safety margin; tile planners divide their memory budget by it."""
         device = torch.device(device) if device is not None else self.device
         return activation_bytes_per_pixel(self.config, device)
+
+    def fixed_activation_bytes(self, device: torch.device | str | None = None) -> float:
+        """Rough peak bytes of one float32 forward pass on `device` (default: where the model is) that do not grow
+        with the image (its window attention's); tile planners set them aside before dividing their budget."""
+        device = torch.device(device) if device is not None else self.device
+        return fixed_activation_bytes(self.config, device)
 
     def _build_head(self, config: SwinIRConfig) -> None:
         dim, feat, c, scale = config.embed_dim, config.num_feat, config.num_channels, config.upscale

@@ -149,18 +149,20 @@ def chunks_on(config: SwinIRConfig, device: torch.device) -> bool:
 
 def activation_bytes_per_pixel(config: SwinIRConfig, device: torch.device) -> float:
     """Rough peak activation bytes per input pixel of one float32 forward pass on `device` (no safety margin): what
-    a tile planner needs to know of this architecture (`SwinIRForImageRestoration.activation_bytes_per_pixel`).
+    a tile planner needs to know of this architecture (`SwinIRForImageRestoration.activation_bytes_per_pixel`),
+    beside what a pass needs whatever the image size (`fixed_activation_bytes`).
 
+    Every pass holds the shift mask of its size (ws² floats a pixel, cached; twice that while it is built).
     Chunked inference (`chunks_on`) holds a few full-size token maps (block input and output, the RSTB and
     shallow-feature residuals, a conv output) and the output image (model output, crop, host copy); its chunk
-    temporaries do not grow with the image. Unchunked, add each layer's qkv, attention scores and MLP hidden
-    state, and the head's feature maps at the output resolution.
+    temporaries do not grow with the image. Unchunked, add each layer's qkv, attention scores and MLP hidden state,
+    and the head's feature maps at the output resolution.
     """
-    d, scale2 = config.embed_dim, config.upscale**2
+    d, scale2, n = config.embed_dim, config.upscale**2, config.window_size**2
     if chunks_on(config, device):
-        return 4.0 * (6 * d + 3 * scale2 * config.num_channels)
-    heads, n = max(config.num_heads), config.window_size**2
-    body = 4 * d + 3 * d + 2 * heads * n + config.mlp_ratio * d
+        return max(4.0 * (6 * d + 3 * scale2 * config.num_channels + n), 8.0 * n)
+    heads = max(config.num_heads)
+    body = 4 * d + 3 * d + 2 * heads * n + n + config.mlp_ratio * d
     if config.upsampler in ("pixelshuffle", "nearest+conv"):
         head = 2 * scale2 * config.num_feat
     elif config.upsampler == "pixelshuffledirect":
@@ -170,31 +172,56 @@ def activation_bytes_per_pixel(config: SwinIRConfig, device: torch.device) -> fl
     return 4.0 * (body + head)
 
 
+def fixed_activation_bytes(config: SwinIRConfig, device: torch.device) -> float:
+    """Rough peak bytes of one float32 forward pass on `device` that do not grow with the image: the (heads, ws²,
+    ws²) position bias and its int64 index; chunked (`chunks_on`), one attention call's scores and softmax over a
+    chunk's windows (at least one window: ws⁴ floats a head, hundreds of MB from window 32 on), the same for the
+    one timing of the CPU kernels (`faster_cpu_attention`), and a chunk's qkv and MLP temporaries. Small for
+    SwinIR's 8-pixel windows; tile planners set it aside before dividing their budget into pixels."""
+    n, heads = config.window_size**2, max(config.num_heads)
+    bias = 4.0 * heads * n * n + 16.0 * n * n
+    if not chunks_on(config, device):
+        return bias  # the scores are per pixel there
+    chunk = config.inference_chunk_size
+    windows = max(1, max(chunk, _TIMED_TOKENS) // n)  # per attention call, and per timed call
+    return bias + 8.0 * heads * n * n * windows + 4.0 * chunk * (3 + config.mlp_ratio) * config.embed_dim
+
+
 class ImageTooLargeError(MemoryError):
     """An image whose output, or whole-image pass, does not fit in memory, found before any work (or at its
     allocation)."""
 
 
-# The share of `activation_bytes_per_pixel`'s estimate that a pass surely needs: measured peaks run from 14 % under it
-# (sr-x4 on CPU at 512²: 0.36 GiB for 0.42) to 19 % over (denoise-color); only what cannot fit is refused.
+# The share of the estimate (`activation_bytes_per_pixel`, `fixed_activation_bytes`) that a pass surely needs:
+# measured peaks fall on both sides of it (benchmarks/README.md, "Activation memory"); only what cannot fit is refused.
 SURELY_NEEDED = 0.8
 
 
 def check_forward_memory(
-    config: SwinIRConfig, shape: tuple[int, ...], device: torch.device, precision: str = "float32"
+    config: SwinIRConfig, shape: tuple[int, ...] | None, device: torch.device, precision: str = "float32"
 ) -> None:
-    """Raise `ImageTooLargeError` (with the sizes) when one forward pass over a whole (N, C, H, W) input cannot fit
-    on `device`: `SURELY_NEEDED` of its `activation_bytes_per_pixel` estimate against the memory free there now.
-    Without it such a pass fails deep in the model, or the OS kills the process. The estimate is float32's: a pass
-    under `precision` "bfloat16" / "float16" (autocast) on a GPU is counted at half of it, the least it can need,
-    so that only what surely cannot fit is refused; on the CPU it is counted as float32, as it needs no less."""
-    n, _, h, w = shape
-    needed = int(n * h * w * activation_bytes_per_pixel(config, device))
+    """Raise `ImageTooLargeError` (with the sizes) when one forward pass cannot fit on `device`: over a whole
+    (N, C, H, W) input `shape`, `SURELY_NEEDED` of its estimate (`activation_bytes_per_pixel` × its pixels, plus
+    `fixed_activation_bytes`), or, with `shape` None (tiles, of any size), of the fixed part alone, against the
+    memory free there now. Without it such a pass fails deep in the model, or the OS kills the process. The estimate
+    is float32's: a pass under `precision` "bfloat16" / "float16" (autocast) on a GPU is counted at half of it, the
+    least it can need, so that only what surely cannot fit is refused; on the CPU it is counted as float32, as it
+    needs no less."""
+    n, _, h, w = shape or (0, 0, 0, 0)
+    fixed = fixed_activation_bytes(config, device)
+    needed = int(n * h * w * activation_bytes_per_pixel(config, device) + fixed)
     # autocast's 2-byte activations on a GPU; softmax and norms stay float32, so never below half. Not on the CPU:
     # there a bfloat16 pass peaked above the float32 one (embed_dim 60, 640²: +793 MB against +614 MB RSS).
-    if precision != "float32" and device.type == "cuda":
-        needed //= 2
+    if halved := precision != "float32" and device.type == "cuda":
+        needed, fixed = needed // 2, fixed // 2
     available = cuda_free_memory(device) if device.type == "cuda" else available_host_memory()
+    if SURELY_NEEDED * fixed > available:  # tiles would not help
+        ws = config.window_size
+        raise ImageTooLargeError(
+            f"this model's attention over {ws}×{ws}-pixel windows needs ≈ {byte_size(int(fixed))} of memory on "
+            f"{device} at once, whatever the image or tile size, but only {byte_size(available)} are available: "
+            "use a machine with more memory" + ("" if halved or device.type == "cpu" else ", or dtype='bfloat16'")
+        )
     if SURELY_NEEDED * needed > available:
         raise ImageTooLargeError(
             f"one pass over {'a whole' if n == 1 else f'{n} whole'} {w}×{h} image{'s' * (n > 1)} needs ≈ "
