@@ -298,8 +298,16 @@ def test_folds_case_probes_the_file_system_where_the_path_would_be(tmp_path):
     (tmp_path / "Out").mkdir()
     assert not folds_case(tmp_path / "Out" / "new" / "deeper")  # this file system tells names apart by case
     (tmp_path / "oUT").symlink_to(tmp_path / "Out")  # what a case-folding one shows: the swapped name, one file
-    assert folds_case(tmp_path / "Out" / "new" / "deeper")
-    assert folds_case(tmp_path / "Out" / "123")  # nothing to swap in "123": probed at its parent
+    assert folds_case(tmp_path / "Out" / "new" / "deeper")  # an empty folder: probed by its own name
+    (tmp_path / "Out" / "Photo.png").write_bytes(b"")  # an entry inside: probed by it (the folder's own file system)
+    assert not folds_case(tmp_path / "Out" / "new")
+    (tmp_path / "Out" / "pHOTO.PNG").symlink_to(tmp_path / "Out" / "Photo.png")
+    assert folds_case(tmp_path / "Out" / "new")
+    (tmp_path / "123").mkdir()  # no letters in it, nor any entries: probed by its parent's name, without a twin
+    assert not folds_case(tmp_path / "123")
+    (tmp_path / "123" / "ß").write_bytes(b"")  # not ASCII: "ß".swapcase() is "SS", no name of the same file
+    (tmp_path / "123" / "SS").symlink_to(tmp_path / "123" / "ß")
+    assert not folds_case(tmp_path / "123")
 
 
 def test_outputs_that_differ_only_in_case_are_refused_where_the_file_system_folds_case(
@@ -323,6 +331,29 @@ def test_outputs_that_differ_only_in_case_are_refused_where_the_file_system_fold
     assert expected in err and err.count("would also be written from") == 2
     assert not out.exists() or not any(out.iterdir())
     assert _restore(src, "-o", tmp_path / "auto", "--ext", "auto", model_dir=model_dir) == 0  # Photo.jpg, photo.png
+
+
+def test_where_case_is_folded_paths_that_differ_only_in_case_are_one_in_every_check(tmp_path, monkeypatch):
+    """`restore photos -o photos` of IMG.PNG writes IMG.png, the input itself on such a disk: it was taken for an
+    earlier output and left alone (exit 0); `-o Photos/restored` did not see photos/restored's earlier outputs."""
+    from swinir_hf.inference import jobs
+    from swinir_hf.inference.files import collect_inputs
+
+    photos = tmp_path / "photos"
+    (photos / "restored").mkdir(parents=True)
+    for name in ("IMG.PNG", "b.png", "restored/b.jpg"):
+        Image.fromarray(_rng_image((6, 6, 3))).save(photos / name)
+    files = collect_inputs([str(photos)], recursive=True).files
+    monkeypatch.setattr(jobs, "folds_case", lambda path: True)
+    plan = jobs.plan_jobs(files, photos, OutputOptions())
+    assert plan.earlier_outputs == [] and [job.src.name for job in plan.jobs] == ["b.jpg"]
+    assert [(src.name, message.split(": ")[0]) for src, message in plan.errors] == [
+        ("IMG.PNG", f"output {photos.resolve() / 'IMG.png'} would overwrite an input"),
+        ("b.png", f"output {photos.resolve() / 'b.png'} would overwrite an input"),
+    ]
+    plan = jobs.plan_jobs(files, tmp_path / "Photos" / "restored", OutputOptions())
+    assert plan.earlier_outputs == [photos / "restored" / "b.jpg"]
+    assert [job.src.name for job in plan.jobs] == ["IMG.PNG", "b.png"]
 
 
 def test_inputs_that_ext_auto_maps_to_one_output_are_not_told_to_use_it(tmp_path, model_dir, capsys):

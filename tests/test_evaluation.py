@@ -637,17 +637,19 @@ def test_a_folder_named_as_inputs_is_scored_with_a_warning(small_set, tmp_path, 
     """`--dataset RealSRSet+5images/LR` (the authors' `--folder_lq`) printed a table scoring the real photos as the
     ground truth, without a word."""
     dataset, _ = small_set
-    for folder in (tmp_path / "photos" / "LR", tmp_path / "Set" / "LR_bicubic" / "X2", tmp_path / "lq"):
+    inputs = ("photos/LR", "Set/LR_bicubic/X2", "lq", "DIV2K_valid_LR_bicubic/X2", "Set5/LRbicx4")
+    for folder in (tmp_path / name for name in inputs):
         shutil.copytree(dataset / "HR", folder)
         caplog.clear()
         assert evaluate(None, folder, jpeg=30, progress=False).names == ["a", "b", "c"]
-        named = folder.name if folder.name != "X2" else "LR_bicubic"
+        named = folder.name if folder.name != "X2" else folder.parent.name
         said = f"{folder} is named as a folder of low-quality inputs ({named}), but eval takes its images as the"
         assert [r.getMessage()[: len(said)] for r in caplog.records] == [said]
     caplog.clear()
     evaluate(None, dataset, jpeg=30, progress=False)  # Mini/HR
-    shutil.copytree(dataset / "HR", tmp_path / "LRs")  # not the naming
-    evaluate(None, tmp_path / "LRs", jpeg=30, progress=False)
+    for other in ("LRs", "lr_sweep/Set5"):  # not the naming; a parent's name only counts above a scale's folder
+        shutil.copytree(dataset / "HR", tmp_path / other)
+        evaluate(None, tmp_path / other, jpeg=30, progress=False)
     assert not caplog.records
 
 
@@ -847,8 +849,16 @@ def test_several_models_side_by_side(small_set, tiny_config, tmp_path, capsys, m
     with pytest.raises(ValueError, match=expected):
         evaluate_models(models, dataset, **saved)
     assert evaluate_models(models, dataset, progress=False).methods == ["bicubic", "tiny_x2", "TINY_X2"]  # unsaved
+    slashed = [("a/b", models[0][1]), ("a_b", models[1][1])]
     with pytest.raises(ValueError, match="two models are called 'a/b' and 'a_b', whose saved images would share"):
-        evaluate_models([("a/b", models[0][1]), ("a_b", models[1][1])], dataset, **saved)
+        evaluate_models(slashed, dataset, **saved)
+    assert evaluate_models(slashed, dataset, progress=False).methods == ["bicubic", "a/b", "a_b"]  # nothing saved
+    cased = tmp_path / "cased"  # images of names one file on such a disk
+    shutil.copytree(dataset / "HR", cased)
+    (cased / "a.png").rename(cased / "B.png")
+    with pytest.raises(ValueError, match=r"^cased holds images whose names .* would save as one file \(B, b: its"):
+        evaluate_models(models[:1], cased, **saved)
+    assert evaluate_models(models[:1], cased, progress=False).names == ["B", "b", "c"]
     grey = tmp_path / "grey_x2"  # a 1-channel model sees other inputs (BT.601 luma): not one table
     SwinIRForImageRestoration(tiny_config(upscale=2, num_channels=1)).save_pretrained(grey)
     assert main(["eval", "--model", str(model_dir), str(grey), "--dataset", str(dataset)]) == 1

@@ -612,7 +612,7 @@ class FakeHfApi:
 @pytest.fixture
 def fake_api(monkeypatch):
     FakeHfApi.calls = []
-    monkeypatch.setattr(folders, "HfApi", FakeHfApi)  # whoami: the default organisation
+    monkeypatch.setattr(repo_names, "HfApi", FakeHfApi)  # whoami: the default organisation
     monkeypatch.setattr(hub, "HfApi", FakeHfApi)  # the push
     # A Hub that answers (this fake one), whatever the machine running the tests has.
     monkeypatch.setattr(loading, "hub_reachable", lambda *args, **kwargs: True)

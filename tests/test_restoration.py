@@ -1592,6 +1592,8 @@ def test_restore_says_what_real_esrgans_arguments_are_here(model):
         with pytest.raises(TypeError, match=said):
             restore(model, _rgb(), engine, half=True, tile_pad=10, bogus=1)
     assert restore(model, _rgb(), progress=False, tile_overlap=4).shape == restore(model, _rgb()).shape  # its own
+    with pytest.raises(TypeError, match=r"^restore's third argument is an EngineOptions, got 2: pass the options"):
+        restore(model, _rgb(), 2, tile=16)  # `enhance(img, 2)` with an option: not "tile is given twice"
 
 
 def test_restore_tensor_takes_only_float_batches(model):

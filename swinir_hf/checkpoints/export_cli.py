@@ -22,9 +22,8 @@ from .export import (
     unclaimed_staging,
 )
 from .export_arguments import DESCRIPTION, add_hub_arguments
-from .folders import check_push_access
 from .loading import CHECKPOINT_SUFFIXES, network_errors, resolve_spec
-from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
+from .repo_names import check_push_access, check_repo_id, folder_repo_name, hub_repo_id
 from .run_folder import list_checkpoints
 
 

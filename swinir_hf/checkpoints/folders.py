@@ -1,11 +1,9 @@
 """Model folders: the one way this package writes a `save_pretrained` folder (weights, config, image processor,
-model card) and the one way it pushes a folder to the Hub."""
+model card). (Pushing one: `export.push_folder`, after `repo_names.check_push_access`.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from huggingface_hub import HfApi
 
 from ..library_bars import transformers_bars_off
 from ..models.image_processing_swinir import SwinIRImageProcessor
@@ -35,53 +33,6 @@ def weights_follow_umask(folder: Path, like: Path) -> None:
     mode = like.stat().st_mode & 0o777
     for weights in folder.glob("*.safetensors"):
         weights.chmod(mode)
-
-
-def check_repo_id_given(repo_id: str, option: str = "--push-to-hub") -> None:
-    """Raise `ValueError` for a repo id the Hub rejects (a space, `--`, `a/b/c`, over 96 characters: huggingface_hub's
-    rule), naming `option`, which gave it: before the work it is pushed after (a restored dataset, a training run),
-    not at the push, nor by pushing `a/b/c` to `a/c` (`check_push_access` keeps the first and last parts)."""
-    from .repo_names import repo_id_problem
-
-    if problem := repo_id_problem(repo_id):
-        raise ValueError(
-            f"{option} {repo_id!r} is not a Hub repo id ({problem}): give NAME or OWNER/NAME, of letters, digits, "
-            "'-', '_' and '.'"
-        )
-
-
-def check_push_access(repo_id: str, upload_later: str, option: str = "--push-to-hub", token: str | None = None) -> str:
-    """Raise `ValueError` (saying what to do) unless this machine can push to `repo_id` on the Hub: online, the Hub
-    reachable, a token whose user or organisations own the repo's namespace. `upload_later` is how to upload what
-    was saved locally instead (e.g. `hf upload ORG/NAME OUTPUT_DIR`), offered as the alternative; `option` is the
-    command-line option that asked for the push, which the messages name; `token` the one to push with (default: the
-    logged-in one / HF_TOKEN). Returns `repo_id` with its namespace: the token's user for a bare name, which the Hub
-    creates there."""
-    from huggingface_hub import constants
-
-    from .loading import hub_reachable, network_errors
-
-    later = f"or drop {option} and upload the saved folder later ({upload_later})"
-    if constants.HF_HUB_OFFLINE:
-        raise ValueError(f"{option} {repo_id}: HF_HUB_OFFLINE is set, so nothing can be pushed: unset it, {later}")
-    if not hub_reachable():
-        raise ValueError(
-            f"{option} {repo_id}: the Hub ({constants.ENDPOINT}) cannot be reached: retry when it can, {later}"
-        )
-    try:
-        me = HfApi(token=token).whoami()
-    except network_errors() as err:
-        raise ValueError(
-            f"{option} {repo_id}: no valid Hub token ({err}): run `hf auth login` or set HF_TOKEN, {later}"
-        ) from err
-    names = {me.get("name")} | {org.get("name") for org in me.get("orgs") or []}
-    namespace = repo_id.split("/")[0] if "/" in repo_id else me.get("name")
-    if namespace not in names:
-        raise ValueError(
-            f"{option} {repo_id}: the token's user {me.get('name')!r} is not {namespace!r} nor a member of it "
-            f"(it may push to {', '.join(sorted(n for n in names if n))}), {later}"
-        )
-    return f"{namespace}/{repo_id.rsplit('/', 1)[-1]}"
 
 
 def save_model_folder(

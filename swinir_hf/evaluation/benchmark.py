@@ -19,10 +19,11 @@ the authors' test script reads them for a colour model: the paper's figures, and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,8 @@ def evaluate_models(
     engine = _tile_as_run(engine, [model for _, model in models if model is not None])
     degradation = common_degradation(models, scale, noise, jpeg, real)
     folded = save_dir is not None and folds_case(Path(save_dir).resolve())
-    labels = _method_names([label for label, _ in models], degradation, folded)
+    saved_as = None if save_dir is None else functools.partial(saved_as_one, folded=folded)
+    labels = _method_names([label for label, _ in models], degradation, saved_as)
     conventions = grey_conventions(models, labels, degradation, grey_convention)
     sets = {c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard) for c in dict.fromkeys(conventions)}
     name, samples = sets[conventions[0]]
@@ -199,6 +201,12 @@ def evaluate_models(
     result.scores = {method: [] for method in methods}
     for sample in samples:  # all of them, before any is restored: not the n-th one's error after n - 1
         _check_scoreable(sample, degradation, name)
+    keys = [saved_as(sample.name) for sample in samples] if saved_as else []
+    if twins := [sample.name for sample, key in zip(samples, keys, strict=False) if keys.count(key) > 1]:
+        raise ValueError(
+            f"{name} holds images whose names {save_dir} would save as one file ({', '.join(twins)}: its disk does not "
+            "tell case apart): rename them, or save the images elsewhere"
+        )
     saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
     # One restorer per model for the whole set: its one-off warnings (tile_overlap=0) are said once, not per image.
     restorers = [None if model is None else engine.restorer(model) for _, model in models]
@@ -297,14 +305,17 @@ def _tile_as_run(engine: EngineOptions, models: list[SwinIRForImageRestoration])
     return dataclasses.replace(engine, tile=tiles[0])
 
 
-def _method_names(labels: list[str], degradation: Degradation, folded: bool = False) -> list[str]:
-    """The models' row names, kept apart from the baseline's; two models of one name, or of names saved as one
-    folder (`saved_as_one`: "a/b" and "a_b"; "A" and "a" where saved images go to a `folded` file system), are an
+def _method_names(
+    labels: list[str], degradation: Degradation, saved_as: Callable[[str], str] | None = None
+) -> list[str]:
+    """The models' row names, kept apart from the baseline's; two models of one name, or of names `saved_as` one
+    folder (where images are saved: `saved_as_one`, "a/b" and "a_b"; "A" and "a" on a case-folding disk), are an
     error."""
+    key = saved_as or str
     # One row per method: a model named after the baseline is told apart.
     names = [f"{label} (model)" if label == degradation.baseline_name else label for label in labels]
     for i, name in enumerate(names):
-        twin = next((other for other in names[:i] if saved_as_one(other, folded) == saved_as_one(name, folded)), None)
+        twin = next((other for other in names[:i] if key(other) == key(name)), None)
         if twin == name:
             raise ValueError(f"two models are called {name!r}: the same model given twice, or labels to tell apart")
         if twin is not None:

@@ -132,10 +132,17 @@ def load_samples(
     return name, samples
 
 
+# A folder of degraded inputs, as the authors, BasicSR and DIV2K name them: LR, LQ, LR_bicubic, LRbicx4,
+# DIV2K_valid_LR_bicubic, LR-x4.
+_INPUTS_FOLDER = re.compile(r"(^|[_-])(LR|LQ)($|[_-]|bic|x\d)", re.IGNORECASE)
+
+
 def _named_as_inputs(folder: Path) -> str | None:
-    """The name by which `folder` or its parent says it holds degraded inputs (`LR`, `LQ`, `LR_bicubic` of
-    Set5/LR_bicubic/X4), the authors' and BasicSR's naming; else None."""
-    return next((p.name for p in (folder, folder.parent) if re.match(r"(LR|LQ)($|_)", p.name, re.IGNORECASE)), None)
+    """The name by which `folder` says it holds degraded inputs (`_INPUTS_FOLDER`), or its parent for a scale's
+    folder (`Set5/LR_bicubic/X4`); else None."""
+    folder = folder.resolve()  # `--dataset .` inside one
+    named = (folder, folder.parent) if re.fullmatch(r"[xX]\d+", folder.name) else (folder,)
+    return next((p.name for p in named if _INPUTS_FOLDER.search(p.name)), None)
 
 
 def _only_folders(folder: Path) -> str:

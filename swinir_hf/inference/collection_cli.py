@@ -183,7 +183,7 @@ def _claim_output(args: argparse.Namespace, out: Path, claim: contextlib.ExitSta
         check_fresh_output_folder(out, args.overwrite, replaces="the dataset in it", resumes=PARTS_FOLDER)
     if not args.push_to_hub:
         return None
-    from ..checkpoints.folders import check_push_access, check_repo_id_given
+    from ..checkpoints.repo_names import check_push_access, check_repo_id_given
 
     check_repo_id_given(args.push_to_hub)  # now, not after restoring the whole dataset
     load_later = f"`datasets.load_from_disk('{out}').push_to_hub('{args.push_to_hub}')`"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,8 +164,8 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
     plan = Plan(jobs=[])
     kept = []
     for (src, dst), (_, rel) in zip(targets, files, strict=True):
-        earlier = (key(src) in outputs and src != dst) or key(src.with_suffix("")) in output_stems
-        if earlier or _in_output(src, rel, out_dir):
+        earlier = (key(src) in outputs and key(src) != key(dst)) or key(src.with_suffix("")) in output_stems
+        if earlier or _in_output(src, rel, out_dir, key):
             plan.earlier_outputs.append(src)
         else:
             kept.append((src, dst))
@@ -206,16 +207,17 @@ def plan_jobs(files: list[tuple[Path, Path]], out_dir: str | Path, output: Outpu
     return plan
 
 
-def _in_output(src: Path, rel: Path, out_dir: Path) -> bool:
+def _in_output(src: Path, rel: Path, out_dir: Path, key: Callable[[Path], str] = str) -> bool:
     """Whether `src` (at `rel` below the folder it was collected from) lies in `out_dir` (resolved) below that
-    folder: an earlier run's output, not an input (in `out_dir` itself, an in-place run's inputs are the user's).
-    Only along real folders: outputs are never written through links, and a file reached through a linked folder
-    (`photos/phone -> /mnt/phone/DCIM`) is the user's, wherever the link points."""
+    folder: an earlier run's output, not an input (in `out_dir` itself, an in-place run's inputs are the user's);
+    paths compared by `key` (case-folded where the file system folds case). Only along real folders: outputs are
+    never written through links, and a file reached through a linked folder (`photos/phone -> /mnt/phone/DCIM`) is
+    the user's, wherever the link points."""
     real = src.resolve()
     if real.parts[-len(rel.parts) :] != rel.parts:  # a link along `rel`: its folders are not `rel`'s
         return False
-    root = real.parents[len(rel.parts) - 1]
-    return root in out_dir.parents and out_dir in real.parents
+    root = key(real.parents[len(rel.parts) - 1])
+    return root in map(key, out_dir.parents) and key(out_dir) in map(key, real.parents)
 
 
 def _not_a_file(path: Path) -> str | None:

@@ -388,12 +388,12 @@ def restore(
     (`progress`, ...) or, without `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None,
     dtype="float32")`).
     """
-    check_restore_keywords(options, engine is not None, SwinIRRestorer.__init__)
-    if engine is None:
-        return SwinIRRestorer(model, **options)(image, outscale)
-    if not isinstance(engine, EngineOptions):  # `restore(model, image, 2)`, as `enhance(img, 2)`: not an engine
+    if engine is not None and not isinstance(engine, EngineOptions):  # `restore(model, image, 2)`, as `enhance(img, 2)`
         raise TypeError(
             f"restore's third argument is an EngineOptions, got {engine!r}: pass the options by name "
             "(restore(model, image, outscale=2, tile=256, dtype='float32'))"
         )
+    check_restore_keywords(options, engine is not None, SwinIRRestorer.__init__)
+    if engine is None:
+        return SwinIRRestorer(model, **options)(image, outscale)
     return engine.restorer(model, **options)(image, outscale)

@@ -33,11 +33,19 @@ def nearest_existing(path: Path) -> Path:
 
 
 def folds_case(path: Path) -> bool:
-    """Whether names that differ only in case are one file where `path` (made or not) is: macOS' and Windows' file
-    systems by default. Probed by looking up the nearest existing path that has letters in its name with their case
-    swapped (it is the same file there); False where nothing can be probed."""
-    for probe in (path, *path.parents):
-        if probe.name.swapcase() != probe.name and (probe.exists() or probe.is_symlink()):
+    """Whether names that differ only in case are one file in the folder `path` (made or not): macOS' and Windows'
+    file systems by default. Probed by looking up an ASCII name with letters with its case swapped (the same file
+    there): one of the nearest existing folder's entries, else that folder's own name in its parent (another file
+    system where it is a mount point); False where no such name is found."""
+    existing = nearest_existing(path)
+    folder = existing if existing.is_dir() else existing.parent
+    try:
+        with os.scandir(folder) as entries:
+            inside = [folder / entry.name for _, entry in zip(range(64), entries, strict=False)]
+    except OSError:
+        inside = []
+    for probe in (*inside, folder, *folder.parents):
+        if probe.name.isascii() and probe.name.swapcase() != probe.name:
             try:
                 return os.path.samefile(probe, probe.with_name(probe.name.swapcase()))
             except OSError:  # no such file: case tells names apart

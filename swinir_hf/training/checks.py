@@ -151,8 +151,8 @@ def remove_superseded_work(out: Path, resume_from: Path | None) -> None:
 def check_run_push_access(repo_id: str, output_dir: Path) -> str:
     """Raise `ValueError` (saying what to do: push `output_dir` later with `swinir-hf hub`) unless this machine can
     push the trained model to `repo_id`; returns `repo_id` with its namespace (the token's user for a bare name)."""
-    from ..checkpoints.folders import check_push_access as check
-    from ..checkpoints.folders import check_repo_id_given
+    from ..checkpoints.repo_names import check_push_access as check
+    from ..checkpoints.repo_names import check_repo_id_given
 
     check_repo_id_given(repo_id)  # before the offline advice, whose command would name it
     return check(repo_id, push_later_command(repo_id, output_dir))
