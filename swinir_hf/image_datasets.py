@@ -96,7 +96,8 @@ def missing_folder(spec: str) -> str | None:
     if Path(spec).exists():  # before the Hub id: `data/train.parquet` can be one, and was looked up there
         return (
             f"{spec} is a file, not a dataset folder (imagefolder:DIR for a folder of images; a parquet or CSV file: "
-            "load it with datasets.load_dataset and restore it from Python, restore_dataset)"
+            "load it with datasets.load_dataset and save_to_disk it into a folder to give here, or, to restore it, "
+            "restore it from Python: restore_dataset)"
         )
     return None if is_hub_dataset_id(spec) else f"no such dataset folder: {spec}"
 
@@ -106,6 +107,51 @@ def image_columns(dataset: datasets.Dataset) -> list[str]:
     import datasets
 
     return [name for name, feature in dataset.features.items() if isinstance(feature, datasets.Image)]
+
+
+class NoSuchSplitError(ValueError):
+    """A local dataset without the split asked for; the message names the splits it has."""
+
+
+# Names of a column of image file paths, where a dataset names none as its image column.
+_PATH_COLUMNS = ("image", "img", "path", "file", "filename", "file_name", "hr", "gt")
+
+
+def cast_hint(dataset: datasets.Dataset, column: str | None = None) -> str:
+    """For a dataset without the image column wanted: how to make `column` (else a string column named as image
+    paths are, `_PATH_COLUMNS`) one, if it holds strings (file paths, presumably); else ""."""
+    strings = [name for name, feature in dataset.features.items() if getattr(feature, "dtype", "") == "string"]
+    name = column if column in strings else None if column else next((s for s in strings if s in _PATH_COLUMNS), None)
+    return f" ({name!r} holds strings: file paths? dataset.cast_column({name!r}, datasets.Image()))" if name else ""
+
+
+# A dataset's columns of ground-truth images and of given inputs (LR / LQ), by name.
+TRUTH_COLUMNS = ("hr", "image", "gt")
+INPUT_COLUMNS = ("lr", "lq")
+
+
+def ground_truth_column(dataset: datasets.Dataset, spec: str) -> str:
+    """The image column that holds `dataset`'s ground truth (`spec` names the dataset in errors): `hr`, `image` or
+    `gt`, else its one image column besides the inputs' (`INPUT_COLUMNS`).
+
+    Raises:
+        ValueError: no image column, or several and none of those names (the first was taken: `low` before
+            `target`, an `lr` before an `hr` of another name), saying what to name it.
+    """
+    columns = image_columns(dataset)
+    if not columns:
+        raise ValueError(
+            f"dataset {spec!r} has no image column (columns: {list(dataset.features)}){cast_hint(dataset)}"
+        )
+    others = [c for c in columns if c not in INPUT_COLUMNS]
+    if (named := next((c for c in TRUTH_COLUMNS if c in columns), None)) is not None:
+        return named
+    if len(others) == 1:
+        return others[0]
+    raise ValueError(
+        f"dataset {spec!r}: which of its image columns ({', '.join(columns)}) holds the ground truth? Name it hr "
+        "(dataset.rename_column(NAME, 'hr')), and the given inputs, if any, lr"
+    )
 
 
 def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset | None:
@@ -124,7 +170,7 @@ def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset 
         raise ValueError(f"{path} has no rows (a save_to_disk folder without a data file)") from None
     if isinstance(loaded, datasets.DatasetDict):
         if split not in loaded:
-            raise ValueError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")
+            raise NoSuchSplitError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")
         loaded = loaded[split]
     return loaded
 
@@ -160,6 +206,10 @@ def load_image_dataset(
         except datasets.exceptions.DatasetGenerationError as err:  # a file name it cannot store (not valid UTF-8)
             cause = err.__cause__ or err
             raise ValueError(f"{spec}: datasets cannot read the folder: {type(cause).__name__}: {cause}") from None
+        except ValueError as err:  # datasets' "Unknown split "test". Should be one of ['train']."
+            if not str(err).startswith("Unknown split"):
+                raise
+            raise NoSuchSplitError(f"{spec} has no split {split or 'train'!r} ({err})") from None
     if Path(spec).is_dir():
         loaded = load_saved_dataset(spec, split or default_split)
         if loaded is None:

@@ -204,12 +204,14 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
             run(demo, EXAMPLE, precision="float16")
 
 
-def test_a_whole_image_that_cannot_fit_points_to_the_tile_size_control(demo, monkeypatch):
+def test_a_whole_image_that_cannot_fit_points_to_the_tile_size_control(demo, model_dir, monkeypatch):
     """A "Whole image (no tiles)" pass that cannot fit is refused with the engine's advice, which names the API's and
     the command line's tile options; the demo's user has the "Tile size" control instead."""
     import swinir_hf.models.runtime_swinir as modeling
+    from swinir_hf import SwinIRConfig
 
-    monkeypatch.setattr(modeling, "available_host_memory", lambda: 1024)
+    fixed = modeling.fixed_activation_bytes(SwinIRConfig.from_pretrained(model_dir), torch.device("cpu"))
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: int(fixed))  # its attention fits, the image not
     with pytest.raises(gr.Error) as err:
         run(demo, EXAMPLE, tile="none")
     assert re.match(r"Restoration failed: one pass over a whole \d+×\d+ image needs", err.value.message)

@@ -580,6 +580,31 @@ def test_an_image_too_small_to_score_is_said_before_any_is_restored(tiny_config,
         evaluate(model, folder, jpeg=10, progress=False)
 
 
+def test_a_datasets_ground_truth_is_its_named_column_never_a_guess(small_set, tmp_path, capsys):
+    """Columns `low` (the inputs) and `target`: `low`, the first image column, was scored as the ground truth, in a
+    normal table; `lr` and `target`: `lr` was taken as both."""
+    import datasets
+
+    dataset, model_dir = small_set
+    files = sorted((dataset / "HR").iterdir())
+    lr = []
+    for f in files:
+        hr = Image.open(f)
+        hr.resize((hr.width // 2, hr.height // 2), Image.BICUBIC).save(tmp_path / f.name)
+        lr.append(str(tmp_path / f.name))
+    columns = {"lr": lr, "target": [str(f) for f in files]}
+    ds = datasets.Dataset.from_dict(columns).cast_column("lr", datasets.Image()).cast_column("target", datasets.Image())
+    ds.save_to_disk(str(tmp_path / "pairs"))
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    given = evaluate(model, tmp_path / "pairs", progress=False)
+    assert given.names == ["a", "b", "c"]
+    assert given.scores == evaluate(model, dataset, lr_dir=tmp_path, progress=False).scores  # `target` and `lr`
+    ds.rename_column("lr", "low").save_to_disk(str(tmp_path / "low"))
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(tmp_path / "low"), "--no-progress"]) == 1
+    said = "which of its image columns (low, target) holds the ground truth? Name it hr (dataset.rename_column(NAME,"
+    assert said in capsys.readouterr().err
+
+
 def test_a_datasets_lr_column_of_another_size_is_refused_before_any_restoring(small_set, tmp_path, capsys):
     """A dataset's `lr` images were never checked: too small, they were scored against a crop of the ground truth
     (about 12 dB, exit 0); too large, the error came after the model ran ("image shapes differ")."""

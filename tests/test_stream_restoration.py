@@ -79,6 +79,17 @@ def test_a_stream_is_restored_lazily_as_the_dataset_is(folder, model_dir, monkey
     captions = stream.remove_columns("image")  # "None is not an image column of the dataset (image columns: [])"
     with pytest.raises(ValueError, match=r"^the dataset has no image column \(its columns: \['caption'\]\)$"):
         restore_dataset(captions, restorer)
+    paths = whole.cast_column("image", datasets.Image(decode=False)).map(lambda row: {"path": row["image"]["path"]})
+    paths = paths.remove_columns("image")  # file paths as strings: cast, they are images
+    said = (
+        r"^the dataset has no image column \(its columns: \['caption', 'path'\]\) \('path' holds strings: file paths\? "
+    )
+    with pytest.raises(ValueError, match=said + r"dataset.cast_column\('path', datasets.Image\(\)\)\)$"):
+        restore_dataset(paths, restorer)
+    with pytest.raises(
+        TypeError, match=r"^restore one split of the dataset: dataset\['train'\] \(its splits: \['train'\]\)$"
+    ):
+        restore_dataset(datasets.DatasetDict({"train": whole}), restorer)
 
 
 def test_a_streamed_dataset_run_keeps_its_parts_and_goes_on_from_them(

@@ -219,6 +219,38 @@ def test_split_folders_and_datasets_validate_on_their_other_split(tmp_path, monk
         (tmp_path / "photos" / other).rename(tmp_path / "photos" / "val")
 
 
+def test_a_datasets_ground_truth_column_is_read_not_its_first_image_column(tmp_path, caplog):
+    """A saved dataset of `lr` then `target` columns trained on its `lr` images as the ground truth (the first image
+    column), and a DatasetDict without the split asked for did not say which field picks it."""
+    import datasets
+
+    from swinir_hf.training.images import config_images
+
+    for i in range(2):
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(tmp_path / f"lr{i}.png")
+        Image.new("RGB", (16, 16), (0, i, 0)).save(tmp_path / f"hr{i}.png")
+    columns = {
+        "lr": [str(tmp_path / f"lr{i}.png") for i in range(2)],
+        "target": [str(tmp_path / f"hr{i}.png") for i in range(2)],
+    }
+    ds = datasets.Dataset.from_dict(columns).cast_column("lr", datasets.Image()).cast_column("target", datasets.Image())
+    ds.save_to_disk(str(tmp_path / "pairs"))
+    caplog.set_level(logging.WARNING)
+    items = config_images("data.train", str(tmp_path / "pairs"), "train", None)
+    assert [Path(item["path"]).name for item in items] == ["hr0.png", "hr1.png"]
+    assert "its lr column is not read: the run makes its inputs from the target images" in caplog.text
+    ds.rename_column("lr", "low").save_to_disk(str(tmp_path / "two"))  # which one? not guessed
+    with pytest.raises(
+        ValueError, match=r"which of its image columns \(low, target\) holds the ground truth\? Name it hr"
+    ):
+        config_images("data.train", str(tmp_path / "two"), "train", None)
+    datasets.DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "dict"))
+    said = r"^data.val: the save_to_disk folder .*dict has no split 'validation' \(splits: \['train'\]\): choose one "
+    said += "with data.val_split$"
+    with pytest.raises(ValueError, match=said):
+        config_images("data.val", str(tmp_path / "dict"), "validation", None)
+
+
 def test_benchmark_test_sets_and_copies_of_validation_images_are_not_training_data(tmp_path, monkeypatch):
     """Named as a test set of the paper (or RealSRSet), as the folder or up to two levels above, or a byte copy of a
     validation image under another name: refused before any work."""

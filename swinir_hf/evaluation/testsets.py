@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset
+from ..image_datasets import (
+    INPUT_COLUMNS,
+    NoSuchSplitError,
+    ground_truth_column,
+    image_columns,
+    is_saved_dataset,
+    load_image_dataset,
+)
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import read_image
 from .protocol import GREY_CONVENTIONS, GreyConvention, benchmark_name
@@ -124,7 +131,10 @@ def load_samples(
             raise ValueError(f"{hr_dir} holds images of one name: {', '.join(twins)}: keep one of each")
         samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
     else:
-        dataset = load_image_dataset(spec, split, default_split="test")
+        try:
+            dataset = load_image_dataset(spec, split, default_split="test")
+        except NoSuchSplitError as err:
+            raise ValueError(f"{err}: choose one with --split (split=)") from None
         samples = _dataset_samples(dataset, spec, grey_convention, shard, scale)
     if lr_dir is not None:
         for sample in samples:
@@ -160,12 +170,10 @@ def _dataset_samples(
     ds: datasets.Dataset, spec: str, grey_convention: GreyConvention, shard: tuple[int, int], scale: int
 ) -> list[Sample]:
     """The samples of a dataset's rows k, k + n, ... (`shard` (k, n)): HR from its `hr` / `image` / `gt` image column
-    (else the first), LR from `lr` / `lq` if present (HR size // `scale`), names as `row_names` gives them."""
-    columns = image_columns(ds)
-    if not columns:
-        raise ValueError(f"dataset {spec!r} has no image column (columns: {list(ds.features)})")
-    hr_col = next((c for c in ("hr", "image", "gt") if c in columns), columns[0])
-    lr_col = next((c for c in ("lr", "lq") if c in columns), None)
+    (`ground_truth_column`), LR from `lr` / `lq` if present (HR size // `scale`), names as
+    `row_names` gives them."""
+    hr_col = ground_truth_column(ds, spec)  # not the first image column: `low` before `target` was scored as HR
+    lr_col = next((c for c in INPUT_COLUMNS if c in image_columns(ds)), None)
     names = row_names(ds, hr_col)
     samples = []
     k, n = shard

@@ -192,9 +192,12 @@ def _claim_output(args: argparse.Namespace, out: Path, claim: contextlib.ExitSta
 
 
 def _load_dataset(args: argparse.Namespace) -> datasets.Dataset | datasets.IterableDataset:
-    from ..image_datasets import load_image_dataset
+    from ..image_datasets import NoSuchSplitError, load_image_dataset
 
-    dataset = load_image_dataset(args.dataset, args.split, streaming=bool(args.streaming))
+    try:
+        dataset = load_image_dataset(args.dataset, args.split, streaming=bool(args.streaming))
+    except NoSuchSplitError as err:
+        raise ValueError(f"{err}: choose one with --split") from None
     if hasattr(dataset, "__len__") and not len(dataset):
         raise ValueError(f"{args.dataset} has no rows: nothing to restore")
     return dataset

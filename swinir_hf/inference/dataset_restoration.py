@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..checkpoints.fingerprint import model_fingerprint
-from ..image_datasets import image_columns
+from ..image_datasets import cast_hint, image_columns
 from ..library_bars import datasets_bars_off
 from .image_io import read_restorable
 from .jobs import check_outscale
@@ -264,14 +264,17 @@ def checked_columns(
     check_outscale(outscale)  # as `swinir-hf restore --outscale` checks it, before any image is restored
     if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1):
         raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
+    if isinstance(dataset, (datasets.DatasetDict, datasets.IterableDatasetDict)):  # `.features`: an AttributeError
+        split = next(iter(dataset), "train")
+        raise TypeError(f"restore one split of the dataset: dataset[{split!r}] (its splits: {list(dataset)})")
     if dataset.features is None:  # a stream of untyped files (JSON lines, ...): its images cannot be told apart
         raise ValueError("the dataset's features are unknown: cast its image column to datasets.Image() first")
-    columns = image_columns(dataset)
+    columns, hint = image_columns(dataset), cast_hint(dataset, column)
     if not columns:
-        raise ValueError(f"the dataset has no image column (its columns: {list(dataset.features)})")
+        raise ValueError(f"the dataset has no image column (its columns: {list(dataset.features)}){hint}")
     column = column or columns[0]
     if column not in columns:
-        raise ValueError(f"{column!r} is not an image column of the dataset (image columns: {columns})")
+        raise ValueError(f"{column!r} is not an image column of the dataset (image columns: {columns}){hint}")
     output_column = output_column or column
     if output_column != column and output_column in dataset.column_names:
         raise ValueError(

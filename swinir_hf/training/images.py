@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..image_datasets import image_columns, is_saved_dataset, load_image_dataset, split_folder
+from ..image_datasets import (
+    INPUT_COLUMNS,
+    NoSuchSplitError,
+    ground_truth_column,
+    image_columns,
+    is_saved_dataset,
+    load_image_dataset,
+    split_folder,
+)
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import open_image
 from ..models.image_processing_swinir import image_to_float, match_channels, normalize_pil
@@ -43,8 +51,9 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
     `source` is a plain folder of images or one in the `imagefolder` layout (searched recursively, sorted by path,
     hidden files and folders skipped; one divided into split folders, `train/` and `validation/` say, gives
     `split`'s: `split_folder`; a benchmark's, with `HR/` beside an `LR*` folder, its `HR/` images, as `swinir-hf
-    eval` reads it), a folder written by `datasets`' `save_to_disk`, or a Hub dataset id; for datasets the first `Image`
-    column of `split` is used. Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
+    eval` reads it), a folder written by `datasets`' `save_to_disk`, or a Hub dataset id; for datasets the ground
+    truth column of `split` is used (`ground_truth_column`: `hr`, `image`, `gt`, else the one besides `lr` / `lq`).
+    Decoding is left to `decode_image`, so a corrupt file costs a warning, not the run.
     Plain folders need no `datasets` (machines without it can train on them).
     """
     path = Path(source)
@@ -63,10 +72,14 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
             raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {path}")
         return [str(p) for p in files]
     ds = load_image_dataset(source, split, cache_dir=cache_dir)
-    columns = image_columns(ds)
-    if not columns:
-        raise ValueError(f"dataset {source!r} has no image column (features: {list(ds.features)})")
-    return _dataset_images(ds, columns[0], source)
+    column = ground_truth_column(ds, source)  # not an `lr` column before it
+    if inputs := [c for c in INPUT_COLUMNS if c in image_columns(ds)]:  # what `swinir-hf eval` would score with
+        logger.warning(
+            f"{source}: its {inputs[0]} column is not read: the run makes its inputs from the {column} images by its "
+            "degradation, so its validation figures are not `swinir-hf eval`'s on this dataset, which scores the "
+            "given inputs (given inputs for training: data.train_lr / data.val_lr, a folder or dataset each)"
+        )
+    return _dataset_images(ds, column, source)
 
 
 def _dataset_images(ds: datasets.Dataset, column: str, source: str) -> list[DatasetImage]:
@@ -275,12 +288,18 @@ _OVERRIDE = {
 }
 
 
+# The config field that picks the split of a dataset field's sources.
+_SPLIT_FIELDS = {"data.val": "data.val_split", "data.val_lr": "data.val_split"}
+
+
 def config_images(field: str, source: str, split: str, cache_dir: str | None) -> list:
     """`load_images` for the config's `field`: a source that is not there is an error naming the field, and a
     relative path also the folder it was looked for from. The bundled configs name `../shared/...`, the
     repository's fixture folder, which a user of an installed package has not got beside the current folder."""
     try:
         return load_images(source, split, cache_dir)
+    except NoSuchSplitError as err:
+        raise ValueError(f"{field}: {err}: choose one with {_SPLIT_FIELDS.get(field, 'data.split')}") from None
     except FileNotFoundError as err:
         path = Path(source.removeprefix("imagefolder:"))
         where = ""
