@@ -273,6 +273,20 @@ def test_benchmark_test_sets_and_copies_of_validation_images_are_not_training_da
     shutil.copy(tmp_path / "val" / "baby.png", tmp_path / "train" / "b.png")
     with pytest.raises(ValueError, match="^data.train holds b.png, a copy of the validation image baby.png: "):
         check_not_trained_on(["train/a.png", "train/b.png"], ["val/baby.png"])
+    # Images a dataset stores without a file name were each "<in-memory image>": named by row and dataset now.
+    import datasets
+
+    from swinir_hf.training.images import config_images
+
+    data = [(tmp_path / "train" / name).read_bytes() for name in ("a.png", "b.png")]
+    for name, images in (("ds_train", data), ("ds_val", data[1:])):
+        rows = {"image": [{"bytes": b, "path": None} for b in images]}
+        datasets.Dataset.from_dict(rows).cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / name))
+    train, val = (config_images("data.train", str(tmp_path / name), "train", None) for name in ("ds_train", "ds_val"))
+    with pytest.raises(ValueError) as err:
+        check_not_trained_on(train, val)
+    said = f"data.train holds row 1 of {tmp_path / 'ds_train'}, a copy of the validation image row 0 of "
+    assert str(err.value).startswith(f"{said}{tmp_path / 'ds_val'}: ")
 
 
 def test_command_line_overrides_in_every_form(tmp_path):

@@ -96,7 +96,7 @@ def _dataset_images(ds: datasets.Dataset, column: str, source: str) -> list[Data
         logger.warning(f"{source}: rows without an image left out ({len(none)} of {len(empty)}, first row {none[0]})")
     sizes = pc.binary_length(data).to_pylist()  # from the table: the run's fingerprint reads no image for them
     rows = zip(path.to_pylist(), sizes, empty, strict=True)
-    return [DatasetImage(table, column, i, p, size) for i, (p, size, none) in enumerate(rows) if not none]
+    return [DatasetImage(table, column, i, p, size, source) for i, (p, size, none) in enumerate(rows) if not none]
 
 
 class DatasetImage(Mapping):
@@ -104,9 +104,12 @@ class DatasetImage(Mapping):
     when asked: a list of the rows' values held every image's bytes in memory (gigabytes for a DIV2K-sized Hub
     dataset, in each process of a launch), where the table of a saved or Hub dataset is memory-mapped."""
 
-    def __init__(self, table: datasets.Dataset, column: str, row: int, path: str | None, size: int | None) -> None:
+    def __init__(
+        self, table: datasets.Dataset, column: str, row: int, path: str | None, size: int | None, source: str = ""
+    ) -> None:
         self._table, self._column, self._row, self._path = table, column, row, path
         self.size = size  # of its bytes; None for an image stored as a path
+        self.where = f"row {row} of {source or 'its dataset'}"  # for messages, where it has no file name
 
     def __getitem__(self, key: str) -> Any:
         if key == "path":
@@ -186,6 +189,11 @@ def item_name(item: str | Mapping) -> str:
     return Path(path).name if path else "<in-memory image>"
 
 
+def _described(item: str | Mapping) -> str:
+    """`item_name`, or a dataset's image stored without a file name by its row and dataset (`DatasetImage.where`)."""
+    return item.where if isinstance(item, DatasetImage) and not item["path"] else item_name(item)
+
+
 def _item_bytes(item: str | Mapping) -> tuple[int, Callable[[], bytes]]:
     """(size in bytes, a function reading them) of an item from `load_images`; size -1 for a file that cannot be
     read (`decode_image` reports it)."""
@@ -227,7 +235,7 @@ def check_not_trained_on(train_items: list, val_items: list) -> None:
         size, read = _item_bytes(item)
         if size in by_size and (same := by_size[size].get(_digest(read) or "")) is not None:
             raise ValueError(
-                f"data.train holds {item_name(item)}, a copy of the validation image {item_name(same)}: validation "
+                f"data.train holds {_described(item)}, a copy of the validation image {_described(same)}: validation "
                 "would score images the model trained on. Validate on images kept out of training (Set5, say: the "
                 "benchmark test sets are never training data), or pass --data.val null"
             )
