@@ -103,10 +103,12 @@ def missing_folder(spec: str) -> str | None:
 
 
 def image_columns(dataset: datasets.Dataset) -> list[str]:
-    """The names of the dataset's `datasets.Image` columns, in order."""
+    """The names of the dataset's `datasets.Image` columns, in order (none where its features are unknown: a stream
+    of untyped files)."""
     import datasets
 
-    return [name for name, feature in dataset.features.items() if isinstance(feature, datasets.Image)]
+    features = dataset.features or {}
+    return [name for name, feature in features.items() if isinstance(feature, datasets.Image)]
 
 
 class NoSuchSplitError(ValueError):
@@ -120,7 +122,7 @@ _PATH_COLUMNS = ("image", "img", "path", "file", "filename", "file_name", "hr", 
 def cast_hint(dataset: datasets.Dataset, column: str | None = None) -> str:
     """For a dataset without the image column wanted: how to make `column` (else a string column named as image
     paths are, `_PATH_COLUMNS`) one, if it holds strings (file paths, presumably); else ""."""
-    strings = [name for name, feature in dataset.features.items() if getattr(feature, "dtype", "") == "string"]
+    strings = [name for name, feature in (dataset.features or {}).items() if getattr(feature, "dtype", "") == "string"]
     name = column if column in strings else None if column else next((s for s in strings if s in _PATH_COLUMNS), None)
     return f" ({name!r} holds strings: file paths? dataset.cast_column({name!r}, datasets.Image()))" if name else ""
 
@@ -130,9 +132,14 @@ TRUTH_COLUMNS = ("hr", "image", "gt")
 INPUT_COLUMNS = ("lr", "lq")
 
 
+def input_column(dataset: datasets.Dataset) -> str | None:
+    """The image column of `dataset`'s given inputs (`INPUT_COLUMNS`, in any case: `lr`, `LQ`), if it has one."""
+    return next((c for name in INPUT_COLUMNS for c in image_columns(dataset) if c.lower() == name), None)
+
+
 def ground_truth_column(dataset: datasets.Dataset, spec: str) -> str:
     """The image column that holds `dataset`'s ground truth (`spec` names the dataset in errors): `hr`, `image` or
-    `gt`, else its one image column besides the inputs' (`INPUT_COLUMNS`).
+    `gt` (in any case), else its one image column besides the inputs' (`INPUT_COLUMNS`).
 
     Raises:
         ValueError: no image column, or several and none of those names (the first was taken: `low` before
@@ -143,8 +150,8 @@ def ground_truth_column(dataset: datasets.Dataset, spec: str) -> str:
         raise ValueError(
             f"dataset {spec!r} has no image column (columns: {list(dataset.features)}){cast_hint(dataset)}"
         )
-    others = [c for c in columns if c not in INPUT_COLUMNS]
-    if (named := next((c for c in TRUTH_COLUMNS if c in columns), None)) is not None:
+    others = [c for c in columns if c.lower() not in INPUT_COLUMNS]
+    if (named := next((c for name in TRUTH_COLUMNS for c in columns if c.lower() == name), None)) is not None:
         return named
     if len(others) == 1:
         return others[0]
@@ -218,28 +225,39 @@ def load_image_dataset(
             )
         return loaded.to_iterable_dataset() if streaming and len(loaded) else loaded  # (none of no rows: it fails)
     datasets = require("datasets", "train", f"loading the dataset {spec!r}")
-    from .checkpoints.loading import OFFLINE_SET, UNSET_OFFLINE, hub_offline
+    from .checkpoints.loading import hub_offline
 
     offline = hub_offline()
     try:
         with datasets_offline(offline):
             return datasets.load_dataset(spec, split=split or default_split, cache_dir=cache_dir, streaming=streaming)
-    except Exception as err:  # datasets raises many kinds (offline, missing, no such split)
-        if offline is not None and streaming:
-            raise FileNotFoundError(
-                f"dataset {spec!r} cannot be streamed while {offline}: a stream is read from the Hub. Load it "
-                "without streaming (no --streaming) to read it from the local Hugging Face cache"
-                + (f", or {UNSET_OFFLINE}" if offline == OFFLINE_SET else "")
-            ) from err
-        if offline is not None:
-            raise FileNotFoundError(
-                f"dataset {spec!r}: no local folder of that name, and not in the local Hugging Face cache while "
-                f"{offline}. Pass a local folder (imagefolder:DIR, or a save_to_disk folder); or load it once on a "
-                f"machine with internet access (`datasets.load_dataset({spec!r})`), copy its cache "
-                "(~/.cache/huggingface, or the folder HF_HOME points to) here "
-                + (f"(or {UNSET_OFFLINE})" if offline == OFFLINE_SET else "and run with HF_HUB_OFFLINE=1")
-            ) from err
-        raise FileNotFoundError(f"cannot load dataset {spec!r}: {err}") from err
+    except ValueError as err:  # a cached dataset without the split: not "not in the cache"
+        if str(err).startswith("Unknown split"):
+            raise NoSuchSplitError(f"dataset {spec!r} has no split {split or default_split!r} ({err})") from None
+        raise _not_loaded(spec, offline, streaming, err) from err
+    except Exception as err:  # datasets raises many kinds (offline, missing)
+        raise _not_loaded(spec, offline, streaming, err) from err
+
+
+def _not_loaded(spec: str, offline: str | None, streaming: bool, err: Exception) -> FileNotFoundError:
+    """What to do about a Hub dataset `spec` that `datasets` could not load (`offline`: `hub_offline()`'s reason)."""
+    from .checkpoints.loading import OFFLINE_SET, UNSET_OFFLINE
+
+    if offline is not None and streaming:
+        return FileNotFoundError(
+            f"dataset {spec!r} cannot be streamed while {offline}: a stream is read from the Hub. Load it "
+            "without streaming (no --streaming) to read it from the local Hugging Face cache"
+            + (f", or {UNSET_OFFLINE}" if offline == OFFLINE_SET else "")
+        )
+    if offline is not None:
+        return FileNotFoundError(
+            f"dataset {spec!r}: no local folder of that name, and not in the local Hugging Face cache while "
+            f"{offline}. Pass a local folder (imagefolder:DIR, or a save_to_disk folder); or load it once on a "
+            f"machine with internet access (`datasets.load_dataset({spec!r})`), copy its cache "
+            "(~/.cache/huggingface, or the folder HF_HOME points to) here "
+            + (f"(or {UNSET_OFFLINE})" if offline == OFFLINE_SET else "and run with HF_HUB_OFFLINE=1")
+        )
+    return FileNotFoundError(f"cannot load dataset {spec!r}: {err}")
 
 
 @contextmanager

@@ -303,6 +303,10 @@ def test_folds_case_probes_the_file_system_where_the_path_would_be(tmp_path):
     assert not folds_case(tmp_path / "Out" / "new")
     (tmp_path / "Out" / "pHOTO.PNG").symlink_to(tmp_path / "Out" / "Photo.png")
     assert folds_case(tmp_path / "Out" / "new")
+    (tmp_path / "Out" / "gone").symlink_to(tmp_path / "nowhere")  # a link is no probe: it may point nowhere
+    (tmp_path / "Out" / "Photo.png").unlink()
+    (tmp_path / "Out" / "pHOTO.PNG").unlink()
+    assert folds_case(tmp_path / "Out" / "new")  # by the folder's own name, as when it was empty
     (tmp_path / "123").mkdir()  # no letters in it, nor any entries: probed by its parent's name, without a twin
     assert not folds_case(tmp_path / "123")
     (tmp_path / "123" / "ß").write_bytes(b"")  # not ASCII: "ß".swapcase() is "SS", no name of the same file
@@ -1323,6 +1327,8 @@ def test_a_hub_dataset_offline_is_looked_up_in_the_cache_only_and_says_what_to_d
     def load_dataset(spec, split, **kwargs):
         modes.append(datasets.config.HF_HUB_OFFLINE)
         if spec == "org/cached" and not kwargs.get("streaming"):
+            if split != "train":  # datasets' words for a cached dataset without the split
+                raise ValueError(f"Unknown split \"{split}\". Should be one of ['train'].")
             return [spec]
         raise ConnectionError(f"Couldn't reach '{spec}' on the Hub (LocalEntryNotFoundError)")
 
@@ -1331,6 +1337,10 @@ def test_a_hub_dataset_offline_is_looked_up_in_the_cache_only_and_says_what_to_d
     with pytest.raises(FileNotFoundError) as err:
         load_image_dataset("nothere")
     assert modes == [True, True] and datasets.config.HF_HUB_OFFLINE is False
+    # In the cache, but not its split (eval's default "test"): said as such, not as not being in the cache.
+    with pytest.raises(ValueError, match=r"^dataset 'org/cached' has no split 'test' \(Unknown split \"test\""):
+        load_image_dataset("org/cached", default_split="test")
+    modes.clear()
     assert str(err.value) == (
         f"dataset 'nothere': no local folder of that name, and not in the local Hugging Face cache while {why}. Pass "
         "a local folder (imagefolder:DIR, or a save_to_disk folder); or load it once on a machine with internet "

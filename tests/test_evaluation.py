@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from swinir_hf.evaluation.benchmark import (
 )
 from swinir_hf.evaluation.benchmark_setting import resolve_degradation
 from swinir_hf.evaluation.results import combine_shares
+from swinir_hf.evaluation.saved_outputs import saved_as_one
 from swinir_hf.evaluation.testsets import load_samples
 
 # Published bicubic PSNR-Y / SSIM-Y (border = scale), and the authors' script's Set14 (bridge read as RGB).
@@ -881,9 +883,14 @@ def test_several_models_side_by_side(small_set, tiny_config, tmp_path, capsys, m
     cased = tmp_path / "cased"  # images of names one file on such a disk
     shutil.copytree(dataset / "HR", cased)
     (cased / "a.png").rename(cased / "B.png")
-    with pytest.raises(ValueError, match=r"^cased holds images whose names .* would save as one file \(B, b: its"):
+    with pytest.raises(ValueError, match=r"cased holds images whose saved outputs would be one file \(B.png, b.png: "):
         evaluate_models(models[:1], cased, **saved)
     assert evaluate_models(models[:1], cased, progress=False).names == ["B", "b", "c"]
+    # Refused by every process of a launch, each scoring its share: the names are the whole set's.
+    read = {"lr_dir": None, "scale": 2, "saved_as": functools.partial(saved_as_one, folded=True)}
+    for shard in ((0, 2), (1, 2)):
+        with pytest.raises(ValueError, match=r"holds images whose saved outputs would be one file \(B.png, b.png: "):
+            load_samples(cased, shard=shard, **read)
     grey = tmp_path / "grey_x2"  # a 1-channel model sees other inputs (BT.601 luma): not one table
     SwinIRForImageRestoration(tiny_config(upscale=2, num_channels=1)).save_pretrained(grey)
     assert main(["eval", "--model", str(model_dir), str(grey), "--dataset", str(dataset)]) == 1

@@ -239,6 +239,14 @@ def test_a_datasets_ground_truth_column_is_read_not_its_first_image_column(tmp_p
     items = config_images("data.train", str(tmp_path / "pairs"), "train", None)
     assert [Path(item["path"]).name for item in items] == ["hr0.png", "hr1.png"]
     assert "its lr column is not read: the run makes its inputs from the target images" in caplog.text
+    upper = ds.rename_columns({"lr": "LR", "target": "HR"})  # named in capitals, as folders are
+    upper.save_to_disk(str(tmp_path / "upper"))
+    assert [
+        Path(item["path"]).name for item in config_images("data.train", str(tmp_path / "upper"), "train", None)
+    ] == [
+        "hr0.png",
+        "hr1.png",
+    ]
     ds.rename_column("lr", "low").save_to_disk(str(tmp_path / "two"))  # which one? not guessed
     with pytest.raises(
         ValueError, match=r"which of its image columns \(low, target\) holds the ground truth\? Name it hr"

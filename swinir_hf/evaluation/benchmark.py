@@ -185,7 +185,10 @@ def evaluate_models(
     saved_as = None if save_dir is None else functools.partial(saved_as_one, folded=folded)
     labels = _method_names([label for label, _ in models], degradation, saved_as)
     conventions = grey_conventions(models, labels, degradation, grey_convention)
-    sets = {c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard) for c in dict.fromkeys(conventions)}
+    sets = {
+        c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard, saved_as)
+        for c in dict.fromkeys(conventions)
+    }
     name, samples = sets[conventions[0]]
     result = Evaluation(
         name,
@@ -201,12 +204,6 @@ def evaluate_models(
     result.scores = {method: [] for method in methods}
     for sample in samples:  # all of them, before any is restored: not the n-th one's error after n - 1
         _check_scoreable(sample, degradation, name)
-    keys = [saved_as(sample.name) for sample in samples] if saved_as else []
-    if twins := [sample.name for sample, key in zip(samples, keys, strict=False) if keys.count(key) > 1]:
-        raise ValueError(
-            f"{name} holds images whose names {save_dir} would save as one file ({', '.join(twins)}: its disk does not "
-            "tell case apart): rename them, or save the images elsewhere"
-        )
     saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
     # One restorer per model for the whole set: its one-off warnings (tile_overlap=0) are said once, not per image.
     restorers = [None if model is None else engine.restorer(model) for _, model in models]

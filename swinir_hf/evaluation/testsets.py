@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,10 +16,9 @@ import numpy as np
 from PIL import Image
 
 from ..image_datasets import (
-    INPUT_COLUMNS,
     NoSuchSplitError,
     ground_truth_column,
-    image_columns,
+    input_column,
     is_saved_dataset,
     load_image_dataset,
 )
@@ -92,6 +92,7 @@ def load_samples(
     grey_convention: GreyConvention = "native",
     split: str | None = None,
     shard: tuple[int, int] = (0, 1),
+    saved_as: Callable[[str], str] | None = None,
 ) -> tuple[str, list[Sample]]:
     """A benchmark → (its name, samples). `dataset` is a folder of HR images (or one holding `HR/`),
     `imagefolder:DIR`, a `datasets` `save_to_disk` folder, or a Hub dataset id (`datasets.load_dataset`); a
@@ -102,6 +103,8 @@ def load_samples(
     naming), of exactly the HR size // scale.
 
     `shard` (k, n): only the images k, k + n, k + 2n, ... of the set (in its order) are read, for process k of n.
+    `saved_as`: what each image's saved output is named as one file by (`saved_outputs.saved_as_one`), where outputs
+    are saved: a plain folder's images named alike by it are refused.
     """
     if grey_convention not in GREY_CONVENTIONS:
         raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
@@ -129,6 +132,12 @@ def load_samples(
         stems = [f.stem for f in files]
         if twins := [f.name for f in files if stems.count(f.stem) > 1]:  # rows and saved images go by name
             raise ValueError(f"{hr_dir} holds images of one name: {', '.join(twins)}: keep one of each")
+        keys = [saved_as(stem) for stem in stems] if saved_as else []  # of the whole set: not one process's share
+        if twins := [f.name for f, key in zip(files, keys, strict=False) if keys.count(key) > 1]:
+            raise ValueError(
+                f"{hr_dir} holds images whose saved outputs would be one file ({', '.join(twins)}: the disk they are "
+                "saved to does not tell case apart): rename them, or save the images elsewhere"
+            )
         samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
     else:
         try:
@@ -173,7 +182,7 @@ def _dataset_samples(
     (`ground_truth_column`), LR from `lr` / `lq` if present (HR size // `scale`), names as
     `row_names` gives them."""
     hr_col = ground_truth_column(ds, spec)  # not the first image column: `low` before `target` was scored as HR
-    lr_col = next((c for c in INPUT_COLUMNS if c in image_columns(ds)), None)
+    lr_col = input_column(ds)
     names = row_names(ds, hr_col)
     samples = []
     k, n = shard

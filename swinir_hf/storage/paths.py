@@ -35,8 +35,8 @@ def nearest_existing(path: Path) -> Path:
 def folds_case(path: Path) -> bool:
     """Whether names that differ only in case are one file in the folder `path` (made or not): macOS' and Windows'
     file systems by default. Probed by looking up an ASCII name with letters with its case swapped (the same file
-    there): one of the nearest existing folder's entries, else that folder's own name in its parent (another file
-    system where it is a mount point); False where no such name is found."""
+    there): one of the nearest existing folder's entries (not a link, which may point nowhere), else that folder's
+    own name in its parent (another file system where it is a mount point); False where no such name is found."""
     existing = nearest_existing(path)
     folder = existing if existing.is_dir() else existing.parent
     try:
@@ -45,7 +45,7 @@ def folds_case(path: Path) -> bool:
     except OSError:
         inside = []
     for probe in (*inside, folder, *folder.parents):
-        if probe.name.isascii() and probe.name.swapcase() != probe.name:
+        if probe.name.isascii() and probe.name.swapcase() != probe.name and not probe.is_symlink():
             try:
                 return os.path.samefile(probe, probe.with_name(probe.name.swapcase()))
             except OSError:  # no such file: case tells names apart

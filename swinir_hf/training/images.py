@@ -22,10 +22,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..image_datasets import (
-    INPUT_COLUMNS,
     NoSuchSplitError,
     ground_truth_column,
-    image_columns,
+    input_column,
     is_saved_dataset,
     load_image_dataset,
     split_folder,
@@ -73,11 +72,12 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
         return [str(p) for p in files]
     ds = load_image_dataset(source, split, cache_dir=cache_dir)
     column = ground_truth_column(ds, source)  # not an `lr` column before it
-    if inputs := [c for c in INPUT_COLUMNS if c in image_columns(ds)]:  # what `swinir-hf eval` would score with
+    if (given := input_column(ds)) is not None:  # what `swinir-hf eval` would score with
         logger.warning(
-            f"{source}: its {inputs[0]} column is not read: the run makes its inputs from the {column} images by its "
+            f"{source}: its {given} column is not read: the run makes its inputs from the {column} images by its "
             "degradation, so its validation figures are not `swinir-hf eval`'s on this dataset, which scores the "
-            "given inputs (given inputs for training: data.train_lr / data.val_lr, a folder or dataset each)"
+            "given inputs (given inputs for training: data.train_lr / data.val_lr, a folder of them or a dataset "
+            "whose one image column holds them)"
         )
     return _dataset_images(ds, column, source)
 
