@@ -213,10 +213,10 @@ def load_image_dataset(
         except datasets.exceptions.DatasetGenerationError as err:  # a file name it cannot store (not valid UTF-8)
             cause = err.__cause__ or err
             raise ValueError(f"{spec}: datasets cannot read the folder: {type(cause).__name__}: {cause}") from None
-        except ValueError as err:  # datasets' "Unknown split "test". Should be one of ['train']."
-            if not str(err).startswith("Unknown split"):
+        except ValueError as err:
+            if (no_split := _no_such_split(err, spec, split or "train")) is None:
                 raise
-            raise NoSuchSplitError(f"{spec} has no split {split or 'train'!r} ({err})") from None
+            raise no_split from None
     if Path(spec).is_dir():
         loaded = load_saved_dataset(spec, split or default_split)
         if loaded is None:
@@ -232,11 +232,19 @@ def load_image_dataset(
         with datasets_offline(offline):
             return datasets.load_dataset(spec, split=split or default_split, cache_dir=cache_dir, streaming=streaming)
     except ValueError as err:  # a cached dataset without the split: not "not in the cache"
-        if str(err).startswith("Unknown split"):
-            raise NoSuchSplitError(f"dataset {spec!r} has no split {split or default_split!r} ({err})") from None
+        if (no_split := _no_such_split(err, spec, split or default_split)) is not None:
+            raise no_split from None
         raise _not_loaded(spec, offline, streaming, err) from err
     except Exception as err:  # datasets raises many kinds (offline, missing)
         raise _not_loaded(spec, offline, streaming, err) from err
+
+
+def _no_such_split(err: ValueError, spec: str, split: str) -> NoSuchSplitError | None:
+    """`datasets.load_dataset`'s `Unknown split "test". Should be one of ['train'].` as a `NoSuchSplitError` naming
+    the dataset `spec`; None for any other ValueError."""
+    if not str(err).startswith("Unknown split"):
+        return None
+    return NoSuchSplitError(f"dataset {spec!r} has no split {split!r} ({err})")
 
 
 def _not_loaded(spec: str, offline: str | None, streaming: bool, err: Exception) -> FileNotFoundError:

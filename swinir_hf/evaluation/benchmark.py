@@ -44,7 +44,7 @@ from ..storage.paths import folds_case
 from . import metrics
 from .benchmark_setting import authors_reading, common_degradation, grey_conventions
 from .results import Evaluation
-from .saved_outputs import SavedOutputs, saved_as_one
+from .saved_outputs import SavedOutputs, first_twin, saved_as_one
 from .testsets import GreyConvention, Sample, load_samples
 
 logger = logging.getLogger(__name__)
@@ -308,18 +308,16 @@ def _method_names(
     """The models' row names, kept apart from the baseline's; two models of one name, or of names `saved_as` one
     folder (where images are saved: `saved_as_one`, "a/b" and "a_b"; "A" and "a" on a case-folding disk), are an
     error."""
-    key = saved_as or str
     # One row per method: a model named after the baseline is told apart.
     names = [f"{label} (model)" if label == degradation.baseline_name else label for label in labels]
-    for i, name in enumerate(names):
-        twin = next((other for other in names[:i] if key(other) == key(name)), None)
+    if (twins := first_twin(names, saved_as or str)) is not None:
+        twin, name = twins
         if twin == name:
             raise ValueError(f"two models are called {name!r}: the same model given twice, or labels to tell apart")
-        if twin is not None:
-            raise ValueError(
-                f"two models are called {twin!r} and {name!r}, whose saved images would share one folder: give them "
-                "labels that differ in more than case and '/'"
-            )
+        raise ValueError(
+            f"two models are called {twin!r} and {name!r}, whose saved images would share one folder: give them "
+            "labels that differ in more than case and '/'"
+        )
     return names
 
 

@@ -36,7 +36,7 @@ from ..storage.output_folders import check_fresh_output_folder, check_writable_f
 from ..storage.paths import folds_case
 from .eval_arguments import add_eval_arguments
 from .protocol import benchmark_name
-from .saved_outputs import MANIFEST, has_manifest, path_component, saved_as_one
+from .saved_outputs import MANIFEST, first_twin, has_manifest, path_component, saved_as_one
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -222,11 +222,11 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
         return None
     names = [path_component(benchmark_name(dataset)) for dataset in args.dataset]
     folded = folds_case(Path(args.save_images).resolve())  # "Set5" and "set5": one folder on macOS' and Windows'
-    for i, name in enumerate(names):
-        if twin := next((n for n in names[:i] if saved_as_one(n, folded) == saved_as_one(name, folded)), None):
-            alike = name if twin == name else f"{twin} and {name}"
-            return f"two sets named {alike} would share --save-images/{twin}: evaluate them apart"
-    return None
+    if (twins := first_twin(names, lambda name: saved_as_one(name, folded))) is None:
+        return None
+    twin, name = twins
+    alike = name if twin == name else f"{twin} and {name}"
+    return f"two sets named {alike} would share --save-images/{twin}: evaluate them apart"
 
 
 def _unloadable_hub_set(args: argparse.Namespace) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,17 @@ def path_component(name: str) -> str:
     """`name` as one path component of a folder's own: no separator, not "", "." or ".."."""
     name = name.replace("/", "_").replace(os.sep, "_")
     return name if name.strip(".") else "_" * max(1, len(name))
+
+
+def first_twin(names: Sequence[str], key: Callable[[str], str] = str) -> tuple[str, str] | None:
+    """(earlier, later): the first name of `names` whose `key` (`saved_as_one`, say) an earlier one shares (the same
+    name twice too); None when each key is its own."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if (earlier := seen.get(key(name))) is not None:
+            return earlier, name
+        seen[key(name)] = name
+    return None
 
 
 def saved_as_one(name: str, folded: bool = True) -> str:
