@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,9 @@ from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
 from swinir_hf.cli import main
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
+from swinir_hf.inference.image_writing import write_image
 from swinir_hf.inference.jobs import OutputOptions, output_size
+from swinir_hf.inference.provenance import Provenance, model_label, read_provenance
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +81,11 @@ def test_outscale_gives_exact_sizes_on_odd_inputs(mixed, model_dir, tmp_path):
         assert Image.open(out / name).size == size, name
     assert Image.open(out / "alpha.png").mode == "RGBA" and Image.open(out / "grey.png").mode == "L"
     assert read_image(out / "deep.png").pixels.dtype == np.uint16  # 16-bit colour stays 16-bit after the resize
-    # outscale equal to the model's scale is no resize at all: the same bytes as without it.
+    # outscale equal to the model's scale is no resize at all: the same pixels as without it (the records differ).
     plain, same = tmp_path / "plain", tmp_path / "same"
     assert _restore(mixed / "odd.png", "-o", plain, model_dir=model_dir) == 0
     assert _restore(mixed / "odd.png", "-o", same, "--outscale", "2", model_dir=model_dir) == 0
-    assert _hashes(plain) == _hashes(same)
+    assert np.array_equal(np.asarray(Image.open(plain / "odd.png")), np.asarray(Image.open(same / "odd.png")))
 
 
 def test_outscale_must_be_positive(mixed, model_dir, tmp_path, capsys):
@@ -506,6 +509,73 @@ def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_pat
     assert "restored 0, failed 0, skipped 1 existing (pass --overwrite to replace them)" in capsys.readouterr().err
     assert _restore(mixed / "odd.png", "-o", out, "--overwrite", model_dir=model_dir) == 0
     assert (out / "odd.png").read_bytes() == restored
+
+
+def test_a_rerun_with_another_model_or_outscale_refuses_the_outputs_it_would_make_otherwise(
+    mixed, model_dir, tmp_path, capsys
+):
+    """Outputs that exist were skipped as done whatever model had made them: a rerun with another model into the
+    same -o kept the first model's images and said nothing but "skipped 2 existing"."""
+    other = tmp_path / "other-model"
+    shutil.copytree(model_dir, other)
+    out = tmp_path / "out"
+    inputs = (mixed / "odd.png", mixed / "photo.jpg")
+    assert _restore(*inputs, "-o", out, model_dir=model_dir) == 0
+    first = _hashes(out)
+    capsys.readouterr()
+    assert _restore(*inputs, "-o", out, model_dir=other) == 1
+    err = capsys.readouterr().err
+    made = f"error: 2 outputs in {out.resolve()} (odd.png, photo.png) were restored with model {model_dir.resolve()}"
+    assert f"{made} (this run: {other.resolve()}): --overwrite replaces them, or choose another -o" in err
+    assert "restored 0, failed 2, skipped 0 existing" in err and _hashes(out) == first
+    # The same model however named (a relative path) is this run's: its outputs are done.
+    relative = os.path.relpath(model_dir)
+    assert main(["restore", *map(str, inputs), "-o", str(out), "--model", relative, "--no-progress"]) == 0
+    assert "restored 0, failed 0, skipped 2 existing" in capsys.readouterr().err
+    assert _restore(mixed / "odd.png", "-o", out, "--outscale", "3", model_dir=model_dir) == 1
+    said = "1 output in {} (odd.png) was restored with no --outscale (this run: --outscale 3): --overwrite replaces it"
+    assert said.format(out.resolve()) in capsys.readouterr().err
+    assert _restore(*inputs, "-o", out, "--overwrite", model_dir=other) == 0
+    assert read_provenance(out / "odd.png") == Provenance(str(other.resolve()))
+    # A file without a record (the user's own, an older version's) is skipped as before.
+    (out / "odd.png").write_bytes(b"the user's own file")
+    assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
+    assert (out / "odd.png").read_bytes() == b"the user's own file"
+
+
+@pytest.mark.parametrize(
+    "name, image",
+    [
+        ("a.png", _rng_image((5, 7, 3))),
+        ("a.jpg", _rng_image((5, 7, 3))),
+        ("a.webp", _rng_image((5, 7, 4))),
+        ("a.tif", _rng_image((5, 7))),
+        ("deep.png", _rng_image((5, 7, 3), dtype=np.uint16)),  # pypng
+        ("deep.tif", _rng_image((5, 7, 3), dtype=np.uint16)),  # tifffile
+        ("float.tif", np.random.default_rng(0).random((5, 7, 3), dtype=np.float32)),
+    ],
+)
+def test_every_output_format_records_how_it_was_made_beside_the_inputs_exif(tmp_path, name, image):
+    record = Provenance('/models/my "swin" <ir> é', 2.5)  # escaped into ASCII for every slot
+    exif = Image.Exif()
+    exif[0x0131] = "camera firmware 1.0"  # the input's Software tag: kept as it was
+    write_image(tmp_path / name, image, exif=exif.tobytes(), made_by=record.text(), lossless=True)
+    assert read_provenance(tmp_path / name) == record
+    assert np.array_equal(np.asarray(read_image(tmp_path / name).pixels), image) or name.endswith(".jpg")
+    if name in ("a.png", "a.jpg", "a.webp", "deep.png"):
+        with Image.open(tmp_path / name) as written:
+            assert written.getexif()[0x0131] == "camera firmware 1.0"
+    write_image(tmp_path / f"plain-{name}", image)
+    assert read_provenance(tmp_path / f"plain-{name}") is None
+    assert Provenance.parse("swinir-hf {not json") is None and Provenance.parse('swinir-hf {"model": 1}') is None
+
+
+def test_outputs_record_a_model_the_same_however_it_is_named(model_dir, monkeypatch):
+    monkeypatch.chdir(model_dir.parent)
+    assert model_label(model_dir.name) == model_label(model_dir) == str(model_dir.resolve())
+    assert model_label("sr-x4") == "sr-x4"
+    assert model_label("swinir-classical-sr-x4-df2k") == model_label("001_classicalSR_DF2K_s64w8_SwinIR-M_x4")
+    assert model_label("org/swinir", revision="v2") == "org/swinir@v2"
 
 
 def test_a_folder_where_an_output_goes_is_an_error_not_an_existing_output(mixed, model_dir, tmp_path, capsys):
@@ -1265,7 +1335,12 @@ def test_a_rerun_with_nothing_left_still_checks_the_model_name(tmp_path, model_d
     ):
         assert _restore(src, "-o", tmp_path / "out", model_dir=model) == 1
         assert f"error: {said}" in capsys.readouterr().err
-    assert _restore(src, "-o", tmp_path / "out", model_dir="sr-x4") == 0  # bundled: nothing to load, nothing to say
+    # Outputs another model made are refused, not skipped; a file without a record is skipped as done.
+    assert _restore(src, "-o", tmp_path / "out", model_dir="sr-x4") == 1
+    assert "was restored with model" in capsys.readouterr().err
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "a.png").write_bytes(b"the user's own file")
+    assert _restore(src, "-o", tmp_path / "own", model_dir="sr-x4") == 0  # bundled: nothing to load, nothing to say
     assert "skipped 1 existing" in capsys.readouterr().err
 
 

@@ -25,6 +25,7 @@ from ..storage.output_folders import check_output_folder, check_writable_folder
 from .files import IMAGE_SUFFIXES, CollectedInputs, collect_inputs, left_out_note
 from .job_runner import Counts, run_jobs, sort_by_size
 from .jobs import OutputOptions, Plan, plan_jobs
+from .provenance import Provenance, model_label
 from .restoration import EngineOptions
 
 if TYPE_CHECKING:
@@ -110,8 +111,8 @@ def restore_files(
     `collect_inputs` of `inputs` made already (a command line's check), which is then not made again.
 
     Inputs that fail to read / restore are reported and counted; a folder's files that are not images by their
-    suffix are left out (`collect_inputs`); outputs that exist are skipped unless `output.overwrite`; an input is
-    never overwritten.
+    suffix are left out (`collect_inputs`); outputs that exist are skipped unless `output.overwrite`, and refused
+    (counted as failed) when they record another model or `outscale` (`provenance`); an input is never overwritten.
 
     Raises:
         FileNotFoundError, ValueError, CheckpointError, ModelNotAvailableError: nothing could be started (no
@@ -123,7 +124,8 @@ def restore_files(
     from ..checkpoints.loading import unavailable_model
 
     state = process_state(engine.device)
-    plan = _planned(inputs, out_dir, output, recursive, listed, state.is_main_process)
+    made_by = Provenance(model_label(engine.model, engine.revision), output.outscale)
+    plan = _planned(inputs, out_dir, output, made_by, recursive, listed, state.is_main_process)
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
     if not jobs and (problem := unavailable_model(engine.model)):  # no model is loaded: its name checked at least
         raise CheckpointError(problem)
@@ -145,12 +147,13 @@ def restore_files(
             batch_size=batch_size,
             workers=workers,
             progress=progress and state.is_local_main_process,
+            made_by=made_by.text(),
         )
     everyone = gather_object([counts])
     seconds = time.perf_counter() - start
     return Summary(
         restored=sum(c.restored for c in everyone),
-        failed=sum(c.failed for c in everyone) + len(plan.errors),
+        failed=sum(c.failed for c in everyone) + len(plan.errors) + len(plan.made_otherwise),
         existing=len(plan.existing) + sum(c.appeared for c in everyone),
         earlier_outputs=len(plan.earlier_outputs),
         seconds=seconds,
@@ -163,6 +166,7 @@ def _planned(
     inputs: Iterable[str],
     out_dir: str | Path,
     output: OutputOptions,
+    made_by: Provenance,
     recursive: bool,
     listed: CollectedInputs | None,
     main: bool,
@@ -172,11 +176,11 @@ def _planned(
     check_output_folder(out_dir)
     check_writable_folder(out_dir)
     check_not_a_file_name(out_dir)
-    plan = plan_jobs(collected.files, out_dir, output)
+    plan = plan_jobs(collected.files, out_dir, output, made_by)
     if main:
         if collected.left_out:
             print(left_out_note(collected.left_out), file=sys.stderr)
-        report_plan(plan)
+        report_plan(plan, made_by)
         # A killed run's temporary files beside outputs that exist now: no write into their folders would remove them.
         for folder in sorted({dst.parent for dst in plan.existing}):
             remove_stale_temp_files(folder)
@@ -200,12 +204,21 @@ def build_main_first(engine: ModelEngine, state: Any, bars: bool = True) -> Swin
     return main_first(build, state)
 
 
-def report_plan(plan: Plan) -> None:
-    """Print the plan's refused inputs (one error line each) and the earlier outputs it leaves alone."""
+def report_plan(plan: Plan, made_by: Provenance) -> None:
+    """Print the plan's refused inputs (one error line each), its outputs made otherwise than `made_by` (one line
+    for each folder and difference) and the earlier outputs it leaves alone."""
     from tqdm.auto import tqdm
 
     for src, message in plan.errors:
         tqdm.write(f"error: {src}: {message}", file=sys.stderr)
+    groups: dict[tuple[Path, str], list[Path]] = {}
+    for dst, recorded in plan.made_otherwise:
+        groups.setdefault((dst.parent, recorded.difference(made_by)), []).append(dst)
+    for (folder, difference), outputs in groups.items():
+        names = ", ".join(p.name for p in outputs[:3]) + (", ..." * (len(outputs) > 3))
+        made = f"{_count(len(outputs), 'output')} in {folder} ({names}) {'was' if len(outputs) == 1 else 'were'}"
+        fix = f"--overwrite replaces {'them' if len(outputs) > 1 else 'it'}, or choose another -o"
+        tqdm.write(f"error: {made} restored with {difference}: {fix}", file=sys.stderr)
     if plan.earlier_outputs:
         names = ", ".join(p.name for p in plan.earlier_outputs[:3]) + (", ..." * (len(plan.earlier_outputs) > 3))
         print(f"not re-processing {_count(len(plan.earlier_outputs), 'earlier output')} ({names})", file=sys.stderr)

@@ -37,11 +37,13 @@ def write_image(
     quality: int = DEFAULT_QUALITY,
     lossless: bool = False,
     replace: bool = True,
+    made_by: str | None = None,
 ) -> None:
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded, and `exif` (an
     EXIF block, as `photo_exif` gives) in JPEG, PNG and WebP files (TIFFs get none: Pillow and tifffile cannot write
     its sub-IFDs), and the (x, y) resolution `dpi` in PNG, JPEG and TIFF files (WebP has none). `replace` False keeps
-    a file found at `path` when the write ends (`atomic_writes.AppearedError`).
+    a file found at `path` when the write ends (`atomic_writes.AppearedError`). `made_by` (ASCII text: a
+    `provenance.Provenance` record) goes where each format names the software that wrote it.
 
     TIFFs are deflate-compressed (lossless). Arrays are (H, W) or (H, W, C), C in 1..4: uint8 ones are written as
     8-bit images, uint16 ones as 16-bit PNG / TIFF, float ones ([0, 1]) as float TIFF (16-bit as PNG); formats without
@@ -81,9 +83,9 @@ def write_image(
             image, icc_profile = _grey_as_srgb(image, icc_profile, path)
     with written_atomically(path, replace) as tmp:
         if isinstance(image, np.ndarray):
-            _write_colour_array(tmp, image, fmt, icc_profile, exif, dpi)
+            _write_colour_array(tmp, image, fmt, icc_profile, exif, dpi, made_by)
         else:
-            options = _save_options(fmt, quality, lossless, icc_profile)
+            options = _save_options(fmt, quality, lossless, icc_profile) | _software_option(fmt, made_by)
             options |= {"dpi": dpi} if dpi and fmt in ("PNG", "JPEG", "TIFF") else {}
             with open(tmp, "wb") as file:  # closing it flushes: a write that fails then raises too
                 exif_option = {"exif": exif} if exif and fmt != "TIFF" else {}
@@ -153,6 +155,23 @@ def _save_options(fmt: str, quality: int, lossless: bool, icc_profile: bytes | N
     return options
 
 
+def _software_option(fmt: str, made_by: str | None) -> dict[str, Any]:
+    """Pillow's `save` option that records `made_by` in a `fmt` file: not in EXIF, which is the input's."""
+    if not made_by:
+        return {}
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text("Software", made_by)
+        return {"pnginfo": info}
+    if fmt == "WEBP":
+        from .provenance import xmp_packet
+
+        return {"xmp": xmp_packet(made_by)}
+    return {"comment": made_by} if fmt == "JPEG" else {"software": made_by} if fmt == "TIFF" else {}
+
+
 def _array_to_bits(arr: np.ndarray, bits: int) -> np.ndarray:
     """A uint16 or float ([0, 1]) colour array as uint8 (`bits` 8) or uint16 (`bits` 16) levels."""
     if arr.dtype.kind == "f":
@@ -173,9 +192,10 @@ def _write_colour_array(
     icc_profile: bytes | None,
     exif: bytes | None = None,
     dpi: tuple[float, float] | None = None,
+    made_by: str | None = None,
 ) -> None:
     """An (H, W, C) uint16 array as 16-bit PNG / TIFF, a float32 one as float TIFF; C is 2 (grey + alpha), 3 or 4;
-    `exif` goes into PNGs only, `dpi` into both.
+    `exif` goes into PNGs only, `dpi` and `made_by` (ASCII) into both.
 
     Raises:
         OSError: the encoder failed (as Pillow reports it for other images).
@@ -199,7 +219,7 @@ def _write_colour_array(
             resolutionunit="INCH" if dpi else None,
             compression=_TIFF_COMPRESSION["tifffile"],
             metadata=None,  # no JSON shape description, no "tifffile.py" software tag: they would read as the photo's
-            software=False,
+            software=made_by or False,
         )
         return
     import png
@@ -213,6 +233,7 @@ def _write_colour_array(
         extra += [(b"eXIf", exif.removeprefix(b"Exif\x00\x00"))] if exif else []
         if dpi:  # pixels per metre (unit 1)
             extra += [(b"pHYs", struct.pack(">IIB", *(round(v / 0.0254) for v in dpi), 1))]
+        extra += [(b"tEXt", b"Software\x00" + made_by.encode("ascii"))] if made_by else []
         if extra:
             with open(path, "rb") as f:  # not `Reader(filename=)`: pypng never closes the file it opens
                 chunks = list(png.Reader(file=f).chunks())

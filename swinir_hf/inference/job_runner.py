@@ -65,7 +65,7 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
     return _Loaded(job, pixel_values, colour.shape[-1], layout, data.icc_profile, data.exif, data.dpi)
 
 
-def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) -> None:
+def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions, made_by: str | None = None) -> None:
     from ..models.image_processing_swinir import compose_image, from_reconstruction
     from .image_writing import write_image
     from .photo_metadata import scaled_dpi
@@ -92,6 +92,7 @@ def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions) ->
         quality=output.encoder_quality,
         lossless=item.job.lossless,
         replace=output.overwrite,
+        made_by=made_by,
     )
 
 
@@ -127,6 +128,7 @@ class _Writer:
     depth: int
     bar: Any
     report: Callable[[str], None]
+    made_by: str | None = None  # the outputs' `provenance` record
     counts: Counts = field(default_factory=Counts)
     pending: deque[tuple[Job, Future]] = field(default_factory=deque)
 
@@ -168,7 +170,9 @@ class _Writer:
         start = 0
         for b, layout in zip(batch, layouts, strict=True):
             k = b.pixel_values.shape[0]
-            saved = self.pool.submit(_save, replace(b, layout=layout), out[start : start + k], self.output)
+            saved = self.pool.submit(
+                _save, replace(b, layout=layout), out[start : start + k], self.output, self.made_by
+            )
             self.pending.append((b.job, saved))
             start += k
         self.settle(self.depth)
@@ -241,9 +245,11 @@ def run_jobs(
     workers: int = 2,
     progress: bool = False,
     report: Callable[[str], None] | None = None,
+    made_by: str | None = None,
 ) -> Counts:
     """Restore `jobs` in order with one model: `workers` threads decode ahead and encode / write behind the model,
-    and up to `batch_size` consecutive inputs of the same size go through one forward pass.
+    and up to `batch_size` consecutive inputs of the same size go through one forward pass. Each output records
+    `made_by` (a `provenance.Provenance` record).
 
     Every failure is reported (`error: FILE: why`) and counted; the rest go on.
     """
@@ -257,7 +263,7 @@ def run_jobs(
         tqdm(total=len(jobs), disable=not progress, unit="image", desc="restore") as bar,
     ):
         # Bounded: restored images wait in memory only until the writers catch up.
-        writer = _Writer(restorer, output, writers, 2 * workers, bar, report)
+        writer = _Writer(restorer, output, writers, 2 * workers, bar, report, made_by)
         load = partial(_load, num_channels=num_channels, scale=restorer.scale, outscale=output.outscale)
         loaded = _rechecked(_read_ahead(jobs, load, readers, workers + batch_size), load, writer)
         for batch in _same_size_batches(loaded, batch_size, writer):
