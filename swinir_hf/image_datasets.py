@@ -132,19 +132,41 @@ TRUTH_COLUMNS = ("hr", "image", "gt")
 INPUT_COLUMNS = ("lr", "lq")
 
 
-def input_column(dataset: datasets.Dataset) -> str | None:
-    """The image column of `dataset`'s given inputs (`INPUT_COLUMNS`, in any case: `lr`, `LQ`), if it has one."""
+def named_image_column(dataset: datasets.Dataset, spec: str, column: str, option: str) -> str:
+    """`column`, checked to be an image column of `dataset` (`spec` names the dataset, `option` what names the
+    column, in errors).
+
+    Raises:
+        ValueError: it is not one, listing the dataset's image columns.
+    """
+    columns = image_columns(dataset)
+    if column not in columns:
+        held = f"image columns: {', '.join(columns)}" if columns else f"none among {list(dataset.features)}"
+        hint = cast_hint(dataset, column)
+        raise ValueError(f"dataset {spec!r} has no image column {column!r} ({held}){hint}: choose one with {option}")
+    return column
+
+
+def input_column(dataset: datasets.Dataset, spec: str = "", column: str | None = None) -> str | None:
+    """The image column of `dataset`'s given inputs: `column` if named (`named_image_column`), else one named as
+    inputs are (`INPUT_COLUMNS`, in any case: `lr`, `LQ`), if it has one."""
+    if column is not None:
+        return named_image_column(dataset, spec, column, "--lr-column (lr_column=)")
     return next((c for name in INPUT_COLUMNS for c in image_columns(dataset) if c.lower() == name), None)
 
 
-def ground_truth_column(dataset: datasets.Dataset, spec: str) -> str:
-    """The image column that holds `dataset`'s ground truth (`spec` names the dataset in errors): `hr`, `image` or
-    `gt` (in any case), else its one image column besides the inputs' (`INPUT_COLUMNS`).
+def ground_truth_column(dataset: datasets.Dataset, spec: str, column: str | None = None) -> str:
+    """The image column that holds `dataset`'s ground truth (`spec` names the dataset in errors): `column` if named
+    (`named_image_column`), else `hr`, `image` or `gt` (in any case), else its one image column besides the inputs'
+    (`INPUT_COLUMNS`).
 
     Raises:
-        ValueError: no image column, or several and none of those names (the first was taken: `low` before
-            `target`, an `lr` before an `hr` of another name), saying what to name it.
+        ValueError: `column` is not an image column; or none is named, and the dataset has no image column, or
+            several and none of those names (the first was taken: `low` before `target`, an `lr` before an `hr` of
+            another name), saying what to name it.
     """
+    if column is not None:
+        return named_image_column(dataset, spec, column, "--column (column=)")
     columns = image_columns(dataset)
     if not columns:
         raise ValueError(

@@ -1058,8 +1058,8 @@ def test_a_datasets_images_of_one_size_are_restored_in_batches(tmp_path, model_d
 
 
 def test_a_dataset_image_that_cannot_be_decoded_is_named_by_its_row_and_file(tmp_path, model_dir, monkeypatch, capsys):
-    """A truncated image in a dataset said `error: image file is truncated` (which of 10,000?), and an empty row a
-    TypeError about what the engine takes; now each names its row (and file)."""
+    """A truncated image in a dataset said `error: image file is truncated` (which of 10,000?); now it names its row
+    (and file). A row without an image is kept, empty (test_a_datasets_rows_without_an_image_are_kept_and_counted)."""
     import datasets
 
     from swinir_hf.inference.dataset_restoration import restore_dataset
@@ -1074,10 +1074,10 @@ def test_a_dataset_image_that_cannot_be_decoded_is_named_by_its_row_and_file(tmp
     expected = f"error: row 2 of the dataset ({folder / '2.png'}) cannot be decoded: not a readable image (image "
     expected += "file is truncated)\n"
     assert capsys.readouterr().err == expected
-    empty = datasets.Dataset.from_dict({"image": [None]}).cast_column("image", datasets.Image())
+    nothing = [None, {"bytes": None, "path": None}]
+    empty = datasets.Dataset.from_dict({"image": nothing}).cast_column("image", datasets.Image())
     restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir))
-    with pytest.raises(ValueError, match="^row 0 of the dataset has no image$"):
-        restore_dataset(empty, restorer)
+    assert restore_dataset(empty, restorer)["image"] == [None, None]
     # An http(s) path, which datasets fetches through fsspec's HTTP support: without it, an ImportError traceback.
     url = "https://example.com/x.png"
     web = datasets.Dataset.from_dict({"image": [{"bytes": None, "path": url}]}).cast_column("image", datasets.Image())
@@ -1088,6 +1088,50 @@ def test_a_dataset_image_that_cannot_be_decoded_is_named_by_its_row_and_file(tmp
     monkeypatch.setattr(datasets.Image, "decode_example", no_http)
     with pytest.raises(ValueError, match=f"^row 0 of the dataset \\({url}\\) cannot be decoded: HTTPFileSystem"):
         restore_dataset(web, restorer)
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_datasets_restored_images_keep_their_files_names(tmp_path, model_dir, monkeypatch, streaming):
+    """A restored image was stored without a name (path None): which source image was it? Now it is named as its
+    source file, with the suffix of the format stored (a.jpg → a.png), even restored from the images' own folder,
+    whose b.png is not taken for the restored bytes of that name."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    folder = tmp_path / "imagefolder"
+    folder.mkdir()
+    Image.fromarray(_rng_image((6, 7, 3), 0)).save(folder / "a.jpg")
+    Image.fromarray(_rng_image((5, 4, 3), 1)).save(folder / "b.png")
+    monkeypatch.chdir(folder)
+    out = tmp_path / "out"
+    streamed = ["--streaming"] if streaming else []
+    assert _restore("--dataset", f"imagefolder:{folder}", "-o", out, *streamed, model_dir=model_dir) == 0
+    restored = datasets.load_from_disk(str(out))
+    stored = restored.cast_column("image", datasets.Image(decode=False))["image"]
+    assert sorted(value["path"] for value in stored) == ["a.png", "b.png"] and all(value["bytes"] for value in stored)
+    sizes = {value["path"]: image.size for value, image in zip(stored, restored["image"], strict=True)}
+    assert sizes == {"a.png": (14, 12), "b.png": (8, 10)}
+
+
+def test_a_datasets_rows_without_an_image_are_kept_and_counted(tmp_path, model_dir, monkeypatch, capsys):
+    """A row without an image stopped `restore --dataset` (`row 1 of the dataset has no image`). Now it is kept,
+    with no restored image, and the rows without one are counted once at the end; an undecodable image still stops
+    the run (test_a_dataset_image_that_cannot_be_decoded_is_named_by_its_row_and_file)."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    Image.fromarray(_rng_image((6, 7, 3), 0)).save(tmp_path / "a.png")
+    a = {"bytes": None, "path": str(tmp_path / "a.png")}
+    images = [a, None, a, None]
+    source = datasets.Dataset.from_dict({"image": images, "n": [0, 1, 2, 3]}).cast_column("image", datasets.Image())
+    source.save_to_disk(str(tmp_path / "ds"))
+    out = tmp_path / "out"
+    assert _restore("--dataset", tmp_path / "ds", "-o", out, model_dir=model_dir) == 0
+    err = capsys.readouterr().err
+    expected = "warning: 2 of 4 rows had no image in column 'image' (rows 1, 3): kept as they were, with no restored"
+    assert err.count("warning:") == 1 and f"{expected} image\n" in err
+    restored = datasets.load_from_disk(str(out))
+    assert [row["image"] is None for row in restored] == [False, True, False, True] and restored["n"] == [0, 1, 2, 3]
 
 
 def test_a_dataset_column_of_a_mode_is_restored_in_that_mode(model_dir, tmp_path):

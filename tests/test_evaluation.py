@@ -607,6 +607,36 @@ def test_a_datasets_ground_truth_is_its_named_column_never_a_guess(small_set, tm
     assert said in capsys.readouterr().err
 
 
+def test_a_datasets_columns_are_named_with_column_and_lr_column(small_set, tmp_path, capsys):
+    """A dataset whose image columns are not named as ground truths and inputs are (`target`, `low`) had to be
+    renamed; now --column and --lr-column (restore --dataset's --column spelling) name them, and a name that is no
+    image column is said with the dataset's image columns."""
+    import datasets
+
+    dataset, model_dir = small_set
+    files = sorted((dataset / "HR").iterdir())
+    for f in files:
+        hr = Image.open(f)
+        hr.resize((hr.width // 2, hr.height // 2), Image.BICUBIC).save(tmp_path / f.name)
+    columns = {"low": [str(tmp_path / f.name) for f in files], "target": [str(f) for f in files]}
+    ds = datasets.Dataset.from_dict(columns).cast_column("low", datasets.Image())
+    ds.cast_column("target", datasets.Image()).save_to_disk(str(tmp_path / "pairs"))
+    args = ["eval", "--model", str(model_dir), "--dataset", str(tmp_path / "pairs"), "--no-progress"]
+    assert main([*args, "--column", "target", "--lr-column", "low", "--json", str(tmp_path / "named.json")]) == 0
+    named = json.loads((tmp_path / "named.json").read_text())
+    given = evaluate(SwinIRForImageRestoration.from_pretrained(model_dir), dataset, lr_dir=tmp_path, progress=False)
+    means = [given.mean(m)[figure] for m in given.methods for figure in ("psnr", "ssim")]
+    assert [named["mean"][m][figure] for m in named["methods"] for figure in ("psnr", "ssim")] == pytest.approx(means)
+    capsys.readouterr()
+    assert main([*args, "--column", "hr"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: dataset '{tmp_path / 'pairs'}' has no image column 'hr' (image columns: low, target): choose one "
+        "with --column (column=)\n"
+    )
+    assert main(args) == 1
+    assert capsys.readouterr().err.endswith("; or choose them with --column NAME and --lr-column NAME\n")
+
+
 def test_a_datasets_lr_column_of_another_size_is_refused_before_any_restoring(small_set, tmp_path, capsys):
     """A dataset's `lr` images were never checked: too small, they were scored against a crop of the ground truth
     (about 12 dB, exit 0); too large, the error came after the model ran ("image shapes differ")."""

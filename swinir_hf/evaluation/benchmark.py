@@ -160,12 +160,15 @@ def evaluate_models(
     split: str | None = None,
     progress: bool = True,
     engine: EngineOptions = PAPER_ENGINE,
+    column: str | None = None,
+    lr_column: str | None = None,
     shard: tuple[int, int] = (0, 1),
     save_dir: str | os.PathLike | None = None,
     reuse_saved: bool = False,
 ) -> Evaluation:
     """Score several (name, model) pairs in one table under one baseline row, as `evaluate` scores one: the set is
-    read, each image degraded and the baseline scored once for all of them.
+    read, each image degraded and the baseline scored once for all of them. `column`, `lr_column`: the dataset's
+    image columns of the ground truth and of given inputs (see `load_samples`).
 
     `shard` (k, n) scores only the images k, k + n, ... of the set, as process k of n; `combine_shares` of the n
     shares is the whole set's `Evaluation`, as one process scores it. With `save_dir`, each model's outputs, the
@@ -186,7 +189,7 @@ def evaluate_models(
     labels = _method_names([label for label, _ in models], degradation, saved_as)
     conventions = grey_conventions(models, labels, degradation, grey_convention)
     sets = {
-        c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard, saved_as)
+        c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard, saved_as, column, lr_column)
         for c in dict.fromkeys(conventions)
     }
     name, samples = sets[conventions[0]]

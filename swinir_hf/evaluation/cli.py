@@ -34,7 +34,7 @@ from ..processes import (
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from ..storage.paths import folds_case
-from .eval_arguments import add_eval_arguments
+from .eval_arguments import add_eval_arguments, dataset_columns
 from .protocol import benchmark_name
 from .saved_outputs import MANIFEST, first_twin, has_manifest, path_component, saved_as_one
 
@@ -248,9 +248,8 @@ def _unloadable_hub_set(args: argparse.Namespace) -> str | None:
 
 
 def _lr_dir_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with an `--lr-dir`: no folder (as `testsets.load_samples` says it, once the models have
-    loaded), or given with --real, whose degradation it replaces (the report recorded one never applied); else
-    None."""
+    """What is wrong with an `--lr-dir`: no folder (as `testsets.load_samples` says it, after the models load), or
+    given with --real, whose degradation it replaces (the report recorded one never applied); else None."""
     if args.lr_dir is None:
         return None
     if not Path(args.lr_dir).is_dir():
@@ -354,7 +353,7 @@ def _open_saved(
 
     setting = scored_setting(models, args.scale, args.noise, args.jpeg, args.real, args.grey_convention)
     lr_dir = None if args.lr_dir is None else os.path.abspath(args.lr_dir)
-    benchmark = {"lr_dir": lr_dir, "split": args.split, **setting}
+    benchmark = {"lr_dir": lr_dir, "split": args.split, **dataset_columns(args), **setting}
     settings = evaluation_settings(models, args.dataset, benchmark, engine)
     return open_saved_outputs(args.save_images, settings, args.overwrite).reuse
 
@@ -380,6 +379,7 @@ def _score_share(
         lr_dir=args.lr_dir,
         grey_convention=args.grey_convention,
         split=args.split,
+        **dataset_columns(args),
         progress=shard[0] == 0 and not args.no_progress,
         engine=engine,
         shard=shard,

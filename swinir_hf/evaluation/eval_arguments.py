@@ -56,6 +56,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         "them for the model (rgb for colour models, native for grey ones and the identity)",
     )
     p.add_argument("--split", help="split of a datasets dataset (default: test; train for imagefolder)")
+    _add_column_arguments(p)
     # The paper's way (whole images, float32), and no machine-dependent "auto": a benchmark states its precision.
     exact = [d for d in DTYPES if d != "auto"]
     add_engine_arguments(p, PAPER_ENGINE, exact, device_default="cuda when available; a launch's own per process")
@@ -70,3 +71,26 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing --json file and the images in --save-images"
     )
+
+
+def _add_column_arguments(p: argparse.ArgumentParser) -> None:
+    """`--column` and `--lr-column`: a dataset's image columns, as `restore --dataset --column` names its own."""
+    p.add_argument(
+        "--column",
+        metavar="NAME",
+        help="a datasets dataset's image column of ground truths (default: hr, image or gt, in any case; else its one "
+        "image column besides the inputs')",
+    )
+    p.add_argument(
+        "--lr-column",
+        metavar="NAME",
+        help="a datasets dataset's image column of given LR / degraded inputs, as --lr-dir's (default: lr or lq, in "
+        "any case, if it has one)",
+    )
+
+
+def dataset_columns(args: argparse.Namespace) -> dict[str, str]:
+    """The dataset columns that `--column` / `--lr-column` name, as `evaluate_models`' arguments (and a saved
+    evaluation's settings: none where not named, as before the options were)."""
+    named = {"column": args.column, "lr_column": args.lr_column}
+    return {name: value for name, value in named.items() if value is not None}

@@ -18,6 +18,7 @@ from PIL import Image
 from ..image_datasets import (
     NoSuchSplitError,
     ground_truth_column,
+    image_columns,
     input_column,
     is_saved_dataset,
     load_image_dataset,
@@ -93,6 +94,8 @@ def load_samples(
     split: str | None = None,
     shard: tuple[int, int] = (0, 1),
     saved_as: Callable[[str], str] | None = None,
+    column: str | None = None,
+    lr_column: str | None = None,
 ) -> tuple[str, list[Sample]]:
     """A benchmark → (its name, samples). `dataset` is a folder of HR images (or one holding `HR/`),
     `imagefolder:DIR`, a `datasets` `save_to_disk` folder, or a Hub dataset id (`datasets.load_dataset`); a
@@ -105,10 +108,13 @@ def load_samples(
     `shard` (k, n): only the images k, k + n, k + 2n, ... of the set (in its order) are read, for process k of n.
     `saved_as`: what each image's saved output is named as one file by (`saved_outputs.saved_as_one`), where outputs
     are saved: a plain folder's images named alike by it are refused.
+    `column`, `lr_column`: a dataset's image columns of the ground truth and of given inputs (default: by name,
+    `ground_truth_column`, `input_column`); a plain folder has none, and `lr_column` goes without `lr_dir`.
     """
     if grey_convention not in GREY_CONVENTIONS:
         raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
     path, spec, name = Path(dataset), str(dataset), benchmark_name(dataset)
+    _check_columns(path, lr_dir, column, lr_column)
     if path.is_dir() and not is_saved_dataset(path):
         if split is not None:  # all its images are scored: a "test" asked for would score the training images too
             raise ValueError(
@@ -144,11 +150,23 @@ def load_samples(
             dataset = load_image_dataset(spec, split, default_split="test")
         except NoSuchSplitError as err:
             raise ValueError(f"{err}: choose one with --split (split=)") from None
-        samples = _dataset_samples(dataset, spec, grey_convention, shard, scale)
+        samples = _dataset_samples(dataset, spec, grey_convention, shard, scale, (column, lr_column))
     if lr_dir is not None:
         for sample in samples:
             sample.lr = _find_lr(Path(lr_dir), sample, scale)
     return name, samples
+
+
+def _check_columns(path: Path, lr_dir: str | os.PathLike | None, column: str | None, lr_column: str | None) -> None:
+    """Raise `ValueError` for dataset columns named where there are none (a plain folder), or given inputs named
+    twice (`lr_column` and `lr_dir`)."""
+    if lr_column is not None and lr_dir is not None:
+        raise ValueError("--lr-dir and --lr-column each give the inputs: give one of them")
+    if path.is_dir() and not is_saved_dataset(path) and (column, lr_column) != (None, None):
+        raise ValueError(
+            f"{path} is a plain folder of images, which has no columns: drop --column / --lr-column, or read it as a "
+            f"datasets image folder (imagefolder:{path})"
+        )
 
 
 # A folder of degraded inputs, as the authors, BasicSR and DIV2K name them: LR, LQ, LR_bicubic, LRbicx4,
@@ -176,13 +194,20 @@ def _only_folders(folder: Path) -> str:
 
 
 def _dataset_samples(
-    ds: datasets.Dataset, spec: str, grey_convention: GreyConvention, shard: tuple[int, int], scale: int
+    ds: datasets.Dataset,
+    spec: str,
+    grey_convention: GreyConvention,
+    shard: tuple[int, int],
+    scale: int,
+    columns: tuple[str | None, str | None],
 ) -> list[Sample]:
-    """The samples of a dataset's rows k, k + n, ... (`shard` (k, n)): HR from its `hr` / `image` / `gt` image column
-    (`ground_truth_column`), LR from `lr` / `lq` if present (HR size // `scale`), names as
-    `row_names` gives them."""
-    hr_col = ground_truth_column(ds, spec)  # not the first image column: `low` before `target` was scored as HR
-    lr_col = input_column(ds)
+    """The samples of a dataset's rows k, k + n, ... (`shard` (k, n)): HR from the image column `columns[0]`, else
+    its `hr` / `image` / `gt` one (`ground_truth_column`), LR from `columns[1]`, else `lr` / `lq` if present (HR
+    size // `scale`), names as `row_names` gives them."""
+    hr_col = _truth_column(ds, spec, columns[0])  # not the first image column: `low` before `target` was scored as HR
+    lr_col = input_column(ds, spec, columns[1])
+    if lr_col == hr_col:
+        raise ValueError(f"dataset {spec!r}: its {hr_col} column cannot be both the ground truth and the inputs")
     names = row_names(ds, hr_col)
     samples = []
     k, n = shard
@@ -198,6 +223,16 @@ def _dataset_samples(
         except (ValueError, OSError, SyntaxError, ImportError) as err:
             raise ValueError(f"{spec}, row {i} ({name}): {err}") from None
     return samples
+
+
+def _truth_column(ds: datasets.Dataset, spec: str, column: str | None) -> str:
+    """`ground_truth_column`, whose question of which column, where none is named, says that --column names it."""
+    try:
+        return ground_truth_column(ds, spec, column)
+    except ValueError as err:
+        if column is not None or len(image_columns(ds)) < 2:  # not the question of which one
+            raise
+        raise ValueError(f"{err}; or choose them with --column NAME and --lr-column NAME") from None
 
 
 def _image_in(row: dict, column: str) -> Image.Image:

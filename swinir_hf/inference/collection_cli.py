@@ -168,9 +168,24 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
     done = len(restored) - earlier
     now = f"restored {done} image{'s' * (done != 1)} of {args.dataset} → {out} in {seconds:.1f} s"
     print(now + (f" ({len(restored)} with the interrupted run's)" if earlier else ""), file=sys.stderr)
+    if said := _rows_without_image(restored, restoration):
+        print(said, file=sys.stderr)
     if repo_id:
         _push_dataset(restored, out, repo_id)
     return 0
+
+
+def _rows_without_image(restored: datasets.Dataset, restoration: DatasetRestoration) -> str | None:
+    """The warning of the rows that had no image to restore (kept, without one), naming the first few; else None."""
+    from .dataset_values import rows_without_image
+
+    if not (empty := rows_without_image(restored, restoration.output_column)):
+        return None
+    rows = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
+    return (
+        f"warning: {len(empty)} of {len(restored)} rows had no image in column {restoration.column!r} (row"
+        f"{'s' * (len(empty) > 1)} {rows}): kept as they were, with no restored image"
+    )
 
 
 def _claim_output(args: argparse.Namespace, out: Path, claim: contextlib.ExitStack) -> str | None:

@@ -22,6 +22,7 @@ from PIL import Image
 from ..checkpoints.fingerprint import model_fingerprint
 from ..image_datasets import cast_hint, image_columns
 from ..library_bars import datasets_bars_off
+from .dataset_values import dataset_image, has_image
 from .image_io import read_restorable
 from .jobs import check_outscale
 from .options import EngineOptions
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 PARTS_FOLDER = ".restored-parts"
 # A stopped run loses at most one part; each part costs a `map` call and a file (a few ms: benchmarks/README.md).
 ROWS_PER_PART = 16
+# The form of the restored values, in every fingerprint: parts and datasets of an earlier form (images unnamed, a
+# row without one refused) are another run's.
+VALUES_FORM = 2
 
 
 def restore_dataset(
@@ -52,8 +56,9 @@ def restore_dataset(
     batch_size: int = 1,
 ) -> datasets.Dataset | datasets.IterableDataset:
     """A new dataset whose `output_column` (default: `column`, replaced) holds each image of `column` (default:
-    the first `datasets.Image` column) restored; other columns are kept. Made of memory-mapped parts: save it
-    (`save_to_disk`) before removing `parts_dir`.
+    the first `datasets.Image` column) restored, stored as PNG (TIFF for a mode PNG cannot hold) and named as its
+    source file (`photo.jpg` → `photo.png`) where that has a path; other columns are kept. Made of memory-mapped
+    parts: save it (`save_to_disk`) before removing `parts_dir`.
 
     A stream (`IterableDataset`, as `load_dataset(..., streaming=True)` gives) is restored as it is read: without
     `parts_dir`, lazily, into a stream whose rows are restored as they are iterated; with it, into a `Dataset` of
@@ -72,8 +77,9 @@ def restore_dataset(
     Raises:
         ValueError: `outscale` is not a positive number (the `--outscale` message), `column` is not an image
             column, `output_column` is another column of the dataset, `batch_size` is not a count, or `parts_dir`
-            holds files of its own, before any image is restored; a row has no image, or one that cannot be decoded
-            (naming the row and its file), when it is reached.
+            holds files of its own, before any image is restored; a row's image cannot be decoded (naming the row
+            and its file), when it is reached. A row without an image is kept, its restored image None
+            (`dataset_values.rows_without_image` lists them).
     """
     import datasets
 
@@ -237,13 +243,15 @@ class DatasetRestoration:
         """The images of `batch`'s column (undecoded values, of the dataset's `rows`) decoded and restored, those of
         one size together: {output column: their `datasets.Image` values}; `bar` (if any) updated by their count."""
         feature = self.dataset.features[self.column]  # its `mode`, if it has one, too
-        values = list(zip(batch[self.column], rows, strict=True))
-        images = [decoded_image(feature, value, row) for value, row in values]
-        names = [_row_name(value, row) for value, row in values]
-        restored = self.restorer.restore_images(images, self.outscale, names)
+        given = [(value, row) for value, row in zip(batch[self.column], rows, strict=True) if has_image(value)]
+        images = [decoded_image(feature, value, row) for value, row in given]
+        names = [_row_name(value, row) for value, row in given]
+        restored = iter(self.restorer.restore_images(images, self.outscale, names) if images else [])
         if bar is not None:
-            bar.update(len(restored))
-        return {self.output_column: [_dataset_image(image) for image in restored]}
+            bar.update(len(batch[self.column]))
+        # A row without an image is kept, empty (as training leaves it out): the command counts them at the end.
+        values = [dataset_image(next(restored), value) if has_image(value) else None for value in batch[self.column]]
+        return {self.output_column: values}
 
 
 def checked_columns(
@@ -294,7 +302,7 @@ def decoded_image(feature: datasets.Image, value: dict[str, Any] | None, row: in
     Raises:
         ValueError: the row has no image, or its image cannot be decoded: naming the row and its file.
     """
-    if value is None or (value.get("bytes") is None and value.get("path") is None):
+    if not has_image(value):
         raise ValueError(f"row {row} of the dataset has no image")
     where = _where(value)
     try:
@@ -370,24 +378,9 @@ def _plan_parts(
 def pixels_fingerprint(restorer: SwinIRRestorer, options: tuple) -> str:
     """A hash of all that makes a restored image's pixels besides its input: the model's config and weights (never
     the object itself, which `datasets` would pickle), every engine option that changes pixels (each is the
-    restorer's attribute of that name), and `options`."""
+    restorer's attribute of that name), `options`, and the form of the values written (`VALUES_FORM`)."""
     from datasets.fingerprint import Hasher
 
     unhashed = ("device", "batch_size")
     pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
-    return Hasher.hash((model_fingerprint(restorer.model), pixels, options))
-
-
-def _dataset_image(image: Image.Image | np.ndarray) -> Image.Image | dict[str, Any]:
-    """A restorer's result as a `datasets.Image` value: a PIL image as it is; an array (a 16-bit grey PNG's
-    colour key made its alpha: (H, W, 2) uint16, for which Pillow has no mode, so `datasets` would wrap its levels to
-    8 bits) as the bytes of the 16-bit PNG `swinir-hf restore` writes for it."""
-    if not isinstance(image, np.ndarray):
-        return image
-    import tempfile
-
-    from .image_writing import write_image
-
-    with tempfile.TemporaryDirectory() as folder:
-        write_image(Path(folder) / "restored.png", image)
-        return {"bytes": (Path(folder) / "restored.png").read_bytes(), "path": None}
+    return Hasher.hash((model_fingerprint(restorer.model), pixels, options, VALUES_FORM))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -81,7 +82,7 @@ class StreamRestoration(DatasetRestoration):
     def lazily(self) -> datasets.IterableDataset:
         """The stream, its images restored as its rows are read (`batch_size` at a time)."""
         restore = partial(self._restore_batch, start=0, bar=None)
-        mapped = self._undecoded().map(restore, batched=True, batch_size=self.batch_size, with_indices=True)
+        mapped = self._undecoded().map(_unnamed(restore), batched=True, batch_size=self.batch_size, with_indices=True)
         return mapped.cast(self.features)  # every image column decoded, as the stream's own were
 
     def prepare(self) -> int:
@@ -177,6 +178,17 @@ class StreamRestoration(DatasetRestoration):
         return datasets.Dataset.from_dict({name: [] for name in self.features}, features=self.features)
 
 
+def _unnamed(restore: Callable[..., dict[str, list]]) -> Callable[..., dict[str, list]]:
+    """`restore` with its images' file names dropped: a stream's rows are encoded again as they are read, where
+    {"bytes", "path": "a.png"} would be read from an a.png in the working folder (`datasets.Image.encode_example`)."""
+
+    def unnamed(*args: Any, **kwargs: Any) -> dict[str, list]:
+        restored = restore(*args, **kwargs)
+        return {name: [v and {**v, "path": None} for v in values] for name, values in restored.items()}
+
+    return unnamed
+
+
 def _identity(value: Any) -> Any:
     """A stored value as a part's fingerprint takes it: an image by its bytes, or a local file by its path, size and
     modification time (a changed file is restored anew); anything else as it is."""
@@ -193,11 +205,16 @@ def _identity(value: Any) -> Any:
 
 def _write(file: Path, features: datasets.Features, rows: dict[str, list]) -> None:
     """`rows` written to the Arrow file `file` (the format `Dataset.map` writes), whole or not at all."""
+    import datasets
     from datasets.arrow_writer import ArrowWriter
 
+    # Image values are stored ones already (`_undecoded`, `dataset_values.dataset_image`): encoding {"bytes",
+    # "path": "a.png"} would keep the path alone where the working folder holds an a.png, losing the bytes.
+    others = datasets.Features({name: f for name, f in features.items() if not isinstance(f, datasets.Image)})
+    encoded = others.encode_batch({name: values for name, values in rows.items() if name in others})
     aside = file.with_name(file.name + ".tmp")  # a stopped write's: removed by the next `prepare`
     with ArrowWriter(features=features, path=str(aside)) as writer:
-        writer.write_batch(features.encode_batch(rows))
+        writer.write_batch({name: encoded.get(name, values) for name, values in rows.items()})
         writer.finalize()
     os.replace(aside, file)
 
