@@ -1169,7 +1169,7 @@ def test_auto_tiles_are_planned_with_the_weights_where_they_run(model, monkeypat
     in float32 is converted first."""
     half = copy.deepcopy(model).half()
     seen = []
-    monkeypatch.setattr(restoration, "memory_budget", lambda device: seen.append(half.dtype) or 1 << 30)
+    monkeypatch.setattr(restoration, "memory_budget", lambda device, set_aside=0: seen.append(half.dtype) or 1 << 30)
     SwinIRRestorer(half, tile="auto", dtype="float32").restore_tensor(torch.rand(1, 3, 16, 16))
     assert seen == [torch.float32]
 
@@ -1204,6 +1204,23 @@ def test_wide_windows_plan_tiles_with_their_attention_memory_set_aside():
     tile = SwinIRRestorer(model, memory_budget=budget)._initial_tile(x)
     assert tile is not None and TILE_MEMORY_SAFETY * (fixed + per_pixel * tile**2) <= budget
     assert SwinIRRestorer(model, memory_budget=fixed)._initial_tile(x) == 32  # nothing left: one window
+
+
+def test_the_automatic_budget_sets_a_wide_windows_attention_aside_before_halving_the_free_memory(monkeypatch):
+    """With 1 GiB free, half of it (the CPU's share for tiles) less the 1.5 × 433 MiB a window-32 pass needs at once
+    left nothing: one-window tiles, each paying that attention again, where 96-pixel tiles fit."""
+    from swinir_hf.inference import memory
+    from swinir_hf.inference.memory import TILE_MEMORY_SAFETY
+
+    model, cpu, x = _wide_window_model(32), torch.device("cpu"), torch.zeros(1, 3, 512, 512)
+    monkeypatch.setattr(memory, "available_host_memory", lambda: 1 << 30)
+    fixed, per_pixel = model.fixed_activation_bytes(cpu), model.activation_bytes_per_pixel(cpu)
+    tile = SwinIRRestorer(model)._initial_tile(x)
+    assert tile is not None and tile > 32
+    assert TILE_MEMORY_SAFETY * (fixed + 2 * per_pixel * tile**2) <= 1 << 30  # the tiles' share is still half
+    monkeypatch.setattr(memory, "available_host_memory", lambda: 64 << 30)  # plenty: the 2 GiB cap binds, as before
+    tile = SwinIRRestorer(model)._initial_tile(x)
+    assert TILE_MEMORY_SAFETY * (fixed + per_pixel * tile**2) <= 2 << 30
 
 
 def test_a_window_whose_attention_cannot_fit_is_refused_before_any_work(monkeypatch):

@@ -335,8 +335,8 @@ class SwinIRRestorer:
             return rounded_tile(self.tile, self.model.config.window_size)
         n, _, h, w = x.shape
         # What a pass needs whatever its size is set aside first (one-window tiles where nothing is left).
-        fixed = self.model.fixed_activation_bytes(self.device)
-        budget = (self.memory_budget or memory_budget(self.device)) - TILE_MEMORY_SAFETY * fixed
+        fixed = TILE_MEMORY_SAFETY * self.model.fixed_activation_bytes(self.device)
+        budget = self.memory_budget - fixed if self.memory_budget else memory_budget(self.device, fixed)
         per_pixel = TILE_MEMORY_SAFETY * self.model.activation_bytes_per_pixel(self.device)
         pixels = max(budget, 0) / (self.batch_size * n * per_pixel)
         return None if h * w <= pixels else fewest_tiles(h, w, pixels, self.tile_overlap, self.model.config.window_size)
