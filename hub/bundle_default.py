@@ -40,6 +40,7 @@ import yaml
 from swinir_hf.checkpoints.cards import hub_card
 from swinir_hf.checkpoints.catalog import load_catalog
 from swinir_hf.checkpoints.folders import write_model_files
+from swinir_hf.checkpoints.measured_results import paper_figures, scored_on
 from swinir_hf.evaluation.benchmark import evaluate
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR
 from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
@@ -65,14 +66,15 @@ FP16_TOLERANCE_DB = 0.01
 class Suite:
     """How one kind of bundled model is scored.
 
-    `benches`: (label, test-set folder, `evaluate()` options) as in the paper's tables; `y`: figures on the Y channel
-    (super-resolution) or RGB; `baseline`: the trivial restoration's name; `protocol`: one sentence for the card;
+    `benches`: (label, test-set folder, `evaluate()` options) as in the paper's tables; `upscale`: the model's, which
+    sets the channel its figures are on (`scored_on`: Y for super-resolution, else RGB); `baseline`: the trivial
+    restoration's name; `protocol`: one sentence for the card;
     `paper`: label → the paper's figures for the closest released setting (empty where it reports none) and
     `paper_model` names that setting.
     """
 
     benches: list[tuple[str, str, dict]]
-    y: bool
+    upscale: int
     baseline: str
     protocol: str
     paper: dict[str, dict[str, float]]
@@ -81,7 +83,7 @@ class Suite:
     @property
     def suffix(self) -> str:
         """Suffix of the reported metric keys in `evaluate()`'s means: "_y" for the Y channel, "" for RGB."""
-        return "_y" if self.y else ""
+        return scored_on(self.upscale)
 
 
 def suite(model: SwinIRForImageRestoration) -> Suite:
@@ -90,7 +92,7 @@ def suite(model: SwinIRForImageRestoration) -> Suite:
     if c.task == "real_sr":
         return Suite(
             [(f"{s} real ×{c.upscale}", s, {"real": True}) for s in ("Set5", "Set14")],
-            y=True,
+            upscale=c.upscale,
             baseline="bicubic",
             protocol=f"PSNR / SSIM on the Y channel, border {c.upscale}, of inputs made by the BSRGAN-style "
             "degradation, seeded per image (`swinir-hf eval --real`): a reproducible proxy, real photos have no "
@@ -101,7 +103,7 @@ def suite(model: SwinIRForImageRestoration) -> Suite:
         release = next(r for r in catalog.releases if r.task == "lightweight_sr" and r.scale == c.upscale)
         return Suite(
             [(s, s, {"scale": c.upscale}) for s in ("Set5", "Set14")],
-            y=True,
+            upscale=c.upscale,
             baseline="bicubic",
             protocol=catalog.protocols["lightweight_sr"],
             paper=dict(release.results),
@@ -110,7 +112,7 @@ def suite(model: SwinIRForImageRestoration) -> Suite:
     if c.task == "color_jpeg_car":
         return Suite(
             [(f"{s} q{q}", s, {"jpeg": q}) for s in ("LIVE1", "classic5") for q in JPEG_QUALITIES],
-            y=False,
+            upscale=c.upscale,
             baseline="JPEG input",
             protocol=catalog.protocols["color_jpeg_car"],
             paper={},
@@ -121,7 +123,7 @@ def suite(model: SwinIRForImageRestoration) -> Suite:
             paper |= {f"{bench} σ{release.noise_level}": dict(v) for bench, v in release.results.items()}
     return Suite(
         [(f"{s} σ{n}", s, {"noise": n}) for s in ("CBSD68", "Kodak24", "McMaster") for n in SIGMAS],
-        y=False,
+        upscale=c.upscale,
         baseline="noisy input",
         protocol=catalog.protocols["color_dn"],
         paper=paper,
@@ -159,7 +161,7 @@ def comparison_table(s: Suite, results: dict) -> str:
     """PSNR of the baseline, this model and (where the paper reports one) the paper's model, per benchmark. The
     paper's figures are for its full-size, fully trained models: a comparison in the text, not model-index entries
     (which would claim them for these weights)."""
-    channel = "Y channel" if s.y else "RGB"
+    channel = "Y channel" if s.suffix else "RGB"
     intro = f"PSNR (dB, {channel}) next to the trivial baseline" + (" and the paper" if s.paper else "")
     head = f"| benchmark | {s.baseline} | this model |" + (
         f" paper ({s.paper_model}, full training) |" if s.paper else ""
@@ -276,8 +278,8 @@ def rescore(target: Path, testsets: Path) -> None:
     if table not in card:
         raise SystemExit(f"error: {target / 'README.md'} has no comparison table of results.json's figures to update")
     results = score(model, testsets, benches)
-    y, dtype = s.suffix, old["stored_dtype"]
-    measured = {k: {"psnr": v["model"][f"psnr{y}"], "ssim": v["model"][f"ssim{y}"]} for k, v in results.items()}
+    dtype = old["stored_dtype"]
+    measured = {k: paper_figures(v["model"], model.config.upscale) for k, v in results.items()}
     protocol = (
         f"{s.protocol}; measured with `swinir_hf.evaluation.benchmark` from the shipped {dtype} weights, in float32"
     )
@@ -362,7 +364,7 @@ def bundle(args: argparse.Namespace, target: Path) -> int:
         return 1
     stored, drift = stored_weights(model, benches[:1], testsets, results)
 
-    measured = {k: {"psnr": v["model"][f"psnr{y}"], "ssim": v["model"][f"ssim{y}"]} for k, v in results.items()}
+    measured = {k: paper_figures(v["model"], model.config.upscale) for k, v in results.items()}
     card = training_card(
         cfg,
         model,

@@ -64,7 +64,7 @@ def test_catalogue_paper_figures():
     assert find_release("swinir-jpeg-car-gray-q10").results["Classic5"] == {
         "psnr": 30.27,
         "ssim": 0.8249,
-        "psnr_b": 29.95,
+        "psnrb": 29.95,
     }
     for release in load_catalog().releases:
         if release.task == "real_sr":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -358,3 +359,41 @@ def test_rescore_rewrites_a_bundled_models_figures_as_it_ships(tmp_path, capsys,
     with pytest.raises(SystemExit, match="has no comparison table of results.json's figures to update"):
         bundle.main(args)
     assert json.loads((bundled / "results.json").read_text()) == after
+
+
+# Where a doc gives a bundled model's size: (file, a pattern whose group `n` is the count, the models it counts; a
+# range "a-b M" spans several). A re-bundled model (a GPU-trained one, say) fails here until its docs say its size.
+SIZE_CLAIMS = [
+    ("README.md", r"`sr-x4` is the paper's SwinIR-S \((?P<n>[\d.]+ M) parameters", ["sr-x4"]),
+    (
+        "README.md",
+        r"The others are small models \(≈ (?P<n>[\d.]+-[\d.]+ M) parameters",
+        ["sr-x2", "denoise-color", "real-sr-x4", "jpeg-color"],
+    ),
+    (
+        "docs/evaluation.md",
+        r"`sr-x4` \(since [^)]*\) is the paper's SwinIR-S \([^)]*?(?P<n>[\d,]+) parameters",
+        ["sr-x4"],
+    ),
+    ("docs/training.md", r"This is the paper's SwinIR-S \((?P<n>[\d,]+) parameters", ["sr-x4"]),
+]
+
+
+@pytest.mark.parametrize(("doc", "pattern", "names"), SIZE_CLAIMS)
+def test_the_docs_give_the_bundled_models_real_parameter_counts(doc, pattern, names):
+    from swinir_hf.checkpoints.bundled import millions, parameter_count
+
+    text = " ".join((Path(__file__).resolve().parents[1] / doc).read_text().split())  # a claim may span lines
+    found = [m["n"] for m in re.finditer(pattern, text)]
+    assert len(found) == 1, f"{doc}: {pattern!r} found {len(found)} times"
+    counts = sorted(parameter_count(name) for name in names)
+    if "-" in found[0]:
+        expected = f"{counts[0] / 1e6:.2f}-{millions(counts[-1])}"
+    elif found[0].endswith("M"):
+        expected = millions(counts[0])
+    else:
+        expected = f"{counts[0]:,}"
+    assert found[0] == expected, (
+        f"{doc} gives {', '.join(names)} {found[0]} parameters; the bundled weights hold {expected}"
+    )
+    assert parameter_count(names[0]) == load_default(names[0]).num_parameters()

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..models.configuration_swinir import MIN_TRANSFORMERS, TASK_TABLE, SwinIRConfig
+from .measured_results import PSNR_B, read_results
 
 PAPER_URL = "https://arxiv.org/abs/2108.10257"
 PAPER_NAME = "SwinIR paper (Liang et al., ICCVW 2021)"
@@ -24,7 +25,7 @@ CITATION = """@inproceedings{liang2021swinir,
 }"""
 PIPELINE_TAG = "image-to-image"
 # Metric key of a results mapping → (model-index type, display name).
-METRICS = {"psnr": ("psnr", "PSNR (dB)"), "ssim": ("ssim", "SSIM"), "psnr_b": ("psnr-b", "PSNR-B (dB)")}
+METRICS = {"psnr": ("psnr", "PSNR (dB)"), "ssim": ("ssim", "SSIM"), PSNR_B: ("psnr-b", "PSNR-B (dB)")}
 Results = Mapping[str, Mapping[str, float]]
 
 
@@ -64,6 +65,7 @@ def eval_results(config: SwinIRConfig, paper: Results, measured: Results) -> lis
     when there are any, else the paper's (with the paper as source). Never both: huggingface_hub merges the results
     of one benchmark into one model-index entry with a single source, so mixing them would misattribute one set; the
     card's results table shows both."""
+    paper, measured = read_results(paper), read_results(measured)
     own = bool(measured)
     return [
         _eval_result(_task_name(config), dataset, key, value, own)
@@ -265,7 +267,7 @@ def render_model_card(
         title: first heading, e.g. "SwinIR-M classical image super-resolution x4 (DIV2K+Flickr2K)".
         description: a paragraph saying what the weights are and where they come from.
         training_data: dataset names for the training section (and the `datasets` metadata unless `datasets`).
-        paper_results / measured_results: benchmark → {"psnr": dB, "ssim": …, "psnr_b": dB}; the paper's figures
+        paper_results / measured_results: benchmark → {"psnr": dB, "ssim": …, "psnrb": dB}; the paper's figures
             and this project's own `swinir-hf eval` figures. Both go into a results table; `model-index` holds the
             measured ones when there are any, else the paper's (see `eval_results`).
         protocol: how the figures are measured (channel, border, degradation).
@@ -285,7 +287,7 @@ def render_model_card(
     for name, names in (("training_data", training_data), ("tags", tags), ("datasets", datasets)):
         if isinstance(names, str):
             raise TypeError(f"{name} takes a list of names, not the string {names!r}: pass [{names!r}]")
-    paper, measured = dict(paper_results or {}), dict(measured_results or {})
+    paper, measured = read_results(paper_results), read_results(measured_results)
     data = card_data(
         config,
         model_id.rstrip("/").rsplit("/", 1)[-1],
@@ -334,6 +336,7 @@ def hub_card(
     data.tags = [*(tag for tag in _tags(config) if tag not in (data.tags or ())), *(data.tags or ())]
     replace = {"How to use": _usage(model_id, config, remote_code)}
     if measured_results:
+        measured_results = read_results(measured_results)
         replace["Results"] = "\n\n".join(_results_section(config, {}, measured_results, protocol))
         data.eval_results = eval_results(config, {}, measured_results)
     if data.eval_results:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class Release:
     """One released checkpoint: what it was trained for and on, and the paper's figures for it.
 
-    `results` maps benchmark name → {"psnr": dB, "ssim": …, "psnr_b": dB} (only the metrics the paper reports).
+    `results` maps benchmark name → {"psnr": dB, "ssim": …, "psnrb": dB} (only the metrics the paper reports).
     """
 
     file: str

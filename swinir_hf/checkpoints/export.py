@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from ..library_bars import transformers_bars_off
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.loading_swinir import WEIGHTS_LAYOUTS, safetensors_files
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from ..storage.atomic_writes import left_by_dead_process, process_tag, replace_folder, write_error
+from ..storage.atomic_writes import process_folder, process_tag, remove_dead, replace_folder, write_error
 from ..storage.output_folders import folder_claimed, would_replace
 from .cards import hub_card, render_model_card
 from .catalog import Release, find_release, load_catalog
@@ -317,22 +316,15 @@ def _say_removed(target: Path, staging: Path) -> None:
 
 def _staging_folder(output_dir: Path) -> Path:
     """A new empty folder in `output_dir`, named as this process's staging folder (`remove_stale_staging`)."""
-    return Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{process_tag()}-", dir=output_dir))
+    return process_folder(output_dir, _STAGING_PREFIX)
 
 
 def remove_stale_staging(output_dir: Path) -> list[Path]:
     """Remove the staging folders in `output_dir` of exports on this host whose process has died (SIGKILL, power
-    loss: the `finally` that removes them never ran); a running export's are kept, and so is any folder not named
-    exactly as mkdtemp names a staging folder (a user's `swinir_staging_<host>-2024-notes`). Returns what was
-    removed."""
-    removed = []
-    for folder in output_dir.glob(f"{_STAGING_PREFIX}*"):
-        named = _STAGING_NAME.fullmatch(folder.name) and left_by_dead_process(folder.name, _STAGING_PREFIX)
-        if named and folder.is_dir():
-            drop_remote_module_cache(folder)
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
+    loss: the `finally` that removes them never ran), and their code's copy in transformers' modules cache; a running
+    export's are kept, and so is any folder not named exactly as mkdtemp names a staging folder (a user's
+    `swinir_staging_<host>-2024-notes`). Returns what was removed."""
+    return remove_dead(output_dir, _STAGING_PREFIX, named=_STAGING_NAME, then=drop_remote_module_cache)
 
 
 def unclaimed_staging(output_dir: Path) -> list[Path]:

@@ -10,6 +10,7 @@ import torch
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.constants_swinir import TASKS
+from ..models.hub_push_swinir import network_errors  # defined there: the remote code needs it too
 from ..models.loading_swinir import IncompatibleWeightsError, check_finite_weights, shard_problem
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .bundled import DEFAULT_MODEL, DEFAULT_MODELS, DEFAULTS_DIR
@@ -262,20 +263,6 @@ def looks_like_path(spec: str) -> bool:
         or Path(spec).suffix.lower() in CHECKPOINT_SUFFIXES
         or ("/" in spec and Path(spec).parent.is_dir())
     )
-
-
-def network_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions a failed Hub request raises: huggingface_hub's own errors are `OSError`s; a connection that
-    fails outright raises its HTTP client's error (httpx, or httpx2 in huggingface_hub ≥ 2), which is not."""
-    import importlib
-
-    errors: list[type[BaseException]] = [OSError]
-    for client in ("httpx", "httpx2"):
-        try:
-            errors.append(importlib.import_module(client).HTTPError)
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
 
 
 def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:

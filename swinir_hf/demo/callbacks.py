@@ -29,7 +29,7 @@ from ..inference.photo_metadata import scaled_dpi
 from ..inference.restoration import EngineOptions, restore
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from ..storage.atomic_writes import process_tag, remove_dead_folders
+from ..storage.atomic_writes import process_folder, remove_dead
 from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
 from .controls import ControlCallbacks
 from .errors import ModelError, user_error
@@ -78,8 +78,9 @@ NOTHING_TO_CANCEL = "Nothing to cancel: no restoration of this session is runnin
 def new_output_folder() -> Path:
     """A new results folder named after this process, the folders of demos that died without removing theirs (kill
     -9, out of memory, power loss) removed first: each start left one, which no later start would remove."""
-    remove_dead_folders(Path(tempfile.gettempdir()), OUTPUT_PREFIX)
-    return Path(tempfile.mkdtemp(prefix=f"{OUTPUT_PREFIX}{process_tag()}-"))
+    root = Path(tempfile.gettempdir())
+    remove_dead(root, OUTPUT_PREFIX)
+    return process_folder(root, OUTPUT_PREFIX)
 
 
 def alpha_pass(pixels: Image.Image | np.ndarray, scale: int, alpha: AlphaMode = "model") -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..extras import MissingExtraError, require
 from ..interrupts import stopped_by, terminate_as_interrupt
-from ..storage.atomic_writes import process_tag, remove_dead_folders
+from ..storage.atomic_writes import process_tag, remove_dead
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def own_gradio_cache() -> Path:
     name = Path(chosen or "").name
     if chosen and (not name.startswith(OUTPUT_PREFIX) or name == own or name.startswith(f"{own}-")):
         return Path(chosen)  # chosen, or this process's own (a private one made beside: `_private_folder`)
-    remove_dead_folders(root, OUTPUT_PREFIX)
+    remove_dead(root, OUTPUT_PREFIX)
     folder = _private_folder(root / own)
     os.environ["GRADIO_TEMP_DIR"] = str(folder)
     return folder

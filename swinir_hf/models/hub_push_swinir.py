@@ -1,11 +1,13 @@
 """Pushes to the Hub of the config, the image processor and the model that fail for want of the Hub (HF_HUB_OFFLINE,
 no network) with one `OSError` saying what to do, not the HTTP client's error from inside an upload; a save asked
-for together with a push is made first, so that nothing is lost.
+for together with a push is made first, so that nothing is lost. Also the package's one definition of a network
+error (`network_errors`): this file ships as remote code, so it cannot import it from the rest of the package.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -91,7 +93,26 @@ def push_said(repo_id: str, saved: str | os.PathLike | None = None) -> Iterator[
         ) from err
 
 
+def network_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions a failed Hub request (or URL fetch) raises: huggingface_hub's own errors are `OSError`s; a
+    connection that fails outright raises its HTTP client's error (`is_http_client_error`), which is not."""
+    return (OSError, *_http_client_errors())
+
+
 def is_http_client_error(err: BaseException) -> bool:
     """Whether `err` is huggingface_hub's HTTP client's own (httpx, or httpx2 in huggingface_hub ≥ 2): a connection
-    that fails outright, a timeout, a bad status; not an `OSError`, and its message names no URL."""
-    return type(err).__module__.split(".")[0].startswith("httpx")
+    that fails outright, a timeout, a bad status, a URL it cannot parse; not an `OSError`, and its message names no
+    URL."""
+    return isinstance(err, _http_client_errors())
+
+
+def _http_client_errors() -> tuple[type[BaseException], ...]:
+    # Each client's HTTPError last: callers raise `network_errors()[-1]` as "the client's error".
+    errors: list[type[BaseException]] = []
+    for client in ("httpx", "httpx2"):
+        try:
+            module = importlib.import_module(client)
+        except ImportError:
+            continue
+        errors += [getattr(module, name) for name in ("InvalidURL", "HTTPError") if hasattr(module, name)]
+    return tuple(errors)

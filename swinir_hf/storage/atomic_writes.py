@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -58,12 +59,41 @@ def left_by_dead_process(name: str, prefix: str) -> bool:
     return False
 
 
-def remove_dead_folders(root: Path, prefix: str) -> None:
-    """Remove the folders in `root` named `prefix` + the `process_tag()` of a process that died (killed, out of
-    memory, power loss) without removing its own."""
+def process_folder(root: Path, prefix: str) -> Path:
+    """A new empty folder in `root` named `prefix` + this process's `process_tag()` + `-<random>` (mkdtemp's: mode
+    0700), which `remove_dead` removes once this process has died without removing it."""
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{process_tag()}-", dir=root))
+
+
+def remove_dead(
+    root: Path,
+    prefix: str,
+    *,
+    files: bool = False,
+    named: re.Pattern[str] | None = None,
+    then: Callable[[Path], None] | None = None,
+) -> list[Path]:
+    """Remove the folders (and with `files`, the files) in `root` named `prefix` + the `process_tag()` of a process
+    that died (kill -9, out of memory, power loss) without removing its own → what was removed. `named`: only names
+    it fully matches (a prefix a user may also name folders with); `then`: called on each folder removed."""
+    removed = []
     for old in root.glob(f"{prefix}*"):
-        if left_by_dead_process(old.name, prefix) and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
+        if not left_by_dead_process(old.name, prefix) or (named and not named.fullmatch(old.name)):
+            continue
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)  # another process may be removing it too
+            if then is not None:
+                then(old)
+        elif files:
+            try:
+                old.unlink(missing_ok=True)
+            except OSError:  # not ours to remove (a folder without write permission)
+                continue
+        else:
+            continue
+        if not old.exists():
+            removed.append(old)
+    return removed
 
 
 def left_by_killed_write(path: Path) -> bool:
@@ -92,7 +122,7 @@ def create_temp(path: Path) -> str:
 def create_temp_folder(folder: Path) -> Path:
     """A new empty hidden folder in `folder`, named as this process's temporary files are (`left_by_killed_write`):
     one left by a killed process is removed by the next write into `folder` (`remove_stale_temp_files`)."""
-    return Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{process_tag()}-", dir=folder))
+    return process_folder(folder, _TEMP_PREFIX)
 
 
 def replace_folder(new: Path, target: Path, aside_in: Callable[[Path], Path] = create_temp_folder) -> None:
@@ -291,15 +321,7 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
         _cleaned[folder] = None
         if len(_cleaned) > _CLEANED_KEPT:
             _cleaned.popitem(last=False)
-    removed = []
-    for tmp in folder.glob(f"{_TEMP_PREFIX}*"):
-        if left_by_killed_write(tmp):
-            try:
-                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()  # a folder: `written_aside`'s
-                removed.append(tmp)
-            except OSError:
-                pass  # another process got there first
-    return removed
+    return remove_dead(folder, _TEMP_PREFIX, files=True)  # folders: `written_aside`'s
 
 
 def _alive(pid: int) -> bool:
