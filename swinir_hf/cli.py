@@ -11,6 +11,7 @@ from pathlib import Path
 # errors answer at once; each subcommand imports what it needs.
 from . import __version__
 from .checkpoints.bundled import DEFAULT_MODELS
+from .checkpoints.weight_keys import add_weights_key_argument
 from .console import prefixed_warnings, stdout_gone, tolerant_output
 from .extras import MissingExtraError
 from .interrupts import finished_before, not_started, stopped_by, terminate_as_interrupt
@@ -105,7 +106,7 @@ LAUNCHED = {"restore": "swinir_hf.restore", "eval": "swinir_hf.evaluate"}
 def _add_convert_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="authors' .pth or .safetensors file")
     p.add_argument("output_dir", help="folder to write config.json, model.safetensors, preprocessor_config.json")
-    p.add_argument("--weights-key", default=None, help="entry holding the weights (default: params_ema, params)")
+    add_weights_key_argument(p)
     p.add_argument(
         "--img-range",
         type=float,

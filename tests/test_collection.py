@@ -576,6 +576,37 @@ def test_outputs_record_a_model_the_same_however_it_is_named(model_dir, monkeypa
     assert model_label("sr-x4") == "sr-x4"
     assert model_label("swinir-classical-sr-x4-df2k") == model_label("001_classicalSR_DF2K_s64w8_SwinIR-M_x4")
     assert model_label("org/swinir", revision="v2") == "org/swinir@v2"
+    # An absolute path is no bundled model's name (DEFAULTS_DIR / "/abs" is "/abs").
+    assert model_label(model_dir.resolve(), weights_key="params") == f"{model_dir.resolve()}#params"
+
+
+def test_restore_and_eval_take_the_weights_key_their_errors_ask_for(model_dir, tmp_path, capsys):
+    """A checkpoint of one's own training with its weights under another key: the error said "pass --weights-key
+    generator", which only `convert` took."""
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    checkpoint, src, hr = tmp_path / "run.pth", tmp_path / "a.png", tmp_path / "hr"
+    torch.save({"generator": model.state_dict(), "step": 5}, checkpoint)
+    Image.fromarray(_rng_image((8, 8, 3))).save(src)
+    hr.mkdir()
+    Image.fromarray(_rng_image((16, 16, 3))).save(hr / "b.png")
+    restore_args = ["restore", str(src), "--model", str(checkpoint), "--no-progress"]
+    assert main([*restore_args, "-o", str(tmp_path / "out")]) == 1
+    assert "if 'generator' holds them, pass --weights-key generator" in capsys.readouterr().err
+    assert main([*restore_args, "-o", str(tmp_path / "out"), "--weights-key", "generator"]) == 0
+    assert _restore(src, "-o", tmp_path / "plain", model_dir=model_dir) == 0
+    assert np.array_equal(
+        np.asarray(Image.open(tmp_path / "out" / "a.png")), np.asarray(Image.open(tmp_path / "plain" / "a.png"))
+    )
+    assert read_provenance(tmp_path / "out" / "a.png") == Provenance(f"{checkpoint.resolve()}#generator")
+    eval_args = ["eval", "--model", str(checkpoint), "--dataset", str(hr), "--no-progress"]
+    assert main([*eval_args, "--weights-key", "generator"]) == 0
+    assert "| mean | run.pth |" in capsys.readouterr().out
+    # For a model that is no checkpoint file, the option is refused before anything loads.
+    file = "an authors' checkpoint file (.pth / .safetensors)"
+    assert _restore(src, "-o", tmp_path / "o", "--weights-key", "generator", model_dir=model_dir) == 2
+    assert f"--weights-key generator is for {file}, and --model {model_dir} is not one" in capsys.readouterr().err
+    assert main(["eval", "--model", "sr-x2", "--dataset", str(hr), "--weights-key", "generator"]) != 0
+    assert f"--weights-key generator is for {file}, and none of --model is one" in capsys.readouterr().err
 
 
 def test_a_folder_where_an_output_goes_is_an_error_not_an_existing_output(mixed, model_dir, tmp_path, capsys):

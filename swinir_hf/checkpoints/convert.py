@@ -20,8 +20,8 @@ import torch
 
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration, relative_position_index, shift_window_mask
+from .weight_keys import WEIGHT_KEYS
 
-WEIGHT_KEYS = ("params_ema", "params", "state_dict", "model")
 # The authors' files store these buffers; this model rebuilds them (`relative_position_index`, `shift_window_mask`).
 BUFFER_SUFFIXES = (".relative_position_index", ".attn_mask")
 _BLOCK = re.compile(r"^layers\.(\d+)\.residual_group\.blocks\.(\d+)\.")

@@ -160,23 +160,31 @@ def resolve_spec(spec: str | os.PathLike) -> str | Path:
 
 
 def load_model(
-    spec: str | os.PathLike, revision: str | None = None, cache_dir: str | os.PathLike | None = None
+    spec: str | os.PathLike,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    weights_key: str | None = None,
 ) -> SwinIRForImageRestoration:
     """Load a model, in eval mode, from a `save_pretrained` folder, an authors' `.pth` / `.safetensors` file
-    (converted on the fly), a bundled model name (`DEFAULT_MODELS`: `sr-x4`, `real-sr-x4`, ...), a catalogue name
-    (`swinir-classical-sr-x4-df2k`, see `swinir_hf.checkpoints.catalog`) or a Hub repo id (`org/name`).
+    (converted on the fly; `weights_key`: its entry holding the weights, found by itself when None), a bundled model
+    name (`DEFAULT_MODELS`: `sr-x4`, `real-sr-x4`, ...), a catalogue name (`swinir-classical-sr-x4-df2k`, see
+    `swinir_hf.checkpoints.catalog`) or a Hub repo id (`org/name`).
 
     Raises:
-        CheckpointError: a local file that is not a SwinIR checkpoint, a path that does not exist, or weights that
-            hold NaN or infinite values.
+        CheckpointError: a local file that is not a SwinIR checkpoint, a path that does not exist, weights that
+            hold NaN or infinite values, or a `weights_key` for a model that is no checkpoint file.
         ModelNotAvailableError: a Hub model that cannot be downloaded here, with what to do about it.
     """
 
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path) and revision is not None:
         raise CheckpointError(f"{spec} is a local model: a revision is for a Hub model (org/name)")
+    if weights_key is not None and not (isinstance(resolved, Path) and resolved.is_file()):
+        raise CheckpointError(f"{spec} is no authors' checkpoint file (.pth / .safetensors): a weights key is for one")
+    if isinstance(resolved, Path) and resolved.is_file():
+        return _finite(convert_original_checkpoint(resolved, weights_key), spec)
     if isinstance(resolved, Path):
-        return load_folder(resolved) if resolved.is_dir() else _finite(convert_original_checkpoint(resolved), spec)
+        return load_folder(resolved)
     if missing := _missing_path(spec, resolved):
         raise CheckpointError(missing)
     try:

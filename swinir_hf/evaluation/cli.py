@@ -35,6 +35,7 @@ from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from ..storage.paths import folds_case
 from .eval_arguments import add_eval_arguments, dataset_columns
+from .model_levels import trained_levels
 from .protocol import benchmark_name
 from .saved_outputs import MANIFEST, first_twin, has_manifest, path_component, saved_as_one
 
@@ -50,6 +51,9 @@ def output_problem(args: argparse.Namespace) -> str | None:
     write, checked before the evaluation, not after it; else None."""
     if args.revision is not None and not any(_is_hub_model(spec) for spec in args.model):
         return f"--revision {args.revision} is for a Hub model (org/name), and none of --model is one"
+    if args.weights_key is not None and not any(Path(spec).is_file() for spec in args.model):
+        file = "an authors' checkpoint file (.pth / .safetensors)"
+        return f"--weights-key {args.weights_key} is for {file}, and none of --model is one"
     try:
         if args.save_images:
             # One holding an evaluation's outputs is resumed if they are this one's (`_open_saved`), else refused.
@@ -147,11 +151,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         # Every model loaded first (a bad one is reported before any scoring): the set is read, and each image
         # degraded and scored as the baseline, once for all of them. The main process first: it downloads a Hub
         # model once for all.
-        models = main_first(partial(_load_models, args.model, args.revision, state.is_main_process), state)
+        load = partial(_load_models, args.model, args.revision, args.weights_key, state.is_main_process)
+        models = main_first(load, state)
         engine = engine_options(args, device=args.device or str(state.device))
     except (ValueError, OSError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:
         return user_error(str(err))
-    said = _trained_levels(args)
+    said = trained_levels(args)
     if said and state.is_main_process:
         print(said, file=sys.stderr)
     reports, unprinted = [], None
@@ -260,10 +265,10 @@ def _lr_dir_problem(args: argparse.Namespace) -> str | None:
 
 
 def _load_models(
-    specs: list[str], revision: str | None, bars: bool
+    specs: list[str], revision: str | None, weights_key: str | None, bars: bool
 ) -> list[tuple[str, SwinIRForImageRestoration | None]]:
-    """(row name, model) of each `--model` (the identity: None), the Hub ones at `revision`; transformers' loading
-    bars only where `bars`."""
+    """(row name, model) of each `--model` (the identity: None), the Hub ones at `revision`, the checkpoint files'
+    weights at `weights_key`; transformers' loading bars only where `bars`."""
     from ..checkpoints.loading import load_model
     from ..library_bars import transformers_bars_off
 
@@ -276,64 +281,10 @@ def _load_models(
         models = []
         for spec, label in zip(specs, labels, strict=True):
             at = revision if _is_hub_model(spec) else None
-            model = None if spec == "identity" else load_model(spec, revision=at)
+            key = weights_key if Path(spec).is_file() else None
+            model = None if spec == "identity" else load_model(spec, revision=at, weights_key=key)
             models.append((label if at is None else f"{label}@{at}", model))
         return models
-
-
-def _trained_levels(args: argparse.Namespace) -> str | None:
-    """The noise σ / JPEG quality a model was trained for, the evaluation's level when none is given (its scale is
-    the model's own): an authors' release's by its name (`004_..._noise15.pth`, its catalogue name), a training run's
-    (its folder, or one of its checkpoints) as it validated, by its training_config.yaml (a real-world run: --real).
-    Set in `args`, and said; a level given that is not the model's is warned of. → the line to say, or None."""
-    from ..checkpoints.catalog import find_release
-
-    releases = [r for spec in args.model if (r := find_release(Path(spec).name)) is not None]
-    levels = {("noise", r.noise_level, f"{r.file} was trained for", "its name says so") for r in releases}
-    levels |= {("jpeg", r.jpeg_quality, f"{r.file} was trained for", "its name says so") for r in releases}
-    levels = {entry for entry in levels if entry[1] is not None} | set(filter(None, map(_run_level, args.model)))
-    if not levels:
-        return None
-    # --lr-dir gives the inputs themselves: no level (nor --real) applies on top of them
-    if any(getattr(args, name) is not None for name in ("scale", "noise", "jpeg", "lr_dir")) or args.real:
-        other = [
-            f"{who} {_flag(kind, level)} ({why})"
-            for kind, level, who, why in sorted(levels)
-            if getattr(args, kind) != level
-        ]
-        return f"warning: {'; '.join(other)}" if other else None
-    if len({(kind, level) for kind, level, _, _ in levels}) > 1:
-        return None  # models of several levels: the setting is the user's to give (the refusal says so)
-    kind, level, who, why = next(iter(levels))
-    setattr(args, kind, level)
-    return f"note: scoring at {_flag(kind, level)}, the {'setting' if kind == 'real' else 'level'} {who} ({why})"
-
-
-def _flag(kind: str, level: float | int | bool) -> str:
-    """The option that asks for a level (`--noise 25`), or for the real-world setting (`--real`, level True)."""
-    return "--real" if kind == "real" else f"--{kind} {level:g}"
-
-
-def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
-    """(kind, level, who, why) of a training run's folder `spec` (or one of its checkpoints) whose degradation has a
-    level: the one it validated at, read from its training_config.yaml (a real-world run's: True, `--real`); None
-    for any other model."""
-    import yaml
-
-    from ..checkpoints.run_folder import is_checkpoint
-    from ..degradations.levels import LEVELS, validation_level
-
-    folder = Path(spec).parent.parent if is_checkpoint(Path(spec)) else Path(spec)
-    who, why = f"{spec} validated at", "its training_config.yaml"
-    try:
-        data = yaml.safe_load((folder / "training_config.yaml").read_text())["data"]
-        if data["degradation"] == "real":  # validated on the real-world degradation, which has no level
-            return "real", True, who, why
-        kind, field = data["degradation"], LEVELS[data["degradation"]].field
-        level = validation_level(kind, data.get(field), data.get(f"val_{field}"))
-    except (OSError, yaml.YAMLError, TypeError, KeyError, IndexError):  # not a run, or its degradation has no level
-        return None
-    return kind, level, who, why
 
 
 def _is_hub_model(spec: str) -> bool:

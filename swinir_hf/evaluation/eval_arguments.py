@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..checkpoints.bundled import DEFAULT_MODELS
+from ..checkpoints.weight_keys import add_weights_key_argument
 from ..inference.engine_cli import add_engine_arguments
 from ..inference.options import DTYPES, PAPER_ENGINE
 from ..other_tools import EVAL_OTHER_OPTIONS
@@ -29,6 +30,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         help="branch, tag or commit of the Hub models among --model (default: their main branch); their rows are "
         "named NAME@REV",
     )
+    add_weights_key_argument(p)
     p.add_argument(
         "--dataset",
         required=True,

@@ -36,17 +36,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelEngine(EngineOptions):
-    """A model to load (`model`, a `load_model` spec, at `revision` for a Hub model) and how the engine runs it (the
-    `EngineOptions` fields)."""
+    """A model to load (`model`, a `load_model` spec, at `revision` for a Hub model, its weights at `weights_key` for
+    a checkpoint file) and how the engine runs it (the `EngineOptions` fields)."""
 
     model: str = DEFAULT_MODEL
     revision: str | None = None
+    weights_key: str | None = None
 
     def build(self, device: str | torch.device | None = None, progress: bool = False) -> SwinIRRestorer:
         """Load the model and wrap it; `device` (when `self.device` is None) is where it runs."""
         from ..checkpoints.loading import load_model
 
-        model = load_model(self.model, revision=self.revision)
+        model = load_model(self.model, revision=self.revision, weights_key=self.weights_key)
         return replace(self, device=self.device or device).restorer(model, progress=progress)
 
 
@@ -124,7 +125,7 @@ def restore_files(
     from ..checkpoints.loading import unavailable_model
 
     state = process_state(engine.device)
-    made_by = Provenance(model_label(engine.model, engine.revision), output.outscale)
+    made_by = Provenance(model_label(engine.model, engine.revision, engine.weights_key), output.outscale)
     plan = _planned(inputs, out_dir, output, made_by, recursive, listed, state.is_main_process)
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
     if not jobs and (problem := unavailable_model(engine.model)):  # no model is loaded: its name checked at least

@@ -113,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
             from .devices import check_device
 
             check_device(args.device)
-        engine = ModelEngine(**vars(engine_options(args, alpha=args.alpha)), model=args.model, revision=args.revision)
+        model = {"model": args.model, "revision": args.revision, "weights_key": args.weights_key}
+        engine = ModelEngine(**vars(engine_options(args, alpha=args.alpha)), **model)
         output = OutputOptions(args.ext, args.suffix, args.outscale, args.quality, args.overwrite)
         if args.dataset:
             return _run_dataset(args, engine)

@@ -64,16 +64,19 @@ def _outscale(outscale: float | None) -> str:
     return "no --outscale" if outscale is None else f"--outscale {outscale:g}"
 
 
-def model_label(spec: str | os.PathLike, revision: str | None = None) -> str:
+def model_label(spec: str | os.PathLike, revision: str | None = None, weights_key: str | None = None) -> str:
     """A model as outputs record it, the same however it was named: a bundled model's name (`sr-x4`), a local file's
-    or folder's absolute path, or a Hub repo id (a catalogue name, or the authors' name for their file, as the id it
-    stands for), with `@revision` when one was asked."""
-    from ..checkpoints.bundled import DEFAULTS_DIR
+    or folder's absolute path (with `#weights_key` when one was asked: `params` and `params_ema` differ), or a Hub
+    repo id (a catalogue name, or the authors' name for their file, as the id it stands for), with `@revision` when
+    one was asked."""
+    from ..checkpoints.bundled import DEFAULT_MODELS, DEFAULTS_DIR
     from ..checkpoints.loading import resolve_spec
 
     resolved = resolve_spec(spec)
+    if str(spec) in DEFAULT_MODELS and resolved == DEFAULTS_DIR / str(spec):  # not a local folder of that name
+        return str(spec)
     if isinstance(resolved, Path):
-        return str(spec) if resolved == DEFAULTS_DIR / str(spec) else str(resolved.resolve())
+        return str(resolved.resolve()) + (f"#{weights_key}" if weights_key else "")
     return f"{resolved}@{revision}" if revision else resolved
 
 

@@ -1,0 +1,63 @@
+"""The degradation level a model was trained for (a noise σ, a JPEG quality, or the real-world setting), read off
+its name (an authors' release) or its training run's config: what `swinir-hf eval` scores at when no level is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def trained_levels(args: argparse.Namespace) -> str | None:
+    """The noise σ / JPEG quality a model was trained for, the evaluation's level when none is given (its scale is
+    the model's own): an authors' release's by its name (`004_..._noise15.pth`, its catalogue name), a training run's
+    (its folder, or one of its checkpoints) as it validated, by its training_config.yaml (a real-world run: --real).
+    Set in `args`, and said; a level given that is not the model's is warned of. → the line to say, or None."""
+    from ..checkpoints.catalog import find_release
+
+    releases = [r for spec in args.model if (r := find_release(Path(spec).name)) is not None]
+    levels = {("noise", r.noise_level, f"{r.file} was trained for", "its name says so") for r in releases}
+    levels |= {("jpeg", r.jpeg_quality, f"{r.file} was trained for", "its name says so") for r in releases}
+    levels = {entry for entry in levels if entry[1] is not None} | set(filter(None, map(_run_level, args.model)))
+    if not levels:
+        return None
+    # --lr-dir gives the inputs themselves: no level (nor --real) applies on top of them
+    if any(getattr(args, name) is not None for name in ("scale", "noise", "jpeg", "lr_dir")) or args.real:
+        other = [
+            f"{who} {_flag(kind, level)} ({why})"
+            for kind, level, who, why in sorted(levels)
+            if getattr(args, kind) != level
+        ]
+        return f"warning: {'; '.join(other)}" if other else None
+    if len({(kind, level) for kind, level, _, _ in levels}) > 1:
+        return None  # models of several levels: the setting is the user's to give (the refusal says so)
+    kind, level, who, why = next(iter(levels))
+    setattr(args, kind, level)
+    return f"note: scoring at {_flag(kind, level)}, the {'setting' if kind == 'real' else 'level'} {who} ({why})"
+
+
+def _flag(kind: str, level: float | int | bool) -> str:
+    """The option that asks for a level (`--noise 25`), or for the real-world setting (`--real`, level True)."""
+    return "--real" if kind == "real" else f"--{kind} {level:g}"
+
+
+def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
+    """(kind, level, who, why) of a training run's folder `spec` (or one of its checkpoints) whose degradation has a
+    level: the one it validated at, read from its training_config.yaml (a real-world run's: True, `--real`); None
+    for any other model."""
+    import yaml
+
+    from ..checkpoints.run_folder import is_checkpoint
+    from ..degradations.levels import LEVELS, validation_level
+
+    folder = Path(spec).parent.parent if is_checkpoint(Path(spec)) else Path(spec)
+    who, why = f"{spec} validated at", "its training_config.yaml"
+    try:
+        data = yaml.safe_load((folder / "training_config.yaml").read_text())["data"]
+        if data["degradation"] == "real":  # validated on the real-world degradation, which has no level
+            return "real", True, who, why
+        kind, field = data["degradation"], LEVELS[data["degradation"]].field
+        level = validation_level(kind, data.get(field), data.get(f"val_{field}"))
+    except (OSError, yaml.YAMLError, TypeError, KeyError, IndexError):  # not a run, or its degradation has no level
+        return None
+    return kind, level, who, why
