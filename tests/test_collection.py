@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
+from swinir_hf.checkpoints.bundled import DEFAULTS_DIR
 from swinir_hf.cli import main
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
@@ -536,7 +537,10 @@ def test_a_rerun_with_another_model_or_outscale_refuses_the_outputs_it_would_mak
     said = "1 output in {} (odd.png) was restored with no --outscale (this run: --outscale 3): --overwrite replaces it"
     assert said.format(out.resolve()) in capsys.readouterr().err
     assert _restore(*inputs, "-o", out, "--overwrite", model_dir=other) == 0
-    assert read_provenance(out / "odd.png") == Provenance(str(other.resolve()))
+    assert read_provenance(out / "odd.png") == Provenance(str(other.resolve()), None, 2)  # the ×2 model's
+    # --outscale 2 of a ×2 model makes the same pixels as none: its outputs are done.
+    assert _restore(*inputs, "-o", out, "--outscale", "2", model_dir=other) == 0
+    assert "restored 0, failed 0, skipped 2 existing" in capsys.readouterr().err
     # A file without a record (the user's own, an older version's) is skipped as before.
     (out / "odd.png").write_bytes(b"the user's own file")
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
@@ -556,7 +560,7 @@ def test_a_rerun_with_another_model_or_outscale_refuses_the_outputs_it_would_mak
     ],
 )
 def test_every_output_format_records_how_it_was_made_beside_the_inputs_exif(tmp_path, name, image):
-    record = Provenance('/models/my "swin" <ir> é', 2.5)  # escaped into ASCII for every slot
+    record = Provenance('/models/my "swin" <ir> é', 2.5, 4)  # escaped into ASCII for every slot
     exif = Image.Exif()
     exif[0x0131] = "camera firmware 1.0"  # the input's Software tag: kept as it was
     write_image(tmp_path / name, image, exif=exif.tobytes(), made_by=record.text(), lossless=True)
@@ -568,12 +572,15 @@ def test_every_output_format_records_how_it_was_made_beside_the_inputs_exif(tmp_
     write_image(tmp_path / f"plain-{name}", image)
     assert read_provenance(tmp_path / f"plain-{name}") is None
     assert Provenance.parse("swinir-hf {not json") is None and Provenance.parse('swinir-hf {"model": 1}') is None
+    assert Provenance.parse("swinir-hf [1]") is None
+    said = Provenance("m", 2.0000001).difference(Provenance("m", 2))
+    assert said == "--outscale 2.0000001 (this run: --outscale 2)"  # never "--outscale 2 (this run: --outscale 2)"
 
 
 def test_outputs_record_a_model_the_same_however_it_is_named(model_dir, monkeypatch):
     monkeypatch.chdir(model_dir.parent)
     assert model_label(model_dir.name) == model_label(model_dir) == str(model_dir.resolve())
-    assert model_label("sr-x4") == "sr-x4"
+    assert model_label("sr-x4") == model_label(DEFAULTS_DIR / "sr-x4") == "sr-x4"
     assert model_label("swinir-classical-sr-x4-df2k") == model_label("001_classicalSR_DF2K_s64w8_SwinIR-M_x4")
     assert model_label("org/swinir", revision="v2") == "org/swinir@v2"
     # An absolute path is no bundled model's name (DEFAULTS_DIR / "/abs" is "/abs").
@@ -597,7 +604,7 @@ def test_restore_and_eval_take_the_weights_key_their_errors_ask_for(model_dir, t
     assert np.array_equal(
         np.asarray(Image.open(tmp_path / "out" / "a.png")), np.asarray(Image.open(tmp_path / "plain" / "a.png"))
     )
-    assert read_provenance(tmp_path / "out" / "a.png") == Provenance(f"{checkpoint.resolve()}#generator")
+    assert read_provenance(tmp_path / "out" / "a.png") == Provenance(f"{checkpoint.resolve()}#generator", None, 2)
     eval_args = ["eval", "--model", str(checkpoint), "--dataset", str(hr), "--no-progress"]
     assert main([*eval_args, "--weights-key", "generator"]) == 0
     assert "| mean | run.pth |" in capsys.readouterr().out
@@ -1159,8 +1166,9 @@ def test_a_datasets_rows_without_an_image_are_kept_and_counted(tmp_path, model_d
     out = tmp_path / "out"
     assert _restore("--dataset", tmp_path / "ds", "-o", out, model_dir=model_dir) == 0
     err = capsys.readouterr().err
-    expected = "warning: 2 of 4 rows had no image in column 'image' (rows 1, 3): kept as they were, with no restored"
-    assert err.count("warning:") == 1 and f"{expected} image\n" in err
+    expected = "warning: 2 of 4 rows had no image in column 'image' (rows 1, 3): kept, with no restored image (None)"
+    assert err.count("warning:") == 1 and f"{expected}\n" in err
+    assert f"restored 2 images of {tmp_path / 'ds'} →" in err  # the rows without one are not counted as restored
     restored = datasets.load_from_disk(str(out))
     assert [row["image"] is None for row in restored] == [False, True, False, True] and restored["n"] == [0, 1, 2, 3]
 

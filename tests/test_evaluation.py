@@ -607,7 +607,7 @@ def test_a_datasets_ground_truth_is_its_named_column_never_a_guess(small_set, tm
     assert said in capsys.readouterr().err
 
 
-def test_a_datasets_columns_are_named_with_column_and_lr_column(small_set, tmp_path, capsys):
+def test_a_datasets_columns_are_named_with_column_and_lr_column(small_set, tmp_path, capsys, monkeypatch):
     """A dataset whose image columns are not named as ground truths and inputs are (`target`, `low`) had to be
     renamed; now --column and --lr-column (restore --dataset's --column spelling) name them, and a name that is no
     image column is said with the dataset's image columns."""
@@ -635,6 +635,18 @@ def test_a_datasets_columns_are_named_with_column_and_lr_column(small_set, tmp_p
     )
     assert main(args) == 1
     assert capsys.readouterr().err.endswith("; or choose them with --column NAME and --lr-column NAME\n")
+    # What is wrong with the options alone is said before any model loads.
+    from swinir_hf.checkpoints import loading
+
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: pytest.fail("loaded a model"))
+    plain = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--no-progress"]
+    assert main([*plain, "--column", "hr"]) == 1
+    said = f"error: {dataset} is a plain folder of images, which has no columns: drop --column / --lr-column"
+    assert capsys.readouterr().err.startswith(said)
+    assert main([*args, "--lr-column", "low", "--lr-dir", str(tmp_path)]) == 1
+    assert "--lr-dir and --lr-column each give the inputs: give one of them" in capsys.readouterr().err
+    assert main([*args, "--lr-column", "low", "--real"]) == 1
+    assert "error: --lr-column gives the inputs, which --real would make" in capsys.readouterr().err
 
 
 def test_a_datasets_lr_column_of_another_size_is_refused_before_any_restoring(small_set, tmp_path, capsys):

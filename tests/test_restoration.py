@@ -1221,6 +1221,11 @@ def test_the_automatic_budget_sets_a_wide_windows_attention_aside_before_halving
     monkeypatch.setattr(memory, "available_host_memory", lambda: 64 << 30)  # plenty: the 2 GiB cap binds, as before
     tile = SwinIRRestorer(model)._initial_tile(x)
     assert TILE_MEMORY_SAFETY * (fixed + per_pixel * tile**2) <= 2 << 30
+    # Window 64: its attention alone is over the cap, which then leaves the tiles half of it, not one window each.
+    wide = _wide_window_model(64)
+    assert TILE_MEMORY_SAFETY * wide.fixed_activation_bytes(cpu) > 2 << 30
+    tile = SwinIRRestorer(wide)._initial_tile(torch.zeros(1, 3, 1024, 1024))
+    assert tile > 64 and TILE_MEMORY_SAFETY * wide.activation_bytes_per_pixel(cpu) * tile**2 <= 1 << 30
 
 
 def test_a_window_whose_attention_cannot_fit_is_refused_before_any_work(monkeypatch):

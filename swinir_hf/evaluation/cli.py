@@ -133,6 +133,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     problem = (
         next(filter(None, map(missing_folder, args.dataset)), None)
         or _lr_dir_problem(args)
+        or _columns_problem(args)
         or _unloadable_hub_set(args)
         or output_problem(args)
     )
@@ -252,15 +253,22 @@ def _unloadable_hub_set(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _columns_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with `--column` / `--lr-column` for a `--dataset` (`testsets.columns_problem`), before loading."""
+    from .testsets import columns_problem
+
+    found = (columns_problem(dataset, args.lr_dir, args.column, args.lr_column) for dataset in args.dataset)
+    return next(filter(None, found), None)
+
+
 def _lr_dir_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with an `--lr-dir`: no folder (as `testsets.load_samples` says it, after the models load), or
-    given with --real, whose degradation it replaces (the report recorded one never applied); else None."""
-    if args.lr_dir is None:
-        return None
-    if not Path(args.lr_dir).is_dir():
+    """What is wrong with an `--lr-dir` (or `--lr-column`): no folder (as `testsets.load_samples` says it, after the
+    models load), or given with --real, whose degradation it replaces (the report recorded one never applied)."""
+    given = "--lr-dir" if args.lr_dir is not None else "--lr-column" if args.lr_column is not None else None
+    if given == "--lr-dir" and not Path(args.lr_dir).is_dir():
         return f"no such LR folder: {args.lr_dir}"
-    if args.real:
-        return "--lr-dir gives the inputs, which --real would make: the real-world degradation would not be applied"
+    if given and args.real:
+        return f"{given} gives the inputs, which --real would make: the real-world degradation would not be applied"
     return None
 
 

@@ -114,7 +114,8 @@ def load_samples(
     if grey_convention not in GREY_CONVENTIONS:
         raise ValueError(f"grey_convention must be one of {GREY_CONVENTIONS}, got {grey_convention!r}")
     path, spec, name = Path(dataset), str(dataset), benchmark_name(dataset)
-    _check_columns(path, lr_dir, column, lr_column)
+    if problem := columns_problem(dataset, lr_dir, column, lr_column):
+        raise ValueError(problem)
     if path.is_dir() and not is_saved_dataset(path):
         if split is not None:  # all its images are scored: a "test" asked for would score the training images too
             raise ValueError(
@@ -157,16 +158,20 @@ def load_samples(
     return name, samples
 
 
-def _check_columns(path: Path, lr_dir: str | os.PathLike | None, column: str | None, lr_column: str | None) -> None:
-    """Raise `ValueError` for dataset columns named where there are none (a plain folder), or given inputs named
-    twice (`lr_column` and `lr_dir`)."""
+def columns_problem(
+    dataset: str | os.PathLike, lr_dir: str | os.PathLike | None, column: str | None, lr_column: str | None
+) -> str | None:
+    """What is wrong with `load_samples`' dataset columns, known before anything is read: named where there are
+    none (a plain folder), or given inputs named twice (`lr_column` and `lr_dir`); else None."""
+    path = Path(dataset)
     if lr_column is not None and lr_dir is not None:
-        raise ValueError("--lr-dir and --lr-column each give the inputs: give one of them")
+        return "--lr-dir and --lr-column each give the inputs: give one of them"
     if path.is_dir() and not is_saved_dataset(path) and (column, lr_column) != (None, None):
-        raise ValueError(
+        return (
             f"{path} is a plain folder of images, which has no columns: drop --column / --lr-column, or read it as a "
             f"datasets image folder (imagefolder:{path})"
         )
+    return None
 
 
 # A folder of degraded inputs, as the authors, BasicSR and DIV2K name them: LR, LQ, LR_bicubic, LRbicx4,

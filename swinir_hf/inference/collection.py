@@ -148,7 +148,7 @@ def restore_files(
             batch_size=batch_size,
             workers=workers,
             progress=progress and state.is_local_main_process,
-            made_by=made_by.text(),
+            made_by=replace(made_by, scale=restorer.scale).text(),
         )
     everyone = gather_object([counts])
     seconds = time.perf_counter() - start

@@ -145,6 +145,7 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
     and the main process saves them as one dataset (and pushes it)."""
     from .collection import build_main_first
     from .dataset_restoration import PARTS_FOLDER
+    from .dataset_values import rows_without_image
 
     state = process_state(engine.device)
     main, processes = state.is_main_process, state.num_processes
@@ -166,26 +167,26 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
             (staging / RECORD).write_text(json.dumps(_record(args, restoration), indent=2) + "\n")
         restored = _saved_dataset(out, out / PARTS_FOLDER)
     seconds = time.perf_counter() - start
-    done = len(restored) - earlier
-    now = f"restored {done} image{'s' * (done != 1)} of {args.dataset} → {out} in {seconds:.1f} s"
+    empty = rows_without_image(restored, restoration.output_column)
+    # Images, not rows; but which rows an interrupted run had restored is not known here: then rows are counted.
+    done, kind = len(restored) - earlier, "row"
+    if not (earlier and empty):
+        done, kind = done - len(empty), "image"
+    now = f"restored {done} {kind}{'s' * (done != 1)} of {args.dataset} → {out} in {seconds:.1f} s"
     print(now + (f" ({len(restored)} with the interrupted run's)" if earlier else ""), file=sys.stderr)
-    if said := _rows_without_image(restored, restoration):
-        print(said, file=sys.stderr)
+    if empty:
+        print(_without_image(empty, len(restored), restoration.column), file=sys.stderr)
     if repo_id:
         _push_dataset(restored, out, repo_id)
     return 0
 
 
-def _rows_without_image(restored: datasets.Dataset, restoration: DatasetRestoration) -> str | None:
-    """The warning of the rows that had no image to restore (kept, without one), naming the first few; else None."""
-    from .dataset_values import rows_without_image
-
-    if not (empty := rows_without_image(restored, restoration.output_column)):
-        return None
-    rows = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
+def _without_image(empty: list[int], rows: int, column: str) -> str:
+    """The warning of the rows `empty` (of `rows`) that had no image in `column` to restore, naming the first few."""
+    named = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
     return (
-        f"warning: {len(empty)} of {len(restored)} rows had no image in column {restoration.column!r} (row"
-        f"{'s' * (len(empty) > 1)} {rows}): kept as they were, with no restored image"
+        f"warning: {len(empty)} of {rows} rows had no image in column {column!r} (row{'s' * (len(empty) > 1)} "
+        f"{named}): kept, with no restored image (None)"
     )
 
 

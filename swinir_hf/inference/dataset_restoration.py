@@ -57,8 +57,9 @@ def restore_dataset(
 ) -> datasets.Dataset | datasets.IterableDataset:
     """A new dataset whose `output_column` (default: `column`, replaced) holds each image of `column` (default:
     the first `datasets.Image` column) restored, stored as PNG (TIFF for a mode PNG cannot hold) and named as its
-    source file (`photo.jpg` → `photo.png`) where that has a path; other columns are kept. Made of memory-mapped
-    parts: save it (`save_to_disk`) before removing `parts_dir`.
+    source file (`photo.jpg` → `photo.png`) where that has a path (not in a stream restored lazily, whose rows
+    `datasets` encodes again as they are read); other columns are kept. Made of memory-mapped parts: save it
+    (`save_to_disk`) before removing `parts_dir`.
 
     A stream (`IterableDataset`, as `load_dataset(..., streaming=True)` gives) is restored as it is read: without
     `parts_dir`, lazily, into a stream whose rows are restored as they are iterated; with it, into a `Dataset` of

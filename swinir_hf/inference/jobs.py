@@ -210,7 +210,7 @@ def plan_jobs(
             plan.errors.append((src, f"output {dst} {problem}"))
         elif (dst.exists() or dst.is_symlink()) and not output.overwrite:  # a dangling link is taken too
             recorded = read_provenance(dst) if made_by is not None else None
-            if recorded is not None and recorded != made_by:
+            if recorded is not None and not recorded.made_like(made_by):
                 plan.made_otherwise.append((dst, recorded))
             else:
                 plan.existing.append(dst)

@@ -101,10 +101,12 @@ def is_out_of_memory(err: BaseException) -> bool:
 def memory_budget(device: torch.device, set_aside: float = 0) -> int:
     """Bytes of activation memory to plan tiles with on `device`, once `set_aside` bytes (what a pass needs whatever
     its size) are taken off: off the free memory before its share for tiles is taken (not off that share, which
-    left a wide-window model one-window tiles where larger ones fit), and off the CPU cap. May be negative."""
+    left a wide-window model one-window tiles where larger ones fit), and off the CPU cap, which leaves the tiles at
+    least half of it (a window-64 model's attention alone is over it). May be negative where memory is short."""
     if device.type == "cuda":
         return int(0.8 * (cuda_free_memory(device) - set_aside))
-    return int(min((available_host_memory() - set_aside) / 2, _CPU_BUDGET_CAP - set_aside))
+    capped = max(_CPU_BUDGET_CAP - set_aside, _CPU_BUDGET_CAP / 2)
+    return int(min((available_host_memory() - set_aside) / 2, capped))
 
 
 @functools.cache

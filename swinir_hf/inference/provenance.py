@@ -26,14 +26,17 @@ _XMP = (
 
 @dataclass(frozen=True)
 class Provenance:
-    """How an output was made: `model` as `model_label` names it, and the `--outscale` (None: the model's scale)."""
+    """How an output was made: `model` as `model_label` names it, the `--outscale` asked (None: none), and the
+    model's own `scale` (known once it is loaded: None in a run's record before that)."""
 
     model: str
     outscale: float | None = None
+    scale: int | None = None
 
     def text(self) -> str:
         """The record as outputs hold it: ASCII (other characters escaped), which every format's slot takes."""
-        return PREFIX + json.dumps({"model": self.model, "outscale": self.outscale}, ensure_ascii=True)
+        record = {"model": self.model, "outscale": self.outscale, "scale": self.scale}
+        return PREFIX + json.dumps(record, ensure_ascii=True)
 
     @classmethod
     def parse(cls, text: str | bytes | None) -> Provenance | None:
@@ -43,40 +46,58 @@ class Provenance:
         if not isinstance(text, str) or not text.startswith(PREFIX):
             return None
         try:
-            fields = json.loads(text.removeprefix(PREFIX))
-            model, outscale = fields["model"], fields["outscale"]
-        except (ValueError, TypeError, KeyError):
+            record = json.loads(text.removeprefix(PREFIX))
+            model, outscale, scale = record["model"], record["outscale"], record.get("scale")
+        except (ValueError, TypeError, KeyError, AttributeError):
             return None
-        is_scale = outscale is None or (isinstance(outscale, (int, float)) and not isinstance(outscale, bool))
-        return cls(model, outscale) if isinstance(model, str) and is_scale else None
+        if isinstance(model, str) and _is_number(outscale) and _is_number(scale):
+            return cls(model, outscale, scale)
+        return None
+
+    def made_like(self, run: Provenance) -> bool:
+        """Whether `run` (this run's record, its model not loaded yet) makes this output alike: the same model, and
+        the same size (`--outscale 2` of a ×2 model is no resize: the same pixels as none)."""
+        return self.model == run.model and self._factor(self.outscale) == self._factor(run.outscale)
 
     def difference(self, run: Provenance) -> str:
         """What this record has that `run` (the run at hand) does not, as a user reads it."""
         said = []
         if self.model != run.model:
             said.append(f"model {self.model} (this run: {run.model})")
-        if self.outscale != run.outscale:
+        if self._factor(self.outscale) != self._factor(run.outscale):
             said.append(f"{_outscale(self.outscale)} (this run: {_outscale(run.outscale)})")
         return " and ".join(said)
 
+    def _factor(self, outscale: float | None) -> float | None:
+        """The output's size factor with `outscale` by this record's model, whose scale a run of it shares."""
+        return self.scale if outscale is None else outscale
+
+
+def _is_number(value: object) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
 
 def _outscale(outscale: float | None) -> str:
-    return "no --outscale" if outscale is None else f"--outscale {outscale:g}"
+    if outscale is None:
+        return "no --outscale"
+    short = f"{outscale:g}"
+    return f"--outscale {short if float(short) == outscale else repr(outscale)}"  # 2, 2.5; never 2 for 2.0000001
 
 
 def model_label(spec: str | os.PathLike, revision: str | None = None, weights_key: str | None = None) -> str:
-    """A model as outputs record it, the same however it was named: a bundled model's name (`sr-x4`), a local file's
-    or folder's absolute path (with `#weights_key` when one was asked: `params` and `params_ema` differ), or a Hub
-    repo id (a catalogue name, or the authors' name for their file, as the id it stands for), with `@revision` when
-    one was asked."""
+    """A model as outputs record it, the same whether named by a relative or an absolute path: a bundled model's name
+    (`sr-x4`, also given as its folder), a local file's or folder's absolute path (with `#weights_key` when one was
+    asked: `params` and `params_ema` differ), or a Hub repo id (a catalogue name, or the authors' name for their
+    file, as the id it stands for), with `@revision` when one was asked."""
     from ..checkpoints.bundled import DEFAULT_MODELS, DEFAULTS_DIR
     from ..checkpoints.loading import resolve_spec
 
     resolved = resolve_spec(spec)
-    if str(spec) in DEFAULT_MODELS and resolved == DEFAULTS_DIR / str(spec):  # not a local folder of that name
-        return str(spec)
     if isinstance(resolved, Path):
-        return str(resolved.resolve()) + (f"#{weights_key}" if weights_key else "")
+        path = resolved.resolve()
+        # A bundled model by its name, also when named by its folder (a local folder `sr-x4` is that folder).
+        bundled = path.parent == DEFAULTS_DIR and path.name in DEFAULT_MODELS
+        return path.name if bundled else str(path) + (f"#{weights_key}" if weights_key else "")
     return f"{resolved}@{revision}" if revision else resolved
 
 

@@ -107,7 +107,7 @@ def is_http_client_error(err: BaseException) -> bool:
 
 
 def _http_client_errors() -> tuple[type[BaseException], ...]:
-    # Each client's HTTPError last: callers raise `network_errors()[-1]` as "the client's error".
+    # HTTPError last, so that `network_errors()[-1]` is a client's error (the tests raise it as a failed request).
     errors: list[type[BaseException]] = []
     for client in ("httpx", "httpx2"):
         try:
