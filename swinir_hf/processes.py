@@ -124,12 +124,41 @@ class LaunchParser(argparse.ArgumentParser):
     def error(self, message: str):
         if is_main_process():
             # Any error, the missing required options too: another tool's options are what was typed instead.
-            named = dict.fromkeys(str(x).split("=")[0] for x in getattr(self, "_given", ()))
-            super().error(
-                message + "".join(f"; {x} is {self.other_names[x]} here" for x in named if x in self.other_names)
-            )
+            hints = "".join(f"; {x} is {self.other_names[x]} here" for x in self._other_tools_options())
+            super().error(message + self._dash_value_hint(message) + hints)
         leave_it_to_the_main_process()
         self.exit(2)
+
+    def _other_tools_options(self) -> list[str]:
+        """The options of `other_names` on the command line, once each: `--fp32`, `--tile_pad=10`, `-g0` (as -g), but
+        not a value (`--suffix -n`)."""
+        given = [str(x) for x in getattr(self, "_given", ())]
+        found = []
+        for i, token in enumerate(given):
+            if i and self._takes_one_value(given[i - 1]):
+                continue
+            name = token.split("=")[0]
+            if name not in self.other_names and not token.startswith("--") and token not in self._option_string_actions:
+                name = token[:2]  # a short option with its value attached
+            if name in self.other_names:
+                found.append(name)
+        return list(dict.fromkeys(found))
+
+    def _dash_value_hint(self, message: str) -> str:
+        """For argparse's "expected one argument" where the value begins with '-' (`--suffix -n`): how to give it."""
+        if not message.endswith(": expected one argument"):
+            return ""
+        named = message.split(":")[0].removeprefix("argument ").split("/")  # "argument -o/--output-dir"
+        given = [str(x) for x in getattr(self, "_given", ())]
+        for option, value in zip(given, given[1:], strict=False):
+            # Not one of this parser's options: then the value itself was left out.
+            if option in named and value.startswith("-") and value.split("=")[0] not in self._option_string_actions:
+                return f"; a value that begins with '-' is given as {option}={value}"
+        return ""
+
+    def _takes_one_value(self, token: str) -> bool:
+        action = self._option_string_actions.get(token)
+        return action is not None and action.nargs in (None, 1)
 
 
 def leave_process_group() -> None:

@@ -105,6 +105,15 @@ def test_an_option_of_another_tool_is_said_by_the_subcommand_with_its_name_here(
             "--model PATH (an authors' .pth is converted on the fly) here; --folder_gt is --dataset (a folder of "
             "ground-truth images, or one holding HR/) here\n",
         ),
+        (  # a value that looks like another tool's option is a value, and argparse wants it after '='
+            ["restore", "a.png", "-o", "out", "--suffix", "-n"],
+            "swinir-hf restore: error: argument --suffix: expected one argument; a value that begins with '-' is "
+            "given as --suffix=-n\n",
+        ),
+        (  # Real-ESRGAN's -g with its value attached
+            ["restore", "a.png", "-o", "out", "-g0"],
+            "swinir-hf restore: error: unrecognized arguments: -g0; -g is --device cuda:N here\n",
+        ),
         (
             ["restore", "lq", "-o", "out", "--scale", "2"],
             "swinir-hf restore: error: unrecognized arguments: --scale 2; --scale is the model's own (--model sr-x2 "
