@@ -194,6 +194,17 @@ def _single_process_launcher() -> Iterator[None]:
         accelerate_launch.simple_launcher = original
 
 
+def _passing_on(child: subprocess.Popen, windows: bool = os.name == "nt") -> Callable[[int, object], None]:
+    """The signal handler that passes a signal on to `child`. On Windows, Ctrl-C is not passed on but waited through:
+    there a child shares its console's Ctrl-C (`start_new_session` does nothing), and `send_signal` takes no SIGINT."""
+
+    def pass_on(signum: int, _: object) -> None:
+        if not (windows and signum == signal.SIGINT):
+            child.send_signal(signum)
+
+    return pass_on
+
+
 def _run_one_process(args: argparse.Namespace) -> None:
     """What accelerate's `simple_launcher` starts, with what it does not do: SIGINT / SIGTERM / SIGHUP sent to this
     process are passed on, and this process waits until that one has exited. The process runs in a session of its
@@ -203,7 +214,7 @@ def _run_one_process(args: argparse.Namespace) -> None:
 
     cmd, env = prepare_simple_launcher_cmd_env(args)
     child = subprocess.Popen(cmd, env=env, start_new_session=True)
-    previous = {signum: signal.signal(signum, lambda s, _: child.send_signal(s)) for signum in _PASSED_ON}
+    previous = {signum: signal.signal(signum, _passing_on(child)) for signum in _PASSED_ON}
     try:
         returncode = child.wait()
     finally:

@@ -1607,3 +1607,103 @@ def test_a_jpeg_cut_short_by_the_disk_is_an_error_not_an_output(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, limits)
         signal.signal(signal.SIGXFSZ, handler)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["whole.jpg"]  # nothing cut, no temporary file
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Windows and macOS, as far as their calls can be stood in for here (a portability audit found each of these).
+
+
+def test_free_memory_without_os_sysconf_is_not_an_error(monkeypatch):
+    """Windows has neither /proc nor os.sysconf: every restore died of an AttributeError in the memory check."""
+    from swinir_hf.models import runtime_swinir
+
+    monkeypatch.delattr(os, "sysconf")
+    monkeypatch.setattr(runtime_swinir, "_meminfo", lambda *a, **k: None)
+    assert runtime_swinir.available_host_memory() > 0
+
+
+def test_the_demos_private_folder_where_there_are_no_user_ids(tmp_path, monkeypatch):
+    """os.geteuid does not exist on Windows: the demo did not start."""
+    from swinir_hf.demo.server import _private_folder
+
+    monkeypatch.delattr(os, "geteuid")
+    assert _private_folder(tmp_path / "gradio") == tmp_path / "gradio" and (tmp_path / "gradio").is_dir()
+
+
+def test_a_process_is_looked_up_by_a_handle_on_windows_never_by_os_kill(monkeypatch):
+    """os.kill(pid, 0) sends Ctrl-C on Windows (CTRL_C_EVENT is 0), and a dead pid raised an OSError uncaught."""
+    import sys
+    import types
+
+    from swinir_hf.storage import atomic_writes
+
+    running, denied, waits = 101, 102, {}
+
+    def open_process(access, inherit, pid):
+        if pid == denied:
+            raise PermissionError(13, "Access is denied")  # winerror 5
+        if pid not in (running, 103):
+            raise OSError(22, "The parameter is incorrect")  # winerror 87
+        return pid
+
+    fake = types.SimpleNamespace(
+        OpenProcess=open_process,
+        WaitForSingleObject=lambda handle, ms: waits.setdefault(handle, 0x102 if handle == running else 0),
+        CloseHandle=lambda handle: None,
+        WAIT_TIMEOUT=0x102,
+    )
+    monkeypatch.setitem(sys.modules, "_winapi", fake)
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(os, "kill", lambda *a: pytest.fail("os.kill on Windows"))
+    assert atomic_writes._alive(running) and atomic_writes._alive(denied)
+    assert not atomic_writes._alive(99) and not atomic_writes._alive(103)  # none such; one that has exited
+
+
+def test_a_file_system_without_hard_links_on_windows_still_keeps_what_appeared(tmp_path, monkeypatch):
+    """Windows reports a FAT / exFAT / SMB volume's missing hard links as EINVAL: every write without --overwrite
+    failed with "Incorrect function"."""
+    from swinir_hf.storage.atomic_writes import AppearedError, write_text_file
+
+    def no_links(src, dst):
+        raise OSError(errno.EINVAL, "Incorrect function")
+
+    monkeypatch.setattr(os, "link", no_links)
+    write_text_file(tmp_path / "a.txt", "new", replace=False)
+    assert (tmp_path / "a.txt").read_text() == "new"
+    with pytest.raises(AppearedError):
+        write_text_file(tmp_path / "a.txt", "newer", replace=False)
+    assert (tmp_path / "a.txt").read_text() == "new"
+
+
+def test_saved_output_names_hold_no_character_windows_refuses():
+    """Two --model folders of one name are labelled as typed: `C:\\runs\\a\\step-6` joined to --save-images on
+    Windows is a drive-relative path, outside it."""
+    from swinir_hf.evaluation.saved_outputs import path_component
+
+    assert path_component("C:\\runs\\a\\step-6") == "C__runs_a_step-6"
+    assert path_component('a<b>c:"d|e?f*g') == "a_b_c__d_e_f_g" and path_component("..") == "__"
+
+
+def test_a_ctrl_c_is_waited_through_on_windows_not_passed_on(monkeypatch):
+    """Windows' send_signal takes no SIGINT (ValueError: the launcher exited 2, its child running on), and the child
+    has the console's Ctrl-C itself."""
+    from swinir_hf.launch import _passing_on
+
+    sent = []
+    child = type("Child", (), {"send_signal": lambda self, s: sent.append(s)})()
+    _passing_on(child, windows=True)(signal.SIGINT, None)
+    _passing_on(child, windows=True)(signal.SIGTERM, None)
+    _passing_on(child, windows=False)(signal.SIGINT, None)
+    assert sent == [signal.SIGTERM, signal.SIGINT]
+
+
+def test_configs_are_read_as_utf8_whatever_the_locale(tmp_path):
+    """The bundled configs' comments hold σ and ²: under a non-UTF-8 locale (C here, cp932 on a Japanese Windows)
+    reading them failed ("'ascii' codec can't decode byte 0xcf")."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONIOENCODING="utf-8")
+    code = "from swinir_hf.training.config import read_config_file; print(sorted(read_config_file('color_dn')))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0 and "'data'" in run.stdout, run.stderr

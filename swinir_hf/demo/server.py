@@ -159,6 +159,8 @@ def _private_folder(folder: Path) -> Path:
     link planted at its name, a /tmp/gradio another user made), a new private folder among the temporary files."""
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not hasattr(os, "geteuid"):  # Windows: no owners to compare, and the temporary folder is the user's own
+            return folder
         mine, parent = folder.lstat(), folder.parent.lstat()
         if stat.S_ISDIR(mine.st_mode) and mine.st_uid == os.geteuid():
             # a parent of another user's could swap the folder, unless sticky (as /tmp is)

@@ -53,7 +53,7 @@ def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
     folder = Path(spec).parent.parent if is_checkpoint(Path(spec)) else Path(spec)
     who, why = f"{spec} validated at", "its training_config.yaml"
     try:
-        data = yaml.safe_load((folder / "training_config.yaml").read_text())["data"]
+        data = yaml.safe_load((folder / "training_config.yaml").read_text(encoding="utf-8"))["data"]
         if data["degradation"] == "real":  # validated on the real-world degradation, which has no level
             return "real", True, who, why
         kind, field = data["degradation"], LEVELS[data["degradation"]].field

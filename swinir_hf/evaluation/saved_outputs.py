@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,9 +65,14 @@ class SavedOutputs:
         write_image(path, output)
 
 
+# What no name may hold on Windows (a drive's `C:` would put a component outside its folder), nor anywhere `/`.
+_NOT_IN_NAMES = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+
+
 def path_component(name: str) -> str:
-    """`name` as one path component of a folder's own: no separator, not "", "." or ".."."""
-    name = name.replace("/", "_").replace(os.sep, "_")
+    """`name` as one path component of a folder's own, on every system: no separator, no character Windows refuses
+    (`C:\\runs\\a` → `C__runs_a`), not "", "." or ".."."""
+    name = _NOT_IN_NAMES.sub("_", name)
     return name if name.strip(".") else "_" * max(1, len(name))
 
 

@@ -349,12 +349,19 @@ def check_finite_weights(model: _Loaded, source: object) -> _Loaded:
     held = ((name, p) for name, p in model.named_parameters() if p.device.type != "meta")
     # A float64 sum is finite exactly when every value is (NaN and ±inf carry through it; finite weights cannot
     # overflow it): a third of the time of `isfinite(p).all()`, which allocates a mask as large as the weights.
-    if bad := [name for name, p in held if not math.isfinite(p.detach().sum(dtype=torch.float64))]:
+    if bad := [name for name, p in held if not _finite(p.detach())]:
         raise IncompatibleWeightsError(
             f"{source}: its weights hold NaN or infinite values ({_names(bad, 3)}): it cannot restore an image; use "
             "another checkpoint (a training run that diverged saves such weights)"
         )
     return model
+
+
+def _finite(p: torch.Tensor) -> bool:
+    """Whether every value of `p` is finite; where there is no float64 (Apple's GPU), by a mask."""
+    if p.device.type in ("cpu", "cuda"):
+        return math.isfinite(p.sum(dtype=torch.float64))
+    return bool(torch.isfinite(p).all())
 
 
 def _names(items: list[str], limit: int = 6) -> str:

@@ -242,11 +242,12 @@ def cuda_free_memory(device: torch.device) -> int:
 def available_host_memory() -> int:
     """Bytes this process may still allocate: the least of the system's MemAvailable, the cgroup's limit minus its
     usage, and the address-space limit (ulimit -v) minus this process's size. Where none of these can be read
-    (no /proc, no `SC_AVPHYS_PAGES`: macOS), `sys.maxsize`: nothing is refused and tile plans take their cap."""
+    (no /proc, no `SC_AVPHYS_PAGES`: macOS; no `os.sysconf`: Windows), `sys.maxsize`: nothing is refused and tile
+    plans take their cap."""
     candidates = [sys.maxsize]
     try:
         candidates.append(_meminfo("MemAvailable") or os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError):
+    except (ValueError, OSError, AttributeError):
         pass
     for limit_file, usage_file in (
         ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),

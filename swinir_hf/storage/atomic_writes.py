@@ -11,6 +11,7 @@ import re
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 from collections import OrderedDict
@@ -195,8 +196,17 @@ def _move_unless_exists(tmp: Path, path: Path) -> None:
     except FileExistsError:
         raise appeared from None
     except OSError as err:
-        # No hard links here (FAT, some network and FUSE file systems): checked, then renamed.
-        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS, errno.EXDEV):
+        # No hard links here (FAT, some network and FUSE file systems): checked, then renamed. EINVAL: Windows'
+        # "Incorrect function" / "not supported" (FAT, exFAT, some SMB shares).
+        if err.errno not in (
+            errno.EPERM,
+            errno.ENOTSUP,
+            errno.EOPNOTSUPP,
+            errno.EMLINK,
+            errno.ENOSYS,
+            errno.EXDEV,
+            errno.EINVAL,
+        ):
             raise
         if path.exists() or path.is_symlink():
             raise appeared from None
@@ -325,6 +335,8 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
+    if sys.platform == "win32":  # where os.kill(pid, 0) sends Ctrl-C (CTRL_C_EVENT is 0)
+        return _alive_on_windows(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -332,3 +344,17 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process
     return True
+
+
+def _alive_on_windows(pid: int) -> bool:
+    """Whether process `pid` runs, by a handle to wait on (Windows)."""
+    import _winapi
+
+    try:
+        handle = _winapi.OpenProcess(getattr(_winapi, "SYNCHRONIZE", 0x00100000), False, pid)
+    except OSError as err:
+        return isinstance(err, PermissionError)  # access denied (winerror 5): someone else's; else none such
+    try:
+        return _winapi.WaitForSingleObject(handle, 0) == _winapi.WAIT_TIMEOUT
+    finally:
+        _winapi.CloseHandle(handle)

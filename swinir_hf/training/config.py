@@ -375,7 +375,7 @@ def config_path(spec: str) -> Path:
 
 def read_config_file(spec: str) -> dict:
     """The raw sections of a config file or bundled config (see `config_path`)."""
-    with config_path(spec).open() as f:  # a stream, so that YAML errors name the file
+    with config_path(spec).open(encoding="utf-8") as f:  # a stream, so that YAML errors name the file
         return yaml.safe_load(f) or {}
 
 
