@@ -305,3 +305,11 @@ def datasets_offline(offline: object) -> Iterator[None]:
         yield
     finally:
         datasets.config.HF_HUB_OFFLINE = was
+
+
+def hub_caches() -> tuple[Path, ...]:
+    """The folders a Hub dataset's files are downloaded into (`datasets`' cache and the Hub's), resolved."""
+    import datasets
+    from huggingface_hub import constants
+
+    return tuple(Path(folder).resolve() for folder in (datasets.config.HF_DATASETS_CACHE, constants.HF_HUB_CACHE))

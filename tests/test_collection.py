@@ -1173,6 +1173,32 @@ def test_a_datasets_rows_without_an_image_are_kept_and_counted(tmp_path, model_d
     assert [row["image"] is None for row in restored] == [False, True, False, True] and restored["n"] == [0, 1, 2, 3]
 
 
+def test_a_hub_datasets_row_cannot_have_a_file_of_this_machine_copied_into_the_result(
+    tmp_path, model_dir, monkeypatch, capsys
+):
+    """A Hub dataset's row {"bytes": None, "path": "/home/u/Pictures/x.jpg"} had that private photo restored into the
+    result (to be pushed, shared): a security audit. Its rows are read from the Hub's caches only; one's own local
+    dataset still names files anywhere."""
+    import datasets
+
+    from swinir_hf.inference import collection_cli
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    secret = tmp_path / "private" / "secret.png"
+    secret.parent.mkdir()
+    Image.fromarray(_rng_image((6, 7, 3), 0)).save(secret)
+    rows = {"image": [{"bytes": None, "path": str(secret)}]}
+    hostile = datasets.Dataset.from_dict(rows).cast_column("image", datasets.Image())
+    monkeypatch.setattr(collection_cli, "_load_dataset", lambda args: hostile)  # as if downloaded from the Hub
+    assert _restore("--dataset", "someone/photos", "-o", tmp_path / "out", model_dir=model_dir) == 1
+    said = f"row 0 of the dataset names a file of this machine ({secret}) instead of holding its image"
+    assert said in capsys.readouterr().err and not (tmp_path / "out" / "dataset_info.json").exists()
+    hostile.save_to_disk(str(tmp_path / "mine"))  # one's own dataset, named as a local folder
+    monkeypatch.undo()
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    assert _restore("--dataset", tmp_path / "mine", "-o", tmp_path / "out2", model_dir=model_dir) == 0
+
+
 def test_a_dataset_column_of_a_mode_is_restored_in_that_mode(model_dir, tmp_path):
     """`datasets.Image(mode="L")` gives grey images of RGB files; `restore_dataset` decodes them as `datasets` does."""
     import datasets

@@ -686,3 +686,35 @@ def test_restore_takes_a_hub_models_revision(tiny_config, tmp_path, monkeypatch,
     assert capsys.readouterr().err == (
         "error: --revision v1 is for a Hub model (org/name), and none of --model is one\n"
     )
+
+
+def test_a_model_past_any_swinirs_is_not_built_whatever_its_config_came_from(tiny_config):
+    """A Hub model's config.json is not compared with weights on disk before transformers builds it: `depths`
+    [100000] from `--model evil/swinir` ran for minutes (a security audit). Building refuses it at once."""
+    from swinir_hf.models.configuration_swinir import MAX_SWIN_LAYERS
+
+    for fields, said in (
+        ({"depths": [MAX_SWIN_LAYERS + 1]}, f"{MAX_SWIN_LAYERS + 1:,} Swin layers"),
+        ({"embed_dim": 40_000, "num_heads": [8]}, "and at least 12,804,320,000 parameters"),
+    ):
+        config = tiny_config()
+        for key, value in fields.items():
+            setattr(config, key, value)
+        with pytest.raises(ValueError, match=f"this config describes a SwinIR of .*{said}.*a damaged or hostile"):
+            SwinIRForImageRestoration(config)
+
+
+def test_a_pytorch_model_bin_folder_is_held_to_its_weights_too(tiny_config, tmp_path, monkeypatch):
+    """Only safetensors weights were compared with the config: a folder of pytorch_model.bin with `depths` [100000]
+    was built for minutes, `embed_dim` 40000 ended in an allocator's traceback (a security audit)."""
+    folder = tmp_path / "bin"
+    model = SwinIRForImageRestoration(tiny_config())
+    model.save_pretrained(folder)
+    (folder / "model.safetensors").unlink()
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    assert SwinIRForImageRestoration.from_pretrained(folder).config.embed_dim == model.config.embed_dim
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "depths": [500]}))
+    monkeypatch.setattr(SwinIRForImageRestoration, "__init__", lambda *args: pytest.fail("built"))
+    with pytest.raises(CheckpointError, match=r"describes a model of at least [\d,]+ parameters, but its weights"):
+        load_model(folder)

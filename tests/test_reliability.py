@@ -1678,10 +1678,14 @@ def test_a_file_system_without_hard_links_on_windows_still_keeps_what_appeared(t
 def test_saved_output_names_hold_no_character_windows_refuses():
     """Two --model folders of one name are labelled as typed: `C:\\runs\\a\\step-6` joined to --save-images on
     Windows is a drive-relative path, outside it."""
-    from swinir_hf.evaluation.saved_outputs import path_component
+    from swinir_hf.storage.paths import PORTABLE_NAME_MAX, portable_name
 
-    assert path_component("C:\\runs\\a\\step-6") == "C__runs_a_step-6"
-    assert path_component('a<b>c:"d|e?f*g') == "a_b_c__d_e_f_g" and path_component("..") == "__"
+    assert portable_name("C:\\runs\\a\\step-6") == "C__runs_a_step-6"
+    assert portable_name('a<b>c:"d|e?f*g') == "a_b_c__d_e_f_g" and portable_name("..") == "__"
+    # A NUL or a name over 255 bytes failed at the write, after the image was restored (a security audit).
+    assert portable_name("a\x00b\x1b[2J") == "a_b_[2J"
+    long_a, long_b = "é" * 300 + "a", "é" * 300 + "b"
+    assert len(portable_name(long_a).encode()) <= PORTABLE_NAME_MAX and portable_name(long_a) != portable_name(long_b)
 
 
 def test_a_ctrl_c_is_waited_through_on_windows_not_passed_on(monkeypatch):
@@ -1707,3 +1711,64 @@ def test_configs_are_read_as_utf8_whatever_the_locale(tmp_path):
     code = "from swinir_hf.training.config import read_config_file; print(sorted(read_config_file('color_dn')))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert run.returncode == 0 and "'data'" in run.stdout, run.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hostile inputs (a security audit found each of these).
+
+
+def test_a_plain_ppm_whose_text_outruns_its_header_is_not_split_whole(tmp_path):
+    """A 1×1 16-bit plain PPM over megabytes of numbers passed the demo's pixel limit, then became a Python object
+    for every number (1.46 GB for 48 MB)."""
+    import tracemalloc
+
+    from swinir_hf.inference.image_io import read_image
+
+    path = tmp_path / "bomb.ppm"
+    path.write_bytes(b"P3\n1 1\n65535\n1 2 3 " + b"10 " * 2_000_000)
+    tracemalloc.start()
+    pixels = read_image(path).pixels
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.asarray(pixels).tolist() == [[[1, 2, 3]]] and peak < 30 * 2**20  # the file is 6 MB; its split was 130
+
+
+def test_a_hostile_record_in_an_existing_output_is_no_record(tmp_path):
+    """A PNG whose Software text was `swinir-hf ` + 200,000 `[` ended the whole run in a RecursionError."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from swinir_hf.inference.provenance import read_provenance
+
+    info = PngInfo()
+    info.add_text("Software", "swinir-hf " + "[" * 200_000)
+    Image.new("RGB", (2, 2)).save(tmp_path / "a.png", pnginfo=info)
+    assert read_provenance(tmp_path / "a.png") is None
+
+
+def test_an_animated_files_frames_are_counted_no_further_than_needed(tmp_path):
+    """Pillow's n_frames seeks every frame: a 23 MB GIF of a million frames took seconds per upload, twice."""
+    from swinir_hf.demo.uploads import frames_note
+    from swinir_hf.models.image_processing_swinir import frame_count
+
+    frames = [Image.new("L", (4, 4), i % 256) for i in range(1200)]  # neighbours differ: none merged
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=10)
+    with Image.open(tmp_path / "a.gif") as image:
+        assert frame_count(image, cap=1000) == 1001 and image.tell() == 0
+        assert frame_count(image, cap=5000) == 1200
+    assert frames_note(tmp_path / "a.gif") == " · animated (over 1,000 frames): only the first is restored"
+    frames[0].save(tmp_path / "b.gif", save_all=True, append_images=frames[1:3], duration=10)
+    assert frames_note(tmp_path / "b.gif") == " · animated (3 frames): only the first is restored"
+
+
+def test_a_restored_datasets_names_are_base_names_any_system_takes(tmp_path):
+    """Only "/" was split on: `..\\..\\Windows\\evil.png` and names with control characters were stored as they were."""
+    from swinir_hf.inference.dataset_values import dataset_image
+
+    image = Image.new("RGB", (2, 2))
+    for path, name in [
+        ("..\\..\\Windows\\evil.png", "evil.png"),
+        ("C:\\x\\..\\..\\autoexec.bat", "autoexec.png"),
+        ("a\x00b\x1b[2J.png", "a_b_[2J.png"),
+        ("zip://inner/c.jpg::https://host/d.zip", "c.png"),
+    ]:
+        assert dataset_image(image, {"bytes": None, "path": path})["path"] == name

@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..inference.deep_decoders import cmyk_tiff_bits
 from ..inference.image_io import ImageData, image_size, open_image, pixel_range_problem, read_image, unrestorable
-from ..models.image_processing_swinir import float_to_image, image_to_float
+from ..models.image_processing_swinir import float_to_image, frame_count, frames_said, image_to_float
 from .errors import user_error
 from .limits import UPLOAD_MAX_AGE_S
 
@@ -120,10 +120,10 @@ def frames_note(path: str | os.PathLike) -> str:
     TIFF), else '': the restoration reads one frame, and the user should know the rest are not in the result."""
     try:
         with Image.open(path) as image:
-            frames = getattr(image, "n_frames", 1) if getattr(image, "is_animated", False) else 1
+            frames = frame_count(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return ""
-    return f" · animated ({frames} frames): only the first is restored" if frames > 1 else ""
+    return f" · animated ({frames_said(frames)}): only the first is restored" if frames > 1 else ""
 
 
 def _bomb_message(name: str) -> str:

@@ -33,11 +33,11 @@ from ..processes import (
 )
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
-from ..storage.paths import folds_case
+from ..storage.paths import folds_case, portable_name
 from .eval_arguments import add_eval_arguments, dataset_columns
 from .model_levels import trained_levels
 from .protocol import benchmark_name
-from .saved_outputs import MANIFEST, first_twin, has_manifest, path_component, saved_as_one
+from .saved_outputs import MANIFEST, first_twin, has_manifest, saved_as_one
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -215,7 +215,7 @@ def _save_folder(args: argparse.Namespace, dataset: str) -> str | None:
     SET the set's name as its table's caption gives it, as one path component)."""
     if len(args.dataset) == 1 or args.save_images is None:
         return args.save_images
-    return os.path.join(args.save_images, path_component(benchmark_name(dataset)))
+    return os.path.join(args.save_images, portable_name(benchmark_name(dataset)))
 
 
 def _several_sets_problem(args: argparse.Namespace) -> str | None:
@@ -226,7 +226,7 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
         return "--lr-dir holds one set's inputs: give one --dataset with it"
     if args.save_images is None:
         return None
-    names = [path_component(benchmark_name(dataset)) for dataset in args.dataset]
+    names = [portable_name(benchmark_name(dataset)) for dataset in args.dataset]
     folded = folds_case(Path(args.save_images).resolve())  # "Set5" and "set5": one folder on macOS' and Windows'
     if (twins := first_twin(names, lambda name: saved_as_one(name, folded))) is None:
         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.fingerprint import model_fingerprint
 from ..storage.atomic_writes import write_text_file
+from ..storage.paths import portable_name
 from .protocol import ENGINE_FIELDS
 
 if TYPE_CHECKING:  # the command line asks `has_manifest` before torch loads
@@ -39,7 +39,7 @@ class SavedOutputs:
     def path(self, method: str, image: str) -> Path:
         """folder/<method>/<image>.png, always inside `folder` (a "/" in either name becomes "_", and "", "." or
         ".." an underscore each)."""
-        return self.folder / path_component(method) / f"{path_component(image)}.png"
+        return self.folder / portable_name(method) / f"{portable_name(image)}.png"
 
     def load(self, method: str, image: str, shape: tuple[int, ...]) -> np.ndarray | None:
         """The saved (H, W, C) uint8 output of `method` on `image` when reusing and one of `shape` is there; else
@@ -65,17 +65,6 @@ class SavedOutputs:
         write_image(path, output)
 
 
-# What no name may hold on Windows (a drive's `C:` would put a component outside its folder), nor anywhere `/`.
-_NOT_IN_NAMES = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
-
-
-def path_component(name: str) -> str:
-    """`name` as one path component of a folder's own, on every system: no separator, no character Windows refuses
-    (`C:\\runs\\a` → `C__runs_a`), not "", "." or ".."."""
-    name = _NOT_IN_NAMES.sub("_", name)
-    return name if name.strip(".") else "_" * max(1, len(name))
-
-
 def first_twin(names: Sequence[str], key: Callable[[str], str] = str) -> tuple[str, str] | None:
     """(earlier, later): the first name of `names` whose `key` (`saved_as_one`, say) an earlier one shares (the same
     name twice too); None when each key is its own."""
@@ -88,9 +77,9 @@ def first_twin(names: Sequence[str], key: Callable[[str], str] = str) -> tuple[s
 
 
 def saved_as_one(name: str, folded: bool = True) -> str:
-    """What two names saved as one file or folder (`path_component`) share: "a/b" and "a_b"; where the file system
+    """What two names saved as one file or folder (`portable_name`) share: "a/b" and "a_b"; where the file system
     is `folded` (`storage.paths.folds_case`: macOS' and Windows' by default), names that differ only in case."""
-    return path_component(name).casefold() if folded else path_component(name)
+    return portable_name(name).casefold() if folded else portable_name(name)
 
 
 def evaluation_settings(
@@ -153,7 +142,7 @@ def _read_manifest(manifest: Path) -> dict[str, Any]:
 def _remove_outputs(folder: Path, earlier: dict[str, Any]) -> None:
     """Remove the outputs (folder/<method>/<image>.png) of the evaluation `earlier` recorded in `folder`, then its
     manifest: stopped midway, the manifest still marks what is left. Other files, and the folders holding them, stay."""
-    for method in (folder / path_component(label) for label in earlier.get("models", {})):
+    for method in (folder / portable_name(label) for label in earlier.get("models", {})):
         for output in method.glob("*.png"):
             output.unlink(missing_ok=True)
         if method.is_dir() and not any(method.iterdir()):

@@ -224,9 +224,10 @@ def _planned(
     args: argparse.Namespace, dataset: datasets.Dataset | datasets.IterableDataset, restorer: Any, parts: Path
 ) -> DatasetRestoration:
     """The dataset's restoration as the options ask, in parts written into `parts`; nothing done yet."""
+    from ..image_datasets import hub_caches, local_dataset_folder
     from .dataset_restoration import plan_restoration
 
-    return plan_restoration(
+    restoration = plan_restoration(
         dataset,
         restorer,
         column=args.column,
@@ -236,6 +237,9 @@ def _planned(
         parts_dir=parts,
         batch_size=args.batch_size,
     )
+    if local_dataset_folder(args.dataset) is None:  # a Hub dataset: its rows may name none of this machine's files
+        restoration.files_under = hub_caches()
+    return restoration
 
 
 def _record(args: argparse.Namespace, restoration: DatasetRestoration) -> dict[str, Any]:

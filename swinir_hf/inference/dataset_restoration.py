@@ -22,7 +22,7 @@ from PIL import Image
 from ..checkpoints.fingerprint import model_fingerprint
 from ..image_datasets import cast_hint, image_columns
 from ..library_bars import datasets_bars_off
-from .dataset_values import dataset_image, has_image
+from .dataset_values import dataset_image, has_image, local_path_outside
 from .image_io import read_restorable
 from .jobs import check_outscale
 from .options import EngineOptions
@@ -154,6 +154,9 @@ class DatasetRestoration:
     features: datasets.Features
     parts: list[tuple[int, int, str]]  # (start row, stop row, fingerprint)
     files: list[Path | None]  # each part's file in the parts' folder; None each without one
+    # None: a row's local file is read wherever it is (one's own dataset); else only under these folders (a Hub
+    # dataset's: the Hub's caches), so that a dataset's rows cannot have other files of this machine copied into it.
+    files_under: tuple[Path, ...] | None = None
 
     @property
     def identity(self) -> str | None:
@@ -245,7 +248,7 @@ class DatasetRestoration:
         one size together: {output column: their `datasets.Image` values}; `bar` (if any) updated by their count."""
         feature = self.dataset.features[self.column]  # its `mode`, if it has one, too
         given = [(value, row) for value, row in zip(batch[self.column], rows, strict=True) if has_image(value)]
-        images = [decoded_image(feature, value, row) for value, row in given]
+        images = [decoded_image(feature, value, row, self.files_under) for value, row in given]
         names = [_row_name(value, row) for value, row in given]
         restored = iter(self.restorer.restore_images(images, self.outscale, names) if images else [])
         if bar is not None:
@@ -295,16 +298,25 @@ def checked_columns(
     return column, output_column, features
 
 
-def decoded_image(feature: datasets.Image, value: dict[str, Any] | None, row: int) -> Image.Image | np.ndarray:
+def decoded_image(
+    feature: datasets.Image, value: dict[str, Any] | None, row: int, files_under: tuple[Path, ...] | None = None
+) -> Image.Image | np.ndarray:
     """A stored value (bytes, path) of a `feature` column decoded as `swinir-hf restore` reads the file (16-bit
     colour and float TIFFs as they are: `datasets` decodes them with Pillow, at 8 bits or not at all); in the
-    column's `mode` if it has one, and a remote file as `datasets` reads it.
+    column's `mode` if it has one, and a remote file as `datasets` reads it. `files_under`: the folders a local file
+    named without its bytes may be in (None: anywhere).
 
     Raises:
-        ValueError: the row has no image, or its image cannot be decoded: naming the row and its file.
+        ValueError: the row has no image, names a local file outside `files_under`, or its image cannot be decoded:
+            naming the row and its file.
     """
     if not has_image(value):
         raise ValueError(f"row {row} of the dataset has no image")
+    if value.get("bytes") is None and (outside := local_path_outside(value["path"], files_under)):
+        raise ValueError(
+            f"row {row} of the dataset names a file of this machine ({outside}) instead of holding its image: a Hub "
+            "dataset's files are read from the Hub's caches only (load it yourself to read other files)"
+        )
     where = _where(value)
     try:
         if feature.mode is None and value.get("bytes") is not None:

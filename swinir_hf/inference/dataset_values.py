@@ -3,11 +3,14 @@ them: whether a row holds an image, which rows hold none, and a restored image a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
+
+from ..storage.paths import portable_name
 
 if TYPE_CHECKING:
     import datasets
@@ -16,6 +19,15 @@ if TYPE_CHECKING:
 def has_image(value: dict[str, Any] | None) -> bool:
     """Whether a stored `datasets.Image` value holds an image (its bytes, or a path)."""
     return value is not None and (value.get("bytes") is not None or value.get("path") is not None)
+
+
+def local_path_outside(path: str, folders: tuple[Path, ...] | None) -> str | None:
+    """A stored value's `path` if it is a local file's outside every folder of `folders` (not None), else None (a
+    URL too)."""
+    if folders is None or "://" in path:
+        return None
+    resolved = Path(path).resolve()
+    return None if any(resolved.is_relative_to(folder) for folder in folders) else path
 
 
 def rows_without_image(dataset: datasets.Dataset, column: str) -> list[int]:
@@ -53,6 +65,7 @@ def dataset_image(image: Image.Image | np.ndarray, source: dict[str, Any]) -> di
     if not source.get("path"):
         return {"bytes": data, "path": None}
     suffix = "." + Image.open(io.BytesIO(data)).format.lower()  # PNG or TIFF: as `datasets` chose, from the header
-    # The base name of a local path, a URL, or a chained one (zip://a.png::https://...).
-    name = Path(source["path"].split("::")[0].rstrip("/").rsplit("/", 1)[-1]).stem
-    return {"bytes": data, "path": name + suffix}
+    # The base name of a local path (Windows' too), a URL, or a chained one (zip://a.png::https://...); a name
+    # alone that any system takes (`..\\..\\x.png` is `x.png`).
+    name = Path(re.split(r"[/\\]", source["path"].split("::")[0].rstrip("/\\"))[-1]).stem
+    return {"bytes": data, "path": portable_name(name) + suffix}

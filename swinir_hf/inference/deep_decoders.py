@@ -125,7 +125,8 @@ def _read_ppm_levels(path: Path, header: Image.Image) -> np.ndarray:
     count = width * height * 3
     data = path.read_bytes()[offset:]
     if decoder == "ppm_plain":  # decimal text, where Pillow skips "#" comments (to the line's end) as in the header
-        levels = np.array(re.sub(rb"#[^\r\n]*", b"", data).split()[:count], dtype=np.uint32)
+        # Split no further than the samples needed: a 1×1 header over 48 MB of text became 16 M Python objects.
+        levels = np.array(re.sub(rb"#[^\r\n]*", b"", data).split(maxsplit=count)[:count], dtype=np.uint32)
     else:  # two bytes a sample, most significant first
         levels = np.frombuffer(data[: 2 * min(count, len(data) // 2)], dtype=">u2").astype(np.uint32)
     if levels.size < count:

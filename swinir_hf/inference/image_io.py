@@ -187,7 +187,7 @@ def _detached(data: ImageData, opened: Image.Image) -> ImageData:
     """`data` holding no open file: Pillow keeps a GIF, an APNG or a multi-page TIFF open after decoding its first
     frame, to seek the others, until the image is closed or garbage ("ResourceWarning: unclosed file")."""
     if data.pixels is opened:
-        if getattr(opened, "n_frames", 1) == 1 and opened.format != "GIF":
+        if not getattr(opened, "is_animated", False) and opened.format != "GIF":
             return data  # Pillow closed the file once it had decoded the only frame
         data = replace(data, pixels=opened.copy())
     opened.close()

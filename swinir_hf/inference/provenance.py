@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "swinir-hf "
+# A record is a few hundred bytes; a longer text is another program's (or a hostile file's: nested JSON recurses).
+_LONGEST = 4096
 _CREATOR_TOOL = re.compile(rb'xmp:CreatorTool="([^"]*)"')
 _XMP = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -43,7 +45,7 @@ class Provenance:
         """The record in `text`, or None when it holds none (another program's text, a damaged one)."""
         if isinstance(text, bytes):
             text = text.decode("ascii", errors="replace")
-        if not isinstance(text, str) or not text.startswith(PREFIX):
+        if not isinstance(text, str) or not text.startswith(PREFIX) or len(text) > _LONGEST:
             return None
         try:
             record = json.loads(text.removeprefix(PREFIX))
@@ -107,7 +109,8 @@ def xmp_packet(text: str) -> bytes:
 
 
 def read_provenance(path: str | os.PathLike) -> Provenance | None:
-    """The record in the image file at `path` (read from its header), or None: none there, or not readable."""
+    """The record in the image file at `path` (read from its header; a WebP's from its chunks), or None: none there,
+    or not readable."""
     path = Path(path)
     try:
         if path.suffix.lower() in (".tif", ".tiff"):  # tifffile: Pillow opens no float colour TIFF
@@ -116,14 +119,33 @@ def read_provenance(path: str | os.PathLike) -> Provenance | None:
             with tifffile.TiffFile(path) as tiff:
                 tag = tiff.pages.first.tags.get("Software")
                 return Provenance.parse(tag.value if tag is not None else None)
+        if path.suffix.lower() == ".webp":  # Pillow reads a whole WebP to open it
+            return Provenance.parse(_creator_tool(_webp_xmp(path)))
         from PIL import Image
 
         from ..models.image_processing_swinir import pillow_warnings
 
         with pillow_warnings(), Image.open(path) as image:
-            info = image.info
-            xmp = _CREATOR_TOOL.search(info.get("xmp") or b"")
-            found = info.get("Software") or info.get("comment") or (xmp and html.unescape(xmp[1].decode("ascii")))
-            return Provenance.parse(found)
+            return Provenance.parse(image.info.get("Software") or image.info.get("comment"))
     except (OSError, ValueError, SyntaxError):  # not an image this reads: no record, as for another program's file
         return None
+
+
+def _webp_xmp(path: Path) -> bytes | None:
+    """A WebP file's XMP chunk (one of a sensible size), found by walking its chunk headers."""
+    with open(path, "rb") as file:
+        riff = file.read(12)
+        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:] != b"WEBP":
+            return None
+        while len(header := file.read(8)) == 8:
+            size = int.from_bytes(header[4:], "little")
+            if header[:4] == b"XMP ":
+                return file.read(size) if size <= _LONGEST * 4 else None
+            file.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even size
+    return None
+
+
+def _creator_tool(xmp: bytes | None) -> str | None:
+    """The `xmp:CreatorTool` of an XMP packet as `xmp_packet` writes it, unescaped; None without one."""
+    found = _CREATOR_TOOL.search(xmp or b"")
+    return html.unescape(found[1].decode("ascii")) if found else None

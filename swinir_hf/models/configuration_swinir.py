@@ -42,6 +42,10 @@ WEIGHT_DTYPES = ("float32", "float16", "bfloat16", "float64", "float", "half", "
 # What `SwinIRConfig(...)` raises for a bad field: ValueError (inconsistent values) or huggingface_hub's strict
 # dataclass error (a wrongly typed value).
 CONFIG_ERRORS = (ValueError, TypeError, StrictDataclassError)
+# Far past any SwinIR (the authors' largest release has 54 Swin layers): a model beyond these is not built, for its
+# config.json is damaged or hostile, and building it would take minutes and gigabytes before anything said so.
+MAX_SWIN_LAYERS = 1_000
+MAX_PARAMETERS = 2_000_000_000
 
 
 # The seven official settings of the paper (Table 1 / the authors' `main_test_swinir.py`).
@@ -299,6 +303,27 @@ class SwinIRConfig(SaidPush, PreTrainedConfig):
             raise ValueError(f"num_feat must be >= 1, got {self.num_feat}")
         if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+
+    def least_parameters(self) -> int:
+        """A lower bound on the model's parameter count, from the config alone (no module built): each Swin layer's
+        four C × C attention projections, and the head's widest convolution."""
+        if self.upsampler == "pixelshuffledirect":
+            head = 9 * self.embed_dim * self.num_channels * self.upscale**2
+        else:
+            head = 9 * self.num_feat**2 if self.upsampler in ("pixelshuffle", "nearest+conv") else 0
+        return sum(self.depths) * 4 * self.embed_dim**2 + head
+
+    def check_buildable(self) -> None:
+        """Raise ValueError for a config past any SwinIR's (`MAX_SWIN_LAYERS`, `MAX_PARAMETERS`), before a model of
+        it is built. Not a validator of the config itself: a folder's config is first compared with its weights,
+        which says more (`loading_swinir`)."""
+        layers, least = sum(self.depths), self.least_parameters()
+        if layers > MAX_SWIN_LAYERS or least > MAX_PARAMETERS:
+            raise ValueError(
+                f"this config describes a SwinIR of {layers:,} Swin layers and at least {least:,} parameters, past "
+                f"what is built here ({MAX_SWIN_LAYERS:,} layers, {MAX_PARAMETERS:,} parameters; the authors' "
+                "largest has 54 layers): a damaged or hostile config.json, which would take minutes and gigabytes"
+            )
 
     def validate_training(self) -> None:
         """The loss and the regularisation rates."""

@@ -425,11 +425,35 @@ class ImageLayout:
     hidden_colour: np.ndarray | None = None  # (C,): the one colour under every fully transparent pixel, if filled
 
 
+# Frames counted at most: Pillow's `n_frames` seeks through every frame, and a 23 MB GIF holds a million.
+FRAMES_COUNTED = 1000
+
+
+def frame_count(image: Image.Image, cap: int = FRAMES_COUNTED) -> int:
+    """The frames of an opened image, counted up to `cap` (`cap` + 1: more than that), its current frame kept."""
+    if not getattr(image, "is_animated", False):
+        return 1
+    here, count = image.tell(), 1
+    try:
+        while count <= cap:
+            image.seek(count)
+            count += 1
+    except EOFError:
+        pass
+    finally:
+        image.seek(here)
+    return count
+
+
+def frames_said(count: int, cap: int = FRAMES_COUNTED) -> str:
+    """A `frame_count` as a message says it: "12 frames", "over 1,000 frames"."""
+    return f"{count:,} frames" if count <= cap else f"over {cap:,} frames"
+
+
 def warn_if_animated(image: Image.Image, name: str = "the image") -> None:
     """Log a warning that only the current frame of an animated image (GIF, APNG, WebP, multi-page TIFF) is used."""
-    frames = getattr(image, "n_frames", 1)
-    if getattr(image, "is_animated", False) and frames > 1:
-        logger.warning(f"{name} has {frames} frames: only frame {image.tell() + 1} is restored")
+    if (frames := frame_count(image)) > 1:
+        logger.warning(f"{name} has {frames_said(frames)}: only frame {image.tell() + 1} is restored")
 
 
 def check_colour_depth(image: Image.Image, source: str | None = None) -> None:

@@ -114,7 +114,7 @@ def _check_stored_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs
         return  # from_pretrained says what is wrong with it
     # Each Swin layer holds at least its attention's four C × C projections: a config of a million layers is refused
     # before its module tree is built (on the meta device still seconds, and gigabytes of Python objects).
-    least = sum(config.depths) * 4 * config.embed_dim**2
+    least = config.least_parameters()
     at_least = "at least " if least > 2 * stored else ""
     try:
         with torch.device("meta"):  # shapes only, no memory
@@ -180,12 +180,12 @@ def shard_problem(folder: Path) -> str | None:
 
 def _stored_tensors(folder: Path) -> dict[str, tuple[str, int]] | None:
     """Name → (safetensors dtype, number of values) of a local folder's safetensors weights (`safetensors_files`),
-    from their headers; None when it has none."""
+    from their headers, or of its pytorch_model.bin (memory-mapped: no value read); None when it has neither."""
     from safetensors import SafetensorError, safe_open
 
     try:
         if (files := safetensors_files(folder)) is None:
-            return None
+            return _pickled_tensors(folder / "pytorch_model.bin")
         stored = {}
         for file in files:
             with safe_open(file, framework="pt") as weights:
@@ -199,6 +199,21 @@ def _stored_tensors(folder: Path) -> dict[str, tuple[str, int]] | None:
 
 # safetensors' names of the floating-point dtypes; integer or boolean weights would be cast to floats and load.
 _FLOAT_TENSORS = ("F16", "BF16", "F32", "F64")
+_TORCH_FLOATS = dict(zip((torch.float16, torch.bfloat16, torch.float32, torch.float64), _FLOAT_TENSORS, strict=True))
+
+
+def _pickled_tensors(file: Path) -> dict[str, tuple[str, int]] | None:
+    """`_stored_tensors` of a pytorch_model.bin (zip format, mapped, weights only); None without one, or unreadable
+    that way (`from_pretrained` reports it)."""
+    if not file.is_file():
+        return None
+    try:
+        state = torch.load(file, map_location="cpu", mmap=True, weights_only=True)
+    except Exception:  # noqa: BLE001 (torch.load fails with many types on a damaged or legacy file)
+        return None
+    if not isinstance(state, dict):
+        return None
+    return {k: (_TORCH_FLOATS.get(v.dtype, str(v.dtype)), v.numel()) for k, v in state.items() if torch.is_tensor(v)}
 
 
 def _check_floating(folder: Path, tensors: dict[str, tuple[str, int]]) -> None:

@@ -780,7 +780,7 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
     def __init__(self, config: SwinIRConfig) -> None:
         # SwinIRConfig validates itself when built and transformers again when saving, but not after `update()` or
         # an attribute assignment: an inconsistent config would build a model that fails deep inside forward.
-        for check in (config.validate_body, config.validate_head, config.validate_training):
+        for check in (config.validate_body, config.validate_head, config.validate_training, config.check_buildable):
             check()
         super().__init__(config)
         dim, c = config.embed_dim, config.num_channels

@@ -1,9 +1,12 @@
-"""The file system's limits on names (`NAME_MAX`, `PATH_MAX`, `check_name_lengths`), whether it tells names apart by
-case (`folds_case`), and where a path not yet made would be created (`nearest_existing`)."""
+"""The file system's limits on names (`NAME_MAX`, `PATH_MAX`, `check_name_lengths`), a name made from text that
+every system takes (`portable_name`), whether it tells names apart by case (`folds_case`), and where a path not yet
+made would be created (`nearest_existing`)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
 # The longest file name, in bytes, that common file systems take (ext4, XFS, Btrfs, NTFS, APFS).
@@ -24,6 +27,26 @@ def check_name_lengths(path: str | os.PathLike, what: str) -> None:
     length = len(os.fsencode(os.path.abspath(path)))
     if length >= PATH_MAX:  # the system's limit counts the terminating NUL byte
         raise ValueError(f"{what} {path}: its path is {length} bytes, more than the {PATH_MAX - 1} a path may have")
+
+
+# What no name may hold on Windows (a drive's `C:` would put a component outside its folder), nor anywhere `/`; and
+# control characters, NUL among them.
+_NOT_IN_NAMES = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+# Bytes a `portable_name` takes at most: room left for a suffix (`_x4.png`) within NAME_MAX.
+PORTABLE_NAME_MAX = 200
+
+
+def portable_name(text: str) -> str:
+    """`text` (a row's name, a model's label) as one file name any system takes: characters Windows refuses and
+    control characters as `_` (`C:\\runs\\a` → `C__runs_a`), never "", "." or "..", and at most
+    `PORTABLE_NAME_MAX` bytes (a longer one cut, with 8 hex digits of its hash: still told apart)."""
+    name = _NOT_IN_NAMES.sub("_", text)
+    name = name if name.strip(".") else "_" * max(1, len(name))
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > PORTABLE_NAME_MAX:
+        digest = hashlib.sha256(encoded).hexdigest()[:8]
+        name = encoded[: PORTABLE_NAME_MAX - 9].decode("utf-8", "ignore") + "-" + digest
+    return name
 
 
 def nearest_existing(path: Path) -> Path:
