@@ -70,6 +70,7 @@ def run_script(monkeypatch, capsys):
         "reference_speed.py",
         "load_time.py",
         "activation_memory.py",
+        "rerun_plan.py",
     ],
 )
 def test_help_does_not_run_the_benchmark(script, run_script):
@@ -216,3 +217,10 @@ def test_inference_set5_without_the_test_sets_says_where_it_looked(tmp_path, run
     done = run_script("inference.py", "--set5", "sr-x4", SWINIR_SHARED=str(tmp_path / "no"))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.endswith(f"error: no HR/*.png in {tmp_path / 'no' / 'testsets' / 'Set5'}\n")
+
+
+def test_rerun_plan_times_every_format_with_every_output_found_done(run_script):
+    done = run_script("rerun_plan.py", "--files", "3", "--repeats", "1")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(" | ")[0].strip("| ") for line in done.stdout.splitlines()[2:]]
+    assert rows == ["png", "jpg", "webp", "tif"]
