@@ -1193,6 +1193,14 @@ def test_a_hub_datasets_row_cannot_have_a_file_of_this_machine_copied_into_the_r
     assert _restore("--dataset", "someone/photos", "-o", tmp_path / "out", model_dir=model_dir) == 1
     said = f"row 0 of the dataset names a file of this machine ({secret}) instead of holding its image"
     assert said in capsys.readouterr().err and not (tmp_path / "out" / "dataset_info.json").exists()
+    # A chained path reads its last part: a local archive is this machine's file too (a reviewer's find).
+    from swinir_hf.inference.dataset_values import local_path_outside
+
+    cache = (tmp_path / "cache",)
+    for path in ("tar://secret.png::/home/me/s.tar", "zip://a.png::file:///home/me/s.zip", "../x.png"):
+        assert local_path_outside(path, cache) == path
+    for path in ("zip://a.png::hf://datasets/o/n/d.zip", "https://host/a.png", str(tmp_path / "cache" / "a.png")):
+        assert local_path_outside(path, cache) is None
     hostile.save_to_disk(str(tmp_path / "mine"))  # one's own dataset, named as a local folder
     monkeypatch.undo()
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")

@@ -37,8 +37,9 @@ class SavedOutputs:
     reuse: bool = False
 
     def path(self, method: str, image: str) -> Path:
-        """folder/<method>/<image>.png, always inside `folder` (a "/" in either name becomes "_", and "", "." or
-        ".." an underscore each)."""
+        """folder/<method>/<image>.png, always inside `folder`, each name as any system takes it
+        (`storage.paths.portable_name`: "/", characters Windows refuses and control characters as "_", "", "." or
+        ".." underscores, a long one cut with its hash)."""
         return self.folder / portable_name(method) / f"{portable_name(image)}.png"
 
     def load(self, method: str, image: str, shape: tuple[int, ...]) -> np.ndarray | None:

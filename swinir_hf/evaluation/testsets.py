@@ -142,8 +142,9 @@ def load_samples(
         keys = [saved_as(stem) for stem in stems] if saved_as else []  # of the whole set: not one process's share
         if twins := [f.name for f, key in zip(files, keys, strict=False) if keys.count(key) > 1]:
             raise ValueError(
-                f"{hr_dir} holds images whose saved outputs would be one file ({', '.join(twins)}: the disk they are "
-                "saved to does not tell case apart): rename them, or save the images elsewhere"
+                f"{hr_dir} holds images whose saved outputs would be one file ({', '.join(twins)}: names are saved "
+                "as any system takes them, characters Windows refuses as `_`, and as one where the disk does not "
+                "tell case apart): rename them, or save the images elsewhere"
             )
         samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
     else:

@@ -21,12 +21,21 @@ def has_image(value: dict[str, Any] | None) -> bool:
     return value is not None and (value.get("bytes") is not None or value.get("path") is not None)
 
 
+# Where a chained path (`zip://a.png::hf://...`) may fetch its data from besides a local folder: the Hub, the web.
+_REMOTE = ("hf", "http", "https")
+
+
 def local_path_outside(path: str, folders: tuple[Path, ...] | None) -> str | None:
-    """A stored value's `path` if it is a local file's outside every folder of `folders` (not None), else None (a
-    URL too)."""
-    if folders is None or "://" in path:
+    """A stored value's `path` if its data would be read from this machine outside every folder of `folders` (not
+    None), else None. A chain's last part is where (`zip://a.png::/home/me/x.zip` reads x.zip); a remote one is
+    not on this machine."""
+    if folders is None:
         return None
-    resolved = Path(path).resolve()
+    location = path.split("::")[-1]
+    protocol, _, rest = location.rpartition("://")
+    if protocol in _REMOTE:
+        return None
+    resolved = Path(rest if protocol == "file" else location).resolve()
     return None if any(resolved.is_relative_to(folder) for folder in folders) else path
 
 

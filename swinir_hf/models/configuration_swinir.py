@@ -322,7 +322,8 @@ class SwinIRConfig(SaidPush, PreTrainedConfig):
             raise ValueError(
                 f"this config describes a SwinIR of {layers:,} Swin layers and at least {least:,} parameters, past "
                 f"what is built here ({MAX_SWIN_LAYERS:,} layers, {MAX_PARAMETERS:,} parameters; the authors' "
-                "largest has 54 layers): a damaged or hostile config.json, which would take minutes and gigabytes"
+                "largest has 54 layers), which would take minutes and gigabytes to build (a config.json this large "
+                "is a damaged or hostile one)"
             )
 
     def validate_training(self) -> None:

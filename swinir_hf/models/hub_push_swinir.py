@@ -100,14 +100,14 @@ def network_errors() -> tuple[type[BaseException], ...]:
 
 
 def is_http_client_error(err: BaseException) -> bool:
-    """Whether `err` is huggingface_hub's HTTP client's own (httpx, or httpx2 in huggingface_hub ≥ 2): a connection
-    that fails outright, a timeout, a bad status, a URL it cannot parse; not an `OSError`, and its message names no
-    URL."""
+    """Whether `err` is huggingface_hub's HTTP client's own (httpx, or httpx2 in huggingface_hub ≥ 2): its
+    `HTTPError` (a connection that fails outright, a timeout, a bad status) or `InvalidURL`; not an `OSError`, and its
+    message names no URL. The clients' other errors (a response stream read twice, ...) are bugs, not the network's."""
     return isinstance(err, _http_client_errors())
 
 
 def _http_client_errors() -> tuple[type[BaseException], ...]:
-    # HTTPError last, so that `network_errors()[-1]` is a client's error (the tests raise it as a failed request).
+    # Each client's HTTPError, the base of its network failures, last.
     errors: list[type[BaseException]] = []
     for client in ("httpx", "httpx2"):
         try:
