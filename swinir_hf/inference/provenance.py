@@ -1,9 +1,9 @@
-"""What each output file records of how it was made (the model, `--outscale`), and the reading of that record back,
-so that a rerun into the same folder skips only the outputs it would make alike.
+"""What each output file records of how it was made (the model, `--outscale`, the model's scale), and the reading of
+that record back, so that a rerun into the same folder skips only the outputs it would make alike.
 
-The record is one ASCII line, `swinir-hf {"model": ..., "outscale": ...}`, in a slot each format keeps for the
-software that wrote the file: a PNG `Software` text chunk, a JPEG comment, a TIFF `Software` tag, a WebP's XMP
-`xmp:CreatorTool`. None of them holds the input's EXIF, which outputs keep as it was.
+The record is one ASCII line, `swinir-hf {"model": ..., "outscale": ..., "scale": ...}`, in a slot each format keeps
+for the software that wrote the file: a PNG `Software` text chunk, a JPEG comment, a TIFF `Software` tag, a WebP's
+XMP `xmp:CreatorTool`. None of them holds the input's EXIF, which outputs keep as it was.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "swinir-hf "
-# A record is a few hundred bytes; a longer text is another program's (or a hostile file's: nested JSON recurses).
-_LONGEST = 4096
+# A record is a path's length and a few bytes more; a longer text is another program's (or a hostile file's).
+_LONGEST = 16_384
 _CREATOR_TOOL = re.compile(rb'xmp:CreatorTool="([^"]*)"')
 _XMP = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -50,7 +50,7 @@ class Provenance:
         try:
             record = json.loads(text.removeprefix(PREFIX))
             model, outscale, scale = record["model"], record["outscale"], record.get("scale")
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # RecursionError: nested JSON
             return None
         if isinstance(model, str) and _is_number(outscale) and _is_number(scale):
             return cls(model, outscale, scale)
