@@ -1326,3 +1326,28 @@ def test_tiles_without_overlap_are_warned_of_once_per_set_not_per_image(small_se
     with caplog.at_level(logging.WARNING, logger="swinir_hf.inference"):
         assert main([*args, "--no-progress"]) == 0
     assert sum(m.startswith("tile_overlap=0: neighbouring tiles are not blended") for m in caplog.messages) == 1
+
+
+def test_a_hub_datasets_row_naming_a_file_of_this_machine_is_not_scored(small_set, tmp_path, monkeypatch):
+    """As `restore --dataset` refuses it: a Hub dataset's row {"bytes": None, "path": "/home/me/x.png"} had that file
+    read, scored and, with --save-images, its restored copy written (a reviewer's find)."""
+    import datasets
+
+    from swinir_hf.evaluation import testsets
+
+    dataset, _ = small_set
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    secret = dataset / "HR" / "a.png"
+    rows = datasets.Dataset.from_dict({"hr": [str(secret)]}).cast_column("hr", datasets.Image())
+    monkeypatch.setattr(testsets, "load_image_dataset", lambda *a, **k: rows)  # as if downloaded from the Hub
+    with pytest.raises(ValueError) as err:
+        testsets.load_samples("someone/photos", scale=2)
+    assert str(err.value) == (
+        f"someone/photos, row 0: its hr column names a file of this machine ({secret}) instead of holding its image: "
+        "a Hub dataset's files are read from the Hub's caches only"
+    )
+    (tmp_path / "cache").mkdir()
+    shutil.copy(secret, tmp_path / "cache" / "a.png")  # where the Hub's files are: read
+    cached = datasets.Dataset.from_dict({"hr": [str(tmp_path / "cache" / "a.png")]}).cast_column("hr", datasets.Image())
+    monkeypatch.setattr(testsets, "load_image_dataset", lambda *a, **k: cached)
+    assert [s.name for s in testsets.load_samples("someone/photos", scale=2)[1]] == ["a"]

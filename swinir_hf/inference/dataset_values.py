@@ -42,14 +42,31 @@ def local_path_outside(path: str, folders: tuple[Path, ...] | None) -> str | Non
 def rows_without_image(dataset: datasets.Dataset, column: str) -> list[int]:
     """The rows of `dataset` whose image `column` holds no image (None, or neither bytes nor path), read from its
     Arrow table: no image is decoded, nor its bytes copied."""
+    import pyarrow.compute as pc
+
+    stored, data, path = _stored(dataset, column)
+    empty = pc.or_(stored.is_null(), pc.and_(data.is_null(), path.is_null())).to_pylist()
+    return [row for row, none in enumerate(empty) if none]
+
+
+def first_row_outside(dataset: datasets.Dataset, column: str, folders: tuple[Path, ...]) -> tuple[int, str] | None:
+    """(row, path) of the first row of `dataset` whose image `column` names a file of this machine outside `folders`
+    instead of holding its bytes (`local_path_outside`), read from its Arrow table; None where there is none."""
+    import pyarrow.compute as pc
+
+    _, data, path = _stored(dataset, column)
+    paths = pc.if_else(data.is_null(), path, None).to_pylist()  # the paths of the rows without bytes
+    return next(((row, p) for row, p in enumerate(paths) if p and local_path_outside(p, folders)), None)
+
+
+def _stored(dataset: datasets.Dataset, column: str) -> tuple[Any, Any, Any]:
+    """The stored values of an image `column` as Arrow arrays: (values, their bytes, their paths)."""
     import datasets
     import pyarrow.compute as pc
 
     table = dataset.select_columns([column]).cast_column(column, datasets.Image(decode=False))
     stored = table.with_format("arrow")[column]
-    data, path = pc.struct_field(stored, "bytes"), pc.struct_field(stored, "path")
-    empty = pc.or_(stored.is_null(), pc.and_(data.is_null(), path.is_null())).to_pylist()
-    return [row for row, none in enumerate(empty) if none]
+    return stored, pc.struct_field(stored, "bytes"), pc.struct_field(stored, "path")
 
 
 def dataset_image(image: Image.Image | np.ndarray, source: dict[str, Any]) -> dict[str, Any]:
