@@ -425,17 +425,18 @@ class ImageLayout:
     hidden_colour: np.ndarray | None = None  # (C,): the one colour under every fully transparent pixel, if filled
 
 
-# Frames counted at most where counting means seeking: a GIF's frames (and a TIFF's pages) are found by reading
-# through the file, and a 23 MB GIF holds a million.
+# Frames counted at most where counting means seeking: a GIF's frames are found by reading through the file, and a
+# 23 MB GIF holds a million.
 FRAMES_COUNTED = 1000
 
 
 def frame_count(image: Image.Image, cap: int = FRAMES_COUNTED) -> int:
-    """The frames of an opened image, up to `cap` (`cap` + 1: more than that), its current frame kept: from the
-    header where it says (APNG, WebP: seeking would decode each frame), else counted by seeking."""
+    """The frames of an opened image, up to `cap` (`cap` + 1: more than that), its current frame kept: a GIF's
+    counted by seeking; any other's as Pillow counts them (an APNG's and a WebP's header says it, where seeking would
+    decode each frame; a TIFF's pages are walked without reading their EXIF, which a public seek reads)."""
     if not getattr(image, "is_animated", False):
         return 1
-    if image.format not in ("GIF", "TIFF"):
+    if image.format != "GIF":
         return min(getattr(image, "n_frames", 1), cap + 1)
     here, count = image.tell(), 1
     try:
