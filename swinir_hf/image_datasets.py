@@ -307,8 +307,12 @@ def datasets_offline(offline: object) -> Iterator[None]:
         datasets.config.HF_HUB_OFFLINE = was
 
 
-def hub_caches() -> tuple[Path, ...]:
-    """The folders a Hub dataset's files are downloaded into (`datasets`' cache and the Hub's), resolved."""
+def files_under(spec: str) -> tuple[Path, ...] | None:
+    """The folders the rows of dataset `spec` may name local files in: None (anywhere) for a local dataset, one's
+    own; for a Hub dataset the folders its files are downloaded into (`datasets`' cache and the Hub's, resolved), so
+    that its rows cannot have other files of this machine read."""
+    if local_dataset_folder(spec) is not None:
+        return None
     import datasets
     from huggingface_hub import constants
 

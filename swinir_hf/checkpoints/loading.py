@@ -179,9 +179,10 @@ def load_model(
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path) and revision is not None:
         raise CheckpointError(f"{spec} is a local model: a revision is for a Hub model (org/name)")
-    if weights_key is not None and not (isinstance(resolved, Path) and resolved.is_file()):
+    is_file = isinstance(resolved, Path) and resolved.is_file()
+    if weights_key is not None and not is_file:
         raise CheckpointError(f"{spec} is no authors' checkpoint file (.pth / .safetensors): a weights key is for one")
-    if isinstance(resolved, Path) and resolved.is_file():
+    if is_file:
         return _finite(convert_original_checkpoint(resolved, weights_key), spec)
     if isinstance(resolved, Path):
         return load_folder(resolved)

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..checkpoints.weight_keys import weights_key_problem
 from ..console import StdoutUnwritable, print_results
 from ..degradations.levels import options_problem
 from ..inference.engine_cli import engine_options
@@ -51,9 +52,8 @@ def output_problem(args: argparse.Namespace) -> str | None:
     write, checked before the evaluation, not after it; else None."""
     if args.revision is not None and not any(_is_hub_model(spec) for spec in args.model):
         return f"--revision {args.revision} is for a Hub model (org/name), and none of --model is one"
-    if args.weights_key is not None and not any(Path(spec).is_file() for spec in args.model):
-        file = "an authors' checkpoint file (.pth / .safetensors)"
-        return f"--weights-key {args.weights_key} is for {file}, and none of --model is one"
+    if problem := weights_key_problem(args.weights_key, args.model, "none of --model is one"):
+        return problem
     try:
         if args.save_images:
             # One holding an evaluation's outputs is resumed if they are this one's (`_open_saved`), else refused.

@@ -71,9 +71,9 @@ def first_twin(names: Sequence[str], key: Callable[[str], str] = str) -> tuple[s
     name twice too); None when each key is its own."""
     seen: dict[str, str] = {}
     for name in names:
-        if (earlier := seen.get(key(name))) is not None:
-            return earlier, name
-        seen[key(name)] = name
+        if (known := key(name)) in seen:
+            return seen[known], name
+        seen[known] = name
     return None
 
 

@@ -17,13 +17,12 @@ from PIL import Image
 
 from ..image_datasets import (
     NoSuchSplitError,
+    files_under,
     ground_truth_column,
-    hub_caches,
     image_columns,
     input_column,
     is_saved_dataset,
     load_image_dataset,
-    local_dataset_folder,
 )
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import read_image
@@ -216,8 +215,8 @@ def _dataset_samples(
     lr_col = input_column(ds, spec, columns[1])
     if lr_col == hr_col:
         raise ValueError(f"dataset {spec!r}: its {hr_col} column cannot be both the ground truth and the inputs")
-    if local_dataset_folder(spec) is None:  # a Hub dataset: as `restore --dataset` reads its rows
-        _check_no_local_files(ds, spec, [c for c in (hr_col, lr_col) if c])
+    if (folders := files_under(spec)) is not None:  # a Hub dataset: as `restore --dataset` reads its rows
+        _check_no_local_files(ds, spec, [c for c in (hr_col, lr_col) if c], folders)
     names = row_names(ds, hr_col)
     samples = []
     k, n = shard
@@ -235,13 +234,13 @@ def _dataset_samples(
     return samples
 
 
-def _check_no_local_files(ds: datasets.Dataset, spec: str, columns: list[str]) -> None:
-    """Raise ValueError where a Hub dataset's row names a file of this machine instead of holding its image: its
-    files are read from the Hub's caches only (scored, it would be saved with --save-images)."""
+def _check_no_local_files(ds: datasets.Dataset, spec: str, columns: list[str], folders: tuple[Path, ...]) -> None:
+    """Raise ValueError where a Hub dataset's row names a file of this machine outside `folders` (`files_under`)
+    instead of holding its image (scored, it would be saved with --save-images)."""
     from ..inference.dataset_values import first_row_outside
 
     for column in columns:
-        if found := first_row_outside(ds, column, hub_caches()):
+        if found := first_row_outside(ds, column, folders):
             raise ValueError(
                 f"{spec}, row {found[0]}: its {column} column names a file of this machine ({found[1]}) instead of "
                 "holding its image: a Hub dataset's files are read from the Hub's caches only"

@@ -84,6 +84,12 @@ def _count(n: int, thing: str) -> str:
     return f"{n} {thing}" + ("" if n == 1 else "s")
 
 
+def first_few(names: Iterable[object], limit: int = 3) -> str:
+    """The first `limit` of `names` for a message, then ", ..." if there are more: "a.png, b.png, ..."."""
+    names = [str(name) for name in names]
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
 def check_not_a_file_name(out_dir: str | Path) -> None:
     """Raise ValueError when `out_dir` does not exist and ends like an image file (`-o photo_x4.png`, as
     realesrgan-ncnn-vulkan takes for one file): it would become a folder of that name."""
@@ -216,10 +222,10 @@ def report_plan(plan: Plan, made_by: Provenance) -> None:
     for dst, recorded in plan.made_otherwise:
         groups.setdefault((dst.parent, recorded.difference(made_by)), []).append(dst)
     for (folder, difference), outputs in groups.items():
-        names = ", ".join(p.name for p in outputs[:3]) + (", ..." * (len(outputs) > 3))
+        names = first_few(p.name for p in outputs)
         made = f"{_count(len(outputs), 'output')} in {folder} ({names}) {'was' if len(outputs) == 1 else 'were'}"
         fix = f"--overwrite replaces {'them' if len(outputs) > 1 else 'it'}, or choose another -o"
         tqdm.write(f"error: {made} restored with {difference}: {fix}", file=sys.stderr)
     if plan.earlier_outputs:
-        names = ", ".join(p.name for p in plan.earlier_outputs[:3]) + (", ..." * (len(plan.earlier_outputs) > 3))
+        names = first_few(p.name for p in plan.earlier_outputs)
         print(f"not re-processing {_count(len(plan.earlier_outputs), 'earlier output')} ({names})", file=sys.stderr)

@@ -183,7 +183,9 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
 
 def _without_image(empty: list[int], rows: int, column: str) -> str:
     """The warning of the rows `empty` (of `rows`) that had no image in `column` to restore, naming the first few."""
-    named = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
+    from .collection import first_few
+
+    named = first_few(empty, limit=5)
     return (
         f"warning: {len(empty)} of {rows} rows had no image in column {column!r} (row{'s' * (len(empty) > 1)} "
         f"{named}): kept, with no restored image (None)"
@@ -224,7 +226,7 @@ def _planned(
     args: argparse.Namespace, dataset: datasets.Dataset | datasets.IterableDataset, restorer: Any, parts: Path
 ) -> DatasetRestoration:
     """The dataset's restoration as the options ask, in parts written into `parts`; nothing done yet."""
-    from ..image_datasets import hub_caches, local_dataset_folder
+    from ..image_datasets import files_under
     from .dataset_restoration import plan_restoration
 
     restoration = plan_restoration(
@@ -237,8 +239,7 @@ def _planned(
         parts_dir=parts,
         batch_size=args.batch_size,
     )
-    if local_dataset_folder(args.dataset) is None:  # a Hub dataset: its rows may name none of this machine's files
-        restoration.files_under = hub_caches()
+    restoration.files_under = files_under(args.dataset)
     return restoration
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..checkpoints.bundled import DEFAULT_MODEL, DEFAULT_MODELS
-from ..checkpoints.weight_keys import add_weights_key_argument
+from ..checkpoints.weight_keys import add_weights_key_argument, weights_key_problem
 from ..image_datasets import is_saved_dataset, is_saved_dataset_dict, local_dataset_folder
 from ..other_tools import RESTORE_OTHER_OPTIONS
 from ..storage.output_folders import would_replace
@@ -172,9 +172,8 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         return "--batch-size and --workers must be at least 1"
     if args.max_image_pixels is not None and args.max_image_pixels < 0:
         return "--max-image-pixels must be a number of pixels, or 0 for no limit"
-    if args.weights_key is not None and not Path(args.model).is_file():
-        file = "an authors' checkpoint file (.pth / .safetensors)"
-        return f"--weights-key {args.weights_key} is for {file}, and --model {args.model} is not one"
+    if problem := weights_key_problem(args.weights_key, [args.model], f"--model {args.model} is not one"):
+        return problem
     return _dataset_problem(args) if args.dataset else None
 
 
