@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
@@ -30,7 +31,7 @@ from safetensors.torch import load_file
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRRestorer, convert_original_checkpoint
 from swinir_hf.evaluation import evaluate
 from swinir_hf.evaluation.metrics import psnr
-from swinir_hf.inference.restoration import EngineOptions
+from swinir_hf.inference.options import PAPER_ENGINE
 from swinir_hf.loading import load_model
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -52,7 +53,7 @@ def precision_on_set5() -> None:
                 noise=noise,
                 progress=False,
                 model_name="m",
-                engine=EngineOptions(tile=None, dtype=dtype, device="cuda"),
+                engine=dataclasses.replace(PAPER_ENGINE, dtype=dtype, device="cuda"),
             )
             seconds = time.perf_counter() - start
             value = result.mean("m")["psnr_y"]

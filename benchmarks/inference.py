@@ -15,6 +15,7 @@ scores a model on Set5 in each precision (the 0.05 dB criterion behind `dtype="a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -174,7 +175,7 @@ def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
     from hr_testset import hr_files
 
     from swinir_hf.evaluation import evaluate
-    from swinir_hf.inference.restoration import EngineOptions
+    from swinir_hf.inference.options import PAPER_ENGINE
 
     hr_files(str(SHARED / "testsets/Set5"))  # there, or one line saying where it looked
     model = loaded_model(model_path)
@@ -186,7 +187,7 @@ def set5_check(model_path: str, dtypes: list[str], device: str) -> None:
         result = evaluate(
             model,
             SHARED / "testsets/Set5",
-            engine=EngineOptions(tile=None, dtype=dtype, device=device),
+            engine=dataclasses.replace(PAPER_ENGINE, dtype=dtype, device=device),
             progress=False,
             model_name="m",
         )

@@ -53,6 +53,8 @@ LOADS_NOTHING = (
         (["restore", "missing.png", "-o", "out"], 1, "error: no such file, folder or matching files: missing.png"),
         (["restore", "a.png", "--dataset", "d", "-o", "out"], 2, "restore: error: give image files / folders / globs"),
         (["restore", "a.png", "--alpha", "foo", "-o", "out"], 2, "invalid choice: 'foo'"),
+        (["restore", "--help"], 0, "--padding {model,authors}"),
+        (["restore", "a.png", "--padding", "reflect", "-o", "out"], 2, "invalid choice: 'reflect'"),
         (["eval", "--help"], 0, "--grey-convention {native,rgb}"),
         (["eval", "--model", "sr-x4"], 2, "the following arguments are required: --dataset"),
         (["eval", "--model", "sr-x4", "--dataset", "d", "--dtype", "auto"], 2, "invalid choice: 'auto'"),

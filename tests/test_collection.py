@@ -696,6 +696,22 @@ def test_alpha_option_of_the_command_line(mixed, model_dir, tmp_path):
     np.testing.assert_allclose(got, np.clip(np.asarray(expected), 0, 1), atol=1.5 / 255)  # 8-bit roundings
 
 
+def test_padding_option_of_the_command_line(mixed, model_dir, tmp_path):
+    """`--padding authors` gives `restore(..., padding="authors")`'s pixels (the authors' test script's) for every
+    kind of input, in batches too; the default is the model's own padding, which differs at the edges."""
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    for padding in ("authors", "model"):
+        out = tmp_path / padding
+        assert (
+            _restore(mixed, "-o", out, "-t", "0", "--padding", padding, "--batch-size", "2", model_dir=model_dir) == 0
+        )
+        for src in (mixed / "odd.png", mixed / "alpha.png", mixed / "grey.png", mixed / "deep.tif"):
+            expected = np.asarray(restore(model, src, tile=None, padding=padding))
+            np.testing.assert_array_equal(np.asarray(read_image(out / f"{src.stem}.png").pixels), expected)
+    assert _restore(mixed, "-o", tmp_path / "default", "-t", "0", model_dir=model_dir) == 0
+    assert _hashes(tmp_path / "default") == _hashes(tmp_path / "model") != _hashes(tmp_path / "authors")
+
+
 def test_a_batch_of_images_with_alpha_upscales_their_alphas_in_one_pass(tmp_path, model_dir, monkeypatch):
     """`--batch-size 4` on four same-size RGBA images (one opaque): two forward passes, the colours' and the three
     varying alphas', each image as restored alone."""
@@ -1626,9 +1642,10 @@ def test_an_output_too_wide_for_webp_fails_before_the_model_runs(tmp_path, model
     assert len(calls) == 1 and [p.name for p in out.iterdir()] == ["small.webp"]
 
 
-def test_a_dataset_restored_with_other_engine_options_is_not_taken_from_the_cache(model_dir, tmp_path):
-    """`restore_dataset`'s map fingerprint covers every option that changes the pixels (here `alpha`): a second
-    call with another option computes anew instead of reusing `datasets`' cached result of the first."""
+@pytest.mark.parametrize(("option", "values"), [("alpha", ("model", "bicubic")), ("padding", ("model", "authors"))])
+def test_a_dataset_restored_with_other_engine_options_is_not_taken_from_the_cache(model_dir, tmp_path, option, values):
+    """`restore_dataset`'s map fingerprint covers every option that changes the pixels (here `alpha`, `padding`): a
+    second call with another option computes anew instead of reusing `datasets`' cached result of the first."""
     import datasets
 
     from swinir_hf.inference.dataset_restoration import restore_dataset
@@ -1638,12 +1655,12 @@ def test_a_dataset_restored_with_other_engine_options_is_not_taken_from_the_cach
     data = datasets.Dataset.from_dict({"image": [str(tmp_path / "a.png")]}).cast_column("image", datasets.Image())
     data = data.map(lambda x: x, cache_file_name=str(tmp_path / "cache" / "start.arrow"))  # a cached dataset
     got = {}
-    for alpha in ("model", "bicubic"):
-        restorer = SwinIRRestorer(model, tile=None, alpha=alpha)
+    for value in values:
+        restorer = SwinIRRestorer(model, tile=None, **{option: value})
         out = restore_dataset(data, restorer, model_name="m")
-        got[alpha] = np.asarray(out[0]["image"])
-        np.testing.assert_array_equal(got[alpha], np.asarray(restorer(Image.open(tmp_path / "a.png"))))
-    assert not np.array_equal(got["model"][..., 3], got["bicubic"][..., 3])
+        got[value] = np.asarray(out[0]["image"])
+        np.testing.assert_array_equal(got[value], np.asarray(restorer(Image.open(tmp_path / "a.png"))))
+    assert not np.array_equal(got[values[0]][..., 3], got[values[1]][..., 3])  # the alpha too, through the model
 
 
 def test_a_dataset_restored_by_another_model_of_one_name_is_not_taken_from_the_cache(model_dir, tmp_path):

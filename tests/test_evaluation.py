@@ -858,8 +858,8 @@ def test_a_tile_that_models_run_at_different_sizes_is_refused(small_set, tiny_co
 
 
 def test_table_and_json_say_how_the_model_ran(small_set, tmp_path, capsys):
-    """--ensemble (SwinIR+), --tile and --dtype change the figures: the caption and the JSON say so. Both read
-    the same as a plain run before."""
+    """--ensemble (SwinIR+), --tile, --dtype and --padding model change the figures: the caption and the JSON say
+    so. Both read the same as a plain run before."""
     dataset, model_dir = small_set
     plain, ensembled = tmp_path / "plain.json", tmp_path / "ensemble.json"
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(plain)]) == 0
@@ -870,10 +870,16 @@ def test_table_and_json_say_how_the_model_ran(small_set, tmp_path, capsys):
     assert main([*args, "--ensemble", "--tile", "10", "--tile-overlap", "10", "--dtype", "bfloat16"]) == 0
     caption = capsys.readouterr().out.splitlines()[0]
     assert caption.endswith("; model run with self-ensemble ×8 (SwinIR+), tiles of 8 px (overlap 4), bfloat16)")
-    plain, ensembled = json.loads(plain.read_text()), json.loads(ensembled.read_text())
-    assert plain["engine"] == {"ensemble": False, "tile": None, "tile_overlap": None, "dtype": "float32"}
-    assert ensembled["engine"] == {"ensemble": True, "tile": 8, "tile_overlap": 4, "dtype": "bfloat16"}
-    assert ensembled["mean"]["tiny_x2"]["psnr"] != plain["mean"]["tiny_x2"]["psnr"]
+    # The model's own padding, not the authors' (`restore`'s default pixels): said too.
+    own = tmp_path / "own.json"
+    args[-1] = str(own)
+    assert main([*args, "--padding", "model"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("; model run with the model's own padding)")
+    plain, ensembled, own = (json.loads(path.read_text()) for path in (plain, ensembled, own))
+    paper = {"ensemble": False, "tile": None, "tile_overlap": None, "dtype": "float32", "padding": "authors"}
+    assert plain["engine"] == paper and own["engine"] == {**paper, "padding": "model"}
+    assert ensembled["engine"] == {**paper, "ensemble": True, "tile": 8, "tile_overlap": 4, "dtype": "bfloat16"}
+    assert ensembled["mean"]["tiny_x2"]["psnr"] != plain["mean"]["tiny_x2"]["psnr"] != own["mean"]["tiny_x2"]["psnr"]
     # What reproduces them besides: the device, the versions, the model's sha256
     model = SwinIRForImageRestoration.from_pretrained(model_dir)
     assert plain["model_sha256"] == {"tiny_x2": model_fingerprint(model)} and plain["device"] == "cpu"
@@ -1124,15 +1130,21 @@ def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config
     calls.clear()
     assert main([*command, "--save-images", str(out)]) == 0 and calls == []  # all reused
     # Options spelt out at the values they default to are the same evaluation (they were "different scale").
-    spelt = ["--scale", "2", "--grey-convention", "rgb", "--tile", "0", "--tile-overlap", "16"]
+    spelt = ["--scale", "2", "--grey-convention", "rgb", "--tile", "0", "--tile-overlap", "16", "--padding", "authors"]
     assert main([*command, "--save-images", str(out), *spelt]) == 0 and calls == []
+    # A folder saved before --padding, whose manifest names none, holds outputs padded as the authors' script pads.
+    manifest = json.loads((out / "evaluation.json").read_text())
+    del manifest["engine"]["padding"]
+    (out / "evaluation.json").write_text(json.dumps(manifest))
+    assert main([*command, "--save-images", str(out)]) == 0 and calls == []
     capsys.readouterr()
 
-    assert main([*command, "--save-images", str(out), "--tile", "8"]) == 1
-    assert capsys.readouterr().err == (
-        f"error: {out} holds the outputs of another evaluation (different engine): choose another --save-images, or "
-        "pass --overwrite to replace its images\n"
-    )
+    for option in (["--tile", "8"], ["--padding", "model"]):
+        assert main([*command, "--save-images", str(out), *option]) == 1
+        assert capsys.readouterr().err == (
+            f"error: {out} holds the outputs of another evaluation (different engine): choose another --save-images, "
+            "or pass --overwrite to replace its images\n"
+        )
     model = SwinIRForImageRestoration.from_pretrained(model_dir)
     with torch.no_grad():
         model.conv_first.bias.add_(0.01)

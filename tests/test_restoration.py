@@ -89,9 +89,9 @@ def test_an_engine_argument_that_is_not_engine_options_is_a_type_error(model):
 
 def test_a_restorers_repr_shows_the_options_it_runs_with(model):
     """In a notebook a restorer shows how it runs (`dtype="auto"` resolved), not `<... object at 0x...>`."""
-    text = repr(SwinIRRestorer(model, tile=64, dtype="auto", alpha="bicubic"))
+    text = repr(SwinIRRestorer(model, tile=64, dtype="auto", alpha="bicubic", padding="authors"))
     assert text.startswith("SwinIRRestorer(<SwinIRForImageRestoration x2>, device='cpu', tile=64, tile_overlap=32")
-    assert f"dtype={auto_dtype(torch.device('cpu'))!r}" in text and "alpha='bicubic'" in text
+    assert f"dtype={auto_dtype(torch.device('cpu'))!r}" in text and "alpha='bicubic', padding='authors'" in text
 
 
 def test_restore_tensor_refuses_pixels_out_of_range_as_images_are_refused(model):
@@ -138,10 +138,11 @@ def _passes(restorer: SwinIRRestorer, monkeypatch) -> list[int]:
     return passes
 
 
-def test_restore_images_restores_each_image_as_the_call_does_in_one_pass(model, monkeypatch):
+@pytest.mark.parametrize("padding", ["model", "authors"])
+def test_restore_images_restores_each_image_as_the_call_does_in_one_pass(model, monkeypatch, padding):
     """`restore_images`: same-size images of every kind (RGB, grey into an RGB model, RGBA whose alpha the model
     upscales, 16-bit, float) through one forward pass for the colours and one for the alphas, each image as the
-    call restores it (one pass per image), `outscale` too."""
+    call restores it (one pass per image), `outscale` too; with either padding."""
     rng = np.random.default_rng(3)
     images = [
         Image.fromarray(_rgb(seed=1)),
@@ -150,7 +151,7 @@ def test_restore_images_restores_each_image_as_the_call_does_in_one_pass(model, 
         rng.integers(0, 65536, (20, 24, 3), dtype=np.uint16),
         rng.random((20, 24, 3), dtype=np.float32),
     ]
-    restorer = SwinIRRestorer(model, tile=None, dtype="float32")
+    restorer = SwinIRRestorer(model, tile=None, dtype="float32", padding=padding)
     alone = [restorer(image, outscale=2.5) for image in images]
     passes = _passes(restorer, monkeypatch)
     batched = restorer.restore_images(images, outscale=2.5)
@@ -1057,6 +1058,90 @@ def test_ensemble_differs_for_a_real_model(model):
     assert np.abs(single - ens).mean() > 1e-3
 
 
+def _padded_as_the_authors_script(x: torch.Tensor, window: int) -> torch.Tensor:
+    """The padding of the authors' `main_test_swinir.py`, as they wrote it."""
+    _, _, h_old, w_old = x.size()
+    h_pad = (h_old // window + 1) * window - h_old
+    w_pad = (w_old // window + 1) * window - w_old
+    x = torch.cat([x, torch.flip(x, [2])], 2)[:, :, : h_old + h_pad, :]
+    return torch.cat([x, torch.flip(x, [3])], 3)[:, :, :, : w_old + w_pad]
+
+
+@pytest.mark.parametrize("size", [(16, 24), (18, 23), (3, 5)], ids=["multiples", "not multiples", "under a window"])
+def test_authors_padding_gives_the_authors_scripts_pixels(model, size):
+    """`padding="authors"` (`swinir-hf restore --padding authors`): the model's output of the input padded as the
+    authors' test script pads it (a whole window more on sides that are multiples of it; a side under half a window
+    only mirrored once, as theirs), cropped back: the same float32 pixels."""
+    from swinir_hf.inference.padding import authors_padding
+
+    (h, w), window = size, model.config.window_size
+    image = _rgb(h, w).astype(np.float32) / 255
+    x = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]
+    padded = _padded_as_the_authors_script(x, window)
+    assert torch.equal(authors_padding(x, window), padded)
+    with torch.no_grad():
+        theirs = model(padded).reconstruction[0, :, : 2 * h, : 2 * w].permute(1, 2, 0).numpy()
+    got = restore(model, image, tile=None, dtype="float32", padding="authors")
+    np.testing.assert_array_equal(got, theirs.clip(0, 1))  # restore clamps a float image's output to [0, 1]
+    exact = SwinIRRestorer(model, tile=None, dtype="float32", padding="authors").restore_float(image)
+    np.testing.assert_array_equal(exact, theirs)
+
+
+@pytest.mark.parametrize("size", [(16, 24), (18, 23)], ids=["multiples", "not multiples"])
+def test_authors_padding_changes_the_pixels_near_the_right_and_bottom_edges(model, size):
+    """The authors' padding against the model's own: the output's last rows and columns change (by ~2 for this
+    random model, whose outputs span ~5), its top-left quarter, far from the padding, hardly (< 1e-3)."""
+    h, w = size
+    image = _rgb(h, w).astype(np.float32) / 255
+    authors = SwinIRRestorer(model, tile=None, dtype="float32", padding="authors").restore_float(image)
+    own = SwinIRRestorer(model, tile=None, dtype="float32").restore_float(image)
+    change = np.abs(authors - own).max(axis=2)
+    assert change[:h, :w].max() < 1e-3
+    assert change[-2:].mean() > 0.5 and change[:, -2:].mean() > 0.5
+
+
+def test_authors_padding_runs_the_ensemble_over_the_padded_image(model, grey_model):
+    """SwinIR+ with the authors' padding: the 8 transforms of the padded input, then cropped; RGB into a grey
+    model pads each channel alike."""
+    from swinir_hf.inference.ensemble import dihedral_mean
+
+    x = torch.rand(1, 3, 10, 13, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = dihedral_mean(lambda t: model(t).reconstruction, _padded_as_the_authors_script(x, 4))
+    got = SwinIRRestorer(model, ensemble=True, tile=None, dtype="float32", padding="authors").restore_tensor(x)
+    torch.testing.assert_close(got, expected[..., :20, :26], rtol=0, atol=1e-6)
+    image = _rgb(10, 13)
+    grey = SwinIRRestorer(grey_model, tile=None, dtype="float32", padding="authors")
+    channels = [np.asarray(grey(Image.fromarray(np.ascontiguousarray(image[..., c])))) for c in range(3)]
+    assert np.array_equal(np.asarray(grey(Image.fromarray(image))), np.dstack(channels))
+
+
+def test_tiles_with_authors_padding_are_cut_from_the_padded_image(model, monkeypatch):
+    """As the authors' script tiles: the whole image is padded (40 × 44 to 44 × 48), then tiled; the memory is
+    planned at that size (the output canvas, the whole-image pass, "auto" tiles); out of memory halves the tiles of
+    the padded image."""
+    image = _rgb(40, 44).astype(np.float32) / 255
+    planned = []
+    check = restoration.check_output_memory
+    monkeypatch.setattr(restoration, "check_output_memory", lambda *args: planned.append(args[4]) or check(*args))
+    widths = _memory_limited(model, monkeypatch, 1000)
+    whole = SwinIRRestorer(model, tile=None, dtype="float32", padding="authors").restore_float(image)
+    assert widths == [48] and planned == [(44, 48)]
+    fixed = 1.5 * model.fixed_activation_bytes("cpu")
+    budget = int(fixed + 1.5 * model.activation_bytes_per_pixel("cpu") * 40 * 46)  # the image, not the padded one
+    widths.clear()
+    SwinIRRestorer(model, tile="auto", memory_budget=budget).restore_float(image)
+    assert widths == [44]
+    widths.clear()
+    SwinIRRestorer(model, tile="auto", memory_budget=budget, padding="authors").restore_float(image)
+    assert len(widths) > 1 and max(widths) < 48
+    expected = SwinIRRestorer(model, tile=16, tile_overlap=4, dtype="float32", padding="authors").restore_float(image)
+    _memory_limited(model, monkeypatch, 16)
+    tiled = SwinIRRestorer(model, tile=32, tile_overlap=4, dtype="float32", padding="authors").restore_float(image)
+    np.testing.assert_allclose(tiled, expected, atol=1e-6)
+    assert tiled.shape == whole.shape == (80, 88, 3)
+
+
 def _memory_limited(model, monkeypatch, widest: int, error: BaseException | None = None) -> list[int]:
     """Make `model`'s passes over inputs wider than `widest` pixels run out of memory (`error`, a MemoryError by
     default); → the widths of the passes asked for, as they come."""
@@ -1532,6 +1617,8 @@ def test_bad_arguments_are_rejected(model, tmp_path):
         restore(model, _rgb(), tile=-8)
     with pytest.raises(ValueError, match="dtype"):
         restore(model, _rgb(), dtype="int8")
+    with pytest.raises(ValueError, match=r"^padding must be 'model' or 'authors', got 'reflect'$"):
+        restore(model, _rgb(), EngineOptions(padding="reflect"))
     with pytest.raises(TypeError):
         restore(model, [1, 2, 3])
     with pytest.raises(ValueError, match="not a readable image"):
@@ -1547,6 +1634,7 @@ def test_option_values_of_the_wrong_kind_get_one_clear_line(model):
         "batch_size": (1.5, r"^batch_size must be an int ≥ 1, got 1\.5$"),
         "memory_budget": (0, r"^memory_budget must be None or a positive number of bytes, got 0$"),
         "ensemble": ("no", r"^ensemble must be True or False, got 'no'$"),
+        "padding": ("reflect", r"^padding must be 'model' or 'authors', got 'reflect'$"),
     }
     for name, (value, message) in bad.items():
         with pytest.raises(ValueError, match=message):

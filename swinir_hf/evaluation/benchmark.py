@@ -8,9 +8,10 @@ Protocol (that of the SwinIR authors' `main_test_swinir.py`, see docs/evaluation
   fed to the model as floats; border 0; baseline = the noisy image rounded to uint8.
 - JPEG quality q: Pillow JPEG of the HR image (greyscale models: of its MATLAB Y); border 0; baseline = the JPEG.
 
-The model sees each input padded as the authors' script pads it (`authors_padding`), and its output is cropped
-back to scale × the input. Outputs are rounded to uint8 and scored on RGB and on Y (BT.601), plus PSNR-B for JPEG, by
-`swinir_hf.evaluation.metrics`, into an `Evaluation` (`results`).
+The model runs as `engine` says; the paper's (`PAPER_ENGINE`) pads each input as the authors' script pads it
+(`padding="authors"`: `inference.padding.authors_padding`) and crops its output back to scale × the input. Outputs
+are rounded to uint8 and scored on RGB and on Y (BT.601), plus PSNR-B for JPEG, by `swinir_hf.evaluation.metrics`,
+into an `Evaluation` (`results`).
 Greyscale images among RGB ones (Set14's `bridge`) are scored by `grey_convention`: "rgb" (read as RGB, then Y, as
 the authors' test script reads them for a colour model: the paper's figures, and the default for one) or "native"
 (their own grey channel, as the published bicubic tables).
@@ -128,7 +129,7 @@ def evaluate(
     scores on Y), as grey for 1-channel models and the identity ("native"). A 1-channel model always sees grey
     images as they are, and a colour model denoises them as RGB images (noise drawn per channel), whatever is asked.
     `engine` says how the restoration engine runs the model; the default, `PAPER_ENGINE`, runs whole images in
-    float32, as the paper.
+    float32, padded as the authors' script pads them, as the paper (`dataclasses.replace` it to change one option).
     """
     if model_name is None:
         model_name = "identity" if model is None else f"SwinIR ({model.config.task})"
@@ -371,21 +372,9 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _restored(restorer: SwinIRRestorer | None, lq: np.ndarray) -> np.ndarray:
-    """The restorer's model's output for `lq` as the authors' script runs it (their padding, cropped back); the
+    """The restorer's model's output for `lq` (padded as its `padding` says: the paper's, the authors' padding); the
     identity's (None) is `lq` itself."""
     if restorer is None:
         return lq
-    h, w, s = *lq.shape[:2], restorer.scale
-    padded = authors_padding(lq, restorer.model.config.window_size)
     # A noisy input overshoots [0, 1] by design (the paper's protocol does not clip it): no warning of it.
-    return restorer.restore_images([padded], names=[None])[0][: h * s, : w * s]
-
-
-def authors_padding(lq: np.ndarray, window: int) -> np.ndarray:
-    """The authors' test-time padding (`main_test_swinir.py`): the (H, W[, C]) image continued by its mirror image
-    downwards and rightwards, to the next multiple of `window` strictly above its size, so an image whose sides are
-    already multiples still gains a whole window of rows and columns. The model's own padding (`pad_to_window`, a
-    reflection up to the next multiple) restores the same image but moves PSNR slightly (docs/evaluation.md)."""
-    h, w = lq.shape[:2]
-    padded = np.concatenate([lq, lq[::-1]], axis=0)[: (h // window + 1) * window]
-    return np.concatenate([padded, padded[:, ::-1]], axis=1)[:, : (w // window + 1) * window]
+    return restorer.restore_images([lq], names=[None])[0]

@@ -12,7 +12,7 @@ GreyConvention = Literal["native", "rgb"]
 GREY_CONVENTIONS: tuple[str, ...] = get_args(GreyConvention)
 
 # The engine options that change the figures, as `Evaluation.to_dict` and `eval --save-images`' manifest record them.
-ENGINE_FIELDS = ("ensemble", "tile", "tile_overlap", "dtype")
+ENGINE_FIELDS = ("ensemble", "tile", "tile_overlap", "dtype", "padding")
 
 
 def benchmark_name(dataset: str | os.PathLike) -> str:

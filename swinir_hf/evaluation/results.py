@@ -77,8 +77,9 @@ class Evaluation:
         return used_overlap(e.tile, e.tile_overlap) if isinstance(e.tile, int) else e.tile_overlap
 
     def engine_departures(self) -> list[str]:
-        """How the model ran where that differs from the paper's whole-image float32 single pass (which moves
-        the figures: the self-ensemble "SwinIR+" raises them, tiles and half precision shift them)."""
+        """How the model ran where that differs from the paper's whole-image float32 single pass of the input
+        padded as the authors pad it (which moves the figures: the self-ensemble "SwinIR+" raises them, tiles, half
+        precision and the model's own padding shift them)."""
         e = self.engine
         if e is None:
             return []
@@ -87,6 +88,8 @@ class Evaluation:
             run.append(f"tiles of {e.tile} px (overlap {self._overlap()})" if e.tile != "auto" else "tile auto")
         if e.dtype != "float32":
             run.append(str(e.dtype))
+        if e.padding == "model":
+            run.append("the model's own padding")
         return run
 
     def to_markdown(self, verbose: bool = False) -> str:

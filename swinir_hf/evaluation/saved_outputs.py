@@ -135,9 +135,12 @@ def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], over
 def _read_manifest(manifest: Path) -> dict[str, Any]:
     """The settings a manifest records ({} when there is none, or it cannot be read)."""
     try:
-        return json.loads(manifest.read_text())
+        settings = json.loads(manifest.read_text())
     except (OSError, ValueError):
         return {}
+    if isinstance(settings, dict) and isinstance(engine := settings.get("engine"), dict):
+        engine.setdefault("padding", "authors")  # written before the option: eval padded as the authors always did
+    return settings
 
 
 def _remove_outputs(folder: Path, earlier: dict[str, Any]) -> None:

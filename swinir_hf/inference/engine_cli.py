@@ -1,5 +1,6 @@
 """The engine's options on a command line, which `swinir-hf restore` and `swinir-hf eval` share with their own
-defaults: `--tile`, `--tile-overlap`, `--ensemble`, `--dtype`, `--device`, read back as one `EngineOptions`."""
+defaults: `--tile`, `--tile-overlap`, `--ensemble`, `--dtype`, `--padding`, `--device`, read back as one
+`EngineOptions`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from .options import DTYPES, EngineOptions
+from .options import DTYPES, PADDINGS, EngineOptions
 
 
 def tile_argument(value: str) -> int | str | None:
@@ -55,10 +56,19 @@ def add_engine_arguments(
     p.add_argument(
         "--dtype", choices=dtypes, default=defaults.dtype, help=f"inference precision (default: {defaults.dtype}{auto})"
     )
+    padding = {"model": "model", "authors": "authors, as the paper"}[defaults.padding]
+    p.add_argument(
+        "--padding",
+        choices=PADDINGS,
+        default=defaults.padding,
+        help="how an image is padded to the model's window: model = reflected by the model, authors = mirrored first "
+        f"as the authors' main_test_swinir.py pads it (their pixels at the right and bottom edges; default: {padding})",
+    )
     p.add_argument("--device", metavar="D", help=f"cpu, cuda, cuda:1, mps (default: {device_default})")
 
 
 def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:
     """The `EngineOptions` of the command line's `add_engine_arguments` options (`fields` override them)."""
-    given = dict(tile=args.tile, tile_overlap=args.tile_overlap, ensemble=args.ensemble, dtype=args.dtype)
+    names = ("tile", "tile_overlap", "ensemble", "dtype", "padding")
+    given = {name: getattr(args, name) for name in names}
     return EngineOptions(**{**given, "device": args.device, **fields})

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from ..storage.atomic_writes import AppearedError
-from .jobs import Job, OutputOptions, check_encodable, output_size
+from .jobs import Job, OutputOptions, check_encodable, output_size, resize_float
 
 if TYPE_CHECKING:
     import torch
@@ -69,7 +69,6 @@ def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions, ma
     from ..models.image_processing_swinir import compose_image, from_reconstruction
     from .image_writing import write_image
     from .photo_metadata import scaled_dpi
-    from .restoration import resize_float
 
     colour = from_reconstruction(reconstruction, item.channels)
     h, w = item.pixel_values.shape[-2:]

@@ -1,6 +1,6 @@
-"""The jobs of a collection: each input's output name and size, and what is skipped (outputs that exist, inputs
-that are outputs of an earlier run) or refused before any work (`plan_jobs`); `job_runner` runs them in one
-process, `swinir_hf.inference.collection` spreads them over processes."""
+"""The jobs of a collection: each input's output name and size (and the `outscale` resize to it, `resize_float`),
+and what is skipped (outputs that exist, inputs that are outputs of an earlier run) or refused before any work
+(`plan_jobs`); `job_runner` runs them in one process, `swinir_hf.inference.collection` spreads them over processes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..storage.output_folders import file_in_the_way
 from ..storage.paths import NAME_MAX, folds_case
 from .provenance import Provenance, read_provenance
+
+if TYPE_CHECKING:
+    import numpy as np
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp", "tif")
 # Formats `--ext auto` keeps (with the input's own suffix); any other input (BMP, GIF, PPM, ...) becomes PNG,
@@ -101,6 +105,21 @@ def check_outscale(outscale: float | None) -> None:
 def output_size(width: int, height: int, outscale: float) -> tuple[int, int]:
     """(W, H) input pixels → (W', H') = (floor(outscale·W + 0.5), floor(outscale·H + 0.5)), at least 1 each."""
     return max(1, math.floor(outscale * width + 0.5)), max(1, math.floor(outscale * height + 0.5))
+
+
+def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, C) float32 → (size[1], size[0], C) float32, Lanczos per channel, neither clamped nor rounded: the
+    `outscale` resize, of a restorer's call and of `swinir-hf restore --outscale` (the same pixels)."""
+    import numpy as np  # here: the command line's options (`restore_arguments`) import this module before numpy
+    from PIL import Image
+
+    if colour.shape[1::-1] == tuple(size):
+        return colour
+    out = np.empty((size[1], size[0], colour.shape[2]), np.float32)
+    for c in range(colour.shape[2]):  # one plane at a time into `out`: the planes all held and stacked are 2 outputs
+        plane = Image.fromarray(np.ascontiguousarray(colour[..., c], dtype=np.float32))
+        out[..., c] = np.asarray(plane.resize(size, Image.Resampling.LANCZOS))
+    return out
 
 
 def output_path(src: Path, rel: Path, out_dir: Path, output: OutputOptions) -> Path:

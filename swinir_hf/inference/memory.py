@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import math
 import os
 from typing import Any
 
@@ -32,13 +33,18 @@ _CPU_BUDGET_CAP = 2 << 30
 
 
 def check_output_memory(
-    shape: tuple[int, ...], scale: int, device: torch.device, resized_to: tuple[int, int] | None = None
+    shape: tuple[int, ...],
+    scale: int,
+    device: torch.device,
+    resized_to: tuple[int, int] | None = None,
+    padded_to: tuple[int, int] | None = None,
 ) -> None:
     """Raise `ImageTooLargeError` (with the sizes) when the output of an (N, C, H, W) input cannot be held: its
     float32 canvas on `device` and `_HOST_COPIES` × that on the host must fit the memory available now, and
-    `_RESIZED_COPIES` × the float32 canvas of the (W, H) `resized_to` more on the host when it is resized."""
+    `_RESIZED_COPIES` × the float32 canvas of the (W, H) `resized_to` more on the host when it is resized. An input
+    `padded_to` (H', W') first (the authors' padding) makes a canvas of that size, cropped to the output."""
     n, c, h, w = shape
-    canvas = n * c * h * scale * w * scale * 4
+    canvas = n * c * math.prod(padded_to or (h, w)) * scale * scale * 4
     out_w, out_h = resized_to or (w * scale, h * scale)
     resized = n * c * out_w * out_h * 4 if resized_to else 0
     needs = {"host memory": int(canvas * _HOST_COPIES + resized * _RESIZED_COPIES)}

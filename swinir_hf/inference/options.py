@@ -1,6 +1,6 @@
-"""The engine's options as plain values, without torch: `EngineOptions`, `PAPER_ENGINE`, the precisions (`DTYPES`)
-and the alpha modes (`ALPHA_MODES`), which command lines offer before any model loads (`swinir-hf restore --help`
-answers without importing torch / transformers; tests/test_cli.py checks it)."""
+"""The engine's options as plain values, without torch: `EngineOptions`, `PAPER_ENGINE`, the precisions (`DTYPES`),
+the alpha modes (`ALPHA_MODES`) and the paddings (`PADDINGS`), which command lines offer before any model loads
+(`swinir-hf restore --help` answers without importing torch / transformers; tests/test_cli.py checks it)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 DTYPES: tuple[str, ...] = get_args(DType)  # what `dtype` takes, for checks and command lines
 DTypeOption: TypeAlias = "DType | torch.dtype"  # a torch dtype is taken as its name (`as_option_values`)
+# How an input is padded before the model runs: "model", the model's own reflection up to the window; "authors",
+# as the authors' test script pads it first (`padding.authors_padding`).
+Padding = Literal["model", "authors"]
+PADDINGS: tuple[str, ...] = get_args(Padding)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class EngineOptions:
     device: str | torch.device | None = None
     batch_size: int | None = None
     alpha: AlphaMode = "model"
+    padding: Padding = "model"
 
     def __post_init__(self) -> None:
         # Held in the forms the options take, so that captions, reports and checks see the option itself.
@@ -58,5 +63,6 @@ def as_option_values(tile: Any, dtype: Any) -> tuple[Any, Any]:
     return tile, dtype
 
 
-# How the paper ran its models, which benchmarks follow: whole images (no tiles), in float32.
-PAPER_ENGINE = EngineOptions(tile=None, dtype="float32")
+# How the paper ran its models, which benchmarks follow: whole images (no tiles), in float32, padded as the authors'
+# test script pads them.
+PAPER_ENGINE = EngineOptions(tile=None, dtype="float32", padding="authors")

@@ -30,7 +30,7 @@ from ..models.runtime_swinir import check_forward_memory, inference_precision, r
 from .devices import auto_dtype, check_device, check_dtype
 from .ensemble import dihedral_mean
 from .image_io import read_restorable
-from .jobs import check_outscale, output_size
+from .jobs import check_outscale, output_size, resize_float
 from .memory import (
     TILE_MEMORY_SAFETY,
     TOO_LARGE_ADVICE,
@@ -41,7 +41,8 @@ from .memory import (
     memory_budget,
     tune_allocator,
 )
-from .options import DTypeOption, EngineOptions, as_option_values  # defined without torch, for command lines
+from .options import DTypeOption, EngineOptions, Padding, as_option_values  # without torch, for command lines
+from .padding import authors_padded_size, authors_padding
 from .photo_metadata import kept_info
 from .restorer_checks import check_model, check_options, check_restore_keywords, check_tensor_batch, not_an_image
 from .tiling import CanvasAllocationError, fewest_tiles, rounded_tile, tiled_apply
@@ -95,13 +96,14 @@ class SwinIRRestorer:
         device: str | torch.device | None = EngineOptions.device,
         batch_size: int | None = EngineOptions.batch_size,
         alpha: AlphaMode = EngineOptions.alpha,
+        padding: Padding = EngineOptions.padding,
         progress: bool = False,
         memory_budget: int | None = None,
         tune_malloc: bool = True,
     ) -> None:
         check_model(model)
         tile, dtype = as_option_values(tile, dtype)
-        check_options(tile, tile_overlap, ensemble, dtype, batch_size, memory_budget)
+        check_options(tile, tile_overlap, ensemble, dtype, batch_size, memory_budget, padding)
         self.alpha = check_alpha_mode(alpha)
         self.device = check_device(device) if device is not None else next(model.parameters()).device
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
@@ -112,6 +114,7 @@ class SwinIRRestorer:
         self.tile = tile if tile in (None, "auto") else int(tile)
         self.tile_overlap = int(tile_overlap)
         self.ensemble = bool(ensemble)
+        self.padding = padding
         self.batch_size = int(batch_size or (4 if self.device.type == "cuda" else 1))
         self.progress = progress
         self.memory_budget = memory_budget
@@ -125,7 +128,7 @@ class SwinIRRestorer:
 
     def __repr__(self) -> str:
         # The options as they run (`dtype="auto"` resolved, the device chosen), for notebooks and logs.
-        names = ("tile", "tile_overlap", "ensemble", "dtype", "batch_size", "alpha", "progress", "memory_budget")
+        names = "tile tile_overlap ensemble dtype batch_size alpha padding progress memory_budget".split()
         options = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"{type(self).__name__}(<{type(self.model).__name__} x{self.scale}>, device='{self.device}', {options})"
 
@@ -279,8 +282,12 @@ class SwinIRRestorer:
         run out of memory are halved (down to one window) and the image is redone.
         """
         check_tensor_batch(x)
+        (n, c, h, w), window = x.shape, self.model.config.window_size
+        padded = authors_padded_size(h, w, window) if self.padding == "authors" else None
+        check_output_memory((n + more_outputs, c, h, w), self.scale, self.device, resized_to, padded)
         x = x.to(self.device, torch.float32)
-        check_output_memory((x.shape[0] + more_outputs, *x.shape[1:]), self.scale, self.device, resized_to)
+        if padded:  # the whole image, before any tile is cut from it, as the authors' script pads it
+            x = authors_padding(x, window)
         with running(self.model, self.device, self.weights_dtype) as model:
             # Planned with the model's weights where they run: on a GPU, the free memory measured is what they leave.
             tile = self._initial_tile(x)
@@ -289,7 +296,7 @@ class SwinIRRestorer:
             check_forward_memory(model.config, x.shape if tile is None else None, x.device, self.dtype)
             while True:
                 try:
-                    return self._run(model, x, tile)
+                    return self._run(model, x, tile)[..., : h * self.scale, : w * self.scale]
                 except CanvasAllocationError as err:
                     raise ImageTooLargeError(f"{err}: smaller tiles would not help; {TOO_LARGE_ADVICE}") from err
                 except (RuntimeError, MemoryError) as err:
@@ -340,18 +347,6 @@ class SwinIRRestorer:
         per_pixel = TILE_MEMORY_SAFETY * self.model.activation_bytes_per_pixel(self.device)
         pixels = max(budget, 0) / (self.batch_size * n * per_pixel)
         return None if h * w <= pixels else fewest_tiles(h, w, pixels, self.tile_overlap, self.model.config.window_size)
-
-
-def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(H, W, C) float32 → (size[1], size[0], C) float32, Lanczos per channel, neither clamped nor rounded: the
-    `outscale` resize, of a restorer's call and of `swinir-hf restore --outscale` (the same pixels)."""
-    if colour.shape[1::-1] == tuple(size):
-        return colour
-    out = np.empty((size[1], size[0], colour.shape[2]), np.float32)
-    for c in range(colour.shape[2]):  # one plane at a time into `out`: the planes all held and stacked are 2 outputs
-        plane = Image.fromarray(np.ascontiguousarray(colour[..., c], dtype=np.float32))
-        out[..., c] = np.asarray(plane.resize(size, Image.Resampling.LANCZOS))
-    return out
 
 
 @overload

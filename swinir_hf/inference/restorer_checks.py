@@ -18,7 +18,7 @@ from ..models.constants_swinir import dtype_name
 from ..models.image_processing_swinir import FLOAT_RANGE
 from ..other_tools import unexpected_keywords
 from .devices import DTYPES
-from .options import EngineOptions
+from .options import PADDINGS, EngineOptions
 
 
 def check_restore_keywords(options: Mapping[str, Any], engine_given: bool, restorer: Callable[..., Any]) -> None:
@@ -30,7 +30,9 @@ def check_restore_keywords(options: Mapping[str, Any], engine_given: bool, resto
         raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
 
 
-def check_options(tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any) -> None:
+def check_options(
+    tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any, padding: Any
+) -> None:
     """Raise a ValueError naming the first of the restorer's options that is not of its kind or range."""
     if not (tile is None or tile == "auto" or (_is_int(tile) and tile > 0)):
         raise ValueError(f"tile must be None (or 0), 'auto' or a positive int, got {tile!r}")
@@ -44,6 +46,8 @@ def check_options(tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch
         raise ValueError(f"memory_budget must be None or a positive number of bytes, got {memory_budget!r}")
     if not isinstance(ensemble, (bool, np.bool_)):
         raise ValueError(f"ensemble must be True or False, got {ensemble!r}")
+    if not (isinstance(padding, str) and padding in PADDINGS):  # a str: a list would be compared to each
+        raise ValueError(f"padding must be {' or '.join(map(repr, PADDINGS))}, got {padding!r}")
 
 
 def not_an_image(image: Any) -> TypeError:

@@ -63,7 +63,7 @@ def validation_psnrs(model: SwinIRForImageRestoration, images: list) -> list[flo
     """PSNR (dB, `validation_metric(model.config)`) of each of `images`, restored and rounded to uint8. Each
     (H, W, C) input is padded as `swinir-hf eval` pads it (`authors_padding`) and the output cropped back to
     scale × (H, W): with the model's own padding the figures differed from eval's of the same weights."""
-    from ..evaluation.benchmark import authors_padding
+    from ..inference.padding import authors_padding
 
     was_training = model.training
     model.eval()
@@ -72,8 +72,8 @@ def validation_psnrs(model: SwinIRForImageRestoration, images: list) -> list[flo
     scores = []
     for im in images:
         h, w = im.lr.shape[:2]
-        padded = authors_padding(im.lr, model.config.window_size)
-        x = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))[None].to(device)
+        x = torch.from_numpy(np.ascontiguousarray(im.lr.transpose(2, 0, 1)))[None].to(device)
+        x = authors_padding(x, model.config.window_size)
         # The class's forward, not the instance's: under mixed precision accelerate replaces the trained model's
         # forward with one run under autocast, and validation scores the float32 weights in float32, as eval does.
         out = type(model).forward(model, pixel_values=x).reconstruction[0, :, : h * s, : w * s]
