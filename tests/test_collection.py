@@ -1663,6 +1663,22 @@ def test_a_dataset_restored_with_other_engine_options_is_not_taken_from_the_cach
     assert not np.array_equal(got[values[0]][..., 3], got[values[1]][..., 3])  # the alpha too, through the model
 
 
+def test_the_default_padding_keeps_the_dataset_fingerprint_of_a_run_from_before_the_option(model_dir):
+    """A `restore --dataset` stopped by a version without `padding` resumes its parts: with the default padding, the
+    pixels' fingerprint hashes the engine options of that version, as it did (adding the field changed it)."""
+    from datasets.fingerprint import Hasher
+
+    from swinir_hf.checkpoints.fingerprint import model_fingerprint
+    from swinir_hf.inference.dataset_restoration import VALUES_FORM, pixels_fingerprint
+
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    restorer = SwinIRRestorer(model, tile=None)
+    earlier = {name: getattr(restorer, name) for name in ("tile", "tile_overlap", "ensemble", "dtype", "alpha")}
+    expected = Hasher.hash((model_fingerprint(model), earlier, ("m", 2), VALUES_FORM))
+    assert pixels_fingerprint(restorer, ("m", 2)) == expected
+    assert pixels_fingerprint(SwinIRRestorer(model, tile=None, padding="authors"), ("m", 2)) != expected
+
+
 def test_a_dataset_restored_by_another_model_of_one_name_is_not_taken_from_the_cache(model_dir, tmp_path):
     """Two models of one scale under one `model_name` (the default "", or a folder retrained in place): the second
     call restored nothing and returned the first model's images from `datasets`' cache."""

@@ -394,6 +394,7 @@ def pixels_fingerprint(restorer: SwinIRRestorer, options: tuple) -> str:
     restorer's attribute of that name), `options`, and the form of the values written (`VALUES_FORM`)."""
     from datasets.fingerprint import Hasher
 
-    unhashed = ("device", "batch_size")
+    # The default padding left out, as hashed before the option existed: an earlier version's stopped run resumes.
+    unhashed = ("device", "batch_size", *(["padding"] if restorer.padding == "model" else []))
     pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
     return Hasher.hash((model_fingerprint(restorer.model), pixels, options, VALUES_FORM))
