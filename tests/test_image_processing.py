@@ -631,12 +631,14 @@ def test_pipeline_names_a_float_colour_tiff_pillow_cannot_read(model_dir, tmp_pa
 
 
 def test_pipeline_refuses_engine_options_it_would_ignore(model_dir):
-    """`tile=` / `ensemble=` / `dtype=` are the engine's: the pipeline runs whole images in the model's precision,
-    and used to drop them without a word (a whole-image pass where tiles were asked for)."""
+    """`tile=` / `ensemble=` / `dtype=` / `padding=` are the engine's: the pipeline runs whole images in the model's
+    precision, and used to drop them without a word (a whole-image pass where tiles were asked for)."""
     restorer = pipeline("image-restoration", model=str(model_dir))
-    message = r"^the image-restoration pipeline takes no ensemble, tile: it runs whole images in the precision"
+    message = r"^the image-restoration pipeline takes no ensemble, tile: it runs whole images, padded by the model,"
     with pytest.raises(TypeError, match=message):
         restorer(_rgb(), tile=4, ensemble=True)
+    with pytest.raises(TypeError, match=r"takes no padding: .* the authors' padding .*restore\(.*padding=\.\.\.\)$"):
+        restorer(_rgb(), padding="authors")
     with pytest.raises(TypeError, match=r"^the image-restoration pipeline takes no tile: "):
         pipeline("image-restoration", model=str(model_dir), tile=4)
     assert restorer(_rgb(), timeout=5).shape == (27, 21, 3)

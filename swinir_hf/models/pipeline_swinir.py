@@ -59,7 +59,17 @@ class _Image:
 
 
 # What `swinir_hf.restore` takes and the pipeline does not: asked of it, they get a pointer there.
-ENGINE_OPTIONS = {"tile", "tile_size", "tile_overlap", "ensemble", "dtype", "torch_dtype", "precision", "outscale"}
+ENGINE_OPTIONS = {
+    "tile",
+    "tile_size",
+    "tile_overlap",
+    "ensemble",
+    "dtype",
+    "torch_dtype",
+    "precision",
+    "outscale",
+    "padding",
+}
 
 
 class ImageRestorationPipeline(Pipeline):
@@ -153,9 +163,9 @@ class ImageRestorationPipeline(Pipeline):
             if not set(kwargs) & ENGINE_OPTIONS:
                 raise TypeError(given + "a call takes images, alpha ('model' or 'bicubic'), timeout and batch_size")
             raise TypeError(
-                given + "it runs whole images in the precision the model was loaded in; for tiles, the "
-                "self-ensemble or another precision use the swinir-hf package's "
-                "swinir_hf.restore(model, image, tile=..., ensemble=..., dtype=...)"
+                given + "it runs whole images, padded by the model, in the precision the model was loaded in; for "
+                "tiles, the self-ensemble, the authors' padding or another precision use the swinir-hf package's "
+                "swinir_hf.restore(model, image, tile=..., ensemble=..., dtype=..., padding=...)"
             )
         preprocess = {"timeout": timeout}
         if alpha is not None:  # only when given: a call's parameters replace those given to `pipeline(...)`
