@@ -1165,6 +1165,103 @@ def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config
     assert main([*command, "--save-images", str(out)]) == 0 and len(calls) == 2 * 3 - 1
 
 
+def test_a_resume_finds_the_outputs_an_earlier_version_saved(small_set, tmp_path, monkeypatch, capsys):
+    """Versions before `portable_name` saved outputs with only "/" replaced in names (DIR/tiny:x2/e:f.png); this
+    version's names replace ":" too (DIR/tiny_x2/e_f.png). Resumed, it restored that image again and left the
+    earlier file behind. Found now: an earlier output is reused and renamed to this version's name, unless a file
+    has that name (then reused where it is, neither replaced); --overwrite removes the earlier names' outputs too (a
+    resume after a stopped overwrite took them as its own)."""
+    from swinir_hf.evaluation import benchmark
+
+    dataset, model_dir = small_set
+    (dataset / "HR" / "a.png").rename(dataset / "HR" / "e:f.png")
+    model = tmp_path / "tiny:x2"
+    shutil.copytree(model_dir, model)
+    out, report = tmp_path / "outputs", tmp_path / "first.json"
+    command = ["eval", "--model", str(model), "--dataset", str(dataset), "--no-progress", "--save-images", str(out)]
+    assert main([*command, "--json", str(report)]) == 0
+    assert sorted(p.name for p in (out / "tiny_x2").iterdir()) == ["b.png", "c.png", "e_f.png"]
+    (out / "tiny_x2").rename(out / "tiny:x2")  # as an earlier version named them
+    (out / "tiny:x2" / "e_f.png").rename(out / "tiny:x2" / "e:f.png")
+    saved = (out / "tiny:x2" / "e:f.png").read_bytes()
+    restored, calls = benchmark._restored, []
+    monkeypatch.setattr(benchmark, "_restored", lambda *args: calls.append(args[0]) or restored(*args))
+    again = tmp_path / "again.json"
+    assert main([*command, "--json", str(again)]) == 0 and calls == []  # every output reused
+    first, resumed = (json.loads(path.read_text()) for path in (report, again))
+    assert resumed["images"] == first["images"] and resumed["mean"] == first["mean"]
+    assert not (out / "tiny:x2").exists() and (out / "tiny_x2" / "e_f.png").read_bytes() == saved
+    # A file of this version's name that is no output of the image: the earlier one reused, and both kept.
+    (out / "tiny:x2").mkdir()
+    (out / "tiny_x2" / "e_f.png").rename(out / "tiny:x2" / "e:f.png")
+    (out / "tiny_x2" / "e_f.png").write_bytes(b"not a PNG")
+    assert main(command) == 0 and calls == []
+    assert (out / "tiny:x2" / "e:f.png").read_bytes() == saved
+    assert (out / "tiny_x2" / "e_f.png").read_bytes() == b"not a PNG"
+    capsys.readouterr()
+    monkeypatch.setattr(benchmark, "_restored", lambda *args: 1 / 0)  # stopped before any output is saved
+    with pytest.raises(ZeroDivisionError):
+        main([*command, "--overwrite", "--tile", "8"])
+    assert list(out.rglob("*.png")) == []
+
+
+def test_several_sets_resume_a_set_folder_an_earlier_version_named(small_set, tmp_path, monkeypatch, capsys):
+    """Of several sets, an earlier version saved a set named "x:y" in DIR/x:y: resumed where it is (this version
+    names it DIR/x_y), not scored again into a second folder."""
+    from swinir_hf.evaluation import benchmark
+
+    dataset, model_dir = small_set
+    other = tmp_path / "x:y"
+    shutil.copytree(dataset, other)
+    out = tmp_path / "outputs"
+    command = ["eval", "--model", str(model_dir), "--dataset", str(dataset), str(other), "--no-progress"]
+    assert main([*command, "--save-images", str(out)]) == 0
+    (out / "x_y").rename(out / "x:y")
+    restored, calls = benchmark._restored, []
+    monkeypatch.setattr(benchmark, "_restored", lambda *args: calls.append(args[0]) or restored(*args))
+    assert main([*command, "--save-images", str(out)]) == 0 and calls == []
+    assert sorted(p.name for p in out.iterdir()) == ["Mini", "x:y"]
+    capsys.readouterr()
+
+
+def test_names_saved_as_one_file_are_refused_saying_why(small_set, tmp_path, capsys):
+    """`e:f.png` and `e_f.png` are one saved file (as any system takes names): refused, saying the name they share,
+    why, and what to do; a name column's rows and models' labels likewise."""
+    import datasets
+
+    dataset, model_dir = small_set
+    hr = dataset / "HR"
+    (hr / "a.png").rename(hr / "e:f.png")
+    (hr / "b.png").rename(hr / "e_f.png")
+    command = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--no-progress"]
+    assert main([*command, "--save-images", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {hr} holds images whose saved outputs would be one file (e:f.png, e_f.png: both saved as e_f: `/`, "
+        "`:`, the other characters Windows refuses and control characters become `_`): rename them apart, or score "
+        "them without saving their outputs\n"
+    )
+    assert main(command) == 0  # nothing saved: both scored
+    capsys.readouterr()
+    files = [str(hr / name) for name in ("e:f.png", "e_f.png", "c.png")]
+    ds = datasets.Dataset.from_dict({"image": files, "name": ["e:f", "c", "e_f"]})
+    ds.cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / "named"))
+    with pytest.raises(ValueError) as refused:
+        evaluate(None, tmp_path / "named", jpeg=30, progress=False)
+    assert str(refused.value) == (
+        "the dataset's name column names rows 0 and 2 alike ('e:f', 'e_f'; the saved images and the table go by "
+        "name, both saved as e_f: `/`, `:`, the other characters Windows refuses and control characters become `_`): "
+        "make the names differ in more than that, or drop the column to name the rows by their files"
+    )
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    with pytest.raises(ValueError) as refused:
+        evaluate_models([("m:1", model), ("m_1", model)], dataset, progress=False, save_dir=tmp_path / "out")
+    assert str(refused.value) == (
+        "two models are called 'm:1' and 'm_1', whose saved images would share one folder (both saved as m_1: `/`, "
+        "`:`, the other characters Windows refuses and control characters become `_`): give them labels that differ "
+        "in more than that"
+    )
+
+
 def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, capsys, monkeypatch):
     from swinir_hf.evaluation import cli as evaluation_cli
 

@@ -45,7 +45,7 @@ from ..storage.paths import folds_case
 from . import metrics
 from .benchmark_setting import authors_reading, common_degradation, grey_conventions
 from .results import Evaluation
-from .saved_outputs import SavedOutputs, first_twin, saved_as_one
+from .saved_outputs import SavedOutputs, first_twin, saved_alike, saved_as_one
 from .testsets import GreyConvention, Sample, load_samples
 
 logger = logging.getLogger(__name__)
@@ -319,8 +319,8 @@ def _method_names(
         if twin == name:
             raise ValueError(f"two models are called {name!r}: the same model given twice, or labels to tell apart")
         raise ValueError(
-            f"two models are called {twin!r} and {name!r}, whose saved images would share one folder: give them "
-            "labels that differ in more than case and '/'"
+            f"two models are called {twin!r} and {name!r}, whose saved images would share one folder "
+            f"({saved_alike(twin, name)}): give them labels that differ in more than that"
         )
     return names
 

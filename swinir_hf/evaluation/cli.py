@@ -38,7 +38,7 @@ from ..storage.paths import folds_case, portable_name
 from .eval_arguments import add_eval_arguments, dataset_columns
 from .model_levels import trained_levels
 from .protocol import benchmark_name
-from .saved_outputs import MANIFEST, first_twin, has_manifest, saved_as_one
+from .saved_outputs import MANIFEST, first_twin, has_manifest, saved_as_one, set_folder
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -212,10 +212,10 @@ def _one_set(args: argparse.Namespace, dataset: str) -> argparse.Namespace:
 
 def _save_folder(args: argparse.Namespace, dataset: str) -> str | None:
     """Where one set's outputs go: --save-images, or, of several sets, --save-images/SET (resumed each on its own;
-    SET the set's name as its table's caption gives it, as one path component)."""
+    SET the set's name as its table's caption gives it, as one path component: `saved_outputs.set_folder`)."""
     if len(args.dataset) == 1 or args.save_images is None:
         return args.save_images
-    return os.path.join(args.save_images, portable_name(benchmark_name(dataset)))
+    return str(set_folder(args.save_images, benchmark_name(dataset)))
 
 
 def _several_sets_problem(args: argparse.Namespace) -> str | None:
@@ -226,13 +226,13 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
         return "--lr-dir holds one set's inputs: give one --dataset with it"
     if args.save_images is None:
         return None
-    names = [portable_name(benchmark_name(dataset)) for dataset in args.dataset]
+    names = [benchmark_name(dataset) for dataset in args.dataset]
     folded = folds_case(Path(args.save_images).resolve())  # "Set5" and "set5": one folder on macOS' and Windows'
     if (twins := first_twin(names, lambda name: saved_as_one(name, folded))) is None:
         return None
     twin, name = twins
     alike = name if twin == name else f"{twin} and {name}"
-    return f"two sets named {alike} would share --save-images/{twin}: evaluate them apart"
+    return f"two sets named {alike} would share --save-images/{portable_name(twin)}: evaluate them apart"
 
 
 def _unloadable_hub_set(args: argparse.Namespace) -> str | None:

@@ -2,11 +2,13 @@
 them: DIR/<row name>/<image name>.png are the uint8 images scored, and DIR/evaluation.json says of which evaluation
 (the set, the degradation, the engine's options and device kind, and a fingerprint of each model's config and
 weights). The same evaluation run again reads the outputs it finds there instead of restoring those images again;
-its figures are the same, since the scores are computed from those very uint8 pixels.
+its figures are the same, since the scores are computed from those very uint8 pixels. Outputs an earlier version
+saved under its names (`earlier_name`) are found and reused too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -15,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.fingerprint import model_fingerprint
-from ..storage.atomic_writes import write_text_file
-from ..storage.paths import portable_name
+from ..storage.atomic_writes import move_unless_exists, write_text_file
+from ..storage.paths import NAME_MAX, portable_name
 from .protocol import ENGINE_FIELDS
 
 if TYPE_CHECKING:  # the command line asks `has_manifest` before torch loads
@@ -44,19 +46,24 @@ class SavedOutputs:
 
     def load(self, method: str, image: str, shape: tuple[int, ...]) -> np.ndarray | None:
         """The saved (H, W, C) uint8 output of `method` on `image` when reusing and one of `shape` is there; else
-        None (restore it)."""
-        import numpy as np
-        from PIL import Image
-
+        None (restore it). Where `path` holds none, one an earlier version saved (`earlier_path`) is reused, and
+        renamed to `path` (`_rename_earlier`)."""
+        if not self.reuse:
+            return None
         path = self.path(method, image)
-        if not (self.reuse and path.is_file()):
+        if (pixels := _saved_pixels(path, shape)) is None and (earlier := self.earlier_path(method, image)):
+            if (pixels := _saved_pixels(earlier, shape)) is not None:
+                _rename_earlier(earlier, path)
+        return pixels
+
+    def earlier_path(self, method: str, image: str) -> Path | None:
+        """Where an earlier version saved the output of `method` on `image` (`earlier_name`), where that is not
+        `path`; else None."""
+        method_name, image_name = earlier_name(method), earlier_name(image)
+        if method_name is None or image_name is None:
             return None
-        try:
-            with Image.open(path) as saved:
-                pixels = np.asarray(saved)
-        except (OSError, SyntaxError, ValueError):  # damaged by something else than this package's atomic writes
-            return None
-        return pixels.reshape(shape) if pixels.dtype == np.uint8 and pixels.size == np.prod(shape) else None
+        earlier = self.folder / method_name / f"{image_name}.png"
+        return None if earlier == self.path(method, image) else earlier
 
     def save(self, method: str, image: str, output: np.ndarray) -> None:
         from ..inference.image_writing import write_image
@@ -64,6 +71,60 @@ class SavedOutputs:
         path = self.path(method, image)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_image(path, output)
+
+
+def _saved_pixels(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The uint8 image saved at `path`, as an array of `shape`; None where there is none of that size."""
+    import numpy as np
+    from PIL import Image
+
+    try:
+        if not path.is_file():
+            return None
+        with Image.open(path) as saved:
+            pixels = np.asarray(saved)
+    except (OSError, SyntaxError, ValueError):  # damaged by something else than this package's atomic writes
+        return None
+    return pixels.reshape(shape) if pixels.dtype == np.uint8 and pixels.size == np.prod(shape) else None
+
+
+def _rename_earlier(earlier: Path, path: Path) -> None:
+    """Rename an output an earlier version saved to this version's `path`, so that the folder reads as this
+    version's (and `--overwrite` finds it), then remove its folder if that is left empty. Where `path` exists (a
+    damaged output, or a file of someone else) or the folder cannot be written, both stay as they are: `earlier` is
+    reused where it is, and no file is replaced."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        move_unless_exists(earlier, path)
+    except OSError:  # AppearedError (`path` exists) among them
+        return
+    if earlier.parent != path.parent:
+        with contextlib.suppress(OSError):  # holds other outputs yet
+            earlier.parent.rmdir()
+
+
+def earlier_name(text: str) -> str | None:
+    """`text` (a model's label, an image's or a set's name) as versions before `portable_name` saved it ("/" and
+    the system's separator as "_", "", "." or ".." underscores; nothing else replaced nor cut), for a resume to
+    find the outputs such a version saved. None where that version could not have saved it: over
+    NAME_MAX bytes or holding NUL, and on Windows, where the names that differ hold characters it refuses (a `C:`
+    named a drive, `a:b` a file's stream: no file of the folder)."""
+    name = text.replace("/", "_").replace(os.sep, "_")
+    name = name if name.strip(".") else "_" * max(1, len(name))
+    if os.name == "nt" or "\x00" in name or len(os.fsencode(name)) > NAME_MAX:
+        return None
+    return name
+
+
+def set_folder(parent: str | os.PathLike, name: str) -> Path:
+    """parent/<name> (`portable_name`), where the outputs of the set `name` go among several; or the earlier
+    version's parent/<earlier name> (`earlier_name`), resumed where it is, where only that one exists and holds an
+    evaluation (a folder is not renamed under the other processes of a launch)."""
+    folder = Path(parent) / portable_name(name)
+    earlier = earlier_name(name)
+    if earlier is None or folder.exists() or folder.is_symlink() or not has_manifest(Path(parent) / earlier):
+        return folder
+    return Path(parent) / earlier
 
 
 def first_twin(names: Sequence[str], key: Callable[[str], str] = str) -> tuple[str, str] | None:
@@ -81,6 +142,18 @@ def saved_as_one(name: str, folded: bool = True) -> str:
     """What two names saved as one file or folder (`portable_name`) share: "a/b" and "a_b"; where the file system
     is `folded` (`storage.paths.folds_case`: macOS' and Windows' by default), names that differ only in case."""
     return portable_name(name).casefold() if folded else portable_name(name)
+
+
+def saved_alike(first: str, second: str) -> str:
+    """Why two names told apart are saved as one (`saved_as_one`), for a refusal to say: "both saved as e_f: `/`,
+    `:`, the other characters Windows refuses and control characters become `_`"; "..., and case is not told apart"
+    where that is (part of) it."""
+    why = []
+    if portable_name(first) != first or portable_name(second) != second:
+        why.append("`/`, `:`, the other characters Windows refuses and control characters become `_`")
+    if portable_name(first) != portable_name(second):
+        why.append("case is not told apart")
+    return f"both saved as {portable_name(first)}: {', and '.join(why)}"
 
 
 def evaluation_settings(
@@ -144,9 +217,12 @@ def _read_manifest(manifest: Path) -> dict[str, Any]:
 
 
 def _remove_outputs(folder: Path, earlier: dict[str, Any]) -> None:
-    """Remove the outputs (folder/<method>/<image>.png) of the evaluation `earlier` recorded in `folder`, then its
-    manifest: stopped midway, the manifest still marks what is left. Other files, and the folders holding them, stay."""
-    for method in (folder / portable_name(label) for label in earlier.get("models", {})):
+    """Remove the outputs (folder/<method>/<image>.png) of the evaluation `earlier` recorded in `folder` (under an
+    earlier version's names too: `earlier_name`), then its manifest: stopped midway, the manifest still marks what is
+    left. Other files, and the folders holding them, stay."""
+    labels = earlier.get("models", {})
+    names = {name for label in labels for name in (portable_name(label), earlier_name(label)) if name is not None}
+    for method in (folder / name for name in sorted(names)):
         for output in method.glob("*.png"):
             output.unlink(missing_ok=True)
         if method.is_dir() and not any(method.iterdir()):

@@ -141,11 +141,13 @@ def load_samples(
         if twins := [f.name for f in files if stems.count(f.stem) > 1]:  # rows and saved images go by name
             raise ValueError(f"{hr_dir} holds images of one name: {', '.join(twins)}: keep one of each")
         keys = [saved_as(stem) for stem in stems] if saved_as else []  # of the whole set: not one process's share
-        if twins := [f.name for f, key in zip(files, keys, strict=False) if keys.count(key) > 1]:
+        if twins := [f for f, key in zip(files, keys, strict=False) if keys.count(key) > 1]:
+            from .saved_outputs import saved_alike
+
             raise ValueError(
-                f"{hr_dir} holds images whose saved outputs would be one file ({', '.join(twins)}: names are saved "
-                "as any system takes them, characters Windows refuses as `_`, and as one where the disk does not "
-                "tell case apart): rename them, or save the images elsewhere"
+                f"{hr_dir} holds images whose saved outputs would be one file ({', '.join(f.name for f in twins)}: "
+                f"{saved_alike(twins[0].stem, twins[1].stem)}): rename them apart, or score them without saving "
+                "their outputs"
             )
         samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
     else:
@@ -273,17 +275,18 @@ def row_names(ds: datasets.Dataset, image_column: str) -> list[str]:
         ValueError: the `name` column names two rows alike, as file names of their saved images ("a/b" and "a_b",
             "A" and "a" too: `saved_as_one`): one's saved output would be taken for the other's.
     """
-    from .saved_outputs import saved_as_one
+    from .saved_outputs import saved_alike, saved_as_one
 
     if "name" in ds.features:
         names = [str(name) for name in ds["name"]]
         first: dict[str, int] = {}
         for i, name in enumerate(names):
             if (j := first.setdefault(saved_as_one(name), i)) != i:
+                why = "" if names[j] == name else f", {saved_alike(names[j], name)}"
                 raise ValueError(
                     f"the dataset's name column names rows {j} and {i} alike ({names[j]!r}, {name!r}; the saved "
-                    "images and the table go by name): make the names unique, or drop the column to name the rows "
-                    "by their files"
+                    f"images and the table go by name{why}): make the names differ in more than that, or drop the "
+                    "column to name the rows by their files"
                 )
         return names
     import pyarrow.compute as pc

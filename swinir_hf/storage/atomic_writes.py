@@ -173,7 +173,7 @@ def written_atomically(path: str | os.PathLike, replace: bool = True) -> Iterato
         if replace:
             os.replace(tmp, path)
         else:
-            _move_unless_exists(tmp, path)
+            move_unless_exists(tmp, path)
     except AppearedError:
         raise
     except Exception as err:
@@ -185,14 +185,15 @@ def written_atomically(path: str | os.PathLike, replace: bool = True) -> Iterato
             tmp.unlink()
 
 
-def _move_unless_exists(tmp: Path, path: Path) -> None:
-    """Rename `tmp` to `path` unless `path` exists (a dangling link too), atomically where the file system has hard
-    links (a link fails on an existing name; a rename replaces it)."""
+def move_unless_exists(source: Path, target: Path) -> None:
+    """Rename `source` to `target` unless `target` exists (a dangling link too): `AppearedError`, `source` kept.
+    Atomic where the file system has hard links (a link fails on an existing name; a rename replaces it); cut short
+    between the link and the unlink, both names hold the file."""
     appeared = AppearedError(
-        f"{path} was written by another run (or program) since this one started: kept; pass --overwrite to replace it"
+        f"{target} was written by another run (or program) since this one started: kept; pass --overwrite to replace it"
     )
     try:
-        os.link(tmp, path)
+        os.link(source, target)
     except FileExistsError:
         raise appeared from None
     except OSError as err:
@@ -208,9 +209,11 @@ def _move_unless_exists(tmp: Path, path: Path) -> None:
             errno.EINVAL,
         ):
             raise
-        if path.exists() or path.is_symlink():
+        if target.exists() or target.is_symlink():
             raise appeared from None
-        os.replace(tmp, path)
+        os.replace(source, target)
+        return
+    os.unlink(source)
 
 
 @contextmanager
