@@ -71,6 +71,7 @@ def run_script(monkeypatch, capsys):
         "load_time.py",
         "activation_memory.py",
         "rerun_plan.py",
+        "frame_count.py",
     ],
 )
 def test_help_does_not_run_the_benchmark(script, run_script):
@@ -224,3 +225,13 @@ def test_rerun_plan_times_every_format_with_every_output_found_done(run_script):
     assert done.returncode == 0, done.stderr
     rows = [line.split(" | ")[0].strip("| ") for line in done.stdout.splitlines()[2:]]
     assert rows == ["png", "jpg", "webp", "tif"]
+
+
+def test_frame_count_times_each_count_and_they_agree_below_the_cap(run_script):
+    done = run_script("frame_count.py", "--gif-frames", "3", "--side", "8", "--tiff-pages", "5", "--repeats", "1")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(" | ") for line in done.stdout.splitlines()[2:]]
+    assert [(row[0], row[-1]) for row in rows] == [
+        ("| GIF, 3 frames of 8²", "3, 3, 3 |"),
+        ("| TIFF, 5 pages of 1²", "5, 5, 5 |"),
+    ]

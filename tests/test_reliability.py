@@ -9,6 +9,7 @@ import pickle
 import re
 import shutil
 import signal
+import struct
 import time
 from pathlib import Path
 
@@ -1168,6 +1169,7 @@ def test_a_canvas_allocation_that_raises_runtime_error_is_too_large_not_retried(
 # --- runs sharing a folder ---------------------------------------------------------------------------------------
 
 _HOLD = """
+import struct
 import sys
 from swinir_hf.storage.output_folders import folder_claimed
 with folder_claimed(sys.argv[1]):
@@ -1763,6 +1765,97 @@ def test_an_animated_files_frames_are_counted_no_further_than_needed(tmp_path):
     with Image.open(tmp_path / "c.png") as image:
         image.seek = lambda *a: pytest.fail("seeked")
         assert frame_count(image) == 40 and frame_count(image, cap=10) == 11
+
+
+def _tiff_chain(pages: int, last_points_to: int = 0) -> bytes:
+    """A little-endian TIFF of `pages` 1 × 1 grey pages, its last IFD pointing to page `last_points_to` (1-based; 0:
+    to none)."""
+    ifd, page = 2 + 8 * 12 + 4, 2 + 8 * 12 + 4 + 2
+    data = b"II*\0" + struct.pack("<L", 8)
+    for i in range(pages):
+        at = 8 + i * page
+        following = at + page if i + 1 < pages else (8 + (last_points_to - 1) * page if last_points_to else 0)
+        entries = [(256, 1), (257, 1), (258, 8), (259, 1), (262, 1), (273, at + ifd), (278, 1), (279, 1)]
+        data += struct.pack("<H", len(entries))
+        data += b"".join(struct.pack("<HHLL", tag, 4, 1, value) for tag, value in entries)
+        data += struct.pack("<L", following) + bytes([i % 256, 0])
+    return data
+
+
+def test_frames_are_counted_from_the_files_structure_as_pillow_counts_them(tmp_path, monkeypatch):
+    """A GIF's frames were found by Pillow's public seek, which decodes each one (2 ms a 512² frame), and a TIFF's
+    pages by its n_frames, which reads every page's tags, whatever the cap (a million pages: tens of seconds). Now
+    they are walked (image descriptors, the IFD chain) without Pillow's reading: the counts Pillow's n_frames gives,
+    on GIFs with extensions and comments, TIFFs classic and big of both byte orders, an IFD chain that loops back,
+    a file cut short in its last frame's pixels; a later frame cut short is the truncated file it is (an OSError,
+    as decoding it raised: not an IndexError of the descriptor's bytes)."""
+    import io
+
+    import tifffile
+    from PIL import GifImagePlugin, ImageFile, TiffImagePlugin
+
+    from swinir_hf.demo.uploads import frames_note
+    from swinir_hf.models.image_processing_swinir import frame_count
+
+    def counted(data: bytes, cap: int = 1000) -> tuple[int, int]:
+        """(frame_count, Pillow's n_frames), frame_count without Pillow's seeking (nor its n_frames)."""
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            pixels = np.asarray(image)
+            with monkeypatch.context() as m:
+                for kind in (GifImagePlugin.GifImageFile, TiffImagePlugin.TiffImageFile):
+                    for name in ("seek", "_seek", "n_frames", "load"):
+                        m.setattr(kind, name, property(lambda self: pytest.fail("Pillow read the frames")))
+                count = frame_count(image, cap)
+            assert image.tell() == 0 and np.array_equal(np.asarray(image), pixels)
+            if count > 1:  # the next frame is read as without the count: the file was left where it was
+                image.seek(1)
+                second = np.asarray(image.convert("RGB"))
+                with Image.open(io.BytesIO(data)) as fresh:
+                    fresh.seek(1)
+                    assert np.array_equal(second, np.asarray(fresh.convert("RGB")))
+            return count, image.n_frames
+
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 256, (20, 30 - i, 3), dtype=np.uint8)) for i in range(5)]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], comment=b"made here", loop=0, duration=20)
+    gif = gif.getvalue()
+    second = gif.index(b"!\xf9\x04", gif.index(b"!\xf9\x04") + 1)  # the second frame's control extension
+    commented = gif[:second] + b"!\xfe\x05hello\x03bye\x00!\x01\x02ab\x00" + gif[second:]  # a comment, a text
+    assert counted(gif) == counted(commented) == counted(gif[:-1]) == (5, 5)  # without its trailer too
+    assert counted(gif, cap=2) == (3, 5)
+    pages = io.BytesIO()
+    frames[0].save(pages, "TIFF", save_all=True, append_images=frames[1:])
+    pages = pages.getvalue()
+    assert counted(pages) == counted(pages[:-10]) == (5, 5) and counted(pages, cap=3) == (4, 5)
+    assert counted(_tiff_chain(4, last_points_to=2)) == (4, 4)  # a loop: each page once
+    assert counted(_tiff_chain(40), cap=10) == (11, 40)
+    from swinir_hf.models.image_processing_swinir import _tiff_pages  # of files Pillow cannot open too
+
+    for big, order in ((False, "<"), (False, ">"), (True, "<"), (True, ">")):
+        written = io.BytesIO()
+        with tifffile.TiffWriter(written, bigtiff=big, byteorder=order) as tif:
+            for i in range(3):
+                tif.write(np.full((4, 5), i, np.uint8), description=f"page {i}")
+        assert _tiff_pages(io.BytesIO(written.getvalue()), 1000) == 3, (big, order)
+        if not (big and order == ">"):  # which Pillow cannot open
+            assert counted(written.getvalue()) == (3, 3), (big, order)
+    # Cut short in a later frame's image data or descriptor (a GIF), or IFD (a TIFF): an OSError, which the demo's
+    # note and `read_image` take as a file that cannot be read.
+    last = gif.rindex(b"!\xf9\x04") + 8  # the last frame's image descriptor, after its control extension
+    assert gif[last : last + 1] == b","
+    within = {"GIF's data": gif[: last + 30], "GIF's descriptor": gif[: last + 5]}
+    within["TIFF's IFD"] = _tiff_chain(3)[: 8 + 2 * 104 + 50]
+    for where, data in within.items():
+        with Image.open(io.BytesIO(data)) as image:
+            with pytest.raises(OSError, match=r"^image file is truncated \(frame [35] is cut short\)$"):
+                frame_count(image)
+            monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # counted up to there
+            assert frame_count(image) == (3 if where == "TIFF's IFD" else 5 - (where == "GIF's descriptor")), where
+            monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)
+        (tmp_path / "cut").write_bytes(data)
+        assert frames_note(tmp_path / "cut") == ""
 
 
 def test_a_restored_datasets_names_are_base_names_any_system_takes(tmp_path):

@@ -14,6 +14,7 @@ import logging
 import math
 import numbers
 import os
+import struct
 import threading
 import warnings
 import weakref
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import numpy as np
 import torch
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_backends import PilBackend as _ImageProcessorBase  # the backend without torchvision
 from transformers.processing_utils import ImagesKwargs
@@ -425,29 +426,153 @@ class ImageLayout:
     hidden_colour: np.ndarray | None = None  # (C,): the one colour under every fully transparent pixel, if filled
 
 
-# Frames counted at most where counting means seeking: a GIF's frames are found by reading through the file, and a
-# 23 MB GIF holds a million.
+# Frames counted at most: a GIF's frames and a TIFF's pages are found by walking through the file, and a 23 MB GIF
+# holds a million.
 FRAMES_COUNTED = 1000
 
 
 def frame_count(image: Image.Image, cap: int = FRAMES_COUNTED) -> int:
-    """The frames of an opened image, up to `cap` (`cap` + 1: more than that), its current frame kept: a GIF's
-    counted by seeking; any other's as Pillow counts them (an APNG's and a WebP's header says it, where seeking would
-    decode each frame; a TIFF's pages are walked without reading their EXIF, which a public seek reads)."""
+    """The frames of an opened image, up to `cap` (`cap` + 1: more than that), its current frame kept. A GIF's and
+    a TIFF's are counted from their structure (`_gif_frames`, `_tiff_pages`: nothing decoded, at most `cap` + 1
+    frames walked, where Pillow's public seek decodes each frame and its `n_frames` walks them all); any other's as
+    Pillow counts them (an APNG's and a WebP's header says it).
+
+    Raises:
+        OSError: "image file is truncated (frame 3 is cut short)": a GIF's or TIFF's frame past the first (and
+            within the count) ends past the file's end, as decoding or reading it with Pillow fails (not with
+            `ImageFile.LOAD_TRUNCATED_IMAGES`: then counted up to there). The first frame is Pillow's to read.
+    """
+    # Pillow's GIF and TIFF readers keep the file for the other frames as `_fp` (`fp` is None once one is loaded,
+    # and the file closed where there are none).
+    fp = getattr(image, "_fp", None) or getattr(image, "fp", None)
+    if image.format in ("GIF", "TIFF") and fp is not None and not getattr(fp, "closed", False):
+        here = fp.tell()
+        try:
+            return max(1, (_gif_frames if image.format == "GIF" else _tiff_pages)(fp, cap))
+        finally:
+            fp.seek(here)  # where Pillow's reading of the frames expects it
     if not getattr(image, "is_animated", False):
         return 1
-    if image.format != "GIF":
-        return min(getattr(image, "n_frames", 1), cap + 1)
-    here, count = image.tell(), 1
-    try:
-        while count <= cap:
-            image.seek(count)
-            count += 1
-    except EOFError:
-        pass
-    finally:
-        image.seek(here)
+    return min(getattr(image, "n_frames", 1), cap + 1)
+
+
+def _cut_short(frame: int) -> None:
+    """Raise for frame `frame` (1-based) of a GIF or TIFF cut short, where it is past the first (see `frame_count`)."""
+    if frame > 1 and not ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise OSError(f"image file is truncated (frame {frame} is cut short)")
+
+
+class _Chunks:
+    """A file's bytes by offset, read in chunks: a GIF's blocks are walked one length byte at a time."""
+
+    SIZE = 1 << 16
+
+    def __init__(self, fp: Any) -> None:
+        self.fp, self.base, self.data = fp, 0, b""
+
+    def read(self, at: int, n: int) -> bytes:
+        """The bytes [at, at + n) of the file, fewer past its end."""
+        if not (self.base <= at and at + n <= self.base + len(self.data)):
+            self.fp.seek(at)
+            self.base, self.data = at, self.fp.read(max(n, self.SIZE))
+        return self.data[at - self.base : at - self.base + n]
+
+    def after_sub_blocks(self, at: int) -> int | None:
+        """The offset after the data sub-blocks at `at` (each a length byte and that many bytes, up to a 0 length);
+        None where the file ends first."""
+        while True:
+            if not self.read(at, 1):
+                return None
+            data, i = self.data, at - self.base
+            while i < len(data):
+                if not data[i]:
+                    return self.base + i + 1
+                i += data[i] + 1
+            at = self.base + i
+
+
+def _gif_frames(fp: Any, cap: int) -> int:
+    """A GIF's frames, up to `cap` + 1: its image descriptors, found as Pillow's `n_frames` finds them (extensions'
+    and images' data skipped by their length bytes, other bytes one by one), up to the trailer or the file's end
+    (within an extension too). A frame cut short is `_cut_short`."""
+    chunks = _Chunks(fp)
+    screen = chunks.read(0, 13)
+    if len(screen) < 13:
+        return 0
+    at, count = 13 + _gif_palette_bytes(screen[10]), 0
+    while count <= cap and at is not None:
+        block = chunks.read(at, 1)
+        if block in (b"", b";"):
+            break
+        if block == b"!":  # an extension: its label, then its data
+            at = chunks.after_sub_blocks(at + 2)
+            continue
+        at += 1
+        if block != b",":
+            continue
+        descriptor = chunks.read(at, 9)  # then its palette, the LZW code size and the image data
+        after = at + 9 + _gif_palette_bytes(descriptor[8]) if len(descriptor) == 9 else None
+        at = chunks.after_sub_blocks(after + 1) if after is not None and chunks.read(after, 1) else None
+        if at is None:
+            _cut_short(count + 1)
+        count += after is not None
     return count
+
+
+def _gif_palette_bytes(flags: int) -> int:
+    """The bytes of the colour table that a GIF's screen or image descriptor with these flags is followed by."""
+    return 3 << ((flags & 7) + 1) if flags & 128 else 0
+
+
+def _tiff_pages(fp: Any, cap: int) -> int:
+    """A TIFF's pages (classic or BigTIFF, either byte order), up to `cap` + 1: its chain of IFDs, followed as
+    Pillow's `n_frames` follows it (`_next_ifd`; one the chain has passed ends it) without reading the values of
+    their entries. A page cut short is `_cut_short`."""
+    end = fp.seek(0, os.SEEK_END)
+    fp.seek(0)
+    header = fp.read(16)
+    order = {b"II": "<", b"MM": ">"}.get(header[:2])
+    if order is None or len(header) < 8:
+        return 0
+    big = struct.unpack_from(order + "H", header, 2)[0] == 43
+    if big and len(header) < 16:
+        return 0
+    offset: int | None = struct.unpack_from(order + ("Q" if big else "L"), header, 8 if big else 4)[0]
+    seen: set[int] = set()
+    while offset and offset not in seen and len(seen) <= cap:
+        seen.add(offset)
+        if (offset := _next_ifd(fp, offset, end, order, big)) is None:
+            _cut_short(len(seen))
+    return len(seen)
+
+
+# Bytes per value of each TIFF field type Pillow reads, by type number (0: one it skips). An entry's values lie
+# elsewhere in the file where they take more than its own 4 bytes (8 in a BigTIFF).
+_TIFF_VALUE_BYTES = np.array([0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 0], np.uint64)
+
+
+def _next_ifd(fp: Any, at: int, end: int, order: str, big: bool) -> int | None:
+    """The offset of the IFD after the one at `at` in a TIFF of `end` bytes (0: none); None where this IFD, or
+    values its entries point to, lie past the file's end (Pillow's reading of the IFD fails there, and its chain
+    ends). The entries are checked as one array: a hostile IFD has 65,535 of them."""
+    width = 8 if big else 4  # of an offset, and of an entry's own values
+    head = 8 if big else 2  # the entry count
+    fp.seek(min(at, end))
+    if at >= end or len(raw := fp.read(head)) < head:
+        return None
+    size = int.from_bytes(raw, "little" if order == "<" else "big") * (20 if big else 12)
+    if at + head + size + width > end or len(table := fp.read(size + width)) < size + width:
+        return None
+    word = f"{order}u{width}"
+    fields = [("tag", f"{order}u2"), ("type", f"{order}u2"), ("count", word), ("place", word)]
+    entries = np.frombuffer(table, np.dtype(fields), count=size // (20 if big else 12))
+    per_value = _TIFF_VALUE_BYTES[np.minimum(entries["type"], len(_TIFF_VALUE_BYTES) - 1)]
+    counts, places, unit = entries["count"].astype(np.uint64), entries["place"].astype(np.uint64), per_value.clip(1)
+    elsewhere = (per_value > 0) & (counts > width // unit)  # count × bytes > width, without overflowing
+    room = np.uint64(end) - np.minimum(places, np.uint64(end))
+    if (elsewhere & ((places > end) | (counts > room // unit))).any():
+        return None
+    return int.from_bytes(table[size:], "little" if order == "<" else "big")
 
 
 def frames_said(count: int, cap: int = FRAMES_COUNTED) -> str:
