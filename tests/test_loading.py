@@ -718,3 +718,42 @@ def test_a_pytorch_model_bin_folder_is_held_to_its_weights_too(tiny_config, tmp_
     monkeypatch.setattr(SwinIRForImageRestoration, "__init__", lambda *args: pytest.fail("built"))
     with pytest.raises(CheckpointError, match=r"describes a model of at least [\d,]+ parameters, but its weights"):
         load_model(folder)
+
+
+def test_a_hub_model_is_held_to_its_weights_before_it_is_built(tiny_config, tmp_path, monkeypatch):
+    """A Hub repo's config was compared with its weights only once transformers had built the model (a local folder's
+    before, from the safetensors headers or the memory-mapped pytorch_model.bin): `depths` [500] was built, 500 Swin
+    layers, to be told the weights do not fit. Its files are fetched first (from_pretrained then finds them cached)
+    and held to each other as a folder's are, in the same words, naming the repo: a single safetensors file, shards,
+    a pytorch_model.bin alone."""
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    said = {}
+    for kind in ("single", "shards", "bin"):
+        for name in (f"{kind}-fits", kind):
+            folder = tmp_path / name
+            model.save_pretrained(folder, max_shard_size="20KB" if kind == "shards" else "5GB")
+            if kind == "bin":
+                (folder / "model.safetensors").unlink()
+                torch.save(model.state_dict(), folder / "pytorch_model.bin")
+        config = json.loads((tmp_path / kind / "config.json").read_text())
+        (tmp_path / kind / "config.json").write_text(json.dumps({**config, "depths": [500]}))
+        with pytest.raises(CheckpointError) as local:
+            load_model(tmp_path / kind)
+        said[kind] = str(local.value).replace(str(tmp_path / kind), f"org/{kind}")
+        for name in (f"{kind}-fits", kind):
+            fake_cache(tmp_path / "cache", f"org/{name}", tmp_path / name)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    x = torch.rand(1, 3, 6, 5)
+    with torch.no_grad():
+        for kind in said:  # the files fetched first are those it loads
+            assert torch.equal(load_model(f"org/{kind}-fits")(x).reconstruction, model(x).reconstruction)
+    monkeypatch.setattr(SwinIRForImageRestoration, "__init__", lambda *args: pytest.fail("built"))
+    for kind, message in said.items():
+        assert re.fullmatch(r"org/\w+: its config.json describes a model of at least [\d,]+ parameters, .+", message)
+        with pytest.raises(CheckpointError) as err:
+            load_model(f"org/{kind}")
+        assert str(err.value) == message, kind
+        with pytest.raises(IncompatibleWeightsError) as err:
+            SwinIRForImageRestoration.from_pretrained(f"org/{kind}")
+        assert str(err.value) == message, kind

@@ -82,19 +82,23 @@ def _check_not_a_weights_file(source: str | os.PathLike) -> None:
         )
 
 
-def _check_stored_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any]) -> None:
-    """Raise `IncompatibleWeightsError` when a local folder's safetensors weights (read from their headers) hold
-    tensors that are not floating point (transformers would cast them and load), or when the model the folder loads
-    as (its config.json, or the `config` of `from_pretrained`'s `kwargs`, with their config fields applied) is far
-    larger than its weights, before transformers allocates it: an edited or damaged config (`upscale` 1000,
-    `embed_dim` 10**6, `depths` [10**6]) would take gigabytes, or end in an allocator's traceback, before the mismatch
-    is reported. Folders without config or safetensors weights are left to `from_pretrained`."""
+def _check_stored_weights(
+    cls: type[SwinIRPreTrainedModel], folder: Path, kwargs: dict[str, Any], source: object = None
+) -> None:
+    """Raise `IncompatibleWeightsError` when a local folder's safetensors weights (read from their headers) or
+    pytorch_model.bin (memory-mapped) hold tensors that are not floating point (transformers would cast them and
+    load), or when the model the folder loads as (its config.json, or the `config` of `from_pretrained`'s `kwargs`,
+    with their config fields applied) is far larger than its weights, before transformers allocates it: an edited or
+    damaged config (`upscale` 1000, `embed_dim` 10**6, `depths` [10**6]) would take gigabytes, or end in an
+    allocator's traceback, before the mismatch is reported. Folders without config or such weights are left to
+    `from_pretrained`. `source`: what the messages name (a Hub id, whose files `folder` holds); default `folder`."""
+    source = folder if source is None else source
     if problem := shard_problem(folder):
-        raise OSError(f"the weights of {folder} cannot be read: {problem}; save or download the model again")
+        raise OSError(f"the weights of {source} cannot be read: {problem}; save or download the model again")
     tensors = _stored_tensors(folder)
     if tensors is None:
         return
-    _check_floating(folder, tensors)
+    _check_floating(source, tensors)
     stored = sum(values for _, values in tensors.values())
     given = kwargs.get("config")
     overrides = _config_overrides(cls, kwargs)
@@ -142,9 +146,50 @@ def _check_stored_weights(cls: type[SwinIRPreTrainedModel], folder: Path, kwargs
             else "an edited or damaged config.json?"
         )
         raise IncompatibleWeightsError(
-            f"{folder}: {config_is} {size}, but its weights hold {stored:,} values: the config and the weights do not "
+            f"{source}: {config_is} {size}, but its weights hold {stored:,} values: the config and the weights do not "
             f"belong together ({hint})"
         )
+
+
+# The options of `from_pretrained` that say where its files come from, as transformers' own downloads take them.
+_DOWNLOAD_OPTIONS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
+
+
+def _hub_folder(repo_id: str, kwargs: dict[str, Any]) -> Path | None:
+    """The Hub cache's folder of `repo_id` (at `from_pretrained`'s `kwargs`: revision, subfolder, cache, token) once
+    the config.json and the weights `from_pretrained` loads are fetched into it, as it fetches them (it then finds
+    them there): one safetensors file, or the shards its index names, else a pytorch_model.bin. For
+    `_check_stored_weights` to read them before the model is built. None where they cannot be had (from_pretrained
+    says why), or it loads others (a variant, a GGUF file, given weights, a pytorch_model.bin in place of safetensors
+    weights: use_safetensors=False)."""
+    from transformers.utils import cached_file
+
+    use_safetensors = kwargs.get("use_safetensors")
+    if use_safetensors is False or any(kwargs.get(key) is not None for key in ("variant", "gguf_file", "state_dict")):
+        return None
+    options = {key: kwargs[key] for key in _DOWNLOAD_OPTIONS if kwargs.get(key) is not None}
+
+    def fetch(filename: str) -> str | None:
+        return cached_file(
+            repo_id,
+            filename,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+            **options,
+        )
+
+    # transformers' order: safetensors first, then a pytorch_model.bin unless use_safetensors=True.
+    weights = [*WEIGHTS_LAYOUTS, *([] if use_safetensors else ["pytorch_model.bin"])]
+    try:
+        if (config := fetch("config.json")) is None or not (found := next(filter(fetch, weights), None)):
+            return None
+        folder = Path(config).parent
+        shards = safetensors_files(folder) if found.endswith(".index.json") else []
+        if not all(fetch(shard.relative_to(folder).as_posix()) for shard in shards or ()):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a repo that cannot be had, a bad index
+        return None
+    return folder
 
 
 def safetensors_files(folder: Path) -> list[Path] | None:
@@ -216,11 +261,11 @@ def _pickled_tensors(file: Path) -> dict[str, tuple[str, int]] | None:
     return {k: (_TORCH_FLOATS.get(v.dtype, str(v.dtype)), v.numel()) for k, v in state.items() if torch.is_tensor(v)}
 
 
-def _check_floating(folder: Path, tensors: dict[str, tuple[str, int]]) -> None:
+def _check_floating(source: object, tensors: dict[str, tuple[str, int]]) -> None:
     """Raise `IncompatibleWeightsError` naming the stored tensors (`_stored_tensors`) that are not floating point."""
     if not_float := [f"{name} ({dtype})" for name, (dtype, _) in tensors.items() if dtype not in _FLOAT_TENSORS]:
         raise IncompatibleWeightsError(
-            f"{folder}: its weights hold tensors that are not floating point ({_names(not_float, 3)}): they are not "
+            f"{source}: its weights hold tensors that are not floating point ({_names(not_float, 3)}): they are not "
             "a model's weights (a damaged or hand-made file?); re-export it (swinir-hf convert, or save_pretrained)"
         )
 
@@ -432,7 +477,10 @@ def strict_from_pretrained(
     if isinstance(name, (str, os.PathLike)):
         if kwargs.get("config") is None:  # with a config, transformers loads a weights file itself
             _check_not_a_weights_file(name)
-        _check_stored_weights(cls, Path(name, kwargs.get("subfolder") or ""), kwargs)
+        folder, source = Path(name, kwargs.get("subfolder") or ""), None
+        if not Path(name).exists() and (cached := _hub_folder(os.fspath(name), kwargs)) is not None:
+            folder, source = cached, "/".join(filter(None, (os.fspath(name), kwargs.get("subfolder"))))
+        _check_stored_weights(cls, folder, kwargs, source)
     report_logger = logging.getLogger("transformers.modeling_utils")
     quiet = _DropLoadReport()
     report_logger.addFilter(quiet)
