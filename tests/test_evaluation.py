@@ -1091,9 +1091,18 @@ def test_saved_images_are_the_outputs_scored(small_set, tiny_config, tmp_path, c
     others = tmp_path / "others"
     (others / "notes").mkdir(parents=True)
     assert main([*command[:-1], str(others)]) == 1
-    error = f"error: {others} exists and is not empty; pass --overwrite to replace its images\n"
+    error = (
+        f"error: {others} exists and is not empty; pass --overwrite to replace the images this evaluation saves (it "
+        "holds no evaluation.json, eval's record of the outputs it saved: an earlier version's or other files, which "
+        "stay where this evaluation saves none)\n"
+    )
     assert capsys.readouterr().err == error
     assert main([*command, "--overwrite"]) == 0 and (out / "tiny_x2" / "a.png").stat().st_mtime_ns > before
+    # A folder of an earlier version's outputs (no evaluation.json): --overwrite saves this one's, leaving the rest.
+    (others / "old_model").mkdir()
+    Image.new("RGB", (4, 4)).save(others / "old_model" / "a.png")
+    assert main([*command[:-1], str(others), "--overwrite"]) == 0
+    assert (others / "old_model" / "a.png").is_file() and (others / "tiny_x2" / "a.png").is_file()
 
 
 def test_an_evaluation_run_again_reuses_its_saved_outputs(small_set, tiny_config, tmp_path, monkeypatch, capsys):

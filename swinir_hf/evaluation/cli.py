@@ -47,6 +47,14 @@ if TYPE_CHECKING:
     from .results import Evaluation
 
 
+# What --overwrite does in a --save-images folder holding no evaluation's record (`MANIFEST`): an earlier version's
+# outputs, or other files, are not known as an evaluation's, so only those this one saves over are replaced.
+_REPLACES = (
+    f"the images this evaluation saves (it holds no {MANIFEST}, eval's record of the outputs it saved: an earlier "
+    "version's or other files, which stay where this evaluation saves none)"
+)
+
+
 def output_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with `--revision` (no Hub model to apply it to) or with `--json` / `--save-images` as a place to
     write, checked before the evaluation, not after it; else None."""
@@ -59,7 +67,7 @@ def output_problem(args: argparse.Namespace) -> str | None:
             # One holding an evaluation's outputs is resumed if they are this one's (`_open_saved`), else refused.
             for folder in (_save_folder(args, dataset) for dataset in args.dataset):
                 resumable = has_manifest(folder)
-                check_fresh_output_folder(folder, args.overwrite or resumable, "--save-images", "its images")
+                check_fresh_output_folder(folder, args.overwrite or resumable, "--save-images", _REPLACES)
             check_writable_folder(args.save_images, "--save-images")
         if not args.json:
             return None
