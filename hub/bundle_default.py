@@ -344,7 +344,7 @@ def bundle(args: argparse.Namespace, target: Path) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     src = source_of(args.run)
-    cfg = TrainingConfig.from_dict(yaml.safe_load(src.training_config.read_text()))
+    cfg = TrainingConfig.from_dict(yaml.safe_load(src.training_config.read_text(encoding="utf-8")))
     summary = json.loads(src.progress.read_text())
     progress = Progress()
     progress.load_state_dict(summary)

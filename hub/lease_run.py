@@ -97,7 +97,7 @@ def _max_steps(name: str, run: Path) -> int:
     import yaml
 
     resolved = run / "training_config.yaml"
-    config = yaml.safe_load(resolved.read_text()) if resolved.is_file() else _config(name)
+    config = yaml.safe_load(resolved.read_text(encoding="utf-8")) if resolved.is_file() else _config(name)
     return config["train"]["max_steps"]
 
 

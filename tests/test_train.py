@@ -767,6 +767,119 @@ def test_resume_refuses_a_state_that_would_run_code(tiny_run, train_cli, images,
     assert train_cli(raw, "--resume", "latest") == 0 and summary(out)["step"] == 3
 
 
+# What progress.json held before it recorded the run's samples, starting weights and config.
+OLD_PROGRESS = ("step", "history", "losses", "loss_window", "speed")
+
+
+def _as_an_earlier_version_left_it(checkpoint: Path) -> None:
+    progress = json.loads((checkpoint / "progress.json").read_text())
+    (checkpoint / "progress.json").write_text(json.dumps({k: v for k, v in progress.items() if k in OLD_PROGRESS}))
+
+
+def _denoising_run(tiny_run, images: Path, out: Path, sigma: float, eps: float, **train) -> dict:
+    raw = tiny_run(images, out, data={"degradation": "noise", "noise_sigma": sigma}, train=train)
+    raw["model"] = {"preset": "color_dn", "config": raw["model"]["config"]}
+    raw["train"] |= {"loss": "charbonnier", "charbonnier_eps": eps, "checkpoint_every": 2}
+    return raw
+
+
+def test_a_resume_with_another_recipe_than_the_runs_is_refused(tiny_run, train_cli, images, tmp_path, capsys):
+    """Found by an upgrading user: a bundled config's recipe changed between versions (color_dn: noise σ 25 → 15,
+    Charbonnier ε 1e-9 → 0.0316), and `--config color_dn --resume latest --output-dir runs/color_dn_25` trained the σ
+    25 run on at σ 15, rewriting its training_config.yaml to the new values. The run's own config (a checkpoint's
+    record, or for an earlier version's checkpoint the run folder's training_config.yaml) is the one to go on with."""
+    out = tmp_path / "dn"
+    assert train_cli(_denoising_run(tiny_run, images, out, 15, 0.0316)) == 0
+    latest = out / "checkpoints" / "step-00000004"
+    capsys.readouterr()
+    # A checkpoint of this version records its config: another loss parameter is refused.
+    assert train_cli(_denoising_run(tiny_run, images, out, 15, 1e-3, max_steps=6), "--resume", "latest") == 1
+    assert capsys.readouterr().err == (
+        f"error: cannot resume from {latest}: this config trains otherwise than the run did (changed: "
+        "train.charbonnier_eps: 0.0316 → 0.001). A resume may change how long the run trains, its learning-rate "
+        "schedule and how its steps run, validate, checkpoint and log, not what it trains: resume with the run's own "
+        f"settings (--config {out / 'training_config.yaml'}), or start from its model with --init-from "
+        f"{latest / 'model'} and a new train.output_dir\n"
+    )
+    # One of an earlier version records none: the run folder's training_config.yaml, the older recipe, stands in.
+    _as_an_earlier_version_left_it(latest)
+    older = yaml.safe_load((out / "training_config.yaml").read_text())
+    older["data"]["noise_sigma"], older["train"]["charbonnier_eps"] = 25.0, 1e-9
+    (out / "training_config.yaml").write_text(yaml.safe_dump(older, sort_keys=False))
+    written = (out / "training_config.yaml").read_text()
+    assert train_cli(_denoising_run(tiny_run, images, out, 15, 0.0316, max_steps=6), "--resume", "latest") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: cannot resume from {latest}: this config trains otherwise than the run did (changed: "
+        "data.noise_sigma: 25.0 → 15.0, train.charbonnier_eps: 1e-09 → 0.0316). "
+    )
+    assert f"(--config {out / 'training_config.yaml'})" in err and "warning" not in err
+    assert (out / "training_config.yaml").read_text() == written and not (out / "checkpoints/step-00000006").exists()
+    # The run's own config goes on, and keeps its recipe.
+    assert main(["--config", str(out / "training_config.yaml"), "--resume", "latest", "--train.max_steps", "6"]) == 0
+    kept = yaml.safe_load((out / "training_config.yaml").read_text())
+    assert (kept["data"]["noise_sigma"], kept["train"]["charbonnier_eps"], kept["train"]["max_steps"]) == (25, 1e-9, 6)
+
+
+def test_an_earlier_versions_checkpoint_is_checked_by_its_run_folders_config(
+    tiny_run, train_cli, images, tmp_path, capsys
+):
+    """Found by an upgrading user: a checkpoint written before the samples and starting-weights records resumed with
+    any seed and batch, and training_config.yaml then gave them for the whole run. Its run folder's
+    training_config.yaml stands in for the records; without it either, a warning says that nothing can be checked."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"checkpoint_every": 2})) == 0
+    latest = out / "checkpoints" / "step-00000004"
+    _as_an_earlier_version_left_it(latest)
+    capsys.readouterr()
+    other = tiny_run(images, out, train={"seed": 3, "batch_size": 2, "max_steps": 6})
+    assert train_cli(other, "--resume", "latest") == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot resume from {latest}: this config draws other training samples (changed: train.seed: 0 → 3, "
+        "train.batch_size: 4 → 2). Resume with the settings the run was started with"
+    )
+    warm = tiny_run(images, out, train={"max_steps": 6}, model={"init_from": str(latest / "model")})
+    assert train_cli(warm, "--resume", "latest") == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot resume from {latest}: the run started from model.init_from null, this config from "
+    )
+    (out / "training_config.yaml").unlink()
+    assert train_cli(tiny_run(images, out, train={"max_steps": 6}), "--resume", "latest") == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        f"warning: {latest} keeps no record of the config its run trained with (an earlier swinir-hf wrote it), and "
+        "there is no training_config.yaml in its run folder: whether this config trains as the run did cannot be "
+        "checked. Resume it with the settings the run was started with"
+    ]
+
+
+def test_what_a_resume_may_change_goes_on_and_training_config_says_from_which_step(
+    tiny_run, train_cli, images, tmp_path, capsys
+):
+    """A finished run extended with a longer schedule at another learning rate goes on; its training_config.yaml (and
+    the run's progress) say which values the steps before each resume had, not the last launch's for all of them."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"checkpoint_every": 2})) == 0
+    longer = tiny_run(images, out, train={"checkpoint_every": 2, "max_steps": 6, "learning_rate": 1e-3})
+    assert train_cli(longer, "--resume", "latest") == 0
+    assert "changed at this resume (training_config.yaml notes it): train.max_steps: 4 → 6, train." in (
+        capsys.readouterr().err
+    )
+    assert train_cli(tiny_run(images, out, train={"checkpoint_every": 2, "max_steps": 8}), "--resume", "latest") == 0
+    text = (out / "training_config.yaml").read_text()
+    assert text.startswith(
+        "# The settings of the run's last launch. A resume changed some of them; the steps before each change ran "
+        "with\n# the values before its arrows:\n"
+        "#   from step 4: train.max_steps: 4 → 6, train.learning_rate: 0.002 → 0.001\n"
+        "#   from step 6: train.max_steps: 6 → 8, train.learning_rate: 0.001 → 0.002\n"
+    )
+    assert read_config_file(str(out / "training_config.yaml"))["train"]["max_steps"] == 8  # still a config
+    assert summary(out)["changes"] == [
+        {"step": 4, "changed": ["train.max_steps: 4 → 6", "train.learning_rate: 0.002 → 0.001"]},
+        {"step": 6, "changed": ["train.max_steps: 6 → 8", "train.learning_rate: 0.001 → 0.002"]},
+    ]
+
+
 def test_summary_records_speed_and_data_wait(tiny_run, train_cli, images, tmp_path):
     out = tmp_path / "speed"
     assert train_cli(tiny_run(images, out, train={"max_steps": 3})) == 0  # data loaded in this process

@@ -310,7 +310,7 @@ def write_error(err: BaseException, target: Path, place: Path | None = None) -> 
 def write_text_file(path: str | os.PathLike, text: str, replace: bool = True) -> None:
     """Write `text` to `path` atomically (`written_atomically`, which says what `replace` False does)."""
     with written_atomically(path, replace) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")  # as the package reads them, whatever the locale
 
 
 # The folders cleaned, most recently written last: a run writes many files into few folders, but a server writes

@@ -163,7 +163,10 @@ def _train(
     loader = build_loader(run, dataset, start)
     # Every input is checked: only now does the run write into its folder. One it may not create (no rights) is
     # raised on every process.
-    on_main_process(lambda: open_run_folder(cfg, accelerator, out, resume_from, start), main, accelerator.num_processes)
+    changes = run.progress.changes
+    on_main_process(
+        lambda: open_run_folder(cfg, accelerator, out, resume_from, start, changes), main, accelerator.num_processes
+    )
     if main:
         logger.info(
             f"training {trained:,} parameters for steps {start}..{t.max_steps} on "

@@ -1,9 +1,11 @@
-"""Whether a run can go on from a checkpoint: its files, step, model, training samples, GAN stage and EMA as the run
-that saved it had them; each refusal says why and what to do instead."""
+"""Whether a run can go on from a checkpoint: its files, step, model, GAN stage, EMA and recipe (its training
+samples, starting weights, loss, ...: `recipe`) as the run that saved it had them; each refusal says why and what to
+do instead."""
 
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,13 +13,24 @@ from typing import TYPE_CHECKING, Any
 from safetensors import SafetensorError
 
 from ..checkpoints.run_folder import MODEL, PROGRESS
-from ..image_datasets import source_location
 from ..models.loading_swinir import REMOTE_CODE_FIELDS
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..processes import is_main_process
+from .recipe import (
+    SAMPLE_SETTINGS,
+    recipe_changes,
+    recorded_config,
+    run_config_file,
+    sample_settings,
+    setting_change,
+    start,
+)
 
 if TYPE_CHECKING:
     from .config import TrainingConfig
     from .sections import GanArgs
+
+logger = logging.getLogger("swinir_hf.train")
 
 # What torch, safetensors, pickle and json raise for a checkpoint file that is truncated, missing or not theirs.
 UNREADABLE_CHECKPOINT = (OSError, RuntimeError, EOFError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError)
@@ -49,16 +62,32 @@ def check_resume_start(checkpoint: Path, cfg: TrainingConfig) -> None:
     """Raise `ValueError` unless `checkpoint` is whole, not past `train.max_steps`, and saved by a run that started
     from the weights this config starts from: before the model is built (its starting weights loaded)."""
     check_resume_step(checkpoint, cfg.train.max_steps)
+    warn_unrecorded(checkpoint, cfg)
     check_start_resumable(checkpoint, cfg)
 
 
 def check_run_resumable(checkpoint: Path, model: SwinIRForImageRestoration, cfg: TrainingConfig) -> None:
     """Raise `ValueError` unless this run (its `model` built, `cfg`) can go on from `checkpoint` (`check_resume_start`
-    passed): its model, training samples, GAN stage and EMA as the run that saved it had them."""
+    passed): its model, GAN stage, EMA and recipe as the run that saved it had them."""
     check_resumable(checkpoint, model)
-    check_samples_resumable(checkpoint, cfg)
     check_gan_resumable(checkpoint, cfg.gan)
     check_ema_resumable(checkpoint, cfg.train.ema_decay)
+    check_recipe_resumable(checkpoint, cfg)
+
+
+def warn_unrecorded(checkpoint: Path, cfg: TrainingConfig) -> None:
+    """Warn, once (from the main process), where neither `checkpoint` (written by an earlier swinir-hf) nor its run
+    folder (a checkpoint moved out of it) records the config the run trained with: this one cannot be checked."""
+    if recorded_config(checkpoint, cfg) is not None or not is_main_process():
+        return
+    saved = json.loads((checkpoint / PROGRESS).read_text())
+    kept = [what for key, what in (("samples", "training samples"), ("start", "starting weights")) if key in saved]
+    logger.warning(
+        f"{checkpoint} keeps no record of the config its run trained with (an earlier swinir-hf wrote it), and there "
+        "is no training_config.yaml in its run folder: whether this config trains as the run did cannot be checked"
+        + (f" (only its {' and '.join(kept)} are)" if kept else "")
+        + ". Resume it with the settings the run was started with"
+    )
 
 
 def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
@@ -97,59 +126,40 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
     )
 
 
-# The settings that make a run's training samples (each a pure function of the seed and its place in the stream):
-# a resumed run that changed one would train on two streams that its card and training_config.yaml cannot tell apart.
-SAMPLE_SETTINGS = (
-    "train.seed",
-    "train.batch_size",
-    "data.train",
-    "data.train_lr",
-    "data.split",
-    "data.patch_size",
-    "data.degradation",
-    "data.noise_sigma",
-    "data.jpeg_quality",
-    "data.flip",
-)
-
-
-# The settings that name folders: compared by where the folders are, which each checkpoint keeps too (`located`).
-LOCATED_SETTINGS = ("data.train", "data.train_lr")
-
-
-def sample_settings(cfg: TrainingConfig) -> dict[str, Any]:
-    """This run's `SAMPLE_SETTINGS` as JSON values (paths as given), which each checkpoint's progress.json keeps, and
-    where its folders are (`located`): a run resumed from another working folder names them otherwise."""
-    sections = {"train": cfg.train, "data": cfg.data}
-    values = {name: getattr(sections[name.split(".")[0]], name.split(".")[1]) for name in SAMPLE_SETTINGS}
-    values["located"] = {name: _resolved(values[name]) for name in LOCATED_SETTINGS}
-    return json.loads(json.dumps(values))
-
-
-def check_samples_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
-    """Raise `ValueError` when this config draws other training samples than the run `checkpoint` was saved by
-    (`SAMPLE_SETTINGS`; not checked for a checkpoint written before they were kept)."""
+def check_recipe_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
+    """Raise `ValueError` when this config trains otherwise than the run `checkpoint` was saved by: draws other
+    training samples (`SAMPLE_SETTINGS`, by the checkpoint's record of them, else by its `recorded_config`) or changes
+    a setting that a resume may not change (`recipe_changes`). Not checked where nothing is recorded
+    (`warn_unrecorded`)."""
+    recorded = recorded_config(checkpoint, cfg)
     saved = json.loads((checkpoint / PROGRESS).read_text()).get("samples")  # read by check_resume_step already
+    saved = saved or (sample_settings(recorded) if recorded is not None else None)
     now = sample_settings(cfg)
-    changed = [change for k in SAMPLE_SETTINGS if saved and (change := _change(saved, now, k))]
-    if changed:
+    drawn = [change for k in SAMPLE_SETTINGS if saved and (change := setting_change(saved, now, k))]
+    changed = [*drawn, *(recipe_changes(recorded, cfg) if recorded is not None else [])]
+    if changed != drawn:
+        own = run_config_file(checkpoint)
+        raise ValueError(
+            f"cannot resume from {checkpoint}: this config trains otherwise than the run did (changed: "
+            f"{', '.join(changed)}). A resume may change how long the run trains, its learning-rate schedule and how "
+            "its steps run, validate, checkpoint and log, not what it trains: resume with the run's own settings "
+            + (f"(--config {own})" if own else "(its training_config.yaml)")
+            + f", or start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+        )
+    if drawn:
         raise ValueError(
             f"cannot resume from {checkpoint}: this config draws other training samples (changed: "
-            f"{', '.join(changed)}). Resume with the settings the run was started with (its training_config.yaml), "
+            f"{', '.join(drawn)}). Resume with the settings the run was started with (its training_config.yaml), "
             f"or start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
         )
 
 
-def start(cfg: TrainingConfig) -> dict[str, Any]:
-    """The weights the run started from (`model.init_from`, as given and where it is), which each checkpoint's
-    progress.json keeps: the card of a resumed run names them, not the resumed command's."""
-    return {"init_from": cfg.model.init_from, "located": _resolved(cfg.model.init_from)}
-
-
 def check_start_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
     """Raise `ValueError` when this config starts from other weights (`model.init_from`) than the run `checkpoint`
-    was saved by (not checked for a checkpoint written before they were kept): its card would name them."""
+    was saved by (by its record of them, else by its `recorded_config`): its card would name them."""
     saved = json.loads((checkpoint / PROGRESS).read_text()).get("start")
+    if saved is None and (recorded := recorded_config(checkpoint, cfg)) is not None:
+        saved = start(recorded)
     now = start(cfg)
     if saved is not None and saved["located"] != now["located"]:
         raise ValueError(
@@ -158,33 +168,6 @@ def check_start_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
             f"training_config.yaml), or start from its model with --init-from {checkpoint / MODEL} and a new "
             "train.output_dir"
         )
-
-
-def _change(saved: dict[str, Any], now: dict[str, Any], name: str) -> str | None:
-    """Setting `name`'s change between the checkpoint's `sample_settings` and this run's, as the message says it
-    (folders written alike but elsewhere, from another working folder: by where they are); None if unchanged."""
-    before, after = _compared(saved, name, now[name]), _compared(now, name, now[name])
-    if before == after:
-        return None
-    if saved.get(name) != now[name]:
-        before, after = saved.get(name), now[name]
-    return f"{name}: {before!r} → {after!r}"
-
-
-def _compared(settings: dict[str, Any], name: str, default: Any) -> Any:
-    """Setting `name` of `sample_settings` (`default` where a checkpoint lacks it) as compared: folders by where they
-    were when saved (`located`; a checkpoint of an earlier swinir-hf: as written, from this working folder)."""
-    if name not in LOCATED_SETTINGS:
-        return settings.get(name, default)
-    located = settings.get("located", {})
-    return located[name] if name in located else _resolved(settings.get(name, default))
-
-
-def _resolved(value: Any) -> Any:
-    """A setting to compare: folders (`data.train` entries) by where they are, not as written."""
-    if isinstance(value, list):
-        return [source_location(v) if isinstance(v, str) else v for v in value]
-    return source_location(value) if isinstance(value, str) else value
 
 
 def check_same_images(checkpoint: Path, now: dict[str, Any]) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from accelerate.utils import broadcast
 
 from ..checkpoints.export import export_model_folder, push_folder
@@ -38,25 +37,22 @@ from ..storage.atomic_writes import WriteError, os_reason, write_error, write_te
 from .card import training_card
 from .checks import in_run_folder, push_later_command, remove_superseded_work
 from .config import TrainingConfig, flat_config
-from .resume_checks import (
-    UNREADABLE_CHECKPOINT,
-    check_plain_states,
-    check_same_images,
-    sample_settings,
-    start,
-    unreadable_checkpoint,
-)
+from .recipe import config_text, recorded_config, resumed_changes, sample_settings, start
+from .resume_checks import UNREADABLE_CHECKPOINT, check_plain_states, check_same_images, unreadable_checkpoint
 from .state import Run, set_schedule
 
 logger = logging.getLogger("swinir_hf.train")
 
 
-def open_run_folder(cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None, start: int) -> None:
+def open_run_folder(
+    cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None, start: int, changes: list[dict]
+) -> None:
     """Create the run's folder (what it holds of another run or lineage removed: `superseded_work`), write its config
-    and start the trackers (TensorBoard told to drop what an earlier, killed run logged after the resumed step)."""
+    (under the `changes` that resumes made: `Progress.changes`) and start the trackers (TensorBoard told to drop what
+    an earlier, killed run logged after the resumed step)."""
     out.mkdir(parents=True, exist_ok=True)
     remove_superseded_work(out, resume_from)  # only what --overwrite allowed (`check_output_dir`)
-    write_text_file(out / "training_config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_text_file(out / "training_config.yaml", config_text(cfg, changes))
     purge = {"tensorboard": {"purge_step": start + 1}} if start else {}
     with logs_written(out):
         accelerator.init_trackers(cfg.train.project_name, config=flat_config(cfg.to_dict()), init_kwargs=purge)
@@ -85,10 +81,16 @@ def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None
         except UNREADABLE_CHECKPOINT as err:
             raise unreadable_checkpoint(resume_from, err) from err
         step = run.progress.step
-        changed = set_schedule(run.scheduler, run.cfg.milestones(), run.cfg.train, step)
+        recorded = recorded_config(resume_from, run.cfg)
+        changes = resumed_changes(recorded, run.cfg) if recorded is not None else []
+        if changes:  # kept with the run's progress, and said in its training_config.yaml
+            run.progress.changes.append({"step": step, "changed": changes})
+        rescheduled = set_schedule(run.scheduler, run.cfg.milestones(), run.cfg.train, step)
         if run.main:
             logger.info(f"resumed from {resume_from} at step {step}")
-            if changed:
+            if changes:
+                logger.info(f"changed at this resume (training_config.yaml notes it): {', '.join(changes)}")
+            if rescheduled:
                 lr = run.scheduler.get_last_lr()[0]
                 logger.info(f"learning-rate schedule from the current config: lr {lr:g} at step {step}")
     elif resume and run.main:
@@ -160,7 +162,9 @@ def save_checkpoint(run: Run, step: int) -> None:
         if main:
             run.note_compute()
             samples = {**sample_settings(run.cfg), "images": run.images}
-            state = {**run.progress.state_dict(), "loss_window": window, "samples": samples, "start": start(run.cfg)}
+            # The launch's whole config too: a resume compares its recipe (`resume_checks`) and records what it changes.
+            records = {"samples": samples, "start": start(run.cfg), "config": run.cfg.to_dict()}
+            state = {**run.progress.state_dict(), "loss_window": window, **records}
             (tmp / PROGRESS).write_text(json.dumps(state))
             weights_follow_umask(tmp, tmp / PROGRESS)  # accelerate's model.safetensors
             write_model_files(tmp / MODEL, run.scored, _card(run))  # tmp is moved in whole below

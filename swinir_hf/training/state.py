@@ -215,13 +215,15 @@ class Progress:
     (`{"step", "loss"}`), the last logged window's speed (`{"step", "steps_per_s", "data_wait"}`, data_wait: the
     share of its wall time spent waiting for data) and the compute spent, one entry per launch of the run
     (`{"device", "processes", "start_step", "end_step", "seconds"}`: seconds of wall time from its first step to its
-    last save, validation and checkpoints included; model cards and bundled results report them)."""
+    last save, validation and checkpoints included; model cards and bundled results report them) and the settings each
+    resume changed (`{"step", "changed"}`, changed: `recipe.resumed_changes`)."""
 
     step: int = 0
     history: list = field(default_factory=list)
     losses: list = field(default_factory=list)
     speed: dict = field(default_factory=dict)
     compute: list = field(default_factory=list)
+    changes: list = field(default_factory=list)
 
     def state_dict(self) -> dict:
         return {
@@ -230,12 +232,14 @@ class Progress:
             "losses": self.losses,
             "speed": self.speed,
             "compute": self.compute,
+            "changes": self.changes,
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.step, self.history, self.losses = state["step"], state["history"], state["losses"]
         self.speed = state.get("speed", {})  # absent from checkpoints written before it was recorded
         self.compute = state.get("compute", [])  # likewise
+        self.changes = state.get("changes", [])  # likewise
 
     def start_launch(self, device: str, processes: int) -> None:
         """Open this launch's compute entry at the current step."""

@@ -1,0 +1,188 @@
+"""What a run records of its settings, and what a resume may change of them. Each checkpoint's progress.json keeps
+the config of the launch that saved it (`config`), the settings its training samples follow (`samples`) and its
+starting weights (`start`); for a checkpoint written before a record was kept, the run folder's
+training_config.yaml stands in (`recorded_config`). A resume may change only `RESUMABLE` settings: those changes are
+kept in the run's progress (`Progress.changes`) and head its training_config.yaml (`config_text`); `resume_checks`
+refuses the others."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..checkpoints.run_folder import CHECKPOINTS, PROGRESS
+from ..image_datasets import source_location
+from .config import FIELD_TYPES, SECTIONS, TrainingConfig
+
+# The settings that make a run's training samples (each a pure function of the seed and its place in the stream):
+# a resumed run that changed one would train on two streams that its card and training_config.yaml cannot tell apart.
+SAMPLE_SETTINGS = (
+    "train.seed",
+    "train.batch_size",
+    "data.train",
+    "data.train_lr",
+    "data.split",
+    "data.patch_size",
+    "data.degradation",
+    "data.noise_sigma",
+    "data.jpeg_quality",
+    "data.flip",
+    "data.rot90",
+)
+
+# The settings that name folders: compared by where the folders are, which each checkpoint keeps too (`located`).
+LOCATED_SETTINGS = ("data.train", "data.train_lr")
+# Every setting that names a file or folder, compared by where it is (a relative path from another working folder,
+# an absolute one or a link to it: the same place), not as written.
+PLACES = (*LOCATED_SETTINGS, "data.val", "data.val_lr", "data.cache_dir", "model.init_from", "gan.vgg_weights")
+
+# What a resume may change: how long the run trains and its learning-rate schedule (which follows the current config:
+# `state.set_schedule`; the discriminator's too), how its steps run (precision, compiling, micro-batches, clipping: the
+# advice for a run that diverged, memory, threads, data workers) and where, and how it validates, checkpoints and
+# logs. The rest is the run's recipe (its model, samples, loss, optimizer, EMA, GAN terms, starting weights): a run
+# resumed with another would be trained two ways, and its card and training_config.yaml would give one for all steps.
+RESUMABLE = frozenset(
+    {
+        "model.gradient_checkpointing",
+        "data.val",
+        "data.val_lr",
+        "data.val_split",
+        "data.val_max_images",
+        "data.val_noise_sigma",
+        "data.val_jpeg_quality",
+        "data.num_workers",
+        "data.cache_dir",
+        "train.output_dir",
+        "train.max_steps",
+        "train.learning_rate",
+        "train.lr_milestones",
+        "train.lr_gamma",
+        "train.gradient_accumulation_steps",
+        "train.max_grad_norm",
+        "train.mixed_precision",
+        "train.compile",
+        "train.compile_mode",
+        "train.compile_regions",
+        "train.num_threads",
+        "train.tune_allocator",
+        "train.checkpoint_every",
+        "train.checkpoint_minutes",
+        "train.keep_checkpoints",
+        "train.validate_every",
+        "train.log_every",
+        "train.report_to",
+        "train.project_name",
+        "gan.discriminator_lr",
+        "gan.allow_random_vgg",
+    }
+)
+
+
+def settings(cfg: TrainingConfig) -> dict[str, Any]:
+    """Every field of `cfg` by its dotted name (`train.seed`), as JSON values."""
+    sections = {name: getattr(cfg, name) for name in SECTIONS}
+    return json.loads(json.dumps({n: getattr(sections[n.split(".")[0]], n.split(".")[1]) for n in FIELD_TYPES}))
+
+
+def sample_settings(cfg: TrainingConfig) -> dict[str, Any]:
+    """This run's `SAMPLE_SETTINGS` as JSON values (paths as given), which each checkpoint's progress.json keeps, and
+    where its folders are (`located`): a run resumed from another working folder names them otherwise."""
+    values = {name: value for name, value in settings(cfg).items() if name in SAMPLE_SETTINGS}
+    return values | {"located": {name: _resolved(values[name]) for name in LOCATED_SETTINGS}}
+
+
+def start(cfg: TrainingConfig) -> dict[str, Any]:
+    """The weights the run started from (`model.init_from`, as given and where it is), which each checkpoint's
+    progress.json keeps: the card of a resumed run names them, not the resumed command's."""
+    return {"init_from": cfg.model.init_from, "located": _resolved(cfg.model.init_from)}
+
+
+def run_config_file(checkpoint: Path) -> Path | None:
+    """The training_config.yaml of the run folder `checkpoint` is in (`RUN/checkpoints/step-N`), if there is one."""
+    path = checkpoint.parent.parent / "training_config.yaml"
+    return path if checkpoint.parent.name == CHECKPOINTS and path.is_file() else None
+
+
+def recorded_config(checkpoint: Path, cfg: TrainingConfig) -> TrainingConfig | None:
+    """The config the run that saved `checkpoint` trained with: the one its progress.json keeps, else (a checkpoint of
+    an earlier swinir-hf) its run folder's training_config.yaml, written at the run's last launch; a field neither
+    names (added to swinir-hf since) at `cfg`'s value. None where neither is there and readable."""
+    raw = json.loads((checkpoint / PROGRESS).read_text()).get("config")  # read by check_resume_step already
+    if raw is None and (own := run_config_file(checkpoint)) is not None:
+        try:
+            raw = yaml.safe_load(own.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return None
+    if not isinstance(raw, dict):
+        return None
+    sections = {}
+    for name in SECTIONS:
+        now, given = getattr(cfg, name), raw.get(name)
+        known = {f.name for f in dataclasses.fields(now)}
+        # Through the section's own class: a level another degradation does not read reads as null (`DataArgs`).
+        sections[name] = dataclasses.replace(
+            now, **{k: v for k, v in (given if isinstance(given, dict) else {}).items() if k in known}
+        )
+    return TrainingConfig(**sections)
+
+
+def recipe_changes(before: TrainingConfig, after: TrainingConfig) -> list[str]:
+    """The settings of the recipe (all but `RESUMABLE`) that `after` changes from `before`, as messages say them; not
+    the samples' and starting weights' (`SAMPLE_SETTINGS`, `model.init_from`), which `resume_checks` compares by the
+    checkpoint's own records of them where it has them."""
+    own = (*RESUMABLE, *SAMPLE_SETTINGS, "model.init_from")
+    return _changes(before, after, [name for name in FIELD_TYPES if name not in own])
+
+
+def resumed_changes(before: TrainingConfig, after: TrainingConfig) -> list[str]:
+    """The `RESUMABLE` settings that `after` changes from `before`, as messages say them."""
+    return _changes(before, after, [name for name in FIELD_TYPES if name in RESUMABLE])
+
+
+def _changes(before: TrainingConfig, after: TrainingConfig, names: list[str]) -> list[str]:
+    old, new = settings(before), settings(after)
+    return [change for name in names if (change := setting_change(old, new, name))]
+
+
+def config_text(cfg: TrainingConfig, changes: list[dict]) -> str:
+    """The run's training_config.yaml: `cfg`, under comments giving the values that resumes changed (`changes`, as
+    `Progress.changes` keeps them), so that it does not claim the earlier steps for the values of the last launch."""
+    lines = [f"#   from step {c['step']}: {', '.join(c['changed'])}" for c in changes]
+    header = [
+        "# The settings of the run's last launch. A resume changed some of them; the steps before each change ran with",
+        "# the values before its arrows:",
+    ]
+    return "".join(f"{line}\n" for line in (header + lines if lines else [])) + yaml.safe_dump(
+        cfg.to_dict(), sort_keys=False
+    )
+
+
+def setting_change(saved: dict[str, Any], now: dict[str, Any], name: str) -> str | None:
+    """Setting `name`'s change between recorded settings (`settings`, `sample_settings`) and this run's, as messages
+    say it (places written alike but elsewhere, from another working folder: by where they are); None if unchanged."""
+    before, after = _compared(saved, name, now[name]), _compared(now, name, now[name])
+    if before == after:
+        return None
+    if saved.get(name) != now[name]:
+        before, after = saved.get(name), now[name]
+    return f"{name}: {before!r} → {after!r}"
+
+
+def _compared(settings: dict[str, Any], name: str, default: Any) -> Any:
+    """Setting `name` (`default` where a record lacks it) as compared: places (`PLACES`) by where they were when
+    saved (`located`; a record of an earlier swinir-hf: as written, from this working folder)."""
+    if name not in PLACES:
+        return settings.get(name, default)
+    located = settings.get("located", {})
+    return located[name] if name in located else _resolved(settings.get(name, default))
+
+
+def _resolved(value: Any) -> Any:
+    """A setting to compare: files and folders (`data.train` entries) by where they are, not as written."""
+    if isinstance(value, list):
+        return [source_location(v) if isinstance(v, str) else v for v in value]
+    return source_location(value) if isinstance(value, str) else value
