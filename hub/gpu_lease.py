@@ -10,7 +10,7 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
    model's checkpoint into runs/gpu/NAME/checkpoints/ from the newer of the carried gpu_ckpt/NAME.tar and the
    lease state in the working tree, hub/lease_state/NAME.tar; a model with neither starts from the EMA weights of
    the first of its WARM_START sources that has some (sr-x2 and denoise-color from sr-x4, jpeg-color from
-   denoise-color, else sr-x4), else from scratch;
+   denoise-color, else sr-x4), else from scratch (a later lease resumes it without: its checkpoints record the start);
 3. starts one `python -m swinir_hf.train --config gpu_... --resume latest` process per model on the one GPU and,
    with `--then`, the next queued model in the place of one that finishes its max_steps (if 90 s are left; its warm
    start may take the finished model's final weights);

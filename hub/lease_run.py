@@ -188,6 +188,7 @@ def start_trainer(
     t.start_step[name] = _progress(args.runs / name)["step"]
     # A warm start may take a source that finished in this lease: its tar, final model included, is in OUT.
     sources = argparse.Namespace(**{**vars(args), "ckpt": args.out}) if name in t.queued else args
+    # A resumed one gets none: its trainer goes on from the start its checkpoint records (a folder of another machine).
     t.init[name] = warm_start(name, sources) if t.start_step[name] == 0 else []
     t.procs[name], _ = launch(name, args, env, t.shares[name], t.init[name] + t.picked[name])
     t.started[name] = time.monotonic()

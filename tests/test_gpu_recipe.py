@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -324,6 +325,52 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     out = capsys.readouterr().out
     assert "sr-x2.tar): from scratch (no sr-x4 checkpoint with a model/ folder to start from)" in out
     assert "jpeg-color.tar): from scratch (no denoise-color or sr-x4 checkpoint with a model/ folder to start" in out
+
+
+def test_a_warm_started_model_resumes_in_the_next_lease_without_its_warm_start(
+    tmp_path: Path, images: Path, monkeypatch, capsys
+) -> None:
+    """Found in a lease: sr-x2, warm-started from sr-x4 (`model.init_from` a folder unpacked on that machine, step 0
+    only), was restored from its tar on the next machine and its trainer, started without it, refused to resume
+    (`the run started from model.init_from ..., this config from null`). `start_trainer` as a lease runs it, its
+    trainer's command run in this process, on the tiny images."""
+    lease_checkpoints, lease_run = _hub_module("lease_checkpoints"), _hub_module("lease_run")
+    from swinir_hf.training.cli import main
+
+    class InProcess:  # `launch`'s trainer, run to its end when started
+        def __init__(self, command: list[str], **_: object) -> None:
+            self.returncode, self.pid = main(command[3:]), os.getpid()  # after `python -m swinir_hf.train`
+
+        def poll(self) -> int:
+            return self.returncode
+
+    monkeypatch.setattr(lease_run, "subprocess", argparse.Namespace(Popen=InProcess, STDOUT=subprocess.STDOUT))
+    _checkpoint(tmp_path / "x4run", SwinIRConfig.from_preset("lightweight_sr", 4, **TINY_BODY), 7)
+    lease_checkpoints.pack(tmp_path / "x4run", tmp_path / "state" / "sr-x4.tar")
+    data = [f"data.train=[{images}]", "data.val=null", "train.mixed_precision=no", "train.ema_decay=0.9", *TINY]
+
+    def lease(runs: str, ckpt: Path, steps: int) -> Path:
+        args = argparse.Namespace(ckpt=ckpt, state=tmp_path / "state", runs=tmp_path / runs, workdir=tmp_path)
+        args.out, args.set = tmp_path / f"{runs}-out", [*data, f"train.max_steps={steps}"]
+        args.runs.mkdir()
+        t = lease_run.Trainers({"sr-x2": 0}, [], frozenset())
+        lease_run.start_trainer("sr-x2", args, {}, [], time.monotonic() + 600, t)
+        assert t.procs["sr-x2"].returncode == 0, capsys.readouterr().err[-2000:]
+        lease_run.pack_all(["sr-x2"], args, {})
+        return args.out
+
+    first = lease("runs1", tmp_path / "ckpt", 2)
+    warm = tmp_path / "runs1" / "sr-x2.init" / "checkpoints" / "step-00000007" / "model"
+    shutil.rmtree(tmp_path / "runs1")  # the next lease's machine is a fresh one
+    lease("runs2", first, 4)
+    assert "sr-x2: restored step 2 from " in capsys.readouterr().out
+    step_dir = tmp_path / "runs2" / "sr-x2" / "checkpoints" / "step-00000004"
+    assert json.loads((step_dir / "progress.json").read_text())["start"]["init_from"] == str(warm)
+    trained = yaml.safe_load((tmp_path / "runs2" / "sr-x2" / "training_config.yaml").read_text())
+    assert trained["model"]["init_from"] == str(warm)
+    assert "- initialised from `…/step-00000007/model` (36 tensors loaded, 2 re-initialised, 2 dropped)" in (
+        (step_dir / "model" / "README.md").read_text()
+    )
 
 
 def test_a_warm_start_passes_over_a_source_tar_without_a_model_folder(tmp_path: Path, capsys) -> None:

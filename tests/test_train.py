@@ -853,6 +853,43 @@ def test_an_earlier_versions_checkpoint_is_checked_by_its_run_folders_config(
     ]
 
 
+def test_a_resume_goes_on_from_the_runs_starting_weights_named_again_or_not(
+    tiny_config, tiny_run, train_cli, images, tmp_path, capsys
+):
+    """Found in the GPU lease: a model warm-started with `--init-from` a folder of that machine was restored on the
+    next one and resumed without it, and was refused (`the run started from model.init_from ..., this config from
+    null`); naming it again failed too, the folder gone. Its checkpoint's weights replace the starting ones: the
+    resume goes on from the recorded start, which its checkpoints, training_config.yaml and card keep. Without a
+    preset, the architecture is the checkpoint's model's, not the gone folder's."""
+    source, out = tmp_path / "source", tmp_path / "run"
+    SwinIRForImageRestoration(tiny_config(task="lightweight_sr", embed_dim=12)).save_pretrained(source)
+
+    def run(steps: int, **model: str) -> dict:
+        raw = tiny_run(images, out, train={"max_steps": steps, "checkpoint_every": 2})
+        return raw | {"model": {"config": {"upscale": 2}, **model}}  # no preset: the source's architecture
+
+    assert train_cli(run(2, init_from=str(source))) == 0
+    shutil.rmtree(source)
+    capsys.readouterr()
+    assert train_cli(run(4), "--resume", "latest") == 0
+    assert "initialised from" not in capsys.readouterr().err  # nothing loaded from it
+    assert train_cli(run(6), "--resume", "latest", "--init-from", str(source)) == 0  # named again, gone
+    progress = json.loads((out / "checkpoints/step-00000006/progress.json").read_text())
+    assert progress["start"]["init_from"] == str(source) == progress["config"]["model"]["init_from"]
+    assert len(progress["start"]["report"]["loaded"]) == 38  # what the first launch loaded
+    assert yaml.safe_load((out / "training_config.yaml").read_text())["model"]["init_from"] == str(source)
+    card = (out / "README.md").read_text()
+    assert f"- initialised from `…/{tmp_path.name}/source` (38 tensors loaded, 0 re-initialised, 0 dropped)" in card
+    assert SwinIRForImageRestoration.from_pretrained(out).config.embed_dim == 12  # the source's, not the default
+    # Other starting weights are still refused.
+    capsys.readouterr()
+    assert train_cli(run(8, init_from=str(out)), "--resume", "latest") == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot resume from {out / 'checkpoints/step-00000006'}: the run started from model.init_from "
+        f"{source}, this config from {out}. "
+    )
+
+
 def test_what_a_resume_may_change_goes_on_and_training_config_says_from_which_step(
     tiny_run, train_cli, images, tmp_path, capsys
 ):

@@ -70,7 +70,7 @@ def _hub_base_model(init: InitReport | None) -> str | None:
     """The Hub repo id the starting weights came from; None for local folders, files and bundled models."""
     from ..checkpoints.loading import resolve_spec
 
-    if init is None or not init.loaded:
+    if init is None:
         return None
     source = resolve_spec(init.source)
     return source if isinstance(source, str) else None
@@ -136,7 +136,9 @@ def _training_recipe(
                 else "random (gan.allow_random_vgg, for tests: no perceptual loss to speak of)"
             )
         )
-    if init is not None:
+    if init is not None and not init.loaded:  # a resumed run's start, recorded without its tensors (`recorded`)
+        recipe.append(f"- initialised from `{_shown(init.source)}`")
+    elif init is not None:
         recipe.append(
             f"- initialised from `{_shown(init.source)}` ({len(init.loaded)} tensors loaded"
             + (f", {len(init.fitted)} of them fitted to this window size" if init.fitted else "")

@@ -30,6 +30,7 @@ from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
 from .gan import LOGGED_TERMS, GanParts, build_gan, gan_step
+from .recipe import resumed_start, start
 from .resume_checks import check_resume_start, check_run_resumable
 from .saving import (
     check_finite,
@@ -42,7 +43,7 @@ from .saving import (
     save_checkpoint,
 )
 from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
-from .state import EMA, InitReport, Run, build_model, step_seed
+from .state import EMA, Run, build_model, step_seed
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs, validation_set
 
 logger = logging.getLogger("swinir_hf.train")
@@ -139,10 +140,12 @@ def _train(
 
     t, main = cfg.train, accelerator.is_main_process
     check_batch_split(t.batch_size, t.gradient_accumulation_steps, accelerator.num_processes)  # before slow work
+    started = None  # the record of the weights the run starts from (`recipe.start`)
     if resume_from is not None:  # before the starting weights load (from the Hub, maybe)
         check_resume_start(resume_from, cfg)
+        cfg, started = resumed_start(resume_from, cfg)  # the run's, named again or not: not loaded
     set_seed(t.seed)  # identical initialisation on every process
-    model, init_report = build_model(cfg.model, t, bars=main)  # one "Loading weights" bar, as one report
+    model, init_report = build_model(cfg.model, t, bars=main, resumed=resume_from)  # one "Loading weights" bar
     if resume_from is not None:
         check_run_resumable(resume_from, model, cfg)
         if not push_to_hub_repo and finished_at(out, resume_from, t.max_steps):  # its model and card as they are
@@ -156,20 +159,20 @@ def _train(
     dataset = build_dataset(cfg, model.config)
     val_images, baseline = _validation_share(cfg, accelerator, model.config) if cfg.data.val else (None, None)
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    run = prepare(cfg, accelerator, model, gan, out, init_report, push_to_hub_repo or str(out))
+    run = prepare(cfg, accelerator, model, gan, out, started or start(cfg, init_report), push_to_hub_repo or str(out))
     run.val_images, run.baseline, run.show_bar, run.images = val_images, baseline, progress, dataset.fingerprint()
     resume_state(run, resume, resume_from)
-    start = run.progress.step
-    loader = build_loader(run, dataset, start)
+    first = run.progress.step
+    loader = build_loader(run, dataset, first)
     # Every input is checked: only now does the run write into its folder. One it may not create (no rights) is
     # raised on every process.
     changes = run.progress.changes
     on_main_process(
-        lambda: open_run_folder(cfg, accelerator, out, resume_from, start, changes), main, accelerator.num_processes
+        lambda: open_run_folder(cfg, accelerator, out, resume_from, first, changes), main, accelerator.num_processes
     )
     if main:
         logger.info(
-            f"training {trained:,} parameters for steps {start}..{t.max_steps} on "
+            f"training {trained:,} parameters for steps {first}..{t.max_steps} on "
             f"{accelerator.num_processes} process(es), {accelerator.device}, {len(dataset)} images"
         )
     try:
@@ -200,7 +203,7 @@ def prepare(
     model: Any,
     gan: GanParts | None,
     out: Path,
-    init_report: InitReport | None,
+    started: dict[str, Any],
     card_id: str,
 ) -> Run:
     """Optimizer, schedule, EMA and the GAN parts (`build_gan`'s, of a GAN run), prepared by accelerate and
@@ -224,7 +227,7 @@ def prepare(
     if ema is not None:
         ema.model.to(accelerator.device)
         accelerator.register_for_checkpointing(ema.model)
-    return Run(cfg, accelerator, out, model, optimizer, scheduler, ema, gan, init_report, card_id)
+    return Run(cfg, accelerator, out, model, optimizer, scheduler, ema, gan, started, card_id)
 
 
 def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.data.DataLoader:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..checkpoints.run_folder import CHECKPOINTS, PROGRESS
 from ..image_datasets import source_location
 from .config import FIELD_TYPES, SECTIONS, TrainingConfig
+
+if TYPE_CHECKING:
+    from .state import InitReport
 
 # The settings that make a run's training samples (each a pure function of the seed and its place in the stream):
 # a resumed run that changed one would train on two streams that its card and training_config.yaml cannot tell apart.
@@ -95,10 +98,29 @@ def sample_settings(cfg: TrainingConfig) -> dict[str, Any]:
     return values | {"located": {name: _resolved(values[name]) for name in LOCATED_SETTINGS}}
 
 
-def start(cfg: TrainingConfig) -> dict[str, Any]:
-    """The weights the run started from (`model.init_from`, as given and where it is), which each checkpoint's
-    progress.json keeps: the card of a resumed run names them, not the resumed command's."""
-    return {"init_from": cfg.model.init_from, "located": _resolved(cfg.model.init_from)}
+def start(cfg: TrainingConfig, report: InitReport | None = None) -> dict[str, Any]:
+    """The weights the run started from (`model.init_from`, as given and where it is) and what of them it loaded
+    (`report`'s fields), which each checkpoint's progress.json keeps: a resume goes on from them, named again or not
+    (`recorded_start`), and the card of a resumed run names them, not the resumed command's."""
+    record = {"init_from": cfg.model.init_from, "located": _resolved(cfg.model.init_from)}
+    return record | ({"report": dataclasses.asdict(report)} if report is not None else {})
+
+
+def recorded_start(checkpoint: Path, cfg: TrainingConfig) -> dict[str, Any] | None:
+    """The weights the run that saved `checkpoint` started from (`start`): its progress.json's record, else (a
+    checkpoint of an earlier swinir-hf) its `recorded_config`'s `model.init_from`; None where neither is there."""
+    saved = json.loads((checkpoint / PROGRESS).read_text()).get("start")  # read by check_resume_step already
+    if saved is None and (recorded := recorded_config(checkpoint, cfg)) is not None:
+        return start(recorded)
+    return saved
+
+
+def resumed_start(checkpoint: Path, cfg: TrainingConfig) -> tuple[TrainingConfig, dict[str, Any]]:
+    """`cfg` going on from `checkpoint` (`check_start_resumable` passed) and the record of the weights it started
+    from: the run's (`recorded_start`), whether `cfg` names them again or not, its `model.init_from` set to theirs for
+    its training_config.yaml and later checkpoints (this config's where none is recorded)."""
+    started = recorded_start(checkpoint, cfg) or start(cfg)
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from=started["init_from"])), started
 
 
 def run_config_file(checkpoint: Path) -> Path | None:

@@ -20,6 +20,7 @@ from .recipe import (
     SAMPLE_SETTINGS,
     recipe_changes,
     recorded_config,
+    recorded_start,
     run_config_file,
     sample_settings,
     setting_change,
@@ -156,15 +157,12 @@ def check_recipe_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
 
 def check_start_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
     """Raise `ValueError` when this config starts from other weights (`model.init_from`) than the run `checkpoint`
-    was saved by (by its record of them, else by its `recorded_config`): its card would name them."""
-    saved = json.loads((checkpoint / PROGRESS).read_text()).get("start")
-    if saved is None and (recorded := recorded_config(checkpoint, cfg)) is not None:
-        saved = start(recorded)
-    now = start(cfg)
-    if saved is not None and saved["located"] != now["located"]:
+    was saved by (`recorded_start`): its card would name them. A config that names none goes on from the run's."""
+    saved, now = recorded_start(checkpoint, cfg), start(cfg)
+    if saved is not None and now["init_from"] and saved["located"] != now["located"]:
         raise ValueError(
             f"cannot resume from {checkpoint}: the run started from model.init_from {saved['init_from'] or 'null'}, "
-            f"this config from {now['init_from'] or 'null'}. Resume with the settings the run was started with (its "
+            f"this config from {now['init_from']}. Resume with the settings the run was started with (its "
             f"training_config.yaml), or start from its model with --init-from {checkpoint / MODEL} and a new "
             "train.output_dir"
         )

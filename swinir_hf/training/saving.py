@@ -37,9 +37,9 @@ from ..storage.atomic_writes import WriteError, os_reason, write_error, write_te
 from .card import training_card
 from .checks import in_run_folder, push_later_command, remove_superseded_work
 from .config import TrainingConfig, flat_config
-from .recipe import config_text, recorded_config, resumed_changes, sample_settings, start
+from .recipe import config_text, recorded_config, resumed_changes, sample_settings
 from .resume_checks import UNREADABLE_CHECKPOINT, check_plain_states, check_same_images, unreadable_checkpoint
-from .state import Run, set_schedule
+from .state import InitReport, Run, set_schedule
 
 logger = logging.getLogger("swinir_hf.train")
 
@@ -111,7 +111,8 @@ def checkpoint_due(run: Run) -> bool:
 
 
 def _card(run: Run) -> str:
-    return training_card(run.cfg, run.scored, run.progress, run.baseline, run.init_report, run.card_id)
+    init = InitReport.recorded(run.start)  # a resumed run's, as it started
+    return training_card(run.cfg, run.scored, run.progress, run.baseline, init, run.card_id)
 
 
 class TrainingDiverged(ValueError):
@@ -163,7 +164,7 @@ def save_checkpoint(run: Run, step: int) -> None:
             run.note_compute()
             samples = {**sample_settings(run.cfg), "images": run.images}
             # The launch's whole config too: a resume compares its recipe (`resume_checks`) and records what it changes.
-            records = {"samples": samples, "start": start(run.cfg), "config": run.cfg.to_dict()}
+            records = {"samples": samples, "start": run.start, "config": run.cfg.to_dict()}
             state = {**run.progress.state_dict(), "loss_window": window, **records}
             (tmp / PROGRESS).write_text(json.dumps(state))
             weights_follow_umask(tmp, tmp / PROGRESS)  # accelerate's model.safetensors

@@ -4,6 +4,7 @@ transferred), the EMA copy, the checkpointed progress and the per-step seed."""
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import time
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checkpoints.run_folder import MODEL
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .config import TrainingConfig
@@ -38,6 +40,14 @@ class InitReport:
     fitted: list[str] = field(default_factory=list)  # loaded after `fit_position_bias` (another window size)
     preset: str | None = None  # model.preset: the architecture is the preset's, not the source's
     changed: list[str] = field(default_factory=list)  # without a preset: the source's config fields set otherwise
+
+    @classmethod
+    def recorded(cls, start: dict[str, Any]) -> InitReport | None:
+        """The report a run's record of its starting weights keeps (`recipe.start`); None for a run from scratch. A
+        record of an earlier swinir-hf keeps none: the source alone, its tensors not counted (`loaded` empty)."""
+        if not start.get("init_from"):
+            return None
+        return cls(**start["report"]) if "report" in start else cls(start["init_from"], [], [], [])
 
     def __str__(self) -> str:
         def names(items: list[str]) -> str:
@@ -75,24 +85,12 @@ class InitReport:
 
 
 def build_model(
-    args: ModelArgs, training: TrainArgs, bars: bool = True
+    args: ModelArgs, training: TrainArgs, bars: bool = True, resumed: Path | None = None
 ) -> tuple[SwinIRForImageRestoration, InitReport | None]:
     """The model to train, its config from the preset / `init_from` / `config` fields, starting weights loaded (with
-    transformers' loading and the Hub's download bars only where `bars`: each process of a launch loads them)."""
-    source = None
-    if args.init_from:
-        from ..checkpoints.convert import CheckpointError
-        from ..checkpoints.loading import load_model
-        from ..library_bars import transformers_bars_off
-
-        # Named: the path may come from a config file, not the command line.
-        try:
-            with transformers_bars_off(when=not bars):
-                source = load_model(args.init_from)
-        except CheckpointError as err:
-            raise CheckpointError(f"model.init_from: {err}") from err
-        except (ValueError, OSError) as err:  # an uncached Hub model (ModelNotAvailableError), ...
-            raise ValueError(f"model.init_from: {err}") from err
+    transformers' loading and the Hub's download bars only where `bars`: each process of a launch loads them). A run
+    resumed from the checkpoint `resumed` loads none (`_starting_point`), and reports none."""
+    source, base = _starting_point(args, bars, resumed)
     overrides = dict(args.config)
     if args.scale is not None and overrides.get("upscale", args.scale) != args.scale:  # one would be ignored
         raise ValueError(
@@ -104,7 +102,7 @@ def build_model(
     if training.charbonnier_eps is not None:
         overrides["charbonnier_eps"] = training.charbonnier_eps
     try:
-        config = _model_config(args, source, overrides)
+        config = _model_config(args, base, overrides)
     except CONFIG_ERRORS as err:  # a strict-dataclass type error spans lines
         raise ValueError(f"model: {' '.join(str(err).split())}") from err
     if training.charbonnier_eps is not None and config.loss != "charbonnier":  # the run's loss would not read it
@@ -134,10 +132,38 @@ def build_model(
     return model, report
 
 
-def _model_config(args: ModelArgs, source: SwinIRForImageRestoration | None, overrides: dict) -> SwinIRConfig:
+def _starting_point(
+    args: ModelArgs, bars: bool, resumed: Path | None
+) -> tuple[SwinIRForImageRestoration | None, dict[str, Any]]:
+    """The model whose weights the run starts from (None: none to load) and the config its architecture starts from
+    without a preset (`_model_config`). A resumed run's checkpoint replaces the starting weights, which may be gone
+    since (a folder of another machine): they are not loaded, and its own model's config stands in for theirs; only
+    for a checkpoint without one (an earlier swinir-hf's), and no preset, is the starting model read for its config."""
+    if not args.init_from:
+        return None, {}
+    if resumed is not None and args.preset is not None:
+        return None, {}
+    if resumed is not None and (resumed / MODEL / "config.json").is_file():
+        return None, json.loads((resumed / MODEL / "config.json").read_text())
+    from ..checkpoints.convert import CheckpointError
+    from ..checkpoints.loading import load_model
+    from ..library_bars import transformers_bars_off
+
+    # Named: the path may come from a config file, not the command line.
+    try:
+        with transformers_bars_off(when=not bars):
+            source = load_model(args.init_from)
+    except CheckpointError as err:
+        raise CheckpointError(f"model.init_from: {err}") from err
+    except (ValueError, OSError) as err:  # an uncached Hub model (ModelNotAvailableError), ...
+        raise ValueError(f"model.init_from: {err}") from err
+    return (source if resumed is None else None), source.config.to_dict()
+
+
+def _model_config(args: ModelArgs, base: dict[str, Any], overrides: dict) -> SwinIRConfig:
     if args.preset is not None:
         return SwinIRConfig.from_preset(args.preset, args.scale, **overrides)
-    base = source.config.to_dict() if source is not None else {}
+    base = dict(base)
     for key in ("architectures", "transformers_version", "model_type", "torch_dtype", "dtype"):
         base.pop(key, None)
     if args.scale is not None:
@@ -307,7 +333,7 @@ class Run:
     scheduler: Any
     ema: EMA | None
     gan: GanParts | None
-    init_report: InitReport | None
+    start: dict[str, Any]  # the weights the run started from (`recipe.start`), which checkpoints keep
     card_id: str
     progress: Progress = field(default_factory=Progress)
     val_images: list | None = None
