@@ -114,7 +114,8 @@ def test_an_output_name_that_is_a_symlink_is_replaced_not_followed(inputs, model
     out.mkdir()
     (out / "good.png").symlink_to(photos / "holiday.png")
     args = ["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "--no-progress"]
-    assert main(args) == 0 and "skipped 1 existing" in capsys.readouterr().err
+    assert main(args) == 1  # the photo is not of the size this run makes: refused, as existing outputs are
+    assert "(good.png: 7×5, this run: 20×24): --overwrite replaces it" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
     assert not (out / "good.png").is_symlink() and Image.open(out / "good.png").size == (20, 24)
     assert _snapshot(photos) == before

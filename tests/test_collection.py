@@ -19,8 +19,9 @@ import tifffile
 import torch
 from PIL import Image
 
-from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, restore
+from swinir_hf import SwinIRForImageRestoration, SwinIRRestorer, load_model, restore
 from swinir_hf.checkpoints.bundled import DEFAULTS_DIR
+from swinir_hf.checkpoints.fingerprint import weights_fingerprint
 from swinir_hf.cli import main
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
@@ -503,11 +504,14 @@ def test_existing_outputs_are_skipped_unless_overwrite(mixed, model_dir, tmp_pat
     out = tmp_path / "out"
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
     restored = (out / "odd.png").read_bytes()
-    (out / "odd.png").write_bytes(b"the user's own file")
     capsys.readouterr()
     assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
-    assert (out / "odd.png").read_bytes() == b"the user's own file"
     assert "restored 0, failed 0, skipped 1 existing (pass --overwrite to replace them)" in capsys.readouterr().err
+    (out / "odd.png").write_bytes(b"the user's own file")
+    assert _restore(mixed / "odd.png", "-o", out, model_dir=model_dir) == 0
+    assert (out / "odd.png").read_bytes() == b"the user's own file"
+    unrecorded = "1 without a record of the model that made it: an earlier version's or another program's"
+    assert f"restored 0, failed 0, skipped 1 existing ({unrecorded}; --overwrite redoes it)" in capsys.readouterr().err
     assert _restore(mixed / "odd.png", "-o", out, "--overwrite", model_dir=model_dir) == 0
     assert (out / "odd.png").read_bytes() == restored
 
@@ -537,7 +541,8 @@ def test_a_rerun_with_another_model_or_outscale_refuses_the_outputs_it_would_mak
     said = "1 output in {} (odd.png) was restored with no --outscale (this run: --outscale 3): --overwrite replaces it"
     assert said.format(out.resolve()) in capsys.readouterr().err
     assert _restore(*inputs, "-o", out, "--overwrite", model_dir=other) == 0
-    assert read_provenance(out / "odd.png") == Provenance(str(other.resolve()), None, 2)  # the ×2 model's
+    weights = weights_fingerprint(load_model(other))
+    assert read_provenance(out / "odd.png") == Provenance(str(other.resolve()), None, 2, weights)  # the ×2 model's
     # --outscale 2 of a ×2 model makes the same pixels as none: its outputs are done.
     assert _restore(*inputs, "-o", out, "--outscale", "2", model_dir=other) == 0
     assert "restored 0, failed 0, skipped 2 existing" in capsys.readouterr().err
@@ -587,6 +592,72 @@ def test_outputs_record_a_model_the_same_however_it_is_named(model_dir, monkeypa
     assert model_label(model_dir.resolve(), weights_key="params") == f"{model_dir.resolve()}#params"
 
 
+def test_a_rerun_into_an_earlier_versions_folder_checks_each_outputs_size(model_dir, tiny_config, tmp_path, capsys):
+    """Outputs without a record (an earlier version's, another program's) were skipped as done whatever the run: a
+    ×1 model, or `--outscale 3`, rerun into a ×2 folder said "skipped 3 existing", exit 0. One of another size than
+    this run makes is refused now, and the summary counts those it skips without a record."""
+    src, out, x1 = tmp_path / "in", tmp_path / "out", tmp_path / "x1"
+    src.mkdir()
+    out.mkdir()
+    for i, (name, (w, h)) in enumerate({"a.png": (6, 5), "b.png": (7, 4), "c.png": (5, 5)}.items()):
+        Image.fromarray(_rng_image((h, w, 3), seed=i)).save(src / name)
+    Image.fromarray(_rng_image((10, 12, 3))).save(out / "a.png")  # ×2, written without a record
+    Image.fromarray(_rng_image((4, 7, 3))).save(out / "b.png")  # another program's ×1
+    fix, size = "--overwrite replaces {}, or choose another -o", "made at another size than this run makes"
+    assert _restore(src, "-o", out, model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    said = f"1 output in {out.resolve()} (b.png) was {size} (b.png: 7×4, this run: 14×8)"
+    assert f"error: {said}: {fix.format('it')}" in err
+    unrecorded = "1 without a record of the model that made it: an earlier version's or another program's"
+    assert f"restored 1, failed 1, skipped 1 existing ({unrecorded}; --overwrite redoes it)" in err
+    SwinIRForImageRestoration(tiny_config(upscale=1, upsampler=None)).save_pretrained(x1)
+    assert _restore(src, "-o", out, model_dir=x1) == 1  # b.png is the ×1 model's size: skipped
+    said = f"1 output in {out.resolve()} (a.png) was {size} (a.png: 12×10, this run: 6×5)"
+    assert f"error: {said}: {fix.format('it')}" in capsys.readouterr().err
+    assert _restore(src, "-o", out, "--outscale", "3", model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    said = "2 outputs in {} (a.png, b.png) were {size} (a.png: 12×10, this run: 18×15)"
+    assert f"error: {said.format(out.resolve(), size=size)}: {fix.format('them')}" in err
+    assert "restored 0, failed 3, skipped 0 existing" in err  # c.png: its record says no --outscale
+    assert _restore(src, "-o", out, "--overwrite", model_dir=model_dir) == 0
+    assert _restore(src, "-o", out, model_dir=model_dir) == 0
+    assert "restored 0, failed 0, skipped 3 existing (pass --overwrite to replace them)" in capsys.readouterr().err
+
+
+def test_a_model_retrained_in_place_is_told_from_the_weights_that_made_the_outputs(model_dir, tmp_path, capsys):
+    """A local model folder is recorded by its path, a bundled one by its name: new weights under it were skipped as
+    done. The record holds the weights' fingerprint now, taken as loaded: the same whatever --dtype runs them."""
+    folder, src, out = tmp_path / "model", tmp_path / "in", tmp_path / "out"
+    shutil.copytree(model_dir, folder)
+    src.mkdir()
+    for i, name in enumerate(("a.png", "b.png", "c.png")):
+        Image.fromarray(_rng_image((6, 6, 3), seed=i)).save(src / name)
+    assert _restore(src / "a.png", src / "b.png", "-o", out, "--dtype", "bfloat16", model_dir=folder) == 0
+    model = SwinIRForImageRestoration.from_pretrained(folder)
+    recorded = Provenance(str(folder.resolve()), None, 2, weights_fingerprint(model))
+    assert read_provenance(out / "a.png") == recorded and len(recorded.text()) < 200
+    # The record of the version before, without the weights: compared by the model's name.
+    before = Provenance(recorded.model, None, 2)
+    write_image(out / "c.png", _rng_image((12, 12, 3)), made_by=before.text().replace(', "weights": null', ""))
+    assert read_provenance(out / "c.png") == before
+    capsys.readouterr()
+    assert _restore(src, "-o", out, "--dtype", "float32", model_dir=folder) == 0
+    assert "restored 0, failed 0, skipped 3 existing (pass --overwrite to replace them)" in capsys.readouterr().err
+    first = _hashes(out)
+    with torch.no_grad():
+        next(model.parameters()).add_(0.01)
+    model.save_pretrained(folder)  # retrained in place
+    assert _restore(src, "-o", out, model_dir=folder) == 1  # nothing to restore: the model loaded to be checked
+    err = capsys.readouterr().err
+    said = f"2 outputs in {out.resolve()} (a.png, b.png) were restored with other weights of {folder.resolve()}"
+    assert f"error: {said}: --overwrite replaces them, or choose another -o" in err
+    assert "restored 0, failed 2, skipped 1 existing" in err and _hashes(out) == first
+    assert _restore(src, "-o", out, "--overwrite", model_dir=folder) == 0
+    assert read_provenance(out / "a.png") == Provenance(recorded.model, None, 2, weights_fingerprint(model))
+    assert _restore(src, "-o", out, model_dir=folder) == 0
+    assert "restored 0, failed 0, skipped 3 existing" in capsys.readouterr().err
+
+
 def test_restore_and_eval_take_the_weights_key_their_errors_ask_for(model_dir, tmp_path, capsys):
     """A checkpoint of one's own training with its weights under another key: the error said "pass --weights-key
     generator", which only `convert` took."""
@@ -604,7 +675,10 @@ def test_restore_and_eval_take_the_weights_key_their_errors_ask_for(model_dir, t
     assert np.array_equal(
         np.asarray(Image.open(tmp_path / "out" / "a.png")), np.asarray(Image.open(tmp_path / "plain" / "a.png"))
     )
-    assert read_provenance(tmp_path / "out" / "a.png") == Provenance(f"{checkpoint.resolve()}#generator", None, 2)
+    weights = weights_fingerprint(load_model(checkpoint, weights_key="generator"))
+    assert read_provenance(tmp_path / "out" / "a.png") == Provenance(
+        f"{checkpoint.resolve()}#generator", None, 2, weights
+    )
     eval_args = ["eval", "--model", str(checkpoint), "--dataset", str(hr), "--no-progress"]
     assert main([*eval_args, "--weights-key", "generator"]) == 0
     assert "| mean | run.pth |" in capsys.readouterr().out
@@ -787,8 +861,10 @@ def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_
     again = _launch(mixed, "-o", two, *options, processes=2)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "restored 1, failed 0, skipped 5 existing" in again.stderr
-    assert _hashes(two) == _hashes(one)
+    assert _hashes(two) == _hashes(one)  # the weights' fingerprint in the records too: every process's the same
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p.name != "odd.png")
+    idle = _launch(mixed, "-o", two, *options, processes=2)  # the model loaded for its fingerprint alone
+    assert idle.returncode == 0 and "restored 0, failed 0, skipped 6 existing (pass" in idle.stderr, idle.stderr[-3000:]
 
 
 @pytest.mark.slow
@@ -1597,7 +1673,8 @@ def test_an_output_name_over_255_bytes_is_refused_before_the_model_runs(tmp_path
     )
 
 
-def test_a_rerun_with_nothing_left_to_do_loads_no_model(mixed, model_dir, tmp_path, monkeypatch, capsys):
+def test_a_rerun_with_nothing_left_to_do_builds_no_engine(mixed, model_dir, tmp_path, monkeypatch, capsys):
+    """Only the model's weights are read, for their fingerprint (`provenance`): no engine is built on a device."""
     from swinir_hf.inference.collection import ModelEngine
 
     out = tmp_path / "out"

@@ -201,7 +201,8 @@ def load_model(
 def unavailable_model(spec: str | os.PathLike) -> str | None:
     """Why `load_model(spec)` would fail, where that shows without loading anything or asking the Hub: a missing
     local path, a misspelt name, a Hub model not in the cache while HF_HUB_OFFLINE is set; else None. For a run
-    with nothing left to do, which loads no model: a mistyped --model on a rerun passed unseen."""
+    with nothing left to restore, said before its model loads for its fingerprint (if at all: not when records of
+    another model refused every output): a mistyped --model on such a rerun passed unseen."""
     from huggingface_hub import constants
 
     from .hub_lookup import hub_cached

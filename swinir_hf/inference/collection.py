@@ -22,6 +22,7 @@ from ..checkpoints.bundled import DEFAULT_MODEL
 from ..processes import main_first, process_state
 from ..storage.atomic_writes import remove_stale_temp_files
 from ..storage.output_folders import check_output_folder, check_writable_folder
+from .existing_outputs import MadeOtherwise, set_aside
 from .files import IMAGE_SUFFIXES, CollectedInputs, collect_inputs, left_out_note
 from .job_runner import Counts, run_jobs, sort_by_size
 from .jobs import OutputOptions, Plan, plan_jobs
@@ -31,6 +32,7 @@ from .restoration import EngineOptions
 if TYPE_CHECKING:
     import torch
 
+    from ..models.modeling_swinir import SwinIRForImageRestoration
     from .restoration import SwinIRRestorer
 
 
@@ -43,12 +45,15 @@ class ModelEngine(EngineOptions):
     revision: str | None = None
     weights_key: str | None = None
 
-    def build(self, device: str | torch.device | None = None, progress: bool = False) -> SwinIRRestorer:
-        """Load the model and wrap it; `device` (when `self.device` is None) is where it runs."""
+    def load(self) -> SwinIRForImageRestoration:
+        """The model, as `load_model` gives it."""
         from ..checkpoints.loading import load_model
 
-        model = load_model(self.model, revision=self.revision, weights_key=self.weights_key)
-        return replace(self, device=self.device or device).restorer(model, progress=progress)
+        return load_model(self.model, revision=self.revision, weights_key=self.weights_key)
+
+    def build(self, device: str | torch.device | None = None, progress: bool = False) -> SwinIRRestorer:
+        """Load the model and wrap it; `device` (when `self.device` is None) is where it runs."""
+        return replace(self, device=self.device or device).restorer(self.load(), progress=progress)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -66,11 +71,18 @@ class Summary:
     seconds: float
     processes: int
     out_dir: Path
+    unrecorded: int = 0  # of the existing: without a record of how they were made (`provenance`)
 
     def __str__(self) -> str:
         rate = self.restored / self.seconds if self.seconds > 0 else 0.0
         text = f"restored {self.restored}, failed {self.failed}, skipped {self.existing} existing"
-        if self.existing:
+        if self.unrecorded:
+            them = "it" if self.unrecorded == 1 else "them"
+            text += (
+                f" ({self.unrecorded} without a record of the model that made {them}: an earlier version's or "
+                f"another program's; --overwrite redoes {them})"
+            )
+        elif self.existing:
             text += " (pass --overwrite to replace them)"
         if self.earlier_outputs:
             text += f", left {_count(self.earlier_outputs, 'earlier output')} alone"
@@ -119,7 +131,8 @@ def restore_files(
 
     Inputs that fail to read / restore are reported and counted; a folder's files that are not images by their
     suffix are left out (`collect_inputs`); outputs that exist are skipped unless `output.overwrite`, and refused
-    (counted as failed) when they record another model or `outscale` (`provenance`); an input is never overwritten.
+    (counted as failed) when they record another model, other weights or another `outscale` (`provenance`), or are
+    not the size this run makes (`existing_outputs`); an input is never overwritten.
 
     Raises:
         FileNotFoundError, ValueError, CheckpointError, ModelNotAvailableError: nothing could be started (no
@@ -134,12 +147,17 @@ def restore_files(
     made_by = Provenance(model_label(engine.model, engine.revision, engine.weights_key), output.outscale)
     plan = _planned(inputs, out_dir, output, made_by, recursive, listed, state.is_main_process)
     jobs = sort_by_size(plan.jobs) if batch_size > 1 else plan.jobs
-    if not jobs and (problem := unavailable_model(engine.model)):  # no model is loaded: its name checked at least
+    if not jobs and (problem := unavailable_model(engine.model)):  # a mistyped name said before anything loads
         raise CheckpointError(problem)
-    # Nothing left (a rerun of a finished run): no model to load, which could take long or need the Hub. Every
-    # process has the same plan, so all skip it alike.
-    # transformers' "Loading weights" bar where the restore bar is, not once more for every other process.
-    restorer = build_main_first(engine, state, bars=progress and state.is_local_main_process) if jobs else None
+    # Nothing left (a rerun of a finished run): no engine to build. Every process has the same plan, so all skip it
+    # alike. transformers' "Loading weights" bar where the restore bar is, not once more for every other process.
+    bars = progress and state.is_local_main_process
+    restorer = build_main_first(engine, state, bars=bars) if jobs else None
+    if jobs or plan.existing:  # what the outputs that exist are judged by, and this run's record
+        made_by = loaded_record(made_by, engine, restorer, state, bars)
+        set_aside(plan, made_by)
+    if state.is_main_process:
+        report_plan(plan)
     start = time.perf_counter()
     # Every r-th job: neighbours in the plan are alike (size-sorted, one camera's files), so each process gets a mix,
     # and one beyond the number of jobs gets none (accelerate < 1.14's split_between_processes gave it the last job
@@ -154,7 +172,7 @@ def restore_files(
             batch_size=batch_size,
             workers=workers,
             progress=progress and state.is_local_main_process,
-            made_by=replace(made_by, scale=restorer.scale).text(),
+            made_by=made_by.text(),
         )
     everyone = gather_object([counts])
     seconds = time.perf_counter() - start
@@ -166,6 +184,7 @@ def restore_files(
         seconds=seconds,
         processes=state.num_processes,
         out_dir=Path(out_dir),
+        unrecorded=sum(found.record is None for found in plan.existing),
     )
 
 
@@ -178,18 +197,19 @@ def _planned(
     listed: CollectedInputs | None,
     main: bool,
 ) -> Plan:
-    """`restore_files`' plan, once its inputs are listed and `out_dir` checked; the `main` process reports it."""
+    """`restore_files`' plan, once its inputs are listed and `out_dir` checked, with the outputs that exist judged by
+    what is known before the model loads (`made_by`: its name, `--outscale`): refused by it, they need none loaded."""
     collected = collect_inputs(inputs, recursive=recursive) if listed is None else listed
     check_output_folder(out_dir)
     check_writable_folder(out_dir)
     check_not_a_file_name(out_dir)
-    plan = plan_jobs(collected.files, out_dir, output, made_by)
+    plan = plan_jobs(collected.files, out_dir, output, read_existing=True)
+    set_aside(plan, made_by)
     if main:
         if collected.left_out:
             print(left_out_note(collected.left_out), file=sys.stderr)
-        report_plan(plan, made_by)
         # A killed run's temporary files beside outputs that exist now: no write into their folders would remove them.
-        for folder in sorted({dst.parent for dst in plan.existing}):
+        for folder in sorted({found.job.dst.parent for found in plan.existing}):
             remove_stale_temp_files(folder)
     return plan
 
@@ -211,21 +231,41 @@ def build_main_first(engine: ModelEngine, state: Any, bars: bool = True) -> Swin
     return main_first(build, state)
 
 
-def report_plan(plan: Plan, made_by: Provenance) -> None:
-    """Print the plan's refused inputs (one error line each), its outputs made otherwise than `made_by` (one line
-    for each folder and difference) and the earlier outputs it leaves alone."""
+def loaded_record(
+    made_by: Provenance, engine: ModelEngine, restorer: SwinIRRestorer | None, state: Any, bars: bool = True
+) -> Provenance:
+    """`made_by` with the scale and `weights_fingerprint` of the model this process restores with: `restorer`'s,
+    taken before it runs (as loaded, whatever dtype and device it runs in), or with nothing to restore, the model
+    loaded for them alone on every process of `state`, the main one first (transformers' bars where `bars`). Every
+    process loads the same weights, so all judge the outputs that exist alike, and each output records the weights
+    that made it."""
+    from ..checkpoints.fingerprint import weights_fingerprint
+    from ..library_bars import transformers_bars_off
+
+    def load() -> SwinIRForImageRestoration:
+        with transformers_bars_off(when=not bars):
+            return engine.load()
+
+    model = restorer.model if restorer is not None else main_first(load, state)
+    return replace(made_by, scale=model.config.upscale, weights=weights_fingerprint(model))
+
+
+def report_plan(plan: Plan) -> None:
+    """Print the plan's refused inputs (one error line each), its outputs made otherwise than this run makes them
+    (one line for each folder and way, with the first one's detail) and the earlier outputs it leaves alone."""
     from tqdm.auto import tqdm
 
     for src, message in plan.errors:
         tqdm.write(f"error: {src}: {message}", file=sys.stderr)
-    groups: dict[tuple[Path, str], list[Path]] = {}
-    for dst, recorded in plan.made_otherwise:
-        groups.setdefault((dst.parent, recorded.difference(made_by)), []).append(dst)
-    for (folder, difference), outputs in groups.items():
-        names = first_few(p.name for p in outputs)
+    groups: dict[tuple[Path, str], list[MadeOtherwise]] = {}
+    for otherwise in plan.made_otherwise:
+        groups.setdefault((otherwise.output.parent, otherwise.how), []).append(otherwise)
+    for (folder, how), outputs in groups.items():
+        names = first_few(p.output.name for p in outputs)
         made = f"{_count(len(outputs), 'output')} in {folder} ({names}) {'was' if len(outputs) == 1 else 'were'}"
+        detail = f" ({outputs[0].output.name}: {outputs[0].detail})" if outputs[0].detail else ""
         fix = f"--overwrite replaces {'them' if len(outputs) > 1 else 'it'}, or choose another -o"
-        tqdm.write(f"error: {made} restored with {difference}: {fix}", file=sys.stderr)
+        tqdm.write(f"error: {made} {how}{detail}: {fix}", file=sys.stderr)
     if plan.earlier_outputs:
         names = first_few(p.name for p in plan.earlier_outputs)
         print(f"not re-processing {_count(len(plan.earlier_outputs), 'earlier output')} ({names})", file=sys.stderr)

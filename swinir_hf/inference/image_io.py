@@ -32,7 +32,8 @@ from ..models.image_processing_swinir import (
 )
 from ..storage.atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
-from .photo_metadata import file_dpi, header_orientation, photo_exif, upright
+from .photo_metadata import file_dpi, header_orientation, info_orientation, photo_exif, upright
+from .webp_header import read_webp_header
 
 logger = logging.getLogger(__name__)
 
@@ -294,6 +295,20 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         raise OSError(f"{type(err).__name__}: {err}") from err
 
 
+def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """`image_size`, or None where the header cannot be read (the read that decodes the image says why); a WebP's
+    from its chunks (`webp_header`): Pillow reads a whole WebP to open it."""
+    try:
+        webp = read_webp_header(path) if Path(path).suffix.lower() == ".webp" else None
+        if webp is None or webp.size is None:
+            return image_size(path)
+        metadata = {"exif": webp.exif, "xmp": webp.xmp}  # where Pillow's WebP reader puts them
+        with pillow_warnings():  # damaged EXIF: the read that decodes the image reports it
+            return upright(webp.size, info_orientation({k: v for k, v in metadata.items() if v is not None}))
+    except Exception:  # a damaged header fails with almost any type (`image_size`): unreadable
+        return None
+
+
 def _is_heif(path: str | os.PathLike) -> bool:
     with open(path, "rb") as f:
         return is_heif(f.read(12))
@@ -368,23 +383,7 @@ def _tiff_dpi(page: Any, orientation: int) -> tuple[float, float] | None:
 
 
 def is_lossless_webp(path: str | os.PathLike) -> bool:
-    """Whether a file is a WebP whose image is VP8L (lossless), not VP8 (lossy); False for anything else.
-
-    Pillow does not say which, so this walks the RIFF chunks (an extended `VP8X` file has ICC / EXIF / ALPH
-    chunks before the image chunk; an animated one, the first frame's inside its `ANMF` chunk).
-    """
-    with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WEBP":
-            return False
-        while chunk := f.read(8):
-            if len(chunk) < 8:
-                return False
-            fourcc, size = chunk[:4], int.from_bytes(chunk[4:], "little")
-            if fourcc in (b"VP8L", b"VP8 "):
-                return fourcc == b"VP8L"
-            if fourcc == b"ANMF":  # an animation's first frame (the one restored): its chunks follow its 16-byte header
-                f.seek(16, os.SEEK_CUR)
-                continue
-            f.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even size
-    return False
+    """Whether a file is a WebP whose image is VP8L (lossless), not VP8 (lossy); False for anything else. Pillow does
+    not say which: its chunks do (an animated one's first frame's)."""
+    header = read_webp_header(path)
+    return header is not None and header.lossless

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
 from ..storage.atomic_writes import AppearedError
 from .jobs import Job, OutputOptions, check_encodable, output_size, resize_float
 
@@ -275,11 +273,8 @@ def sort_by_size(jobs: list[Job]) -> list[Job]:
     """Jobs ordered by stored image size (header only), then path, so that same-size inputs are neighbours."""
 
     def key(job: Job) -> tuple[int, int, str]:
-        from .image_io import image_size
+        from .image_io import header_size
 
-        try:
-            return (*image_size(job.src), str(job.src))
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):  # reported when it is read
-            return (0, 0, str(job.src))
+        return (*(header_size(job.src) or (0, 0)), str(job.src))  # an unreadable one: reported when it is read
 
     return sorted(jobs, key=key)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..storage.output_folders import file_in_the_way
 from ..storage.paths import NAME_MAX, folds_case
-from .provenance import Provenance, read_provenance
+from .existing_outputs import Found, MadeOtherwise
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,13 +83,13 @@ class Job:
 @dataclass
 class Plan:
     """The jobs to run and what was set aside: `existing` outputs (skipped), `made_otherwise` (existing outputs
-    whose record says another model or `--outscale` made them: (output, record) pairs, not replaced),
+    that this run would not make alike, by their record or size: `existing_outputs.set_aside`; not replaced),
     `earlier_outputs` (inputs that are outputs of an earlier run into the same folder, not re-processed) and `errors`
     ((input, message) pairs)."""
 
     jobs: list[Job]
-    existing: list[Path] = field(default_factory=list)
-    made_otherwise: list[tuple[Path, Provenance]] = field(default_factory=list)
+    existing: list[Found] = field(default_factory=list)
+    made_otherwise: list[MadeOtherwise] = field(default_factory=list)
     earlier_outputs: list[Path] = field(default_factory=list)
     errors: list[tuple[Path, str]] = field(default_factory=list)
 
@@ -167,12 +167,12 @@ def _case_folded(path: Path) -> str:
 
 
 def plan_jobs(
-    files: list[tuple[Path, Path]], out_dir: str | Path, output: OutputOptions, made_by: Provenance | None = None
+    files: list[tuple[Path, Path]], out_dir: str | Path, output: OutputOptions, read_existing: bool = False
 ) -> Plan:
     """(input, relative path) pairs (as `collect_inputs` gives: folders resolved) → the `Plan`. Reads no pixels.
 
-    An existing output is skipped, unless it records (`provenance`) that it was made otherwise than `made_by`, this
-    run's record: then it is in `made_otherwise`, neither skipped as done nor replaced (without `overwrite`).
+    An existing output is in `existing` (without `overwrite`), with its record and size and its input's size read
+    from their headers when `read_existing` (`existing_outputs.Found`), for `existing_outputs.set_aside` to judge.
 
     Deterministic for a given file list and output folder, so every process of a distributed run computes
     the same plan. An input is an earlier output when another input maps onto it: the same file, or with a
@@ -228,11 +228,7 @@ def plan_jobs(
             problem = "is not a regular file (a FIFO, a socket or a device): move it, or --overwrite replaces it"
             plan.errors.append((src, f"output {dst} {problem}"))
         elif (dst.exists() or dst.is_symlink()) and not output.overwrite:  # a dangling link is taken too
-            recorded = read_provenance(dst) if made_by is not None else None
-            if recorded is not None and not recorded.made_like(made_by):
-                plan.made_otherwise.append((dst, recorded))
-            else:
-                plan.existing.append(dst)
+            plan.existing.append(Found.read(Job(src, dst)) if read_existing else Found(Job(src, dst)))
         else:
             lossless = output.keeps_lossless and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
             plan.jobs.append(Job(src, dst, lossless))

@@ -99,8 +99,14 @@ def header_orientation(image: Image.Image) -> int:
         file.seek(at)
     # Pillow's own reading of what it has (an XMP tiff:Orientation, a late eXIf), on a bare image: the PNG's
     # `getexif()` would decode it, and its EXIF, once read, is cached on it.
+    return info_orientation({**image.info, **({"exif": late} if late else {})})
+
+
+def info_orientation(info: dict[str, Any]) -> int:
+    """The EXIF orientation (1-8) that Pillow reads from an image's `info` (its "exif", else an XMP
+    tiff:Orientation in its "xmp"), read on a bare image: no file is opened or decoded."""
     bare = Image.Image()
-    bare.info = {**image.info, **({"exif": late} if late else {})}
+    bare.info = info
     return Image.Image.getexif(bare).get(0x0112, 1)
 
 

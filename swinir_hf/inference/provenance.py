@@ -1,9 +1,10 @@
-"""What each output file records of how it was made (the model, `--outscale`, the model's scale), and the reading of
-that record back, so that a rerun into the same folder skips only the outputs it would make alike.
+"""What each output file records of how it was made (the model, a fingerprint of its weights, `--outscale`, the
+model's scale), and the reading of that record back, so that a rerun into the same folder skips only the outputs it
+would make alike.
 
-The record is one ASCII line, `swinir-hf {"model": ..., "outscale": ..., "scale": ...}`, in a slot each format keeps
-for the software that wrote the file: a PNG `Software` text chunk, a JPEG comment, a TIFF `Software` tag, a WebP's
-XMP `xmp:CreatorTool`. None of them holds the input's EXIF, which outputs keep as it was.
+The record is one ASCII line, `swinir-hf {"model": ..., "outscale": ..., "scale": ..., "weights": ...}`, in a slot
+each format keeps for the software that wrote the file: a PNG `Software` text chunk, a JPEG comment, a TIFF
+`Software` tag, a WebP's XMP `xmp:CreatorTool`. None of them holds the input's EXIF, which outputs keep as it was.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .webp_header import read_webp_header
+
 PREFIX = "swinir-hf "
 # A record is a path's length and a few bytes more; a longer text is another program's (or a hostile file's).
 _LONGEST = 16_384
+_HEX = re.compile("[0-9a-f]+")
 _CREATOR_TOOL = re.compile(rb'xmp:CreatorTool="([^"]*)"')
 _XMP = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -28,16 +32,18 @@ _XMP = (
 
 @dataclass(frozen=True)
 class Provenance:
-    """How an output was made: `model` as `model_label` names it, the `--outscale` asked (None: none), and the
-    model's own `scale` (known once it is loaded: None in a run's record before that)."""
+    """How an output was made: `model` as `model_label` names it, the `--outscale` asked (None: none), the model's
+    own `scale` and its `weights_fingerprint` (known once it is loaded: None in a run's record before that, and in
+    the records of the version before weights were recorded)."""
 
     model: str
     outscale: float | None = None
     scale: int | None = None
+    weights: str | None = None
 
     def text(self) -> str:
         """The record as outputs hold it: ASCII (other characters escaped), which every format's slot takes."""
-        record = {"model": self.model, "outscale": self.outscale, "scale": self.scale}
+        record = {"model": self.model, "outscale": self.outscale, "scale": self.scale, "weights": self.weights}
         return PREFIX + json.dumps(record, ensure_ascii=True)
 
     @classmethod
@@ -50,22 +56,23 @@ class Provenance:
         try:
             record = json.loads(text.removeprefix(PREFIX))
             model, outscale, scale = record["model"], record["outscale"], record.get("scale")
+            weights = record.get("weights")  # none in the records of the version before
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # RecursionError: nested JSON
             return None
-        if isinstance(model, str) and _is_number(outscale) and _is_number(scale):
-            return cls(model, outscale, scale)
+        if isinstance(model, str) and _is_number(outscale) and _is_number(scale) and _is_fingerprint(weights):
+            return cls(model, outscale, scale, weights)
         return None
 
-    def made_like(self, run: Provenance) -> bool:
-        """Whether `run` (this run's record, its model not loaded yet) makes this output alike: the same model, and
-        the same size (`--outscale 2` of a ×2 model is no resize: the same pixels as none)."""
-        return self.model == run.model and self._factor(self.outscale) == self._factor(run.outscale)
-
     def difference(self, run: Provenance) -> str:
-        """What this record has that `run` (the run at hand) does not, as a user reads it."""
+        """What this record has that `run` (this run's, its scale and weights None until its model is loaded) does
+        not, as a user reads it after "restored with"; "" when `run` makes this output alike: the same model, with
+        the same weights where both records know them, and the same size factor (`--outscale 2` of a ×2 model is no
+        resize: the same pixels as none)."""
         said = []
         if self.model != run.model:
             said.append(f"model {self.model} (this run: {run.model})")
+        elif None not in (self.weights, run.weights) and self.weights != run.weights:
+            said.append(f"other weights of {self.model}")
         if self._factor(self.outscale) != self._factor(run.outscale):
             said.append(f"{_outscale(self.outscale)} (this run: {_outscale(run.outscale)})")
         return " and ".join(said)
@@ -77,6 +84,10 @@ class Provenance:
 
 def _is_number(value: object) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _is_fingerprint(value: object) -> bool:
+    return value is None or (isinstance(value, str) and len(value) <= 64 and _HEX.fullmatch(value) is not None)
 
 
 def _outscale(outscale: float | None) -> str:
@@ -120,7 +131,8 @@ def read_provenance(path: str | os.PathLike) -> Provenance | None:
                 tag = tiff.pages.first.tags.get("Software")
                 return Provenance.parse(tag.value if tag is not None else None)
         if path.suffix.lower() == ".webp":  # Pillow reads a whole WebP to open it
-            return Provenance.parse(_creator_tool(_webp_xmp(path)))
+            header = read_webp_header(path)
+            return Provenance.parse(_creator_tool(header.xmp if header is not None else None))
         from PIL import Image
 
         from ..models.image_processing_swinir import pillow_warnings
@@ -129,20 +141,6 @@ def read_provenance(path: str | os.PathLike) -> Provenance | None:
             return Provenance.parse(image.info.get("Software") or image.info.get("comment"))
     except (OSError, ValueError, SyntaxError):  # not an image this reads: no record, as for another program's file
         return None
-
-
-def _webp_xmp(path: Path) -> bytes | None:
-    """A WebP file's XMP chunk (one of a sensible size), found by walking its chunk headers."""
-    with open(path, "rb") as file:
-        riff = file.read(12)
-        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:] != b"WEBP":
-            return None
-        while len(header := file.read(8)) == 8:
-            size = int.from_bytes(header[4:], "little")
-            if header[:4] == b"XMP ":
-                return file.read(size) if size <= _LONGEST * 4 else None
-            file.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even size
-    return None
 
 
 def _creator_tool(xmp: bytes | None) -> str | None:
