@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from .models.pipeline_swinir import ImageRestorationPipeline
     from .models.runtime_swinir import ImageTooLargeError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 # Public name → the module that defines it (imported on first use).
 _MODULES = {
     "CheckpointError": ".checkpoints.convert",
