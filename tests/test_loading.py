@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import logging
 import os
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 
 import pytest
 import torch
@@ -757,3 +759,103 @@ def test_a_hub_model_is_held_to_its_weights_before_it_is_built(tiny_config, tmp_
         with pytest.raises(IncompatibleWeightsError) as err:
             SwinIRForImageRestoration.from_pretrained(f"org/{kind}")
         assert str(err.value) == message, kind
+
+
+def _fake_hub(monkeypatch, head) -> ModuleType:
+    """huggingface_hub's HTTP client with `head(url)` for its HEAD requests (`hub_reachable`'s look at the Hub);
+    any other request fails the test: nothing leaves the host. Returns the client's module (httpx2, or httpx)."""
+    from huggingface_hub.utils import get_session
+
+    client = type(get_session())
+    monkeypatch.setattr(client, "head", lambda self, url, **kwargs: head(str(url)))
+    monkeypatch.setattr(client, "send", lambda self, request, **kwargs: pytest.fail(f"asked: {request.url}"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    # Online, transformers asks the Hub in a thread of its own for a safetensors copy of a pytorch_model.bin.
+    monkeypatch.setenv("DISABLE_SAFETENSORS_CONVERSION", "1")
+    return importlib.import_module(client.__module__.split(".")[0])
+
+
+@pytest.fixture
+def silent_hub(monkeypatch):
+    """A Hub that does not answer: the look at it fails to connect, and any other request fails the test, as a
+    second look at a Hub found silent (huggingface_hub's retries: 23 s a file). Returns the URLs looked at."""
+    looked = []
+
+    def head(url):
+        looked.append(url)
+        raise client.ConnectError("[Errno -2] Name or service not known")
+
+    client = _fake_hub(monkeypatch, head)
+    return looked
+
+
+def _spy_on_transformers_load(monkeypatch) -> list[dict]:
+    """The keyword arguments of each transformers `from_pretrained` call, which goes on as it would."""
+    asked, parent = [], PreTrainedModel.from_pretrained.__func__
+
+    def spy(cls, *args, **kwargs):
+        asked.append(kwargs)
+        return parent(cls, *args, **kwargs)
+
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(spy))
+    return asked
+
+
+def test_a_silent_hub_is_asked_once_and_a_cached_model_loads_from_the_cache(
+    silent_hub, tiny_config, tmp_path, monkeypatch
+):
+    """With the Hub unreachable (HF_HUB_OFFLINE unset), each file the cache lacks was asked for with huggingface_hub's
+    retries twice, as the weights were fetched to be compared (`_hub_folder`) and by transformers' load: 47 s for a
+    sharded model, 93 s for a pytorch_model.bin one. One look at the Hub, then the cache only, for both."""
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    for kind in ("single", "shards", "bin"):
+        folder = tmp_path / kind
+        model.save_pretrained(folder, max_shard_size="20KB" if kind == "shards" else "5GB")
+        if kind == "bin":
+            (folder / "model.safetensors").unlink()
+            torch.save(model.state_dict(), folder / "pytorch_model.bin")
+        fake_cache(tmp_path / "cache", f"org/{kind}", folder)
+    asked = _spy_on_transformers_load(monkeypatch)
+    x = torch.rand(1, 3, 6, 5)
+    for kind in ("single", "shards", "bin"):
+        loaded = SwinIRForImageRestoration.from_pretrained(f"org/{kind}", cache_dir=tmp_path / "cache").eval()
+        with torch.no_grad():
+            assert torch.equal(loaded(x).reconstruction, model(x).reconstruction), kind
+        assert asked.pop()["local_files_only"] is True
+        assert silent_hub == [constants.ENDPOINT]  # once
+        silent_hub.clear()
+
+
+def test_a_silent_hub_and_a_model_not_cached_say_so_at_once(silent_hub, tmp_path):
+    for options in ({}, {"output_loading_info": True}):  # the strict load and transformers' lenient one
+        with pytest.raises(OSError) as err:
+            SwinIRForImageRestoration.from_pretrained("org/absent", cache_dir=tmp_path, **options)
+        assert str(err.value).startswith(
+            "org/absent is not in the Hugging Face cache and the Hub cannot be reached: download it where there is a "
+            "network (hf download org/absent)"
+        )
+        assert silent_hub == [constants.ENDPOINT]
+        silent_hub.clear()
+
+
+def test_a_hub_that_answers_even_with_an_error_is_asked_as_before(tmp_path, monkeypatch):
+    """Any answer to the look at the Hub (a 404 here) is a Hub that answers: the files are fetched as transformers
+    fetches them, not from the cache only (and what it says of them is its own)."""
+    from transformers import utils as transformers_utils
+
+    client = _fake_hub(monkeypatch, lambda url: client.Response(404))
+    fetched = []
+    monkeypatch.setattr(transformers_utils, "cached_file", lambda repo, name, **kw: fetched.append(kw) or None)
+
+    class Asked(Exception):
+        """transformers' load reached, with these options; stopped before it asks the Hub."""
+
+    def load(cls, *args, **kwargs):
+        raise Asked(kwargs)
+
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(load))
+    for options in ({}, {"output_loading_info": True}):
+        with pytest.raises(Asked) as asked:
+            SwinIRForImageRestoration.from_pretrained("org/x", cache_dir=tmp_path, **options)
+        assert "local_files_only" not in asked.value.args[0]
+    assert fetched and all("local_files_only" not in kw for kw in fetched)

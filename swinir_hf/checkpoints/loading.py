@@ -11,7 +11,12 @@ import torch
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.constants_swinir import TASKS
 from ..models.hub_push_swinir import network_errors  # defined there: the remote code needs it too
-from ..models.loading_swinir import IncompatibleWeightsError, check_finite_weights, shard_problem
+from ..models.loading_swinir import (  # hub_reachable: defined there, the remote code probes the Hub too
+    IncompatibleWeightsError,
+    check_finite_weights,
+    hub_reachable,
+    shard_problem,
+)
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .bundled import DEFAULT_MODEL, DEFAULT_MODELS, DEFAULTS_DIR
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
@@ -19,9 +24,6 @@ from .hub_lookup import is_repo_id
 from .run_folder import MODEL, is_checkpoint
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
-# One quick look at the Hub before from_pretrained: unreachable, huggingface_hub would retry each file with
-# backoff, logging every attempt, before giving up.
-PROBE_TIMEOUT_S = 5.0
 
 
 class ModelNotAvailableError(OSError):
@@ -273,18 +275,6 @@ def looks_like_path(spec: str) -> bool:
         or Path(spec).suffix.lower() in CHECKPOINT_SUFFIXES
         or ("/" in spec and Path(spec).parent.is_dir())
     )
-
-
-def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether one HEAD request to the Hub endpoint gets any answer within `timeout` seconds (no retries)."""
-    from huggingface_hub import constants
-    from huggingface_hub.utils import get_session
-
-    try:
-        get_session().head(constants.ENDPOINT, timeout=timeout, follow_redirects=False)
-    except network_errors():
-        return False
-    return True
 
 
 OFFLINE_SET = "HF_HUB_OFFLINE is set"

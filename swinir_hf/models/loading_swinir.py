@@ -1,7 +1,8 @@
 """How SwinIR models load and save strictly: stored weights checked against the config before anything is allocated
 (their count, dtypes and shards, from the safetensors headers), what `from_pretrained` loaded checked after (missing,
 unexpected, mis-shaped or non-finite weights: `IncompatibleWeightsError`), damaged files and uncached Hub models said
-in one line, and the code a saved folder names (`MODEL_AUTO_MAP`)."""
+in one line, a Hub that does not answer asked once (`hub_reachable`), then the cache alone, and the code a saved
+folder names (`MODEL_AUTO_MAP`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 from torch import nn
 from transformers import PreTrainedConfig
+
+from .hub_push_swinir import network_errors
 
 if TYPE_CHECKING:
     from .modeling_swinir import SwinIRPreTrainedModel
@@ -149,6 +152,36 @@ def _check_stored_weights(
             f"{source}: {config_is} {size}, but its weights hold {stored:,} values: the config and the weights do not "
             f"belong together ({hint})"
         )
+
+
+# One quick look at the Hub before a download: unreachable, huggingface_hub would retry each file the cache lacks
+# with backoff (five retries, 1 to 8 s apart: 23 s), logging every attempt, before giving up.
+PROBE_TIMEOUT_S = 5.0
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether one HEAD request to the Hub endpoint gets any answer within `timeout` seconds (no retries)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout, follow_redirects=False)
+    except network_errors():
+        return False
+    return True
+
+
+def _cache_only_offline(name: object, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`from_pretrained`'s `kwargs`, with local_files_only=True where `name` is a Hub id and the Hub is not to be
+    asked (HF_HUB_OFFLINE) or does not answer (`hub_reachable`): else each file the cache lacks costs 23 s of
+    huggingface_hub's retries, as `_hub_folder` fetches it and again as transformers does."""
+    from huggingface_hub import constants
+
+    if not isinstance(name, (str, os.PathLike)) or Path(name).exists() or kwargs.get("local_files_only"):
+        return kwargs
+    if constants.HF_HUB_OFFLINE or not hub_reachable():
+        return {**kwargs, "local_files_only": True}
+    return kwargs
 
 
 # The options of `from_pretrained` that say where its files come from, as transformers' own downloads take them.
@@ -472,11 +505,12 @@ def strict_from_pretrained(
             _not_cached_said(name, kwargs.get("revision"), kwargs.get("subfolder")),
             _readable_weights(name),
         ):
-            return load(name, *args, **kwargs)
+            return load(name, *args, **_cache_only_offline(name, kwargs))
     kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
     if isinstance(name, (str, os.PathLike)):
         if kwargs.get("config") is None:  # with a config, transformers loads a weights file itself
             _check_not_a_weights_file(name)
+        kwargs = _cache_only_offline(name, kwargs)
         folder, source = Path(name, kwargs.get("subfolder") or ""), None
         if not Path(name).exists() and (cached := _hub_folder(os.fspath(name), kwargs)) is not None:
             folder, source = cached, "/".join(filter(None, (os.fspath(name), kwargs.get("subfolder"))))
