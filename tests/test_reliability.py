@@ -774,6 +774,27 @@ def test_animated_gif_says_only_the_first_frame_is_restored(tmp_path, caplog):
     ]
 
 
+def test_a_closed_gif_or_tiff_is_restored(tmp_path, tiny_config, caplog):
+    """`with Image.open(p) as im: im.load()` closes the file: counting its frames asked Pillow's stand-in for it
+    whether it was closed, which raised "Operation on closed image" (a one-page TIFF was restored before that). Its
+    frames are those Pillow has counted (1 where it has not): nothing is read from a file that is gone."""
+    from swinir_hf.inference.restoration import restore
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    frames = [Image.fromarray(np.full((6, 5, 3), 40 * i, np.uint8)) for i in range(3)]
+    for name, more in (("one.tif", []), ("one.gif", []), ("anim.tif", frames[1:]), ("anim.gif", frames[1:])):
+        frames[0].save(tmp_path / name, save_all=True, append_images=more)
+        for counted in (False, True):
+            caplog.clear()
+            with Image.open(tmp_path / name) as image:
+                known = image.n_frames if counted else 1  # Pillow walks them, back to the first
+                image.load()
+            caplog.set_level("WARNING")
+            assert restore(model, image).size == (10, 12), name
+            said = [r.getMessage() for r in caplog.records if "frames" in r.getMessage()]
+            assert said == ([f"the image has {known} frames: only frame 1 is restored"] if known > 1 else []), name
+
+
 def test_reading_a_multi_frame_file_leaves_no_file_open(tmp_path, unclosed_files):
     """Pillow keeps a multi-frame file open after its first frame, to seek the others: `restore(model, path)` on a
     GIF or a multi-page TIFF left it open until the image was garbage ("ResourceWarning: unclosed file")."""

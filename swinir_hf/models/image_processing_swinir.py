@@ -435,25 +435,38 @@ def frame_count(image: Image.Image, cap: int = FRAMES_COUNTED) -> int:
     """The frames of an opened image, up to `cap` (`cap` + 1: more than that), its current frame kept. A GIF's and
     a TIFF's are counted from their structure (`_gif_frames`, `_tiff_pages`: nothing decoded, at most `cap` + 1
     frames walked, where Pillow's public seek decodes each frame and its `n_frames` walks them all); any other's as
-    Pillow counts them (an APNG's and a WebP's header says it).
+    Pillow counts them (an APNG's and a WebP's header says it). A closed GIF's or TIFF's: those Pillow has already
+    counted, else 1 (its file is gone).
 
     Raises:
         OSError: "image file is truncated (frame 3 is cut short)": a GIF's or TIFF's frame past the first (and
             within the count) ends past the file's end, as decoding or reading it with Pillow fails (not with
             `ImageFile.LOAD_TRUNCATED_IMAGES`: then counted up to there). The first frame is Pillow's to read.
     """
-    # Pillow's GIF and TIFF readers keep the file for the other frames as `_fp` (`fp` is None once one is loaded,
-    # and the file closed where there are none).
-    fp = getattr(image, "_fp", None) or getattr(image, "fp", None)
-    if image.format in ("GIF", "TIFF") and fp is not None and not getattr(fp, "closed", False):
-        here = fp.tell()
-        try:
-            return max(1, (_gif_frames if image.format == "GIF" else _tiff_pages)(fp, cap))
-        finally:
-            fp.seek(here)  # where Pillow's reading of the frames expects it
+    if image.format in ("GIF", "TIFF"):
+        # Pillow's GIF and TIFF readers keep the file for the other frames as `_fp` (`fp` is None once one is
+        # loaded, and the file closed where there are none).
+        if _still_open(fp := getattr(image, "_fp", None) or getattr(image, "fp", None)):
+            here = fp.tell()
+            try:
+                return max(1, (_gif_frames if image.format == "GIF" else _tiff_pages)(fp, cap))
+            finally:
+                fp.seek(here)  # where Pillow's reading of the frames expects it
+        # Its file closed (or never kept): nothing left to walk, and Pillow's own count would read it too.
+        known = getattr(image, "_n_frames", None)
+        return min(known, cap + 1) if isinstance(known, int) and known > 1 else 1
     if not getattr(image, "is_animated", False):
         return 1
     return min(getattr(image, "n_frames", 1), cap + 1)
+
+
+def _still_open(fp: Any) -> bool:
+    """Whether `fp` is a file still open: Pillow puts a stand-in that raises ValueError on any use in a closed
+    image's place."""
+    try:
+        return fp is not None and not getattr(fp, "closed", False)
+    except ValueError:
+        return False
 
 
 def _cut_short(frame: int) -> None:
