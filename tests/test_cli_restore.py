@@ -209,11 +209,10 @@ def test_corrupt_16bit_colour_files_are_reported_and_skipped(inputs, model_dir, 
     assert sorted(p.name for p in out.iterdir()) == ["c.png", "c.tif", "good.png"]
 
 
-@pytest.mark.filterwarnings("ignore:.*Corrupt EXIF data:UserWarning")  # Pillow's, counting the cut TIFF's frames
 def test_damaged_multi_frame_files_are_reported_and_the_run_goes_on(inputs, model_dir, tmp_path, capsys):
-    """A multi-page TIFF or an animated GIF cut short (an interrupted download): counting their frames or decoding
-    them fails with Pillow's odd exception types (TypeError, IndexError...): one line for that file, not a
-    traceback that ends the run."""
+    """A multi-page TIFF or an animated GIF cut short in its first frame (an interrupted download): decoding it
+    fails with whatever Pillow raises (OSError, TypeError, IndexError...): one line for that file, not a traceback
+    that ends the run. (Cut past its first frame, it is restored from that: test_reliability.)"""
     import tifffile
 
     (inputs / "corrupt.jpg").unlink()
@@ -222,7 +221,7 @@ def test_damaged_multi_frame_files_are_reported_and_the_run_goes_on(inputs, mode
     pages = [Image.fromarray(rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)) for _ in range(3)]
     pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
     pages[0].save(tmp_path / "anim.gif", save_all=True, append_images=pages[1:])
-    for name, cut in (("pages.tif", 0.5), ("anim.gif", 0.4)):
+    for name, cut in (("pages.tif", 0.25), ("anim.gif", 0.25)):  # within the first frame
         data = (tmp_path / name).read_bytes()
         (inputs / name).write_bytes(data[: int(len(data) * cut)])
     deep = rng.integers(0, 65536, (40, 40), dtype=np.uint16)  # a 16-bit grey TIFF cut short

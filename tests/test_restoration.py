@@ -2084,21 +2084,26 @@ def test_a_16bit_cmyk_tiff_read_at_8_bits_says_so(model, tmp_path, caplog):
 
 def test_a_file_that_cannot_be_decoded_is_closed(tmp_path, unclosed_files):
     """A truncated file's opened image stayed open, held by the error's traceback, until garbage collection: a
-    ResourceWarning, and a file descriptor for each bad file of a folder. A multi-page TIFF or GIF cut short fails
-    later, counting its frames: it was left open too."""
+    ResourceWarning, and a file descriptor for each bad file of a folder. A multi-page TIFF or GIF cut short in its
+    first frame fails as well; cut past it, it is read from the first frame, and closed too."""
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "a.jpg", quality=90)
     write_image(tmp_path / "a16.png", noise.astype(np.uint16) * 257)  # decoded by pypng
     pages = [Image.fromarray(noise[:32, : 16 * i]) for i in (3, 2, 1)]
     for suffix in ("tif", "gif"):
         pages[0].save(tmp_path / f"pages.{suffix}", save_all=True, append_images=pages[1:])
-    for name, kept in (("a.jpg", 3 / 4), ("a16.png", 3 / 4), ("pages.tif", 1 / 2), ("pages.gif", 2 / 5)):
-        data = (tmp_path / name).read_bytes()
+    cuts = {"a.jpg": 3 / 4, "a16.png": 3 / 4, "pages.tif": 1 / 4, "pages.gif": 1 / 4}  # within the first frame
+    cuts |= {"later.tif": 1 / 2, "later.gif": 1 / 2}  # the first frame whole
+    for name, kept in cuts.items():
+        data = (tmp_path / name.replace("later", "pages")).read_bytes()
         (tmp_path / f"cut-{name}").write_bytes(data[: int(len(data) * kept)])
     with unclosed_files() as unclosed:
-        for name in ("cut-a.jpg", "cut-a16.png", "cut-pages.tif", "cut-pages.gif"):
+        for name in cuts:
+            if name.startswith("later"):
+                assert read_image(tmp_path / f"cut-{name}").pixels.size == (48, 32), name
+                continue
             with pytest.raises(ValueError, match="not a readable image"):
-                read_image(tmp_path / name)
+                read_image(tmp_path / f"cut-{name}")
     assert unclosed == []
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import numpy as np
 import torch
-from PIL import Image, ImageCms, ImageFile, ImageOps
+from PIL import Image, ImageCms, ImageOps
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_backends import PilBackend as _ImageProcessorBase  # the backend without torchvision
 from transformers.processing_utils import ImagesKwargs
@@ -438,10 +438,9 @@ def frame_count(image: Image.Image, cap: int = FRAMES_COUNTED) -> int:
     Pillow counts them (an APNG's and a WebP's header says it). A closed GIF's or TIFF's: those Pillow has already
     counted, else 1 (its file is gone).
 
-    Raises:
-        OSError: "image file is truncated (frame 3 is cut short)": a GIF's or TIFF's frame past the first (and
-            within the count) ends past the file's end, as decoding or reading it with Pillow fails (not with
-            `ImageFile.LOAD_TRUNCATED_IMAGES`: then counted up to there). The first frame is Pillow's to read.
+    Never raises for what lies past the first frame, which is Pillow's to read: the count only feeds a warning that
+    later frames are not restored. A GIF or TIFF cut short or damaged past its first frame has the frames found up to
+    there, the one cut short included (Pillow's `n_frames` counts them so).
     """
     if image.format in ("GIF", "TIFF"):
         # Pillow's GIF and TIFF readers keep the file for the other frames as `_fp` (`fp` is None once one is
@@ -467,12 +466,6 @@ def _still_open(fp: Any) -> bool:
         return fp is not None and not getattr(fp, "closed", False)
     except ValueError:
         return False
-
-
-def _cut_short(frame: int) -> None:
-    """Raise for frame `frame` (1-based) of a GIF or TIFF cut short, where it is past the first (see `frame_count`)."""
-    if frame > 1 and not ImageFile.LOAD_TRUNCATED_IMAGES:
-        raise OSError(f"image file is truncated (frame {frame} is cut short)")
 
 
 class _Chunks:
@@ -507,7 +500,7 @@ class _Chunks:
 def _gif_frames(fp: Any, cap: int) -> int:
     """A GIF's frames, up to `cap` + 1: its image descriptors, found as Pillow's `n_frames` finds them (extensions'
     and images' data skipped by their length bytes, other bytes one by one), up to the trailer or the file's end
-    (within an extension too). A frame cut short is `_cut_short`."""
+    (within an extension too), or a frame cut short, the last counted where its descriptor is whole."""
     chunks = _Chunks(fp)
     screen = chunks.read(0, 13)
     if len(screen) < 13:
@@ -526,9 +519,7 @@ def _gif_frames(fp: Any, cap: int) -> int:
         descriptor = chunks.read(at, 9)  # then its palette, the LZW code size and the image data
         after = at + 9 + _gif_palette_bytes(descriptor[8]) if len(descriptor) == 9 else None
         at = chunks.after_sub_blocks(after + 1) if after is not None and chunks.read(after, 1) else None
-        if at is None:
-            _cut_short(count + 1)
-        count += after is not None
+        count += after is not None  # a frame cut short in its data is one, as Pillow's n_frames has it
     return count
 
 
@@ -540,7 +531,7 @@ def _gif_palette_bytes(flags: int) -> int:
 def _tiff_pages(fp: Any, cap: int) -> int:
     """A TIFF's pages (classic or BigTIFF, either byte order), up to `cap` + 1: its chain of IFDs, followed as
     Pillow's `n_frames` follows it (`_next_ifd`; one the chain has passed ends it) without reading the values of
-    their entries. A page cut short is `_cut_short`."""
+    their entries; a page cut short (its IFD, or values it points to, past the file's end) is the last counted."""
     end = fp.seek(0, os.SEEK_END)
     fp.seek(0)
     header = fp.read(16)
@@ -554,8 +545,7 @@ def _tiff_pages(fp: Any, cap: int) -> int:
     seen: set[int] = set()
     while offset and offset not in seen and len(seen) <= cap:
         seen.add(offset)
-        if (offset := _next_ifd(fp, offset, end, order, big)) is None:
-            _cut_short(len(seen))
+        offset = _next_ifd(fp, offset, end, order, big)  # None: the chain is cut here, this page still one
     return len(seen)
 
 
