@@ -1192,6 +1192,7 @@ def test_a_resume_finds_the_outputs_an_earlier_version_saved(small_set, tmp_path
     assert sorted(p.name for p in (out / "tiny_x2").iterdir()) == ["b.png", "c.png", "e_f.png"]
     (out / "tiny_x2").rename(out / "tiny:x2")  # as an earlier version named them
     (out / "tiny:x2" / "e_f.png").rename(out / "tiny:x2" / "e:f.png")
+    _recorded_by_an_earlier_version(out)
     saved = (out / "tiny:x2" / "e:f.png").read_bytes()
     restored, calls = benchmark._restored, []
     monkeypatch.setattr(benchmark, "_restored", lambda *args: calls.append(args[0]) or restored(*args))
@@ -1212,6 +1213,58 @@ def test_a_resume_finds_the_outputs_an_earlier_version_saved(small_set, tmp_path
     with pytest.raises(ZeroDivisionError):
         main([*command, "--overwrite", "--tile", "8"])
     assert list(out.rglob("*.png")) == []
+
+
+def _recorded_by_an_earlier_version(out: Path) -> None:
+    """Make out/evaluation.json the record an earlier version wrote: without the mark of this version's names."""
+    record = json.loads((out / "evaluation.json").read_text())
+    del record["saved_names"]
+    (out / "evaluation.json").write_text(json.dumps(record))
+
+
+def test_a_folder_marked_by_overwrite_is_resumed_without_the_files_it_held(small_set, tmp_path, monkeypatch):
+    """A folder without evaluation.json held DIR/tiny:x2/e:f.png, no output of this evaluation (another's, saved by
+    an earlier version); `--overwrite` wrote the record and stopped before saving e:f; the same command without it
+    then took that file, under an earlier version's name, as e:f's output, and renamed it into DIR/tiny_x2. Only a
+    record an earlier version wrote (without this version's mark) has outputs under those names; and only there
+    does --overwrite remove them. Such a record still resumes with the same command."""
+    from swinir_hf.evaluation import benchmark
+
+    dataset, model_dir = small_set
+    (dataset / "HR" / "a.png").rename(dataset / "HR" / "e:f.png")
+    model = tmp_path / "tiny:x2"
+    shutil.copytree(model_dir, model)
+    first, out = tmp_path / "first", tmp_path / "outputs"
+    command = ["eval", "--model", str(model), "--dataset", str(dataset), "--no-progress", "--save-images"]
+    assert main([*command, str(first), "--json", str(tmp_path / "first.json")]) == 0
+    ours = np.asarray(Image.open(first / "tiny_x2" / "e_f.png"))
+    (out / "tiny:x2").mkdir(parents=True)
+    Image.fromarray(255 - ours).save(out / "tiny:x2" / "e:f.png")  # of the shape e:f's output has
+    foreign = (out / "tiny:x2" / "e:f.png").read_bytes()
+    restored, calls = benchmark._restored, []
+
+    def stopped(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchmark, "_restored", stopped)
+    assert main([*command, str(out), "--overwrite"]) == 130
+    monkeypatch.setattr(benchmark, "_restored", lambda *args: calls.append(args[0]) or restored(*args))
+    assert main([*command, str(out), "--json", str(tmp_path / "resumed.json")]) == 0 and len(calls) == 3
+    figures = (json.loads((tmp_path / name).read_text())["images"] for name in ("first.json", "resumed.json"))
+    assert next(figures) == next(figures)
+    assert np.array_equal(np.asarray(Image.open(out / "tiny_x2" / "e_f.png")), ours)
+    assert (out / "tiny:x2" / "e:f.png").read_bytes() == foreign
+    # Another evaluation's --overwrite removes the outputs this record's are, not the file under the earlier name.
+    monkeypatch.setattr(benchmark, "_restored", stopped)
+    assert main([*command, str(out), "--overwrite", "--tile", "8"]) == 130
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["tiny:x2/e:f.png"]
+    monkeypatch.setattr(benchmark, "_restored", lambda *args: calls.append(args[0]) or restored(*args))
+    calls.clear()
+    assert main([*command, str(out), "--tile", "8"]) == 0 and len(calls) == 3
+    # A record an earlier version wrote is this evaluation's all the same: resumed, every output reused.
+    _recorded_by_an_earlier_version(out)
+    calls.clear()
+    assert main([*command, str(out), "--tile", "8"]) == 0 and calls == []
 
 
 def test_several_sets_resume_a_set_folder_an_earlier_version_named(small_set, tmp_path, monkeypatch, capsys):

@@ -3,12 +3,13 @@ them: DIR/<row name>/<image name>.png are the uint8 images scored, and DIR/evalu
 (the set, the degradation, the engine's options and device kind, and a fingerprint of each model's config and
 weights). The same evaluation run again reads the outputs it finds there instead of restoring those images again;
 its figures are the same, since the scores are computed from those very uint8 pixels. Outputs an earlier version
-saved under its names (`earlier_name`) are found and reused too.
+saved under its names (`earlier_name`) are found and reused too, in a folder whose record that version wrote.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -28,6 +29,11 @@ if TYPE_CHECKING:  # the command line asks `has_manifest` before torch loads
     from ..models.modeling_swinir import SwinIRForImageRestoration
 
 MANIFEST = "evaluation.json"
+# A record's mark that its outputs are saved under `portable_name`'s names (no setting: a record without it, an
+# earlier version's, is the same evaluation's). Only where a record lacks it are outputs looked for under
+# `earlier_name`'s: elsewhere such a file is no output of the record's (one that was there before --overwrite
+# marked a folder without a record).
+NAMES_KEY, PORTABLE = "saved_names", "portable"
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,12 @@ class SavedOutputs:
 
     def load(self, method: str, image: str, shape: tuple[int, ...]) -> np.ndarray | None:
         """The saved (H, W, C) uint8 output of `method` on `image` when reusing and one of `shape` is there; else
-        None (restore it). Where `path` holds none, one an earlier version saved (`earlier_path`) is reused, and
-        renamed to `path` (`_rename_earlier`)."""
+        None (restore it). Where `path` holds none and an earlier version wrote the folder's record, one that
+        version saved (`earlier_path`) is reused, and renamed to `path` (`_rename_earlier`)."""
         if not self.reuse:
             return None
         path = self.path(method, image)
-        if (pixels := _saved_pixels(path, shape)) is None and (earlier := self.earlier_path(method, image)):
+        if (pixels := _saved_pixels(path, shape)) is None and (earlier := self._earlier_output(method, image)):
             if (pixels := _saved_pixels(earlier, shape)) is not None:
                 _rename_earlier(earlier, path)
         return pixels
@@ -64,6 +70,14 @@ class SavedOutputs:
             return None
         earlier = self.folder / method_name / f"{image_name}.png"
         return None if earlier == self.path(method, image) else earlier
+
+    def _earlier_output(self, method: str, image: str) -> Path | None:
+        """`earlier_path`, where an earlier version wrote the folder's record (`NAMES_KEY`); else None."""
+        return self.earlier_path(method, image) if self._earlier_record else None
+
+    @functools.cached_property
+    def _earlier_record(self) -> bool:
+        return _by_earlier_version(_read_manifest(self.folder / MANIFEST))
 
     def save(self, method: str, image: str, output: np.ndarray) -> None:
         from ..inference.image_writing import write_image
@@ -190,23 +204,25 @@ def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], over
     folder = Path(folder)
     manifest = folder / MANIFEST
     earlier = _read_manifest(manifest)
+    recorded = {key: value for key, value in earlier.items() if key != NAMES_KEY}
     if not overwrite and manifest.is_file():
-        differs = [key for key in settings.keys() | earlier.keys() if settings.get(key) != earlier.get(key)]
+        differs = [key for key in settings.keys() | recorded.keys() if settings.get(key) != recorded.get(key)]
         if differs:
             raise ValueError(
                 f"{folder} holds the outputs of another evaluation (different {', '.join(sorted(differs))}): choose "
                 "another --save-images, or pass --overwrite to replace its images"
             )
         return SavedOutputs(folder, reuse=True)
-    if manifest.is_file() and earlier != settings:  # (the other processes of a launch find the main one's mark)
+    if manifest.is_file() and recorded != settings:  # (the other processes of a launch find the main one's mark)
         _remove_outputs(folder, earlier)
     folder.mkdir(parents=True, exist_ok=True)
-    write_text_file(manifest, json.dumps(settings, indent=2) + "\n")
+    write_text_file(manifest, json.dumps(settings | {NAMES_KEY: PORTABLE}, indent=2) + "\n")
     return SavedOutputs(folder)
 
 
 def _read_manifest(manifest: Path) -> dict[str, Any]:
-    """The settings a manifest records ({} when there is none, or it cannot be read)."""
+    """The settings a manifest records, with this version's mark (`NAMES_KEY`) where it wrote them ({} when there is
+    none, or it cannot be read)."""
     try:
         settings = json.loads(manifest.read_text())
     except (OSError, ValueError):
@@ -216,12 +232,18 @@ def _read_manifest(manifest: Path) -> dict[str, Any]:
     return settings
 
 
+def _by_earlier_version(record: dict[str, Any]) -> bool:
+    """Whether a manifest's `record` was written by a version that saved outputs under `earlier_name`'s names."""
+    return bool(record) and record.get(NAMES_KEY) != PORTABLE
+
+
 def _remove_outputs(folder: Path, earlier: dict[str, Any]) -> None:
     """Remove the outputs (folder/<method>/<image>.png) of the evaluation `earlier` recorded in `folder` (under an
-    earlier version's names too: `earlier_name`), then its manifest: stopped midway, the manifest still marks what is
-    left. Other files, and the folders holding them, stay."""
+    earlier version's names too, where that version recorded it: `earlier_name`), then its manifest: stopped midway,
+    the manifest still marks what is left. Other files, and the folders holding them, stay."""
     labels = earlier.get("models", {})
-    names = {name for label in labels for name in (portable_name(label), earlier_name(label)) if name is not None}
+    namings = (portable_name, earlier_name) if _by_earlier_version(earlier) else (portable_name,)
+    names = {name for label in labels for naming in namings if (name := naming(label)) is not None}
     for method in (folder / name for name in sorted(names)):
         for output in method.glob("*.png"):
             output.unlink(missing_ok=True)
