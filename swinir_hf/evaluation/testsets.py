@@ -142,13 +142,7 @@ def load_samples(
             raise ValueError(f"{hr_dir} holds images of one name: {', '.join(twins)}: keep one of each")
         keys = [saved_as(stem) for stem in stems] if saved_as else []  # of the whole set: not one process's share
         if twins := [f for f, key in zip(files, keys, strict=False) if keys.count(key) > 1]:
-            from .saved_outputs import saved_alike
-
-            raise ValueError(
-                f"{hr_dir} holds images whose saved outputs would be one file ({', '.join(f.name for f in twins)}: "
-                f"{saved_alike(twins[0].stem, twins[1].stem)}): rename them apart, or score them without saving "
-                "their outputs"
-            )
+            raise ValueError(_saved_as_one_refusal(hr_dir, twins, saved_as))
         samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
     else:
         try:
@@ -160,6 +154,20 @@ def load_samples(
         for sample in samples:
             sample.lr = _find_lr(Path(lr_dir), sample, scale)
     return name, samples
+
+
+def _saved_as_one_refusal(folder: Path, twins: list[Path], saved_as: Callable[[str], str]) -> str:
+    """Why `folder`'s images `twins` (each saved as one file with another of them, by `saved_as`) are refused: all
+    named, and what makes two that clash one file (not any two of them: a:b, a:c, a_b and a_c are two pairs)."""
+    from .saved_outputs import first_twin, saved_alike
+
+    names = {f.stem: f.name for f in twins}  # a stem each: two files of one stem are refused before
+    first, second = first_twin(list(names), saved_as) or (twins[0].stem, twins[1].stem)
+    which = "" if len(twins) == 2 else f"{names[first]} and {names[second]} "
+    return (
+        f"{folder} holds images whose saved outputs would be one file ({', '.join(f.name for f in twins)}: "
+        f"{which}{saved_alike(first, second)}): rename them apart, or score them without saving their outputs"
+    )
 
 
 def columns_problem(
