@@ -13,11 +13,11 @@ _Array = TypeVar("_Array", "np.ndarray", "torch.Tensor")
 
 
 def authors_padding(x: _Array, window: int) -> _Array:
-    """(..., H, W) → (..., H', W'), a copy: `x` continued by its mirror image downwards, then rightwards (the edge
-    row and column repeated), cut to the next multiple of `window` strictly above each side, as the authors' test
-    script pads its input: a side that is a multiple already gains a whole window. A side under half a window gains
-    only its mirror image (H' = 2H), as theirs does; the model pads the rest itself. Crop the output back to
-    scale × (H, W)."""
+    """Channels-first (..., H, W) → (..., H', W'), a copy (an (H, W, C) image would be padded in W and C): `x`
+    continued by its mirror image downwards, then rightwards (the edge row and column repeated), cut to the next
+    multiple of `window` strictly above each side, as the authors' test script pads its input: a side that is a
+    multiple already gains a whole window. A side under half a window gains only its mirror image (H' = 2H), as
+    theirs does; the model pads the rest itself. Crop the output back to scale × (H, W)."""
     h, w = x.shape[-2:]
     return x[..., _mirrored(h, window), :][..., _mirrored(w, window)]
 
@@ -28,6 +28,7 @@ def authors_padded_size(h: int, w: int, window: int) -> tuple[int, int]:
 
 
 def _padded_side(side: int, window: int) -> int:
+    """A side's length once padded: the next multiple of `window` strictly above it, at most twice the side."""
     return min((side // window + 1) * window, 2 * side)
 
 
