@@ -859,3 +859,22 @@ def test_a_hub_that_answers_even_with_an_error_is_asked_as_before(tmp_path, monk
             SwinIRForImageRestoration.from_pretrained("org/x", cache_dir=tmp_path, **options)
         assert "local_files_only" not in asked.value.args[0]
     assert fetched and all("local_files_only" not in kw for kw in fetched)
+
+
+def test_a_load_told_whether_to_use_the_network_does_not_look_at_the_hub(silent_hub, tmp_path, monkeypatch):
+    """`local_files_only=False` given (as `load_model` gives it, having looked at the Hub itself): no second look, one
+    HEAD request less a load; the caller's choice reaches transformers as given."""
+    from transformers import utils as transformers_utils
+
+    monkeypatch.setattr(transformers_utils, "cached_file", lambda repo, name, **kw: None)
+
+    class Asked(Exception):
+        """transformers' load reached, with these options; stopped before it asks the Hub."""
+
+    def load(cls, *args, **kwargs):
+        raise Asked(kwargs)
+
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(load))
+    with pytest.raises(Asked) as asked:
+        SwinIRForImageRestoration.from_pretrained("org/x", cache_dir=tmp_path, local_files_only=False)
+    assert asked.value.args[0]["local_files_only"] is False and silent_hub == []

@@ -174,10 +174,11 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
 def _cache_only_offline(name: object, kwargs: dict[str, Any]) -> dict[str, Any]:
     """`from_pretrained`'s `kwargs`, with local_files_only=True where `name` is a Hub id and the Hub is not to be
     asked (HF_HUB_OFFLINE) or does not answer (`hub_reachable`): else each file the cache lacks costs 23 s of
-    huggingface_hub's retries, as `_hub_folder` fetches it and again as transformers does."""
+    huggingface_hub's retries, as `_hub_folder` fetches it and again as transformers does. A `local_files_only` given
+    (False too: `load_model` has asked the Hub already) is left as it is."""
     from huggingface_hub import constants
 
-    if not isinstance(name, (str, os.PathLike)) or Path(name).exists() or kwargs.get("local_files_only"):
+    if not isinstance(name, (str, os.PathLike)) or Path(name).exists() or kwargs.get("local_files_only") is not None:
         return kwargs
     if constants.HF_HUB_OFFLINE or not hub_reachable():
         return {**kwargs, "local_files_only": True}
