@@ -624,6 +624,30 @@ def test_a_rerun_into_an_earlier_versions_folder_checks_each_outputs_size(model_
     assert "restored 0, failed 0, skipped 3 existing (pass --overwrite to replace them)" in capsys.readouterr().err
 
 
+def test_a_rerun_of_turned_tiffs_skips_their_outputs(model_dir, tmp_path, capsys):
+    """A TIFF whose EXIF orientation turns it a quarter: Pillow 12 gives its size upright already, which the size
+    check swapped once more, so every rerun refused its output as "made at another size" (26×42, this run: 42×26),
+    and --overwrite only remade it to be refused again. Its outputs are skipped as done now, 16-bit ones too."""
+    import tifffile
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(_rng_image((13, 21, 3))).save(src / "rot6.tif", exif=exif)
+    deep = _rng_image((13, 21, 3), 1, np.uint16)
+    tifffile.imwrite(src / "deep8.tif", deep, photometric="rgb", extratags=[(274, "H", 1, 8, True)])
+    assert _restore(src, "-o", out, model_dir=model_dir) == 0
+    assert {name: Image.open(out / name).size for name in ("rot6.png", "deep8.png")} == {
+        "rot6.png": (26, 42),
+        "deep8.png": (26, 42),
+    }
+    capsys.readouterr()
+    assert _restore(src, "-o", out, model_dir=model_dir) == 0
+    err = capsys.readouterr().err
+    assert "error" not in err and "restored 0, failed 0, skipped 2 existing" in err
+
+
 def test_a_model_retrained_in_place_is_told_from_the_weights_that_made_the_outputs(model_dir, tmp_path, capsys):
     """A local model folder is recorded by its path, a bundled one by its name: new weights under it were skipped as
     done. The record holds the weights' fingerprint now, taken as loaded: the same whatever --dtype runs them."""

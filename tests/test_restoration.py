@@ -1881,17 +1881,34 @@ def test_uncompressed_tiffs_turned_a_quarter_are_read_upright(mode, tmp_path):
         )
 
 
-def test_image_size_is_upright_for_every_quarter_turn_orientation(tmp_path):
-    """EXIF orientations 5-8 turn the image a quarter: a photo stored 40 wide and 20 high is 20 × 40 as shown."""
-    from swinir_hf.inference.image_io import image_size
+def test_header_sizes_are_the_upright_size_read_image_gives_in_every_format_and_orientation(tmp_path):
+    """EXIF orientations 5-8 turn the image a quarter: a photo stored 40 wide and 20 high is 20 × 40 as shown, and
+    its header's size (a rerun's size check and sort by size, the memory check) is the one `read_image` decodes.
+    Pillow 12 gives such a TIFF at its upright size already: swapped once more, every rerun of a turned TIFF was
+    refused as "made at another size". The TIFFs Pillow reads through tifffile (16-bit colour, float, 16-bit grey +
+    alpha) alike."""
+    import tifffile
 
+    from swinir_hf.inference.image_io import header_size
+
+    stored = _rgb(20, 40)
+    deep = stored.astype(np.uint16) * 257
     for orientation in range(1, 9):
         exif = Image.Exif()
         exif[0x0112] = orientation
-        Image.fromarray(_rgb(20, 40)).save(tmp_path / f"{orientation}.jpg", exif=exif)
+        for ext in ("jpg", "png", "webp", "tif"):
+            Image.fromarray(stored).save(tmp_path / f"{orientation}.{ext}", exif=exif)
+        Image.fromarray(deep[..., 0]).save(tmp_path / f"{orientation}-grey16.tif", exif=exif)
+        tag = [(274, "H", 1, orientation, True)]
+        tifffile.imwrite(tmp_path / f"{orientation}-deep.tif", deep, photometric="rgb", extratags=tag)
+        tifffile.imwrite(tmp_path / f"{orientation}-float.tif", deep / 65535, photometric="rgb", extratags=tag)
+        grey_alpha = (tmp_path / f"{orientation}-la16.tif", deep[..., :2])
+        tifffile.imwrite(*grey_alpha, photometric="minisblack", extrasamples=[2], extratags=tag)
         expected = (20, 40) if orientation >= 5 else (40, 20)
-        assert image_size(tmp_path / f"{orientation}.jpg") == expected, orientation
-        assert read_image(tmp_path / f"{orientation}.jpg").pixels.size == expected, orientation
+        for path in sorted(tmp_path.glob(f"{orientation}[.-]*")):
+            pixels = read_image(path).pixels
+            decoded = pixels.size if isinstance(pixels, Image.Image) else pixels.shape[1::-1]
+            assert (header_size(path), image_size(path), tuple(decoded)) == (expected,) * 3, path.name
 
 
 def test_a_pngs_size_is_read_without_decoding_it_even_with_its_exif_after_the_pixels(tmp_path, monkeypatch):

@@ -32,7 +32,7 @@ from ..models.image_processing_swinir import (
 )
 from ..storage.atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
-from .photo_metadata import file_dpi, header_orientation, info_orientation, photo_exif, upright
+from .photo_metadata import file_dpi, header_orientation, info_orientation, photo_exif, stored_size, upright
 from .webp_header import read_webp_header
 
 logger = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         with open_image(path, report=False) as image:
             with pillow_warnings():  # damaged EXIF: the read that decodes the image reports it
                 orientation = header_orientation(image)
-            return upright(image.size, orientation)
+            return upright(stored_size(image), orientation)
     except UnidentifiedImageError:
         import tifffile
 

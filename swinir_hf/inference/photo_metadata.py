@@ -1,8 +1,8 @@
 """The metadata of a photo that stays true of its restored copy: its EXIF (`photo_exif`: camera, lens, exposure,
 dates, GPS, description and copyright kept, as stored; what the output makes untrue, the orientation, the pixel
 size, the thumbnail, maker notes, a TIFF's storage tags, dropped), its resolution scaled to keep the print size
-(`file_dpi`, `scaled_dpi`), what a PIL output's `info` keeps of its input (`kept_info`), and its orientation read
-without decoding (`header_orientation`)."""
+(`file_dpi`, `scaled_dpi`), what a PIL output's `info` keeps of its input (`kept_info`), and its orientation and
+stored size read without decoding (`header_orientation`, `stored_size`)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,17 @@ def info_orientation(info: dict[str, Any]) -> int:
     bare = Image.Image()
     bare.info = info
     return Image.Image.getexif(bare).get(0x0112, 1)
+
+
+def stored_size(image: Image.Image) -> tuple[int, int]:
+    """An opened image's (width, height) as its file stores them, before its EXIF orientation turns it.
+
+    Pillow 12 gives a TIFF that its orientation turns a quarter (5-8) at its upright size already, and turns it as it
+    loads (other versions may not): a TIFF's ImageWidth / ImageLength tags are its stored size whichever version reads
+    it, so that `upright` of this size turns it once."""
+    tags = getattr(image, "tag_v2", None) if image.format == "TIFF" else None
+    width, height = (tags.get(256), tags.get(257)) if tags is not None else (None, None)
+    return (width, height) if isinstance(width, int) and isinstance(height, int) else image.size
 
 
 def upright(pair: tuple[Any, Any], orientation: int) -> tuple[Any, Any]:
