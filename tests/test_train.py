@@ -30,6 +30,7 @@ from swinir_hf.training.card import training_card
 from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import FIELD_TYPES, TrainingConfig, bundled_configs, config_path, read_config_file
 from swinir_hf.training.images import check_colour
+from swinir_hf.training.recipe import recipe_changes, recorded_config
 from swinir_hf.training.sections import ModelArgs, TrainArgs
 from swinir_hf.training.state import InitReport, Progress, build_model, device_label
 
@@ -806,6 +807,8 @@ def test_a_resume_with_another_recipe_than_the_runs_is_refused(tiny_run, train_c
     older = yaml.safe_load((out / "training_config.yaml").read_text())
     older["data"]["noise_sigma"], older["train"]["charbonnier_eps"] = 25.0, 1e-9
     (out / "training_config.yaml").write_text(yaml.safe_dump(older, sort_keys=False))
+    model = json.loads((latest / "model" / "config.json").read_text())  # what its loss read
+    (latest / "model" / "config.json").write_text(json.dumps(model | {"charbonnier_eps": 1e-9}))
     written = (out / "training_config.yaml").read_text()
     assert train_cli(_denoising_run(tiny_run, images, out, 15, 0.0316, max_steps=6), "--resume", "latest") == 1
     err = capsys.readouterr().err
@@ -888,6 +891,108 @@ def test_a_resume_goes_on_from_the_runs_starting_weights_named_again_or_not(
         f"error: cannot resume from {out / 'checkpoints/step-00000006'}: the run started from model.init_from "
         f"{source}, this config from {out}. "
     )
+
+
+def test_starting_weights_named_as_the_run_named_them_are_its_own_gone_or_elsewhere(
+    tiny_config, tiny_run, train_cli, images, tmp_path, monkeypatch, capsys
+):
+    """Found in review: a run started with `--init-from src`, a relative folder removed since, was refused by the same
+    command (`the run started from model.init_from src, this config from src`) and by `--config
+    RUN/training_config.yaml`: where the folder had been was compared with the name as typed. Weights named as the
+    run named them (gone, or another machine's folder of that name) or where they were are its own; others are not."""
+    out, here, there = tmp_path / "run", tmp_path / "here", tmp_path / "there"
+    for folder in (here, there):
+        SwinIRForImageRestoration(tiny_config(task="lightweight_sr")).save_pretrained(folder / "src")
+
+    def run(steps: int, init_from: str) -> dict:
+        raw = tiny_run(images, out, train={"max_steps": steps, "checkpoint_every": 2})
+        return raw | {"model": {**raw["model"], "init_from": init_from}}
+
+    monkeypatch.chdir(here)
+    assert train_cli(run(2, "src")) == 0
+    shutil.rmtree(here / "src")
+    assert train_cli(run(4, "src"), "--resume", "latest") == 0  # the same command, the folder gone
+    assert main(["--config", str(out / "training_config.yaml"), "--train.max_steps", "6", "--resume", "latest"]) == 0
+    monkeypatch.chdir(there)  # another working folder (or machine), whose src is another folder
+    assert train_cli(run(8, "src"), "--resume", "latest") == 0
+    capsys.readouterr()
+    assert train_cli(run(10, str(there / "src")), "--resume", "latest") == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot resume from {out / 'checkpoints/step-00000008'}: the run started from model.init_from src, "
+        f"this config from {there / 'src'}. "
+    )
+
+
+def test_an_earlier_versions_run_is_compared_by_what_it_read(tiny_run, train_cli, images, tmp_path):
+    """Found in review: an earlier swinir-hf took and ignored settings that the run's own settings leave unread, which
+    this one refuses (data.train_lr without degradation 'paired', train.loss in a GAN run, train.charbonnier_eps in an
+    L1 run): its training_config.yaml kept them, and a resume without them was refused (`draws other training samples
+    (changed: data.train_lr: [...] → [])`). What the run did not read counts as unset."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    latest = out / "checkpoints" / "step-00000002"
+    _as_an_earlier_version_left_it(latest)
+    older = yaml.safe_load((out / "training_config.yaml").read_text())
+    older["data"]["train_lr"], older["train"]["charbonnier_eps"] = [str(images)], 0.01  # an L1 run's ε: unread too
+    (out / "training_config.yaml").write_text(yaml.safe_dump(older, sort_keys=False))
+    model = json.loads((latest / "model" / "config.json").read_text())
+    (latest / "model" / "config.json").write_text(json.dumps(model | {"charbonnier_eps": 0.01}))
+    assert train_cli(tiny_run(images, out, train={"max_steps": 4, "checkpoint_every": 2}), "--resume", "latest") == 0
+    # A GAN run's pixel loss, and a level of another degradation, too.
+    checkpoint = tmp_path / "gan" / "checkpoints" / "step-00000002"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "progress.json").write_text(json.dumps({"step": 2}))
+    gan = {"enabled": True, "allow_random_vgg": True}
+    raw = {"data": {"train": ["x"], "jpeg_quality": 10}, "train": {"loss": "l1", "charbonnier_eps": 0.01}, "gan": gan}
+    (tmp_path / "gan" / "training_config.yaml").write_text(yaml.safe_dump(raw))
+    cfg = TrainingConfig.from_dict({"data": {"train": ["x"]}, "gan": gan})
+    recorded = recorded_config(checkpoint, cfg)
+    assert (recorded.train.loss, recorded.train.charbonnier_eps, recorded.data.jpeg_quality) == (None, None, None)
+    assert recipe_changes(recorded, cfg) == []
+
+
+def test_values_that_mean_the_same_are_no_change_of_recipe(tiny_run, train_cli, images, tmp_path, capsys):
+    """Found in review: the settings that the model's config resolves were compared as written, train.loss null and
+    the preset's own l1, or model.config without upscale and with model.scale's, as a change of recipe. They are
+    compared as the model's config resolves them; a loss that is another is still refused."""
+    out = tmp_path / "run"
+
+    def run(steps: int, upscale: dict, **train: str) -> dict:
+        raw = tiny_run(images, out, train={"max_steps": steps, "checkpoint_every": 2, **train})
+        config = {**raw["model"]["config"], "upsampler": "pixelshuffledirect", **upscale}
+        return raw | {"model": {"scale": 2, "config": config}}  # no preset: the architecture is model.config's
+
+    assert train_cli(run(2, {})) == 0
+    assert train_cli(run(4, {"upscale": 2}, loss="l1"), "--resume", "latest") == 0
+    capsys.readouterr()
+    assert train_cli(run(6, {"upscale": 2}, loss="charbonnier"), "--resume", "latest") == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot resume from {out / 'checkpoints/step-00000004'}: this config trains otherwise than the run "
+        "did (changed: train.loss: 'l1' → 'charbonnier'). "
+    )
+
+
+def test_a_stopped_resume_of_an_earlier_versions_checkpoint_leaves_it_compared_with_the_run(
+    tiny_run, train_cli, images, tmp_path, monkeypatch
+):
+    """Found in review: a resume of a checkpoint that keeps no record of its config (an earlier swinir-hf's) rewrote
+    the run folder's training_config.yaml, which stands in for that record, before its first checkpoint; stopped
+    before one, it left the next resume comparing with its own settings (`train.max_steps: 6 → 8`, the change from 4
+    lost). The checkpoint keeps the file's settings before it is rewritten."""
+    from swinir_hf.training import loop
+
+    out = tmp_path / "run"
+
+    def run(steps: int) -> dict:
+        return tiny_run(images, out, train={"checkpoint_every": 2, "max_steps": steps})
+
+    assert train_cli(run(4)) == 0
+    _as_an_earlier_version_left_it(out / "checkpoints" / "step-00000004")
+    with monkeypatch.context() as patched:
+        patched.setattr(loop, "run_steps", lambda *args: _raise(OSError(28, "No space left on device")))
+        assert train_cli(run(6), "--resume", "latest") == 1
+    assert train_cli(run(8), "--resume", "latest") == 0
+    assert summary(out)["changes"] == [{"step": 4, "changed": ["train.max_steps: 4 → 8"]}]
 
 
 def test_what_a_resume_may_change_goes_on_and_training_config_says_from_which_step(

@@ -23,6 +23,7 @@ from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
 from ..models.constants_swinir import LOSSES
 from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs
+from .unread import unread_level, unread_settings
 
 
 def _local_folder(spec: str, split: str) -> Path | None:
@@ -105,11 +106,6 @@ class TrainingConfig:
         self._check_degradation()
         if d.degradation == "paired" and len(d.train_lr) != len(d.train):
             raise ValueError("degradation 'paired' needs one data.train_lr entry per data.train entry")
-        if d.train_lr and d.degradation != "paired":  # the inputs are made from data.train by the degradation
-            raise ValueError(
-                f"data.train_lr is only read with degradation 'paired' (this config degrades data.train with "
-                f"'{d.degradation}'): pass --data.degradation paired, or drop data.train_lr"
-            )
         if t.mixed_precision not in (None, "no", "bf16", "fp16"):
             raise ValueError(f"train.mixed_precision must be null, no, bf16 or fp16, got {t.mixed_precision!r}")
         if not 0.0 <= t.ema_decay < 1.0:
@@ -117,35 +113,16 @@ class TrainingConfig:
         self._check_counts()
         self._check_separate_validation()
         self._check_no_test_set()
-        g = self.gan
-        if g.enabled:
+        if self.gan.enabled:
             self._check_gan()
-        if g.enabled and (t.loss is not None or t.charbonnier_eps is not None):  # `gan_step` takes L1 whatever
-            raise ValueError(
-                "train.loss / train.charbonnier_eps choose the pixel loss of a run without GAN; a GAN run's is L1 "
-                "(× gan.pixel_weight): drop them, or set gan.enabled false"
-            )
         if t.compile is not None and t.compile not in (backends := compile_backends()):
             raise ValueError(f"train.compile must be null or one of {', '.join(backends)}, got {t.compile!r}")
         if t.compile_mode not in (None, *COMPILE_MODES):
             raise ValueError(
                 f"train.compile_mode must be null or one of {', '.join(COMPILE_MODES)}, got {t.compile_mode!r}"
             )
-        if t.compile_mode is not None and t.compile is None:
-            raise ValueError(
-                f"train.compile_mode {t.compile_mode} needs train.compile (inductor, say): the steps run eagerly "
-                "without it"
-            )
-        if t.compile_regions and t.compile is None:
-            raise ValueError(
-                "train.compile_regions compiles the Swin layers with train.compile's backend, and this config has "
-                "none: pass --train.compile inductor, or drop train.compile_regions"
-            )
-        if t.compile_mode is not None and t.compile not in (None, "inductor"):  # torch only warns that it drops it
-            raise ValueError(
-                f"train.compile_mode is a mode of the inductor backend; train.compile {t.compile} ignores it: pass "
-                "--train.compile inductor, or drop train.compile_mode"
-            )
+        if unread := unread_settings(self):  # set, yet the run would not read it: it would be silently ignored
+            raise ValueError(next(iter(unread.values())))
         if t.loss not in (None, *LOSSES):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
         self._check_optimizer()
@@ -205,9 +182,9 @@ class TrainingConfig:
 
     def _check_degradation(self) -> None:
         """The kind and levels of `data.degradation`: a bad noise σ or JPEG quality would otherwise fail inside the
-        data loader, at the first sample that draws it (perhaps hours into the run), and one the degradation does
-        not read (`--data.noise_sigma 10` for bicubic SR) would be silently ignored (an unused level at its
-        default is dropped as such by `DataArgs`)."""
+        data loader, at the first sample that draws it (perhaps hours into the run). One the degradation does not
+        read (`--data.noise_sigma 10` for bicubic SR) is refused with the other unread settings (`unread_settings`;
+        an unused level at its default is dropped as such by `DataArgs`)."""
         from ..degradations.levels import LEVELS, check_level
         from ..degradations.setting import DEGRADATIONS
 
@@ -216,12 +193,8 @@ class TrainingConfig:
             raise ValueError(f"data.degradation must be one of {', '.join(DEGRADATIONS)}, got {d.degradation!r}")
         for kind, level in LEVELS.items():
             for name in (level.field, f"val_{level.field}"):
-                value = getattr(d, name)
-                if value is None:
-                    continue
-                if kind != d.degradation:  # set, yet the degradation would not read it
-                    raise unread_level(name, kind, d.degradation)
-                check_level(kind, value, f"data.{name}", ranged=name == level.field)  # validation's: one level
+                if (value := getattr(d, name)) is not None and kind == d.degradation:
+                    check_level(kind, value, f"data.{name}", ranged=name == level.field)  # validation's: one level
 
     def _check_gan(self) -> None:
         """The GAN stage's fields, before its VGG and discriminator are built (they failed mid-step, or trained on
@@ -255,7 +228,7 @@ class TrainingConfig:
         for kind, level in LEVELS.items():
             for name in (level.field, f"val_{level.field}"):
                 if f"--data.{name}" in written and given.data[name] is not None and kind != self.data.degradation:
-                    raise unread_level(name, kind, self.data.degradation)
+                    raise ValueError(unread_level(name, kind, self.data.degradation))
         if not self.gan.enabled and (
             gan := sorted(o for o in written if o.startswith("--gan.") and o != "--gan.enabled")
         ):
@@ -390,11 +363,3 @@ def flat_config(d: dict, prefix: str = "") -> dict:
         else:
             flat[prefix + key] = str(value)
     return flat
-
-
-def unread_level(name: str, kind: str, degradation: str) -> ValueError:
-    """The error for `data.NAME`, a level of degradation `kind`, set in a config that degrades with `degradation`."""
-    return ValueError(
-        f"data.{name} is only read with degradation '{kind}' (this config degrades with '{degradation}'): pass "
-        f"--data.degradation {kind}, or drop it (--data.{name} null)"
-    )

@@ -1,9 +1,9 @@
 """What a run records of its settings, and what a resume may change of them. Each checkpoint's progress.json keeps
 the config of the launch that saved it (`config`), the settings its training samples follow (`samples`) and its
 starting weights (`start`); for a checkpoint written before a record was kept, the run folder's
-training_config.yaml stands in (`recorded_config`). A resume may change only `RESUMABLE` settings: those changes are
-kept in the run's progress (`Progress.changes`) and head its training_config.yaml (`config_text`); `resume_checks`
-refuses the others."""
+training_config.yaml stands in (`recorded_config`; kept in the checkpoint before a resume rewrites it:
+`keep_recorded_config`). A resume may change only `RESUMABLE` settings: those changes are kept in the run's progress
+(`Progress.changes`) and head its training_config.yaml (`config_text`); `resume_checks` refuses the others."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ import yaml
 
 from ..checkpoints.run_folder import CHECKPOINTS, PROGRESS
 from ..image_datasets import source_location
+from ..storage.atomic_writes import write_text_file
 from .config import FIELD_TYPES, SECTIONS, TrainingConfig
+from .unread import unread_settings
 
 if TYPE_CHECKING:
     from .state import InitReport
@@ -42,6 +44,11 @@ LOCATED_SETTINGS = ("data.train", "data.train_lr")
 # Every setting that names a file or folder, compared by where it is (a relative path from another working folder,
 # an absolute one or a link to it: the same place), not as written.
 PLACES = (*LOCATED_SETTINGS, "data.val", "data.val_lr", "data.cache_dir", "model.init_from", "gan.vgg_weights")
+
+# The settings the model's config is resolved from (`state.build_model`): two runs whose model configs are the same
+# resolved them alike, however they were written (train.loss null and the preset's own l1; model.config without
+# upscale and with model.scale's).
+MODEL_SETTINGS = ("model.preset", "model.scale", "model.config", "train.loss", "train.charbonnier_eps")
 
 # What a resume may change: how long the run trains and its learning-rate schedule (which follows the current config:
 # `state.set_schedule`; the discriminator's too), how its steps run (precision, compiling, micro-batches, clipping: the
@@ -130,16 +137,11 @@ def run_config_file(checkpoint: Path) -> Path | None:
 
 
 def recorded_config(checkpoint: Path, cfg: TrainingConfig) -> TrainingConfig | None:
-    """The config the run that saved `checkpoint` trained with: the one its progress.json keeps, else (a checkpoint of
-    an earlier swinir-hf) its run folder's training_config.yaml, written at the run's last launch; a field neither
-    names (added to swinir-hf since) at `cfg`'s value. None where neither is there and readable."""
-    raw = json.loads((checkpoint / PROGRESS).read_text()).get("config")  # read by check_resume_step already
-    if raw is None and (own := run_config_file(checkpoint)) is not None:
-        try:
-            raw = yaml.safe_load(own.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            return None
-    if not isinstance(raw, dict):
+    """The config the run that saved `checkpoint` trained with (`_recorded_raw`), as it read it: a field it does not
+    name (added to swinir-hf since) at `cfg`'s value, and one its own settings leave unread (`unread_settings`: an
+    earlier swinir-hf took and ignored data.train_lr without 'paired', say) at its default. None where no record is
+    there and readable."""
+    if (raw := _recorded_raw(checkpoint)) is None:
         return None
     sections = {}
     for name in SECTIONS:
@@ -149,14 +151,42 @@ def recorded_config(checkpoint: Path, cfg: TrainingConfig) -> TrainingConfig | N
         sections[name] = dataclasses.replace(
             now, **{k: v for k, v in (given if isinstance(given, dict) else {}).items() if k in known}
         )
+    for setting in unread_settings(TrainingConfig(**sections)):
+        name, field = setting.split(".")
+        section = sections[name]
+        sections[name] = dataclasses.replace(section, **{field: getattr(type(section)(), field)})
     return TrainingConfig(**sections)
 
 
-def recipe_changes(before: TrainingConfig, after: TrainingConfig) -> list[str]:
+def _recorded_raw(checkpoint: Path) -> dict[str, Any] | None:
+    """The config the run that saved `checkpoint` trained with, as recorded: the one its progress.json keeps, else (a
+    checkpoint of an earlier swinir-hf) its run folder's training_config.yaml, written at the run's last launch."""
+    raw = json.loads((checkpoint / PROGRESS).read_text()).get("config")  # read by check_resume_step already
+    if raw is None and (own := run_config_file(checkpoint)) is not None:
+        try:
+            raw = yaml.safe_load(own.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return None
+    return raw if isinstance(raw, dict) else None
+
+
+def keep_recorded_config(checkpoint: Path, out: Path) -> None:
+    """Before a resume from `checkpoint` rewrites the training_config.yaml of its run folder `out`: where that file is
+    the checkpoint's only record of its run's config (an earlier swinir-hf's checkpoint), copy it into the checkpoint's
+    progress.json. A resume stopped before its first checkpoint left the next one compared with its own settings."""
+    own, progress = run_config_file(checkpoint), json.loads((checkpoint / PROGRESS).read_text())
+    if "config" in progress or own is None or own.resolve() != (out / "training_config.yaml").resolve():
+        return
+    if (raw := _recorded_raw(checkpoint)) is not None:
+        write_text_file(checkpoint / PROGRESS, json.dumps(progress | {"config": raw}))
+
+
+def recipe_changes(before: TrainingConfig, after: TrainingConfig, same_model: bool = False) -> list[str]:
     """The settings of the recipe (all but `RESUMABLE`) that `after` changes from `before`, as messages say them; not
     the samples' and starting weights' (`SAMPLE_SETTINGS`, `model.init_from`), which `resume_checks` compares by the
-    checkpoint's own records of them where it has them."""
-    own = (*RESUMABLE, *SAMPLE_SETTINGS, "model.init_from")
+    checkpoint's own records of them where it has them, nor, where the two resolve the same model config
+    (`same_model`), the settings it is resolved from (`MODEL_SETTINGS`)."""
+    own = (*RESUMABLE, *SAMPLE_SETTINGS, "model.init_from", *(MODEL_SETTINGS if same_model else ()))
     return _changes(before, after, [name for name in FIELD_TYPES if name not in own])
 
 

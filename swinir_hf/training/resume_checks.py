@@ -73,7 +73,7 @@ def check_run_resumable(checkpoint: Path, model: SwinIRForImageRestoration, cfg:
     check_resumable(checkpoint, model)
     check_gan_resumable(checkpoint, cfg.gan)
     check_ema_resumable(checkpoint, cfg.train.ema_decay)
-    check_recipe_resumable(checkpoint, cfg)
+    check_recipe_resumable(checkpoint, cfg, model)
 
 
 def warn_unrecorded(checkpoint: Path, cfg: TrainingConfig) -> None:
@@ -107,17 +107,7 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
     wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if stored == wanted:
         return
-    changed = []
-    config_file = checkpoint / MODEL / "config.json"
-    if config_file.is_file():
-        # Both through the config class: config.json omits PretrainedConfig's generic attributes (id2label,
-        # return_dict, ...), which to_dict() fills in, and they would all read as changes.
-        old = type(model.config).from_dict(json.loads(config_file.read_text())).to_dict()
-        new = model.config.to_dict()
-        # Nor are the fields naming a folder's code (`model.save_pretrained` writes an auto_map) architecture.
-        ignored = {"architectures", "transformers_version", "dtype", "torch_dtype", *REMOTE_CODE_FIELDS}
-        keys = sorted((set(old) | set(new)) - ignored)
-        changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    changed = model_config_changes(checkpoint, model) or []
     differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
     raise ValueError(
         f"cannot resume from {checkpoint}: its model has another architecture than this config ("
@@ -127,17 +117,37 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
     )
 
 
-def check_recipe_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
-    """Raise `ValueError` when this config trains otherwise than the run `checkpoint` was saved by: draws other
-    training samples (`SAMPLE_SETTINGS`, by the checkpoint's record of them, else by its `recorded_config`) or changes
-    a setting that a resume may not change (`recipe_changes`). Not checked where nothing is recorded
-    (`warn_unrecorded`)."""
+def model_config_changes(checkpoint: Path, model: SwinIRForImageRestoration) -> list[str] | None:
+    """The fields of `model`'s config that differ from `checkpoint`'s model's (its `model/config.json`), as messages
+    say them; None where it has none."""
+    config_file = checkpoint / MODEL / "config.json"
+    if not config_file.is_file():
+        return None
+    # Both through the config class: config.json omits PretrainedConfig's generic attributes (id2label,
+    # return_dict, ...), which to_dict() fills in, and they would all read as changes.
+    old = type(model.config).from_dict(json.loads(config_file.read_text())).to_dict()
+    new = model.config.to_dict()
+    # Nor are the fields naming a folder's code (`model.save_pretrained` writes an auto_map) the model's.
+    ignored = {"architectures", "transformers_version", "dtype", "torch_dtype", *REMOTE_CODE_FIELDS}
+    if "charbonnier" not in (old["loss"], new["loss"]):  # only its loss reads the ε, which an L1 run once took
+        ignored.add("charbonnier_eps")
+    keys = sorted((set(old) | set(new)) - ignored)
+    return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+def check_recipe_resumable(checkpoint: Path, cfg: TrainingConfig, model: SwinIRForImageRestoration) -> None:
+    """Raise `ValueError` when this config (its `model` built) trains otherwise than the run `checkpoint` was saved
+    by: draws other training samples (`SAMPLE_SETTINGS`, by the checkpoint's record of them, else by its
+    `recorded_config`) or changes a setting that a resume may not change (`recipe_changes`; the model's settings
+    compared as its config resolves them, where the checkpoint's model has one). Not checked where nothing is
+    recorded (`warn_unrecorded`)."""
     recorded = recorded_config(checkpoint, cfg)
     saved = json.loads((checkpoint / PROGRESS).read_text()).get("samples")  # read by check_resume_step already
     saved = saved or (sample_settings(recorded) if recorded is not None else None)
     now = sample_settings(cfg)
     drawn = [change for k in SAMPLE_SETTINGS if saved and (change := setting_change(saved, now, k))]
-    changed = [*drawn, *(recipe_changes(recorded, cfg) if recorded is not None else [])]
+    same_model = model_config_changes(checkpoint, model) == []
+    changed = [*drawn, *(recipe_changes(recorded, cfg, same_model) if recorded is not None else [])]
     if changed != drawn:
         own = run_config_file(checkpoint)
         raise ValueError(
@@ -157,9 +167,13 @@ def check_recipe_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
 
 def check_start_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
     """Raise `ValueError` when this config starts from other weights (`model.init_from`) than the run `checkpoint`
-    was saved by (`recorded_start`): its card would name them. A config that names none goes on from the run's."""
+    was saved by (`recorded_start`): its card would name them. A config that names none goes on from the run's, and
+    so does one that names them as the run did, or where they were."""
     saved, now = recorded_start(checkpoint, cfg), start(cfg)
-    if saved is not None and now["init_from"] and saved["located"] != now["located"]:
+    # Named alike, they are the run's: a folder gone since (or another machine's) cannot be told apart from them.
+    if saved is None or not now["init_from"] or now["init_from"] == saved["init_from"]:
+        return
+    if now["located"] != saved["located"]:
         raise ValueError(
             f"cannot resume from {checkpoint}: the run started from model.init_from {saved['init_from'] or 'null'}, "
             f"this config from {now['init_from']}. Resume with the settings the run was started with (its "

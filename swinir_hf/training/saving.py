@@ -37,7 +37,7 @@ from ..storage.atomic_writes import WriteError, os_reason, write_error, write_te
 from .card import training_card
 from .checks import in_run_folder, push_later_command, remove_superseded_work
 from .config import TrainingConfig, flat_config
-from .recipe import config_text, recorded_config, resumed_changes, sample_settings
+from .recipe import config_text, keep_recorded_config, recorded_config, resumed_changes, sample_settings
 from .resume_checks import UNREADABLE_CHECKPOINT, check_plain_states, check_same_images, unreadable_checkpoint
 from .state import InitReport, Run, set_schedule
 
@@ -48,10 +48,13 @@ def open_run_folder(
     cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None, start: int, changes: list[dict]
 ) -> None:
     """Create the run's folder (what it holds of another run or lineage removed: `superseded_work`), write its config
-    (under the `changes` that resumes made: `Progress.changes`) and start the trackers (TensorBoard told to drop what
-    an earlier, killed run logged after the resumed step)."""
+    (under the `changes` that resumes made: `Progress.changes`; the one it replaces kept in an earlier swinir-hf's
+    checkpoint that has no other record of it: `keep_recorded_config`) and start the trackers (TensorBoard told to
+    drop what an earlier, killed run logged after the resumed step)."""
     out.mkdir(parents=True, exist_ok=True)
     remove_superseded_work(out, resume_from)  # only what --overwrite allowed (`check_output_dir`)
+    if resume_from is not None:
+        keep_recorded_config(resume_from, out)
     write_text_file(out / "training_config.yaml", config_text(cfg, changes))
     purge = {"tensorboard": {"purge_step": start + 1}} if start else {}
     with logs_written(out):
