@@ -1429,8 +1429,8 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, t
         )
     report.write_text("earlier")
 
-    def disk_full(self, text):
-        self.open("w").write(text[:10])
+    def disk_full(self, text, **options):
+        self.open("w", **options).write(text[:10])
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Path, "write_text", disk_full)
