@@ -248,6 +248,28 @@ def test_a_scans_resolution_is_scaled_to_keep_its_print_size(tmp_path, model_dir
     assert tuple(round(v) for v in opened.info["dpi"]) == (900, 450)
 
 
+def test_a_turned_scans_resolution_is_turned_with_it_in_every_format(tmp_path):
+    """A scan whose EXIF orientation turns it a quarter states its resolution of the stored image: the upright copy's
+    x and y are swapped. Pillow turns a TIFF as it loads it and drops the orientation, so a TIFF's (8-bit, and
+    16-bit through tifffile) kept the stored order, where a JPEG's and a PNG's were swapped."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rgb = _rng_image((8, 10, 3))
+    for name in ("a.jpg", "b.png", "c.tif"):
+        Image.fromarray(rgb).save(tmp_path / name, dpi=(300, 150), exif=exif.tobytes())
+    tifffile.imwrite(
+        tmp_path / "d.tif",
+        _rng_image((8, 10, 3), 1, np.uint16),
+        photometric="rgb",
+        resolution=(300, 150),
+        extratags=[(274, "H", 1, 6, True)],
+    )
+    for name in ("a.jpg", "b.png", "c.tif", "d.tif"):
+        image = read_image(tmp_path / name)
+        assert np.asarray(image.pixels).shape[:2] == (10, 8), name  # upright
+        assert tuple(round(v) for v in image.dpi) == (150, 300), name
+
+
 def test_jpeg_quality_option(tmp_path, model_dir):
     src = tmp_path / "in"
     src.mkdir()

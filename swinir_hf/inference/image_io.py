@@ -117,7 +117,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
 def _read_image(path: Path) -> ImageData:
     """`read_image`, raising the decoders' own errors where it has no better message."""
     try:
-        image, deep = _open_decoded(path)
+        image, deep, tiff_dpi = _open_decoded(path)
     except Image.DecompressionBombError as err:
         raise ValueError(f"{path}: {_bomb_reason(err)}") from err
     except (OSError, SyntaxError) as err:
@@ -128,23 +128,27 @@ def _read_image(path: Path) -> ImageData:
         why = "empty file" if isinstance(err, UnidentifiedImageError) and _is_empty(path) else os_reason(err, path)
         raise ValueError(f"{path}: not a readable image ({why})") from err
     try:
-        return _image_data(path, image, deep)
+        return _image_data(path, image, deep, tiff_dpi)
     except BaseException:  # a multi-frame file cut short fails counting its frames: closed, not left to the gc
         image.close()
         raise
 
 
-def _image_data(path: Path, image: Image.Image, deep: np.ndarray | None) -> ImageData:
-    """The `ImageData` of an opened, decoded image (`_open_decoded`), holding no open file."""
+def _image_data(
+    path: Path, image: Image.Image, deep: np.ndarray | None, tiff_dpi: tuple[float, float] | None
+) -> ImageData:
+    """The `ImageData` of an opened, decoded image (`_open_decoded`, with a TIFF's resolution read before decoding),
+    holding no open file."""
     warn_if_animated(image, str(path))
     _warn_if_read_at_8_bits(image, path)
+    dpi = tiff_dpi if image.format == "TIFF" else file_dpi(image)
     heif = image.format == "HEIF"
     if deep is not None:
         deep = grey_alpha_heif(path, deep) if heif else deep
         # Grey is a PIL image (`I;16`), as Pillow reads a 16-bit grey PNG.
         pixels = Image.fromarray(deep) if deep.ndim == 2 else deep
-        return _detached(ImageData(pixels, image.info.get("icc_profile"), photo_exif(image), file_dpi(image)), image)
-    exif, dpi = photo_exif(image), file_dpi(image)
+        return _detached(ImageData(pixels, image.info.get("icc_profile"), photo_exif(image), dpi), image)
+    exif = photo_exif(image)
     opened, image = image, normalize_pil(image, str(path))
     icc = image.info.get("icc_profile")
     if (keyed := keyed_grey16(image)) is not None:  # a 16-bit grey PNG's colour key (tRNS), as its alpha
@@ -152,19 +156,22 @@ def _image_data(path: Path, image: Image.Image, deep: np.ndarray | None) -> Imag
     return _detached(ImageData(grey_alpha_heif(path, image) if heif else image, icc, exif, dpi), opened)
 
 
-def _open_decoded(path: Path) -> tuple[Image.Image, np.ndarray | None]:
-    """The opened image, decoded, and for a deep one its uint16 pixels (`read_deep`); closed when decoding fails: a
-    truncated file's image stayed open, held by the error's traceback, until garbage collection (a ResourceWarning,
-    and a file descriptor for every bad file of a folder)."""
+def _open_decoded(path: Path) -> tuple[Image.Image, np.ndarray | None, tuple[float, float] | None]:
+    """The opened image, decoded, for a deep one its uint16 pixels (`read_deep`), and for a TIFF its upright
+    resolution (`file_dpi`); closed when decoding fails: a truncated file's image stayed open, held by the error's
+    traceback, until garbage collection (a ResourceWarning, and a file descriptor for every bad file of a folder)."""
     image = open_image(path)
     try:
+        # Read before decoding: Pillow turns a TIFF by its EXIF orientation as it loads it and drops the tag, which
+        # says that the resolution it states (of the stored image) swaps x and y.
+        tiff_dpi = file_dpi(image) if image.format == "TIFF" else None
         deep = read_deep(path, image) if is_deep(image) else None
         if deep is None:
             load_pixels(image)
     except BaseException:
         image.close()
         raise
-    return image, deep
+    return image, deep, tiff_dpi
 
 
 def _warn_if_read_at_8_bits(image: Image.Image, path: Path) -> None:
