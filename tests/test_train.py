@@ -30,7 +30,7 @@ from swinir_hf.training.card import training_card
 from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import FIELD_TYPES, TrainingConfig, bundled_configs, config_path, read_config_file
 from swinir_hf.training.images import check_colour
-from swinir_hf.training.recipe import recipe_changes, recorded_config
+from swinir_hf.training.recipe import checkpoint_record, recipe_changes
 from swinir_hf.training.sections import ModelArgs, TrainArgs
 from swinir_hf.training.state import InitReport, Progress, build_model, device_label
 
@@ -946,7 +946,7 @@ def test_an_earlier_versions_run_is_compared_by_what_it_read(tiny_run, train_cli
     raw = {"data": {"train": ["x"], "jpeg_quality": 10}, "train": {"loss": "l1", "charbonnier_eps": 0.01}, "gan": gan}
     (tmp_path / "gan" / "training_config.yaml").write_text(yaml.safe_dump(raw))
     cfg = TrainingConfig.from_dict({"data": {"train": ["x"]}, "gan": gan})
-    recorded = recorded_config(checkpoint, cfg)
+    recorded = checkpoint_record(checkpoint, {"step": 2}, cfg).config
     assert (recorded.train.loss, recorded.train.charbonnier_eps, recorded.data.jpeg_quality) == (None, None, None)
     assert recipe_changes(recorded, cfg) == []
 
@@ -993,6 +993,33 @@ def test_a_stopped_resume_of_an_earlier_versions_checkpoint_leaves_it_compared_w
         assert train_cli(run(6), "--resume", "latest") == 1
     assert train_cli(run(8), "--resume", "latest") == 0
     assert summary(out)["changes"] == [{"step": 4, "changed": ["train.max_steps: 4 → 8"]}]
+
+
+def test_a_resume_reads_the_checkpoints_records_once(tiny_run, train_cli, images, tmp_path, monkeypatch):
+    """Found in review: a resume read the checkpoint's progress.json in each of its checks (its step, its config, its
+    starting weights, its samples, ..., each apart), and an earlier version's run folder's training_config.yaml, which
+    stands in for its config, as often. Both are read once, and what they record is handed on."""
+    out = tmp_path / "run"
+
+    def run(steps: int) -> dict:
+        return tiny_run(images, out, train={"checkpoint_every": 2, "max_steps": steps})
+
+    read, open_file = [], Path.open
+
+    def counted(self: Path, mode: str = "r", *args, **kwargs):
+        if "r" in mode and self.name in ("progress.json", "training_config.yaml"):
+            read.append(self)
+        return open_file(self, mode, *args, **kwargs)
+
+    assert train_cli(run(2)) == 0
+    monkeypatch.setattr(Path, "open", counted)
+    assert train_cli(run(4), "--resume", "latest") == 0
+    assert read == [out / "checkpoints" / "step-00000002" / "progress.json"]
+    _as_an_earlier_version_left_it(out / "checkpoints" / "step-00000004")
+    read.clear()
+    assert train_cli(run(6), "--resume", "latest") == 0
+    assert read == [out / "checkpoints" / "step-00000004" / "progress.json", out / "training_config.yaml"]
+    assert summary(out)["changes"] == [{"step": 4, "changed": ["train.max_steps: 4 → 6"]}]
 
 
 def test_what_a_resume_may_change_goes_on_and_training_config_says_from_which_step(

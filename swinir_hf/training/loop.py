@@ -140,14 +140,14 @@ def _train(
 
     t, main = cfg.train, accelerator.is_main_process
     check_batch_split(t.batch_size, t.gradient_accumulation_steps, accelerator.num_processes)  # before slow work
-    started = None  # the record of the weights the run starts from (`recipe.start`)
+    started = record = None  # the weights the run starts from (`recipe.start`); what the checkpoint records
     if resume_from is not None:  # before the starting weights load (from the Hub, maybe)
-        check_resume_start(resume_from, cfg)
-        cfg, started = resumed_start(resume_from, cfg)  # the run's, named again or not: not loaded
+        record = check_resume_start(resume_from, cfg)  # its progress.json, read once
+        cfg, started = resumed_start(record, cfg)  # the run's, named again or not: not loaded
     set_seed(t.seed)  # identical initialisation on every process
     model, init_report = build_model(cfg.model, t, bars=main, resumed=resume_from)  # one "Loading weights" bar
     if resume_from is not None:
-        check_run_resumable(resume_from, model, cfg)
+        check_run_resumable(record, model, cfg)
         if not push_to_hub_repo and finished_at(out, resume_from, t.max_steps):  # its model and card as they are
             if main:
                 logger.info(f"{out} is finished at train.max_steps {t.max_steps}: nothing to do (raise it to train on)")
@@ -161,14 +161,14 @@ def _train(
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     run = prepare(cfg, accelerator, model, gan, out, started or start(cfg, init_report), push_to_hub_repo or str(out))
     run.val_images, run.baseline, run.show_bar, run.images = val_images, baseline, progress, dataset.fingerprint()
-    resume_state(run, resume, resume_from)
+    resume_state(run, resume, record)
     first = run.progress.step
     loader = build_loader(run, dataset, first)
     # Every input is checked: only now does the run write into its folder. One it may not create (no rights) is
     # raised on every process.
     changes = run.progress.changes
     on_main_process(
-        lambda: open_run_folder(cfg, accelerator, out, resume_from, first, changes), main, accelerator.num_processes
+        lambda: open_run_folder(cfg, accelerator, out, record, first, changes), main, accelerator.num_processes
     )
     if main:
         logger.info(

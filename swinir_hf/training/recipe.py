@@ -1,7 +1,7 @@
 """What a run records of its settings, and what a resume may change of them. Each checkpoint's progress.json keeps
 the config of the launch that saved it (`config`), the settings its training samples follow (`samples`) and its
-starting weights (`start`); for a checkpoint written before a record was kept, the run folder's
-training_config.yaml stands in (`recorded_config`; kept in the checkpoint before a resume rewrites it:
+starting weights (`start`), which a resume reads once (`CheckpointRecord`); for a checkpoint written before a record
+was kept, the run folder's training_config.yaml stands in (kept in the checkpoint before a resume rewrites it:
 `keep_recorded_config`). A resume may change only `RESUMABLE` settings: those changes are kept in the run's progress
 (`Progress.changes`) and head its training_config.yaml (`config_text`); `resume_checks` refuses the others."""
 
@@ -18,7 +18,7 @@ from ..checkpoints.run_folder import CHECKPOINTS, PROGRESS
 from ..image_datasets import source_location
 from ..storage.atomic_writes import write_text_file
 from .config import FIELD_TYPES, SECTIONS, TrainingConfig
-from .unread import unread_settings
+from .unread import as_read
 
 if TYPE_CHECKING:
     from .state import InitReport
@@ -108,25 +108,53 @@ def sample_settings(cfg: TrainingConfig) -> dict[str, Any]:
 def start(cfg: TrainingConfig, report: InitReport | None = None) -> dict[str, Any]:
     """The weights the run started from (`model.init_from`, as given and where it is) and what of them it loaded
     (`report`'s fields), which each checkpoint's progress.json keeps: a resume goes on from them, named again or not
-    (`recorded_start`), and the card of a resumed run names them, not the resumed command's."""
-    record = {"init_from": cfg.model.init_from, "located": _resolved(cfg.model.init_from)}
-    return record | ({"report": dataclasses.asdict(report)} if report is not None else {})
+    (`CheckpointRecord.start`), and the card of a resumed run names them, not the resumed command's."""
+    saved = {"init_from": cfg.model.init_from, "located": _resolved(cfg.model.init_from)}
+    return saved | ({"report": dataclasses.asdict(report)} if report is not None else {})
 
 
-def recorded_start(checkpoint: Path, cfg: TrainingConfig) -> dict[str, Any] | None:
-    """The weights the run that saved `checkpoint` started from (`start`): its progress.json's record, else (a
-    checkpoint of an earlier swinir-hf) its `recorded_config`'s `model.init_from`; None where neither is there."""
-    saved = json.loads((checkpoint / PROGRESS).read_text()).get("start")  # read by check_resume_step already
-    if saved is None and (recorded := recorded_config(checkpoint, cfg)) is not None:
-        return start(recorded)
-    return saved
+@dataclasses.dataclass(frozen=True)
+class CheckpointRecord:
+    """What a checkpoint records of the run that saved it, read once for a resume (`checkpoint_record`) and handed to
+    its checks and its start: its progress.json as read (`progress`: not to be changed, a resumed `Progress` takes a
+    copy), the config the run trained with as recorded (`raw_config`: progress.json's, else its run folder's
+    training_config.yaml) and as the run read it (`config`: `recorded_config`), and its starting weights (`start`:
+    progress.json's, else `config`'s `model.init_from`). A record not there or unreadable is None."""
+
+    checkpoint: Path
+    progress: dict[str, Any]
+    raw_config: dict[str, Any] | None
+    config: TrainingConfig | None
+    start: dict[str, Any] | None
+
+    @property
+    def step(self) -> int:
+        return int(self.progress["step"])
 
 
-def resumed_start(checkpoint: Path, cfg: TrainingConfig) -> tuple[TrainingConfig, dict[str, Any]]:
-    """`cfg` going on from `checkpoint` (`check_start_resumable` passed) and the record of the weights it started
-    from: the run's (`recorded_start`), whether `cfg` names them again or not, its `model.init_from` set to theirs for
-    its training_config.yaml and later checkpoints (this config's where none is recorded)."""
-    started = recorded_start(checkpoint, cfg) or start(cfg)
+def checkpoint_record(checkpoint: Path, progress: dict[str, Any], cfg: TrainingConfig) -> CheckpointRecord:
+    """The record of `checkpoint`, whose progress.json read `progress`; fields its config does not name at `cfg`'s
+    values (`recorded_config`). For a checkpoint of an earlier swinir-hf, which keeps no config (nor starting
+    weights), its run folder's training_config.yaml, written at the run's last launch, stands in."""
+    raw = progress.get("config")
+    if raw is None and (own := run_config_file(checkpoint)) is not None:
+        try:
+            raw = yaml.safe_load(own.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            raw = None
+    raw = raw if isinstance(raw, dict) else None
+    config = recorded_config(raw, cfg) if raw is not None else None
+    started = progress.get("start")
+    if started is None and config is not None:
+        started = start(config)
+    return CheckpointRecord(checkpoint, progress, raw, config, started)
+
+
+def resumed_start(record: CheckpointRecord, cfg: TrainingConfig) -> tuple[TrainingConfig, dict[str, Any]]:
+    """`cfg` going on from `record`'s checkpoint (`check_start_resumable` passed) and the record of the weights it
+    started from: the run's (`record.start`), whether `cfg` names them again or not, its `model.init_from` set to
+    theirs for its training_config.yaml and later checkpoints (this config's where none is recorded)."""
+    started = record.start or start(cfg)
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from=started["init_from"])), started
 
 
@@ -136,49 +164,23 @@ def run_config_file(checkpoint: Path) -> Path | None:
     return path if checkpoint.parent.name == CHECKPOINTS and path.is_file() else None
 
 
-def recorded_config(checkpoint: Path, cfg: TrainingConfig) -> TrainingConfig | None:
-    """The config the run that saved `checkpoint` trained with (`_recorded_raw`), as it read it: a field it does not
-    name (added to swinir-hf since) at `cfg`'s value, and one its own settings leave unread (`unread_settings`: an
-    earlier swinir-hf took and ignored data.train_lr without 'paired', say) at its default. None where no record is
-    there and readable."""
-    if (raw := _recorded_raw(checkpoint)) is None:
-        return None
-    sections = {}
-    for name in SECTIONS:
-        now, given = getattr(cfg, name), raw.get(name)
-        known = {f.name for f in dataclasses.fields(now)}
-        # Through the section's own class: a level another degradation does not read reads as null (`DataArgs`).
-        sections[name] = dataclasses.replace(
-            now, **{k: v for k, v in (given if isinstance(given, dict) else {}).items() if k in known}
-        )
-    for setting in unread_settings(TrainingConfig(**sections)):
-        name, field = setting.split(".")
-        section = sections[name]
-        sections[name] = dataclasses.replace(section, **{field: getattr(type(section)(), field)})
-    return TrainingConfig(**sections)
+def recorded_config(raw: dict[str, Any], cfg: TrainingConfig) -> TrainingConfig:
+    """The config a run trained with, recorded as `raw`, as it read it (`as_read`): a field it does not name (added
+    to swinir-hf since) at `cfg`'s value, and one its own settings leave unread (an earlier swinir-hf took and ignored
+    data.train_lr without 'paired', say) at its default."""
+    return as_read(raw, cfg)[0]
 
 
-def _recorded_raw(checkpoint: Path) -> dict[str, Any] | None:
-    """The config the run that saved `checkpoint` trained with, as recorded: the one its progress.json keeps, else (a
-    checkpoint of an earlier swinir-hf) its run folder's training_config.yaml, written at the run's last launch."""
-    raw = json.loads((checkpoint / PROGRESS).read_text()).get("config")  # read by check_resume_step already
-    if raw is None and (own := run_config_file(checkpoint)) is not None:
-        try:
-            raw = yaml.safe_load(own.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            return None
-    return raw if isinstance(raw, dict) else None
-
-
-def keep_recorded_config(checkpoint: Path, out: Path) -> None:
-    """Before a resume from `checkpoint` rewrites the training_config.yaml of its run folder `out`: where that file is
-    the checkpoint's only record of its run's config (an earlier swinir-hf's checkpoint), copy it into the checkpoint's
-    progress.json. A resume stopped before its first checkpoint left the next one compared with its own settings."""
-    own, progress = run_config_file(checkpoint), json.loads((checkpoint / PROGRESS).read_text())
+def keep_recorded_config(record: CheckpointRecord, out: Path) -> None:
+    """Before a resume from `record`'s checkpoint rewrites the training_config.yaml of its run folder `out`: where
+    that file is the checkpoint's only record of its run's config (an earlier swinir-hf's checkpoint), copy it into
+    the checkpoint's progress.json. A resume stopped before its first checkpoint left the next one compared with its
+    own settings."""
+    own, progress = run_config_file(record.checkpoint), record.progress
     if "config" in progress or own is None or own.resolve() != (out / "training_config.yaml").resolve():
         return
-    if (raw := _recorded_raw(checkpoint)) is not None:
-        write_text_file(checkpoint / PROGRESS, json.dumps(progress | {"config": raw}))
+    if record.raw_config is not None:
+        write_text_file(record.checkpoint / PROGRESS, json.dumps(progress | {"config": record.raw_config}))
 
 
 def recipe_changes(before: TrainingConfig, after: TrainingConfig, same_model: bool = False) -> list[str]:

@@ -18,9 +18,9 @@ from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..processes import is_main_process
 from .recipe import (
     SAMPLE_SETTINGS,
+    CheckpointRecord,
+    checkpoint_record,
     recipe_changes,
-    recorded_config,
-    recorded_start,
     run_config_file,
     sample_settings,
     setting_change,
@@ -37,10 +37,10 @@ logger = logging.getLogger("swinir_hf.train")
 UNREADABLE_CHECKPOINT = (OSError, RuntimeError, EOFError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError)
 
 
-def check_resume_step(checkpoint: Path, max_steps: int) -> None:
-    """Raise `ValueError` when `checkpoint` lacks a file every checkpoint has (accelerate would skip its random
-    states without a word), its progress.json is unreadable, or it is past `max_steps`: the run would take no step
-    and save the checkpoint's model as the final one, under a card saying "12 of 8 steps"."""
+def read_checkpoint(checkpoint: Path, cfg: TrainingConfig) -> CheckpointRecord:
+    """What `checkpoint` records of its run (`CheckpointRecord`: its progress.json, read here once for the resume).
+    Raise `ValueError` when it lacks a file every checkpoint has (accelerate would skip its random states without a
+    word) or its progress.json is unreadable."""
     names = {p.name for p in checkpoint.iterdir()}
     missing = [n for n in ("optimizer.bin", "random_states_0.pkl", PROGRESS) if n not in names]
     if not names & {"model.safetensors", "pytorch_model.bin"}:
@@ -48,44 +48,56 @@ def check_resume_step(checkpoint: Path, max_steps: int) -> None:
     if missing:
         raise unreadable_checkpoint(checkpoint, FileNotFoundError(f"it has no {', '.join(missing)}"))
     try:
-        step = int(json.loads((checkpoint / PROGRESS).read_text())["step"])
+        progress = json.loads((checkpoint / PROGRESS).read_text())
+        int(progress["step"])
     except (*UNREADABLE_CHECKPOINT, TypeError) as err:
         raise unreadable_checkpoint(checkpoint, ValueError(f"its {PROGRESS} is unreadable ({err})")) from None
-    if step > max_steps:
+    return checkpoint_record(checkpoint, progress, cfg)
+
+
+def check_resume_step(record: CheckpointRecord, max_steps: int) -> None:
+    """Raise `ValueError` when the checkpoint of `record` is past `max_steps`: the run would take no step and save
+    the checkpoint's model as the final one, under a card saying "12 of 8 steps"."""
+    if record.step > max_steps:
         raise ValueError(
-            f"cannot resume from {checkpoint}: it is at step {step}, past train.max_steps {max_steps}. Raise "
-            "train.max_steps, or resume an earlier checkpoint with --resume PATH --overwrite (which deletes the later "
-            "ones)"
+            f"cannot resume from {record.checkpoint}: it is at step {record.step}, past train.max_steps {max_steps}. "
+            "Raise train.max_steps, or resume an earlier checkpoint with --resume PATH --overwrite (which deletes the "
+            "later ones)"
         )
 
 
-def check_resume_start(checkpoint: Path, cfg: TrainingConfig) -> None:
-    """Raise `ValueError` unless `checkpoint` is whole, not past `train.max_steps`, and saved by a run that started
-    from the weights this config starts from: before the model is built (its starting weights loaded)."""
-    check_resume_step(checkpoint, cfg.train.max_steps)
-    warn_unrecorded(checkpoint, cfg)
-    check_start_resumable(checkpoint, cfg)
+def check_resume_start(checkpoint: Path, cfg: TrainingConfig) -> CheckpointRecord:
+    """What `checkpoint` records of its run (`read_checkpoint`), once checked: raise `ValueError` unless it is whole,
+    not past `train.max_steps`, and saved by a run that started from the weights this config starts from: before the
+    model is built (its starting weights loaded)."""
+    record = read_checkpoint(checkpoint, cfg)
+    check_resume_step(record, cfg.train.max_steps)
+    warn_unrecorded(record)
+    check_start_resumable(record, cfg)
+    return record
 
 
-def check_run_resumable(checkpoint: Path, model: SwinIRForImageRestoration, cfg: TrainingConfig) -> None:
-    """Raise `ValueError` unless this run (its `model` built, `cfg`) can go on from `checkpoint` (`check_resume_start`
-    passed): its model, GAN stage, EMA and recipe as the run that saved it had them."""
-    check_resumable(checkpoint, model)
-    check_gan_resumable(checkpoint, cfg.gan)
-    check_ema_resumable(checkpoint, cfg.train.ema_decay)
-    check_recipe_resumable(checkpoint, cfg, model)
+def check_run_resumable(record: CheckpointRecord, model: SwinIRForImageRestoration, cfg: TrainingConfig) -> None:
+    """Raise `ValueError` unless this run (its `model` built, `cfg`) can go on from the checkpoint of `record`
+    (`check_resume_start` passed): its model, GAN stage, EMA and recipe as the run that saved it had them."""
+    check_resumable(record.checkpoint, model)
+    check_gan_resumable(record.checkpoint, cfg.gan)
+    check_ema_resumable(record.checkpoint, cfg.train.ema_decay)
+    check_recipe_resumable(record, cfg, model)
 
 
-def warn_unrecorded(checkpoint: Path, cfg: TrainingConfig) -> None:
-    """Warn, once (from the main process), where neither `checkpoint` (written by an earlier swinir-hf) nor its run
-    folder (a checkpoint moved out of it) records the config the run trained with: this one cannot be checked."""
-    if recorded_config(checkpoint, cfg) is not None or not is_main_process():
+def warn_unrecorded(record: CheckpointRecord) -> None:
+    """Warn, once (from the main process), where neither the checkpoint of `record` (written by an earlier swinir-hf)
+    nor its run folder (a checkpoint moved out of it) records the config the run trained with: this one cannot be
+    checked."""
+    if record.config is not None or not is_main_process():
         return
-    saved = json.loads((checkpoint / PROGRESS).read_text())
+    saved = record.progress
     kept = [what for key, what in (("samples", "training samples"), ("start", "starting weights")) if key in saved]
     logger.warning(
-        f"{checkpoint} keeps no record of the config its run trained with (an earlier swinir-hf wrote it), and there "
-        "is no training_config.yaml in its run folder: whether this config trains as the run did cannot be checked"
+        f"{record.checkpoint} keeps no record of the config its run trained with (an earlier swinir-hf wrote it), and "
+        "there is no training_config.yaml in its run folder: whether this config trains as the run did cannot be "
+        "checked"
         + (f" (only its {' and '.join(kept)} are)" if kept else "")
         + ". Resume it with the settings the run was started with"
     )
@@ -135,15 +147,14 @@ def model_config_changes(checkpoint: Path, model: SwinIRForImageRestoration) -> 
     return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
-def check_recipe_resumable(checkpoint: Path, cfg: TrainingConfig, model: SwinIRForImageRestoration) -> None:
-    """Raise `ValueError` when this config (its `model` built) trains otherwise than the run `checkpoint` was saved
-    by: draws other training samples (`SAMPLE_SETTINGS`, by the checkpoint's record of them, else by its
-    `recorded_config`) or changes a setting that a resume may not change (`recipe_changes`; the model's settings
+def check_recipe_resumable(record: CheckpointRecord, cfg: TrainingConfig, model: SwinIRForImageRestoration) -> None:
+    """Raise `ValueError` when this config (its `model` built) trains otherwise than the run that saved the checkpoint
+    of `record`: draws other training samples (`SAMPLE_SETTINGS`, by the checkpoint's record of them, else by its
+    recorded config) or changes a setting that a resume may not change (`recipe_changes`; the model's settings
     compared as its config resolves them, where the checkpoint's model has one). Not checked where nothing is
     recorded (`warn_unrecorded`)."""
-    recorded = recorded_config(checkpoint, cfg)
-    saved = json.loads((checkpoint / PROGRESS).read_text()).get("samples")  # read by check_resume_step already
-    saved = saved or (sample_settings(recorded) if recorded is not None else None)
+    checkpoint, recorded = record.checkpoint, record.config
+    saved = record.progress.get("samples") or (sample_settings(recorded) if recorded is not None else None)
     now = sample_settings(cfg)
     drawn = [change for k in SAMPLE_SETTINGS if saved and (change := setting_change(saved, now, k))]
     same_model = model_config_changes(checkpoint, model) == []
@@ -165,11 +176,11 @@ def check_recipe_resumable(checkpoint: Path, cfg: TrainingConfig, model: SwinIRF
         )
 
 
-def check_start_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
-    """Raise `ValueError` when this config starts from other weights (`model.init_from`) than the run `checkpoint`
-    was saved by (`recorded_start`): its card would name them. A config that names none goes on from the run's, and
-    so does one that names them as the run did, or where they were."""
-    saved, now = recorded_start(checkpoint, cfg), start(cfg)
+def check_start_resumable(record: CheckpointRecord, cfg: TrainingConfig) -> None:
+    """Raise `ValueError` when this config starts from other weights (`model.init_from`) than the run that saved the
+    checkpoint of `record` (`record.start`): its card would name them. A config that names none goes on from the
+    run's, and so does one that names them as the run did, or where they were."""
+    checkpoint, saved, now = record.checkpoint, record.start, start(cfg)
     # Named alike, they are the run's: a folder gone since (or another machine's) cannot be told apart from them.
     if saved is None or not now["init_from"] or now["init_from"] == saved["init_from"]:
         return
@@ -182,10 +193,11 @@ def check_start_resumable(checkpoint: Path, cfg: TrainingConfig) -> None:
         )
 
 
-def check_same_images(checkpoint: Path, now: dict[str, Any]) -> None:
-    """Raise `ValueError` when the run `checkpoint` was saved by sampled other images than this one's (`now`, their
-    `items_fingerprint`), by name and size: its folders, written alike, may hold others (read from another folder)."""
-    saved = json.loads((checkpoint / PROGRESS).read_text()).get("samples", {})
+def check_same_images(record: CheckpointRecord, now: dict[str, Any]) -> None:
+    """Raise `ValueError` when the run that saved the checkpoint of `record` sampled other images than this one's
+    (`now`, their `items_fingerprint`), by name and size: its folders, written alike, may hold others (read from
+    another folder)."""
+    checkpoint, saved = record.checkpoint, record.progress.get("samples", {})
     if "images" in saved and saved["images"] != now:
         then = saved["images"]["count"]
         how = f"{then} then, {now['count']} now" if then != now["count"] else f"{then}, of other names or sizes"

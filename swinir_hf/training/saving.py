@@ -7,6 +7,7 @@ folder and the run's summary, pushed to the Hub if asked. (Whether a checkpoint 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import math
@@ -37,7 +38,7 @@ from ..storage.atomic_writes import WriteError, os_reason, write_error, write_te
 from .card import training_card
 from .checks import in_run_folder, push_later_command, remove_superseded_work
 from .config import TrainingConfig, flat_config
-from .recipe import config_text, keep_recorded_config, recorded_config, resumed_changes, sample_settings
+from .recipe import CheckpointRecord, config_text, keep_recorded_config, resumed_changes, sample_settings
 from .resume_checks import UNREADABLE_CHECKPOINT, check_plain_states, check_same_images, unreadable_checkpoint
 from .state import InitReport, Run, set_schedule
 
@@ -45,16 +46,16 @@ logger = logging.getLogger("swinir_hf.train")
 
 
 def open_run_folder(
-    cfg: TrainingConfig, accelerator: Any, out: Path, resume_from: Path | None, start: int, changes: list[dict]
+    cfg: TrainingConfig, accelerator: Any, out: Path, resumed: CheckpointRecord | None, start: int, changes: list[dict]
 ) -> None:
     """Create the run's folder (what it holds of another run or lineage removed: `superseded_work`), write its config
     (under the `changes` that resumes made: `Progress.changes`; the one it replaces kept in an earlier swinir-hf's
-    checkpoint that has no other record of it: `keep_recorded_config`) and start the trackers (TensorBoard told to
-    drop what an earlier, killed run logged after the resumed step)."""
+    checkpoint `resumed` that has no other record of it: `keep_recorded_config`) and start the trackers (TensorBoard
+    told to drop what an earlier, killed run logged after the resumed step)."""
     out.mkdir(parents=True, exist_ok=True)
-    remove_superseded_work(out, resume_from)  # only what --overwrite allowed (`check_output_dir`)
-    if resume_from is not None:
-        keep_recorded_config(resume_from, out)
+    remove_superseded_work(out, resumed.checkpoint if resumed else None)  # only what --overwrite allowed
+    if resumed is not None:
+        keep_recorded_config(resumed, out)
     write_text_file(out / "training_config.yaml", config_text(cfg, changes))
     purge = {"tensorboard": {"purge_step": start + 1}} if start else {}
     with logs_written(out):
@@ -70,21 +71,23 @@ def logs_written(out: Path) -> Iterator[None]:
         raise WriteError(out / "logs", os_reason(err, out / "logs"), err.errno) from err
 
 
-def resume_state(run: Run, resume: str | None, resume_from: Path | None) -> None:
-    """Load the checkpoint `resume_from` (weights, optimizer, schedule, EMA, progress), if any."""
-    if resume_from is not None:
-        check_same_images(resume_from, run.images)
+def resume_state(run: Run, resume: str | None, resumed: CheckpointRecord | None) -> None:
+    """Load the checkpoint of `resumed` (weights, optimizer, schedule, EMA; its progress as `resumed` read it), if
+    any."""
+    if resumed is not None:
+        resume_from = resumed.checkpoint
+        check_same_images(resumed, run.images)
         check_plain_states(resume_from)
         try:
             run.accelerator.load_state(str(resume_from))
-            saved = json.loads((resume_from / PROGRESS).read_text())
+            saved = copy.deepcopy(resumed.progress)  # the run's progress goes on from it: the record stays as read
             run.progress.load_state_dict(saved)
             window = saved.get("loss_window", {})  # absent from checkpoints written before it was kept
             run.resumed_loss = (window.get("loss_sum", 0.0), window.get("steps", 0))
         except UNREADABLE_CHECKPOINT as err:
             raise unreadable_checkpoint(resume_from, err) from err
         step = run.progress.step
-        recorded = recorded_config(resume_from, run.cfg)
+        recorded = resumed.config
         changes = resumed_changes(recorded, run.cfg) if recorded is not None else []
         if changes:  # kept with the run's progress, and said in its training_config.yaml
             run.progress.changes.append({"step": step, "changed": changes})

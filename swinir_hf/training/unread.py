@@ -1,11 +1,13 @@
 """What a training config sets that its own other settings leave unread: a level of another degradation,
 `data.train_lr` without degradation 'paired', a GAN run's pixel loss, a compile mode or compiled regions without
-their backend. `TrainingConfig.validate` refuses them (they would be silently ignored); in the record of a run
-started by an earlier swinir-hf, which took and ignored them, they count as unset (`recipe.recorded_config`)."""
+their backend. `TrainingConfig.validate` refuses them (they would be silently ignored); in the config of a run
+started by an earlier swinir-hf, which took and ignored them, they count as unset (`as_read`: its checkpoint's record,
+`recipe.recorded_config`, and its training_config.yaml given as --config)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 from ..degradations.levels import LEVELS
 
@@ -56,3 +58,24 @@ def unread_level(name: str, kind: str, degradation: str) -> str:
         f"data.{name} is only read with degradation '{kind}' (this config degrades with '{degradation}'): pass "
         f"--data.degradation {kind}, or drop it (--data.{name} null)"
     )
+
+
+def as_read(raw: dict[str, Any], base: TrainingConfig) -> tuple[TrainingConfig, list[str]]:
+    """`raw` (a config's sections, as a run wrote them: unchecked) on top of `base`, as that run read it, and what of
+    `raw` was left out (dotted names): the fields this swinir-hf does not have, and then the settings that the
+    config's own other settings leave unread (`unread_settings`: an earlier swinir-hf took and ignored them), at their
+    defaults. A field `raw` does not name (added to swinir-hf since) stays at `base`'s value."""
+    sections, ignored = {}, []
+    for name in (f.name for f in dataclasses.fields(base)):
+        now, given = getattr(base, name), raw.get(name)
+        given = given if isinstance(given, dict) else {}
+        known = {f.name for f in dataclasses.fields(now)}
+        ignored += [f"{name}.{key}" for key in given if key not in known]
+        # Through the section's own class: a level another degradation does not read reads as null (`DataArgs`).
+        sections[name] = dataclasses.replace(now, **{k: v for k, v in given.items() if k in known})
+    for setting in unread_settings(type(base)(**sections)):
+        name, field = setting.split(".")
+        section = sections[name]
+        sections[name] = dataclasses.replace(section, **{field: getattr(type(section)(), field)})
+        ignored.append(setting)
+    return type(base)(**sections), ignored
