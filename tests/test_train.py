@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -30,8 +31,8 @@ from swinir_hf.training.card import training_card
 from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import FIELD_TYPES, TrainingConfig, bundled_configs, config_path, read_config_file
 from swinir_hf.training.images import check_colour
-from swinir_hf.training.recipe import checkpoint_record, recipe_changes
-from swinir_hf.training.sections import ModelArgs, TrainArgs
+from swinir_hf.training.recipe import checkpoint_record, recipe_changes, resumed_changes
+from swinir_hf.training.sections import DataArgs, GanArgs, ModelArgs, TrainArgs
 from swinir_hf.training.state import InitReport, Progress, build_model, device_label
 
 
@@ -950,6 +951,27 @@ def test_an_earlier_versions_run_is_compared_by_what_it_read(tiny_run, train_cli
     assert (recorded.train.loss, recorded.train.charbonnier_eps, recorded.data.jpeg_quality) == (None, None, None)
     assert recipe_changes(recorded, cfg) == []
 
+
+def test_gan_settings_a_run_without_gan_does_not_read_are_no_change(tiny_run, train_cli, images, tmp_path):
+    """Found in review: the GAN stage's settings were compared where neither the run nor its resume trains a GAN: a
+    config that changed gan.vgg_weights or gan.pixel_weight (read by no step) was refused as another recipe, and one
+    that changed gan.discriminator_lr noted it as a change in training_config.yaml. They are left out there; where
+    either trains a GAN, they are compared as before (turning it on or off: `check_gan_resumable`)."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    unused = {"vgg_weights": "vgg19.pth", "pixel_weight": 2.0, "discriminator_lr": 5e-5, "discriminator_channels": 8}
+    raw = tiny_run(images, out, train={"max_steps": 4, "checkpoint_every": 2})
+    assert train_cli(raw | {"gan": unused}, "--resume", "latest") == 0
+    assert summary(out)["changes"] == [{"step": 2, "changed": ["train.max_steps: 2 → 4"]}]
+    plain = TrainingConfig(data=DataArgs(train=["x"]))
+    other = dataclasses.replace(plain, gan=GanArgs(**unused))
+    assert recipe_changes(plain, other) == resumed_changes(plain, other) == []
+    gan = dataclasses.replace(plain, gan=GanArgs(enabled=True, vgg_weights="vgg19.pth"))
+    changed = dataclasses.replace(gan, gan=GanArgs(enabled=True, **unused))
+    assert recipe_changes(gan, changed) == ["gan.pixel_weight: 1.0 → 2.0", "gan.discriminator_channels: 64 → 8"]
+    assert resumed_changes(gan, changed) == ["gan.discriminator_lr: 0.0001 → 5e-05"]
+    assert "gan.enabled: False → True" in recipe_changes(other, changed)
+    assert "gan.enabled: True → False" in recipe_changes(changed, other)
 
 def test_values_that_mean_the_same_are_no_change_of_recipe(tiny_run, train_cli, images, tmp_path, capsys):
     """Found in review: the settings that the model's config resolves were compared as written, train.loss null and

@@ -187,18 +187,22 @@ def recipe_changes(before: TrainingConfig, after: TrainingConfig, same_model: bo
     """The settings of the recipe (all but `RESUMABLE`) that `after` changes from `before`, as messages say them; not
     the samples' and starting weights' (`SAMPLE_SETTINGS`, `model.init_from`), which `resume_checks` compares by the
     checkpoint's own records of them where it has them, nor, where the two resolve the same model config
-    (`same_model`), the settings it is resolved from (`MODEL_SETTINGS`)."""
+    (`same_model`), the settings it is resolved from (`MODEL_SETTINGS`), nor the GAN stage's (`gan.*`) where neither
+    trains a GAN."""
     own = (*RESUMABLE, *SAMPLE_SETTINGS, "model.init_from", *(MODEL_SETTINGS if same_model else ()))
     return _changes(before, after, [name for name in FIELD_TYPES if name not in own])
 
 
 def resumed_changes(before: TrainingConfig, after: TrainingConfig) -> list[str]:
-    """The `RESUMABLE` settings that `after` changes from `before`, as messages say them."""
+    """The `RESUMABLE` settings that `after` changes from `before`, as messages say them (the GAN stage's only where
+    either trains a GAN)."""
     return _changes(before, after, [name for name in FIELD_TYPES if name in RESUMABLE])
 
 
 def _changes(before: TrainingConfig, after: TrainingConfig, names: list[str]) -> list[str]:
     old, new = settings(before), settings(after)
+    if not (old["gan.enabled"] or new["gan.enabled"]):  # the GAN stage's settings: read by neither run
+        names = [name for name in names if not name.startswith("gan.")]
     return [change for name in names if (change := setting_change(old, new, name))]
 
 
