@@ -973,6 +973,38 @@ def test_gan_settings_a_run_without_gan_does_not_read_are_no_change(tiny_run, tr
     assert "gan.enabled: False → True" in recipe_changes(other, changed)
     assert "gan.enabled: True → False" in recipe_changes(changed, other)
 
+
+def test_a_runs_own_config_of_an_earlier_version_resumes_without_what_it_ignored(
+    tiny_run, train_cli, images, tmp_path, capsys
+):
+    """Found in review: `--config RUN/training_config.yaml`, the way to go on with a run's own recipe, was refused for
+    an earlier swinir-hf's run whose file sets what that version took and ignored (`data.train_lr is only read with
+    degradation 'paired' ...`), or a setting this version no longer has (`unknown field ...`). In a run folder's own
+    file they are ignored, as the run did, with a note naming them; a config of one's own is refused as before."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    _as_an_earlier_version_left_it(out / "checkpoints" / "step-00000002")
+    older = yaml.safe_load((out / "training_config.yaml").read_text())
+    older["data"]["train_lr"], older["train"]["old_setting"] = [str(images)], 3
+    (out / "training_config.yaml").write_text(yaml.safe_dump(older, sort_keys=False))
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(older, sort_keys=False))
+    capsys.readouterr()
+    assert main(["--config", str(tmp_path / "mine.yaml"), "--print-config"]) == 2
+    assert capsys.readouterr().err == "error: unknown field train.old_setting (see --help)\n"
+    del older["train"]["old_setting"]
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(older, sort_keys=False))
+    assert main(["--config", str(tmp_path / "mine.yaml"), "--print-config"]) == 2
+    assert capsys.readouterr().err.startswith("error: data.train_lr is only read with degradation 'paired' ")
+    own = out / "training_config.yaml"
+    assert main(["--config", str(own), "--train.max_steps", "4", "--resume", "latest"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        f"note: {own} is a run's own config: ignoring train.old_setting (not a setting of this swinir-hf), "
+        "data.train_lr (unread with its other settings, by the run too)"
+    ]
+    assert summary(out)["step"] == 4 and yaml.safe_load(own.read_text())["data"]["train_lr"] == []
+
+
 def test_values_that_mean_the_same_are_no_change_of_recipe(tiny_run, train_cli, images, tmp_path, capsys):
     """Found in review: the settings that the model's config resolves were compared as written, train.loss null and
     the preset's own l1, or model.config without upscale and with model.scale's, as a change of recipe. They are

@@ -35,6 +35,14 @@ def is_checkpoint(path: Path) -> bool:
     return (Path(path) / PROGRESS).is_file()
 
 
+def is_run_config(path: Path) -> bool:
+    """Whether `path` is the training_config.yaml a run wrote into its folder: beside its checkpoints or its
+    summary."""
+    path = Path(path)
+    folder = path.parent
+    return path.name == "training_config.yaml" and ((folder / CHECKPOINTS).is_dir() or (folder / SUMMARY).is_file())
+
+
 def resolve_resume(resume: str, output_dir: Path) -> Path | None:
     """`--resume`'s checkpoint: `latest` → the newest under `output_dir` (None if there is none), else the folder."""
     if resume == "latest":

@@ -18,21 +18,24 @@ from typing import Any
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
-from ..checkpoints.run_folder import list_checkpoints
+from ..checkpoints.run_folder import is_run_config, list_checkpoints
 from ..extras import MissingExtraError
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
 from ..processes import RUN_ERROR, is_main_process, launched_processes, user_error
 from .config import (
+    FIELD_TYPES,
     SECTIONS,
     TrainingConfig,
     add_config_arguments,
     bundled_configs,
     check_sections,
+    config_path,
     error_message,
     read_config_file,
 )
 from .signals import TrainingInterrupted, ignore_stop_signals
+from .unread import as_read
 
 TRAIN_USAGE = "Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`."
 # `train.max_steps=100` without dashes, an override form argparse alone does not take.
@@ -48,7 +51,25 @@ class _ConfigFile(ActionConfigFile):
             raw = check_sections(read_config_file(values), values)
         except (FileNotFoundError, ValueError, yaml.YAMLError) as err:
             raise argparse.ArgumentError(self, " ".join(str(err).split())) from None
+        if is_run_config(config_path(values)):
+            raw = _as_its_run_read(raw, values)
         super().__call__(parser, cfg, yaml.safe_dump(raw), option_string)
+
+
+def _as_its_run_read(raw: dict, origin: str) -> dict:
+    """`raw`, the sections of a run folder's own training_config.yaml (`origin`: an earlier swinir-hf may have written
+    it), without what this swinir-hf would refuse there (`as_read`): a setting it no longer has, and one that the
+    file's other settings leave unread (an earlier swinir-hf took and ignored it). A note names them, once (from the
+    main process); a config of one's own that sets them is refused as ever."""
+    _, ignored = as_read(raw, TrainingConfig())
+    ignored = [name for name in ignored if name.partition(".")[2] in raw.get(name.partition(".")[0], {})]
+    if not ignored:
+        return raw
+    if is_main_process():
+        why = {True: "unread with its other settings, by the run too", False: "not a setting of this swinir-hf"}
+        named = ", ".join(f"{name} ({why[name in FIELD_TYPES]})" for name in ignored)
+        print(f"note: {origin} is a run's own config: ignoring {named}", file=sys.stderr)
+    return {name: {k: v for k, v in fields.items() if f"{name}.{k}" not in ignored} for name, fields in raw.items()}
 
 
 def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
