@@ -66,8 +66,8 @@ def _as_its_run_read(raw: dict, origin: str) -> dict:
     if not ignored:
         return raw
     if is_main_process():
-        why = {True: "unread with its other settings, by the run too", False: "not a setting of this swinir-hf"}
-        named = ", ".join(f"{name} ({why[name in FIELD_TYPES]})" for name in ignored)
+        unread, gone = "unread with its other settings, by the run too", "not a setting of this swinir-hf"
+        named = ", ".join(f"{name} ({unread if name in FIELD_TYPES else gone})" for name in ignored)
         print(f"note: {origin} is a run's own config: ignoring {named}", file=sys.stderr)
     return {name: {k: v for k, v in fields.items() if f"{name}.{k}" not in ignored} for name, fields in raw.items()}
 

@@ -118,7 +118,7 @@ class CheckpointRecord:
     """What a checkpoint records of the run that saved it, read once for a resume (`checkpoint_record`) and handed to
     its checks and its start: its progress.json as read (`progress`: not to be changed, a resumed `Progress` takes a
     copy), the config the run trained with as recorded (`raw_config`: progress.json's, else its run folder's
-    training_config.yaml) and as the run read it (`config`: `recorded_config`), and its starting weights (`start`:
+    training_config.yaml) and as the run read it (`config`: `unread.as_read`), and its starting weights (`start`:
     progress.json's, else `config`'s `model.init_from`). A record not there or unreadable is None."""
 
     checkpoint: Path
@@ -129,13 +129,15 @@ class CheckpointRecord:
 
     @property
     def step(self) -> int:
+        """The step the checkpoint was saved at."""
         return int(self.progress["step"])
 
 
 def checkpoint_record(checkpoint: Path, progress: dict[str, Any], cfg: TrainingConfig) -> CheckpointRecord:
-    """The record of `checkpoint`, whose progress.json read `progress`; fields its config does not name at `cfg`'s
-    values (`recorded_config`). For a checkpoint of an earlier swinir-hf, which keeps no config (nor starting
-    weights), its run folder's training_config.yaml, written at the run's last launch, stands in."""
+    """The record of `checkpoint`, whose progress.json read `progress`: its config as the run read it (`as_read`: a
+    field it does not name, added to swinir-hf since, at `cfg`'s value; one its own settings leave unread at its
+    default). For a checkpoint of an earlier swinir-hf, which keeps no config (nor starting weights), its run folder's
+    training_config.yaml, written at the run's last launch, stands in."""
     raw = progress.get("config")
     if raw is None and (own := run_config_file(checkpoint)) is not None:
         try:
@@ -143,7 +145,7 @@ def checkpoint_record(checkpoint: Path, progress: dict[str, Any], cfg: TrainingC
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             raw = None
     raw = raw if isinstance(raw, dict) else None
-    config = recorded_config(raw, cfg) if raw is not None else None
+    config = as_read(raw, cfg)[0] if raw is not None else None
     started = progress.get("start")
     if started is None and config is not None:
         started = start(config)
@@ -162,13 +164,6 @@ def run_config_file(checkpoint: Path) -> Path | None:
     """The training_config.yaml of the run folder `checkpoint` is in (`RUN/checkpoints/step-N`), if there is one."""
     path = checkpoint.parent.parent / "training_config.yaml"
     return path if checkpoint.parent.name == CHECKPOINTS and path.is_file() else None
-
-
-def recorded_config(raw: dict[str, Any], cfg: TrainingConfig) -> TrainingConfig:
-    """The config a run trained with, recorded as `raw`, as it read it (`as_read`): a field it does not name (added
-    to swinir-hf since) at `cfg`'s value, and one its own settings leave unread (an earlier swinir-hf took and ignored
-    data.train_lr without 'paired', say) at its default."""
-    return as_read(raw, cfg)[0]
 
 
 def keep_recorded_config(record: CheckpointRecord, out: Path) -> None:

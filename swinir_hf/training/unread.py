@@ -2,7 +2,7 @@
 `data.train_lr` without degradation 'paired', a GAN run's pixel loss, a compile mode or compiled regions without
 their backend. `TrainingConfig.validate` refuses them (they would be silently ignored); in the config of a run
 started by an earlier swinir-hf, which took and ignored them, they count as unset (`as_read`: its checkpoint's record,
-`recipe.recorded_config`, and its training_config.yaml given as --config)."""
+`recipe.CheckpointRecord`, and its training_config.yaml given as --config)."""
 
 from __future__ import annotations
 
