@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -127,11 +129,11 @@ def parse_command_line(
             args.model.init_from = args.init_from
         if args.output_dir is not None:
             args.train.output_dir = args.output_dir
-        cfg = TrainingConfig.from_namespace(parser, args)
-        cfg.check_options_given(args, written)
+        cfg = TrainingConfig.from_namespace(parser, args, written)
+        cfg.check_options_given(written)
         return cfg, args
     except argparse.ArgumentError as err:
-        raise ValueError(_with_hint(parser, error_message(err))) from None
+        raise ValueError(_with_hint(parser, error_message(err, _list_hints(argv)))) from None
 
 
 # The short options that set a config field: (option, its args attribute, section, field).
@@ -151,6 +153,28 @@ def _written_options(argv: list[str]) -> set[str]:
             fields = _yaml_or_none(value if "=" in arg else " ".join(argv[i + 1 : i + 2]))
             written.update(f"{option}.{name}" for name in (fields if isinstance(fields, dict) else ()))
     return written
+
+
+def _list_hints(argv: list[str]) -> dict[str, str]:
+    """How to write each list of folders a (normalised) command line gives (`--data.train '[a, b]'`, by field), for its
+    error: a folder whose name YAML reads otherwise (`[/data/Trip, 2024]` as two entries, `[Holiday: beach]` as a
+    mapping) quoted inside the list."""
+    hints = {}
+    for i, arg in enumerate(argv):
+        option, equals, value = arg.partition("=")
+        if FIELD_TYPES.get(option[2:]) == "list[str]" and (equals or i + 1 < len(argv)):
+            inner = (value if equals else argv[i + 1]).strip()
+            listed = inner.startswith("[") and inner.endswith("]")
+            inner = inner[1:-1].strip() if listed else inner
+            # A bracketed value is one folder where one has the whole name, else one folder per comma.
+            one = not listed or "," not in inner or Path(inner).exists()
+            entries = [inner] if one else [entry.strip() for entry in inner.split(",")]
+            flow = ", ".join(
+                e if _yaml_or_none(f"[{e}]") == [e] else json.dumps(e, ensure_ascii=False) for e in entries
+            )
+            what = "quote a folder name holding ', ' or ': ' inside the list" if listed else "a list"
+            hints[option[2:]] = f"{what}: {shlex.quote(f'[{flow}]')}"
+    return hints
 
 
 def _yaml_or_none(text: str) -> Any:

@@ -14,6 +14,7 @@ import functools
 import importlib.resources
 import re
 import typing
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
 from ..models.constants_swinir import LOSSES
 from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs
-from .unread import unread_level, unread_settings
+from .unread import unread_settings
 
 
 def _local_folder(spec: str, split: str) -> Path | None:
@@ -86,18 +87,20 @@ class TrainingConfig:
             raise ValueError(f"{origin}: {error_message(err)}") from None
 
     @classmethod
-    def from_namespace(cls, parser: ArgumentParser, parsed: Namespace) -> TrainingConfig:
-        """The validated config from what `parser` (filled by `add_config_arguments`) parsed."""
+    def from_namespace(cls, parser: ArgumentParser, parsed: Namespace, written: Collection[str] = ()) -> TrainingConfig:
+        """The validated config from what `parser` (filled by `add_config_arguments`) parsed, of a command line that
+        writes the options `written` (`--data.noise_sigma`, ...)."""
         built = parser.instantiate(parsed)
         config = cls(**{name: built[name] for name in SECTIONS})
-        config.validate()
+        config.validate(command_line_levels(parsed, written))
         return config
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def validate(self) -> None:
-        """Raise `ValueError` for inconsistent settings (checked before any work starts)."""
+    def validate(self, written_levels: Collection[str] = ()) -> None:
+        """Raise `ValueError` for inconsistent settings (checked before any work starts); `written_levels`: the
+        degradation levels a command line sets (`command_line_levels`), refused with the config's where unread."""
         t, d = self.train, self.data
         if not d.train:
             raise ValueError("data.train is empty: give at least one folder or dataset of training images")
@@ -121,7 +124,8 @@ class TrainingConfig:
             raise ValueError(
                 f"train.compile_mode must be null or one of {', '.join(COMPILE_MODES)}, got {t.compile_mode!r}"
             )
-        if unread := unread_settings(self):  # set, yet the run would not read it: it would be silently ignored
+        # Set, yet the run would not read it: it would be silently ignored.
+        if unread := unread_settings(self, written_levels):
             raise ValueError(next(iter(unread.values())))
         if t.loss not in (None, *LOSSES):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
@@ -218,17 +222,10 @@ class TrainingConfig:
                 "(gan.perceptual_weight 0 turns the perceptual loss off)"
             )
 
-    def check_options_given(self, given: Namespace, written: set[str]) -> None:
-        """Refuse what the command line sets (among its `written` options, parsed into `given`) that the run would not
-        read, where `validate` cannot tell it was asked for: a level the degradation does not read (at its default,
-        `DataArgs` drops it as a saved config's), GAN options without the GAN stage (not checked either:
+    def check_options_given(self, written: set[str]) -> None:
+        """Refuse what the command line sets (among its `written` options) that the run would not read, where
+        `validate` cannot tell it was asked for: GAN options without the GAN stage (not checked either:
         `--gan.discriminator_channels 0` passed)."""
-        from ..degradations.levels import LEVELS
-
-        for kind, level in LEVELS.items():
-            for name in (level.field, f"val_{level.field}"):
-                if f"--data.{name}" in written and given.data[name] is not None and kind != self.data.degradation:
-                    raise ValueError(unread_level(name, kind, self.data.degradation))
         if not self.gan.enabled and (
             gan := sorted(o for o in written if o.startswith("--gan.") and o != "--gan.enabled")
         ):
@@ -277,6 +274,16 @@ FIELD_TYPES = {
 }
 
 
+def command_line_levels(given: Namespace, written: Collection[str]) -> set[str]:
+    """The degradation levels (`noise_sigma`, `val_jpeg_quality`, ...) a command line sets (among its `written`
+    options, parsed into `given`) other than null: one another degradation reads is asked for even at its default,
+    which `DataArgs` drops as a saved config's."""
+    from ..degradations.levels import LEVELS
+
+    names = [name for level in LEVELS.values() for name in (level.field, f"val_{level.field}")]
+    return {name for name in names if f"--data.{name}" in written and given.data[name] is not None}
+
+
 def add_config_arguments(parser: ArgumentParser) -> None:
     """Add every config field to `parser` as a typed `--section.field` option, its attribute docstring as help."""
     set_parsing_settings(docstring_parse_attribute_docstrings=True)
@@ -312,16 +319,19 @@ _TYPE_ERROR = re.compile(r'Parser key "(?P<key>[\w.]+)":.*(?:Got|Given) value: (
 _UNKNOWN_FIELD = re.compile(r"Group '(?P<section>\w+)' does not accept option '(?P<field>\w+)'")
 
 
-def error_message(err: Exception) -> str:
+def error_message(err: Exception, hints: Mapping[str, str] | None = None) -> str:
     """A jsonargparse error on one line, in the config's terms: `section.field: expected TYPE, got VALUE`,
-    `unknown field section.field`."""
+    `unknown field section.field`; `hints`: what to write instead, by field (the command line's, from the value as
+    written: `got 2024` says nothing of the `[/data/Trip, 2024]` it came from)."""
     text = str(err)
     if (found := _TYPE_ERROR.match(text)) and found["key"] in FIELD_TYPES:
         wanted, value = FIELD_TYPES[found["key"]], found["value"]
         # One folder where a list of them is wanted: the list form is the fix (quoted, as a shell passes it).
         scalar = value in ("None", "True", "False") or value.lstrip("-").replace(".", "").isdigit()
-        listed = wanted == "list[str]" and "[" not in value and not scalar
+        listed = wanted == "list[str]" and not value.startswith(("[", "{")) and not scalar
         hint = f" (a list: '[{value}]')" if listed else ""
+        if found["key"] in (hints or {}):
+            hint = f" ({hints[found['key']]})"
         return f"{found['key']}: expected {wanted}, got {value}{hint}"
     if found := _UNKNOWN_FIELD.match(text):
         return f"unknown field {found['section']}.{found['field']} (see --help)"

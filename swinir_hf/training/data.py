@@ -319,6 +319,8 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
     """The training patches of `data.train` (checked to be readable)."""
     d, channels, scale = cfg.data, config.num_channels, config.upscale
     check_patch_size(d.patch_size, config.window_size)
+    if d.val is not None:  # before the images are read
+        validation_degradation(cfg, scale)
     hr_items, lr_items = [], [] if d.degradation == "paired" else None
     for i, source in enumerate(d.train):
         items = config_images("data.train", source, d.split, d.cache_dir)
@@ -341,6 +343,19 @@ def build_validation(cfg: TrainingConfig, config: Any, shard: tuple[int, int] = 
     val_hr = config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
     check_readable(val_hr, channels, "data.val")  # else each image is a warning, then a vague error
     val_lr = pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir, "data.val_lr") if d.val_lr else None
-    paired_only = d.degradation == "paired" and not d.val_lr  # validated against bicubic downscaling
-    kind = Degradation("bicubic", scale) if paired_only else training_degradation(cfg, scale, val=True)
-    return validation_images(val_hr, kind, channels, cfg.train.seed, val_lr, shard)
+    return validation_images(val_hr, validation_degradation(cfg, scale), channels, cfg.train.seed, val_lr, shard)
+
+
+def validation_degradation(cfg: TrainingConfig, scale: int) -> Degradation:
+    """How validation inputs are made from `data.val` (where `data.val_lr` gives none): the training degradation at its
+    validation level, and for 'paired' training bicubic downscaling, which a ×1 model has none of: refused, naming
+    what to give instead (it failed in `Degradation`'s words, about a bicubic degradation never asked for)."""
+    d = cfg.data
+    if d.degradation != "paired" or d.val_lr:
+        return training_degradation(cfg, scale, val=True)
+    if scale == 1:
+        raise ValueError(
+            "data.val: a ×1 model trained on paired images is validated on pairs too: give data.val_lr (the inputs "
+            "of data.val's images, paired by file name), or pass --data.val null"
+        )
+    return Degradation("bicubic", scale)

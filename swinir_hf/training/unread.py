@@ -7,6 +7,7 @@ started by an earlier swinir-hf, which took and ignored them, they count as unse
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from ..degradations.levels import LEVELS
@@ -15,15 +16,18 @@ if TYPE_CHECKING:
     from .config import TrainingConfig
 
 
-def unread_settings(cfg: TrainingConfig) -> dict[str, str]:
-    """Each setting of `cfg` (by dotted name) that its other settings leave unread, with the error that refuses it."""
+def unread_settings(cfg: TrainingConfig, written_levels: Collection[str] = ()) -> dict[str, str]:
+    """Each setting of `cfg` (by dotted name) that its other settings leave unread, with the error that refuses it:
+    the levels another degradation reads first, in one error naming them all (also those of `written_levels`, the
+    command line's, which `DataArgs` dropped at their default)."""
     d, t = cfg.data, cfg.train
-    unread = {
-        f"data.{name}": unread_level(name, kind, d.degradation)
+    levels = [
+        name
         for kind, level in LEVELS.items()
         for name in (level.field, f"val_{level.field}")
-        if getattr(d, name) is not None and kind != d.degradation
-    }
+        if kind != d.degradation and (getattr(d, name) is not None or name in written_levels)
+    ]
+    unread = {f"data.{name}": unread_levels(levels, d.degradation) for name in levels}
     if d.train_lr and d.degradation != "paired":  # the inputs are made from data.train by the degradation
         unread["data.train_lr"] = (
             f"data.train_lr is only read with degradation 'paired' (this config degrades data.train with "
@@ -52,11 +56,20 @@ def unread_settings(cfg: TrainingConfig) -> dict[str, str]:
     return unread
 
 
-def unread_level(name: str, kind: str, degradation: str) -> str:
-    """The error for `data.NAME`, a level of degradation `kind`, set in a config that degrades with `degradation`."""
+def unread_levels(names: list[str], degradation: str) -> str:
+    """The error for the `data` levels `names` (`noise_sigma`, `val_jpeg_quality`, ...), each of another degradation
+    than `degradation`, the config's: one line naming them all (one at a time, a config that sets two took two
+    refusals in turn)."""
+    kinds = {name: kind for kind, level in LEVELS.items() for name in (level.field, f"val_{level.field}")}
+    found = sorted({kinds[name] for name in names})
+    items = [f"data.{name}" + (f" (degradation '{kinds[name]}')" if len(found) > 1 else "") for name in names]
+    listed = " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+    nulls = " ".join(f"--data.{name} null" for name in names)
+    its = f"with degradation '{found[0]}'" if len(found) == 1 else "with their degradation"
+    change = f"pass --data.degradation {found[0]}, or " if len(found) == 1 else ""
     return (
-        f"data.{name} is only read with degradation '{kind}' (this config degrades with '{degradation}'): pass "
-        f"--data.degradation {kind}, or drop it (--data.{name} null)"
+        f"{listed} {'is' if len(names) == 1 else 'are'} only read {its} (this config degrades with '{degradation}'): "
+        f"{change}drop {'it' if len(names) == 1 else 'them'} ({nulls})"
     )
 
 

@@ -1,0 +1,94 @@
+"""Fine-tuning on one's own images, the config side: paired ×1 data and its validation, the refusals of settings a
+run would not read, folder names on the command line."""
+
+from __future__ import annotations
+
+import shlex
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from swinir_hf.training.cli import parse_command_line
+from swinir_hf.training.config import TrainingConfig
+from swinir_hf.training.data import build_dataset, build_validation
+
+
+def _pairs(folder, names, size):
+    """Clean images and their noisy versions, by name: `folder/clean/NAME.png`, `folder/noisy/NAME.png`."""
+    rng = np.random.default_rng(0)
+    for kind in ("clean", "noisy"):
+        (folder / kind).mkdir(parents=True)
+    for name in names:
+        clean = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        noisy = np.clip(clean + rng.normal(0, 10, clean.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(clean).save(folder / "clean" / f"{name}.png")
+        Image.fromarray(noisy).save(folder / "noisy" / f"{name}.png")
+
+
+def test_paired_x1_validation_takes_val_lr_and_without_it_is_refused_before_the_images_are_read(tmp_path, tiny_config):
+    # A ×1 model on one's own noisy / clean pairs: validation made its inputs by bicubic downscaling, and failed with
+    # "degradation 'bicubic' needs a super-resolution model (scale >= 2)", after reading every training image.
+    _pairs(tmp_path / "val", ["v"], 24)
+    config = tiny_config(upscale=1, upsampler="")
+    raw = {"train": [str(tmp_path / "missing")], "train_lr": ["x"], "degradation": "paired"}
+    cfg = TrainingConfig.from_dict({"data": {**raw, "val": str(tmp_path / "val" / "clean")}})
+    refusal = (
+        r"^data.val: a ×1 model trained on paired images is validated on pairs too: give data.val_lr \(the inputs of "
+        r"data.val's images, paired by file name\), or pass --data.val null$"
+    )
+    for build in (build_validation, build_dataset):  # the dataset's: before data.train (missing here) is read
+        with pytest.raises(ValueError, match=refusal):
+            build(cfg, config)
+    paired = {**raw, "val": str(tmp_path / "val" / "clean"), "val_lr": str(tmp_path / "val" / "noisy")}
+    (image,) = build_validation(TrainingConfig.from_dict({"data": paired}), config)
+    noisy = np.asarray(Image.open(tmp_path / "val" / "noisy" / "v.png"))
+    assert image.hr.shape == (24, 24, 3) and np.array_equal(np.rint(image.lr * 255), noisy)
+
+
+def test_every_level_a_degradation_does_not_read_is_named_in_one_refusal():
+    # A denoising config turned to paired data took two refusals in turn: noise_sigma, then val_noise_sigma.
+    argv = ["--config", "default_color_dn", "--data.degradation", "paired", "data.train=[hr]", "data.train_lr=[lr]"]
+    with pytest.raises(ValueError) as err:
+        parse_command_line(argv)
+    assert str(err.value) == (
+        "data.noise_sigma and data.val_noise_sigma are only read with degradation 'noise' (this config degrades with "
+        "'paired'): pass --data.degradation noise, or drop them (--data.noise_sigma null --data.val_noise_sigma null)"
+    )
+    # one at its default on the command line (which the config alone would drop) and one of another kind
+    with pytest.raises(ValueError) as err:
+        parse_command_line(["--config", "tiny_sr_x2", "--data.noise_sigma=25", "--data.val_jpeg_quality", "30"])
+    assert str(err.value) == (
+        "data.noise_sigma (degradation 'noise') and data.val_jpeg_quality (degradation 'jpeg') are only read with "
+        "their degradation (this config degrades with 'bicubic'): drop them (--data.noise_sigma null "
+        "--data.val_jpeg_quality null)"
+    )
+    argv += ["--data.noise_sigma", "null", "--data.val_noise_sigma", "null"]
+    assert parse_command_line(argv)[0].data.noise_sigma is None
+
+
+@pytest.mark.parametrize(
+    ("name", "written", "hint"),
+    [
+        ("Trip, 2024", "[{}]", "quote a folder name holding ', ' or ': ' inside the list"),
+        ("Holiday: beach", "[{}]", "quote a folder name holding ', ' or ': ' inside the list"),
+        ("Trip, 2024", "{}", "a list"),
+    ],
+)
+def test_a_folder_name_yaml_reads_otherwise_is_quoted_in_the_hint(tmp_path, name, written, hint):
+    # `[/data/Trip, 2024]` read as two entries ("expected list[str], got 2024"), `[/data/Holiday: beach]` as a mapping
+    # (and a hint of '[{...}]'); the hint now quotes the folder, as the shell takes it
+    folder = tmp_path / name
+    folder.mkdir()
+    with pytest.raises(ValueError) as err:
+        parse_command_line(["--config", "tiny_sr_x2", "--data.train", written.format(folder)])
+    quoted = shlex.quote(f'["{folder}"]')
+    assert str(err.value).startswith("data.train: expected list[str], got ")
+    assert str(err.value).endswith(f" ({hint}: {quoted})")
+    cfg, _ = parse_command_line(["--config", "tiny_sr_x2", "--data.train", shlex.split(quoted)[0]])
+    assert cfg.data.train == [str(folder)]
+
+
+def test_a_bracketed_list_that_is_no_one_folder_is_quoted_entry_by_entry():
+    with pytest.raises(ValueError, match=r"""inside the list: '\["a: b", c\]'\)$"""):
+        parse_command_line(["--config", "tiny_sr_x2", "--data.train_lr=[a: b, c]"])
