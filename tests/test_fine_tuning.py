@@ -1,5 +1,5 @@
 """Fine-tuning on one's own images, the config side: paired ×1 data and its validation, the refusals of settings a
-run would not read, folder names on the command line."""
+run would not read, folder names on the command line, and what `--init-from` keeps of the source's model."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ import shlex
 
 import numpy as np
 import pytest
+import torch
+import yaml
 from PIL import Image
 
+from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.config import TrainingConfig
 from swinir_hf.training.data import build_dataset, build_validation
+from swinir_hf.training.sections import ModelArgs, TrainArgs
+from swinir_hf.training.warm_start import InitReport, build_model
 
 
 def _pairs(folder, names, size):
@@ -92,3 +97,62 @@ def test_a_folder_name_yaml_reads_otherwise_is_quoted_in_the_hint(tmp_path, name
 def test_a_bracketed_list_that_is_no_one_folder_is_quoted_entry_by_entry():
     with pytest.raises(ValueError, match=r"""inside the list: '\["a: b", c\]'\)$"""):
         parse_command_line(["--config", "tiny_sr_x2", "--data.train_lr=[a: b, c]"])
+
+
+def test_init_from_names_the_config_fields_that_differ_and_refuses_other_heads(tmp_path, tiny_config):
+    # `--model.preset null` took the config file's num_heads: the attention weights loaded, by shape, into other heads
+    source = SwinIRForImageRestoration(tiny_config(embed_dim=16, num_heads=[2], drop_path_rate=0.1))
+    source.save_pretrained(tmp_path / "src")
+    init = str(tmp_path / "src")
+    model, report = build_model(ModelArgs(init_from=init, config={"drop_path_rate": 0.0}), TrainArgs())
+    assert report.differences == ["drop_path_rate 0.1 → 0.0"] and report.reinitialised == []
+    assert str(report).splitlines()[1] == "  this model's config differs from the source's: drop_path_rate 0.1 → 0.0"
+    heads = {"num_heads": [4], "drop_path_rate": 0.0}
+    with pytest.raises(ValueError) as err:
+        build_model(ModelArgs(init_from=init, config=heads), TrainArgs())
+    assert str(err.value) == (
+        f"model.init_from: {init}'s attention weights fit this model's by shape, not its num_heads ([2] → [4], from "
+        "model.config or model.preset): loaded, they would be split into other heads, a different model. Keep the "
+        "source's heads (--model.config '{drop_path_rate: 0.0}'), or drop model.init_from (--init-from) to train "
+        "from scratch"
+    )
+    # with a preset, the heads may be the preset's: the fix sets the source's
+    body = {k: getattr(source.config, k) for k in ("embed_dim", "depths", "window_size", "image_size", "num_feat")}
+    with pytest.raises(ValueError, match=r"Keep the source's heads \(--model.config '\{.*, num_heads: \[2\]\}'\)"):
+        build_model(ModelArgs(preset="lightweight_sr", scale=2, init_from=init, config=heads | body), TrainArgs())
+    # A record of a later swinir-hf, which reports more, still reads.
+    recorded = {"init_from": init, "report": {**vars(report), "later": 1}}
+    assert InitReport.recorded(recorded).differences == report.differences
+
+
+@pytest.mark.parametrize(("upsampler", "scale"), [(None, 1), ("pixelshuffle", 2)])
+def test_a_grey_model_from_a_colour_one_restores_as_it_does_rgb_averaged(tmp_path, tiny_config, upsampler, scale):
+    # conv_first / conv_last were re-initialised: a grey model from denoise-color started with a random head
+    torch.manual_seed(0)
+    fields = {"upscale": scale, "upsampler": upsampler, "num_feat": 8, "rgb_mean": [0.4, 0.4, 0.4], "img_range": 2.0}
+    colour = SwinIRForImageRestoration(tiny_config(**fields)).eval()
+    with torch.no_grad():
+        for weights in colour.parameters():  # the biases too, which start at 0
+            weights.add_(torch.randn_like(weights) * 0.05)
+    colour.save_pretrained(tmp_path / "colour")
+    args = ModelArgs(init_from=str(tmp_path / "colour"), config={"num_channels": 1, "img_range": 1.0})
+    grey, report = build_model(args, TrainArgs())
+    ends = ["conv_first.bias", "conv_first.weight", "conv_last.bias", "conv_last.weight"]
+    assert report.to_grey == ends and report.reinitialised == [] == report.dropped
+    assert grey.config.rgb_mean == [0.4] and "of them made grey from the colour model's" in str(report)
+    image = torch.rand(1, 1, 20, 20)
+    with torch.no_grad():
+        expected = colour(image.repeat(1, 3, 1, 1)).reconstruction.mean(1, keepdim=True)
+        torch.testing.assert_close(grey.eval()(image).reconstruction, expected, atol=2e-6, rtol=0)
+
+
+def test_a_grey_model_from_a_colour_one_with_rgb_means_differs_only_near_the_border(tmp_path, tiny_config):
+    colour = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler=None)).eval()  # DIV2K's RGB mean
+    colour.save_pretrained(tmp_path / "colour")
+    grey, _ = build_model(ModelArgs(init_from=str(tmp_path / "colour"), config={"num_channels": 1}), TrainArgs())
+    assert grey.config.rgb_mean == [round(sum(colour.config.rgb_mean) / 3, 6)]
+    image = torch.rand(1, 1, 24, 24)
+    with torch.no_grad():
+        difference = grey.eval()(image).reconstruction - colour(image.repeat(1, 3, 1, 1)).reconstruction.mean(1)
+    assert difference.abs().max() < 1e-2 and difference.abs().mean() < 1e-3
+    assert yaml.safe_dump(grey.config.rgb_mean)  # a plain list: saved in config.json as such

@@ -14,7 +14,8 @@ from .validation import validation_metric, validation_set
 if TYPE_CHECKING:
     from ..models.modeling_swinir import SwinIRForImageRestoration
     from .config import TrainingConfig
-    from .state import InitReport, Progress
+    from .state import Progress
+    from .warm_start import InitReport
 
 
 def training_card(

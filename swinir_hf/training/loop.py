@@ -43,8 +43,9 @@ from .saving import (
     save_checkpoint,
 )
 from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
-from .state import EMA, Run, build_model, step_seed
+from .state import EMA, Run, step_seed
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs, validation_set
+from .warm_start import build_model
 
 logger = logging.getLogger("swinir_hf.train")
 

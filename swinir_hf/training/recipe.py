@@ -21,7 +21,7 @@ from .config import FIELD_TYPES, SECTIONS, TrainingConfig
 from .unread import as_read
 
 if TYPE_CHECKING:
-    from .state import InitReport
+    from .warm_start import InitReport
 
 # The settings that make a run's training samples (each a pure function of the seed and its place in the stream):
 # a resumed run that changed one would train on two streams that its card and training_config.yaml cannot tell apart.
@@ -45,7 +45,7 @@ LOCATED_SETTINGS = ("data.train", "data.train_lr")
 # an absolute one or a link to it: the same place), not as written.
 PLACES = (*LOCATED_SETTINGS, "data.val", "data.val_lr", "data.cache_dir", "model.init_from", "gan.vgg_weights")
 
-# The settings the model's config is resolved from (`state.build_model`): two runs whose model configs are the same
+# The settings the model's config is resolved from (`warm_start.build_model`): two runs whose model configs are the same
 # resolved them alike, however they were written (train.loss null and the preset's own l1; model.config without
 # upscale and with model.scale's).
 MODEL_SETTINGS = ("model.preset", "model.scale", "model.config", "train.loss", "train.charbonnier_eps")

@@ -40,7 +40,8 @@ from .checks import in_run_folder, push_later_command, remove_superseded_work
 from .config import TrainingConfig, flat_config
 from .recipe import CheckpointRecord, config_text, keep_recorded_config, resumed_changes, sample_settings
 from .resume_checks import UNREADABLE_CHECKPOINT, check_plain_states, check_same_images, unreadable_checkpoint
-from .state import InitReport, Run, set_schedule
+from .state import Run, set_schedule
+from .warm_start import InitReport
 
 logger = logging.getLogger("swinir_hf.train")
 

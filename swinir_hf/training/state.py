@@ -1,12 +1,10 @@
-"""What a run trains and carries from step to step: the model (built from the config, starting weights
-transferred), the EMA copy, the checkpointed progress and the per-step seed."""
+"""What a run carries from step to step: the EMA copy of its model (built by `warm_start.build_model`, which this
+module also offers), the checkpointed progress and the per-step seed."""
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,203 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..checkpoints.run_folder import MODEL
-from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .config import TrainingConfig
-from .sections import ModelArgs, TrainArgs
+from .sections import TrainArgs
+from .warm_start import InitReport as InitReport  # offered here too: scripts and tests import them from `state`
+from .warm_start import build_model as build_model
 
 if TYPE_CHECKING:
     from .gan import GanParts
 
 logger = logging.getLogger("swinir_hf.train")
-
-
-@dataclass
-class InitReport:
-    """What `--init-from` did to each tensor of the new model."""
-
-    source: str
-    loaded: list[str]
-    reinitialised: list[str]
-    dropped: list[str]
-    fitted: list[str] = field(default_factory=list)  # loaded after `fit_position_bias` (another window size)
-    preset: str | None = None  # model.preset: the architecture is the preset's, not the source's
-    changed: list[str] = field(default_factory=list)  # without a preset: the source's config fields set otherwise
-
-    @classmethod
-    def recorded(cls, start: dict[str, Any]) -> InitReport | None:
-        """The report a run's record of its starting weights keeps (`recipe.start`); None for a run from scratch. A
-        record of an earlier swinir-hf keeps none: the source alone, its tensors not counted (`loaded` empty)."""
-        if not start.get("init_from"):
-            return None
-        return cls(**start["report"]) if "report" in start else cls(start["init_from"], [], [], [])
-
-    def __str__(self) -> str:
-        def names(items: list[str]) -> str:
-            return ", ".join(items[:6]) + (f", … (+{len(items) - 6})" if len(items) > 6 else "")
-
-        lines = [f"initialised from {self.source}: {len(self.loaded)} tensors loaded"]
-        if self.fitted:
-            lines.append(
-                f"  of them fitted to this window size (relative-position bias, shared offsets kept): "
-                f"{len(self.fitted)}: {names(self.fitted)}"
-            )
-        if self.reinitialised:
-            lines.append(
-                f"  re-initialised (not in the source or shape differs): {len(self.reinitialised)}: "
-                f"{names(self.reinitialised)}"
-            )
-        if self.dropped:
-            lines.append(
-                f"  dropped from the source (no place in this model): {len(self.dropped)}: {names(self.dropped)}"
-            )
-        return "\n".join(lines)
-
-    def why_from_scratch(self) -> str:
-        """What makes the architecture differ from the source's, and what to change: `preset=null` only where a
-        preset is set (to a run without one it said to set what it had)."""
-        if self.preset is not None or not self.changed:
-            return (
-                "With model.preset set, the architecture is the preset's (and model.config's), not the source's: "
-                "model.preset=null takes the source's"
-            )
-        return (
-            f"This run's model.config / model.scale give {', '.join(self.changed)} other than the source's: drop "
-            "them to take the source's architecture"
-        )
-
-
-def build_model(
-    args: ModelArgs, training: TrainArgs, bars: bool = True, resumed: Path | None = None
-) -> tuple[SwinIRForImageRestoration, InitReport | None]:
-    """The model to train, its config from the preset / `init_from` / `config` fields, starting weights loaded (with
-    transformers' loading and the Hub's download bars only where `bars`: each process of a launch loads them). A run
-    resumed from the checkpoint `resumed` loads none (`_starting_point`), and reports none."""
-    source, base = _starting_point(args, bars, resumed)
-    overrides = dict(args.config)
-    if args.scale is not None and overrides.get("upscale", args.scale) != args.scale:  # one would be ignored
-        raise ValueError(
-            f"model.scale {args.scale} and model.config.upscale {overrides['upscale']} disagree (either may come from "
-            "the config file): set both to the scale you want"
-        )
-    if training.loss is not None:
-        overrides["loss"] = training.loss
-    if training.charbonnier_eps is not None:
-        overrides["charbonnier_eps"] = training.charbonnier_eps
-    try:
-        config = _model_config(args, base, overrides)
-    except CONFIG_ERRORS as err:  # a strict-dataclass type error spans lines
-        raise ValueError(f"model: {' '.join(str(err).split())}") from err
-    if training.charbonnier_eps is not None and config.loss != "charbonnier":  # the run's loss would not read it
-        whose = "" if training.loss else ", the model config's"
-        raise ValueError(
-            f"train.charbonnier_eps is only read by the charbonnier loss (this run's is {config.loss}{whose}): pass "
-            "--train.loss charbonnier, or drop train.charbonnier_eps"
-        )
-    model = SwinIRForImageRestoration(config)
-    if args.gradient_checkpointing:
-        model.checkpoint_layers()
-    if source is None:
-        return model, None
-    report = transfer_weights(source.state_dict(), model, args.init_from)
-    report.preset = args.preset
-    given = [*args.config, *(["upscale"] * (args.scale is not None))]  # the architecture fields this run sets
-    ours, theirs = config.to_dict(), source.config.to_dict()
-    report.changed = sorted({k for k in given if ours.get(k) != theirs.get(k)})
-    if len(report.reinitialised) > len(report.loaded):  # a task change keeps the body: most tensors load
-        total, fit = len(report.loaded) + len(report.reinitialised), len(report.loaded)
-        how_many, how_much = ("none", "all") if not fit else (str(fit), "most")
-        raise ValueError(
-            f"model.init_from: {how_many} of this model's {total} tensors fit {args.init_from}'s, so {how_much} "
-            f"of it would start from scratch. {report.why_from_scratch()}; or drop model.init_from (--init-from) to "
-            "train from scratch"
-        )
-    return model, report
-
-
-def _starting_point(
-    args: ModelArgs, bars: bool, resumed: Path | None
-) -> tuple[SwinIRForImageRestoration | None, dict[str, Any]]:
-    """The model whose weights the run starts from (None: none to load) and the config its architecture starts from
-    without a preset (`_model_config`). A resumed run's checkpoint replaces the starting weights, which may be gone
-    since (a folder of another machine): they are not loaded, and its own model's config stands in for theirs; only
-    for a checkpoint without one (an earlier swinir-hf's), and no preset, is the starting model read for its config."""
-    if not args.init_from:
-        return None, {}
-    if resumed is not None and args.preset is not None:
-        return None, {}
-    if resumed is not None and (resumed / MODEL / "config.json").is_file():
-        return None, json.loads((resumed / MODEL / "config.json").read_text())
-    from ..checkpoints.convert import CheckpointError
-    from ..checkpoints.loading import load_model
-    from ..library_bars import transformers_bars_off
-
-    # Named: the path may come from a config file, not the command line.
-    try:
-        with transformers_bars_off(when=not bars):
-            source = load_model(args.init_from)
-    except CheckpointError as err:
-        raise CheckpointError(f"model.init_from: {err}") from err
-    except (ValueError, OSError) as err:  # an uncached Hub model (ModelNotAvailableError), ...
-        raise ValueError(f"model.init_from: {err}") from err
-    return (source if resumed is None else None), source.config.to_dict()
-
-
-def _model_config(args: ModelArgs, base: dict[str, Any], overrides: dict) -> SwinIRConfig:
-    if args.preset is not None:
-        return SwinIRConfig.from_preset(args.preset, args.scale, **overrides)
-    base = dict(base)
-    for key in ("architectures", "transformers_version", "model_type", "torch_dtype", "dtype"):
-        base.pop(key, None)
-    if args.scale is not None:
-        overrides["upscale"] = args.scale
-    return SwinIRConfig(**{**base, **overrides})
-
-
-def transfer_weights(state: dict[str, torch.Tensor], model: torch.nn.Module, source: str) -> InitReport:
-    """Copy every tensor of `state` whose name and shape exist in `model`, and every relative-position bias table
-    of another window size but the same heads, fitted (`fit_position_bias`); report the rest."""
-    target = model.state_dict()
-    fits = {k: v for k, v in state.items() if k in target and target[k].shape == v.shape}
-    fitted = {
-        k: fit_position_bias(v, target[k].shape[0])
-        for k, v in state.items()
-        if k.endswith(".relative_position_bias_table")
-        and k in target
-        and k not in fits
-        and v.shape[1:] == target[k].shape[1:]
-    }
-    model.load_state_dict({**fits, **fitted}, strict=False)
-    loaded = set(fits) | set(fitted)
-    return InitReport(
-        source=source,
-        loaded=sorted(loaded),
-        reinitialised=sorted(set(target) - loaded),
-        dropped=sorted(set(state) - loaded),
-        fitted=sorted(fitted),
-    )
-
-
-def fit_position_bias(table: torch.Tensor, rows: int) -> torch.Tensor:
-    """A ((2·ws-1)², heads) relative-position bias table for another window ws', ((2·ws'-1)² = `rows`, heads).
-
-    Both index the same pixel offsets (dy, dx) at the same image scale, so a smaller window keeps the source's biases
-    of the offsets it has (the table's centre) and a larger one repeats the outermost ones beyond: no interpolation,
-    which would shift every offset's bias (Swin's bicubic resize suits a change of image resolution, not this).
-    """
-    n, m = math.isqrt(table.shape[0]), math.isqrt(rows)
-    if n * n != table.shape[0] or m * m != rows or n % 2 == 0 or m % 2 == 0:
-        raise ValueError(f"not relative-position bias tables of (2·ws-1)² rows: {table.shape[0]} → {rows}")
-    grid = table.T.reshape(1, -1, n, n)  # (1, heads, dy, dx)
-    if m < n:
-        cut = (n - m) // 2
-        grid = grid[..., cut : cut + m, cut : cut + m]
-    elif m > n:
-        grid = F.pad(grid.float(), (((m - n) // 2),) * 4, mode="replicate").to(table.dtype)
-    return grid.reshape(-1, m * m).T.contiguous()
 
 
 class EMA:
