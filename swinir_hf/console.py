@@ -1,12 +1,16 @@
-"""The command lines' standard streams: what they print never fails for want of an encoding, and the package's
-logged warnings read as its errors and notes do (`warning: ...`)."""
+"""The command lines' standard streams: what they print never fails for want of an encoding, the package's logged
+warnings read as its errors and notes do (`warning: ...`) and keep clear of its progress bars, and the options that
+say how much they print (`--no-progress`, `--quiet`)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 # Error handlers that never raise on a character the stream's encoding lacks.
@@ -119,6 +123,10 @@ def _to_null_device(stream: Any) -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
+# The package's loggers are this one's children: a program (or a user) sets its level and handlers here.
+PACKAGE_LOGGER = "swinir_hf"
+
+
 class LevelPrefix(logging.Formatter):
     """A warning or error as `warning: MESSAGE` / `error: MESSAGE`, as the package's own errors read; other records
     (the trainer's progress lines) as they are formatted."""
@@ -128,16 +136,122 @@ class LevelPrefix(logging.Formatter):
         return f"{record.levelname.lower()}: {text}" if record.levelno >= logging.WARNING else text
 
 
+class _AboveTheBars(logging.Handler):
+    """Records on stderr (the one of the moment: a test's capture included) through `tqdm.write`, which clears the
+    progress bars drawn there, writes the line and draws them again below it: a plain stream handler wrote into the
+    bar's line (`restore:   0%|...| 0/3 [...]warning: tile_overlap=0: ...`)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
+def _prefixed_handler(level: int) -> logging.Handler:
+    """The package's log on stderr from `level` up, warnings and errors as `warning: ...` / `error: ...`."""
+    handler = _AboveTheBars(level)
+    handler.setFormatter(LevelPrefix("%(message)s"))
+    return handler
+
+
 def prefixed_warnings() -> None:
     """Print the package's logged warnings (and errors) on stderr as `warning: MESSAGE`, as its own errors read
     `error: ...`: without a handler, Python's last resort printed them bare. For the programs that log nothing else
-    (`restore`, `eval`, `convert`, `hub`); the trainer has its own handler."""
-    logger = logging.getLogger("swinir_hf")
+    (`restore`, `eval`, `convert`, `hub`, a spawned data worker); the trainer's command line has `package_log`."""
+    logger = logging.getLogger(PACKAGE_LOGGER)
     if not any(isinstance(h.formatter, LevelPrefix) for h in logger.handlers):
-        handler = logging.StreamHandler()  # stderr as it is then (a test's capture included)
-        handler.setLevel(logging.WARNING)
-        handler.setFormatter(LevelPrefix("%(message)s"))
-        logger.addHandler(handler)
+        logger.addHandler(_prefixed_handler(logging.WARNING))
+
+
+@contextmanager
+def package_log(level: int) -> Iterator[None]:
+    """The package's log records from `level` up (INFO: the trainer's progress lines) on stderr while open, with
+    its level set to `level`, both put back after: for the trainer's command line alone. `run_training` called
+    from Python adds no handler and sets no level, so its records go where the caller's logging sends them, once."""
+    logger = logging.getLogger(PACKAGE_LOGGER)
+    handler, before = _prefixed_handler(level), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+
+_said_once: set[str] = set()
+_said_once_lock = threading.Lock()
+
+
+def warn_once(logger: logging.Logger, message: str) -> None:
+    """Log the warning `message` the first time this process has it to say, not again: a note on how the engine
+    runs (`tile_overlap=0`) came once for each `restore()` call, each of which builds a restorer."""
+    with _said_once_lock:
+        if message in _said_once:
+            return
+        _said_once.add(message)
+    logger.warning(message)
+
+
+def bar_switch(progress: bool) -> dict[str, bool]:
+    """tqdm's keyword for the package's own bars: `disable=True` where `progress` is off, else none, so that tqdm's
+    default stands, and with it its environment (`TQDM_DISABLE=1`), which an explicit `disable=False` overrode."""
+    return {} if progress else {"disable": True}
+
+
+def bars_redrawn() -> bool:
+    """Whether a progress bar on stderr is redrawn in place: on a terminal, or as a notebook's widget (`tqdm.auto`'s).
+    Elsewhere (`> log 2>&1`, nohup, a pipe) every redraw is appended after the last: a file of one long line."""
+    from tqdm.auto import tqdm
+
+    if any(kind.__module__ == "tqdm.notebook" for kind in tqdm.__mro__):  # (tqdm.notebook imports IPython)
+        return True
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
+
+
+def add_progress_arguments(parser: Any, no_progress_help: str = "no progress bars (logs)") -> None:
+    """`--no-progress` and `-q` / `--quiet`, for `restore`, `eval` and `train` alike (`shows_progress`,
+    `quiet_notes`). Each is the command's own: neither goes to accelerate's launcher, whose `-q` is another thing."""
+    parser.add_argument("--no-progress", action="store_true", help=no_progress_help)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars and no notes: only warnings and errors"
+    )
+
+
+def shows_progress(args: argparse.Namespace) -> bool:
+    """Whether the command draws progress bars: neither `--no-progress` nor `--quiet` given."""
+    return not (args.no_progress or args.quiet)
+
+
+_quiet = False
+
+
+@contextmanager
+def quiet_notes(quiet: bool) -> Iterator[None]:
+    """`note` says nothing while open with `quiet` (`--quiet`); put back after."""
+    global _quiet
+    before, _quiet = _quiet, quiet
+    try:
+        yield
+    finally:
+        _quiet = before
+
+
+def note(text: str) -> None:
+    """A command's line of information on stderr (a summary, what was skipped), above any progress bar, unless the
+    command runs `--quiet`: its warnings and errors are said all the same."""
+    if not _quiet:
+        from tqdm import tqdm
+
+        tqdm.write(text, file=sys.stderr)
 
 
 def some_names(names: Sequence[str], most: int = 3) -> str:

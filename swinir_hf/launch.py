@@ -21,8 +21,9 @@ LAUNCHER_HELP = (
     "accelerate launch --help) run this under accelerate's launcher, as `accelerate launch -m {module}`; errors and "
     "Ctrl-C end as in one process, without the launcher's tracebacks."
 )
-# What the command sets for the launcher itself, or answers with its own --help.
-_NOT_LAUNCHER_OPTIONS = {"-h", "--help", "-m", "--module", "--no_python", "--no-python"}
+# What the command sets for the launcher itself, answers with its own --help, or is its own: `-q` / `--quiet`
+# (`console.add_progress_arguments`; the launcher's own `-q` silences tracebacks, and set alone it started a launch).
+_NOT_LAUNCHER_OPTIONS = {"-h", "--help", "-m", "--module", "--no_python", "--no-python", "-q", "--quiet"}
 # What the single-process launcher passes on (Windows has no SIGHUP).
 _PASSED_ON = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -130,11 +131,13 @@ def _settled(args: argparse.Namespace) -> argparse.Namespace:
     """Without a config file, accelerate's launcher fills in `--num_machines 1`, `--mixed_precision no` and
     `--dynamo_backend no` and warns that it did: for these commands those are the defaults they would choose anyway
     (one machine; the precision and compile of the training config, else none), so they are set here, quietly, and the
-    warning is kept for what it says of use (a `--num_processes` taken from the GPU count). With a config file (given,
-    or accelerate's default one, which `--cpu` ignores) the unset options come from it, untouched."""
+    warning is kept for what it says of use (a `--num_processes` taken from the GPU count; `--cpu` alone is one
+    process, as accelerate takes it, also set here). With a config file (given, or accelerate's default one, which
+    `--cpu` ignores) the unset options come from it, untouched."""
     if config_file_in_effect(args) is not None:
         return args
-    for name, default in (("num_machines", 1), ("mixed_precision", "no"), ("dynamo_backend", "no")):
+    cpu = (("num_processes", 1),) if args.cpu else ()
+    for name, default in (("num_machines", 1), ("mixed_precision", "no"), ("dynamo_backend", "no"), *cpu):
         if getattr(args, name) is None:
             setattr(args, name, default)
     return args
@@ -212,6 +215,13 @@ def _run_one_process(args: argparse.Namespace) -> None:
     means "stop now" to the trainer. A failure raises `CalledProcessError`, as accelerate's does."""
     from accelerate.utils import prepare_simple_launcher_cmd_env
 
+    if (args.num_processes or 1) > 1 and args.mpirun_hostfile is None:
+        # accelerate's single-process launcher, which `--cpu` (or one GPU) leads to, starts one process whatever
+        # `--num_processes` says: the run went on in one, saying "on 1 process(es)".
+        raise ValueError(
+            f"--num_processes {args.num_processes} without --multi_gpu starts one process: add --multi_gpu (on a "
+            "machine without a GPU it starts CPU processes; drop --cpu), or give --num_processes 1"
+        )
     cmd, env = prepare_simple_launcher_cmd_env(args)
     child = subprocess.Popen(cmd, env=env, start_new_session=True)
     previous = {signum: signal.signal(signum, _passing_on(child)) for signum in _PASSED_ON}

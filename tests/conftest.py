@@ -68,6 +68,29 @@ def _seed() -> None:
 
 
 @pytest.fixture
+def tqdm_environment(monkeypatch):
+    """`tqdm_environment(disable=True)`: tqdm as a process started with `TQDM_DISABLE=1` has it. tqdm reads its
+    `TQDM_*` variables once, as it is imported, into its constructor's defaults: set here the same way."""
+    from functools import partialmethod
+
+    from tqdm.std import tqdm
+
+    def set_defaults(**defaults) -> None:
+        init = vars(tqdm)["__init__"]
+        monkeypatch.setattr(tqdm, "__init__", partialmethod(init.func, **{**init.keywords, **defaults}))
+
+    return set_defaults
+
+
+@pytest.fixture(autouse=True)
+def _warnings_said_anew(monkeypatch) -> None:
+    """Each test starts as a new process does, with no warning said yet (`console.warn_once`)."""
+    from swinir_hf import console
+
+    monkeypatch.setattr(console, "_said_once", set())
+
+
+@pytest.fixture
 def unclosed_files(tmp_path):
     """`with unclosed_files() as unclosed:` → the ResourceWarnings ("unclosed file ...") of files under `tmp_path`
     that the block left to the garbage collector, collected at its end. Earlier tests' garbage is collected before

@@ -53,6 +53,24 @@ def test_bad_files_are_reported_and_skipped(inputs, model_dir, tmp_path, capsys)
     assert _snapshot(inputs) == before
 
 
+@pytest.mark.parametrize("quiet", ["-q", "--quiet"])
+def test_quiet_says_the_errors_alone_and_draws_no_bar(quiet, inputs, model_dir, tmp_path, capsys):
+    """`-q` went to accelerate's launcher (a `-q` of its own): a launch that printed its note of the defaults it
+    took, every bar and the summary, with exit status 0."""
+    argv = ["restore", str(inputs), "-o", str(tmp_path / "out"), "--model", str(model_dir), quiet]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {inputs / 'corrupt.jpg'}: not a readable image") and err.count("\n") == 1
+    assert (tmp_path / "out" / "good.png").is_file()
+
+
+def test_tqdm_disable_turns_the_restore_bar_off(tqdm_environment, inputs, model_dir, tmp_path, capsys):
+    (inputs / "corrupt.jpg").unlink()
+    tqdm_environment(disable=True)  # TQDM_DISABLE=1
+    assert main(["restore", str(inputs), "-o", str(tmp_path / "out"), "--model", str(model_dir)]) == 0
+    assert "restore:" not in capsys.readouterr().err
+
+
 def test_a_folders_files_that_are_not_images_neither_fail_a_run_nor_take_a_photos_name(inputs, model_dir, capsys):
     """A camera folder's sidecar and RAW files (IMG_1.xmp, IMG_1.CR2) were inputs: each failed every run (exit 1
     forever), and their output name, IMG_1.png, clashed with the JPEG's, so the photo was not restored either. A

@@ -422,7 +422,7 @@ def test_a_folder_without_files_is_an_error_not_restored_0(tmp_path, model_dir, 
     assert (tmp_path / "out" / "2024" / "a.png").is_file()
 
 
-def test_jpeg_output_of_a_transparent_image_warns_that_alpha_is_dropped(tmp_path, model_dir, caplog):
+def test_jpeg_output_of_transparent_images_warns_once_that_alpha_is_dropped(tmp_path, model_dir, caplog):
     src = tmp_path / "in"
     src.mkdir()
     pixels = _rng_image((6, 6, 4))
@@ -435,6 +435,15 @@ def test_jpeg_output_of_a_transparent_image_warns_that_alpha_is_dropped(tmp_path
     dropped = [r.getMessage() for r in caplog.records if "alpha" in r.getMessage()]
     out = tmp_path / "out" / "cutout.jpg"
     assert dropped == [f"{out}: JPEG has no transparency, so the alpha channel is dropped (png / webp keep it)"]
+    # a folder of cut-outs: said once for the run, not once for each file
+    for name in ("cutout2.png", "cutout3.png"):
+        Image.fromarray(pixels, "RGBA").save(src / name)
+    caplog.clear()
+    assert _restore(src, "-o", tmp_path / "all", "--ext", "jpg", model_dir=model_dir) == 0
+    dropped = [r.getMessage() for r in caplog.records if "alpha" in r.getMessage()]
+    a, b, c = (tmp_path / "all" / f"{name}.jpg" for name in ("cutout", "cutout2", "cutout3"))
+    said = "JPEG has no transparency, so their alpha channel is dropped (png / webp keep it)"
+    assert dropped == [f"3 outputs ({a}, {b} and {c}): {said}"]
 
 
 def test_a_symlink_beside_its_target_is_restored_under_both_names(tmp_path, model_dir):

@@ -564,17 +564,24 @@ def test_validation_jpeg_quality_is_the_middle_of_the_training_range(tmp_path, t
     assert not np.array_equal(jpeg_compress(hr, 25), jpeg_compress(hr, 26))
 
 
-@pytest.mark.parametrize("forked", [False, True])
-def test_a_data_worker_prefixes_its_warnings_once(forked):
-    # a spawned worker (macOS, Windows) starts without the trainer's handler, a forked one with it: Python's last
-    # resort printed the warning bare in the one, and the other must not print it twice
+@pytest.mark.parametrize(
+    "handlers, said",
+    [
+        ("", "warning: "),  # spawned (macOS, Windows): none
+        ("package_log(logging.WARNING).__enter__()", "warning: "),  # forked from the command line
+        ("logging.basicConfig(format='%(levelname)s %(message)s')", "WARNING "),  # forked from a caller's program
+    ],
+)
+def test_a_data_worker_prefixes_its_warnings_once(handlers, said):
+    # a spawned worker starts without the trainer's handler, a forked one with its process's: Python's last resort
+    # printed the warning bare in the one, and the others must not print it twice (their own and a prefixed one)
     import subprocess
     import sys
 
     code = (
-        "import logging; from swinir_hf.training import loop\n"
-        f"if {forked}: loop._log_handler(main=False)\n"
+        "import logging; from swinir_hf.console import package_log; from swinir_hf.training import loop\n"
+        f"{handlers}\n"
         "loop.start_worker(0); logging.getLogger('swinir_hf.train').warning('skipping unreadable image a.png: bad')"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.stderr == "warning: skipping unreadable image a.png: bad\n"
+    assert done.stderr == f"{said}skipping unreadable image a.png: bad\n"

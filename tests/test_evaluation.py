@@ -129,6 +129,25 @@ def test_cli_table_and_json(small_set, tmp_path, capsys):
     assert [r[:2] for r in body] == [["mean", "bicubic"], ["mean", "tiny_x2"]]
 
 
+def test_json_to_standard_output_leaves_it_to_the_figures(small_set, tmp_path, monkeypatch, capsys):
+    """`--json -` wrote a file named `-`: the figures go to stdout now, for a program to read, and the table to
+    stderr; `--quiet` leaves the table out there, and the figures as they are."""
+    dataset, model_dir = small_set
+    monkeypatch.chdir(tmp_path)
+    argv = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--no-progress", "--json", "-"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["methods"] == ["bicubic", "tiny_x2"] and not Path("-").exists()
+    assert err.startswith("Mini, bicubic ×2 (3 images")
+    assert [row[:2] for row in _parse_table(err)[1]] == [["mean", "bicubic"], ["mean", "tiny_x2"]]
+    assert main([*argv, "--quiet"]) == 0
+    quiet_out, quiet_err = capsys.readouterr()
+    assert json.loads(quiet_out)["mean"] == json.loads(out)["mean"] and quiet_err == ""
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "-q"]) == 0  # the table is the result
+    out, err = capsys.readouterr()
+    assert out.startswith("Mini, bicubic ×2 (3 images") and err == ""
+
+
 def _two_sets_with_json(small_set, tmp_path: Path) -> tuple[list[str], Path]:
     """The `swinir-hf eval` command (a subprocess's) scoring two sets, Mini and Other, into --json; that file."""
     dataset, model_dir = small_set

@@ -18,8 +18,10 @@ import yaml
 from PIL import Image
 
 from swinir_hf.checkpoints.run_folder import list_checkpoints
+from swinir_hf.cli import _subcommand
+from swinir_hf.cli import build_parser as cli_parser
 from swinir_hf.cli import main as cli
-from swinir_hf.launch import _launcher_parser, _settled, _status, split_arguments
+from swinir_hf.launch import _launcher_parser, _settled, _status, option_strings, split_arguments
 from swinir_hf.training.checks import check_parallelism
 from swinir_hf.training.cli import build_parser
 
@@ -36,8 +38,9 @@ def test_launcher_options_are_told_from_the_trainers_wherever_they_stand():
     argv = ["--multi_gpu", "--config", "tiny_sr_x2", "--num_processes", "2", "--train.max_steps", "7"]
     argv += ["--mixed-precision=bf16", "train.batch_size=4", "--cpu", "--output-dir", "out", "-q", "--help"]
     assert split_arguments(argv) == (
-        ["--multi_gpu", "--num_processes", "2", "--mixed-precision=bf16", "--cpu", "-q"],
-        ["--config", "tiny_sr_x2", "--train.max_steps", "7", "train.batch_size=4", "--output-dir", "out", "--help"],
+        ["--multi_gpu", "--num_processes", "2", "--mixed-precision=bf16", "--cpu"],
+        ["--config", "tiny_sr_x2", "--train.max_steps", "7", "train.batch_size=4", "--output-dir", "out", "-q"]
+        + ["--help"],
     )
     assert split_arguments(["--config", "tiny_sr_x2"]) == ([], ["--config", "tiny_sr_x2"])
     # a command's own option keeps its name: restore's -t (--tile) is not accelerate's -t (--tee)
@@ -46,11 +49,37 @@ def test_launcher_options_are_told_from_the_trainers_wherever_they_stand():
 
 
 def test_no_trainer_option_has_a_launcher_options_name():
-    """Else `split_arguments` would hand it to accelerate."""
+    """Else `split_arguments` would hand it to accelerate; `-q` / `--quiet` alone, which it never hands over."""
     trainer = {name for action in build_parser()._actions for name in action.option_strings} - {"-h", "--help"}
     launcher = {name for action in _launcher_parser()._actions for name in action.option_strings}
     assert len(trainer) > 50 and len(launcher) > 50
-    assert not trainer & launcher
+    assert trainer & launcher == {"-q", "--quiet"}
+
+
+@pytest.mark.parametrize("quiet", ["-q", "--quiet"])
+def test_quiet_is_the_commands_own_never_the_launchers(quiet):
+    """accelerate's launcher has a `-q` / `--quiet` of its own (tracebacks): `restore -q in -o out` went to it, and
+    started a launch that printed its defaults note and every bar, with exit status 0."""
+    restore = option_strings(_subcommand(cli_parser(only="restore"), "restore"))
+    assert split_arguments(["in", quiet, "-o", "out"], own=restore) == ([], ["in", quiet, "-o", "out"])
+    # a command without a quiet option of its own gets it all the same (and says it does not know it)
+    assert split_arguments(["--num_processes", "2", quiet, "in"]) == (["--num_processes", "2"], [quiet, "in"])
+
+
+@pytest.mark.parametrize("hardware", [["--cpu"], []])
+def test_several_processes_that_the_launcher_would_start_as_one_are_refused(hardware, monkeypatch, capsys):
+    """accelerate's single-process launcher (`--cpu`, or without --multi_gpu on one GPU or none) started one process
+    for `--num_processes 2`, and the run said "on 1 process(es)": refused before any starts, naming what to use."""
+    import subprocess as started
+
+    monkeypatch.setattr(started, "Popen", lambda *args, **kwargs: pytest.fail("a process was started"))
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 0)
+    argv = ["train", *hardware, "--num_processes", "2", "--config", "tiny_sr_x2"]
+    assert cli(argv) == 2
+    assert capsys.readouterr().err == (
+        "error: accelerate launch: --num_processes 2 without --multi_gpu starts one process: add --multi_gpu (on a "
+        "machine without a GPU it starts CPU processes; drop --cpu), or give --num_processes 1\n"
+    )
 
 
 def test_a_bad_launcher_option_is_one_line(capsys):
@@ -107,6 +136,8 @@ def test_the_launchers_quiet_defaults_never_override_a_config_file(tmp_path, mon
     default_file.write_text("mixed_precision: bf16\n")
     assert settled("--multi_gpu") == (None, None, None)
     assert settled("--cpu") == (1, "no", "no")  # accelerate reads no default config file for --cpu
+    # --cpu alone is one process, as accelerate takes it: not a note that it took one (`restore --cpu -q` printed it)
+    assert _settled(_launcher_parser().parse_args(["--cpu", "-m", "swinir_hf.train"])).num_processes == 1
 
 
 def test_a_process_killed_by_a_signal_is_named(capsys):

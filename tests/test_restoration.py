@@ -494,6 +494,14 @@ def _grey_profile(gamma: float) -> bytes:
     return header + body
 
 
+def test_a_tiling_note_is_said_once_per_process_not_once_per_restore_call(model, caplog):
+    """`restore()` builds a restorer for each call, which held the once-guard: three calls, three warnings."""
+    caplog.set_level("WARNING")
+    for _ in range(3):
+        restore(model, np.zeros((16, 16, 3), np.uint8), tile=8, tile_overlap=0)
+    assert [m.split(":")[0] for m in caplog.messages] == ["tile_overlap=0"]
+
+
 def test_float_pixels_past_0_1_are_warned_of_from_arrays_as_from_files(model, caplog):
     """A [-1, 1] array (a `(x - 0.5) / 0.5` normalisation) lost its lower half to black without a word, where the
     same pixels from a float TIFF were warned of: arrays, mode F images and the processor say it now, once each."""
@@ -513,8 +521,14 @@ def test_float_pixels_past_0_1_are_warned_of_from_arrays_as_from_files(model, ca
     SwinIRImageProcessor()(x * 2 - 1)
     assert caplog.messages == [f"the image: its values span [-1, 1], {lost}lower half) is lost"]
     caplog.clear()
-    pipeline("image-restoration", model=model, image_processor=SwinIRImageProcessor())(x * 2 - 1)
+    restorer = pipeline("image-restoration", model=model, image_processor=SwinIRImageProcessor())
+    restorer(x * 2 - 1)
     assert caplog.messages == [f"the image: its values span [-1, 1], {lost}lower half) is lost"]
+    # a list: once, naming the first (each said "the image", once for each)
+    caplog.clear()
+    restorer([x, x * 2 - 1, x * 1.5, (x * 2 - 1).copy()])
+    more = " (and 2 more of the images given)"
+    assert caplog.messages == [f"image 1 of those given: its values span [-1, 1], {lost}lower half) is lost{more}"]
     caplog.clear()
     restore(model, x, dtype="float32")
     assert not caplog.messages

@@ -583,22 +583,51 @@ def test_help_names_the_command_it_was_run_as(capsys):
 
 
 def test_no_progress_logs_a_line_per_log_window_and_validation_instead_of_the_bar(
-    tiny_run, train_cli, images, tmp_path, capsys
+    tiny_run, train_cli, images, tmp_path, capsys, monkeypatch, tqdm_environment
 ):
     """`--no-progress`, as restore's and eval's: a run logged to a file (nohup) draws no bar, which tqdm redraws with
-    carriage returns ~10 times a second there; the bar's figures come as one line per log window and validation."""
+    carriage returns ~10 times a second there; the bar's figures come as one line per log window and validation.
+    So does a run whose stderr is no terminal (`> log 2>&1`: a 600-step run's log was one 60 KB line of redraws,
+    its losses only inside them), and one with tqdm's own `TQDM_DISABLE=1`; `--quiet` logs neither."""
     raw = tiny_run(images, tmp_path / "run", train={"log_every": 2, "validate_every": 2})
-    assert train_cli(raw, "--no-progress") == 0
-    err = capsys.readouterr().err
-    assert "\r" not in err and "train:" not in err
-    lines = [line for line in err.splitlines() if line.startswith("step ")]
     loss, val = r"loss \d\.\d{4}, lr [\d.e-]+, \d+\.\d\d steps/s", r"val PSNR \d+\.\d\d dB"
     expected = [f"step 0/4: {val}", f"step 2/4: {loss}", f"step 2/4: {val}", f"step 4/4: {loss}", f"step 4/4: {val}"]
-    assert len(lines) == len(expected) and all(re.fullmatch(e, line) for e, line in zip(expected, lines, strict=True))
-    raw["train"]["output_dir"] = str(tmp_path / "bar")
-    assert train_cli(raw) == 0
-    err = capsys.readouterr().err
+
+    def run(name: str, *args: str) -> str:
+        raw["train"]["output_dir"] = str(tmp_path / name)
+        assert train_cli(raw, *args) == 0
+        return capsys.readouterr().err
+
+    for err in (run("no-progress", "--no-progress"), run("to-a-file")):
+        assert "\r" not in err and "train:" not in err
+        lines = [line for line in err.splitlines() if line.startswith("step ")]
+        assert len(lines) == len(expected)
+        assert all(re.fullmatch(e, line) for e, line in zip(expected, lines, strict=True))
+    raw["train"]["max_steps"] = 2  # (quicker)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: the bar, and the lines in it
+    err = run("bar")
     assert "train: " in err and not any(line.startswith("step ") for line in err.splitlines())
+    tqdm_environment(disable=True)  # TQDM_DISABLE=1
+    err = run("tqdm-disabled")
+    assert "train:" not in err and len([line for line in err.splitlines() if line.startswith("step ")]) == 3
+    assert run("quiet", "--quiet") == ""
+
+
+def test_run_training_from_python_logs_through_the_callers_logging_once(tiny_run, images, tmp_path, capsys, caplog):
+    """`run_training` in a program with logging set up added a handler of its own (every line printed twice: its
+    own and root's) and forced its logger to INFO (a level set on `swinir_hf` was ignored)."""
+    from swinir_hf.training.loop import run_training
+
+    raw = tiny_run(images, tmp_path / "warnings", train={"log_every": 2})
+    caplog.set_level(logging.WARNING, logger="swinir_hf")
+    run_training(TrainingConfig.from_dict(raw), progress=False)
+    assert not [r for r in caplog.records if r.name.startswith("swinir_hf") and r.levelno < logging.WARNING]
+    raw["train"]["output_dir"] = str(tmp_path / "info")
+    caplog.set_level(logging.INFO, logger="swinir_hf")
+    run_training(TrainingConfig.from_dict(raw), progress=False)
+    steps = [r.getMessage().split(":")[0] for r in caplog.records if r.getMessage().startswith("step ")]
+    assert steps == ["step 2/4", "step 4/4", "step 4/4"]  # the losses, and the validation at the end
+    assert capsys.readouterr().err == ""  # nothing of its own on stderr
 
 
 def test_print_config_prints_the_resolved_config(capsys):

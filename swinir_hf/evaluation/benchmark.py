@@ -33,6 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checkpoints.fingerprint import model_fingerprint
+from ..console import bar_switch
 from ..degradations.setting import Degradation
 from ..degradations.synthetic import as_uint8, imresize
 from ..inference.devices import check_device, check_dtype
@@ -211,7 +212,7 @@ def evaluate_models(
     saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
     # One restorer per model for the whole set: its one-off warnings (tile_overlap=0) are said once, not per image.
     restorers = [None if model is None else engine.restorer(model) for _, model in models]
-    for i, sample in enumerate(tqdm(samples, desc=f"evaluating {name}", unit="image", disable=not progress)):
+    for i, sample in enumerate(tqdm(samples, desc=f"evaluating {name}", unit="image", **bar_switch(progress))):
         entrants = [(label, r, sets[c][1][i]) for label, r, c in zip(labels, restorers, conventions, strict=True)]
         try:
             scores = _score_image(entrants, degradation, saved, sample.name)

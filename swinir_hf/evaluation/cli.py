@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..checkpoints.weight_keys import weights_key_problem
-from ..console import StdoutUnwritable, print_results
+from ..console import StdoutUnwritable, note, print_results, quiet_notes, shows_progress
 from ..degradations.levels import options_problem
 from ..inference.engine_cli import engine_options
 from ..inference.options import EngineOptions
@@ -54,6 +54,9 @@ _REPLACES = (
     "version's or other files, which stay where this evaluation saves none)"
 )
 
+# `--json -`: the figures on stdout, for a program to read, and the tables on stderr.
+JSON_TO_STDOUT = "-"
+
 
 def output_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with `--revision` (no Hub model to apply it to) or with `--json` / `--save-images` as a place to
@@ -69,7 +72,7 @@ def output_problem(args: argparse.Namespace) -> str | None:
                 resumable = has_manifest(folder)
                 check_fresh_output_folder(folder, args.overwrite or resumable, "--save-images", _REPLACES)
             check_writable_folder(args.save_images, "--save-images")
-        if not args.json:
+        if not args.json or args.json == JSON_TO_STDOUT:
             return None
         target = Path(args.json)
         if target.is_dir():  # --overwrite replaces a file, never a folder
@@ -89,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     cannot go together or a level out of range, 130 on Ctrl-C, 143 on SIGTERM; only the main process of a launch
     says any)."""
     try:
-        with terminate_as_interrupt():
-            if not args.no_progress:
+        with terminate_as_interrupt(), quiet_notes(args.quiet):
+            if shows_progress(args):
                 return _run(args)
             from ..library_bars import library_bars_off
 
@@ -167,7 +170,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         return user_error(str(err))
     said = trained_levels(args)
     if said and state.is_main_process:
-        print(said, file=sys.stderr)
+        note(said)
     reports, unprinted = [], None
     for dataset in args.dataset:  # each set's table as it ends
         try:
@@ -177,19 +180,37 @@ def _evaluate(args: argparse.Namespace) -> int:
         except MemoryError as err:  # numpy's "Unable to allocate ..." or the engine's ImageTooLargeError
             return user_error(f"not enough memory to evaluate {dataset}: {err or 'an allocation failed'}")
         if report is not None:
-            try:
-                print_results(report.to_markdown(verbose=args.verbose))
-            except StdoutUnwritable as err:  # the sets left and --json are still wanted
-                unprinted = unprinted or err
+            unprinted = unprinted or _print_table(report.to_markdown(verbose=args.verbose), args.json)
             reports.append(report.to_dict())
     if args.json and state.is_main_process:
         figures = reports[0] if len(reports) == 1 else reports
+        if args.json == JSON_TO_STDOUT:
+            unprinted = unprinted or _printed(json.dumps(figures, indent=2))
+            return user_error(str(unprinted)) if unprinted else 0
         try:
             # Not replacing a file another run wrote there meanwhile (checked before the evaluation).
             write_text_file(args.json, json.dumps(figures, indent=2) + "\n", replace=args.overwrite)
         except OSError as err:  # the disk filled up during the evaluation
             return user_error(str(err))
     return user_error(str(unprinted)) if unprinted else 0
+
+
+def _print_table(table: str, json_target: str | None) -> StdoutUnwritable | None:
+    """Print a set's table as it ends: on stdout, or on stderr (a note: not `--quiet`) where `--json -` has stdout
+    for the figures alone, which a program reads. → the error of a stdout that could not be written, if any."""
+    if json_target == JSON_TO_STDOUT:
+        note(table)
+        return None
+    return _printed(table)
+
+
+def _printed(text: str) -> StdoutUnwritable | None:
+    """Print `text` on stdout; → its error where it could not be written (the sets left and --json still wanted)."""
+    try:
+        print_results(text)
+    except StdoutUnwritable as err:
+        return err
+    return None
 
 
 def _evaluate_set(
@@ -347,7 +368,7 @@ def _score_share(
         grey_convention=args.grey_convention,
         split=args.split,
         **dataset_columns(args),
-        progress=shard[0] == 0 and not args.no_progress,
+        progress=shard[0] == 0 and shows_progress(args),
         engine=engine,
         shard=shard,
         save_dir=args.save_images,

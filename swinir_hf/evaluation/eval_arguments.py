@@ -7,6 +7,7 @@ import argparse
 
 from ..checkpoints.bundled import DEFAULT_MODELS
 from ..checkpoints.weight_keys import add_weights_key_argument
+from ..console import add_progress_arguments
 from ..inference.engine_cli import add_engine_arguments
 from ..inference.options import DTYPES, PAPER_ENGINE
 from ..other_tools import EVAL_OTHER_OPTIONS
@@ -63,8 +64,8 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     exact = [d for d in DTYPES if d != "auto"]
     add_engine_arguments(p, PAPER_ENGINE, exact, device_default="cuda when available; a launch's own per process")
     p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs)")
-    p.add_argument("--json", help="also write the figures to this JSON file")
+    add_progress_arguments(p)
+    p.add_argument("--json", help="also write the figures to this JSON file ('-': stdout, the tables to stderr)")
     p.add_argument(
         "--save-images",
         metavar="DIR",

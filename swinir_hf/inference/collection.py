@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.bundled import DEFAULT_MODEL
+from ..console import note
 from ..processes import main_first, process_state
 from ..storage.atomic_writes import remove_stale_temp_files
 from ..storage.output_folders import check_output_folder, check_writable_folder
 from .existing_outputs import MadeOtherwise, set_aside
 from .files import IMAGE_SUFFIXES, CollectedInputs, collect_inputs, left_out_note
+from .image_writing import warn_alpha_dropped
 from .job_runner import Counts, run_jobs, sort_by_size
 from .jobs import OutputOptions, Plan, plan_jobs
 from .provenance import Provenance, model_label
@@ -175,7 +177,14 @@ def restore_files(
             made_by=made_by.text(),
         )
     everyone = gather_object([counts])
-    seconds = time.perf_counter() - start
+    return _summary(plan, everyone, time.perf_counter() - start, state, Path(out_dir))
+
+
+def _summary(plan: Plan, everyone: list[Counts], seconds: float, state: Any, out_dir: Path) -> Summary:
+    """The run's `Summary`, from its plan and every process's `Counts`; the JPEG outputs whose alpha was dropped are
+    warned of here, by the main process, once for them all (it was once for each file)."""
+    if state.is_main_process and (dropped := sorted(path for c in everyone for path in c.alpha_dropped)):
+        warn_alpha_dropped(dropped)
     return Summary(
         restored=sum(c.restored for c in everyone),
         failed=sum(c.failed for c in everyone) + len(plan.errors) + len(plan.made_otherwise),
@@ -183,7 +192,7 @@ def restore_files(
         earlier_outputs=len(plan.earlier_outputs),
         seconds=seconds,
         processes=state.num_processes,
-        out_dir=Path(out_dir),
+        out_dir=out_dir,
         unrecorded=sum(found.record is None for found in plan.existing),
     )
 
@@ -207,7 +216,7 @@ def _planned(
     set_aside(plan, made_by)
     if main:
         if collected.left_out:
-            print(left_out_note(collected.left_out), file=sys.stderr)
+            note(left_out_note(collected.left_out))
         # A killed run's temporary files beside outputs that exist now: no write into their folders would remove them.
         for folder in sorted({found.job.dst.parent for found in plan.existing}):
             remove_stale_temp_files(folder)
@@ -268,4 +277,4 @@ def report_plan(plan: Plan) -> None:
         tqdm.write(f"error: {made} {how}{detail}: {fix}", file=sys.stderr)
     if plan.earlier_outputs:
         names = first_few(p.name for p in plan.earlier_outputs)
-        print(f"not re-processing {_count(len(plan.earlier_outputs), 'earlier output')} ({names})", file=sys.stderr)
+        note(f"not re-processing {_count(len(plan.earlier_outputs), 'earlier output')} ({names})")

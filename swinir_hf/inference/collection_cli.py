@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..console import note, quiet_notes, shows_progress
 from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
 from ..processes import (
     LaunchParser,
@@ -50,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     options that cannot go together (`usage_problem`), 130 on Ctrl-C and 143 on SIGTERM: every process of a launch
     gets it, only the main process says so)."""
     try:
-        with terminate_as_interrupt(), pillow_pixel_limit(args.max_image_pixels):
-            if not args.no_progress:
+        with terminate_as_interrupt(), pillow_pixel_limit(args.max_image_pixels), quiet_notes(args.quiet):
+            if shows_progress(args):
                 return _run(args)
             from ..library_bars import library_bars_off
 
@@ -126,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
             recursive=args.recursive,
             batch_size=args.batch_size,
             workers=args.workers,
-            progress=not args.no_progress,
+            progress=shows_progress(args),
             listed=args.files,
         )
     # OSError: a missing input, or a dataset's save failing ("cannot write OUT: No space left on device"); a file's
@@ -135,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         return user_error(str(err))
     state = process_state(args.device)
     if state.is_main_process:
-        print(summary, file=sys.stderr)
+        note(str(summary))
     return 1 if summary.failed else 0
 
 
@@ -154,7 +155,7 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
         # From the check to the save: a second run into -o is refused, not mixed with this one.
         repo_id = on_main_process(lambda: _claim_output(args, out, claim), main, processes)
         dataset = main_first(lambda: _load_dataset(args), state)
-        restorer = build_main_first(engine, state, bars=not args.no_progress and state.is_local_main_process)
+        restorer = build_main_first(engine, state, bars=shows_progress(args) and state.is_local_main_process)
         start = time.perf_counter()
         restoration = _planned(args, dataset, restorer, out / PARTS_FOLDER)
         if not args.overwrite and on_every_process(lambda: _restored_before(args, out, restoration), processes):
@@ -173,9 +174,9 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
     if not (earlier and empty):
         done, kind = done - len(empty), "image"
     now = f"restored {done} {kind}{'s' * (done != 1)} of {args.dataset} → {out} in {seconds:.1f} s"
-    print(now + (f" ({len(restored)} with the interrupted run's)" if earlier else ""), file=sys.stderr)
+    note(now + (f" ({len(restored)} with the interrupted run's)" if earlier else ""))
     if empty:
-        print(_without_image(empty, len(restored), restoration.column), file=sys.stderr)
+        note(_without_image(empty, len(restored), restoration.column))
     if repo_id:
         _push_dataset(restored, out, repo_id)
     return 0
@@ -283,10 +284,9 @@ def _nothing_to_do(args: argparse.Namespace, out: Path, repo_id: str | None) -> 
     import datasets
 
     restored = datasets.load_from_disk(str(out))
-    print(
+    note(
         f"{out} holds {args.dataset} restored already, by this model with these options ({len(restored)} images): "
-        "nothing to do (--overwrite restores it again)",
-        file=sys.stderr,
+        "nothing to do (--overwrite restores it again)"
     )
     if repo_id:
         _push_dataset(restored, out, repo_id)
@@ -300,7 +300,7 @@ def _restored_parts(args: argparse.Namespace, restoration: DatasetRestoration, s
     main, processes = state.is_main_process, state.num_processes
     earlier = on_main_process(restoration.prepare, main, processes) or 0
     share = (state.process_index, processes)
-    progress = not args.no_progress and state.is_local_main_process
+    progress = shows_progress(args) and state.is_local_main_process
     on_every_process(lambda: restoration.restore(share, progress), processes)
     return earlier
 
@@ -330,7 +330,7 @@ def _push_dataset(restored: datasets.Dataset, out: Path, repo_id: str) -> None:
             f"pushing {out} to {repo_id} failed ({type(err).__name__}: {err}); the restored dataset is saved there: "
             f"push it once the Hub answers with {later}"
         ) from err
-    print(f"pushed to https://huggingface.co/datasets/{repo_id}", file=sys.stderr)
+    note(f"pushed to https://huggingface.co/datasets/{repo_id}")
 
 
 def main(argv: list[str] | None = None) -> int:

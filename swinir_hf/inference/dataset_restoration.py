@@ -10,7 +10,6 @@ until the whole dataset is saved, and shares them among the processes of a launc
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..checkpoints.fingerprint import model_fingerprint
+from ..console import bar_switch, note
 from ..image_datasets import cast_hint, image_columns
 from ..library_bars import datasets_bars_off
 from .dataset_values import dataset_image, has_image, local_path_outside
@@ -176,15 +176,10 @@ class DatasetRestoration:
             return 0
         folder = self.files[0].parent
         if clear_parts_folder(folder, {file for file in self.files if file is not None}):
-            print(
-                f"{folder} held the parts of a run with another dataset, model or options: restoring anew",
-                file=sys.stderr,
-            )
+            note(f"{folder} held the parts of a run with another dataset, model or options: restoring anew")
         done = _rows_restored(zip(self.parts, self.files, strict=True))
         if done:
-            print(
-                f"going on from an interrupted run: {done} of {len(self.dataset)} images were restored", file=sys.stderr
-            )
+            note(f"going on from an interrupted run: {done} of {len(self.dataset)} images were restored")
         return done
 
     def restore(self, share: tuple[int, int] = (0, 1), progress: bool = True) -> list[datasets.Dataset]:
@@ -198,9 +193,9 @@ class DatasetRestoration:
         mine = list(zip(self.parts, self.files, strict=True))[index::count]
         done = _rows_restored(mine)
         total = sum(stop - start for (start, stop, _), _ in mine)
-        bars_off = datasets.are_progress_bars_disabled() or not progress
+        bars = bar_switch(progress and not datasets.are_progress_bars_disabled())
         with (
-            tqdm(total=total, initial=done, desc="restore", unit="image", disable=bars_off) as bar,
+            tqdm(total=total, initial=done, desc="restore", unit="image", **bars) as bar,
             datasets_bars_off(),
         ):
             return [self._map_part(start, stop, fingerprint, file, bar) for (start, stop, fingerprint), file in mine]

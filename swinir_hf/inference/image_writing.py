@@ -11,12 +11,14 @@ import logging
 import os
 import struct
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from ..console import some_names
 from ..storage.atomic_writes import written_atomically
 from .jobs import DEFAULT_QUALITY
 
@@ -38,6 +40,7 @@ def write_image(
     lossless: bool = False,
     replace: bool = True,
     made_by: str | None = None,
+    alpha_dropped: Callable[[Path], None] | None = None,
 ) -> None:
     """Write atomically (temporary file, then rename), format from the suffix, ICC profile embedded, and `exif` (an
     EXIF block, as `photo_exif` gives) in JPEG, PNG and WebP files (TIFFs get none: Pillow and tifffile cannot write
@@ -47,7 +50,8 @@ def write_image(
 
     TIFFs are deflate-compressed (lossless). Arrays are (H, W) or (H, W, C), C in 1..4: uint8 ones are written as
     8-bit images, uint16 ones as 16-bit PNG / TIFF, float ones ([0, 1]) as float TIFF (16-bit as PNG); formats without
-    16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque).
+    16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque: `alpha_dropped`
+    is called with `path` instead, by a run that says it once for all its outputs: `warn_alpha_dropped`).
     `quality` (1-100) applies to JPEG (written without chroma subsampling, 4:4:4) and lossy WebP; `lossless` writes
     lossless WebP (ignored by the other formats).
     """
@@ -75,9 +79,10 @@ def write_image(
         if fmt == "JPEG" and image.mode not in ("L", "RGB"):
             if "A" in image.getbands() and image.getchannel("A").getextrema()[0] < 255:
                 # The colour under transparent pixels is arbitrary (often black): it shows once alpha is gone.
-                logger.warning(
-                    f"{path}: JPEG has no transparency, so the alpha channel is dropped (png / webp keep it)"
-                )
+                if alpha_dropped is None:
+                    warn_alpha_dropped([path])
+                else:
+                    alpha_dropped(path)
             image = image.convert("RGB" if image.mode in ("RGBA", "P", "PA") else "L")
         if fmt == "WEBP" and image.mode in ("L", "LA") and icc_profile:
             image, icc_profile = _grey_as_srgb(image, icc_profile, path)
@@ -92,6 +97,14 @@ def write_image(
                 # libtiff checks its own writes, and without a descriptor builds the whole file in memory
                 target = file if fmt == "TIFF" else _WrittenByPython(file)
                 image.save(target, format=fmt, **options, **exif_option)
+
+
+def warn_alpha_dropped(paths: Sequence[str | os.PathLike]) -> None:
+    """Warn, once, that the JPEG outputs `paths` lost their (not opaque) alpha channel: named when one, else counted
+    and the first few named (a folder of cut-outs written as JPEG said it once for each file)."""
+    names = [str(path) for path in paths]
+    which, their = (names[0], "the") if len(names) == 1 else (f"{len(names)} outputs ({some_names(names)})", "their")
+    logger.warning(f"{which}: JPEG has no transparency, so {their} alpha channel is dropped (png / webp keep it)")
 
 
 class _WrittenByPython:

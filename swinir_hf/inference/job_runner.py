@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..console import bar_switch, note
 from ..storage.atomic_writes import AppearedError
 from .jobs import Job, OutputOptions, check_encodable, output_size, resize_float
 
@@ -41,6 +43,7 @@ class Counts:
     restored: int = 0
     failed: int = 0
     appeared: int = 0  # outputs another run (or the user) wrote while this one worked: kept, as existing ones are
+    alpha_dropped: list[Path] = field(default_factory=list)  # JPEG outputs of transparent inputs: warned of at the end
 
 
 def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _Loaded:
@@ -63,7 +66,13 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
     return _Loaded(job, pixel_values, colour.shape[-1], layout, data.icc_profile, data.exif, data.dpi)
 
 
-def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions, made_by: str | None = None) -> None:
+def _save(
+    item: _Loaded,
+    reconstruction: torch.Tensor,
+    output: OutputOptions,
+    made_by: str | None = None,
+    alpha_dropped: Callable[[Path], None] | None = None,
+) -> None:
     from ..models.image_processing_swinir import compose_image, from_reconstruction
     from .image_writing import write_image
     from .photo_metadata import scaled_dpi
@@ -90,6 +99,7 @@ def _save(item: _Loaded, reconstruction: torch.Tensor, output: OutputOptions, ma
         lossless=item.job.lossless,
         replace=output.overwrite,
         made_by=made_by,
+        alpha_dropped=alpha_dropped,
     )
 
 
@@ -164,11 +174,11 @@ class _Writer:
             for b in batch:
                 self.restore([b])
             return
-        start = 0
+        start, dropped = 0, self.counts.alpha_dropped.append  # called by the writer threads: list.append is atomic
         for b, layout in zip(batch, layouts, strict=True):
             k = b.pixel_values.shape[0]
             saved = self.pool.submit(
-                _save, replace(b, layout=layout), out[start : start + k], self.output, self.made_by
+                _save, replace(b, layout=layout), out[start : start + k], self.output, self.made_by, dropped
             )
             self.pending.append((b.job, saved))
             start += k
@@ -191,7 +201,7 @@ class _Writer:
             except AppearedError as err:
                 self.counts.appeared += 1
                 self.bar.update()
-                self.report(f"note: {job.src}: {err}")
+                note(f"note: {job.src}: {err}")
                 continue
             except _ERRORS as err:
                 self.fail(job, err)
@@ -257,7 +267,7 @@ def run_jobs(
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="swinir-read") as readers,
         ThreadPoolExecutor(workers, thread_name_prefix="swinir-write") as writers,
-        tqdm(total=len(jobs), disable=not progress, unit="image", desc="restore") as bar,
+        tqdm(total=len(jobs), unit="image", desc="restore", **bar_switch(progress)) as bar,
     ):
         # Bounded: restored images wait in memory only until the writers catch up.
         writer = _Writer(restorer, output, writers, 2 * workers, bar, report, made_by)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..console import warn_once
 from ..models.image_processing_swinir import (
     AlphaMode,
     ImageLayout,
@@ -118,7 +119,6 @@ class SwinIRRestorer:
         self.batch_size = int(batch_size or (4 if self.device.type == "cuda" else 1))
         self.progress = progress
         self.memory_budget = memory_budget
-        self._warned_no_overlap = False  # once per restorer, not per image
         if tune_malloc and self.device.type == "cpu":
             tune_allocator()
 
@@ -318,12 +318,12 @@ class SwinIRRestorer:
         h, w = x.shape[-2:]
         if tile is None or (tile >= h and tile >= w):
             return fn(x)
-        if self.tile_overlap == 0 and not self._warned_no_overlap:
+        if self.tile_overlap == 0:  # once per process, not per image nor per `restore()` (a restorer each)
             # Tiles that only touch get no blend: each one's padded, least accurate edge meets its neighbour's.
-            self._warned_no_overlap = True
-            logger.warning(
+            warn_once(
+                logger,
                 "tile_overlap=0: neighbouring tiles are not blended, so their borders can show as seams; "
-                f"use an overlap of a few windows (default {EngineOptions.tile_overlap})"
+                f"use an overlap of a few windows (default {EngineOptions.tile_overlap})",
             )
         return tiled_apply(fn, x, self.scale, tile, self.tile_overlap, self.batch_size, self.progress)
 

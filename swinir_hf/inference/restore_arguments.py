@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..checkpoints.bundled import DEFAULT_MODEL, DEFAULT_MODELS
 from ..checkpoints.weight_keys import add_weights_key_argument, weights_key_problem
+from ..console import add_progress_arguments
 from ..image_datasets import is_saved_dataset, is_saved_dataset_dict, local_dataset_folder
 from ..other_tools import RESTORE_OTHER_OPTIONS
 from ..storage.output_folders import would_replace
@@ -80,7 +81,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"threads decoding / encoding files (default {FILE_ONLY_DEFAULTS['workers']})",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_arguments(p, "no progress bars")
     _add_dataset_arguments(p)
 
 

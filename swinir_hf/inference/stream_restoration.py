@@ -12,13 +12,13 @@ A rerun reads the stream again and takes every part whose file is there.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..console import bar_switch, note
 from ..library_bars import datasets_bars_off
 from . import dataset_restoration
 from .dataset_restoration import (
@@ -93,10 +93,10 @@ class StreamRestoration(DatasetRestoration):
         folder = self._parts_folder()
         ours = set(folder.glob(f"part-*-{self.run}-*.arrow"))
         if clear_parts_folder(folder, ours):
-            print(f"{folder} held the parts of a run with another model or options: restoring anew", file=sys.stderr)
+            note(f"{folder} held the parts of a run with another model or options: restoring anew")
         done = sum(_read(path).num_rows for path in ours)  # whole: written aside, then renamed
         if done:
-            print(f"going on from an interrupted run: {done} images were restored", file=sys.stderr)
+            note(f"going on from an interrupted run: {done} images were restored")
         return done
 
     def restore(self, share: tuple[int, int] = (0, 1), progress: bool = True) -> list[datasets.Dataset]:
@@ -109,9 +109,9 @@ class StreamRestoration(DatasetRestoration):
         index, count = share
         folder = self._parts_folder()
         self.parts, self.files, mine = [], [], []
-        bars_off = datasets.are_progress_bars_disabled() or not progress
+        bars = bar_switch(progress and not datasets.are_progress_bars_disabled())
         total = self._length() if count == 1 else None
-        with tqdm(total=total, desc="restore", unit="image", disable=bars_off) as bar, datasets_bars_off():
+        with tqdm(total=total, desc="restore", unit="image", **bars) as bar, datasets_bars_off():
             for number, batch in enumerate(self._undecoded().iter(batch_size=self.rows_per_part)):
                 start = number * self.rows_per_part
                 fingerprint = self._part_fingerprint(batch)

@@ -10,9 +10,11 @@ files. Its pixels are `swinir_hf.restore()`'s: the same data path (`image_proces
 from __future__ import annotations
 
 import io
+import logging
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from types import GeneratorType
 from typing import Any, overload
 
@@ -31,17 +33,45 @@ from .image_processing_swinir import (
     alpha_for_model,
     check_alpha_mode,
     check_colour_depth,
+    clamping_note,
     compose_image,
     from_reconstruction,
     is_heif,
     split_image,
     to_pixel_values,
-    warn_if_clamped,
     with_alpha,
 )
 from .runtime_swinir import ImageTooLargeError, check_forward_memory, inference_precision, resting_dtype, running
 
 TASK = "image-restoration"
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _CallNotes:
+    """What the images of one call (a list: `many`) that go past [0, 1] have to be warned of, said once at its end:
+    each image's preprocess said it, naming each of a list's "the image"."""
+
+    many: bool
+    seen: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, pixels: np.ndarray, image: Any) -> None:
+        """Note `pixels` (of `image`, the `seen`-th given) where they go past [0, 1] (`clamping_note`)."""
+        named = isinstance(image, (str, os.PathLike))
+        name = os.fspath(image) if named else f"image {self.seen} of those given" if self.many else "the image"
+        self.seen += 1
+        if note := clamping_note(pixels, name):
+            self.notes.append(note)
+
+    def say(self) -> None:
+        if self.notes:
+            more = f" (and {len(self.notes) - 1} more of the images given)" if len(self.notes) > 1 else ""
+            logger.warning(self.notes[0] + more)
+
+
+# The call in progress (this thread's); None while a generator's images are read, after the call has returned.
+_CALL: ContextVar[_CallNotes | None] = ContextVar("swinir_pipeline_call", default=None)
 
 
 @dataclass
@@ -132,13 +162,19 @@ class ImageRestorationPipeline(Pipeline):
         # IndexError from inside it for [], where the image processor says what is wrong.
         if isinstance(inputs, Sequence) and not isinstance(inputs, (str, bytes)) and not len(inputs):
             raise ValueError("no images given")
-        if isinstance(inputs, Sequence) and not isinstance(inputs, (str, bytes, list)):
-            # transformers batches only lists (and generators, datasets): it would take a tuple, or a `datasets`
-            # column (`ds["image"]`), as one image. A column streams through, decoded an image at a time.
-            return list(super().__call__((image for image in inputs), *args, **kwargs))
-        if isinstance(inputs, Iterator) and not isinstance(inputs, (GeneratorType, io.IOBase)):
+        # transformers batches only lists (and generators, datasets): it would take a tuple, or a `datasets` column
+        # (`ds["image"]`), as one image. A column streams through, decoded an image at a time.
+        column = isinstance(inputs, Sequence) and not isinstance(inputs, (str, bytes, list))
+        if column or isinstance(inputs, Iterator) and not isinstance(inputs, (GeneratorType, io.IOBase)):
             inputs = (image for image in inputs)  # an iterator (`iter(images)`, `map(...)`) streams as generators do
-        return super().__call__(inputs, *args, **kwargs)
+        notes = _CallNotes(many=column or isinstance(inputs, list))
+        token = _CALL.set(notes)
+        try:
+            restored = super().__call__(inputs, *args, **kwargs)
+            return list(restored) if column else restored
+        finally:
+            _CALL.reset(token)
+            notes.say()
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any) -> None:
         """transformers' `save_pretrained` for a model of a Hub export (its config declares this pipeline in
@@ -179,7 +215,11 @@ class ImageRestorationPipeline(Pipeline):
                 colour, layout = split_image(opened)
         else:
             colour, layout = split_image(image)
-        warn_if_clamped(colour, os.fspath(image) if isinstance(image, (str, os.PathLike)) else "the image")
+        call = _CALL.get()
+        notes = call or _CallNotes(many=False)
+        notes.add(colour, image)
+        if call is None:  # a generator's image, read after the call has returned: said as it is read
+            notes.say()
         channels = self.model.config.num_channels
         item = _Image(to_pixel_values(colour, channels), colour.shape[-1], layout)
         alpha_image = alpha_for_model(layout.alpha, self.model.config.upscale, alpha)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import logging
 import re
 import shlex
 import sys
@@ -21,6 +22,7 @@ import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from ..checkpoints.run_folder import is_run_config, list_checkpoints
+from ..console import add_progress_arguments, package_log, shows_progress
 from ..extras import MissingExtraError
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
@@ -96,9 +98,7 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload the final model to this Hub repo")
     parser.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument(
-        "--no-progress", action="store_true", help="no progress bars (logs): a line per log window and validation"
-    )
+    add_progress_arguments(parser, "no progress bars: a line per log window and validation (without a terminal too)")
     add_config_arguments(parser)
     return parser
 
@@ -229,8 +229,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
         options = {"resume": args.resume, "push_to_hub_repo": args.push_to_hub, "overwrite": args.overwrite}
         # The steps take SIGTERM after a step (StopSignals); before the first one (the model built, the data read and
         # checked, the step-0 validation: minutes on a large set) it stops the run as Ctrl-C does, not silently.
-        with terminate_as_interrupt():
-            run_training(cfg, **options, progress=not args.no_progress)
+        # The run's log on stderr: the main process's progress (not `--quiet`), every process's warnings.
+        level = logging.INFO if is_main_process() and not args.quiet else logging.WARNING
+        with terminate_as_interrupt(), package_log(level):
+            run_training(cfg, **options, progress=shows_progress(args))
     except TrainingInterrupted as err:  # every process of a launch stops at this step, with this signal
         if is_main_process():
             print(f"interrupted: {err}", file=sys.stderr)

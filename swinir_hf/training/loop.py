@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..checkpoints.run_folder import list_checkpoints
-from ..console import LevelPrefix, prefixed_warnings
+from ..console import bar_switch, bars_redrawn, prefixed_warnings
 from ..library_bars import library_bars_off
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
 from ..storage.output_folders import check_output_folder, folder_claimed
@@ -58,7 +58,9 @@ def run_training(
     progress: bool = True,
 ) -> Path:
     """Run training as configured; returns the output folder, which then holds the final model. Without `progress`
-    (`--no-progress`: a log file) no bar is drawn, the libraries' neither; the bar's figures are logged as lines.
+    (`--no-progress`), or where a bar cannot be redrawn in place (stderr a file or a pipe: `bars_redrawn`), no bar
+    is drawn, the libraries' neither; the bar's figures are logged as lines instead, at INFO on `swinir_hf.train`.
+    The log goes where the caller's logging sends it (the command line shows it on stderr).
 
     SIGINT (Ctrl-C) / SIGTERM stop the run after the step in progress, with a checkpoint: `TrainingInterrupted`.
     A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints saved so far.
@@ -69,6 +71,7 @@ def run_training(
     check_parallelism()
     if t.report_to == "tensorboard":  # accelerate's tracker would only fail at its first log
         require("tensorboard", "train", "logging to TensorBoard (train.report_to: tensorboard)")
+    progress = progress and bars_redrawn()
     out = Path(t.output_dir)
     check_output_folder(out, "train.output_dir")  # on every process alike (the main one's claim checks it again)
     threads = torch.get_num_threads()
@@ -103,27 +106,13 @@ def _run_claimed(
     # The precision the run uses, recorded as such (training_config.yaml, card): the launcher's when the config
     # leaves it null.
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(t, mixed_precision=accelerator.mixed_precision))
-    handler = _log_handler(accelerator.is_main_process)
     failed = True
     try:
         result = _train(cfg, accelerator, out, resume, resume_from, push_to_hub_repo, progress)
         failed = False
         return result
     finally:
-        logger.removeHandler(handler)
         end_accelerator(accelerator, failed)
-
-
-def _log_handler(main: bool) -> logging.Handler:
-    """The run's log on this call's stderr (`warning: ...` for warnings), added to the trainer's logger: every
-    process says its own warnings (an unreadable image in its share of the data), the main one alone the run's
-    progress. The caller removes it."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(LevelPrefix("%(message)s"))
-    handler.setLevel(logging.INFO if main else logging.WARNING)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO if main else logger.level)
-    return handler
 
 
 def _train(
@@ -251,10 +240,10 @@ def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.
 
 def start_worker(worker_id: int) -> None:
     """A DataLoader worker: stop signals left to the main process; its warnings (an unreadable image) prefixed as
-    the main process's are. A spawned worker (macOS, Windows) starts without the trainer's log handler, and Python's
-    last resort printed them bare; a forked one has it."""
+    the main process's are. A spawned worker (macOS, Windows) starts without any log handler (the command line's,
+    or a caller's logging), and Python's last resort printed them bare; a forked one has those of its process."""
     ignore_stop_signals(worker_id)
-    if not any(isinstance(h.formatter, LevelPrefix) for h in logger.handlers):
+    if not logger.hasHandlers():
         prefixed_warnings()
 
 
@@ -265,7 +254,7 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> StopSignals:
 
     t, start = run.cfg.train, run.progress.step
     shown = run.main and run.show_bar
-    run.bar = tqdm(total=t.max_steps, initial=start, disable=not shown, dynamic_ncols=True, desc="train")
+    run.bar = tqdm(total=t.max_steps, initial=start, dynamic_ncols=True, desc="train", **bar_switch(shown))
     # A log window a checkpoint interrupted goes on, so the logged losses are those of an uninterrupted run.
     run.loss_sum = torch.tensor(run.resumed_loss[0], dtype=torch.float32, device=run.accelerator.device)
     run.loss_steps = run.resumed_loss[1]

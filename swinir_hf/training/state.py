@@ -179,10 +179,10 @@ class Run:
         self.progress.note_compute(time.monotonic() - self.launch_clock)
 
     def show(self, postfix: str, line: str) -> None:
-        """The latest figures: `postfix` on the bar, or without one (`--no-progress`) `line` in the main process's
-        log as "step N/M: line" (a log file gets a line per log window and validation, not a bar redrawn ~10 times
-        a second)."""
-        if self.show_bar:
+        """The latest figures: `postfix` on the bar, or without one (`--no-progress`, no terminal, `TQDM_DISABLE`)
+        `line` in the main process's log as "step N/M: line" (a log file gets a line per log window and validation,
+        not a bar redrawn ~10 times a second)."""
+        if not self.bar.disable:
             self.bar.set_postfix_str(postfix)
         elif self.main:
             logger.info(f"step {self.progress.step}/{self.cfg.train.max_steps}: {line}")
