@@ -648,6 +648,9 @@ def test_max_image_pixels_sets_pillows_decompression_bomb_limit(inputs, model_di
     assert "Pillow refuses images over 118 pixels" in capsys.readouterr().err
     for n in ("60", "0"):
         assert main([*run, str(tmp_path / f"limit-{n}"), "--max-image-pixels", n]) == 0, capsys.readouterr().err
+    # A rerun: its 480-pixel output is more than Pillow opens, whose header read was a DecompressionBombError traceback
+    assert main([*run, str(tmp_path / "limit-60"), "--max-image-pixels", "60"]) == 0
+    assert "restored 0, failed 0, skipped 1 existing" in capsys.readouterr().err
     assert main([*run, str(tmp_path / "negative"), "--max-image-pixels", "-1"]) == 2
     assert "--max-image-pixels must be a number of pixels, or 0 for no limit" in capsys.readouterr().err
     assert Image.MAX_IMAGE_PIXELS == 50  # the caller's limit, back after each run

@@ -613,6 +613,58 @@ def test_every_output_format_records_how_it_was_made_beside_the_inputs_exif(tmp_
     assert said == "--outscale 2.0000001 (this run: --outscale 2)"  # never "--outscale 2 (this run: --outscale 2)"
 
 
+@pytest.mark.parametrize(
+    "name, opens",
+    [("a.png", 1), ("a.jpg", 1), ("a.webp", 1), ("a.tif", 1), ("turned.tif", 1), ("float.tif", 3)],
+)
+def test_a_rerun_reads_an_existing_outputs_record_and_size_in_one_open(tmp_path, monkeypatch, name, opens):
+    """Its record and its size were two reads of its header (two opens, a WebP's chunks walked twice, a TIFF opened by
+    tifffile and by Pillow): one now. A float colour TIFF, which Pillow cannot open (nor take for a HEIF), is
+    tifffile's: three opens where there were six."""
+    import builtins
+
+    from swinir_hf.inference.existing_outputs import Found
+    from swinir_hf.inference.jobs import Job
+
+    record = Provenance("sr-x2", 2.5, 2, "0123456789abcdef")
+    if name == "turned.tif":  # stored 5 × 7, upright 7 × 5
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        Image.fromarray(_rng_image((7, 5, 3))).save(tmp_path / name, exif=exif, software=record.text())
+    else:
+        image = np.random.default_rng(0).random((5, 7, 3), dtype=np.float32) if name == "float.tif" else None
+        write_image(tmp_path / name, _rng_image((5, 7, 3)) if image is None else image, made_by=record.text())
+    Image.fromarray(_rng_image((3, 4, 3))).save(tmp_path / "in.png")
+    opened, real_open = [], builtins.open
+
+    def counted(file, *args, **kwargs):
+        opened.append(Path(file).name if isinstance(file, (str, os.PathLike)) else None)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counted)
+    found = Found.read(Job(tmp_path / "in.png", tmp_path / name))
+    assert (found.record, found.size, found.input_size) == (record, (7, 5), (4, 3))
+    assert opened.count(name) == opens
+
+
+def test_an_existing_output_whose_header_cannot_be_read_is_found_without_record_or_size(tmp_path, monkeypatch):
+    """A TIFF cut short before its tags (tifffile: IndexError) and a PNG over twice Pillow's pixel limit
+    (DecompressionBombError) stopped a rerun's plan with a traceback: their headers are unreadable, as a damaged
+    PNG's are."""
+    from swinir_hf.inference.existing_outputs import Found
+    from swinir_hf.inference.jobs import Job
+
+    record = Provenance("sr-x2", None, 2).text()
+    write_image(tmp_path / "whole.tif", _rng_image((5, 7, 3)), made_by=record)
+    (tmp_path / "cut.tif").write_bytes((tmp_path / "whole.tif").read_bytes()[:50])
+    write_image(tmp_path / "large.png", _rng_image((10, 12, 3)), made_by=record)
+    Image.fromarray(_rng_image((3, 4, 3))).save(tmp_path / "in.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)  # refuses over 100 pixels: large.png has 120
+    for name in ("cut.tif", "large.png"):
+        found = Found.read(Job(tmp_path / "in.png", tmp_path / name))
+        assert (found.record, found.size, found.input_size) == (None, None, (4, 3)), name
+
+
 def test_outputs_record_a_model_the_same_however_it_is_named(model_dir, monkeypatch):
     monkeypatch.chdir(model_dir.parent)
     assert model_label(model_dir.name) == model_label(model_dir) == str(model_dir.resolve())

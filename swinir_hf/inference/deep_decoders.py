@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..models.image_processing_swinir import colour_bit_depth, sgi_bit_depth
+from .photo_metadata import upright
 
 # EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).
 ORIENT = {
@@ -251,6 +252,12 @@ def page_layout(page: Any) -> tuple[bool, int, int, int]:
     height, width = page.shape[1:3] if planar else page.shape[:2]
     samples = page.shape[0] if planar else (page.shape[2] if len(page.shape) > 2 else 1)
     return planar, height, width, samples
+
+
+def upright_page_size(page: Any) -> tuple[int, int]:
+    """(W, H) of a tifffile page's upright copy: its Orientation tag turning it a quarter swaps them."""
+    _, height, width, _ = page_layout(page)
+    return upright((width, height), page.tags.valueof(274, 1))
 
 
 @contextlib.contextmanager

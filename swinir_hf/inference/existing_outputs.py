@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .provenance import Provenance, read_provenance
+from .provenance import Provenance, read_record_and_size
 
 if TYPE_CHECKING:
     from .jobs import Job, Plan
@@ -28,11 +28,12 @@ class Found:
 
     @classmethod
     def read(cls, job: Job) -> Found:
-        """`job`'s output, its record and size read from its header and its input's size from that one's (no pixels
-        decoded)."""
+        """`job`'s output, its record and size read from one read of its header, and its input's size from that
+        one's (no pixels decoded)."""
         from .image_io import header_size
 
-        return cls(job, read_provenance(job.dst), header_size(job.dst), header_size(job.src))
+        record, size = read_record_and_size(job.dst)
+        return cls(job, record, size, header_size(job.src))
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from ..models.image_processing_swinir import (
 )
 from ..storage.atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
-from .photo_metadata import file_dpi, header_orientation, info_orientation, photo_exif, stored_size, upright
-from .webp_header import read_webp_header
+from .photo_metadata import file_dpi, info_orientation, photo_exif, upright, upright_size
+from .webp_header import WebPHeader, read_webp_header
 
 logger = logging.getLogger(__name__)
 
@@ -281,20 +281,17 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """
     try:
         with open_image(path, report=False) as image:
-            with pillow_warnings():  # damaged EXIF: the read that decodes the image reports it
-                orientation = header_orientation(image)
-            return upright(stored_size(image), orientation)
+            return upright_size(image)
     except UnidentifiedImageError:
         import tifffile
 
+        from .deep_decoders import upright_page_size
+
         try:
             with quiet_tifffile(), tifffile.TiffFile(path) as tif:
-                _, height, width, _ = page_layout(tif.pages[0])
-                orientation = tif.pages[0].tags.valueof(274, 1)
+                return upright_page_size(tif.pages[0])
         except Exception:  # not a TIFF either: Pillow's error says so
             pass
-        else:
-            return upright((width, height), orientation)
         raise
     except (Image.DecompressionBombError, OSError, ValueError, SyntaxError, MemoryError):
         raise
@@ -302,11 +299,12 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         raise OSError(f"{type(err).__name__}: {err}") from err
 
 
-def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+def header_size(path: str | os.PathLike, webp: WebPHeader | None = None) -> tuple[int, int] | None:
     """`image_size`, or None where the header cannot be read (the read that decodes the image says why); a WebP's
-    from its chunks (`webp_header`): Pillow reads a whole WebP to open it."""
+    from its chunks (`webp_header`; `webp`: those of `path`, walked already): Pillow reads a whole WebP to open it."""
     try:
-        webp = read_webp_header(path) if Path(path).suffix.lower() == ".webp" else None
+        if webp is None and Path(path).suffix.lower() == ".webp":
+            webp = read_webp_header(path)
         if webp is None or webp.size is None:
             return image_size(path)
         metadata = {"exif": webp.exif, "xmp": webp.xmp}  # where Pillow's WebP reader puts them

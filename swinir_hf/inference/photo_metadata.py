@@ -121,6 +121,14 @@ def stored_size(image: Image.Image) -> tuple[int, int]:
     return (width, height) if isinstance(width, int) and isinstance(height, int) else image.size
 
 
+def upright_size(image: Image.Image) -> tuple[int, int]:
+    """An opened image's upright (width, height), from its header without decoding: `stored_size` turned by
+    `header_orientation` (damaged EXIF is the decoding read's to report)."""
+    with pillow_warnings():
+        orientation = header_orientation(image)
+    return upright(stored_size(image), orientation)
+
+
 def upright(pair: tuple[Any, Any], orientation: int) -> tuple[Any, Any]:
     """An (x, y) pair of a stored image (its size, its resolution) as its upright copy has it: swapped when its EXIF
     orientation (5-8) turns it a quarter."""

@@ -9,14 +9,19 @@ each format keeps for the software that wrote the file: a PNG `Software` text ch
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .webp_header import read_webp_header
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 PREFIX = "swinir-hf "
 # A record is a path's length and a few bytes more; a longer text is another program's (or a hostile file's).
@@ -122,25 +127,82 @@ def xmp_packet(text: str) -> bytes:
 def read_provenance(path: str | os.PathLike) -> Provenance | None:
     """The record in the image file at `path` (read from its header; a WebP's from its chunks), or None: none there,
     or not readable."""
+    return read_record_and_size(path, sized=False)[0]
+
+
+def read_record_and_size(
+    path: str | os.PathLike, sized: bool = True
+) -> tuple[Provenance | None, tuple[int, int] | None]:
+    """`read_provenance` of the image file at `path` and, when `sized`, its upright (W, H) as
+    `image_io.header_size` reads it (None: not readable, or not asked), from one read of its header: a WebP's chunks
+    walked once, another file opened once by Pillow, or by tifffile where Pillow does not open it (float colour)."""
+    from PIL import UnidentifiedImageError
+
+    from .image_io import header_size, open_image
+
     path = Path(path)
-    try:
-        if path.suffix.lower() in (".tif", ".tiff"):  # tifffile: Pillow opens no float colour TIFF
-            import tifffile
-
-            with tifffile.TiffFile(path) as tiff:
-                tag = tiff.pages.first.tags.get("Software")
-                return Provenance.parse(tag.value if tag is not None else None)
-        if path.suffix.lower() == ".webp":  # Pillow reads a whole WebP to open it
+    if path.suffix.lower() == ".webp":  # Pillow reads a whole WebP to open it
+        try:
             header = read_webp_header(path)
-            return Provenance.parse(_creator_tool(header.xmp if header is not None else None))
-        from PIL import Image
+        except (OSError, ValueError):
+            header = None
+        record = Provenance.parse(_creator_tool(header.xmp if header is not None else None))
+        return record, header_size(path, header) if sized else None
+    tiff = path.suffix.lower() in (".tif", ".tiff")
+    try:
+        with open_image(path, report=False) as image:
+            text = _tiff_software(image) if tiff else image.info.get("Software") or image.info.get("comment")
+            return Provenance.parse(text), _upright_size(image) if sized else None
+    except Exception as err:  # a damaged header fails with almost any type
+        return _read_by_tifffile(path, tiff, sized and isinstance(err, UnidentifiedImageError))
 
-        from ..models.image_processing_swinir import pillow_warnings
 
-        with pillow_warnings(), Image.open(path) as image:
-            return Provenance.parse(image.info.get("Software") or image.info.get("comment"))
-    except (OSError, ValueError, SyntaxError):  # not an image this reads: no record, as for another program's file
+def _tiff_software(image: Image.Image) -> str | bytes | None:
+    """The Software tag of a TIFF Pillow opened, read as tifffile (the reader of TIFF records before) reads an ASCII
+    tag: NULs after it and spaces around it dropped, UTF-8 else cp1252, else bytes; None for a file Pillow took for
+    another format."""
+    value = image.tag_v2.get(305) if image.format == "TIFF" else None
+    if not isinstance(value, str):
+        return value
+    stored = value.encode("latin-1").rstrip(b"\0")  # Pillow decodes it as Latin-1: the bytes as stored
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return stored.decode(encoding).strip()
+        except UnicodeDecodeError:
+            pass
+    return stored
+
+
+def _upright_size(image: Image.Image) -> tuple[int, int] | None:
+    """`upright_size` of an opened image, None where its header fails (`image_io.header_size`)."""
+    from .photo_metadata import upright_size
+
+    try:
+        return upright_size(image)
+    except Exception:  # a damaged header fails with almost any type
         return None
+
+
+def _read_by_tifffile(path: Path, record: bool, sized: bool) -> tuple[Provenance | None, tuple[int, int] | None]:
+    """`read_record_and_size` of a file Pillow does not open, by tifffile: its record when `record` (a TIFF's name),
+    its size when `sized` (Pillow cannot identify it: a float colour TIFF, as `image_io.image_size` reads it)."""
+    if not (record or sized):
+        return None, None
+    import tifffile
+
+    from .deep_decoders import quiet_tifffile, upright_page_size
+
+    try:  # its warnings on a damaged file are logged as the record's reader logged them, not for a size alone
+        with contextlib.nullcontext() if record else quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            tag = tif.pages.first.tags.get("Software") if record else None
+            try:
+                with quiet_tifffile():
+                    size = upright_page_size(tif.pages[0]) if sized else None
+            except Exception:  # its first page is no image: no size, as `image_io.image_size` has none
+                size = None
+    except Exception:  # not a TIFF either
+        return None, None
+    return Provenance.parse(tag.value if tag is not None else None), size
 
 
 def _creator_tool(xmp: bytes | None) -> str | None:
