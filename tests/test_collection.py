@@ -270,6 +270,34 @@ def test_a_turned_scans_resolution_is_turned_with_it_in_every_format(tmp_path):
         assert tuple(round(v) for v in image.dpi) == (150, 300), name
 
 
+def test_a_turned_tiff_given_as_a_pil_image_keeps_its_resolution_turned(model_dir, tmp_path):
+    """`restore(model, Image.open(scan.tif))` of a 300 × 150 dpi TIFF turned a quarter by its orientation gave the
+    output the stored image's resolution (600 × 300 at ×2 where 300 × 600 is upright): Pillow turns a TIFF as it loads
+    it and drops the tag. It is read before the image loads now, and of one loaded already, told by its size (its
+    stored size swapped); a square one loaded already keeps no trace of its turn (`file_dpi`)."""
+    from swinir_hf.inference.photo_metadata import file_dpi
+
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    for name, (h, w) in {"wide.tif": (6, 10), "square.tif": (8, 8)}.items():
+        Image.fromarray(_rng_image((h, w, 3))).save(tmp_path / name, dpi=(300, 150), exif=exif)
+    loaded = Image.open(tmp_path / "wide.tif")
+    loaded.load()
+    for image in (Image.open(tmp_path / "wide.tif"), Image.open(tmp_path / "square.tif"), loaded):
+        out = restore(model, image, tile=None)
+        assert tuple(round(v) for v in out.info["dpi"]) == (300, 600), image.size
+    assert file_dpi(loaded) == (150, 300)
+    square = Image.open(tmp_path / "square.tif")
+    square.load()
+    assert file_dpi(square) == (300, 150)  # nothing left to tell its turn by: as stored
+    # Read without loading it: a 16-bit colour TIFF opened with Pillow (at 8 bits) is still refused.
+    deep = tmp_path / "deep.tif"
+    tifffile.imwrite(deep, _rng_image((6, 10, 3), 1, np.uint16), photometric="rgb", resolution=(300, 150))
+    with pytest.raises(ValueError, match="a 16-bit colour image, which Pillow reads at 8 bits"):
+        restore(model, Image.open(deep), tile=None)
+
+
 def test_jpeg_quality_option(tmp_path, model_dir):
     src = tmp_path / "in"
     src.mkdir()

@@ -66,7 +66,12 @@ def _written_by_tifffile(exif: Image.Exif) -> bool:
 
 def file_dpi(image: Image.Image) -> tuple[float, float] | None:
     """The (x, y) resolution in pixels per inch an opened image states (a PNG's pHYs, a JPEG's JFIF density, a
-    TIFF's), of its upright copy (an EXIF orientation that turns it swaps them); None if it states none."""
+    TIFF's), of its upright copy (an EXIF orientation that turns it swaps them); None if it states none.
+
+    Pillow turns a TIFF by its orientation as it loads it, drops the tag and keeps the stored resolution: a loaded
+    TIFF turned a quarter is told by its size, its stored size swapped (`stored_size`), but a square one's turn
+    leaves no trace and its resolution is given as stored. Read it before the pixels load (`read_image` and
+    `restore` do)."""
     dpi = image.info.get("dpi")
     try:
         x, y = (float(value) for value in dpi)
@@ -75,8 +80,15 @@ def file_dpi(image: Image.Image) -> tuple[float, float] | None:
     if not (x > 0 and y > 0 and _states_resolution(image)):
         return None
     with pillow_warnings():
-        orientation = image.getexif().get(0x0112, 1)
+        orientation = image.getexif().get(0x0112) or _turned_as_loaded(image)
     return upright((x, y), orientation)
+
+
+def _turned_as_loaded(image: Image.Image) -> int:
+    """6 (a quarter turn) for a TIFF that Pillow turned a quarter as it loaded it (dropping its orientation): not
+    square, its size its stored size swapped; else 1."""
+    width, height = image.size
+    return 6 if image.format == "TIFF" and width != height and stored_size(image) == (height, width) else 1
 
 
 def header_orientation(image: Image.Image) -> int:
@@ -148,12 +160,12 @@ def _states_resolution(image: Image.Image) -> bool:
     return True
 
 
-def kept_info(source: ImageData | Image.Image, factor: float) -> dict[str, Any]:
+def kept_info(source: ImageData | Image.Image, factor: float, dpi: tuple[float, float] | None = None) -> dict[str, Any]:
     """What a PIL output's `info` keeps of its input, a file read (`ImageData`) or a PIL image (whose ICC profile
     goes along with its pixels): the ICC profile, the EXIF true of the upright output, the resolution that keeps its
-    print size once `factor` × larger."""
+    print size once `factor` × larger (a PIL image's: `dpi`, its `file_dpi` read before it loaded, else read now)."""
     if isinstance(source, Image.Image):
-        info = {"exif": photo_exif(source), "dpi": file_dpi(source)}
+        info = {"exif": photo_exif(source), "dpi": dpi or file_dpi(source)}
     else:
         info = {"icc_profile": source.icc_profile, "exif": source.exif, "dpi": source.dpi}
     info["dpi"] = scaled_dpi(info["dpi"], factor)

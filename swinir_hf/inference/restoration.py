@@ -44,7 +44,7 @@ from .memory import (
 )
 from .options import DTypeOption, EngineOptions, Padding, as_option_values  # without torch, for command lines
 from .padding import authors_padded_size, authors_padding
-from .photo_metadata import kept_info
+from .photo_metadata import file_dpi, kept_info
 from .restorer_checks import check_model, check_options, check_restore_keywords, check_tensor_batch, not_an_image
 from .tiling import CanvasAllocationError, fewest_tiles, rounded_tile, tiled_apply
 
@@ -182,6 +182,9 @@ class SwinIRRestorer:
         for image in images:  # before any is decoded or converted (gigabytes and seconds for a huge one)
             check_output_fits(image, self.model.config.num_channels, self.scale, self.device, outscale)
         files = {i: read_restorable(image) for i, image in enumerate(images) if isinstance(image, (str, os.PathLike))}
+        # A TIFF's resolution before it loads: Pillow turns it as it loads it and drops its orientation (`file_dpi`).
+        tiffs = [i for i, image in enumerate(images) if isinstance(image, Image.Image) and image.format == "TIFF"]
+        dpi = {i: file_dpi(images[i]) for i in tiffs}
         pixels = [files[i].pixels if i in files else image for i, image in enumerate(images)]
         for i, (image, decoded) in enumerate(zip(images, pixels, strict=True)):
             default = str(image) if i in files else "the image" if len(images) == 1 else f"image {i} of those given"
@@ -190,7 +193,7 @@ class SwinIRRestorer:
         restored = self._restore_pixels(pixels, outscale)
         for i, image in enumerate(images):  # after: a PIL image's checks need it not loaded (its EXIF read loads it)
             if isinstance(restored[i], Image.Image) and not isinstance(image, np.ndarray):
-                restored[i].info.update(kept_info(files.get(i, image), outscale or self.scale))
+                restored[i].info.update(kept_info(files.get(i, image), outscale or self.scale, dpi.get(i)))
         return restored
 
     def _restore_pixels(
