@@ -184,10 +184,17 @@ def test_validation_images_inside_the_training_data_are_refused(tmp_path, monkey
     ):
         with pytest.raises(ValueError) as err:
             TrainingConfig.from_dict({"data": {"train": ["div2k", train], "val": val}})
+        # validation images inside the training folder: its train/ + val/ layout keeps them apart
+        divide = (
+            f", divide {train.removeprefix('imagefolder:')} into a train/ and a val/ folder (then --data.train "
+            f"'[{train}]' --data.val {train} trains on the one and validates on the other)"
+            if val != "data/Set5"
+            else ""
+        )
         assert str(err.value) == (
             f"data.train {train} and data.val {val} hold the same images: validation would score images the model "
             "trained on. Validate on a separate folder (Set5, say: the benchmark test sets are never training "
-            "data), or pass --data.val null"
+            f"data){divide}, or pass --data.val null"
         )
     for val in ("data/Set5/HR", None, "org/dataset"):
         assert TrainingConfig.from_dict({"data": {"train": ["div2k"], "val": val}}).data.val == val

@@ -160,10 +160,16 @@ class TrainingConfig:
         for entry in d.train:
             folder = _local_folder(entry, d.split)
             if folder is not None and (folder == val or folder in val.parents or val in folder.parents):
+                divide = ""  # the validation images inside the training folder: its split layout keeps them apart
+                if folder == val or folder in val.parents:
+                    divide = (
+                        f", divide {entry.removeprefix('imagefolder:')} into a train/ and a val/ folder (then "
+                        f"--data.train '[{entry}]' --data.val {entry} trains on the one and validates on the other)"
+                    )
                 raise ValueError(
                     f"data.train {entry} and data.val {d.val} hold the same images: validation would score images "
                     "the model trained on. Validate on a separate folder (Set5, say: the benchmark test sets are "
-                    "never training data), or pass --data.val null"
+                    f"never training data){divide}, or pass --data.val null"
                 )
 
     def _check_counts(self) -> None:

@@ -1,6 +1,6 @@
-"""Training and validation data: patches of the training images degraded on the fly, reproducibly, the order
-processes and steps take them in, and the validation set, degraded once. (Listing, decoding and checking the images:
-`images`.)
+"""Training and validation data: patches of the training images degraded on the fly, reproducibly, and the
+validation set, degraded once. (Listing, decoding and checking the images: `images`; LR images given with them:
+`pairing`; the order processes and steps take the patches in: `sampler`.)
 
 Every training sample is a pure function of `(seed, key)`, where `key` is the sample's global position in the
 training stream (`step · batch_size + i`). The image it comes from, its crop, flips, rotation and degradation are
@@ -11,7 +11,7 @@ DataLoader workers nor the number of processes, and a resumed run sees exactly w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from ..degradations.synthetic import bicubic_patch
 from ..evaluation.benchmark import to_model_channels
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
 from ..models.image_processing_swinir import match_channels
+from ..processes import is_main_process
 from .images import (
     DECODE_ERRORS,
     check_colour,
@@ -33,8 +34,11 @@ from .images import (
     decode_image,
     item_name,
     items_fingerprint,
-    pair_lr_images,
+    shown_path,
+    unopenable_pairs,
+    validation_folder_note,
 )
+from .pairing import pair_lr_images
 
 if TYPE_CHECKING:
     from .config import TrainingConfig
@@ -63,8 +67,9 @@ class TrainingPatches(torch.utils.data.Dataset):
 
     Keys are unbounded sample positions: key k comes from image `perm_e[k mod N]`, where `perm_e` is the
     permutation of epoch e = k // N drawn from `(seed, e)`. Images smaller than the target patch are mirror-padded
-    up to it (not upscaled: rescaling would change the degradation the model learns). An image that cannot be
-    decoded is skipped with a warning and the next image of the permutation is used instead.
+    up to it (not upscaled: rescaling would change the degradation the model learns). An image (or its LR image)
+    that cannot be decoded is skipped with a warning naming its file and the next image of the permutation is used
+    instead; one of `unreadable`, found so before the run (`images.unopenable`), is skipped without one.
 
     Args:
         hr_items: high-quality images (see `load_images`).
@@ -74,6 +79,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         seed: the run's data seed.
         lr_items: LR images matching `hr_items` for `paired` data.
         flip, rot90: random horizontal flips / 90° rotations.
+        unreadable: indices of images (or pairs) already reported as unreadable.
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         lr_items: list | None = None,
         flip: bool = True,
         rot90: bool = True,
+        unreadable: Collection[int] = (),
     ) -> None:
         if degradation.kind == "paired" and (lr_items is None or len(lr_items) != len(hr_items)):
             raise ValueError("paired data needs one LR image per HR image")
@@ -95,7 +102,9 @@ class TrainingPatches(torch.utils.data.Dataset):
         self._perm: tuple[int, np.ndarray] | None = None
         # Grey JPEG targets are made per patch from colour (`_grey_target`), so images are decoded in colour.
         self._decoded_channels = 3 if channels == 1 and degradation.kind == "jpeg" else channels
-        self._unreadable: set[int] = set()  # the images found unreadable (and said so) in this process
+        self._unreadable: set[int] = set(unreadable)  # the images found unreadable (and said so) in this process
+        # Images sampled: those reported unreadable before the run are still tried, so the data is what it was.
+        self.readable = len(hr_items) - len(self._unreadable)
 
     def __len__(self) -> int:
         return len(self.hr_items)
@@ -111,22 +120,50 @@ class TrainingPatches(torch.utils.data.Dataset):
         return int(self._perm[1][pos])
 
     def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
-        """→ {"pixel_values": (C, p, p), "labels": (C, p·s, p·s)} float32."""
+        """→ {"pixel_values": (C, p, p), "labels": (C, p·s, p·s)} float32. An error making the sample names its
+        file(s)."""
         rng = np.random.default_rng((self.seed, key))
         n = len(self.hr_items)
         epoch, pos = divmod(key, n)
         for attempt in range(n):  # the epoch's next images in its order, each once (not the next epoch's)
             index = self.image_index(epoch * n + (pos + attempt) % n)
-            try:
-                hr = decode_image(self.hr_items[index], self._decoded_channels)
-                lr = decode_image(self.lr_items[index], self.channels) if self.lr_items is not None else None
-            except DECODE_ERRORS as err:
-                if index not in self._unreadable:  # once per image and process, as a warning shows once
-                    self._unreadable.add(index)
-                    logger.warning(f"skipping unreadable image {item_name(self.hr_items[index])}: {err}")
+            if (pair := self._decoded(index)) is None:
                 continue
-            return self._sample(hr, lr, rng)
+            try:
+                return self._sample(*pair, rng)
+            except MemoryError:
+                raise
+            except Exception as err:  # a file changed since the checks before the run, say
+                raise _naming(err, self._where(index)) from err
         raise RuntimeError("no training image could be decoded")
+
+    def _decoded(self, index: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """(HR, LR or None) arrays of image `index`, or None where one cannot be decoded: said once per image and
+        process (as a warning shows once), naming the file, and in paired data which one."""
+        try:
+            hr = decode_image(self.hr_items[index], self._decoded_channels)
+        except DECODE_ERRORS as err:
+            self._skip(index, f"{'HR ' if self.lr_items is not None else ''}image {self._where(index)}", err)
+            return None
+        if self.lr_items is None:
+            return hr, None
+        try:
+            return hr, decode_image(self.lr_items[index], self.channels)
+        except DECODE_ERRORS as err:
+            lr, hr_path = shown_path(self.lr_items[index]), shown_path(self.hr_items[index])
+            self._skip(index, f"LR image {lr} (and its HR image {hr_path})", err)
+            return None
+
+    def _skip(self, index: int, what: str, err: Exception) -> None:
+        """Warn that `what` (image `index`'s file) is unreadable, unless said already in this process."""
+        if index not in self._unreadable:
+            self._unreadable.add(index)
+            logger.warning(f"skipping unreadable {what}: {err}")
+
+    def _where(self, index: int) -> str:
+        """Image `index`'s file (its LR file's too, in paired data), as listed, for a message."""
+        hr = shown_path(self.hr_items[index])
+        return hr if self.lr_items is None else f"{hr} (LR image {shown_path(self.lr_items[index])})"
 
     def _sample(self, hr: np.ndarray, lr: np.ndarray | None, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         scale, p = self.degradation.scale, self.patch_size
@@ -149,7 +186,8 @@ class TrainingPatches(torch.utils.data.Dataset):
             target = target.astype(np.float32) / 255.0
         else:
             if lr.shape[0] * scale > hr.shape[0] or lr.shape[1] * scale > hr.shape[1]:
-                raise ValueError(f"LR image {lr.shape[:2]} × {scale} is larger than its HR image {hr.shape[:2]}")
+                (lh, lw), (h, w) = lr.shape[:2], hr.shape[:2]
+                raise ValueError(f"the LR image ({lw}×{lh}) × {scale} is larger than its HR image ({w}×{h})")
             # Cropped before padding: HR rows / columns beyond LR × scale would shift the HR mirror against the LR one.
             hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
             lr = pad_to(lr, p)
@@ -189,48 +227,12 @@ class TrainingPatches(torch.utils.data.Dataset):
         return degraded[dy : dy + p, dx : dx + p], region[dy : dy + p, dx : dx + p]
 
 
-def check_batch_split(batch_size: int, accumulation: int, num_processes: int) -> None:
-    """Raise `ValueError` unless `train.batch_size` (the total per optimizer step) splits into equal micro-batches
-    over `accumulation` steps and `num_processes` processes."""
-    parts = accumulation * num_processes
-    if batch_size % parts:
-        below, above = batch_size - batch_size % parts, batch_size - batch_size % parts + parts
-        choices = f"{below} or {above}" if below else str(above)
-        raise ValueError(
-            f"train.batch_size {batch_size} must be divisible by train.gradient_accumulation_steps × processes = "
-            f"{accumulation} × {num_processes}: use {choices}"
-        )
-
-
-class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
-    """The sample keys of one process's micro-batches, from `start_step` to `max_steps`.
-
-    Optimizer step s consumes global keys [s·B, (s+1)·B) with B = `batch_size` (the total over processes and
-    accumulation); micro-batch a of process r takes the `micro_batch` keys starting at
-    s·B + (a · num_processes + r) · micro_batch.
-    """
-
-    def __init__(
-        self, batch_size: int, accumulation: int, num_processes: int, rank: int, start_step: int, max_steps: int
-    ) -> None:
-        check_batch_split(batch_size, accumulation, num_processes)
-        self.batch_size, self.accumulation, self.num_processes, self.rank = (
-            batch_size,
-            accumulation,
-            num_processes,
-            rank,
-        )
-        self.micro_batch = batch_size // (accumulation * num_processes)
-        self.start_step, self.max_steps = start_step, max_steps
-
-    def __len__(self) -> int:
-        return max(0, self.max_steps - self.start_step) * self.accumulation
-
-    def __iter__(self) -> Iterator[list[int]]:
-        for step in range(self.start_step, self.max_steps):
-            for a in range(self.accumulation):
-                first = step * self.batch_size + (a * self.num_processes + self.rank) * self.micro_batch
-                yield list(range(first, first + self.micro_batch))
+def _naming(err: Exception, where: str) -> Exception:
+    """`err` with its message led by `where` (the sample's files): a ValueError as one (a user's error, one line),
+    any other as a RuntimeError naming its type."""
+    if isinstance(err, ValueError):
+        return ValueError(f"{where}: {err}")
+    return RuntimeError(f"{where}: {type(err).__name__}: {err}")
 
 
 # --- validation ------------------------------------------------------------------------------------------------
@@ -268,9 +270,15 @@ def validation_images(
             continue
         try:
             hr = decode_image(item, channels)
-            lr = decode_image(lr_items[i], channels) if lr_items is not None else None
         except DECODE_ERRORS as err:
             logger.warning(f"skipping unreadable validation image {item_name(item)}: {err}")
+            continue
+        try:
+            lr = decode_image(lr_items[i], channels) if lr_items is not None else None
+        except DECODE_ERRORS as err:
+            logger.warning(
+                f"skipping validation image {item_name(item)}: its LR image {shown_path(lr_items[i])}: {err}"
+            )
             continue
         h, w = hr.shape[:2]
         # Cropped to whole LR pixels, nothing would be left inside the scored border (scale pixels).
@@ -316,24 +324,33 @@ def check_patch_size(patch_size: int, window_size: int) -> None:
 
 
 def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
-    """The training patches of `data.train` (checked to be readable)."""
+    """The training patches of `data.train` (checked to be readable; files that cannot be opened, and a `val/`
+    folder trained on, said by the main process before the run)."""
     d, channels, scale = cfg.data, config.num_channels, config.upscale
     check_patch_size(d.patch_size, config.window_size)
     if d.val is not None:  # before the images are read
         validation_degradation(cfg, scale)
-    hr_items, lr_items = [], [] if d.degradation == "paired" else None
+    hr_items, notes = [], []
+    lr_items = [] if d.degradation == "paired" else None
     for i, source in enumerate(d.train):
         items = config_images("data.train", source, d.split, d.cache_dir)
         hr_items += items
         if lr_items is not None:
             lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir)
+        notes.append(validation_folder_note(source, d.split))
     if d.val is not None:
         val_items = config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
         check_not_trained_on(hr_items, val_items)
     check_readable(hr_items, channels, "data.train")
     check_colour(hr_items, channels, "data.train")
+    unreadable, report = unopenable_pairs(hr_items, lr_items, "data.train")
+    for line in [*notes, report] if is_main_process() else ():
+        if line is not None:
+            logger.warning(line)
     degradation = training_degradation(cfg, scale)
-    return TrainingPatches(hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90)
+    return TrainingPatches(
+        hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90, unreadable
+    )
 
 
 def build_validation(cfg: TrainingConfig, config: Any, shard: tuple[int, int] = (0, 1)) -> list[ValidationImage]:

@@ -28,10 +28,11 @@ from .accelerator import build_accelerator, end_accelerator
 from .checks import check_output_dir, check_parallelism, check_run_push_access
 from .compiling import compile_layers
 from .config import TrainingConfig
-from .data import StepBatchSampler, TrainingPatches, build_dataset, build_validation, check_batch_split
+from .data import TrainingPatches, build_dataset, build_validation
 from .gan import LOGGED_TERMS, GanParts, build_gan, gan_step
 from .recipe import resumed_start, start
 from .resume_checks import check_resume_start, check_run_resumable
+from .sampler import StepBatchSampler, check_batch_split
 from .saving import (
     check_finite,
     checkpoint_due,
@@ -163,7 +164,7 @@ def _train(
     if main:
         logger.info(
             f"training {trained:,} parameters for steps {first}..{t.max_steps} on "
-            f"{accelerator.num_processes} process(es), {accelerator.device}, {len(dataset)} images"
+            f"{accelerator.num_processes} process(es), {accelerator.device}, {dataset.readable} images"
         )
     try:
         stopped = run_steps(run, loader)
