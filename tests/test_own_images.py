@@ -119,6 +119,18 @@ def test_hr_and_lr_names_that_end_in_hr_and_lr_are_paired(tmp_path):
     )
 
 
+def test_names_ending_in_x_and_the_scale_pair_as_they_are(tmp_path):
+    """At ×1, `box1` is its own LR name: the `x{scale}` end was stripped from every LR name (`box1` → `bo`), so a ×1
+    pair named box1.png was `no LR image`."""
+    rng = np.random.default_rng(4)
+    hr_dir, lr_dir = folders(tmp_path, "HR", "LR")
+    for name in ("box1", "relax2"):
+        noise(rng, 8, 8).save(hr_dir / f"{name}.png")
+        noise(rng, 8, 8).save(lr_dir / f"{name}.png")
+    paired = pair(hr_dir, lr_dir, scale=1)
+    assert [Path(lr).stem for lr in paired] == [Path(hr).stem for hr in load_images(str(hr_dir))]
+
+
 def test_lr_images_in_the_hr_folder_are_refused(tmp_path):
     """data.train_lr naming data.train's folder paired each image with itself; one inside it listed the LR images
     as HR images too."""

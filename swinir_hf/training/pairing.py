@@ -42,12 +42,14 @@ def pair_lr_images(
 
 
 def _keys(item: str | Mapping, side: str, scale: int) -> set[tuple[int, str]]:
-    """The names an HR (`side` "HR") or LR item is matched by: (-1, its stem; an LR one's without `x{scale}`) and
-    (i, its stem without the `NAME_ENDS[i]` end it has)."""
+    """The names an HR (`side` "HR") or LR item is matched by: (-1, its stem; an LR one's also without `x{scale}`,
+    so that `box1` at ×1 pairs with `box1`, not only with `bo`) and (i, its stem without the `NAME_ENDS[i]` end it
+    has)."""
     stem = Path(item_name(item)).stem
+    keys = {(-1, stem)}
     if side == "LR":
         stem = re.sub(rf"x{scale}$", "", stem)
-    keys = {(-1, stem)}
+        keys.add((-1, stem))
     for i, ends in enumerate(NAME_ENDS):
         end = ends[0] if side == "HR" else ends[1]
         for written in (end,) if side == "HR" else (end, f"{end}{scale}"):
