@@ -531,6 +531,9 @@ def test_validate_every_0_validates_only_at_the_end_and_the_bar_shows_no_nan(
 
     original = tqdm.auto.tqdm.set_postfix_str
     monkeypatch.setattr(tqdm.auto.tqdm, "set_postfix_str", lambda self, s="", **k: bars.append(s) or original(self, s))
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: the bar (a log file gets lines instead)
     out = tmp_path / "v0"
     assert train_cli(tiny_run(images, out, train={"validate_every": 0, "log_every": 3})) == 0
     assert [h["step"] for h in summary(out)["history"]] == [4] and len(seen) == 1
