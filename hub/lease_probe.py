@@ -46,6 +46,7 @@ DEVICE_FIGURES = {
     "Pipeline batches": ["pipeline_batches.py", *PIPELINE_FIGURE],
 }
 FIGURE_SECONDS = 15
+VARIANT_SECONDS = 5  # each variant's steps are timed this long (train_step.py --seconds), after its warm-up
 # The probed variants a lease may train in instead of eager bf16, and the trainer overrides that select them.
 REGIONS = ["train.compile=inductor", "train.compile_regions=true"]
 ALTERNATIVES = {
@@ -80,7 +81,7 @@ def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dic
     rows = args.out / "train_step.json"
     command = [sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--device", args.device, "--configs"]
     variants = probe_order(kept, models)
-    command += [*configs, "--seconds", "5", "--variants", *variants, "--profile", "--json", str(rows)]
+    command += [*configs, "--seconds", str(VARIANT_SECONDS), "--variants", *variants, "--profile", "--json", str(rows)]
     command += ["--set", *args.set]
     start = time.monotonic()
     time_device_figures(args, env, min(FIGURE_SECONDS, args.probe / 8))

@@ -34,13 +34,13 @@ from swinir_hf.training.state import build_model
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
-# A tiny body keeps the dry run to seconds per step on a 2-core CPU; everything else is the GPU configs'. Its one
+# A tiny body and head keep the dry run to seconds per step on a 2-core CPU; the rest is the GPU configs'. Its one
 # window size (the JPEG model's is 7) lets one small patch be whole windows for every model.
 TINY = [
     "train.batch_size=2",
     "data.patch_size=16",
     "model.config={embed_dim: 12, depths: [2], num_heads: [2], window_size: 8, image_size: 16, mlp_ratio: 2.0, "
-    "drop_path_rate: 0.0}",
+    "drop_path_rate: 0.0, num_feat: 8}",
     "train.validate_every=0",
     "data.val_max_images=1",
 ]
@@ -82,19 +82,35 @@ def test_gpu_configs_are_paper_sized_and_use_only_packed_data() -> None:
         assert overrides in ({}, {"embed_dim": 60, "depths": [6] * 4, "num_heads": [6] * 4})
 
 
-def test_packing_refuses_a_cap_that_leaves_a_training_set_empty(tmp_path: Path, capsys) -> None:
+PACK = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--no-wheel", "--limit", "3"]
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory) -> Path:
+    """A folder with the gpu_data/ and gpu_lr/ that `pack_gpu_data.py --limit 3 --no-wheel` makes, packed once for
+    the tests here: each copies what it uses (`_packed_data`)."""
     if not SHARED.is_dir():
         pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")
-    data = tmp_path / "gpu_data"
-    pack = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--out", str(data), "--no-wheel", "--limit", "2"]
-    subprocess.run(pack, check=True, capture_output=True)
+    folder = tmp_path_factory.mktemp("packed")
+    subprocess.run([*PACK, "--out", str(folder / "gpu_data")], check=True, capture_output=True)
+    return folder
+
+
+def _packed_data(packed: Path, tmp_path: Path) -> Path:
+    """A copy of the packed gpu_data/ in `tmp_path` (gpu_lr/ is not carried: a lease makes it)."""
+    return Path(shutil.copytree(packed / "gpu_data", tmp_path / "gpu_data"))
+
+
+def test_packing_refuses_a_cap_that_leaves_a_training_set_empty(packed: Path, tmp_path: Path) -> None:
+    data = _packed_data(packed, tmp_path)
+    pack = [*PACK, "--out", str(data)]
     # room for everything but BSDS500_test, which BSDS500_train fills before it
     cap = sum(f.stat().st_size for f in data.rglob("*") if f.is_file() and f.parent.name != "BSDS500_test") + 1
     done = subprocess.run([*pack, "--max-mb", str(cap / 1e6)], capture_output=True, text=True)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     message = f"error: --max-mb {cap / 1e6:g} leaves no room for BSDS500_test (the configs train on it)"
     assert done.stderr.strip() == message
-    assert len(list((data / "BSDS500_train").iterdir())) == 2
+    assert len(list((data / "BSDS500_train").iterdir())) == 3
 
 
 def _wheel(folder: Path, module: str) -> Path:
@@ -679,6 +695,7 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     lease_log = _hub_module("lease_log")
     lease_probe = _hub_module("lease_probe")
     monkeypatch.setattr(lease_probe, "PROBE_VARIANTS", ("fp32",))
+    monkeypatch.setattr(lease_probe, "VARIANT_SECONDS", 1)  # steps/s of a few steps: what is checked is their rows
     figures = {
         "Shifted windows' attention": ["shifted_attention.py", "--batch", "2", "--patch", "16", "--repeats", "4"],
         "Pipeline batches": ["pipeline_batches.py", "--images", "4", "--size", "16", "--batch-sizes", "2"],
@@ -716,13 +733,9 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
 
 
 @pytest.mark.slow
-def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> None:
-    if not SHARED.is_dir():
-        pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")
-    pack = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--out", str(tmp_path / "gpu_data")]
-    subprocess.run([*pack, "--limit", "3", "--no-wheel"], check=True, capture_output=True)
-    assert len(list((tmp_path / "gpu_lr" / "BSDS500_train_x4").iterdir())) == 3
-    shutil.rmtree(tmp_path / "gpu_lr")  # not carried: the lease makes it
+def test_lease_dry_run_returns_resumable_checkpoints(packed: Path, tmp_path: Path, capsys) -> None:
+    assert len(list((packed / "gpu_lr" / "BSDS500_train_x4").iterdir())) == 3
+    _packed_data(packed, tmp_path)
 
     first = _lease(tmp_path, "out1", "runs1", "--budget", "240", "--set", "train.max_steps=2", *TINY)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
@@ -807,15 +820,17 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
     )
 
     # The next lease, in a later session on a fresh machine: ignored folders (ckpt/) are gone, the lease state is
-    # committed; it resumes from that and is stopped by its budget (which leaves the trainer ≈ 45 s: its start-up
-    # took more than 25 s on a loaded 2-core machine).
+    # committed; it resumes from that and is stopped by its budget. Its trainer must have started by then: its
+    # start-up took more than 25 s on a loaded 2-core machine, well under what the first lease's sr-x4 took there
+    # (start-up, steps and save, four trainers beside it), which sizes the budget, 10 s added, at most 80 s.
+    budget = min(80, 25 + 10 + summary["sr-x4"]["seconds"])
     shutil.rmtree(tmp_path / "ckpt")
     assert lease_restore.restore_sources("sr-x4", tmp_path / "ckpt", tmp_path / "state") == [
         (tmp_path / "state" / "sr-x4.tar", 2)
     ]
     second = _lease(
-        tmp_path, "out2", "runs2", "--models", "sr-x4", "--budget", "80", "--stop-margin", "25", "--stop-grace", "20",
-        "--set", "train.max_steps=100000", *TINY,
+        tmp_path, "out2", "runs2", "--models", "sr-x4", "--budget", f"{budget:.0f}", "--stop-margin", "25",
+        "--stop-grace", "20", "--set", "train.max_steps=100000", *TINY,
     )  # fmt: skip
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     run = json.loads((tmp_path / "out2" / "summary.json").read_text())["models"]["sr-x4"]
@@ -862,11 +877,8 @@ def test_lease_dry_run_returns_resumable_checkpoints(tmp_path: Path, capsys) -> 
 
 
 @pytest.mark.slow
-def test_a_lease_starts_the_next_model_in_the_place_of_one_that_finishes(tmp_path: Path) -> None:
-    if not SHARED.is_dir():
-        pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")
-    pack = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--out", str(tmp_path / "gpu_data")]
-    subprocess.run([*pack, "--limit", "2", "--no-wheel"], check=True, capture_output=True)
+def test_a_lease_starts_the_next_model_in_the_place_of_one_that_finishes(packed: Path, tmp_path: Path) -> None:
+    _packed_data(packed, tmp_path)
     queued = ["--models", "sr-x4", "--then", "sr-x2", "--set", "train.max_steps=2", *TINY]
     done = _lease(tmp_path, "out", "runs", "--budget", "200", *queued)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
