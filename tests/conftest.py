@@ -15,6 +15,14 @@ import torch
 import yaml
 from PIL import Image
 
+# One intra-op thread for the tests and the processes they start, unless OMP_NUM_THREADS says otherwise: their
+# models are tiny, and torch's second OpenMP thread, spinning between ops, fought every other thread and process
+# of a run for the CI's 2 cores (the in-process training tests took 4-10 times longer on a shared machine; a
+# GPU lease's dry run starts five trainers at once). Tests of thread counts set their own.
+if "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 # One CPU attention kernel for every test and the processes they start, so that pixels compared across processes
