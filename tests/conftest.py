@@ -18,7 +18,8 @@ from PIL import Image
 # One intra-op thread for the tests and the processes they start, unless OMP_NUM_THREADS says otherwise: their
 # models are tiny, and torch's second OpenMP thread, spinning between ops, fought every other thread and process
 # of a run for the CI's 2 cores (the in-process training tests took 4-10 times longer on a shared machine; a
-# GPU lease's dry run starts five trainers at once). Tests of thread counts set their own.
+# GPU lease's dry run starts five trainers at once), and the suite runs on one xdist worker per core. Tests of
+# thread counts set their own. Set here, before xdist starts its workers, so that they inherit it.
 if "OMP_NUM_THREADS" not in os.environ:
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
@@ -34,6 +35,16 @@ os.environ.setdefault("SWINIR_CPU_ATTENTION", "matmul")
 # (`pytest &`) inherits SIGINT ignored, and the tests of what a Ctrl-C does would see nothing happen.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (pyproject's addopts): one worker per core this process may use, at most 2, which is what the
+    suite's timed multi-process tests are checked under (xdist's own count is physical cores, 1 on a 2-thread
+    machine). PYTEST_XDIST_AUTO_NUM_WORKERS still decides where it is set; `-n 0` runs in this process."""
+    if "PYTEST_XDIST_AUTO_NUM_WORKERS" in os.environ:
+        return None  # xdist's own hook reads it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(2, cores)
 
 
 @pytest.fixture(scope="session")
