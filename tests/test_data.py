@@ -161,7 +161,8 @@ def test_paired_patches_stay_aligned_under_augmentation(tmp_path):
     for i in range(2):
         Image.open(tmp_path / "lr" / f"p{i}x2.png").resize((12, 10)).save(tmp_path / "lr4" / f"p{i}.png")
     with pytest.raises(
-        ValueError, match=r"lr4/p0.png is 12×10, but its HR image .*hr/p0.png \(48×40\) at ×2 needs 24×20"
+        ValueError,
+        match=r"2 of its 2 LR images are not their HR image's size / 2 \(.*lr4/p0.png 12×10 for .*hr/p0.png 48×40",
     ):
         pair_lr_images(hr, str(tmp_path / "lr4"), 2, "train", None)
     # recursive folders with one name twice (a/p0.png, b/p0.png): stems alone would pair both with one LR image

@@ -83,9 +83,100 @@ def test_an_error_making_a_sample_names_its_files(tmp_path):
     with pytest.raises(ValueError) as err:
         ds[0]
     assert str(err.value) == (
-        f"{hr_dir / 'a.png'} (LR image {lr_dir / 'a.png'}): the LR image (12×16) × 2 is larger than its HR image "
-        "(16×16)"
+        f"{hr_dir / 'a.png'} (LR image {lr_dir / 'a.png'}): the LR image (12×16) is not its HR image's size (16×16) "
+        "/ 2 (changed since the run started?)"
     )
+
+
+def test_an_error_of_ours_making_a_sample_keeps_its_traceback(tmp_path, monkeypatch):
+    """Any error making a sample was taken for the data's, a ValueError (numpy's too) said in one line: a bug's
+    traceback was hidden. Only the data checks' `SampleError` is one line now; others keep their type as the cause."""
+    from swinir_hf.training import data
+
+    rng = np.random.default_rng(12)
+    hr_dir, lr_dir = folders(tmp_path, "hr", "lr")
+    noise(rng, 16, 16).save(hr_dir / "a.png")
+    noise(rng, 8, 8).save(lr_dir / "a.png")
+
+    def broken(hr, lr, scale):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(data, "common_area", broken)
+    ds = TrainingPatches(
+        load_images(str(hr_dir)), 4, Degradation("paired", 2), 3, seed=0, lr_items=pair(hr_dir, lr_dir)
+    )
+    with pytest.raises(RuntimeError) as err:
+        ds[0]
+    assert not isinstance(err.value, ValueError) and isinstance(err.value.__cause__, ValueError)
+    assert str(err.value) == (
+        f"{hr_dir / 'a.png'} (LR image {lr_dir / 'a.png'}): ValueError: operands could not be broadcast together"
+    )
+
+
+@pytest.fixture
+def paired_run(tmp_path, tiny_run):
+    """A 4-step run of a tiny ×2 model on two 32×32 pairs of one's own → (raw config, HR folder, LR folder)."""
+    rng = np.random.default_rng(11)
+    hr_dir, lr_dir = folders(tmp_path, "hr", "lr")
+    for name in ("a", "b"):
+        lr = np.asarray(noise(rng, 16, 16))
+        Image.fromarray(lr).save(lr_dir / f"{name}.png")
+        Image.fromarray(np.kron(lr, np.ones((2, 2, 1), np.uint8))).save(hr_dir / f"{name}.png")
+    data = {"degradation": "paired", "train_lr": [str(lr_dir)], "val": None}
+    return tiny_run(hr_dir, tmp_path / "out", data=data), hr_dir, lr_dir
+
+
+def test_a_sample_a_data_worker_cannot_make_stops_the_run_in_one_line(paired_run, train_cli, monkeypatch, capsys):
+    """An LR image changed since the checks before the run (here to ×4): with DataLoader workers the run ended in
+    torch's `Caught ValueError in DataLoader worker process 0` and the worker's whole traceback, saying neither where
+    the run stood nor what to do."""
+    from swinir_hf.training import loop
+
+    raw, hr_dir, lr_dir = paired_run
+    raw["data"]["num_workers"] = 1
+    build_loader = loop.build_loader
+
+    def changed_then_built(run, dataset, start):
+        noise(np.random.default_rng(0), 8, 8).save(lr_dir / "b.png")
+        return build_loader(run, dataset, start)
+
+    monkeypatch.setattr(loop, "build_loader", changed_then_built)
+    assert train_cli(raw, "--no-progress") == 1
+    said = capsys.readouterr().err
+    assert "Traceback" not in said and said.splitlines()[-1] == (
+        f"error: training stopped after step 0: {hr_dir / 'b.png'} (LR image {lr_dir / 'b.png'}): the LR image (8×8) "
+        "is not its HR image's size (32×32) / 2 (changed since the run started?). Fix the files, then run the same "
+        "command again (no checkpoint was saved yet)"
+    )
+
+
+def test_a_run_stopped_by_its_data_resumes_from_its_last_checkpoint(paired_run, train_cli, monkeypatch, capsys):
+    """Without workers the error named the files, but not the step, what was kept, nor what to do."""
+    from swinir_hf.training import loop
+
+    raw, hr_dir, lr_dir = paired_run
+    raw["train"]["checkpoint_every"] = 2
+    good, save = (lr_dir / "b.png").read_bytes(), loop.save_checkpoint
+
+    def saved_then_damaged(run, step):
+        save(run, step)
+        (lr_dir / "b.png").write_bytes(good[:60])  # opens, cut short; the only other image then changes too
+        noise(np.random.default_rng(0), 8, 8).save(lr_dir / "a.png")
+
+    monkeypatch.setattr(loop, "save_checkpoint", saved_then_damaged)
+    good_a = (lr_dir / "a.png").read_bytes()
+    assert train_cli(raw, "--no-progress") == 1
+    said = capsys.readouterr().err.splitlines()
+    assert said[-1] == (
+        f"error: training stopped after step 2: {hr_dir / 'a.png'} (LR image {lr_dir / 'a.png'}): the LR image (8×8) "
+        "is not its HR image's size (32×32) / 2 (changed since the run started?). Fix the files, then continue from "
+        "step-00000002 with --resume latest (with the images the run started with, by name and size)"
+    )
+    assert said[-2].startswith(f"warning: skipping unreadable LR image {lr_dir / 'b.png'}")
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    (lr_dir / "a.png").write_bytes(good_a)
+    (lr_dir / "b.png").write_bytes(good)
+    assert train_cli(raw, "--no-progress", "--resume", "latest") == 0
 
 
 # --- pairing by name -------------------------------------------------------------------------------------------
@@ -155,9 +246,61 @@ def test_lr_images_of_the_hr_size_say_what_to_do(tmp_path):
     with pytest.raises(ValueError) as err:
         pair(hr_dir, lr_dir)
     assert str(err.value) == (
-        f"data.train_lr: {lr_dir / 'a.png'} is the size of its HR image {hr_dir / 'a.png'} (10×8), but a ×2 model's "
-        "LR image is 5×4: downscale the LR images by 2 (inputs upsampled to the HR size, as some camera pairs come), "
-        "or train a ×1 model on them (a denoising or JPEG preset, model.scale 1)"
+        f"data.train_lr: 1 of its 1 LR images are the size of their HR image ({lr_dir / 'a.png'} 10×8 for "
+        f"{hr_dir / 'a.png'} 10×8), but a ×2 model's LR image is its HR image's size / 2: downscale the LR images by 2 "
+        "(inputs upsampled to the HR size, as some camera pairs come), or train a ×1 model on them (a denoising or "
+        "JPEG preset, model.scale 1)"
+    )
+
+
+# --- HR images not exactly scale × LR --------------------------------------------------------------------------
+
+
+def test_an_hr_image_a_pixel_off_scale_times_its_lr_image_trains_on_what_both_cover(tmp_path, tiny_config, caplog):
+    """HR 127×127 with LR 64×64 at ×2 (an LR size rounded up, as MATLAB's imresize gives it) was refused as an LR
+    image of another scale; HR 129×129 with it trained, cropped without a word. Both train now on what both cover, as
+    the authors' and Real-ESRGAN's mod-crop of paired data, said once before the run with a count."""
+    from swinir_hf.training.config import TrainingConfig
+    from swinir_hf.training.data import build_dataset, validation_images
+
+    rng = np.random.default_rng(13)
+    hr_dir, lr_dir = folders(tmp_path, "hr", "lr")
+    for name, side in (("a", 127), ("b", 129), ("c", 128)):
+        lr = np.asarray(noise(rng, 64, 64))
+        hr = np.pad(np.kron(lr, np.ones((2, 2, 1), np.uint8)), ((0, 1), (0, 1), (0, 0)), mode="edge")
+        Image.fromarray(hr[:side, :side]).save(hr_dir / f"{name}.png")
+        Image.fromarray(lr).save(lr_dir / f"{name}.png")
+    data = {"train": [str(hr_dir)], "train_lr": [str(lr_dir)], "degradation": "paired", "val": None, "patch_size": 8}
+    with caplog.at_level(logging.INFO, logger="swinir_hf.train"):
+        ds = build_dataset(TrainingConfig.from_dict({"data": data}), tiny_config())
+    assert caplog.messages == [
+        "data.train_lr: 2 of its 3 pairs have an HR image that is not exactly 2 × its LR image (e.g. "
+        f"{hr_dir / 'a.png'} 127×127 with {lr_dir / 'a.png'} 64×64, trained on as 126×126 with 63×63): each is "
+        "trained on what both cover, the HR image's extra right / bottom pixels cropped"
+    ]
+    for key in range(12):
+        sample = ds[key]
+        assert torch.equal(sample["labels"][:, ::2, ::2], sample["pixel_values"])
+    images = validation_images(ds.hr_items, Degradation("bicubic", 2), 3, 0, ds.lr_items)
+    assert [(image.hr.shape[0], image.lr.shape[0]) for image in images] == [(126, 63), (128, 64), (128, 64)]
+
+
+def test_pairs_further_off_are_refused_listing_the_first_with_their_sizes(tmp_path):
+    """Only the first such pair was named (and pairs an HR image's pixel short of it were taken for another
+    scale)."""
+    rng = np.random.default_rng(14)
+    hr_dir, lr_dir = folders(tmp_path, "hr", "lr")
+    for name in ("a", "b", "c", "d", "e"):
+        noise(rng, 32, 32).save(hr_dir / f"{name}.png")
+        side = 8 if name < "e" else 16
+        noise(rng, side, side).save(lr_dir / f"{name}.png")
+    with pytest.raises(ValueError) as err:
+        pair(hr_dir, lr_dir)
+    assert str(err.value) == (
+        f"data.train_lr: 4 of its 5 LR images are not their HR image's size / 2 ({lr_dir / 'a.png'} 8×8 for "
+        f"{hr_dir / 'a.png'} 32×32, {lr_dir / 'b.png'} 8×8 for {hr_dir / 'b.png'} 32×32, {lr_dir / 'c.png'} 8×8 for "
+        f"{hr_dir / 'c.png'} 32×32 and 1 more): LR images of another scale? each LR image is its HR image's size / 2, "
+        "upright (an HR image up to 1 pixel more or less is cropped to fit)"
     )
 
 

@@ -38,7 +38,7 @@ from .images import (
     unopenable_pairs,
     validation_folder_note,
 )
-from .pairing import pair_lr_images
+from .pairing import common_area, fits, pair_lr_images
 
 if TYPE_CHECKING:
     from .config import TrainingConfig
@@ -103,6 +103,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         # Grey JPEG targets are made per patch from colour (`_grey_target`), so images are decoded in colour.
         self._decoded_channels = 3 if channels == 1 and degradation.kind == "jpeg" else channels
         self._unreadable: set[int] = set(unreadable)  # the images found unreadable (and said so) in this process
+        self._unreadable_why = ""  # the last image found so, and why
         # Images sampled: those reported unreadable before the run are still tried, so the data is what it was.
         self.readable = len(hr_items) - len(self._unreadable)
 
@@ -127,15 +128,21 @@ class TrainingPatches(torch.utils.data.Dataset):
         epoch, pos = divmod(key, n)
         for attempt in range(n):  # the epoch's next images in its order, each once (not the next epoch's)
             index = self.image_index(epoch * n + (pos + attempt) % n)
-            if (pair := self._decoded(index)) is None:
-                continue
+            # The rule: an error is the data's, said in one line (`SampleError`), only where the data is checked here
+            # (a pair's sizes; an image that does not decode is skipped: DECODE_ERRORS). Any other error, whatever its
+            # type (a ValueError of numpy's too), is taken for a bug, ours or a library's: a RuntimeError naming the
+            # files, caused by it, so that its traceback is shown.
             try:
-                return self._sample(*pair, rng)
+                if (pair := self._decoded(index)) is not None:
+                    return self._sample(*pair, rng)
+            except SampleError as err:  # a file changed since the checks before the run, say
+                raise SampleError(f"{self._where(index)}: {err}") from None
             except MemoryError:
                 raise
-            except Exception as err:  # a file changed since the checks before the run, say
-                raise _naming(err, self._where(index)) from err
-        raise RuntimeError("no training image could be decoded")
+            except Exception as err:
+                raise RuntimeError(f"{self._where(index)}: {type(err).__name__}: {err}") from err
+        # Every file gone or damaged since the checks before the run (a folder unmounted, say).
+        raise SampleError(f"none of the {n} training images can be decoded any more (e.g. {self._unreadable_why})")
 
     def _decoded(self, index: int) -> tuple[np.ndarray, np.ndarray | None] | None:
         """(HR, LR or None) arrays of image `index`, or None where one cannot be decoded: said once per image and
@@ -156,6 +163,7 @@ class TrainingPatches(torch.utils.data.Dataset):
 
     def _skip(self, index: int, what: str, err: Exception) -> None:
         """Warn that `what` (image `index`'s file) is unreadable, unless said already in this process."""
+        self._unreadable_why = f"{what}: {err}"
         if index not in self._unreadable:
             self._unreadable.add(index)
             logger.warning(f"skipping unreadable {what}: {err}")
@@ -185,11 +193,14 @@ class TrainingPatches(torch.utils.data.Dataset):
                 inp = self.degradation(np.ascontiguousarray(target), rng)
             target = target.astype(np.float32) / 255.0
         else:
-            if lr.shape[0] * scale > hr.shape[0] or lr.shape[1] * scale > hr.shape[1]:
+            if not fits(hr.shape[:2], lr.shape[:2], scale):
                 (lh, lw), (h, w) = lr.shape[:2], hr.shape[:2]
-                raise ValueError(f"the LR image ({lw}×{lh}) × {scale} is larger than its HR image ({w}×{h})")
+                raise SampleError(
+                    f"the LR image ({lw}×{lh}) is not its HR image's size ({w}×{h}) / {scale} (changed since the run "
+                    "started?)"
+                )
             # Cropped before padding: HR rows / columns beyond LR × scale would shift the HR mirror against the LR one.
-            hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
+            hr, lr = common_area(hr, lr, scale)
             lr = pad_to(lr, p)
             hr = pad_to(hr, p * scale)
             top, left = int(rng.integers(lr.shape[0] - p + 1)), int(rng.integers(lr.shape[1] - p + 1))
@@ -227,12 +238,9 @@ class TrainingPatches(torch.utils.data.Dataset):
         return degraded[dy : dy + p, dx : dx + p], region[dy : dy + p, dx : dx + p]
 
 
-def _naming(err: Exception, where: str) -> Exception:
-    """`err` with its message led by `where` (the sample's files): a ValueError as one (a user's error, one line),
-    any other as a RuntimeError naming its type."""
-    if isinstance(err, ValueError):
-        return ValueError(f"{where}: {err}")
-    return RuntimeError(f"{where}: {type(err).__name__}: {err}")
+class SampleError(ValueError):
+    """A training sample that its files cannot make (`TrainingPatches.__getitem__` names them): the data's fault,
+    for the run to stop on in one line (`sampler.next_batch`)."""
 
 
 # --- validation ------------------------------------------------------------------------------------------------
@@ -285,10 +293,11 @@ def validation_images(
         if min(h - h % scale, w - w % scale) <= 2 * scale:
             logger.warning(f"skipping validation image {item_name(item)}: {h}×{w} is too small at ×{scale}")
             continue
-        hr = hr[: h - h % scale, : w - w % scale]
         if lr is None:
+            hr = hr[: h - h % scale, : w - w % scale]
             lr = degradation(hr, np.random.default_rng((seed, i)))
         else:
+            hr, lr = common_area(hr, lr, scale)
             lr = lr.astype(np.float32) / 255.0
         images.append(ValidationImage(item_name(item), lr, hr))
     return images
@@ -330,13 +339,13 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
     check_patch_size(d.patch_size, config.window_size)
     if d.val is not None:  # before the images are read
         validation_degradation(cfg, scale)
-    hr_items, notes = [], []
+    hr_items, notes, cropped = [], [], []
     lr_items = [] if d.degradation == "paired" else None
     for i, source in enumerate(d.train):
         items = config_images("data.train", source, d.split, d.cache_dir)
         hr_items += items
         if lr_items is not None:
-            lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir)
+            lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir, notes=cropped)
         notes.append(validation_folder_note(source, d.split))
     if d.val is not None:
         val_items = config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
@@ -347,6 +356,7 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
     for line in [*notes, report] if is_main_process() else ():
         if line is not None:
             logger.warning(line)
+    _said(cropped)
     degradation = training_degradation(cfg, scale)
     return TrainingPatches(
         hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90, unreadable
@@ -359,8 +369,18 @@ def build_validation(cfg: TrainingConfig, config: Any, shard: tuple[int, int] = 
     d, channels, scale = cfg.data, config.num_channels, config.upscale
     val_hr = config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
     check_readable(val_hr, channels, "data.val")  # else each image is a warning, then a vague error
-    val_lr = pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir, "data.val_lr") if d.val_lr else None
+    cropped: list[str] = []
+    val_lr = (
+        pair_lr_images(val_hr, d.val_lr, scale, d.val_split, d.cache_dir, "data.val_lr", cropped) if d.val_lr else None
+    )
+    _said(cropped)
     return validation_images(val_hr, validation_degradation(cfg, scale), channels, cfg.train.seed, val_lr, shard)
+
+
+def _said(notes: list[str]) -> None:
+    """Log `notes` (pairs cropped to fit: `pair_lr_images`) once, from the main process: what a run does as asked."""
+    for line in notes if is_main_process() else ():
+        logger.info(line)
 
 
 def validation_degradation(cfg: TrainingConfig, scale: int) -> Degradation:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..checkpoints.run_folder import list_checkpoints
-from ..console import bar_switch, bars_redrawn, prefixed_warnings
+from ..console import bar_switch, bars_redrawn
 from ..library_bars import library_bars_off
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
 from ..storage.output_folders import check_output_folder, folder_claimed
@@ -28,11 +28,12 @@ from .accelerator import build_accelerator, end_accelerator
 from .checks import check_output_dir, check_parallelism, check_run_push_access
 from .compiling import compile_layers
 from .config import TrainingConfig
-from .data import TrainingPatches, build_dataset, build_validation
+from .data import build_dataset, build_validation
 from .gan import LOGGED_TERMS, GanParts, build_gan, gan_step
 from .recipe import resumed_start, start
 from .resume_checks import check_resume_start, check_run_resumable
-from .sampler import StepBatchSampler, check_batch_split
+from .sampler import build_loader, check_batch_split, end_workers, next_batch
+from .sampler import start_worker as start_worker  # offered here too: a test imports it from `loop`
 from .saving import (
     check_finite,
     checkpoint_due,
@@ -43,7 +44,7 @@ from .saving import (
     resume_state,
     save_checkpoint,
 )
-from .signals import StopSignals, TrainingInterrupted, ignore_stop_signals, stop_signals_held
+from .signals import StopSignals, TrainingInterrupted, stop_signals_held
 from .state import EMA, Run, step_seed
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs, validation_set
 from .warm_start import build_model
@@ -221,33 +222,6 @@ def prepare(
     return Run(cfg, accelerator, out, model, optimizer, scheduler, ema, gan, started, card_id)
 
 
-def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.data.DataLoader:
-    """Batches of steps `start`.. of this process (a function of (seed, step), so resuming continues exactly)."""
-    t, acc = run.cfg.train, run.accelerator
-    sampler = StepBatchSampler(
-        t.batch_size, t.gradient_accumulation_steps, acc.num_processes, acc.process_index, start, t.max_steps
-    )
-    return torch.utils.data.DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        num_workers=run.cfg.data.num_workers,
-        pin_memory=acc.device.type == "cuda",
-        # Worker seeds come from this generator, not the global RNG, so resuming does not shift any random stream.
-        generator=torch.Generator().manual_seed(t.seed),
-        persistent_workers=False,
-        worker_init_fn=start_worker,
-    )
-
-
-def start_worker(worker_id: int) -> None:
-    """A DataLoader worker: stop signals left to the main process; its warnings (an unreadable image) prefixed as
-    the main process's are. A spawned worker (macOS, Windows) starts without any log handler (the command line's,
-    or a caller's logging), and Python's last resort printed them bare; a forked one has those of its process."""
-    ignore_stop_signals(worker_id)
-    if not logger.hasHandlers():
-        prefixed_warnings()
-
-
 def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> StopSignals:
     """Steps to `train.max_steps`; SIGINT / SIGTERM stop after a step with a checkpoint, in the last after the final
     model (→ the StopSignals, holding a stop that came then)."""
@@ -276,18 +250,8 @@ def run_steps(run: Run, loader: torch.utils.data.DataLoader) -> StopSignals:
                         save_checkpoint(run, run.progress.step)
                     raise TrainingInterrupted(stop.signal, run.progress.step, list_checkpoints(run.out)[-1])
         finally:
-            _end_workers(batches)
+            end_workers(batches)
     return stop
-
-
-def _end_workers(batches: Any) -> None:
-    """Ask a DataLoader iterator's workers to stop now, as its own end does, however the steps ended. An error's
-    traceback, which Python keeps to the interpreter's exit, keeps the iterator alive: multiprocessing then ends the
-    workers with SIGTERM, which they ignore (`start_worker`), and waits for them for ever: the error was printed, but
-    the run never exited."""
-    shutdown = getattr(batches, "_shutdown_workers", None)  # torch's (a private method); none without workers
-    if shutdown is not None:
-        shutdown()
 
 
 def train_step(run: Run, batches: Any, step: int) -> None:
@@ -298,7 +262,7 @@ def train_step(run: Run, batches: Any, step: int) -> None:
     model.train()
     for a in range(accum):
         waited = time.perf_counter()
-        batch = next(batches)
+        batch = next_batch(batches, run.out, step)
         run.data_wait += time.perf_counter() - waited
         x = batch["pixel_values"].to(acc.device, non_blocking=True)
         y = batch["labels"].to(acc.device, non_blocking=True)

@@ -1,13 +1,15 @@
 """Given LR images paired with their HR images (`data.degradation: paired`): matched by file name, and checked before
-the first step to be files of their own, each its HR image's size // scale, stored turned alike (`pair_lr_images`)."""
+the first step to be files of their own, each its HR image's size / scale (`fits`), stored turned alike
+(`pair_lr_images`); a pair is trained on the part both cover in whole LR pixels (`common_area`)."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..console import some_names
 from .images import DECODE_ERRORS, config_images, item_name, read_header, shown_path
@@ -23,22 +25,48 @@ RULE = (
 
 
 def pair_lr_images(
-    hr_items: list, lr_source: str, scale: int, split: str, cache_dir: str | None, field: str = "data.train_lr"
+    hr_items: list,
+    lr_source: str,
+    scale: int,
+    split: str,
+    cache_dir: str | None,
+    field: str = "data.train_lr",
+    notes: list[str] | None = None,
 ) -> list:
     """The LR item for each HR item from `lr_source` (its images by `load_images`), matched by name (`RULE`).
-    `field`: the config field `lr_source` comes from, which the errors name.
+    `field`: the config field `lr_source` comes from, which the errors name; `notes`: where given, a note on the
+    pairs that are cropped to fit (an HR image not exactly scale × its LR image: `fits`) is added to it, for the
+    caller to say once.
 
     Raises `ValueError` when the LR source holds files of the HR one (the same folder: each image would be paired with
     itself), when a pairing is ambiguous (a name found twice, as `a/001.png` and `b/001.png` in a recursive folder,
-    or two LR images for one HR image), or a pair is not of the scale or not turned alike (`_check_pair`), and
-    `FileNotFoundError` when HR images have no LR image.
+    or two LR images for one HR image), or pairs are not of the scale (`_check_sizes`) or not turned alike
+    (`_pair_sizes`), and `FileNotFoundError` when HR images have no LR image.
     """
     lr_items = config_images(field, lr_source, split, cache_dir)
     _check_apart(hr_items, lr_items, lr_source, field)
     paired = _match(hr_items, lr_items, scale, lr_source, field)
-    for hr, lr in zip(hr_items, paired, strict=True):
-        _check_pair(hr, lr, scale, field)
+    sizes = [_pair_sizes(hr, lr, field) for hr, lr in zip(hr_items, paired, strict=True)]
+    note = _check_sizes(list(zip(hr_items, paired, sizes, strict=True)), scale, field)
+    if note is not None and notes is not None:
+        notes.append(note)
     return paired
+
+
+def fits(hr_size: Sequence[int], lr_size: Sequence[int], scale: int) -> bool:
+    """Whether an HR image of `hr_size` pairs with an LR image of `lr_size` (both (w, h), or both (h, w)) at
+    ×`scale`: each side of the HR image is `scale` × the LR image's, or off from it by less than `scale` pixels (an
+    HR image that is not a multiple of the scale, its LR image's size rounded down or up), which `common_area` crops.
+    Further off, the LR image is of another scale (or another image), and its patches would be misaligned."""
+    return all(abs(big - small * scale) < scale for big, small in zip(hr_size, lr_size, strict=True))
+
+
+def common_area(hr: Any, lr: Any, scale: int) -> tuple[Any, Any]:
+    """(HR, LR) (H, W, C) arrays of a pair that `fits`, cropped to what both cover in whole LR pixels: the HR
+    image's right / bottom pixels beyond `scale` × the LR image, and an LR row / column that the HR image ends inside.
+    The authors' and Real-ESRGAN's paired data crop the HR image so (a mod-crop)."""
+    h, w = min(lr.shape[0], hr.shape[0] // scale), min(lr.shape[1], hr.shape[1] // scale)
+    return hr[: h * scale, : w * scale], lr[:h, :w]
 
 
 def _keys(item: str | Mapping, side: str, scale: int) -> set[tuple[int, str]]:
@@ -131,33 +159,56 @@ def _check_apart(hr_items: list, lr_items: list, lr_source: str, field: str) -> 
         )
 
 
-def _check_pair(hr: str | Mapping, lr: str | Mapping, scale: int, field: str) -> None:
-    """Raise `ValueError` unless `lr` is stored turned as `hr` (one EXIF orientation: else, read upright as both are
-    trained on, one is turned against the other) and is `hr`'s upright size // scale: LR images of another scale
-    would train on misaligned pairs. Only the headers are read; an unopenable file is `images.unopenable`'s."""
+def _pair_sizes(hr: str | Mapping, lr: str | Mapping, field: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """((w, h) of `hr`, (w, h) of `lr`), upright, from their headers; None where one cannot be opened
+    (`images.unopenable`'s to say). Raises `ValueError` unless `lr` is stored turned as `hr` (one EXIF orientation:
+    else, read upright as both are trained on, one is turned against the other)."""
     try:
         (w, h, turn), (lw, lh, lr_turn) = read_header(hr), read_header(lr)
     except DECODE_ERRORS:
-        return
-    pair = f"{field}: {shown_path(lr)}"
+        return None
     if turn != lr_turn:
         turned, other = ("LR", "HR") if turn == 1 else ("HR", "LR")
         raise ValueError(
-            f"{pair} (EXIF orientation {lr_turn}) and its HR image {shown_path(hr)} ({turn}) are stored turned "
-            f"differently (1: as stored), so read upright, as they are trained on, one is turned against the other: "
-            f"give them one orientation (if the {other} image was made from the {turned} file's stored pixels, drop "
-            f"the {turned} file's orientation tag; if from the upright image a viewer shows, save the {turned} image "
-            "upright: Pillow's ImageOps.exif_transpose)"
+            f"{field}: {shown_path(lr)} (EXIF orientation {lr_turn}) and its HR image {shown_path(hr)} ({turn}) are "
+            "stored turned differently (1: as stored), so read upright, as they are trained on, one is turned against "
+            f"the other: give them one orientation (if the {other} image was made from the {turned} file's stored "
+            f"pixels, drop the {turned} file's orientation tag; if from the upright image a viewer shows, save the "
+            f"{turned} image upright: Pillow's ImageOps.exif_transpose)"
         )
-    if (lw, lh) == (w // scale, h // scale):
-        return
-    if (lw, lh) == (w, h):
+    return (w, h), (lw, lh)
+
+
+def _check_sizes(pairs: list[tuple[Any, Any, Any]], scale: int, field: str) -> str | None:
+    """Raise `ValueError` naming the first few of the (HR, LR, `_pair_sizes`) `pairs` that do not `fit` (LR images
+    of another scale, or of their HR image's size: upsampled inputs); → a note on those cropped to fit, or None."""
+    off, cropped = [], []
+    for hr, lr, sizes in pairs:
+        if sizes is not None and sizes[0] != (sizes[1][0] * scale, sizes[1][1] * scale):
+            (cropped if fits(*sizes, scale) else off).append((hr, lr, sizes))
+    said = [f"{shown_path(lr)} {lw}×{lh} for {shown_path(hr)} {w}×{h}" for hr, lr, ((w, h), (lw, lh)) in off]
+    if off and all(hr_size == lr_size for _, _, (hr_size, lr_size) in off):
         raise ValueError(
-            f"{pair} is the size of its HR image {shown_path(hr)} ({w}×{h}), but a ×{scale} model's LR image is "
-            f"{w // scale}×{h // scale}: downscale the LR images by {scale} (inputs upsampled to the HR size, as some "
-            "camera pairs come), or train a ×1 model on them (a denoising or JPEG preset, model.scale 1)"
+            f"{field}: {len(off)} of its {len(pairs)} LR images are the size of their HR image ({some_names(said)}), "
+            f"but a ×{scale} model's LR image is its HR image's size / {scale}: downscale the LR images by {scale} "
+            "(inputs upsampled to the HR size, as some camera pairs come), or train a ×1 model on them (a denoising or "
+            "JPEG preset, model.scale 1)"
         )
-    raise ValueError(
-        f"{pair} is {lw}×{lh}, but its HR image {shown_path(hr)} ({w}×{h}) at ×{scale} needs {w // scale}×{h // scale} "
-        f"(LR images of another scale? each LR image is its HR image's size // {scale}, upright)"
+    if off:
+        pixels = f"{scale - 1} pixel{'s' if scale > 2 else ''}"
+        spare = f" (an HR image up to {pixels} more or less is cropped to fit)" if scale > 1 else ""
+        raise ValueError(
+            f"{field}: {len(off)} of its {len(pairs)} LR images are not their HR image's size / {scale} "
+            f"({some_names(said)}): LR images of another scale? each LR image is its HR image's size / {scale}, "
+            f"upright{spare}"
+        )
+    if not cropped:
+        return None
+    hr, lr, ((w, h), (lw, lh)) = cropped[0]
+    cw, ch = min(lw, w // scale), min(lh, h // scale)
+    return (
+        f"{field}: {len(cropped)} of its {len(pairs)} pairs have an HR image that is not exactly {scale} × its LR "
+        f"image (e.g. {shown_path(hr)} {w}×{h} with {shown_path(lr)} {lw}×{lh}, trained on as {cw * scale}×"
+        f"{ch * scale} with {cw}×{ch}): each is trained on what both cover, the HR image's extra right / bottom "
+        "pixels cropped"
     )

@@ -1,11 +1,26 @@
 """The order processes and steps take the training samples in: optimizer step s consumes the sample keys
-[s·B, (s+1)·B) of `data.TrainingPatches`, shared out over processes and accumulation steps."""
+[s·B, (s+1)·B) of `data.TrainingPatches`, shared out over processes and accumulation steps; the DataLoader that makes
+their batches (`build_loader`), and the run's stop when its data cannot make one (`next_batch`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+from ..checkpoints.run_folder import list_checkpoints
+from ..console import prefixed_warnings
+from .data import SampleError
+from .signals import ignore_stop_signals
+
+if TYPE_CHECKING:
+    from .data import TrainingPatches
+    from .state import Run
+
+logger = logging.getLogger("swinir_hf.train")
 
 
 def check_batch_split(batch_size: int, accumulation: int, num_processes: int) -> None:
@@ -50,3 +65,82 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
             for a in range(self.accumulation):
                 first = step * self.batch_size + (a * self.num_processes + self.rank) * self.micro_batch
                 yield list(range(first, first + self.micro_batch))
+
+
+def build_loader(run: Run, dataset: TrainingPatches, start: int) -> torch.utils.data.DataLoader:
+    """Batches of steps `start`.. of this process (a function of (seed, step), so resuming continues exactly)."""
+    t, acc = run.cfg.train, run.accelerator
+    sampler = StepBatchSampler(
+        t.batch_size, t.gradient_accumulation_steps, acc.num_processes, acc.process_index, start, t.max_steps
+    )
+    return torch.utils.data.DataLoader(
+        _Samples(dataset),
+        batch_sampler=sampler,
+        collate_fn=_collate,
+        num_workers=run.cfg.data.num_workers,
+        pin_memory=acc.device.type == "cuda",
+        # Worker seeds come from this generator, not the global RNG, so resuming does not shift any random stream.
+        generator=torch.Generator().manual_seed(t.seed),
+        persistent_workers=False,
+        worker_init_fn=start_worker,
+    )
+
+
+def start_worker(worker_id: int) -> None:
+    """A DataLoader worker: stop signals left to the main process; its warnings (an unreadable image) prefixed as
+    the main process's are. A spawned worker (macOS, Windows) starts without any log handler (the command line's,
+    or a caller's logging), and Python's last resort printed them bare; a forked one has those of its process."""
+    ignore_stop_signals(worker_id)
+    if not logger.hasHandlers():
+        prefixed_warnings()
+
+
+def end_workers(batches: Any) -> None:
+    """Ask a DataLoader iterator's workers to stop now, as its own end does, however the steps ended. An error's
+    traceback, which Python keeps to the interpreter's exit, keeps the iterator alive: multiprocessing then ends the
+    workers with SIGTERM, which they ignore (`start_worker`), and waits for them for ever: the error was printed, but
+    the run never exited."""
+    shutdown = getattr(batches, "_shutdown_workers", None)  # torch's (a private method); none without workers
+    if shutdown is not None:
+        shutdown()
+
+
+class _Samples(torch.utils.data.Dataset):
+    """The loader's `TrainingPatches`: a sample its files cannot make (`SampleError`) is returned as the error, for
+    `next_batch` to raise with where the run stands. Raised in a DataLoader worker, torch re-raised it in the main
+    process as "Caught ValueError in DataLoader worker process 0" and the worker's whole traceback. Any other error
+    (a bug: `TrainingPatches.__getitem__`) is raised, its traceback kept."""
+
+    def __init__(self, dataset: TrainingPatches) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: int) -> dict[str, torch.Tensor] | SampleError:
+        try:
+            return self.dataset[key]
+        except SampleError as err:
+            return err
+
+
+def _collate(samples: list) -> dict[str, torch.Tensor] | SampleError:
+    """A micro-batch of `_Samples`' samples, or the first error among them."""
+    failed = next((sample for sample in samples if isinstance(sample, SampleError)), None)
+    return failed if failed is not None else torch.utils.data.default_collate(samples)
+
+
+def next_batch(batches: Iterator, out: Path, step: int) -> dict[str, torch.Tensor]:
+    """The next micro-batch of step `step` (0-based) of the run in `out`. One its data cannot make stops the run in
+    one line: the files and what is wrong with them (`TrainingPatches`), and what to do. Nothing is saved then (the
+    other processes of a launch are in the step, not at a save): the checkpoints saved before are the run's."""
+    batch = next(batches)
+    if not isinstance(batch, SampleError):
+        return batch
+    saved = list_checkpoints(out)
+    goes_on = (
+        f"continue from {saved[-1].name} with --resume latest (with the images the run started with, by name and size)"
+        if saved
+        else "run the same command again (no checkpoint was saved yet)"
+    )
+    raise SampleError(f"training stopped after step {step}: {batch}. Fix the files, then {goes_on}")
