@@ -121,7 +121,7 @@ class _Samples(torch.utils.data.Dataset):
         try:
             return self.dataset[key]
         except SampleError as err:
-            return err
+            return err.with_traceback(None)  # its frames: sent to the main process, or kept there until it is raised
 
 
 def _collate(samples: list) -> dict[str, torch.Tensor] | SampleError:
