@@ -578,9 +578,9 @@ def test_a_data_worker_prefixes_its_warnings_once(handlers, said):
     import sys
 
     code = (
-        "import logging; from swinir_hf.console import package_log; from swinir_hf.training import loop\n"
+        "import logging; from swinir_hf.console import package_log; from swinir_hf.training import sampler\n"
         f"{handlers}\n"
-        "loop.start_worker(0); logging.getLogger('swinir_hf.train').warning('skipping unreadable image a.png: bad')"
+        "sampler.start_worker(0); logging.getLogger('swinir_hf.train').warning('skipping unreadable image a.png: bad')"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stderr == f"{said}skipping unreadable image a.png: bad\n"

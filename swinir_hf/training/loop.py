@@ -33,7 +33,6 @@ from .gan import LOGGED_TERMS, GanParts, build_gan, gan_step
 from .recipe import resumed_start, start
 from .resume_checks import check_resume_start, check_run_resumable
 from .sampler import build_loader, check_batch_split, end_workers, next_batch
-from .sampler import start_worker as start_worker  # offered here too: a test imports it from `loop`
 from .saving import (
     check_finite,
     checkpoint_due,
