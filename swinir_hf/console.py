@@ -231,6 +231,12 @@ def shows_progress(args: argparse.Namespace) -> bool:
     return not (args.no_progress or args.quiet)
 
 
+def reports_progress(args: argparse.Namespace) -> bool:
+    """Whether the command says how far it has got, by a bar or, where none is drawn (`--no-progress`, stderr not a
+    terminal), in lines (`progress_lines`): unless `--quiet`."""
+    return not args.quiet
+
+
 _quiet = False
 
 

@@ -101,6 +101,21 @@ def tqdm_environment(monkeypatch):
     return set_defaults
 
 
+@pytest.fixture
+def clock(monkeypatch):
+    """The progress lines' clock (`progress_lines._now`), 10 s further on at each reading: → its readings."""
+    from swinir_hf import progress_lines
+
+    readings: list[float] = []
+
+    def now() -> float:
+        readings.append(10.0 * len(readings))
+        return readings[-1]
+
+    monkeypatch.setattr(progress_lines, "_now", now)
+    return readings
+
+
 @pytest.fixture(autouse=True)
 def _warnings_said_anew(monkeypatch) -> None:
     """Each test starts as a new process does, with no warning said yet (`console.warn_once`)."""

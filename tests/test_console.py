@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 from tqdm.auto import tqdm
 
-from swinir_hf import SwinIRForImageRestoration, console, restore
+from swinir_hf import SwinIRForImageRestoration, console, progress_lines, restore
+from swinir_hf.cli import main
 
 
 @pytest.fixture(scope="module")
 def model(tiny_config):
     return SwinIRForImageRestoration(tiny_config()).eval()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_config, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model")
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(path)
+    return path
 
 
 def _final_lines(err: str) -> list[str]:
@@ -39,9 +49,10 @@ def test_a_logged_warning_goes_above_a_progress_bar_not_into_it(logged, monkeypa
     assert "restore:" in err.split("stopping after this step")[1]  # the bar, drawn again below it
 
 
-def test_tqdm_disable_is_left_to_tqdm_where_a_bar_is_wanted(tqdm_environment, model, capsys):
+def test_tqdm_disable_is_left_to_tqdm_where_a_bar_is_wanted(tqdm_environment, model, monkeypatch, capsys):
     """`disable=not progress` was passed to every bar: tqdm's environment (`TQDM_DISABLE=1`) only sets defaults."""
     assert console.bar_switch(False) == {"disable": True}
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: a bar (elsewhere lines: progress_lines)
     restore(model, np.zeros((16, 16, 3), np.uint8), tile=8, progress=True)  # a bar over its tiles (left: cleared)
     assert "tile/s" in capsys.readouterr().err
     tqdm_environment(disable=True)
@@ -68,3 +79,78 @@ def test_quiet_silences_the_notes(capsys):
         console.note("restored 3")
     console.note("said")
     assert capsys.readouterr().err == "said\n"
+
+
+# A restore line: "restore: 1 of 3 images (33%), 00:30 elapsed, ~01:00 left; the image in progress: 2 of 4 tiles (50%)"
+RESTORE_LINE = re.compile(r"restore: \d of 3 images \(\d+%\), \d\d:\d\d elapsed(, ~\d\d:\d\d left)?(; .* tiles .*)?")
+
+
+def _restore(folder, model_dir, *options):
+    rng = np.random.default_rng(0)
+    for name in "abc":
+        Image.fromarray(rng.integers(0, 256, (16, 12, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    # 8-pixel tiles: 4 to an image, counted in the lines too
+    return main(["restore", str(folder), "-o", str(folder / "out"), "--model", str(model_dir), "--tile", "8", *options])
+
+
+def test_restore_into_a_log_writes_count_lines_at_most_every_30_seconds(model_dir, tmp_path, clock, capsys):
+    """`swinir-hf restore ... 2> log` appended tqdm's every redraw (`\\r`) to one line, transformers' loading bar
+    included; now a line when 30 s (of the fake clock) have passed since the last, and the summary as before."""
+    assert _restore(tmp_path, model_dir) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "Loading weights" not in err
+    *lines, summary = err.splitlines()
+    assert summary.startswith("restored 3, failed 0, skipped 0 existing")
+    assert lines and all(RESTORE_LINE.fullmatch(line) for line in lines), lines
+    assert "; the image in progress: " in err  # the tiles of the image being restored
+    # One line at most per 30 s of the clock (it read 10 s more each time): not one per tile (12) or image (3).
+    assert len(lines) <= 10 * len(clock) / 30 and len(lines) < 12
+
+
+def test_on_a_terminal_restore_draws_its_bar_as_before(model_dir, tmp_path, clock, monkeypatch, capsys):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert _restore(tmp_path, model_dir) == 0
+    err = capsys.readouterr().err
+    assert "\r" in err and "3/3" in err and "images (" not in err  # tqdm's bar, no lines
+
+
+@pytest.mark.parametrize("option", ["--no-progress", "-q"])
+def test_no_progress_writes_the_lines_on_a_terminal_too_and_quiet_none(
+    option, model_dir, tmp_path, clock, monkeypatch, capsys
+):
+    """`--no-progress`, as train's: no bar, the count said in lines (train: its `step N/M` lines); `-q`: nothing."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert _restore(tmp_path, model_dir, option) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    if option == "-q":
+        assert err == ""
+    else:
+        assert RESTORE_LINE.fullmatch(err.splitlines()[0]) and err.splitlines()[-1].startswith("restored 3")
+
+
+def test_tqdm_disable_has_lines_said_instead_of_the_bar(tqdm_environment, clock, monkeypatch, capsys):
+    """tqdm's own `TQDM_DISABLE=1` turns the bar off on a terminal; what it would show is said in lines, as train's."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    tqdm_environment(disable=True)
+    with progress_lines.progress_bar(True, total=4, desc="restore", unit="image") as bar:
+        for _ in range(3):  # at 10, 20 and 30 s of the clock: a line at 30 s
+            bar.update()
+    assert capsys.readouterr().err == "restore: 3 of 4 images (75%), 00:30 elapsed, ~00:10 left\n"
+
+
+def test_ten_thousand_tiles_make_a_line_per_30_seconds_not_one_per_tile(monkeypatch, capsys):
+    """One huge image's 10 000 tiles over 100 s: 3 lines (at 30, 60 and 90 s), each with the tiles done."""
+    seconds = iter(np.arange(0.0, 200.0, 0.01))
+    monkeypatch.setattr(progress_lines, "_now", lambda: float(next(seconds)))
+    with progress_lines.progress_bar(True, total=1, desc="restore", unit="image") as images:
+        with progress_lines.inner_progress(False, 10_000, "tile") as tiles:
+            for _ in range(10_000):
+                tiles.update()
+        images.update()
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(", ", 1)[1] for line in lines] == [
+        f"{at} elapsed; the image in progress: {done} of 10000 tiles ({done / 100:.0f}%)"
+        for at, done in (("00:30", 2999), ("01:00", 5999), ("01:30", 8999))
+    ]
+    assert progress_lines._innermost() is None  # closed: a later tile loop (the Python API's) draws its own

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 import swinir_hf
-from swinir_hf import SwinIRForImageRestoration
+from swinir_hf import SwinIRForImageRestoration, progress_lines
 from swinir_hf.checkpoints.fingerprint import model_fingerprint
 from swinir_hf.cli import main
 from swinir_hf.degradations.setting import Degradation
@@ -202,8 +202,8 @@ def test_a_json_file_another_run_writes_during_the_evaluation_is_kept(small_set,
 
     monkeypatch.setattr(benchmark, "evaluate_models", another_run_writes_it)
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--json", str(out)]) == 1
-    assert capsys.readouterr().err.endswith(
-        f"\nerror: {out} was written by another run (or program) since this one started: kept; pass --overwrite to "
+    assert capsys.readouterr().err == (  # alone: no bar in a log (lines, every 30 s), nor a line in this short run
+        f"error: {out} was written by another run (or program) since this one started: kept; pass --overwrite to "
         "replace it\n"
     )
     assert out.read_text() == "theirs" and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -241,10 +241,12 @@ def test_running_out_of_memory_is_one_line(small_set, monkeypatch, capsys):
     )
 
 
-def test_no_progress_leaves_stderr_empty(small_set, capsys):
+def test_no_progress_leaves_stderr_empty(small_set, monkeypatch, capsys):
     """`eval` had no way to keep its bars (its own, transformers' "Loading weights", datasets' "Generating ...
-    split") out of a log, which `restore --no-progress` has: `--no-progress` leaves only the table, on stdout."""
+    split") out of a log, which `restore --no-progress` has: `--no-progress` leaves only the table, on stdout (and
+    a line of how far it got every 30 s: none in a short run)."""
     dataset, model_dir = small_set
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: bars (into a log: lines)
     for source in (str(dataset), f"imagefolder:{dataset / 'HR'}"):
         args = ["eval", "--model", str(model_dir), "--dataset", source]
         assert main(args) == 0
@@ -766,7 +768,7 @@ def test_bad_inputs(small_set, tmp_path, capsys):
     Image.new("L", (24, 20)).save(lr_dir / "a.png")  # a is not: scored on Y, the lost colour would not show
     assert main(args) == 1
     err = f"error: {lr_dir / 'a.png'} is greyscale, but its HR image is in colour: make the LR images from the HR ones"
-    assert capsys.readouterr().err.endswith("\n" + err + "\n")
+    assert capsys.readouterr().err == err + "\n"
     Image.new("RGB", (24, 20)).save(lr_dir / "ax2.png")
     assert main(args) == 1
     assert f"error: a.png and ax2.png in {lr_dir} could each be the LR image of a: keep one" in capsys.readouterr().err
@@ -1460,7 +1462,7 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(small_set, t
     capsys.readouterr()
     assert main([*command, "--json", str(report), "--overwrite"]) == 1
     out, err = capsys.readouterr()
-    assert "| mean | tiny_x2 |" in out and err.endswith(f"\nerror: cannot write {report}: No space left on device\n")
+    assert "| mean | tiny_x2 |" in out and err == f"error: cannot write {report}: No space left on device\n"
     monkeypatch.undo()
     assert report.read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
         "scores.json"
@@ -1495,7 +1497,7 @@ def test_saving_images_on_a_full_disk_is_one_line_naming_the_file(small_set, tmp
     monkeypatch.setattr(Image.Image, "save", full)
     assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--save-images", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err.endswith(f"\nerror: cannot write {out / 'tiny_x2' / 'a.png'}: No space left on device\n")
+    assert err == f"error: cannot write {out / 'tiny_x2' / 'a.png'}: No space left on device\n"
     # No temporary file left; the folder stays marked as this evaluation's, for the rerun to resume.
     assert "Traceback" not in err and [p.name for p in out.rglob("*") if p.is_file()] == ["evaluation.json"]
 
@@ -1554,3 +1556,14 @@ def test_a_hub_datasets_row_naming_a_file_of_this_machine_is_not_scored(small_se
     cached = datasets.Dataset.from_dict({"hr": [str(tmp_path / "cache" / "a.png")]}).cast_column("hr", datasets.Image())
     monkeypatch.setattr(testsets, "load_image_dataset", lambda *a, **k: cached)
     assert [s.name for s in testsets.load_samples("someone/photos", scale=2)[1]] == ["a"]
+
+
+def test_eval_into_a_log_writes_count_lines_not_a_bar(small_set, clock, capsys):
+    dataset, model_dir = small_set
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset)]) == 0
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err and captured.out.startswith("Mini, bicubic ×2")
+    lines = captured.err.splitlines()
+    assert lines and all(re.fullmatch(r"evaluating Mini: \d of 3 images \(\d+%\), .* elapsed.*", x) for x in lines)
+    assert len(lines) <= 10 * len(clock) / 30
+    assert progress_lines._innermost() is None  # the loop's end closed them

@@ -30,10 +30,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..checkpoints.fingerprint import model_fingerprint
-from ..console import bar_switch
 from ..degradations.setting import Degradation
 from ..degradations.synthetic import as_uint8, imresize
 from ..inference.devices import check_device, check_dtype
@@ -42,6 +40,7 @@ from ..inference.restoration import SwinIRRestorer
 from ..inference.tiling import rounded_tile
 from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..progress_lines import progress_bar
 from ..storage.paths import folds_case
 from . import metrics
 from .benchmark_setting import authors_reading, common_degradation, grey_conventions
@@ -212,7 +211,7 @@ def evaluate_models(
     saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
     # One restorer per model for the whole set: its one-off warnings (tile_overlap=0) are said once, not per image.
     restorers = [None if model is None else engine.restorer(model) for _, model in models]
-    for i, sample in enumerate(tqdm(samples, desc=f"evaluating {name}", unit="image", **bar_switch(progress))):
+    for i, sample in enumerate(progress_bar(progress, iterable=samples, desc=f"evaluating {name}", unit="image")):
         entrants = [(label, r, sets[c][1][i]) for label, r, c in zip(labels, restorers, conventions, strict=True)]
         try:
             scores = _score_image(entrants, degradation, saved, sample.name)

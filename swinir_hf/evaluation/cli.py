@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..checkpoints.weight_keys import weights_key_problem
-from ..console import StdoutUnwritable, note, print_results, quiet_notes, shows_progress
+from ..console import StdoutUnwritable, note, print_results, reports_progress
 from ..degradations.levels import options_problem
 from ..inference.engine_cli import engine_options
 from ..inference.options import EngineOptions
@@ -32,6 +32,7 @@ from ..processes import (
     usage_error,
     user_error,
 )
+from ..progress_lines import progress_as_asked
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from ..storage.paths import folds_case, portable_name
@@ -92,13 +93,9 @@ def run(args: argparse.Namespace) -> int:
     cannot go together or a level out of range, 130 on Ctrl-C, 143 on SIGTERM; only the main process of a launch
     says any)."""
     try:
-        with terminate_as_interrupt(), quiet_notes(args.quiet):
-            if shows_progress(args):
-                return _run(args)
-            from ..library_bars import library_bars_off
-
-            with library_bars_off(datasets_too=True):  # a dataset's "Generating ... split" too
-                return _run(args)
+        # datasets' bars too: a dataset's "Generating ... split"
+        with terminate_as_interrupt(), progress_as_asked(args, datasets_too=True):
+            return _run(args)
     except KeyboardInterrupt as stop:  # the figures come at the end; images saved so far are whole (written atomically)
         how, status = stopped_by(stop)
         if is_main_process():
@@ -368,7 +365,7 @@ def _score_share(
         grey_convention=args.grey_convention,
         split=args.split,
         **dataset_columns(args),
-        progress=shard[0] == 0 and shows_progress(args),
+        progress=shard[0] == 0 and reports_progress(args),
         engine=engine,
         shard=shard,
         save_dir=args.save_images,

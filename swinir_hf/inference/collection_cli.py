@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..console import note, quiet_notes, shows_progress
+from ..console import note, reports_progress, shows_progress
 from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
 from ..processes import (
     LaunchParser,
@@ -28,6 +28,7 @@ from ..processes import (
     usage_error,
     user_error,
 )
+from ..progress_lines import progress_as_asked
 from ..storage.atomic_writes import written_aside
 from ..storage.output_folders import check_fresh_output_folder, folder_claimed
 from .engine_cli import engine_options
@@ -51,12 +52,8 @@ def run(args: argparse.Namespace) -> int:
     options that cannot go together (`usage_problem`), 130 on Ctrl-C and 143 on SIGTERM: every process of a launch
     gets it, only the main process says so)."""
     try:
-        with terminate_as_interrupt(), pillow_pixel_limit(args.max_image_pixels), quiet_notes(args.quiet):
-            if shows_progress(args):
-                return _run(args)
-            from ..library_bars import library_bars_off
-
-            with library_bars_off(datasets_too=bool(args.dataset)):
+        with terminate_as_interrupt(), pillow_pixel_limit(args.max_image_pixels):
+            with progress_as_asked(args, datasets_too=bool(args.dataset)):
                 return _run(args)
     except KeyboardInterrupt as stop:
         # Outputs are written atomically, so what exists is complete and a rerun skips it.
@@ -127,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
             recursive=args.recursive,
             batch_size=args.batch_size,
             workers=args.workers,
-            progress=shows_progress(args),
+            progress=reports_progress(args),
             listed=args.files,
         )
     # OSError: a missing input, or a dataset's save failing ("cannot write OUT: No space left on device"); a file's
@@ -300,7 +297,7 @@ def _restored_parts(args: argparse.Namespace, restoration: DatasetRestoration, s
     main, processes = state.is_main_process, state.num_processes
     earlier = on_main_process(restoration.prepare, main, processes) or 0
     share = (state.process_index, processes)
-    progress = shows_progress(args) and state.is_local_main_process
+    progress = reports_progress(args) and state.is_local_main_process
     on_every_process(lambda: restoration.restore(share, progress), processes)
     return earlier
 

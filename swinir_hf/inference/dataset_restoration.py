@@ -19,9 +19,10 @@ import numpy as np
 from PIL import Image
 
 from ..checkpoints.fingerprint import model_fingerprint
-from ..console import bar_switch, note
+from ..console import note
 from ..image_datasets import cast_hint, image_columns
 from ..library_bars import datasets_bars_off
+from ..progress_lines import progress_bar
 from .dataset_values import dataset_image, has_image, local_path_outside
 from .image_io import read_restorable
 from .jobs import check_outscale
@@ -187,15 +188,14 @@ class DatasetRestoration:
         exists is read from it. → the mapped parts, in order. `progress`: a bar over the share's rows (unless
         `datasets`' bars are off: `swinir-hf restore --no-progress`)."""
         import datasets
-        from tqdm.auto import tqdm
 
         index, count = share
         mine = list(zip(self.parts, self.files, strict=True))[index::count]
         done = _rows_restored(mine)
         total = sum(stop - start for (start, stop, _), _ in mine)
-        bars = bar_switch(progress and not datasets.are_progress_bars_disabled())
+        bars = not datasets.are_progress_bars_disabled()  # else lines (`--no-progress`, no terminal)
         with (
-            tqdm(total=total, initial=done, desc="restore", unit="image", **bars) as bar,
+            progress_bar(progress, bars, total=total, initial=done, desc="restore", unit="image") as bar,
             datasets_bars_off(),
         ):
             return [self._map_part(start, stop, fingerprint, file, bar) for (start, stop, fingerprint), file in mine]

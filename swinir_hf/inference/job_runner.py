@@ -12,7 +12,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..console import bar_switch, note
+from ..console import note
+from ..progress_lines import progress_bar
 from ..storage.atomic_writes import AppearedError
 from .jobs import Job, OutputOptions, check_encodable, output_size, resize_float
 
@@ -267,7 +268,7 @@ def run_jobs(
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="swinir-read") as readers,
         ThreadPoolExecutor(workers, thread_name_prefix="swinir-write") as writers,
-        tqdm(total=len(jobs), unit="image", desc="restore", **bar_switch(progress)) as bar,
+        progress_bar(progress, total=len(jobs), unit="image", desc="restore") as bar,
     ):
         # Bounded: restored images wait in memory only until the writers catch up.
         writer = _Writer(restorer, output, writers, 2 * workers, bar, report, made_by)

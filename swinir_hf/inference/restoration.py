@@ -77,7 +77,7 @@ class SwinIRRestorer:
         alpha: how an upscaling model enlarges an image's alpha channel: "model" runs it through the model as a grey
             image (sharp edges, one more forward pass; a constant alpha is copied), "bicubic" resizes it. A model of
             scale 1 keeps the alpha as it is.
-        progress: show a tqdm bar over tiles.
+        progress: show a tqdm bar over tiles (where none is redrawn, lines: `progress_lines`).
         memory_budget: bytes of activation memory for "auto" tiles; None uses 80 % of free CUDA memory, or half
             the available RAM capped at 2 GiB on CPU.
         tune_malloc: on CPU, call `tune_allocator()` (once per process) so glibc stops returning the model's

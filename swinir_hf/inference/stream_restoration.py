@@ -18,8 +18,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..console import bar_switch, note
+from ..console import note
 from ..library_bars import datasets_bars_off
+from ..progress_lines import progress_bar
 from . import dataset_restoration
 from .dataset_restoration import (
     DatasetRestoration,
@@ -104,14 +105,13 @@ class StreamRestoration(DatasetRestoration):
         index-th, a part whose file exists read from it. → the share's parts, in order (one empty dataset for an
         empty stream). `progress`: a bar over the share's rows."""
         import datasets
-        from tqdm.auto import tqdm
 
         index, count = share
         folder = self._parts_folder()
         self.parts, self.files, mine = [], [], []
-        bars = bar_switch(progress and not datasets.are_progress_bars_disabled())
+        bars = not datasets.are_progress_bars_disabled()  # else lines (`--no-progress`, no terminal)
         total = self._length() if count == 1 else None
-        with tqdm(total=total, desc="restore", unit="image", **bars) as bar, datasets_bars_off():
+        with progress_bar(progress, bars, total=total, desc="restore", unit="image") as bar, datasets_bars_off():
             for number, batch in enumerate(self._undecoded().iter(batch_size=self.rows_per_part)):
                 start = number * self.rows_per_part
                 fingerprint = self._part_fingerprint(batch)

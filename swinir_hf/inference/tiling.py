@@ -14,9 +14,8 @@ import math
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
 
-from ..console import bar_switch
+from ..progress_lines import inner_progress
 
 
 class CanvasAllocationError(MemoryError):
@@ -115,7 +114,7 @@ def tiled_apply(
     wy, wx = axis_weights(ys, th, overlap, scale), axis_weights(xs, tw, overlap, scale)
     boxes = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
     out = None
-    with tqdm(total=len(boxes), unit="tile", leave=False, **bar_switch(progress)) as bar:
+    with inner_progress(progress, len(boxes), "tile") as bar:
         for first in range(0, len(boxes), batch_size):
             chunk = boxes[first : first + batch_size]
             crops = torch.cat([x[:, :, ys[i] : ys[i] + th, xs[j] : xs[j] + tw] for i, j in chunk])
