@@ -40,17 +40,24 @@ def lines_for_bars(on: bool) -> Iterator[None]:
 
 @contextmanager
 def progress_as_asked(args: Any, datasets_too: bool = False) -> Iterator[None]:
-    """A command's `-q` (`quiet_notes`) and `--no-progress` (`lines_for_bars`) while open, and the libraries' bars
-    (transformers', the Hub's, and `datasets_too` datasets') off unless the command's own bar is drawn: in a log
-    file each is as long a line as tqdm's."""
+    """A command's `-q` (`quiet_notes`) and `--no-progress` (`lines_for_bars`) while open, and with either, the
+    libraries' bars (transformers', the Hub's, and `datasets_too` datasets') off. Where stderr is not a terminal the
+    command's loading steps turn transformers' bars off themselves (`library_bars_wanted`): switched off here, they
+    would load transformers before a usage error is said."""
     from .library_bars import library_bars_off
 
     with quiet_notes(args.quiet), lines_for_bars(args.no_progress):
-        if shows_progress(args) and bars_redrawn():
+        if shows_progress(args):
             yield
         else:
             with library_bars_off(datasets_too=datasets_too):
                 yield
+
+
+def library_bars_wanted(shown: bool) -> bool:
+    """Whether a library's bars (transformers' "Loading weights") may be drawn beside the command's: where it shows
+    progress (`shown`) and a bar is redrawn in place; in a log file each would be one long line."""
+    return shown and not _lines_for_bars and bars_redrawn()
 
 
 def progress_bar(shown: bool, bars: bool = True, **kwargs: Any) -> Any:

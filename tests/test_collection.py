@@ -1083,6 +1083,7 @@ def test_transformers_loading_bar_is_shown_where_the_restore_bar_is(
         is_main_process=local_main, is_local_main_process=local_main, process_index=0, num_processes=1, device="cpu"
     )
     monkeypatch.setattr(collection, "process_state", lambda device=None: state)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: bars (elsewhere lines, no library's bar)
     (tmp_path / "in").mkdir()
     Image.fromarray(_rng_image((8, 8, 3))).save(tmp_path / "in" / "a.png")
     engine = collection.ModelEngine(model=str(model_dir), tile=None)

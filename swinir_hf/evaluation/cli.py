@@ -32,7 +32,7 @@ from ..processes import (
     usage_error,
     user_error,
 )
-from ..progress_lines import progress_as_asked
+from ..progress_lines import library_bars_wanted, progress_as_asked
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from ..storage.paths import folds_case, portable_name
@@ -160,7 +160,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         # Every model loaded first (a bad one is reported before any scoring): the set is read, and each image
         # degraded and scored as the baseline, once for all of them. The main process first: it downloads a Hub
         # model once for all.
-        load = partial(_load_models, args.model, args.revision, args.weights_key, state.is_main_process)
+        bars = library_bars_wanted(state.is_main_process)
+        load = partial(_load_models, args.model, args.revision, args.weights_key, bars)
         models = main_first(load, state)
         engine = engine_options(args, device=args.device or str(state.device))
     except (ValueError, OSError, ModelNotAvailableError, CheckpointError, MissingExtraError) as err:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..checkpoints.bundled import DEFAULT_MODEL
 from ..console import note
 from ..processes import main_first, process_state
+from ..progress_lines import library_bars_wanted
 from ..storage.atomic_writes import remove_stale_temp_files
 from ..storage.output_folders import check_output_folder, check_writable_folder
 from .existing_outputs import MadeOtherwise, set_aside
@@ -153,7 +154,7 @@ def restore_files(
         raise CheckpointError(problem)
     # Nothing left (a rerun of a finished run): no engine to build. Every process has the same plan, so all skip it
     # alike. transformers' "Loading weights" bar where the restore bar is, not once more for every other process.
-    bars = progress and state.is_local_main_process
+    bars = library_bars_wanted(progress and state.is_local_main_process)
     restorer = build_main_first(engine, state, bars=bars) if jobs else None
     if jobs or plan.existing:  # what the outputs that exist are judged by, and this run's record
         made_by = loaded_record(made_by, engine, restorer, state, bars)

@@ -28,7 +28,7 @@ from ..processes import (
     usage_error,
     user_error,
 )
-from ..progress_lines import progress_as_asked
+from ..progress_lines import library_bars_wanted, progress_as_asked
 from ..storage.atomic_writes import written_aside
 from ..storage.output_folders import check_fresh_output_folder, folder_claimed
 from .engine_cli import engine_options
@@ -152,7 +152,9 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
         # From the check to the save: a second run into -o is refused, not mixed with this one.
         repo_id = on_main_process(lambda: _claim_output(args, out, claim), main, processes)
         dataset = main_first(lambda: _load_dataset(args), state)
-        restorer = build_main_first(engine, state, bars=shows_progress(args) and state.is_local_main_process)
+        restorer = build_main_first(
+            engine, state, bars=library_bars_wanted(shows_progress(args) and state.is_local_main_process)
+        )
         start = time.perf_counter()
         restoration = _planned(args, dataset, restorer, out / PARTS_FOLDER)
         if not args.overwrite and on_every_process(lambda: _restored_before(args, out, restoration), processes):
