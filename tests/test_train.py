@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -1148,16 +1149,26 @@ def test_summary_records_speed_and_data_wait(tiny_run, train_cli, images, tmp_pa
 
 
 def test_speed_leaves_out_validation_time(tiny_run, train_cli, images, tmp_path, monkeypatch):
-    """A validation (here 3 s) between two logs is not training time: steps/s and data wait are the steps'."""
-    import swinir_hf.training.loop
+    """A validation (here 1000 s) between two logs is not training time: steps/s and data wait are the steps'."""
+    from swinir_hf.training import loop
 
-    validate = swinir_hf.training.loop.validation_psnrs
-    monkeypatch.setattr(swinir_hf.training.loop, "validation_psnrs", lambda *a: time.sleep(3) or validate(*a))
+    validate, jumped = loop.validation_psnrs, [0.0]
+
+    def validation_of_1000_s(*args):
+        jumped[0] += 1000.0  # on the loop's clock, without the wait
+        return validate(*args)
+
+    # A real sleep (3 s) made this a race with the machine's load: a step descheduled for 2.5 s read as counted.
+    clock = {name: getattr(time, name) for name in dir(time) if not name.startswith("_")}
+    monkeypatch.setattr(
+        loop, "time", types.SimpleNamespace(**{**clock, "perf_counter": lambda: time.perf_counter() + jumped[0]})
+    )
+    monkeypatch.setattr(loop, "validation_psnrs", validation_of_1000_s)
     out = tmp_path / "speed"
     assert train_cli(tiny_run(images, out, train={"max_steps": 2, "validate_every": 1})) == 0
     speed = summary(out)["speed"]  # step 2's window, after step 1's validation
-    # Counting the 3 s would give at most 1/3 step/s; a tiny step takes well under 2.5 s even on a busy CPU.
-    assert speed["step"] == 2 and speed["steps_per_s"] > 0.4
+    # Counting the 1000 s would give under 0.001 step/s; a tiny step takes far less than 100 s on any machine.
+    assert speed["step"] == 2 and speed["steps_per_s"] > 0.01
 
 
 @pytest.mark.slow
