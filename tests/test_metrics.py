@@ -64,8 +64,9 @@ def test_grey_shapes_and_y_of_grey():
     b = rng.integers(0, 256, (32, 32), dtype=np.uint8)
     ref = metrics.psnr(a, b)
     assert metrics.psnr(a[..., None], b[..., None]) == ref
-    # A grey image is its own Y.
+    # A grey image is its own Y, (H, W, 1) as (H, W).
     assert metrics.psnr(a, b, test_y_channel=True) == ref
+    assert metrics.psnr(a[..., None], b[..., None], test_y_channel=True) == ref
     assert metrics.ssim(a, b, test_y_channel=True) == metrics.ssim(a, b)
 
 
@@ -77,6 +78,21 @@ def test_identical_and_border():
     b[:3] = 255 - b[:3]  # damage only the border
     assert metrics.psnr(b, a, crop_border=3) == float("inf")
     assert metrics.psnr(b, a, crop_border=2) < 40
+
+
+def test_defaults_score_every_rgb_channel_uncropped():
+    """Without arguments the metrics score R, G and B (not Y) of the whole image: PSNR is 10·log10(255² / MSE over
+    all three channels), and SSIM and PSNR-B are those of crop_border=0, test_y_channel=False."""
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 31, a.shape), 0, 255).astype(np.uint8)
+    mse = np.mean((a.astype(np.float64) - b) ** 2)
+    assert metrics.psnr(a, b) == pytest.approx(10 * np.log10(255.0**2 / mse), abs=1e-9)
+    for fn in (metrics.ssim, metrics.psnrb):
+        assert fn(a, b) == fn(a, b, crop_border=0, test_y_channel=False) != fn(a, b, test_y_channel=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # identical images are inf as such, not through a division by zero
+        assert metrics.psnr(a, a) == float("inf")
 
 
 def test_psnrb_blocking_factor():

@@ -583,6 +583,20 @@ def test_weights_without_a_config_are_not_loaded_as_a_default_model(tiny_config,
     assert loaded.num_parameters() == SwinIRForImageRestoration(tiny).num_parameters()
 
 
+def test_layers_shift_and_drop_paths_as_the_authors(tiny_config):
+    """As the authors' code: every second Swin layer of an RSTB shifts by half a window, unless the training patch is
+    no larger than one window, and stochastic depth rises linearly from 0 to drop_path_rate over all layers."""
+
+    def blocks(**fields):
+        model = SwinIRForImageRestoration(tiny_config(depths=[2, 3], num_heads=[2, 2], **fields))
+        return [block for layer in model.layers for block in layer.residual_group.blocks]
+
+    assert [b.shift_size for b in blocks(image_size=8)] == [0, 2, 0, 2, 0]
+    assert [b.shift_size for b in blocks(image_size=4)] == [0] * 5  # image_size = window_size
+    rates = [b.drop_path_rate for b in blocks(drop_path_rate=0.2)]
+    assert rates == pytest.approx(torch.linspace(0, 0.2, 5).tolist())
+
+
 def test_shift_masks_are_cached_per_size(tiny_config):
     model = SwinIRForImageRestoration(tiny_config()).eval()
     with torch.no_grad():

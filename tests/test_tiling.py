@@ -58,6 +58,14 @@ def test_tiled_apply_is_exact_for_a_pointwise_op(batch_size):
     torch.testing.assert_close(out, fn(x))
 
 
+@pytest.mark.parametrize("shape", [(20, 50), (50, 20)], ids=["wide", "tall"])
+def test_tiled_apply_is_exact_on_an_image_smaller_than_a_tile_one_way(shape):
+    """Tiles are min(tile, H) × min(tile, W): a 20 × 50 image in tiles of 32 is cut into 20 × 32 tiles, not 32 × 20."""
+    x = torch.rand(1, 2, *shape)
+    fn = lambda t: F.interpolate(t, scale_factor=2, mode="nearest") + 1  # noqa: E731
+    torch.testing.assert_close(tiling.tiled_apply(fn, x, scale=2, tile=32, overlap=8), fn(x))
+
+
 @pytest.fixture(scope="module")
 def sr_model(shared):
     return convert_original_checkpoint(shared / "fixtures/official_parity/classical_sr_x2.pth")
