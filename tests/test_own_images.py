@@ -238,6 +238,30 @@ def test_lr_images_in_the_hr_folder_are_refused(tmp_path):
         pair(hr_dir, lr_dir)
 
 
+def test_one_lr_image_two_hr_names_match_is_refused(tmp_path):
+    """An HR folder holding `a_HR` and `a_LR` with an LR folder's `a_LR`: both HR names match the one LR image, and
+    without the check two HR images trained on one LR image, one of them misaligned."""
+    rng = np.random.default_rng(5)
+    hr_dir, lr_dir = folders(tmp_path, "HR", "LR")
+    noise(rng, 8, 8).save(hr_dir / "a_HR.png")
+    noise(rng, 8, 8).save(hr_dir / "a_LR.png")
+    noise(rng, 4, 4).save(lr_dir / "a_LR.png")
+    with pytest.raises(ValueError, match=r"a_LR.png matches the HR images .*a_HR.png.*a_LR.png.*a name of its own"):
+        pair(hr_dir, lr_dir)
+
+
+def test_an_lr_folder_reached_through_a_link_into_the_hr_folder_is_refused(tmp_path):
+    """The folders are compared as the files they are (a link, `..`), not as the names given."""
+    rng = np.random.default_rng(6)
+    (hr_dir,) = folders(tmp_path, "pairs")
+    noise(rng, 8, 8).save(hr_dir / "a_HR.png")
+    noise(rng, 4, 4).save(hr_dir / "a_LR.png")
+    (tmp_path / "link").symlink_to(hr_dir, target_is_directory=True)
+    for lr_dir in (tmp_path / "link", hr_dir / ".." / "link"):
+        with pytest.raises(ValueError, match=r"^data.train_lr .* holds images of data.train"):
+            pair(hr_dir, lr_dir)
+
+
 def test_lr_images_of_the_hr_size_say_what_to_do(tmp_path):
     rng = np.random.default_rng(5)
     hr_dir, lr_dir = folders(tmp_path, "hr", "lr")
