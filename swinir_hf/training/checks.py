@@ -1,6 +1,6 @@
-"""Checks before the first step: the output folder, Hub access, the launch's parallelism. (Whether a checkpoint can
-be resumed: `resume_checks`; whether the training images decode: `images.check_readable`; stopping on a signal:
-`signals`.)"""
+"""Checks before the first step: the output folder, Hub access, the launch's parallelism, the patch size. (Whether a
+checkpoint can be resumed: `resume_checks`; whether the training images decode: `images.check_readable`; stopping on
+a signal: `signals`.)"""
 
 from __future__ import annotations
 
@@ -164,3 +164,16 @@ def push_later_command(repo_id: str, output_dir: Path) -> str:
     org, _, name = repo_id.rpartition("/")
     command = ["swinir-hf", "hub", str(output_dir), "-o", "hub_out", "--org", org or "YOUR_USER_NAME", "--name", name]
     return f"`{shlex.join([*command, '--push'])}`"
+
+
+def check_patch_size(patch_size: int, window_size: int) -> None:
+    """Raise `ValueError` unless the training patch is a whole number of attention windows: the model would
+    reflect-pad every patch up to one, spending steps on mirrored borders it never meets inside an image."""
+    if patch_size % window_size == 0:
+        return
+    below, above = patch_size - patch_size % window_size, patch_size - patch_size % window_size + window_size
+    choices = f"{below} or {above}" if below else str(above)
+    raise ValueError(
+        f"data.patch_size {patch_size} is not a multiple of the model's window_size {window_size} (each patch would "
+        f"be reflect-padded to {above} inside the model): use {choices}"
+    )

@@ -25,6 +25,7 @@ from ..evaluation.benchmark import to_model_channels
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
 from ..models.image_processing_swinir import match_channels
 from ..processes import is_main_process
+from .checks import check_patch_size
 from .images import (
     DECODE_ERRORS,
     check_colour,
@@ -317,19 +318,6 @@ def training_degradation(cfg: TrainingConfig, scale: int, val: bool = False) -> 
     if val:
         value = validation_level(d.degradation, value, getattr(d, f"val_{level.field}"))
     return Degradation(d.degradation, scale, **{level.field: value})
-
-
-def check_patch_size(patch_size: int, window_size: int) -> None:
-    """Raise `ValueError` unless the training patch is a whole number of attention windows: the model would
-    reflect-pad every patch up to one, spending steps on mirrored borders it never meets inside an image."""
-    if patch_size % window_size == 0:
-        return
-    below, above = patch_size - patch_size % window_size, patch_size - patch_size % window_size + window_size
-    choices = f"{below} or {above}" if below else str(above)
-    raise ValueError(
-        f"data.patch_size {patch_size} is not a multiple of the model's window_size {window_size} (each patch would "
-        f"be reflect-padded to {above} inside the model): use {choices}"
-    )
 
 
 def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
