@@ -119,6 +119,39 @@ def test_an_unreadable_image_is_replaced_by_one_of_its_own_epoch(tmp_path):
         assert ds[key]["labels"].shape[0] == 3
 
 
+def test_a_folder_gone_mid_run_names_three_images_then_counts(tmp_path, caplog):
+    """Each unreadable image was a warning (800 lines for DIV2K, from each process) before the stop line: now the
+    first 3 of a process are named, one line says further ones are counted, and the stop line gives the count."""
+    from swinir_hf.training.data import SampleError
+    from swinir_hf.training.sampler import _collate, _Samples, next_batch
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(10):
+        Image.fromarray(smooth_image(rng, 12, 12)).save(images / f"img{i}.png")
+    ds = patches(images)
+    loader = torch.utils.data.DataLoader(
+        _Samples(ds), batch_sampler=StepBatchSampler(4, 1, 1, 0, 0, 5), collate_fn=_collate, num_workers=0
+    )
+    batches = iter(loader)
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
+        assert next_batch(batches, tmp_path / "run", 0)["labels"].shape == (4, 3, 16, 16)
+        for path in images.iterdir():  # the folder unmounted, say
+            path.unlink()
+        with pytest.raises(SampleError) as stop:
+            next_batch(batches, tmp_path / "run", 1)
+    said = [m.split(":")[0] for m in caplog.messages]
+    assert len(said) == 4 and all(m.startswith(f"skipping unreadable image {images}") for m in said[:3])
+    assert caplog.messages[3] == (
+        "skipping more unreadable training images: those after the first 3 in this process are counted, not listed"
+    )
+    assert str(stop.value).startswith(
+        "training stopped after step 1: none of the 10 training images can be decoded any more (10 found so in this "
+        f"process, 7 of them not listed; e.g. image {images / 'img'}"
+    )
+
+
 def test_paired_patches_stay_aligned_under_augmentation(tmp_path):
     rng = np.random.default_rng(2)
     (tmp_path / "hr").mkdir()

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .config import TrainingConfig
 
 logger = logging.getLogger("swinir_hf.train")  # the trainer's log
+LISTED_UNREADABLE = 3  # training images found unreadable mid-run that a process names, each in a warning
 
 
 # --- patches ---------------------------------------------------------------------------------------------------
@@ -69,8 +70,8 @@ class TrainingPatches(torch.utils.data.Dataset):
     Keys are unbounded sample positions: key k comes from image `perm_e[k mod N]`, where `perm_e` is the
     permutation of epoch e = k // N drawn from `(seed, e)`. Images smaller than the target patch are mirror-padded
     up to it (not upscaled: rescaling would change the degradation the model learns). An image (or its LR image)
-    that cannot be decoded is skipped with a warning naming its file and the next image of the permutation is used
-    instead; one of `unreadable`, found so before the run (`images.unopenable`), is skipped without one.
+    that cannot be decoded is skipped and the next image of the permutation is used instead, said by name for the
+    first `LISTED_UNREADABLE` in a process, then counted; one of `unreadable` (`images.unopenable`) is not said.
 
     Args:
         hr_items: high-quality images (see `load_images`).
@@ -105,6 +106,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         self._decoded_channels = 3 if channels == 1 and degradation.kind == "jpeg" else channels
         self._unreadable: set[int] = set(unreadable)  # the images found unreadable (and said so) in this process
         self._unreadable_why = ""  # the last image found so, and why
+        self._found = 0  # of those, the ones found so here (not of `unreadable`), for the stop's line
         # Images sampled: those reported unreadable before the run are still tried, so the data is what it was.
         self.readable = len(hr_items) - len(self._unreadable)
 
@@ -143,11 +145,15 @@ class TrainingPatches(torch.utils.data.Dataset):
             except Exception as err:
                 raise RuntimeError(f"{self._where(index)}: {type(err).__name__}: {err}") from err
         # Every file gone or damaged since the checks before the run (a folder unmounted, say).
-        raise SampleError(f"none of the {n} training images can be decoded any more (e.g. {self._unreadable_why})")
+        unlisted = self._found - LISTED_UNREADABLE
+        counted = f"{self._found} found so in this process, {unlisted} of them not listed; " if unlisted > 0 else ""
+        raise SampleError(
+            f"none of the {n} training images can be decoded any more ({counted}e.g. {self._unreadable_why})"
+        )
 
     def _decoded(self, index: int) -> tuple[np.ndarray, np.ndarray | None] | None:
-        """(HR, LR or None) arrays of image `index`, or None where one cannot be decoded: said once per image and
-        process (as a warning shows once), naming the file, and in paired data which one."""
+        """(HR, LR or None) arrays of image `index`, or None where one cannot be decoded: said (`_skip`) naming the
+        file, and in paired data which one."""
         try:
             hr = decode_image(self.hr_items[index], self._decoded_channels)
         except DECODE_ERRORS as err:
@@ -163,11 +169,17 @@ class TrainingPatches(torch.utils.data.Dataset):
             return None
 
     def _skip(self, index: int, what: str, err: Exception) -> None:
-        """Warn that `what` (image `index`'s file) is unreadable, unless said already in this process."""
+        """Warn that `what` (image `index`'s file) is unreadable, unless said already in this process, naming only the
+        first `LISTED_UNREADABLE`: a folder gone mid-run made a line per image (800 for DIV2K) before the stop."""
         self._unreadable_why = f"{what}: {err}"
         if index not in self._unreadable:
             self._unreadable.add(index)
-            logger.warning(f"skipping unreadable {what}: {err}")
+            self._found += 1
+            if self._found <= LISTED_UNREADABLE:
+                logger.warning(f"skipping unreadable {what}: {err}")
+            elif self._found == LISTED_UNREADABLE + 1:
+                more = f"those after the first {LISTED_UNREADABLE} in this process are counted, not listed"
+                logger.warning(f"skipping more unreadable training images: {more}")
 
     def _where(self, index: int) -> str:
         """Image `index`'s file (its LR file's too, in paired data), as listed, for a message."""
