@@ -6,7 +6,9 @@ import contextlib
 import gc
 import os
 import signal
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +81,22 @@ def constraint_pins():
         return found
 
     return pins
+
+
+@pytest.fixture(scope="session")
+def wait_until():
+    """`wait_until(condition, seconds, what)`: polls `condition()` until it is true, and fails naming `what` once
+    `seconds` have passed. A polling loop without a deadline hung the suite, with no message, until CI's job limit
+    whenever the thread or process it waited on had died or stalled."""
+
+    def wait(condition: Callable[[], object], seconds: float, what: str, poll: float = 0.01) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not after {seconds:g} s")
+            time.sleep(poll)
+
+    return wait
 
 
 @pytest.fixture(autouse=True)

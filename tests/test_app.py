@@ -542,7 +542,7 @@ def test_a_demo_removes_the_output_folders_of_killed_demos(tmp_path, monkeypatch
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead.wait(timeout=60)
     host = process_tag().rsplit("-", 1)[0]
     killed, running = f"swinir-demo-{host}-{dead.pid}-abcd1234", f"swinir-demo-{host}-{os.getpid()}-efgh5678"
     kept = {running, f"swinir-demo-elsewhere-{dead.pid}-ijkl9012", "swinir-demo-screenshots"}
@@ -683,7 +683,7 @@ def test_overlap_0_in_tiles_says_the_tiles_were_not_blended(demo, tmp_path):
     assert job.tiled
 
 
-def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
+def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path, wait_until):
     model = demo.models.get(str(model_dir))
     blocks = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]
     calls: list[float] = []
@@ -706,15 +706,14 @@ def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path):
     worker = threading.Thread(target=job)
     try:
         worker.start()
-        while len(calls) < 3:
-            time.sleep(0.01)
+        wait_until(lambda: len(calls) >= 3 or not worker.is_alive(), 60, "the job's 3rd block")
         assert asyncio.run(demo.cancel(session())) == "**Cancelled.** Press Restore to run again."
         cancelled_at = time.perf_counter()
         worker.join(timeout=10)
     finally:
         for h in handles:
             h.remove()
-    assert not worker.is_alive()
+    assert not worker.is_alive(), "the cancelled job ran on after 10 s"
     assert [e.message for e in outcome] == ["Cancelled."]
     assert sum(t > cancelled_at for t in calls) <= 1 and len(calls) < 16 * len(blocks)
     assert demo._cancels == {}
@@ -841,7 +840,9 @@ def test_a_job_dropped_by_gradio_or_a_closed_page_stops_its_thread(demo, model_d
 
     async def drop_the_job() -> float:
         job = asyncio.create_task(demo.restore(str(big), SR, 2, AUTO, None, *settings, request=session()))
+        deadline = time.monotonic() + 60
         while len(calls) < 3 and not job.done():
+            assert time.monotonic() < deadline, "the job's 3rd block: not after 60 s"
             await asyncio.sleep(0.01)
         assert not job.done(), job.exception()
         if how == "the page is closed":
@@ -864,7 +865,7 @@ def test_a_job_dropped_by_gradio_or_a_closed_page_stops_its_thread(demo, model_d
     assert demo._cancels == {}
 
 
-def test_a_stopped_server_waits_for_its_restorations_to_leave_torch(demo, model_dir, tmp_path):
+def test_a_stopped_server_waits_for_its_restorations_to_leave_torch(demo, model_dir, tmp_path, wait_until):
     """`stop_all` (the server closed) returns once the running restoration's thread has freed its worker: an exit while
     the thread still ran in torch aborted the process now and then (SIGABRT, 1 stop in 4)."""
     calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
@@ -882,8 +883,7 @@ def test_a_stopped_server_waits_for_its_restorations_to_leave_torch(demo, model_
     worker = threading.Thread(target=serve)
     worker.start()
     try:
-        while len(calls) < 3 and worker.is_alive():
-            time.sleep(0.01)
+        wait_until(lambda: len(calls) >= 3 or not worker.is_alive(), 60, "the job's 3rd block")
         freed = demo.stop_all()
         assert demo._workers.acquire(blocking=False)  # free when stop_all returns, not a block later
         demo._workers.release()
@@ -892,7 +892,8 @@ def test_a_stopped_server_waits_for_its_restorations_to_leave_torch(demo, model_
     finally:
         for h in handles:
             h.remove()
-    assert not worker.is_alive() and len(ended) == 1 and "Cancelled" in str(ended[0])
+    assert not worker.is_alive(), "the stopped job ran on after 10 s"
+    assert len(ended) == 1 and "Cancelled" in str(ended[0])
 
 
 def test_restore_clears_the_last_jobs_result_line(demo):
@@ -949,7 +950,7 @@ def test_a_job_whose_api_client_went_away_stops(model_dir, tmp_path):
         page.close()
 
 
-def test_cancel_stops_every_job_of_the_session(demo, model_dir, tmp_path, monkeypatch):
+def test_cancel_stops_every_job_of_the_session(demo, model_dir, tmp_path, monkeypatch, wait_until):
     """An API client may run several jobs in one session: /cancel stops them all, not only the newest."""
     monkeypatch.setattr(demo, "_workers", threading.Semaphore(2))
     calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
@@ -967,14 +968,15 @@ def test_cancel_stops_every_job_of_the_session(demo, model_dir, tmp_path, monkey
     try:
         for w in workers:
             w.start()
-        while (len(demo._cancels.get("test", ())) < 2 or len(calls) < 4) and all(w.is_alive() for w in workers):
-            time.sleep(0.01)
+        both_run = lambda: len(demo._cancels.get("test", ())) >= 2 and len(calls) >= 4  # noqa: E731
+        wait_until(lambda: both_run() or not all(w.is_alive() for w in workers), 60, "both jobs running")
         asyncio.run(demo.cancel(session()))
         for w in workers:
             w.join(timeout=10)
     finally:
         for h in handles:
             h.remove()
+    assert not any(w.is_alive() for w in workers), "a cancelled job ran on after 10 s"
     assert [e.message for e in outcome] == ["Cancelled.", "Cancelled."] and len(calls) < 40
 
 
@@ -1049,6 +1051,7 @@ def test_the_time_shown_is_the_restorations_not_the_wait_for_a_worker(demo):
     time.sleep(3)
     demo._workers.release()
     worker.join(timeout=60)
+    assert not worker.is_alive(), "the job did not end within 60 s of its worker's release"
     total = time.monotonic() - start
     seconds = float(re.search(r" · ([0-9.]+) s", results[0][2]).group(1))
     assert seconds <= total - 3 + 0.1  # (shown to 0.1 s) the wait counted would make it total - a thread's start
@@ -1077,10 +1080,12 @@ def test_a_model_loading_delays_only_the_jobs_that_need_it(model_dir, monkeypatc
         reader = threading.Thread(target=lambda: served.append(cache.get(str(model_dir))))
         reader.start()
         reader.join(timeout=5)
-        assert served == [cached] and other.is_alive()  # served while the other model still loads
+        assert served == [cached], "the loaded model was not served within 5 s while the other loaded"
+        assert other.is_alive()  # served while the other model still loads
     finally:
         done.set()
         other.join(timeout=10)
+    assert not other.is_alive(), "the other model's load did not end within 10 s"
     assert list(cache._models) == [str(model_dir), "org/first-use"] and cache._loading == {}
 
 
@@ -1145,6 +1150,7 @@ def test_a_failed_load_is_retried_by_one_waiting_job_at_a_time(model_dir, monkey
         time.sleep(pause)
     for j in jobs:
         j.join(timeout=10)
+    assert not any(j.is_alive() for j in jobs), "a job waiting for the model did not end within 10 s"
     assert peak == [1] and len(loads) == 2 and got[0] == "the Hub did not answer"
     assert got[1] is got[2] is cache.get("org/m") and cache._loading == {}
 
@@ -1163,7 +1169,7 @@ def test_cancel_while_loading_the_model_stops_before_restoring(model_dir, tmp_pa
 
     def slow_get(spec):  # a first-use Hub download
         loading.set()
-        loaded.wait(10)
+        assert loaded.wait(10), "the test did not end the load within 10 s"
         return get(spec)
 
     monkeypatch.setattr(demo.models, "get", slow_get)
@@ -1183,6 +1189,7 @@ def test_cancel_while_loading_the_model_stops_before_restoring(model_dir, tmp_pa
     asyncio.run(demo.cancel(session()))
     loaded.set()
     worker.join(timeout=10)
+    assert not worker.is_alive(), "the cancelled job did not end within 10 s"
     assert [e.message for e in outcome] == ["Cancelled."] and restored == [] and demo._cancels == {}
     assert demo._workers.acquire(blocking=False)  # the worker is free for the next job
 
@@ -1242,7 +1249,8 @@ def test_a_job_leaves_the_thread_count_of_the_rest_of_the_process_alone(model_di
         counts: list[int] = []
         thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
         thread.start()
-        thread.join()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "a thread reading its count did not end within 10 s"
         return counts[0]
 
     previous = torch.get_num_threads()

@@ -1485,7 +1485,7 @@ def test_overlapping_float32_passes_keep_tf32_off_until_the_last_ends_then_resto
     def second():
         with inference_precision("float32", torch.device("cuda")):
             second_in.set()
-            first_out.wait(10)
+            assert first_out.wait(10), "the first pass did not end within 10 s"
             return tf32_in_use()
 
     with ThreadPoolExecutor(1) as pool:
@@ -1514,12 +1514,13 @@ def test_threads_sharing_a_model_get_their_own_precisions_and_leave_its_mode(mod
                 assert others_done.wait(30)
             seen.append(shared.training)
 
+    def restore_once_the_first_is_inside(dtype: str) -> torch.Tensor:
+        assert inside.wait(30), "the first run did not reach its forward pass within 30 s"
+        return SwinIRRestorer(shared, dtype=dtype).restore_tensor(x)
+
     hook = shared.conv_first.register_forward_pre_hook(pause_the_first_run)
     with ThreadPoolExecutor(3) as pool:
-        others = [
-            pool.submit(lambda dtype=dtype: inside.wait(30) and SwinIRRestorer(shared, dtype=dtype).restore_tensor(x))
-            for dtype in ("float32", "bfloat16")
-        ]
+        others = [pool.submit(restore_once_the_first_is_inside, dtype) for dtype in ("float32", "bfloat16")]
         # (on this thread, paused in its first forward pass until the others are done, or one failed: its error is
         # raised below, not a 30 s wait)
         pool.submit(lambda: (wait(others, 30, FIRST_EXCEPTION), others_done.set()))
