@@ -950,27 +950,45 @@ def test_pipeline_runs_a_model_left_in_training_mode_in_eval_mode(tiny_config):
 
 
 def _pause(module, pauses):
-    """A forward pre-hook on `module` calling `pauses[name of the thread]()`, where there is one."""
+    """A forward pre-hook on `module` calling `pauses[name of the thread]()`, where there is one: a pause returns its
+    `Event.wait(timeout)`, and one that timed out fails the thread's call (it ran on unpaused before, and the test
+    passed without the overlap it was about)."""
 
     def hook(module, args):
-        pauses.get(threading.current_thread().name, lambda: None)()  # (what a pre-hook returns replaces the args)
+        name = threading.current_thread().name
+        waited = pauses.get(name, lambda: True)()
+        assert waited, f"thread {name}: the other thread did not reach its point in time"
+        # (returns None: what a pre-hook returns replaces the args)
 
     return module.register_forward_pre_hook(hook)
 
 
 def _in_thread(name, fn, *then):
-    """Run `fn` on a thread called `name`, then set the events `then` (also when `fn` fails: no wait is left on)."""
+    """Run `fn` on a thread called `name`, then set the events `then` (also when `fn` fails: no wait is left on).
+    `_joined` waits for it and raises what `fn` raised."""
 
     def run():
         try:
             fn()
+        except BaseException as err:  # noqa: BLE001 (raised by _joined, on the test's thread)
+            thread.error = err
         finally:
             for event in then:
                 event.set()
 
     thread = threading.Thread(target=run, name=name)
+    thread.error = None
     thread.start()
     return thread
+
+
+def _joined(thread: threading.Thread) -> None:
+    """Waits for an `_in_thread` thread, at most 30 s, and raises its error: a thread's failure was only a warning,
+    and a timed-out pause let the test pass without the overlap it was about."""
+    thread.join(timeout=30)
+    assert not thread.is_alive(), f"thread {thread.name} did not end within 30 s"
+    if thread.error is not None:
+        raise thread.error
 
 
 def test_threads_sharing_a_training_model_run_it_in_eval_mode_and_give_its_mode_back(tiny_config):
@@ -995,8 +1013,8 @@ def test_threads_sharing_a_training_model_run_it_in_eval_mode_and_give_its_mode_
     outputs = {}
     first = _in_thread("first", lambda: outputs.update(first=restorer(image)), first_done, second_in)
     assert first_in.wait(10)  # the first call is in its forward pass: a second begins, and is midway when it ends
-    _in_thread("second", lambda: outputs.update(second=restorer(image)), second_done, first_done).join()
-    first.join()
+    _joined(_in_thread("second", lambda: outputs.update(second=restorer(image)), second_done, first_done))
+    _joined(first)
     for hook in hooks:
         hook.remove()
     assert [np.array_equal(outputs.get(name), expected) for name in ("first", "second")] == [True, True]
@@ -1013,8 +1031,8 @@ def test_threads_sharing_a_training_model_run_it_in_eval_mode_and_give_its_mode_
     assert first_in.wait(10)
     engine_call = lambda: outputs.update(second=restore(model, image, tile=None, dtype="float32"))  # noqa: E731
     engine = _in_thread("engine", engine_call, first_done)
-    pipeline_call.join()
-    engine.join()
+    _joined(pipeline_call)
+    _joined(engine)
     hook.remove()
     assert [np.array_equal(outputs.get(name), expected) for name in ("first", "second")] == [True, True]
     assert model.training
@@ -1033,7 +1051,7 @@ def test_a_pipeline_made_while_the_engine_runs_a_float16_model_runs_it_as_float3
     assert engine_in.wait(10)
     restorer = pipeline("image-restoration", model=model)  # while the engine's run holds the model in float32
     made.set()
-    engine.join()
+    _joined(engine)
     hook.remove()
     assert model.conv_after_body.weight.dtype == torch.float16  # cast back by the engine
     np.testing.assert_array_equal(np.asarray(restorer(image)), expected)
