@@ -313,7 +313,8 @@ def test_two_threads_saving_one_model_each_get_the_code_and_leave_its_config(tin
     first.start()
     assert first_inside.wait(10)
     model.save_pretrained(tmp_path / "second")
-    first.join()
+    first.join(timeout=30)
+    assert not first.is_alive(), "the first save did not end within 30 s"
     for folder in ("first", "second"):
         assert json.loads((tmp_path / folder / "config.json").read_text())["auto_map"], folder
         assert (tmp_path / folder / "modeling_swinir.py").is_file(), folder
