@@ -3,6 +3,8 @@ real-world degradation's steps."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -21,6 +23,7 @@ from swinir_hf.degradations.real_world import (
 from swinir_hf.degradations.setting import Degradation
 from swinir_hf.degradations.synthetic import (
     add_gaussian_noise,
+    as_uint8,
     bicubic_downscale,
     imresize,
     jpeg_compress,
@@ -420,3 +423,30 @@ def test_an_integer_level_range_includes_its_upper_end(monkeypatch):
     for seed in range(20):
         Degradation("jpeg", jpeg_quality=[40, 40]).sample(np.zeros((8, 8, 3), np.uint8), np.random.default_rng(seed))
     assert qualities == [40] * 20
+
+
+def test_jpeg_takes_every_quality_from_1_to_100():
+    """Quality 100 is a level a setting accepts (docs/training.md): it must code, nearly losslessly, not be refused."""
+    rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    best = jpeg_compress(rgb, 100)
+    assert best.shape == rgb.shape and metrics.psnr(best, rgb) > metrics.psnr(jpeg_compress(rgb, 95), rgb)
+    assert jpeg_compress(rgb, 1).shape == rgb.shape
+    with pytest.raises(ValueError, match="quality must be in 1..100, got 101"):
+        jpeg_compress(rgb, 101)
+
+
+def test_as_uint8_clips_and_rounds_to_the_nearest_level():
+    """Noise overshoots [0, 1]: it saturates to black and white (not wrapped around), and levels are rounded."""
+    levels = np.array([-0.3, 0.0, 100.6 / 255, 200.4 / 255, 1.0, 1.3])
+    np.testing.assert_array_equal(as_uint8(levels), np.array([0, 0, 101, 200, 255, 255], np.uint8))
+    assert as_uint8(levels).dtype == np.uint8
+
+
+def test_colour_jpeg_subsamples_chroma_4_2_0_as_opencv():
+    """The authors code colour JPEG inputs with OpenCV, which halves the chroma both ways (4:2:0): so must ours, or a
+    colour JPEG model trains and is scored on milder artefacts than the paper's (colour bleeding at edges)."""
+    rgb = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    for quality in (10, 40, 90):
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality, subsampling="4:2:0")
+        np.testing.assert_array_equal(jpeg_compress(rgb, quality), np.asarray(Image.open(buffer)))
