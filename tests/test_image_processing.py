@@ -32,7 +32,13 @@ from swinir_hf import (
     restore,
 )
 from swinir_hf.loading import DEFAULTS_DIR, load_default
-from swinir_hf.models.image_processing_swinir import fill_hidden_colour, pillow_warnings, split_image
+from swinir_hf.models.image_processing_swinir import (
+    fill_hidden_colour,
+    from_reconstruction,
+    pillow_warnings,
+    split_image,
+    to_pixel_values,
+)
 
 
 @pytest.fixture(scope="module")
@@ -1098,3 +1104,21 @@ def test_a_float_pil_image_gives_no_torch_warning(tiny_config, tmp_path):
         warnings.simplefilter("error")
         out = restorer(image)
     assert out.mode == "F" and out.size == (16, 12)
+
+
+def test_colour_through_a_grey_model_comes_back_upright():
+    """A grey model restores a colour image channel by channel, as a batch of C grey images: put back together, a
+    wide image stays wide (H, W, C), not transposed, and every channel lands where it came from."""
+    colour = np.random.default_rng(0).random((5, 8, 3), dtype=np.float32)
+    batch = to_pixel_values(colour, 1)
+    assert tuple(batch.shape) == (3, 1, 5, 8)
+    np.testing.assert_array_equal(from_reconstruction(batch, 3), colour)
+
+
+def test_do_rescale_none_at_construction_is_the_default():
+    """Generic callers pass `do_rescale=None` for "unset": it rescales as the default does, it is not taken as
+    False (which would refuse every 8-bit image)."""
+    processor = SwinIRImageProcessor(do_rescale=None)
+    assert processor.do_rescale is True
+    pixel_values = processor(_rgb())["pixel_values"][0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(pixel_values, _rgb() / 255.0, atol=1e-7)
