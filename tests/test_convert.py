@@ -283,3 +283,13 @@ def test_convert_cli_counts_a_greyscale_models_channel_in_the_singular(shared, t
     assert ", x1, 1 channel, embed_dim " in capsys.readouterr().out
     assert main(["convert", str(shared / "fixtures/official_parity/color_dn.pth"), str(tmp_path / "colour")]) == 0
     assert ", x1, 3 channels, embed_dim " in capsys.readouterr().out
+
+
+def test_a_long_list_of_misfits_shows_eight_and_counts_the_rest(authors_state):
+    """Eight keys are named; from the ninth on the message says how many more there are, none dropped silently."""
+    _, state = authors_state
+    for extra, shown in ((8, ""), (9, " (+1 more)"), (12, " (+4 more)")):
+        keys = [f"extra{i:02d}" for i in range(extra)]
+        with pytest.raises(CheckpointError) as err:
+            convert_original_checkpoint(dict(state, **{k: torch.zeros(1) for k in keys}))
+        assert str(err.value).endswith(f"unexpected keys: {', '.join(keys[:8])}{shown}")
