@@ -52,12 +52,18 @@ def test_reference_outputs(case, shared, tmp_path):
 
     data = load_file(root / f"{case}.safetensors")
     scale = meta["reference_kwargs"]["upscale"]
-    for name in ("odd", "batch"):
-        x, ref = data[f"input_{name}"], data[f"output_{name}"]
-        with torch.no_grad():
-            out = reloaded(x).reconstruction
-        assert out.shape == (x.shape[0], x.shape[1], x.shape[2] * scale, x.shape[3] * scale)
-        # 1e-5 absolute, plus ~10 float32 ulp of the value: outputs of the untrained fixtures reach 8.5 (classical
-        # x8), where kernel rounding differs by CPU (1.05e-5 on an Intel Xeon, 9.1e-6 on an AMD EPYC) and the
-        # reference's own rounding is 1.0e-5 (the same weights in float64; benchmarks/parity.py).
-        torch.testing.assert_close(out, ref, atol=1e-5, rtol=1.2e-6, msg=lambda m, name=name: f"{case}/{name}: {m}")
+    # Both inference paths against the authors': CPU inference's chunks (the default), and each layer over the
+    # whole image at once (inference_chunk_size 0: as on a GPU), whose own window shift no other test compares to
+    # the reference's outputs.
+    whole = SwinIRForImageRestoration.from_pretrained(tmp_path, inference_chunk_size=0).eval()
+    for path, model in (("chunked", reloaded), ("whole", whole)):
+        for name in ("odd", "batch"):
+            x, ref = data[f"input_{name}"], data[f"output_{name}"]
+            with torch.no_grad():
+                out = model(x).reconstruction
+            assert out.shape == (x.shape[0], x.shape[1], x.shape[2] * scale, x.shape[3] * scale)
+            # 1e-5 absolute, plus ~10 float32 ulp of the value: outputs of the untrained fixtures reach 8.5
+            # (classical x8), where kernel rounding differs by CPU (1.05e-5 on an Intel Xeon, 9.1e-6 on an AMD
+            # EPYC) and the reference's own rounding is 1.0e-5 (the same weights in float64; benchmarks/parity.py).
+            where = f"{case}/{name} ({path})"
+            torch.testing.assert_close(out, ref, atol=1e-5, rtol=1.2e-6, msg=lambda m, where=where: f"{where}: {m}")
