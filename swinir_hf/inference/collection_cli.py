@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..console import note, reports_progress, shows_progress
+from ..console import note, reports_progress
 from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
 from ..processes import (
     LaunchParser,
@@ -152,9 +152,8 @@ def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
         # From the check to the save: a second run into -o is refused, not mixed with this one.
         repo_id = on_main_process(lambda: _claim_output(args, out, claim), main, processes)
         dataset = main_first(lambda: _load_dataset(args), state)
-        restorer = build_main_first(
-            engine, state, bars=library_bars_wanted(shows_progress(args) and state.is_local_main_process)
-        )
+        bars = library_bars_wanted(reports_progress(args) and state.is_local_main_process)
+        restorer = build_main_first(engine, state, bars=bars)
         start = time.perf_counter()
         restoration = _planned(args, dataset, restorer, out / PARTS_FOLDER)
         if not args.overwrite and on_every_process(lambda: _restored_before(args, out, restoration), processes):
