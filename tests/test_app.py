@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
+import math
 import os
+import pickle
 import re
 import shutil
 import socket
@@ -37,6 +40,7 @@ from swinir_hf.demo.server import EXAMPLES_DIR
 from swinir_hf.demo.uploads import jpeg_quality
 from swinir_hf.inference.image_io import read_image
 from swinir_hf.inference.image_writing import write_image
+from swinir_hf.inference.restoration import EngineOptions
 from swinir_hf.models.modeling_swinir import SwinTransformerBlock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1174,7 +1178,7 @@ def test_cancel_while_loading_the_model_stops_before_restoring(model_dir, tmp_pa
 
     monkeypatch.setattr(demo.models, "get", slow_get)
     restored = []
-    monkeypatch.setattr("swinir_hf.demo.callbacks.restore", lambda *args: restored.append(args))
+    monkeypatch.setattr("swinir_hf.demo.zerogpu.restore", lambda *args: restored.append(args))
     outcome: list[BaseException] = []
 
     def job():
@@ -1463,6 +1467,83 @@ def test_build_space_assembles_a_runnable_space(tmp_path, constraint_pins):
     env = {**os.environ, "PYTHONPATH": str(site)}
     used = subprocess.run([sys.executable, "-S", "-c", SPACE_RUN], cwd=out, env=env, capture_output=True, text=True)
     assert used.returncode == 0, used.stderr[-3000:]
+
+
+class FakeSpaces(types.ModuleType):
+    """Stands in for Hugging Face's `spaces` package: `GPU(duration=...)` records each call's duration and runs it
+    as ZeroGPU does, on another thread (its worker process's), with arguments and result through pickle."""
+
+    def __init__(self) -> None:
+        super().__init__("spaces")
+        self.calls: list[tuple[int, tuple]] = []
+        self.during = lambda: None  # what happens while the call runs
+
+    def GPU(self, task=None, *, duration=60):  # noqa: N802 (the package's name)
+        def decorate(fn):
+            def call(*args):
+                seconds = duration(*args) if callable(duration) else duration
+                self.calls.append((seconds, args[3:]))
+                copies = pickle.loads(pickle.dumps(args))  # the process boundary: a PicklingError fails the test
+                with concurrent.futures.ThreadPoolExecutor(1) as worker:
+                    result = worker.submit(fn, *copies).result()
+                self.during()
+                return pickle.loads(pickle.dumps(result))
+
+            return call
+
+        return decorate(task) if task is not None else decorate
+
+
+def test_restore_runs_inside_spaces_gpu_sized_by_image_and_task(demo, model_dir, tmp_path, monkeypatch):
+    from swinir_hf.demo.zerogpu import GPU_S_PER_MEGAPIXEL, GPU_START_S, gpu_seconds, restore_on_device
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # not importable: the restoration is called as it is
+    assert RestorationDemo(defaults_dir=tmp_path / "none")._restore_on_device is restore_on_device
+    spaces = FakeSpaces()
+    monkeypatch.setitem(sys.modules, "spaces", spaces)
+    zero = RestorationDemo(extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
+    rgba = tmp_path / "logo.png"
+    with Image.open(EXAMPLE) as image:  # translucent: the ×2 model runs its alpha too, a second pass
+        Image.merge("RGBA", (*image.convert("RGB").split(), image.convert("L"))).save(rgba)
+    for path, options, forwards in ((EXAMPLE, {}, 1), (EXAMPLE, {"ensemble": True}, 8), (rgba, {}, 2)):
+        (_, after), png, _ = run(zero, path, **options)
+        # The same result as without `spaces` (on the CPU here), from inside the decorated call.
+        (_, expected), _, _ = run(demo, path, **options)
+        assert np.array_equal(np.asarray(after), np.asarray(expected)) and Path(png).is_file()
+        assert spaces.calls[-1][1] == (forwards,)
+    net = zero.models.get(str(model_dir))
+    with Image.open(EXAMPLE) as image:
+        assert [s for s, _ in spaces.calls] == [gpu_seconds(net, image, None, n) for n in (1, 8, 2)]
+    # A start allowance plus work per input megapixel and pass, scaled by the model's size against SwinIR-M's.
+    swinir_m = types.SimpleNamespace(config=types.SimpleNamespace(embed_dim=180, depths=[6] * 6))
+    swinir_l = types.SimpleNamespace(config=types.SimpleNamespace(embed_dim=240, depths=[6] * 9))
+    megapixel = np.zeros((1000, 1000, 3), np.uint8)
+    assert gpu_seconds(swinir_m, megapixel, None, 1) == GPU_START_S + GPU_S_PER_MEGAPIXEL
+    assert gpu_seconds(swinir_m, megapixel, None, 8) == GPU_START_S + 8 * GPU_S_PER_MEGAPIXEL
+    assert gpu_seconds(swinir_m, megapixel[:250], None, 8) == GPU_START_S + 2 * GPU_S_PER_MEGAPIXEL
+    assert gpu_seconds(swinir_l, megapixel, None, 1) == math.ceil(GPU_START_S + 8 / 3 * GPU_S_PER_MEGAPIXEL)
+
+
+def test_a_cancel_during_a_zero_gpu_call_ends_the_job_when_it_returns(model_dir, tmp_path, monkeypatch):
+    # In ZeroGPU's worker the hooks do not see the job: its Cancel can only be told once the call returns.
+    spaces = FakeSpaces()
+    monkeypatch.setitem(sys.modules, "spaces", spaces)
+    zero = RestorationDemo(extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
+    spaces.during = lambda: asyncio.run(zero.cancel(session()))
+    with pytest.raises(gr.Error, match="Cancelled."):
+        run(zero, EXAMPLE)
+    assert len(spaces.calls) == 1 and zero._cancels == {}
+
+
+def test_restore_on_device_takes_cuda_where_the_call_has_it(monkeypatch):
+    from swinir_hf.demo import zerogpu
+
+    devices = []
+    monkeypatch.setattr(zerogpu, "restore", lambda net, pixels, engine: devices.append(engine.device))
+    for available in (True, False):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: available)  # noqa: B023
+        zerogpu.restore_on_device(None, None, EngineOptions(tile=64), 1)
+    assert devices == ["cuda", None]
 
 
 # Imports every module of the demo and restores an image with a bundled model.

@@ -13,7 +13,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
@@ -26,7 +26,7 @@ from ..inference.image_io import ImageData
 from ..inference.image_writing import write_image
 from ..inference.memory import ImageTooLargeError
 from ..inference.photo_metadata import scaled_dpi
-from ..inference.restoration import EngineOptions, restore
+from ..inference.restoration import EngineOptions
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..storage.atomic_writes import process_folder, remove_dead
@@ -62,6 +62,7 @@ from .uploads import (
     safe_stem,
     size_of,
 )
+from .zerogpu import gpu_seconds, on_gpu, restore_on_device
 
 OUTPUT_MAX_AGE_S = 3600
 # How long a stopped server waits for its restorations to end (each stops at its next Swin block); `docker stop`
@@ -138,6 +139,8 @@ class RestorationDemo(ControlCallbacks):
         # page runs one job at a time; an API client may run several in one session).
         self._cancels: dict[str, set[threading.Event]] = {}
         self._pages: weakref.WeakSet[gr.Blocks] = weakref.WeakSet()  # built by `build`: their queues say who left
+        # First: on ZeroGPU, importing `spaces` makes torch report CUDA (lent inside `spaces.GPU` calls).
+        self._restore_on_device = on_gpu(restore_on_device, gpu_seconds)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP, which slows them all.
         self.process_threads = torch.get_num_threads()
@@ -307,12 +310,15 @@ class RestorationDemo(ControlCallbacks):
         return net
 
     def _run(self, job: Job, net, pixels, engine: EngineOptions):
-        """Run one job on this thread with its share of the cores; Cancel and failures become gr.Errors."""
+        """Run one job on this thread with its share of the cores (inside `spaces.GPU` where that imports, see
+        `zerogpu`); Cancel and failures become gr.Errors."""
         try:
             job.report(0, "Restoring")
-            device = self.device if self.device == "cuda" else None
             with self._job_threads(), attached(job):
-                return restore(net, pixels, replace(engine, device=device))
+                result = self._restore_on_device(net, pixels, engine, job.passes * job.images)
+            if job.cancel.is_set():  # in a ZeroGPU worker, which the hooks' job does not reach
+                raise Cancelled
+            return result
         except Cancelled:
             raise user_error("Cancelled.") from None
         except ImageTooLargeError as err:
