@@ -1469,6 +1469,50 @@ def test_build_space_assembles_a_runnable_space(tmp_path, constraint_pins):
     assert used.returncode == 0, used.stderr[-3000:]
 
 
+def _build_space_module():
+    sys.path.insert(0, str(ROOT / "hub"))
+    try:
+        import build_space
+    finally:
+        sys.path.remove(str(ROOT / "hub"))
+    return build_space
+
+
+def test_build_space_for_zero_gpu_writes_its_header_and_cuda_torch(tmp_path, constraint_pins, capsys):
+    from huggingface_hub import metadata_load
+
+    build_space = _build_space_module()
+    cpu, zero = tmp_path / "cpu", tmp_path / "zero"
+    assert build_space.main([str(cpu)]) == 0  # the default: the CPU Space as before
+    assert capsys.readouterr().out.startswith(f"Space for cpu-basic assembled in {cpu}: README.md, app.py")
+    assert build_space.main([str(zero), "--hardware", "zero-a10g"]) == 0
+    assert capsys.readouterr().out.startswith(f"Space for zero-a10g assembled in {zero}: README.md, app.py")
+    assert (cpu / "README.md").read_text() == (ROOT / "hub" / "space" / "README.md").read_text()
+    assert (cpu / "requirements.txt").read_text() == (ROOT / "hub" / "space" / "requirements.txt").read_text()
+    meta, cpu_meta = metadata_load(zero / "README.md"), metadata_load(cpu / "README.md")
+    assert "suggested_hardware" not in cpu_meta
+    # ZeroGPU's documented runtime: Python 3.10.13, a torch from its list; the rest of the header as the CPU one.
+    assert (meta.pop("suggested_hardware"), meta.pop("python_version")) == ("zero-a10g", "3.10.13")
+    assert {k: v for k, v in cpu_meta.items() if k != "python_version"} == meta
+    readme = (zero / "README.md").read_text()
+    assert readme.split("\n---\n", 1)[1] == (cpu / "README.md").read_text().split("\n---\n", 1)[1]  # same body
+    lines = [line for line in (zero / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
+    cpu_pins = [line for line in (cpu / "requirements.txt").read_text().splitlines() if line and line[0] not in "#-"]
+    # PyPI's torch (the CUDA build), no CPU index; every other package at constraints.txt's pin for Python 3.10.
+    tested = constraint_pins("3.10")
+    expected = [
+        "torch==2.8.0" if pin.startswith("torch==") else f"{name}=={tested[name.lower().replace('_', '-')]}"
+        for pin in cpu_pins
+        for name in [pin.split("==")[0]]
+    ]
+    assert lines == expected and "transformers==5.20.2" in lines
+    with pytest.raises(SystemExit, match="2"):  # argparse's usage error: not a hardware it builds for
+        build_space.main([str(tmp_path / "gpu"), "--hardware", "a10g-small"])
+    assert "invalid choice: 'a10g-small' (choose from 'cpu-basic', 'zero-a10g')" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown hardware 'cpu': choose one of cpu-basic, zero-a10g"):
+        build_space.build_space(tmp_path / "x", hardware="cpu")
+
+
 class FakeSpaces(types.ModuleType):
     """Stands in for Hugging Face's `spaces` package: `GPU(duration=...)` records each call's duration and runs it
     as ZeroGPU does, on another thread (its worker process's), with arguments and result through pickle."""
