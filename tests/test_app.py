@@ -1277,7 +1277,7 @@ def free_port() -> int:
 def test_app_py_without_gradio_names_the_extra():
     script = "import runpy, sys; sys.modules['gradio'] = None; sys.argv[:] = sys.argv[1:]; "
     script += "runpy.run_path(sys.argv[0], run_name='__main__')"
-    run = subprocess.run([sys.executable, "-c", script, app.__file__], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", script, app.__file__], capture_output=True, text=True, timeout=300)
     assert run.returncode == 1 and "app.py needs the 'gradio' package, which the [demo] extra provides" in run.stderr
     assert "Traceback" not in run.stderr
 
@@ -1295,7 +1295,7 @@ def test_swinir_hf_demo_is_the_same_command_for_an_installed_package(model_dir, 
     with pytest.raises(SystemExit, match=f"^swinir-hf demo: error: .*{bad.name}"):
         cli(["demo", "--model", str(bad)])
     without = "import sys; sys.modules['gradio'] = None; from swinir_hf.cli import main; sys.exit(main(['demo']))"
-    run = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True, timeout=300)
     assert run.returncode == 1 and "swinir-hf demo needs the 'gradio' package, which the [demo] extra" in run.stderr
     assert "Traceback" not in run.stderr
 
@@ -1457,7 +1457,9 @@ def test_build_space_assembles_a_runnable_space(tmp_path, constraint_pins):
     assert (out / "app.py").read_text() == (ROOT / "app.py").read_text()
     # The Space imports its own copy of the package and finds its examples.
     probe = "import sys, app; print(sys.modules['swinir_hf'].__file__); print(app.EXAMPLES_DIR)"
-    lines = subprocess.run([sys.executable, "-c", probe], cwd=out, capture_output=True, text=True, check=True).stdout
+    lines = subprocess.run(
+        [sys.executable, "-c", probe], cwd=out, capture_output=True, text=True, check=True, timeout=300
+    ).stdout
     assert lines.split() == [str(out / "swinir_hf" / "__init__.py"), str(out / "swinir_hf" / "demo" / "examples")]
     # A Space installs requirements.txt and gradio, nothing else: the demo's modules and a restore must run with
     # only those (scipy, which the demo's level bounds pulled in, was missing: the Space died at its first request
@@ -1465,7 +1467,9 @@ def test_build_space_assembles_a_runnable_space(tmp_path, constraint_pins):
     site = tmp_path / "site"
     _link_distributions(_installed_with([*(p.split("==")[0] for p in pins), "gradio"]), site)
     env = {**os.environ, "PYTHONPATH": str(site)}
-    used = subprocess.run([sys.executable, "-S", "-c", SPACE_RUN], cwd=out, env=env, capture_output=True, text=True)
+    used = subprocess.run(
+        [sys.executable, "-S", "-c", SPACE_RUN], cwd=out, env=env, capture_output=True, text=True, timeout=300
+    )
     assert used.returncode == 0, used.stderr[-3000:]
 
 

@@ -178,7 +178,7 @@ def test_processes_side_by_side_are_timed_over_one_window(tmp_path, monkeypatch,
         train_step.main([*args, "--json", str(rows)])
         # a peer that ends before it is ready: the meeting is called off at once, not after its timeout
         gone = subprocess.Popen([sys.executable, "-c", "pass"])
-        gone.wait()
+        gone.wait(timeout=60)
         with pytest.raises(RuntimeError, match="the other processes of a side-by-side timing did not get ready"):
             train_step.meet(tmp_path, 2, [gone])
     finally:

@@ -34,7 +34,7 @@ def test_help_and_usage_errors_load_no_heavy_library(argv):
         "import sys\nfrom swinir_hf.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         f"print(sorted(name for name in {HEAVY!r} if name in sys.modules))"
     )
-    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True, timeout=300)
     assert run.stdout.splitlines()[-1] == "[]", run.stderr
 
 
@@ -81,7 +81,7 @@ def test_subcommand_help_usage_errors_and_missing_inputs_load_no_heavy_library(t
     """A subcommand's --help, a usage error and an input that names nothing answer at once, with their message
     and exit status, before torch / transformers load (the model they would have loaded is not needed)."""
     code = LOADS_NOTHING + f"print(status, sorted(name for name in {HEAVY!r} if name in sys.modules))"
-    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path)
+    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert said in run.stdout + run.stderr
     assert run.stdout.splitlines()[-1] == f"{status} []", run.stderr
     assert not (tmp_path / "out").exists()
@@ -206,7 +206,7 @@ def test_the_trainers_command_line_is_read_without_torch(tmp_path, module, argv,
         + "".join(f"    {line}\n" for line in run_it)
         + f"except SystemExit as stop:\n    print(stop.code, [m for m in {SLOW_TO_IMPORT!r} if m in sys.modules])"
     )
-    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path)
+    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert said in run.stdout + run.stderr
     assert run.stdout.splitlines()[-1] == f"{status} []", run.stderr
 
@@ -250,7 +250,7 @@ def test_import_registers_swinir_with_transformers_once_it_loads(before):
         "model, processor = AutoModel.from_pretrained(folder), AutoImageProcessor.from_pretrained(folder)\n"
         "print(type(model).__name__, type(processor).__name__)"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert run.stdout.split() == ["SwinIRForImageRestoration", "SwinIRImageProcessor"], run.stderr
 
 
@@ -293,7 +293,7 @@ def test_the_model_layers_plain_values_import_without_torch():
         "import sys\nimport swinir_hf.models.constants_swinir, swinir_hf.inference.options\n"
         f"print(sorted(name for name in {HEAVY!r} if name in sys.modules))"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert run.stdout.splitlines()[-1] == "[]", run.stderr
 
 
@@ -302,7 +302,7 @@ def test_module_paths_resolve_after_a_plain_import():
     the module is imported on use, as it was when `import swinir_hf` loaded every module (a fresh process: here
     the modules are loaded already)."""
     code = "import swinir_hf\nprint(swinir_hf.inference.image_io.read_image.__name__, swinir_hf.metrics.psnr.__name__)"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
     assert run.stdout.split() == ["read_image", "psnr"], run.stderr
 
 
@@ -438,7 +438,7 @@ def test_command_line_alpha_modes_in_an_install_without_source_files(tmp_path, i
         f"assert swinir_hf.__file__.startswith({str(copy)!r}), swinir_hf.__file__\n"
         "from swinir_hf.inference.options import ALPHA_MODES\nprint(ALPHA_MODES)"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.stdout.splitlines()[-1:] == ["('model', 'bicubic')"], run.stderr
 
 
@@ -454,7 +454,7 @@ def test_probing_the_model_layer_of_a_zip_install_leaves_its_importer_as_it_was(
         "import swinir_hf.models.constants_swinir\n"
         "print(swinir_hf.models.constants_swinir.__file__.startswith(sys.path[0]))"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.stdout.splitlines()[-1:] == ["True"], run.stderr[-2000:]
 
 

@@ -623,7 +623,9 @@ def test_an_output_written_by_another_run_meanwhile_is_kept_not_replaced(inputs,
     done = tmp_path / "done"
     done.mkdir()
     (done / "good.png").write_bytes(b"earlier")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     host = process_tag().rsplit("-", 1)[0]
     (done / f".swinir-{host}-{dead.stdout.strip()}-abcd1234-good.png").write_bytes(b"half")
     capsys.readouterr()

@@ -221,7 +221,7 @@ def test_a_killed_bundlings_staging_folder_is_removed_by_the_next_bundling(tmp_p
 
     bundle = _bundle_module(monkeypatch)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead.wait(timeout=60)
     host = process_tag().rsplit("-", 1)[0]
     killed, running = f".swinir-{host}-{dead.pid}-abcd1234", f".swinir-{host}-{os.getpid()}-efgh5678"
     for name in (killed, running):

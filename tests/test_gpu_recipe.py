@@ -100,7 +100,7 @@ def packed(tmp_path_factory) -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is missing") if os.environ.get("CI") != "true" else pytest.fail("../shared is missing")
     folder = tmp_path_factory.mktemp("packed")
-    subprocess.run([*PACK, "--out", str(folder / "gpu_data")], check=True, capture_output=True)
+    subprocess.run([*PACK, "--out", str(folder / "gpu_data")], check=True, capture_output=True, timeout=300)
     return folder
 
 
@@ -114,7 +114,7 @@ def test_packing_refuses_a_cap_that_leaves_a_training_set_empty(packed: Path, tm
     pack = [*PACK, "--out", str(data)]
     # room for everything but BSDS500_test, which BSDS500_train fills before it
     cap = sum(f.stat().st_size for f in data.rglob("*") if f.is_file() and f.parent.name != "BSDS500_test") + 1
-    done = subprocess.run([*pack, "--max-mb", str(cap / 1e6)], capture_output=True, text=True)
+    done = subprocess.run([*pack, "--max-mb", str(cap / 1e6)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     message = f"error: --max-mb {cap / 1e6:g} leaves no room for BSDS500_test (the configs train on it)"
     assert done.stderr.strip() == message
@@ -148,7 +148,9 @@ def test_lease_installs_only_the_carried_wheels_the_machine_lacks(tmp_path: Path
     env = lease_env.prepare_env(argparse.Namespace(device="cpu", wheels=tmp_path, runs=tmp_path / "runs"))
     assert env["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "runs" / "inductor-cache")  # kept between calls
     code = "import swinir_lease_probe, jsonargparse; print(swinir_lease_probe.__file__, jsonargparse.__version__)"
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=300
+    )
     probe, version = done.stdout.split()
     assert Path(probe).parent.parent == Path(env["PYTHONPATH"].split(os.pathsep)[0])  # the temporary site
     assert version != "1.0"
@@ -217,7 +219,7 @@ def test_a_damaged_lease_tar_costs_no_lease_time(tmp_path: Path, capsys) -> None
 
     for folder in ("gpu_data", "gpu_wheels"):
         (tmp_path / "repo" / folder).mkdir()
-    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True, timeout=60)
     folders = ["--repo", str(tmp_path / "repo"), "--ckpt", str(ckpt), "--state", str(state)]
     folders += ["--data", str(tmp_path / "repo" / "gpu_data"), "--wheels", str(tmp_path / "repo" / "gpu_wheels")]
     assert lease.main(["plan", *folders, "--models", "sr-x4"]) == 1
@@ -330,7 +332,7 @@ def test_a_model_without_a_checkpoint_starts_from_its_warm_start_source(tmp_path
     # plan says where a model that starts afresh takes its weights from
     for folder in ("gpu_data", "gpu_wheels"):
         (repo / folder).mkdir()
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=60)
     folders = ["--repo", str(repo), "--ckpt", str(args.ckpt), "--state", str(state)]
     folders += ["--data", str(repo / "gpu_data"), "--wheels", str(repo / "gpu_wheels")]
     (state / "sr-x2.tar").unlink()
@@ -436,7 +438,7 @@ def test_plan_gives_the_carry_list_and_refuses_more_than_a_call_sends(tmp_path: 
     repo = tmp_path / "repo"
     for folder in ("gpu_data/set", "gpu_wheels", "gpu_ckpt"):
         (repo / folder).mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=60)
     (repo / ".gitignore").write_text("gpu_*/\nbig.bin\n")
     (repo / "code.py").write_bytes(b"x" * 2**20)  # untracked, not ignored: sent
     with open(repo / "big.bin", "wb") as f:  # ignored: stays

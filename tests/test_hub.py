@@ -234,7 +234,12 @@ def run_without_the_package(code: str, argument, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env |= {"HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-S", "-c", code, json.dumps(argument)], cwd=tmp_path, env=env, capture_output=True, text=True
+        [sys.executable, "-S", "-c", code, json.dumps(argument)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -1045,7 +1050,7 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(parity, t
     """SIGKILL skips the `finally` that removes the staging folder: the next export into that -o removes those of
     dead processes on this host, and leaves a running export's (and another host's, which cannot be checked)."""
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead.wait(timeout=60)
     host = process_tag().rsplit("-", 1)[0]
     stale, live, other = (f"{host}-{dead.pid}-a_b2c3d4", f"{host}-{os.getpid()}-b", f"elsewhere-{dead.pid}-c")
     mine = f"{host}-{dead.pid}-notes"  # a folder of the user's, named like one but not mkdtemp's: kept
@@ -1065,7 +1070,7 @@ def test_a_refused_export_removes_a_killed_exports_staging_folder(parity, tmp_pa
     """A rerun refused because its target exists removes a killed export's staging folder all the same: it is not
     left until an export that succeeds."""
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead.wait(timeout=60)
     stale = tmp_path / f"swinir_staging_{process_tag().rsplit('-', 1)[0]}-{dead.pid}-a_b2c3d4"
     stale.mkdir()
     (stale / "model.safetensors").write_bytes(b"half written")
@@ -1137,7 +1142,7 @@ def test_an_export_leaves_no_copy_of_its_staging_folders_code_in_the_modules_cac
 
     modules = Path(HF_MODULES_CACHE) / "transformers_modules"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead.wait(timeout=60)
     host = process_tag().rsplit("-", 1)[0]
     stale = f"swinir_staging_{host}-{dead.pid}-a1b2c3d4"
     (tmp_path / stale).mkdir()

@@ -544,7 +544,7 @@ def test_pipeline_reads_heic_photos_with_pillow_heif(model_dir, tmp_path, monkey
         "import sys; sys.modules['pillow_heif'] = None; "
         "from swinir_hf.models.pipeline_swinir import open_image; open_image(sys.argv[1])"
     )
-    run = subprocess.run([sys.executable, "-c", code, str(heic)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", code, str(heic)], capture_output=True, text=True, timeout=300)
     assert run.stderr.strip().splitlines()[-1] == (
         f"ValueError: {heic}: a HEIC / HEIF image, which needs pillow-heif: pip install pillow-heif"
     )

@@ -246,3 +246,17 @@ def test_no_function_is_over_sixty_lines_of_code():
                 if lines > 60:
                     long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({lines} lines)")
     assert long == []
+
+
+def test_the_tests_wait_for_other_processes_with_a_timeout():
+    """A child that hangs (a lock, a prompt, a server that never answers) must fail its test, not stall the suite
+    until CI kills it unnamed: every `subprocess.run` and argument-less `.wait()` in the tests names a timeout."""
+    waits = []
+    for path in sorted((REPO / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or {k.arg for k in node.keywords} & {"timeout", None}:
+                continue
+            called = ast.unparse(node.func)
+            if called == "subprocess.run" or (called.endswith(".wait") and not node.args):
+                waits.append(f"{path.name}:{node.lineno} {called}")
+    assert waits == []

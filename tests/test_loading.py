@@ -382,7 +382,9 @@ def test_listing_into_a_pipe_that_closes_early_is_quiet():
         read_end, write_end = os.pipe()
         os.close(read_end)  # the reader has gone before the first line
         env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
-        done = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, env=env)
+        done = subprocess.run(
+            [sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=300
+        )
         os.close(write_end)
         assert (done.returncode, done.stderr.decode()) == (0, ""), unbuffered
 

@@ -1239,7 +1239,7 @@ def test_a_folder_another_run_writes_into_is_refused_by_convert_train_hub_and_ev
         assert list(out.iterdir()) == []
     finally:
         holder.kill()  # SIGKILL: no `finally` runs in it
-        holder.wait()
+        holder.wait(timeout=60)
     assert cli(["convert", str(zoo / "classical_sr_x2.pth"), str(out)]) == 0
     assert load_model(out).config.upscale == 2
 
@@ -1735,7 +1735,9 @@ def test_configs_are_read_as_utf8_whatever_the_locale(tmp_path):
 
     env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONIOENCODING="utf-8")
     code = "from swinir_hf.training.config import read_config_file; print(sorted(read_config_file('color_dn')))"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
     assert run.returncode == 0 and "'data'" in run.stdout, run.stderr
 
 

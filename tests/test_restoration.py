@@ -701,7 +701,9 @@ def test_heic_photos_are_read_upright_with_their_profile(model, tmp_path):
         "import sys; sys.modules['pillow_heif'] = None; "
         "from swinir_hf.inference.image_io import read_image; read_image(sys.argv[1])"
     )
-    run = subprocess.run([sys.executable, "-c", without, str(tmp_path / "phone.heic")], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", without, str(tmp_path / "phone.heic")], capture_output=True, text=True, timeout=300
+    )
     needs = "reading HEIC / HEIF images needs the 'pillow_heif' package, which the [heif] extra provides"
     message = f"ValueError: {tmp_path / 'phone.heic'}: {needs}"
     assert message in run.stderr

@@ -1331,7 +1331,9 @@ def test_a_killed_writes_leftover_does_not_make_the_run_folder_taken(tiny_run, t
 
     from swinir_hf.storage.atomic_writes import process_tag
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     host, pid = process_tag().rsplit("-", 1)[0], dead.stdout.strip()
     out = tmp_path / "run"
     (out / f".swinir-{host}-{pid}-abcd1234").mkdir(parents=True)
