@@ -293,3 +293,20 @@ def test_a_long_list_of_misfits_shows_eight_and_counts_the_rest(authors_state):
         with pytest.raises(CheckpointError) as err:
             convert_original_checkpoint(dict(state, **{k: torch.zeros(1) for k in keys}))
         assert str(err.value).endswith(f"unexpected keys: {', '.join(keys[:8])}{shown}")
+
+
+def test_an_authors_checkpoint_without_qkv_bias_converts_without_it(authors_state):
+    """A checkpoint trained with qkv_bias=False (no `attn.qkv.bias` keys) converts to a model without those biases,
+    which restores as the same weights with zero biases do; biases in only some layers are named as misfits."""
+    _, state = authors_state
+    without = {k: v for k, v in state.items() if not k.endswith(".attn.qkv.bias")}
+    zeroed = {k: torch.zeros_like(v) if k.endswith(".attn.qkv.bias") else v for k, v in state.items()}
+    model, reference = convert_original_checkpoint(without), convert_original_checkpoint(zeroed)
+    assert (model.config.qkv_bias, reference.config.qkv_bias) == (False, True)
+    assert set(reference.state_dict()) - set(model.state_dict()) == set(state) - set(without) != set()
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x).reconstruction, reference(x).reconstruction, rtol=0, atol=1e-6)
+    stray = "layers.0.residual_group.blocks.1.attn.qkv.bias"
+    with pytest.raises(CheckpointError, match=f"; unexpected keys: {re.escape(stray)}$"):
+        convert_original_checkpoint({**without, stray: state[stray]})

@@ -463,6 +463,23 @@ def test_save_load_round_trip_is_bitwise(tiny_config, tmp_path):
         assert torch.equal(model(x).reconstruction, loaded(x).reconstruction)
 
 
+def test_qkv_bias_false_builds_saves_and_reloads_no_qkv_bias(tiny_config, tmp_path):
+    """`qkv_bias=False` (a mutant that ignored it passed every test): no Swin layer's qkv projection has a bias, which
+    is 3 · embed_dim parameters fewer per layer, and the saved folder reloads the same model."""
+    model = SwinIRForImageRestoration(tiny_config(qkv_bias=False)).eval()
+    qkv = [m for name, m in model.named_modules() if name.endswith(".attn.qkv")]
+    assert len(qkv) == 2 and [m.bias for m in qkv] == [None, None]
+    sizes = [sum(p.numel() for p in m.parameters()) for m in (SwinIRForImageRestoration(tiny_config()), model)]
+    assert sizes[0] - sizes[1] == 2 * 3 * 16
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["qkv_bias"] is False
+    loaded = SwinIRForImageRestoration.from_pretrained(tmp_path).eval()
+    assert loaded.config.qkv_bias is False and list(loaded.state_dict()) == list(model.state_dict())
+    x = torch.rand(1, 3, 10, 6)
+    with torch.no_grad():
+        assert torch.equal(model(x).reconstruction, loaded(x).reconstruction)
+
+
 def test_sharded_folders_load_strictly_and_replace_an_earlier_layout(tiny_config, tmp_path):
     """Saving sharded where a single model.safetensors was (or the reverse) leaves no weights of the earlier save:
     transformers removes old shards but not an old single file, which from_pretrained would load instead. A missing
