@@ -278,6 +278,24 @@ def test_a_half_precision_copy_converts_in_its_own_precision(authors_state, tmp_
     assert convert_original_checkpoint(mixed, dtype="auto").dtype == torch.float32
 
 
+def test_auto_dtype_is_the_bodys_as_a_models_dtype_is(authors_state, tmp_path):
+    """`dtype="auto"` takes a file's precision, as `from_pretrained`'s takes a folder's. The float16 weights `convert`
+    writes keep float32 edges (the modules float16 overflows in), which sort first (`conv_after_body`):
+    transformers' rule for a file without config, its first floating tensor's dtype, would make a float32 model of
+    them, and a mix made one. The body's dtype counts, as for a model's `dtype`: each tensor converts value for
+    value. A body stored in several dtypes has no one precision: float32, which holds each of them."""
+    _, state = authors_state
+    torch.save({"params": {k: v.half() if v.is_floating_point() else v for k, v in state.items()}}, tmp_path / "h.pth")
+    assert main(["convert", str(tmp_path / "h.pth"), str(tmp_path / "half")]) == 0
+    weights = load_file(tmp_path / "half" / "model.safetensors")
+    assert next(v.dtype for k, v in sorted(weights.items()) if v.is_floating_point()) == torch.float32
+    model = convert_original_checkpoint(tmp_path / "half" / "model.safetensors", dtype="auto")
+    assert model.dtype == torch.float16 and model.conv_first.weight.dtype == torch.float32
+    assert all(torch.equal(v, weights[k]) and v.dtype == weights[k].dtype for k, v in model.state_dict().items())
+    body = {k: v.bfloat16() if k.startswith("layers.1.") and v.is_floating_point() else v for k, v in weights.items()}
+    assert convert_original_checkpoint(body, dtype="auto").dtype == torch.float32
+
+
 def test_convert_cli_counts_a_greyscale_models_channel_in_the_singular(shared, tmp_path, capsys):
     assert main(["convert", str(shared / "fixtures/official_parity/gray_dn.pth"), str(tmp_path / "grey")]) == 0
     assert ", x1, 1 channel, embed_dim " in capsys.readouterr().out

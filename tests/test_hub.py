@@ -674,6 +674,25 @@ def test_a_float16_copy_of_a_release_exports_in_float16(shared, tmp_path):
     assert json.loads((folder.path / "config.json").read_text())["dtype"] == "float32"
 
 
+def test_a_float16_folder_with_float32_edges_exports_each_tensor_in_its_precision(shared, tmp_path):
+    """`convert` writes a float16 copy as float16 with the edges where float16 overflows in float32 (as
+    `from_pretrained` keeps them): its Hub folder, and that of its weights file taken as an authors' checkpoint,
+    keep each tensor's precision, value for value (they were float32 throughout, twice the size)."""
+    state = torch.load(shared / "fixtures/official_parity/lightweight_sr_x2.pth", weights_only=True)["params"]
+    torch.save({"params": {k: v.half() if v.is_floating_point() else v for k, v in state.items()}}, tmp_path / "h.pth")
+    assert main(["convert", str(tmp_path / "h.pth"), str(tmp_path / "half")]) == 0
+    weights = load_file(tmp_path / "half" / "model.safetensors")
+    assert {v.dtype for v in weights.values()} == {torch.float16, torch.float32}
+    shutil.copy(tmp_path / "half" / "model.safetensors", tmp_path / "bare.safetensors")
+    for folder in (
+        hub.export_model_folder(tmp_path / "half", tmp_path / "out", repo_id="me/half"),
+        export_checkpoint(tmp_path / "bare.safetensors", tmp_path / "out", repo_id="me/bare"),
+    ):
+        saved = load_file(folder.path / "model.safetensors")
+        assert {k: v.dtype for k, v in saved.items()} == {k: v.dtype for k, v in weights.items()}
+        assert all(torch.equal(v, weights[k]) for k, v in saved.items()), folder.path
+
+
 def test_verification_finds_weights_changed_below_the_output_tolerance_and_a_float16_default(shared, tmp_path):
     """What `verify_folder` checks besides the outputs: the saved tensors equal the source's bit for bit (a change
     far below the outputs' 1e-5 tolerance is one), and the folder loads in float32 when no dtype is asked for."""

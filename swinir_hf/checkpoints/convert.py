@@ -347,9 +347,13 @@ def _converted(
 
 
 def storage_dtype(state: Mapping[str, torch.Tensor]) -> torch.dtype:
-    """The floating dtype `state`'s parameters are stored in (the authors' float32, a float16 copy's float16);
-    float32 for parameters stored in several."""
-    dtypes = {v.dtype for k, v in state.items() if v.is_floating_point() and not k.endswith(BUFFER_SUFFIXES)}
+    """The floating dtype `state`'s body is stored in (the authors' float32, a float16 copy's float16), as a model's
+    `dtype` is its body's: the edges a float16 model keeps in float32 (`_keep_in_fp32_modules`, as `convert` and
+    `save_pretrained` write float16 folders) do not count, unless nothing else is floating; float32 for a body stored
+    in several (no one precision holds it, float32 holds every value)."""
+    floating = {k: v.dtype for k, v in state.items() if v.is_floating_point() and not k.endswith(BUFFER_SUFFIXES)}
+    kept = set(SwinIRForImageRestoration._keep_in_fp32_modules)
+    dtypes = {v for k, v in floating.items() if k.split(".", 1)[0] not in kept} or set(floating.values())
     return dtypes.pop() if len(dtypes) == 1 else torch.float32
 
 

@@ -10,7 +10,6 @@ shipped for `trust_remote_code`: `remote_code`; the repo's name: `repo_names`; t
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import re
@@ -38,9 +37,8 @@ from .convert import (
     convert_original_checkpoint,
     extract_state_dict,
     load_state_dict_file,
-    storage_dtype,
 )
-from .folders import write_model_files
+from .folders import in_stored_dtypes, write_model_files
 from .loading import load_folder, model_folder
 from .measured_results import measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
@@ -108,8 +106,8 @@ def export_checkpoint(
     """Build and verify the Hub folder `output_dir/<repo name>` of one authors' checkpoint.
 
     Catalogued files (by file name) get their catalogue repo name and the paper's figures; other files are named
-    `swinir-<file stem>` (`-custom` added where that is a catalogue name); `repo_id` overrides both. The weights keep
-    their stored precision (`storage_dtype`: a float16 copy's folder is float16, value for value). `eval_datasets`
+    `swinir-<file stem>` (`-custom` added where that is a catalogue name); `repo_id` overrides both. Each tensor keeps
+    its stored precision (`in_stored_dtypes`: a float16 copy's folder is float16, value for value). `eval_datasets`
     are scored at the release's noise level / JPEG quality, for other ×1 checkpoints at `noise` / `jpeg`. A
     non-empty target folder is replaced only with `overwrite` or when it is this tool's unedited export of the same
     weights (a `--dry-run` before `--push`, possibly for another organisation).
@@ -135,7 +133,7 @@ def export_checkpoint(
         protocol = release.protocol if release else _protocol(model.config, noise, jpeg) if measured else None
         return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured, protocol)
 
-    stored = copy.deepcopy(model).to(storage_dtype(params))  # a float16 copy's folder stays float16
+    stored = in_stored_dtypes(model, params)  # a float16 copy's folder stays float16
     build = _Build(checkpoint, stored, model, params, repo_id, card, levels, labelled=release is None)
     folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
     return HubFolder(folder, repo_id, checkpoint, release, max_abs_diff, measured)
@@ -187,7 +185,7 @@ def export_model_folder(
         repo_id = f"{organization or load_catalog().organization}/{folder_repo_name(source)}"
     check_repo_id(repo_id)
     params = _stored_weights(model_dir)
-    stored = copy.deepcopy(model).to(storage_dtype(params))
+    stored = in_stored_dtypes(model, params)
     readme = model_dir / "README.md"
     own_card = readme.read_text(encoding="utf-8") if readme.is_file() else None
 

@@ -3,7 +3,11 @@ model card). (Pushing one: `export.push_folder`, after `repo_names.check_push_ac
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from pathlib import Path
+
+import torch
 
 from ..library_bars import transformers_bars_off
 from ..models.image_processing_swinir import SwinIRImageProcessor
@@ -94,3 +98,13 @@ def _load_in_float32(config_file: Path) -> None:
     if fields.get("dtype") != "float32":
         fields["dtype"] = "float32"
         config_file.write_text(json.dumps(fields, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def in_stored_dtypes(model: SwinIRForImageRestoration, stored: Mapping[str, torch.Tensor]) -> SwinIRForImageRestoration:
+    """A copy of `model` whose tensors have the dtypes `stored` (the weights of a file or folder) keeps them in, so
+    that saving it keeps their precision value for value: a float16 folder's float32 edges stay float32."""
+    copied = copy.deepcopy(model)
+    for name, tensor in copied.state_dict(keep_vars=True).items():
+        if name in stored and tensor.is_floating_point():
+            tensor.data = tensor.data.to(stored[name].dtype)
+    return copied
