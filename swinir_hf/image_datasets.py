@@ -27,6 +27,12 @@ def is_saved_dataset(path: str | os.PathLike) -> bool:
     return dataset_files or is_saved_dataset_dict(path)
 
 
+def read_with_datasets(spec: str | os.PathLike) -> bool:
+    """Whether a dataset `spec` is read with `datasets` (`imagefolder:DIR`, a `save_to_disk` folder, a Hub dataset),
+    not as a plain folder of images."""
+    return not Path(spec).is_dir() or is_saved_dataset(spec)
+
+
 def is_saved_dataset_dict(path: str | os.PathLike) -> bool:
     """Whether `path` is a `save_to_disk` folder of a `DatasetDict` (one folder per split)."""
     return (Path(path) / "dataset_dict.json").is_file()

@@ -70,9 +70,13 @@ def library_bars_off(datasets_too: bool = False) -> Iterator[None]:
 
 
 @contextmanager
-def datasets_bars_off() -> Iterator[None]:
-    """No bars from `datasets` inside (a bar per part of a `map`, "Generating train split"), put back after as they
-    were; nothing without datasets installed (`load_image_dataset` says which extra provides it)."""
+def datasets_bars_off(when: bool = True) -> Iterator[None]:
+    """No bars from `datasets` inside (a bar per part of a `map`, "Generating train split"), `when` (False leaves them
+    as they are, without importing datasets), put back after as they were; nothing without datasets installed
+    (`load_image_dataset` says which extra provides it)."""
+    if not when:
+        yield
+        return
     try:
         import datasets
     except ImportError:

@@ -39,24 +39,27 @@ def lines_for_bars(on: bool) -> Iterator[None]:
 
 
 @contextmanager
-def progress_as_asked(args: Any, datasets_too: bool = False) -> Iterator[None]:
+def progress_as_asked(args: Any) -> Iterator[None]:
     """A command's `-q` (`quiet_notes`) and `--no-progress` (`lines_for_bars`) while open, and with either, the
-    libraries' bars (transformers', the Hub's, and `datasets_too` datasets') off. Where stderr is not a terminal the
-    command's loading steps turn transformers' bars off themselves (`library_bars_wanted`): switched off here, they
-    would load transformers before a usage error is said."""
+    libraries' bars (transformers', the Hub's) off. Where stderr is not a terminal the command's loading steps turn
+    transformers' bars off themselves (`library_bars_wanted`): switched off here, they would load transformers before
+    a usage error is said. datasets' bars follow `library_bars_wanted` alone, in every case, once the options are
+    checked: `datasets_bars_off(not library_bars_wanted(...))` around the work that reads a dataset."""
     from .library_bars import library_bars_off
 
     with quiet_notes(args.quiet), lines_for_bars(args.no_progress):
         if shows_progress(args):
             yield
         else:
-            with library_bars_off(datasets_too=datasets_too):
+            with library_bars_off():
                 yield
 
 
 def library_bars_wanted(shown: bool) -> bool:
-    """Whether a library's bars (transformers' "Loading weights") may be drawn beside the command's: where it shows
-    progress (`shown`) and a bar is redrawn in place; in a log file each would be one long line."""
+    """Whether a library's bars (transformers' "Loading weights", datasets' "Generating train split") may be drawn
+    beside the command's: where it shows progress (`shown`: not `-q`, on the process of a launch that says it),
+    without `--no-progress` (`lines_for_bars`), and a bar is redrawn in place; in a log file each would be one long
+    line."""
     return shown and not _lines_for_bars and bars_redrawn()
 
 

@@ -107,6 +107,39 @@ def test_restore_into_a_log_writes_count_lines_at_most_every_30_seconds(model_di
     assert len(lines) <= 10 * len(clock) / 30 and len(lines) < 12
 
 
+def _image_folder(folder):
+    """Three 32×24 images (SSIM needs 11 pixels a side of a ×2 model's inputs) in a new folder: a dataset that
+    datasets has not cached, which it reads with its "Generating train split" bar."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in "abc":
+        Image.fromarray(rng.integers(0, 256, (32, 24, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    return f"imagefolder:{folder}"
+
+
+def test_restore_and_eval_of_a_dataset_into_a_log_draw_no_datasets_bars(model_dir, tmp_path, monkeypatch, capsys):
+    """datasets' own bars ("Generating train split", "Saving the dataset") went into the log of `restore --dataset`
+    and `eval --dataset imagefolder:...` as tqdm's redraws, beside the command's plain lines; now they follow
+    transformers' "Loading weights": drawn on a terminal only, not with `-q`, and put back on after."""
+    import datasets
+
+    model = ["--model", str(model_dir)]
+    restore_args = ["restore", "--dataset", _image_folder(tmp_path / "a"), "-o", str(tmp_path / "out"), *model]
+    assert main(restore_args) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"restored 3 images of {restore_args[2]} → {tmp_path / 'out'} in ") and err.count("\n") == 1
+    assert main(["eval", "--dataset", _image_folder(tmp_path / "b"), *model]) == 0
+    assert capsys.readouterr().err == ""
+    assert not datasets.are_progress_bars_disabled()
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["eval", "--dataset", _image_folder(tmp_path / "c"), *model]) == 0
+    assert "\rGenerating train split: 3 examples" in capsys.readouterr().err
+    restore_args[2], restore_args[4] = _image_folder(tmp_path / "d"), str(tmp_path / "quiet")
+    assert main([*restore_args, "-q"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_on_a_terminal_restore_draws_its_bar_as_before(model_dir, tmp_path, clock, monkeypatch, capsys):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert _restore(tmp_path, model_dir) == 0

@@ -22,6 +22,7 @@ from ..degradations.levels import options_problem
 from ..inference.engine_cli import engine_options
 from ..inference.options import EngineOptions
 from ..interrupts import stopped_by, terminate_as_interrupt
+from ..library_bars import datasets_bars_off
 from ..processes import (
     LaunchParser,
     is_main_process,
@@ -93,8 +94,7 @@ def run(args: argparse.Namespace) -> int:
     cannot go together or a level out of range, 130 on Ctrl-C, 143 on SIGTERM; only the main process of a launch
     says any)."""
     try:
-        # datasets' bars too: a dataset's "Generating ... split"
-        with terminate_as_interrupt(), progress_as_asked(args, datasets_too=True):
+        with terminate_as_interrupt(), progress_as_asked(args):
             return _run(args)
     except KeyboardInterrupt as stop:  # the figures come at the end; images saved so far are whole (written atomically)
         how, status = stopped_by(stop)
@@ -132,19 +132,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..image_datasets import missing_folder
+    from ..image_datasets import missing_folder, read_with_datasets
 
     # A mistyped --dataset or --lr-dir said before the models load (a Hub model would be downloaded first); with a
     # local --dataset before torch loads too (a name that could be a Hub dataset's is told apart with it).
     if problem := _several_sets_problem(args) or options_problem(args.scale, args.noise, args.jpeg):
         return usage_error(args.prog, problem)
-    problem = (
-        next(filter(None, map(missing_folder, args.dataset)), None)
-        or _lr_dir_problem(args)
-        or _columns_problem(args)
-        or _unloadable_hub_set(args)
-        or output_problem(args)
-    )
+    if problem := next(filter(None, map(missing_folder, args.dataset)), None):
+        return user_error(problem)
+    # datasets' bars ("Generating train split") where transformers' loading bar is drawn (`library_bars_wanted`):
+    # not into a log. datasets is imported for it only where a set is read with it.
+    shown = library_bars_wanted(reports_progress(args) and is_main_process())
+    with datasets_bars_off(not shown and any(map(read_with_datasets, args.dataset))):
+        return _evaluate_sets(args)
+
+
+def _evaluate_sets(args: argparse.Namespace) -> int:
+    """`_evaluate` once the options go together and the sets exist: the sets and models checked, loaded, scored;
+    the exit status."""
+    problem = _lr_dir_problem(args) or _columns_problem(args) or _unloadable_hub_set(args) or output_problem(args)
     if problem:
         return user_error(problem)
     from ..checkpoints.convert import CheckpointError

@@ -21,8 +21,8 @@ from ..image_datasets import (
     ground_truth_column,
     image_columns,
     input_column,
-    is_saved_dataset,
     load_image_dataset,
+    read_with_datasets,
 )
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import read_image
@@ -117,7 +117,7 @@ def load_samples(
     path, spec, name = Path(dataset), str(dataset), benchmark_name(dataset)
     if problem := columns_problem(dataset, lr_dir, column, lr_column):
         raise ValueError(problem)
-    if path.is_dir() and not is_saved_dataset(path):
+    if not read_with_datasets(path):
         if split is not None:  # all its images are scored: a "test" asked for would score the training images too
             raise ValueError(
                 f"{path} is a plain folder of images, which has no splits, so split {split!r} would be ignored: "
@@ -178,7 +178,7 @@ def columns_problem(
     path = Path(dataset)
     if lr_column is not None and lr_dir is not None:
         return "--lr-dir and --lr-column each give the inputs: give one of them"
-    if path.is_dir() and not is_saved_dataset(path) and (column, lr_column) != (None, None):
+    if not read_with_datasets(path) and (column, lr_column) != (None, None):
         return (
             f"{path} is a plain folder of images, which has no columns: drop --column / --lr-column, or read it as a "
             f"datasets image folder (imagefolder:{path})"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..console import note, reports_progress
 from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
+from ..library_bars import datasets_bars_off
 from ..processes import (
     LaunchParser,
     is_main_process,
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     gets it, only the main process says so)."""
     try:
         with terminate_as_interrupt(), pillow_pixel_limit(args.max_image_pixels):
-            with progress_as_asked(args, datasets_too=bool(args.dataset)):
+            with progress_as_asked(args):
                 return _run(args)
     except KeyboardInterrupt as stop:
         # Outputs are written atomically, so what exists is complete and a rerun skips it.
@@ -140,19 +141,26 @@ def _run(args: argparse.Namespace) -> int:
 def _run_dataset(args: argparse.Namespace, engine: ModelEngine) -> int:
     """`restore --dataset` on every process of the launch: the main process checks -o and holds it, every process
     restores its share of the parts into -o/PARTS_FOLDER (the dataset and model loaded by the main process first),
-    and the main process saves them as one dataset (and pushes it)."""
+    and the main process saves them as one dataset (and pushes it). datasets' bars ("Generating train split",
+    "Saving the dataset") are drawn where transformers' loading bar is (`library_bars_wanted`): not into a log."""
+    state = process_state(engine.device)
+    bars = library_bars_wanted(reports_progress(args) and state.is_local_main_process)
+    with datasets_bars_off(not bars):
+        return _restore_dataset(args, engine, state, bars)
+
+
+def _restore_dataset(args: argparse.Namespace, engine: ModelEngine, state: Any, bars: bool) -> int:
+    """`_run_dataset` on this process of the launch (`state`), with the libraries' bars as `bars` says."""
     from .collection import build_main_first
     from .dataset_restoration import PARTS_FOLDER
     from .dataset_values import rows_without_image
 
-    state = process_state(engine.device)
     main, processes = state.is_main_process, state.num_processes
     out = Path(args.output_dir)
     with contextlib.ExitStack() as claim:
         # From the check to the save: a second run into -o is refused, not mixed with this one.
         repo_id = on_main_process(lambda: _claim_output(args, out, claim), main, processes)
         dataset = main_first(lambda: _load_dataset(args), state)
-        bars = library_bars_wanted(reports_progress(args) and state.is_local_main_process)
         restorer = build_main_first(engine, state, bars=bars)
         start = time.perf_counter()
         restoration = _planned(args, dataset, restorer, out / PARTS_FOLDER)
