@@ -152,6 +152,47 @@ def test_a_folder_gone_mid_run_names_three_images_then_counts(tmp_path, caplog):
     )
 
 
+def test_each_dataloader_worker_lists_and_counts_its_own_unreadable_images_and_says_so(tmp_path, caplog):
+    """Each DataLoader worker decodes with its own copy of the data: it names the first 3 unreadable images it finds
+    and counts the rest on its own (4 workers: up to 16 lines, an image named by several), and the stop's count is
+    the failing worker's. The lines said "in this process" for each worker alike; now they say which worker."""
+    from swinir_hf.training.data import SampleError
+    from swinir_hf.training.sampler import _collate, _Samples, end_workers, next_batch
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(10):
+        Image.fromarray(smooth_image(rng, 12, 12)).save(images / f"img{i}.png")
+    ds = patches(images)
+    for path in images.iterdir():  # gone before the workers' first batches
+        path.unlink()
+    loader = torch.utils.data.DataLoader(
+        _Samples(ds), batch_sampler=StepBatchSampler(4, 1, 1, 0, 0, 5), collate_fn=_collate, num_workers=2
+    )
+    log = logging.FileHandler(tmp_path / "log")  # the forked workers write into it too
+    logger = logging.getLogger("swinir_hf.train")
+    logger.addHandler(log)
+    batches = iter(loader)
+    try:
+        with caplog.at_level(logging.WARNING, logger="swinir_hf.train"), pytest.raises(SampleError) as stop:
+            next_batch(batches, tmp_path / "run", 0)  # step 0's batch: worker 0's
+    finally:
+        end_workers(batches)
+        logger.removeHandler(log)
+        log.close()
+    lines = (tmp_path / "log").read_text().splitlines()
+    first = [line for line in lines if line.endswith(" (DataLoader worker 0 of 2)")]
+    assert len(first) == 3 and all(line.startswith(f"skipping unreadable image {images}") for line in first)
+    more = "those after the first 3 in DataLoader worker 0 of 2 are counted, not listed"
+    assert f"skipping more unreadable training images: {more}" in lines
+    assert all("DataLoader worker " in line for line in lines)
+    assert str(stop.value).startswith(
+        "training stopped after step 0: none of the 10 training images can be decoded any more (10 found so in "
+        f"DataLoader worker 0 of 2, 7 of them not listed; e.g. image {images / 'img'}"
+    )
+
+
 def test_paired_patches_stay_aligned_under_augmentation(tmp_path):
     rng = np.random.default_rng(2)
     (tmp_path / "hr").mkdir()

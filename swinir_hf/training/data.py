@@ -32,6 +32,7 @@ from .images import (
     check_not_trained_on,
     check_readable,
     config_images,
+    dataloader_worker,
     decode_image,
     item_name,
     items_fingerprint,
@@ -145,8 +146,8 @@ class TrainingPatches(torch.utils.data.Dataset):
             except Exception as err:
                 raise RuntimeError(f"{self._where(index)}: {type(err).__name__}: {err}") from err
         # Every file gone or damaged since the checks before the run (a folder unmounted, say).
-        unlisted = self._found - LISTED_UNREADABLE
-        counted = f"{self._found} found so in this process, {unlisted} of them not listed; " if unlisted > 0 else ""
+        where, unlisted = dataloader_worker() or "this process", self._found - LISTED_UNREADABLE
+        counted = f"{self._found} found so in {where}, {unlisted} of them not listed; " if unlisted > 0 else ""
         raise SampleError(
             f"none of the {n} training images can be decoded any more ({counted}e.g. {self._unreadable_why})"
         )
@@ -169,16 +170,17 @@ class TrainingPatches(torch.utils.data.Dataset):
             return None
 
     def _skip(self, index: int, what: str, err: Exception) -> None:
-        """Warn that `what` (image `index`'s file) is unreadable, unless said already in this process, naming only the
-        first `LISTED_UNREADABLE`: a folder gone mid-run made a line per image (800 for DIV2K) before the stop."""
+        """Warn that `what` (image `index`'s file) is unreadable, unless said already here, naming only the first
+        `LISTED_UNREADABLE` (a folder gone mid-run made 800 lines for DIV2K); each DataLoader worker its own, named."""
         self._unreadable_why = f"{what}: {err}"
         if index not in self._unreadable:
             self._unreadable.add(index)
             self._found += 1
+            where = dataloader_worker()
             if self._found <= LISTED_UNREADABLE:
-                logger.warning(f"skipping unreadable {what}: {err}")
+                logger.warning(f"skipping unreadable {what}: {err}" + (f" ({where})" if where else ""))
             elif self._found == LISTED_UNREADABLE + 1:
-                more = f"those after the first {LISTED_UNREADABLE} in this process are counted, not listed"
+                more = f"those after the first {LISTED_UNREADABLE} in {where or 'this process'} are counted, not listed"
                 logger.warning(f"skipping more unreadable training images: {more}")
 
     def _where(self, index: int) -> str:

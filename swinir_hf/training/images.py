@@ -249,6 +249,15 @@ def item_name(item: str | Mapping) -> str:
     return Path(path).name if path else "<in-memory image>"
 
 
+def dataloader_worker() -> str | None:
+    """ "DataLoader worker K of N" where training images are decoded in one (each has its own copy of the data, and
+    lists and counts the images it finds unreadable on its own), else None."""
+    from torch.utils.data import get_worker_info
+
+    worker = get_worker_info()
+    return None if worker is None else f"DataLoader worker {worker.id} of {worker.num_workers}"
+
+
 def shown_path(item: str | Mapping) -> str:
     """Where an item from `load_images` is, for a message: a file as listed (its data folder as given, then its path
     inside it: `photos/2023/a.png`), a dataset row by its file name or its row (`_described`)."""
