@@ -170,7 +170,7 @@ def test_a_run_stopped_by_its_data_resumes_from_its_last_checkpoint(paired_run, 
     assert said[-1] == (
         f"error: training stopped after step 2: {hr_dir / 'a.png'} (LR image {lr_dir / 'a.png'}): the LR image (8×8) "
         "is not its HR image's size (32×32) / 2 (changed since the run started?). Fix the files, then continue from "
-        "step-00000002 with --resume latest (with the images the run started with, by name and size)"
+        "step-00000002 with --resume latest (with the images the run started with, by name)"
     )
     assert said[-2].startswith(f"warning: skipping unreadable LR image {lr_dir / 'b.png'}")
     monkeypatch.setattr(loop, "save_checkpoint", save)

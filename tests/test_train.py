@@ -806,6 +806,81 @@ def test_resume_refuses_a_state_that_would_run_code(tiny_run, train_cli, images,
     assert train_cli(raw, "--resume", "latest") == 0 and summary(out)["step"] == 3
 
 
+def test_a_training_image_replaced_under_its_name_resumes_and_added_or_gone_ones_are_named(
+    tiny_run, train_cli, images, tmp_path, caplog
+):
+    """A damaged image replaced by a good copy (another byte size, another pixel size) changes only the samples drawn
+    from it: the epochs' permutations are of the count, and every other sample is a function of (seed, key) alone.
+    The resume goes on, naming the file in a warning and in training_config.yaml. An image added or gone changes the
+    permutation, so every later sample: refused, naming the files. (It was refused either way, naming none.)"""
+    from swinir_hf.training.data import Degradation, TrainingPatches
+    from swinir_hf.training.images import load_images
+
+    own = tmp_path / "images"
+    shutil.copytree(images, own)
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(own, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    patches = TrainingPatches(load_images(str(own)), 8, Degradation("bicubic", 2), 3, seed=0)
+    before = [patches[key] for key in range(8, 24)]  # the samples of the resumed steps, as the run would draw them
+    size = (own / "3.png").stat().st_size
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(own / "3.png")
+    after = TrainingPatches(load_images(str(own)), 8, Degradation("bicubic", 2), 3, seed=0)
+    for key, then in enumerate(before, start=8):  # those of the other images are the run's
+        same = all(torch.equal(then[k], after[key][k]) for k in ("pixel_values", "labels"))
+        assert same == (after.image_index(key) != 3), key
+    changed = f"data.train file 3.png: {size:,} bytes → {(own / '3.png').stat().st_size:,} bytes"
+    raw = tiny_run(own, out, train={"max_steps": 4, "checkpoint_every": 2})
+    caplog.clear()
+    assert train_cli(raw, "--resume", "latest") == 0 and summary(out)["step"] == 4
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [
+        f"{changed}: changed since the run was started, under the same name (a damaged image replaced?). The run goes "
+        "on: its samples from step 2 on are drawn from the files as they are now, those of the other images are the "
+        "run's"
+    ]
+    assert f"#   from step 2: train.max_steps: 2 → 4, {changed}\n" in (out / "training_config.yaml").read_text()
+    assert summary(out)["changes"] == [{"step": 2, "changed": ["train.max_steps: 2 → 4", changed]}]
+
+    raw = tiny_run(own, out, train={"max_steps": 6, "checkpoint_every": 2})
+    shutil.copy(own / "1.png", own / "8.png")
+    (own / "2.png").unlink()
+    with pytest.raises(ValueError, match="holds other images than the run was started with") as err:
+        run_training_of(raw, resume="latest")
+    assert "(8; added: 8.png; gone: 2.png). Each epoch draws a permutation of all of them" in str(err.value)
+    (own / "0.png").unlink()
+    with pytest.raises(ValueError, match=r"\(8 then, 7 now; added: 8.png; gone: 0.png, 2.png\)"):
+        run_training_of(raw, resume="latest")
+
+
+def test_training_images_moved_elsewhere_resume_by_their_listing(tiny_run, train_cli, images, tmp_path, capsys):
+    """A run's data copied to another disk or machine (the run folder too): the checkpoint lists its images by name
+    and size, and where the folder at the new place lists them alike the resume goes on, noting the move; it was
+    refused (`draws other training samples (changed: data.train: [...] → [...])`), and its advice, to resume with the
+    folder the run named, could not be followed. A folder there that holds other images is refused by those."""
+    out, moved = tmp_path / "run", tmp_path / "moved"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    shutil.copytree(images, moved / "images")
+    shutil.copytree(out, moved / "run")
+    raw = tiny_run(moved / "images", moved / "run", train={"max_steps": 3, "checkpoint_every": 2})
+    raw["data"]["val"] = tiny_run(images, out)["data"]["val"]
+    (moved / "images/5.png").unlink()
+    with pytest.raises(ValueError, match=r"holds other images than the run was started with \(8 then, 7 now; gone"):
+        run_training_of(raw, resume="latest")
+    shutil.copy(images / "5.png", moved / "images/5.png")
+    capsys.readouterr()
+    assert train_cli(raw, "--resume", "latest", "--no-progress") == 0 and summary(moved / "run")["step"] == 3
+    change = f"data.train: [{str(images)!r}] → [{str(moved / 'images')!r}]"
+    assert "changed at this resume (training_config.yaml notes it): train.output_dir: " in capsys.readouterr().err
+    assert summary(moved / "run")["changes"][0]["changed"][-1] == change
+
+
+def run_training_of(raw: dict, **kwargs):
+    """`run_training` of the raw config `raw`: its errors raised, not printed."""
+    from swinir_hf.training.loop import run_training
+
+    return run_training(TrainingConfig.from_dict(raw), progress=False, **kwargs)
+
+
 # What progress.json held before it recorded the run's samples, starting weights and config.
 OLD_PROGRESS = ("step", "history", "losses", "loss_window", "speed")
 

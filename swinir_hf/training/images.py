@@ -291,10 +291,12 @@ def _digest(read: Callable[[], bytes]) -> str | None:
 
 
 def items_fingerprint(items: list) -> dict[str, Any]:
-    """{"count", "sha256"} of items from `load_images`: of their file names and sizes in order, which tell whether a
-    resumed run reads the images it was started with, however their folders are written (relative, absolute)."""
+    """{"count", "sha256", "files"} of items from `load_images`: their file names and sizes in order (`files`, and
+    its digest), which tell whether a resumed run reads the images it was started with, however their folders are
+    written (relative, absolute), and name the files that differ (`resume_checks.image_changes`)."""
     listing = [(item_name(item), _item_bytes(item)[0]) for item in items]
-    return {"count": len(items), "sha256": hashlib.sha256(json.dumps(listing).encode()).hexdigest()}
+    digest = hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+    return {"count": len(items), "sha256": digest, "files": [list(entry) for entry in listing]}
 
 
 def check_not_trained_on(train_items: list, val_items: list) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from ..models.loading_swinir import REMOTE_CODE_FIELDS
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..processes import is_main_process
 from .recipe import (
+    LOCATED_SETTINGS,
     SAMPLE_SETTINGS,
     CheckpointRecord,
     checkpoint_record,
@@ -156,7 +158,9 @@ def check_recipe_resumable(record: CheckpointRecord, cfg: TrainingConfig, model:
     checkpoint, recorded = record.checkpoint, record.config
     saved = record.progress.get("samples") or (sample_settings(recorded) if recorded is not None else None)
     now = sample_settings(cfg)
-    drawn = [change for k in SAMPLE_SETTINGS if saved and (change := setting_change(saved, now, k))]
+    # Folders whose images the checkpoint lists are compared by those (`check_same_images`): moved, they are the same.
+    keys = [k for k in SAMPLE_SETTINGS if not (saved and "images" in saved and k in LOCATED_SETTINGS)]
+    drawn = [change for k in keys if saved and (change := setting_change(saved, now, k))]
     same_model = model_config_changes(checkpoint, model) == []
     changed = [*drawn, *(recipe_changes(recorded, cfg, same_model) if recorded is not None else [])]
     if changed != drawn:
@@ -193,19 +197,51 @@ def check_start_resumable(record: CheckpointRecord, cfg: TrainingConfig) -> None
         )
 
 
-def check_same_images(record: CheckpointRecord, now: dict[str, Any]) -> None:
-    """Raise `ValueError` when the run that saved the checkpoint of `record` sampled other images than this one's
-    (`now`, their `items_fingerprint`), by name and size: its folders, written alike, may hold others (read from
-    another folder)."""
-    checkpoint, saved = record.checkpoint, record.progress.get("samples", {})
-    if "images" in saved and saved["images"] != now:
-        then = saved["images"]["count"]
-        how = f"{then} then, {now['count']} now" if then != now["count"] else f"{then}, of other names or sizes"
-        raise ValueError(
-            f"cannot resume from {checkpoint}: data.train holds other images than the run was started with ({how}). "
-            f"Resume where its images are, or start from its model with --init-from {checkpoint / MODEL} and a new "
-            "train.output_dir"
-        )
+def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: TrainingConfig) -> list[str]:
+    """The training images' changes since the run that saved the checkpoint of `record` listed them, against this
+    run's (`now`, their `items_fingerprint`; `cfg`), as `Progress.changes` notes: its folders moved (another disk or
+    machine: the same images, by name and size) and files of the same names and order whose size changed (a damaged
+    image replaced by a good copy), which change only the samples drawn from them. Raise `ValueError` where images
+    were added, removed or renamed (or its folders, written alike, hold others: read from another folder): an epoch
+    draws a permutation of all of them, so every later sample would be another."""
+    samples = record.progress.get("samples", {})
+    checkpoint, saved = record.checkpoint, samples.get("images")
+    if saved is None:
+        return []
+    moved = [change for k in LOCATED_SETTINGS if (change := setting_change(samples, sample_settings(cfg), k))]
+    if (saved["count"], saved["sha256"]) == (now["count"], now["sha256"]):
+        return moved
+    then, files = saved.get("files"), now["files"]
+    if then is not None and [name for name, _ in then] == [name for name, _ in files]:
+        return moved + [
+            f"data.train file {a[0]}: {_bytes(a[1])} → {_bytes(b[1])}"
+            for a, b in zip(then, files, strict=True)
+            if a != b
+        ]
+    how = f"{saved['count']} then, {now['count']} now" if saved["count"] != now["count"] else f"{now['count']}"
+    if then is None:  # an earlier swinir-hf's checkpoint: the digest of the listing alone
+        how += ", of other names or sizes" if saved["count"] == now["count"] else ""
+    else:
+        names, old = Counter(name for name, _ in files), Counter(name for name, _ in then)
+        moved = [f"{what}: {_files(diff)}" for what, diff in (("added", names - old), ("gone", old - names)) if diff]
+        how += "; " + "; ".join(moved) if moved else ", in another order"
+    raise ValueError(
+        f"cannot resume from {checkpoint}: data.train holds other images than the run was started with ({how}). "
+        "Each epoch draws a permutation of all of them, so every sample after the checkpoint would differ from the "
+        "run's: resume with the files it was started with (put them back, move the new ones out; a file of the same "
+        f"name may be a new copy), or start from its model with --init-from {checkpoint / MODEL} and a new "
+        "train.output_dir"
+    )
+
+
+def _bytes(size: int) -> str:
+    return f"{size:,} bytes" if size >= 0 else "unreadable"
+
+
+def _files(names: Counter) -> str:
+    """Up to 3 of `names`, then how many more."""
+    listed = sorted(names.elements())
+    return ", ".join(listed[:3]) + (f" (+{len(listed) - 3} more)" if len(listed) > 3 else "")
 
 
 def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:

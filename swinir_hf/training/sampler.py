@@ -139,7 +139,7 @@ def next_batch(batches: Iterator, out: Path, step: int) -> dict[str, torch.Tenso
         return batch
     saved = list_checkpoints(out)
     goes_on = (
-        f"continue from {saved[-1].name} with --resume latest (with the images the run started with, by name and size)"
+        f"continue from {saved[-1].name} with --resume latest (with the images the run started with, by name)"
         if saved
         else "run the same command again (no checkpoint was saved yet)"
     )

@@ -77,7 +77,7 @@ def resume_state(run: Run, resume: str | None, resumed: CheckpointRecord | None)
     any."""
     if resumed is not None:
         resume_from = resumed.checkpoint
-        check_same_images(resumed, run.images)
+        images = check_same_images(resumed, run.images, run.cfg)  # moved or replaced
         check_plain_states(resume_from)
         try:
             run.accelerator.load_state(str(resume_from))
@@ -89,7 +89,7 @@ def resume_state(run: Run, resume: str | None, resumed: CheckpointRecord | None)
             raise unreadable_checkpoint(resume_from, err) from err
         step = run.progress.step
         recorded = resumed.config
-        changes = resumed_changes(recorded, run.cfg) if recorded is not None else []
+        changes = [*(resumed_changes(recorded, run.cfg) if recorded is not None else []), *images]
         if changes:  # kept with the run's progress, and said in its training_config.yaml
             run.progress.changes.append({"step": step, "changed": changes})
         rescheduled = set_schedule(run.scheduler, run.cfg.milestones(), run.cfg.train, step)
@@ -97,6 +97,13 @@ def resume_state(run: Run, resume: str | None, resumed: CheckpointRecord | None)
             logger.info(f"resumed from {resume_from} at step {step}")
             if changes:
                 logger.info(f"changed at this resume (training_config.yaml notes it): {', '.join(changes)}")
+            if replaced := [change for change in images if change.startswith("data.train file ")]:
+                # The sampling is the run's: only the samples drawn from these files are new.
+                logger.warning(
+                    f"{', '.join(replaced)}: changed since the run was started, under the same name (a damaged image "
+                    f"replaced?). The run goes on: its samples from step {step} on are drawn from the files as they "
+                    "are now, those of the other images are the run's"
+                )
             if rescheduled:
                 lr = run.scheduler.get_last_lr()[0]
                 logger.info(f"learning-rate schedule from the current config: lr {lr:g} at step {step}")
