@@ -1417,6 +1417,28 @@ def test_a_killed_writes_leftover_does_not_make_the_run_folder_taken(tiny_run, t
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_a_run_resumed_in_fp16_starts_its_gradient_scaler_afresh(tiny_run, train_cli, images, tmp_path, monkeypatch):
+    """A run saved in float32 or bf16 (on one GPU), resumed in fp16 (on another, without bf16): its checkpoint has no
+    gradient scaler state, which accelerate's load looked for, and the resume was refused as a damaged checkpoint
+    ("no such file ... scaler.pt. If its files are damaged, delete it"). The scaler starts as a run starts it.
+    (fp16 runs on GPUs only: a CPU gradient scaler stands in for it here.)"""
+    from swinir_hf.training import loop
+
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    build = loop.build_accelerator
+
+    def with_a_scaler(*args):
+        accelerator = build(*args)
+        accelerator.scaler = torch.amp.GradScaler("cpu")
+        return accelerator
+
+    monkeypatch.setattr(loop, "build_accelerator", with_a_scaler)
+    raw = tiny_run(images, out, train={"max_steps": 3, "checkpoint_every": 2})
+    assert train_cli(raw, "--resume", "latest") == 0 and summary(out)["step"] == 3
+    assert (out / "checkpoints/step-00000003/scaler.pt").is_file()
+
+
 def test_fp16_without_a_gpu_is_refused_not_trained_in_float32(tiny_run, train_cli, images, tmp_path, capsys):
     out = tmp_path / "run"
     assert train_cli(tiny_run(images, out, train={"mixed_precision": "fp16"})) == 1

@@ -80,7 +80,7 @@ def resume_state(run: Run, resume: str | None, resumed: CheckpointRecord | None)
         images = check_same_images(resumed, run.images, run.cfg)  # moved or replaced
         check_plain_states(resume_from)
         try:
-            run.accelerator.load_state(str(resume_from))
+            load_state(run.accelerator, resume_from)
             saved = copy.deepcopy(resumed.progress)  # the run's progress goes on from it: the record stays as read
             run.progress.load_state_dict(saved)
             window = saved.get("loss_window", {})  # absent from checkpoints written before it was kept
@@ -109,6 +109,21 @@ def resume_state(run: Run, resume: str | None, resumed: CheckpointRecord | None)
                 logger.info(f"learning-rate schedule from the current config: lr {lr:g} at step {step}")
     elif resume and run.main:
         logger.info(f"no checkpoint under {run.out / 'checkpoints'}: starting from step 0")
+
+
+def load_state(accelerator: Any, checkpoint: Path) -> None:
+    """accelerate's `load_state` of `checkpoint`. One saved without fp16's gradient scaler (a run in bf16 or float32,
+    resumed in fp16: on another GPU) leaves the scaler fresh, as a run starts it (it finds its scale in a few steps):
+    accelerate looked for the scaler's file, and its absence read as a damaged checkpoint."""
+    from accelerate.utils import SCALER_NAME
+
+    scaler = accelerator.scaler
+    if scaler is not None and not (checkpoint / SCALER_NAME).is_file():
+        accelerator.scaler = None  # for the load only: the prepared optimizer and backward keep the scaler
+    try:
+        accelerator.load_state(str(checkpoint))
+    finally:
+        accelerator.scaler = scaler
 
 
 def checkpoint_due(run: Run) -> bool:
