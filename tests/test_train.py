@@ -2032,15 +2032,24 @@ def test_ctrl_c_forwarded_by_the_launcher_is_not_a_second_ctrl_c(monkeypatch):
 
 def test_a_batch_that_does_not_split_is_refused_first_naming_the_fields(tiny_run, train_cli, tmp_path, capsys):
     """`train.batch_size` not divisible by accumulation × processes is said before the model or any data is read
-    (a large data.train takes minutes to list), in the config's field names, with the sizes that would split."""
+    (a large data.train takes minutes to list), in the config's field names, with the sizes that would split, and
+    the accumulations that would split the size as it is: a resume, which keeps it (it draws the samples), on more
+    processes (a run of 1 process accumulating 4 steps of 4 samples, resumed on 2) was told only "use 8", which it
+    then refuses."""
+    from swinir_hf.training.sampler import check_batch_split
+
     out = tmp_path / "run"
     raw = tiny_run(tmp_path / "not-there", out, train={"batch_size": 6, "gradient_accumulation_steps": 4})
     assert train_cli(raw) == 1
     assert capsys.readouterr().err == (
         "error: train.batch_size 6 must be divisible by train.gradient_accumulation_steps × processes = 4 × 1: "
-        "use 4 or 8\n"
+        "use 4 or 8, or keep it (as a resumed run must) with train.gradient_accumulation_steps 1, 2, 3 or 6\n"
     )
     assert not out.exists()
+    with pytest.raises(ValueError, match=r"= 4 × 2: use 8, or keep it \(as a resumed run must\) with train\.grad"):
+        check_batch_split(4, 4, 2)
+    with pytest.raises(ValueError, match=r"= 1 × 4: use 4 or 8, or keep it .* with a process count that divides 6$"):
+        check_batch_split(6, 1, 4)
 
 
 @pytest.mark.parametrize(

@@ -25,14 +25,18 @@ logger = logging.getLogger("swinir_hf.train")
 
 def check_batch_split(batch_size: int, accumulation: int, num_processes: int) -> None:
     """Raise `ValueError` unless `train.batch_size` (the total per optimizer step) splits into equal micro-batches
-    over `accumulation` steps and `num_processes` processes."""
+    over `accumulation` steps and `num_processes` processes, naming the batch sizes and, for a resumed run (which keeps
+    its batch size: it draws the samples) launched on another number of processes, the accumulations that would."""
     parts = accumulation * num_processes
     if batch_size % parts:
         below, above = batch_size - batch_size % parts, batch_size - batch_size % parts + parts
         choices = f"{below} or {above}" if below else str(above)
+        fits = [str(a) for a in range(1, batch_size + 1) if batch_size % (a * num_processes) == 0]
+        either = f"{', '.join(fits[:-1])} or {fits[-1]}" if len(fits) > 1 else "".join(fits)
+        keep = f"train.gradient_accumulation_steps {either}" if fits else f"a process count that divides {batch_size}"
         raise ValueError(
             f"train.batch_size {batch_size} must be divisible by train.gradient_accumulation_steps × processes = "
-            f"{accumulation} × {num_processes}: use {choices}"
+            f"{accumulation} × {num_processes}: use {choices}, or keep it (as a resumed run must) with {keep}"
         )
 
 
