@@ -350,7 +350,8 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
     assert train_cli(tiny_run(own, tmp_path / "own-run", train={"max_steps": 6}), "--resume", "latest") == 1
     assert capsys.readouterr().err.startswith(
         f"error: cannot resume from {tmp_path / 'own-run' / 'checkpoints' / 'step-00000004'}: data.train holds other "
-        "images than the run was started with (8 then, 7 now)."
+        "images than the run was started with (8 then, 7 now; gone: 7.png). Each epoch draws a permutation of all of "
+        "them"
     )
 
     broken = tmp_path / "broken"

@@ -874,6 +874,35 @@ def test_training_images_moved_elsewhere_resume_by_their_listing(tiny_run, train
     assert summary(moved / "run")["changes"][0]["changed"][-1] == change
 
 
+def test_the_image_listing_names_an_lr_file_and_an_earlier_checkpoint_is_compared_by_its_digest(tmp_path):
+    """In paired data the listing is the HR images, then the LR ones: a replaced LR file is named as data.train_lr's.
+    A checkpoint of an earlier swinir-hf keeps the listing's digest alone: other images are refused by count."""
+    from swinir_hf.training.images import items_fingerprint
+    from swinir_hf.training.recipe import CheckpointRecord
+    from swinir_hf.training.resume_checks import check_same_images
+
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    for name, size in (("a.png", 3), ("b.png", 4)):
+        (folder / name).write_bytes(b"x" * size)
+    items = [str(folder / "a.png"), str(folder / "b.png")]
+    raw = {"data": {"train": [str(folder)], "train_lr": [str(folder)], "degradation": "paired"}}
+    cfg = TrainingConfig.from_dict(raw)
+    then = items_fingerprint(items + items)
+    record = CheckpointRecord(tmp_path / "step-1", {"samples": {"images": then}}, None, None, None)
+    (folder / "b.png").write_bytes(b"x" * 5)
+    now = items_fingerprint(items + items)
+    assert check_same_images(record, now, cfg) == [
+        "data.train file b.png: 4 bytes → 5 bytes",
+        "data.train_lr file b.png: 4 bytes → 5 bytes",
+    ]
+    earlier = CheckpointRecord(tmp_path / "step-1", {"samples": {"images": then | {"files": None}}}, None, None, None)
+    with pytest.raises(ValueError, match=r"than the run was started with \(4, of other names or sizes\)\. Each epoch"):
+        check_same_images(earlier, now, cfg)
+    with pytest.raises(ValueError, match=r"\(4 then, 2 now\)\. Each epoch"):
+        check_same_images(earlier, items_fingerprint(items), cfg)
+
+
 def run_training_of(raw: dict, **kwargs):
     """`run_training` of the raw config `raw`: its errors raised, not printed."""
     from swinir_hf.training.loop import run_training
@@ -1646,7 +1675,9 @@ def launch_two_processes(raw: dict, tmp_path: Path) -> subprocess.CompletedProce
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
-def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
+def test_accelerate_launch_two_cpu_processes(tiny_run, train_cli, images, tmp_path):
+    """A 2-process run, checkpointed, then resumed on 1 process (a smaller machine): the samples are a function of
+    the step, not of the process count, so it goes on."""
     out = tmp_path / "ddp"
     # The main process's clock decides a timed checkpoint for both (here after every step).
     raw = tiny_run(images, out, train={"max_steps": 2, "ema_decay": 0.5, "checkpoint_minutes": 1e-9})
@@ -1660,6 +1691,9 @@ def test_accelerate_launch_two_cpu_processes(tiny_run, images, tmp_path):
             "random_states_0.pkl",
             "random_states_1.pkl",
         ]
+    raw["train"]["max_steps"] = 3
+    assert train_cli(raw, "--resume", "latest") == 0
+    assert [(c["processes"], c["start_step"], c["end_step"]) for c in summary(out)["compute"]] == [(2, 0, 2), (1, 2, 3)]
 
 
 @pytest.mark.slow

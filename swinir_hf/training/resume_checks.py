@@ -213,9 +213,10 @@ def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: Traini
         return moved
     then, files = saved.get("files"), now["files"]
     if then is not None and [name for name, _ in then] == [name for name, _ in files]:
+        hr = len(files) // 2 if cfg.data.degradation == "paired" else len(files)  # listed: HR images, then LR
         return moved + [
-            f"data.train file {a[0]}: {_bytes(a[1])} → {_bytes(b[1])}"
-            for a, b in zip(then, files, strict=True)
+            f"{'data.train' if i < hr else 'data.train_lr'} file {a[0]}: {_bytes(a[1])} → {_bytes(b[1])}"
+            for i, (a, b) in enumerate(zip(then, files, strict=True))
             if a != b
         ]
     how = f"{saved['count']} then, {now['count']} now" if saved["count"] != now["count"] else f"{now['count']}"

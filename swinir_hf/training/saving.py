@@ -97,7 +97,7 @@ def resume_state(run: Run, resume: str | None, resumed: CheckpointRecord | None)
             logger.info(f"resumed from {resume_from} at step {step}")
             if changes:
                 logger.info(f"changed at this resume (training_config.yaml notes it): {', '.join(changes)}")
-            if replaced := [change for change in images if change.startswith("data.train file ")]:
+            if replaced := [c for c in images if c.startswith(("data.train file ", "data.train_lr file "))]:
                 # The sampling is the run's: only the samples drawn from these files are new.
                 logger.warning(
                     f"{', '.join(replaced)}: changed since the run was started, under the same name (a damaged image "
