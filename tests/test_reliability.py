@@ -316,7 +316,8 @@ def test_failed_resume_keeps_the_config_and_a_failed_start_does_not_block_a_reru
         f"error: cannot resume from {latest}: this config draws other training samples (changed: train.seed: 0 → 3, "
         "train.batch_size: 4 → 2, data.patch_size: 8 → 12). Resume with the settings the run was started with (its "
         f"training_config.yaml), or start from its model with --init-from {latest / 'model'} and a new "
-        "train.output_dir\n"
+        "train.output_dir. (train.batch_size is the samples per optimizer step over all processes: to put fewer on "
+        "each device, raise train.gradient_accumulation_steps instead, which a resume may change)\n"
     )
     assert (out / "training_config.yaml").read_text() == config_before
     # The same images by another path resume: compared as text, an absolute path for a relative one was refused.

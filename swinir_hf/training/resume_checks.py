@@ -177,7 +177,15 @@ def check_recipe_resumable(record: CheckpointRecord, cfg: TrainingConfig, model:
             f"cannot resume from {checkpoint}: this config draws other training samples (changed: "
             f"{', '.join(drawn)}). Resume with the settings the run was started with (its training_config.yaml), "
             f"or start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+            + (_PER_DEVICE if any(change.startswith("train.batch_size:") for change in drawn) else "")
         )
+
+
+# A Trainer user's per_device_train_batch_size is not train.batch_size: the total, which draws the samples.
+_PER_DEVICE = (
+    ". (train.batch_size is the samples per optimizer step over all processes: to put fewer on each device, raise "
+    "train.gradient_accumulation_steps instead, which a resume may change)"
+)
 
 
 def check_start_resumable(record: CheckpointRecord, cfg: TrainingConfig) -> None:
