@@ -852,6 +852,28 @@ def test_a_training_image_replaced_under_its_name_resumes_and_added_or_gone_ones
         run_training_of(raw, resume="latest")
 
 
+def test_images_past_the_listed_count_are_checked_by_their_digest_alone(
+    tiny_run, train_cli, images, tmp_path, monkeypatch
+):
+    """Past `LISTED_IMAGES_MAX` images a checkpoint keeps only their digest (a listing would add ~30 bytes per image
+    to every checkpoint): a replaced file is then refused, unnamed, as before the listing."""
+    from swinir_hf.training import images as listed
+
+    monkeypatch.setattr(listed, "LISTED_IMAGES_MAX", 7)
+    assert "files" not in listed.items_fingerprint(listed.load_images(str(images)))
+    monkeypatch.setattr(listed, "LISTED_IMAGES_MAX", 8)
+    assert len(listed.items_fingerprint(listed.load_images(str(images)))["files"]) == 8
+    monkeypatch.setattr(listed, "LISTED_IMAGES_MAX", 7)
+    own, out = tmp_path / "images", tmp_path / "run"
+    shutil.copytree(images, own)
+    assert train_cli(tiny_run(own, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    progress = json.loads((out / "checkpoints" / "step-00000002" / "progress.json").read_text())
+    assert "files" not in progress["samples"]["images"]
+    Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8)).save(own / "3.png")
+    with pytest.raises(ValueError, match=r"holds other images than the run was started with \(8, of other names or "):
+        run_training_of(tiny_run(own, out, train={"max_steps": 4, "checkpoint_every": 2}), resume="latest")
+
+
 def test_training_images_moved_elsewhere_resume_by_their_listing(tiny_run, train_cli, images, tmp_path, capsys):
     """A run's data copied to another disk or machine (the run folder too): the checkpoint lists its images by name
     and size, and where the folder at the new place lists them alike the resume goes on, noting the move; it was

@@ -290,13 +290,22 @@ def _digest(read: Callable[[], bytes]) -> str | None:
         return None
 
 
+# Each checkpoint's progress.json lists the images (~30 bytes each) up to this many; beyond, only their digest is kept
+# (a million images would add ~30 MB to every checkpoint), and a resume can no longer name the files that differ.
+LISTED_IMAGES_MAX = 100_000
+
+
 def items_fingerprint(items: list) -> dict[str, Any]:
-    """{"count", "sha256", "files"} of items from `load_images`: their file names and sizes in order (`files`, and
-    its digest), which tell whether a resumed run reads the images it was started with, however their folders are
-    written (relative, absolute), and name the files that differ (`resume_checks.image_changes`)."""
+    """{"count", "sha256", "files"} of items from `load_images`: their file names and sizes in order (`files`, up
+    to `LISTED_IMAGES_MAX` of them, and its digest), which tell whether a resumed run reads the images it was started
+    with, however their folders are written (relative, absolute), and name the files that differ
+    (`resume_checks.check_same_images`)."""
     listing = [(item_name(item), _item_bytes(item)[0]) for item in items]
     digest = hashlib.sha256(json.dumps(listing).encode()).hexdigest()
-    return {"count": len(items), "sha256": digest, "files": [list(entry) for entry in listing]}
+    fingerprint: dict[str, Any] = {"count": len(items), "sha256": digest}
+    if len(listing) <= LISTED_IMAGES_MAX:
+        fingerprint["files"] = [list(entry) for entry in listing]
+    return fingerprint
 
 
 def check_not_trained_on(train_items: list, val_items: list) -> None:

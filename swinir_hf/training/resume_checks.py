@@ -219,8 +219,8 @@ def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: Traini
     moved = [change for k in LOCATED_SETTINGS if (change := setting_change(samples, sample_settings(cfg), k))]
     if (saved["count"], saved["sha256"]) == (now["count"], now["sha256"]):
         return moved
-    then, files = saved.get("files"), now["files"]
-    if then is not None and [name for name, _ in then] == [name for name, _ in files]:
+    then, files = saved.get("files"), now.get("files")  # unlisted: before they were, or too many
+    if then is not None and files is not None and [name for name, _ in then] == [name for name, _ in files]:
         hr = len(files) // 2 if cfg.data.degradation == "paired" else len(files)  # listed: HR images, then LR
         return moved + [
             f"{'data.train' if i < hr else 'data.train_lr'} file {a[0]}: {_bytes(a[1])} → {_bytes(b[1])}"
@@ -228,7 +228,7 @@ def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: Traini
             if a != b
         ]
     how = f"{saved['count']} then, {now['count']} now" if saved["count"] != now["count"] else f"{now['count']}"
-    if then is None:  # an earlier swinir-hf's checkpoint: the digest of the listing alone
+    if then is None or files is None:  # the digest of the listing alone
         how += ", of other names or sizes" if saved["count"] == now["count"] else ""
     else:
         names, old = Counter(name for name, _ in files), Counter(name for name, _ in then)
