@@ -699,13 +699,51 @@ def test_a_model_past_any_swinirs_is_not_built_whatever_its_config_came_from(tin
 
     for fields, said in (
         ({"depths": [MAX_SWIN_LAYERS + 1]}, f"{MAX_SWIN_LAYERS + 1:,} Swin layers"),
-        ({"embed_dim": 40_000, "num_heads": [8]}, "and at least 12,804,320,000 parameters"),
+        ({"embed_dim": 40_000, "num_heads": [8]}, "and at least 25,604,320,784 parameters"),
     ):
         config = tiny_config()
         for key, value in fields.items():
             setattr(config, key, value)
         with pytest.raises(ValueError, match=f"this config describes a SwinIR of .*{said}.*a damaged or hostile"):
             SwinIRForImageRestoration(config)
+
+
+def test_a_config_whose_mlp_or_embedding_is_past_any_swinirs_is_refused_before_anything_is_allocated(tiny_config):
+    """The parameter bound counted the attention projections alone: `mlp_ratio` 10**7 in a config (a model of 16
+    channels) allocated 10 GB before torch's allocator failed, `use_absolute_embeddings` with `image_size` 10**6
+    asked for 64 TB (a security audit). The bound stays below what is built, which it is compared with."""
+    for fields, said in (
+        ({"mlp_ratio": 1e7}, "at least 10,240,"),
+        ({"use_absolute_embeddings": True, "image_size": 1_000_000}, "at least 16,000,000,"),
+    ):
+        config = tiny_config()
+        for key, value in fields.items():
+            setattr(config, key, value)
+        with pytest.raises(ValueError, match=f"2 Swin layers and {said}.*a damaged or hostile"):
+            config.check_buildable()
+    for fields in ({"mlp_ratio": 0.5}, {"use_absolute_embeddings": True}, {"depths": [1, 2], "num_heads": [2, 4]}):
+        config = tiny_config(**fields)
+        with torch.device("meta"):
+            built = sum(p.numel() for p in SwinIRForImageRestoration(config).parameters())
+        assert built * 0.4 < config.least_parameters() <= built
+
+
+def test_a_model_folder_with_a_window_past_any_swinirs_is_refused_though_its_weights_fit(tiny_config, tmp_path):
+    """`window_size` 256 makes a model of 1 MB of weights, which fit its config, whose first 8×8 input asked for
+    17 GB (window attention takes window_size**4 values per head and window; the authors' window is 8): a hostile
+    folder got through every check (a security audit). It is refused by its config, before anything is built."""
+    from swinir_hf import SwinIRConfig
+
+    folder = tmp_path / "wide"
+    with pytest.MonkeyPatch.context() as patch:  # such a folder, made as only a hostile tool would now
+        patch.setattr(SwinIRConfig, "check_buildable", lambda self: None)
+        SwinIRForImageRestoration(
+            tiny_config(window_size=256, image_size=256, depths=[1], num_heads=[1])
+        ).save_pretrained(folder)
+    started = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"window_size 256 is past what is built here \(64;"):
+        load_model(folder)
+    assert time.perf_counter() - started < 5
 
 
 def test_a_pytorch_model_bin_folder_is_held_to_its_weights_too(tiny_config, tmp_path, monkeypatch):

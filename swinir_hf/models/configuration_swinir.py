@@ -46,6 +46,9 @@ CONFIG_ERRORS = (ValueError, TypeError, StrictDataclassError)
 # config.json is damaged or hostile, and building it would take minutes and gigabytes before anything said so.
 MAX_SWIN_LAYERS = 1_000
 MAX_PARAMETERS = 2_000_000_000
+# Window attention takes window_size**4 values per head and window (the authors': 8): a window of 256 made a model
+# of 1 MB of weights ask for 17 GB on its first 8×8 input.
+MAX_WINDOW_SIZE = 64
 
 
 # The seven official settings of the paper (Table 1 / the authors' `main_test_swinir.py`).
@@ -306,17 +309,28 @@ class SwinIRConfig(SaidPush, PreTrainedConfig):
 
     def least_parameters(self) -> int:
         """A lower bound on the model's parameter count, from the config alone (no module built): each Swin layer's
-        four C × C attention projections, and the head's widest convolution."""
+        four C × C attention projections, MLP and relative-position bias table, the absolute position embedding, and
+        the head's widest convolution."""
+        dim = self.embed_dim
         if self.upsampler == "pixelshuffledirect":
-            head = 9 * self.embed_dim * self.num_channels * self.upscale**2
+            head = 9 * dim * self.num_channels * self.upscale**2
         else:
             head = 9 * self.num_feat**2 if self.upsampler in ("pixelshuffle", "nearest+conv") else 0
-        return sum(self.depths) * 4 * self.embed_dim**2 + head
+        layer = 4 * dim**2 + 2 * dim * int(dim * self.mlp_ratio)
+        bias = (2 * self.window_size - 1) ** 2 * sum(d * h for d, h in zip(self.depths, self.num_heads, strict=False))
+        embedding = self.image_size**2 * dim if self.use_absolute_embeddings else 0
+        return sum(self.depths) * layer + bias + embedding + head
 
     def check_buildable(self) -> None:
-        """Raise ValueError for a config past any SwinIR's (`MAX_SWIN_LAYERS`, `MAX_PARAMETERS`), before a model of
-        it is built. Not a validator of the config itself: a folder's config is first compared with its weights,
-        which says more (`loading_swinir`)."""
+        """Raise ValueError for a config past any SwinIR's (`MAX_WINDOW_SIZE`, `MAX_SWIN_LAYERS`, `MAX_PARAMETERS`),
+        before a model of it is built. Not a validator of the config itself: a folder's config is first compared with
+        its weights, which says more (`loading_swinir`); but a window this large fits small weights."""
+        if self.window_size > MAX_WINDOW_SIZE:
+            raise ValueError(
+                f"this config's window_size {self.window_size} is past what is built here ({MAX_WINDOW_SIZE}; the "
+                f"authors' is 8): its attention would take {self.window_size**4:,} values per window and head, "
+                "gigabytes on the first input (a config.json like this is a damaged or hostile one)"
+            )
         layers, least = sum(self.depths), self.least_parameters()
         if layers > MAX_SWIN_LAYERS or least > MAX_PARAMETERS:
             raise ValueError(
