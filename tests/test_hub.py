@@ -294,6 +294,27 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
     ]
 
 
+def test_a_config_naming_code_outside_its_folder_gets_none_of_it_copied(tiny_config, tmp_path, caplog):
+    """A saved config.json's `auto_map` names the code files a save copies beside it: a hostile one naming
+    "../outside" had that file (outside every folder involved) read for its imports, and "../../x" ended the save in
+    `ValueError: Invalid name` (a security audit). Such names are said and skipped; the model is saved."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(src)
+    (tmp_path / "outside.py").write_text("from .secret import x\n")
+    config = json.loads((src / "config.json").read_text())
+    auto_map = {"AutoModel": "../outside.SwinIRForImageRestoration", "AutoConfig": "../../planted.SwinIRConfig"}
+    (src / "config.json").write_text(json.dumps({**config, "auto_map": auto_map}))
+    model = SwinIRForImageRestoration.from_pretrained(src)
+    caplog.clear()
+    model.save_pretrained(out)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "outside.py", "src"]
+    assert caplog.messages == [
+        f"config.json names {name}, which is not a file of the folder: not copied"
+        for name in ("../outside.py", "../../planted.py")
+    ]
+
+
 def test_two_threads_saving_one_model_each_get_the_code_and_leave_its_config(tiny_config, tmp_path, monkeypatch):
     """A save edits the model's config while it writes (the auto_map of its code); a second save on another thread,
     begun meanwhile and writing after the first had put the config back, wrote a folder without auto_map or code

@@ -706,6 +706,9 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
 
         names = self._named_code(fields)
         for name in names:  # grows by the modules each one imports (transformers loads those with it)
+            if Path(name).name != name:  # "../x.py", "/x.py": a hostile config.json's; read or written outside
+                logger.warning("config.json names %s, which is not a file of the folder: not copied", name)
+                continue
             target = folder / name
             if target.exists():
                 names += [f"{module}.py" for module in get_relative_imports(target) if f"{module}.py" not in names]
