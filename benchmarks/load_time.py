@@ -46,7 +46,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trees", nargs="+", type=Path, default=[REPO], help="source trees (default: this one)")
     parser.add_argument("--repeats", type=positive(1), default=3)
-    parser.add_argument("--folder", type=Path, default=Path("/tmp/swinir_m_x4"), help="the SwinIR-M folder")
+    # In the checkout's ignored outputs/, not the shared /tmp: a folder (or link) another user made at a fixed name
+    # there was loaded, or saved into.
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=REPO / "outputs" / "swinir_m_x4",
+        help="the SwinIR-M folder (default: %(default)s)",
+    )
     args = parser.parse_args()
     if missing := [str(t) for t in args.trees if not (t / "swinir_hf").is_dir()]:
         raise SystemExit(f"error: not a source tree (no swinir_hf/ in it): {', '.join(missing)}")

@@ -235,3 +235,11 @@ def test_frame_count_times_each_count_and_they_agree_below_the_cap(run_script):
         ("| GIF, 3 frames of 8²", "3, 3, 3 |"),
         ("| TIFF, 5 pages of 1²", "5, 5, 5 |"),
     ]
+
+
+def test_the_load_time_folder_is_in_the_checkout_not_the_shared_tmp(run_script):
+    """load_time.py made and loaded its model folder at /tmp/swinir_m_x4: a folder another user made there was
+    loaded, and a link planted at that name had the model saved into wherever it pointed (a security audit)."""
+    done = run_script("load_time.py", "--help")
+    said = " ".join(done.stdout.split())
+    assert f"(default: {BENCHMARKS.parent / 'outputs' / 'swinir_m_x4'})" in said and "/tmp" not in said
