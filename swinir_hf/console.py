@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,15 @@ from typing import Any
 
 # Error handlers that never raise on a character the stream's encoding lacks.
 _TOLERANT = ("backslashreplace", "replace", "ignore", "namereplace", "xmlcharrefreplace")
+# What a terminal would act on in a name the commands print (a file, a dataset row's path: someone else's): C0 and C1
+# controls, escape sequences among them (window title, clipboard, clear screen, reports typed back as input); kept
+# (group 1) are those progress bars and colours write: a CSI sequence moving up, erasing a line or setting colours.
+_TERMINAL_CONTROLS = re.compile(r"(\x1b\[[0-9;]*[AKm])|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with the terminal controls it holds (`_TERMINAL_CONTROLS`) as backslash escapes: `\\x1b]0;...\\x07`."""
+    return _TERMINAL_CONTROLS.sub(lambda m: m[1] or m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 def tolerant_output() -> None:
@@ -55,14 +65,16 @@ class StdoutErrorHook:
 
 class _GuardedStream:
     """A text stream whose write and flush errors go to `_failed`, which raises or lets the work go on (what was
-    written is then taken as written); the rest (isatty, encoding, fileno, ...) is the stream's."""
+    written is then taken as written), and which writes terminal controls as escapes (`terminal_safe`); the rest
+    (isatty, encoding, fileno, ...) is the stream's."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
 
     def write(self, text: str) -> int:
         try:
-            return self.stream.write(text)
+            self.stream.write(terminal_safe(text))
+            return len(text)
         except OSError as err:
             self._failed(err)
             return len(text)

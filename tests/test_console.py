@@ -187,3 +187,21 @@ def test_ten_thousand_tiles_make_a_line_per_30_seconds_not_one_per_tile(monkeypa
         for at, done in (("00:30", 2999), ("01:00", 5999), ("01:30", 8999))
     ]
     assert progress_lines._innermost() is None  # closed: a later tile loop (the Python API's) draws its own
+
+
+def test_a_name_with_terminal_controls_is_printed_escaped_by_the_commands(model_dir, tmp_path, monkeypatch, capsys):
+    """A file named `a<ESC>]0;PWNED<BEL><ESC>[2Jb.png` (in a folder someone else made) was printed as it is: the
+    terminal retitled its window and cleared the screen (OSC 52 would set the clipboard, a status report be typed
+    back as input) (a security audit). Its controls are printed as escapes; a progress bar's and colours' are kept."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a\x1b]0;PWNED\x07\x1b[2Jb.png").write_bytes(b"not an image")
+    monkeypatch.setattr(sys, "stderr", console.StderrReaderGone(sys.stderr))  # as the programs' (`tolerant_output`)
+    args = ["restore", str(folder), "-o", str(tmp_path / "out"), "--model", str(model_dir), "--no-progress"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"error: {folder}/a\\x1b]0;PWNED\\x07\\x1b[2Jb.png: not a readable image" in err
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", err), err
+    bar = "\r 50%|#####     | 1/2 \x1b[A\x1b[K\x1b[31mred\x1b[0m\tσ\n"
+    assert console.terminal_safe(bar) == bar
+    assert console.terminal_safe("\x00\x08\x9b6n\x7f") == "\\x00\\x08\\x9b6n\\x7f"
