@@ -41,6 +41,7 @@ EXPECTED_FILES = [
     "config.json",
     "configuration_swinir.py",
     "constants_swinir.py",
+    "handler.py",
     "hub_push_swinir.py",
     "image_processing_swinir.py",
     "loading_swinir.py",
@@ -107,7 +108,8 @@ def test_remote_code_is_generated_from_the_package(exported):
     folder = exported["classical_sr_x2"].path
     for name, source in remote_code_sources().items():
         assert (folder / name).read_text() == source
-        package_source = (Path(remote_code.models.__file__).parent / name).read_text()
+        module = remote_code.HANDLER_MODULE + ".py" if name == remote_code.HANDLER_FILE else name
+        package_source = (Path(remote_code.models.__file__).parent / module).read_text()
         assert source.endswith(package_source) and source.startswith("# ")
 
 
@@ -527,7 +529,8 @@ def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(parity, tmp_
     expected = restore(load_model(folder), Image.open(image), dtype="float32")
     assert list(report) == ["model_only", "model_and_processor", "pipeline"]
     for resaved, entry in report.items():
-        without = {"README.md"} | ({"preprocessor_config.json"} if resaved == "model_only" else set())
+        # handler.py is no code config.json names: transformers' saves leave it (docs/hub.md says to copy it)
+        without = {"README.md", "handler.py"} | ({"preprocessor_config.json"} if resaved == "model_only" else set())
         assert entry["files"] == [f for f in EXPECTED_FILES if f not in without], resaved
         config = json.loads((tmp_path / resaved / "config.json").read_text())
         assert config["auto_map"] == remote_code.AUTO_MAP, resaved
@@ -561,7 +564,8 @@ def test_a_hub_folder_resaved_through_the_package_still_loads_without_it(parity,
     assert type(model).__module__.startswith("swinir_hf") and model.config.auto_map == remote_code.AUTO_MAP
     model.save_pretrained(tmp_path / "resaved")
     SwinIRImageProcessor.from_pretrained(folder).save_pretrained(tmp_path / "resaved")
-    assert sorted(p.name for p in (tmp_path / "resaved").iterdir()) == [f for f in EXPECTED_FILES if f != "README.md"]
+    resaved = sorted(p.name for p in (tmp_path / "resaved").iterdir())
+    assert resaved == [f for f in EXPECTED_FILES if f not in ("README.md", "handler.py")]
     image = tmp_path / "grey.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (13, 17), dtype=np.uint8)).save(image)
     module = run_without_the_package(RELOAD, [str(tmp_path / "resaved"), str(image)], tmp_path)
@@ -592,6 +596,91 @@ def test_refuses_a_mismatching_remote_code_copy(parity, tmp_path, monkeypatch):
     with pytest.raises(HubExportError, match="loaded via remote code differs from the original"):
         export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
     assert list(tmp_path.iterdir()) == []  # nothing published, no staging folder left
+
+
+def test_refuses_an_endpoint_handler_that_differs_from_restore(parity, tmp_path, monkeypatch):
+    sources = remote_code_sources()
+    bad = sources["handler.py"].replace(  # a base64 image's alpha dropped
+        "return Image.open(io.BytesIO(inputs))", "return Image.open(io.BytesIO(inputs)).convert('RGB')"
+    )
+    assert bad != sources["handler.py"]
+    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "handler.py": bad})
+    with pytest.raises(HubExportError, match=r"handler\.py does not reproduce swinir_hf\.restore\(\) on a base64 PNG"):
+        export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+ENDPOINT = textwrap.dedent(
+    """
+    import base64, importlib.util, json, sys
+    from PIL import Image
+
+    folder, image_path = json.loads(sys.argv[1])
+    # As the Inference Endpoints toolkit loads a repo's handler: by its path, with the folder first on sys.path.
+    sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location("handler", f"{folder}/handler.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["handler"] = module
+    spec.loader.exec_module(module)
+    handler = module.EndpointHandler(folder)
+    report = {"device": str(handler.pipeline.device), "pipeline": type(handler.pipeline).__module__}
+    # An image body reaches the handler as a PIL image converted to RGB, a JSON body's file as base64.
+    handler({"inputs": Image.open(image_path).convert("RGB"), "parameters": {}}).save("pil.png")
+    with open(image_path, "rb") as f:
+        encoded = base64.b64encode(f.read()).decode()
+    handler({"inputs": encoded}).save("base64.png")
+    handler({"inputs": "data:image/png;base64," + encoded, "parameters": {"alpha": "bicubic"}}).save("bicubic.png")
+    errors = {}
+    for name, data in {
+        "tile": {"inputs": encoded, "parameters": {"tile": 64, "outscale": 3}},
+        "unknown": {"inputs": encoded, "parameters": {"strength": 2}},
+        "alpha": {"inputs": encoded, "parameters": {"alpha": "nearest"}},
+        "path": {"inputs": image_path},
+        "key": {"inputs": encoded, "options": {}},
+    }.items():
+        try:
+            handler(data)
+        except (TypeError, ValueError) as err:
+            errors[name] = f"{type(err).__name__}: {err}"
+    report["errors"] = errors
+    print(json.dumps(report))
+    """
+)
+
+
+def test_an_exported_endpoint_handler_restores_without_the_package(tiny_config, tmp_path, monkeypatch):
+    """An exported folder's handler.py, loaded as Inference Endpoints load it in a Python without swinir_hf,
+    restores a PIL image (what the toolkit makes of an image body) and a base64 PNG (a JSON body's, alpha kept) to
+    exactly `restore()`'s pixels, and refuses parameters it does not take, saying why."""
+    monkeypatch.setenv("SWINIR_CPU_ATTENTION", "matmul")  # one attention kernel in both processes
+    model = _trained_folder(tiny_config, tmp_path / "run").eval()
+    folder = hub.export_model_folder(tmp_path / "run", tmp_path / "out", repo_id="me/tiny-x2").path
+    rgba = np.random.default_rng(0).integers(0, 256, (11, 13, 4), dtype=np.uint8)
+    Image.fromarray(rgba).save(tmp_path / "in.png")
+    report = run_without_the_package(ENDPOINT, [str(folder), str(tmp_path / "in.png")], tmp_path)
+    assert report["device"] == "cpu" and report["pipeline"].startswith("transformers_modules."), report
+    image = Image.fromarray(rgba)
+    expected = {
+        "pil.png": restore(model, image.convert("RGB"), dtype="float32"),
+        "base64.png": restore(model, image, dtype="float32"),
+        "bicubic.png": restore(model, image, dtype="float32", alpha="bicubic"),
+    }
+    for name, want in expected.items():
+        got = Image.open(tmp_path / name)
+        assert (got.mode, got.size) == (want.mode, want.size) == (want.mode, (26, 22)), name
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=name)
+    errors = report["errors"]
+    assert errors["tile"].startswith("ValueError: unknown parameter(s) outscale, tile: this endpoint takes alpha")
+    assert "which has no tiles, outscale, self-ensemble or precision options" in errors["tile"]
+    assert errors["unknown"] == (
+        "ValueError: unknown parameter(s) strength: this endpoint takes alpha ('model' or 'bicubic')"
+    )
+    assert errors["alpha"] == "ValueError: alpha must be 'model' or 'bicubic', got 'nearest'"
+    assert errors["path"].startswith("ValueError: inputs: a string is taken as an image file in base64, and this")
+    assert errors["key"] == "ValueError: a request holds inputs and parameters, not options"
+    card = (folder / "README.md").read_text()
+    assert "### Inference Endpoints" in card and "untested on a running endpoint" in card
+    assert "### Inference Endpoints" not in (tmp_path / "run" / "README.md").read_text()  # no handler there
 
 
 def test_refuses_a_file_named_like_a_release_with_other_weights(parity, tmp_path):

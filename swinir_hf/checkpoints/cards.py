@@ -172,6 +172,26 @@ swinir-hf restore input.png -o restored/ --model {shlex.quote(model_id)}   # --t
 ```"""
 
 
+def _endpoint_snippet() -> str:
+    return f"""### Inference Endpoints
+
+This repository's `handler.py` is a custom handler for Hugging Face Inference Endpoints (Deploy → Inference
+Endpoints; the container must run the Inference Toolkit with `transformers` ≥ {MIN_TRANSFORMERS}): it restores each
+image with the model code stored here, on the endpoint's GPU where it has one, whole (no tiles: an image too large for
+its memory is refused, saying so). Send the image file and ask for PNG back:
+
+```bash
+curl "$ENDPOINT_URL" -H "Authorization: Bearer $HF_TOKEN" -H "Content-Type: image/png" -H "Accept: image/png" \\
+  --data-binary @input.png -o restored.png
+```
+
+An image body reaches the handler in RGB; to keep alpha (or 16-bit grey) where the toolkit passes a JSON string on as
+it is, send `Content-Type: application/json` with
+`{{"inputs": "<the file in base64>", "parameters": {{"alpha": "bicubic"}}}}` instead (`parameters` is optional;
+`alpha`, "model" or "bicubic", is the only one: any other is refused). The export checked the handler (it gives the
+package's pixels), but it is untested on a running endpoint: please report what goes wrong."""
+
+
 def _fine_tuning_snippet(ref: str, config: SwinIRConfig, setup: str) -> str:
     c, times = _shape(config)
     loss = "L1" if config.loss == "l1" else "Charbonnier"
@@ -198,7 +218,8 @@ CONFIG.yaml` with this repository as the initial weights; see the package's `doc
 
 
 def _usage(model_id: str, config: SwinIRConfig, remote_code: bool) -> str:
-    """The "How to use" section: pipeline, `from_pretrained`, command line and fine-tuning snippets. A bundled
+    """The "How to use" section: pipeline, `from_pretrained`, command line, (with the model code) Inference Endpoints
+    and fine-tuning snippets. A bundled
     model's name (`sr-x4`) is its folder in the package for Python and its name for the command line."""
     from .loading import DEFAULT_MODELS
 
@@ -215,6 +236,7 @@ def _usage(model_id: str, config: SwinIRConfig, remote_code: bool) -> str:
             _pipeline_snippet(ref, config, setup + bundled_setup, trust),
             _from_pretrained_snippet(ref, config, setup + bundled_setup, trust),
             _cli_snippet(model_id),
+            *([_endpoint_snippet()] if remote_code else []),
             _fine_tuning_snippet(ref, config, bundled_setup),
         ]
     )

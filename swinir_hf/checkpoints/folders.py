@@ -13,7 +13,7 @@ from ..library_bars import transformers_bars_off
 from ..models.image_processing_swinir import SwinIRImageProcessor
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..storage.atomic_writes import files_matching, written_aside
-from .remote_code import REMOTE_MODULES
+from .remote_code import HANDLER_FILE, REMOTE_MODULES
 
 # The files of a model folder without remote code (what the trainer saves).
 MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
@@ -27,6 +27,7 @@ _MODEL_FOLDER_PATTERNS = (
     "pytorch_model.bin.index.json",
     "pytorch_model-*-of-*.bin",
     *(f"{module}.py" for module in REMOTE_MODULES),
+    HANDLER_FILE,  # an export's: without its code beside it, a handler that cannot load
 )
 
 

@@ -5,10 +5,12 @@ the classes a folder's own copy defines.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .. import models
 from ..models.loading_swinir import MODEL_AUTO_MAP
@@ -27,6 +29,10 @@ REMOTE_MODULES = (
     "image_processing_swinir",
     "pipeline_swinir",
 )
+# Hugging Face Inference Endpoints' custom handler, shipped as the folder's root `handler.py` (the name the endpoint's
+# toolkit looks for). The toolkit imports it by its path, outside any package: it imports no other shipped module.
+HANDLER_MODULE = "handler_swinir"
+HANDLER_FILE = "handler.py"
 AUTO_MAP = {**MODEL_AUTO_MAP, "AutoImageProcessor": "image_processing_swinir.SwinIRImageProcessor"}
 # `pipeline(TASK, model=folder, trust_remote_code=True)` builds the folder's own pipeline class.
 CUSTOM_PIPELINES = {
@@ -39,7 +45,8 @@ class HubExportError(RuntimeError):
 
 
 def remote_code_sources() -> dict[str, str]:
-    """File name → source of the package modules that make a folder loadable with `trust_remote_code=True`.
+    """File name → source of the package modules that make a folder loadable with `trust_remote_code=True`, and of
+    its Inference Endpoints handler (`HANDLER_FILE`).
 
     Generated from the installed package, so the Hub copies never drift from it.
     """
@@ -53,6 +60,12 @@ def remote_code_sources() -> dict[str, str]:
                 raise HubExportError(f"{module}.py imports .{target}, which is not shipped as remote code")
         header = f"# {module}.py of swinir-hf {__version__}, copied for trust_remote_code=True (edit the package).\n"
         sources[f"{module}.py"] = header + source
+    source = resources.files(models).joinpath(f"{HANDLER_MODULE}.py").read_text(encoding="utf-8")
+    if re.search(r"^\s*from \.", source, flags=re.MULTILINE):
+        raise HubExportError(f"{HANDLER_MODULE}.py imports relatively, which its copy as {HANDLER_FILE} cannot")
+    header = f"# {HANDLER_FILE}: {HANDLER_MODULE}.py of swinir-hf {__version__}, for Inference Endpoints (edit the "
+    header += "package).\n"
+    sources[HANDLER_FILE] = header + source
     return sources
 
 
@@ -86,3 +99,13 @@ def drop_remote_module_cache(folder: Path) -> None:
         identifier = f"_{identifier}"
     for name in {folder.name, identifier}:
         shutil.rmtree(Path(HF_MODULES_CACHE) / "transformers_modules" / name, ignore_errors=True)
+
+
+def endpoint_handler(folder: Path, device: str | None = None) -> Any:
+    """The `EndpointHandler` of `folder`'s `handler.py`, imported by its path as the endpoint's toolkit imports it."""
+    spec = importlib.util.spec_from_file_location(f"swinir_endpoint_handler_{folder.name}", folder / HANDLER_FILE)
+    if spec is None or spec.loader is None:
+        raise HubExportError(f"{folder / HANDLER_FILE} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.EndpointHandler(str(folder), device=device)

@@ -6,7 +6,9 @@ unedited export of the same weights (and so may be rebuilt without --overwrite).
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -19,7 +21,7 @@ from PIL import Image
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.runtime_swinir import ENV_CPU_ATTENTION
 from .folders import MODEL_FILES
-from .remote_code import HubExportError, folder_classes, remote_code_sources
+from .remote_code import HANDLER_FILE, HubExportError, endpoint_handler, folder_classes, remote_code_sources
 
 ATOL = 1e-5
 
@@ -30,7 +32,7 @@ def verify_folder(
     """Check a written folder against the original: the saved tensors equal `params` exactly; the folder loaded
     with this package and with the folder's own code (its dynamic modules: transformers 5 would otherwise pick
     the classes this package registered) reproduces `reference`'s output on one image; and the folder's own
-    pipeline gives exactly the package's `restore()` pixels on an RGBA image.
+    pipeline and its Inference Endpoints handler give exactly the package's `restore()` pixels on an RGBA image.
 
     Returns the largest absolute output difference; raises `HubExportError` on any mismatch.
     """
@@ -79,9 +81,22 @@ def verify_folder(
                 worst = max(worst, diff)
         piped = remote["pipeline"](model=remote_model, image_processor=remote_processor)(Image.fromarray(rgba))
         restored = restore(reference, Image.fromarray(rgba), dtype="float32")
-    if not np.array_equal(np.asarray(piped), np.asarray(restored)):
-        raise HubExportError("the folder's own pipeline does not reproduce swinir_hf.restore() on an RGBA image")
+        if not np.array_equal(np.asarray(piped), np.asarray(restored)):
+            raise HubExportError("the folder's own pipeline does not reproduce swinir_hf.restore() on an RGBA image")
+        _check_endpoint_handler(folder, Image.fromarray(rgba), restored)
     return worst
+
+
+def _check_endpoint_handler(folder: Path, image: Image.Image, restored: Image.Image) -> None:
+    """The folder's `handler.py`, imported as Inference Endpoints import it (on the CPU here), gives `restored` for
+    `image` sent as a PIL image and as a PNG file in base64."""
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    handler = endpoint_handler(folder, device="cpu")
+    for kind, inputs in (("a PIL image", image), ("a base64 PNG", base64.b64encode(png.getvalue()).decode())):
+        served = handler({"inputs": inputs, "parameters": {}})
+        if served.mode != restored.mode or not np.array_equal(np.asarray(served), np.asarray(restored)):
+            raise HubExportError(f"the folder's {HANDLER_FILE} does not reproduce swinir_hf.restore() on {kind} (RGBA)")
 
 
 @contextlib.contextmanager
@@ -111,7 +126,9 @@ def is_export_of(folder: Path, params: Mapping[str, torch.Tensor]) -> bool:
     from safetensors.torch import load_file
 
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
-    if not names <= export_files() or not all((folder / name).is_file() for name in export_files() - {"README.md"}):
+    # (An earlier version's export has no handler: refused below as another version's, not as no export at all.)
+    needed = export_files() - {"README.md", HANDLER_FILE}
+    if not names <= export_files() or not all((folder / name).is_file() for name in needed):
         return False
     try:
         saved = load_file(folder / "model.safetensors")

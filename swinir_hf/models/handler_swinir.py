@@ -1,0 +1,106 @@
+"""The custom handler of Hugging Face Inference Endpoints for a SwinIR Hub folder, shipped as its root `handler.py`.
+
+The endpoint's toolkit imports this file by its path (not as part of a package: it imports no other file of the
+folder itself), builds `EndpointHandler(repo_folder)` once and calls it with each request, `{"inputs": image,
+"parameters": {...}}`. The model runs with the folder's own code (config.json's `auto_map` and `custom_pipelines`,
+as `trust_remote_code=True` loads it): the swinir-hf package is not needed, and not used where it is installed.
+
+What the toolkit was relied on for (huggingface-inference-toolkit; untested on a real endpoint): a request with an
+image body (`Content-Type: image/png`, ...) arrives as a PIL image, converted to RGB; a JSON body's `inputs` as it
+was sent, a base64 string here (the toolkit's own media decoding applies to its tasks, not to a custom handler); the
+PIL image returned is saved in the format of the request's `Accept` header (`image/png` keeps every mode).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+TASK = "image-restoration"
+# What a request's "parameters" may hold: the options of the folder's pipeline that apply to one image.
+PARAMETERS = ("alpha",)
+
+
+class EndpointHandler:
+    """Restores the image of each request with the model of the folder `path`, on CUDA where there is one.
+
+    `device` (not given by the toolkit) runs it elsewhere: the export's check runs it on the CPU.
+    """
+
+    def __init__(self, path: str = "", device: str | None = None) -> None:
+        from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+        folder = str(Path(path or ".").resolve())
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+
+        def own(reference: str) -> type:  # the folder's copy, never a class an installed package registered
+            return get_class_from_dynamic_module(reference, folder)
+
+        model = own(config["auto_map"]["AutoModelForImageToImage"]).from_pretrained(folder).eval()
+        processor = own(config["auto_map"]["AutoImageProcessor"]).from_pretrained(folder)
+        pipeline_class = own(config["custom_pipelines"][TASK]["impl"])
+        # The whole-image options swinir_hf.restore has and this code does not (tiles, outscale, ...).
+        self.engine_options = set(getattr(sys.modules[pipeline_class.__module__], "ENGINE_OPTIONS", ()))
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.pipeline = pipeline_class(model=model, image_processor=processor, device=torch.device(device))
+
+    def __call__(self, data: dict[str, Any]) -> Image.Image:
+        """`data["inputs"]`: a PIL image, an image file's bytes or their base64 (a `data:` URI too); returns the
+        restored PIL image, of the input's mode with its alpha. Raises ValueError / TypeError for anything else."""
+        if not isinstance(data, dict) or "inputs" not in data:
+            raise ValueError('a request is {"inputs": image, "parameters": {...}}, got ' + _shown(data))
+        others = sorted(set(data) - {"inputs", "parameters"})
+        if others:
+            raise ValueError(f"a request holds inputs and parameters, not {', '.join(others)}")
+        parameters = data.get("parameters") or {}
+        self.check_parameters(parameters)
+        return self.pipeline(as_image(data["inputs"]), **parameters)
+
+    def check_parameters(self, parameters: Any) -> None:
+        """Refuse what is not one of `PARAMETERS`, saying why: nothing asked of a request is left undone silently."""
+        if not isinstance(parameters, dict):
+            raise TypeError(f"parameters must be an object, got {_shown(parameters)}")
+        unknown = sorted(set(parameters) - set(PARAMETERS))
+        if not unknown:
+            return
+        message = f"unknown parameter(s) {', '.join(unknown)}: this endpoint takes alpha ('model' or 'bicubic')"
+        if set(unknown) & self.engine_options:
+            message += (
+                "; it restores whole images with the model code of this repository, which has no tiles, outscale, "
+                "self-ensemble or precision options (the swinir-hf package's swinir_hf.restore has them)"
+            )
+        raise ValueError(message)
+
+
+def as_image(inputs: Any) -> Image.Image:
+    """A request's input as a PIL image. A string is an image file in base64, never a path or URL (which the
+    endpoint would read or fetch itself)."""
+    if isinstance(inputs, Image.Image):
+        return inputs
+    if isinstance(inputs, str):
+        text = inputs.split(",", 1)[1] if inputs.startswith("data:") else inputs
+        try:  # whitespace aside: `base64 FILE` breaks its output into lines
+            inputs = base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError) as err:
+            message = f"inputs: a string is taken as an image file in base64, and this one is not ({err})"
+            raise ValueError(message) from None
+    if isinstance(inputs, (bytes, bytearray)):
+        try:
+            return Image.open(io.BytesIO(inputs))
+        except UnidentifiedImageError:
+            raise ValueError(f"inputs: not an image file Pillow can read ({len(inputs)} bytes)") from None
+    raise TypeError(f"inputs must be an image, its file's bytes or their base64, got {_shown(inputs)}")
+
+
+def _shown(value: Any) -> str:
+    """`value` for a message: its type, and a short repr (a request may be megabytes of base64)."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
