@@ -637,6 +637,7 @@ ENDPOINT = textwrap.dedent(
         "alpha": {"inputs": encoded, "parameters": {"alpha": "nearest"}},
         "path": {"inputs": image_path},
         "key": {"inputs": encoded, "options": {}},
+        "list": {"inputs": encoded, "parameters": []},
     }.items():
         try:
             handler(data)
@@ -678,6 +679,7 @@ def test_an_exported_endpoint_handler_restores_without_the_package(tiny_config, 
     assert errors["alpha"] == "ValueError: alpha must be 'model' or 'bicubic', got 'nearest'"
     assert errors["path"].startswith("ValueError: inputs: a string is taken as an image file in base64, and this")
     assert errors["key"] == "ValueError: a request holds inputs and parameters, not options"
+    assert errors["list"] == "TypeError: parameters must be an object, got list []"
     card = (folder / "README.md").read_text()
     assert "### Inference Endpoints" in card and "untested on a running endpoint" in card
     assert "### Inference Endpoints" not in (tmp_path / "run" / "README.md").read_text()  # no handler there

@@ -60,7 +60,7 @@ class EndpointHandler:
         others = sorted(set(data) - {"inputs", "parameters"})
         if others:
             raise ValueError(f"a request holds inputs and parameters, not {', '.join(others)}")
-        parameters = data.get("parameters") or {}
+        parameters = {} if data.get("parameters") is None else data["parameters"]
         self.check_parameters(parameters)
         return self.pipeline(as_image(data["inputs"]), **parameters)
 
