@@ -683,6 +683,8 @@ def test_an_exported_endpoint_handler_restores_without_the_package(tiny_config, 
     card = (folder / "README.md").read_text()
     assert "### Inference Endpoints" in card and "untested on a running endpoint" in card
     assert "### Inference Endpoints" not in (tmp_path / "run" / "README.md").read_text()  # no handler there
+    folders.save_model_folder(folder, model)  # the package's save, without code: no handler left that cannot load
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
 
 
 def test_refuses_a_file_named_like_a_release_with_other_weights(parity, tmp_path):
