@@ -164,6 +164,11 @@ class _AboveTheBars(logging.Handler):
             self.handleError(record)
 
 
+# The name of `prefixed_warnings`' handler, by which it is found again: a class would not do, since
+# `importlib.reload` of this module (a notebook's) makes new classes, of which the handler added before is no instance.
+_PREFIXED_HANDLER = "swinir_hf.prefixed_warnings"
+
+
 def _prefixed_handler(level: int) -> logging.Handler:
     """The package's log on stderr from `level` up, warnings and errors as `warning: ...` / `error: ...`."""
     handler = _AboveTheBars(level)
@@ -176,8 +181,10 @@ def prefixed_warnings() -> None:
     `error: ...`: without a handler, Python's last resort printed them bare. For the programs that log nothing else
     (`restore`, `eval`, `convert`, `hub`, a spawned data worker); the trainer's command line has `package_log`."""
     logger = logging.getLogger(PACKAGE_LOGGER)
-    if not any(isinstance(h.formatter, LevelPrefix) for h in logger.handlers):
-        logger.addHandler(_prefixed_handler(logging.WARNING))
+    if not any(handler.get_name() == _PREFIXED_HANDLER for handler in logger.handlers):  # once: each call, a copy
+        handler = _prefixed_handler(logging.WARNING)
+        handler.set_name(_PREFIXED_HANDLER)
+        logger.addHandler(handler)
 
 
 @contextmanager
@@ -217,16 +224,27 @@ def bar_switch(progress: bool) -> dict[str, bool]:
 
 
 def bars_redrawn() -> bool:
-    """Whether a progress bar on stderr is redrawn in place: on a terminal, or as a notebook's widget (`tqdm.auto`'s).
-    Elsewhere (`> log 2>&1`, nohup, a pipe) every redraw is appended after the last: a file of one long line."""
+    """Whether a progress bar on stderr is redrawn in place: on a terminal, or in a notebook (`in_notebook_kernel`),
+    as `tqdm.auto`'s widget or, without ipywidgets, as tqdm's text bar, which a notebook's output redraws on each
+    carriage return. Elsewhere (`> log 2>&1`, nohup, a pipe) every redraw is appended after the last: a file of one
+    long line."""
     from tqdm.auto import tqdm
 
-    if any(kind.__module__ == "tqdm.notebook" for kind in tqdm.__mro__):  # (tqdm.notebook imports IPython)
+    if any(kind.__module__ == "tqdm.notebook" for kind in tqdm.__mro__) or in_notebook_kernel():
         return True
     try:
         return bool(sys.stderr.isatty())
     except (AttributeError, ValueError):  # no stream, or a closed one
         return False
+
+
+def in_notebook_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (notebook, JupyterLab, VS Code, Colab: IPython's
+    `ZMQInteractiveShell` or a subclass, as Colab's), whose stderr is no terminal though its output is redrawn.
+    Looked up in the modules loaded (a notebook has loaded IPython), never imported: IPython is no dependency."""
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return any(kind.__name__ == "ZMQInteractiveShell" for kind in type(shell).__mro__)
 
 
 def add_progress_arguments(parser: Any, no_progress_help: str = "no progress bars (logs)") -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import logging
 import re
+import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -65,6 +68,52 @@ def test_a_bar_is_redrawn_in_place_on_a_terminal_only(monkeypatch):
     assert not console.bars_redrawn()
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert console.bars_redrawn()
+
+
+class ZMQInteractiveShell:
+    """IPython's shell in a Jupyter kernel (notebook, JupyterLab, VS Code), as `get_ipython()` gives it."""
+
+
+class Shell(ZMQInteractiveShell):
+    """Colab's (`google.colab._shell.Shell`)."""
+
+
+class TerminalInteractiveShell:
+    """IPython in a terminal (`ipython script.py 2> log`)."""
+
+
+@pytest.mark.parametrize("shell", [ZMQInteractiveShell, Shell])
+def test_a_notebook_without_ipywidgets_draws_a_bar_not_lines(shell, model, monkeypatch, capsys):
+    """A notebook's stderr is no terminal, but its output redraws tqdm's text bar on each carriage return: without
+    ipywidgets (tqdm.auto then gives that bar, as here) `progress=True` drew none there, only a line each 30 s."""
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=shell))
+    if shell is Shell:
+        colab = types.ModuleType("google.colab")
+        colab.__spec__ = importlib.machinery.ModuleSpec("google.colab", None)
+        monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert console.bars_redrawn()
+    restore(model, np.zeros((16, 16, 3), np.uint8), tile=8, progress=True)
+    assert "tile/s" in capsys.readouterr().err
+
+
+def test_ipython_in_a_terminal_with_stderr_in_a_file_gets_lines(monkeypatch):
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=TerminalInteractiveShell))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert not console.bars_redrawn()
+    with progress_lines.progress_bar(True, total=3) as bar:
+        assert isinstance(bar, progress_lines.ProgressLines)
+
+
+def test_prefixed_warnings_are_said_once_after_the_console_is_reloaded():
+    """`importlib.reload` (a notebook's autoreload) makes new classes: the handler added before was taken for none of
+    the package's, and a second was added, which said each warning twice."""
+    code = (
+        "import importlib, logging; from swinir_hf import console; console.prefixed_warnings(); "
+        "importlib.reload(console).prefixed_warnings(); logging.getLogger('swinir_hf.x').warning('said once')"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert run.stderr.splitlines() == ["warning: said once"]
 
 
 def test_warn_once_says_each_message_once_per_process(caplog):
