@@ -1702,6 +1702,61 @@ def test_tensors_and_lists_are_pointed_to_what_takes_them(model):
             restore(model, x)
         advice = re.search(r"image as (x.*?\.numpy\(\))", str(caught.value)).group(1)
         assert restore(model, eval(advice)).shape == (16, 20, 3), advice  # noqa: S307 (the message's own expression)
+    x, i = torch.rand(2, 3, 8, 10), 1  # a batch of two: `x.permute(1, 2, 0)` raised on it
+    with pytest.raises(TypeError, match=r"image as x\[i\]\.detach\(\)\.cpu\(\)\.permute\(1, 2, 0\)\.numpy\(\), or "):
+        restore(model, x)
+    assert restore(model, x[i].detach().cpu().permute(1, 2, 0).numpy()).shape == (16, 20, 3)
+
+
+def test_a_restoration_stopped_by_keyboard_interrupt_leaves_nothing_behind(tiny_config, monkeypatch):
+    """A notebook's Stop button (KeyboardInterrupt) midway through the tiles: the model is back in its training mode
+    and dtype, no progress count is left open, and the cell run again gives what an uninterrupted run gives."""
+    from swinir_hf import progress_lines
+
+    model = SwinIRForImageRestoration(tiny_config()).to(torch.bfloat16).train()
+    passes = []
+
+    def stop_at_the_second(module, inputs):
+        passes.append(1)
+        if len(passes) == 2:
+            raise KeyboardInterrupt
+
+    hook = model.register_forward_pre_hook(stop_at_the_second)
+    monkeypatch.setattr(progress_lines, "bars_redrawn", lambda: False)  # a count in lines, on this thread's stack
+    with pytest.raises(KeyboardInterrupt):
+        restore(model, _rgb(), tile=8, dtype="float32", progress=True)
+    hook.remove()
+    assert model.training and model.dtype == torch.bfloat16 and progress_lines._innermost() is None
+    again = restore(model, _rgb(), tile=8, dtype="float32", progress=True)
+    assert np.array_equal(again, restore(model, _rgb(), tile=8, dtype="float32"))
+
+
+def test_a_url_is_said_to_be_one_not_a_missing_file(model):
+    """The pipeline fetches URLs, restore does not: a URL was `https:/example.com/a.png: not a readable image (No such
+    file or directory)`, its `//` made `/` as a path. Said before any fetch (no network)."""
+    url = "https://example.com/a.png"
+    with pytest.raises(ValueError, match=rf"^{re.escape(url)}: a URL, not a file: open its downloaded bytes with PIL"):
+        restore(model, url)
+
+
+def test_an_image_files_bytes_in_memory_are_pointed_to_pil(model):
+    """A notebook's download or upload (`response.content`, `io.BytesIO`) is a file's bytes, not pixels: the
+    message says how to open them, and its expression runs as written."""
+    import io
+
+    import PIL.Image  # noqa: F401 (the name the message's expression uses)
+
+    buffer = io.BytesIO()
+    Image.fromarray(_rgb(8, 10)).save(buffer, "PNG")
+    data = buffer.getvalue()
+    for given, name in ((data, "data"), (bytearray(data), "data"), (io.BytesIO(data), "file")):
+        with pytest.raises(
+            TypeError, match=rf"^expected a PIL image, numpy array or path, got {type(given).__name__}: "
+        ) as caught:
+            restore(model, given)
+        opened = re.search(r"with (PIL\.Image\.open\(.*?\)\)?),", str(caught.value)).group(1)
+        file = io.BytesIO(data)  # noqa: F841 (the name the message's expression uses)
+        assert name in opened and restore(model, eval(opened)).size == (20, 16), opened  # noqa: S307
 
 
 def test_restore_says_when_an_option_is_given_twice(model):

@@ -99,8 +99,13 @@ def read_image(path: str | os.PathLike) -> ImageData:
 
     Raises:
         ValueError: the file is missing, unreadable or not an image Pillow can decode (message names the file and
-            why, e.g. "No such file or directory").
+            why, e.g. "No such file or directory"); a URL, unfetched, says so.
     """
+    if isinstance(path, str) and path.startswith(("http://", "https://")) and not os.path.exists(path):  # not http:/
+        raise ValueError(
+            f"{path}: a URL, not a file: open its downloaded bytes with PIL.Image.open(io.BytesIO(data)) "
+            "(the image-restoration pipeline fetches URLs)"
+        )
     path = Path(path)
     try:
         return _read_image(path)

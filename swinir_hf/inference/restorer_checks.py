@@ -58,14 +58,19 @@ def not_an_image(image: Any) -> TypeError:
             "takes a list of images, each size's in one batch), or restore folders with `swinir-hf restore` and "
             "datasets with restore_dataset"
         )
-    if isinstance(image, torch.Tensor):  # advice that runs on this tensor: a batch of one indexed, numpy's dtypes
-        x = "x[0]" if image.ndim == 4 and len(image) == 1 else "x"
+    if isinstance(image, torch.Tensor):  # advice that runs on this tensor: a batch indexed, numpy's dtypes
+        x = ("x[0]" if len(image) == 1 else "x[i]") if image.ndim == 4 else "x"
         cast = ".float()" if image.dtype == torch.bfloat16 else ""  # numpy has no bfloat16
         return TypeError(
             f"restore takes images, not tensors: pass one (C, H, W) image as {x}.detach().cpu(){cast}.permute(1, 2, 0)"
             ".numpy(), or SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
         )
-    return TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+    got = f"expected a PIL image, numpy array or path, got {type(image).__name__}"
+    if isinstance(image, (bytes, bytearray, memoryview)):  # a file's bytes (a download, an upload), not pixels
+        return TypeError(f"{got}: open an image file's bytes with PIL.Image.open(io.BytesIO(data)), and restore that")
+    if hasattr(image, "read"):  # a file object (BytesIO, open(..., "rb"))
+        return TypeError(f"{got}: open an image file object with PIL.Image.open(file), and restore that")
+    return TypeError(got)
 
 
 def check_tensor_batch(x: torch.Tensor) -> None:
