@@ -107,16 +107,23 @@ class _AfterTransformers(importlib.abc.MetaPathFinder):
         self, name: str, path: Sequence[str] | None, target: ModuleType | None
     ) -> ModuleSpec | None:
         """The spec the finders after this one give (not importlib.util.find_spec: it would ask this one again)."""
-        for finder in list(sys.meta_path):
+        for finder in list(sys.meta_path):  # another copy's finder too: each asked the other, without end
             find = getattr(finder, "find_spec", None)
-            if finder is not self and find is not None and (spec := find(name, path, target)) is not None:
+            if not _is_ours(finder) and find is not None and (spec := find(name, path, target)) is not None:
                 return spec
         return None
 
 
+def _is_ours(finder: object) -> bool:
+    """Whether `finder` is an `_AfterTransformers` of any copy of this module: `importlib.reload`, or a notebook's
+    `del sys.modules[...]` of the package and import again, makes a new class, of which the earlier finder is none."""
+    return type(finder).__module__ == __name__ and type(finder).__qualname__ == _AfterTransformers.__qualname__
+
+
 def register_with_transformers() -> None:
-    """Register SwinIR now if transformers is loaded, else as soon as it is."""
+    """Register SwinIR now if transformers is loaded, else as soon as it is (by the finder an earlier copy of this
+    module inserted, if any: one is enough, and two made `import transformers` a RecursionError)."""
     if "transformers" in sys.modules:
         register()
-    elif not any(isinstance(finder, _AfterTransformers) for finder in sys.meta_path):
+    elif not any(_is_ours(finder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _AfterTransformers())

@@ -232,10 +232,21 @@ ASKED_FIRST = "import importlib.util\nassert importlib.util.find_spec('transform
 # A model-layer module imported first: its import loads transformers, whose hook cannot register mid-way (the module's
 # classes do not exist yet); the registration waits for it to end.
 MODEL_MODULE_FIRST = "from swinir_hf.models.configuration_swinir import SwinIRConfig\n"
+# A notebook's way to load edited code: the package dropped from sys.modules and imported again (or this module
+# reloaded). The earlier copy's finder was not taken for one: a second was inserted, and each asked the other for
+# transformers' spec, a RecursionError.
+IMPORTED_ANEW = (
+    "for name in [m for m in sys.modules if m.startswith('swinir_hf')]: del sys.modules[name]\nimport swinir_hf\n"
+)
+RELOADED = (
+    "import importlib, swinir_hf.registration\nimportlib.reload(swinir_hf.registration)\nimportlib.reload(swinir_hf)\n"
+)
 
 
 @pytest.mark.parametrize(
-    "before", ["", ASKED_FIRST, MODEL_MODULE_FIRST], ids=["imported", "asked-then-imported", "model-module-first"]
+    "before",
+    ["", ASKED_FIRST, MODEL_MODULE_FIRST, IMPORTED_ANEW, RELOADED],
+    ids=["imported", "asked-then-imported", "model-module-first", "imported-anew", "reloaded"],
 )
 def test_import_registers_swinir_with_transformers_once_it_loads(before):
     """`import swinir_hf` loads no transformers, yet `AutoModel` / `AutoImageProcessor` / `pipeline` imported
