@@ -25,6 +25,7 @@ from swinir_hf.inference.image_io import image_size, read_image
 from swinir_hf.inference.image_writing import write_image
 from swinir_hf.inference.memory import is_out_of_memory
 from swinir_hf.inference.restoration import EngineOptions
+from swinir_hf.models import runtime_swinir
 from swinir_hf.models.image_processing_swinir import fill_hidden_colour
 from swinir_hf.models.runtime_swinir import inference_precision, running
 
@@ -1475,6 +1476,26 @@ def test_float32_on_cuda_turns_tf32_off_and_leaves_the_users_settings_as_they_we
     if PER_OPERATION_TF32 and user_tf32 == "torch's defaults":  # still follows the global setting
         torch.backends.fp32_precision = "tf32"
         assert tf32_in_use() == (True, True)
+
+
+LEGACY_TF32 = ("allow_tf32 (cuDNN)", "allow_tf32 (matmul)", "float32_matmul_precision")
+
+
+@pytest.mark.parametrize(
+    "user_tf32",
+    ["torch's defaults", 'set_float32_matmul_precision("medium")', "cudnn.allow_tf32 = False"],
+    indirect=True,
+)
+def test_the_flags_path_of_torch_before_2_9_gives_back_the_users_matmul_precision(user_tf32, monkeypatch):
+    """torch < 2.9 has only the legacy settings, and there `cuda.matmul.allow_tf32` is a view of the matrix products'
+    precision (True for any but "highest"; set True, it writes "high"): a float32 pass that saved and restored it
+    gave a user's "medium" back as "high" (torch 2.6-2.8). That path, taken here on whatever torch runs."""
+    monkeypatch.setattr(runtime_swinir, "_PER_OPERATION_TF32", False)
+    before = {name: value for name, value in tf32_state().items() if name in LEGACY_TF32}
+    with inference_precision("float32", torch.device("cuda")):
+        assert torch.backends.cudnn.allow_tf32 is torch.backends.cuda.matmul.allow_tf32 is False
+        assert torch.get_float32_matmul_precision() == "highest"
+    assert {name: value for name, value in tf32_state().items() if name in LEGACY_TF32} == before
 
 
 @pytest.mark.parametrize("user_tf32", ["torch's defaults"], indirect=True)

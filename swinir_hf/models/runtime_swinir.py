@@ -325,7 +325,9 @@ class _TF32Off:
     `set_float32_matmul_precision("highest")`, which sets both, and convolutions through their own setting (which
     cuDNN reads per operation); both settings come back as they were, also a per-operation one left to follow
     `torch.backends.fp32_precision`. The legacy `allow_tf32` flags, written over the new settings, pinned them or
-    made torch's getters raise. Older torch has only the flags.
+    made torch's getters raise. Older torch has cuDNN's flag and the matrix products' precision, whose `allow_tf32`
+    is only a view of it (True reads any precision but "highest", and writes "high": saved and restored through the
+    flag, a user's "medium" came back "high").
     """
 
     def __init__(self) -> None:
@@ -336,7 +338,7 @@ class _TF32Off:
     @staticmethod
     def _save() -> tuple:
         if not _PER_OPERATION_TF32:
-            return torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+            return torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
         try:
             legacy = torch.get_float32_matmul_precision()
         except RuntimeError:  # the settings disagree already (a user's per-operation one): nothing to put back
@@ -345,16 +347,17 @@ class _TF32Off:
 
     @staticmethod
     def _turn_off() -> None:
-        if not _PER_OPERATION_TF32:
-            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-            return
         torch.set_float32_matmul_precision("highest")
-        torch.backends.cudnn.conv.fp32_precision = "ieee"
+        if _PER_OPERATION_TF32:
+            torch.backends.cudnn.conv.fp32_precision = "ieee"
+        else:
+            torch.backends.cudnn.allow_tf32 = False
 
     @staticmethod
     def _restore(saved: tuple) -> None:
         if not _PER_OPERATION_TF32:
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+            torch.set_float32_matmul_precision(saved[0])
+            torch.backends.cudnn.allow_tf32 = saved[1]
             return
         legacy, conv, matmul = saved
         if legacy is not None:
