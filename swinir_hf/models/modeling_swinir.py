@@ -337,7 +337,9 @@ def shifted_in_one_pass(positions: int, windows: int, border: int, device: torch
 def _exporting() -> bool:
     """Whether `torch.export` (which `torch.onnx.export(dynamo=True)` runs) is tracing this call."""
     is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch ≥ 2.7
-    return bool(is_exporting and is_exporting())
+    # The dynamo of torch 2.8-2.11 answers is_exporting() True in any trace, torch.compile's too (compiled training
+    # took the explicit matmuls): the flag it returns vetoes, read as torch 2.13's dynamo reads it.
+    return bool(is_exporting and is_exporting() and getattr(torch.compiler, "_is_exporting_flag", True))
 
 
 class Mlp(nn.Module):

@@ -300,10 +300,16 @@ def chunked_inference(config: SwinIRConfig, x: torch.Tensor) -> bool:
     )
 
 
+# Device types that have autocast, asked once here: the dynamo of torch 2.8-2.11 cannot trace `is_autocast_available`
+# (2.13's can): a graph break in every forward, which failed torch.export and fullgraph compiles.
+_AUTOCAST_DEVICE_TYPES = frozenset(t for t in ("cpu", "cuda", "mps", "xpu") if torch.amp.is_autocast_available(t))
+
+
 def autocast_on(device_type: str) -> bool:
     """Whether autocast is on for `device_type`; False where autocast has no such type ("meta": a forward on meta
     tensors, which shape and FLOP counters run, would fail to ask)."""
-    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+    available = device_type in _AUTOCAST_DEVICE_TYPES or torch.amp.is_autocast_available(device_type)
+    return available and torch.is_autocast_enabled(device_type)
 
 
 @contextlib.contextmanager
