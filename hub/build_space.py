@@ -21,7 +21,7 @@ CONSTRAINTS = ROOT / "constraints.txt"
 # The Hub's names for the hardware (what a Space's settings and `suggested_hardware` take): CPU basic, ZeroGPU.
 HARDWARE = ("cpu-basic", "zero-a10g")
 # ZeroGPU's runtime, from its docs (huggingface.co/docs/hub/spaces-zerogpu, read 2026-12-06): one Python, 3.10.13,
-# and the torch versions it lists (2.1.0 ... 2.8.0): 2.8.0 is the newest, and the package needs ≥ 2.6. The Space's
+# and the torch versions it lists (2.1.0 ... 2.8.0): 2.8.0 is the newest, and the package needs ≥ 2.8. The Space's
 # other pins are constraints.txt's for Python 3.10, where the suite passes.
 ZERO_GPU_PYTHON = "3.10.13"
 ZERO_GPU_TORCH = "2.8.0"
