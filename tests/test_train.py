@@ -848,7 +848,7 @@ def test_a_training_image_replaced_under_its_name_resumes_and_added_or_gone_ones
         run_training_of(raw, resume="latest")
     assert "(8; added: 8.png; gone: 2.png). Each epoch draws a permutation of all of them" in str(err.value)
     (own / "0.png").unlink()
-    with pytest.raises(ValueError, match=r"\(8 then, 7 now; added: 8.png; gone: 0.png, 2.png\)"):
+    with pytest.raises(ValueError, match=r"\(8 then, 7 now; added: 8.png; gone: 0.png and 2.png\)"):
         run_training_of(raw, resume="latest")
 
 
@@ -923,6 +923,25 @@ def test_the_image_listing_names_an_lr_file_and_an_earlier_checkpoint_is_compare
         check_same_images(earlier, now, cfg)
     with pytest.raises(ValueError, match=r"\(4 then, 2 now\)\. Each epoch"):
         check_same_images(earlier, items_fingerprint(items), cfg)
+
+
+def test_many_images_added_or_gone_are_named_as_other_lists_of_names_are(tmp_path):
+    """The files added or gone are listed as every other list of names in a message (`console.some_names`: three,
+    then how many more), not in a format of their own."""
+    from swinir_hf.training.images import items_fingerprint
+    from swinir_hf.training.recipe import CheckpointRecord
+    from swinir_hf.training.resume_checks import check_same_images
+
+    for name in ("a", "b", "c", "d", "e", "f", "g"):
+        (tmp_path / f"{name}.png").write_bytes(b"x")
+    items = [str(tmp_path / f"{name}.png") for name in "abcdefg"]
+    record = CheckpointRecord(
+        tmp_path / "step-1", {"samples": {"images": items_fingerprint(items[:2])}}, None, None, None
+    )
+    with pytest.raises(ValueError, match=r"\(2 then, 7 now; added: c\.png, d\.png, e\.png and 2 more\)\. Each"):
+        check_same_images(
+            record, items_fingerprint(items), TrainingConfig.from_dict({"data": {"train": [str(tmp_path)]}})
+        )
 
 
 def run_training_of(raw: dict, **kwargs):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from safetensors import SafetensorError
 
 from ..checkpoints.run_folder import MODEL, PROGRESS
+from ..console import some_names
 from ..models.loading_swinir import REMOTE_CODE_FIELDS
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..processes import is_main_process
@@ -232,8 +233,9 @@ def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: Traini
         how += ", of other names or sizes" if saved["count"] == now["count"] else ""
     else:
         names, old = Counter(name for name, _ in files), Counter(name for name, _ in then)
-        moved = [f"{what}: {_files(diff)}" for what, diff in (("added", names - old), ("gone", old - names)) if diff]
-        how += "; " + "; ".join(moved) if moved else ", in another order"
+        diffs = (("added", names - old), ("gone", old - names))
+        named = [f"{what}: {some_names(sorted(diff.elements()))}" for what, diff in diffs if diff]
+        how += "; " + "; ".join(named) if named else ", in another order"
     raise ValueError(
         f"cannot resume from {checkpoint}: data.train holds other images than the run was started with ({how}). "
         "Each epoch draws a permutation of all of them, so every sample after the checkpoint would differ from the "
@@ -245,12 +247,6 @@ def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: Traini
 
 def _bytes(size: int) -> str:
     return f"{size:,} bytes" if size >= 0 else "unreadable"
-
-
-def _files(names: Counter) -> str:
-    """Up to 3 of `names`, then how many more."""
-    listed = sorted(names.elements())
-    return ", ".join(listed[:3]) + (f" (+{len(listed) - 3} more)" if len(listed) > 3 else "")
 
 
 def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:
