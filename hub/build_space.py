@@ -104,7 +104,7 @@ def zero_gpu_requirements(cpu_requirements: str, constraints: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output_dir", type=Path, help="folder to write the Space into")
     parser.add_argument("--overwrite", action="store_true", help="replace the Space files in a non-empty folder")
     parser.add_argument(

@@ -1515,6 +1515,10 @@ def test_build_space_for_zero_gpu_writes_its_header_and_cuda_torch(tmp_path, con
     assert "invalid choice: 'a10g-small' (choose from 'cpu-basic', 'zero-a10g')" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown hardware 'cpu': choose one of cpu-basic, zero-a10g"):
         build_space.build_space(tmp_path / "x", hardware="cpu")
+    with pytest.raises(SystemExit, match="0"):  # the usage line of the docstring, whole: it ended at a line break
+        build_space.main(["--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "`python hub/build_space.py OUT_DIR [--overwrite] [--hardware {cpu-basic,zero-a10g}]`." in said
 
 
 class FakeSpaces(types.ModuleType):
