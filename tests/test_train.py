@@ -919,10 +919,17 @@ def test_the_image_listing_names_an_lr_file_and_an_earlier_checkpoint_is_compare
         "data.train_lr file b.png: 4 bytes → 5 bytes",
     ]
     earlier = CheckpointRecord(tmp_path / "step-1", {"samples": {"images": then | {"files": None}}}, None, None, None)
-    with pytest.raises(ValueError, match=r"than the run was started with \(4, of other names or sizes\)\. Each epoch"):
+    said = r"data\.train and data\.train_lr hold other images than the run was started with"  # counted in pairs
+    with pytest.raises(ValueError, match=rf"{said} \(2, of other names or sizes\)\. Each epoch"):
         check_same_images(earlier, now, cfg)
-    with pytest.raises(ValueError, match=r"\(4 then, 2 now\)\. Each epoch"):
+    with pytest.raises(ValueError, match=rf"{said} \(2 then, 1 now\)\. Each epoch"):
         check_same_images(earlier, items_fingerprint(items), cfg)
+    # A pair added: each setting's count and name, not both halves' as data.train's ("4 then, 6 now; c.png and c.png")
+    (folder / "c.png").write_bytes(b"x")
+    more = [*items, str(folder / "c.png")]
+    said = "holds other images than the run was started with (2 then, 3 now; added: c.png)"
+    with pytest.raises(ValueError, match=re.escape(f": data.train {said}; data.train_lr {said}. Each epoch")):
+        check_same_images(record, items_fingerprint(more + more), cfg)
 
 
 def test_many_images_added_or_gone_are_named_as_other_lists_of_names_are(tmp_path):

@@ -221,28 +221,50 @@ def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: Traini
     if (saved["count"], saved["sha256"]) == (now["count"], now["sha256"]):
         return moved
     then, files = saved.get("files"), now.get("files")  # unlisted: before they were, or too many
+    paired = cfg.data.degradation == "paired"
     if then is not None and files is not None and [name for name, _ in then] == [name for name, _ in files]:
-        hr = len(files) // 2 if cfg.data.degradation == "paired" else len(files)  # listed: HR images, then LR
         return moved + [
-            f"{'data.train' if i < hr else 'data.train_lr'} file {a[0]}: {_bytes(a[1])} → {_bytes(b[1])}"
-            for i, (a, b) in enumerate(zip(then, files, strict=True))
+            f"{field} file {a[0]}: {_bytes(a[1])} → {_bytes(b[1])}"
+            for (field, old), (_, new) in zip(_by_field(then, paired), _by_field(files, paired), strict=True)
+            for a, b in zip(old, new, strict=True)
             if a != b
         ]
-    how = f"{saved['count']} then, {now['count']} now" if saved["count"] != now["count"] else f"{now['count']}"
+    raise ValueError(
+        f"cannot resume from {checkpoint}: {_other_images(saved, now, paired)}. Each epoch draws a permutation of "
+        "all of them, so every sample after the checkpoint would differ from the run's: resume with the files it was "
+        "started with (put them back, move the new ones out; a file of the same name may be a new copy), or start "
+        f"from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+    )
+
+
+def _by_field(listing: list, paired: bool) -> list[tuple[str, list]]:
+    """A listing of the training images (`items_fingerprint`'s) by the setting that names them: in paired data the
+    HR images (data.train), then as many LR ones (data.train_lr)."""
+    half = len(listing) // 2 if paired else len(listing)
+    return [("data.train", listing[:half]), *([("data.train_lr", listing[half:])] if paired else [])]
+
+
+def _other_images(saved: dict[str, Any], now: dict[str, Any], paired: bool) -> str:
+    """How the images `now` differ from those `saved` (their `items_fingerprint`s), by the settings naming them: the
+    counts (of pairs in paired data) and, where both are listed, the names added and gone."""
+    then, files = saved.get("files"), now.get("files")
     if then is None or files is None:  # the digest of the listing alone
-        how += ", of other names or sizes" if saved["count"] == now["count"] else ""
-    else:
-        names, old = Counter(name for name, _ in files), Counter(name for name, _ in then)
-        diffs = (("added", names - old), ("gone", old - names))
+        field = "data.train and data.train_lr hold" if paired else "data.train holds"
+        a, b = (saved["count"] // 2, now["count"] // 2) if paired else (saved["count"], now["count"])
+        how = f"{a} then, {b} now" if a != b else f"{a}, of other names or sizes"
+        return f"{field} other images than the run was started with ({how})"
+    said = []
+    for (field, old), (_, new) in zip(_by_field(then, paired), _by_field(files, paired), strict=True):
+        before, after = [name for name, _ in old], [name for name, _ in new]
+        if before == after:  # the same files (a size changed is no other image)
+            continue
+        how = f"{len(old)} then, {len(new)} now" if len(old) != len(new) else f"{len(new)}"
+        names, earlier = Counter(after), Counter(before)
+        diffs = (("added", names - earlier), ("gone", earlier - names))
         named = [f"{what}: {some_names(sorted(diff.elements()))}" for what, diff in diffs if diff]
         how += "; " + "; ".join(named) if named else ", in another order"
-    raise ValueError(
-        f"cannot resume from {checkpoint}: data.train holds other images than the run was started with ({how}). "
-        "Each epoch draws a permutation of all of them, so every sample after the checkpoint would differ from the "
-        "run's: resume with the files it was started with (put them back, move the new ones out; a file of the same "
-        f"name may be a new copy), or start from its model with --init-from {checkpoint / MODEL} and a new "
-        "train.output_dir"
-    )
+        said.append(f"{field} holds other images than the run was started with ({how})")
+    return "; ".join(said)
 
 
 def _bytes(size: int) -> str:
