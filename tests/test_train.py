@@ -2132,6 +2132,10 @@ def test_a_batch_that_does_not_split_is_refused_first_naming_the_fields(tiny_run
         check_batch_split(4, 4, 2)
     with pytest.raises(ValueError, match=r"= 1 × 4: use 4 or 8, or keep it .* with a process count that divides 6$"):
         check_batch_split(6, 1, 4)
+    started = time.perf_counter()  # the accumulations are found from the divisors: a loop to 10⁸ took 7 s
+    with pytest.raises(ValueError, match=r"with train\.gradient_accumulation_steps 1, 17, 5882353 or 100000001$"):
+        check_batch_split(10**8 + 1, 2, 1)
+    assert time.perf_counter() - started < 1
 
 
 @pytest.mark.parametrize(

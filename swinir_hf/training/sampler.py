@@ -5,6 +5,7 @@ their batches (`build_loader`), and the run's stop when its data cannot make one
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,13 +32,20 @@ def check_batch_split(batch_size: int, accumulation: int, num_processes: int) ->
     if batch_size % parts:
         below, above = batch_size - batch_size % parts, batch_size - batch_size % parts + parts
         choices = f"{below} or {above}" if below else str(above)
-        fits = [str(a) for a in range(1, batch_size + 1) if batch_size % (a * num_processes) == 0]
+        # a · processes divides the batch: a divides batch / processes (a loop to the batch size took minutes at 10⁹)
+        fits = [str(a) for a in _divisors(batch_size // num_processes)] if batch_size % num_processes == 0 else []
         either = f"{', '.join(fits[:-1])} or {fits[-1]}" if len(fits) > 1 else "".join(fits)
         keep = f"train.gradient_accumulation_steps {either}" if fits else f"a process count that divides {batch_size}"
         raise ValueError(
             f"train.batch_size {batch_size} must be divisible by train.gradient_accumulation_steps × processes = "
             f"{accumulation} × {num_processes}: use {choices}, or keep it (as a resumed run must) with {keep}"
         )
+
+
+def _divisors(n: int) -> list[int]:
+    """The divisors of `n` ≥ 1, ascending, from those up to its square root."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted({*small, *(n // d for d in small)})
 
 
 class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
