@@ -2136,6 +2136,10 @@ def test_a_batch_that_does_not_split_is_refused_first_naming_the_fields(tiny_run
     with pytest.raises(ValueError, match=r"with train\.gradient_accumulation_steps 1, 17, 5882353 or 100000001$"):
         check_batch_split(10**8 + 1, 2, 1)
     assert time.perf_counter() - started < 1
+    with pytest.raises(
+        ValueError, match=r"accumulation_steps 1, 2, 3, 4, 5, 6, \.\.\. \(192 in all: the divisors of 360360\)$"
+    ):
+        check_batch_split(720720, 17, 2)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("swinir_hf.train")
 
 
+ACCUMULATIONS_LISTED = 6  # at most, in check_batch_split's message
+
+
 def check_batch_split(batch_size: int, accumulation: int, num_processes: int) -> None:
     """Raise `ValueError` unless `train.batch_size` (the total per optimizer step) splits into equal micro-batches
     over `accumulation` steps and `num_processes` processes, naming the batch sizes and, for a resumed run (which keeps
@@ -35,6 +38,9 @@ def check_batch_split(batch_size: int, accumulation: int, num_processes: int) ->
         # a · processes divides the batch: a divides batch / processes (a loop to the batch size took minutes at 10⁹)
         fits = [str(a) for a in _divisors(batch_size // num_processes)] if batch_size % num_processes == 0 else []
         either = f"{', '.join(fits[:-1])} or {fits[-1]}" if len(fits) > 1 else "".join(fits)
+        if len(fits) > ACCUMULATIONS_LISTED:  # a batch of 720720 has 240: the smallest, then the count
+            either = f"{', '.join(fits[:ACCUMULATIONS_LISTED])}, ... ({len(fits)} in all: the divisors of "
+            either += f"{batch_size // num_processes})"
         keep = f"train.gradient_accumulation_steps {either}" if fits else f"a process count that divides {batch_size}"
         raise ValueError(
             f"train.batch_size {batch_size} must be divisible by train.gradient_accumulation_steps × processes = "
