@@ -740,10 +740,8 @@ def test_a_model_folder_with_a_window_past_any_swinirs_is_refused_though_its_wei
         SwinIRForImageRestoration(
             tiny_config(window_size=256, image_size=256, depths=[1], num_heads=[1])
         ).save_pretrained(folder)
-    started = time.perf_counter()
     with pytest.raises(CheckpointError, match=r"window_size 256 is past what is built here \(64;"):
         load_model(folder)
-    assert time.perf_counter() - started < 5
 
 
 def test_a_pytorch_model_bin_folder_is_held_to_its_weights_too(tiny_config, tmp_path, monkeypatch):
