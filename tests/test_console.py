@@ -172,6 +172,7 @@ def test_restore_and_eval_of_a_dataset_into_a_log_draw_no_datasets_bars(model_di
     transformers' "Loading weights": drawn on a terminal only, not with `-q`, and put back on after."""
     import datasets
 
+    datasets.enable_progress_bars()  # as a process starts (unless HF_DATASETS_DISABLE_PROGRESS_BARS is set)
     model = ["--model", str(model_dir)]
     restore_args = ["restore", "--dataset", _image_folder(tmp_path / "a"), "-o", str(tmp_path / "out"), *model]
     assert main(restore_args) == 0
