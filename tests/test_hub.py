@@ -49,6 +49,7 @@ EXPECTED_FILES = [
     "modeling_swinir.py",
     "pipeline_swinir.py",
     "preprocessor_config.json",
+    "requirements.txt",
     "runtime_swinir.py",
 ]
 
@@ -108,6 +109,8 @@ def test_remote_code_is_generated_from_the_package(exported):
     folder = exported["classical_sr_x2"].path
     for name, source in remote_code_sources().items():
         assert (folder / name).read_text() == source
+        if name == remote_code.REQUIREMENTS_FILE:
+            continue
         module = remote_code.HANDLER_MODULE + ".py" if name == remote_code.HANDLER_FILE else name
         package_source = (Path(remote_code.models.__file__).parent / module).read_text()
         assert source.endswith(package_source) and source.startswith("# ")
@@ -530,7 +533,9 @@ def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(parity, tmp_
     assert list(report) == ["model_only", "model_and_processor", "pipeline"]
     for resaved, entry in report.items():
         # handler.py is no code config.json names: transformers' saves leave it (docs/hub.md says to copy it)
-        without = {"README.md", "handler.py"} | ({"preprocessor_config.json"} if resaved == "model_only" else set())
+        without = {"README.md", "handler.py", "requirements.txt"} | (
+            {"preprocessor_config.json"} if resaved == "model_only" else set()
+        )
         assert entry["files"] == [f for f in EXPECTED_FILES if f not in without], resaved
         config = json.loads((tmp_path / resaved / "config.json").read_text())
         assert config["auto_map"] == remote_code.AUTO_MAP, resaved
@@ -565,7 +570,7 @@ def test_a_hub_folder_resaved_through_the_package_still_loads_without_it(parity,
     model.save_pretrained(tmp_path / "resaved")
     SwinIRImageProcessor.from_pretrained(folder).save_pretrained(tmp_path / "resaved")
     resaved = sorted(p.name for p in (tmp_path / "resaved").iterdir())
-    assert resaved == [f for f in EXPECTED_FILES if f not in ("README.md", "handler.py")]
+    assert resaved == [f for f in EXPECTED_FILES if f not in ("README.md", "handler.py", "requirements.txt")]
     image = tmp_path / "grey.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (13, 17), dtype=np.uint8)).save(image)
     module = run_without_the_package(RELOAD, [str(tmp_path / "resaved"), str(image)], tmp_path)
@@ -606,6 +611,30 @@ def test_refuses_an_endpoint_handler_that_differs_from_restore(parity, tmp_path,
     assert bad != sources["handler.py"]
     monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "handler.py": bad})
     with pytest.raises(HubExportError, match=r"handler\.py does not reproduce swinir_hf\.restore\(\) on a base64 PNG"):
+        export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_installed_wheel_writes_the_requirements_from_its_metadata(tmp_path, monkeypatch):
+    """A wheel has no pyproject.toml beside the package: the ranges come from its metadata (made from it)."""
+    from packaging.requirements import Requirement
+
+    import swinir_hf.extras
+
+    from_pyproject = remote_code.endpoint_requirements()
+    monkeypatch.setattr(swinir_hf.extras, "PACKAGE_PARENT", tmp_path)  # no pyproject.toml there
+    from_metadata = remote_code.endpoint_requirements()
+    assert [(r.name, r.specifier) for r in map(Requirement, from_metadata)] == [
+        (r.name, r.specifier) for r in map(Requirement, from_pyproject)
+    ]
+
+
+def test_refuses_requirements_the_export_was_not_verified_with(parity, tmp_path, monkeypatch):
+    sources = remote_code_sources()
+    bad = sources["requirements.txt"].replace("transformers>=5.18,<6", "transformers>=99")
+    assert bad != sources["requirements.txt"]
+    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "requirements.txt": bad})
+    with pytest.raises(HubExportError, match=r"requirements\.txt asks for transformers>=99, but it was verified with "):
         export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
     assert list(tmp_path.iterdir()) == []
 
@@ -683,8 +712,71 @@ def test_an_exported_endpoint_handler_restores_without_the_package(tiny_config, 
     card = (folder / "README.md").read_text()
     assert "### Inference Endpoints" in card and "untested on a running endpoint" in card
     assert "### Inference Endpoints" not in (tmp_path / "run" / "README.md").read_text()  # no handler there
+    assert (folder / "requirements.txt").read_text() == remote_code_sources()["requirements.txt"]
     folders.save_model_folder(folder, model)  # the package's save, without code: no handler left that cannot load
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+
+
+def test_a_package_save_removes_only_the_handler_and_requirements_an_export_wrote(tiny_config, tmp_path):
+    """A save into an exported folder (`convert --overwrite`, a training save) removed handler.py whatever wrote it:
+    a user's own went without a word. It removes the export's (first line: its header) and keeps a user's own."""
+    model = SwinIRForImageRestoration(tiny_config())
+    sources = remote_code_sources()
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for folder in (ours, theirs):
+        folders.save_model_folder(folder, model)
+    for name in ("handler.py", "requirements.txt"):
+        (ours / name).write_text(sources[name], encoding="utf-8")
+    (theirs / "handler.py").write_text("class EndpointHandler:  # mine\n", encoding="utf-8")
+    (theirs / "requirements.txt").write_text("transformers>=5.20\n", encoding="utf-8")
+    assert [p.name for p in folders.model_folder_files(theirs)] == [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ]
+    for folder in (ours, theirs):
+        folders.save_model_folder(folder, SwinIRForImageRestoration(tiny_config(upscale=3)))
+    assert sorted(p.name for p in ours.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+    assert (theirs / "handler.py").read_text() == "class EndpointHandler:  # mine\n"
+    assert (theirs / "requirements.txt").read_text() == "transformers>=5.20\n"
+
+
+def _third_party_imports(source: str) -> set[str]:
+    """The top-level modules `source` imports (at its top or inside functions) that are not the standard library's
+    nor its own relative imports."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"__future__"}
+
+
+def test_the_requirements_txt_names_what_the_shipped_code_imports_at_pyprojects_ranges():
+    """Inference Endpoints pip-install a repo's requirements.txt: it holds every distribution the shipped code
+    imports, as pyproject.toml states it (never torch: the container's CUDA build stays), and nothing else."""
+    toml = pytest.importorskip("tomllib")
+    pyproject = Path(remote_code.__file__).parents[2] / "pyproject.toml"
+    if not pyproject.is_file():
+        pytest.skip("not a checkout: no pyproject.toml beside the package")
+    declared = toml.loads(pyproject.read_text())["project"]["dependencies"]
+    sources = remote_code_sources()
+    lines = sources["requirements.txt"].splitlines()
+    assert lines[0].startswith("# requirements.txt: what the model code of swinir-hf ")
+    assert lines[1:] == [
+        next(d for d in declared if re.match(rf"{name}\b", d, flags=re.IGNORECASE))
+        for name in ("transformers", "huggingface_hub", "safetensors", "Pillow", "numpy")
+    ]
+    assert "transformers>=5.18,<6" in lines and not any(line.startswith("torch") for line in lines)
+    imported = set().union(*(_third_party_imports(s) for n, s in sources.items() if n.endswith(".py")))
+    # packaging comes with transformers (its own requirement); pillow_heif only for HEIC, its message says to add it.
+    assert imported == {"torch", "transformers", "huggingface_hub", "safetensors", "PIL", "numpy"} | {
+        "packaging",
+        "pillow_heif",
+    }
 
 
 def test_refuses_a_file_named_like_a_release_with_other_weights(parity, tmp_path):

@@ -176,7 +176,8 @@ def _endpoint_snippet() -> str:
     return f"""### Inference Endpoints
 
 This repository's `handler.py` is a custom handler for Hugging Face Inference Endpoints (Deploy → Inference
-Endpoints; the container must run the Inference Toolkit with `transformers` ≥ {MIN_TRANSFORMERS}): it restores each
+Endpoints, with the Inference Toolkit; the endpoint installs this repository's `requirements.txt` at start-up, which
+brings `transformers` ≥ {MIN_TRANSFORMERS} where the container's is older): it restores each
 image with the model code stored here, on the endpoint's GPU where it has one, whole (no tiles: an image too large for
 its memory is refused, saying so). Send the image file and ask for PNG back:
 

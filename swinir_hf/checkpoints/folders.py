@@ -13,7 +13,7 @@ from ..library_bars import transformers_bars_off
 from ..models.image_processing_swinir import SwinIRImageProcessor
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..storage.atomic_writes import files_matching, written_aside
-from .remote_code import HANDLER_FILE, REMOTE_MODULES
+from .remote_code import HANDLER_FILE, REMOTE_MODULES, REQUIREMENTS_FILE, written_by_package
 
 # The files of a model folder without remote code (what the trainer saves).
 MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
@@ -27,7 +27,10 @@ _MODEL_FOLDER_PATTERNS = (
     "pytorch_model.bin.index.json",
     "pytorch_model-*-of-*.bin",
     *(f"{module}.py" for module in REMOTE_MODULES),
-    HANDLER_FILE,  # an export's: without its code beside it, a handler that cannot load
+    # An export's (without its code beside it, a handler that cannot load), removed only where the export wrote them
+    # (`written_by_package`): a user's own handler.py or requirements.txt stays.
+    HANDLER_FILE,
+    REQUIREMENTS_FILE,
 )
 
 
@@ -54,15 +57,16 @@ def save_model_folder(
 
     The files are written aside (a hidden folder inside `folder`) and moved in at the end, with Ctrl-C and SIGTERM
     held back for those renames: an interrupted save leaves the folder as it was, never half of a model or a new
-    config beside old weights. The model files of an earlier save that this one does not write are removed."""
-    with written_aside(folder, _MODEL_FOLDER_PATTERNS) as staging:
+    config beside old weights. The model files of an earlier save that this one does not write are removed (a
+    handler.py or requirements.txt only where an export wrote it)."""
+    with written_aside(folder, _MODEL_FOLDER_PATTERNS, owned=written_by_package) as staging:
         write_model_files(staging, model, card, processor_auto_map=processor_auto_map)
 
 
 def model_folder_files(folder: Path) -> list[Path]:
     """The model files in `folder` (weights in any layout, config, processor config, card, code): what a save
     replaces."""
-    return files_matching(folder, _MODEL_FOLDER_PATTERNS)
+    return [path for path in files_matching(folder, _MODEL_FOLDER_PATTERNS) if written_by_package(path)]
 
 
 def write_model_files(

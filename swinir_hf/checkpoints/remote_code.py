@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,16 @@ REMOTE_MODULES = (
 # toolkit looks for). The toolkit imports it by its path, outside any package: it imports no other shipped module.
 HANDLER_MODULE = "handler_swinir"
 HANDLER_FILE = "handler.py"
+# Inference Endpoints pip-install a repo's root `requirements.txt` before importing its handler: the distributions the
+# shipped code imports, at pyproject.toml's ranges (the container's may be older), never torch (the container's build
+# matches its CUDA; PyPI's might not).
+REQUIREMENTS_FILE = "requirements.txt"
+ENDPOINT_PACKAGES = ("transformers", "huggingface_hub", "safetensors", "Pillow", "numpy")
+# The first line of each root file the export writes: a save removes such a file only where it starts so (ours).
+OWN_HEADERS = {
+    HANDLER_FILE: f"# {HANDLER_FILE}: {HANDLER_MODULE}.py of swinir-hf ",
+    REQUIREMENTS_FILE: f"# {REQUIREMENTS_FILE}: what the model code of swinir-hf ",
+}
 AUTO_MAP = {**MODEL_AUTO_MAP, "AutoImageProcessor": "image_processing_swinir.SwinIRImageProcessor"}
 # `pipeline(TASK, model=folder, trust_remote_code=True)` builds the folder's own pipeline class.
 CUSTOM_PIPELINES = {
@@ -45,8 +56,8 @@ class HubExportError(RuntimeError):
 
 
 def remote_code_sources() -> dict[str, str]:
-    """File name → source of the package modules that make a folder loadable with `trust_remote_code=True`, and of
-    its Inference Endpoints handler (`HANDLER_FILE`).
+    """File name → source of the package modules that make a folder loadable with `trust_remote_code=True`, of its
+    Inference Endpoints handler (`HANDLER_FILE`) and of the requirements.txt the endpoint installs for them.
 
     Generated from the installed package, so the Hub copies never drift from it.
     """
@@ -63,10 +74,48 @@ def remote_code_sources() -> dict[str, str]:
     source = resources.files(models).joinpath(f"{HANDLER_MODULE}.py").read_text(encoding="utf-8")
     if re.search(r"^\s*from \.", source, flags=re.MULTILINE):
         raise HubExportError(f"{HANDLER_MODULE}.py imports relatively, which its copy as {HANDLER_FILE} cannot")
-    header = f"# {HANDLER_FILE}: {HANDLER_MODULE}.py of swinir-hf {__version__}, for Inference Endpoints (edit the "
-    header += "package).\n"
+    header = f"{OWN_HEADERS[HANDLER_FILE]}{__version__}, for Inference Endpoints (edit the package).\n"
     sources[HANDLER_FILE] = header + source
+    header = f"{OWN_HEADERS[REQUIREMENTS_FILE]}{__version__} needs, for Inference Endpoints (besides torch).\n"
+    sources[REQUIREMENTS_FILE] = header + "".join(f"{line}\n" for line in endpoint_requirements())
     return sources
+
+
+def endpoint_requirements() -> list[str]:
+    """The requirements of `ENDPOINT_PACKAGES` as swinir-hf declares them (pyproject.toml in a checkout, else the
+    installed distribution's metadata, which a build makes from it), in `ENDPOINT_PACKAGES`' order."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from ..extras import PACKAGE_PARENT
+
+    pyproject = PACKAGE_PARENT / "pyproject.toml"
+    if pyproject.is_file() and sys.version_info >= (3, 11):
+        import tomllib
+
+        declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    else:  # a wheel (or Python 3.10, without tomllib): its metadata, extras' requirements left out
+        declared = [line for line in importlib.metadata.requires("swinir-hf") or [] if "extra ==" not in line]
+    by_name = {canonicalize_name(Requirement(line).name): line.strip() for line in declared}
+    missing = [name for name in ENDPOINT_PACKAGES if canonicalize_name(name) not in by_name]
+    if missing:
+        raise HubExportError(f"swinir-hf declares no requirement for {', '.join(missing)}, which its code imports")
+    return [by_name[canonicalize_name(name)] for name in ENDPOINT_PACKAGES]
+
+
+def written_by_package(path: Path) -> bool:
+    """Whether `path`, a root file an export writes (`OWN_HEADERS`), is this package's: its first line is the
+    export's header. A user's own `handler.py` or `requirements.txt` is not; other files always are."""
+    header = OWN_HEADERS.get(path.name)
+    if header is None:
+        return True
+    try:
+        with path.open("rb") as file:
+            return file.readline(len(header.encode()) + 1).decode("utf-8", "replace").startswith(header)
+    except OSError:  # unreadable: not taken for ours
+        return False
 
 
 def folder_classes(folder: Path) -> dict[str, type]:

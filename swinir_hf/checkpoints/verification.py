@@ -21,7 +21,14 @@ from PIL import Image
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.runtime_swinir import ENV_CPU_ATTENTION
 from .folders import MODEL_FILES
-from .remote_code import HANDLER_FILE, HubExportError, endpoint_handler, folder_classes, remote_code_sources
+from .remote_code import (
+    HANDLER_FILE,
+    REQUIREMENTS_FILE,
+    HubExportError,
+    endpoint_handler,
+    folder_classes,
+    remote_code_sources,
+)
 
 ATOL = 1e-5
 
@@ -32,7 +39,8 @@ def verify_folder(
     """Check a written folder against the original: the saved tensors equal `params` exactly; the folder loaded
     with this package and with the folder's own code (its dynamic modules: transformers 5 would otherwise pick
     the classes this package registered) reproduces `reference`'s output on one image; and the folder's own
-    pipeline and its Inference Endpoints handler give exactly the package's `restore()` pixels on an RGBA image.
+    pipeline and its Inference Endpoints handler give exactly the package's `restore()` pixels on an RGBA image; and
+    its requirements.txt admits the versions these checks ran with.
 
     Returns the largest absolute output difference; raises `HubExportError` on any mismatch.
     """
@@ -84,7 +92,25 @@ def verify_folder(
         if not np.array_equal(np.asarray(piped), np.asarray(restored)):
             raise HubExportError("the folder's own pipeline does not reproduce swinir_hf.restore() on an RGBA image")
         _check_endpoint_handler(folder, Image.fromarray(rgba), restored)
+    _check_requirements(folder)
     return worst
+
+
+def _check_requirements(folder: Path) -> None:
+    """The folder's `requirements.txt` admits the versions installed here, those the checks above ran the folder's
+    code with: an endpoint that installs it gets versions of each package at least as new (within the range)."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    lines = (folder / REQUIREMENTS_FILE).read_text(encoding="utf-8").splitlines()
+    for requirement in (Requirement(line) for line in lines if line.strip() and not line.startswith("#")):
+        version = importlib.metadata.version(requirement.name)
+        if not requirement.specifier.contains(version, prereleases=True):
+            raise HubExportError(
+                f"the folder's {REQUIREMENTS_FILE} asks for {requirement}, but it was verified with "
+                f"{requirement.name} {version}"
+            )
 
 
 def _check_endpoint_handler(folder: Path, image: Image.Image, restored: Image.Image) -> None:
@@ -126,8 +152,9 @@ def is_export_of(folder: Path, params: Mapping[str, torch.Tensor]) -> bool:
     from safetensors.torch import load_file
 
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
-    # (An earlier version's export has no handler: refused below as another version's, not as no export at all.)
-    needed = export_files() - {"README.md", HANDLER_FILE}
+    # (An earlier version's export has no handler or requirements.txt: refused below as another version's, not as no
+    # export at all.)
+    needed = export_files() - {"README.md", HANDLER_FILE, REQUIREMENTS_FILE}
     if not names <= export_files() or not all((folder / name).is_file() for name in needed):
         return False
     try:

@@ -217,11 +217,14 @@ def move_unless_exists(source: Path, target: Path) -> None:
 
 
 @contextmanager
-def written_aside(folder: str | os.PathLike, replaces: Sequence[str]) -> Iterator[Path]:
+def written_aside(
+    folder: str | os.PathLike, replaces: Sequence[str], owned: Callable[[Path], bool] | None = None
+) -> Iterator[Path]:
     """A new hidden folder inside `folder` (created if needed) for the block to fill with a set of files that belong
     together (a model, a dataset). When the block ends they are moved into `folder`, and its files matching the glob
     patterns `replaces` that the block did not write (an earlier set's) are removed, with Ctrl-C / SIGTERM held back
-    for those renames; when the block raises, `folder` is left as it was. Other files in `folder` are never touched.
+    for those renames; when the block raises, `folder` is left as it was. Other files in `folder` are never touched,
+    nor are those for which `owned` (given) answers False: a name a set may hold that something else wrote.
 
     Raises:
         WriteError: "cannot write FOLDER: reason" for an OSError of the block or the moves, and a writer's own error
@@ -238,7 +241,7 @@ def written_aside(folder: str | os.PathLike, replaces: Sequence[str]) -> Iterato
         written = {path.name for path in staging.iterdir()}
         with signals_deferred():
             for path in files_matching(folder, replaces):
-                if path.name not in written:
+                if path.name not in written and (owned is None or owned(path)):
                     path.unlink(missing_ok=True)  # another process's run may have removed it
             for name in sorted(written):
                 os.replace(staging / name, folder / name)
