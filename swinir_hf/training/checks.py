@@ -171,9 +171,15 @@ def check_patch_size(patch_size: int, window_size: int) -> None:
     reflect-pad every patch up to one, spending steps on mirrored borders it never meets inside an image."""
     if patch_size % window_size == 0:
         return
-    below, above = patch_size - patch_size % window_size, patch_size - patch_size % window_size + window_size
-    choices = f"{below} or {above}" if below else str(above)
+    above = patch_size - patch_size % window_size + window_size
     raise ValueError(
         f"data.patch_size {patch_size} is not a multiple of the model's window_size {window_size} (each patch would "
-        f"be reflect-padded to {above} inside the model): use {choices}"
+        f"be reflect-padded to {above} inside the model): use {multiples_near(patch_size, window_size)}"
     )
+
+
+def multiples_near(value: int, step: int) -> str:
+    """The multiples of `step` either side of `value` (a setting that must be one), for a message: "8 or 16", or
+    only the one above where none below is positive."""
+    below = value - value % step
+    return f"{below} or {below + step}" if below else str(below + step)

@@ -65,8 +65,13 @@ def common_area(hr: Any, lr: Any, scale: int) -> tuple[Any, Any]:
     """(HR, LR) (H, W, C) arrays of a pair that `fits`, cropped to what both cover in whole LR pixels: the HR
     image's right / bottom pixels beyond `scale` × the LR image, and an LR row / column that the HR image ends inside.
     The authors' and Real-ESRGAN's paired data crop the HR image so (a mod-crop)."""
-    h, w = min(lr.shape[0], hr.shape[0] // scale), min(lr.shape[1], hr.shape[1] // scale)
+    h, w = covered(hr.shape[:2], lr.shape[:2], scale)
     return hr[: h * scale, : w * scale], lr[:h, :w]
+
+
+def covered(hr_size: Sequence[int], lr_size: Sequence[int], scale: int) -> tuple[int, ...]:
+    """The LR size (in `lr_size`'s order, (w, h) or (h, w)) of what a pair that `fits` covers in whole LR pixels."""
+    return tuple(min(small, big // scale) for big, small in zip(hr_size, lr_size, strict=True))
 
 
 def _keys(item: str | Mapping, side: str, scale: int) -> set[tuple[int, str]]:
@@ -205,7 +210,7 @@ def _check_sizes(pairs: list[tuple[Any, Any, Any]], scale: int, field: str) -> s
     if not cropped:
         return None
     hr, lr, ((w, h), (lw, lh)) = cropped[0]
-    cw, ch = min(lw, w // scale), min(lh, h // scale)
+    cw, ch = covered((w, h), (lw, lh), scale)
     return (
         f"{field}: {len(cropped)} of its {len(pairs)} pairs have an HR image that is not exactly {scale} × its LR "
         f"image (e.g. {shown_path(hr)} {w}×{h} with {shown_path(lr)} {lw}×{lh}, trained on as {cw * scale}×"

@@ -14,6 +14,7 @@ import torch
 
 from ..checkpoints.run_folder import list_checkpoints
 from ..console import prefixed_warnings
+from .checks import multiples_near
 from .data import SampleError
 from .signals import ignore_stop_signals
 
@@ -33,18 +34,18 @@ def check_batch_split(batch_size: int, accumulation: int, num_processes: int) ->
     its batch size: it draws the samples) launched on another number of processes, the accumulations that would."""
     parts = accumulation * num_processes
     if batch_size % parts:
-        below, above = batch_size - batch_size % parts, batch_size - batch_size % parts + parts
-        choices = f"{below} or {above}" if below else str(above)
         # a · processes divides the batch: a divides batch / processes (a loop to the batch size took minutes at 10⁹)
         fits = [str(a) for a in _divisors(batch_size // num_processes)] if batch_size % num_processes == 0 else []
-        either = f"{', '.join(fits[:-1])} or {fits[-1]}" if len(fits) > 1 else "".join(fits)
-        if len(fits) > ACCUMULATIONS_LISTED:  # a batch of 720720 has 240: the smallest, then the count
+        if len(fits) > ACCUMULATIONS_LISTED:  # 192 for a batch of 720720 on 2 processes: the smallest, then the count
             either = f"{', '.join(fits[:ACCUMULATIONS_LISTED])}, ... ({len(fits)} in all: the divisors of "
             either += f"{batch_size // num_processes})"
+        else:
+            either = f"{', '.join(fits[:-1])} or {fits[-1]}" if len(fits) > 1 else "".join(fits)
         keep = f"train.gradient_accumulation_steps {either}" if fits else f"a process count that divides {batch_size}"
         raise ValueError(
             f"train.batch_size {batch_size} must be divisible by train.gradient_accumulation_steps × processes = "
-            f"{accumulation} × {num_processes}: use {choices}, or keep it (as a resumed run must) with {keep}"
+            f"{accumulation} × {num_processes}: use {multiples_near(batch_size, parts)}, or keep it (as a resumed run "
+            f"must) with {keep}"
         )
 
 
