@@ -119,17 +119,22 @@ def test_an_unreadable_image_is_replaced_by_one_of_its_own_epoch(tmp_path):
         assert ds[key]["labels"].shape[0] == 3
 
 
+def _ten_images(images: Path) -> Path:
+    """A folder `images` of ten 12×12 training images, `img0.png` ... `img9.png`."""
+    images.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(10):
+        Image.fromarray(smooth_image(rng, 12, 12)).save(images / f"img{i}.png")
+    return images
+
+
 def test_a_folder_gone_mid_run_names_three_images_then_counts(tmp_path, caplog):
     """Each unreadable image was a warning (800 lines for DIV2K, from each process) before the stop line: now the
     first 3 of a process are named, one line says further ones are counted, and the stop line gives the count."""
     from swinir_hf.training.data import SampleError
     from swinir_hf.training.sampler import _collate, _Samples, next_batch
 
-    images = tmp_path / "images"
-    images.mkdir()
-    rng = np.random.default_rng(3)
-    for i in range(10):
-        Image.fromarray(smooth_image(rng, 12, 12)).save(images / f"img{i}.png")
+    images = _ten_images(tmp_path / "images")
     ds = patches(images)
     loader = torch.utils.data.DataLoader(
         _Samples(ds), batch_sampler=StepBatchSampler(4, 1, 1, 0, 0, 5), collate_fn=_collate, num_workers=0
@@ -159,11 +164,7 @@ def test_each_dataloader_worker_lists_and_counts_its_own_unreadable_images_and_s
     from swinir_hf.training.data import SampleError
     from swinir_hf.training.sampler import _collate, _Samples, end_workers, next_batch
 
-    images = tmp_path / "images"
-    images.mkdir()
-    rng = np.random.default_rng(3)
-    for i in range(10):
-        Image.fromarray(smooth_image(rng, 12, 12)).save(images / f"img{i}.png")
+    images = _ten_images(tmp_path / "images")
     ds = patches(images)
     for path in images.iterdir():  # gone before the workers' first batches
         path.unlink()
