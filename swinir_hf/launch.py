@@ -132,14 +132,18 @@ def _settled(args: argparse.Namespace) -> argparse.Namespace:
     `--dynamo_backend no` and warns that it did: for these commands those are the defaults they would choose anyway
     (one machine; the precision and compile of the training config, else none), so they are set here, quietly, and the
     warning is kept for what it says of use (a `--num_processes` taken from the GPU count; `--cpu` alone is one
-    process, as accelerate takes it, also set here). With a config file (given, or accelerate's default one, which
-    `--cpu` ignores) the unset options come from it, untouched."""
+    process, as accelerate takes it, also set here). On one machine the rendezvous port is any free one
+    (`--main_process_port 0`), not accelerate's fixed 29500, which a second run started at the same moment on the
+    same machine could not listen on (torchrun's `EADDRINUSE`). With a config file (given, or accelerate's default
+    one, which `--cpu` ignores) the unset options come from it, untouched."""
     if config_file_in_effect(args) is not None:
         return args
     cpu = (("num_processes", 1),) if args.cpu else ()
     for name, default in (("num_machines", 1), ("mixed_precision", "no"), ("dynamo_backend", "no"), *cpu):
         if getattr(args, name) is None:
             setattr(args, name, default)
+    if args.num_machines == 1 and args.main_process_port is None:
+        args.main_process_port = 0
     return args
 
 

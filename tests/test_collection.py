@@ -970,6 +970,7 @@ def test_bad_input_counts_once_and_the_rest_go_on(mixed, model_dir, tmp_path, ca
 def _launch(*args, processes: int) -> subprocess.CompletedProcess:
     launcher = str(Path(sys.executable).parent / "accelerate")
     cmd = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1"]
+    cmd += ["--main_process_port", "0"]  # any free port: another test may be launching beside this one
     cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "swinir_hf.restore", *map(str, args)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)

@@ -122,7 +122,7 @@ def test_the_launchers_quiet_defaults_never_override_a_config_file(tmp_path, mon
     accelerate's default one, what the command line leaves unset stays unset, for the file to fill."""
     import accelerate.commands.config as accelerate_config
 
-    fields = ("num_machines", "mixed_precision", "dynamo_backend")
+    fields = ("num_machines", "mixed_precision", "dynamo_backend", "main_process_port")
     default_file = tmp_path / "default_config.yaml"
     monkeypatch.setattr(accelerate_config, "default_config_file", str(default_file))
 
@@ -130,12 +130,13 @@ def test_the_launchers_quiet_defaults_never_override_a_config_file(tmp_path, mon
         args = _settled(_launcher_parser().parse_args([*options, "-m", "swinir_hf.train"]))
         return tuple(getattr(args, name) for name in fields)
 
-    assert settled("--multi_gpu") == (1, "no", "no")
-    assert settled("--mixed_precision", "bf16", "--num_machines", "2") == (2, "bf16", "no")
-    assert settled("--config_file", str(tmp_path / "mine.yaml")) == (None, None, None)
+    assert settled("--multi_gpu") == (1, "no", "no", 0)  # port 0: any free one, not 29500 that a twin run holds
+    assert settled("--mixed_precision", "bf16", "--num_machines", "2") == (2, "bf16", "no", None)
+    assert settled("--multi_gpu", "--main_process_port", "29600") == (1, "no", "no", 29600)
+    assert settled("--config_file", str(tmp_path / "mine.yaml")) == (None, None, None, None)
     default_file.write_text("mixed_precision: bf16\n")
-    assert settled("--multi_gpu") == (None, None, None)
-    assert settled("--cpu") == (1, "no", "no")  # accelerate reads no default config file for --cpu
+    assert settled("--multi_gpu") == (None, None, None, None)
+    assert settled("--cpu") == (1, "no", "no", 0)  # accelerate reads no default config file for --cpu
     # --cpu alone is one process, as accelerate takes it: not a note that it took one (`restore --cpu -q` printed it)
     assert _settled(_launcher_parser().parse_args(["--cpu", "-m", "swinir_hf.train"])).num_processes == 1
 

@@ -125,7 +125,8 @@ def test_a_failure_on_any_process_is_raised_on_every_one(fails, expected, tmp_pa
     script.write_text(SCRIPT)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "FAILS": fails}
     env["HF_HOME"] = str(tmp_path / "hf_home")  # no accelerate config file of this machine's user
-    command = [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", str(script), str(tmp_path)]
+    command = [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--main_process_port", "0"]
+    command += [str(script), str(tmp_path)]  # any free port: another test may be launching beside this one
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = {line for rank in (0, 1) for line in (tmp_path / f"{rank}.txt").read_text().splitlines()}

@@ -1716,6 +1716,7 @@ def launch_two_processes(raw: dict, tmp_path: Path) -> subprocess.CompletedProce
     config.write_text(yaml.safe_dump(raw))
     launcher = str(Path(sys.executable).parent / "accelerate")
     cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    cmd += ["--main_process_port", "0"]  # any free port: another test may be launching beside this one
     cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "swinir_hf.train", "--config", str(config)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
