@@ -16,15 +16,29 @@ from typing import Any
 
 # Error handlers that never raise on a character the stream's encoding lacks.
 _TOLERANT = ("backslashreplace", "replace", "ignore", "namereplace", "xmlcharrefreplace")
-# What a terminal would act on in a name the commands print (a file, a dataset row's path: someone else's): C0 and C1
-# controls, escape sequences among them (window title, clipboard, clear screen, reports typed back as input); kept
-# (group 1) are those progress bars and colours write: a CSI sequence moving up, erasing a line or setting colours.
-_TERMINAL_CONTROLS = re.compile(r"(\x1b\[[0-9;]*[AKm])|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# What a terminal would act on in text the commands print: C0 and C1 controls, escape sequences among them (window
+# title, clipboard, clear screen, reports typed back as input; a cursor moved up and a line erased: a line printed
+# before rewritten). Newlines and tabs lay out the package's own messages.
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What progress bars write of their own (tqdm's, a library's display), kept by the guarded streams: a write of
+# cursor moves up alone (tqdm's `moveto`, the Hub's upload display), or a carriage return, optionally erasing the
+# line, that starts a write (a bar redrawn, `\r\x1b[K` line by line). Anywhere else, as in a file name, they are
+# someone else's, which could rewrite what was printed before (a name holding `\x1b[1A\x1b[2K`).
+_BAR_MOVES = re.compile(r"(?:\x1b\[[0-9]*A)+\Z|\r(?:\x1b\[K)?")
 
 
 def terminal_safe(text: str) -> str:
-    """`text` with the terminal controls it holds (`_TERMINAL_CONTROLS`) as backslash escapes: `\\x1b]0;...\\x07`."""
-    return _TERMINAL_CONTROLS.sub(lambda m: m[1] or m[0].encode("unicode_escape").decode("ascii"), text)
+    """`text` with the terminal controls it holds (`_TERMINAL_CONTROLS`) as backslash escapes: `\\x1b]0;...\\x07`,
+    `\\x1b[1A`; for text from outside (a file name, a dataset's field) wherever it is printed."""
+    return _TERMINAL_CONTROLS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
+def _stream_safe(text: str) -> str:
+    """What the guarded streams write of `text`: a progress bar's own moves at the start of a write kept
+    (`_BAR_MOVES`), every other terminal control as an escape (`terminal_safe`)."""
+    kept = _BAR_MOVES.match(text)
+    start = 0 if kept is None else kept.end()
+    return text[:start] + terminal_safe(text[start:])
 
 
 def tolerant_output() -> None:
@@ -65,7 +79,7 @@ class StdoutErrorHook:
 
 class _GuardedStream:
     """A text stream whose write and flush errors go to `_failed`, which raises or lets the work go on (what was
-    written is then taken as written), and which writes terminal controls as escapes (`terminal_safe`); the rest
+    written is then taken as written), and which writes terminal controls as escapes (`_stream_safe`); the rest
     (isatty, encoding, fileno, ...) is the stream's."""
 
     def __init__(self, stream: Any) -> None:
@@ -73,7 +87,7 @@ class _GuardedStream:
 
     def write(self, text: str) -> int:
         try:
-            self.stream.write(terminal_safe(text))
+            self.stream.write(_stream_safe(text))
             return len(text)
         except OSError as err:
             self._failed(err)

@@ -242,7 +242,7 @@ def test_ten_thousand_tiles_make_a_line_per_30_seconds_not_one_per_tile(monkeypa
 def test_a_name_with_terminal_controls_is_printed_escaped_by_the_commands(model_dir, tmp_path, monkeypatch, capsys):
     """A file named `a<ESC>]0;PWNED<BEL><ESC>[2Jb.png` (in a folder someone else made) was printed as it is: the
     terminal retitled its window and cleared the screen (OSC 52 would set the clipboard, a status report be typed
-    back as input) (a security audit). Its controls are printed as escapes; a progress bar's and colours' are kept."""
+    back as input) (a security audit). Its controls are printed as escapes; a progress bar's own moves are kept."""
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a\x1b]0;PWNED\x07\x1b[2Jb.png").write_bytes(b"not an image")
@@ -252,6 +252,45 @@ def test_a_name_with_terminal_controls_is_printed_escaped_by_the_commands(model_
     err = capsys.readouterr().err
     assert f"error: {folder}/a\\x1b]0;PWNED\\x07\\x1b[2Jb.png: not a readable image" in err
     assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", err), err
-    bar = "\r 50%|#####     | 1/2 \x1b[A\x1b[K\x1b[31mred\x1b[0m\tσ\n"
-    assert console.terminal_safe(bar) == bar
+    for own in ("\r 50%|#####     | 1/2\tσ\n", "\x1b[A\x1b[A", "\x1b[3A", "\r\x1b[Kuploading\n"):  # tqdm's, the Hub's
+        assert console._stream_safe(own) == own
     assert console.terminal_safe("\x00\x08\x9b6n\x7f") == "\\x00\\x08\\x9b6n\\x7f"
+
+
+SPOOF = "a\x1b[1A\x1b[2K\x1b[31mb\x1b[0m\r\x1b]0;t\x07\x9b2J"  # up a line, erase it, red, back to its start, retitle
+SPOOF_SHOWN = "a\\x1b[1A\\x1b[2K\\x1b[31mb\\x1b[0m\\r\\x1b]0;t\\x07\\x9b2J"
+
+
+def _outside_controls(err: str) -> list[str]:
+    """The terminal controls in `err` that no progress bar wrote (`_BAR_MOVES`'s, each at a write's start)."""
+    bars = re.sub(r"(\x1b\[A)+|\r(\x1b\[K)?", "", err)
+    return re.findall(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", bars)
+
+
+@pytest.mark.parametrize("bars", [True, False])
+def test_names_with_cursor_moves_and_colours_are_printed_escaped_bars_on_or_off(
+    bars, model_dir, tmp_path, monkeypatch, capsys
+):
+    """A progress bar's sequences (a cursor moved up, a line erased, colours) were let through wherever they were: a
+    file named `a<ESC>[1A<ESC>[2K...` moved the cursor up and erased the line above when its error was printed, the
+    line said before rewritten (a summary, another error). They are escaped in names now, bars drawn or not; the
+    bars' own moves are kept."""
+    monkeypatch.setattr(sys, "stderr", console.StderrReaderGone(sys.stderr))  # as the programs' (`tolerant_output`)
+    monkeypatch.setattr(sys, "stdout", console.CheckedStdout(sys.stdout))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: bars)
+    folder = tmp_path / f"in{SPOOF}"
+    _image_folder(folder)
+    (folder / f"{SPOOF}.png").write_bytes(b"not an image")
+    model = ["--model", str(model_dir), *([] if bars else ["--no-progress"])]
+    assert main(["restore", str(folder), "-o", str(tmp_path / "out"), *model]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path}/in{SPOOF_SHOWN}/{SPOOF_SHOWN}.png: not a readable image" in err
+    assert "failed 1" in err and ("|" in err) == bars and not _outside_controls(err), err
+    clean = tmp_path / f"set{SPOOF}"  # a test set named so: its bar's description, its table's title
+    _image_folder(clean)
+    assert main(["eval", "--dataset", str(clean), *model]) == 0
+    out, err = capsys.readouterr()
+    assert f"set{SPOOF_SHOWN}" in out and not _outside_controls(out + err), err
+    assert (f"evaluating set{SPOOF_SHOWN}" in err) == bars
+    with progress_lines.progress_bar(True, total=1, desc=SPOOF) as bar:  # escaped before tqdm measures the line
+        assert bar.desc == SPOOF_SHOWN
