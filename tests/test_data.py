@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -159,8 +160,8 @@ def test_a_folder_gone_mid_run_names_three_images_then_counts(tmp_path, caplog):
 
 def test_each_dataloader_worker_lists_and_counts_its_own_unreadable_images_and_says_so(tmp_path, caplog):
     """Each DataLoader worker decodes with its own copy of the data: it names the first 3 unreadable images it finds
-    and counts the rest on its own (4 workers: up to 16 lines, an image named by several), and the stop's count is
-    the failing worker's. The lines said "in this process" for each worker alike; now they say which worker."""
+    and counts the rest on its own (4 workers: up to 16 lines, an image named by several); the stop's count is over
+    the workers (`FoundUnreadable`). The lines said "in this process" for each worker alike; now they say which."""
     from swinir_hf.training.data import SampleError
     from swinir_hf.training.sampler import _collate, _Samples, end_workers, next_batch
 
@@ -188,9 +189,11 @@ def test_each_dataloader_worker_lists_and_counts_its_own_unreadable_images_and_s
     more = "those after the first 3 in DataLoader worker 0 of 2 are counted, not listed"
     assert f"skipping more unreadable training images: {more}" in lines
     assert all("DataLoader worker " in line for line in lines)
-    assert str(stop.value).startswith(
-        "training stopped after step 0: none of the 10 training images can be decoded any more (10 found so in "
-        f"DataLoader worker 0 of 2, 7 of them not listed; e.g. image {images / 'img'}"
+    # All 10 found (worker 0 meets each); named: worker 0's first 3, and those of worker 1's 3 it had named by then.
+    counted = r"\(10 found so by this process's 2 DataLoader workers, [4-7] of them not listed; e\.g\. image "
+    assert re.match(
+        f"training stopped after step 0: none of the 10 training images can be decoded any more {counted}",
+        str(stop.value),
     )
 
 
@@ -659,3 +662,49 @@ def test_a_data_worker_prefixes_its_warnings_once(handlers, said):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stderr == f"{said}skipping unreadable image a.png: bad\n"
+
+
+def test_images_found_unreadable_mid_run_are_counted_over_the_dataloader_workers(tmp_path, tiny_run, train_cli, capsys):
+    """Each DataLoader worker decodes with its own copy of the data and counted the images it found unreadable on its
+    own: a finished run said no count at all (the workers' warnings named each worker's first 3), and a stopped
+    one's line gave the failing worker's. The run now ends with one line counting every image found so, by either
+    worker: here 6, which both workers meet (their samples alternate batches)."""
+    images = _ten_images(tmp_path / "images")
+    for i in range(4, 10):  # the header intact (the checks before the run open it), the pixels cut: fails mid-run
+        path = images / f"img{i}.png"
+        path.write_bytes(path.read_bytes()[:-40])
+    raw = tiny_run(images, tmp_path / "out", data={"num_workers": 2, "val": None}, train={"max_steps": 6})
+    log = logging.FileHandler(tmp_path / "log")  # the forked workers write into it too
+    logger = logging.getLogger("swinir_hf.train")
+    logger.addHandler(log)
+    try:
+        assert train_cli(raw, "--no-progress") == 0
+    finally:
+        logger.removeHandler(log)
+        log.close()
+    lines = (tmp_path / "log").read_text().splitlines()
+    assert all(any(line.endswith(f"(DataLoader worker {k} of 2)") for line in lines) for k in (0, 1))
+    assert (
+        "6 of the 10 training images could not be decoded during the run and were skipped (their samples taken from "
+        "the next images, and the first ones named above): fix or remove them"
+    ) in lines
+    assert "warning: 6 of the 10 training images could not be decoded" in capsys.readouterr().err
+
+
+def test_the_run_summary_counts_the_images_found_unreadable_by_every_process():
+    """Each process of a launch draws its own samples: the run's line counts every image any of them found unreadable
+    mid-run, once (the processes' flags gathered), not the main process's alone."""
+    from swinir_hf.training.unreadable import FoundUnreadable, unreadable_summary
+
+    here, there = FoundUnreadable(5), torch.tensor([1, 1, 0, 0, 1], dtype=torch.uint8)
+    for index in (0, 3):
+        here.add(index)
+
+    class TwoProcesses:  # accelerate's `gather`: the processes' tensors one after another
+        num_processes, device = 2, torch.device("cpu")
+
+        def gather(self, flags: torch.Tensor) -> torch.Tensor:
+            return torch.cat([flags, there])
+
+    assert unreadable_summary(here, TwoProcesses()).startswith("4 of the 5 training images could not be decoded")
+    assert unreadable_summary(FoundUnreadable(5), TwoProcesses()).startswith("3 of the 5 training images")

@@ -41,12 +41,12 @@ from .images import (
     validation_folder_note,
 )
 from .pairing import common_area, fits, pair_lr_images
+from .unreadable import LISTED, FoundUnreadable, more_counted_line
 
 if TYPE_CHECKING:
     from .config import TrainingConfig
 
 logger = logging.getLogger("swinir_hf.train")  # the trainer's log
-LISTED_UNREADABLE = 3  # training images found unreadable mid-run that a process names, each in a warning
 
 
 # --- patches ---------------------------------------------------------------------------------------------------
@@ -72,7 +72,8 @@ class TrainingPatches(torch.utils.data.Dataset):
     permutation of epoch e = k // N drawn from `(seed, e)`. Images smaller than the target patch are mirror-padded
     up to it (not upscaled: rescaling would change the degradation the model learns). An image (or its LR image)
     that cannot be decoded is skipped and the next image of the permutation is used instead, said by name for the
-    first `LISTED_UNREADABLE` in a process, then counted; one of `unreadable` (`images.unopenable`) is not said.
+    first `unreadable.LISTED` in a worker, then counted (`FoundUnreadable`: over the workers); one of `unreadable`
+    (`images.unopenable`) is not said.
 
     Args:
         hr_items: high-quality images (see `load_images`).
@@ -107,7 +108,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         self._decoded_channels = 3 if channels == 1 and degradation.kind == "jpeg" else channels
         self._unreadable: set[int] = set(unreadable)  # the images found unreadable (and said so) in this process
         self._unreadable_why = ""  # the last image found so, and why
-        self._found = 0  # of those, the ones found so here (not of `unreadable`), for the stop's line
+        self.found_unreadable = FoundUnreadable(len(hr_items))  # of those, the ones found mid-run, by any worker
         # Images sampled: those reported unreadable before the run are still tried, so the data is what it was.
         self.readable = len(hr_items) - len(self._unreadable)
 
@@ -146,8 +147,7 @@ class TrainingPatches(torch.utils.data.Dataset):
             except Exception as err:
                 raise RuntimeError(f"{self._where(index)}: {type(err).__name__}: {err}") from err
         # Every file gone or damaged since the checks before the run (a folder unmounted, say).
-        where, unlisted = dataloader_worker() or "this process", self._found - LISTED_UNREADABLE
-        counted = f"{self._found} found so in {where}, {unlisted} of them not listed; " if unlisted > 0 else ""
+        counted = self.found_unreadable.counted()
         raise SampleError(
             f"none of the {n} training images can be decoded any more ({counted}e.g. {self._unreadable_why})"
         )
@@ -171,17 +171,15 @@ class TrainingPatches(torch.utils.data.Dataset):
 
     def _skip(self, index: int, what: str, err: Exception) -> None:
         """Warn that `what` (image `index`'s file) is unreadable, unless said already here, naming only the first
-        `LISTED_UNREADABLE` (a folder gone mid-run made 800 lines for DIV2K); each DataLoader worker its own, named."""
+        `LISTED` (a folder gone mid-run made 800 lines for DIV2K); each DataLoader worker its own, named."""
         self._unreadable_why = f"{what}: {err}"
         if index not in self._unreadable:
             self._unreadable.add(index)
-            self._found += 1
-            where = dataloader_worker()
-            if self._found <= LISTED_UNREADABLE:
+            if self.found_unreadable.add(index):
+                where = dataloader_worker()
                 logger.warning(f"skipping unreadable {what}: {err}" + (f" ({where})" if where else ""))
-            elif self._found == LISTED_UNREADABLE + 1:
-                more = f"those after the first {LISTED_UNREADABLE} in {where or 'this process'} are counted, not listed"
-                logger.warning(f"skipping more unreadable training images: {more}")
+            elif self.found_unreadable.here == LISTED + 1:
+                logger.warning(more_counted_line())
 
     def _where(self, index: int) -> str:
         """Image `index`'s file (its LR file's too, in paired data), as listed, for a message."""

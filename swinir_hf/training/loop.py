@@ -45,6 +45,7 @@ from .saving import (
 )
 from .signals import StopSignals, TrainingInterrupted, stop_signals_held
 from .state import EMA, Run, step_seed
+from .unreadable import warn_of_unreadable
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs, validation_set
 from .warm_start import build_model
 
@@ -168,6 +169,7 @@ def _train(
         )
     try:
         stopped = run_steps(run, loader)
+        warn_of_unreadable(dataset.found_unreadable, accelerator)  # over every worker and process: a collective
         # A stop asked for now waits for the final model: killed mid-save, the run would leave a partial folder.
         with StopSignals(announce=main, when="once the final model is saved", first=stopped):
             finish(run, push_to_hub_repo)
