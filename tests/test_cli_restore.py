@@ -671,3 +671,21 @@ def test_a_float_file_past_0_1_is_warned_of_once_by_name(model_dir, tmp_path, ca
     args = [str(tmp_path / "bright.tif"), "-o", str(tmp_path / "out"), "--model", str(model_dir), "--no-progress"]
     assert main(["restore", *args]) == 0
     assert [m.split(": its values span [0, 1.5]")[0] for m in caplog.messages] == [str(tmp_path / "bright.tif")]
+
+
+def test_workers_count_every_unreadable_image_in_the_summary(model_dir, tmp_path, capsys):
+    """`--workers N` reads with N threads of one process, whose failures are counted where the images are taken in
+    order: the summary's count is every broken image's, whichever thread read it (no count of a worker's own)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(6):  # broken and good ones alternate: each reading thread gets some of both
+        name = folder / f"{i}.png"
+        if i % 2:
+            name.write_bytes(b"broken")
+        else:
+            Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(name)
+    args = ["restore", str(folder), "-o", str(tmp_path / "out"), "--model", str(model_dir), "--workers", "2"]
+    assert main([*args, "--batch-size", "1", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count(": not a readable image") == 3 and "restored 3, failed 3, skipped 0 existing" in err
