@@ -43,6 +43,7 @@ EXPECTED_FILES = [
     "constants_swinir.py",
     "handler.py",
     "hub_push_swinir.py",
+    "image_files_swinir.py",
     "image_processing_swinir.py",
     "loading_swinir.py",
     "model.safetensors",
@@ -51,6 +52,7 @@ EXPECTED_FILES = [
     "preprocessor_config.json",
     "requirements.txt",
     "runtime_swinir.py",
+    "tiling_swinir.py",
 ]
 
 
@@ -223,6 +225,7 @@ CHILD = textwrap.dedent(
         entry["pipeline"] = type(restore).__module__
         for path in images:
             restore(Image.open(path)).save(path.replace(".png", ".out.png"))
+            restore(Image.open(path), tile=8, tile_overlap=3).save(path.replace(".png", ".tiled.png"))
         report[case] = entry
     print(json.dumps(report))
     """
@@ -483,10 +486,11 @@ def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_
         assert entry["pipeline"].startswith("transformers_modules."), entry["pipeline"]
         model = load_model(folder)
         for path in paths:
-            expected = restore(model, Image.open(path), dtype="float32")
-            got = Image.open(path.replace(".png", ".out.png"))
-            assert got.mode == expected.mode and got.size == expected.size, path
-            np.testing.assert_array_equal(np.asarray(got), np.asarray(expected), err_msg=path)
+            for out, options in ((".out.png", {}), (".tiled.png", {"tile": 8, "tile_overlap": 3})):
+                expected = restore(model, Image.open(path), dtype="float32", **options)
+                got = Image.open(path.replace(".png", out))
+                assert got.mode == expected.mode and got.size == expected.size, path
+                np.testing.assert_array_equal(np.asarray(got), np.asarray(expected), err_msg=path + out)
 
 
 RESAVE = textwrap.dedent(
@@ -603,6 +607,20 @@ def test_refuses_a_mismatching_remote_code_copy(parity, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # nothing published, no staging folder left
 
 
+def test_refuses_a_remote_tiling_that_differs_from_restore(parity, tmp_path, monkeypatch):
+    """The export's check runs the folder's pipeline and handler in tiles too: a shipped tiling_swinir.py whose
+    blend differs from the package's (which the whole-image checks never reach) is refused."""
+    sources = remote_code_sources()
+    bad = sources["tiling_swinir.py"].replace("(torch.arange(n) + 0.5)", "(torch.arange(n) + 0.25)")
+    assert bad != sources["tiling_swinir.py"]
+    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "tiling_swinir.py": bad})
+    with pytest.raises(
+        HubExportError, match=r"own pipeline does not reproduce swinir_hf\.restore\(\) on an RGBA image \(tile=8\)$"
+    ):
+        export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_refuses_an_endpoint_handler_that_differs_from_restore(parity, tmp_path, monkeypatch):
     sources = remote_code_sources()
     bad = sources["handler.py"].replace(  # a base64 image's alpha dropped
@@ -659,9 +677,15 @@ ENDPOINT = textwrap.dedent(
         encoded = base64.b64encode(f.read()).decode()
     handler({"inputs": encoded}).save("base64.png")
     handler({"inputs": "data:image/png;base64," + encoded, "parameters": {"alpha": "bicubic"}}).save("bicubic.png")
+    handler({"inputs": encoded, "parameters": {"tile": 4, "tile_overlap": 1}}).save("tiled.png")
+    # An image body with query parameters (`?tile=4&tile_overlap=1`): the toolkit passes their values as strings.
+    query = {"tile": "4", "tile_overlap": "1"}
+    handler({"inputs": Image.open(image_path).convert("RGB"), "parameters": query}).save("tiled_query.png")
     errors = {}
     for name, data in {
-        "tile": {"inputs": encoded, "parameters": {"tile": 64, "outscale": 3}},
+        "outscale": {"inputs": encoded, "parameters": {"tile": 64, "outscale": 3}},
+        "auto": {"inputs": encoded, "parameters": {"tile": "auto"}},
+        "negative": {"inputs": encoded, "parameters": {"tile": "-4"}},
         "unknown": {"inputs": encoded, "parameters": {"strength": 2}},
         "alpha": {"inputs": encoded, "parameters": {"alpha": "nearest"}},
         "path": {"inputs": image_path},
@@ -694,16 +718,23 @@ def test_an_exported_endpoint_handler_restores_without_the_package(tiny_config, 
         "pil.png": restore(model, image.convert("RGB"), dtype="float32"),
         "base64.png": restore(model, image, dtype="float32"),
         "bicubic.png": restore(model, image, dtype="float32", alpha="bicubic"),
+        "tiled.png": restore(model, image, dtype="float32", tile=4, tile_overlap=1),
+        "tiled_query.png": restore(model, image.convert("RGB"), dtype="float32", tile=4, tile_overlap=1),
     }
     for name, want in expected.items():
         got = Image.open(tmp_path / name)
         assert (got.mode, got.size) == (want.mode, want.size) == (want.mode, (26, 22)), name
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=name)
+    assert not np.array_equal(np.asarray(expected["tiled.png"]), np.asarray(expected["base64.png"]))  # tiles ran
     errors = report["errors"]
-    assert errors["tile"].startswith("ValueError: unknown parameter(s) outscale, tile: this endpoint takes alpha")
-    assert "which has no tiles, outscale, self-ensemble or precision options" in errors["tile"]
+    assert errors["outscale"].startswith("ValueError: unknown parameter(s) outscale: this endpoint takes alpha")
+    assert "which has no outscale, self-ensemble or precision options" in errors["outscale"]
+    assert errors["auto"].startswith("ValueError: tile must be None (or 0) or a positive int")
+    assert "tiles sized to the free memory are the swinir-hf package's" in errors["auto"]
+    assert errors["negative"].endswith("got '-4'")
     assert errors["unknown"] == (
-        "ValueError: unknown parameter(s) strength: this endpoint takes alpha ('model' or 'bicubic')"
+        "ValueError: unknown parameter(s) strength: this endpoint takes alpha ('model' or 'bicubic'), tile (input "
+        "pixels a tile side; none: whole images) and tile_overlap"
     )
     assert errors["alpha"] == "ValueError: alpha must be 'model' or 'bicubic', got 'nearest'"
     assert errors["path"].startswith("ValueError: inputs: a string is taken as an image file in base64, and this")

@@ -637,24 +637,61 @@ def test_pipeline_names_a_float_colour_tiff_pillow_cannot_read(model_dir, tmp_pa
 
 
 def test_pipeline_refuses_engine_options_it_would_ignore(model_dir):
-    """`tile=` / `ensemble=` / `dtype=` / `padding=` are the engine's: the pipeline runs whole images in the model's
-    precision, and used to drop them without a word (a whole-image pass where tiles were asked for)."""
+    """`ensemble=` / `dtype=` / `padding=` are the engine's: the pipeline runs in the model's precision, and used to
+    drop them without a word."""
     restorer = pipeline("image-restoration", model=str(model_dir))
-    message = r"^the image-restoration pipeline takes no ensemble, tile: it runs whole images, padded by the model,"
+    message = (
+        r"^the image-restoration pipeline takes no ensemble: it runs whole images or tiles \(tile=, tile_overlap=\)"
+    )
     with pytest.raises(TypeError, match=message):
         restorer(_rgb(), tile=4, ensemble=True)
     with pytest.raises(TypeError, match=r"takes no padding: .* the authors' padding .*restore\(.*padding=\.\.\.\)$"):
         restorer(_rgb(), padding="authors")
-    with pytest.raises(TypeError, match=r"^the image-restoration pipeline takes no tile: "):
-        pipeline("image-restoration", model=str(model_dir), tile=4)
+    with pytest.raises(TypeError, match=r"^the image-restoration pipeline takes no ensemble: "):
+        pipeline("image-restoration", model=str(model_dir), ensemble=True)
     assert restorer(_rgb(), timeout=5).shape == (27, 21, 3)
     # Any other argument is not pointed at the engine: it was told about tiles and precision.
     with pytest.raises(TypeError) as err:
         restorer(_rgb(), output_type="np")
     assert str(err.value) == (
         "the image-restoration pipeline takes no output_type: a call takes images, alpha ('model' or 'bicubic'), "
-        "timeout and batch_size"
+        "tile, tile_overlap, timeout and batch_size"
     )
+
+
+def test_pipeline_tiles_give_restores_tiled_pixels(model_dir):
+    """`tile=` (in the call or in `pipeline(...)`) and `tile_overlap=` cut and blend tiles as `restore(tile=...)`
+    does, alphas and batches of images included: its pixels exactly; the pipeline used to refuse tiles."""
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    images = [_kinds()["RGBA"], Image.fromarray(_rgb(13, 11, seed=3)), Image.fromarray(_rgb(13, 11, seed=4))]
+    whole = np.asarray(restore(model, images[0], tile=None, dtype="float32"))
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    for options in ({"tile": 4}, {"tile": 6, "tile_overlap": 1}):
+        expected = [np.asarray(restore(model, image, dtype="float32", **options)) for image in images]
+        assert not np.array_equal(expected[0], whole)  # tiles of a random model show: the tiles did run
+        for got, want in zip(restorer(images, batch_size=2, **options), expected, strict=True):
+            np.testing.assert_array_equal(np.asarray(got), want, err_msg=str(options))
+    at_build = pipeline("image-restoration", model=str(model_dir), tile=6, tile_overlap=1)
+    np.testing.assert_array_equal(np.asarray(at_build(images[0])), expected[0])
+    for whole_again in (at_build(images[0], tile=None), restorer(images[0], tile=0), restorer(images[0], tile=64)):
+        np.testing.assert_array_equal(np.asarray(whole_again), whole)  # None / 0: whole; a tile covering it: one
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tile": "auto"}, r"got 'auto': tiles sized to the free memory are the swinir-hf package's"),
+        ({"tile": -8}, r"^tile must be None \(or 0\) or a positive int \(input pixels a tile side, as 512\), got -8$"),
+        ({"tile": 2.5}, r"^tile must be None \(or 0\) or a positive int .*, got 2\.5$"),
+        ({"tile": True}, r"^tile must be None \(or 0\) or a positive int .*, got True$"),
+        ({"tile": 8, "tile_overlap": -1}, r"^tile_overlap must be an int ≥ 0, got -1$"),
+    ],
+)
+def test_pipeline_refuses_bad_tiles_saying_what_it_takes(model_dir, options, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline("image-restoration", model=str(model_dir))(_rgb(), **options)
+    with pytest.raises(ValueError, match=message):
+        pipeline("image-restoration", model=str(model_dir), **options)
 
 
 def test_pipeline_alpha_option_gives_restores_alpha(model_dir):

@@ -733,7 +733,7 @@ def test_a_whole_image_pass_on_a_gpu_counts_the_memory_torch_keeps_cached(tiny_c
 def test_a_canvas_that_fails_to_allocate_is_not_retried_with_smaller_tiles(tiny_config, monkeypatch):
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
-    import swinir_hf.inference.tiling as tiling
+    import swinir_hf.models.tiling_swinir as tiling
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     calls = []

@@ -1889,7 +1889,7 @@ def test_auto_tiles_are_as_few_as_the_budget_allows_and_as_small_as_that_count_p
     """A budget of 240-pixel tiles (window 4, overlap 32): a 256² image needs 2 tiles a side, and 2 tiles sharing
     32 pixels cover 256 from 144 up (2·144 - 32 = 256); a 460² one needs 3 (2·240 - 32 = 448 < 460), each at least
     (460 + 2·32) / 3 ≈ 174.7, i.e. 176 in whole windows."""
-    from swinir_hf.inference.tiling import tile_grid
+    from swinir_hf.models.tiling_swinir import tile_grid
 
     monkeypatch.setattr(model, "activation_bytes_per_pixel", lambda device: 2.0)  # ×1.5 safety: 3 bytes a pixel
     monkeypatch.setattr(model, "fixed_activation_bytes", lambda device: 0.0)

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from swinir_hf import convert_original_checkpoint
-from swinir_hf.inference import tiling
 from swinir_hf.inference.restoration import SwinIRRestorer
+from swinir_hf.models import tiling_swinir as tiling
 
 
 @pytest.mark.parametrize(("length", "tile", "overlap"), [(100, 32, 8), (64, 32, 0), (33, 32, 31), (20, 32, 8)])

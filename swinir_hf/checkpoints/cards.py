@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..models.configuration_swinir import MIN_TRANSFORMERS, TASK_TABLE, SwinIRConfig
+from ..models.constants_swinir import TILE_OVERLAP
 from .measured_results import PSNR_B, read_results
 
 PAPER_URL = "https://arxiv.org/abs/2108.10257"
@@ -139,6 +140,7 @@ def _pipeline_snippet(ref: str, config: SwinIRConfig, setup: str, trust: str) ->
 
 restore = pipeline("image-restoration", model={ref}{trust})
 restore("input.png").save("restored.png")  # input: {input_kind}; any mode, bit depth and alpha are kept
+restore("large.png", tile=512).save("restored.png")  # in 512-pixel tiles, blended: bounded memory
 ```"""
 
 
@@ -178,8 +180,8 @@ def _endpoint_snippet() -> str:
 This repository's `handler.py` is a custom handler for Hugging Face Inference Endpoints (Deploy → Inference
 Endpoints, with the Inference Toolkit; the endpoint installs this repository's `requirements.txt` at start-up, which
 brings `transformers` ≥ {MIN_TRANSFORMERS} where the container's is older): it restores each
-image with the model code stored here, on the endpoint's GPU where it has one, whole (no tiles: an image too large for
-its memory is refused, saying so). Send the image file and ask for PNG back:
+image with the model code stored here, on the endpoint's GPU where it has one, whole (an image too large for its
+memory is refused, saying so) or in tiles (`"parameters": {{"tile": 512}}`). Send the image file and ask for PNG back:
 
 ```bash
 curl "$ENDPOINT_URL" -H "Authorization: Bearer $HF_TOKEN" -H "Content-Type: image/png" -H "Accept: image/png" \\
@@ -188,9 +190,11 @@ curl "$ENDPOINT_URL" -H "Authorization: Bearer $HF_TOKEN" -H "Content-Type: imag
 
 An image body reaches the handler in RGB; to keep alpha (or 16-bit grey) where the toolkit passes a JSON string on as
 it is, send `Content-Type: application/json` with
-`{{"inputs": "<the file in base64>", "parameters": {{"alpha": "bicubic"}}}}` instead (`parameters` is optional;
-`alpha`, "model" or "bicubic", is the only one: any other is refused). The export checked the handler (it gives the
-package's pixels), but it is untested on a running endpoint: please report what goes wrong."""
+`{{"inputs": "<the file in base64>", "parameters": {{"alpha": "bicubic", "tile": 512}}}}` instead (`parameters` is
+optional: `alpha`, "model" or "bicubic"; `tile`, input pixels a tile side; `tile_overlap`, pixels neighbouring tiles
+share, {TILE_OVERLAP} by default, as `swinir-hf restore --tile` takes them; any other is refused). The export checked
+the handler (it gives the package's pixels, whole and in tiles), but it is untested on a running endpoint: please
+report what goes wrong."""
 
 
 def _fine_tuning_snippet(ref: str, config: SwinIRConfig, setup: str) -> str:

@@ -26,8 +26,10 @@ REMOTE_MODULES = (
     "configuration_swinir",
     "loading_swinir",
     "runtime_swinir",
+    "tiling_swinir",
     "modeling_swinir",
     "image_processing_swinir",
+    "image_files_swinir",
     "pipeline_swinir",
 )
 # Hugging Face Inference Endpoints' custom handler, shipped as the folder's root `handler.py` (the name the endpoint's

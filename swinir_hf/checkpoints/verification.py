@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,8 +40,8 @@ def verify_folder(
     """Check a written folder against the original: the saved tensors equal `params` exactly; the folder loaded
     with this package and with the folder's own code (its dynamic modules: transformers 5 would otherwise pick
     the classes this package registered) reproduces `reference`'s output on one image; and the folder's own
-    pipeline and its Inference Endpoints handler give exactly the package's `restore()` pixels on an RGBA image; and
-    its requirements.txt admits the versions these checks ran with.
+    pipeline and its Inference Endpoints handler give exactly the package's `restore()` pixels on an RGBA image,
+    whole and in tiles (`tile=`); and its requirements.txt admits the versions these checks ran with.
 
     Returns the largest absolute output difference; raises `HubExportError` on any mismatch.
     """
@@ -87,11 +88,17 @@ def verify_folder(
                         f"the folder loaded via {name} differs from the original by {diff:.3g} > {atol}"
                     )
                 worst = max(worst, diff)
-        piped = remote["pipeline"](model=remote_model, image_processor=remote_processor)(Image.fromarray(rgba))
-        restored = restore(reference, Image.fromarray(rgba), dtype="float32")
-        if not np.array_equal(np.asarray(piped), np.asarray(restored)):
-            raise HubExportError("the folder's own pipeline does not reproduce swinir_hf.restore() on an RGBA image")
-        _check_endpoint_handler(folder, Image.fromarray(rgba), restored)
+        pipeline = remote["pipeline"](model=remote_model, image_processor=remote_processor)
+        handler = endpoint_handler(folder, device="cpu")
+        # Whole, then in one-window tiles (2 × 3 of them, blended): cheap, and every step of the tiled path.
+        for parameters in ({}, {"tile": ws}):
+            restored = restore(reference, Image.fromarray(rgba), dtype="float32", **parameters)
+            said = "".join(f" ({name}={value})" for name, value in parameters.items())
+            if not np.array_equal(np.asarray(pipeline(Image.fromarray(rgba), **parameters)), np.asarray(restored)):
+                raise HubExportError(
+                    f"the folder's own pipeline does not reproduce swinir_hf.restore() on an RGBA image{said}"
+                )
+            _check_endpoint_handler(handler, Image.fromarray(rgba), restored, parameters)
     _check_requirements(folder)
     return worst
 
@@ -113,16 +120,20 @@ def _check_requirements(folder: Path) -> None:
             )
 
 
-def _check_endpoint_handler(folder: Path, image: Image.Image, restored: Image.Image) -> None:
-    """The folder's `handler.py`, imported as Inference Endpoints import it (on the CPU here), gives `restored` for
-    `image` sent as a PIL image and as a PNG file in base64."""
+def _check_endpoint_handler(
+    handler: Any, image: Image.Image, restored: Image.Image, parameters: dict[str, Any]
+) -> None:
+    """The folder's `handler` (`endpoint_handler`: its `handler.py`, imported as Inference Endpoints import it, on
+    the CPU here) gives `restored` for `image` sent as a PIL image and as a PNG file in base64, with `parameters`."""
     png = io.BytesIO()
     image.save(png, format="PNG")
-    handler = endpoint_handler(folder, device="cpu")
+    said = "".join(f", {name}={value}" for name, value in parameters.items())
     for kind, inputs in (("a PIL image", image), ("a base64 PNG", base64.b64encode(png.getvalue()).decode())):
-        served = handler({"inputs": inputs, "parameters": {}})
+        served = handler({"inputs": inputs, "parameters": parameters})
         if served.mode != restored.mode or not np.array_equal(np.asarray(served), np.asarray(restored)):
-            raise HubExportError(f"the folder's {HANDLER_FILE} does not reproduce swinir_hf.restore() on {kind} (RGBA)")
+            raise HubExportError(
+                f"the folder's {HANDLER_FILE} does not reproduce swinir_hf.restore() on {kind} (RGBA{said})"
+            )
 
 
 @contextlib.contextmanager

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import torch
 
 from ..inference.restoration import EngineOptions
-from ..inference.tiling import tile_grid
 from ..models.modeling_swinir import SwinIRForImageRestoration, SwinTransformerBlock
+from ..models.tiling_swinir import tile_grid
 
 PROGRESS_EVERY_S = 0.25
 
@@ -65,7 +65,7 @@ class Job:
 
 
 def forwards_needed(shape: torch.Size, image_hw: tuple[int, int], images: int, overlap: int) -> int:
-    """Forward passes `restore` makes for an image, from the shape of its first one (as `tiling.tiled_apply` plans)."""
+    """Forward passes `restore` makes for an image, from the shape of its first one (as `tiled_apply` plans)."""
     batch, _, th, tw = shape
     h, w = image_hw
     if th >= h and tw >= w:

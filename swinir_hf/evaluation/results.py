@@ -13,7 +13,7 @@ import numpy as np
 
 from ..degradations.setting import Degradation
 from ..inference.options import PAPER_ENGINE, EngineOptions
-from ..inference.tiling import used_overlap
+from ..models.tiling_swinir import used_overlap
 from .protocol import ENGINE_FIELDS
 
 COLUMNS = {

@@ -8,7 +8,7 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
-from ..models.constants_swinir import ALPHA_MODES, AlphaMode, dtype_name  # noqa: F401  (ALPHA_MODES: offered here, torch-free)
+from ..models.constants_swinir import ALPHA_MODES, TILE_OVERLAP, AlphaMode, dtype_name  # noqa: F401  (ALPHA_MODES: offered here, torch-free)
 
 if TYPE_CHECKING:
     import torch
@@ -31,7 +31,7 @@ class EngineOptions:
     `eval` and the demo pass along. Each field is `SwinIRRestorer`'s argument of that name."""
 
     tile: int | Literal["auto"] | None = "auto"
-    tile_overlap: int = 32
+    tile_overlap: int = TILE_OVERLAP
     ensemble: bool = False
     dtype: DTypeOption = "auto"  # held as its name
     device: str | torch.device | None = None

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from ..console import warn_once
+from ..models import tiling_swinir as tiling  # shipped: a Hub folder's pipeline tiles with it too
 from ..models.image_processing_swinir import (
     AlphaMode,
     ImageLayout,
@@ -28,6 +29,7 @@ from ..models.image_processing_swinir import (
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.runtime_swinir import check_forward_memory, inference_precision, running
+from ..progress_lines import inner_progress
 from .devices import auto_dtype, check_device, check_dtype
 from .ensemble import dihedral_mean
 from .image_io import read_restorable
@@ -46,7 +48,6 @@ from .options import DTypeOption, EngineOptions, Padding, as_option_values  # wi
 from .padding import authors_padded_size, authors_padding
 from .photo_metadata import file_dpi, kept_info
 from .restorer_checks import check_model, check_options, check_restore_keywords, check_tensor_batch, not_an_image
-from .tiling import CanvasAllocationError, fewest_tiles, rounded_tile, tiled_apply
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class SwinIRRestorer:
         self.tile_overlap = int(tile_overlap)
         self.ensemble = bool(ensemble)
         self.padding = padding
-        self.batch_size = int(batch_size or (4 if self.device.type == "cuda" else 1))
+        self.batch_size = int(batch_size or tiling.tiles_per_pass(self.device))
         self.progress = progress
         self.memory_budget = memory_budget
         if tune_malloc and self.device.type == "cpu":
@@ -300,14 +301,14 @@ class SwinIRRestorer:
             while True:
                 try:
                     return self._run(model, x, tile)[..., : h * self.scale, : w * self.scale]
-                except CanvasAllocationError as err:
+                except tiling.CanvasAllocationError as err:
                     raise ImageTooLargeError(f"{err}: smaller tiles would not help; {TOO_LARGE_ADVICE}") from err
                 except (RuntimeError, MemoryError) as err:
                     if not is_out_of_memory(err) or self.tile is None:
                         raise
                     side = max(x.shape[-2:])
                     used = min(tile or side, side)  # a tile no smaller than the image ran it whole
-                    smaller = rounded_tile(used // 2, self.model.config.window_size)
+                    smaller = tiling.rounded_tile(used // 2, self.model.config.window_size)
                     if smaller >= used:  # one window: tiles shrink no further (their overlap is half at most)
                         raise
                     tried = f"{tile}-pixel tiles" if used < side else "the whole image"
@@ -319,7 +320,7 @@ class SwinIRRestorer:
     def _run(self, model: SwinIRForImageRestoration, x: torch.Tensor, tile: int | None) -> torch.Tensor:
         fn = functools.partial(self._ensemble_forward if self.ensemble else self._forward, model)
         h, w = x.shape[-2:]
-        if tile is None or (tile >= h and tile >= w):
+        if tiling.runs_whole(tile, h, w):
             return fn(x)
         if self.tile_overlap == 0:  # once per process, not per image nor per `restore()` (a restorer each)
             # Tiles that only touch get no blend: each one's padded, least accurate edge meets its neighbour's.
@@ -328,7 +329,9 @@ class SwinIRRestorer:
                 "tile_overlap=0: neighbouring tiles are not blended, so their borders can show as seams; "
                 f"use an overlap of a few windows (default {EngineOptions.tile_overlap})",
             )
-        return tiled_apply(fn, x, self.scale, tile, self.tile_overlap, self.batch_size, self.progress)
+        rows, columns, _ = tiling.tile_grid(h, w, tile, self.tile_overlap)
+        with inner_progress(self.progress, len(rows) * len(columns), "tile") as bar:
+            return tiling.tiled_apply(fn, x, self.scale, tile, self.tile_overlap, self.batch_size, bar.update)
 
     def _forward(self, model: SwinIRForImageRestoration, x: torch.Tensor) -> torch.Tensor:
         # no_grad, not inference_mode: tensors the model caches (masks, indices) must stay usable for training.
@@ -341,15 +344,15 @@ class SwinIRRestorer:
     def _initial_tile(self, x: torch.Tensor) -> int | None:
         if self.tile is None:
             return None
+        (n, _, h, w), window = x.shape, self.model.config.window_size
         if self.tile != "auto":
-            return rounded_tile(self.tile, self.model.config.window_size)
-        n, _, h, w = x.shape
+            return tiling.rounded_tile(self.tile, window)
         # What a pass needs whatever its size is set aside first (one-window tiles where nothing is left).
         fixed = TILE_MEMORY_SAFETY * self.model.fixed_activation_bytes(self.device)
         budget = self.memory_budget - fixed if self.memory_budget else memory_budget(self.device, fixed)
         per_pixel = TILE_MEMORY_SAFETY * self.model.activation_bytes_per_pixel(self.device)
         pixels = max(budget, 0) / (self.batch_size * n * per_pixel)
-        return None if h * w <= pixels else fewest_tiles(h, w, pixels, self.tile_overlap, self.model.config.window_size)
+        return None if h * w <= pixels else tiling.fewest_tiles(h, w, pixels, self.tile_overlap, window)
 
 
 @overload

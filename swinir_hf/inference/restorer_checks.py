@@ -16,6 +16,7 @@ import torch
 
 from ..models.constants_swinir import dtype_name
 from ..models.image_processing_swinir import FLOAT_RANGE
+from ..models.tiling_swinir import check_tile, check_tile_overlap, is_int
 from ..other_tools import unexpected_keywords
 from .devices import DTYPES
 from .options import PADDINGS, EngineOptions
@@ -34,13 +35,11 @@ def check_options(
     tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any, padding: Any
 ) -> None:
     """Raise a ValueError naming the first of the restorer's options that is not of its kind or range."""
-    if not (tile is None or tile == "auto" or (_is_int(tile) and tile > 0)):
-        raise ValueError(f"tile must be None (or 0), 'auto' or a positive int, got {tile!r}")
-    if not (_is_int(tile_overlap) and tile_overlap >= 0):
-        raise ValueError(f"tile_overlap must be an int ≥ 0, got {tile_overlap!r}")
+    check_tile(tile)
+    check_tile_overlap(tile_overlap)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
-    if not (batch_size is None or (_is_int(batch_size) and batch_size >= 1)):
+    if not (batch_size is None or (is_int(batch_size) and batch_size >= 1)):
         raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
     if not (memory_budget is None or (_is_number(memory_budget) and memory_budget > 0)):
         raise ValueError(f"memory_budget must be None or a positive number of bytes, got {memory_budget!r}")
@@ -123,11 +122,6 @@ def check_model(model: Any) -> None:
     raise TypeError(
         f"restore needs a loaded SwinIR model, got {got}: {how} (a bundled name, model folder, authors' .pth or Hub id)"
     )
-
-
-def _is_int(value: Any) -> bool:
-    """An integer (numpy's too), not a bool: what counts options (pixels, tiles) take."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_number(value: Any) -> bool:

@@ -1,8 +1,8 @@
 """The model layer's plain values, without torch or transformers: the tasks (`TASK_TABLE`), the alpha modes
-(`AlphaMode`) and the training losses (`LOSSES`). The command line offers them before any model loads (`swinir-hf
-restore --help`, `swinir-hf models` and `python -m swinir_hf.train --help` answer without importing torch); the
-model layer's other modules import them from here (shipped beside them as remote code, like them it imports nothing
-of `swinir_hf`).
+(`AlphaMode`), the default tile overlap (`TILE_OVERLAP`) and the training losses (`LOSSES`). The command line offers
+them before any model loads (`swinir-hf restore --help`, `swinir-hf models` and `python -m swinir_hf.train --help`
+answer without importing torch); the model layer's other modules import them from here (shipped beside them as
+remote code, like them it imports nothing of `swinir_hf`).
 """
 
 from collections.abc import Mapping
@@ -14,6 +14,9 @@ from typing import Literal, get_args
 # the colour's, as Real-ESRGAN does; one more forward pass), or bicubically (blurred by the scale, no model time).
 AlphaMode = Literal["model", "bicubic"]
 ALPHA_MODES: tuple[str, ...] = get_args(AlphaMode)
+# Input pixels neighbouring tiles share by default (`swinir_hf.restore`'s and a Hub folder pipeline's `tile_overlap`,
+# `tiling_swinir`): a few windows, so that each tile's padded edge is blended away.
+TILE_OVERLAP = 32
 # The training losses a config's `loss` names (`SwinIRForImageRestoration` computes them when given `labels`).
 LOSSES = ("l1", "charbonnier")
 

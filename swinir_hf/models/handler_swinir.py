@@ -25,8 +25,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 TASK = "image-restoration"
-# What a request's "parameters" may hold: the options of the folder's pipeline that apply to one image.
-PARAMETERS = ("alpha",)
+# What a request's "parameters" may hold: the options of the folder's pipeline that apply to one image (checked there,
+# with the pipeline's messages): tiles bound an endpoint's memory for large photos.
+PARAMETERS = ("alpha", "tile", "tile_overlap")
+_COUNTS = ("tile", "tile_overlap")  # whole numbers of pixels
 
 
 class EndpointHandler:
@@ -47,7 +49,7 @@ class EndpointHandler:
         model = own(config["auto_map"]["AutoModelForImageToImage"]).from_pretrained(folder).eval()
         processor = own(config["auto_map"]["AutoImageProcessor"]).from_pretrained(folder)
         pipeline_class = own(config["custom_pipelines"][TASK]["impl"])
-        # The whole-image options swinir_hf.restore has and this code does not (tiles, outscale, ...).
+        # The options swinir_hf.restore has and this code does not (outscale, the self-ensemble, ...).
         self.engine_options = set(getattr(sys.modules[pipeline_class.__module__], "ENGINE_OPTIONS", ()))
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.pipeline = pipeline_class(model=model, image_processor=processor, device=torch.device(device))
@@ -62,7 +64,9 @@ class EndpointHandler:
             raise ValueError(f"a request holds inputs and parameters, not {', '.join(others)}")
         parameters = {} if data.get("parameters") is None else data["parameters"]
         self.check_parameters(parameters)
-        return self.pipeline(as_image(data["inputs"]), **parameters)
+        # An image body's options come as query parameters (`?tile=512`), which the toolkit passes on as strings.
+        counts = {k: int(v) for k, v in parameters.items() if k in _COUNTS and isinstance(v, str) and v.isdecimal()}
+        return self.pipeline(as_image(data["inputs"]), **{**parameters, **counts})
 
     def check_parameters(self, parameters: Any) -> None:
         """Refuse what is not one of `PARAMETERS`, saying why: nothing asked of a request is left undone silently."""
@@ -71,10 +75,13 @@ class EndpointHandler:
         unknown = sorted(set(parameters) - set(PARAMETERS))
         if not unknown:
             return
-        message = f"unknown parameter(s) {', '.join(unknown)}: this endpoint takes alpha ('model' or 'bicubic')"
+        message = (
+            f"unknown parameter(s) {', '.join(unknown)}: this endpoint takes alpha ('model' or 'bicubic'), tile "
+            "(input pixels a tile side; none: whole images) and tile_overlap"
+        )
         if set(unknown) & self.engine_options:
             message += (
-                "; it restores whole images with the model code of this repository, which has no tiles, outscale, "
+                "; it restores images with the model code of this repository, which has no outscale, "
                 "self-ensemble or precision options (the swinir-hf package's swinir_hf.restore has them)"
             )
         raise ValueError(message)

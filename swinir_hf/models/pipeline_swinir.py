@@ -3,8 +3,8 @@ out.
 
 Shipped as remote code in every Hub folder (`custom_pipelines` in config.json), so `pipeline("image-restoration",
 model="org/swinir-x4", trust_remote_code=True)` works without this package; it imports only the other shipped
-files. Its pixels are `swinir_hf.restore()`'s: the same data path (`image_processing_swinir`) and precision
-(`runtime_swinir.inference_precision`), whole images without tiles.
+files. Its pixels are `swinir_hf.restore()`'s: the same data path (`image_processing_swinir`), precision
+(`runtime_swinir.inference_precision`) and, with `tile=`, the same tiles and blending (`tiling_swinir`).
 """
 
 from __future__ import annotations
@@ -20,28 +20,35 @@ from typing import Any, overload
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from transformers import PreTrainedModel
 from transformers.pipelines.base import Pipeline
 
 from .constants_swinir import dtype_name
-from .hub_push_swinir import is_http_client_error
+from .image_files_swinir import open_image
 from .image_processing_swinir import (
     AlphaMode,
     ImageLayout,
     SwinIRImageProcessor,
     alpha_for_model,
     check_alpha_mode,
-    check_colour_depth,
     clamping_note,
     compose_image,
     from_reconstruction,
-    is_heif,
     split_image,
     to_pixel_values,
     with_alpha,
 )
 from .runtime_swinir import ImageTooLargeError, check_forward_memory, inference_precision, resting_dtype, running
+from .tiling_swinir import (
+    TILE_OVERLAP,
+    apply_in_tiles,
+    check_tile,
+    check_tile_overlap,
+    rounded_tile,
+    runs_whole,
+    tiles_per_pass,
+)
 
 TASK = "image-restoration"
 logger = logging.getLogger(__name__)
@@ -90,9 +97,7 @@ class _Image:
 
 # What `swinir_hf.restore` takes and the pipeline does not: asked of it, they get a pointer there.
 ENGINE_OPTIONS = {
-    "tile",
     "tile_size",
-    "tile_overlap",
     "ensemble",
     "dtype",
     "torch_dtype",
@@ -116,8 +121,11 @@ class ImageRestorationPipeline(Pipeline):
     under autocast of that type. float16 needs CUDA: elsewhere a float16 model runs as float32 (lossless), cast for
     each call, as `swinir_hf.restore` casts it.
 
-    Images run whole: one whose pass cannot fit the memory free is an `ImageTooLargeError` (a `MemoryError`) before
-    the model runs; `swinir_hf.restore` tiles it in bounded memory.
+    Images run whole by default: one whose pass cannot fit the memory free is an `ImageTooLargeError` (a
+    `MemoryError`) before the model runs. `tile=512` (in the call or in `pipeline(...)`; None or 0: whole) runs
+    tiles of at most 512 × 512 input pixels, neighbours sharing `tile_overlap` (default 32) pixels, cut and blended
+    as `swinir_hf.restore(model, image, tile=512)` does: its pixels, in bounded memory. The engine's `tile="auto"`
+    (tiles sized to the free memory) is the package's alone.
     """
 
     _load_processor = False
@@ -193,20 +201,26 @@ class ImageRestorationPipeline(Pipeline):
         self, timeout: float | None = None, alpha: AlphaMode | None = None, **kwargs: Any
     ) -> tuple[dict, dict, dict]:
         # transformers hands every other argument of the call (or of `pipeline(...)`) here: dropping them would run
-        # a whole image where tiles, an ensemble or another precision were asked for.
+        # a whole image where an ensemble or another precision were asked for.
+        forward = {name: kwargs.pop(name) for name in ("tile", "tile_overlap") if name in kwargs}  # None: whole
         if kwargs:
             given = f"the image-restoration pipeline takes no {', '.join(sorted(kwargs))}: "
             if not set(kwargs) & ENGINE_OPTIONS:
-                raise TypeError(given + "a call takes images, alpha ('model' or 'bicubic'), timeout and batch_size")
+                raise TypeError(
+                    given
+                    + "a call takes images, alpha ('model' or 'bicubic'), tile, tile_overlap, timeout and batch_size"
+                )
             raise TypeError(
-                given + "it runs whole images, padded by the model, in the precision the model was loaded in; for "
-                "tiles, the self-ensemble, the authors' padding or another precision use the swinir-hf package's "
-                "swinir_hf.restore(model, image, tile=..., ensemble=..., dtype=..., padding=...)"
+                given + "it runs whole images or tiles (tile=, tile_overlap=), padded by the model, in the precision "
+                "the model was loaded in; for the self-ensemble, the authors' padding or another precision use the "
+                "swinir-hf package's swinir_hf.restore(model, image, ensemble=..., dtype=..., padding=...)"
             )
+        check_tile(forward.get("tile"), auto=False)
+        check_tile_overlap(forward.get("tile_overlap", TILE_OVERLAP))
         preprocess = {"timeout": timeout}
         if alpha is not None:  # only when given: a call's parameters replace those given to `pipeline(...)`
             preprocess["alpha"] = check_alpha_mode(alpha)
-        return preprocess, {}, {}
+        return preprocess, forward, {}
 
     def preprocess(self, image: Any, timeout: float | None = None, alpha: AlphaMode = "model") -> dict[str, _Image]:
         if isinstance(image, (str, os.PathLike)):  # a path or URL; a pathlib.Path as swinir_hf.restore takes it
@@ -227,7 +241,9 @@ class ImageRestorationPipeline(Pipeline):
             item.alpha_values = to_pixel_values(alpha_image, channels)
         return {"image": item}
 
-    def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+    def _forward(
+        self, model_inputs: dict[str, Any], tile: int | None = None, tile_overlap: int = TILE_OVERLAP
+    ) -> dict[str, Any]:
         # As `restore()` runs the model, for this call only: in eval mode (a model left training after a Trainer
         # would drop paths at random), float16 weights off CUDA as float32; threads sharing it take turns to change
         # it (`running`). In the model's own precision, not one another thread's run has cast it to meanwhile.
@@ -235,7 +251,8 @@ class ImageRestorationPipeline(Pipeline):
         precision = torch.float32 if own == torch.float16 and self.device.type != "cuda" else own
         # (float16 on CUDA as it is: its overflow-prone layers are float32)
         with running(self.model, self.device, None if precision == torch.float16 else precision) as model:
-            return _restore_items(model, precision, model_inputs)
+            tiles = rounded_tile(tile, model.config.window_size) if tile else None, tile_overlap
+            return _restore_items(model, precision, model_inputs, tiles)
 
     def postprocess(self, model_outputs: dict[str, Any]) -> Image.Image | np.ndarray:
         item = model_outputs["image"]
@@ -245,40 +262,52 @@ class ImageRestorationPipeline(Pipeline):
         return compose_image(from_reconstruction(item.reconstruction, item.channels), layout)
 
 
-def _restore_items(model: PreTrainedModel, precision: torch.dtype, model_inputs: dict[str, Any]) -> dict[str, Any]:
-    """One image, or a list of them (`batch_size > 1`): those of one size through one pass, then their alphas that
-    the model upscales through one more; a batch of one gives exactly `restore()`'s pixels."""
+# (the tile's side: a `rounded_tile`, or None for whole images; the overlap), as `apply_in_tiles` takes them
+_Tiles = tuple[int | None, int]
+
+
+def _restore_items(model: PreTrainedModel, precision: torch.dtype, model_inputs: dict, tiles: _Tiles) -> dict:
+    """One image, or a list of them (`batch_size > 1`): those of one size through one pass (a pass per tile), then
+    their alphas that the model upscales through one more; a batch of one gives exactly `restore()`'s pixels."""
     batch = model_inputs["image"]
     items = batch if isinstance(batch, list) else [batch]
     for group in _by_size(items, "pixel_values"):
-        restored = _restore_all(model, precision, [item.pixel_values for item in group])
+        restored = _restore_all(model, precision, [item.pixel_values for item in group], tiles)
         for item, y in zip(group, restored, strict=True):
             item.reconstruction = y
     for group in _by_size([item for item in items if item.alpha_values is not None], "alpha_values"):
-        restored = _restore_all(model, precision, [item.alpha_values for item in group])
+        restored = _restore_all(model, precision, [item.alpha_values for item in group], tiles)
         for item, y in zip(group, restored, strict=True):
             item.alpha_reconstruction = y
     return model_inputs
 
 
-def _restore_all(model: PreTrainedModel, precision: torch.dtype, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+def _restore_all(model: PreTrainedModel, precision: torch.dtype, tensors: list, tiles: _Tiles) -> list[torch.Tensor]:
     """(k, C, H, W) inputs of one size, each restored: in one pass, or one by one where that cannot fit."""
     try:
-        out = _restore(model, precision, torch.cat(tensors)) if len(tensors) > 1 else None
+        out = _restore(model, precision, torch.cat(tensors), tiles) if len(tensors) > 1 else None
     except ImageTooLargeError:  # `batch_size` is for speed: images that each fit alone are not refused
         out = None
     if out is None:  # outside the except block, whose traceback would keep the batch's tensors
-        return [_restore(model, precision, x) for x in tensors]
+        return [_restore(model, precision, x, tiles) for x in tensors]
     return list(out.split([len(x) for x in tensors]))
 
 
-def _restore(model: PreTrainedModel, precision: torch.dtype, pixel_values: torch.Tensor) -> torch.Tensor:
-    """Whole images in `precision` (float32 exactly, bfloat16 / float16 under autocast): one that cannot fit is
-    refused before the model runs, not failed deep inside it (or killed)."""
+def _restore(model: PreTrainedModel, precision: torch.dtype, pixel_values: torch.Tensor, tiles: _Tiles) -> torch.Tensor:
+    """Images in `precision` (float32 exactly, bfloat16 / float16 under autocast), whole or in `tiles` as the engine
+    runs them (`tiles_per_pass` at a time): a pass that cannot fit is refused before the model runs, not failed
+    deep inside it (or killed)."""
     device, name = model.device, dtype_name(precision)
-    check_forward_memory(model.config, pixel_values.shape, device, name)
-    with inference_precision(name, device):
-        return model(pixel_values.to(device)).reconstruction.float().cpu()
+    tile, overlap = tiles
+    whole = runs_whole(tile, *pixel_values.shape[-2:])  # else what a pass over any tile needs, as the engine checks
+    check_forward_memory(model.config, pixel_values.shape if whole else None, device, name)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with inference_precision(name, device):
+            return model(x).reconstruction.float()
+
+    scale = model.config.upscale
+    return apply_in_tiles(forward, pixel_values.to(device), scale, tile, overlap, tiles_per_pass(device)).cpu()
 
 
 def _by_size(items: list[_Image], field: str) -> list[list[_Image]]:
@@ -287,90 +316,6 @@ def _by_size(items: list[_Image], field: str) -> list[list[_Image]]:
     for item in items:
         groups.setdefault(tuple(getattr(item, field).shape[-2:]), []).append(item)
     return list(groups.values())
-
-
-def open_image(source: str, timeout: float | None = None) -> Image.Image:
-    """A file path or http(s) URL → the PIL image as stored: mode, bit depth and alpha kept (transformers'
-    `load_image` converts to 8-bit RGB). Other strings (base64) go to `load_image`, which names what it accepts."""
-    if source.startswith(("http://", "https://")):
-        return _check_depth(_open(io.BytesIO(_fetch(source, timeout)), source), source)
-    if os.path.isfile(source):
-        return _check_depth(_open(source, source), source)
-    if "." in source and not source.startswith("data:"):  # base64 has no dots: this was meant as a file name
-        raise FileNotFoundError(f"no such image file: {source}")
-    from transformers.image_utils import load_image
-
-    return load_image(source, timeout=timeout)
-
-
-def _fetch(url: str, timeout: float | None) -> bytes:
-    """The body `url` answers with (redirects followed), through huggingface_hub's HTTP client as transformers'
-    `load_image` fetches (not its Hub session, which HF_HUB_OFFLINE closes to every URL); the client's errors, which
-    name no URL, as an `OSError` that names `url` (a batch of URLs says which one failed)."""
-    from huggingface_hub.utils import httpx
-
-    try:
-        response = httpx.get(url, timeout=timeout, follow_redirects=True)
-    except Exception as err:
-        if not is_http_client_error(err):
-            raise
-        if "Timeout" in type(err).__name__:  # httpx's ConnectTimeout, ReadTimeout, ...
-            raise OSError(f"cannot fetch {url}: no answer within timeout={timeout} s") from err
-        raise OSError(f"cannot fetch {url}: {err or type(err).__name__}") from err
-    if response.is_error:
-        raise OSError(f"cannot fetch {url}: the server answered {response.status_code} {response.reason_phrase}")
-    return response.content
-
-
-# Little- and big-endian TIFF, then BigTIFF.
-_TIFF_HEADS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-
-
-def _open(file: str | io.BytesIO, source: str) -> Image.Image:
-    """`Image.open`, and HEIC / HEIF (phone photos) through pillow-heif where it is installed, registered with Pillow
-    on first need.
-
-    Raises:
-        ValueError: a HEIF file without pillow-heif (the message says how to install it).
-        UnidentifiedImageError: not an image Pillow reads (for a TIFF, the message says what to do instead).
-    """
-    try:
-        return Image.open(file)
-    except UnidentifiedImageError as err:
-        if isinstance(file, io.BytesIO):
-            head = file.getvalue()[:12]
-        else:
-            with open(file, "rb") as f:
-                head = f.read(12)
-        if head[:4] in _TIFF_HEADS:  # float colour TIFFs (32-bit RGB), which Pillow does not read
-            raise UnidentifiedImageError(
-                f"{source}: a TIFF Pillow cannot read (float colour, say): pass its pixels as an (H, W, C) float32 "
-                "array in [0, 1] (tifffile.imread), or restore the file with swinir_hf.restore(model, path)"
-            ) from err
-        if not is_heif(head):
-            if isinstance(file, io.BytesIO):  # a URL's body: Pillow names "<_io.BytesIO object at 0x...>"
-                said = f"{source}: not an image Pillow can read (it answered {head!r}...)"
-                raise UnidentifiedImageError(said) from err
-            raise
-    try:
-        import pillow_heif
-    except ImportError:
-        raise ValueError(f"{source}: a HEIC / HEIF image, which needs pillow-heif: pip install pillow-heif") from None
-    pillow_heif.register_heif_opener()
-    if isinstance(file, io.BytesIO):
-        file.seek(0)
-    return Image.open(file)
-
-
-def _check_depth(image: Image.Image, source: str) -> Image.Image:
-    """`image` itself, unless `check_colour_depth` refuses it (a colour PNG / TIFF deeper than Pillow reads it): then
-    its file is closed and the ValueError raised."""
-    try:
-        check_colour_depth(image, source)
-    except ValueError:
-        image.close()  # never returned, so no caller's `with` would close it
-        raise
-    return image
 
 
 def register(default_model: str | None = None) -> None:

@@ -226,8 +226,8 @@ def check_forward_memory(
         raise ImageTooLargeError(
             f"one pass over {'a whole' if n == 1 else f'{n} whole'} {w}×{h} image{'s' * (n > 1)} needs ≈ "
             f"{byte_size(needed)} of memory on {device}, but only {byte_size(available)} are available: run it in "
-            "tiles (swinir_hf.restore(model, image) with its default tile='auto'; --tile auto on the command line), "
-            "crop or downscale it, or use a machine with more memory"
+            "tiles (the pipeline's tile=512; swinir_hf.restore(model, image) with its default tile='auto', --tile auto "
+            "on the command line), crop or downscale it, or use a machine with more memory"
         )
 
 

@@ -6,16 +6,21 @@ strips never collide (even where the tile snapped to the image's border overlaps
 the weights are a partition of unity (they sum to one at every pixel, so the tiles of a pointwise operation give
 its exact result), every weight is continuous (no step larger than one of a ramp across `overlap` pixels), and
 each tile's edge inside the image (where its padding makes it least accurate) gets almost no weight.
+
+Shipped as remote code: the engine (`swinir_hf.restore`) and a Hub folder's own pipeline and endpoint handler tile
+with these functions, so that `tile=` gives the same pixels through each. Pure functions: torch and the stdlib
+(and `constants_swinir`'s default overlap) only.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 
 import torch
 
-from ..progress_lines import inner_progress
+from .constants_swinir import TILE_OVERLAP  # noqa: F401  (the default overlap: here, with the tiles)
 
 
 class CanvasAllocationError(MemoryError):
@@ -97,12 +102,13 @@ def tiled_apply(
     tile: int,
     overlap: int,
     batch_size: int = 1,
-    progress: bool = False,
+    advance: Callable[[int], object] | None = None,
 ) -> torch.Tensor:
     """Apply `fn` ((B, C, h, w) → (B, C', scale·h, scale·w)) to x (N, C, H, W) tile by tile.
 
     Tiles are at most `tile` × `tile` input pixels, overlap by at least `overlap` pixels (at most half a tile: a
-    larger overlap is reduced to that) and are run `batch_size` at a time (each carrying all N images). Returns
+    larger overlap is reduced to that) and are run `batch_size` at a time (each carrying all N images); `advance`
+    is called with the number of tiles each run has done (a progress bar's `update`). Returns
     (N, C', scale·H, scale·W) float32 on x's device.
 
     Raises `CanvasAllocationError` when that output cannot be allocated (whatever the tile size), and passes on
@@ -114,20 +120,70 @@ def tiled_apply(
     wy, wx = axis_weights(ys, th, overlap, scale), axis_weights(xs, tw, overlap, scale)
     boxes = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
     out = None
-    with inner_progress(progress, len(boxes), "tile") as bar:
-        for first in range(0, len(boxes), batch_size):
-            chunk = boxes[first : first + batch_size]
-            crops = torch.cat([x[:, :, ys[i] : ys[i] + th, xs[j] : xs[j] + tw] for i, j in chunk])
-            result = fn(crops).float()
-            if out is None:
-                out = _canvas(x, (n, result.shape[1], h * scale, w * scale))
-            for k, (i, j) in enumerate(chunk):
-                weight = (wy[i][:, None] * wx[j][None, :]).to(out.device)
-                y0, x0 = ys[i] * scale, xs[j] * scale
-                out[:, :, y0 : y0 + th * scale, x0 : x0 + tw * scale] += result[k * n : (k + 1) * n] * weight
-            bar.update(len(chunk))
+    for first in range(0, len(boxes), batch_size):
+        chunk = boxes[first : first + batch_size]
+        crops = torch.cat([x[:, :, ys[i] : ys[i] + th, xs[j] : xs[j] + tw] for i, j in chunk])
+        result = fn(crops).float()
+        if out is None:
+            out = _canvas(x, (n, result.shape[1], h * scale, w * scale))
+        for k, (i, j) in enumerate(chunk):
+            weight = (wy[i][:, None] * wx[j][None, :]).to(out.device)
+            y0, x0 = ys[i] * scale, xs[j] * scale
+            out[:, :, y0 : y0 + th * scale, x0 : x0 + tw * scale] += result[k * n : (k + 1) * n] * weight
+        if advance is not None:
+            advance(len(chunk))
     # Separable partitions of unity along each axis make one over the plane: no normalisation needed.
     return out
+
+
+def runs_whole(tile: int | None, h: int, w: int) -> bool:
+    """Whether an H × W image runs in one pass with `tile` (a `rounded_tile`, or None): no tile, or one covering it."""
+    return tile is None or (tile >= h and tile >= w)
+
+
+def apply_in_tiles(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    scale: int,
+    tile: int | None,
+    overlap: int,
+    batch_size: int = 1,
+    advance: Callable[[int], object] | None = None,
+) -> torch.Tensor:
+    """`fn(x)` in one pass where `runs_whole(tile, H, W)`, else `tiled_apply` (arguments as there)."""
+    if runs_whole(tile, *x.shape[-2:]):
+        return fn(x)
+    return tiled_apply(fn, x, scale, tile, overlap, batch_size, advance)
+
+
+def tiles_per_pass(device: torch.device) -> int:
+    """Tiles run in one forward pass by default on `device`: 4 on CUDA, where a small tile's pass is mostly launch
+    overhead, 1 elsewhere (no faster batched, and the least memory)."""
+    return 4 if device.type == "cuda" else 1
+
+
+def check_tile(tile: object, auto: bool = True) -> None:
+    """Raise a ValueError unless `tile` is None or 0 (whole images), a positive int (input pixels a tile side) or,
+    where `auto` (the engine's memory planner) is offered, "auto"."""
+    if tile is None or (auto and tile == "auto") or (is_int(tile) and tile >= 0):
+        return
+    if auto:
+        raise ValueError(f"tile must be None (or 0), 'auto' or a positive int, got {tile!r}")
+    message = f"tile must be None (or 0) or a positive int (input pixels a tile side, as 512), got {tile!r}"
+    if tile == "auto":  # the planner needs the engine's memory policy, which is not shipped
+        message += ": tiles sized to the free memory are the swinir-hf package's (swinir_hf.restore(..., tile='auto'))"
+    raise ValueError(message)
+
+
+def check_tile_overlap(tile_overlap: object) -> None:
+    """Raise a ValueError unless `tile_overlap` is an int ≥ 0."""
+    if not (is_int(tile_overlap) and tile_overlap >= 0):
+        raise ValueError(f"tile_overlap must be an int ≥ 0, got {tile_overlap!r}")
+
+
+def is_int(value: object) -> bool:
+    """An integer (numpy's too), not a bool: what counts options (pixels, tiles) take."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _canvas(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:

@@ -1,0 +1,97 @@
+"""Image files as the `image-restoration` pipeline reads them: a path or http(s) URL → the PIL image as stored (mode,
+bit depth and alpha kept, HEIC / HEIF through pillow-heif), with messages that say what to do where Pillow cannot read
+it. Shipped as remote code beside the pipeline."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from PIL import Image, UnidentifiedImageError
+
+from .hub_push_swinir import is_http_client_error
+from .image_processing_swinir import check_colour_depth, is_heif
+
+
+def open_image(source: str, timeout: float | None = None) -> Image.Image:
+    """A file path or http(s) URL → the PIL image as stored: mode, bit depth and alpha kept (transformers'
+    `load_image` converts to 8-bit RGB). Other strings (base64) go to `load_image`, which names what it accepts."""
+    if source.startswith(("http://", "https://")):
+        return _check_depth(_open(io.BytesIO(_fetch(source, timeout)), source), source)
+    if os.path.isfile(source):
+        return _check_depth(_open(source, source), source)
+    if "." in source and not source.startswith("data:"):  # base64 has no dots: this was meant as a file name
+        raise FileNotFoundError(f"no such image file: {source}")
+    from transformers.image_utils import load_image
+
+    return load_image(source, timeout=timeout)
+
+
+def _fetch(url: str, timeout: float | None) -> bytes:
+    """The body `url` answers with (redirects followed), through huggingface_hub's HTTP client as transformers'
+    `load_image` fetches (not its Hub session, which HF_HUB_OFFLINE closes to every URL); the client's errors, which
+    name no URL, as an `OSError` that names `url` (a batch of URLs says which one failed)."""
+    from huggingface_hub.utils import httpx
+
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=True)
+    except Exception as err:
+        if not is_http_client_error(err):
+            raise
+        if "Timeout" in type(err).__name__:  # httpx's ConnectTimeout, ReadTimeout, ...
+            raise OSError(f"cannot fetch {url}: no answer within timeout={timeout} s") from err
+        raise OSError(f"cannot fetch {url}: {err or type(err).__name__}") from err
+    if response.is_error:
+        raise OSError(f"cannot fetch {url}: the server answered {response.status_code} {response.reason_phrase}")
+    return response.content
+
+
+# Little- and big-endian TIFF, then BigTIFF.
+_TIFF_HEADS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _open(file: str | io.BytesIO, source: str) -> Image.Image:
+    """`Image.open`, and HEIC / HEIF (phone photos) through pillow-heif where it is installed, registered with Pillow
+    on first need.
+
+    Raises:
+        ValueError: a HEIF file without pillow-heif (the message says how to install it).
+        UnidentifiedImageError: not an image Pillow reads (for a TIFF, the message says what to do instead).
+    """
+    try:
+        return Image.open(file)
+    except UnidentifiedImageError as err:
+        if isinstance(file, io.BytesIO):
+            head = file.getvalue()[:12]
+        else:
+            with open(file, "rb") as f:
+                head = f.read(12)
+        if head[:4] in _TIFF_HEADS:  # float colour TIFFs (32-bit RGB), which Pillow does not read
+            raise UnidentifiedImageError(
+                f"{source}: a TIFF Pillow cannot read (float colour, say): pass its pixels as an (H, W, C) float32 "
+                "array in [0, 1] (tifffile.imread), or restore the file with swinir_hf.restore(model, path)"
+            ) from err
+        if not is_heif(head):
+            if isinstance(file, io.BytesIO):  # a URL's body: Pillow names "<_io.BytesIO object at 0x...>"
+                said = f"{source}: not an image Pillow can read (it answered {head!r}...)"
+                raise UnidentifiedImageError(said) from err
+            raise
+    try:
+        import pillow_heif
+    except ImportError:
+        raise ValueError(f"{source}: a HEIC / HEIF image, which needs pillow-heif: pip install pillow-heif") from None
+    pillow_heif.register_heif_opener()
+    if isinstance(file, io.BytesIO):
+        file.seek(0)
+    return Image.open(file)
+
+
+def _check_depth(image: Image.Image, source: str) -> Image.Image:
+    """`image` itself, unless `check_colour_depth` refuses it (a colour PNG / TIFF deeper than Pillow reads it): then
+    its file is closed and the ValueError raised."""
+    try:
+        check_colour_depth(image, source)
+    except ValueError:
+        image.close()  # never returned, so no caller's `with` would close it
+        raise
+    return image
