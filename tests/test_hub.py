@@ -742,6 +742,7 @@ def test_an_exported_endpoint_handler_restores_without_the_package(tiny_config, 
     assert errors["list"] == "TypeError: parameters must be an object, got list []"
     card = (folder / "README.md").read_text()
     assert "### Inference Endpoints" in card and "untested on a running endpoint" in card
+    assert 'restore("large.png", tile=512)' in card and '"parameters": {"alpha": "bicubic", "tile": 512}' in card
     assert "### Inference Endpoints" not in (tmp_path / "run" / "README.md").read_text()  # no handler there
     assert (folder / "requirements.txt").read_text() == remote_code_sources()["requirements.txt"]
     folders.save_model_folder(folder, model)  # the package's save, without code: no handler left that cannot load
