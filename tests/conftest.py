@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import os
+import random
+import shutil
 import signal
+import socket
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -37,6 +42,38 @@ os.environ.setdefault("SWINIR_CPU_ATTENTION", "matmul")
 # (`pytest &`) inherits SIGINT ignored, and the tests of what a Ctrl-C does would see nothing happen.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# Variables that put one of Hugging Face's caches elsewhere than under HF_HOME: unset, so that HF_HOME holds them all.
+HF_CACHE_VARIABLES = (
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_ASSETS_CACHE",
+    "HF_XET_CACHE",
+    "HF_DATASETS_CACHE",
+    "HF_MODULES_CACHE",
+    "TRANSFORMERS_CACHE",
+    "HF_TOKEN_PATH",
+    "HF_STORED_TOKENS_PATH",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hugging Face's caches (HF_HOME) and torch's compile caches of this process's own, for its tests and the
+    processes they start, removed at its end: each xdist worker gets its own, as its configure runs in it.
+
+    Not the user's ~/.cache/huggingface and /tmp/torchinductor_<user>, which every worker shared: transformers copies
+    a folder's remote code into its module cache under the folder's name (not atomically: two workers loading
+    folders of one name could import the other's half-written copy), the tests left it and the datasets cache
+    growing, and `accelerate launch` read the user's own default_config.yaml. Set here, before test modules import
+    huggingface_hub, transformers, datasets or accelerate, which read these once."""
+    home = Path(tempfile.mkdtemp(prefix=f"swinir-tests-{os.getpid()}-"))
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+    for name in HF_CACHE_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ["HF_HOME"] = str(home / "huggingface")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(home / "torchinductor")
+    os.environ["TRITON_CACHE_DIR"] = str(home / "triton")
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
@@ -97,6 +134,54 @@ def wait_until():
             time.sleep(poll)
 
     return wait
+
+
+# Ports a server of a test may listen on: a block below the kernel's ephemeral range per xdist worker.
+PORTS_PER_WORKER = 400
+RESERVED_PORTS = {29500}  # accelerate's default rendezvous port, which a launch without --main_process_port takes
+
+
+def port_block(worker: str | None = None) -> range:
+    """The ports `free_port` hands out in the xdist worker `worker` ("gw1"; default: this one, gw0 without xdist)."""
+    worker = worker or os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ephemeral.read_text().split()[0]) if ephemeral.is_file() else 32768
+    top = low - PORTS_PER_WORKER * int(worker.removeprefix("gw"))
+    return range(max(top - PORTS_PER_WORKER, 1024), max(top, 1024))
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """`free_port()`: a port nothing listens on, for a server the test starts afterwards (or a URL that must be
+    refused). From `port_block()`, this worker's alone, each call the next port: one that `bind(0)` picked and
+    released was the kernel's to hand out again, and another worker's test binding port 0 meanwhile (accelerate's
+    and torch's rendezvous, gloo, a fake Hub) could take it before the server listened on it (EADDRINUSE)."""
+    block = port_block()
+    if not block:  # no room below the ephemeral ports: the kernel's pick, as before
+
+        def any_port() -> int:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                return probe.getsockname()[1]
+
+        return any_port
+    # A random start: a second session on this machine (another checkout's) likely starts elsewhere in the block.
+    start = random.SystemRandom().randrange(len(block))
+    ports = itertools.cycle([*block[start:], *block[:start]])
+
+    def next_free() -> int:
+        for port in itertools.islice(ports, len(block)):
+            if port in RESERVED_PORTS:
+                continue
+            with socket.socket() as probe:  # no SO_REUSEADDR: a port in TIME_WAIT is passed over too
+                try:
+                    probe.bind(("", port))
+                except OSError:
+                    continue
+            return port
+        raise AssertionError(f"no free port in {block}")
+
+    return next_free
 
 
 @pytest.fixture(autouse=True)

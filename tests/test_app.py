@@ -920,7 +920,7 @@ def test_the_page_stops_its_jobs_when_closed(demo):
 # gradio 6.31's queue statistics, run after each job, use a pandas option pandas 3 deprecates (Pandas4Warning, a
 # DeprecationWarning: named by its message, as pandas 2, which Python 3.10 gets, has no such class).
 @pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated:DeprecationWarning")
-def test_a_job_whose_api_client_went_away_stops(model_dir, tmp_path):
+def test_a_job_whose_api_client_went_away_stops(model_dir, tmp_path, free_port):
     """A raw HTTP client (curl, a script; no gradio heartbeat, so no `unload`) that drops its result stream
     mid-job: gradio marks the session's events dead and would never send their results; the job stops at its next
     block instead of holding the worker to its end (it ran on before, and the next user waited for it)."""
@@ -999,7 +999,7 @@ def test_a_scale_no_model_has_is_told_the_scales_that_run_here(demo, monkeypatch
 
 
 @pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated:DeprecationWarning")
-def test_cancel_takes_the_clients_waiting_jobs_off_the_queue(model_dir, tmp_path):
+def test_cancel_takes_the_clients_waiting_jobs_off_the_queue(model_dir, tmp_path, free_port):
     """An API client's /cancel stopped its running job only: one still waiting in gradio's queue (for the one
     worker) ran later, to its end, although the API page and docs say /cancel stops the session's waiting jobs too."""
     from gradio_client import Client, handle_file
@@ -1268,12 +1268,6 @@ def test_a_job_leaves_the_thread_count_of_the_rest_of_the_process_alone(model_di
         torch.set_num_threads(previous)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_app_py_without_gradio_names_the_extra():
     script = "import runpy, sys; sys.modules['gradio'] = None; sys.argv[:] = sys.argv[1:]; "
     script += "runpy.run_path(sys.argv[0], run_name='__main__')"
@@ -1283,7 +1277,7 @@ def test_app_py_without_gradio_names_the_extra():
 
 
 @pytest.mark.slow
-def test_swinir_hf_demo_is_the_same_command_for_an_installed_package(model_dir, tmp_path, capsys):
+def test_swinir_hf_demo_is_the_same_command_for_an_installed_package(model_dir, tmp_path, capsys, free_port):
     """`swinir-hf demo` (no app.py needed) serves the page with its examples, which ship inside the package; a bad
     --model is one line under its own name; without gradio it names the extra."""
     import urllib.request
@@ -1319,7 +1313,7 @@ def test_swinir_hf_demo_is_the_same_command_for_an_installed_package(model_dir, 
         server.wait(30)
 
 
-def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path):
+def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path, free_port):
     from gradio_client import Client, handle_file
 
     port = free_port()
@@ -1883,7 +1877,7 @@ def test_download_names_say_the_task_and_scale_and_are_safe(tmp_path):
         assert Path(run(demo, odd, task=SR, scale=2)[1]).name == f"{safe}_x2.png"
 
 
-def test_the_upload_size_cap_is_an_option(monkeypatch, capsys):
+def test_the_upload_size_cap_is_an_option(monkeypatch, capsys, free_port):
     # It was 50 MB, fixed: a server for large scans could not raise it, nor a small one lower it.
     assert app.parse_args([]).max_upload_mb == 50
     monkeypatch.setenv("SWINIR_DEMO_MAX_UPLOAD_MB", "-3")
@@ -1924,7 +1918,7 @@ def test_a_demos_cache_folder_is_its_users_alone_and_never_a_planted_link(monkey
     assert own_gradio_cache() == other  # a second launch in this process: the same one
 
 
-def test_each_demo_caches_its_files_in_a_folder_of_its_own(monkeypatch, tmp_path):
+def test_each_demo_caches_its_files_in_a_folder_of_its_own(monkeypatch, tmp_path, free_port):
     """gradio caches files by their content in one folder for all processes and deletes its own at shutdown:
     stopping one of two demos on a machine deleted the other's example images ("no longer on the server")."""
     from swinir_hf.storage.atomic_writes import process_tag
@@ -1980,7 +1974,7 @@ def test_a_port_in_use_stops_the_start_with_one_line(capsys):
     )
 
 
-def test_a_second_interrupt_while_the_server_closes_is_a_stop_not_a_failed_start(monkeypatch, capsys):
+def test_a_second_interrupt_while_the_server_closes_is_a_stop_not_a_failed_start(monkeypatch, capsys, free_port):
     """A double Ctrl-C: gradio took the first and closed the server, the second escaped its launch. The demo said
     "interrupted before the server started" and exited 130; now it closes and stops as for one (exit status 0),
     while an interrupt before the server listens is still that one line."""

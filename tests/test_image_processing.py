@@ -444,11 +444,10 @@ def test_pipeline_reads_paths_as_stored(model_dir, tmp_path):
         restorer(str(tmp_path / "RGBA.pgn"))
 
 
-def test_pipeline_fetches_urls_and_names_the_one_that_fails(model_dir, tmp_path):
+def test_pipeline_fetches_urls_and_names_the_one_that_fails(model_dir, tmp_path, free_port):
     """An http(s) URL is fetched (redirects followed) and read as stored, as a path is; one that fails is an OSError
     naming it (the HTTP client's own errors, not OSErrors, named no URL: in a batch, which one?)."""
     import http.server
-    import socket
     import threading
 
     kinds = _kinds()
@@ -476,9 +475,7 @@ def test_pipeline_fetches_urls_and_names_the_one_that_fails(model_dir, tmp_path)
     # BrokenPipeError report (socketserver prints it) would land in that test's output.
     server.handle_error = lambda request, client_address: None
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    with socket.socket() as unused:  # a port nothing listens on
-        unused.bind(("127.0.0.1", 0))
-        refused = f"http://127.0.0.1:{unused.getsockname()[1]}/x.png"
+    refused = f"http://127.0.0.1:{free_port()}/x.png"  # a port nothing listens on
     url = f"http://127.0.0.1:{server.server_port}"
     try:
         restorer = pipeline("image-restoration", model=str(model_dir))

@@ -299,14 +299,10 @@ def test_a_restore_launch_stopped_by_ctrl_c_keeps_what_it_finished(tmp_path):
 
 @pytest.mark.slow
 @needs_command
-def test_a_restore_over_two_machines_shares_the_files(tmp_path):
+def test_a_restore_over_two_machines_shares_the_files(tmp_path, free_port):
     """`--num_machines 2`, one process on each (two launches here, on this machine, as on two with a shared file
     system): every file restored once, one summary for all, from the first machine's main process."""
-    import socket
-
-    with socket.socket() as probe:  # a free port for the main process's rendezvous
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # for the main process's rendezvous, which binds it once started (seconds later)
     photos = _photos(tmp_path / "photos", 6)
     launches = []
     for rank in (1, 0):

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import re
-import socket
 import sys
 import threading
 import time
@@ -33,12 +32,9 @@ def saved(tiny_config, tmp_path):
 
 
 @pytest.fixture
-def unreachable_hub(monkeypatch):
+def unreachable_hub(monkeypatch, free_port):
     """Point the Hub endpoint at a closed local port: connections are refused at once, nothing leaves the host."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
 
