@@ -1,6 +1,6 @@
 """The demo end to end in headless Chromium, offline, as a user drives it: each task, Cancel, a non-image upload,
-and the phone layout. Screenshots of each result go to $SWINIR_DEMO_SCREENSHOTS, else <tmp>/swinir-demo-screenshots
-(kept after the run as test artifacts).
+and the phone layout. Screenshots of each result go to $SWINIR_DEMO_SCREENSHOTS, else swinir-demo-screenshots in
+pytest's temporary folder of the run (kept after it as test artifacts, as pytest keeps its last three).
 
 Needs Debian's `chromium` (`apt-get install -y chromium`); playwright drives it and never downloads a browser.
 Skipped without it, except under CI=true where it fails.
@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import tempfile
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -32,7 +30,6 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "swinir_hf" / "demo" / "examples"
 CHROMIUM = os.environ.get("SWINIR_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(os.environ.get("SWINIR_DEMO_SCREENSHOTS", Path(tempfile.gettempdir()) / "swinir-demo-screenshots"))
 # Headless, and nothing that reaches outside this machine.
 CHROMIUM_ARGS = [
     "--headless",
@@ -59,13 +56,11 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(free_port):
     """The app, offline, on a free localhost port with the bundled models only."""
     offline = huggingface_hub.constants.HF_HUB_OFFLINE
     huggingface_hub.constants.HF_HUB_OFFLINE = True
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     demo = app.launch(app.parse_args(["--port", str(port)]), prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
@@ -136,14 +131,22 @@ def assert_within_width(page) -> None:
     assert outside == [], f"beyond the {page.viewport_size['width']} px width: {outside}"
 
 
-def shoot(page, name: str, full_page: bool = False) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    """Where the screenshots go: $SWINIR_DEMO_SCREENSHOTS, else a folder of this run's (a fixed /tmp one was every
+    run's: another checkout's run on the machine overwrote the phone screenshot this one then measured)."""
+    chosen = os.environ.get("SWINIR_DEMO_SCREENSHOTS")
+    return Path(chosen) if chosen else tmp_path_factory.getbasetemp() / "swinir-demo-screenshots"
+
+
+def shoot(shots: Path, page, name: str, full_page: bool = False) -> Path:
+    shots.mkdir(parents=True, exist_ok=True)
+    path = shots / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
-def test_each_task_offline(browser, server):
+def test_each_task_offline(browser, server, shots):
     from playwright.sync_api import expect
 
     page = open_page(browser, server, DESKTOP)
@@ -157,7 +160,7 @@ def test_each_task_offline(browser, server):
     expect(page.locator("#plan")).to_contain_text("real-sr-x4 · bundled · 120×100 → 480×400")
     restore_and_wait(page, "480×400 RGB 8-bit")
     assert slider_sizes(page) == [[480, 400], [480, 400]]
-    shoot(page, "task-photo", full_page=True)
+    shoot(shots, page, "task-photo", full_page=True)
 
     # JPEG: the blind colour model, at the input's size; the comparison is not called bicubic.
     upload(page, EXAMPLES / "flowers_jpeg15.jpg", "Input 200×160 RGB 8-bit")
@@ -166,7 +169,7 @@ def test_each_task_offline(browser, server):
     restore_and_wait(page, "200×160 RGB 8-bit")
     expect(page.locator("#info")).not_to_contain_text("bicubic")
     assert slider_sizes(page) == [[200, 160], [200, 160]]
-    shoot(page, "task-jpeg", full_page=True)
+    shoot(shots, page, "task-jpeg", full_page=True)
 
     # Clean image ×2, from the main controls only; Restore is on screen without scrolling.
     upload(page, EXAMPLES / "church_x2_downscaled.png", "Input 120×100 RGB 8-bit")
@@ -179,7 +182,7 @@ def test_each_task_offline(browser, server):
     expect(page.locator("#download a").first).to_have_attribute("download", "church_x2_downscaled_x2.png")
     assert slider_sizes(page) == [[240, 200], [240, 200]]
     expect(page.locator("#info")).to_contain_text("before: the input enlarged with bicubic interpolation")
-    shoot(page, "task-clean-image-x2", full_page=True)
+    shoot(shots, page, "task-clean-image-x2", full_page=True)
 
     # Noisy: the task has no scale (×1), and the comparison is not called bicubic.
     upload(page, EXAMPLES / "starfish_noise25.png", "Input")
@@ -190,11 +193,11 @@ def test_each_task_offline(browser, server):
     restore_and_wait(page, f"{size[0]}×{size[1]} RGB 8-bit")
     expect(page.locator("#info")).not_to_contain_text("bicubic")
     assert slider_sizes(page) == [list(size)] * 2
-    shoot(page, "task-noisy", full_page=True)
+    shoot(shots, page, "task-noisy", full_page=True)
     page.close()
 
 
-def test_cancel_and_a_non_image_upload(browser, server, tmp_path):
+def test_cancel_and_a_non_image_upload(browser, server, shots, tmp_path):
     from playwright.sync_api import expect
 
     page = open_page(browser, server, DESKTOP)
@@ -203,7 +206,7 @@ def test_cancel_and_a_non_image_upload(browser, server, tmp_path):
     upload(page, notes, "")
     expect(page.locator("#input-info")).to_contain_text("notes.png is not an image this demo can read")
     expect(page.locator("#restore-button")).to_be_disabled()
-    shoot(page, "non-image-upload")
+    shoot(shots, page, "non-image-upload")
 
     # A job long enough to cancel: ×4 with the ×8 self-ensemble on 320².
     photo = tmp_path / "photo.png"
@@ -223,7 +226,7 @@ def test_cancel_and_a_non_image_upload(browser, server, tmp_path):
     expect(page.locator("#info")).to_contain_text("Cancelled.")
     expect(page.locator("#cancel-button")).to_be_disabled()
     expect(page.locator("#restore-button")).to_be_enabled()
-    shoot(page, "cancelled")
+    shoot(shots, page, "cancelled")
     page.close()
 
 
@@ -283,7 +286,7 @@ def test_a_failed_job_ends_like_any_other(browser, server):
     page.close()
 
 
-def test_phone_layout_scrolls_to_the_result(browser, server):
+def test_phone_layout_scrolls_to_the_result(browser, server, shots):
     from playwright.sync_api import expect
 
     page = open_page(browser, server, PHONE)
@@ -305,7 +308,7 @@ def test_phone_layout_scrolls_to_the_result(browser, server):
     )
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]  # nothing wider than the phone
-    shot = shoot(page, "phone-result")
+    shot = shoot(shots, page, "phone-result")
     with Image.open(shot) as image:
         assert image.size == (PHONE["width"], PHONE["height"])
     assert_within_width(page)
@@ -317,7 +320,7 @@ def test_phone_layout_scrolls_to_the_result(browser, server):
     expect(page.locator("#level")).to_contain_text("50")
     expect(page.get_by_label("Tile overlap (pixels)", exact=False).first).to_be_visible()
     assert_within_width(page)
-    shoot(page, "phone-advanced", full_page=True)
+    shoot(shots, page, "phone-advanced", full_page=True)
     page.close()
 
 
