@@ -313,10 +313,13 @@ def tiny_run():
 
 def validation_copy(images: Path) -> Path:
     """The first two files of `images`, mirrored, beside it: training refuses to validate on its training folder or
-    on copies of its images."""
+    on copies of its images. Never beside a folder of ../shared, which every worker and checkout reads: the fixtures
+    gained a folder, which one worker could find while another was still filling it."""
     val = images.with_name(f"{images.name}-val")
     if not images.is_dir():  # a test of a missing folder: nothing to copy
         return images
+    if images.resolve().is_relative_to(SHARED.resolve()):
+        raise AssertionError(f"{images} is in {SHARED}: give the run a validation folder of its own (data.val)")
     if not val.is_dir():
         val.mkdir()
         for path in sorted(p for p in images.iterdir() if p.is_file())[:2]:
@@ -326,7 +329,8 @@ def validation_copy(images: Path) -> Path:
 
 
 def make_tiny_run(images: Path, out: Path, **sections) -> dict:
-    val = str(validation_copy(images))
+    given = sections.get("data", {}).get("val")
+    val = str(validation_copy(images)) if given is None else given
     raw = {
         "model": {"preset": "lightweight_sr", "scale": 2, "config": dict(TINY_MODEL)},
         "data": {"train": [str(images)], "val": val, "val_max_images": 2, "patch_size": 8, "num_workers": 0},

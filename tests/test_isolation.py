@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import port_block
+import pytest
+from conftest import make_tiny_run, port_block
+from PIL import Image
 
 
 def test_hugging_face_and_torch_caches_are_this_processs_own(tmp_path):
@@ -50,3 +52,20 @@ def test_free_ports_are_this_workers_own_and_none_the_kernel_hands_out(free_port
     assert len(set(ports)) == 3 and all(port in block and not low <= port <= high for port in ports)
     with socket.socket() as server:
         server.bind(("127.0.0.1", ports[0]))  # free as promised
+
+
+def test_a_run_given_its_validation_folder_copies_nothing_beside_its_images(tmp_path, shared):
+    """`tiny_run` copied validation images beside the training folder even when the test gave its own: beside
+    ../shared's trainsets (every worker's and checkout's), where two workers met; such a copy is now refused."""
+    photos = shared / "trainsets" / "DIV2K_train_HR_crops128"
+    raw = make_tiny_run(photos, tmp_path / "run", data={"val": str(tmp_path / "val")})
+    assert raw["data"]["val"] == str(tmp_path / "val") and raw["data"]["train"] == [str(photos)]
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    Image.new("RGB", (8, 8)).save(mine / "a.png")
+    assert make_tiny_run(mine, tmp_path / "run", data={"val": str(tmp_path / "val")})["data"]["val"] == str(
+        tmp_path / "val"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no photos-val
+    with pytest.raises(AssertionError, match=r"is in .*: give the run a validation folder of its own \(data\.val\)$"):
+        make_tiny_run(photos, tmp_path / "run")
