@@ -1541,10 +1541,65 @@ def test_the_model_code_names_the_transformers_it_needs(exported, monkeypatch):
         with pytest.raises(ImportError) as err:
             runpy.run_path(str(folder / "configuration_swinir.py"))
         assert str(err.value) == (
-            f"SwinIR's model code needs transformers >= {MIN_TRANSFORMERS}: pip install -U 'transformers>=5.18' "
-            f"(this is {version})"
+            f"SwinIR's model code needs transformers >= {MIN_TRANSFORMERS}: "
+            f"pip install -U 'transformers>={MIN_TRANSFORMERS}' (this is {version})"
         )
         monkeypatch.undo()
+
+
+OLDER = textwrap.dedent(
+    """
+    import json, sys
+    from transformers import AutoImageProcessor, AutoModel, pipeline
+
+    folder, version = json.loads(sys.argv[1])
+    # What an older transformers says (the code's check reads nothing else). On the module these imports leave in
+    # sys.modules, which the folder's code imports: transformers replaces its lazy module on first use.
+    sys.modules["transformers"].__version__ = version
+    said = {}
+    for name, load in (  # the image processor first: it loads before any config
+        ("processor", lambda: AutoImageProcessor.from_pretrained(folder, trust_remote_code=True)),
+        ("model", lambda: AutoModel.from_pretrained(folder, trust_remote_code=True)),
+        ("pipeline", lambda: pipeline("image-restoration", model=folder, trust_remote_code=True)),
+    ):
+        try:
+            said[name] = type(load()).__name__
+        except ImportError as err:
+            said[name] = str(err)
+    print(json.dumps(said))
+    """
+)
+
+
+def test_every_entry_of_a_folder_names_the_transformers_it_needs_without_the_package(exported, tmp_path):
+    """On transformers 5.0-5.3 (what the folder's code sees as transformers.__version__, faked here: CI has one
+    transformers) AutoImageProcessor failed with "No module named 'transformers.image_processing_backends'": only
+    the config's module checked the version, and an image processor loads none. Each entry now says it in one line
+    (hub/transformers_versions.py checks real older versions)."""
+    report = run_without_the_package(OLDER, [str(exported[CASES[0]].path), "5.3.0"], tmp_path)
+    upgrade = (
+        f"SwinIR's model code needs transformers >= {MIN_TRANSFORMERS}: "
+        f"pip install -U 'transformers>={MIN_TRANSFORMERS}' (this is 5.3.0)"
+    )
+    assert report == {"processor": upgrade, "model": upgrade, "pipeline": upgrade}
+
+
+def test_the_image_processors_module_imports_every_module_it_needs_itself():
+    """transformers < 5.18 copies only the direct relative imports of a local folder's module, then fails on the
+    first one missing: AutoImageProcessor of an exported folder ended in FileNotFoundError for runtime_swinir.py
+    (which the pipeline imports), before the version check could run."""
+    sources = remote_code_sources()
+
+    def imports(module: str) -> set[str]:
+        return set(re.findall(r"^\s*from \.(\w+) import", sources[f"{module}.py"], flags=re.MULTILINE))
+
+    module = remote_code.AUTO_MAP["AutoImageProcessor"].split(".")[0]
+    needed, todo = set(), list(imports(module))
+    while todo:
+        if (name := todo.pop()) not in needed:
+            needed.add(name)
+            todo += imports(name)
+    assert needed - {module} <= imports(module)
 
 
 def test_a_bundled_model_is_exported_by_its_name(tmp_path, monkeypatch, capsys):

@@ -122,7 +122,8 @@ def _usage_setup(remote_code: bool) -> tuple[str, str, str]:
     if remote_code:
         intro = (
             f"With the `swinir-hf` package, or with only `transformers` (≥ {MIN_TRANSFORMERS}) + `torch` thanks to the "
-            "model code stored in this repository (`trust_remote_code=True`)."
+            "model code stored in this repository (`trust_remote_code=True`; below transformers 5.18, "
+            "`AutoImageProcessor` also wants `torchvision`, the pipeline does not)."
         )
         return intro, "", ", trust_remote_code=True"
     intro = "With the `swinir-hf` package installed (importing it registers the model with `transformers`)."
@@ -179,7 +180,7 @@ def _endpoint_snippet() -> str:
 
 This repository's `handler.py` is a custom handler for Hugging Face Inference Endpoints (Deploy → Inference
 Endpoints, with the Inference Toolkit; the endpoint installs this repository's `requirements.txt` at start-up, which
-brings `transformers` ≥ {MIN_TRANSFORMERS} where the container's is older): it restores each
+brings a new enough `transformers` where the container's is older): it restores each
 image with the model code stored here, on the endpoint's GPU where it has one, whole (an image too large for its
 memory is refused, saying so) or in tiles (`"parameters": {{"tile": 512}}`). Send the image file and ask for PNG back:
 

@@ -9,19 +9,34 @@ import transformers
 from packaging.version import Version
 
 # The oldest transformers this model's code runs on (a Hub folder's remote code included): on an older one, one line
-# saying so rather than an ImportError from inside (4.x has no `PreTrainedConfig`, huggingface_hub < 1 no `strict`).
-MIN_TRANSFORMERS = "5.18"
+# saying so rather than an error from inside. 5.0-5.3's `PreTrainedConfig` is no dataclass (`@strict` refuses the
+# config) and they lack `transformers.image_processing_backends` (the image processor's base); 4.x has no
+# `PreTrainedConfig`. From 5.4 a folder's model, Auto classes and pipeline give the package's outputs (docs/hub.md,
+# "Which transformers": hub/transformers_versions.py, run on 4.57.6, 5.0.0-5.4.0, 5.5.4, 5.10.4, 5.17.0); below 5.18
+# transformers' AutoImageProcessor itself asks for torchvision. The package itself needs 5.18 (pyproject.toml).
+# The modules a folder's config and image processor load first run `require_transformers` before any import of
+# transformers' that an older one lacks.
+MIN_TRANSFORMERS = "5.4"
 _UPGRADE = (
     f"SwinIR's model code needs transformers >= {MIN_TRANSFORMERS}: pip install -U 'transformers>={MIN_TRANSFORMERS}'"
 )
+
+
+def require_transformers() -> None:
+    """ImportError, in one line, on a transformers older than `MIN_TRANSFORMERS`. A function: transformers 4.57
+    keeps a remote module that failed in `sys.modules`, so a second load in that process (the image processor after
+    the model) would import this module's names without running its checks again."""
+    if Version(transformers.__version__) < Version(MIN_TRANSFORMERS):
+        raise ImportError(f"{_UPGRADE} (this is {transformers.__version__})") from None
+
+
+require_transformers()
 try:
     from huggingface_hub.dataclasses import strict
     from huggingface_hub.errors import StrictDataclassError
     from transformers import PreTrainedConfig
-except ImportError as err:
-    raise ImportError(f"{_UPGRADE} (this is {transformers.__version__})") from err
-if Version(transformers.__version__) < Version(MIN_TRANSFORMERS):
-    raise ImportError(f"{_UPGRADE} (this is {transformers.__version__})")
+except ImportError as err:  # a huggingface_hub older than transformers asks for
+    raise ImportError(f"{_UPGRADE} (this is {transformers.__version__}): {err}") from err
 
 # After the check: a Hub folder's copy run on an old transformers says what it needs, whatever else fails.
 from .constants_swinir import LOSSES, TASK_TABLE, TASKS, Task  # noqa: E402, F401  (re-exported: one table)

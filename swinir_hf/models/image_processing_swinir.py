@@ -26,18 +26,28 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps
 from transformers.feature_extraction_utils import BatchFeature
-from transformers.image_processing_backends import PilBackend as _ImageProcessorBase  # the backend without torchvision
 from transformers.processing_utils import ImagesKwargs
 
+from .configuration_swinir import require_transformers
 from .constants_swinir import ALPHA_MODES, AlphaMode, dtype_name  # noqa: F401  (re-exported: the pipeline's, the demo's)
 from .hub_push_swinir import SaidPush
 
 if TYPE_CHECKING:
     # Never run. transformers ships a remote-code module's relative imports with it (from the Hub, and in the
-    # `save_pretrained` of a class loaded with trust_remote_code=True), so this line makes an image processor saved
-    # again carry the pipeline that config.json's `custom_pipelines` names, which neither the model's nor the
-    # config's save would copy. Here rather than in the model, whose users may not have Pillow.
+    # `save_pretrained` of a class loaded with trust_remote_code=True), so the pipeline's line makes an image
+    # processor saved again carry the pipeline that config.json's `custom_pipelines` names, which neither the model's
+    # nor the config's save would copy (here rather than in the model, whose users may not have Pillow). The others
+    # are the pipeline's own imports: transformers < 5.18 copies only the direct relative imports of a local folder's
+    # module, then fails on the first file missing (FileNotFoundError, before the version check could speak).
+    from .loading_swinir import MODEL_AUTO_MAP  # noqa: F401
+    from .modeling_swinir import SwinIRForImageRestoration  # noqa: F401
     from .pipeline_swinir import ImageRestorationPipeline  # noqa: F401
+    from .runtime_swinir import ImageTooLargeError  # noqa: F401
+
+# An image processor loads before any config: on a transformers older than this code needs, one line saying so
+# rather than the import below failing (5.18's image processor base without torchvision, which older ones lack).
+require_transformers()
+from transformers.image_processing_backends import PilBackend as _ImageProcessorBase  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
