@@ -773,6 +773,42 @@ def test_a_package_save_removes_only_the_handler_and_requirements_an_export_wrot
     assert (theirs / "requirements.txt").read_text() == "transformers>=5.20\n"
 
 
+def test_a_save_neither_removes_nor_replaces_a_users_own_file_named_like_the_model_code(tiny_config, tmp_path):
+    """A package save (`convert --overwrite`, a training's) removed any modeling_swinir.py, configuration_swinir.py,
+    ... in the folder, a user's own included, and `save_pretrained` left one in place for config.json to name. The
+    package's copies (first line: the code header, or byte for byte the package's module) are still replaced; a file
+    of the user's stays, and a save that would write that name is refused before it writes anything."""
+    from swinir_hf import __version__
+    from swinir_hf.models import configuration_swinir
+
+    model = SwinIRForImageRestoration(tiny_config())
+    ours, theirs, older = tmp_path / "ours", tmp_path / "theirs", tmp_path / "older"
+    model.save_pretrained(ours)
+    assert (ours / "modeling_swinir.py").read_text().splitlines()[0] == (
+        f"# modeling_swinir.py of swinir-hf {__version__}, copied for trust_remote_code=True (edit the package)."
+    )
+    model.save_pretrained(ours)  # the package's own copies: replaced
+    folders.save_model_folder(theirs, model)
+    folders.save_model_folder(older, model)
+    mine = "print('my own configuration')\n"
+    (theirs / "configuration_swinir.py").write_text(mine)
+    (older / "configuration_swinir.py").write_bytes(Path(configuration_swinir.__file__).read_bytes())  # header-less
+    config = (theirs / "config.json").read_bytes()
+    with pytest.raises(FileExistsError) as err:
+        model.save_pretrained(theirs)
+    assert str(err.value) == (
+        f"{theirs / 'configuration_swinir.py'} is not SwinIR's model code (its first line is not '# "
+        "configuration_swinir.py of swinir-hf VERSION, copied for trust_remote_code=True (edit the package).') and the "
+        "save writes a file of that name: move it out of the folder, or save with remote_code=False (no code files)"
+    )
+    assert (theirs / "config.json").read_bytes() == config and (theirs / "configuration_swinir.py").read_text() == mine
+    for folder in (ours, theirs, older):
+        folders.save_model_folder(folder, SwinIRForImageRestoration(tiny_config(upscale=3)))
+    assert sorted(p.name for p in ours.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+    assert sorted(p.name for p in older.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+    assert (theirs / "configuration_swinir.py").read_text() == mine
+
+
 def _third_party_imports(source: str) -> set[str]:
     """The top-level modules `source` imports (at its top or inside functions) that are not the standard library's
     nor its own relative imports."""

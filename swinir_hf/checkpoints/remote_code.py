@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import models
-from ..models.loading_swinir import MODEL_AUTO_MAP
+from ..models.loading_swinir import MODEL_AUTO_MAP, code_header, is_swinir_code
 from ..models.pipeline_swinir import TASK
 
 _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
@@ -71,8 +71,7 @@ def remote_code_sources() -> dict[str, str]:
         for target in re.findall(r"^\s*from \.(\w*) import", source, flags=re.MULTILINE):
             if target not in REMOTE_MODULES:
                 raise HubExportError(f"{module}.py imports .{target}, which is not shipped as remote code")
-        header = f"# {module}.py of swinir-hf {__version__}, copied for trust_remote_code=True (edit the package).\n"
-        sources[f"{module}.py"] = header + source
+        sources[f"{module}.py"] = code_header(f"{module}.py", __version__) + source
     source = resources.files(models).joinpath(f"{HANDLER_MODULE}.py").read_text(encoding="utf-8")
     if re.search(r"^\s*from \.", source, flags=re.MULTILINE):
         raise HubExportError(f"{HANDLER_MODULE}.py imports relatively, which its copy as {HANDLER_FILE} cannot")
@@ -108,8 +107,11 @@ def endpoint_requirements() -> list[str]:
 
 
 def written_by_package(path: Path) -> bool:
-    """Whether `path`, a root file an export writes (`OWN_HEADERS`), is this package's: its first line is the
-    export's header. A user's own `handler.py` or `requirements.txt` is not; other files always are."""
+    """Whether `path`, a root file an export writes, is this package's: its first line is the export's header
+    (`OWN_HEADERS`; a model code file's: `is_swinir_code`). A user's own `handler.py`, `requirements.txt` or
+    `modeling_swinir.py` is not; other files always are."""
+    if path.name in {f"{module}.py" for module in REMOTE_MODULES}:
+        return is_swinir_code(path)
     header = OWN_HEADERS.get(path.name)
     if header is None:
         return True

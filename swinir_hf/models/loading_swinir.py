@@ -473,6 +473,32 @@ MODEL_AUTO_MAP = {
     "AutoModelForImageToImage": "modeling_swinir.SwinIRForImageRestoration",
 }
 
+
+def code_header(name: str, version: str) -> str:
+    """The first line of a model code file `name` (`modeling_swinir.py`) that swinir-hf `version` writes into a
+    folder (an export's, a `save_pretrained`'s): it tells the package's copies from a user's own file of that name."""
+    return f"{_header_start(name)}{version}, copied for trust_remote_code=True (edit the package).\n"
+
+
+def _header_start(name: str) -> str:
+    return f"# {name} of swinir-hf "
+
+
+def is_swinir_code(path: Path) -> bool:
+    """Whether `path`, a file named like one of this code's modules, is a copy of it: its first line is a
+    `code_header` (any version's), or it is byte for byte this code's module of that name (a copy saved before
+    the headers). A user's own `modeling_swinir.py` is neither: a save neither removes nor replaces it."""
+    start = _header_start(path.name)
+    try:
+        with path.open("rb") as file:
+            if file.readline(len(start.encode()) + 1).decode("utf-8", "replace").startswith(start):
+                return True
+        own = Path(__file__).with_name(path.name)
+        return own.is_file() and own.read_bytes() == path.read_bytes()
+    except OSError:  # unreadable: not taken for ours
+        return False
+
+
 # The two layouts of safetensors weights: one file, or shards named by an index.
 WEIGHTS_LAYOUTS = ("model.safetensors", "model.safetensors.index.json")
 

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import sys
 import threading
 import warnings
@@ -36,6 +35,8 @@ from .hub_push_swinir import SaidPush
 from .loading_swinir import (
     MODEL_AUTO_MAP,
     REMOTE_CODE_FIELDS,
+    code_header,
+    is_swinir_code,
     replacing_other_layout,
     strict_from_pretrained,
 )
@@ -565,6 +566,18 @@ class ImageRestorationOutput(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
+def _copy_code(source: Path, target: Path) -> None:
+    """Copy a code file, with a `code_header` line first where `source` is one of the package's own modules (this
+    file's siblings in swinir_hf; a Hub folder's copies, beside this file in transformers' cache, have theirs):
+    the line tells the copy from a user's own file of that name, which a later save leaves alone."""
+    data = source.read_bytes()  # bytes: the copy keeps the source's line endings
+    # swinir_hf's version in the package; None in a Hub folder's copy (its package is transformers_modules).
+    version = getattr(sys.modules.get(__name__.split(".")[0]), "__version__", None)
+    if version is not None and source.parent == Path(__file__).parent:
+        data = code_header(source.name, version).encode() + data
+    target.write_bytes(data)
+
+
 # Saves take turns, each editing its model's config while it writes (`save_pretrained`).
 _SAVES_TURN = threading.Lock()
 
@@ -647,6 +660,8 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         files, so the folder loads with trust_remote_code=True without this package; `model.config` is as it was once
         the save ends (saves take turns: they edit it meanwhile, and two at once on threads mixed their edits).
         `remote_code=False` saves no code and none of the `REMOTE_CODE_FIELDS` (the package's own folders).
+        A folder holding a file of a code name the save writes that is not this code's (`is_swinir_code`: a user's
+        own `modeling_swinir.py`) is refused before anything is written: FileExistsError.
 
         Also removes the weights of an earlier save that this one replaces in another layout: transformers deletes
         old shards but not an old single `model.safetensors`, which loading prefers to the new shards' index."""
@@ -662,6 +677,8 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
             elif not saved.get("auto_map"):
                 fields["auto_map"] = dict(MODEL_AUTO_MAP)
             try:
+                if remote_code:
+                    self._refuse_foreign_code(Path(save_directory))
                 self._save_weights_and_config(Path(save_directory), *args, **kwargs)
                 if remote_code:
                     self._copy_named_code(Path(save_directory))
@@ -700,6 +717,25 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         modules = (ref.split("--")[-1].rsplit(".", 1)[0] for ref in refs)  # "[org/repo--]module.Class"
         return list(dict.fromkeys(f"{module}.py" for module in modules))
 
+    def _refuse_foreign_code(self, folder: Path) -> None:
+        """FileExistsError if `folder` holds a file named like one of this code's modules that the save writes (the
+        config's and those they import) and that is not a copy of it: the save would replace it (transformers' own
+        copy of a remote-code class's modules does) or leave config.json naming it."""
+        from transformers.dynamic_module_utils import get_relative_imports
+
+        names = [name for name in self._named_code() if Path(name).name == name]  # "../x.py": never written
+        for name in names:
+            target, source = folder / name, Path(__file__).with_name(name)
+            if not source.is_file():  # not this code's (a config naming other modules): a file there is kept
+                continue
+            if target.is_file() and not is_swinir_code(target):
+                header = code_header(name, "VERSION").strip()
+                raise FileExistsError(
+                    f"{target} is not SwinIR's model code (its first line is not {header!r}) and the save writes a "
+                    "file of that name: move it out of the folder, or save with remote_code=False (no code files)"
+                )
+            names += [f"{module}.py" for module in get_relative_imports(source) if f"{module}.py" not in names]
+
     def _copy_named_code(self, folder: Path, fields: dict[str, Any] | None = None) -> list[str]:
         """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name: from beside
         this file (the package, or the remote code transformers fetched), else from the folder or Hub repo the model
@@ -719,7 +755,7 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
             if not source.is_file() and (found := self._loaded_from(name)) is not None:
                 source = Path(found)
             if source.is_file():
-                shutil.copyfile(source, target)
+                _copy_code(source, target)
                 names += [f"{module}.py" for module in get_relative_imports(target) if f"{module}.py" not in names]
             else:
                 logger.warning(
