@@ -39,10 +39,12 @@ if TYPE_CHECKING:
     # nor the config's save would copy (here rather than in the model, whose users may not have Pillow). The others
     # are the pipeline's own imports: transformers < 5.18 copies only the direct relative imports of a local folder's
     # module, then fails on the first file missing (FileNotFoundError, before the version check could speak).
+    from .image_files_swinir import open_image  # noqa: F401
     from .loading_swinir import MODEL_AUTO_MAP  # noqa: F401
     from .modeling_swinir import SwinIRForImageRestoration  # noqa: F401
     from .pipeline_swinir import ImageRestorationPipeline  # noqa: F401
     from .runtime_swinir import ImageTooLargeError  # noqa: F401
+    from .tiling_swinir import tiled_apply  # noqa: F401
 
 # An image processor loads before any config: on a transformers older than this code needs, one line saying so
 # rather than the import below failing (5.18's image processor base without torchvision, which older ones lack).
