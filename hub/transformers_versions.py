@@ -95,7 +95,7 @@ def export_tiny(work: Path) -> tuple[Path, dict]:
     with torch.no_grad():
         expected = {
             "output": model(inputs).reconstruction,
-            "pixels": torch.tensor(SwinIRImageProcessor()(Image.open(work / "in.png"))["pixel_values"]),
+            "pixels": torch.as_tensor(SwinIRImageProcessor()(Image.open(work / "in.png"))["pixel_values"]),
             "image": np.asarray(restore(model, Image.open(work / "in.png"), dtype="float32")),
         }
     return folder, {"inputs": inputs.tolist(), **expected}
