@@ -23,7 +23,8 @@ from safetensors.torch import load_file
 from swinir_hf import SwinIRForImageRestoration, SwinIRImageProcessor, restore
 from swinir_hf.checkpoints import export as hub
 from swinir_hf.checkpoints import export_cli, folders, loading, remote_code, repo_names
-from swinir_hf.checkpoints.cards import METRICS, PAPER_NAME, PAPER_URL, hub_card, render_model_card
+from swinir_hf.checkpoints.card_metadata import METRICS, PAPER_NAME, PAPER_URL
+from swinir_hf.checkpoints.cards import hub_card, render_model_card
 from swinir_hf.checkpoints.catalog import find_release
 from swinir_hf.checkpoints.convert import CheckpointError
 from swinir_hf.checkpoints.export import export_checkpoint, push_folder
@@ -160,8 +161,8 @@ def test_card_round_trip_credits_each_figure_to_its_source(tmp_path):
     card = ModelCard.load(tmp_path / "README.md")
     data = card.data
     assert (data.license, data.library_name, data.pipeline_tag) == ("apache-2.0", "transformers", "image-to-image")
-    assert data.tags == ["swinir", "image-restoration", "super-resolution"]
-    assert (data.datasets, data.base_model, data.model_name) == (["DIV2K", "Flickr2K"], "me/swinir-base", release.repo)
+    assert data.tags == ["swinir", "image-restoration", "super-resolution", "arxiv:2108.10257"]
+    assert (data.datasets, data.base_model, data.model_name) == (["eugenesiow/Div2k"], "me/swinir-base", release.repo)
 
     def figures(results):
         return {(r.dataset_name, r.metric_type): r.metric_value for r in results}
@@ -171,7 +172,7 @@ def test_card_round_trip_credits_each_figure_to_its_source(tmp_path):
     assert figures(data.eval_results) == own
     assert {(r.source_name, r.source_url) for r in data.eval_results} == {(None, None)}
     names = {r.metric_name for r in data.eval_results}
-    assert names == {f"{name}, measured with swinir-hf eval" for name in ("PSNR (dB)", "SSIM")}
+    assert names == {f"{name}, measured with swinir-hf eval" for name in ("PSNR (dB, Y channel)", "SSIM (Y channel)")}
     paper_only = ModelCard(
         render_model_card(
             release.config(), model_id=release.repo_id("me"), title="t", description="d", paper_results=release.results
@@ -185,6 +186,111 @@ def test_card_round_trip_credits_each_figure_to_its_source(tmp_path):
     assert "| Set5 | paper | 32.92 | 0.9044 |" in card.text
     assert "| Set5 | swinir-hf eval | 32.90 | 0.9043 |" in card.text
     assert "Y channel" in card.text
+
+
+@pytest.mark.parametrize(
+    ("repo", "channel", "args"),
+    [
+        ("swinir-classical-sr-x4-df2k", "Y channel", {"crop_border": 4, "test_y_channel": True}),
+        ("swinir-denoising-color-sigma15", "RGB", {"crop_border": 0, "test_y_channel": False}),
+        ("swinir-jpeg-car-gray-q10", "grey", {"crop_border": 0, "test_y_channel": False}),
+    ],
+)
+def test_card_model_index_says_what_each_figure_is_computed_on(repo, channel, args):
+    """A PSNR on Y reads 1-2 dB above one on RGB: each model-index metric names its unit and channel and carries the
+    arguments of `swinir_hf.evaluation.metrics` it was computed with; the benchmarks are test splits."""
+    release = find_release(repo)
+    card = ModelCard(
+        render_model_card(
+            release.config(), model_id=release.repo_id("me"), title="t", description="d", paper_results=release.results
+        )
+    )
+    results = card.data.eval_results
+    assert {(r.dataset_name, r.metric_type): r.metric_value for r in results} == {
+        (d, METRICS[k][0]): v for d, f in release.results.items() for k, v in f.items()
+    }
+    expected = {"psnr": f"PSNR (dB, {channel})", "ssim": f"SSIM ({channel})", "psnr-b": f"PSNR-B (dB, {channel})"}
+    assert {r.metric_name for r in results} == {expected[r.metric_type] for r in results}
+    assert all(r.metric_args == args and r.dataset_split == "test" for r in results)
+    assert "| benchmark | source | PSNR (dB) |" in card.text  # the table's columns say the unit alone
+
+
+@pytest.mark.parametrize("name", ["sr-x4", "jpeg-color", "denoise-color"])
+def test_a_bundled_cards_rescored_model_index_round_trips_its_results_json(name):
+    """`hub/bundle_default.py --rescore` puts results.json's figures into the card through `hub_card`: the parsed
+    card's model-index holds each of them (rounded to 4 places) on the paper's channel, self-reported."""
+    from swinir_hf.checkpoints.bundled import DEFAULTS_DIR
+    from swinir_hf.checkpoints.measured_results import paper_figures, split_level
+    from swinir_hf.models.configuration_swinir import SwinIRConfig
+
+    folder = DEFAULTS_DIR / name
+    config = SwinIRConfig.from_pretrained(folder)
+    recorded = json.loads((folder / "results.json").read_text())
+    measured = {k: paper_figures(v["model"], config.upscale) for k, v in recorded.items() if "model" in v}
+    text = hub_card(
+        (folder / "README.md").read_text(), config, model_id=name, measured_results=measured, remote_code=False
+    )
+    data = ModelCard(text).data
+    figures = {(r.dataset_name, r.metric_type): r.metric_value for r in data.eval_results}
+    assert figures == {(d, METRICS[k][0]): round(v, 4) for d, f in measured.items() for k, v in f.items()}
+    channel = "Y channel" if config.upscale > 1 else "RGB"
+    assert {r.metric_name for r in data.eval_results} >= {f"PSNR (dB, {channel}), measured with swinir-hf eval"}
+    assert {(r.source_url, r.task_type) for r in data.eval_results} == {(None, "image-to-image")}
+    # One benchmark at several levels ("LIVE1 q10" ... "q40"): one entry per level, the benchmark its type.
+    assert {(r.dataset_type, r.dataset_config) for r in data.eval_results} == {split_level(d) for d in measured}
+    assert (data.library_name, data.license, data.model_name) == ("transformers", "apache-2.0", name)
+
+
+def test_a_denoising_releases_card_names_the_noise_level_of_each_figure(tiny_config):
+    """A denoiser's PSNR means nothing without its σ: a release's card names each figure, the paper's and the
+    measured ones alike, with the release's level ("CBSD68 σ15"), which the model-index keeps as the dataset's
+    config beside the benchmark as its type."""
+    release = find_release("swinir-denoising-color-sigma15")
+    model = SwinIRForImageRestoration(tiny_config(task="color_dn", upscale=1, upsampler=None))
+    checkpoint = Path(release.file)
+
+    def card(measured):
+        return ModelCard(hub._release_card(model, "me/x", release, checkpoint, 1e-6, measured, release.protocol))
+
+    paper = card({})
+    assert {(r.dataset_type, r.dataset_config, r.dataset_name) for r in paper.data.eval_results} == {
+        (b, "σ15", f"{b} σ15") for b in release.results
+    }
+    assert "| CBSD68 σ15 | paper | 34.42 |" in paper.text
+    measured = card({"CBSD68 σ15": {"psnr": 34.4}}).data.eval_results
+    assert [(r.dataset_type, r.dataset_config, r.metric_value) for r in measured] == [("CBSD68", "σ15", 34.4)]
+
+
+def test_card_datasets_name_only_datasets_on_the_hub():
+    """The Hub links `datasets` as dataset repos: the authors' training sets are linked by their Hub copy where
+    there is one (DIV2K's), the others (Flickr2K, WED, BSD500: no Hub repo of that name) are named in the text only;
+    an `owner/name` id is kept as given."""
+    release = find_release("swinir-denoising-color-sigma15")
+    assert release.training_data == ("DIV2K", "Flickr2K", "WED", "BSD500")
+    card = ModelCard(
+        render_model_card(
+            release.config(), model_id="me/x", title="t", description="d", training_data=release.training_data
+        )
+    )
+    assert card.data.datasets == ["eugenesiow/Div2k"]
+    assert "Trained on DIV2K, Flickr2K, WED, BSD500 with" in card.text
+    config = release.config()
+    mine = ModelCard(
+        render_model_card(config, model_id="me/x", title="t", description="d", training_data=["me/photos", "my_photos"])
+    )
+    assert mine.data.datasets == ["me/photos"]
+    plain = ModelCard(render_model_card(config, model_id="me/x", title="t", description="d", training_data=["x"]))
+    assert plain.data.datasets is None  # no empty `datasets:` list in the header
+
+
+def test_every_card_links_the_paper_by_its_arxiv_tag(tiny_config):
+    """The Hub links a model to its paper page by an `arxiv:ID` tag, which it adds itself only for an arXiv link in
+    the card's text: a hand-written card made a Hub folder's by `hub_card` gets it, as every rendered card has."""
+    config = tiny_config(task="lightweight_sr")
+    plain = ModelCard(hub_card("# My model\n\nTrained on my photos.\n", config, model_id="me/mine"))
+    assert "arxiv" not in plain.text and "arxiv:2108.10257" in plain.data.tags
+    rendered = ModelCard(render_model_card(config, model_id="me/x", title="t", description="d"))
+    assert "arxiv:2108.10257" in rendered.data.tags
 
 
 def test_card_refuses_a_string_where_a_list_of_names_goes():
@@ -1067,11 +1173,11 @@ def test_a_hand_written_card_gets_the_metadata_the_hub_needs(tiny_config):
     plain = ModelCard(hub_card("# My model\n\nTrained on my photos.\n", config, model_id="me/mine"))
     assert plain.text.startswith("\n# My model\n\nTrained on my photos.\n\n## How to use\n")
     assert (plain.data.library_name, plain.data.pipeline_tag) == ("transformers", "image-to-image")
-    assert plain.data.tags == ["swinir", "image-restoration", "super-resolution", "lightweight"]
+    assert plain.data.tags == ["swinir", "image-restoration", "super-resolution", "lightweight", "arxiv:2108.10257"]
     tagged = "---\nlicense: mit\ntags:\n- mine\n- swinir\n---\n# My model\n"
     data = ModelCard(hub_card(tagged, config, model_id="me/mine")).data
     assert data.license == "mit"
-    assert data.tags == ["image-restoration", "super-resolution", "lightweight", "mine", "swinir"]
+    assert data.tags == ["image-restoration", "super-resolution", "lightweight", "arxiv:2108.10257", "mine", "swinir"]
 
 
 def test_cli_exports_a_run_folder_and_a_checkpoint_of_it(tiny_config, tmp_path, capsys):
@@ -1489,7 +1595,7 @@ def test_catalogued_release_gets_its_repo_name_and_paper_figures(layout_state_di
     folder = export_checkpoint(tmp_path / release.file, tmp_path / "out", organization="me")
     assert folder.release is release and folder.repo_id == "me/swinir-lightweight-sr-x2"
     card = ModelCard.load(folder.path / "README.md")
-    assert card.data.datasets == ["DIV2K"]
+    assert card.data.datasets == ["eugenesiow/Div2k"]  # DIV2K as its Hub copy
     set5 = {r.metric_type: r.metric_value for r in card.data.eval_results if r.dataset_name == "Set5"}
     assert set5 == {"psnr": 38.14, "ssim": 0.9611}
     assert release.title() in card.text and release.file in card.text and "910,152 parameters" in card.text

@@ -1815,7 +1815,8 @@ def test_training_card_metadata(tiny_config, tiny_run, images, tmp_path):
         init = None if source is None else InitReport(source, ["conv_first.weight"], [], [])
         card = ModelCard(training_card(cfg, model, progress, 29.0, init, "me/tiny", measured_results=measured))
         assert card.data.base_model == base_model, source
-    assert card.data.tags == ["swinir", "image-restoration", "super-resolution", "lightweight", "swinir-hf-trained"]
+    tags = ["swinir", "image-restoration", "super-resolution", "lightweight", "arxiv:2108.10257", "swinir-hf-trained"]
+    assert card.data.tags == tags
     assert (card.data.datasets, card.data.model_name) == (None, "tiny")  # a local folder is no Hub dataset
     cfg.data.train = [str(images), "org/photos", f"imagefolder:{images}"]
     hub = ModelCard(training_card(cfg, model, progress, 29.0, None, "me/tiny"))

@@ -1,22 +1,31 @@
 """Hub model cards (`README.md`) for SwinIR checkpoints: metadata and `model-index` through `huggingface_hub`'s
-`ModelCardData` / `EvalResult`, and a Markdown body with usage, architecture and results (a training run's card adds
-its recipe: `swinir_hf.training.card`)."""
+`ModelCardData` / `EvalResult` (`card_metadata`), and a Markdown body with usage, architecture and results (a
+training run's card adds its recipe: `swinir_hf.training.card`)."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import ModelCard
 
 from ..models.configuration_swinir import MIN_TRANSFORMERS, TASK_TABLE, SwinIRConfig
 from ..models.constants_swinir import TILE_OVERLAP
-from .measured_results import PSNR_B, read_results
+from .card_metadata import (
+    METRICS,
+    PAPER_URL,
+    PIPELINE_TAG,
+    Results,
+    card_data,
+    card_tags,
+    eval_results,
+    hub_datasets,
+    metric_label,
+)
+from .measured_results import read_results
 
-PAPER_URL = "https://arxiv.org/abs/2108.10257"
-PAPER_NAME = "SwinIR paper (Liang et al., ICCVW 2021)"
 CITATION = """@inproceedings{liang2021swinir,
   title={SwinIR: Image Restoration Using Swin Transformer},
   author={Liang, Jingyun and Cao, Jiezhang and Sun, Guolei and Zhang, Kai and Van Gool, Luc and Timofte, Radu},
@@ -24,85 +33,11 @@ CITATION = """@inproceedings{liang2021swinir,
   pages={1833--1844},
   year={2021}
 }"""
-PIPELINE_TAG = "image-to-image"
-# Metric key of a results mapping → (model-index type, display name).
-METRICS = {"psnr": ("psnr", "PSNR (dB)"), "ssim": ("ssim", "SSIM"), PSNR_B: ("psnr-b", "PSNR-B (dB)")}
-Results = Mapping[str, Mapping[str, float]]
-
-
-def _task_tags(config: SwinIRConfig) -> tuple[str, ...]:
-    task = TASK_TABLE.get(config.task or "")
-    return task.tags if task else ()
-
-
-def _tags(config: SwinIRConfig) -> list[str]:
-    """The Hub tags of every SwinIR card: the model's and its task's."""
-    return ["swinir", "image-restoration", *_task_tags(config)]
-
-
-def _task_name(config: SwinIRConfig) -> str:
-    task = TASK_TABLE.get(config.task or "")
-    name = task.card_name if task else "Image Restoration"
-    return f"{name} x{config.upscale}" if config.upscale > 1 else name
-
-
-def _eval_result(task_name: str, dataset: str, key: str, value: float, measured: bool) -> EvalResult:
-    kind, label = METRICS[key]
-    return EvalResult(
-        task_type=PIPELINE_TAG,
-        task_name=task_name,
-        dataset_type=dataset,
-        dataset_name=dataset,
-        metric_type=kind,
-        metric_value=round(float(value), 4),
-        metric_name=f"{label}, measured with swinir-hf eval" if measured else label,
-        source_name=None if measured else PAPER_NAME,
-        source_url=None if measured else PAPER_URL,
-    )
-
-
-def eval_results(config: SwinIRConfig, paper: Results, measured: Results) -> list[EvalResult]:
-    """One `EvalResult` per benchmark figure: this package's own `swinir-hf eval` figures (self-reported, no source)
-    when there are any, else the paper's (with the paper as source). Never both: huggingface_hub merges the results
-    of one benchmark into one model-index entry with a single source, so mixing them would misattribute one set; the
-    card's results table shows both."""
-    paper, measured = read_results(paper), read_results(measured)
-    own = bool(measured)
-    return [
-        _eval_result(_task_name(config), dataset, key, value, own)
-        for dataset, figures in (measured if own else paper).items()
-        for key, value in figures.items()
-    ]
-
-
-def card_data(
-    config: SwinIRConfig,
-    model_name: str,
-    *,
-    training_data: Sequence[str] = (),
-    results: Sequence[EvalResult] = (),
-    tags: Sequence[str] = (),
-    license: str = "apache-2.0",
-    base_model: str | None = None,
-) -> ModelCardData:
-    """The card's metadata: license, `transformers` as library, the image-to-image pipeline tag, SwinIR and task
-    tags plus `tags`, training datasets, `base_model` and the `model-index` of `results` under `model_name`."""
-    return ModelCardData(
-        license=license,
-        library_name="transformers",
-        pipeline_tag=PIPELINE_TAG,
-        tags=[*_tags(config), *tags],
-        datasets=list(training_data) or None,
-        base_model=base_model,
-        # ModelCardData writes `model_name` as its own key unless there is a model-index to name.
-        model_name=model_name if results else None,
-        eval_results=list(results) or None,
-    )
 
 
 def _results_table(paper: Results, measured: Results) -> str:
     keys = [k for k in METRICS if any(k in f for f in (*paper.values(), *measured.values()))]
-    head = ["benchmark", "source"] + [METRICS[k][1] for k in keys]
+    head = ["benchmark", "source"] + [metric_label(k) for k in keys]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for source, table in (("paper", paper), ("swinir-hf eval", measured)):
         for dataset, figures in table.items():
@@ -294,7 +229,8 @@ def render_model_card(
             names the model-index.
         title: first heading, e.g. "SwinIR-M classical image super-resolution x4 (DIV2K+Flickr2K)".
         description: a paragraph saying what the weights are and where they come from.
-        training_data: dataset names for the training section (and the `datasets` metadata unless `datasets`).
+        training_data: dataset names for the training section (and, unless `datasets`, the `datasets` metadata:
+            those the Hub holds, `hub_datasets`).
         paper_results / measured_results: benchmark → {"psnr": dB, "ssim": …, "psnrb": dB}; the paper's figures
             and this project's own `swinir-hf eval` figures. Both go into a results table; `model-index` holds the
             measured ones when there are any, else the paper's (see `eval_results`).
@@ -319,7 +255,7 @@ def render_model_card(
     data = card_data(
         config,
         model_id.rstrip("/").rsplit("/", 1)[-1],
-        training_data=training_data if datasets is None else datasets,
+        training_data=hub_datasets(training_data) if datasets is None else datasets,
         results=eval_results(config, paper, measured),
         tags=tags,
         license=license,
@@ -361,7 +297,7 @@ def hub_card(
     # A hand-written README (no front matter, or another one) would leave the repo without a pipeline or a library.
     data.library_name = data.library_name or "transformers"
     data.pipeline_tag = data.pipeline_tag or PIPELINE_TAG
-    data.tags = [*(tag for tag in _tags(config) if tag not in (data.tags or ())), *(data.tags or ())]
+    data.tags = [*(tag for tag in card_tags(config) if tag not in (data.tags or ())), *(data.tags or ())]
     replace = {"How to use": _usage(model_id, config, remote_code)}
     if measured_results:
         measured_results = read_results(measured_results)

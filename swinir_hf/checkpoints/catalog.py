@@ -40,6 +40,11 @@ class Release:
         return self.objective == "gan"
 
     @property
+    def levels(self) -> dict[str, int | None]:
+        """The level its inputs are degraded at, as `evaluate` takes it (`noise` σ, `jpeg` quality; None: not so)."""
+        return {"noise": self.noise_level, "jpeg": self.jpeg_quality}
+
+    @property
     def preset(self) -> str:
         """Architecture preset of `SwinIRConfig.from_preset` (SwinIR-L exists for real-world SR only)."""
         return "real_sr_large" if self.size == "L" else self.task

@@ -40,7 +40,7 @@ from .convert import (
 )
 from .folders import in_stored_dtypes, write_model_files
 from .loading import load_folder, model_folder
-from .measured_results import measure
+from .measured_results import labelled, measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
 from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
 from .verification import ATOL, is_export_of, refuse_changed_export, verify_folder
@@ -126,7 +126,7 @@ def export_checkpoint(
         repo_id = hub_repo_id(checkpoint, organization)
     check_repo_id(repo_id)
     params = {k: v for k, v in state.items() if not k.endswith(BUFFER_SUFFIXES)}
-    levels = {"noise": release.noise_level, "jpeg": release.jpeg_quality} if release else {"noise": noise, "jpeg": jpeg}
+    levels = release.levels if release else {"noise": noise, "jpeg": jpeg}
 
     def card(max_abs_diff: float, measured: dict) -> str:
         # A release's figures are measured as the paper's; other files' as `swinir-hf eval` at the levels given.
@@ -134,7 +134,7 @@ def export_checkpoint(
         return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured, protocol)
 
     stored = in_stored_dtypes(model, params)  # a float16 copy's folder stays float16
-    build = _Build(checkpoint, stored, model, params, repo_id, card, levels, labelled=release is None)
+    build = _Build(checkpoint, stored, model, params, repo_id, card, levels)
     folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
     return HubFolder(folder, repo_id, checkpoint, release, max_abs_diff, measured)
 
@@ -230,8 +230,7 @@ def is_model_folder(source: Path) -> bool:
 class _Build:
     """What one Hub folder is built from: `source` the file or folder given, `stored` is saved, `reference` (float32)
     is what the saved folder must reproduce, `params` the tensors it must hold exactly, `card(max_abs_diff,
-    measured)` its README.md, `levels` the noise level / JPEG quality `--eval` scores at (named in the results when
-    `labelled`)."""
+    measured)` its README.md, `levels` the noise level / JPEG quality `--eval` scores at (named in the results)."""
 
     source: Path
     stored: SwinIRForImageRestoration
@@ -240,7 +239,6 @@ class _Build:
     repo_id: str
     card: Callable[[float, dict], str]
     levels: dict
-    labelled: bool = True
 
     def run(
         self, output_dir: Path, overwrite: bool, eval_datasets: Sequence[str], atol: float
@@ -273,7 +271,7 @@ class _Build:
                 f"{some_names(sorted(p.name for p in target.iterdir()))}); pass "
                 "--overwrite to replace it and everything in it"
             )
-        measured = measure(self.reference, eval_datasets, self.levels, self.labelled) if eval_datasets else {}
+        measured = measure(self.reference, eval_datasets, self.levels) if eval_datasets else {}
 
         staging = _staging_folder(output_dir)
         staging.chmod(0o755)  # mkdtemp's 0700 would stick to the published folder
@@ -355,7 +353,8 @@ def _release_card(
         title=title,
         description=description,
         training_data=release.training_data if release else (),
-        paper_results=release.results if release else None,
+        # Named with the release's level, as `measure` names the measured figures: "CBSD68 σ15".
+        paper_results={labelled(k, release.levels): v for k, v in release.results.items()} if release else None,
         measured_results=measured,
         protocol=protocol,
         num_parameters=model.num_parameters(),

@@ -4,6 +4,7 @@ the paper's convention, at the noise level or JPEG quality of a ×1 model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -12,9 +13,13 @@ if TYPE_CHECKING:  # torch-free at import: the model cards read `PSNR_B` / `read
 
 # PSNR-B's one spelling in figures, as `evaluate()`'s keys and results.json write it; "psnr_b" (the catalogue's and
 # the cards' figures before it was one) is still read (`read_results`). A card's model-index names it "psnr-b": the
-# metric type every card already on the Hub has (`cards.METRICS`).
+# metric type every card already on the Hub has (`card_metadata.METRICS`).
 PSNR_B = "psnrb"
 _OTHER_SPELLINGS = {"psnr_b": PSNR_B}
+# A benchmark's figures at a degradation level are named "<benchmark> <level>" (`labelled`); the bundled real-SR
+# model's are "Set5 real ×4" (hub/bundle_default.py).
+_LEVELS = {"noise": "σ{:g}", "jpeg": "q{}"}
+_LEVEL = re.compile(r"(?P<benchmark>.+) (?P<level>σ[0-9.]+|q[0-9]+|real ×[0-9]+)")
 
 
 def scored_on(upscale: int) -> str:
@@ -22,6 +27,14 @@ def scored_on(upscale: int) -> str:
     Y channel, for super-resolution, with a border of `upscale` pixels cropped (by `evaluate`); "" otherwise, the
     image's own channels (RGB, or grey for a grey model)."""
     return "_y" if upscale > 1 else ""
+
+
+def scoring(upscale: int, num_channels: int) -> tuple[str, dict[str, int | bool]]:
+    """How the paper's figures of such a model are computed (`scored_on`), as a card's model-index states it: the
+    channel ("Y channel", "RGB" or "grey") and `swinir_hf.evaluation.metrics`' arguments (border cropped, Y)."""
+    y = bool(scored_on(upscale))
+    channel = "Y channel" if y else "grey" if num_channels == 1 else "RGB"
+    return channel, {"crop_border": upscale if y else 0, "test_y_channel": y}
 
 
 def paper_figures(mean: Mapping[str, float], upscale: int) -> dict[str, float]:
@@ -38,10 +51,22 @@ def read_results(results: Mapping[str, Mapping[str, float]] | None) -> dict[str,
     }
 
 
-def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], levels: dict, labelled: bool = False) -> dict:
-    """This package's `evaluate` on each dataset, at `levels` (its `noise` / `jpeg` arguments) → {dataset:
-    `paper_figures`}. `labelled`: the benchmarks are named with their level (`CBSD68 σ25`, `LIVE1 q10`), for a model
-    whose name does not say it (a release's does)."""
+def labelled(dataset: str, levels: Mapping[str, float | None]) -> str:
+    """A benchmark's name with the level its inputs are degraded at (`levels`: `evaluate`'s `noise` / `jpeg`):
+    "CBSD68 σ25", "LIVE1 q10"; the name alone at none."""
+    given = [_LEVELS[k].format(v) for k, v in levels.items() if v is not None]
+    return " ".join([dataset, *given])
+
+
+def split_level(name: str) -> tuple[str, str | None]:
+    """(benchmark, level) of a `labelled` name, or of a bundled model's "Set5 real ×4"; (name, None) without one."""
+    match = _LEVEL.fullmatch(name)
+    return (match["benchmark"], match["level"]) if match else (name, None)
+
+
+def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], levels: dict) -> dict:
+    """This package's `evaluate` on each dataset, at `levels` (its `noise` / `jpeg` arguments) → {dataset with its
+    level (`labelled`): `paper_figures`}."""
     from ..evaluation.benchmark import evaluate
     from .remote_code import HubExportError
 
@@ -63,8 +88,5 @@ def measure(model: SwinIRForImageRestoration, datasets: Sequence[str], levels: d
             evaluation = evaluate(model, dataset, progress=False, model_name="model", **levels)
         except (ValueError, FileNotFoundError) as err:
             raise HubExportError(f"--eval on {dataset}: {err}") from err
-        figures = paper_figures(evaluation.mean("model"), c.upscale)
-        label = {"noise": "σ{:g}", "jpeg": "q{}"}
-        name = " ".join([evaluation.dataset] + [label[k].format(v) for k, v in levels.items() if v is not None])
-        results[name if labelled else evaluation.dataset] = figures
+        results[labelled(evaluation.dataset, levels)] = paper_figures(evaluation.mean("model"), c.upscale)
     return results

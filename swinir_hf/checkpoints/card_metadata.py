@@ -1,0 +1,114 @@
+"""The YAML header of a SwinIR model card (`cards`): license, library, pipeline tag, tags, datasets, `base_model`
+and the `model-index` of its benchmark figures, built with `huggingface_hub`'s `ModelCardData` / `EvalResult`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from huggingface_hub import EvalResult, ModelCardData
+
+from ..models.configuration_swinir import TASK_TABLE, SwinIRConfig
+from .hub_lookup import is_repo_id
+from .measured_results import PSNR_B, read_results, scoring, split_level
+
+PAPER_URL = "https://arxiv.org/abs/2108.10257"
+PAPER_NAME = "SwinIR paper (Liang et al., ICCVW 2021)"
+PIPELINE_TAG = "image-to-image"
+# The Hub links a card to its paper page by this tag (it adds it itself only for an arXiv link in the card's text,
+# which a hand-written card given to `hub_card` may lack).
+PAPER_TAG = "arxiv:2108.10257"
+# Metric key of a results mapping → (model-index type, display name, unit).
+METRICS = {"psnr": ("psnr", "PSNR", "dB"), "ssim": ("ssim", "SSIM", ""), PSNR_B: ("psnr-b", "PSNR-B", "dB")}
+Results = Mapping[str, Mapping[str, float]]
+# The Hub links `datasets` entries as dataset repos: a training set by its Hub copy where one is known (DIV2K's, a
+# community upload of its images); a bare name (Flickr2K, OST, WED, ...) is no Hub dataset and stays in the text.
+HUB_DATASETS = {"DIV2K": "eugenesiow/Div2k"}
+
+
+def hub_datasets(names: Sequence[str]) -> list[str]:
+    """The Hub dataset ids of training sets `names`: a known copy's (`HUB_DATASETS`), an `owner/name` as it is."""
+    return [HUB_DATASETS.get(n, n) for n in names if n in HUB_DATASETS or ("/" in n and is_repo_id(n))]
+
+
+def _task_tags(config: SwinIRConfig) -> tuple[str, ...]:
+    task = TASK_TABLE.get(config.task or "")
+    return task.tags if task else ()
+
+
+def card_tags(config: SwinIRConfig) -> list[str]:
+    """The Hub tags of every SwinIR card: the model's, its task's and its paper's."""
+    return ["swinir", "image-restoration", *_task_tags(config), PAPER_TAG]
+
+
+def _task_name(config: SwinIRConfig) -> str:
+    task = TASK_TABLE.get(config.task or "")
+    name = task.card_name if task else "Image Restoration"
+    return f"{name} x{config.upscale}" if config.upscale > 1 else name
+
+
+def metric_label(key: str, channel: str = "") -> str:
+    """A metric's display name with its unit and, where given, the channel it is computed on: "PSNR (dB, Y channel)"."""
+    _, name, unit = METRICS[key]
+    details = ", ".join(filter(None, (unit, channel)))
+    return f"{name} ({details})" if details else name
+
+
+def _eval_result(config: SwinIRConfig, dataset: str, key: str, value: float, measured: bool) -> EvalResult:
+    # A PSNR on Y reads about 1-2 dB above one on RGB: the name and the arguments say which one the figure is.
+    channel, args = scoring(config.upscale, config.num_channels)
+    # The type names the benchmark ("CBSD68"); its level ("σ25") is the config, which also keeps one benchmark's
+    # levels apart (huggingface_hub merges the results of one type and config into one model-index entry).
+    benchmark, level = split_level(dataset)
+    return EvalResult(
+        task_type=PIPELINE_TAG,
+        task_name=_task_name(config),
+        dataset_type=benchmark,
+        dataset_name=dataset,
+        dataset_config=level,
+        dataset_split="test",
+        metric_type=METRICS[key][0],
+        metric_value=round(float(value), 4),
+        metric_name=f"{metric_label(key, channel)}{', measured with swinir-hf eval' if measured else ''}",
+        metric_args=args,
+        source_name=None if measured else PAPER_NAME,
+        source_url=None if measured else PAPER_URL,
+    )
+
+
+def eval_results(config: SwinIRConfig, paper: Results, measured: Results) -> list[EvalResult]:
+    """One `EvalResult` per benchmark figure: this package's own `swinir-hf eval` figures (self-reported, no source)
+    when there are any, else the paper's (with the paper as source). Never both: huggingface_hub merges the results
+    of one benchmark into one model-index entry with a single source, so mixing them would misattribute one set; the
+    card's results table shows both."""
+    paper, measured = read_results(paper), read_results(measured)
+    own = bool(measured)
+    return [
+        _eval_result(config, dataset, key, value, own)
+        for dataset, figures in (measured if own else paper).items()
+        for key, value in figures.items()
+    ]
+
+
+def card_data(
+    config: SwinIRConfig,
+    model_name: str,
+    *,
+    training_data: Sequence[str] = (),
+    results: Sequence[EvalResult] = (),
+    tags: Sequence[str] = (),
+    license: str = "apache-2.0",
+    base_model: str | None = None,
+) -> ModelCardData:
+    """The card's metadata: license, `transformers` as library, the image-to-image pipeline tag, SwinIR and task
+    tags plus `tags`, training datasets, `base_model` and the `model-index` of `results` under `model_name`."""
+    return ModelCardData(
+        license=license,
+        library_name="transformers",
+        pipeline_tag=PIPELINE_TAG,
+        tags=[*card_tags(config), *tags],
+        datasets=list(training_data) or None,
+        base_model=base_model,
+        # ModelCardData writes `model_name` as its own key unless there is a model-index to name.
+        model_name=model_name if results else None,
+        eval_results=list(results) or None,
+    )
