@@ -19,6 +19,8 @@ from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file
 
+from swinir_hf.checkpoints.card_metadata import METRICS, eval_results
+from swinir_hf.checkpoints.measured_results import read_results
 from swinir_hf.cli import main
 from swinir_hf.degradations.synthetic import add_gaussian_noise, imresize
 from swinir_hf.evaluation.benchmark import evaluate
@@ -62,10 +64,23 @@ def test_bundled_model_loads_as_float32_with_its_card(name):
     }
     assert {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results} == expected
     assert all(r.source_url is None for r in card.data.eval_results)
+    # Its header is the one a card is written with now (`card_metadata`): the channel and unit of each figure, the
+    # benchmark as the dataset type and its level as the config, the paper's arXiv tag.
+    assert card.data.eval_results == eval_results(model.config, {}, read_results(_model_index_figures(card)))
+    assert "arxiv:2108.10257" in card.data.tags
     assert load_model(name).state_dict().keys() == model.state_dict().keys()
     # Its usage loads it from the package wherever the user is (not "swinir_hf/defaults/NAME", relative to a clone).
     assert f"--model {name} " in card.text and f'str(DEFAULTS_DIR / "{name}")' in card.text
     assert "swinir_hf/defaults" not in card.text
+
+
+def _model_index_figures(card: ModelCard) -> dict[str, dict[str, float]]:
+    """benchmark → {metric key: value} of a card's model-index, keyed as results.json and `eval_results` key them."""
+    key = {kind: k for k, (kind, *_) in METRICS.items()}
+    figures: dict[str, dict[str, float]] = {}
+    for r in card.data.eval_results:
+        figures.setdefault(r.dataset_name, {})[key[r.metric_type]] = r.metric_value
+    return figures
 
 
 def test_a_bundled_cards_pipeline_snippet_runs_as_written(tmp_path, monkeypatch):
