@@ -56,6 +56,10 @@ def tolerant_output() -> None:
         sys.stdout = CheckedStdout(sys.stdout)
     if not isinstance(sys.excepthook, StdoutErrorHook):
         sys.excepthook = StdoutErrorHook(sys.excepthook)
+    # Python 3.13+ colours a traceback (3.14 argparse's help too) on a terminal, which the guarded streams would print
+    # as escapes (`_stream_safe`: `\x1b[35m`), unreadable: asked for none, by its own switch (set for the processes
+    # a program starts too, which guard their streams alike).
+    os.environ["PYTHON_COLORS"] = "0"
 
 
 class StdoutUnwritable(Exception):

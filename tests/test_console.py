@@ -294,3 +294,19 @@ def test_names_with_cursor_moves_and_colours_are_printed_escaped_bars_on_or_off(
     assert (f"evaluating set{SPOOF_SHOWN}" in err) == bars
     with progress_lines.progress_bar(True, total=1, desc=SPOOF) as bar:  # escaped before tqdm measures the line
         assert bar.desc == SPOOF_SHOWN
+
+
+def test_the_programs_turn_pythons_colours_off_which_their_streams_would_print_escaped(monkeypatch, tmp_path):
+    """Python 3.13+ colours a traceback on a terminal (3.14 argparse's help too): through the programs' streams, which
+    escape colours since names' are (`_stream_safe`), every one read `\\x1b[35m`, the traceback barely legible. The
+    programs now ask Python for none (PYTHON_COLORS=0, even where a user asked for them), as 3.12 printed them."""
+    for name in ("stdout", "stderr", "excepthook"):  # put back after the test
+        monkeypatch.setattr(sys, name, getattr(sys, name))
+    monkeypatch.setenv("PYTHON_COLORS", "1")
+    console.tolerant_output()
+    assert console.os.environ["PYTHON_COLORS"] == "0"
+    if sys.version_info >= (3, 13):  # a program's traceback, as a terminal would colour it (FORCE_COLOR)
+        code = "from swinir_hf import console; console.tolerant_output(); raise RuntimeError('boom')"
+        env = {**console.os.environ, "FORCE_COLOR": "1", "PYTHON_COLORS": "1"}
+        err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120).stderr
+        assert err.endswith("RuntimeError: boom\n") and "\\x1b[" not in err, err
