@@ -134,6 +134,14 @@ def test_the_readmes_map_of_the_package_names_every_module():
         assert unnamed == [], (layer or "swinir_hf/", unnamed)
 
 
+def test_the_hub_pages_table_of_an_exports_files_names_every_code_file_it_ships():
+    """docs/hub.md's table of the files `swinir-hf hub` writes: its code row named 8 modules once the tiles'
+    (`tiling_swinir`, `image_files_swinir`) were shipped too, 10."""
+    page = (REPO / "docs" / "hub.md").read_text()
+    row = next(line for line in page.splitlines() if re.match(r"\| `\w+_swinir\.py`, ", line))
+    assert sorted(re.findall(r"`(\w+)\.py`", row.split("|")[1])) == sorted(REMOTE_MODULES)
+
+
 def test_the_engine_does_not_import_the_loops_that_run_it():
     """`restoration` (`restore`, `SwinIRRestorer`) is what the command line's loop (`job_runner`) and `collection`
     run; it imported `job_runner` for the `outscale` resize, the dependency the wrong way round."""
