@@ -329,8 +329,8 @@ def validation_copy(images: Path) -> Path:
 
 
 def make_tiny_run(images: Path, out: Path, **sections) -> dict:
-    given = sections.get("data", {}).get("val")
-    val = str(validation_copy(images)) if given is None else given
+    data = sections.get("data", {})  # a val of the test's, None (no validation) included: no copy made
+    val = data["val"] if "val" in data else str(validation_copy(images))
     raw = {
         "model": {"preset": "lightweight_sr", "scale": 2, "config": dict(TINY_MODEL)},
         "data": {"train": [str(images)], "val": val, "val_max_images": 2, "patch_size": 8, "num_workers": 0},

@@ -69,3 +69,15 @@ def test_a_run_given_its_validation_folder_copies_nothing_beside_its_images(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no photos-val
     with pytest.raises(AssertionError, match=r"is in .*: give the run a validation folder of its own \(data\.val\)$"):
         make_tiny_run(photos, tmp_path / "run")
+
+
+def test_a_run_without_validation_copies_nothing_beside_its_images(tmp_path, shared):
+    """`data.val: None` (no validation) is a folder the test gives too: `tiny_run` still made a copy beside the
+    training images, and refused one of ../shared's for it (`is in ...: give the run a validation folder`)."""
+    photos = shared / "trainsets" / "DIV2K_train_HR_crops128"
+    assert make_tiny_run(photos, tmp_path / "run", data={"val": None})["data"]["val"] is None
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    Image.new("RGB", (8, 8)).save(mine / "a.png")
+    assert make_tiny_run(mine, tmp_path / "run", data={"val": None})["data"]["val"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no photos-val
