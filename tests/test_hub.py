@@ -903,9 +903,10 @@ def test_a_save_neither_removes_nor_replaces_a_users_own_file_named_like_the_mod
     with pytest.raises(FileExistsError) as err:
         model.save_pretrained(theirs)
     assert str(err.value) == (
-        f"{theirs / 'configuration_swinir.py'} is not SwinIR's model code (its first line is not '# "
-        "configuration_swinir.py of swinir-hf VERSION, copied for trust_remote_code=True (edit the package).') and the "
-        "save writes a file of that name: move it out of the folder, or save with remote_code=False (no code files)"
+        f"{theirs / 'configuration_swinir.py'} is not this swinir-hf's copy of SwinIR's model code (its first line is "
+        "not '# configuration_swinir.py of swinir-hf VERSION, copied for trust_remote_code=True (edit the package).': "
+        "a file of your own, or a copy an earlier version saved) and the save writes a file of that name: move it out "
+        "of the folder (delete an earlier save's copy), or save with remote_code=False (no code files)"
     )
     assert (theirs / "config.json").read_bytes() == config and (theirs / "configuration_swinir.py").read_text() == mine
     for folder in (ours, theirs, older):
@@ -913,6 +914,23 @@ def test_a_save_neither_removes_nor_replaces_a_users_own_file_named_like_the_mod
     assert sorted(p.name for p in ours.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
     assert sorted(p.name for p in older.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
     assert (theirs / "configuration_swinir.py").read_text() == mine
+
+
+def test_a_save_into_a_folder_an_earlier_version_saved_says_its_copy_may_be_that(tiny_config, tmp_path):
+    """An earlier version's `save_pretrained` copied the model code without the header line: after an upgrade, a save
+    into that folder is refused as for a file of the user's (the copy, of other bytes, cannot be told from one
+    edited), and the message said the file "is not SwinIR's model code", which it is. It now says it may be an
+    earlier save's copy, and what to do."""
+    from swinir_hf.models import configuration_swinir
+
+    model = SwinIRForImageRestoration(tiny_config())
+    folder = tmp_path / "saved-before"
+    folders.save_model_folder(folder, model)
+    earlier = Path(configuration_swinir.__file__).read_text().replace("SwinIR", "SwinIR (an earlier version)", 1)
+    (folder / "configuration_swinir.py").write_text(earlier)
+    with pytest.raises(FileExistsError, match=r"or a copy an earlier version saved\) .* \(delete an earlier save's"):
+        model.save_pretrained(folder)
+    assert (folder / "configuration_swinir.py").read_text() == earlier
 
 
 def _third_party_imports(source: str) -> set[str]:

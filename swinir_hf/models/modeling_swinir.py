@@ -730,9 +730,12 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
                 continue
             if target.is_file() and not is_swinir_code(target):
                 header = code_header(name, "VERSION").strip()
+                # A copy an earlier version saved has no such line either: it cannot be told from a file edited.
                 raise FileExistsError(
-                    f"{target} is not SwinIR's model code (its first line is not {header!r}) and the save writes a "
-                    "file of that name: move it out of the folder, or save with remote_code=False (no code files)"
+                    f"{target} is not this swinir-hf's copy of SwinIR's model code (its first line is not {header!r}: "
+                    "a file of your own, or a copy an earlier version saved) and the save writes a file of that name: "
+                    "move it out of the folder (delete an earlier save's copy), or save with remote_code=False (no "
+                    "code files)"
                 )
             names += [f"{module}.py" for module in get_relative_imports(source) if f"{module}.py" not in names]
 
