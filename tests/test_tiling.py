@@ -164,3 +164,15 @@ def test_the_no_overlap_warning_comes_once_and_only_when_tiles_meet(tiny_config,
     restorer(image)
     restorer(image)
     assert [r.getMessage() for r in caplog.records] == [NO_OVERLAP_WARNING]
+
+
+def test_the_modules_old_name_still_imports_with_a_warning():
+    """`swinir_hf.inference.tiling` (its name before the tiles shipped with Hub folders) gives the same functions,
+    saying where they live now."""
+    import importlib
+    import sys
+
+    sys.modules.pop("swinir_hf.inference.tiling", None)
+    with pytest.warns(FutureWarning, match="swinir_hf.inference.tiling is now swinir_hf.models.tiling_swinir"):
+        old = importlib.import_module("swinir_hf.inference.tiling")
+    assert old.tiled_apply is tiling.tiled_apply and old.fewest_tiles is tiling.fewest_tiles
