@@ -72,6 +72,7 @@ def run_script(monkeypatch, capsys):
         "activation_memory.py",
         "rerun_plan.py",
         "frame_count.py",
+        "soak.py",
     ],
 )
 def test_help_does_not_run_the_benchmark(script, run_script):
@@ -108,11 +109,27 @@ def test_help_does_not_run_the_benchmark(script, run_script):
         ("alpha.py", ["--model", "sr-x3"], "error: no model 'sr-x3' here"),
         ("output_memory.py", ["--outscales", "8"], "argument --outscales: '8': must be at least 50"),
         ("activation_memory.py", ["--sides", "4"], "argument --sides: '4': must be an integer ≥ 8"),
+        ("soak.py", ["--min-side", "40", "--max-side", "30"], "error: --min-side must be at most --max-side"),
+        ("soak.py", ["--ways", "notebook"], "argument --ways: invalid choice: 'notebook'"),
     ],
 )
 def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message, run_script):
     done = run_script(script, *args)
     assert done.returncode in (1, 2) and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_soak_reports_what_the_process_holds_every_few_calls(run_script):
+    """soak.py's `restore` way (in this process, as a single way runs): a row per `--every` calls with the RSS, the
+    descriptors and the sizes of what grows with image sizes, and the growth from the first row to the last."""
+    done = run_script("soak.py", "--ways", "restore", "--calls", "4", "--every", "2", "--max-side", "16")
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = re.search(r"^restore: (handlers .*)$", done.stdout, re.M).group(1).split()
+    rows = re.findall(r"^\| (\d+) \| [\d.]+ \| [\d.]+ \| \d+ \| \d+ \| \d+ \(\d+\) \| ([\d ]+) \|$", done.stdout, re.M)
+    assert [calls for calls, _ in rows] == ["2", "4"], done.stdout
+    sizes = dict(zip(names, map(int, rows[-1][1].split()), strict=True))
+    # 4 images with sides of 8..16 px: at most 4 padded sizes (8 or 16 a side), each a shift mask of its own
+    assert 1 <= sizes["masks"] <= 4 and sizes["modeling_swinir.shift_border_windows"] == sizes["masks"]
+    assert re.search(r"^restore: calls 2→4 in \d+ s; growth: ", done.stdout, re.M), done.stdout
 
 
 def test_collection_without_the_test_sets_says_where_it_looked(tmp_path, run_script):
