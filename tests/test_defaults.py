@@ -20,7 +20,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from swinir_hf.checkpoints.card_metadata import METRICS, eval_results
-from swinir_hf.checkpoints.measured_results import read_results
+from swinir_hf.checkpoints.measured_results import paper_figures, read_results
 from swinir_hf.cli import main
 from swinir_hf.degradations.synthetic import add_gaussian_noise, imresize
 from swinir_hf.evaluation.benchmark import evaluate
@@ -55,14 +55,15 @@ def test_bundled_model_loads_as_float32_with_its_card(name):
         assert steps[0][0] == 0 and steps[-1][1] == training["steps"]
         assert all(a[1] == b[0] for a, b in zip(steps, steps[1:], strict=False))
         assert training["training_seconds"] == pytest.approx(sum(c["seconds"] for c in training["launches"]))
-    # The card's model-index holds exactly the measured figures (Y channel for super-resolution), none of the paper's.
-    y = "_y" if model.config.upscale > 1 else ""
+    # The card's model-index holds exactly the measured figures the paper reports (Y channel for super-resolution;
+    # PSNR-B too for JPEG), as `--rescore` writes them, none of the paper's.
     expected = {
-        (label, metric): round(figures["model"][f"{metric}{y}"], 4)
+        (label, METRICS[key][0]): round(value, 4)
         for label, figures in results.items()
-        for metric in ("psnr", "ssim")
+        for key, value in paper_figures(figures["model"], model.config.upscale).items()
     }
     assert {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results} == expected
+    assert ("psnr-b" in {r.metric_type for r in card.data.eval_results}) == (model.config.task == "color_jpeg_car")
     assert all(r.source_url is None for r in card.data.eval_results)
     # Its header is the one a card is written with now (`card_metadata`): the channel and unit of each figure, the
     # benchmark as the dataset type and its level as the config, the paper's arXiv tag.

@@ -241,6 +241,40 @@ def test_a_bundled_cards_rescored_model_index_round_trips_its_results_json(name)
     assert (data.library_name, data.license, data.model_name) == ("transformers", "apache-2.0", name)
 
 
+def test_a_jpeg_models_card_carries_psnr_b_whichever_path_writes_it(tiny_config, tiny_run, images, tmp_path):
+    """The paper reports JPEG models by PSNR, SSIM and PSNR-B: every path that writes a card puts all three into its
+    model-index where the figures have them. The bundled JPEG model's card exported as it is (no --eval), made a Hub
+    card with its results.json figures (--eval of a folder, `bundle_default --rescore`), a new card (--eval of a
+    folder without one) and a training card (`bundle_default`, a run given figures) each read results.json back."""
+    from swinir_hf.checkpoints.bundled import DEFAULTS_DIR
+    from swinir_hf.checkpoints.measured_results import paper_figures
+    from swinir_hf.models.configuration_swinir import SwinIRConfig
+    from swinir_hf.training.card import training_card
+    from swinir_hf.training.config import TrainingConfig
+    from swinir_hf.training.state import Progress
+
+    folder = DEFAULTS_DIR / "jpeg-color"
+    config = SwinIRConfig.from_pretrained(folder)
+    recorded = json.loads((folder / "results.json").read_text())
+    measured = {k: paper_figures(v["model"], config.upscale) for k, v in recorded.items() if "model" in v}
+    expected = {(d, METRICS[k][0]): round(v, 4) for d, f in measured.items() for k, v in f.items()}
+    assert {metric for _, metric in expected} == {"psnr", "ssim", "psnr-b"}
+    own = (folder / "README.md").read_text()
+    cfg = TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", data={"degradation": "jpeg"}))
+    model = SwinIRForImageRestoration(tiny_config(task="color_jpeg_car", upscale=1, upsampler=""))
+    cards = {
+        "export": hub_card(own, config, model_id="me/jpeg"),
+        "export --eval, rescore": hub_card(own, config, model_id="me/jpeg", measured_results=measured),
+        "new card": render_model_card(config, model_id="me/x", title="t", description="d", measured_results=measured),
+        "training card": training_card(cfg, model, Progress(step=4), None, None, "x", measured_results=measured),
+    }
+    for path, text in cards.items():
+        results = ModelCard(text).data.eval_results
+        assert {(r.dataset_name, r.metric_type): r.metric_value for r in results} == expected, path
+        names = {r.metric_name for r in results if r.metric_type == "psnr-b"}
+        assert names == {"PSNR-B (dB, RGB), measured with swinir-hf eval"}, path
+
+
 def test_a_denoising_releases_card_names_the_noise_level_of_each_figure(tiny_config):
     """A denoiser's PSNR means nothing without its σ: a release's card names each figure, the paper's and the
     measured ones alike, with the release's level ("CBSD68 σ15"), which the model-index keeps as the dataset's
