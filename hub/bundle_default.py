@@ -60,6 +60,8 @@ NAME_TASKS = {
 SIGMAS = (15, 25, 50)
 JPEG_QUALITIES = (10, 20, 30, 40)
 FP16_TOLERANCE_DB = 0.01
+# The bundled models' license, as this project publishes them (their cards add their training data's terms).
+BUNDLED_LICENSE = "apache-2.0"
 
 
 @dataclass(frozen=True)
@@ -372,6 +374,7 @@ def bundle(args: argparse.Namespace, target: Path) -> int:
         summary.get("baseline_psnr"),
         None,
         args.name,  # the usage snippets load it from the package
+        license=BUNDLED_LICENSE,
         measured_results=measured,
         protocol=f"{s.protocol}; measured with `swinir_hf.evaluation.benchmark` in float32, stored as {stored.dtype} "
         f"(moves {benches[0][0]} by {drift:.4f} dB)",

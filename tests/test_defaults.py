@@ -64,6 +64,9 @@ def test_bundled_model_loads_as_float32_with_its_card(name):
     }
     assert {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results} == expected
     assert ("psnr-b" in {r.metric_type for r in card.data.eval_results}) == (model.config.task == "color_jpeg_car")
+    # Its license is the project's choice, and its text names the terms of the data it was trained on.
+    assert card.data.license == "apache-2.0" and "## License" in card.text
+    assert "DIV2K is released for academic research only" in card.text and "BSDS500" in card.text.split("## License")[1]
     assert all(r.source_url is None for r in card.data.eval_results)
     # Its header is the one a card is written with now (`card_metadata`): the channel and unit of each figure, the
     # benchmark as the dataset type and its level as the config, the paper's arXiv tag.

@@ -275,6 +275,35 @@ def test_a_jpeg_models_card_carries_psnr_b_whichever_path_writes_it(tiny_config,
         assert names == {"PSNR-B (dB, RGB), measured with swinir-hf eval"}, path
 
 
+def test_a_cards_license_is_the_authors_for_their_release_else_chosen_or_said_to_be_a_default(tiny_config):
+    """apache-2.0 is the authors' statement for their release, not the publisher's for a model of their own: a
+    release's card says whose it is; another card states the license given, or says apache-2.0 is swinir-hf's default
+    and how to change it; `hub_card(license=...)` relicenses a card, keeping its training data's terms."""
+    from swinir_hf.checkpoints.card_metadata import LICENSE_DEFAULT_NOTE
+
+    release = find_release("swinir-denoising-color-sigma15")
+    model = SwinIRForImageRestoration(tiny_config(task="color_dn", upscale=1, upsampler=None))
+    checkpoint = Path(release.file)
+    authors = ModelCard(hub._release_card(model, "me/x", release, checkpoint, 1e-6, {}, release.protocol, None))
+    assert authors.data.license == "apache-2.0"
+    assert "the license the SwinIR authors publish their code and these weights under" in authors.text
+    assert "Training data: DIV2K is released for academic research only" in authors.text  # DIV2K among its data
+    config = tiny_config()
+    default = render_model_card(config, model_id="me/x", title="t", description="d", training_data=["DIV2K_crops"])
+    parsed = ModelCard(default)
+    assert parsed.data.license == "apache-2.0" and LICENSE_DEFAULT_NOTE in parsed.text
+    mine = ModelCard(render_model_card(config, model_id="me/x", title="t", description="d", license="mit"))
+    assert (mine.data.license, "Training data:" in mine.text) == ("mit", False)
+    assert "## License\n\n`mit`, as the publisher of these weights chose it.\n\n## Citation" in mine.text
+    relicensed = ModelCard(hub_card(default, config, model_id="me/x", license="cc-by-nc-4.0"))
+    assert relicensed.data.license == "cc-by-nc-4.0" and LICENSE_DEFAULT_NOTE not in relicensed.text
+    section = relicensed.text.split("## License\n\n")[1].split("## Citation")[0]
+    assert section.startswith("`cc-by-nc-4.0`, as the publisher") and "DIV2K is released for academic" in section
+    assert ModelCard(hub_card(str(mine), config, model_id="me/y")).data.license == "mit"  # kept without --license
+    plain = ModelCard(hub_card("# My model\n\nTrained on my photos.\n", config, model_id="me/mine"))
+    assert plain.data.license == "apache-2.0" and LICENSE_DEFAULT_NOTE in plain.text
+
+
 def test_a_denoising_releases_card_names_the_noise_level_of_each_figure(tiny_config):
     """A denoiser's PSNR means nothing without its σ: a release's card names each figure, the paper's and the
     measured ones alike, with the release's level ("CBSD68 σ15"), which the model-index keeps as the dataset's
@@ -1216,6 +1245,26 @@ def test_a_model_folder_card_gets_measured_figures_and_a_new_folder_gets_a_card(
     folder = hub.export_model_folder(run, tmp_path / "plain", repo_id="me/plain")
     card = ModelCard.load(folder.path / "README.md")
     assert card.text.startswith("\n# SwinIR plain\n") and "trust_remote_code=True" in card.text
+
+
+def test_hub_license_relicenses_a_model_of_ones_own_and_is_refused_for_an_authors_release(
+    tiny_config, tmp_path, capsys
+):
+    """`swinir-hf hub --license ID` writes a model folder's card under that license; the authors' release keeps
+    theirs (refused before anything is built)."""
+    run = tmp_path / "tiny"
+    _trained_folder(tiny_config, run)
+    out = tmp_path / "out"
+    assert export_cli.main([str(run), "-o", str(out), "--org", "me", "--license", "cc-by-nc-4.0"]) == 0
+    card = ModelCard.load(out / "swinir-tiny" / "README.md")
+    assert card.data.license == "cc-by-nc-4.0" and "`cc-by-nc-4.0`, as the publisher of these" in card.text
+    release = tmp_path / find_release("swinir-lightweight-sr-x2").file
+    release.write_bytes(b"not read")
+    capsys.readouterr()
+    assert export_cli.main([str(release), "-o", str(out), "--license", "mit"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {release.name}: --license is for other models: the authors' release is under their license" in err
+    assert sorted(p.name for p in out.iterdir()) == ["swinir-tiny"]
 
 
 def test_a_hand_written_card_gets_the_metadata_the_hub_needs(tiny_config):

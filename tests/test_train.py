@@ -1577,13 +1577,15 @@ def test_saved_folder_loads_restores_and_pushes_offline(tiny_run, train_cli, ima
     monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
     out = tmp_path / "saved"
     # A bare name goes to the token's user (the Hub's default), and the cards say so: a name alone loads nothing.
-    assert train_cli(tiny_run(images, out), "--push-to-hub", "tiny-swinir") == 0
+    assert train_cli(tiny_run(images, out), "--push-to-hub", "tiny-swinir", "--license", "cc-by-nc-4.0") == 0
     assert [c[:2] for c in calls] == [("create", "me/tiny-swinir"), ("upload", "me/tiny-swinir")]
     # The pushed folder carries the model code, so it loads with trust_remote_code=True without swinir-hf.
     _, _, files, pushed_card, message = calls[1]
     assert files == sorted(export_files()) and "modeling_swinir.py" in files
     assert 'model="me/tiny-swinir", trust_remote_code=True)' in pushed_card and "4 of 4 steps" in pushed_card
     assert message == "swinir_hf.train: step 4"
+    # The license chosen at training is the pushed card's, stated as chosen.
+    assert ModelCard(pushed_card).data.license == "cc-by-nc-4.0" and "`cc-by-nc-4.0`, as the publisher" in pushed_card
 
     card = ModelCard.load(out / "README.md")
     assert "4 of 4 steps" in card.text and "me/tiny-swinir" in card.text
@@ -2204,6 +2206,33 @@ def test_a_lost_peer_is_one_line_from_the_process_that_noticed(monkeypatch, caps
     errors.append(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))  # a bug stays a traceback
     with pytest.raises(RuntimeError, match="mat1"):
         cli.main(["--config", "tiny_sr_x2", "--train.output_dir", "unused"])
+
+
+def test_a_trained_models_card_states_the_license_chosen_or_says_whose_default_it_is(
+    tiny_config, tiny_run, images, tmp_path
+):
+    """A run's card does not claim a license on its trainer's behalf: `--license` (train.license, which a resume may
+    change) is stated as chosen; without one the card says apache-2.0 is swinir-hf's default and how to change it.
+    Training data with terms of its own (DIV2K: research only) is named in the text."""
+    from swinir_hf.checkpoints.card_metadata import LICENSE_DEFAULT_NOTE
+
+    chosen, _ = parse_command_line(["--config", "tiny_sr_x2", "--license", "cc-by-nc-4.0"])
+    assert chosen.train.license == "cc-by-nc-4.0"
+    with pytest.raises(ValueError, match=r"^--license mit and --train.license cc0-1.0 disagree: give one of them$"):
+        parse_command_line(["--config", "tiny_sr_x2", "--license", "mit", "--train.license", "cc0-1.0"])
+    cfg = TrainingConfig.from_dict(tiny_run(images, tmp_path / "out"))
+    assert cfg.train.license is None
+    cfg.data.train = [str(tmp_path / "DIV2K_train_HR"), str(images)]
+    model = SwinIRForImageRestoration(tiny_config(task="lightweight_sr"))
+    default = ModelCard(training_card(cfg, model, Progress(step=4), None, None, "me/tiny"))
+    assert default.data.license == "apache-2.0" and f"## License\n\n{LICENSE_DEFAULT_NOTE}\n\n" in default.text
+    assert "Training data: DIV2K is released for academic research only" in default.text
+    relicensed = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, license="cc-by-nc-4.0"))
+    assert recipe_changes(cfg, relicensed) == []  # a resume may change it: the weights are the same
+    card = ModelCard(training_card(relicensed, model, Progress(step=4), None, None, "me/tiny"))
+    assert card.data.license == "cc-by-nc-4.0"
+    assert "`cc-by-nc-4.0`, as the publisher of these weights chose it." in card.text
+    assert LICENSE_DEFAULT_NOTE not in card.text and "DIV2K is released for academic research only" in card.text
 
 
 def test_scores_of_another_metric_before_a_resume_are_marked_on_the_card(tiny_config, tiny_run, images, tmp_path):

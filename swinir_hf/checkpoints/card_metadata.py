@@ -23,6 +23,24 @@ Results = Mapping[str, Mapping[str, float]]
 # The Hub links `datasets` entries as dataset repos: a training set by its Hub copy where one is known (DIV2K's, a
 # community upload of its images); a bare name (Flickr2K, OST, WED, ...) is no Hub dataset and stays in the text.
 HUB_DATASETS = {"DIV2K": "eugenesiow/Div2k"}
+# The SwinIR authors publish their code and released weights under this license (their repository's LICENSE): a
+# converted release's card states theirs. A model of the user's own gets it too unless they choose another
+# (`--license`), its card saying so (`LICENSE_DEFAULT_NOTE`): the Hub's filters want a license, and it is the code's.
+AUTHORS_LICENSE = "apache-2.0"
+AUTHORS_REPO = "https://github.com/JingyunLiang/SwinIR"
+LICENSE_DEFAULT_NOTE = (
+    f"`{AUTHORS_LICENSE}`: swinir-hf's default for a model it trains or exports (the license of the SwinIR code), not "
+    "one the publisher of these weights chose. To state another, export them with `swinir-hf hub ... --license ID` "
+    "(or train with `--license ID`) or edit this card's `license:` line (a Hub license id, `other` for terms of "
+    "your own)."
+)
+# Training sets whose images come with terms that bind what a model learnt from them may be used for, by the start
+# of their name as a card lists them (a folder of them: "DIV2K_train_HR_crops128", "BSDS500_train").
+DATA_TERMS = {
+    "div2k": "DIV2K is released for academic research only (https://data.vision.ee.ethz.ch/cvl/DIV2K/)",
+    "bsds": "BSDS500 (the Berkeley Segmentation Dataset, Corel photographs) is released for non-commercial research "
+    "and education",
+}
 
 
 def hub_datasets(names: Sequence[str]) -> list[str]:
@@ -96,7 +114,7 @@ def card_data(
     training_data: Sequence[str] = (),
     results: Sequence[EvalResult] = (),
     tags: Sequence[str] = (),
-    license: str = "apache-2.0",
+    license: str = AUTHORS_LICENSE,
     base_model: str | None = None,
 ) -> ModelCardData:
     """The card's metadata: license, `transformers` as library, the image-to-image pipeline tag, SwinIR and task
@@ -112,3 +130,34 @@ def card_data(
         model_name=model_name if results else None,
         eval_results=list(results) or None,
     )
+
+
+def data_terms(training_data: Sequence[str]) -> str | None:
+    """The paragraph naming the terms of the training sets among `training_data` that have some (`DATA_TERMS`)."""
+    names = [name.rsplit("/", 1)[-1].lower() for name in training_data]
+    terms = [text for key, text in DATA_TERMS.items() if any(name.startswith(key) for name in names)]
+    if not terms:
+        return None
+    return (
+        f"Training data: {'; '.join(terms)}. These weights were learnt from those images: check that your use of them "
+        "fits those terms as well as the license above."
+    )
+
+
+def license_section(
+    license: str | None, *, authors: bool = False, training_data: Sequence[str] = ()
+) -> tuple[str, str]:
+    """(the card's `license` metadata, its "## License" section): the authors' license for their release
+    (`authors`), else `license` as its publisher chose it, else `AUTHORS_LICENSE` with `LICENSE_DEFAULT_NOTE`; then
+    the terms of the training data (`data_terms`)."""
+    if authors:
+        license = AUTHORS_LICENSE
+        text = (
+            f"`{AUTHORS_LICENSE}`: the license the SwinIR authors publish their code and these weights under "
+            f"([their repository]({AUTHORS_REPO}))."
+        )
+    elif license:
+        text = f"`{license}`, as the publisher of these weights chose it."
+    else:
+        license, text = AUTHORS_LICENSE, LICENSE_DEFAULT_NOTE
+    return license, "\n\n".join(filter(None, ["## License", text, data_terms(training_data)]))

@@ -22,6 +22,7 @@ from .card_metadata import (
     card_tags,
     eval_results,
     hub_datasets,
+    license_section,
     metric_label,
 )
 from .measured_results import read_results
@@ -215,7 +216,8 @@ def render_model_card(
     protocol: str | None = None,
     num_parameters: int | None = None,
     tags: Sequence[str] = (),
-    license: str = "apache-2.0",
+    license: str | None = None,
+    authors_license: bool = False,
     remote_code: bool = True,
     base_model: str | None = None,
     datasets: Sequence[str] | None = None,
@@ -237,6 +239,9 @@ def render_model_card(
         protocol: how the figures are measured (channel, border, degradation).
         num_parameters: shown in the architecture summary when given.
         tags: extra Hub tags.
+        license: the Hub license id the weights' publisher chose; None: `apache-2.0`, the card saying it is
+            swinir-hf's default (`card_metadata.license_section`, which also states the training data's terms).
+        authors_license: the weights are the SwinIR authors' release: their license, said to be theirs.
         remote_code: whether the folder ships the model code (`trust_remote_code=True` snippets) or needs the
             package (snippets import `swinir_hf`).
         base_model: Hub id of the model these weights were fine-tuned from, if any.
@@ -252,6 +257,7 @@ def render_model_card(
         if isinstance(names, str):
             raise TypeError(f"{name} takes a list of names, not the string {names!r}: pass [{names!r}]")
     paper, measured = read_results(paper_results), read_results(measured_results)
+    license, license_text = license_section(license, authors=authors_license, training_data=training_data)
     data = card_data(
         config,
         model_id.rstrip("/").rsplit("/", 1)[-1],
@@ -272,7 +278,7 @@ def render_model_card(
         patch = f"{side}×{side}"
         sections.append(f"Trained on {', '.join(training_data)} with {patch} training patches.")
     sections += _results_section(config, paper, measured, protocol)
-    sections += [_usage(model_id, config, remote_code), "## Citation", f"```bibtex\n{CITATION}\n```"]
+    sections += [_usage(model_id, config, remote_code), license_text, "## Citation", f"```bibtex\n{CITATION}\n```"]
     # Parsing the text back checks that huggingface_hub reads the model-index it wrote.
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n"))
 
@@ -285,13 +291,17 @@ def hub_card(
     measured_results: Results | None = None,
     protocol: str | None = None,
     remote_code: bool = True,
+    license: str | None = None,
 ) -> str:
     """`card` (a `README.md` of `render_model_card` / `training_card`, say a trained run's) for a Hub folder that
     ships the model code: its "How to use" section becomes the `trust_remote_code=True` one for `model_id` (with
     `remote_code=False`, the package's: a bundled model's card, say), and with `measured_results` its results section
     and `model-index` become those figures. The rest (title, recipe,
     validation curve, metadata) is kept as written; a card without such sections gets them before the citation, and
-    one without the metadata the Hub shows a transformers model by (library, pipeline tag, SwinIR tags) gets it."""
+    one without the metadata the Hub shows a transformers model by (library, pipeline tag, SwinIR tags) gets it.
+    `license` (a Hub license id the publisher chose) replaces the card's license and the first paragraph of its
+    License section (the training data's terms stay); a card with no license at all gets the default one, saying so
+    (`card_metadata.license_section`)."""
     parsed = ModelCard(card)
     data = parsed.data
     # A hand-written README (no front matter, or another one) would leave the repo without a pipeline or a library.
@@ -299,15 +309,18 @@ def hub_card(
     data.pipeline_tag = data.pipeline_tag or PIPELINE_TAG
     data.tags = [*(tag for tag in card_tags(config) if tag not in (data.tags or ())), *(data.tags or ())]
     replace = {"How to use": _usage(model_id, config, remote_code)}
+    # Sections start at a line "## Title"; `###` sub-headings stay inside their section.
+    parts = re.split(r"(?m)^(?=## )", parsed.text.strip("\n"))
+    titles = [part.splitlines()[0][3:].strip() if part.startswith("## ") else None for part in parts]
     if measured_results:
         measured_results = read_results(measured_results)
         replace["Results"] = "\n\n".join(_results_section(config, {}, measured_results, protocol))
         data.eval_results = eval_results(config, {}, measured_results)
     if data.eval_results:
         data.model_name = model_id.rstrip("/").rsplit("/", 1)[-1]
-    # Sections start at a line "## Title"; `###` sub-headings stay inside their section.
-    parts = re.split(r"(?m)^(?=## )", parsed.text.strip("\n"))
-    titles = [part.splitlines()[0][3:].strip() if part.startswith("## ") else None for part in parts]
+    if license or not data.license:
+        old = parts[titles.index("License")] if "License" in titles else ""
+        data.license, replace["License"] = _relicensed(license, old)
     for title, text in replace.items():
         if title in titles:
             parts[titles.index(title)] = text + "\n\n"
@@ -317,3 +330,11 @@ def hub_card(
             titles.insert(at, title)
     body = "".join(part if part.endswith("\n\n") else part.rstrip("\n") + "\n\n" for part in parts)
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + body.rstrip("\n") + "\n"))
+
+
+def _relicensed(license: str | None, section: str) -> tuple[str, str]:
+    """(license, License section) of a card whose License section was `section` ("" for none) under `license`
+    (`license_section`'s None: the default): its first paragraph replaced, the training data's terms kept."""
+    license, text = license_section(license)
+    kept = [p.strip() for p in section.split("\n\n")[2:] if p.strip()]
+    return license, "\n\n".join([text, *kept])

@@ -102,6 +102,7 @@ def export_checkpoint(
     noise: float | None = None,
     jpeg: int | None = None,
     atol: float = ATOL,
+    license: str | None = None,
 ) -> HubFolder:
     """Build and verify the Hub folder `output_dir/<repo name>` of one authors' checkpoint.
 
@@ -110,11 +111,14 @@ def export_checkpoint(
     its stored precision (`in_stored_dtypes`: a float16 copy's folder is float16, value for value). `eval_datasets`
     are scored at the release's noise level / JPEG quality, for other ×1 checkpoints at `noise` / `jpeg`. A
     non-empty target folder is replaced only with `overwrite` or when it is this tool's unedited export of the same
-    weights (a `--dry-run` before `--push`, possibly for another organisation).
+    weights (a `--dry-run` before `--push`, possibly for another organisation). A release's card states the authors'
+    license; another file's, `license` (`render_model_card`'s).
     Raises `HubExportError` / `CheckpointError`; nothing is left behind on failure.
     """
     checkpoint = Path(checkpoint)
     release = find_release(checkpoint.name)
+    if release is not None and license is not None:  # their weights: the license is theirs to state
+        raise HubExportError(f"{checkpoint.name} is the authors' release, under their license: drop --license")
     # Where the release keeps them, or at the top level of a copy saved bare (which convert and --model take).
     raw = load_state_dict_file(checkpoint)
     state = extract_state_dict(
@@ -131,7 +135,7 @@ def export_checkpoint(
     def card(max_abs_diff: float, measured: dict) -> str:
         # A release's figures are measured as the paper's; other files' as `swinir-hf eval` at the levels given.
         protocol = release.protocol if release else _protocol(model.config, noise, jpeg) if measured else None
-        return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured, protocol)
+        return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured, protocol, license)
 
     stored = in_stored_dtypes(model, params)  # a float16 copy's folder stays float16
     build = _Build(checkpoint, stored, model, params, repo_id, card, levels)
@@ -166,6 +170,7 @@ def export_model_folder(
     noise: float | None = None,
     jpeg: int | None = None,
     atol: float = ATOL,
+    license: str | None = None,
 ) -> HubFolder:
     """Build and verify the Hub folder `output_dir/<repo name>` of a `save_pretrained` folder: a run of
     `swinir_hf.train`, one of its checkpoints (`checkpoints/step-N`), a bundled model. The same files and checks as
@@ -174,7 +179,7 @@ def export_model_folder(
     The card is the folder's own `README.md` (a training card keeps its recipe and validation curve) with the
     `trust_remote_code=True` usage for the repo (`cards.hub_card`); a folder without a card gets a new one.
     `repo_id` defaults to `organization/<folder_repo_name(source)>`; `eval_datasets` are scored at the model's scale,
-    or for a ×1 model at the `noise` σ / `jpeg` quality given.
+    or for a ×1 model at the `noise` σ / `jpeg` quality given; `license` is the card's (`hub_card`'s).
     Raises `HubExportError` / `CheckpointError` (not a model folder, weights that do not fit the config).
     """
     source = Path(source)
@@ -194,7 +199,8 @@ def export_model_folder(
 
     def card(max_abs_diff: float, measured: dict) -> str:
         if own_card is not None:
-            return hub_card(own_card, model.config, model_id=repo_id, measured_results=measured, protocol=protocol)
+            own = {"measured_results": measured, "protocol": protocol, "license": license}
+            return hub_card(own_card, model.config, model_id=repo_id, **own)
         return render_model_card(
             model.config,
             model_id=repo_id,
@@ -204,6 +210,7 @@ def export_model_folder(
             measured_results=measured,
             protocol=protocol if measured else None,
             num_parameters=model.num_parameters(),
+            license=license,
         )
 
     build = _Build(source, stored, model, params, repo_id, card, levels)
@@ -343,9 +350,10 @@ def _release_card(
     max_abs_diff: float,
     measured: dict,
     protocol: str | None,
+    license: str | None = None,
 ) -> str:
-    """The model card of an exported checkpoint: the catalogue's facts and the paper's figures for a release;
-    `protocol`: how the figures were measured."""
+    """The model card of an exported checkpoint: the catalogue's facts, the paper's figures and the authors' license
+    for a release; `protocol`: how the figures were measured; `license`: another file's."""
     title, description = _describe(release, checkpoint, max_abs_diff)
     return render_model_card(
         model.config,
@@ -359,6 +367,8 @@ def _release_card(
         protocol=protocol,
         num_parameters=model.num_parameters(),
         tags=("gan",) if release and release.gan else (),
+        license=license,
+        authors_license=release is not None,
     )
 
 

@@ -45,6 +45,13 @@ def add_hub_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DATASET",
         help="benchmark folders (HR images) to score each model on with swinir-hf eval; figures go into the card",
     )
+    p.add_argument(
+        "--license",
+        default=None,
+        metavar="ID",
+        help="the Hub license id of a model of your own (default: its card's; a card without one, or a new card: "
+        "apache-2.0, the card saying it is swinir-hf's default; the authors' releases keep theirs)",
+    )
     levels = p.add_mutually_exclusive_group()
     at = "--eval of a ×1 model other than the authors' releases (scored at their own level):"
     levels.add_argument("--noise", type=float, default=None, help=f"{at} the noise σ (0-255) to score at")

@@ -198,6 +198,7 @@ def _export_all(checkpoints: list[Path], args: argparse.Namespace) -> int:
 def _export(source: Path, args: argparse.Namespace) -> HubFolder:
     """`export_model_folder` for a model folder, else `export_checkpoint`, as the arguments say."""
     options = {"overwrite": args.overwrite, "eval_datasets": args.eval, "noise": args.noise, "jpeg": args.jpeg}
+    options["license"] = args.license
     repo_id = repo_id_of(source, args.org, args.name)
     if is_model_folder(source):
         return export_model_folder(source, args.output_dir, repo_id=repo_id, **options)
@@ -205,11 +206,14 @@ def _export(source: Path, args: argparse.Namespace) -> HubFolder:
 
 
 def _level_problem(source: Path, args: argparse.Namespace) -> str | None:
-    """Why `--noise` / `--jpeg` cannot apply to `source` (a release is scored at its own level), or None."""
+    """Why `--noise` / `--jpeg` / `--license` cannot apply to `source` (a release is scored at its own level, under
+    its authors' license), or None."""
     given = "--noise" if args.noise is not None else "--jpeg" if args.jpeg is not None else None
     release = None if is_model_folder(source) else find_release(source.name)
     if given and release is not None:
         return f"{source.name}: {given} is for other checkpoints: the authors' release is scored at its own level"
+    if args.license is not None and release is not None:
+        return f"{source.name}: --license is for other models: the authors' release is under their license"
     return None
 
 

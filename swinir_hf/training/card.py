@@ -28,8 +28,8 @@ def training_card(
     **results: Any,
 ) -> str:
     """README.md for a model trained with `swinir_hf.train` (`render_model_card`) with the training data, recipe,
-    steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`) go to the card's
-    results. Weights initialised from a Hub model name it as `base_model`."""
+    steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`, `license`: default
+    `train.license`) go to the card. Weights initialised from a Hub model name it as `base_model`."""
     from ..image_datasets import is_hub_dataset_id
 
     c, d = model.config, cfg.data
@@ -53,7 +53,7 @@ def training_card(
         remote_code=False,  # the trainer saves weights, config and processor only
         base_model=_hub_base_model(init),
         training_patch=d.patch_size,
-        **results,
+        **{"license": cfg.train.license, **results},
     )
 
 

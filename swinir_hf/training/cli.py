@@ -96,6 +96,7 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
     parser.add_argument("--init-from", help="starting weights (same as model.init_from)")
     parser.add_argument("--output-dir", help="same as train.output_dir")
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload the final model to this Hub repo")
+    parser.add_argument("--license", metavar="ID", help="the model card's Hub license id (same as train.license)")
     parser.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     add_progress_arguments(parser, "no progress bars: a line per log window and validation (without a terminal too)")
@@ -129,6 +130,8 @@ def parse_command_line(
             args.model.init_from = args.init_from
         if args.output_dir is not None:
             args.train.output_dir = args.output_dir
+        if args.license is not None:
+            args.train.license = args.license
         cfg = TrainingConfig.from_namespace(parser, args, written)
         cfg.check_options_given(written)
         return cfg, args
@@ -137,7 +140,11 @@ def parse_command_line(
 
 
 # The short options that set a config field: (option, its args attribute, section, field).
-_ALIASES = (("--init-from", "init_from", "model", "init_from"), ("--output-dir", "output_dir", "train", "output_dir"))
+_ALIASES = (
+    ("--init-from", "init_from", "model", "init_from"),
+    ("--output-dir", "output_dir", "train", "output_dir"),
+    ("--license", "license", "train", "license"),
+)
 
 
 def _written_options(argv: list[str]) -> set[str]:

@@ -86,6 +86,7 @@ RESUMABLE = frozenset(
         "train.log_every",
         "train.report_to",
         "train.project_name",
+        "train.license",
         "gan.discriminator_lr",
         "gan.allow_random_vgg",
     }

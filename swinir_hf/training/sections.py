@@ -159,6 +159,9 @@ class TrainArgs:
     """accelerate tracker: tensorboard | wandb | mlflow | ... | none"""
     project_name: str = "swinir"
     """tracker project / run name"""
+    license: str | None = None
+    """Hub license id of the trained weights, for their model card (which a push publishes); null: apache-2.0 (the
+    SwinIR code's), the card saying it is swinir-hf's default, not one you chose"""
 
 
 @dataclass
