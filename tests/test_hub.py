@@ -979,6 +979,27 @@ def test_a_save_neither_removes_nor_replaces_a_users_own_file_named_like_the_mod
     assert (theirs / "configuration_swinir.py").read_text() == mine
 
 
+def test_a_save_replaces_the_model_code_an_earlier_save_of_the_package_copied(tiny_config, tmp_path):
+    """`save_pretrained` left any file of a code name in place, so a folder saved by an earlier version (its copies
+    marked by the header line, or byte for byte the package's module) kept that version's code beside this version's
+    config.json. The package's copies are now replaced with this version's."""
+    from swinir_hf import __version__
+    from swinir_hf.models import modeling_swinir
+
+    model = SwinIRForImageRestoration(tiny_config())
+    model.save_pretrained(tmp_path)
+    stale = "# modeling_swinir.py of swinir-hf 0.1.0, copied for trust_remote_code=True (edit the package).\n# old\n"
+    (tmp_path / "modeling_swinir.py").write_text(stale)
+    (tmp_path / "configuration_swinir.py").unlink()
+    header_less = Path(modeling_swinir.__file__).with_name("runtime_swinir.py").read_bytes()  # an early save's copy
+    (tmp_path / "runtime_swinir.py").write_bytes(header_less)
+    model.save_pretrained(tmp_path)
+    for name in ("modeling_swinir.py", "configuration_swinir.py", "runtime_swinir.py"):
+        lines = (tmp_path / name).read_text().splitlines()
+        assert lines[0] == f"# {name} of swinir-hf {__version__}, copied for trust_remote_code=True (edit the package)."
+        assert "\n".join(lines[1:]) == Path(modeling_swinir.__file__).with_name(name).read_text().rstrip("\n")
+
+
 def test_a_save_into_a_folder_an_earlier_version_saved_says_its_copy_may_be_that(tiny_config, tmp_path):
     """An earlier version's `save_pretrained` copied the model code without the header line: after an upgrade, a save
     into that folder is refused as for a file of the user's (the copy, of other bytes, cannot be told from one

@@ -570,12 +570,27 @@ def _copy_code(source: Path, target: Path) -> None:
     """Copy a code file, with a `code_header` line first where `source` is one of the package's own modules (this
     file's siblings in swinir_hf; a Hub folder's copies, beside this file in transformers' cache, have theirs):
     the line tells the copy from a user's own file of that name, which a later save leaves alone."""
+    target.write_bytes(_code_bytes(source))
+
+
+def _code_bytes(source: Path) -> bytes:
+    """What `_copy_code` writes of `source`."""
     data = source.read_bytes()  # bytes: the copy keeps the source's line endings
     # swinir_hf's version in the package; None in a Hub folder's copy (its package is transformers_modules).
     version = getattr(sys.modules.get(__name__.split(".")[0]), "__version__", None)
     if version is not None and source.parent == Path(__file__).parent:
         data = code_header(source.name, version).encode() + data
-    target.write_bytes(data)
+    return data
+
+
+def _earlier_copy(target: Path, source: Path) -> bool:
+    """Whether `target` is a copy of this code that an earlier save wrote (`is_swinir_code`) with another first line
+    than a copy of `source` has now: another version's, or one from before the header line. A save replaces it; a
+    copy of this version (an export's, written before the model's save) is kept as it is."""
+    if not source.is_file() or not is_swinir_code(target):
+        return False
+    with target.open("rb") as file:
+        return file.readline().rstrip(b"\r\n") != _code_bytes(source).split(b"\n", 1)[0].rstrip(b"\r")
 
 
 # Saves take turns, each editing its model's config while it writes (`save_pretrained`).
@@ -750,11 +765,12 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
             if Path(name).name != name:  # "../x.py", "/x.py": a hostile config.json's; read or written outside
                 logger.warning("config.json names %s, which is not a file of the folder: not copied", name)
                 continue
-            target = folder / name
-            if target.exists():
+            target, source = folder / name, Path(__file__).with_name(name)
+            # An earlier version's copy is replaced; a file of the user's is kept (a save that would write its name
+            # was refused before), and so is one this code cannot copy again.
+            if target.exists() and not _earlier_copy(target, source):
                 names += [f"{module}.py" for module in get_relative_imports(target) if f"{module}.py" not in names]
                 continue
-            source = Path(__file__).with_name(name)
             if not source.is_file() and (found := self._loaded_from(name)) is not None:
                 source = Path(found)
             if source.is_file():
