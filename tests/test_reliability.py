@@ -675,11 +675,53 @@ def test_a_whole_image_pass_that_cannot_fit_is_refused_before_the_model_runs(tin
     forward = model.forward
     monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
     message = r"^one pass over a whole 64×64 image needs ≈ [\d.]+ MiB of memory on cpu, but only [\d.]+ MiB are "
+    # Each caller names what it takes: the engine its memory planner, the pipeline a tile size that fits.
+    advice = {restorer: r"\(tile='auto', swinir_hf.restore's default", upscaler: r"\(tile=\d+ or smaller, in the call"}
     for run in (restorer, upscaler):
-        with pytest.raises(memory.ImageTooLargeError, match=message + "available: run it in tiles"):
+        with pytest.raises(memory.ImageTooLargeError, match=message + "available: run it in tiles " + advice[run]):
             run(image)
     monkeypatch.setattr(model, "forward", forward)  # tiles run in that memory
     assert restoration.restore(model, image, tile=32, dtype="float32").shape == (128, 128, 3)
+
+
+def test_a_pipeline_pass_of_tiles_that_cannot_fit_is_refused_naming_a_tile_that_fits(tiny_config, monkeypatch):
+    """The pipeline's `tile=` was checked for the fixed part of a pass only: a tile too large for the memory free
+    failed deep in the model (torch.OutOfMemoryError on a GPU). Now the pass it runs (min(tile, H) × min(tile, W),
+    `tiles_per_pass` tiles of each image) is judged first, and the refusal names the largest tile that fits."""
+    import math
+
+    from transformers import pipeline
+
+    import swinir_hf.inference.memory as memory
+    import swinir_hf.models.pipeline_swinir as pipeline_swinir
+    import swinir_hf.models.runtime_swinir as modeling
+
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    per_pixel, fixed = model.activation_bytes_per_pixel("cpu"), model.fixed_activation_bytes("cpu")
+    # What a 64×48 tile's pass surely needs; a byte less is refused.
+    just_fits = math.ceil(modeling.SURELY_NEEDED * int(64 * 48 * per_pixel + fixed))
+    fitting = max(side for side in range(4, 65, 4) if int(side * side * per_pixel + fixed) <= just_fits - 1)
+    assert 4 < fitting < 64
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: just_fits - 1)
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
+    upscaler, image = pipeline("image-restoration", model=model), np.zeros((48, 100, 3), np.uint8)
+    refused = r"^one pass over 1 tile of 64×48 pixels needs ≈ [\d.]+ MiB of memory on cpu, but only [\d.]+ MiB are "
+    with pytest.raises(memory.ImageTooLargeError, match=refused + rf"available: use smaller tiles \(tile={fitting} or"):
+        upscaler(image, tile=64)
+    monkeypatch.setattr(model, "forward", forward)
+    assert np.asarray(upscaler(image, tile=fitting)).shape == (96, 200, 3)
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: just_fits)
+    assert np.asarray(upscaler(image, tile=64)).shape == (96, 200, 3)
+    # On a GPU four tiles of each image share a pass, and are judged so (faked free memory; nothing runs).
+    gpu, config = torch.device("cuda"), model.config
+    per_pixel, fixed = modeling.activation_bytes_per_pixel(config, gpu), modeling.fixed_activation_bytes(config, gpu)
+    four_fit = math.ceil(modeling.SURELY_NEEDED * int(4 * 64 * 48 * per_pixel + fixed))
+    monkeypatch.setattr(modeling, "cuda_free_memory", lambda device: four_fit - 1)
+    with pytest.raises(memory.ImageTooLargeError, match="^one pass over 4 tiles of 64×48 pixels"):
+        pipeline_swinir._check_pass_memory(config, (1, 3, 48, 200), (64, 8), gpu, "float32")
+    monkeypatch.setattr(modeling, "cuda_free_memory", lambda device: four_fit)
+    pipeline_swinir._check_pass_memory(config, (1, 3, 48, 200), (64, 8), gpu, "float32")
 
 
 def test_a_whole_image_pass_in_half_precision_is_judged_by_its_smaller_activations(tiny_config, monkeypatch):

@@ -24,6 +24,8 @@ from ..models.runtime_swinir import ImageTooLargeError, available_host_memory, b
 _HOST_COPIES = 2.0
 _RESIZED_COPIES = 2.5
 TOO_LARGE_ADVICE = "restore it in parts (crop it), downscale it first, or use a machine with more memory"
+# How the engine's callers run tiles, for a whole-image pass that cannot fit (`check_forward_memory`).
+ENGINE_TILES = "tile='auto', swinir_hf.restore's default, or a size such as tile=512; --tile auto on the command line"
 # Margin on the model's bare `activation_bytes_per_pixel` estimate: measured peak RSS exceeds it (benchmarks/README.md),
 # so tiles are planned with this much to spare.
 TILE_MEMORY_SAFETY = 1.5

@@ -28,16 +28,16 @@ from ..models.image_processing_swinir import (
     with_alpha,
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from ..models.runtime_swinir import check_forward_memory, inference_precision, running
+from ..models.runtime_swinir import ImageTooLargeError, check_forward_memory, inference_precision, running
 from ..progress_lines import inner_progress
 from .devices import auto_dtype, check_device, check_dtype
 from .ensemble import dihedral_mean
 from .image_io import read_restorable
 from .jobs import check_outscale, output_size, resize_float
 from .memory import (
+    ENGINE_TILES,
     TILE_MEMORY_SAFETY,
     TOO_LARGE_ADVICE,
-    ImageTooLargeError,
     check_output_fits,
     check_output_memory,
     is_out_of_memory,
@@ -297,7 +297,7 @@ class SwinIRRestorer:
             tile = self._initial_tile(x)
             x = x.to(next(model.parameters()).device)  # "cuda" is the model's GPU
             # The whole image's pass, or what a pass over any tile needs: what cannot fit is refused now, not midway.
-            check_forward_memory(model.config, x.shape if tile is None else None, x.device, self.dtype)
+            check_forward_memory(model.config, x.shape if tile is None else None, x.device, self.dtype, ENGINE_TILES)
             while True:
                 try:
                     return self._run(model, x, tile)[..., : h * self.scale, : w * self.scale]

@@ -24,6 +24,7 @@ from PIL import Image
 from transformers import PreTrainedModel
 from transformers.pipelines.base import Pipeline
 
+from .configuration_swinir import SwinIRConfig
 from .constants_swinir import dtype_name
 from .image_files_swinir import open_image
 from .image_processing_swinir import (
@@ -39,7 +40,17 @@ from .image_processing_swinir import (
     to_pixel_values,
     with_alpha,
 )
-from .runtime_swinir import ImageTooLargeError, check_forward_memory, inference_precision, resting_dtype, running
+from .runtime_swinir import (
+    SURELY_NEEDED,
+    ImageTooLargeError,
+    byte_size,
+    check_forward_memory,
+    forward_bytes,
+    free_memory,
+    inference_precision,
+    resting_dtype,
+    running,
+)
 from .tiling_swinir import (
     TILE_OVERLAP,
     apply_in_tiles,
@@ -47,6 +58,7 @@ from .tiling_swinir import (
     check_tile_overlap,
     rounded_tile,
     runs_whole,
+    tile_grid,
     tiles_per_pass,
 )
 
@@ -124,8 +136,9 @@ class ImageRestorationPipeline(Pipeline):
     Images run whole by default: one whose pass cannot fit the memory free is an `ImageTooLargeError` (a
     `MemoryError`) before the model runs. `tile=512` (in the call or in `pipeline(...)`; None or 0: whole) runs
     tiles of at most 512 × 512 input pixels, neighbours sharing `tile_overlap` (default 32) pixels, cut and blended
-    as `swinir_hf.restore(model, image, tile=512)` does: its pixels, in bounded memory. The engine's `tile="auto"`
-    (tiles sized to the free memory) is the package's alone.
+    as `swinir_hf.restore(model, image, tile=512)` does: its pixels, in bounded memory. A pass of tiles that cannot
+    fit is refused likewise, naming the largest `tile` that would. The engine's `tile="auto"` (tiles sized to the
+    free memory) is the package's alone.
     """
 
     _load_processor = False
@@ -295,12 +308,11 @@ def _restore_all(model: PreTrainedModel, precision: torch.dtype, tensors: list, 
 
 def _restore(model: PreTrainedModel, precision: torch.dtype, pixel_values: torch.Tensor, tiles: _Tiles) -> torch.Tensor:
     """Images in `precision` (float32 exactly, bfloat16 / float16 under autocast), whole or in `tiles` as the engine
-    runs them (`tiles_per_pass` at a time): a pass that cannot fit is refused before the model runs, not failed
-    deep inside it (or killed)."""
+    runs them (`tiles_per_pass` at a time): a pass that cannot fit is refused before the model runs
+    (`_check_pass_memory`), not failed deep inside it (or killed)."""
     device, name = model.device, dtype_name(precision)
     tile, overlap = tiles
-    whole = runs_whole(tile, *pixel_values.shape[-2:])  # else what a pass over any tile needs, as the engine checks
-    check_forward_memory(model.config, pixel_values.shape if whole else None, device, name)
+    _check_pass_memory(model.config, tuple(pixel_values.shape), tiles, device, name)
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         with inference_precision(name, device):
@@ -308,6 +320,51 @@ def _restore(model: PreTrainedModel, precision: torch.dtype, pixel_values: torch
 
     scale = model.config.upscale
     return apply_in_tiles(forward, pixel_values.to(device), scale, tile, overlap, tiles_per_pass(device)).cpu()
+
+
+def _check_pass_memory(
+    config: SwinIRConfig, shape: tuple[int, ...], tiles: _Tiles, device: torch.device, precision: str
+) -> None:
+    """Raise `ImageTooLargeError` when the pass `_restore` runs over (N, C, H, W) `shape` cannot fit the memory free:
+    the whole images', or that of `tiles_per_pass` tiles of each image (min(tile, H) × min(tile, W)), judged as
+    `check_forward_memory` judges a whole image's; the message names the largest `tile=` that fits."""
+    n, _, h, w = shape
+    tile, overlap = tiles
+    if runs_whole(tile, h, w):
+        check_forward_memory(config, shape, device, precision, _tile_advice(config, n, device, precision))
+        return
+    check_forward_memory(config, None, device, precision)  # the part no tile size lowers
+    rows, columns, _ = tile_grid(h, w, tile, overlap)
+    at_once = n * min(tiles_per_pass(device), len(rows) * len(columns))
+    th, tw = min(tile, h), min(tile, w)
+    needed, _ = forward_bytes(config, at_once * th * tw, device, precision)
+    available = free_memory(device)
+    if SURELY_NEEDED * needed > available:
+        raise ImageTooLargeError(
+            f"one pass over {at_once} tile{'s' * (at_once > 1)} of {tw}×{th} pixels needs ≈ {byte_size(needed)} of "
+            f"memory on {device}, but only {byte_size(available)} are available: use smaller tiles "
+            f"({_tile_advice(config, n, device, precision)}), crop or downscale it, or use a machine with more memory"
+        )
+
+
+def _tile_advice(config: SwinIRConfig, images: int, device: torch.device, precision: str) -> str:
+    """The `tile=` to pass: the largest (whole windows) whose pass, `tiles_per_pass` tiles of each of `images`,
+    fits the memory free now by the whole estimate (`forward_bytes`), not only the share a pass surely needs."""
+    window, available, at_once = config.window_size, free_memory(device), images * tiles_per_pass(device)
+
+    def fits(windows: int) -> bool:
+        side = windows * window
+        return forward_bytes(config, at_once * side * side, device, precision)[0] <= available
+
+    if not fits(1):
+        return f"even tile={window}, one window, needs more than is free now"
+    low, high = 1, 2  # sides in windows: `low` fits, `high` does not
+    while fits(high):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return f"tile={low * window} or smaller, in the call or in pipeline(...)"
 
 
 def _by_size(items: list[_Image], field: str) -> list[list[_Image]]:

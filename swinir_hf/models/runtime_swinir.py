@@ -198,37 +198,60 @@ SURELY_NEEDED = 0.8
 
 
 def check_forward_memory(
-    config: SwinIRConfig, shape: tuple[int, ...] | None, device: torch.device, precision: str = "float32"
+    config: SwinIRConfig,
+    shape: tuple[int, ...] | None,
+    device: torch.device,
+    precision: str = "float32",
+    how_to_tile: str = "",
 ) -> None:
     """Raise `ImageTooLargeError` (with the sizes) when one forward pass cannot fit on `device`: over a whole
-    (N, C, H, W) input `shape`, `SURELY_NEEDED` of its estimate (`activation_bytes_per_pixel` × its pixels, plus
-    `fixed_activation_bytes`), or, with `shape` None (tiles, of any size), of the fixed part alone, against the
-    memory free there now. Without it such a pass fails deep in the model, or the OS kills the process. The estimate
-    is float32's: a pass under `precision` "bfloat16" / "float16" (autocast) on a GPU is counted at half of it, the
-    least it can need, so that only what surely cannot fit is refused; on the CPU it is counted as float32, as it
-    needs no less."""
+    (N, C, H, W) input `shape`, `SURELY_NEEDED` of its estimate (`forward_bytes`), or, with `shape` None (tiles, of
+    any size), of the fixed part alone, against the memory free there now (`free_memory`). Without it such a pass
+    fails deep in the model, or the OS kills the process. `how_to_tile`: how the caller runs tiles (its own option,
+    as "tile='auto'"), said in the whole image's refusal."""
     n, _, h, w = shape or (0, 0, 0, 0)
-    fixed = fixed_activation_bytes(config, device)
-    needed = int(n * h * w * activation_bytes_per_pixel(config, device) + fixed)
-    # autocast's 2-byte activations on a GPU; softmax and norms stay float32, so never below half. Not on the CPU:
-    # there a bfloat16 pass peaked above the float32 one (embed_dim 60, 640²: +793 MB against +614 MB RSS).
-    if halved := precision != "float32" and device.type == "cuda":
-        needed, fixed = needed // 2, fixed // 2
-    available = cuda_free_memory(device) if device.type == "cuda" else available_host_memory()
+    needed, fixed = forward_bytes(config, n * h * w, device, precision)
+    available = free_memory(device)
     if SURELY_NEEDED * fixed > available:  # tiles would not help
-        ws = config.window_size
+        ws, halved = config.window_size, _halved(precision, device)
         raise ImageTooLargeError(
             f"this model's attention over {ws}×{ws}-pixel windows needs ≈ {byte_size(int(fixed))} of memory on "
             f"{device} at once, whatever the image or tile size, but only {byte_size(available)} are available: "
             "use a machine with more memory" + ("" if halved or device.type == "cpu" else ", or dtype='bfloat16'")
         )
     if SURELY_NEEDED * needed > available:
+        tiles = f"run it in tiles ({how_to_tile})" if how_to_tile else "run it in tiles"
         raise ImageTooLargeError(
             f"one pass over {'a whole' if n == 1 else f'{n} whole'} {w}×{h} image{'s' * (n > 1)} needs ≈ "
-            f"{byte_size(needed)} of memory on {device}, but only {byte_size(available)} are available: run it in "
-            "tiles (the pipeline's tile=512; swinir_hf.restore(model, image) with its default tile='auto', --tile auto "
-            "on the command line), crop or downscale it, or use a machine with more memory"
+            f"{byte_size(needed)} of memory on {device}, but only {byte_size(available)} are available: {tiles}, "
+            "crop or downscale it, or use a machine with more memory"
         )
+
+
+def forward_bytes(
+    config: SwinIRConfig, pixels: int, device: torch.device, precision: str = "float32"
+) -> tuple[int, float]:
+    """(all, fixed part) of the estimated peak bytes of one forward pass over `pixels` input pixels (of all its
+    images or tiles together) on `device`: `activation_bytes_per_pixel` × `pixels` + `fixed_activation_bytes`.
+    The estimate is float32's: a pass under `precision` "bfloat16" / "float16" (autocast) on a GPU is counted at
+    half of it, the least it can need, so that only what surely cannot fit is refused; on the CPU it is counted as
+    float32, as it needs no less."""
+    fixed = fixed_activation_bytes(config, device)
+    needed = int(pixels * activation_bytes_per_pixel(config, device) + fixed)
+    if _halved(precision, device):
+        return needed // 2, fixed // 2
+    return needed, fixed
+
+
+def _halved(precision: str, device: torch.device) -> bool:
+    # autocast's 2-byte activations on a GPU; softmax and norms stay float32, so never below half. Not on the CPU:
+    # there a bfloat16 pass peaked above the float32 one (embed_dim 60, 640²: +793 MB against +614 MB RSS).
+    return precision != "float32" and device.type == "cuda"
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes a pass on `device` may still allocate: `cuda_free_memory` on a GPU, else `available_host_memory`."""
+    return cuda_free_memory(device) if device.type == "cuda" else available_host_memory()
 
 
 def cuda_free_memory(device: torch.device) -> int:
