@@ -121,6 +121,10 @@ def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message, run
 def test_soak_reports_what_the_process_holds_every_few_calls(run_script):
     """soak.py's `restore` way (in this process, as a single way runs): a row per `--every` calls with the RSS, the
     descriptors and the sizes of what grows with image sizes, and the growth from the first row to the last."""
+    from swinir_hf.models import modeling_swinir
+
+    # The process-wide cache holds the sizes this worker's earlier tests ran: from empty, it holds this run's alone.
+    modeling_swinir.shift_border_windows.cache_clear()
     done = run_script("soak.py", "--ways", "restore", "--calls", "4", "--every", "2", "--max-side", "16")
     assert done.returncode == 0, done.stderr[-2000:]
     names = re.search(r"^restore: (handlers .*)$", done.stdout, re.M).group(1).split()
