@@ -250,8 +250,8 @@ def item_name(item: str | Mapping) -> str:
 
 
 def dataloader_worker() -> str | None:
-    """ "DataLoader worker K of N" where training images are decoded in one (each has its own copy of the data, and
-    lists and counts the images it finds unreadable on its own), else None."""
+    """ "DataLoader worker K of N" where training images are decoded in one (each has its own copy of the data and
+    names the first images it finds unreadable on its own; the count is over all workers: `unreadable`), else None."""
     from torch.utils.data import get_worker_info
 
     worker = get_worker_info()
