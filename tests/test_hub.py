@@ -32,7 +32,7 @@ from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.checkpoints.remote_code import HubExportError, remote_code_sources
 from swinir_hf.cli import main
 from swinir_hf.evaluation.benchmark import evaluate
-from swinir_hf.models.configuration_swinir import MIN_TRANSFORMERS
+from swinir_hf.models.configuration_swinir import MIN_TRANSFORMERS, SwinIRConfig
 from swinir_hf.storage.atomic_writes import process_tag
 
 # One per head / channel count / window: pixelshuffle RGB, nearest+conv 3conv (params_ema), grey window-7 x255.
@@ -164,12 +164,9 @@ def test_card_round_trip_credits_each_figure_to_its_source(tmp_path):
     assert data.tags == ["swinir", "image-restoration", "super-resolution", "arxiv:2108.10257"]
     assert (data.datasets, data.base_model, data.model_name) == (["eugenesiow/Div2k"], "me/swinir-base", release.repo)
 
-    def figures(results):
-        return {(r.dataset_name, r.metric_type): r.metric_value for r in results}
-
     # Measured figures present: model-index holds them, self-reported; the paper's stay in the table only.
     own = {("Set5", "psnr"): 32.9012, ("Set5", "ssim"): 0.9043, ("Urban100", "psnr"): 27.4}
-    assert figures(data.eval_results) == own
+    assert _figures(data.eval_results) == own
     assert {(r.source_name, r.source_url) for r in data.eval_results} == {(None, None)}
     names = {r.metric_name for r in data.eval_results}
     assert names == {f"{name}, measured with swinir-hf eval" for name in ("PSNR (dB, Y channel)", "SSIM (Y channel)")}
@@ -179,7 +176,7 @@ def test_card_round_trip_credits_each_figure_to_its_source(tmp_path):
         )
     )
     paper = paper_only.data.eval_results
-    assert figures(paper) == {(d, METRICS[k][0]): v for d, f in release.results.items() for k, v in f.items()}
+    assert _figures(paper) == {(d, METRICS[k][0]): v for d, f in release.results.items() for k, v in f.items()}
     assert {(r.source_name, r.source_url) for r in paper} == {(PAPER_NAME, PAPER_URL)}
     assert {(r.task_type, r.task_name) for r in data.eval_results} == {("image-to-image", "Image Super-Resolution x4")}
     assert all(r.dataset_type == r.dataset_name for r in data.eval_results)
@@ -206,33 +203,46 @@ def test_card_model_index_says_what_each_figure_is_computed_on(repo, channel, ar
         )
     )
     results = card.data.eval_results
-    assert {(r.dataset_name, r.metric_type): r.metric_value for r in results} == {
-        (d, METRICS[k][0]): v for d, f in release.results.items() for k, v in f.items()
-    }
+    assert _figures(results) == {(d, METRICS[k][0]): v for d, f in release.results.items() for k, v in f.items()}
     expected = {"psnr": f"PSNR (dB, {channel})", "ssim": f"SSIM ({channel})", "psnr-b": f"PSNR-B (dB, {channel})"}
     assert {r.metric_name for r in results} == {expected[r.metric_type] for r in results}
     assert all(r.metric_args == args and r.dataset_split == "test" for r in results)
     assert "| benchmark | source | PSNR (dB) |" in card.text  # the table's columns say the unit alone
 
 
-@pytest.mark.parametrize("name", ["sr-x4", "jpeg-color", "denoise-color"])
-def test_a_bundled_cards_rescored_model_index_round_trips_its_results_json(name):
-    """`hub/bundle_default.py --rescore` puts results.json's figures into the card through `hub_card`: the parsed
-    card's model-index holds each of them (rounded to 4 places) on the paper's channel, self-reported."""
+def _figures(results: list) -> dict[tuple[str, str], float]:
+    """A card's model-index figures: (benchmark, metric type) → value."""
+    return {(r.dataset_name, r.metric_type): r.metric_value for r in results}
+
+
+def _bundled_figures(name: str) -> tuple[Path, SwinIRConfig, dict[str, dict[str, float]]]:
+    """A bundled model's folder, config and results.json figures on the paper's channel (what `--rescore` writes)."""
     from swinir_hf.checkpoints.bundled import DEFAULTS_DIR
-    from swinir_hf.checkpoints.measured_results import paper_figures, split_level
-    from swinir_hf.models.configuration_swinir import SwinIRConfig
+    from swinir_hf.checkpoints.measured_results import paper_figures
 
     folder = DEFAULTS_DIR / name
     config = SwinIRConfig.from_pretrained(folder)
     recorded = json.loads((folder / "results.json").read_text())
-    measured = {k: paper_figures(v["model"], config.upscale) for k, v in recorded.items() if "model" in v}
+    return folder, config, {k: paper_figures(v["model"], config.upscale) for k, v in recorded.items() if "model" in v}
+
+
+def _rounded(measured: dict[str, dict[str, float]]) -> dict[tuple[str, str], float]:
+    """`_figures` of a card given `measured`: each figure rounded to 4 places, keyed by its metric type."""
+    return {(d, METRICS[k][0]): round(v, 4) for d, f in measured.items() for k, v in f.items()}
+
+
+@pytest.mark.parametrize("name", ["sr-x4", "jpeg-color", "denoise-color"])
+def test_a_bundled_cards_rescored_model_index_round_trips_its_results_json(name):
+    """`hub/bundle_default.py --rescore` puts results.json's figures into the card through `hub_card`: the parsed
+    card's model-index holds each of them (rounded to 4 places) on the paper's channel, self-reported."""
+    from swinir_hf.checkpoints.measured_results import split_level
+
+    folder, config, measured = _bundled_figures(name)
     text = hub_card(
         (folder / "README.md").read_text(), config, model_id=name, measured_results=measured, remote_code=False
     )
     data = ModelCard(text).data
-    figures = {(r.dataset_name, r.metric_type): r.metric_value for r in data.eval_results}
-    assert figures == {(d, METRICS[k][0]): round(v, 4) for d, f in measured.items() for k, v in f.items()}
+    assert _figures(data.eval_results) == _rounded(measured)
     channel = "Y channel" if config.upscale > 1 else "RGB"
     assert {r.metric_name for r in data.eval_results} >= {f"PSNR (dB, {channel}), measured with swinir-hf eval"}
     assert {(r.source_url, r.task_type) for r in data.eval_results} == {(None, "image-to-image")}
@@ -246,18 +256,12 @@ def test_a_jpeg_models_card_carries_psnr_b_whichever_path_writes_it(tiny_config,
     model-index where the figures have them. The bundled JPEG model's card exported as it is (no --eval), made a Hub
     card with its results.json figures (--eval of a folder, `bundle_default --rescore`), a new card (--eval of a
     folder without one) and a training card (`bundle_default`, a run given figures) each read results.json back."""
-    from swinir_hf.checkpoints.bundled import DEFAULTS_DIR
-    from swinir_hf.checkpoints.measured_results import paper_figures
-    from swinir_hf.models.configuration_swinir import SwinIRConfig
     from swinir_hf.training.card import training_card
     from swinir_hf.training.config import TrainingConfig
     from swinir_hf.training.state import Progress
 
-    folder = DEFAULTS_DIR / "jpeg-color"
-    config = SwinIRConfig.from_pretrained(folder)
-    recorded = json.loads((folder / "results.json").read_text())
-    measured = {k: paper_figures(v["model"], config.upscale) for k, v in recorded.items() if "model" in v}
-    expected = {(d, METRICS[k][0]): round(v, 4) for d, f in measured.items() for k, v in f.items()}
+    folder, config, measured = _bundled_figures("jpeg-color")
+    expected = _rounded(measured)
     assert {metric for _, metric in expected} == {"psnr", "ssim", "psnr-b"}
     own = (folder / "README.md").read_text()
     cfg = TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", data={"degradation": "jpeg"}))
@@ -270,7 +274,7 @@ def test_a_jpeg_models_card_carries_psnr_b_whichever_path_writes_it(tiny_config,
     }
     for path, text in cards.items():
         results = ModelCard(text).data.eval_results
-        assert {(r.dataset_name, r.metric_type): r.metric_value for r in results} == expected, path
+        assert _figures(results) == expected, path
         names = {r.metric_name for r in results if r.metric_type == "psnr-b"}
         assert names == {"PSNR-B (dB, RGB), measured with swinir-hf eval"}, path
 
