@@ -118,11 +118,8 @@ def check(python: str, folder: Path, expected: dict, work: Path) -> dict:
             continue
         if not result["module"].startswith("transformers_modules."):
             report[name] = {"error": f"loaded {result['module']}, not the folder's code"}
-        elif "output" in result:
-            diff = (torch.tensor(result["output"]) - expected["output"]).abs().max().item()
-            report[name] = "ok" if diff <= 1e-5 else {"error": f"max |diff| {diff:.2e}"}
-        elif "pixels" in result:
-            diff = (torch.tensor(result["pixels"]) - expected["pixels"]).abs().max().item()
+        elif key := next((k for k in ("output", "pixels") if k in result), None):
+            diff = (torch.tensor(result[key]) - expected[key]).abs().max().item()
             report[name] = "ok" if diff <= 1e-5 else {"error": f"max |diff| {diff:.2e}"}
         else:
             same = np.array_equal(np.asarray(result["image"], dtype=np.uint8), expected["image"])
