@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ def held(models: list[Any], outputs: Path | None) -> dict[str, int]:
     tqdm = sys.modules.get("tqdm")
     figures = {
         "handlers": sum(len(lg.handlers) for lg in loggers),
-        "filters": len(__import__("warnings").filters),
+        "filters": len(warnings.filters),
         "registries": sum(len(_registry(m)) for m in list(sys.modules.values())),
         "bars": len(getattr(getattr(tqdm, "tqdm", None), "_instances", ()) or ()),
         "masks": sum(len(getattr(mod, "_shift_masks", ())) for m in models for mod in m.modules()),
