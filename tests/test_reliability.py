@@ -684,6 +684,28 @@ def test_a_whole_image_pass_that_cannot_fit_is_refused_before_the_model_runs(tin
     assert restoration.restore(model, image, tile=32, dtype="float32").shape == (128, 128, 3)
 
 
+def test_a_pipeline_pass_that_fits_works_out_no_tile_advice(tiny_config, monkeypatch):
+    """The largest `tile=` that fits is said in a refusal only: worked out for every whole image that fits, it cost
+    more than the memory check itself (a search of the estimate over tile sizes, and the free memory read again)."""
+    import swinir_hf.inference.memory as memory
+    import swinir_hf.models.pipeline_swinir as pipeline_swinir
+    import swinir_hf.models.runtime_swinir as modeling
+
+    config, cpu = tiny_config(), torch.device("cpu")
+    asked = []
+    advice = pipeline_swinir._tile_advice
+    monkeypatch.setattr(pipeline_swinir, "_tile_advice", lambda *args: asked.append(args) or advice(*args))
+    pipeline_swinir._check_pass_memory(config, (1, 3, 64, 64), (None, 8), cpu, "float32")
+    assert asked == []
+    # Room for a 64² pass, not for a 512² one.
+    per_pixel, fixed = modeling.activation_bytes_per_pixel(config, cpu), modeling.fixed_activation_bytes(config, cpu)
+    room = int(64 * 64 * per_pixel + fixed)
+    monkeypatch.setattr(modeling, "available_host_memory", lambda: room)
+    with pytest.raises(memory.ImageTooLargeError, match=r"run it in tiles \(tile=64 or smaller, in the call"):
+        pipeline_swinir._check_pass_memory(config, (1, 3, 512, 512), (None, 8), cpu, "float32")
+    assert asked == [(config, 1, cpu, "float32")]
+
+
 def test_a_pipeline_pass_of_tiles_that_cannot_fit_is_refused_naming_a_tile_that_fits(tiny_config, monkeypatch):
     """The pipeline's `tile=` was checked for the fixed part of a pass only: a tile too large for the memory free
     failed deep in the model (torch.OutOfMemoryError on a GPU). Now the pass it runs (min(tile, H) × min(tile, W),

@@ -331,7 +331,8 @@ def _check_pass_memory(
     n, _, h, w = shape
     tile, overlap = tiles
     if runs_whole(tile, h, w):
-        check_forward_memory(config, shape, device, precision, _tile_advice(config, n, device, precision))
+        # The advice only for a refusal: working it out costs more than the check itself, on every call.
+        check_forward_memory(config, shape, device, precision, lambda: _tile_advice(config, n, device, precision))
         return
     check_forward_memory(config, None, device, precision)  # the part no tile size lowers
     rows, columns, _ = tile_grid(h, w, tile, overlap)

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -202,13 +202,13 @@ def check_forward_memory(
     shape: tuple[int, ...] | None,
     device: torch.device,
     precision: str = "float32",
-    how_to_tile: str = "",
+    how_to_tile: str | Callable[[], str] = "",
 ) -> None:
     """Raise `ImageTooLargeError` (with the sizes) when one forward pass cannot fit on `device`: over a whole
     (N, C, H, W) input `shape`, `SURELY_NEEDED` of its estimate (`forward_bytes`), or, with `shape` None (tiles, of
     any size), of the fixed part alone, against the memory free there now (`free_memory`). Without it such a pass
     fails deep in the model, or the OS kills the process. `how_to_tile`: how the caller runs tiles (its own option,
-    as "tile='auto'"), said in the whole image's refusal."""
+    as "tile='auto'"), said in the whole image's refusal; or a function that says it, called only for a refusal."""
     n, _, h, w = shape or (0, 0, 0, 0)
     needed, fixed = forward_bytes(config, n * h * w, device, precision)
     available = free_memory(device)
@@ -220,7 +220,8 @@ def check_forward_memory(
             "use a machine with more memory" + ("" if halved or device.type == "cpu" else ", or dtype='bfloat16'")
         )
     if SURELY_NEEDED * needed > available:
-        tiles = f"run it in tiles ({how_to_tile})" if how_to_tile else "run it in tiles"
+        how = how_to_tile() if callable(how_to_tile) else how_to_tile
+        tiles = f"run it in tiles ({how})" if how else "run it in tiles"
         raise ImageTooLargeError(
             f"one pass over {'a whole' if n == 1 else f'{n} whole'} {w}×{h} image{'s' * (n > 1)} needs ≈ "
             f"{byte_size(needed)} of memory on {device}, but only {byte_size(available)} are available: {tiles}, "
