@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import models
-from ..models.loading_swinir import MODEL_AUTO_MAP, code_header, is_swinir_code
+from ..models.loading_swinir import MODEL_AUTO_MAP, code_header, first_line_starts, is_swinir_code
 from ..models.pipeline_swinir import TASK
 
 _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
@@ -113,13 +113,7 @@ def written_by_package(path: Path) -> bool:
     if path.name in {f"{module}.py" for module in REMOTE_MODULES}:
         return is_swinir_code(path)
     header = OWN_HEADERS.get(path.name)
-    if header is None:
-        return True
-    try:
-        with path.open("rb") as file:
-            return file.readline(len(header.encode()) + 1).decode("utf-8", "replace").startswith(header)
-    except OSError:  # unreadable: not taken for ours
-        return False
+    return header is None or first_line_starts(path, header)
 
 
 def folder_classes(folder: Path) -> dict[str, type]:

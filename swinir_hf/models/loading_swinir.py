@@ -488,13 +488,21 @@ def is_swinir_code(path: Path) -> bool:
     """Whether `path`, a file named like one of this code's modules, is a copy of it: its first line is a
     `code_header` (any version's), or it is byte for byte this code's module of that name (a copy saved before
     the headers). A user's own `modeling_swinir.py` is neither: a save neither removes nor replaces it."""
-    start = _header_start(path.name)
+    if first_line_starts(path, _header_start(path.name)):
+        return True
+    own = Path(__file__).with_name(path.name)
+    try:
+        return own.is_file() and own.read_bytes() == path.read_bytes()
+    except OSError:  # unreadable: not taken for ours
+        return False
+
+
+def first_line_starts(path: Path, start: str) -> bool:
+    """Whether the first line of the file `path` starts with `start` (a header a save or export wrote); False where
+    it cannot be read."""
     try:
         with path.open("rb") as file:
-            if file.readline(len(start.encode()) + 1).decode("utf-8", "replace").startswith(start):
-                return True
-        own = Path(__file__).with_name(path.name)
-        return own.is_file() and own.read_bytes() == path.read_bytes()
+            return file.readline(len(start.encode()) + 1).decode("utf-8", "replace").startswith(start)
     except OSError:  # unreadable: not taken for ours
         return False
 
