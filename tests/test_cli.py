@@ -309,9 +309,9 @@ def test_the_model_layers_plain_values_import_without_torch():
 
 
 def test_module_paths_resolve_after_a_plain_import():
-    """`import swinir_hf` then a module path, as README names them (`swinir_hf.inference.image_io.read_image`):
-    the module is imported on use, as it was when `import swinir_hf` loaded every module (a fresh process: here
-    the modules are loaded already)."""
+    """`import swinir_hf` then a module path, as docs/transformers.md names them
+    (`swinir_hf.inference.image_io.read_image`): the module is imported on use, as it was when `import swinir_hf`
+    loaded every module (a fresh process: here the modules are loaded already)."""
     code = "import swinir_hf\nprint(swinir_hf.inference.image_io.read_image.__name__, swinir_hf.metrics.psnr.__name__)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
     assert run.stdout.split() == ["read_image", "psnr"], run.stderr
