@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from swinir_hf.models.image_processing_swinir import FRAMES_COUNTED, frame_count
+from swinir_hf.models.frames_swinir import FRAMES_COUNTED, frame_count
 
 
 def count_before(image: Image.Image, cap: int = FRAMES_COUNTED) -> int:

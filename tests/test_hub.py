@@ -39,9 +39,12 @@ from swinir_hf.storage.atomic_writes import process_tag
 CASES = ("classical_sr_x2", "real_sr_x4_large", "jpeg_car")
 EXPECTED_FILES = [
     "README.md",
+    "alpha_swinir.py",
+    "code_files_swinir.py",
     "config.json",
     "configuration_swinir.py",
     "constants_swinir.py",
+    "frames_swinir.py",
     "handler.py",
     "hub_push_swinir.py",
     "image_files_swinir.py",
@@ -49,6 +52,7 @@ EXPECTED_FILES = [
     "loading_swinir.py",
     "model.safetensors",
     "modeling_swinir.py",
+    "moved_swinir.py",
     "pipeline_swinir.py",
     "preprocessor_config.json",
     "requirements.txt",
@@ -121,7 +125,7 @@ def test_remote_code_is_generated_from_the_package(exported):
 
 def test_remote_code_refuses_imports_it_does_not_ship(monkeypatch):
     monkeypatch.setattr(remote_code, "REMOTE_MODULES", ("modeling_swinir",))
-    with pytest.raises(HubExportError, match="imports .configuration_swinir, which is not shipped"):
+    with pytest.raises(HubExportError, match="imports .code_files_swinir, which is not shipped"):
         remote_code_sources()
 
 
@@ -448,6 +452,7 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
     model = SwinIRForImageRestoration(tiny_config()).eval()
     model.save_pretrained(tmp_path / "plain")
     assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [
+        "code_files_swinir.py",  # which modeling_swinir.py imports
         "config.json",
         "configuration_swinir.py",
         "constants_swinir.py",  # which configuration_swinir.py imports
@@ -455,6 +460,7 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
         "loading_swinir.py",  # which modeling_swinir.py imports
         "model.safetensors",
         "modeling_swinir.py",
+        "moved_swinir.py",  # likewise
         "runtime_swinir.py",  # likewise
     ]
     config = json.loads((tmp_path / "plain" / "config.json").read_text())
@@ -556,6 +562,8 @@ def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tm
         "constants_swinir.py",
         "modeling_swinir.py",
         "loading_swinir.py",
+        "code_files_swinir.py",
+        "moved_swinir.py",
         "runtime_swinir.py",
     }
     code.add("README.md")  # and a card

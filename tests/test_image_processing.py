@@ -32,8 +32,8 @@ from swinir_hf import (
     restore,
 )
 from swinir_hf.loading import DEFAULTS_DIR, load_default
+from swinir_hf.models.alpha_swinir import fill_hidden_colour
 from swinir_hf.models.image_processing_swinir import (
-    fill_hidden_colour,
     from_reconstruction,
     pillow_warnings,
     split_image,
@@ -782,6 +782,7 @@ def test_a_saved_pipeline_reloads_as_it_was_loaded(model_dir, tmp_path):
     restorer = pipeline("image-restoration", model=str(model_dir))
     restorer.save_pretrained(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "code_files_swinir.py",
         "config.json",
         "configuration_swinir.py",
         "constants_swinir.py",
@@ -789,6 +790,7 @@ def test_a_saved_pipeline_reloads_as_it_was_loaded(model_dir, tmp_path):
         "loading_swinir.py",
         "model.safetensors",
         "modeling_swinir.py",
+        "moved_swinir.py",
         "preprocessor_config.json",
         "runtime_swinir.py",
     ]

@@ -120,6 +120,24 @@ def test_the_model_files_names_moved_out_still_import():
         modeling_swinir.lod_model  # noqa: B018
 
 
+def test_names_moved_to_the_code_files_frames_and_alpha_modules_still_import_from_their_old_place():
+    """A saved folder's code files left `loading_swinir` (and the model's methods) for `code_files_swinir`, frame
+    counting and alpha handling left `image_processing_swinir`: their old paths give the same objects, with a
+    warning naming the new place; the names the old module still uses import from there as before."""
+    from swinir_hf.models import alpha_swinir, code_files_swinir, frames_swinir, image_processing_swinir
+
+    with pytest.warns(FutureWarning, match=r"^code_header is now swinir_hf\.models\.code_files_swinir\.code_header$"):
+        from swinir_hf.models.loading_swinir import code_header
+    assert code_header is code_files_swinir.code_header
+    with pytest.warns(FutureWarning, match=r"^frame_count is now swinir_hf\.models\.frames_swinir\.frame_count$"):
+        assert image_processing_swinir.frame_count is frames_swinir.frame_count
+    with pytest.warns(FutureWarning, match=r"^with_alpha is now swinir_hf\.models\.alpha_swinir\.with_alpha$"):
+        assert image_processing_swinir.with_alpha is alpha_swinir.with_alpha
+    assert image_processing_swinir.fill_hidden_colour is alpha_swinir.fill_hidden_colour
+    with pytest.raises(AttributeError, match="has no attribute 'frame_counts'"):
+        image_processing_swinir.frame_counts  # noqa: B018
+
+
 def test_the_readmes_map_of_the_package_names_every_module():
     """README's "Where things live" is how a newcomer finds a module: each layer's row names each of its modules (the
     package docstrings, which listed them too, had fallen behind by a dozen)."""

@@ -1842,7 +1842,7 @@ def test_a_hostile_record_in_an_existing_output_is_no_record(tmp_path):
 def test_an_animated_files_frames_are_counted_no_further_than_needed(tmp_path):
     """Pillow's n_frames seeks every frame: a 23 MB GIF of a million frames took seconds per upload, twice."""
     from swinir_hf.demo.uploads import frames_note
-    from swinir_hf.models.image_processing_swinir import frame_count
+    from swinir_hf.models.frames_swinir import frame_count
 
     frames = [Image.new("L", (4, 4), i % 256) for i in range(1200)]  # neighbours differ: none merged
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=10)
@@ -1887,7 +1887,7 @@ def test_frames_are_counted_from_the_files_structure_as_pillow_counts_them(tmp_p
     from PIL import GifImagePlugin, TiffImagePlugin
 
     from swinir_hf.demo.uploads import frames_note
-    from swinir_hf.models.image_processing_swinir import frame_count
+    from swinir_hf.models.frames_swinir import frame_count
 
     def counted(data: bytes, cap: int = 1000) -> tuple[int, int]:
         """(frame_count, Pillow's n_frames), frame_count without Pillow's seeking (nor its n_frames)."""
@@ -1923,7 +1923,7 @@ def test_frames_are_counted_from_the_files_structure_as_pillow_counts_them(tmp_p
     assert counted(pages) == counted(pages[:-10]) == (5, 5) and counted(pages, cap=3) == (4, 5)
     assert counted(_tiff_chain(4, last_points_to=2)) == (4, 4)  # a loop: each page once
     assert counted(_tiff_chain(40), cap=10) == (11, 40)
-    from swinir_hf.models.image_processing_swinir import _tiff_pages  # of files Pillow cannot open too
+    from swinir_hf.models.frames_swinir import _tiff_pages  # of files Pillow cannot open too
 
     for big, order in ((False, "<"), (False, ">"), (True, "<"), (True, ">")):
         written = io.BytesIO()

@@ -26,7 +26,7 @@ from swinir_hf.inference.image_writing import write_image
 from swinir_hf.inference.memory import is_out_of_memory
 from swinir_hf.inference.restoration import EngineOptions
 from swinir_hf.models import runtime_swinir
-from swinir_hf.models.image_processing_swinir import fill_hidden_colour
+from swinir_hf.models.alpha_swinir import fill_hidden_colour
 from swinir_hf.models.runtime_swinir import inference_precision, running
 
 

@@ -52,7 +52,7 @@ def save_model_folder(
 ) -> None:
     """`save_pretrained` (safetensors + config), the image processor (with `processor_auto_map` for remote code) and,
     when given, the model card (`README.md`) into `folder`. Without `processor_auto_map` the folder has no remote
-    code: its config.json gets none of the `loading_swinir.REMOTE_CODE_FIELDS` (`model.config` keeps them), and it
+    code: its config.json gets none of the `code_files_swinir.REMOTE_CODE_FIELDS` (`model.config` keeps them), and it
     loads through the package.
 
     The files are written aside (a hidden folder inside `folder`) and moved in at the end, with Ctrl-C and SIGTERM

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import models
-from ..models.loading_swinir import MODEL_AUTO_MAP, code_header, first_line_starts, is_swinir_code
+from ..models.code_files_swinir import MODEL_AUTO_MAP, code_header, first_line_starts, is_swinir_code
 from ..models.pipeline_swinir import TASK
 
 _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
@@ -22,12 +22,16 @@ _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
 # imports) and nothing else of the package.
 REMOTE_MODULES = (
     "constants_swinir",
+    "moved_swinir",
     "hub_push_swinir",
     "configuration_swinir",
     "loading_swinir",
+    "code_files_swinir",
     "runtime_swinir",
     "tiling_swinir",
     "modeling_swinir",
+    "frames_swinir",
+    "alpha_swinir",
     "image_processing_swinir",
     "image_files_swinir",
     "pipeline_swinir",

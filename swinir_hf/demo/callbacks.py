@@ -27,7 +27,8 @@ from ..inference.image_writing import write_image
 from ..inference.memory import ImageTooLargeError
 from ..inference.photo_metadata import scaled_dpi
 from ..inference.restoration import EngineOptions
-from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, alpha_for_model, image_to_float
+from ..models.alpha_swinir import alpha_for_model
+from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, image_to_float
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..storage.atomic_writes import process_folder, remove_dead
 from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs

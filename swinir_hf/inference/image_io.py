@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..models.frames_swinir import warn_if_animated
 from ..models.image_processing_swinir import (
     check_float_range,
     check_level_range,
@@ -28,7 +29,6 @@ from ..models.image_processing_swinir import (
     load_pixels,
     normalize_pil,
     pillow_warnings,
-    warn_if_animated,
 )
 from ..storage.atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep

@@ -15,17 +15,15 @@ from PIL import Image
 
 from ..console import warn_once
 from ..models import tiling_swinir as tiling  # shipped: a Hub folder's pipeline tiles with it too
+from ..models.alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
 from ..models.image_processing_swinir import (
     AlphaMode,
     ImageLayout,
-    alpha_for_model,
-    check_alpha_mode,
     compose_image,
     from_reconstruction,
     split_image,
     to_pixel_values,
     warn_if_clamped,
-    with_alpha,
 )
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.runtime_swinir import ImageTooLargeError, check_forward_memory, inference_precision, running

@@ -14,12 +14,11 @@ import logging
 import math
 import numbers
 import os
-import struct
 import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import numpy as np
@@ -28,9 +27,28 @@ from PIL import Image, ImageCms, ImageOps
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ImagesKwargs
 
+from .alpha_swinir import fill_hidden_colour
 from .configuration_swinir import require_transformers
 from .constants_swinir import ALPHA_MODES, AlphaMode, dtype_name  # noqa: F401  (re-exported: the pipeline's, the demo's)
+from .frames_swinir import warn_if_animated
 from .hub_push_swinir import SaidPush
+from .moved_swinir import moved_names
+
+# What lived here up to 0.1.0, before frames and alpha had modules of their own (`warn_if_animated` and
+# `fill_hidden_colour`, which this module calls, import from here as before, without a warning).
+if not TYPE_CHECKING:
+    __getattr__ = moved_names(
+        __name__,
+        dict.fromkeys(
+            (
+                "FRAMES_COUNTED",
+                "frame_count",
+                "frames_said",
+            ),
+            "frames_swinir",
+        )
+        | dict.fromkeys(("alpha_for_model", "check_alpha_mode", "with_alpha"), "alpha_swinir"),
+    )
 
 if TYPE_CHECKING:
     # Never run. transformers ships a remote-code module's relative imports with it (from the Hub, and in the
@@ -39,8 +57,9 @@ if TYPE_CHECKING:
     # nor the config's save would copy (here rather than in the model, whose users may not have Pillow). The others
     # are the pipeline's own imports: transformers < 5.18 copies only the direct relative imports of a local folder's
     # module, then fails on the first file missing (FileNotFoundError, before the version check could speak).
+    from .code_files_swinir import MODEL_AUTO_MAP  # noqa: F401
     from .image_files_swinir import open_image  # noqa: F401
-    from .loading_swinir import MODEL_AUTO_MAP  # noqa: F401
+    from .loading_swinir import WEIGHTS_LAYOUTS  # noqa: F401
     from .modeling_swinir import SwinIRForImageRestoration  # noqa: F401
     from .pipeline_swinir import ImageRestorationPipeline  # noqa: F401
     from .runtime_swinir import ImageTooLargeError  # noqa: F401
@@ -438,169 +457,6 @@ class ImageLayout:
     hidden_colour: np.ndarray | None = None  # (C,): the one colour under every fully transparent pixel, if filled
 
 
-# Frames counted at most: a GIF's frames and a TIFF's pages are found by walking through the file, and a 23 MB GIF
-# holds a million.
-FRAMES_COUNTED = 1000
-
-
-def frame_count(image: Image.Image, cap: int = FRAMES_COUNTED) -> int:
-    """The frames of an opened image, up to `cap` (`cap` + 1: more than that), its current frame kept. A GIF's and
-    a TIFF's are counted from their structure (`_gif_frames`, `_tiff_pages`: nothing decoded, at most `cap` + 1
-    frames walked, where Pillow's public seek decodes each frame and its `n_frames` walks them all); any other's as
-    Pillow counts them (an APNG's and a WebP's header says it). A closed GIF's or TIFF's: those Pillow has already
-    counted, else 1 (its file is gone).
-
-    Never raises for what lies past the first frame, which is Pillow's to read: the count only feeds a warning that
-    later frames are not restored. A GIF or TIFF cut short or damaged past its first frame has the frames found up to
-    there, the one cut short included (Pillow's `n_frames` counts them so).
-    """
-    if image.format in ("GIF", "TIFF"):
-        # Pillow's GIF and TIFF readers keep the file for the other frames as `_fp` (`fp` is None once one is
-        # loaded, and the file closed where there are none).
-        if _still_open(fp := getattr(image, "_fp", None) or getattr(image, "fp", None)):
-            here = fp.tell()
-            try:
-                return max(1, (_gif_frames if image.format == "GIF" else _tiff_pages)(fp, cap))
-            finally:
-                fp.seek(here)  # where Pillow's reading of the frames expects it
-        # Its file closed (or never kept): nothing left to walk, and Pillow's own count would read it too.
-        known = getattr(image, "_n_frames", None)
-        return min(known, cap + 1) if isinstance(known, int) and known > 1 else 1
-    if not getattr(image, "is_animated", False):
-        return 1
-    return min(getattr(image, "n_frames", 1), cap + 1)
-
-
-def _still_open(fp: Any) -> bool:
-    """Whether `fp` is a file still open: Pillow puts a stand-in that raises ValueError on any use in a closed
-    image's place."""
-    try:
-        return fp is not None and not getattr(fp, "closed", False)
-    except ValueError:
-        return False
-
-
-class _Chunks:
-    """A file's bytes by offset, read in chunks: a GIF's blocks are walked one length byte at a time."""
-
-    SIZE = 1 << 16
-
-    def __init__(self, fp: Any) -> None:
-        self.fp, self.base, self.data = fp, 0, b""
-
-    def read(self, at: int, n: int) -> bytes:
-        """The bytes [at, at + n) of the file, fewer past its end."""
-        if not (self.base <= at and at + n <= self.base + len(self.data)):
-            self.fp.seek(at)
-            self.base, self.data = at, self.fp.read(max(n, self.SIZE))
-        return self.data[at - self.base : at - self.base + n]
-
-    def after_sub_blocks(self, at: int) -> int | None:
-        """The offset after the data sub-blocks at `at` (each a length byte and that many bytes, up to a 0 length);
-        None where the file ends first."""
-        while True:
-            if not self.read(at, 1):
-                return None
-            data, i = self.data, at - self.base
-            while i < len(data):
-                if not data[i]:
-                    return self.base + i + 1
-                i += data[i] + 1
-            at = self.base + i
-
-
-def _gif_frames(fp: Any, cap: int) -> int:
-    """A GIF's frames, up to `cap` + 1: its image descriptors, found as Pillow's `n_frames` finds them (extensions'
-    and images' data skipped by their length bytes, other bytes one by one), up to the trailer or the file's end
-    (within an extension too), or a frame cut short, the last counted where its descriptor is whole."""
-    chunks = _Chunks(fp)
-    screen = chunks.read(0, 13)
-    if len(screen) < 13:
-        return 0
-    at, count = 13 + _gif_palette_bytes(screen[10]), 0
-    while count <= cap and at is not None:
-        block = chunks.read(at, 1)
-        if block in (b"", b";"):
-            break
-        if block == b"!":  # an extension: its label, then its data
-            at = chunks.after_sub_blocks(at + 2)
-            continue
-        at += 1
-        if block != b",":
-            continue
-        descriptor = chunks.read(at, 9)  # then its palette, the LZW code size and the image data
-        after = at + 9 + _gif_palette_bytes(descriptor[8]) if len(descriptor) == 9 else None
-        at = chunks.after_sub_blocks(after + 1) if after is not None and chunks.read(after, 1) else None
-        count += after is not None  # a frame cut short in its data is one, as Pillow's n_frames has it
-    return count
-
-
-def _gif_palette_bytes(flags: int) -> int:
-    """The bytes of the colour table that a GIF's screen or image descriptor with these flags is followed by."""
-    return 3 << ((flags & 7) + 1) if flags & 128 else 0
-
-
-def _tiff_pages(fp: Any, cap: int) -> int:
-    """A TIFF's pages (classic or BigTIFF, either byte order), up to `cap` + 1: its chain of IFDs, followed as
-    Pillow's `n_frames` follows it (`_next_ifd`; one the chain has passed ends it) without reading the values of
-    their entries; a page cut short (its IFD, or values it points to, past the file's end) is the last counted."""
-    end = fp.seek(0, os.SEEK_END)
-    fp.seek(0)
-    header = fp.read(16)
-    order = {b"II": "<", b"MM": ">"}.get(header[:2])
-    if order is None or len(header) < 8:
-        return 0
-    big = struct.unpack_from(order + "H", header, 2)[0] == 43
-    if big and len(header) < 16:
-        return 0
-    offset: int | None = struct.unpack_from(order + ("Q" if big else "L"), header, 8 if big else 4)[0]
-    seen: set[int] = set()
-    while offset and offset not in seen and len(seen) <= cap:
-        seen.add(offset)
-        offset = _next_ifd(fp, offset, end, order, big)  # None: the chain is cut here, this page still one
-    return len(seen)
-
-
-# Bytes per value of each TIFF field type Pillow reads, by type number (0: one it skips). An entry's values lie
-# elsewhere in the file where they take more than its own 4 bytes (8 in a BigTIFF).
-_TIFF_VALUE_BYTES = np.array([0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 0], np.uint64)
-
-
-def _next_ifd(fp: Any, at: int, end: int, order: str, big: bool) -> int | None:
-    """The offset of the IFD after the one at `at` in a TIFF of `end` bytes (0: none); None where this IFD, or
-    values its entries point to, lie past the file's end (Pillow's reading of the IFD fails there, and its chain
-    ends). The entries are checked as one array: a hostile IFD has 65,535 of them."""
-    width = 8 if big else 4  # of an offset, and of an entry's own values
-    head = 8 if big else 2  # the entry count
-    fp.seek(min(at, end))
-    if at >= end or len(raw := fp.read(head)) < head:
-        return None
-    size = int.from_bytes(raw, "little" if order == "<" else "big") * (20 if big else 12)
-    if at + head + size + width > end or len(table := fp.read(size + width)) < size + width:
-        return None
-    word = f"{order}u{width}"
-    fields = [("tag", f"{order}u2"), ("type", f"{order}u2"), ("count", word), ("place", word)]
-    entries = np.frombuffer(table, np.dtype(fields), count=size // (20 if big else 12))
-    per_value = _TIFF_VALUE_BYTES[np.minimum(entries["type"], len(_TIFF_VALUE_BYTES) - 1)]
-    counts, places, unit = entries["count"].astype(np.uint64), entries["place"].astype(np.uint64), per_value.clip(1)
-    elsewhere = (per_value > 0) & (counts > width // unit)  # count × bytes > width, without overflowing
-    room = np.uint64(end) - np.minimum(places, np.uint64(end))
-    if (elsewhere & ((places > end) | (counts > room // unit))).any():
-        return None
-    return int.from_bytes(table[size:], "little" if order == "<" else "big")
-
-
-def frames_said(count: int, cap: int = FRAMES_COUNTED) -> str:
-    """A `frame_count` as a message says it: "12 frames", "over 1,000 frames"."""
-    return f"{count:,} frames" if count <= cap else f"over {cap:,} frames"
-
-
-def warn_if_animated(image: Image.Image, name: str = "the image") -> None:
-    """Log a warning that only the current frame of an animated image (GIF, APNG, WebP, multi-page TIFF) is used."""
-    if (frames := frame_count(image)) > 1:
-        logger.warning(f"{name} has {frames_said(frames)}: only frame {image.tell() + 1} is restored")
-
-
 def check_colour_depth(image: Image.Image, source: str | None = None) -> None:
     """Raise ValueError (saying what to do) for an opened, not yet loaded, colour PNG / TIFF / PPM / SGI or grey SGI
     of more than 8 bits per channel: Pillow reads it as 8-bit RGB(A) / L, and restoring that would quietly drop the
@@ -647,48 +503,6 @@ def keyed_grey16(image: Image.Image) -> np.ndarray | None:
     return np.dstack([levels, np.where(levels == key, 0, 65535).astype(np.uint16)])
 
 
-def fill_hidden_colour(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """(H, W, C) `colour` with the colour under fully transparent pixels replaced by that of the nearest visible
-    ones, and the colour replaced ((C,) float32), when every fully transparent pixel holds the same one: an
-    exporter's placeholder (often black), which the model would blend into the visible pixels at the edges (a dark
-    fringe). With no visible pixel to fill from, `colour` as it is and that colour, put back all the same. Otherwise
-    (no such pixels, or colours that differ: maybe data) `colour` as it is and None.
-    """
-    if alpha is None:
-        return colour, None
-    hidden = alpha <= 0
-    if not hidden.any():
-        return colour, None
-    under = colour[hidden]
-    if (under != under[0]).any():
-        return colour, None
-    if hidden.all():  # the model's near-values of the placeholder would come back in its place
-        return colour, under[0].copy()
-    return np.where(hidden[..., None], _push_pull(colour, ~hidden), colour), under[0].copy()
-
-
-def _push_pull(colour: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(H, W, C) estimate of `colour` from its `known` pixels ((H, W) bool, at least one): at each pixel the mean of
-    the known ones in the smallest aligned 2^k block that holds any, a cheap nearest-colour fill."""
-    pyramid = [(colour * known[..., None], known.astype(np.float32))]
-    while pyramid[-1][1].min() <= 0:  # blocks without a known pixel: coarser
-        pyramid.append(tuple(_sum_2x2(a) for a in pyramid[-1]))
-    estimate = None
-    for total, count in reversed(pyramid):
-        mean = total / np.maximum(count, 1e-12)[..., None]
-        if estimate is not None:
-            coarse = np.repeat(np.repeat(estimate, 2, axis=0), 2, axis=1)[: mean.shape[0], : mean.shape[1]]
-            mean = np.where(count[..., None] > 0, mean, coarse)
-        estimate = mean
-    return estimate.astype(np.float32)
-
-
-def _sum_2x2(a: np.ndarray) -> np.ndarray:
-    """Sums over 2 × 2 blocks of the first two axes (odd sizes padded with zeros)."""
-    a = np.pad(a, [(0, a.shape[0] % 2), (0, a.shape[1] % 2)] + [(0, 0)] * (a.ndim - 2))
-    return a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]
-
-
 def to_pixel_values(colour: np.ndarray, num_channels: int) -> torch.Tensor:
     """(H, W, C) float colour → float32 `pixel_values` for a `num_channels` model: (1, num_channels, H, W), or
     (C, 1, H, W) for colour into a 1-channel model, which restores each channel as a grey image (3× the work)."""
@@ -708,39 +522,6 @@ def from_reconstruction(reconstruction: torch.Tensor, channels: int) -> np.ndarr
     if y.shape[1] == 1 and channels > 1:
         return y[:, 0].transpose(1, 2, 0)
     return match_channels(y[0].transpose(1, 2, 0), channels) if channels == 1 else y[0].transpose(1, 2, 0)
-
-
-def check_alpha_mode(mode: Any) -> AlphaMode:
-    """`mode` itself when it is one of `ALPHA_MODES`, else a ValueError naming them."""
-    if mode not in ALPHA_MODES:
-        raise ValueError(f"alpha must be {' or '.join(map(repr, ALPHA_MODES))}, got {mode!r}")
-    return mode
-
-
-def alpha_for_model(alpha: np.ndarray | None, scale: int, mode: AlphaMode = "model") -> np.ndarray | None:
-    """The (H, W) `alpha` as the one-channel (H, W, 1) image the model is to upscale, or None where `compose_image`
-    resizes it instead: `mode` "bicubic", no alpha, no upscaling (scale 1: alpha is kept as it is), or one constant
-    value (an opaque RGBA image: bicubic keeps it exactly, without a forward pass)."""
-    if check_alpha_mode(mode) == "bicubic" or alpha is None or scale == 1 or alpha.min() == alpha.max():
-        return None
-    return alpha[..., None]
-
-
-def with_alpha(layout: ImageLayout, restored: np.ndarray) -> ImageLayout:
-    """`layout` holding the alpha the model upscaled (`from_reconstruction`'s (H', W', 1) floats), clipped to
-    [0, 1]: the model overshoots at hard edges as it does on colour. Where the input's alpha is fully opaque (or
-    fully transparent) all around a pixel (its 3 × 3 neighbourhood), the enlarged pixels are exactly that: the model
-    drifts there (opaque areas down to 226 / 255, a haze of 15 / 255 over transparent ones), and there is no edge
-    to draw."""
-    alpha = np.clip(restored[..., 0], 0.0, 1.0)
-    source = layout.alpha
-    scale = alpha.shape[0] // source.shape[0]
-    h, w = source.shape
-    padded = np.pad(source, 1, mode="edge")
-    around = [padded[i : i + h, j : j + w] for i in range(3) for j in range(3)]
-    for uniform, value in ((np.minimum.reduce(around) >= 1.0, 1.0), (np.maximum.reduce(around) <= 0.0, 0.0)):
-        alpha[np.repeat(np.repeat(uniform, scale, axis=0), scale, axis=1)] = value
-    return replace(layout, alpha=alpha)
 
 
 def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.ndarray:

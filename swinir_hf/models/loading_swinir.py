@@ -1,8 +1,8 @@
 """How SwinIR models load and save strictly: stored weights checked against the config before anything is allocated
 (their count, dtypes and shards, from the safetensors headers), what `from_pretrained` loaded checked after (missing,
 unexpected, mis-shaped or non-finite weights: `IncompatibleWeightsError`), damaged files and uncached Hub models said
-in one line, a Hub that does not answer asked once (`hub_reachable`), then the cache alone, and the code a saved
-folder names (`MODEL_AUTO_MAP`)."""
+in one line, a Hub that does not answer asked once (`hub_reachable`), then the cache alone. (The code files a saved
+folder holds are `code_files_swinir`'s.)"""
 
 from __future__ import annotations
 
@@ -22,9 +22,18 @@ from torch import nn
 from transformers import PreTrainedConfig
 
 from .hub_push_swinir import network_errors
+from .moved_swinir import moved_names
 
 if TYPE_CHECKING:
     from .modeling_swinir import SwinIRPreTrainedModel
+else:  # what lived here up to 0.1.0, before a saved folder's code files had a module of their own
+    __getattr__ = moved_names(
+        __name__,
+        dict.fromkeys(
+            ("MODEL_AUTO_MAP", "REMOTE_CODE_FIELDS", "code_header", "first_line_starts", "is_swinir_code"),
+            "code_files_swinir",
+        ),
+    )
 
 _Loaded = TypeVar("_Loaded", bound=nn.Module)  # what is loaded is of the class asked for
 
@@ -460,51 +469,6 @@ def _finite(p: torch.Tensor) -> bool:
 
 def _names(items: list[str], limit: int = 6) -> str:
     return ", ".join(items[:limit]) + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
-
-
-# The config.json entries that name a folder's own code: the Auto classes' (`auto_map`) and a Hub export's pipeline.
-REMOTE_CODE_FIELDS = ("auto_map", "custom_pipelines")
-# The `auto_map` a plain `save_pretrained` writes for a config that names no code (a model built or loaded through
-# this package), beside the two files it names, so that the folder loads with trust_remote_code=True without the
-# package. The image processor and the pipeline are a Hub export's (`swinir-hf hub`), which adds them.
-MODEL_AUTO_MAP = {
-    "AutoConfig": "configuration_swinir.SwinIRConfig",
-    "AutoModel": "modeling_swinir.SwinIRForImageRestoration",
-    "AutoModelForImageToImage": "modeling_swinir.SwinIRForImageRestoration",
-}
-
-
-def code_header(name: str, version: str) -> str:
-    """The first line of a model code file `name` (`modeling_swinir.py`) that swinir-hf `version` writes into a
-    folder (an export's, a `save_pretrained`'s): it tells the package's copies from a user's own file of that name."""
-    return f"{_header_start(name)}{version}, copied for trust_remote_code=True (edit the package).\n"
-
-
-def _header_start(name: str) -> str:
-    return f"# {name} of swinir-hf "
-
-
-def is_swinir_code(path: Path) -> bool:
-    """Whether `path`, a file named like one of this code's modules, is a copy of it: its first line is a
-    `code_header` (any version's), or it is byte for byte this code's module of that name (a copy saved before
-    the headers). A user's own `modeling_swinir.py` is neither: a save neither removes nor replaces it."""
-    if first_line_starts(path, _header_start(path.name)):
-        return True
-    own = Path(__file__).with_name(path.name)
-    try:
-        return own.is_file() and own.read_bytes() == path.read_bytes()
-    except OSError:  # unreadable: not taken for ours
-        return False
-
-
-def first_line_starts(path: Path, start: str) -> bool:
-    """Whether the first line of the file `path` starts with `start` (a header a save or export wrote); False where
-    it cannot be read."""
-    try:
-        with path.open("rb") as file:
-            return file.readline(len(start.encode()) + 1).decode("utf-8", "replace").startswith(start)
-    except OSError:  # unreadable: not taken for ours
-        return False
 
 
 # The two layouts of safetensors weights: one file, or shards named by an index.

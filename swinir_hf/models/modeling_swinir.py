@@ -4,8 +4,9 @@ Parameter names equal the authors' release files, so their checkpoints load afte
 (`relative_position_index`, `attn_mask`), which this implementation computes (and caches) instead of storing.
 
 Top-down: the window geometry, then the network as the paper builds it (window attention → Swin layer → RSTB →
-heads → model). How it loads and saves strictly is `loading_swinir`'s; how it runs fast, in bounded memory and shared
-by threads, without changing its results, `runtime_swinir`'s (its CPU kernels: `Linear`, `Conv2d`).
+heads → model). How it loads and saves strictly is `loading_swinir`'s; the code files a save writes beside it,
+`code_files_swinir`'s; how it runs fast, in bounded memory and shared by threads, without changing its results,
+`runtime_swinir`'s (its CPU kernels: `Linear`, `Conv2d`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import json
 import logging
 import math
 import os
-import sys
-import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,16 +28,11 @@ from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput, can_return_tuple
 
+from .code_files_swinir import copy_named_code, save_with_code
 from .configuration_swinir import SwinIRConfig
 from .hub_push_swinir import SaidPush
-from .loading_swinir import (
-    MODEL_AUTO_MAP,
-    REMOTE_CODE_FIELDS,
-    code_header,
-    is_swinir_code,
-    replacing_other_layout,
-    strict_from_pretrained,
-)
+from .loading_swinir import replacing_other_layout, strict_from_pretrained
+from .moved_swinir import moved_names
 from .runtime_swinir import (
     Conv2d,
     Linear,
@@ -87,13 +80,7 @@ _MOVED = dict.fromkeys(
 )
 
 if not TYPE_CHECKING:  # (type checkers would take any name here for one of these)
-
-    def __getattr__(name: str) -> Any:
-        if name not in _MOVED:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        where = f"{__package__}.{_MOVED[name]}"
-        warnings.warn(f"{name} is now {where}.{name}", FutureWarning, stacklevel=2)
-        return getattr(sys.modules[where], name)
+    __getattr__ = moved_names(__name__, _MOVED)
 
 
 # What a model's cached shift masks may take together while it keeps more than the 2 sizes built last (which it
@@ -566,37 +553,6 @@ class ImageRestorationOutput(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
-def _copy_code(source: Path, target: Path) -> None:
-    """Copy a code file, with a `code_header` line first where `source` is one of the package's own modules (this
-    file's siblings in swinir_hf; a Hub folder's copies, beside this file in transformers' cache, have theirs):
-    the line tells the copy from a user's own file of that name, which a later save leaves alone."""
-    target.write_bytes(_code_bytes(source))
-
-
-def _code_bytes(source: Path) -> bytes:
-    """What `_copy_code` writes of `source`."""
-    data = source.read_bytes()  # bytes: the copy keeps the source's line endings
-    # swinir_hf's version in the package; None in a Hub folder's copy (its package is transformers_modules).
-    version = getattr(sys.modules.get(__name__.split(".")[0]), "__version__", None)
-    if version is not None and source.parent == Path(__file__).parent:
-        data = code_header(source.name, version).encode() + data
-    return data
-
-
-def _earlier_copy(target: Path, source: Path) -> bool:
-    """Whether `target` is a copy of this code that an earlier save wrote (`is_swinir_code`) with another first line
-    than a copy of `source` has now: another version's, or one from before the header line. A save replaces it; a
-    copy of this version (an export's, written before the model's save) is kept as it is."""
-    if not source.is_file() or not is_swinir_code(target):
-        return False
-    with target.open("rb") as file:
-        return file.readline().rstrip(b"\r\n") != _code_bytes(source).split(b"\n", 1)[0].rstrip(b"\r")
-
-
-# Saves take turns, each editing its model's config while it writes (`save_pretrained`).
-_SAVES_TURN = threading.Lock()
-
-
 _Model = TypeVar("_Model", bound="SwinIRPreTrainedModel")  # `from_pretrained` returns the class it is called on
 
 
@@ -670,10 +626,11 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         self, save_directory: str | os.PathLike, *args: Any, remote_code: bool = True, **kwargs: Any
     ) -> None:
         """transformers' `save_pretrained` (also behind `push_to_hub`), plus the code files the config names
-        (`auto_map`, `custom_pipelines`: a model loaded from a Hub folder) when transformers does not copy them: it
-        copies the files of remote-code classes only. A config that names none is saved with `MODEL_AUTO_MAP` and its
-        files, so the folder loads with trust_remote_code=True without this package; `model.config` is as it was once
-        the save ends (saves take turns: they edit it meanwhile, and two at once on threads mixed their edits).
+        (`code_files_swinir`; `auto_map`, `custom_pipelines`: a model loaded from a Hub folder) when transformers does
+        not copy them: it copies the files of remote-code classes only. A config that names none is saved with
+        `MODEL_AUTO_MAP` and its files, so the folder loads with trust_remote_code=True without this package;
+        `model.config` is as it was once the save ends (saves take turns: they edit it meanwhile, and two at once on
+        threads mixed their edits).
         `remote_code=False` saves no code and none of the `REMOTE_CODE_FIELDS` (the package's own folders).
         A folder holding a file of a code name the save writes that is not this code's (`is_swinir_code`: a user's
         own `modeling_swinir.py`) is refused before anything is written: FileExistsError.
@@ -683,24 +640,8 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         if kwargs.get("push_to_hub"):  # the folder finished (code files too) before it is uploaded
             self.save_then_push(save_directory, *args, remote_code=remote_code, **kwargs)
             return
-        with _SAVES_TURN:
-            fields = self.config.__dict__
-            saved = {k: fields[k] for k in REMOTE_CODE_FIELDS if k in fields}
-            if not remote_code:
-                for k in saved:
-                    del fields[k]
-            elif not saved.get("auto_map"):
-                fields["auto_map"] = dict(MODEL_AUTO_MAP)
-            try:
-                if remote_code:
-                    self._refuse_foreign_code(Path(save_directory))
-                self._save_weights_and_config(Path(save_directory), *args, **kwargs)
-                if remote_code:
-                    self._copy_named_code(Path(save_directory))
-            finally:  # the config as it was
-                for k in REMOTE_CODE_FIELDS:
-                    fields.pop(k, None)
-                fields.update(saved)
+        folder = Path(save_directory)
+        save_with_code(self.config, folder, lambda: self._save_weights_and_config(folder, *args, **kwargs), remote_code)
 
     def _save_weights_and_config(self, folder: Path, *args: Any, **kwargs: Any) -> None:
         """transformers' `save_pretrained`, removing an earlier save's weights in the other layout."""
@@ -719,90 +660,9 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         files the saved config.json names: transformers uploads only the files the save changed, which code left in
         the folder by an earlier save is not."""
         saved = Path(working_dir) / "config.json"
-        code = self._copy_named_code(Path(working_dir), json.loads(saved.read_text()) if saved.is_file() else {})
+        code = copy_named_code(self.config, Path(working_dir), json.loads(saved.read_text()) if saved.is_file() else {})
         files_timestamps = {name: t for name, t in files_timestamps.items() if name not in code}
         return super()._upload_modified_files(working_dir, repo_id, files_timestamps, *args, **kwargs)
-
-    def _named_code(self, fields: dict[str, Any] | None = None) -> list[str]:
-        """The module files the `auto_map` / `custom_pipelines` entries of the config (or of `fields`, a saved
-        config.json's) name."""
-        fields = vars(self.config) if fields is None else fields
-        refs = list((fields.get("auto_map") or {}).values())
-        refs += [entry["impl"] for entry in (fields.get("custom_pipelines") or {}).values()]
-        modules = (ref.split("--")[-1].rsplit(".", 1)[0] for ref in refs)  # "[org/repo--]module.Class"
-        return list(dict.fromkeys(f"{module}.py" for module in modules))
-
-    def _refuse_foreign_code(self, folder: Path) -> None:
-        """FileExistsError if `folder` holds a file named like one of this code's modules that the save writes (the
-        config's and those they import) and that is not a copy of it: the save would replace it (transformers' own
-        copy of a remote-code class's modules does) or leave config.json naming it."""
-        from transformers.dynamic_module_utils import get_relative_imports
-
-        names = [name for name in self._named_code() if Path(name).name == name]  # "../x.py": never written
-        for name in names:
-            target, source = folder / name, Path(__file__).with_name(name)
-            if not source.is_file():  # not this code's (a config naming other modules): a file there is kept
-                continue
-            if target.is_file() and not is_swinir_code(target):
-                header = code_header(name, "VERSION").strip()
-                # A copy an earlier version saved has no such line either: it cannot be told from a file edited.
-                raise FileExistsError(
-                    f"{target} is not this swinir-hf's copy of SwinIR's model code (its first line is not {header!r}: "
-                    "a file of your own, or a copy an earlier version saved) and the save writes a file of that name: "
-                    "move it out of the folder (delete an earlier save's copy), or save with remote_code=False (no "
-                    "code files)"
-                )
-            names += [f"{module}.py" for module in get_relative_imports(source) if f"{module}.py" not in names]
-
-    def _copy_named_code(self, folder: Path, fields: dict[str, Any] | None = None) -> list[str]:
-        """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name: from beside
-        this file (the package, or the remote code transformers fetched), else from the folder or Hub repo the model
-        was loaded from (a remote-code model fetched only its own module and its imports). Returns their names."""
-        from transformers.dynamic_module_utils import get_relative_imports
-
-        names = self._named_code(fields)
-        for name in names:  # grows by the modules each one imports (transformers loads those with it)
-            if Path(name).name != name:  # "../x.py", "/x.py": a hostile config.json's; read or written outside
-                logger.warning("config.json names %s, which is not a file of the folder: not copied", name)
-                continue
-            target, source = folder / name, Path(__file__).with_name(name)
-            # An earlier version's copy is replaced; a file of the user's is kept (a save that would write its name
-            # was refused before), and so is one this code cannot copy again.
-            if target.exists() and not _earlier_copy(target, source):
-                names += [f"{module}.py" for module in get_relative_imports(target) if f"{module}.py" not in names]
-                continue
-            if not source.is_file() and (found := self._loaded_from(name)) is not None:
-                source = Path(found)
-            if source.is_file():
-                _copy_code(source, target)
-                names += [f"{module}.py" for module in get_relative_imports(target) if f"{module}.py" not in names]
-            else:
-                logger.warning(
-                    "config.json names %s, which could not be copied into %s (not beside this code, nor in %r): "
-                    "add it, or the folder will not load with trust_remote_code=True",
-                    name,
-                    folder,
-                    getattr(self.config, "_name_or_path", ""),
-                )
-        return names
-
-    def _loaded_from(self, filename: str) -> str | None:
-        """`filename` from the local folder or Hub repo this model was loaded from (the Hub cache when offline)."""
-        from transformers.utils import cached_file
-
-        source = getattr(self.config, "_name_or_path", "")
-        if not source:
-            return None
-        try:
-            return cached_file(
-                source,
-                filename,
-                revision=getattr(self.config, "_commit_hash", None),
-                _raise_exceptions_for_missing_entries=False,
-                _raise_exceptions_for_connection_errors=False,
-            )
-        except OSError:
-            return None
 
     def checkpoint_layers(self) -> None:
         """Recompute each Swin layer in the backward pass (less memory, slower steps): transformers' activation

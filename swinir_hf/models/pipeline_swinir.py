@@ -24,6 +24,7 @@ from PIL import Image
 from transformers import PreTrainedModel
 from transformers.pipelines.base import Pipeline
 
+from .alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
 from .configuration_swinir import SwinIRConfig
 from .constants_swinir import dtype_name
 from .image_files_swinir import open_image
@@ -31,14 +32,11 @@ from .image_processing_swinir import (
     AlphaMode,
     ImageLayout,
     SwinIRImageProcessor,
-    alpha_for_model,
-    check_alpha_mode,
     clamping_note,
     compose_image,
     from_reconstruction,
     split_image,
     to_pixel_values,
-    with_alpha,
 )
 from .runtime_swinir import (
     SURELY_NEEDED,

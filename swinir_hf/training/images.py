@@ -33,8 +33,8 @@ from ..image_datasets import (
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import open_image
 from ..inference.photo_metadata import header_orientation, stored_size, upright
+from ..models.alpha_swinir import fill_hidden_colour
 from ..models.image_processing_swinir import (
-    fill_hidden_colour,
     image_to_float,
     match_channels,
     normalize_pil,

@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 
 from ..checkpoints.run_folder import MODEL, PROGRESS
 from ..console import some_names
-from ..models.loading_swinir import REMOTE_CODE_FIELDS
+from ..models.code_files_swinir import REMOTE_CODE_FIELDS
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..processes import is_main_process
 from .recipe import (
