@@ -688,15 +688,7 @@ def test_overlap_0_in_tiles_says_the_tiles_were_not_blended(demo, tmp_path):
 
 
 def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path, wait_until):
-    model = demo.models.get(str(model_dir))
-    blocks = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]
-    calls: list[float] = []
-
-    def slow_block(module, args, output):
-        calls.append(time.perf_counter())
-        time.sleep(0.05)
-
-    handles = [b.register_forward_hook(slow_block) for b in blocks]
+    calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
     big = tmp_path / "big.png"
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
     outcome: list[BaseException] = []
@@ -719,7 +711,7 @@ def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path, wait
             h.remove()
     assert not worker.is_alive(), "the cancelled job ran on after 10 s"
     assert [e.message for e in outcome] == ["Cancelled."]
-    assert sum(t > cancelled_at for t in calls) <= 1 and len(calls) < 16 * len(blocks)
+    assert sum(t > cancelled_at for t in calls) <= 1 and len(calls) < 16 * len(handles)  # a hook a block
     assert demo._cancels == {}
     (_, after), _, _ = run(demo, EXAMPLE)  # the next job is not affected
     assert after.size == (240, 200)
@@ -819,13 +811,14 @@ def test_the_task_choice_says_which_picture_each_task_is_for(demo):
         assert words in (task.info or ""), words
 
 
-def _slow_blocks(model) -> tuple[list[float], list]:
-    """Forward hooks making each Swin block of `model` take ≥ 50 ms; (block end times, hook handles)."""
-    calls: list[float] = []
+def _slow_blocks(model, seconds: float = 0.05, record=time.perf_counter) -> tuple[list, list]:
+    """Forward hooks making each Swin block of `model` take ≥ `seconds`; (`record()` at each block's end (its time),
+    hook handles)."""
+    calls: list = []
 
     def slow_block(module, args, output):
-        calls.append(time.perf_counter())
-        time.sleep(0.05)
+        calls.append(record())
+        time.sleep(seconds)
 
     blocks = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]
     return calls, [b.register_forward_hook(slow_block) for b in blocks]
@@ -1215,15 +1208,8 @@ def test_progress_moves_per_block_in_every_mode(model_dir, tmp_path):
     assert forwards_needed(torch.Size([1, 3, 16, 16]), (64, 64), 1, 0) == 16
     assert forwards_needed(torch.Size([3, 1, 16, 16]), (64, 64), 3, 0) == 16  # grey model, colour image
     demo = RestorationDemo(concurrency=2, extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
-    model = demo.models.get(str(model_dir))
-    blocks = [m for m in model.modules() if isinstance(m, SwinTransformerBlock)]
-    threads: list[int] = []
-
-    def slow_block(module, args, output):
-        threads.append(torch.get_num_threads())
-        time.sleep(0.1)
-
-    handles = [b.register_forward_hook(slow_block) for b in blocks]
+    # Each block's thread count, to see the job's share of the cores.
+    threads, handles = _slow_blocks(demo.models.get(str(model_dir)), 0.1, torch.get_num_threads)
     reports: list[tuple[float, str]] = []
     try:
         for options in (dict(tile="none", ensemble=True), dict(tile="16", overlap=0, ensemble=False)):
