@@ -764,54 +764,52 @@ def test_a_hub_folder_resaved_through_the_package_still_loads_without_it(parity,
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "restored.png")), np.asarray(expected))
 
 
-def test_refuses_a_remote_pipeline_that_differs_from_restore(parity, tmp_path, monkeypatch):
-    sources = remote_code_sources()
-    bad = sources["pipeline_swinir.py"].replace(
-        "compose_image(from_reconstruction(", "compose_image(0.99 * from_reconstruction("
-    )
-    assert bad != sources["pipeline_swinir.py"]
-    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "pipeline_swinir.py": bad})
-    with pytest.raises(HubExportError, match="own pipeline does not reproduce"):
-        export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
-    assert list(tmp_path.iterdir()) == []
+# A shipped file changed as a copy could differ from the package (its text replaced), and the check that refuses it.
+TAMPERED_REMOTE_CODE = {
+    "pipeline": (
+        "pipeline_swinir.py",
+        "compose_image(from_reconstruction(",
+        "compose_image(0.99 * from_reconstruction(",
+        "own pipeline does not reproduce",
+    ),
+    "model": (
+        "modeling_swinir.py",
+        "return self.conv_last(self.upsample(x))",
+        "return 1.001 * self.conv_last(self.upsample(x))",
+        "loaded via remote code differs from the original",
+    ),
+    # The export's check runs the folder's pipeline and handler in tiles too: a blend that differs from the
+    # package's (which the whole-image checks never reach) is refused.
+    "tiling": (
+        "tiling_swinir.py",
+        "(torch.arange(n) + 0.5)",
+        "(torch.arange(n) + 0.25)",
+        r"own pipeline does not reproduce swinir_hf\.restore\(\) on an RGBA image \(tile=8\)$",
+    ),
+    "handler": (  # a base64 image's alpha dropped
+        "handler.py",
+        "return Image.open(io.BytesIO(inputs))",
+        "return Image.open(io.BytesIO(inputs)).convert('RGB')",
+        r"handler\.py does not reproduce swinir_hf\.restore\(\) on a base64 PNG",
+    ),
+    "requirements": (
+        "requirements.txt",
+        "transformers>=5.18,<6",
+        "transformers>=99",
+        r"requirements\.txt asks for transformers>=99, but it was verified with ",
+    ),
+}
 
 
-def test_refuses_a_mismatching_remote_code_copy(parity, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("name", "old", "new", "refusal"), TAMPERED_REMOTE_CODE.values(), ids=TAMPERED_REMOTE_CODE)
+def test_refuses_remote_code_that_differs_from_the_package(parity, tmp_path, monkeypatch, name, old, new, refusal):
     sources = remote_code_sources()
-    bad = sources["modeling_swinir.py"].replace(
-        "return self.conv_last(self.upsample(x))", "return 1.001 * self.conv_last(self.upsample(x))"
-    )
-    assert bad != sources["modeling_swinir.py"]
-    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "modeling_swinir.py": bad})
-    with pytest.raises(HubExportError, match="loaded via remote code differs from the original"):
+    bad = sources[name].replace(old, new)
+    assert bad != sources[name]
+    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, name: bad})
+    with pytest.raises(HubExportError, match=refusal):
         export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
     assert list(tmp_path.iterdir()) == []  # nothing published, no staging folder left
-
-
-def test_refuses_a_remote_tiling_that_differs_from_restore(parity, tmp_path, monkeypatch):
-    """The export's check runs the folder's pipeline and handler in tiles too: a shipped tiling_swinir.py whose
-    blend differs from the package's (which the whole-image checks never reach) is refused."""
-    sources = remote_code_sources()
-    bad = sources["tiling_swinir.py"].replace("(torch.arange(n) + 0.5)", "(torch.arange(n) + 0.25)")
-    assert bad != sources["tiling_swinir.py"]
-    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "tiling_swinir.py": bad})
-    with pytest.raises(
-        HubExportError, match=r"own pipeline does not reproduce swinir_hf\.restore\(\) on an RGBA image \(tile=8\)$"
-    ):
-        export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_refuses_an_endpoint_handler_that_differs_from_restore(parity, tmp_path, monkeypatch):
-    sources = remote_code_sources()
-    bad = sources["handler.py"].replace(  # a base64 image's alpha dropped
-        "return Image.open(io.BytesIO(inputs))", "return Image.open(io.BytesIO(inputs)).convert('RGB')"
-    )
-    assert bad != sources["handler.py"]
-    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "handler.py": bad})
-    with pytest.raises(HubExportError, match=r"handler\.py does not reproduce swinir_hf\.restore\(\) on a base64 PNG"):
-        export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_installed_wheel_writes_the_requirements_from_its_metadata(tmp_path, monkeypatch):
@@ -826,16 +824,6 @@ def test_an_installed_wheel_writes_the_requirements_from_its_metadata(tmp_path, 
     assert [(r.name, r.specifier) for r in map(Requirement, from_metadata)] == [
         (r.name, r.specifier) for r in map(Requirement, from_pyproject)
     ]
-
-
-def test_refuses_requirements_the_export_was_not_verified_with(parity, tmp_path, monkeypatch):
-    sources = remote_code_sources()
-    bad = sources["requirements.txt"].replace("transformers>=5.18,<6", "transformers>=99")
-    assert bad != sources["requirements.txt"]
-    monkeypatch.setattr(hub, "remote_code_sources", lambda: {**sources, "requirements.txt": bad})
-    with pytest.raises(HubExportError, match=r"requirements\.txt asks for transformers>=99, but it was verified with "):
-        export_checkpoint(parity / "classical_sr_x2.pth", tmp_path)
-    assert list(tmp_path.iterdir()) == []
 
 
 ENDPOINT = textwrap.dedent(
