@@ -318,7 +318,7 @@ def test_module_paths_resolve_after_a_plain_import():
 
 
 # The script's head: thread STALLED, once it holds MODULE's import lock, waits until UNTIL (the other thread is
-# importing transformers: the order that deadlocked or failed, made certain).
+# importing transformers: the order that deadlocked or failed, made certain); `race` runs the two threads so.
 STALL = """
 import importlib.machinery, sys, threading, time, swinir_hf
 inside, said = threading.Event(), {}
@@ -335,6 +335,13 @@ class Stall:
             run(module)
         spec.loader.exec_module = stall_then_run
         return spec
+def race(stalled, other):
+    threads = [threading.Thread(target=stalled, name="STALLED"), threading.Thread(target=other)]
+    threads[0].start()
+    inside.wait(60)  # it holds MODULE's import lock
+    threads[1].start()
+    for thread in threads:
+        thread.join()
 """
 
 # Thread B has begun importing the model layer (holding its import lock) when thread A imports transformers.
@@ -356,12 +363,7 @@ def a():
         said["A"] = type(AutoConfig.from_pretrained(DEFAULTS_DIR / "sr-x4")).__name__
     except Exception as err:
         said["A"] = repr(err)
-threads = [threading.Thread(target=b, name="B"), threading.Thread(target=a, name="A")]
-threads[0].start()
-inside.wait(60)
-threads[1].start()
-for thread in threads:
-    thread.join()
+race(b, a)
 print(said["A"], said["B"])
 """
 )
@@ -394,12 +396,7 @@ def b():
         said["B"] = "imported"
     except Exception as err:
         said["B"] = repr(err)
-threads = [threading.Thread(target=a, name="A"), threading.Thread(target=b, name="B")]
-threads[0].start()
-inside.wait(60)
-threads[1].start()
-for thread in threads:
-    thread.join()
+race(a, b)
 from transformers import AutoConfig
 print(said["B"], type(AutoConfig.for_model("swinir")).__name__)
 """
