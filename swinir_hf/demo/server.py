@@ -47,6 +47,21 @@ def _whole_number(low: int, high: int | None = None, variable: str | None = None
     return parse
 
 
+def _add_env_number(
+    parser: argparse.ArgumentParser, flag: str, variable: str, default: int, help: str, high: int | None = None
+) -> None:
+    """Add the option `flag`: a whole number from 1 (to `high`), by default the environment `variable`'s, else
+    `default`; its help names the variable."""
+    parser.add_argument(
+        flag,
+        # A string default goes through `type` too, so a bad value of `variable` gets the same message.
+        type=_whole_number(1, high, variable),
+        default=os.environ.get(variable, str(default)),
+        metavar="N",
+        help=f"{help} (env {variable}; default: %(default)s)",
+    )
+
+
 def _one_of(values: tuple[str, ...], variable: str):
     """An argparse type: one of `values`, else the one-line usage error, which names the environment `variable` when
     the value is its."""
@@ -73,14 +88,7 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
         default=env("GRADIO_SERVER_NAME", "127.0.0.1"),
         help="address to listen on, 0.0.0.0 to serve the network (env GRADIO_SERVER_NAME; default: %(default)s)",
     )
-    parser.add_argument(
-        "--port",
-        # A string default goes through `type` too, so a bad GRADIO_SERVER_PORT gets the same message.
-        type=_whole_number(1, 65535, "GRADIO_SERVER_PORT"),
-        default=env("GRADIO_SERVER_PORT", "7860"),
-        metavar="N",
-        help="port to listen on (env GRADIO_SERVER_PORT; default: %(default)s)",
-    )
+    _add_env_number(parser, "--port", "GRADIO_SERVER_PORT", 7860, "port to listen on", high=65535)
     parser.add_argument(
         "--model",
         action="append",
@@ -105,20 +113,11 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
 
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that bound the server's load: input size, upload size, concurrent jobs and the queue."""
-    env = os.environ.get
-    parser.add_argument(
-        "--max-pixels",
-        type=_whole_number(1, variable="SWINIR_DEMO_MAX_PIXELS"),
-        default=env("SWINIR_DEMO_MAX_PIXELS", str(DEFAULT_MAX_PIXELS)),
-        metavar="N",
-        help="largest accepted input, width × height (env SWINIR_DEMO_MAX_PIXELS; default: %(default)s)",
+    _add_env_number(
+        parser, "--max-pixels", "SWINIR_DEMO_MAX_PIXELS", DEFAULT_MAX_PIXELS, "largest accepted input, width × height"
     )
-    parser.add_argument(
-        "--max-upload-mb",
-        type=_whole_number(1, variable="SWINIR_DEMO_MAX_UPLOAD_MB"),
-        default=env("SWINIR_DEMO_MAX_UPLOAD_MB", str(DEFAULT_MAX_UPLOAD_MB)),
-        metavar="N",
-        help="largest accepted file, in MiB (env SWINIR_DEMO_MAX_UPLOAD_MB; default: %(default)s)",
+    _add_env_number(
+        parser, "--max-upload-mb", "SWINIR_DEMO_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, "largest accepted file, in MiB"
     )
     parser.add_argument(
         "--concurrency",
