@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from .interrupts import not_started
+from .interrupts import entry_imports
 
-try:
+with entry_imports(__name__):  # run, a Ctrl-C while torch and transformers import is one line
     from .console import prefixed_warnings, tolerant_output
     from .evaluation.cli import main
-except KeyboardInterrupt as stop:
-    if __name__ != "__main__":
-        raise
-    # Ctrl-C while torch and transformers import (a second, in every process of a launch): one line, as later.
-    raise SystemExit(not_started(stop)) from None
 
 if __name__ == "__main__":
     tolerant_output()

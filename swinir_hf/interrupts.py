@@ -35,6 +35,19 @@ def not_started(stop: KeyboardInterrupt, what: str = "command") -> int:
     return status
 
 
+@contextmanager
+def entry_imports(entry: str, what: str = "command") -> Iterator[None]:
+    """Around the imports of the `python -m` entry module whose `__name__` is `entry`: run (`__main__`), a Ctrl-C
+    meanwhile (torch and transformers import: a second, in every process of a launch) is `not_started`'s one line
+    and exit status, as later; imported, the interrupt is the importer's to handle."""
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        if entry != "__main__":
+            raise
+        raise SystemExit(not_started(stop, what)) from None
+
+
 def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()  # elsewhere signals cannot be handled
 

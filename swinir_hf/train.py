@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import sys
 
-from .interrupts import not_started
+from .interrupts import entry_imports
 
-try:
+with entry_imports(__name__, "run"):  # run, a Ctrl-C while the command line's modules import is one line
     from .console import tolerant_output
     from .training.cli import exit_status, main
-except KeyboardInterrupt as stop:
-    if __name__ != "__main__":
-        raise
-    # Ctrl-C while the command line's modules import (before main's handlers): one line, as later.
-    raise SystemExit(not_started(stop, "run")) from None
 
 __all__ = ["main"]
 
