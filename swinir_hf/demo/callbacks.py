@@ -23,9 +23,7 @@ from PIL import Image
 
 from ..checkpoints.loading import DEFAULTS_DIR
 from ..inference.image_io import ImageData
-from ..inference.image_writing import write_image
 from ..inference.memory import ImageTooLargeError
-from ..inference.photo_metadata import scaled_dpi
 from ..inference.restoration import EngineOptions
 from ..models.alpha_swinir import alpha_for_model
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, image_to_float
@@ -56,11 +54,9 @@ from .uploads import (
     decode,
     describe,
     frames_note,
-    is_float,
     jpeg_quality,
     open_header,
     preview,
-    safe_stem,
     size_of,
 )
 from .zerogpu import gpu_seconds, on_gpu, restore_on_device
@@ -240,8 +236,7 @@ class RestorationDemo(ControlCallbacks):
             seconds = time.perf_counter() - start
         scale = net.config.upscale
         tag = f"x{scale}" if scale > 1 else FILE_TAGS.get(task, "restored")
-        out = self._output_path(f"{safe_stem(path)}_{tag}{'.tiff' if is_float(result) else '.png'}")
-        write_image(out, result, data.icc_profile, exif=data.exif, dpi=scaled_dpi(data.dpi, scale))  # its print size
+        out = self._write_output(path, tag, result, data, scale)
         after = preview(result)
         before = preview(data.pixels).resize(after.size, Image.Resampling.BICUBIC)
         info = (
