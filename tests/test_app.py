@@ -689,15 +689,7 @@ def test_overlap_0_in_tiles_says_the_tiles_were_not_blended(demo, tmp_path):
 
 def test_cancel_stops_the_model_within_one_block(demo, model_dir, tmp_path, wait_until):
     calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
-    big = tmp_path / "big.png"
-    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
-    outcome: list[BaseException] = []
-
-    def job():
-        try:
-            run(demo, big, tile="16", overlap=0)  # 16 tiles × 2 blocks: ≥ 1.6 s uncancelled
-        except gr.Error as err:
-            outcome.append(err)
+    job, outcome = _tiled_job(demo, tmp_path)
 
     worker = threading.Thread(target=job)
     try:
@@ -811,6 +803,26 @@ def test_the_task_choice_says_which_picture_each_task_is_for(demo):
         assert words in (task.info or ""), words
 
 
+def _big_image(tmp_path: Path) -> Path:
+    """A black 64×64 PNG: 16 tiles of 16, each through every (slowed) block, long enough to stop mid-way."""
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
+    return big
+
+
+def _tiled_job(demo, tmp_path: Path) -> tuple:
+    """(a job restoring `_big_image` in 16 tiles, to run on a thread; the `gr.Error`s it raised)."""
+    big, outcome = _big_image(tmp_path), []
+
+    def job():
+        try:
+            run(demo, big, tile="16", overlap=0)  # 16 tiles × 2 blocks: ≥ 1.6 s uncancelled
+        except gr.Error as err:
+            outcome.append(err)
+
+    return job, outcome
+
+
 def _slow_blocks(model, seconds: float = 0.05, record=time.perf_counter) -> tuple[list, list]:
     """Forward hooks making each Swin block of `model` take ≥ `seconds`; (`record()` at each block's end (its time),
     hook handles)."""
@@ -831,8 +843,7 @@ def test_a_job_dropped_by_gradio_or_a_closed_page_stops_its_thread(demo, model_d
     end before, and the next user waited for it). So does a server stopped by Ctrl-C or SIGTERM, whose exit waited
     for the restoration to end."""
     calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
-    big = tmp_path / "big.png"
-    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
+    big = _big_image(tmp_path)
     settings = ["", "16", 0, False, "auto", "model"]  # 16 tiles × 2 blocks: ≥ 1.6 s uncancelled
 
     async def drop_the_job() -> float:
@@ -866,8 +877,7 @@ def test_a_stopped_server_waits_for_its_restorations_to_leave_torch(demo, model_
     """`stop_all` (the server closed) returns once the running restoration's thread has freed its worker: an exit while
     the thread still ran in torch aborted the process now and then (SIGABRT, 1 stop in 4)."""
     calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
-    big = tmp_path / "big.png"
-    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
+    big = _big_image(tmp_path)
     settings = ["", "16", 0, False, "auto", "model"]
     ended: list[BaseException] = []
 
@@ -951,15 +961,7 @@ def test_cancel_stops_every_job_of_the_session(demo, model_dir, tmp_path, monkey
     """An API client may run several jobs in one session: /cancel stops them all, not only the newest."""
     monkeypatch.setattr(demo, "_workers", threading.Semaphore(2))
     calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
-    big = tmp_path / "big.png"
-    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
-    outcome: list[BaseException] = []
-
-    def job():
-        try:
-            run(demo, big, tile="16", overlap=0)
-        except gr.Error as err:
-            outcome.append(err)
+    job, outcome = _tiled_job(demo, tmp_path)
 
     workers = [threading.Thread(target=job) for _ in range(2)]
     try:
@@ -1001,8 +1003,7 @@ def test_cancel_takes_the_clients_waiting_jobs_off_the_queue(model_dir, tmp_path
     page = app.launch(app.parse_args(["--port", str(port), "--model", str(model_dir)]), prevent_thread_lock=True)
     demo = next(fn.fn.__self__ for fn in page.fns.values() if fn.api_name == "restore")
     calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
-    big = tmp_path / "big.png"
-    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(big)
+    big = _big_image(tmp_path)
     clients = []  # closed at the end: their heartbeat threads would run on into the next tests
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
