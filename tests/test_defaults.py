@@ -92,6 +92,7 @@ def test_a_bundled_cards_pipeline_snippet_runs_as_written(tmp_path, monkeypatch)
     snippet = card.split("### Pipeline\n\n```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(tmp_path)  # anywhere, not the repository
     Image.new("RGB", (20, 16), (10, 200, 30)).save("input.png")
+    Image.new("RGB", (20, 16), (10, 200, 30)).save("large.png")  # its tiled call's input
     exec(snippet, {})
     assert Image.open("restored.png").size == (40, 32)
 

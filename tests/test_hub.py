@@ -255,6 +255,23 @@ def test_a_bundled_cards_rescored_model_index_round_trips_its_results_json(name)
     assert (data.library_name, data.license, data.model_name) == ("transformers", "apache-2.0", name)
 
 
+@pytest.mark.parametrize("name", ["sr-x4", "sr-x2", "real-sr-x4", "jpeg-color", "denoise-color"])
+def test_a_bundled_cards_results_table_shows_every_metric_its_model_index_holds(name):
+    """The card's body and its header agree: the Results table has a column for each metric results.json holds
+    (PSNR-B for the JPEG model, as its model-index has it), each cell that benchmark's figure."""
+    from swinir_hf.checkpoints.card_metadata import metric_label
+
+    folder, _, measured = _bundled_figures(name)
+    card = ModelCard((folder / "README.md").read_text())
+    section = card.text.split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("| ").split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    header_metrics = {r.metric_type for r in card.data.eval_results}
+    keys = [k for k in METRICS if METRICS[k][0] in header_metrics]
+    assert rows[0] == ["benchmark", "source", *(metric_label(k) for k in keys)]
+    cells = {row[0]: row[2:] for row in rows[1:]}
+    assert cells == {d: [f"{f[k]:.{4 if k == 'ssim' else 2}f}" for k in keys] for d, f in measured.items()}
+
+
 def test_a_jpeg_models_card_carries_psnr_b_whichever_path_writes_it(tiny_config, tiny_run, images, tmp_path):
     """The paper reports JPEG models by PSNR, SSIM and PSNR-B: every path that writes a card puts all three into its
     model-index where the figures have them. The bundled JPEG model's card exported as it is (no --eval), made a Hub
