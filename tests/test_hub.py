@@ -1305,6 +1305,23 @@ def test_hub_license_relicenses_a_model_of_ones_own_and_is_refused_for_an_author
     assert sorted(p.name for p in out.iterdir()) == ["swinir-tiny"]
 
 
+def test_hub_license_must_be_a_hub_license_id_checked_before_any_work(tmp_path, capsys):
+    """The Hub refuses (or shows as unlicensed) a card whose `license` is not one of its ids: `--license` takes those
+    only, in any case (written lower-case, as the Hub matches them), and an unknown one stops at argument parsing
+    with one line naming close ids and how to state terms of one's own (`other`)."""
+    from swinir_hf.checkpoints.hub_licenses import HUB_LICENSES, hub_license
+
+    assert (hub_license("MIT"), hub_license("Apache-2.0"), hub_license("other")) == ("mit", "apache-2.0", "other")
+    assert {"mit", "cc-by-nc-4.0", "openrail++", "llama3.1", "other"} <= set(HUB_LICENSES)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit:
+        main(["hub", str(tmp_path / "missing-model"), "-o", str(out), "--license", "cc-by-nc-4"])
+    assert exit.value.code == 2 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("swinir-hf hub: error: argument --license: 'cc-by-nc-4' is not a Hub license id (did you ")
+    assert "cc-by-nc-4.0" in err and "use 'other' and add license_name and license_link" in err
+
+
 def test_a_hand_written_card_gets_the_metadata_the_hub_needs(tiny_config):
     """A save_pretrained folder's own README.md without front matter (or with tags of its own) keeps its text and
     metadata, and gains the library, pipeline tag and SwinIR tags the Hub shows the model by."""

@@ -2235,6 +2235,19 @@ def test_a_trained_models_card_states_the_license_chosen_or_says_whose_default_i
     assert LICENSE_DEFAULT_NOTE not in card.text and "DIV2K is released for academic research only" in card.text
 
 
+def test_train_license_must_be_a_hub_license_id(tiny_run, images, tmp_path):
+    """`--license` / `train.license` is refused at parsing, before any work, unless the Hub knows it (any case, kept
+    lower-case as the Hub's ids are): the message names close ids."""
+    with pytest.raises(
+        ValueError, match=r"^train\.license: 'Apache' is not a Hub license id \(did you mean apache-2\.0"
+    ):
+        parse_command_line(["--config", "tiny_sr_x2", "--license", "Apache"])
+    cfg, _ = parse_command_line(["--config", "tiny_sr_x2", "--license", "CC-BY-NC-4.0"])
+    assert cfg.train.license == "cc-by-nc-4.0"
+    with pytest.raises(ValueError, match=r"^train\.license: 'my terms' is not a Hub license id: see https"):
+        TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", train={"license": "my terms"}))
+
+
 def test_scores_of_another_metric_before_a_resume_are_marked_on_the_card(tiny_config, tiny_run, images, tmp_path):
     """A run resumed from an earlier swinir-hf's checkpoint (colour ×1 validated on Y, no `metric` recorded) kept its
     scores under the new metric's heading: a 5 dB "drop" at the resume."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from .catalog import load_catalog
+from .hub_licenses import hub_license
 
 # What `swinir-hf hub` builds (`export` says how).
 DESCRIPTION = (
@@ -48,6 +49,7 @@ def add_hub_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--license",
         default=None,
+        type=_license,
         metavar="ID",
         help="the Hub license id of a model of your own (default: its card's; a card without one, or a new card: "
         "apache-2.0, the card saying it is swinir-hf's default; the authors' releases keep theirs)",
@@ -56,3 +58,11 @@ def add_hub_arguments(p: argparse.ArgumentParser) -> None:
     at = "--eval of a ×1 model other than the authors' releases (scored at their own level):"
     levels.add_argument("--noise", type=float, default=None, help=f"{at} the noise σ (0-255) to score at")
     levels.add_argument("--jpeg", type=int, default=None, help=f"{at} the JPEG quality to score at")
+
+
+def _license(value: str) -> str:
+    # argparse shows an ArgumentTypeError's own words (a ValueError as "invalid value").
+    try:
+        return hub_license(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None

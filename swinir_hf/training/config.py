@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
+from ..checkpoints.hub_licenses import hub_license
 from ..models.constants_swinir import LOSSES
 from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs
 from .unread import unread_settings
@@ -127,10 +128,19 @@ class TrainingConfig:
         # Set, yet the run would not read it: it would be silently ignored.
         if unread := unread_settings(self, written_levels):
             raise ValueError(next(iter(unread.values())))
+        self._check_license()
         if t.loss not in (None, *LOSSES):
             raise ValueError(f"train.loss must be l1, charbonnier or null, got {t.loss!r}")
         self._check_optimizer()
         self.milestones()
+
+    def _check_license(self) -> None:
+        # Before any work: the Hub refuses (or shows no license for) a card with an unknown id.
+        if self.train.license is not None:
+            try:
+                self.train.license = hub_license(self.train.license)
+            except ValueError as err:
+                raise ValueError(f"train.license: {err}") from None
 
     def _check_no_test_set(self) -> None:
         """Training folders named as a benchmark test set (the paper's, by the catalogue's results, and RealSRSet), as
