@@ -25,12 +25,26 @@ _TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # line, that starts a write (a bar redrawn, `\r\x1b[K` line by line). Anywhere else, as in a file name, they are
 # someone else's, which could rewrite what was printed before (a name holding `\x1b[1A\x1b[2K`).
 _BAR_MOVES = re.compile(r"(?:\x1b\[[0-9]*A)+\Z|\r(?:\x1b\[K)?")
+# In a name (a file's, a folder's, an image's) newlines, tabs and carriage returns are controls too: printed, one
+# would start a line of the name's own (a forged "restored ..." line, a table row split), which no stream can tell
+# from the message's own lines.
+_NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escaped(control: re.Match) -> str:
+    return control[0].encode("unicode_escape").decode("ascii")
 
 
 def terminal_safe(text: str) -> str:
     """`text` with the terminal controls it holds (`_TERMINAL_CONTROLS`) as backslash escapes: `\\x1b]0;...\\x07`,
     `\\x1b[1A`; for text from outside (a file name, a dataset's field) wherever it is printed."""
-    return _TERMINAL_CONTROLS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+    return _TERMINAL_CONTROLS.sub(_escaped, text)
+
+
+def shown_name(name: object) -> str:
+    """A name or path for a message: `terminal_safe`, and its newlines, tabs and carriage returns escaped too
+    (`\\n`, `\\t`, `\\r`), so that it stays on its line."""
+    return _NAME_CONTROLS.sub(_escaped, str(name))
 
 
 def _stream_safe(text: str) -> str:
@@ -309,6 +323,6 @@ def note(text: str) -> None:
 
 
 def some_names(names: Sequence[str], most: int = 3) -> str:
-    """Up to `most` names and how many more, for a message: "README, a.xmp and 4 more", "a and b", "a"."""
-    shown = [*names[:most], *([f"{len(names) - most} more"] if len(names) > most else [])]
+    """Up to `most` names (`shown_name`) and how many more, for a message: "README, a.xmp and 4 more", "a and b"."""
+    shown = [*map(shown_name, names[:most]), *([f"{len(names) - most} more"] if len(names) > most else [])]
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .console import bars_redrawn, note, quiet_notes, shows_progress, terminal_safe
+from .console import bars_redrawn, note, quiet_notes, shown_name, shows_progress
 
 # The rule: a line once this many seconds have passed since the last one (or since the work began), so a short run
 # prints none, a long one two a minute however small its steps (images or tiles). The trainer's `step N/M` lines come
@@ -70,8 +70,8 @@ def progress_bar(shown: bool, bars: bool = True, **kwargs: Any) -> Any:
     else `ProgressLines`."""
     from tqdm.auto import tqdm
 
-    if kwargs.get("desc"):  # a test set's name, say: escaped before tqdm fits the bar to its width (`terminal_safe`)
-        kwargs["desc"] = terminal_safe(kwargs["desc"])
+    if kwargs.get("desc"):  # a test set's name, say: escaped before tqdm fits the bar to its width (`shown_name`)
+        kwargs["desc"] = shown_name(kwargs["desc"])
     if not shown:
         return tqdm(**kwargs, disable=True)
     if bars and not _lines_for_bars and bars_redrawn():

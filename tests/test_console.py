@@ -296,6 +296,34 @@ def test_names_with_cursor_moves_and_colours_are_printed_escaped_bars_on_or_off(
         assert bar.desc == SPOOF_SHOWN
 
 
+def test_a_name_with_newlines_or_tabs_stays_on_its_line_in_restore_and_eval(model_dir, tmp_path, capsys):
+    """Newlines and tabs lay out the commands' messages, so they were printed raw in names too: a file named
+    "c\\nrestored 3, failed 0 ..." forged a summary line of its own. In a name they are escaped (`\\n`, `\\t`), as
+    other controls are; the messages' own lines stay."""
+    folder = tmp_path / "in"
+    _image_folder(folder)
+    forged = "\nrestored 3, failed 0, skipped 0 existing\t→ done"
+    (folder / f"c{forged}.png").write_bytes(b"not an image")
+    (folder / f"notes{forged}.txt").write_text("not an image either")
+    shown = "\\nrestored 3, failed 0, skipped 0 existing\\t→ done"
+    out = tmp_path / "out\tput"
+    assert main(["restore", str(folder), "-o", str(out), "--model", str(model_dir), "--no-progress"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3 and not any("\t" in line or line.startswith("restored 3, failed 0") for line in lines), lines
+    assert lines[0].startswith("note: left out 1 file that is not an image") and f"(notes{shown}.txt)" in lines[0]
+    assert lines[1].startswith(f"error: {folder}/c{shown}.png: not a readable image")
+    assert lines[2].startswith(f"restored 3, failed 1, skipped 0 existing → {tmp_path}/out\\tput in ")
+    evaluate = ["eval", "--dataset", str(folder), "--model", str(model_dir), "--verbose", "--no-progress"]
+    assert main(evaluate) == 1  # a test set's unreadable image: its error, on one line
+    assert capsys.readouterr().err.splitlines()[-1].startswith(f"error: {folder}/c{shown}.png: not a readable image")
+    (folder / f"c{forged}.png").unlink()
+    Image.open(folder / "a.png").save(folder / f"d{forged}.png")  # a real image: a row of eval's table
+    assert main(evaluate) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith(f"| d{shown} | ") for line in table) == 2  # bicubic's row and the model's
+    assert not any(line.startswith(("restored", "\t")) or line.count("|") not in (0, 7) for line in table), table
+
+
 def test_the_programs_turn_pythons_colours_off_which_their_streams_would_print_escaped(monkeypatch, tmp_path):
     """Python 3.13+ colours a traceback on a terminal (3.14 argparse's help too): through the programs' streams, which
     escape colours since names' are (`_stream_safe`), every one read `\\x1b[35m`, the traceback barely legible. The

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..console import shown_name
 from ..inference.deep_decoders import cmyk_tiff_bits
 from ..inference.image_io import ImageData, image_size, open_image, pixel_range_problem, read_image, unrestorable
 from ..models.frames_swinir import frame_count, frames_said
@@ -184,7 +185,7 @@ def undecodable(path: str, err: Exception):
     unknown = (UnidentifiedImageError, SyntaxError)  # no decoder knows the file (`read_image`'s error wraps it)
     if not Path(path).exists() or isinstance(err, unknown) or isinstance(err.__cause__, unknown):
         return unreadable(path)
-    reason = str(err).removeprefix(f"{path}: ")
+    reason = str(err).removeprefix(f"{shown_name(path)}: ")  # `read_image`'s way of naming it
     if found := re.fullmatch(r"not a readable [^(]*\((.*)\)", reason, re.DOTALL):
         reason = found[1]  # `read_image`'s "not a readable image (why)"
     elif not isinstance(err, OSError):

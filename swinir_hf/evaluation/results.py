@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..console import shown_name
 from ..degradations.setting import Degradation
 from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..models.tiling_swinir import used_overlap
@@ -63,7 +64,7 @@ class Evaluation:
             setting += f" from the inputs given in {self.lr_dir}"
         n = len(self.names)
         return (
-            f"{self.dataset}, {setting} ({n} image{'s' * (n != 1)}, border {d.border}, PSNR in dB, "
+            f"{shown_name(self.dataset)}, {setting} ({n} image{'s' * (n != 1)}, border {d.border}, PSNR in dB, "
             f"on RGB (or grey) and on Y = ITU-R BT.601, grey images: {self.grey_convention}"
             + (f"; model run with {', '.join(run)}" if run else "")
             + ")"
@@ -98,7 +99,7 @@ class Evaluation:
         lines = [self.caption(), "", _row(head), _row([":--", ":--"] + ["--:"] * len(self.columns))]
         if verbose:
             for i, name in enumerate(self.names):
-                lines += [_row([name, m] + _cells(self.scores[m][i], self.columns)) for m in self.methods]
+                lines += [_row([shown_name(name), m] + _cells(self.scores[m][i], self.columns)) for m in self.methods]
         lines += [_row(["mean", m] + _cells(self.mean(m), self.columns)) for m in self.methods]
         return "\n".join(lines)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.bundled import DEFAULT_MODEL
-from ..console import note
+from ..console import note, shown_name
 from ..processes import main_first, process_state
 from ..progress_lines import library_bars_wanted
 from ..storage.atomic_writes import remove_stale_temp_files
@@ -91,7 +91,7 @@ class Summary:
             text += f", left {_count(self.earlier_outputs, 'earlier output')} alone"
         processes = f"{self.processes} process" + ("es" if self.processes > 1 else "")
         speed = f"{rate:.2f} images/s, {processes}" if self.restored else processes  # no rate of nothing done
-        return f"{text} → {self.out_dir} in {self.seconds:.1f} s ({speed})"
+        return f"{text} → {shown_name(self.out_dir)} in {self.seconds:.1f} s ({speed})"
 
 
 def _count(n: int, thing: str) -> str:
@@ -101,7 +101,7 @@ def _count(n: int, thing: str) -> str:
 
 def first_few(names: Iterable[object], limit: int = 3) -> str:
     """The first `limit` of `names` for a message, then ", ..." if there are more: "a.png, b.png, ..."."""
-    names = [str(name) for name in names]
+    names = [shown_name(name) for name in names]
     return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
 
 
@@ -266,14 +266,15 @@ def report_plan(plan: Plan) -> None:
     from tqdm.auto import tqdm
 
     for src, message in plan.errors:
-        tqdm.write(f"error: {src}: {message}", file=sys.stderr)
+        tqdm.write(f"error: {shown_name(src)}: {message}", file=sys.stderr)
     groups: dict[tuple[Path, str], list[MadeOtherwise]] = {}
     for otherwise in plan.made_otherwise:
         groups.setdefault((otherwise.output.parent, otherwise.how), []).append(otherwise)
     for (folder, how), outputs in groups.items():
         names = first_few(p.output.name for p in outputs)
-        made = f"{_count(len(outputs), 'output')} in {folder} ({names}) {'was' if len(outputs) == 1 else 'were'}"
-        detail = f" ({outputs[0].output.name}: {outputs[0].detail})" if outputs[0].detail else ""
+        were = "was" if len(outputs) == 1 else "were"
+        made = f"{_count(len(outputs), 'output')} in {shown_name(folder)} ({names}) {were}"
+        detail = f" ({shown_name(outputs[0].output.name)}: {outputs[0].detail})" if outputs[0].detail else ""
         fix = f"--overwrite replaces {'them' if len(outputs) > 1 else 'it'}, or choose another -o"
         tqdm.write(f"error: {made} {how}{detail}: {fix}", file=sys.stderr)
     if plan.earlier_outputs:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..console import shown_name
 from ..models.frames_swinir import warn_if_animated
 from ..models.image_processing_swinir import (
     check_float_range,
@@ -112,11 +113,11 @@ def read_image(path: str | os.PathLike) -> ImageData:
     except MemoryError:
         raise
     except Exception as err:  # damaged data fails in the decoders with almost any type (IndexError, struct.error...)
-        if isinstance(err, ValueError) and str(err).startswith(f"{path}: "):
-            raise  # ours, naming the file and the problem
+        if isinstance(err, ValueError) and str(err).startswith(f"{path}: "):  # ours; the name on one line: shown_name
+            raise ValueError(shown_name(path) + str(err)[len(str(path)) :]) from err.__cause__ or err
         text = err.args[0].decode(errors="replace") if err.args and isinstance(err.args[0], bytes) else str(err)
         why = text if isinstance(err, ValueError) and text else f"{type(err).__name__}: {text}"
-        raise ValueError(f"{path}: not a readable image ({why})") from err
+        raise ValueError(f"{shown_name(path)}: not a readable image ({why})") from err
 
 
 def _read_image(path: Path) -> ImageData:

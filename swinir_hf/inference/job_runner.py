@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..console import note
+from ..console import note, shown_name
 from ..progress_lines import progress_bar
 from ..storage.atomic_writes import AppearedError
 from .jobs import Job, OutputOptions, check_encodable, output_size, resize_float
@@ -143,8 +143,8 @@ class _Writer:
     def fail(self, job: Job, err: BaseException) -> None:
         self.counts.failed += 1
         self.bar.update()
-        text = str(err)  # read_image's messages already start with the file
-        self.report(f"error: {text}" if text.startswith(str(job.src)) else f"error: {job.src}: {text}")
+        text, src = str(err), shown_name(job.src)  # read_image's messages already start with the file
+        self.report(f"error: {text}" if text.startswith(src) else f"error: {src}: {text}")
 
     def restore(self, batch: list[_Loaded]) -> None:
         """One forward pass over `batch` (inputs of one size) and one over the alphas the model upscales, then its
@@ -202,7 +202,7 @@ class _Writer:
             except AppearedError as err:
                 self.counts.appeared += 1
                 self.bar.update()
-                note(f"note: {job.src}: {err}")
+                note(f"note: {shown_name(job.src)}: {err}")
                 continue
             except _ERRORS as err:
                 self.fail(job, err)
