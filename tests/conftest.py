@@ -59,8 +59,9 @@ HF_CACHE_VARIABLES = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Hugging Face's caches (HF_HOME) and torch's compile caches of this process's own, for its tests and the
-    processes they start, removed at its end: each xdist worker gets its own, as its configure runs in it.
+    """Hugging Face's caches (HF_HOME), torch's compile caches and the temporary folder (TMPDIR) of this process's
+    own, for its tests and the processes they start, removed at its end: each xdist worker gets its own, as its
+    configure runs in it.
 
     Not the user's ~/.cache/huggingface and /tmp/torchinductor_<user>, which every worker shared: transformers copies
     a folder's remote code into its module cache under the folder's name (not atomically: two workers loading
@@ -74,6 +75,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["HF_HOME"] = str(home / "huggingface")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(home / "torchinductor")
     os.environ["TRITON_CACHE_DIR"] = str(home / "triton")
+    _own_temp_folder(home / "tmp")
+
+
+def _own_temp_folder(temp: Path) -> None:
+    """`temp` as the temporary folder of this process and those it starts (TMPDIR, `tempfile`'s), in the folder
+    pytest_configure removes: `accelerate launch` / torchrun leave a `torchelastic_*` folder in it for every launch
+    (their temporary files are removed by nobody), hundreds in /tmp after a few runs of the suite. `tmp_path` stays
+    where pytest keeps it (the last 3 runs' under /tmp/pytest-of-USER), for a failed test's files to be read."""
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+    temp.mkdir()
+    os.environ["TMPDIR"] = str(temp)
+    tempfile.tempdir = None  # read TMPDIR anew (`gettempdir` caches the folder it chose)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:

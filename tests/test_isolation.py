@@ -41,6 +41,20 @@ def test_hugging_face_and_torch_caches_are_this_processs_own(tmp_path):
     assert Path(child.stdout.strip()).is_relative_to(home)  # a started process: the same
 
 
+def test_temporary_files_go_to_this_processs_own_folder_which_pytest_removes(tmp_path):
+    """The temporary folder of the tests and the processes they start (`accelerate launch` / torchrun's
+    `torchelastic_*`, one a launch, left behind) is this worker's, removed with its caches: /tmp gained hundreds."""
+    import tempfile
+
+    home = Path(os.environ["HF_HOME"]).parent
+    assert Path(os.environ["TMPDIR"]) == home / "tmp" and Path(tempfile.gettempdir()) == home / "tmp"
+    assert Path(tempfile.mkdtemp(prefix="torchelastic_")).parent == home / "tmp"
+    code = "import tempfile; print(tempfile.gettempdir())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert Path(child.stdout.strip()) == home / "tmp"  # a started process: the same
+    assert not tmp_path.is_relative_to(home)  # pytest's own, kept after the run for a failed test's files
+
+
 def test_free_ports_are_this_workers_own_and_none_the_kernel_hands_out(free_port):
     """A port a test's server binds later: never one `bind(0)` (another worker's rendezvous) or an outgoing
     connection can be given meanwhile, nor one another worker's `free_port` gives."""
