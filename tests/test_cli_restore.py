@@ -689,3 +689,18 @@ def test_workers_count_every_unreadable_image_in_the_summary(model_dir, tmp_path
     assert main([*args, "--batch-size", "1", "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert err.count(": not a readable image") == 3 and "restored 3, failed 3, skipped 0 existing" in err
+
+
+def test_the_engine_options_take_the_spellings_of_the_other_doors(capsys):
+    """`--dtype bf16` (train.mixed_precision's spelling) and `--tile none` (the demo API's whole image) were refused
+    by restore and eval, which took only bfloat16 and 0."""
+    from swinir_hf.cli import build_parser
+
+    for command in (["restore", "x", "-o", "y"], ["eval", "--model", "m", "--dataset", "d"]):
+        for given, dtype in (("bf16", "bfloat16"), ("fp16", "float16"), ("fp32", "float32"), ("float32", "float32")):
+            assert build_parser().parse_args([*command, "--dtype", given]).dtype == dtype
+        for given, tile in (("none", None), ("None", None), ("0", None), ("AUTO", "auto"), ("64", 64)):
+            assert build_parser().parse_args([*command, "--tile", given]).tile == tile
+    with pytest.raises(SystemExit):
+        main(["restore", "--help"])
+    assert "bf16 = bfloat16, fp16 = float16, fp32 = float32;" in " ".join(capsys.readouterr().out.split())

@@ -1110,12 +1110,14 @@ def test_user_errors_are_printed_by_the_main_process_only(rank, mixed, model_dir
             command(args)
         assert exit_.value.code == 2
         err = capsys.readouterr().err
-        bad_tile = "argument -t/--tile: tile must be a number of pixels (0: the whole image) or 'auto', got 'big'"
+        bad_tile = (
+            "argument -t/--tile: tile must be a number of pixels (0 or none: the whole image) or 'auto', got 'big'"
+        )
         assert (bad_tile in err) is shown
         assert err.count("usage:") == shown
     # Out-of-range numbers too, named by their option (the engine's message offered None, which no option takes).
     for option, value, message in (
-        ("-t/--tile", "-1", "tile must be a number of pixels (0: the whole image) or 'auto', got '-1'"),
+        ("-t/--tile", "-1", "tile must be a number of pixels (0 or none: the whole image) or 'auto', got '-1'"),
         ("--tile-overlap", "-3", "tile overlap must be a number of pixels (0 or more), got '-3'"),
     ):
         with pytest.raises(SystemExit):

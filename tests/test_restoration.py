@@ -2275,3 +2275,14 @@ def test_a_16bit_min_is_white_grey_alpha_tiff_is_not_a_negative(tmp_path, planar
     expected = np.stack([grey, alpha], -1)
     for name in ("black", "white"):
         np.testing.assert_array_equal(read_image(tmp_path / f"{name}.tif").pixels, expected, err_msg=name)
+
+
+def test_short_precision_names_are_the_dtypes_they_name(model):
+    """`train.mixed_precision: bf16` (accelerate's fp16 / bf16) and Real-ESRGAN's `--fp32` are how users know the
+    precisions: `restore(..., dtype="bf16")` was refused ("dtype must be 'auto', 'float32', ...")."""
+    image = _rgb()
+    assert np.array_equal(restore(model, image, dtype="bf16"), restore(model, image, dtype="bfloat16"))
+    assert SwinIRRestorer(model, dtype="fp32").dtype == "float32"
+    assert EngineOptions(dtype="bf16") == EngineOptions(dtype="bfloat16")
+    with pytest.raises(ValueError, match=r"^dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got 'bf32'$"):
+        SwinIRRestorer(model, dtype="bf32")

@@ -24,6 +24,7 @@ from PIL import Image
 from ..checkpoints.loading import DEFAULTS_DIR
 from ..inference.image_io import ImageData
 from ..inference.memory import ImageTooLargeError
+from ..inference.options import dtype_option, tile_option
 from ..inference.restoration import EngineOptions
 from ..models.alpha_swinir import alpha_for_model
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, image_to_float
@@ -88,17 +89,19 @@ def alpha_pass(pixels: Image.Image | np.ndarray, scale: int, alpha: AlphaMode = 
 
 
 def parse_tile(value: str | int | None) -> int | str | None:
-    """Tile control value → `restore`'s `tile`: 'auto', None (whole image) or a positive number of pixels."""
-    text = str(value).strip().lower() if value is not None else "none"
-    if text in ("auto", "none"):
-        return None if text == "none" else "auto"
-    if not text.isdigit() or int(text) < MIN_TILE:
+    """Tile control value → `restore`'s `tile`: 'auto', None (whole image: 'none' or 0, as `--tile 0`) or a number of
+    pixels ≥ `MIN_TILE`."""
+    try:
+        tile = tile_option(str(value) if value is not None else "none")
+    except ValueError:
+        tile = 0  # refused below
+    if tile is not None and tile != "auto" and tile < MIN_TILE:
         # In the page's words and the API's: the page shows "Automatic" and "Whole image (no tiles)", not their values.
         raise user_error(
             f"Tile size must be Automatic ('auto'), Whole image ('none') or a whole number of pixels ≥ {MIN_TILE}, "
             f"not {value!r}."
         )
-    return int(text)
+    return tile
 
 
 @dataclass
@@ -262,7 +265,7 @@ class RestorationDemo(ControlCallbacks):
 
     def _engine_options(self, tile: str, overlap: int, ensemble: bool, precision: str, alpha: str) -> EngineOptions:
         """The request's engine options; a user error for a value the page's controls do not send (API calls)."""
-        tile_value = parse_tile(tile)
+        tile_value, precision = parse_tile(tile), dtype_option(precision)  # "bf16" too, as --dtype takes it
         self._check_precision(precision)
         if alpha not in ALPHA_MODES:  # a radio lets None in
             raise user_error(f"Unknown alpha {alpha!r}: send one of {', '.join(map(repr, ALPHA_MODES))}.")

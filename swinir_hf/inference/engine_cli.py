@@ -8,19 +8,18 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from .options import DTYPES, PADDINGS, EngineOptions
+from .options import DTYPE_ALIASES, DTYPES, PADDINGS, EngineOptions, dtype_option, tile_option
 
 
 def tile_argument(value: str) -> int | str | None:
-    """`--tile`: a positive number of pixels, "auto", or 0 for None (the whole image in one pass, as Real-ESRGAN's
-    `--tile 0`)."""
-    if value == "auto":
-        return value
-    if not value.strip().isdigit():  # the engine's own message would offer None, not an option here
+    """`--tile`: a positive number of pixels, "auto", or 0 / "none" for None (the whole image in one pass, as
+    Real-ESRGAN's `--tile 0` and the demo's API's "none")."""
+    try:
+        return tile_option(value)
+    except ValueError:  # the engine's own message would offer None, not an option here
         raise argparse.ArgumentTypeError(
-            f"tile must be a number of pixels (0: the whole image) or 'auto', got {value!r}"
-        )
-    return int(value) or None
+            f"tile must be a number of pixels (0 or none: the whole image) or 'auto', got {value!r}"
+        ) from None
 
 
 def overlap_argument(value: str) -> int:
@@ -53,8 +52,13 @@ def add_engine_arguments(
     )
     p.add_argument("--ensemble", action="store_true", help="average 8 flips / rotations (SwinIR+, 8x slower)")
     auto = " = float16 on CUDA, bfloat16 on CPUs with native bfloat16, else float32" if defaults.dtype == "auto" else ""
+    short = ", ".join(f"{alias} = {name}" for alias, name in DTYPE_ALIASES.items() if name in dtypes)
     p.add_argument(
-        "--dtype", choices=dtypes, default=defaults.dtype, help=f"inference precision (default: {defaults.dtype}{auto})"
+        "--dtype",
+        type=dtype_option,  # before `choices`: "bf16", as train.mixed_precision spells it, is bfloat16
+        choices=dtypes,
+        default=defaults.dtype,
+        help=f"inference precision ({short}; default: {defaults.dtype}{auto})",
     )
     padding = {"model": "model", "authors": "authors, as the paper"}[defaults.padding]
     p.add_argument(

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 DTYPES: tuple[str, ...] = get_args(DType)  # what `dtype` takes, for checks and command lines
 DTypeOption: TypeAlias = "DType | torch.dtype"  # a torch dtype is taken as its name (`as_option_values`)
+# The short names of the precisions that users bring from training (`train.mixed_precision: bf16`, accelerate's
+# `--mixed_precision fp16`) and Real-ESRGAN (`--fp32`): each taken wherever a `DType` is, as the dtype it names.
+DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 # How an input is padded before the model runs: "model", the model's own reflection up to the window; "authors",
 # as the authors' test script pads it first (`padding.authors_padding`).
 Padding = Literal["model", "authors"]
@@ -54,13 +57,33 @@ class EngineOptions:
 
 def as_option_values(tile: Any, dtype: Any) -> tuple[Any, Any]:
     """`tile` and `dtype` in the forms the options take, from the others users pass: 0 tiles (Real-ESRGAN's, and
-    `--tile 0`) for None, the whole image; a torch dtype (`torch.bfloat16`, as diffusers takes it) for its name
-    (told by its type's module: this module imports no torch)."""
+    `--tile 0`) for None, the whole image; a torch dtype (`torch.bfloat16`, as diffusers takes it) or a short name
+    ("bf16", `DTYPE_ALIASES`) for its name (a torch dtype told by its type's module: this module imports no torch)."""
     if isinstance(tile, numbers.Integral) and not isinstance(tile, bool) and tile == 0:  # numpy's ints too
         tile = None
+    return tile, dtype_option(dtype)
+
+
+def dtype_option(dtype: Any) -> Any:
+    """A precision as `dtype` takes it: a torch dtype or a short name (`DTYPE_ALIASES`) as its name; anything else
+    as it is (checked by its taker, whose message lists `DTYPES`)."""
     if type(dtype).__module__ == "torch":
-        dtype = dtype_name(dtype)
-    return tile, dtype
+        return dtype_name(dtype)
+    return DTYPE_ALIASES.get(dtype, dtype) if isinstance(dtype, str) else dtype
+
+
+def tile_option(text: str) -> int | str | None:
+    """A tile size typed as text (a command line's `--tile`, the demo's API) as `tile` takes it: "auto"; "none" or
+    0 for None, the whole image in one pass (the engine's None and Real-ESRGAN's `--tile 0`, both spelt alike at
+    every door); else a number of pixels. ValueError for anything else, for the caller to say in its own words."""
+    text = text.strip().lower()
+    if text == "auto":
+        return text
+    if text == "none":
+        return None
+    if not text.isdigit():
+        raise ValueError(text)
+    return int(text) or None
 
 
 # How the paper ran its models, which benchmarks follow: whole images (no tiles), in float32, padded as the authors'
