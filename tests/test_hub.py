@@ -867,6 +867,8 @@ ENDPOINT = textwrap.dedent(
     # An image body with query parameters (`?tile=4&tile_overlap=1`): the toolkit passes their values as strings.
     query = {"tile": "4", "tile_overlap": "1"}
     handler({"inputs": Image.open(image_path).convert("RGB"), "parameters": query}).save("tiled_query.png")
+    # `?tile=none`: the whole image, as the refusal of an unknown parameter says (it was refused itself)
+    handler({"inputs": Image.open(image_path).convert("RGB"), "parameters": {"tile": "None"}}).save("whole_query.png")
     errors = {}
     for name, data in {
         "outscale": {"inputs": encoded, "parameters": {"tile": 64, "outscale": 3}},
@@ -906,6 +908,7 @@ def test_an_exported_endpoint_handler_restores_without_the_package(tiny_config, 
         "bicubic.png": restore(model, image, dtype="float32", alpha="bicubic"),
         "tiled.png": restore(model, image, dtype="float32", tile=4, tile_overlap=1),
         "tiled_query.png": restore(model, image.convert("RGB"), dtype="float32", tile=4, tile_overlap=1),
+        "whole_query.png": restore(model, image.convert("RGB"), dtype="float32"),
     }
     for name, want in expected.items():
         got = Image.open(tmp_path / name)

@@ -64,8 +64,11 @@ class EndpointHandler:
             raise ValueError(f"a request holds inputs and parameters, not {', '.join(others)}")
         parameters = {} if data.get("parameters") is None else data["parameters"]
         self.check_parameters(parameters)
-        # An image body's options come as query parameters (`?tile=512`), which the toolkit passes on as strings.
+        # An image body's options come as query parameters (`?tile=512`), which the toolkit passes on as strings;
+        # `?tile=none` is JSON's null, the whole image, as the message below, `swinir-hf restore` and the demo say it.
         counts = {k: int(v) for k, v in parameters.items() if k in _COUNTS and isinstance(v, str) and v.isdecimal()}
+        if isinstance(tile := parameters.get("tile"), str) and tile.strip().lower() == "none":
+            counts["tile"] = None
         return self.pipeline(as_image(data["inputs"]), **{**parameters, **counts})
 
     def check_parameters(self, parameters: Any) -> None:
