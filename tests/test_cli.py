@@ -187,6 +187,8 @@ TRAIN_COMMAND_LINES = [
     ([], 2, "error: the following arguments are required: config"),
     (["--config", "nope"], 2, "error: argument --config: config nope not found; bundled configs:"),
     (["--config", "tiny_sr_x2", "--print-config", "--train.max_steps", "7"], 0, "max_steps: 7"),
+    # -o, as `restore` and `hub` spell their output folder (it was an unrecognized argument here)
+    (["--config", "tiny_sr_x2", "-o", "runs/other", "--print-config"], 0, "output_dir: runs/other"),
 ]
 
 

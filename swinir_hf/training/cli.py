@@ -94,7 +94,7 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
     )
     parser.add_argument("--resume", help="'latest' (newest checkpoint in the output folder) or a checkpoint folder")
     parser.add_argument("--init-from", help="starting weights (same as model.init_from)")
-    parser.add_argument("--output-dir", help="same as train.output_dir")
+    parser.add_argument("-o", "--output-dir", help="same as train.output_dir")  # -o: as `restore` and `hub` spell it
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload the final model to this Hub repo")
     parser.add_argument("--license", metavar="ID", help="the model card's Hub license id (same as train.license)")
     parser.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
