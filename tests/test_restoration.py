@@ -1669,7 +1669,7 @@ def test_option_values_of_the_wrong_kind_get_one_clear_line(model):
     bad = {
         "tile": (True, r"^tile must be None \(or 0\), 'auto' or a positive int, got True$"),
         "tile_overlap": (2.5, r"^tile_overlap must be an int ≥ 0, got 2\.5$"),
-        "batch_size": (1.5, r"^batch_size must be an int ≥ 1, got 1\.5$"),
+        "tiles_per_pass": (1.5, r"^tiles_per_pass must be an int ≥ 1, got 1\.5$"),
         "memory_budget": (0, r"^memory_budget must be None or a positive number of bytes, got 0$"),
         "ensemble": ("no", r"^ensemble must be True or False, got 'no'$"),
         "padding": ("reflect", r"^padding must be 'model' or 'authors', got 'reflect'$"),
@@ -2286,3 +2286,28 @@ def test_short_precision_names_are_the_dtypes_they_name(model):
     assert EngineOptions(dtype="bf16") == EngineOptions(dtype="bfloat16")
     with pytest.raises(ValueError, match=r"^dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got 'bf32'$"):
         SwinIRRestorer(model, dtype="bf32")
+
+
+def test_the_engines_batch_of_tiles_is_tiles_per_pass_and_batch_size_still_works(model, monkeypatch):
+    """`batch_size` counts images at every other door (`--batch-size`, `restore_dataset`, the pipeline) but counted
+    tiles here: `SwinIRRestorer(model, batch_size=8).restore_images(...)` read as 8 images a pass. The old name still
+    works, with a FutureWarning."""
+    import swinir_hf.inference.restoration as engine
+
+    passes = []
+    tiled = engine.tiling.tiled_apply
+    monkeypatch.setattr(engine.tiling, "tiled_apply", lambda *a: passes.append(a[5]) or tiled(*a))
+    image = _rgb()
+    ours = restore(model, image, tile=8, tile_overlap=2, tiles_per_pass=3)
+    assert passes == [3] and SwinIRRestorer(model, tiles_per_pass=3).tiles_per_pass == 3
+    assert "tiles_per_pass=3" in repr(SwinIRRestorer(model, tiles_per_pass=3))
+    assert EngineOptions(tiles_per_pass=3).restorer(model).tiles_per_pass == 3
+    said = r"^batch_size \(tiles per forward pass\) is now tiles_per_pass: a batch size counts images elsewhere"
+    with pytest.warns(FutureWarning, match=said):
+        assert np.array_equal(restore(model, image, tile=8, tile_overlap=2, batch_size=3), ours)
+    with pytest.warns(FutureWarning, match=said):
+        assert EngineOptions(batch_size=3) == EngineOptions(tiles_per_pass=3)
+    with pytest.warns(FutureWarning, match=said):
+        assert SwinIRRestorer(model, batch_size=2).tiles_per_pass == 2
+    with pytest.raises(TypeError, match="^give tiles_per_pass alone: batch_size is its earlier name$"):
+        SwinIRRestorer(model, tiles_per_pass=2, batch_size=2)

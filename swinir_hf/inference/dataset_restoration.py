@@ -390,6 +390,6 @@ def pixels_fingerprint(restorer: SwinIRRestorer, options: tuple) -> str:
     from datasets.fingerprint import Hasher
 
     # The default padding left out, as hashed before the option existed: an earlier version's stopped run resumes.
-    unhashed = ("device", "batch_size", *(["padding"] if restorer.padding == "model" else []))
+    unhashed = ("device", "tiles_per_pass", *(["padding"] if restorer.padding == "model" else []))
     pixels = {f.name: getattr(restorer, f.name) for f in fields(EngineOptions) if f.name not in unhashed}
     return Hasher.hash((model_fingerprint(restorer.model), pixels, options, VALUES_FORM))

@@ -5,7 +5,8 @@ the alpha modes (`ALPHA_MODES`) and the paddings (`PADDINGS`), which command lin
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, fields
+import warnings
+from dataclasses import InitVar, dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 from ..models.constants_swinir import ALPHA_MODES, TILE_OVERLAP, AlphaMode, dtype_name  # noqa: F401  (ALPHA_MODES: offered here, torch-free)
@@ -38,15 +39,17 @@ class EngineOptions:
     ensemble: bool = False
     dtype: DTypeOption = "auto"  # held as its name
     device: str | torch.device | None = None
-    batch_size: int | None = None
+    tiles_per_pass: int | None = None
     alpha: AlphaMode = "model"
     padding: Padding = "model"
+    batch_size: InitVar[int | None] = None  # tiles_per_pass's earlier name: taken, with a FutureWarning
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, batch_size: int | None) -> None:
         # Held in the forms the options take, so that captions, reports and checks see the option itself.
-        tile, dtype = as_option_values(self.tile, self.dtype)
+        tile, dtype, tiles = as_option_values(self.tile, self.dtype, self.tiles_per_pass, batch_size)
         object.__setattr__(self, "tile", tile)
         object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "tiles_per_pass", tiles)
 
     def restorer(self, model: SwinIRForImageRestoration, **extra: Any) -> SwinIRRestorer:
         """A `SwinIRRestorer` of `model` with these options (and `extra` ones: `progress`, `memory_budget`, ...)."""
@@ -55,13 +58,25 @@ class EngineOptions:
         return SwinIRRestorer(model, **{f.name: getattr(self, f.name) for f in fields(EngineOptions)}, **extra)
 
 
-def as_option_values(tile: Any, dtype: Any) -> tuple[Any, Any]:
-    """`tile` and `dtype` in the forms the options take, from the others users pass: 0 tiles (Real-ESRGAN's, and
-    `--tile 0`) for None, the whole image; a torch dtype (`torch.bfloat16`, as diffusers takes it) or a short name
-    ("bf16", `DTYPE_ALIASES`) for its name (a torch dtype told by its type's module: this module imports no torch)."""
+def as_option_values(tile: Any, dtype: Any, tiles_per_pass: Any = None, batch_size: Any = None) -> tuple[Any, Any, Any]:
+    """`tile`, `dtype` and `tiles_per_pass` in the forms the options take, from the others users pass: 0 tiles
+    (Real-ESRGAN's, and `--tile 0`) for None, the whole image; a torch dtype (`torch.bfloat16`, as diffusers takes
+    it) or a short name ("bf16", `DTYPE_ALIASES`) for its name (a torch dtype told by its type's module: this module
+    imports no torch); `batch_size`, the earlier name of `tiles_per_pass`, for it, with a FutureWarning."""
     if isinstance(tile, numbers.Integral) and not isinstance(tile, bool) and tile == 0:  # numpy's ints too
         tile = None
-    return tile, dtype_option(dtype)
+    if batch_size is not None:
+        if tiles_per_pass is not None:
+            raise TypeError("give tiles_per_pass alone: batch_size is its earlier name")
+        # Everywhere else a batch size counts images (--batch-size, restore_dataset's, the pipeline's): not tiles.
+        warnings.warn(
+            "batch_size (tiles per forward pass) is now tiles_per_pass: a batch size counts images elsewhere "
+            "(--batch-size, restore_dataset, the pipeline); batch_size will be removed",
+            FutureWarning,
+            stacklevel=4,
+        )
+        tiles_per_pass = batch_size
+    return tile, dtype_option(dtype), tiles_per_pass
 
 
 def dtype_option(dtype: Any) -> Any:

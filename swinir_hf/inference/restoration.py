@@ -72,7 +72,7 @@ class SwinIRRestorer:
             its overflow-prone modules in float32), or "auto": `auto_dtype(device)`, chosen by measurement (a
             torch dtype: its name).
         device: where to run; None keeps the model's device.
-        batch_size: tiles per forward pass; None means 4 on CUDA, 1 elsewhere.
+        tiles_per_pass: tiles per forward pass; None means 4 on CUDA, 1 elsewhere (`batch_size`: its earlier name).
         alpha: how an upscaling model enlarges an image's alpha channel: "model" runs it through the model as a grey
             image (sharp edges, one more forward pass; a constant alpha is copied), "bicubic" resizes it. A model of
             scale 1 keeps the alpha as it is.
@@ -87,23 +87,23 @@ class SwinIRRestorer:
     def __init__(
         self,
         model: SwinIRForImageRestoration,
-        *,
-        # The defaults are `EngineOptions`' (one definition).
+        *,  # the defaults are `EngineOptions`' (one definition)
         tile: int | Literal["auto"] | None = EngineOptions.tile,
         tile_overlap: int = EngineOptions.tile_overlap,
         ensemble: bool = EngineOptions.ensemble,
         dtype: DTypeOption = EngineOptions.dtype,
         device: str | torch.device | None = EngineOptions.device,
-        batch_size: int | None = EngineOptions.batch_size,
+        tiles_per_pass: int | None = EngineOptions.tiles_per_pass,
         alpha: AlphaMode = EngineOptions.alpha,
         padding: Padding = EngineOptions.padding,
         progress: bool = False,
         memory_budget: int | None = None,
         tune_malloc: bool = True,
+        batch_size: int | None = None,  # tiles_per_pass's earlier name (a FutureWarning)
     ) -> None:
         check_model(model)
-        tile, dtype = as_option_values(tile, dtype)
-        check_options(tile, tile_overlap, ensemble, dtype, batch_size, memory_budget, padding)
+        tile, dtype, tiles_per_pass = as_option_values(tile, dtype, tiles_per_pass, batch_size)
+        check_options(tile, tile_overlap, ensemble, dtype, tiles_per_pass, memory_budget, padding)
         self.alpha = check_alpha_mode(alpha)
         self.device = check_device(device) if device is not None else next(model.parameters()).device
         self.dtype = auto_dtype(self.device) if dtype == "auto" else dtype
@@ -115,7 +115,7 @@ class SwinIRRestorer:
         self.tile_overlap = int(tile_overlap)
         self.ensemble = bool(ensemble)
         self.padding = padding
-        self.batch_size = int(batch_size or tiling.tiles_per_pass(self.device))
+        self.tiles_per_pass = int(tiles_per_pass or tiling.tiles_per_pass(self.device))
         self.progress = progress
         self.memory_budget = memory_budget
         if tune_malloc and self.device.type == "cpu":
@@ -127,7 +127,7 @@ class SwinIRRestorer:
 
     def __repr__(self) -> str:
         # The options as they run (`dtype="auto"` resolved, the device chosen), for notebooks and logs.
-        names = "tile tile_overlap ensemble dtype batch_size alpha padding progress memory_budget".split()
+        names = "tile tile_overlap ensemble dtype tiles_per_pass alpha padding progress memory_budget".split()
         options = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"{type(self).__name__}(<{type(self.model).__name__} x{self.scale}>, device='{self.device}', {options})"
 
@@ -329,7 +329,7 @@ class SwinIRRestorer:
             )
         rows, columns, _ = tiling.tile_grid(h, w, tile, self.tile_overlap)
         with inner_progress(self.progress, len(rows) * len(columns), "tile") as bar:
-            return tiling.tiled_apply(fn, x, self.scale, tile, self.tile_overlap, self.batch_size, bar.update)
+            return tiling.tiled_apply(fn, x, self.scale, tile, self.tile_overlap, self.tiles_per_pass, bar.update)
 
     def _forward(self, model: SwinIRForImageRestoration, x: torch.Tensor) -> torch.Tensor:
         # no_grad, not inference_mode: tensors the model caches (masks, indices) must stay usable for training.
@@ -349,7 +349,7 @@ class SwinIRRestorer:
         fixed = TILE_MEMORY_SAFETY * self.model.fixed_activation_bytes(self.device)
         budget = self.memory_budget - fixed if self.memory_budget else memory_budget(self.device, fixed)
         per_pixel = TILE_MEMORY_SAFETY * self.model.activation_bytes_per_pixel(self.device)
-        pixels = max(budget, 0) / (self.batch_size * n * per_pixel)
+        pixels = max(budget, 0) / (self.tiles_per_pass * n * per_pixel)
         return None if h * w <= pixels else tiling.fewest_tiles(h, w, pixels, self.tile_overlap, window)
 
 

@@ -32,15 +32,15 @@ def check_restore_keywords(options: Mapping[str, Any], engine_given: bool, resto
 
 
 def check_options(
-    tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, batch_size: Any, memory_budget: Any, padding: Any
+    tile: Any, tile_overlap: Any, ensemble: Any, dtype: Any, tiles_per_pass: Any, memory_budget: Any, padding: Any
 ) -> None:
     """Raise a ValueError naming the first of the restorer's options that is not of its kind or range."""
     check_tile(tile)
     check_tile_overlap(tile_overlap)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got {dtype!r}")
-    if not (batch_size is None or (is_int(batch_size) and batch_size >= 1)):
-        raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
+    if not (tiles_per_pass is None or (is_int(tiles_per_pass) and tiles_per_pass >= 1)):
+        raise ValueError(f"tiles_per_pass must be an int ≥ 1, got {tiles_per_pass!r}")
     if not (memory_budget is None or (_is_number(memory_budget) and memory_budget > 0)):
         raise ValueError(f"memory_budget must be None or a positive number of bytes, got {memory_budget!r}")
     if not isinstance(ensemble, (bool, np.bool_)):
