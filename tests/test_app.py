@@ -2010,13 +2010,19 @@ def test_models_load_without_a_bar_in_the_servers_log(capfd):
     assert "Loading weights" not in capfd.readouterr().err
 
 
-def test_the_api_takes_the_tile_and_precision_spellings_of_the_command_line(demo, tmp_path):
-    """The API's tile 0 (`--tile 0`, the engine's `tile=0`: the whole image) and precision "bf16"
-    (train.mixed_precision's spelling, which `--dtype` takes) were refused as not being a tile size / precision."""
-    (_, whole), _, _ = run(demo, EXAMPLE, tile="none", precision="bfloat16")
-    for tile, precision in ((0, "bf16"), ("0", "bf16")):
-        (_, after), _, _ = run(demo, EXAMPLE, tile=tile, precision=precision)
-        assert np.array_equal(np.asarray(after), np.asarray(whole)), (tile, precision)
+def test_the_api_takes_tile_0_for_the_whole_image_as_the_command_line_does(demo):
+    """The API's tile 0 (`--tile 0`, the engine's `tile=0`, the handler's `?tile=0`: the whole image) was refused as
+    not being a tile size; it goes through the component too."""
+    page = demo.build()
+    fn = next(fn for fn in page.fns.values() if fn.api_name == "restore")
+    assert (
+        asyncio.run(page.preprocess_data(fn, [None, SR, 2, AUTO, None, "", 0, 32, False, "auto", "model"], None))[6]
+        == 0
+    )
+    (_, whole), _, _ = run(demo, EXAMPLE, tile="none")
+    for tile in (0, "0"):
+        (_, after), _, _ = run(demo, EXAMPLE, tile=tile)
+        assert np.array_equal(np.asarray(after), np.asarray(whole)), tile
     with pytest.raises(gr.Error) as err:
         run(demo, EXAMPLE, tile="7")
     assert err.value.message.endswith("a whole number of pixels ≥ 8, not '7'.")

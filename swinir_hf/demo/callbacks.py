@@ -24,7 +24,7 @@ from PIL import Image
 from ..checkpoints.loading import DEFAULTS_DIR
 from ..inference.image_io import ImageData
 from ..inference.memory import ImageTooLargeError
-from ..inference.options import dtype_option, tile_option
+from ..inference.options import tile_option
 from ..inference.restoration import EngineOptions
 from ..models.alpha_swinir import alpha_for_model
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, image_to_float
@@ -265,7 +265,7 @@ class RestorationDemo(ControlCallbacks):
 
     def _engine_options(self, tile: str, overlap: int, ensemble: bool, precision: str, alpha: str) -> EngineOptions:
         """The request's engine options; a user error for a value the page's controls do not send (API calls)."""
-        tile_value, precision = parse_tile(tile), dtype_option(precision)  # "bf16" too, as --dtype takes it
+        tile_value = parse_tile(tile)
         self._check_precision(precision)
         if alpha not in ALPHA_MODES:  # a radio lets None in
             raise user_error(f"Unknown alpha {alpha!r}: send one of {', '.join(map(repr, ALPHA_MODES))}.")
