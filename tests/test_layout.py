@@ -120,6 +120,19 @@ def test_the_model_files_names_moved_out_still_import():
         modeling_swinir.lod_model  # noqa: B018
 
 
+def test_the_code_files_names_0_1_0_defined_in_the_model_file_still_import_from_it():
+    """0.1.0 defined `MODEL_AUTO_MAP` and `REMOTE_CODE_FIELDS` in `modeling_swinir` (later it imported them from
+    `loading_swinir`); since `code_files_swinir` holds them, the model file's old path gives them with a warning."""
+    from swinir_hf.models import code_files_swinir
+
+    with pytest.warns(FutureWarning, match=r"^MODEL_AUTO_MAP is now swinir_hf\.models\.code_files_swinir\.MODEL_AUTO"):
+        from swinir_hf.models.modeling_swinir import MODEL_AUTO_MAP
+    assert MODEL_AUTO_MAP is code_files_swinir.MODEL_AUTO_MAP
+    with pytest.warns(FutureWarning, match=r"^REMOTE_CODE_FIELDS is now swinir_hf\.models\.code_files_swinir\."):
+        from swinir_hf.models.modeling_swinir import REMOTE_CODE_FIELDS
+    assert REMOTE_CODE_FIELDS == ("auto_map", "custom_pipelines")
+
+
 def test_names_moved_to_the_code_files_frames_and_alpha_modules_still_import_from_their_old_place():
     """A saved folder's code files left `loading_swinir` (and the model's methods) for `code_files_swinir`, frame
     counting and alpha handling left `image_processing_swinir`: their old paths give the same objects, with a

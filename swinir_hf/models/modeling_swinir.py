@@ -78,6 +78,8 @@ _MOVED = dict.fromkeys(
     ),
     "runtime_swinir",
 )
+# 0.1.0 defined these two here too; they live with the other code-file names now.
+_MOVED |= dict.fromkeys(("MODEL_AUTO_MAP", "REMOTE_CODE_FIELDS"), "code_files_swinir")
 
 if not TYPE_CHECKING:  # (type checkers would take any name here for one of these)
     __getattr__ = moved_names(__name__, _MOVED)
