@@ -174,6 +174,14 @@ def test_a_datasets_16bit_colour_and_float_images_are_restored_as_their_files_ar
     with caplog.at_level(logging.WARNING, logger="swinir_hf"):
         restore_dataset(datasets.Dataset.from_dict(row).cast_column("image", datasets.Image()), restorer)
     assert [m.split(":")[0] for m in caplog.messages] == ["row 0 of the dataset (scans/bright.tif)"]
+    # an animated file's warning comes from the frame counter's own logger: it names the row's file too
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    row = {"image": [{"bytes": (tmp_path / "anim.gif").read_bytes(), "path": "clips/anim.gif"}]}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="swinir_hf"):
+        restore_dataset(datasets.Dataset.from_dict(row).cast_column("image", datasets.Image()), restorer)
+    assert caplog.messages == ["clips/anim.gif has 2 frames: only frame 1 is restored"]
 
 
 def test_ext_auto_keeps_each_format(tmp_path, model_dir):

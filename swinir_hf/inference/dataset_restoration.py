@@ -340,23 +340,27 @@ def _read_bytes(data: bytes, suffix: str, where: str) -> Image.Image | np.ndarra
     warnings name `where`, not that file."""
     import tempfile
 
+    from ..models import frames_swinir
     from . import image_io
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"image{suffix}"
         path.write_bytes(data)
 
-        def renamed(record: Any) -> bool:  # on the reader's own logger, where its records are made
+        def renamed(record: Any) -> bool:  # on the loggers the reader's records are made on (filters don't propagate)
             record.msg, record.args = record.getMessage().replace(str(path), where), None
             return True
 
-        image_io.logger.addFilter(renamed)
+        readers = (image_io.logger, frames_swinir.logger)  # frames_swinir: an animated file's warning
+        for logger in readers:
+            logger.addFilter(renamed)
         try:
             return read_restorable(path).pixels
         except ValueError as err:
             raise ValueError(str(err).replace(str(path), where)) from None
         finally:
-            image_io.logger.removeFilter(renamed)
+            for logger in readers:
+                logger.removeFilter(renamed)
 
 
 def _rows_restored(parts: Iterable[tuple[tuple[int, int, str], Path | None]]) -> int:
