@@ -1783,6 +1783,11 @@ def test_an_image_files_bytes_in_memory_are_pointed_to_pil(model):
 def test_restore_says_when_an_option_is_given_twice(model):
     with pytest.raises(TypeError, match=r"^tile is given twice: in engine and as an argument; set it in one place$"):
         restore(model, _rgb(), EngineOptions(tile=None), tile=8)
+    # tiles_per_pass's earlier name too: it ran with the engine's tiles_per_pass (its default) replaced, or said
+    # "give tiles_per_pass alone" where the engine set it, an argument the call never gave.
+    for engine in (EngineOptions(), EngineOptions(tiles_per_pass=2)):
+        with pytest.raises(TypeError, match=r"^batch_size is given twice: in engine and as an argument; set it in"):
+            restore(model, _rgb(), engine, batch_size=4)
 
 
 def test_restore_says_what_real_esrgans_arguments_are_here(model):

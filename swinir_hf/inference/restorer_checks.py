@@ -8,7 +8,6 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,8 @@ def check_restore_keywords(options: Mapping[str, Any], engine_given: bool, resto
     not take (saying what Real-ESRGAN's are here), or that are given both one by one and in an engine."""
     if unknown := [name for name in options if name not in inspect.signature(restorer).parameters]:
         raise TypeError(unexpected_keywords("restore()", unknown))
-    if engine_given and (twice := [f.name for f in fields(EngineOptions) if f.name in options]):
+    # The signature's names: its fields and `batch_size`, tiles_per_pass's earlier name (an InitVar, no field).
+    if engine_given and (twice := [name for name in inspect.signature(EngineOptions).parameters if name in options]):
         raise TypeError(f"{', '.join(twice)} is given twice: in engine and as an argument; set it in one place")
 
 
