@@ -2316,3 +2316,16 @@ def test_the_engines_batch_of_tiles_is_tiles_per_pass_and_batch_size_still_works
         assert SwinIRRestorer(model, batch_size=2).tiles_per_pass == 2
     with pytest.raises(TypeError, match="^give tiles_per_pass alone: batch_size is its earlier name$"):
         SwinIRRestorer(model, tiles_per_pass=2, batch_size=2)
+
+
+def test_batch_sizes_warning_names_the_line_that_gave_it(model):
+    """`SwinIRRestorer(model, batch_size=2)`'s FutureWarning named the caller's caller (at a script's top level,
+    "sys:1"): its stacklevel counted the frames of `restore()` and of `EngineOptions`' __init__, which it has not."""
+    for make in (
+        lambda: SwinIRRestorer(model, batch_size=2),
+        lambda: restore(model, _rgb(), batch_size=2),
+        lambda: EngineOptions(batch_size=2),
+    ):
+        with pytest.warns(FutureWarning, match="^batch_size .* is now tiles_per_pass") as said:
+            make()
+        assert [(w.filename, w.lineno) for w in said] == [(__file__, make.__code__.co_firstlineno)]

@@ -5,6 +5,7 @@ the alpha modes (`ALPHA_MODES`) and the paddings (`PADDINGS`), which command lin
 from __future__ import annotations
 
 import numbers
+import sys
 import warnings
 from dataclasses import InitVar, dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
@@ -73,10 +74,23 @@ def as_option_values(tile: Any, dtype: Any, tiles_per_pass: Any = None, batch_si
             "batch_size (tiles per forward pass) is now tiles_per_pass: a batch size counts images elsewhere "
             "(--batch-size, restore_dataset, the pipeline); batch_size will be removed",
             FutureWarning,
-            stacklevel=4,
+            stacklevel=_callers_level(),
         )
         tiles_per_pass = batch_size
     return tile, dtype_option(dtype), tiles_per_pass
+
+
+def _callers_level() -> int:
+    """The `stacklevel` for a warning of its caller's that names the user's line: the first frame outside the
+    engine's modules and `EngineOptions`' made __init__ (`SwinIRRestorer(...)`, `restore()` → `SwinIRRestorer`,
+    `EngineOptions(...)` each run through a different number of them)."""
+    level, frame = 1, sys._getframe(1)
+    made_init = EngineOptions.__init__.__code__
+    while frame is not None and (
+        frame.f_globals.get("__name__", "").startswith(__package__) or frame.f_code is made_init
+    ):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def dtype_option(dtype: Any) -> Any:
