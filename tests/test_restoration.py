@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import operator
 import re
@@ -2316,6 +2317,9 @@ def test_the_engines_batch_of_tiles_is_tiles_per_pass_and_batch_size_still_works
         assert SwinIRRestorer(model, batch_size=2).tiles_per_pass == 2
     with pytest.raises(TypeError, match="^give tiles_per_pass alone: batch_size is its earlier name$"):
         SwinIRRestorer(model, tiles_per_pass=2, batch_size=2)
+    with warnings.catch_warnings():  # replaced (benchmarks, the demo's ZeroGPU): none, nor a refusal
+        warnings.simplefilter("error")
+        assert dataclasses.replace(EngineOptions(tiles_per_pass=3), tile=64) == EngineOptions(64, tiles_per_pass=3)
 
 
 def test_batch_sizes_warning_names_the_line_that_gave_it(model):

@@ -43,7 +43,9 @@ class EngineOptions:
     tiles_per_pass: int | None = None
     alpha: AlphaMode = "model"
     padding: Padding = "model"
-    batch_size: InitVar[int | None] = None  # tiles_per_pass's earlier name: taken, with a FutureWarning
+    # tiles_per_pass's earlier name: taken, with a FutureWarning. Read, it is None (the class's default), which
+    # dataclasses.replace passes on: a value or a warning read there would refuse or warn at every replace.
+    batch_size: InitVar[int | None] = None
 
     def __post_init__(self, batch_size: int | None) -> None:
         # Held in the forms the options take, so that captions, reports and checks see the option itself.
