@@ -114,7 +114,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
         raise
     except Exception as err:  # damaged data fails in the decoders with almost any type (IndexError, struct.error...)
         if isinstance(err, ValueError) and str(err).startswith(f"{path}: "):  # ours; the name on one line: shown_name
-            raise ValueError(shown_name(path) + str(err)[len(str(path)) :]) from err.__cause__ or err
+            raise ValueError(shown_name(path) + str(err)[len(str(path)) :]) from err.__cause__  # its cause, as raised
         text = err.args[0].decode(errors="replace") if err.args and isinstance(err.args[0], bytes) else str(err)
         why = text if isinstance(err, ValueError) and text else f"{type(err).__name__}: {text}"
         raise ValueError(f"{shown_name(path)}: not a readable image ({why})") from err
