@@ -703,4 +703,6 @@ def test_the_engine_options_take_the_spellings_of_the_other_doors(capsys):
             assert build_parser().parse_args([*command, "--tile", given]).tile == tile
     with pytest.raises(SystemExit):
         main(["restore", "--help"])
-    assert "bf16 = bfloat16, fp16 = float16, fp32 = float32;" in " ".join(capsys.readouterr().out.split())
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "bf16 = bfloat16, fp16 = float16, fp32 = float32;" in shown
+    assert "or 0 / none for the whole image" in shown  # the help said 0 alone

@@ -41,7 +41,7 @@ def add_engine_arguments(
         type=tile_argument,
         metavar="N|auto",
         default=defaults.tile,
-        help=f"tile size in input pixels, 'auto', or 0 for the whole image in one pass (default: {tile})",
+        help=f"tile size in input pixels, 'auto', or 0 / none for the whole image in one pass (default: {tile})",
     )
     p.add_argument(
         "--tile-overlap",
