@@ -68,7 +68,10 @@ def pytest_configure(config: pytest.Config) -> None:
     folders of one name could import the other's half-written copy), the tests left it and the datasets cache
     growing, and `accelerate launch` read the user's own default_config.yaml. Set here, before test modules import
     huggingface_hub, transformers, datasets or accelerate, which read these once."""
-    home = Path(tempfile.mkdtemp(prefix=f"swinir-tests-{os.getpid()}-"))
+    # beside the controller's, not inside it (a worker inherits its TMPDIR): nested, Chromium's socket path in it
+    # passed the 107 bytes a Unix socket's name may take, and the browser tests could not start it
+    root = os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+    home = Path(tempfile.mkdtemp(prefix=f"swinir-tests-{os.getpid()}-", dir=root))
     config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
     for name in HF_CACHE_VARIABLES:
         os.environ.pop(name, None)
@@ -83,7 +86,6 @@ def _own_temp_folder(temp: Path) -> None:
     pytest_configure removes: `accelerate launch` / torchrun leave a `torchelastic_*` folder in it for every launch
     (their temporary files are removed by nobody), hundreds in /tmp after a few runs of the suite. `tmp_path` stays
     where pytest keeps it (the last 3 runs' under /tmp/pytest-of-USER), for a failed test's files to be read."""
-    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
     temp.mkdir()
     os.environ["TMPDIR"] = str(temp)
     tempfile.tempdir = None  # read TMPDIR anew (`gettempdir` caches the folder it chose)

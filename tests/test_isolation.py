@@ -53,6 +53,9 @@ def test_temporary_files_go_to_this_processs_own_folder_which_pytest_removes(tmp
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert Path(child.stdout.strip()) == home / "tmp"  # a started process: the same
     assert not tmp_path.is_relative_to(home)  # pytest's own, kept after the run for a failed test's files
+    # in the temporary folder the run started with, not in the xdist controller's own (a Unix socket's path there
+    # is short enough: Chromium's SingletonSocket)
+    assert home.parent == Path(os.environ["PYTEST_DEBUG_TEMPROOT"]) and "swinir-tests-" not in str(home.parent)
 
 
 def test_free_ports_are_this_workers_own_and_none_the_kernel_hands_out(free_port):
