@@ -126,12 +126,10 @@ def parse_command_line(
         args = parser.parse_args(argv)
         written = _written_options(argv)
         _check_aliases(args, written)
-        if args.init_from:
-            args.model.init_from = args.init_from
-        if args.output_dir is not None:
-            args.train.output_dir = args.output_dir
-        if args.license is not None:
-            args.train.license = args.license
+        for _, attribute, section, field in _ALIASES:
+            # Given at all, empty too: the field takes it as its own option would (`--init-from ""` was dropped).
+            if (alias := getattr(args, attribute)) is not None:
+                setattr(args[section], field, alias)
         cfg = TrainingConfig.from_namespace(parser, args, written)
         cfg.check_options_given(written)
         return cfg, args
@@ -197,8 +195,13 @@ def _check_aliases(args: Namespace, written: set[str]) -> None:
     one of them would be ignored (a field set by the config file is the short option's to change)."""
     for option, attribute, section, field in _ALIASES:
         alias, value, long = getattr(args, attribute), getattr(args[section], field), f"--{section}.{field}"
-        if alias and alias != value and long in written:
-            raise ValueError(f"{option} {alias} and {long} {value} disagree: give one of them")
+        if alias is not None and alias != value and long in written:
+            raise ValueError(f"{option} {_shown(alias)} and {long} {_shown(value)} disagree: give one of them")
+
+
+def _shown(value: str | None) -> str:
+    """An option's value as a shell would take it back: `''` for an empty one, `null` for None (YAML's)."""
+    return "null" if value is None else shlex.quote(value)
 
 
 def _with_hint(parser: ArgumentParser, message: str) -> str:
