@@ -172,12 +172,20 @@ def test_an_option_before_the_command_and_an_empty_run_folder_are_named(capsys, 
 def test_restore_and_eval_refuse_the_launchers_mixed_precision(capsys):
     """`--mixed_precision bf16` (offered in --help) is accelerate's autocast for training: restore and eval ran in
     float32 and reported float32 figures, as if it had been taken."""
+    # It said "this command runs at --dtype (--dtype bfloat16, float16 on CUDA)": not the spelling given, which
+    # --dtype takes as it is.
+    instead = {
+        "bf16": "give it --dtype bf16 instead",
+        "fp16": "give it --dtype fp16 instead (float16 runs on CUDA only; elsewhere --dtype bf16)",
+        "fp8": "its --dtype takes bf16, fp16 (on CUDA) or fp32",
+    }
     for command in (["restore", "a.png", "-o", "out"], ["eval", "--model", "m", "--dataset", "d"]):
-        assert main([*command, "--num_processes", "1", "--mixed_precision", "bf16"]) == 2
-        assert capsys.readouterr().err.endswith(
-            "error: --mixed_precision bf16 is the launcher's for training: this command runs at --dtype "
-            "(--dtype bfloat16, float16 on CUDA)\n"
-        )
+        for precision, advice in instead.items():
+            assert main([*command, "--num_processes", "1", "--mixed_precision", precision]) == 2
+            assert capsys.readouterr().err.endswith(
+                f"error: --mixed_precision {precision} is the launcher's for training, which this command does not "
+                f"read: {advice}\n"
+            )
 
 
 # The libraries that take seconds to import; reading a config needs numpy (its degradation levels) but none of these.

@@ -1516,7 +1516,9 @@ def test_a_run_resumed_in_fp16_starts_its_gradient_scaler_afresh(tiny_run, train
     assert (out / "checkpoints/step-00000003/scaler.pt").is_file()
 
 
-def test_fp16_without_a_gpu_is_refused_not_trained_in_float32(tiny_run, train_cli, images, tmp_path, capsys):
+def test_fp16_without_a_gpu_is_refused_not_trained_in_float32(
+    tiny_run, train_cli, images, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "run"
     assert train_cli(tiny_run(images, out, train={"mixed_precision": "fp16"})) == 1
     assert capsys.readouterr().err == (
@@ -1524,6 +1526,17 @@ def test_fp16_without_a_gpu_is_refused_not_trained_in_float32(tiny_run, train_cl
         "name): use bf16 or no\n"
     )
     assert not out.exists()
+    # The launcher's (`accelerate launch --mixed_precision fp16`) for a config that leaves it null: the message
+    # named train.mixed_precision, which the command line and the config never set.
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
+    assert train_cli(tiny_run(images, out)) == 1
+    assert capsys.readouterr().err == (
+        "error: accelerate launch's --mixed_precision fp16 (or accelerate config's) does not run on this cpu "
+        "(accelerate would train in float32 under its name): launch with --mixed_precision bf16 or no, or set "
+        "train.mixed_precision\n"
+    )
+    assert not out.exists()
+    monkeypatch.delenv("ACCELERATE_MIXED_PRECISION")
     assert train_cli(tiny_run(images, out, train={"max_steps": 1})) == 0  # the next run in this process is fine
 
 

@@ -31,7 +31,7 @@ def build_accelerator(t: TrainArgs, out: Path) -> Any:
             project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
         )
     try:
-        _check_precision(accelerator)
+        _check_precision(accelerator, t.mixed_precision)
         _check_tracker(accelerator, t.report_to)
     except ValueError:
         end_accelerator(accelerator, failed=True)
@@ -55,13 +55,19 @@ def end_accelerator(accelerator: Any, failed: bool) -> None:
             AcceleratorState._reset_state(reset_partial_state=True)
 
 
-def _check_precision(accelerator: Any) -> None:
+def _check_precision(accelerator: Any, configured: str | None) -> None:
     """Raise `ValueError` for a mixed precision accelerate cannot autocast to on this device (fp16 on a CPU): it
-    would train in float32 and report the precision asked for."""
-    if accelerator.mixed_precision != "no" and not accelerator.native_amp:
+    would train in float32 and report the precision asked for. `configured`: `train.mixed_precision`; None, the
+    launcher's (`--mixed_precision`, `accelerate config`), which the message names as the one to change."""
+    precision = accelerator.mixed_precision
+    if precision != "no" and not accelerator.native_amp:
+        named, fix = f"train.mixed_precision {precision}", "use bf16 or no"
+        if configured is None:
+            named = f"accelerate launch's --mixed_precision {precision} (or accelerate config's)"
+            fix = "launch with --mixed_precision bf16 or no, or set train.mixed_precision"
         raise ValueError(
-            f"train.mixed_precision {accelerator.mixed_precision} does not run on this {accelerator.device.type} "
-            "(accelerate would train in float32 under its name): use bf16 or no"
+            f"{named} does not run on this {accelerator.device.type} (accelerate would train in float32 under its "
+            f"name): {fix}"
         )
 
 
