@@ -1329,6 +1329,9 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path, free
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+        # The tile sizes as a client reads them (test_restore_api_says_tile_0_or_any_size_of_8_or_more_runs).
+        tile = "tile: Literal['auto', 'none', '128', '256', '512'] | Literal[0] | int (not required, defaults to: "
+        assert tile in client.view_api(print_info=False, return_format="str")
         task, scale, model = SR, 2, f"{model_dir.name} · local"
         options = (None, "", "auto", 32, False, "auto", "model")
         slider, png, info = client.predict(handle_file(str(EXAMPLE)), task, scale, model, *options, api_name="/restore")
@@ -1716,18 +1719,31 @@ def test_restore_api_lists_every_tasks_models(demo):
     assert {e.task for e in demo.menu.entries} == {REAL_SR, SR, DENOISE, JPEG}
 
 
-def test_restore_api_says_any_tile_size_of_8_or_more_runs(demo):
+def test_restore_api_says_tile_0_or_any_size_of_8_or_more_runs(demo):
     page = demo.build()
     restore = page.get_api_info()["named_endpoints"]["/restore"]
     tile = next(p for p in restore["parameters"] if p["parameter_name"] == "tile")
-    # It listed the page's five choices ("Literal['auto', 'none', '128', '256', '512']"), although any size ≥ 8 runs.
-    assert tile["python_type"]["type"] == "Literal['auto', 'none', '128', '256', '512'] | int"
-    assert {"type": "integer", "minimum": 8} in tile["type"]["anyOf"]
-    # A number as the schema offers it goes through the component to a run in tiles of that size.
+    # It listed the page's five choices ("Literal['auto', 'none', '128', '256', '512']"), although any size ≥ 8 runs;
+    # then its numbers had a minimum of 8, although 0 runs the whole image (as 'none' and `--tile 0`).
+    assert tile["type"]["anyOf"][1:] == [{"type": "integer", "const": 0}, {"type": "integer", "minimum": 8}]
+    # What gradio_client's view_api() and the API page show: the type, and beside it what the numbers are.
+    assert tile["python_type"] == {
+        "type": "Literal['auto', 'none', '128', '256', '512'] | Literal[0] | int",
+        "description": "a choice, or a whole number of pixels: 0 for the whole image, else 8 or more",
+    }
+    (control,) = [b for b in page.blocks.values() if getattr(b, "label", None) == tile["label"]]
+    assert control.info == "Or type a size: any whole number of pixels ≥ 8, or 0 for the whole image (as Whole image)"
+    # Each number the schema offers goes through the component to the run it names: tiles of 16, the whole image.
     fn = next(fn for fn in page.fns.values() if fn.api_name == "restore")
     sent = [None, SR, 2, AUTO, None, "", 16, 32, False, "auto", "model"]
-    assert asyncio.run(page.preprocess_data(fn, sent, None))[6] == 16
-    assert run(demo, EXAMPLE, tile=16)[2].startswith("**Input**")
+    for size, engine_tile in ((16, 16), (0, None)):
+        sent[6] = size
+        taken = asyncio.run(page.preprocess_data(fn, sent, None))[6]
+        assert taken == size and demo._engine_options(taken, 32, False, "auto", "model").tile == engine_tile
+    assert run(demo, EXAMPLE, tile=0)[2].startswith("**Input**")
+    # What the schema leaves out is refused.
+    with pytest.raises(gr.Error, match=r"pixels ≥ 8, not 7\."):
+        run(demo, EXAMPLE, tile=7)
 
 
 def test_help_names_the_environment_variables_and_what_each_option_takes(capsys, monkeypatch):

@@ -26,6 +26,8 @@ TASK_INFO = (
     "Clean image: sharp and noise-free (a render, a screenshot, a clean scan); enlarged. "
     "Noisy / JPEG: kept at its size, its grain or JPEG blocks removed."
 )
+# The tile sizes besides the choices that /restore runs (`callbacks.parse_tile`): typed in the page, sent by a client.
+TILE_INFO = f"Or type a size: any whole number of pixels ≥ {MIN_TILE}, or 0 for the whole image (as Whole image)"
 OVERLAP_INFO = "Shared by neighbouring tiles and blended; 0 turns the blending off, so seams may show"
 # The engine's `alpha` option: how an upscaling model enlarges an alpha channel.
 ALPHA_CHOICES = [("By the model (sharper)", "model"), ("Bicubic (faster)", "bicubic")]
@@ -78,11 +80,15 @@ class Page(gr.Blocks):
 
 
 def any_tile_size(tile: gr.Dropdown) -> gr.Dropdown:
-    """The tile size control, whose API schema takes its choices or any whole number of pixels ≥ `MIN_TILE`: a
-    dropdown's lists only its choices, so `view_api()` offered five tile values although `/restore` runs any such
-    size. (Set on the instance: a `gr.Dropdown` subclass makes gradio write a `.pyi` file beside this module.)"""
+    """The tile size control, whose API schema takes its choices, 0 (the whole image, as 'none' and `--tile 0`) or
+    any whole number of pixels ≥ `MIN_TILE`: a dropdown's lists only its choices, so `view_api()` offered five tile
+    values although `/restore` runs any such size; then its minimum of 8 left out the 0 it runs. (Set on the
+    instance: a `gr.Dropdown` subclass makes gradio write a `.pyi` file beside this module.)"""
     listed = tile.api_info()
-    tile.api_info_as_input = lambda: {"anyOf": [listed, {"type": "integer", "minimum": MIN_TILE}]}
+    sizes = [listed, {"type": "integer", "const": 0}, {"type": "integer", "minimum": MIN_TILE}]
+    # gradio_client's view_api() shows `additional_description` beside the type, which cannot say "≥ 8".
+    described = f"a choice, or a whole number of pixels: 0 for the whole image, else {MIN_TILE} or more"
+    tile.api_info_as_input = lambda: {"anyOf": sizes, "additional_description": described}
     return tile
 
 
@@ -161,6 +167,7 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
                 value="auto",
                 allow_custom_value=True,
                 label="Tile size (input pixels; bounds memory on large images)",
+                info=TILE_INFO,
             )
         )
         # precision=0: whole pixels, as the engine takes them (an API client's 2.5 is refused, not run as 2).
