@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from huggingface_hub import ModelCard, constants
 from PIL import Image
 from safetensors.torch import load_file
@@ -309,7 +310,9 @@ def test_a_cards_license_is_the_authors_for_their_release_else_chosen_or_said_to
     release = find_release("swinir-denoising-color-sigma15")
     model = SwinIRForImageRestoration(tiny_config(task="color_dn", upscale=1, upsampler=None))
     checkpoint = Path(release.file)
-    authors = ModelCard(hub._release_card(model, "me/x", release, checkpoint, 1e-6, {}, release.protocol, None))
+    authors = ModelCard(
+        hub._release_card(model, "me/x", release, checkpoint, 1e-6, {}, release.protocol, (None, None, None))
+    )
     assert authors.data.license == "apache-2.0"
     assert "the license the SwinIR authors publish their code and these weights under" in authors.text
     assert "Training data: DIV2K is released for academic research only" in authors.text  # DIV2K among its data
@@ -1322,7 +1325,80 @@ def test_hub_license_must_be_a_hub_license_id_checked_before_any_work(tmp_path, 
     assert exit.value.code == 2 and not out.exists()
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("swinir-hf hub: error: argument --license: 'cc-by-nc-4' is not a Hub license id (did you ")
-    assert "cc-by-nc-4.0" in err and "use 'other' and add license_name and license_link" in err
+    assert "cc-by-nc-4.0" in err and "use 'other' and give their license_name and license_link" in err
+
+
+def _front_matter(card: Path) -> dict:
+    """The YAML header of a written card, as the Hub reads it."""
+    return yaml.safe_load(card.read_text(encoding="utf-8").split("---\n")[1])
+
+
+def test_the_export_api_checks_its_license_as_the_command_line_does_before_any_work(tiny_config, tmp_path):
+    """`export_model_folder` / `export_checkpoint(license=...)` take the Hub's ids only, with `hub_license`'s message,
+    before reading the source or writing anything (the file given here is no checkpoint at all), and write the id
+    lower-case; `other` wants its terms' name and link (`license_terms`)."""
+    from swinir_hf.checkpoints.hub_licenses import hub_license
+
+    run, out = tmp_path / "tiny", tmp_path / "out"
+    _trained_folder(tiny_config, run)
+    with pytest.raises(ValueError) as expected:
+        hub_license("cc-by-nc-4")
+    not_a_checkpoint = tmp_path / "mine.pth"
+    not_a_checkpoint.write_bytes(b"not read")
+    for export, source in ((hub.export_model_folder, run), (export_checkpoint, not_a_checkpoint)):
+        with pytest.raises(ValueError) as refused:
+            export(source, out, repo_id="me/x", license="cc-by-nc-4")
+        assert str(refused.value) == str(expected.value)
+        with pytest.raises(ValueError, match=r"^license other needs license_name, the id the Hub shows for your"):
+            export(source, out, repo_id="me/x", license="other", license_name="my-terms")
+        with pytest.raises(ValueError, match=r"^license_link names terms of your own, for license other only"):
+            export(source, out, repo_id="me/x", license="mit", license_link="LICENSE")
+    assert not out.exists()
+    folder = hub.export_model_folder(run, out, repo_id="me/x", license="CC-BY-NC-4.0")
+    assert _front_matter(folder.path / "README.md")["license"] == "cc-by-nc-4.0"
+
+
+def test_hub_license_other_writes_the_terms_name_and_link_the_hub_asks_for(tiny_config, tmp_path, capsys):
+    """`--license other --license-name ID --license-link URL` writes `license_name` (an id, lower-case) and
+    `license_link` beside `license: other`, and names them in the License section; a later --license replaces them
+    with its own, no --license keeps them. Either option without `other`, and `other` without both, is a usage
+    error before anything is built."""
+    run, out = tmp_path / "tiny", tmp_path / "out"
+    _trained_folder(tiny_config, run)
+    terms = ["--license", "other", "--license-name", "My-Terms-1.0", "--license-link", "https://example.org/terms"]
+    assert export_cli.main([str(run), "-o", str(out), "--org", "me", *terms]) == 0
+    card = out / "swinir-tiny" / "README.md"
+    header = _front_matter(card)
+    assert (header["license"], header["license_name"], header["license_link"]) == (
+        "other",
+        "my-terms-1.0",
+        "https://example.org/terms",
+    )
+    text = card.read_text(encoding="utf-8")
+    assert "## License\n\n`other`: [my-terms-1.0](https://example.org/terms), the terms the publisher" in text
+    config = SwinIRConfig.from_pretrained(out / "swinir-tiny")
+    kept = ModelCard(hub_card(text, config, model_id="me/again")).data  # a later export without --license
+    assert (kept.license, kept.license_name, kept.license_link) == (
+        "other",
+        "my-terms-1.0",
+        "https://example.org/terms",
+    )
+    relicensed = ModelCard(hub_card(text, config, model_id="me/again", license="mit")).data.to_dict()
+    assert relicensed["license"] == "mit" and not {"license_name", "license_link"} & set(relicensed)
+    capsys.readouterr()
+    refused = {
+        ("--license-name", "x"): "--license-name names terms of your own, for --license other only (no --license is",
+        ("--license", "mit", "--license-link", "LICENSE"): "--license-link names terms of your own, for --license "
+        "other only (--license is mit)",
+        ("--license", "other", "--license-link", "LICENSE"): "--license other needs --license-name, the id the Hub",
+        ("--license", "other", "--license-name", "my terms", "--license-link", "L"): "--license-name 'my terms' is "
+        "not an id",
+    }
+    for options, message in refused.items():
+        assert export_cli.main([str(run), "-o", str(tmp_path / "refused"), "--org", "me", *options]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"swinir-hf hub: error: {message}") and "\n" not in err, err
+    assert not (tmp_path / "refused").exists()
 
 
 def test_a_hand_written_card_gets_the_metadata_the_hub_needs(tiny_config):

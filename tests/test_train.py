@@ -2261,6 +2261,24 @@ def test_train_license_must_be_a_hub_license_id(tiny_run, images, tmp_path):
         TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", train={"license": "my terms"}))
 
 
+def test_train_license_other_names_its_terms_on_the_card(tiny_config, tiny_run, images, tmp_path):
+    """`--license other` takes `--license-name` / `--license-link` (train.license_name / license_link), which the card
+    writes beside it as the Hub asks of `other`; either without `other`, or `other` without both, is refused at
+    parsing, in the config's own names."""
+    terms = ["--license", "other", "--license-name", "My-Terms", "--license-link", "LICENSE"]
+    cfg, _ = parse_command_line(["--config", "tiny_sr_x2", *terms])
+    assert (cfg.train.license, cfg.train.license_name, cfg.train.license_link) == ("other", "my-terms", "LICENSE")
+    model = SwinIRForImageRestoration(tiny_config(task="lightweight_sr"))
+    data = ModelCard(training_card(cfg, model, Progress(step=4), None, None, "me/tiny")).data
+    assert (data.license, data.license_name, data.license_link) == ("other", "my-terms", "LICENSE")
+    with pytest.raises(
+        ValueError, match=r"^train\.license_name names terms of your own, for train\.license other only"
+    ):
+        parse_command_line(["--config", "tiny_sr_x2", "--license-name", "my-terms"])
+    with pytest.raises(ValueError, match=r"^train\.license other needs train\.license_name, the id the Hub shows"):
+        TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", train={"license": "other"}))
+
+
 def test_scores_of_another_metric_before_a_resume_are_marked_on_the_card(tiny_config, tiny_run, images, tmp_path):
     """A run resumed from an earlier swinir-hf's checkpoint (colour ×1 validated on Y, no `metric` recorded) kept its
     scores under the new metric's heading: a 5 dB "drop" at the resume."""

@@ -116,11 +116,16 @@ def card_data(
     tags: Sequence[str] = (),
     license: str = AUTHORS_LICENSE,
     base_model: str | None = None,
+    license_name: str | None = None,
+    license_link: str | None = None,
 ) -> ModelCardData:
-    """The card's metadata: license, `transformers` as library, the image-to-image pipeline tag, SwinIR and task
-    tags plus `tags`, training datasets, `base_model` and the `model-index` of `results` under `model_name`."""
+    """The card's metadata: license (with `other`, its terms' `license_name` and `license_link`), `transformers` as
+    library, the image-to-image pipeline tag, SwinIR and task tags plus `tags`, training datasets, `base_model` and
+    the `model-index` of `results` under `model_name`."""
     return ModelCardData(
         license=license,
+        license_name=license_name,
+        license_link=license_link,
         library_name="transformers",
         pipeline_tag=PIPELINE_TAG,
         tags=[*card_tags(config), *tags],
@@ -145,17 +150,24 @@ def data_terms(training_data: Sequence[str]) -> str | None:
 
 
 def license_section(
-    license: str | None, *, authors: bool = False, training_data: Sequence[str] = ()
+    license: str | None,
+    *,
+    authors: bool = False,
+    training_data: Sequence[str] = (),
+    name: str | None = None,
+    link: str | None = None,
 ) -> tuple[str, str]:
     """(the card's `license` metadata, its "## License" section): the authors' license for their release
-    (`authors`), else `license` as its publisher chose it, else `AUTHORS_LICENSE` with `LICENSE_DEFAULT_NOTE`; then
-    the terms of the training data (`data_terms`)."""
+    (`authors`), else `license` as its publisher chose it (`other`: the terms `name`d, at `link`), else
+    `AUTHORS_LICENSE` with `LICENSE_DEFAULT_NOTE`; then the terms of the training data (`data_terms`)."""
     if authors:
         license = AUTHORS_LICENSE
         text = (
             f"`{AUTHORS_LICENSE}`: the license the SwinIR authors publish their code and these weights under "
             f"([their repository]({AUTHORS_REPO}))."
         )
+    elif license == "other":
+        text = f"`other`: [{name}]({link}), the terms the publisher of these weights chose."
     elif license:
         text = f"`{license}`, as the publisher of these weights chose it."
     else:

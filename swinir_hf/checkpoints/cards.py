@@ -25,6 +25,7 @@ from .card_metadata import (
     license_section,
     metric_label,
 )
+from .hub_licenses import LicenseTerms, license_terms
 from .measured_results import read_results
 
 CITATION = """@inproceedings{liang2021swinir,
@@ -222,6 +223,8 @@ def render_model_card(
     base_model: str | None = None,
     datasets: Sequence[str] | None = None,
     training_patch: int | None = None,
+    license_name: str | None = None,
+    license_link: str | None = None,
 ) -> str:
     """A complete `README.md` for a SwinIR checkpoint folder, built offline (nothing is validated on the Hub).
 
@@ -241,6 +244,8 @@ def render_model_card(
         tags: extra Hub tags.
         license: the Hub license id the weights' publisher chose; None: `apache-2.0`, the card saying it is
             swinir-hf's default (`card_metadata.license_section`, which also states the training data's terms).
+        license_name / license_link: with `license="other"` (and only then), the id and the place (a file in the
+            repo, a URL) of the publisher's own terms, which the Hub asks of `other`.
         authors_license: the weights are the SwinIR authors' release: their license, said to be theirs.
         remote_code: whether the folder ships the model code (`trust_remote_code=True` snippets) or needs the
             package (snippets import `swinir_hf`).
@@ -251,13 +256,18 @@ def render_model_card(
 
     Raises:
         TypeError: a string where a list of names goes (`training_data="DIV2K"`).
+        ValueError: a license the Hub does not know, or terms of one's own not as it asks them
+            (`hub_licenses.license_terms`).
     """
     # A string is a sequence too: its letters would become the card's datasets (D, I, V, 2, K) without a word.
     for name, names in (("training_data", training_data), ("tags", tags), ("datasets", datasets)):
         if isinstance(names, str):
             raise TypeError(f"{name} takes a list of names, not the string {names!r}: pass [{names!r}]")
     paper, measured = read_results(paper_results), read_results(measured_results)
-    license, license_text = license_section(license, authors=authors_license, training_data=training_data)
+    license, license_name, license_link = license_terms(license, license_name, license_link)
+    license, license_text = license_section(
+        license, authors=authors_license, training_data=training_data, name=license_name, link=license_link
+    )
     data = card_data(
         config,
         model_id.rstrip("/").rsplit("/", 1)[-1],
@@ -266,6 +276,8 @@ def render_model_card(
         tags=tags,
         license=license,
         base_model=base_model,
+        license_name=license_name,
+        license_link=license_link,
     )
     sections = [
         f"# {title}",
@@ -292,6 +304,8 @@ def hub_card(
     protocol: str | None = None,
     remote_code: bool = True,
     license: str | None = None,
+    license_name: str | None = None,
+    license_link: str | None = None,
 ) -> str:
     """`card` (a `README.md` of `render_model_card` / `training_card`, say a trained run's) for a Hub folder that
     ships the model code: its "How to use" section becomes the `trust_remote_code=True` one for `model_id` (with
@@ -299,9 +313,11 @@ def hub_card(
     and `model-index` become those figures. The rest (title, recipe,
     validation curve, metadata) is kept as written; a card without such sections gets them before the citation, and
     one without the metadata the Hub shows a transformers model by (library, pipeline tag, SwinIR tags) gets it.
-    `license` (a Hub license id the publisher chose) replaces the card's license and the first paragraph of its
-    License section (the training data's terms stay); a card with no license at all gets the default one, saying so
-    (`card_metadata.license_section`)."""
+    `license` (a Hub license id the publisher chose; `other` with its terms' `license_name` and `license_link`)
+    replaces the card's license (and its terms') and the first paragraph of its License section (the training data's
+    terms stay); a card with no license at all gets the default one, saying so (`card_metadata.license_section`).
+    ValueError: `license_terms`'."""
+    terms = license_terms(license, license_name, license_link)
     parsed = ModelCard(card)
     data = parsed.data
     # A hand-written README (no front matter, or another one) would leave the repo without a pipeline or a library.
@@ -320,7 +336,8 @@ def hub_card(
         data.model_name = model_id.rstrip("/").rsplit("/", 1)[-1]
     if license or not data.license:
         old = parts[titles.index("License")] if "License" in titles else ""
-        data.license, replace["License"] = _relicensed(license, old)
+        data.license, replace["License"] = _relicensed(terms, old)
+        data.license_name, data.license_link = terms[1:]  # another license's terms go with it
     for title, text in replace.items():
         if title in titles:
             parts[titles.index(title)] = text + "\n\n"
@@ -332,9 +349,10 @@ def hub_card(
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + body.rstrip("\n") + "\n"))
 
 
-def _relicensed(license: str | None, section: str) -> tuple[str, str]:
-    """(license, License section) of a card whose License section was `section` ("" for none) under `license`
-    (`license_section`'s None: the default): its first paragraph replaced, the training data's terms kept."""
-    license, text = license_section(license)
+def _relicensed(terms: LicenseTerms, section: str) -> tuple[str, str]:
+    """(license, License section) of a card whose License section was `section` ("" for none) under `terms`
+    (`license_terms`'; a None license: the default): its first paragraph replaced, the training data's terms kept."""
+    license, name, link = terms
+    license, text = license_section(license, name=name, link=link)
     kept = [p.strip() for p in section.split("\n\n")[2:] if p.strip()]
     return license, "\n\n".join([text, *kept])

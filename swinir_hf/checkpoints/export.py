@@ -25,7 +25,6 @@ from ..console import some_names
 from ..interrupts import signals_deferred
 from ..library_bars import transformers_bars_off
 from ..models.configuration_swinir import SwinIRConfig
-from ..models.loading_swinir import WEIGHTS_LAYOUTS, safetensors_files
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..storage.atomic_writes import process_folder, process_tag, remove_dead, replace_folder, write_error
 from ..storage.output_folders import folder_claimed, would_replace
@@ -38,7 +37,8 @@ from .convert import (
     extract_state_dict,
     load_state_dict_file,
 )
-from .folders import in_stored_dtypes, write_model_files
+from .folders import in_stored_dtypes, stored_weights, write_model_files
+from .hub_licenses import LicenseTerms, license_terms
 from .loading import load_folder, model_folder
 from .measured_results import labelled, measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
@@ -103,6 +103,8 @@ def export_checkpoint(
     jpeg: int | None = None,
     atol: float = ATOL,
     license: str | None = None,
+    license_name: str | None = None,
+    license_link: str | None = None,
 ) -> HubFolder:
     """Build and verify the Hub folder `output_dir/<repo name>` of one authors' checkpoint.
 
@@ -112,12 +114,13 @@ def export_checkpoint(
     are scored at the release's noise level / JPEG quality, for other ×1 checkpoints at `noise` / `jpeg`. A
     non-empty target folder is replaced only with `overwrite` or when it is this tool's unedited export of the same
     weights (a `--dry-run` before `--push`, possibly for another organisation). A release's card states the authors'
-    license; another file's, `license` (`render_model_card`'s).
-    Raises `HubExportError` / `CheckpointError`; nothing is left behind on failure.
+    license; another file's, `license` (`render_model_card`'s, with `other` its `license_name` and `license_link`).
+    Raises `HubExportError` / `CheckpointError`, or `ValueError` for a license the Hub would not take
+    (`hub_licenses.license_terms`), before any work; nothing is left behind on failure.
     """
-    checkpoint = Path(checkpoint)
+    checkpoint, terms = Path(checkpoint), license_terms(license, license_name, license_link)
     release = find_release(checkpoint.name)
-    if release is not None and license is not None:  # their weights: the license is theirs to state
+    if release is not None and terms[0] is not None:  # their weights: the license is theirs to state
         raise HubExportError(f"{checkpoint.name} is the authors' release, under their license: drop --license")
     # Where the release keeps them, or at the top level of a copy saved bare (which convert and --model take).
     raw = load_state_dict_file(checkpoint)
@@ -135,28 +138,12 @@ def export_checkpoint(
     def card(max_abs_diff: float, measured: dict) -> str:
         # A release's figures are measured as the paper's; other files' as `swinir-hf eval` at the levels given.
         protocol = release.protocol if release else _protocol(model.config, noise, jpeg) if measured else None
-        return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured, protocol, license)
+        return _release_card(model, repo_id, release, checkpoint, max_abs_diff, measured, protocol, terms)
 
     stored = in_stored_dtypes(model, params)  # a float16 copy's folder stays float16
     build = _Build(checkpoint, stored, model, params, repo_id, card, levels)
     folder, max_abs_diff, measured = build.run(Path(output_dir), overwrite, eval_datasets, atol)
     return HubFolder(folder, repo_id, checkpoint, release, max_abs_diff, measured)
-
-
-def _stored_weights(model_dir: Path) -> dict:
-    """The tensors of a `save_pretrained` folder's safetensors weights, one file or the shards its index names.
-
-    Raises `HubExportError`: the folder has none (another format).
-    """
-    from safetensors.torch import load_file
-
-    files = safetensors_files(model_dir)
-    if files is None:
-        raise HubExportError(
-            f"{model_dir} holds no safetensors weights ({' or '.join(WEIGHTS_LAYOUTS)}): re-save it with "
-            "save_pretrained first"
-        )
-    return {name: tensor for file in files for name, tensor in load_file(file).items()}
 
 
 def export_model_folder(
@@ -171,6 +158,8 @@ def export_model_folder(
     jpeg: int | None = None,
     atol: float = ATOL,
     license: str | None = None,
+    license_name: str | None = None,
+    license_link: str | None = None,
 ) -> HubFolder:
     """Build and verify the Hub folder `output_dir/<repo name>` of a `save_pretrained` folder: a run of
     `swinir_hf.train`, one of its checkpoints (`checkpoints/step-N`), a bundled model. The same files and checks as
@@ -179,17 +168,19 @@ def export_model_folder(
     The card is the folder's own `README.md` (a training card keeps its recipe and validation curve) with the
     `trust_remote_code=True` usage for the repo (`cards.hub_card`); a folder without a card gets a new one.
     `repo_id` defaults to `organization/<folder_repo_name(source)>`; `eval_datasets` are scored at the model's scale,
-    or for a ×1 model at the `noise` σ / `jpeg` quality given; `license` is the card's (`hub_card`'s).
-    Raises `HubExportError` / `CheckpointError` (not a model folder, weights that do not fit the config).
+    or for a ×1 model at the `noise` σ / `jpeg` quality given; `license` (with `other`, `license_name` and
+    `license_link`) is the card's (`hub_card`'s).
+    Raises `HubExportError` / `CheckpointError` (not a model folder, weights that do not fit the config), or
+    `ValueError` for a license the Hub would not take (`hub_licenses.license_terms`), before any work.
     """
-    source = Path(source)
+    source, (license, license_name, license_link) = Path(source), license_terms(license, license_name, license_link)
     model_dir = model_folder(source)
     with transformers_bars_off():  # three loads per export, each with its bar, would bury the command's lines
         model = load_folder(model_dir)
     if repo_id is None:
         repo_id = f"{organization or load_catalog().organization}/{folder_repo_name(source)}"
     check_repo_id(repo_id)
-    params = _stored_weights(model_dir)
+    params = stored_weights(model_dir)
     stored = in_stored_dtypes(model, params)
     readme = model_dir / "README.md"
     own_card = readme.read_text(encoding="utf-8") if readme.is_file() else None
@@ -200,6 +191,7 @@ def export_model_folder(
     def card(max_abs_diff: float, measured: dict) -> str:
         if own_card is not None:
             own = {"measured_results": measured, "protocol": protocol, "license": license}
+            own |= {"license_name": license_name, "license_link": license_link}
             return hub_card(own_card, model.config, model_id=repo_id, **own)
         return render_model_card(
             model.config,
@@ -211,6 +203,8 @@ def export_model_folder(
             protocol=protocol if measured else None,
             num_parameters=model.num_parameters(),
             license=license,
+            license_name=license_name,
+            license_link=license_link,
         )
 
     build = _Build(source, stored, model, params, repo_id, card, levels)
@@ -350,10 +344,10 @@ def _release_card(
     max_abs_diff: float,
     measured: dict,
     protocol: str | None,
-    license: str | None = None,
+    terms: LicenseTerms = (None, None, None),
 ) -> str:
     """The model card of an exported checkpoint: the catalogue's facts, the paper's figures and the authors' license
-    for a release; `protocol`: how the figures were measured; `license`: another file's."""
+    for a release; `protocol`: how the figures were measured; `terms`: another file's license (`license_terms`')."""
     title, description = _describe(release, checkpoint, max_abs_diff)
     return render_model_card(
         model.config,
@@ -367,7 +361,9 @@ def _release_card(
         protocol=protocol,
         num_parameters=model.num_parameters(),
         tags=("gan",) if release and release.gan else (),
-        license=license,
+        license=terms[0],
+        license_name=terms[1],
+        license_link=terms[2],
         authors_license=release is not None,
     )
 

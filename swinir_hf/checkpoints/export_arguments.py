@@ -54,6 +54,19 @@ def add_hub_arguments(p: argparse.ArgumentParser) -> None:
         help="the Hub license id of a model of your own (default: its card's; a card without one, or a new card: "
         "apache-2.0, the card saying it is swinir-hf's default; the authors' releases keep theirs)",
     )
+    p.add_argument(
+        "--license-name",
+        default=None,
+        metavar="ID",
+        help="with --license other: the id the Hub shows for your terms (e.g. my-license-1.0), the card's license_name",
+    )
+    p.add_argument(
+        "--license-link",
+        default=None,
+        metavar="URL",
+        help="with --license other: where to read your terms, a file in the repo (LICENSE) or a URL; the card's "
+        "license_link",
+    )
     levels = p.add_mutually_exclusive_group()
     at = "--eval of a ×1 model other than the authors' releases (scored at their own level):"
     levels.add_argument("--noise", type=float, default=None, help=f"{at} the noise σ (0-255) to score at")

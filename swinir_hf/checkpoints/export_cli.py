@@ -22,6 +22,7 @@ from .export import (
     unclaimed_staging,
 )
 from .export_arguments import DESCRIPTION, add_hub_arguments
+from .hub_licenses import license_terms
 from .loading import CHECKPOINT_SUFFIXES, network_errors, resolve_spec
 from .repo_names import check_push_access, check_repo_id, folder_repo_name, hub_repo_id
 from .run_folder import list_checkpoints
@@ -132,6 +133,10 @@ def _run(args: argparse.Namespace) -> int:
     if (args.private or args.token is not None) and not (args.push or args.dry_run):
         given = "--private" if args.private else "--token"
         return usage_error(args.prog, f"{given} is for the push: give --push (or --dry-run) too")
+    try:  # --license itself is checked as it is read
+        license_terms(args.license, args.license_name, args.license_link, spelled=_LICENSE_OPTIONS)
+    except ValueError as err:
+        return usage_error(args.prog, str(err))
     checkpoints = _sources(Path(args.source))
     if not checkpoints:
         return 1
@@ -198,11 +203,15 @@ def _export_all(checkpoints: list[Path], args: argparse.Namespace) -> int:
 def _export(source: Path, args: argparse.Namespace) -> HubFolder:
     """`export_model_folder` for a model folder, else `export_checkpoint`, as the arguments say."""
     options = {"overwrite": args.overwrite, "eval_datasets": args.eval, "noise": args.noise, "jpeg": args.jpeg}
-    options["license"] = args.license
+    options |= {"license": args.license, "license_name": args.license_name, "license_link": args.license_link}
     repo_id = repo_id_of(source, args.org, args.name)
     if is_model_folder(source):
         return export_model_folder(source, args.output_dir, repo_id=repo_id, **options)
     return export_checkpoint(source, args.output_dir, repo_id=repo_id, **options)
+
+
+# How `license_terms` says this command's options.
+_LICENSE_OPTIONS = ("--license", "--license-name", "--license-link")
 
 
 def _level_problem(source: Path, args: argparse.Namespace) -> str | None:

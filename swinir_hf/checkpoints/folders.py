@@ -1,5 +1,6 @@
 """Model folders: the one way this package writes a `save_pretrained` folder (weights, config, image processor,
-model card). (Pushing one: `export.push_folder`, after `repo_names.check_push_access`.)"""
+model card), and reads its weights back as stored (`stored_weights`). (Pushing one: `export.push_folder`, after
+`repo_names.check_push_access`.)"""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import torch
 
 from ..library_bars import transformers_bars_off
 from ..models.image_processing_swinir import SwinIRImageProcessor
+from ..models.loading_swinir import WEIGHTS_LAYOUTS, safetensors_files
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..storage.atomic_writes import files_matching, written_aside
-from .remote_code import HANDLER_FILE, REMOTE_MODULES, REQUIREMENTS_FILE, written_by_package
+from .remote_code import HANDLER_FILE, REMOTE_MODULES, REQUIREMENTS_FILE, HubExportError, written_by_package
 
 # The files of a model folder without remote code (what the trainer saves).
 MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
@@ -113,3 +115,19 @@ def in_stored_dtypes(model: SwinIRForImageRestoration, stored: Mapping[str, torc
         if name in stored and tensor.is_floating_point():
             tensor.data = tensor.data.to(stored[name].dtype)
     return copied
+
+
+def stored_weights(model_dir: Path) -> dict:
+    """The tensors of a `save_pretrained` folder's safetensors weights, one file or the shards its index names.
+
+    Raises `HubExportError`: the folder has none (another format).
+    """
+    from safetensors.torch import load_file
+
+    files = safetensors_files(model_dir)
+    if files is None:
+        raise HubExportError(
+            f"{model_dir} holds no safetensors weights ({' or '.join(WEIGHTS_LAYOUTS)}): re-save it with "
+            "save_pretrained first"
+        )
+    return {name: tensor for file in files for name, tensor in load_file(file).items()}

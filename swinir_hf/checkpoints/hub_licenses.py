@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 
 # The license ids the Hub knows (https://huggingface.co/docs/hub/repositories-licenses; huggingface_hub ships no
 # list): it rejects a card with another, or shows it as no license. `other` is for terms of one's own, which the Hub
@@ -30,5 +31,45 @@ def hub_license(license: str) -> str:
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""
     raise ValueError(
         f"{license!r} is not a Hub license id{hint}: see https://huggingface.co/docs/hub/repositories-licenses; for "
-        "terms of your own use 'other' and add license_name and license_link to the card's YAML header"
+        "terms of your own use 'other' and give their license_name and license_link"
     )
+
+
+# The Hub's model card spec asks `other` to name its terms by an id "like my-license-1.0" (`license_name`), with
+# `license_link` a file in the repo ("LICENSE", "LICENSE.md") or a URL; huggingface_hub's `ModelCardData` takes the
+# two together, and only for a license not among the Hub's ids.
+_LICENSE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+LicenseTerms = tuple[str | None, str | None, str | None]
+
+
+def license_terms(
+    license: str | None,
+    name: str | None = None,
+    link: str | None = None,
+    *,
+    spelled: tuple[str, str, str] = ("license", "license_name", "license_link"),
+) -> LicenseTerms:
+    """(license, license_name, license_link) as a card's YAML header writes them: `license` a Hub id (`hub_license`),
+    the name (an id, lower-case) and link of terms of one's own with `other` only, and `other` only with both.
+    `spelled`: how the caller's options are written, for the messages. `ValueError` for any other."""
+    option, name_option, link_option = spelled
+    if license is not None:
+        license = hub_license(license)
+    if (name is not None or link is not None) and license != "other":
+        given = name_option if name is not None else link_option
+        said = f"{option} is {license}" if license else f"no {option} is given"
+        raise ValueError(f"{given} names terms of your own, for {option} other only ({said})")
+    if license == "other" and not (name and link):
+        raise ValueError(
+            f"{option} other needs {name_option}, the id the Hub shows for your terms (e.g. my-license-1.0), and "
+            f"{link_option}, where to read them (LICENSE, a file in the repo, or a URL)"
+        )
+    if name is not None:
+        name = name.lower()  # an id, as the Hub's license ids
+        if not _LICENSE_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name_option} {name!r} is not an id: letters, digits, '.', '-' and '_', as my-license-1.0"
+            )
+    if link is not None and any(c.isspace() for c in link):
+        raise ValueError(f"{link_option} {link!r} is not a file name or URL (percent-encode spaces: %20)")
+    return license, name, link

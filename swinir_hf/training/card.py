@@ -28,11 +28,12 @@ def training_card(
     **results: Any,
 ) -> str:
     """README.md for a model trained with `swinir_hf.train` (`render_model_card`) with the training data, recipe,
-    steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`, `license`: default
-    `train.license`) go to the card. Weights initialised from a Hub model name it as `base_model`."""
+    steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`, `license`,
+    `license_name`, `license_link`: default `train.license` / `license_name` / `license_link`) go to the card.
+    Weights initialised from a Hub model name it as `base_model`."""
     from ..image_datasets import is_hub_dataset_id
 
-    c, d = model.config, cfg.data
+    c, d, t = model.config, cfg.data, cfg.train
     description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(
         _training_recipe(cfg, model, progress, init)
     )
@@ -53,7 +54,7 @@ def training_card(
         remote_code=False,  # the trainer saves weights, config and processor only
         base_model=_hub_base_model(init),
         training_patch=d.patch_size,
-        **{"license": cfg.train.license, **results},
+        **{"license": cfg.train.license, "license_name": t.license_name, "license_link": t.license_link, **results},
     )
 
 

@@ -97,6 +97,8 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
     parser.add_argument("-o", "--output-dir", help="same as train.output_dir")  # -o: as `restore` and `hub` spell it
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload the final model to this Hub repo")
     parser.add_argument("--license", metavar="ID", help="the model card's Hub license id (same as train.license)")
+    parser.add_argument("--license-name", metavar="ID", help="with --license other (same as train.license_name)")
+    parser.add_argument("--license-link", metavar="URL", help="with --license other (same as train.license_link)")
     parser.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     add_progress_arguments(parser, "no progress bars: a line per log window and validation (without a terminal too)")
@@ -142,6 +144,8 @@ _ALIASES = (
     ("--init-from", "init_from", "model", "init_from"),
     ("--output-dir", "output_dir", "train", "output_dir"),
     ("--license", "license", "train", "license"),
+    ("--license-name", "license_name", "train", "license_name"),
+    ("--license-link", "license_link", "train", "license_link"),
 )
 
 

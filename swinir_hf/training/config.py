@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
-from ..checkpoints.hub_licenses import hub_license
+from ..checkpoints.hub_licenses import hub_license, license_terms
 from ..models.constants_swinir import LOSSES
 from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs
 from .unread import unread_settings
@@ -141,11 +141,16 @@ class TrainingConfig:
 
     def _check_license(self) -> None:
         # Before any work: the Hub refuses (or shows no license for) a card with an unknown id.
-        if self.train.license is not None:
+        t = self.train
+        if t.license is not None:
             try:
-                self.train.license = hub_license(self.train.license)
+                t.license = hub_license(t.license)
             except ValueError as err:
                 raise ValueError(f"train.license: {err}") from None
+        names = ("train.license", "train.license_name", "train.license_link")
+        t.license, t.license_name, t.license_link = license_terms(
+            t.license, t.license_name, t.license_link, spelled=names
+        )
 
     def _check_no_test_set(self) -> None:
         """Training folders named as a benchmark test set (the paper's, by the catalogue's results, and RealSRSet), as

@@ -87,6 +87,8 @@ RESUMABLE = frozenset(
         "train.report_to",
         "train.project_name",
         "train.license",
+        "train.license_name",
+        "train.license_link",
         "gan.discriminator_lr",
         "gan.allow_random_vgg",
     }

@@ -162,6 +162,10 @@ class TrainArgs:
     license: str | None = None
     """Hub license id of the trained weights, for their model card (which a push publishes); null: apache-2.0 (the
     SwinIR code's), the card saying it is swinir-hf's default, not one you chose"""
+    license_name: str | None = None
+    """with license other: the id the Hub shows for your terms (e.g. my-license-1.0), the card's license_name"""
+    license_link: str | None = None
+    """with license other: where to read your terms (LICENSE, a file in the repo, or a URL), the card's license_link"""
 
 
 @dataclass
