@@ -21,6 +21,11 @@ refused, bundled over another or not, unless `--allow-worse`.
 
 re-measures a bundled model's figures as it ships and rewrites them (results.json, the card), where a change to the
 evaluation code has moved them; tests/test_defaults.py checks that Set5's recorded figure is what it measures.
+
+    python hub/bundle_default.py all --cards-only
+
+rewrites the cards (one bundled NAME's, or all) from the figures in their results.json, measuring nothing: for a
+change to the card code (`hub_card`: usage, Results, model-index, metadata). Weights and results.json stay as they are.
 """
 
 from __future__ import annotations
@@ -36,11 +41,10 @@ from pathlib import Path
 
 import torch
 import yaml
+from bundled_cards import card_with, comparison_table, rewrite_card, stored_card, suite  # beside this script
 
-from swinir_hf.checkpoints.cards import hub_card
-from swinir_hf.checkpoints.catalog import load_catalog
 from swinir_hf.checkpoints.folders import write_model_files
-from swinir_hf.checkpoints.measured_results import paper_figures, scored_on
+from swinir_hf.checkpoints.measured_results import paper_figures
 from swinir_hf.evaluation.benchmark import evaluate
 from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR
 from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
@@ -57,80 +61,9 @@ NAME_TASKS = {
     "denoise-color": ({"color_dn"}, 1),
     "jpeg-color": ({"color_jpeg_car"}, 1),
 }
-SIGMAS = (15, 25, 50)
-JPEG_QUALITIES = (10, 20, 30, 40)
 FP16_TOLERANCE_DB = 0.01
 # The bundled models' license, as this project publishes them (their cards add their training data's terms).
 BUNDLED_LICENSE = "apache-2.0"
-
-
-@dataclass(frozen=True)
-class Suite:
-    """How one kind of bundled model is scored.
-
-    `benches`: (label, test-set folder, `evaluate()` options) as in the paper's tables; `upscale`: the model's, which
-    sets the channel its figures are on (`scored_on`: Y for super-resolution, else RGB); `baseline`: the trivial
-    restoration's name; `protocol`: one sentence for the card;
-    `paper`: label → the paper's figures for the closest released setting (empty where it reports none) and
-    `paper_model` names that setting.
-    """
-
-    benches: list[tuple[str, str, dict]]
-    upscale: int
-    baseline: str
-    protocol: str
-    paper: dict[str, dict[str, float]]
-    paper_model: str = ""
-
-    @property
-    def suffix(self) -> str:
-        """Suffix of the reported metric keys in `evaluate()`'s means: "_y" for the Y channel, "" for RGB."""
-        return scored_on(self.upscale)
-
-
-def suite(model: SwinIRForImageRestoration) -> Suite:
-    """The benchmarks and references for the model's task."""
-    c, catalog = model.config, load_catalog()
-    if c.task == "real_sr":
-        return Suite(
-            [(f"{s} real ×{c.upscale}", s, {"real": True}) for s in ("Set5", "Set14")],
-            upscale=c.upscale,
-            baseline="bicubic",
-            protocol=f"PSNR / SSIM on the Y channel, border {c.upscale}, of inputs made by the BSRGAN-style "
-            "degradation, seeded per image (`swinir-hf eval --real`): a reproducible proxy, real photos have no "
-            "ground truth",
-            paper={},
-        )
-    if c.upscale > 1:
-        release = next(r for r in catalog.releases if r.task == "lightweight_sr" and r.scale == c.upscale)
-        return Suite(
-            [(s, s, {"scale": c.upscale}) for s in ("Set5", "Set14")],
-            upscale=c.upscale,
-            baseline="bicubic",
-            protocol=catalog.protocols["lightweight_sr"],
-            paper=dict(release.results),
-            paper_model="SwinIR-S",
-        )
-    if c.task == "color_jpeg_car":
-        return Suite(
-            [(f"{s} q{q}", s, {"jpeg": q}) for s in ("LIVE1", "classic5") for q in JPEG_QUALITIES],
-            upscale=c.upscale,
-            baseline="JPEG input",
-            protocol=catalog.protocols["color_jpeg_car"],
-            paper={},
-        )
-    paper = {}
-    for release in catalog.releases:
-        if release.task == "color_dn":
-            paper |= {f"{bench} σ{release.noise_level}": dict(v) for bench, v in release.results.items()}
-    return Suite(
-        [(f"{s} σ{n}", s, {"noise": n}) for s in ("CBSD68", "Kodak24", "McMaster") for n in SIGMAS],
-        upscale=c.upscale,
-        baseline="noisy input",
-        protocol=catalog.protocols["color_dn"],
-        paper=paper,
-        paper_model="SwinIR-M, one model per σ",
-    )
 
 
 def score(model: SwinIRForImageRestoration, testsets: Path, benches: list) -> dict[str, dict[str, dict]]:
@@ -157,32 +90,6 @@ def stored_weights(
     stored = half if drift <= FP16_TOLERANCE_DB else model
     print(f"float16 storage changes PSNR by {drift:.4f} dB on {first[0][0]} → stored as {stored.dtype}")
     return stored, drift
-
-
-def comparison_table(s: Suite, results: dict) -> str:
-    """PSNR of the baseline, this model and (where the paper reports one) the paper's model, per benchmark. The
-    paper's figures are for its full-size, fully trained models: a comparison in the text, not model-index entries
-    (which would claim them for these weights)."""
-    channel = "Y channel" if s.suffix else "RGB"
-    intro = f"PSNR (dB, {channel}) next to the trivial baseline" + (" and the paper" if s.paper else "")
-    head = f"| benchmark | {s.baseline} | this model |" + (
-        f" paper ({s.paper_model}, full training) |" if s.paper else ""
-    )
-    rule = "|---|--:|--:|" + ("--:|" if s.paper else "")
-    return f"{intro}:\n\n{head}\n{rule}\n{figure_rows(s, results)}"
-
-
-def figure_rows(s: Suite, results: dict) -> str:
-    """`comparison_table`'s figure rows, one per benchmark (no heading: `--rescore` matches cards of any age by
-    these, their headings having changed)."""
-    y, rows = s.suffix, []
-    for label, v in results.items():
-        row = f"| {label} | {v['baseline'][f'psnr{y}']:.2f} | {v['model'][f'psnr{y}']:.2f} |"
-        if s.paper:
-            ref = s.paper.get(label, {}).get("psnr")
-            row += f" {ref:.2f} |" if ref else " – |"
-        rows.append(row)
-    return "\n".join(rows)
 
 
 def training_record(cfg: TrainingConfig, progress: Progress, compute: str) -> dict:
@@ -271,28 +178,14 @@ def rescore(target: Path, testsets: Path) -> None:
     its results.json holds, and rewrite those figures there and in its card (comparison table, Results section,
     model-index). Weights, recipe and training record stay: for figures that a later change to the evaluation code
     (a degradation's, say) has moved."""
-    old = json.loads((target / "results.json").read_text())
     model = SwinIRForImageRestoration.from_pretrained(target).eval()
-    s = suite(model)
-    benches = [b for b in s.benches if b[0] in old]
-    card = (target / "README.md").read_text()
-    table = figure_rows(s, {label: old[label] for label, _, _ in benches})
-    if table not in card:
-        raise SystemExit(f"error: {target / 'README.md'} has no comparison table of results.json's figures to update")
-    results = score(model, testsets, benches)
+    s, old, card, table = stored_card(target, model.config)
+    results = score(model, testsets, [b for b in s.benches if b[0] in old])
     dtype = old["stored_dtype"]
-    measured = {k: paper_figures(v["model"], model.config.upscale) for k, v in results.items()}
     protocol = (
         f"{s.protocol}; measured with `swinir_hf.evaluation.benchmark` from the shipped {dtype} weights, in float32"
     )
-    card = hub_card(
-        card.replace(table, figure_rows(s, results)),
-        model.config,
-        model_id=target.name,  # the usage snippets load it from the package
-        measured_results=measured,
-        protocol=protocol,
-        remote_code=False,
-    )
+    card = card_with(s, model.config, (card, table), results, protocol, target.name)
     stored = model.half() if dtype == str(torch.float16) else model  # float16 → float32 → float16 is exact
     write_folder(target, stored, card, {k: v for k, v in old.items() if k != "stored_dtype"} | results)
 
@@ -302,9 +195,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "run", type=Path, nargs="?", help="a finished swinir_hf.train output folder, or RUN/checkpoints/step-N"
     )
-    parser.add_argument("name", choices=sorted(DEFAULT_MODELS), help="bundled model name")
+    parser.add_argument("name", choices=[*sorted(DEFAULT_MODELS), "all"], help="bundled model name (all: --cards-only)")
     parser.add_argument(
         "--rescore", action="store_true", help="re-measure the bundled NAME's figures as it ships (no RUN)"
+    )
+    parser.add_argument(
+        "--cards-only", action="store_true", help="rewrite NAME's card (or all cards) from results.json (no RUN)"
     )
     parser.add_argument("--shared", type=Path, default=Path("../shared"), help="folder holding testsets/")
     parser.add_argument("--compute", default="", help="a sentence on the compute used, for the model card")
@@ -325,6 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     target = args.defaults_dir / args.name
+    if args.cards_only:
+        names = [n for n in sorted(DEFAULT_MODELS) if (args.defaults_dir / n).is_dir()] if args.name == "all" else []
+        if args.run is not None or args.rescore or not (names or target.is_dir()):
+            parser.error(
+                f"--cards-only rewrites bundled models' cards: pass a name (a folder in {args.defaults_dir}) or all"
+            )
+        for name in names or [args.name]:
+            changed = rewrite_card(args.defaults_dir / name)
+            print(f"{'rewrote' if changed else 'unchanged:'} {args.defaults_dir / name / 'README.md'}")
+        return 0
+    if args.name == "all":
+        parser.error("all is for --cards-only: pass one bundled name")
     if args.rescore:
         if args.run is not None or not target.is_dir():
             parser.error(f"--rescore re-measures a bundled model: pass its name only (a folder in {args.defaults_dir})")
@@ -351,7 +259,7 @@ def bundle(args: argparse.Namespace, target: Path) -> int:
     progress = Progress()
     progress.load_state_dict(summary)
     model = SwinIRForImageRestoration.from_pretrained(src.model).eval()
-    s = suite(model)
+    s = suite(model.config)
     benches = [b for b in s.benches if not args.benchmarks or b[0] in args.benchmarks]
     if not benches:
         print(f"error: no benchmark among {args.benchmarks}", file=sys.stderr)

@@ -197,6 +197,7 @@ def _bundle_module(monkeypatch):
     spec = importlib.util.spec_from_file_location("bundle_default", script)
     bundle = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "bundle_default", bundle)  # its dataclass looks its module up there
+    monkeypatch.syspath_prepend(str(script.parent))  # it imports bundled_cards from beside it, as when run
     spec.loader.exec_module(bundle)
     return bundle
 
@@ -379,6 +380,42 @@ def test_rescore_rewrites_a_bundled_models_figures_as_it_ships(tmp_path, capsys,
     with pytest.raises(SystemExit, match="has no comparison table of results.json's figures to update"):
         bundle.main(args)
     assert json.loads((bundled / "results.json").read_text()) == after
+
+
+def test_cards_only_rewrites_a_bundled_card_from_its_results_and_nothing_else(tmp_path, capsys, monkeypatch):
+    """`bundle_default.py NAME|all --cards-only`: the card written again from results.json's figures and its own
+    protocol (a card from older card code gets the current usage, Results and model-index), measuring nothing; the
+    weights, config and results.json are left byte for byte. A card already current is left as it is."""
+    import hashlib
+
+    bundle = _bundle_module(monkeypatch)
+    bundled = tmp_path / "sr-x2"
+    shutil.copytree(DEFAULTS_DIR / "sr-x2", bundled)
+    card = (bundled / "README.md").read_text(encoding="utf-8")
+    snippet = 'restore("large.png", tile=512).save("restored.png")'
+    assert snippet in card and card.count("      value: 35.742\n") == 1  # Set5's PSNR in the model-index
+    stale = card.replace(snippet, "restore(old snippet)").replace("      value: 35.742\n", "      value: 30.0\n")
+    (bundled / "README.md").write_text(stale, encoding="utf-8")
+
+    def digests() -> dict[str, str]:
+        files = sorted(p for p in bundled.iterdir() if p.name != "README.md")
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+    before = digests()
+    assert bundle.main(["sr-x2", "--cards-only", "--defaults-dir", str(tmp_path)]) == 0
+    assert (bundled / "README.md").read_text(encoding="utf-8") == card
+    assert digests() == before and set(before) == {
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "results.json",
+    }
+    assert (bundled / "README.md").stat().st_mode & 0o777 == 0o644
+    capsys.readouterr()
+    assert bundle.main(["all", "--cards-only", "--defaults-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"unchanged: {bundled / 'README.md'}\n"
+    with pytest.raises(SystemExit):  # a run is bundled, a bundled model's card rewritten: not both
+        bundle.main([str(tmp_path), "sr-x2", "--cards-only", "--defaults-dir", str(tmp_path)])
 
 
 # Where a doc gives a bundled model's size: (file, a pattern whose group `n` is the count, the models it counts; a
