@@ -141,13 +141,11 @@ class TrainingConfig:
 
     def _check_license(self) -> None:
         # Before any work: the Hub refuses (or shows no license for) a card with an unknown id.
-        t = self.train
-        if t.license is not None:
-            try:
-                t.license = hub_license(t.license)
-            except ValueError as err:
-                raise ValueError(f"train.license: {err}") from None
-        names = ("train.license", "train.license_name", "train.license_link")
+        t, names = self.train, ("train.license", "train.license_name", "train.license_link")
+        try:
+            t.license = None if t.license is None else hub_license(t.license)
+        except ValueError as err:
+            raise ValueError(f"train.license: {err}") from None
         t.license, t.license_name, t.license_link = license_terms(
             t.license, t.license_name, t.license_link, spelled=names
         )
