@@ -1524,6 +1524,21 @@ def test_odd_names_in_a_set_and_a_model_given_as_dot_dot(small_set, tmp_path, ca
     assert capsys.readouterr().err.endswith(f"error: {hr} holds images of one name: a.jpg, a.png: keep one of each\n")
 
 
+def test_an_image_name_with_a_pipe_or_a_newline_keeps_to_its_row_of_the_table(small_set, capsys):
+    """`--verbose`'s table: a `|` in an image's name ended its cell (the figures in the wrong columns), a newline
+    started a row of the name's own; escaped, as Markdown (`\\|`) and as messages (`shown_name`) escape them."""
+    dataset, model_dir = small_set
+    hr = dataset / "HR"
+    shutil.copy(hr / "b.png", hr / "x|y\n| mean | forged |\tz.png")
+    (hr / "c.png").unlink()
+    assert main(["eval", "--model", str(model_dir), "--dataset", str(dataset), "--verbose"]) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    rows = [[cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]] for line in table[2:]]  # unescaped `|`
+    odd = "x\\|y\\n\\| mean \\| forged \\|\\tz"
+    assert [row[:2] for row in rows] == [[n, m] for n in ("a", "b", odd, "mean") for m in ("bicubic", "tiny_x2")]
+    assert all(len(row) == 6 for row in rows) and rows[4][2:] == rows[2][2:]  # its figures: b's, in their columns
+
+
 def test_tiles_without_overlap_are_warned_of_once_per_set_not_per_image(small_set, caplog):
     """The engine's tile_overlap=0 warning came once per image: eval made a restorer for each."""
     dataset, model_dir = small_set

@@ -5,6 +5,7 @@ scored into the whole set's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -61,7 +62,7 @@ class Evaluation:
         setting = str(d)
         if self.lr_dir is not None:  # given files are whatever they are: "bicubic" would claim how they were made
             setting = f"×{d.scale}" if d.task == "sr" else setting
-            setting += f" from the inputs given in {self.lr_dir}"
+            setting += f" from the inputs given in {shown_name(self.lr_dir)}"
         n = len(self.names)
         return (
             f"{shown_name(self.dataset)}, {setting} ({n} image{'s' * (n != 1)}, border {d.border}, PSNR in dB, "
@@ -99,8 +100,8 @@ class Evaluation:
         lines = [self.caption(), "", _row(head), _row([":--", ":--"] + ["--:"] * len(self.columns))]
         if verbose:
             for i, name in enumerate(self.names):
-                lines += [_row([shown_name(name), m] + _cells(self.scores[m][i], self.columns)) for m in self.methods]
-        lines += [_row(["mean", m] + _cells(self.mean(m), self.columns)) for m in self.methods]
+                lines += [_row([_cell(name), _cell(m)] + _cells(self.scores[m][i], self.columns)) for m in self.methods]
+        lines += [_row(["mean", _cell(m)] + _cells(self.mean(m), self.columns)) for m in self.methods]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +133,13 @@ class Evaluation:
 
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
+
+
+def _cell(name: str) -> str:
+    """An image's or a method's name as a table cell: on its row (`shown_name`), its `|` escaped as Markdown
+    escapes it (`\\|`), which would otherwise end the cell and shift the figures into the wrong columns; the
+    backslashes right before one doubled, so that none escapes the escape."""
+    return re.sub(r"(\\*)\|", lambda found: found[1] * 2 + "\\|", shown_name(name))
 
 
 def _cells(values: dict[str, float], columns: list[str]) -> list[str]:
