@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .console import shown_name
+
 if TYPE_CHECKING:
     import datasets
 
@@ -66,9 +68,9 @@ def split_folder(folder: str | os.PathLike, split: str) -> Path:
         return folder
     found = splits.get(split) or [subfolders[k] for k in (split.lower(),) if k in subfolders]
     if len(found) != 1:
-        held = ", ".join(p.name for p in sorted(sum(splits.values(), [])))
+        held = ", ".join(shown_name(p.name) for p in sorted(sum(splits.values(), [])))
         raise ValueError(
-            f"{folder} is divided into splits ({held}) and "
+            f"{shown_name(folder)} is divided into splits ({held}) and "
             + (f"has no '{split}' split" if not found else f"has several folders of split '{split}'")
         )
     return found[0]
@@ -96,16 +98,16 @@ def missing_folder(spec: str) -> str | None:
     Hub id) that does not exist, without loading anything (commands say it before loading a model); else None."""
     if spec.startswith("imagefolder:"):
         data_dir = spec.split(":", 1)[1]
-        return None if Path(data_dir).is_dir() else f"no such imagefolder directory: {data_dir}"
+        return None if Path(data_dir).is_dir() else f"no such imagefolder directory: {shown_name(data_dir)}"
     if Path(spec).is_dir():
         return None
     if Path(spec).exists():  # before the Hub id: `data/train.parquet` can be one, and was looked up there
         return (
-            f"{spec} is a file, not a dataset folder (imagefolder:DIR for a folder of images; a parquet or CSV file: "
-            "load it with datasets.load_dataset and save_to_disk it into a folder to give here, or, to restore it, "
-            "restore it from Python: restore_dataset)"
+            f"{shown_name(spec)} is a file, not a dataset folder (imagefolder:DIR for a folder of images; a parquet or "
+            "CSV file: load it with datasets.load_dataset and save_to_disk it into a folder to give here, or, to "
+            "restore it, restore it from Python: restore_dataset)"
         )
-    return None if is_hub_dataset_id(spec) else f"no such dataset folder: {spec}"
+    return None if is_hub_dataset_id(spec) else f"no such dataset folder: {shown_name(spec)}"
 
 
 def image_columns(dataset: datasets.Dataset) -> list[str]:
@@ -196,16 +198,18 @@ def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset 
         return None
     from .extras import require
 
-    datasets = require("datasets", "train", f"reading the save_to_disk folder {path}")
+    datasets = require("datasets", "train", f"reading the save_to_disk folder {shown_name(path)}")
     try:
         loaded = datasets.load_from_disk(str(path))
     except IndexError:  # datasets' own failure on a folder saved with no data file: an empty dataset
         if any(Path(path).rglob("*.arrow")):
             raise
-        raise ValueError(f"{path} has no rows (a save_to_disk folder without a data file)") from None
+        raise ValueError(f"{shown_name(path)} has no rows (a save_to_disk folder without a data file)") from None
     if isinstance(loaded, datasets.DatasetDict):
         if split not in loaded:
-            raise NoSuchSplitError(f"the save_to_disk folder {path} has no split {split!r} (splits: {list(loaded)})")
+            raise NoSuchSplitError(
+                f"the save_to_disk folder {shown_name(path)} has no split {split!r} (splits: {list(loaded)})"
+            )
         loaded = loaded[split]
     return loaded
 
@@ -240,7 +244,9 @@ def load_image_dataset(
             )
         except datasets.exceptions.DatasetGenerationError as err:  # a file name it cannot store (not valid UTF-8)
             cause = err.__cause__ or err
-            raise ValueError(f"{spec}: datasets cannot read the folder: {type(cause).__name__}: {cause}") from None
+            raise ValueError(
+                f"{shown_name(spec)}: datasets cannot read the folder: {type(cause).__name__}: {cause}"
+            ) from None
         except ValueError as err:
             if (no_split := _no_such_split(err, spec, split or "train")) is None:
                 raise
@@ -249,7 +255,8 @@ def load_image_dataset(
         loaded = load_saved_dataset(spec, split or default_split)
         if loaded is None:
             raise FileNotFoundError(
-                f"{spec} is not a datasets save_to_disk folder (for a folder of images: imagefolder:{spec})"
+                f"{shown_name(spec)} is not a datasets save_to_disk folder (for a folder of images: "
+                f"imagefolder:{shown_name(spec)})"
             )
         return loaded.to_iterable_dataset() if streaming and len(loaded) else loaded  # (none of no rows: it fails)
     datasets = require("datasets", "train", f"loading the dataset {spec!r}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ..console import shown_name
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.constants_swinir import TASKS
 from ..models.hub_push_swinir import network_errors  # defined there: the remote code needs it too
@@ -68,19 +69,24 @@ def read_model_config(folder: str | os.PathLike) -> dict:
     folder = model_folder(Path(folder))
     config_file = folder / "config.json"
     if not config_file.is_file():
-        raise CheckpointError(f"{folder} is a folder without config.json: not a save_pretrained folder")
+        raise CheckpointError(f"{shown_name(folder)} is a folder without config.json: not a save_pretrained folder")
     try:
         fields = json.loads(config_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{config_file} is not valid JSON ({err}): fix it or re-export the model") from err
+        raise CheckpointError(
+            f"{shown_name(config_file)} is not valid JSON ({err}): fix it or re-export the model"
+        ) from err
     if not isinstance(fields, dict):
-        raise CheckpointError(f"{config_file} is not a model config (a JSON object): re-export the model")
+        raise CheckpointError(f"{shown_name(config_file)} is not a model config (a JSON object): re-export the model")
     # Another architecture's folder would load its shared field names into a SwinIR config, or fail on its weights.
     if (model_type := fields.get("model_type")) not in (None, SwinIRConfig.model_type):
-        raise CheckpointError(f"{folder} holds a {model_type!r} model (config.json's model_type), not a SwinIR one")
+        raise CheckpointError(
+            f"{shown_name(folder)} holds a {model_type!r} model (config.json's model_type), not a SwinIR one"
+        )
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         raise CheckpointError(
-            f"{folder} has a config.json but no weights (model.safetensors): copy the whole save_pretrained folder"
+            f"{shown_name(folder)} has a config.json but no weights (model.safetensors): copy the whole "
+            "save_pretrained folder"
         )
     return fields
 
@@ -110,7 +116,7 @@ def _unreadable_weights(folder: Path) -> str | None:
     import json
 
     if problem := shard_problem(folder):
-        return f"{folder}: {problem}; save or download the model again"
+        return f"{shown_name(folder)}: {problem}; save or download the model again"
     files = []
     for name in WEIGHT_FILES:
         path = folder / name
@@ -120,7 +126,7 @@ def _unreadable_weights(folder: Path) -> str | None:
             try:
                 shards = set(json.loads(path.read_text(encoding="utf-8"))["weight_map"].values())
             except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
-                return f"{path} is not a readable weights index (truncated or corrupt?): {err!r}"
+                return f"{shown_name(path)} is not a readable weights index (truncated or corrupt?): {err!r}"
             files += [folder / shard for shard in sorted(shards)]
         else:
             files.append(path)
@@ -140,7 +146,7 @@ def _strict(source: object, load) -> SwinIRForImageRestoration:
         raise CheckpointError(str(err)) from err
     except CONFIG_ERRORS as err:  # SwinIRConfig's own validation of config.json's fields
         message = " ".join(str(err).split())
-        raise CheckpointError(f"{source}: its config.json is not a valid SwinIR config: {message}") from err
+        raise CheckpointError(f"{shown_name(source)}: its config.json is not a valid SwinIR config: {message}") from err
 
 
 def resolve_spec(spec: str | os.PathLike) -> str | Path:
@@ -180,10 +186,12 @@ def load_model(
 
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path) and revision is not None:
-        raise CheckpointError(f"{spec} is a local model: a revision is for a Hub model (org/name)")
+        raise CheckpointError(f"{shown_name(spec)} is a local model: a revision is for a Hub model (org/name)")
     is_file = isinstance(resolved, Path) and resolved.is_file()
     if weights_key is not None and not is_file:
-        raise CheckpointError(f"{spec} is no authors' checkpoint file (.pth / .safetensors): a weights key is for one")
+        raise CheckpointError(
+            f"{shown_name(spec)} is no authors' checkpoint file (.pth / .safetensors): a weights key is for one"
+        )
     if is_file:
         return _finite(convert_original_checkpoint(resolved, weights_key), spec)
     if isinstance(resolved, Path):
@@ -194,7 +202,7 @@ def load_model(
         return from_hub(resolved, revision=revision, cache_dir=cache_dir)
     except ModelNotAvailableError as err:
         if "/" in str(spec):  # `models/x4` may have been meant as a local folder
-            raise ModelNotAvailableError(f"{err} (nor is there a local folder {spec})") from err
+            raise ModelNotAvailableError(f"{err} (nor is there a local folder {shown_name(spec)})") from err
         if misspelt := _misspelt(spec):  # `sr-x5`: not a Hub model to download
             raise ModelNotAvailableError(misspelt) from err
         raise
@@ -237,7 +245,7 @@ def _missing_path(spec: str | os.PathLike, resolved: str) -> str | None:
     hint = ""
     if (release := find_release(Path(resolved).name)) is not None:
         hint = f"; its converted release loads by its catalogue name, {release.repo}"
-    return f"{spec} does not exist{hint}"
+    return f"{shown_name(spec)} does not exist{hint}"
 
 
 def _misspelt(spec: str | os.PathLike) -> str | None:

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..checkpoints.fingerprint import model_fingerprint
-from ..console import note
+from ..console import note, shown_name
 from ..image_datasets import cast_hint, image_columns
 from ..library_bars import datasets_bars_off
 from ..progress_lines import progress_bar
@@ -309,8 +309,8 @@ def decoded_image(
         raise ValueError(f"row {row} of the dataset has no image")
     if value.get("bytes") is None and (outside := local_path_outside(value["path"], files_under)):
         raise ValueError(
-            f"row {row} of the dataset names a file of this machine ({outside}) instead of holding its image: a Hub "
-            "dataset's files are read from the Hub's caches only (load it yourself to read other files)"
+            f"row {row} of the dataset names a file of this machine ({shown_name(outside)}) instead of holding its "
+            "image: a Hub dataset's files are read from the Hub's caches only (load it yourself to read other files)"
         )
     where = _where(value)
     try:
@@ -326,8 +326,8 @@ def decoded_image(
 
 
 def _where(value: dict[str, Any] | None) -> str:
-    """Where a row's image came from: its file, or the dataset's stored bytes."""
-    return (value or {}).get("path") or "its stored bytes"
+    """Where a row's image came from, for a message (`shown_name`): its file, or the dataset's stored bytes."""
+    return shown_name((value or {}).get("path") or "its stored bytes")
 
 
 def _row_name(value: dict[str, Any] | None, row: int) -> str:

@@ -18,6 +18,7 @@ from ..checkpoints.run_folder import (
     resolve_resume,
     unfinished_saves,
 )
+from ..console import shown_name
 from ..storage.atomic_writes import left_by_killed_write
 
 # What a run writes into its folder only once it has started training (earlier versions wrote
@@ -96,20 +97,23 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | N
     if resume_from is None and not overwrite and not _fresh(out):
         if resume:
             raise FileExistsError(
-                f"{out} holds no checkpoint to resume (checkpoints/step-*) but is not empty: pass --overwrite to start "
-                "a new run in it, or choose another train.output_dir"
+                f"{shown_name(out)} holds no checkpoint to resume (checkpoints/step-*) but is not empty: pass "
+                "--overwrite to start a new run in it, or choose another train.output_dir"
             )
-        raise FileExistsError(f"{out} is not empty: pass --resume latest to continue it or --overwrite to reuse it")
+        raise FileExistsError(
+            f"{shown_name(out)} is not empty: pass --resume latest to continue it or --overwrite to reuse it"
+        )
     if resume_from is not None and not overwrite and (superseded := superseded_work(out, resume_from)):
         if not in_run_folder(out, resume_from):
             raise FileExistsError(
-                f"{out} holds another run: resuming {resume_from} into it would mix the two runs' checkpoints and "
-                "models. Choose an empty train.output_dir, or pass --overwrite to replace what it holds"
+                f"{shown_name(out)} holds another run: resuming {shown_name(resume_from)} into it would mix the two "
+                "runs' checkpoints and models. Choose an empty train.output_dir, or pass --overwrite to replace what "
+                "it holds"
             )
         later = ", ".join(p.name for p in superseded if p.parent.name == CHECKPOINTS)
         raise FileExistsError(
-            f"{out} has checkpoints after {resume_from.name} ({later}): continuing from {resume_from.name} would mix "
-            "them with the new ones (the newest are kept). Pass --overwrite to delete them and go on from "
+            f"{shown_name(out)} has checkpoints after {resume_from.name} ({later}): continuing from {resume_from.name} "
+            "would mix them with the new ones (the newest are kept). Pass --overwrite to delete them and go on from "
             f"{resume_from.name}, or --resume latest"
         )
     return resume_from

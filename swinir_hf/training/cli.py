@@ -22,7 +22,7 @@ import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from ..checkpoints.run_folder import is_run_config, list_checkpoints
-from ..console import add_progress_arguments, package_log, shows_progress
+from ..console import add_progress_arguments, package_log, shown_name, shows_progress
 from ..extras import MissingExtraError
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
@@ -72,7 +72,7 @@ def _as_its_run_read(raw: dict, origin: str) -> dict:
     if is_main_process():
         unread, gone = "unread with its other settings, by the run too", "not a setting of this swinir-hf"
         named = ", ".join(f"{name} ({unread if name in FIELD_TYPES else gone})" for name in ignored)
-        print(f"note: {origin} is a run's own config: ignoring {named}", file=sys.stderr)
+        print(f"note: {shown_name(origin)} is a run's own config: ignoring {named}", file=sys.stderr)
     return {name: {k: v for k, v in fields.items() if f"{name}.{k}" not in ignored} for name, fields in raw.items()}
 
 

@@ -23,6 +23,7 @@ import yaml
 from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
 from ..checkpoints.hub_licenses import hub_license, license_terms
+from ..console import shown_name
 from ..models.constants_swinir import LOSSES
 from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs
 from .unread import unread_settings
@@ -85,7 +86,7 @@ class TrainingConfig:
         try:
             return cls.from_namespace(parser, parser.parse_object(check_sections(raw, origin)))
         except argparse.ArgumentError as err:
-            raise ValueError(f"{origin}: {error_message(err)}") from None
+            raise ValueError(f"{shown_name(origin)}: {error_message(err)}") from None
 
     @classmethod
     def from_namespace(cls, parser: ArgumentParser, parsed: Namespace, written: Collection[str] = ()) -> TrainingConfig:
@@ -163,9 +164,9 @@ class TrainingConfig:
                 name = re.match(r"[a-z0-9]+", part.lower())
                 if name and name[0] in names:
                     raise ValueError(
-                        f"data.train {entry} is the benchmark test set {part}: a model trained on it would be scored "
-                        "on images it learnt. Train on other images (DIV2K, Flickr2K, BSD400, WED, ...); a folder "
-                        "that only shares the name needs another one"
+                        f"data.train {shown_name(entry)} is the benchmark test set {shown_name(part)}: a model trained "
+                        "on it would be scored on images it learnt. Train on other images (DIV2K, Flickr2K, BSD400, "
+                        "WED, ...); a folder that only shares the name needs another one"
                     )
 
     def _check_separate_validation(self) -> None:
@@ -181,13 +182,14 @@ class TrainingConfig:
                 divide = ""  # the validation images inside the training folder: its split layout keeps them apart
                 if folder == val or folder in val.parents:
                     divide = (
-                        f", divide {entry.removeprefix('imagefolder:')} into a train/ and a val/ folder (then "
-                        f"--data.train '[{entry}]' --data.val {entry} trains on the one and validates on the other)"
+                        f", divide {shown_name(entry.removeprefix('imagefolder:'))} into a train/ and a val/ folder "
+                        f"(then --data.train '[{shown_name(entry)}]' --data.val {shown_name(entry)} trains on the one "
+                        "and validates on the other)"
                     )
                 raise ValueError(
-                    f"data.train {entry} and data.val {d.val} hold the same images: validation would score images "
-                    "the model trained on. Validate on a separate folder (Set5, say: the benchmark test sets are "
-                    f"never training data){divide}, or pass --data.val null"
+                    f"data.train {shown_name(entry)} and data.val {shown_name(d.val)} hold the same images: validation "
+                    "would score images the model trained on. Validate on a separate folder (Set5, say: the benchmark "
+                    f"test sets are never training data){divide}, or pass --data.val null"
                 )
 
     def _check_counts(self) -> None:
@@ -327,13 +329,13 @@ def check_sections(raw: Any, origin: str) -> dict:
     jsonargparse checks the fields, but lets an unknown empty section pass and fails on a non-mapping section
     with an unhelpful message."""
     if not isinstance(raw, dict):
-        raise ValueError(f"{origin}: expected a mapping of sections, got {type(raw).__name__}")
+        raise ValueError(f"{shown_name(origin)}: expected a mapping of sections, got {type(raw).__name__}")
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
-        raise ValueError(f"{origin}: unknown section(s) {unknown}; sections are {list(SECTIONS)}")
+        raise ValueError(f"{shown_name(origin)}: unknown section(s) {unknown}; sections are {list(SECTIONS)}")
     for name, values in raw.items():
         if values is not None and not isinstance(values, dict):
-            raise ValueError(f"{origin}: section {name!r} must be a mapping, got {type(values).__name__}")
+            raise ValueError(f"{shown_name(origin)}: section {name!r} must be a mapping, got {type(values).__name__}")
     return {name: values or {} for name, values in raw.items()}
 
 
@@ -376,7 +378,7 @@ def config_path(spec: str) -> Path:
     bundled = importlib.resources.files("swinir_hf") / "configs" / f"{spec.removesuffix('.yaml')}.yaml"
     if not bundled.is_file():
         what = "is a folder, not a YAML file" if path.is_dir() else "not found"
-        raise FileNotFoundError(f"config {spec} {what}; bundled configs: {', '.join(bundled_configs())}")
+        raise FileNotFoundError(f"config {shown_name(spec)} {what}; bundled configs: {', '.join(bundled_configs())}")
     return Path(str(bundled))
 
 

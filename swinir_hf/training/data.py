@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..console import shown_name
 from ..degradations.levels import LEVELS, validation_level
 from ..degradations.setting import Degradation
 from ..degradations.synthetic import bicubic_patch
@@ -292,19 +293,20 @@ def validation_images(
         try:
             hr = decode_image(item, channels)
         except DECODE_ERRORS as err:
-            logger.warning(f"skipping unreadable validation image {item_name(item)}: {err}")
+            logger.warning(f"skipping unreadable validation image {shown_name(item_name(item))}: {err}")
             continue
         try:
             lr = decode_image(lr_items[i], channels) if lr_items is not None else None
         except DECODE_ERRORS as err:
             logger.warning(
-                f"skipping validation image {item_name(item)}: its LR image {shown_path(lr_items[i])}: {err}"
+                f"skipping validation image {shown_name(item_name(item))}: its LR image {shown_path(lr_items[i])}: "
+                f"{err}"
             )
             continue
         h, w = hr.shape[:2]
         # Cropped to whole LR pixels, nothing would be left inside the scored border (scale pixels).
         if min(h - h % scale, w - w % scale) <= 2 * scale:
-            logger.warning(f"skipping validation image {item_name(item)}: {h}×{w} is too small at ×{scale}")
+            logger.warning(f"skipping validation image {shown_name(item_name(item))}: {h}×{w} is too small at ×{scale}")
             continue
         if lr is None:
             hr = hr[: h - h % scale, : w - w % scale]

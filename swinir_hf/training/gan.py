@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..console import shown_name
 from .sections import PERCEPTUAL_LAYER_WEIGHTS, VGG19_LAYERS
 
 if TYPE_CHECKING:
@@ -126,16 +127,16 @@ class VGG19Features(nn.Module):
         if path.is_dir():
             path = path / "model.safetensors"
             if not path.is_file():
-                raise CheckpointError(f"{weights} is a folder without model.safetensors")
+                raise CheckpointError(f"{shown_name(weights)} is a folder without model.safetensors")
         elif not path.is_file():
             if looks_like_path(str(weights)):  # a typo in a local path, not a Hub id to look up
-                raise CheckpointError(f"{weights} does not exist")
+                raise CheckpointError(f"{shown_name(weights)} does not exist")
             path = hub_file(str(weights), "model.safetensors")
         state = extract_state_dict(load_state_dict_file(path))
         wanted = {f"features.{k}" for k in self.features.state_dict()}
         missing = sorted(wanted - set(state))
         if missing:
-            raise CheckpointError(f"{weights} is not a VGG-19 state dict: missing {missing[:4]}")
+            raise CheckpointError(f"{shown_name(weights)} is not a VGG-19 state dict: missing {missing[:4]}")
         own = {k: state[f"features.{k}"] for k in self.features.state_dict()}
         self.features.load_state_dict(own, strict=True)
 

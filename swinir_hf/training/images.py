@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..console import some_names
+from ..console import shown_name, some_names
 from ..image_datasets import (
     SPLIT_FOLDER_NAMES,
     NoSuchSplitError,
@@ -76,16 +76,16 @@ def load_images(source: str, split: str = "train", cache_dir: str | None = None)
             and p.is_file()
         )
         if not files:
-            raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {path}")
+            raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {shown_name(path)}")
         return [str(p) for p in files]
     ds = load_image_dataset(source, split, cache_dir=cache_dir)
     column = ground_truth_column(ds, source)  # not an `lr` column before it
     if (given := input_column(ds)) is not None:  # what `swinir-hf eval` would score with
         logger.warning(
-            f"{source}: its {given} column is not read: the run makes its inputs from the {column} images by its "
-            "degradation, so its validation figures are not `swinir-hf eval`'s on this dataset, which scores the "
-            "given inputs (given inputs for training: data.train_lr / data.val_lr, a folder of them or a dataset "
-            "whose one image column holds them)"
+            f"{shown_name(source)}: its {shown_name(given)} column is not read: the run makes its inputs from the "
+            f"{shown_name(column)} images by its degradation, so its validation figures are not `swinir-hf eval`'s on "
+            "this dataset, which scores the given inputs (given inputs for training: data.train_lr / data.val_lr, a "
+            "folder of them or a dataset whose one image column holds them)"
         )
     return _dataset_images(ds, column, source)
 
@@ -101,7 +101,9 @@ def _dataset_images(ds: datasets.Dataset, column: str, source: str) -> list[Data
     path, data = pc.struct_field(stored, "path"), pc.struct_field(stored, "bytes")
     empty = pc.or_(stored.is_null(), pc.and_(data.is_null(), path.is_null())).to_pylist()
     if none := [i for i, is_empty in enumerate(empty) if is_empty]:
-        logger.warning(f"{source}: rows without an image left out ({len(none)} of {len(empty)}, first row {none[0]})")
+        logger.warning(
+            f"{shown_name(source)}: rows without an image left out ({len(none)} of {len(empty)}, first row {none[0]})"
+        )
     sizes = pc.binary_length(data).to_pylist()  # from the table: the run's fingerprint reads no image for them
     rows = zip(path.to_pylist(), sizes, empty, strict=True)
     return [DatasetImage(table, column, i, p, size, source) for i, (p, size, none) in enumerate(rows) if not none]
@@ -117,7 +119,7 @@ class DatasetImage(Mapping):
     ) -> None:
         self._table, self._column, self._row, self._path = table, column, row, path
         self.size = size  # of its bytes; None for an image stored as a path
-        self.where = f"row {row} of {source or 'its dataset'}"  # for messages, where it has no file name
+        self.where = f"row {row} of {shown_name(source) or 'its dataset'}"  # for messages, where it has no file name
 
     def __getitem__(self, key: str) -> Any:
         if key == "path":
@@ -217,7 +219,7 @@ def check_readable(items: list, channels: int, option: str) -> None:
             decode_image(item, channels)
             return
         except DECODE_ERRORS as err:
-            first_error = first_error or f"{item_name(item)}: {err}"
+            first_error = first_error or f"{shown_name(item_name(item))}: {err}"
     raise ValueError(f"{option}: none of its {len(items)} images can be decoded (e.g. {first_error})")
 
 
@@ -261,7 +263,7 @@ def dataloader_worker() -> str | None:
 def shown_path(item: str | Mapping) -> str:
     """Where an item from `load_images` is, for a message: a file as listed (its data folder as given, then its path
     inside it: `photos/2023/a.png`), a dataset row by its file name or its row (`_described`)."""
-    return item if isinstance(item, str) else _described(item)
+    return shown_name(item if isinstance(item, str) else _described(item))
 
 
 def _described(item: str | Mapping) -> str:
@@ -321,9 +323,10 @@ def check_not_trained_on(train_items: list, val_items: list) -> None:
         size, read = _item_bytes(item)
         if size in by_size and (same := by_size[size].get(_digest(read) or "")) is not None:
             raise ValueError(
-                f"data.train holds {_described(item)}, a copy of the validation image {_described(same)}: validation "
-                "would score images the model trained on. Validate on images kept out of training (Set5, say: the "
-                "benchmark test sets are never training data), or pass --data.val null"
+                f"data.train holds {shown_name(_described(item))}, a copy of the validation image "
+                f"{shown_name(_described(same))}: validation would score images the model trained on. Validate on "
+                "images kept out of training (Set5, say: the benchmark test sets are never training data), or pass "
+                "--data.val null"
             )
 
 
@@ -355,7 +358,8 @@ def config_images(field: str, source: str, split: str, cache_dir: str | None) ->
         path = Path(source.removeprefix("imagefolder:"))
         where = ""
         if str(err).startswith("no such") and not path.is_absolute():  # not a Hub id that failed to load
-            where = f" (relative paths are read from the current folder, {Path.cwd()}; your own: {_OVERRIDE[field]})"
+            here = shown_name(Path.cwd())
+            where = f" (relative paths are read from the current folder, {here}; your own: {_OVERRIDE[field]})"
         raise FileNotFoundError(f"{field}: {err}{where}") from err
 
 
@@ -375,6 +379,7 @@ def validation_folder_note(source: str, split: str) -> str | None:
     if (val := next((p for p in sorted(path.iterdir()) if p.is_dir() and p.name.lower() in names), None)) is None:
         return None
     return (
-        f"data.train {source}: its {val.name}/ folder is trained on too, with no train/ folder beside it (to validate "
-        f"on it instead: move the training images into {path / 'train'}, and pass --data.val {source})"
+        f"data.train {shown_name(source)}: its {shown_name(val.name)}/ folder is trained on too, with no train/ folder "
+        f"beside it (to validate on it instead: move the training images into {shown_name(path / 'train')}, and pass "
+        f"--data.val {shown_name(source)})"
     )

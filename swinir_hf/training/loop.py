@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..checkpoints.run_folder import list_checkpoints
-from ..console import bar_switch, bars_redrawn
+from ..console import bar_switch, bars_redrawn, shown_name
 from ..library_bars import library_bars_off
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
 from ..storage.output_folders import check_output_folder, folder_claimed
@@ -117,6 +117,11 @@ def _run_claimed(
         end_accelerator(accelerator, failed)
 
 
+def _finished(out: Path, max_steps: int) -> str:
+    """The note that the run in `out` has trained its `max_steps` already (its folder named on one line)."""
+    return f"{shown_name(out)} is finished at train.max_steps {max_steps}: nothing to do (raise it to train on)"
+
+
 def _train(
     cfg: TrainingConfig,
     accelerator: Any,
@@ -142,7 +147,7 @@ def _train(
         check_run_resumable(record, model, cfg)
         if not push_to_hub_repo and finished_at(out, resume_from, t.max_steps):  # its model and card as they are
             if main:
-                logger.info(f"{out} is finished at train.max_steps {t.max_steps}: nothing to do (raise it to train on)")
+                logger.info(_finished(out, t.max_steps))
             return out
     if init_report is not None and main:
         logger.info(str(init_report))

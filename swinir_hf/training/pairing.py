@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..console import some_names
+from ..console import shown_name, some_names
 from .images import DECODE_ERRORS, config_images, item_name, read_header, shown_path
 
 # The ends of an HR and its LR image's names that the names may differ by (`img_001_HR` ↔ `img_001_LR`), besides the
@@ -109,9 +109,9 @@ def _match(hr_items: list, lr_items: list, scale: int, lr_source: str, field: st
                 [shown_path(hr_items[i]) for i in hr_stems[stem]] + [shown_path(lr_items[j]) for j in found], 4
             )
             raise ValueError(
-                f"{field} {lr_source}: HR and LR images are paired by file name, and '{stem}' names "
-                f"{len(hr_stems[stem])} HR and {len(found)} LR images ({names}; in several folders?): give each pair a "
-                "name of its own"
+                f"{field} {shown_name(lr_source)}: HR and LR images are paired by file name, and '{shown_name(stem)}' "
+                f"names {len(hr_stems[stem])} HR and {len(found)} LR images ({names}; in several folders?): give each "
+                "pair a name of its own"
             )
         (chosen if found else missing).append(found[0] if found else item)
     if missing:
@@ -120,8 +120,8 @@ def _match(hr_items: list, lr_items: list, scale: int, lr_source: str, field: st
         j = Counter(chosen).most_common(1)[0][0]
         names = some_names([shown_path(hr) for hr, k in zip(hr_items, chosen, strict=True) if k == j])
         raise ValueError(
-            f"{field} {lr_source}: HR and LR images are paired by file name, and {shown_path(lr_items[j])} matches "
-            f"the HR images {names}: give each pair a name of its own"
+            f"{field} {shown_name(lr_source)}: HR and LR images are paired by file name, and {shown_path(lr_items[j])} "
+            f"matches the HR images {names}: give each pair a name of its own"
         )
     return [lr_items[j] for j in chosen]
 
@@ -133,9 +133,9 @@ def _missing_message(missing: list, total: int, lr_items: list, lr_source: str, 
     hr_end = next((ends for ends in NAME_ENDS if stem.endswith(ends[0]) and len(stem) > len(ends[0])), None)
     wanted = stem[: -len(hr_end[0])] + hr_end[1] if hr_end else f"{stem}x{scale}"
     return (
-        f"{field}: no LR image in {lr_source} for {len(missing)} of {total} HR images, e.g. "
+        f"{field}: no LR image in {shown_name(lr_source)} for {len(missing)} of {total} HR images, e.g. "
         f"{some_names([shown_path(it) for it in missing])}: {RULE.format(s=scale)}. Rename the LR images (or the HR "
-        f"ones) so, e.g. {shown_path(closest)} → {wanted}{Path(item_name(closest)).suffix}"
+        f"ones) so, e.g. {shown_path(closest)} → {shown_name(wanted + Path(item_name(closest)).suffix)}"
     )
 
 
@@ -158,9 +158,9 @@ def _check_apart(hr_items: list, lr_items: list, lr_source: str, field: str) -> 
     if shared is not None:
         hr_field = field.removesuffix("_lr")
         raise ValueError(
-            f"{field} {lr_source} holds images of {hr_field} (e.g. {shown_path(shared)}): they would be trained on as "
-            f"HR images, each paired with itself. Keep the LR images in a folder of their own beside the HR one, not "
-            f"in it (pairs/HR and pairs/LR: {hr_field} pairs/HR, {field} pairs/LR)"
+            f"{field} {shown_name(lr_source)} holds images of {hr_field} (e.g. {shown_path(shared)}): they would be "
+            "trained on as HR images, each paired with itself. Keep the LR images in a folder of their own beside the "
+            f"HR one, not in it (pairs/HR and pairs/LR: {hr_field} pairs/HR, {field} pairs/LR)"
         )
 
 

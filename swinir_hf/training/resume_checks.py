@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from safetensors import SafetensorError
 
 from ..checkpoints.run_folder import MODEL, PROGRESS
-from ..console import some_names
+from ..console import shown_name, some_names
 from ..models.code_files_swinir import REMOTE_CODE_FIELDS
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..processes import is_main_process
@@ -63,9 +63,9 @@ def check_resume_step(record: CheckpointRecord, max_steps: int) -> None:
     the checkpoint's model as the final one, under a card saying "12 of 8 steps"."""
     if record.step > max_steps:
         raise ValueError(
-            f"cannot resume from {record.checkpoint}: it is at step {record.step}, past train.max_steps {max_steps}. "
-            "Raise train.max_steps, or resume an earlier checkpoint with --resume PATH --overwrite (which deletes the "
-            "later ones)"
+            f"cannot resume from {shown_name(record.checkpoint)}: it is at step {record.step}, past train.max_steps "
+            f"{max_steps}. Raise train.max_steps, or resume an earlier checkpoint with --resume PATH --overwrite "
+            "(which deletes the later ones)"
         )
 
 
@@ -98,9 +98,9 @@ def warn_unrecorded(record: CheckpointRecord) -> None:
     saved = record.progress
     kept = [what for key, what in (("samples", "training samples"), ("start", "starting weights")) if key in saved]
     logger.warning(
-        f"{record.checkpoint} keeps no record of the config its run trained with (an earlier swinir-hf wrote it), and "
-        "there is no training_config.yaml in its run folder: whether this config trains as the run did cannot be "
-        "checked"
+        f"{shown_name(record.checkpoint)} keeps no record of the config its run trained with (an earlier swinir-hf "
+        "wrote it), and there is no training_config.yaml in its run folder: whether this config trains as the run did "
+        "cannot be checked"
         + (f" (only its {' and '.join(kept)} are)" if kept else "")
         + ". Resume it with the settings the run was started with"
     )
@@ -125,7 +125,7 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
     changed = model_config_changes(checkpoint, model) or []
     differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
     raise ValueError(
-        f"cannot resume from {checkpoint}: its model has another architecture than this config ("
+        f"cannot resume from {shown_name(checkpoint)}: its model has another architecture than this config ("
         + (f"changed: {', '.join(changed)}; " if changed else "")
         + f"{len(differ)} parameters differ, e.g. {', '.join(differ[:3])}). Resume with the settings the run was "
         "started with (its training_config.yaml), or train into a new train.output_dir"
@@ -167,17 +167,17 @@ def check_recipe_resumable(record: CheckpointRecord, cfg: TrainingConfig, model:
     if changed != drawn:
         own = run_config_file(checkpoint)
         raise ValueError(
-            f"cannot resume from {checkpoint}: this config trains otherwise than the run did (changed: "
+            f"cannot resume from {shown_name(checkpoint)}: this config trains otherwise than the run did (changed: "
             f"{', '.join(changed)}). A resume may change how long the run trains, its learning-rate schedule and how "
             "its steps run, validate, checkpoint and log, not what it trains: resume with the run's own settings "
-            + (f"(--config {own})" if own else "(its training_config.yaml)")
-            + f", or start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+            + (f"(--config {shown_name(own)})" if own else "(its training_config.yaml)")
+            + f", or start from its model with --init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
         )
     if drawn:
         raise ValueError(
-            f"cannot resume from {checkpoint}: this config draws other training samples (changed: "
-            f"{', '.join(drawn)}). Resume with the settings the run was started with (its training_config.yaml), "
-            f"or start from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+            f"cannot resume from {shown_name(checkpoint)}: this config draws other training samples (changed: "
+            f"{', '.join(drawn)}). Resume with the settings the run was started with (its training_config.yaml), or "
+            f"start from its model with --init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
             + (_PER_DEVICE if any(change.startswith("train.batch_size:") for change in drawn) else "")
         )
 
@@ -199,10 +199,10 @@ def check_start_resumable(record: CheckpointRecord, cfg: TrainingConfig) -> None
         return
     if now["located"] != saved["located"]:
         raise ValueError(
-            f"cannot resume from {checkpoint}: the run started from model.init_from {saved['init_from'] or 'null'}, "
-            f"this config from {now['init_from']}. Resume with the settings the run was started with (its "
-            f"training_config.yaml), or start from its model with --init-from {checkpoint / MODEL} and a new "
-            "train.output_dir"
+            f"cannot resume from {shown_name(checkpoint)}: the run started from model.init_from "
+            f"{shown_name(saved['init_from'] or 'null')}, this config from {shown_name(now['init_from'])}. Resume with "
+            "the settings the run was started with (its training_config.yaml), or start from its model with "
+            f"--init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
         )
 
 
@@ -224,16 +224,16 @@ def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: Traini
     paired = cfg.data.degradation == "paired"
     if then is not None and files is not None and [name for name, _ in then] == [name for name, _ in files]:
         return moved + [
-            f"{field} file {a[0]}: {_bytes(a[1])} → {_bytes(b[1])}"
+            f"{field} file {shown_name(a[0])}: {_bytes(a[1])} → {_bytes(b[1])}"
             for (field, old), (_, new) in zip(_by_field(then, paired), _by_field(files, paired), strict=True)
             for a, b in zip(old, new, strict=True)
             if a != b
         ]
     raise ValueError(
-        f"cannot resume from {checkpoint}: {_other_images(saved, now, paired)}. Each epoch draws a permutation of "
-        "all of them, so every sample after the checkpoint would differ from the run's: resume with the files it was "
-        "started with (put them back, move the new ones out; a file of the same name may be a new copy), or start "
-        f"from its model with --init-from {checkpoint / MODEL} and a new train.output_dir"
+        f"cannot resume from {shown_name(checkpoint)}: {_other_images(saved, now, paired)}. Each epoch draws a "
+        "permutation of all of them, so every sample after the checkpoint would differ from the run's: resume with "
+        "the files it was started with (put them back, move the new ones out; a file of the same name may be a new "
+        f"copy), or start from its model with --init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
     )
 
 
@@ -281,15 +281,15 @@ def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:
     keep = "Resume with the settings the run was started with (its training_config.yaml)"
     if gan.enabled and not saved:
         raise ValueError(
-            f"cannot resume from {checkpoint}: it was saved without a discriminator (gan.enabled: false) and this "
-            f"config trains a GAN. {keep}, or start the GAN stage from its model with --init-from "
-            f"{checkpoint / 'model'} and a new train.output_dir"
+            f"cannot resume from {shown_name(checkpoint)}: it was saved without a discriminator (gan.enabled: false) "
+            f"and this config trains a GAN. {keep}, or start the GAN stage from its model with --init-from "
+            f"{shown_name(checkpoint / 'model')} and a new train.output_dir"
         )
     if saved and not gan.enabled:
         raise ValueError(
-            f"cannot resume from {checkpoint}: it was saved by a GAN run (gan.enabled: true) and this config trains "
-            f"without one. {keep}, or start from its model with --init-from {checkpoint / 'model'} and a new "
-            "train.output_dir"
+            f"cannot resume from {shown_name(checkpoint)}: it was saved by a GAN run (gan.enabled: true) and this "
+            f"config trains without one. {keep}, or start from its model with --init-from "
+            f"{shown_name(checkpoint / 'model')} and a new train.output_dir"
         )
     if not saved or saved[0].suffix != ".safetensors":
         return
@@ -300,9 +300,9 @@ def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:
         raise unreadable_checkpoint(checkpoint, err) from err
     if width != gan.discriminator_channels:
         raise ValueError(
-            f"cannot resume from {checkpoint}: its discriminator has another architecture than this config "
-            f"(changed: gan.discriminator_channels: {width} → {gan.discriminator_channels}). {keep}, or train into "
-            "a new train.output_dir"
+            f"cannot resume from {shown_name(checkpoint)}: its discriminator has another architecture than this config "
+            f"(changed: gan.discriminator_channels: {width} → {gan.discriminator_channels}). {keep}, or train into a "
+            "new train.output_dir"
         )
 
 
@@ -315,9 +315,9 @@ def check_ema_resumable(checkpoint: Path, ema_decay: float) -> None:
         return
     how = "with a weight EMA (train.ema_decay > 0)" if saved else "without a weight EMA (train.ema_decay: 0)"
     raise ValueError(
-        f"cannot resume from {checkpoint}: it was saved {how} and this config has train.ema_decay: {ema_decay}. "
-        "Resume with the settings the run was started with (its training_config.yaml), or start from its model with "
-        f"--init-from {checkpoint / MODEL} and a new train.output_dir"
+        f"cannot resume from {shown_name(checkpoint)}: it was saved {how} and this config has train.ema_decay: "
+        f"{ema_decay}. Resume with the settings the run was started with (its training_config.yaml), or start from its "
+        f"model with --init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
     )
 
 
@@ -335,9 +335,9 @@ def check_plain_states(checkpoint: Path) -> None:
         except pickle.UnpicklingError as err:
             held = f" ({found})" if (found := refused_global(err)) else ""
             raise ValueError(
-                f"cannot resume from {checkpoint}: {path.name} holds Python objects other than a training "
-                f"state{held}, and loading it could run code. Resume from a checkpoint this package wrote, or "
-                "start afresh with --overwrite"
+                f"cannot resume from {shown_name(checkpoint)}: {shown_name(path.name)} holds Python objects other than "
+                f"a training state{held}, and loading it could run code. Resume from a checkpoint this package wrote, "
+                "or start afresh with --overwrite"
             ) from None
 
 
@@ -345,6 +345,6 @@ def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:
     """The one-line error for a checkpoint whose files fail to load (`err`, one of `UNREADABLE_CHECKPOINT`)."""
     reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".")
     return ValueError(
-        f"cannot resume from {checkpoint}: {reason}. If its files are damaged, delete it and resume again (--resume "
-        "latest takes the newest one left), or resume an earlier one with --resume PATH --overwrite"
+        f"cannot resume from {shown_name(checkpoint)}: {reason}. If its files are damaged, delete it and resume again "
+        "(--resume latest takes the newest one left), or resume an earlier one with --resume PATH --overwrite"
     )

@@ -33,6 +33,7 @@ from ..checkpoints.run_folder import (
     list_checkpoints,
     unfinished_saves,
 )
+from ..console import shown_name
 from ..models.loading_swinir import safetensors_files
 from ..storage.atomic_writes import WriteError, os_reason, write_error, write_text_file
 from .card import training_card
@@ -94,7 +95,7 @@ def resume_state(run: Run, resume: str | None, resumed: CheckpointRecord | None)
             run.progress.changes.append({"step": step, "changed": changes})
         rescheduled = set_schedule(run.scheduler, run.cfg.milestones(), run.cfg.train, step)
         if run.main:
-            logger.info(f"resumed from {resume_from} at step {step}")
+            logger.info(f"resumed from {shown_name(resume_from)} at step {step}")
             if changes:
                 logger.info(f"changed at this resume (training_config.yaml notes it): {', '.join(changes)}")
             if replaced := [c for c in images if c.startswith(("data.train file ", "data.train_lr file "))]:
@@ -108,7 +109,7 @@ def resume_state(run: Run, resume: str | None, resumed: CheckpointRecord | None)
                 lr = run.scheduler.get_last_lr()[0]
                 logger.info(f"learning-rate schedule from the current config: lr {lr:g} at step {step}")
     elif resume and run.main:
-        logger.info(f"no checkpoint under {run.out / 'checkpoints'}: starting from step 0")
+        logger.info(f"no checkpoint under {shown_name(run.out / 'checkpoints')}: starting from step 0")
 
 
 def load_state(accelerator: Any, checkpoint: Path) -> None:
@@ -162,7 +163,7 @@ def check_finite(run: Run, step: int, loss: float | None = None) -> None:
     else:
         what = f"the training loss is {loss} and"
     saved = list_checkpoints(run.out)
-    again = f"{saved[-1]} is from before: resume it (--resume latest)" if saved else "start again"
+    again = f"{shown_name(saved[-1])} is from before: resume it (--resume latest)" if saved else "start again"
     raise TrainingDiverged(
         f"training diverged by step {step}: {what} no longer finite, and nothing of it was saved. {again} with a "
         "lower train.learning_rate, gradient clipping (train.max_grad_norm) or train.mixed_precision no"
@@ -225,8 +226,8 @@ def push_run(out: Path, repo_id: str, message: str) -> str:
             return push_folder(folder, message=message)
         except network_errors() as err:  # the Hub gone since the check (httpx's errors were a traceback)
             raise OSError(
-                f"pushing {out} to {repo_id} failed ({type(err).__name__}: {err}); the trained model is saved there: "
-                f"push it once the Hub answers with {push_later_command(repo_id, out)}"
+                f"pushing {shown_name(out)} to {repo_id} failed ({type(err).__name__}: {err}); the trained model is "
+                f"saved there: push it once the Hub answers with {push_later_command(repo_id, out)}"
             ) from err
 
 
@@ -253,7 +254,7 @@ def finish(run: Run, push_to_hub_repo: str | None) -> None:
         last = progress.history[-1] if progress.history else None
         # The final model's score only: a run resumed without validation kept the earlier steps' scores.
         scored = f" (val PSNR {last['psnr']:.2f} dB)" if last and last["step"] == progress.step else ""
-        logger.info(f"saved the model to {out}{scored}")
+        logger.info(f"saved the model to {shown_name(out)}{scored}")
         if push_to_hub_repo:
             logger.info(f"pushed to {push_run(out, push_to_hub_repo, f'swinir_hf.train: step {progress.step}')}")
     run.accelerator.wait_for_everyone()

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..console import shown_name
+
 logger = logging.getLogger("swinir_hf.train")
 
 
@@ -46,7 +48,9 @@ class TrainingInterrupted(Exception):
 
     def __init__(self, signum: int, step: int, checkpoint: Path) -> None:
         name = signal.Signals(signum).name
-        super().__init__(f"{name}: stopped after step {step}, saved in {checkpoint}; continue with --resume latest")
+        super().__init__(
+            f"{name}: stopped after step {step}, saved in {shown_name(checkpoint)}; continue with --resume latest"
+        )
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
 
 

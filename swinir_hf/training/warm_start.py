@@ -17,6 +17,7 @@ import torch.nn.functional as F
 import yaml
 
 from ..checkpoints.run_folder import MODEL
+from ..console import shown_name
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .sections import ModelArgs, TrainArgs
@@ -51,7 +52,7 @@ class InitReport:
         def names(items: list[str]) -> str:
             return ", ".join(items[:6]) + (f", … (+{len(items) - 6})" if len(items) > 6 else "")
 
-        lines = [f"initialised from {self.source}: {len(self.loaded)} tensors loaded"]
+        lines = [f"initialised from {shown_name(self.source)}: {len(self.loaded)} tensors loaded"]
         if self.differences:  # model.config of a config file applies under model.preset null too
             lines.append(f"  this model's config differs from the source's: {', '.join(self.differences)}")
         if self.fitted:
@@ -140,9 +141,9 @@ def _start_from(source: SwinIRForImageRestoration, model: SwinIRForImageRestorat
         total, fit = len(report.loaded) + len(report.reinitialised), len(report.loaded)
         how_many, how_much = ("none", "all") if not fit else (str(fit), "most")
         raise ValueError(
-            f"model.init_from: {how_many} of this model's {total} tensors fit {args.init_from}'s, so {how_much} "
-            f"of it would start from scratch. {report.why_from_scratch()}; or drop model.init_from (--init-from) to "
-            "train from scratch"
+            f"model.init_from: {how_many} of this model's {total} tensors fit {shown_name(args.init_from)}'s, so "
+            f"{how_much} of it would start from scratch. {report.why_from_scratch()}; or drop model.init_from "
+            "(--init-from) to train from scratch"
         )
     _check_heads(report, ours["num_heads"], theirs["num_heads"], args)
     return report
@@ -167,10 +168,10 @@ def _check_heads(report: InitReport, heads: list[int], source_heads: list[int], 
         fix["num_heads"] = keep
     flow = yaml.safe_dump(fix, default_flow_style=True, sort_keys=False, width=10**6).strip()
     raise ValueError(
-        f"model.init_from: {args.init_from}'s attention weights fit this model's by shape, not its num_heads "
-        f"({source_heads} → {heads}, from model.config or model.preset): loaded, they would be split into other heads, "
-        f"a different model. Keep the source's heads (--model.config {shlex.quote(flow)}), or drop model.init_from "
-        "(--init-from) to train from scratch"
+        f"model.init_from: {shown_name(args.init_from)}'s attention weights fit this model's by shape, not its "
+        f"num_heads ({source_heads} → {heads}, from model.config or model.preset): loaded, they would be split into "
+        f"other heads, a different model. Keep the source's heads (--model.config {shlex.quote(flow)}), or drop "
+        "model.init_from (--init-from) to train from scratch"
     )
 
 

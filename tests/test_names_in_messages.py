@@ -1,0 +1,175 @@
+"""Names from the user (files, folders, datasets, run folders) in the package's errors, warnings and notes: a newline
+or tab in one is shown escaped (`console.shown_name`), so that a message stays one line and no name forges one."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from swinir_hf.checkpoints.convert import CheckpointError
+from swinir_hf.checkpoints.loading import load_model
+from swinir_hf.degradations.setting import Degradation
+from swinir_hf.image_datasets import load_image_dataset, missing_folder, split_folder
+from swinir_hf.inference.files import IMAGE_SUFFIXES
+from swinir_hf.training.checks import check_output_dir
+from swinir_hf.training.config import bundled_configs, config_path
+from swinir_hf.training.data import validation_images
+from swinir_hf.training.gan import VGG19Features
+from swinir_hf.training.images import check_readable, config_images, load_images
+from swinir_hf.training.pairing import pair_lr_images
+from swinir_hf.training.resume_checks import unreadable_checkpoint
+from swinir_hf.training.signals import TrainingInterrupted
+
+NAME = "a\nrestored 3, failed 0\tb"  # as a file or folder name: a forged line, and a tab
+SHOWN = "a\\nrestored 3, failed 0\\tb"
+
+
+def _model_folder(tmp_path: Path, config: str | None) -> Path:
+    folder = tmp_path / NAME
+    folder.mkdir()
+    if config is not None:
+        (folder / "config.json").write_text(config, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing", "{dir}/{name}/model does not exist"),
+        ("no config", "{dir}/{name} is a folder without config.json: not a save_pretrained folder"),
+        ("not an object", "{dir}/{name}/config.json is not a model config (a JSON object): re-export the model"),
+        (
+            "no weights",
+            "{dir}/{name} has a config.json but no weights (model.safetensors): copy the whole save_pretrained folder",
+        ),
+        ("revision", "{dir}/{name} is a local model: a revision is for a Hub model (org/name)"),
+    ],
+)
+def test_loading_a_model_names_its_path_on_one_line(case, expected, tmp_path):
+    config = {"missing": None, "no config": None, "not an object": "[]", "no weights": "{}", "revision": "{}"}[case]
+    folder = tmp_path / NAME / "model" if case == "missing" else _model_folder(tmp_path, config)
+    with pytest.raises(CheckpointError) as caught:
+        load_model(folder, revision="main" if case == "revision" else None)
+    assert str(caught.value) == expected.format(dir=tmp_path, name=SHOWN)
+
+
+def test_loading_a_model_with_an_invalid_config_names_it_on_one_line(tmp_path):
+    folder = _model_folder(tmp_path, "{")
+    with pytest.raises(CheckpointError) as caught:
+        load_model(folder)
+    assert str(caught.value).startswith(f"{tmp_path}/{SHOWN}/config.json is not valid JSON (")
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("imagefolder", "no such imagefolder directory: {dir}/{name}"),
+        ("missing", "no such dataset folder: {dir}/{name}"),
+        ("file", "{dir}/{name} is a file, not a dataset folder (imagefolder:DIR for a folder of images; a parquet"),
+        ("splits", "{dir}/{name} is divided into splits (train, val) and has no 'test' split"),
+        (
+            "not saved",
+            "{dir}/{name} is not a datasets save_to_disk folder (for a folder of images: imagefolder:{dir}/{name})",
+        ),
+    ],
+)
+def test_dataset_messages_name_the_folder_on_one_line(case, expected, tmp_path):
+    path = tmp_path / NAME
+    if case == "file":
+        path.write_bytes(b"")
+    elif case in ("splits", "not saved"):
+        (path / "train").mkdir(parents=True)
+        (path / "val").mkdir()
+    expected = expected.format(dir=tmp_path, name=SHOWN)
+    if case in ("splits", "not saved"):
+        with pytest.raises((ValueError, FileNotFoundError)) as caught:
+            split_folder(path, "test") if case == "splits" else load_image_dataset(str(path))
+        said = str(caught.value)
+    else:
+        said = missing_folder(("imagefolder:" if case == "imagefolder" else "") + str(path))
+    assert said.startswith(expected) if case == "file" else said == expected
+
+
+def _raised(case: str, path: Path) -> str:
+    """The message of the error the trainer's `case` raises about `path`."""
+    calls = {
+        "output_dir": lambda: check_output_dir(path, None, False),
+        "config": lambda: config_path(str(path / "c.yaml")),
+        "no images": lambda: config_images("data.train", str(path), "train", None),
+        "undecodable": lambda: check_readable([str(path / f"{NAME}.png")], 3, "data.train"),
+        "vgg weights": lambda: VGG19Features(("conv1_2",), weights=path),
+        "pairing": lambda: pair_lr_images(load_images(str(path)), str(path.parent / "LR"), 2, "train", None),
+    }
+    with pytest.raises((OSError, ValueError, CheckpointError)) as caught:
+        calls[case]()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("output_dir", "{dir}/{name} is not empty: pass --resume latest to continue it or --overwrite to reuse it"),
+        ("config", "config {dir}/{name}/c.yaml not found; bundled configs: " + ", ".join(bundled_configs())),
+        ("no images", f"data.train: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {{dir}}/{{name}}"),
+        ("undecodable", "data.train: none of its 1 images can be decoded (e.g. {name}.png: "),
+        ("vgg weights", "{dir}/{name} is a folder without model.safetensors"),
+        (
+            "pairing",
+            "data.train_lr: no LR image in {dir}/LR for 1 of 1 HR images, e.g. {dir}/{name}/{name}.png: an HR "
+            "image NAME.* is paired with the LR image NAME.* or NAMEx2.*, or NAME_HR.* with NAME_LR.*, NAME_LR2.* or "
+            "NAME_LRx2.* (also _hr / _lr, -HR / -LR; any image type). Rename the LR images (or the HR ones) so, e.g. "
+            "{dir}/LR/c.png → {name}x2.png",
+        ),
+        ("interrupted", "SIGTERM: stopped after step 5, saved in {dir}/{name}; continue with --resume latest"),
+        ("resume", "cannot resume from {dir}/{name}: gone. If its files are damaged, delete it and resume again"),
+    ],
+)
+def test_the_trainers_messages_name_paths_on_one_line(case, expected, tmp_path):
+    path = tmp_path / NAME
+    path.mkdir()
+    if case != "no images":
+        (path / f"{NAME}.png").write_bytes(b"not a png")  # the folder is not empty, and holds no image that decodes
+    if case == "pairing":
+        (tmp_path / "LR").mkdir()
+        (tmp_path / "LR" / "c.png").write_bytes(b"not a png")
+    expected = expected.format(dir=tmp_path, name=SHOWN)
+    if case == "interrupted":
+        said = str(TrainingInterrupted(15, 5, path))
+    elif case == "resume":
+        said = str(unreadable_checkpoint(path, FileNotFoundError("gone")))
+    else:
+        said = _raised(case, path)
+    assert said.startswith(expected) if case in ("undecodable", "resume") else said == expected
+    assert "\n" not in said
+
+
+def test_a_skipped_validation_images_warning_names_it_on_one_line(tmp_path, caplog):
+    bad = tmp_path / f"{NAME}.png"
+    bad.write_bytes(b"not a png")
+    with caplog.at_level(logging.WARNING, logger="swinir_hf"):
+        assert validation_images([str(bad)], Degradation("bicubic", 2), 3, seed=0) == []
+    [record] = caplog.records
+    assert record.getMessage().startswith(f"skipping unreadable validation image {SHOWN}.png: ")
+    assert "\n" not in record.getMessage()
+
+
+def test_a_dataset_rows_file_is_named_on_one_line_in_its_error_and_the_readers_warnings(tmp_path, caplog):
+    """A row's image read from its stored bytes through a temporary file: the reader's error and warnings name the
+    row's file instead, escaped as every name is."""
+    import datasets
+    from PIL import Image
+
+    from swinir_hf.inference.dataset_restoration import decoded_image
+
+    with pytest.raises(ValueError) as caught:
+        decoded_image(datasets.Image(), {"bytes": b"not an image", "path": f"{NAME}.png"}, 3)
+    assert str(caught.value).startswith(f"row 3 of the dataset ({SHOWN}.png) cannot be decoded: not a readable image")
+    assert "\n" not in str(caught.value)
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ("red", "blue")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with caplog.at_level(logging.WARNING, logger="swinir_hf"):
+        decoded_image(datasets.Image(), {"bytes": (tmp_path / "anim.gif").read_bytes(), "path": f"{NAME}.gif"}, 0)
+    assert caplog.messages == [f"{SHOWN}.gif has 2 frames: only frame 1 is restored"]
