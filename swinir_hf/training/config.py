@@ -3,8 +3,7 @@ together, and how it is read from YAML files, bundled configs (`swinir_hf/config
 
 jsonargparse reads the sections' type hints and attribute docstrings: it type-checks configs (`from_dict`), and
 the trainer's command line (`swinir_hf.training.cli`) takes every field as `--section.field VALUE`, with the
-docstrings as `--help`.
-"""
+docstrings as `--help`."""
 
 from __future__ import annotations
 
@@ -181,10 +180,10 @@ class TrainingConfig:
             if folder is not None and (folder == val or folder in val.parents or val in folder.parents):
                 divide = ""  # the validation images inside the training folder: its split layout keeps them apart
                 if folder == val or folder in val.parents:
+                    shown = shown_name(entry)
                     divide = (
-                        f", divide {shown_name(entry.removeprefix('imagefolder:'))} into a train/ and a val/ folder "
-                        f"(then --data.train '[{shown_name(entry)}]' --data.val {shown_name(entry)} trains on the one "
-                        "and validates on the other)"
+                        f", divide {shown.removeprefix('imagefolder:')} into a train/ and a val/ folder (then "
+                        f"--data.train '[{shown}]' --data.val {shown} trains on the one and validates on the other)"
                     )
                 raise ValueError(
                     f"data.train {shown_name(entry)} and data.val {shown_name(d.val)} hold the same images: validation "
