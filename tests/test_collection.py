@@ -1044,9 +1044,7 @@ def test_two_processes_restore_a_dataset_as_one_does(model_dir, tmp_path, monkey
     assert streamed.returncode == 0 and streamed.stderr.count("restored 20 images of ") == 1, streamed.stderr[-3000:]
     for a, b in zip(alone, datasets.load_from_disk(str(tmp_path / "streamed")), strict=True):
         assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
-    again = _launch(*options, "-o", two, processes=2)  # the same command: nothing to do, said once
-    assert again.returncode == 0 and "[rank1]" not in again.stderr
-    assert again.stderr.count(f"{two} holds {options[1]} restored already") == 1, again.stderr[-3000:]
+    # The same command again is said once too: the other processes' part in test_a_dataset_restored_already_...
     other = _launch(*options, "--outscale", "2", "-o", two, processes=2)
     assert other.returncode == 1 and "[rank1]" not in other.stderr
     assert other.stderr.count(f"error: {two} holds {options[1]} restored by ") == 1, other.stderr[-3000:]
@@ -1072,9 +1070,42 @@ def test_two_processes_a_user_error_is_one_line_from_the_main_process(mixed, tmp
     assert done.stderr.count(f"error: {missing} does not exist") == 1
     assert "[rank1]" not in done.stderr and "Connection closed" not in done.stderr
     assert not (tmp_path / "out").exists()
-    done = _launch(tmp_path / "nothing", "-o", tmp_path / "out", "--no-progress", processes=2)
-    assert done.returncode == 1
-    assert done.stderr.count("error: no such file, folder or matching files") == 1
+    # An input that does not exist is found before the model loads, by every process alike: in-process, each rank, in
+    # test_user_errors_are_printed_by_the_main_process_only.
+
+
+@pytest.mark.parametrize("main_process", [True, False])
+def test_a_dataset_restored_already_is_said_by_the_main_process_only(
+    main_process, model_dir, tmp_path, monkeypatch, capsys
+):
+    """A rerun into an -o that holds the dataset restored, as each process of a launch runs it: exit status 0 on all
+    of them, the main process says there is nothing to do, the others say nothing."""
+    from types import SimpleNamespace
+
+    import datasets
+
+    from swinir_hf.inference import collection_cli
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    folder = tmp_path / "imagefolder"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(_rng_image((6, 7, 3), i)).save(folder / f"{i}.png")
+    out = tmp_path / "out"
+    args = ["--dataset", f"imagefolder:{folder}", "-o", out]
+    assert _restore(*args, model_dir=model_dir) == 0
+    finished = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    capsys.readouterr()
+    state = SimpleNamespace(
+        is_main_process=main_process, is_local_main_process=main_process, process_index=0 if main_process else 1,
+        num_processes=1, device="cpu",
+    )  # fmt: skip
+    monkeypatch.setattr(collection_cli, "process_state", lambda device=None: state)
+    assert _restore(*args, model_dir=model_dir) == 0
+    said = f"{out} holds imagefolder:{folder} restored already, by this model with these options (2 images): nothing"
+    err = capsys.readouterr().err
+    assert (err.startswith(said) and err.count("\n") == 1) if main_process else err == ""
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == finished
 
 
 @pytest.mark.parametrize("local_main", [True, False])
@@ -1131,6 +1162,10 @@ def test_user_errors_are_printed_by_the_main_process_only(rank, mixed, model_dir
         with pytest.raises(SystemExit):
             restore_main([str(mixed), "-o", str(tmp_path / "out"), option.split("/")[-1], value])
         assert (f"error: argument {option}: {message}" in capsys.readouterr().err) is shown
+    # An input that does not exist: found before the model loads (every process alike), said once.
+    assert _restore(tmp_path / "nothing", "-o", tmp_path / "out", model_dir=model_dir) == 1
+    expected = f"error: no such file, folder or matching files: {tmp_path / 'nothing'}\n"
+    assert capsys.readouterr().err == (expected if shown else "")
     assert not (tmp_path / "out").exists()
 
 

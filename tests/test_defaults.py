@@ -192,6 +192,23 @@ def test_restore_cli_uses_the_bundled_x4_model_by_default(tmp_path, shared):
     assert Image.open(out).size == (160, 120)
 
 
+def _small_testsets(shared: Path, tmp_path: Path, *small: str) -> Path:
+    """A ../shared (links into `shared`) whose test sets named in `small` hold 64×64 crops of two of their HR images
+    (their LR made by the evaluation): for the tests of what bundle_default.py writes, where those sets' figures are
+    not checked (scoring the whole sets took most of their minute)."""
+    testsets = tmp_path / "shared" / "testsets"
+    testsets.mkdir(parents=True)
+    for source in (shared / "testsets").iterdir():
+        if source.name not in small:
+            (testsets / source.name).symlink_to(source)
+            continue
+        (testsets / source.name / "HR").mkdir(parents=True)
+        for image in sorted((source / "HR").iterdir())[:2]:
+            with Image.open(image) as full:
+                full.crop((0, 0, 64, 64)).save(testsets / source.name / "HR" / image.name)
+    return testsets.parent
+
+
 def _bundle_module(monkeypatch):
     script = Path(__file__).resolve().parents[1] / "hub" / "bundle_default.py"
     spec = importlib.util.spec_from_file_location("bundle_default", script)
@@ -291,6 +308,7 @@ def test_bundle_default_bundles_a_checkpoint_only_over_a_model_it_beats(tmp_path
     shutil.copytree(DEFAULTS_DIR / "sr-x4", bundled)
     results = json.loads((bundled / "results.json").read_text())
     weights = (bundled / "model.safetensors").read_bytes()
+    shared = _small_testsets(shared, tmp_path, "Set5")
     args = [str(step), "sr-x4", "--defaults-dir", str(bundled.parent), "--shared", str(shared), "--benchmarks", "Set5"]
     args += ["--overwrite"]
 
@@ -363,6 +381,7 @@ def test_rescore_rewrites_a_bundled_models_figures_as_it_ships(tmp_path, capsys,
     (bundled / "README.md").write_text(card.replace(old_row, stale_row))
     (bundled / "results.json").write_text(json.dumps(stale))
     weights = (bundled / "model.safetensors").read_bytes()
+    shared = _small_testsets(shared, tmp_path, "Set14")  # Set5, whose figure is checked, whole
     args = ["sr-x2", "--rescore", "--defaults-dir", str(tmp_path), "--shared", str(shared)]
     assert bundle.main(args) == 0
     after = json.loads((bundled / "results.json").read_text())
