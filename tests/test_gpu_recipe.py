@@ -930,7 +930,7 @@ def test_a_queued_model_is_not_started_with_too_few_seconds_left(tmp_path: Path,
     monkeypatch.setattr(lease_run, "start_trainer", lambda *args: pytest.fail("sr-x2 started"))
     finished = argparse.Namespace(poll=lambda: 0)  # sr-x4's trainer, exited 0 (its max_steps made)
     t = lease_run.Trainers({"sr-x4": 0}, ["sr-x2"], frozenset({"sr-x2"}), procs={"sr-x4": finished})
-    lease_run.start_next(argparse.Namespace(), {}, [], time.monotonic() + lease_run.THEN_MIN_S - 10, t)
+    lease_run.start_next(argparse.Namespace(), {}, [], time.monotonic() + lease_run.THEN_MIN_S - 5, t)
     log = (tmp_path / "lease.log").read_text()
     assert re.fullmatch(r"\[gpu_lease [\d:]+\] sr-x4: finished; 8\d s left, too few to start sr-x2\n", log), log
     assert list(t.procs) == ["sr-x4"] and t.queue == ["sr-x2"] and t.handed_on == {"sr-x4"}
