@@ -20,6 +20,7 @@ from ..extras import MissingExtraError, require
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..storage.atomic_writes import process_tag, remove_dead
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
+from .local_check import patient_local_check
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -204,13 +205,20 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     # System fonts: the default theme fetches web fonts, which an offline machine cannot.
     fonts = {"font": ["ui-sans-serif", "system-ui", "sans-serif"], "font_mono": ["ui-monospace", "monospace"]}
     theme = gr.themes.Default(**fonts).set(**READABLE_COLOURS)
+    with patient_local_check() as why:  # (in a server that blocks, it undoes itself at gradio's check)
+        _serve(demo, args, why, theme=theme, css=CSS, max_file_size=app.max_upload_mb * 1024 * 1024, **launch_kwargs)
+    if not launch_kwargs.get("prevent_thread_lock"):  # it served until stopped: the server has closed
+        app.stop_all()  # the exit waits for running restorations, whose results no one would get
+    return demo
+
+
+def _serve(demo: gr.Blocks, args: argparse.Namespace, why: list[str], **launch_kwargs) -> None:
+    """`demo.launch(...)` on `args`' host and port, its failures to start said in one line (SystemExit); `why` is
+    where `patient_local_check` puts why the started server did not answer."""
     try:
         demo.launch(
             server_name=args.host,
             server_port=args.port,
-            max_file_size=app.max_upload_mb * 1024 * 1024,
-            theme=theme,
-            css=CSS,
             footer_links=["api"],
             **launch_kwargs,
         )
@@ -219,6 +227,14 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
             raise
         # A second Ctrl-C (or SIGTERM) while gradio closed the server after the first: a stop all the same.
         demo.close()
+    except ValueError:  # gradio's blames the proxy settings and asks for share=True, whatever kept the answer
+        if not why or demo.share:
+            raise
+        demo.close()  # it listens: left running, it would hold the port (and a test's process) on
+        raise SystemExit(
+            f"{args.prog}: error: the server started but {demo.local_url} {why[0]}: the machine may be too busy, or "
+            "a proxy takes localhost's requests (HTTP_PROXY / ALL_PROXY; exempt it with NO_PROXY=localhost,127.0.0.1)"
+        ) from None
     except OSError:  # gradio's says only that no port in the range was free, and to pass server_port to launch()
         problem = _bind_problem(args.host, args.port)
         if problem is None:
@@ -227,9 +243,6 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
             f"{args.prog}: error: cannot listen on {args.host}:{args.port} ({problem}): choose another --port (or "
             "GRADIO_SERVER_PORT), or a --host address of this machine"
         ) from None
-    if not launch_kwargs.get("prevent_thread_lock"):  # it served until stopped: the server has closed
-        app.stop_all()  # the exit waits for running restorations, whose results no one would get
-    return demo
 
 
 # The default theme's colours that fail WCAG AA's 4.5:1 contrast for text (axe-core's color-contrast rule, checked by
