@@ -14,6 +14,7 @@ from swinir_hf.degradations.setting import Degradation
 from swinir_hf.image_datasets import load_image_dataset, missing_folder, split_folder
 from swinir_hf.inference.files import IMAGE_SUFFIXES
 from swinir_hf.training.checks import check_output_dir
+from swinir_hf.training.cli import parse_command_line
 from swinir_hf.training.config import bundled_configs, config_path
 from swinir_hf.training.data import validation_images
 from swinir_hf.training.gan import VGG19Features
@@ -173,3 +174,9 @@ def test_a_dataset_rows_file_is_named_on_one_line_in_its_error_and_the_readers_w
     with caplog.at_level(logging.WARNING, logger="swinir_hf"):
         decoded_image(datasets.Image(), {"bytes": (tmp_path / "anim.gif").read_bytes(), "path": f"{NAME}.gif"}, 0)
     assert caplog.messages == [f"{SHOWN}.gif has 2 frames: only frame 1 is restored"]
+
+
+def test_a_short_option_at_odds_with_its_dotted_one_names_its_value_on_one_line():
+    with pytest.raises(ValueError) as caught:
+        parse_command_line(["--config", "tiny_sr_x2", "--init-from", NAME, "--model.init_from", "x"])
+    assert str(caught.value) == f"--init-from '{SHOWN}' and --model.init_from x disagree: give one of them"

@@ -204,8 +204,9 @@ def _check_aliases(args: Namespace, written: set[str]) -> None:
 
 
 def _shown(value: str | None) -> str:
-    """An option's value as a shell would take it back: `''` for an empty one, `null` for None (YAML's)."""
-    return "null" if value is None else shlex.quote(value)
+    """An option's value as a shell would take it back: `''` for an empty one, `null` for None (YAML's); on its line
+    (`shown_name`: `shlex.quote` leaves a newline in the value as it is)."""
+    return "null" if value is None else shown_name(shlex.quote(value))
 
 
 def _with_hint(parser: ArgumentParser, message: str) -> str:
