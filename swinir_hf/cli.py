@@ -12,7 +12,7 @@ from pathlib import Path
 from . import __version__
 from .checkpoints.bundled import DEFAULT_MODELS
 from .checkpoints.weight_keys import add_weights_key_argument
-from .console import prefixed_warnings, stdout_gone, tolerant_output
+from .console import prefixed_warnings, shown_name, stdout_gone, tolerant_output
 from .extras import MissingExtraError
 from .interrupts import finished_before, not_started, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, engine_precision_only, launch, option_strings, split_arguments
@@ -25,11 +25,12 @@ def _convert(args: argparse.Namespace) -> int:
     from .storage.output_folders import check_fresh_output_folder, folder_claimed, would_replace
 
     out = Path(args.output_dir)
+    shown = shown_name(out)
     try:
         if would_replace(out, args.checkpoint):  # even with --overwrite: the file to convert would be gone
             raise ValueError(
-                f"{out} holds the checkpoint {args.checkpoint}, which the converted model would replace: choose "
-                "another output folder"
+                f"{shown} holds the checkpoint {shown_name(args.checkpoint)}, which the converted model would "
+                "replace: choose another output folder"
             )
         # Held from the check to the end: a second convert into it is refused, not silently replacing this one.
         with terminate_as_interrupt(), folder_claimed(out, "output folder"):
@@ -44,14 +45,14 @@ def _convert(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         how, status = stopped_by(stop)
         if finished_before(stop):
-            print(f"{how} once the converted model was in {out}", file=sys.stderr)
+            print(f"{how} once the converted model was in {shown}", file=sys.stderr)
         else:
-            print(f"{how}: {out} is as it was (the converted model is moved in whole, at the end)", file=sys.stderr)
+            print(f"{how}: {shown} is as it was (the converted model is moved in whole, at the end)", file=sys.stderr)
         return status
     cfg = model.config
     print(
-        f"converted {args.checkpoint} → {out}: task {cfg.task}, upsampler {cfg.upsampler}, x{cfg.upscale}, "
-        f"{cfg.num_channels} channel{'s' if cfg.num_channels > 1 else ''}, embed_dim {cfg.embed_dim}, "
+        f"converted {shown_name(args.checkpoint)} → {shown}: task {cfg.task}, upsampler {cfg.upsampler}, "
+        f"x{cfg.upscale}, {cfg.num_channels} channel{'s' if cfg.num_channels > 1 else ''}, embed_dim {cfg.embed_dim}, "
         f"depths {cfg.depths}, window {cfg.window_size}, "
         f"{model.num_parameters():,} parameters"
     )

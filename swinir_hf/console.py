@@ -27,8 +27,9 @@ _TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BAR_MOVES = re.compile(r"(?:\x1b\[[0-9]*A)+\Z|\r(?:\x1b\[K)?")
 # In a name (a file's, a folder's, an image's) newlines, tabs and carriage returns are controls too: printed, one
 # would start a line of the name's own (a forged "restored ..." line, a table row split), which no stream can tell
-# from the message's own lines.
-_NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# from the message's own lines; so are Unicode's line and paragraph separators, line breaks to YAML (a comment in a
+# run's training_config.yaml would end there, the rest read as settings) and to `str.splitlines`.
+_NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _escaped(control: re.Match) -> str:
@@ -42,8 +43,8 @@ def terminal_safe(text: str) -> str:
 
 
 def shown_name(name: object) -> str:
-    """A name or path for a message: `terminal_safe`, and its newlines, tabs and carriage returns escaped too
-    (`\\n`, `\\t`, `\\r`), so that it stays on its line."""
+    """A name or path for a message: `terminal_safe`, and its newlines, tabs, carriage returns and line separators
+    escaped too (`\\n`, `\\t`, `\\r`, `\\u2028`), so that it stays on its line."""
     return _NAME_CONTROLS.sub(_escaped, str(name))
 
 

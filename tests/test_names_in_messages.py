@@ -180,3 +180,142 @@ def test_a_short_option_at_odds_with_its_dotted_one_names_its_value_on_one_line(
     with pytest.raises(ValueError) as caught:
         parse_command_line(["--config", "tiny_sr_x2", "--init-from", NAME, "--model.init_from", "x"])
     assert str(caught.value) == f"--init-from '{SHOWN}' and --model.init_from x disagree: give one of them"
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("folder", "checkpoint {dir}/{name} is a folder: give a .pth / .safetensors file of the authors' layout"),
+        ("missing", "checkpoint {dir}/{name}.pth does not exist or is not a file"),
+        ("text", "{dir}/{name}.pth is not a readable PyTorch checkpoint: it is a text file, not a file torch.save"),
+        ("safetensors", "{dir}/{name}.safetensors is not a readable safetensors file (truncated or corrupt?): "),
+        ("not swinir", "{dir}/{name}.pth: not a SwinIR checkpoint: missing 'conv_first.weight'"),
+    ],
+)
+def test_a_checkpoint_to_convert_is_named_on_one_line(case, expected, tmp_path):
+    import torch
+
+    from swinir_hf.checkpoints.convert import convert_original_checkpoint, load_state_dict_file
+
+    path = tmp_path / NAME
+    if case == "folder":
+        path.mkdir()
+    elif case in ("text", "not swinir"):
+        path = path.with_name(f"{NAME}.pth")
+        if case == "text":
+            path.write_text("hello")
+        else:
+            torch.save({"weight": torch.zeros(1)}, path)
+    elif case == "safetensors":
+        path = path.with_name(f"{NAME}.safetensors")
+        path.write_bytes(b"\x01")
+    else:
+        path = path.with_name(f"{NAME}.pth")
+    with pytest.raises(CheckpointError) as caught:
+        convert_original_checkpoint(path) if case == "not swinir" else load_state_dict_file(path)
+    assert str(caught.value).startswith(expected.format(dir=tmp_path, name=SHOWN))
+    assert "\n" not in str(caught.value)
+
+
+def test_the_convert_command_names_its_folders_on_one_line(tmp_path, capsys):
+    from swinir_hf.cli import main
+
+    inside = tmp_path / NAME / f"{NAME}.pth"
+    inside.parent.mkdir()
+    inside.write_bytes(b"")
+    assert main(["convert", str(inside), str(inside.parent)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path}/{SHOWN} holds the checkpoint {tmp_path}/{SHOWN}/{SHOWN}.pth, which the converted model "
+        "would replace: choose another output folder\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("write", "cannot write {dir}/{name}: No space left on device"),
+        ("appeared", "{dir}/{name} was written by another run (or program) since this one started: kept; pass "),
+        ("not a folder", "output folder {dir}/{name}/out is not a folder ({dir}/{name} is a file): choose another -o"),
+        ("not empty", "{dir}/{name} exists and is not empty; pass --overwrite to replace it"),
+        ("long name", "output folder {dir}/{name}/" + "x" * 256 + ": a name in it is 256 bytes, more than the 255 "),
+    ],
+)
+def test_the_storage_messages_name_paths_on_one_line(case, expected, tmp_path):
+    from swinir_hf.storage.atomic_writes import WriteError, move_unless_exists
+    from swinir_hf.storage.output_folders import check_fresh_output_folder, check_output_folder
+
+    path = tmp_path / NAME
+    if case == "write":
+        said = str(WriteError(path, "No space left on device"))
+    else:
+        if case in ("appeared", "not a folder"):
+            path.write_text("in the way")
+        else:
+            path.mkdir()
+            (path / "file").write_text("mine")
+        (tmp_path / "new").write_text("new")
+        calls = {
+            "appeared": lambda: move_unless_exists(tmp_path / "new", path),
+            "not a folder": lambda: check_output_folder(path / "out"),
+            "not empty": lambda: check_fresh_output_folder(path, False),
+            "long name": lambda: check_output_folder(path / ("x" * 256)),
+        }
+        with pytest.raises((OSError, ValueError)) as caught:
+            calls[case]()
+        said = str(caught.value)
+    assert said.startswith(expected.format(dir=tmp_path, name=SHOWN))
+    assert "\n" not in said
+
+
+def test_a_replaced_data_file_with_a_line_break_in_its_name_leaves_training_config_yaml_as_written(tmp_path):
+    """A resume notes the data files replaced since the run started in a comment atop training_config.yaml: a line
+    break in a file's name (a newline, Unicode's line separator, which YAML takes for one) ended the comment there,
+    and what followed was read as settings (here, a forged batch size)."""
+    from swinir_hf.training.config import TrainingConfig, read_config_file
+    from swinir_hf.training.images import items_fingerprint
+    from swinir_hf.training.recipe import CheckpointRecord, config_text
+    from swinir_hf.training.resume_checks import check_same_images
+
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    names = [f"a{brk}train: {{batch_size: 3}}{brk}#.png" for brk in ("\n", "\u2028", "\u2029")]
+    items = [str(folder / name) for name in names]
+    for item in items:
+        Path(item).write_bytes(b"x")
+    cfg = TrainingConfig.from_dict({"data": {"train": [str(folder)]}})
+    record = CheckpointRecord(tmp_path / "step-1", {"samples": {"images": items_fingerprint(items)}}, None, None, None)
+    for item in items:
+        Path(item).write_bytes(b"xy")
+    changed = check_same_images(record, items_fingerprint(items), cfg)
+    assert changed[1] == "data.train file a\\u2028train: {batch_size: 3}\\u2028#.png: 1 bytes → 2 bytes"
+    (tmp_path / "training_config.yaml").write_text(config_text(cfg, [{"step": 5, "changed": changed}]), "utf-8")
+    assert read_config_file(str(tmp_path / "training_config.yaml")) == cfg.to_dict()
+    # Whatever an entry holds, the comment stays one line.
+    text = config_text(cfg, [{"step": 5, "changed": ["x\ntrain: {batch_size: 3}"]}])
+    assert text.splitlines()[2] == "#   from step 5: x\\ntrain: {batch_size: 3}"
+    (tmp_path / "training_config.yaml").write_text(text, "utf-8")
+    assert read_config_file(str(tmp_path / "training_config.yaml")) == cfg.to_dict()
+
+
+@pytest.mark.parametrize("case", ["missing", "no checkpoints", "resume", "no weights"])
+def test_the_hub_export_and_resume_name_their_folders_on_one_line(case, tmp_path, capsys):
+    from swinir_hf.checkpoints.export import HubExportError
+    from swinir_hf.checkpoints.export_cli import _sources
+    from swinir_hf.checkpoints.folders import stored_weights
+    from swinir_hf.checkpoints.run_folder import resolve_resume
+
+    path = tmp_path / NAME
+    if case != "missing":
+        path.mkdir()
+    if case in ("missing", "no checkpoints"):
+        assert _sources(path) == []
+        said = capsys.readouterr().err
+        what = "does not exist" if case == "missing" else "holds no checkpoint files (.pth, .pt, .ckpt, .safetensors)"
+        assert said.startswith(f"error: {tmp_path}/{SHOWN} {what}")
+        assert said.count("\n") == 1
+        return
+    with pytest.raises((FileNotFoundError, HubExportError)) as caught:
+        resolve_resume(str(path), tmp_path) if case == "resume" else stored_weights(path)
+    what = "is not a checkpoint folder (no progress.json)" if case == "resume" else "holds no safetensors weights ("
+    assert str(caught.value).startswith(f"{tmp_path}/{SHOWN} {what}")
+    assert "\n" not in str(caught.value)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import torch
 
+from ..console import shown_name
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration, relative_position_index, shift_window_mask
 from .weight_keys import WEIGHT_KEYS
@@ -34,13 +35,14 @@ class CheckpointError(ValueError):
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
     """Read a `.pth` (with `weights_only=True`) or `.safetensors` file into a dict, with errors that name the file."""
     path = Path(path)
+    shown = shown_name(path)
     if path.is_dir():  # a model folder, most likely: it needs no conversion
         raise CheckpointError(
-            f"checkpoint {path} is a folder: give a .pth / .safetensors file of the authors' layout (a model folder "
+            f"checkpoint {shown} is a folder: give a .pth / .safetensors file of the authors' layout (a model folder "
             "loads as it is: --model FOLDER, from_pretrained(FOLDER))"
         )
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
+        raise CheckpointError(f"checkpoint {shown} does not exist or is not a file")
     if path.suffix.lower() == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -48,7 +50,7 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
         try:
             return load_file(path)
         except (SafetensorError, OSError, ValueError) as err:
-            raise CheckpointError(f"{path} is not a readable safetensors file (truncated or corrupt?): {err}") from err
+            raise CheckpointError(f"{shown} is not a readable safetensors file (truncated or corrupt?): {err}") from err
     try:
         with warnings.catch_warnings():  # the error below says what is wrong, in one line
             warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
@@ -56,7 +58,7 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
     except Exception as err:  # the unpickler fails on damaged data with almost any exception type
         raise CheckpointError(_unreadable(path, err)) from err
     if not isinstance(obj, Mapping):
-        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a state dict")
+        raise CheckpointError(f"{shown} holds a {type(obj).__name__}, not a state dict")
     return dict(obj)
 
 
@@ -95,10 +97,10 @@ def _file_kind(head: bytes) -> str:
 
 def _unreadable(path: Path, err: Exception) -> str:
     """Why `torch.load(path, weights_only=True)` failed, in one line (torch's own messages span paragraphs)."""
-    text = str(err)
+    text, shown = str(err), shown_name(path)
     if found := refused_global(err):
         return (
-            f"{path} holds Python objects other than tensors ({found}), which are not "
+            f"{shown} holds Python objects other than tensors ({found}), which are not "
             "unpickled because that could run code; if you trust the file, re-save its weights alone: "
             "obj = torch.load(file, weights_only=False); torch.save(obj.state_dict() if isinstance(obj, "
             "torch.nn.Module) else obj['params'], 'weights.pth')"
@@ -106,15 +108,15 @@ def _unreadable(path: Path, err: Exception) -> str:
     with path.open("rb") as file:
         head = file.read(64)
     if head and not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
-        return f"{path} is not a readable PyTorch checkpoint: it is {_file_kind(head)}, not a file torch.save writes"
+        return f"{shown} is not a readable PyTorch checkpoint: it is {_file_kind(head)}, not a file torch.save writes"
     if head.startswith(b"\x80") and len(head) > 1 and head[1] > 2:  # torch.save's legacy format is protocol 2
         why = f"it is a pickle of protocol {head[1]}, as pickle.dump writes, not torch.save"
-        return f"{path} is not a readable PyTorch checkpoint: {why} (save the weights with torch.save)"
+        return f"{shown} is not a readable PyTorch checkpoint: {why} (save the weights with torch.save)"
     text = text.rpartition("WeightsUnpickler error:")[2]  # what is wrong, after torch's advice on weights_only
     if not text.strip():
         text = "empty file" if path.stat().st_size == 0 else type(err).__name__
     reason = text.strip().splitlines()[0].split(". This is an internal")[0]  # not miniz's advice on its bugs
-    return f"{path} is not a readable PyTorch checkpoint (truncated, corrupt, or not a checkpoint): {reason}"
+    return f"{shown} is not a readable PyTorch checkpoint (truncated, corrupt, or not a checkpoint): {reason}"
 
 
 def extract_state_dict(obj: Mapping[str, Any], weights_key: str | None = None) -> dict[str, torch.Tensor]:
@@ -323,9 +325,9 @@ def convert_original_checkpoint(
     try:
         model = _converted(extract_state_dict(load_state_dict_file(checkpoint), weights_key), dtype, config_overrides)
     except ValueError as err:  # CheckpointError, and a configuration the detected fields do not make
-        if str(checkpoint) in str(err):  # load_state_dict_file's own messages name it
+        if shown_name(checkpoint) in str(err):  # load_state_dict_file's own messages name it
             raise
-        raise CheckpointError(f"{checkpoint}: {err}") from None  # which of several --model it is
+        raise CheckpointError(f"{shown_name(checkpoint)}: {err}") from None  # which of several --model it is
     check_named_release(model, Path(checkpoint))
     return model
 
@@ -390,6 +392,6 @@ def check_named_release(model: SwinIRForImageRestoration, checkpoint: Path) -> N
     ]
     if wrong:
         raise CheckpointError(
-            f"{checkpoint} is named like the release {release.file} but its weights do not match it: "
+            f"{shown_name(checkpoint)} is named like the release {release.file} but its weights do not match it: "
             f"{', '.join(wrong)}; the file may be cut or damaged (download it again), or another model (rename it)"
         )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from ..console import some_names
+from ..console import shown_name, some_names
 from ..interrupts import signals_deferred
 from ..library_bars import transformers_bars_off
 from ..models.configuration_swinir import SwinIRConfig
@@ -121,7 +121,9 @@ def export_checkpoint(
     checkpoint, terms = Path(checkpoint), license_terms(license, license_name, license_link)
     release = find_release(checkpoint.name)
     if release is not None and terms[0] is not None:  # their weights: the license is theirs to state
-        raise HubExportError(f"{checkpoint.name} is the authors' release, under their license: drop --license")
+        raise HubExportError(
+            f"{shown_name(checkpoint.name)} is the authors' release, under their license: drop --license"
+        )
     # Where the release keeps them, or at the top level of a copy saved bare (which convert and --model take).
     raw = load_state_dict_file(checkpoint)
     state = extract_state_dict(
@@ -251,7 +253,8 @@ class _Build:
         # Replacing the target removes it: a run folder with its checkpoints, a bundled model, the .pth given.
         if would_replace(target, self.source):
             raise HubExportError(
-                f"{target} is or holds the source {self.source}, which the export would replace: choose another -o"
+                f"{shown_name(target)} is or holds the source {shown_name(self.source)}, which the export would "
+                "replace: choose another -o"
             )
         with ExitStack() as held:
             # Held from the checks to the move: a concurrent export of the same name is refused, not mixed with this
@@ -268,7 +271,7 @@ class _Build:
     ) -> tuple[Path, float, dict]:
         if target.exists() and any(target.iterdir()) and not overwrite and not is_export_of(target, self.params):
             raise HubExportError(
-                f"{target} exists and is not an export of these weights (it holds "
+                f"{shown_name(target)} exists and is not an export of these weights (it holds "
                 f"{some_names(sorted(p.name for p in target.iterdir()))}); pass "
                 "--overwrite to replace it and everything in it"
             )
@@ -308,7 +311,8 @@ def _say_removed(target: Path, staging: Path) -> None:
     is what gets uploaded, so it goes (convert's --overwrite keeps such files), but not unsaid."""
     others = sorted(p.name for p in target.iterdir() if not (staging / p.name).exists()) if target.exists() else []
     if others:
-        logger.warning(f"--overwrite removes from {target} what is not part of the export: {', '.join(others)}")
+        removed = ", ".join(map(shown_name, others))
+        logger.warning(f"--overwrite removes from {shown_name(target)} what is not part of the export: {removed}")
 
 
 def _staging_folder(output_dir: Path) -> Path:
@@ -381,7 +385,8 @@ def push_folder(
     files = folder.files()
     if dry_run:
         size = sum((folder.path / f).stat().st_size for f in files)
-        print(f"would push {folder.path} → {folder.repo_id} ({len(files)} files, {size / 1e6:.1f} MB, one commit):")
+        what = f"{len(files)} files, {size / 1e6:.1f} MB, one commit"
+        print(f"would push {shown_name(folder.path)} → {folder.repo_id} ({what}):")
         for f in files:
             print(f"  {f}")
         return None

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..console import shown_name
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..processes import usage_error
 from .catalog import find_release, load_catalog
@@ -50,16 +51,16 @@ def _sources(source: Path) -> list[Path]:
         if not checkpoints:
             steps = [p for p in list_checkpoints(source) if is_model_folder(p)]
             # A run stopped before its final save has only its checkpoints to publish.
-            hint = f"; its latest checkpoint is a model folder: {steps[-1]}" if steps else ""
+            hint = f"; its latest checkpoint is a model folder: {shown_name(steps[-1])}" if steps else ""
             print(
-                f"error: {source} holds no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) and is no "
+                f"error: {shown_name(source)} holds no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) and is no "
                 f"save_pretrained folder{hint}",
                 file=sys.stderr,
             )
         return checkpoints
     if source.is_file():
         return [source]
-    print(f"error: {source} does not exist", file=sys.stderr)
+    print(f"error: {shown_name(source)} does not exist", file=sys.stderr)
     return []
 
 
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         # and moved into place once verified.
         how, status = stopped_by(stop)
         print(
-            f"{how}: each folder this run wrote to {args.output_dir} is complete and verified, none is "
+            f"{how}: each folder this run wrote to {shown_name(args.output_dir)} is complete and verified, none is "
             "half-built; run the same command again to finish",
             file=sys.stderr,
         )
@@ -84,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
 def _naming(source: Path, message: str) -> str:
     """`message` prefixed with the source's name, unless it names it already (a folder's load errors do, as
     "FOLDER: ..."; a file's conversion errors as "FILE is not a readable PyTorch checkpoint ...")."""
-    named = tuple(f"{name}{after}" for name in (str(source), source.name) for after in (":", " "))
-    return message if message.startswith(named) else f"{source.name}: {message}"
+    shown = (shown_name(source), shown_name(source.name))  # as the messages name it
+    named = tuple(f"{name}{after}" for name in shown for after in (":", " "))
+    return message if message.startswith(named) else f"{shown[1]}: {message}"
 
 
 def repo_id_of(source: Path, organization: str | None, name: str | None) -> str:
@@ -118,7 +120,7 @@ def _name_problem(source: Path, args: argparse.Namespace) -> str | None:
     try:
         repo_id_of(source, args.org, args.name)
     except HubExportError as err:
-        return f"{source.name}: {err}"
+        return f"{shown_name(source.name)}: {err}"
     return None
 
 
@@ -141,7 +143,8 @@ def _run(args: argparse.Namespace) -> int:
     if not checkpoints:
         return 1
     if args.name is not None and len(checkpoints) > 1:
-        return usage_error(args.prog, f"--name names one repo, but {args.source} holds {len(checkpoints)} checkpoints")
+        many = f"{shown_name(args.source)} holds {len(checkpoints)} checkpoints"
+        return usage_error(args.prog, f"--name names one repo, but {many}")
     try:
         check_output_folder(args.output_dir)
     except ValueError as err:
@@ -166,8 +169,9 @@ def _run(args: argparse.Namespace) -> int:
             return 1
     for folder in unclaimed_staging(out) if out.is_dir() else ():
         print(
-            f"note: {folder} looks like the staging folder of an unfinished export, by another machine or an earlier "
-            f"swinir-hf (so it is not removed): delete it unless an export into {out} is running",
+            f"note: {shown_name(folder)} looks like the staging folder of an unfinished export, by another machine or "
+            "an earlier swinir-hf (so it is not removed): delete it unless an export into "
+            f"{shown_name(out)} is running",
             file=sys.stderr,
         )
     failed = _export_all(checkpoints, args)
@@ -187,12 +191,13 @@ def _export_all(checkpoints: list[Path], args: argparse.Namespace) -> int:
             print(f"error: {_naming(checkpoint, str(err))}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{checkpoint.name} → {folder.path} ({folder.repo_id}), verified: max abs diff {folder.max_abs_diff:.1e}")
+        made = f"{shown_name(checkpoint.name)} → {shown_name(folder.path)} ({folder.repo_id})"
+        print(f"{made}, verified: max abs diff {folder.max_abs_diff:.1e}")
         if args.push or args.dry_run:
             try:
                 url = push_folder(folder, private=args.private, token=args.token, dry_run=args.dry_run)
             except network_errors() as err:
-                print(f"error: pushing {folder.path} to {folder.repo_id} failed: {err}", file=sys.stderr)
+                print(f"error: pushing {shown_name(folder.path)} to {folder.repo_id} failed: {err}", file=sys.stderr)
                 failed += 1
                 continue
             if url:
@@ -218,11 +223,11 @@ def _level_problem(source: Path, args: argparse.Namespace) -> str | None:
     """Why `--noise` / `--jpeg` / `--license` cannot apply to `source` (a release is scored at its own level, under
     its authors' license), or None."""
     given = "--noise" if args.noise is not None else "--jpeg" if args.jpeg is not None else None
-    release = None if is_model_folder(source) else find_release(source.name)
+    release, name = None if is_model_folder(source) else find_release(source.name), shown_name(source.name)
     if given and release is not None:
-        return f"{source.name}: {given} is for other checkpoints: the authors' release is scored at its own level"
+        return f"{name}: {given} is for other checkpoints: the authors' release is scored at its own level"
     if args.license is not None and release is not None:
-        return f"{source.name}: --license is for other models: the authors' release is under their license"
+        return f"{name}: --license is for other models: the authors' release is under their license"
     return None
 
 

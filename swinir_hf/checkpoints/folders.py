@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from ..console import shown_name
 from ..library_bars import transformers_bars_off
 from ..models.image_processing_swinir import SwinIRImageProcessor
 from ..models.loading_swinir import WEIGHTS_LAYOUTS, safetensors_files
@@ -127,7 +128,7 @@ def stored_weights(model_dir: Path) -> dict:
     files = safetensors_files(model_dir)
     if files is None:
         raise HubExportError(
-            f"{model_dir} holds no safetensors weights ({' or '.join(WEIGHTS_LAYOUTS)}): re-save it with "
+            f"{shown_name(model_dir)} holds no safetensors weights ({' or '.join(WEIGHTS_LAYOUTS)}): re-save it with "
             "save_pretrained first"
         )
     return {name: tensor for file in files for name, tensor in load_file(file).items()}

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..console import shown_name
+
 CHECKPOINTS = "checkpoints"
 PROGRESS = "progress.json"
 MODEL = "model"
@@ -50,7 +52,7 @@ def resolve_resume(resume: str, output_dir: Path) -> Path | None:
         return found[-1] if found else None
     if not is_checkpoint(Path(resume)):
         why = f"is not a checkpoint folder (no {PROGRESS})" if Path(resume).exists() else "does not exist"
-        raise FileNotFoundError(f"{resume} {why}")
+        raise FileNotFoundError(f"{shown_name(resume)} {why}")
     return Path(resume)
 
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from ..console import shown_name
 from .paths import NAME_MAX, nearest_existing
 
 # Temporary files are `.swinir-<host>-<pid>-<random>-<name>` (<host>: `_host()`, with the PID namespace): one left
@@ -117,7 +118,7 @@ def create_temp(path: Path) -> str:
             return str(tmp)
         except FileExistsError:
             continue
-    raise FileExistsError(f"no free temporary name beside {path}")
+    raise FileExistsError(f"no free temporary name beside {shown_name(path)}")
 
 
 def create_temp_folder(folder: Path) -> Path:
@@ -190,7 +191,8 @@ def move_unless_exists(source: Path, target: Path) -> None:
     Atomic where the file system has hard links (a link fails on an existing name; a rename replaces it); cut short
     between the link and the unlink, both names hold the file."""
     appeared = AppearedError(
-        f"{target} was written by another run (or program) since this one started: kept; pass --overwrite to replace it"
+        f"{shown_name(target)} was written by another run (or program) since this one started: kept; pass "
+        "--overwrite to replace it"
     )
     try:
         os.link(source, target)
@@ -276,7 +278,7 @@ class WriteError(OSError):
     the user asked for, not the temporary file or folder it went through."""
 
     def __init__(self, target: str | os.PathLike, reason: str, number: int | None = None) -> None:
-        super().__init__(f"cannot write {target}: {reason}")
+        super().__init__(f"cannot write {shown_name(target)}: {reason}")
         self.target, self.reason, self.errno = Path(target), reason, number
 
     def __reduce__(self) -> tuple:  # sent between the processes of a launch (`processes.on_every_process`)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..console import shown_name
 from .atomic_writes import left_by_killed_write
 from .paths import check_name_lengths, nearest_existing
 
@@ -28,10 +29,10 @@ def check_output_folder(out_dir: str | Path, option: str = "-o") -> None:
     path = Path(out_dir).absolute()
     if (existing := file_in_the_way(path)) is not None:
         dangling = existing.is_symlink() and not existing.exists()
-        where = f" ({existing} is {'a symlink to nothing' if dangling else 'a file'})"
+        where = f" ({shown_name(existing)} is {'a symlink to nothing' if dangling else 'a file'})"
         if existing == path:
             where = " (it is a symlink to nothing)" if dangling else ""
-        raise ValueError(f"output folder {out_dir} is not a folder{where}: choose another {option}")
+        raise ValueError(f"output folder {shown_name(out_dir)} is not a folder{where}: choose another {option}")
 
 
 def check_writable_folder(out_dir: str | Path, option: str = "-o") -> None:
@@ -40,8 +41,8 @@ def check_writable_folder(out_dir: str | Path, option: str = "-o") -> None:
     path = Path(out_dir).absolute()
     existing = nearest_existing(path)
     if not os.access(existing, os.W_OK | os.X_OK):
-        where = "" if existing == path else f" ({existing} is not writable)"
-        raise ValueError(f"cannot write into output folder {out_dir}{where}: choose another {option}")
+        where = "" if existing == path else f" ({shown_name(existing)} is not writable)"
+        raise ValueError(f"cannot write into output folder {shown_name(out_dir)}{where}: choose another {option}")
 
 
 def would_replace(folder: str | Path, path: str | Path) -> bool:
@@ -64,7 +65,7 @@ def check_fresh_output_folder(
         return not left_by_killed_write(path) and path.name != resumes
 
     if out.exists() and any(counts(p) for p in out.iterdir()) and not overwrite:
-        raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace {replaces}")
+        raise ValueError(f"{shown_name(out)} exists and is not empty; pass --overwrite to replace {replaces}")
 
 
 class FolderInUseError(ValueError):
@@ -93,7 +94,7 @@ def folder_claimed(folder: str | os.PathLike, option: str = "-o") -> Iterator[Pa
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # where `os.access` cannot tell: root in /proc, a read-only mount
         raise ValueError(
-            f"cannot make output folder {folder} ({err.strerror or err}): choose another {option}"
+            f"cannot make output folder {shown_name(folder)} ({err.strerror or err}): choose another {option}"
         ) from None
     fd = _locked(folder, option)
     try:
@@ -141,8 +142,8 @@ def _locked(folder: Path, option: str) -> int | None:
         except BlockingIOError:
             os.close(fd)
             raise FolderInUseError(
-                f"{folder} is in use by another swinir-hf run writing into it: wait for it to end, or choose "
-                f"another {option}"
+                f"{shown_name(folder)} is in use by another swinir-hf run writing into it: wait for it to end, or "
+                f"choose another {option}"
             ) from None
         except OSError:  # EBADF, ENOLCK, EINVAL...: a file system without directory locks (NFS, SMB)
             os.close(fd)
@@ -157,4 +158,5 @@ def _locked(folder: Path, option: str) -> int | None:
             return fd
         os.close(fd)
         folder.mkdir(parents=True, exist_ok=True)
-    raise FolderInUseError(f"{folder} keeps being removed and made again by other runs: choose another {option}")
+    shown = shown_name(folder)
+    raise FolderInUseError(f"{shown} keeps being removed and made again by other runs: choose another {option}")

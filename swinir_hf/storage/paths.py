@@ -9,6 +9,8 @@ import os
 import re
 from pathlib import Path
 
+from ..console import shown_name
+
 # The longest file name, in bytes, that common file systems take (ext4, XFS, Btrfs, NTFS, APFS).
 NAME_MAX = 255
 # The longest path, in bytes with its terminating NUL, that Linux's system calls take (macOS': 1024).
@@ -22,11 +24,12 @@ def check_name_lengths(path: str | os.PathLike, what: str) -> None:
     longest = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
     if longest > NAME_MAX:
         raise ValueError(
-            f"{what} {path}: a name in it is {longest} bytes, more than the {NAME_MAX} a file name may have"
+            f"{what} {shown_name(path)}: a name in it is {longest} bytes, more than the {NAME_MAX} a file name may have"
         )
     length = len(os.fsencode(os.path.abspath(path)))
     if length >= PATH_MAX:  # the system's limit counts the terminating NUL byte
-        raise ValueError(f"{what} {path}: its path is {length} bytes, more than the {PATH_MAX - 1} a path may have")
+        too_long = f"its path is {length} bytes, more than the {PATH_MAX - 1} a path may have"
+        raise ValueError(f"{what} {shown_name(path)}: {too_long}")
 
 
 # What no name may hold on Windows (a drive's `C:` would put a component outside its folder), nor anywhere `/`; and

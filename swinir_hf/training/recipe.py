@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..checkpoints.run_folder import CHECKPOINTS, PROGRESS
+from ..console import shown_name
 from ..image_datasets import source_location
 from ..storage.atomic_writes import write_text_file
 from .config import FIELD_TYPES, SECTIONS, TrainingConfig
@@ -207,7 +208,8 @@ def _changes(before: TrainingConfig, after: TrainingConfig, names: list[str]) ->
 def config_text(cfg: TrainingConfig, changes: list[dict]) -> str:
     """The run's training_config.yaml: `cfg`, under comments giving the values that resumes changed (`changes`, as
     `Progress.changes` keeps them), so that it does not claim the earlier steps for the values of the last launch."""
-    lines = [f"#   from step {c['step']}: {', '.join(c['changed'])}" for c in changes]
+    # One comment a line: a line break in an entry (a file's name) would end the comment, the rest read as settings.
+    lines = [shown_name(f"#   from step {c['step']}: {', '.join(c['changed'])}") for c in changes]
     header = [
         "# The settings of the run's last launch. A resume changed some of them; the steps before each change ran with",
         "# the values before its arrows:",
