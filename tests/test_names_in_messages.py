@@ -319,3 +319,96 @@ def test_the_hub_export_and_resume_name_their_folders_on_one_line(case, tmp_path
     what = "is not a checkpoint folder (no progress.json)" if case == "resume" else "holds no safetensors weights ("
     assert str(caught.value).startswith(f"{tmp_path}/{SHOWN} {what}")
     assert "\n" not in str(caught.value)
+
+
+def _restore_or_eval_said(case: str, path: Path) -> str:
+    """What `restore` / `eval` say of `case` about the folder or file `path`."""
+    import argparse
+
+    import numpy as np
+
+    from swinir_hf.evaluation.benchmark import _check_scoreable
+    from swinir_hf.evaluation.cli import _lr_dir_problem
+    from swinir_hf.evaluation.testsets import Sample, check_lr_size, columns_problem, load_samples
+    from swinir_hf.inference.collection import check_not_a_file_name
+    from swinir_hf.inference.files import collect_inputs
+    from swinir_hf.inference.jobs import OutputOptions, plan_jobs
+    from swinir_hf.inference.parts_folder import clear_parts_folder
+
+    if case == "columns":
+        return columns_problem(path, None, "image", None)
+    if case == "lr folder":
+        return _lr_dir_problem(argparse.Namespace(lr_dir=str(path / "LR"), lr_column=None, real=False))
+    if case == "hub export changed":
+        from swinir_hf.checkpoints.remote_code import HubExportError
+        from swinir_hf.checkpoints.verification import refuse_changed_export
+
+        (path / "config.json").write_text("{}")
+        (path.parent / "staging").mkdir()
+        (path.parent / "staging" / "config.json").write_text("[]")
+        with pytest.raises(HubExportError) as caught:
+            refuse_changed_export(path, path.parent / "staging", "org/name")
+        return str(caught.value)
+    if case == "output is a folder":
+        (path / "out" / f"{NAME}.png").mkdir(parents=True)
+        (path / f"{NAME}.png").write_bytes(b"")
+        [(_, said)] = plan_jobs([(path / f"{NAME}.png", Path(f"{NAME}.png"))], path / "out", OutputOptions()).errors
+        return said
+    calls = {
+        "no input": lambda: collect_inputs([str(path / "in")]),
+        "no images": lambda: collect_inputs([str(path)]),
+        "-o an image": lambda: check_not_a_file_name(path / f"{NAME}.png"),
+        "no test images": lambda: load_samples(path),
+        "size": lambda: check_lr_size(NAME, np.zeros((4, 4, 3)), np.zeros((1, 1, 3)), 2, str(path / "lr.png")),
+        "parts": lambda: clear_parts_folder(path, ()),
+        "too small": lambda: _check_scoreable(
+            Sample(NAME, np.zeros((12, 12, 3), np.uint8)), Degradation("bicubic", 2), NAME
+        ),
+    }
+    with pytest.raises((OSError, ValueError)) as caught:
+        calls[case]()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("no input", "no such file, folder or matching files: {dir}/{name}/in"),
+        ("no images", "no image files in folder {dir}/{name} (only {name}.txt)"),
+        ("-o an image", "-o {dir}/{name}/{name}.png looks like an image file's name, but -o is the output folder: "),
+        ("no test images", f"no images ({', '.join(IMAGE_SUFFIXES)}) in {{dir}}/{{name}}"),
+        ("columns", "{dir}/{name} is a plain folder of images, which has no columns: drop --column / --lr-column, or "),
+        ("lr folder", "no such LR folder: {dir}/{name}/LR"),
+        ("size", "HR/LR size mismatch for {name}: HR 4×4×3 at ×2 needs LR 2×2×3, but {dir}/{name}/lr.png is 1×1×3"),
+        ("parts", "the parts folder {dir}/{name} holds {name}.txt, which no restoration wrote: give a folder of "),
+        ("output is a folder", "output {dir}/{name}/out/{name}.png is a folder: move it or use a --suffix"),
+        ("too small", "{name}/{name}: "),
+        ("hub export changed", "{dir}/{name} holds an export of these weights, but config.json differ(s) from this "),
+    ],
+)
+def test_restore_and_eval_name_their_inputs_and_outputs_on_one_line(case, expected, tmp_path):
+    path = tmp_path / NAME
+    path.mkdir()
+    if case in ("no images", "parts"):
+        (path / f"{NAME}.txt").write_text("not an image")
+    said = _restore_or_eval_said(case, path)
+    assert said.startswith(expected.format(dir=tmp_path, name=SHOWN))
+    assert "\n" not in said
+
+
+def test_restores_warnings_and_notes_name_outputs_on_one_line(tmp_path, caplog):
+    from swinir_hf.inference.collection_cli import _parts_kept
+    from swinir_hf.inference.dataset_restoration import PARTS_FOLDER
+    from swinir_hf.inference.image_writing import warn_alpha_dropped
+
+    with caplog.at_level(logging.WARNING, logger="swinir_hf"):
+        warn_alpha_dropped([tmp_path / f"{NAME}.jpg"])
+    assert caplog.messages == [
+        f"{tmp_path}/{SHOWN}.jpg: JPEG has no transparency, so the alpha channel is dropped (png / webp keep it)"
+    ]
+    (tmp_path / NAME / PARTS_FOLDER).mkdir(parents=True)
+    (tmp_path / NAME / PARTS_FOLDER / "part-0.arrow").write_bytes(b"")
+    assert _parts_kept(tmp_path / NAME) == (
+        f"; the images restored so far are kept in {tmp_path}/{SHOWN}/{PARTS_FOLDER}: the same command goes on from "
+        "there"
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import models
+from ..console import shown_name
 from ..models.code_files_swinir import MODEL_AUTO_MAP, code_header, first_line_starts, is_swinir_code
 from ..models.pipeline_swinir import TASK
 
@@ -132,7 +133,9 @@ def folder_classes(folder: Path) -> dict[str, type]:
     classes = {key: get_class_from_dynamic_module(ref, str(folder)) for key, ref in refs.items()}
     for cls in classes.values():
         if cls.__module__.startswith(_PACKAGE):
-            raise HubExportError(f"{cls.__name__} came from the installed package, not from {folder}'s code")
+            raise HubExportError(
+                f"{cls.__name__} came from the installed package, not from {shown_name(folder)}'s code"
+            )
     return classes
 
 
@@ -156,7 +159,7 @@ def endpoint_handler(folder: Path, device: str | None = None) -> Any:
     """The `EndpointHandler` of `folder`'s `handler.py`, imported by its path as the endpoint's toolkit imports it."""
     spec = importlib.util.spec_from_file_location(f"swinir_endpoint_handler_{folder.name}", folder / HANDLER_FILE)
     if spec is None or spec.loader is None:
-        raise HubExportError(f"{folder / HANDLER_FILE} cannot be imported")
+        raise HubExportError(f"{shown_name(folder / HANDLER_FILE)} cannot be imported")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.EndpointHandler(str(folder), device=device)

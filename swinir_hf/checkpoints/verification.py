@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..console import shown_name
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.runtime_swinir import ENV_CPU_ATTENTION
 from .folders import MODEL_FILES
@@ -190,8 +191,8 @@ def refuse_changed_export(target: Path, staging: Path, repo_id: str, from_folder
             changed.append(path.name)
     if changed:
         raise HubExportError(
-            f"{target} holds an export of these weights, but {', '.join(changed)} differ(s) from this export's "
-            "(edited, or made with other --eval datasets or another swinir-hf version"
+            f"{shown_name(target)} holds an export of these weights, but {', '.join(changed)} differ(s) from this "
+            "export's (edited, or made with other --eval datasets or another swinir-hf version"
             + (", or the source folder's README.md has changed since" if from_folder else "")
             + "); pass --overwrite to replace it"
         )

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..checkpoints.fingerprint import model_fingerprint
+from ..console import shown_name
 from ..degradations.setting import Degradation
 from ..degradations.synthetic import as_uint8, imresize
 from ..inference.devices import check_device, check_dtype
@@ -216,7 +217,7 @@ def evaluate_models(
         try:
             scores = _score_image(entrants, degradation, saved, sample.name)
         except ValueError as err:  # an image too small for the scale or for SSIM's window: say which one
-            raise ValueError(f"{name}/{sample.name}: {err}") from err
+            raise ValueError(f"{shown_name(name)}/{shown_name(sample.name)}: {err}") from err
         result.names.append(sample.name)
         for method, figures in zip(methods, scores, strict=True):
             result.scores[method].append(figures)
@@ -233,7 +234,7 @@ def _check_scoreable(sample: Sample, degradation: Degradation, set_name: str) ->
     try:
         metrics.check_size(h - h % s - 2 * border, w - w % s - 2 * border, psnrb=degradation.kind == "jpeg")
     except ValueError as err:
-        raise ValueError(f"{set_name}/{sample.name}: {err}") from None
+        raise ValueError(f"{shown_name(set_name)}/{shown_name(sample.name)}: {err}") from None
 
 
 def _provenance(

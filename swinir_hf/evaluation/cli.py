@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..checkpoints.weight_keys import weights_key_problem
-from ..console import StdoutUnwritable, note, print_results, reports_progress
+from ..console import StdoutUnwritable, note, print_results, reports_progress, shown_name
 from ..degradations.levels import options_problem
 from ..inference.engine_cli import engine_options
 from ..inference.options import EngineOptions
@@ -78,11 +78,11 @@ def output_problem(args: argparse.Namespace) -> str | None:
             return None
         target = Path(args.json)
         if target.is_dir():  # --overwrite replaces a file, never a folder
-            return f"--json {args.json} is a folder; give a file name in it"
+            return f"--json {shown_name(args.json)} is a folder; give a file name in it"
         if (target.exists() or target.is_symlink()) and not args.overwrite:  # a symlink to nothing too
-            return f"{args.json} exists; pass --overwrite to replace it"
+            return f"{shown_name(args.json)} exists; pass --overwrite to replace it"
         if not target.resolve().parent.is_dir():
-            return f"--json {args.json}: folder {target.parent} does not exist; create it"
+            return f"--json {shown_name(args.json)}: folder {shown_name(target.parent)} does not exist; create it"
         check_writable_folder(target.resolve().parent, "--json")
     except ValueError as err:
         return str(err)
@@ -116,7 +116,7 @@ def _saved_so_far(folder: str | None, overwrite: bool) -> str:
     marked = any(Path(folder).rglob(MANIFEST))  # DIR's own, or each set's DIR/SET's
     same = "the same command without --overwrite" if overwrite else "the same command again"
     rerun = f"{same} reuses them" if marked else "a rerun needs --overwrite"
-    return f"; the images saved so far are in {folder} ({rerun})"
+    return f"; the images saved so far are in {shown_name(folder)} ({rerun})"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -264,8 +264,8 @@ def _several_sets_problem(args: argparse.Namespace) -> str | None:
     if (twins := first_twin(names, lambda name: saved_as_one(name, folded))) is None:
         return None
     twin, name = twins
-    alike = name if twin == name else f"{twin} and {name}"
-    return f"two sets named {alike} would share --save-images/{portable_name(twin)}: evaluate them apart"
+    alike = shown_name(name if twin == name else f"{twin} and {name}")
+    return f"two sets named {alike} would share --save-images/{shown_name(portable_name(twin))}: evaluate them apart"
 
 
 def _unloadable_hub_set(args: argparse.Namespace) -> str | None:
@@ -299,7 +299,7 @@ def _lr_dir_problem(args: argparse.Namespace) -> str | None:
     models load), or given with --real, whose degradation it replaces (the report recorded one never applied)."""
     given = "--lr-dir" if args.lr_dir is not None else "--lr-column" if args.lr_column is not None else None
     if given == "--lr-dir" and not Path(args.lr_dir).is_dir():
-        return f"no such LR folder: {args.lr_dir}"
+        return f"no such LR folder: {shown_name(args.lr_dir)}"
     if given and args.real:
         return f"{given} gives the inputs, which --real would make: the real-world degradation would not be applied"
     return None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoints.fingerprint import model_fingerprint
+from ..console import shown_name
 from ..storage.atomic_writes import move_unless_exists, write_text_file
 from ..storage.paths import NAME_MAX, portable_name
 from .protocol import ENGINE_FIELDS
@@ -209,8 +210,9 @@ def open_saved_outputs(folder: str | os.PathLike, settings: dict[str, Any], over
         differs = [key for key in settings.keys() | recorded.keys() if settings.get(key) != recorded.get(key)]
         if differs:
             raise ValueError(
-                f"{folder} holds the outputs of another evaluation (different {', '.join(sorted(differs))}): choose "
-                "another --save-images, or pass --overwrite to replace its images"
+                f"{shown_name(folder)} holds the outputs of another evaluation (different "
+                f"{', '.join(sorted(differs))}): choose another --save-images, or pass --overwrite to replace its "
+                "images"
             )
         return SavedOutputs(folder, reuse=True)
     if manifest.is_file() and recorded != settings:  # (the other processes of a launch find the main one's mark)

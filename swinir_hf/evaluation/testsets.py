@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from ..console import shown_name
 from ..image_datasets import (
     NoSuchSplitError,
     files_under,
@@ -76,11 +77,11 @@ def read_uint8(path: Path, grey_convention: GreyConvention = "native") -> np.nda
     if isinstance(pixels, np.ndarray):  # what no 8-bit PIL mode holds
         depth = "16-bit" if pixels.dtype == np.uint16 else "float"
         layout = "grey + alpha" if pixels.shape[-1] == 2 else "colour"
-        raise ValueError(f"{path}: {_too_deep(f'{depth} {layout}')}")
+        raise ValueError(f"{shown_name(path)}: {_too_deep(f'{depth} {layout}')}")
     try:
         return to_uint8_array(pixels, grey_convention)
     except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+        raise ValueError(f"{shown_name(path)}: {err}") from None
 
 
 def _too_deep(kind: str) -> str:
@@ -120,15 +121,16 @@ def load_samples(
     if not read_with_datasets(path):
         if split is not None:  # all its images are scored: a "test" asked for would score the training images too
             raise ValueError(
-                f"{path} is a plain folder of images, which has no splits, so split {split!r} would be ignored: "
-                f"drop it, or read the folder's split sub-folders as a datasets image folder (imagefolder:{path})"
+                f"{shown_name(path)} is a plain folder of images, which has no splits, so split {split!r} would be "
+                "ignored: drop it, or read the folder's split sub-folders as a datasets image folder "
+                f"(imagefolder:{shown_name(path)})"
             )
         hr_dir = path / "HR" if (path / "HR").is_dir() else path
         if hr_dir == path and (lq := _named_as_inputs(path)):
             logger.warning(
-                f"{path} is named as a folder of low-quality inputs ({lq}), but eval takes its images as the ground "
-                "truth and scores restorations of degraded copies of them: give the folder of ground-truth images "
-                "(--dataset, with --lr-dir for given inputs), or restore photos with swinir-hf restore"
+                f"{shown_name(path)} is named as a folder of low-quality inputs ({lq}), but eval takes its images as "
+                "the ground truth and scores restorations of degraded copies of them: give the folder of ground-truth "
+                "images (--dataset, with --lr-dir for given inputs), or restore photos with swinir-hf restore"
             )
         files = sorted(
             f
@@ -136,10 +138,14 @@ def load_samples(
             if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file()  # not macOS' ._a.png
         )
         if not files:
-            raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {hr_dir}{_only_folders(hr_dir)}")
+            raise FileNotFoundError(
+                f"no images ({', '.join(IMAGE_SUFFIXES)}) in {shown_name(hr_dir)}{_only_folders(hr_dir)}"
+            )
         stems = [f.stem for f in files]
         if twins := [f.name for f in files if stems.count(f.stem) > 1]:  # rows and saved images go by name
-            raise ValueError(f"{hr_dir} holds images of one name: {', '.join(twins)}: keep one of each")
+            raise ValueError(
+                f"{shown_name(hr_dir)} holds images of one name: {', '.join(map(shown_name, twins))}: keep one of each"
+            )
         keys = [saved_as(stem) for stem in stems] if saved_as else []  # of the whole set: not one process's share
         if twins := [f for f, key in zip(files, keys, strict=False) if keys.count(key) > 1]:
             raise ValueError(_saved_as_one_refusal(hr_dir, twins, saved_as))
@@ -163,9 +169,10 @@ def _saved_as_one_refusal(folder: Path, twins: list[Path], saved_as: Callable[[s
 
     names = {f.stem: f.name for f in twins}  # a stem each: two files of one stem are refused before
     first, second = first_twin(list(names), saved_as) or (twins[0].stem, twins[1].stem)
-    which = "" if len(twins) == 2 else f"{names[first]} and {names[second]} "
+    which = "" if len(twins) == 2 else f"{shown_name(names[first])} and {shown_name(names[second])} "
     return (
-        f"{folder} holds images whose saved outputs would be one file ({', '.join(f.name for f in twins)}: "
+        f"{shown_name(folder)} holds images whose saved outputs would be one file "
+        f"({', '.join(shown_name(f.name) for f in twins)}: "
         f"{which}{saved_alike(first, second)}): rename them apart, or score them without saving their outputs"
     )
 
@@ -180,8 +187,8 @@ def columns_problem(
         return "--lr-dir and --lr-column each give the inputs: give one of them"
     if not read_with_datasets(path) and (column, lr_column) != (None, None):
         return (
-            f"{path} is a plain folder of images, which has no columns: drop --column / --lr-column, or read it as a "
-            f"datasets image folder (imagefolder:{path})"
+            f"{shown_name(path)} is a plain folder of images, which has no columns: drop --column / --lr-column, or "
+            f"read it as a datasets image folder (imagefolder:{shown_name(path)})"
         )
     return None
 
@@ -240,7 +247,7 @@ def _dataset_samples(
                 check_lr_size(name, hr, lr, scale, f"its {lr_col} image")
             samples.append(Sample(name, hr, lr))
         except (ValueError, OSError, SyntaxError, ImportError) as err:
-            raise ValueError(f"{spec}, row {i} ({name}): {err}") from None
+            raise ValueError(f"{shown_name(spec)}, row {i} ({shown_name(name)}): {err}") from None
     return samples
 
 
@@ -252,7 +259,8 @@ def _check_no_local_files(ds: datasets.Dataset, spec: str, columns: list[str], f
     for column in columns:
         if found := first_row_outside(ds, column, folders):
             raise ValueError(
-                f"{spec}, row {found[0]}: its {column} column names a file of this machine ({found[1]}) instead of "
+                f"{shown_name(spec)}, row {found[0]}: its {column} column names a file of this machine "
+                f"({shown_name(found[1])}) instead of "
                 "holding its image: a Hub dataset's files are read from the Hub's caches only"
             )
 
@@ -319,21 +327,25 @@ def _as_hr(lr: np.ndarray, hr: np.ndarray, name: str) -> np.ndarray:
     if lr.shape[-1] == hr.shape[-1] or lr.shape[-1] == 3:
         return lr  # as read; a colour LR image of a grey HR one is a size mismatch, said by the caller
     if not (np.array_equal(hr[..., 0], hr[..., 1]) and np.array_equal(hr[..., 0], hr[..., 2])):
-        raise ValueError(f"{name} is greyscale, but its HR image is in colour: make the LR images from the HR ones")
+        raise ValueError(
+            f"{shown_name(name)} is greyscale, but its HR image is in colour: make the LR images from the HR ones"
+        )
     return np.repeat(lr, 3, axis=-1)
 
 
 def _find_lr(lr_dir: Path, sample: Sample, scale: int) -> np.ndarray:
     if not lr_dir.is_dir():
-        raise FileNotFoundError(f"no such LR folder: {lr_dir}")
+        raise FileNotFoundError(f"no such LR folder: {shown_name(lr_dir)}")
     stems = [sample.name, f"{sample.name}x{scale}"]
     found = [f for f in sorted(lr_dir.iterdir()) if f.stem in stems and f.suffix.lower() in IMAGE_SUFFIXES]
     if not found:
         hint = _other_scales(lr_dir, sample.name, scale)
-        raise FileNotFoundError(f"no LR image for {sample.name} in {lr_dir} (looked for {' / '.join(stems)}.*){hint}")
+        looked = f"looked for {' / '.join(map(shown_name, stems))}.*"
+        raise FileNotFoundError(f"no LR image for {shown_name(sample.name)} in {shown_name(lr_dir)} ({looked}){hint}")
     if len(found) > 1:
-        names = " and ".join(f.name for f in found)
-        raise ValueError(f"{names} in {lr_dir} could each be the LR image of {sample.name}: keep one of them")
+        names = " and ".join(shown_name(f.name) for f in found)
+        lr_of = f"in {shown_name(lr_dir)} could each be the LR image of {shown_name(sample.name)}"
+        raise ValueError(f"{names} {lr_of}: keep one of them")
     lr = _as_hr(read_uint8(found[0]), sample.hr, str(found[0]))
     check_lr_size(sample.name, sample.hr, lr, scale, str(found[0]))
     return lr
@@ -347,7 +359,8 @@ def _other_scales(lr_dir: Path, name: str, scale: int) -> str:
     scales = sorted({int(m[1]) for m in found if m})
     if not scales:
         return ""
-    return f": it holds ×{' / ×'.join(map(str, scales))} inputs ({name}x{scales[0]}), this evaluation is ×{scale}"
+    held = f"×{' / ×'.join(map(str, scales))} inputs ({shown_name(name)}x{scales[0]})"
+    return f": it holds {held}, this evaluation is ×{scale}"
 
 
 def check_lr_size(name: str, hr: np.ndarray, lr: np.ndarray, scale: int, what: str) -> None:
@@ -357,6 +370,6 @@ def check_lr_size(name: str, hr: np.ndarray, lr: np.ndarray, scale: int, what: s
     h, w, c = hr.shape
     if lr.shape != (h // scale, w // scale, c):
         raise ValueError(
-            f"HR/LR size mismatch for {name}: HR {h}×{w}×{c} at ×{scale} needs LR "
-            f"{h // scale}×{w // scale}×{c}, but {what} is {lr.shape[0]}×{lr.shape[1]}×{lr.shape[2]}"
+            f"HR/LR size mismatch for {shown_name(name)}: HR {h}×{w}×{c} at ×{scale} needs LR "
+            f"{h // scale}×{w // scale}×{c}, but {shown_name(what)} is {lr.shape[0]}×{lr.shape[1]}×{lr.shape[2]}"
         )

@@ -111,8 +111,8 @@ def check_not_a_file_name(out_dir: str | Path) -> None:
     path = Path(out_dir)
     if not path.exists() and path.suffix.lower() in IMAGE_SUFFIXES:
         raise ValueError(
-            f"-o {out_dir} looks like an image file's name, but -o is the output folder: outputs are named after "
-            "their inputs (--suffix and --ext change that); to use this name for a folder, create it first"
+            f"-o {shown_name(out_dir)} looks like an image file's name, but -o is the output folder: outputs are named "
+            "after their inputs (--suffix and --ext change that); to use this name for a folder, create it first"
         )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..console import note, reports_progress
+from ..console import note, reports_progress, shown_name
 from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
 from ..library_bars import datasets_bars_off
 from ..processes import (
@@ -59,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         # Outputs are written atomically, so what exists is complete and a rerun skips it.
         how, status = stopped_by(stop)
-        out = args.output_dir
+        out = shown_name(args.output_dir)
         if is_main_process() and args.dataset and finished_before(stop):
             print(f"{how} once the dataset was in {out} (not pushed)", file=sys.stderr)
         elif is_main_process() and args.dataset:
-            print(f"{how}: {out} is as it was{_parts_kept(Path(out))}", file=sys.stderr)
+            print(f"{how}: {out} is as it was{_parts_kept(Path(args.output_dir))}", file=sys.stderr)
         elif is_main_process():
             print(f"{how}: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
         return status
@@ -76,7 +76,8 @@ def _parts_kept(out: Path) -> str:
     from .dataset_restoration import PARTS_FOLDER
 
     if any((out / PARTS_FOLDER).glob("part-*.arrow")):
-        return f"; the images restored so far are kept in {out / PARTS_FOLDER}: the same command goes on from there"
+        kept = shown_name(out / PARTS_FOLDER)
+        return f"; the images restored so far are kept in {kept}: the same command goes on from there"
     return " (the dataset is saved aside and moved in whole)"
 
 
@@ -179,7 +180,8 @@ def _restore_dataset(args: argparse.Namespace, engine: ModelEngine, state: Any, 
     done, kind = len(restored) - earlier, "row"
     if not (earlier and empty):
         done, kind = done - len(empty), "image"
-    now = f"restored {done} {kind}{'s' * (done != 1)} of {args.dataset} → {out} in {seconds:.1f} s"
+    made = f"{shown_name(args.dataset)} → {shown_name(out)}"
+    now = f"restored {done} {kind}{'s' * (done != 1)} of {made} in {seconds:.1f} s"
     note(now + (f" ({len(restored)} with the interrupted run's)" if earlier else ""))
     if empty:
         note(_without_image(empty, len(restored), restoration.column))
@@ -212,7 +214,7 @@ def _claim_output(args: argparse.Namespace, out: Path, claim: contextlib.ExitSta
     from ..checkpoints.repo_names import check_push_access, check_repo_id_given
 
     check_repo_id_given(args.push_to_hub)  # now, not after restoring the whole dataset
-    load_later = f"`datasets.load_from_disk('{out}').push_to_hub('{args.push_to_hub}')`"
+    load_later = f"`datasets.load_from_disk('{shown_name(out)}').push_to_hub('{args.push_to_hub}')`"
     # With its namespace: a bare name goes to the token's user, and the URL said is that repo's.
     return check_push_access(args.push_to_hub, load_later)
 
@@ -225,7 +227,7 @@ def _load_dataset(args: argparse.Namespace) -> datasets.Dataset | datasets.Itera
     except NoSuchSplitError as err:
         raise ValueError(f"{err}: choose one with --split") from None
     if hasattr(dataset, "__len__") and not len(dataset):
-        raise ValueError(f"{args.dataset} has no rows: nothing to restore")
+        raise ValueError(f"{shown_name(args.dataset)} has no rows: nothing to restore")
     return dataset
 
 
@@ -277,7 +279,7 @@ def _restored_before(args: argparse.Namespace, out: Path, restoration: DatasetRe
         return False
     if restoration.identity is not None and record.get("identity") == restoration.identity:
         return True
-    made = f"{out} holds {record.get('dataset')} restored by {record.get('model')}"
+    made = f"{shown_name(out)} holds {shown_name(record.get('dataset'))} restored by {shown_name(record.get('model'))}"
     if restoration.identity is None or record.get("identity") is None:
         why = "a stream cannot be matched with it before it is read again"
     else:
@@ -291,8 +293,8 @@ def _nothing_to_do(args: argparse.Namespace, out: Path, repo_id: str | None) -> 
 
     restored = datasets.load_from_disk(str(out))
     note(
-        f"{out} holds {args.dataset} restored already, by this model with these options ({len(restored)} images): "
-        "nothing to do (--overwrite restores it again)"
+        f"{shown_name(out)} holds {shown_name(args.dataset)} restored already, by this model with these options "
+        f"({len(restored)} images): nothing to do (--overwrite restores it again)"
     )
     if repo_id:
         _push_dataset(restored, out, repo_id)
@@ -331,10 +333,11 @@ def _push_dataset(restored: datasets.Dataset, out: Path, repo_id: str) -> None:
     try:
         restored.push_to_hub(repo_id)
     except network_errors() as err:
-        later = f"`datasets.load_from_disk('{out}').push_to_hub('{repo_id}')`"
+        # shown_name's escapes are Python's: the call, pasted, reads the folder's name back.
+        later = f"`datasets.load_from_disk('{shown_name(out)}').push_to_hub('{repo_id}')`"
         raise OSError(
-            f"pushing {out} to {repo_id} failed ({type(err).__name__}: {err}); the restored dataset is saved there: "
-            f"push it once the Hub answers with {later}"
+            f"pushing {shown_name(out)} to {repo_id} failed ({type(err).__name__}: {err}); the restored dataset is "
+            f"saved there: push it once the Hub answers with {later}"
         ) from err
     note(f"pushed to https://huggingface.co/datasets/{repo_id}")
 

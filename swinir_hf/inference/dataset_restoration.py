@@ -177,7 +177,7 @@ class DatasetRestoration:
             return 0
         folder = self.files[0].parent
         if clear_parts_folder(folder, {file for file in self.files if file is not None}):
-            note(f"{folder} held the parts of a run with another dataset, model or options: restoring anew")
+            note(f"{shown_name(folder)} held the parts of a run with another dataset, model or options: restoring anew")
         done = _rows_restored(zip(self.parts, self.files, strict=True))
         if done:
             note(f"going on from an interrupted run: {done} of {len(self.dataset)} images were restored")

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..console import some_names
+from ..console import shown_name, some_names
 from ..storage.paths import check_name_lengths
 
 # The image files that folders of images (datasets, benchmarks) are read from; HEIC / HEIF need the `heif` extra.
@@ -81,14 +81,14 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
                 # Not only regular files: a FIFO or a dangling link is reported (never opened), not left out unsaid.
                 files = [f for f in (path.rglob("*") if recursive else path.iterdir()) if not f.is_dir()]
             except OSError as err:  # no read permission on the folder (or a file in it)
-                raise ValueError(f"cannot read folder {spec}: {err.strerror or err}") from err
+                raise ValueError(f"cannot read folder {shown_name(spec)}: {err.strerror or err}") from err
             files = [f for f in files if not any(part.startswith(".") for part in f.relative_to(path).parts)]
             others = sorted(f for f in files if not is_image_name(f))
             files = [f for f in files if is_image_name(f)]
             if not files:  # a typo or a forgotten --recursive, which a bare "restored 0" would hide
                 subfolders = not recursive and any(p.is_dir() for p in path.iterdir())
                 raise FileNotFoundError(
-                    f"no image files in folder {spec}"
+                    f"no image files in folder {shown_name(spec)}"
                     + (f" (only {some_names([f.name for f in others])})" if others else "")
                     + " (pass --recursive for its sub-folders)" * subfolders
                 )
@@ -102,7 +102,7 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
             deep = "**" in Path(spec).parts
             matches = deep_glob(spec) if deep else [Path(m) for m in glob.glob(spec) if not Path(m).is_dir()]
             if not matches:
-                raise FileNotFoundError(f"no such file, folder or matching files: {spec}")
+                raise FileNotFoundError(f"no such file, folder or matching files: {shown_name(spec)}")
             root = glob_root(spec)
             for m in matches:
                 add(m, m.relative_to(root))

@@ -186,14 +186,14 @@ def _warn_if_read_at_8_bits(image: Image.Image, path: Path) -> None:
     if image.format == "AVIF" and (bits := _avif_bit_depth(path)) > 8:
         # Pillow decodes AVIF at 8 bits, and pillow-heif's libheif here has no AVIF decoder.
         logger.warning(
-            f"{path}: a {bits}-bit AVIF, read at 8 bits (Pillow decodes AVIF at 8 bits); to keep all its levels, "
-            "convert it to a 16-bit PNG first (avifdec --depth 16 FILE.avif FILE.png)"
+            f"{shown_name(path)}: a {bits}-bit AVIF, read at 8 bits (Pillow decodes AVIF at 8 bits); to keep all its "
+            "levels, convert it to a 16-bit PNG first (avifdec --depth 16 FILE.avif FILE.png)"
         )
     if (bits := cmyk_tiff_bits(image)) > 8:
         # 16-bit CMYK (print workflows): Pillow's colour management, which converts it to RGB, is 8-bit only.
         logger.warning(
-            f"{path}: a {bits}-bit CMYK TIFF, read at 8 bits (Pillow reads CMYK at 8 bits) and restored as 8-bit "
-            "RGB; to keep all its levels, convert it to 16-bit RGB first (in the program that made it)"
+            f"{shown_name(path)}: a {bits}-bit CMYK TIFF, read at 8 bits (Pillow reads CMYK at 8 bits) and restored as "
+            "8-bit RGB; to keep all its levels, convert it to 16-bit RGB first (in the program that made it)"
         )
 
 
@@ -265,7 +265,7 @@ def open_image(path: str | os.PathLike, report: bool = True) -> Image.Image:
             raise
     else:
         for warning in caught if report else ():
-            logger.warning(f"{path}: {str(warning.message).strip()}")
+            logger.warning(f"{shown_name(path)}: {str(warning.message).strip()}")
         return image
     from ..extras import MissingExtraError, require
 
@@ -372,7 +372,7 @@ def _read_tiff_array(path: Path) -> ImageData | None:
         icc, orientation = page.tags.valueof(34675), page.tags.valueof(274, 1)
         dpi = _tiff_dpi(page, orientation)
         if (frames := len(tif.pages)) > 1:  # as `warn_if_animated` says it of a TIFF Pillow opens
-            logger.warning(f"{path} has {frames} frames: only frame 1 is restored")
+            logger.warning(f"{shown_name(path)} has {frames} frames: only frame 1 is restored")
     arr = np.moveaxis(arr, 0, -1) if planar else arr
     arr = ORIENT.get(int(orientation), lambda a: a)(arr)
     arr = np.ascontiguousarray(arr, dtype=np.float32 if floats else np.uint16)

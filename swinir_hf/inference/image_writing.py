@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..console import some_names
+from ..console import shown_name, some_names
 from ..storage.atomic_writes import written_atomically
 from .jobs import DEFAULT_QUALITY
 
@@ -103,7 +103,9 @@ def warn_alpha_dropped(paths: Sequence[str | os.PathLike]) -> None:
     """Warn, once, that the JPEG outputs `paths` lost their (not opaque) alpha channel: named when one, else counted
     and the first few named (a folder of cut-outs written as JPEG said it once for each file)."""
     names = [str(path) for path in paths]
-    which, their = (names[0], "the") if len(names) == 1 else (f"{len(names)} outputs ({some_names(names)})", "their")
+    which, their = (
+        (shown_name(names[0]), "the") if len(names) == 1 else (f"{len(names)} outputs ({some_names(names)})", "their")
+    )
     logger.warning(f"{which}: JPEG has no transparency, so {their} alpha channel is dropped (png / webp keep it)")
 
 
@@ -140,8 +142,9 @@ def _grey_as_srgb(image: Image.Image, icc_profile: bytes, path: Path) -> tuple[I
         rgb = ImageCms.profileToProfile(image.convert("L"), source, srgb, outputMode="RGB")
     except (OSError, ImageCms.PyCMSError) as err:
         logger.warning(
-            f"{path}: the grey image's ICC profile cannot be used ({str(err).strip() or type(err).__name__}), and a "
-            "WebP holds grey as RGB, where a grey profile is invalid: written without a profile"
+            f"{shown_name(path)}: the grey image's ICC profile cannot be used "
+            f"({str(err).strip() or type(err).__name__}), and a WebP holds grey as RGB, where a grey profile is "
+            "invalid: written without a profile"
         )
         return image, None
     if image.mode == "LA":

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..console import shown_name
 from ..storage.output_folders import file_in_the_way
 from ..storage.paths import NAME_MAX, folds_case
 from .existing_outputs import Found, MadeOtherwise
@@ -207,26 +208,29 @@ def plan_jobs(
             plan.errors.append((src, problem))
         elif (size := len(os.fsencode(dst.name))) > NAME_MAX:  # found now, not after restoring
             fix = "use a shorter --suffix (or rename the input)" if output.suffix else "rename the input"
-            message = f"output name {dst.name} is {size} bytes, more than the {NAME_MAX} a file name may have: {fix}"
+            message = f"output name {shown_name(dst.name)} is {size} bytes, more than the {NAME_MAX} a file name may "
+            message += f"have: {fix}"
             plan.errors.append((src, message))
         elif key(dst) in sources:
             # An earlier run into the inputs' folder with another --ext and no --suffix wrote outputs that now read
             # as inputs: they cannot be told from the user's own files.
             fix = "choose another -o or a --suffix (outputs written beside their inputs without one read as inputs)"
-            plan.errors.append((src, f"output {dst} would overwrite an input: {fix}"))
+            plan.errors.append((src, f"output {shown_name(dst)} would overwrite an input: {fix}"))
         elif len(by_output[key(dst)]) > 1:
             others = [p for p in by_output[key(dst)] if p != src]
-            message = f"output {dst} would also be written from {', '.join(map(str, others))}: {_apart(src, others)}"
+            message = f"output {shown_name(dst)} would also be written from {', '.join(map(shown_name, others))}: "
+            message += _apart(src, others)
             plan.errors.append((src, message))
         elif (link := _linked_folder(out_dir, dst.parent)) is not None:
-            plan.errors.append((src, f"cannot write {dst}: {link} is a symlink, and -o is not written through links"))
+            message = f"cannot write {shown_name(dst)}: {shown_name(link)} is a symlink, and -o is not written "
+            plan.errors.append((src, message + "through links"))
         elif (blocker := file_in_the_way(dst.parent)) is not None:  # found now, not after restoring
-            plan.errors.append((src, f"cannot write {dst}: {blocker} is a file, not a folder"))
+            plan.errors.append((src, f"cannot write {shown_name(dst)}: {shown_name(blocker)} is a file, not a folder"))
         elif dst.is_dir():  # not an earlier output: nothing would ever be written there
-            plan.errors.append((src, f"output {dst} is a folder: move it or use a --suffix"))
+            plan.errors.append((src, f"output {shown_name(dst)} is a folder: move it or use a --suffix"))
         elif dst.exists() and not dst.is_file() and not output.overwrite:  # a FIFO, a socket, a device: no output
             problem = "is not a regular file (a FIFO, a socket or a device): move it, or --overwrite replaces it"
-            plan.errors.append((src, f"output {dst} {problem}"))
+            plan.errors.append((src, f"output {shown_name(dst)} {problem}"))
         elif (dst.exists() or dst.is_symlink()) and not output.overwrite:  # a dangling link is taken too
             plan.existing.append(Found.read(Job(src, dst)) if read_existing else Found(Job(src, dst)))
         else:
@@ -253,7 +257,7 @@ def _not_a_file(path: Path) -> str | None:
     if path.is_file():
         return None
     if path.is_symlink() and not path.exists():
-        return f"a symlink to nothing ({os.readlink(path)}): skipped"
+        return f"a symlink to nothing ({shown_name(os.readlink(path))}): skipped"
     return "not a regular file (a FIFO, socket or device): skipped"
 
 

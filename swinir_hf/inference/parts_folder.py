@@ -8,6 +8,8 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 
+from ..console import shown_name
+
 # Another run's part; a stopped write's: a stream part's (`part-....arrow.tmp`), `Dataset.map`'s (`tmpXXXXXXXX`).
 _LEFT_BY_RUNS = re.compile(r"part-.+\.arrow(\.tmp)?|tmp[a-z0-9_]{8}")
 
@@ -25,8 +27,8 @@ def clear_parts_folder(folder: Path, keep: Collection[Path]) -> bool:
     if foreign:
         more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
         raise ValueError(
-            f"the parts folder {folder} holds {foreign[0]}{more}, which no restoration wrote: give a folder of the "
-            "parts' own (what other runs left in it is removed)"
+            f"the parts folder {shown_name(folder)} holds {shown_name(foreign[0])}{more}, which no restoration wrote: "
+            "give a folder of the parts' own (what other runs left in it is removed)"
         )
     for path in left:
         path.unlink()

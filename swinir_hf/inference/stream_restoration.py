@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..console import note
+from ..console import note, shown_name
 from ..library_bars import datasets_bars_off
 from ..progress_lines import progress_bar
 from . import dataset_restoration
@@ -94,7 +94,7 @@ class StreamRestoration(DatasetRestoration):
         folder = self._parts_folder()
         ours = set(folder.glob(f"part-*-{self.run}-*.arrow"))
         if clear_parts_folder(folder, ours):
-            note(f"{folder} held the parts of a run with another model or options: restoring anew")
+            note(f"{shown_name(folder)} held the parts of a run with another model or options: restoring anew")
         done = sum(_read(path).num_rows for path in ours)  # whole: written aside, then renamed
         if done:
             note(f"going on from an interrupted run: {done} images were restored")
