@@ -1,6 +1,11 @@
-"""The demo's start when its server is slow to answer on this machine, or cannot be reached from it."""
+"""The demo's start when its server is slow to answer on this machine, cannot be reached from it, or a proxy is set."""
 
 from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
 
 import httpx
 import huggingface_hub.constants
@@ -75,8 +80,8 @@ def test_a_server_that_does_not_answer_stops_the_start_with_one_line(monkeypatch
     with pytest.raises(SystemExit) as stop:
         app.launch(app.parse_args(["--port", str(port)]), prevent_thread_lock=True, quiet=True)
     assert str(stop.value) == (
-        f"app.py: error: the server started but http://127.0.0.1:{port}/ {why}: the machine may be too busy, or a "
-        "proxy takes localhost's requests (HTTP_PROXY / ALL_PROXY; exempt it with NO_PROXY=localhost,127.0.0.1)"
+        f"app.py: error: the server started but http://127.0.0.1:{port}/ {why}: the machine may be too busy, or "
+        "something (a firewall) stops its requests to itself"
     )
     assert server._bind_problem("127.0.0.1", port) is None  # the server was closed
 
@@ -102,3 +107,98 @@ def test_a_gradio_that_checks_localhost_otherwise_is_said_not_worked_around_sile
     with patient_local_check():  # this gradio's
         assert networking.url_ok is not gradio_check
     assert networking.url_ok is gradio_check  # unchanged where the launch stopped before its check
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+def _proxy(monkeypatch, url: str, *variables: str, no_proxy: str | None = None) -> None:
+    """The proxy `url` in `variables` (upper-case names) alone, and `no_proxy` in NO_PROXY (none: unset)."""
+    for name in (*PROXY_VARIABLES, "NO_PROXY"):
+        for variant in (name, name.lower()):
+            monkeypatch.delenv(variant, raising=False)  # put back as it was after the test
+    for name in variables:
+        monkeypatch.setenv(name, url)
+    if no_proxy is not None:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])  # (HTTPS_PROXY: not for the http:// server)
+def test_a_dead_proxy_does_not_stop_the_start(monkeypatch, free_port, variable):
+    """With a proxy in HTTP_PROXY, HTTPS_PROXY or ALL_PROXY and nothing in NO_PROXY, gradio's first request to the
+    started server (GET .../startup-events) went to the proxy: a dead one stopped `python app.py` with httpx's
+    ConnectError traceback. The demo now exempts its own addresses from the proxy, as browsers do localhost."""
+    proxy = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    _proxy(monkeypatch, proxy, variable)
+    page = app.launch(app.parse_args(["--port", str(free_port())]), prevent_thread_lock=True, quiet=True)
+    try:
+        assert httpx.get(page.local_url, timeout=30).status_code == 200  # this process's requests: not proxied
+    finally:
+        page.close()
+    assert os.environ["NO_PROXY"] == "localhost,127.0.0.1"
+    assert "no_proxy" not in os.environ
+    with pytest.raises(httpx.ConnectError, match="Connection refused"):  # others' still go to the proxy (no DNS)
+        httpx.get("http://hub.invalid/", timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("host", "proxy", "before", "after"),
+    [
+        ("127.0.0.1", False, ("hub.example", None), ("hub.example", None)),  # no proxy variable: as it was
+        ("127.0.0.1", True, (" hub.example, localhost", None), ("hub.example,localhost,127.0.0.1", None)),
+        ("0.0.0.0", True, (None, ""), (None, "localhost,127.0.0.1")),  # urllib reads an empty no_proxy too
+        (
+            "192.0.2.7",
+            True,
+            ("*", "10.0.0.1"),
+            ("*,localhost,127.0.0.1,192.0.2.7", "10.0.0.1,localhost,127.0.0.1,192.0.2.7"),
+        ),
+    ],
+)
+def test_the_exemption_is_added_to_what_the_user_set(monkeypatch, host, proxy, before, after):
+    """Only the server's own addresses are added (localhost, 127.0.0.1, the --host it listens on unless every one),
+    after the user's, to each of NO_PROXY and no_proxy that is set (urllib takes no_proxy first), and only where a
+    proxy variable is set: on macOS and Windows a NO_PROXY alone turns the system's proxy settings off."""
+    _proxy(monkeypatch, "http://proxy.invalid:3128", *(["HTTP_PROXY"] if proxy else []), no_proxy=before[0])
+    if before[1] is not None:
+        monkeypatch.setenv("no_proxy", before[1])
+    assert local_check.exempt_local_addresses(host) == (["HTTP_PROXY"] if proxy else [])
+    assert (os.environ.get("NO_PROXY"), os.environ.get("no_proxy")) == after
+
+
+def test_a_proxy_httpx_cannot_use_stops_the_start_with_one_line(monkeypatch, free_port):
+    """A SOCKS proxy without the socksio package fails every httpx client, an exempted request's too: `python app.py`
+    stopped with "needs the 'gradio' package, which is installed but fails to import" (gradio's import makes one),
+    and a caller of `launch` with an ImportError traceback from gradio's first request to the server."""
+    if importlib.util.find_spec("socksio") is not None:
+        pytest.skip("socksio is installed: httpx can use a SOCKS proxy")
+    _proxy(monkeypatch, f"socks5://127.0.0.1:{free_port()}", "ALL_PROXY")
+    port = free_port()
+    line = (
+        "app.py: error: the proxy in ALL_PROXY cannot be used (ImportError: Using SOCKS proxy, but the 'socksio' "
+        "package is not installed. Make sure to install httpx using `pip install httpx[socks]`.): correct it, or "
+        "unset it for the demo"
+    )
+    command = [sys.executable, app.__file__, "--port", str(port)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stdout, run.stderr) == (1, "", line + "\n")
+    with pytest.raises(SystemExit) as stop:
+        app.launch(app.parse_args(["--port", str(port)]), prevent_thread_lock=True, quiet=True)
+    assert str(stop.value) == line
+    assert server._bind_problem("127.0.0.1", port) is None  # it stopped before the server started
+
+
+def test_a_first_request_that_fails_stops_the_start_with_one_line(monkeypatch, free_port):
+    """Where gradio's first request to the started server fails all the same (here the dead proxy, not exempted), the
+    start stops with one line, and the server is closed: it was httpx's traceback, the server left listening."""
+    monkeypatch.setattr(server, "exempt_local_addresses", lambda host: [], raising=False)  # (none before the fix)
+    _proxy(monkeypatch, f"http://127.0.0.1:{free_port()}", "HTTP_PROXY")
+    port = free_port()
+    with pytest.raises(SystemExit) as stop:
+        app.launch(app.parse_args(["--port", str(port)]), prevent_thread_lock=True, quiet=True)
+    assert str(stop.value) == (
+        f"app.py: error: the server started but http://127.0.0.1:{port}/ could not be reached (ConnectError: "
+        "[Errno 111] Connection refused): the machine may be too busy, or something (a firewall) stops its requests "
+        "to itself"
+    )
+    assert server._bind_problem("127.0.0.1", port) is None  # the server was closed

@@ -12,11 +12,50 @@ longer checks through it.
 from __future__ import annotations
 
 import inspect
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 LOCAL_ANSWER_WAIT_S = 60.0  # how long a start waits for the server to answer on this machine
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")  # httpx's; urllib reads the lower-case names too
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # listening on every address: gradio asks it on localhost
+
+
+def exempt_local_addresses(host: str) -> list[str]:
+    """Add localhost, 127.0.0.1 and `host` (the server's address, unless it listens on every one) to the proxy
+    exemptions the user set, NO_PROXY / no_proxy, where a proxy variable is set → the proxy variables set (their
+    names), else [] with the environment left as it was.
+
+    Only where a proxy variable is set: on macOS and Windows urllib (so httpx and requests) takes the system's proxy
+    settings only while the environment has no proxy variable, NO_PROXY included, so setting it alone would have
+    sent the process's other requests (Hub downloads) past the system's proxy. Only this machine's own addresses are
+    added, which a proxy elsewhere cannot reach on its behalf, so other requests are routed as before.
+    """
+    named = [name for variable in PROXY_VARIABLES for name in (variable, variable.lower()) if os.environ.get(name)]
+    if not named:
+        return []
+    own = ["localhost", "127.0.0.1"] + ([host] if host not in WILDCARD_HOSTS else [])
+    # urllib takes no_proxy over NO_PROXY where both are set (an empty one too): each set one gets them.
+    for variable in [name for name in ("NO_PROXY", "no_proxy") if name in os.environ] or ["NO_PROXY"]:
+        listed = [entry.strip() for entry in os.environ.get(variable, "").split(",") if entry.strip()]
+        os.environ[variable] = ",".join(dict.fromkeys(listed + own))  # each once, in order
+    return named
+
+
+def proxy_problem() -> str | None:
+    """Why httpx cannot send a request with this environment's proxy variables at all (a SOCKS proxy without the
+    socksio package, a scheme it does not know), in its words, or None. An exemption does not help there: httpx
+    builds every proxy's transport before it looks at the URL, and gradio's import makes a client already."""
+    try:
+        import httpx  # gradio's
+    except ImportError:  # no gradio either: the start says so
+        return None
+    try:
+        httpx.Client().close()
+    except (ImportError, ValueError) as err:
+        return f"{type(err).__name__}: {err}"
+    return None
 
 
 @contextmanager

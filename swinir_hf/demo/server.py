@@ -14,13 +14,13 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ..extras import MissingExtraError, require
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..storage.atomic_writes import process_tag, remove_dead
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
-from .local_check import patient_local_check
+from .local_check import exempt_local_addresses, patient_local_check, proxy_problem
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -186,6 +186,7 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     from .layout import CSS
 
     own_gradio_cache()
+    _usable_proxy(args)  # (again, for a caller of `launch`: the exemption is added once)
     # gradio turns a share link on by itself too (GRADIO_SHARE, Colab, hosted notebooks): decided here, once, so that
     # the custom-models switch sees what gradio then does.
     launch_kwargs["share"] = shares(launch_kwargs.get("share"))
@@ -212,9 +213,23 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
     return demo
 
 
+def _usable_proxy(args: argparse.Namespace) -> None:
+    """Exempt the server's own addresses from the proxy variables set (gradio's start asks the server through httpx,
+    which would send that to the proxy), and stop with one line naming them where httpx cannot use them at all."""
+    variables = exempt_local_addresses(args.host)
+    problem = proxy_problem() if variables else None
+    if problem is not None:
+        raise SystemExit(
+            f"{args.prog}: error: the proxy in {' / '.join(variables)} cannot be used ({problem}): correct it, or "
+            "unset it for the demo"
+        )
+
+
 def _serve(demo: gr.Blocks, args: argparse.Namespace, why: list[str], **launch_kwargs) -> None:
     """`demo.launch(...)` on `args`' host and port, its failures to start said in one line (SystemExit); `why` is
     where `patient_local_check` puts why the started server did not answer."""
+    import httpx  # gradio's
+
     try:
         demo.launch(
             server_name=args.host,
@@ -230,11 +245,11 @@ def _serve(demo: gr.Blocks, args: argparse.Namespace, why: list[str], **launch_k
     except ValueError:  # gradio's blames the proxy settings and asks for share=True, whatever kept the answer
         if not why or demo.share:
             raise
-        demo.close()  # it listens: left running, it would hold the port (and a test's process) on
-        raise SystemExit(
-            f"{args.prog}: error: the server started but {demo.local_url} {why[0]}: the machine may be too busy, or "
-            "a proxy takes localhost's requests (HTTP_PROXY / ALL_PROXY; exempt it with NO_PROXY=localhost,127.0.0.1)"
-        ) from None
+        _unanswered(demo, args, why[0])
+    except httpx.HTTPError as err:  # gradio's first request to the started server (its startup events) failed
+        if demo.local_url is None or demo.share:
+            raise
+        _unanswered(demo, args, f"could not be reached ({type(err).__name__}: {err})")
     except OSError:  # gradio's says only that no port in the range was free, and to pass server_port to launch()
         problem = _bind_problem(args.host, args.port)
         if problem is None:
@@ -285,6 +300,15 @@ def _loopback(host: str) -> bool:
     return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
 
 
+def _unanswered(demo: gr.Blocks, args: argparse.Namespace, why: str) -> NoReturn:
+    """Close the started `demo`, whose server did not answer on this machine (`why`), and stop with one line."""
+    demo.close()  # it listens: left running, it would hold the port (and a test's process) on
+    raise SystemExit(
+        f"{args.prog}: error: the server started but {demo.local_url} {why}: the machine may be too busy, or "
+        "something (a firewall) stops its requests to itself"
+    ) from None
+
+
 def _bind_problem(host: str, port: int) -> str | None:
     """Why nothing can listen on host:port, in the system's words ('Address already in use'), or None."""
     try:
@@ -304,6 +328,7 @@ def main(argv: list[str] | None = None, prog: str = "swinir-hf demo") -> int:
     # closes the server and returns, so that the exit removes the results folder (SIGTERM's default kill left it).
     try:
         with terminate_as_interrupt():
+            _usable_proxy(args)  # before gradio's import, which makes an httpx client: with a SOCKS proxy, it fails
             require("gradio", "demo", prog)  # imports it: seconds
             launch(args)
     except MissingExtraError as err:
