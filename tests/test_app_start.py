@@ -76,14 +76,7 @@ def test_a_server_that_does_not_answer_stops_the_start_with_one_line(monkeypatch
         raise httpx.ReadTimeout("timed out")
 
     _heads(monkeypatch, fails)
-    port = free_port()
-    with pytest.raises(SystemExit) as stop:
-        app.launch(app.parse_args(["--port", str(port)]), prevent_thread_lock=True, quiet=True)
-    assert str(stop.value) == (
-        f"app.py: error: the server started but http://127.0.0.1:{port}/ {why}: the machine may be too busy, or "
-        "something (a firewall) stops its requests to itself"
-    )
-    assert server._bind_problem("127.0.0.1", port) is None  # the server was closed
+    _assert_the_start_stops_unanswered(free_port(), why)
 
 
 def test_a_gradio_that_checks_localhost_otherwise_is_said_not_worked_around_silently(monkeypatch):
@@ -193,12 +186,17 @@ def test_a_first_request_that_fails_stops_the_start_with_one_line(monkeypatch, f
     start stops with one line, and the server is closed: it was httpx's traceback, the server left listening."""
     monkeypatch.setattr(server, "exempt_local_addresses", lambda host: [], raising=False)  # (none before the fix)
     _proxy(monkeypatch, f"http://127.0.0.1:{free_port()}", "HTTP_PROXY")
-    port = free_port()
+    _assert_the_start_stops_unanswered(
+        free_port(), "could not be reached (ConnectError: [Errno 111] Connection refused)"
+    )
+
+
+def _assert_the_start_stops_unanswered(port: int, why: str) -> None:
+    """The demo started on `port` stops with the one line saying `why` its server did not answer, the server closed."""
     with pytest.raises(SystemExit) as stop:
         app.launch(app.parse_args(["--port", str(port)]), prevent_thread_lock=True, quiet=True)
     assert str(stop.value) == (
-        f"app.py: error: the server started but http://127.0.0.1:{port}/ could not be reached (ConnectError: "
-        "[Errno 111] Connection refused): the machine may be too busy, or something (a firewall) stops its requests "
-        "to itself"
+        f"app.py: error: the server started but http://127.0.0.1:{port}/ {why}: the machine may be too busy, or "
+        "something (a firewall) stops its requests to itself"
     )
     assert server._bind_problem("127.0.0.1", port) is None  # the server was closed
