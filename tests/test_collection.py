@@ -1509,6 +1509,24 @@ def test_dataset_push_that_cannot_happen_is_refused_before_restoring(tmp_path, m
     assert not out.exists()
 
 
+def test_dataset_push_hint_pasted_reads_the_output_folder(tmp_path, model_dir, monkeypatch, capsys):
+    """The hint's `datasets.load_from_disk(...)` call, pasted, reads -o back: its name was put between quotes as
+    shown (`shown_name`), so a quote or a backslash (every Windows path has some) made a call that does not parse
+    (`'C:\\Users...'`: a \\U escape) or names another folder."""
+    import ast
+    import re
+
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    out = tmp_path / "Bob's\\new\nds"
+    assert _restore("--dataset", "imagefolder:x", "-o", out, "--push-to-hub", "me/x", model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1  # one line
+    pasted = re.search(r"`datasets\.load_from_disk\((.+)\)\.push_to_hub\('me/x'\)`", err)
+    assert pasted is not None and ast.literal_eval(pasted[1]) == str(out)
+
+
 def test_dataset_push_of_a_bare_name_goes_to_the_token_users_repo(tmp_path, model_dir, monkeypatch, capsys):
     """`--push-to-hub photos-x4` creates the token user's me/photos-x4: the URL said is that repo's (it was
     https://huggingface.co/datasets/photos-x4, no repo)."""

@@ -214,7 +214,7 @@ def _claim_output(args: argparse.Namespace, out: Path, claim: contextlib.ExitSta
     from ..checkpoints.repo_names import check_push_access, check_repo_id_given
 
     check_repo_id_given(args.push_to_hub)  # now, not after restoring the whole dataset
-    load_later = f"`datasets.load_from_disk('{shown_name(out)}').push_to_hub('{args.push_to_hub}')`"
+    load_later = _push_later(out, args.push_to_hub)
     # With its namespace: a bare name goes to the token's user, and the URL said is that repo's.
     return check_push_access(args.push_to_hub, load_later)
 
@@ -333,13 +333,18 @@ def _push_dataset(restored: datasets.Dataset, out: Path, repo_id: str) -> None:
     try:
         restored.push_to_hub(repo_id)
     except network_errors() as err:
-        # shown_name's escapes are Python's: the call, pasted, reads the folder's name back.
-        later = f"`datasets.load_from_disk('{shown_name(out)}').push_to_hub('{repo_id}')`"
+        later = _push_later(out, repo_id)
         raise OSError(
             f"pushing {shown_name(out)} to {repo_id} failed ({type(err).__name__}: {err}); the restored dataset is "
             f"saved there: push it once the Hub answers with {later}"
         ) from err
     note(f"pushed to https://huggingface.co/datasets/{repo_id}")
+
+
+def _push_later(out: Path, repo_id: str) -> str:
+    """The Python call that pushes the dataset saved in `out` to `repo_id`, to paste: the folder as a Python string
+    (`repr`: its quotes and backslashes, a Windows path's, escaped too, and its line breaks, as `shown_name` does)."""
+    return f"`datasets.load_from_disk({str(out)!r}).push_to_hub({repo_id!r})`"
 
 
 def main(argv: list[str] | None = None) -> int:
