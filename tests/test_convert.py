@@ -88,6 +88,17 @@ def test_a_misspelt_override_or_a_wrong_argument_is_a_type_error(authors_state):
             convert_original_checkpoint(wrong)
 
 
+def test_a_checkpoint_spelled_as_typed_is_named_once(tmp_path, monkeypatch):
+    """`convert ./missing.pth`: the file's own messages name it as a Path does (missing.pth), which the check for a
+    message naming it already compared with the spelling given, so the name was put before it a second time."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.pth").write_text("hello")
+    for given, named in (("./missing.pth", "checkpoint missing.pth does not"), ("./notes.pth", "notes.pth is not")):
+        with pytest.raises(CheckpointError) as caught:
+            convert_original_checkpoint(given)
+        assert str(caught.value).startswith(named)
+
+
 def test_not_a_swinir_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not a SwinIR checkpoint: missing 'conv_first.weight'"):
         convert_original_checkpoint({"fc.weight": torch.zeros(2, 2)})

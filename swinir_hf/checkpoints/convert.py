@@ -325,7 +325,7 @@ def convert_original_checkpoint(
     try:
         model = _converted(extract_state_dict(load_state_dict_file(checkpoint), weights_key), dtype, config_overrides)
     except ValueError as err:  # CheckpointError, and a configuration the detected fields do not make
-        if shown_name(checkpoint) in str(err):  # load_state_dict_file's own messages name it
+        if shown_name(Path(checkpoint)) in str(err):  # load_state_dict_file's own messages name it (as a Path)
             raise
         raise CheckpointError(f"{shown_name(checkpoint)}: {err}") from None  # which of several --model it is
     check_named_release(model, Path(checkpoint))
