@@ -321,6 +321,23 @@ def test_the_hub_export_and_resume_name_their_folders_on_one_line(case, tmp_path
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("sources", [1, 2])
+def test_the_hub_push_refused_names_its_output_folder_on_one_line(sources, tmp_path, monkeypatch, capsys):
+    """--push refused before building: its `hf upload ORG/NAME OUT/NAME` hint named -o raw (a forged line)."""
+    from huggingface_hub import constants
+
+    from swinir_hf.checkpoints import export_cli
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    for name in ("x.pth", "y.pth")[:sources]:
+        (tmp_path / name).write_bytes(b"")
+    given = tmp_path / "x.pth" if sources == 1 else tmp_path
+    assert export_cli.main([str(given), "-o", str(tmp_path / NAME), "--push", "--org", "me"]) == 1
+    said = capsys.readouterr().err
+    shown = f"me/swinir-x {tmp_path}/{SHOWN}/swinir-x`" if sources == 1 else f"me/NAME {tmp_path}/{SHOWN}/NAME` for"
+    assert f"(`hf upload {shown}" in said and said.count("\n") == 1
+
+
 def _restore_or_eval_said(case: str, path: Path) -> str:
     """What `restore` / `eval` say of `case` about the folder or file `path`."""
     import argparse

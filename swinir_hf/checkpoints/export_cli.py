@@ -158,10 +158,10 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     if args.push and not args.dry_run:  # now, not after building and verifying every checkpoint
         org = args.org or load_catalog().organization
-        repo_id, later = f"{org}/swinir-*", f"`hf upload {org}/NAME {out}/NAME` for each"
+        repo_id, later = f"{org}/swinir-*", f"`hf upload {org}/NAME {shown_name(out)}/NAME` for each"
         if len(checkpoints) == 1:
             repo_id = repo_id_of(checkpoints[0], args.org, args.name)
-            later = f"`hf upload {repo_id} {out / repo_id.rsplit('/', 1)[-1]}`"
+            later = f"`hf upload {repo_id} {shown_name(out / repo_id.rsplit('/', 1)[-1])}`"
         try:
             check_push_access(repo_id, later, option="--push", token=args.token)
         except ValueError as err:
