@@ -2279,6 +2279,36 @@ def test_train_license_other_names_its_terms_on_the_card(tiny_config, tiny_run, 
         TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", train={"license": "other"}))
 
 
+def test_a_resume_relicensed_from_other_drops_the_terms_it_named(tiny_run, train_cli, images, tmp_path, capsys):
+    """`--resume latest --license mit` on a run of `license: other` was refused: its training_config.yaml's
+    license_name / license_link "for train.license other only", with no word of how to clear them. A command line
+    changing the license from other drops them (a change the run's record notes); its own name, or a config file's
+    with another license, is refused as before."""
+    out, terms = tmp_path / "run", {"license": "other", "license_name": "my-terms", "license_link": "LICENSE"}
+    assert train_cli(tiny_run(images, out, train={"checkpoint_every": 2, "max_steps": 2, **terms})) == 0
+    own = ["--config", str(out / "training_config.yaml"), "--resume", "latest", "--train.max_steps", "4"]
+    assert main([*own, "--license", "MIT"]) == 0
+    card = ModelCard.load(out / "README.md").data
+    assert (card.license, card.license_name, card.license_link) == ("mit", None, None)
+    changed = ["train.max_steps: 2 → 4", "train.license: 'other' → 'mit'", "train.license_name: 'my-terms' → None"]
+    assert summary(out)["changes"] == [{"step": 2, "changed": [*changed, "train.license_link: 'LICENSE' → None"]}]
+    capsys.readouterr()
+    assert main([*own[:2], "--train.license", "cc0-1.0", "--license-name", "x", "--print-config"]) == 2
+    assert capsys.readouterr().err == (
+        "error: train.license_name names terms of your own, for train.license other only (train.license is cc0-1.0)\n"
+    )
+    with pytest.raises(ValueError, match=r"^train\.license_name names terms of your own, .*\(train\.license is mit\)$"):
+        parse_command_line(["--config", str(tiny_train_config(tmp_path, {"license": "mit", "license_name": "x"}))])
+
+
+def tiny_train_config(tmp_path: Path, train: dict) -> Path:
+    """tiny_sr_x2 with `train` set, as a file of one's own."""
+    raw = read_config_file("tiny_sr_x2")
+    raw["train"].update(train)
+    (path := tmp_path / "mine.yaml").write_text(yaml.safe_dump(raw))
+    return path
+
+
 def test_scores_of_another_metric_before_a_resume_are_marked_on_the_card(tiny_config, tiny_run, images, tmp_path):
     """A run resumed from an earlier swinir-hf's checkpoint (colour ×1 validated on Y, no `metric` recorded) kept its
     scores under the new metric's heading: a 5 dB "drop" at the resume."""

@@ -50,6 +50,9 @@ class _ConfigFile(ActionConfigFile):
     """`--config`: a YAML file or a bundled config's name; its sections are checked (and empty ones made `{}`)
     before jsonargparse merges them."""
 
+    # train.license as the config files read so far leave it, for `_drop_terms_of_other`.
+    license_read: str | None = None
+
     def __call__(self, parser: ArgumentParser, cfg: Namespace, values: str, option_string: str | None = None) -> None:
         try:
             raw = check_sections(read_config_file(values), values)
@@ -58,6 +61,7 @@ class _ConfigFile(ActionConfigFile):
         if is_run_config(config_path(values)):
             raw = _as_its_run_read(raw, values)
         super().__call__(parser, cfg, yaml.safe_dump(raw), option_string)
+        self.license_read = cfg.get("train.license")
 
 
 def _as_its_run_read(raw: dict, origin: str) -> dict:
@@ -132,6 +136,8 @@ def parse_command_line(
             # Given at all, empty too: the field takes it as its own option would (`--init-from ""` was dropped).
             if (alias := getattr(args, attribute)) is not None:
                 setattr(args[section], field, alias)
+        (config_file,) = [action for action in parser._actions if isinstance(action, _ConfigFile)]
+        _drop_terms_of_other(args, written, config_file.license_read)
         cfg = TrainingConfig.from_namespace(parser, args, written)
         cfg.check_options_given(written)
         return cfg, args
@@ -147,6 +153,19 @@ _ALIASES = (
     ("--license-name", "license_name", "train", "license_name"),
     ("--license-link", "license_link", "train", "license_link"),
 )
+
+
+def _drop_terms_of_other(args: Namespace, written: set[str], license_read: str | None) -> None:
+    """A command line that changes train.license from `other` (the config file's, `license_read`: a resumed run's
+    training_config.yaml's, say) to another, and gives no license_name / license_link itself, drops the config's: they
+    named the terms of that `other` (as `swinir-hf hub --license` drops a card's). A config file giving them with
+    another license is refused as ever."""
+    now, was = (str(x).lower() if x is not None else None for x in (args.train.license, license_read))
+    if was != "other" or now == "other" or not written & {"--license", "--train.license"}:
+        return
+    for field in ("license_name", "license_link"):
+        if not written & {f"--{field.replace('_', '-')}", f"--train.{field}"}:
+            setattr(args.train, field, None)
 
 
 def _written_options(argv: list[str]) -> set[str]:
