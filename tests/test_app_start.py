@@ -6,6 +6,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import types
 
 import httpx
 import huggingface_hub.constants
@@ -63,16 +64,25 @@ def test_a_server_slow_to_answer_still_starts(monkeypatch, free_port):
     [
         ("refused", "could not be reached (ConnectError: [Errno 111] Connection refused)"),
         ("silent", "did not answer within 0.5 s"),
+        ("error", "answered HTTP 503"),
+        ("slow", "answered more slowly than gradio's check waits (3 s) for 0.5 s"),
     ],
 )
 def test_a_server_that_does_not_answer_stops_the_start_with_one_line(monkeypatch, free_port, head, why):
     """Still a failed start, but one line saying what happened: gradio's message blamed the proxy and asked for a
-    share link even when the server was only too slow, and the server it had started ran on."""
+    share link even when the server was only too slow, and the server it had started ran on. So too where it answers,
+    but with an error status (not a 401: a login page) or, all the wait long, after gradio's check gave up."""
     monkeypatch.setattr(local_check, "LOCAL_ANSWER_WAIT_S", 0.5)
+    # gradio's check asks again 0.5 s after a status it does not take, five times: not slept here.
+    monkeypatch.setattr(networking, "time", types.SimpleNamespace(sleep=lambda seconds: None))
 
     def fails(url, n, real, **kwargs):
         if head == "refused":
             raise httpx.ConnectError("[Errno 111] Connection refused")
+        if head == "error":
+            return httpx.Response(503)
+        if head == "slow" and kwargs["timeout"] != 3:  # the demo's wait is answered, gradio's check (3 s) is not
+            return httpx.Response(200)
         raise httpx.ReadTimeout("timed out")
 
     _heads(monkeypatch, fails)
