@@ -429,3 +429,27 @@ def test_restores_warnings_and_notes_name_outputs_on_one_line(tmp_path, caplog):
         f"; the images restored so far are kept in {tmp_path}/{SHOWN}/{PARTS_FOLDER}: the same command goes on from "
         "there"
     )
+
+
+@pytest.mark.parametrize("given", [None, 50])
+def test_evals_note_of_a_runs_level_names_the_run_on_one_line(given, tmp_path):
+    """`swinir-hf eval --model RUN` says the level a training run validated at, naming the run as given: raw, a
+    newline in its folder's name split the note (or warning) in two."""
+    import argparse
+
+    import yaml
+
+    from swinir_hf.evaluation.model_levels import trained_levels
+
+    run = tmp_path / NAME
+    run.mkdir()
+    raw = {"data": {"train": ["photos"], "degradation": "noise", "noise_sigma": 15}}
+    (run / "training_config.yaml").write_text(yaml.safe_dump(raw))
+    options = {"model": [str(run)], "scale": None, "noise": given, "jpeg": None, "lr_dir": None, "real": False}
+    said = trained_levels(argparse.Namespace(**options))
+    run_said = f"{tmp_path}/{SHOWN} validated at"
+    assert said == (
+        f"note: scoring at --noise 15, the level {run_said} (its training_config.yaml)"
+        if given is None
+        else f"warning: {run_said} --noise 15 (its training_config.yaml)"
+    )

@@ -48,10 +48,11 @@ def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
     import yaml
 
     from ..checkpoints.run_folder import is_checkpoint
+    from ..console import shown_name
     from ..degradations.levels import LEVELS, validation_level
 
     folder = Path(spec).parent.parent if is_checkpoint(Path(spec)) else Path(spec)
-    who, why = f"{spec} validated at", "its training_config.yaml"
+    who, why = f"{shown_name(spec)} validated at", "its training_config.yaml"
     try:
         data = yaml.safe_load((folder / "training_config.yaml").read_text(encoding="utf-8"))["data"]
         if data["degradation"] == "real":  # validated on the real-world degradation, which has no level
