@@ -65,6 +65,7 @@ def test_a_server_slow_to_answer_still_starts(monkeypatch, free_port):
         ("refused", "could not be reached (ConnectError: [Errno 111] Connection refused)"),
         ("silent", "did not answer within 0.5 s"),
         ("error", "answered HTTP 503"),
+        ("no content", "answered HTTP 204"),  # a success gradio's check does not take: no 60 s of asking again
         ("slow", "answered more slowly than gradio's check waits (3 s) for 0.5 s"),
     ],
 )
@@ -79,8 +80,8 @@ def test_a_server_that_does_not_answer_stops_the_start_with_one_line(monkeypatch
     def fails(url, n, real, **kwargs):
         if head == "refused":
             raise httpx.ConnectError("[Errno 111] Connection refused")
-        if head == "error":
-            return httpx.Response(503)
+        if head in ("error", "no content"):
+            return httpx.Response(503 if head == "error" else 204)
         if head == "slow" and kwargs["timeout"] != 3:  # the demo's wait is answered, gradio's check (3 s) is not
             return httpx.Response(200)
         raise httpx.ReadTimeout("timed out")

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 LOCAL_ANSWER_WAIT_S = 60.0  # how long a start waits for the server to answer on this machine
+# The statuses gradio's check takes as the server's answer (gradio 6.31's `url_ok`: a login page's 401, redirects).
+GRADIO_ANSWERS = frozenset({200, 301, 302, 303, 307, 308, 401})
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")  # httpx's; urllib reads the lower-case names too
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # listening on every address: gradio asks it on localhost
 
@@ -83,7 +85,7 @@ def patient_local_check(wait_s: float | None = None) -> Iterator[list[str]]:
                 return False
             if check(url):
                 return True
-            if answer >= 400 and answer != 401:  # gradio takes a 401 (a login page) as an answer
+            if answer not in GRADIO_ANSWERS:  # its check will not take it however often asked: not a slow answer
                 why.append(f"answered HTTP {answer}")
                 return False
             if time.monotonic() >= deadline:
