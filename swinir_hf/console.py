@@ -8,6 +8,7 @@ import argparse
 import logging
 import os
 import re
+import shlex
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -46,6 +47,19 @@ def shown_name(name: object) -> str:
     """A name or path for a message: `terminal_safe`, and its newlines, tabs, carriage returns and line separators
     escaped too (`\\n`, `\\t`, `\\r`, `\\u2028`), so that it stays on its line."""
     return _NAME_CONTROLS.sub(_escaped, str(name))
+
+
+def shell_word(word: str) -> str:
+    """`word` quoted for a shell command to paste, on one line: `shlex.quote`'s quotes, which keep a newline as it is
+    (the command printed on two lines), or where it holds a control character bash's `$'...'`, the control escaped
+    (`\\n`, `\\u001b`) as bash reads it back."""
+    if _NAME_CONTROLS.search(word) is None:
+        return shlex.quote(word)
+    body = word.replace("\\", "\\\\").replace("'", "\\'")
+    return "$'" + _NAME_CONTROLS.sub(lambda c: _SHELL_ESCAPES.get(c[0], f"\\u{ord(c[0]):04x}"), body) + "'"
+
+
+_SHELL_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def _stream_safe(text: str) -> str:

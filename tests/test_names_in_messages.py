@@ -453,3 +453,24 @@ def test_evals_note_of_a_runs_level_names_the_run_on_one_line(given, tmp_path):
         if given is None
         else f"warning: {run_said} --noise 15 (its training_config.yaml)"
     )
+
+
+@pytest.mark.parametrize("name", [NAME, "it's a\\b\x1b[2K\u2028c", "plain name"])
+def test_the_push_later_command_is_one_line_and_pasted_names_the_run_folder(name, tmp_path):
+    """The trainer's `swinir-hf hub ... --push` to paste, for when the Hub cannot be reached: shlex's quotes kept a
+    newline in the run folder's name, so the command printed on two lines; bash's $'...' escapes it, and the pasted
+    command still names the folder."""
+    import subprocess
+
+    from swinir_hf.training.checks import push_later_command
+
+    command = push_later_command("me/model", tmp_path / name)
+    assert command.startswith("`swinir-hf hub ") and command.endswith(" --push`") and len(command.splitlines()) == 1
+    words = subprocess.run(
+        ["bash", "-c", f"printf '%s\\0' {command.strip('`')}"],
+        capture_output=True,
+        check=True,
+        env={"LC_ALL": "C.UTF-8"},
+        timeout=60,
+    ).stdout.decode()
+    assert words.split("\0")[:3] == ["swinir-hf", "hub", str(tmp_path / name)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import shutil
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from ..checkpoints.run_folder import (
     resolve_resume,
     unfinished_saves,
 )
-from ..console import shown_name
+from ..console import shell_word, shown_name
 from ..storage.atomic_writes import left_by_killed_write
 
 # What a run writes into its folder only once it has started training (earlier versions wrote
@@ -164,10 +163,11 @@ def check_run_push_access(repo_id: str, output_dir: Path) -> str:
 
 def push_later_command(repo_id: str, output_dir: Path) -> str:
     """The `swinir-hf hub ... --push` command (in backquotes) that pushes the run `output_dir` to `repo_id` as the
-    trainer's `--push-to-hub` does, for when it cannot now; quoted, so that it is pasted into a shell as it is."""
+    trainer's `--push-to-hub` does, for when it cannot now; quoted (`shell_word`), so that it is pasted into a shell as
+    it is, and on one line."""
     org, _, name = repo_id.rpartition("/")
     command = ["swinir-hf", "hub", str(output_dir), "-o", "hub_out", "--org", org or "YOUR_USER_NAME", "--name", name]
-    return f"`{shlex.join([*command, '--push'])}`"
+    return f"`{' '.join(map(shell_word, [*command, '--push']))}`"
 
 
 def check_patch_size(patch_size: int, window_size: int) -> None:
