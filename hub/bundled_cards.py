@@ -118,10 +118,15 @@ def stored_card(target: Path, c: SwinIRConfig) -> tuple[Suite, dict, str, str]:
     """(suite, results.json, card, the card's comparison table rows of results.json's figures) of the bundled model
     of config `c` in `target`; SystemExit where the card's table does not hold those figures (a hand edit)."""
     s, old, card = suite(c), json.loads((target / "results.json").read_text()), (target / "README.md").read_text()
-    table = figure_rows(s, {label: old[label] for label, _, _ in s.benches if label in old})
+    table = figure_rows(s, stored_figures(s, old))
     if table not in card:
         raise SystemExit(f"error: {target / 'README.md'} has no comparison table of results.json's figures to update")
     return s, old, card, table
+
+
+def stored_figures(s: Suite, stored: dict) -> dict:
+    """The figures results.json (`stored`) holds of the suite's benchmarks, in the suite's order."""
+    return {label: stored[label] for label, _, _ in s.benches if label in stored}
 
 
 def card_with(s: Suite, c: SwinIRConfig, stored: tuple[str, str], results: dict, protocol: str, name: str) -> str:
@@ -146,7 +151,7 @@ def rewrite_card(target: Path) -> bool:
     s, old, card, table = stored_card(target, c)
     if (protocol := re.search(r"(?m)^Protocol: (.*)\.$", card)) is None:
         raise SystemExit(f"error: {target / 'README.md'} has no Protocol line in its Results section to keep")
-    results = {label: old[label] for label, _, _ in s.benches if label in old}
+    results = stored_figures(s, old)
     new = card_with(s, c, (card, table), results, protocol[1], target.name)
     if new != card:
         write_text_file(target / "README.md", new)
