@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from functools import partial
 from pathlib import Path
 
 # Only modules without torch / transformers here (tests/test_cli.py checks it): --help, --version and usage
@@ -235,13 +236,12 @@ def _load_modules(command: str) -> int | None:
     return None
 
 
-def _launch_problem(parser: argparse.ArgumentParser, command: str, argv: list[str]) -> str | None:
-    """What is wrong with a launched command's own arguments `argv`, said here, once, not by every process (a bad
-    option exits as argparse does); None when nothing is."""
-    args = parser.parse_args([command, *argv])
+def _launch_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with a launched command's own parsed arguments `args`, said here, once, not by every process (a
+    bad option exits as argparse does when they are parsed); None when nothing is."""
     from .evaluation.cli import output_problem
 
-    return output_problem(args) if command == "eval" else None
+    return output_problem(args) if args.command == "eval" else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,14 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with terminate_as_interrupt():  # the launcher's options are read by accelerate's parser: torch loads
                 launcher, rest = split_arguments(argv[1:], option_strings(_subcommand(parser, command)))
-                problem = _launch_problem(parser, command, rest) if launcher else None
+                own = parser.parse_args([command, *rest]) if launcher else None
+                problem = _launch_problem(own) if own else None
         except KeyboardInterrupt as stop:
             return not_started(stop)
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 1
         if launcher:
-            return launch(LAUNCHED[command], launcher, rest, check=engine_precision_only)
+            check = partial(engine_precision_only, dtype_given=own.dtype_given)
+            return launch(LAUNCHED[command], launcher, rest, check=check)
     args = parser.parse_args(argv)
     stopped = _load_modules(args.command)
     if stopped is not None:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
-from .inference.options import DTYPE_ALIASES
+from .inference.launcher_precision import launcher_precision_problem
 
 LAUNCHER_HELP = (
     "accelerate launch's options (--multi_gpu, --num_processes N, --num_machines N, --config_file FILE, ...: "
@@ -43,21 +43,11 @@ def _launcher_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def engine_precision_only(args: argparse.Namespace) -> None:
-    """Refuse `--mixed_precision` for `restore` / `eval`: accelerate's autocast for training, which their engine does
-    not read (it runs at `--dtype`); the figures came out float32, as if it had been taken. The message names the
-    command's own option at the value given (`--dtype` takes `bf16` / `fp16` as it does)."""
-    precision = args.mixed_precision
-    if precision in (None, "no"):
-        return
-    if precision in DTYPE_ALIASES:  # bf16, fp16
-        where = " (float16 runs on CUDA only; elsewhere --dtype bf16)" if precision == "fp16" else ""
-        instead = f"give it --dtype {precision} instead{where}"
-    else:  # fp8, which the engine has not
-        instead = "its --dtype takes bf16, fp16 (on CUDA) or fp32"
-    raise ValueError(
-        f"--mixed_precision {precision} is the launcher's for training, which this command does not read: {instead}"
-    )
+def engine_precision_only(args: argparse.Namespace, dtype_given: bool = False) -> None:
+    """Refuse `--mixed_precision` for `restore` / `eval` (`launcher_precision_problem`) before any process starts,
+    unless the command's `--dtype` was given (`dtype_given`): then its processes run at it, and say so."""
+    if not dtype_given and (problem := launcher_precision_problem(args.mixed_precision)):
+        raise ValueError(problem)
 
 
 def option_strings(parser: argparse.ArgumentParser) -> set[str]:

@@ -38,6 +38,10 @@ SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[1
 # timing and both kernels have tests of their own.
 os.environ.setdefault("SWINIR_CPU_ATTENTION", "matmul")
 
+# What `accelerate launch --mixed_precision` (or `accelerate config`) hands its processes: set in the shell that
+# runs the tests, `restore` and `eval` would refuse it in every test; the tests of that set it themselves.
+os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
+
 # Ctrl-C as in a terminal, for this process and those it starts: a run started in the background by a script
 # (`pytest &`) inherits SIGINT ignored, and the tests of what a Ctrl-C does would see nothing happen.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:

@@ -183,8 +183,8 @@ def test_restore_and_eval_refuse_the_launchers_mixed_precision(capsys):
         for precision, advice in instead.items():
             assert main([*command, "--num_processes", "1", "--mixed_precision", precision]) == 2
             assert capsys.readouterr().err.endswith(
-                f"error: --mixed_precision {precision} is the launcher's for training, which this command does not "
-                f"read: {advice}\n"
+                f"error: accelerate launch's --mixed_precision {precision} (or accelerate config's) is for training, "
+                f"which this command does not read: {advice}\n"
             )
 
 

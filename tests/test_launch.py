@@ -355,3 +355,84 @@ def test_an_eval_launch_shares_the_images_and_reports_as_one_process(tmp_path, c
     assert run.returncode == 1, err[-3000:]
     assert err.count("error:") == 1 and "error: Tiny5/000a: image of 1×1 is smaller than the scale factor 2" in err
     assert "Traceback" not in err and not (tmp_path / "three.json").exists()
+
+
+# What restore and eval say of accelerate's mixed precision, however it reached them (`launcher_precision`).
+REFUSED_BF16 = (
+    "error: accelerate launch's --mixed_precision bf16 (or accelerate config's) is for training, which this command "
+    "does not read: give it --dtype bf16 instead\n"
+)
+
+
+def test_restore_and_eval_launched_by_accelerate_refuse_its_mixed_precision(tmp_path, monkeypatch, capsys):
+    """`accelerate launch --mixed_precision bf16 -m swinir_hf.restore` (or `mixed_precision: bf16` in an accelerate
+    config file: both reach the process as ACCELERATE_MIXED_PRECISION) ran in float32 while the user believed bf16;
+    refused as `swinir-hf restore --mixed_precision bf16` is, with its message, before any model loads."""
+    from swinir_hf.evaluation.cli import main as evaluate
+    from swinir_hf.inference.collection_cli import main as restore
+
+    photos, out = _photos(tmp_path / "photos", 1), tmp_path / "out"
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    assert restore([str(photos), "-o", str(out), "--no-progress"]) == 2
+    assert capsys.readouterr().err == REFUSED_BF16 and not out.exists()
+    assert cli(["restore", str(photos), "-o", str(out), "--no-progress"]) == 2  # a shell that set it: the same
+    assert capsys.readouterr().err == REFUSED_BF16 and not out.exists()
+    scores = ["--json", str(tmp_path / "scores.json")]
+    assert evaluate(["--model", "identity", "--noise", "25", "--dataset", str(photos), *scores]) == 2
+    assert capsys.readouterr().err == REFUSED_BF16 and not (tmp_path / "scores.json").exists()
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
+    assert restore([str(photos), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "error: accelerate launch's --mixed_precision fp16 (or accelerate config's) is for training, which this "
+        "command does not read: give it --dtype fp16 instead (float16 runs on CUDA only; elsewhere --dtype bf16)\n"
+    )
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")  # what the launcher hands on without one
+    assert restore([str(photos), "-o", str(out), "--model", "nowhere/none"]) == 1  # goes on: to the model's loading
+    assert "error: accelerate" not in capsys.readouterr().err
+
+
+def test_an_explicit_dtype_decides_over_accelerates_mixed_precision(tiny_config, tmp_path, monkeypatch, capsys):
+    """`--dtype` given, even at its default value, is what the engine runs at: the launch goes on, with a note that
+    the launcher's mixed precision is not read."""
+    from swinir_hf.evaluation.cli import main as evaluate
+    from swinir_hf.inference.collection_cli import main as restore
+    from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+
+    photos, out, model = _photos(tmp_path / "photos", 1), tmp_path / "out", tmp_path / "model"
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(model)
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    note = (
+        "note: accelerate launch's --mixed_precision bf16 (or accelerate config's) is for training, which this "
+        "command does not read: it runs at the --dtype given, "
+    )
+    assert evaluate(["--model", "identity", "--noise", "25", "--dataset", str(photos), "--dtype", "float32"]) == 0
+    assert f"{note}float32\n" in capsys.readouterr().err
+    assert restore([str(photos), "-o", str(out), "--model", str(model), "--dtype", "auto", "--no-progress"]) == 0
+    assert f"{note}auto\n" in capsys.readouterr().err and len(list(out.iterdir())) == 1
+
+
+def test_swinir_hf_launches_restore_with_mixed_precision_and_an_explicit_dtype(monkeypatch, capsys):
+    """`swinir-hf restore --mixed_precision bf16 --dtype bf16`: refused before any process started, although the
+    process would run at the --dtype given; the launcher now starts it (which then says the note)."""
+    import accelerate.commands.launch as accelerate_launch
+
+    launched = []
+    monkeypatch.setattr(accelerate_launch, "launch_command", launched.append)
+    argv = ["restore", "a.png", "-o", "out", "--num_processes", "1", "--mixed_precision", "bf16"]
+    assert cli([*argv, "--dtype", "bf16"]) == 0
+    assert [args.mixed_precision for args in launched] == ["bf16"] and not capsys.readouterr().err
+    assert cli(argv) == 2 and len(launched) == 1
+    assert capsys.readouterr().err == REFUSED_BF16
+
+
+@pytest.mark.slow
+def test_accelerate_launch_hands_its_mixed_precision_to_restore_which_refuses_it(tmp_path):
+    """The real `accelerate launch --mixed_precision bf16 -m swinir_hf.restore`: its variable is the one read."""
+    photos, out = _photos(tmp_path / "photos", 1), tmp_path / "out"
+    launcher = [str(Path(sys.executable).parent / "accelerate"), "launch", *ONE_PROCESS, "--mixed_precision", "bf16"]
+    command = [*launcher, "--dynamo_backend", "no", "-m", "swinir_hf.restore", str(photos), "-o", str(out)]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HOME": str(tmp_path / "hf_home")}
+    run = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+    assert run.returncode != 0 and REFUSED_BF16 in run.stderr, run.stderr[-3000:]
+    # once from the process (accelerate's own traceback repeats the tail of its stderr, as "RuntimeError: ...")
+    assert run.stderr.splitlines().count(REFUSED_BF16.strip()) == 1 and not out.exists()

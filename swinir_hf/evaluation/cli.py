@@ -20,6 +20,7 @@ from ..checkpoints.weight_keys import weights_key_problem
 from ..console import StdoutUnwritable, note, print_results, reports_progress, shown_name
 from ..degradations.levels import options_problem
 from ..inference.engine_cli import engine_options
+from ..inference.launcher_precision import refuse_launched_precision
 from ..inference.options import EngineOptions
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..library_bars import datasets_bars_off
@@ -138,6 +139,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     # local --dataset before torch loads too (a name that could be a Hub dataset's is told apart with it).
     if problem := _several_sets_problem(args) or options_problem(args.scale, args.noise, args.jpeg):
         return usage_error(args.prog, problem)
+    if (refused := refuse_launched_precision(args)) is not None:
+        return refused
     if problem := next(filter(None, map(missing_folder, args.dataset)), None):
         return user_error(problem)
     # datasets' bars ("Generating train split") where transformers' loading bar is drawn (`library_bars_wanted`):

@@ -34,6 +34,7 @@ from ..storage.atomic_writes import written_aside
 from ..storage.output_folders import check_fresh_output_folder, folder_claimed
 from .engine_cli import engine_options
 from .jobs import OutputOptions
+from .launcher_precision import refuse_launched_precision
 from .restore_arguments import add_restore_arguments, complete_options, usage_problem
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ def pillow_pixel_limit(pixels: int | None) -> Iterator[None]:
 def _run(args: argparse.Namespace) -> int:
     if problem := usage_problem(args):  # before torch and the model load
         return usage_error(args.prog, problem)
+    if (refused := refuse_launched_precision(args)) is not None:
+        return refused
     if problem := complete_options(args):
         return user_error(problem)
     from ..checkpoints.convert import CheckpointError

@@ -8,6 +8,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from .launcher_precision import GivenOption
 from .options import DTYPE_ALIASES, DTYPES, PADDINGS, EngineOptions, dtype_option, tile_option
 
 
@@ -58,8 +59,10 @@ def add_engine_arguments(
         type=dtype_option,  # before `choices`: "bf16", as train.mixed_precision spells it, is bfloat16
         choices=dtypes,
         default=defaults.dtype,
+        action=GivenOption,  # given, it decides over accelerate's mixed precision (`launched_precision`)
         help=f"inference precision ({short}; default: {defaults.dtype}{auto})",
     )
+    p.set_defaults(dtype_given=False)
     padding = {"model": "model", "authors": "authors, as the paper"}[defaults.padding]
     p.add_argument(
         "--padding",
