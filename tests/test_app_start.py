@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import subprocess
 import sys
+import threading
 import types
 
 import httpx
@@ -111,6 +113,72 @@ def test_a_gradio_that_checks_localhost_otherwise_is_said_not_worked_around_sile
     with patient_local_check():  # this gradio's
         assert networking.url_ok is not gradio_check
     assert networking.url_ok is gradio_check  # unchanged where the launch stopped before its check
+
+
+def _in_turn(*steps) -> list[threading.Thread]:
+    """Threads that each run their steps `(after, work)` in order: `work()` once the event `after` (None: at once) is
+    set, then that step's own event, returned with the threads (for others to wait on: the steps' order is fixed by
+    events alone)."""
+    threads = []
+    for script in steps:
+
+        def run(script=script) -> None:
+            for after, work, done in script:
+                if after is not None:
+                    assert after.wait(30), "the other thread never got there"
+                work()
+                done.set()
+
+        threads.append(threading.Thread(target=run, daemon=True))
+    return threads
+
+
+def test_two_launches_at_once_each_check_patiently_and_leave_gradios_check_as_it_was(monkeypatch):
+    """Two demos launched at once, in two threads: the second took the first's wrapper for gradio's own check, so the
+    first launch's check was answered by the second's (its reason in the other's list), and where the first launch
+    stopped before its check, the first's wrapper stayed in gradio for good. Each launch's check is now its own
+    thread's, and gradio's own check comes back once both are done, whichever ends first."""
+    gradio_asked = []
+
+    def gradio_check(url: str) -> bool:  # gradio's own (`_gradio_check` takes this one)
+        gradio_asked.append(url)
+        return False
+
+    monkeypatch.setattr(networking, "url_ok", gradio_check)
+    monkeypatch.setattr(local_check, "_answer", lambda url, deadline, wait: f"{url} did not answer")
+    whys, stacks = {}, {name: contextlib.ExitStack() for name in "ab"}
+    events = {name: threading.Event() for name in ("a in", "b in", "a checked", "b checked", "a out")}
+
+    def enter(name: str):
+        return lambda: whys.setdefault(name, stacks[name].enter_context(patient_local_check(wait_s=1)))
+
+    def check(url: str):
+        return lambda: networking.url_ok(url)
+
+    a = [(None, enter("a"), events["a in"]), (events["b in"], check("http://a/"), events["a checked"])]
+    a += [(events["b checked"], stacks["a"].close, events["a out"])]
+    b = [(events["a in"], enter("b"), events["b in"]), (events["a checked"], check("http://b/"), events["b checked"])]
+    b += [(events["a out"], stacks["b"].close, threading.Event())]
+    for thread in (threads := _in_turn(a, b)):
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert whys == {"a": ["http://a/ did not answer"], "b": ["http://b/ did not answer"]}
+    assert networking.url_ok is gradio_check and gradio_asked == []
+
+    # The first launch stopped before its check (a bad option), the second after it: gradio's check was left wrapped.
+    whys, stacks = {}, {name: contextlib.ExitStack() for name in "ab"}
+    events = {name: threading.Event() for name in ("a in", "b in", "a out", "b checked")}
+    a = [(None, enter("a"), events["a in"]), (events["b in"], stacks["a"].close, events["a out"])]
+    b = [(events["a in"], enter("b"), events["b in"]), (events["a out"], check("http://b/"), events["b checked"])]
+    b += [(None, stacks["b"].close, threading.Event())]
+    for thread in (threads := _in_turn(a, b)):
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert whys == {"a": [], "b": ["http://b/ did not answer"]}
+    assert networking.url_ok is gradio_check and gradio_asked == []
+    assert networking.url_ok("http://c/") is False and gradio_asked == ["http://c/"]  # gradio's, unwrapped
 
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")

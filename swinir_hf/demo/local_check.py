@@ -5,17 +5,20 @@ HEAD with a 3 s timeout) and otherwise stops with "When localhost is not accessi
 created ... check your proxy settings". A timeout fails that check at once, with no second try, so a server slow to
 answer (a loaded machine, a cold Space container, a model loading meanwhile) failed the start, blamed on a proxy.
 gradio has no hook for that check (its one switch, `launch`'s private `_frontend`, skips it altogether), so
-`patient_local_check` wraps its function for one launch's check, here alone, and stops loudly where this gradio no
-longer checks through it.
+`patient_local_check` wraps its function for one launch's check (launches in other threads meanwhile check as
+before, or patiently in a `patient_local_check` of their own), and stops loudly where this gradio no longer checks
+through it.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 LOCAL_ANSWER_WAIT_S = 60.0  # how long a start waits for the server to answer on this machine
 # The statuses gradio's check takes as the server's answer (gradio 6.31's `url_ok`: a login page's 401, redirects).
@@ -60,44 +63,70 @@ def proxy_problem() -> str | None:
     return None
 
 
+# gradio's check is one function for the whole process, and launches can be under way at once (demos started from
+# threads, tests beside each other): the patient check is put in its place once, while any launch is within
+# `patient_local_check` (counted in `_wrapped` under `_lock`), and is patient for a launch's own thread alone
+# (`_pending`). Each launch wrapping gradio's function itself took another's wrapper for gradio's: its check answered
+# the other launch's, and a wrapper could stay in gradio for good.
+_lock = threading.Lock()
+_wrapped: dict[str, Any] = {"gradio": None, "launches": 0}  # gradio's own check; the launches under way
+_pending = threading.local()  # `.check`: this thread's next check's (wait_s, why), None once it has been asked
+
+
 @contextmanager
 def patient_local_check(wait_s: float | None = None) -> Iterator[list[str]]:
-    """Within it, gradio's next localhost check first waits up to `wait_s` seconds (LOCAL_ANSWER_WAIT_S) for the
-    server to answer at all, and is tried again while the server answers but too slowly for it; otherwise gradio's
-    check decides as before → the list that then holds why the server did not answer (one phrase), if so.
+    """Within it, gradio's next localhost check in this thread first waits up to `wait_s` seconds
+    (LOCAL_ANSWER_WAIT_S) for the server to answer at all, and is tried again while the server answers but too slowly
+    for it; otherwise gradio's check decides as before → the list that then holds why the server did not answer (one
+    phrase), if so. Other threads' checks, and this one's later ones (a share link's wait), are gradio's own.
 
     Raises:
         RuntimeError: this gradio's `Blocks.launch` no longer checks through `gradio.networking.url_ok(url)`.
     """
     from gradio import networking
 
-    check = _gradio_check()
-    wait = LOCAL_ANSWER_WAIT_S if wait_s is None else wait_s
     why: list[str] = []
-
-    def url_ok(url: str) -> bool:
-        networking.url_ok = check  # this launch's check alone (a share link's later wait is gradio's own)
-        deadline = time.monotonic() + wait
-        while True:
-            answer = _answer(url, deadline, wait)
-            if isinstance(answer, str):
-                why.append(answer)
-                return False
-            if check(url):
-                return True
-            if answer not in GRADIO_ANSWERS:  # its check will not take it however often asked: not a slow answer
-                why.append(f"answered HTTP {answer}")
-                return False
-            if time.monotonic() >= deadline:
-                why.append(f"answered more slowly than gradio's check waits (3 s) for {wait:g} s")
-                return False
-
-    networking.url_ok = url_ok
+    with _lock:
+        if _wrapped["launches"] == 0:
+            _wrapped["gradio"] = _gradio_check()
+            networking.url_ok = _url_ok
+        _wrapped["launches"] += 1
+    # A launch within another's in one thread (not gradio's way, but cheap to keep right): its check, then the other's.
+    outer = getattr(_pending, "check", None)
+    _pending.check = (LOCAL_ANSWER_WAIT_S if wait_s is None else wait_s, why)
     try:
         yield why
     finally:
-        if networking.url_ok is url_ok:  # the launch stopped before its check
-            networking.url_ok = check
+        _pending.check = outer
+        with _lock:
+            _wrapped["launches"] -= 1
+            if _wrapped["launches"] == 0:
+                if networking.url_ok is _url_ok:  # else another library's since: left to it
+                    networking.url_ok = _wrapped["gradio"]  # (kept in `_wrapped`: a thread may be calling in)
+
+
+def _url_ok(url: str) -> bool:
+    """gradio's check in its place while a launch is under way: the patient one for a launch's first check in its
+    thread, else gradio's own."""
+    check, pending = _wrapped["gradio"], getattr(_pending, "check", None)
+    if pending is None:
+        return check(url)
+    _pending.check = None  # this launch's check alone (a share link's later wait is gradio's own)
+    wait, why = pending
+    deadline = time.monotonic() + wait
+    while True:
+        answer = _answer(url, deadline, wait)
+        if isinstance(answer, str):
+            why.append(answer)
+            return False
+        if check(url):
+            return True
+        if answer not in GRADIO_ANSWERS:  # its check will not take it however often asked: not a slow answer
+            why.append(f"answered HTTP {answer}")
+            return False
+        if time.monotonic() >= deadline:
+            why.append(f"answered more slowly than gradio's check waits (3 s) for {wait:g} s")
+            return False
 
 
 def _answer(url: str, deadline: float, wait: float) -> int | str:
