@@ -4,8 +4,10 @@ it. Shipped as remote code beside the pipeline."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -20,11 +22,22 @@ def open_image(source: str, timeout: float | None = None) -> Image.Image:
         return _check_depth(_open(io.BytesIO(_fetch(source, timeout)), source), source)
     if os.path.isfile(source):
         return _check_depth(_open(source, source), source)
+    if os.path.isdir(source):  # else taken for base64 by `load_image`: "Incorrect image source ... Incorrect padding"
+        raise IsADirectoryError(f"{source} is a folder, not an image file: pass the image files in it, one by one")
     if "." in source and not source.startswith("data:"):  # base64 has no dots: this was meant as a file name
         raise FileNotFoundError(f"no such image file: {source}")
     from transformers.image_utils import load_image
 
     return load_image(source, timeout=timeout)
+
+
+def opened_files(images: list[Any], files: contextlib.ExitStack) -> list[Any]:
+    """`images` with each path (str or `os.PathLike`) or http(s) URL opened as the image-restoration pipeline
+    opens it (`open_image`: mode, bit depth and EXIF kept, a 16-bit colour file Pillow would read at 8 bits
+    refused), closed when `files` closes; transformers 5's image processors take paths and URLs too."""
+    return [
+        files.enter_context(open_image(os.fspath(im))) if isinstance(im, (str, os.PathLike)) else im for im in images
+    ]
 
 
 def _fetch(url: str, timeout: float | None) -> bytes:

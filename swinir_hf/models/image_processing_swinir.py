@@ -650,6 +650,25 @@ def refuse_unsupported(processor: str, options: dict[str, Any]) -> None:
         )
 
 
+def flat_images(images: Any) -> list[Any]:
+    """`images` as a flat list: one image or a 4-D batch, or a list or tuple of them or of lists of images (one
+    level of nesting, as transformers' image processors flatten it).
+
+    Raises:
+        ValueError: no images given.
+    """
+
+    def batch(item: Any) -> list[Any]:
+        is_batch = isinstance(item, (torch.Tensor, np.ndarray)) and item.ndim == 4
+        return list(item) if is_batch or isinstance(item, (list, tuple)) else [item]
+
+    top = images if isinstance(images, (list, tuple)) else batch(images)
+    flat = [im for item in top for im in batch(item)]
+    if not flat:
+        raise ValueError("no images given")
+    return flat
+
+
 def integer_pixels(image: Any) -> str | None:
     """What integer pixels `image` holds ("uint8", "PIL mode RGB"), or None for float pixels (and non-images,
     which `image_to_float` refuses)."""
@@ -709,9 +728,10 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
         device: str | torch.device | None = None,
         **kwargs: Any,
     ) -> BatchFeature:
-        """One image, a list of same-size images or a batch (an (N, C, H, W) / (N, H, W, C) tensor or array) →
-        `pixel_values` (N, C, H, W) float32 in [0, 1]; `num_channels` and `do_rescale` override the processor's for
-        this call.
+        """One image, a list of same-size images (or of lists of them) or a batch (an (N, C, H, W) / (N, H, W, C)
+        tensor or array) → `pixel_values` (N, C, H, W) float32 in [0, 1]; `num_channels` and `do_rescale` override
+        the processor's for this call. An image is a PIL image, an array, a tensor, or a path or http(s) URL read
+        as the image-restoration pipeline reads it.
 
         `input_data_format` ("channels_first" / "channels_last") says where arrays and tensors keep their channels;
         by default the end of their shape that can hold 1-4 of them, tensors channels-first and arrays
@@ -719,7 +739,8 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
 
         Raises:
             TypeError: an option of other image processors (resizing, cropping, normalising) set, or an input that
-                is no PIL image, array or tensor (a file path: open it first).
+                is no PIL image, array, tensor, path or URL.
+            FileNotFoundError: a path that names no file.
             ValueError: integer pixels with `do_rescale=False`, or images this processor cannot read.
         """
         refuse_unsupported(type(self).__name__, kwargs)
@@ -732,19 +753,18 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
             raise ValueError(f"device={device!r} moves torch tensors: pass return_tensors='pt' with it")
         channels = num_channels or self.num_channels
         rescale = self.do_rescale if do_rescale is None else do_rescale
-        if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
-            images = list(images)
-        if not isinstance(images, (list, tuple)):
-            images = [images]
-        if not images:
-            raise ValueError("no images given")
-        if not rescale and (kind := next(filter(None, map(integer_pixels, images)), None)):
-            raise ValueError(
-                f"do_rescale=False takes pixel values as they are, floats in [0, 1]; got {kind} pixels: leave "
-                "do_rescale on (the default) to scale them by their range, or divide them yourself"
-            )
-        images = [_as_restored(im) for im in images]
-        converted = [image_to_float(im, _format_of(im, given_format)) for im in images]
+        images = flat_images(images)
+        from .image_files_swinir import opened_files  # here: that module imports this one
+
+        with contextlib.ExitStack() as files:
+            images = opened_files(images, files)
+            if not rescale and (kind := next(filter(None, map(integer_pixels, images)), None)):
+                raise ValueError(
+                    f"do_rescale=False takes pixel values as they are, floats in [0, 1]; got {kind} pixels: leave "
+                    "do_rescale on (the default) to scale them by their range, or divide them yourself"
+                )
+            images = [_as_restored(im) for im in images]
+            converted = [image_to_float(im, _format_of(im, given_format)) for im in images]
         _warn_of_losses(self, converted, channels)
         arrays = [match_channels(pixels, channels) for pixels, _ in converted]
         sizes = {a.shape[:2] for a in arrays}

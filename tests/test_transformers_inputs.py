@@ -1,0 +1,80 @@
+"""Inputs that transformers 5's own image processors and pipelines take, given to SwinIR's: paths, nested lists,
+and a folder where an image file was meant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from transformers import pipeline
+
+from swinir_hf import SwinIRForImageRestoration, SwinIRImageProcessor
+
+
+def _rgb(height: int, width: int, seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def test_the_processor_reads_paths_as_the_pipeline_does(tmp_path):
+    processor = SwinIRImageProcessor()
+    colour = _rgb(7, 9)
+    colour.save(tmp_path / "colour.png")
+    grey16 = np.random.default_rng(1).integers(0, 65536, (7, 9), dtype=np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "grey16.png")
+    # A str and a pathlib.Path, in one batch, as transformers 5's image processors take them (this one said
+    # "expected a PIL image, numpy array or torch tensor, got str").
+    pixels = processor([str(tmp_path / "colour.png"), tmp_path / "grey16.png"]).pixel_values
+    torch.testing.assert_close(pixels[0], processor(colour).pixel_values[0], rtol=0, atol=0)
+    # All 16 bits of the grey file, as the pipeline reads it (transformers' `load_image` gives 8-bit RGB).
+    expected = torch.from_numpy(grey16 / 65535).float().expand(3, -1, -1)
+    torch.testing.assert_close(pixels[1], expected, rtol=0, atol=1e-6)
+    with pytest.raises(FileNotFoundError, match=f"^no such image file: {tmp_path / 'colour.pgn'}$"):
+        processor(str(tmp_path / "colour.pgn"))
+    with pytest.raises(ValueError, match="^do_rescale=False takes pixel values as they are.*got PIL mode RGB pixels"):
+        processor(tmp_path / "colour.png", do_rescale=False)
+
+
+def test_the_processor_flattens_a_list_of_lists_of_images_as_transformers_does():
+    processor = SwinIRImageProcessor()
+    a, b, c = _rgb(5, 6, 0), _rgb(5, 6, 1), _rgb(5, 6, 2)
+    expected = processor([a, b, c]).pixel_values
+    nested = processor([[a, b], [c]]).pixel_values  # said "expected a PIL image, ..., got list"
+    torch.testing.assert_close(nested, expected, rtol=0, atol=0)
+    # A list of batches (4-D arrays), as transformers takes it too: said "must be (H, W) or (H, W, C) ...".
+    arrays = [np.asarray(im) for im in (a, b, c)]
+    batches = processor([np.stack(arrays[:2]), arrays[2]]).pixel_values
+    torch.testing.assert_close(batches, expected, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="^no images given$"):
+        processor([[]])
+
+
+def test_a_folder_given_as_an_image_is_said_to_be_one(tiny_config, tmp_path: Path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    _rgb(5, 6).save(folder / "a.png")
+    restorer = pipeline(
+        "image-restoration", model=SwinIRForImageRestoration(tiny_config()), image_processor=SwinIRImageProcessor()
+    )
+    # transformers' `load_image` took it for base64: "Incorrect image source ... Failed with Incorrect padding".
+    message = f"^{folder} is a folder, not an image file: pass the image files in it, one by one$"
+    with pytest.raises(IsADirectoryError, match=message):
+        restorer(str(folder))
+    with pytest.raises(IsADirectoryError, match=message):
+        SwinIRImageProcessor()(folder)
+
+
+def test_a_bfloat16_model_takes_float32_pixel_values_and_gives_float32(tiny_config):
+    """As docs/transformers.md says (transformers' own vision models raise "Input type (float) and bias type
+    (c10::BFloat16) should be the same")."""
+    torch.manual_seed(0)
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    pixels = torch.rand(1, 3, 9, 11)
+    with torch.no_grad():
+        expected = model(pixels).reconstruction
+        got = model.to(torch.bfloat16)(pixels).reconstruction
+    assert got.dtype == torch.float32 and got.shape == (1, 3, 18, 22)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0.05)
