@@ -65,6 +65,9 @@ def test_a_folder_given_as_an_image_is_said_to_be_one(tiny_config, tmp_path: Pat
         restorer(str(folder))
     with pytest.raises(IsADirectoryError, match=message):
         SwinIRImageProcessor()(folder)
+    # A file name without a suffix in an existing folder was taken for base64 alike.
+    with pytest.raises(FileNotFoundError, match=f"^no such image file: {folder / 'a'}$"):
+        restorer(str(folder / "a"))
 
 
 def test_a_bfloat16_model_takes_float32_pixel_values_and_gives_float32(tiny_config):

@@ -24,11 +24,18 @@ def open_image(source: str, timeout: float | None = None) -> Image.Image:
         return _check_depth(_open(source, source), source)
     if os.path.isdir(source):  # else taken for base64 by `load_image`: "Incorrect image source ... Incorrect padding"
         raise IsADirectoryError(f"{source} is a folder, not an image file: pass the image files in it, one by one")
-    if "." in source and not source.startswith("data:"):  # base64 has no dots: this was meant as a file name
+    if not source.startswith("data:") and ("." in source or _in_a_folder(source)):  # meant as a file name
         raise FileNotFoundError(f"no such image file: {source}")
     from transformers.image_utils import load_image
 
     return load_image(source, timeout=timeout)
+
+
+def _in_a_folder(source: str) -> bool:
+    """Whether `source` names a file in an existing folder (`photos/img_001`, with no suffix): base64 has no dots,
+    but it may hold slashes, so only a path whose folder is there is taken for one."""
+    folder = os.path.dirname(source)
+    return bool(folder) and os.path.isdir(folder)
 
 
 def opened_files(images: list[Any], files: contextlib.ExitStack) -> list[Any]:
