@@ -14,7 +14,7 @@ from PIL import Image
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.training import cli
 from swinir_hf.training.cli import _ALIASES, build_parser, parse_command_line
-from swinir_hf.training.config import TrainingConfig
+from swinir_hf.training.config import TrainingConfig, read_config_file
 from swinir_hf.training.data import build_dataset, build_validation
 from swinir_hf.training.sections import ModelArgs, TrainArgs
 from swinir_hf.training.warm_start import InitReport, build_model
@@ -204,4 +204,25 @@ def test_each_short_option_sets_its_field_as_its_dotted_option_does(monkeypatch)
     # Given with its dotted option at another value, an empty one too, it is refused as any other value is.
     assert _parsed(["--init-from", "", "--model.init_from", "x"]) == (
         "--init-from '' and --model.init_from x disagree: give one of them"
+    )
+
+
+def test_null_in_a_short_option_is_yaml_null_as_in_its_dotted_option(tmp_path, monkeypatch):
+    # `--init-from null` named a folder "null" (a run failed to load it), while `--model.init_from null` trained from
+    # scratch; `--license null` was refused as no Hub id and `--license-name null` named the terms "null".
+    parser = build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda prog: parser)
+    for option, _, section, field in _ALIASES:
+        (spellings,) = [a.option_strings for a in parser._actions if option in a.option_strings]
+        dotted = _parsed([f"--{section}.{field}", "null"])
+        assert dotted[section][field] == ("null" if field == "output_dir" else None), (option, dotted)  # str: a name
+        assert all(_parsed([spelling, "null"]) == dotted for spelling in spellings), option
+    raw = read_config_file("tiny_sr_x2")
+    raw["model"]["init_from"] = "runs/classical_sr_x2"
+    (tmp_path / "from_weights.yaml").write_text(yaml.safe_dump(raw))
+    for null in (["--init-from", "null"], ["--init-from=null"], ["--init-from", "null", "--model.init_from", "null"]):
+        cfg, _ = parse_command_line(["--config", str(tmp_path / "from_weights.yaml"), *null])
+        assert cfg.model.init_from is None, null  # from scratch, not the config file's weights
+    assert _parsed(["--init-from", "null", "--model.init_from", "x"]) == (
+        "--init-from null and --model.init_from x disagree: give one of them"
     )

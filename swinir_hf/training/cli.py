@@ -15,6 +15,7 @@ import logging
 import re
 import shlex
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -97,17 +98,26 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
         "--config", action=_ConfigFile, required=True, help="YAML file or bundled config name (read first)"
     )
     parser.add_argument("--resume", help="'latest' (newest checkpoint in the output folder) or a checkpoint folder")
-    parser.add_argument("--init-from", help="starting weights (same as model.init_from)")
-    parser.add_argument("-o", "--output-dir", help="same as train.output_dir")  # -o: as `restore` and `hub` spell it
+    _add_alias(parser, "--init-from", help="starting weights (same as model.init_from)")
+    _add_alias(parser, "-o", "--output-dir", help="same as train.output_dir")  # -o: as `restore` and `hub` spell it
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload the final model to this Hub repo")
-    parser.add_argument("--license", metavar="ID", help="the model card's Hub license id (same as train.license)")
-    parser.add_argument("--license-name", metavar="ID", help="with --license other (same as train.license_name)")
-    parser.add_argument("--license-link", metavar="URL", help="with --license other (same as train.license_link)")
+    _add_alias(parser, "--license", metavar="ID", help="the model card's Hub license id (same as train.license)")
+    _add_alias(parser, "--license-name", metavar="ID", help="with --license other (same as train.license_name)")
+    _add_alias(parser, "--license-link", metavar="URL", help="with --license other (same as train.license_link)")
     parser.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     add_progress_arguments(parser, "no progress bars: a line per log window and validation (without a terminal too)")
     add_config_arguments(parser)
     return parser
+
+
+def _add_alias(parser: ArgumentParser, *option_strings: str, **options: str) -> None:
+    """A short option of `_ALIASES`, typed as its field is: `--init-from null` is null (from scratch), as
+    `--model.init_from null` is, not a folder named null. Absent from the parsed namespace unless given (null is a
+    value)."""
+    (_, _, section, field), *_ = (alias for alias in _ALIASES if alias[0] in option_strings)
+    hint = typing.get_type_hints(typing.get_type_hints(TrainingConfig)[section])[field]
+    parser.add_argument(*option_strings, type=hint, default=argparse.SUPPRESS, **options)
 
 
 def _normalise(argv: list[str]) -> list[str]:
@@ -133,9 +143,9 @@ def parse_command_line(
         written = _written_options(argv)
         _check_aliases(args, written)
         for _, attribute, section, field in _ALIASES:
-            # Given at all, empty too: the field takes it as its own option would (`--init-from ""` was dropped).
-            if (alias := getattr(args, attribute)) is not None:
-                setattr(args[section], field, alias)
+            # Given at all, empty or null too: the field takes it as its option would (`--init-from ""` was dropped).
+            if attribute in args:
+                setattr(args[section], field, args[attribute])
         (config_file,) = [action for action in parser._actions if isinstance(action, _ConfigFile)]
         _drop_terms_of_other(args, written, config_file.license_read)
         cfg = TrainingConfig.from_namespace(parser, args, written)
@@ -217,8 +227,10 @@ def _check_aliases(args: Namespace, written: set[str]) -> None:
     """Refuse a short option given with its config field's option (among the `written` ones), at another value:
     one of them would be ignored (a field set by the config file is the short option's to change)."""
     for option, attribute, section, field in _ALIASES:
-        alias, value, long = getattr(args, attribute), getattr(args[section], field), f"--{section}.{field}"
-        if alias is not None and alias != value and long in written:
+        if attribute not in args:
+            continue
+        alias, value, long = args[attribute], args[section][field], f"--{section}.{field}"
+        if alias != value and long in written:
             raise ValueError(f"{option} {_shown(alias)} and {long} {_shown(value)} disagree: give one of them")
 
 
