@@ -171,6 +171,36 @@ def test_a_run_folder_saved_with_every_level_resumes(tiny_run, train_cli, images
     assert yaml.safe_load((out / "training_config.yaml").read_text())["data"]["noise_sigma"] is None
 
 
+def test_an_earlier_versions_run_with_an_empty_init_from_resumes_from_scratch(
+    tiny_run, train_cli, images, tmp_path, capsys
+):
+    """An earlier swinir-hf trained `--model.init_from ""` from scratch and wrote `init_from: ''` into the run's
+    training_config.yaml and checkpoints; `--resume latest` with that file was refused (`model.init_from is empty
+    ...: ... or null`). It resumes as the run trained: from scratch, recorded as null. An empty value given now is
+    still refused."""
+    out = tmp_path / "run"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    own, latest = out / "training_config.yaml", out / "checkpoints" / "step-00000002"
+    older = yaml.safe_load(own.read_text())
+    older["model"]["init_from"] = ""
+    own.write_text(yaml.safe_dump(older, sort_keys=False))
+    progress = json.loads((latest / "progress.json").read_text())
+    progress["config"]["model"]["init_from"], progress["start"] = "", {"init_from": "", "located": ""}
+    (latest / "progress.json").write_text(json.dumps(progress))
+    capsys.readouterr()
+    assert main(["--config", str(own), "--resume", "latest", "--train.max_steps", "3"]) == 0, capsys.readouterr().err
+    assert summary(out)["step"] == 3 and yaml.safe_load(own.read_text())["model"]["init_from"] is None
+    assert json.loads((out / "checkpoints/step-00000003/progress.json").read_text())["start"]["init_from"] is None
+    # Given now (an unset shell variable), on the command line or in a config of one's own, it is refused.
+    empty = "model.init_from is empty (an unset shell variable?): name the starting weights, or null to train from "
+    empty += "scratch"
+    capsys.readouterr()
+    assert main(["--config", str(own), "--resume", "latest", "--train.max_steps", "4", "--init-from", ""]) == 2
+    assert capsys.readouterr().err == f"error: {empty}\n"
+    assert train_cli(older | {"train": {**older["train"], "max_steps": 4}}, "--resume", "latest") == 2
+    assert capsys.readouterr().err == f"error: {empty}\n" and summary(out)["step"] == 3
+
+
 def test_validation_images_inside_the_training_data_are_refused(tmp_path, monkeypatch):
     """Training on the validation folder (Set5 both ways, say), on a folder inside it or one holding it: validation
     would score what the model learnt, so the config is refused before any work; separate folders are fine."""

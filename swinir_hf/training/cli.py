@@ -40,7 +40,7 @@ from .config import (
     read_config_file,
 )
 from .signals import TrainingInterrupted, ignore_stop_signals
-from .unread import as_read
+from .unread import as_earlier_meant, as_read
 
 TRAIN_USAGE = "Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`."
 # `train.max_steps=100` without dashes, an override form argparse alone does not take.
@@ -69,7 +69,9 @@ def _as_its_run_read(raw: dict, origin: str) -> dict:
     """`raw`, the sections of a run folder's own training_config.yaml (`origin`: an earlier swinir-hf may have written
     it), without what this swinir-hf would refuse there (`as_read`): a setting it no longer has, and one that the
     file's other settings leave unread (an earlier swinir-hf took and ignored it). A note names them, once (from the
-    main process); a config of one's own that sets them is refused as ever."""
+    main process); a config of one's own that sets them is refused as ever. An empty model.init_from is null
+    (`as_earlier_meant`: an earlier swinir-hf trained it from scratch)."""
+    raw = as_earlier_meant(raw)
     _, ignored = as_read(raw, TrainingConfig())
     ignored = [name for name in ignored if name.partition(".")[2] in raw.get(name.partition(".")[0], {})]
     if not ignored:

@@ -151,6 +151,8 @@ def checkpoint_record(checkpoint: Path, progress: dict[str, Any], cfg: TrainingC
     raw = raw if isinstance(raw, dict) else None
     config = as_read(raw, cfg)[0] if raw is not None else None
     started = progress.get("start")
+    if started is not None and started.get("init_from") == "":  # an earlier swinir-hf's from scratch (`as_read`)
+        started = started | {"init_from": None, "located": None}
     if started is None and config is not None:
         started = start(config)
     return CheckpointRecord(checkpoint, progress, raw, config, started)

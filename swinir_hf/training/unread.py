@@ -73,12 +73,23 @@ def unread_levels(names: list[str], degradation: str) -> str:
     )
 
 
+def as_earlier_meant(raw: dict[str, Any]) -> dict[str, Any]:
+    """`raw` (a config's sections, as a run wrote them) with what an earlier swinir-hf wrote in other words than this
+    one takes: an empty `model.init_from` (`--model.init_from ""` trained from scratch; it is refused now, as an unset
+    shell variable) as null."""
+    model = raw.get("model")
+    if isinstance(model, dict) and model.get("init_from") == "":
+        return raw | {"model": model | {"init_from": None}}
+    return raw
+
+
 def as_read(raw: dict[str, Any], base: TrainingConfig) -> tuple[TrainingConfig, list[str]]:
     """`raw` (a config's sections, as a run wrote them: unchecked) on top of `base`, as that run read it, and what of
     `raw` was left out (dotted names): the fields this swinir-hf does not have, and then the settings that the
     config's own other settings leave unread (`unread_settings`: an earlier swinir-hf took and ignored them), at their
-    defaults. A field `raw` does not name (added to swinir-hf since) stays at `base`'s value."""
-    sections, ignored = {}, []
+    defaults. A field `raw` does not name (added to swinir-hf since) stays at `base`'s value; one an earlier swinir-hf
+    wrote otherwise is as it meant it (`as_earlier_meant`)."""
+    raw, sections, ignored = as_earlier_meant(raw), {}, []
     for name in (f.name for f in dataclasses.fields(base)):
         now, given = getattr(base, name), raw.get(name)
         given = given if isinstance(given, dict) else {}
