@@ -20,7 +20,7 @@ from swinir_hf.training.data import validation_images
 from swinir_hf.training.gan import VGG19Features
 from swinir_hf.training.images import check_readable, config_images, load_images
 from swinir_hf.training.pairing import pair_lr_images
-from swinir_hf.training.resume_checks import unreadable_checkpoint
+from swinir_hf.training.resume_checks import NEW_FOLDER, cannot_resume, unreadable_checkpoint
 from swinir_hf.training.signals import TrainingInterrupted
 
 NAME = "a\nrestored 3, failed 0\tb"  # as a file or folder name: a forged line, and a tab
@@ -145,6 +145,20 @@ def test_the_trainers_messages_name_paths_on_one_line(case, expected, tmp_path):
         said = _raised(case, path)
     assert said.startswith(expected) if case in ("undecodable", "resume") else said == expected
     assert "\n" not in said
+
+
+def test_a_refused_resume_names_the_checkpoint_and_its_model_folder_on_one_line():
+    # Every resume check states its reason only (`cannot_resume`): the checkpoint and the model folder that the
+    # closing advice names go through shown_name, once each, as the eight messages that spelt it out did.
+    checkpoint = Path(NAME) / "checkpoints" / "step-4"
+    assert cannot_resume(checkpoint, "it is odd") == (
+        f"cannot resume from {SHOWN}/checkpoints/step-4: it is odd. Resume with the settings the run was started with "
+        f"(its training_config.yaml), or start from its model with --init-from {SHOWN}/checkpoints/step-4/model and a "
+        "new train.output_dir"
+    )
+    assert cannot_resume(checkpoint, "it is odd", "Do this", NEW_FOLDER).endswith(
+        ": it is odd. Do this, or train into a new train.output_dir"
+    )
 
 
 def test_a_skipped_validation_images_warning_names_it_on_one_line(tmp_path, caplog):

@@ -2291,6 +2291,24 @@ def test_train_license_must_be_a_hub_license_id(tiny_run, images, tmp_path):
         TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", train={"license": "my terms"}))
 
 
+def test_train_license_is_looked_up_once(tiny_run, images, tmp_path, monkeypatch):
+    # `_check_license` looked the id up itself, then `license_terms` looked the id it returned up again.
+    from swinir_hf.checkpoints import hub_licenses
+    from swinir_hf.training import config
+
+    looked_up = []
+
+    def counted(license: str) -> str:
+        looked_up.append(license)
+        return lookup(license)
+
+    lookup = hub_licenses.hub_license
+    monkeypatch.setattr(hub_licenses, "hub_license", counted)
+    monkeypatch.setattr(config, "hub_license", counted, raising=False)  # as config.py imported it
+    cfg = TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", train={"license": "MIT"}))
+    assert (cfg.train.license, looked_up) == ("mit", ["MIT"])
+
+
 def test_train_license_other_names_its_terms_on_the_card(tiny_config, tiny_run, images, tmp_path):
     """`--license other` takes `--license-name` / `--license-link` (train.license_name / license_link), which the card
     writes beside it as the Hub asks of `other`; either without `other`, or `other` without both, is refused at

@@ -22,14 +22,18 @@ HUB_LICENSES = (
 ).split()
 
 
+class UnknownLicenseError(ValueError):
+    """`hub_license`'s refusal of a license that is not a Hub id: it names the value, and a caller its option."""
+
+
 def hub_license(license: str) -> str:
     """`license` as the Hub's id (`HUB_LICENSES`), in any case ("MIT" → "mit": the ids are lower-case and the Hub
-    matches them exactly); `ValueError` naming close ones and `other` for any other."""
+    matches them exactly); `UnknownLicenseError` naming close ones and `other` for any other."""
     if license.lower() in HUB_LICENSES:
         return license.lower()
     close = difflib.get_close_matches(license.lower(), HUB_LICENSES, n=3)
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    raise ValueError(
+    raise UnknownLicenseError(
         f"{license!r} is not a Hub license id{hint}: see https://huggingface.co/docs/hub/repositories-licenses; for "
         "terms of your own use 'other' and give their license_name and license_link"
     )

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 
-from ..checkpoints.hub_licenses import hub_license, license_terms
+from ..checkpoints.hub_licenses import UnknownLicenseError, license_terms
 from ..console import shown_name
 from ..models.constants_swinir import LOSSES
 from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs
@@ -142,13 +142,12 @@ class TrainingConfig:
     def _check_license(self) -> None:
         # Before any work: the Hub refuses (or shows no license for) a card with an unknown id.
         t, names = self.train, ("train.license", "train.license_name", "train.license_link")
-        try:
-            t.license = None if t.license is None else hub_license(t.license)
-        except ValueError as err:
+        try:  # the id looked up once, by license_terms, whose refusal of it names the value only
+            t.license, t.license_name, t.license_link = license_terms(
+                t.license, t.license_name, t.license_link, spelled=names
+            )
+        except UnknownLicenseError as err:
             raise ValueError(f"train.license: {err}") from None
-        t.license, t.license_name, t.license_link = license_terms(
-            t.license, t.license_name, t.license_link, spelled=names
-        )
 
     def _check_no_test_set(self) -> None:
         """Training folders named as a benchmark test set (the paper's, by the catalogue's results, and RealSRSet), as

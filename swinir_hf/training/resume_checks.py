@@ -40,6 +40,20 @@ logger = logging.getLogger("swinir_hf.train")
 UNREADABLE_CHECKPOINT = (OSError, RuntimeError, EOFError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError)
 
 
+# How a refused resume goes on as the run did, and otherwise (`{model}`: the checkpoint's model folder).
+KEEP_SETTINGS = "Resume with the settings the run was started with (its training_config.yaml)"
+FROM_ITS_MODEL = "start from its model with --init-from {model} and a new train.output_dir"
+NEW_FOLDER = "train into a new train.output_dir"
+
+
+def cannot_resume(checkpoint: Path, reason: str, keep: str = KEEP_SETTINGS, instead: str = FROM_ITS_MODEL) -> str:
+    """The one-line refusal of a resume from `checkpoint`: `cannot resume from CHECKPOINT: REASON. KEEP, or INSTEAD`,
+    why (`reason`), how to resume it (`keep`) and what to do otherwise (`instead`; `{model}` in it is its model
+    folder)."""
+    other = instead.format(model=shown_name(checkpoint / MODEL))
+    return f"cannot resume from {shown_name(checkpoint)}: {reason}. {keep}, or {other}"
+
+
 def read_checkpoint(checkpoint: Path, cfg: TrainingConfig) -> CheckpointRecord:
     """What `checkpoint` records of its run (`CheckpointRecord`: its progress.json, read here once for the resume).
     Raise `ValueError` when it lacks a file every checkpoint has (accelerate would skip its random states without a
@@ -62,11 +76,9 @@ def check_resume_step(record: CheckpointRecord, max_steps: int) -> None:
     """Raise `ValueError` when the checkpoint of `record` is past `max_steps`: the run would take no step and save
     the checkpoint's model as the final one, under a card saying "12 of 8 steps"."""
     if record.step > max_steps:
-        raise ValueError(
-            f"cannot resume from {shown_name(record.checkpoint)}: it is at step {record.step}, past train.max_steps "
-            f"{max_steps}. Raise train.max_steps, or resume an earlier checkpoint with --resume PATH --overwrite "
-            "(which deletes the later ones)"
-        )
+        reason = f"it is at step {record.step}, past train.max_steps {max_steps}"
+        later = "resume an earlier checkpoint with --resume PATH --overwrite (which deletes the later ones)"
+        raise ValueError(cannot_resume(record.checkpoint, reason, "Raise train.max_steps", later))
 
 
 def check_resume_start(checkpoint: Path, cfg: TrainingConfig) -> CheckpointRecord:
@@ -124,11 +136,10 @@ def check_resumable(checkpoint: Path, model: SwinIRForImageRestoration) -> None:
         return
     changed = model_config_changes(checkpoint, model) or []
     differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    listed = f"changed: {', '.join(changed)}; " if changed else ""
+    how = f"{listed}{len(differ)} parameters differ, e.g. {', '.join(differ[:3])}"
     raise ValueError(
-        f"cannot resume from {shown_name(checkpoint)}: its model has another architecture than this config ("
-        + (f"changed: {', '.join(changed)}; " if changed else "")
-        + f"{len(differ)} parameters differ, e.g. {', '.join(differ[:3])}). Resume with the settings the run was "
-        "started with (its training_config.yaml), or train into a new train.output_dir"
+        cannot_resume(checkpoint, f"its model has another architecture than this config ({how})", instead=NEW_FOLDER)
     )
 
 
@@ -166,20 +177,17 @@ def check_recipe_resumable(record: CheckpointRecord, cfg: TrainingConfig, model:
     changed = [*drawn, *(recipe_changes(recorded, cfg, same_model) if recorded is not None else [])]
     if changed != drawn:
         own = run_config_file(checkpoint)
-        raise ValueError(
-            f"cannot resume from {shown_name(checkpoint)}: this config trains otherwise than the run did (changed: "
-            f"{', '.join(changed)}). A resume may change how long the run trains, its learning-rate schedule and how "
-            "its steps run, validate, checkpoint and log, not what it trains: resume with the run's own settings "
+        keep = (
+            "A resume may change how long the run trains, its learning-rate schedule and how its steps run, validate, "
+            "checkpoint and log, not what it trains: resume with the run's own settings "
             + (f"(--config {shown_name(own)})" if own else "(its training_config.yaml)")
-            + f", or start from its model with --init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
         )
+        reason = f"this config trains otherwise than the run did (changed: {', '.join(changed)})"
+        raise ValueError(cannot_resume(checkpoint, reason, keep))
     if drawn:
-        raise ValueError(
-            f"cannot resume from {shown_name(checkpoint)}: this config draws other training samples (changed: "
-            f"{', '.join(drawn)}). Resume with the settings the run was started with (its training_config.yaml), or "
-            f"start from its model with --init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
-            + (_PER_DEVICE if any(change.startswith("train.batch_size:") for change in drawn) else "")
-        )
+        reason = f"this config draws other training samples (changed: {', '.join(drawn)})"
+        per_device = any(change.startswith("train.batch_size:") for change in drawn)
+        raise ValueError(cannot_resume(checkpoint, reason) + (_PER_DEVICE if per_device else ""))
 
 
 # A Trainer user's per_device_train_batch_size is not train.batch_size: the total, which draws the samples.
@@ -198,12 +206,11 @@ def check_start_resumable(record: CheckpointRecord, cfg: TrainingConfig) -> None
     if saved is None or not now["init_from"] or now["init_from"] == saved["init_from"]:
         return
     if now["located"] != saved["located"]:
-        raise ValueError(
-            f"cannot resume from {shown_name(checkpoint)}: the run started from model.init_from "
-            f"{shown_name(saved['init_from'] or 'null')}, this config from {shown_name(now['init_from'])}. Resume with "
-            "the settings the run was started with (its training_config.yaml), or start from its model with "
-            f"--init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
+        reason = (
+            f"the run started from model.init_from {shown_name(saved['init_from'] or 'null')}, this config from "
+            f"{shown_name(now['init_from'])}"
         )
+        raise ValueError(cannot_resume(checkpoint, reason))
 
 
 def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: TrainingConfig) -> list[str]:
@@ -229,12 +236,12 @@ def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: Traini
             for a, b in zip(old, new, strict=True)
             if a != b
         ]
-    raise ValueError(
-        f"cannot resume from {shown_name(checkpoint)}: {_other_images(saved, now, paired)}. Each epoch draws a "
-        "permutation of all of them, so every sample after the checkpoint would differ from the run's: resume with "
-        "the files it was started with (put them back, move the new ones out; a file of the same name may be a new "
-        f"copy), or start from its model with --init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
+    keep = (
+        "Each epoch draws a permutation of all of them, so every sample after the checkpoint would differ from the "
+        "run's: resume with the files it was started with (put them back, move the new ones out; a file of the same "
+        "name may be a new copy)"
     )
+    raise ValueError(cannot_resume(checkpoint, _other_images(saved, now, paired), keep))
 
 
 def _by_field(listing: list, paired: bool) -> list[tuple[str, list]]:
@@ -278,19 +285,14 @@ def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:
     from safetensors import safe_open
 
     saved = sorted(checkpoint.glob("model_1.safetensors")) + sorted(checkpoint.glob("pytorch_model_1.bin"))
-    keep = "Resume with the settings the run was started with (its training_config.yaml)"
     if gan.enabled and not saved:
+        reason = "it was saved without a discriminator (gan.enabled: false) and this config trains a GAN"
         raise ValueError(
-            f"cannot resume from {shown_name(checkpoint)}: it was saved without a discriminator (gan.enabled: false) "
-            f"and this config trains a GAN. {keep}, or start the GAN stage from its model with --init-from "
-            f"{shown_name(checkpoint / 'model')} and a new train.output_dir"
+            cannot_resume(checkpoint, reason, instead=f"start the GAN stage {FROM_ITS_MODEL.removeprefix('start ')}")
         )
     if saved and not gan.enabled:
-        raise ValueError(
-            f"cannot resume from {shown_name(checkpoint)}: it was saved by a GAN run (gan.enabled: true) and this "
-            f"config trains without one. {keep}, or start from its model with --init-from "
-            f"{shown_name(checkpoint / 'model')} and a new train.output_dir"
-        )
+        reason = "it was saved by a GAN run (gan.enabled: true) and this config trains without one"
+        raise ValueError(cannot_resume(checkpoint, reason))
     if not saved or saved[0].suffix != ".safetensors":
         return
     try:
@@ -299,11 +301,9 @@ def check_gan_resumable(checkpoint: Path, gan: GanArgs) -> None:
     except UNREADABLE_CHECKPOINT as err:
         raise unreadable_checkpoint(checkpoint, err) from err
     if width != gan.discriminator_channels:
-        raise ValueError(
-            f"cannot resume from {shown_name(checkpoint)}: its discriminator has another architecture than this config "
-            f"(changed: gan.discriminator_channels: {width} → {gan.discriminator_channels}). {keep}, or train into a "
-            "new train.output_dir"
-        )
+        changed = f"gan.discriminator_channels: {width} → {gan.discriminator_channels}"
+        reason = f"its discriminator has another architecture than this config (changed: {changed})"
+        raise ValueError(cannot_resume(checkpoint, reason, instead=NEW_FOLDER))
 
 
 def check_ema_resumable(checkpoint: Path, ema_decay: float) -> None:
@@ -314,11 +314,7 @@ def check_ema_resumable(checkpoint: Path, ema_decay: float) -> None:
     if saved == bool(ema_decay):
         return
     how = "with a weight EMA (train.ema_decay > 0)" if saved else "without a weight EMA (train.ema_decay: 0)"
-    raise ValueError(
-        f"cannot resume from {shown_name(checkpoint)}: it was saved {how} and this config has train.ema_decay: "
-        f"{ema_decay}. Resume with the settings the run was started with (its training_config.yaml), or start from its "
-        f"model with --init-from {shown_name(checkpoint / MODEL)} and a new train.output_dir"
-    )
+    raise ValueError(cannot_resume(checkpoint, f"it was saved {how} and this config has train.ema_decay: {ema_decay}"))
 
 
 def check_plain_states(checkpoint: Path) -> None:
@@ -334,17 +330,14 @@ def check_plain_states(checkpoint: Path) -> None:
             load(path, map_location="cpu")  # weights_only=True, with the globals accelerate itself saves
         except pickle.UnpicklingError as err:
             held = f" ({found})" if (found := refused_global(err)) else ""
-            raise ValueError(
-                f"cannot resume from {shown_name(checkpoint)}: {shown_name(path.name)} holds Python objects other than "
-                f"a training state{held}, and loading it could run code. Resume from a checkpoint this package wrote, "
-                "or start afresh with --overwrite"
-            ) from None
+            reason = f"{shown_name(path.name)} holds Python objects other than a training state{held}"
+            keep, instead = "Resume from a checkpoint this package wrote", "start afresh with --overwrite"
+            refusal = cannot_resume(checkpoint, f"{reason}, and loading it could run code", keep, instead)
+            raise ValueError(refusal) from None
 
 
 def unreadable_checkpoint(checkpoint: Path, err: Exception) -> ValueError:
     """The one-line error for a checkpoint whose files fail to load (`err`, one of `UNREADABLE_CHECKPOINT`)."""
     reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(".")
-    return ValueError(
-        f"cannot resume from {shown_name(checkpoint)}: {reason}. If its files are damaged, delete it and resume again "
-        "(--resume latest takes the newest one left), or resume an earlier one with --resume PATH --overwrite"
-    )
+    keep = "If its files are damaged, delete it and resume again (--resume latest takes the newest one left)"
+    return ValueError(cannot_resume(checkpoint, reason, keep, "resume an earlier one with --resume PATH --overwrite"))
