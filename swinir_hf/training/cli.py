@@ -117,7 +117,7 @@ def _add_alias(parser: ArgumentParser, *option_strings: str, **options: str) -> 
     """A short option of `_ALIASES`, typed as its field is: `--init-from null` is null (from scratch), as
     `--model.init_from null` is, not a folder named null. Absent from the parsed namespace unless given (null is a
     value)."""
-    (_, _, section, field), *_ = (alias for alias in _ALIASES if alias[0] in option_strings)
+    section, field = next((s, f) for option, _, s, f in _ALIASES if option in option_strings)
     hint = typing.get_type_hints(typing.get_type_hints(TrainingConfig)[section])[field]
     parser.add_argument(*option_strings, type=hint, default=argparse.SUPPRESS, **options)
 
