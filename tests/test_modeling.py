@@ -244,35 +244,6 @@ def test_hidden_states_are_the_inputs_of_each_rstb_and_of_the_head(tiny_config):
     assert np.array_equal(np.asarray(post_process(with_loss)[1]), expected)
 
 
-def test_attentions_need_the_eager_implementation(tiny_config):
-    """`output_attentions` gives each Swin layer's attention probabilities, (N·windows, heads, ws², ws²), from the
-    eager implementation; under SDPA, which computes none, it is a ValueError saying how to switch."""
-    model = SwinIRForImageRestoration(tiny_config(depths=[2, 2], num_heads=[2, 2])).eval()
-    x = torch.rand(2, 3, 10, 7)
-    with torch.no_grad(), pytest.raises(ValueError) as err:
-        model(x, output_attentions=True)
-    assert str(err.value) == (
-        "output_attentions=True needs the eager attention (SDPA computes no attention probabilities): load the model "
-        'with attn_implementation="eager" or call model.set_attn_implementation("eager")'
-    )
-    model.set_attn_implementation("eager")
-    with torch.no_grad():
-        plain = model(x).reconstruction
-        out = model(x, output_attentions=True, output_hidden_states=True)
-    assert list(out.keys()) == ["reconstruction", "hidden_states", "attentions"]
-    assert torch.equal(out.reconstruction, plain)
-    assert [tuple(a.shape) for a in out.attentions] == [(2 * 6, 2, 16, 16)] * 4  # 3 × 2 windows per image
-    for probs in out.attentions:
-        torch.testing.assert_close(probs.sum(-1), torch.ones(12, 2, 16))
-    # The shifted layers' border windows hold tokens of regions rolled together, which the mask keeps apart.
-    mask = model.shift_mask(12, 8, x.device)
-    masked = (mask != 0).unsqueeze(1).expand(-1, 2, -1, -1)
-    for shifted in out.attentions[1::2]:
-        assert masked.any() and shifted[:6][masked].max() < 1e-30 and shifted[:6][~masked].min() > 0
-        assert shifted[6:][masked].max() < 1e-30
-    assert out.attentions[0][:6][masked].min() > 0  # unshifted: no mask
-
-
 def test_losses(tiny_config):
     x, y = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)
     l1 = SwinIRForImageRestoration(tiny_config()).eval()

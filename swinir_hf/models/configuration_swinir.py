@@ -143,6 +143,16 @@ def scale_error(name: str, scale: object, upsampler: str | None, preset: str | N
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
 
+def check_attentions(output_attentions: bool, attn_implementation: str | None) -> None:
+    """Raise the ValueError of `output_attentions` in a config whose attention is not the eager one."""
+    if output_attentions and attn_implementation not in ("eager", None):
+        raise ValueError(
+            f'output_attentions=True needs attn_implementation="eager", not "{attn_implementation}" (which computes no '
+            'attention probabilities): pass attn_implementation="eager" (model.set_attn_implementation("eager") for a '
+            "built model), or output_attentions=True to the forward calls instead"
+        )
+
+
 @strict
 class SwinIRConfig(SaidPush, PreTrainedConfig):
     r"""Configuration of a [`SwinIRForImageRestoration`] model.
@@ -245,7 +255,28 @@ class SwinIRConfig(SaidPush, PreTrainedConfig):
             if isinstance(value, str) and value not in WEIGHT_DTYPES:
                 raise ValueError(f"{key} must name a floating-point dtype ({', '.join(WEIGHT_DTYPES)}), got {value!r}")
         super().__post_init__(**kwargs)
+        if self.output_attentions and self._attn_implementation is None:
+            # What transformers' `output_attentions` setter (so `from_pretrained(..., output_attentions=True)`) does;
+            # its constructor skips it, and the model built would take SDPA, which computes no attention probabilities.
+            self._attn_implementation = "eager"
         self._check_fields()
+
+    @property
+    def output_attentions(self) -> bool:
+        """Whether the model returns each Swin layer's attention probabilities (the eager attention's)."""
+        return self._output_attentions
+
+    @output_attentions.setter
+    def output_attentions(self, value: bool) -> None:
+        # transformers' setter (unset, the attention becomes the eager one), with a message saying what to do.
+        check_attentions(value, self._attn_implementation)
+        if value and self._attn_implementation is None:
+            self._attn_implementation = "eager"
+        self._output_attentions = value
+
+    def validate_output_attentions(self) -> None:
+        """transformers' class validator, with a message saying what to do."""
+        check_attentions(self.output_attentions, self._attn_implementation)
 
     def _check_fields(self) -> None:
         # At construction and after `from_dict` (transformers runs the class validators only when saving), raising

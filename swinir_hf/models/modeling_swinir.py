@@ -47,6 +47,12 @@ from .runtime_swinir import (
 
 logger = logging.getLogger(__name__)
 
+SDPA_ATTENTIONS_WARNING = (
+    'output_attentions=True with attn_implementation="sdpa", which computes no attention probabilities: such calls '
+    "take the eager attention (an eager model's reconstruction, slower); load the model with "
+    'attn_implementation="eager" or call model.set_attn_implementation("eager") to make it the model\'s own'
+)
+
 # The names that lived here up to 0.1.0, before how the model loads and runs had modules of their own: importing them
 # from here goes on working, with a warning naming their place.
 _MOVED = dict.fromkeys(
@@ -699,6 +705,10 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
     `reconstruction` of exactly (N, C, scale·H, scale·W).
     """
 
+    # Whether this model has warned of `output_attentions` under SDPA (`SDPA_ATTENTIONS_WARNING`); a class default,
+    # so that a whole model pickled by an earlier version has it too.
+    _warned_sdpa_attentions = False
+
     def __init__(self, config: SwinIRConfig) -> None:
         # SwinIRConfig validates itself when built and transformers again when saving, but not after `update()` or
         # an attribute assignment: an inconsistent config would build a model that fails deep inside forward.
@@ -928,7 +938,8 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
         )
 
     def _check_call(self, pixel_values: torch.Tensor, output_attentions: bool, kwargs: dict[str, Any]) -> None:
-        """Raise the TypeError / ValueError of a call `forward` cannot run as asked."""
+        """Raise the TypeError / ValueError of a call `forward` cannot run as asked; warn (once per model) of
+        `output_attentions` under SDPA, which the call computes with the eager attention instead."""
         # A typo (`label=`) or an option of other models would otherwise be ignored in silence; unset (None / False),
         # as generic callers pass them, they are fine.
         if unknown := sorted(k for k, v in kwargs.items() if v is not None and v is not False):
@@ -936,11 +947,10 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
                 f"{type(self).__name__}.forward() got unsupported argument(s) {', '.join(unknown)}: it takes "
                 "pixel_values, labels, output_hidden_states, output_attentions and return_dict"
             )
-        if output_attentions and self.config._attn_implementation != "eager":
-            raise ValueError(
-                "output_attentions=True needs the eager attention (SDPA computes no attention probabilities): load "
-                'the model with attn_implementation="eager" or call model.set_attn_implementation("eager")'
-            )
+        if output_attentions and self.config._attn_implementation != "eager" and not self._warned_sdpa_attentions:
+            # transformers' own models warn here too (and return no attentions); `WindowAttention` computes them.
+            self._warned_sdpa_attentions = True
+            logger.warning(SDPA_ATTENTIONS_WARNING)
         if pixel_values.ndim != 4 or pixel_values.shape[1] != self.config.num_channels:
             raise ValueError(
                 f"pixel_values must be (N, {self.config.num_channels}, H, W), got {tuple(pixel_values.shape)}"
