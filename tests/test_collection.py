@@ -1007,8 +1007,45 @@ def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_
     assert "restored 1, failed 0, skipped 5 existing" in again.stderr
     assert _hashes(two) == _hashes(one)  # the weights' fingerprint in the records too: every process's the same
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p.name != "odd.png")
-    idle = _launch(mixed, "-o", two, *options, processes=2)  # the model loaded for its fingerprint alone
-    assert idle.returncode == 0 and "restored 0, failed 0, skipped 6 existing (pass" in idle.stderr, idle.stderr[-3000:]
+    # A rerun with nothing left makes these launches' collectives with `load` for `build`: in-process, each rank, in
+    # test_a_rerun_with_nothing_left_loads_the_model_on_every_process_main_first.
+
+
+@pytest.mark.parametrize("main_process", [True, False])
+def test_a_rerun_with_nothing_left_loads_the_model_on_every_process_main_first(
+    main_process, mixed, model_dir, tmp_path, monkeypatch, capsys
+):
+    """Every output there: no engine is built, the model is loaded for its weights' fingerprint alone on every
+    process of a launch, through `main_first` (the main process first, and the collectives every process makes);
+    exit status 0 on all, the summary from the main process alone."""
+    from types import SimpleNamespace
+
+    from swinir_hf.inference import collection, collection_cli
+
+    out, options = tmp_path / "out", ["--recursive", "--ext", "auto"]
+    assert _restore(mixed, "-o", out, *options, model_dir=model_dir) == 0
+    finished = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    capsys.readouterr()
+    state = SimpleNamespace(
+        is_main_process=main_process, is_local_main_process=main_process, process_index=0 if main_process else 1,
+        num_processes=1, device="cpu",
+    )  # fmt: skip
+    for module in (collection, collection_cli):
+        monkeypatch.setattr(module, "process_state", lambda device=None: state)
+    monkeypatch.setenv("RANK", "0" if main_process else "1")
+    main_first, ranks = collection.main_first, []
+
+    def recorded(work, state):
+        ranks.append(state.process_index)
+        return main_first(work, state)
+
+    monkeypatch.setattr(collection, "main_first", recorded)
+    monkeypatch.setattr(collection.ModelEngine, "build", lambda *args, **kwargs: pytest.fail("an engine was built"))
+    assert _restore(mixed, "-o", out, *options, model_dir=model_dir) == 0
+    assert ranks == [state.process_index]  # the model loaded once, through main_first, on this process too
+    err = capsys.readouterr().err
+    assert "restored 0, failed 0, skipped 6 existing (pass" in err if main_process else err == ""
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == finished
 
 
 @pytest.mark.slow
@@ -1044,10 +1081,8 @@ def test_two_processes_restore_a_dataset_as_one_does(model_dir, tmp_path, monkey
     assert streamed.returncode == 0 and streamed.stderr.count("restored 20 images of ") == 1, streamed.stderr[-3000:]
     for a, b in zip(alone, datasets.load_from_disk(str(tmp_path / "streamed")), strict=True):
         assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
-    # The same command again is said once too: the other processes' part in test_a_dataset_restored_already_...
-    other = _launch(*options, "--outscale", "2", "-o", two, processes=2)
-    assert other.returncode == 1 and "[rank1]" not in other.stderr
-    assert other.stderr.count(f"error: {two} holds {options[1]} restored by ") == 1, other.stderr[-3000:]
+    # Another restoration into `two` is said once too, as each process meets it: in-process, each rank, in
+    # test_a_dataset_restored_already_is_said_by_the_main_process_only (a launch of it showed nothing more).
     # An image that cannot be read in the other process's part: one error line, and the main process's part is kept.
     (folder / "17.png").write_bytes((folder / "17.png").read_bytes()[:60])
     options[1] = f"imagefolder:{folder}/"  # another spec: the dataset's cache, made before the cut, is not reused
@@ -1101,9 +1136,16 @@ def test_a_dataset_restored_already_is_said_by_the_main_process_only(
         num_processes=1, device="cpu",
     )  # fmt: skip
     monkeypatch.setattr(collection_cli, "process_state", lambda device=None: state)
+    monkeypatch.setenv("RANK", "0" if main_process else "1")  # whose user errors are said (`is_main_process`)
     assert _restore(*args, model_dir=model_dir) == 0
     said = f"{out} holds imagefolder:{folder} restored already, by this model with these options (2 images): nothing"
     err = capsys.readouterr().err
+    assert (err.startswith(said) and err.count("\n") == 1) if main_process else err == ""
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == finished
+    # Another restoration into it (--outscale 2): exit status 1 on every process, one error line from the main one.
+    assert _restore(*args, "--outscale", "2", model_dir=model_dir) == 1
+    err = capsys.readouterr().err
+    said = f"error: {out} holds imagefolder:{folder} restored by {model_dir} (another dataset, model or options than"
     assert (err.startswith(said) and err.count("\n") == 1) if main_process else err == ""
     assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == finished
 
