@@ -181,6 +181,28 @@ def test_two_launches_at_once_each_check_patiently_and_leave_gradios_check_as_it
     assert networking.url_ok("http://c/") is False and gradio_asked == ["http://c/"]  # gradio's, unwrapped
 
 
+def test_our_check_put_back_in_gradios_place_is_not_taken_for_gradios(monkeypatch):
+    """Another wrapper of gradio's check, put in while a launch was under way (a test's monkeypatch, another
+    library), that put back what it found (ours) once the launch was done: the next launch took ours for gradio's,
+    and its check asked itself until a RecursionError, and left ours in gradio for good."""
+    gradio_asked = []
+
+    def gradio_check(url: str) -> bool:
+        gradio_asked.append(url)
+        return True
+
+    monkeypatch.setattr(networking, "url_ok", gradio_check)
+    monkeypatch.setattr(local_check, "_answer", lambda url, deadline, wait: 200)
+    with patient_local_check(wait_s=1):
+        ours = networking.url_ok
+        networking.url_ok = lambda url: ours(url)  # the other wrapper, in for a while
+    networking.url_ok = ours  # put back, after the launch
+    with patient_local_check(wait_s=1) as why:
+        assert networking.url_ok("http://a/") is True
+    assert why == [] and gradio_asked == ["http://a/"]
+    assert networking.url_ok is gradio_check
+
+
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 

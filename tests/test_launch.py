@@ -391,6 +391,22 @@ def test_restore_and_eval_launched_by_accelerate_refuse_its_mixed_precision(tmp_
     assert "error: accelerate" not in capsys.readouterr().err
 
 
+def test_an_empty_accelerate_mixed_precision_asks_for_none(tmp_path, monkeypatch, capsys):
+    """ACCELERATE_MIXED_PRECISION set empty (a script's `ACCELERATE_MIXED_PRECISION=$MP` with MP unset) asks for no
+    mixed precision, as "no" does: restore and eval went on before, and were refused with "--mixed_precision  (or
+    accelerate config's)", naming no precision."""
+    from swinir_hf.evaluation.cli import main as evaluate
+    from swinir_hf.inference.collection_cli import main as restore
+
+    photos, out = _photos(tmp_path / "photos", 1), tmp_path / "out"
+    for empty in ("", " "):
+        monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", empty)
+        assert restore([str(photos), "-o", str(out), "--model", "nowhere/none"]) == 1  # on to the model's loading
+        assert "accelerate" not in capsys.readouterr().err
+        assert evaluate(["--model", "identity", "--noise", "25", "--dataset", str(photos), "--dtype", "float32"]) == 0
+        assert "accelerate" not in capsys.readouterr().err
+
+
 def test_an_explicit_dtype_decides_over_accelerates_mixed_precision(tiny_config, tmp_path, monkeypatch, capsys):
     """`--dtype` given, even at its default value, is what the engine runs at: the launch goes on, with a note that
     the launcher's mixed precision is not read."""

@@ -3,6 +3,7 @@ and a folder where an image file was meant."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,16 @@ def test_the_processor_flattens_a_list_of_lists_of_images_as_transformers_does()
     torch.testing.assert_close(batches, expected, rtol=0, atol=0)
     with pytest.raises(ValueError, match="^no images given$"):
         processor([[]])
+
+
+def test_the_processor_names_paths_and_urls_among_what_it_takes():
+    """An input that is no image, path or URL: the processor said "expected a PIL image, numpy array or torch tensor,
+    got list" (`image_to_float`'s words), as if it took no path, which it does."""
+    processor = SwinIRImageProcessor()
+    expected = "expected a PIL image, numpy array, torch tensor, file path or http(s) URL, got "
+    for given, name in [([[[_rgb(5, 6)]]], "list"), (b"\x89PNG", "bytes"), ([_rgb(5, 6), None], "NoneType")]:
+        with pytest.raises(TypeError, match=f"^{re.escape(expected + name)}$"):
+            processor(given)
 
 
 def test_a_folder_given_as_an_image_is_said_to_be_one(tiny_config, tmp_path: Path):

@@ -88,7 +88,10 @@ def patient_local_check(wait_s: float | None = None) -> Iterator[list[str]]:
     why: list[str] = []
     with _lock:
         if _wrapped["launches"] == 0:
-            _wrapped["gradio"] = _gradio_check()
+            # Ours still there (put back by one that wrapped it while a launch was under way): gradio's is the one
+            # kept; taking ours for it, each check would ask itself until Python's recursion limit.
+            if (check := _gradio_check()) is not _url_ok:
+                _wrapped["gradio"] = check
             networking.url_ok = _url_ok
         _wrapped["launches"] += 1
     # A launch within another's in one thread (not gradio's way, but cheap to keep right): its check, then the other's.

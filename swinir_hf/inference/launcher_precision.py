@@ -18,12 +18,12 @@ PRECISION_VARIABLE = "ACCELERATE_MIXED_PRECISION"
 
 
 def launcher_precision_problem(precision: str | None) -> str | None:
-    """Why accelerate's mixed precision `precision` ("bf16", "fp16", "fp8"; None or "no": none) is not taken by
+    """Why accelerate's mixed precision `precision` ("bf16", "fp16", "fp8"; None, "" or "no": none) is not taken by
     `restore` / `eval`, naming their own option at the value given (`--dtype` takes `bf16` / `fp16` as it is); None
     where there is nothing to take."""
-    if precision is None or precision.lower() == "no":
+    precision = (precision or "").strip().lower()
+    if precision in ("", "no"):  # "": set empty (`ACCELERATE_MIXED_PRECISION=$UNSET`), which asks for nothing
         return None
-    precision = precision.lower()
     if precision in DTYPE_ALIASES:  # bf16, fp16
         where = " (float16 runs on CUDA only; elsewhere --dtype bf16)" if precision == "fp16" else ""
         instead = f"give it --dtype {precision} instead{where}"
@@ -48,7 +48,7 @@ def launched_precision(args: argparse.Namespace) -> tuple[str | None, str | None
     problem = launcher_precision_problem(precision)
     if problem is None or not args.dtype_given:
         return problem, None
-    return None, f"note: {_not_read(precision.lower())}: it runs at the --dtype given, {args.dtype}"
+    return None, f"note: {_not_read(precision.strip().lower())}: it runs at the --dtype given, {args.dtype}"
 
 
 def refuse_launched_precision(args: argparse.Namespace) -> int | None:

@@ -656,6 +656,7 @@ def flat_images(images: Any) -> list[Any]:
 
     Raises:
         ValueError: no images given.
+        TypeError: an item that is no image, path or URL (a list nested deeper, bytes).
     """
 
     def batch(item: Any) -> list[Any]:
@@ -666,6 +667,10 @@ def flat_images(images: Any) -> list[Any]:
     flat = [im for item in top for im in batch(item)]
     if not flat:
         raise ValueError("no images given")
+    # Here, not in `image_to_float` (whose other callers take no paths): its message named no path or URL.
+    if other := [im for im in flat if not isinstance(im, (Image.Image, np.ndarray, torch.Tensor, str, os.PathLike))]:
+        got = type(other[0]).__name__
+        raise TypeError(f"expected a PIL image, numpy array, torch tensor, file path or http(s) URL, got {got}")
     return flat
 
 
