@@ -34,7 +34,7 @@ MODES = ("model", "bicubic")
 
 def masks(rgb: np.ndarray) -> dict[str, np.ndarray]:
     """(H, W, 3) uint8 → the three uint8 alpha masks of the module docstring."""
-    from swinir_hf.models.image_processing_swinir import LUMA
+    from swinir_hf.models.pixels_swinir import LUMA
 
     luma = (rgb.astype(np.float32) @ LUMA).round().astype(np.uint8)
     blurred = np.asarray(Image.fromarray(luma).filter(ImageFilter.GaussianBlur(8)))

@@ -47,15 +47,15 @@ def main() -> None:
     import torch
 
     from swinir_hf import SwinIRConfig
-    from swinir_hf.models import modeling_swinir
+    from swinir_hf.models import modeling_swinir, windows_swinir
 
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     config = SwinIRConfig(embed_dim=args.embed_dim, num_heads=[args.heads], depths=[2], window_size=args.window)
     attention = modeling_swinir.WindowAttention(config, args.heads).to(device).train()
     p, ws = args.patch, args.window
-    mask = modeling_swinir.shift_window_mask(p, p, ws, ws // 2, device)
-    border = modeling_swinir.shift_border_windows(p, p, ws, device)
+    mask = windows_swinir.shift_window_mask(p, p, ws, ws // 2, device)
+    border = windows_swinir.shift_border_windows(p, p, ws, device)
     windows = torch.randn(args.batch * mask.shape[0], ws * ws, args.embed_dim, device=device, requires_grad=True)
     grad = torch.randn_like(windows)
     ways = {"one pass": True, "border redo": False}

@@ -392,7 +392,7 @@ def train_cli():
 def layout_state_dict():
     """Makes a state dict of a release's layout: `layout_state_dict(tensors, image_size, window_size)`, meta
     tensors of the release's shapes; the derived buffers get their true values (they are checked)."""
-    from swinir_hf.models.modeling_swinir import relative_position_index, shift_window_mask
+    from swinir_hf.models.windows_swinir import relative_position_index, shift_window_mask
 
     def make(tensors: dict, image_size: int, window_size: int) -> dict[str, torch.Tensor]:
         mask = shift_window_mask(image_size, image_size, window_size, window_size // 2)

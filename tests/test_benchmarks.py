@@ -121,10 +121,10 @@ def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message, run
 def test_soak_reports_what_the_process_holds_every_few_calls(run_script):
     """soak.py's `restore` way (in this process, as a single way runs): a row per `--every` calls with the RSS, the
     descriptors and the sizes of what grows with image sizes, and the growth from the first row to the last."""
-    from swinir_hf.models import modeling_swinir
+    from swinir_hf.models import windows_swinir
 
     # The process-wide cache holds the sizes this worker's earlier tests ran: from empty, it holds this run's alone.
-    modeling_swinir.shift_border_windows.cache_clear()
+    windows_swinir.shift_border_windows.cache_clear()
     done = run_script("soak.py", "--ways", "restore", "--calls", "4", "--every", "2", "--max-side", "16")
     assert done.returncode == 0, done.stderr[-2000:]
     names = re.search(r"^restore: (handlers .*)$", done.stdout, re.M).group(1).split()
@@ -132,7 +132,7 @@ def test_soak_reports_what_the_process_holds_every_few_calls(run_script):
     assert [calls for calls, _ in rows] == ["2", "4"], done.stdout
     sizes = dict(zip(names, map(int, rows[-1][1].split()), strict=True))
     # 4 images with sides of 8..16 px: at most 4 padded sizes (8 or 16 a side), each a shift mask of its own
-    assert 1 <= sizes["masks"] <= 4 and sizes["modeling_swinir.shift_border_windows"] == sizes["masks"]
+    assert 1 <= sizes["masks"] <= 4 and sizes["windows_swinir.shift_border_windows"] == sizes["masks"]
     assert re.search(r"^restore: calls 2→4 in \d+ s; growth: ", done.stdout, re.M), done.stdout
 
 

@@ -54,11 +54,14 @@ EXPECTED_FILES = [
     "model.safetensors",
     "modeling_swinir.py",
     "moved_swinir.py",
+    "pil_images_swinir.py",
     "pipeline_swinir.py",
+    "pixels_swinir.py",
     "preprocessor_config.json",
     "requirements.txt",
     "runtime_swinir.py",
     "tiling_swinir.py",
+    "windows_swinir.py",
 ]
 
 
@@ -482,6 +485,7 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
         "modeling_swinir.py",
         "moved_swinir.py",  # likewise
         "runtime_swinir.py",  # likewise
+        "windows_swinir.py",  # likewise
     ]
     config = json.loads((tmp_path / "plain" / "config.json").read_text())
     assert config["auto_map"] == {k: v for k, v in remote_code.AUTO_MAP.items() if k != "AutoImageProcessor"}
@@ -585,6 +589,7 @@ def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tm
         "code_files_swinir.py",
         "moved_swinir.py",
         "runtime_swinir.py",
+        "windows_swinir.py",
     }
     code.add("README.md")  # and a card
     for repo in ("me/saved", "me/pushed"):

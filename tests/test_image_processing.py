@@ -33,12 +33,8 @@ from swinir_hf import (
 )
 from swinir_hf.loading import DEFAULTS_DIR, load_default
 from swinir_hf.models.alpha_swinir import fill_hidden_colour
-from swinir_hf.models.image_processing_swinir import (
-    from_reconstruction,
-    pillow_warnings,
-    split_image,
-    to_pixel_values,
-)
+from swinir_hf.models.pil_images_swinir import pillow_warnings
+from swinir_hf.models.pixels_swinir import from_reconstruction, split_image, to_pixel_values
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +339,7 @@ def _kinds() -> dict[str, Image.Image]:
 def test_float_to_image_rounds_by_blocks_as_one_clip_and_round():
     """Rows are converted by blocks: the result is a plain clip, scale and round of every value, whatever the layout
     (a transposed view as the model output's), and an image of no rows gives an empty one, not an IndexError."""
-    from swinir_hf.models.image_processing_swinir import float_to_image
+    from swinir_hf.models.pixels_swinir import float_to_image
 
     arr = np.random.default_rng(0).normal(0.5, 0.6, (3, 700, 800)).astype(np.float32).transpose(1, 2, 0)
     for bits, peak, dtype in ((8, 255.0, np.uint8), (16, 65535.0, np.uint16)):
@@ -793,6 +789,7 @@ def test_a_saved_pipeline_reloads_as_it_was_loaded(model_dir, tmp_path):
         "moved_swinir.py",
         "preprocessor_config.json",
         "runtime_swinir.py",
+        "windows_swinir.py",
     ]
     assert "custom_pipelines" not in json.loads((tmp_path / "config.json").read_text())
     assert getattr(restorer.model.config, "custom_pipelines", None) is None

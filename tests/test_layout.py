@@ -7,6 +7,7 @@ import ast
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,7 @@ def test_the_code_files_names_0_1_0_defined_in_the_model_file_still_import_from_
 def test_names_moved_to_the_code_files_frames_and_alpha_modules_still_import_from_their_old_place():
     """A saved folder's code files left `loading_swinir` (and the model's methods) for `code_files_swinir`, frame
     counting and alpha handling left `image_processing_swinir`: their old paths give the same objects, with a
-    warning naming the new place; the names the old module still uses import from there as before."""
+    warning naming the new place."""
     from swinir_hf.models import alpha_swinir, code_files_swinir, frames_swinir, image_processing_swinir
 
     with pytest.warns(FutureWarning, match=r"^code_header is now swinir_hf\.models\.code_files_swinir\.code_header$"):
@@ -146,9 +147,48 @@ def test_names_moved_to_the_code_files_frames_and_alpha_modules_still_import_fro
         assert image_processing_swinir.frame_count is frames_swinir.frame_count
     with pytest.warns(FutureWarning, match=r"^with_alpha is now swinir_hf\.models\.alpha_swinir\.with_alpha$"):
         assert image_processing_swinir.with_alpha is alpha_swinir.with_alpha
-    assert image_processing_swinir.fill_hidden_colour is alpha_swinir.fill_hidden_colour
+    with pytest.warns(FutureWarning, match=r"^fill_hidden_colour is now swinir_hf\.models\.alpha_swinir\."):
+        assert image_processing_swinir.fill_hidden_colour is alpha_swinir.fill_hidden_colour
     with pytest.raises(AttributeError, match="has no attribute 'frame_counts'"):
         image_processing_swinir.frame_counts  # noqa: B018
+
+
+def test_the_window_geometry_still_imports_from_the_model_file():
+    """The window geometry left `modeling_swinir` for `windows_swinir`; the model file still uses (and so gives) each
+    of its public names, the same objects, without a warning."""
+    from swinir_hf.models import modeling_swinir, windows_swinir
+
+    names = ["ShiftMaskCache", "on_device", "relative_position_index", "shift_border_windows", "shift_window_mask"]
+    names += ["window_partition", "window_reverse"]
+    assert [n for n in names if getattr(modeling_swinir, n) is not getattr(windows_swinir, n)] == []
+
+
+# The public names `image_processing_swinir` defined or imported before Pillow reading and pixel conversion left it.
+IMAGE_PROCESSING_NAMES_BEFORE_THE_SPLIT = (
+    "ALPHA_MODES AlphaMode DATA_FORMATS DataFormat FLOAT_RANGE FLOAT_SLACK HEIF_BRANDS ImageLayout LUMA "
+    "SwinIRImageProcessor SwinIRImageProcessorKwargs check_colour_depth check_data_format check_float_range "
+    "check_image_channels check_level_range clamping_note colour_bit_depth compose_image dtype_name "
+    "fill_hidden_colour flat_images float_to_image from_reconstruction image_to_float infer_data_format "
+    "integer_pixels is_heif keyed_grey16 load_pixels match_channels normalize_pil pillow_warnings "
+    "refuse_unsupported sgi_bit_depth split_image to_pixel_values warn_if_animated warn_if_clamped"
+).split()
+
+
+def test_the_image_processors_names_moved_to_the_pillow_and_pixels_modules_still_import_from_it():
+    """Pillow reading left `image_processing_swinir` for `pil_images_swinir`, pixel conversion and the data path for
+    `pixels_swinir`: `from swinir_hf.models.image_processing_swinir import split_image` (docs/restoration.md named
+    it there) gives the same object, with a warning naming its place; so does every name public there before."""
+    from swinir_hf.models import image_processing_swinir, pil_images_swinir, pixels_swinir
+
+    with pytest.warns(FutureWarning, match=r"^split_image is now swinir_hf\.models\.pixels_swinir\.split_image$"):
+        from swinir_hf.models.image_processing_swinir import split_image
+    assert split_image is pixels_swinir.split_image
+    with pytest.warns(FutureWarning, match=r"^pillow_warnings is now swinir_hf\.models\.pil_images_swinir\."):
+        assert image_processing_swinir.pillow_warnings is pil_images_swinir.pillow_warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        missing = [n for n in IMAGE_PROCESSING_NAMES_BEFORE_THE_SPLIT if not hasattr(image_processing_swinir, n)]
+    assert missing == []
 
 
 def test_the_readmes_map_of_the_package_names_every_module():

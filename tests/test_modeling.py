@@ -632,7 +632,7 @@ def test_large_shift_masks_are_cached_within_a_byte_bound(tiny_config, monkeypat
     """A server sees many sizes: 8 cached masks of large maps held GBs (256 MiB each at 1024², window 8) after the
     calls that needed them. Beyond the 2 newest, they are kept only while all take at most the bound."""
     from swinir_hf.models import modeling_swinir
-    from swinir_hf.models.modeling_swinir import shift_window_mask
+    from swinir_hf.models.windows_swinir import shift_window_mask
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     cpu = torch.device("cpu")
@@ -657,7 +657,7 @@ def test_a_shift_mask_evicted_by_another_thread_meanwhile_is_still_returned(tiny
             pass
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
-    from swinir_hf.models.modeling_swinir import shift_window_mask
+    from swinir_hf.models.windows_swinir import shift_window_mask
 
     model._shift_masks = Evicting()
     mask = model.shift_mask(16, 8, torch.device("cpu"))
@@ -990,7 +990,7 @@ def test_linear_without_onednn_falls_back_to_the_same_output(tiny_config, monkey
 
 @pytest.mark.parametrize("size", [(4, 4), (4, 16), (16, 4), (8, 12), (12, 8), (16, 16), (40, 52)])
 def test_shift_border_windows_are_the_masks_non_zero_windows(size):
-    from swinir_hf.models.modeling_swinir import shift_border_windows, shift_window_mask
+    from swinir_hf.models.windows_swinir import shift_border_windows, shift_window_mask
 
     mask = shift_window_mask(*size, 4, 2)
     expected = (mask.amin(dim=(1, 2)) < 0).nonzero().squeeze(1)

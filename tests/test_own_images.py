@@ -384,7 +384,7 @@ def test_an_unreadable_lr_image_is_said_as_the_lr_one(tmp_path, caplog):
 def test_an_image_with_transparency_is_trained_on_as_restore_reads_it(tmp_path):
     """The colour under its transparent pixels (an exporter's black placeholder) was trained on as content, where
     restore fills it from the visible pixels (`fill_hidden_colour`) before the model sees it."""
-    from swinir_hf.models.image_processing_swinir import split_image
+    from swinir_hf.models.pixels_swinir import split_image
 
     rgba = np.dstack([np.asarray(noise(np.random.default_rng(8), 16, 16)), np.full((16, 16), 255, np.uint8)])
     rgba[:8] = 0  # top half: transparent black

@@ -1631,7 +1631,7 @@ def test_an_output_is_resized_and_rounded_without_whole_image_temporaries():
     (2 resized canvases at once), the rounding clipped a whole float copy and, for the model output's transposed
     view, made a transposed result that Pillow copied again; the outscale 1000 run went past its planned memory."""
     from swinir_hf.inference.restoration import resize_float
-    from swinir_hf.models.image_processing_swinir import float_to_image
+    from swinir_hf.models.pixels_swinir import float_to_image
 
     rng = np.random.default_rng(0)
     small = rng.random((12, 16, 3), dtype=np.float32)
@@ -1653,7 +1653,7 @@ def test_an_output_is_resized_and_rounded_without_whole_image_temporaries():
 def test_a_float_array_output_is_made_in_one_copy(dtype):
     """A float array's result: clipped into a C-order array of its dtype in one pass. Clipping the model output's
     transposed view copied it in that layout, and a second copy put it in C order (peak: two outputs)."""
-    from swinir_hf.models.image_processing_swinir import compose_image, split_image
+    from swinir_hf.models.pixels_swinir import compose_image, split_image
 
     _, layout = split_image(np.zeros((4, 4, 3), dtype))
     colour = (np.random.default_rng(0).random((3, 768, 1024), dtype=np.float32) * 1.2 - 0.1).transpose(1, 2, 0)

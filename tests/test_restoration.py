@@ -60,7 +60,7 @@ def test_outscale_resizes_as_the_command_line_does(model, tmp_path):
     from SwinIRRestorer.__init__), giving `swinir-hf restore --outscale`'s pixels (its `_save`: the model's output
     resized, then rounded), for a path too (its ICC profile kept); a bad one is refused before the model runs."""
     from swinir_hf.inference.restoration import resize_float
-    from swinir_hf.models.image_processing_swinir import compose_image, split_image
+    from swinir_hf.models.pixels_swinir import compose_image, split_image
 
     rgb = Image.fromarray(_rgb())
     out = restore(model, rgb, outscale=3.5, dtype="float32")
@@ -764,7 +764,7 @@ def test_heic_with_premultiplied_alpha_keeps_its_transparency(model, tmp_path, b
     colours still multiplied by it (10 bits); the alpha is divided out, as Pillow does, and the result has alpha."""
     import pillow_heif
 
-    from swinir_hf.models.image_processing_swinir import image_to_float
+    from swinir_hf.models.pixels_swinir import image_to_float
 
     peak = (1 << bits) - 1
     levels = np.random.default_rng(bits).integers(0, peak + 1, (20, 24, 4), dtype=np.uint16)
@@ -1955,7 +1955,7 @@ def test_uncompressed_tiffs_turned_a_quarter_are_read_upright(mode, tmp_path):
     """Pillow memory-maps an uncompressed grey / RGBA / 16-bit grey TIFF with the size its Orientation (5-8) turns
     it to, not the stored one: the pixels came out scrambled and sideways, from a file, the pipeline and training's
     reader alike. Each reads as the same TIFF compressed (LZW, which Pillow decodes and turns)."""
-    from swinir_hf.models.image_processing_swinir import normalize_pil
+    from swinir_hf.models.pil_images_swinir import normalize_pil
     from swinir_hf.models.pipeline_swinir import open_image
     from swinir_hf.training.images import decode_image
 

@@ -20,7 +20,8 @@ import torch
 
 from ..console import shown_name
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
-from ..models.modeling_swinir import SwinIRForImageRestoration, relative_position_index, shift_window_mask
+from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.windows_swinir import relative_position_index, shift_window_mask
 from .weight_keys import WEIGHT_KEYS
 
 # The authors' files store these buffers; this model rebuilds them (`relative_position_index`, `shift_window_mask`).

@@ -27,8 +27,9 @@ from ..inference.memory import ImageTooLargeError
 from ..inference.options import tile_option
 from ..inference.restoration import EngineOptions
 from ..models.alpha_swinir import alpha_for_model
-from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode, image_to_float
+from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.pixels_swinir import image_to_float
 from ..storage.atomic_writes import process_folder, remove_dead
 from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
 from .controls import ControlCallbacks

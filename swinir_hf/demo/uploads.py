@@ -17,7 +17,7 @@ from ..console import shown_name
 from ..inference.deep_decoders import cmyk_tiff_bits
 from ..inference.image_io import ImageData, image_size, open_image, pixel_range_problem, read_image, unrestorable
 from ..models.frames_swinir import frame_count, frames_said
-from ..models.image_processing_swinir import float_to_image, image_to_float
+from ..models.pixels_swinir import float_to_image, image_to_float
 from .errors import user_error
 from .limits import UPLOAD_MAX_AGE_S
 

@@ -38,8 +38,8 @@ from ..degradations.synthetic import as_uint8, imresize
 from ..inference.devices import check_device, check_dtype
 from ..inference.options import PAPER_ENGINE, EngineOptions
 from ..inference.restoration import SwinIRRestorer
-from ..models.image_processing_swinir import float_to_image, match_channels
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.pixels_swinir import float_to_image, match_channels
 from ..models.tiling_swinir import rounded_tile
 from ..progress_lines import progress_bar
 from ..storage.paths import folds_case

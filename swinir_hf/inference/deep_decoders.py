@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..models.image_processing_swinir import colour_bit_depth, sgi_bit_depth
+from ..models.pil_images_swinir import colour_bit_depth, sgi_bit_depth
 from .photo_metadata import upright
 
 # EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).

@@ -22,15 +22,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ..console import shown_name
 from ..models.frames_swinir import warn_if_animated
-from ..models.image_processing_swinir import (
-    check_float_range,
-    check_level_range,
-    is_heif,
-    keyed_grey16,
-    load_pixels,
-    normalize_pil,
-    pillow_warnings,
-)
+from ..models.pil_images_swinir import is_heif, keyed_grey16, load_pixels, normalize_pil, pillow_warnings
+from ..models.pixels_swinir import check_float_range, check_level_range
 from ..storage.atomic_writes import os_reason
 from .deep_decoders import ORIENT, cmyk_tiff_bits, grey_alpha_heif, is_deep, page_layout, quiet_tifffile, read_deep
 from .photo_metadata import file_dpi, info_orientation, photo_exif, upright, upright_size

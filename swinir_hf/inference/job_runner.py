@@ -20,7 +20,7 @@ from .jobs import Job, OutputOptions, check_encodable, output_size, resize_float
 if TYPE_CHECKING:
     import torch
 
-    from ..models.image_processing_swinir import ImageLayout
+    from ..models.pixels_swinir import ImageLayout
     from .restoration import SwinIRRestorer
 
 
@@ -53,7 +53,7 @@ def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _L
     `job.dst`'s format."""
     import torch
 
-    from ..models.image_processing_swinir import split_image, to_pixel_values, warn_if_clamped
+    from ..models.pixels_swinir import split_image, to_pixel_values, warn_if_clamped
     from .image_io import read_restorable
     from .memory import check_output_fits
 
@@ -74,7 +74,7 @@ def _save(
     made_by: str | None = None,
     alpha_dropped: Callable[[Path], None] | None = None,
 ) -> None:
-    from ..models.image_processing_swinir import compose_image, from_reconstruction
+    from ..models.pixels_swinir import compose_image, from_reconstruction
     from .image_writing import write_image
     from .photo_metadata import scaled_dpi
 

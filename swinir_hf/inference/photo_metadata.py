@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from ..models.image_processing_swinir import pillow_warnings
+from ..models.pil_images_swinir import pillow_warnings
 
 if TYPE_CHECKING:
     from .image_io import ImageData

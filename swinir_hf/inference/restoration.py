@@ -16,8 +16,9 @@ from PIL import Image
 from ..console import warn_once
 from ..models import tiling_swinir as tiling  # shipped: a Hub folder's pipeline tiles with it too
 from ..models.alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
-from ..models.image_processing_swinir import (
-    AlphaMode,
+from ..models.image_processing_swinir import AlphaMode
+from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.pixels_swinir import (
     ImageLayout,
     compose_image,
     from_reconstruction,
@@ -25,7 +26,6 @@ from ..models.image_processing_swinir import (
     to_pixel_values,
     warn_if_clamped,
 )
-from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.runtime_swinir import ImageTooLargeError, check_forward_memory, inference_precision, running
 from ..progress_lines import inner_progress
 from .devices import auto_dtype, check_device, check_dtype

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..models.constants_swinir import dtype_name
-from ..models.image_processing_swinir import FLOAT_RANGE
+from ..models.pixels_swinir import FLOAT_RANGE
 from ..models.tiling_swinir import check_tile, check_tile_overlap, is_int
 from ..other_tools import unexpected_keywords
 from .devices import DTYPES

@@ -12,7 +12,7 @@ import numpy as np
 from .constants_swinir import ALPHA_MODES, AlphaMode
 
 if TYPE_CHECKING:
-    from .image_processing_swinir import ImageLayout
+    from .pixels_swinir import ImageLayout
 
 
 def fill_hidden_colour(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from .hub_push_swinir import is_http_client_error
-from .image_processing_swinir import check_colour_depth, is_heif
+from .pil_images_swinir import check_colour_depth, is_heif
 
 
 def open_image(source: str, timeout: float | None = None) -> Image.Image:

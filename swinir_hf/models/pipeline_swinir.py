@@ -3,7 +3,7 @@ out.
 
 Shipped as remote code in every Hub folder (`custom_pipelines` in config.json), so `pipeline("image-restoration",
 model="org/swinir-x4", trust_remote_code=True)` works without this package; it imports only the other shipped
-files. Its pixels are `swinir_hf.restore()`'s: the same data path (`image_processing_swinir`), precision
+files. Its pixels are `swinir_hf.restore()`'s: the same data path (`pixels_swinir`), precision
 (`runtime_swinir.inference_precision`) and, with `tile=`, the same tiles and blending (`tiling_swinir`).
 """
 
@@ -28,16 +28,8 @@ from .alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
 from .configuration_swinir import SwinIRConfig
 from .constants_swinir import dtype_name
 from .image_files_swinir import open_image
-from .image_processing_swinir import (
-    AlphaMode,
-    ImageLayout,
-    SwinIRImageProcessor,
-    clamping_note,
-    compose_image,
-    from_reconstruction,
-    split_image,
-    to_pixel_values,
-)
+from .image_processing_swinir import AlphaMode, SwinIRImageProcessor
+from .pixels_swinir import ImageLayout, clamping_note, compose_image, from_reconstruction, split_image, to_pixel_values
 from .runtime_swinir import (
     SURELY_NEEDED,
     ImageTooLargeError,

@@ -24,7 +24,7 @@ from ..degradations.setting import Degradation
 from ..degradations.synthetic import bicubic_patch
 from ..evaluation.benchmark import to_model_channels
 from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's random offset
-from ..models.image_processing_swinir import match_channels
+from ..models.pixels_swinir import match_channels
 from ..processes import is_main_process
 from .checks import check_patch_size
 from .images import (

@@ -34,12 +34,8 @@ from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import open_image
 from ..inference.photo_metadata import header_orientation, stored_size, upright
 from ..models.alpha_swinir import fill_hidden_colour
-from ..models.image_processing_swinir import (
-    image_to_float,
-    match_channels,
-    normalize_pil,
-    pillow_warnings,
-)
+from ..models.pil_images_swinir import normalize_pil, pillow_warnings
+from ..models.pixels_swinir import image_to_float, match_channels
 
 if TYPE_CHECKING:
     import datasets

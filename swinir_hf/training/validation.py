@@ -88,7 +88,7 @@ def baseline_psnrs(images: list, config: SwinIRConfig) -> list[float]:
     MATLAB bicubic upscaling of the 8-bit input for SR (rounded and clipped after each pass, as MATLAB), the
     degraded input otherwise."""
     from ..degradations.synthetic import imresize
-    from ..models.image_processing_swinir import float_to_image
+    from ..models.pixels_swinir import float_to_image
 
     scale, metric = config.upscale, validation_metric(config)
     if scale == 1:
@@ -112,7 +112,7 @@ def mean_psnr(scores: list[float], accelerator: Any = None) -> float:
 def _psnr(restored: np.ndarray, hr: np.ndarray, metric: ValidationMetric) -> float:
     """PSNR (dB) of an (H, W, C) float restoration, rounded to uint8, against its (H, W, C) uint8 ground truth."""
     from ..evaluation.metrics import psnr
-    from ..models.image_processing_swinir import float_to_image
+    from ..models.pixels_swinir import float_to_image
 
     reference = hr[..., 0] if hr.shape[-1] == 1 else hr
     test_y = metric.channel == "y"
