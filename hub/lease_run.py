@@ -56,19 +56,29 @@ def launch(
     return proc, log_file
 
 
-def pack_all(models: list[str], args: argparse.Namespace, packed: dict[str, int]) -> None:
-    """Pack each model's newest checkpoint into OUT if it is newer than the one packed before."""
+def packed_state(run: Path) -> str | None:
+    """What a pack of `run` holds now: its newest step folder's name, and "+final" once the run's summary (the
+    trainer's last write, after its final model) is there; None before its first checkpoint."""
+    found = step_folders(run)
+    if not found:
+        return None
+    return found[-1].name + ("+final" if (run / "training_summary.json").is_file() else "")
+
+
+def pack_all(models: list[str], args: argparse.Namespace, packed: dict[str, str]) -> None:
+    """Pack each model's newest checkpoint into OUT if the run has more than the pack before holds: a newer step, or
+    its final model (saved after the last checkpoint, which a pack in between held without it)."""
     for name in models:
         run = args.runs / name
-        found = step_folders(run)
-        if not found or packed.get(name) == found[-1].name:
+        state = packed_state(run)
+        if state is None or packed.get(name) == state:
             continue
         try:
             step = pack(run, args.out / f"{name}.tar", args.runs / f"{name}.log", warm_started(name, args))
         except (FileNotFoundError, OSError, RuntimeError) as err:  # the trainer replaced it meanwhile
-            log(f"{name}: packing {found[-1].name} failed ({err}); next time")
+            log(f"{name}: packing {state} failed ({err}); next time")
             continue
-        packed[name] = found[-1].name
+        packed[name] = state
         log(f"{name}: packed step {step} ({(args.out / f'{name}.tar').stat().st_size / 2**20:.2f} MiB)")
 
 
@@ -173,7 +183,7 @@ class Trainers:
     started: dict[str, float] = field(default_factory=dict)  # time.monotonic()
     ended: dict[str, float] = field(default_factory=dict)
     handed_on: set[str] = field(default_factory=set)  # finished ones whose place a queued model took (or could not)
-    packed: dict[str, str] = field(default_factory=dict)  # model → the step folder last packed into OUT
+    packed: dict[str, str] = field(default_factory=dict)  # model → its `packed_state` last packed into OUT
 
 
 def start_trainer(

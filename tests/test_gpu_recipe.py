@@ -188,6 +188,30 @@ def test_lease_summary_gives_the_runs_own_max_steps(tmp_path: Path) -> None:
     assert summary["real-sr-x4"]["max_steps"] == lease_run._config("real-sr-x4")["train"]["max_steps"]  # never started
 
 
+def test_a_run_that_finishes_after_its_last_step_was_packed_is_packed_again_with_its_final_model(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A pack between the trainer's last checkpoint and its final model (a periodic pack, or the one made when a
+    --then model starts) held no final model; the pack after the stop skipped the run, its step folder unchanged,
+    and `collect` took the finished run for an unfinished one."""
+    lease_run = _hub_module("lease_run")
+    packs = []
+    monkeypatch.setattr(lease_run, "pack", lambda run, target, *_: packs.append(target.name) or 3)
+    monkeypatch.setattr(lease_run, "warm_started", lambda name, args: None)
+    run = tmp_path / "runs" / "sr-x4"
+    (run / "checkpoints" / "step-00000003").mkdir(parents=True)
+    args, packed = argparse.Namespace(runs=tmp_path / "runs", out=tmp_path / "out"), {}
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sr-x4.tar").write_bytes(b"tar")  # what `pack` writes, for the size in the log line
+    lease_run.pack_all(["sr-x4"], args, packed)
+    lease_run.pack_all(["sr-x4"], args, packed)  # nothing new: not packed again
+    assert packs == ["sr-x4.tar"] and packed == {"sr-x4": "step-00000003"}
+    (run / "training_summary.json").write_text('{"step": 3}')  # the final model saved, then its summary
+    lease_run.pack_all(["sr-x4"], args, packed)
+    lease_run.pack_all(["sr-x4"], args, packed)
+    assert packs == ["sr-x4.tar", "sr-x4.tar"] and packed == {"sr-x4": "step-00000003+final"}
+
+
 def _fake_tar(path: Path, step: int, mib: float) -> Path:
     """A lease tar of `step` whose one weight, float16, has `mib` MiB (the right size for the carry checks)."""
     path.parent.mkdir(parents=True, exist_ok=True)
