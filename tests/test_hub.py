@@ -1966,22 +1966,30 @@ def test_every_entry_of_a_folder_names_the_transformers_it_needs_without_the_pac
     assert report == {"processor": upgrade, "model": upgrade, "pipeline": upgrade}
 
 
-def test_the_image_processors_module_imports_every_module_it_needs_itself():
+# The modules a folder's config.json names (`auto_map`, `custom_pipelines`): transformers loads each by itself.
+ENTRY_MODULES = sorted(
+    {ref.split(".")[0] for ref in remote_code.AUTO_MAP.values()}
+    | {entry["impl"].split(".")[0] for entry in remote_code.CUSTOM_PIPELINES.values()}
+)
+
+
+@pytest.mark.parametrize("module", ENTRY_MODULES)
+def test_each_entry_module_imports_every_module_it_needs_itself(module):
     """transformers < 5.18 copies only the direct relative imports of a local folder's module, then fails on the
     first one missing: AutoImageProcessor of an exported folder ended in FileNotFoundError for runtime_swinir.py
-    (which the pipeline imports), before the version check could run."""
+    (which the pipeline imports), before the version check could run, and on 5.4.0 pipeline("image-restoration")
+    did for frames_swinir.py, then pil_images_swinir.py (which the pipeline reaches through pixels_swinir)."""
     sources = remote_code_sources()
 
-    def imports(module: str) -> set[str]:
-        return set(re.findall(r"^\s*from \.(\w+) import", sources[f"{module}.py"], flags=re.MULTILINE))
+    def imports(name: str) -> set[str]:
+        return set(re.findall(r"^\s*from \.(\w+) import", sources[f"{name}.py"], flags=re.MULTILINE))
 
-    module = remote_code.AUTO_MAP["AutoImageProcessor"].split(".")[0]
     needed, todo = set(), list(imports(module))
     while todo:
         if (name := todo.pop()) not in needed:
             needed.add(name)
             todo += imports(name)
-    assert needed - {module} <= imports(module)
+    assert sorted(needed - {module} - imports(module)) == []
 
 
 def test_a_bundled_model_is_exported_by_its_name(tmp_path, monkeypatch, capsys):

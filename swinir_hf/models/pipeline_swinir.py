@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import GeneratorType
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import torch
@@ -51,6 +51,19 @@ from .tiling_swinir import (
     tile_grid,
     tiles_per_pass,
 )
+
+if TYPE_CHECKING:
+    # Never run. transformers < 5.18 copies only the direct relative imports of a local folder's module, then fails
+    # on the first file missing (pipeline("image-restoration") on 5.4.0: FileNotFoundError for frames_swinir.py):
+    # these are the modules that the ones above import in turn.
+    from .code_files_swinir import MODEL_AUTO_MAP  # noqa: F401
+    from .frames_swinir import frame_count  # noqa: F401
+    from .hub_push_swinir import SaidPush  # noqa: F401
+    from .loading_swinir import WEIGHTS_LAYOUTS  # noqa: F401
+    from .modeling_swinir import SwinIRForImageRestoration  # noqa: F401
+    from .moved_swinir import moved_names  # noqa: F401
+    from .pil_images_swinir import normalize_pil  # noqa: F401
+    from .windows_swinir import window_partition  # noqa: F401
 
 TASK = "image-restoration"
 logger = logging.getLogger(__name__)
