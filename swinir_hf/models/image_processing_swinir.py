@@ -84,9 +84,9 @@ if TYPE_CHECKING:
     # `save_pretrained` of a class loaded with trust_remote_code=True), so the pipeline's line makes an image
     # processor saved again carry the pipeline that config.json's `custom_pipelines` names, which neither the model's
     # nor the config's save would copy (here rather than in the model, whose users may not have Pillow). The others
-    # are the modules the pipeline imports, itself or through the model: transformers < 5.18 copies only the direct
-    # relative imports of a local folder's module, then fails on the first file missing (FileNotFoundError, before
-    # the version check could speak).
+    # are the modules the pipeline imports, itself or through the model: transformers 5.4 (and 4.57) copies only the
+    # direct relative imports of a local folder's module, then fails on the first file missing (FileNotFoundError,
+    # before the version check could speak).
     from .alpha_swinir import with_alpha  # noqa: F401
     from .code_files_swinir import MODEL_AUTO_MAP  # noqa: F401
     from .frames_swinir import frame_count  # noqa: F401

@@ -54,7 +54,7 @@ from .windows_swinir import (
     window_reverse,
 )
 
-if TYPE_CHECKING:  # never run: transformers < 5.18 copies only a local module's direct relative imports
+if TYPE_CHECKING:  # never run: transformers 5.4 copies only a local module's direct relative imports
     from .constants_swinir import TASKS  # noqa: F401  (configuration_swinir's)
 
 logger = logging.getLogger(__name__)

@@ -53,8 +53,8 @@ from .tiling_swinir import (
 )
 
 if TYPE_CHECKING:
-    # Never run. transformers < 5.18 copies only the direct relative imports of a local folder's module, then fails
-    # on the first file missing (pipeline("image-restoration") on 5.4.0: FileNotFoundError for frames_swinir.py):
+    # Never run. transformers 5.4 (and 4.57) copies only the direct relative imports of a local folder's module, then
+    # fails on the first file missing (pipeline("image-restoration") on 5.4.0: FileNotFoundError for frames_swinir.py):
     # these are the modules that the ones above import in turn.
     from .code_files_swinir import MODEL_AUTO_MAP  # noqa: F401
     from .frames_swinir import frame_count  # noqa: F401
