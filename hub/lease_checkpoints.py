@@ -141,6 +141,9 @@ def pack(run: Path, target: Path, train_log: Path | None = None, warm_start: dic
     if not found:
         return None
     tensors, meta = compact(found[-1])
+    # The trainer removes a checkpoint only once a newer one is in place: with none, nothing of it went while read.
+    if step_folders(run)[-1:] != found[-1:]:
+        raise RuntimeError(f"{found[-1].name} was replaced while it was packed")
     if warm_start is not None:
         meta["warm_start"] = warm_start
     step = _step_of(meta)

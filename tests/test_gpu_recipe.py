@@ -963,3 +963,37 @@ def test_a_queued_model_is_not_started_with_too_few_seconds_left(tmp_path: Path,
     assert list(t.procs) == ["sr-x4"] and t.queue == ["sr-x2"] and t.handed_on == {"sr-x4"}
     lease_run.start_next(argparse.Namespace(), {}, [], time.monotonic(), t)  # handed on once: said once
     assert (tmp_path / "lease.log").read_text() == log
+
+
+@pytest.mark.parametrize("removed", [("custom_checkpoint_1.pkl",), ("custom_checkpoint_1.pkl", "progress.json")])
+def test_a_checkpoint_replaced_while_it_is_packed_is_packed_again_not_half(
+    tmp_path: Path, monkeypatch, removed: tuple[str, ...]
+) -> None:
+    """The trainer saves step 2 and removes step 1 while a periodic pack reads step 1: that pack wrote a tar without
+    the EMA (the lease's weights lost), or took the whole lease down (KeyError: progress.json); it is dropped, and
+    the next pack takes step 2."""
+    lease_checkpoints, lease_log, lease_run = (_hub_module(m) for m in ("lease_checkpoints", "lease_log", "lease_run"))
+    monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
+    monkeypatch.setattr(lease_run, "warm_started", lambda name, args: None)
+    config, run = SwinIRConfig.from_preset("lightweight_sr", 4, **TINY_BODY), tmp_path / "runs" / "sr-x4"
+    _checkpoint(run, config, 1)
+    read = lease_checkpoints.load_file
+
+    def trainer_saves_meanwhile(path: Path) -> dict:
+        weights = read(path)
+        if path.parent.name == "step-00000001":
+            _checkpoint(run, config, 2)
+            for name in removed:  # the older one's removal under way
+                (path.parent / name).unlink()
+        return weights
+
+    monkeypatch.setattr(lease_checkpoints, "load_file", trainer_saves_meanwhile)
+    args, packed = argparse.Namespace(runs=tmp_path / "runs", out=tmp_path / "out"), {}
+    lease_run.pack_all(["sr-x4"], args, packed)
+    assert packed == {} and not (tmp_path / "out" / "sr-x4.tar").exists()
+    log = (tmp_path / "lease.log").read_text()
+    assert "sr-x4: packing step-00000001 failed (step-00000001 was replaced while it was packed); next time" in log
+    lease_run.pack_all(["sr-x4"], args, packed)
+    assert packed == {"sr-x4": "step-00000002"}
+    assert lease_checkpoints.verified_step(tmp_path / "out" / "sr-x4.tar") == 2
+    assert lease_checkpoints._metadata(tmp_path / "out" / "sr-x4.tar")["ema_file"] == "custom_checkpoint_1.pkl"
