@@ -11,7 +11,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from lease_checkpoints import lean, origin, step_folders, unpack, verified_step  # beside this script
+from lease_checkpoints import lean, origin, unpack, verified_step  # beside this script
 from lease_probe import PROBE_ROWS, record_probe
 from lease_restore import restore_sources
 
@@ -61,8 +61,9 @@ def collect(args: argparse.Namespace) -> int:
             final = [m for m in tar.getmembers() if m.name.startswith("final/")]
             if not final:
                 shutil.copy2(tar_path, args.ckpt / tar_path.name)
-                unpack(tar_path, args.runs / tar_path.stem, rebuild_model=True)  # to score its model/
-                folder = step_folders(args.runs / tar_path.stem)[-1]
+                unpacked = unpack(tar_path, args.runs / tar_path.stem, rebuild_model=True)  # to score its model/
+                # its own step: the run folder may hold a later one (`--force`)
+                folder = args.runs / tar_path.stem / "checkpoints" / f"step-{unpacked:08d}"
                 print(f"{tar_path.name} → {args.ckpt}/ (carry it to this session's next call); {folder}")
                 continue
             run = args.runs / tar_path.stem

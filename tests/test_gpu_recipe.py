@@ -997,3 +997,15 @@ def test_a_checkpoint_replaced_while_it_is_packed_is_packed_again_not_half(
     assert packed == {"sr-x4": "step-00000002"}
     assert lease_checkpoints.verified_step(tmp_path / "out" / "sr-x4.tar") == 2
     assert lease_checkpoints._metadata(tmp_path / "out" / "sr-x4.tar")["ema_file"] == "custom_checkpoint_1.pkl"
+
+
+def test_collect_names_the_step_it_unpacked_not_a_newer_one_beside_it(tmp_path: Path, capsys) -> None:
+    """`collect --force` of an earlier step than runs/gpu/NAME/ holds: it named the newer folder as the one to score."""
+    lease = _lease_module()
+    ckpt, state, runs = tmp_path / "ckpt", tmp_path / "state", tmp_path / "runs"
+    _fake_tar(state / "sr-x4.tar", 600, 0.01)
+    (runs / "sr-x4" / "checkpoints" / "step-00000600").mkdir(parents=True)  # the later lease's, unpacked before
+    _fake_tar(tmp_path / "out" / "sr-x4.tar", 300, 0.01)
+    collect = ["collect", str(tmp_path / "out"), "--ckpt", str(ckpt), "--state", str(state), "--runs", str(runs)]
+    assert lease.main([*collect, "--force"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"; {runs / 'sr-x4' / 'checkpoints' / 'step-00000300'}")
