@@ -222,6 +222,38 @@ def start_next(args: argparse.Namespace, env: dict, rows: list[dict], deadline: 
         start_trainer(following, args, env, rows, deadline, t)
 
 
+# A lease that gets SIGTERM itself (the run tool's time limit, which its trainers get too) stops them, giving each
+# this long to save its step, and packs what they saved, before the SIGKILL that follows: its last minute's steps,
+# a final model saved since the last pack and summary.json (a probe's figures) come back.
+TERMINATED_GRACE_S = 10
+
+
+class LeaseTerminated(Exception):
+    """The lease script got SIGTERM while its trainers ran."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise LeaseTerminated
+
+
+def train(
+    models: list[str], args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, t: Trainers
+) -> bool:
+    """Start the trainers and `watch` them until the deadline; True if the lease got SIGTERM meanwhile. From then on
+    SIGTERM is ignored: a second one does not cut the stop and the last pack short."""
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        for name in models:
+            start_trainer(name, args, env, rows, deadline, t)
+        watch(args, env, rows, deadline, t)
+    except LeaseTerminated:
+        log(f"SIGTERM: stopping the trainers ({TERMINATED_GRACE_S} s to save) and packing now")
+        return True
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return False
+
+
 def run_lease(args: argparse.Namespace) -> int:
     """The whole lease: environment, restore, train until the budget, stop, pack, summarize."""
     t0 = time.monotonic()
@@ -252,10 +284,9 @@ def run_lease(args: argparse.Namespace) -> int:
     deadline = t0 + args.budget - args.stop_margin
     workers = args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models)
     t = Trainers(worker_shares(models, workers), queue, frozenset(queue))
-    for name in models:
-        start_trainer(name, args, env, rows, deadline, t)
-    watch(args, env, rows, deadline, t)
-    stop(t.procs, args.stop_grace)
+    previous = signal.getsignal(signal.SIGTERM)
+    terminated = train(models, args, env, rows, deadline, t)
+    stop(t.procs, min(args.stop_grace, TERMINATED_GRACE_S) if terminated else args.stop_grace)
     ended = time.monotonic()
     pack_all(list(t.procs), args, t.packed)
     info = {
@@ -265,6 +296,9 @@ def run_lease(args: argparse.Namespace) -> int:
         "seconds": {n: t.ended.get(n, ended) - t.started[n] for n in t.procs},
     }
     write_summary(list(t.procs), args, info, device, fresh, time.monotonic() - t0)
+    signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        return 128 + signal.SIGTERM
     # 143 / 130: stopped by the budget with a checkpoint (the expected end of a lease); anything else is a failure.
     return 0 if all(code in ENDED_WELL for code in info["exit"].values()) else 1
 

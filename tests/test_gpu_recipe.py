@@ -1009,3 +1009,55 @@ def test_collect_names_the_step_it_unpacked_not_a_newer_one_beside_it(tmp_path: 
     collect = ["collect", str(tmp_path / "out"), "--ckpt", str(ckpt), "--state", str(state), "--runs", str(runs)]
     assert lease.main([*collect, "--force"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith(f"; {runs / 'sr-x4' / 'checkpoints' / 'step-00000300'}")
+
+
+def test_a_lease_that_gets_sigterm_stops_its_trainers_packs_and_summarizes(tmp_path: Path, monkeypatch) -> None:
+    """The run tool's time limit sends SIGTERM to the lease and its trainers: the lease died at once, and what the
+    trainers saved then (a final model, the last minute's steps) and summary.json (a probe's figures) never came
+    back. It now stops them with a short grace, packs, writes its summary and exits 143; a second SIGTERM is ignored."""
+    import signal
+
+    lease_log, lease_run = _hub_module("lease_log"), _hub_module("lease_run")
+    monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
+    events, looks = [], []
+    trainer = argparse.Namespace(poll=lambda: trainer.returncode, returncode=None)
+
+    def sleep(seconds: float) -> None:  # the watch loop's: the run tool's SIGTERM comes at its second look
+        looks.append(seconds)
+        if len(looks) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def stop(procs, grace):
+        os.kill(os.getpid(), signal.SIGTERM)  # the tool's second one: ignored
+        events.append(("stop", grace))
+        trainer.returncode = 143
+
+    monkeypatch.setattr(lease_run, "prepare_env", lambda args: {})
+    monkeypatch.setattr(lease_run.subprocess, "run", lambda *a, **k: None)  # the LR images
+    monkeypatch.setattr(lease_run, "earlier_rows", lambda *a, **k: [])
+    monkeypatch.setattr(lease_run, "launch", lambda *a: (trainer, None))
+    monkeypatch.setattr(lease_run, "restore", lambda name, args: None)
+    monkeypatch.setattr(lease_run, "warm_start", lambda name, args: [])
+    monkeypatch.setattr(lease_run, "pack_all", lambda models, *a: events.append(("pack", models)))
+    monkeypatch.setattr(lease_run, "stop", stop)
+    monkeypatch.setattr(lease_run.time, "sleep", sleep)
+    monkeypatch.setattr(lease_run, "write_summary", lambda models, args, info, *rest: events.append(("summary", info)))
+    folders = {n: tmp_path / n for n in ("out", "ckpt", "state", "wheels", "runs", "workdir")}
+    args = argparse.Namespace(**folders, models="sr-x4", then=None, probe=0, budget=600, stop_margin=60)
+    args.__dict__.update(workers=0, pack_every=60, stop_grace=40, device="cpu", set=[])
+
+    class Killed(Exception):
+        pass
+
+    def killed(signum, frame):
+        raise Killed  # the test process's own, for a lease that does not handle SIGTERM
+
+    previous = signal.signal(signal.SIGTERM, killed)
+    try:
+        assert lease_run.run_lease(args) == 143
+        assert signal.getsignal(signal.SIGTERM) is killed
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert len(looks) == 2 and [e[0] for e in events] == ["stop", "pack", "summary"]
+    assert events[0] == ("stop", 10) and events[1] == ("pack", ["sr-x4"]) and events[2][1]["exit"] == {"sr-x4": 143}
+    assert "SIGTERM: stopping the trainers (10 s to save) and packing now" in (tmp_path / "lease.log").read_text()
