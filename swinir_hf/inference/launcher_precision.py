@@ -44,11 +44,11 @@ def launched_precision(args: argparse.Namespace) -> tuple[str | None, str | None
     parsed `restore` / `eval` options `args`: refused where `--dtype` was left to its default, which the user would
     have taken for the precision asked for; a note where `--dtype` was given (`dtype_given`), which the engine
     runs at. (None, None) where none was asked for."""
-    precision = os.environ.get(PRECISION_VARIABLE)
+    precision = (os.environ.get(PRECISION_VARIABLE) or "").strip().lower()
     problem = launcher_precision_problem(precision)
     if problem is None or not args.dtype_given:
         return problem, None
-    return None, f"note: {_not_read(precision.strip().lower())}: it runs at the --dtype given, {args.dtype}"
+    return None, f"note: {_not_read(precision)}: it runs at the --dtype given, {args.dtype}"
 
 
 def refuse_launched_precision(args: argparse.Namespace) -> int | None:
