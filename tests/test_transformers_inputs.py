@@ -3,7 +3,9 @@ and a folder where an image file was meant."""
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +94,39 @@ def test_a_bfloat16_model_takes_float32_pixel_values_and_gives_float32(tiny_conf
         got = model.to(torch.bfloat16)(pixels).reconstruction
     assert got.dtype == torch.float32 and got.shape == (1, 3, 18, 22)
     torch.testing.assert_close(got, expected, rtol=0, atol=0.05)
+
+
+def _limit_leaving(free: int) -> int:
+    """The soft RLIMIT_NOFILE under which `free` more files can be opened: a file takes the lowest free number, so
+    the numbers in use below the limit count against it (those above it stay open)."""
+    used = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    limit = 0
+    while limit - len({fd for fd in used if fd < limit}) < free:
+        limit += 1
+    return limit
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts open files in /proc/self/fd")
+def test_a_batch_of_paths_is_read_one_file_at_a_time(tiny_config, tmp_path: Path):
+    """`processor(sorted(glob("frames/*.png")))` opened every file before reading any, and a few thousand paths ran
+    out of file handles (`ulimit -n`, often 1024): "OSError: [Errno 24] Too many open files". Here 100 paths with
+    room for 16 more open files: each file is closed once read. The pipeline reads one at a time too."""
+    import resource  # (POSIX only)
+
+    frames = [_rgb(4, 4, seed) for seed in range(100)]
+    paths = [tmp_path / f"frame_{i:03}.png" for i in range(len(frames))]
+    for frame, path in zip(frames, paths, strict=True):
+        frame.save(path)
+    processor = SwinIRImageProcessor()
+    expected = processor(frames).pixel_values
+    restorer = pipeline("image-restoration", model=SwinIRForImageRestoration(tiny_config()), image_processor=processor)
+    expected_restored = [np.asarray(im) for im in restorer(frames[:24], batch_size=4)]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_limit_leaving(16), hard))
+    try:
+        pixels = processor([str(p) for p in paths]).pixel_values
+        restored = restorer(paths[:24], batch_size=4)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    torch.testing.assert_close(pixels, expected, rtol=0, atol=0)
+    assert [np.array_equal(np.asarray(im), e) for im, e in zip(restored, expected_restored, strict=True)] == [True] * 24

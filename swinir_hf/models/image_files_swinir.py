@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
@@ -38,13 +39,17 @@ def _in_a_folder(source: str) -> bool:
     return bool(folder) and os.path.isdir(folder)
 
 
-def opened_files(images: list[Any], files: contextlib.ExitStack) -> list[Any]:
-    """`images` with each path (str or `os.PathLike`) or http(s) URL opened as the image-restoration pipeline
-    opens it (`open_image`: mode, bit depth and EXIF kept, a 16-bit colour file Pillow would read at 8 bits
-    refused), closed when `files` closes; transformers 5's image processors take paths and URLs too."""
-    return [
-        files.enter_context(open_image(os.fspath(im))) if isinstance(im, (str, os.PathLike)) else im for im in images
-    ]
+@contextlib.contextmanager
+def opened_file(image: Any) -> Iterator[Any]:
+    """`image` itself, or for a path (str or `os.PathLike`) or http(s) URL the image opened as the image-restoration
+    pipeline opens it (`open_image`: mode, bit depth and EXIF kept, a 16-bit colour file Pillow would read at 8 bits
+    refused), closed on leaving; transformers 5's image processors take paths and URLs too. A batch reads its paths
+    one at a time through it: with all of them open at once, a few thousand ran out of file handles."""
+    if not isinstance(image, (str, os.PathLike)):
+        yield image
+        return
+    with open_image(os.fspath(image)) as opened:
+        yield opened
 
 
 def _fetch(url: str, timeout: float | None) -> bytes:

@@ -9,7 +9,6 @@ data path of both the restoration engine and the pipeline, so the two give the s
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import numbers
@@ -26,7 +25,7 @@ from transformers.processing_utils import ImagesKwargs
 from .configuration_swinir import require_transformers
 from .constants_swinir import ALPHA_MODES, AlphaMode, dtype_name  # noqa: F401  (re-exported: the pipeline's, the demo's)
 from .hub_push_swinir import SaidPush
-from .image_files_swinir import opened_files
+from .image_files_swinir import opened_file
 from .moved_swinir import moved_names
 from .pil_images_swinir import check_colour_depth, normalize_pil
 from .pixels_swinir import (
@@ -121,6 +120,25 @@ def _format_of(image: Any, given: DataFormat | None) -> DataFormat | None:
     if given is None and isinstance(image, np.ndarray) and image.ndim == 3:
         return infer_data_format(image.shape, "channels_last")
     return given
+
+
+def _refuse_integer_pixels(images: list[Any]) -> None:
+    """Raise the ValueError of `do_rescale=False` for the first of `images` that holds integer pixels."""
+    if kind := next(filter(None, map(integer_pixels, images)), None):
+        raise ValueError(
+            f"do_rescale=False takes pixel values as they are, floats in [0, 1]; got {kind} pixels: leave "
+            "do_rescale on (the default) to scale them by their range, or divide them yourself"
+        )
+
+
+def _read_pixels(image: Any, rescale: bool, given: DataFormat | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One image of a batch → its (pixels, alpha) floats (`image_to_float`): a path or URL is opened here and closed
+    once its pixels are read, so that a batch of a few thousand paths holds one file open at a time."""
+    with opened_file(image) as opened:
+        if not rescale:
+            _refuse_integer_pixels([opened])
+        restored = _as_restored(opened)
+        return image_to_float(restored, _format_of(restored, given))
 
 
 # What each processor has warned of (`_warn_of_losses`): a dataset's transform calls it for every batch.
@@ -299,15 +317,9 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
         channels = num_channels or self.num_channels
         rescale = self.do_rescale if do_rescale is None else do_rescale
         images = flat_images(images)
-        with contextlib.ExitStack() as files:
-            images = opened_files(images, files)
-            if not rescale and (kind := next(filter(None, map(integer_pixels, images)), None)):
-                raise ValueError(
-                    f"do_rescale=False takes pixel values as they are, floats in [0, 1]; got {kind} pixels: leave "
-                    "do_rescale on (the default) to scale them by their range, or divide them yourself"
-                )
-            images = [_as_restored(im) for im in images]
-            converted = [image_to_float(im, _format_of(im, given_format)) for im in images]
+        if not rescale:  # the images given in memory, before any file is read
+            _refuse_integer_pixels([im for im in images if not isinstance(im, (str, os.PathLike))])
+        converted = [_read_pixels(im, rescale, given_format) for im in images]
         _warn_of_losses(self, converted, channels)
         arrays = [match_channels(pixels, channels) for pixels, _ in converted]
         sizes = {a.shape[:2] for a in arrays}
