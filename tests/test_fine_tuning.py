@@ -215,7 +215,10 @@ def test_null_in_a_short_option_is_yaml_null_as_in_its_dotted_option(tmp_path, m
     for option, _, section, field in _ALIASES:
         (spellings,) = [a.option_strings for a in parser._actions if option in a.option_strings]
         dotted = _parsed([f"--{section}.{field}", "null"])
-        assert dotted[section][field] == ("null" if field == "output_dir" else None), (option, dotted)  # str: a name
+        if field == "output_dir":  # str: null is refused (test_null_is_yaml_null_in_every_option_taking_a_name)
+            assert dotted == "train.output_dir takes a name, not null: give one (the default is runs/swinir)", dotted
+        else:
+            assert dotted[section][field] is None, (option, dotted)
         assert all(_parsed([spelling, "null"]) == dotted for spelling in spellings), option
     raw = read_config_file("tiny_sr_x2")
     raw["model"]["init_from"] = "runs/classical_sr_x2"
@@ -226,3 +229,42 @@ def test_null_in_a_short_option_is_yaml_null_as_in_its_dotted_option(tmp_path, m
     assert _parsed(["--init-from", "null", "--model.init_from", "x"]) == (
         "--init-from null and --model.init_from x disagree: give one of them"
     )
+
+
+def test_null_is_yaml_null_in_every_option_taking_a_name(tmp_path, monkeypatch):
+    # `--resume null` resumed from a checkpoint folder named null and `--push-to-hub null` pushed to a repo named null,
+    # while `--init-from null` was null; `--train.output_dir null` / `-o null` trained into a folder named null (the
+    # config file's `output_dir: null` failed with a traceback) and `--data.split null` read a split named null.
+    started = []
+    monkeypatch.setattr(cli, "run_training", lambda cfg, **options: started.append(options))
+    for null in ("null", "Null", "NULL", "~"):  # YAML's spellings, as jsonargparse reads --init-from
+        # Null after a name too: a script's `--resume latest --push-to-hub me/model`, switched off by a later null.
+        for argv in (["--resume", null, "--push-to-hub", null], ["--resume", "latest", "--push-to-hub", "me/model"]):
+            assert cli.main(["--config", "tiny_sr_x2", *argv, f"--resume={null}", "--push-to-hub", null]) == 0
+            options = started.pop()
+            assert (options["resume"], options["push_to_hub_repo"]) == (None, None), (null, argv)
+    _, args = parse_command_line(["--config", "tiny_sr_x2", "--resume", "None", "--push-to-hub", "'null'"])
+    assert (args.resume, args.push_to_hub) == ("None", "'null'")  # not YAML's null: names as they are
+    # A field typed str has no null: each spelling of it, and the config file's null, is the same one-line refusal.
+    raw = read_config_file("tiny_sr_x2")
+    for section, field, default in [("train", "output_dir", "runs/swinir"), ("data", "split", "train")]:
+        refusal = f"{section}.{field} takes a name, not null: give one (the default is {default})"
+        spellings = [[f"--{section}.{field}", "null"], [f"{section}.{field}=~"], [f"--{section}", f"{{{field}: NULL}}"]]
+        spellings += [["-o", "Null"], ["--output-dir=null"]] if field == "output_dir" else []
+        assert all(_parsed(argv) == refusal for argv in spellings), field
+        (tmp_path / "null.yaml").write_text(yaml.safe_dump(raw | {section: raw[section] | {field: None}}))
+        with pytest.raises(ValueError) as err:
+            parse_command_line(["--config", str(tmp_path / "null.yaml")])
+        assert str(err.value) == refusal
+        (tmp_path / "named.yaml").write_text(yaml.safe_dump(raw | {section: raw[section] | {field: "null"}}))
+        named, _ = parse_command_line(["--config", str(tmp_path / "named.yaml")])
+        assert getattr(getattr(named, section), field) == "null"  # a quoted 'null' in YAML is a name
+
+
+def test_a_config_of_nulls_given_as_options_reads_back_the_same_from_its_saved_yaml(tmp_path):
+    # A run's training_config.yaml (its config's to_dict) given as --config, as a resume gives it, is the same config.
+    argv = ["--init-from", "~", "--license", "NULL", "--license-name", "null", "data.val=Null"]
+    cfg, _ = parse_command_line(["--config", "tiny_sr_x2", *argv, "--train.compile", "~"])
+    assert (cfg.model.init_from, cfg.data.val, cfg.train.compile, cfg.train.license_name) == (None,) * 4
+    (tmp_path / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    assert parse_command_line(["--config", str(tmp_path / "training_config.yaml")])[0] == cfg

@@ -99,10 +99,15 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
     parser.add_argument(
         "--config", action=_ConfigFile, required=True, help="YAML file or bundled config name (read first)"
     )
-    parser.add_argument("--resume", help="'latest' (newest checkpoint in the output folder) or a checkpoint folder")
+    # Typed as an optional field is: `--resume null` is none (as a config's null), not a checkpoint folder named null.
+    parser.add_argument(
+        "--resume", type=str | None, help="'latest' (newest checkpoint in the output folder) or a checkpoint folder"
+    )
     _add_alias(parser, "--init-from", help="starting weights (same as model.init_from)")
     _add_alias(parser, "-o", "--output-dir", help="same as train.output_dir")  # -o: as `restore` and `hub` spell it
-    parser.add_argument("--push-to-hub", metavar="REPO", help="upload the final model to this Hub repo")
+    parser.add_argument(
+        "--push-to-hub", type=str | None, metavar="REPO", help="upload the final model to this Hub repo (null: none)"
+    )
     _add_alias(parser, "--license", metavar="ID", help="the model card's Hub license id (same as train.license)")
     _add_alias(parser, "--license-name", metavar="ID", help="with --license other (same as train.license_name)")
     _add_alias(parser, "--license-link", metavar="URL", help="with --license other (same as train.license_link)")
@@ -148,6 +153,7 @@ def parse_command_line(
             # Given at all, empty or null too: the field takes it as its option would (`--init-from ""` was dropped).
             if attribute in args:
                 setattr(args[section], field, args[attribute])
+        _null_names(args, written)
         (config_file,) = [action for action in parser._actions if isinstance(action, _ConfigFile)]
         _drop_terms_of_other(args, written, config_file.license_read)
         cfg = TrainingConfig.from_namespace(parser, args, written)
@@ -165,6 +171,21 @@ _ALIASES = (
     ("--license-name", "license_name", "train", "license_name"),
     ("--license-link", "license_link", "train", "license_link"),
 )
+
+
+# YAML's spellings of null, which jsonargparse reads as None for an optional field (`None` is a name).
+YAML_NULLS = frozenset({"null", "Null", "NULL", "~"})
+
+
+def _null_names(args: Namespace, written: set[str]) -> None:
+    """A field typed str (train.output_dir, data.split, ...) that the command line (its `written` options, a short
+    one) sets to null: null, as a config file's null there is (`check_no_null_name` refuses both), not a name 'null'
+    as jsonargparse keeps it."""
+    for name, kind in FIELD_TYPES.items():
+        section, field = name.split(".")
+        given = f"--{name}" in written or any(a in args for _, a, s, f in _ALIASES if (s, f) == (section, field))
+        if kind == "str" and given and args[section][field] in YAML_NULLS:
+            args[section][field] = None
 
 
 def _drop_terms_of_other(args: Namespace, written: set[str], license_read: str | None) -> None:

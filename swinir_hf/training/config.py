@@ -24,7 +24,7 @@ from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 from ..checkpoints.hub_licenses import UnknownLicenseError, license_terms
 from ..console import shown_name
 from ..models.constants_swinir import LOSSES
-from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs
+from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs, check_no_null_name
 from .unread import unread_settings
 
 
@@ -103,6 +103,7 @@ class TrainingConfig:
         """Raise `ValueError` for inconsistent settings (checked before any work starts); `written_levels`: the
         degradation levels a command line sets (`command_line_levels`), refused with the config's where unread."""
         t, d = self.train, self.data
+        check_no_null_name(self)
         if not d.train:
             raise ValueError("data.train is empty: give at least one folder or dataset of training images")
         if not t.output_dir.strip():  # an unset shell variable: "" trained into the current folder

@@ -5,6 +5,7 @@ from files and the command line: `config`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -190,3 +191,16 @@ class GanArgs:
     """channels of the discriminator's first level"""
     discriminator_lr: float = 1e-4
     """discriminator Adam learning rate, × train.lr_gamma at each of train.lr_milestones, as the generator's"""
+
+
+def check_no_null_name(config: Any) -> None:
+    """Raise `ValueError` for a null in a field typed str (train.output_dir, data.split, train.report_to, ...) of
+    `config` (a `TrainingConfig`): such a field has no null to mean, and jsonargparse let a config file's through (a
+    run failed with a traceback, or read no split). A command line's `null` there is YAML null too (`cli`)."""
+    for section in dataclasses.fields(config):
+        values = getattr(config, section.name)
+        for f in dataclasses.fields(values):
+            if f.type == "str" and getattr(values, f.name) is None:
+                raise ValueError(
+                    f"{section.name}.{f.name} takes a name, not null: give one (the default is {f.default})"
+                )
