@@ -16,7 +16,8 @@ On the lease machine, from the repository root (docs/training.md, "GPU leases", 
    start may take the finished model's final weights);
 4. stops them with SIGTERM `--stop-margin` seconds before `--budget` (the trainer finishes its step and saves a
    checkpoint), and meanwhile packs every new checkpoint into OUT every `--pack-every` seconds, so that a hard
-   kill still returns the last one (a SIGTERM to this script stops them at once, and it packs and summarizes);
+   kill still returns the last one (a SIGTERM to this script stops them at once, and it packs and summarizes; one
+   during 1., 2. or the probe writes the summary alone);
 5. leaves in OUT one NAME.tar per model (≤ 8 files in all), summary.json and lease.log.
 
 With `--probe S`, it first (before 3.) spends up to S seconds timing the training steps (benchmarks/train_step.py)

@@ -34,6 +34,18 @@ def step_folders(run: Path) -> list[Path]:
     return sorted((run / "checkpoints").glob("step-[0-9]*[0-9]"))
 
 
+def kept_checkpoints(run: Path) -> int:
+    """How many checkpoints the run's trainer keeps (its training_config.yaml's train.keep_checkpoints); 1 where it
+    does not say, the fewest: a pack then counts any newer checkpoint as a removal under way."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((run / "training_config.yaml").read_text(encoding="utf-8"))
+        return max(1, int(config["train"]["keep_checkpoints"]))
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):  # none yet, or one being written
+        return 1
+
+
 def _find_ema(folder: Path, keys: set[str]) -> Path | None:
     """The accelerate custom-object file holding the EMA weights (a state dict with the model's keys)."""
     for path in sorted(folder.glob("custom_checkpoint_*.pkl")):
@@ -141,8 +153,9 @@ def pack(run: Path, target: Path, train_log: Path | None = None, warm_start: dic
     if not found:
         return None
     tensors, meta = compact(found[-1])
-    # The trainer removes a checkpoint only once a newer one is in place: with none, nothing of it went while read.
-    if step_folders(run)[-1:] != found[-1:]:
+    # The trainer removes a checkpoint only once `keep_checkpoints` newer ones are in place: while it is among the
+    # newest that many, nothing of it went while read (with several kept, a save meanwhile leaves it whole).
+    if found[-1] not in step_folders(run)[-kept_checkpoints(run) :]:
         raise RuntimeError(f"{found[-1].name} was replaced while it was packed")
     if warm_start is not None:
         meta["warm_start"] = warm_start

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tarfile
 from pathlib import Path
 
-from lease_checkpoints import lean, origin, unpack, verified_step  # beside this script
+from lease_checkpoints import FINAL_FILES, lean, origin, unpack, verified_step  # beside this script
 from lease_probe import PROBE_ROWS, record_probe
 from lease_restore import restore_sources
 
@@ -61,6 +62,7 @@ def collect(args: argparse.Namespace) -> int:
             final = [m for m in tar.getmembers() if m.name.startswith("final/")]
             if not final:
                 shutil.copy2(tar_path, args.ckpt / tar_path.name)
+                set_aside_final(args.runs / tar_path.stem, step)
                 unpacked = unpack(tar_path, args.runs / tar_path.stem, rebuild_model=True)  # to score its model/
                 # its own step: the run folder may hold a later one (`--force`)
                 folder = args.runs / tar_path.stem / "checkpoints" / f"step-{unpacked:08d}"
@@ -75,6 +77,24 @@ def collect(args: argparse.Namespace) -> int:
         (args.ckpt / tar_path.name).unlink(missing_ok=True)
         print(f"{tar_path.stem}: finished; model in {run} (bundle it with hub/bundle_default.py)")
     return status
+
+
+def set_aside_final(run: Path, step: int) -> None:
+    """An earlier lease's final model in run/ (its files and NAME.tar), which the checkpoint of `step` collected now
+    replaces as the run's current state: moved into run/final-step-N/, so that a later bundle or eval of run/ does
+    not take it for the newest model (a run trained on past its max_steps, or `--force`)."""
+    summary = run / "training_summary.json"
+    if not summary.is_file():
+        return
+    final_step = json.loads(summary.read_text())["step"]
+    if final_step == step:  # a pack made before the final model, of the same weights' step: the final one stands
+        return
+    aside = run / f"final-step-{final_step:08d}"
+    aside.mkdir(exist_ok=True)
+    for name in (*FINAL_FILES, f"{run.name}.tar"):
+        if (run / name).is_file():
+            os.replace(run / name, aside / name)
+    print(f"note: {run} held the final model of step {final_step}; step {step} is current: moved to {aside}")
 
 
 def _origin_text(tar: Path) -> str:

@@ -82,8 +82,15 @@ def pack_all(models: list[str], args: argparse.Namespace, packed: dict[str, str]
         log(f"{name}: packed step {step} ({(args.out / f'{name}.tar').stat().st_size / 2**20:.2f} MiB)")
 
 
+# How long `stop` waits for a SIGKILLed trainer to be reaped: a process stuck in the GPU driver (uninterruptible)
+# outlives SIGKILL, and waiting on it without a bound held the lease past the run tool's limit, nothing packed.
+KILL_WAIT_S = 5
+
+
 def stop(procs: dict[str, subprocess.Popen], grace: float) -> None:
-    """SIGTERM every trainer (each saves a checkpoint after its current step); SIGKILL what outlives `grace`."""
+    """SIGTERM every trainer (each saves a checkpoint after its current step); SIGKILL what outlives `grace`, and
+    leave one that even that does not end within KILL_WAIT_S (its exit status stays None): at most grace +
+    KILL_WAIT_S in all."""
     for proc in procs.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -94,7 +101,12 @@ def stop(procs: dict[str, subprocess.Popen], grace: float) -> None:
         except subprocess.TimeoutExpired:
             log(f"{name}: still running {grace:.0f} s after SIGTERM: killed")
             proc.kill()
-            proc.wait()
+    end += KILL_WAIT_S
+    for name, proc in procs.items():
+        try:
+            proc.wait(max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log(f"{name}: still running {KILL_WAIT_S} s after SIGKILL: left running, packing without it")
 
 
 def _progress(run: Path) -> dict:
@@ -229,29 +241,51 @@ TERMINATED_GRACE_S = 10
 
 
 class LeaseTerminated(Exception):
-    """The lease script got SIGTERM while its trainers ran."""
+    """The lease script got SIGTERM before its trainers were stopped."""
 
 
 def _terminated(signum: int, frame: object) -> None:
     raise LeaseTerminated
 
 
-def train(
-    models: list[str], args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, t: Trainers
-) -> bool:
-    """Start the trainers and `watch` them until the deadline; True if the lease got SIGTERM meanwhile. From then on
-    SIGTERM is ignored: a second one does not cut the stop and the last pack short."""
-    signal.signal(signal.SIGTERM, _terminated)
+def prepare(models: list[str], queue: list[str], args: argparse.Namespace) -> tuple[dict, list, list]:
+    """Before the trainers: the carried wheels, gpu_lr/ and the probe; returns (the trainers' environment, the rows
+    this probe timed, the rows the trainers pick their variants from)."""
+    env, device = prepare_env(args), device_name(args.device)
+    make_lr = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--lr-only"]
+    subprocess.run([*make_lr, "--out", str(args.workdir / "gpu_data")], env=env, check=True)  # gpu_lr/ (not carried)
+    if not args.probe:
+        return env, [], earlier_rows(args.runs, args.state, models + queue, device, probing=False)
+    kept = earlier_rows(args.runs, args.state, models, device, probing=True)  # for the variants it does not reach
+    fresh = probe(models, args, env, kept)
+    keep_on_machine(fresh, device, args.runs)
+    return env, fresh, merged(fresh, kept)
+
+
+def train(models: list[str], args: argparse.Namespace, t0: float, t: Trainers) -> tuple[bool, list[dict]]:
+    """`prepare`, start the trainers and `watch` them until the deadline; returns (whether the lease got SIGTERM
+    meanwhile, the rows its probe timed). A SIGTERM during the set-up ends it as cleanly as a later one: no trainer
+    runs then, and the summary still comes back. From then on SIGTERM is ignored: a second one does not cut the
+    stop and the last pack short."""
+    fresh: list[dict] = []
     try:
+        signal.signal(signal.SIGTERM, _terminated)
+        env, fresh, rows = prepare(models, t.queue, args)
+        deadline = t0 + args.budget - args.stop_margin
+        workers = args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models)
+        t.shares.update(worker_shares(models, workers))
         for name in models:
             start_trainer(name, args, env, rows, deadline, t)
         watch(args, env, rows, deadline, t)
     except LeaseTerminated:
-        log(f"SIGTERM: stopping the trainers ({TERMINATED_GRACE_S} s to save) and packing now")
-        return True
+        if t.procs:
+            log(f"SIGTERM: stopping the trainers ({TERMINATED_GRACE_S} s to save) and packing now")
+        else:
+            log("SIGTERM before any trainer started: nothing to stop or pack; writing the summary")
+        return True, fresh
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return False
+    return False, fresh
 
 
 def run_lease(args: argparse.Namespace) -> int:
@@ -264,28 +298,9 @@ def run_lease(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     args.runs.mkdir(parents=True, exist_ok=True)
     LOG_FILES.append(args.out / "lease.log")
-    env = prepare_env(args)
-    make_lr = [
-        sys.executable,
-        str(REPO / "hub" / "pack_gpu_data.py"),
-        "--lr-only",
-        "--out",
-        str(args.workdir / "gpu_data"),
-    ]
-    subprocess.run(make_lr, env=env, check=True)  # gpu_lr/: gpu_sr_x4's LR images (not carried)
-    device = device_name(args.device)
-    if args.probe:
-        kept = earlier_rows(args.runs, args.state, models, device, probing=True)  # for the variants it does not reach
-        fresh = probe(models, args, env, kept)
-        keep_on_machine(fresh, device, args.runs)
-        rows = merged(fresh, kept)
-    else:
-        fresh, rows = [], earlier_rows(args.runs, args.state, models + queue, device, probing=False)
-    deadline = t0 + args.budget - args.stop_margin
-    workers = args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models)
-    t = Trainers(worker_shares(models, workers), queue, frozenset(queue))
+    t = Trainers({}, queue, frozenset(queue))
     previous = signal.getsignal(signal.SIGTERM)
-    terminated = train(models, args, env, rows, deadline, t)
+    terminated, fresh = train(models, args, t0, t)
     stop(t.procs, min(args.stop_grace, TERMINATED_GRACE_S) if terminated else args.stop_grace)
     ended = time.monotonic()
     pack_all(list(t.procs), args, t.packed)
@@ -295,7 +310,7 @@ def run_lease(args: argparse.Namespace) -> int:
         "picked": t.picked,
         "seconds": {n: t.ended.get(n, ended) - t.started[n] for n in t.procs},
     }
-    write_summary(list(t.procs), args, info, device, fresh, time.monotonic() - t0)
+    write_summary(list(t.procs), args, info, device_name(args.device), fresh, time.monotonic() - t0)
     signal.signal(signal.SIGTERM, previous)
     if terminated:
         return 128 + signal.SIGTERM

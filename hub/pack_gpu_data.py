@@ -100,32 +100,49 @@ def pack_images(shared: Path, out: Path, max_bytes: int, limit: int | None) -> N
     print(f"{out}: {folder_size(out) / 1e6:.1f} MB in all (cap {max_bytes / 1e6:.1f} MB)")
 
 
-def _write_lr(job: tuple[Path, Path, int]) -> None:
-    """One bicubic LR image (MATLAB `imresize`, as the `bicubic` degradation), as lossless WebP."""
+def _readable(path: Path) -> bool:
+    """Whether `path` is an image that decodes whole (not one cut short by an interrupted write)."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+        return True
+    except (OSError, SyntaxError, ValueError):  # PIL's errors for a missing, truncated or broken file
+        return False
+
+
+def _write_lr(job: tuple[Path, Path, int]) -> bool:
+    """One bicubic LR image (MATLAB `imresize`, as the `bicubic` degradation), as lossless WebP, unless a whole one
+    is there; True if it was made. Written to a temporary file and renamed: an interrupted run leaves no LR image
+    cut short for a trainer to read."""
     from swinir_hf.degradations.synthetic import bicubic_downscale
     from swinir_hf.training.images import decode_image
 
     source, target, scale = job
-    Image.fromarray(bicubic_downscale(decode_image(str(source), 3), scale)).save(target, "WEBP", lossless=True)
+    if _readable(target):
+        return False
+    tmp = target.with_name(target.name + ".tmp")
+    Image.fromarray(bicubic_downscale(decode_image(str(source), 3), scale)).save(tmp, "WEBP", lossless=True)
+    os.replace(tmp, target)
+    return True
 
 
 def make_lr_sets(data: Path, out: Path, scales: tuple[int, ...] = LR_SCALES) -> None:
     """out/{SET}_x{scale}/: the bicubic LR image of every training image in data/{SET} (same stems), for the
     bicubic configs' `paired` data: a training sample then costs a crop instead of a resize. Whole-image LR, as
-    the paper's DIV2K LR files; complete folders are kept. Cheap enough (seconds) to make on the lease machine
-    rather than carry."""
+    the paper's DIV2K LR files; an image already there is kept if it decodes whole, else made again. Cheap enough
+    (seconds) to make on the lease machine rather than carry."""
     jobs = []
     for name in LR_SETS:
         for scale in scales:
             folder = out / f"{name}_x{scale}"
-            sources = sorted(p for p in (data / name).iterdir() if p.is_file())
-            if folder.is_dir() and len(list(folder.iterdir())) == len(sources):
-                continue
             folder.mkdir(parents=True, exist_ok=True)
+            for partial in folder.glob("*.tmp"):  # an interrupted run's
+                partial.unlink()
+            sources = sorted(p for p in (data / name).iterdir() if p.is_file())
             jobs += [(src, folder / f"{src.stem}.webp", scale) for src in sources]
     with multiprocessing.Pool(max(1, min(os.cpu_count() or 1, 16))) as pool:
-        pool.map(_write_lr, jobs, chunksize=16)
-    print(f"{out}: {len(jobs)} LR images made ({folder_size(out) / 1e6:.1f} MB in all)")
+        made = sum(pool.map(_write_lr, jobs, chunksize=16))
+    print(f"{out}: {made} LR images made, {len(jobs) - made} kept ({folder_size(out) / 1e6:.1f} MB in all)")
 
 
 def slim_wheel(source: Path, target: Path) -> None:
