@@ -984,8 +984,20 @@ def _launch(*args, processes: int) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
 
 
+def _swinir_hf_launch(*args, processes: int) -> subprocess.CompletedProcess:
+    """`swinir-hf restore --multi_gpu --num_processes N ARGS`: the command's own launch of `_launch`'s processes."""
+    command = [str(Path(sys.executable).parent / "swinir-hf"), "restore", "--multi_gpu", "--num_processes"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [*command, str(processes), *map(str, args)], capture_output=True, text=True, timeout=240, env=env
+    )
+
+
 @pytest.mark.slow
 def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_path):
+    """Two processes restore what one does; a rerun restores only what is missing. The rerun is `swinir-hf restore`'s
+    own launch, with a file that cannot be decoded: it is reported and skipped, the rest restored, exit status 1 (as
+    in one process) with one summary and no launcher traceback (a launch is the slow part: both checks share it)."""
     one, two = tmp_path / "one", tmp_path / "two"
     options = ["--recursive", "--ext", "auto", "--model", model_dir, "--no-progress"]
     threads = torch.get_num_threads()
@@ -1002,9 +1014,13 @@ def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_
     assert not [p for p in two.rglob(".swinir-*")]  # no temporary files left behind
     mtimes = {p: p.stat().st_mtime_ns for p in two.rglob("*") if p.is_file()}
     (two / "odd.png").unlink()  # as if preempted before this one was written
-    again = _launch(mixed, "-o", two, *options, processes=2)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "restored 1, failed 0, skipped 5 existing" in again.stderr
+    (mixed / "broken.png").write_text("not an image")
+    again = _swinir_hf_launch(mixed, "-o", two, *options, processes=2)
+    assert again.returncode == 1, again.stderr[-3000:]
+    assert again.stderr.count("restored 1, failed 1, skipped 5 existing") == 1, again.stderr[-3000:]
+    assert again.stderr.count("error:") == 1 and "broken.png" in again.stderr, again.stderr[-3000:]
+    assert "Traceback" not in again.stderr and "ChildFailedError" not in again.stderr, again.stderr[-3000:]
+    assert "values were not passed to `accelerate launch`" not in again.stderr  # no launcher note of its defaults
     assert _hashes(two) == _hashes(one)  # the weights' fingerprint in the records too: every process's the same
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p.name != "odd.png")
     # A rerun with nothing left makes these launches' collectives with `load` for `build`: in-process, each rank, in

@@ -1769,32 +1769,13 @@ def launch_two_processes(raw: dict, tmp_path: Path) -> subprocess.CompletedProce
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
-def test_accelerate_launch_two_cpu_processes(tiny_run, train_cli, images, tmp_path):
-    """A 2-process run, checkpointed, then resumed on 1 process (a smaller machine): the samples are a function of
-    the step, not of the process count, so it goes on."""
-    out = tmp_path / "ddp"
-    # The main process's clock decides a timed checkpoint for both (here after every step).
-    raw = tiny_run(images, out, train={"max_steps": 2, "ema_decay": 0.5, "checkpoint_minutes": 1e-9})
-    done = launch_two_processes(raw, tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "on 2 process(es)" in done.stdout + done.stderr
-    model = SwinIRForImageRestoration.from_pretrained(out)
-    assert model.config.upscale == 2
-    for step in (1, 2):
-        assert sorted(p.name for p in (out / f"checkpoints/step-{step:08d}").glob("random_states_*")) == [
-            "random_states_0.pkl",
-            "random_states_1.pkl",
-        ]
-    raw["train"]["max_steps"] = 3
-    assert train_cli(raw, "--resume", "latest") == 0
-    assert [(c["processes"], c["start_step"], c["end_step"]) for c in summary(out)["compute"]] == [(2, 0, 2), (1, 2, 3)]
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
-def test_two_processes_share_the_validation_and_record_the_whole_sets_mean(tiny_run, images, tmp_path, caplog):
-    """Each process scores its share of the validation images (0 and 2 on one, 1 and the broken 3 on the other, which
-    has one readable image left); the recorded PSNRs and the baseline are those of the whole set in one process."""
+def test_two_cpu_processes_checkpoint_share_the_validation_and_resume_on_one(
+    tiny_run, train_cli, images, tmp_path, caplog
+):
+    """One 2-process run (a launch is the slow part: both checks share it), checkpointed, then resumed on 1 process
+    (a smaller machine): the samples are a function of the step, not of the process count, so it goes on. Each
+    process scores its share of the validation images (0 and 2 on one, 1 and the broken 3 on the other, which has
+    one readable image left); the recorded PSNRs and the baseline are those of the whole set in one process."""
     from swinir_hf.training.data import build_validation
     from swinir_hf.training.validation import baseline_psnrs, mean_psnr, validation_psnrs
 
@@ -1804,21 +1785,31 @@ def test_two_processes_share_the_validation_and_record_the_whole_sets_mean(tiny_
         Image.open(images / f"{i}.png").transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(val / f"{i}.png")
     (val / "3.png").write_bytes(b"not a PNG")
     out = tmp_path / "ddp"
-    data, train = {"val": str(val), "val_max_images": 4}, {"max_steps": 2, "validate_every": 1}
-    raw = tiny_run(images, out, data=data, train=train)
+    # The main process's clock decides a timed checkpoint for both (here after every step).
+    train = {"max_steps": 2, "ema_decay": 0.5, "checkpoint_minutes": 1e-9, "validate_every": 1}
+    raw = tiny_run(images, out, data={"val": str(val), "val_max_images": 4}, train=train)
     done = launch_two_processes(raw, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "on 2 process(es)" in done.stdout + done.stderr
     assert done.stderr.count("warning: skipping unreadable validation image 3.png") == 1, done.stderr[-3000:]
+    model = SwinIRForImageRestoration.from_pretrained(out)
+    assert model.config.upscale == 2
+    for step in (1, 2):
+        assert sorted(p.name for p in (out / f"checkpoints/step-{step:08d}").glob("random_states_*")) == [
+            "random_states_0.pkl",
+            "random_states_1.pkl",
+        ]
     recorded = summary(out)
     assert [h["step"] for h in recorded["history"]] == [0, 1, 2]
-    cfg = TrainingConfig.from_dict(raw)
-    model = SwinIRForImageRestoration.from_pretrained(out)
     with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
-        whole = build_validation(cfg, model.config)
+        whole = build_validation(TrainingConfig.from_dict(raw), model.config)
     assert [m.split(":")[0] for m in caplog.messages] == ["skipping unreadable validation image 3.png"]
     assert [im.name for im in whole] == ["0.png", "1.png", "2.png"]
     assert recorded["history"][-1]["psnr"] == pytest.approx(mean_psnr(validation_psnrs(model, whole)), abs=1e-4)
     assert recorded["baseline_psnr"] == pytest.approx(mean_psnr(baseline_psnrs(whole, model.config)), abs=1e-9)
+    raw["train"]["max_steps"] = 3
+    assert train_cli(raw, "--resume", "latest") == 0
+    assert [(c["processes"], c["start_step"], c["end_step"]) for c in summary(out)["compute"]] == [(2, 0, 2), (1, 2, 3)]
 
 
 @pytest.mark.slow
