@@ -975,11 +975,11 @@ def test_bad_input_counts_once_and_the_rest_go_on(mixed, model_dir, tmp_path, ca
     assert "restored 5, failed 1" in err
 
 
-def _launch(*args, processes: int) -> subprocess.CompletedProcess:
+def _launch(*args, processes: int, precision: str = "no") -> subprocess.CompletedProcess:
     launcher = str(Path(sys.executable).parent / "accelerate")
     cmd = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1"]
     cmd += ["--main_process_port", "0"]  # any free port: another test may be launching beside this one
-    cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "swinir_hf.restore", *map(str, args)]
+    cmd += ["--mixed_precision", precision, "--dynamo_backend", "no", "-m", "swinir_hf.restore", *map(str, args)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
 
@@ -1114,11 +1114,17 @@ def test_two_processes_restore_a_dataset_as_one_does(model_dir, tmp_path, monkey
 @pytest.mark.slow
 def test_two_processes_a_user_error_is_one_line_from_the_main_process(mixed, tmp_path):
     """The main process loads first; its error must reach the other process, not leave it dying at the barrier,
-    and be printed once, not once per process."""
+    and be printed once, not once per process. The launcher's --mixed_precision bf16 reaches the processes as the
+    variable that restore reads (with --dtype: a note, once; without, the refusal of
+    test_restore_and_eval_launched_by_accelerate_refuse_its_mixed_precision, in-process)."""
     missing = tmp_path / "no_model"
-    done = _launch(mixed, "-o", tmp_path / "out", "--model", missing, "--no-progress", processes=2)
+    args = [mixed, "-o", tmp_path / "out", "--model", missing, "--no-progress", "--dtype", "bf16"]
+    done = _launch(*args, processes=2, precision="bf16")
     assert done.returncode == 1
     assert done.stderr.count(f"error: {missing} does not exist") == 1
+    note = "note: accelerate launch's --mixed_precision bf16 (or accelerate config's) is for training, which this "
+    note += "command does not read: it runs at the --dtype given, bfloat16\n"
+    assert done.stderr.count(note) == 1, done.stderr[-3000:]
     assert "[rank1]" not in done.stderr and "Connection closed" not in done.stderr
     assert not (tmp_path / "out").exists()
     # An input that does not exist is found before the model loads, by every process alike: in-process, each rank, in
