@@ -106,3 +106,33 @@ def test_attentions_are_the_window_softmax_probabilities(tiny_config):
         assert masked.any() and shifted[:6][masked].max() < 1e-30 and shifted[:6][~masked].min() > 0
         assert shifted[6:][masked].max() < 1e-30
     assert out.attentions[0][:6][masked].min() > 0  # unshifted: no mask
+
+
+@pytest.mark.parametrize(
+    "name", ["flash_attention_2", "flex_attention", "kernels-community/flash-attn2", "paged|eager", "paged|sdpa"]
+)
+def test_attentions_swinir_cannot_run_are_refused_saying_which_it_can(tiny_config, tmp_path, name):
+    """Flash, flex, Hub-kernel and paged attention are refused in one line naming "sdpa" and "eager", by
+    `from_pretrained`, the Auto classes' `from_config` and `set_attn_implementation` alike: transformers asked to
+    request support on a Hub page made of the folder's path (https://huggingface.co//tmp/...), and took "paged|eager"
+    for a model that then ran SDPA."""
+    from transformers import AutoModelForImageToImage
+
+    expected = (
+        f'SwinIR cannot use attn_implementation="{name}" (its window attention adds a relative-position bias, which '
+        'flash, flex and paged attention do not take): pass "sdpa" (the default) or "eager"'
+    )
+    model = SwinIRForImageRestoration(tiny_config())
+    model.save_pretrained(tmp_path)
+    with pytest.raises(ValueError) as err:
+        SwinIRForImageRestoration.from_pretrained(tmp_path, attn_implementation=name)
+    assert str(err.value) == expected
+    with pytest.raises(ValueError) as err:
+        AutoModelForImageToImage.from_config(tiny_config(), attn_implementation=name)
+    assert str(err.value) == expected
+    with pytest.raises(ValueError) as err:
+        model.set_attn_implementation(name)
+    assert str(err.value) == expected
+    assert model.config._attn_implementation == "sdpa"  # unchanged
+    model.set_attn_implementation("eager")
+    assert model.config._attn_implementation == "eager"

@@ -153,6 +153,20 @@ def check_attentions(output_attentions: bool, attn_implementation: str | None) -
         )
 
 
+ATTENTIONS = ("sdpa", "eager")
+
+
+def check_attention_kernel(attn_implementation: str | None) -> None:
+    """Raise the ValueError of an attention SwinIR cannot run (flash, flex, a Hub kernel, paged): transformers' own
+    asks to request support on a Hub page made of the model's path, but the relative-position bias rules them out."""
+    if isinstance(attn_implementation, str) and attn_implementation not in ATTENTIONS:
+        raise ValueError(
+            f'SwinIR cannot use attn_implementation="{attn_implementation}" (its window attention adds a '
+            'relative-position bias, which flash, flex and paged attention do not take): pass "sdpa" (the default) '
+            'or "eager"'
+        )
+
+
 @strict
 class SwinIRConfig(SaidPush, PreTrainedConfig):
     r"""Configuration of a [`SwinIRForImageRestoration`] model.

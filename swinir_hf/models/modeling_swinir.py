@@ -28,7 +28,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput, can_return_tuple
 
 from .code_files_swinir import copy_named_code, save_with_code
-from .configuration_swinir import SwinIRConfig
+from .configuration_swinir import SwinIRConfig, check_attention_kernel
 from .hub_push_swinir import SaidPush
 from .loading_swinir import replacing_other_layout, strict_from_pretrained
 from .moved_swinir import moved_names
@@ -534,6 +534,13 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
             if param.is_floating_point() and name.split(".", 1)[0] not in kept:
                 return param.dtype
         return super().dtype
+
+    def _check_and_adjust_attn_implementation(
+        self, attn_implementation: str | None, is_init_check: bool = False, allow_all_kernels: bool = False
+    ) -> str:
+        # Behind from_pretrained, from_config and set_attn_implementation alike.
+        check_attention_kernel(attn_implementation)
+        return super()._check_and_adjust_attn_implementation(attn_implementation, is_init_check, allow_all_kernels)
 
     @classmethod
     def _can_set_attn_implementation(cls) -> bool:
