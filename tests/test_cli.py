@@ -73,6 +73,15 @@ LOADS_NOTHING = (
             "swinir-hf restore: error: --quality is for JPEG / lossy WebP outputs: --ext png would ignore it; drop it",
         ),
         (["eval", "--model", "sr-x4", "--dataset", "d", "--jpeg", "500"], 2, "eval: error: --jpeg must be an integer"),
+        # Values out of range were refused after torch and the model had loaded, with exit status 1.
+        (
+            ["restore", "a.png", "-o", "out", "-s", "0"],
+            2,
+            "restore: error: --outscale must be a positive number, got 0.0",
+        ),
+        (["restore", "a.png", "-o", "out", "--outscale", "nan"], 2, "error: --outscale must be a positive number, got"),
+        (["restore", "a.png", "-o", "out", "--ext", "jpg", "--quality", "0"], 2, "error: --quality must be in 1..100"),
+        (["restore", "a.png", "-o", "out", "--suffix", "a/b"], 2, "error: --suffix must not contain a path separator"),
         (["hub", "--help"], 0, "--push"),
         (["models"], 0, "Bundled models (in the package, offline):"),
     ],

@@ -91,8 +91,8 @@ def test_outscale_gives_exact_sizes_on_odd_inputs(mixed, model_dir, tmp_path):
 
 
 def test_outscale_must_be_positive(mixed, model_dir, tmp_path, capsys):
-    assert _restore(mixed, "-o", tmp_path / "o", "--outscale", "0", model_dir=model_dir) == 1
-    assert "outscale must be a positive number" in capsys.readouterr().err
+    assert _restore(mixed, "-o", tmp_path / "o", "--outscale", "0", model_dir=model_dir) == 2  # a usage error
+    assert "restore: error: --outscale must be a positive number, got 0.0" in capsys.readouterr().err
 
 
 def test_restore_dataset_refuses_the_outscales_the_command_line_refuses(model_dir, tmp_path):
@@ -1931,9 +1931,10 @@ def test_an_output_name_over_255_bytes_is_refused_before_the_model_runs(tmp_path
     assert "restored 1, failed 1" in err and len(calls) == 1  # only the short one went through the model
     assert [p.name for p in out.iterdir()] == [f"short{suffix}.png"]
     # A suffix that no name could carry is a bad option: refused before anything else.
-    assert _restore(src, "-o", out, "--suffix", "x" * 252, model_dir=model_dir) == 1
-    assert capsys.readouterr().err == (
-        "error: suffix is 252 bytes: with an extension no output name fits in the 255 bytes a file name may have\n"
+    assert _restore(src, "-o", out, "--suffix", "x" * 252, model_dir=model_dir) == 2
+    assert capsys.readouterr().err.endswith(
+        "restore: error: --suffix is 252 bytes: with an extension no output name fits in the 255 bytes a file name "
+        "may have\n"
     )
 
 

@@ -16,7 +16,7 @@ from ..other_tools import RESTORE_OTHER_OPTIONS
 from ..storage.output_folders import would_replace
 from .engine_cli import add_engine_arguments
 from .files import collect_inputs
-from .jobs import DEFAULT_QUALITY, OUTPUT_FORMATS
+from .jobs import DEFAULT_QUALITY, OUTPUT_FORMATS, OutputOptions
 from .options import ALPHA_MODES, EngineOptions
 
 # The options of image files (with their defaults), which a `--dataset` run has no use for: its images are stored
@@ -169,6 +169,8 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         )
     if args.quality is not None and args.ext in ("png", "tif", None):  # None: the default, png
         return f"--quality is for JPEG / lossy WebP outputs: --ext {args.ext or 'png'} would ignore it; drop it"
+    if problem := _output_problem(args):
+        return problem
     if any(getattr(args, name) is not None and getattr(args, name) < 1 for name in ("batch_size", "workers")):
         return "--batch-size and --workers must be at least 1"
     if args.max_image_pixels is not None and args.max_image_pixels < 0:
@@ -176,6 +178,16 @@ def usage_problem(args: argparse.Namespace) -> str | None:
     if problem := weights_key_problem(args.weights_key, [args.model], f"--model {args.model} is not one"):
         return problem
     return _dataset_problem(args) if args.dataset else None
+
+
+def _output_problem(args: argparse.Namespace) -> str | None:
+    """What `OutputOptions` refuses of --outscale, --quality and --suffix (0, NaN, 101, a '/'), as a usage error:
+    found after torch and the model had loaded, it was exit status 1. Its messages begin with the field's name."""
+    try:
+        OutputOptions(suffix=args.suffix or "", outscale=args.outscale, quality=args.quality)
+    except ValueError as err:
+        return f"--{err}"
+    return None
 
 
 def _dataset_problem(args: argparse.Namespace) -> str | None:
