@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration
@@ -706,3 +707,20 @@ def test_the_engine_options_take_the_spellings_of_the_other_doors(capsys):
     shown = " ".join(capsys.readouterr().out.split())
     assert "bf16 = bfloat16, fp16 = float16, fp32 = float32;" in shown
     assert "or 0 / none for the whole image" in shown  # the help said 0 alone
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="float16 runs on CUDA")
+def test_float16_off_cuda_is_refused_before_any_model_loads(inputs, model_dir, tmp_path, monkeypatch, capsys):
+    """`--dtype float16` on a machine without CUDA was refused once the model had loaded (a Hub model downloaded,
+    an authors' .pth converted), by `restore` and `eval` alike; now before anything loads."""
+    import swinir_hf.checkpoints.loading as loading
+
+    loaded = []
+    monkeypatch.setattr(loading, "load_model", lambda *args, **kwargs: loaded.append(args))
+    out = tmp_path / "out"
+    restore = ["restore", str(inputs / "good.png"), "-o", str(out), "--model", str(model_dir), "--dtype", "fp16"]
+    evaluate = ["eval", "--model", str(model_dir), "--dataset", str(inputs), "--scale", "2", "--dtype", "float16"]
+    for argv in (restore, evaluate):
+        assert main(argv) == 1
+        assert capsys.readouterr().err == "error: float16 is only supported on CUDA; use bfloat16 or float32 here\n"
+    assert loaded == [] and not out.exists()

@@ -161,11 +161,12 @@ def _evaluate_sets(args: argparse.Namespace) -> int:
     from ..extras import MissingExtraError
 
     try:
-        if args.device:
-            from ..inference.devices import check_device
+        from ..inference.devices import check_device, check_dtype
 
-            check_device(args.device)
+        # Before any model loads: `gpu0`, CUDA on a machine without it, float16 on a device without CUDA.
+        device = check_device(args.device) if args.device else None
         state = process_state(args.device)
+        check_dtype(args.dtype, device or state.device)
         # Every model loaded first (a bad one is reported before any scoring): the set is read, and each image
         # degraded and scored as the baseline, once for all of them. The main process first: it downloads a Hub
         # model once for all.

@@ -112,10 +112,10 @@ def _run(args: argparse.Namespace) -> int:
     from .collection import ModelEngine, restore_files
 
     try:
-        if args.device:  # before anything is loaded: `gpu0` or CUDA on a machine without it
-            from .devices import check_device
+        # Before anything is loaded: `gpu0`, CUDA on a machine without it, float16 on a device without CUDA.
+        from .devices import check_device, check_dtype
 
-            check_device(args.device)
+        check_dtype(args.dtype, check_device(args.device) if args.device else process_state().device)
         model = {"model": args.model, "revision": args.revision, "weights_key": args.weights_key}
         engine = ModelEngine(**vars(engine_options(args, alpha=args.alpha)), **model)
         output = OutputOptions(args.ext, args.suffix, args.outscale, args.quality, args.overwrite)
