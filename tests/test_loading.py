@@ -912,3 +912,13 @@ def test_a_load_told_whether_to_use_the_network_does_not_look_at_the_hub(silent_
     with pytest.raises(Asked) as asked:
         SwinIRForImageRestoration.from_pretrained("org/x", cache_dir=tmp_path, local_files_only=False)
     assert asked.value.args[0]["local_files_only"] is False and silent_hub == []
+
+
+def test_an_empty_spec_is_refused_not_taken_for_the_current_folder(saved, monkeypatch):
+    """`load_model(os.environ.get("MODEL", ""))` loaded whatever model folder the process ran in (`Path("")` is
+    ".") or said `. is a folder without config.json`, a path never given; as the command lines' empty values, it is
+    refused by name."""
+    monkeypatch.chdir(saved[1])
+    with pytest.raises(CheckpointError, match=r"^the model spec is empty \(an unset variable\?\): give a bundled"):
+        load_model("")
+    assert isinstance(load_model("."), SwinIRForImageRestoration)  # the folder, named, still loads

@@ -180,10 +180,14 @@ def load_model(
 
     Raises:
         CheckpointError: a local file that is not a SwinIR checkpoint, a path that does not exist, weights that
-            hold NaN or infinite values, or a `weights_key` for a model that is no checkpoint file.
+            hold NaN or infinite values, a `weights_key` for a model that is no checkpoint file, or an empty `spec`.
         ModelNotAvailableError: a Hub model that cannot be downloaded here, with what to do about it.
     """
-
+    if isinstance(spec, str) and not spec:  # `Path("")` is the current folder: an unset variable loaded that
+        raise CheckpointError(
+            "the model spec is empty (an unset variable?): give a bundled name (sr-x4), a model folder, an authors' "
+            ".pth or a Hub id"
+        )
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path) and revision is not None:
         raise CheckpointError(f"{shown_name(spec)} is a local model: a revision is for a Hub model (org/name)")
