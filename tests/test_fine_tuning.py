@@ -247,7 +247,9 @@ def test_null_is_yaml_null_in_every_option_taking_a_name(tmp_path, monkeypatch):
     assert (args.resume, args.push_to_hub) == ("None", "'null'")  # not YAML's null: names as they are
     # A field typed str has no null: each spelling of it, and the config file's null, is the same one-line refusal.
     raw = read_config_file("tiny_sr_x2")
-    for section, field, default in [("train", "output_dir", "runs/swinir"), ("data", "split", "train")]:
+    # train.report_to's null meant no tracker: the refusal names `none`, as the tracker check's refusal of it did.
+    cases = [("train", "output_dir", "runs/swinir"), ("data", "split", "train")]
+    for section, field, default in [*cases, ("train", "report_to", "tensorboard; none: no tracker")]:
         refusal = f"{section}.{field} takes a name, not null: give one (the default is {default})"
         spellings = [[f"--{section}.{field}", "null"], [f"{section}.{field}=~"], [f"--{section}", f"{{{field}: NULL}}"]]
         spellings += [["-o", "Null"], ["--output-dir=null"]] if field == "output_dir" else []

@@ -201,6 +201,8 @@ def check_no_null_name(config: Any) -> None:
         values = getattr(config, section.name)
         for f in dataclasses.fields(values):
             if f.type == "str" and getattr(values, f.name) is None:
+                # A null tracker most likely meant none: say its spelling (the tracker check said it before).
+                off = "; none: no tracker" if (section.name, f.name) == ("train", "report_to") else ""
                 raise ValueError(
-                    f"{section.name}.{f.name} takes a name, not null: give one (the default is {f.default})"
+                    f"{section.name}.{f.name} takes a name, not null: give one (the default is {f.default}{off})"
                 )
