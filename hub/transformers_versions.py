@@ -8,7 +8,7 @@ On a transformers older than the model code supports, each step must fail at onc
 "needs transformers >= X" message (`configuration_swinir.MIN_TRANSFORMERS`), which the table shows; the exit status
 is 1 where a step failed otherwise (transformers < 5.18's own AutoImageProcessor refusal without torchvision aside).
 
-    for v in 4.57.6 5.0.0 5.3.0 5.4.0 5.10.4 5.17.0 5.25.0; do  # one at a time; torch pinned: no CUDA build
+    for v in 4.57.6 5.0.0 5.3.0 5.4.0 5.10.4 5.17.0 5.25.0; do  # one at a time; a CPU torch (this disk has one)
         python3 -m venv /work/venvs/tf-$v
         /work/venvs/tf-$v/bin/pip install "transformers==$v" "torch==2.13.0" safetensors pillow numpy
     done
