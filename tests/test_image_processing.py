@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -611,6 +612,43 @@ def test_a_16bit_grey_colour_key_is_alpha_through_every_surface(model_dir, tmp_p
         restorer(Image.open(tmp_path / "key.png")),
     ):
         np.testing.assert_array_equal(out, expected)
+
+
+def test_pipeline_names_an_empty_or_cut_short_file_on_one_line(model_dir, tmp_path):
+    """An empty file was Pillow's "cannot identify image file '...'", one cut short its "image file is truncated"
+    (a WebP's "could not create decoder object") naming no file: now "PATH: not a readable image (why)", as
+    `restore()` says it; the processor reads paths as the pipeline does."""
+    from PIL import UnidentifiedImageError
+
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    (tmp_path / "empty.png").touch()
+    (tmp_path / "text.png").write_text("not an image")
+    for name, want in (("empty.png", "empty file"), ("text.png", "cannot identify image file")):
+        with pytest.raises(UnidentifiedImageError) as caught:
+            restorer(str(tmp_path / name))
+        assert str(caught.value) == f"{tmp_path / name}: not a readable image ({want})"
+    for suffix, want in (("png", "image file is truncated"), ("jpeg", "image file is truncated ("), ("webp", "could")):
+        path = tmp_path / f"cut.{suffix}"
+        Image.fromarray(_rgb(40, 40)).save(path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+        for read in (restorer, SwinIRImageProcessor()):
+            with pytest.raises(OSError) as caught:
+                read(str(path))
+            assert str(caught.value).startswith(f"{path}: not a readable image ({want}"), (read, suffix)
+
+
+def test_pipeline_names_the_animated_file_of_which_one_frame_is_restored(model_dir, tmp_path, caplog):
+    """The warning said "the image has 2 frames" of a path, or of a PIL image opened from a file: its name now."""
+    restorer = pipeline("image-restoration", model=str(model_dir))
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ("red", "blue")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with caplog.at_level(logging.WARNING, logger="swinir_hf"):
+        restorer(str(tmp_path / "anim.gif"))
+        with Image.open(tmp_path / "anim.gif") as opened:
+            restorer(opened)
+        restorer(frames[0])
+    said = f"{tmp_path / 'anim.gif'} has 2 frames: only frame 1 is restored"
+    assert caplog.messages == [said, said]
 
 
 def test_pipeline_names_a_float_colour_tiff_pillow_cannot_read(model_dir, tmp_path):

@@ -40,16 +40,36 @@ def _in_a_folder(source: str) -> bool:
 
 
 @contextlib.contextmanager
-def opened_file(image: Any) -> Iterator[Any]:
+def opened_file(image: Any, timeout: float | None = None) -> Iterator[Any]:
     """`image` itself, or for a path (str or `os.PathLike`) or http(s) URL the image opened as the image-restoration
     pipeline opens it (`open_image`: mode, bit depth and EXIF kept, a 16-bit colour file Pillow would read at 8 bits
     refused), closed on leaving; transformers 5's image processors take paths and URLs too. A batch reads its paths
-    one at a time through it: with all of them open at once, a few thousand ran out of file handles."""
+    one at a time through it: with all of them open at once, a few thousand ran out of file handles.
+
+    Raises:
+        OSError: decoding the file's pixels failed (a file cut short): "SOURCE: not a readable image (why)", where
+            Pillow names no file ("image file is truncated").
+    """
     if not isinstance(image, (str, os.PathLike)):
         yield image
         return
-    with open_image(os.fspath(image)) as opened:
-        yield opened
+    source = os.fspath(image)
+    with open_image(source, timeout) as opened:
+        try:
+            yield opened
+        except (OSError, SyntaxError) as err:  # Pillow's decoders: OSError, and SyntaxError for a broken PNG
+            said = _unreadable(source, err)
+            if said is err:
+                raise
+            raise said from err
+
+
+def image_name(image: Any) -> str:
+    """What a message calls `image`: a path or URL as given, a PIL image opened from a file that file, else "the
+    image"."""
+    if isinstance(image, (str, os.PathLike)):
+        return os.fspath(image)
+    return getattr(image, "filename", None) or "the image"  # `Image.open(path)` keeps it; a URL's body has ""
 
 
 def _fetch(url: str, timeout: float | None) -> bytes:
@@ -81,26 +101,15 @@ def _open(file: str | io.BytesIO, source: str) -> Image.Image:
 
     Raises:
         ValueError: a HEIF file without pillow-heif (the message says how to install it).
-        UnidentifiedImageError: not an image Pillow reads (for a TIFF, the message says what to do instead).
+        UnidentifiedImageError: not an image Pillow reads, "SOURCE: not a readable image (empty file)" say (for a
+            TIFF, the message says what to do instead).
     """
     try:
         return Image.open(file)
     except UnidentifiedImageError as err:
-        if isinstance(file, io.BytesIO):
-            head = file.getvalue()[:12]
-        else:
-            with open(file, "rb") as f:
-                head = f.read(12)
-        if head[:4] in _TIFF_HEADS:  # float colour TIFFs (32-bit RGB), which Pillow does not read
-            raise UnidentifiedImageError(
-                f"{source}: a TIFF Pillow cannot read (float colour, say): pass its pixels as an (H, W, C) float32 "
-                "array in [0, 1] (tifffile.imread), or restore the file with swinir_hf.restore(model, path)"
-            ) from err
-        if not is_heif(head):
-            if isinstance(file, io.BytesIO):  # a URL's body: Pillow names "<_io.BytesIO object at 0x...>"
-                said = f"{source}: not an image Pillow can read (it answered {head!r}...)"
-                raise UnidentifiedImageError(said) from err
-            raise
+        _refuse_unidentified(file, source, err)
+    except OSError as err:  # a WebP cut short: "could not create decoder object"; a file without permission
+        raise _unreadable(source, err) from err
     try:
         import pillow_heif
     except ImportError:
@@ -109,6 +118,36 @@ def _open(file: str | io.BytesIO, source: str) -> Image.Image:
     if isinstance(file, io.BytesIO):
         file.seek(0)
     return Image.open(file)
+
+
+def _unreadable(source: str, err: BaseException) -> OSError:
+    """Pillow's error opening or decoding `source` as an OSError that names it once: "SOURCE: not a readable image
+    (why)"; one that already starts with its name, as it is."""
+    if isinstance(err, OSError) and str(err).startswith(f"{source}: "):
+        return err
+    why = getattr(err, "strerror", None) or str(err).replace(f" '{source}'", "") or type(err).__name__
+    return OSError(f"{source}: not a readable image ({why})")
+
+
+def _refuse_unidentified(file: str | io.BytesIO, source: str, err: UnidentifiedImageError) -> None:
+    """Raise what Pillow not identifying `file` means, unless it is a HEIF file (pillow-heif may read it)."""
+    if isinstance(file, io.BytesIO):
+        head = file.getvalue()[:12]
+    else:
+        with open(file, "rb") as f:
+            head = f.read(12)
+    if head[:4] in _TIFF_HEADS:  # float colour TIFFs (32-bit RGB), which Pillow does not read
+        raise UnidentifiedImageError(
+            f"{source}: a TIFF Pillow cannot read (float colour, say): pass its pixels as an (H, W, C) float32 "
+            "array in [0, 1] (tifffile.imread), or restore the file with swinir_hf.restore(model, path)"
+        ) from err
+    if not is_heif(head):
+        if isinstance(file, io.BytesIO):  # a URL's body: Pillow names "<_io.BytesIO object at 0x...>"
+            said = f"{source}: not an image Pillow can read (it answered {head!r}...)"
+            raise UnidentifiedImageError(said) from err
+        # As `restore()` says it; an empty file (an interrupted copy or download) is worth naming as one.
+        why = "cannot identify image file" if head else "empty file"
+        raise UnidentifiedImageError(f"{source}: not a readable image ({why})") from err
 
 
 def _check_depth(image: Image.Image, source: str) -> Image.Image:

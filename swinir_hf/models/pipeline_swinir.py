@@ -27,7 +27,7 @@ from transformers.pipelines.base import Pipeline
 from .alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
 from .configuration_swinir import SwinIRConfig
 from .constants_swinir import dtype_name
-from .image_files_swinir import open_image
+from .image_files_swinir import image_name, opened_file
 from .image_processing_swinir import AlphaMode, SwinIRImageProcessor
 from .pixels_swinir import ImageLayout, clamping_note, compose_image, from_reconstruction, split_image, to_pixel_values
 from .runtime_swinir import (
@@ -239,12 +239,10 @@ class ImageRestorationPipeline(Pipeline):
         return preprocess, forward, {}
 
     def preprocess(self, image: Any, timeout: float | None = None, alpha: AlphaMode = "model") -> dict[str, _Image]:
-        if isinstance(image, (str, os.PathLike)):  # a path or URL; a pathlib.Path as swinir_hf.restore takes it
-            # Closed once read: Pillow keeps a GIF's or a multi-frame file's handle open until then.
-            with open_image(os.fspath(image), timeout=timeout) as opened:
-                colour, layout = split_image(opened)
-        else:
-            colour, layout = split_image(image)
+        # A path or URL (a pathlib.Path as swinir_hf.restore takes it) is opened, and closed once read: Pillow keeps
+        # a GIF's or a multi-frame file's handle open until then.
+        with opened_file(image, timeout) as opened:
+            colour, layout = split_image(opened, image_name(image))
         call = _CALL.get()
         notes = call or _CallNotes(many=False)
         notes.add(colour, image)

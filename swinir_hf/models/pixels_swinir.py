@@ -267,16 +267,17 @@ class ImageLayout:
     hidden_colour: np.ndarray | None = None  # (C,): the one colour under every fully transparent pixel, if filled
 
 
-def split_image(image: Image.Image | np.ndarray) -> tuple[np.ndarray, ImageLayout]:
+def split_image(image: Image.Image | np.ndarray, name: str = "the image") -> tuple[np.ndarray, ImageLayout]:
     """A PIL image (made upright, CMYK through its profile) or a uint8 / uint16 / float array →
     ((H, W, C) float32 colour in [0, 1], hidden colour filled (`fill_hidden_colour`), its `ImageLayout`). A 16-bit
-    colour file opened with Pillow (at 8 bits) is a ValueError (`check_colour_depth`)."""
+    colour file opened with Pillow (at 8 bits) is a ValueError (`check_colour_depth`); `name` is what the warning
+    of an animated image's other frames calls it."""
     if isinstance(image, Image.Image):
         check_colour_depth(image)
-        warn_if_animated(image)
+        warn_if_animated(image, name)
         image = normalize_pil(image)
         if (keyed := keyed_grey16(image)) is not None:  # as `read_image` gives such a file: restored as an array
-            return split_image(keyed)
+            return split_image(keyed, name)
         colour, alpha = image_to_float(image)
         colour, hidden = fill_hidden_colour(colour, alpha)
         return colour, ImageLayout(image.mode, None, None, alpha, image.info.get("icc_profile"), hidden)
