@@ -458,6 +458,26 @@ def test_a_folder_without_files_is_an_error_not_restored_0(tmp_path, model_dir, 
     assert (tmp_path / "out" / "2024" / "a.png").is_file()
 
 
+def test_a_folder_with_images_says_which_sub_folders_it_skipped_without_recursive(tmp_path, model_dir, capsys):
+    """Beside images, a folder's sub-folders were skipped unsaid (the hint to pass --recursive came only where the
+    folder held no image); now a note says how many, but not of hidden ones or the run's own -o folder inside it."""
+    photos = tmp_path / "photos"
+    for sub in ("2023", "2024", ".thumbnails"):
+        (photos / sub).mkdir(parents=True)
+        Image.fromarray(_rng_image((6, 6, 3))).save(photos / sub / "a.png")
+    Image.fromarray(_rng_image((6, 6, 3))).save(photos / "top.png")
+    assert _restore(photos, "-o", photos / "restored", model_dir=model_dir) == 0
+    said = "note: skipped 2 sub-folders of the input folders (2023 and 2024); pass --recursive to restore the images"
+    assert capsys.readouterr().err.count(said) == 1
+    assert sorted(p.name for p in (photos / "restored").iterdir()) == ["top.png"]
+    (photos / "2023" / "a.png").rename(photos / "2023.png")
+    (photos / "2023").rmdir()
+    assert _restore(photos, "-o", photos / "restored", "--overwrite", model_dir=model_dir) == 0
+    assert "note: skipped 1 sub-folder of the input folders (2024); pass --recursive" in capsys.readouterr().err
+    assert _restore(photos, "-o", tmp_path / "all", "--recursive", model_dir=model_dir) == 0
+    assert "note: skipped" not in capsys.readouterr().err
+
+
 def test_jpeg_output_of_transparent_images_warns_once_that_alpha_is_dropped(tmp_path, model_dir, caplog):
     src = tmp_path / "in"
     src.mkdir()

@@ -25,7 +25,7 @@ from ..progress_lines import library_bars_wanted
 from ..storage.atomic_writes import remove_stale_temp_files
 from ..storage.output_folders import check_output_folder, check_writable_folder
 from .existing_outputs import MadeOtherwise, set_aside
-from .files import IMAGE_SUFFIXES, CollectedInputs, collect_inputs, left_out_note
+from .files import IMAGE_SUFFIXES, CollectedInputs, collect_inputs, left_out_note, skipped_folders_note
 from .image_writing import warn_alpha_dropped
 from .job_runner import Counts, run_jobs, sort_by_size
 from .jobs import OutputOptions, Plan, plan_jobs
@@ -218,6 +218,8 @@ def _planned(
     if main:
         if collected.left_out:
             note(left_out_note(collected.left_out))
+        if said := skipped_folders_note(collected.skipped_folders, Path(out_dir)):
+            note(said)
         # A killed run's temporary files beside outputs that exist now: no write into their folders would remove them.
         for folder in sorted({found.job.dst.parent for found in plan.existing}):
             remove_stale_temp_files(folder)

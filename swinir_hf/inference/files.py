@@ -9,7 +9,7 @@ import glob
 import heapq
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..console import shown_name, some_names
@@ -45,6 +45,8 @@ class CollectedInputs:
 
     files: list[tuple[Path, Path]]
     left_out: list[Path]
+    # The (non-hidden) sub-folders of input folders read without --recursive, sorted: not looked into.
+    skipped_folders: list[Path] = field(default_factory=list)
 
 
 def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedInputs:
@@ -65,6 +67,7 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
     """
     found: dict[Path, tuple[tuple[int, int], Path]] = {}  # file → (the rank of its relative path, that path)
     left_out: list[Path] = []
+    skipped: list[Path] = []
 
     def add(file: Path, rel: Path) -> None:
         # A file named twice keeps its best relative path, whatever the order of the inputs: `in/sub/a.png` beside
@@ -79,20 +82,22 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
         if path.is_dir():
             try:
                 # Not only regular files: a FIFO or a dangling link is reported (never opened), not left out unsaid.
-                files = [f for f in (path.rglob("*") if recursive else path.iterdir()) if not f.is_dir()]
+                entries = list(path.rglob("*") if recursive else path.iterdir())
+                entries = [f for f in entries if not any(part.startswith(".") for part in f.relative_to(path).parts)]
+                folders = [] if recursive else [f for f in entries if f.is_dir()]
+                files = [f for f in entries if not f.is_dir()]
             except OSError as err:  # no read permission on the folder (or a file in it)
                 raise ValueError(f"cannot read folder {shown_name(spec)}: {err.strerror or err}") from err
-            files = [f for f in files if not any(part.startswith(".") for part in f.relative_to(path).parts)]
             others = sorted(f for f in files if not is_image_name(f))
             files = [f for f in files if is_image_name(f)]
             if not files:  # a typo or a forgotten --recursive, which a bare "restored 0" would hide
-                subfolders = not recursive and any(p.is_dir() for p in path.iterdir())
                 raise FileNotFoundError(
                     f"no image files in folder {shown_name(spec)}"
                     + (f" (only {some_names([f.name for f in others])})" if others else "")
-                    + " (pass --recursive for its sub-folders)" * subfolders
+                    + " (pass --recursive for its sub-folders)" * bool(folders)
                 )
             left_out += others
+            skipped += folders
             for f in files:
                 add(f, f.relative_to(path))
         elif path.is_file():
@@ -106,7 +111,8 @@ def collect_inputs(inputs: Iterable[str], recursive: bool = False) -> CollectedI
             root = glob_root(spec)
             for m in matches:
                 add(m, m.relative_to(root))
-    return CollectedInputs(sorted((file, rel) for file, (_, rel) in found.items()), sorted(set(left_out)))
+    files = sorted((file, rel) for file, (_, rel) in found.items())
+    return CollectedInputs(files, sorted(set(left_out)), sorted(set(skipped)))
 
 
 def deep_glob(pattern: str) -> list[Path]:
@@ -179,6 +185,18 @@ def left_out_note(files: list[Path]) -> str:
     many = "s that are not images" if len(files) > 1 else " that is not an image"
     named = some_names([f.name for f in files])
     return f"note: left out {len(files)} file{many} in the input folders ({named}); name a file to try it"
+
+
+def skipped_folders_note(folders: list[Path], out_dir: Path) -> str | None:
+    """The note that a run without --recursive did not look into `folders` (sub-folders of its input folders), but
+    for `out_dir` and those holding it (`photos -o photos/restored`: its own outputs); None when none is left."""
+    out = out_dir.absolute()
+    folders = [f for f in folders if not (out == f.absolute() or f.absolute() in out.parents)]
+    if not folders:
+        return None
+    many = f"{len(folders)} sub-folders" if len(folders) > 1 else "1 sub-folder"
+    named = some_names([f.name for f in folders])
+    return f"note: skipped {many} of the input folders ({named}); pass --recursive to restore the images in them too"
 
 
 def glob_root(pattern: str) -> Path:
