@@ -26,7 +26,7 @@ from swinir_hf.cli import main
 from swinir_hf.inference.collection_cli import main as restore_main
 from swinir_hf.inference.image_io import is_lossless_webp, read_image
 from swinir_hf.inference.image_writing import write_image
-from swinir_hf.inference.jobs import OutputOptions, output_size
+from swinir_hf.inference.jobs import OutputOptions, check_encodable, output_size
 from swinir_hf.inference.provenance import Provenance, model_label, read_provenance
 
 
@@ -195,6 +195,9 @@ def test_ext_auto_keeps_each_format(tmp_path, model_dir):
     Image.fromarray(rgb).save(src / "e.webp", quality=80)
     tifffile.imwrite(src / "f.tif", _rng_image((8, 10, 3), 1, np.uint16), photometric="rgb")
     Image.fromarray(rgb).save(src / "g.bmp")
+    # JPEG's other suffixes were written as PNG (h.png, i.png): they are JPEGs, kept as .jpg is.
+    Image.fromarray(rgb).save(src / "h.jfif")
+    Image.fromarray(rgb).save(src / "i.JPE")
     out = tmp_path / "out"
     assert _restore(src, "-o", out, "--ext", "auto", model_dir=model_dir) == 0
     formats = {p.name: Image.open(p).format for p in out.iterdir()}
@@ -206,7 +209,11 @@ def test_ext_auto_keeps_each_format(tmp_path, model_dir):
         "e.webp": "WEBP",
         "f.tif": "TIFF",
         "g.png": "PNG",  # BMP is not kept: it becomes lossless PNG
+        "h.jfif": "JPEG",
+        "i.JPE": "JPEG",
     }
+    with pytest.raises(ValueError, match="larger than JPEG allows"):
+        check_encodable(out / "h.jfif", (65501, 8))
     assert Image.open(out / "a.png").mode == "RGBA"
     assert is_lossless_webp(out / "d.webp") and not is_lossless_webp(out / "e.webp")
     deep = tifffile.imread(out / "f.tif")

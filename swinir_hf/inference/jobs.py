@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     import numpy as np
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp", "tif")
+# JPEG's suffixes, as Pillow registers them (and writes them: a .jfif or .jpe file is a JPEG).
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 # Formats `--ext auto` keeps (with the input's own suffix); any other input (BMP, GIF, PPM, ...) becomes PNG,
 # which is lossless and holds alpha and 16 bits.
-KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+KEPT_SUFFIXES = (".png", *JPEG_SUFFIXES, ".webp", ".tif", ".tiff")
 # The JPEG / lossy WebP quality when none is asked.
 DEFAULT_QUALITY = 95
 
@@ -130,7 +132,7 @@ def output_path(src: Path, rel: Path, out_dir: Path, output: OutputOptions) -> P
 
 
 # The longest side each lossy format's encoder takes (libwebp, libjpeg); PNG and TIFF have no such limit.
-_MAX_SIDE = {".webp": ("WebP", 16383), ".jpg": ("JPEG", 65500), ".jpeg": ("JPEG", 65500)}
+_MAX_SIDE = {".webp": ("WebP", 16383)} | dict.fromkeys(JPEG_SUFFIXES, ("JPEG", 65500))
 
 
 def check_encodable(dst: Path, size: tuple[int, int]) -> None:
