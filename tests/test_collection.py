@@ -1224,13 +1224,21 @@ def test_transformers_loading_bar_is_shown_where_the_restore_bar_is(
     assert ("Loading weights" in err) is local_main and ("restore:" in err) is local_main
 
 
+def test_a_count_below_1_is_named_alone(mixed, model_dir, tmp_path, capsys):
+    """`--workers 0` was told "--batch-size and --workers must be at least 1", naming an option it had right."""
+    for option, value in (("--workers", "0"), ("--workers", "-2"), ("--batch-size", "0")):
+        assert _restore(mixed, "-o", tmp_path / "out", option, value, model_dir=model_dir) == 2
+        assert capsys.readouterr().err == f"swinir-hf restore: error: {option} must be at least 1, got {value}\n"
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("rank", ["0", "1"])
 def test_user_errors_are_printed_by_the_main_process_only(rank, mixed, model_dir, tmp_path, monkeypatch, capsys):
     # Every process of a launch parses the same command line and checks the same inputs: only rank 0 says so.
     monkeypatch.setenv("RANK", rank)
     shown = rank == "0"
     assert _restore(mixed, "-o", tmp_path / "out", "--batch-size", "0", model_dir=model_dir) == 2
-    expected = "swinir-hf restore: error: --batch-size and --workers must be at least 1\n"
+    expected = "swinir-hf restore: error: --batch-size must be at least 1, got 0\n"
     assert capsys.readouterr().err == (expected if shown else "")
     assert _restore(mixed, "-o", tmp_path / "out", "--device", "gpu0", model_dir=model_dir) == 1
     assert capsys.readouterr().err.startswith("error: unknown device 'gpu0'") is shown
@@ -1453,7 +1461,7 @@ def test_a_datasets_images_of_one_size_are_restored_in_batches(tmp_path, model_d
         assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"])) and a["image"].mode == b["image"].mode
     capsys.readouterr()
     assert _restore(*args, tmp_path / "none", "--batch-size", "0", model_dir=model_dir) == 2
-    assert capsys.readouterr().err == "swinir-hf restore: error: --batch-size and --workers must be at least 1\n"
+    assert capsys.readouterr().err == "swinir-hf restore: error: --batch-size must be at least 1, got 0\n"
     with pytest.raises(ValueError, match="batch_size must be an int ≥ 1, got 2.0"):
         dataset_restoration.restore_dataset(
             alone, SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir)), batch_size=2.0

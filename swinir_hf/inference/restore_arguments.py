@@ -171,8 +171,9 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         return f"--quality is for JPEG / lossy WebP outputs: --ext {args.ext or 'png'} would ignore it; drop it"
     if problem := _output_problem(args):
         return problem
-    if any(getattr(args, name) is not None and getattr(args, name) < 1 for name in ("batch_size", "workers")):
-        return "--batch-size and --workers must be at least 1"
+    for name in ("batch_size", "workers"):  # the one given wrong named alone
+        if (value := getattr(args, name)) is not None and value < 1:
+            return f"--{name.replace('_', '-')} must be at least 1, got {value}"
     if args.max_image_pixels is not None and args.max_image_pixels < 0:
         return "--max-image-pixels must be a number of pixels, or 0 for no limit"
     if problem := weights_key_problem(args.weights_key, [args.model], f"--model {args.model} is not one"):
