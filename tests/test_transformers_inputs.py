@@ -130,3 +130,15 @@ def test_a_batch_of_paths_is_read_one_file_at_a_time(tiny_config, tmp_path: Path
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     torch.testing.assert_close(pixels, expected, rtol=0, atol=0)
     assert [np.array_equal(np.asarray(im), e) for im, e in zip(restored, expected_restored, strict=True)] == [True] * 24
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_the_dummy_inputs_run_the_model(tiny_config, absolute):
+    """`model(**model.dummy_inputs)`, as generic transformers code calls it, restores a small image; transformers'
+    default dummy inputs were `input_ids`, which forward refused."""
+    model = SwinIRForImageRestoration(tiny_config(use_absolute_embeddings=absolute)).eval()
+    inputs = model.dummy_inputs
+    side = 16 if absolute else 4
+    assert list(inputs) == ["pixel_values"] and inputs["pixel_values"].shape == (1, 3, side, side)
+    with torch.no_grad():
+        assert model(**inputs).reconstruction.shape == (1, 3, 2 * side, 2 * side)

@@ -724,6 +724,15 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
                 return
             self._shift_masks.pop(keys[0], None)
 
+    @property
+    def dummy_inputs(self) -> dict[str, torch.Tensor]:
+        """`{"pixel_values": (1, C, S, S)}` of mid-grey, S a window (`image_size` with absolute position
+        embeddings), on the first conv's device and dtype: transformers' default gives `input_ids`."""
+        side = self.config.image_size if self.absolute_pos_embed is not None else self.config.window_size
+        weight = self.conv_first.weight
+        shape = (1, self.config.num_channels, side, side)
+        return {"pixel_values": torch.full(shape, 0.5, dtype=weight.dtype, device=weight.device)}
+
     def pad_to_window(self, x: torch.Tensor) -> torch.Tensor:
         """Reflect-pad the bottom / right to a multiple of the window, as the authors. Inputs smaller than the
         padding are reflected repeatedly (a single row / column is replicated first)."""
