@@ -72,11 +72,11 @@ def merged(fresh: list[dict], kept: list[dict]) -> list[dict]:
     return fresh + [row for row in kept if (row["config"], row["variant"]) not in timed]
 
 
-def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dict]) -> list[dict]:
+def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dict], found: list[dict]) -> None:
     """Time the models' training steps by attention kernel, precision, compile mode and batch
     (benchmarks/train_step.py) for at most `--probe` seconds, into OUT/train_step.md, before the trainers start,
-    the variants `kept` lacks first (`probe_order`: the first one's profile comes with them); returns the rows
-    finished by then."""
+    the variants `kept` lacks first (`probe_order`: the first one's profile comes with them); adds the rows finished
+    by then to `found`, also when an exception (the lease's SIGTERM) cuts the probe short."""
     configs = [MODELS[m] for m in models]
     rows = args.out / "train_step.json"
     command = [sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--device", args.device, "--configs"]
@@ -92,8 +92,15 @@ def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dic
             subprocess.run(command, env=env, stdout=table, stderr=errors, timeout=seconds)
         except subprocess.TimeoutExpired:
             log("probe: time is up; the rows so far are in train_step.md")
+        finally:  # a SIGTERM's exception too: the lease's summary.json then holds the rows timed so far
+            found.extend(taken_rows(rows))
+
+
+def taken_rows(rows: Path) -> list[dict]:
+    """The rows train_step.py wrote to `rows` (none: []), removed from OUT: train_step.md has them, and OUT returns at
+    most 8 files."""
     found = json.loads(rows.read_text()) if rows.is_file() else []
-    rows.unlink(missing_ok=True)  # train_step.md has them; OUT returns at most 8 files
+    rows.unlink(missing_ok=True)
     return found
 
 

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,6 +183,42 @@ def write_summary(
 THEN_MIN_S = 90
 
 
+# A lease that gets SIGTERM itself (the run tool's time limit, which its trainers get too) stops them, giving each
+# this long to save its step, and packs what they saved, before the SIGKILL that follows: its last minute's steps,
+# a final model saved since the last pack and summary.json (a probe's figures) come back.
+TERMINATED_GRACE_S = 10
+
+
+class LeaseTerminated(Exception):
+    """The lease script got SIGTERM before its trainers were stopped."""
+
+
+class TermHandler:
+    """The lease's SIGTERM handler from its set-up to the stop: raises LeaseTerminated at once, or, for a signal that
+    comes while a trainer is started and recorded (`held`), once it is recorded: else the trainer ran on, unstopped."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.holding:
+            self.pending = True
+        else:
+            raise LeaseTerminated
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """SIGTERM's LeaseTerminated deferred to the end of the block."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.pending:
+            raise LeaseTerminated
+
+
 @dataclass
 class Trainers:
     """The lease's trainers, by model: what each was started with and when it ended; and the `--then` queue."""
@@ -196,6 +234,7 @@ class Trainers:
     ended: dict[str, float] = field(default_factory=dict)
     handed_on: set[str] = field(default_factory=set)  # finished ones whose place a queued model took (or could not)
     packed: dict[str, str] = field(default_factory=dict)  # model → its `packed_state` last packed into OUT
+    on_term: TermHandler = field(default_factory=TermHandler)  # SIGTERM's handler, which a trainer's start holds
 
 
 def start_trainer(
@@ -212,8 +251,9 @@ def start_trainer(
     sources = argparse.Namespace(**{**vars(args), "ckpt": args.out}) if name in t.queued else args
     # A resumed one gets none: its trainer goes on from the start its checkpoint records (a folder of another machine).
     t.init[name] = warm_start(name, sources) if t.start_step[name] == 0 else []
-    t.procs[name], _ = launch(name, args, env, t.shares[name], t.init[name] + t.picked[name])
-    t.started[name] = time.monotonic()
+    with t.on_term.held():  # started and recorded, for `stop`, or neither
+        t.procs[name], _ = launch(name, args, env, t.shares[name], t.init[name] + t.picked[name])
+        t.started[name] = time.monotonic()
 
 
 def start_next(args: argparse.Namespace, env: dict, rows: list[dict], deadline: float, t: Trainers) -> None:
@@ -234,32 +274,18 @@ def start_next(args: argparse.Namespace, env: dict, rows: list[dict], deadline: 
         start_trainer(following, args, env, rows, deadline, t)
 
 
-# A lease that gets SIGTERM itself (the run tool's time limit, which its trainers get too) stops them, giving each
-# this long to save its step, and packs what they saved, before the SIGKILL that follows: its last minute's steps,
-# a final model saved since the last pack and summary.json (a probe's figures) come back.
-TERMINATED_GRACE_S = 10
-
-
-class LeaseTerminated(Exception):
-    """The lease script got SIGTERM before its trainers were stopped."""
-
-
-def _terminated(signum: int, frame: object) -> None:
-    raise LeaseTerminated
-
-
-def prepare(models: list[str], queue: list[str], args: argparse.Namespace) -> tuple[dict, list, list]:
-    """Before the trainers: the carried wheels, gpu_lr/ and the probe; returns (the trainers' environment, the rows
-    this probe timed, the rows the trainers pick their variants from)."""
+def prepare(models: list[str], queue: list[str], args: argparse.Namespace, fresh: list[dict]) -> tuple[dict, list]:
+    """Before the trainers: the carried wheels, gpu_lr/ and the probe, whose rows go to `fresh` (those timed before a
+    SIGTERM too); returns (the trainers' environment, the rows the trainers pick their variants from)."""
     env, device = prepare_env(args), device_name(args.device)
     make_lr = [sys.executable, str(REPO / "hub" / "pack_gpu_data.py"), "--lr-only"]
     subprocess.run([*make_lr, "--out", str(args.workdir / "gpu_data")], env=env, check=True)  # gpu_lr/ (not carried)
     if not args.probe:
-        return env, [], earlier_rows(args.runs, args.state, models + queue, device, probing=False)
+        return env, earlier_rows(args.runs, args.state, models + queue, device, probing=False)
     kept = earlier_rows(args.runs, args.state, models, device, probing=True)  # for the variants it does not reach
-    fresh = probe(models, args, env, kept)
+    probe(models, args, env, kept, fresh)
     keep_on_machine(fresh, device, args.runs)
-    return env, fresh, merged(fresh, kept)
+    return env, merged(fresh, kept)
 
 
 def train(models: list[str], args: argparse.Namespace, t0: float, t: Trainers) -> tuple[bool, list[dict]]:
@@ -269,8 +295,8 @@ def train(models: list[str], args: argparse.Namespace, t0: float, t: Trainers) -
     stop and the last pack short."""
     fresh: list[dict] = []
     try:
-        signal.signal(signal.SIGTERM, _terminated)
-        env, fresh, rows = prepare(models, t.queue, args)
+        signal.signal(signal.SIGTERM, t.on_term)
+        env, rows = prepare(models, t.queue, args, fresh)
         deadline = t0 + args.budget - args.stop_margin
         workers = args.workers if args.workers is not None else (os.cpu_count() or 2) - len(models)
         t.shares.update(worker_shares(models, workers))
@@ -327,8 +353,9 @@ def watch(args: argparse.Namespace, env: dict, rows: list[dict], deadline: float
         for name in failed_alternatives(procs, picked):
             log(f"{name}: failed (exit {procs[name].returncode}) with {' '.join(picked[name])}; again in eager bf16")
             picked[name] = []
-            procs[name], _ = launch(name, args, env, t.shares[name], t.init[name])
-            t.ended.pop(name, None)
+            with t.on_term.held():
+                procs[name], _ = launch(name, args, env, t.shares[name], t.init[name])
+                t.ended.pop(name, None)
         for name, proc in procs.items():  # when each trainer ended, for its seconds
             if proc.poll() is not None:
                 t.ended.setdefault(name, time.monotonic())

@@ -52,35 +52,29 @@ def test_stopping_a_trainer_that_outlives_its_sigkill_is_bounded_in_time(tmp_pat
         trainer.stdout.close()
 
 
-@pytest.mark.parametrize("during", ["prepare_env", "gpu_lr", "probe"])
-def test_a_sigterm_before_the_trainers_start_ends_the_lease_with_its_summary(
-    tmp_path: Path, monkeypatch, during: str
-) -> None:
-    """The run tool's SIGTERM during the set-up (installing the wheels, making gpu_lr/, the probe) killed the script
-    at once, without summary.json; it now ends as a later SIGTERM does: nothing to stop or pack, the summary written
-    (no models), exit 143."""
+def _sigterm_to_self(seconds: float = 5) -> None:
+    """The run tool's SIGTERM to the lease, here, and time for its handler to run (which may end the wait)."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(seconds)
+
+
+def _terminated_lease(tmp_path: Path, monkeypatch, probe: float = 30) -> tuple:
+    """lease_run with the set-up faked (no wheels, gpu_lr/ made, no kept probe rows), its log in OUT/lease.log, and
+    the arguments of a one-model lease (`--probe`: `probe`)."""
     lease_log, lease_run = _hub_module("lease_log"), _hub_module("lease_run")
     log_files: list[Path] = []  # the lease adds OUT/lease.log
     monkeypatch.setattr(lease_log, "LOG_FILES", log_files)
     monkeypatch.setattr(lease_run, "LOG_FILES", log_files)
-
-    def step(name: str, result: object):
-        def run(*args, **kwargs):
-            if name == during:
-                os.kill(os.getpid(), signal.SIGTERM)
-                time.sleep(5)  # the signal's handler runs before this ends
-            return result
-
-        return run
-
-    monkeypatch.setattr(lease_run, "prepare_env", step("prepare_env", {}))
-    monkeypatch.setattr(lease_run.subprocess, "run", step("gpu_lr", None))
-    monkeypatch.setattr(lease_run, "probe", step("probe", []))
+    monkeypatch.setattr(lease_run, "prepare_env", lambda args: {})
     monkeypatch.setattr(lease_run, "earlier_rows", lambda *a, **k: [])
-    monkeypatch.setattr(lease_run, "launch", lambda *a: pytest.fail("a trainer started after the SIGTERM"))
     folders = {n: tmp_path / n for n in ("out", "ckpt", "state", "wheels", "runs", "workdir")}
-    args = argparse.Namespace(**folders, models="sr-x4", then=None, probe=30, budget=600, stop_margin=60)
+    args = argparse.Namespace(**folders, models="sr-x4", then=None, probe=probe, budget=600, stop_margin=60)
     args.__dict__.update(workers=0, pack_every=60, stop_grace=40, device="cpu", set=[])
+    return lease_run, args
+
+
+def _run_terminated(lease_run, args: argparse.Namespace) -> dict:
+    """Run the lease, which gets SIGTERM: it ends with 143 and its own handler gone; returns its summary.json."""
 
     class Killed(Exception):
         pass
@@ -94,11 +88,89 @@ def test_a_sigterm_before_the_trainers_start_ends_the_lease_with_its_summary(
         assert signal.getsignal(signal.SIGTERM) is killed
     finally:
         signal.signal(signal.SIGTERM, previous)
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    return json.loads((args.out / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("during", ["prepare_env", "gpu_lr", "probe"])
+def test_a_sigterm_before_the_trainers_start_ends_the_lease_with_its_summary(
+    tmp_path: Path, monkeypatch, during: str
+) -> None:
+    """The run tool's SIGTERM during the set-up (installing the wheels, making gpu_lr/, the probe) killed the script
+    at once, without summary.json; it now ends as a later SIGTERM does: nothing to stop or pack, the summary written
+    (no models), exit 143."""
+    lease_run, args = _terminated_lease(tmp_path, monkeypatch)
+
+    def step(name: str, result: object):
+        def run(*args, **kwargs):
+            if name == during:
+                _sigterm_to_self()
+            return result
+
+        return run
+
+    monkeypatch.setattr(lease_run, "prepare_env", step("prepare_env", {}))
+    monkeypatch.setattr(lease_run.subprocess, "run", step("gpu_lr", None))
+    monkeypatch.setattr(lease_run, "probe", step("probe", None))
+    monkeypatch.setattr(lease_run, "launch", lambda *a: pytest.fail("a trainer started after the SIGTERM"))
+    summary = _run_terminated(lease_run, args)
     assert summary["models"] == {} and summary["device"] == "cpu" and summary["probe_rows"] == []
     log = (tmp_path / "out" / "lease.log").read_text()
     assert "SIGTERM before any trainer started: nothing to stop or pack; writing the summary" in log
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lease.log", "summary.json"]
+
+
+def test_a_sigterm_during_the_probe_keeps_the_rows_it_timed(tmp_path: Path, monkeypatch) -> None:
+    """A SIGTERM while train_step.py timed the second variant: summary.json came back without the first one's row
+    (which `collect` keeps for later leases), and OUT/train_step.json stayed, one of OUT's 8 files. The row is in
+    the summary, the file gone."""
+    lease_run, args = _terminated_lease(tmp_path, monkeypatch)
+    lease_probe = _hub_module("lease_probe")
+    monkeypatch.setattr(lease_probe, "time_device_figures", lambda *a: None)
+    row = {"config": "gpu_sr_x4", "variant": "bf16", "batch": 32, "first": 2.5, "steps_per_s": 11.25, "gib": 1.5}
+
+    def run(command: list[str], **kwargs) -> None:
+        if any(part.endswith("train_step.py") for part in command):  # the first row written, then the signal
+            Path(command[command.index("--json") + 1]).write_text(json.dumps([row]))
+            _sigterm_to_self()
+
+    monkeypatch.setattr(lease_run.subprocess, "run", run)
+    monkeypatch.setattr(lease_run, "launch", lambda *a: pytest.fail("a trainer started after the SIGTERM"))
+    summary = _run_terminated(lease_run, args)
+    assert summary["probe_rows"] == [{"config": "gpu_sr_x4", "variant": "bf16", "steps_per_s": 11.25, "first": 2.5}]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lease.log", "summary.json", "train_step.md"]
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_a_sigterm_while_a_trainer_starts_stops_that_trainer(tmp_path: Path, monkeypatch, restart: bool) -> None:
+    """A SIGTERM right after a trainer's process started, before the lease recorded it (at the start, or when a failed
+    variant starts again in eager bf16): `stop` did not know it, and it ran on after the lease ended. It is recorded,
+    then stopped."""
+    lease_run, args = _terminated_lease(tmp_path, monkeypatch, probe=0)
+    monkeypatch.setattr(lease_run.subprocess, "run", lambda *a, **k: None)
+    monkeypatch.setattr(lease_run, "restore", lambda name, args: None)
+    monkeypatch.setattr(lease_run, "warm_start", lambda name, args: [])
+    monkeypatch.setattr(lease_run, "warm_started", lambda name, args: None)
+    monkeypatch.setattr(lease_run, "pick_variant", lambda *a: ("bf16 inductor", ["train.compile=inductor"]))
+    started: list[subprocess.Popen] = []
+
+    def launch(name, args, env, workers, overrides):
+        fails = restart and not started  # the variant's trainer, which fails at once; the eager one gets the signal
+        code = "raise SystemExit(1)" if fails else "import time; time.sleep(300)"
+        started.append(subprocess.Popen([sys.executable, "-c", code]))
+        if not fails:
+            _sigterm_to_self(0.5)  # with SIGTERM held till it is recorded, this is not cut short
+        return started[-1], args.runs / f"{name}.log"
+
+    monkeypatch.setattr(lease_run, "launch", launch)
+    try:
+        summary = _run_terminated(lease_run, args)
+        assert [p.poll() for p in started] == ([1, -signal.SIGTERM] if restart else [-signal.SIGTERM])
+        assert summary["models"]["sr-x4"]["exit_code"] == -signal.SIGTERM
+        assert "SIGTERM: stopping the trainers (10 s to save) and packing now" in (args.out / "lease.log").read_text()
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize("saves", [1, 2])

@@ -742,7 +742,8 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     figure = max(15.0, 12 * _start_up_seconds(env))
     monkeypatch.setattr(lease_probe, "FIGURE_SECONDS", figure)
     args = argparse.Namespace(device="cpu", out=tmp_path, probe=8 * figure, set=TINY)
-    timed = lease_probe.probe(["sr-x4", "denoise-color"], args, env, [])
+    timed: list[dict] = []
+    lease_probe.probe(["sr-x4", "denoise-color"], args, env, [], timed)
     # first the shifted windows' attention, both ways, and the pipeline's batches
     text = (tmp_path / "train_step.md").read_text()
     attention = text[: text.index("Pipeline batches: ")]
@@ -766,7 +767,7 @@ def test_probe_times_the_steps_within_its_seconds(tmp_path: Path, monkeypatch) -
     # each profile right after its row, before the next config's: a probe cut short keeps the ones it made
     assert text.index("### `gpu_sr_x4`, fp32: operators") < text.index("| `gpu_color_dn` | fp32")
     args.probe = 0.5  # less than its imports take: stopped, with what it had
-    lease_probe.probe(["sr-x4"], args, env, [])
+    lease_probe.probe(["sr-x4"], args, env, [], [])
     assert "probe: time is up" in (tmp_path / "lease.log").read_text()
 
 
