@@ -16,6 +16,7 @@ from swinir_hf.training import cli
 from swinir_hf.training.cli import _ALIASES, build_parser, parse_command_line
 from swinir_hf.training.config import TrainingConfig, read_config_file
 from swinir_hf.training.data import build_dataset, build_validation
+from swinir_hf.training.loop import run_training
 from swinir_hf.training.sections import ModelArgs, TrainArgs
 from swinir_hf.training.warm_start import InitReport, build_model
 
@@ -261,6 +262,21 @@ def test_null_is_yaml_null_in_every_option_taking_a_name(tmp_path, monkeypatch):
         (tmp_path / "named.yaml").write_text(yaml.safe_dump(raw | {section: raw[section] | {field: "null"}}))
         named, _ = parse_command_line(["--config", str(tmp_path / "named.yaml")])
         assert getattr(getattr(named, section), field) == "null"  # a quoted 'null' in YAML is a name
+
+
+def test_an_empty_resume_is_refused_as_an_empty_init_from_is(tmp_path, monkeypatch, capsys):
+    # `--resume "$CKPT"` with CKPT unset started a new run at step 0 (in an empty folder) without a word, while an
+    # empty --init-from was refused; the Python API's `run_training(cfg, resume="")` did the same.
+    started = []
+    monkeypatch.setattr(cli, "run_training", lambda cfg, **options: started.append(options))
+    said = "--resume is empty (an unset shell variable?): give 'latest' or a checkpoint folder, or null for none"
+    for empty in (["--resume", ""], ["--resume=  "]):
+        assert cli.main(["--config", "tiny_sr_x2", "-o", str(tmp_path / "run"), *empty]) == 2
+        assert capsys.readouterr().err == f"error: {said}\n" and started == []
+    cfg, _ = parse_command_line(["--config", "tiny_sr_x2", "-o", str(tmp_path / "run")])
+    with pytest.raises(ValueError) as err:
+        run_training(cfg, resume="")
+    assert str(err.value) == said and not (tmp_path / "run").exists()
 
 
 def test_a_config_of_nulls_given_as_options_reads_back_the_same_from_its_saved_yaml(tmp_path):

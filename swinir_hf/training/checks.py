@@ -82,6 +82,14 @@ def _fresh(out: Path) -> bool:
     return all(p.name in _NO_WORK_YET or left_by_killed_write(p) for p in out.iterdir()) and not list_checkpoints(out)
 
 
+def check_resume_given(resume: str | None) -> None:
+    """Refuse an empty `resume` (an unset shell variable: `--resume "$CKPT"`), which started a new run quietly."""
+    if resume is not None and not resume.strip():
+        raise ValueError(
+            "--resume is empty (an unset shell variable?): give 'latest' or a checkpoint folder, or null for none"
+        )
+
+
 def check_output_dir(out: Path, resume: str | None, overwrite: bool) -> Path | None:
     """The checkpoint to resume (None: start at step 0). Starting at step 0 in a folder that holds anything but an
     unstarted run's leftovers needs `overwrite`, also with `--resume latest` finding no checkpoint there: the run

@@ -28,6 +28,7 @@ from ..extras import MissingExtraError
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
 from ..processes import RUN_ERROR, is_main_process, launched_processes, user_error
+from .checks import check_resume_given
 from .config import (
     FIELD_TYPES,
     SECTIONS,
@@ -158,6 +159,7 @@ def parse_command_line(
         _drop_terms_of_other(args, written, config_file.license_read)
         cfg = TrainingConfig.from_namespace(parser, args, written)
         cfg.check_options_given(written)
+        check_resume_given(args.resume)
         return cfg, args
     except argparse.ArgumentError as err:
         raise ValueError(_with_hint(parser, error_message(err, _list_hints(argv)))) from None

@@ -25,7 +25,7 @@ from ..library_bars import library_bars_off
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
 from ..storage.output_folders import check_output_folder, folder_claimed
 from .accelerator import build_accelerator, end_accelerator
-from .checks import check_output_dir, check_parallelism, check_run_push_access
+from .checks import check_output_dir, check_parallelism, check_resume_given, check_run_push_access
 from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import build_dataset, build_validation
@@ -70,6 +70,7 @@ def run_training(
     from ..extras import require
 
     t = cfg.train
+    check_resume_given(resume)
     check_parallelism()
     if t.report_to == "tensorboard":  # accelerate's tracker would only fail at its first log
         require("tensorboard", "train", "logging to TensorBoard (train.report_to: tensorboard)")
