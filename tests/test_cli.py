@@ -80,7 +80,11 @@ LOADS_NOTHING = (
             "restore: error: --outscale must be a positive number, got 0.0",
         ),
         (["restore", "a.png", "-o", "out", "--outscale", "nan"], 2, "error: --outscale must be a positive number, got"),
-        (["restore", "a.png", "-o", "out", "--ext", "jpg", "--quality", "0"], 2, "error: --quality must be in 1..100"),
+        (
+            ["restore", "a.png", "-o", "out", "--ext", "jpg", "--quality", "0"],
+            2,
+            "error: --quality must be an int in 1..100, got 0",
+        ),
         (["restore", "a.png", "-o", "out", "--suffix", "a/b"], 2, "error: --suffix must not contain a path separator"),
         (["hub", "--help"], 0, "--push"),
         (["models"], 0, "Bundled models (in the package, offline):"),

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -105,12 +106,34 @@ def test_restore_dataset_refuses_the_outscales_the_command_line_refuses(model_di
     Image.fromarray(_rng_image((9, 13, 3), 5)).save(tmp_path / "a.png")
     data = datasets.Dataset.from_dict({"image": [str(tmp_path / "a.png")]}).cast_column("image", datasets.Image())
     restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir), tile=None)
-    for outscale in (0, -2.0, float("nan"), float("inf"), "2"):
-        with pytest.raises(ValueError, match=rf"^outscale must be a positive number, got {outscale}$"):
+    for outscale, said in ((0, "0"), (-2.0, "-2.0"), (float("nan"), "nan"), (float("inf"), "inf"), ("2", "'2'")):
+        with pytest.raises(ValueError, match=rf"^outscale must be a positive number, got {said}$"):
             restore_dataset(data, restorer, outscale=outscale)
-        with pytest.raises(ValueError, match=rf"^outscale must be a positive number, got {outscale}$"):
+        with pytest.raises(ValueError, match=rf"^outscale must be a positive number, got {said}$"):
             OutputOptions(outscale=outscale)  # what `swinir-hf restore --outscale` checks
     assert restore_dataset(data, restorer, outscale=1.5)[0]["image"].size == (20, 14)
+
+
+def test_a_str_given_for_a_number_is_shown_quoted(model_dir, tmp_path):
+    """`restore(model, path, outscale="2")` said `got 2`, hiding that a str was given; `OutputOptions(quality="50")`
+    failed with Python's `'<=' not supported between instances of 'int' and 'str'`, and `quality=50.5` was taken, to
+    fail at each JPEG's write (Pillow's "Invalid quality setting"). Each numeric option names itself and the value
+    as given."""
+    Image.fromarray(_rng_image((9, 13, 3), 5)).save(tmp_path / "a.png")
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    with pytest.raises(ValueError, match=r"^outscale must be a positive number, got '2'$"):
+        restore(model, str(tmp_path / "a.png"), outscale="2")
+    for option, value, must in (
+        ("tile", "256", "None (or 0), 'auto' or a positive int"),
+        ("tile_overlap", "16", "an int ≥ 0"),
+        ("tiles_per_pass", "2", "an int ≥ 1"),
+    ):
+        with pytest.raises(ValueError, match=rf"^{option} must be {re.escape(must)}, got '{value}'$"):
+            restore(model, str(tmp_path / "a.png"), **{option: value})
+    for quality, said in (("50", "'50'"), (50.5, "50.5"), (True, "True"), (0, "0"), (101, "101")):
+        with pytest.raises(ValueError, match=rf"^quality must be an int in 1\.\.100, got {said}$"):
+            OutputOptions(ext="jpg", quality=quality)
+    assert OutputOptions(ext="jpg", quality=np.int64(50)).encoder_quality == 50
 
 
 def test_restore_dataset_keeps_a_16bit_grey_colour_key_whole(model_dir, tmp_path):

@@ -62,8 +62,7 @@ class OutputOptions:
         if self.ext not in OUTPUT_FORMATS:
             raise ValueError(f"ext must be one of {', '.join(OUTPUT_FORMATS)}, got {self.ext!r}")
         check_outscale(self.outscale)
-        if self.quality is not None and not 1 <= self.quality <= 100:
-            raise ValueError(f"quality must be in 1..100, got {self.quality}")
+        check_quality(self.quality)
         if "/" in self.suffix or "\\" in self.suffix:
             raise ValueError(f"suffix must not contain a path separator, got {self.suffix!r}")
         # A stem of one byte and the shortest extension (".png", ".jpg", ".tif") take 5 bytes.
@@ -102,7 +101,20 @@ def check_outscale(outscale: float | None) -> None:
     outputs 1 × 1 pixels (0, negative) or fails midway (NaN, infinity)."""
     is_number = isinstance(outscale, numbers.Real) and not isinstance(outscale, bool)
     if outscale is not None and not (is_number and math.isfinite(outscale) and outscale > 0):
-        raise ValueError(f"outscale must be a positive number, got {outscale}")
+        raise ValueError(f"outscale must be a positive number, got {_as_given(outscale)}")
+
+
+def check_quality(quality: int | None) -> None:
+    """Raise ValueError unless `quality` is None or an int in 1..100: Pillow's JPEG encoder refuses any other (a
+    float too), at each output's write."""
+    is_int = isinstance(quality, numbers.Integral) and not isinstance(quality, bool)
+    if quality is not None and not (is_int and 1 <= quality <= 100):
+        raise ValueError(f"quality must be an int in 1..100, got {_as_given(quality)}")
+
+
+def _as_given(value: object) -> str:
+    """A number as it reads (2, 0.0, nan), anything else as its repr: `'2'` shows a str was given for a number."""
+    return str(value) if isinstance(value, numbers.Number) else repr(value)
 
 
 def output_size(width: int, height: int, outscale: float) -> tuple[int, int]:
