@@ -520,7 +520,7 @@ def test_the_size_check_judges_the_config_the_folder_is_loaded_with(tiny_config,
     # A setting refused as such is not a config that does not fit its weights (it read "an edited or damaged
     # config.json?").
     (tmp_path / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="^SwinIRForImageRestoration does not support Flash Attention 2"):
+    with pytest.raises(ValueError, match='^SwinIR cannot use attn_implementation="flash_attention_2"'):
         SwinIRForImageRestoration.from_pretrained(tmp_path, attn_implementation="flash_attention_2")
 
 
