@@ -1,6 +1,6 @@
 """The GPU lease script's faults (hub/gpu_lease.py and its parts): a trainer that cannot be reaped, a SIGTERM before
-the trainers start, a checkpoint saved while the one before is packed, a collect that leaves an earlier final model,
-an interrupted LR image. In-process, with stand-ins for the trainers: each takes seconds."""
+the trainers start or while they train, a checkpoint saved while the one before is packed, a collect that leaves an
+earlier final model, an interrupted LR image. In-process, with stand-ins for the trainers: each takes seconds."""
 
 from __future__ import annotations
 
@@ -67,14 +67,25 @@ def _terminated_lease(tmp_path: Path, monkeypatch, probe: float = 30) -> tuple:
     monkeypatch.setattr(lease_run, "LOG_FILES", log_files)
     monkeypatch.setattr(lease_run, "prepare_env", lambda args: {})
     monkeypatch.setattr(lease_run, "earlier_rows", lambda *a, **k: [])
+    return lease_run, _lease_args(tmp_path, probe)
+
+
+def _lease_args(tmp_path: Path, probe: float) -> argparse.Namespace:
+    """`run_lease`'s arguments for a one-model lease (sr-x4) in folders of `tmp_path`, `--probe` `probe`."""
     folders = {n: tmp_path / n for n in ("out", "ckpt", "state", "wheels", "runs", "workdir")}
     args = argparse.Namespace(**folders, models="sr-x4", then=None, probe=probe, budget=600, stop_margin=60)
     args.__dict__.update(workers=0, pack_every=60, stop_grace=40, device="cpu", set=[])
-    return lease_run, args
+    return args
 
 
 def _run_terminated(lease_run, args: argparse.Namespace) -> dict:
-    """Run the lease, which gets SIGTERM: it ends with 143 and its own handler gone; returns its summary.json."""
+    """Run the lease, which gets SIGTERM (`_ends_with_143`); returns its summary.json."""
+    _ends_with_143(lease_run, args)
+    return json.loads((args.out / "summary.json").read_text())
+
+
+def _ends_with_143(lease_run, args: argparse.Namespace) -> None:
+    """Run the lease, which gets SIGTERM: it ends with 143 and its own handler gone."""
 
     class Killed(Exception):
         pass
@@ -88,7 +99,6 @@ def _run_terminated(lease_run, args: argparse.Namespace) -> dict:
         assert signal.getsignal(signal.SIGTERM) is killed
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return json.loads((args.out / "summary.json").read_text())
 
 
 @pytest.mark.parametrize("during", ["prepare_env", "gpu_lr", "probe"])
@@ -284,3 +294,38 @@ def test_an_lr_image_cut_short_is_made_again_and_an_interrupted_write_leaves_non
     pack_gpu_data.make_lr_sets(data, lr)
     assert image.read_bytes() == whole
     assert sorted(p.name for p in image.parent.iterdir()) == ["0.webp", "1.webp"]
+
+
+def test_a_lease_that_gets_sigterm_stops_its_trainers_packs_and_summarizes(tmp_path: Path, monkeypatch) -> None:
+    """The run tool's time limit sends SIGTERM to the lease and its trainers: the lease died at once, and what the
+    trainers saved then (a final model, the last minute's steps) and summary.json (a probe's figures) never came
+    back. It now stops them with a short grace, packs, writes its summary and exits 143; a second SIGTERM is ignored."""
+    lease_log, lease_run = _hub_module("lease_log"), _hub_module("lease_run")
+    monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
+    events, looks = [], []
+    trainer = argparse.Namespace(poll=lambda: trainer.returncode, returncode=None)
+
+    def sleep(seconds: float) -> None:  # the watch loop's: the run tool's SIGTERM comes at its second look
+        looks.append(seconds)
+        if len(looks) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def stop(procs, grace):
+        os.kill(os.getpid(), signal.SIGTERM)  # the tool's second one: ignored
+        events.append(("stop", grace))
+        trainer.returncode = 143
+
+    monkeypatch.setattr(lease_run, "prepare_env", lambda args: {})
+    monkeypatch.setattr(lease_run.subprocess, "run", lambda *a, **k: None)  # the LR images
+    monkeypatch.setattr(lease_run, "earlier_rows", lambda *a, **k: [])
+    monkeypatch.setattr(lease_run, "launch", lambda *a: (trainer, None))
+    monkeypatch.setattr(lease_run, "restore", lambda name, args: None)
+    monkeypatch.setattr(lease_run, "warm_start", lambda name, args: [])
+    monkeypatch.setattr(lease_run, "pack_all", lambda models, *a: events.append(("pack", models)))
+    monkeypatch.setattr(lease_run, "stop", stop)
+    monkeypatch.setattr(lease_run.time, "sleep", sleep)
+    monkeypatch.setattr(lease_run, "write_summary", lambda models, args, info, *rest: events.append(("summary", info)))
+    _ends_with_143(lease_run, _lease_args(tmp_path, probe=0))
+    assert len(looks) == 2 and [e[0] for e in events] == ["stop", "pack", "summary"]
+    assert events[0] == ("stop", 10) and events[1] == ("pack", ["sr-x4"]) and events[2][1]["exit"] == {"sr-x4": 143}
+    assert "SIGTERM: stopping the trainers (10 s to save) and packing now" in (tmp_path / "lease.log").read_text()
