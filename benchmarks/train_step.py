@@ -296,7 +296,10 @@ def main(argv: list[str] | None = None) -> None:
             if args.json:  # after every row: a probe stopped by its time limit keeps the rows it has; a failed one
                 # too, so that a lease's next probe tries that variant last
                 rows.append({"config": config, "variant": variant} | {k: v for k, v in r.items() if k != "profile"})
-                args.json.write_text(json.dumps(rows, indent=1))
+                # Renamed into place: the probe's time limit SIGKILLs this script, maybe mid-write.
+                partial = args.json.with_name(args.json.name + ".partial")
+                partial.write_text(json.dumps(rows, indent=1))
+                os.replace(partial, args.json)
             if "failed" in r:
                 print(f"| `{config}` | {variant} | failed: {r['failed']} |||||", flush=True)
                 continue

@@ -99,8 +99,13 @@ def probe(models: list[str], args: argparse.Namespace, env: dict, kept: list[dic
 def taken_rows(rows: Path) -> list[dict]:
     """The rows train_step.py wrote to `rows` (none: []), removed from OUT: train_step.md has them, and OUT returns at
     most 8 files."""
-    found = json.loads(rows.read_text()) if rows.is_file() else []
+    try:
+        found = json.loads(rows.read_text()) if rows.is_file() else []
+    except ValueError as err:  # train_step.py renames it into place; a file cut short must not end the lease
+        log(f"probe: {rows.name} is cut short ({err}); its rows are in train_step.md")
+        found = []
     rows.unlink(missing_ok=True)
+    rows.with_name(rows.name + ".partial").unlink(missing_ok=True)  # what a SIGKILL mid-write left
     return found
 
 

@@ -150,6 +150,20 @@ def test_a_sigterm_during_the_probe_keeps_the_rows_it_timed(tmp_path: Path, monk
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lease.log", "summary.json", "train_step.md"]
 
 
+def test_probe_rows_cut_short_by_the_probes_sigkill_do_not_end_the_lease(tmp_path: Path, monkeypatch) -> None:
+    """The probe's time limit SIGKILLs train_step.py, which rewrote OUT/train_step.json in place after each row: a
+    file cut short there raised JSONDecodeError out of the probe and ended the lease before any trainer started. Its
+    rows are in train_step.md; the file, and a `.partial` a kill mid-write leaves now, are removed from OUT."""
+    lease_log, lease_probe = _hub_module("lease_log"), _hub_module("lease_probe")
+    monkeypatch.setattr(lease_log, "LOG_FILES", [tmp_path / "lease.log"])
+    rows = tmp_path / "train_step.json"
+    rows.write_text('[{"config": "gpu_sr_x4", "vari')
+    rows.with_name("train_step.json.partial").write_text("[")
+    assert lease_probe.taken_rows(rows) == []
+    assert list(tmp_path.iterdir()) == [tmp_path / "lease.log"]
+    assert "probe: train_step.json is cut short (" in (tmp_path / "lease.log").read_text()
+
+
 @pytest.mark.parametrize("restart", [False, True])
 def test_a_sigterm_while_a_trainer_starts_stops_that_trainer(tmp_path: Path, monkeypatch, restart: bool) -> None:
     """A SIGTERM right after a trainer's process started, before the lease recorded it (at the start, or when a failed
