@@ -536,7 +536,7 @@ def test_pipeline_reads_heic_photos_with_pillow_heif(model_dir, tmp_path, monkey
     np.testing.assert_array_equal(np.asarray(restorer(str(heic))), np.asarray(restorer(decoded)))
     code = (
         "import sys; sys.modules['pillow_heif'] = None; "
-        "from swinir_hf.models.pipeline_swinir import open_image; open_image(sys.argv[1])"
+        "from swinir_hf.models.image_files_swinir import open_image; open_image(sys.argv[1])"
     )
     run = subprocess.run([sys.executable, "-c", code, str(heic)], capture_output=True, text=True, timeout=300)
     assert run.stderr.strip().splitlines()[-1] == (

@@ -1955,8 +1955,8 @@ def test_uncompressed_tiffs_turned_a_quarter_are_read_upright(mode, tmp_path):
     """Pillow memory-maps an uncompressed grey / RGBA / 16-bit grey TIFF with the size its Orientation (5-8) turns
     it to, not the stored one: the pixels came out scrambled and sideways, from a file, the pipeline and training's
     reader alike. Each reads as the same TIFF compressed (LZW, which Pillow decodes and turns)."""
+    from swinir_hf.models.image_files_swinir import open_image
     from swinir_hf.models.pil_images_swinir import normalize_pil
-    from swinir_hf.models.pipeline_swinir import open_image
     from swinir_hf.training.images import decode_image
 
     stored = np.arange(5 * 7, dtype=np.uint8).reshape(5, 7) * 7

@@ -135,7 +135,7 @@ def _read_pixels(image: Any, rescale: bool, given: DataFormat | None) -> tuple[n
     """One image of a batch → its (pixels, alpha) floats (`image_to_float`): a path or URL is opened here and closed
     once its pixels are read, so that a batch of a few thousand paths holds one file open at a time."""
     with opened_file(image) as opened:
-        if not rescale:
+        if not rescale and opened is not image:  # a file's pixels; those given in memory are checked before any read
             _refuse_integer_pixels([opened])
         restored = _as_restored(opened)
         return image_to_float(restored, _format_of(restored, given))

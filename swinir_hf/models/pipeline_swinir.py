@@ -27,7 +27,7 @@ from transformers.pipelines.base import Pipeline
 from .alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
 from .configuration_swinir import SwinIRConfig
 from .constants_swinir import dtype_name
-from .image_files_swinir import image_name, open_image, opened_file  # noqa: F401  (open_image: imported from here too)
+from .image_files_swinir import image_name, opened_file
 from .image_processing_swinir import AlphaMode, SwinIRImageProcessor
 from .pixels_swinir import ImageLayout, clamping_note, compose_image, from_reconstruction, split_image, to_pixel_values
 from .runtime_swinir import (
