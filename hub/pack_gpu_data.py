@@ -112,17 +112,17 @@ def _readable(path: Path) -> bool:
 
 def _write_lr(job: tuple[Path, Path, int]) -> bool:
     """One bicubic LR image (MATLAB `imresize`, as the `bicubic` degradation), as lossless WebP, unless a whole one
-    is there; True if it was made. Written to a temporary file and renamed: an interrupted run leaves no LR image
-    cut short for a trainer to read."""
+    is there; True if it was made. Written atomically: an interrupted run leaves no LR image cut short for a trainer
+    to read (and a killed one's temporary file goes at the next write into that folder)."""
     from swinir_hf.degradations.synthetic import bicubic_downscale
+    from swinir_hf.storage.atomic_writes import written_atomically
     from swinir_hf.training.images import decode_image
 
     source, target, scale = job
     if _readable(target):
         return False
-    tmp = target.with_name(target.name + ".tmp")
-    Image.fromarray(bicubic_downscale(decode_image(str(source), 3), scale)).save(tmp, "WEBP", lossless=True)
-    os.replace(tmp, target)
+    with written_atomically(target) as tmp:
+        Image.fromarray(bicubic_downscale(decode_image(str(source), 3), scale)).save(tmp, "WEBP", lossless=True)
     return True
 
 
@@ -136,8 +136,6 @@ def make_lr_sets(data: Path, out: Path, scales: tuple[int, ...] = LR_SCALES) -> 
         for scale in scales:
             folder = out / f"{name}_x{scale}"
             folder.mkdir(parents=True, exist_ok=True)
-            for partial in folder.glob("*.tmp"):  # an interrupted run's
-                partial.unlink()
             sources = sorted(p for p in (data / name).iterdir() if p.is_file())
             jobs += [(src, folder / f"{src.stem}.webp", scale) for src in sources]
     with multiprocessing.Pool(max(1, min(os.cpu_count() or 1, 16))) as pool:

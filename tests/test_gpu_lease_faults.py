@@ -303,7 +303,7 @@ def test_an_lr_image_cut_short_is_made_again_and_an_interrupted_write_leaves_non
     monkeypatch.setattr(Image.Image, "save", killed_mid_write)
     with pytest.raises(KeyboardInterrupt):
         pack_gpu_data._write_lr((data / "DIV2K_train_HR_crops128" / "1.png", image, 4))
-    assert not image.exists()  # only its temporary file, which the next run removes
+    assert not image.exists()  # nor its temporary file: removed as the write failed
     monkeypatch.setattr(Image.Image, "save", save)
     pack_gpu_data.make_lr_sets(data, lr)
     assert image.read_bytes() == whole
