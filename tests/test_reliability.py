@@ -861,7 +861,9 @@ def test_a_closed_gif_or_tiff_is_restored(tmp_path, tiny_config, caplog):
             caplog.set_level("WARNING")
             assert restore(model, image).size == (10, 12), name
             said = [r.getMessage() for r in caplog.records if "frames" in r.getMessage()]
-            assert said == ([f"the image has {known} frames: only frame 1 is restored"] if known > 1 else []), name
+            assert said == ([f"{tmp_path / name} has {known} frames: only frame 1 is restored"] if known > 1 else []), (
+                name
+            )
 
 
 def test_reading_a_multi_frame_file_leaves_no_file_open(tmp_path, unclosed_files):

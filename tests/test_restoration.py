@@ -326,6 +326,49 @@ def test_16bit_grey_stays_16bit(model):
     assert values.dtype == np.uint16 and np.any(values % 257)  # not 8-bit values scaled up
 
 
+def test_16bit_grey_of_either_byte_order_and_rgbx_come_back_in_their_own_mode(model, tmp_path):
+    """A big-endian 16-bit grey image (`I;16B`, as Pillow opens a big-endian TIFF) came back `I;16`, and RGB padded to
+    4 bytes (`RGBX`) came back `RGB`: each comes back in its own mode now, with the pixels of `I;16` / `RGB`, and is
+    written as the command line writes its outputs (PNG holds neither `I;16L`, `I;16N` nor `RGBX`)."""
+    levels = np.random.default_rng(1).integers(0, 65536, (20, 24), dtype=np.uint16)
+    want = np.asarray(restore(model, Image.fromarray(levels)))
+    for mode, order in (("I;16B", ">u2"), ("I;16L", "<u2"), ("I;16N", "=u2")):
+        out = restore(model, Image.frombytes(mode, (24, 20), levels.astype(order).tobytes()))
+        assert out.mode == mode and out.size == (48, 40), mode
+        np.testing.assert_array_equal(np.asarray(out), want, err_msg=mode)
+        write_image(tmp_path / "out.png", out)
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), want, err_msg=mode)
+    Image.frombytes("I;16B", (24, 20), levels.astype(">u2").tobytes()).save(tmp_path / "big-endian.tif")
+    out = restore(model, tmp_path / "big-endian.tif")
+    assert out.mode == "I;16B"
+    np.testing.assert_array_equal(np.asarray(out), want)
+    rgb = Image.fromarray(_rgb())
+    out = restore(model, rgb.convert("RGBX"))
+    assert out.mode == "RGBX" and out.size == (48, 40)
+    np.testing.assert_array_equal(np.asarray(out)[..., :3], np.asarray(restore(model, rgb)))
+    assert np.all(np.asarray(out)[..., 3] == 255)  # the padding, as Pillow's RGB → RGBX makes it
+    write_image(tmp_path / "out.png", out)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(out)[..., :3])
+
+
+def test_an_animated_pil_image_is_named_in_the_warning_by_its_file(model, tmp_path, caplog):
+    """The warning that only the first frame of an animated PIL image is restored said "the image" of an image opened
+    from a file: it names the file now, as for its path; an image of several given, "image i of those given"."""
+    frames = [Image.fromarray(_rgb(seed=i)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    caplog.set_level(logging.WARNING)
+    with Image.open(tmp_path / "anim.gif") as opened:
+        restore(model, opened)
+    with Image.open(tmp_path / "anim.gif") as opened:
+        SwinIRRestorer(model).restore_images([Image.fromarray(_rgb()), opened])
+    with Image.open(tmp_path / "anim.gif") as opened:
+        opened.filename = ""  # an image opened from bytes has no file name
+        SwinIRRestorer(model).restore_images([Image.fromarray(_rgb()), opened])
+        SwinIRRestorer(model).restore_images([opened], names=["clip 7"])
+    named = [tmp_path / "anim.gif"] * 2 + ["image 1 of those given", "clip 7"]
+    assert caplog.messages == [f"{name} has 3 frames: only frame 1 is restored" for name in named]
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 def test_numpy_keeps_dtype_and_layout(model, dtype):
     """Same dtype and shape out, in C order whatever the dtype: float outputs were a channels-last view of
@@ -1360,6 +1403,10 @@ def test_cmyk_with_an_unusable_profile_is_converted_without_it(model, tmp_path, 
         assert out.mode == "RGB" and "icc_profile" not in out.info
         assert np.abs(np.asarray(out, np.float64) - plain).mean() < 3  # Pillow's own conversion, as without one
         assert f"{tmp_path / name}: its ICC profile is not a usable CMYK profile" in caplog.text
+        caplog.clear()
+        with Image.open(tmp_path / name) as opened:  # opened from the file: named too (it said "the image")
+            restore(model, opened, dtype="float32")
+        assert caplog.messages[0].startswith(f"{tmp_path / name}: its ICC profile is not a usable CMYK profile")
 
 
 def test_bfloat16_is_close_to_float32(model):

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..console import shown_name, some_names
+from ..models.pixels_swinir import grey16_image
 from ..storage.atomic_writes import written_atomically
 from .jobs import DEFAULT_QUALITY
 
@@ -73,6 +74,8 @@ def write_image(
     if isinstance(image, Image.Image) and image.mode == "F" and fmt != "TIFF":
         image = _float_to_storable(image, fmt)
     if isinstance(image, Image.Image):
+        if image.mode in ("I;16L", "I;16N", "RGBX"):  # as `restore` gives them back; PNG holds neither (TIFF: I;16N)
+            image = image.convert("RGB") if image.mode == "RGBX" else grey16_image(np.asarray(image))
         if fmt in ("JPEG", "WEBP") and image.mode.startswith("I"):  # 16-bit levels, rounded to the nearest 8-bit one
             levels = np.asarray(image, dtype=np.float64) / 257
             image = Image.fromarray(np.clip(np.rint(levels), 0, 255).astype(np.uint8))

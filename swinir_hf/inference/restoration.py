@@ -16,6 +16,7 @@ from PIL import Image
 from ..console import warn_once
 from ..models import tiling_swinir as tiling  # shipped: a Hub folder's pipeline tiles with it too
 from ..models.alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
+from ..models.image_files_swinir import image_name
 from ..models.image_processing_swinir import AlphaMode
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.pixels_swinir import (
@@ -165,7 +166,8 @@ class SwinIRRestorer:
         cannot fit the memory together are restored one at a time; an image that cannot fit alone raises
         `ImageTooLargeError`, as the call does. → the restored images, in the order given. `names`: what the warning
         of float pixels past [0, 1] (clamped) calls each image (None: none, as for a benchmark's noisy input); by
-        default a file's path, else "the image" / "image i of those given".
+        default a file's path (a PIL image's from `Image.open` too), else "the image" / "image i of those given",
+        as the warning that an animated image's first frame alone is restored names it too (None: the default).
 
         Raises:
             ValueError: `outscale` is not a positive number, before any image is read.
@@ -185,21 +187,21 @@ class SwinIRRestorer:
         tiffs = [i for i, image in enumerate(images) if isinstance(image, Image.Image) and image.format == "TIFF"]
         dpi = {i: file_dpi(images[i]) for i in tiffs}
         pixels = [files[i].pixels if i in files else image for i, image in enumerate(images)]
-        for i, (image, decoded) in enumerate(zip(images, pixels, strict=True)):
-            default = str(image) if i in files else "the image" if len(images) == 1 else f"image {i} of those given"
-            if (name := names[i] if names else default) is not None:  # None: not to be warned of
+        said = [image_name(image, i if len(images) > 1 else None) for i, image in enumerate(images)]
+        for i, decoded in enumerate(pixels):
+            if (name := names[i] if names else said[i]) is not None:  # None: not to be warned of
                 warn_if_clamped(decoded, name)
-        restored = self._restore_pixels(pixels, outscale)
+        restored = self._restore_pixels(pixels, outscale, [n or c for n, c in zip(names or said, said, strict=True)])
         for i, image in enumerate(images):  # after: a PIL image's checks need it not loaded (its EXIF read loads it)
             if isinstance(restored[i], Image.Image) and not isinstance(image, np.ndarray):
                 restored[i].info.update(kept_info(files.get(i, image), outscale or self.scale, dpi.get(i)))
         return restored
 
     def _restore_pixels(
-        self, images: list[Image.Image | np.ndarray], outscale: float | None
+        self, images: list[Image.Image | np.ndarray], outscale: float | None, names: list[str]
     ) -> list[Image.Image | np.ndarray]:
-        """`restore_images` of decoded images: each size's in one batch."""
-        splits = [split_image(image) for image in images]
+        """`restore_images` of decoded images, named in warnings as `names` say: each size's in one batch."""
+        splits = [split_image(image, name) for image, name in zip(images, names, strict=True)]
         sizes: dict[tuple[int, int], list[int]] = {}
         for i, (colour, _) in enumerate(splits):
             sizes.setdefault(colour.shape[:2], []).append(i)

@@ -64,12 +64,13 @@ def opened_file(image: Any, timeout: float | None = None) -> Iterator[Any]:
             raise said from err
 
 
-def image_name(image: Any) -> str:
+def image_name(image: Any, index: int | None = None) -> str:
     """What a message calls `image`: a path or URL as given, a PIL image opened from a file that file, else "the
-    image"."""
+    image" (the `index`-th of several: "image INDEX of those given")."""
     if isinstance(image, (str, os.PathLike)):
         return os.fspath(image)
-    return getattr(image, "filename", None) or "the image"  # `Image.open(path)` keeps it; a URL's body has ""
+    # `Image.open(path)` keeps it; a URL's body has ""
+    return getattr(image, "filename", None) or ("the image" if index is None else f"image {index} of those given")
 
 
 def _fetch(url: str, timeout: float | None) -> bytes:

@@ -250,6 +250,16 @@ def float_to_image(arr: np.ndarray, bit_depth: int = 8, output_type: str = "pil"
     return Image.fromarray(out)  # uint16 (H, W) is mode I;16
 
 
+# Pillow's modes of 16-bit grey levels, by the byte order they hold them in ("I;16" is little-endian).
+GREY16_ORDER = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2", "I;16N": "=u2"}
+
+
+def grey16_image(levels: np.ndarray, mode: str = "I;16") -> Image.Image:
+    """(H, W) 16-bit `levels` as a PIL image of `mode`, one of `GREY16_ORDER` (`Image.fromarray` makes I;16 of
+    native uint16 alone)."""
+    return Image.frombytes(mode, levels.shape[::-1], np.ascontiguousarray(levels, GREY16_ORDER[mode]).tobytes())
+
+
 @dataclass(frozen=True)
 class ImageLayout:
     """How an input image was held, so that its restoration comes back as the same kind of image.
@@ -270,12 +280,12 @@ class ImageLayout:
 def split_image(image: Image.Image | np.ndarray, name: str = "the image") -> tuple[np.ndarray, ImageLayout]:
     """A PIL image (made upright, CMYK through its profile) or a uint8 / uint16 / float array →
     ((H, W, C) float32 colour in [0, 1], hidden colour filled (`fill_hidden_colour`), its `ImageLayout`). A 16-bit
-    colour file opened with Pillow (at 8 bits) is a ValueError (`check_colour_depth`); `name` is what the warning
-    of an animated image's other frames calls it."""
+    colour file opened with Pillow (at 8 bits) is a ValueError (`check_colour_depth`); `name` is what the warnings
+    of an animated image's other frames and of an unusable CMYK profile call it."""
     if isinstance(image, Image.Image):
         check_colour_depth(image)
         warn_if_animated(image, name)
-        image = normalize_pil(image)
+        image = normalize_pil(image, name)
         if (keyed := keyed_grey16(image)) is not None:  # as `read_image` gives such a file: restored as an array
             return split_image(keyed, name)
         colour, alpha = image_to_float(image)
@@ -312,7 +322,8 @@ def from_reconstruction(reconstruction: torch.Tensor, channels: int) -> np.ndarr
 
 def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.ndarray:
     """Restored (H', W', C) float colour + the input's layout → the input's kind of image at H' × W': the same
-    PIL mode family (8-bit, 16-bit grey `I;16`, float `F`) or array dtype and channel layout, alpha of another size
+    PIL mode family (8-bit, 16-bit grey in the input's byte order, float `F`; RGBX as RGBX) or array dtype and channel
+    layout, alpha of another size
     (not upscaled by the model: `with_alpha`) resized bicubically, `fill_hidden_colour`'s colour put back where the
     alpha comes out fully transparent, the ICC profile kept."""
     alpha = layout.alpha
@@ -337,6 +348,10 @@ def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.n
         image = Image.fromarray(np.clip(colour[..., 0], 0.0, 1.0).astype(np.float32))
     else:
         image = float_to_image(colour, bit_depth=16 if layout.mode.startswith("I") else 8)
+    if layout.mode in GREY16_ORDER and image.mode != layout.mode:  # a big-endian TIFF's I;16B stays I;16B
+        image = grey16_image(np.asarray(image), layout.mode)
+    elif layout.mode == "RGBX" and image.mode == "RGB":  # RGB in 4 bytes a pixel: its padding 255, as Pillow pads
+        image = image.convert("RGBX")
     if layout.icc_profile:
         image.info["icc_profile"] = layout.icc_profile
     return image
