@@ -73,6 +73,7 @@ def run_script(monkeypatch, capsys):
         "rerun_plan.py",
         "frame_count.py",
         "soak.py",
+        "processor_memory.py",
     ],
 )
 def test_help_does_not_run_the_benchmark(script, run_script):
@@ -111,6 +112,7 @@ def test_help_does_not_run_the_benchmark(script, run_script):
         ("activation_memory.py", ["--sides", "4"], "argument --sides: '4': must be an integer ≥ 8"),
         ("soak.py", ["--min-side", "40", "--max-side", "30"], "error: --min-side must be at most --max-side"),
         ("soak.py", ["--ways", "notebook"], "argument --ways: invalid choice: 'notebook'"),
+        ("processor_memory.py", ["--count", "0"], "argument --count: '0': must be an integer ≥ 1"),
     ],
 )
 def test_bad_arguments_and_a_missing_gpu_are_one_line(script, args, message, run_script):

@@ -860,7 +860,8 @@ def test_pipeline_runs_in_the_precision_the_model_was_loaded_in(model_dir):
 
 def test_pipeline_on_a_model_without_an_image_processor(tiny_config, tmp_path):
     """A folder of `model.save_pretrained` alone, or a model object, gives a working pipeline (transformers could
-    not find a preprocessor_config.json and refused), whose saved folder then has the processor of its config."""
+    not find a preprocessor_config.json and refused), whose saved folder then has the processor of its config;
+    AutoImageProcessor needs that file, which one line adds."""
     model = SwinIRForImageRestoration(tiny_config(num_channels=1)).eval()
     model.save_pretrained(tmp_path / "model")
     image = Image.fromarray(_rgb(5, 6)[..., 0])
@@ -870,6 +871,12 @@ def test_pipeline_on_a_model_without_an_image_processor(tiny_config, tmp_path):
         np.testing.assert_array_equal(np.asarray(restorer(image)), expected)
     restorer.save_pretrained(tmp_path / "saved")
     assert AutoImageProcessor.from_pretrained(tmp_path / "saved").num_channels == 1
+    # AutoImageProcessor reads preprocessor_config.json alone, as for every transformers model (the model's save
+    # writes model files only): transformers' OSError names the file, and the line docs/transformers.md gives adds it.
+    with pytest.raises(OSError, match="directory containing a preprocessor_config.json file"):
+        AutoImageProcessor.from_pretrained(tmp_path / "model")
+    SwinIRImageProcessor(num_channels=model.config.num_channels).save_pretrained(tmp_path / "model")
+    assert AutoImageProcessor.from_pretrained(tmp_path / "model").to_dict() == restorer.image_processor.to_dict()
 
 
 def test_one_colour_under_transparent_pixels_is_filled_from_the_nearest_visible_ones():
@@ -1007,6 +1014,50 @@ def test_a_reconstruction_with_nan_is_said_not_cast_silently(caplog):
         out = SwinIRImageProcessor().post_process_image_restoration(recon, output_type="np")[0]
     assert out[0, 0].tolist() == [0, 0, 0] and out[1, 1].tolist() == [128, 128, 128]
     assert "the reconstruction holds 3 NaN values, given as black pixels" in caplog.text
+
+
+def test_preprocess_holds_about_the_batch_not_three_copies_of_it():
+    """A list of images became a list of float images, then a stacked copy, then a contiguous copy of that: 3× the
+    batch's bytes at the peak. Now each image goes into its slot of the batch as it is read."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (128, 96, 3), dtype=np.uint8) for _ in range(8)]
+    processor = SwinIRImageProcessor()
+    processor(images[:1])  # lazy imports, outside the measurement
+    for batch in (images, [Image.fromarray(a) for a in images]):
+        tracemalloc.start()
+        try:
+            pixel_values = processor(batch, return_tensors="pt")["pixel_values"]
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert pixel_values.dtype == torch.float32 and pixel_values.is_contiguous()
+        # The batch itself and one image's floats (1.13 here; 3.0 before): the margin is for other allocations.
+        assert peak / pixel_values.nbytes < 2.0, peak / pixel_values.nbytes
+        expected = np.stack(images).transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255)
+        np.testing.assert_array_equal(pixel_values.numpy(), expected)
+
+
+def test_a_batch_is_read_and_restored_image_by_image_as_each_alone(caplog):
+    """Filling the batch image by image and post-processing image by image give, bit for bit, what each image gives
+    alone; the NaN warning counts the whole batch's, and float16 / bfloat16 outputs are read as float32 ones."""
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 65536, (7, 5), dtype=np.uint16), rng.random((7, 5, 4)) * 1.2 - 0.1]
+    for channels in (1, 3):
+        processor = SwinIRImageProcessor(num_channels=channels)
+        together = processor(images)["pixel_values"]
+        alone = torch.cat([processor(image)["pixel_values"] for image in images])
+        assert together.dtype == torch.float32 and torch.equal(together, alone)
+    recon = torch.from_numpy(rng.random((3, 3, 6, 4)).astype(np.float32) * 1.4 - 0.2)
+    recon[1, 0, 2, 3] = recon[2, :, 0, 0] = float("nan")
+    processor = SwinIRImageProcessor()
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        caplog.clear()
+        batch = processor.post_process_image_restoration(recon.to(dtype), output_type="np", bit_depth=16)
+        assert "the reconstruction holds 4 NaN values" in caplog.text
+        one = [processor.post_process_image_restoration(r[None].to(dtype).float(), "np", 16)[0] for r in recon]
+        assert all(a.dtype == np.uint16 and np.array_equal(a, b) for a, b in zip(batch, one, strict=True))
 
 
 def test_pipeline_runs_a_model_left_in_training_mode_in_eval_mode(tiny_config):

@@ -141,30 +141,70 @@ def _read_pixels(image: Any, rescale: bool, given: DataFormat | None) -> tuple[n
         return image_to_float(restored, _format_of(restored, given))
 
 
-# What each processor has warned of (`_warn_of_losses`): a dataset's transform calls it for every batch.
+# What each processor has warned of (`_Losses.warn`): a dataset's transform calls it for every batch.
 _SAID: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
-def _warn_of_losses(processor: Any, converted: list[tuple[np.ndarray, np.ndarray | None]], channels: int) -> None:
-    """Log what `pixel_values` cannot carry of the (pixels, alpha) images, each kind once per `processor`: an alpha
-    channel, or colour for a grey model (the image-restoration pipeline restores both); and float values past
-    [0, 1], which the restored image cannot keep (`clamping_note`)."""
-    names = ["the image"] if len(converted) == 1 else [f"image {i} of the batch" for i in range(len(converted))]
-    notes = {
-        "alpha": any(alpha is not None for _, alpha in converted)
-        and "SwinIRImageProcessor drops alpha channels (the model restores colour only): the image-restoration "
-        "pipeline restores them too, and gives RGBA / LA images back",
-        "grey": channels == 1
-        and any(pixels.shape[-1] == 3 for pixels, _ in converted)
-        and "SwinIRImageProcessor reduces colour images to grey (BT.601 luma) for this 1-channel model: the "
-        "image-restoration pipeline restores each colour channel instead, and gives colour images back",
-        "range": next(filter(None, (clamping_note(p, n) for (p, _), n in zip(converted, names, strict=True))), None),
-    }
-    said = _SAID.setdefault(processor, set())
-    for kind, note in notes.items():
-        if note and kind not in said:
-            said.add(kind)
-            logger.warning(note)
+class _Losses:
+    """What `pixel_values` cannot carry of a batch's images, gathered image by image (`add`) as each is read, so
+    that no image's float pixels need be kept for it: an alpha channel, colour for a grey model (the
+    image-restoration pipeline restores both), and float values past [0, 1], which the restored image cannot keep
+    (`clamping_note`)."""
+
+    def __init__(self, count: int, channels: int) -> None:
+        self.count, self.channels = count, channels
+        self.notes: dict[str, str | None] = {"alpha": None, "grey": None, "range": None}
+
+    def add(self, index: int, pixels: np.ndarray, alpha: np.ndarray | None) -> None:
+        """Note what image `index` of the batch, read as (`pixels`, `alpha`), loses."""
+        if alpha is not None:
+            self.notes["alpha"] = (
+                "SwinIRImageProcessor drops alpha channels (the model restores colour only): the image-restoration "
+                "pipeline restores them too, and gives RGBA / LA images back"
+            )
+        if self.channels == 1 and pixels.shape[-1] == 3:
+            self.notes["grey"] = (
+                "SwinIRImageProcessor reduces colour images to grey (BT.601 luma) for this 1-channel model: the "
+                "image-restoration pipeline restores each colour channel instead, and gives colour images back"
+            )
+        if self.notes["range"] is None:  # the first image's that goes past [0, 1]
+            name = "the image" if self.count == 1 else f"image {index} of the batch"
+            self.notes["range"] = clamping_note(pixels, name)
+
+    def warn(self, processor: Any) -> None:
+        """Log each kind of loss noted, once per `processor`."""
+        said = _SAID.setdefault(processor, set())
+        for kind, note in self.notes.items():
+            if note and kind not in said:
+                said.add(kind)
+                logger.warning(note)
+
+
+def _pixel_batch(
+    processor: Any, images: list[Any], rescale: bool, given: DataFormat | None, channels: int
+) -> np.ndarray:
+    """`images` → (N, channels, H, W) float32 `pixel_values`, each image read (`_read_pixels`) and written into its
+    slot as it comes, rather than all converted, then stacked, then made contiguous (3× the batch at the peak).
+    What they lose is warned of (`_Losses`).
+
+    Raises:
+        ValueError: images of different sizes (all of them read first, to name every size).
+    """
+    losses, batch, sizes = _Losses(len(images), channels), np.empty(0, np.float32), set()
+    for index, image in enumerate(images):
+        pixels, alpha = _read_pixels(image, rescale, given)
+        losses.add(index, pixels, alpha)
+        pixels = match_channels(pixels, channels)
+        sizes.add(pixels.shape[:2])
+        if index == 0:
+            batch = np.empty((len(images), channels, *pixels.shape[:2]), np.float32)
+        if len(sizes) == 1:
+            batch[index] = pixels.transpose(2, 0, 1)
+        del pixels, alpha  # not held while the next image is read
+    losses.warn(processor)
+    if len(sizes) > 1:
+        raise ValueError(f"images of one batch must share one size (no padding here), got {sorted(sizes)}")
+    return batch
 
 
 class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
@@ -319,14 +359,8 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
         images = flat_images(images)
         if not rescale:  # the images given in memory, before any file is read
             _refuse_integer_pixels([im for im in images if not isinstance(im, (str, os.PathLike))])
-        converted = [_read_pixels(im, rescale, given_format) for im in images]
-        _warn_of_losses(self, converted, channels)
-        arrays = [match_channels(pixels, channels) for pixels, _ in converted]
-        sizes = {a.shape[:2] for a in arrays}
-        if len(sizes) > 1:
-            raise ValueError(f"images of one batch must share one size (no padding here), got {sorted(sizes)}")
-        batch = np.stack(arrays).transpose(0, 3, 1, 2)
-        features = BatchFeature({"pixel_values": np.ascontiguousarray(batch)}, tensor_type=return_tensors)
+        batch = _pixel_batch(self, images, rescale, given_format, channels)
+        features = BatchFeature({"pixel_values": batch}, tensor_type=return_tensors)
         return features.to(device) if device is not None else features
 
     @overload
@@ -346,11 +380,18 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
         recon = getattr(outputs, "reconstruction", outputs)
         if not isinstance(recon, torch.Tensor) or recon.ndim != 4:
             raise ValueError("expected a model output or an (N, C, H, W) tensor")
-        arrays = recon.detach().float().cpu().permute(0, 2, 3, 1).numpy()
-        if nans := int(np.isnan(arrays).sum()):  # numpy would cast them to 0 with a bare RuntimeWarning
+        # Image by image: a float32 copy of a whole half-precision or CUDA batch, and a NaN mask of a whole batch,
+        # would each add to the batch's memory.
+        images, nans = [], 0
+        for one in recon.detach():
+            pixels = one.float().cpu().permute(1, 2, 0).numpy()
+            if bad := int(np.isnan(pixels).sum()):  # numpy would cast them to 0 with a bare RuntimeWarning
+                nans += bad
+                pixels = np.nan_to_num(pixels, nan=0.0)
+            images.append(float_to_image(pixels, bit_depth=bit_depth, output_type=output_type))
+        if nans:
             logger.warning(
                 f"the reconstruction holds {nans} NaN values, given as black pixels: a model run in float16 off its "
                 "kept float32 layers overflows, say"
             )
-            arrays = np.nan_to_num(arrays, nan=0.0)
-        return [float_to_image(a, bit_depth=bit_depth, output_type=output_type) for a in arrays]
+        return images

@@ -97,10 +97,10 @@ def image_to_float(
         raise ValueError(f"image array must be (H, W) or (H, W, C) with C in 1..4, got shape {image.shape}{hint}")
     if 0 in arr.shape:  # a crop outside the image, say: its shape is right, it has no pixels (W×H, as elsewhere)
         raise ValueError(f"the image is empty ({arr.shape[1]}×{arr.shape[0]} pixels): there is nothing to restore")
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
-    elif arr.dtype == np.uint16:
-        arr = arr.astype(np.float32) / 65535.0
+    if arr.dtype in (np.uint8, np.uint16):
+        peak = 255.0 if arr.dtype == np.uint8 else 65535.0
+        arr = arr.astype(np.float32)
+        arr /= peak  # in place: `/` would make a second float image
     elif np.issubdtype(arr.dtype, np.floating):
         arr = check_float_range(arr.astype(np.float32))
     else:
@@ -193,7 +193,9 @@ def _pil_to_float(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     mode = image.mode
     if mode.startswith("I;16") or mode == "I":
         levels = check_level_range(np.asarray(image))
-        return (levels.astype(np.float32) / 65535.0)[..., None], None
+        pixels = levels.astype(np.float32)
+        pixels /= 65535.0  # in place, as `image_to_float` divides
+        return pixels[..., None], None
     if mode == "F":
         return check_float_range(np.asarray(image, dtype=np.float32))[..., None], None
     # Premultiplied alpha ("La", "RGBa": HEIF images) is divided out by the conversion, and the alpha kept.
