@@ -666,6 +666,56 @@ def test_a_save_with_a_push_without_the_hub_is_saved_and_says_so(tiny_config, tm
     )
 
 
+@pytest.mark.parametrize("resaved", [False, True])
+def test_a_pipeline_pushes_its_whole_folder_in_one_commit_or_says_why_not(tiny_config, tmp_path, monkeypatch, resaved):
+    """`pipe.save_pretrained(folder, push_to_hub=True)` pushed the model (one commit), then the image processor
+    (another); offline it raised once the model was saved, so preprocessor_config.json was never written, and
+    `pipe.push_to_hub` raised huggingface_hub's OfflineModeIsEnabled. Now the folder is saved whole and pushed in one
+    commit, code included, and a push without the Hub says what to do, as the model's does."""
+    from huggingface_hub import HfApi
+    from transformers import modeling_utils, pipeline
+    from transformers.utils import hub as transformers_hub
+
+    restorer = pipeline("image-restoration", model=SwinIRForImageRestoration(tiny_config()).eval())
+    folder = tmp_path / "saved"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    message = f"saved in {folder}, but cannot push to me/x: HF_HUB_OFFLINE is set; unset it where the Hub can be "
+    with pytest.raises(
+        OSError, match=re.escape(f"{message}reached, or upload the folder later (hf upload me/x {folder})")
+    ):
+        restorer.save_pretrained(folder, push_to_hub=True, repo_id="me/x")
+    assert (folder / "preprocessor_config.json").is_file() and (folder / "modeling_swinir.py").is_file()
+    later = "save it (.save_pretrained(FOLDER)) and upload the folder later (hf upload me/y FOLDER)"
+    with pytest.raises(
+        OSError,
+        match=re.escape(
+            f"cannot push to me/y: HF_HUB_OFFLINE is set; unset it where the Hub can be reached, or {later}"
+        ),
+    ):
+        restorer.push_to_hub("me/y")
+
+    commits = {}
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # a Hub, faked
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: type("Url", (), {"repo_id": repo_id}))
+    monkeypatch.setattr(
+        HfApi,
+        "create_commit",
+        lambda self, repo_id, operations, **kw: commits.setdefault(repo_id, []).append(
+            {op.path_in_repo for op in operations}
+        ),
+    )
+    card = lambda repo_id, tags, token=None: ModelCard("card")  # noqa: E731 (no Hub card to fetch)
+    monkeypatch.setattr(modeling_utils, "create_and_tag_model_card", card)
+    monkeypatch.setattr(transformers_hub, "create_and_tag_model_card", card)
+    if resaved:  # code already in the folder, unchanged by the save that pushes
+        restorer.save_pretrained(tmp_path / "out")
+    restorer.save_pretrained(tmp_path / "out", push_to_hub=True, repo_id="me/saved")
+    restorer.push_to_hub("me/pushed")
+    expected = {p.name for p in folder.iterdir()} | {"README.md"}
+    assert "model.safetensors" in expected and "loading_swinir.py" in expected
+    assert commits == {"me/saved": [expected], "me/pushed": [expected]}
+
+
 @pytest.mark.slow
 def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_path):
     """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, and the folder's own

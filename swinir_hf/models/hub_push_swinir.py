@@ -1,7 +1,7 @@
-"""Pushes to the Hub of the config, the image processor and the model that fail for want of the Hub (HF_HUB_OFFLINE,
-no network) with one `OSError` saying what to do, not the HTTP client's error from inside an upload; a save asked
-for together with a push is made first, so that nothing is lost. Also the package's one definition of a network
-error (`network_errors`): this file ships as remote code, so it cannot import it from the rest of the package.
+"""Pushes to the Hub of the config, the image processor, the model and the pipeline that fail for want of the Hub
+(HF_HUB_OFFLINE, no network) with one `OSError` saying what to do, not the HTTP client's error from inside an upload;
+a save asked for together with a push is made first, so that nothing is lost. Also the package's one definition of a
+network error (`network_errors`): this file ships as remote code, so it cannot import it from the rest of the package.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 
 
 class SaidPush:
-    """Mixin, before transformers' class, for its `push_to_hub` and `save_pretrained(..., push_to_hub=True)`."""
+    """Mixin, before transformers' class, for its `push_to_hub` and `save_pretrained(..., push_to_hub=True)` (a class
+    with a `save_pretrained` of its own calls `save_then_push` from it)."""
 
     def push_to_hub(self, repo_id: str, *args: Any, **kwargs: Any) -> Any:
         with push_said(repo_id):
@@ -44,10 +45,11 @@ class SaidPush:
             token = kwargs.get("token")
             repo_id = HfApi().create_repo(repo_id, private=push.get("private"), token=token, exist_ok=True).repo_id
             card = os.path.join(save_directory, "README.md")
-            if hasattr(self, "model_tags") and not os.path.exists(card):  # a model: a card, as transformers' push
+            tagged = getattr(self, "model", self)  # a pipeline's model
+            if hasattr(tagged, "model_tags") and not os.path.exists(card):  # a model: a card, as transformers' push
                 from transformers.utils.hub import create_and_tag_model_card
 
-                create_and_tag_model_card(repo_id, self.model_tags, token=token).save(card)
+                create_and_tag_model_card(repo_id, tagged.model_tags, token=token).save(card)
             self._upload_modified_files(
                 save_directory,
                 repo_id,

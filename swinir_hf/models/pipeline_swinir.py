@@ -27,6 +27,7 @@ from transformers.pipelines.base import Pipeline
 from .alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
 from .configuration_swinir import SwinIRConfig
 from .constants_swinir import dtype_name
+from .hub_push_swinir import SaidPush
 from .image_files_swinir import image_name, opened_file
 from .image_processing_swinir import AlphaMode, SwinIRImageProcessor
 from .pixels_swinir import ImageLayout, clamping_note, compose_image, from_reconstruction, split_image, to_pixel_values
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
     # these are the modules that the ones above import in turn.
     from .code_files_swinir import MODEL_AUTO_MAP  # noqa: F401
     from .frames_swinir import frame_count  # noqa: F401
-    from .hub_push_swinir import SaidPush  # noqa: F401
     from .loading_swinir import WEIGHTS_LAYOUTS  # noqa: F401
     from .modeling_swinir import SwinIRForImageRestoration  # noqa: F401
     from .moved_swinir import moved_names  # noqa: F401
@@ -122,7 +122,7 @@ ENGINE_OPTIONS = {
 }
 
 
-class ImageRestorationPipeline(Pipeline):
+class ImageRestorationPipeline(SaidPush, Pipeline):
     """Restore images with a SwinIR model: super-resolution, denoising or JPEG artifact removal.
 
     Accepts a PIL image (any mode: 8-bit, 16-bit grey, float, with alpha, palette, CMYK), a (H, W[, C]) uint8 /
@@ -204,7 +204,11 @@ class ImageRestorationPipeline(Pipeline):
         """transformers' `save_pretrained` for a model of a Hub export (its config declares this pipeline in
         `custom_pipelines`), which keeps its code files. Any other model is saved by its own `save_pretrained` (with
         the model code) and the image processor: transformers would declare this pipeline as the folder's custom
-        code, so reloading it would ask for `trust_remote_code=True`."""
+        code, so reloading it would ask for `trust_remote_code=True`. With `push_to_hub=True` the whole folder is
+        saved, then pushed in one commit (`SaidPush`): transformers pushed the model, then the processor."""
+        if kwargs.get("push_to_hub"):
+            self.save_then_push(save_directory, **kwargs)
+            return
         if getattr(self.model.config, "custom_pipelines", None):
             super().save_pretrained(save_directory, **kwargs)
             return
@@ -212,6 +216,10 @@ class ImageRestorationPipeline(Pipeline):
         self.model.save_pretrained(save_directory, **kwargs)
         if self.image_processor is not None:
             self.image_processor.save_pretrained(save_directory, **kwargs)
+
+    def _upload_modified_files(self, *args: Any, **kwargs: Any) -> Any:
+        # The model's: it also uploads the code files its config names, which an earlier save left unchanged.
+        return self.model._upload_modified_files(*args, **kwargs)
 
     def _sanitize_parameters(
         self, timeout: float | None = None, alpha: AlphaMode | None = None, **kwargs: Any
