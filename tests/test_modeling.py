@@ -504,6 +504,34 @@ def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(
         )
 
 
+def test_weights_lacking_most_of_the_model_name_what_they_lack(tiny_config, tmp_path):
+    """A folder whose weights lack tensors holding most of the values (left out of a save) was refused by the size
+    check as "its config.json describes a model of 11,536 parameters, but its weights hold 4,752 values: ... (an
+    edited or damaged config.json?)", blaming a config that is fine. It now names the missing parameters, as a folder
+    lacking fewer is told; a config edited to a larger model is judged as before."""
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModelForImageToImage, pipeline
+
+    from swinir_hf.models.loading_swinir import IncompatibleWeightsError
+
+    SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    lost = ("conv_after_body.", "layers.0.conv.", ".mlp.")  # 6,784 of the 11,536 values
+    kept = {name: tensor for name, tensor in weights.items() if not any(part in name for part in lost)}
+    save_file(kept, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    missing = sorted(set(weights) - set(kept))
+    named = ", ".join(missing[:6]) + f", … (+{len(missing) - 6} more)"
+    for load in (SwinIRForImageRestoration.from_pretrained, AutoModelForImageToImage.from_pretrained):
+        with pytest.raises(IncompatibleWeightsError) as err:
+            load(tmp_path)
+        assert str(err.value) == (
+            f"{tmp_path}: the weights do not fit its config.json: missing {named}. The folder is incomplete or its "
+            "config.json was edited: re-export it (swinir-hf convert, or save_pretrained)"
+        )
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path}: the weights do not fit its config.json: missing ")):
+        pipeline("image-restoration", model=str(tmp_path))
+
+
 def test_the_size_check_judges_the_config_the_folder_is_loaded_with(tiny_config, tmp_path):
     """A folder whose config.json does not fit its weights loads with a `config=` or config fields that do, as
     transformers loads it: the check judges that config, not the file's."""

@@ -132,9 +132,10 @@ def _check_stored_weights(
     # before its module tree is built (on the meta device still seconds, and gigabytes of Python objects).
     least = config.least_parameters()
     at_least = "at least " if least > 2 * stored else ""
+    params: dict[str, int] = {}  # the model's parameters' sizes, by name, once it is built (not when `at_least`)
     try:
-        with torch.device("meta"):  # shapes only, no memory
-            expected = least if at_least else sum(p.numel() for p in cls(config).parameters())
+        params = {} if at_least else _parameter_sizes(cls, config)
+        expected = least if at_least else sum(params.values())
     except ValueError:  # a setting refused as such (attn_implementation="flash_attention_2"): from_pretrained says it
         return
     except (RuntimeError, OverflowError) as err:
@@ -147,20 +148,43 @@ def _check_stored_weights(
             if expected is not None
             else f"a model it cannot build ({why})"
         )
-        # The Auto classes pass the folder's own config as `config=`: then the file is to blame all the same.
-        stored_kwargs = {k: v for k, v in kwargs.items() if k != "subfolder"}  # `folder` is the subfolder already
-        given_differs = _config_not_stored(cls, folder, stored_kwargs)
-        config_is = "the config given describes" if given_differs else "its config.json describes"
-        # The caller's config is to blame, not the folder: no "re-export it" for a folder that is fine.
-        hint = (
-            "pass no config or fields, so that its config.json is used"
-            if given_differs
-            else "an edited or damaged config.json?"
-        )
-        raise IncompatibleWeightsError(
-            f"{source}: {config_is} {size}, but its weights hold {stored:,} values: the config and the weights do not "
-            f"belong together ({hint})"
-        )
+        _refuse_size(cls, folder, kwargs, source, f"{size}, but its weights hold {stored:,} values", params, tensors)
+
+
+def _parameter_sizes(cls: type[SwinIRPreTrainedModel], config: PreTrainedConfig) -> dict[str, int]:
+    """Name → number of values of each parameter of `cls(config)`, built on the meta device (no memory)."""
+    with torch.device("meta"):
+        return {name: p.numel() for name, p in cls(config).named_parameters()}
+
+
+def _refuse_size(
+    cls: type[SwinIRPreTrainedModel],
+    folder: Path,
+    kwargs: dict[str, Any],
+    source: object,
+    sizes: str,
+    params: dict[str, int],
+    tensors: dict[str, tuple[str, int]],
+) -> None:
+    """Raise `IncompatibleWeightsError` for weights far smaller than the model the folder loads as (`sizes` says
+    both): naming the parameters they lack where those are all they lack (tensors left out of a save) and the model
+    was built (`params`: its parameters' sizes), else saying that the config and the weights do not belong together,
+    and whose config is to blame."""
+    # The Auto classes pass the folder's own config as `config=`: then the file is to blame all the same.
+    stored_kwargs = {k: v for k, v in kwargs.items() if k != "subfolder"}  # `folder` is the subfolder already
+    given_differs = _config_not_stored(cls, folder, stored_kwargs)
+    if tensors.keys() <= params.keys():  # every stored name is the model's: the others are missing
+        check_loading_info({"missing_keys": params.keys() - tensors.keys()}, source, given_differs)
+    config_is = "the config given describes" if given_differs else "its config.json describes"
+    # The caller's config is to blame, not the folder: no "re-export it" for a folder that is fine.
+    hint = (
+        "pass no config or fields, so that its config.json is used"
+        if given_differs
+        else "an edited or damaged config.json?"
+    )
+    raise IncompatibleWeightsError(
+        f"{source}: {config_is} {sizes}: the config and the weights do not belong together ({hint})"
+    )
 
 
 # One quick look at the Hub before a download: unreachable, huggingface_hub would retry each file the cache lacks
