@@ -343,6 +343,34 @@ def test_given_lr_folder(small_set, tmp_path):
     assert given.to_dict()["lr_dir"] == str(lr_dir)
 
 
+def test_a_grey_images_lr_file_saved_as_rgb_is_read_as_grey(small_set, tmp_path, capsys):
+    """A grey HR image's LR file saved with three equal channels (as MATLAB's imwrite of a replicated image saves
+    Set14's bridge) was refused under the native convention as a size mismatch ("needs LR 18×18×1, but ... is
+    18×18×3"); it is that grey image. An LR file in true colour for a grey HR image is refused saying so."""
+    dataset, model_dir = small_set
+    lr_dir = tmp_path / "LR"
+    lr_dir.mkdir()
+    for name in ("a", "b", "c"):
+        hr = np.asarray(Image.open(dataset / "HR" / f"{name}.png"))
+        lr = degrade(hr if hr.ndim == 3 else hr[..., None], Degradation("bicubic", 2))[1]
+        Image.fromarray(lr.squeeze()).convert("RGB").save(lr_dir / f"{name}x2.png")
+    _, samples = load_samples(dataset, lr_dir, scale=2, grey_convention="native")
+    grey_lr = np.asarray(Image.open(lr_dir / "cx2.png").convert("L"))[..., None]
+    assert samples[2].hr.shape == (36, 36, 1) and np.array_equal(samples[2].lr, grey_lr)
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    given = evaluate(model, dataset, lr_dir=lr_dir, grey_convention="native", progress=False)
+    assert given.scores == evaluate(model, dataset, grey_convention="native", progress=False).scores
+    coloured = np.asarray(Image.open(lr_dir / "cx2.png")).copy()
+    coloured[0, 0] = (255, 0, 0)
+    Image.fromarray(coloured).save(lr_dir / "cx2.png")
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--lr-dir", str(lr_dir)]
+    assert main([*args, "--grey-convention", "native"]) == 1
+    err = (
+        f"error: {lr_dir / 'cx2.png'} is in colour, but its HR image is greyscale: make the LR images from the HR ones"
+    )
+    assert capsys.readouterr().err.splitlines()[-1] == err
+
+
 def test_imagefolder_dataset(small_set, monkeypatch):
     import datasets
 

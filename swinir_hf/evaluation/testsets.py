@@ -319,18 +319,31 @@ def row_names(ds: datasets.Dataset, image_column: str) -> list[str]:
 
 def _as_hr(lr: np.ndarray, hr: np.ndarray, name: str) -> np.ndarray:
     """A given LR image (as read, grey (H, W, 1) or RGB) in its HR image's channels: a grey one repeated to RGB for
-    an HR image read as RGB ("rgb" grey convention) when that HR image is grey itself; `name` says which LR image.
+    an HR image read as RGB ("rgb" grey convention) when that HR image is grey itself, an RGB one of three equal
+    channels (a grey image saved as RGB) made grey for a grey HR image; `name` says which LR image.
 
     Raises:
-        ValueError: a grey LR image for a colour HR one (scored on Y, its lost colour would not show).
+        ValueError: a grey LR image for a colour HR one (scored on Y, its lost colour would not show), or a colour
+            one for a grey HR image (it was made from something else).
     """
-    if lr.shape[-1] == hr.shape[-1] or lr.shape[-1] == 3:
-        return lr  # as read; a colour LR image of a grey HR one is a size mismatch, said by the caller
-    if not (np.array_equal(hr[..., 0], hr[..., 1]) and np.array_equal(hr[..., 0], hr[..., 2])):
+    if lr.shape[-1] == hr.shape[-1]:
+        return lr
+    if lr.shape[-1] == 3:  # for a grey HR image (H, W, 1)
+        if _grey_content(lr):
+            return lr[..., :1]
+        raise ValueError(
+            f"{shown_name(name)} is in colour, but its HR image is greyscale: make the LR images from the HR ones"
+        )
+    if not _grey_content(hr):
         raise ValueError(
             f"{shown_name(name)} is greyscale, but its HR image is in colour: make the LR images from the HR ones"
         )
     return np.repeat(lr, 3, axis=-1)
+
+
+def _grey_content(image: np.ndarray) -> bool:
+    """Whether an (H, W, 3) image's three channels are equal: a grey image stored as RGB."""
+    return np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2])
 
 
 def _find_lr(lr_dir: Path, sample: Sample, scale: int) -> np.ndarray:
