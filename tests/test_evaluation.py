@@ -371,6 +371,28 @@ def test_a_grey_images_lr_file_saved_as_rgb_is_read_as_grey(small_set, tmp_path,
     assert capsys.readouterr().err.splitlines()[-1] == err
 
 
+def test_lr_files_named_otherwise_are_pointed_out(small_set, tmp_path, capsys):
+    """An LR folder that names its files otherwise (`a_x2.png` for HR `a.png`) was refused naming only what was looked
+    for; the message now names the files that look like the input. Another image's name is not taken for one."""
+    dataset, model_dir = small_set
+    lr_dir = tmp_path / "LR"
+    lr_dir.mkdir()
+    Image.new("RGB", (24, 20)).save(lr_dir / "a_x2.png")
+    Image.new("RGB", (24, 20)).save(lr_dir / "aX2.bmp")
+    Image.new("RGB", (24, 20)).save(lr_dir / "ab.png")  # another image's: no such hint
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--lr-dir", str(lr_dir), "--no-progress"]
+    assert main(args) == 1
+    expected = (
+        f"error: no LR image for a in {lr_dir} (looked for a / ax2.*): it holds aX2.bmp, a_x2.png, named otherwise: "
+        "name the inputs a.* or ax2.*"
+    )
+    assert capsys.readouterr().err.splitlines()[-1] == expected
+    for name in ("a_x2.png", "aX2.bmp"):
+        (lr_dir / name).unlink()
+    assert main(args) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: no LR image for a in {lr_dir} (looked for a / ax2.*)"
+
+
 def test_imagefolder_dataset(small_set, monkeypatch):
     import datasets
 

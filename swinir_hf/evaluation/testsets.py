@@ -27,6 +27,7 @@ from ..image_datasets import (
 )
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import read_image
+from .lr_files import lr_file
 from .protocol import GREY_CONVENTIONS, GreyConvention, benchmark_name
 
 if TYPE_CHECKING:
@@ -347,33 +348,10 @@ def _grey_content(image: np.ndarray) -> bool:
 
 
 def _find_lr(lr_dir: Path, sample: Sample, scale: int) -> np.ndarray:
-    if not lr_dir.is_dir():
-        raise FileNotFoundError(f"no such LR folder: {shown_name(lr_dir)}")
-    stems = [sample.name, f"{sample.name}x{scale}"]
-    found = [f for f in sorted(lr_dir.iterdir()) if f.stem in stems and f.suffix.lower() in IMAGE_SUFFIXES]
-    if not found:
-        hint = _other_scales(lr_dir, sample.name, scale)
-        looked = f"looked for {' / '.join(map(shown_name, stems))}.*"
-        raise FileNotFoundError(f"no LR image for {shown_name(sample.name)} in {shown_name(lr_dir)} ({looked}){hint}")
-    if len(found) > 1:
-        names = " and ".join(shown_name(f.name) for f in found)
-        lr_of = f"in {shown_name(lr_dir)} could each be the LR image of {shown_name(sample.name)}"
-        raise ValueError(f"{names} {lr_of}: keep one of them")
-    lr = _as_hr(read_uint8(found[0]), sample.hr, str(found[0]))
-    check_lr_size(sample.name, sample.hr, lr, scale, str(found[0]))
+    path = lr_file(lr_dir, sample.name, scale)
+    lr = _as_hr(read_uint8(path), sample.hr, str(path))
+    check_lr_size(sample.name, sample.hr, lr, scale, str(path))
     return lr
-
-
-def _other_scales(lr_dir: Path, name: str, scale: int) -> str:
-    """What `lr_dir` holds instead of `name`'s ×`scale` input, where it holds another scale's (`babyx2.png` in
-    Set5/LR_bicubic/X2 for a ×4 evaluation), in words; else ""."""
-    pattern = re.compile(rf"{re.escape(name)}x(\d+)")
-    found = (pattern.fullmatch(f.stem) for f in lr_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-    scales = sorted({int(m[1]) for m in found if m})
-    if not scales:
-        return ""
-    held = f"×{' / ×'.join(map(str, scales))} inputs ({shown_name(name)}x{scales[0]})"
-    return f": it holds {held}, this evaluation is ×{scale}"
 
 
 def check_lr_size(name: str, hr: np.ndarray, lr: np.ndarray, scale: int, what: str) -> None:

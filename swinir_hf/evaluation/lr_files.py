@@ -1,0 +1,58 @@
+"""A benchmark image's given input in an `--lr-dir` folder: `NAME.*` or `NAMEx<scale>.*` (the authors' naming), and
+what the folder holds instead where neither is there."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..console import shown_name
+from ..inference.files import IMAGE_SUFFIXES
+
+
+def lr_file(lr_dir: Path, name: str, scale: int) -> Path:
+    """The file of `lr_dir` that holds image `name`'s ×`scale` input: `NAME.*` or `NAMEx{scale}.*`.
+
+    Raises:
+        FileNotFoundError: no such folder, or neither file in it (the message says what it holds instead, if
+            anything: another scale's inputs, or files named otherwise).
+        ValueError: both (or two suffixes of one): which is meant is not known.
+    """
+    if not lr_dir.is_dir():
+        raise FileNotFoundError(f"no such LR folder: {shown_name(lr_dir)}")
+    stems = [name, f"{name}x{scale}"]
+    images = [f for f in sorted(lr_dir.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    found = [f for f in images if f.stem in stems]
+    if not found:
+        hint = _other_scales(images, name, scale) or _named_otherwise(images, name, scale)
+        looked = f"looked for {' / '.join(map(shown_name, stems))}.*"
+        raise FileNotFoundError(f"no LR image for {shown_name(name)} in {shown_name(lr_dir)} ({looked}){hint}")
+    if len(found) > 1:
+        names = " and ".join(shown_name(f.name) for f in found)
+        lr_of = f"in {shown_name(lr_dir)} could each be the LR image of {shown_name(name)}"
+        raise ValueError(f"{names} {lr_of}: keep one of them")
+    return found[0]
+
+
+def _other_scales(images: list[Path], name: str, scale: int) -> str:
+    """What the folder of `images` holds instead of `name`'s ×`scale` input, where it holds another scale's
+    (`babyx2.png` in Set5/LR_bicubic/X2 for a ×4 evaluation), in words; else ""."""
+    pattern = re.compile(rf"{re.escape(name)}x(\d+)")
+    found = (pattern.fullmatch(f.stem) for f in images)
+    scales = sorted({int(m[1]) for m in found if m})
+    if not scales:
+        return ""
+    held = f"×{' / ×'.join(map(str, scales))} inputs ({shown_name(name)}x{scales[0]})"
+    return f": it holds {held}, this evaluation is ×{scale}"
+
+
+def _named_otherwise(images: list[Path], name: str, scale: int) -> str:
+    """The files of `images` that look like `name`'s input under another naming (`baby_x2.png`, `baby-LR.png`,
+    `babyX2.png`, `Baby.png`: the name in any case, then nothing, a separator or X and digits), in words; else "".
+    Another image's name (`baby2` beside `baby`) is no such file."""
+    pattern = re.compile(rf"{re.escape(name)}([^a-z0-9].*|x\d+)?", re.IGNORECASE)
+    look_alike = [f.name for f in images if pattern.fullmatch(f.stem)]
+    if not look_alike:
+        return ""
+    held = ", ".join(map(shown_name, look_alike[:3])) + (", ..." if len(look_alike) > 3 else "")
+    return f": it holds {held}, named otherwise: name the inputs {shown_name(name)}.* or {shown_name(name)}x{scale}.*"
