@@ -148,7 +148,16 @@ def test_palette_and_cmyk_inputs_are_described_in_words(demo, tmp_path):
     rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8))
     rgb.convert("P").save(tmp_path / "icon.png", transparency=0)
     rgb.convert("CMYK").save(tmp_path / "print.jpg")
-    for name, before, after in (("icon.png", "palette 8-bit", "RGBA 8-bit"), ("print.jpg", "CMYK 8-bit", "RGB 8-bit")):
+    rgb.quantize(16).save(tmp_path / "flat.gif")
+    rgb.quantize(16).save(tmp_path / "sticker.gif", transparency=0)
+    # A palette with a transparent entry (a GIF's, a PNG's tRNS) is restored with its alpha: it said "palette 8-bit".
+    for name, before, after in (
+        ("icon.png", "palette+alpha 8-bit", "RGBA 8-bit"),
+        ("sticker.gif", "palette+alpha 8-bit", "RGBA 8-bit"),
+        ("flat.gif", "palette 8-bit", "RGB 8-bit"),
+        ("print.jpg", "CMYK 8-bit", "RGB 8-bit"),
+    ):
+        assert demo.on_upload(str(tmp_path / name), SR, 2, AUTO, None, "")[1] == f"**Input** 10×12 {before}"
         _, _, info = run(demo, tmp_path / name)
         assert info.startswith(f"**Input** 10×12 {before} → **output** 20×24 {after} · ")
     # A 16-bit CMYK TIFF (print workflows), which Pillow reads at 8 bits, was "CMYK 8-bit", there and in the result.

@@ -85,7 +85,8 @@ def colour_channels(pixels: Image.Image | np.ndarray) -> int:
 
 
 def describe(pixels: Image.Image | np.ndarray, path: str | os.PathLike | None = None) -> str:
-    """'W×H, kind' of an image, e.g. '480×320 RGBA 8-bit'. With the `path` the pixels were read from, a CMYK TIFF of
+    """'W×H, kind' of an image, e.g. '480×320 RGBA 8-bit' ('palette+alpha 8-bit' for a palette with a transparent
+    entry, which was 'palette 8-bit' beside an RGBA result). With the `path` the pixels were read from, a CMYK TIFF of
     16 bits, which Pillow reads at 8, says so: 'CMYK 16-bit (read at 8 bits)' (it said 'CMYK 8-bit')."""
     w, h = size_of(pixels)
     if isinstance(pixels, np.ndarray):
@@ -107,6 +108,8 @@ def describe(pixels: Image.Image | np.ndarray, path: str | os.PathLike | None = 
             "CMYK": "CMYK 8-bit",
             "YCbCr": "YCbCr 8-bit",
         }.get(pixels.mode, "grey 16-bit" if pixels.mode.startswith("I;16") else pixels.mode)
+        if pixels.mode == "P" and "transparency" in pixels.info:
+            kind = "palette+alpha 8-bit"  # a transparent palette entry (GIF, PNG tRNS): restored as RGBA
         if path is not None and pixels.mode == "CMYK" and (bits := _stored_cmyk_bits(path)) > 8:
             kind = f"CMYK {bits}-bit (read at 8 bits)"
     return f"{w}×{h} {kind}"
