@@ -52,6 +52,7 @@ from .menu import (
 from .model_cache import ModelCache
 from .progress import Cancelled, Job, attached, count_blocks
 from .uploads import (
+    UploadFacts,
     colour_channels,
     decode,
     describe,
@@ -131,6 +132,7 @@ class RestorationDemo(ControlCallbacks):
 
     def __post_init__(self) -> None:
         self.models = ModelCache()
+        self.upload_facts = UploadFacts()
         specs = list(dict.fromkeys(self.extra_models))  # a model given twice is listed once
         local = [self._local_entry(s, label) for s, label in zip(specs, local_labels(specs), strict=True)]
         self.menu = Menu(bundled_models(self.defaults_dir) + local + authors_models(), self.custom_models)

@@ -19,6 +19,7 @@ from .errors import user_error
 from .limits import MAX_SHRINK_PIXELS
 from .menu import AUTO, CUSTOM, JPEG, LEVEL_LABELS, Menu, Plan
 from .uploads import (
+    UploadFacts,
     colour_channels,
     decode,
     describe,
@@ -35,10 +36,12 @@ from .uploads import (
 
 class ControlCallbacks:
     """The control callbacks of `RestorationDemo`, which mixes them in: they read its `menu` and `max_pixels`, and
-    write a shrunk upload (and `RestorationDemo` its results: `_write_output`) where its `_output_path` says."""
+    write a shrunk upload (and `RestorationDemo` its results: `_write_output`) where its `_output_path` says; the
+    upload's facts are kept in its `upload_facts` for the control changes that follow."""
 
     menu: Menu
     max_pixels: int
+    upload_facts: UploadFacts
 
     def inspect(self, path: str | None) -> dict:
         """What the controls need to know about the upload: size, colour, JPEG quality, or why it cannot be used."""
@@ -111,6 +114,8 @@ class ControlCallbacks:
     def on_upload(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
         """The upload's preview, its one-line description (or the problem), the shrink offer, and the controls."""
         info = self.inspect(path)
+        if path and (key := UploadFacts.key(path)):
+            self.upload_facts.put(key, info)
         shrinkable = bool(info.get("too_big")) and math.prod(info["size"]) <= MAX_SHRINK_PIXELS
         if info.get("too_big"):
             w, h = info["size"]
@@ -147,9 +152,15 @@ class ControlCallbacks:
         return False, restore_button, gr.update(interactive=False)
 
     def inspect_light(self, path: str | None) -> dict:
-        """`inspect` without the pixels: the control callbacks need only the facts about the image."""
+        """`inspect` without the pixels: the control callbacks need only the facts about the image, kept from the
+        upload (or the last change) while the file is unchanged."""
+        key = UploadFacts.key(path) if path else None
+        if key and (info := self.upload_facts.get(key)) is not None:
+            return info
         info = self.inspect(path)
         info.pop("pixels", None)
+        if key:
+            self.upload_facts.put(key, info)
         return info
 
     def shrink_upload(self, path: str | None) -> str:
