@@ -1397,8 +1397,10 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path, free
         server.wait(timeout=20)
         log.close()
     assert "Traceback" not in (tmp_path / "app.log").read_text()  # user errors are messages, not server faults
-    # Stopped as Ctrl-C stops it: the results folder is removed (SIGTERM's default kill left it, one per start).
+    # Stopped as Ctrl-C stops it: the results folder is removed (SIGTERM's default kill left it, one per start), and
+    # so is its gradio cache (gradio left the folder, with an empty file per upload and a folder per cached file).
     assert server.returncode == 0 and not list(temp.glob("swinir-demo-*"))
+    assert (temp / "gradio").is_dir() and not list(temp.glob("gradio/swinir-demo-*"))
 
 
 def test_build_space_refuses_an_output_that_is_a_file(tmp_path, capsys):

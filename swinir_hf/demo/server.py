@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import shutil
 import socket
 import stat
 import sys
@@ -146,12 +147,28 @@ def own_gradio_cache() -> Path:
     root, own = Path(tempfile.gettempdir()) / "gradio", f"{OUTPUT_PREFIX}{process_tag()}"
     chosen = os.environ.get("GRADIO_TEMP_DIR")
     name = Path(chosen or "").name
-    if chosen and (not name.startswith(OUTPUT_PREFIX) or name == own or name.startswith(f"{own}-")):
+    if chosen and (not name.startswith(OUTPUT_PREFIX) or _is_own(name)):
         return Path(chosen)  # chosen, or this process's own (a private one made beside: `_private_folder`)
     remove_dead(root, OUTPUT_PREFIX)
     folder = _private_folder(root / own)
     os.environ["GRADIO_TEMP_DIR"] = str(folder)
     return folder
+
+
+def _is_own(name: str) -> bool:
+    """Whether a folder's `name` is this process's gradio cache (`own_gradio_cache`), or the private one beside it."""
+    from .callbacks import OUTPUT_PREFIX
+
+    own = f"{OUTPUT_PREFIX}{process_tag()}"
+    return name == own or name.startswith(f"{own}-")
+
+
+def remove_own_gradio_cache() -> None:
+    """Remove this process's gradio cache folder once its server has closed (not one the user chose): gradio deletes
+    the files it cached, but left the folder, an empty temporary file per upload and a folder per cached file."""
+    chosen = os.environ.get("GRADIO_TEMP_DIR")
+    if chosen and _is_own(Path(chosen).name):
+        shutil.rmtree(chosen, ignore_errors=True)
 
 
 def _private_folder(folder: Path) -> Path:
@@ -331,6 +348,7 @@ def main(argv: list[str] | None = None, prog: str = "swinir-hf demo") -> int:
             _usable_proxy(args)  # before gradio's import, which makes an httpx client: with a SOCKS proxy, it fails
             require("gradio", "demo", prog)  # imports it: seconds
             launch(args)
+            remove_own_gradio_cache()  # served until stopped: no one needs its uploads now
     except MissingExtraError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
