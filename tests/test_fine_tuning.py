@@ -286,3 +286,21 @@ def test_a_config_of_nulls_given_as_options_reads_back_the_same_from_its_saved_y
     assert (cfg.model.init_from, cfg.data.val, cfg.train.compile, cfg.train.license_name) == (None,) * 4
     (tmp_path / "training_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     assert parse_command_line(["--config", str(tmp_path / "training_config.yaml")])[0] == cfg
+
+
+def test_a_new_run_from_weights_in_its_own_output_folder_is_refused(tiny_run, train_cli, images, tmp_path, capsys):
+    # Fine-tuning x4 from the x2 run without a new -o (the config header's `--model.init_from runs/classical_sr_x2`)
+    # was refused as "not empty: ... or --overwrite to reuse it"; with --overwrite the run deleted the x2 model it had
+    # just loaded and saved its own in its place, its card naming that folder as its start.
+    out = tmp_path / "x2"
+    assert train_cli(tiny_run(images, out, train={"max_steps": 2, "checkpoint_every": 2})) == 0
+    weights = (out / "model.safetensors").read_bytes()
+    for source in (out, out / "checkpoints" / "step-00000002"):
+        raw = tiny_run(images, out, model={"init_from": str(source)}, train={"max_steps": 2})
+        said = f"error: model.init_from {source} is in train.output_dir {out}: the new run would replace the weights "
+        said += "it starts from; give it a folder of its own (-o / --output-dir)\n"
+        for extra in ([], ["--overwrite"]):
+            capsys.readouterr()
+            assert train_cli(raw, *extra) == 1
+            assert capsys.readouterr().err == said
+    assert (out / "model.safetensors").read_bytes() == weights and (out / "checkpoints" / "step-00000002").is_dir()

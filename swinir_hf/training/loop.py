@@ -94,7 +94,7 @@ def _run_claimed(
 ) -> Path:
     """`run_training` once `out` is held (on the main process): the checks, the accelerator, the run."""
     t = cfg.train
-    resume_from = check_output_dir(out, resume, overwrite)
+    resume_from = check_output_dir(out, resume, overwrite, cfg.model.init_from)
     if push_to_hub_repo:
         # Now, not after hours of training; a bare name becomes user/name, the id the card's usage must load.
         push_to_hub_repo = check_run_push_access(push_to_hub_repo, out)
