@@ -1985,6 +1985,17 @@ def test_a_small_pixel_cap_is_shown_as_it_is(model_dir, tmp_path):
     assert intro.value.endswith("Inputs up to 0.002 megapixels and 50 MB.")
 
 
+def test_demo_variables_set_but_empty_are_unset(monkeypatch):
+    # `GRADIO_SERVER_PORT=` stopped the start with "expected a whole number, not ''", and so did the limits'.
+    variables = ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_CUSTOM_MODELS", "SWINIR_DEMO_MAX_PIXELS")
+    for variable in (*variables, "SWINIR_DEMO_MAX_UPLOAD_MB"):
+        monkeypatch.setenv(variable, "")
+    args = app.parse_args([])
+    assert (args.host, args.port, args.custom_models) == ("127.0.0.1", 7860, "auto")
+    assert (args.max_pixels, args.max_upload_mb) == (1024 * 1024, 50)
+    assert "GRADIO_SERVER_PORT" not in os.environ  # gradio, imported after, parses it with int()
+
+
 @pytest.mark.parametrize("command", [[str(ROOT / "app.py")], ["-m", "swinir_hf.cli", "demo"]])
 def test_a_bad_port_in_the_environment_is_one_line_before_gradio_reads_it(command):
     # gradio parses GRADIO_SERVER_PORT when it is imported: 'abc' stopped the start with its ValueError traceback.

@@ -4,6 +4,7 @@ and the push path against a fake Hub."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -792,10 +793,8 @@ def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(parity, tmp_
     expected = restore(load_model(folder), Image.open(image), dtype="float32")
     assert list(report) == ["model_only", "model_and_processor", "pipeline"]
     for resaved, entry in report.items():
-        # handler.py is no code config.json names: transformers' saves leave it (docs/hub.md says to copy it)
-        without = {"README.md", "handler.py", "requirements.txt"} | (
-            {"preprocessor_config.json"} if resaved == "model_only" else set()
-        )
+        # handler.py and requirements.txt, which no config names, come along (`copy_endpoint_files`)
+        without = {"README.md"} | ({"preprocessor_config.json"} if resaved == "model_only" else set())
         assert entry["files"] == [f for f in EXPECTED_FILES if f not in without], resaved
         config = json.loads((tmp_path / resaved / "config.json").read_text())
         assert config["auto_map"] == remote_code.AUTO_MAP, resaved
@@ -830,7 +829,7 @@ def test_a_hub_folder_resaved_through_the_package_still_loads_without_it(parity,
     model.save_pretrained(tmp_path / "resaved")
     SwinIRImageProcessor.from_pretrained(folder).save_pretrained(tmp_path / "resaved")
     resaved = sorted(p.name for p in (tmp_path / "resaved").iterdir())
-    assert resaved == [f for f in EXPECTED_FILES if f not in ("README.md", "handler.py", "requirements.txt")]
+    assert resaved == [f for f in EXPECTED_FILES if f != "README.md"]  # handler.py and requirements.txt too
     image = tmp_path / "grey.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (13, 17), dtype=np.uint8)).save(image)
     module = run_without_the_package(RELOAD, [str(tmp_path / "resaved"), str(image)], tmp_path)
@@ -1018,6 +1017,35 @@ def test_a_package_save_removes_only_the_handler_and_requirements_an_export_wrot
     assert sorted(p.name for p in ours.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
     assert (theirs / "handler.py").read_text() == "class EndpointHandler:  # mine\n"
     assert (theirs / "requirements.txt").read_text() == "transformers>=5.20\n"
+
+
+def test_a_model_loaded_from_an_export_is_saved_again_with_its_endpoint_handler(tiny_config, tmp_path, caplog):
+    """A model loaded from an exported folder and saved again kept every code file but handler.py and
+    requirements.txt, which no config names: the folder could no longer be deployed to Inference Endpoints. They
+    come along where they are of the saved code's version; another version's are left out, saying so; a file
+    already in the target folder is kept."""
+    model = SwinIRForImageRestoration(tiny_config())
+    model.config.custom_pipelines = remote_code.CUSTOM_PIPELINES
+    sources = remote_code_sources()
+    source, older = tmp_path / "export", tmp_path / "older"
+    for folder in (source, older):
+        model.save_pretrained(folder)
+    for name in ("handler.py", "requirements.txt"):
+        (source / name).write_text(sources[name], encoding="utf-8")
+        (older / name).write_text(sources[name].replace(" of swinir-hf ", " of swinir-hf 0.0.1, was ", 1))
+    SwinIRForImageRestoration.from_pretrained(source).save_pretrained(tmp_path / "resaved")
+    for name in ("handler.py", "requirements.txt"):
+        assert (tmp_path / "resaved" / name).read_text(encoding="utf-8") == sources[name], name
+    with caplog.at_level(logging.WARNING):
+        SwinIRForImageRestoration.from_pretrained(older).save_pretrained(tmp_path / "from_older")
+    assert not (tmp_path / "from_older" / "handler.py").exists()
+    assert not (tmp_path / "from_older" / "requirements.txt").exists()
+    assert f"handler.py of {older} is swinir-hf 0.0.1's and the model code saved " in caplog.text
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "handler.py").write_text("class EndpointHandler:  # mine\n", encoding="utf-8")
+    SwinIRForImageRestoration.from_pretrained(source).save_pretrained(tmp_path / "mine")
+    assert (tmp_path / "mine" / "handler.py").read_text() == "class EndpointHandler:  # mine\n"
+    assert (tmp_path / "mine" / "requirements.txt").read_text(encoding="utf-8") == sources["requirements.txt"]
 
 
 def test_a_save_neither_removes_nor_replaces_a_users_own_file_named_like_the_model_code(tiny_config, tmp_path):

@@ -826,6 +826,18 @@ def test_cpu_attention_is_timed_once_per_shape_unless_pinned(tiny_config, monkey
     assert (info.misses, info.hits) == (2, 1)
 
 
+def test_an_empty_cpu_attention_variable_is_auto(tiny_config, monkeypatch):
+    # `SWINIR_CPU_ATTENTION=` (set but empty) raised "must be auto, matmul or sdpa, got ''" on the first CPU forward.
+    from swinir_hf.models import runtime_swinir
+
+    monkeypatch.setenv("SWINIR_CPU_ATTENTION", "")
+    monkeypatch.setattr(runtime_swinir, "faster_cpu_attention", lambda *shape: "matmul")
+    assert runtime_swinir.cpu_attention_kernel(2, 16, 8, torch.float32) == "matmul"
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 9, 9)).reconstruction.shape == (1, 3, 18, 18)
+
+
 def test_threads_asking_for_the_cpu_attention_kernel_at_once_time_it_once(monkeypatch):
     """Each thread that asked before the first answer was cached timed the kernels itself (under the others' load)
     and could run another kernel than the rest for that call."""

@@ -142,3 +142,31 @@ def test_the_dummy_inputs_run_the_model(tiny_config, absolute):
     assert list(inputs) == ["pixel_values"] and inputs["pixel_values"].shape == (1, 3, side, side)
     with torch.no_grad():
         assert model(**inputs).reconstruction.shape == (1, 3, 2 * side, 2 * side)
+
+
+def test_the_pipeline_says_what_it_takes_and_how_to_pass_a_tensor(tiny_config):
+    """A tensor was refused with "expected a PIL image or numpy array, got Tensor", as if the pipeline took no path or
+    URL; now the message lists what it takes, and its advice for the tensor runs, giving the model's own output."""
+    model = SwinIRForImageRestoration(tiny_config()).eval()
+    restorer = pipeline("image-restoration", model=model)
+    takes = (
+        "the image-restoration pipeline takes a PIL image, a numpy array ((H, W) or (H, W, C)), a path or an http(s) "
+        "URL (or a list of them), not "
+    )
+    x = torch.rand(1, 3, 9, 11)
+    for given, advice in (
+        (x[0], "x.detach().cpu().permute(1, 2, 0).numpy()"),
+        (x, "x[0].detach().cpu().permute(1, 2, 0).numpy()"),
+        (x.bfloat16(), "x[0].detach().cpu().float().permute(1, 2, 0).numpy()"),
+    ):
+        message = f"{takes}a tensor: pass one (C, H, W) image as {advice}, or run the model on (N, C, H, W) floats in "
+        with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
+            restorer(given)
+    restored = restorer(x[0].detach().cpu().permute(1, 2, 0).numpy())
+    with torch.no_grad():
+        expected = model(pixel_values=x).reconstruction[0].clamp(0, 1).permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(restored, expected, rtol=0, atol=1e-6)
+    with pytest.raises(TypeError, match=f"^{re.escape(takes)}bytes: pass PIL.Image.open\\(io.BytesIO\\(data\\)\\)$"):
+        restorer(b"\x89PNG")
+    with pytest.raises(TypeError, match=f"^{re.escape(takes)}int$"):
+        restorer(5)

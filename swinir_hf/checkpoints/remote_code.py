@@ -15,7 +15,13 @@ from typing import Any
 
 from .. import models
 from ..console import shown_name
-from ..models.code_files_swinir import MODEL_AUTO_MAP, code_header, first_line_starts, is_swinir_code
+from ..models.code_files_swinir import (
+    ENDPOINT_HEADERS,
+    MODEL_AUTO_MAP,
+    code_header,
+    first_line_starts,
+    is_swinir_code,
+)
 from ..models.pipeline_swinir import TASK
 
 _PACKAGE = __package__.split(".")[0]  # "swinir_hf"
@@ -49,11 +55,9 @@ HANDLER_FILE = "handler.py"
 # matches its CUDA; PyPI's might not).
 REQUIREMENTS_FILE = "requirements.txt"
 ENDPOINT_PACKAGES = ("transformers", "huggingface_hub", "safetensors", "Pillow", "numpy")
-# The first line of each root file the export writes: a save removes such a file only where it starts so (ours).
-OWN_HEADERS = {
-    HANDLER_FILE: f"# {HANDLER_FILE}: {HANDLER_MODULE}.py of swinir-hf ",
-    REQUIREMENTS_FILE: f"# {REQUIREMENTS_FILE}: what the model code of swinir-hf ",
-}
+# The first line of each root file the export writes: a save removes such a file only where it starts so (ours), and
+# a save of a model loaded from an export copies it (`copy_endpoint_files`).
+OWN_HEADERS = ENDPOINT_HEADERS
 AUTO_MAP = {**MODEL_AUTO_MAP, "AutoImageProcessor": "image_processing_swinir.SwinIRImageProcessor"}
 # `pipeline(TASK, model=folder, trust_remote_code=True)` builds the folder's own pipeline class.
 CUSTOM_PIPELINES = {

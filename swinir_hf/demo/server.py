@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from ..extras import MissingExtraError, require
 from ..interrupts import stopped_by, terminate_as_interrupt
+from ..models.constants_swinir import env_setting
 from ..storage.atomic_writes import process_tag, remove_dead
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 from .local_check import exempt_local_addresses, patient_local_check, proxy_problem
@@ -58,7 +59,7 @@ def _add_env_number(
         flag,
         # A string default goes through `type` too, so a bad value of `variable` gets the same message.
         type=_whole_number(1, high, variable),
-        default=os.environ.get(variable, str(default)),
+        default=env_setting(variable, str(default)),
         metavar="N",
         help=f"{help} (env {variable}; default: %(default)s)",
     )
@@ -83,7 +84,7 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
         allow_abbrev=False,  # as every swinir-hf command: `--por 7001` is not `--port`
         description="SwinIR image restoration demo (Gradio): super-resolution, denoising and JPEG artifact removal.",
     )
-    env = os.environ.get
+    env = env_setting  # a variable set but empty is unset: the option's default
     parser.add_argument(
         "--host",
         metavar="ADDRESS",
@@ -110,7 +111,10 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
     )
     _add_limit_arguments(parser)
     parser.set_defaults(prog=prog)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if os.environ.get("GRADIO_SERVER_PORT") == "":  # unset, as for --port: gradio's import would fail on int("")
+        del os.environ["GRADIO_SERVER_PORT"]
+    return args
 
 
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:

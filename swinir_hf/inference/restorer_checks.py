@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..models.constants_swinir import dtype_name
+from ..models.image_files_swinir import tensor_as_array
 from ..models.pixels_swinir import FLOAT_RANGE
 from ..models.tiling_swinir import check_tile, check_tile_overlap, is_int
 from ..other_tools import unexpected_keywords
@@ -57,12 +58,10 @@ def not_an_image(image: Any) -> TypeError:
             "takes a list of images, each size's in one batch), or restore folders with `swinir-hf restore` and "
             "datasets with restore_dataset"
         )
-    if isinstance(image, torch.Tensor):  # advice that runs on this tensor: a batch indexed, numpy's dtypes
-        x = ("x[0]" if len(image) == 1 else "x[i]") if image.ndim == 4 else "x"
-        cast = ".float()" if image.dtype == torch.bfloat16 else ""  # numpy has no bfloat16
+    if isinstance(image, torch.Tensor):
         return TypeError(
-            f"restore takes images, not tensors: pass one (C, H, W) image as {x}.detach().cpu(){cast}.permute(1, 2, 0)"
-            ".numpy(), or SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
+            f"restore takes images, not tensors: pass one (C, H, W) image as {tensor_as_array(image)}, or "
+            "SwinIRRestorer(model).restore_tensor(x) restores (N, C, H, W) floats in [0, 1] as a tensor"
         )
     got = f"expected a PIL image, numpy array or path, got {type(image).__name__}"
     if isinstance(image, (bytes, bytearray, memoryview)):  # a file's bytes (a download, an upload), not pixels

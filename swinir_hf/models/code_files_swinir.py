@@ -111,6 +111,7 @@ def save_with_code(config: PreTrainedConfig, folder: Path, save: Callable[[], No
             save()
             if remote_code:
                 copy_named_code(config, folder)
+                copy_endpoint_files(config, folder)
         finally:  # the config as it was
             for k in REMOTE_CODE_FIELDS:
                 fields.pop(k, None)
@@ -181,6 +182,51 @@ def copy_named_code(config: PreTrainedConfig, folder: Path, fields: dict[str, An
                 getattr(config, "_name_or_path", ""),
             )
     return names
+
+
+# The root files an export writes for Inference Endpoints (`swinir_hf.checkpoints.remote_code`), which no config names,
+# each by the start of its first line, the swinir-hf version after it.
+ENDPOINT_HEADERS = {
+    "handler.py": "# handler.py: handler_swinir.py of swinir-hf ",
+    "requirements.txt": "# requirements.txt: what the model code of swinir-hf ",
+}
+
+
+def copy_endpoint_files(config: PreTrainedConfig, folder: Path) -> list[str]:
+    """Copy into `folder` the export's Inference Endpoints files (`ENDPOINT_HEADERS`) of the folder or Hub repo the
+    model of `config` (an export's: it names its pipeline) was loaded from, where they are of the swinir-hf version
+    of the model code now in `folder`: a re-saved export stays deployable, and a handler or requirements of other
+    code is never put beside it. A file already in `folder` is kept. Returns the names copied."""
+    code = _header_version(folder / "modeling_swinir.py", _header_start("modeling_swinir.py"))
+    if code is None or not getattr(config, "custom_pipelines", None):
+        return []
+    copied = []
+    for name, start in ENDPOINT_HEADERS.items():
+        if (folder / name).exists() or (found := loaded_from(config, name)) is None:
+            continue
+        version = _header_version(Path(found), start)
+        if version == code:
+            (folder / name).write_bytes(Path(found).read_bytes())
+            copied.append(name)
+        elif version is not None:
+            logger.warning(
+                "%s of %s is swinir-hf %s's and the model code saved %s's: not copied (export the model again, "
+                "swinir-hf hub, for an Inference Endpoints handler)",
+                name,
+                getattr(config, "_name_or_path", ""),
+                version,
+                code,
+            )
+    return copied
+
+
+def _header_version(path: Path, start: str) -> str | None:
+    """The swinir-hf version in the header line `start` begins the file `path` with, else None."""
+    if not first_line_starts(path, start):
+        return None
+    with path.open("rb") as file:
+        rest = file.readline().decode("utf-8", "replace")[len(start) :]
+    return rest.replace(",", " ").split(" ", 1)[0] or None
 
 
 def loaded_from(config: PreTrainedConfig, filename: str) -> str | None:

@@ -1,10 +1,12 @@
 """The model layer's plain values, without torch or transformers: the tasks (`TASK_TABLE`), the alpha modes
-(`AlphaMode`), the default tile overlap (`TILE_OVERLAP`) and the training losses (`LOSSES`). The command line offers
+(`AlphaMode`), the default tile overlap (`TILE_OVERLAP`), the training losses (`LOSSES`) and how the package reads
+its environment variables (`env_setting`). The command line offers
 them before any model loads (`swinir-hf restore --help`, `swinir-hf models` and `python -m swinir_hf.train --help`
 answer without importing torch); the model layer's other modules import them from here (shipped beside them as
 remote code, like them it imports nothing of `swinir_hf`).
 """
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -69,3 +71,9 @@ def dtype_name(dtype: object) -> str:
     """A torch dtype's name as the options and messages write it (`torch.bfloat16` → "bfloat16"), told without
     importing torch; a name is returned as it is."""
     return str(dtype).removeprefix("torch.")
+
+
+def env_setting(name: str, default: str) -> str:
+    """The value of the environment variable `name`, else `default`: set but empty (`NAME=`, as a shell, a Dockerfile
+    or a compose file writes a variable cleared) counts as unset, as it does for most programs."""
+    return os.environ.get(name) or default

@@ -10,6 +10,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 
 from .hub_push_swinir import is_http_client_error
@@ -62,6 +64,36 @@ def opened_file(image: Any, timeout: float | None = None) -> Iterator[Any]:
             if said is err:
                 raise
             raise said from err
+
+
+# What the image-restoration pipeline takes as one image (a list, generator or dataset column of them too).
+PIPELINE_INPUTS = "a PIL image, a numpy array ((H, W) or (H, W, C)), a path or an http(s) URL"
+
+
+def check_pipeline_input(image: Any) -> None:
+    """TypeError for an image the pipeline does not take (`PIPELINE_INPUTS`, once a path or URL is opened),
+    saying what it takes and, for a tensor or a file's bytes, how to pass it."""
+    if isinstance(image, (Image.Image, np.ndarray)):
+        return
+    takes = f"the image-restoration pipeline takes {PIPELINE_INPUTS} (or a list of them)"
+    if isinstance(image, torch.Tensor):
+        raise TypeError(
+            f"{takes}, not a tensor: pass one (C, H, W) image as {tensor_as_array(image)}, or run the model on "
+            "(N, C, H, W) floats in [0, 1] itself: model(pixel_values=x).reconstruction"
+        )
+    if isinstance(image, (bytes, bytearray, memoryview)):  # a file's bytes (a download, an upload), not pixels
+        raise TypeError(f"{takes}, not {type(image).__name__}: pass PIL.Image.open(io.BytesIO(data))")
+    if hasattr(image, "read"):  # a file object (BytesIO, open(..., "rb"))
+        raise TypeError(f"{takes}, not a file object: pass PIL.Image.open(file)")
+    raise TypeError(f"{takes}, not {type(image).__name__}")
+
+
+def tensor_as_array(x: torch.Tensor) -> str:
+    """The code that makes one (C, H, W) image of the tensor `x` (a batch's first or i-th) the (H, W, C) numpy array
+    `swinir_hf.restore` and the pipeline take: advice that runs on this tensor (numpy has no bfloat16)."""
+    name = ("x[0]" if len(x) == 1 else "x[i]") if x.ndim == 4 else "x"
+    cast = ".float()" if x.dtype == torch.bfloat16 else ""
+    return f"{name}.detach().cpu(){cast}.permute(1, 2, 0).numpy()"
 
 
 def image_name(image: Any, index: int | None = None) -> str:

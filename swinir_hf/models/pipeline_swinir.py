@@ -28,7 +28,7 @@ from .alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
 from .configuration_swinir import SwinIRConfig
 from .constants_swinir import dtype_name
 from .hub_push_swinir import SaidPush
-from .image_files_swinir import image_name, opened_file
+from .image_files_swinir import check_pipeline_input, image_name, opened_file
 from .image_processing_swinir import AlphaMode, SwinIRImageProcessor
 from .pixels_swinir import ImageLayout, clamping_note, compose_image, from_reconstruction, split_image, to_pixel_values
 from .runtime_swinir import (
@@ -250,6 +250,7 @@ class ImageRestorationPipeline(SaidPush, Pipeline):
         # A path or URL (a pathlib.Path as swinir_hf.restore takes it) is opened, and closed once read: Pillow keeps
         # a GIF's or a multi-frame file's handle open until then.
         with opened_file(image, timeout) as opened:
+            check_pipeline_input(opened)
             colour, layout = split_image(opened, image_name(image))
         call = _CALL.get()
         notes = call or _CallNotes(many=False)

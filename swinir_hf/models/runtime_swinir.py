@@ -26,6 +26,7 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from .configuration_swinir import SwinIRConfig
+from .constants_swinir import env_setting
 
 if TYPE_CHECKING:
     from .modeling_swinir import SwinIRForImageRestoration
@@ -529,7 +530,7 @@ _TIMING = threading.Lock()
 def cpu_attention_kernel(heads: int, tokens: int, head_dim: int, dtype: torch.dtype) -> str:
     """The kernel of CPU inference's window attention: "matmul" or "sdpa" as the `SWINIR_CPU_ATTENTION`
     environment variable pins it (the same pixels from every process and run), else `faster_cpu_attention`'s."""
-    pinned = os.environ.get(ENV_CPU_ATTENTION, "auto")
+    pinned = env_setting(ENV_CPU_ATTENTION, "auto")  # set but empty: auto
     if pinned == "auto":
         with _TIMING:  # threads asking at once: one times the kernels, the others take its answer
             return faster_cpu_attention(heads, tokens, head_dim, dtype, torch.get_num_threads())
