@@ -168,10 +168,7 @@ class WindowAttention(nn.Module):
             # One contiguous copy of q, k, v lets the matmuls read them (and k transposed) without copying each;
             # chunked CPU inference keeps the scores small.
             q, k, v = qkv.contiguous().unbind(0)
-            # In place only without autograd: unbind's views may not be modified where gradients flow.
-            scores = torch.matmul(q.mul_(self.scale) if inference else q * self.scale, k.transpose(-2, -1)).add_(bias)
-            if mask is not None:
-                scores.view(-1, mask.shape[0], heads, n, n).add_(mask.to(scores.dtype).unsqueeze(1))
+            scores = self._scores(q, k, bias, mask, inference)
             probs = F.dropout(scores.softmax(-1), self.attn_drop, self.training)
             if attentions is not None:
                 attentions.append(probs)
@@ -200,6 +197,27 @@ class WindowAttention(nn.Module):
             out = out.index_copy_(0, idx, redo) if inference else out.index_copy(0, idx, redo)
         out = out[..., :hd].transpose(1, 2).reshape(bnw, n, c)
         return self.proj_drop(self.proj(out))
+
+    def _scores(
+        self, q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor | None, inference: bool
+    ) -> torch.Tensor:
+        """The explicit path's scores: q, k (B·nW, heads, n, d) views of one contiguous qkv copy, bias (1, heads, n,
+        n), mask None or (nW, n, n) → scaled q·kᵀ + bias (+ mask), (B·nW, heads, n, n)."""
+        # The scale in place only without autograd: unbind's views may not be modified where gradients flow.
+        # Neither in place in a trace (torch.compile, export): functionalizing an in-place op on a view replays the
+        # view at concrete sizes, a guard on the window count (with dynamic=True, a graph per window grid); the
+        # compiler plans its own buffers there.
+        traced = torch.compiler.is_compiling()
+        q = q.mul_(self.scale) if inference and not traced else q * self.scale
+        scores = torch.matmul(q, k.transpose(-2, -1)).add_(bias)
+        if mask is None:
+            return scores
+        per_position = scores.view(-1, mask.shape[0], *scores.shape[1:])
+        mask = mask.to(scores.dtype).unsqueeze(1)
+        if traced:
+            return (per_position + mask).view(scores.shape)
+        per_position.add_(mask)  # a view: scores gets the mask
+        return scores
 
     def _attention_in_one_call(
         self,
