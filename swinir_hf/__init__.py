@@ -18,12 +18,13 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from .checkpoints.loading import load_model
     from .inference.memory import tune_allocator
     from .inference.restoration import EngineOptions, SwinIRRestorer, restore
-    from .models.configuration_swinir import PRESETS, TASKS, SwinIRConfig
+    from .models.configuration_swinir import TASKS, SwinIRConfig
     from .models.image_processing_swinir import SwinIRImageProcessor
     from .models.loading_swinir import IncompatibleWeightsError
+    from .models.memory_swinir import ImageTooLargeError
     from .models.modeling_swinir import ImageRestorationOutput, SwinIRForImageRestoration, SwinIRPreTrainedModel
     from .models.pipeline_swinir import ImageRestorationPipeline
-    from .models.runtime_swinir import ImageTooLargeError
+    from .models.presets_swinir import PRESETS
 
 __version__ = "0.2.0.dev0"
 # Public name → the module that defines it (imported on first use).
@@ -36,12 +37,12 @@ _MODULES = {
     "EngineOptions": ".inference.restoration",
     "SwinIRRestorer": ".inference.restoration",
     "restore": ".inference.restoration",
-    "PRESETS": ".models.configuration_swinir",
+    "PRESETS": ".models.presets_swinir",
     "TASKS": ".models.configuration_swinir",
     "SwinIRConfig": ".models.configuration_swinir",
     "SwinIRImageProcessor": ".models.image_processing_swinir",
     "ImageRestorationOutput": ".models.modeling_swinir",
-    "ImageTooLargeError": ".models.runtime_swinir",
+    "ImageTooLargeError": ".models.memory_swinir",
     "IncompatibleWeightsError": ".models.loading_swinir",
     "SwinIRForImageRestoration": ".models.modeling_swinir",
     "SwinIRPreTrainedModel": ".models.modeling_swinir",

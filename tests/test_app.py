@@ -220,7 +220,7 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
 def test_a_whole_image_that_cannot_fit_points_to_the_tile_size_control(demo, model_dir, monkeypatch):
     """A "Whole image (no tiles)" pass that cannot fit is refused with the engine's advice, which names the API's and
     the command line's tile options; the demo's user has the "Tile size" control instead."""
-    import swinir_hf.models.runtime_swinir as modeling
+    import swinir_hf.models.memory_swinir as modeling
     from swinir_hf import SwinIRConfig
 
     fixed = modeling.fixed_activation_bytes(SwinIRConfig.from_pretrained(model_dir), torch.device("cpu"))

@@ -2175,7 +2175,7 @@ def test_a_batch_of_whole_images_too_large_for_memory_is_restored_one_at_a_time(
     """--batch-size is for speed: with --tile 0, a batch whose one pass cannot fit was refused, every image of it
     (2 × 3000² ×4 with 21 GiB free: 'one pass over 2 whole 3000×3000 images needs ≈ 29.0 GiB'), although each
     alone fits; now its images are restored one at a time, in order."""
-    import swinir_hf.models.runtime_swinir as modeling
+    import swinir_hf.models.memory_swinir as modeling
 
     src = tmp_path / "in"
     src.mkdir()

@@ -48,10 +48,12 @@ EXPECTED_FILES = [
     "constants_swinir.py",
     "frames_swinir.py",
     "handler.py",
+    "hub_files_swinir.py",
     "hub_push_swinir.py",
     "image_files_swinir.py",
     "image_processing_swinir.py",
     "loading_swinir.py",
+    "memory_swinir.py",
     "model.safetensors",
     "modeling_swinir.py",
     "moved_swinir.py",
@@ -59,9 +61,11 @@ EXPECTED_FILES = [
     "pipeline_swinir.py",
     "pixels_swinir.py",
     "preprocessor_config.json",
+    "presets_swinir.py",
     "requirements.txt",
     "runtime_swinir.py",
     "tiling_swinir.py",
+    "weight_files_swinir.py",
     "windows_swinir.py",
 ]
 
@@ -480,12 +484,16 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
         "config.json",
         "configuration_swinir.py",
         "constants_swinir.py",  # which configuration_swinir.py imports
-        "hub_push_swinir.py",  # likewise
+        "hub_files_swinir.py",  # which modeling_swinir.py imports
+        "hub_push_swinir.py",  # which configuration_swinir.py imports
         "loading_swinir.py",  # which modeling_swinir.py imports
+        "memory_swinir.py",  # likewise
         "model.safetensors",
         "modeling_swinir.py",
         "moved_swinir.py",  # likewise
-        "runtime_swinir.py",  # likewise
+        "presets_swinir.py",  # which configuration_swinir.py imports
+        "runtime_swinir.py",  # which modeling_swinir.py imports
+        "weight_files_swinir.py",  # likewise
         "windows_swinir.py",  # likewise
     ]
     config = json.loads((tmp_path / "plain" / "config.json").read_text())
@@ -591,6 +599,10 @@ def test_save_pretrained_with_push_to_hub_uploads_the_model_code(tiny_config, tm
         "moved_swinir.py",
         "runtime_swinir.py",
         "windows_swinir.py",
+        "presets_swinir.py",
+        "weight_files_swinir.py",
+        "hub_files_swinir.py",
+        "memory_swinir.py",
     }
     code.add("README.md")  # and a card
     for repo in ("me/saved", "me/pushed"):

@@ -764,7 +764,7 @@ def test_pipeline_batches_run_images_of_one_size_in_one_pass(tiny_config, tmp_pa
     the images of one size share one pass, and the alphas the model upscales one more; each image gets what it
     gets alone, and a batch whose pass cannot fit goes one image at a time."""
     import swinir_hf.models.pipeline_swinir as pipeline_swinir
-    from swinir_hf.models.runtime_swinir import ImageTooLargeError
+    from swinir_hf.models.memory_swinir import ImageTooLargeError
 
     SwinIRForImageRestoration(tiny_config()).save_pretrained(tmp_path)
     restorer = pipeline("image-restoration", model=str(tmp_path))
@@ -820,13 +820,17 @@ def test_a_saved_pipeline_reloads_as_it_was_loaded(model_dir, tmp_path):
         "config.json",
         "configuration_swinir.py",
         "constants_swinir.py",
+        "hub_files_swinir.py",
         "hub_push_swinir.py",
         "loading_swinir.py",
+        "memory_swinir.py",
         "model.safetensors",
         "modeling_swinir.py",
         "moved_swinir.py",
         "preprocessor_config.json",
+        "presets_swinir.py",
         "runtime_swinir.py",
+        "weight_files_swinir.py",
         "windows_swinir.py",
     ]
     assert "custom_pipelines" not in json.loads((tmp_path / "config.json").read_text())

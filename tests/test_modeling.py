@@ -15,7 +15,7 @@ import torch
 from safetensors import safe_open
 
 from swinir_hf import SwinIRConfig, SwinIRForImageRestoration, SwinIRImageProcessor
-from swinir_hf.models.configuration_swinir import UPSAMPLER_SCALES, UPSAMPLERS
+from swinir_hf.models.presets_swinir import UPSAMPLER_SCALES, UPSAMPLERS
 
 
 @pytest.mark.parametrize(

@@ -660,7 +660,7 @@ def test_a_whole_image_pass_that_cannot_fit_is_refused_before_the_model_runs(tin
 
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
-    import swinir_hf.models.runtime_swinir as modeling
+    import swinir_hf.models.memory_swinir as modeling
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     image = np.zeros((64, 64, 3), np.uint8)
@@ -688,8 +688,8 @@ def test_a_pipeline_pass_that_fits_works_out_no_tile_advice(tiny_config, monkeyp
     """The largest `tile=` that fits is said in a refusal only: worked out for every whole image that fits, it cost
     more than the memory check itself (a search of the estimate over tile sizes, and the free memory read again)."""
     import swinir_hf.inference.memory as memory
+    import swinir_hf.models.memory_swinir as modeling
     import swinir_hf.models.pipeline_swinir as pipeline_swinir
-    import swinir_hf.models.runtime_swinir as modeling
 
     config, cpu = tiny_config(), torch.device("cpu")
     asked = []
@@ -715,8 +715,8 @@ def test_a_pipeline_pass_of_tiles_that_cannot_fit_is_refused_naming_a_tile_that_
     from transformers import pipeline
 
     import swinir_hf.inference.memory as memory
+    import swinir_hf.models.memory_swinir as modeling
     import swinir_hf.models.pipeline_swinir as pipeline_swinir
-    import swinir_hf.models.runtime_swinir as modeling
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     per_pixel, fixed = model.activation_bytes_per_pixel("cpu"), model.fixed_activation_bytes("cpu")
@@ -752,7 +752,7 @@ def test_a_whole_image_pass_in_half_precision_is_judged_by_its_smaller_activatio
     (its residual maps stay float32): judged at half, one that cannot fit was let through to be killed by the OS."""
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
-    import swinir_hf.models.runtime_swinir as modeling
+    import swinir_hf.models.memory_swinir as modeling
 
     model, cuda = SwinIRForImageRestoration(tiny_config()).eval(), torch.device("cuda")
     needed = int(64 * 64 * model.activation_bytes_per_pixel(cuda) + model.fixed_activation_bytes(cuda))
@@ -775,7 +775,7 @@ def test_a_whole_image_pass_on_a_gpu_counts_the_memory_torch_keeps_cached(tiny_c
     (`mem_get_info`) counts it as taken: judged by the driver alone, a second image of the same size was refused
     although the memory of the first one would run it. Faked CUDA: the figures a GPU gives after such a pass."""
     import swinir_hf.inference.memory as memory
-    import swinir_hf.models.runtime_swinir as modeling
+    import swinir_hf.models.memory_swinir as modeling
 
     config, gpu = tiny_config(), torch.device("cuda", 0)
     shape = (1, 3, 64, 64)
@@ -1709,11 +1709,11 @@ def test_a_jpeg_cut_short_by_the_disk_is_an_error_not_an_output(tmp_path):
 
 def test_free_memory_without_os_sysconf_is_not_an_error(monkeypatch):
     """Windows has neither /proc nor os.sysconf: every restore died of an AttributeError in the memory check."""
-    from swinir_hf.models import runtime_swinir
+    from swinir_hf.models import memory_swinir
 
     monkeypatch.delattr(os, "sysconf")
-    monkeypatch.setattr(runtime_swinir, "_meminfo", lambda *a, **k: None)
-    assert runtime_swinir.available_host_memory() > 0
+    monkeypatch.setattr(memory_swinir, "_meminfo", lambda *a, **k: None)
+    assert memory_swinir.available_host_memory() > 0
 
 
 def test_the_demos_private_folder_where_there_are_no_user_ids(tmp_path, monkeypatch):

@@ -206,7 +206,7 @@ def test_restore_images_refuses_an_image_for_a_list_and_names_what_is_not_an_ima
 
 def test_restore_images_restores_a_batch_too_large_for_memory_one_image_at_a_time(model, monkeypatch):
     """Batching is for speed: whole images that each fit alone, but not together, are restored one by one."""
-    from swinir_hf.models import runtime_swinir as modeling
+    from swinir_hf.models import memory_swinir as modeling
 
     cpu = torch.device("cpu")
     one = modeling.SURELY_NEEDED * 20 * 24 * modeling.activation_bytes_per_pixel(model.config, cpu)
@@ -1321,7 +1321,7 @@ def test_auto_tiles_are_planned_with_the_weights_where_they_run(model, monkeypat
 
 
 def test_chunked_cpu_inference_plans_bigger_tiles_than_a_gpu(model):
-    from swinir_hf.models.runtime_swinir import activation_bytes_per_pixel
+    from swinir_hf.models.memory_swinir import activation_bytes_per_pixel
 
     config = SwinIRConfig.from_preset("classical_sr", scale=4)
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
@@ -1378,10 +1378,10 @@ def test_a_window_whose_attention_cannot_fit_is_refused_before_any_work(monkeypa
     """A 64-pixel window's attention needs ≈ 2 GB at once: with less memory, a tiled run ran out of it in the model
     (a raw allocator error, after halving its tiles down to one window), whatever the tile."""
     from swinir_hf.inference.memory import ImageTooLargeError
-    from swinir_hf.models import runtime_swinir
+    from swinir_hf.models import memory_swinir
 
     model = _wide_window_model(64)
-    monkeypatch.setattr(runtime_swinir, "available_host_memory", lambda: 1 << 30)
+    monkeypatch.setattr(memory_swinir, "available_host_memory", lambda: 1 << 30)
     monkeypatch.setattr(model, "forward", lambda *a, **k: pytest.fail("ran the model"))
     said = (
         r"^this model's attention over 64×64-pixel windows needs ≈ [\d.]+ GiB of memory on cpu at once, whatever "

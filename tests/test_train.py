@@ -27,7 +27,7 @@ from safetensors.torch import load_file
 
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.checkpoints.catalog import find_release
-from swinir_hf.models.configuration_swinir import PRESETS, UPSAMPLER_SCALES
+from swinir_hf.models.presets_swinir import PRESETS, UPSAMPLER_SCALES
 from swinir_hf.training.card import training_card
 from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import FIELD_TYPES, TrainingConfig, bundled_configs, config_path, read_config_file

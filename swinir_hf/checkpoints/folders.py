@@ -13,8 +13,8 @@ import torch
 from ..console import shown_name
 from ..library_bars import transformers_bars_off
 from ..models.image_processing_swinir import SwinIRImageProcessor
-from ..models.loading_swinir import WEIGHTS_LAYOUTS, safetensors_files
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.weight_files_swinir import WEIGHTS_LAYOUTS, safetensors_files
 from ..storage.atomic_writes import files_matching, written_aside
 from .remote_code import HANDLER_FILE, REMOTE_MODULES, REQUIREMENTS_FILE, HubExportError, written_by_package
 

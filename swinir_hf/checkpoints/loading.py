@@ -11,14 +11,11 @@ import torch
 from ..console import shown_name
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.constants_swinir import TASKS
+from ..models.hub_files_swinir import hub_reachable  # defined there: the remote code probes the Hub too
 from ..models.hub_push_swinir import network_errors  # defined there: the remote code needs it too
-from ..models.loading_swinir import (  # hub_reachable: defined there, the remote code probes the Hub too
-    IncompatibleWeightsError,
-    check_finite_weights,
-    hub_reachable,
-    shard_problem,
-)
+from ..models.loading_swinir import IncompatibleWeightsError, check_finite_weights
 from ..models.modeling_swinir import SwinIRForImageRestoration
+from ..models.weight_files_swinir import shard_problem
 from .bundled import DEFAULT_MODEL, DEFAULT_MODELS, DEFAULTS_DIR
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
 from .hub_lookup import is_repo_id

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 # Defined with the model: a Hub folder's pipeline checks a whole-image pass with them, without this package.
-from ..models.runtime_swinir import ImageTooLargeError, available_host_memory, byte_size, cuda_free_memory
+from ..models.memory_swinir import ImageTooLargeError, available_host_memory, byte_size, cuda_free_memory
 
 # Host memory planned per byte of float32 output canvas: measured peaks (RSS, benchmarks/README.md) plus ≥ 23 %:
 # the canvas and its 8 / 16-bit image (`compose_image`, by blocks of rows) peak at 1.5-1.62 canvases; a resized

@@ -18,6 +18,7 @@ from ..models import tiling_swinir as tiling  # shipped: a Hub folder's pipeline
 from ..models.alpha_swinir import alpha_for_model, check_alpha_mode, with_alpha
 from ..models.image_files_swinir import image_name
 from ..models.image_processing_swinir import AlphaMode
+from ..models.memory_swinir import ImageTooLargeError, check_forward_memory
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.pixels_swinir import (
     ImageLayout,
@@ -27,7 +28,7 @@ from ..models.pixels_swinir import (
     to_pixel_values,
     warn_if_clamped,
 )
-from ..models.runtime_swinir import ImageTooLargeError, check_forward_memory, inference_precision, running
+from ..models.runtime_swinir import inference_precision, running
 from ..progress_lines import inner_progress
 from .devices import auto_dtype, check_device, check_dtype
 from .ensemble import dihedral_mean
@@ -387,8 +388,7 @@ def restore(
     `floor(outscale·W + 0.5) × floor(outscale·H + 0.5)` out, at least 1 × 1, as `swinir-hf restore --outscale`).
     `engine` (default `EngineOptions()`) says how to run; `options` are further `SwinIRRestorer` arguments
     (`progress`, ...) or, without `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None,
-    dtype="float32")`).
-    """
+    dtype="float32")`)."""
     if engine is not None and not isinstance(engine, EngineOptions):  # `restore(model, image, 2)`, as `enhance(img, 2)`
         raise TypeError(
             f"restore's third argument is an EngineOptions, got {engine!r}: pass the options by name "

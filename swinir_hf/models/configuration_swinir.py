@@ -41,16 +41,8 @@ except ImportError as err:  # a huggingface_hub older than transformers asks for
 # After the check: a Hub folder's copy run on an old transformers says what it needs, whatever else fails.
 from .constants_swinir import LOSSES, TASK_TABLE, TASKS, Task  # noqa: E402, F401  (re-exported: one table)
 from .hub_push_swinir import SaidPush  # noqa: E402
+from .presets_swinir import PRESETS, UPSAMPLER_SCALES, UPSAMPLERS, builds_scale, scale_error  # noqa: E402
 
-UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect", "nearest+conv", None)
-# The scales each head builds, in words: "pixelshuffle" chains ×2 steps (or one ×3 step), "nearest+conv" has one
-# or two ×2 stages, "pixelshuffledirect" is one PixelShuffle of any factor; None restores at the input size.
-UPSAMPLER_SCALES = {
-    "pixelshuffle": "3 or a power of 2 (2, 4, 8, 16, ...)",
-    "pixelshuffledirect": "any integer >= 2",
-    "nearest+conv": "2 or 4",
-    None: "1",
-}
 RESI_CONNECTIONS = ("1conv", "3conv")
 # The dtypes a config may name for its weights (`dtype`, transformers 4's `torch_dtype`), and torch's aliases of them.
 WEIGHT_DTYPES = ("float32", "float16", "bfloat16", "float64", "float", "half", "double")
@@ -64,79 +56,6 @@ MAX_PARAMETERS = 2_000_000_000
 # Window attention takes window_size**4 values per head and window (the authors': 8): a window of 256 made a model
 # of 1 MB of weights ask for 17 GB on its first 8×8 input.
 MAX_WINDOW_SIZE = 64
-
-
-# The seven official settings of the paper (Table 1 / the authors' `main_test_swinir.py`).
-_MEDIUM = {"embed_dim": 180, "depths": [6] * 6, "num_heads": [6] * 6, "mlp_ratio": 2.0}
-PRESETS: dict[str, dict[str, Any]] = {
-    "classical_sr": {
-        **_MEDIUM,
-        "image_size": 48,
-        "window_size": 8,
-        "upsampler": "pixelshuffle",
-        "_scales": (2, 3, 4, 8),
-    },
-    "lightweight_sr": {
-        "embed_dim": 60,
-        "depths": [6] * 4,
-        "num_heads": [6] * 4,
-        "mlp_ratio": 2.0,
-        "image_size": 64,
-        "window_size": 8,
-        "upsampler": "pixelshuffledirect",
-        "_scales": (2, 3, 4),
-    },
-    "real_sr": {**_MEDIUM, "image_size": 64, "window_size": 8, "upsampler": "nearest+conv", "_scales": (2, 4)},
-    "real_sr_large": {
-        "embed_dim": 240,
-        "depths": [6] * 9,
-        "num_heads": [8] * 9,
-        "mlp_ratio": 2.0,
-        "resi_connection": "3conv",
-        "image_size": 64,
-        "window_size": 8,
-        "upsampler": "nearest+conv",
-        "_scales": (4,),
-        "task": "real_sr",
-    },
-    "gray_dn": {**_MEDIUM, "num_channels": 1, "image_size": 128, "window_size": 8, "upsampler": None, "_scales": (1,)},
-    "color_dn": {**_MEDIUM, "num_channels": 3, "image_size": 128, "window_size": 8, "upsampler": None, "_scales": (1,)},
-    "jpeg_car": {
-        **_MEDIUM,
-        "num_channels": 1,
-        "image_size": 126,
-        "window_size": 7,
-        "img_range": 255.0,
-        "upsampler": None,
-        "_scales": (1,),
-    },
-    "color_jpeg_car": {
-        **_MEDIUM,
-        "num_channels": 3,
-        "image_size": 126,
-        "window_size": 7,
-        "img_range": 255.0,
-        "upsampler": None,
-        "_scales": (1,),
-    },
-}
-
-
-def builds_scale(upsampler: str | None, scale: int) -> bool:
-    """Whether the head `upsampler` (one of `UPSAMPLERS`) restores at `scale` × the input."""
-    if upsampler is None:
-        return scale == 1
-    if upsampler == "pixelshuffle":
-        return scale == 3 or (scale >= 2 and scale & (scale - 1) == 0)
-    if upsampler == "nearest+conv":
-        return scale in (2, 4)
-    return scale >= 2
-
-
-def scale_error(name: str, scale: object, upsampler: str | None, preset: str | None = None) -> str:
-    """The message refusing `scale`, given as the field `name`, for the head `upsampler` (of `preset`)."""
-    head = f"preset {preset!r} (upsampler {upsampler!r})" if preset else f"upsampler {upsampler!r}"
-    return f"{name} must be {UPSAMPLER_SCALES[upsampler]} for {head}, got {scale!r}"
 
 
 # DIV2K mean used by the authors for 3-channel models; other channel counts use zero mean.

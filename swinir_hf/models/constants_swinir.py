@@ -40,7 +40,7 @@ class Task:
 
 
 _SR, _DN, _JPEG = "Image Super-Resolution", "Image Denoising", "JPEG Artifact Reduction"
-# The one table of tasks: a new task is a row here (and a preset in `configuration_swinir.PRESETS`).
+# The one table of tasks: a new task is a row here (and a preset in `presets_swinir.PRESETS`).
 TASK_TABLE: Mapping[str, Task] = MappingProxyType(
     {
         "classical_sr": Task("sr", "classical image super-resolution", _SR, "classical", ("super-resolution",)),

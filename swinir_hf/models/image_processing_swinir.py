@@ -80,20 +80,22 @@ if not TYPE_CHECKING:  # (type checkers would take any name here for one of thes
 
 if TYPE_CHECKING:
     # Never run. transformers ships a remote-code module's relative imports with it (from the Hub, and in the
-    # `save_pretrained` of a class loaded with trust_remote_code=True), so the pipeline's line makes an image
-    # processor saved again carry the pipeline that config.json's `custom_pipelines` names, which neither the model's
-    # nor the config's save would copy (here rather than in the model, whose users may not have Pillow). The others
-    # are the modules the pipeline imports, itself or through the model: transformers 5.4 (and 4.57) copies only the
-    # direct relative imports of a local folder's module, then fails on the first file missing (FileNotFoundError,
-    # before the version check could speak).
+    # `save_pretrained` of a class loaded with trust_remote_code=True): so an image processor saved again carries the
+    # pipeline config.json's `custom_pipelines` names, which neither the model's nor the config's save copies (here,
+    # not in the model, whose users may lack Pillow). The others: the pipeline's imports, itself or through the model,
+    # which transformers 5.4 (and 4.57) needs direct (it copies only those, then fails on the first file missing).
     from .alpha_swinir import with_alpha  # noqa: F401
     from .code_files_swinir import MODEL_AUTO_MAP  # noqa: F401
     from .frames_swinir import frame_count  # noqa: F401
-    from .loading_swinir import WEIGHTS_LAYOUTS  # noqa: F401
+    from .hub_files_swinir import hub_reachable  # noqa: F401
+    from .loading_swinir import IncompatibleWeightsError  # noqa: F401
+    from .memory_swinir import ImageTooLargeError  # noqa: F401
     from .modeling_swinir import SwinIRForImageRestoration  # noqa: F401
     from .pipeline_swinir import ImageRestorationPipeline  # noqa: F401
-    from .runtime_swinir import ImageTooLargeError  # noqa: F401
+    from .presets_swinir import PRESETS  # noqa: F401
+    from .runtime_swinir import running  # noqa: F401
     from .tiling_swinir import tiled_apply  # noqa: F401
+    from .weight_files_swinir import WEIGHTS_LAYOUTS  # noqa: F401
     from .windows_swinir import window_partition  # noqa: F401
 
 # An image processor loads before any config: on a transformers older than this code needs, one line saying so

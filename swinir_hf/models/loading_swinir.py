@@ -1,8 +1,8 @@
 """How SwinIR models load and save strictly: stored weights checked against the config before anything is allocated
 (their count, dtypes and shards, from the safetensors headers), what `from_pretrained` loaded checked after (missing,
-unexpected, mis-shaped or non-finite weights: `IncompatibleWeightsError`), damaged files and uncached Hub models said
-in one line, a Hub that does not answer asked once (`hub_reachable`), then the cache alone. (The code files a saved
-folder holds are `code_files_swinir`'s.)"""
+unexpected, mis-shaped or non-finite weights: `IncompatibleWeightsError`), damaged files said in one line. (The code
+files a saved folder holds are `code_files_swinir`'s; reading the weights files, `weight_files_swinir`'s; a Hub
+model's files, the Hub asked once then the cache alone, `hub_files_swinir`'s.)"""
 
 from __future__ import annotations
 
@@ -21,18 +21,22 @@ import torch
 from torch import nn
 from transformers import PreTrainedConfig
 
-from .hub_push_swinir import network_errors
+from .hub_files_swinir import cache_only_offline, hub_folder, not_cached_said
 from .moved_swinir import moved_names
+from .weight_files_swinir import FLOAT_TENSORS, WEIGHTS_LAYOUTS, shard_problem, stored_tensors
 
 if TYPE_CHECKING:
     from .modeling_swinir import SwinIRPreTrainedModel
-else:  # what lived here up to 0.1.0, before a saved folder's code files had a module of their own
+else:  # names that left for modules of their own: a saved folder's code files (after 0.1.0), a Hub model's files and
+    # the weights files
     __getattr__ = moved_names(
         __name__,
         dict.fromkeys(
             ("MODEL_AUTO_MAP", "REMOTE_CODE_FIELDS", "code_header", "first_line_starts", "is_swinir_code"),
             "code_files_swinir",
-        ),
+        )
+        | dict.fromkeys(("PROBE_TIMEOUT_S", "hub_reachable"), "hub_files_swinir")
+        | dict.fromkeys(("replacing_other_layout", "safetensors_files"), "weight_files_swinir"),
     )
 
 _Loaded = TypeVar("_Loaded", bound=nn.Module)  # what is loaded is of the class asked for
@@ -107,7 +111,7 @@ def _check_stored_weights(
     source = folder if source is None else source
     if problem := shard_problem(folder):
         raise OSError(f"the weights of {source} cannot be read: {problem}; save or download the model again")
-    tensors = _stored_tensors(folder)
+    tensors = stored_tensors(folder)
     if tensors is None:
         return
     _check_floating(source, tensors)
@@ -187,150 +191,9 @@ def _refuse_size(
     )
 
 
-# One quick look at the Hub before a download: unreachable, huggingface_hub would retry each file the cache lacks
-# with backoff (five retries, 1 to 8 s apart: 23 s), logging every attempt, before giving up.
-PROBE_TIMEOUT_S = 5.0
-
-
-def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether one HEAD request to the Hub endpoint gets any answer within `timeout` seconds (no retries)."""
-    from huggingface_hub import constants
-    from huggingface_hub.utils import get_session
-
-    try:
-        get_session().head(constants.ENDPOINT, timeout=timeout, follow_redirects=False)
-    except network_errors():
-        return False
-    return True
-
-
-def _cache_only_offline(name: object, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """`from_pretrained`'s `kwargs`, with local_files_only=True where `name` is a Hub id and the Hub is not to be
-    asked (HF_HUB_OFFLINE) or does not answer (`hub_reachable`): else each file the cache lacks costs 23 s of
-    huggingface_hub's retries, as `_hub_folder` fetches it and again as transformers does. A `local_files_only` given
-    (False too: `load_model` has asked the Hub already) is left as it is."""
-    from huggingface_hub import constants
-
-    if not isinstance(name, (str, os.PathLike)) or Path(name).exists() or kwargs.get("local_files_only") is not None:
-        return kwargs
-    if constants.HF_HUB_OFFLINE or not hub_reachable():
-        return {**kwargs, "local_files_only": True}
-    return kwargs
-
-
-# The options of `from_pretrained` that say where its files come from, as transformers' own downloads take them.
-_DOWNLOAD_OPTIONS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
-
-
-def _hub_folder(repo_id: str, kwargs: dict[str, Any]) -> Path | None:
-    """The Hub cache's folder of `repo_id` (at `from_pretrained`'s `kwargs`: revision, subfolder, cache, token) once
-    the config.json and the weights `from_pretrained` loads are fetched into it, as it fetches them (it then finds
-    them there): one safetensors file, or the shards its index names, else a pytorch_model.bin. For
-    `_check_stored_weights` to read them before the model is built. None where they cannot be had (from_pretrained
-    says why), or it loads others (a variant, a GGUF file, given weights, a pytorch_model.bin in place of safetensors
-    weights: use_safetensors=False)."""
-    from transformers.utils import cached_file
-
-    use_safetensors = kwargs.get("use_safetensors")
-    if use_safetensors is False or any(kwargs.get(key) is not None for key in ("variant", "gguf_file", "state_dict")):
-        return None
-    options = {key: kwargs[key] for key in _DOWNLOAD_OPTIONS if kwargs.get(key) is not None}
-
-    def fetch(filename: str) -> str | None:
-        return cached_file(
-            repo_id,
-            filename,
-            _raise_exceptions_for_missing_entries=False,
-            _raise_exceptions_for_connection_errors=False,
-            **options,
-        )
-
-    # transformers' order: safetensors first, then a pytorch_model.bin unless use_safetensors=True.
-    weights = [*WEIGHTS_LAYOUTS, *([] if use_safetensors else ["pytorch_model.bin"])]
-    try:
-        if (config := fetch("config.json")) is None or not (found := next(filter(fetch, weights), None)):
-            return None
-        folder = Path(config).parent
-        shards = safetensors_files(folder) if found.endswith(".index.json") else []
-        if not all(fetch(shard.relative_to(folder).as_posix()) for shard in shards or ()):
-            return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a repo that cannot be had, a bad index
-        return None
-    return folder
-
-
-def safetensors_files(folder: Path) -> list[Path] | None:
-    """A local folder's safetensors weights: its single file, or the shards its index names; None when it has
-    neither (another format, or not a local folder).
-
-    Raises:
-        ValueError, KeyError, OSError: an index that cannot be read.
-    """
-    single, index = (folder / name for name in WEIGHTS_LAYOUTS)
-    if index.is_file():
-        return sorted({folder / name for name in json.loads(index.read_text())["weight_map"].values()})
-    return [single] if single.is_file() else None
-
-
-def shard_problem(folder: Path) -> str | None:
-    """What is wrong with the shards a local folder's safetensors index names (one missing, or outside the folder:
-    transformers raised a bare `FileNotFoundError`, or a `ValueError` taken for the config's), in words; None if
-    nothing is, or the folder has no readable index."""
-    try:  # (a single file is named only where it exists: nothing to say of it)
-        files = safetensors_files(folder)
-    except (ValueError, KeyError, TypeError, AttributeError, OSError):
-        return None  # an unreadable index: `_readable_weights` names it
-    for file in files or ():
-        # By the names alone: a Hub cache's snapshot holds symlinks into its blobs, which are the folder's own files.
-        named = os.path.relpath(os.path.normpath(file), os.path.normpath(folder))
-        if named == os.pardir or named.startswith(os.pardir + os.sep):
-            return f"its weights index names {file.relative_to(folder)}, outside the folder"
-        if not file.is_file():
-            return f"its weights index names {file.relative_to(folder)}, which is missing"
-    return None
-
-
-def _stored_tensors(folder: Path) -> dict[str, tuple[str, int]] | None:
-    """Name → (safetensors dtype, number of values) of a local folder's safetensors weights (`safetensors_files`),
-    from their headers, or of its pytorch_model.bin (memory-mapped: no value read); None when it has neither."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        if (files := safetensors_files(folder)) is None:
-            return _pickled_tensors(folder / "pytorch_model.bin")
-        stored = {}
-        for file in files:
-            with safe_open(file, framework="pt") as weights:
-                for key in weights.keys():  # noqa: SIM118
-                    tensor = weights.get_slice(key)
-                    stored[key] = (tensor.get_dtype(), math.prod(tensor.get_shape()))
-        return stored
-    except (OSError, ValueError, KeyError, SafetensorError):
-        return None  # damaged: `_readable_weights` reports it
-
-
-# safetensors' names of the floating-point dtypes; integer or boolean weights would be cast to floats and load.
-_FLOAT_TENSORS = ("F16", "BF16", "F32", "F64")
-_TORCH_FLOATS = dict(zip((torch.float16, torch.bfloat16, torch.float32, torch.float64), _FLOAT_TENSORS, strict=True))
-
-
-def _pickled_tensors(file: Path) -> dict[str, tuple[str, int]] | None:
-    """`_stored_tensors` of a pytorch_model.bin (zip format, mapped, weights only); None without one, or unreadable
-    that way (`from_pretrained` reports it)."""
-    if not file.is_file():
-        return None
-    try:
-        state = torch.load(file, map_location="cpu", mmap=True, weights_only=True)
-    except Exception:  # noqa: BLE001 (torch.load fails with many types on a damaged or legacy file)
-        return None
-    if not isinstance(state, dict):
-        return None
-    return {k: (_TORCH_FLOATS.get(v.dtype, str(v.dtype)), v.numel()) for k, v in state.items() if torch.is_tensor(v)}
-
-
 def _check_floating(source: object, tensors: dict[str, tuple[str, int]]) -> None:
-    """Raise `IncompatibleWeightsError` naming the stored tensors (`_stored_tensors`) that are not floating point."""
-    if not_float := [f"{name} ({dtype})" for name, (dtype, _) in tensors.items() if dtype not in _FLOAT_TENSORS]:
+    """Raise `IncompatibleWeightsError` naming the stored tensors (`stored_tensors`) that are not floating point."""
+    if not_float := [f"{name} ({dtype})" for name, (dtype, _) in tensors.items() if dtype not in FLOAT_TENSORS]:
         raise IncompatibleWeightsError(
             f"{source}: its weights hold tensors that are not floating point ({_names(not_float, 3)}): they are not "
             "a model's weights (a damaged or hand-made file?); re-export it (swinir-hf convert, or save_pretrained)"
@@ -386,57 +249,6 @@ def _unreadable_bin(source: object) -> str | None:
     except Exception as err:  # noqa: BLE001 (torch's reader fails with many types: whatever it is, it is the file)
         return str(err).splitlines()[0] if str(err) else type(err).__name__
     return None
-
-
-@contextlib.contextmanager
-def _not_cached_said(source: object, revision: str | None = None, subfolder: str | None = None) -> Iterator[None]:
-    """A Hub id that is not in the cache while the Hub cannot be reached: transformers says only "We couldn't
-    connect to 'https://huggingface.co'"; say that the model is not cached and the ways to get it. A `subfolder`
-    and a `revision` other than main are named: the cache may hold the repo at main, or without that subfolder
-    (a misspelt one, say), and the plain download would fetch main."""
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        yield
-    except OSError as err:
-        causes, cause = [], err
-        while cause is not None and len(causes) < 8:
-            causes.append(cause)
-            cause = cause.__cause__ or cause.__context__
-        if not any(isinstance(c, LocalEntryNotFoundError) for c in causes):
-            raise
-        what = f"the subfolder {subfolder!r} of {source}" if subfolder else str(source)
-        option = ""
-        if revision not in (None, "main"):
-            what, option = f"{what} at revision {revision!r}", f" --revision {revision}"
-        from huggingface_hub import constants
-
-        offline = constants.HF_HUB_OFFLINE
-        raise OSError(
-            f"{what} is not in the Hugging Face cache and "
-            + ("HF_HUB_OFFLINE is set: " if offline else "the Hub cannot be reached: ")
-            + _bundled_hint(source)
-            + f"download it where there is a network (hf download {source}{option}) and copy the cache (HF_HOME) "
-            "here, or pass the path of a local model folder; "
-            + (
-                "or unset HF_HUB_OFFLINE if this machine can reach the Hub"
-                if offline
-                else "HF_HUB_OFFLINE=1 makes such a load fail at once instead of retrying the connection"
-            )
-        ) from err
-
-
-def _bundled_hint(source: object) -> str:
-    """For a bare name (no org/), as the package's bundled models are called (`sr-x4`): how those load, which
-    `from_pretrained` cannot do by name (they are folders inside the package, not Hub repos); then the Hub's way."""
-    name = str(source)
-    if "/" in name or os.sep in name:
-        return ""
-    return (
-        f"if {name!r} is a model bundled with swinir_hf (`swinir-hf models` lists them), load it with "
-        f"swinir_hf.load_model({name!r}) or from_pretrained(swinir_hf.loading.DEFAULTS_DIR / {name!r}); if it is a "
-        "Hub repo, "
-    )
 
 
 def check_loading_info(info: dict, source: object, config_given: bool = False) -> None:
@@ -495,27 +307,6 @@ def _names(items: list[str], limit: int = 6) -> str:
     return ", ".join(items[:limit]) + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
-# The two layouts of safetensors weights: one file, or shards named by an index.
-WEIGHTS_LAYOUTS = ("model.safetensors", "model.safetensors.index.json")
-
-
-def _with_variant(name: str, variant: str | None) -> str:
-    """transformers' file name of a weights `variant` (`model.fp16.safetensors`)."""
-    if variant is None:
-        return name
-    stem, suffix = name.rsplit(".", 1)
-    return f"{stem}.{variant}.{suffix}"
-
-
-def _file_id(path: Path) -> tuple[int, int, int] | None:
-    """(inode, mtime ns, size) of a file, None if there is none: tells a file rewritten by a save from an old one."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
-
-
 def strict_from_pretrained(
     cls: type[_Loaded], load: Callable[..., Any], name: str | os.PathLike[str] | None, /, *args: Any, **kwargs: Any
 ) -> _Loaded:
@@ -525,17 +316,17 @@ def strict_from_pretrained(
         name = os.path.expanduser(name)  # as a shell would
     if kwargs.get("output_loading_info") or kwargs.get("ignore_mismatched_sizes"):
         with (
-            _not_cached_said(name, kwargs.get("revision"), kwargs.get("subfolder")),
+            not_cached_said(name, kwargs.get("revision"), kwargs.get("subfolder")),
             _readable_weights(name),
         ):
-            return load(name, *args, **_cache_only_offline(name, kwargs))
+            return load(name, *args, **cache_only_offline(name, kwargs))
     kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
     if isinstance(name, (str, os.PathLike)):
         if kwargs.get("config") is None:  # with a config, transformers loads a weights file itself
             _check_not_a_weights_file(name)
-        kwargs = _cache_only_offline(name, kwargs)
+        kwargs = cache_only_offline(name, kwargs)
         folder, source = Path(name, kwargs.get("subfolder") or ""), None
-        if not Path(name).exists() and (cached := _hub_folder(os.fspath(name), kwargs)) is not None:
+        if not Path(name).exists() and (cached := hub_folder(os.fspath(name), kwargs)) is not None:
             folder, source = cached, "/".join(filter(None, (os.fspath(name), kwargs.get("subfolder"))))
         _check_stored_weights(cls, folder, kwargs, source)
     report_logger = logging.getLogger("transformers.modeling_utils")
@@ -543,7 +334,7 @@ def strict_from_pretrained(
     report_logger.addFilter(quiet)
     try:
         with (
-            _not_cached_said(name, kwargs.get("revision"), kwargs.get("subfolder")),
+            not_cached_said(name, kwargs.get("revision"), kwargs.get("subfolder")),
             _readable_weights(name),
         ):
             model, info = load(
@@ -559,17 +350,3 @@ def strict_from_pretrained(
     config_given = reported and _config_not_stored(cls, name, kwargs)
     check_loading_info(info, name, config_given)
     return check_finite_weights(model, name)
-
-
-@contextlib.contextmanager
-def replacing_other_layout(folder: Path, variant: str | None) -> Iterator[None]:
-    """Around a save into `folder`: once it has written its weights in one layout (one file, or shards), an earlier
-    save's weights in the other are removed; transformers deletes old shards but not an old single file, which
-    loading prefers to the new shards' index."""
-    layouts = [folder / _with_variant(name, variant) for name in WEIGHTS_LAYOUTS]
-    before = {path: _file_id(path) for path in layouts}
-    yield
-    if any(_file_id(path) not in (None, before[path]) for path in layouts):  # this save wrote one of them
-        for path in layouts:
-            if before[path] is not None and _file_id(path) == before[path]:
-                path.unlink()

@@ -30,19 +30,19 @@ from transformers.utils import ModelOutput, can_return_tuple
 from .code_files_swinir import copy_named_code, save_with_code
 from .configuration_swinir import SwinIRConfig, check_attention_kernel
 from .hub_push_swinir import SaidPush
-from .loading_swinir import replacing_other_layout, strict_from_pretrained
+from .loading_swinir import strict_from_pretrained
+from .memory_swinir import activation_bytes_per_pixel, fixed_activation_bytes
 from .moved_swinir import moved_names
 from .runtime_swinir import (
     Conv2d,
     Linear,
-    activation_bytes_per_pixel,
     chunked_inference,
     cpu_attention_kernel,
-    fixed_activation_bytes,
     fused_sdpa_padding,
     outside_float16_autocast,
     to_dtype_of,
 )
+from .weight_files_swinir import replacing_other_layout
 from .windows_swinir import (
     ShiftMaskCache,
     on_device,
@@ -56,6 +56,8 @@ from .windows_swinir import (
 
 if TYPE_CHECKING:  # never run: transformers 5.4 copies only a local module's direct relative imports
     from .constants_swinir import TASKS  # noqa: F401  (configuration_swinir's)
+    from .hub_files_swinir import hub_reachable  # noqa: F401  (loading_swinir's)
+    from .presets_swinir import PRESETS  # noqa: F401  (configuration_swinir's)
 
 logger = logging.getLogger(__name__)
 
@@ -67,34 +69,32 @@ SDPA_ATTENTIONS_WARNING = (
 
 # The names that lived here up to 0.1.0, before how the model loads and runs had modules of their own: importing them
 # from here goes on working, with a warning naming their place.
-_MOVED = dict.fromkeys(
-    (
-        "IncompatibleWeightsError",
-        "WEIGHTS_LAYOUTS",
-        "check_finite_weights",
-        "check_loading_info",
-        "safetensors_files",
-        "shard_problem",
-    ),
-    "loading_swinir",
-) | dict.fromkeys(
-    (
-        "ENV_CPU_ATTENTION",
-        "FUSED_SDPA_HEAD_MULTIPLE",
-        "ImageTooLargeError",
-        "SURELY_NEEDED",
-        "autocast_on",
-        "available_host_memory",
-        "byte_size",
-        "check_forward_memory",
-        "chunks_on",
-        "cuda_free_memory",
-        "faster_cpu_attention",
-        "inference_precision",
-        "resting_dtype",
-        "running",
-    ),
-    "runtime_swinir",
+_MOVED = (
+    dict.fromkeys(
+        ("IncompatibleWeightsError", "check_finite_weights", "check_loading_info"),
+        "loading_swinir",
+    )
+    | dict.fromkeys(
+        ("WEIGHTS_LAYOUTS", "safetensors_files", "shard_problem"),
+        "weight_files_swinir",
+    )
+    | dict.fromkeys(
+        (
+            "ENV_CPU_ATTENTION",
+            "FUSED_SDPA_HEAD_MULTIPLE",
+            "autocast_on",
+            "chunks_on",
+            "faster_cpu_attention",
+            "inference_precision",
+            "resting_dtype",
+            "running",
+        ),
+        "runtime_swinir",
+    )
+    | dict.fromkeys(
+        ("ImageTooLargeError", "SURELY_NEEDED", "available_host_memory", "byte_size", "check_forward_memory"),
+        "memory_swinir",
+    )
 )
 # 0.1.0 defined these two here too; they live with the other code-file names now.
 _MOVED |= dict.fromkeys(("MODEL_AUTO_MAP", "REMOTE_CODE_FIELDS"), "code_files_swinir")

@@ -30,18 +30,16 @@ from .constants_swinir import dtype_name
 from .hub_push_swinir import SaidPush
 from .image_files_swinir import check_pipeline_input, image_name, opened_file
 from .image_processing_swinir import AlphaMode, SwinIRImageProcessor
-from .pixels_swinir import ImageLayout, clamping_note, compose_image, from_reconstruction, split_image, to_pixel_values
-from .runtime_swinir import (
+from .memory_swinir import (
     SURELY_NEEDED,
     ImageTooLargeError,
     byte_size,
     check_forward_memory,
     forward_bytes,
     free_memory,
-    inference_precision,
-    resting_dtype,
-    running,
 )
+from .pixels_swinir import ImageLayout, clamping_note, compose_image, from_reconstruction, split_image, to_pixel_values
+from .runtime_swinir import inference_precision, resting_dtype, running
 from .tiling_swinir import (
     TILE_OVERLAP,
     apply_in_tiles,
@@ -54,15 +52,17 @@ from .tiling_swinir import (
 )
 
 if TYPE_CHECKING:
-    # Never run. transformers 5.4 (and 4.57) copies only the direct relative imports of a local folder's module, then
-    # fails on the first file missing (pipeline("image-restoration") on 5.4.0: FileNotFoundError for frames_swinir.py):
-    # these are the modules that the ones above import in turn.
+    # Never run: transformers 5.4 (and 4.57) copies only a local folder's module's direct relative imports, then fails
+    # on the first file missing (pipeline() on 5.4.0: frames_swinir.py): the modules those above import in turn.
     from .code_files_swinir import MODEL_AUTO_MAP  # noqa: F401
     from .frames_swinir import frame_count  # noqa: F401
-    from .loading_swinir import WEIGHTS_LAYOUTS  # noqa: F401
+    from .hub_files_swinir import hub_reachable  # noqa: F401
+    from .loading_swinir import IncompatibleWeightsError  # noqa: F401
     from .modeling_swinir import SwinIRForImageRestoration  # noqa: F401
     from .moved_swinir import moved_names  # noqa: F401
     from .pil_images_swinir import normalize_pil  # noqa: F401
+    from .presets_swinir import PRESETS  # noqa: F401
+    from .weight_files_swinir import WEIGHTS_LAYOUTS  # noqa: F401
     from .windows_swinir import window_partition  # noqa: F401
 
 TASK = "image-restoration"

@@ -34,7 +34,7 @@ from ..checkpoints.run_folder import (
     unfinished_saves,
 )
 from ..console import shown_name
-from ..models.loading_swinir import safetensors_files
+from ..models.weight_files_swinir import safetensors_files
 from ..storage.atomic_writes import WriteError, os_reason, write_error, write_text_file
 from .card import training_card
 from .checks import in_run_folder, push_later_command, remove_superseded_work
