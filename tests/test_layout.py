@@ -4,6 +4,7 @@ points users already write keep working."""
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 import subprocess
 import sys
@@ -153,6 +154,15 @@ def test_names_moved_to_the_code_files_frames_and_alpha_modules_still_import_fro
         image_processing_swinir.frame_counts  # noqa: B018
 
 
+# The names `modeling_swinir` gives from the modules that hold them now (`_MOVED`), as before these splits.
+MOVED_FROM_THE_MODEL_FILE = (
+    "IncompatibleWeightsError WEIGHTS_LAYOUTS check_finite_weights check_loading_info safetensors_files shard_problem "
+    "ENV_CPU_ATTENTION FUSED_SDPA_HEAD_MULTIPLE ImageTooLargeError SURELY_NEEDED autocast_on available_host_memory "
+    "byte_size check_forward_memory chunks_on cuda_free_memory faster_cpu_attention inference_precision resting_dtype "
+    "running MODEL_AUTO_MAP REMOTE_CODE_FIELDS"
+).split()
+
+
 def test_names_moved_to_the_weight_files_hub_files_memory_and_presets_modules_still_import_from_their_old_place():
     """The weights files and a Hub model's files left `loading_swinir`, a pass's memory left `runtime_swinir`, the
     presets and heads' scales left `configuration_swinir` (each over 400 lines): the old paths give the same objects,
@@ -162,6 +172,7 @@ def test_names_moved_to_the_weight_files_hub_files_memory_and_presets_modules_st
         hub_files_swinir,
         loading_swinir,
         memory_swinir,
+        modeling_swinir,
         presets_swinir,
         runtime_swinir,
         weight_files_swinir,
@@ -183,6 +194,11 @@ def test_names_moved_to_the_weight_files_hub_files_memory_and_presets_modules_st
     assert configuration_swinir.UPSAMPLER_SCALES is presets_swinir.UPSAMPLER_SCALES
     with pytest.raises(AttributeError, match="has no attribute 'byte_sizes'"):
         runtime_swinir.byte_sizes  # noqa: B018
+    # The model file's moved names (all it gave before) point at the module that holds each now, not at one that
+    # passes it on.
+    moved = modeling_swinir._MOVED.items()
+    assert sorted(modeling_swinir._MOVED) == sorted(MOVED_FROM_THE_MODEL_FILE)
+    assert [n for n, m in moved if n not in vars(importlib.import_module(f"swinir_hf.models.{m}"))] == []
 
 
 def test_the_model_files_are_at_most_the_size_of_one_idea_but_the_model():

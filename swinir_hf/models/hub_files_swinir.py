@@ -52,9 +52,9 @@ def hub_folder(repo_id: str, kwargs: dict[str, Any]) -> Path | None:
     """The Hub cache's folder of `repo_id` (at `from_pretrained`'s `kwargs`: revision, subfolder, cache, token) once
     the config.json and the weights `from_pretrained` loads are fetched into it, as it fetches them (it then finds
     them there): one safetensors file, or the shards its index names, else a pytorch_model.bin. For
-    `_check_stored_weights` to read them before the model is built. None where they cannot be had (from_pretrained
-    says why), or it loads others (a variant, a GGUF file, given weights, a pytorch_model.bin in place of safetensors
-    weights: use_safetensors=False)."""
+    `loading_swinir._check_stored_weights` to read them before the model is built. None where they cannot be had
+    (from_pretrained says why), or it loads others (a variant, a GGUF file, given weights, a pytorch_model.bin in
+    place of safetensors weights: use_safetensors=False)."""
     from transformers.utils import cached_file
 
     use_safetensors = kwargs.get("use_safetensors")

@@ -92,7 +92,14 @@ _MOVED = (
         "runtime_swinir",
     )
     | dict.fromkeys(
-        ("ImageTooLargeError", "SURELY_NEEDED", "available_host_memory", "byte_size", "check_forward_memory"),
+        (
+            "ImageTooLargeError",
+            "SURELY_NEEDED",
+            "available_host_memory",
+            "byte_size",
+            "check_forward_memory",
+            "cuda_free_memory",
+        ),
         "memory_swinir",
     )
 )
