@@ -204,9 +204,9 @@ def test_names_moved_to_the_weight_files_hub_files_memory_and_presets_modules_st
 def test_the_model_files_are_at_most_the_size_of_one_idea_but_the_model():
     """The shipped model files are exempt from the size test below (a folder's config.json names them), yet each
     holds one idea too: `loading_swinir` (575 lines), `runtime_swinir` (538) and `configuration_swinir` (451) were
-    split. `modeling_swinir` reads top-down like the paper, and stays whole; `pipeline_swinir` was 401 before."""
+    split. `modeling_swinir` reads top-down like the paper, and stays whole."""
     sizes = {m: len((MODELS / f"{m}.py").read_text().splitlines()) for m in REMOTE_MODULES}
-    allowed = {"modeling_swinir": 1000, "pipeline_swinir": 401}
+    allowed = {"modeling_swinir": 1000}
     assert {m: n for m, n in sizes.items() if n > allowed.get(m, MODULE_LINES)} == {}
 
 

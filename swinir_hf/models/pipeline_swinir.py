@@ -111,15 +111,7 @@ class _Image:
 
 
 # What `swinir_hf.restore` takes and the pipeline does not: asked of it, they get a pointer there.
-ENGINE_OPTIONS = {
-    "tile_size",
-    "ensemble",
-    "dtype",
-    "torch_dtype",
-    "precision",
-    "outscale",
-    "padding",
-}
+ENGINE_OPTIONS = {"tile_size", "ensemble", "dtype", "torch_dtype", "precision", "outscale", "padding"}
 
 
 class ImageRestorationPipeline(SaidPush, Pipeline):

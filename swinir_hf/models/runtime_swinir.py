@@ -9,7 +9,6 @@ import contextlib
 import copy
 import itertools
 import math
-import os
 import threading
 import time
 import weakref
