@@ -80,13 +80,25 @@ def session(name: str = "test") -> types.SimpleNamespace:
     return types.SimpleNamespace(session_hash=name)
 
 
-def run(demo: RestorationDemo, path, model: str = AUTO, task: str = SR, scale: int | None = 2, **options):
-    """Call the restore callback as the Restore button does; returns ((before, after), file, info)."""
+def run_files(demo: RestorationDemo, path, model: str = AUTO, task: str = SR, scale: int | None = 2, **options):
+    """Call the restore callback as the Restore button does; returns ((before, after) files, file, info)."""
     settings = dict(
         level=None, custom_path="", tile="auto", overlap=32, ensemble=False, precision="auto", alpha="model"
     )
     settings.update(options)
     return asyncio.run(demo.restore(str(path), task, scale, model, *settings.values(), request=session()))
+
+
+def opened(path: str) -> Image.Image:
+    with Image.open(path) as image:
+        image.load()
+        return image
+
+
+def run(demo: RestorationDemo, path, model: str = AUTO, task: str = SR, scale: int | None = 2, **options):
+    """`run_files`, with the slider's (before, after) files opened: ((before, after) images, file, info)."""
+    (before, after), out, info = run_files(demo, path, model, task, scale, **options)
+    return (opened(before), opened(after)), out, info
 
 
 def test_restore_returns_comparison_png_and_sizes(demo, tmp_path):
@@ -104,6 +116,39 @@ def test_restore_returns_comparison_png_and_sizes(demo, tmp_path):
     Image.open(EXAMPLE).save(tmp_path / "scan.png", dpi=(300, 300))
     with Image.open(run(demo, tmp_path / "scan.png")[1]) as scanned:
         assert tuple(round(v) for v in scanned.info["dpi"]) == (600, 600)
+
+
+def test_slider_gets_cheap_files_and_the_download_as_after(demo, tmp_path):
+    """The slider's before / after are files the demo writes, not images gradio encodes as PNG at zlib level 6 (for
+    a 1 MP ×4 result, two 16 MP PNGs: 15-25 s): the after is the download itself, lossless, or an 8-bit PNG of it
+    for a float TIFF; the before (the input enlarged) a 4:4:4 JPEG, a PNG where it has alpha; both at full size,
+    with the download's colour profile."""
+    from PIL import ImageCms, JpegImagePlugin
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    tagged = tmp_path / "tagged.png"
+    Image.open(EXAMPLE).save(tagged, icc_profile=srgb)
+    (before, after), png, _ = run_files(demo, tagged)
+    assert after == png and Path(before).parent == Path(png).parent
+    with Image.open(before) as shown, Image.open(png) as result, Image.open(EXAMPLE) as source:
+        assert (shown.format, shown.mode, shown.size) == ("JPEG", "RGB", result.size)
+        assert JpegImagePlugin.get_sampling(shown) == 0 and shown.info["icc_profile"] == result.info["icc_profile"]
+        bicubic = np.asarray(source.convert("RGB").resize(result.size, Image.Resampling.BICUBIC), dtype=float)
+        assert np.abs(np.asarray(shown, dtype=float) - bicubic).mean() < 1.5  # quality 95
+    rgba = tmp_path / "logo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 10, 4), dtype=np.uint8), "RGBA").save(rgba)
+    (before, after), png, _ = run_files(demo, rgba)
+    assert after == png and (opened(before).format, opened(before).mode, opened(before).size) == (
+        "PNG",
+        "RGBA",
+        (20, 24),
+    )
+    depth = tmp_path / "depth.tiff"
+    Image.fromarray(np.random.default_rng(1).random((12, 10), dtype=np.float32), "F").save(depth)
+    (before, after), tiff, _ = run_files(demo, depth)
+    shown, result = opened(after), np.asarray(opened(tiff))
+    assert (Path(after).suffix, shown.format, shown.mode, shown.size) == (".png", "PNG", "L", (20, 24))
+    assert np.array_equal(np.asarray(shown), np.rint(np.clip(result, 0, 1) * 255).astype(np.uint8))
 
 
 def test_results_survive_an_old_output_removed_meanwhile(demo):
@@ -129,7 +174,7 @@ def test_alpha_and_16_bit_are_kept(demo, model_dir, tmp_path):
             if mode == "RGBA":  # the engine's default: the alpha is upscaled by the model too
                 expected = restore(SwinIRForImageRestoration.from_pretrained(model_dir), rgba, dtype="float32")
                 assert np.abs(np.asarray(result, dtype=int) - np.asarray(expected)).max() <= 1
-        assert after.mode == {"RGBA": "RGBA", "I;16": "L"}[mode]  # the browser preview is 8-bit
+        assert after.mode == mode  # the slider shows the download itself: browsers show 16-bit PNGs
         assert f"20×24 {'grey 16-bit' if mode == 'I;16' else 'RGBA 8-bit'}" in info
     # Advanced → Transparency: bicubic
     _, png, _ = run(demo, rgba, precision="float32", alpha="bicubic")
@@ -190,6 +235,16 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
         assert str(tmp_path) not in err.value.message  # the server's path means nothing to the user
         assert not err.value.print_exception
         assert demo.inspect(str(path))["error"] == err.value.message  # said at upload too
+    # Cut inside its header (here a large EXIF block, as a camera's thumbnail makes), even at half its length, a JPEG
+    # gets Pillow's other words (docs/demo.md quotes both).
+    exif = Image.Exif()
+    exif[0x010F] = "X" * 20_000
+    Image.open(EXAMPLE).save(tmp_path / "camera.jpg", quality=90, exif=exif.tobytes())
+    (tmp_path / "half.jpg").write_bytes(
+        (tmp_path / "camera.jpg").read_bytes()[: (tmp_path / "camera.jpg").stat().st_size // 2]
+    )
+    with pytest.raises(gr.Error, match=re.escape("half.jpg could not be decoded (Truncated File Read): it may be")):
+        run(demo, tmp_path / "half.jpg")
     # A TIFF whose header tifffile reads but that no decoder here knows (16-bit big-endian MinIsWhite) is no image
     # this demo can read, not a damaged one.
     import tifffile

@@ -32,6 +32,7 @@ from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.pixels_swinir import image_to_float
 from ..storage.atomic_writes import process_folder, remove_dead
 from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
+from .comparison import comparison_files
 from .controls import ControlCallbacks
 from .errors import ModelError, user_error
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MIN_TILE
@@ -59,7 +60,6 @@ from .uploads import (
     frames_note,
     jpeg_quality,
     open_header,
-    preview,
     size_of,
 )
 from .zerogpu import gpu_seconds, on_gpu, restore_on_device
@@ -173,8 +173,9 @@ class RestorationDemo(ControlCallbacks):
         alpha: str = "model",
         request: gr.Request | None = None,
         progress=gr.Progress(),  # noqa: B008 (gradio reads this default to inject its tracker)
-    ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
-        """Restore the uploaded file → ((input enlarged, result) previews, full-resolution file path, size info).
+    ) -> tuple[tuple[str, str], str, str]:
+        """Restore the uploaded file → ((input enlarged, result) files for the slider, full-resolution file path,
+        size info).
 
         The job runs on a thread of its own. Whatever stops it stops that thread at its next Swin block, freeing the
         worker: the page's Cancel and `/cancel` (`cancel`), the page closed (`end_session`), and gradio cancelling
@@ -211,7 +212,7 @@ class RestorationDemo(ControlCallbacks):
         alpha: str,
         cancel: threading.Event,
         progress,
-    ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
+    ) -> tuple[tuple[str, str], str, str]:
         """`restore`'s job, on its thread: stopped by `cancel` while it waits for a worker, loads or restores."""
         if problem := request_problem(task, level, scale):
             raise user_error(problem)
@@ -243,17 +244,16 @@ class RestorationDemo(ControlCallbacks):
         scale = net.config.upscale
         tag = f"x{scale}" if scale > 1 else FILE_TAGS.get(task, "restored")
         out = self._write_output(path, tag, result, data, scale)
-        after = preview(result)
-        before = preview(data.pixels).resize(after.size, Image.Resampling.BICUBIC)
+        slider = comparison_files(out, result, data.pixels, data.icc_profile)
         info = (
             f"**Input** {describe(data.pixels, path)} → **output** {describe(result)} · {plan.name} · {seconds:.1f} s"
         )
         info += frames_note(path)
-        if after.size != size_of(data.pixels):
+        if size_of(result) != size_of(data.pixels):
             info += " · *before*: the input enlarged with bicubic interpolation"
         if job.tiled and engine.tile_overlap == 0:
             info += f" · {NO_BLEND_NOTE}"
-        return (before, after), str(out), info
+        return (str(slider[0]), str(slider[1])), str(out), info
 
     def _decoded_upload(self, path: str | None) -> ImageData:
         """The uploaded image, decoded; a user error for none or one over `max_pixels` (read from its header)."""

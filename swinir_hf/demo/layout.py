@@ -113,8 +113,9 @@ def build(demo: RestorationDemo) -> gr.Blocks:
             with gr.Column(min_width=320):
                 c = _input_column(demo, task0)
             with gr.Column(min_width=320):
+                # Shows the files `comparison` writes (images it would encode itself, as slow PNGs).
                 comparison = gr.ImageSlider(
-                    label="Before / after", type="pil", format="png", elem_id="comparison", max_height=640
+                    label="Before / after", type="filepath", elem_id="comparison", max_height=640
                 )
                 download = gr.File(label="Full-resolution result", elem_id="download")
                 info = gr.Markdown(elem_id="info", label="Info")  # the label names the API's return value

@@ -39,6 +39,7 @@ def write_image(
     dpi: tuple[float, float] | None = None,
     quality: int = DEFAULT_QUALITY,
     lossless: bool = False,
+    compress_level: int | None = None,
     replace: bool = True,
     made_by: str | None = None,
     alpha_dropped: Callable[[Path], None] | None = None,
@@ -54,7 +55,7 @@ def write_image(
     16 bits (JPEG, WebP) get 8 bits, and JPEG drops alpha (with a warning when it is not opaque: `alpha_dropped`
     is called with `path` instead, by a run that says it once for all its outputs: `warn_alpha_dropped`).
     `quality` (1-100) applies to JPEG (written without chroma subsampling, 4:4:4) and lossy WebP; `lossless` writes
-    lossless WebP (ignored by the other formats).
+    lossless WebP (ignored by the other formats); `compress_level` (0-9) is PNG's zlib level (None: Pillow's 6).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -93,7 +94,8 @@ def write_image(
         if isinstance(image, np.ndarray):
             _write_colour_array(tmp, image, fmt, icc_profile, exif, dpi, made_by)
         else:
-            options = _save_options(fmt, quality, lossless, icc_profile) | _software_option(fmt, made_by)
+            options = _save_options(fmt, quality, lossless, icc_profile, compress_level)
+            options |= _software_option(fmt, made_by)
             options |= {"dpi": dpi} if dpi and fmt in ("PNG", "JPEG", "TIFF") else {}
             with open(tmp, "wb") as file:  # closing it flushes: a write that fails then raises too
                 exif_option = {"exif": exif} if exif and fmt != "TIFF" else {}
@@ -155,7 +157,9 @@ def _grey_as_srgb(image: Image.Image, icc_profile: bytes, path: Path) -> tuple[I
     return rgb, srgb.tobytes()
 
 
-def _save_options(fmt: str, quality: int, lossless: bool, icc_profile: bytes | None) -> dict[str, Any]:
+def _save_options(
+    fmt: str, quality: int, lossless: bool, icc_profile: bytes | None, compress_level: int | None = None
+) -> dict[str, Any]:
     """Pillow's `save` options for `write_image`."""
     if fmt == "WEBP" and lossless:
         # exact: keep the colour under fully transparent pixels, as the PNG / TIFF outputs do.
@@ -167,6 +171,8 @@ def _save_options(fmt: str, quality: int, lossless: bool, icc_profile: bytes | N
         options = {"quality": quality}
     elif fmt == "TIFF":
         options = {"compression": _TIFF_COMPRESSION["pillow"]}
+    elif fmt == "PNG" and compress_level is not None:
+        options = {"compress_level": compress_level}
     else:
         options = {}
     if icc_profile:

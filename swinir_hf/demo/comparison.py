@@ -1,0 +1,52 @@
+"""The files the before / after slider shows, written by the demo itself at full resolution (the slider is for
+zooming into the detail), cheaply.
+
+Given PIL images, gradio's `gr.ImageSlider` encodes them as PNG at zlib level 6: for a 1 MP ×4 photo, two 16 MP
+PNGs, 28 MB and 23 s on a 2-core CPU on top of the restoration (`benchmarks/slider.py`; 0.8 s and 19 MB now, the
+download included). Given paths it sends the files as they are, so the demo writes them:
+
+- *after*: the download itself where a browser shows it (PNG, the input's depth and transparency, encoded once);
+  else (a float TIFF) an 8-bit PNG at zlib level 1, 5× faster than level 6 for 20 % more bytes (lossless WebP
+  at method 0 is no faster on a photo, and holds no side over 16383 px).
+- *before*: the input enlarged with bicubic interpolation, a smooth image with nothing to compare at the last bit:
+  JPEG at quality 95 without chroma subsampling, 0.13 s and 3.5 MB at 16 MP (PNG: 1.5 s and 15 MB at level 1,
+  7.5 s at 6). One with transparency, or a side past JPEG's 65535 px, is a PNG at level 1.
+
+Both carry the download's ICC profile, so a colour-managed browser shows both sides in the same colours.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..inference.image_writing import write_image
+from .uploads import preview, size_of
+
+BEFORE_QUALITY = 95
+# zlib level of the slider's PNGs (Pillow's default, 6, is 5× slower for 20 % fewer bytes).
+FAST_PNG_LEVEL = 1
+JPEG_MAX_SIDE = 65535
+# Download formats a browser's <img> shows (a TIFF's 32-bit float pixels: none does).
+SHOWN_SUFFIXES = (".png",)
+
+
+def comparison_files(
+    download: Path, result: Image.Image | np.ndarray, upload: Image.Image | np.ndarray, icc_profile: bytes | None
+) -> tuple[Path, Path]:
+    """(before, after) files for the slider, beside `download` (the written `result`): the `upload`'s pixels enlarged
+    to the result's size, and the result as the browser shows it."""
+    size = size_of(result)
+    before = preview(upload)
+    if before.size != size:
+        before = before.resize(size, Image.Resampling.BICUBIC)
+    lossy = before.mode in ("L", "RGB") and max(size) <= JPEG_MAX_SIDE
+    before_path = download.with_name(f"{download.stem}_before{'.jpg' if lossy else '.png'}")
+    write_image(before_path, before, icc_profile, quality=BEFORE_QUALITY, compress_level=FAST_PNG_LEVEL)
+    if download.suffix.lower() in SHOWN_SUFFIXES:
+        return before_path, download
+    after_path = download.with_name(f"{download.stem}_after.png")
+    write_image(after_path, preview(result), icc_profile, compress_level=FAST_PNG_LEVEL)
+    return before_path, after_path
