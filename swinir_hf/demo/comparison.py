@@ -1,16 +1,16 @@
 """The files the before / after slider shows, written by the demo itself at full resolution (the slider is for
 zooming into the detail), cheaply.
 
-Given PIL images, gradio's `gr.ImageSlider` encodes them as PNG at zlib level 6: for a 1 MP ×4 photo, two 16 MP
-PNGs, 28 MB and 23 s on a 2-core CPU on top of the restoration (`benchmarks/slider.py`; 0.8 s and 19 MB now, the
-download included). Given paths it sends the files as they are, so the demo writes them:
+Given PIL images, gradio's `gr.ImageSlider` encodes them as PNG at zlib level 6, many seconds for a large result
+(benchmarks/slider.py; figures in benchmarks/README.md). Given paths it sends the files as they are, so the demo
+writes them:
 
 - *after*: the download itself where a browser shows it (PNG, the input's depth and transparency, encoded once);
-  else (a float TIFF) an 8-bit PNG at zlib level 1, 5× faster than level 6 for 20 % more bytes (lossless WebP
-  at method 0 is no faster on a photo, and holds no side over 16383 px).
+  else (a float TIFF) an 8-bit PNG at zlib level 1, several times faster than level 6 for a few more bytes
+  (lossless WebP at method 0 is no faster on a photo, and holds no side over 16383 px).
 - *before*: the input enlarged with bicubic interpolation, a smooth image with nothing to compare at the last bit:
-  JPEG at quality 95 without chroma subsampling, 0.13 s and 3.5 MB at 16 MP (PNG: 1.5 s and 15 MB at level 1,
-  7.5 s at 6). One with transparency, or a side past JPEG's 65535 px, is a PNG at level 1.
+  JPEG at quality 95 without chroma subsampling, an order of magnitude faster and smaller than PNG. One with
+  transparency, or a side past JPEG's 65535 px, is a PNG at level 1.
 
 Both carry the download's ICC profile, so a colour-managed browser shows both sides in the same colours.
 """
@@ -26,7 +26,7 @@ from ..inference.image_writing import write_image
 from .uploads import preview, size_of
 
 BEFORE_QUALITY = 95
-# zlib level of the slider's PNGs (Pillow's default, 6, is 5× slower for 20 % fewer bytes).
+# zlib level of the slider's PNGs (Pillow's default, 6, is several times slower for few fewer bytes).
 FAST_PNG_LEVEL = 1
 JPEG_MAX_SIDE = 65535
 # Download formats a browser's <img> shows (a TIFF's 32-bit float pixels: none does).

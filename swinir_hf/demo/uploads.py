@@ -89,7 +89,7 @@ def colour_channels(pixels: Image.Image | np.ndarray) -> int:
 
 def describe(pixels: Image.Image | np.ndarray, path: str | os.PathLike | None = None) -> str:
     """'W×H, kind' of an image, e.g. '480×320 RGBA 8-bit' ('palette+alpha 8-bit' for a palette with a transparent
-    entry, which was 'palette 8-bit' beside an RGBA result). With the `path` the pixels were read from, a CMYK TIFF of
+    entry, restored as RGBA). With the `path` the pixels were read from, a CMYK TIFF of
     16 bits, which Pillow reads at 8, says so: 'CMYK 16-bit (read at 8 bits)' (it said 'CMYK 8-bit')."""
     w, h = size_of(pixels)
     if isinstance(pixels, np.ndarray):
@@ -232,8 +232,8 @@ def is_float(pixels: Image.Image | np.ndarray) -> bool:
 
 class UploadFacts:
     """The facts the control callbacks need of the last uploads (size, colour, JPEG quality, or why it cannot be
-    used), by path and file stamp: each change of a control asked for them, and decoding the upload again took
-    0.3-0.7 s for a 1 MP 16-bit PNG and logged an animated file's warning once more."""
+    used), by path and file stamp: each change of a control asks for them, and decoding the upload again is slow
+    for a large or 16-bit file and logs an animated file's warning once more."""
 
     def __init__(self, kept: int = FACTS_KEPT) -> None:
         self._facts: OrderedDict[tuple[str, int, int], dict] = OrderedDict()

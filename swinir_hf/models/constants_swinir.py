@@ -1,9 +1,9 @@
 """The model layer's plain values, without torch or transformers: the tasks (`TASK_TABLE`), the alpha modes
 (`AlphaMode`), the default tile overlap (`TILE_OVERLAP`), the training losses (`LOSSES`) and how the package reads
-its environment variables (`env_setting`). The command line offers
-them before any model loads (`swinir-hf restore --help`, `swinir-hf models` and `python -m swinir_hf.train --help`
-answer without importing torch); the model layer's other modules import them from here (shipped beside them as
-remote code, like them it imports nothing of `swinir_hf`).
+its environment variables (`env_setting`). The command line offers them before any model loads (`swinir-hf restore
+--help`, `swinir-hf models` and `python -m swinir_hf.train --help` answer without importing torch); the model
+layer's other modules import them from here (shipped beside them as remote code, like them it imports nothing of
+`swinir_hf`).
 """
 
 import os
