@@ -220,6 +220,11 @@ def test_a_missing_vgg_is_refused_before_any_data_is_read(tiny_run, train_cli, i
     assert train_cli({**tiny_run(images, tmp_path / "gan"), "gan": gan}) == 1
     err = capsys.readouterr().err
     assert "gan.vgg_weights 'timm/vgg19.tv_in1k'" in err and "not in the local Hugging Face cache" in err
+    # what it offers instead of the repo id includes a folder, which loads (test_vgg_weights_a_local_folder_...)
+    assert err.rstrip().endswith(
+        "; or pass a local state dict file, or a folder holding model.safetensors (`hf download timm/vgg19.tv_in1k "
+        "--local-dir vgg19`, then gan.vgg_weights=vgg19), instead of a repo id."
+    )
 
 
 @pytest.mark.parametrize(

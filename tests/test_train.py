@@ -2269,6 +2269,19 @@ def test_a_trained_models_card_states_the_license_chosen_or_says_whose_default_i
     assert LICENSE_DEFAULT_NOTE not in card.text and "DIV2K is released for academic research only" in card.text
 
 
+def test_a_run_on_the_paper_configs_bsd500_folder_names_the_bsds500_terms(tiny_run, train_cli, images, tmp_path):
+    """The denoising and JPEG paper configs train on `datasets/BSD500` (BSDS500's images): the card names BSDS500's
+    terms for it, as for a `BSDS500_train` folder (it named DIV2K's alone)."""
+    bsd500 = tmp_path / "datasets" / "BSD500"
+    shutil.copytree(images, bsd500)
+    raw = tiny_run(bsd500, tmp_path / "run", train={"max_steps": 1})
+    assert train_cli(raw, "--no-progress", "-q") == 0
+    license_text = (tmp_path / "run" / "README.md").read_text().split("## License")[1]
+    assert "Training data: BSDS500 (the Berkeley Segmentation Dataset, Corel photographs) is released for " in (
+        license_text
+    )
+
+
 def test_train_license_must_be_a_hub_license_id(tiny_run, images, tmp_path):
     """`--license` / `train.license` is refused at parsing, before any work, unless the Hub knows it (any case, kept
     lower-case as the Hub's ids are): the message names close ids."""

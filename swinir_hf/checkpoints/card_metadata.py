@@ -34,12 +34,13 @@ LICENSE_DEFAULT_NOTE = (
     "(or train with `--license ID`) or edit this card's `license:` line (a Hub license id, `other` for terms of "
     "your own)."
 )
-# Training sets whose images come with terms that bind what a model learnt from them may be used for, by the start
-# of their name as a card lists them (a folder of them: "DIV2K_train_HR_crops128", "BSDS500_train").
+# Training sets whose images come with terms that bind what a model learnt from them may be used for, by the starts
+# of their name as a card lists them (a folder of them: "DIV2K_train_HR_crops128", "BSDS500_train"; the paper
+# configs' "BSD500" and the denoisers' "BSD400" are BSDS500's images too).
 DATA_TERMS = {
-    "div2k": "DIV2K is released for academic research only (https://data.vision.ee.ethz.ch/cvl/DIV2K/)",
-    "bsds": "BSDS500 (the Berkeley Segmentation Dataset, Corel photographs) is released for non-commercial research "
-    "and education",
+    ("div2k",): "DIV2K is released for academic research only (https://data.vision.ee.ethz.ch/cvl/DIV2K/)",
+    ("bsds", "bsd500", "bsd400"): "BSDS500 (the Berkeley Segmentation Dataset, Corel photographs) is released for "
+    "non-commercial research and education",
 }
 
 
@@ -140,7 +141,7 @@ def card_data(
 def data_terms(training_data: Sequence[str]) -> str | None:
     """The paragraph naming the terms of the training sets among `training_data` that have some (`DATA_TERMS`)."""
     names = [name.rsplit("/", 1)[-1].lower() for name in training_data]
-    terms = [text for key, text in DATA_TERMS.items() if any(name.startswith(key) for name in names)]
+    terms = [text for starts, text in DATA_TERMS.items() if any(name.startswith(starts) for name in names)]
     if not terms:
         return None
     return (

@@ -372,9 +372,9 @@ def _not_cached(
     )
 
 
-def hub_file(repo_id: str, filename: str) -> Path:
+def hub_file(repo_id: str, filename: str, local: str = "a local file") -> Path:
     """One file of a Hub repo (downloaded, or from the cache); offline or with the Hub unreachable, the cache only,
-    without retries.
+    without retries; the error then offers `local` (what the caller takes instead of a repo id).
 
     Raises:
         ModelNotAvailableError: the file cannot be had here, with what to do about it.
@@ -385,4 +385,4 @@ def hub_file(repo_id: str, filename: str) -> Path:
     try:
         return Path(hf_hub_download(repo_id, filename, local_files_only=offline is not None))
     except network_errors() as err:
-        raise ModelNotAvailableError(_not_cached(f"{filename} of {repo_id!r}", repo_id, offline, err)) from err
+        raise ModelNotAvailableError(_not_cached(f"{filename} of {repo_id!r}", repo_id, offline, err, local)) from err

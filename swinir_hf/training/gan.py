@@ -131,7 +131,12 @@ class VGG19Features(nn.Module):
         elif not path.is_file():
             if looks_like_path(str(weights)):  # a typo in a local path, not a Hub id to look up
                 raise CheckpointError(f"{shown_name(weights)} does not exist")
-            path = hub_file(str(weights), "model.safetensors")
+            # A folder is taken too (above): the message offers it, as `hf download --local-dir` writes one.
+            local = (
+                "a local state dict file, or a folder holding model.safetensors "
+                f"(`hf download {weights} --local-dir vgg19`, then gan.vgg_weights=vgg19),"
+            )
+            path = hub_file(str(weights), "model.safetensors", local)
         state = extract_state_dict(load_state_dict_file(path))
         wanted = {f"features.{k}" for k in self.features.state_dict()}
         missing = sorted(wanted - set(state))
