@@ -325,9 +325,8 @@ def from_reconstruction(reconstruction: torch.Tensor, channels: int) -> np.ndarr
 def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.ndarray:
     """Restored (H', W', C) float colour + the input's layout → the input's kind of image at H' × W': the same
     PIL mode family (8-bit, 16-bit grey in the input's byte order, float `F`; RGBX as RGBX) or array dtype and channel
-    layout, alpha of another size
-    (not upscaled by the model: `with_alpha`) resized bicubically, `fill_hidden_colour`'s colour put back where the
-    alpha comes out fully transparent, the ICC profile kept."""
+    layout, alpha of another size (not upscaled by the model: `with_alpha`) resized bicubically,
+    `fill_hidden_colour`'s colour put back where the alpha comes out fully transparent, the ICC profile kept."""
     alpha = layout.alpha
     if alpha is not None and alpha.shape != colour.shape[:2]:
         h, w = colour.shape[:2]
