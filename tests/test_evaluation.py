@@ -793,6 +793,49 @@ def test_a_folder_named_as_inputs_is_scored_with_a_warning(small_set, tmp_path, 
     assert not caplog.records
 
 
+def test_a_sets_folders_of_given_inputs_are_noted_as_unread(small_set, capsys, caplog):
+    """`--dataset Mini` holding `HR/` beside `LR/` (a user's own inputs) and `LR_bicubic/X2/` scored inputs made from
+    `HR/` by bicubic, the given ones unread without a word; a note now names them and `--lr-dir`."""
+    dataset, model_dir = small_set
+    for folder in (dataset / "LR", dataset / "LR_bicubic" / "X2"):
+        folder.mkdir(parents=True)
+        for hr in (dataset / "HR").iterdir():
+            image = Image.open(hr)
+            image.resize((image.width // 2, image.height // 2)).save(folder / f"{hr.stem}x2.png")
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--no-progress"]
+    assert main(args) == 0
+    said = (
+        f"{dataset}: the inputs are made from its HR/ images (the paper's protocol); LR/ and LR_bicubic/ are not "
+        f"read: give --lr-dir DIR to score given inputs instead (--lr-dir {dataset / 'LR_bicubic' / 'X2'})"
+    )
+    assert said in capsys.readouterr().err.splitlines()
+    for more in (["--quiet"], ["--lr-dir", str(dataset / "LR")]):  # quiet; or the inputs given
+        assert main(args + more) == 0
+        assert said not in capsys.readouterr().err
+    with caplog.at_level(logging.INFO, logger="swinir_hf"):  # Python's: logged where no progress is shown
+        evaluate(None, dataset, jpeg=30, progress=False)
+    no_scale = said.replace(str(dataset / "LR_bicubic" / "X2"), str(dataset / "LR"))  # ×1: no scale's folder
+    assert [r.getMessage() for r in caplog.records] == [no_scale]
+
+
+def test_another_images_input_is_no_naming_hint(tmp_path):
+    """`img_1_2x2.png` is image `img_1_2`'s input: for a missing `img_1x2.png` it was pointed out as `img_1`'s input
+    named otherwise (rename it, and `img_1_2` lost its own); it is no hint now, a file named otherwise still is."""
+    (hr := tmp_path / "Set" / "HR").mkdir(parents=True)
+    (lr_dir := tmp_path / "LR").mkdir()
+    for name in ("img_1", "img_1_2"):
+        Image.new("RGB", (8, 8)).save(hr / f"{name}.png")
+    Image.new("RGB", (4, 4)).save(lr_dir / "img_1_2x2.png")
+    looked = f"no LR image for img_1 in {lr_dir} (looked for img_1 / img_1x2.*)"
+    with pytest.raises(FileNotFoundError) as err:
+        load_samples(tmp_path / "Set", lr_dir, scale=2)
+    assert str(err.value) == looked
+    Image.new("RGB", (4, 4)).save(lr_dir / "img_1-lr.png")
+    with pytest.raises(FileNotFoundError) as err:
+        load_samples(tmp_path / "Set", lr_dir, scale=2)
+    assert str(err.value) == f"{looked}: it holds img_1-lr.png, named otherwise: name the inputs img_1.* or img_1x2.*"
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..checkpoints.fingerprint import model_fingerprint
-from ..console import shown_name
+from ..console import note, shown_name
 from ..degradations.setting import Degradation
 from ..degradations.synthetic import as_uint8, imresize
 from ..inference.devices import check_device, check_dtype
@@ -47,7 +47,7 @@ from . import metrics
 from .benchmark_setting import authors_reading, common_degradation, grey_conventions
 from .results import Evaluation
 from .saved_outputs import SavedOutputs, first_twin, saved_alike, saved_as_one
-from .testsets import GreyConvention, Sample, load_samples
+from .testsets import GreyConvention, Sample, load_samples, unread_inputs_note
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,9 @@ def evaluate_models(
     shares is the whole set's `Evaluation`, as one process scores it. With `save_dir`, each model's outputs, the
     uint8 images scored, are written there as PNG: `save_dir/<row name>/<image name>.png` (replacing any such file);
     `reuse_saved` reads one found there instead of restoring its image again (a resumed evaluation: the folder must
-    hold this one's outputs, which `saved_outputs.open_saved_outputs` checks).
+    hold this one's outputs, which `saved_outputs.open_saved_outputs` checks). Without given inputs, a folder
+    set's folders of them (`Set5/LR_bicubic/`) are noted as unread (`unread_inputs_note`): on stderr with `progress`,
+    else logged (INFO).
 
     Raises:
         ValueError: the models need different settings (scales), share a name, or do not see the same inputs and
@@ -190,6 +192,8 @@ def evaluate_models(
     saved_as = None if save_dir is None else functools.partial(saved_as_one, folded=folded)
     labels = _method_names([label for label, _ in models], degradation, saved_as)
     conventions = grey_conventions(models, labels, degradation, grey_convention)
+    if lr_dir is None and lr_column is None and (said := unread_inputs_note(dataset, degradation.scale)):
+        (note if progress else logger.info)(said)  # with the bar, on stderr: own inputs there were unread unsaid
     sets = {
         c: load_samples(dataset, lr_dir, degradation.scale, c, split, shard, saved_as, column, lr_column)
         for c in dict.fromkeys(conventions)

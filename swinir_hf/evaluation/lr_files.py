@@ -1,17 +1,19 @@
 """A benchmark image's given input in an `--lr-dir` folder: `NAME.*` or `NAMEx<scale>.*` (the authors' naming), and
-what the folder holds instead where neither is there."""
+what the folder holds instead where neither is there; folders named as given inputs (`LR/`, `LR_bicubic/`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 from ..console import shown_name
 from ..inference.files import IMAGE_SUFFIXES
 
 
-def lr_file(lr_dir: Path, name: str, scale: int) -> Path:
-    """The file of `lr_dir` that holds image `name`'s ×`scale` input: `NAME.*` or `NAMEx{scale}.*`.
+def lr_file(lr_dir: Path, name: str, scale: int, names: Collection[str] = ()) -> Path:
+    """The file of `lr_dir` that holds image `name`'s ×`scale` input: `NAME.*` or `NAMEx{scale}.*`. `names`: the
+    set's images' names, whose own inputs (`img_1_2x2.png` beside `img_1`) are no hint of `name`'s.
 
     Raises:
         FileNotFoundError: no such folder, or neither file in it (the message says what it holds instead, if
@@ -24,7 +26,8 @@ def lr_file(lr_dir: Path, name: str, scale: int) -> Path:
     images = [f for f in sorted(lr_dir.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
     found = [f for f in images if f.stem in stems]
     if not found:
-        hint = _other_scales(images, name, scale) or _named_otherwise(images, name, scale)
+        others = [f for f in images if not _input_of(f.stem, set(names) - {name})]
+        hint = _other_scales(images, name, scale) or _named_otherwise(others, name, scale)
         looked = f"looked for {' / '.join(map(shown_name, stems))}.*"
         raise FileNotFoundError(f"no LR image for {shown_name(name)} in {shown_name(lr_dir)} ({looked}){hint}")
     if len(found) > 1:
@@ -56,3 +59,26 @@ def _named_otherwise(images: list[Path], name: str, scale: int) -> str:
         return ""
     held = ", ".join(map(shown_name, look_alike[:3])) + (", ..." if len(look_alike) > 3 else "")
     return f": it holds {held}, named otherwise: name the inputs {shown_name(name)}.* or {shown_name(name)}x{scale}.*"
+
+
+def _input_of(stem: str, names: set[str]) -> bool:
+    """Whether a file of stem `stem` is the input of one of the images `names` (as `NAME` or `NAMEx<digits>`)."""
+    return stem in names or re.sub(r"x\d+$", "", stem) in names
+
+
+# A folder of degraded inputs, as the authors, BasicSR and DIV2K name them: LR, LQ, LR_bicubic, LRbicx4,
+# DIV2K_valid_LR_bicubic, LR-x4.
+_INPUTS_FOLDER = re.compile(r"(^|[_-])(LR|LQ)($|[_-]|bic|x\d)", re.IGNORECASE)
+
+
+def named_as_inputs(folder: Path) -> str | None:
+    """The name by which `folder` says it holds degraded inputs (`_INPUTS_FOLDER`), or its parent for a scale's
+    folder (`Set5/LR_bicubic/X4`); else None."""
+    folder = folder.resolve()  # `--dataset .` inside one
+    named = (folder, folder.parent) if re.fullmatch(r"[xX]\d+", folder.name) else (folder,)
+    return next((p.name for p in named if _INPUTS_FOLDER.search(p.name)), None)
+
+
+def input_folders(folder: Path) -> list[Path]:
+    """`folder`'s sub-folders named as degraded inputs (`_INPUTS_FOLDER`: `Set5/LR_bicubic`, `LR`), sorted."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and _INPUTS_FOLDER.search(p.name))

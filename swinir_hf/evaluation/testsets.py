@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ..console import shown_name
+from ..console import shown_name, some_names
 from ..image_datasets import (
     NoSuchSplitError,
     files_under,
@@ -27,7 +26,7 @@ from ..image_datasets import (
 )
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import read_image
-from .lr_files import lr_file
+from .lr_files import input_folders, lr_file, named_as_inputs
 from .protocol import GREY_CONVENTIONS, GreyConvention, benchmark_name
 
 if TYPE_CHECKING:
@@ -126,41 +125,78 @@ def load_samples(
                 "ignored: drop it, or read the folder's split sub-folders as a datasets image folder "
                 f"(imagefolder:{shown_name(path)})"
             )
-        hr_dir = path / "HR" if (path / "HR").is_dir() else path
-        if hr_dir == path and (lq := _named_as_inputs(path)):
-            logger.warning(
-                f"{shown_name(path)} is named as a folder of low-quality inputs ({lq}), but eval takes its images as "
-                "the ground truth and scores restorations of degraded copies of them: give the folder of ground-truth "
-                "images (--dataset, with --lr-dir for given inputs), or restore photos with swinir-hf restore"
-            )
-        files = sorted(
-            f
-            for f in hr_dir.iterdir()
-            if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file()  # not macOS' ._a.png
-        )
-        if not files:
-            raise FileNotFoundError(
-                f"no images ({', '.join(IMAGE_SUFFIXES)}) in {shown_name(hr_dir)}{_only_folders(hr_dir)}"
-            )
-        stems = [f.stem for f in files]
-        if twins := [f.name for f in files if stems.count(f.stem) > 1]:  # rows and saved images go by name
-            raise ValueError(
-                f"{shown_name(hr_dir)} holds images of one name: {', '.join(map(shown_name, twins))}: keep one of each"
-            )
-        keys = [saved_as(stem) for stem in stems] if saved_as else []  # of the whole set: not one process's share
-        if twins := [f for f, key in zip(files, keys, strict=False) if keys.count(key) > 1]:
-            raise ValueError(_saved_as_one_refusal(hr_dir, twins, saved_as))
-        samples = [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
+        names, samples = _folder_samples(path, grey_convention, shard, saved_as)
     else:
         try:
             dataset = load_image_dataset(spec, split, default_split="test")
         except NoSuchSplitError as err:
             raise ValueError(f"{err}: choose one with --split (split=)") from None
-        samples = _dataset_samples(dataset, spec, grey_convention, shard, scale, (column, lr_column))
+        names, samples = _dataset_samples(dataset, spec, grey_convention, shard, scale, (column, lr_column))
     if lr_dir is not None:
         for sample in samples:
-            sample.lr = _find_lr(Path(lr_dir), sample, scale)
+            sample.lr = _find_lr(Path(lr_dir), sample, scale, names)
     return name, samples
+
+
+def _folder_samples(
+    path: Path, grey_convention: GreyConvention, shard: tuple[int, int], saved_as: Callable[[str], str] | None
+) -> tuple[list[str], list[Sample]]:
+    """A plain folder's (or its `HR/`'s) images → (the names of the whole set, the samples of `shard`'s share), as
+    `load_samples` reads them; images of one name, or saved as one file by `saved_as`, refused."""
+    hr_dir = _hr_folder(path)
+    if hr_dir == path and (lq := named_as_inputs(path)):
+        logger.warning(
+            f"{shown_name(path)} is named as a folder of low-quality inputs ({lq}), but eval takes its images as "
+            "the ground truth and scores restorations of degraded copies of them: give the folder of ground-truth "
+            "images (--dataset, with --lr-dir for given inputs), or restore photos with swinir-hf restore"
+        )
+    if not (files := _image_files(hr_dir)):
+        raise FileNotFoundError(
+            f"no images ({', '.join(IMAGE_SUFFIXES)}) in {shown_name(hr_dir)}{_only_folders(hr_dir)}"
+        )
+    stems = [f.stem for f in files]
+    if twins := [f.name for f in files if stems.count(f.stem) > 1]:  # rows and saved images go by name
+        raise ValueError(
+            f"{shown_name(hr_dir)} holds images of one name: {', '.join(map(shown_name, twins))}: keep one of each"
+        )
+    keys = [saved_as(stem) for stem in stems] if saved_as else []  # of the whole set: not one process's share
+    if twins := [f for f, key in zip(files, keys, strict=False) if keys.count(key) > 1]:
+        raise ValueError(_saved_as_one_refusal(hr_dir, twins, saved_as))
+    return stems, [Sample(f.stem, read_uint8(f, grey_convention)) for f in files[shard[0] :: shard[1]]]
+
+
+def _hr_folder(path: Path) -> Path:
+    """The folder of a plain folder set's ground-truth images: its `HR/` if it holds one (`Set5/HR`), else itself."""
+    return path / "HR" if (path / "HR").is_dir() else path
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """`folder`'s image files, sorted: not hidden ones (macOS' `._a.png`), nor folders."""
+    return sorted(
+        f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file()
+    )
+
+
+def unread_inputs_note(dataset: str | os.PathLike, scale: int = 1) -> str | None:
+    """What a plain folder set holds beside its ground truth and `load_samples` reads only with `lr_dir`: its
+    sub-folders named as inputs (`Set5/LR_bicubic/`, `LR/`), as a note for a run without given inputs (made from the
+    ground truth, the paper's protocol), where a user's own inputs there were scored as made ones without a word;
+    None where it holds none, or no images to score."""
+    path = Path(dataset)
+    if read_with_datasets(path) or not path.is_dir():
+        return None
+    hr_dir = _hr_folder(path)
+    if not (skipped := input_folders(path)) or not _image_files(hr_dir):
+        return None
+    scaled = [f / s for f in skipped for s in (f"X{scale}", f"x{scale}") if scale > 1 and (f / s).is_dir()]
+    example = shown_name((scaled or skipped)[0])
+    folders = some_names([f"{f.name}/" for f in skipped])
+    source = "its images" if hr_dir == path else f"its {hr_dir.name}/ images"
+    return (
+        f"{shown_name(path)}: the inputs are made from {source} (the paper's protocol); {folders} "
+        f"{'is' if len(skipped) == 1 else 'are'} not read: give --lr-dir DIR to score given inputs instead "
+        f"(--lr-dir {example})"
+    )
 
 
 def _saved_as_one_refusal(folder: Path, twins: list[Path], saved_as: Callable[[str], str]) -> str:
@@ -194,19 +230,6 @@ def columns_problem(
     return None
 
 
-# A folder of degraded inputs, as the authors, BasicSR and DIV2K name them: LR, LQ, LR_bicubic, LRbicx4,
-# DIV2K_valid_LR_bicubic, LR-x4.
-_INPUTS_FOLDER = re.compile(r"(^|[_-])(LR|LQ)($|[_-]|bic|x\d)", re.IGNORECASE)
-
-
-def _named_as_inputs(folder: Path) -> str | None:
-    """The name by which `folder` says it holds degraded inputs (`_INPUTS_FOLDER`), or its parent for a scale's
-    folder (`Set5/LR_bicubic/X4`); else None."""
-    folder = folder.resolve()  # `--dataset .` inside one
-    named = (folder, folder.parent) if re.fullmatch(r"[xX]\d+", folder.name) else (folder,)
-    return next((p.name for p in named if _INPUTS_FOLDER.search(p.name)), None)
-
-
 def _only_folders(folder: Path) -> str:
     """What a folder without images holds instead, where it holds folders (RealSRSet's LR/ only), for the error."""
     held = sorted(f"{p.name}/" for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -225,10 +248,10 @@ def _dataset_samples(
     shard: tuple[int, int],
     scale: int,
     columns: tuple[str | None, str | None],
-) -> list[Sample]:
-    """The samples of a dataset's rows k, k + n, ... (`shard` (k, n)): HR from the image column `columns[0]`, else
-    its `hr` / `image` / `gt` one (`ground_truth_column`), LR from `columns[1]`, else `lr` / `lq` if present (HR
-    size // `scale`), names as `row_names` gives them."""
+) -> tuple[list[str], list[Sample]]:
+    """The names of all a dataset's rows (as `row_names` gives them) and the samples of its rows k, k + n, ...
+    (`shard` (k, n)): HR from the image column `columns[0]`, else its `hr` / `image` / `gt` one
+    (`ground_truth_column`), LR from `columns[1]`, else `lr` / `lq` if present (HR size // `scale`)."""
     hr_col = _truth_column(ds, spec, columns[0])  # not the first image column: `low` before `target` was scored as HR
     lr_col = input_column(ds, spec, columns[1])
     if lr_col == hr_col:
@@ -236,7 +259,7 @@ def _dataset_samples(
     if (folders := files_under(spec)) is not None:  # a Hub dataset: as `restore --dataset` reads its rows
         _check_no_local_files(ds, spec, [c for c in (hr_col, lr_col) if c], folders)
     names = row_names(ds, hr_col)
-    samples = []
+    samples: list[Sample] = []
     k, n = shard
     for i in range(k, len(ds), n):
         name = names[i]
@@ -249,7 +272,7 @@ def _dataset_samples(
             samples.append(Sample(name, hr, lr))
         except (ValueError, OSError, SyntaxError, ImportError) as err:
             raise ValueError(f"{shown_name(spec)}, row {i} ({shown_name(name)}): {err}") from None
-    return samples
+    return names, samples
 
 
 def _check_no_local_files(ds: datasets.Dataset, spec: str, columns: list[str], folders: tuple[Path, ...]) -> None:
@@ -347,8 +370,8 @@ def _grey_content(image: np.ndarray) -> bool:
     return np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2])
 
 
-def _find_lr(lr_dir: Path, sample: Sample, scale: int) -> np.ndarray:
-    path = lr_file(lr_dir, sample.name, scale)
+def _find_lr(lr_dir: Path, sample: Sample, scale: int, names: list[str]) -> np.ndarray:
+    path = lr_file(lr_dir, sample.name, scale, names)
     lr = _as_hr(read_uint8(path), sample.hr, str(path))
     check_lr_size(sample.name, sample.hr, lr, scale, str(path))
     return lr
