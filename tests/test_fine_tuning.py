@@ -4,6 +4,7 @@ run would not read, folder names on the command line, and what `--init-from` kee
 from __future__ import annotations
 
 import shlex
+import shutil
 
 import numpy as np
 import pytest
@@ -13,11 +14,13 @@ from PIL import Image
 
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.training import cli
+from swinir_hf.training.card import training_card
 from swinir_hf.training.cli import _ALIASES, build_parser, parse_command_line
 from swinir_hf.training.config import TrainingConfig, read_config_file
 from swinir_hf.training.data import build_dataset, build_validation
 from swinir_hf.training.loop import run_training
 from swinir_hf.training.sections import ModelArgs, TrainArgs
+from swinir_hf.training.state import Progress
 from swinir_hf.training.warm_start import InitReport, build_model
 
 
@@ -304,3 +307,40 @@ def test_a_new_run_from_weights_in_its_own_output_folder_is_refused(tiny_run, tr
             assert train_cli(raw, *extra) == 1
             assert capsys.readouterr().err == said
     assert (out / "model.safetensors").read_bytes() == weights and (out / "checkpoints" / "step-00000002").is_dir()
+
+
+@pytest.mark.parametrize(("task", "grey_task"), [("color_dn", "gray_dn"), ("color_jpeg_car", "jpeg_car")])
+def test_a_grey_model_from_a_colour_one_takes_the_grey_task_and_its_card_says_so(
+    tmp_path, tiny_config, tiny_run, images, task, grey_task
+):
+    # it kept color_dn: its card was titled "SwinIR color dn" and counted "0 re-initialised" only
+    colour = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler=None, task=task))
+    colour.save_pretrained(tmp_path / "colour")
+    grey, report = build_model(ModelArgs(init_from=str(tmp_path / "colour"), config={"num_channels": 1}), TrainArgs())
+    assert grey.config.task == grey_task
+    back, _ = build_model(
+        ModelArgs(init_from=str(tmp_path / "colour"), config={"task": task, "num_channels": 1}), TrainArgs()
+    )
+    assert back.config.task == task  # one the run names stands
+    cfg = TrainingConfig.from_dict(tiny_run(images, tmp_path / "out", data={"degradation": "noise"}))
+    card = training_card(cfg, grey, Progress(step=4), None, report, "me/grey")
+    assert f"# SwinIR {grey_task.replace('_', ' ')} (4 steps)" in card
+    assert (
+        f"({len(report.loaded)} tensors loaded, 4 of them made grey from the colour model's, 0 re-initialised" in card
+    )
+
+
+def test_init_from_a_bare_weights_file_says_it_has_no_config_to_compare(tmp_path, tiny_config):
+    # it named differences from a config made up of defaults: "image_size 64 → 40, drop_path_rate 0.1 → 0.0"
+    SwinIRForImageRestoration(tiny_config(drop_path_rate=0.0)).save_pretrained(tmp_path / "src")
+    (tmp_path / "bare").mkdir()
+    weights = tmp_path / "bare" / "model.safetensors"
+    shutil.copy(tmp_path / "src" / "model.safetensors", weights)
+    _, report = build_model(ModelArgs(init_from=str(weights), config={"drop_path_rate": 0.0}), TrainArgs())
+    assert report.no_config and report.differences == [] and report.reinitialised == []
+    assert str(report).splitlines()[1:] == [
+        "  the source is a weights file with no config beside it: its architecture was read from its tensors, and no "
+        "other config field of it is known to compare with this model's"
+    ]
+    _, folder = build_model(ModelArgs(init_from=str(tmp_path / "src"), config={"drop_path_rate": 0.1}), TrainArgs())
+    assert not folder.no_config and folder.differences == ["drop_path_rate 0.0 → 0.1"]

@@ -144,6 +144,7 @@ def _training_recipe(
         recipe.append(
             f"- initialised from `{_shown(init.source)}` ({len(init.loaded)} tensors loaded"
             + (f", {len(init.fitted)} of them fitted to this window size" if init.fitted else "")
+            + (f", {len(init.to_grey)} of them made grey from the colour model's" if init.to_grey else "")
             + f", {len(init.reinitialised)} re-initialised, {len(init.dropped)} dropped)"
         )
     return recipe

@@ -19,6 +19,7 @@ import yaml
 from ..checkpoints.run_folder import MODEL
 from ..console import shown_name
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
+from ..models.constants_swinir import TASK_TABLE
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .sections import ModelArgs, TrainArgs
 
@@ -36,6 +37,8 @@ class InitReport:
     changed: list[str] = field(default_factory=list)  # without a preset: the source's config fields set otherwise
     differences: list[str] = field(default_factory=list)  # every config field set otherwise: "num_heads [2] → [4]"
     to_grey: list[str] = field(default_factory=list)  # loaded after `grey_ends` (a grey model from a colour one)
+    # The source is a weights file: its config was read from the tensors' shapes, the rest of it made up (defaults).
+    no_config: bool = False
 
     @classmethod
     def recorded(cls, start: dict[str, Any]) -> InitReport | None:
@@ -53,6 +56,11 @@ class InitReport:
             return ", ".join(items[:6]) + (f", … (+{len(items) - 6})" if len(items) > 6 else "")
 
         lines = [f"initialised from {shown_name(self.source)}: {len(self.loaded)} tensors loaded"]
+        if self.no_config:
+            lines.append(
+                "  the source is a weights file with no config beside it: its architecture was read from its tensors, "
+                "and no other config field of it is known to compare with this model's"
+            )
         if self.differences:  # model.config of a config file applies under model.preset null too
             lines.append(f"  this model's config differs from the source's: {', '.join(self.differences)}")
         if self.fitted:
@@ -132,11 +140,13 @@ def _start_from(source: SwinIRForImageRestoration, model: SwinIRForImageRestorat
     if source.config.num_channels == 3 and model.config.num_channels == 1:
         grey_ends(source.state_dict(), source.config, model, report)
     report.preset = args.preset
+    report.no_config = _is_weights_file(args.init_from)
     given = [*args.config, *(["upscale"] * (args.scale is not None))]  # the architecture fields this run sets
     ours, theirs = model.config.to_dict(), source.config.to_dict()
     report.changed = sorted({k for k in given if ours.get(k) != theirs.get(k)})
     own = inspect.get_annotations(SwinIRConfig)  # SwinIR's fields, not transformers' bookkeeping
-    report.differences = [f"{k} {theirs.get(k)} → {ours[k]}" for k in own if ours[k] != theirs.get(k)]
+    if not report.no_config:  # a file's other fields are defaults, not the source's: no difference to name
+        report.differences = [f"{k} {theirs.get(k)} → {ours[k]}" for k in own if ours[k] != theirs.get(k)]
     if len(report.reinitialised) > len(report.loaded):  # a task change keeps the body: most tensors load
         total, fit = len(report.loaded) + len(report.reinitialised), len(report.loaded)
         how_many, how_much = ("none", "all") if not fit else (str(fit), "most")
@@ -147,6 +157,14 @@ def _start_from(source: SwinIRForImageRestoration, model: SwinIRForImageRestorat
         )
     _check_heads(report, ours["num_heads"], theirs["num_heads"], args)
     return report
+
+
+def _is_weights_file(spec: str) -> bool:
+    """Whether `spec` names a local weights file (an authors' `.pth`, a bare `model.safetensors`): no config.json."""
+    from ..checkpoints.loading import resolve_spec
+
+    resolved = resolve_spec(spec)
+    return isinstance(resolved, Path) and resolved.is_file()
 
 
 def _check_heads(report: InitReport, heads: list[int], source_heads: list[int], args: ModelArgs) -> None:
@@ -216,7 +234,20 @@ def _model_config(args: ModelArgs, base: dict[str, Any], overrides: dict) -> Swi
         # A grey model from a colour one subtracts their mean, which keeps its start closest to it (`grey_ends`).
         means = base.get("rgb_mean") or []
         overrides["rgb_mean"] = [round(sum(means) / len(means), 6)] if channels == 1 and len(means) == 3 else None
+    if channels != base.get("num_channels") and "task" not in overrides:  # color_dn's weights made a gray_dn model
+        overrides["task"] = task_for_channels(base.get("task"), channels)
     return SwinIRConfig(**{**base, **overrides})
+
+
+def task_for_channels(task: str | None, channels: int) -> str | None:
+    """`task`'s counterpart for `channels` (1: grey, 3: colour) in `TASK_TABLE`: the task restoring the same kind of
+    input for the other channels (color_dn ↔ gray_dn, color_jpeg_car ↔ jpeg_car); `task` itself where it has none
+    (super-resolution is one task for either)."""
+    row = TASK_TABLE.get(task or "")
+    want = {1: "grey", 3: "colour"}.get(channels)
+    if row is None or row.short not in ("grey", "colour") or want is None or row.short == want:
+        return task
+    return next((k for k, t in TASK_TABLE.items() if t.restores == row.restores and t.short == want), task)
 
 
 def transfer_weights(state: dict[str, torch.Tensor], model: torch.nn.Module, source: str) -> InitReport:
