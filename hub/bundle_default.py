@@ -38,20 +38,18 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-import yaml
-from bundled_cards import card_with, comparison_table, rewrite_card, stored_card, suite  # beside this script
-
-from swinir_hf.checkpoints.folders import write_model_files
-from swinir_hf.checkpoints.measured_results import paper_figures
-from swinir_hf.evaluation.benchmark import evaluate
-from swinir_hf.loading import DEFAULT_MODELS, DEFAULTS_DIR
-from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+# Light imports only here: torch, transformers and the evaluation load after the checks of the command line and
+# the run (`_heavy`), so that a refusal comes in a second, not after ~7 s of imports.
+from swinir_hf.checkpoints.bundled import DEFAULT_MODELS, DEFAULTS_DIR
+from swinir_hf.console import shown_name
 from swinir_hf.storage.atomic_writes import create_temp_folder, remove_stale_temp_files, replace_folder
-from swinir_hf.training.card import training_card
-from swinir_hf.training.config import TrainingConfig
-from swinir_hf.training.state import Progress
+
+if TYPE_CHECKING:
+    from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+    from swinir_hf.training.config import TrainingConfig
+    from swinir_hf.training.state import Progress
 
 # Bundled name → the tasks and scale its model must have (the CLI and the demo pick these by name).
 NAME_TASKS = {
@@ -68,6 +66,8 @@ BUNDLED_LICENSE = "apache-2.0"
 
 def score(model: SwinIRForImageRestoration, testsets: Path, benches: list) -> dict[str, dict[str, dict]]:
     """label → {"baseline": means, "model": means} of the evaluation columns."""
+    from swinir_hf.evaluation.benchmark import evaluate
+
     out = {}
     for label, folder, options in benches:
         result = evaluate(model, testsets / folder, model_name="model", progress=False, **options)
@@ -81,6 +81,8 @@ def stored_weights(
 ) -> tuple[SwinIRForImageRestoration, float]:
     """`model` in float16 if storing it so moves the first benchmark's PSNR by at most `FP16_TOLERANCE_DB`
     (halving the package size), else `model` itself (float32); and that drift in dB."""
+    from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+
     half = copy.deepcopy(model).half()
     with tempfile.TemporaryDirectory() as tmp:
         half.save_pretrained(tmp)
@@ -114,6 +116,8 @@ def write_folder(target: Path, stored: SwinIRForImageRestoration, card: str, res
     """Stage the bundled folder next to `target`, then move it into place (a failed run leaves the old one). The
     staging folder is named as the package's temporary folders: one a killed run left (kill -9), which no `finally`
     removed, is removed by the next run into that folder."""
+    from swinir_hf.checkpoints.folders import write_model_files
+
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(target.parent)
     staging = create_temp_folder(target.parent)
@@ -178,6 +182,11 @@ def rescore(target: Path, testsets: Path) -> None:
     its results.json holds, and rewrite those figures there and in its card (comparison table, Results section,
     model-index). Weights, recipe and training record stay: for figures that a later change to the evaluation code
     (a degradation's, say) has moved."""
+    import torch
+    from bundled_cards import card_with, stored_card  # beside this script
+
+    from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+
     model = SwinIRForImageRestoration.from_pretrained(target).eval()
     s, old, card, table = stored_card(target, model.config)
     results = score(model, testsets, [b for b in s.benches if b[0] in old])
@@ -227,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(
                 f"--cards-only rewrites bundled models' cards: pass a name (a folder in {args.defaults_dir}) or all"
             )
+        from bundled_cards import rewrite_card  # beside this script
+
         for name in names or [args.name]:
             changed = rewrite_card(args.defaults_dir / name)
             print(f"{'rewrote' if changed else 'unchanged:'} {args.defaults_dir / name / 'README.md'}")
@@ -247,12 +258,26 @@ def main(argv: list[str] | None = None) -> int:
 def bundle(args: argparse.Namespace, target: Path) -> int:
     """`main` for RUN NAME: score the run's model, check it may replace `target`, and write the bundled folder."""
     if target.exists() and not args.overwrite:
-        print(f"error: {target} exists; pass --overwrite to replace it", file=sys.stderr)
+        print(f"error: {shown_name(target)} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1
     error = input_error(args.run, args.name, args.shared)
     if error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    return _score_and_write(args, target)
+
+
+def _score_and_write(args: argparse.Namespace, target: Path) -> int:
+    """`bundle` past its checks: score the run's model, refuse one no better than `target`'s, write the folder."""
+    import yaml
+    from bundled_cards import comparison_table, suite  # beside this script
+
+    from swinir_hf.checkpoints.measured_results import paper_figures
+    from swinir_hf.models.modeling_swinir import SwinIRForImageRestoration
+    from swinir_hf.training.card import training_card
+    from swinir_hf.training.config import TrainingConfig
+    from swinir_hf.training.state import Progress
+
     src = source_of(args.run)
     cfg = TrainingConfig.from_dict(yaml.safe_load(src.training_config.read_text(encoding="utf-8")))
     summary = json.loads(src.progress.read_text())
@@ -269,7 +294,7 @@ def bundle(args: argparse.Namespace, target: Path) -> int:
     y = s.suffix
     worse = not_better(target, benches[0][0], results[benches[0][0]], y)
     if worse and not args.allow_worse:
-        kept = f"{target} kept" if target.exists() else "nothing written"
+        kept = f"{shown_name(target)} kept" if target.exists() else "nothing written"
         print(f"error: {worse}: {kept} (--allow-worse bundles it anyway)", file=sys.stderr)
         return 1
     stored, drift = stored_weights(model, benches[:1], testsets, results)

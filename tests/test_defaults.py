@@ -473,3 +473,21 @@ def test_the_docs_give_the_bundled_models_real_parameter_counts(doc, pattern, na
         f"{doc} gives {', '.join(names)} {found[0]} parameters; the bundled weights hold {expected}"
     )
     assert parameter_count(names[0]) == load_default(names[0]).num_parameters()
+
+
+def test_bundle_default_refuses_an_existing_bundled_model_at_once_naming_it_safely(tmp_path):
+    """`RUN NAME` over a bundled model without --overwrite: refused before torch loads (it took ~7 s of imports),
+    the folder's name shown as a message shows paths (`shown_name`: a newline escaped, it broke the line)."""
+    defaults = tmp_path / "new\nmodels"
+    (defaults / "sr-x2").mkdir(parents=True)
+    script = Path(__file__).resolve().parents[1] / "hub" / "bundle_default.py"
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = [{str(script)!r}, 'runs/x', 'sr-x2', '--defaults-dir', {str(defaults)!r}]\n"
+        "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit as stop:\n    print(stop.code, 'torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(script.parents[1]), str(script.parent)])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.stdout == "1 False\n"
+    assert done.stderr == f"error: {tmp_path}/new\\nmodels/sr-x2 exists; pass --overwrite to replace it\n"
