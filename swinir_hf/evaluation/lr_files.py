@@ -82,3 +82,9 @@ def named_as_inputs(folder: Path) -> str | None:
 def input_folders(folder: Path) -> list[Path]:
     """`folder`'s sub-folders named as degraded inputs (`_INPUTS_FOLDER`: `Set5/LR_bicubic`, `LR`), sorted."""
     return sorted(p for p in folder.iterdir() if p.is_dir() and _INPUTS_FOLDER.search(p.name))
+
+
+def super_resolution_inputs(folder: Path) -> bool:
+    """Whether `folder` holds inputs for super-resolution: bicubic by its name, or by scale (`X2/`, `x4/`)."""
+    scales = (p for p in folder.iterdir() if p.is_dir())
+    return "bic" in folder.name.lower() or any(re.fullmatch(r"[xX]\d+", p.name) for p in scales)

@@ -26,7 +26,7 @@ from ..image_datasets import (
 )
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import read_image
-from .lr_files import input_folders, lr_file, named_as_inputs
+from .lr_files import input_folders, lr_file, named_as_inputs, super_resolution_inputs
 from .protocol import GREY_CONVENTIONS, GreyConvention, benchmark_name
 
 if TYPE_CHECKING:
@@ -186,7 +186,10 @@ def unread_inputs_note(dataset: str | os.PathLike, scale: int = 1) -> str | None
     if read_with_datasets(path) or not path.is_dir():
         return None
     hr_dir = _hr_folder(path)
-    if not (skipped := input_folders(path)) or not _image_files(hr_dir):
+    skipped = input_folders(path)
+    if scale == 1:  # a denoising / JPEG run: a super-resolution set's inputs (`LR_bicubic/X2`) are none of its own
+        skipped = [f for f in skipped if not super_resolution_inputs(f)]
+    if not skipped or not _image_files(hr_dir):
         return None
     scaled = [f / s for f in skipped for s in (f"X{scale}", f"x{scale}") if scale > 1 and (f / s).is_dir()]
     example = shown_name((scaled or skipped)[0])
