@@ -828,7 +828,8 @@ def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
     # Every other event that sets Restore is a control callback that sees the flag.
     for fn in page.fns.values():
         if restore_button in fn.outputs and fn.name not in ("running", "on_idle"):
-            assert fn.name in ("on_upload", "on_task", "on_settings", "on_model") and fn.inputs[-1] is busy, fn.name
+            assert fn.name in ("upload_answer", "after_upload", "on_task", "on_settings", "on_model"), fn.name
+            assert fn.inputs[-1] is busy, fn.name
     # /cancel sets only the result line, and the public endpoints keep their parameters and results.
     assert fns["cancel"].outputs == [by_id["info"]]
     api = page.get_api_info()["named_endpoints"]
@@ -857,6 +858,42 @@ def test_a_new_upload_clears_the_last_result(demo):
     ran = fns["running"].fn("/tmp/gradio/a/photo.png")[-1]
     assert kept.fn("/tmp/gradio/b/other.png", ran) == kept.fn(None, ran) == (None, None, "")
     assert kept.fn("/tmp/gradio/a/photo.png", ran) == (gr.update(),) * 3
+
+
+def test_a_task_clicked_while_the_upload_decodes_is_what_the_page_ends_on(demo):
+    """The page's events as the browser runs them: each answer computed from the values it was sent with, landing
+    in any order, and a `.then` sent (with the values then) once the event before it has landed."""
+    page = demo.build()
+    by_id = {getattr(b, "elem_id", None): b for b in page.blocks.values()}
+    upload, task, scale, plan = by_id["upload"], by_id["task"], by_id["scale"], by_id["plan"]
+    values = {key: getattr(b, "value", None) for key, b in page.blocks.items()}
+    values.update({upload._id: str(EXAMPLE), task._id: SR, scale._id: 2})
+
+    def answer(fn) -> dict:
+        return dict(zip([o._id for o in fn.outputs], fn.fn(*[values[i._id] for i in fn.inputs]), strict=True))
+
+    def land(fn, answered: dict) -> None:
+        for key, out in answered.items():
+            values[key] = out.get("value", values[key]) if isinstance(out, dict) else out
+        for then in [f for f in page.fns.values() if f.trigger_after == fn._id]:
+            land(then, answer(then))
+
+    def fired(block, event: str) -> list:
+        return [fn for fn in page.fns.values() if (block._id, event) in fn.targets]
+
+    # The upload is sent with Clean image ×2; Noisy is clicked while it decodes, and its answer lands first.
+    sent = [(fn, answer(fn)) for fn in fired(upload, "change")]
+    values[task._id] = DENOISE
+    (on_task,) = fired(task, "input")
+    land(on_task, answer(on_task))
+    task_alone = (values[scale._id], values[plan._id])
+    for fn, answered in sent:
+        land(fn, answered)
+    # The upload's answer set the scale back to ×2 and the plan to the old task's model, under "Noisy".
+    assert (values[scale._id], values[plan._id]) == task_alone == (1, demo.on_task(str(EXAMPLE), DENOISE, "")[4])
+    # With nothing chosen while it decoded, the check after it changes nothing: landing late, it undoes no click.
+    answer = demo.upload_answer(str(EXAMPLE), SR, 2, AUTO, None, "")
+    assert demo.after_upload(answer[-1], str(EXAMPLE), SR, 2, AUTO, answer[5]["value"], "") == (gr.update(),) * 6
 
 
 def test_the_task_choice_says_which_picture_each_task_is_for(demo):

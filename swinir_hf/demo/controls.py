@@ -135,6 +135,25 @@ class ControlCallbacks:
             *self.controls(info, task, scale, model, None, custom_path, busy=busy),
         )
 
+    def upload_answer(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
+        """`on_upload`'s updates, and the settings they leave on the page (task, scale, model, level, path) for
+        `after_upload`."""
+        answer = self.on_upload(path, task, scale, model, level, custom_path, busy)
+        return (*answer, tuple([task, *(answer[i]["value"] for i in (3, 4, 5)), custom_path]))
+
+    def after_upload(self, seen: tuple, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
+        """Once the upload's answer is on the page: no change while the settings are those it left (`seen`), else
+        the controls for a task, model or setting chosen while it decoded, which its answer (computed from the
+        settings before) set back."""
+        now = (task, scale, model, level, custom_path)
+        if tuple(seen or ()) == now:
+            return (gr.update(),) * 6
+        if task != seen[0]:
+            return self.on_task(path, task, custom_path, busy)
+        follow_model = model != seen[2]
+        info = self.inspect_light(path)
+        return self.controls(info, task, scale, model, level, custom_path, follow_model=follow_model, busy=busy)
+
     def on_task(self, path, task, custom_path, busy: bool = False) -> tuple:
         return self.controls(self.inspect_light(path), task, None, AUTO, None, custom_path, busy=busy)
 

@@ -251,8 +251,15 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     settings = [c["file"], c["task"], c["scale"], c["model"], c["level"], c["custom"]]
     controls = [c["scale"], c["model"], c["level"], c["custom"], c["plan"], c["run"]]
     quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
-    uploaded = [c["preview"], c["input_info"], c["shrink"], *controls]
-    c["file"].change(demo.on_upload, [*settings, busy], uploaded, **quiet)
+    # These events run at once, each on its own thread, and their answers land in any order: an upload's, computed
+    # from the settings it was sent with (decoding a large image takes ~0.5 s), landed after a task clicked meanwhile
+    # and set the old task's scale and plan back. The `.then` sets the controls again where a setting changed while
+    # it decoded, and changes nothing otherwise (so it cannot undo a later click in turn). Not a FIFO queue for the
+    # controls: their waiting events would count against --queue-size, refused while restorations fill it.
+    seen = gr.State(None)  # the settings the upload's answer left on the page
+    uploaded = [c["preview"], c["input_info"], c["shrink"], *controls, seen]
+    answer = c["file"].change(demo.upload_answer, [*settings, busy], uploaded, **quiet)
+    answer.then(demo.after_upload, [seen, *settings, busy], controls, **quiet)
     results = [comparison, download, info]
     c["file"].change(no_result, None, results, **quiet)
     c["task"].input(demo.on_task, [c["file"], c["task"], c["custom"], busy], controls, **quiet)
