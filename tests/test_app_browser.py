@@ -89,13 +89,17 @@ def open_page(browser, url: str, viewport: dict):
 
 
 def upload(page, path: Path, described: str) -> None:
+    """Upload `path`; return once the clear's answer and then its own (its line is exactly `described`) are shown: a
+    task clicked before it (waited for as "Input", as the last line read) was set back to the old task's scale."""
     from playwright.sync_api import expect
 
+    info = page.locator("#input-info")
     clear = page.locator("#upload").get_by_role("button", name=re.compile("clear", re.IGNORECASE))
     if clear.count():  # a file is there already: remove it to get the drop zone back
         clear.first.click()
+        expect(info).to_be_empty(timeout=20_000)
     page.locator("#upload input[type=file]").set_input_files(str(path))
-    expect(page.locator("#input-info")).to_contain_text(described, timeout=20_000)
+    expect(info).to_have_text(described, timeout=20_000)
 
 
 def restore_and_wait(page, output: str) -> None:
@@ -198,11 +202,11 @@ def test_each_task_offline(browser, server, shots):
     shoot(shots, page, "task-clean-image-x2", full_page=True)
 
     # Noisy: the task has no scale (×1), and the comparison is not called bicubic.
-    upload(page, EXAMPLES / "starfish_noise25.png", "Input")
+    size = Image.open(EXAMPLES / "starfish_noise25.png").size
+    upload(page, EXAMPLES / "starfish_noise25.png", f"Input {size[0]}×{size[1]} RGB 8-bit")
     task.get_by_text("Noisy: remove noise").click()
     expect(page.locator("#scale")).to_contain_text("×1")
-    expect(page.locator("#plan")).to_contain_text("denoise-color · bundled")
-    size = Image.open(EXAMPLES / "starfish_noise25.png").size
+    expect(page.locator("#plan")).to_contain_text(f"denoise-color · bundled · {size[0]}×{size[1]} → ")
     restore_and_wait(page, f"{size[0]}×{size[1]} RGB 8-bit")
     expect(page.locator("#info")).not_to_contain_text("bicubic")
     assert slider_sizes(page) == [list(size)] * 2
@@ -216,8 +220,7 @@ def test_cancel_and_a_non_image_upload(browser, server, shots, tmp_path):
     page = open_page(browser, server, DESKTOP)
     notes = tmp_path / "notes.png"
     notes.write_text("not an image")
-    upload(page, notes, "")
-    expect(page.locator("#input-info")).to_contain_text("notes.png is not an image this demo can read")
+    upload(page, notes, "⚠ notes.png is not an image this demo can read (PNG, JPEG, TIFF, WebP, HEIC, BMP…).")
     expect(page.locator("#restore-button")).to_be_disabled()
     shoot(shots, page, "non-image-upload")
 
@@ -289,8 +292,13 @@ def test_a_failed_job_ends_like_any_other(browser, server):
     upload(page, EXAMPLES / "church_x2_downscaled.png", "Input 120×100 RGB 8-bit")
     page.locator("#advanced").get_by_text("Advanced").click()
     tile = page.get_by_label("Tile size", exact=False).first
+    # Each step on the page before the next, as a user sees it (clicked at once under load, Restore ran the job
+    # with "Automatic" in the box): the box mounted, the text typed, then committed by Enter, which leaves the box.
+    expect(tile).to_have_value("Automatic")
     tile.fill("big")
     tile.press("Enter")
+    expect(tile).not_to_be_focused()
+    expect(tile).to_have_value("big")  # no callback answers the tile size
     page.locator("#restore-button").click()
     expect(page.get_by_text("Tile size must be").first).to_be_visible(timeout=30_000)
     # The buttons were left as the job had set them: Restore off, Cancel on, until the page was reloaded.
