@@ -839,6 +839,16 @@ def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
     assert [p["parameter_name"] for p in api["/restore"]["parameters"]] == names
 
 
+def test_a_control_clicked_while_its_last_answer_is_on_its_way_is_run(demo):
+    """gradio's default for `.input` events, trigger_mode "once", drops a click made while the event's last answer is
+    pending: a second task clicked at once showed on the radio while the controls stayed the first one's."""
+    page = demo.build()
+    inputs = [fn for fn in page.fns.values() if fn.name in ("on_task", "on_settings", "on_model")]
+    assert sorted(fn.name for fn in inputs) == ["on_model", "on_settings", "on_settings", "on_settings", "on_task"]
+    assert {event for fn in inputs for _, event in fn.targets} == {"input"}
+    assert {fn.trigger_mode for fn in inputs} == {"always_last"}
+
+
 def test_a_new_upload_clears_the_last_result(demo):
     page = demo.build()
     by_id = {getattr(b, "elem_id", None): b for b in page.blocks.values()}

@@ -262,10 +262,13 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     answer.then(demo.after_upload, [seen, *settings, busy], controls, **quiet)
     results = [comparison, download, info]
     c["file"].change(no_result, None, results, **quiet)
-    c["task"].input(demo.on_task, [c["file"], c["task"], c["custom"], busy], controls, **quiet)
+    # A click while the control's last answer is on its way runs once that has landed (gradio's default for `.input`,
+    # "once", dropped it: the radio showed the new choice, the controls the one before).
+    last = dict(quiet, trigger_mode="always_last")
+    c["task"].input(demo.on_task, [c["file"], c["task"], c["custom"], busy], controls, **last)
     for control in (c["scale"], c["level"], c["custom"]):
-        control.input(demo.on_settings, [*settings, busy], controls, **quiet)
-    c["model"].input(demo.on_model, [*settings, busy], controls, **quiet)
+        control.input(demo.on_settings, [*settings, busy], controls, **last)
+    c["model"].input(demo.on_model, [*settings, busy], controls, **last)
     c["shrink"].click(demo.shrink_upload, c["file"], c["file"], api_visibility="private")
     options = [c["tile"], c["overlap"], c["ensemble"], c["precision"], c["alpha"]]
     shared = dict(concurrency_limit=demo.concurrency, concurrency_id=RESTORE_QUEUE)
