@@ -1,7 +1,8 @@
 """The demo's before / after slider benchmark (not a test): seconds and bytes to prepare the slider's two images for
 one result, as the demo did (PIL images, which gradio's `gr.ImageSlider` encodes as PNG) and as it does
 (`swinir_hf.demo.comparison`: the download as the after, the before a 4:4:4 JPEG), both up to the files in gradio's
-cache. The download itself, written either way, is not counted.
+cache. The download itself (a PNG at the demo's `FAST_PNG_LEVEL`), written either way, is not counted; `--encoders`
+times it at zlib levels 6 (Pillow's default), 3 and 1.
 
 The input is a photo resized to `--megapixels`; the "result" stands in for the model's output (the input enlarged
 `--scale` × with Lanczos, then sharpened): encoders' time depends on the content, not on who made it.
@@ -48,7 +49,8 @@ def new_way(download: Path, result: Image.Image, upload: Image.Image, cache: str
 
 ENCODINGS = {
     "PNG, zlib level 6 (Pillow's and gradio's default)": {"format": "PNG"},
-    "PNG, level 1": {"format": "PNG", "compress_level": 1},
+    "PNG, level 3": {"format": "PNG", "compress_level": 3},
+    "PNG, level 1 (OpenCV's default; the demo's)": {"format": "PNG", "compress_level": 1},
     "WebP lossless, method 0": {"format": "WEBP", "lossless": True, "method": 0, "quality": 0},
     "JPEG quality 95, 4:4:4": {"format": "JPEG", "quality": 95, "subsampling": 0},
     "JPEG quality 90, 4:4:4": {"format": "JPEG", "quality": 90, "subsampling": 0},
@@ -57,8 +59,13 @@ ENCODINGS = {
 
 def encoders(before: Image.Image, after: Image.Image) -> None:
     """Seconds and MB of each of `ENCODINGS` on the before and the after (JPEG: the before only, the after being
-    the lossless download)."""
-    print("| encoding | before: seconds, MB | after: seconds, MB |\n|:--|--:|--:|")
+    the lossless download), and the PNG levels on the after as a 16-bit download (`write_image`'s pypng path)."""
+    import numpy as np
+
+    from swinir_hf.inference.image_writing import write_image
+
+    deep = np.asarray(after, dtype=np.uint16) * 257
+    print("| encoding | before: seconds, MB | after: seconds, MB | after, 16-bit: seconds, MB |\n|:--|--:|--:|--:|")
     for name, options in ENCODINGS.items():
         cells = []
         for image in (before, after) if options["format"] != "JPEG" else (before,):
@@ -66,6 +73,13 @@ def encoders(before: Image.Image, after: Image.Image) -> None:
             start = time.perf_counter()
             image.save(buffer, **options)
             cells.append(f"{time.perf_counter() - start:.2f}, {buffer.tell() / 1e6:.1f}")
+        if options["format"] == "PNG":
+            with tempfile.TemporaryDirectory() as folder:
+                start = time.perf_counter()
+                write_image(Path(folder) / "deep.png", deep, compress_level=options.get("compress_level"))
+                cells.append(
+                    f"{time.perf_counter() - start:.2f}, {(Path(folder) / 'deep.png').stat().st_size / 1e6:.1f}"
+                )
         print(f"| {name} | {' | '.join(cells)} |", flush=True)
 
 
@@ -79,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     import gradio.processing_utils  # noqa: F401 (imported before the clock starts: it takes seconds)
 
-    import swinir_hf.demo.comparison  # noqa: F401
+    from swinir_hf.demo.comparison import FAST_PNG_LEVEL
     from swinir_hf.inference.image_writing import write_image
 
     photo = Image.open(args.image).convert("RGB")
@@ -98,7 +112,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as folder:
                 download = Path(folder) / "result" / f"photo_x{args.scale}.png"
                 download.parent.mkdir()
-                write_image(download, result)  # as the demo writes it, either way
+                write_image(download, result, compress_level=FAST_PNG_LEVEL)  # as the demo writes it, either way
                 start = time.perf_counter()
                 files = old_way(result, upload, folder) if way == "old" else new_way(download, result, upload, folder)
                 times.append(time.perf_counter() - start)

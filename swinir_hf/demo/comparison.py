@@ -1,5 +1,8 @@
-"""The files the before / after slider shows, written by the demo itself at full resolution (the slider is for
-zooming into the detail), cheaply.
+"""The result's download and the files the before / after slider shows, written by the demo itself at full
+resolution (the slider is for zooming into the detail), cheaply.
+
+The download is a PNG at zlib level 1 (`FAST_PNG_LEVEL`, OpenCV's default, which the authors' scripts write with),
+several times faster than Pillow's 6 for a few more bytes; `swinir-hf restore` keeps Pillow's level.
 
 Given PIL images, gradio's `gr.ImageSlider` encodes them as PNG at zlib level 6, many seconds for a large result
 (benchmarks/slider.py; figures in benchmarks/README.md). Given paths it sends the files as they are, so the demo
@@ -17,20 +20,40 @@ Both carry the download's ICC profile, so a colour-managed browser shows both si
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..inference.image_io import ImageData
 from ..inference.image_writing import write_image
-from .uploads import preview, size_of
+from ..inference.photo_metadata import scaled_dpi
+from .uploads import is_float, preview, safe_stem, size_of
 
 BEFORE_QUALITY = 95
-# zlib level of the slider's PNGs (Pillow's default, 6, is several times slower for few fewer bytes).
+# zlib level of the download and the slider's PNGs (Pillow's default, 6, is several times slower for few fewer bytes).
 FAST_PNG_LEVEL = 1
 JPEG_MAX_SIDE = 65535
 # Download formats a browser's <img> shows (a TIFF's 32-bit float pixels: none does).
 SHOWN_SUFFIXES = (".png",)
+
+
+def write_download(
+    output_path: Callable[[str], Path],
+    upload: str,
+    tag: str,
+    result: Image.Image | np.ndarray,
+    data: ImageData,
+    scale: int,
+) -> Path:
+    """Write `result`, the `upload` (decoded: `data`) restored, as `<upload name>_<tag>.png` (.tiff for float pixels)
+    where `output_path` puts that name, with the upload's colour profile, EXIF and print size, PNGs at
+    `FAST_PNG_LEVEL` → its path."""
+    out = output_path(f"{safe_stem(upload)}_{tag}{'.tiff' if is_float(result) else '.png'}")
+    dpi = scaled_dpi(data.dpi, scale)
+    write_image(out, result, data.icc_profile, exif=data.exif, dpi=dpi, compress_level=FAST_PNG_LEVEL)
+    return out
 
 
 def comparison_files(

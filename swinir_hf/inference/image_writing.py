@@ -92,7 +92,7 @@ def write_image(
             image, icc_profile = _grey_as_srgb(image, icc_profile, path)
     with written_atomically(path, replace) as tmp:
         if isinstance(image, np.ndarray):
-            _write_colour_array(tmp, image, fmt, icc_profile, exif, dpi, made_by)
+            _write_colour_array(tmp, image, fmt, icc_profile, exif, dpi, made_by, compress_level)
         else:
             options = _save_options(fmt, quality, lossless, icc_profile, compress_level)
             options |= _software_option(fmt, made_by)
@@ -218,9 +218,10 @@ def _write_colour_array(
     exif: bytes | None = None,
     dpi: tuple[float, float] | None = None,
     made_by: str | None = None,
+    compress_level: int | None = None,
 ) -> None:
     """An (H, W, C) uint16 array as 16-bit PNG / TIFF, a float32 one as float TIFF; C is 2 (grey + alpha), 3 or 4;
-    `exif` goes into PNGs only, `dpi` and `made_by` (ASCII) into both.
+    `exif` goes into PNGs only, `dpi` and `made_by` (ASCII) into both; `compress_level`: the PNG's zlib level.
 
     Raises:
         OSError: the encoder failed (as Pillow reports it for other images).
@@ -250,7 +251,7 @@ def _write_colour_array(
     import png
 
     try:
-        writer = png.Writer(w, h, greyscale=grey, alpha=alpha, bitdepth=16)
+        writer = png.Writer(w, h, greyscale=grey, alpha=alpha, bitdepth=16, compression=compress_level)
         with open(path, "wb") as f:
             writer.write(f, arr.reshape(h, w * c))
         # pypng writes no iCCP or eXIf chunk: inserted after IHDR.
