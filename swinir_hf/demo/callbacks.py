@@ -32,7 +32,7 @@ from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.pixels_swinir import image_to_float
 from ..storage.atomic_writes import process_folder, remove_dead
 from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
-from .comparison import comparison_files, write_download
+from .comparison import comparison_files, write_output
 from .controls import ControlCallbacks
 from .errors import ModelError, user_error
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MIN_TILE
@@ -243,7 +243,7 @@ class RestorationDemo(ControlCallbacks):
             seconds = time.perf_counter() - start
         scale = net.config.upscale
         tag = f"x{scale}" if scale > 1 else FILE_TAGS.get(task, "restored")
-        out = write_download(self._output_path, path, tag, result, data, scale)
+        out = write_output(self._output_path, path, tag, result, data, scale)
         slider = comparison_files(out, result, data.pixels, data.icc_profile)
         info = (
             f"**Input** {describe(data.pixels, path)} → **output** {describe(result)} · {plan.name} · {seconds:.1f} s"

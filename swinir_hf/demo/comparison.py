@@ -39,20 +39,20 @@ JPEG_MAX_SIDE = 65535
 SHOWN_SUFFIXES = (".png",)
 
 
-def write_download(
+def write_output(
     output_path: Callable[[str], Path],
     upload: str,
     tag: str,
-    result: Image.Image | np.ndarray,
+    pixels: Image.Image | np.ndarray,
     data: ImageData,
-    scale: int,
+    factor: float | tuple[float, float],
 ) -> Path:
-    """Write `result`, the `upload` (decoded: `data`) restored, as `<upload name>_<tag>.png` (.tiff for float pixels)
-    where `output_path` puts that name, with the upload's colour profile, EXIF and print size, PNGs at
-    `FAST_PNG_LEVEL` → its path."""
-    out = output_path(f"{safe_stem(upload)}_{tag}{'.tiff' if is_float(result) else '.png'}")
-    dpi = scaled_dpi(data.dpi, scale)
-    write_image(out, result, data.icc_profile, exif=data.exif, dpi=dpi, compress_level=FAST_PNG_LEVEL)
+    """Write `pixels`, the `upload` (decoded: `data`) restored or resized `factor` × (or (x, y) factors), as
+    `<upload name>_<tag>.png` (.tiff for float pixels) where `output_path` puts that name, with the upload's colour
+    profile, EXIF and print size, PNGs at `FAST_PNG_LEVEL` → its path: the download, or a shrunk upload."""
+    out = output_path(f"{safe_stem(upload)}_{tag}{'.tiff' if is_float(pixels) else '.png'}")
+    dpi = scaled_dpi(data.dpi, factor)
+    write_image(out, pixels, data.icc_profile, exif=data.exif, dpi=dpi, compress_level=FAST_PNG_LEVEL)
     return out
 
 

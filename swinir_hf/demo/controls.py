@@ -5,16 +5,11 @@ choices, the level, the plan line, Restore on or off), and the shrink offer for 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import gradio as gr
-import numpy as np
-from PIL import Image
 
 from ..checkpoints.hub_lookup import hub_cached
-from ..inference.image_io import ImageData
-from ..inference.image_writing import write_image
-from ..inference.photo_metadata import scaled_dpi
+from .comparison import write_output
 from .errors import user_error
 from .limits import MAX_SHRINK_PIXELS
 from .menu import AUTO, CUSTOM, JPEG, LEVEL_LABELS, Menu, Plan
@@ -24,10 +19,8 @@ from .uploads import (
     decode,
     describe,
     frames_note,
-    is_float,
     jpeg_quality,
     open_header,
-    safe_stem,
     shrink,
     size_of,
     thumbnail,
@@ -36,8 +29,8 @@ from .uploads import (
 
 class ControlCallbacks:
     """The control callbacks of `RestorationDemo`, which mixes them in: they read its `menu` and `max_pixels`, and
-    write a shrunk upload (and `RestorationDemo` its results: `_write_output`) where its `_output_path` says; the
-    upload's facts are kept in its `upload_facts` for the control changes that follow."""
+    write a shrunk upload, as `RestorationDemo` its results (`comparison.write_output`), where its `_output_path`
+    says; the upload's facts are kept in its `upload_facts` for the control changes that follow."""
 
     menu: Menu
     max_pixels: int
@@ -195,18 +188,4 @@ class ControlCallbacks:
         data = decode(path)
         small = shrink(data.pixels, self.max_pixels)
         (w, h), (small_w, small_h) = size_of(data.pixels), size_of(small)
-        return str(self._write_output(path, "small", small, data, (small_w / w, small_h / h)))
-
-    def _write_output(
-        self,
-        path: str,
-        tag: str,
-        pixels: Image.Image | np.ndarray,
-        data: ImageData,
-        factor: float | tuple[float, float],
-    ) -> Path:
-        """Write `pixels`, the upload `data` (from `path`) resized `factor` ×, as `<upload name>_<tag>.png` (.tiff for
-        float pixels) in a result folder, with the upload's colour profile, EXIF and print size → its path."""
-        out = self._output_path(f"{safe_stem(path)}_{tag}{'.tiff' if is_float(pixels) else '.png'}")
-        write_image(out, pixels, data.icc_profile, exif=data.exif, dpi=scaled_dpi(data.dpi, factor))
-        return out
+        return str(write_output(self._output_path, path, "small", small, data, (small_w / w, small_h / h)))

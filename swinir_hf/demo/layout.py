@@ -241,16 +241,10 @@ def _examples(demo: RestorationDemo, c: dict) -> None:
         )
 
 
-def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download, info) -> None:
-    """Connect the controls to `demo`'s callbacks: the page's events are private, `/restore` and `/cancel` public.
-
-    `busy` is this session's flag, on from Restore's click until its job ends: the control callbacks take it and
-    leave Restore off meanwhile, and `on_idle` sets Restore from the controls as they are when the job ends.
-    """
-    busy = gr.State(False)
-    settings = [c["file"], c["task"], c["scale"], c["model"], c["level"], c["custom"]]
+def _wire_controls(demo: RestorationDemo, c: dict, busy: gr.State, settings: list, results: list, quiet: dict) -> None:
+    """Connect the upload and the controls to `demo`'s control callbacks, which set the controls (`quiet`: outside
+    the queue), and a new upload to clearing the last `results`."""
     controls = [c["scale"], c["model"], c["level"], c["custom"], c["plan"], c["run"]]
-    quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
     # These events run at once, each on its own thread, and their answers land in any order: an upload's, computed
     # from the settings it was sent with (decoding a large image takes ~0.5 s), landed after a task clicked meanwhile
     # and set the old task's scale and plan back. The `.then` sets the controls again where a setting changed while
@@ -260,7 +254,6 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     uploaded = [c["preview"], c["input_info"], c["shrink"], *controls, seen]
     answer = c["file"].change(demo.upload_answer, [*settings, busy], uploaded, **quiet)
     answer.then(demo.after_upload, [seen, *settings, busy], controls, **quiet)
-    results = [comparison, download, info]
     c["file"].change(no_result, None, results, **quiet)
     # A click while the control's last answer is on its way runs once that has landed (gradio's default for `.input`,
     # "once", dropped it: the radio showed the new choice, the controls the one before).
@@ -270,6 +263,19 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
         control.input(demo.on_settings, [*settings, busy], controls, **last)
     c["model"].input(demo.on_model, [*settings, busy], controls, **last)
     c["shrink"].click(demo.shrink_upload, c["file"], c["file"], api_visibility="private")
+
+
+def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download, info) -> None:
+    """Connect the controls to `demo`'s callbacks: the page's events are private, `/restore` and `/cancel` public.
+
+    `busy` is this session's flag, on from Restore's click until its job ends: the control callbacks take it and
+    leave Restore off meanwhile, and `on_idle` sets Restore from the controls as they are when the job ends.
+    """
+    busy = gr.State(False)
+    settings = [c["file"], c["task"], c["scale"], c["model"], c["level"], c["custom"]]
+    quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
+    results = [comparison, download, info]
+    _wire_controls(demo, c, busy, settings, results, quiet)
     options = [c["tile"], c["overlap"], c["ensemble"], c["precision"], c["alpha"]]
     shared = dict(concurrency_limit=demo.concurrency, concurrency_id=RESTORE_QUEUE)
     buttons = [busy, c["run"], c["stop"]]
