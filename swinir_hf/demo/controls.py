@@ -59,7 +59,7 @@ class ControlCallbacks:
     ) -> tuple:
         """Updates of (scale, model list, level, path box, plan line, Restore) for the current controls: a model
         sets the scale; another scale goes back to the automatic model. While this session's job runs (`busy`),
-        Restore stays off whatever the plan: a second click would start a second job."""
+        Restore is left off whatever the plan: a second click would start a second job."""
         entry = self.menu.entry(task, model) if model not in (None, AUTO, CUSTOM) else None
         if follow_model and entry is not None:
             scale = entry.scale
@@ -79,7 +79,9 @@ class ControlCallbacks:
             gr.update(visible=bool(levels), choices=levels, value=plan.level, label=LEVEL_LABELS.get(task, "Level")),
             gr.update(visible=model == CUSTOM),
             self.plan_text(plan, info),
-            gr.update(interactive=not busy and problem is None and bool(info.get("size"))),
+            # Busy: left as the job's start set it (off). An answer sent while busy can land after the job's end
+            # (`on_idle`, which sets Restore from the settings): it turned Restore off again, for good.
+            gr.update() if busy else gr.update(interactive=problem is None and bool(info.get("size"))),
         )
 
     def plan_text(self, plan: Plan, info: dict) -> str:
