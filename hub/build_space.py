@@ -2,7 +2,9 @@
 [--hardware {cpu-basic,zero-a10g}]`.
 
 The Space gets app.py, a copy of the `swinir_hf` package (bundled default checkpoints and the demo's example images
-included, so the Space works without the Hub) and hub/space/ (README with the Space header, pinned requirements).
+included, so the Space works without the Hub) and hub/space/ (README with the Space header, to which the build adds
+the Hub models the demo offers; the requirements, pinned down to what gradio brings). A rebuild over a folder with
+`--overwrite` names the files in it the build did not write (uploaded too).
 `--hardware zero-a10g` (ZeroGPU) rewrites the last two for ZeroGPU's runtime: Python 3.10.13, PyPI's CUDA torch at a
 version ZeroGPU lists, and `suggested_hardware`. Upload it with `hf upload --repo-type space ORG/NAME OUT_DIR`.
 """
@@ -63,11 +65,29 @@ def build_space(out: Path, overwrite: bool = False, hardware: str = "cpu-basic")
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, target)
+    readme = with_models((SPACE / "README.md").read_text())
+    (out / "README.md").write_text(zero_gpu_readme(readme) if hardware == "zero-a10g" else readme, encoding="utf-8")
     if hardware == "zero-a10g":
-        (out / "README.md").write_text(zero_gpu_readme((SPACE / "README.md").read_text()), encoding="utf-8")
         requirements = zero_gpu_requirements((SPACE / "requirements.txt").read_text(), CONSTRAINTS.read_text())
         (out / "requirements.txt").write_text(requirements, encoding="utf-8")
     return sorted(files)
+
+
+def with_models(readme: str) -> str:
+    """The Space README with `models:` in its header: the authors' checkpoints the demo offers by Hub id (the
+    catalogue's), so that the Hub links the Space and those models both ways."""
+    from swinir_hf.checkpoints.catalog import load_catalog
+
+    models = "".join(f"\n  - {release.repo_id()}" for release in load_catalog().releases)
+    end = readme.index("\n---", 3)  # the header's closing line
+    return f"{readme[:end]}\nmodels:{models}{readme[end:]}"
+
+
+def not_space_files(out: Path) -> list[str]:
+    """Names in `out` that the build does not write (a file of the user's, or one an earlier version wrote): `hf
+    upload` uploads them too. A clone's `.git` and `.gitattributes` and huggingface_hub's `.cache` are not counted."""
+    own = {*space_files(), ".git", ".gitattributes", ".cache"}
+    return sorted(p.name for p in Path(out).iterdir() if p.name not in own)
 
 
 def zero_gpu_readme(readme: str) -> str:
@@ -86,20 +106,23 @@ def zero_gpu_requirements(cpu_requirements: str, constraints: str) -> str:
     from packaging.utils import canonicalize_name
 
     python = {"python_version": ".".join(ZERO_GPU_PYTHON.split(".")[:2]), "python_full_version": ZERO_GPU_PYTHON}
-    tested = {}
+    tested, elsewhere = {}, set()
     for line in constraints.splitlines():
         if line.strip() and not line.startswith("#"):
             req = Requirement(line)
             if req.marker is None or req.marker.evaluate(python):
                 tested[canonicalize_name(req.name)] = str(req.specifier).removeprefix("==")
+            else:
+                elsewhere.add(canonicalize_name(req.name))
     pins = []
     for line in cpu_requirements.splitlines():
         if line.strip() and not line.startswith(("#", "-")):
             name = line.split("==")[0].strip()
             version = ZERO_GPU_TORCH if name == "torch" else tested.get(canonicalize_name(name))
-            if version is None:
+            if version is not None:
+                pins.append(f"{name}=={version}\n")
+            elif canonicalize_name(name) not in elsewhere:  # pinned for the other Pythons only: not installed here
                 raise ValueError(f"constraints.txt pins no {name} for Python {ZERO_GPU_PYTHON}")
-            pins.append(f"{name}=={version}\n")
     return ZERO_GPU_HEADER + "".join(pins)
 
 
@@ -114,12 +137,19 @@ def main(argv: list[str] | None = None) -> int:
         help="the Space's hardware: cpu-basic (default), or zero-a10g (ZeroGPU: Python, torch and header for it)",
     )
     args = parser.parse_args(argv)
+    from swinir_hf.console import shown_name  # the package (torch) once the options are read, as `build_space`
+
     try:
         names = build_space(args.output_dir, overwrite=args.overwrite, hardware=args.hardware)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"Space for {args.hardware} assembled in {args.output_dir}: {', '.join(names)}")
+    others = ", ".join(shown_name(name) for name in not_space_files(args.output_dir))
+    if others:  # an earlier build's leftovers would reach the Space: `hf upload` sends the whole folder
+        print(
+            f"also in {shown_name(args.output_dir)}, not from this build (uploaded too; delete what is stale): {others}"
+        )
     return 0
 
 

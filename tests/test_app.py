@@ -1607,8 +1607,29 @@ def _build_space_module():
     return build_space
 
 
+# The keys a Space's README header may hold (huggingface.co/docs/hub/spaces-config-reference) and its colours.
+SPACE_CONFIG_KEYS = {
+    *("title", "emoji", "colorFrom", "colorTo", "sdk", "python_version", "sdk_version", "suggested_hardware"),
+    *("suggested_storage", "app_file", "app_port", "base_path", "fullWidth", "header", "short_description"),
+    *(
+        "models",
+        "datasets",
+        "tags",
+        "thumbnail",
+        "pinned",
+        "hf_oauth",
+        "hf_oauth_scopes",
+        "hf_oauth_expiration_minutes",
+    ),
+    *("disable_embedding", "startup_duration_timeout", "custom_headers", "preload_from_hub", "license"),
+}
+SPACE_COLOURS = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
+
+
 def test_build_space_for_zero_gpu_writes_its_header_and_cuda_torch(tmp_path, constraint_pins, capsys):
     from huggingface_hub import metadata_load
+
+    from swinir_hf.checkpoints.catalog import load_catalog
 
     build_space = _build_space_module()
     cpu, zero = tmp_path / "cpu", tmp_path / "zero"
@@ -1616,9 +1637,14 @@ def test_build_space_for_zero_gpu_writes_its_header_and_cuda_torch(tmp_path, con
     assert capsys.readouterr().out.startswith(f"Space for cpu-basic assembled in {cpu}: README.md, app.py")
     assert build_space.main([str(zero), "--hardware", "zero-a10g"]) == 0
     assert capsys.readouterr().out.startswith(f"Space for zero-a10g assembled in {zero}: README.md, app.py")
-    assert (cpu / "README.md").read_text() == (ROOT / "hub" / "space" / "README.md").read_text()
     assert (cpu / "requirements.txt").read_text() == (ROOT / "hub" / "space" / "requirements.txt").read_text()
     meta, cpu_meta = metadata_load(zero / "README.md"), metadata_load(cpu / "README.md")
+    # The header lists the Hub models the demo offers (the authors' checkpoints), for the Hub to link both ways;
+    # the rest is hub/space/README.md's, all keys of the Hub's Space configuration reference, in its bounds.
+    assert cpu_meta.pop("models") == [release.repo_id() for release in load_catalog().releases]
+    assert cpu_meta == metadata_load(ROOT / "hub" / "space" / "README.md") and set(meta) <= SPACE_CONFIG_KEYS
+    assert {cpu_meta["colorFrom"], cpu_meta["colorTo"]} <= SPACE_COLOURS and len(cpu_meta["short_description"]) <= 60
+    cpu_meta["models"] = meta["models"]
     assert "suggested_hardware" not in cpu_meta
     # ZeroGPU's documented runtime: Python 3.10.13, a torch from its list; the rest of the header as the CPU one.
     assert (meta.pop("suggested_hardware"), meta.pop("python_version")) == ("zero-a10g", "3.10.13")
@@ -1630,11 +1656,13 @@ def test_build_space_for_zero_gpu_writes_its_header_and_cuda_torch(tmp_path, con
     # PyPI's torch (the CUDA build), no CPU index; every other package at constraints.txt's pin for Python 3.10.
     tested = constraint_pins("3.10")
     expected = [
-        "torch==2.8.0" if pin.startswith("torch==") else f"{name}=={tested[name.lower().replace('_', '-')]}"
+        "torch==2.8.0" if pin.startswith("torch==") else f"{name}=={tested[key]}"
         for pin in cpu_pins
         for name in [pin.split("==")[0]]
+        for key in [name.lower().replace("_", "-")]
+        if pin.startswith("torch==") or key in tested  # kernels: only transformers ≥ 5.2x (Python ≥ 3.11) needs it
     ]
-    assert lines == expected and "transformers==5.20.2" in lines
+    assert lines == expected and "transformers==5.20.2" in lines and not any(p.startswith("kernels") for p in lines)
     with pytest.raises(SystemExit, match="2"):  # argparse's usage error: not a hardware it builds for
         build_space.main([str(tmp_path / "gpu"), "--hardware", "a10g-small"])
     assert "invalid choice: 'a10g-small' (choose from 'cpu-basic', 'zero-a10g')" in capsys.readouterr().err
@@ -1644,6 +1672,49 @@ def test_build_space_for_zero_gpu_writes_its_header_and_cuda_torch(tmp_path, con
         build_space.main(["--help"])
     said = " ".join(capsys.readouterr().out.split())
     assert "`python hub/build_space.py OUT_DIR [--overwrite] [--hardware {cpu-basic,zero-a10g}]`." in said
+
+
+def test_space_requirements_pin_all_it_installs_at_the_tested_versions(constraint_pins):
+    """A Space has no constraints file and installs requirements.txt before gradio: every distribution that file and
+    gradio bring must be pinned there, at constraints.txt's version for the header's Python (only the 13 packages the
+    demo imports were: fastapi, starlette, pydantic... took their newest releases at each rebuild)."""
+    from huggingface_hub import metadata_load
+    from packaging.utils import canonicalize_name
+
+    space = ROOT / "hub" / "space"
+    tested = constraint_pins(str(metadata_load(space / "README.md")["python_version"]))
+    lines = [line for line in (space / "requirements.txt").read_text().splitlines() if line and line[0] not in "#-"]
+    pins = {canonicalize_name(name): version.removesuffix("+cpu") for name, version in (p.split("==") for p in lines)}
+    assert len(pins) == len(lines) and all(version == tested[name] for name, version in pins.items())
+    installed = {canonicalize_name(name) for name in _installed_with([*pins, "gradio"])} - {"gradio"}
+    assert sorted(installed - set(pins)) == [] and sorted(set(pins) - installed) == []
+
+
+def test_build_space_over_a_folder_names_the_files_it_did_not_write(tmp_path, capsys):
+    """`hf upload` sends the whole folder: a rebuild says which files in it are not the Space's (an earlier build's
+    or the user's), keeps them, and counts neither a clone's .git / .gitattributes nor huggingface_hub's cache."""
+    build_space = _build_space_module()
+    out = tmp_path / "space"
+    assert build_space.main([str(out)]) == 0 and "also in" not in capsys.readouterr().out
+    for name in (
+        "notes.txt",
+        "packages.txt",
+        ".gitattributes",
+        ".git/HEAD",
+        ".cache/huggingface/x",
+        "swinir_hf/old.py",
+    ):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("kept")
+    assert build_space.main([str(out), "--overwrite"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[1:] == [
+        f"also in {out}, not from this build (uploaded too; delete what is stale): notes.txt, packages.txt"
+    ]
+    assert (out / "notes.txt").read_text() == (out / ".gitattributes").read_text() == "kept"
+    assert not (out / "swinir_hf" / "old.py").exists()  # the package copy is the build's own: replaced whole
+    # Under the Hub's 10 MB for a file sent without large-file storage (`hf upload` sends binaries there anyway).
+    assert max(f.stat().st_size for f in out.rglob("*") if f.is_file()) < 10 * 2**20
 
 
 class FakeSpaces(types.ModuleType):
