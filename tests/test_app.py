@@ -857,7 +857,8 @@ def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
     for fn in page.fns.values():
         if restore_button in fn.outputs and fn.name not in ("running", "on_idle"):
             assert fn.name in ("upload_answer", "after_upload", "on_task", "on_settings", "on_model"), fn.name
-            assert fn.inputs[-1] is busy, fn.name
+            # The clicks also send the stamp of the upload's answer they saw (`ControlStamps`).
+            assert fn.inputs[-1] is busy or fn.inputs[-2] is busy and fn.name.startswith("on_"), fn.name
     # /cancel sets only the result line, and the public endpoints keep their parameters and results.
     assert fns["cancel"].outputs == [by_id["info"]]
     api = page.get_api_info()["named_endpoints"]
@@ -898,40 +899,81 @@ def test_a_new_upload_clears_the_last_result(demo):
     assert kept.fn("/tmp/gradio/a/photo.png", ran) == (gr.update(),) * 3
 
 
-def test_a_task_clicked_while_the_upload_decodes_is_what_the_page_ends_on(demo):
+class PageEvents:
     """The page's events as the browser runs them: each answer computed from the values it was sent with, landing
     in any order, and a `.then` sent (with the values then) once the event before it has landed."""
-    page = demo.build()
-    by_id = {getattr(b, "elem_id", None): b for b in page.blocks.values()}
-    upload, task, scale, plan = by_id["upload"], by_id["task"], by_id["scale"], by_id["plan"]
-    values = {key: getattr(b, "value", None) for key, b in page.blocks.items()}
-    values.update({upload._id: str(EXAMPLE), task._id: SR, scale._id: 2})
 
-    def answer(fn) -> dict:
-        return dict(zip([o._id for o in fn.outputs], fn.fn(*[values[i._id] for i in fn.inputs]), strict=True))
+    def __init__(self, demo: RestorationDemo) -> None:
+        self.page = demo.build()
+        self.by_id = {getattr(b, "elem_id", None): b for b in self.page.blocks.values()}
+        self.values = {key: getattr(b, "value", None) for key, b in self.page.blocks.items()}
 
-    def land(fn, answered: dict) -> None:
+    def answer(self, fn) -> dict:
+        return dict(zip([o._id for o in fn.outputs], fn.fn(*[self.values[i._id] for i in fn.inputs]), strict=True))
+
+    def land(self, fn, answered: dict) -> None:
         for key, out in answered.items():
-            values[key] = out.get("value", values[key]) if isinstance(out, dict) else out
-        for then in [f for f in page.fns.values() if f.trigger_after == fn._id]:
-            land(then, answer(then))
+            self.values[key] = out.get("value", self.values[key]) if isinstance(out, dict) else out
+        for then in [f for f in self.page.fns.values() if f.trigger_after == fn._id]:
+            self.land(then, self.answer(then))
 
-    def fired(block, event: str) -> list:
-        return [fn for fn in page.fns.values() if (block._id, event) in fn.targets]
+    def fired(self, elem_id: str, event: str) -> list:
+        return [fn for fn in self.page.fns.values() if (self.by_id[elem_id]._id, event) in fn.targets]
 
+    def set(self, **values) -> None:
+        """Set controls, by elem_id, without an event."""
+        self.values.update({self.by_id[elem_id]._id: value for elem_id, value in values.items()})
+
+    def click(self, elem_id: str, value) -> None:
+        """Set a control and land its answer at once."""
+        self.set(**{elem_id: value})
+        (fn,) = self.fired(elem_id, "input")
+        self.land(fn, self.answer(fn))
+
+    def __getitem__(self, elem_id: str):
+        return self.values[self.by_id[elem_id]._id]
+
+
+def test_a_task_clicked_while_the_upload_decodes_is_what_the_page_ends_on(demo):
+    events = PageEvents(demo)
+    events.set(upload=str(EXAMPLE), task=SR, scale=2)
     # The upload is sent with Clean image ×2; Noisy is clicked while it decodes, and its answer lands first.
-    sent = [(fn, answer(fn)) for fn in fired(upload, "change")]
-    values[task._id] = DENOISE
-    (on_task,) = fired(task, "input")
-    land(on_task, answer(on_task))
-    task_alone = (values[scale._id], values[plan._id])
+    sent = [(fn, events.answer(fn)) for fn in events.fired("upload", "change")]
+    events.click("task", DENOISE)
+    task_alone = (events["scale"], events["plan"])
     for fn, answered in sent:
-        land(fn, answered)
+        events.land(fn, answered)
     # The upload's answer set the scale back to ×2 and the plan to the old task's model, under "Noisy".
-    assert (values[scale._id], values[plan._id]) == task_alone == (1, demo.on_task(str(EXAMPLE), DENOISE, "")[4])
+    assert (events["scale"], events["plan"]) == task_alone == (1, demo.on_task(str(EXAMPLE), DENOISE, "")[4])
     # With nothing chosen while it decoded, the check after it changes nothing: landing late, it undoes no click.
-    answer = demo.upload_answer(str(EXAMPLE), SR, 2, AUTO, None, "")
-    assert demo.after_upload(answer[-1], str(EXAMPLE), SR, 2, AUTO, answer[5]["value"], "") == (gr.update(),) * 6
+    *_, left, stamp = demo.upload_answer(str(EXAMPLE), SR, 2, AUTO, None, "")
+    assert left == controls.UploadLeft(controls.Settings(SR, 2, AUTO, left.settings.level, ""), stamp)
+    assert demo.after_upload(left, str(EXAMPLE), SR, 2, AUTO, left.settings.level, "") == (gr.update(),) * 6
+
+
+def test_a_click_while_the_controls_are_set_again_after_an_upload_is_kept(demo, monkeypatch):
+    """A click made while `after_upload` computes (sent once the upload's answer landed) lands first: the
+    recomputation's answer, from the settings before that click, landed after it and set the old task's controls
+    back under the task clicked."""
+    events = PageEvents(demo)
+    events.set(upload=str(EXAMPLE), task=SR, scale=2)
+    sent = [(fn, events.answer(fn)) for fn in events.fired("upload", "change")]
+    events.click("task", DENOISE)  # while the upload decodes: `after_upload` sets the controls again for Noisy
+    inspect_light = demo.inspect_light
+    clicks = []
+
+    def click_meanwhile(path):
+        if not clicks:  # `after_upload`'s look at the upload: Clean image is clicked, and its answer lands first
+            clicks.append(SR)
+            events.click("task", SR)
+        return inspect_light(path)
+
+    monkeypatch.setattr(demo, "inspect_light", click_meanwhile)
+    for fn, answered in sent:
+        events.land(fn, answered)
+    assert clicks == [SR]
+    clean = demo.on_task(str(EXAMPLE), SR, "")
+    assert (events["task"], events["scale"], events["plan"]) == (SR, clean.scale["value"], clean.plan)
 
 
 def test_the_task_choice_says_which_picture_each_task_is_for(demo):

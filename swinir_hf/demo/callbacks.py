@@ -33,7 +33,7 @@ from ..models.pixels_swinir import image_to_float
 from ..storage.atomic_writes import process_folder, remove_dead
 from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
 from .comparison import comparison_files, write_output
-from .controls import ControlCallbacks
+from .controls import ControlCallbacks, ControlStamps
 from .errors import ModelError, user_error
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MIN_TILE
 from .menu import (
@@ -52,16 +52,7 @@ from .menu import (
 )
 from .model_cache import ModelCache
 from .progress import Cancelled, Job, attached, count_blocks
-from .uploads import (
-    UploadFacts,
-    colour_channels,
-    decode,
-    describe,
-    frames_note,
-    jpeg_quality,
-    open_header,
-    size_of,
-)
+from .uploads import UploadFacts, colour_channels, decode, describe, frames_note, jpeg_quality, open_header, size_of
 from .zerogpu import gpu_seconds, on_gpu, restore_on_device
 
 OUTPUT_MAX_AGE_S = 3600
@@ -133,6 +124,7 @@ class RestorationDemo(ControlCallbacks):
     def __post_init__(self) -> None:
         self.models = ModelCache()
         self.upload_facts = UploadFacts()
+        self.control_stamps = ControlStamps()
         specs = list(dict.fromkeys(self.extra_models))  # a model given twice is listed once
         local = [self._local_entry(s, label) for s, label in zip(specs, local_labels(specs), strict=True)]
         self.menu = Menu(bundled_models(self.defaults_dir) + local + authors_models(), self.custom_models)
@@ -359,6 +351,7 @@ class RestorationDemo(ControlCallbacks):
     def end_session(self, request: gr.Request) -> None:
         """The page was closed or reloaded: stop its restorations, whose results no one would see."""
         self._stop_session(request.session_hash)
+        self.control_stamps.forget(request.session_hash)
 
     def stop_all(self, wait_s: float = STOP_WAIT_S) -> bool:
         """The server has closed (Ctrl-C, SIGTERM): stop every restoration at its next Swin block, and wait up to

@@ -5,6 +5,8 @@ choices, the level, the plan line, Restore on or off), and the shrink offer for 
 from __future__ import annotations
 
 import math
+import threading
+from typing import NamedTuple
 
 import gradio as gr
 
@@ -27,6 +29,74 @@ from .uploads import (
 )
 
 
+class ControlUpdates(NamedTuple):
+    """What the control callbacks set: updates of the scale, model list, level, path box, plan line and Restore."""
+
+    scale: dict
+    model: dict
+    level: dict
+    custom: dict
+    plan: str
+    run: dict
+
+
+class Settings(NamedTuple):
+    """The controls' settings, as the page sends them."""
+
+    task: str
+    scale: int | None
+    model: str | None
+    level: int | None
+    custom_path: str | None
+
+
+class UploadLeft(NamedTuple):
+    """The settings an upload's answer left on the page, and the stamp it put there (for `after_upload`)."""
+
+    settings: Settings
+    stamp: int
+
+
+class ControlStamps:
+    """Which control answers are stale. Each upload's answer stamps the page with a new number, and each click on a
+    control (task, scale, level, path box, model) sends the stamp it saw: a click sent with an upload's stamp was
+    made once that upload's answer had landed, so `after_upload`, sent when it landed, must not set the controls
+    once such a click has reached the server. Its answer, computed from the settings before that click, could land
+    after the click's and set the controls back (the control events run at once, each on its own thread)."""
+
+    def __init__(self) -> None:
+        self._next = 1  # the page starts with stamp 0
+        self._clicked: dict[str, int] = {}  # each session's latest stamp a click was sent with
+        self._lock = threading.Lock()
+
+    def new(self) -> int:
+        with self._lock:
+            self._next += 1
+            return self._next - 1
+
+    def clicked(self, request: gr.Request | None, stamp: int | None) -> None:
+        """A click reached the server, sent with `stamp` (None: called directly, not from the page)."""
+        if stamp is None:
+            return
+        with self._lock:
+            session = _session(request)
+            self._clicked[session] = max(self._clicked.get(session, 0), int(stamp))
+
+    def clicked_since(self, request: gr.Request | None, stamp: int) -> bool:
+        """Whether a click sent once the page showed `stamp` has reached the server."""
+        with self._lock:
+            return self._clicked.get(_session(request), 0) >= stamp
+
+    def forget(self, session: str) -> None:
+        """The page was closed: its stamps are no one's."""
+        with self._lock:
+            self._clicked.pop(session, None)
+
+
+def _session(request: gr.Request | None) -> str:
+    return request.session_hash if request else ""
+
+
 class ControlCallbacks:
     """The control callbacks of `RestorationDemo`, which mixes them in: they read its `menu` and `max_pixels`, and
     write a shrunk upload, as `RestorationDemo` its results (`comparison.write_output`), where its `_output_path`
@@ -35,6 +105,7 @@ class ControlCallbacks:
     menu: Menu
     max_pixels: int
     upload_facts: UploadFacts
+    control_stamps: ControlStamps
 
     def inspect(self, path: str | None) -> dict:
         """What the controls need to know about the upload: size, colour, JPEG quality, or why it cannot be used."""
@@ -56,7 +127,7 @@ class ControlCallbacks:
 
     def controls(
         self, info: dict, task: str, scale, model, level, custom_path, *, follow_model: bool = False, busy: bool = False
-    ) -> tuple:
+    ) -> ControlUpdates:
         """Updates of (scale, model list, level, path box, plan line, Restore) for the current controls: a model
         sets the scale; another scale goes back to the automatic model. While this session's job runs (`busy`),
         Restore is left off whatever the plan: a second click would start a second job."""
@@ -73,7 +144,7 @@ class ControlCallbacks:
         if plan.auto and not levels:  # a blind model: the levels that would steer the automatic choice elsewhere
             levels = self.menu.auto_levels(task, scale)
         problem = plan.problem or info.get("error") or ("The image is too large." if info.get("too_big") else None)
-        return (
+        return ControlUpdates(
             gr.update(choices=[(f"×{s}", s) for s in scales], value=scale),
             gr.update(choices=self.menu.model_choices(task), value=model or AUTO),
             gr.update(visible=bool(levels), choices=levels, value=plan.level, label=LEVEL_LABELS.get(task, "Level")),
@@ -108,6 +179,11 @@ class ControlCallbacks:
 
     def on_upload(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
         """The upload's preview, its one-line description (or the problem), the shrink offer, and the controls."""
+        shown, controls = self._upload_updates(path, task, scale, model, custom_path, busy)
+        return (*shown, *controls)
+
+    def _upload_updates(self, path, task, scale, model, custom_path, busy: bool) -> tuple[tuple, ControlUpdates]:
+        """`on_upload`'s answer: (preview, description, shrink offer), and the controls."""
         info = self.inspect(path)
         if path and (key := UploadFacts.key(path)):
             self.upload_facts.put(key, info)
@@ -123,46 +199,93 @@ class ControlCallbacks:
         else:
             text = ""
         shown = thumbnail(info["pixels"]) if "pixels" in info else None
-        return (
-            gr.update(value=shown, visible=shown is not None),
-            text,
-            gr.update(visible=shrinkable),
-            *self.controls(info, task, scale, model, None, custom_path, busy=busy),
-        )
+        controls = self.controls(info, task, scale, model, None, custom_path, busy=busy)
+        return (gr.update(value=shown, visible=shown is not None), text, gr.update(visible=shrinkable)), controls
 
     def upload_answer(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
-        """`on_upload`'s updates, and the settings they leave on the page (task, scale, model, level, path) for
-        `after_upload`."""
-        answer = self.on_upload(path, task, scale, model, level, custom_path, busy)
-        return (*answer, tuple([task, *(answer[i]["value"] for i in (3, 4, 5)), custom_path]))
+        """`on_upload`'s updates, and (for `after_upload`) the settings they leave on the page, with a new stamp,
+        which the page also shows (for the clicks to send)."""
+        shown, controls = self._upload_updates(path, task, scale, model, custom_path, busy)
+        settings = Settings(
+            task, controls.scale["value"], controls.model["value"], controls.level["value"], custom_path
+        )
+        stamp = self.control_stamps.new()
+        return (*shown, *controls, UploadLeft(settings, stamp), stamp)
 
-    def after_upload(self, seen: tuple, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
-        """Once the upload's answer is on the page: no change while the settings are those it left (`seen`), else
-        the controls for a task, model or setting chosen while it decoded, which its answer (computed from the
-        settings before) set back."""
-        now = (task, scale, model, level, custom_path)
-        if tuple(seen or ()) == now:
+    def after_upload(
+        self,
+        left: UploadLeft | None,
+        path,
+        task,
+        scale,
+        model,
+        level,
+        custom_path,
+        busy: bool = False,
+        request: gr.Request | None = None,
+    ) -> tuple:
+        """Once the upload's answer is on the page: no change while the settings are those it left, else the
+        controls for a task, model or setting chosen while it decoded, which its answer (computed from the settings
+        before) set back. No change either once a click made since the upload's answer landed has reached the server:
+        its answer, computed from the page's settings, is the newer one (`ControlStamps`)."""
+        if left is None or left.settings == Settings(task, scale, model, level, custom_path):
             return (gr.update(),) * 6
-        if task != seen[0]:
-            return self.on_task(path, task, custom_path, busy)
-        follow_model = model != seen[2]
-        info = self.inspect_light(path)
-        return self.controls(info, task, scale, model, level, custom_path, follow_model=follow_model, busy=busy)
+        if task != left.settings.task:
+            answer = self._task_controls(path, task, custom_path, busy)
+        else:
+            info = self.inspect_light(path)
+            answer = self.controls(
+                info, task, scale, model, level, custom_path, follow_model=model != left.settings.model, busy=busy
+            )
+        return (gr.update(),) * 6 if self.control_stamps.clicked_since(request, left.stamp) else answer
 
-    def on_task(self, path, task, custom_path, busy: bool = False) -> tuple:
-        return self.controls(self.inspect_light(path), task, None, AUTO, None, custom_path, busy=busy)
+    # The page's clicks send the stamp the page shows (`ControlStamps`).
 
-    def on_settings(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
+    def on_task(
+        self, path, task, custom_path, busy: bool = False, stamp: int | None = None, request: gr.Request | None = None
+    ) -> tuple:
+        self.control_stamps.clicked(request, stamp)
+        return self._task_controls(path, task, custom_path, busy)
+
+    def on_settings(
+        self,
+        path,
+        task,
+        scale,
+        model,
+        level,
+        custom_path,
+        busy: bool = False,
+        stamp: int | None = None,
+        request: gr.Request | None = None,
+    ) -> tuple:
+        self.control_stamps.clicked(request, stamp)
         return self.controls(self.inspect_light(path), task, scale, model, level, custom_path, busy=busy)
 
-    def on_model(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
+    def on_model(
+        self,
+        path,
+        task,
+        scale,
+        model,
+        level,
+        custom_path,
+        busy: bool = False,
+        stamp: int | None = None,
+        request: gr.Request | None = None,
+    ) -> tuple:
+        self.control_stamps.clicked(request, stamp)
         info = self.inspect_light(path)
         return self.controls(info, task, scale, model, level, custom_path, follow_model=True, busy=busy)
+
+    def _task_controls(self, path, task, custom_path, busy: bool) -> ControlUpdates:
+        """The controls for a task just chosen: its default scale and the automatic model."""
+        return self.controls(self.inspect_light(path), task, None, AUTO, None, custom_path, busy=busy)
 
     def on_idle(self, path, task, scale, model, level, custom_path) -> tuple[bool, dict, dict]:
         """The job has ended (done, failed or cancelled): (busy off, Restore as a settings change would set it for
         the controls now, which may have changed during the job, Cancel off)."""
-        restore_button = self.on_settings(path, task, scale, model, level, custom_path)[-1]
+        restore_button = self.controls(self.inspect_light(path), task, scale, model, level, custom_path).run
         return False, restore_button, gr.update(interactive=False)
 
     def inspect_light(self, path: str | None) -> dict:

@@ -248,20 +248,22 @@ def _wire_controls(demo: RestorationDemo, c: dict, busy: gr.State, settings: lis
     # These events run at once, each on its own thread, and their answers land in any order: an upload's, computed
     # from the settings it was sent with (decoding a large image takes ~0.5 s), landed after a task clicked meanwhile
     # and set the old task's scale and plan back. The `.then` sets the controls again where a setting changed while
-    # it decoded, and changes nothing otherwise (so it cannot undo a later click in turn). Not a FIFO queue for the
-    # controls: their waiting events would count against --queue-size, refused while restorations fill it.
-    seen = gr.State(None)  # the settings the upload's answer left on the page
-    uploaded = [c["preview"], c["input_info"], c["shrink"], *controls, seen]
+    # it decoded, and changes nothing otherwise, nor once a click made after the upload's answer landed reached the
+    # server (so it cannot undo a later click in turn). Not a FIFO queue for the controls: their waiting events would
+    # count against --queue-size, refused while restorations fill it.
+    left = gr.State(None)  # the settings the upload's answer left on the page, and its stamp
+    stamp = gr.Number(0, visible=False, precision=0)  # the last upload answer's, which each click sends
+    uploaded = [c["preview"], c["input_info"], c["shrink"], *controls, left, stamp]
     answer = c["file"].change(demo.upload_answer, [*settings, busy], uploaded, **quiet)
-    answer.then(demo.after_upload, [seen, *settings, busy], controls, **quiet)
+    answer.then(demo.after_upload, [left, *settings, busy], controls, **quiet)
     c["file"].change(no_result, None, results, **quiet)
     # A click while the control's last answer is on its way runs once that has landed (gradio's default for `.input`,
     # "once", dropped it: the radio showed the new choice, the controls the one before).
     last = dict(quiet, trigger_mode="always_last")
-    c["task"].input(demo.on_task, [c["file"], c["task"], c["custom"], busy], controls, **last)
+    c["task"].input(demo.on_task, [c["file"], c["task"], c["custom"], busy, stamp], controls, **last)
     for control in (c["scale"], c["level"], c["custom"]):
-        control.input(demo.on_settings, [*settings, busy], controls, **last)
-    c["model"].input(demo.on_model, [*settings, busy], controls, **last)
+        control.input(demo.on_settings, [*settings, busy, stamp], controls, **last)
+    c["model"].input(demo.on_model, [*settings, busy, stamp], controls, **last)
     c["shrink"].click(demo.shrink_upload, c["file"], c["file"], api_visibility="private")
 
 
