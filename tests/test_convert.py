@@ -339,3 +339,59 @@ def test_an_authors_checkpoint_without_qkv_bias_converts_without_it(authors_stat
     stray = "layers.0.residual_group.blocks.1.attn.qkv.bias"
     with pytest.raises(CheckpointError, match=f"; unexpected keys: {re.escape(stray)}$"):
         convert_original_checkpoint({**without, stray: state[stray]})
+
+
+def _swin2sr(state: dict) -> dict:
+    """A Swin2SR state dict of the Swin2SR repository's layout: SwinIR's, with SwinV2 attention in each block."""
+    out = {}
+    for key, value in state.items():
+        if key.endswith(".attn.relative_position_bias_table"):
+            attn = key.removesuffix(".relative_position_bias_table")
+            out |= {f"{attn}.logit_scale": torch.zeros(2, 1, 1), f"{attn}.cpb_mlp.0.weight": torch.zeros(512, 2)}
+        elif not key.endswith((".attn.relative_position_index", ".attn.qkv.bias")):
+            out[key] = value
+    return out
+
+
+def test_a_hat_or_swin2sr_checkpoint_is_named_as_such(authors_state, tmp_path, capsys):
+    """HAT's and Swin2SR's files share most of SwinIR's keys: they were refused as damaged SwinIR files (`missing
+    '...relative_position_bias_table'`, or eight unexpected keys), not said to be another architecture's."""
+    path, state = authors_state
+    hat = dict(state, relative_position_index_SA=torch.zeros(256, 256, dtype=torch.long))
+    hat["layers.0.residual_group.overlap_attn.qkv.weight"] = torch.zeros(72, 24)
+    cases = {
+        "HAT_SRx4.pth": (hat, "'relative_position_index_SA'); its keys are a HAT's"),
+        "Swin2SR_x4.pth": (
+            _swin2sr(state),
+            "'layers.0.residual_group.blocks.0.attn.logit_scale'); its keys are a Swin2SR's",
+        ),
+        "hf.pth": (
+            {"swin2sr.embeddings.conv.weight": torch.zeros(1)},
+            "'swin2sr.embeddings.conv.weight'); its keys are a Swin2SR's",
+        ),
+    }
+    for name, (weights, said) in cases.items():
+        torch.save({"params_ema": weights}, tmp_path / name)
+        assert main(["convert", str(tmp_path / name), str(tmp_path / "out")]) == 1
+        expected = f"error: {tmp_path / name}: not a SwinIR checkpoint (it has {said}, not SwinIR's: run it with that "
+        assert capsys.readouterr().err == expected + "project's code\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_safetensors_file_named_pth_converts_and_a_zip_that_is_not_torchs_is_named(authors_state, tmp_path):
+    """A safetensors copy renamed `.pth` was `not a readable PyTorch checkpoint: it is another kind of file`, and a zip
+    archive (a download that packs the checkpoint) gave torch's `[enforce fail at inline_container.cc:180] ...`."""
+    import zipfile
+
+    path, state = authors_state
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "renamed.pth")
+    assert _same(convert_original_checkpoint(path), convert_original_checkpoint(tmp_path / "renamed.pth"))
+    with zipfile.ZipFile(tmp_path / "download.pth", "w") as archive:
+        archive.writestr("readme.txt", "weights inside")
+        archive.writestr("001_classicalSR_DF2K_s64w8_SwinIR-M_x4.pth", b"")
+    with pytest.raises(CheckpointError) as err:
+        convert_original_checkpoint(tmp_path / "download.pth")
+    assert str(err.value) == (
+        f"{tmp_path / 'download.pth'} is not a readable PyTorch checkpoint: it is a zip archive, not one torch.save "
+        "writes (it holds no data.pkl): unpack it and give its 001_classicalSR_DF2K_s64w8_SwinIR-M_x4.pth"
+    )

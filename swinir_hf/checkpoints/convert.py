@@ -9,9 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import pickle
 import re
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -22,102 +20,12 @@ from ..console import shown_name
 from ..models.configuration_swinir import CONFIG_ERRORS, SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.windows_swinir import relative_position_index, shift_window_mask
+from .checkpoint_files import CheckpointError, load_state_dict_file
 from .weight_keys import WEIGHT_KEYS
 
 # The authors' files store these buffers; this model rebuilds them (`relative_position_index`, `shift_window_mask`).
 BUFFER_SUFFIXES = (".relative_position_index", ".attn_mask")
 _BLOCK = re.compile(r"^layers\.(\d+)\.residual_group\.blocks\.(\d+)\.")
-
-
-class CheckpointError(ValueError):
-    """A file or state dict that is not a loadable SwinIR checkpoint."""
-
-
-def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a `.pth` (with `weights_only=True`) or `.safetensors` file into a dict, with errors that name the file."""
-    path = Path(path)
-    shown = shown_name(path)
-    if path.is_dir():  # a model folder, most likely: it needs no conversion
-        raise CheckpointError(
-            f"checkpoint {shown} is a folder: give a .pth / .safetensors file of the authors' layout (a model folder "
-            "loads as it is: --model FOLDER, from_pretrained(FOLDER))"
-        )
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {shown} does not exist or is not a file")
-    if path.suffix.lower() == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(path)
-        except (SafetensorError, OSError, ValueError) as err:
-            raise CheckpointError(f"{shown} is not a readable safetensors file (truncated or corrupt?): {err}") from err
-    try:
-        with warnings.catch_warnings():  # the error below says what is wrong, in one line
-            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # the unpickler fails on damaged data with almost any exception type
-        raise CheckpointError(_unreadable(path, err)) from err
-    if not isinstance(obj, Mapping):
-        raise CheckpointError(f"{shown} holds a {type(obj).__name__}, not a state dict")
-    return dict(obj)
-
-
-def refused_global(err: Exception) -> str | None:
-    """The Python object (`posix.system`) that `torch.load(..., weights_only=True)` refused to unpickle, from its
-    error (worded differently by torch versions), or None for another failure."""
-    if not isinstance(err, pickle.UnpicklingError):
-        return None
-    found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", str(err))
-    return found[1] if found else None
-
-
-# The start of files mistaken for checkpoints → what they are.
-_SIGNATURES = {
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
-    b"\x1f\x8b": "a gzip archive",
-    b"7z\xbc\xaf": "a 7-Zip archive",
-    b"\xfd7zXZ": "an xz archive",
-    b"%PDF": "a PDF document",
-    b"<": "an HTML / XML page (a download's error page?)",
-}
-
-
-def _file_kind(head: bytes) -> str:
-    """What a file that starts with `head` is, in words, without quoting it: the demo says this to remote users of
-    a path they gave, whose contents are not theirs to read."""
-    for signature, kind in _SIGNATURES.items():
-        if head.lstrip().startswith(signature):
-            return kind
-    if all(32 <= byte < 127 or byte in b"\t\n\r" for byte in head):
-        return "a text file"
-    return "another kind of file"
-
-
-def _unreadable(path: Path, err: Exception) -> str:
-    """Why `torch.load(path, weights_only=True)` failed, in one line (torch's own messages span paragraphs)."""
-    text, shown = str(err), shown_name(path)
-    if found := refused_global(err):
-        return (
-            f"{shown} holds Python objects other than tensors ({found}), which are not "
-            "unpickled because that could run code; if you trust the file, re-save its weights alone: "
-            "obj = torch.load(file, weights_only=False); torch.save(obj.state_dict() if isinstance(obj, "
-            "torch.nn.Module) else obj['params'], 'weights.pth')"
-        )
-    with path.open("rb") as file:
-        head = file.read(64)
-    if head and not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
-        return f"{shown} is not a readable PyTorch checkpoint: it is {_file_kind(head)}, not a file torch.save writes"
-    if head.startswith(b"\x80") and len(head) > 1 and head[1] > 2:  # torch.save's legacy format is protocol 2
-        why = f"it is a pickle of protocol {head[1]}, as pickle.dump writes, not torch.save"
-        return f"{shown} is not a readable PyTorch checkpoint: {why} (save the weights with torch.save)"
-    text = text.rpartition("WeightsUnpickler error:")[2]  # what is wrong, after torch's advice on weights_only
-    if not text.strip():
-        text = "empty file" if path.stat().st_size == 0 else type(err).__name__
-    reason = text.strip().splitlines()[0].split(". This is an internal")[0]  # not miniz's advice on its bugs
-    return f"{shown} is not a readable PyTorch checkpoint (truncated, corrupt, or not a checkpoint): {reason}"
 
 
 def extract_state_dict(obj: Mapping[str, Any], weights_key: str | None = None) -> dict[str, torch.Tensor]:
@@ -162,19 +70,31 @@ def _check_complete(state: Mapping[str, torch.Tensor]) -> None:
             raise CheckpointError(f"incomplete checkpoint: missing {weight} (its bias is there)")
 
 
-# Key prefixes of another architecture's checkpoints users take for SwinIR's (upscalers beside it): RRDBNet, of
-# ESRGAN (`RRDB_trunk.`, old `model.1.sub.`) and Real-ESRGAN / BasicSR (`body.0.rdb1.`).
-_OTHER_ARCHITECTURES = {("RRDB_trunk.", "body.0.rdb1.", "model.1.sub.0.RDB1."): "an RRDBNet's (ESRGAN / Real-ESRGAN)"}
+# Keys of other architectures' checkpoints that users take for SwinIR's (upscalers beside it, and its successors,
+# which share much of its key layout): RRDBNet, of ESRGAN (`RRDB_trunk.`, old `model.1.sub.`) and Real-ESRGAN /
+# BasicSR (`body.0.rdb1.`); Swin2SR (SwinV2 attention: `logit_scale`, `cpb_mlp`; transformers' port: `swin2sr.`); HAT
+# (its overlapping cross-attention and channel-attention blocks).
+_OTHER_ARCHITECTURES = {
+    re.compile(r"^(RRDB_trunk\.|body\.0\.rdb1\.|model\.1\.sub\.0\.RDB1\.)"): "an RRDBNet's (ESRGAN / Real-ESRGAN)",
+    re.compile(r"\.attn\.(logit_scale|cpb_mlp\.)|^swin2sr\."): "a Swin2SR's",
+    re.compile(r"^relative_position_index_(SA|OCA)$|\.overlap_attn\.|\.conv_block\.cab\."): "a HAT's",
+}
+
+
+def _check_architecture(state: Mapping[str, torch.Tensor]) -> None:
+    """Refuse, saying what it is, a state dict of an architecture mistaken for SwinIR's: HAT's and Swin2SR's share
+    most of its keys, and were refused for the rest, as a damaged SwinIR file (missing or unexpected keys)."""
+    for marker, name in _OTHER_ARCHITECTURES.items():
+        if key := next((k for k in state if marker.search(k)), None):
+            raise CheckpointError(
+                f"not a SwinIR checkpoint (it has {key!r}); its keys are {name}, not SwinIR's: run it with that "
+                "project's code"
+            )
 
 
 def _require(state: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
     if key not in state:
-        other = next(
-            (name for prefixes, name in _OTHER_ARCHITECTURES.items() if any(k.startswith(prefixes) for k in state)),
-            None,
-        )
-        known = f"; its keys are {other}, not SwinIR's: run it with that project's code" if other else ""
-        raise CheckpointError(f"not a SwinIR checkpoint: missing {key!r} (keys start with {sorted(state)[:5]}){known}")
+        raise CheckpointError(f"not a SwinIR checkpoint: missing {key!r} (keys start with {sorted(state)[:5]})")
     return state[key]
 
 
@@ -187,6 +107,7 @@ def detect_config(state: Mapping[str, torch.Tensor], **overrides: Any) -> SwinIR
     # SwinIRConfig keeps unknown keys as extra attributes: a misspelt override (img_rnge=) would be dropped unseen.
     if unknown := sorted(set(overrides) - {f.name for f in dataclasses.fields(SwinIRConfig)}):
         raise TypeError(f"{', '.join(unknown)} is not a SwinIRConfig field")
+    _check_architecture(state)
     _check_complete(state)
     fields = _body_fields(state)
     fields |= _head_fields(state, fields["num_channels"], fields["window_size"])

@@ -323,7 +323,7 @@ def check_plain_states(checkpoint: Path) -> None:
     only: tensors, numbers, strings, lists and dicts. Anything else in a pickle can run code when loaded."""
     from accelerate.utils import load
 
-    from ..checkpoints.convert import refused_global
+    from ..checkpoints.checkpoint_files import refused_global
 
     for path in sorted(checkpoint.glob("custom_checkpoint_*.pkl")):
         try:
