@@ -15,7 +15,7 @@ from .registration import register_with_transformers
 
 if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from .checkpoints.convert import CheckpointError, convert_original_checkpoint, detect_config
-    from .checkpoints.loading import load_model
+    from .checkpoints.loading import ModelNotAvailableError, load_model
     from .inference.memory import tune_allocator
     from .inference.restoration import EngineOptions, SwinIRRestorer, restore
     from .models.configuration_swinir import TASKS, SwinIRConfig
@@ -33,6 +33,7 @@ _MODULES = {
     "convert_original_checkpoint": ".checkpoints.convert",
     "detect_config": ".checkpoints.convert",
     "load_model": ".checkpoints.loading",
+    "ModelNotAvailableError": ".checkpoints.loading",
     "tune_allocator": ".inference.memory",
     "EngineOptions": ".inference.restoration",
     "SwinIRRestorer": ".inference.restoration",
@@ -57,6 +58,7 @@ __all__ = [
     "ImageRestorationPipeline",
     "ImageTooLargeError",
     "IncompatibleWeightsError",
+    "ModelNotAvailableError",
     "SwinIRConfig",
     "SwinIRForImageRestoration",
     "SwinIRImageProcessor",

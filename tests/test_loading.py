@@ -221,6 +221,18 @@ def test_offline_mode_names_it(monkeypatch, tmp_path):
     assert "HF_HUB_OFFLINE=1" not in str(err.value)
 
 
+def test_the_error_load_model_raises_for_an_unavailable_hub_model_is_a_public_name(monkeypatch, tmp_path):
+    """`load_model`'s docstring and docs/hub.md name `ModelNotAvailableError`: it is caught as `swinir_hf.NAME`, as the
+    other errors of the public calls are (an `OSError` too)."""
+    import swinir_hf
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(swinir_hf.ModelNotAvailableError, match="^model 'org/absent' is not in the local"):
+        swinir_hf.load_model("org/absent", cache_dir=tmp_path)
+    assert swinir_hf.ModelNotAvailableError is ModelNotAvailableError and issubclass(ModelNotAvailableError, OSError)
+    assert "ModelNotAvailableError" in swinir_hf.__all__
+
+
 def test_from_pretrained_of_an_uncached_hub_id_offline_says_what_to_do(monkeypatch, tmp_path):
     # transformers said only "We couldn't connect to 'https://huggingface.co' ... Check your internet connection".
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)

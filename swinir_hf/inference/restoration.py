@@ -382,13 +382,13 @@ def restore(
     outscale: float | None = None,
     **options: Any,
 ) -> Image.Image | np.ndarray:
-    """Restore one image (PIL image, (H, W[, C]) uint8 / uint16 / float array, or file path) with `model`.
+    """Restore one image (PIL image, (H, W[, C]) uint8 / uint16 / float array in [0, 1], or file path) with `model`.
 
     Returns the same kind of image, exactly `model.config.upscale` × the input size, or `outscale` × it (W × H in:
     `floor(outscale·W + 0.5) × floor(outscale·H + 0.5)` out, at least 1 × 1, as `swinir-hf restore --outscale`).
     `engine` (default `EngineOptions()`) says how to run; `options` are further `SwinIRRestorer` arguments
     (`progress`, ...) or, without `engine`, its `EngineOptions` fields one by one (`restore(model, image, tile=None,
-    dtype="float32")`)."""
+    dtype="float32")`). (N, C, H, W) tensors: `SwinIRRestorer(model).restore_tensor`."""
     if engine is not None and not isinstance(engine, EngineOptions):  # `restore(model, image, 2)`, as `enhance(img, 2)`
         raise TypeError(
             f"restore's third argument is an EngineOptions, got {engine!r}: pass the options by name "

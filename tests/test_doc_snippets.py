@@ -1,0 +1,124 @@
+"""The Python snippets of README.md and the docs run as written, offline: the bundled models and small images stand in
+for the files they name, and the Hub-only ones fail with the documented offline error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import huggingface_hub
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from swinir_hf.checkpoints.loading import ModelNotAvailableError
+from swinir_hf.loading import DEFAULTS_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("README.md", "docs/restoration.md", "docs/transformers.md", "docs/hub.md")
+SR_X4 = str(DEFAULTS_DIR / "sr-x4")
+# A snippet's placeholders for the user's own model and data → what stands in for them here.
+MODEL_NAMES = {"path/to/model-folder": SR_X4, "path/or/org/swinir-x4": SR_X4}
+
+
+def python_blocks() -> dict[str, str]:
+    """Every ```python block of PAGES, by "page#n" (the page's n-th, from 1: edits around it keep its name)."""
+    blocks = {}
+    for page in PAGES:
+        text = (ROOT / page).read_text(encoding="utf-8")
+        for n, code in enumerate(re.findall(r"```python\n(.*?)```", text, re.S), start=1):
+            blocks[f"{page}#{n}"] = code
+    return blocks
+
+
+def user_files(folder: Path) -> dict[str, object]:
+    """The files the snippets name, small, in `folder`; → the placeholders for the user's own data."""
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
+    for name in ("photo.jpg", "photo.png", "scan.png", "scan.tif"):
+        rgb.save(folder / name)
+    rgba = Image.fromarray(rng.integers(0, 256, (12, 16, 4), dtype=np.uint8))
+    rgba.save(folder / "logo.png")
+    rgba.save(folder / "logo_rgba.png")
+    Image.fromarray(rng.integers(0, 65536, (12, 8), dtype=np.uint16)).save(folder / "grey16.png")
+    (folder / "photos").mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / "photos" / f"{i}.png")
+    thumbnails = [Image.open(folder / "photo.png"), str(folder / "logo.png")]
+    return {"image": rgb, "thumbnails": thumbnails, "paths": ["photo.png", "scan.png"], "dataset": {"image": [rgb]}}
+
+
+def as_run_here(code: str) -> str:
+    """`code` with the placeholders' models replaced, and a GPU's device by this machine's."""
+    for name, stand_in in MODEL_NAMES.items():
+        code = code.replace(name, stand_in)
+    return code if torch.cuda.is_available() else code.replace('device="cuda"', 'device="cpu"')
+
+
+def check_outputs(key: str, ns: dict) -> None:
+    """What the snippet's text says it gives (sizes for the 16 × 12 inputs and the bundled ×4 model)."""
+    if key == "README.md#1":
+        assert ns["out"].size == (32, 24) and [o.size for o in ns["outs"]] == [(64, 48), (64, 48)]
+    elif key == "README.md#2" or key == "docs/transformers.md#1":
+        assert tuple(ns["out"].reconstruction.shape) == (1, 3, 48, 64) and ns["restored"].size == (64, 48)
+    elif key == "docs/restoration.md#1":
+        assert ns["out"].size == (56, 42) and [o.size for o in ns["outputs"]] == [(32, 24), (32, 24)]
+        assert [o.mode for o in ns["outputs"]] == ["RGB", "RGBA"]
+    elif key == "docs/restoration.md#2+3":
+        assert [image.size for image in ns["ds"]["image"]] == [(16, 16)] * 3
+        assert ns["row"]["image"].size == (32, 32)
+    elif key == "docs/hub.md#4":
+        assert ns["release"].config().upscale == 4
+
+
+# The snippets that run offline here; the dataset ones run as one, the second using the first's `restorer`.
+RUNNABLE = {
+    "README.md#1": ["README.md#1"],
+    "README.md#2": ["README.md#2"],
+    "README.md#3": ["README.md#3"],
+    "docs/restoration.md#1": ["docs/restoration.md#1"],
+    "docs/restoration.md#2+3": ["docs/restoration.md#2", "docs/restoration.md#3"],
+    "docs/restoration.md#4": ["docs/restoration.md#4"],
+    "docs/transformers.md#1": ["docs/transformers.md#1"],
+    "docs/hub.md#4": ["docs/hub.md#4"],
+}
+# Hub-only snippets: what they raise offline (docs/hub.md, "Offline").
+HUB_ONLY = {"docs/hub.md#1": ModelNotAvailableError, "docs/hub.md#2": OSError, "docs/hub.md#3": OSError}
+# Needs onnx + onnxscript, which the package does not depend on (benchmarks/onnx_export.py runs it).
+ONNX = "docs/transformers.md#2"
+
+
+def test_every_python_snippet_of_the_docs_is_run_here():
+    """A new snippet (or one moved) is added to the lists above, so that it is run."""
+    listed = {key for keys in RUNNABLE.values() for key in keys} | set(HUB_ONLY) | {ONNX}
+    assert set(python_blocks()) == listed
+
+
+@pytest.mark.parametrize("key", sorted(RUNNABLE))
+def test_a_docs_python_snippet_runs_as_written(key, tmp_path, monkeypatch):
+    blocks = python_blocks()
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__main__", **user_files(tmp_path)}
+    for part in RUNNABLE[key]:
+        exec(compile(as_run_here(blocks[part]), part, "exec"), namespace)
+    check_outputs(key, namespace)
+
+
+@pytest.mark.parametrize("key", sorted(HUB_ONLY))
+def test_a_hub_only_docs_snippet_fails_offline_as_documented(key, tmp_path, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.chdir(tmp_path)
+    from swinir_hf.loading import load_default
+
+    with pytest.raises(HUB_ONLY[key], match="cache"):
+        exec(python_blocks()[key], {"model": load_default("sr-x4")})
+
+
+def test_the_onnx_snippet_has_its_imports():
+    """It ran without them as `NameError: name 'torch' is not defined`; with onnx installed, it runs as written."""
+    code = python_blocks()[ONNX]
+    namespace: dict = {}
+    exec(code.split("torch.onnx.export(", 1)[0], namespace)  # all but the export (onnx is not a dependency)
+    assert {"torch", "model", "dims"} <= set(namespace)
+    assert namespace["model"].config.upscale == 4
