@@ -838,6 +838,34 @@ def test_another_images_input_is_no_naming_hint(tmp_path):
     assert str(err.value) == f"{looked}: it holds img_1-lr.png, named otherwise: name the inputs img_1.* or img_1x2.*"
 
 
+def test_another_scales_inputs_named_with_a_capital_x_are_said_to_be_for_that_scale(tmp_path):
+    """`babyX2.png` (×2 inputs) in the folder of a ×4 evaluation was pointed out as `baby`'s input named otherwise
+    (rename it `babyx4`: the ×2 input taken for a ×4 one); the message says the scale it is for, as for `babyx2.png`.
+    At ×2 it is still named otherwise."""
+    (hr := tmp_path / "Set" / "HR").mkdir(parents=True)
+    (lr_dir := tmp_path / "LR").mkdir()
+    Image.new("RGB", (8, 8)).save(hr / "baby.png")
+    Image.new("RGB", (4, 4)).save(lr_dir / "babyX2.png")
+    with pytest.raises(FileNotFoundError) as err:
+        load_samples(tmp_path / "Set", lr_dir, scale=4)
+    looked = f"no LR image for baby in {lr_dir} (looked for baby / babyx4.*)"
+    assert str(err.value) == f"{looked}: it holds ×2 inputs (babyX2), this evaluation is ×4"
+    Image.new("RGB", (4, 4)).save(lr_dir / "babyx2.png")  # the authors' naming is the one shown
+    Image.new("RGB", (1, 1)).save(lr_dir / "babyX8.png")
+    with pytest.raises(FileNotFoundError) as err:
+        load_samples(tmp_path / "Set", lr_dir, scale=4)
+    assert str(err.value) == f"{looked}: it holds ×2 / ×8 inputs (babyx2), this evaluation is ×4"
+    (lr_dir / "babyx2.png").unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        load_samples(tmp_path / "Set", lr_dir, scale=2)
+    looked = f"no LR image for baby in {lr_dir} (looked for baby / babyx2.*)"
+    assert str(err.value) == f"{looked}: it holds ×8 inputs (babyX8), this evaluation is ×2"
+    (lr_dir / "babyX8.png").unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        load_samples(tmp_path / "Set", lr_dir, scale=2)
+    assert str(err.value) == f"{looked}: it holds babyX2.png, named otherwise: name the inputs baby.* or babyx2.*"
+
+
 def test_bad_inputs(small_set, tmp_path, capsys):
     dataset, model_dir = small_set
     lr_dir = tmp_path / "LR"

@@ -39,13 +39,15 @@ def lr_file(lr_dir: Path, name: str, scale: int, names: Collection[str] = ()) ->
 
 def _other_scales(images: list[Path], name: str, scale: int) -> str:
     """What the folder of `images` holds instead of `name`'s ×`scale` input, where it holds another scale's
-    (`babyx2.png` in Set5/LR_bicubic/X2 for a ×4 evaluation), in words; else ""."""
-    pattern = re.compile(rf"{re.escape(name)}x(\d+)")
-    found = (pattern.fullmatch(f.stem) for f in images)
-    scales = sorted({int(m[1]) for m in found if m})
-    if not scales:
+    (`babyx2.png` in Set5/LR_bicubic/X2, or `babyX2.png`, for a ×4 evaluation), in words; else "". A file of this
+    scale named with `X` is `_named_otherwise`'s."""
+    pattern = re.compile(rf"{re.escape(name)}[xX](\d+)")
+    matches = (pattern.fullmatch(f.stem) for f in images)
+    found = sorted((int(m[1]), m[0] != f"{name}x{m[1]}", m[0]) for m in matches if m and int(m[1]) != scale)
+    if not found:
         return ""
-    held = f"×{' / ×'.join(map(str, scales))} inputs ({shown_name(name)}x{scales[0]})"
+    scales = sorted({s for s, _, _ in found})
+    held = f"×{' / ×'.join(map(str, scales))} inputs ({shown_name(found[0][2])})"  # the authors' naming first
     return f": it holds {held}, this evaluation is ×{scale}"
 
 
