@@ -154,13 +154,13 @@ def input_error(run: Path, name: str, shared: Path) -> str | None:
     kind = "finished swinir_hf.train run" if src.model == run else "checkpoint of a swinir_hf.train run"
     for needed in (src.training_config, src.progress, src.model / "config.json"):
         if not needed.is_file():
-            return f"{run} is not a {kind} (no {needed})"
+            return f"{shown_name(run)} is not a {kind} (no {shown_name(needed)})"
     if not (shared / "testsets").is_dir():
-        return f"no testsets/ in {shared}: pass --shared FOLDER"
+        return f"no testsets/ in {shown_name(shared)}: pass --shared FOLDER"
     config = json.loads((src.model / "config.json").read_text())
     tasks, scale = NAME_TASKS[name]
     if config.get("task") not in tasks or config.get("upscale", 1) != scale:
-        return f"{run} holds a {config.get('task')} x{config.get('upscale', 1)} model, not a {name} one"
+        return f"{shown_name(run)} holds a {config.get('task')} x{config.get('upscale', 1)} model, not a {name} one"
     return None
 
 
@@ -229,26 +229,24 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    target = args.defaults_dir / args.name
+    target, defaults = args.defaults_dir / args.name, shown_name(args.defaults_dir)
     if args.cards_only:
         names = [n for n in sorted(DEFAULT_MODELS) if (args.defaults_dir / n).is_dir()] if args.name == "all" else []
         if args.run is not None or args.rescore or not (names or target.is_dir()):
-            parser.error(
-                f"--cards-only rewrites bundled models' cards: pass a name (a folder in {args.defaults_dir}) or all"
-            )
+            parser.error(f"--cards-only rewrites bundled models' cards: pass a name (a folder in {defaults}) or all")
         from bundled_cards import rewrite_card  # beside this script
 
         for name in names or [args.name]:
             changed = rewrite_card(args.defaults_dir / name)
-            print(f"{'rewrote' if changed else 'unchanged:'} {args.defaults_dir / name / 'README.md'}")
+            print(f"{'rewrote' if changed else 'unchanged:'} {shown_name(args.defaults_dir / name / 'README.md')}")
         return 0
     if args.name == "all":
         parser.error("all is for --cards-only: pass one bundled name")
     if args.rescore:
         if args.run is not None or not target.is_dir():
-            parser.error(f"--rescore re-measures a bundled model: pass its name only (a folder in {args.defaults_dir})")
+            parser.error(f"--rescore re-measures a bundled model: pass its name only (a folder in {defaults})")
         rescore(target, args.shared / "testsets")
-        print(f"re-measured {target}")
+        print(f"re-measured {shown_name(target)}")
         return 0
     if args.run is None:
         parser.error("pass RUN NAME (or NAME --rescore)")
@@ -315,7 +313,7 @@ def _score_and_write(args: argparse.Namespace, target: Path) -> int:
     intro, lead = "\nTrained with `swinir_hf.train`", f"{args.compute}\n\n" if args.compute else ""
     card = card.replace(intro, f"\n{lead}{comparison_table(s, results)}\n{intro}", 1)
     write_folder(target, stored, card, {"training": training_record(cfg, progress, args.compute), **results})
-    print(f"wrote {target}")
+    print(f"wrote {shown_name(target)}")
     return 0
 
 

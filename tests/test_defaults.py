@@ -252,6 +252,39 @@ def test_bundle_default_checks_the_run_the_test_sets_and_the_name_before_scoring
         assert config["task"] in tasks and config["upscale"] == scale
 
 
+def test_bundle_defaults_messages_show_paths_on_their_line(tmp_path, capsys, monkeypatch):
+    """hub/bundle_default.py's refusals and its report name paths as messages show them (`shown_name`): a run,
+    --shared or --defaults-dir folder whose name holds a newline broke the line (the run's check, the --rescore and
+    --cards-only refusals, the card rewritten)."""
+    bundle = _bundle_module(monkeypatch)
+    (run := tmp_path / "new\nrun").mkdir()
+    shared, defaults = tmp_path / "shared\tsets", tmp_path / "new\nmodels"
+    shared.mkdir()
+    shown = tmp_path  # no control character in it
+    common = [str(run), "sr-x4", "--defaults-dir", str(defaults), "--shared", str(shared)]
+    assert bundle.main(common) == 1
+    message = (
+        f"error: {shown}/new\\nrun is not a finished swinir_hf.train run (no {shown}/new\\nrun/training_config.yaml)"
+    )
+    assert capsys.readouterr().err == message + "\n"
+    shutil.copytree(DEFAULTS_DIR / "sr-x4", run, dirs_exist_ok=True)
+    (run / "training_config.yaml").write_text("{}")
+    (run / "training_summary.json").write_text("{}")
+    assert bundle.main(common) == 1
+    assert capsys.readouterr().err == f"error: no testsets/ in {shown}/shared\\tsets: pass --shared FOLDER\n"
+    (shared / "testsets").mkdir()
+    assert bundle.main([*common[:1], "denoise-color", *common[2:]]) == 1
+    held = "holds a lightweight_sr x4 model, not a denoise-color one"
+    assert capsys.readouterr().err == f"error: {shown}/new\\nrun {held}\n"
+    for flag in ("--rescore", "--cards-only"):
+        with pytest.raises(SystemExit):
+            bundle.main(["sr-x2", flag, "--defaults-dir", str(defaults)])
+        assert f"a folder in {shown}/new\\nmodels)" in capsys.readouterr().err.splitlines()[-1]
+    shutil.copytree(DEFAULTS_DIR / "sr-x2", defaults / "sr-x2")
+    assert bundle.main(["sr-x2", "--cards-only", "--defaults-dir", str(defaults)]) == 0
+    assert capsys.readouterr().out == f"unchanged: {shown}/new\\nmodels/sr-x2/README.md\n"
+
+
 def test_a_killed_bundlings_staging_folder_is_removed_by_the_next_bundling(tmp_path, monkeypatch):
     """hub/bundle_default.py killed (kill -9) while writing leaves its staging folder, a whole model folder, beside
     the bundled models: the next bundling into that folder removes it (and keeps a running one's)."""
