@@ -26,6 +26,7 @@ from ..image_datasets import (
 )
 from ..inference.files import IMAGE_SUFFIXES
 from ..inference.image_io import read_image
+from ..models.pixels_swinir import equal_colour_channels
 from .lr_files import input_folders, lr_file, named_as_inputs, super_resolution_inputs
 from .protocol import GREY_CONVENTIONS, GreyConvention, benchmark_name
 
@@ -356,21 +357,16 @@ def _as_hr(lr: np.ndarray, hr: np.ndarray, name: str) -> np.ndarray:
     if lr.shape[-1] == hr.shape[-1]:
         return lr
     if lr.shape[-1] == 3:  # for a grey HR image (H, W, 1)
-        if _grey_content(lr):
+        if equal_colour_channels(lr):
             return lr[..., :1]
         raise ValueError(
             f"{shown_name(name)} is in colour, but its HR image is greyscale: make the LR images from the HR ones"
         )
-    if not _grey_content(hr):
+    if not equal_colour_channels(hr):
         raise ValueError(
             f"{shown_name(name)} is greyscale, but its HR image is in colour: make the LR images from the HR ones"
         )
     return np.repeat(lr, 3, axis=-1)
-
-
-def _grey_content(image: np.ndarray) -> bool:
-    """Whether an (H, W, 3) image's three channels are equal: a grey image stored as RGB."""
-    return np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2])
 
 
 def _find_lr(lr_dir: Path, sample: Sample, scale: int, names: list[str]) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..models.pil_images_swinir import colour_bit_depth, sgi_bit_depth
+from ..models.pixels_swinir import equal_colour_channels
 from .photo_metadata import upright
 
 # EXIF orientation → the numpy operation that makes the image upright (as `ImageOps.exif_transpose`).
@@ -223,7 +224,7 @@ def grey_alpha_heif(path: Path, pixels: Image.Image | np.ndarray) -> Image.Image
         return pixels
     grey = _heif_colourspace_is_grey(path)
     if grey is None:
-        grey = bool(np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 0], array[..., 2]))
+        grey = equal_colour_channels(array)
     if not grey:
         return pixels
     if isinstance(pixels, np.ndarray):

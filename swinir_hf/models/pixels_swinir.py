@@ -219,6 +219,12 @@ def match_channels(arr: np.ndarray, channels: int) -> np.ndarray:
     raise ValueError(f"cannot map a {c}-channel image to a {channels}-channel model")
 
 
+def equal_colour_channels(arr: np.ndarray) -> bool:
+    """Whether an (H, W, C ≥ 3) image's three colour channels are equal (alpha aside): a grey image stored as
+    RGB / RGBA, as `match_channels` makes one."""
+    return bool(np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2]))
+
+
 def check_image_channels(channels: int) -> None:
     """Raise ValueError unless a model of `channels` channels takes images: grey (1) or RGB (3), alpha aside."""
     if channels not in (1, 3):
