@@ -1060,6 +1060,44 @@ def test_a_model_loaded_from_an_export_is_saved_again_with_its_endpoint_handler(
     assert (tmp_path / "mine" / "requirements.txt").read_text(encoding="utf-8") == sources["requirements.txt"]
 
 
+def test_resaving_a_hub_export_asks_the_hub_once_at_most_and_not_offline(tiny_config, tmp_path, monkeypatch):
+    """A model loaded from a Hub export and saved again looked handler.py and requirements.txt up on the Hub, one
+    request each, even where the cache held them. The cache's copies are taken with no request; where it lacks them,
+    one listing of the repo's files; offline, none."""
+    from huggingface_hub.utils import get_session
+
+    model = SwinIRForImageRestoration(tiny_config())
+    model.config.custom_pipelines = remote_code.CUSTOM_PIPELINES
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    sources = remote_code_sources()
+    for repo, with_files in (("with", True), ("without", False)):
+        snapshot = tmp_path / "cache" / f"models--org--{repo}" / "snapshots" / ("0" * 40)
+        model.save_pretrained(snapshot)
+        (snapshot.parents[1] / "refs").mkdir()
+        (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+        for name in ("handler.py", "requirements.txt") if with_files else ():
+            (snapshot / name).write_text(sources[name], encoding="utf-8")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    loaded = {repo: SwinIRForImageRestoration.from_pretrained(f"org/{repo}") for repo in ("with", "without")}
+    asked, client = [], type(get_session())
+
+    def send(self, request, **kwargs):  # a Hub that does not answer; nothing leaves the host
+        asked.append(f"{request.method} {request.url.path}")
+        raise ConnectionError("the Hub does not answer")
+
+    monkeypatch.setattr(client, "send", send)
+    for offline in (True, False):
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+        for repo, model in loaded.items():
+            folder = tmp_path / f"{repo}-{offline}"
+            model.save_pretrained(folder)
+            endpoint = sorted(p.name for p in folder.iterdir() if p.name in ("handler.py", "requirements.txt"))
+            assert endpoint == (["handler.py", "requirements.txt"] if repo == "with" else []), (repo, offline)
+            listing = [] if offline or repo == "with" else [f"GET /api/models/org/{repo}/tree/main"]
+            assert asked == listing, (repo, offline)
+            asked.clear()
+
+
 def test_a_save_neither_removes_nor_replaces_a_users_own_file_named_like_the_model_code(tiny_config, tmp_path):
     """A package save (`convert --overwrite`, a training's) removed any modeling_swinir.py, configuration_swinir.py,
     ... in the folder, a user's own included, and `save_pretrained` left one in place for config.json to name. The

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .hub_push_swinir import network_errors
+
 if TYPE_CHECKING:
     from transformers import PreTrainedConfig
 
@@ -200,11 +202,10 @@ def copy_endpoint_files(config: PreTrainedConfig, folder: Path) -> list[str]:
     code = _header_version(folder / "modeling_swinir.py", _header_start("modeling_swinir.py"))
     if code is None or not getattr(config, "custom_pipelines", None):
         return []
-    copied = []
-    for name, start in ENDPOINT_HEADERS.items():
-        if (folder / name).exists() or (found := loaded_from(config, name)) is None:
-            continue
-        version = _header_version(Path(found), start)
+    copied, absent = [], [name for name in ENDPOINT_HEADERS if not (folder / name).exists()]
+    files = loaded_files(config, absent)  # the Hub asked once at most, for the files its cache lacks
+    for name in (name for name in absent if name in files):
+        found, version = files[name], _header_version(Path(files[name]), ENDPOINT_HEADERS[name])
         if version == code:
             (folder / name).write_bytes(Path(found).read_bytes())
             copied.append(name)
@@ -230,20 +231,44 @@ def _header_version(path: Path, start: str) -> str | None:
 
 
 def loaded_from(config: PreTrainedConfig, filename: str) -> str | None:
-    """`filename` from the local folder or Hub repo the model of `config` was loaded from (the Hub cache when
-    offline)."""
-    from transformers.utils import cached_file
+    """`filename` from the local folder or Hub repo the model of `config` was loaded from (`loaded_files`)."""
+    return loaded_files(config, [filename]).get(filename)
+
+
+def loaded_files(config: PreTrainedConfig, names: list[str]) -> dict[str, str]:
+    """Name → path of the files `names` of the local folder or Hub repo the model of `config` was loaded from: the
+    folder's, or the Hub cache's at the revision loaded; only for those the cache lacks, and not under
+    HF_HUB_OFFLINE, the repo's file list is asked once and the files it holds fetched (not a request a file)."""
+    from huggingface_hub import HfApi, constants
 
     source = getattr(config, "_name_or_path", "")
     if not source:
-        return None
+        return {}
+    revision = getattr(config, "_commit_hash", None)
+    found = {name: path for name in names if (path := _fetched(source, name, revision, local_files_only=True))}
+    missing = [name for name in names if name not in found]
+    if not missing or constants.HF_HUB_OFFLINE or Path(source).is_dir():
+        return found
+    try:
+        listed = set(HfApi().list_repo_files(source, revision=revision))
+    except (*network_errors(), ValueError):  # an unreachable Hub, a repo gone, a name that is no repo id
+        return found
+    fetched = {name: _fetched(source, name, revision) for name in missing if name in listed}
+    return found | {name: path for name, path in fetched.items() if path}
+
+
+def _fetched(source: str, filename: str, revision: str | None, **options: Any) -> str | None:
+    """`filename` of the folder or Hub repo `source` (`cached_file`'s options), or None where it cannot be had."""
+    from transformers.utils import cached_file
+
     try:
         return cached_file(
             source,
             filename,
-            revision=getattr(config, "_commit_hash", None),
+            revision=revision,
             _raise_exceptions_for_missing_entries=False,
             _raise_exceptions_for_connection_errors=False,
+            **options,
         )
     except OSError:
         return None
