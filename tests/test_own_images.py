@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from swinir_hf.training.data import Degradation, TrainingPatches
-from swinir_hf.training.images import decode_image, load_images, unopenable_pairs, validation_folder_note
+from swinir_hf.training.headers import unopenable_pairs
+from swinir_hf.training.images import decode_image, load_images, validation_folder_note
 from swinir_hf.training.pairing import pair_lr_images
 
 
@@ -431,3 +432,28 @@ def test_the_run_says_both_before_its_first_step(tmp_path, tiny_config, caplog):
     assert len(ds) == 4 and ds.readable == 3
     assert [m.split(":")[0] for m in caplog.messages] == [f"data.train {tmp_path / 'photos'}", "data.train"]
     assert caplog.messages[1].startswith("data.train: 1 of its 4 images cannot be opened")
+
+
+def test_images_smaller_than_a_patch_are_said_before_the_run(tmp_path, tiny_config, caplog):
+    """Each is mirror-padded up to the patch (a folder of thumbnails trained on mirror images of them, without a
+    word): one line names them and the smallest, from their headers; a file that cannot be opened is not among them."""
+    from swinir_hf.training.config import TrainingConfig
+    from swinir_hf.training.data import build_dataset
+
+    rng = np.random.default_rng(11)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, (h, w) in {"a.png": (40, 40), "s1.png": (12, 20), "s2.png": (30, 12), "wide.png": (16, 64)}.items():
+        noise(rng, h, w).save(photos / name)
+    (photos / "fake.png").write_text("not a png")
+    cfg = TrainingConfig.from_dict({"data": {"train": [str(photos)], "val": None, "patch_size": 8}})  # ×2: 16²
+    with caplog.at_level(logging.INFO, logger="swinir_hf.train"):
+        ds = build_dataset(cfg, tiny_config())
+    assert ds.readable == 4
+    assert caplog.messages[0].startswith("data.train: 1 of its 5 images cannot be opened")
+    assert caplog.messages[1:] == [
+        f"data.train: 2 of its 5 images are smaller than the 16×16 patch it trains on ({photos / 's1.png'} and "
+        f"{photos / 's2.png'}; the smallest 20×12): each is mirror-padded up to it, not upscaled; give larger images "
+        "or a smaller data.patch_size"
+    ]
+    assert ds[0]["labels"].shape == (3, 16, 16)

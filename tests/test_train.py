@@ -31,7 +31,7 @@ from swinir_hf.models.presets_swinir import PRESETS, UPSAMPLER_SCALES
 from swinir_hf.training.card import training_card
 from swinir_hf.training.cli import main, parse_command_line
 from swinir_hf.training.config import FIELD_TYPES, TrainingConfig, bundled_configs, config_path, read_config_file
-from swinir_hf.training.images import check_colour
+from swinir_hf.training.images import check_colour, config_images
 from swinir_hf.training.recipe import checkpoint_record, recipe_changes, resumed_changes
 from swinir_hf.training.sections import DataArgs, GanArgs, ModelArgs, TrainArgs
 from swinir_hf.training.state import InitReport, Progress, build_model, device_label
@@ -264,8 +264,6 @@ def test_a_datasets_ground_truth_column_is_read_not_its_first_image_column(tmp_p
     column), and a DatasetDict without the split asked for did not say which field picks it."""
     import datasets
 
-    from swinir_hf.training.images import config_images
-
     for i in range(2):
         Image.new("RGB", (8, 8), (i, 0, 0)).save(tmp_path / f"lr{i}.png")
         Image.new("RGB", (16, 16), (0, i, 0)).save(tmp_path / f"hr{i}.png")
@@ -297,6 +295,28 @@ def test_a_datasets_ground_truth_column_is_read_not_its_first_image_column(tmp_p
     said += "with data.val_split$"
     with pytest.raises(ValueError, match=said):
         config_images("data.val", str(tmp_path / "dict"), "validation", None)
+
+
+def test_a_training_folder_holding_a_benchmark_test_set_is_refused(tmp_path, monkeypatch):
+    """A folder of datasets (DIV2K/ beside benchmark/Set5/) trained on every image inside it, the test set too:
+    refused as it is listed, naming the test set's folder; as validation data it is read, and other names pass."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("datasets/DIV2K/0001.png", "datasets/benchmark/Set5/HR/baby.png", "mine/Set50/a.png", "mine/b.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / name)
+    with pytest.raises(ValueError) as err:
+        config_images("data.train", "datasets", "train", None)
+    assert str(err.value) == (
+        "data.train datasets holds the benchmark test set Set5 (datasets/benchmark/Set5): a model trained on it "
+        "would be scored on images it learnt. Train on other images (DIV2K, Flickr2K, BSD400, WED, ...): give the "
+        "folders to train on, or move the test set out"
+    )
+    assert config_images("data.val", "datasets", "validation", None) == [
+        "datasets/DIV2K/0001.png",
+        "datasets/benchmark/Set5/HR/baby.png",
+    ]
+    assert config_images("data.train", "datasets/DIV2K", "train", None) == ["datasets/DIV2K/0001.png"]
+    assert config_images("data.train", "mine", "train", None) == ["mine/Set50/a.png", "mine/b.png"]
 
 
 def test_benchmark_test_sets_and_copies_of_validation_images_are_not_training_data(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 from ..checkpoints.hub_licenses import UnknownLicenseError, license_terms
 from ..console import shown_name
 from ..models.constants_swinir import LOSSES
+from .benchmark_sets import check_folder_not_test_set
 from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs, check_no_null_name
 from .unread import unread_settings
 
@@ -151,22 +152,10 @@ class TrainingConfig:
             raise ValueError(f"train.license: {err}") from None
 
     def _check_no_test_set(self) -> None:
-        """Training folders named as a benchmark test set (the paper's, by the catalogue's results, and RealSRSet), as
-        the folder, its parent or grandparent (`Set5/LR_bicubic/X2`, `Set14_HR`): a model that learnt them would be
-        scored on its own training images."""
-        from ..checkpoints.catalog import load_catalog
-
-        names = {name.lower() for release in load_catalog().releases for name in release.results} | {"realsrset"}
+        """Training folders named as a benchmark test set (`test_sets`): a model that learnt them would be scored on
+        its own training images."""
         for entry in self.data.train:
-            folder = _local_folder(entry, self.data.split)
-            for part in folder.parts[-3:] if folder is not None else ():
-                name = re.match(r"[a-z0-9]+", part.lower())
-                if name and name[0] in names:
-                    raise ValueError(
-                        f"data.train {shown_name(entry)} is the benchmark test set {shown_name(part)}: a model trained "
-                        "on it would be scored on images it learnt. Train on other images (DIV2K, Flickr2K, BSD400, "
-                        "WED, ...); a folder that only shares the name needs another one"
-                    )
+            check_folder_not_test_set(entry, _local_folder(entry, self.data.split))
 
     def _check_separate_validation(self) -> None:
         """Training folders that hold the validation images (the same folder, or one inside the other) would make

@@ -27,6 +27,7 @@ from ..evaluation.metrics import JPEG_BLOCK  # also the reach of a JPEG patch's 
 from ..models.pixels_swinir import match_channels
 from ..processes import is_main_process
 from .checks import check_patch_size
+from .headers import header_notes
 from .images import (
     DECODE_ERRORS,
     check_colour,
@@ -38,7 +39,6 @@ from .images import (
     item_name,
     items_fingerprint,
     shown_path,
-    unopenable_pairs,
     validation_folder_note,
 )
 from .pairing import common_area, fits, pair_lr_images
@@ -74,7 +74,7 @@ class TrainingPatches(torch.utils.data.Dataset):
     up to it (not upscaled: rescaling would change the degradation the model learns). An image (or its LR image)
     that cannot be decoded is skipped and the next image of the permutation is used instead, said by name for the
     first `unreadable.LISTED` in a worker, then counted (`FoundUnreadable`: over the workers); one of `unreadable`
-    (`images.unopenable`) is not said.
+    (`headers.unopenable`) is not said.
 
     Args:
         hr_items: high-quality images (see `load_images`).
@@ -335,8 +335,8 @@ def training_degradation(cfg: TrainingConfig, scale: int, val: bool = False) -> 
 
 
 def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
-    """The training patches of `data.train` (checked to be readable; files that cannot be opened, and a `val/`
-    folder trained on, said by the main process before the run)."""
+    """The training patches of `data.train` (checked to be readable; files that cannot be opened, images smaller
+    than a patch and a `val/` folder trained on, said by the main process before the run)."""
     d, channels, scale = cfg.data, config.num_channels, config.upscale
     check_patch_size(d.patch_size, config.window_size)
     if d.val is not None:  # before the images are read
@@ -354,8 +354,8 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
         check_not_trained_on(hr_items, val_items)
     check_readable(hr_items, channels, "data.train")
     check_colour(hr_items, channels, "data.train")
-    unreadable, report = unopenable_pairs(hr_items, lr_items, "data.train")
-    for line in [*notes, report] if is_main_process() else ():
+    unreadable, reports = header_notes(hr_items, lr_items, d.patch_size * scale, "data.train")
+    for line in [*notes, *reports] if is_main_process() else ():
         if line is not None:
             logger.warning(line)
     _said(cropped)

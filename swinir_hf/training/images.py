@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..console import shown_name, some_names
+from ..console import shown_name
 from ..image_datasets import (
     SPLIT_FOLDER_NAMES,
     NoSuchSplitError,
@@ -36,6 +36,7 @@ from ..inference.photo_metadata import header_orientation, stored_size, upright
 from ..models.alpha_swinir import fill_hidden_colour
 from ..models.pil_images_swinir import normalize_pil, pillow_warnings
 from ..models.pixels_swinir import image_to_float, match_channels
+from .benchmark_sets import check_no_test_set_inside
 
 if TYPE_CHECKING:
     import datasets
@@ -173,37 +174,6 @@ def read_header(item: str | Mapping) -> tuple[int, int, int]:
     except Exception as err:  # a damaged header fails in Pillow's plugins with almost any type
         raise OSError(f"{type(err).__name__}: {err}") from err
     return width, height, orientation if orientation in range(2, 9) else 1  # others turn nothing
-
-
-def unopenable(items: list) -> dict[int, str]:
-    """{index: why} of the `items` (from `load_images`) whose file cannot even be opened as an image (not an image,
-    an empty file), by its header (`read_header`). A dataset's rows are not read (their bytes would be read whole);
-    a file cut short opens, and is found when drawn (`decode_image`)."""
-    found = {}
-    for i, item in enumerate(items):
-        if isinstance(item, DatasetImage):
-            continue
-        try:
-            read_header(item)
-        except DECODE_ERRORS as err:
-            found[i] = str(err)
-    return found
-
-
-def unopenable_pairs(hr_items: list, lr_items: list | None, option: str) -> tuple[set[int], str | None]:
-    """(indices, a one-line report) of the images (pairs, with `lr_items`) of `option` that a file of cannot be
-    opened (`unopenable`); the report None for none. Reading the headers costs ~0.1 ms a file (0.1 s for 800)."""
-    hr_bad, lr_bad = unopenable(hr_items), unopenable(lr_items) if lr_items is not None else {}
-    if not (bad := set(hr_bad) | set(lr_bad)):
-        return bad, None
-    hr_side, lr_side = ("HR ", "LR ") if lr_items is not None else ("", "")
-    files = [hr_side + shown_path(hr_items[i]) for i in hr_bad] + [lr_side + shown_path(lr_items[i]) for i in lr_bad]
-    why = next(iter({**lr_bad, **hr_bad}.values()))
-    kind = "pairs" if lr_items is not None else "images"
-    return bad, (
-        f"{option}: {len(bad)} of its {len(hr_items)} {kind} cannot be opened ({some_names(files)}; {why}): training "
-        f"on the other {len(hr_items) - len(bad)}"
-    )
 
 
 def check_readable(items: list, channels: int, option: str) -> None:
@@ -347,7 +317,7 @@ def config_images(field: str, source: str, split: str, cache_dir: str | None) ->
     relative path also the folder it was looked for from. The bundled configs name `../shared/...`, the
     repository's fixture folder, which a user of an installed package has not got beside the current folder."""
     try:
-        return load_images(source, split, cache_dir)
+        items = load_images(source, split, cache_dir)
     except NoSuchSplitError as err:
         raise ValueError(f"{field}: {err}: choose one with {_SPLIT_FIELDS.get(field, 'data.split')}") from None
     except FileNotFoundError as err:
@@ -357,6 +327,9 @@ def config_images(field: str, source: str, split: str, cache_dir: str | None) ->
             here = shown_name(Path.cwd())
             where = f" (relative paths are read from the current folder, {here}; your own: {_OVERRIDE[field]})"
         raise FileNotFoundError(f"{field}: {err}{where}") from err
+    if field == "data.train":  # `Set5/` inside it: validation's sources may be test sets
+        check_no_test_set_inside(source, items)
+    return items
 
 
 def validation_folder_note(source: str, split: str) -> str | None:

@@ -166,7 +166,7 @@ def _check_apart(hr_items: list, lr_items: list, lr_source: str, field: str) -> 
 
 def _pair_sizes(hr: str | Mapping, lr: str | Mapping, field: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """((w, h) of `hr`, (w, h) of `lr`), upright, from their headers; None where one cannot be opened
-    (`images.unopenable`'s to say). Raises `ValueError` unless `lr` is stored turned as `hr` (one EXIF orientation:
+    (`headers.unopenable`'s to say). Raises `ValueError` unless `lr` is stored turned as `hr` (one EXIF orientation:
     else, read upright as both are trained on, one is turned against the other)."""
     try:
         (w, h, turn), (lw, lh, lr_turn) = read_header(hr), read_header(lr)

@@ -1,0 +1,63 @@
+"""Benchmark test sets among the training data: never training data (a model that learnt them would be scored on
+images it learnt), found by folder name, in the path given as `data.train` (the folder, its parent or grandparent:
+`Set5/LR_bicubic/X2`, `Set14_HR`) and among the folders inside it that hold its images (`testsets/Set5/`,
+`datasets/benchmark/Urban100/HR/`)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from ..console import shown_name
+
+# What to do instead, in every refusal.
+_INSTEAD = "Train on other images (DIV2K, Flickr2K, BSD400, WED, ...)"
+
+
+@functools.cache
+def benchmark_set_names() -> frozenset[str]:
+    """The benchmark test sets' names, lower case: the paper's (the catalogue's results) and RealSRSet."""
+    from ..checkpoints.catalog import load_catalog
+
+    return frozenset({name.lower() for release in load_catalog().releases for name in release.results} | {"realsrset"})
+
+
+def benchmark_set_part(parts: Iterable[str]) -> str | None:
+    """The first of the folder names `parts` named as a benchmark test set (by its leading letters and digits, so
+    `Set14_HR` too), or None."""
+    for part in parts:
+        name = re.match(r"[a-z0-9]+", part.lower())
+        if name and name[0] in benchmark_set_names():
+            return part
+    return None
+
+
+def check_folder_not_test_set(entry: str, folder: Path | None) -> None:
+    """Raise `ValueError` when `folder` (data.train's `entry`, resolved), its parent or grandparent is named as a
+    benchmark test set."""
+    if folder is not None and (part := benchmark_set_part(folder.parts[-3:])) is not None:
+        raise ValueError(
+            f"data.train {shown_name(entry)} is the benchmark test set {shown_name(part)}: a model trained on it "
+            f"would be scored on images it learnt. {_INSTEAD}; a folder that only shares the name needs another one"
+        )
+
+
+def check_no_test_set_inside(entry: str, items: list) -> None:
+    """Raise `ValueError` when an image of data.train's folder `entry` (items from `load_images`) lies in a folder
+    inside it named as a benchmark test set: a folder of datasets (`datasets/` with `DIV2K/` and `benchmark/Set5/`)
+    or of test sets trained on them all, without a word."""
+    base = Path(entry)
+    if not base.is_dir():  # a dataset's rows: no folders of their own
+        return
+    depth = len(base.parts)
+    parents = {Path(item).parent for item in items if not isinstance(item, Mapping)}
+    for parent in sorted(parents):
+        if (part := benchmark_set_part(parent.parts[depth:])) is not None:
+            inside = parent.parts[: depth + parent.parts[depth:].index(part) + 1]
+            raise ValueError(
+                f"data.train {shown_name(entry)} holds the benchmark test set {shown_name(part)} "
+                f"({shown_name(Path(*inside))}): a model trained on it would be scored on images it learnt. "
+                f"{_INSTEAD}: give the folders to train on, or move the test set out"
+            )
