@@ -39,7 +39,12 @@ def not_started(stop: KeyboardInterrupt, what: str = "command") -> int:
 def entry_imports(entry: str, what: str = "command") -> Iterator[None]:
     """Around the imports of the `python -m` entry module whose `__name__` is `entry`: run (`__main__`), a Ctrl-C
     meanwhile (torch and transformers import: a second, in every process of a launch) is `not_started`'s one line
-    and exit status, as later; imported, the interrupt is the importer's to handle."""
+    and exit status, as later; imported, the interrupt is the importer's to handle. Run under a launcher, the
+    process stops when the launcher dies (`processes.stop_with_the_launcher`)."""
+    if entry == "__main__":
+        from .processes import stop_with_the_launcher
+
+        stop_with_the_launcher()
     try:
         yield
     except KeyboardInterrupt as stop:

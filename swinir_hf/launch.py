@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
 from .inference.launcher_precision import launcher_precision_problem
+from .processes import LAUNCHER_PID
 
 LAUNCHER_HELP = (
     "accelerate launch's options (--multi_gpu, --num_processes N, --num_machines N, --config_file FILE, ...: "
@@ -111,7 +112,7 @@ def launch(
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        with _quiet_torchrun(), _single_process_launcher():
+        with _quiet_torchrun(), _single_process_launcher(), _known_to_its_processes():
             launch_command(args)
     except subprocess.CalledProcessError as err:  # the single process's status
         return _status(err.returncode, "the process")
@@ -185,6 +186,21 @@ def _quiet_torchrun() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+@contextmanager
+def _known_to_its_processes() -> Iterator[None]:
+    """This launcher's PID in the environment its processes inherit (`LAUNCHER_PID`), so that one started after it
+    died stops at once (`stop_with_the_launcher`); the environment as it was after."""
+    before = os.environ.get(LAUNCHER_PID)
+    os.environ[LAUNCHER_PID] = str(os.getpid())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(LAUNCHER_PID, None)
+        else:
+            os.environ[LAUNCHER_PID] = before
 
 
 @contextmanager

@@ -45,6 +45,28 @@ def process_state(device: str | None = None) -> PartialState:
     return PartialState(cpu=several_processes_on_cpu(device))
 
 
+# Set by `swinir-hf`'s launcher (`launch.launch`) for the processes it starts: its own PID, their parent's.
+LAUNCHER_PID = "SWINIR_LAUNCHER_PID"
+
+
+def stop_with_the_launcher() -> None:
+    """In a launched process on Linux: be sent SIGTERM (stopping as a scheduler's does) when the launcher that
+    started it dies. torchrun and `swinir-hf`'s launcher start each process in a session of its own, so that a
+    Ctrl-C reaches it once; a `kill -9` of the launcher therefore reached none, and they went on restoring or
+    training, orphaned. A launcher that died before this ran (`LAUNCHER_PID` no longer the parent) stops it now."""
+    if not sys.platform.startswith("linux") or not (os.environ.get("LOCAL_RANK") or os.environ.get(LAUNCHER_PID)):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM) != 0:
+        return  # a sandbox that refuses prctl: as before
+    launcher = os.environ.get(LAUNCHER_PID, "")
+    if launcher.isdigit() and os.getppid() != int(launcher):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 # Where launchers put a process's rank: torchrun / `accelerate launch`, then MPI (the variables accelerate reads).
 RANK_VARIABLES = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
 

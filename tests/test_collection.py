@@ -1043,6 +1043,63 @@ def _swinir_hf_launch(*args, processes: int) -> subprocess.CompletedProcess:
     )
 
 
+# A launched process as `python -m swinir_hf.restore` starts (its entry's imports), then waiting; it writes its PID.
+_LAUNCHED = (
+    "import os, sys, time\n"
+    "from swinir_hf.interrupts import entry_imports\n"
+    "with entry_imports('__main__'):\n"
+    "    pass\n"
+    "open(sys.argv[1], 'w').write(str(os.getpid()))\n"
+    "time.sleep(120)\n"
+)
+
+
+def _gone(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie that its new parent has not reaped yet has too)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_launched_process_stops_when_its_launcher_is_killed(tmp_path, wait_until):
+    """`kill -9` of `swinir-hf restore --multi_gpu ...` stops its processes: torchrun starts each in a session of
+    its own, which no signal to the launcher reached, and they went on restoring, orphaned. A stand-in launcher
+    starts one as the real one does (its PID in the environment, a new session) and is killed."""
+    ready = tmp_path / "pid"
+    launcher_code = (
+        "import os, subprocess, sys, time\n"
+        "os.environ['SWINIR_LAUNCHER_PID'] = str(os.getpid())\n"
+        "subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]], start_new_session=True)\n"
+        "time.sleep(120)\n"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", launcher_code, _LAUNCHED, str(ready)])
+    pid = None
+    try:
+        wait_until(lambda: ready.exists() and ready.read_text(), 60, "the launched process started")
+        pid = int(ready.read_text())
+        launcher.kill()
+        launcher.wait(timeout=30)
+        wait_until(lambda: _gone(pid), 20, "the launched process stopped with its launcher")
+    finally:
+        launcher.kill()
+        launcher.wait(timeout=30)
+        if pid is not None and not _gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_process_whose_launcher_died_before_it_started_stops(tmp_path):
+    """A process started by a launcher that died before the process could ask to be told (`SWINIR_LAUNCHER_PID`
+    no longer its parent) stops at once, by SIGTERM, rather than running on alone."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, timeout=60)
+    env = {**os.environ, "SWINIR_LAUNCHER_PID": dead.stdout.decode().strip()}
+    run = subprocess.run([sys.executable, "-c", _LAUNCHED, str(tmp_path / "pid")], env=env, timeout=60)
+    assert run.returncode == -signal.SIGTERM
+    assert not (tmp_path / "pid").exists()
+
+
 @pytest.mark.slow
 def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_path):
     """Two processes restore what one does; a rerun restores only what is missing. The rerun is `swinir-hf restore`'s
