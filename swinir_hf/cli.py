@@ -22,16 +22,20 @@ from .processes import LaunchParser
 
 def _convert(args: argparse.Namespace) -> int:
     from .checkpoints.convert import convert_original_checkpoint
-    from .checkpoints.folders import save_model_folder
+    from .checkpoints.folders import model_folder_files, save_model_folder
     from .storage.output_folders import check_fresh_output_folder, folder_claimed, would_replace
 
     out = Path(args.output_dir)
     shown = shown_name(out)
     try:
-        if would_replace(out, args.checkpoint):  # even with --overwrite: the file to convert would be gone
+        # Even with --overwrite: a save replaces its model files (model.safetensors, pytorch_model.bin); any other
+        # file, a .pth, stays beside the model, where an upload of the folder would carry it too.
+        if would_replace(out, args.checkpoint):
+            source = Path(args.checkpoint).resolve()
+            replaced = source == out.resolve() or source in {path.resolve() for path in model_folder_files(out)}
+            fate = "which the converted model would replace" if replaced else "beside which the model would be saved"
             raise ValueError(
-                f"{shown} holds the checkpoint {shown_name(args.checkpoint)}, which the converted model would "
-                "replace: choose another output folder"
+                f"{shown} holds the checkpoint {shown_name(args.checkpoint)}, {fate}: choose another output folder"
             )
         # Held from the check to the end: a second convert into it is refused, not silently replacing this one.
         with terminate_as_interrupt(), folder_claimed(out, "output folder"):

@@ -1175,15 +1175,27 @@ def test_a_scale_no_model_has_is_told_the_scales_that_run_here(demo, monkeypatch
 
 
 @pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated:DeprecationWarning")
-def test_cancel_takes_the_clients_waiting_jobs_off_the_queue(model_dir, tmp_path, free_port):
+def test_cancel_takes_the_clients_waiting_jobs_off_the_queue(model_dir, tmp_path, free_port, wait_until):
     """An API client's /cancel stopped its running job only: one still waiting in gradio's queue (for the one
-    worker) ran later, to its end, although the API page and docs say /cancel stops the session's waiting jobs too."""
+    worker) ran later, to its end, although the API page and docs say /cancel stops the session's waiting jobs too.
+    The running job is held at its first block until it is cancelled: run for a fixed 1.6 s, it ended on a loaded
+    machine before the second client had connected and the /cancel came ("DID NOT RAISE")."""
     from gradio_client import Client, handle_file
+
+    from swinir_hf.demo import progress
 
     port = free_port()
     page = app.launch(app.parse_args(["--port", str(port), "--model", str(model_dir)]), prevent_thread_lock=True)
     demo = next(fn.fn.__self__ for fn in page.fns.values() if fn.api_name == "restore")
-    calls, handles = _slow_blocks(demo.models.get(str(model_dir)))
+    calls = []
+
+    def held_until_cancelled(module, args, output):
+        calls.append(module)
+        job = getattr(progress._current, "job", None)  # the demo's job on this thread
+        assert job is not None and job.cancel.wait(timeout=120)  # the hooks' own check stops it at the next block
+
+    blocks = [m for m in demo.models.get(str(model_dir)).modules() if isinstance(m, SwinTransformerBlock)]
+    handles = [block.register_forward_hook(held_until_cancelled) for block in blocks]
     big = _big_image(tmp_path)
     clients = []  # closed at the end: their heartbeat threads would run on into the next tests
     try:
@@ -1193,16 +1205,12 @@ def test_cancel_takes_the_clients_waiting_jobs_off_the_queue(model_dir, tmp_path
         args = (handle_file(str(big)), SR, 2, model, None, "", "16", 0, False, "auto", "model")
         assert client.predict(api_name="/cancel") == NOTHING_TO_CANCEL  # it said "Cancelled." with no job at all
         jobs = [client.submit(*args, api_name="/restore") for _ in range(2)]
-        deadline = time.monotonic() + 60
-        while len(calls) < 3:
-            assert time.monotonic() < deadline and not jobs[0].done(), "the job did not start"
-            time.sleep(0.05)
+        wait_until(lambda: calls or jobs[0].done(), 60, "the first job's first block")
+        assert not jobs[0].done(), jobs[0].result()
         other = Client(f"http://127.0.0.1:{port}/", verbose=False)  # another session, whose job only waits
         clients.append(other)
         waiting = other.submit(*args, api_name="/restore")
-        while not demo._pages or not has_jobs(demo._pages, other.session_hash):
-            assert time.monotonic() < deadline, "the other job was not queued"
-            time.sleep(0.05)
+        wait_until(lambda: demo._pages and has_jobs(demo._pages, other.session_hash), 60, "the other job queued")
         assert other.predict(api_name="/cancel") == "**Cancelled.** Press Restore to run again."
         with pytest.raises(Exception, match="Cancelled"):
             waiting.result(timeout=60)
@@ -1210,8 +1218,10 @@ def test_cancel_takes_the_clients_waiting_jobs_off_the_queue(model_dir, tmp_path
         for job in jobs:
             with pytest.raises(Exception, match="Cancelled"):
                 job.result(timeout=60)
-        assert len(calls) < 32  # neither ran to its end
+        assert len(calls) == 1  # the running job stopped at its next block; the waiting ones never ran
     finally:
+        for session in list(demo._cancels):  # a job still held, where the test failed before cancelling it
+            demo._stop_session(session)
         for client in clients:
             client.close()
         for h in handles:

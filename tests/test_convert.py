@@ -247,15 +247,23 @@ def test_convert_cli_writes_a_loadable_folder_and_never_overwrites(authors_state
         assert main(["convert", str(path), str(tmp_path / target)]) == 1
         assert "is not a folder" in capsys.readouterr().err
     assert (tmp_path / "file").read_text() == "mine"
-    # A checkpoint inside the output folder (or the folder itself): --overwrite replaced the file being converted.
+    # A checkpoint inside the output folder (or a folder above): --overwrite replaced the file being converted, or
+    # saved the model beside it (a .pth: not a file the save replaces; it was said to be replaced).
     inside = tmp_path / "work" / "model.pth"
     inside.parent.mkdir()
     inside.write_bytes(path.read_bytes())
     for target in (inside.parent, tmp_path):
         assert main(["convert", str(inside), str(target), "--overwrite"]) == 1
-        message = f"error: {target} holds the checkpoint {inside}, which the converted model would replace: choose "
+        message = f"error: {target} holds the checkpoint {inside}, beside which the model would be saved: choose "
         assert capsys.readouterr().err == message + "another output folder\n"
     assert inside.read_bytes() == path.read_bytes()
+    weights = inside.parent / "model.safetensors"  # the authors' weights as safetensors: a save's own file name
+    save_file(authors_state[1], weights)
+    assert main(["convert", str(weights), str(inside.parent), "--overwrite"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {inside.parent} holds the checkpoint {weights}, which the converted model would replace: choose "
+        "another output folder\n"
+    )
     (tmp_path / "bad.pth").write_bytes(b"\0" * 10)
     assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "other")]) == 1
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err

@@ -589,6 +589,19 @@ def test_a_release_is_scored_at_the_level_its_name_gives(layout_state_dict, shar
     assert f"warning: {release.file} was trained for --noise 15 (its name says so)" in capsys.readouterr().err
 
 
+def test_a_renamed_denoiser_is_refused_naming_the_options_that_give_a_level(shared, tmp_path, capsys):
+    """`eval --model model.pth` of an authors' denoiser saved under another name (no level in its name) said "give a
+    noise σ or a JPEG quality" without naming the options that give them."""
+    shutil.copy(shared / "fixtures/official_parity/color_dn.pth", tmp_path / "model.pth")
+    (tmp_path / "set").mkdir()
+    Image.open(shared / "testsets/Set12/HR/01.png").crop((0, 0, 24, 24)).save(tmp_path / "set/01.png")
+    assert main(["eval", "--model", str(tmp_path / "model.pth"), "--dataset", str(tmp_path / "set")]) == 1
+    assert capsys.readouterr().err == (
+        "error: cannot tell the benchmark setting from a ×1 (color_dn) model: give a noise σ or a JPEG quality "
+        "(--noise or --jpeg; noise= or jpeg= from Python)\n"
+    )
+
+
 def test_a_training_run_is_scored_at_the_level_it_validated_at(small_set, tiny_config, tmp_path, capsys):
     """`eval --model runs/dn` of a denoising run was refused ("give a noise σ or a JPEG quality"), though its
     training_config.yaml says the level it validated at (the middle of its σ range)."""

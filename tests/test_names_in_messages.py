@@ -239,8 +239,8 @@ def test_the_convert_command_names_its_folders_on_one_line(tmp_path, capsys):
     inside.write_bytes(b"")
     assert main(["convert", str(inside), str(inside.parent)]) == 1
     assert capsys.readouterr().err == (
-        f"error: {tmp_path}/{SHOWN} holds the checkpoint {tmp_path}/{SHOWN}/{SHOWN}.pth, which the converted model "
-        "would replace: choose another output folder\n"
+        f"error: {tmp_path}/{SHOWN} holds the checkpoint {tmp_path}/{SHOWN}/{SHOWN}.pth, beside which the model "
+        "would be saved: choose another output folder\n"
     )
 
 

@@ -76,7 +76,10 @@ def _flagged_degradation(
     if not given:
         if upscale == 1:
             who = "the identity model" if model is None else f"a ×1 ({model.config.task}) model"
-            raise ValueError(f"cannot tell the benchmark setting from {who}: give a noise σ or a JPEG quality")
+            raise ValueError(
+                f"cannot tell the benchmark setting from {who}: give a noise σ or a JPEG quality (--noise or --jpeg; "
+                "noise= or jpeg= from Python)"
+            )
         given = [("sr", upscale)]
     kind, value = given[0]
     if kind == "sr":

@@ -125,6 +125,7 @@ class SwinIRRestorer:
 
     @property
     def scale(self) -> int:
+        """The model's upscale factor (`config.upscale`): each output is this many times its input's size."""
         return self.model.config.upscale
 
     def __repr__(self) -> str:
@@ -319,7 +320,8 @@ class SwinIRRestorer:
                     tile = smaller
 
     def _run(self, model: SwinIRForImageRestoration, x: torch.Tensor, tile: int | None) -> torch.Tensor:
-        fn = functools.partial(self._ensemble_forward if self.ensemble else self._forward, model)
+        forward = functools.partial(self._forward, model)
+        fn = functools.partial(dihedral_mean, forward) if self.ensemble else forward  # SwinIR+
         h, w = x.shape[-2:]
         if tiling.runs_whole(tile, h, w):
             return fn(x)
@@ -338,9 +340,6 @@ class SwinIRRestorer:
         # no_grad, not inference_mode: tensors the model caches (masks, indices) must stay usable for training.
         with torch.no_grad(), inference_precision(self.dtype, x.device):
             return model(x).reconstruction.float()
-
-    def _ensemble_forward(self, model: SwinIRForImageRestoration, x: torch.Tensor) -> torch.Tensor:
-        return dihedral_mean(functools.partial(self._forward, model), x)
 
     def _initial_tile(self, x: torch.Tensor) -> int | None:
         if self.tile is None:
