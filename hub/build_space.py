@@ -6,7 +6,9 @@ included, so the Space works without the Hub) and hub/space/ (README with the Sp
 the Hub models the demo offers; the requirements, pinned down to what gradio brings). A rebuild over a folder with
 `--overwrite` names the files in it the build did not write (uploaded too).
 `--hardware zero-a10g` (ZeroGPU) rewrites the last two for ZeroGPU's runtime: Python 3.10.13, PyPI's CUDA torch at a
-version ZeroGPU lists, and `suggested_hardware`. Upload it with `hf upload --repo-type space ORG/NAME OUT_DIR`.
+version ZeroGPU lists, and `suggested_hardware`. Upload it with
+`hf upload --repo-type space ORG/NAME OUT_DIR --delete "*"` (which also removes from the Space what the build no
+longer has).
 """
 
 from __future__ import annotations
@@ -27,10 +29,15 @@ HARDWARE = ("cpu-basic", "zero-a10g")
 # other pins are constraints.txt's for Python 3.10, where the suite passes.
 ZERO_GPU_PYTHON = "3.10.13"
 ZERO_GPU_TORCH = "2.8.0"
+# What the Space's packages add on Python 3.10 only (anyio needs exceptiongroup, huggingface_hub tomli, 3.10's
+# python-dateutil six): `pip install --dry-run` of gradio and the ZeroGPU requirements on 3.10.13, 2026-12-07, brought
+# these three beyond the list (and torch's own nvidia-* and triton, which torch pins). Pinned at constraints.txt's.
+ZERO_GPU_EXTRAS = ("exceptiongroup", "six", "tomli")
 ZERO_GPU_HEADER = f"""\
 # hub/space/requirements.txt rewritten by `hub/build_space.py --hardware zero-a10g`: the same packages at
 # constraints.txt's versions for ZeroGPU's Python ({ZERO_GPU_PYTHON}), and PyPI's torch (the CUDA build) at
-# {ZERO_GPU_TORCH}, a version ZeroGPU lists. The `spaces` package comes with the Space; gradio from sdk_version.
+# {ZERO_GPU_TORCH}, a version ZeroGPU lists, and what they bring on Python 3.10 only ({", ".join(ZERO_GPU_EXTRAS)}).
+# The `spaces` package comes with the Space; gradio from sdk_version.
 """
 
 
@@ -100,8 +107,8 @@ def zero_gpu_readme(readme: str) -> str:
 
 
 def zero_gpu_requirements(cpu_requirements: str, constraints: str) -> str:
-    """`cpu_requirements` (hub/space/requirements.txt) for ZeroGPU: its packages at `constraints`' versions for
-    ZeroGPU's Python, torch at `ZERO_GPU_TORCH` from PyPI (no CPU index)."""
+    """`cpu_requirements` (hub/space/requirements.txt) for ZeroGPU: its packages and `ZERO_GPU_EXTRAS` at
+    `constraints`' versions for ZeroGPU's Python, torch at `ZERO_GPU_TORCH` from PyPI (no CPU index)."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
@@ -115,14 +122,13 @@ def zero_gpu_requirements(cpu_requirements: str, constraints: str) -> str:
             else:
                 elsewhere.add(canonicalize_name(req.name))
     pins = []
-    for line in cpu_requirements.splitlines():
-        if line.strip() and not line.startswith(("#", "-")):
-            name = line.split("==")[0].strip()
-            version = ZERO_GPU_TORCH if name == "torch" else tested.get(canonicalize_name(name))
-            if version is not None:
-                pins.append(f"{name}=={version}\n")
-            elif canonicalize_name(name) not in elsewhere:  # pinned for the other Pythons only: not installed here
-                raise ValueError(f"constraints.txt pins no {name} for Python {ZERO_GPU_PYTHON}")
+    names = [line.split("==")[0].strip() for line in cpu_requirements.splitlines() if line.strip()]
+    for name in [*(n for n in names if not n.startswith(("#", "-"))), *ZERO_GPU_EXTRAS]:
+        version = ZERO_GPU_TORCH if name == "torch" else tested.get(canonicalize_name(name))
+        if version is not None:
+            pins.append(f"{name}=={version}\n")
+        elif canonicalize_name(name) not in elsewhere:  # pinned for the other Pythons only: not installed here
+            raise ValueError(f"constraints.txt pins no {name} for Python {ZERO_GPU_PYTHON}")
     return ZERO_GPU_HEADER + "".join(pins)
 
 

@@ -14,6 +14,7 @@ import socket
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -193,8 +194,9 @@ def _private_folder(folder: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{folder.name}-"))
 
 
-def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
-    """Build, queue and start the app; extra keyword arguments go to `gr.Blocks.launch`.
+def launch(args: argparse.Namespace, on_built: Callable[[gr.Blocks], None] | None = None, **launch_kwargs) -> gr.Blocks:
+    """Build, queue and start the app; `on_built(demo)` is called before the start (app.py keeps the demo as its
+    `demo` then); extra keyword arguments go to `gr.Blocks.launch`.
 
     Raises:
         SystemExit: a `--model` that cannot be used, or a host and port the server cannot listen on, with one line
@@ -224,6 +226,8 @@ def launch(args: argparse.Namespace, **launch_kwargs) -> gr.Blocks:
         raise SystemExit(f"{args.prog}: error: {err}") from None
     demo = app.build()
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
+    if on_built is not None:  # before gradio's launch, whose Spaces reloader looks for the launched demo then
+        on_built(demo)
     # System fonts: the default theme fetches web fonts, which an offline machine cannot.
     fonts = {"font": ["ui-sans-serif", "system-ui", "sans-serif"], "font_mono": ["ui-monospace", "monospace"]}
     theme = gr.themes.Default(**fonts).set(**READABLE_COLOURS)
@@ -342,8 +346,11 @@ def _bind_problem(host: str, port: int) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None, prog: str = "swinir-hf demo") -> int:
-    """Serve the demo until interrupted; 1 with one line on stderr where gradio (the demo extra) is missing."""
+def main(
+    argv: list[str] | None = None, prog: str = "swinir-hf demo", on_built: Callable[[gr.Blocks], None] | None = None
+) -> int:
+    """Serve the demo until interrupted (`on_built` as `launch`'s); 1 with one line on stderr where gradio (the demo
+    extra) is missing."""
     args = parse_args(sys.argv[1:] if argv is None else argv, prog)
     # SIGTERM (`timeout`, `docker stop`, a Space's restart) stops the server as Ctrl-C does: gradio's loop takes it,
     # closes the server and returns, so that the exit removes the results folder (SIGTERM's default kill left it).
@@ -351,7 +358,7 @@ def main(argv: list[str] | None = None, prog: str = "swinir-hf demo") -> int:
         with terminate_as_interrupt():
             _usable_proxy(args)  # before gradio's import, which makes an httpx client: with a SOCKS proxy, it fails
             require("gradio", "demo", prog)  # imports it: seconds
-            launch(args)
+            launch(args, on_built)
             remove_own_gradio_cache()  # served until stopped: no one needs its uploads now
     except MissingExtraError as err:
         print(f"error: {err}", file=sys.stderr)
