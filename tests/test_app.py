@@ -947,8 +947,8 @@ def test_a_task_clicked_while_the_upload_decodes_is_what_the_page_ends_on(demo):
     assert (events["scale"], events["plan"]) == task_alone == (1, demo.on_task(str(EXAMPLE), DENOISE, "")[4])
     # With nothing chosen while it decoded, the check after it changes nothing: landing late, it undoes no click.
     *_, left, stamp = demo.upload_answer(str(EXAMPLE), SR, 2, AUTO, None, "")
-    assert left == controls.UploadLeft(controls.Settings(SR, 2, AUTO, left.settings.level, ""), stamp)
-    assert demo.after_upload(left, str(EXAMPLE), SR, 2, AUTO, left.settings.level, "") == (gr.update(),) * 6
+    assert (left.sent, left.stamp) == (controls.Settings(SR, 2, AUTO, None, ""), stamp)
+    assert demo.after_upload(left, str(EXAMPLE), SR, 2, AUTO, None, "") == (gr.update(),) * 6
 
 
 def test_a_click_while_the_controls_are_set_again_after_an_upload_is_kept(demo, monkeypatch):
@@ -974,6 +974,71 @@ def test_a_click_while_the_controls_are_set_again_after_an_upload_is_kept(demo, 
     assert clicks == [SR]
     clean = demo.on_task(str(EXAMPLE), SR, "")
     assert (events["task"], events["scale"], events["plan"]) == (SR, clean.scale["value"], clean.plan)
+
+
+@pytest.mark.parametrize(
+    ("task", "control", "value"),
+    [(SR, "scale", 2), (SR, "model", "SwinIR-S lightweight ×2 · authors"), (DENOISE, "level", 50)],
+)
+def test_a_scale_model_or_level_clicked_while_the_upload_decodes_is_what_the_page_ends_on(demo, task, control, value):
+    """The upload's answer, computed from the settings it was sent with, set the scale (model, level) back to those:
+    the check after it saw the settings the answer left and kept them, undoing the click."""
+    events = PageEvents(demo)
+    events.set(upload=str(EXAMPLE), task=task)
+    events.click("task", task)  # the task's defaults, before the upload
+    assert events[control] != value
+    sent = [(fn, events.answer(fn)) for fn in events.fired("upload", "change")]
+    events.click(control, value)  # while the upload decodes; its answer lands first
+    clicked = (events["scale"], events["model"], events["level"], events["plan"])
+    for fn, answered in sent:
+        events.land(fn, answered)
+    assert events[control] == value
+    assert (events["scale"], events["model"], events["level"], events["plan"]) == clicked
+    # With nothing clicked, the upload's answer sets the level it chooses (the page's was another image's choice).
+    events.set(task=DENOISE, level=15)
+    for fn in events.fired("upload", "change"):
+        events.land(fn, events.answer(fn))
+    assert events["level"] == demo.on_task(str(EXAMPLE), DENOISE, "").level["value"] != 15
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "ends_on"),
+    [
+        (("task", REAL_SR), ("scale", 2), {"task": REAL_SR, "scale": 2}),
+        (
+            ("scale", 4),
+            ("model", "SwinIR-M classical ×2 DIV2K · authors"),
+            {"scale": 2, "model": "SwinIR-M classical ×2 DIV2K · authors"},
+        ),
+        (("task", DENOISE), ("scale", 2), {"task": DENOISE, "scale": 1, "model": AUTO}),
+    ],
+)
+def test_the_latest_click_on_another_control_is_what_the_page_ends_on(demo, monkeypatch, first, then, ends_on):
+    """Clicks on two controls run at once: the first's answer, computed from the settings before the second click,
+    landed after the second's and undid it (Photo's ×4 back under the ×2 clicked, ×4 back under the ×2 model)."""
+    events = PageEvents(demo)
+    events.set(upload=str(EXAMPLE), task=SR)
+    for fn in events.fired("upload", "change"):
+        events.land(fn, events.answer(fn))
+    events.click("model", "SwinIR-S lightweight ×2 · authors")  # another task's model once Noisy is clicked
+    inspect_light = demo.inspect_light
+    clicked = []
+
+    def click_meanwhile(path):
+        if not clicked:  # the first click's look at the upload: the second is clicked, and its answer lands first
+            clicked.append(then)
+            events.click(*then)
+        return inspect_light(path)
+
+    monkeypatch.setattr(demo, "inspect_light", click_meanwhile)
+    events.click(*first)
+    monkeypatch.setattr(demo, "inspect_light", inspect_light)
+    assert clicked == [then]
+    assert {key: events[key] for key in ends_on} == ends_on
+    # The second click's answer, complete though the first's was dropped (the task's, which set its models).
+    answer = demo.on_settings(*[events[key] for key in ("upload", "task", "scale", "model", "level")], "")
+    assert events["plan"] == answer.plan
+    assert events["model"] in [value for _, value in demo.menu.model_choices(events["task"])]
 
 
 def test_the_task_choice_says_which_picture_each_task_is_for(demo):

@@ -51,9 +51,11 @@ class Settings(NamedTuple):
 
 
 class UploadLeft(NamedTuple):
-    """The settings an upload's answer left on the page, and the stamp it put there (for `after_upload`)."""
+    """What an upload's answer leaves for `after_upload`: the settings it was sent with, its controls (whose values
+    it did not set), and the stamp it put on the page."""
 
-    settings: Settings
+    sent: Settings
+    controls: ControlUpdates
     stamp: int
 
 
@@ -62,11 +64,13 @@ class ControlStamps:
     control (task, scale, level, path box, model) sends the stamp it saw: a click sent with an upload's stamp was
     made once that upload's answer had landed, so `after_upload`, sent when it landed, must not set the controls
     once such a click has reached the server. Its answer, computed from the settings before that click, could land
-    after the click's and set the controls back (the control events run at once, each on its own thread)."""
+    after the click's and set the controls back (the control events run at once, each on its own thread).
+    Likewise a click's answer is stale once a later click of the page (on another control) has reached the server."""
 
     def __init__(self) -> None:
         self._next = 1  # the page starts with stamp 0
         self._clicked: dict[str, int] = {}  # each session's latest stamp a click was sent with
+        self._clicks: dict[str, int] = {}  # how many clicks of each session have reached the server
         self._lock = threading.Lock()
 
     def new(self) -> int:
@@ -74,13 +78,21 @@ class ControlStamps:
             self._next += 1
             return self._next - 1
 
-    def clicked(self, request: gr.Request | None, stamp: int | None) -> None:
-        """A click reached the server, sent with `stamp` (None: called directly, not from the page)."""
+    def clicked(self, request: gr.Request | None, stamp: int | None) -> int | None:
+        """A click reached the server, sent with `stamp` (None: called directly, not from the page): its number in
+        its session's clicks, for `superseded`."""
         if stamp is None:
-            return
+            return None
         with self._lock:
             session = _session(request)
             self._clicked[session] = max(self._clicked.get(session, 0), int(stamp))
+            self._clicks[session] = self._clicks.get(session, 0) + 1
+            return self._clicks[session]
+
+    def superseded(self, request: gr.Request | None, click: int | None) -> bool:
+        """Whether a click of the session made after click number `click` has reached the server."""
+        with self._lock:
+            return click is not None and self._clicks.get(_session(request), 0) > click
 
     def clicked_since(self, request: gr.Request | None, stamp: int) -> bool:
         """Whether a click sent once the page showed `stamp` has reached the server."""
@@ -91,10 +103,16 @@ class ControlStamps:
         """The page was closed: its stamps are no one's."""
         with self._lock:
             self._clicked.pop(session, None)
+            self._clicks.pop(session, None)
 
 
 def _session(request: gr.Request | None) -> str:
     return request.session_hash if request else ""
+
+
+def _no_value(update: dict) -> dict:
+    """`update` without its value: the page keeps the one it shows."""
+    return {key: value for key, value in update.items() if key != "value"}
 
 
 class ControlCallbacks:
@@ -129,9 +147,12 @@ class ControlCallbacks:
         self, info: dict, task: str, scale, model, level, custom_path, *, follow_model: bool = False, busy: bool = False
     ) -> ControlUpdates:
         """Updates of (scale, model list, level, path box, plan line, Restore) for the current controls: a model
-        sets the scale; another scale goes back to the automatic model. While this session's job runs (`busy`),
-        Restore is left off whatever the plan: a second click would start a second job."""
+        sets the scale; another scale, or a model of another task, goes back to the automatic model. While this
+        session's job runs (`busy`), Restore is left off whatever the plan: a second click would start a second job."""
         entry = self.menu.entry(task, model) if model not in (None, AUTO, CUSTOM) else None
+        if entry is None and model not in (None, CUSTOM):
+            # Another task's model: clicked before the task's answer landed, which `ControlStamps` then dropped.
+            model = AUTO
         if follow_model and entry is not None:
             scale = entry.scale
         elif entry is not None and scale not in (None, "") and int(scale) != entry.scale:
@@ -203,14 +224,14 @@ class ControlCallbacks:
         return (gr.update(value=shown, visible=shown is not None), text, gr.update(visible=shrinkable)), controls
 
     def upload_answer(self, path, task, scale, model, level, custom_path, busy: bool = False) -> tuple:
-        """`on_upload`'s updates, and (for `after_upload`) the settings they leave on the page, with a new stamp,
-        which the page also shows (for the clicks to send)."""
+        """`on_upload`'s updates, but not the values of the scale, model and level, which `after_upload` sets unless
+        one was chosen while the upload decoded (set here, they undid it); and (for `after_upload`) the settings sent,
+        the controls, and a new stamp, which the page also shows (for the clicks to send)."""
         shown, controls = self._upload_updates(path, task, scale, model, custom_path, busy)
-        settings = Settings(
-            task, controls.scale["value"], controls.model["value"], controls.level["value"], custom_path
-        )
+        sent = Settings(task, scale, model, level, custom_path)
         stamp = self.control_stamps.new()
-        return (*shown, *controls, UploadLeft(settings, stamp), stamp)
+        unset = controls._replace(**{name: _no_value(getattr(controls, name)) for name in ("scale", "model", "level")})
+        return (*shown, *unset, UploadLeft(sent, controls, stamp), stamp)
 
     def after_upload(
         self,
@@ -224,28 +245,34 @@ class ControlCallbacks:
         busy: bool = False,
         request: gr.Request | None = None,
     ) -> tuple:
-        """Once the upload's answer is on the page: no change while the settings are those it left, else the
-        controls for a task, model or setting chosen while it decoded, which its answer (computed from the settings
-        before) set back. No change either once a click made since the upload's answer landed has reached the server:
-        its answer, computed from the page's settings, is the newer one (`ControlStamps`)."""
-        if left is None or left.settings == Settings(task, scale, model, level, custom_path):
+        """Once the upload's answer is on the page: while the settings are those it was sent with, the scale, model
+        and level it chose (no change where they are those already), else the controls for a task, scale, model,
+        level or path chosen while it decoded. No change either once a click made since the upload's answer landed
+        has reached the server: its answer, computed from the page's settings, is the newer one (`ControlStamps`)."""
+        now = Settings(task, scale, model, level, custom_path)
+        if left is None:
             return (gr.update(),) * 6
-        if task != left.settings.task:
+        if now == left.sent:
+            chosen = (left.controls.scale["value"], left.controls.model["value"], left.controls.level["value"])
+            answer = left.controls if chosen != (scale, model, level) else (gr.update(),) * 6
+        elif task != left.sent.task:
             answer = self._task_controls(path, task, custom_path, busy)
         else:
             info = self.inspect_light(path)
             answer = self.controls(
-                info, task, scale, model, level, custom_path, follow_model=model != left.settings.model, busy=busy
+                info, task, scale, model, level, custom_path, follow_model=model != left.sent.model, busy=busy
             )
         return (gr.update(),) * 6 if self.control_stamps.clicked_since(request, left.stamp) else answer
 
-    # The page's clicks send the stamp the page shows (`ControlStamps`).
+    # The page's clicks send the stamp the page shows (`ControlStamps`). A click's answer changes nothing once a later
+    # click (on another control) has reached the server: computed from the settings before that click, it could land
+    # after that click's and undo it.
 
     def on_task(
         self, path, task, custom_path, busy: bool = False, stamp: int | None = None, request: gr.Request | None = None
     ) -> tuple:
-        self.control_stamps.clicked(request, stamp)
-        return self._task_controls(path, task, custom_path, busy)
+        click = self.control_stamps.clicked(request, stamp)
+        return self._latest(request, click, self._task_controls(path, task, custom_path, busy))
 
     def on_settings(
         self,
@@ -259,8 +286,9 @@ class ControlCallbacks:
         stamp: int | None = None,
         request: gr.Request | None = None,
     ) -> tuple:
-        self.control_stamps.clicked(request, stamp)
-        return self.controls(self.inspect_light(path), task, scale, model, level, custom_path, busy=busy)
+        click = self.control_stamps.clicked(request, stamp)
+        answer = self.controls(self.inspect_light(path), task, scale, model, level, custom_path, busy=busy)
+        return self._latest(request, click, answer)
 
     def on_model(
         self,
@@ -274,9 +302,13 @@ class ControlCallbacks:
         stamp: int | None = None,
         request: gr.Request | None = None,
     ) -> tuple:
-        self.control_stamps.clicked(request, stamp)
+        click = self.control_stamps.clicked(request, stamp)
         info = self.inspect_light(path)
-        return self.controls(info, task, scale, model, level, custom_path, follow_model=True, busy=busy)
+        answer = self.controls(info, task, scale, model, level, custom_path, follow_model=True, busy=busy)
+        return self._latest(request, click, answer)
+
+    def _latest(self, request: gr.Request | None, click: int | None, answer: ControlUpdates) -> tuple:
+        return (gr.update(),) * 6 if self.control_stamps.superseded(request, click) else answer
 
     def _task_controls(self, path, task, custom_path, busy: bool) -> ControlUpdates:
         """The controls for a task just chosen: its default scale and the automatic model."""

@@ -247,11 +247,12 @@ def _wire_controls(demo: RestorationDemo, c: dict, busy: gr.State, settings: lis
     controls = [c["scale"], c["model"], c["level"], c["custom"], c["plan"], c["run"]]
     # These events run at once, each on its own thread, and their answers land in any order: an upload's, computed
     # from the settings it was sent with (decoding a large image takes ~0.5 s), landed after a task clicked meanwhile
-    # and set the old task's scale and plan back. The `.then` sets the controls again where a setting changed while
-    # it decoded, and changes nothing otherwise, nor once a click made after the upload's answer landed reached the
-    # server (so it cannot undo a later click in turn). Not a FIFO queue for the controls: their waiting events would
-    # count against --queue-size, refused while restorations fill it.
-    left = gr.State(None)  # the settings the upload's answer left on the page, and its stamp
+    # and set the old task's scale and plan back. So it leaves the values of the scale, model and level alone, and
+    # the `.then` sets them where no setting changed while it decoded, else the controls again for the settings now;
+    # nothing once a click made after the upload's answer landed reached the server (so it cannot undo a later click
+    # in turn). Not a FIFO queue for the controls: their waiting events would count against --queue-size, refused
+    # while restorations fill it (and a concurrency_id is shared by all sessions).
+    left = gr.State(None)  # the settings the upload was sent with, its controls and its stamp
     stamp = gr.Number(0, visible=False, precision=0)  # the last upload answer's, which each click sends
     uploaded = [c["preview"], c["input_info"], c["shrink"], *controls, left, stamp]
     answer = c["file"].change(demo.upload_answer, [*settings, busy], uploaded, **quiet)
