@@ -341,3 +341,9 @@ def some_names(names: Sequence[str], most: int = 3) -> str:
     """Up to `most` names (`shown_name`) and how many more, for a message: "README, a.xmp and 4 more", "a and b"."""
     shown = [*map(shown_name, names[:most]), *([f"{len(names) - most} more"] if len(names) > most else [])]
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"
+
+
+def counted(n: int, noun: str) -> str:
+    """`n` and `noun` for a message, the noun plural unless `n` is 1: "1 image", "3 images", "2 processes"."""
+    plural = noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+    return f"{n:,} {noun if n == 1 else plural}"

@@ -357,6 +357,27 @@ def test_benchmark_test_sets_and_copies_of_validation_images_are_not_training_da
     assert str(err.value).startswith(f"{said}{tmp_path / 'ds_val'}: ")
 
 
+def test_benchmark_sets_under_their_other_names_are_not_training_data(tmp_path, monkeypatch):
+    """EDSR's / BasicSR's `benchmark/B100` (BSD100), `BSDS100` and `Kodak` are test sets too, in any case, as the
+    folder given or inside it; as validation data they are read."""
+    monkeypatch.chdir(tmp_path)
+    names = ("B100", "BSDS100", "kodak", "Kodak24", "URBAN100", "urban100", "Manga109", "set5", "Set5", "CBSD68")
+    for folder in (*names, "McMaster", "classic5", "LIVE1", "b100_HR", "datasets/benchmark/B100/LR_bicubic/X2"):
+        (tmp_path / folder).mkdir(parents=True)
+        with pytest.raises(ValueError) as err:
+            TrainingConfig.from_dict({"data": {"train": [folder]}})
+        assert str(err.value).startswith(f"data.train {folder} is the benchmark test set "), folder
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "datasets" / "benchmark" / "B100" / "3096.png")
+    with pytest.raises(ValueError, match=r"^data.train datasets holds the benchmark test set B100 \(datasets/bench"):
+        config_images("data.train", "datasets", "train", None)
+    assert config_images("data.val", "datasets/benchmark/B100", "validation", None) == [
+        "datasets/benchmark/B100/3096.png"
+    ]
+    for folder in ("B1000", "kodachrome", "BSDS500"):  # other names
+        (tmp_path / folder).mkdir()
+        assert TrainingConfig.from_dict({"data": {"train": [folder]}}).data.train == [folder]
+
+
 def test_command_line_overrides_in_every_form(tmp_path):
     cfg, args = parse_command_line(
         [
@@ -486,19 +507,59 @@ def test_a_bundled_config_run_away_from_its_data_names_the_field_and_the_folder(
     """The bundled configs read ../shared (the repository's fixture folder): run from anywhere else, as a user of
     an installed wheel does, the error says which field, from which folder, and how to give one's own data."""
     monkeypatch.chdir(tmp_path)
-    assert main(["--config", "tiny_sr_x2", "--output-dir", str(tmp_path / "run")]) == 1
+    assert main(["--config", "tiny_sr_x2", "--output-dir", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err == (
         "error: data.train: no such dataset folder: ../shared/trainsets/DIV2K_train_HR_crops128 (relative paths are "
         f"read from the current folder, {tmp_path}; your own: --data.train '[DIR, ...]')\n"
     )
     (tmp_path / "photos").mkdir()
     Image.new("RGB", (48, 48), "gray").save(tmp_path / "photos" / "a.png")
-    assert main(["--config", "tiny_sr_x2", "data.train=[photos]", "--output-dir", str(tmp_path / "run")]) == 1
+    assert main(["--config", "tiny_sr_x2", "data.train=[photos]", "--output-dir", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err == (
         "error: data.val: no such dataset folder: ../shared/testsets/Set5/HR (relative paths are read from the "
         f"current folder, {tmp_path}; your own: --data.val DIR (or data.val=null))\n"
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_a_missing_data_folder_is_refused_before_any_set_up(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):
+    """A local data folder that is not there was found only as the data loaded, after accelerate and the model were
+    set up (40 s on a busy machine): now as the config is checked, exit status 2. A Hub dataset id is left to loading,
+    and --print-config prints a config whatever its folders."""
+    started = []
+    monkeypatch.setattr("swinir_hf.training.cli.run_training", lambda cfg, **options: started.append(cfg.data))
+    missing, out = tmp_path / "gone", tmp_path / "run"
+    faults = {
+        "val": ({"val": str(missing)}, f"data.val: no such dataset folder: {missing}"),
+        "train": (
+            {"train": [str(images), f"imagefolder:{missing}"]},
+            f"data.train: no such imagefolder directory: {missing}",
+        ),
+        "train_lr": (
+            {"degradation": "paired", "train_lr": [str(missing)]},
+            f"data.train_lr: no such dataset folder: {missing}",
+        ),
+        "val_lr": ({"val_lr": str(missing)}, f"data.val_lr: no such dataset folder: {missing}"),
+    }
+    for data, said in faults.values():
+        assert train_cli(tiny_run(images, out, data=data)) == 2
+        assert capsys.readouterr().err == f"error: {said}\n"
+        assert train_cli(tiny_run(images, out, data=data), "--print-config") == 0
+    assert started == [] and not out.exists()
+    # unused without data.val; a Hub id (offline here) is the loader's to fetch
+    assert train_cli(tiny_run(images, out, data={"val": None, "val_lr": str(missing)})) == 0
+    assert train_cli(tiny_run(images, out, data={"val": "someone/photos"})) == 0
+    assert [d.val for d in started] == [None, "someone/photos"]
+
+
+def test_the_start_line_counts_one_image_and_one_process_in_the_singular(tiny_run, train_cli, images, tmp_path, capsys):
+    """The line a run starts with said "on 1 process(es), cpu, 1 images"."""
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(images / "0.png", one / "0.png")
+    assert train_cli(tiny_run(one, tmp_path / "run", data={"val": None}, train={"max_steps": 1})) == 0
+    said = capsys.readouterr().err
+    assert re.search(r"training [\d,]+ parameters for steps 0\.\.1 on 1 process, cpu, 1 image\n", said), said
 
 
 @pytest.mark.parametrize("rank", ["0", "1"])
@@ -1810,7 +1871,7 @@ def test_two_cpu_processes_checkpoint_share_the_validation_and_resume_on_one(
     raw = tiny_run(images, out, data={"val": str(val), "val_max_images": 4}, train=train)
     done = launch_two_processes(raw, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "on 2 process(es)" in done.stdout + done.stderr
+    assert "on 2 processes" in done.stdout + done.stderr
     assert done.stderr.count("warning: skipping unreadable validation image 3.png") == 1, done.stderr[-3000:]
     model = SwinIRForImageRestoration.from_pretrained(out)
     assert model.config.upscale == 2

@@ -15,13 +15,19 @@ from ..console import shown_name
 # What to do instead, in every refusal.
 _INSTEAD = "Train on other images (DIV2K, Flickr2K, BSD400, WED, ...)"
 
+# Other names the same test sets go by, lower case: EDSR's / BasicSR's `benchmark/B100` and the SR benchmarks'
+# `BSDS100` (BSD100), and `Kodak` (Kodak24), as their download archives name the folders.
+_OTHER_NAMES = frozenset({"b100", "bsds100", "kodak"})
+
 
 @functools.cache
 def benchmark_set_names() -> frozenset[str]:
-    """The benchmark test sets' names, lower case: the paper's (the catalogue's results) and RealSRSet."""
+    """The benchmark test sets' names, lower case: the paper's (the catalogue's results), their other names
+    (`_OTHER_NAMES`) and RealSRSet."""
     from ..checkpoints.catalog import load_catalog
 
-    return frozenset({name.lower() for release in load_catalog().releases for name in release.results} | {"realsrset"})
+    paper = {name.lower() for release in load_catalog().releases for name in release.results}
+    return frozenset(paper | _OTHER_NAMES | {"realsrset"})
 
 
 def benchmark_set_part(parts: Iterable[str]) -> str | None:

@@ -41,6 +41,7 @@ from .config import (
     read_config_file,
 )
 from .signals import TrainingInterrupted, ignore_stop_signals
+from .sources import check_sources_there
 from .unread import as_earlier_meant, as_read
 
 TRAIN_USAGE = "Train or fine-tune SwinIR: `accelerate launch -m swinir_hf.train --config CONFIG.yaml [overrides]`."
@@ -293,9 +294,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m swinir_hf.train")
         cfg, args = parse_command_line(argv, prog)
     except ValueError as err:
         return _user_error(err, 2)
-    if args.print_config:
+    if args.print_config:  # a config to copy and edit: its folders need not be here
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         return 0
+    try:
+        check_sources_there(cfg.data)  # before run_training imports torch and sets up accelerate and the model
+    except FileNotFoundError as err:
+        return _user_error(err, 2)
     try:
         options = {"resume": args.resume, "push_to_hub_repo": args.push_to_hub, "overwrite": args.overwrite}
         # The steps take SIGTERM after a step (StopSignals); before the first one (the model built, the data read and

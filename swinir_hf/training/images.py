@@ -37,6 +37,7 @@ from ..models.alpha_swinir import fill_hidden_colour
 from ..models.pil_images_swinir import normalize_pil, pillow_warnings
 from ..models.pixels_swinir import image_to_float, match_channels
 from .benchmark_sets import check_no_test_set_inside
+from .sources import not_found
 
 if TYPE_CHECKING:
     import datasets
@@ -299,34 +300,19 @@ def check_not_trained_on(train_items: list, val_items: list) -> None:
 # --- a config field's images -----------------------------------------------------------------------------------
 
 
-# How to replace each source field's value from the command line.
-_OVERRIDE = {
-    "data.train": "--data.train '[DIR, ...]'",
-    "data.val": "--data.val DIR (or data.val=null)",
-    "data.train_lr": "--data.train_lr '[DIR, ...]'",
-    "data.val_lr": "--data.val_lr DIR (or data.val_lr=null)",
-}
-
-
 # The config field that picks the split of a dataset field's sources.
 _SPLIT_FIELDS = {"data.val": "data.val_split", "data.val_lr": "data.val_split"}
 
 
 def config_images(field: str, source: str, split: str, cache_dir: str | None) -> list:
     """`load_images` for the config's `field`: a source that is not there is an error naming the field, and a
-    relative path also the folder it was looked for from. The bundled configs name `../shared/...`, the
-    repository's fixture folder, which a user of an installed package has not got beside the current folder."""
+    relative path also the folder it was looked for from (`sources.not_found`)."""
     try:
         items = load_images(source, split, cache_dir)
     except NoSuchSplitError as err:
         raise ValueError(f"{field}: {err}: choose one with {_SPLIT_FIELDS.get(field, 'data.split')}") from None
     except FileNotFoundError as err:
-        path = Path(source.removeprefix("imagefolder:"))
-        where = ""
-        if str(err).startswith("no such") and not path.is_absolute():  # not a Hub id that failed to load
-            here = shown_name(Path.cwd())
-            where = f" (relative paths are read from the current folder, {here}; your own: {_OVERRIDE[field]})"
-        raise FileNotFoundError(f"{field}: {err}{where}") from err
+        raise FileNotFoundError(not_found(field, source, str(err))) from err
     if field == "data.train":  # `Set5/` inside it: validation's sources may be test sets
         check_no_test_set_inside(source, items)
     return items

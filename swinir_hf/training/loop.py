@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..checkpoints.run_folder import list_checkpoints
-from ..console import bar_switch, bars_redrawn, shown_name
+from ..console import bar_switch, bars_redrawn, counted, shown_name
 from ..library_bars import library_bars_off
 from ..processes import RUN_ERROR, is_main_process, on_every_process, on_main_process
 from ..storage.output_folders import check_output_folder, folder_claimed
@@ -136,8 +136,8 @@ def _train(
     and nothing is written into `out` before it."""
     from accelerate.utils import set_seed
 
-    t, main = cfg.train, accelerator.is_main_process
-    check_batch_split(t.batch_size, t.gradient_accumulation_steps, accelerator.num_processes)  # before slow work
+    t, main, processes = cfg.train, accelerator.is_main_process, accelerator.num_processes
+    check_batch_split(t.batch_size, t.gradient_accumulation_steps, processes)  # before slow work
     started = record = None  # the weights the run starts from (`recipe.start`); what the checkpoint records
     if resume_from is not None:  # before the starting weights load (from the Hub, maybe)
         record = check_resume_start(resume_from, cfg)  # its progress.json, read once
@@ -165,13 +165,11 @@ def _train(
     # Every input is checked: only now does the run write into its folder. One it may not create (no rights) is
     # raised on every process.
     changes = run.progress.changes
-    on_main_process(
-        lambda: open_run_folder(cfg, accelerator, out, record, first, changes), main, accelerator.num_processes
-    )
+    on_main_process(lambda: open_run_folder(cfg, accelerator, out, record, first, changes), main, processes)
     if main:
         logger.info(
             f"training {trained:,} parameters for steps {first}..{t.max_steps} on "
-            f"{accelerator.num_processes} process(es), {accelerator.device}, {dataset.readable} images"
+            f"{counted(processes, 'process')}, {accelerator.device}, {counted(dataset.readable, 'image')}"
         )
     try:
         stopped = run_steps(run, loader)
