@@ -2239,8 +2239,9 @@ def test_a_batch_that_does_not_split_is_refused_first_naming_the_fields(tiny_run
     then refuses."""
     from swinir_hf.training.sampler import check_batch_split
 
-    out = tmp_path / "run"
-    raw = tiny_run(tmp_path / "not-there", out, train={"batch_size": 6, "gradient_accumulation_steps": 4})
+    out, empty = tmp_path / "run", tmp_path / "empty"  # there (a missing one is refused first), but never listed
+    empty.mkdir()
+    raw = tiny_run(empty, out, data={"val": None}, train={"batch_size": 6, "gradient_accumulation_steps": 4})
     assert train_cli(raw) == 1
     assert capsys.readouterr().err == (
         "error: train.batch_size 6 must be divisible by train.gradient_accumulation_steps × processes = 4 × 1: "
