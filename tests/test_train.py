@@ -358,10 +358,10 @@ def test_benchmark_test_sets_and_copies_of_validation_images_are_not_training_da
 
 
 def test_benchmark_sets_under_their_other_names_are_not_training_data(tmp_path, monkeypatch):
-    """EDSR's / BasicSR's `benchmark/B100` (BSD100), `BSDS100` and `Kodak` are test sets too, in any case, as the
+    """EDSR's / BasicSR's `benchmark/B100` (BSD100), `BSDS100` are test sets too, in any case, as the
     folder given or inside it; as validation data they are read."""
     monkeypatch.chdir(tmp_path)
-    names = ("B100", "BSDS100", "kodak", "Kodak24", "URBAN100", "urban100", "Manga109", "set5", "Set5", "CBSD68")
+    names = ("B100", "BSDS100", "Kodak24", "URBAN100", "urban100", "Manga109", "set5", "Set5", "CBSD68")
     for folder in (*names, "McMaster", "classic5", "LIVE1", "b100_HR", "datasets/benchmark/B100/LR_bicubic/X2"):
         (tmp_path / folder).mkdir(parents=True)
         with pytest.raises(ValueError) as err:
@@ -373,7 +373,7 @@ def test_benchmark_sets_under_their_other_names_are_not_training_data(tmp_path, 
     assert config_images("data.val", "datasets/benchmark/B100", "validation", None) == [
         "datasets/benchmark/B100/3096.png"
     ]
-    for folder in ("B1000", "kodachrome", "BSDS500"):  # other names
+    for folder in ("B1000", "kodak", "kodachrome", "BSDS500"):  # other names
         (tmp_path / folder).mkdir()
         assert TrainingConfig.from_dict({"data": {"train": [folder]}}).data.train == [folder]
 

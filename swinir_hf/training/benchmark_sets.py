@@ -16,8 +16,9 @@ from ..console import shown_name
 _INSTEAD = "Train on other images (DIV2K, Flickr2K, BSD400, WED, ...)"
 
 # Other names the same test sets go by, lower case: EDSR's / BasicSR's `benchmark/B100` and the SR benchmarks'
-# `BSDS100` (BSD100), and `Kodak` (Kodak24), as their download archives name the folders.
-_OTHER_NAMES = frozenset({"b100", "bsds100", "kodak"})
+# `BSDS100` (BSD100), as their download archives name the folders. Not a bare `Kodak`: a folder of one's own photos
+# may well be named so (Kodak24 is known by its own name).
+_OTHER_NAMES = frozenset({"b100", "bsds100"})
 
 
 @functools.cache
