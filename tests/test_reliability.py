@@ -1651,6 +1651,51 @@ def test_an_output_is_resized_and_rounded_without_whole_image_temporaries():
         np.testing.assert_array_equal(out, expected)
 
 
+def test_a_pil_output_is_made_without_a_whole_uint8_copy():
+    """A PIL result is pasted into block by block: a whole uint8 array first, which Pillow then copied, held one
+    more copy of a huge output (the CLI's peak, at ×2, was 24 B an output pixel; 20 now)."""
+    from swinir_hf.models.pixels_swinir import float_to_image
+
+    rng = np.random.default_rng(1)
+    for shape, bits, mode in (((3072, 4096, 3), 8, "RGB"), ((3072, 4096, 1), 16, "I;16"), ((3072, 4096, 4), 8, "RGBA")):
+        colour = rng.random(shape, dtype=np.float32) * 1.2 - 0.1
+        image, peak = _traced_peak(float_to_image, colour, bits)
+        levels = np.rint(np.clip(colour, 0.0, 1.0) * (2.0**bits - 1)).astype(np.uint8 if bits == 8 else np.uint16)
+        assert image.mode == mode and peak < 0.5 * levels.nbytes  # blocks of rows (the whole array before)
+        np.testing.assert_array_equal(np.asarray(image), levels[..., 0] if shape[-1] == 1 else levels)
+
+
+def test_an_image_s_float_copies_are_let_go_before_its_pass(tiny_config, monkeypatch):
+    """While the model runs, `restore` holds one float copy of the input (its pixel values): it also held the
+    float colour they were made from, and `torch.cat` copied a lone image's pixel values once more."""
+    import tracemalloc
+
+    import torch
+
+    from swinir_hf import SwinIRForImageRestoration, restore
+    from swinir_hf.inference.restoration import SwinIRRestorer
+    from swinir_hf.models.pixels_swinir import batched
+
+    lone = torch.zeros(1, 3, 2, 2)
+    assert batched([lone]) is lone and batched([lone, lone]).shape == (2, 3, 2, 2)
+    held = []
+
+    def forward(self, model, x):
+        held.append(tracemalloc.get_traced_memory()[0])
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+    monkeypatch.setattr(SwinIRRestorer, "_forward", forward)
+    model = SwinIRForImageRestoration(tiny_config())
+    image = np.random.default_rng(0).integers(0, 256, (1024, 1536, 3), dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        out = restore(model, image, tile=None)
+    finally:
+        tracemalloc.stop()
+    pixel_values = image.size * 4
+    assert out.shape == (2048, 3072, 3) and held[0] < 1.25 * pixel_values  # 2 float copies held before
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 def test_a_float_array_output_is_made_in_one_copy(dtype):
     """A float array's result: clipped into a C-order array of its dtype in one pass. Clipping the model output's

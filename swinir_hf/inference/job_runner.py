@@ -149,11 +149,10 @@ class _Writer:
     def restore(self, batch: list[_Loaded]) -> None:
         """One forward pass over `batch` (inputs of one size) and one over the alphas the model upscales, then its
         outputs queued for writing. A batch too large for memory is restored one image at a time."""
-        import torch
-
+        from ..models.pixels_swinir import batched
         from .memory import ImageTooLargeError
 
-        x = torch.cat([b.pixel_values for b in batch])
+        x = batched([b.pixel_values for b in batch])
         size = output_size(x.shape[-1], x.shape[-2], self.output.outscale) if self.output.outscale else None
         try:
             try:

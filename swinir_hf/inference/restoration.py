@@ -22,6 +22,7 @@ from ..models.memory_swinir import ImageTooLargeError, check_forward_memory
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.pixels_swinir import (
     ImageLayout,
+    batched,
     compose_image,
     from_reconstruction,
     split_image,
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 _Image = TypeVar("_Image", Image.Image, np.ndarray)  # the kind of image given is the kind returned
+_Input = tuple[torch.Tensor, int, ImageLayout]  # a decoded image's (k, C, H, W) pixel values, channels, layout
 
 
 class SwinIRRestorer:
@@ -203,41 +205,38 @@ class SwinIRRestorer:
         self, images: list[Image.Image | np.ndarray], outscale: float | None, names: list[str]
     ) -> list[Image.Image | np.ndarray]:
         """`restore_images` of decoded images, named in warnings as `names` say: each size's in one batch."""
-        splits = [split_image(image, name) for image, name in zip(images, names, strict=True)]
+        channels = self.model.config.num_channels
+        # Each image's float colour is let go once its pixel values are made: a huge image's copies are gigabytes.
+        inputs = [(to_pixel_values(c, channels), c.shape[-1], lay) for c, lay in map(split_image, images, names)]
         sizes: dict[tuple[int, int], list[int]] = {}
-        for i, (colour, _) in enumerate(splits):
-            sizes.setdefault(colour.shape[:2], []).append(i)
-        restored: list = [None] * len(splits)
+        for i, item in enumerate(inputs):
+            sizes.setdefault(tuple(item[0].shape[-2:]), []).append(i)
+        restored: list = [None] * len(inputs)
         for members in sizes.values():
-            for i, image in zip(members, self._restore_size([splits[i] for i in members], outscale), strict=True):
+            for i, image in zip(members, self._restore_size([inputs[i] for i in members], outscale), strict=True):
                 restored[i] = image
         return restored
 
-    def _restore_size(
-        self, splits: list[tuple[np.ndarray, ImageLayout]], outscale: float | None
-    ) -> list[Image.Image | np.ndarray]:
+    def _restore_size(self, inputs: list[_Input], outscale: float | None) -> list[Image.Image | np.ndarray]:
         """Images of one size in one batch, or one at a time where the batch cannot fit."""
         try:
-            return self._restore_split(splits, outscale)
+            return self._restore_split(inputs, outscale)
         except ImageTooLargeError:
-            if len(splits) == 1:
+            if len(inputs) == 1:
                 raise
         # Past the except block, whose traceback would keep the refused pass's tensors.
-        return [self._restore_split([split], outscale)[0] for split in splits]
+        return [self._restore_split([item], outscale)[0] for item in inputs]
 
-    def _restore_split(
-        self, splits: list[tuple[np.ndarray, ImageLayout]], outscale: float | None
-    ) -> list[Image.Image | np.ndarray]:
-        """`split_image`'s (colour, layout) pairs of one size restored and composed again, all in one batch."""
-        h, w = splits[0][0].shape[:2]
+    def _restore_split(self, inputs: list[_Input], outscale: float | None) -> list[Image.Image | np.ndarray]:
+        """Inputs of one size restored and composed again, all in one batch."""
+        h, w = inputs[0][0].shape[-2:]
         size = output_size(w, h, outscale) if outscale is not None else None
-        pixel_values = [to_pixel_values(colour, self.model.config.num_channels) for colour, _ in splits]
-        alphas = sum(self.alpha_passes(layout) for _, layout in splits)  # planned with the colour's memory
-        out = self.restore_tensor(torch.cat(pixel_values), size, more_outputs=alphas)
-        layouts = self.restore_alphas([layout for _, layout in splits], size)
+        alphas = sum(self.alpha_passes(layout) for _, _, layout in inputs)  # planned with the colour's memory
+        out = self.restore_tensor(batched([x for x, _, _ in inputs]), size, more_outputs=alphas)
+        layouts = self.restore_alphas([layout for _, _, layout in inputs], size)
         images, start = [], 0
-        for (colour, _), layout, x in zip(splits, layouts, pixel_values, strict=True):
-            restored = from_reconstruction(out[start : start + len(x)], colour.shape[-1])
+        for (x, channels, _), layout in zip(inputs, layouts, strict=True):
+            restored = from_reconstruction(out[start : start + len(x)], channels)
             start += len(x)
             images.append(compose_image(restored if size is None else resize_float(restored, size), layout))
         return images
@@ -272,7 +271,7 @@ class SwinIRRestorer:
         if not alphas:
             return list(layouts)
         channels = self.model.config.num_channels
-        out = self.restore_tensor(torch.cat([to_pixel_values(a, channels) for a in alphas.values()]), resized_to)
+        out = self.restore_tensor(batched([to_pixel_values(a, channels) for a in alphas.values()]), resized_to)
         restored = {i: from_reconstruction(y, 1) for i, y in zip(alphas, out.split(1), strict=True)}
         return [with_alpha(layout, restored[i]) if i in restored else layout for i, layout in enumerate(layouts)]
 

@@ -238,24 +238,33 @@ def float_to_image(arr: np.ndarray, bit_depth: int = 8, output_type: str = "pil"
     """(H, W, C) float image → clamped, rounded uint8 / uint16 PIL image or array (C = 1 gives greyscale)."""
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
-    peak = 255.0 if bit_depth == 8 else 65535.0
+    if output_type not in ("pil", "np"):
+        raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
+    if output_type == "pil" and bit_depth == 16 and arr.ndim == 3 and arr.shape[-1] != 1:
+        raise ValueError("PIL has no 16-bit RGB mode: use output_type='np' for 16-bit colour")
     # By blocks of rows into a C-ordered result: a whole-image float temporary is 805 MB for an 8192² RGB image,
     # and a transposed input (the model output's view) would give a transposed result that Pillow copies again.
-    out = np.empty(arr.shape, np.uint8 if bit_depth == 8 else np.uint16)
+    # A PIL result is pasted into block by block: a whole uint8 array first would be one more copy of the output.
+    out, image = None, None
     rows = max(1, (1 << 20) // max(1, math.prod(arr.shape[1:])))  # ≈ 4 MiB of float32 a block; arr[0]: 0 rows fail
-    for top in range(0, arr.shape[0], rows):
-        block = np.clip(arr[top : top + rows], 0.0, 1.0)
-        block *= peak
-        out[top : top + rows] = np.rint(block, out=block)
-    if out.shape[-1] == 1:
-        out = out[..., 0]
-    if output_type == "np":
-        return out
-    if output_type != "pil":
-        raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
-    if bit_depth == 16 and out.ndim != 2:
-        raise ValueError("PIL has no 16-bit RGB mode: use output_type='np' for 16-bit colour")
-    return Image.fromarray(out)  # uint16 (H, W) is mode I;16
+    for top in range(0, max(arr.shape[0], 1), rows):
+        block = _levels(arr[top : top + rows], bit_depth)
+        if output_type == "np":
+            out = np.empty(arr.shape[:2] + block.shape[2:], block.dtype) if out is None else out
+            out[top : top + rows] = block
+            continue
+        part = Image.fromarray(block)  # uint16 (h, W) is mode I;16
+        image = Image.new(part.mode, arr.shape[1::-1]) if image is None else image
+        image.paste(part, (0, top))
+    return out if output_type == "np" else image
+
+
+def _levels(block: np.ndarray, bit_depth: int) -> np.ndarray:
+    """(h, W, C) floats → clamped, rounded uint8 / uint16 levels ((h, W) for C = 1)."""
+    block = np.clip(block, 0.0, 1.0)
+    block *= 255.0 if bit_depth == 8 else 65535.0
+    levels = np.rint(block, out=block).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    return levels[..., 0] if levels.shape[-1] == 1 else levels
 
 
 # Pillow's modes of 16-bit grey levels, by the byte order they hold them in ("I;16" is little-endian).
@@ -317,6 +326,12 @@ def to_pixel_values(colour: np.ndarray, num_channels: int) -> torch.Tensor:
     batch = np.ascontiguousarray(batch, dtype=np.float32)
     # A read-only array (a mode F image's pixels) would make torch warn that it is not writable.
     return torch.from_numpy(batch if batch.flags.writeable else batch.copy())
+
+
+def batched(pixel_values: list[torch.Tensor]) -> torch.Tensor:
+    """Same-size `pixel_values` as one (N, C, H, W) batch: a lone one as it is (a copy of a huge image's floats
+    would hold gigabytes more throughout its restoration), several concatenated."""
+    return pixel_values[0] if len(pixel_values) == 1 else torch.cat(pixel_values)
 
 
 def from_reconstruction(reconstruction: torch.Tensor, channels: int) -> np.ndarray:
