@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import TINY_MODEL
 from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils.parametrize import is_parametrized
 
-from swinir_hf import SwinIRForImageRestoration
+from swinir_hf import SwinIRConfig, SwinIRForImageRestoration
 from swinir_hf.checkpoints.convert import CheckpointError
 from swinir_hf.training.cli import main
 from swinir_hf.training.gan import (
@@ -179,6 +180,13 @@ def test_gan_training_runs_end_to_end(tmp_path, monkeypatch):
     card = ModelCard.load(out / "README.md")  # says what the run was: a GAN, with a random VGG
     assert "VGG weights: random (gan.allow_random_vgg, for tests: no perceptual loss to speak of)" in card.text
     assert card.data.tags[-2:] == ["swinir-hf-trained", "gan"]
+    # ... what it is for (it scored as a PSNR model), and its losses and discriminator (they were not all named)
+    assert (
+        "- GAN-trained: tuned for perceptual quality, not PSNR (sharper textures, a lower PSNR than a PSNR-oriented "
+        "L1 model); loss pixel L1 × 1.0 + VGG-19 perceptual × 1.0 ({'conv1_2': 0.1, 'conv2_2': 0.1, 'conv3_4': 1.0, "
+        "'conv4_4': 1.0, 'conv5_4': 1.0}) + GAN × 0.1; U-Net discriminator with spectral norm (8 channels, Adam lr "
+        "0.0001); VGG weights: random"
+    ) in card.text
     # the discriminator is trained and checkpointed with the generator
     disc_state = load_file(out / "checkpoints/step-00000002/model_1.safetensors")
     fresh = UNetDiscriminator(3, 8).state_dict()
@@ -206,6 +214,39 @@ def test_resuming_across_the_gan_stage_or_another_discriminator_names_the_change
         check_gan_resumable(stage2, GanArgs())
     with pytest.raises(ValueError, match="changed: gan.discriminator_channels: 16 → 8"):
         check_gan_resumable(stage2, GanArgs(enabled=True, discriminator_channels=8))
+
+
+def test_a_gan_run_from_a_model_of_another_scale_is_refused_before_the_vgg_and_the_data(
+    tiny_run, train_cli, images, tmp_path, monkeypatch, capsys
+):
+    """A x2 PSNR-stage model started a x4 GAN run with its second upsampling conv drawn afresh (a log line said
+    so), trained from scratch by the adversarial loss; the same model of the run's scale starts it."""
+    import swinir_hf.training.loop
+
+    model = {"preset": "real_sr", "scale": 4, "config": {**TINY_MODEL, "image_size": 8}}
+    SwinIRForImageRestoration(SwinIRConfig.from_preset("real_sr", 2, **model["config"])).save_pretrained(
+        tmp_path / "x2"
+    )
+    for reader in ("build_gan", "build_dataset"):  # the VGG may be downloaded, a large set read for minutes
+        fail = lambda *a, r=reader: pytest.fail(f"{r} before the check")  # noqa: E731
+        monkeypatch.setattr(swinir_hf.training.loop, reader, fail)
+    gan = {"enabled": True, "allow_random_vgg": True}
+    raw = {**tiny_run(images, tmp_path / "gan", model={**model, "init_from": str(tmp_path / "x2")}), "gan": gan}
+    raw["data"].update(degradation="real", val=None)
+    assert train_cli(raw) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: model.init_from {tmp_path / 'x2'}: a GAN run starts from a trained model of its architecture (the "
+        "PSNR stage's), but 2 of this model's tensors are not in it (conv_up2.bias, conv_up2.weight; upscale 2 → 4) "
+        "and would start from scratch: train a PSNR stage from it first (--gan.enabled false), then start the GAN "
+        "stage from that run (--init-from RUN)"
+    )
+    # a x4 one loads whole: the check lets it through (to the VGG, here)
+    SwinIRForImageRestoration(SwinIRConfig.from_preset("real_sr", 4, **model["config"])).save_pretrained(
+        tmp_path / "x4"
+    )
+    raw["model"]["init_from"] = str(tmp_path / "x4")
+    with pytest.raises(pytest.fail.Exception, match="build_gan before the check"):
+        train_cli(raw)
 
 
 def test_a_missing_vgg_is_refused_before_any_data_is_read(tiny_run, train_cli, images, tmp_path, monkeypatch, capsys):

@@ -130,8 +130,11 @@ def _training_recipe(
     if cfg.gan.enabled:
         g = cfg.gan
         recipe.append(
-            f"- GAN: pixel L1 × {g.pixel_weight} + VGG-19 perceptual × {g.perceptual_weight} "
-            f"({g.perceptual_layers}) + GAN × {g.gan_weight}; VGG weights: "
+            # What the weights are for: a GAN model scores lower PSNR than the L1 model it started from, by design.
+            "- GAN-trained: tuned for perceptual quality, not PSNR (sharper textures, a lower PSNR than a "
+            f"PSNR-oriented L1 model); loss pixel L1 × {g.pixel_weight} + VGG-19 perceptual × {g.perceptual_weight} "
+            f"({g.perceptual_layers}) + GAN × {g.gan_weight}; U-Net discriminator with spectral norm "
+            f"({g.discriminator_channels} channels, Adam lr {g.discriminator_lr}); VGG weights: "
             + (
                 _shown(g.vgg_weights)
                 if g.vgg_weights

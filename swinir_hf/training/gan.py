@@ -25,6 +25,7 @@ from .sections import PERCEPTUAL_LAYER_WEIGHTS, VGG19_LAYERS
 
 if TYPE_CHECKING:
     from .sections import GanArgs
+    from .warm_start import InitReport
 
 # torchvision's `vgg19().features` layout: channels per conv, "M" = 2×2 max-pool. Indices into the Sequential
 # below match torchvision's, so its (and timm's `vgg19.tv_in1k`) state-dict keys `features.N.*` load directly.
@@ -211,6 +212,22 @@ def build_gan(args: GanArgs, channels: int, betas: Sequence[float]) -> GanParts:
         raise ValueError(f"gan.vgg_weights {args.vgg_weights!r}: {err}") from err
     optimizer = torch.optim.Adam(disc.parameters(), lr=args.discriminator_lr, betas=tuple(betas))
     return GanParts(disc, optimizer, perceptual)
+
+
+def check_gan_start(args: GanArgs, report: InitReport | None) -> None:
+    """Refuse a GAN run whose starting weights leave part of the generator untrained (a x2 model into a x4 run: its
+    second upsampling conv; a classical model into a `nearest+conv` head): the GAN stage fine-tunes a trained model (the
+    PSNR stage's), and the adversarial loss would train those tensors from scratch. From scratch is allowed."""
+    if not args.enabled or report is None or not report.reinitialised:
+        return
+    names = ", ".join(report.reinitialised[:4]) + (", …" if len(report.reinitialised) > 4 else "")
+    scale = "".join(f"; {d}" for d in report.differences if d.startswith("upscale "))
+    raise ValueError(
+        f"model.init_from {shown_name(report.source)}: a GAN run starts from a trained model of its architecture (the "
+        f"PSNR stage's), but {len(report.reinitialised)} of this model's tensors are not in it ({names}{scale}) and "
+        "would start from scratch: train a PSNR stage from it first (--gan.enabled false), then start the GAN stage "
+        "from that run (--init-from RUN)"
+    )
 
 
 def gan_step(

@@ -29,7 +29,7 @@ from .checks import check_output_dir, check_parallelism, check_resume_given, che
 from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import build_dataset, build_validation
-from .gan import LOGGED_TERMS, GanParts, build_gan, gan_step
+from .gan import LOGGED_TERMS, GanParts, build_gan, check_gan_start, gan_step
 from .recipe import resumed_start, start
 from .resume_checks import check_resume_start, check_run_resumable
 from .sampler import build_loader, check_batch_split, end_workers, next_batch
@@ -152,7 +152,7 @@ def _train(
             return out
     if init_report is not None and main:
         logger.info(str(init_report))
-    # Before the data: reading a large set takes minutes, and the VGG-19 may be missing (not in the Hub cache).
+    check_gan_start(cfg.gan, init_report)  # then the VGG-19 (maybe not in the Hub cache), before the data (minutes)
     gan = build_gan(cfg.gan, model.config.num_channels, t.adam_betas) if cfg.gan.enabled else None
     dataset = build_dataset(cfg, model.config)
     val_images, baseline = _validation_share(cfg, accelerator, model.config) if cfg.data.val else (None, None)
