@@ -74,6 +74,7 @@ class ControlStamps:
         self._lock = threading.Lock()
 
     def new(self) -> int:
+        """A stamp for an upload's answer, above every stamp before it."""
         with self._lock:
             self._next += 1
             return self._next - 1

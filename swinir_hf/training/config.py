@@ -152,8 +152,8 @@ class TrainingConfig:
             raise ValueError(f"train.license: {err}") from None
 
     def _check_no_test_set(self) -> None:
-        """Training folders named as a benchmark test set (`test_sets`): a model that learnt them would be scored on
-        its own training images."""
+        """Training folders named as a benchmark test set (`benchmark_sets`): a model that learnt them would be scored
+        on its own training images."""
         for entry in self.data.train:
             check_folder_not_test_set(entry, _local_folder(entry, self.data.split))
 

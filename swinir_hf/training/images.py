@@ -1,7 +1,7 @@
 """The training images: sources listed as undecoded items (`load_images`), decoded as `swinir-hf restore` and
 `eval` read them (`decode_image`), and checked before the first step: readable, in colour when the model is, no copy
-of a validation image, files that cannot be opened at all found (`unopenable`). (LR images paired with their HR
-ones: `pairing`; patches and validation images made of them: `data`.)
+of a validation image, no benchmark test set inside a training folder. (What the headers say before the first step:
+`headers`; LR images paired with their HR ones: `pairing`; patches and validation images made of them: `data`.)
 
 Items are decoded only when used (`decode_image`, in the data loader), so a corrupt file costs a warning, not the
 run: `DECODE_ERRORS` are the errors that say an item is one.
