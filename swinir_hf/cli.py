@@ -7,6 +7,7 @@ import importlib
 import sys
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 # Only modules without torch / transformers here (tests/test_cli.py checks it): --help, --version and usage
 # errors answer at once; each subcommand imports what it needs.
@@ -15,6 +16,7 @@ from .checkpoints.bundled import DEFAULT_MODELS
 from .checkpoints.weight_keys import add_weights_key_argument
 from .console import prefixed_warnings, shown_name, stdout_gone, tolerant_output
 from .extras import MissingExtraError
+from .help_examples import ExamplesFormatter, with_examples
 from .interrupts import finished_before, not_started, stopped_by, terminate_as_interrupt
 from .launch import LAUNCHER_HELP, engine_precision_only, launch, option_strings, split_arguments
 from .processes import LaunchParser
@@ -127,26 +129,29 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The `swinir-hf` parser, every subcommand listed; `only`: the one whose options are added (importing its
     modules), None for all of them."""
     # `swinir-hf restore` also runs under `accelerate launch`: a bad command line is reported by its main process.
-    parser = LaunchParser(prog="swinir-hf", description=__doc__)
+    parser = LaunchParser(
+        prog="swinir-hf", description=__doc__, epilog=with_examples("swinir-hf"), formatter_class=ExamplesFormatter
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def wanted(name: str) -> bool:
         return only is None or only == name
 
-    p = sub.add_parser("convert", help="convert an authors' .pth checkpoint into a from_pretrained folder")
+    p = _add_command(sub, "convert", "convert an authors' .pth checkpoint into a from_pretrained folder")
     if wanted("convert"):
         _add_convert_arguments(p)
     p.set_defaults(func=_convert)
 
-    p = sub.add_parser("models", help="list the bundled models and the authors' releases (and which are cached)")
+    p = _add_command(sub, "models", "list the bundled models and the authors' releases (and which are cached)")
     p.set_defaults(func=_models)
 
-    p = sub.add_parser(
+    p = _add_command(
+        sub,
         "eval",
-        help="score a model on a benchmark with the paper's protocol (PSNR / SSIM table)",
+        "score a model on a benchmark with the paper's protocol (PSNR / SSIM table)",
+        launched="swinir_hf.evaluate",
         description="Runs on every process of an `accelerate launch`, each scoring its share of the images.",
-        epilog=LAUNCHER_HELP.format(module="swinir_hf.evaluate"),
     )
     if wanted("eval"):
         from .evaluation.eval_arguments import add_eval_arguments
@@ -154,12 +159,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         add_eval_arguments(p)
     p.set_defaults(func=_eval, prog=p.prog)  # the name usage errors found after parsing go by
 
-    p = sub.add_parser(
+    p = _add_command(
+        sub,
         "restore",
-        help="restore image files, folders or globs (or a datasets dataset) into an output folder",
+        "restore image files, folders or globs (or a datasets dataset) into an output folder",
+        launched="swinir_hf.restore",
         description="Existing outputs are skipped (resume) unless --overwrite; inputs are never overwritten. "
         "Runs on every process of an `accelerate launch`.",
-        epilog=LAUNCHER_HELP.format(module="swinir_hf.restore"),
     )
     if wanted("restore"):
         from .inference.restore_arguments import add_restore_arguments
@@ -167,8 +173,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         add_restore_arguments(p)
     p.set_defaults(func=_restore, prog=p.prog)
 
-    p = sub.add_parser(
-        "hub", help="build (and push) verified Hub repos from the authors' .pth files or a trained model folder"
+    p = _add_command(
+        sub, "hub", "build (and push) verified Hub repos from the authors' .pth files or a trained model folder"
     )
     if wanted("hub"):
         from .checkpoints.export_arguments import DESCRIPTION, add_hub_arguments
@@ -176,15 +182,27 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.description = DESCRIPTION
         add_hub_arguments(p)
     p.set_defaults(func=_hub, prog=p.prog)
-    # Listed for --help only: `main` hands `swinir-hf train ...` to swinir_hf.train (free-form overrides) and
-    # `swinir-hf demo ...` to swinir_hf.demo.server (which needs the demo extra).
+    _list_own_parsers(sub)
+    return parser
+
+
+def _list_own_parsers(sub: Any) -> None:
+    """The commands with a parser of their own, listed for --help only: `main` hands `swinir-hf train ...` to
+    swinir_hf.train (free-form overrides) and `swinir-hf demo ...` to swinir_hf.demo.server (which needs the demo
+    extra)."""
     sub.add_parser(
         "train",
         add_help=False,
         help="train / fine-tune (python -m swinir_hf.train; with accelerate launch's options, under its launcher)",
     )
     sub.add_parser("demo", add_help=False, help="serve the Gradio demo (as python app.py; see --help)")
-    return parser
+
+
+def _add_command(sub: Any, name: str, help: str, launched: str = "", **more: str) -> argparse.ArgumentParser:
+    """Command `name`'s parser among `sub`'s, its `--help` ending with its examples, then, for one that runs under
+    accelerate's launcher (the module it `launched`), how to give its options."""
+    epilog = with_examples(name, LAUNCHER_HELP.format(module=launched) if launched else "")
+    return sub.add_parser(name, help=help, epilog=epilog, formatter_class=ExamplesFormatter, **more)
 
 
 def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
 from .inference.launcher_precision import launcher_precision_problem
+from .option_guesses import nearest_option
 from .processes import LAUNCHER_PID
 
 LAUNCHER_HELP = (
@@ -60,8 +61,10 @@ def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[st
     """A command's arguments → (accelerate launch's options, the command's), each in the order given. An option of
     `accelerate launch --help` (`--num_processes 2`, `--num-processes=2`, `--multi_gpu`) that is not one of the
     command's `own` option strings goes to the launcher, with its value; every other argument to the command."""
-    if all(arg.split("=", 1)[0] in own for arg in argv if _is_option(arg)):
-        return [], list(argv)  # no launcher option: its parser (accelerate, which imports torch) is not needed
+    # No launcher option: its parser (accelerate, which imports torch) is not needed. Nor for a slip of an own option
+    # (`--tiles`): none of the launcher's is that near one, and the command's usage error says which was meant.
+    if all(arg.split("=", 1)[0] in own or nearest_option(arg, own) for arg in argv if _is_option(arg)):
+        return [], list(argv)
     actions = {
         name: action
         for action in _launcher_parser()._actions

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from .option_guesses import nearest_choice, option_guesses
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -140,14 +143,14 @@ class LaunchParser(argparse.ArgumentParser):
                 name = "/".join(action.option_strings) or action.metavar or action.dest
                 self.error(f"argument {name}: an empty value (an unset shell variable?)")
         if extras:  # a subcommand's own parser says it, with its usage (not the top level's)
-            self.error(f"unrecognized arguments: {' '.join(extras)}")
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self._slips_hint(extras)}")
         return parsed, extras
 
     def error(self, message: str):
         if is_main_process():
             # Any error, the missing required options too: another tool's options are what was typed instead.
             hints = "".join(f"; {x} is {self.other_names[x]} here" for x in self._other_tools_options())
-            super().error(message + self._dash_value_hint(message) + hints)
+            super().error(message + self._dash_value_hint(message) + self._choice_hint(message) + hints)
         leave_it_to_the_main_process()
         self.exit(2)
 
@@ -165,6 +168,21 @@ class LaunchParser(argparse.ArgumentParser):
             if name in self.other_names:
                 found.append(name)
         return list(dict.fromkeys(found))
+
+    def _slips_hint(self, extras: list[str]) -> str:
+        """For unknown options that are slips of this parser's (`--tiles`, `--batch_size`, `--over`): which."""
+        own = [o for o in self._option_string_actions if o.split("=")[0] not in self.other_names]
+        guesses = option_guesses((x for x in extras if x.split("=")[0] not in self.other_names), own)
+        return f" (did you mean {' / '.join(guesses)}?)" if guesses else ""
+
+    def _choice_hint(self, message: str) -> str:
+        """For argparse's "invalid choice" (a subcommand `restre`, `--ext jepg`): the choice it is a slip of."""
+        found = re.search(r"invalid choice: (['\"])(.*)\1 \(choose from (.*)\)$", message)
+        if not found:
+            return ""
+        choices = [c.strip().strip("'\"") for c in found[3].split(",")]
+        near = nearest_choice(found[2], choices)
+        return f"; did you mean {near!r}?" if near else ""
 
     def _dash_value_hint(self, message: str) -> str:
         """For argparse's "expected one argument" where the value begins with '-' (`--suffix -n`): how to give it."""

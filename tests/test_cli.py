@@ -86,6 +86,9 @@ LOADS_NOTHING = (
             "error: --quality must be an int in 1..100, got 0",
         ),
         (["restore", "a.png", "-o", "out", "--suffix", "a/b"], 2, "error: --suffix must not contain a path separator"),
+        # A slip of an option was looked up among accelerate launch's options first, which imports torch (seconds).
+        (["restore", "a.png", "-o", "out", "--tiles", "64"], 2, "arguments: --tiles 64 (did you mean --tile?)"),
+        (["eval", "--model", "m", "--dataset", "d", "--no_progress"], 2, "(did you mean --no-progress?)"),
         (["hub", "--help"], 0, "--push"),
         (["models"], 0, "Bundled models (in the package, offline):"),
     ],
@@ -144,14 +147,17 @@ def test_abbreviated_options_are_refused_not_taken_for_the_option_they_begin(cap
     """argparse took `--over` for `--overwrite` (a trained run deleted, outputs replaced), `--verb` for `--verbose`,
     `--train.max_step` for `--train.max_steps`: every command now wants whole option names."""
     for argv, said in [
-        (["restore", "a.png", "-o", "out", "--over"], "swinir-hf restore: error: unrecognized arguments: --over\n"),
-        (["eval", "--model", "m", "--dataset", "d", "--verb"], "eval: error: unrecognized arguments: --verb\n"),
-        (["convert", "a.pth", "out", "--over"], "swinir-hf convert: error: unrecognized arguments: --over\n"),
-        (["hub", "a.pth", "-o", "out", "--dry"], "swinir-hf hub: error: unrecognized arguments: --dry\n"),
+        (
+            ["restore", "a.png", "-o", "out", "--over"],
+            "swinir-hf restore: error: unrecognized arguments: --over (did you mean --overwrite?)\n",
+        ),
+        (["eval", "--model", "m", "--dataset", "d", "--verb"], "arguments: --verb (did you mean --verbose?)\n"),
+        (["convert", "a.pth", "out", "--over"], "swinir-hf convert: error: unrecognized arguments: --over (did you"),
+        (["hub", "a.pth", "-o", "out", "--dry"], "swinir-hf hub: error: unrecognized arguments: --dry (did you"),
     ]:
         with pytest.raises(SystemExit) as stop:
             main(argv)
-        assert stop.value.code == 2 and capsys.readouterr().err.endswith(said), argv
+        assert stop.value.code == 2 and said in capsys.readouterr().err, argv
     for argv, said in [
         (["--over"], "error: unrecognized arguments: --over (did you mean --overwrite? see --help)\n"),
         (["--train.max_step", "3"], "unrecognized arguments: --train.max_step 3 (did you mean --train.max_steps?"),
@@ -162,7 +168,62 @@ def test_abbreviated_options_are_refused_not_taken_for_the_option_they_begin(cap
 
     with pytest.raises(SystemExit):
         parse_args(["--por", "7001"])
-    assert "unrecognized arguments: --por 7001" in capsys.readouterr().err
+    assert "unrecognized arguments: --por 7001 (did you mean --port?)" in capsys.readouterr().err
+
+
+def test_a_slip_of_an_option_a_value_or_a_command_names_the_one_meant(capsys):
+    """A mistyped option, choice or command was refused without a word of what was meant; the same slips of
+    another tool's options keep their own hint, and a word unlike any option gets none."""
+    for argv, said in [
+        (
+            ["restre", "in", "-o", "out"],
+            "invalid choice: 'restre' (choose from 'convert', 'models', 'eval', 'restore', "
+            "'hub', 'train', 'demo'); did you mean 'restore'?\n",
+        ),
+        (
+            ["restore", "a.png", "-o", "out", "--batch_size=2", "--tile", "64", "--tiles"],
+            "swinir-hf restore: error: unrecognized arguments: --batch_size=2 --tiles (did you mean --batch-size / "
+            "--tile?)\n",
+        ),
+        (
+            ["restore", "a.png", "-o", "out", "--ext", "jepg"],
+            "invalid choice: 'jepg' (choose from 'auto', 'png', 'jpg', 'webp', 'tif'); did you mean 'jpg'?\n",
+        ),
+        (
+            ["restore", "a.png", "-o", "out", "--tile_pad=10"],
+            "arguments: --tile_pad=10; --tile_pad is --tile-overlap here\n",
+        ),
+        (
+            ["eval", "--model", "m", "--dataset", "d", "--bogus"],
+            "swinir-hf eval: error: unrecognized arguments: --bogus\n",
+        ),
+        (["convert", "a.pth", "out", "--img_range", "1"], "arguments: --img_range 1 (did you mean --img-range?)\n"),
+        (
+            ["hub", "a.pth", "-o", "out", "--dryrun"],
+            "swinir-hf hub: error: unrecognized arguments: --dryrun (did you mean --dry-run?)\n",
+        ),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and capsys.readouterr().err.endswith(said), argv
+    # The trainer's guess was the nearest of its hundreds of options, however unlike: --tiles was --train.license.
+    assert main(["train", "--config", "tiny_sr_x2", "--tiles", "3", "--print-config"]) == 2
+    assert capsys.readouterr().err.endswith("error: unrecognized arguments: --tiles 3 (see --help)\n")
+
+
+@pytest.mark.parametrize("command", ["restore", "eval", "train"])
+def test_no_launcher_option_is_taken_for_a_slip_of_a_commands_own(command):
+    """A slip of a command's own option (`--tiles`) is its usage error, found without accelerate's launcher: that
+    holds while none of `accelerate launch`'s options is near one of the command's."""
+    from swinir_hf.launch import _NOT_LAUNCHER_OPTIONS, _launcher_parser, option_strings
+    from swinir_hf.option_guesses import nearest_option
+    from swinir_hf.training.cli import build_parser as train_parser
+
+    parser = train_parser() if command == "train" else cli._subcommand(cli.build_parser(command), command)
+    own = option_strings(parser)
+    launcher = option_strings(_launcher_parser()) - _NOT_LAUNCHER_OPTIONS - own
+    assert len(launcher) > 100
+    assert {o: nearest_option(o, own) for o in launcher if nearest_option(o, own)} == {}
 
 
 def test_an_option_before_the_command_and_an_empty_run_folder_are_named(capsys, monkeypatch):
@@ -623,3 +684,16 @@ def test_a_stop_while_train_loads_is_one_line(launcher, module, said, monkeypatc
         signal.signal(signal.SIGTERM, previous)
     assert capsys.readouterr().err == f"terminated (SIGTERM): {said}\n"
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", [None, "convert", "models", "eval", "restore", "hub"])
+def test_each_commands_help_fits_a_terminal_and_ends_with_examples(command, monkeypatch):
+    """No `--help` gave an example; the examples are printed as written, the prose around them wrapped to the
+    terminal's width."""
+    monkeypatch.setenv("COLUMNS", "80")
+    parser = cli.build_parser(command)
+    text = (parser if command is None else cli._subcommand(parser, command)).format_help()
+    assert f"\nexamples:\n  swinir-hf {command or 'restore'}" in text
+    assert [line for line in text.splitlines() if len(line) > 80] == []
+    if command in ("restore", "eval"):  # the launcher's paragraph, after them, wrapped as before
+        assert text.endswith("as in one process, without the launcher's tracebacks.\n")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NoReturn
 from ..extras import MissingExtraError, require
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..models.constants_swinir import env_setting
+from ..processes import LaunchParser
 from ..storage.atomic_writes import process_tag, remove_dead
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
 from .local_check import exempt_local_addresses, patient_local_check, proxy_problem
@@ -80,9 +81,8 @@ def _one_of(values: tuple[str, ...], variable: str):
 
 
 def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = LaunchParser(  # as every swinir-hf command's: `--por 7001` is a slip of `--port`, said so
         prog=prog,
-        allow_abbrev=False,  # as every swinir-hf command: `--por 7001` is not `--port`
         description="SwinIR image restoration demo (Gradio): super-resolution, denoising and JPEG artifact removal.",
     )
     env = env_setting  # a variable set but empty is unset: the option's default

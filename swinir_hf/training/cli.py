@@ -9,7 +9,6 @@ Also runs as `python -m swinir_hf.train ...`. CONFIG is a YAML file or the name 
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import logging
 import re
@@ -27,6 +26,7 @@ from ..console import add_progress_arguments, package_log, shown_name, shows_pro
 from ..extras import MissingExtraError
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
+from ..option_guesses import nearest_option
 from ..processes import RUN_ERROR, is_main_process, launched_processes, user_error
 from .checks import check_resume_given
 from .config import (
@@ -267,15 +267,17 @@ def _shown(value: str | None) -> str:
 
 
 def _with_hint(parser: ArgumentParser, message: str) -> str:
-    """An "unrecognized arguments" message with the nearest option for each misspelt one, and a pointer to
+    """An "unrecognized arguments" message with the option each misspelt one was meant as, and a pointer to
     --help."""
     if not message.startswith("unrecognized arguments:"):
         return message
     options = [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
     guesses = []
     for word in message.removeprefix("unrecognized arguments:").split():
-        if word.startswith("--") or "." in word:  # an option, not its value
-            guesses += difflib.get_close_matches("--" + word.split("=")[0].lstrip("-"), options, n=1)
+        if word.startswith("--") or "." in word:  # an option, not its value; an override may lack its dashes
+            name = "--" + word.split("=")[0].lstrip("-")  # (`train.max_steps=3`: that option is the guess)
+            guesses.append(name if name in options else nearest_option(name, options))
+    guesses = list(dict.fromkeys(g for g in guesses if g))
     hint = f"did you mean {' / '.join(guesses)}? " if guesses else ""
     return f"{message} ({hint}see --help)"
 
