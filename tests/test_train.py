@@ -319,6 +319,38 @@ def test_a_training_folder_holding_a_benchmark_test_set_is_refused(tmp_path, mon
     assert config_images("data.train", "mine", "train", None) == ["mine/Set50/a.png", "mine/b.png"]
 
 
+def test_an_imagefolder_holding_a_benchmark_test_set_is_refused(tmp_path, monkeypatch):
+    """`imagefolder:DIR` with `benchmark/Set5/` inside (its rows name files by absolute path, not by folder) is
+    refused as a plain folder is, naming the test set's folder, also in a split; the folder itself by its name."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("datasets/DIV2K/0001.png", "datasets/benchmark/Set5/HR/baby.png", "split/train/Set14/a.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / name)
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "split" / "train" / "b.png")
+    (tmp_path / "split" / "val").mkdir()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "split" / "val" / "c.png")
+    for entry, inside, name in (
+        ("datasets", "datasets/benchmark/Set5", "Set5"),
+        ("split", "split/train/Set14", "Set14"),
+    ):
+        with pytest.raises(ValueError) as err:
+            config_images("data.train", f"imagefolder:{entry}", "train", None)
+        assert str(err.value) == (
+            f"data.train imagefolder:{entry} holds the benchmark test set {name} ({inside}): a model trained on it "
+            "would be scored on images it learnt. Train on other images (DIV2K, Flickr2K, BSD400, WED, ...): give "
+            "the folders to train on, or move the test set out"
+        )
+    via_link = tmp_path / "link"
+    via_link.symlink_to(tmp_path / "datasets")
+    with pytest.raises(ValueError, match=r"^data.train imagefolder:link holds the benchmark test set Set5 \(link/"):
+        config_images("data.train", "imagefolder:link", "train", None)
+    train = config_images("data.train", "imagefolder:datasets/DIV2K", "train", None)
+    assert [Path(item["path"]).name for item in train] == ["0001.png"]
+    assert len(config_images("data.val", "imagefolder:datasets", "train", None)) == 2  # validation may
+    with pytest.raises(ValueError, match=r"^data.train imagefolder:datasets/benchmark/Set5 is the benchmark test set "):
+        TrainingConfig.from_dict({"data": {"train": ["imagefolder:datasets/benchmark/Set5"]}})
+
+
 def test_benchmark_test_sets_and_copies_of_validation_images_are_not_training_data(tmp_path, monkeypatch):
     """Named as a test set of the paper (or RealSRSet), as the folder or up to two levels above, or a byte copy of a
     validation image under another name: refused before any work."""
