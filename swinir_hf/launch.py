@@ -239,7 +239,7 @@ def _run_one_process(args: argparse.Namespace) -> None:
 
     if (args.num_processes or 1) > 1 and args.mpirun_hostfile is None:
         # accelerate's single-process launcher, which `--cpu` (or one GPU) leads to, starts one process whatever
-        # `--num_processes` says: the run went on in one, saying "on 1 process(es)".
+        # `--num_processes` says: the run went on in one, saying "on 1 process".
         raise ValueError(
             f"--num_processes {args.num_processes} without --multi_gpu starts one process: add --multi_gpu (on a "
             "machine without a GPU it starts CPU processes; drop --cpu), or give --num_processes 1"
