@@ -14,6 +14,7 @@ from typing import Any
 from . import __version__
 from .checkpoints.bundled import DEFAULT_MODELS
 from .checkpoints.weight_keys import add_weights_key_argument
+from .common_options import OUTPUT_METAVAR, add_output_dir_argument
 from .console import prefixed_warnings, shown_name, stdout_gone, tolerant_output
 from .extras import MissingExtraError
 from .help_examples import ExamplesFormatter, with_examples
@@ -113,7 +114,10 @@ LAUNCHED = {"restore": "swinir_hf.restore", "eval": "swinir_hf.evaluate"}
 
 def _add_convert_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="authors' .pth or .safetensors file")
-    p.add_argument("output_dir", help="folder to write config.json, model.safetensors, preprocessor_config.json")
+    what = "folder to write config.json, model.safetensors, preprocessor_config.json"
+    p.add_argument("output_dir", nargs="?", metavar=OUTPUT_METAVAR, help=f"{what} (or -o {OUTPUT_METAVAR})")
+    # -o as `restore`, `hub` and `train` spell it; read into `output_dir` by `_convert_output`.
+    add_output_dir_argument(p, f"same as {OUTPUT_METAVAR}", required=False, dest="output_option")
     add_weights_key_argument(p)
     p.add_argument(
         "--img-range",
@@ -123,6 +127,21 @@ def _add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "window-7 x1 models, else 1)",
     )
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+
+
+def _convert_output(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """`args`, a `convert`'s with its output folder in `output_dir`, given as OUT or -o OUT (the same folder if both);
+    a usage error (exit status 2) without one or with two. Another command's as they are."""
+    if args.command != "convert":
+        return args
+    given = list(dict.fromkeys(d for d in (args.output_dir, args.output_option) if d is not None))
+    if len(given) != 1:
+        usage = _subcommand(parser, "convert")
+        if not given:
+            usage.error(f"the following arguments are required: {OUTPUT_METAVAR} (or -o {OUTPUT_METAVAR})")
+        usage.error(f"two output folders, {shown_name(given[0])} and -o {shown_name(given[1])}: give one of them")
+    args.output_dir = given[0]
+    return args
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -308,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         if launcher:
             check = partial(engine_precision_only, dtype_given=own.dtype_given)
             return launch(LAUNCHED[command], launcher, rest, check=check)
-    args = parser.parse_args(argv)
+    args = _convert_output(parser, parser.parse_args(argv))
     stopped = _load_modules(args.command)
     if stopped is not None:
         return stopped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.util
 import os
@@ -271,6 +272,8 @@ TRAIN_COMMAND_LINES = [
     (["--config", "tiny_sr_x2", "--print-config", "--train.max_steps", "7"], 0, "max_steps: 7"),
     # -o, as `restore` and `hub` spell their output folder (it was an unrecognized argument here)
     (["--config", "tiny_sr_x2", "-o", "runs/other", "--print-config"], 0, "output_dir: runs/other"),
+    # --model is the config's model section here: a model's name was "Unable to load config 'sr-x4'"
+    (["--config", "tiny_sr_x2", "--model", "sr-x4"], 2, "give the starting weights as --init-from sr-x4"),
 ]
 
 
@@ -697,3 +700,62 @@ def test_each_commands_help_fits_a_terminal_and_ends_with_examples(command, monk
     assert [line for line in text.splitlines() if len(line) > 80] == []
     if command in ("restore", "eval"):  # the launcher's paragraph, after them, wrapped as before
         assert text.endswith("as in one process, without the launcher's tracebacks.\n")
+
+
+def test_train_refuses_a_section_given_as_a_name_and_points_to_init_from(capsys, tmp_path):
+    """`restore --model sr-x4` loads a model; `train --model sr-x4` was jsonargparse's `Parser key "model": Unable to
+    load config 'sr-x4'`: in train, the starting weights are --init-from."""
+    for argv in (["--model", "sr-x4"], ["--model=sr-x4"]):
+        assert main(["train", "--config", "tiny_sr_x2", *argv, "--print-config"]) == 2
+        assert capsys.readouterr().err == (
+            "error: --model sr-x4: in train, --model is the config's model section; give the starting weights as "
+            "--init-from sr-x4 (or the architecture as --model.preset NAME, --model.FIELD VALUE)\n"
+        )
+    assert main(["train", "--config", "tiny_sr_x2", "--train", "5", "--print-config"]) == 2
+    assert capsys.readouterr().err == "error: --train 5: give a field as --train.FIELD VALUE (or a mapping)\n"
+    # A mapping, or a YAML file of one, is the section as before.
+    (tmp_path / "model.yaml").write_text("preset: classical_sr\n")
+    for value in ("{preset: classical_sr}", str(tmp_path / "model.yaml")):
+        assert main(["train", "--config", "tiny_sr_x2", "--model", value, "--print-config"]) == 0
+        assert "preset: classical_sr" in capsys.readouterr().out
+
+
+def test_convert_takes_its_output_folder_as_o_too(capsys):
+    """`convert x.pth -o out` was `unrecognized arguments: -o` (restore, hub and train take -o)."""
+    parser = cli.build_parser(only="convert")
+    for argv in (
+        ["a.pth", "-o", "out"],
+        ["a.pth", "--output-dir", "out"],
+        ["a.pth", "out"],
+        ["a.pth", "out", "-o", "out"],
+    ):
+        args = parser.parse_args(["convert", *argv])
+        cli._convert_output(parser, args)
+        assert args.output_dir == "out", argv
+    for argv, said in [
+        (["a.pth"], "swinir-hf convert: error: the following arguments are required: OUT (or -o OUT)\n"),
+        (
+            ["a.pth", "one", "-o", "two"],
+            "swinir-hf convert: error: two output folders, one and -o two: give one of them\n",
+        ),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(["convert", *argv])
+        assert stop.value.code == 2 and capsys.readouterr().err.endswith(said), argv
+
+
+def test_an_option_two_commands_share_reads_the_same_in_each():
+    """`--device`'s help differed between restore and eval (both run on the process's accelerate device), `--column`
+    was COLUMN in restore and NAME in eval, the output folder OUT in restore and OUTPUT_DIR in hub, convert, train."""
+    from swinir_hf.training.cli import build_parser as train_parser
+
+    def option(command: str, name: str) -> argparse.Action:
+        parser = cli._subcommand(cli.build_parser(only=command), command)
+        return next(a for a in parser._actions if name in a.option_strings)
+
+    for name, commands in [("--device", ("restore", "eval")), ("--column", ("restore", "eval"))]:
+        first, second = (option(command, name) for command in commands)
+        assert first.metavar == second.metavar and first.metavar is not None, name
+    assert option("restore", "--device").help == option("eval", "--device").help
+    trained = next(a for a in train_parser()._actions if "-o" in a.option_strings)
+    assert {option(c, "-o").metavar for c in ("restore", "hub", "convert")} | {trained.metavar} == {"OUT"}

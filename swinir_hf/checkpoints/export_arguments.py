@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..common_options import add_output_dir_argument
 from .catalog import load_catalog
 from .hub_licenses import hub_license
 
@@ -22,7 +23,7 @@ def add_hub_arguments(p: argparse.ArgumentParser) -> None:
         help="an authors' .pth file, a folder of them, or a save_pretrained folder (a run of swinir_hf.train, one of "
         "its checkpoints/step-N, a bundled model: sr-x4, ...)",
     )
-    p.add_argument("-o", "--output-dir", required=True, help="where to write one folder per checkpoint")
+    add_output_dir_argument(p, "where to write one folder per checkpoint")
     p.add_argument(
         "--org",
         default=None,

@@ -62,7 +62,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     _add_column_arguments(p)
     # The paper's way (whole images, float32), and no machine-dependent "auto": a benchmark states its precision.
     exact = [d for d in DTYPES if d != "auto"]
-    add_engine_arguments(p, PAPER_ENGINE, exact, device_default="cuda when available; a launch's own per process")
+    add_engine_arguments(p, PAPER_ENGINE, exact)
     p.add_argument("--verbose", action="store_true", help="one row per image as well as the mean")
     add_progress_arguments(p)
     p.add_argument("--json", help="also write the figures to this JSON file ('-': stdout, the tables to stderr)")

@@ -30,11 +30,11 @@ def overlap_argument(value: str) -> int:
     return int(value)
 
 
-def add_engine_arguments(
-    p: argparse.ArgumentParser, defaults: EngineOptions, dtypes: Sequence[str] = DTYPES, device_default: str = ""
-) -> None:
-    """Add the engine's options with `defaults`' values (`dtypes`: the precisions offered; `device_default`: what
-    no `--device` means, for the help)."""
+DEVICE_HELP = "cpu, cuda, cuda:1, mps (default: the process's accelerate device: its own GPU, else mps, else cpu)"
+
+
+def add_engine_arguments(p: argparse.ArgumentParser, defaults: EngineOptions, dtypes: Sequence[str] = DTYPES) -> None:
+    """Add the engine's options with `defaults`' values (`dtypes`: the precisions offered)."""
     tile = {"auto": "auto", None: "0, as the paper"}.get(defaults.tile, defaults.tile)
     p.add_argument(
         "-t",
@@ -71,7 +71,8 @@ def add_engine_arguments(
         help="how an image is padded to the model's window: model = reflected by the model, authors = mirrored first "
         f"as the authors' main_test_swinir.py pads it (their pixels at the right and bottom edges; default: {padding})",
     )
-    p.add_argument("--device", metavar="D", help=f"cpu, cuda, cuda:1, mps (default: {device_default})")
+    # Without --device, `restore` and `eval` both run on their process's accelerate device (`process_state`).
+    p.add_argument("--device", metavar="D", help=DEVICE_HELP)
 
 
 def engine_options(args: argparse.Namespace, **fields: Any) -> EngineOptions:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..checkpoints.bundled import DEFAULT_MODEL, DEFAULT_MODELS
 from ..checkpoints.weight_keys import add_weights_key_argument, weights_key_problem
+from ..common_options import add_output_dir_argument
 from ..console import add_progress_arguments
 from ..image_datasets import is_saved_dataset, is_saved_dataset_dict, local_dataset_folder
 from ..other_tools import RESTORE_OTHER_OPTIONS
@@ -33,9 +34,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
     # Real-ESRGAN's spellings (-i IN -o OUT -s 3.5 -t 0), which its users type from habit.
     p.add_argument("-i", "--input", action="append", default=[], metavar="INPUT", help="an INPUT (may be repeated)")
-    p.add_argument(
-        "-o", "--output-dir", required=True, metavar="OUT", help="folder for the restored images (created if needed)"
-    )
+    add_output_dir_argument(p, "folder for the restored images (created if needed)")
     p.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -45,7 +44,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--revision", metavar="REV", help="a Hub model's branch, tag or commit (default: its main branch)")
     add_weights_key_argument(p)
-    add_engine_arguments(p, EngineOptions(), device_default="the process's accelerate device")
+    add_engine_arguments(p, EngineOptions())
     p.add_argument(
         "--alpha",
         choices=ALPHA_MODES,
@@ -93,7 +92,7 @@ def _add_dataset_arguments(p: argparse.ArgumentParser) -> None:
         "the result is saved with save_to_disk into -o",
     )
     p.add_argument("--split", help="dataset split (default: train)")
-    p.add_argument("--column", help="dataset image column (default: the first image column)")
+    p.add_argument("--column", metavar="NAME", help="dataset image column (default: the first image column)")
     p.add_argument(
         "--output-column",
         metavar="NAME",

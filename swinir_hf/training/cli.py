@@ -22,6 +22,7 @@ import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from ..checkpoints.run_folder import is_run_config, list_checkpoints
+from ..common_options import OUTPUT_METAVAR
 from ..console import add_progress_arguments, package_log, shown_name, shows_progress
 from ..extras import MissingExtraError
 from ..interrupts import stopped_by, terminate_as_interrupt
@@ -106,7 +107,7 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
         "--resume", type=str | None, help="'latest' (newest checkpoint in the output folder) or a checkpoint folder"
     )
     _add_alias(parser, "--init-from", help="starting weights (same as model.init_from)")
-    _add_alias(parser, "-o", "--output-dir", help="same as train.output_dir")  # -o: as `restore` and `hub` spell it
+    _add_alias(parser, "-o", "--output-dir", metavar=OUTPUT_METAVAR, help="same as train.output_dir")  # as restore's
     parser.add_argument(
         "--push-to-hub", type=str | None, metavar="REPO", help="upload the final model to this Hub repo (null: none)"
     )
@@ -145,8 +146,9 @@ def parse_command_line(
     argv: list[str] | None = None, prog: str = "python -m swinir_hf.train"
 ) -> tuple[TrainingConfig, Namespace]:
     """The validated config and the run's options; any problem is a `ValueError` with a one-line message."""
-    parser = build_parser(prog)
     argv = _normalise(sys.argv[1:] if argv is None else list(argv))
+    _check_sections_given(argv)
+    parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
         written = _written_options(argv)
@@ -164,6 +166,23 @@ def parse_command_line(
         return cfg, args
     except argparse.ArgumentError as err:
         raise ValueError(_with_hint(parser, error_message(err, _list_hints(argv)))) from None
+
+
+def _check_sections_given(argv: list[str]) -> None:
+    """Refuse a section given as a name (`--model sr-x4`), not a mapping or YAML file: weights are --init-from."""
+    for arg, following in zip(argv, [*argv[1:], "-"], strict=False):  # "-": no value follows the last
+        option, equals, value = arg.partition("=")
+        section, value = option[2:], value if equals else following
+        if not option.startswith("--") or section not in SECTIONS or value.startswith("-"):
+            continue
+        if isinstance(_yaml_or_none(value), dict) or Path(value).is_file():
+            continue
+        if section == "model":
+            raise ValueError(
+                f"--model {_shown(value)}: in train, --model is the config's model section; give the starting weights "
+                f"as --init-from {_shown(value)} (or the architecture as --model.preset NAME, --model.FIELD VALUE)"
+            )
+        raise ValueError(f"--{section} {_shown(value)}: give a field as --{section}.FIELD VALUE (or a mapping)")
 
 
 # The short options that set a config field: (option, its args attribute, section, field).
