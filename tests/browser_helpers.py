@@ -12,7 +12,6 @@ import re
 import shutil
 from pathlib import Path
 
-import huggingface_hub.constants
 import pytest
 
 BROWSER_MARKS = [
@@ -56,6 +55,10 @@ def chromium() -> str:
 def server(free_port):
     """The app, offline, on a free localhost port with the bundled models only: one for every browser test of the
     run (of the xdist worker)."""
+    # Imported here, not with this module: conftest loads it as a plugin before its pytest_configure gives the
+    # process its own HF_HOME, and huggingface_hub reads its cache paths once, on import.
+    import huggingface_hub.constants
+
     import app
 
     offline = huggingface_hub.constants.HF_HUB_OFFLINE

@@ -825,6 +825,7 @@ def test_a_sets_folders_of_given_inputs_are_noted_as_unread(small_set, capsys, c
     for more in (["--quiet"], ["--lr-dir", str(dataset / "LR")]):  # quiet; or the inputs given
         assert main(args + more) == 0
         assert said not in capsys.readouterr().err
+    caplog.clear()  # the command lines' own records, kept where an earlier test left the logger at INFO
     with caplog.at_level(logging.INFO, logger="swinir_hf"):  # Python's: logged where no progress is shown
         evaluate(None, dataset, jpeg=30, progress=False)
     # ×1: no scale's folder, and LR_bicubic/ (super-resolution's inputs) unnamed
