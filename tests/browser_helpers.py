@@ -51,11 +51,10 @@ def chromium() -> str:
     return CHROMIUM
 
 
-# Module-scoped: a server (its queue's threads) and a Chromium kept for the whole session took CPU and the GIL from
-# every test the worker ran after the browser tests (the suite ran ~4 minutes longer).
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(free_port):
-    """The app, offline, on a free localhost port with the bundled models only: one for a module's browser tests."""
+    """The app, offline, on a free localhost port with the bundled models only: one for every browser test of the
+    run (of the xdist worker)."""
     # Imported here, not with this module: conftest loads it as a plugin before its pytest_configure gives the
     # process its own HF_HOME, and huggingface_hub reads its cache paths once, on import.
     import huggingface_hub.constants
@@ -71,7 +70,7 @@ def server(free_port):
     huggingface_hub.constants.HF_HUB_OFFLINE = offline
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(chromium):
     from playwright.sync_api import sync_playwright
 

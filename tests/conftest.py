@@ -31,7 +31,7 @@ if "OMP_NUM_THREADS" not in os.environ:
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 
-# The browser tests' fixtures (a server and a Chromium for each of their modules) and page helpers.
+# The browser tests' server and Chromium, one of each per run (per xdist worker) for all their modules.
 pytest_plugins = ["browser_helpers"]
 
 SHARED = Path(os.environ.get("SWINIR_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
