@@ -1001,6 +1001,26 @@ def test_a_scale_model_or_level_clicked_while_the_upload_decodes_is_what_the_pag
     assert events["level"] == demo.on_task(str(EXAMPLE), DENOISE, "").level["value"] != 15
 
 
+def test_a_model_clicked_while_a_jpeg_decodes_takes_the_new_images_level(demo, tmp_path):
+    """The check after the upload set the controls again for the model clicked with the level the page showed, the
+    last image's (JPEG quality 15 → 10), not the one the upload chose for its own quality (40)."""
+    colour = "SwinIR-M colour · authors"
+    quality_40 = tmp_path / "q40.jpg"
+    Image.open(EXAMPLES / "flowers_jpeg15.jpg").save(quality_40, quality=40)
+    events = PageEvents(demo)
+    events.set(upload=str(EXAMPLES / "flowers_jpeg15.jpg"), task=JPEG)
+    events.click("task", JPEG)
+    assert events["level"] == 10
+    events.set(upload=str(quality_40))
+    sent = [(fn, events.answer(fn)) for fn in events.fired("upload", "change")]
+    events.click("model", colour)  # while the upload decodes; its answer lands first
+    for fn, answered in sent:
+        events.land(fn, answered)
+    # As if the model were clicked once the upload had landed.
+    assert (events["model"], events["level"]) == (colour, 40)
+    assert events["plan"] == demo.on_model(str(quality_40), JPEG, 1, colour, 40, "").plan
+
+
 @pytest.mark.parametrize(
     ("first", "then", "ends_on"),
     [

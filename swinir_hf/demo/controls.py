@@ -248,8 +248,9 @@ class ControlCallbacks:
     ) -> tuple:
         """Once the upload's answer is on the page: while the settings are those it was sent with, the scale, model
         and level it chose (no change where they are those already), else the controls for a task, scale, model,
-        level or path chosen while it decoded. No change either once a click made since the upload's answer landed
-        has reached the server: its answer, computed from the page's settings, is the newer one (`ControlStamps`)."""
+        level or path chosen while it decoded (at the level the upload chose, unless a level was). No change either
+        once a click made since the upload's answer landed has reached the server: its answer, computed from the page's
+        settings, is the newer one (`ControlStamps`)."""
         now = Settings(task, scale, model, level, custom_path)
         if left is None:
             return (gr.update(),) * 6
@@ -259,6 +260,8 @@ class ControlCallbacks:
         elif task != left.sent.task:
             answer = self._task_controls(path, task, custom_path, busy)
         else:
+            if level == left.sent.level:  # not chosen meanwhile: the page's is the last image's; the upload chose anew
+                level = left.controls.level["value"]
             info = self.inspect_light(path)
             answer = self.controls(
                 info, task, scale, model, level, custom_path, follow_model=model != left.sent.model, busy=busy
@@ -275,37 +278,26 @@ class ControlCallbacks:
         click = self.control_stamps.clicked(request, stamp)
         return self._latest(request, click, self._task_controls(path, task, custom_path, busy))
 
+    # `busy` (bool) and `stamp` (int, None when called directly) go unannotated: the signatures stay on one line each.
     def on_settings(
-        self,
-        path,
-        task,
-        scale,
-        model,
-        level,
-        custom_path,
-        busy: bool = False,
-        stamp: int | None = None,
-        request: gr.Request | None = None,
+        self, path, task, scale, model, level, custom_path, busy=False, stamp=None, request: gr.Request | None = None
     ) -> tuple:
-        click = self.control_stamps.clicked(request, stamp)
-        answer = self.controls(self.inspect_light(path), task, scale, model, level, custom_path, busy=busy)
-        return self._latest(request, click, answer)
+        """A scale, level or path chosen: the controls for the settings now."""
+        return self._clicked(request, stamp, path, Settings(task, scale, model, level, custom_path), busy, False)
 
     def on_model(
-        self,
-        path,
-        task,
-        scale,
-        model,
-        level,
-        custom_path,
-        busy: bool = False,
-        stamp: int | None = None,
-        request: gr.Request | None = None,
+        self, path, task, scale, model, level, custom_path, busy=False, stamp=None, request: gr.Request | None = None
     ) -> tuple:
+        """A model chosen: the controls for the settings now, with the scale the model's."""
+        return self._clicked(request, stamp, path, Settings(task, scale, model, level, custom_path), busy, True)
+
+    def _clicked(
+        self, request: gr.Request | None, stamp: int | None, path, now: Settings, busy: bool, follow_model: bool
+    ) -> tuple:
+        """A click's answer: the controls for the settings `now` (a model sets the scale where `follow_model`), or no
+        change once a later click of the page has reached the server."""
         click = self.control_stamps.clicked(request, stamp)
-        info = self.inspect_light(path)
-        answer = self.controls(info, task, scale, model, level, custom_path, follow_model=True, busy=busy)
+        answer = self.controls(self.inspect_light(path), *now, follow_model=follow_model, busy=busy)
         return self._latest(request, click, answer)
 
     def _latest(self, request: gr.Request | None, click: int | None, answer: ControlUpdates) -> tuple:
