@@ -127,6 +127,11 @@ def _add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "window-7 x1 models, else 1)",
     )
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    # read by `LaunchParser`: argparse said only "unrecognized arguments: b" of `convert x.pth -o a b`
+    p.extra_words = (
+        f"convert takes one checkpoint and one {OUTPUT_METAVAR} (or -o {OUTPUT_METAVAR}): quote a path with spaces, "
+        "and convert each checkpoint with its own command"
+    )
 
 
 def _convert_output(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:

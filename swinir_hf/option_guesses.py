@@ -38,6 +38,7 @@ def option_guesses(words: Iterable[str], options: Collection[str]) -> list[str]:
     return list(dict.fromkeys(g for g in (nearest_option(w, options) for w in words) if g))
 
 
-def nearest_choice(value: str, choices: Iterable[object]) -> str | None:
-    """The one of `choices` (a subcommand's name, `--ext`'s formats) that `value` is a slip of, or None."""
-    return next(iter(difflib.get_close_matches(value, [str(c) for c in choices], n=1, cutoff=0.6)), None)
+def nearest_choice(value: str, choices: Iterable[object], *, cutoff: float = 0.6) -> str | None:
+    """The one of `choices` (a subcommand's name, `--ext`'s formats, a model's name) that `value` is a slip of: the
+    closest whose likeness (difflib's ratio) is at least `cutoff`; else None."""
+    return next(iter(difflib.get_close_matches(value, [str(c) for c in choices], n=1, cutoff=cutoff)), None)

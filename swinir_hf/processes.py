@@ -129,6 +129,9 @@ class LaunchParser(argparse.ArgumentParser):
     other_names: dict[str, str] = {}
     # Options for which an empty value means something (restore's `--suffix ""`: none); set per parser.
     may_be_empty: tuple[str, ...] = ()
+    # What to do about words left over once the positional arguments are read (`convert x.pth -o a b`), said in
+    # place of "unrecognized arguments"; set per parser, "" for argparse's message.
+    extra_words: str = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)  # argparse took `--over` for `--overwrite`: a slip must not destroy
@@ -142,6 +145,8 @@ class LaunchParser(argparse.ArgumentParser):
             if action.dest not in self.may_be_empty and (value == "" or (isinstance(value, list) and "" in value)):
                 name = "/".join(action.option_strings) or action.metavar or action.dest
                 self.error(f"argument {name}: an empty value (an unset shell variable?)")
+        if extras and self.extra_words and not any(x.startswith("-") for x in extras):
+            self.error(f"too many arguments: {' '.join(extras)}; {self.extra_words}")
         if extras:  # a subcommand's own parser says it, with its usage (not the top level's)
             self.error(f"unrecognized arguments: {' '.join(extras)}{self._slips_hint(extras)}")
         return parsed, extras

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import importlib.util
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -718,6 +719,45 @@ def test_train_refuses_a_section_given_as_a_name_and_points_to_init_from(capsys,
     for value in ("{preset: classical_sr}", str(tmp_path / "model.yaml")):
         assert main(["train", "--config", "tiny_sr_x2", "--model", value, "--print-config"]) == 0
         assert "preset: classical_sr" in capsys.readouterr().out
+
+
+def test_train_says_how_to_write_a_sections_field_with_no_space_after_its_colon(capsys):
+    """`--model '{preset:classical_sr}'` (YAML: one word, a key without a value) was jsonargparse's `Parser key
+    "model": Unable to load config '{preset:classical_sr}'`."""
+    for value, spaced in [
+        ("{preset:classical_sr}", "'{preset: classical_sr}'"),
+        ("preset:classical_sr", "'{preset: classical_sr}'"),
+        ("{preset:classical_sr, scale:2}", "'{preset: classical_sr, scale: 2}'"),
+    ]:
+        assert main(["train", "--config", "tiny_sr_x2", "--model", value, "--print-config"]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --model {shlex.quote(value)}: YAML reads preset:classical_sr as one word, not a field and its "
+            f"value; put a space after the colon, --model {spaced}, or give it as --model.preset classical_sr\n"
+        )
+    # The other way it offers is read as the field (the spaced mapping: the test above).
+    assert main(["train", "--config", "tiny_sr_x2", "--model.preset", "classical_sr", "--print-config"]) == 0
+    assert "preset: classical_sr" in capsys.readouterr().out
+
+
+def test_convert_says_what_it_takes_of_words_left_over(capsys):
+    """`convert x.pth -o a b` (a path with a space, or two checkpoints) was argparse's "unrecognized arguments: b"."""
+    takes = (
+        "convert takes one checkpoint and one OUT (or -o OUT): quote a path with spaces, and convert each checkpoint "
+        "with its own command\n"
+    )
+    for argv, left in [
+        (["x.pth", "-o", "a", "b"], "b"),
+        (["x.pth", "a", "b", "c"], "b c"),
+        (["x.pth", "a", "-o", "a", "b"], "b"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(["convert", *argv])
+        assert stop.value.code == 2 and capsys.readouterr().err.endswith(
+            f"swinir-hf convert: error: too many arguments: {left}; {takes}"
+        ), argv
+    with pytest.raises(SystemExit):  # an unknown option is still named, with its guess
+        main(["convert", "x.pth", "a", "--img_range", "1"])
+    assert capsys.readouterr().err.endswith("unrecognized arguments: --img_range 1 (did you mean --img-range?)\n")
 
 
 def test_convert_takes_its_output_folder_as_o_too(capsys):

@@ -318,6 +318,18 @@ def test_a_misspelt_name_gets_the_nearest_one(monkeypatch, tmp_path):
     assert "did you mean" not in str(err.value)
 
 
+def test_a_models_name_is_guessed_as_a_commands_choice_is_but_more_strictly():
+    """`_near_name` had a difflib guess of its own: a model's name and a command's choice are guessed by one
+    `nearest_choice`, stricter for a model's (a wrong guess names another model)."""
+    from swinir_hf.checkpoints import loading
+    from swinir_hf.option_guesses import nearest_choice
+
+    assert nearest_choice("denoise", ["sr-x4", "denoise-color"]) == "denoise-color"  # 0.7 alike: a slip of a choice
+    assert nearest_choice("denoise", ["sr-x4", "denoise-color"], cutoff=0.75) is None  # not of a model's name
+    assert nearest_choice("sr-x5", ["sr-x4", "denoise-color"], cutoff=0.75) == "sr-x4"
+    assert not hasattr(loading, "difflib")
+
+
 def test_a_connection_failing_midway_is_a_message_not_a_traceback(monkeypatch, tmp_path):
     """huggingface_hub ≥ 1 lets its HTTP client's errors (httpx / httpx2, not OSErrors) through."""
     import importlib

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from ..models.hub_push_swinir import network_errors  # defined there: the remote
 from ..models.loading_swinir import IncompatibleWeightsError, check_finite_weights
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from ..models.weight_files_swinir import shard_problem
+from ..option_guesses import nearest_choice
 from .bundled import DEFAULT_MODEL, DEFAULT_MODELS, DEFAULTS_DIR
 from .convert import CheckpointError, convert_original_checkpoint, load_state_dict_file
 from .hub_lookup import is_repo_id
@@ -273,7 +273,8 @@ def _near_name(spec: str) -> str | None:
     starting = [name for name in names if name.startswith(f"{spec}-")]
     if 0 < len(starting) <= 3:  # more is no suggestion: `swinir-hf models` lists them
         return " or ".join(starting)
-    return next(iter(difflib.get_close_matches(spec, names, n=1, cutoff=0.75)), None)
+    # Stricter than a subcommand's slip: a wrong guess here names a model that is not the one meant.
+    return nearest_choice(spec, names, cutoff=0.75)
 
 
 def looks_like_path(spec: str) -> bool:

@@ -9,10 +9,8 @@ Also runs as `python -m swinir_hf.train ...`. CONFIG is a YAML file or the name 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
-import shlex
 import sys
 import typing
 from pathlib import Path
@@ -30,6 +28,7 @@ from ..launch import LAUNCHER_HELP
 from ..option_guesses import nearest_option
 from ..processes import RUN_ERROR, is_main_process, launched_processes, user_error
 from .checks import check_resume_given
+from .command_values import check_sections_given, list_hints, shown_value, written_options
 from .config import (
     FIELD_TYPES,
     SECTIONS,
@@ -147,11 +146,11 @@ def parse_command_line(
 ) -> tuple[TrainingConfig, Namespace]:
     """The validated config and the run's options; any problem is a `ValueError` with a one-line message."""
     argv = _normalise(sys.argv[1:] if argv is None else list(argv))
-    _check_sections_given(argv)
+    check_sections_given(argv)
     parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
-        written = _written_options(argv)
+        written = written_options(argv)
         _check_aliases(args, written)
         for _, attribute, section, field in _ALIASES:
             # Given at all, empty or null too: the field takes it as its option would (`--init-from ""` was dropped).
@@ -165,24 +164,7 @@ def parse_command_line(
         check_resume_given(args.resume)
         return cfg, args
     except argparse.ArgumentError as err:
-        raise ValueError(_with_hint(parser, error_message(err, _list_hints(argv)))) from None
-
-
-def _check_sections_given(argv: list[str]) -> None:
-    """Refuse a section given as a name (`--model sr-x4`), not a mapping or YAML file: weights are --init-from."""
-    for arg, following in zip(argv, [*argv[1:], "-"], strict=False):  # "-": no value follows the last
-        option, equals, value = arg.partition("=")
-        section, value = option[2:], value if equals else following
-        if not option.startswith("--") or section not in SECTIONS or value.startswith("-"):
-            continue
-        if isinstance(_yaml_or_none(value), dict) or Path(value).is_file():
-            continue
-        if section == "model":
-            raise ValueError(
-                f"--model {_shown(value)}: in train, --model is the config's model section; give the starting weights "
-                f"as --init-from {_shown(value)} (or the architecture as --model.preset NAME, --model.FIELD VALUE)"
-            )
-        raise ValueError(f"--{section} {_shown(value)}: give a field as --{section}.FIELD VALUE (or a mapping)")
+        raise ValueError(_with_hint(parser, error_message(err, list_hints(argv)))) from None
 
 
 # The short options that set a config field: (option, its args attribute, section, field).
@@ -223,51 +205,6 @@ def _drop_terms_of_other(args: Namespace, written: set[str], license_read: str |
             setattr(args.train, field, None)
 
 
-def _written_options(argv: list[str]) -> set[str]:
-    """The options a (normalised) command line writes: `--train.max_steps` of `--train.max_steps 4` or `=4`, and
-    `--gan.enabled` of a whole section given at once, `--gan '{enabled: true}'`."""
-    written = set()
-    for i, arg in enumerate(argv):
-        if not arg.startswith("--"):
-            continue
-        option, _, value = arg.partition("=")
-        written.add(option)
-        if option[2:] in SECTIONS:
-            fields = _yaml_or_none(value if "=" in arg else " ".join(argv[i + 1 : i + 2]))
-            written.update(f"{option}.{name}" for name in (fields if isinstance(fields, dict) else ()))
-    return written
-
-
-def _list_hints(argv: list[str]) -> dict[str, str]:
-    """How to write each list of folders a (normalised) command line gives (`--data.train '[a, b]'`, by field), for its
-    error: a folder whose name YAML reads otherwise (`[/data/Trip, 2024]` as two entries, `[Holiday: beach]` as a
-    mapping) quoted inside the list."""
-    hints = {}
-    for i, arg in enumerate(argv):
-        option, equals, value = arg.partition("=")
-        if FIELD_TYPES.get(option[2:]) == "list[str]" and (equals or i + 1 < len(argv)):
-            inner = (value if equals else argv[i + 1]).strip()
-            listed = inner.startswith("[") and inner.endswith("]")
-            inner = inner[1:-1].strip() if listed else inner
-            # A bracketed value is one folder where one has the whole name, else one folder per comma.
-            one = not listed or "," not in inner or Path(inner).exists()
-            entries = [inner] if one else [entry.strip() for entry in inner.split(",")]
-            flow = ", ".join(
-                e if _yaml_or_none(f"[{e}]") == [e] else json.dumps(e, ensure_ascii=False) for e in entries
-            )
-            what = "quote a folder name holding ', ' or ': ' inside the list" if listed else "a list"
-            hints[option[2:]] = f"{what}: {shlex.quote(f'[{flow}]')}"
-    return hints
-
-
-def _yaml_or_none(text: str) -> Any:
-    """`text` read as YAML (JSON is YAML), or None where it is not."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-
-
 def _check_aliases(args: Namespace, written: set[str]) -> None:
     """Refuse a short option given with its config field's option (among the `written` ones), at another value:
     one of them would be ignored (a field set by the config file is the short option's to change)."""
@@ -276,13 +213,8 @@ def _check_aliases(args: Namespace, written: set[str]) -> None:
             continue
         alias, value, long = args[attribute], args[section][field], f"--{section}.{field}"
         if alias != value and long in written:
-            raise ValueError(f"{option} {_shown(alias)} and {long} {_shown(value)} disagree: give one of them")
-
-
-def _shown(value: str | None) -> str:
-    """An option's value as a shell would take it back: `''` for an empty one, `null` for None (YAML's); on its line
-    (`shown_name`: `shlex.quote` leaves a newline in the value as it is)."""
-    return "null" if value is None else shown_name(shlex.quote(value))
+            shown = f"{option} {shown_value(alias)} and {long} {shown_value(value)}"
+            raise ValueError(f"{shown} disagree: give one of them")
 
 
 def _with_hint(parser: ArgumentParser, message: str) -> str:
