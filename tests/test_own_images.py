@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from swinir_hf.training.data import Degradation, TrainingPatches
-from swinir_hf.training.headers import unopenable_pairs
+from swinir_hf.training.headers import header_notes, read_headers, unopenable_pairs
 from swinir_hf.training.images import decode_image, load_images, validation_folder_note
 from swinir_hf.training.pairing import pair_lr_images
 
@@ -344,7 +344,7 @@ def test_files_that_cannot_be_opened_are_said_before_the_run(tmp_path, caplog):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "empty.png").write_bytes(b"")
     items = load_images(str(tmp_path))
-    bad, report = unopenable_pairs(items, None, "data.train")
+    bad, report = unopenable_pairs(items, read_headers(items), None, "data.train")
     assert sorted(Path(items[i]).name for i in bad) == ["empty.png", "fake.png"]
     files = f"{tmp_path / 'fake.png'} and {tmp_path / 'sub' / 'empty.png'}"
     assert report.startswith(f"data.train: 2 of its 5 images cannot be opened ({files}; ")
@@ -367,7 +367,7 @@ def test_an_unreadable_lr_image_is_said_as_the_lr_one(tmp_path, caplog):
     hr_items = load_images(str(hr_dir))
     lr_items = pair(hr_dir, lr_dir)
     (lr_dir / "b.png").write_text("not a png")
-    bad, report = unopenable_pairs(hr_items, lr_items, "data.train")
+    bad, report = unopenable_pairs(hr_items, read_headers(hr_items), lr_items, "data.train")
     assert bad == {1} and report.startswith(f"data.train: 1 of its 2 pairs cannot be opened (LR {lr_dir / 'b.png'}; ")
     (lr_dir / "b.png").write_bytes((lr_dir / "a.png").read_bytes()[:60])  # opens, cut short
     ds = TrainingPatches(hr_items, 4, Degradation("paired", 2), 3, seed=0, lr_items=lr_items)
@@ -457,3 +457,23 @@ def test_images_smaller_than_a_patch_are_said_before_the_run(tmp_path, tiny_conf
         "or a smaller data.patch_size"
     ]
     assert ds[0]["labels"].shape == (3, 16, 16)
+
+
+def test_each_training_header_is_read_once_for_both_notes(tmp_path, monkeypatch):
+    """Both notes came from their own pass over the headers: each HR file was opened twice before the run."""
+    import swinir_hf.training.headers as headers
+
+    rng = np.random.default_rng(12)
+    for name, (h, w) in {"a.png": (40, 40), "s.png": (12, 20)}.items():
+        noise(rng, h, w).save(tmp_path / name)
+    (tmp_path / "fake.png").write_text("not a png")
+    items = load_images(str(tmp_path))
+    read, read_header = [], headers.read_header
+    monkeypatch.setattr(headers, "read_header", lambda item: read.append(item) or read_header(item))
+    bad, reports = header_notes(items, None, 16, "data.train")
+    assert sorted(Path(item).name for item in read) == ["a.png", "fake.png", "s.png"]
+    assert [Path(items[i]).name for i in bad] == ["fake.png"]
+    assert reports[0].startswith("data.train: 1 of its 3 images cannot be opened")
+    assert reports[1].startswith(
+        f"data.train: 1 of its 3 images are smaller than the 16×16 patch it trains on ({tmp_path / 's.png'};"
+    )
