@@ -708,3 +708,21 @@ def test_the_run_summary_counts_the_images_found_unreadable_by_every_process():
 
     assert unreadable_summary(here, TwoProcesses()).startswith("4 of the 5 training images could not be decoded")
     assert unreadable_summary(FoundUnreadable(5), TwoProcesses()).startswith("3 of the 5 training images")
+
+
+def test_run_training_from_python_refuses_a_missing_data_folder_before_any_set_up(tiny_run, tmp_path, monkeypatch):
+    """The command line refused it as the config was checked; `run_training(cfg)` from Python found it only as the
+    data loaded, after accelerate and the model were set up (minutes). Now it raises the command line's message."""
+    from swinir_hf.training import loop
+    from swinir_hf.training.config import TrainingConfig
+
+    monkeypatch.setattr(loop, "build_accelerator", lambda *args: pytest.fail("set up before the data was checked"))
+    monkeypatch.chdir(tmp_path)
+    cfg = TrainingConfig.from_dict(tiny_run(Path("../gone"), tmp_path / "run", data={"val": None}))
+    with pytest.raises(FileNotFoundError) as raised:
+        loop.run_training(cfg, progress=False)
+    assert str(raised.value) == (
+        f"data.train: no such dataset folder: ../gone (relative paths are read from the current folder, {tmp_path}; "
+        "your own: --data.train '[DIR, ...]')"
+    )
+    assert not (tmp_path / "run").exists()

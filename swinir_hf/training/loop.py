@@ -44,6 +44,7 @@ from .saving import (
     save_checkpoint,
 )
 from .signals import StopSignals, TrainingInterrupted, stop_signals_held
+from .sources import check_sources_there
 from .state import EMA, Run, step_seed
 from .unreadable import warn_of_unreadable
 from .validation import baseline_psnrs, mean_psnr, validation_metric, validation_psnrs, validation_set
@@ -64,12 +65,15 @@ def run_training(
     is drawn, the libraries' neither; the bar's figures are logged as lines instead, at INFO on `swinir_hf.train`.
     The log goes where the caller's logging sends it (the command line shows it on stderr).
 
-    SIGINT (Ctrl-C) / SIGTERM stop the run after the step in progress, with a checkpoint: `TrainingInterrupted`.
-    A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints saved so far.
+    A local data folder that is not there raises `FileNotFoundError` (`sources.check_sources_there`, the command
+    line's message) before anything is set up. SIGINT (Ctrl-C) / SIGTERM stop the run after the step in progress, with
+    a checkpoint: `TrainingInterrupted`. A second Ctrl-C stops at once (KeyboardInterrupt), keeping the checkpoints
+    saved so far.
     """
     from ..extras import require
 
     t = cfg.train
+    check_sources_there(cfg.data)  # else found as the data loads, after accelerate and the model (minutes)
     check_resume_given(resume)
     check_parallelism()
     if t.report_to == "tensorboard":  # accelerate's tracker would only fail at its first log

@@ -1,6 +1,7 @@
 """The config's data sources that are not there, said in the config's terms (the field, and for a relative path the
 folder it was read from): before the run sets anything up (`check_sources_there`), and as loading finds them
-(`images.config_images`). Without torch: the trainer's command line checks them before importing it."""
+(`images.config_images`). Without torch: the trainer's command line checks them before importing it, and
+`loop.run_training` first thing (called from Python)."""
 
 from __future__ import annotations
 
