@@ -15,11 +15,12 @@ from PIL import Image
 from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.training import cli
 from swinir_hf.training.card import training_card
-from swinir_hf.training.cli import _ALIASES, build_parser, parse_command_line
+from swinir_hf.training.cli import build_parser, parse_command_line
 from swinir_hf.training.config import TrainingConfig, read_config_file
 from swinir_hf.training.data import build_dataset, build_validation
 from swinir_hf.training.loop import run_training
 from swinir_hf.training.sections import ModelArgs, TrainArgs
+from swinir_hf.training.short_options import ALIASES
 from swinir_hf.training.state import Progress
 from swinir_hf.training.warm_start import InitReport, build_model
 
@@ -192,7 +193,7 @@ def test_each_short_option_sets_its_field_as_its_dotted_option_does(monkeypatch)
     # makes the same config, or the same refusal: an empty init_from, as an empty output_dir, is refused.
     parser = build_parser()
     monkeypatch.setattr(cli, "build_parser", lambda prog: parser)  # built once: 0.3 s each, 26 command lines
-    for option, _, section, field in _ALIASES:
+    for option, _, section, field in ALIASES:
         (spellings,) = [a.option_strings for a in parser._actions if option in a.option_strings]
         for value in ("", _GIVEN[field]):
             context = _WITH.get(field, [])
@@ -216,7 +217,7 @@ def test_null_in_a_short_option_is_yaml_null_as_in_its_dotted_option(tmp_path, m
     # scratch; `--license null` was refused as no Hub id and `--license-name null` named the terms "null".
     parser = build_parser()
     monkeypatch.setattr(cli, "build_parser", lambda prog: parser)
-    for option, _, section, field in _ALIASES:
+    for option, _, section, field in ALIASES:
         (spellings,) = [a.option_strings for a in parser._actions if option in a.option_strings]
         dotted = _parsed([f"--{section}.{field}", "null"])
         if field == "output_dir":  # str: null is refused (test_null_is_yaml_null_in_every_option_taking_a_name)

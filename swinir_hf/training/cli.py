@@ -12,7 +12,6 @@ import argparse
 import logging
 import re
 import sys
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from ..launch import LAUNCHER_HELP
 from ..option_guesses import nearest_option
 from ..processes import RUN_ERROR, is_main_process, launched_processes, user_error
 from .checks import check_resume_given
-from .command_values import check_sections_given, list_hints, shown_value, written_options
+from .command_values import check_sections_given, list_hints, written_options
 from .config import (
     FIELD_TYPES,
     SECTIONS,
@@ -40,6 +39,7 @@ from .config import (
     error_message,
     read_config_file,
 )
+from .short_options import ALIASES, add_alias, set_aliased_fields
 from .signals import TrainingInterrupted, ignore_stop_signals
 from .sources import check_sources_there
 from .unread import as_earlier_meant, as_read
@@ -105,28 +105,19 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
     parser.add_argument(
         "--resume", type=str | None, help="'latest' (newest checkpoint in the output folder) or a checkpoint folder"
     )
-    _add_alias(parser, "--init-from", help="starting weights (same as model.init_from)")
-    _add_alias(parser, "-o", "--output-dir", metavar=OUTPUT_METAVAR, help="same as train.output_dir")  # as restore's
+    add_alias(parser, "--init-from", help="starting weights (same as model.init_from)")
+    add_alias(parser, "-o", "--output-dir", metavar=OUTPUT_METAVAR, help="same as train.output_dir")  # as restore's
     parser.add_argument(
         "--push-to-hub", type=str | None, metavar="REPO", help="upload the final model to this Hub repo (null: none)"
     )
-    _add_alias(parser, "--license", metavar="ID", help="the model card's Hub license id (same as train.license)")
-    _add_alias(parser, "--license-name", metavar="ID", help="with --license other (same as train.license_name)")
-    _add_alias(parser, "--license-link", metavar="URL", help="with --license other (same as train.license_link)")
+    add_alias(parser, "--license", metavar="ID", help="the model card's Hub license id (same as train.license)")
+    add_alias(parser, "--license-name", metavar="ID", help="with --license other (same as train.license_name)")
+    add_alias(parser, "--license-link", metavar="URL", help="with --license other (same as train.license_link)")
     parser.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     add_progress_arguments(parser, "no progress bars: a line per log window and validation (without a terminal too)")
     add_config_arguments(parser)
     return parser
-
-
-def _add_alias(parser: ArgumentParser, *option_strings: str, **options: str) -> None:
-    """A short option of `_ALIASES`, typed as its field is: `--init-from null` is null (from scratch), as
-    `--model.init_from null` is, not a folder named null. Absent from the parsed namespace unless given (null is a
-    value)."""
-    section, field = next((s, f) for option, _, s, f in _ALIASES if option in option_strings)
-    hint = typing.get_type_hints(typing.get_type_hints(TrainingConfig)[section])[field]
-    parser.add_argument(*option_strings, type=hint, default=argparse.SUPPRESS, **options)
 
 
 def _normalise(argv: list[str]) -> list[str]:
@@ -151,11 +142,7 @@ def parse_command_line(
     try:
         args = parser.parse_args(argv)
         written = written_options(argv)
-        _check_aliases(args, written)
-        for _, attribute, section, field in _ALIASES:
-            # Given at all, empty or null too: the field takes it as its option would (`--init-from ""` was dropped).
-            if attribute in args:
-                setattr(args[section], field, args[attribute])
+        set_aliased_fields(args, written)
         _null_names(args, written)
         (config_file,) = [action for action in parser._actions if isinstance(action, _ConfigFile)]
         _drop_terms_of_other(args, written, config_file.license_read)
@@ -165,16 +152,6 @@ def parse_command_line(
         return cfg, args
     except argparse.ArgumentError as err:
         raise ValueError(_with_hint(parser, error_message(err, list_hints(argv)))) from None
-
-
-# The short options that set a config field: (option, its args attribute, section, field).
-_ALIASES = (
-    ("--init-from", "init_from", "model", "init_from"),
-    ("--output-dir", "output_dir", "train", "output_dir"),
-    ("--license", "license", "train", "license"),
-    ("--license-name", "license_name", "train", "license_name"),
-    ("--license-link", "license_link", "train", "license_link"),
-)
 
 
 # YAML's spellings of null, which jsonargparse reads as None for an optional field (`None` is a name).
@@ -187,7 +164,7 @@ def _null_names(args: Namespace, written: set[str]) -> None:
     as jsonargparse keeps it."""
     for name, kind in FIELD_TYPES.items():
         section, field = name.split(".")
-        given = f"--{name}" in written or any(a in args for _, a, s, f in _ALIASES if (s, f) == (section, field))
+        given = f"--{name}" in written or any(a in args for _, a, s, f in ALIASES if (s, f) == (section, field))
         if kind == "str" and given and args[section][field] in YAML_NULLS:
             args[section][field] = None
 
@@ -203,18 +180,6 @@ def _drop_terms_of_other(args: Namespace, written: set[str], license_read: str |
     for field in ("license_name", "license_link"):
         if not written & {f"--{field.replace('_', '-')}", f"--train.{field}"}:
             setattr(args.train, field, None)
-
-
-def _check_aliases(args: Namespace, written: set[str]) -> None:
-    """Refuse a short option given with its config field's option (among the `written` ones), at another value:
-    one of them would be ignored (a field set by the config file is the short option's to change)."""
-    for option, attribute, section, field in _ALIASES:
-        if attribute not in args:
-            continue
-        alias, value, long = args[attribute], args[section][field], f"--{section}.{field}"
-        if alias != value and long in written:
-            shown = f"{option} {shown_value(alias)} and {long} {shown_value(value)}"
-            raise ValueError(f"{shown} disagree: give one of them")
 
 
 def _with_hint(parser: ArgumentParser, message: str) -> str:
