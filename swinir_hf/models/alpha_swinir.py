@@ -4,10 +4,12 @@ the visible ones (`fill_hidden_colour`), and its alpha enlarged by the model (`a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
 from .constants_swinir import ALPHA_MODES, AlphaMode
 
@@ -88,3 +90,33 @@ def with_alpha(layout: ImageLayout, restored: np.ndarray) -> ImageLayout:
     for uniform, value in ((np.minimum.reduce(around) >= 1.0, 1.0), (np.maximum.reduce(around) <= 0.0, 0.0)):
         alpha[np.repeat(np.repeat(uniform, scale, axis=0), scale, axis=1)] = value
     return replace(layout, alpha=alpha)
+
+
+def composed_rows(colour: np.ndarray, layout: ImageLayout) -> tuple[Callable[[int, int], np.ndarray], tuple[int, ...]]:
+    """(rows_of, shape) of the (H', W', C + 1) float image of `colour` and `layout`'s alpha (resized to H' × W'),
+    its hidden colour put back, which `rows_of(top, stop)` makes by blocks of rows: whole, the hidden colour and the
+    alpha channel were one float copy of the output each. Without alpha, `colour`'s own rows and shape."""
+    alpha, hidden = layout.alpha, layout.hidden_colour
+    if alpha is None:
+        return (lambda top, stop: colour[top:stop]), colour.shape
+    if alpha.shape != colour.shape[:2]:
+        h, w = colour.shape[:2]
+        alpha = np.array(Image.fromarray(alpha.astype(np.float32)).resize((w, h), Image.Resampling.BICUBIC))
+        np.clip(alpha, 0.0, 1.0, out=alpha)
+
+    def rows_of(top: int, stop: int) -> np.ndarray:
+        block, shown = colour[top:stop], alpha[top:stop]
+        if hidden is not None:
+            block = np.where(_transparent(shown, layout)[..., None], hidden, block)
+        return np.concatenate([block, shown[..., None]], axis=-1)
+
+    return rows_of, colour.shape[:2] + (colour.shape[2] + 1,)
+
+
+def _transparent(alpha: np.ndarray, layout: ImageLayout) -> np.ndarray:
+    """(H, W) bool: where `alpha` comes out as 0 in `layout`'s kind of image (below half a level of 8 / 16 bits)."""
+    if layout.mode is None:
+        peak = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(np.dtype(layout.dtype))
+    else:
+        peak = 65535 if layout.mode.startswith("I") else 255
+    return alpha < 0.5 / peak if peak else alpha <= 0

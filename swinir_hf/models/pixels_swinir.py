@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .alpha_swinir import fill_hidden_colour
+from .alpha_swinir import composed_rows, fill_hidden_colour
 from .frames_swinir import warn_if_animated
 from .pil_images_swinir import check_colour_depth, keyed_grey16, normalize_pil
 
@@ -236,27 +237,39 @@ def check_image_channels(channels: int) -> None:
 
 def float_to_image(arr: np.ndarray, bit_depth: int = 8, output_type: str = "pil") -> Image.Image | np.ndarray:
     """(H, W, C) float image → clamped, rounded uint8 / uint16 PIL image or array (C = 1 gives greyscale)."""
+    return _rows_to_image(lambda top, stop: arr[top:stop], arr.shape, bit_depth, output_type)
+
+
+def _rows_to_image(
+    rows_of: Callable[[int, int], np.ndarray], shape: tuple[int, ...], bit_depth: int, output_type: str
+) -> Image.Image | np.ndarray:
+    """`float_to_image` of the (H, W, C) float image of `shape` whose rows top:stop `rows_of` gives."""
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
     if output_type not in ("pil", "np"):
         raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
-    if output_type == "pil" and bit_depth == 16 and arr.ndim == 3 and arr.shape[-1] != 1:
+    if output_type == "pil" and bit_depth == 16 and len(shape) == 3 and shape[-1] != 1:
         raise ValueError("PIL has no 16-bit RGB mode: use output_type='np' for 16-bit colour")
     # By blocks of rows into a C-ordered result: a whole-image float temporary is 805 MB for an 8192² RGB image,
     # and a transposed input (the model output's view) would give a transposed result that Pillow copies again.
     # A PIL result is pasted into block by block: a whole uint8 array first would be one more copy of the output.
     out, image = None, None
-    rows = max(1, (1 << 20) // max(1, math.prod(arr.shape[1:])))  # ≈ 4 MiB of float32 a block; arr[0]: 0 rows fail
-    for top in range(0, max(arr.shape[0], 1), rows):
-        block = _levels(arr[top : top + rows], bit_depth)
+    rows = _block_rows(shape)
+    for top in range(0, max(shape[0], 1), rows):
+        block = _levels(rows_of(top, top + rows), bit_depth)
         if output_type == "np":
-            out = np.empty(arr.shape[:2] + block.shape[2:], block.dtype) if out is None else out
+            out = np.empty(tuple(shape[:2]) + block.shape[2:], block.dtype) if out is None else out
             out[top : top + rows] = block
             continue
         part = Image.fromarray(block)  # uint16 (h, W) is mode I;16
-        image = Image.new(part.mode, arr.shape[1::-1]) if image is None else image
+        image = Image.new(part.mode, (shape[1], shape[0])) if image is None else image
         image.paste(part, (0, top))
     return out if output_type == "np" else image
+
+
+def _block_rows(shape: tuple[int, ...]) -> int:
+    """Rows of an image of `shape` in a block of ≈ 4 MiB of float32 (at least 1: an image of 0 rows has 1 block)."""
+    return max(1, (1 << 20) // max(1, math.prod(shape[1:])))
 
 
 def _levels(block: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -348,28 +361,21 @@ def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.n
     PIL mode family (8-bit, 16-bit grey in the input's byte order, float `F`; RGBX as RGBX) or array dtype and channel
     layout, alpha of another size (not upscaled by the model: `with_alpha`) resized bicubically,
     `fill_hidden_colour`'s colour put back where the alpha comes out fully transparent, the ICC profile kept."""
-    alpha = layout.alpha
-    if alpha is not None and alpha.shape != colour.shape[:2]:
-        h, w = colour.shape[:2]
-        resized = Image.fromarray(alpha.astype(np.float32)).resize((w, h), Image.Resampling.BICUBIC)
-        alpha = np.clip(np.asarray(resized), 0.0, 1.0)
-    if alpha is not None and layout.hidden_colour is not None:
-        colour = np.where(_transparent(alpha, layout)[..., None], layout.hidden_colour, colour)
-    if alpha is not None:
-        colour = np.concatenate([colour, alpha[..., None]], axis=-1)
+    rows_of, shape = composed_rows(colour, layout)
     if layout.mode is None:  # an array
-        shape = colour.shape[:2] + layout.shape[2:]
         if layout.dtype in (np.uint8, np.uint16):
-            out = float_to_image(colour, bit_depth=8 if layout.dtype == np.uint8 else 16, output_type="np")
+            out = _rows_to_image(rows_of, shape, bit_depth=8 if layout.dtype == np.uint8 else 16, output_type="np")
         else:
             # Clipped straight into a C-order array, as the integer outputs are: `colour` is a channels-last view of
             # the model's channels-first output, which a clip copies as it is laid out (a second copy to reorder).
-            out = np.clip(colour, 0.0, 1.0, out=np.empty(colour.shape, layout.dtype))
-        return out.reshape(shape)
+            out, rows = np.empty(shape, layout.dtype), _block_rows(shape)
+            for top in range(0, shape[0], rows):
+                np.clip(rows_of(top, top + rows), 0.0, 1.0, out=out[top : top + rows])
+        return out.reshape(shape[:2] + layout.shape[2:])
     if layout.mode == "F":
         image = Image.fromarray(np.clip(colour[..., 0], 0.0, 1.0).astype(np.float32))
     else:
-        image = float_to_image(colour, bit_depth=16 if layout.mode.startswith("I") else 8)
+        image = _rows_to_image(rows_of, shape, bit_depth=16 if layout.mode.startswith("I") else 8, output_type="pil")
     if layout.mode in GREY16_ORDER and image.mode != layout.mode:  # a big-endian TIFF's I;16B stays I;16B
         image = grey16_image(np.asarray(image), layout.mode)
     elif layout.mode == "RGBX" and image.mode == "RGB":  # RGB in 4 bytes a pixel: its padding 255, as Pillow pads
@@ -377,12 +383,3 @@ def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.n
     if layout.icc_profile:
         image.info["icc_profile"] = layout.icc_profile
     return image
-
-
-def _transparent(alpha: np.ndarray, layout: ImageLayout) -> np.ndarray:
-    """(H, W) bool: where `alpha` comes out as 0 in `layout`'s kind of image (below half a level of 8 / 16 bits)."""
-    if layout.mode is None:
-        peak = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(np.dtype(layout.dtype))
-    else:
-        peak = 65535 if layout.mode.startswith("I") else 255
-    return alpha < 0.5 / peak if peak else alpha <= 0
