@@ -1098,6 +1098,48 @@ def test_resaving_a_hub_export_asks_the_hub_once_at_most_and_not_offline(tiny_co
             asked.clear()
 
 
+def test_resaving_a_hub_export_loaded_with_a_cache_dir_takes_its_files_from_that_cache(
+    tiny_config, tmp_path, monkeypatch
+):
+    """A model loaded with from_pretrained(..., cache_dir=...) and saved again looked handler.py and
+    requirements.txt up in the default cache only: offline they were left out, online the Hub was asked for files
+    the given cache held. They are taken from it, with no request (after a lenient load too)."""
+    from huggingface_hub.utils import get_session
+
+    model = SwinIRForImageRestoration(tiny_config())
+    model.config.custom_pipelines = remote_code.CUSTOM_PIPELINES
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "default"))  # empty
+    snapshot = tmp_path / "custom" / "models--org--repo" / "snapshots" / ("0" * 40)
+    model.save_pretrained(snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    sources = remote_code_sources()
+    for name in ("handler.py", "requirements.txt"):
+        (snapshot / name).write_text(sources[name], encoding="utf-8")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    cache = tmp_path / "custom"
+    loaded = [
+        SwinIRForImageRestoration.from_pretrained("org/repo", cache_dir=cache),
+        SwinIRForImageRestoration.from_pretrained("org/repo", cache_dir=str(cache), output_loading_info=True)[0],
+    ]
+    asked = []
+
+    def send(self, request, **kwargs):  # a Hub that does not answer; nothing leaves the host
+        asked.append(f"{request.method} {request.url.path}")
+        raise ConnectionError("the Hub does not answer")
+
+    monkeypatch.setattr(type(get_session()), "send", send)
+    for offline in (True, False):
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+        for i, loaded_model in enumerate(loaded):
+            folder = tmp_path / f"resaved-{offline}-{i}"
+            loaded_model.save_pretrained(folder)
+            for name in ("handler.py", "requirements.txt"):
+                assert (folder / name).read_text(encoding="utf-8") == sources[name], (name, offline, i)
+            assert asked == [], (offline, i)
+    assert not (tmp_path / "default").exists()
+
+
 def test_a_save_neither_removes_nor_replaces_a_users_own_file_named_like_the_model_code(tiny_config, tmp_path):
     """A package save (`convert --overwrite`, a training's) removed any modeling_swinir.py, configuration_swinir.py,
     ... in the folder, a user's own included, and `save_pretrained` left one in place for config.json to name. The

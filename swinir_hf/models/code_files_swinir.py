@@ -95,10 +95,13 @@ def _earlier_copy(target: Path, source: Path) -> bool:
 _SAVES_TURN = threading.Lock()
 
 
-def save_with_code(config: PreTrainedConfig, folder: Path, save: Callable[[], None], remote_code: bool) -> None:
+def save_with_code(
+    config: PreTrainedConfig, folder: Path, save: Callable[[], None], remote_code: bool, cache_dir: str | None = None
+) -> None:
     """`save()` (transformers' save of a model of `config` into `folder`) with the code files `config` names
     (`SwinIRPreTrainedModel.save_pretrained`, which see): `config` holds the `REMOTE_CODE_FIELDS` the folder is to
-    have while it runs, and as it was once it ends; saves take turns."""
+    have while it runs, and as it was once it ends; saves take turns. `cache_dir`: the Hub cache the model was
+    loaded from (`loaded_files`)."""
     with _SAVES_TURN:
         fields = config.__dict__
         saved = {k: fields[k] for k in REMOTE_CODE_FIELDS if k in fields}
@@ -112,8 +115,8 @@ def save_with_code(config: PreTrainedConfig, folder: Path, save: Callable[[], No
                 refuse_foreign_code(config, folder)
             save()
             if remote_code:
-                copy_named_code(config, folder)
-                copy_endpoint_files(config, folder)
+                copy_named_code(config, folder, cache_dir=cache_dir)
+                copy_endpoint_files(config, folder, cache_dir)
         finally:  # the config as it was
             for k in REMOTE_CODE_FIELDS:
                 fields.pop(k, None)
@@ -153,10 +156,13 @@ def refuse_foreign_code(config: PreTrainedConfig, folder: Path) -> None:
         names += [f"{module}.py" for module in get_relative_imports(source) if f"{module}.py" not in names]
 
 
-def copy_named_code(config: PreTrainedConfig, folder: Path, fields: dict[str, Any] | None = None) -> list[str]:
+def copy_named_code(
+    config: PreTrainedConfig, folder: Path, fields: dict[str, Any] | None = None, cache_dir: str | None = None
+) -> list[str]:
     """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name: from beside
     this file (the package, or the remote code transformers fetched), else from the folder or Hub repo the model
-    was loaded from (a remote-code model fetched only its own module and its imports). Returns their names."""
+    was loaded from (a remote-code model fetched only its own module and its imports; from the Hub cache
+    `cache_dir`). Returns their names."""
     from transformers.dynamic_module_utils import get_relative_imports
 
     names = named_code(config, fields)
@@ -170,7 +176,7 @@ def copy_named_code(config: PreTrainedConfig, folder: Path, fields: dict[str, An
         if target.exists() and not _earlier_copy(target, source):
             names += [f"{module}.py" for module in get_relative_imports(target) if f"{module}.py" not in names]
             continue
-        if not source.is_file() and (found := loaded_from(config, name)) is not None:
+        if not source.is_file() and (found := loaded_from(config, name, cache_dir)) is not None:
             source = Path(found)
         if source.is_file():
             _copy_code(source, target)
@@ -194,16 +200,17 @@ ENDPOINT_HEADERS = {
 }
 
 
-def copy_endpoint_files(config: PreTrainedConfig, folder: Path) -> list[str]:
+def copy_endpoint_files(config: PreTrainedConfig, folder: Path, cache_dir: str | None = None) -> list[str]:
     """Copy into `folder` the export's Inference Endpoints files (`ENDPOINT_HEADERS`) of the folder or Hub repo the
     model of `config` (an export's: it names its pipeline) was loaded from, where they are of the swinir-hf version
     of the model code now in `folder`: a re-saved export stays deployable, and a handler or requirements of other
-    code is never put beside it. A file already in `folder` is kept. Returns the names copied."""
+    code is never put beside it. A file already in `folder` is kept. Returns the names copied. `cache_dir`: the Hub
+    cache the model was loaded from."""
     code = _header_version(folder / "modeling_swinir.py", _header_start("modeling_swinir.py"))
     if code is None or not getattr(config, "custom_pipelines", None):
         return []
     copied, absent = [], [name for name in ENDPOINT_HEADERS if not (folder / name).exists()]
-    files = loaded_files(config, absent)  # the Hub asked once at most, for the files its cache lacks
+    files = loaded_files(config, absent, cache_dir)  # the Hub asked once at most, for the files its cache lacks
     for name in (name for name in absent if name in files):
         found, version = files[name], _header_version(Path(files[name]), ENDPOINT_HEADERS[name])
         if version == code:
@@ -230,22 +237,24 @@ def _header_version(path: Path, start: str) -> str | None:
     return rest.replace(",", " ").split(" ", 1)[0] or None
 
 
-def loaded_from(config: PreTrainedConfig, filename: str) -> str | None:
+def loaded_from(config: PreTrainedConfig, filename: str, cache_dir: str | None = None) -> str | None:
     """`filename` from the local folder or Hub repo the model of `config` was loaded from (`loaded_files`)."""
-    return loaded_files(config, [filename]).get(filename)
+    return loaded_files(config, [filename], cache_dir).get(filename)
 
 
-def loaded_files(config: PreTrainedConfig, names: list[str]) -> dict[str, str]:
+def loaded_files(config: PreTrainedConfig, names: list[str], cache_dir: str | None = None) -> dict[str, str]:
     """Name → path of the files `names` of the local folder or Hub repo the model of `config` was loaded from: the
-    folder's, or the Hub cache's at the revision loaded; only for those the cache lacks, and not under
-    HF_HUB_OFFLINE, the repo's file list is asked once and the files it holds fetched (not a request a file)."""
+    folder's, or the Hub cache's (`cache_dir`, as `from_pretrained` was given it: the model's `_hub_cache_dir`;
+    None: the default one) at the revision loaded; only for those the cache lacks, and not under HF_HUB_OFFLINE, the
+    repo's file list is asked once and the files it holds fetched into it (not a request a file)."""
     from huggingface_hub import HfApi, constants
 
     source = getattr(config, "_name_or_path", "")
     if not source:
         return {}
     revision = getattr(config, "_commit_hash", None)
-    found = {name: path for name in names if (path := _fetched(source, name, revision, local_files_only=True))}
+    where = {"cache_dir": cache_dir} if cache_dir is not None else {}
+    found = {name: path for name in names if (path := _fetched(source, name, revision, local_files_only=True, **where))}
     missing = [name for name in names if name not in found]
     if not missing or constants.HF_HUB_OFFLINE or Path(source).is_dir():
         return found
@@ -253,7 +262,7 @@ def loaded_files(config: PreTrainedConfig, names: list[str]) -> dict[str, str]:
         listed = set(HfApi().list_repo_files(source, revision=revision))
     except (*network_errors(), ValueError):  # an unreachable Hub, a repo gone, a name that is no repo id
         return found
-    fetched = {name: _fetched(source, name, revision) for name in missing if name in listed}
+    fetched = {name: _fetched(source, name, revision, **where) for name in missing if name in listed}
     return found | {name: path for name, path in fetched.items() if path}
 
 

@@ -543,6 +543,8 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
 
     # What PEFT-style fine-tuning hooks (`enable_input_require_grads`) as the layer that first sees the input.
     _input_embed_layer = "conv_first"
+    # The `cache_dir` `from_pretrained` was given (`strict_from_pretrained`): a save looks for the Hub files there.
+    _hub_cache_dir: str | None = None
 
     def resize_token_embeddings(self, *args: Any, **kwargs: Any) -> Any:
         # transformers' would fail inside on the convolution ("too many values to unpack").
@@ -605,7 +607,13 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
             self.save_then_push(save_directory, *args, remote_code=remote_code, **kwargs)
             return
         folder = Path(save_directory)
-        save_with_code(self.config, folder, lambda: self._save_weights_and_config(folder, *args, **kwargs), remote_code)
+        save_with_code(
+            self.config,
+            folder,
+            lambda: self._save_weights_and_config(folder, *args, **kwargs),
+            remote_code,
+            self._hub_cache_dir,
+        )
 
     def _save_weights_and_config(self, folder: Path, *args: Any, **kwargs: Any) -> None:
         """transformers' `save_pretrained`, removing an earlier save's weights in the other layout."""
@@ -624,7 +632,8 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         files the saved config.json names: transformers uploads only the files the save changed, which code left in
         the folder by an earlier save is not."""
         saved = Path(working_dir) / "config.json"
-        code = copy_named_code(self.config, Path(working_dir), json.loads(saved.read_text()) if saved.is_file() else {})
+        fields = json.loads(saved.read_text()) if saved.is_file() else {}
+        code = copy_named_code(self.config, Path(working_dir), fields, self._hub_cache_dir)
         files_timestamps = {name: t for name, t in files_timestamps.items() if name not in code}
         return super()._upload_modified_files(working_dir, repo_id, files_timestamps, *args, **kwargs)
 
