@@ -1,6 +1,6 @@
 """An image's alpha channel through a restoration: the colour hidden under its fully transparent pixels filled from
-the visible ones (`fill_hidden_colour`), and its alpha enlarged by the model (`alpha_for_model` → model →
-`with_alpha`) or, by `compose_image`, bicubically."""
+the visible ones (`fill_hidden_colour`), its alpha enlarged by the model (`alpha_for_model` → model → `with_alpha`)
+or, by `compose_image`, bicubically, and both put back on the restored colour by blocks of rows (`composed_rows`)."""
 
 from __future__ import annotations
 
