@@ -641,27 +641,42 @@ def test_validation_jpeg_quality_is_the_middle_of_the_training_range(tmp_path, t
     assert not np.array_equal(jpeg_compress(hr, 25), jpeg_compress(hr, 26))
 
 
-@pytest.mark.parametrize(
-    "handlers, said",
-    [
-        ("", "warning: "),  # spawned (macOS, Windows): none
-        ("package_log(logging.WARNING).__enter__()", "warning: "),  # forked from the command line
-        ("logging.basicConfig(format='%(levelname)s %(message)s')", "WARNING "),  # forked from a caller's program
-    ],
-)
-def test_a_data_worker_prefixes_its_warnings_once(handlers, said):
-    # a spawned worker starts without the trainer's handler, a forked one with its process's: Python's last resort
-    # printed the warning bare in the one, and the others must not print it twice (their own and a prefixed one)
+# (the handlers a worker's process has, what its warning must then start with)
+WORKER_LOGGING = [
+    ("", "warning: "),  # spawned (macOS, Windows): none
+    ("package_log(logging.WARNING).__enter__()", "warning: "),  # forked from the command line
+    ("logging.basicConfig(format='%(levelname)s %(message)s')", "WARNING "),  # forked from a caller's program
+]
+
+
+def test_a_data_worker_prefixes_its_warnings_once():
+    """A spawned worker starts without the trainer's handler, a forked one with its process's: Python's last resort
+    printed the warning bare in the one, and the others must not print it twice (their own and a prefixed one). Each
+    case in a child forked from one fresh interpreter once its imports are done: the logging of a fresh interpreter
+    (none configured), a subprocess's ~7 s of imports paid once, not per case."""
     import subprocess
     import sys
 
     code = (
-        "import logging; from swinir_hf.console import package_log; from swinir_hf.training import sampler\n"
-        f"{handlers}\n"
-        "sampler.start_worker(0); logging.getLogger('swinir_hf.train').warning('skipping unreadable image a.png: bad')"
+        "import logging, os, sys, traceback, warnings\n"
+        "from swinir_hf.console import package_log; from swinir_hf.training import sampler\n"
+        "warnings.simplefilter('ignore', DeprecationWarning)  # Python 3.12+'s on forking a process with threads\n"
+        f"for handlers in {[handlers for handlers, _ in WORKER_LOGGING]!r}:\n"
+        "    if os.fork() == 0:\n"
+        "        try:\n"
+        "            exec(handlers)\n"
+        "            sampler.start_worker(0)\n"
+        "            logging.getLogger('swinir_hf.train').warning('skipping unreadable image a.png: bad')\n"
+        "        except BaseException:\n"
+        "            traceback.print_exc()\n"
+        "        sys.stderr.flush()\n"
+        "        os._exit(0)\n"
+        "    assert os.wait()[1] == 0\n"
+        "    print('--', file=sys.stderr, flush=True)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.stderr == f"{said}skipping unreadable image a.png: bad\n"
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "".join(f"{said}skipping unreadable image a.png: bad\n--\n" for _, said in WORKER_LOGGING)
 
 
 def test_images_found_unreadable_mid_run_are_counted_over_the_dataloader_workers(tmp_path, tiny_run, train_cli, capsys):
