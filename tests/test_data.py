@@ -674,7 +674,8 @@ def test_a_data_worker_prefixes_its_warnings_once():
         "    assert os.wait()[1] == 0\n"
         "    print('--', file=sys.stderr, flush=True)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # its imports took 30 s of wall time under a load of 12 on 2 cores (~7 s unloaded); the forks, a fraction of one
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "".join(f"{said}skipping unreadable image a.png: bad\n--\n" for _, said in WORKER_LOGGING)
 
