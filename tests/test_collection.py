@@ -1102,9 +1102,11 @@ def test_a_process_whose_launcher_died_before_it_started_stops(tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_path):
-    """Two processes restore what one does; a rerun restores only what is missing. The rerun is `swinir-hf restore`'s
-    own launch, with a file that cannot be decoded: it is reported and skipped, the rest restored, exit status 1 (as
-    in one process) with one summary and no launcher traceback (a launch is the slow part: both checks share it)."""
+    """Two processes restore what one does; a rerun restores only what is missing. One launch (the slow part) checks
+    both: `swinir-hf restore`'s own launch into a folder that holds two of one process's outputs (as a run preempted
+    after them), with a file that cannot be decoded: the two outputs are kept, the other four restored over both
+    processes as one process restores them, the bad file reported and skipped, exit status 1 (as in one process) with
+    one summary and no launcher traceback."""
     one, two = tmp_path / "one", tmp_path / "two"
     options = ["--recursive", "--ext", "auto", "--model", model_dir, "--no-progress"]
     threads = torch.get_num_threads()
@@ -1113,25 +1115,27 @@ def test_two_processes_match_one_and_a_rerun_does_no_work(mixed, model_dir, tmp_
         assert main(["restore", str(mixed), "-o", str(one), *map(str, options)]) == 0
     finally:
         torch.set_num_threads(threads)
-    done = _launch(mixed, "-o", two, *options, processes=2)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "restored 6, failed 0, skipped 0 existing" in done.stderr and "images/s, 2 processes)" in done.stderr
-    assert done.stderr.count("restored 6") == 1  # one summary, from the main process
-    assert _hashes(two) == _hashes(one) and len(_hashes(one)) == 6
-    assert not [p for p in two.rglob(".swinir-*")]  # no temporary files left behind
+    assert len(_hashes(one)) == 6
+    kept = {"odd.png", "sub/same.png"}
+    for name in kept:
+        (two / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(one / name, two / name)
     mtimes = {p: p.stat().st_mtime_ns for p in two.rglob("*") if p.is_file()}
-    (two / "odd.png").unlink()  # as if preempted before this one was written
+    # Four jobs left and the bad file: every r-th of them for process r, so both restore some (`restore_collection`).
     (mixed / "broken.png").write_text("not an image")
     again = _swinir_hf_launch(mixed, "-o", two, *options, processes=2)
     assert again.returncode == 1, again.stderr[-3000:]
-    assert again.stderr.count("restored 1, failed 1, skipped 5 existing") == 1, again.stderr[-3000:]
+    assert again.stderr.count("restored 4, failed 1, skipped 2 existing") == 1, again.stderr[-3000:]
+    assert "images/s, 2 processes)" in again.stderr  # one summary, from the main process, of both processes' work
     assert again.stderr.count("error:") == 1 and "broken.png" in again.stderr, again.stderr[-3000:]
     assert "Traceback" not in again.stderr and "ChildFailedError" not in again.stderr, again.stderr[-3000:]
     assert "values were not passed to `accelerate launch`" not in again.stderr  # no launcher note of its defaults
     assert _hashes(two) == _hashes(one)  # the weights' fingerprint in the records too: every process's the same
-    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p.name != "odd.png")
+    assert not [p for p in two.rglob(".swinir-*")]  # no temporary files left behind
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())  # the kept outputs are skipped, not redone
     # A rerun with nothing left makes these launches' collectives with `load` for `build`: in-process, each rank, in
-    # test_a_rerun_with_nothing_left_loads_the_model_on_every_process_main_first.
+    # test_a_rerun_with_nothing_left_loads_the_model_on_every_process_main_first. `accelerate launch -m
+    # swinir_hf.restore` itself (`_launch`): test_two_processes_restore_a_dataset_as_one_does and the user error's.
 
 
 @pytest.mark.parametrize("main_process", [True, False])
@@ -2184,11 +2188,17 @@ def test_a_dataset_is_restored_holding_one_batch_of_restored_images_at_a_time(mo
 
     monkeypatch.setattr(SwinIRRestorer, "restore_images", restore_batch)
     restorer = SwinIRRestorer(SwinIRForImageRestoration.from_pretrained(model_dir), tile=None, dtype="float32")
-    for batch_size in (1, 3):
-        outputs.clear()
-        alive.clear()
-        out = dataset_restoration.restore_dataset(data, restorer, batch_size=batch_size)
-        assert len(out) == 8 and len(alive) == -(-8 // batch_size) and max(alive) <= batch_size, alive
+    # What exists now is left out of the collections (a full one over a whole test session's objects took seconds):
+    # it can only keep an image alive longer, never free one that is held.
+    gc.freeze()
+    try:
+        for batch_size in (1, 3):
+            outputs.clear()
+            alive.clear()
+            out = dataset_restoration.restore_dataset(data, restorer, batch_size=batch_size)
+            assert len(out) == 8 and len(alive) == -(-8 // batch_size) and max(alive) <= batch_size, alive
+    finally:
+        gc.unfreeze()
 
 
 def test_images_refused_while_the_run_held_memory_are_judged_again_once_it_is_free(model_dir, tmp_path, monkeypatch):
