@@ -20,6 +20,7 @@ import torch
 import yaml
 from huggingface_hub import ModelCard, constants
 from PIL import Image
+from preloaded_python import PreloadedPython
 from safetensors.torch import load_file
 
 from swinir_hf import SwinIRForImageRestoration, SwinIRImageProcessor, restore
@@ -437,23 +438,35 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_without_the_package(code: str, argument, tmp_path):
-    """Run `code` in a Python that cannot import swinir_hf, with `json.dumps(argument)` as sys.argv[1], in
-    `tmp_path`; returns the JSON its last line of output prints."""
-    # -S: no site processing, so the editable install's import hook never runs; site-packages is added by hand, and
-    # a wheel installed there is hidden (None in sys.modules: `import swinir_hf` is an ImportError).
-    site_packages = sysconfig.get_paths()["purelib"]
-    code = f"import sys; sys.path.append({site_packages!r}); sys.modules['swinir_hf'] = None; exec({code!r})"
+# -S: no site processing, so the editable install's import hook never runs; site-packages is added by hand, and a
+# wheel installed there is hidden (None in sys.modules: `import swinir_hf` is an ImportError).
+WITHOUT_THE_PACKAGE = """
+sys.path.append(SITE)
+sys.modules["swinir_hf"] = None
+import numpy, PIL.Image, torch, transformers
+from transformers import AutoImageProcessor, AutoModel, AutoModelForImageToImage, pipeline
+"""
+
+
+@pytest.fixture(scope="module")
+def without_package(tmp_path_factory):
+    """A Python that cannot import swinir_hf, with torch and transformers imported (`tests/preloaded_python.py`);
+    transformers read HF_MODULES_CACHE on that import: its children share the folder."""
+    folder = tmp_path_factory.mktemp("without-package")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env |= {"HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-S", "-c", code, json.dumps(argument)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env |= {"HF_MODULES_CACHE": str(folder / "modules"), "HF_HUB_OFFLINE": "1"}
+    preload = WITHOUT_THE_PACKAGE.replace("SITE", repr(sysconfig.get_paths()["purelib"]))
+    python = PreloadedPython(folder, preload, ("-S",), env)
+    yield python
+    python.close()
+
+
+def run_without_the_package(python: PreloadedPython, code: str, argument, tmp_path):
+    """Run `code` in a child of `python` (the `without_package` fixture), with `json.dumps(argument)` as
+    sys.argv[1], in `tmp_path`; returns the JSON its last line of output prints."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env |= {k: python.env[k] for k in ("HF_MODULES_CACHE", "HF_HUB_OFFLINE")}
+    proc = python.run(code, [json.dumps(argument)], tmp_path, env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -473,7 +486,9 @@ PLAIN = textwrap.dedent(
 )
 
 
-def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_package(tiny_config, tmp_path):
+def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_package(
+    without_package, tiny_config, tmp_path
+):
     """transformers' own `model.save_pretrained` (as `push_to_hub` calls it) writes the model code and the auto_map
     that names it, so the folder loads without this package; with it, without trust_remote_code, as before. The
     model's config is left as it was, and the package's own folders (convert, train) stay code-free."""
@@ -503,7 +518,7 @@ def test_a_plain_save_pretrained_loads_with_trust_remote_code_without_the_packag
     with torch.no_grad():
         expected = model(x).reconstruction
         assert torch.equal(SwinIRForImageRestoration.from_pretrained(tmp_path / "plain")(x).reconstruction, expected)
-    report = run_without_the_package(PLAIN, [str(tmp_path / "plain"), x.tolist()], tmp_path)
+    report = run_without_the_package(without_package, PLAIN, [str(tmp_path / "plain"), x.tolist()], tmp_path)
     assert report["module"].startswith("transformers_modules.plain.")
     torch.testing.assert_close(torch.tensor(report["output"]), expected, rtol=0, atol=1e-6)
     folders.save_model_folder(tmp_path / "package", model)
@@ -730,7 +745,7 @@ def test_a_pipeline_pushes_its_whole_folder_in_one_commit_or_says_why_not(tiny_c
 
 
 @pytest.mark.slow
-def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_path):
+def test_loads_with_trust_remote_code_without_the_package(without_package, exported, parity, tmp_path):
     """A subprocess that cannot import swinir_hf: AutoModel gives the golden outputs, and the folder's own
     `image-restoration` pipeline gives exactly `restore()`'s pixels for RGB, grey, 16-bit grey and RGBA."""
     rng = np.random.default_rng(0)
@@ -748,7 +763,7 @@ def test_loads_with_trust_remote_code_without_the_package(exported, parity, tmp_
             paths.append(str(tmp_path / f"{case}-{kind}.png"))
             image.save(paths[-1])
         jobs.append([case, str(exported[case].path), str(parity / f"{case}.safetensors"), paths])
-    report = run_without_the_package(CHILD, jobs, tmp_path)
+    report = run_without_the_package(without_package, CHILD, jobs, tmp_path)
     for case, folder, _, paths in jobs:
         entry = report[case]
         assert entry["module"].startswith("transformers_modules.") and entry["diff"] <= 1e-5, (case, entry)
@@ -793,7 +808,7 @@ RESAVE = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(parity, tmp_path):
+def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(without_package, parity, tmp_path):
     """A Hub folder loaded with trust_remote_code=True (without the package) and saved again, by the model alone, by
     the model and the image processor or by the pipeline, keeps every code file config.json names (auto_map,
     custom_pipelines): transformers copies a remote module's relative imports only, and the model alone fetched
@@ -801,7 +816,7 @@ def test_a_folder_resaved_with_trust_remote_code_keeps_its_pipeline(parity, tmp_
     folder = export_checkpoint(parity / "gray_dn.pth", tmp_path / "out").path
     image = tmp_path / "grey.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (13, 17), dtype=np.uint8)).save(image)
-    report = run_without_the_package(RESAVE, [str(folder), str(image)], tmp_path)
+    report = run_without_the_package(without_package, RESAVE, [str(folder), str(image)], tmp_path)
     expected = restore(load_model(folder), Image.open(image), dtype="float32")
     assert list(report) == ["model_only", "model_and_processor", "pipeline"]
     for resaved, entry in report.items():
@@ -831,7 +846,7 @@ RELOAD = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_a_hub_folder_resaved_through_the_package_still_loads_without_it(parity, tmp_path):
+def test_a_hub_folder_resaved_through_the_package_still_loads_without_it(without_package, parity, tmp_path):
     """Loaded with the package (its registered classes win), fine-tuned and saved with plain `save_pretrained`, a
     Hub folder keeps config.json's auto_map / custom_pipelines, so the code files they name must come along:
     transformers copies files only for remote-code classes."""
@@ -844,7 +859,7 @@ def test_a_hub_folder_resaved_through_the_package_still_loads_without_it(parity,
     assert resaved == [f for f in EXPECTED_FILES if f != "README.md"]  # handler.py and requirements.txt too
     image = tmp_path / "grey.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (13, 17), dtype=np.uint8)).save(image)
-    module = run_without_the_package(RELOAD, [str(tmp_path / "resaved"), str(image)], tmp_path)
+    module = run_without_the_package(without_package, RELOAD, [str(tmp_path / "resaved"), str(image)], tmp_path)
     assert module.startswith("transformers_modules.resaved.")
     expected = restore(model, Image.open(image), dtype="float32")
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "restored.png")), np.asarray(expected))
@@ -959,7 +974,7 @@ ENDPOINT = textwrap.dedent(
 )
 
 
-def test_an_exported_endpoint_handler_restores_without_the_package(tiny_config, tmp_path, monkeypatch):
+def test_an_exported_endpoint_handler_restores_without_the_package(without_package, tiny_config, tmp_path, monkeypatch):
     """An exported folder's handler.py, loaded as Inference Endpoints load it in a Python without swinir_hf,
     restores a PIL image (what the toolkit makes of an image body) and a base64 PNG (a JSON body's, alpha kept) to
     exactly `restore()`'s pixels, and refuses parameters it does not take, saying why."""
@@ -968,7 +983,7 @@ def test_an_exported_endpoint_handler_restores_without_the_package(tiny_config, 
     folder = hub.export_model_folder(tmp_path / "run", tmp_path / "out", repo_id="me/tiny-x2").path
     rgba = np.random.default_rng(0).integers(0, 256, (11, 13, 4), dtype=np.uint8)
     Image.fromarray(rgba).save(tmp_path / "in.png")
-    report = run_without_the_package(ENDPOINT, [str(folder), str(tmp_path / "in.png")], tmp_path)
+    report = run_without_the_package(without_package, ENDPOINT, [str(folder), str(tmp_path / "in.png")], tmp_path)
     assert report["device"] == "cpu" and report["pipeline"].startswith("transformers_modules."), report
     image = Image.fromarray(rgba)
     expected = {
@@ -2123,12 +2138,14 @@ OLDER = textwrap.dedent(
 )
 
 
-def test_every_entry_of_a_folder_names_the_transformers_it_needs_without_the_package(exported, tmp_path):
+def test_every_entry_of_a_folder_names_the_transformers_it_needs_without_the_package(
+    without_package, exported, tmp_path
+):
     """On transformers 5.0-5.3 (what the folder's code sees as transformers.__version__, faked here: CI has one
     transformers) AutoImageProcessor failed with "No module named 'transformers.image_processing_backends'": only
     the config's module checked the version, and an image processor loads none. Each entry now says it in one line
     (hub/transformers_versions.py checks real older versions)."""
-    report = run_without_the_package(OLDER, [str(exported[CASES[0]].path), "5.3.0"], tmp_path)
+    report = run_without_the_package(without_package, OLDER, [str(exported[CASES[0]].path), "5.3.0"], tmp_path)
     upgrade = (
         f"SwinIR's model code needs transformers >= {MIN_TRANSFORMERS}: "
         f"pip install -U 'transformers>={MIN_TRANSFORMERS}' (this is 5.3.0)"
