@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from preloaded_python import PreloadedPython
 
 from swinir_hf import __version__, cli
 from swinir_hf.cli import main
@@ -331,17 +332,35 @@ RELOADED = (
 )
 
 
+# What transformers imports from other packages (torch alone is 3 s of CPU on CI's cores): a fork of a Python that
+# imported them is a fresh interpreter for what these tests are about, the order swinir_hf and transformers load in.
+# Not accelerate, which transformers' import asks about transformers: that stays after swinir_hf's import.
+BESIDE_TRANSFORMERS = (
+    "import torch, torch.distributed.tensor, scipy.optimize, numpy, PIL.Image, safetensors.torch, huggingface_hub\n"
+    "assert not {'swinir_hf', 'transformers', 'accelerate'} & set(sys.modules)"
+)
+
+
+@pytest.fixture(scope="module")
+def fresh_python(tmp_path_factory):
+    """Children of a Python that imported torch and the like, not swinir_hf nor transformers
+    (`tests/preloaded_python.py`)."""
+    python = PreloadedPython(tmp_path_factory.mktemp("preloaded"), BESIDE_TRANSFORMERS)
+    yield python
+    python.close()
+
+
 @pytest.mark.parametrize(
     "before",
     ["", ASKED_FIRST, MODEL_MODULE_FIRST, IMPORTED_ANEW, RELOADED],
     ids=["imported", "asked-then-imported", "model-module-first", "imported-anew", "reloaded"],
 )
-def test_import_registers_swinir_with_transformers_once_it_loads(before):
+def test_import_registers_swinir_with_transformers_once_it_loads(fresh_python, before):
     """`import swinir_hf` loads no transformers, yet `AutoModel` / `AutoImageProcessor` / `pipeline` imported
     after it know SwinIR (the registration waits for transformers' import)."""
     code = (
         "import sys, swinir_hf\n"
-        "assert 'transformers' not in sys.modules and 'torch' not in sys.modules\n"
+        "assert 'transformers' not in sys.modules\n"
         f"{before}"
         "from transformers import AutoImageProcessor, AutoModel\n"
         "from swinir_hf.checkpoints.bundled import DEFAULTS_DIR\n"
@@ -349,7 +368,7 @@ def test_import_registers_swinir_with_transformers_once_it_loads(before):
         "model, processor = AutoModel.from_pretrained(folder), AutoImageProcessor.from_pretrained(folder)\n"
         "print(type(model).__name__, type(processor).__name__)"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    run = fresh_python.run(code)
     assert run.stdout.split() == ["SwinIRForImageRestoration", "SwinIRImageProcessor"], run.stderr
 
 
@@ -396,12 +415,12 @@ def test_the_model_layers_plain_values_import_without_torch():
     assert run.stdout.splitlines()[-1] == "[]", run.stderr
 
 
-def test_module_paths_resolve_after_a_plain_import():
+def test_module_paths_resolve_after_a_plain_import(fresh_python):
     """`import swinir_hf` then a module path, as docs/transformers.md names them
     (`swinir_hf.inference.image_io.read_image`): the module is imported on use, as it was when `import swinir_hf`
     loaded every module (a fresh process: here the modules are loaded already)."""
     code = "import swinir_hf\nprint(swinir_hf.inference.image_io.read_image.__name__, swinir_hf.metrics.psnr.__name__)"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
+    run = fresh_python.run(code)
     assert run.stdout.split() == ["read_image", "psnr"], run.stderr
 
 
@@ -457,11 +476,11 @@ print(said["A"], said["B"])
 )
 
 
-def test_a_public_name_and_transformers_imported_by_two_threads_at_once():
+def test_a_public_name_and_transformers_imported_by_two_threads_at_once(fresh_python):
     """One thread's first `swinir_hf.NAME` while another imports transformers (whose import registers SwinIR by
     importing the model layer): no import deadlock (`_DeadlockError` in one, `cannot import name` in the other), and
     the transformers thread's Auto classes know SwinIR."""
-    run = subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True, check=False, timeout=120)
+    run = fresh_python.run(THREADS)
     assert run.stdout.split() == ["SwinIRConfig", "SwinIRConfig"], run.stdout + run.stderr
 
 
@@ -491,14 +510,12 @@ print(said["B"], type(AutoConfig.for_model("swinir")).__name__)
 )
 
 
-def test_a_model_module_and_transformers_imported_by_two_threads_at_once():
+def test_a_model_module_and_transformers_imported_by_two_threads_at_once(fresh_python):
     """One thread's `from swinir_hf.models.modeling_swinir import ...` while another imports transformers: the
     transformers thread leaves the registration to the model-layer thread, whose module it would wait for (its
     `import transformers` failed: cannot import name ... from partially initialized module); once both end, the
     Auto classes know SwinIR."""
-    run = subprocess.run(
-        [sys.executable, "-c", MODEL_MODULE_AND_TRANSFORMERS], capture_output=True, text=True, check=False, timeout=120
-    )
+    run = fresh_python.run(MODEL_MODULE_AND_TRANSFORMERS)
     assert run.stdout.split() == ["imported", "SwinIRConfig"], run.stdout + run.stderr
 
 
