@@ -13,7 +13,8 @@ def test_one_functionalized_graph_serves_every_window_grid(tiny_config):
     """Inductor gets the graph through AOTAutograd, whose functionalization replayed the attention's in-place ops on
     views (the scale on q, the shift mask on the scores) at concrete sizes: a guard on the number of windows, so each
     new window grid compiled again (minutes each on a CPU). A backend behind the same functionalization that only
-    counts the graphs (no Inductor: seconds) now gets one for every size, each giving eager's pixels."""
+    counts the graphs (no Inductor) now gets one for every size, each giving eager's pixels; `fullgraph=True`: dynamo
+    traces the whole forward as that one graph (it compiled a graph per window grid before)."""
     model = SwinIRForImageRestoration(tiny_config(upsampler="pixelshuffle", upscale=2)).eval()
     graphs = []
 
@@ -22,7 +23,7 @@ def test_one_functionalized_graph_serves_every_window_grid(tiny_config):
         return make_boxed_func(gm.forward)
 
     torch._dynamo.reset()
-    compiled = torch.compile(model, backend=aot_autograd(fw_compiler=counting), dynamic=True)
+    compiled = torch.compile(model, backend=aot_autograd(fw_compiler=counting), dynamic=True, fullgraph=True)
     # Not square first: torch's duck sizing would give H and W one symbol, and a non-square input another graph.
     sizes = [(10, 12), (16, 20), (24, 8), (8, 8), (13, 9)]
     try:
