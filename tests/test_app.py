@@ -34,9 +34,9 @@ from swinir_hf.demo import RestorationDemo, controls, menu
 from swinir_hf.demo.callbacks import NOTHING_TO_CANCEL, alpha_pass
 from swinir_hf.demo.clients import has_jobs
 from swinir_hf.demo.comparison import FAST_PNG_LEVEL
-from swinir_hf.demo.errors import ModelError
+from swinir_hf.demo.errors import ModelError, time_limit_message
 from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch, precisions
-from swinir_hf.demo.progress import Job, forwards_needed
+from swinir_hf.demo.progress import Cancelled, Job, TimeLimitExceeded, forwards_needed
 from swinir_hf.demo.server import EXAMPLES_DIR
 from swinir_hf.demo.uploads import decode, jpeg_quality
 from swinir_hf.inference.image_io import read_image
@@ -1697,7 +1697,7 @@ def test_build_space_assembles_a_runnable_space(tmp_path, constraint_pins):
     finally:
         sys.path.remove(str(ROOT / "hub"))
     out = tmp_path / "space"
-    assert build_space(out) == ["README.md", "app.py", "requirements.txt", "swinir_hf"]
+    assert build_space(out) == ["README.md", "app.py", "requirements.txt", "space_defaults.env", "swinir_hf"]
     meta = metadata_load(out / "README.md")
     assert (meta["sdk"], meta["sdk_version"], meta["app_file"]) == ("gradio", gr.__version__, "app.py")
     lines = [line for line in (out / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
@@ -1923,6 +1923,76 @@ def test_a_cancel_during_a_zero_gpu_call_ends_the_job_when_it_returns(model_dir,
     assert len(spaces.calls) == 1 and zero._cancels == {}
 
 
+def test_a_job_stops_at_its_first_hook_past_its_time_limit_and_not_before(monkeypatch):
+    from swinir_hf.demo import progress
+
+    now = [100.0]
+    monkeypatch.setattr(progress, "_now", lambda: now[0])
+    job = Job(report=lambda *_: None, blocks_per_forward=2, image_hw=(8, 8), time_limit_s=30)
+    with progress.attached(job):
+        now[0] = 130.0  # at the limit: not past it
+        progress._before_model(None, (torch.zeros(1, 3, 8, 8),))
+        progress._before_block(None, ())
+        now[0] = 130.5
+        with pytest.raises(TimeLimitExceeded) as past:
+            progress._before_block(None, ())
+    assert past.value.limit_s == 30 and isinstance(past.value, Cancelled) and job.blocks_done == 1
+    Job(report=print, blocks_per_forward=2, image_hw=(8, 8)).check()  # 0: no limit, however long it runs
+    job.cancel.set()  # a Cancel is a Cancel, past the limit or not
+    with pytest.raises(Cancelled) as cancelled:
+        job.check()
+    assert type(cancelled.value) is Cancelled
+
+
+def test_a_restoration_past_the_time_limit_says_so_and_frees_the_worker(model_dir, tmp_path, monkeypatch):
+    """One large job (tiles, the ×8 ensemble) held a shared server's only worker for minutes while the queue waited."""
+    from swinir_hf.demo import progress
+
+    readings = []  # each reading 10 s on: the job's start, then its hooks' checks and progress
+
+    def clock() -> float:
+        readings.append(10.0 * len(readings))
+        return readings[-1]
+
+    monkeypatch.setattr(progress, "_now", clock)
+    limited = RestorationDemo(time_limit_s=25, extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
+    with pytest.raises(gr.Error) as err:
+        run(limited, EXAMPLE, ensemble=True)
+    assert (
+        err.value.message
+        == time_limit_message(25)
+        == (
+            "Stopped: this restoration ran past this server's time limit of 25 s. Try a smaller image or fewer options "
+            "(no ×8 self-ensemble), or run the demo on your own machine (swinir-hf demo, or python app.py), which sets "
+            "no time limit."
+        )
+    )
+    assert len(readings) <= 6  # stopped at the first hook past 25 s, not at the end of the job
+    assert limited._workers.acquire(blocking=False) and limited._cancels == {}
+    limited._workers.release()
+    monkeypatch.setattr(progress, "_now", time.perf_counter)  # a job within the limit runs as before
+    assert run(limited, EXAMPLE)[0][1].size == (240, 200)
+
+
+def test_a_zero_gpu_call_asks_for_no_more_than_the_time_limit(model_dir, tmp_path, monkeypatch):
+    # ZeroGPU stops a call past its duration: in its worker, where the hooks cannot stop the job, the limit holds so.
+    from swinir_hf.demo.zerogpu import GPU_S_PER_MEGAPIXEL, GPU_START_S, gpu_duration, gpu_seconds
+
+    swinir_m = types.SimpleNamespace(config=types.SimpleNamespace(embed_dim=180, depths=[6] * 6))
+    megapixel = np.zeros((1000, 1000, 3), np.uint8)
+    assert gpu_duration(0) is gpu_seconds
+    assert gpu_duration(30)(swinir_m, megapixel, None, 8) == 30 < GPU_START_S + 8 * GPU_S_PER_MEGAPIXEL
+    assert gpu_duration(30)(swinir_m, megapixel, None, 1) == GPU_START_S + GPU_S_PER_MEGAPIXEL  # under it: as asked
+    spaces = FakeSpaces()
+    monkeypatch.setitem(sys.modules, "spaces", spaces)
+    zero = RestorationDemo(time_limit_s=GPU_START_S, extra_models=[str(model_dir)], defaults_dir=tmp_path / "none")
+    assert run(zero, EXAMPLE)[0][1].size == (240, 200)
+    net = zero.models.get(str(model_dir))
+    with Image.open(EXAMPLE) as image:
+        assert gpu_seconds(net, image, None, 1) > GPU_START_S
+    assert [seconds for seconds, _ in spaces.calls] == [GPU_START_S]
+
+
 def test_restore_on_device_takes_cuda_where_the_call_has_it(monkeypatch):
     from swinir_hf.demo import zerogpu
 
@@ -1988,6 +2058,8 @@ def _installed_with(names: list[str]) -> set[str]:
         (["--port", "70000"], "--port: expected a whole number 1 to 65535, not 70000"),
         (["--max-upload-mb", "0"], "--max-upload-mb: expected a whole number ≥ 1, not 0"),
         (["--max-upload-mb", "50mb"], "--max-upload-mb: expected a whole number, not '50mb'"),
+        (["--time-limit", "-1"], "--time-limit: expected a whole number ≥ 0, not -1"),
+        (["--time-limit", "2.5"], "--time-limit: expected a whole number, not '2.5'"),
     ],
 )
 def test_command_line_refuses_numbers_the_server_cannot_use(argv, problem, capsys):
@@ -2004,6 +2076,18 @@ def test_command_line_checks_the_size_limit_from_the_environment(monkeypatch, ca
     assert "--max-pixels: expected a whole number ≥ 1, not 0" in capsys.readouterr().err
     monkeypatch.setenv("SWINIR_DEMO_MAX_PIXELS", "2000000")
     assert app.parse_args([]).max_pixels == 2_000_000
+
+
+def test_command_line_takes_the_time_limit_from_the_environment(monkeypatch, capsys):
+    monkeypatch.delenv("SWINIR_DEMO_TIME_LIMIT", raising=False)
+    assert app.parse_args([]).time_limit == 0  # a local demo: no limit
+    assert app.parse_args(["--time-limit", "90"]).time_limit == 90
+    monkeypatch.setenv("SWINIR_DEMO_TIME_LIMIT", "120")
+    assert app.parse_args([]).time_limit == 120 and app.parse_args(["--time-limit", "0"]).time_limit == 0
+    monkeypatch.setenv("SWINIR_DEMO_TIME_LIMIT", "2m")
+    with pytest.raises(SystemExit):
+        app.parse_args([])
+    assert "--time-limit: expected a whole number, not '2m' (from SWINIR_DEMO_TIME_LIMIT)" in capsys.readouterr().err
 
 
 def test_animated_upload_says_only_its_first_frame_is_restored(demo, tmp_path):
@@ -2129,10 +2213,10 @@ def test_help_names_the_environment_variables_and_what_each_option_takes(capsys,
     # The variables the docs list were not in --help, and metavars read MAX_PIXELS, MODEL.
     assert (
         "[--host ADDRESS] [--port N] [--model PATH] [--custom-models {auto,on,off}] [--max-pixels N] "
-        "[--max-upload-mb N] [--concurrency N]"
+        "[--max-upload-mb N] [--time-limit SECONDS] [--concurrency N]"
     ) in text
     variables = ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_CUSTOM_MODELS", "SWINIR_DEMO_MAX_PIXELS")
-    for variable in (*variables, "SWINIR_DEMO_MAX_UPLOAD_MB"):
+    for variable in (*variables, "SWINIR_DEMO_MAX_UPLOAD_MB", "SWINIR_DEMO_TIME_LIMIT"):
         assert f"(env {variable}; default:" in text
     assert "on localhost" not in text  # --host 0.0.0.0 serves the network
     from swinir_hf.cli import build_parser
@@ -2321,19 +2405,21 @@ def test_each_demo_caches_its_files_in_a_folder_of_its_own(monkeypatch, tmp_path
 
 def test_a_small_pixel_cap_is_shown_as_it_is(model_dir, tmp_path):
     # Two decimals showed `--max-pixels 2000` as "Inputs up to 0.00 megapixels".
-    page = RestorationDemo(max_pixels=2000, extra_models=[str(model_dir)], defaults_dir=tmp_path).build()
+    # The page says the time limit too, before a job meets it (none without one: the upload size cap's test).
+    limits = dict(max_pixels=2000, time_limit_s=25)
+    page = RestorationDemo(**limits, extra_models=[str(model_dir)], defaults_dir=tmp_path).build()
     intro = next(b for b in page.blocks.values() if isinstance(b, gr.Markdown))
-    assert intro.value.endswith("Inputs up to 0.002 megapixels and 50 MB.")
+    assert intro.value.endswith("Inputs up to 0.002 megapixels and 50 MB. A restoration may run up to 25 s.")
 
 
 def test_demo_variables_set_but_empty_are_unset(monkeypatch):
     # `GRADIO_SERVER_PORT=` stopped the start with "expected a whole number, not ''", and so did the limits'.
     variables = ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SWINIR_DEMO_CUSTOM_MODELS", "SWINIR_DEMO_MAX_PIXELS")
-    for variable in (*variables, "SWINIR_DEMO_MAX_UPLOAD_MB"):
+    for variable in (*variables, "SWINIR_DEMO_MAX_UPLOAD_MB", "SWINIR_DEMO_TIME_LIMIT"):
         monkeypatch.setenv(variable, "")
     args = app.parse_args([])
     assert (args.host, args.port, args.custom_models) == ("127.0.0.1", 7860, "auto")
-    assert (args.max_pixels, args.max_upload_mb) == (1024 * 1024, 50)
+    assert (args.max_pixels, args.max_upload_mb, args.time_limit) == (1024 * 1024, 50, 0)
     assert "GRADIO_SERVER_PORT" not in os.environ  # gradio, imported after, parses it with int()
 
 

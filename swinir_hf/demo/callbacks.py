@@ -34,7 +34,7 @@ from ..storage.atomic_writes import process_folder, remove_dead
 from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
 from .comparison import comparison_files, write_output
 from .controls import ControlCallbacks, ControlStamps
-from .errors import ModelError, user_error
+from .errors import ModelError, time_limit_message, user_error
 from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MIN_TILE
 from .menu import (
     FILE_TAGS,
@@ -51,9 +51,9 @@ from .menu import (
     request_problem,
 )
 from .model_cache import ModelCache
-from .progress import Cancelled, Job, attached, count_blocks
+from .progress import Cancelled, Job, TimeLimitExceeded, attached, count_blocks
 from .uploads import UploadFacts, colour_channels, decode, describe, frames_note, jpeg_quality, open_header, size_of
-from .zerogpu import gpu_seconds, on_gpu, restore_on_device
+from .zerogpu import gpu_duration, on_gpu, restore_on_device
 
 OUTPUT_MAX_AGE_S = 3600
 # How long a stopped server waits for its restorations to end (each stops at its next Swin block); `docker stop`
@@ -106,6 +106,8 @@ class RestorationDemo(ControlCallbacks):
         max_upload_mb: largest file accepted, in MiB (the server refuses larger uploads before they reach the demo).
         concurrency: restorations running at once (the rest wait in the queue); on a CPU each gets its share of
             the cores.
+        time_limit_s: seconds a restoration may run before it is stopped with a message (0: no limit), so that one
+            large job cannot hold a shared server's worker for long; on ZeroGPU, the most GPU time a call asks for.
         extra_models: local folders / `.pth` files added to the model list (e.g. from `--model`).
         custom_models: whether users can restore with a model of their choice, given by path or Hub id (which
             lets them read this machine's files); `swinir-hf demo` allows it only on a server for this machine.
@@ -116,6 +118,7 @@ class RestorationDemo(ControlCallbacks):
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     concurrency: int = 1
+    time_limit_s: int = 0
     extra_models: list[str] = field(default_factory=list)
     custom_models: bool = True
     defaults_dir: Path = DEFAULTS_DIR
@@ -135,7 +138,7 @@ class RestorationDemo(ControlCallbacks):
         self._cancels: dict[str, set[threading.Event]] = {}
         self._pages: weakref.WeakSet[gr.Blocks] = weakref.WeakSet()  # built by `build`: their queues say who left
         # First: on ZeroGPU, importing `spaces` makes torch report CUDA (lent inside `spaces.GPU` calls).
-        self._restore_on_device = on_gpu(restore_on_device, gpu_seconds)
+        self._restore_on_device = on_gpu(restore_on_device, gpu_duration(self.time_limit_s))
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # Jobs running at once split the cores: each one using all of them oversubscribes OpenMP, which slows them all.
         self.process_threads = torch.get_num_threads()
@@ -229,6 +232,7 @@ class RestorationDemo(ControlCallbacks):
                 overlap=engine.tile_overlap,
                 passes=(8 if engine.ensemble else 1) * (2 if alpha_pass(data.pixels, net.config.upscale, alpha) else 1),
                 cancel=cancel,
+                time_limit_s=self.time_limit_s,
             )
             start = time.perf_counter()  # the restoration's own time: not the wait for a worker, nor the load
             result = self._run(job, net, data.pixels, engine)
@@ -305,7 +309,7 @@ class RestorationDemo(ControlCallbacks):
 
     def _run(self, job: Job, net, pixels, engine: EngineOptions):
         """Run one job on this thread with its share of the cores (inside `spaces.GPU` where that imports, see
-        `zerogpu`); Cancel and failures become gr.Errors."""
+        `zerogpu`); Cancel, the time limit and failures become gr.Errors."""
         try:
             job.report(0, "Restoring")
             with self._job_threads(), attached(job):
@@ -313,6 +317,8 @@ class RestorationDemo(ControlCallbacks):
             if job.cancel.is_set():  # in a ZeroGPU worker, which the hooks' job does not reach
                 raise Cancelled
             return result
+        except TimeLimitExceeded as err:
+            raise user_error(time_limit_message(err.limit_s)) from None
         except Cancelled:
             raise user_error("Cancelled.") from None
         except ImageTooLargeError as err:

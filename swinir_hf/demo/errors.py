@@ -1,5 +1,5 @@
-"""The demo's kinds of failure: a message for the user, a model that cannot be used, and API values that the
-page's components cannot take (`input_problem`)."""
+"""The demo's kinds of failure: a message for the user (one past the time limit), a model that cannot be used, and
+API values that the page's components cannot take (`input_problem`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,15 @@ def user_error(message: str) -> gr.Error:
     """A message for the user; not a server fault, so no traceback in the server log. It stays on the page until
     closed (gradio's default closes it after 10 s, and the page kept no trace of why nothing happened)."""
     return gr.Error(message, duration=None, print_exception=False)
+
+
+def time_limit_message(limit_s: float) -> str:
+    """What a user whose restoration passed the server's `--time-limit` is told: the limit, and what to do."""
+    return (
+        f"Stopped: this restoration ran past this server's time limit of {limit_s:g} s. Try a smaller image or fewer "
+        "options (no ×8 self-ensemble), or run the demo on your own machine (swinir-hf demo, or python app.py), "
+        "which sets no time limit."
+    )
 
 
 class ModelError(ValueError):

@@ -108,6 +108,8 @@ def build(demo: RestorationDemo) -> gr.Blocks:
             "# SwinIR image restoration\n"
             "Drop an image, say what it is, pick the size, press **Restore**. The result keeps the input's bit "
             f"depth and transparency. Inputs up to {demo.max_pixels / 1e6:.3g} megapixels and {demo.max_upload_mb} MB."
+            # Said before a long job is stopped by it: the ×8 self-ensemble of a large image may not fit.
+            + (f" A restoration may run up to {demo.time_limit_s} s." if demo.time_limit_s else "")
         )
         with gr.Row():
             with gr.Column(min_width=320):

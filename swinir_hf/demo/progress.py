@@ -1,5 +1,5 @@
-"""Progress and Cancel inside a running restoration: forward pre-hooks on the model and its Swin blocks read the
-job of the thread that runs them.
+"""Progress, Cancel and the time limit inside a running restoration: forward pre-hooks on the model and its Swin
+blocks read the job of the thread that runs them.
 """
 
 from __future__ import annotations
@@ -24,13 +24,27 @@ class Cancelled(BaseException):
     """Raised inside the model's forward when the user cancels; a BaseException so no retry logic swallows it."""
 
 
+class TimeLimitExceeded(Cancelled):
+    """Raised inside the model's forward once the job has run longer than its `time_limit_s`."""
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(limit_s)
+        self.limit_s = limit_s
+
+
+def _now() -> float:
+    """The jobs' clock (a test's fake one replaces it)."""
+    return time.perf_counter()
+
+
 @dataclass
 class Job:
-    """One running restoration as the model hooks see it: its cancel flag and its progress.
+    """One running restoration as the model hooks see it: its cancel flag, its time limit and its progress.
 
     Progress counts Swin blocks: the first forward's input shape tells how many tiles (forwards) the image needs,
     so the bar moves per block in every mode (whole image, tiles, ensemble passes). `tiled` says whether any
-    forward ran on less than the whole image, i.e. the engine ran in tiles.
+    forward ran on less than the whole image, i.e. the engine ran in tiles. `time_limit_s` (0: none) counts from
+    `started`, the job's creation: the restoration's own time, not the wait for a worker.
     """
 
     report: Callable[[float, str], None]
@@ -40,11 +54,19 @@ class Job:
     overlap: int = EngineOptions.tile_overlap
     passes: int = 1
     cancel: threading.Event = field(default_factory=threading.Event)
+    time_limit_s: float = 0
     forwards: int | None = None
     blocks_done: int = 0
     tiled: bool = False
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=lambda: _now())
     _last_report: float = 0.0
+
+    def check(self) -> None:
+        """Raise `Cancelled` once the job is cancelled, `TimeLimitExceeded` once it has run past its time limit."""
+        if self.cancel.is_set():
+            raise Cancelled
+        if self.time_limit_s and _now() - self.started > self.time_limit_s:
+            raise TimeLimitExceeded(self.time_limit_s)
 
     def on_forward(self, shape: torch.Size) -> None:
         # By area: an ensemble pass rotated 90° has the whole image's. Every forward counts, as an out-of-memory
@@ -55,7 +77,7 @@ class Job:
 
     def on_block(self) -> None:
         self.blocks_done += 1
-        now = time.perf_counter()
+        now = _now()
         if now - self._last_report < PROGRESS_EVERY_S:
             return
         self._last_report = now
@@ -84,16 +106,14 @@ _current = threading.local()
 def _before_model(module, args) -> None:
     job = getattr(_current, "job", None)
     if job is not None:
-        if job.cancel.is_set():
-            raise Cancelled
+        job.check()
         job.on_forward(args[0].shape)
 
 
 def _before_block(module, args) -> None:
     job = getattr(_current, "job", None)
     if job is not None:
-        if job.cancel.is_set():
-            raise Cancelled
+        job.check()
         job.on_block()
 
 
@@ -103,7 +123,8 @@ def count_blocks(model: SwinIRForImageRestoration) -> int:
 
 def watch(model: SwinIRForImageRestoration) -> None:
     """Give the model the hooks: on every forward and Swin block they stop the job of the running thread when its
-    cancel event is set (so Cancel frees the CPU within one block, whatever the tiling) and move its progress."""
+    cancel event is set or its time limit has passed (so Cancel and the limit free the CPU within one block, whatever
+    the tiling) and move its progress."""
     model.register_forward_pre_hook(_before_model)
     for module in model.modules():
         if isinstance(module, SwinTransformerBlock):

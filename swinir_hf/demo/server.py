@@ -23,7 +23,7 @@ from ..interrupts import stopped_by, terminate_as_interrupt
 from ..models.constants_swinir import env_setting
 from ..processes import LaunchParser
 from ..storage.atomic_writes import process_tag, remove_dead
-from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
+from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_TIME_LIMIT_S
 from .local_check import exempt_local_addresses, patient_local_check, proxy_problem
 
 if TYPE_CHECKING:
@@ -53,16 +53,23 @@ def _whole_number(low: int, high: int | None = None, variable: str | None = None
 
 
 def _add_env_number(
-    parser: argparse.ArgumentParser, flag: str, variable: str, default: int, help: str, high: int | None = None
+    parser: argparse.ArgumentParser,
+    flag: str,
+    variable: str,
+    default: int,
+    help: str,
+    high: int | None = None,
+    low: int = 1,
+    metavar: str = "N",
 ) -> None:
-    """Add the option `flag`: a whole number from 1 (to `high`), by default the environment `variable`'s, else
+    """Add the option `flag`: a whole number from `low` (to `high`), by default the environment `variable`'s, else
     `default`; its help names the variable."""
     parser.add_argument(
         flag,
         # A string default goes through `type` too, so a bad value of `variable` gets the same message.
-        type=_whole_number(1, high, variable),
+        type=_whole_number(low, high, variable),
         default=env_setting(variable, str(default)),
-        metavar="N",
+        metavar=metavar,
         help=f"{help} (env {variable}; default: %(default)s)",
     )
 
@@ -119,12 +126,23 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
 
 
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that bound the server's load: input size, upload size, concurrent jobs and the queue."""
+    """The options that bound the server's load: input size, upload size, a job's time, concurrent jobs and the
+    queue."""
     _add_env_number(
         parser, "--max-pixels", "SWINIR_DEMO_MAX_PIXELS", DEFAULT_MAX_PIXELS, "largest accepted input, width × height"
     )
     _add_env_number(
         parser, "--max-upload-mb", "SWINIR_DEMO_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, "largest accepted file, in MiB"
+    )
+    _add_env_number(
+        parser,
+        "--time-limit",
+        "SWINIR_DEMO_TIME_LIMIT",
+        DEFAULT_TIME_LIMIT_S,
+        "seconds a restoration may run before it is stopped with a message, 0 for no limit; on ZeroGPU, the most "
+        "GPU time a call asks for",
+        low=0,
+        metavar="SECONDS",
     )
     parser.add_argument(
         "--concurrency",
@@ -218,6 +236,7 @@ def launch(args: argparse.Namespace, on_built: Callable[[gr.Blocks], None] | Non
             max_pixels=args.max_pixels,
             max_upload_mb=args.max_upload_mb,
             concurrency=args.concurrency,
+            time_limit_s=args.time_limit,
             extra_models=args.model,
             custom_models=custom_models_allowed(args.custom_models, args.host, launch_kwargs["share"]),
             examples_dir=EXAMPLES_DIR if EXAMPLES_DIR.is_dir() else None,

@@ -5,7 +5,8 @@ elsewhere; without the package the restoration runs as it is. Untested on a real
 ZeroGPU runs the decorated call in a forked worker process and pickles what crosses over: the call takes the
 model, the pixels, the engine options and a number, never the job (its Cancel event and progress callback do not
 pickle). The progress hooks see the job where the call runs on the caller's thread (anywhere but ZeroGPU); in a
-ZeroGPU worker the bar stays at "Restoring" and a Cancel takes effect when the GPU call returns.
+ZeroGPU worker the bar stays at "Restoring", a Cancel takes effect when the GPU call returns, and the time limit is
+the most GPU time a call asks for (`gpu_duration`), which ZeroGPU itself enforces.
 """
 
 from __future__ import annotations
@@ -41,6 +42,19 @@ def on_gpu(run: F, duration: Callable[..., int]) -> F:
     except ImportError:
         return run
     return spaces.GPU(duration=duration)(run)
+
+
+def gpu_duration(time_limit_s: int = 0) -> Callable[..., int]:
+    """`spaces.GPU`'s duration for the demo: `gpu_seconds`, at most `time_limit_s` where one is set. ZeroGPU stops a
+    call that runs past the duration it asked for: in its worker, where the hooks cannot stop the job, that is the
+    only way the time limit holds (a shorter request also queues sooner)."""
+    if not time_limit_s:
+        return gpu_seconds
+
+    def capped(*args) -> int:
+        return min(gpu_seconds(*args), time_limit_s)
+
+    return capped
 
 
 def restore_on_device(
