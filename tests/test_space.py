@@ -65,6 +65,7 @@ def test_a_cpu_space_gets_a_time_limit_its_variables_can_change(tmp_path, monkey
     finally:
         sys.path.remove(str(ROOT / "hub"))
     limits = {}
+    monkeypatch.setenv("SWINIR_DEMO_TIME_LIMIT", "")  # first: its undo puts back what the test found (its delenv's not)
     for hardware in ("cpu-basic", "zero-a10g"):
         out = tmp_path / hardware
         assert "space_defaults.env" in build_space(out, hardware=hardware)

@@ -35,7 +35,7 @@ from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
 from .comparison import comparison_files, write_output
 from .controls import ControlCallbacks, ControlStamps
 from .errors import ModelError, time_limit_message, user_error
-from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MIN_TILE
+from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_TIME_LIMIT_S, MIN_TILE
 from .menu import (
     FILE_TAGS,
     JPEG,
@@ -118,7 +118,7 @@ class RestorationDemo(ControlCallbacks):
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     concurrency: int = 1
-    time_limit_s: int = 0
+    time_limit_s: int = DEFAULT_TIME_LIMIT_S
     extra_models: list[str] = field(default_factory=list)
     custom_models: bool = True
     defaults_dir: Path = DEFAULTS_DIR
