@@ -9,7 +9,8 @@ the steps a lease gets. Prints markdown:
    the tap-by-tap gathering it replaced, on training patches and a DIV2K-sized image.
 3. Milliseconds per training sample (decode, crop, augment, degrade) of each `gpu_*` config (or of `--configs`), one
    thread, on the packed `gpu_data/` (`python hub/pack_gpu_data.py` makes it from ../shared): wall time, or with
-   `--cpu-time` the process's CPU time, which other jobs on a shared machine disturb less.
+   `--cpu-time` the process's CPU time, which other jobs on a shared machine disturb less. A `real` config is also
+   timed with the direct blur and with `real-esrgan` (Real-ESRGAN's second-order degradation) in its place.
 
     OMP_NUM_THREADS=1 python benchmarks/training_data.py
     OMP_NUM_THREADS=1 python benchmarks/training_data.py --cpu-time --configs gpu_real_sr_x4
@@ -123,6 +124,10 @@ def sample_table(configs: list[str], cpu_time: bool, samples: int = 40) -> None:
             with mock.patch.object(real_world, "blur", direct_blur):
                 ms = sample_ms(dataset, samples, clock=clock)
             print(f"| `{name}`, direct blur | {cfg.data.degradation} | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
+            # the same patches through Real-ESRGAN's second-order degradation instead of BSRGAN's
+            cfg, _ = parse_command_line(["--config", name, "--data.degradation", "real-esrgan"])
+            ms = sample_ms(build_dataset(cfg, model.config), samples, clock=clock)
+            print(f"| `{name}`, second order | real-esrgan | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
         if cfg.data.degradation == "paired":  # the LR images of gpu_lr/ against resizing each patch, as before
             resized = ["--data.degradation", "bicubic", "--data.train_lr", "[]"]  # LR files are for `paired` only
             cfg, _ = parse_command_line(["--config", name, *resized])

@@ -383,7 +383,7 @@ def test_every_degradation_is_described_and_sampled_in_one_place():
     rng = np.random.default_rng(0)
     hr = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
     for kind in degradation_setting.DEGRADATIONS:
-        scale = 2 if kind in ("bicubic", "real", "paired") else 1
+        scale = 2 if kind in ("bicubic", *degradation_setting.REAL_WORLD, "paired") else 1
         d = Degradation(kind, scale, noise_sigma=[5, 15], jpeg_quality=[30, 40])
         text = d.description()
         assert text and ("[" in text) == (kind in ("noise", "jpeg"))  # a level's range is shown

@@ -117,7 +117,7 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         },
         "train.num_threads must be >= 1 or null (torch's default), got -2": {"train": {"num_threads": -2}},
         # the degradation: its kind and levels, not at the first training sample that draws a bad one
-        "data.degradation must be one of bicubic, noise, jpeg, real, paired, got 'blur'": {
+        "data.degradation must be one of bicubic, noise, jpeg, real, real-esrgan, paired, got 'blur'": {
             "data": {"train": ["x"], "degradation": "blur"}
         },
         "data.noise_sigma must be a σ in 0..255 grey levels or a [low, high] range of them, got [-5, 10]": {

@@ -1,10 +1,10 @@
 """The degradations: how a low-quality input is made from a high-quality image, for training and the benchmark.
 
-`synthetic` (the paper's: MATLAB-exact bicubic `imresize`, Gaussian noise, JPEG), `real_world` (BSRGAN-style, for
-real-world super-resolution), `setting` (`Degradation`: the kind and levels that name one) and `levels` (the levels'
-bounds and checks, plain values for the command lines). The functions are re-exported here:
-`from swinir_hf.degradations import imresize`. They load on first use, so that the command lines, which check levels
-with `levels`, do not import scipy.
+`synthetic` (the paper's: MATLAB-exact bicubic `imresize`, Gaussian noise, JPEG), `real_world` (BSRGAN-style) and
+`second_order` (Real-ESRGAN-style), both for real-world super-resolution, `setting` (`Degradation`: the kind and
+levels that name one) and `levels` (the levels' bounds and checks, plain values for the command lines). The
+functions are re-exported here: `from swinir_hf.degradations import imresize`. They load on first use, so that the
+command lines, which check levels with `levels`, do not import scipy.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .levels import LEVELS
     from .real_world import real_world_degradation
+    from .second_order import real_esrgan_degradation
     from .setting import DEGRADATIONS, Degradation
     from .synthetic import add_gaussian_noise, bicubic_downscale, imresize, jpeg_compress
 
@@ -27,6 +28,7 @@ _EXPORTS = {
     "imresize": "synthetic",
     "jpeg_compress": "synthetic",
     "real_world_degradation": "real_world",
+    "real_esrgan_degradation": "second_order",
 }  # name → its module
 __all__ = [
     "DEGRADATIONS",
@@ -36,6 +38,7 @@ __all__ = [
     "bicubic_downscale",
     "imresize",
     "jpeg_compress",
+    "real_esrgan_degradation",
     "real_world_degradation",
 ]
 

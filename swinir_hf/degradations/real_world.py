@@ -17,17 +17,31 @@ from .synthetic import as_uint8, imresize, jpeg_compress
 RESIZE_MODES = ("bicubic", "bilinear", "area")
 
 
-def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float, centre: float = 0.0) -> np.ndarray:
+def gaussian_kernel(
+    size: int,
+    sigma_x: float,
+    sigma_y: float,
+    theta: float,
+    centre: float = 0.0,
+    beta: float = 1.0,
+    plateau: bool = False,
+) -> np.ndarray:
     """(size, size) float64 Gaussian blur kernel summing to 1: standard deviations `sigma_x` / `sigma_y` (pixels)
     along axes rotated by `theta` radians; `sigma_x == sigma_y` gives the isotropic kernel. It peaks `centre`
-    pixels right of and below the middle tap (0: centred)."""
+    pixels right of and below the middle tap (0: centred).
+
+    With d² the squared Mahalanobis distance from the peak, the kernel is exp(-d²/2) for `beta` 1, the generalized
+    Gaussian exp(-(d²)^β / 2) otherwise (Real-ESRGAN's shape parameter: β < 1 peakier, β > 1 flatter-topped), or
+    with `plateau` the plateau-shaped 1 / (1 + (d²)^β)."""
     if size < 1 or size % 2 == 0:
         raise ValueError(f"kernel size must be a positive odd integer, got {size}")
     half = size // 2
     y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64) - centre
     c, s = math.cos(theta), math.sin(theta)
     u, v = c * x + s * y, -s * x + c * y
-    kernel = np.exp(-0.5 * ((u / sigma_x) ** 2 + (v / sigma_y) ** 2))
+    squared = (u / sigma_x) ** 2 + (v / sigma_y) ** 2
+    shaped = squared if beta == 1.0 else squared**beta
+    kernel = 1.0 / (1.0 + shaped) if plateau else np.exp(-0.5 * shaped)
     return kernel / kernel.sum()
 
 

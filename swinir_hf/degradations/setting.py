@@ -1,9 +1,9 @@
 """`Degradation`, the setting that names how a low-quality input is made from a high-quality image (training and
 the benchmark share it) and the kinds it takes (`DEGRADATIONS`); their levels are `levels`'.
 
-The operations themselves are functions of `synthetic` (MATLAB bicubic, noise, JPEG) and `real_world` (BSRGAN-style);
-a new one is a further function plus a kind in `DEGRADATIONS` that `Degradation.sample` (training and the benchmark
-both call it) and `Degradation.description` handle.
+The operations themselves are functions of `synthetic` (MATLAB bicubic, noise, JPEG), `real_world` (BSRGAN-style)
+and `second_order` (Real-ESRGAN-style); a new one is a further function plus a kind in `DEGRADATIONS`
+that `Degradation.sample` (training and the benchmark both call it) and `Degradation.description` handle.
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ import numpy as np
 
 from .levels import LEVELS, check_level
 from .real_world import real_world_degradation
+from .second_order import real_esrgan_degradation
 from .synthetic import add_gaussian_noise, bicubic_downscale, jpeg_compress
 
-DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "paired")
+DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "real-esrgan", "paired")
+# The real-world kinds: random pipelines for real-world SR, with no level, scored as super-resolution.
+REAL_WORLD = ("real", "real-esrgan")
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class Degradation:
     Attributes:
         kind: one of `DEGRADATIONS`: `bicubic` (MATLAB bicubic downscale by `scale`), `noise` (additive Gaussian,
             not clipped), `jpeg` (Pillow JPEG; on luma for 1-channel models), `real` (BSRGAN-style practical
-            degradation, `real_world.real_world_degradation`) or `paired` (LR images supplied alongside).
+            degradation, `real_world.real_world_degradation`), `real-esrgan` (Real-ESRGAN's second-order degradation,
+            `second_order.real_esrgan_degradation`) or `paired` (LR images supplied alongside).
         scale: upscale factor of the model (1 for denoising / JPEG).
         noise_sigma: σ in grey levels (0..255): one value, or [low, high] drawn uniformly per sample.
         jpeg_quality: JPEG quality: one value, or [low, high] drawn uniformly (inclusive) per sample.
@@ -44,7 +48,7 @@ class Degradation:
     def __post_init__(self) -> None:
         if self.kind not in DEGRADATIONS:
             raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.kind!r}")
-        if self.kind in ("bicubic", "real") and self.scale < 2:
+        if self.kind in ("bicubic", *REAL_WORLD) and self.scale < 2:
             raise ValueError(f"degradation {self.kind!r} needs a super-resolution model (scale >= 2)")
         if self.kind in ("noise", "jpeg") and self.scale != 1:
             raise ValueError(f"degradation {self.kind!r} is for same-size models (scale 1), got scale {self.scale}")
@@ -60,6 +64,8 @@ class Degradation:
             return bicubic_downscale(hr, self.scale)
         if self.kind == "real":
             return real_world_degradation(hr, self.scale, rng)
+        if self.kind == "real-esrgan":
+            return real_esrgan_degradation(hr, self.scale, rng)
         if self.kind == "noise":
             sigma = _draw(self.noise_sigma, rng, integer=False)
             seed = int(rng.integers(2**31)) if noise_seed is None else noise_seed
@@ -82,6 +88,8 @@ class Degradation:
             "real": "BSRGAN's practical degradation ("
             + ("at ×4 sometimes a ×2 pre-downsample; " if self.scale == 4 else "")
             + "two blurs, a shrink, a resize to the LR size, noise, JPEG in random order; final JPEG)",
+            "real-esrgan": "Real-ESRGAN's second-order degradation (twice blur, resize, noise, JPEG, with their own "
+            "ranges; then the resize to the LR size with a sinc filter and a JPEG, in random order)",
             "paired": "pre-made LR/HR pairs",
         }[self.kind]
 
@@ -90,7 +98,7 @@ class Degradation:
     @property
     def task(self) -> str:
         """The benchmark's name of the setting (`swinir-hf eval --json`'s "task"): sr, dn or jpeg."""
-        return {"bicubic": "sr", "real": "sr", "noise": "dn"}.get(self.kind, self.kind)
+        return {"bicubic": "sr", "real": "sr", "real-esrgan": "sr", "noise": "dn"}.get(self.kind, self.kind)
 
     @property
     def value(self) -> float | Sequence[float]:

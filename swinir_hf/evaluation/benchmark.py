@@ -33,7 +33,7 @@ import torch
 
 from ..checkpoints.fingerprint import model_fingerprint
 from ..console import note, shown_name
-from ..degradations.setting import Degradation
+from ..degradations.setting import REAL_WORLD, Degradation
 from ..degradations.synthetic import as_uint8, imresize
 from ..inference.devices import check_device, check_dtype
 from ..inference.options import PAPER_ENGINE, EngineOptions
@@ -53,8 +53,9 @@ logger = logging.getLogger(__name__)
 
 # The noise seed of the authors' test script (`np.random.seed(seed=0)`).
 NOISE_SEED = 0
-# Base seed of the BSRGAN-style degradation's random draws (`real`); each image draws from (REAL_SEED, a hash of
-# its name), so the figures average over many draws of the pipeline and do not depend on which images are scored.
+# Base seed of the real-world degradations' random draws (`real`, `real-esrgan`); each image draws from (REAL_SEED,
+# a hash of its name), so the figures average over many draws of the pipeline and do not depend on which images are
+# scored.
 REAL_SEED = 0
 
 
@@ -251,8 +252,10 @@ def _provenance(
 
     from .. import __version__
 
-    drawn = {"noise": {"noise_seed": NOISE_SEED}, "real": {"real_seed": REAL_SEED}}.get(degradation.kind, {})
-    if degradation.kind in ("jpeg", "real"):  # the real-world pipeline compresses with Pillow too
+    drawn = {"noise_seed": NOISE_SEED} if degradation.kind == "noise" else {}
+    if degradation.kind in REAL_WORLD:
+        drawn["real_seed"] = REAL_SEED
+    if degradation.kind in ("jpeg", *REAL_WORLD):  # the real-world pipelines compress with Pillow too
         drawn["jpeg_encoder"] = f"Pillow {PIL.__version__}"
     return {
         "device": None if device is None else "cpu" if device.type == "cpu" else str(device),  # a CPU's index: none
