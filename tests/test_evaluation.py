@@ -298,6 +298,38 @@ def test_real_world_setting_is_a_fixed_benchmark(small_set, capsys, tmp_path):
         resolve_degradation(model, noise=5, real=True)
 
 
+def test_real_esrgan_setting_scores_the_second_order_inputs(small_set, capsys, tmp_path):
+    """`--real real-esrgan`: `swinir-hf eval` could only score on BSRGAN's pipeline (`--real`); now on Real-ESRGAN's
+    second-order one too, drawn with the same per-image seeds, and the caption and the JSON say which."""
+    import zlib
+
+    dataset, model_dir = small_set
+    out = tmp_path / "esrgan.json"
+    args = ["eval", "--model", str(model_dir), "--dataset", str(dataset), "--no-progress", "--json", str(out)]
+    assert main([*args, "--real", "real-esrgan"]) == 0
+    assert capsys.readouterr().out.startswith("Mini, real-esrgan ×2 (3 images, border 2")
+    report = json.loads(out.read_text())
+    assert (report["task"], report["degradation"], report["scale"], report["real_seed"]) == ("sr", "real-esrgan", 2, 0)
+    d = Degradation("real-esrgan", 2)
+    samples = load_samples(dataset, None, 2, report["grey_convention"])[1]
+    assert [sample.name for sample in samples] == [image["name"] for image in report["images"]] == ["a", "b", "c"]
+    for sample, image in zip(samples, report["images"], strict=True):  # the baseline: bicubic of the second-order
+        lq = d.sample(sample.hr, np.random.default_rng((0, zlib.crc32(sample.name.encode()))), noise_seed=0)
+        assert np.array_equal(lq, degrade(sample.hr, d, name=sample.name)[1])
+        assert not np.array_equal(lq, degrade(sample.hr, Degradation("real", 2), name=sample.name)[1])
+        gt = sample.hr[: lq.shape[0] * 2, : lq.shape[1] * 2]
+        assert image["scores"]["bicubic"] == pytest.approx(score(baseline(lq, d), gt, d))
+    model = SwinIRForImageRestoration.from_pretrained(model_dir)
+    assert resolve_degradation(model, real="real-esrgan") == d
+    with pytest.raises(ValueError, match="real must be True or one of real, real-esrgan, got 'bicubic'"):
+        resolve_degradation(model, real="bicubic")
+    with pytest.raises(SystemExit) as stop:  # a mistyped kind: argparse's one line, with the one meant
+        main([*args, "--real", "real_esrgan"])
+    said = capsys.readouterr().err.splitlines()[-1]
+    assert stop.value.code == 2 and said.startswith("swinir-hf eval: error: argument --real: invalid choice: ")
+    assert said.endswith("did you mean 'real-esrgan'?")
+
+
 def test_models_see_inputs_padded_as_the_authors_script_pads_them(small_set):
     """main_test_swinir.py: cat the LR with its flip along H, then W, cut to (size // window + 1) · window, run,
     crop the output to scale × the LR size. Written here in its own torch terms, for a model with random weights."""
@@ -652,6 +684,31 @@ def test_a_training_run_is_scored_at_the_level_it_validated_at(small_set, tiny_c
     assert main([*args[:-2], "--lr-dir", str(lr), "--json", str(tmp_path / "lr.json")]) == 0
     assert f"warning: {real} validated at --real (its training_config.yaml)" in capsys.readouterr().err
     assert json.loads((tmp_path / "lr.json").read_text())["degradation"] == "bicubic"
+
+
+def test_a_real_esrgan_run_is_scored_on_its_own_degradation(tmp_path):
+    """A run trained with `data.degradation: real-esrgan` was scored on clean bicubic inputs, unsaid (only `real`
+    runs got their setting); now at `--real real-esrgan`, and `--real` (BSRGAN's) or a scale given is warned of."""
+    import argparse
+
+    import yaml
+
+    from swinir_hf.evaluation.model_levels import trained_levels
+
+    run = tmp_path / "esrgan"
+    run.mkdir()
+    raw = {"data": {"train": ["photos"], "degradation": "real-esrgan"}}
+    (run / "training_config.yaml").write_text(yaml.safe_dump(raw))
+    given = {"model": [str(run)], "scale": None, "noise": None, "jpeg": None, "lr_dir": None, "real": None}
+    args = argparse.Namespace(**given)
+    assert trained_levels(args) == (
+        f"note: scoring at --real real-esrgan, the setting {run} validated at (its training_config.yaml)"
+    )
+    assert args.real == "real-esrgan"
+    warning = f"warning: {run} validated at --real real-esrgan (its training_config.yaml)"
+    assert trained_levels(argparse.Namespace(**{**given, "real": "real"})) == warning
+    assert trained_levels(argparse.Namespace(**{**given, "scale": 2})) == warning
+    assert trained_levels(argparse.Namespace(**{**given, "real": "real-esrgan"})) is None
 
 
 def test_an_image_too_small_to_score_is_said_before_any_is_restored(tiny_config, shared, tmp_path, monkeypatch):

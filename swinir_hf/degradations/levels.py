@@ -1,6 +1,7 @@
 """The levels the noise and JPEG degradations take (`LEVELS`): bounds, defaults, the check of a configured one
 (`check_level`) and the level a training run validates at (`validation_level`); the benchmark's scales
-(`check_scale`). Plain values, without numpy: the command lines check them before anything heavy loads.
+(`check_scale`); the real-world kinds, which have none (`REAL_WORLD`). Plain values, without numpy: the command
+lines check them before anything heavy loads.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ LEVELS = {
     "noise": Level("noise_sigma", 0.0, 255.0, False, "a σ in 0..255 grey levels", 25.0),
     "jpeg": Level("jpeg_quality", 1, 100, True, "an integer quality in 1..100", 40),
 }
+
+# The real-world kinds: random pipelines for real-world SR (BSRGAN's, Real-ESRGAN's second-order), with no level,
+# scored as super-resolution (`swinir-hf eval --real [KIND]`, the first without KIND).
+REAL_WORLD = ("real", "real-esrgan")
 
 
 def validation_level(kind: str, value: float | Sequence[float] | None, given: float | None) -> float:

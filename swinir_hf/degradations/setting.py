@@ -14,14 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .levels import LEVELS, check_level
+from .levels import LEVELS, REAL_WORLD, check_level
 from .real_world import real_world_degradation
 from .second_order import real_esrgan_degradation
 from .synthetic import add_gaussian_noise, bicubic_downscale, jpeg_compress
 
-DEGRADATIONS = ("bicubic", "noise", "jpeg", "real", "real-esrgan", "paired")
-# The real-world kinds: random pipelines for real-world SR, with no level, scored as super-resolution.
-REAL_WORLD = ("real", "real-esrgan")
+DEGRADATIONS = ("bicubic", "noise", "jpeg", *REAL_WORLD, "paired")
 
 
 @dataclass(frozen=True)

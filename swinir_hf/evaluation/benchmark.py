@@ -115,7 +115,7 @@ def evaluate(
     scale: int | None = None,
     noise: float | None = None,
     jpeg: int | None = None,
-    real: bool = False,
+    real: bool | str = False,
     lr_dir: str | os.PathLike | None = None,
     grey_convention: GreyConvention | None = None,
     split: str | None = None,
@@ -157,7 +157,7 @@ def evaluate_models(
     scale: int | None = None,
     noise: float | None = None,
     jpeg: int | None = None,
-    real: bool = False,
+    real: bool | str = False,
     lr_dir: str | os.PathLike | None = None,
     grey_convention: GreyConvention | None = None,
     split: str | None = None,
@@ -270,7 +270,7 @@ def scored_setting(
     scale: int | None = None,
     noise: float | None = None,
     jpeg: int | None = None,
-    real: bool = False,
+    real: bool | str = False,
     grey_convention: GreyConvention | None = None,
 ) -> dict[str, str]:
     """What `evaluate_models`' options come to for these models, as JSON values: the degradation they are scored at

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..degradations.levels import check_level, check_scale
+from ..degradations.levels import REAL_WORLD, check_level, check_scale
 from ..degradations.setting import Degradation
 from ..models.constants_swinir import TASK_TABLE
 from .protocol import GreyConvention
@@ -25,18 +25,22 @@ def resolve_degradation(
     scale: int | None = None,
     noise: float | None = None,
     jpeg: int | None = None,
-    real: bool = False,
+    real: bool | str = False,
 ) -> Degradation:
     """The benchmark setting from the flags given (at most one), else bicubic at the model's upscale factor (a ×1
     model, the identity included, needs `noise` or `jpeg`: a `ValueError` says so); checked against the model's
-    upscale factor. `model` None is the identity (scores the degraded input itself). `real` is the BSRGAN-style
-    degradation at the model's scale (or `scale`), drawn with a fixed seed per image; never chosen for a real-world
+    upscale factor. `model` None is the identity (scores the degraded input itself). `real` is a real-world
+    degradation at the model's scale (or `scale`), drawn with a fixed seed per image: True or "real" the
+    BSRGAN-style one, "real-esrgan" Real-ESRGAN's second-order one (`REAL_WORLD`); never chosen for a real-world
     model by itself."""
     upscale = model.config.upscale if model is not None else 1
     if real:
+        kind = REAL_WORLD[0] if real is True else real
+        if kind not in REAL_WORLD:
+            raise ValueError(f"real must be True or one of {', '.join(REAL_WORLD)}, got {real!r}")
         if noise is not None or jpeg is not None:
             raise ValueError("real is a super-resolution setting: give no noise σ or JPEG quality with it")
-        degradation = Degradation("real", scale or upscale)
+        degradation = Degradation(kind, scale or upscale)
     else:
         degradation = _flagged_degradation(model, upscale, scale, noise, jpeg)
     if model is not None:
@@ -136,7 +140,7 @@ def common_degradation(
     scale: int | None,
     noise: float | None,
     jpeg: int | None,
-    real: bool,
+    real: bool | str,
 ) -> Degradation:
     """The one setting every model is scored at (`resolve_degradation` of each, its refusal naming the model when
     there are several: "the model is ×4" alone does not say which)."""

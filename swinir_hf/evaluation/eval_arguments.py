@@ -8,6 +8,7 @@ import argparse
 from ..checkpoints.bundled import DEFAULT_MODELS
 from ..checkpoints.weight_keys import add_weights_key_argument
 from ..console import add_progress_arguments
+from ..degradations.levels import REAL_WORLD
 from ..inference.engine_cli import add_engine_arguments
 from ..inference.options import DTYPES, PAPER_ENGINE
 from ..other_tools import EVAL_OTHER_OPTIONS
@@ -39,15 +40,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id; several: each "
         "scored in turn by the models loaded once, a table each (--json: a list; --save-images DIR: DIR/SET)",
     )
-    task = p.add_mutually_exclusive_group()
-    task.add_argument("--scale", type=int, help="super-resolution factor (default: the model's)")
-    task.add_argument("--noise", type=float, help="Gaussian noise σ in 0..255 grey levels (denoising)")
-    task.add_argument("--jpeg", type=int, help="JPEG quality (artifact reduction)")
-    task.add_argument(
-        "--real",
-        action="store_true",
-        help="BSRGAN-style real-world degradation at the model's scale, seeded per image (real-world super-resolution)",
-    )
+    _add_setting_arguments(p)
     p.add_argument(
         "--lr-dir", help="folder of given LR / degraded inputs (NAME.* or NAMEx<scale>.*) instead of making them"
     )
@@ -73,6 +66,24 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing --json file and the images in --save-images"
+    )
+
+
+def _add_setting_arguments(p: argparse.ArgumentParser) -> None:
+    """The benchmark setting, one at most: `--scale`, `--noise`, `--jpeg` or `--real [KIND]` (their metavars as
+    docs/evaluation.md's: the group's usage fits an 80-column terminal)."""
+    task = p.add_mutually_exclusive_group()
+    task.add_argument("--scale", type=int, metavar="S", help="super-resolution factor (default: the model's)")
+    task.add_argument("--noise", type=float, metavar="SIGMA", help="Gaussian noise σ in 0..255 grey levels (denoising)")
+    task.add_argument("--jpeg", type=int, metavar="Q", help="JPEG quality (artifact reduction)")
+    task.add_argument(
+        "--real",
+        nargs="?",
+        const=REAL_WORLD[0],
+        choices=REAL_WORLD,
+        metavar="KIND",
+        help="real-world degradation at the model's scale, seeded per image (real-world super-resolution): "
+        "BSRGAN-style (plain --real) or Real-ESRGAN's second-order one (--real real-esrgan)",
     )
 
 

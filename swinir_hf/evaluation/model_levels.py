@@ -7,11 +7,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..degradations.levels import REAL_WORLD
+
 
 def trained_levels(args: argparse.Namespace) -> str | None:
     """The noise σ / JPEG quality a model was trained for, the evaluation's level when none is given (its scale is
     the model's own): an authors' release's by its name (`004_..._noise15.pth`, its catalogue name), a training run's
-    (its folder, or one of its checkpoints) as it validated, by its training_config.yaml (a real-world run: --real).
+    (its folder, or one of its checkpoints) as it validated, by its training_config.yaml (a real-world run: --real, or
+    --real real-esrgan for a second-order one).
     Set in `args`, and said; a level given that is not the model's is warned of. → the line to say, or None."""
     from ..checkpoints.catalog import find_release
 
@@ -36,15 +39,18 @@ def trained_levels(args: argparse.Namespace) -> str | None:
     return f"note: scoring at {_flag(kind, level)}, the {'setting' if kind == 'real' else 'level'} {who} ({why})"
 
 
-def _flag(kind: str, level: float | int | bool) -> str:
-    """The option that asks for a level (`--noise 25`), or for the real-world setting (`--real`, level True)."""
-    return "--real" if kind == "real" else f"--{kind} {level:g}"
+def _flag(kind: str, level: float | int | str) -> str:
+    """The option that asks for a level (`--noise 25`), or for a real-world setting (level its kind: `--real` for
+    BSRGAN's, `--real real-esrgan`)."""
+    if kind == "real":
+        return "--real" if level == REAL_WORLD[0] else f"--real {level}"
+    return f"--{kind} {level:g}"
 
 
-def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
+def _run_level(spec: str) -> tuple[str, float | int | str, str, str] | None:
     """(kind, level, who, why) of a training run's folder `spec` (or one of its checkpoints) whose degradation has a
-    level: the one it validated at, read from its training_config.yaml (a real-world run's: True, `--real`); None
-    for any other model."""
+    level: the one it validated at, read from its training_config.yaml (a real-world run's: "real" and its kind,
+    `--real [KIND]`); None for any other model."""
     import yaml
 
     from ..checkpoints.run_folder import is_checkpoint
@@ -55,8 +61,8 @@ def _run_level(spec: str) -> tuple[str, float | int | bool, str, str] | None:
     who, why = f"{shown_name(spec)} validated at", "its training_config.yaml"
     try:
         data = yaml.safe_load((folder / "training_config.yaml").read_text(encoding="utf-8"))["data"]
-        if data["degradation"] == "real":  # validated on the real-world degradation, which has no level
-            return "real", True, who, why
+        if data["degradation"] in REAL_WORLD:  # validated on its real-world degradation, which has no level
+            return "real", data["degradation"], who, why
         kind, field = data["degradation"], LEVELS[data["degradation"]].field
         level = validation_level(kind, data.get(field), data.get(f"val_{field}"))
     except (OSError, yaml.YAMLError, TypeError, KeyError, IndexError):  # not a run, or its degradation has no level
