@@ -344,7 +344,7 @@ def test_files_that_cannot_be_opened_are_said_before_the_run(tmp_path, caplog):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "empty.png").write_bytes(b"")
     items = load_images(str(tmp_path))
-    bad, report = unopenable_pairs(items, read_headers(items), None, "data.train")
+    bad, report = unopenable_pairs(items, read_headers(items), None, None, "data.train")
     assert sorted(Path(items[i]).name for i in bad) == ["empty.png", "fake.png"]
     files = f"{tmp_path / 'fake.png'} and {tmp_path / 'sub' / 'empty.png'}"
     assert report.startswith(f"data.train: 2 of its 5 images cannot be opened ({files}; ")
@@ -367,7 +367,7 @@ def test_an_unreadable_lr_image_is_said_as_the_lr_one(tmp_path, caplog):
     hr_items = load_images(str(hr_dir))
     lr_items = pair(hr_dir, lr_dir)
     (lr_dir / "b.png").write_text("not a png")
-    bad, report = unopenable_pairs(hr_items, read_headers(hr_items), lr_items, "data.train")
+    bad, report = unopenable_pairs(hr_items, read_headers(hr_items), lr_items, read_headers(lr_items), "data.train")
     assert bad == {1} and report.startswith(f"data.train: 1 of its 2 pairs cannot be opened (LR {lr_dir / 'b.png'}; ")
     (lr_dir / "b.png").write_bytes((lr_dir / "a.png").read_bytes()[:60])  # opens, cut short
     ds = TrainingPatches(hr_items, 4, Degradation("paired", 2), 3, seed=0, lr_items=lr_items)
@@ -470,10 +470,53 @@ def test_each_training_header_is_read_once_for_both_notes(tmp_path, monkeypatch)
     items = load_images(str(tmp_path))
     read, read_header = [], headers.read_header
     monkeypatch.setattr(headers, "read_header", lambda item: read.append(item) or read_header(item))
-    bad, reports = header_notes(items, None, 16, "data.train")
+    bad, reports = header_notes(items, read_headers(items), None, None, 16, "data.train")
     assert sorted(Path(item).name for item in read) == ["a.png", "fake.png", "s.png"]
     assert [Path(items[i]).name for i in bad] == ["fake.png"]
     assert reports[0].startswith("data.train: 1 of its 3 images cannot be opened")
     assert reports[1].startswith(
         f"data.train: 1 of its 3 images are smaller than the 16×16 patch it trains on ({tmp_path / 's.png'};"
     )
+
+
+def test_each_header_of_paired_data_is_read_once_per_run(tmp_path, tiny_config, monkeypatch, caplog):
+    """The pairs' sizes and orientations were checked from their headers, then both notes read every HR and LR
+    header again: each file was opened twice before the run."""
+    import swinir_hf.training.headers as headers
+    import swinir_hf.training.pairing as pairing
+    from swinir_hf.training.config import TrainingConfig
+    from swinir_hf.training.data import build_dataset
+
+    rng = np.random.default_rng(13)
+    hr_dir, lr_dir = folders(tmp_path, "hr", "lr")
+    for name, side in {"a": 40, "s": 12}.items():
+        noise(rng, side, side).save(hr_dir / f"{name}.png")
+        noise(rng, side // 2, side // 2).save(lr_dir / f"{name}.png")
+    (hr_dir / "x.png").write_text("not a png")
+    (lr_dir / "x.png").write_text("not a png")
+    read = []
+    for module in (headers, pairing):  # wherever a header is read from
+        if hasattr(module, "read_header"):
+            original = module.read_header
+            monkeypatch.setattr(
+                module, "read_header", lambda item, read_header=original: read.append(item) or read_header(item)
+            )
+    data = {"train": [str(hr_dir)], "train_lr": [str(lr_dir)], "degradation": "paired", "val": None, "patch_size": 8}
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
+        ds = build_dataset(TrainingConfig.from_dict({"data": data}), tiny_config())
+    assert sorted(str(Path(item).relative_to(tmp_path)) for item in read) == [
+        "hr/a.png",
+        "hr/s.png",
+        "hr/x.png",
+        "lr/a.png",
+        "lr/s.png",
+        "lr/x.png",
+    ]
+    assert ds.readable == 2
+    assert caplog.messages == [
+        f"data.train: 1 of its 3 pairs cannot be opened (HR {hr_dir / 'x.png'} and LR {lr_dir / 'x.png'}; "
+        + caplog.messages[0].split("; ", 1)[1],
+        f"data.train: 1 of its 3 images are smaller than the 16×16 patch it trains on ({hr_dir / 's.png'}; the "
+        "smallest 12×12): each is mirror-padded up to it, not upscaled; give larger images or a smaller "
+        "data.patch_size",
+    ]

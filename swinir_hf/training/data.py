@@ -39,9 +39,8 @@ from .images import (
     item_name,
     items_fingerprint,
     shown_path,
-    validation_folder_note,
 )
-from .pairing import common_area, fits, pair_lr_images
+from .pairing import common_area, fits, pair_lr_images, training_sources
 from .unreadable import LISTED, FoundUnreadable, more_counted_line
 
 if TYPE_CHECKING:
@@ -341,20 +340,14 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
     check_patch_size(d.patch_size, config.window_size)
     if d.val is not None:  # before the images are read
         validation_degradation(cfg, scale)
-    hr_items, notes, cropped = [], [], []
-    lr_items = [] if d.degradation == "paired" else None
-    for i, source in enumerate(d.train):
-        items = config_images("data.train", source, d.split, d.cache_dir)
-        hr_items += items
-        if lr_items is not None:
-            lr_items += pair_lr_images(items, d.train_lr[i], scale, d.split, d.cache_dir, notes=cropped)
-        notes.append(validation_folder_note(source, d.split))
+    notes, cropped = [], []
+    hr_items, hr_headers, lr_items, lr_headers = training_sources(d, scale, notes, cropped)
     if d.val is not None:
         val_items = config_images("data.val", d.val, d.val_split, d.cache_dir)[: d.val_max_images]
         check_not_trained_on(hr_items, val_items)
     check_readable(hr_items, channels, "data.train")
     check_colour(hr_items, channels, "data.train")
-    unreadable, reports = header_notes(hr_items, lr_items, d.patch_size * scale, "data.train")
+    unreadable, reports = header_notes(hr_items, hr_headers, lr_items, lr_headers, d.patch_size * scale, "data.train")
     for line in [*notes, *reports] if is_main_process() else ():
         if line is not None:
             logger.warning(line)

@@ -4,41 +4,65 @@ cannot even be opened as an image, and the images smaller than a patch, each sai
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from ..console import some_names
 from .images import DECODE_ERRORS, DatasetImage, read_header, shown_path
 
 
-def read_headers(items: list) -> dict[int, tuple[int, int] | str]:
-    """{index: (width, height) upright, or why it cannot be opened} of the `items` (from `load_images`), each header
-    read once (`read_header`), for both notes. A dataset's rows are not read (their bytes would be read whole); a
-    file cut short opens, and is found when drawn (`decode_image`)."""
-    found: dict[int, tuple[int, int] | str] = {}
+@dataclass(frozen=True)
+class Headers:
+    """What the headers of a list of items (from `load_images`) say, by index (`read_headers`): `sizes` (width,
+    height, EXIF orientation 1-8: upright, as `decode_image` gives them) of those that open, `unopenable` why each
+    other cannot be opened. An item not read (a dataset's row, for the notes) is in neither."""
+
+    sizes: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    unopenable: dict[int, str] = field(default_factory=dict)
+    count: int = 0  # of the items: where another list's indices start in `+`
+
+    def __add__(self, other: Headers) -> Headers:
+        """The headers of this list's items followed by `other`'s (their lists joined)."""
+        n = self.count
+        return Headers(
+            self.sizes | {n + i: size for i, size in other.sizes.items()},
+            self.unopenable | {n + i: why for i, why in other.unopenable.items()},
+            n + other.count,
+        )
+
+    def of_files(self, items: list) -> Headers:
+        """These headers without a dataset's rows among `items` (their bytes are read whole to read a header: the
+        notes leave them to be found when drawn)."""
+        rows = {i for i, item in enumerate(items) if isinstance(item, DatasetImage)}
+        return Headers(
+            {i: s for i, s in self.sizes.items() if i not in rows},
+            {i: w for i, w in self.unopenable.items() if i not in rows},
+            self.count,
+        )
+
+
+def read_headers(items: list, rows: bool = False) -> Headers:
+    """The `Headers` of the `items` (from `load_images`), each header read once (`read_header`) for the run: for
+    pairing and both notes. A dataset's rows are read only with `rows` (their bytes would be read whole); a file cut
+    short opens, and is found when drawn (`decode_image`)."""
+    sizes, unopenable = {}, {}
     for i, item in enumerate(items):
-        if isinstance(item, DatasetImage):
+        if not rows and isinstance(item, DatasetImage):
             continue
         try:
-            width, height, _ = read_header(item)
+            sizes[i] = read_header(item)
         except DECODE_ERRORS as err:
-            found[i] = str(err)
-        else:
-            found[i] = (width, height)
-    return found
-
-
-def _unopenable(headers: dict[int, tuple[int, int] | str]) -> dict[int, str]:
-    """{index: why} of the images of `headers` (`read_headers`) that cannot be opened."""
-    return {i: why for i, why in headers.items() if isinstance(why, str)}
+            unopenable[i] = str(err)
+    return Headers(sizes, unopenable, len(items))
 
 
 def unopenable_pairs(
-    hr_items: list, hr_headers: dict[int, tuple[int, int] | str], lr_items: list | None, option: str
+    hr_items: list, hr_headers: Headers, lr_items: list | None, lr_headers: Headers | None, option: str
 ) -> tuple[set[int], str | None]:
     """(indices, a one-line report) of the images (pairs, with `lr_items`) of `option` that a file of cannot be
-    opened, by `hr_headers` (`read_headers` of `hr_items`) and the LR headers; the report None for none. Reading the
-    headers costs ~0.1 ms a file (0.1 s for 800)."""
-    hr_bad = _unopenable(hr_headers)
-    lr_bad = _unopenable(read_headers(lr_items)) if lr_items is not None else {}
+    opened, by `hr_headers` (`read_headers` of `hr_items`) and `lr_headers` (of `lr_items`); the report None for none.
+    Reading the headers costs ~0.1 ms a file (0.1 s for 800)."""
+    hr_bad = hr_headers.unopenable
+    lr_bad = lr_headers.unopenable if lr_items is not None and lr_headers is not None else {}
     if not (bad := set(hr_bad) | set(lr_bad)):
         return bad, None
     hr_side, lr_side = ("HR ", "LR ") if lr_items is not None else ("", "")
@@ -51,17 +75,14 @@ def unopenable_pairs(
     )
 
 
-def small_images_note(
-    items: list, headers: dict[int, tuple[int, int] | str], skip: Collection[int], side: int, option: str
-) -> str | None:
+def small_images_note(items: list, headers: Headers, skip: Collection[int], side: int, option: str) -> str | None:
     """A one-line note naming the `items` (from `load_images`, but those of `skip`) smaller than the `side`² target
     patch, each mirror-padded up to it (a folder of thumbnails trains on mirror images of them), or None. From their
     `headers` (`read_headers`: a dataset's rows are not read)."""
     small, smallest = [], None
-    for i, size in headers.items():
-        if i in skip or isinstance(size, str):  # unopenable's to report
+    for i, (width, height, _) in headers.sizes.items():
+        if i in skip:
             continue
-        width, height = size
         if min(width, height) < side:
             small.append(shown_path(items[i]))
             smallest = min(smallest or (width, height), (width, height), key=lambda size: size[0] * size[1])
@@ -74,10 +95,13 @@ def small_images_note(
     )
 
 
-def header_notes(hr_items: list, lr_items: list | None, side: int, option: str) -> tuple[set[int], list[str | None]]:
-    """(indices, one-line reports) of what the images' headers say before the run, each HR header read once: the
-    images (pairs) that cannot be opened (`unopenable_pairs`), and those smaller than the `side`² target patch
-    (`small_images_note`)."""
-    hr_headers = read_headers(hr_items)
-    bad, report = unopenable_pairs(hr_items, hr_headers, lr_items, option)
+def header_notes(
+    hr_items: list, hr_headers: Headers, lr_items: list | None, lr_headers: Headers | None, side: int, option: str
+) -> tuple[set[int], list[str | None]]:
+    """(indices, one-line reports) of what the images' headers (`read_headers`, read once for the run) say before the
+    run: the images (pairs) that cannot be opened (`unopenable_pairs`), and those smaller than the `side`² target
+    patch (`small_images_note`). A dataset's rows are left to be found when drawn, their headers read or not."""
+    hr_headers = hr_headers.of_files(hr_items)
+    lr_headers = lr_headers.of_files(lr_items) if lr_items is not None and lr_headers is not None else None
+    bad, report = unopenable_pairs(hr_items, hr_headers, lr_items, lr_headers, option)
     return bad, [report, small_images_note(hr_items, hr_headers, bad, side, option)]

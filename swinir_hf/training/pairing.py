@@ -9,10 +9,14 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..console import shown_name, some_names
-from .images import DECODE_ERRORS, config_images, item_name, read_header, shown_path
+from .headers import Headers, read_headers
+from .images import config_images, item_name, shown_path, validation_folder_note
+
+if TYPE_CHECKING:
+    from .sections import DataArgs
 
 # The ends of an HR and its LR image's names that the names may differ by (`img_001_HR` ↔ `img_001_LR`), besides the
 # plain rule (`a` ↔ `a` or `ax2`); the LR end may carry the scale (`_LR2`, `_LRx2`: RealSR's and the authors' names).
@@ -24,6 +28,25 @@ RULE = (
 )
 
 
+def training_sources(
+    d: DataArgs, scale: int, notes: list[str | None], cropped: list[str]
+) -> tuple[list, Headers, list | None, Headers]:
+    """(HR items, their `Headers`, LR items or None, theirs) of `data.train` (and `data.train_lr` for paired data), each
+    header read once for the run; a note on a `val/` folder trained on added to `notes` for each source (None for
+    none), one on pairs cropped to fit to `cropped` (`paired_with_headers`)."""
+    hr_items, hr_headers, lr_headers = [], Headers(), Headers()
+    lr_items = [] if d.degradation == "paired" else None
+    for i, source in enumerate(d.train):
+        items = config_images("data.train", source, d.split, d.cache_dir)
+        headers = read_headers(items, rows=lr_items is not None)  # pairs' sizes are checked on a dataset's rows too
+        hr_items, hr_headers = hr_items + items, hr_headers + headers
+        if lr_items is not None:
+            paired = paired_with_headers(items, headers, d.train_lr[i], scale, d.split, d.cache_dir, notes=cropped)
+            lr_items, lr_headers = lr_items + paired[0], lr_headers + paired[1]
+        notes.append(validation_folder_note(source, d.split))
+    return hr_items, hr_headers, lr_items, lr_headers
+
+
 def pair_lr_images(
     hr_items: list,
     lr_source: str,
@@ -33,7 +56,24 @@ def pair_lr_images(
     field: str = "data.train_lr",
     notes: list[str] | None = None,
 ) -> list:
-    """The LR item for each HR item from `lr_source` (its images by `load_images`), matched by name (`RULE`).
+    """The LR item for each HR item from `lr_source` (its images by `load_images`), matched by name (`RULE`):
+    `paired_with_headers`, reading the HR headers."""
+    hr_headers = read_headers(hr_items, rows=True)
+    return paired_with_headers(hr_items, hr_headers, lr_source, scale, split, cache_dir, field, notes)[0]
+
+
+def paired_with_headers(
+    hr_items: list,
+    hr_headers: Headers,
+    lr_source: str,
+    scale: int,
+    split: str,
+    cache_dir: str | None,
+    field: str = "data.train_lr",
+    notes: list[str] | None = None,
+) -> tuple[list, Headers]:
+    """(the LR item for each HR item from `lr_source` (its images by `load_images`), matched by name (`RULE`), and
+    their `Headers`), given the HR items' headers (`read_headers` with `rows`): each header is read once for the run.
     `field`: the config field `lr_source` comes from, which the errors name; `notes`: where given, a note on the
     pairs that are cropped to fit (an HR image not exactly scale × its LR image: `fits`) is added to it, for the
     caller to say once.
@@ -46,11 +86,12 @@ def pair_lr_images(
     lr_items = config_images(field, lr_source, split, cache_dir)
     _check_apart(hr_items, lr_items, lr_source, field)
     paired = _match(hr_items, lr_items, scale, lr_source, field)
-    sizes = [_pair_sizes(hr, lr, field) for hr, lr in zip(hr_items, paired, strict=True)]
+    lr_headers = read_headers(paired, rows=True)
+    sizes = [_pair_sizes(hr_items, paired, i, (hr_headers, lr_headers), field) for i in range(len(paired))]
     note = _check_sizes(list(zip(hr_items, paired, sizes, strict=True)), scale, field)
     if note is not None and notes is not None:
         notes.append(note)
-    return paired
+    return paired, lr_headers
 
 
 def fits(hr_size: Sequence[int], lr_size: Sequence[int], scale: int) -> bool:
@@ -164,14 +205,16 @@ def _check_apart(hr_items: list, lr_items: list, lr_source: str, field: str) -> 
         )
 
 
-def _pair_sizes(hr: str | Mapping, lr: str | Mapping, field: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """((w, h) of `hr`, (w, h) of `lr`), upright, from their headers; None where one cannot be opened
-    (`headers.unopenable`'s to say). Raises `ValueError` unless `lr` is stored turned as `hr` (one EXIF orientation:
-    else, read upright as both are trained on, one is turned against the other)."""
-    try:
-        (w, h, turn), (lw, lh, lr_turn) = read_header(hr), read_header(lr)
-    except DECODE_ERRORS:
+def _pair_sizes(
+    hr_items: list, lr_items: list, i: int, headers: tuple[Headers, Headers], field: str
+) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """((w, h) of pair `i`'s HR item, (w, h) of its LR item), upright, from their `headers` (HR, LR); None where one
+    cannot be opened (`headers.unopenable_pairs`'s to say). Raises `ValueError` unless the LR image is stored turned as
+    the HR one (one EXIF orientation: else, read upright as both are trained on, one is turned against the other)."""
+    hr, lr = hr_items[i], lr_items[i]
+    if i not in headers[0].sizes or i not in headers[1].sizes:
         return None
+    (w, h, turn), (lw, lh, lr_turn) = headers[0].sizes[i], headers[1].sizes[i]
     if turn != lr_turn:
         turned, other = ("LR", "HR") if turn == 1 else ("HR", "LR")
         raise ValueError(
