@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from preloaded_python import PreloadedPython
 
 from swinir_hf.degradations.real_world import blur, gaussian_kernel, real_world_degradation
 from swinir_hf.degradations.synthetic import bicubic_downscale, bicubic_patch
@@ -649,35 +650,23 @@ WORKER_LOGGING = [
 ]
 
 
-def test_a_data_worker_prefixes_its_warnings_once():
+def test_a_data_worker_prefixes_its_warnings_once(tmp_path):
     """A spawned worker starts without the trainer's handler, a forked one with its process's: Python's last resort
     printed the warning bare in the one, and the others must not print it twice (their own and a prefixed one). Each
-    case in a child forked from one fresh interpreter once its imports are done: the logging of a fresh interpreter
-    (none configured), a subprocess's ~7 s of imports paid once, not per case."""
-    import subprocess
-    import sys
-
-    code = (
-        "import logging, os, sys, traceback, warnings\n"
-        "from swinir_hf.console import package_log; from swinir_hf.training import sampler\n"
-        "warnings.simplefilter('ignore', DeprecationWarning)  # Python 3.12+'s on forking a process with threads\n"
-        f"for handlers in {[handlers for handlers, _ in WORKER_LOGGING]!r}:\n"
-        "    if os.fork() == 0:\n"
-        "        try:\n"
-        "            exec(handlers)\n"
-        "            sampler.start_worker(0)\n"
-        "            logging.getLogger('swinir_hf.train').warning('skipping unreadable image a.png: bad')\n"
-        "        except BaseException:\n"
-        "            traceback.print_exc()\n"
-        "        sys.stderr.flush()\n"
-        "        os._exit(0)\n"
-        "    assert os.wait()[1] == 0\n"
-        "    print('--', file=sys.stderr, flush=True)\n"
-    )
+    case in a fork of one fresh interpreter once its imports are done (`PreloadedPython`): the logging of a fresh
+    interpreter (none configured), a subprocess's ~7 s of imports paid once, not per case."""
     # its imports took 30 s of wall time under a load of 12 on 2 cores (~7 s unloaded); the forks, a fraction of one
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == "".join(f"{said}skipping unreadable image a.png: bad\n--\n" for _, said in WORKER_LOGGING)
+    imports = "import logging\nfrom swinir_hf.console import package_log\nfrom swinir_hf.training import sampler\n"
+    python = PreloadedPython(tmp_path, imports)
+    try:
+        for handlers, said in WORKER_LOGGING:
+            done = python.run(
+                f"{imports}{handlers}\nsampler.start_worker(0)\n"
+                "logging.getLogger('swinir_hf.train').warning('skipping unreadable image a.png: bad')\n"
+            )
+            assert (done.returncode, done.stderr) == (0, f"{said}skipping unreadable image a.png: bad\n"), handlers
+    finally:
+        python.close()
 
 
 def test_images_found_unreadable_mid_run_are_counted_over_the_dataloader_workers(tmp_path, tiny_run, train_cli, capsys):
