@@ -1709,6 +1709,21 @@ def test_a_float_array_output_is_made_in_one_copy(dtype):
     np.testing.assert_array_equal(out, np.clip(colour, 0.0, 1.0).astype(dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_an_integer_array_output_holds_one_float_block_besides_itself(dtype):
+    """A uint8 / uint16 array's result: each block of rows clamped and rounded as floats, then cast as it is stored.
+    The block's levels were made as a block of their own first, then copied in (one more block at the peak)."""
+    from swinir_hf.models.pixels_swinir import compose_image, split_image
+
+    _, layout = split_image(np.zeros((4, 4, 3), dtype))
+    colour = (np.random.default_rng(0).random((3, 768, 1024), dtype=np.float32) * 1.2 - 0.1).transpose(1, 2, 0)
+    out, peak = _traced_peak(compose_image, colour, layout)
+    block = 4 * 3 * 1024 * ((1 << 20) // (3 * 1024))  # float32 rows of ≈ 4 MiB (`_block_rows`)
+    assert out.dtype == dtype and out.flags.c_contiguous and peak < out.nbytes + 1.1 * block, (peak, out.nbytes)
+    expected = np.rint(np.clip(colour, 0.0, 1.0) * np.iinfo(dtype).max).astype(dtype)
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_the_host_memory_planned_for_an_output_is_its_measured_peak_and_a_margin(monkeypatch):
     """2 × the float32 canvas (measured: 1.5-1.62 for RGB, RGBA and 16-bit outputs) and 2.5 × a resized output's
     (measured: up to 2.0): an output refused needs more than is available, one planned to fit is not refused."""

@@ -250,21 +250,35 @@ def _rows_to_image(
         raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
     if output_type == "pil" and bit_depth == 16 and len(shape) == 3 and shape[-1] != 1:
         raise ValueError("PIL has no 16-bit RGB mode: use output_type='np' for 16-bit colour")
-    # By blocks of rows into a C-ordered result: a whole-image float temporary is 805 MB for an 8192² RGB image,
-    # and a transposed input (the model output's view) would give a transposed result that Pillow copies again.
+    if output_type == "np":
+        out = _rows_to_array(rows_of, shape, np.dtype(np.uint8 if bit_depth == 8 else np.uint16))
+        return out[..., 0] if len(shape) == 3 and shape[-1] == 1 else out
     # A PIL result is pasted into block by block: a whole uint8 array first would be one more copy of the output.
-    out, image = None, None
+    image = None
     rows = _block_rows(shape)
     for top in range(0, max(shape[0], 1), rows):
-        block = _levels(rows_of(top, top + rows), bit_depth)
-        if output_type == "np":
-            out = np.empty(tuple(shape[:2]) + block.shape[2:], block.dtype) if out is None else out
-            out[top : top + rows] = block
-            continue
-        part = Image.fromarray(block)  # uint16 (h, W) is mode I;16
+        part = Image.fromarray(_levels(rows_of(top, top + rows), bit_depth))  # uint16 (h, W) is mode I;16
         image = Image.new(part.mode, (shape[1], shape[0])) if image is None else image
         image.paste(part, (0, top))
-    return out if output_type == "np" else image
+    return image
+
+
+def _rows_to_array(rows_of: Callable[[int, int], np.ndarray], shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The (H, W, C) `dtype` array of the float image of `shape` whose rows top:stop `rows_of` gives: uint8 / uint16
+    levels (clamped, rounded), or floats clamped to [0, 1]. By blocks of rows into a C-ordered result: a whole-image
+    float temporary is 805 MB for an 8192² RGB image, and a transposed input (the model output's view) would give a
+    transposed result (a second copy to reorder)."""
+    out, rows = np.empty(shape, dtype), _block_rows(shape)
+    peak = None if np.issubdtype(dtype, np.floating) else float(np.iinfo(dtype).max)
+    for top in range(0, shape[0], rows):
+        block, into = rows_of(top, top + rows), out[top : top + rows]
+        if peak is None:
+            np.clip(block, 0.0, 1.0, out=into)  # straight into the result
+            continue
+        block = np.clip(block, 0.0, 1.0)
+        block *= peak
+        into[...] = np.rint(block, out=block)  # the levels cast as they are stored: no block of them made first
+    return out
 
 
 def _block_rows(shape: tuple[int, ...]) -> int:
@@ -362,16 +376,8 @@ def compose_image(colour: np.ndarray, layout: ImageLayout) -> Image.Image | np.n
     layout, alpha of another size (not upscaled by the model: `with_alpha`) resized bicubically,
     `fill_hidden_colour`'s colour put back where the alpha comes out fully transparent, the ICC profile kept."""
     rows_of, shape = composed_rows(colour, layout)
-    if layout.mode is None:  # an array
-        if layout.dtype in (np.uint8, np.uint16):
-            out = _rows_to_image(rows_of, shape, bit_depth=8 if layout.dtype == np.uint8 else 16, output_type="np")
-        else:
-            # Clipped straight into a C-order array, as the integer outputs are: `colour` is a channels-last view of
-            # the model's channels-first output, which a clip copies as it is laid out (a second copy to reorder).
-            out, rows = np.empty(shape, layout.dtype), _block_rows(shape)
-            for top in range(0, shape[0], rows):
-                np.clip(rows_of(top, top + rows), 0.0, 1.0, out=out[top : top + rows])
-        return out.reshape(shape[:2] + layout.shape[2:])
+    if layout.mode is None:  # an array: uint8 / uint16 levels or floats, C-ordered (`colour` is a transposed view)
+        return _rows_to_array(rows_of, shape, np.dtype(layout.dtype)).reshape(shape[:2] + layout.shape[2:])
     if layout.mode == "F":
         image = Image.fromarray(np.clip(colour[..., 0], 0.0, 1.0).astype(np.float32))
     else:
