@@ -1,6 +1,7 @@
-"""Given LR images paired with their HR images (`data.degradation: paired`): matched by file name, and checked before
-the first step to be files of their own, each its HR image's size / scale (`fits`), stored turned alike
-(`pair_lr_images`); a pair is trained on the part both cover in whole LR pixels (`common_area`)."""
+"""The training images of `data.train` with their headers (`training_sources`), and LR images paired with them
+(`data.degradation: paired`): matched by file name, and checked before the first step to be files of their own, each
+its HR image's size / scale (`fits`), stored turned alike (`pair_lr_images`); a pair is trained on the part both
+cover in whole LR pixels (`common_area`)."""
 
 from __future__ import annotations
 
