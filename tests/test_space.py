@@ -80,8 +80,10 @@ def test_a_cpu_space_gets_a_time_limit_its_variables_can_change(tmp_path, monkey
 
 
 # Stands in for the `spaces` package as a CPU Space has it, and for its Dev-mode reload server (`start_reload_server`,
-# which gradio starts on a Space): one reload at once, no code changed, saying what gradio's `postrun` (refresh the
-# page's demo) did.
+# which gradio starts on a Space, in the server's process): one reload at once, no code changed, saying what gradio's
+# `postrun` (refresh the page's demo) did; then what else the Space must run with only what it installs (scipy, which
+# the demo's level bounds pulled in, was missing: the Space died at its first request with "No module named
+# 'scipy.fft'"): every demo module and a restore, and which copy of the package and its examples it found.
 STAND_IN_SPACES = """
 def GPU(task=None, duration=60):  # as off ZeroGPU: the call itself (the demo wraps its restoration at start)
     return lambda run: run
@@ -91,21 +93,51 @@ def gradio_auto_wrap(fn):  # what gradio asks of it for each event on a Space: o
     return fn
 """
 STAND_IN_RELOADING = """
+import importlib, pkgutil, sys, traceback
+
+
 def start_reload_server(prerun, postrun, stop_event):
     prerun()
     try:
         print("reload: demo swapped:", postrun(), flush=True)
     except Exception as err:
         print("reload failed:", repr(err), flush=True)
+    try:
+        import app, swinir_hf.demo
+        print("package:", sys.modules["swinir_hf"].__file__, "examples:", app.EXAMPLES_DIR, flush=True)
+        for found in pkgutil.walk_packages(swinir_hf.demo.__path__, "swinir_hf.demo."):
+            importlib.import_module(found.name)
+        from PIL import Image
+        from swinir_hf import restore
+        from swinir_hf.loading import load_model
+        restore(load_model("sr-x2"), Image.new("RGB", (24, 16)))
+        print("space run: done", flush=True)
+    except BaseException:
+        traceback.print_exc()
+        print("space run: failed", flush=True)
     stop_event.wait()
 """
 
 
 def test_app_py_on_a_space_offers_the_launched_demo_to_gradios_reloader(tmp_path, free_port, wait_until):
-    """On a Space (SYSTEM=spaces) gradio's Dev-mode reloader takes the launched demo from `__main__` as `demo`; app.py
-    had none: gradio logged "Launching demo not found in __main__", and each reload failed on the missing name."""
-    site = tmp_path / "site"  # the `spaces` package, as a Space has it (gradio asks for ≥ 0.43 by its metadata)
-    (site / "spaces").mkdir(parents=True)
+    """A Space that build_space assembled, started as a Space starts it (SYSTEM=spaces, `python app.py` in its folder)
+    with only what a Space installs (its requirements, gradio and the `spaces` package: Python runs without its
+    site-packages, on links to those alone): gradio's Dev-mode reloader takes the launched demo from `__main__` as
+    `demo` (app.py had none: gradio logged "Launching demo not found in __main__", and each reload failed on the
+    missing name); every demo module imports and a restore runs there; the Space imports its own copy of the package
+    and finds its examples."""
+    from space_site import installed_with, link_distributions, requirement_pins
+
+    sys.path.insert(0, str(ROOT / "hub"))
+    try:
+        from build_space import build_space
+    finally:
+        sys.path.remove(str(ROOT / "hub"))
+    out = tmp_path / "space"
+    build_space(out)
+    site = tmp_path / "site"
+    link_distributions(installed_with([*(p.split("==")[0] for p in requirement_pins(out)), "gradio"]), site)
+    (site / "spaces").mkdir()  # the `spaces` package, as a Space has it (gradio asks for ≥ 0.43 by its metadata)
     (site / "spaces" / "__init__.py").write_text(STAND_IN_SPACES)
     (site / "spaces" / "reloading.py").write_text(STAND_IN_RELOADING)
     (site / "spaces-0.51.3.dist-info").mkdir()
@@ -113,20 +145,22 @@ def test_app_py_on_a_space_offers_the_launched_demo_to_gradios_reloader(tmp_path
     env = {**os.environ, "SYSTEM": "spaces", "SPACE_ID": "me/swinir", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(site)}
     env.update(GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
     log = tmp_path / "app.log"
-    with log.open("w") as out:
+    with log.open("w") as written:
         server = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(free_port())],
+            [sys.executable, "-S", "app.py", "--port", str(free_port())],
             env=env,
-            stdout=out,
-            stderr=out,
-            cwd=tmp_path,
+            stdout=written,
+            stderr=written,
+            cwd=out,
         )
     try:
         wait_until(
-            lambda: "reload" in log.read_text() or server.poll() is not None, 180, "the stand-in reload", poll=0.2
+            lambda: "space run: " in log.read_text() or server.poll() is not None, 180, "the stand-in reload", poll=0.2
         )
     finally:
         server.terminate()
         server.wait(timeout=30)
     said = log.read_text()
     assert "reload: demo swapped: False" in said and "GRADIO_HOT_RELOAD" not in said, said
+    assert f"package: {out / 'swinir_hf' / '__init__.py'} examples: {out / 'swinir_hf' / 'demo' / 'examples'}\n" in said
+    assert "space run: done" in said, said[-3000:]
