@@ -8,8 +8,6 @@ package).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swinir_hf.demo.server import EXAMPLES_DIR, launch, main, parse_args
@@ -28,22 +26,5 @@ def _keep_as_demo(blocks: gr.Blocks) -> None:
     demo = blocks
 
 
-# Written beside app.py by hub/build_space.py: the Space's defaults for the demo's variables (a CPU Space's time
-# limit). A file, as a Space's README header cannot set variables; a checkout has none, so a local demo has no limit.
-SPACE_DEFAULTS = Path(__file__).with_name("space_defaults.env")
-
-
-def load_space_defaults(path: Path = SPACE_DEFAULTS) -> None:
-    """Set each `NAME=VALUE` line of `path` (where it exists) as an environment variable, unless already set: the
-    Space's own variables (its settings) take precedence over the build's defaults."""
-    if not path.is_file():
-        return
-    for line in path.read_text(encoding="utf-8").splitlines():
-        name, equals, value = line.partition("=")
-        if equals and not line.startswith("#"):
-            os.environ.setdefault(name.strip(), value.strip())
-
-
 if __name__ == "__main__":
-    load_space_defaults()
     raise SystemExit(main(prog="app.py", on_built=_keep_as_demo))

@@ -33,15 +33,6 @@ ZERO_GPU_TORCH = "2.8.0"
 # python-dateutil six): `pip install --dry-run` of gradio and the ZeroGPU requirements on 3.10.13, 2026-12-07, brought
 # these three beyond the list (and torch's own nvidia-* and triton, which torch pins). Pinned at constraints.txt's.
 ZERO_GPU_EXTRAS = ("exceptiongroup", "six", "tomli")
-# The demo's environment variables a Space of each hardware gets by default (app.py reads them from
-# `space_defaults.env`; a variable set in the Space's settings wins). A CPU Space runs one restoration at a time on 2
-# vCPUs, and everyone else waits in the queue: the time limit bounds that wait. 180 s: a single pass over the largest
-# input it accepts (1 MP) takes about 44 s with a bundled model ×4 and 60-120 s with the authors' SwinIR-M ×4 (2-core
-# AMD EPYC, bfloat16 / float32: benchmarks/README.md, docs/demo.md), so these fit with room for a slower Space CPU;
-# the ×8 self-ensemble of such an image (6-16 min) does not, and gets the limit's message. ZeroGPU: none, as each GPU
-# call is bounded by the duration it asks for (`swinir_hf.demo.zerogpu.gpu_seconds`).
-SPACE_DEFAULTS = {"cpu-basic": {"SWINIR_DEMO_TIME_LIMIT": "180"}, "zero-a10g": {}}
-SPACE_DEFAULTS_FILE = "space_defaults.env"
 ZERO_GPU_HEADER = f"""\
 # hub/space/requirements.txt rewritten by `hub/build_space.py --hardware zero-a10g`: the same packages at
 # constraints.txt's versions for ZeroGPU's Python ({ZERO_GPU_PYTHON}), and PyPI's torch (the CUDA build) at
@@ -55,15 +46,6 @@ def space_files() -> dict[str, Path]:
     files = {"app.py": ROOT / "app.py", "swinir_hf": ROOT / "swinir_hf"}
     files.update({p.name: p for p in sorted(SPACE.iterdir())})
     return files
-
-
-def space_defaults(hardware: str) -> str:
-    """`space_defaults.env` for a Space on `hardware`: `SPACE_DEFAULTS`' variables, one `NAME=VALUE` a line."""
-    lines = [f"{name}={value}\n" for name, value in SPACE_DEFAULTS[hardware].items()]
-    return (
-        f"# Written by hub/build_space.py --hardware {hardware}: read by app.py, overridden by the Space's variables.\n"
-        + "".join(lines)
-    )
 
 
 def build_space(out: Path, overwrite: bool = False, hardware: str = "cpu-basic") -> list[str]:
@@ -92,11 +74,10 @@ def build_space(out: Path, overwrite: bool = False, hardware: str = "cpu-basic")
             shutil.copy2(source, target)
     readme = with_models((SPACE / "README.md").read_text())
     (out / "README.md").write_text(zero_gpu_readme(readme) if hardware == "zero-a10g" else readme, encoding="utf-8")
-    (out / SPACE_DEFAULTS_FILE).write_text(space_defaults(hardware), encoding="utf-8")
     if hardware == "zero-a10g":
         requirements = zero_gpu_requirements((SPACE / "requirements.txt").read_text(), CONSTRAINTS.read_text())
         (out / "requirements.txt").write_text(requirements, encoding="utf-8")
-    return sorted([*files, SPACE_DEFAULTS_FILE])
+    return sorted(files)
 
 
 def with_models(readme: str) -> str:
@@ -112,7 +93,7 @@ def with_models(readme: str) -> str:
 def not_space_files(out: Path) -> list[str]:
     """Names in `out` that the build does not write (a file of the user's, or one an earlier version wrote): `hf
     upload` uploads them too. A clone's `.git` and `.gitattributes` and huggingface_hub's `.cache` are not counted."""
-    own = {*space_files(), SPACE_DEFAULTS_FILE, ".git", ".gitattributes", ".cache"}
+    own = {*space_files(), ".git", ".gitattributes", ".cache"}
     return sorted(p.name for p in Path(out).iterdir() if p.name not in own)
 
 

@@ -1716,7 +1716,7 @@ def test_build_space_assembles_a_space_pinned_to_the_tested_versions(tmp_path, c
     finally:
         sys.path.remove(str(ROOT / "hub"))
     out = tmp_path / "space"
-    assert build_space(out) == ["README.md", "app.py", "requirements.txt", "space_defaults.env", "swinir_hf"]
+    assert build_space(out) == ["README.md", "app.py", "requirements.txt", "swinir_hf"]
     meta = metadata_load(out / "README.md")
     assert (meta["sdk"], meta["sdk_version"], meta["app_file"]) == ("gradio", gr.__version__, "app.py")
     lines = [line for line in (out / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
@@ -2040,9 +2040,13 @@ def test_command_line_checks_the_size_limit_from_the_environment(monkeypatch, ca
 
 
 def test_command_line_takes_the_time_limit_from_the_environment(monkeypatch, capsys):
+    """No limit on a machine of one's own; on a Space (SPACE_ID set) 180 s unless its settings set the variable."""
     monkeypatch.delenv("SWINIR_DEMO_TIME_LIMIT", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
     assert app.parse_args([]).time_limit == 0  # a local demo: no limit
     assert app.parse_args(["--time-limit", "90"]).time_limit == 90
+    monkeypatch.setenv("SPACE_ID", "me/swinir")
+    assert app.parse_args([]).time_limit == 180 and app.parse_args(["--time-limit", "0"]).time_limit == 0
     monkeypatch.setenv("SWINIR_DEMO_TIME_LIMIT", "120")
     assert app.parse_args([]).time_limit == 120 and app.parse_args(["--time-limit", "0"]).time_limit == 0
     monkeypatch.setenv("SWINIR_DEMO_TIME_LIMIT", "2m")

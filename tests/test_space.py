@@ -54,31 +54,6 @@ def test_documented_space_upload_deletes_what_the_build_no_longer_has(tmp_path, 
         assert added == {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
 
 
-def test_a_cpu_space_gets_a_time_limit_its_variables_can_change(tmp_path, monkeypatch):
-    """One user's large image with the ×8 ensemble held a CPU Space's only worker for many minutes while the queue
-    waited: the build gives a CPU Space a time limit, app.py reads it, and a variable in the Space's settings wins."""
-    import app
-
-    sys.path.insert(0, str(ROOT / "hub"))
-    try:
-        from build_space import build_space
-    finally:
-        sys.path.remove(str(ROOT / "hub"))
-    limits = {}
-    monkeypatch.setenv("SWINIR_DEMO_TIME_LIMIT", "")  # first: its undo puts back what the test found (its delenv's not)
-    for hardware in ("cpu-basic", "zero-a10g"):
-        out = tmp_path / hardware
-        assert "space_defaults.env" in build_space(out, hardware=hardware)
-        monkeypatch.delenv("SWINIR_DEMO_TIME_LIMIT", raising=False)
-        app.load_space_defaults(out / "space_defaults.env")
-        limits[hardware] = app.parse_args([]).time_limit
-    assert limits == {"cpu-basic": 180, "zero-a10g": 0}  # ZeroGPU: each call is bounded by the GPU time it asks
-    monkeypatch.setenv("SWINIR_DEMO_TIME_LIMIT", "60")  # set in the Space's settings
-    app.load_space_defaults(tmp_path / "cpu-basic" / "space_defaults.env")
-    assert app.parse_args([]).time_limit == 60
-    assert app.SPACE_DEFAULTS.parent == ROOT and not app.SPACE_DEFAULTS.exists()  # a checkout's demo: no limit
-
-
 # Stands in for the `spaces` package as a CPU Space has it, and for its Dev-mode reload server (`start_reload_server`,
 # which gradio starts on a Space, in the server's process): one reload at once, no code changed, saying what gradio's
 # `postrun` (refresh the page's demo) did; then what else the Space must run with only what it installs (scipy, which

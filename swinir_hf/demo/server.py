@@ -23,7 +23,7 @@ from ..interrupts import stopped_by, terminate_as_interrupt
 from ..models.constants_swinir import env_setting
 from ..processes import LaunchParser
 from ..storage.atomic_writes import process_tag, remove_dead
-from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_TIME_LIMIT_S
+from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_TIME_LIMIT_S, SPACE_TIME_LIMIT_S
 from .local_check import exempt_local_addresses, patient_local_check, proxy_problem
 
 if TYPE_CHECKING:
@@ -138,9 +138,8 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         "--time-limit",
         "SWINIR_DEMO_TIME_LIMIT",
-        DEFAULT_TIME_LIMIT_S,
-        "seconds a restoration may run before it is stopped with a message, 0 for no limit; on ZeroGPU, the most "
-        "GPU time a call asks for",
+        SPACE_TIME_LIMIT_S if "SPACE_ID" in os.environ else DEFAULT_TIME_LIMIT_S,
+        f"seconds a restoration may run before it stops with a message, 0: none (on a Space: {SPACE_TIME_LIMIT_S})",
         low=0,
         metavar="SECONDS",
     )
