@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
 from .inference.launcher_precision import launcher_precision_problem
-from .option_guesses import nearest_option
+from .option_guesses import is_option, nearest_option
 from .processes import LAUNCHER_PID
 
 LAUNCHER_HELP = (
@@ -63,7 +63,7 @@ def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[st
     command's `own` option strings goes to the launcher, with its value; every other argument to the command."""
     # No launcher option: its parser (accelerate, which imports torch) is not needed. Nor for a slip of an own option
     # (`--tiles`): none of the launcher's is that near one, and the command's usage error says which was meant.
-    if all(arg.split("=", 1)[0] in own or nearest_option(arg, own) for arg in argv if _is_option(arg)):
+    if all(arg.split("=", 1)[0] in own or nearest_option(arg, own) for arg in argv if is_option(arg)):
         return [], list(argv)
     actions = {
         name: action
@@ -75,7 +75,7 @@ def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[st
     command: list[str] = []
     args = iter(argv)
     for arg in args:
-        action = actions.get(arg.split("=", 1)[0]) if _is_option(arg) else None
+        action = actions.get(arg.split("=", 1)[0]) if is_option(arg) else None
         if action is None:
             command.append(arg)
             continue
@@ -83,11 +83,6 @@ def split_arguments(argv: list[str], own: Collection[str] = ()) -> tuple[list[st
         if "=" not in arg and action.nargs != 0:  # every launcher option but a flag takes one value
             launcher.extend(_next(args))
     return launcher, command
-
-
-def _is_option(arg: str) -> bool:
-    """Whether `arg` is written as an option: `-` alone is a value (standard input's name, as argparse reads it)."""
-    return arg.startswith("-") and arg != "-"
 
 
 def _next(args: Iterator[str]) -> list[str]:

@@ -13,6 +13,11 @@ from collections.abc import Collection, Iterable
 CUTOFF = 0.85
 
 
+def is_option(arg: str) -> bool:
+    """Whether `arg` is written as an option: `-` alone is a value (standard input's name, as argparse reads it)."""
+    return arg.startswith("-") and arg != "-"
+
+
 def nearest_option(word: str, options: Collection[str]) -> str | None:
     """The one of `options` that the unknown long option `word` (`--tiles`, `--batch_size=2`) was meant as: the same
     with `-` for `_`, the one option it abbreviates, else the closest spelling in its section; None for a word that
@@ -42,3 +47,17 @@ def nearest_choice(value: str, choices: Iterable[object], *, cutoff: float = 0.6
     """The one of `choices` (a subcommand's name, `--ext`'s formats, a model's name) that `value` is a slip of: the
     closest whose likeness (difflib's ratio) is at least `cutoff`; else None."""
     return next(iter(difflib.get_close_matches(value, [str(c) for c in choices], n=1, cutoff=cutoff)), None)
+
+
+def unspaced_field(word: object, fields: Collection[str]) -> str | None:
+    """What to write for `word` if it is a field of `fields` and its value without the space YAML wants after the
+    colon (`scale:2`, read as one word, not a field set to 2): "YAML needs a space after the colon: scale: 2", with
+    the field it is a slip of (`upscale:2`: did you mean scale: 2?); else None."""
+    name, colon, value = str(word).partition(":")
+    name, value = name.strip(), value.strip()
+    if not colon or not name or not value:
+        return None
+    if name in fields:
+        return f"YAML needs a space after the colon: {name}: {value}"
+    near = nearest_choice(name, fields)
+    return f"did you mean {near}: {value}? YAML needs a space after the colon" if near else None

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .option_guesses import nearest_choice, option_guesses
+from .option_guesses import is_option, nearest_choice, option_guesses
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -132,14 +132,17 @@ class LaunchParser(argparse.ArgumentParser):
     # What to do about words left over once the positional arguments are read (`convert x.pth -o a b`), said in
     # place of "unrecognized arguments"; set per parser, "" for argparse's message.
     extra_words: str = ""
+    _intermixing = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)  # argparse took `--over` for `--overwrite`: a slip must not destroy
         super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 (argparse's signature)
+        if self._intermixing:  # one pass of `_parse`'s intermixed reading: argparse's own
+            return super().parse_known_args(args, namespace)
         self._given = list(sys.argv[1:] if args is None else args)  # for `error`'s hints
-        parsed, extras = super().parse_known_args(args, namespace)
+        parsed, extras = self._parse(self._given, namespace)
         for action in self._actions:
             value = getattr(parsed, action.dest, None)
             if action.dest not in self.may_be_empty and (value == "" or (isinstance(value, list) and "" in value)):
@@ -150,6 +153,24 @@ class LaunchParser(argparse.ArgumentParser):
         if extras:  # a subcommand's own parser says it, with its usage (not the top level's)
             self.error(f"unrecognized arguments: {' '.join(extras)}{self._slips_hint(extras)}")
         return parsed, extras
+
+    def _parse(self, args: list[str], namespace: argparse.Namespace | None) -> tuple[argparse.Namespace, list[str]]:
+        """`args` parsed; for a parser whose positional takes a list (restore's INPUT...), its words may also follow
+        options, as cp's and convert's (`restore a.png -o out b.png`), where argparse left them over ("unrecognized
+        arguments: b.png"). Read as before wherever that read them all (`--` included); where the intermixed reading
+        too leaves words over, those said are argparse's less the inputs: unknown options, each with the words that
+        followed it (`--scale 2`: its value)."""
+        parsed, extras = super().parse_known_args(args, _copied(namespace))
+        if not extras or not any(a.nargs == argparse.ZERO_OR_MORE for a in self._get_positional_actions()):
+            return parsed, extras
+        self._intermixing = True  # parse_known_intermixed_args's passes call `parse_known_args` (Python < 3.13)
+        try:
+            intermixed, left = self.parse_known_intermixed_args(args, _copied(namespace))
+        finally:
+            self._intermixing = False
+        if not left:
+            return intermixed, left
+        return intermixed, [x for i, x in enumerate(extras) if is_option(x) or (i and is_option(extras[i - 1]))]
 
     def error(self, message: str):
         if is_main_process():
@@ -204,6 +225,11 @@ class LaunchParser(argparse.ArgumentParser):
     def _takes_one_value(self, token: str) -> bool:
         action = self._option_string_actions.get(token)
         return action is not None and action.nargs in (None, 1)
+
+
+def _copied(namespace: argparse.Namespace | None) -> argparse.Namespace | None:
+    """A copy of a namespace given to parse into: `LaunchParser._parse` may parse twice."""
+    return None if namespace is None else argparse.Namespace(**vars(namespace))
 
 
 def leave_process_group() -> None:

@@ -777,6 +777,54 @@ def test_convert_says_what_it_takes_of_words_left_over(capsys):
     assert capsys.readouterr().err.endswith("unrecognized arguments: --img_range 1 (did you mean --img-range?)\n")
 
 
+def test_restore_reads_its_inputs_on_both_sides_of_its_options(capsys):
+    """`restore a.png -o out b.png` (as cp and convert take them) was "unrecognized arguments: b.png"; `--` and the
+    messages of an unknown option keep their meaning, with the inputs read as such."""
+    parser = cli.build_parser(only="restore")
+    for argv, inputs in [
+        (["a.png", "-o", "out", "b.png"], ["a.png", "b.png"]),
+        (["a.png", "-o", "out", "b.png", "--overwrite", "c.png"], ["a.png", "b.png", "c.png"]),
+        (["a.png", "-o", "out", "--", "-b.png"], ["a.png", "-b.png"]),
+        (["-o", "out", "--", "-a.png", "b.png"], ["-a.png", "b.png"]),
+    ]:
+        args = parser.parse_args(["restore", *argv])
+        assert (args.inputs, args.output_dir) == (inputs, "out"), argv
+    args = parser.parse_args(["restore", "a.png", "-i", "c.png", "-o", "out", "b.png"])
+    assert (args.inputs, args.input) == (["a.png", "b.png"], ["c.png"])
+    for argv, said in [
+        (["a.png", "-o", "out", "b.png", "--over"], "unrecognized arguments: --over (did you mean --overwrite?)\n"),
+        (["a.png", "-o", "out", "b.png", "--scale", "2"], "unrecognized arguments: --scale 2; --scale is the model's"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(["restore", *argv])
+        assert stop.value.code == 2 and said in capsys.readouterr().err, argv
+
+
+def test_hub_and_eval_say_what_they_take_of_words_left_over(capsys):
+    """`hub a.pth -o out b.pth` and `eval ... --scale 4 Set14` were argparse's "unrecognized arguments: b.pth"; a
+    repeated --dataset (hub's --eval) was the last one alone, where a repeated --model adds to the others."""
+    for argv, said in [
+        (
+            ["hub", "a.pth", "-o", "out", "b.pth"],
+            "swinir-hf hub: error: too many arguments: b.pth; hub takes one source: quote a path with spaces, and put "
+            "several .pth files in one folder (each is built)\n",
+        ),
+        (
+            ["eval", "--model", "m", "--dataset", "Set5", "--scale", "4", "Set14"],
+            "swinir-hf eval: error: too many arguments: Set14; eval's models follow --model and its datasets "
+            "--dataset (several after one, or it repeated)\n",
+        ),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and capsys.readouterr().err.endswith(said), argv
+    args = cli.build_parser(only="eval").parse_args(["eval", "--model", "m", "--dataset", "a", "b", "--dataset", "c"])
+    assert args.dataset == ["a", "b", "c"]
+    parser = cli.build_parser(only="hub")
+    assert parser.parse_args(["hub", "a.pth", "-o", "o", "--eval", "a", "--eval", "b"]).eval == ["a", "b"]
+    assert parser.parse_args(["hub", "a.pth", "-o", "o"]).eval == []
+
+
 def test_convert_takes_its_output_folder_as_o_too(capsys):
     """`convert x.pth -o out` was `unrecognized arguments: -o` (restore, hub and train take -o)."""
     parser = cli.build_parser(only="convert")

@@ -138,6 +138,31 @@ def test_from_dict_names_unknown_fields_and_wrong_types():
         TrainingConfig.from_dict([1])
 
 
+def test_a_field_without_the_space_yaml_wants_after_its_colon_is_said_so(capsys):
+    """`{scale:2}` (YAML's flow style) is the one key 'scale:2', and `model:\\n  scale:2` a section that is a string:
+    each was an unknown field or a wrong section, without a word of the missing space; a command line's
+    `--model '{preset: sr-x4,upscale:2}'` was jsonargparse's "Group 'model' does not accept option 'upscale:2'"."""
+    for raw, said in [
+        (
+            {"model": {"scale:2": None}},
+            "run.yaml: unknown field model.scale:2 (YAML needs a space after the colon: scale: 2)",
+        ),
+        (
+            {"model": "scale:2"},
+            "section 'model' must be a mapping, got str (YAML needs a space after the colon: scale: 2)",
+        ),
+        ({"data": {"patch_size:48": None}}, "data.patch_size:48 (YAML needs a space after the colon: patch_size: 48)"),
+        ({"model": {"colour:2": None}}, "run.yaml: unknown field model.colour:2 (see --help)"),  # no field's slip
+    ]:
+        with pytest.raises(ValueError) as err:
+            TrainingConfig.from_dict(raw, origin="run.yaml")
+        assert str(err.value).endswith(said), raw
+    assert main(["--config", "tiny_sr_x2", "--model", "{preset: sr-x4,upscale:2}", "--print-config"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown field model.upscale:2 (did you mean scale: 2? YAML needs a space after the colon)\n"
+    )
+
+
 def test_a_degradations_level_left_null_is_its_default_and_old_saved_configs_still_load():
     """The levels default to null, so that one given for a degradation that does not read it is refused (above);
     null is the degradation's default, and a config saved before (both levels recorded, at their defaults, whatever

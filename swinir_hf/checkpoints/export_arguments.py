@@ -23,6 +23,10 @@ def add_hub_arguments(p: argparse.ArgumentParser) -> None:
         help="an authors' .pth file, a folder of them, or a save_pretrained folder (a run of swinir_hf.train, one of "
         "its checkpoints/step-N, a bundled model: sr-x4, ...)",
     )
+    # read by `LaunchParser`: argparse said only "unrecognized arguments: b.pth" of `hub a.pth -o out b.pth`
+    p.extra_words = (
+        "hub takes one source: quote a path with spaces, and put several .pth files in one folder (each is built)"
+    )
     add_output_dir_argument(p, "where to write one folder per checkpoint")
     p.add_argument(
         "--org",
@@ -43,7 +47,8 @@ def add_hub_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--eval",
         nargs="+",
-        default=(),
+        action="extend",  # a repeated --eval was the last one alone
+        default=[],  # (copied by argparse, not extended)
         metavar="DATASET",
         help="benchmark folders (HR images) to score each model on with swinir-hf eval; figures go into the card",
     )

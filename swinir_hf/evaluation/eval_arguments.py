@@ -18,28 +18,9 @@ from .protocol import GREY_CONVENTIONS
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     """The `eval` options."""
     p.other_names = EVAL_OTHER_OPTIONS  # read by `LaunchParser` (the parser of `swinir-hf eval` and of a launch)
-    p.add_argument(
-        "--model",
-        required=True,
-        nargs="+",
-        action="extend",
-        help=f"bundled model ({', '.join(DEFAULT_MODELS)}), model folder, authors' .pth, catalogue name, Hub id, "
-        "or 'identity' (no-op); several (or --model repeated) are scored side by side in one table",
-    )
-    p.add_argument(
-        "--revision",
-        metavar="REV",
-        help="branch, tag or commit of the Hub models among --model (default: their main branch); their rows are "
-        "named NAME@REV",
-    )
-    add_weights_key_argument(p)
-    p.add_argument(
-        "--dataset",
-        required=True,
-        nargs="+",
-        help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id; several: each "
-        "scored in turn by the models loaded once, a table each (--json: a list; --save-images DIR: DIR/SET)",
-    )
+    # read by `LaunchParser`: a set after another option (`--dataset Set5 --scale 4 Set14`) was "unrecognized"
+    p.extra_words = "eval's models follow --model and its datasets --dataset (several after one, or it repeated)"
+    _add_scored_arguments(p)
     _add_setting_arguments(p)
     p.add_argument(
         "--lr-dir", help="folder of given LR / degraded inputs (NAME.* or NAMEx<scale>.*) instead of making them"
@@ -66,6 +47,34 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing --json file and the images in --save-images"
+    )
+
+
+def _add_scored_arguments(p: argparse.ArgumentParser) -> None:
+    """The models scored and the sets they are scored on."""
+    p.add_argument(
+        "--model",
+        required=True,
+        nargs="+",
+        action="extend",
+        help=f"bundled model ({', '.join(DEFAULT_MODELS)}), model folder, authors' .pth, catalogue name, Hub id, "
+        "or 'identity' (no-op); several (or --model repeated) are scored side by side in one table",
+    )
+    p.add_argument(
+        "--revision",
+        metavar="REV",
+        help="branch, tag or commit of the Hub models among --model (default: their main branch); their rows are "
+        "named NAME@REV",
+    )
+    add_weights_key_argument(p)
+    p.add_argument(
+        "--dataset",
+        required=True,
+        nargs="+",
+        action="extend",  # as --model: a repeated --dataset was the last one alone
+        help="folder of HR images (or holding HR/), imagefolder:DIR, save_to_disk folder, Hub id; several (or "
+        "--dataset repeated): each scored in turn by the models loaded once, a table each (--json: a list; "
+        "--save-images DIR: DIR/SET)",
     )
 
 

@@ -24,6 +24,7 @@ from jsonargparse import ArgumentParser, Namespace, set_parsing_settings
 from ..checkpoints.hub_licenses import UnknownLicenseError, license_terms
 from ..console import shown_name
 from ..models.constants_swinir import LOSSES
+from ..option_guesses import unspaced_field
 from .benchmark_sets import check_folder_not_test_set
 from .sections import VGG19_LAYERS, DataArgs, GanArgs, ModelArgs, TrainArgs, check_no_null_name
 from .unread import unread_settings
@@ -323,14 +324,18 @@ def check_sections(raw: Any, origin: str) -> dict:
         raise ValueError(f"{shown_name(origin)}: unknown section(s) {unknown}; sections are {list(SECTIONS)}")
     for name, values in raw.items():
         if values is not None and not isinstance(values, dict):
-            raise ValueError(f"{shown_name(origin)}: section {name!r} must be a mapping, got {type(values).__name__}")
+            spaced = _unspaced(name, values) if isinstance(values, str) else None
+            hint = f" ({spaced})" if spaced else ""
+            raise ValueError(
+                f"{shown_name(origin)}: section {name!r} must be a mapping, got {type(values).__name__}{hint}"
+            )
     return {name: values or {} for name, values in raw.items()}
 
 
 # jsonargparse's multi-line report of a wrongly typed value: 'Parser key "train.batch_size": ... Got value: big'.
 _TYPE_ERROR = re.compile(r'Parser key "(?P<key>[\w.]+)":.*(?:Got|Given) value: (?P<value>[^\n]*)', re.DOTALL)
 # ... and of an unknown field in a config: "Group 'train' does not accept option 'max_stepz'".
-_UNKNOWN_FIELD = re.compile(r"Group '(?P<section>\w+)' does not accept option '(?P<field>\w+)'")
+_UNKNOWN_FIELD = re.compile(r"Group '(?P<section>\w+)' does not accept option '(?P<field>[^']+)'")
 
 
 def error_message(err: Exception, hints: Mapping[str, str] | None = None) -> str:
@@ -348,8 +353,13 @@ def error_message(err: Exception, hints: Mapping[str, str] | None = None) -> str
             hint = f" ({hints[found['key']]})"
         return f"{found['key']}: expected {wanted}, got {value}{hint}"
     if found := _UNKNOWN_FIELD.match(text):
-        return f"unknown field {found['section']}.{found['field']} (see --help)"
+        return f"unknown field {found['section']}.{found['field']} ({_unspaced(*found.groups()) or 'see --help'})"
     return " ".join(text.split())
+
+
+def _unspaced(section: str, word: str) -> str | None:
+    """`unspaced_field` of `word` among `section`'s fields: `{scale:2}` in YAML's flow style is the key 'scale:2'."""
+    return unspaced_field(word, [name.split(".")[1] for name in FIELD_TYPES if name.startswith(f"{section}.")])
 
 
 def bundled_configs() -> list[str]:
