@@ -1155,6 +1155,60 @@ def test_resaving_a_hub_export_loaded_with_a_cache_dir_takes_its_files_from_that
     assert not (tmp_path / "default").exists()
 
 
+def test_resaving_a_model_loaded_from_a_subfolder_or_with_a_token_looks_there(tiny_config, tmp_path, monkeypatch):
+    """A model loaded with from_pretrained(..., subfolder="x") (a folder or repo holding several models) and saved
+    again looked for handler.py and requirements.txt in the root, and a private repo's without the token it was
+    loaded with. They are taken from the subfolder, the Hub asked with the token; which no save or pickle keeps."""
+    import pickle
+
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import get_session
+
+    model = SwinIRForImageRestoration(tiny_config())
+    model.config.custom_pipelines = remote_code.CUSTOM_PIPELINES
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    sources = remote_code_sources()
+    for root in (tmp_path / "local", tmp_path / "cache" / "models--org--repo" / "snapshots" / ("0" * 40)):
+        model.save_pretrained(root / "x")
+        for name in ("handler.py", "requirements.txt"):
+            (root / "x" / name).write_text(sources[name], encoding="utf-8")
+    bare = tmp_path / "cache" / "models--org--bare" / "snapshots" / ("0" * 40)
+    model.save_pretrained(bare / "x")  # without them: the Hub is asked
+    for repo in ("repo", "bare"):
+        (tmp_path / "cache" / f"models--org--{repo}" / "refs").mkdir()
+        (tmp_path / "cache" / f"models--org--{repo}" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    local = SwinIRForImageRestoration.from_pretrained(tmp_path / "local", subfolder="x")
+    hub = SwinIRForImageRestoration.from_pretrained("org/repo", subfolder="x", token="hf_secret")
+    asked = []
+
+    def send(self, request, **kwargs):  # a Hub that does not answer; nothing leaves the host
+        asked.append((request.method, request.url.path, request.headers.get("authorization")))
+        raise ConnectionError("the Hub does not answer")
+
+    monkeypatch.setattr(type(get_session()), "send", send)
+    for i, loaded in enumerate((local, hub)):
+        loaded.save_pretrained(tmp_path / f"resaved-{i}")
+        for name in ("handler.py", "requirements.txt"):
+            assert (tmp_path / f"resaved-{i}" / name).read_text(encoding="utf-8") == sources[name], (name, i)
+    listed = []
+
+    def list_repo_files(self, repo_id, **kwargs):
+        listed.append((repo_id, kwargs.get("token")))
+        return ["config.json", "x/config.json", "x/handler.py"]
+
+    monkeypatch.setattr(HfApi, "list_repo_files", list_repo_files)
+    loaded = SwinIRForImageRestoration.from_pretrained("org/bare", subfolder="x", token="hf_secret")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    loaded.save_pretrained(tmp_path / "resaved-bare")
+    assert listed == [("org/bare", "hf_secret")]
+    fetched = {(path.removeprefix("/org/bare/resolve/").split("/", 1)[1], auth) for _, path, auth in asked}
+    assert fetched == {("x/handler.py", "Bearer hf_secret")}  # at the revision loaded, in the subfolder, with the token
+    saved = b"".join(p.read_bytes() for p in tmp_path.glob("resaved-*/*"))
+    assert b"hf_secret" not in saved and b"hf_secret" not in pickle.dumps(loaded)
+    assert "hf_secret" not in repr(loaded._loaded_with)
+
+
 def test_a_save_neither_removes_nor_replaces_a_users_own_file_named_like_the_model_code(tiny_config, tmp_path):
     """A package save (`convert --overwrite`, a training's) removed any modeling_swinir.py, configuration_swinir.py,
     ... in the folder, a user's own included, and `save_pretrained` left one in place for config.json to name. The

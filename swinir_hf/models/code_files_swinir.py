@@ -6,9 +6,10 @@ a user's file."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,13 +96,36 @@ def _earlier_copy(target: Path, source: Path) -> bool:
 _SAVES_TURN = threading.Lock()
 
 
+class LoadOptions(dict):
+    """The options `from_pretrained` was given that say where the model's files are, which a save looks in for the
+    files its config names (`loaded_files`): `cache_dir`, `subfolder` (of a repo or folder holding several models)
+    and `token` (a private repo's). The token is kept in memory only: a pickled or copied model's options drop it,
+    and their repr hides it."""
+
+    @classmethod
+    def of(cls, kwargs: Mapping[str, Any]) -> LoadOptions:
+        """Those among `from_pretrained`'s `kwargs`."""
+        given = {k: kwargs[k] for k in ("cache_dir", "subfolder", "token") if kwargs.get(k) not in (None, "")}
+        return cls(given, **({"cache_dir": os.fspath(given["cache_dir"])} if "cache_dir" in given else {}))
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
+        return type(self), ({k: v for k, v in self.items() if k != "token"},)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({ {k: '<hidden>' if k == 'token' else v for k, v in self.items()} })"
+
+
 def save_with_code(
-    config: PreTrainedConfig, folder: Path, save: Callable[[], None], remote_code: bool, cache_dir: str | None = None
+    config: PreTrainedConfig,
+    folder: Path,
+    save: Callable[[], None],
+    remote_code: bool,
+    loaded_with: Mapping[str, Any] | None = None,
 ) -> None:
     """`save()` (transformers' save of a model of `config` into `folder`) with the code files `config` names
     (`SwinIRPreTrainedModel.save_pretrained`, which see): `config` holds the `REMOTE_CODE_FIELDS` the folder is to
-    have while it runs, and as it was once it ends; saves take turns. `cache_dir`: the Hub cache the model was
-    loaded from (`loaded_files`)."""
+    have while it runs, and as it was once it ends; saves take turns. `loaded_with`: where the model was loaded from
+    (`LoadOptions`)."""
     with _SAVES_TURN:
         fields = config.__dict__
         saved = {k: fields[k] for k in REMOTE_CODE_FIELDS if k in fields}
@@ -115,8 +139,8 @@ def save_with_code(
                 refuse_foreign_code(config, folder)
             save()
             if remote_code:
-                copy_named_code(config, folder, cache_dir=cache_dir)
-                copy_endpoint_files(config, folder, cache_dir)
+                copy_named_code(config, folder, loaded_with=loaded_with)
+                copy_endpoint_files(config, folder, loaded_with)
         finally:  # the config as it was
             for k in REMOTE_CODE_FIELDS:
                 fields.pop(k, None)
@@ -157,12 +181,15 @@ def refuse_foreign_code(config: PreTrainedConfig, folder: Path) -> None:
 
 
 def copy_named_code(
-    config: PreTrainedConfig, folder: Path, fields: dict[str, Any] | None = None, cache_dir: str | None = None
+    config: PreTrainedConfig,
+    folder: Path,
+    fields: dict[str, Any] | None = None,
+    loaded_with: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Copy beside the saved config the modules its `auto_map` / `custom_pipelines` entries name: from beside
     this file (the package, or the remote code transformers fetched), else from the folder or Hub repo the model
-    was loaded from (a remote-code model fetched only its own module and its imports; from the Hub cache
-    `cache_dir`). Returns their names."""
+    was loaded from (a remote-code model fetched only its own module and its imports; `loaded_with`: its
+    `LoadOptions`). Returns their names."""
     from transformers.dynamic_module_utils import get_relative_imports
 
     names = named_code(config, fields)
@@ -176,7 +203,7 @@ def copy_named_code(
         if target.exists() and not _earlier_copy(target, source):
             names += [f"{module}.py" for module in get_relative_imports(target) if f"{module}.py" not in names]
             continue
-        if not source.is_file() and (found := loaded_from(config, name, cache_dir)) is not None:
+        if not source.is_file() and (found := loaded_from(config, name, loaded_with)) is not None:
             source = Path(found)
         if source.is_file():
             _copy_code(source, target)
@@ -200,17 +227,19 @@ ENDPOINT_HEADERS = {
 }
 
 
-def copy_endpoint_files(config: PreTrainedConfig, folder: Path, cache_dir: str | None = None) -> list[str]:
+def copy_endpoint_files(
+    config: PreTrainedConfig, folder: Path, loaded_with: Mapping[str, Any] | None = None
+) -> list[str]:
     """Copy into `folder` the export's Inference Endpoints files (`ENDPOINT_HEADERS`) of the folder or Hub repo the
     model of `config` (an export's: it names its pipeline) was loaded from, where they are of the swinir-hf version
     of the model code now in `folder`: a re-saved export stays deployable, and a handler or requirements of other
-    code is never put beside it. A file already in `folder` is kept. Returns the names copied. `cache_dir`: the Hub
-    cache the model was loaded from."""
+    code is never put beside it. A file already in `folder` is kept. Returns the names copied. `loaded_with`: where
+    the model was loaded from (`LoadOptions`)."""
     code = _header_version(folder / "modeling_swinir.py", _header_start("modeling_swinir.py"))
     if code is None or not getattr(config, "custom_pipelines", None):
         return []
     copied, absent = [], [name for name in ENDPOINT_HEADERS if not (folder / name).exists()]
-    files = loaded_files(config, absent, cache_dir)  # the Hub asked once at most, for the files its cache lacks
+    files = loaded_files(config, absent, loaded_with)  # the Hub asked once at most, for the files its cache lacks
     for name in (name for name in absent if name in files):
         found, version = files[name], _header_version(Path(files[name]), ENDPOINT_HEADERS[name])
         if version == code:
@@ -237,32 +266,36 @@ def _header_version(path: Path, start: str) -> str | None:
     return rest.replace(",", " ").split(" ", 1)[0] or None
 
 
-def loaded_from(config: PreTrainedConfig, filename: str, cache_dir: str | None = None) -> str | None:
+def loaded_from(config: PreTrainedConfig, filename: str, loaded_with: Mapping[str, Any] | None = None) -> str | None:
     """`filename` from the local folder or Hub repo the model of `config` was loaded from (`loaded_files`)."""
-    return loaded_files(config, [filename], cache_dir).get(filename)
+    return loaded_files(config, [filename], loaded_with).get(filename)
 
 
-def loaded_files(config: PreTrainedConfig, names: list[str], cache_dir: str | None = None) -> dict[str, str]:
-    """Name → path of the files `names` of the local folder or Hub repo the model of `config` was loaded from: the
-    folder's, or the Hub cache's (`cache_dir`, as `from_pretrained` was given it: the model's `_hub_cache_dir`;
-    None: the default one) at the revision loaded; only for those the cache lacks, and not under HF_HUB_OFFLINE, the
-    repo's file list is asked once and the files it holds fetched into it (not a request a file)."""
+def loaded_files(
+    config: PreTrainedConfig, names: list[str], loaded_with: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """Name → path of the files `names` of the local folder or Hub repo the model of `config` was loaded from, in
+    the subfolder it was loaded from, with the Hub cache and token it was (`loaded_with`: the model's
+    `LoadOptions`; none: the repo's root, the default cache and token): the folder's, or the cache's at the
+    revision loaded; only for those the cache lacks, and not under HF_HUB_OFFLINE, the repo's file list is asked
+    once and the files it holds fetched into it (not a request a file)."""
     from huggingface_hub import HfApi, constants
 
     source = getattr(config, "_name_or_path", "")
     if not source:
         return {}
     revision = getattr(config, "_commit_hash", None)
-    where = {"cache_dir": cache_dir} if cache_dir is not None else {}
+    where = dict(loaded_with or {})
     found = {name: path for name in names if (path := _fetched(source, name, revision, local_files_only=True, **where))}
     missing = [name for name in names if name not in found]
     if not missing or constants.HF_HUB_OFFLINE or Path(source).is_dir():
         return found
     try:
-        listed = set(HfApi().list_repo_files(source, revision=revision))
+        listed = set(HfApi().list_repo_files(source, revision=revision, token=where.get("token")))
     except (*network_errors(), ValueError):  # an unreachable Hub, a repo gone, a name that is no repo id
         return found
-    fetched = {name: _fetched(source, name, revision, **where) for name in missing if name in listed}
+    inside = f"{where['subfolder'].strip('/')}/" if where.get("subfolder") else ""
+    fetched = {name: _fetched(source, name, revision, **where) for name in missing if inside + name in listed}
     return found | {name: path for name, path in fetched.items() if path}
 
 

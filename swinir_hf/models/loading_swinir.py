@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedConfig
 
+from .code_files_swinir import LoadOptions
 from .hub_files_swinir import cache_only_offline, hub_folder, not_cached_said
 from .moved_swinir import moved_names
 from .weight_files_swinir import FLOAT_TENSORS, WEIGHTS_LAYOUTS, shard_problem, stored_tensors
@@ -319,7 +320,7 @@ def strict_from_pretrained(
             not_cached_said(name, kwargs.get("revision"), kwargs.get("subfolder")),
             _readable_weights(name),
         ):
-            return _with_cache_dir(load(name, *args, **cache_only_offline(name, kwargs)), kwargs)
+            return _with_load_options(load(name, *args, **cache_only_offline(name, kwargs)), kwargs)
     kwargs = {k: v for k, v in kwargs.items() if k not in ("output_loading_info", "ignore_mismatched_sizes")}
     if isinstance(name, (str, os.PathLike)):
         if kwargs.get("config") is None:  # with a config, transformers loads a weights file itself
@@ -349,13 +350,12 @@ def strict_from_pretrained(
     reported = any(info.get(k) for k in ("missing_keys", "unexpected_keys", "mismatched_keys"))
     config_given = reported and _config_not_stored(cls, name, kwargs)
     check_loading_info(info, name, config_given)
-    return _with_cache_dir(check_finite_weights(model, name), kwargs)
+    return _with_load_options(check_finite_weights(model, name), kwargs)
 
 
-def _with_cache_dir(loaded: Any, kwargs: dict[str, Any]) -> Any:
-    """`loaded` (a model, or transformers' (model, loading info)), its model holding the `cache_dir` among `kwargs`
-    as `_hub_cache_dir`: a save looks for a Hub model's other files in the cache it was loaded from, not the
-    default one (`code_files_swinir.loaded_files`)."""
-    if kwargs.get("cache_dir") is not None:
-        (loaded[0] if isinstance(loaded, tuple) else loaded)._hub_cache_dir = os.fspath(kwargs["cache_dir"])
+def _with_load_options(loaded: Any, kwargs: dict[str, Any]) -> Any:
+    """`loaded` (a model, or transformers' (model, loading info)), its model holding the `LoadOptions` among `kwargs`
+    (cache_dir, subfolder, token) as `_loaded_with`: a save looks for a model's other files where it was loaded
+    from (`code_files_swinir.loaded_files`), not in the repo's root, the default cache, without the token."""
+    (loaded[0] if isinstance(loaded, tuple) else loaded)._loaded_with = LoadOptions.of(kwargs)
     return loaded

@@ -27,7 +27,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput, can_return_tuple
 
-from .code_files_swinir import copy_named_code, save_with_code
+from .code_files_swinir import LoadOptions, copy_named_code, save_with_code
 from .configuration_swinir import SwinIRConfig, check_attention_kernel
 from .hub_push_swinir import SaidPush
 from .loading_swinir import strict_from_pretrained
@@ -543,8 +543,8 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
 
     # What PEFT-style fine-tuning hooks (`enable_input_require_grads`) as the layer that first sees the input.
     _input_embed_layer = "conv_first"
-    # The `cache_dir` `from_pretrained` was given (`strict_from_pretrained`): a save looks for the Hub files there.
-    _hub_cache_dir: str | None = None
+    # Where `from_pretrained` found the model (`strict_from_pretrained`): a save looks for the config's files there.
+    _loaded_with: LoadOptions | None = None
 
     def resize_token_embeddings(self, *args: Any, **kwargs: Any) -> Any:
         # transformers' would fail inside on the convolution ("too many values to unpack").
@@ -612,7 +612,7 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
             folder,
             lambda: self._save_weights_and_config(folder, *args, **kwargs),
             remote_code,
-            self._hub_cache_dir,
+            self._loaded_with,
         )
 
     def _save_weights_and_config(self, folder: Path, *args: Any, **kwargs: Any) -> None:
@@ -633,7 +633,7 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
         the folder by an earlier save is not."""
         saved = Path(working_dir) / "config.json"
         fields = json.loads(saved.read_text()) if saved.is_file() else {}
-        code = copy_named_code(self.config, Path(working_dir), fields, self._hub_cache_dir)
+        code = copy_named_code(self.config, Path(working_dir), fields, self._loaded_with)
         files_timestamps = {name: t for name, t in files_timestamps.items() if name not in code}
         return super()._upload_modified_files(working_dir, repo_id, files_timestamps, *args, **kwargs)
 
