@@ -1,7 +1,8 @@
 """A Python that imported the heavy libraries once and runs each test's code in a forked child of itself: as fresh
 as a new interpreter would be after those imports, without paying for them again (torch alone is 3 s of CPU on CI's
 cores, transformers' Auto classes 6 s more). For tests whose point is a process of its own (what a fresh
-interpreter imports, in which order; a Python that cannot import swinir_hf)."""
+interpreter imports, in which order; a Python that cannot import swinir_hf), or `start`ed beside the test (a
+launcher it signals) without importing them again."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ import os
 import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 SERVER = """
 import json, os, sys, traceback
 PRELOAD
 print("ready", flush=True)
+started = []
 for line in sys.stdin:
     job = json.loads(line)
     pid = os.fork()
     if pid == 0:
         status = 1
         try:
+            if job["session"]:  # signalled as a process group of its own, as `start_new_session` makes it
+                os.setsid()
             os.chdir(job["cwd"])
             os.environ.clear()
             os.environ.update(job["env"])
@@ -37,8 +42,18 @@ for line in sys.stdin:
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
+            if job["status"]:  # a started job's exit status, for `Started.poll` (it is no child of the test's)
+                with open(job["status"] + ".partial", "w") as status_file:
+                    status_file.write(str(status))
+                os.replace(job["status"] + ".partial", job["status"])
             os._exit(status)
-    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+    if job["status"]:  # started: its PID now; reaped as the server ends
+        started.append(pid)
+        print(pid, flush=True)
+    else:
+        print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+for pid in started:  # so that their CPU time is the server's, and its waiter's (`time pytest` counts it)
+    os.waitpid(pid, 0)
 """
 
 
@@ -69,13 +84,48 @@ class PreloadedPython:
     def run(self, code: str, argv: list[str] = (), cwd: Path | None = None, env: dict | None = None):
         """`python -c code *argv` in `cwd` with `env` (default: this process's), as `subprocess.run` would."""
         out, err = self.folder / "stdout", self.folder / "stderr"
-        job = {"code": code, "argv": list(argv), "cwd": str(cwd or self.folder), "env": dict(env or os.environ)}
-        self.server.stdin.write(json.dumps(job | {"stdout": str(out), "stderr": str(err)}) + "\n")
-        self.server.stdin.flush()
-        status = int(self._answer())
+        status = int(self._send(code, argv, cwd, env, {"stdout": str(out), "stderr": str(err)}))
         return subprocess.CompletedProcess(code, status, out.read_text(), err.read_text())
+
+    def start(
+        self, code: str, argv: list[str], status: Path, stdout: Path, stderr: Path, cwd: Path | None = None,
+        env: dict | None = None,
+    ) -> Started:  # fmt: skip
+        """`python -c code *argv`, started in a session of its own and left running (`run` waits for its job); its
+        exit status is written to `status` as it exits (killed by a signal, it writes none)."""
+        files = {"stdout": str(stdout), "stderr": str(stderr), "status": str(status), "session": True}
+        return Started(int(self._send(code, argv, cwd, env, files)), status)
+
+    def _send(self, code: str, argv: list[str], cwd: Path | None, env: dict | None, files: dict) -> str:
+        job = {"code": code, "argv": list(argv), "cwd": str(cwd or self.folder), "env": dict(env or os.environ)}
+        self.server.stdin.write(json.dumps({"status": None, "session": False} | job | files) + "\n")
+        self.server.stdin.flush()
+        return self._answer()
 
     def close(self) -> None:
         self.server.stdin.close()
         self.server.wait(60)
         self.log.close()
+
+
+class Started:
+    """A job `PreloadedPython.start` started: `poll`, `wait`, `send_signal`, `pid` and `returncode` as a Popen's."""
+
+    def __init__(self, pid: int, status: Path) -> None:
+        self.pid, self.status, self.returncode = pid, status, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self.status.is_file():
+            self.returncode = int(self.status.read_text())
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"process {self.pid}", timeout)
+            time.sleep(0.1)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
+from preloaded_python import PreloadedPython, Started
 
 from swinir_hf.checkpoints.run_folder import list_checkpoints
 from swinir_hf.cli import _subcommand
@@ -25,8 +23,6 @@ from swinir_hf.launch import _launcher_parser, _settled, _status, option_strings
 from swinir_hf.training.checks import check_parallelism
 from swinir_hf.training.cli import build_parser
 
-SWINIR_HF = shutil.which("swinir-hf", path=str(Path(sys.executable).parent))
-needs_command = pytest.mark.skipif(SWINIR_HF is None, reason="the swinir-hf command is not installed")
 # Two CPU processes (gloo) where torchrun would start one per GPU. Nothing else: the launcher's defaults for what
 # is not given (one machine, no mixed precision, no dynamo) are taken without its note about them.
 TWO_PROCESSES = ["--multi_gpu", "--num_processes", "2"]
@@ -150,21 +146,42 @@ def test_a_process_killed_by_a_signal_is_named(capsys):
     assert capsys.readouterr().err == "error: the process was killed by signal 60\n"
 
 
-def _swinir_hf(command: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
-    """`swinir-hf COMMAND`, started on the CPU; its output goes to tmp_path / "log" (a pipe that nobody reads while
-    it runs would fill with progress bars and stall it); `_finished` waits and returns its stderr."""
+# The launcher's imports (accelerate's and torchrun's, 4 s of CPU a launch here), made once for the launches here:
+# each is a fork of a Python that made them, in a session of its own, as the `swinir-hf` command (its `main`).
+LAUNCHER_IMPORTS = "import swinir_hf.cli, swinir_hf.launch, swinir_hf.training.checks, accelerate.commands.launch\n"
+LAUNCHER_IMPORTS += "import torch.distributed.run, torch.distributed.elastic.multiprocessing.errors"
+SWINIR_HF_MAIN = "import sys\nfrom swinir_hf.cli import main\nsys.argv[0] = 'swinir-hf'\nsys.exit(main())"
+
+
+def _launch_env(tmp_path: Path) -> dict:
     # HF_HOME: no accelerate config file of this machine's user (the options would default to its values).
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "HF_HOME": str(tmp_path / "hf_home")}
-    stdout = popen.pop("stdout", subprocess.DEVNULL)
-    with open(tmp_path / "log", "w") as log:
-        return subprocess.Popen([SWINIR_HF, *command], env=env, stdout=stdout, stderr=log, **popen)
+    return {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "HF_HOME": str(tmp_path / "hf_home")}
 
 
-def _swinir_hf_train(launcher: list[str], raw: dict, tmp_path: Path, **popen) -> subprocess.Popen:
-    """`swinir-hf train LAUNCHER --config (raw)`, started (`_swinir_hf`)."""
+@pytest.fixture(scope="module")
+def preloaded(tmp_path_factory):
+    """A Python with the launcher's imports made (in an HF_HOME of its own: accelerate reads it as it imports)."""
+    folder = tmp_path_factory.mktemp("launcher")
+    python = PreloadedPython(folder, LAUNCHER_IMPORTS, env=_launch_env(folder))
+    yield python
+    python.close()
+
+
+def _swinir_hf(preloaded: PreloadedPython, command: list[str], tmp_path: Path, stdout: Path | None = None) -> Started:
+    """`swinir-hf COMMAND`, started on the CPU in a session of its own; its output goes to tmp_path / "log" (a pipe
+    that nobody reads while it runs would fill with progress bars and stall it); `_finished` waits and returns its
+    stderr."""
+    out = stdout or Path(os.devnull)
+    return preloaded.start(
+        SWINIR_HF_MAIN, command, tmp_path / "status", out, tmp_path / "log", env=_launch_env(tmp_path)
+    )
+
+
+def _swinir_hf_train(preloaded: PreloadedPython, options: list[str], raw: dict, tmp_path: Path) -> Started:
+    """`swinir-hf train OPTIONS --config (raw)`, started (`_swinir_hf`)."""
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(raw))
-    return _swinir_hf(["train", *launcher, "--config", str(config)], tmp_path, **popen)
+    return _swinir_hf(preloaded, ["train", *options, "--config", str(config)], tmp_path)
 
 
 def _running(marker: str) -> list[str]:
@@ -180,18 +197,17 @@ def _running(marker: str) -> list[str]:
     return lines
 
 
-def _finished(run: subprocess.Popen, tmp_path: Path) -> str:
+def _finished(run: Started, tmp_path: Path) -> str:
     run.wait(timeout=120)
     return (tmp_path / "log").read_text()
 
 
 @pytest.mark.slow
-@needs_command
 @pytest.mark.parametrize("launcher", [ONE_PROCESS, TWO_PROCESSES], ids=["one process", "two processes"])
-def test_a_bad_trainer_option_under_the_launcher_is_one_line(launcher, tiny_run, images, tmp_path):
+def test_a_bad_trainer_option_under_the_launcher_is_one_line(launcher, preloaded, tiny_run, images, tmp_path):
     raw = tiny_run(images, tmp_path / "out")
     raw["train"]["max_stepz"] = 3
-    run = _swinir_hf_train(launcher, raw, tmp_path)
+    run = _swinir_hf_train(preloaded, launcher, raw, tmp_path)
     err = _finished(run, tmp_path)
     assert run.returncode == 2, err[-3000:]
     assert err.count("error:") == 1 and "error: unknown field train.max_stepz (see --help)\n" in err, err
@@ -199,21 +215,20 @@ def test_a_bad_trainer_option_under_the_launcher_is_one_line(launcher, tiny_run,
 
 
 @pytest.mark.slow
-@needs_command
 @pytest.mark.parametrize(
     ("launcher", "signum", "to_group"),
     [(ONE_PROCESS, signal.SIGINT, True), (ONE_PROCESS, signal.SIGTERM, False), (TWO_PROCESSES, signal.SIGINT, True)],
     ids=["Ctrl-C, one process", "SIGTERM to the launcher only", "Ctrl-C, two processes"],
 )
 def test_a_stopped_launch_saves_a_checkpoint_and_ends_as_one_process_would(
-    launcher, signum, to_group, tiny_run, images, tmp_path
+    launcher, signum, to_group, preloaded, tiny_run, images, tmp_path
 ):
     """Ctrl-C (the terminal signals the launcher's process group), or SIGTERM to the launcher alone (`docker stop`):
     the processes stop after a step with a checkpoint (one Ctrl-C, not the two that would stop them at once); the
     command waits for them and exits 128 + N, without a traceback."""
     out = tmp_path / "out"
     raw = tiny_run(images, out, train={"max_steps": 100_000, "checkpoint_every": 1})
-    run = _swinir_hf_train(launcher, raw, tmp_path, start_new_session=True)
+    run = _swinir_hf_train(preloaded, launcher, raw, tmp_path)
     deadline = time.monotonic() + 120
     try:
         while not list_checkpoints(out) and run.poll() is None:  # steps under way, not the model's loading
@@ -264,14 +279,11 @@ def test_a_launched_evals_output_problem_is_said_once_with_exit_status_1(tmp_pat
 
 
 @pytest.mark.slow
-@needs_command
-def test_a_restore_launch_stopped_by_ctrl_c_keeps_what_it_finished(tmp_path):
+def test_a_restore_launch_stopped_by_ctrl_c_keeps_what_it_finished(preloaded, tmp_path):
     """One process under the launcher, Ctrl-C: it stops, keeps its finished outputs, says so once, exit 130."""
     photos = _photos(tmp_path / "photos", 400)
     out = tmp_path / "out"
-    run = _swinir_hf(
-        ["restore", *ONE_PROCESS, str(photos), "-o", str(out), "--no-progress"], tmp_path, start_new_session=True
-    )
+    run = _swinir_hf(preloaded, ["restore", *ONE_PROCESS, str(photos), "-o", str(out), "--no-progress"], tmp_path)
     deadline = time.monotonic() + 120
     try:
         while not (out.is_dir() and any(out.iterdir())) and run.poll() is None:
@@ -288,8 +300,7 @@ def test_a_restore_launch_stopped_by_ctrl_c_keeps_what_it_finished(tmp_path):
 
 
 @pytest.mark.slow
-@needs_command
-def test_a_restore_over_two_machines_shares_the_files(tmp_path, free_port):
+def test_a_restore_over_two_machines_shares_the_files(preloaded, tmp_path, free_port):
     """`--num_machines 2`, one process on each (two launches here, on this machine, as on two with a shared file
     system): every file restored once, one summary for all, from the first machine's main process."""
     port = free_port()  # for the main process's rendezvous, which binds it once started (seconds later)
@@ -300,7 +311,7 @@ def test_a_restore_over_two_machines_shares_the_files(tmp_path, free_port):
         machines = ["--multi_gpu", "--num_machines", "2", "--machine_rank", str(rank), "--num_processes", "2"]
         machines += ["--main_process_ip", "127.0.0.1", "--main_process_port", str(port), "--dynamo_backend", "no"]
         command = ["restore", *machines, str(photos), "-o", str(tmp_path / "out"), "--no-progress"]
-        launches.append(_swinir_hf(command, tmp_path / str(rank)))
+        launches.append(_swinir_hf(preloaded, command, tmp_path / str(rank)))
     errs = [_finished(run, tmp_path / str(rank)) for run, rank in zip(launches, (1, 0), strict=True)]
     assert [run.returncode for run in launches] == [0, 0], errs
     assert "restored" not in errs[0] and errs[1].count("restored 6, failed 0, skipped 0 existing") == 1, errs
@@ -309,8 +320,7 @@ def test_a_restore_over_two_machines_shares_the_files(tmp_path, free_port):
 
 
 @pytest.mark.slow
-@needs_command
-def test_an_eval_launch_shares_the_images_and_reports_as_one_process(tmp_path, capsys):
+def test_an_eval_launch_shares_the_images_and_reports_as_one_process(preloaded, tmp_path, capsys):
     """`swinir-hf eval` over two processes: the main process prints the whole set's table once and writes its JSON,
     and each process its images' outputs, as one process does; an image that cannot be scored on process 1's share
     is one error line, exit status 1."""
@@ -319,10 +329,9 @@ def test_an_eval_launch_shares_the_images_and_reports_as_one_process(tmp_path, c
     command = ["eval", "--model", "sr-x2", "--dataset", str(hr), "--verbose", "--json"]
     assert cli([*command, str(tmp_path / "one.json"), "--save-images", str(tmp_path / "one")]) == 0
     one = capsys.readouterr().out
-    with open(tmp_path / "stdout", "w") as stdout:
-        two_processes = [*command, str(tmp_path / "two.json"), "--save-images", str(tmp_path / "two"), *TWO_PROCESSES]
-        run = _swinir_hf(two_processes, tmp_path, stdout=stdout)
-        err = _finished(run, tmp_path)
+    two_processes = [*command, str(tmp_path / "two.json"), "--save-images", str(tmp_path / "two"), *TWO_PROCESSES]
+    run = _swinir_hf(preloaded, two_processes, tmp_path, stdout=tmp_path / "stdout")
+    err = _finished(run, tmp_path)
     assert run.returncode == 0, err[-3000:]
     two = (tmp_path / "stdout").read_text()
     assert two.count("| mean |") == one.count("| mean |") == 2
@@ -340,7 +349,8 @@ def test_an_eval_launch_shares_the_images_and_reports_as_one_process(tmp_path, c
         assert np.abs(one_image - np.asarray(Image.open(tmp_path / "two" / path), dtype=np.int16)).max() <= 1
 
     Image.new("RGB", (1, 1)).save(hr / "000a.png")  # the set's second image: process 1's share
-    run = _swinir_hf([*command, str(tmp_path / "three.json"), *TWO_PROCESSES], tmp_path)
+    (tmp_path / "status").unlink()
+    run = _swinir_hf(preloaded, [*command, str(tmp_path / "three.json"), *TWO_PROCESSES], tmp_path)
     err = _finished(run, tmp_path)
     assert run.returncode == 1, err[-3000:]
     assert err.count("error:") == 1 and "error: Tiny5/000a: image of 1×1 is smaller than the scale factor 2" in err
