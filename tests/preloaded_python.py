@@ -23,17 +23,21 @@ for line in sys.stdin:
     job = json.loads(line)
     pid = os.fork()
     if pid == 0:
+        if job["session"]:  # signalled as a process group of its own, as `start_new_session` makes it
+            os.setsid()
+        os.chdir(job["cwd"])
+        os.environ.clear()
+        os.environ.update(job["env"])
+        sys.argv = ["-c", *job["argv"]]
+        for fd, path in ((1, job["stdout"]), (2, job["stderr"])):
+            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+        code = compile(job["code"], "<string>", "exec")
+        if job["exit"]:  # its SystemExit or error leaves this loop: atexit, the error's traceback, the teardown
+            exec(code, {"__name__": "__main__"})
+            sys.exit(0)
         status = 1
         try:
-            if job["session"]:  # signalled as a process group of its own, as `start_new_session` makes it
-                os.setsid()
-            os.chdir(job["cwd"])
-            os.environ.clear()
-            os.environ.update(job["env"])
-            sys.argv = ["-c", *job["argv"]]
-            for fd, path in ((1, job["stdout"]), (2, job["stderr"])):
-                os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
-            exec(compile(job["code"], "<string>", "exec"), {"__name__": "__main__"})
+            exec(code, {"__name__": "__main__"})
             status = 0
         except SystemExit as stop:
             status = stop.code if isinstance(stop.code, int) else 1
@@ -81,10 +85,14 @@ class PreloadedPython:
             raise TimeoutError("the preloaded Python gave no answer in 300 s")
         return self.server.stdout.readline().strip()
 
-    def run(self, code: str, argv: list[str] = (), cwd: Path | None = None, env: dict | None = None):
-        """`python -c code *argv` in `cwd` with `env` (default: this process's), as `subprocess.run` would."""
+    def run(
+        self, code: str, argv: list[str] = (), cwd: Path | None = None, env: dict | None = None, exit: bool = False
+    ):
+        """`python -c code *argv` in `cwd` with `env` (default: this process's), as `subprocess.run` would. `exit`:
+        the child ends as an interpreter does (atexit handlers, an uncaught error's traceback, the teardown), for
+        tests of that end; else its status is taken before it and the child leaves at once."""
         out, err = self.folder / "stdout", self.folder / "stderr"
-        status = int(self._send(code, argv, cwd, env, {"stdout": str(out), "stderr": str(err)}))
+        status = int(self._send(code, argv, cwd, env, {"stdout": str(out), "stderr": str(err), "exit": exit}))
         return subprocess.CompletedProcess(code, status, out.read_text(), err.read_text())
 
     def start(
@@ -98,7 +106,7 @@ class PreloadedPython:
 
     def _send(self, code: str, argv: list[str], cwd: Path | None, env: dict | None, files: dict) -> str:
         job = {"code": code, "argv": list(argv), "cwd": str(cwd or self.folder), "env": dict(env or os.environ)}
-        self.server.stdin.write(json.dumps({"status": None, "session": False} | job | files) + "\n")
+        self.server.stdin.write(json.dumps({"status": None, "session": False, "exit": False} | job | files) + "\n")
         self.server.stdin.flush()
         return self._answer()
 

@@ -23,6 +23,7 @@ import torch
 import yaml
 from huggingface_hub import ModelCard
 from PIL import Image
+from preloaded_python import PreloadedPython
 from safetensors.torch import load_file
 
 from swinir_hf import SwinIRForImageRestoration
@@ -2132,6 +2133,17 @@ def test_a_colour_denoising_run_records_rgb_validation(tiny_run, train_cli, imag
     assert "(PSNR in dB, RGB, border 0)" in (out / "README.md").read_text()
 
 
+@pytest.fixture(scope="module")
+def trainer_python(tmp_path_factory):
+    """A Python that imported the trainer's modules once, running each script in a fork of itself that ends as an
+    interpreter does (`run(..., exit=True)`): for the tests of how a run's process exits, without their seconds of
+    imports each."""
+    preload = "import swinir_hf.cli, swinir_hf.training.cli, swinir_hf.training.loop"
+    python = PreloadedPython(tmp_path_factory.mktemp("trainer"), preload)
+    yield python
+    python.close()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "entry",
@@ -2140,7 +2152,7 @@ def test_a_colour_denoising_run_records_rgb_validation(tiny_run, train_cli, imag
         "from swinir_hf.cli import main; sys.argv.insert(1, 'train'); sys.exit(main())",  # swinir-hf train
     ],
 )
-def test_a_stop_while_a_finished_run_exits_does_not_fail_it(entry, tiny_run, images, tmp_path):
+def test_a_stop_while_a_finished_run_exits_does_not_fail_it(entry, trainer_python, tiny_run, images, tmp_path):
     """SIGTERM (a scheduler, the GPU lease's budget) arriving after the final model is saved, during the seconds the
     interpreter takes to exit, leaves the finished run's exit status 0, not 'killed by SIGTERM'."""
     raw = tiny_run(images, tmp_path / "out", train={"max_steps": 1})
@@ -2153,13 +2165,13 @@ def test_a_stop_while_a_finished_run_exits_does_not_fail_it(entry, tiny_run, ima
         "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(0.5)))\n"
         f"{entry}\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    done = trainer_python.run(script, exit=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 
 @pytest.mark.slow
-def test_an_unexpected_error_with_data_workers_exits(tiny_run, images, tmp_path):
+def test_an_unexpected_error_with_data_workers_exits(trainer_python, tiny_run, images, tmp_path):
     """An error the trainer does not expect (here in a step), with DataLoader workers, printed its traceback and then
     hung for ever: the traceback kept the workers, and the interpreter's exit waited for them."""
     config = tmp_path / "run.yaml"
@@ -2173,7 +2185,7 @@ def test_an_unexpected_error_with_data_workers_exits(tiny_run, images, tmp_path)
         f"sys.argv = ['train', '--config', {str(config)!r}, '--no-progress']\n"
         "runpy.run_module('swinir_hf.train', run_name='__main__')\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = trainer_python.run(script, exit=True)  # hung: its 300 s are a TimeoutError
     assert done.returncode == 1 and done.stderr.endswith("RuntimeError: a step failed\n"), done.stderr[-2000:]
 
 
