@@ -200,6 +200,19 @@ def random_shrink(image: np.ndarray, scale: int, rng: np.random.Generator) -> np
     return blur(image, kernel)[::scale, ::scale]
 
 
+def cropped_to_scale(image: np.ndarray, scale: int, name: str) -> tuple[np.ndarray, tuple[int, int]]:
+    """(float32 (H', W', C) image in [0, 1], (H' / scale, W' / scale)) of a uint8 (H, W, C) `image` cropped from the
+    top-left to multiples of `scale`, as the ground truth it is scored against is (not cropped, the whole image
+    resized to the LR size was stretched by up to (scale - 1) / H against it). float32: ample for pixels that end
+    as 8-bit, and cheaper. `name`: the degradation, which the errors name."""
+    if image.dtype != np.uint8 or image.ndim != 3:
+        raise ValueError(f"{name} takes a uint8 (H, W, C) image, got {image.dtype} {image.shape}")
+    h, w = image.shape[0] // scale, image.shape[1] // scale
+    if h < 1 or w < 1:
+        raise ValueError(f"image of {image.shape[:2]} is smaller than the scale factor {scale}")
+    return image[: h * scale, : w * scale].astype(np.float32) / 255.0, (h, w)
+
+
 def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
     """uint8 (H, W, C) high-quality image → uint8 (H // scale, W // scale, C) realistic low-quality image.
 
@@ -213,14 +226,7 @@ def real_world_degradation(image: np.ndarray, scale: int, rng: np.random.Generat
     as BSRGAN does. BSRGAN's optional camera-sensor noise (its ISP model, off by default) is left out. All
     randomness comes from `rng`.
     """
-    if image.dtype != np.uint8 or image.ndim != 3:
-        raise ValueError(f"real_world_degradation takes a uint8 (H, W, C) image, got {image.dtype} {image.shape}")
-    h, w = image.shape[0] // scale, image.shape[1] // scale
-    if h < 1 or w < 1:
-        raise ValueError(f"image of {image.shape[:2]} is smaller than the scale factor {scale}")
-    # Not cropped, the whole image was resized to the LR size: stretched by up to (scale - 1) / H against its ground
-    # truth, which is cropped. float32: ample for pixels that end as 8-bit, and cheaper.
-    x = image[: h * scale, : w * scale].astype(np.float32) / 255.0
+    x, (h, w) = cropped_to_scale(image, scale, "real_world_degradation")
     factor = scale  # what is left to shrink by, for the blur widths and the shrink
     if scale == 4 and rng.random() < HALVE_PROB:
         x, factor = random_halve(x, rng), 2

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.special
 
-from .real_world import RESIZE_MODES, blur, gaussian_kernel, resize
+from .real_world import RESIZE_MODES, blur, cropped_to_scale, gaussian_kernel, resize
 from .synthetic import as_uint8, jpeg_compress
 
 # Blur kernel shapes: Gaussian, generalized Gaussian and plateau-shaped, each isotropic or anisotropic.
@@ -230,12 +230,7 @@ def real_esrgan_degradation(image: np.ndarray, scale: int, rng: np.random.Genera
     `FIRST_ORDER` (resize relative to the HR size), `SECOND_ORDER` (relative to the LR size), then `FINAL`. Pixels
     are clipped to [0, 1] after every resize, noise and sinc filter. All randomness comes from `rng`.
     """
-    if image.dtype != np.uint8 or image.ndim != 3:
-        raise ValueError(f"real_esrgan_degradation takes a uint8 (H, W, C) image, got {image.dtype} {image.shape}")
-    h, w = image.shape[0] // scale, image.shape[1] // scale
-    if h < 1 or w < 1:
-        raise ValueError(f"image of {image.shape[:2]} is smaller than the scale factor {scale}")
-    x = image[: h * scale, : w * scale].astype(np.float32) / 255.0
+    x, (h, w) = cropped_to_scale(image, scale, "real_esrgan_degradation")
     x = apply_order(x, draw_order(rng, FIRST_ORDER), x.shape[:2], rng)
     x = apply_order(x, draw_order(rng, SECOND_ORDER), (h, w), rng)
     return as_uint8(apply_final(x, draw_final(rng), (h, w)))
