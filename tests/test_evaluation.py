@@ -711,6 +711,50 @@ def test_a_real_esrgan_run_is_scored_on_its_own_degradation(tmp_path):
     assert trained_levels(argparse.Namespace(**{**given, "real": "real-esrgan"})) is None
 
 
+def test_a_real_esrgan_runs_model_on_bicubic_inputs_is_pointed_to_its_own_setting(tiny_config, tmp_path, caplog):
+    """A real-world model of a `real-esrgan` run (its folder, or a checkpoint's) scored on clean bicubic inputs was
+    pointed to `--real`, BSRGAN's, not to the setting it validated at."""
+    import yaml
+
+    from swinir_hf.checkpoints.loading import load_model
+
+    run, model = tmp_path / "esrgan", SwinIRForImageRestoration(tiny_config(upscale=4, task="real_sr"))
+    model.save_pretrained(run)
+    step = run / "checkpoints" / "step-1"
+    model.save_pretrained(step / "model")
+    (step / "progress.json").write_text("{}")
+    (run / "training_config.yaml").write_text(yaml.safe_dump({"data": {"degradation": "real-esrgan"}}))
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.evaluation"):
+        for spec in (run, step):
+            resolve_degradation(load_model(spec))
+    assert caplog.messages == 2 * [
+        "a model trained for real-world image super-resolution (real_sr) is scored on bicubic ×4 inputs; --real "
+        "real-esrgan scores it on real-world (Real-ESRGAN's second-order) degraded ones"
+    ]
+
+
+def test_runs_that_validated_at_different_settings_are_said_to_need_one(tmp_path):
+    """`eval --model runA runB` of a `real` and a `real-esrgan` run scored both on clean bicubic inputs, unsaid
+    (nor was a setting given); now each run's setting is said, and that the user gives the one to score at."""
+    import argparse
+
+    import yaml
+
+    from swinir_hf.evaluation.model_levels import trained_levels
+
+    for name, kind in (("a", "real"), ("b", "real-esrgan")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "training_config.yaml").write_text(yaml.safe_dump({"data": {"degradation": kind}}))
+    given = {"scale": None, "noise": None, "jpeg": None, "lr_dir": None, "real": None}
+    args = argparse.Namespace(model=[str(tmp_path / "a"), str(tmp_path / "b")], **given)
+    assert trained_levels(args) == (
+        f"warning: {tmp_path / 'a'} validated at --real (its training_config.yaml); {tmp_path / 'b'} validated at "
+        "--real real-esrgan (its training_config.yaml): no one setting is theirs; give the one to score them at "
+        "(--real or --real real-esrgan)"
+    )
+    assert args.real is None  # neither applied
+
+
 def test_an_image_too_small_to_score_is_said_before_any_is_restored(tiny_config, shared, tmp_path, monkeypatch):
     """A JPEG set whose last image has no 8×8 block boundary inside failed there, after restoring all the others."""
     folder = tmp_path / "Mixed"

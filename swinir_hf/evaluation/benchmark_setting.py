@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..degradations.levels import REAL_WORLD, check_level, check_scale
 from ..degradations.setting import Degradation
 from ..models.constants_swinir import TASK_TABLE
+from .model_levels import run_real_world_kind
 from .protocol import GreyConvention
 
 if TYPE_CHECKING:
@@ -64,9 +65,12 @@ def _warn_of_another_task(model: SwinIRForImageRestoration, degradation: Degrada
     if restores and degradation.kind in ("noise", "jpeg") and restores != degradation.kind:
         logger.warning(f"a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs")
     if task and task.restores == "real_sr" and degradation.kind == "bicubic":  # it learnt to remove noise and blocks
+        # the setting its training run validated at, where it comes from one (a Real-ESRGAN one's is no BSRGAN's)
+        esrgan = run_real_world_kind(model) == "real-esrgan"
+        flag, kind = ("--real real-esrgan", "Real-ESRGAN's second-order") if esrgan else ("--real", "BSRGAN-style")
         logger.warning(
-            f"a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs; --real "
-            "scores it on real-world (BSRGAN-style) degraded ones"
+            f"a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs; {flag} "
+            f"scores it on real-world ({kind}) degraded ones"
         )
 
 

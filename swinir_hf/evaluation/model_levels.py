@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..degradations.levels import REAL_WORLD
+
+if TYPE_CHECKING:
+    from ..models.modeling_swinir import SwinIRForImageRestoration
 
 
 def trained_levels(args: argparse.Namespace) -> str | None:
@@ -15,7 +19,8 @@ def trained_levels(args: argparse.Namespace) -> str | None:
     the model's own): an authors' release's by its name (`004_..._noise15.pth`, its catalogue name), a training run's
     (its folder, or one of its checkpoints) as it validated, by its training_config.yaml (a real-world run: --real, or
     --real real-esrgan for a second-order one).
-    Set in `args`, and said; a level given that is not the model's is warned of. → the line to say, or None."""
+    Set in `args`, and said; a level given that is not the model's is warned of, and so are models of several
+    levels, none of which is set. → the line to say, or None."""
     from ..checkpoints.catalog import find_release
 
     releases = [r for spec in args.model if (r := find_release(Path(spec).name)) is not None]
@@ -32,8 +37,11 @@ def trained_levels(args: argparse.Namespace) -> str | None:
             if getattr(args, kind) != level
         ]
         return f"warning: {'; '.join(other)}" if other else None
-    if len({(kind, level) for kind, level, _, _ in levels}) > 1:
-        return None  # models of several levels: the setting is the user's to give (the refusal says so)
+    if len(settings := {_flag(kind, level): None for kind, level, _, _ in sorted(levels)}) > 1:
+        # models of several levels: the setting is the user's to give (a ×1 model's refusal follows; SR models
+        # would be scored at their bicubic scale, none of their own)
+        said = "; ".join(f"{who} {_flag(kind, level)} ({why})" for kind, level, who, why in sorted(levels))
+        return f"warning: {said}: no one setting is theirs; give the one to score them at ({' or '.join(settings)})"
     kind, level, who, why = next(iter(levels))
     setattr(args, kind, level)
     return f"note: scoring at {_flag(kind, level)}, the {'setting' if kind == 'real' else 'level'} {who} ({why})"
@@ -68,3 +76,17 @@ def _run_level(spec: str) -> tuple[str, float | int | str, str, str] | None:
     except (OSError, yaml.YAMLError, TypeError, KeyError, IndexError):  # not a run, or its degradation has no level
         return None
     return kind, level, who, why
+
+
+def run_real_world_kind(model: SwinIRForImageRestoration) -> str | None:
+    """The real-world kind (`REAL_WORLD`) the training run `model` was loaded from validated at: its folder's, or
+    the run's of a checkpoint's `model/` folder, by `model.name_or_path`; None for any other model."""
+    from ..checkpoints.run_folder import MODEL, is_checkpoint
+
+    if not model.name_or_path:  # built in memory: Path("") would be the current folder
+        return None
+    folder = Path(model.name_or_path)
+    if folder.name == MODEL and is_checkpoint(folder.parent):
+        folder = folder.parent
+    level = _run_level(str(folder))
+    return level[1] if level is not None and level[0] == "real" else None
