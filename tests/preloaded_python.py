@@ -9,22 +9,32 @@ from __future__ import annotations
 import json
 import os
 import select
+import shlex
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 SERVER = """
-import json, os, sys, traceback
+import json, os, sys, threading, traceback
 PRELOAD
 print("ready", flush=True)
-started = []
+
+
+def reap(pid, status):  # a started job's exit status as it exits, by a signal too (`Started.poll`: no child of ours)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    with open(status + ".partial", "w") as status_file:
+        status_file.write(str(code))
+    os.replace(status + ".partial", status)
+
+
+waiters = []
 for line in sys.stdin:
     job = json.loads(line)
     pid = os.fork()
     if pid == 0:
-        if job["session"]:  # signalled as a process group of its own, as `start_new_session` makes it
-            os.setsid()
+        os.setsid()  # a process group of its own: signalled, or killed with its children (`run`'s timeout)
         os.chdir(job["cwd"])
         os.environ.clear()
         os.environ.update(job["env"])
@@ -46,18 +56,15 @@ for line in sys.stdin:
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-            if job["status"]:  # a started job's exit status, for `Started.poll` (it is no child of the test's)
-                with open(job["status"] + ".partial", "w") as status_file:
-                    status_file.write(str(status))
-                os.replace(job["status"] + ".partial", job["status"])
             os._exit(status)
-    if job["status"]:  # started: its PID now; reaped as the server ends
-        started.append(pid)
-        print(pid, flush=True)
+    print(pid, flush=True)
+    if job["status"]:  # started: reaped beside the jobs that follow, so that its CPU time is ours (`time` counts it)
+        waiters.append(threading.Thread(target=reap, args=(pid, job["status"])))
+        waiters[-1].start()
     else:
         print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
-for pid in started:  # so that their CPU time is the server's, and its waiter's (`time pytest` counts it)
-    os.waitpid(pid, 0)
+for waiter in waiters:
+    waiter.join()
 """
 
 
@@ -78,35 +85,43 @@ class PreloadedPython:
         )
         assert self._answer() == "ready", (folder / "server.log").read_text()[-3000:]
 
-    def _answer(self) -> str:
-        """The server's next line, within 300 s (a child's whole run)."""
-        if not select.select([self.server.stdout], [], [], 300)[0]:
+    def _answer(self, timeout: float = 300) -> str:
+        """The server's next line, within `timeout` s."""
+        if not select.select([self.server.stdout], [], [], timeout)[0]:
             self.server.kill()
-            raise TimeoutError("the preloaded Python gave no answer in 300 s")
+            raise TimeoutError(f"the preloaded Python gave no answer in {timeout} s")
         return self.server.stdout.readline().strip()
 
     def run(
-        self, code: str, argv: list[str] = (), cwd: Path | None = None, env: dict | None = None, exit: bool = False
-    ):
-        """`python -c code *argv` in `cwd` with `env` (default: this process's), as `subprocess.run` would. `exit`:
-        the child ends as an interpreter does (atexit handlers, an uncaught error's traceback, the teardown), for
-        tests of that end; else its status is taken before it and the child leaves at once."""
+        self, code: str, argv: list[str] = (), cwd: Path | None = None, env: dict | None = None, exit: bool = False,
+        timeout: float = 300,
+    ):  # fmt: skip
+        """`python -c code *argv` in `cwd` with `env` (default: this process's), as `subprocess.run` would, in a
+        session of its own. `exit`: the child ends as an interpreter does (atexit handlers, an uncaught error's
+        traceback, the teardown), for tests of that end; else its status is taken before it and the child leaves at
+        once. Still running after `timeout` s, it is killed with its session (its DataLoader workers): TimeoutError."""
         out, err = self.folder / "stdout", self.folder / "stderr"
-        status = int(self._send(code, argv, cwd, env, {"stdout": str(out), "stderr": str(err), "exit": exit}))
+        pid = int(self._send(code, argv, cwd, env, {"stdout": str(out), "stderr": str(err), "exit": exit}))
+        if not select.select([self.server.stdout], [], [], timeout)[0]:
+            os.killpg(pid, signal.SIGKILL)
+            self._answer(60)  # its status: the server goes on serving
+            raise TimeoutError(f"python -c ... {shlex.join(argv)} was still running after {timeout} s")
+        status = int(self._answer())
         return subprocess.CompletedProcess(code, status, out.read_text(), err.read_text())
 
     def start(
         self, code: str, argv: list[str], status: Path, stdout: Path, stderr: Path, cwd: Path | None = None,
-        env: dict | None = None,
+        env: dict | None = None, exit: bool = False,
     ) -> Started:  # fmt: skip
         """`python -c code *argv`, started in a session of its own and left running (`run` waits for its job); its
-        exit status is written to `status` as it exits (killed by a signal, it writes none)."""
-        files = {"stdout": str(stdout), "stderr": str(stderr), "status": str(status), "session": True}
+        exit status is written to `status` as it exits (a signal's as `-signum`, as `subprocess` reports it). `exit`:
+        as `run`'s."""
+        files = {"stdout": str(stdout), "stderr": str(stderr), "status": str(status), "exit": exit}
         return Started(int(self._send(code, argv, cwd, env, files)), status)
 
     def _send(self, code: str, argv: list[str], cwd: Path | None, env: dict | None, files: dict) -> str:
         job = {"code": code, "argv": list(argv), "cwd": str(cwd or self.folder), "env": dict(env or os.environ)}
-        self.server.stdin.write(json.dumps({"status": None, "session": False, "exit": False} | job | files) + "\n")
+        self.server.stdin.write(json.dumps({"status": None, "exit": False} | job | files) + "\n")
         self.server.stdin.flush()
         return self._answer()
 
