@@ -1541,23 +1541,24 @@ def test_resuming_never_mixes_two_runs_or_two_lineages(tiny_run, train_cli, imag
 @pytest.mark.slow
 @pytest.mark.filterwarnings("error:Dynamo detected")  # a traced step calls no cached builder (`on_device`)
 def test_compiled_training_matches_eager_and_saves_plain_checkpoints(tiny_run, train_cli, images, tmp_path):
+    """A compiled run's checkpoints are plain ones: an eager run resumes from its step 1, and its step 2 (loss and
+    weights) is the compiled run's, from the same state and batch."""
     from torch._dynamo.utils import counters
 
     counters.clear()
     plain = {"max_steps": 2, "checkpoint_every": 1}
-    eager, compiled, resumed = tmp_path / "eager", tmp_path / "compiled", tmp_path / "resumed"
-    assert train_cli(tiny_run(images, eager, train=plain)) == 0
+    compiled, resumed = tmp_path / "compiled", tmp_path / "resumed"
     # aot_eager traces the model as inductor does, without its minutes of code generation on a CPU.
     assert train_cli(tiny_run(images, compiled, train={**plain, "compile": "aot_eager"})) == 0
     assert counters["stats"]["unique_graphs"] > 0  # the steps went through torch.compile
-    assert [x["loss"] for x in summary(compiled)["losses"]] == pytest.approx(
-        [x["loss"] for x in summary(eager)["losses"]], rel=1e-5
-    )
-    # Its checkpoints are plain ones: an eager run resumes from them and ends where the eager run did.
     (resumed / "checkpoints").mkdir(parents=True)
     shutil.copytree(compiled / "checkpoints/step-00000001", resumed / "checkpoints/step-00000001")
     assert train_cli(tiny_run(images, resumed, train=plain), "--resume", "latest") == 0
-    a, b = load_file(eager / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert [x["step"] for x in summary(resumed)["losses"]] == [1, 2]
+    assert [x["loss"] for x in summary(resumed)["losses"]] == pytest.approx(
+        [x["loss"] for x in summary(compiled)["losses"]], rel=1e-5
+    )
+    a, b = load_file(compiled / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
@@ -1894,22 +1895,39 @@ def test_init_from_another_window_size_keeps_the_position_bias_of_shared_offsets
     assert torch.equal(table[:, -1, -1], old[:, -1, -1]) and len(report.fitted) == 2
 
 
-def launch_two_processes(raw: dict, tmp_path: Path) -> subprocess.CompletedProcess:
-    """`accelerate launch` of the trainer on the config `raw` in two CPU processes (gloo), output captured."""
+# `accelerate launch ARGS` as its command runs it.
+ACCELERATE_MAIN = "import sys\nfrom accelerate.commands.accelerate_cli import main\nsys.argv[0] = 'accelerate'\nmain()"
+
+
+@pytest.fixture(scope="module")
+def trainer_python(tmp_path_factory):
+    """A Python that imported the trainer's modules and accelerate's launcher once, running each script in a fork of
+    itself that ends as an interpreter does (`run(..., exit=True)`): for the tests of how a run's process exits, and
+    of `accelerate launch`, without their seconds of imports each."""
+    preload = (
+        "import swinir_hf.cli, swinir_hf.training.cli, swinir_hf.training.loop, accelerate.commands.accelerate_cli"
+    )
+    python = PreloadedPython(tmp_path_factory.mktemp("trainer"), preload)
+    yield python
+    python.close()
+
+
+def launch_two_processes(python: PreloadedPython, raw: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`accelerate launch` of the trainer on the config `raw` in two CPU processes (gloo), output captured: the
+    launcher a fork of `python` (its imports made), the processes it starts fresh interpreters, as they are."""
     config = tmp_path / "ddp.yaml"
     config.write_text(yaml.safe_dump(raw))
-    launcher = str(Path(sys.executable).parent / "accelerate")
-    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    cmd = ["launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
     cmd += ["--main_process_port", "0"]  # any free port: another test may be launching beside this one
     cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "swinir_hf.train", "--config", str(config)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    return python.run(ACCELERATE_MAIN, cmd, Path.cwd(), env, exit=True, timeout=120)  # in the test's folder, as before
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
 def test_two_cpu_processes_checkpoint_share_the_validation_and_resume_on_one(
-    tiny_run, train_cli, images, tmp_path, caplog
+    trainer_python, tiny_run, train_cli, images, tmp_path, caplog
 ):
     """One 2-process run (a launch is the slow part: both checks share it), checkpointed, then resumed on 1 process
     (a smaller machine): the samples are a function of the step, not of the process count, so it goes on. Each
@@ -1927,7 +1945,7 @@ def test_two_cpu_processes_checkpoint_share_the_validation_and_resume_on_one(
     # The main process's clock decides a timed checkpoint for both (here after every step).
     train = {"max_steps": 2, "ema_decay": 0.5, "checkpoint_minutes": 1e-9, "validate_every": 1}
     raw = tiny_run(images, out, data={"val": str(val), "val_max_images": 4}, train=train)
-    done = launch_two_processes(raw, tmp_path)
+    done = launch_two_processes(trainer_python, raw, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "on 2 processes" in done.stdout + done.stderr
     assert done.stderr.count("warning: skipping unreadable validation image 3.png") == 1, done.stderr[-3000:]
@@ -1954,7 +1972,7 @@ def test_two_cpu_processes_checkpoint_share_the_validation_and_resume_on_one(
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None, reason="no accelerate")
 @pytest.mark.parametrize("fault", ["data.val", "train.output_dir"])
-def test_accelerate_launch_a_main_process_failure_is_one_line(fault, tiny_run, images, tmp_path):
+def test_accelerate_launch_a_main_process_failure_is_one_line(fault, trainer_python, tiny_run, images, tmp_path):
     """Only the main process reads data.val and creates train.output_dir: its error must reach the other process,
     not leave it dying in the next collective with a communication traceback, and be printed once."""
     missing, taken = tmp_path / "no_val", tmp_path / "taken"
@@ -1966,7 +1984,7 @@ def test_accelerate_launch_a_main_process_failure_is_one_line(fault, tiny_run, i
         "data.val": f"error: data.val: no such dataset folder: {missing}",
         "train.output_dir": f"error: output folder {out} is not a folder ({taken} is a file): choose another train.",
     }[fault]
-    done = launch_two_processes(raw, tmp_path)
+    done = launch_two_processes(trainer_python, raw, tmp_path)
     assert done.returncode != 0
     assert done.stderr.count(message) == 1 and done.stderr.count("error:") == 1, done.stderr[-3000:]
     assert "[rank1]" not in done.stderr and "Connection" not in done.stderr, done.stderr[-3000:]
@@ -2133,17 +2151,6 @@ def test_a_colour_denoising_run_records_rgb_validation(tiny_run, train_cli, imag
     assert "(PSNR in dB, RGB, border 0)" in (out / "README.md").read_text()
 
 
-@pytest.fixture(scope="module")
-def trainer_python(tmp_path_factory):
-    """A Python that imported the trainer's modules once, running each script in a fork of itself that ends as an
-    interpreter does (`run(..., exit=True)`): for the tests of how a run's process exits, without their seconds of
-    imports each."""
-    preload = "import swinir_hf.cli, swinir_hf.training.cli, swinir_hf.training.loop"
-    python = PreloadedPython(tmp_path_factory.mktemp("trainer"), preload)
-    yield python
-    python.close()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "entry",
@@ -2205,7 +2212,9 @@ def _spawned_workers(pid: int) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc")
-def test_ctrl_c_while_spawned_workers_start_stops_after_a_step_with_a_checkpoint(tiny_run, images, tmp_path):
+def test_ctrl_c_while_spawned_workers_start_stops_after_a_step_with_a_checkpoint(
+    trainer_python, tiny_run, images, tmp_path
+):
     """macOS and Windows start DataLoader workers with `spawn`: each boots a fresh interpreter for seconds before it
     ignores Ctrl-C, and a Ctrl-C then (the terminal's, to every process of the run) killed it, and the run with it:
     'DataLoader worker exited unexpectedly', status 1, no checkpoint. One worker: each is started alike, and a second
@@ -2220,7 +2229,9 @@ def test_ctrl_c_while_spawned_workers_start_stops_after_a_step_with_a_checkpoint
         f"sys.argv = ['train', '--config', {str(config)!r}]\n"
         "runpy.run_module('swinir_hf.train', run_name='__main__')\n"
     )
-    run = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # The run: a fork of a Python that imported the trainer, ending as an interpreter does; its workers as they are.
+    stderr = tmp_path / "stderr"
+    run = trainer_python.start(script, [], tmp_path / "status", Path(os.devnull), stderr, exit=True)
     try:
         deadline = time.monotonic() + 240
         while not _spawned_workers(run.pid):
@@ -2228,12 +2239,13 @@ def test_ctrl_c_while_spawned_workers_start_stops_after_a_step_with_a_checkpoint
             time.sleep(0.02)
         time.sleep(0.3)  # booting
         os.killpg(run.pid, signal.SIGINT)  # the terminal's Ctrl-C
-        stderr = run.communicate(timeout=240)[1]
+        run.wait(timeout=240)
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
-    assert run.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
-    assert "interrupted: SIGINT: stopped after step " in stderr
+    log = stderr.read_text()
+    assert run.returncode == 130 and "Traceback" not in log, log[-3000:]
+    assert "interrupted: SIGINT: stopped after step " in log
     assert list((out / "checkpoints").iterdir())
 
 
