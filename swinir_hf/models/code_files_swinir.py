@@ -106,7 +106,9 @@ class LoadOptions(dict):
     def of(cls, kwargs: Mapping[str, Any]) -> LoadOptions:
         """Those among `from_pretrained`'s `kwargs`."""
         given = {k: kwargs[k] for k in ("cache_dir", "subfolder", "token") if kwargs.get(k) not in (None, "")}
-        return cls(given, **({"cache_dir": os.fspath(given["cache_dir"])} if "cache_dir" in given else {}))
+        if "cache_dir" in given:
+            given["cache_dir"] = os.fspath(given["cache_dir"])
+        return cls(given)
 
     def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
         return type(self), ({k: v for k, v in self.items() if k != "token"},)

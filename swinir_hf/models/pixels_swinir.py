@@ -274,10 +274,8 @@ def _rows_to_array(rows_of: Callable[[int, int], np.ndarray], shape: tuple[int, 
         block, into = rows_of(top, top + rows), out[top : top + rows]
         if peak is None:
             np.clip(block, 0.0, 1.0, out=into)  # straight into the result
-            continue
-        block = np.clip(block, 0.0, 1.0)
-        block *= peak
-        into[...] = np.rint(block, out=block)  # the levels cast as they are stored: no block of them made first
+        else:
+            into[...] = _rounded(block, peak)  # the levels cast as they are stored: no block of them made first
     return out
 
 
@@ -286,11 +284,18 @@ def _block_rows(shape: tuple[int, ...]) -> int:
     return max(1, (1 << 20) // max(1, math.prod(shape[1:])))
 
 
+def _rounded(block: np.ndarray, peak: float) -> np.ndarray:
+    """Floats → a new float array of them clamped to [0, 1], times `peak` (the largest level), rounded: the levels
+    before their cast."""
+    block = np.clip(block, 0.0, 1.0)
+    block *= peak
+    return np.rint(block, out=block)
+
+
 def _levels(block: np.ndarray, bit_depth: int) -> np.ndarray:
     """(h, W, C) floats → clamped, rounded uint8 / uint16 levels ((h, W) for C = 1)."""
-    block = np.clip(block, 0.0, 1.0)
-    block *= 255.0 if bit_depth == 8 else 65535.0
-    levels = np.rint(block, out=block).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    levels = _rounded(block, float(np.iinfo(dtype).max)).astype(dtype)
     return levels[..., 0] if levels.shape[-1] == 1 else levels
 
 
