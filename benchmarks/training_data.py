@@ -10,7 +10,8 @@ the steps a lease gets. Prints markdown:
 3. Milliseconds per training sample (decode, crop, augment, degrade) of each `gpu_*` config (or of `--configs`), one
    thread, on the packed `gpu_data/` (`python hub/pack_gpu_data.py` makes it from ../shared): wall time, or with
    `--cpu-time` the process's CPU time, which other jobs on a shared machine disturb less. A `real` config is also
-   timed with the direct blur and with `real-esrgan` (Real-ESRGAN's second-order degradation) in its place.
+   timed with the direct blur and with `real-esrgan` (Real-ESRGAN's second-order degradation) in its place, with and
+   without Real-ESRGAN's sharpened targets (`data.sharpen_target`).
 
     OMP_NUM_THREADS=1 python benchmarks/training_data.py
     OMP_NUM_THREADS=1 python benchmarks/training_data.py --cpu-time --configs gpu_real_sr_x4
@@ -34,6 +35,7 @@ from swinir_hf.training.data import build_dataset
 from swinir_hf.training.state import build_model
 
 REPO = Path(__file__).resolve().parent.parent
+SHARPENED = ("--data.sharpen_target", "true")
 CONFIGS = ("gpu_sr_x4", "gpu_real_sr_x4", "gpu_color_dn", "gpu_color_jpeg", "gpu_sr_x2")
 
 
@@ -128,6 +130,10 @@ def sample_table(configs: list[str], cpu_time: bool, samples: int = 40) -> None:
             cfg, _ = parse_command_line(["--config", name, "--data.degradation", "real-esrgan"])
             ms = sample_ms(build_dataset(cfg, model.config), samples, clock=clock)
             print(f"| `{name}`, second order | real-esrgan | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
+            # and with Real-ESRGAN's sharpened targets (`data.sharpen_target`: an unsharp mask of each target)
+            cfg, _ = parse_command_line(["--config", name, "--data.degradation", "real-esrgan", *SHARPENED])
+            ms = sample_ms(build_dataset(cfg, model.config), samples, clock=clock)
+            print(f"| `{name}`, second order, sharpened target | real-esrgan | {side}² | {ms:.1f} | {1e3 / ms:.0f} |")
         if cfg.data.degradation == "paired":  # the LR images of gpu_lr/ against resizing each patch, as before
             resized = ["--data.degradation", "bicubic", "--data.train_lr", "[]"]  # LR files are for `paired` only
             cfg, _ = parse_command_line(["--config", name, *resized])

@@ -119,7 +119,8 @@ def _training_recipe(
     recipe = [
         f"- data: {', '.join(map(_shown, d.train))}"
         + (f" (LR: {', '.join(map(_shown, d.train_lr))})" if d.train_lr else ""),
-        f"- degradation: {kind}; {d.patch_size}×{d.patch_size} input patches, flips {d.flip}, rotations {d.rot90}",
+        f"- degradation: {kind}; {d.patch_size}×{d.patch_size} input patches, flips {d.flip}, rotations {d.rot90}"
+        + ("; targets sharpened (Real-ESRGAN's unsharp mask)" if d.sharpen_target else ""),
         f"- {progress.step} of {t.max_steps} steps, batch {t.batch_size}, Adam lr {t.learning_rate} × {t.lr_gamma} "
         f"at steps {cfg.milestones()}, {c.loss} loss"
         + (f", EMA {t.ema_decay} (these are the EMA weights)" if t.ema_decay else "")

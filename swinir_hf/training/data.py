@@ -41,6 +41,7 @@ from .images import (
     shown_path,
 )
 from .pairing import common_area, fits, pair_lr_images, training_sources
+from .sharpening import sharpened
 from .unreadable import LISTED, FoundUnreadable, more_counted_line
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         lr_items: LR images matching `hr_items` for `paired` data.
         flip, rot90: random horizontal flips / 90° rotations.
         unreadable: indices of images (or pairs) already reported as unreadable.
+        sharpen_target: unsharp-mask the targets (`sharpening.sharpened`), not the images the inputs are made from.
     """
 
     def __init__(
@@ -97,12 +99,13 @@ class TrainingPatches(torch.utils.data.Dataset):
         flip: bool = True,
         rot90: bool = True,
         unreadable: Collection[int] = (),
+        sharpen_target: bool = False,
     ) -> None:
         if degradation.kind == "paired" and (lr_items is None or len(lr_items) != len(hr_items)):
             raise ValueError("paired data needs one LR image per HR image")
         self.hr_items, self.lr_items = hr_items, lr_items
         self.patch_size, self.degradation, self.channels, self.seed = patch_size, degradation, channels, seed
-        self.flip, self.rot90 = flip, rot90
+        self.flip, self.rot90, self.sharpen_target = flip, rot90, sharpen_target
         self._perm: tuple[int, np.ndarray] | None = None
         # Grey JPEG targets are made per patch from colour (`_grey_target`), so images are decoded in colour.
         self._decoded_channels = 3 if channels == 1 and degradation.kind == "jpeg" else channels
@@ -220,6 +223,8 @@ class TrainingPatches(torch.utils.data.Dataset):
             inp = augment(lr[top : top + p, left : left + p], flip, rot).astype(np.float32) / 255.0
             hs, ws = top * scale, left * scale
             target = augment(hr[hs : hs + p * scale, ws : ws + p * scale], flip, rot).astype(np.float32) / 255.0
+        if self.sharpen_target:  # after the input is made: it is degraded from the unsharpened target
+            target = sharpened(target)
         return {
             "pixel_values": torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1))),
             "labels": torch.from_numpy(np.ascontiguousarray(target.transpose(2, 0, 1))),
@@ -353,9 +358,8 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
             logger.warning(line)
     _said(cropped)
     degradation = training_degradation(cfg, scale)
-    return TrainingPatches(
-        hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90, unreadable
-    )
+    args = (hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90, unreadable)
+    return TrainingPatches(*args, sharpen_target=d.sharpen_target)
 
 
 def build_validation(cfg: TrainingConfig, config: Any, shard: tuple[int, int] = (0, 1)) -> list[ValidationImage]:

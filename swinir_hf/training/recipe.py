@@ -36,6 +36,7 @@ SAMPLE_SETTINGS = (
     "data.degradation",
     "data.noise_sigma",
     "data.jpeg_quality",
+    "data.sharpen_target",
     "data.flip",
     "data.rot90",
 )

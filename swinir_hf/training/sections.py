@@ -63,7 +63,8 @@ class DataArgs:
     patch_size: int = 48
     """model input patch side in pixels, a multiple of the model's window_size (targets are patch_size × scale)"""
     degradation: str = "bicubic"
-    """bicubic | noise | jpeg | real (BSRGAN-style) | paired (LR images given in train_lr / val_lr)"""
+    """bicubic | noise | jpeg | real (BSRGAN-style) | real-esrgan (Real-ESRGAN's second-order) | paired (LR images given
+    in train_lr / val_lr)"""
     noise_sigma: float | list[int | float] | None = None
     """degradation 'noise' only: Gaussian noise σ in grey levels, one value or [low, high] per sample; null: 25"""
     jpeg_quality: int | list[int] | None = None
@@ -72,6 +73,10 @@ class DataArgs:
     """degradation 'noise' only: σ for validation; null: noise_sigma or the middle of its range"""
     val_jpeg_quality: int | None = None
     """degradation 'jpeg' only: JPEG quality for validation; null: jpeg_quality or its middle"""
+    sharpen_target: bool = False
+    """unsharp-mask the training targets as Real-ESRGAN does (weight 0.5, Gaussian σ 8 px over 51 × 51 px, only where
+    the detail passes 10 grey levels), the inputs still made from the unsharpened image; validation targets are kept.
+    Super-resolution degradations only (bicubic, real, real-esrgan, paired)"""
     flip: bool = True
     """random horizontal flips"""
     rot90: bool = True

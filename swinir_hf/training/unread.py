@@ -1,8 +1,9 @@
 """What a training config sets that its own other settings leave unread: a level of another degradation,
-`data.train_lr` without degradation 'paired', a GAN run's pixel loss, a compile mode or compiled regions without
-their backend. `TrainingConfig.validate` refuses them (they would be silently ignored); in the config of a run
-started by an earlier swinir-hf, which took and ignored them, they count as unset (`as_read`: its checkpoint's record,
-`recipe.CheckpointRecord`, and its training_config.yaml given as --config)."""
+`data.train_lr` without degradation 'paired', `data.sharpen_target` of a denoising or JPEG model, a GAN run's pixel
+loss, a compile mode or compiled regions without their backend. `TrainingConfig.validate` refuses them (they would
+be silently ignored); in the config of a run started by an earlier swinir-hf, which took and ignored them, they count
+as unset (`as_read`: its checkpoint's record, `recipe.CheckpointRecord`, and its training_config.yaml given as
+--config)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ def unread_settings(cfg: TrainingConfig, written_levels: Collection[str] = ()) -
         unread["data.train_lr"] = (
             f"data.train_lr is only read with degradation 'paired' (this config degrades data.train with "
             f"'{d.degradation}'): pass --data.degradation paired, or drop data.train_lr"
+        )
+    if d.sharpen_target and d.degradation in ("noise", "jpeg"):  # the clean image is the target: nothing to sharpen
+        unread["data.sharpen_target"] = (
+            "data.sharpen_target is for super-resolution (degradation bicubic, real, real-esrgan or paired): a "
+            f"'{d.degradation}' model would learn to sharpen clean images too; drop it (--data.sharpen_target false)"
         )
     for name in ("loss", "charbonnier_eps"):
         if cfg.gan.enabled and getattr(t, name) is not None:  # `gan_step` takes L1 whatever they say
