@@ -15,7 +15,7 @@ from swinir_hf.training.card import training_card
 from swinir_hf.training.config import TrainingConfig
 from swinir_hf.training.data import Degradation, TrainingPatches, build_dataset
 from swinir_hf.training.images import load_images
-from swinir_hf.training.recipe import SAMPLE_SETTINGS
+from swinir_hf.training.recipe import SAMPLE_SETTINGS, checkpoint_record, sample_settings, setting_change
 from swinir_hf.training.sharpening import USM_WEIGHT, sharpened
 from swinir_hf.training.state import Progress
 
@@ -99,3 +99,18 @@ def test_a_denoising_or_jpeg_config_is_refused(kind):
     )
     paired = {"train": ["x"], "train_lr": ["y"], "degradation": "paired", "sharpen_target": True}
     assert TrainingConfig.from_dict({"data": paired}).data.sharpen_target is True
+
+
+def test_a_run_recorded_before_the_option_is_not_resumed_with_it_switched_on(photos, tmp_path):
+    """A checkpoint of an earlier swinir-hf records no data.sharpen_target: it read as the resuming config's value,
+    so a resume with `--data.sharpen_target true` went on, unchanged by the record, and sharpened the targets from
+    then on; an earlier swinir-hf never sharpened: now the record reads false and the change is refused."""
+    data = {"train": [str(photos)], "degradation": "real-esrgan", "patch_size": 8}
+    now = TrainingConfig.from_dict({"data": {**data, "sharpen_target": True}})
+    earlier = {name: value for name, value in sample_settings(now).items() if name != "data.sharpen_target"}
+    assert setting_change(earlier, sample_settings(now), "data.sharpen_target") == "data.sharpen_target: False → True"
+    record = checkpoint_record(tmp_path / "step-00000002", {"config": {"data": data}}, now)  # its config, no samples
+    assert record.config.data.sharpen_target is False
+    said = setting_change(sample_settings(record.config), sample_settings(now), "data.sharpen_target")
+    assert said == "data.sharpen_target: False → True"
+    assert setting_change(sample_settings(now), sample_settings(now), "data.sharpen_target") is None

@@ -19,7 +19,7 @@ from ..console import shown_name
 from ..image_datasets import source_location
 from ..storage.atomic_writes import write_text_file
 from .config import FIELD_TYPES, SECTIONS, TrainingConfig
-from .unread import as_read
+from .unread import EARLIER_VALUES, as_read
 
 if TYPE_CHECKING:
     from .warm_start import InitReport
@@ -228,16 +228,17 @@ def setting_change(saved: dict[str, Any], now: dict[str, Any], name: str) -> str
     before, after = _compared(saved, name, now[name]), _compared(now, name, now[name])
     if before == after:
         return None
-    if saved.get(name) != now[name]:
-        before, after = saved.get(name), now[name]
+    if (was := saved.get(name, EARLIER_VALUES.get(name))) != now[name]:
+        before, after = was, now[name]
     return f"{name}: {before!r} → {after!r}"
 
 
 def _compared(settings: dict[str, Any], name: str, default: Any) -> Any:
     """Setting `name` (`default` where a record lacks it) as compared: places (`PLACES`) by where they were when
-    saved (`located`; a record of an earlier swinir-hf: as written, from this working folder)."""
+    saved (`located`; a record of an earlier swinir-hf: as written, from this working folder); one added since at what
+    earlier ones did (`EARLIER_VALUES`)."""
     if name not in PLACES:
-        return settings.get(name, default)
+        return settings.get(name, EARLIER_VALUES.get(name, default))
     located = settings.get("located", {})
     return located[name] if name in located else _resolved(settings.get(name, default))
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..degradations.levels import LEVELS
 
 if TYPE_CHECKING:
     from .config import TrainingConfig
+
+# Settings added since a run may have been recorded, at what an earlier swinir-hf, which had none, did: a record (a
+# checkpoint's config or samples) without one reads so, not as the resuming config's value, which would let a resume
+# switch it on unnoticed (`as_read`, `recipe.setting_change`).
+EARLIER_VALUES = MappingProxyType({"data.sharpen_target": False})
 
 
 def unread_settings(cfg: TrainingConfig, written_levels: Collection[str] = ()) -> dict[str, str]:
@@ -93,16 +99,17 @@ def as_read(raw: dict[str, Any], base: TrainingConfig) -> tuple[TrainingConfig, 
     """`raw` (a config's sections, as a run wrote them: unchecked) on top of `base`, as that run read it, and what of
     `raw` was left out (dotted names): the fields this swinir-hf does not have, and then the settings that the
     config's own other settings leave unread (`unread_settings`: an earlier swinir-hf took and ignored them), at their
-    defaults. A field `raw` does not name (added to swinir-hf since) stays at `base`'s value; one an earlier swinir-hf
-    wrote otherwise is as it meant it (`as_earlier_meant`)."""
+    defaults. A field `raw` does not name (added to swinir-hf since) stays at `base`'s value (at `EARLIER_VALUES`'
+    where it has one); one an earlier swinir-hf wrote otherwise is as it meant it (`as_earlier_meant`)."""
     raw, sections, ignored = as_earlier_meant(raw), {}, []
     for name in (f.name for f in dataclasses.fields(base)):
         now, given = getattr(base, name), raw.get(name)
         given = given if isinstance(given, dict) else {}
         known = {f.name for f in dataclasses.fields(now)}
         ignored += [f"{name}.{key}" for key in given if key not in known]
+        earlier = {k: EARLIER_VALUES[f"{name}.{k}"] for k in known - set(given) if f"{name}.{k}" in EARLIER_VALUES}
         # Through the section's own class: a level another degradation does not read reads as null (`DataArgs`).
-        sections[name] = dataclasses.replace(now, **{k: v for k, v in given.items() if k in known})
+        sections[name] = dataclasses.replace(now, **earlier, **{k: v for k, v in given.items() if k in known})
     for setting in unread_settings(type(base)(**sections)):
         name, field = setting.split(".")
         section = sections[name]
