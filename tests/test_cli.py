@@ -146,6 +146,19 @@ def test_an_option_of_another_tool_is_said_by_the_subcommand_with_its_name_here(
         assert stop.value.code == 2 and capsys.readouterr().err.endswith(said)
 
 
+def test_eval_help_says_that_a_save_images_folder_of_the_same_evaluation_is_resumed(capsys):
+    """`--help` said the folder must be "a new or empty folder", where the same command again resumes from the
+    outputs an interrupted run saved there (README.md, docs/evaluation.md)."""
+    with pytest.raises(SystemExit) as stop:
+        main(["eval", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert stop.value.code == 0
+    assert (
+        "(a new or empty folder, or this evaluation's own: the same command again resumes from the outputs there)"
+        in help_text
+    )
+
+
 def test_abbreviated_options_are_refused_not_taken_for_the_option_they_begin(capsys):
     """argparse took `--over` for `--overwrite` (a trained run deleted, outputs replaced), `--verb` for `--verbose`,
     `--train.max_step` for `--train.max_steps`: every command now wants whole option names."""

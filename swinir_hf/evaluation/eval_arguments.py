@@ -43,7 +43,8 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--save-images",
         metavar="DIR",
-        help="also write each model's outputs, as scored, to DIR/MODEL/IMAGE.png (a new or empty folder)",
+        help="also write each model's outputs, as scored, to DIR/MODEL/IMAGE.png (a new or empty folder, or this "
+        "evaluation's own: the same command again resumes from the outputs there)",
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing --json file and the images in --save-images"
