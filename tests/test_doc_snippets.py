@@ -16,10 +16,25 @@ from swinir_hf.checkpoints.loading import ModelNotAvailableError
 from swinir_hf.loading import DEFAULTS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("README.md", "docs/restoration.md", "docs/transformers.md", "docs/hub.md")
+PAGES = (
+    "README.md",
+    "docs/restoration.md",
+    "docs/transformers.md",
+    "docs/hub.md",
+    "docs/evaluation.md",
+    "docs/training.md",
+    "docs/migrating.md",
+)
 SR_X4 = str(DEFAULTS_DIR / "sr-x4")
 # A snippet's placeholders for the user's own model and data → what stands in for them here.
-MODEL_NAMES = {"path/to/model-folder": SR_X4, "path/or/org/swinir-x4": SR_X4}
+MODEL_NAMES = {
+    "path/to/model-folder": SR_X4,
+    "path/or/org/swinir-x4": SR_X4,
+    "converted/x4": SR_X4,
+    "runs/tiny_sr_x2": str(DEFAULTS_DIR / "sr-x2"),
+}
+# The checkout's fixture folder → small sets of the same layout that user_files makes in the working folder.
+SHARED = "../shared/"
 
 
 def python_blocks() -> dict[str, str]:
@@ -45,14 +60,26 @@ def user_files(folder: Path) -> dict[str, object]:
     (folder / "photos").mkdir()
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / "photos" / f"{i}.png")
+    for name, count, side in (("testsets/Set5/HR", 2, 24), ("trainsets/DIV2K_train_HR_crops128", 2, 96)):
+        (folder / name).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(folder / name / f"{i}.png")
     thumbnails = [Image.open(folder / "photo.png"), str(folder / "logo.png")]
-    return {"image": rgb, "thumbnails": thumbnails, "paths": ["photo.png", "scan.png"], "dataset": {"image": [rgb]}}
+    array = np.asarray(rgb)  # an OpenCV-style image (docs/migrating.md) and the metrics' arguments (evaluation.md)
+    arrays = {"img": array, "out": array[::-1].copy(), "gt": array, "img01": array / 255, "img_uint8": array}
+    return {
+        "image": rgb,
+        "thumbnails": thumbnails,
+        "paths": ["photo.png", "scan.png"],
+        "dataset": {"image": [rgb]},
+    } | arrays
 
 
 def as_run_here(code: str) -> str:
     """`code` with the placeholders' models replaced, and a GPU's device by this machine's."""
     for name, stand_in in MODEL_NAMES.items():
         code = code.replace(name, stand_in)
+    code = code.replace(SHARED, "")
     return code if torch.cuda.is_available() else code.replace('device="cuda"', 'device="cpu"')
 
 
@@ -70,6 +97,13 @@ def check_outputs(key: str, ns: dict) -> None:
         assert ns["row"]["image"].size == (32, 32)
     elif key == "docs/hub.md#4":
         assert ns["release"].config().upscale == 4
+    elif key == "docs/evaluation.md#1":
+        assert ns["result"].methods[0] == "bicubic" and len(ns["result"].methods) == 2
+        assert ns["both"].methods == ["bicubic", "sr-x4", "x4"] and len(ns["result"].scores["bicubic"]) == 2
+    elif key == "docs/training.md#1":
+        assert ns["model"].config.upscale == 2
+    elif key == "docs/migrating.md#1":
+        assert ns["out"].shape == (42, 56, 3) and ns["out"].dtype == np.uint8  # round(3.5 × 12) × round(3.5 × 16)
 
 
 # The snippets that run offline here; the dataset ones run as one, the second using the first's `restorer`.
@@ -82,16 +116,22 @@ RUNNABLE = {
     "docs/restoration.md#4": ["docs/restoration.md#4"],
     "docs/transformers.md#1": ["docs/transformers.md#1"],
     "docs/hub.md#4": ["docs/hub.md#4"],
+    "docs/evaluation.md#1": ["docs/evaluation.md#1"],
+    "docs/evaluation.md#2": ["docs/evaluation.md#2"],
+    "docs/training.md#1": ["docs/training.md#1"],
+    "docs/migrating.md#1": ["docs/migrating.md#1"],
 }
 # Hub-only snippets: what they raise offline (docs/hub.md, "Offline").
 HUB_ONLY = {"docs/hub.md#1": ModelNotAvailableError, "docs/hub.md#2": OSError, "docs/hub.md#3": OSError}
 # Needs onnx + onnxscript, which the package does not depend on (benchmarks/onnx_export.py runs it).
 ONNX = "docs/transformers.md#2"
+# transformers' Trainer: its 4 steps take ~20 CPU seconds, so all but trainer.train() / save_model runs here.
+TRAINER = "docs/training.md#2"
 
 
 def test_every_python_snippet_of_the_docs_is_run_here():
     """A new snippet (or one moved) is added to the lists above, so that it is run."""
-    listed = {key for keys in RUNNABLE.values() for key in keys} | set(HUB_ONLY) | {ONNX}
+    listed = {key for keys in RUNNABLE.values() for key in keys} | set(HUB_ONLY) | {ONNX, TRAINER}
     assert set(python_blocks()) == listed
 
 
@@ -122,3 +162,35 @@ def test_the_onnx_snippet_has_its_imports():
     exec(code.split("torch.onnx.export(", 1)[0], namespace)  # all but the export (onnx is not a dependency)
     assert {"torch", "model", "dims"} <= set(namespace)
     assert namespace["model"].config.upscale == 4
+
+
+def test_the_trainer_snippet_builds_its_pairs_metric_and_trainer(tmp_path, monkeypatch):
+    """docs/training.md's `Trainer` recipe up to `trainer.train()`: aligned ×4 (LR, HR) patches, whole validation
+    images, the per-batch PSNR and the Trainer itself."""
+    monkeypatch.chdir(tmp_path)
+    user_files(tmp_path)
+    code = as_run_here(python_blocks()[TRAINER])
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(code.split("trainer.train()", 1)[0], TRAINER, "exec"), namespace)
+    row, whole = namespace["train"][0], namespace["val"][0]
+    assert [tuple(row[k].shape) for k in ("pixel_values", "labels")] == [(3, 24, 24), (3, 96, 96)]
+    assert [tuple(whole[k].shape) for k in ("pixel_values", "labels")] == [(3, 6, 6), (3, 24, 24)]
+    predictions = [np.full((1, 3, 4, 4), 0.5), np.full((1, 3, 8, 8), 0.5)]  # two batches of different sizes
+    evaluation = type("EvalPrediction", (), {"predictions": predictions, "label_ids": [p + 0.1 for p in predictions]})
+    assert namespace["psnr"](evaluation) == pytest.approx({"psnr": 20.0})
+    assert namespace["trainer"].args.eval_do_concat_batches is False
+
+
+def test_restoration_md_names_the_engine_options_the_pipeline_refuses():
+    """docs/restoration.md said the pipeline runs no tiles and refuses `tile=`, which it takes (restore()'s pixels)."""
+    from transformers import pipeline
+
+    intro = (ROOT / "docs/restoration.md").read_text(encoding="utf-8").split("## Python", 1)[0]
+    refused = re.findall(r"`(\w+)=`", re.search(r"other arguments \(([^)]*)\) are a `TypeError`", intro)[1])
+    upscaler = pipeline("image-restoration", model=str(DEFAULTS_DIR / "sr-x2"))
+    image = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    values = {"ensemble": True, "dtype": "float16", "padding": "authors", "tile": 8}
+    for name in refused:
+        with pytest.raises(TypeError, match=f"takes no {name}"):
+            upscaler(image, **{name: values[name]})
+    assert "tile" not in refused and np.asarray(upscaler(image, tile=8, tile_overlap=4)).shape == (24, 32, 3)
