@@ -17,54 +17,73 @@ import time
 from pathlib import Path
 
 SERVER = """
-import json, os, sys, threading, traceback
+import json, os, signal, sys, threading, traceback
 PRELOAD
 print("ready", flush=True)
+SERVER, sessions = os.getpid(), set()  # the jobs not reaped yet: each leads a session of its own
 
 
 def reap(pid, status):  # a started job's exit status as it exits, by a signal too (`Started.poll`: no child of ours)
     code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    sessions.discard(pid)
     with open(status + ".partial", "w") as status_file:
         status_file.write(str(code))
     os.replace(status + ".partial", status)
 
 
-waiters = []
-for line in sys.stdin:
-    job = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        os.setsid()  # a process group of its own: signalled, or killed with its children (`run`'s timeout)
-        os.chdir(job["cwd"])
-        os.environ.clear()
-        os.environ.update(job["env"])
-        sys.argv = ["-c", *job["argv"]]
-        for fd, path in ((1, job["stdout"]), (2, job["stderr"])):
-            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
-        code = compile(job["code"], "<string>", "exec")
-        if job["exit"]:  # its SystemExit or error leaves this loop: atexit, the error's traceback, the teardown
-            exec(code, {"__name__": "__main__"})
-            sys.exit(0)
-        status = 1
+def serve():
+    for line in sys.stdin:
+        job = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            run(job)
+        sessions.add(pid)
+        print(pid, flush=True)
+        if job["status"]:  # started: reaped beside the jobs that follow, so that its CPU time is ours (`time`)
+            threading.Thread(target=reap, args=(pid, job["status"])).start()
+        else:
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            sessions.discard(pid)
+            print(code, flush=True)
+
+
+def run(job):
+    os.setsid()  # a process group of its own: signalled, or killed with its children (`run`'s timeout)
+    os.chdir(job["cwd"])
+    os.environ.clear()
+    os.environ.update(job["env"])
+    sys.argv = ["-c", *job["argv"]]
+    for fd, path in ((1, job["stdout"]), (2, job["stderr"])):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+    code = compile(job["code"], "<string>", "exec")
+    if job["exit"]:  # its SystemExit or error leaves `serve`: atexit, the error's traceback, the teardown
+        exec(code, {"__name__": "__main__"})
+        sys.exit(0)
+    status = 1
+    try:
+        exec(code, {"__name__": "__main__"})
+        status = 0
+    except SystemExit as stop:
+        status = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+# Its own session keeps a job from a Ctrl-C in pytest's terminal; so this server, which gets it (or its stdin's end as
+# pytest ends, killed too), ends the jobs still running with their processes (DataLoader workers), reaped as it exits.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+try:
+    serve()
+finally:
+    for pid in list(sessions) if os.getpid() == SERVER else ():  # not in a job (`exit`'s SystemExit comes here)
         try:
-            exec(code, {"__name__": "__main__"})
-            status = 0
-        except SystemExit as stop:
-            status = stop.code if isinstance(stop.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(status)
-    print(pid, flush=True)
-    if job["status"]:  # started: reaped beside the jobs that follow, so that its CPU time is ours (`time` counts it)
-        waiters.append(threading.Thread(target=reap, args=(pid, job["status"])))
-        waiters[-1].start()
-    else:
-        print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
-for waiter in waiters:
-    waiter.join()
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 """
 
 
@@ -72,7 +91,7 @@ class PreloadedPython:
     """`python [options] -c PRELOAD`, then each `run` in a fork of it; `close` ends it."""
 
     def __init__(self, folder: Path, preload: str, options: tuple[str, ...] = (), env: dict | None = None) -> None:
-        self.folder, self.env = folder, dict(env or os.environ)
+        self.folder, self.env, self.started = folder, dict(env or os.environ), []
         self.log = open(folder / "server.log", "w")  # noqa: SIM115 (the server's own output, read on failure)
         self.server = subprocess.Popen(
             [sys.executable, *options, "-c", SERVER.replace("PRELOAD", preload)],
@@ -117,7 +136,21 @@ class PreloadedPython:
         exit status is written to `status` as it exits (a signal's as `-signum`, as `subprocess` reports it). `exit`:
         as `run`'s."""
         files = {"stdout": str(stdout), "stderr": str(stderr), "status": str(status), "exit": exit}
-        return Started(int(self._send(code, argv, cwd, env, files)), status)
+        self.started.append(Started(int(self._send(code, argv, cwd, env, files)), status))
+        return self.started[-1]
+
+    def end_started(self) -> None:
+        """Kill the started jobs still running, each with its session (a test's finaliser: none outlives its test,
+        which may have failed before it waited for them)."""
+        running = [run for run in self.started if run.poll() is None]
+        for run in running:
+            try:
+                os.killpg(run.pid, signal.SIGKILL)
+            except ProcessLookupError:  # it ended meanwhile
+                pass
+        for run in running:
+            run.wait(60)
+        self.started.clear()
 
     def _send(self, code: str, argv: list[str], cwd: Path | None, env: dict | None, files: dict) -> str:
         job = {"code": code, "argv": list(argv), "cwd": str(cwd or self.folder), "env": dict(env or os.environ)}
@@ -126,6 +159,7 @@ class PreloadedPython:
         return self._answer()
 
     def close(self) -> None:
+        """End the server; it kills the started jobs still running."""
         self.server.stdin.close()
         self.server.wait(60)
         self.log.close()

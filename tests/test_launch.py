@@ -159,12 +159,19 @@ def _launch_env(tmp_path: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def preloaded(tmp_path_factory):
+def launcher_python(tmp_path_factory):
     """A Python with the launcher's imports made (in an HF_HOME of its own: accelerate reads it as it imports)."""
     folder = tmp_path_factory.mktemp("launcher")
     python = PreloadedPython(folder, LAUNCHER_IMPORTS, env=_launch_env(folder))
     yield python
     python.close()
+
+
+@pytest.fixture
+def preloaded(launcher_python):
+    """`launcher_python` for one test: the launches it started and left running (it failed) are killed at its end."""
+    yield launcher_python
+    launcher_python.end_started()
 
 
 def _swinir_hf(preloaded: PreloadedPython, command: list[str], tmp_path: Path, stdout: Path | None = None) -> Started:
