@@ -1908,16 +1908,29 @@ def test_an_empty_dataset_is_one_line(tmp_path, model_dir, capsys):
 
 
 def test_a_rerun_with_nothing_left_still_checks_the_model_name(tmp_path, model_dir, monkeypatch, capsys):
-    """Every output there: no model is loaded, and a mistyped --model passed with exit status 0."""
+    """Every output there: no model is loaded, and a mistyped --model passed with exit status 0. A Hub id offline
+    is said as loading it says it, with what to do (it once lacked that on a rerun only)."""
     from huggingface_hub import constants
+
+    from swinir_hf.checkpoints.loading import ModelNotAvailableError, load_model
 
     src = tmp_path / "a.png"
     Image.fromarray(_rng_image((6, 6, 3))).save(src)
     assert _restore(src, "-o", tmp_path / "out", model_dir=model_dir) == 0
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelNotAvailableError) as loading:
+        load_model("nope/nope")
+    offline = (
+        "model 'nope/nope' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set. Either download it on a "
+        "machine with internet access (`hf download nope/nope`) and copy the cache (~/.cache/huggingface/hub, or the "
+        "folder HF_HOME / HF_HUB_CACHE points to) here; or unset HF_HUB_OFFLINE if this machine can reach the Hub; "
+        "or pass a local save_pretrained folder or the authors' .pth file instead of a repo id. (nor is there a "
+        "local folder nope/nope)"
+    )
+    assert str(loading.value) == offline
     capsys.readouterr()
     for model, said in (
-        ("nope/nope", "model 'nope/nope' is not in the local Hugging Face cache, and HF_HUB_OFFLINE is set"),
+        ("nope/nope", offline),
         (
             "sr-x5",
             "no model 'sr-x5' here: did you mean sr-x4? (`swinir-hf models` lists the names; a Hub model is named "

@@ -202,8 +202,8 @@ def load_model(
     try:
         return from_hub(resolved, revision=revision, cache_dir=cache_dir)
     except ModelNotAvailableError as err:
-        if "/" in str(spec):  # `models/x4` may have been meant as a local folder
-            raise ModelNotAvailableError(f"{err} (nor is there a local folder {shown_name(spec)})") from err
+        if "/" in str(spec):
+            raise ModelNotAvailableError(_nor_local_folder(str(err), spec)) from err
         if misspelt := _misspelt(spec):  # `sr-x5`: not a Hub model to download
             raise ModelNotAvailableError(misspelt) from err
         raise
@@ -223,9 +223,15 @@ def unavailable_model(spec: str | os.PathLike) -> str | None:
         return None
     if problem := _missing_path(spec, resolved) or ("/" not in str(spec) and _misspelt(spec)):
         return problem
-    if constants.HF_HUB_OFFLINE and not hub_cached(resolved):
-        return f"model {spec!r} is not in the local Hugging Face cache, and HF_HUB_OFFLINE is set"
+    if constants.HF_HUB_OFFLINE and not hub_cached(resolved):  # what loading it would say, what to do included
+        problem = _not_cached(f"model {resolved!r}", resolved, OFFLINE_SET, None, HUB_MODEL_LOCAL)
+        return _nor_local_folder(problem, spec) if "/" in str(spec) else problem
     return None
+
+
+def _nor_local_folder(problem: str, spec: str | os.PathLike) -> str:
+    """`problem` of a Hub id that may have been meant as a local folder (`models/x4`)."""
+    return f"{problem} (nor is there a local folder {shown_name(spec)})"
 
 
 def _finite(model: SwinIRForImageRestoration, source: object) -> SwinIRForImageRestoration:
@@ -290,6 +296,8 @@ def looks_like_path(spec: str) -> bool:
 OFFLINE_SET = "HF_HUB_OFFLINE is set"
 # What to do instead where OFFLINE_SET is the reason: it is what keeps a machine that can reach the Hub from it.
 UNSET_OFFLINE = "unset HF_HUB_OFFLINE if this machine can reach the Hub"
+# What a model not in the cache can be given as instead of its repo id.
+HUB_MODEL_LOCAL = "a local save_pretrained folder or the authors' .pth file"
 
 
 def hub_offline() -> str | None:
@@ -331,8 +339,8 @@ def from_hub(
             raise CheckpointError(why) from err
         if not isinstance(err, network_errors()):  # OSErrors, and HTTP-client errors of a connection failing midway
             raise
-        local = "a local save_pretrained folder or the authors' .pth file"
-        raise ModelNotAvailableError(_not_cached(f"model {repo_id!r}", repo_id, offline, err, local, revision)) from err
+        problem = _not_cached(f"model {repo_id!r}", repo_id, offline, err, HUB_MODEL_LOCAL, revision)
+        raise ModelNotAvailableError(problem) from err
     return _finite(model.eval(), repo_id)
 
 
@@ -354,7 +362,7 @@ def _not_cached(
     what: str,
     repo_id: str,
     offline: str | None,
-    err: BaseException,
+    err: BaseException | None,
     local: str = "a local file",
     revision: str | None = None,
 ) -> str:
