@@ -118,6 +118,20 @@ def test_restore_tensor_refuses_pixels_out_of_range_as_images_are_refused(model)
         assert restorer.restore_tensor((x * 2 - 0.5).requires_grad_()).shape == (1, 3, 24, 20)
 
 
+def test_restore_tensor_names_the_channels_its_model_takes(model, grey_model):
+    """A grey or RGBA batch for a colour model (or colour for a grey one) failed in the model's forward with
+    `pixel_values must be (N, 3, H, W)`, an argument `restore_tensor`'s caller never passed, and nothing to do."""
+    for restorer_model, shape in ((model, (1, 1, 12, 10)), (model, (2, 4, 12, 10)), (grey_model, (1, 3, 12, 10))):
+        channels = restorer_model.config.num_channels
+        said = (
+            f"restore_tensor: this model takes {channels}-channel pixels, (N, {channels}, H, W), got shape {shape}: "
+            "pass images to restore() or restore_images(), which convert grey and colour and restore an alpha channel"
+        )
+        with pytest.raises(ValueError) as err:
+            SwinIRRestorer(restorer_model, dtype="float32").restore_tensor(torch.rand(shape))
+        assert str(err.value) == said
+
+
 def test_restore_tensor_checks_the_range_in_one_pass(model, monkeypatch):
     """Every image the command line restores goes through `restore_tensor`: its range check made a bool copy of
     the input and summed it (0.5-0.7 s for 6 megapixels here, 40× the min / max pass) even for pixels in range."""

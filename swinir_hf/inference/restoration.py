@@ -286,7 +286,7 @@ class SwinIRRestorer:
         outputs of one image of x's size that the caller makes next (alpha channels: `alpha_passes`). Tiles that
         run out of memory are halved (down to one window) and the image is redone.
         """
-        check_tensor_batch(x)
+        check_tensor_batch(x, self.model.config.num_channels)
         (n, c, h, w), window = x.shape, self.model.config.window_size
         padded = authors_padded_size(h, w, window) if self.padding == "authors" else None
         check_output_memory((n + more_outputs, c, h, w), self.scale, self.device, resized_to, padded)

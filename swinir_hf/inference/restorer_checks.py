@@ -71,11 +71,18 @@ def not_an_image(image: Any) -> TypeError:
     return TypeError(got)
 
 
-def check_tensor_batch(x: torch.Tensor) -> None:
-    """`restore_tensor`'s input: (N, C, H, W) floats in [0, 1] that hold pixels (not meta, not empty)."""
+def check_tensor_batch(x: torch.Tensor, channels: int) -> None:
+    """`restore_tensor`'s input: (N, C, H, W) floats in [0, 1] that hold pixels (not meta, not empty), C the
+    model's `channels`."""
     if x.ndim != 4 or not x.is_floating_point():
         got = f"{tuple(x.shape)} {dtype_name(x.dtype)}"
         raise ValueError(f"restore_tensor takes (N, C, H, W) floats in [0, 1], got shape {got}")
+    if x.shape[1] != channels:  # else the model's own check names pixel_values, which the caller never passed
+        raise ValueError(
+            f"restore_tensor: this model takes {channels}-channel pixels, (N, {channels}, H, W), got shape "
+            f"{tuple(x.shape)}: pass images to restore() or restore_images(), which convert grey and colour and "
+            "restore an alpha channel"
+        )
     if x.is_meta:
         raise ValueError("restore_tensor: a tensor on the meta device holds no pixels: pass one with data")
     if x.numel() == 0:  # (a division by zero further on)
