@@ -259,6 +259,27 @@ def test_losses(tiny_config):
     assert recon.shape == y.shape and loss.ndim == 0
 
 
+def test_loss_function_is_the_loss_forward_computes(tiny_config, caplog):
+    """`model.loss_function` (transformers' API, which its Trainer-side code reads) was transformers' causal-LM loss,
+    with a `loss_type=None` warning: it is the config's L1 / Charbonnier, `forward(labels=...)`'s own, unwarned; one
+    set in its place is the one `forward` computes, as in transformers' models."""
+    from transformers.utils import logging as hf_logging
+
+    x, y = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)
+    hf_logging.enable_propagation()
+    try:
+        for loss in ("l1", "charbonnier"):
+            model = SwinIRForImageRestoration(tiny_config(loss=loss)).eval()
+            out = model(x, labels=y)
+            assert torch.equal(model.loss_function(out.reconstruction, y), out.loss), loss
+            assert torch.equal(model.loss_function(reconstruction=out.reconstruction, labels=y), out.loss), loss
+    finally:
+        hf_logging.disable_propagation()
+    assert caplog.records == []
+    model.loss_function = lambda reconstruction, labels: (reconstruction - labels).square().mean()
+    assert model(x, labels=y).loss.item() == pytest.approx((out.reconstruction - y).square().mean().item())
+
+
 def test_training_steps_lower_the_loss(tiny_config):
     model = SwinIRForImageRestoration(tiny_config()).train()
     hr = torch.rand(4, 3, 16, 16)

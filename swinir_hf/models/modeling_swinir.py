@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -546,6 +547,18 @@ class SwinIRPreTrainedModel(SaidPush, PreTrainedModel):
     # Where `from_pretrained` found the model (`strict_from_pretrained`): a save looks for the config's files there.
     _loaded_with: LoadOptions | None = None
 
+    @property
+    def loss_function(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The loss `forward(labels=...)` computes: `loss_function(reconstruction, labels)`, the config's L1 or
+        Charbonnier as a mean over pixels (no `num_items_in_batch`: `accepts_loss_kwargs`), or the one set in its
+        place. transformers' default would be its causal-LM loss (SwinIR has no `loss_type`), with a warning."""
+        chosen = getattr(self, "_loss_function", None)
+        return self._loss if chosen is None else chosen
+
+    @loss_function.setter
+    def loss_function(self, value: Callable[..., torch.Tensor]) -> None:
+        self._loss_function = value
+
     def resize_token_embeddings(self, *args: Any, **kwargs: Any) -> Any:
         # transformers' would fail inside on the convolution ("too many values to unpack").
         raise NotImplementedError(
@@ -905,7 +918,7 @@ class SwinIRForImageRestoration(SwinIRPreTrainedModel):
             reconstruction = x[:, :, : h * scale, : w * scale].contiguous()
 
         return ImageRestorationOutput(
-            loss=None if labels is None else self._loss(reconstruction, labels),
+            loss=None if labels is None else self.loss_function(reconstruction, labels),
             reconstruction=reconstruction,
             hidden_states=None if hidden_states is None else tuple(hidden_states),
             attentions=None if attentions is None else tuple(attentions),
