@@ -1209,6 +1209,56 @@ def test_resaving_a_model_loaded_from_a_subfolder_or_with_a_token_looks_there(ti
     assert "hf_secret" not in repr(loaded._loaded_with)
 
 
+def test_a_deep_copy_of_a_loaded_model_saves_as_the_model_does(tiny_config, tmp_path, monkeypatch):
+    """`copy.deepcopy(model)` (EMA, accelerate, a user's) of a model loaded with from_pretrained(..., subfolder=...,
+    token=...) lost the token: a save of the copy asked a private repo for its Inference Endpoints files without it,
+    and did not find them. The copy saves as the model: from the subfolder, the Hub asked with the token, which no
+    save or pickle of it keeps."""
+    import copy
+    import pickle
+
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import get_session
+
+    model = SwinIRForImageRestoration(tiny_config())
+    model.config.custom_pipelines = remote_code.CUSTOM_PIPELINES
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    sources = remote_code_sources()
+    model.save_pretrained(tmp_path / "local" / "x")
+    for name in ("handler.py", "requirements.txt"):
+        (tmp_path / "local" / "x" / name).write_text(sources[name], encoding="utf-8")
+    bare = tmp_path / "cache" / "models--org--bare"
+    model.save_pretrained(bare / "snapshots" / ("0" * 40) / "x")  # without them: the Hub is asked
+    (bare / "refs").mkdir()
+    (bare / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    loaded = SwinIRForImageRestoration.from_pretrained(tmp_path / "local", subfolder="x", token="hf_secret")
+    local = copy.deepcopy(loaded)
+    local.save_pretrained(tmp_path / "resaved-local")
+    for name in ("handler.py", "requirements.txt"):
+        assert (tmp_path / "resaved-local" / name).read_text(encoding="utf-8") == sources[name], name
+    asked, listed = [], []
+
+    def send(self, request, **kwargs):  # a Hub that does not answer; nothing leaves the host
+        asked.append((request.url.path, request.headers.get("authorization")))
+        raise ConnectionError("the Hub does not answer")
+
+    def list_repo_files(self, repo_id, **kwargs):
+        listed.append((repo_id, kwargs.get("token")))
+        return ["config.json", "x/config.json", "x/handler.py"]
+
+    monkeypatch.setattr(type(get_session()), "send", send)
+    monkeypatch.setattr(HfApi, "list_repo_files", list_repo_files)
+    hub = copy.deepcopy(SwinIRForImageRestoration.from_pretrained("org/bare", subfolder="x", token="hf_secret"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    hub.save_pretrained(tmp_path / "resaved-hub")
+    assert listed == [("org/bare", "hf_secret")]
+    assert [(path.rsplit("/", 2)[-2:], auth) for path, auth in asked] == [(["x", "handler.py"], "Bearer hf_secret")]
+    saved = b"".join(p.read_bytes() for p in tmp_path.glob("resaved-*/*"))
+    assert b"hf_secret" not in saved and b"hf_secret" not in pickle.dumps(hub)
+    assert "hf_secret" not in repr(hub._loaded_with)
+
+
 def test_a_save_neither_removes_nor_replaces_a_users_own_file_named_like_the_model_code(tiny_config, tmp_path):
     """A package save (`convert --overwrite`, a training's) removed any modeling_swinir.py, configuration_swinir.py,
     ... in the folder, a user's own included, and `save_pretrained` left one in place for config.json to name. The

@@ -99,8 +99,8 @@ _SAVES_TURN = threading.Lock()
 class LoadOptions(dict):
     """The options `from_pretrained` was given that say where the model's files are, which a save looks in for the
     files its config names (`loaded_files`): `cache_dir`, `subfolder` (of a repo or folder holding several models)
-    and `token` (a private repo's). The token is kept in memory only: a pickled or copied model's options drop it,
-    and their repr hides it."""
+    and `token` (a private repo's). The token is kept in memory only: a copy in memory (`copy.deepcopy` of the
+    model: EMA, accelerate) keeps it, a pickled model's options drop it, and their repr hides it."""
 
     @classmethod
     def of(cls, kwargs: Mapping[str, Any]) -> LoadOptions:
@@ -110,8 +110,14 @@ class LoadOptions(dict):
             given["cache_dir"] = os.fspath(given["cache_dir"])
         return cls(given)
 
-    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:  # pickle: never written with the token
         return type(self), ({k: v for k, v in self.items() if k != "token"},)
+
+    def __copy__(self) -> LoadOptions:  # copy and deepcopy would go by `__reduce__` and drop the token
+        return type(self)(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LoadOptions:  # its values are strings: nothing deeper to copy
+        return type(self)(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({ {k: '<hidden>' if k == 'token' else v for k, v in self.items()} })"
