@@ -484,6 +484,29 @@ def test_dataset_rows_without_a_readable_image_are_named(small_set, tmp_path):
             evaluate(None, tmp_path / case, jpeg=30, progress=False)
 
 
+def test_of_several_models_the_one_out_of_memory_is_named(small_set, monkeypatch, caplog):
+    """`eval --model a --model b --tile 24`, b out of memory on a whole image: "out of memory with the whole image;
+    retrying with 12-pixel tiles" did not say which model; it starts with b's row label (alone, none)."""
+    from swinir_hf.inference.options import EngineOptions
+
+    dataset, model_dir = small_set
+    models = [(label, SwinIRForImageRestoration.from_pretrained(model_dir)) for label in ("a", "b")]
+    forward = models[1][1].forward
+
+    def limited(pixel_values, *args, **kwargs):  # b runs out of memory on inputs wider than 16 pixels
+        if pixel_values.shape[-1] > 16:
+            raise MemoryError()
+        return forward(pixel_values, *args, **kwargs)
+
+    monkeypatch.setattr(models[1][1], "forward", limited)
+    with caplog.at_level(logging.WARNING, logger="swinir_hf"):
+        result = evaluate_models(models, dataset, engine=EngineOptions(tile=24), progress=False)
+    widths = [Image.open(dataset / "HR" / f"{name}.png").width // 2 for name in result.names]
+    assert caplog.messages == [
+        f"b: out of memory with the whole image; retrying with {8 if w < 24 else 12}-pixel tiles" for w in widths
+    ]
+
+
 def test_a_model_that_does_not_fit_the_setting_is_named_among_several(small_set, capsys):
     """--model identity tiny_x2 --noise 10 said "the model is ×2", not which."""
     dataset, model_dir = small_set
@@ -595,6 +618,21 @@ def test_a_denoiser_scored_on_jpeg_inputs_or_the_reverse_is_warned_of(tiny_confi
         "a model trained for color JPEG compression artifact reduction (color_jpeg_car) is scored on noise σ=15 inputs",
         "a model trained for real-world image super-resolution (real_sr) is scored on bicubic ×4 inputs; --real "
         "scores it on real-world (BSRGAN-style) degraded ones",
+    ]
+
+
+def test_of_several_models_the_one_scored_on_another_tasks_inputs_is_named(tiny_config, caplog):
+    """`eval --model a --model b --jpeg 10` warned "a model trained for color image denoising ... is scored on JPEG
+    inputs" without saying which model: the warning starts with its row's label, as the refusals do."""
+    from swinir_hf.evaluation.benchmark_setting import common_degradation
+
+    denoiser = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler="", task="color_dn"))
+    dejpeg = SwinIRForImageRestoration(tiny_config(upscale=1, upsampler="", task="color_jpeg_car"))
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.evaluation"):
+        setting = common_degradation([("runs/dn", denoiser), ("car-q10", dejpeg)], None, None, 10, False)
+    assert str(setting) == "JPEG q=10"
+    assert caplog.messages == [
+        "runs/dn: a model trained for color image denoising (color_dn) is scored on JPEG q=10 inputs"
     ]
 
 

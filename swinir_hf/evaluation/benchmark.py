@@ -215,8 +215,7 @@ def evaluate_models(
     for sample in samples:  # all of them, before any is restored: not the n-th one's error after n - 1
         _check_scoreable(sample, degradation, name)
     saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
-    # One restorer per model for the whole set: its one-off warnings (tile_overlap=0) are said once, not per image.
-    restorers = [None if model is None else engine.restorer(model) for _, model in models]
+    restorers = _restorers(models, labels, engine)
     for i, sample in enumerate(progress_bar(progress, iterable=samples, desc=f"evaluating {name}", unit="image")):
         entrants = [(label, r, sets[c][1][i]) for label, r, c in zip(labels, restorers, conventions, strict=True)]
         try:
@@ -312,6 +311,18 @@ def _tile_as_run(engine: EngineOptions, models: list[SwinIRForImageRestoration])
             f"({' and '.join(map(str, windows))}), which one table cannot state: give a multiple of each window"
         )
     return dataclasses.replace(engine, tile=tiles[0])
+
+
+def _restorers(
+    models: Sequence[tuple[str, SwinIRForImageRestoration | None]], labels: list[str], engine: EngineOptions
+) -> list[SwinIRRestorer | None]:
+    """One restorer per model (None: the identity) for the whole set, so that its one-off warnings (tile_overlap=0)
+    are said once, not per image; of several models, each named by its row label, which its warnings start with."""
+    restorers = [None if model is None else engine.restorer(model) for _, model in models]
+    for restorer, label in zip(restorers, labels, strict=True):
+        if restorer is not None and len(models) > 1:
+            restorer.name = label
+    return restorers
 
 
 def _method_names(

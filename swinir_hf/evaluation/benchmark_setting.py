@@ -27,13 +27,14 @@ def resolve_degradation(
     noise: float | None = None,
     jpeg: int | None = None,
     real: bool | str = False,
+    label: str | None = None,
 ) -> Degradation:
     """The benchmark setting from the flags given (at most one), else bicubic at the model's upscale factor (a ×1
     model, the identity included, needs `noise` or `jpeg`: a `ValueError` says so); checked against the model's
     upscale factor. `model` None is the identity (scores the degraded input itself). `real` is a real-world
     degradation at the model's scale (or `scale`), drawn with a fixed seed per image: True or "real" the
     BSRGAN-style one, "real-esrgan" Real-ESRGAN's second-order one (`REAL_WORLD`); never chosen for a real-world
-    model by itself."""
+    model by itself. `label`: the model's name, which a warning about it starts with (of several models: which)."""
     upscale = model.config.upscale if model is not None else 1
     if real:
         kind = REAL_WORLD[0] if real is True else real
@@ -45,7 +46,7 @@ def resolve_degradation(
     else:
         degradation = _flagged_degradation(model, upscale, scale, noise, jpeg)
     if model is not None:
-        _warn_of_another_task(model, degradation)
+        _warn_of_another_task(model, degradation, label)
     if degradation.scale != upscale:
         who = "the identity model" if model is None else "the model"
         hint = ""
@@ -56,20 +57,21 @@ def resolve_degradation(
     return degradation
 
 
-def _warn_of_another_task(model: SwinIRForImageRestoration, degradation: Degradation) -> None:
+def _warn_of_another_task(model: SwinIRForImageRestoration, degradation: Degradation, label: str | None) -> None:
     """Warn when a denoising model is scored on JPEG inputs or a JPEG one on noisy inputs, or a real-world SR
     model on clean bicubic ones: figures a researcher may want (how it copes), but more often a mistyped or
     forgotten flag."""
     task = TASK_TABLE.get(model.config.task or "")
     restores = {"dn": "noise", "jpeg": "jpeg"}.get(task.restores) if task else None  # a ×1 model's inputs
+    who = "" if label is None else f"{label}: "
     if restores and degradation.kind in ("noise", "jpeg") and restores != degradation.kind:
-        logger.warning(f"a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs")
+        logger.warning(f"{who}a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs")
     if task and task.restores == "real_sr" and degradation.kind == "bicubic":  # it learnt to remove noise and blocks
         # the setting its training run validated at, where it comes from one (a Real-ESRGAN one's is no BSRGAN's)
         esrgan = run_real_world_kind(model) == "real-esrgan"
         flag, kind = ("--real real-esrgan", "Real-ESRGAN's second-order") if esrgan else ("--real", "BSRGAN-style")
         logger.warning(
-            f"a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs; {flag} "
+            f"{who}a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs; {flag} "
             f"scores it on real-world ({kind}) degraded ones"
         )
 
@@ -146,12 +148,13 @@ def common_degradation(
     jpeg: int | None,
     real: bool | str,
 ) -> Degradation:
-    """The one setting every model is scored at (`resolve_degradation` of each, its refusal naming the model when
-    there are several: "the model is ×4" alone does not say which)."""
+    """The one setting every model is scored at (`resolve_degradation` of each, its refusal and warnings naming the
+    model when there are several: "the model is ×4" alone does not say which)."""
     settings = []
     for label, model in models:
+        named = label if len(models) > 1 else None
         try:
-            settings.append((label, resolve_degradation(model, scale, noise, jpeg, real)))
+            settings.append((label, resolve_degradation(model, scale, noise, jpeg, real, label=named)))
         except ValueError as err:
             if len(models) == 1:
                 raise

@@ -68,8 +68,7 @@ class SwinIRRestorer:
             (rounded down to a multiple of the window, one window at least), or "auto": the whole image when it fits
             the memory budget, else as few tiles as the budget allows, each as small as that count permits. With a
             tile, an out-of-memory error halves it and retries.
-        tile_overlap: input pixels shared by neighbouring tiles (at most half a tile), blended with a raised-cosine
-            window.
+        tile_overlap: input pixels neighbouring tiles share (at most half a tile), blended with a raised-cosine window.
         ensemble: average the 8 flips / 90° rotations ("SwinIR+"), 8× the time.
         dtype: "float32" (exact: also no TF32 on CUDA; half-precision weights are cast to float32), "bfloat16"
             (autocast; float16 weights off CUDA are cast to float32), "float16" (CUDA only, autocast; the model keeps
@@ -87,6 +86,8 @@ class SwinIRRestorer:
             temporaries to the OS after every chunk (faster: figures in benchmarks/README.md). Process-wide;
             pass False to leave the allocator alone.
     """
+
+    name: str | None = None  # the model's name its warnings start with, where it is one of several (eval's row label)
 
     def __init__(
         self,
@@ -313,7 +314,8 @@ class SwinIRRestorer:
                     if smaller >= used:  # one window: tiles shrink no further (their overlap is half at most)
                         raise
                     tried = f"{tile}-pixel tiles" if used < side else "the whole image"
-                    logger.warning("out of memory with %s; retrying with %s-pixel tiles", tried, smaller)
+                    who = "" if self.name is None else f"{self.name}: "
+                    logger.warning("%sout of memory with %s; retrying with %s-pixel tiles", who, tried, smaller)
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
                     tile = smaller
