@@ -2313,6 +2313,22 @@ def test_ctrl_c_forwarded_by_the_launcher_is_not_a_second_ctrl_c(monkeypatch):
         stop._handle(signal.SIGINT, None)
 
 
+def test_the_sigterm_a_launcher_sends_after_a_ctrl_c_keeps_the_ctrl_c(caplog):
+    """`accelerate launch`'s one-process launcher (accelerate 1.16) answers a Ctrl-C by sending its process a SIGTERM,
+    which already got the SIGINT from the terminal: the run said `SIGTERM: stopping ...` a second time and ended
+    `interrupted: SIGTERM: stopped after step N`, naming a signal nobody sent by hand. The first stop is the one."""
+    from swinir_hf.training.signals import StopSignals
+
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.train"):
+        stop = StopSignals()
+        stop._handle(signal.SIGINT, None)
+        stop._handle(signal.SIGTERM, None)  # the launcher's, still stopping after the step with a checkpoint
+    assert stop.signal == signal.SIGINT
+    assert [r.getMessage() for r in caplog.records] == [
+        "SIGINT: stopping after this step with a checkpoint (Ctrl-C again: now)"
+    ]
+
+
 def test_a_batch_that_does_not_split_is_refused_first_naming_the_fields(tiny_run, train_cli, tmp_path, capsys):
     """`train.batch_size` not divisible by accumulation × processes is said before the model or any data is read
     (a large data.train takes minutes to list), in the config's field names, with the sizes that would split, and

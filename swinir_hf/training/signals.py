@@ -62,8 +62,8 @@ FORWARDED_WITHIN_S = 1.0
 class StopSignals:
     """While active (main thread only), SIGINT and SIGTERM ask the loop to stop after the step in progress instead
     of killing it mid-step; a second SIGINT raises KeyboardInterrupt at once (under torchrun, not the launcher's copy
-    of the first, `FORWARDED_WITHIN_S`). `announce`: log that it will stop `when` (the main process of a launch;
-    the launcher passes a signal on to every process)."""
+    of the first, `FORWARDED_WITHIN_S`), and a SIGTERM after the first stop leaves it as it is. `announce`: log that
+    it will stop `when` (the main process of a launch; the launcher passes a signal on to every process)."""
 
     def __init__(
         self, announce: bool = True, when: str = "after this step with a checkpoint", first: StopSignals | None = None
@@ -91,6 +91,10 @@ class StopSignals:
             if launched and now - self._since < FORWARDED_WITHIN_S:
                 return
             raise KeyboardInterrupt
+        if self.signal is not None:
+            # A SIGTERM after a stop was asked: `accelerate launch`'s one-process launcher sends one on a Ctrl-C its
+            # process already got. The stop stands as first asked (its message and exit status).
+            return
         self.signal, self._since = signum, now
         if self.announce:
             logger.warning(f"{signal.Signals(signum).name}: stopping {self.when} (Ctrl-C again: now)")
