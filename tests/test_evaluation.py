@@ -636,6 +636,27 @@ def test_of_several_models_the_one_scored_on_another_tasks_inputs_is_named(tiny_
     ]
 
 
+def test_a_model_scored_on_another_tasks_inputs_is_warned_of_once_per_command(tiny_config, shared, tmp_path, caplog):
+    """`eval --model denoise-color --jpeg 10 --save-images OUT` logged "... is scored on JPEG q=10 inputs" twice (the
+    folder's record and the scoring each resolve the setting), and again for each further `--dataset`; a
+    `--grey-convention` that does not apply was said once per set."""
+    model = tmp_path / "dn"
+    config = tiny_config(upscale=1, upsampler="", num_channels=1, task="gray_dn")
+    SwinIRForImageRestoration(config).save_pretrained(model)
+    sets = [tmp_path / "A", tmp_path / "B"]
+    for folder, name in zip(sets, ("baby", "bird"), strict=True):
+        (folder / "HR").mkdir(parents=True)
+        Image.open(shared / f"testsets/Set5/HR/{name}.png").crop((40, 40, 72, 72)).save(folder / "HR" / "x.png")
+    flags = ["--jpeg", "10", "--grey-convention", "rgb", "--save-images", str(tmp_path / "out"), "--no-progress"]
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.evaluation"):
+        assert main(["eval", "--model", str(model), "--dataset", *map(str, sets), *flags]) == 0
+    assert caplog.messages == [
+        "a model trained for grayscale image denoising (gray_dn) is scored on JPEG q=10 inputs",
+        "--grey-convention rgb does not apply to dn: a 1-channel model reads grey images as grey (native), a colour "
+        "denoiser as RGB (rgb), as the authors' scripts do",
+    ]
+
+
 def test_a_release_is_scored_at_the_level_its_name_gives(layout_state_dict, shared, tmp_path, capsys):
     """`eval --model 004_grayDN_..._noise15.pth` was refused ("give a noise σ or a JPEG quality") although its name
     says σ 15, and `--noise 50` on it went unsaid."""

@@ -38,6 +38,7 @@ from ..progress_lines import library_bars_wanted, progress_as_asked
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from ..storage.paths import folds_case, portable_name
+from .benchmark_setting import warnings_once
 from .eval_arguments import add_eval_arguments, dataset_columns
 from .model_levels import trained_levels
 from .protocol import benchmark_name
@@ -146,7 +147,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     # datasets' bars ("Generating train split") where transformers' loading bar is drawn (`library_bars_wanted`):
     # not into a log. datasets is imported for it only where a set is read with it.
     shown = library_bars_wanted(reports_progress(args) and is_main_process())
-    with datasets_bars_off(not shown and any(map(read_with_datasets, args.dataset))):
+    # A model's "scored on ... inputs" once per command, not per set and per resolving of the setting.
+    with datasets_bars_off(not shown and any(map(read_with_datasets, args.dataset))), warnings_once():
         return _evaluate_sets(args)
 
 
