@@ -284,6 +284,30 @@ def test_post_processing_rounds_clamps_and_keeps_bit_depth():
     assert deep.dtype == np.uint16 and deep.tolist() == [[0, 32768], [32896, 65535]]
 
 
+def test_post_processing_gives_tensors_of_the_np_levels_in_0_1():
+    """`post_process_image_restoration(out, output_type="pt")`, which transformers' processors and diffusers'
+    pipelines take, was refused ('pil' or 'np' only): it gives (C, H, W) float32 tensors in [0, 1], as
+    `pixel_values` are, of exactly the levels "np" gives at the same `bit_depth`."""
+    torch.manual_seed(0)
+    processor = SwinIRImageProcessor()
+    for recon in (torch.rand(2, 3, 5, 7) * 1.4 - 0.2, torch.rand(1, 1, 4, 6).half()):  # colour past [0, 1]; grey
+        for bits in (8, 16):
+            tensors = processor.post_process_image_restoration(recon, output_type="pt", bit_depth=bits)
+            arrays = processor.post_process_image_restoration(recon, output_type="np", bit_depth=bits)
+            assert len(tensors) == len(recon)
+            for tensor, levels in zip(tensors, arrays, strict=True):
+                assert tensor.dtype == torch.float32 and tensor.shape == recon.shape[1:] and tensor.device.type == "cpu"
+                channels_first = torch.from_numpy(levels.astype(np.float32)).reshape(*levels.shape[:2], -1)
+                assert torch.equal(tensor, channels_first.permute(2, 0, 1) / (2**bits - 1))
+                assert np.array_equal(tensor.mul(2**bits - 1).round().permute(1, 2, 0).squeeze(-1).numpy(), levels)
+                assert 0.0 <= tensor.min() and tensor.max() <= 1.0
+    (one,) = processor.post_process_image_restoration(torch.tensor([[[[-0.2, 0.5], [0.50196, 1.7]]]]), "pt")
+    assert torch.equal(one, torch.tensor([[[0.0, 128.0], [128.0, 255.0]]]) / 255)
+    with pytest.raises(ValueError) as err:
+        processor.post_process_image_restoration(recon, output_type="latent")
+    assert str(err.value) == "output_type must be 'pil', 'np' or 'pt', got 'latent'"
+
+
 def test_auto_classes_resolve_swinir(model_dir):
     assert isinstance(AutoConfig.from_pretrained(model_dir), SwinIRConfig)
     assert isinstance(AutoModel.from_pretrained(model_dir), SwinIRForImageRestoration)

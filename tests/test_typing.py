@@ -57,11 +57,10 @@ DOCUMENTED = """
         return ImageRestorationPipeline(model=m)(image)
 
 
-    def images(out: ImageRestorationOutput) -> tuple[Image.Image, np.ndarray]:
+    def images(out: ImageRestorationOutput) -> tuple[Image.Image, np.ndarray, torch.Tensor]:
         processor = SwinIRImageProcessor()
-        return processor.post_process_image_restoration(out)[0], processor.post_process_image_restoration(
-            out, output_type="np"
-        )[0]
+        post_process = processor.post_process_image_restoration
+        return post_process(out)[0], post_process(out, output_type="np")[0], post_process(out, output_type="pt")[0]
 
 
     def score(hr: np.ndarray) -> float:

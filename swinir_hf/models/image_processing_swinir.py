@@ -45,33 +45,12 @@ _MOVED = (
     dict.fromkeys(("FRAMES_COUNTED", "frame_count", "frames_said", "warn_if_animated"), "frames_swinir")
     | dict.fromkeys(("alpha_for_model", "check_alpha_mode", "fill_hidden_colour", "with_alpha"), "alpha_swinir")
     | dict.fromkeys(
-        (
-            "HEIF_BRANDS",
-            "colour_bit_depth",
-            "is_heif",
-            "keyed_grey16",
-            "load_pixels",
-            "pillow_warnings",
-            "sgi_bit_depth",
-        ),
+        "HEIF_BRANDS colour_bit_depth is_heif keyed_grey16 load_pixels pillow_warnings sgi_bit_depth".split(),
         "pil_images_swinir",
     )
     | dict.fromkeys(
-        (
-            "DATA_FORMATS",
-            "FLOAT_RANGE",
-            "FLOAT_SLACK",
-            "LUMA",
-            "ImageLayout",
-            "check_float_range",
-            "check_image_channels",
-            "check_level_range",
-            "compose_image",
-            "from_reconstruction",
-            "split_image",
-            "to_pixel_values",
-            "warn_if_clamped",
-        ),
+        "DATA_FORMATS FLOAT_RANGE FLOAT_SLACK LUMA ImageLayout check_float_range check_image_channels "
+        "check_level_range compose_image from_reconstruction split_image to_pixel_values warn_if_clamped".split(),
         "pixels_swinir",
     )
 )
@@ -207,6 +186,12 @@ def _pixel_batch(
     if len(sizes) > 1:
         raise ValueError(f"images of one batch must share one size (no padding here), got {sorted(sizes)}")
     return batch
+
+
+def _levels_tensor(levels: np.ndarray, bit_depth: int) -> torch.Tensor:
+    """uint8 / uint16 (H, W[, C]) levels → (C, H, W) float32 tensor of levels / (2**bit_depth - 1), in [0, 1]."""
+    channels_first = levels.reshape(*levels.shape[:2], -1).transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(channels_first, dtype=np.float32)).div_(2**bit_depth - 1)
 
 
 class SwinIRImageProcessorKwargs(ImagesKwargs, total=False):
@@ -373,10 +358,17 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
     def post_process_image_restoration(
         self, outputs: Any, output_type: Literal["np"], bit_depth: int = 8
     ) -> list[np.ndarray]: ...
+    @overload
+    def post_process_image_restoration(
+        self, outputs: Any, output_type: Literal["pt"], bit_depth: int = 8
+    ) -> list[torch.Tensor]: ...
     def post_process_image_restoration(self, outputs: Any, output_type: str = "pil", bit_depth: int = 8) -> list[Any]:
         """Model output (its dataclass, its `return_dict=False` tuple, or its `reconstruction`, (N, C, H, W)) →
         list of N images, clamped to [0, 1] and rounded to `bit_depth` (8 or 16) bits: PIL images (`output_type`
-        "pil"; 16 bits only for grey, as `I;16`) or uint8 / uint16 (H, W[, C]) arrays ("np")."""
+        "pil"; 16 bits only for grey, as `I;16`), uint8 / uint16 (H, W[, C]) arrays ("np"), or (C, H, W) float32
+        CPU tensors in [0, 1] ("pt", as `pixel_values` and diffusers' "pt": the "np" levels / (2**bit_depth - 1))."""
+        if output_type not in ("pil", "np", "pt"):
+            raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
         if isinstance(outputs, tuple):  # (loss?, reconstruction, hidden_states?, attentions?): None fields dropped
             outputs = next((v for v in outputs if isinstance(v, torch.Tensor) and v.ndim == 4), None)
         recon = getattr(outputs, "reconstruction", outputs)
@@ -384,13 +376,14 @@ class SwinIRImageProcessor(SaidPush, _ImageProcessorBase):
             raise ValueError("expected a model output or an (N, C, H, W) tensor")
         # Image by image: a float32 copy of a whole half-precision or CUDA batch, and a NaN mask of a whole batch,
         # would each add to the batch's memory.
-        images, nans = [], 0
+        images, nans, kind = [], 0, "np" if output_type == "pt" else output_type  # "pt": the "np" levels as floats
         for one in recon.detach():
             pixels = one.float().cpu().permute(1, 2, 0).numpy()
             if bad := int(np.isnan(pixels).sum()):  # numpy would cast them to 0 with a bare RuntimeWarning
                 nans += bad
                 pixels = np.nan_to_num(pixels, nan=0.0)
-            images.append(float_to_image(pixels, bit_depth=bit_depth, output_type=output_type))
+            image = float_to_image(pixels, bit_depth=bit_depth, output_type=kind)
+            images.append(_levels_tensor(image, bit_depth) if output_type == "pt" else image)
         if nans:
             logger.warning(
                 f"the reconstruction holds {nans} NaN values, given as black pixels: a model run in float16 off its "
