@@ -764,6 +764,33 @@ def test_a_model_folder_with_a_window_past_any_swinirs_is_refused_though_its_wei
         load_model(folder)
 
 
+def test_a_saved_config_missing_a_field_is_refused_naming_it_not_filled_with_the_default(tiny_config, tmp_path):
+    """A config.json that lost a field (a hand edit, a cut-off write) was filled with the default: a JPEG model
+    without `img_range` (255) loaded as 1 and restored wrong images without a word; one without `depths` was refused
+    for the default `[6, 6, 6, 6, 6, 6]` it never named. A saved config names every field the model is built or
+    computes with: one missing is named, in every way a folder loads."""
+    from swinir_hf import SwinIRConfig
+
+    folder = tmp_path / "jpeg"
+    SwinIRForImageRestoration(tiny_config(upscale=1, upsampler=None, img_range=255.0)).save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    for field in ("img_range", "depths"):
+        edited = {k: v for k, v in config.items() if k != field}
+        (folder / "config.json").write_text(json.dumps(edited))
+        said = rf"config\.json has no {field}, which a saved SwinIR config names: .* re-export the model"
+        for load in (SwinIRForImageRestoration.from_pretrained, AutoModel.from_pretrained):
+            with pytest.raises(ValueError, match=said):
+                load(folder)
+        with pytest.raises(CheckpointError, match=said):
+            load_model(folder)
+    (folder / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "img_range"}))
+    assert SwinIRForImageRestoration.from_pretrained(folder, img_range=255.0).config.img_range == 255.0  # set: fine
+    (folder / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "transformers_version"}))
+    assert load_model(folder).config.img_range == 255.0  # a hand-written config names what it likes
+    partial = {"model_type": "swinir", "upscale": 2, "upsampler": "pixelshuffledirect"}
+    assert SwinIRConfig.from_dict(partial).embed_dim == 180  # a dict of one's own, not a saved file: as before
+
+
 def test_a_pytorch_model_bin_folder_is_held_to_its_weights_too(tiny_config, tmp_path, monkeypatch):
     """Only safetensors weights were compared with the config: a folder of pytorch_model.bin with `depths` [100000]
     was built for minutes, `embed_dim` 40000 ended in an allocator's traceback (a security audit)."""

@@ -86,6 +86,29 @@ def check_attention_kernel(attn_implementation: str | None) -> None:
         )
 
 
+# The fields the model is built or computes with: every save writes them all, so a saved config.json without one
+# lost it (a hand edit, a cut-off write), and the default would load another model (a JPEG model's img_range 255 as
+# 1: wrong images, without a word) or be refused for a value the file never named.
+BUILT_FIELDS = (
+    "num_channels", "upscale", "image_size", "patch_size", "embed_dim", "depths", "num_heads", "window_size",
+    "mlp_ratio", "qkv_bias", "qk_scale", "use_absolute_embeddings", "patch_norm", "layer_norm_eps", "img_range",
+    "rgb_mean", "upsampler", "resi_connection", "num_feat",
+)  # fmt: skip
+
+
+def _check_saved_fields(config_dict: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """ValueError naming the `BUILT_FIELDS` a saved config.json (one that names its `transformers_version`, which
+    every save writes) lacks and `from_pretrained`'s keywords do not set; a dict of one's own is filled as before."""
+    if "transformers_version" not in config_dict:
+        return
+    missing = [f for f in BUILT_FIELDS if f not in config_dict and f not in overrides]
+    if missing:
+        raise ValueError(
+            f"config.json has no {', '.join(missing)}, which a saved SwinIR config names: it was cut short or "
+            "edited; add the field or re-export the model (swinir-hf convert, or save_pretrained)"
+        )
+
+
 @strict
 class SwinIRConfig(SaidPush, PreTrainedConfig):
     r"""Configuration of a [`SwinIRForImageRestoration`] model.
@@ -232,6 +255,7 @@ class SwinIRConfig(SaidPush, PreTrainedConfig):
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> Any:
         """transformers' `from_dict` (behind `from_pretrained`), which sets the fields passed as keywords after the
         config is built (`from_pretrained(folder, upscale=3)`): checked as the constructor checks them."""
+        _check_saved_fields(config_dict, kwargs)
         loaded = super().from_dict(config_dict, **kwargs)
         (loaded[0] if isinstance(loaded, tuple) else loaded)._check_fields()
         return loaded
