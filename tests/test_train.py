@@ -885,7 +885,7 @@ def test_training_improves_loss_and_validation_psnr(tiny_run, train_cli, shared,
 def test_kill_and_resume_gives_bitwise_identical_weights(tiny_run, train_cli, images, tmp_path):
     """A run resumed from its step-3 checkpoint ends with the same bits as an uninterrupted 6-step run, although
     it uses DataLoader workers (the data is a function of (seed, step), not of the loader), and logs the same losses,
-    although the checkpoint fell inside a log window (steps 3-4)."""
+    although the checkpoint fell inside a log window (steps 3-4) and the learning-rate warmup (steps 0-4)."""
     sections = dict(
         model={
             "preset": "lightweight_sr",
@@ -894,6 +894,7 @@ def test_kill_and_resume_gives_bitwise_identical_weights(tiny_run, train_cli, im
         },
         train={"max_steps": 6, "checkpoint_every": 3, "ema_decay": 0.9, "max_grad_norm": 0.5, "log_every": 2},
     )
+    sections["train"]["warmup_steps"] = 5
     full = tmp_path / "full"
     assert train_cli(tiny_run(images, full, **sections)) == 0
 
@@ -2060,11 +2061,12 @@ def test_ema_warm_up_forgets_the_initial_weights():
 def test_resumed_schedule_follows_the_current_config():
     """A checkpoint restores the schedule it was saved with; resuming with another max_steps / learning_rate must
     give the schedule a fresh run of the current config has from that step on (not the old milestones)."""
+    from swinir_hf.training.schedule import WarmupMultiStepLR
     from swinir_hf.training.state import set_schedule
 
-    def schedule(lr: float, milestones: list[int]) -> torch.optim.lr_scheduler.MultiStepLR:
+    def schedule(lr: float, milestones: list[int]) -> WarmupMultiStepLR:
         optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=lr)
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=0.5)
+        return WarmupMultiStepLR(optimizer, milestones, 0.5, warmup_steps=0)
 
     def run(scheduler, steps: int) -> list[float]:
         lrs = []
@@ -2589,12 +2591,13 @@ def test_a_run_resumed_without_validation_keeps_its_curve_on_the_card(tiny_run, 
 def test_a_schedule_resumed_exactly_at_a_milestone_is_already_decayed_there():
     """After `milestone` optimizer steps a fresh MultiStepLR has applied that milestone's decay: a resume at that
     very step with a changed config gets the decayed rate, as the fresh run of the current config has."""
+    from swinir_hf.training.schedule import WarmupMultiStepLR
     from swinir_hf.training.state import set_schedule
 
     optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=2e-4)
-    old = torch.optim.lr_scheduler.MultiStepLR(optimizer, [20], gamma=0.5)
+    old = WarmupMultiStepLR(optimizer, [20], 0.5, warmup_steps=0)
     fresh_optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
-    fresh = torch.optim.lr_scheduler.MultiStepLR(fresh_optimizer, [10, 30], gamma=0.5)
+    fresh = WarmupMultiStepLR(fresh_optimizer, [10, 30], 0.5, warmup_steps=0)
     for scheduler in (old, fresh):
         for _ in range(10):
             scheduler.optimizer.step()

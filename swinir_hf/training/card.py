@@ -122,7 +122,9 @@ def _training_recipe(
         f"- degradation: {kind}; {d.patch_size}×{d.patch_size} input patches, flips {d.flip}, rotations {d.rot90}"
         + ("; targets sharpened (Real-ESRGAN's unsharp mask)" if d.sharpen_target else ""),
         f"- {progress.step} of {t.max_steps} steps, batch {t.batch_size}, Adam lr {t.learning_rate} × {t.lr_gamma} "
-        f"at steps {cfg.milestones()}, {c.loss} loss"
+        f"at steps {cfg.milestones()}"
+        + (f" after a {t.warmup_steps}-step linear warmup" if t.warmup_steps else "")
+        + f", {c.loss} loss"
         + (f", EMA {t.ema_decay} (these are the EMA weights)" if t.ema_decay else "")
         + f", precision {t.mixed_precision}, seed {t.seed}",
     ]

@@ -63,6 +63,7 @@ _COUNT_FLOORS = (
     ("train", "gradient_accumulation_steps", 1, ""),
     ("data", "patch_size", 1, ""),
     ("train", "checkpoint_every", 0, " (0: off)"),
+    ("train", "warmup_steps", 0, " (0: no warmup)"),
     ("train", "checkpoint_minutes", 0, " (0: off)"),
     ("train", "validate_every", 0, " (0: off)"),
     ("train", "keep_checkpoints", 1, ""),

@@ -43,6 +43,7 @@ from .saving import (
     resume_state,
     save_checkpoint,
 )
+from .schedule import WarmupMultiStepLR, scheduled_rate
 from .signals import StopSignals, TrainingInterrupted, stop_signals_held
 from .sources import check_sources_there
 from .state import EMA, Run, step_seed
@@ -212,7 +213,7 @@ def prepare(
     t = cfg.train
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=t.learning_rate, betas=tuple(t.adam_betas), weight_decay=t.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.milestones(), gamma=t.lr_gamma)
+    scheduler = WarmupMultiStepLR(optimizer, cfg.milestones(), t.lr_gamma, t.warmup_steps)
     ema = EMA(model, t.ema_decay) if t.ema_decay else None
     if t.compile and t.compile_regions:  # after the EMA's copy, which stays eager (it is validated)
         line = compile_layers(model, t.compile, t.compile_mode)
@@ -290,10 +291,9 @@ def train_step(run: Run, batches: Any, step: int) -> None:
     run.optimizer.step()
     run.optimizer.zero_grad(set_to_none=True)
     if run.gan is not None:
-        # The generator's milestones (its scheduler's, as resumed), applied from the step alone (nothing to
-        # checkpoint), as the authors' discriminator has them.
-        passed = sum(count for m, count in run.scheduler.milestones.items() if m <= step)
-        rate = run.cfg.gan.discriminator_lr * run.scheduler.gamma**passed
+        # The generator's milestones (its scheduler's, as resumed), as the authors' discriminator has them, and its
+        # warmup, as BasicSR's discriminator has it.
+        rate = scheduled_rate(run.scheduler, run.cfg.gan.discriminator_lr, step)
         for group in run.gan.optimizer.param_groups:
             group["lr"] = rate
         run.gan.optimizer.step()

@@ -73,6 +73,7 @@ RESUMABLE = frozenset(
         "train.learning_rate",
         "train.lr_milestones",
         "train.lr_gamma",
+        "train.warmup_steps",
         "train.gradient_accumulation_steps",
         "train.max_grad_norm",
         "train.mixed_precision",

@@ -123,6 +123,9 @@ class TrainArgs:
     """MultiStepLR milestones: fractions of max_steps (floats < 1) or step numbers (ints)"""
     lr_gamma: float = 0.5
     """learning-rate factor at each milestone"""
+    warmup_steps: int = 0
+    """raise the learning rate linearly over the first N steps, step s (from 0) at (s + 1) / N of the schedule's
+    (BasicSR's warmup_iter): gentler first steps, for a fine-tune (--init-from) above all; 0: no warmup"""
     loss: str | None = None
     """pixel loss: l1 | charbonnier; null keeps the model config's (L1 for SR). A GAN run's is L1 (gan.pixel_weight)"""
     charbonnier_eps: float | None = None

@@ -16,6 +16,7 @@ import torch
 
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .config import TrainingConfig
+from .schedule import WarmupMultiStepLR, warmup_factor
 from .sections import TrainArgs
 from .warm_start import InitReport as InitReport  # offered here too: scripts and tests import them from `state`
 from .warm_start import build_model as build_model
@@ -112,21 +113,21 @@ def step_seed(seed: int, step: int, rank: int) -> int:
     return int(np.random.SeedSequence((seed, step, rank)).generate_state(1)[0])
 
 
-def set_schedule(
-    scheduler: torch.optim.lr_scheduler.MultiStepLR, milestones: list[int], args: TrainArgs, step: int
-) -> bool:
-    """Make a resumed schedule follow the current config: its milestones, gamma and base learning rate, and the
-    learning rate they give after `step` optimizer steps. A checkpoint restores the schedule it was saved with, so
-    without this a resume with another `max_steps` or `learning_rate` would silently keep the old one. Returns
-    whether anything changed."""
+def set_schedule(scheduler: WarmupMultiStepLR, milestones: list[int], args: TrainArgs, step: int) -> bool:
+    """Make a resumed schedule follow the current config: its milestones, gamma, warmup and base learning rate, and
+    the learning rate they give after `step` optimizer steps (a resume mid-warmup goes on with it). A checkpoint
+    restores the schedule it was saved with, so without this a resume with another `max_steps` or `learning_rate`
+    would silently keep the old one. Returns whether anything changed."""
     wanted = Counter(milestones)
     changed = scheduler.milestones != wanted or scheduler.gamma != args.lr_gamma
+    changed |= scheduler.warmup_steps != args.warmup_steps
     changed |= any(base != args.learning_rate for base in scheduler.base_lrs)
     if not changed:  # the restored rates stay as they are, bit for bit (exact resume)
         return False
-    scheduler.milestones, scheduler.gamma = wanted, args.lr_gamma
+    scheduler.milestones, scheduler.gamma, scheduler.warmup_steps = wanted, args.lr_gamma, args.warmup_steps
     scheduler.base_lrs = [args.learning_rate] * len(scheduler.base_lrs)
     lr = args.learning_rate * args.lr_gamma ** sum(m <= step for m in milestones)
+    lr *= warmup_factor(step, args.warmup_steps)
     for group in scheduler.optimizer.param_groups:
         group["initial_lr"], group["lr"] = args.learning_rate, lr
     scheduler._last_lr = [lr] * len(scheduler.optimizer.param_groups)
