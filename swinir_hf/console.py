@@ -62,6 +62,15 @@ def shell_word(word: str) -> str:
 _SHELL_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
+def typed_path(text: str) -> str:
+    """A path as a user typed or pasted it into a text box: without the spaces around it, or the one pair of quotes
+    around it that Windows Explorer's "Copy as path" (or a shell line) adds."""
+    text = text.strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1].strip()
+    return text
+
+
 def _stream_safe(text: str) -> str:
     """What the guarded streams write of `text`: a progress bar's own moves at the start of a write kept
     (`_BAR_MOVES`), every other terminal control as an escape (`terminal_safe`)."""

@@ -728,6 +728,16 @@ def test_authors_pth_through_the_path_box(demo, shared):
     assert after.size == (240, 200) and "lightweight_sr_x2.pth" in info
 
 
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_quoted_path_in_the_path_box_is_read_without_its_quotes(demo, model_dir, quote):
+    """Windows Explorer's "Copy as path" (and a path copied from a shell line) wraps it in quotes: the box said the
+    folder, which exists, "does not exist"."""
+    plan = demo.menu.plan(SR, 2, CUSTOM, None, f" {quote}{model_dir}{quote} ")
+    assert plan.spec == str(model_dir) and plan.problem is None
+    (_, after), _, info = run(demo, EXAMPLE, model=CUSTOM, custom_path=f"{quote}{model_dir}{quote}")
+    assert after.size == (240, 200) and "tiny-x2" in info
+
+
 def test_a_model_from_the_path_box_must_fit_the_task_and_runs_at_its_own_scale(demo, tmp_path, save_model):
     """A path's task is known once it loads: a denoiser sent as super-resolution is the client's error (it gave a
     same-size image named as enlarged); an enlarging model takes either enlarging task, at its own scale, whatever

@@ -1,6 +1,5 @@
 """What the demo offers: its tasks in the user's words, and one entry per model choice (bundled, local, the
-authors' releases on the Hub) with whether it can run here.
-"""
+authors' releases on the Hub) with whether it can run here."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ from ..checkpoints.catalog import Release, load_catalog
 from ..checkpoints.convert import CheckpointError
 from ..checkpoints.hub_lookup import hub_cached
 from ..checkpoints.loading import DEFAULTS_DIR, hub_reachable, read_model_config
+from ..console import typed_path
 from ..degradations.levels import LEVELS
 from ..models.configuration_swinir import TASK_TABLE
 from .errors import ModelError, user_error
@@ -316,7 +316,7 @@ class Menu:
         if model == CUSTOM:
             if not self.custom_models:
                 return Plan(problem=CUSTOM_OFF)
-            path = (custom_path or "").strip()
+            path = typed_path(custom_path or "")
             if not path:
                 return Plan(problem="Enter the path of a local model folder or an authors' .pth file.")
             return Plan(spec=path)
