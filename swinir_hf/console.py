@@ -64,11 +64,12 @@ _SHELL_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 def typed_path(text: str) -> str:
     """A path as a user typed or pasted it into a text box: without the spaces around it, or the one pair of quotes
-    around it that Windows Explorer's "Copy as path" (or a shell line) adds."""
+    around it that Windows Explorer's "Copy as path" (or a shell line) adds, and with a leading `~` expanded (a text
+    box has no shell to do it: `~/models/x4` was looked for in a folder named `~`)."""
     text = text.strip()
     if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1].strip()
-    return text
+        text = text[1:-1].strip()
+    return os.path.expanduser(text)
 
 
 def _stream_safe(text: str) -> str:

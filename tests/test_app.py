@@ -40,7 +40,7 @@ from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelE
 from swinir_hf.demo.progress import Cancelled, Job, TimeLimitExceeded, forwards_needed
 from swinir_hf.demo.server import EXAMPLES_DIR
 from swinir_hf.demo.uploads import decode, jpeg_quality
-from swinir_hf.inference.image_io import read_image
+from swinir_hf.inference.image_io import is_lossless_webp, read_image
 from swinir_hf.inference.image_writing import write_image
 from swinir_hf.inference.restoration import EngineOptions
 from swinir_hf.models.modeling_swinir import SwinTransformerBlock
@@ -186,6 +186,66 @@ def test_results_survive_an_old_output_removed_meanwhile(demo):
     assert after.size == (240, 200) and Path(png).is_file()
 
 
+def test_the_download_format_is_the_one_asked_and_png_by_default(demo, tmp_path, monkeypatch):
+    """The Format control: PNG by default (as before), else JPEG / WebP at `--ext`'s quality or the input's format
+    (`--ext auto`), with the extension to match; the slider's after is the download itself."""
+    with Image.open(EXAMPLE) as source:  # a photo's content (the tiny random model's is noise)
+        photo = np.asarray(source.convert("RGB").resize((240, 200), Image.Resampling.BICUBIC))
+    monkeypatch.setattr(demo, "_run", lambda *_: photo)
+    (_, after), png, _ = run_files(demo, EXAMPLE)
+    assert Path(png).read_bytes() == Path(run_files(demo, EXAMPLE, output_format="png")[1]).read_bytes()
+    for fmt, name, kind in (
+        ("jpg", "church_x2_downscaled_x2.jpg", "JPEG"),
+        ("webp", "church_x2_downscaled_x2.webp", "WEBP"),
+    ):
+        (_, shown), out, _ = run_files(demo, EXAMPLE, output_format=fmt)
+        with Image.open(out) as image, Image.open(png) as lossless:
+            assert (Path(out).name, image.format, image.size) == (name, kind, lossless.size) and shown == out
+            difference = np.abs(np.asarray(image, dtype=float) - np.asarray(lossless.convert("RGB"), dtype=float))
+            assert difference.mean() < 3  # quality 95
+        assert Path(out).stat().st_size < Path(png).stat().st_size / 2
+    shot = tmp_path / "photo.jpg"
+    Image.open(EXAMPLE).convert("RGB").save(shot, quality=90)
+    assert Path(run_files(demo, shot, output_format="auto")[1]).name == "photo_x2.jpg"
+    art = tmp_path / "art.webp"
+    Image.open(EXAMPLE).save(art, lossless=True)
+    kept = run_files(demo, art, output_format="auto")[1]
+    assert Path(kept).name == "art_x2.webp" and is_lossless_webp(kept)  # lossless WebP stays lossless, as --ext auto
+    assert is_lossless_webp(run_files(demo, art, output_format="webp")[1])  # and --ext webp (with no --quality)
+    assert not is_lossless_webp(run_files(demo, EXAMPLE, output_format="webp")[1])
+    bitmap = tmp_path / "scan.bmp"
+    Image.open(EXAMPLE).save(bitmap)
+    assert Path(run_files(demo, bitmap, output_format="auto")[1]).name == "scan_x2.png"
+    with pytest.raises(gr.Error) as err:
+        run_files(demo, EXAMPLE, output_format=None)
+    assert err.value.message == "Unknown format None: send one of 'png', 'jpg', 'webp', 'auto'."
+
+
+def test_transparency_dropped_by_jpeg_is_said_on_the_result_line(demo, tmp_path):
+    logo = tmp_path / "logo.png"
+    pixels = np.random.default_rng(0).integers(0, 256, (12, 10, 4), dtype=np.uint8)
+    pixels[..., 3] = 128
+    Image.fromarray(pixels, "RGBA").save(logo)
+    _, out, info = run_files(demo, logo, output_format="jpg")
+    assert opened(out).mode == "RGB" and info.endswith(
+        " · ⚠ JPEG has no transparency: the alpha channel was dropped (PNG and WebP keep it)"
+    )
+    _, out, info = run_files(demo, logo, output_format="webp")
+    assert opened(out).mode == "RGBA" and "transparency" not in info
+    _, out, info = run_files(demo, EXAMPLE, output_format="jpg")  # nothing dropped: nothing said
+    assert "transparency" not in info
+
+
+def test_a_result_too_large_for_the_format_is_refused_before_the_model_runs(demo, monkeypatch):
+    monkeypatch.setattr(demo, "_run", lambda *_: pytest.fail("the model ran"))
+    monkeypatch.setattr("swinir_hf.demo.callbacks.size_of", lambda pixels: (9000, 10))
+    with pytest.raises(gr.Error) as err:
+        run_files(demo, EXAMPLE, output_format="webp")
+    assert err.value.message == (
+        'The 18000×20 output is larger than WebP allows (16383 pixels a side): pick PNG in "Download format".'
+    )
+
+
 def test_alpha_and_16_bit_are_kept(demo, model_dir, tmp_path):
     rng = np.random.default_rng(0)
     rgba = tmp_path / "logo.png"
@@ -292,7 +352,14 @@ def test_bad_inputs_give_messages_not_tracebacks(demo, tmp_path, model_dir):
     )
     with pytest.raises(gr.Error) as err:
         run(demo, EXAMPLE, model=CUSTOM, custom_path=str(tmp_path / "missing.pth"))
-    assert err.value.message == f"{tmp_path / 'missing.pth'} does not exist"
+    # It said only "… does not exist", not what the box takes.
+    assert err.value.message == (
+        f"{tmp_path / 'missing.pth'} does not exist: enter the path of a local model folder (with config.json) or of "
+        "an authors' .pth file, or pick a model in the Model list."
+    )
+    assert demo.menu.plan(SR, 2, CUSTOM, None, "~/no-such-model").problem.startswith(
+        f"{Path('~/no-such-model').expanduser()} does not exist: enter"  # said on the plan line, before Restore
+    )
     if not torch.cuda.is_available():
         assert "float16" not in precisions(demo.device)  # not offered where it cannot run
         with pytest.raises(gr.Error, match="float16 needs a CUDA GPU"):
@@ -319,7 +386,7 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
     # values reached the client as no message at all, every refused value as a traceback in the server log.
     page = demo.build()
     restore = next(fn for fn in page.fns.values() if fn.api_name == "restore")
-    good = [None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", "model"]
+    good = [None, SR, 2, AUTO, None, "", "auto", 32, False, "auto", "model", "png"]
 
     def refused(index: int, value) -> str:
         values = good[:index] + [value] + good[index + 1 :]
@@ -345,9 +412,12 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
     assert refused(0, "photo.png") == f"path: expected a file: {hint}, not 'photo.png'."
     with pytest.raises(gr.Error) as err:
         asyncio.run(page.preprocess_data(restore, good[:2], None))
-    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha"
-    assert err.value.message == f"/restore takes 11 values ({names}), got 2."
+    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha, output_format"
+    assert err.value.message == f"/restore takes 12 values ({names}), got 2."
     assert asyncio.run(page.preprocess_data(restore, good, None)) == good  # what fits goes through unchanged
+    # A call written before output_format was added (11 values) gets its default, PNG: it was refused.
+    assert asyncio.run(page.preprocess_data(restore, good[:-1], None)) == good
+    assert refused(11, "gif") == "output_format: 'gif' is not one of 'png', 'jpg', 'webp', 'auto'."
     # Values the components take but no request can mean: an unknown task, a σ or JPEG quality out of range.
     with pytest.raises(gr.Error, match=f"Unknown task None: send one of {tasks}."):
         run(demo, EXAMPLE, task=None)
@@ -875,7 +945,8 @@ def test_the_page_keeps_restore_off_from_its_click_until_the_job_ends(demo):
     api = page.get_api_info()["named_endpoints"]
     assert sorted(api) == ["/cancel", "/restore"]
     assert api["/cancel"]["parameters"] == [] and [r["label"] for r in api["/cancel"]["returns"]] == ["Info"]
-    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha".split(", ")
+    names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha, output_format"
+    names = names.split(", ")
     assert [p["parameter_name"] for p in api["/restore"]["parameters"]] == names
 
 

@@ -24,7 +24,6 @@ from PIL import Image
 from ..checkpoints.loading import DEFAULTS_DIR
 from ..inference.image_io import ImageData
 from ..inference.memory import ImageTooLargeError
-from ..inference.options import tile_option
 from ..inference.restoration import EngineOptions
 from ..models.alpha_swinir import alpha_for_model
 from ..models.image_processing_swinir import ALPHA_MODES, AlphaMode
@@ -35,7 +34,7 @@ from .clients import CHECK_EVERY_S, client_gone, drop_waiting, has_jobs
 from .comparison import comparison_files, write_output
 from .controls import ControlCallbacks, ControlStamps
 from .errors import ModelError, time_limit_message, user_error
-from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_TIME_LIMIT_S, MIN_TILE
+from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_TIME_LIMIT_S
 from .menu import (
     FILE_TAGS,
     JPEG,
@@ -52,6 +51,7 @@ from .menu import (
 )
 from .model_cache import ModelCache
 from .progress import Cancelled, Job, TimeLimitExceeded, attached, count_blocks
+from .request_options import ALPHA_DROPPED_NOTE, check_format, parse_tile
 from .uploads import UploadFacts, colour_channels, decode, describe, frames_note, jpeg_quality, open_header, size_of
 from .zerogpu import gpu_duration, on_gpu, restore_on_device
 
@@ -67,6 +67,15 @@ NO_BLEND_NOTE = "⚠ run in tiles with overlap 0: the tiles were not blended, so
 NOTHING_TO_CANCEL = "Nothing to cancel: no restoration of this session is running or waiting."
 
 
+def result_notes(path: str, upload: Image.Image | np.ndarray, result: Image.Image | np.ndarray, notes: list) -> str:
+    """The result line's notes after its first part: the upload's frames (`path`), the before enlarged, and `notes`
+    (⚠ what the job or the download format changed)."""
+    text = frames_note(path)
+    if size_of(result) != size_of(upload):
+        text += " · *before*: the input enlarged with bicubic interpolation"
+    return text + "".join(f" · {note}" for note in notes)
+
+
 def new_output_folder() -> Path:
     """A new results folder named after this process, the folders of demos that died without removing theirs (kill
     -9, out of memory, power loss) removed first: each start left one, which no later start would remove."""
@@ -79,22 +88,6 @@ def alpha_pass(pixels: Image.Image | np.ndarray, scale: int, alpha: AlphaMode = 
     """Whether `restore` with the `alpha` option also runs the image's alpha channel through the model (for the
     progress bar: about as many forward passes again)."""
     return alpha_for_model(image_to_float(pixels)[1], scale, alpha) is not None
-
-
-def parse_tile(value: str | int | None) -> int | str | None:
-    """Tile control value → `restore`'s `tile`: 'auto', None (whole image: 'none' or 0, as `--tile 0`) or a number of
-    pixels ≥ `MIN_TILE`."""
-    try:
-        tile = tile_option(str(value) if value is not None else "none")
-    except ValueError:
-        tile = 0  # refused below
-    if tile is not None and tile != "auto" and tile < MIN_TILE:
-        # In the page's words and the API's: the page shows "Automatic" and "Whole image (no tiles)", not their values.
-        raise user_error(
-            f"Tile size must be Automatic ('auto'), Whole image ('none') or a whole number of pixels ≥ {MIN_TILE}, "
-            f"not {value!r}."
-        )
-    return tile
 
 
 @dataclass
@@ -166,6 +159,7 @@ class RestorationDemo(ControlCallbacks):
         ensemble: bool = False,
         precision: str = "auto",
         alpha: str = "model",
+        output_format: str = "png",
         request: gr.Request | None = None,
         progress=gr.Progress(),  # noqa: B008 (gradio reads this default to inject its tracker)
     ) -> tuple[tuple[str, str], str, str]:
@@ -179,7 +173,8 @@ class RestorationDemo(ControlCallbacks):
         """
         session = request.session_hash if request else ""
         with self._cancellable(session) as cancel:
-            settings = (path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha)
+            options = (tile, overlap, ensemble, precision, alpha, output_format)
+            settings = (path, task, scale, model, level, custom_path, *options)
             work = asyncio.ensure_future(asyncio.to_thread(self._restore, *settings, cancel, progress))
             try:
                 while not work.done():
@@ -205,6 +200,7 @@ class RestorationDemo(ControlCallbacks):
         ensemble: bool,
         precision: str,
         alpha: str,
+        output_format: str,
         cancel: threading.Event,
         progress,
     ) -> tuple[tuple[str, str], str, str]:
@@ -224,6 +220,7 @@ class RestorationDemo(ControlCallbacks):
             net = self._load(plan.spec, cancel)
             if plan.entry is None and (problem := custom_mismatch(task, net.config.to_dict(), plan.spec)):
                 raise user_error(problem)
+            check_format(output_format, path, tuple(n * net.config.upscale for n in size_of(data.pixels)))
             job = Job(
                 report=lambda fraction, text: progress(fraction, desc=text),
                 blocks_per_forward=count_blocks(net),
@@ -239,17 +236,15 @@ class RestorationDemo(ControlCallbacks):
             seconds = time.perf_counter() - start
         scale = net.config.upscale
         tag = f"x{scale}" if scale > 1 else FILE_TAGS.get(task, "restored")
-        out = write_output(self._output_path, path, tag, result, data, scale)
+        dropped: list[Path] = []  # the JPEG download, where its alpha channel was dropped
+        out = write_output(self._output_path, path, tag, result, data, scale, output_format, dropped.append)
         slider = comparison_files(out, result, data.pixels, data.icc_profile)
+        notes = [NO_BLEND_NOTE] if job.tiled and engine.tile_overlap == 0 else []
+        notes += [ALPHA_DROPPED_NOTE] if dropped else []
         info = (
             f"**Input** {describe(data.pixels, path)} → **output** {describe(result)} · {plan.name} · {seconds:.1f} s"
         )
-        info += frames_note(path)
-        if size_of(result) != size_of(data.pixels):
-            info += " · *before*: the input enlarged with bicubic interpolation"
-        if job.tiled and engine.tile_overlap == 0:
-            info += f" · {NO_BLEND_NOTE}"
-        return (str(slider[0]), str(slider[1])), str(out), info
+        return (str(slider[0]), str(slider[1])), str(out), info + result_notes(path, data.pixels, result, notes)
 
     def _decoded_upload(self, path: str | None) -> ImageData:
         """The uploaded image, decoded; a user error for none or one over `max_pixels` (read from its header)."""

@@ -8,8 +8,9 @@ Given PIL images, gradio's `gr.ImageSlider` encodes them as PNG at zlib level 6,
 (benchmarks/slider.py; figures in benchmarks/README.md). Given paths it sends the files as they are, so the demo
 writes them:
 
-- *after*: the download itself where a browser shows it (PNG, the input's depth and transparency, encoded once);
-  else (a float TIFF) an 8-bit PNG at zlib level 1, several times faster than level 6 for a few more bytes
+- *after*: the download itself where a browser shows it (PNG, the input's depth and transparency, encoded once; or
+  the JPEG / WebP asked for: the slider shows what the download holds); else (a TIFF) an 8-bit PNG at zlib level 1,
+  several times faster than level 6 for a few more bytes
   (lossless WebP at method 0 is no faster on a photo, and holds no side over 16383 px).
 - *before*: the input enlarged with bicubic interpolation, a smooth image with nothing to compare at the last bit:
   JPEG at quality 95 without chroma subsampling, an order of magnitude faster and smaller than PNG. One with
@@ -28,15 +29,17 @@ from PIL import Image
 
 from ..inference.image_io import ImageData
 from ..inference.image_writing import write_image
+from ..inference.jobs import JPEG_SUFFIXES
 from ..inference.photo_metadata import scaled_dpi
-from .uploads import is_float, preview, safe_stem, size_of
+from .request_options import download_suffix, lossless_webp
+from .uploads import preview, safe_stem, size_of
 
 BEFORE_QUALITY = 95
 # zlib level of the download and the slider's PNGs (Pillow's default, 6, is several times slower for few fewer bytes).
 FAST_PNG_LEVEL = 1
 JPEG_MAX_SIDE = 65535
-# Download formats a browser's <img> shows (a TIFF's 32-bit float pixels: none does).
-SHOWN_SUFFIXES = (".png",)
+# Download formats a browser's <img> shows (a TIFF: none does).
+SHOWN_SUFFIXES = (".png", *JPEG_SUFFIXES, ".webp")
 
 
 def write_output(
@@ -46,13 +49,26 @@ def write_output(
     pixels: Image.Image | np.ndarray,
     data: ImageData,
     factor: float | tuple[float, float],
+    fmt: str = "png",
+    alpha_dropped: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write `pixels`, the `upload` (decoded: `data`) restored or resized `factor` × (or (x, y) factors), as
-    `<upload name>_<tag>.png` (.tiff for float pixels) where `output_path` puts that name, with the upload's colour
-    profile, EXIF and print size, PNGs at `FAST_PNG_LEVEL` → its path: the download, or a shrunk upload."""
-    out = output_path(f"{safe_stem(upload)}_{tag}{'.tiff' if is_float(pixels) else '.png'}")
+    `<upload name>_<tag>.png` (.tiff for float pixels; the format `fmt` of `formats.FORMATS`, its suffix) where
+    `output_path` puts that name, with the upload's colour profile, EXIF and print size, PNGs at `FAST_PNG_LEVEL`
+    → its path: the download, or a shrunk upload. `alpha_dropped`: as `write_image`'s (JPEG)."""
+    out = output_path(f"{safe_stem(upload)}_{tag}{download_suffix(upload, pixels, fmt)}")
     dpi = scaled_dpi(data.dpi, factor)
-    write_image(out, pixels, data.icc_profile, exif=data.exif, dpi=dpi, compress_level=FAST_PNG_LEVEL)
+    lossless = lossless_webp(upload, fmt)
+    write_image(
+        out,
+        pixels,
+        data.icc_profile,
+        exif=data.exif,
+        dpi=dpi,
+        compress_level=FAST_PNG_LEVEL,
+        lossless=lossless,
+        alpha_dropped=alpha_dropped,
+    )
     return out
 
 

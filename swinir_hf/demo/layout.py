@@ -13,6 +13,7 @@ from .clients import RESTORE_QUEUE
 from .errors import SEND_FILES, input_problem, user_error
 from .limits import MIN_TILE, UPLOAD_MAX_AGE_S
 from .menu import AUTO, CUSTOM, DENOISE, JPEG, SR, precisions
+from .request_options import FORMAT_CHOICES, FORMAT_INFO
 
 if TYPE_CHECKING:
     from .callbacks import RestorationDemo
@@ -49,9 +50,12 @@ RESTORE_API_DESCRIPTION = (
     "Restore an image: real-world or classical super-resolution, denoising or JPEG artifact removal. Only `path` "
     "is required (send it with gradio_client.handle_file(PATH)); model 'auto' picks one that runs here, scale None "
     "is a named model's own, else the page's default for the task (×4 to enlarge). Returns the before / after "
-    "previews, the full-resolution result (the input's bit depth and transparency kept: PNG, or TIFF for a float "
-    "TIFF) and a line saying what was done. A value that cannot run raises an error saying why."
+    "previews, the full-resolution result (output_format 'png': the input's bit depth and transparency kept, "
+    "TIFF for a float TIFF; or 'jpg', 'webp', 'auto': the input's format) and a line saying what was done. "
+    "A value that cannot run raises an error saying why."
 )
+# How many of an endpoint's last parameters were added after it was published (/restore: output_format).
+LATER_PARAMETERS = {"restore": 1}
 CANCEL_API_DESCRIPTION = (
     "Stop this client's restorations (those of its session), running or waiting: each stops at its next Swin block."
 )
@@ -67,6 +71,7 @@ class Page(gr.Blocks):
         state = state or SessionState(self)
         # A component updated in this session (the scale's choices, say) has its current copy in `state`.
         components = [state[c._id] if c._id in state else c for c in block_fn.inputs]
+        inputs = with_later_defaults(block_fn.api_name, components, inputs)
         problem = input_problem(block_fn.api_name, block_fn.input_parameter_names or [], components, inputs)
         if problem:
             raise user_error(problem)
@@ -77,6 +82,16 @@ class Page(gr.Blocks):
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except InvalidPathError as err:  # a FileData path on the server's disk that no client uploaded
             raise user_error(f"{err} {SEND_FILES[0].upper()}{SEND_FILES[1:]}.") from None
+
+
+def with_later_defaults(api_name: str | None, components: list, values: list) -> list:
+    """`values` with the parameters an endpoint gained after clients were written (`LATER_PARAMETERS`), where they are
+    left out, set to their controls' defaults, as gradio_client sends them: an HTTP call with the earlier count of
+    values was refused."""
+    missing = len(components) - len(values)
+    if 0 < missing <= LATER_PARAMETERS.get(api_name or "", 0):
+        return [*values, *(c.value for c in components[len(values) :])]
+    return values
 
 
 def any_tile_size(tile: gr.Dropdown) -> gr.Dropdown:
@@ -159,35 +174,44 @@ def _input_column(demo: RestorationDemo, task0: str) -> dict:
         )
     c["plan"] = gr.Markdown(demo.plan_text(plan0, {}), elem_id="plan")
     with gr.Accordion("Advanced", open=False, elem_id="advanced"):
-        # The choices follow the task in the page; API clients may send any task's model (plan() checks it).
-        c["model"] = gr.Dropdown(
-            demo.menu.model_choices(task0), value=AUTO, label="Model", elem_id="model", allow_custom_value=True
-        )
-        c["custom"] = gr.Textbox(label="Local model folder or authors' .pth file", visible=False, max_lines=1)
-        c["tile"] = any_tile_size(
-            gr.Dropdown(
-                TILE_CHOICES,
-                value="auto",
-                allow_custom_value=True,
-                label="Tile size (input pixels; bounds memory on large images)",
-                info=TILE_INFO,
-            )
-        )
-        # precision=0: whole pixels, as the engine takes them (an API client's 2.5 is refused, not run as 2).
-        c["overlap"] = gr.Slider(
-            0,
-            64,
-            value=EngineOptions.tile_overlap,
-            step=2,
-            precision=0,
-            label="Tile overlap (pixels)",
-            info=OVERLAP_INFO,
-        )
-        c["ensemble"] = gr.Checkbox(False, label="Self-ensemble ×8 (SwinIR+: slightly better, 8× slower)")
-        c["precision"] = gr.Radio(precisions(demo.device), value="auto", label="Precision")
-        c["alpha"] = gr.Radio(ALPHA_CHOICES, value="model", label="Transparency when enlarging", elem_id="alpha")
+        c.update(_advanced(demo, task0))
     c.update(_api_controls(demo))
     return c
+
+
+def _advanced(demo: RestorationDemo, task0: str) -> dict:
+    """The Advanced panel's controls (inside it): model, model path, tiles, ensemble, precision, transparency and
+    download format. Returns them."""
+    a = {}
+    # The choices follow the task in the page; API clients may send any task's model (plan() checks it).
+    a["model"] = gr.Dropdown(
+        demo.menu.model_choices(task0), value=AUTO, label="Model", elem_id="model", allow_custom_value=True
+    )
+    a["custom"] = gr.Textbox(label="Local model folder or authors' .pth file", visible=False, max_lines=1)
+    a["tile"] = any_tile_size(
+        gr.Dropdown(
+            TILE_CHOICES,
+            value="auto",
+            allow_custom_value=True,
+            label="Tile size (input pixels; bounds memory on large images)",
+            info=TILE_INFO,
+        )
+    )
+    # precision=0: whole pixels, as the engine takes them (an API client's 2.5 is refused, not run as 2).
+    a["overlap"] = gr.Slider(
+        0,
+        64,
+        value=EngineOptions.tile_overlap,
+        step=2,
+        precision=0,
+        label="Tile overlap (pixels)",
+        info=OVERLAP_INFO,
+    )
+    a["ensemble"] = gr.Checkbox(False, label="Self-ensemble ×8 (SwinIR+: slightly better, 8× slower)")
+    a["precision"] = gr.Radio(precisions(demo.device), value="auto", label="Precision")
+    a["alpha"] = gr.Radio(ALPHA_CHOICES, value="model", label="Transparency when enlarging", elem_id="alpha")
+    a["format"] = gr.Radio(FORMAT_CHOICES, value="png", label="Download format", info=FORMAT_INFO, elem_id="format")
+    return a
 
 
 def _api_controls(demo: RestorationDemo) -> dict:
@@ -281,7 +305,8 @@ def _wire(page: gr.Blocks, demo: RestorationDemo, c: dict, comparison, download,
     quiet = dict(queue=False, show_progress="hidden", api_visibility="private")
     results = [comparison, download, info]
     _wire_controls(demo, c, busy, settings, results, quiet)
-    options = [c["tile"], c["overlap"], c["ensemble"], c["precision"], c["alpha"]]
+    # The format last: /restore's positional arguments before it are those of the API before it was added.
+    options = [c["tile"], c["overlap"], c["ensemble"], c["precision"], c["alpha"], c["format"]]
     shared = dict(concurrency_limit=demo.concurrency, concurrency_id=RESTORE_QUEUE)
     buttons = [busy, c["run"], c["stop"]]
     ran = gr.State(None)  # the upload the page's job restores

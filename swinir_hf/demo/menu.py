@@ -17,7 +17,7 @@ from ..checkpoints.loading import DEFAULTS_DIR, hub_reachable, read_model_config
 from ..console import typed_path
 from ..degradations.levels import LEVELS
 from ..models.configuration_swinir import TASK_TABLE
-from .errors import ModelError, user_error
+from .errors import ModelError, missing_model, user_error
 
 SR = "Super-resolution"
 REAL_SR = "Real-world super-resolution"
@@ -319,7 +319,7 @@ class Menu:
             path = typed_path(custom_path or "")
             if not path:
                 return Plan(problem="Enter the path of a local model folder or an authors' .pth file.")
-            return Plan(spec=path)
+            return Plan(spec=path, problem=missing_model(path))
         auto = model in (None, "", AUTO)
         asked = int(level) if level not in (None, "") else None
         if not auto:

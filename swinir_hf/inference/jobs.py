@@ -139,23 +139,32 @@ def resize_float(colour: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def output_path(src: Path, rel: Path, out_dir: Path, output: OutputOptions) -> Path:
     """Where the restoration of `src` (found at `rel` under its input root) is written."""
-    suffix = _auto_suffix(src) if output.ext == "auto" else "." + output.ext
-    return out_dir / rel.parent / f"{rel.stem}{output.suffix}{suffix}"
+    return out_dir / rel.parent / f"{rel.stem}{output.suffix}{output_suffix(src, output.ext)}"
+
+
+def output_suffix(src: Path, ext: str) -> str:
+    """The output suffix of `src` for an `ext` of `OUTPUT_FORMATS`: "auto" keeps a `KEPT_SUFFIXES` one, else PNG."""
+    return _auto_suffix(src) if ext == "auto" else "." + ext
+
+
+def writes_lossless(src: Path, output: OutputOptions) -> bool:
+    """Whether `src`'s output is written as lossless WebP: a lossless WebP input whose `output` keeps it so."""
+    return output.keeps_lossless and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
 
 
 # The longest side each lossy format's encoder takes (libwebp, libjpeg); PNG and TIFF have no such limit.
 _MAX_SIDE = {".webp": ("WebP", 16383)} | dict.fromkeys(JPEG_SUFFIXES, ("JPEG", 65500))
 
 
-def check_encodable(dst: Path, size: tuple[int, int]) -> None:
+def check_encodable(
+    dst: Path, size: tuple[int, int], advice: str = "use --ext png or tif, or a smaller --outscale"
+) -> None:
     """Raise ValueError when a (W, H) image is too large for `dst`'s format: found before the model runs, not
-    after."""
+    after; the message ends with `advice` (the command line's options, or the caller's words for them)."""
     name, side = _MAX_SIDE.get(dst.suffix.lower(), ("", 0))
     if side and max(size) > side:
-        raise ValueError(
-            f"the {size[0]}×{size[1]} output is larger than {name} allows ({side} pixels a side): use --ext png or "
-            "tif, or a smaller --outscale"
-        )
+        too_large = f"the {size[0]}×{size[1]} output is larger than {name} allows ({side} pixels a side)"
+        raise ValueError(f"{too_large}: {advice}")
 
 
 def _auto_suffix(src: Path) -> str:
@@ -248,8 +257,7 @@ def plan_jobs(
         elif (dst.exists() or dst.is_symlink()) and not output.overwrite:  # a dangling link is taken too
             plan.existing.append(Found.read(Job(src, dst)) if read_existing else Found(Job(src, dst)))
         else:
-            lossless = output.keeps_lossless and src.suffix.lower() == ".webp" and _is_lossless_webp(src)
-            plan.jobs.append(Job(src, dst, lossless))
+            plan.jobs.append(Job(src, dst, writes_lossless(src, output)))
     return plan
 
 
