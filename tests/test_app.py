@@ -2171,6 +2171,22 @@ def test_control_changes_do_not_decode_the_upload_again(demo, tmp_path, monkeypa
     assert plan == "Model: tiny-x2 · local" and button["interactive"] is False
 
 
+def test_the_log_names_an_animated_upload_as_the_page_does(demo, tmp_path, caplog):
+    # The server log named gradio's whole temporary path (its folders, the upload's hash) of each animated upload.
+    gif = tmp_path / "gradio" / "0123abcd" / "anim.gif"
+    gif.parent.mkdir(parents=True)
+    frames = [Image.new("RGB", (24, 16), colour) for colour in ("red", "green", "blue")]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
+    with caplog.at_level("WARNING"):
+        demo.on_upload(str(gif), SR, 2, AUTO, None, "")
+    said = [r.getMessage() for r in caplog.records if "frames" in r.getMessage()]
+    assert said == ["anim.gif has 3 frames: only frame 1 is restored"]
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # the CLI's reader, as before: the path the user typed
+        read_image(gif)
+    assert [r.getMessage() for r in caplog.records] == [f"{gif} has 3 frames: only frame 1 is restored"]
+
+
 def test_an_image_just_over_the_size_limit_is_not_said_to_fit(demo, tmp_path):
     path = tmp_path / "big.png"
     Image.new("RGB", (1025, 1024)).save(path)  # 1,049,600 pixels, over the default 1,048,576

@@ -102,3 +102,27 @@ def test_the_card_says_the_warmup(tiny_config):
     lines = {w: _training_recipe(config(warmup_steps=w), model, Progress(), None)[2] for w in (0, 20)}
     assert "Adam lr 0.0009765625 × 0.5 at steps [6, 8], l1 loss" in lines[0]
     assert "Adam lr 0.0009765625 × 0.5 at steps [6, 8] after a 20-step linear warmup, l1 loss" in lines[20]
+
+
+def test_a_warmup_longer_than_the_run_is_said_once_before_the_first_step(monkeypatch, caplog):
+    """A warmup past `train.max_steps` was accepted silently: the run ended below its learning rate."""
+    import types
+
+    from swinir_hf.training import loop
+
+    class Built(Exception):
+        """Stands in for the model being built: the run's first slow work, after the config's warnings."""
+
+    monkeypatch.setattr(loop, "build_model", lambda *args, **kwargs: (_ for _ in ()).throw(Built()))
+    accelerator = types.SimpleNamespace(is_main_process=True, num_processes=1)
+    said = {}
+    for warmup in (10, 20):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="swinir_hf.train"), pytest.raises(Built):
+            loop._train(config(warmup_steps=warmup), accelerator, None, None, None, None, False)
+        said[warmup] = [r.getMessage() for r in caplog.records]
+    assert said[10] == []  # the last step at the full rate
+    assert said[20] == [
+        "train.warmup_steps 20 is more than train.max_steps 10: the last step is taken at 10/20 of the scheduled "
+        "learning rate, which the run never reaches; set train.warmup_steps 10 or less, or raise train.max_steps"
+    ]

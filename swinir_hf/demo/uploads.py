@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from ..console import shown_name
 from ..inference.deep_decoders import cmyk_tiff_bits
 from ..inference.image_io import ImageData, image_size, open_image, pixel_range_problem, read_image, unrestorable
+from ..inference.reader_logs import named_as
 from ..models.frames_swinir import frame_count, frames_said
 from ..models.pixels_swinir import float_to_image, image_to_float
 from .errors import user_error
@@ -160,9 +161,11 @@ def open_header(path: str) -> tuple[int, int]:
 
 def decode(path: str) -> ImageData:
     """The file's pixels and ICC profile (`read_image`), or a plain gr.Error; float pixels must be a [0, 1] image,
-    32-bit integer ones 16-bit levels."""
+    32-bit integer ones 16-bit levels. Its warnings (an animated file's frames) name the upload as the page does, not
+    by the server's temporary path."""
     try:
-        data = read_image(path)
+        with named_as(path, shown_name(Path(path).name)):
+            data = read_image(path)
     except ValueError as err:
         if isinstance(err.__cause__, Image.DecompressionBombError):
             raise user_error(_bomb_message(Path(path).name)) from None

@@ -340,27 +340,16 @@ def _read_bytes(data: bytes, suffix: str, where: str) -> Image.Image | np.ndarra
     warnings name `where`, not that file."""
     import tempfile
 
-    from ..models import frames_swinir
-    from . import image_io
+    from .reader_logs import named_as
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"image{suffix}"
         path.write_bytes(data)
-
-        def renamed(record: Any) -> bool:  # on the loggers the reader's records are made on (filters don't propagate)
-            record.msg, record.args = record.getMessage().replace(str(path), where), None
-            return True
-
-        readers = (image_io.logger, frames_swinir.logger)  # frames_swinir: an animated file's warning
-        for logger in readers:
-            logger.addFilter(renamed)
         try:
-            return read_restorable(path).pixels
+            with named_as(path, where):
+                return read_restorable(path).pixels
         except ValueError as err:
             raise ValueError(str(err).replace(str(path), where)) from None
-        finally:
-            for logger in readers:
-                logger.removeFilter(renamed)
 
 
 def _rows_restored(parts: Iterable[tuple[tuple[int, int, str], Path | None]]) -> int:

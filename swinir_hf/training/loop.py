@@ -43,7 +43,7 @@ from .saving import (
     resume_state,
     save_checkpoint,
 )
-from .schedule import WarmupMultiStepLR, scheduled_rate
+from .schedule import WarmupMultiStepLR, scheduled_rate, warmup_unfinished
 from .signals import StopSignals, TrainingInterrupted, stop_signals_held
 from .sources import check_sources_there
 from .state import EMA, Run, step_seed
@@ -147,6 +147,8 @@ def _train(
     if resume_from is not None:  # before the starting weights load (from the Hub, maybe)
         record = check_resume_start(resume_from, cfg)  # its progress.json, read once
         cfg, started = resumed_start(record, cfg)  # the run's, named again or not: not loaded
+    if main and (line := warmup_unfinished(cfg.train.warmup_steps, cfg.train.max_steps)):  # once, before the work
+        logger.warning(line)
     set_seed(t.seed)  # identical initialisation on every process
     model, init_report = build_model(cfg.model, t, bars=main, resumed=resume_from)  # one "Loading weights" bar
     if resume_from is not None:

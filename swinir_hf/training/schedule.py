@@ -14,6 +14,17 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     return (step + 1) / warmup_steps if step < warmup_steps else 1.0
 
 
+def warmup_unfinished(warmup_steps: int, max_steps: int) -> str | None:
+    """The warning for a warmup longer than the run, which never reaches its learning rate; None where it ends."""
+    if warmup_steps <= max_steps:
+        return None
+    return (
+        f"train.warmup_steps {warmup_steps} is more than train.max_steps {max_steps}: the last step is taken at "
+        f"{max_steps}/{warmup_steps} of the scheduled learning rate, which the run never reaches; set "
+        f"train.warmup_steps {max_steps} or less, or raise train.max_steps"
+    )
+
+
 def scheduled_rate(scheduler: WarmupMultiStepLR, base_lr: float, step: int) -> float:
     """The rate `scheduler`'s milestones, gamma and warmup give `base_lr` at optimizer step `step` (from 0): the
     discriminator's, which follows the generator's schedule from the step alone (nothing to checkpoint)."""
