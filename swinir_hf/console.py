@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 # Error handlers that never raise on a character the stream's encoding lacks.
@@ -271,6 +272,31 @@ def warn_once(logger: logging.Logger, message: str) -> None:
         if message in _said_once:
             return
         _said_once.add(message)
+    logger.warning(message)
+
+
+# The warnings said within `warnings_once` (None outside one: each is said).
+_said_within: ContextVar[set[str] | None] = ContextVar("swinir_warnings_said_within", default=None)
+
+
+@contextmanager
+def warnings_once() -> Iterator[None]:
+    """Within, `warn_once_within` logs each message once: a command (`swinir-hf eval`) that resolves the same setting
+    for several purposes and sets says a warning about it once, where Python calls each say theirs."""
+    token = _said_within.set(set())
+    try:
+        yield
+    finally:
+        _said_within.reset(token)
+
+
+def warn_once_within(logger: logging.Logger, message: str) -> None:
+    """Log the warning `message`, unless already said within the enclosing `warnings_once`."""
+    said = _said_within.get()
+    if said is not None:
+        if message in said:
+            return
+        said.add(message)
     logger.warning(message)
 
 

@@ -1,16 +1,15 @@
 """The benchmark setting an evaluation scores: the `Degradation` its flags name (a scale, a noise σ, a JPEG
 quality, the real-world pipeline) or, without one, the model's own scale, checked against the model; and the grey
 convention each model is scored under (`grey_conventions`); of several models, the one setting they share
-(`common_degradation`). Within `warnings_once`, each warning about them is logged once."""
+(`common_degradation`). Within `console.warnings_once`, each warning about them is logged once."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..console import warn_once_within
 from ..degradations.levels import REAL_WORLD, check_level, check_scale
 from ..degradations.setting import Degradation
 from ..models.constants_swinir import TASK_TABLE
@@ -21,30 +20,6 @@ if TYPE_CHECKING:
     from ..models.modeling_swinir import SwinIRForImageRestoration
 
 logger = logging.getLogger(__name__)
-
-# The warnings said within `warnings_once` (None outside it: each is said).
-_SAID: ContextVar[set[str] | None] = ContextVar("swinir_eval_warnings_said", default=None)
-
-
-@contextmanager
-def warnings_once() -> Iterator[None]:
-    """Log each of this module's warnings once within: a command resolves its setting for --save-images' record and
-    again for the scoring, of each --dataset, which said a model's "scored on ... inputs" up to twice per set."""
-    token = _SAID.set(set())
-    try:
-        yield
-    finally:
-        _SAID.reset(token)
-
-
-def _warn(message: str) -> None:
-    """`logger.warning(message)`, unless said already within `warnings_once`."""
-    said = _SAID.get()
-    if said is not None:
-        if message in said:
-            return
-        said.add(message)
-    logger.warning(message)
 
 
 def resolve_degradation(
@@ -91,14 +66,17 @@ def _warn_of_another_task(model: SwinIRForImageRestoration, degradation: Degrada
     restores = {"dn": "noise", "jpeg": "jpeg"}.get(task.restores) if task else None  # a ×1 model's inputs
     who = "" if label is None else f"{label}: "
     if restores and degradation.kind in ("noise", "jpeg") and restores != degradation.kind:
-        _warn(f"{who}a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs")
+        warn_once_within(
+            logger, f"{who}a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs"
+        )
     if task and task.restores == "real_sr" and degradation.kind == "bicubic":  # it learnt to remove noise and blocks
         # the setting its training run validated at, where it comes from one (a Real-ESRGAN one's is no BSRGAN's)
         esrgan = run_real_world_kind(model) == "real-esrgan"
         flag, kind = ("--real real-esrgan", "Real-ESRGAN's second-order") if esrgan else ("--real", "BSRGAN-style")
-        _warn(
+        warn_once_within(
+            logger,
             f"{who}a model trained for {task.title} ({model.config.task}) is scored on {degradation} inputs; {flag} "
-            f"scores it on real-world ({kind}) degraded ones"
+            f"scores it on real-world ({kind}) degraded ones",
         )
 
 
@@ -138,9 +116,10 @@ def grey_conventions(
     that does not apply to a model is warned of."""
     conventions = [_applied_convention(model, degradation, asked or authors_reading(models)) for _, model in models]
     if asked and (overridden := [label for label, c in zip(labels, conventions, strict=True) if c != asked]):
-        _warn(
+        warn_once_within(
+            logger,
             f"--grey-convention {asked} does not apply to {', '.join(overridden)}: a 1-channel model reads grey "
-            "images as grey (native), a colour denoiser as RGB (rgb), as the authors' scripts do"
+            "images as grey (native), a colour denoiser as RGB (rgb), as the authors' scripts do",
         )
     return conventions
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..checkpoints.weight_keys import weights_key_problem
-from ..console import StdoutUnwritable, note, print_results, reports_progress, shown_name
+from ..console import StdoutUnwritable, note, print_results, reports_progress, shown_name, warnings_once
 from ..degradations.levels import options_problem
 from ..inference.engine_cli import engine_options
 from ..inference.launcher_precision import refuse_launched_precision
@@ -38,7 +38,6 @@ from ..progress_lines import library_bars_wanted, progress_as_asked
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
 from ..storage.paths import folds_case, portable_name
-from .benchmark_setting import warnings_once
 from .eval_arguments import add_eval_arguments, dataset_columns
 from .model_levels import trained_levels
 from .protocol import benchmark_name
