@@ -197,7 +197,7 @@ def load_model(
         return _finite(convert_original_checkpoint(resolved, weights_key), spec)
     if isinstance(resolved, Path):
         return load_folder(resolved)
-    if missing := _missing_path(spec, resolved):
+    if missing := missing_path(spec, resolved):
         raise CheckpointError(missing)
     try:
         return from_hub(resolved, revision=revision, cache_dir=cache_dir)
@@ -221,7 +221,7 @@ def unavailable_model(spec: str | os.PathLike) -> str | None:
     resolved = resolve_spec(spec)
     if isinstance(resolved, Path):
         return None
-    if problem := _missing_path(spec, resolved) or ("/" not in str(spec) and _misspelt(spec)):
+    if problem := missing_path(spec, resolved) or ("/" not in str(spec) and _misspelt(spec)):
         return problem
     if constants.HF_HUB_OFFLINE and not hub_cached(resolved):  # what loading it would say, what to do included
         problem = _not_cached(f"model {resolved!r}", resolved, OFFLINE_SET, None, HUB_MODEL_LOCAL)
@@ -242,7 +242,7 @@ def _finite(model: SwinIRForImageRestoration, source: object) -> SwinIRForImageR
         raise CheckpointError(str(err)) from err
 
 
-def _missing_path(spec: str | os.PathLike, resolved: str) -> str | None:
+def missing_path(spec: str | os.PathLike, resolved: str) -> str | None:
     """That `spec`, resolved to `resolved` (no local file), is a local path that does not exist (`looks_like_path`),
     naming the catalogue name of a release file; else None."""
     from .catalog import find_release

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ..checkpoints.loading import looks_like_path
-from ..console import shown_name
+from ..checkpoints.loading import missing_path, resolve_spec
 
 # How gradio_client sends a file (`handle_file`): a FileData dict, which the server accepts only for its own uploads.
 SEND_FILES = "send files with gradio_client.handle_file(PATH)"
@@ -25,11 +23,11 @@ CUSTOM_MODEL_HINT = (
 
 
 def missing_model(path: str) -> str | None:
-    """That the custom model `path` is a local path that does not exist, and what the box takes; None for one that
-    exists or a Hub id (`looks_like_path`): loading it said only "~/x does not exist"."""
-    if not path or Path(path).exists() or not looks_like_path(path):
-        return None
-    return f"{shown_name(path)} does not exist: {CUSTOM_MODEL_HINT}."
+    """That the custom model `path` is a local path that does not exist (as loading it would say: `missing_path`),
+    and what the box takes; None for one that exists or a Hub id: loading it said only "~/x does not exist"."""
+    resolved = resolve_spec(path) if path else None
+    problem = missing_path(path, resolved) if isinstance(resolved, str) else None
+    return None if problem is None else f"{problem}: {CUSTOM_MODEL_HINT}."
 
 
 def user_error(message: str) -> gr.Error:
