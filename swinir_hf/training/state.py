@@ -16,7 +16,7 @@ import torch
 
 from ..models.modeling_swinir import SwinIRForImageRestoration
 from .config import TrainingConfig
-from .schedule import WarmupMultiStepLR, warmup_factor
+from .schedule import WarmupMultiStepLR, scheduled_rate
 from .sections import TrainArgs
 from .warm_start import InitReport as InitReport  # offered here too: scripts and tests import them from `state`
 from .warm_start import build_model as build_model
@@ -126,8 +126,7 @@ def set_schedule(scheduler: WarmupMultiStepLR, milestones: list[int], args: Trai
         return False
     scheduler.milestones, scheduler.gamma, scheduler.warmup_steps = wanted, args.lr_gamma, args.warmup_steps
     scheduler.base_lrs = [args.learning_rate] * len(scheduler.base_lrs)
-    lr = args.learning_rate * args.lr_gamma ** sum(m <= step for m in milestones)
-    lr *= warmup_factor(step, args.warmup_steps)
+    lr = scheduled_rate(scheduler, args.learning_rate, step)
     for group in scheduler.optimizer.param_groups:
         group["initial_lr"], group["lr"] = args.learning_rate, lr
     scheduler._last_lr = [lr] * len(scheduler.optimizer.param_groups)
