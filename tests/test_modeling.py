@@ -157,6 +157,28 @@ def test_the_scales_refused_are_exactly_those_the_head_cannot_build(tiny_config,
     assert accepted == built
 
 
+def test_an_upscale_without_a_head_names_the_heads_that_build_it():
+    """`SwinIRConfig(upscale=4)` (Swin2SR's config upscales so) has the default head, None, which restores at the
+    input size: the refusal names the upsamplers that build the scale, and a preset, not only "must be 1"."""
+    from transformers import AutoConfig
+
+    with pytest.raises(ValueError) as err:
+        SwinIRConfig(upscale=4)
+    assert str(err.value) == (
+        "upscale must be 1 for upsampler None, got 4: upsampler None restores at the input size; to upscale x4, "
+        'pass upsampler="pixelshuffle", "pixelshuffledirect" or "nearest+conv", or start from '
+        'SwinIRConfig.from_preset("classical_sr", scale=4)'
+    )
+    with pytest.raises(ValueError) as err:
+        AutoConfig.for_model("swinir", upscale=5)
+    assert str(err.value).endswith(
+        'to upscale x5, pass upsampler="pixelshuffledirect", or start from '
+        'SwinIRConfig.from_preset("lightweight_sr", scale=5)'
+    )
+    with pytest.raises(ValueError, match=r"^upscale must be 1 for upsampler None, got 0$"):
+        SwinIRConfig(upscale=0)  # no head builds it: nothing to suggest
+
+
 def test_presets_take_every_scale_their_head_builds():
     # released at x2 / x3 / x4 and x4 only, but one PixelShuffle takes any factor and nearest+conv x2 too
     assert SwinIRConfig.from_preset("lightweight_sr", 5).upscale == 5

@@ -86,4 +86,19 @@ def builds_scale(upsampler: str | None, scale: int) -> bool:
 def scale_error(name: str, scale: object, upsampler: str | None, preset: str | None = None) -> str:
     """The message refusing `scale`, given as the field `name`, for the head `upsampler` (of `preset`)."""
     head = f"preset {preset!r} (upsampler {upsampler!r})" if preset else f"upsampler {upsampler!r}"
-    return f"{name} must be {UPSAMPLER_SCALES[upsampler]} for {head}, got {scale!r}"
+    message = f"{name} must be {UPSAMPLER_SCALES[upsampler]} for {head}, got {scale!r}"
+    return message + _heads_for(scale) if upsampler is None and preset is None else message
+
+
+def _heads_for(scale: object) -> str:
+    """What to pass to upscale by `scale` (SwinIRConfig's default head, None, does not; Swin2SR's config does):
+    the heads that build it and the first preset of one, or "" where none does."""
+    heads = [f'"{h}"' for h in UPSAMPLERS if h is not None and isinstance(scale, int) and builds_scale(h, scale)]
+    if not heads:
+        return ""
+    preset = next(name for name, v in PRESETS.items() if v["upsampler"] and builds_scale(v["upsampler"], scale))
+    named = " or ".join(filter(None, (", ".join(heads[:-1]), heads[-1])))
+    return (
+        f": upsampler None restores at the input size; to upscale x{scale}, pass upsampler={named}, or start from "
+        f'SwinIRConfig.from_preset("{preset}", scale={scale})'
+    )
