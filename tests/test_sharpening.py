@@ -14,6 +14,7 @@ from swinir_hf import SwinIRForImageRestoration
 from swinir_hf.training.card import training_card
 from swinir_hf.training.config import TrainingConfig
 from swinir_hf.training.data import Degradation, TrainingPatches, build_dataset
+from swinir_hf.training.gan import build_gan, gan_step
 from swinir_hf.training.images import load_images
 from swinir_hf.training.recipe import SAMPLE_SETTINGS, checkpoint_record, sample_settings, setting_change
 from swinir_hf.training.sharpening import USM_WEIGHT, sharpened
@@ -114,3 +115,34 @@ def test_a_run_recorded_before_the_option_is_not_resumed_with_it_switched_on(pho
     said = setting_change(sample_settings(record.config), sample_settings(now), "data.sharpen_target")
     assert said == "data.sharpen_target: False → True"
     assert setting_change(sample_settings(now), sample_settings(now), "data.sharpen_target") is None
+
+
+def test_a_gan_runs_discriminator_sees_the_unsharpened_targets_as_real(photos, tiny_config):
+    """As Real-ESRGAN's recipe (l1 / percep_gt_usm true, gan_gt_usm false): the pixel and perceptual terms aim at the
+    sharpened targets, the discriminator learns real images from the unsharpened ones. It learnt sharpened ones as
+    real: the adversarial term pushed the outputs toward the unsharp mask's halos."""
+    cfg = TrainingConfig.from_dict(
+        {
+            "data": {"train": [str(photos)], "degradation": "bicubic", "patch_size": 8, "sharpen_target": True},
+            "gan": {"enabled": True, "allow_random_vgg": True, "perceptual_layers": {"conv1_2": 1.0}},
+        }
+    )
+    data = build_dataset(cfg, types.SimpleNamespace(num_channels=3, upscale=2, window_size=4))
+    args = dict(patch_size=8, degradation=Degradation("bicubic", 2), channels=3, seed=cfg.train.seed)
+    plain = TrainingPatches(load_images(str(photos)), **args)[0]
+    item = data[0]
+    assert torch.equal(item["plain_labels"], plain["labels"]) and not torch.equal(item["labels"], plain["labels"])
+    assert "plain_labels" not in TrainingPatches(load_images(str(photos)), **args, keep_plain_target=True)[0]
+    # The discriminator's update: its input is [real; fake], real the unsharpened targets.
+    gan = build_gan(cfg.gan, 3, (0.9, 0.999))
+    seen = []
+    gan.disc.register_forward_hook(lambda module, inputs, out: seen.append(inputs[0].detach()))
+    accelerator = types.SimpleNamespace(
+        unwrap_model=lambda m, keep_torch_compile=False: m, backward=lambda loss: loss.backward()
+    )
+    x, y, real = item["pixel_values"][None], item["labels"][None], item["plain_labels"][None]
+    model = SwinIRForImageRestoration(tiny_config())
+    gan_step(accelerator, model, gan, cfg.gan, x, y, 1, True, real)
+    assert torch.equal(seen[-1][:1], real)
+    gan_step(accelerator, model, gan, cfg.gan, x, y, 1, True)  # no unsharpened targets: y is the real image
+    assert torch.equal(seen[-1][:1], y)

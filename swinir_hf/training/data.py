@@ -41,6 +41,7 @@ from .images import (
     shown_path,
 )
 from .pairing import common_area, fits, pair_lr_images, training_sources
+from .patch_geometry import augment, pad_to
 from .sharpening import sharpened
 from .unreadable import LISTED, FoundUnreadable, more_counted_line
 
@@ -51,19 +52,6 @@ logger = logging.getLogger("swinir_hf.train")  # the trainer's log
 
 
 # --- patches ---------------------------------------------------------------------------------------------------
-
-
-def pad_to(image: np.ndarray, size: int) -> np.ndarray:
-    """Mirror-pad (symmetric, repeatedly if needed) the bottom / right of an (H, W, C) image to at least size²."""
-    h, w = image.shape[:2]
-    return np.pad(image, ((0, max(0, size - h)), (0, max(0, size - w)), (0, 0)), mode="symmetric")
-
-
-def augment(image: np.ndarray, flip: int, rot: int) -> np.ndarray:
-    """Horizontal flip (`flip` = 1) then `rot` × 90° rotation of an (H, W, C) array."""
-    if flip:
-        image = image[:, ::-1]
-    return np.rot90(image, rot)
 
 
 class TrainingPatches(torch.utils.data.Dataset):
@@ -86,6 +74,7 @@ class TrainingPatches(torch.utils.data.Dataset):
         flip, rot90: random horizontal flips / 90° rotations.
         unreadable: indices of images (or pairs) already reported as unreadable.
         sharpen_target: unsharp-mask the targets (`sharpening.sharpened`), not the images the inputs are made from.
+        keep_plain_target: with `sharpen_target`, the unsharpened target too (`plain_labels`: a GAN's real images).
     """
 
     def __init__(
@@ -100,12 +89,14 @@ class TrainingPatches(torch.utils.data.Dataset):
         rot90: bool = True,
         unreadable: Collection[int] = (),
         sharpen_target: bool = False,
+        keep_plain_target: bool = False,
     ) -> None:
         if degradation.kind == "paired" and (lr_items is None or len(lr_items) != len(hr_items)):
             raise ValueError("paired data needs one LR image per HR image")
         self.hr_items, self.lr_items = hr_items, lr_items
         self.patch_size, self.degradation, self.channels, self.seed = patch_size, degradation, channels, seed
         self.flip, self.rot90, self.sharpen_target = flip, rot90, sharpen_target
+        self.keep_plain_target = sharpen_target and keep_plain_target  # without sharpening, the target is the image
         self._perm: tuple[int, np.ndarray] | None = None
         # Grey JPEG targets are made per patch from colour (`_grey_target`), so images are decoded in colour.
         self._decoded_channels = 3 if channels == 1 and degradation.kind == "jpeg" else channels
@@ -129,8 +120,8 @@ class TrainingPatches(torch.utils.data.Dataset):
         return int(self._perm[1][pos])
 
     def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
-        """→ {"pixel_values": (C, p, p), "labels": (C, p·s, p·s)} float32. An error making the sample names its
-        file(s)."""
+        """→ {"pixel_values": (C, p, p), "labels": (C, p·s, p·s)} float32 (and `keep_plain_target`'s "plain_labels").
+        An error making the sample names its file(s)."""
         rng = np.random.default_rng((self.seed, key))
         n = len(self.hr_items)
         epoch, pos = divmod(key, n)
@@ -223,12 +214,16 @@ class TrainingPatches(torch.utils.data.Dataset):
             inp = augment(lr[top : top + p, left : left + p], flip, rot).astype(np.float32) / 255.0
             hs, ws = top * scale, left * scale
             target = augment(hr[hs : hs + p * scale, ws : ws + p * scale], flip, rot).astype(np.float32) / 255.0
+        plain = target
         if self.sharpen_target:  # after the input is made: it is degraded from the unsharpened target
             target = sharpened(target)
-        return {
+        item = {
             "pixel_values": torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1))),
             "labels": torch.from_numpy(np.ascontiguousarray(target.transpose(2, 0, 1))),
         }
+        if self.keep_plain_target:  # a GAN's real images: unsharpened, as Real-ESRGAN's (gan_gt_usm: False)
+            item["plain_labels"] = torch.from_numpy(np.ascontiguousarray(plain.transpose(2, 0, 1)))
+        return item
 
     @staticmethod
     def _grey_target(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -359,7 +354,7 @@ def build_dataset(cfg: TrainingConfig, config: Any) -> TrainingPatches:
     _said(cropped)
     degradation = training_degradation(cfg, scale)
     args = (hr_items, d.patch_size, degradation, channels, cfg.train.seed, lr_items, d.flip, d.rot90, unreadable)
-    return TrainingPatches(*args, sharpen_target=d.sharpen_target)
+    return TrainingPatches(*args, sharpen_target=d.sharpen_target, keep_plain_target=cfg.gan.enabled)
 
 
 def build_validation(cfg: TrainingConfig, config: Any, shard: tuple[int, int] = (0, 1)) -> list[ValidationImage]:

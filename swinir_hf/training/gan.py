@@ -239,9 +239,11 @@ def gan_step(
     y: torch.Tensor,
     accum: int,
     last: bool,
+    real_images: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The generator's loss of one micro-batch, after backpropagating the discriminator's, and its terms for the log
-    (unweighted, detached: `LOGGED_TERMS`, in order)."""
+    (unweighted, detached: `LOGGED_TERMS`, in order). The discriminator's real images are `real_images` where given
+    (unsharpened targets where `y` is sharpened, as Real-ESRGAN's `gan_gt_usm: False`), else `y`."""
     from torch.func import functional_call
 
     sr = model(pixel_values=x).reconstruction
@@ -253,7 +255,7 @@ def gan_step(
     pixel, perceptual = torch.nn.functional.l1_loss(sr, y), gan.perceptual(sr, y)
     loss = args.pixel_weight * pixel + args.perceptual_weight * perceptual + args.gan_weight * adversarial
     with nullcontext() if last else accelerator.no_sync(disc):
-        logits = disc(torch.cat([y, sr.detach()]))
+        logits = disc(torch.cat([y if real_images is None else real_images, sr.detach()]))
         real, fake = logits.chunk(2)
         real, fake = gan_loss(real, True), gan_loss(fake, False)
         accelerator.backward((real + fake) / (2 * accum))

@@ -283,7 +283,9 @@ def train_step(run: Run, batches: Any, step: int) -> None:
             if run.gan is None:
                 loss = model(pixel_values=x, labels=y).loss
             else:
-                loss, run.gan_terms = gan_step(acc, model, run.gan, run.cfg.gan, x, y, accum, last)
+                real = batch.get("plain_labels")  # the unsharpened targets of a run with data.sharpen_target
+                real = None if real is None else real.to(acc.device, non_blocking=True)
+                loss, run.gan_terms = gan_step(acc, model, run.gan, run.cfg.gan, x, y, accum, last, real)
             acc.backward(loss / accum)
         run.loss_sum += loss.detach() / accum
     if t.max_grad_norm > 0:
