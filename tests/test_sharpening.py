@@ -124,7 +124,12 @@ def test_a_gan_runs_discriminator_sees_the_unsharpened_targets_as_real(photos, t
     cfg = TrainingConfig.from_dict(
         {
             "data": {"train": [str(photos)], "degradation": "bicubic", "patch_size": 8, "sharpen_target": True},
-            "gan": {"enabled": True, "allow_random_vgg": True, "perceptual_layers": {"conv1_2": 1.0}},
+            "gan": {
+                "enabled": True,
+                "allow_random_vgg": True,
+                "perceptual_layers": {"conv1_2": 1.0},
+                "discriminator_channels": 4,
+            },
         }
     )
     data = build_dataset(cfg, types.SimpleNamespace(num_channels=3, upscale=2, window_size=4))
