@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+import json
 import math
 import os
 import pickle
@@ -35,7 +36,7 @@ from swinir_hf.demo import RestorationDemo, controls, menu
 from swinir_hf.demo.callbacks import NOTHING_TO_CANCEL, alpha_pass
 from swinir_hf.demo.clients import has_jobs
 from swinir_hf.demo.comparison import FAST_PNG_LEVEL
-from swinir_hf.demo.errors import ModelError, time_limit_message
+from swinir_hf.demo.errors import ModelError, input_problem, time_limit_message
 from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch, precisions
 from swinir_hf.demo.progress import Cancelled, Job, TimeLimitExceeded, forwards_needed
 from swinir_hf.demo.server import EXAMPLES_DIR
@@ -408,8 +409,13 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
         ", 'float16'." if demo.device == "cuda" else "."
     )
     assert refused(10, "nearest") == "alpha: 'nearest' is not one of 'model', 'bicubic'."
-    hint = "send files with gradio_client.handle_file(PATH)"
-    assert refused(0, "photo.png") == f"path: expected a file: {hint}, not 'photo.png'."
+    # How to send a file, with gradio_client or over HTTP (curl): it named gradio_client only, a dead end for curl.
+    hint = (
+        "send files with gradio_client.handle_file(PATH), or over HTTP POST them to /gradio_api/upload and send "
+        '{"path": the path it returns, "meta": {"_type": "gradio.FileData"}}'
+    )
+    assert refused(0, "photo.png") == f"path: expected a file, not 'photo.png': {hint}."
+    assert refused(0, {"path": "up/photo.png"}) == f"path: expected a file, not {{'path': 'up/photo.png'}}: {hint}."
     with pytest.raises(gr.Error) as err:
         asyncio.run(page.preprocess_data(restore, good[:2], None))
     names = "path, task, scale, model, level, custom_path, tile, overlap, ensemble, precision, alpha, output_format"
@@ -441,6 +447,26 @@ def test_api_values_the_components_cannot_take_are_one_line_user_errors(demo):
     with pytest.raises(gr.Error) as err:
         run(demo, EXAMPLE, alpha=None)
     assert err.value.message == "Unknown alpha None: send one of 'model', 'bicubic'."
+
+
+def test_the_documented_http_call_sends_what_restore_takes(demo):
+    """docs/demo.md's curl call of /restore (upload, then the path as a file) sends the values the endpoint takes, in
+    its order: the docs showed gradio_client only, and gradio's API page a URL as the file, which the demo refuses."""
+    page = demo.build()
+    restore = next(fn for fn in page.fns.values() if fn.api_name == "restore")
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "demo.md").read_text()
+    [body] = re.findall(r"\$URL/call/restore -d '(.*?)' \|", docs)
+    data = json.loads(body.replace("'\"$FILE\"'", "up/photo.png"))["data"]  # the shell's quoting
+    assert data[0] == {"path": "up/photo.png", "meta": {"_type": "gradio.FileData"}}
+    names = restore.input_parameter_names
+    assert input_problem("restore", names, restore.inputs, data) is None and len(data) == len(restore.inputs)
+    assert dict(zip(names[1:], data[1:], strict=True)) == {
+        **dict(zip(names[1:], [c.value for c in restore.inputs[1:]], strict=True)),
+        "task": SR,
+        "scale": 4,
+        "model": AUTO,
+        "custom_path": "",
+    }
 
 
 def test_decompression_bomb_says_too_many_pixels(demo, tmp_path, monkeypatch):
@@ -1742,16 +1768,15 @@ def test_python_app_py_serves_restore_to_gradio_client(model_dir, tmp_path, free
             client.predict(handle_file(str(EXAMPLE)), "Sharpen", scale, model, *options, api_name="/restore")
         with pytest.raises(Exception, match="scale: expected a number, not 'four'"):
             client.predict(handle_file(str(EXAMPLE)), task, "four", model, *options, api_name="/restore")
-        with pytest.raises(
-            Exception, match=r"path: expected a file: send files with gradio_client.handle_file\(PATH\)"
-        ):
+        with pytest.raises(Exception, match=r"path: expected a file, not '.*: send files with gradio_client"):
             client.predict(str(EXAMPLE), task, scale, model, *options, api_name="/restore")
         # A file on the server's disk that no client uploaded (gradio_client cannot send one; a raw call can).
         meta = {"_type": "gradio.FileData"}
         body = {"data": [{"path": str(EXAMPLE), "meta": meta}, task, scale, model, *options]}
         event = httpx.post(f"{url}gradio_api/call/restore", json=body, timeout=30).json()["event_id"]
         answer = httpx.get(f"{url}gradio_api/call/restore/{event}", timeout=60).text
-        assert "because it was not uploaded by a user. Send files with gradio_client.handle_file(PATH)." in answer
+        sent_as = "Send files with gradio_client.handle_file(PATH), or over HTTP POST them to /gradio_api/upload"
+        assert f"because it was not uploaded by a user. {sent_as}" in answer
         # A URL, which gradio would download whole, past --max-upload-mb (enforced by /upload only), for anyone.
         body["data"][0] = {"path": "https://example.com/huge.png", "meta": meta}
         event = httpx.post(f"{url}gradio_api/call/restore", json=body, timeout=30).json()["event_id"]

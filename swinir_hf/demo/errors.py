@@ -11,8 +11,13 @@ import gradio as gr
 
 from ..checkpoints.loading import missing_path, resolve_spec
 
-# How gradio_client sends a file (`handle_file`): a FileData dict, which the server accepts only for its own uploads.
-SEND_FILES = "send files with gradio_client.handle_file(PATH)"
+# How a client sends a file: a FileData dict, which the server accepts only for its own uploads. gradio_client's
+# `handle_file` uploads and writes it; over HTTP (curl, gradio's API page) the caller does both, which the message
+# said nothing of: told to use gradio_client, a curl user had no way on.
+SEND_FILES = (
+    "send files with gradio_client.handle_file(PATH), or over HTTP POST them to /gradio_api/upload and send "
+    '{"path": the path it returns, "meta": {"_type": "gradio.FileData"}}'
+)
 
 
 # What the custom model box takes, said where the path typed into it does not exist.
@@ -61,7 +66,7 @@ def value_problem(component: Any, value: Any) -> str | None:
         sent = isinstance(value, dict) and value.get("meta") == {"_type": "gradio.FileData"}
         if value is None or component.file_count != "single" or (sent and isinstance(value.get("path"), str)):
             return None
-        return f"expected a file: {SEND_FILES}, not {_shown(value)}"
+        return f"expected a file, not {_shown(value)}: {SEND_FILES}"
     if isinstance(component, (gr.Radio, gr.Dropdown)):
         if value is None or getattr(component, "allow_custom_value", False) or getattr(component, "multiselect", False):
             return None
