@@ -176,7 +176,8 @@ class LaunchParser(argparse.ArgumentParser):
         if is_main_process():
             # Any error, the missing required options too: another tool's options are what was typed instead.
             hints = "".join(f"; {x} is {self.other_names[x]} here" for x in self._other_tools_options())
-            super().error(message + self._dash_value_hint(message) + self._choice_hint(message) + hints)
+            message = self._unknown_before_missing(message) + self._dash_value_hint(message)
+            super().error(message + self._choice_hint(message) + hints)
         leave_it_to_the_main_process()
         self.exit(2)
 
@@ -194,6 +195,20 @@ class LaunchParser(argparse.ArgumentParser):
             if name in self.other_names:
                 found.append(name)
         return list(dict.fromkeys(found))
+
+    def _unknown_before_missing(self, message: str) -> str:
+        """argparse's "the following arguments are required" `message`, after the unknown options given, which it
+        left unsaid (a slip of a required one: `--modle`), with the options they are slips of; another tool's options
+        get their own hint (`error`)."""
+        if not message.startswith("the following arguments are required"):
+            return message
+        given = [str(x) for x in getattr(self, "_given", ())]
+        given = given[: given.index("--")] if "--" in given else given  # after it, inputs
+        known = {*self._option_string_actions, *self.other_names}
+        unknown = [x for x in given if x.startswith("--") and x.split("=")[0] not in known]
+        if not unknown:
+            return message
+        return f"unrecognized arguments: {' '.join(unknown)}{self._slips_hint(unknown)}; {message}"
 
     def _slips_hint(self, extras: list[str]) -> str:
         """For unknown options that are slips of this parser's (`--tiles`, `--batch_size`, `--over`): which."""

@@ -92,6 +92,7 @@ LOADS_NOTHING = (
         # A slip of an option was looked up among accelerate launch's options first, which imports torch (seconds).
         (["restore", "a.png", "-o", "out", "--tiles", "64"], 2, "arguments: --tiles 64 (did you mean --tile?)"),
         (["eval", "--model", "m", "--dataset", "d", "--no_progress"], 2, "(did you mean --no-progress?)"),
+        (["eval", "--modle", "m", "--dataset", "d"], 2, "--modle (did you mean --model?); the following arguments"),
         (["hub", "--help"], 0, "--push"),
         (["models"], 0, "Bundled models (in the package, offline):"),
     ],
@@ -225,6 +226,32 @@ def test_a_slip_of_an_option_a_value_or_a_command_names_the_one_meant(capsys):
     # The trainer's guess was the nearest of its hundreds of options, however unlike: --tiles was --train.license.
     assert main(["train", "--config", "tiny_sr_x2", "--tiles", "3", "--print-config"]) == 2
     assert capsys.readouterr().err.endswith("error: unrecognized arguments: --tiles 3 (see --help)\n")
+
+
+def test_a_slip_of_a_required_option_is_named_not_only_the_option_missing(capsys):
+    """A misspelt required option (`--modle`, `--output`) was said only as the option missing ("required: --model"),
+    and any other unknown option (`--version` after a command) not at all: the unknown ones are named first, with
+    the option meant."""
+    for argv, said in [
+        (
+            ["eval", "--modle", "sr-x2", "--dataset", "d"],
+            "swinir-hf eval: error: unrecognized arguments: --modle (did you mean --model?); the following arguments "
+            "are required: --model\n",
+        ),
+        (
+            ["restore", "a.png", "--output-dri=out", "--tiles", "8"],
+            "swinir-hf restore: error: unrecognized arguments: --output-dri=out --tiles (did you mean --output-dir / "
+            "--tile?); the following arguments are required: -o/--output-dir\n",
+        ),
+        (
+            ["restore", "--version", "a.png", "--", "--output"],
+            "error: unrecognized arguments: --version; the following arguments are required: -o/--output-dir\n",
+        ),
+        (["hub", "--dry-run"], "hub: error: the following arguments are required: source, -o/--output-dir\n"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and capsys.readouterr().err.endswith(said), argv
 
 
 @pytest.mark.parametrize("command", ["restore", "eval", "train"])
