@@ -429,6 +429,15 @@ def test_no_input_and_two_kinds_of_input_get_their_own_messages(inputs, model_di
     assert not (tmp_path / "out").exists()
 
 
+def test_an_output_folder_named_dash_is_refused_not_made(tmp_path, monkeypatch, capsys):
+    """`-o -` (standard output, as `eval --json -`) made a folder named `-` and restored into it without a word."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["restore", "a.png", "-o", "-"]) == 2
+    said = "-o -: the restored images are files written into a folder, not to standard output; give a folder (./-)"
+    assert capsys.readouterr().err == f"swinir-hf restore: error: {said}\n"
+    assert not (tmp_path / "-").exists()
+
+
 def test_real_esrgan_spellings_i_s_t_work(inputs, model_dir, tmp_path):
     """`-i IN -o OUT -s 3 -t 0`, as Real-ESRGAN's inference script takes them; -i may be repeated."""
     (inputs / "corrupt.jpg").unlink()

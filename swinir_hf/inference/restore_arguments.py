@@ -168,6 +168,8 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         )
     if args.quality is not None and args.ext in ("png", "tif", None):  # None: the default, png
         return f"--quality is for JPEG / lossy WebP outputs: --ext {args.ext or 'png'} would ignore it; drop it"
+    if args.output_dir == "-":  # `eval --json -` is standard output: here it made a folder named `-`
+        return "-o -: the restored images are files written into a folder, not to standard output; give a folder (./-)"
     if problem := _output_problem(args):
         return problem
     for name in ("batch_size", "workers"):  # the one given wrong named alone
