@@ -561,7 +561,9 @@ def test_shares_of_a_set_combine_into_the_whole_sets_evaluation(small_set, tmp_p
     for n in (2, 4):
         shares = [evaluate_models(models, dataset, progress=False, shard=(k, n)) for k in range(n)]
         assert [s.names for s in shares] == [whole.names[k::n] for k in range(n)]
-        assert combine_shares(shares).to_dict() == whole.to_dict()
+        combined = combine_shares(shares).to_dict()
+        assert combined["runtime"]["tiny"]["images"] == 3  # each share's times, joined: the only figures to differ
+        assert combined | {"runtime": None} == whole.to_dict() | {"runtime": None}
     assert whole.provenance["device"] == "cpu" and combine_shares(shares).provenance["device"] == "cpu"
     for k, share in enumerate(shares):  # a launch on GPUs: each process's own (the JSON said the main one's)
         share.provenance = {**share.provenance, "device": f"cuda:{k}"}
@@ -584,6 +586,20 @@ def test_shares_of_a_set_combine_into_the_whole_sets_evaluation(small_set, tmp_p
     shares = [evaluate_models([("identity", None)], tmp_path / "saved", jpeg=30, shard=(k, 2)) for k in (0, 1)]
     assert [s.names for s in shares] == [["a", "c"], ["b"]]  # by the file names the rows keep, in the whole's order
     assert combine_shares(shares).to_dict() == whole.to_dict()
+
+
+def test_the_report_times_each_models_restorations_not_the_reused_outputs(small_set, tmp_path):
+    """A paper's runtime column: the JSON's `runtime` gives each model's mean wall seconds per image restored; the
+    identity restores nothing, and a resumed run's outputs read back from --save-images are not timed."""
+    dataset, model_dir = small_set
+    models = [("tiny", SwinIRForImageRestoration.from_pretrained(model_dir))]
+    report = evaluate_models(models, dataset, progress=False, save_dir=tmp_path / "out").to_dict()
+    assert list(report["runtime"]) == ["tiny"] and report["runtime"]["tiny"]["images"] == 3
+    assert evaluate(None, dataset, jpeg=30, progress=False).to_dict()["runtime"] == {}
+    assert 0 < report["runtime"]["tiny"]["seconds_per_image"] < 60
+    resumed = evaluate_models(models, dataset, progress=False, save_dir=tmp_path / "out", reuse_saved=True)
+    assert resumed.to_dict()["runtime"] == {"tiny": {"images": 0, "seconds_per_image": None}}
+    assert resumed.scores == evaluate_models(models, dataset, progress=False).scores
 
 
 def test_a_missing_dataset_folder_is_said_before_a_model_loads(tmp_path, capsys, monkeypatch):
@@ -1691,7 +1707,8 @@ def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, caps
     stopped = capsys.readouterr()
     assert stopped.out == alone[0][0] and not (tmp_path / "stopped.json").exists()
     assert stopped.err.endswith("interrupted: no --json written (the tables above are of the sets done)\n")
-    assert json.loads(report.read_text()) == [figures for _, figures in alone]
+    untimed = [figures | {"runtime": None} for figures in json.loads(report.read_text())]  # its own wall times
+    assert untimed == [figures | {"runtime": None} for _, figures in alone]
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == [
         *(f"Mini/tiny_x2/{n}.png" for n in "abc"),
         *(f"Other/tiny_x2/{n}.png" for n in "ab"),

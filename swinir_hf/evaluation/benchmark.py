@@ -23,17 +23,16 @@ import dataclasses
 import functools
 import logging
 import os
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from ..checkpoints.fingerprint import model_fingerprint
 from ..console import note, shown_name
-from ..degradations.setting import REAL_WORLD, Degradation
+from ..degradations.setting import Degradation
 from ..degradations.synthetic import as_uint8, imresize
 from ..inference.devices import check_device, check_dtype
 from ..inference.options import PAPER_ENGINE, EngineOptions
@@ -45,18 +44,12 @@ from ..progress_lines import progress_bar
 from ..storage.paths import folds_case
 from . import metrics
 from .benchmark_setting import authors_reading, common_degradation, grey_conventions
+from .report_provenance import NOISE_SEED, REAL_SEED, provenance
 from .results import Evaluation
 from .saved_outputs import SavedOutputs, first_twin, saved_alike, saved_as_one
 from .testsets import GreyConvention, Sample, load_samples, unread_inputs_note
 
 logger = logging.getLogger(__name__)
-
-# The noise seed of the authors' test script (`np.random.seed(seed=0)`).
-NOISE_SEED = 0
-# Base seed of the real-world degradations' random draws (`real`, `real-esrgan`); each image draws from (REAL_SEED,
-# a hash of its name), so the figures average over many draws of the pipeline and do not depend on which images are
-# scored.
-REAL_SEED = 0
 
 
 def to_model_channels(image: np.ndarray, channels: int | None, kind: str) -> np.ndarray:
@@ -207,11 +200,12 @@ def evaluate_models(
         conventions[0],
         engine=engine if any(model is not None for _, model in models) else None,
         lr_dir=None if lr_dir is None else str(lr_dir),
-        provenance=_provenance(dict(zip(labels, (model for _, model in models), strict=True)), device, degradation),
+        provenance=provenance(dict(zip(labels, (model for _, model in models), strict=True)), device, degradation),
         shard=shard,
     )
     methods = [degradation.baseline_name, *labels]
     result.scores = {method: [] for method in methods}
+    result.seconds = {label: [] for label, (_, model) in zip(labels, models, strict=True) if model is not None}
     for sample in samples:  # all of them, before any is restored: not the n-th one's error after n - 1
         _check_scoreable(sample, degradation, name)
     saved = None if save_dir is None else SavedOutputs(Path(save_dir), reuse_saved)
@@ -219,7 +213,7 @@ def evaluate_models(
     for i, sample in enumerate(progress_bar(progress, iterable=samples, desc=f"evaluating {name}", unit="image")):
         entrants = [(label, r, sets[c][1][i]) for label, r, c in zip(labels, restorers, conventions, strict=True)]
         try:
-            scores = _score_image(entrants, degradation, saved, sample.name)
+            scores = _score_image(entrants, degradation, saved, sample.name, result.seconds)
         except ValueError as err:  # an image too small for the scale or for SSIM's window: say which one
             raise ValueError(f"{shown_name(name)}/{shown_name(sample.name)}: {err}") from err
         result.names.append(sample.name)
@@ -239,29 +233,6 @@ def _check_scoreable(sample: Sample, degradation: Degradation, set_name: str) ->
         metrics.check_size(h - h % s - 2 * border, w - w % s - 2 * border, psnrb=degradation.kind == "jpeg")
     except ValueError as err:
         raise ValueError(f"{shown_name(set_name)}/{shown_name(sample.name)}: {err}") from None
-
-
-def _provenance(
-    models: dict[str, SwinIRForImageRestoration | None], device: torch.device | None, degradation: Degradation
-) -> dict[str, Any]:
-    """What an evaluation's figures depend on beyond its options, for its JSON report: the device the models ran
-    on, the versions of what computed them, each model's sha256 (config and weights), and how inputs were drawn."""
-    import PIL
-    import skimage
-
-    from .. import __version__
-
-    drawn = {"noise_seed": NOISE_SEED} if degradation.kind == "noise" else {}
-    if degradation.kind in REAL_WORLD:
-        drawn["real_seed"] = REAL_SEED
-    if degradation.kind in ("jpeg", *REAL_WORLD):  # the real-world pipelines compress with Pillow too
-        drawn["jpeg_encoder"] = f"Pillow {PIL.__version__}"
-    return {
-        "device": None if device is None else "cpu" if device.type == "cpu" else str(device),  # a CPU's index: none
-        "versions": {"swinir_hf": __version__, **{lib.__name__: lib.__version__ for lib in (torch, np, PIL, skimage)}},
-        "model_sha256": {label: model_fingerprint(model) for label, model in models.items()},
-        **drawn,
-    }
 
 
 def scored_setting(
@@ -349,10 +320,12 @@ def _score_image(
     degradation: Degradation,
     saved: SavedOutputs | None = None,
     image: str = "",
+    seconds: dict[str, list[float]] | None = None,
 ) -> list[dict[str, float]]:
     """The scores of one benchmark image: the baseline's, then each (name, restorer of its model, the image as that
     model's grey convention reads it)'s. Each distinct input is made once; every model must see the first one's.
-    `saved`: where each model's uint8 output of the image named `image` is saved (and read from, when reused)."""
+    `saved`: where each model's uint8 output of the image named `image` is saved (and read from, when reused);
+    `seconds`: each model's wall times of restoring, to which this image's is added (not for an output reused)."""
     inputs: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
     first = None
     scores = []
@@ -372,7 +345,10 @@ def _score_image(
             )
         output = None if saved is None else saved.load(label, image, gt.shape)
         if output is None:
-            output = as_uint8(_restored(restorer, lq))
+            start = time.perf_counter()
+            output = as_uint8(_restored(restorer, lq))  # numpy out: a GPU's work is done when the clock stops
+            if seconds is not None and restorer is not None:
+                seconds[label].append(time.perf_counter() - start)
             if saved is not None:
                 saved.save(label, image, output)
         scores.append(score(output, gt, degradation))

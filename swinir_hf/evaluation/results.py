@@ -43,6 +43,8 @@ class Evaluation:
     # What reproduces the figures beyond the options: the device, the libraries' versions, each model's sha256.
     provenance: dict[str, Any] = field(default_factory=dict)
     shard: tuple[int, int] = (0, 1)  # (k, n): the images k, k + n, ... of the set (`evaluate_models`' share)
+    # model → wall seconds of each image it restored in this run (outputs reused from --save-images take none)
+    seconds: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def methods(self) -> list[str]:
@@ -124,11 +126,17 @@ class Evaluation:
             **self.provenance,
             "methods": self.methods,
             "mean": {m: self.mean(m) for m in self.methods},
+            "runtime": {m: _runtime(times) for m, times in self.seconds.items()},
             # Figures under "scores", keyed by method: beside "name", a method called "name" would overwrite it.
             "images": [
                 {"name": n, "scores": {m: self.scores[m][i] for m in self.methods}} for i, n in enumerate(self.names)
             ],
         }
+
+
+def _runtime(seconds: list[float]) -> dict[str, Any]:
+    """A model's restoration time in the report: the images timed and their mean wall seconds (null: none)."""
+    return {"images": len(seconds), "seconds_per_image": float(np.mean(seconds)) if seconds else None}
 
 
 def _row(cells: list[str]) -> str:
@@ -169,6 +177,7 @@ def combine_shares(shares: Sequence[Evaluation]) -> Evaluation:
     ):
         raise ValueError("combine_shares takes the shares of one evaluation: these differ in set, setting or models")
     whole = replace(shares[0], names=[], scores={method: [] for method in shares[0].methods}, shard=(0, 1))
+    whole.seconds = {model: [t for share in shares for t in share.seconds[model]] for model in shares[0].seconds}
     devices = list(dict.fromkeys(share.provenance.get("device") for share in shares))  # each process's own GPU
     if len(devices) > 1:
         whole.provenance = {**whole.provenance, "device": ", ".join(map(str, devices))}
