@@ -4,6 +4,7 @@ reach. Restoring a dataset, benchmarks and training data all read through here."
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -199,19 +200,22 @@ def load_saved_dataset(path: str | os.PathLike, split: str) -> datasets.Dataset 
     from .extras import require
 
     datasets = require("datasets", "train", f"reading the save_to_disk folder {shown_name(path)}")
-    try:
-        loaded = datasets.load_from_disk(str(path))
-    except IndexError:  # datasets' own failure on a folder saved with no data file: an empty dataset
-        if any(Path(path).rglob("*.arrow")):
-            raise
-        raise ValueError(f"{shown_name(path)} has no rows (a save_to_disk folder without a data file)") from None
-    if isinstance(loaded, datasets.DatasetDict):
-        if split not in loaded:
+    folder, rows_of = Path(path), ""
+    if is_saved_dataset_dict(folder):  # its split's folder alone: one empty split failed them all in datasets
+        splits = json.loads((folder / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+        if split not in splits:
             raise NoSuchSplitError(
-                f"the save_to_disk folder {shown_name(path)} has no split {split!r} (splits: {list(loaded)})"
+                f"the save_to_disk folder {shown_name(path)} has no split {split!r} (splits: {splits})"
             )
-        loaded = loaded[split]
-    return loaded
+        folder, rows_of = folder / split, f" in its split {split!r}"
+    try:
+        return datasets.load_from_disk(str(folder))
+    except IndexError:  # datasets' own failure on a folder saved with no data file: an empty dataset
+        if any(folder.rglob("*.arrow")):
+            raise
+        raise ValueError(
+            f"{shown_name(path)} has no rows{rows_of} (a save_to_disk folder without a data file)"
+        ) from None
 
 
 def load_image_dataset(
