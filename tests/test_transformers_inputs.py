@@ -170,3 +170,22 @@ def test_the_pipeline_says_what_it_takes_and_how_to_pass_a_tensor(tiny_config):
         restorer(b"\x89PNG")
     with pytest.raises(TypeError, match=f"^{re.escape(takes)}int$"):
         restorer(5)
+
+
+def test_the_pipeline_given_a_dataset_names_its_image_column(tiny_config):
+    """A `datasets` Dataset given whole was refused as "not Dataset", with no word of the column or `KeyDataset`
+    that the pipeline takes; now its image column is named, and the advice runs."""
+    import datasets
+    from transformers.pipelines.pt_utils import KeyDataset
+
+    photos = [Image.new("RGB", (5, 4), (i, 9, 30)) for i in range(2)]
+    ds = datasets.Dataset.from_dict({"name": ["a", "b"], "photo": photos}).cast_column("photo", datasets.Image())
+    restorer = pipeline("image-restoration", model=SwinIRForImageRestoration(tiny_config()).eval())
+    with pytest.raises(TypeError) as refused:
+        restorer(ds)
+    assert str(refused.value).endswith(
+        "(or a list of them), not a datasets Dataset: pass its image column, dataset['photo'] (a list), or "
+        "KeyDataset(dataset, 'photo') (transformers.pipelines.pt_utils; an iterator)"
+    )
+    assert [im.size for im in restorer(ds["photo"])] == [(10, 8)] * 2
+    assert [im.size for im in restorer(KeyDataset(ds, "photo"))] == [(10, 8)] * 2

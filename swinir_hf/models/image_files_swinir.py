@@ -85,6 +85,12 @@ def check_pipeline_input(image: Any) -> None:
         raise TypeError(f"{takes}, not {type(image).__name__}: pass PIL.Image.open(io.BytesIO(data))")
     if hasattr(image, "read"):  # a file object (BytesIO, open(..., "rb"))
         raise TypeError(f"{takes}, not a file object: pass PIL.Image.open(file)")
+    if type(image).__module__.startswith("datasets.") and hasattr(image, "features"):  # not imported: remote code
+        column = next((n for n, f in (image.features or {}).items() if type(f).__name__ == "Image"), "image")
+        raise TypeError(
+            f"{takes}, not a datasets {type(image).__name__}: pass its image column, dataset[{column!r}] (a list), or "
+            f"KeyDataset(dataset, {column!r}) (transformers.pipelines.pt_utils; an iterator)"
+        )
     raise TypeError(f"{takes}, not {type(image).__name__}")
 
 
