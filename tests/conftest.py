@@ -411,3 +411,27 @@ def layout_state_dict():
         return state
 
     return make
+
+
+@pytest.fixture
+def zip_bomb(monkeypatch):
+    """Makes a decompression bomb of a torch file: `zip_bomb(state, path)` torch.saves `state` plus 1 MiB of zeros,
+    with its zip entries deflated (which torch.load unpacks whole), and returns (declared bytes, file size). The
+    refusal's 64 MiB floor is lifted for the test, so a small file shows what a large one does."""
+    import zipfile
+
+    from swinir_hf.models import weight_files_swinir
+
+    monkeypatch.setattr(weight_files_swinir, "_INFLATED_FLOOR", 0)
+
+    def make(state: dict, path: Path) -> tuple[int, int]:
+        plain = path.with_name(path.name + ".plain")
+        torch.save({**state, "padding": torch.zeros(2**20, dtype=torch.uint8)}, plain)
+        with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, src.read(info))
+        plain.unlink()
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist()), path.stat().st_size
+
+    return make

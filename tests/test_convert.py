@@ -386,6 +386,21 @@ def test_a_hat_or_swin2sr_checkpoint_is_named_as_such(authors_state, tmp_path, c
     assert not (tmp_path / "out").exists()
 
 
+def test_a_pth_that_unpacks_to_far_more_than_it_holds_is_refused_unread(authors_state, tmp_path, zip_bomb):
+    """A `.pth` whose zip entries were deflated was unpacked whole by torch.load: 0.6 MB of zeros took 1.5 GB, and
+    one of a few MB could take all the machine has. torch.save's own file (stored entries) still loads."""
+    path, state = authors_state
+    assert _same(convert_original_checkpoint(path), convert_original_checkpoint(path))  # under the lifted floor
+    declared, size = zip_bomb({"params": state}, tmp_path / "bomb.pth")
+    with pytest.raises(CheckpointError) as err:
+        convert_original_checkpoint(tmp_path / "bomb.pth")
+    assert str(err.value) == (
+        f"{tmp_path / 'bomb.pth'} is not a readable PyTorch checkpoint: its compressed entries unpack to "
+        f"{declared:,} bytes from a file of {size:,} (torch.save writes them uncompressed): a decompression bomb, "
+        "not loaded"
+    )
+
+
 def test_a_safetensors_file_named_pth_converts_and_a_zip_that_is_not_torchs_is_named(authors_state, tmp_path):
     """A safetensors copy renamed `.pth` was `not a readable PyTorch checkpoint: it is another kind of file`, and a zip
     archive (a download that packs the checkpoint) gave torch's `[enforce fail at inline_container.cc:180] ...`."""

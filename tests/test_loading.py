@@ -807,6 +807,28 @@ def test_a_pytorch_model_bin_folder_is_held_to_its_weights_too(tiny_config, tmp_
         load_model(folder)
 
 
+def test_a_pytorch_model_bin_that_unpacks_to_far_more_than_it_holds_is_refused_unread(
+    tiny_config, tmp_path, zip_bomb, monkeypatch
+):
+    """A folder's pytorch_model.bin with deflated zip entries was unpacked whole (twice: mapped, then loaded) before
+    transformers' bare "Trying to resize storage that is not resizable": 0.6 MB took 1.5 GB."""
+    folder = tmp_path / "bin"
+    model = SwinIRForImageRestoration(tiny_config())
+    model.save_pretrained(folder)
+    (folder / "model.safetensors").unlink()
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    assert SwinIRForImageRestoration.from_pretrained(folder).config.embed_dim == model.config.embed_dim
+    declared, size = zip_bomb(model.state_dict(), folder / "pytorch_model.bin")
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: pytest.fail("unpacked"))
+    with pytest.raises(OSError) as err:
+        SwinIRForImageRestoration.from_pretrained(folder)
+    assert str(err.value) == (
+        f"the weights of {folder} cannot be read: pytorch_model.bin: its compressed entries unpack to {declared:,} "
+        f"bytes from a file of {size:,} (torch.save writes them uncompressed): a decompression bomb, not loaded; "
+        "save or download the model again"
+    )
+
+
 def test_a_hub_model_is_held_to_its_weights_before_it_is_built(tiny_config, tmp_path, monkeypatch):
     """A Hub repo's config was compared with its weights only once transformers had built the model (a local folder's
     before, from the safetensors headers or the memory-mapped pytorch_model.bin): `depths` [500] was built, 500 Swin

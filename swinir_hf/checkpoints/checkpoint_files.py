@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ..console import shown_name
+from ..models.weight_files_swinir import inflated_problem
 
 
 class CheckpointError(ValueError):
@@ -40,6 +41,8 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
             return load_file(path)
         except (SafetensorError, OSError, ValueError) as err:
             raise CheckpointError(f"{shown} is not a readable safetensors file (truncated or corrupt?): {err}") from err
+    if why := inflated_problem(path):  # torch.load would unpack it whole into memory
+        raise CheckpointError(f"{shown} is not a readable PyTorch checkpoint: {why}")
     try:
         with warnings.catch_warnings():  # the error below says what is wrong, in one line
             warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)

@@ -24,7 +24,7 @@ from transformers import PreTrainedConfig
 from .code_files_swinir import LoadOptions
 from .hub_files_swinir import cache_only_offline, hub_folder, not_cached_said
 from .moved_swinir import moved_names
-from .weight_files_swinir import FLOAT_TENSORS, WEIGHTS_LAYOUTS, shard_problem, stored_tensors
+from .weight_files_swinir import FLOAT_TENSORS, WEIGHTS_LAYOUTS, inflated_problem, shard_problem, stored_tensors
 
 if TYPE_CHECKING:
     from .modeling_swinir import SwinIRPreTrainedModel
@@ -110,7 +110,7 @@ def _check_stored_weights(
     allocator's traceback, before the mismatch is reported. Folders without config or such weights are left to
     `from_pretrained`. `source`: what the messages name (a Hub id, whose files `folder` holds); default `folder`."""
     source = folder if source is None else source
-    if problem := shard_problem(folder):
+    if problem := shard_problem(folder) or _bomb_problem(folder):
         raise OSError(f"the weights of {source} cannot be read: {problem}; save or download the model again")
     tensors = stored_tensors(folder)
     if tensors is None:
@@ -154,6 +154,17 @@ def _check_stored_weights(
             else f"a model it cannot build ({why})"
         )
         _refuse_size(cls, folder, kwargs, source, f"{size}, but its weights hold {stored:,} values", params, tensors)
+
+
+def _bomb_problem(folder: Path) -> str | None:
+    """`inflated_problem` of the pytorch_model.bin files (single, shards, variants) that a folder without safetensors
+    weights loads from, with the file's name; None when none is a decompression bomb."""
+    if any((folder / name).is_file() for name in WEIGHTS_LAYOUTS):
+        return None  # transformers loads those, never the .bin beside them
+    for file in sorted(folder.glob("pytorch_model*.bin")):
+        if why := inflated_problem(file):
+            return f"{file.name}: {why}"
+    return None
 
 
 def _parameter_sizes(cls: type[SwinIRPreTrainedModel], config: PreTrainedConfig) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """A model folder's weights files, read without loading them: the two safetensors layouts (`WEIGHTS_LAYOUTS`), the
 files and shards of one (`safetensors_files`, `shard_problem`), the stored tensors' dtypes and sizes from their headers
-(`stored_tensors`), and a save's removal of an earlier save's weights in the other layout (`replacing_other_layout`).
-What loading checks against them is `loading_swinir`'s."""
+(`stored_tensors`), a zip-format torch file's declared size (`inflated_problem`), and a save's removal of an earlier
+save's weights in the other layout (`replacing_other_layout`). What loading checks against them is
+`loading_swinir`'s."""
 
 from __future__ import annotations
 
@@ -47,6 +48,33 @@ def shard_problem(folder: Path) -> str | None:
         if not file.is_file():
             return f"its weights index names {file.relative_to(folder)}, which is missing"
     return None
+
+
+# torch.save stores a checkpoint's zip entries uncompressed, so they add up to less than the file: entries declaring
+# more than this many times its size (and more than the floor) are compressed, and torch.load would unpack them whole
+# into memory (a 0.6 MB file took 1.5 GB; one of a few MB could take all a machine has).
+_INFLATION = 4
+_INFLATED_FLOOR = 64 * 2**20
+
+
+def inflated_problem(file: Path) -> str | None:
+    """Why a zip-format torch file (an authors' `.pth`, a `pytorch_model.bin`) is refused before torch reads it, in
+    words: a decompression bomb, its entries declaring far more bytes than it holds. None for any other file (a
+    legacy pickle, a damaged zip: torch's reader reports those)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+        size = file.stat().st_size
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    if declared <= max(_INFLATION * size, _INFLATED_FLOOR):
+        return None
+    return (
+        f"its compressed entries unpack to {declared:,} bytes from a file of {size:,} (torch.save writes them "
+        "uncompressed): a decompression bomb, not loaded"
+    )
 
 
 def stored_tensors(folder: Path) -> dict[str, tuple[str, int]] | None:
