@@ -2146,19 +2146,46 @@ def test_command_line_checks_the_size_limit_from_the_environment(monkeypatch, ca
 
 
 def test_command_line_takes_the_time_limit_from_the_environment(monkeypatch, capsys):
-    """No limit on a machine of one's own; on a Space (SPACE_ID set) 180 s unless its settings set the variable."""
+    """No limit on a machine of one's own; where others reach the server (a Space, another address than loopback, a
+    share link) 180 s unless the option or the variable sets it: `--host 0.0.0.0` and a share link had no limit, so
+    one API call (a ×8 self-ensemble of a 1 MP image in 8-pixel tiles) held a worker for hours."""
+    from swinir_hf.demo.server import time_limit_for
+
+    def limit(argv: list[str], host: str = "127.0.0.1", share: bool = False) -> int:
+        return time_limit_for(app.parse_args(argv).time_limit, host, share)
+
     monkeypatch.delenv("SWINIR_DEMO_TIME_LIMIT", raising=False)
     monkeypatch.delenv("SPACE_ID", raising=False)
-    assert app.parse_args([]).time_limit == 0  # a local demo: no limit
-    assert app.parse_args(["--time-limit", "90"]).time_limit == 90
+    assert limit([]) == 0  # a local demo: no limit
+    assert limit(["--time-limit", "90"]) == 90
+    assert limit([], host="0.0.0.0") == limit([], share=True) == 180
+    assert limit(["--time-limit", "0"], host="0.0.0.0") == 0
     monkeypatch.setenv("SPACE_ID", "me/swinir")
-    assert app.parse_args([]).time_limit == 180 and app.parse_args(["--time-limit", "0"]).time_limit == 0
+    assert limit([]) == 180 and limit(["--time-limit", "0"]) == 0
     monkeypatch.setenv("SWINIR_DEMO_TIME_LIMIT", "120")
-    assert app.parse_args([]).time_limit == 120 and app.parse_args(["--time-limit", "0"]).time_limit == 0
+    assert limit([]) == 120 and limit(["--time-limit", "0"]) == 0
     monkeypatch.setenv("SWINIR_DEMO_TIME_LIMIT", "2m")
     with pytest.raises(SystemExit):
         app.parse_args([])
     assert "--time-limit: expected a whole number, not '2m' (from SWINIR_DEMO_TIME_LIMIT)" in capsys.readouterr().err
+
+
+def test_a_server_open_to_others_stops_a_restoration_after_180_s_unless_told(monkeypatch):
+    """`--host 0.0.0.0` (or a share link) started with no time limit: one API call, a ×8 self-ensemble of a 1 MP
+    image in 8-pixel tiles, held a worker for hours while everyone else waited. The launch's demo gets 180 s."""
+    limits = []
+
+    def built(self, **kwargs):  # the demo as the launch builds it: its time limit, then a stop
+        limits.append(kwargs["time_limit_s"])
+        raise ModelError("stopped here")
+
+    monkeypatch.setattr(RestorationDemo, "__init__", built)
+    monkeypatch.delenv("SWINIR_DEMO_TIME_LIMIT", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    for argv, share in (([], False), (["--host", "0.0.0.0"], False), ([], True), (["--time-limit", "0"], True)):
+        with pytest.raises(SystemExit, match="stopped here"):
+            app.launch(app.parse_args(argv), share=share)
+    assert limits == [0, 180, 180, 0]
 
 
 def test_animated_upload_says_only_its_first_frame_is_restored(demo, tmp_path):
@@ -2506,7 +2533,7 @@ def test_demo_variables_set_but_empty_are_unset(monkeypatch):
         monkeypatch.setenv(variable, "")
     args = app.parse_args([])
     assert (args.host, args.port, args.custom_models) == ("127.0.0.1", 7860, "auto")
-    assert (args.max_pixels, args.max_upload_mb, args.time_limit) == (1024 * 1024, 50, 0)
+    assert (args.max_pixels, args.max_upload_mb, args.time_limit) == (1024 * 1024, 50, None)  # None: the launch's
     assert "GRADIO_SERVER_PORT" not in os.environ  # gradio, imported after, parses it with int()
 
 

@@ -134,14 +134,13 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     _add_env_number(
         parser, "--max-upload-mb", "SWINIR_DEMO_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, "largest accepted file, in MiB"
     )
-    _add_env_number(
-        parser,
+    parser.add_argument(  # its default is the launch's (`time_limit_for`): whether others can reach the server
         "--time-limit",
-        "SWINIR_DEMO_TIME_LIMIT",
-        SPACE_TIME_LIMIT_S if "SPACE_ID" in os.environ else DEFAULT_TIME_LIMIT_S,
-        f"seconds a restoration may run before it stops with a message, 0: none (on a Space: {SPACE_TIME_LIMIT_S})",
-        low=0,
+        type=_whole_number(0, variable="SWINIR_DEMO_TIME_LIMIT"),
+        default=env_setting("SWINIR_DEMO_TIME_LIMIT", None),
         metavar="SECONDS",
+        help="seconds a restoration may run before it stops with a message, 0: none (env SWINIR_DEMO_TIME_LIMIT; "
+        f"default: {SPACE_TIME_LIMIT_S} where others can reach the server, as for --custom-models auto, else none)",
     )
     parser.add_argument(
         "--concurrency",
@@ -235,7 +234,7 @@ def launch(args: argparse.Namespace, on_built: Callable[[gr.Blocks], None] | Non
             max_pixels=args.max_pixels,
             max_upload_mb=args.max_upload_mb,
             concurrency=args.concurrency,
-            time_limit_s=args.time_limit,
+            time_limit_s=time_limit_for(args.time_limit, args.host, launch_kwargs["share"]),
             extra_models=args.model,
             custom_models=custom_models_allowed(args.custom_models, args.host, launch_kwargs["share"]),
             examples_dir=EXAMPLES_DIR if EXAMPLES_DIR.is_dir() else None,
@@ -331,6 +330,19 @@ def custom_models_allowed(setting: str, host: str, share: bool) -> bool:
     are this machine's (a loopback `host`, no share link, not a Hugging Face Space)."""
     if setting != "auto":
         return setting == "on"
+    return _own_machine(host, share)
+
+
+def time_limit_for(given: int | None, host: str, share: bool) -> int:
+    """Seconds a restoration may run (0: no limit): `given`, else none for this machine's users alone, else 180 s:
+    on a server open to others, one user's ×8 self-ensemble in small tiles held a worker for hours."""
+    if given is not None:
+        return given
+    return DEFAULT_TIME_LIMIT_S if _own_machine(host, share) else SPACE_TIME_LIMIT_S
+
+
+def _own_machine(host: str, share: bool) -> bool:
+    """Whether the server's users are this machine's: a loopback `host`, no share link, not a Hugging Face Space."""
     return _loopback(host) and not share and "SPACE_ID" not in os.environ
 
 
