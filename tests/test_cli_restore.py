@@ -177,15 +177,68 @@ def test_ctrl_c_keeps_finished_outputs_and_a_rerun_does_the_rest(stop, model_dir
     monkeypatch.setattr(SwinIRForImageRestoration, "forward", interrupted_at_the_second_image)
     args = ["restore", str(folder), "-o", str(out), "--model", str(model_dir), "--no-progress"]
     assert main(args) == {"SIGINT": 130, "SIGTERM": 143}[stop]
-    err = capsys.readouterr().err
+    out_text, err = capsys.readouterr()
     how = {"SIGINT": "interrupted", "SIGTERM": "terminated (SIGTERM)"}[stop]
     assert f"{how}: finished outputs are kept; run the same command again" in err and "Traceback" not in err
+    assert out_text == f"{out / 'a.png'}\n"  # said as it was written, by a run that never reached its end
     assert signal.getsignal(signal.SIGTERM) is handler  # the command's own handler is gone with it
     assert [p.name for p in out.iterdir()] == ["a.png"] and Image.open(out / "a.png").size == (20, 24)
     monkeypatch.setattr(SwinIRForImageRestoration, "forward", forward)
     assert main(args) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
     assert "restored 2, failed 0, skipped 1 existing" in capsys.readouterr().err
+
+
+def test_ctrl_c_before_any_output_is_written_says_so(model_dir, tmp_path, capsys, monkeypatch):
+    """It said "finished outputs are kept" with none finished (a Ctrl-C at the first image, or while the model
+    loaded)."""
+    Image.new("RGB", (10, 12), "red").save(tmp_path / "a.png")
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SwinIRForImageRestoration, "forward", interrupted)
+    args = ["restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--model", str(model_dir), "-q"]
+    assert main(args) == 130
+    assert capsys.readouterr() == ("", "interrupted before any output was written; run the same command again\n")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_each_output_is_said_on_stdout_under_minus_o_as_given(inputs, model_dir, tmp_path, capsys, monkeypatch):
+    """stdout was empty: `swinir-hf restore *.jpg -o out | xargs ...` got nothing. Each output's path is said, as -o
+    was given (relative here); on a rerun, the outputs skipped as existing too: every output of the command."""
+    (inputs / "corrupt.jpg").unlink()
+    Image.new("L", (10, 12), 128).save(inputs / "grey.png")
+    monkeypatch.chdir(tmp_path)
+    args = ["restore", "in", "-o", "out", "--model", str(model_dir), "--no-progress"]
+    assert main(args) == 0
+    printed, err = capsys.readouterr()
+    assert sorted(printed.splitlines()) == ["out/good.png", "out/grey.png"] and "restored 2, failed 0" in err
+    (tmp_path / "out" / "grey.png").unlink()
+    assert main([*args, "-q"]) == 0  # -q: no notes, but the results all the same
+    assert capsys.readouterr() == ("out/good.png\nout/grey.png\n", "")  # the one existing first, then those written
+
+
+def test_a_reader_of_the_output_paths_that_has_gone_stops_them_not_the_run(inputs, model_dir, monkeypatch):
+    """`swinir-hf restore in -o out | head -1`: the paths on stdout are the run's one thing that the reader's leaving
+    stops; the files are written and counted (not failed by the closed pipe)."""
+    from swinir_hf.inference import collection_cli
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    gone = []
+    monkeypatch.setattr(collection_cli, "stdout_gone", lambda: gone.append(1))  # not the test's own fd 1
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    Image.new("RGB", (10, 12), "red").save(inputs / "red.png")
+    (inputs / "corrupt.jpg").unlink()
+    out = inputs.parent / "out"
+    assert main(["restore", str(inputs), "-o", str(out), "--model", str(model_dir), "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["good.png", "red.png"] and gone
 
 
 def test_recursive_keeps_sub_folders(inputs, model_dir, tmp_path):

@@ -1354,14 +1354,18 @@ def test_user_errors_are_printed_by_the_main_process_only(rank, mixed, model_dir
 
 @pytest.mark.parametrize("rank", ["0", "1"])
 def test_an_interrupt_is_reported_by_the_main_process_only(rank, mixed, tmp_path, monkeypatch, capsys):
-    # The launcher passes Ctrl-C on to every process: each stops with 130, only rank 0 says so.
+    # The launcher passes Ctrl-C on to every process: each stops with 130, only rank 0 says so. Stopped before rank 0
+    # wrote an output, it cannot say that there are finished outputs (it did: "finished outputs are kept"), nor that
+    # there are none: the other process's are not known to it.
     from swinir_hf.inference import collection_cli
 
     monkeypatch.setenv("RANK", rank)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setattr(collection_cli, "_run", lambda args: _raise(KeyboardInterrupt()))
     assert restore_main([str(mixed), "-o", str(tmp_path / "out"), "--no-progress"]) == 130
-    expected = "interrupted: finished outputs are kept; run the same command again to do the rest\n"
+    expected = (
+        "interrupted: any outputs the other processes finished are kept; run the same command again to do the rest\n"
+    )
     assert capsys.readouterr().err == (expected if rank == "0" else "")
 
 

@@ -93,7 +93,26 @@ def value_problem(component: Any, value: Any) -> str | None:
     return None
 
 
-def input_problem(api_name: str | None, names: Sequence[str | None], components: Sequence, values: list) -> str | None:
+def _counts_taken(count: int, optional: int) -> str:
+    """How many values an endpoint of `count` parameters takes, its last `optional` ones with defaults: "12", "11
+    or 12", "10 to 12"."""
+    if not optional:
+        return str(count)
+    return f"{count - optional} {'or' if optional == 1 else 'to'} {count}"
+
+
+def _parameters(names: list[str], optional: int) -> str:
+    """The parameters' names in order, the last `optional` said to have defaults."""
+    listed = ", ".join(names)
+    if not optional:
+        return listed
+    later = ", ".join(names[-optional:])
+    return f"{listed}; {later} {'has a default' if optional == 1 else 'have defaults'}"
+
+
+def input_problem(
+    api_name: str | None, names: Sequence[str | None], components: Sequence, values: list, optional: int = 0
+) -> str | None:
     """Why the values an event received do not fit its input components, in one line naming the parameter as the
     API shows it (`scale: expected a whole number, not 2.5`), or None.
 
@@ -102,11 +121,13 @@ def input_problem(api_name: str | None, names: Sequence[str | None], components:
         names: the API's parameter names, one per component (None where gradio has none).
         components: the event's input components (with their current choices).
         values: what the client sent.
+        optional: how many of the last parameters may be left out (their defaults taken: `layout.LATER_PARAMETERS`).
     """
     names = [(names[i] if i < len(names) else None) or f"value {i + 1}" for i in range(len(components))]
     if len(values) < len(components):
         endpoint = f"/{api_name}" if api_name else "This event"
-        return f"{endpoint} takes {len(components)} values ({', '.join(names)}), got {len(values)}."
+        taken = f"{_counts_taken(len(components), optional)} values ({_parameters(names, optional)})"
+        return f"{endpoint} takes {taken}, got {len(values)}."
     for name, component, value in zip(names, components, values, strict=False):
         problem = value_problem(component, value)
         if problem:

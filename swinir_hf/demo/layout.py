@@ -72,7 +72,8 @@ class Page(gr.Blocks):
         # A component updated in this session (the scale's choices, say) has its current copy in `state`.
         components = [state[c._id] if c._id in state else c for c in block_fn.inputs]
         inputs = with_later_defaults(block_fn.api_name, components, inputs)
-        problem = input_problem(block_fn.api_name, block_fn.input_parameter_names or [], components, inputs)
+        names, optional = block_fn.input_parameter_names or [], LATER_PARAMETERS.get(block_fn.api_name or "", 0)
+        problem = input_problem(block_fn.api_name, names, components, inputs, optional)
         if problem:
             raise user_error(problem)
         if url := next(filter(None, map(_url_of, inputs)), None):

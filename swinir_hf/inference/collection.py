@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,10 +127,14 @@ def restore_files(
     workers: int = 2,
     progress: bool = True,
     listed: CollectedInputs | None = None,
+    on_output: Callable[[Path], None] | None = None,
 ) -> Summary:
     """Restore files, folders and globs into `out_dir` on every process of the current `accelerate` launch
     (one process when not launched), each process on its own device, and return the run's `Summary`. `listed`: the
-    `collect_inputs` of `inputs` made already (a command line's check), which is then not made again.
+    `collect_inputs` of `inputs` made already (a command line's check), which is then not made again. `on_output`
+    is called with the path of each output of the run, as `out_dir` was given (relative stays relative): on the main
+    process, those skipped as existing, before anything is restored; on every process, each it writes, as it is
+    written (from a writer thread).
 
     Inputs that fail to read / restore are reported and counted; a folder's files that are not images by their
     suffix are left out (`collect_inputs`); outputs that exist are skipped unless `output.overwrite`, and refused
@@ -161,6 +165,10 @@ def restore_files(
         set_aside(plan, made_by)
     if state.is_main_process:
         report_plan(plan)
+    as_given = _as_given(out_dir, on_output)
+    if as_given is not None and state.is_main_process:
+        for found in plan.existing:
+            as_given(found.job.dst)
     start = time.perf_counter()
     # Every r-th job: neighbours in the plan are alike (size-sorted, one camera's files), so each process gets a mix,
     # and one beyond the number of jobs gets none (accelerate < 1.14's split_between_processes gave it the last job
@@ -176,9 +184,18 @@ def restore_files(
             workers=workers,
             progress=progress and state.is_local_main_process,
             made_by=made_by.text(),
+            on_output=as_given,
         )
     everyone = gather_object([counts])
     return _summary(plan, everyone, time.perf_counter() - start, state, Path(out_dir))
+
+
+def _as_given(out_dir: str | Path, on_output: Callable[[Path], None] | None) -> Callable[[Path], None] | None:
+    """`on_output` called with a plan's output path (under the resolved `out_dir`) as under `out_dir` as given."""
+    if on_output is None:
+        return None
+    given, resolved = Path(out_dir), Path(out_dir).resolve()
+    return lambda dst: on_output(given / dst.relative_to(resolved))
 
 
 def _summary(plan: Plan, everyone: list[Counts], seconds: float, state: Any, out_dir: Path) -> Summary:

@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..console import note, reports_progress, shown_name
+from ..console import note, reports_progress, shown_name, stdout_gone
 from ..interrupts import finished_before, stopped_by, terminate_as_interrupt
 from ..library_bars import datasets_bars_off
 from ..processes import (
     LaunchParser,
     is_main_process,
+    launched_processes,
     leave_process_group,
     main_first,
     on_every_process,
@@ -66,10 +67,32 @@ def run(args: argparse.Namespace) -> int:
         elif is_main_process() and args.dataset:
             print(f"{how}: {out} is as it was{_parts_kept(Path(args.output_dir))}", file=sys.stderr)
         elif is_main_process():
-            print(f"{how}: finished outputs are kept; run the same command again to do the rest", file=sys.stderr)
+            print(_interrupted_files(how, getattr(stop, "outputs_written", 0)), file=sys.stderr)
         return status
     finally:
         leave_process_group()  # on every way out: after a user error and a Ctrl-C too
+
+
+def _interrupted_files(how: str, written: int) -> str:
+    """The line of a stopped file restoration whose main process had `written` outputs (`run_jobs`)."""
+    if written:
+        return f"{how}: finished outputs are kept; run the same command again to do the rest"
+    if launched_processes() > 1:  # the others' are not known here
+        return f"{how}: any outputs the other processes finished are kept; run the same command again to do the rest"
+    return f"{how} before any output was written; run the same command again"
+
+
+def say_output(path: Path) -> None:
+    """Print an output's path on stdout, its line whole (`shown_name`), above a bar being drawn, at once (a pipe
+    reads it as it is written); called from the writer threads too: tqdm's lock keeps lines whole. Once the reader
+    has gone (`... | head -1`), nothing more is printed and the run goes on, as `console.print_results`."""
+    from tqdm.auto import tqdm
+
+    try:
+        tqdm.write(shown_name(path), file=sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:  # not the output's failure: it is written
+        stdout_gone()
 
 
 def _parts_kept(out: Path) -> str:
@@ -131,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=reports_progress(args),
             listed=args.files,
+            on_output=say_output,
         )
     # OSError: a missing input, or a dataset's save failing ("cannot write OUT: No space left on device"); a file's
     # own write failure is counted in the summary.

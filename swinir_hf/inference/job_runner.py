@@ -45,6 +45,7 @@ class Counts:
     failed: int = 0
     appeared: int = 0  # outputs another run (or the user) wrote while this one worked: kept, as existing ones are
     alpha_dropped: list[Path] = field(default_factory=list)  # JPEG outputs of transparent inputs: warned of at the end
+    written: list[Path] = field(default_factory=list)  # every output written, by the writer threads (list.append)
 
 
 def _load(job: Job, num_channels: int, scale: int, outscale: float | None) -> _Loaded:
@@ -137,6 +138,7 @@ class _Writer:
     bar: Any
     report: Callable[[str], None]
     made_by: str | None = None  # the outputs' `provenance` record
+    said: Callable[[Path], None] | None = None  # told each output's path as it is written (`run_jobs`' `on_output`)
     counts: Counts = field(default_factory=Counts)
     pending: deque[tuple[Job, Future]] = field(default_factory=deque)
 
@@ -174,15 +176,21 @@ class _Writer:
             for b in batch:
                 self.restore([b])
             return
-        start, dropped = 0, self.counts.alpha_dropped.append  # called by the writer threads: list.append is atomic
+        start = 0
         for b, layout in zip(batch, layouts, strict=True):
             k = b.pixel_values.shape[0]
-            saved = self.pool.submit(
-                _save, replace(b, layout=layout), out[start : start + k], self.output, self.made_by, dropped
-            )
+            saved = self.pool.submit(self._write, replace(b, layout=layout), out[start : start + k])
             self.pending.append((b.job, saved))
             start += k
         self.settle(self.depth)
+
+    def _write(self, item: _Loaded, reconstruction: torch.Tensor) -> None:
+        """`_save` in a writer thread, then the output counted as written and said (`said`): at once, not when the
+        main thread settles it, so that a stopped run's count and the paths said include the writes it waited for."""
+        _save(item, reconstruction, self.output, self.made_by, self.counts.alpha_dropped.append)  # appends: atomic
+        self.counts.written.append(item.job.dst)
+        if self.said is not None:
+            self.said(item.job.dst)
 
     def _forward(
         self, batch: list[_Loaded], x: torch.Tensor, size: tuple[int, int] | None
@@ -202,6 +210,8 @@ class _Writer:
                 self.counts.appeared += 1
                 self.bar.update()
                 note(f"note: {shown_name(job.src)}: {err}")
+                if self.said is not None:  # an output of this command all the same, as those skipped as existing
+                    self.said(job.dst)
                 continue
             except _ERRORS as err:
                 self.fail(job, err)
@@ -253,16 +263,40 @@ def run_jobs(
     progress: bool = False,
     report: Callable[[str], None] | None = None,
     made_by: str | None = None,
+    on_output: Callable[[Path], None] | None = None,
 ) -> Counts:
     """Restore `jobs` in order with one model: `workers` threads decode ahead and encode / write behind the model,
     and up to `batch_size` consecutive inputs of the same size go through one forward pass. Each output records
-    `made_by` (a `provenance.Provenance` record).
+    `made_by` (a `provenance.Provenance` record). `on_output` is called (from a writer thread) with each output's path
+    as it is written, and with one another run wrote meanwhile (kept, as existing).
 
-    Every failure is reported (`error: FILE: why`) and counted; the rest go on.
+    Every failure is reported (`error: FILE: why`) and counted; the rest go on. A `KeyboardInterrupt` leaves with
+    `outputs_written` set to the number of outputs written, the queued writes finished first.
     """
     from tqdm.auto import tqdm
 
     report = report or (lambda msg: tqdm.write(msg, file=sys.stderr))
+    counts = Counts()
+    try:
+        return _run_jobs(jobs, restorer, output, batch_size, workers, progress, report, made_by, on_output, counts)
+    except KeyboardInterrupt as stop:  # the pools have finished the writes queued: they are written too
+        stop.outputs_written = getattr(stop, "outputs_written", 0) + len(counts.written)
+        raise
+
+
+def _run_jobs(
+    jobs: list[Job],
+    restorer: SwinIRRestorer,
+    output: OutputOptions,
+    batch_size: int,
+    workers: int,
+    progress: bool,
+    report: Callable[[str], None],
+    made_by: str | None,
+    on_output: Callable[[Path], None] | None,
+    counts: Counts,
+) -> Counts:
+    """`run_jobs`, its `counts` made by the caller (read after an interrupt)."""
     num_channels = restorer.model.config.num_channels
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="swinir-read") as readers,
@@ -270,7 +304,7 @@ def run_jobs(
         progress_bar(progress, total=len(jobs), unit="image", desc="restore") as bar,
     ):
         # Bounded: restored images wait in memory only until the writers catch up.
-        writer = _Writer(restorer, output, writers, 2 * workers, bar, report, made_by)
+        writer = _Writer(restorer, output, writers, 2 * workers, bar, report, made_by, on_output, counts)
         load = partial(_load, num_channels=num_channels, scale=restorer.scale, outscale=output.outscale)
         loaded = _rechecked(_read_ahead(jobs, load, readers, workers + batch_size), load, writer)
         for batch in _same_size_batches(loaded, batch_size, writer):

@@ -34,7 +34,11 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders, or glob patterns")
     # Real-ESRGAN's spellings (-i IN -o OUT -s 3.5 -t 0), which its users type from habit.
     p.add_argument("-i", "--input", action="append", default=[], metavar="INPUT", help="an INPUT (may be repeated)")
-    add_output_dir_argument(p, "folder for the restored images (created if needed)")
+    add_output_dir_argument(
+        p,
+        "folder for the restored images (created if needed); each output file's path is printed on stdout, under -o "
+        "as given, as it is written (those skipped as existing too; none with --dataset)",
+    )
     p.add_argument(
         "--model",
         default=DEFAULT_MODEL,
