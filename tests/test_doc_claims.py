@@ -88,3 +88,10 @@ def test_the_imports_the_pages_text_gives_work():
         warnings.simplefilter("ignore", FutureWarning)
         for line in lines:
             exec(line, {})
+
+
+def test_no_quoted_message_or_command_is_broken_where_it_has_no_space():
+    # a line break inside `...` renders as a space: `--mixed_precision/` + newline + `--mixed-precision` misquoted
+    # accelerate's message as `--mixed_precision/ --mixed-precision`
+    spans = re.findall(r"`[^`]+`", re.sub(r"```.*?```", "", TRAINING + EVALUATION, flags=re.S))
+    assert not [span for span in spans if re.search(r"[/-]\n", span)]
