@@ -717,7 +717,7 @@ def test_a_training_run_is_scored_at_the_level_it_validated_at(small_set, tiny_c
     dataset, _ = small_set
     run = tmp_path / "dn"
     SwinIRForImageRestoration(tiny_config(upscale=1, upsampler="", task="color_dn")).save_pretrained(run)
-    raw = {"data": {"train": ["photos"], "degradation": "noise", "noise_sigma": [0, 50]}}
+    raw = {"data": {"train": ["photos"], "degradation": "noise", "noise_sigma": [0, 50], "val": "photos"}}
     (run / "training_config.yaml").write_text(yaml.safe_dump(raw))
     capsys.readouterr()
     args = ["eval", "--model", str(run), "--dataset", str(dataset), "--no-progress", "--json", str(tmp_path / "s.json")]
@@ -731,7 +731,8 @@ def test_a_training_run_is_scored_at_the_level_it_validated_at(small_set, tiny_c
     # a real-world run (any head) validated on the real-world degradation: scored on clean bicubic inputs without it
     real = tmp_path / "real"
     SwinIRForImageRestoration(tiny_config(upscale=2)).save_pretrained(real)
-    (real / "training_config.yaml").write_text(yaml.safe_dump({"data": {"train": ["photos"], "degradation": "real"}}))
+    raw = {"data": {"train": ["photos"], "degradation": "real", "val": "photos"}}
+    (real / "training_config.yaml").write_text(yaml.safe_dump(raw))
     capsys.readouterr()
     args = [
         "eval",
@@ -772,7 +773,7 @@ def test_a_real_esrgan_run_is_scored_on_its_own_degradation(tmp_path):
 
     run = tmp_path / "esrgan"
     run.mkdir()
-    raw = {"data": {"train": ["photos"], "degradation": "real-esrgan"}}
+    raw = {"data": {"train": ["photos"], "degradation": "real-esrgan", "val": "photos"}}
     (run / "training_config.yaml").write_text(yaml.safe_dump(raw))
     given = {"model": [str(run)], "scale": None, "noise": None, "jpeg": None, "lr_dir": None, "real": None}
     args = argparse.Namespace(**given)
@@ -784,6 +785,35 @@ def test_a_real_esrgan_run_is_scored_on_its_own_degradation(tmp_path):
     assert trained_levels(argparse.Namespace(**{**given, "real": "real"})) == warning
     assert trained_levels(argparse.Namespace(**{**given, "scale": 2})) == warning
     assert trained_levels(argparse.Namespace(**{**given, "real": "real-esrgan"})) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"degradation": "real"}, "--real, the setting {run} trained at"),
+        ({"degradation": "real-esrgan", "val": None}, "--real real-esrgan, the setting {run} trained at"),
+        ({"degradation": "real", "val": "photos"}, "--real, the setting {run} validated at"),
+        ({"degradation": "noise", "noise_sigma": 15}, "--noise 15, the level {run} trained at"),
+        ({"degradation": "noise", "noise_sigma": [10, 30]}, "--noise 20, the level {run} trained around"),
+        ({"degradation": "jpeg", "jpeg_quality": [10, 30], "val": "photos"}, "--jpeg 20, the level {run} validated at"),
+    ],
+)
+def test_a_run_that_never_validated_is_said_to_have_trained_at_its_setting(data, said, tmp_path):
+    """`eval --model RUN` of a run without validation (data.val null) said "the setting RUN validated at": it trained
+    at it (around it, for a range of levels: their middle), and validated nowhere."""
+    import argparse
+
+    import yaml
+
+    from swinir_hf.evaluation.model_levels import trained_levels
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "training_config.yaml").write_text(yaml.safe_dump({"data": {"train": ["photos"], **data}}))
+    given = {"model": [str(run)], "scale": None, "noise": None, "jpeg": None, "lr_dir": None, "real": None}
+    assert trained_levels(argparse.Namespace(**given)) == (
+        f"note: scoring at {said.format(run=run)} (its training_config.yaml)"
+    )
 
 
 def test_a_real_esrgan_runs_model_on_bicubic_inputs_is_pointed_to_its_own_setting(tiny_config, tmp_path, caplog):
@@ -819,7 +849,8 @@ def test_runs_that_validated_at_different_settings_are_said_to_need_one(tmp_path
 
     for name, kind in (("a", "real"), ("b", "real-esrgan")):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "training_config.yaml").write_text(yaml.safe_dump({"data": {"degradation": kind}}))
+        raw = {"data": {"degradation": kind, "val": "photos"}}
+        (tmp_path / name / "training_config.yaml").write_text(yaml.safe_dump(raw))
     given = {"scale": None, "noise": None, "jpeg": None, "lr_dir": None, "real": None}
     args = argparse.Namespace(model=[str(tmp_path / "a"), str(tmp_path / "b")], **given)
     assert trained_levels(args) == (

@@ -457,7 +457,7 @@ def test_evals_note_of_a_runs_level_names_the_run_on_one_line(given, tmp_path):
 
     run = tmp_path / NAME
     run.mkdir()
-    raw = {"data": {"train": ["photos"], "degradation": "noise", "noise_sigma": 15}}
+    raw = {"data": {"train": ["photos"], "degradation": "noise", "noise_sigma": 15, "val": "photos"}}
     (run / "training_config.yaml").write_text(yaml.safe_dump(raw))
     options = {"model": [str(run)], "scale": None, "noise": given, "jpeg": None, "lr_dir": None, "real": False}
     said = trained_levels(argparse.Namespace(**options))
