@@ -167,13 +167,16 @@ def test_a_grey_model_from_a_colour_one_with_rgb_means_differs_only_near_the_bor
 # A value for each short option's field that a run takes as it is.
 _GIVEN = {
     "init_from": "runs/classical_sr_x2",
+    "init_discriminator_from": "runs/gan",
     "output_dir": "runs/mine",
     "license": "mit",
     "license_name": "my-license-1.0",
     "license_link": "LICENSE",
 }
 # The other fields a value needs to be taken: a license name and link go with license other only, and together.
+_GAN = ["--gan.enabled", "true", "--gan.allow_random_vgg", "true"]  # a gan.* field is read in a GAN run only
 _WITH = {
+    "init_discriminator_from": _GAN,
     "license_name": ["--train.license", "other", "--train.license_link", "LICENSE"],
     "license_link": ["--train.license", "other", "--train.license_name", "my-license-1.0"],
 }
@@ -219,12 +222,13 @@ def test_null_in_a_short_option_is_yaml_null_as_in_its_dotted_option(tmp_path, m
     monkeypatch.setattr(cli, "build_parser", lambda prog: parser)
     for option, _, section, field in ALIASES:
         (spellings,) = [a.option_strings for a in parser._actions if option in a.option_strings]
-        dotted = _parsed([f"--{section}.{field}", "null"])
+        context = _GAN if section == "gan" else []
+        dotted = _parsed([*context, f"--{section}.{field}", "null"])
         if field == "output_dir":  # str: null is refused (test_null_is_yaml_null_in_every_option_taking_a_name)
             assert dotted == "train.output_dir takes a name, not null: give one (the default is runs/swinir)", dotted
         else:
             assert dotted[section][field] is None, (option, dotted)
-        assert all(_parsed([spelling, "null"]) == dotted for spelling in spellings), option
+        assert all(_parsed([*context, spelling, "null"]) == dotted for spelling in spellings), option
     raw = read_config_file("tiny_sr_x2")
     raw["model"]["init_from"] = "runs/classical_sr_x2"
     (tmp_path / "from_weights.yaml").write_text(yaml.safe_dump(raw))

@@ -25,17 +25,19 @@ def training_card(
     baseline: float | None,
     init: InitReport | None,
     model_id: str,
+    discriminator: dict[str, Any] | None = None,
     **results: Any,
 ) -> str:
     """README.md for a model trained with `swinir_hf.train` (`render_model_card`) with the training data, recipe,
     steps and the validation curve; `results` (`paper_results`, `measured_results`, `protocol`, `license`,
     `license_name`, `license_link`: default `train.license` / `license_name` / `license_link`) go to the card.
-    Weights initialised from a Hub model name it as `base_model`."""
+    Weights initialised from a Hub model name it as `base_model`; a GAN run's discriminator started from an earlier
+    run's (`discriminator`: the run's record of it, `recipe.start`) is named too."""
     from ..image_datasets import is_hub_dataset_id
 
     c, d, t = model.config, cfg.data, cfg.train
     description = "Trained with `swinir_hf.train` (the swinir-hf package).\n\n" + "\n".join(
-        _training_recipe(cfg, model, progress, init)
+        _training_recipe(cfg, model, progress, init, discriminator)
     )
     if progress.history:
         description += "\n\n" + _validation_table(cfg, model, progress, baseline)
@@ -111,9 +113,14 @@ def _validation_table(
 
 
 def _training_recipe(
-    cfg: TrainingConfig, model: SwinIRForImageRestoration, progress: Progress, init: InitReport | None
+    cfg: TrainingConfig,
+    model: SwinIRForImageRestoration,
+    progress: Progress,
+    init: InitReport | None,
+    discriminator: dict[str, Any] | None = None,
 ) -> list[str]:
-    """The recipe lines of a training card: data, degradation, schedule, GAN terms, starting weights."""
+    """The recipe lines of a training card: data, degradation, schedule, GAN terms, starting weights (the
+    discriminator's too)."""
     c, t, d = model.config, cfg.train, cfg.data
     kind = training_degradation(cfg, c.upscale).description()
     recipe = [
@@ -153,6 +160,11 @@ def _training_recipe(
             + (f", {len(init.to_grey)} of them made grey from the colour model's" if init.to_grey else "")
             + f", {len(init.reinitialised)} re-initialised, {len(init.dropped)} dropped)"
         )
+    if discriminator is not None:
+        # A run folder's checkpoint: its newest when the run started (`_shown` of the checkpoint would hide the run).
+        given, loaded = discriminator["init_from"], Path(discriminator.get("checkpoint", discriminator["init_from"]))
+        step = f" ({loaded.name})" if loaded.name != Path(given).name else ""
+        recipe.append(f"- discriminator initialised from `{_shown(given)}`{step} (gan.init_discriminator_from)")
     return recipe
 
 

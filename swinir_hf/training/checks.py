@@ -90,13 +90,16 @@ def check_resume_given(resume: str | None) -> None:
         )
 
 
-def check_output_dir(out: Path, resume: str | None, overwrite: bool, init_from: str | None = None) -> Path | None:
+def check_output_dir(
+    out: Path, resume: str | None, overwrite: bool, init_from: str | None = None, disc_from: str | None = None
+) -> Path | None:
     """The checkpoint to resume (None: start at step 0). Starting at step 0 in a folder that holds anything but an
     unstarted run's leftovers needs `overwrite`, also with `--resume latest` finding no checkpoint there: the run
     would replace the folder's model files at its end. So does resuming where the folder holds work of another
-    lineage (`superseded_work`). A run starting at step 0 from weights inside `out` is refused, `overwrite` or not
-    (`check_start_outside`). `out` is not a file, nor under one: `check_output_folder`. Its path must be valid
-    UTF-8: the model card, the logs and the config quote it (one that is not failed at the first checkpoint)."""
+    lineage (`superseded_work`). A run starting at step 0 from weights inside `out` (`init_from`, its discriminator's
+    `disc_from`) is refused, `overwrite` or not (`check_start_outside`). `out` is not a file, nor under one:
+    `check_output_folder`. Its path must be valid UTF-8: the model card, the logs and the config quote it (one that is
+    not failed at the first checkpoint)."""
     try:
         str(out.absolute()).encode("utf-8")
     except UnicodeEncodeError:
@@ -104,6 +107,7 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool, init_from: 
     resume_from = resolve_resume(resume, out) if resume else None
     if resume_from is None:
         check_start_outside(init_from, out)
+        check_start_outside(disc_from, out, "gan.init_discriminator_from")
     if resume_from is None and not overwrite and not _fresh(out):
         if resume:
             raise FileExistsError(
@@ -129,7 +133,7 @@ def check_output_dir(out: Path, resume: str | None, overwrite: bool, init_from: 
     return resume_from
 
 
-def check_start_outside(init_from: str | None, out: Path) -> None:
+def check_start_outside(init_from: str | None, out: Path, setting: str = "model.init_from") -> None:
     """Refuse a new run whose starting weights are in its own output folder (`--init-from runs/x2` without a new
     `-o`): `--overwrite`, which the not-empty refusal offered, deleted them before the first step and the run
     replaced them with its own model, its card naming as its start the folder that now holds its result."""
@@ -138,7 +142,7 @@ def check_start_outside(init_from: str | None, out: Path) -> None:
     source = Path(init_from).expanduser()
     if source.exists() and source.resolve().is_relative_to(out.resolve()):
         raise FileExistsError(
-            f"model.init_from {shown_name(source)} is in train.output_dir {shown_name(out)}: the new run would "
+            f"{setting} {shown_name(source)} is in train.output_dir {shown_name(out)}: the new run would "
             "replace the weights it starts from; give it a folder of its own (-o / --output-dir)"
         )
 

@@ -106,6 +106,12 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
         "--resume", type=str | None, help="'latest' (newest checkpoint in the output folder) or a checkpoint folder"
     )
     add_alias(parser, "--init-from", help="starting weights (same as model.init_from)")
+    add_alias(
+        parser,
+        "--init-discriminator-from",
+        metavar="RUN",
+        help="a GAN run's discriminator weights: its folder or a checkpoint (same as gan.init_discriminator_from)",
+    )
     add_alias(parser, "-o", "--output-dir", metavar=OUTPUT_METAVAR, help="same as train.output_dir")  # as restore's
     parser.add_argument(
         "--push-to-hub", type=str | None, metavar="REPO", help="upload the final model to this Hub repo (null: none)"

@@ -111,11 +111,11 @@ class TrainingConfig:
             raise ValueError("data.train is empty: give at least one folder or dataset of training images")
         if not t.output_dir.strip():  # an unset shell variable: "" trained into the current folder
             raise ValueError("train.output_dir is empty (an unset shell variable?): name the run's folder")
-        if self.model.init_from is not None and not self.model.init_from.strip():  # as output_dir: "" is no weights
-            raise ValueError(
-                "model.init_from is empty (an unset shell variable?): name the starting weights, or null to train "
-                "from scratch"
-            )
+        starts = {"model.init_from": "train from scratch", "gan.init_discriminator_from": "start it untrained"}
+        for name, value in zip(starts, (self.model.init_from, self.gan.init_discriminator_from), strict=True):
+            if value is not None and not value.strip():  # as output_dir: "" is no weights
+                why = "is empty (an unset shell variable?): name the starting weights, or null to"
+                raise ValueError(f"{name} {why} {starts[name]}")
         self._check_degradation()
         if d.degradation == "paired" and len(d.train_lr) != len(d.train):
             raise ValueError("degradation 'paired' needs one data.train_lr entry per data.train entry")

@@ -29,6 +29,7 @@ from .checks import check_output_dir, check_parallelism, check_resume_given, che
 from .compiling import compile_layers
 from .config import TrainingConfig
 from .data import build_dataset, build_validation
+from .discriminator_start import start_discriminator
 from .gan import LOGGED_TERMS, GanParts, build_gan, check_gan_start, gan_step
 from .recipe import resumed_start, start
 from .resume_checks import check_resume_start, check_run_resumable
@@ -99,7 +100,7 @@ def _run_claimed(
 ) -> Path:
     """`run_training` once `out` is held (on the main process): the checks, the accelerator, the run."""
     t = cfg.train
-    resume_from = check_output_dir(out, resume, overwrite, cfg.model.init_from)
+    resume_from = check_output_dir(out, resume, overwrite, cfg.model.init_from, cfg.gan.init_discriminator_from)
     if push_to_hub_repo:
         # Now, not after hours of training; a bare name becomes user/name, the id the card's usage must load.
         push_to_hub_repo = check_run_push_access(push_to_hub_repo, out)
@@ -143,7 +144,7 @@ def _train(
 
     t, main, processes = cfg.train, accelerator.is_main_process, accelerator.num_processes
     check_batch_split(t.batch_size, t.gradient_accumulation_steps, processes)  # before slow work
-    started = record = None  # the weights the run starts from (`recipe.start`); what the checkpoint records
+    started = record = None  # the weights the run starts from (`recipe.start`; a resume's: none loaded); its record
     if resume_from is not None:  # before the starting weights load (from the Hub, maybe)
         record = check_resume_start(resume_from, cfg)  # its progress.json, read once
         cfg, started = resumed_start(record, cfg)  # the run's, named again or not: not loaded
@@ -161,16 +162,16 @@ def _train(
         logger.info(str(init_report))
     check_gan_start(cfg.gan, init_report)  # then the VGG-19 (maybe not in the Hub cache), before the data (minutes)
     gan = build_gan(cfg.gan, model.config.num_channels, t.adam_betas) if cfg.gan.enabled else None
+    started = started or start(cfg, init_report, start_discriminator(gan, cfg.gan.init_discriminator_from, main))
     dataset = build_dataset(cfg, model.config)
     val_images, baseline = _validation_share(cfg, accelerator, model.config) if cfg.data.val else (None, None)
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    run = prepare(cfg, accelerator, model, gan, out, started or start(cfg, init_report), push_to_hub_repo or str(out))
+    run = prepare(cfg, accelerator, model, gan, out, started, push_to_hub_repo or str(out))
     run.val_images, run.baseline, run.show_bar, run.images = val_images, baseline, progress, dataset.fingerprint()
     resume_state(run, resume, record)
     first = run.progress.step
     loader = build_loader(run, dataset, first)
-    # Every input is checked: only now does the run write into its folder. One it may not create (no rights) is
-    # raised on every process.
+    # Every input checked, only now does the run write into its folder (one it may not create: raised on every process).
     changes = run.progress.changes
     on_main_process(lambda: open_run_folder(cfg, accelerator, out, record, first, changes), main, processes)
     if main:

@@ -47,6 +47,10 @@ LOCATED_SETTINGS = ("data.train", "data.train_lr")
 # an absolute one or a link to it: the same place), not as written.
 PLACES = (*LOCATED_SETTINGS, "data.val", "data.val_lr", "data.cache_dir", "model.init_from", "gan.vgg_weights")
 
+# The settings naming a run's starting weights: compared by the checkpoint's record of its start (`start`), not its
+# config's, and gone on from on a resume that does not name them (`resumed_start`).
+STARTS = ("model.init_from", "gan.init_discriminator_from")
+
 # The settings the model's config is resolved from (`warm_start.build_model`): two runs whose model configs are the same
 # resolved them alike, however they were written (train.loss null and the preset's own l1; model.config without
 # upscale and with model.scale's).
@@ -111,12 +115,23 @@ def sample_settings(cfg: TrainingConfig) -> dict[str, Any]:
     return values | {"located": {name: _resolved(values[name]) for name in LOCATED_SETTINGS}}
 
 
-def start(cfg: TrainingConfig, report: InitReport | None = None) -> dict[str, Any]:
+def start(cfg: TrainingConfig, report: InitReport | None = None, discriminator: Path | None = None) -> dict[str, Any]:
     """The weights the run started from (`model.init_from`, as given and where it is) and what of them it loaded
-    (`report`'s fields), which each checkpoint's progress.json keeps: a resume goes on from them, named again or not
-    (`CheckpointRecord.start`), and the card of a resumed run names them, not the resumed command's."""
+    (`report`'s fields), and those of a GAN run's discriminator (`gan.init_discriminator_from`, under `discriminator`:
+    as given, where it is, and the checkpoint it loaded, `discriminator`), which each checkpoint's progress.json keeps:
+    a resume goes on from them, named again or not (`CheckpointRecord.start`), and the card of a resumed run names
+    them, not the resumed command's."""
     saved = {"init_from": cfg.model.init_from, "located": _resolved(cfg.model.init_from)}
+    if (disc := cfg.gan.init_discriminator_from) and cfg.gan.enabled:
+        loaded = {"checkpoint": str(discriminator)} if discriminator is not None else {}
+        saved["discriminator"] = {"init_from": disc, "located": _resolved(disc), **loaded}
     return saved | ({"report": dataclasses.asdict(report)} if report is not None else {})
+
+
+def discriminator_start(started: dict[str, Any] | None) -> str | None:
+    """The `gan.init_discriminator_from` of a run's record of its start (`start`); None: untrained (a record of an
+    earlier swinir-hf, which had no such setting, too)."""
+    return (started or {}).get("discriminator", {}).get("init_from")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,10 +177,14 @@ def checkpoint_record(checkpoint: Path, progress: dict[str, Any], cfg: TrainingC
 
 def resumed_start(record: CheckpointRecord, cfg: TrainingConfig) -> tuple[TrainingConfig, dict[str, Any]]:
     """`cfg` going on from `record`'s checkpoint (`check_start_resumable` passed) and the record of the weights it
-    started from: the run's (`record.start`), whether `cfg` names them again or not, its `model.init_from` set to
-    theirs for its training_config.yaml and later checkpoints (this config's where none is recorded)."""
+    started from: the run's (`record.start`), whether `cfg` names them again or not, its `model.init_from` and
+    `gan.init_discriminator_from` set to theirs for its training_config.yaml and later checkpoints (this config's
+    where none is recorded)."""
     started = record.start or start(cfg)
-    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from=started["init_from"])), started
+    model = dataclasses.replace(cfg.model, init_from=started["init_from"])
+    disc = discriminator_start(started) if cfg.gan.enabled else None
+    gan = dataclasses.replace(cfg.gan, init_discriminator_from=disc)
+    return dataclasses.replace(cfg, model=model, gan=gan), started
 
 
 def run_config_file(checkpoint: Path) -> Path | None:
@@ -188,11 +207,11 @@ def keep_recorded_config(record: CheckpointRecord, out: Path) -> None:
 
 def recipe_changes(before: TrainingConfig, after: TrainingConfig, same_model: bool = False) -> list[str]:
     """The settings of the recipe (all but `RESUMABLE`) that `after` changes from `before`, as messages say them; not
-    the samples' and starting weights' (`SAMPLE_SETTINGS`, `model.init_from`), which `resume_checks` compares by the
+    the samples' and starting weights' (`SAMPLE_SETTINGS`, `STARTS`), which `resume_checks` compares by the
     checkpoint's own records of them where it has them, nor, where the two resolve the same model config
     (`same_model`), the settings it is resolved from (`MODEL_SETTINGS`), nor the GAN stage's (`gan.*`) where neither
     trains a GAN."""
-    own = (*RESUMABLE, *SAMPLE_SETTINGS, "model.init_from", *(MODEL_SETTINGS if same_model else ()))
+    own = (*RESUMABLE, *SAMPLE_SETTINGS, *STARTS, *(MODEL_SETTINGS if same_model else ()))
     return _changes(before, after, [name for name in FIELD_TYPES if name not in own])
 
 

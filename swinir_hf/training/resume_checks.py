@@ -43,14 +43,19 @@ UNREADABLE_CHECKPOINT = (OSError, RuntimeError, EOFError, ValueError, KeyError, 
 # How a refused resume goes on as the run did, and otherwise (`{model}`: the checkpoint's model folder).
 KEEP_SETTINGS = "Resume with the settings the run was started with (its training_config.yaml)"
 FROM_ITS_MODEL = "start from its model with --init-from {model} and a new train.output_dir"
+# A GAN run's: its discriminator goes on too (else the new run's would start untrained).
+FROM_ITS_GAN = (
+    "start from its model and discriminator with --init-from {model} --init-discriminator-from {checkpoint} and a "
+    "new train.output_dir"
+)
 NEW_FOLDER = "train into a new train.output_dir"
 
 
 def cannot_resume(checkpoint: Path, reason: str, keep: str = KEEP_SETTINGS, instead: str = FROM_ITS_MODEL) -> str:
     """The one-line refusal of a resume from `checkpoint`: `cannot resume from CHECKPOINT: REASON. KEEP, or INSTEAD`,
     why (`reason`), how to resume it (`keep`) and what to do otherwise (`instead`; `{model}` in it is its model
-    folder)."""
-    other = instead.format(model=shown_name(checkpoint / MODEL))
+    folder, `{checkpoint}` the checkpoint)."""
+    other = instead.format(model=shown_name(checkpoint / MODEL), checkpoint=shown_name(checkpoint))
     return f"cannot resume from {shown_name(checkpoint)}: {reason}. {keep}, or {other}"
 
 
@@ -174,6 +179,8 @@ def check_recipe_resumable(record: CheckpointRecord, cfg: TrainingConfig, model:
     keys = [k for k in SAMPLE_SETTINGS if not (saved and "images" in saved and k in LOCATED_SETTINGS)]
     drawn = [change for k in keys if saved and (change := setting_change(saved, now, k))]
     same_model = model_config_changes(checkpoint, model) == []
+    # A GAN run's checkpoint holds a discriminator (`check_gan_resumable` passed), which a new run can start from.
+    instead = FROM_ITS_GAN if cfg.gan.enabled else FROM_ITS_MODEL
     changed = [*drawn, *(recipe_changes(recorded, cfg, same_model) if recorded is not None else [])]
     if changed != drawn:
         own = run_config_file(checkpoint)
@@ -183,11 +190,11 @@ def check_recipe_resumable(record: CheckpointRecord, cfg: TrainingConfig, model:
             + (f"(--config {shown_name(own)})" if own else "(its training_config.yaml)")
         )
         reason = f"this config trains otherwise than the run did (changed: {', '.join(changed)})"
-        raise ValueError(cannot_resume(checkpoint, reason, keep))
+        raise ValueError(cannot_resume(checkpoint, reason, keep, instead))
     if drawn:
         reason = f"this config draws other training samples (changed: {', '.join(drawn)})"
         per_device = any(change.startswith("train.batch_size:") for change in drawn)
-        raise ValueError(cannot_resume(checkpoint, reason) + (_PER_DEVICE if per_device else ""))
+        raise ValueError(cannot_resume(checkpoint, reason, instead=instead) + (_PER_DEVICE if per_device else ""))
 
 
 # A Trainer user's per_device_train_batch_size is not train.batch_size: the total, which draws the samples.
@@ -198,10 +205,12 @@ _PER_DEVICE = (
 
 
 def check_start_resumable(record: CheckpointRecord, cfg: TrainingConfig) -> None:
-    """Raise `ValueError` when this config starts from other weights (`model.init_from`) than the run that saved the
-    checkpoint of `record` (`record.start`): its card would name them. A config that names none goes on from the
+    """Raise `ValueError` when this config starts from other weights (`model.init_from`, and a GAN run's
+    discriminator: `check_discriminator_start_resumable`) than the run that saved the checkpoint of `record`
+    (`record.start`): its card would name them. A config that names none goes on from the
     run's, and so does one that names them as the run did, or where they were."""
     checkpoint, saved, now = record.checkpoint, record.start, start(cfg)
+    check_discriminator_start_resumable(record, now)
     # Named alike, they are the run's: a folder gone since (or another machine's) cannot be told apart from them.
     if saved is None or not now["init_from"] or now["init_from"] == saved["init_from"]:
         return
@@ -211,6 +220,22 @@ def check_start_resumable(record: CheckpointRecord, cfg: TrainingConfig) -> None
             f"{shown_name(now['init_from'])}"
         )
         raise ValueError(cannot_resume(checkpoint, reason))
+
+
+def check_discriminator_start_resumable(record: CheckpointRecord, now: dict[str, Any]) -> None:
+    """Raise `ValueError` when this config's start (`now`, `recipe.start`) names another discriminator
+    (`gan.init_discriminator_from`) than the run that saved the checkpoint of `record` started from (or one where
+    it started untrained); one that names none goes on from the run's, as `model.init_from`."""
+    saved, ours = (record.start or {}).get("discriminator"), now.get("discriminator")
+    if record.start is None or ours is None or (saved and ours["init_from"] == saved["init_from"]):
+        return
+    if saved is None or ours["located"] != saved["located"]:
+        theirs = shown_name(saved["init_from"]) if saved else "none (untrained)"
+        reason = (
+            f"the run started its discriminator from gan.init_discriminator_from {theirs}, this config from "
+            f"{shown_name(ours['init_from'])}"
+        )
+        raise ValueError(cannot_resume(record.checkpoint, reason))
 
 
 def check_same_images(record: CheckpointRecord, now: dict[str, Any], cfg: TrainingConfig) -> list[str]:

@@ -142,7 +142,8 @@ def checkpoint_due(run: Run) -> bool:
 
 def _card(run: Run) -> str:
     init = InitReport.recorded(run.start)  # a resumed run's, as it started
-    return training_card(run.cfg, run.scored, run.progress, run.baseline, init, run.card_id)
+    disc = run.start.get("discriminator")  # as it started, too
+    return training_card(run.cfg, run.scored, run.progress, run.baseline, init, run.card_id, disc)
 
 
 class TrainingDiverged(ValueError):

@@ -199,6 +199,9 @@ class GanArgs:
     """channels of the discriminator's first level"""
     discriminator_lr: float = 1e-4
     """discriminator Adam learning rate, × train.lr_gamma at each of train.lr_milestones, as the generator's"""
+    init_discriminator_from: str | None = None
+    """an earlier GAN run's folder (its newest checkpoint) or one of its checkpoints: the discriminator starts from its
+    weights, loaded whole (not its optimizer state), as BasicSR's pretrain_network_d; null: untrained"""
 
 
 def check_no_null_name(config: Any) -> None:

@@ -1,6 +1,6 @@
-"""The trainer's short options that set a config field (`--init-from`, `-o` / `--output-dir`, `--license`,
-`--license-name`, `--license-link`): each typed as its field, set into it as its dotted option sets it, and refused
-given with that dotted option at another value."""
+"""The trainer's short options that set a config field (`--init-from`, `--init-discriminator-from`, `-o` /
+`--output-dir`, `--license`, `--license-name`, `--license-link`): each typed as its field, set into it as its dotted
+option sets it, and refused given with that dotted option at another value."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .config import TrainingConfig
 # The short options that set a config field: (option, its args attribute, section, field).
 ALIASES = (
     ("--init-from", "init_from", "model", "init_from"),
+    ("--init-discriminator-from", "init_discriminator_from", "gan", "init_discriminator_from"),
     ("--output-dir", "output_dir", "train", "output_dir"),
     ("--license", "license", "train", "license"),
     ("--license-name", "license_name", "train", "license_name"),

@@ -1,9 +1,9 @@
 """What a training config sets that its own other settings leave unread: a level of another degradation,
 `data.train_lr` without degradation 'paired', `data.sharpen_target` of a denoising or JPEG model, a GAN run's pixel
-loss, a compile mode or compiled regions without their backend. `TrainingConfig.validate` refuses them (they would
-be silently ignored); in the config of a run started by an earlier swinir-hf, which took and ignored them, they count
-as unset (`as_read`: its checkpoint's record, `recipe.CheckpointRecord`, and its training_config.yaml given as
---config)."""
+loss or a discriminator's start without a GAN, a compile mode or compiled regions without their backend.
+`TrainingConfig.validate` refuses them (they would be silently ignored); in the config of a run started by an earlier
+swinir-hf, which took and ignored them, they count as unset (`as_read`: its checkpoint's record,
+`recipe.CheckpointRecord`, and its training_config.yaml given as --config)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # Settings added since a run may have been recorded, at what an earlier swinir-hf, which had none, did: a record (a
 # checkpoint's config or samples) without one reads so, not as the resuming config's value, which would let a resume
 # switch it on unnoticed (`as_read`, `recipe.setting_change`).
-EARLIER_VALUES = MappingProxyType({"data.sharpen_target": False})
+EARLIER_VALUES = MappingProxyType({"data.sharpen_target": False, "gan.init_discriminator_from": None})
 
 
 def unread_settings(cfg: TrainingConfig, written_levels: Collection[str] = ()) -> dict[str, str]:
@@ -51,6 +51,11 @@ def unread_settings(cfg: TrainingConfig, written_levels: Collection[str] = ()) -
                 "train.loss / train.charbonnier_eps choose the pixel loss of a run without GAN; a GAN run's is L1 "
                 "(× gan.pixel_weight): drop them, or set gan.enabled false"
             )
+    if cfg.gan.init_discriminator_from and not cfg.gan.enabled:  # no discriminator to start
+        unread["gan.init_discriminator_from"] = (
+            "gan.init_discriminator_from starts a GAN run's discriminator, and gan.enabled is false: add --gan.enabled "
+            "true, or drop gan.init_discriminator_from"
+        )
     if t.compile_mode is not None and t.compile is None:
         unread["train.compile_mode"] = (
             f"train.compile_mode {t.compile_mode} needs train.compile (inductor, say): the steps run eagerly without it"
