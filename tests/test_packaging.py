@@ -94,6 +94,19 @@ def test_the_classifiers_name_the_pythons_from_the_declared_oldest_on(pyproject)
     assert minors and minors == list(range(oldest, oldest + len(minors))), minors
 
 
+def test_the_tested_versions_of_the_docs_include_the_ones_ci_installs(constraint_pins):
+    """docs/transformers.md, "Tested versions and platforms", still named huggingface_hub 1.31 / 1.33 / 2.4 once
+    constraints.txt (what CI installs) had moved to 2.5.0: the versions it names as CI's are constraints.txt's."""
+    text = (REPO / "docs/transformers.md").read_text(encoding="utf-8").split("## Tested versions and platforms")[1]
+    pins = constraint_pins()
+    minor = {name: ".".join(pins[name].split(".")[:2]) for name in ("huggingface-hub", "pillow", "gradio")}
+    tested = re.search(r"Tested on transformers 5 \(5\.(\d+)-5\.(\d+)\), huggingface_hub ([\d. /]+),", text)
+    assert int(tested[1]) <= int(pins["transformers"].split(".")[1]) <= int(tested[2]), pins["transformers"]
+    assert minor["huggingface-hub"] in tested[3].split(" / "), f"huggingface_hub {pins['huggingface-hub']}"
+    assert f"CI runs torch {pins['torch']};" in text and f"CI installs Pillow {minor['pillow']} " in text
+    assert f"gradio {minor['gradio']} " in text
+
+
 def test_the_package_is_marked_typed():
     """PEP 561: type checkers read an installed package's annotations only when it ships py.typed."""
     assert (PACKAGE / "py.typed").is_file()
