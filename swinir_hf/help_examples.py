@@ -22,6 +22,11 @@ EXAMPLES = {
         "swinir-hf restore scans/ --recursive --model real-sr-x4 --ext auto -o out/",
     ],
     "hub": ["swinir-hf hub model_zoo/swinir/ -o export/ --dry-run"],
+    "train": [
+        "swinir-hf train --config tiny_sr_x2 -o runs/tiny",
+        "swinir-hf train --config real_sr_x4_psnr --init-from model.pth --resume latest",
+    ],
+    "demo": ["swinir-hf demo --port 7860"],
 }
 
 

@@ -760,6 +760,18 @@ def test_each_commands_help_fits_a_terminal_and_ends_with_examples(command, monk
         assert text.endswith("as in one process, without the launcher's tracebacks.\n")
 
 
+@pytest.mark.parametrize("command", ["train", "demo"])
+def test_the_commands_with_parsers_of_their_own_give_examples_too(command, capsys, monkeypatch):
+    """The README says `swinir-hf COMMAND --help` ends with examples: `train`'s (jsonargparse) and `demo`'s parsers,
+    their own, gave none."""
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert done.value.code == 0 and f"\nexamples:\n  swinir-hf {command} --" in text
+    assert [line for line in text.splitlines() if len(line) > 80] == []
+
+
 def test_train_refuses_a_section_given_as_a_name_and_points_to_init_from(capsys, tmp_path):
     """`restore --model sr-x4` loads a model; `train --model sr-x4` was jsonargparse's `Parser key "model": Unable to
     load config 'sr-x4'`: in train, the starting weights are --init-from."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from ..extras import MissingExtraError, require
+from ..help_examples import ExamplesFormatter, with_examples
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..models.constants_swinir import env_setting
 from ..processes import LaunchParser
@@ -91,6 +92,8 @@ def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.
     parser = LaunchParser(  # as every swinir-hf command's: `--por 7001` is a slip of `--port`, said so
         prog=prog,
         description="SwinIR image restoration demo (Gradio): super-resolution, denoising and JPEG artifact removal.",
+        epilog=with_examples("demo"),
+        formatter_class=ExamplesFormatter,
     )
     env = env_setting  # a variable set but empty is unset: the option's default
     parser.add_argument(

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+from jsonargparse import ActionConfigFile, ArgumentParser, DefaultHelpFormatter, Namespace
 
 from ..checkpoints.run_folder import is_run_config, list_checkpoints
 from ..common_options import OUTPUT_METAVAR
 from ..console import add_progress_arguments, package_log, shown_name, shows_progress
 from ..extras import MissingExtraError
+from ..help_examples import ExamplesFormatter, with_examples
 from ..interrupts import stopped_by, terminate_as_interrupt
 from ..launch import LAUNCHER_HELP
 from ..option_guesses import nearest_option
@@ -85,6 +86,10 @@ def _as_its_run_read(raw: dict, origin: str) -> dict:
     return {name: {k: v for k, v in fields.items() if f"{name}.{k}" not in ignored} for name, fields in raw.items()}
 
 
+class _HelpWithExamples(ExamplesFormatter, DefaultHelpFormatter):
+    """jsonargparse's formatter (which its parser requires), with the examples printed as written."""
+
+
 def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
     """`python -m swinir_hf.train`'s options (`prog`: the command's name in --help), and every config field as
     `--section.field VALUE`."""
@@ -92,8 +97,12 @@ def build_parser(prog: str = "python -m swinir_hf.train") -> ArgumentParser:
         prog=prog,
         usage="%(prog)s --config CONFIG [options] [--section.field VALUE ...]",  # not all ~60 options
         description=TRAIN_USAGE,
-        epilog=f"bundled configs: {', '.join(bundled_configs())}"
-        + (f". {LAUNCHER_HELP.format(module='swinir_hf.train')}" if prog == "swinir-hf train" else ""),
+        epilog=with_examples(
+            "train",
+            f"bundled configs: {', '.join(bundled_configs())}"
+            + (f". {LAUNCHER_HELP.format(module='swinir_hf.train')}" if prog == "swinir-hf train" else ""),
+        ),
+        formatter_class=_HelpWithExamples,
         exit_on_error=False,  # `main` reports errors on one line, without argparse's long usage text
         print_config=None,  # --print-config below prints the validated config instead
         allow_abbrev=False,  # `--over` was taken for `--overwrite`, which deletes a run
