@@ -194,3 +194,30 @@ def test_restoration_md_names_the_engine_options_the_pipeline_refuses():
         with pytest.raises(TypeError, match=f"takes no {name}"):
             upscaler(image, **{name: values[name]})
     assert "tile" not in refused and np.asarray(upscaler(image, tile=8, tile_overlap=4)).shape == (24, 32, 3)
+
+
+def _heading_anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives `page`'s headings: lower case, punctuation dropped, spaces as hyphens, `-1`, `-2`...
+    after a repeated one."""
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)  # a `# comment` is no heading
+    anchors: set[str] = set()
+    for heading in re.findall(r"^#+ (.+)$", text, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        n = sum(1 for a in anchors if a == slug or re.fullmatch(rf"{re.escape(slug)}-\d+", a))
+        anchors.add(f"{slug}-{n}" if n else slug)
+    return anchors
+
+
+def test_the_docs_links_name_files_and_sections_that_exist():
+    """A link of README.md or docs/ to a page's section ([figures](../benchmarks/README.md#...), the README's
+    [docs/restoration.md#python]) lands on a heading there: a renamed heading leaves no link dangling."""
+    dangling = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for link in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", link):  # https:, mailto:
+                continue
+            path, _, anchor = link.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            if not target.exists() or (anchor and target.suffix == ".md" and anchor not in _heading_anchors(target)):
+                dangling.append(f"{page.relative_to(ROOT)}: {link}")
+    assert dangling == []
