@@ -564,6 +564,7 @@ def test_missing_extras_name_the_extra(monkeypatch, tmp_path, capsys):
 def test_an_output_that_cannot_fit_is_refused_before_any_work(tiny_config, monkeypatch, tmp_path, capsys):
     import swinir_hf.inference.memory as memory
     import swinir_hf.inference.restoration as restoration
+    import swinir_hf.inference.size_batches as size_batches
 
     model = SwinIRForImageRestoration(tiny_config()).eval()
     monkeypatch.setattr(memory, "available_host_memory", lambda: 10 << 20)  # 10 MiB
@@ -588,7 +589,7 @@ def test_an_output_that_cannot_fit_is_refused_before_any_work(tiny_config, monke
     assert "2400×2400 output that needs" in capsys.readouterr().err
     # and in Python: a path from its header, an image or array before its conversion to floats (both were done
     # first: gigabytes and seconds for a huge image)
-    monkeypatch.setattr(restoration, "split_image", lambda image: pytest.fail("converted"))
+    monkeypatch.setattr(size_batches, "split_image", lambda image: pytest.fail("converted"))
     for given in (big, Image.open(big), np.zeros((1200, 1200), np.uint8)):
         with pytest.raises(memory.ImageTooLargeError, match="^a 1200×1200 image gives a 2400×2400 output"):
             restoration.SwinIRRestorer(model, dtype="float32").restore_images([given])
@@ -1632,7 +1633,7 @@ def test_an_output_is_resized_and_rounded_without_whole_image_temporaries():
     """What the host holds above the output's float canvas: the resize stacked all its planes after holding them
     (2 resized canvases at once), the rounding clipped a whole float copy and, for the model output's transposed
     view, made a transposed result that Pillow copied again; the outscale 1000 run went past its planned memory."""
-    from swinir_hf.inference.restoration import resize_float
+    from swinir_hf.inference.jobs import resize_float
     from swinir_hf.models.pixels_swinir import float_to_image
 
     rng = np.random.default_rng(0)

@@ -59,7 +59,7 @@ def test_outscale_resizes_as_the_command_line_does(model, tmp_path):
     """Real-ESRGAN's `enhance(img, outscale=...)`: `restore` and a restorer take `outscale` (it was a TypeError
     from SwinIRRestorer.__init__), giving `swinir-hf restore --outscale`'s pixels (its `_save`: the model's output
     resized, then rounded), for a path too (its ICC profile kept); a bad one is refused before the model runs."""
-    from swinir_hf.inference.restoration import resize_float
+    from swinir_hf.inference.jobs import resize_float
     from swinir_hf.models.pixels_swinir import compose_image, split_image
 
     rgb = Image.fromarray(_rgb())

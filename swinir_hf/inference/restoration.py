@@ -20,21 +20,13 @@ from ..models.image_files_swinir import image_name
 from ..models.image_processing_swinir import AlphaMode
 from ..models.memory_swinir import ImageTooLargeError, check_forward_memory
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from ..models.pixels_swinir import (
-    ImageLayout,
-    batched,
-    compose_image,
-    from_reconstruction,
-    split_image,
-    to_pixel_values,
-    warn_if_clamped,
-)
+from ..models.pixels_swinir import ImageLayout, batched, from_reconstruction, to_pixel_values, warn_if_clamped
 from ..models.runtime_swinir import inference_precision, running
 from ..progress_lines import inner_progress
 from .devices import auto_dtype, check_device, check_dtype
 from .ensemble import dihedral_mean
 from .image_io import read_restorable
-from .jobs import check_outscale, output_size, resize_float
+from .jobs import check_outscale
 from .memory import (
     ENGINE_TILES,
     TILE_MEMORY_SAFETY,
@@ -49,12 +41,12 @@ from .options import DTypeOption, EngineOptions, Padding, as_option_values  # wi
 from .padding import authors_padded_size, authors_padding
 from .photo_metadata import file_dpi, kept_info
 from .restorer_checks import check_model, check_options, check_restore_keywords, check_tensor_batch, not_an_image
+from .size_batches import restore_by_size
 
 logger = logging.getLogger(__name__)
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 _Image = TypeVar("_Image", Image.Image, np.ndarray)  # the kind of image given is the kind returned
-_Input = tuple[torch.Tensor, int, ImageLayout]  # a decoded image's (k, C, H, W) pixel values, channels, layout
 
 
 class SwinIRRestorer:
@@ -196,51 +188,11 @@ class SwinIRRestorer:
         for i, decoded in enumerate(pixels):
             if (name := names[i] if names else said[i]) is not None:  # None: not to be warned of
                 warn_if_clamped(decoded, name)
-        restored = self._restore_pixels(pixels, outscale, [n or c for n, c in zip(names or said, said, strict=True)])
+        restored = restore_by_size(self, pixels, outscale, [n or c for n, c in zip(names or said, said, strict=True)])
         for i, image in enumerate(images):  # after: a PIL image's checks need it not loaded (its EXIF read loads it)
             if isinstance(restored[i], Image.Image) and not isinstance(image, np.ndarray):
                 restored[i].info.update(kept_info(files.get(i, image), outscale or self.scale, dpi.get(i)))
         return restored
-
-    def _restore_pixels(
-        self, images: list[Image.Image | np.ndarray], outscale: float | None, names: list[str]
-    ) -> list[Image.Image | np.ndarray]:
-        """`restore_images` of decoded images, named in warnings as `names` say: each size's in one batch."""
-        channels = self.model.config.num_channels
-        # Each image's float colour is let go once its pixel values are made: a huge image's copies are gigabytes.
-        inputs = [(to_pixel_values(c, channels), c.shape[-1], lay) for c, lay in map(split_image, images, names)]
-        sizes: dict[tuple[int, int], list[int]] = {}
-        for i, item in enumerate(inputs):
-            sizes.setdefault(tuple(item[0].shape[-2:]), []).append(i)
-        restored: list = [None] * len(inputs)
-        for members in sizes.values():
-            for i, image in zip(members, self._restore_size([inputs[i] for i in members], outscale), strict=True):
-                restored[i] = image
-        return restored
-
-    def _restore_size(self, inputs: list[_Input], outscale: float | None) -> list[Image.Image | np.ndarray]:
-        """Images of one size in one batch, or one at a time where the batch cannot fit."""
-        try:
-            return self._restore_split(inputs, outscale)
-        except ImageTooLargeError:
-            if len(inputs) == 1:
-                raise
-        # Past the except block, whose traceback would keep the refused pass's tensors.
-        return [self._restore_split([item], outscale)[0] for item in inputs]
-
-    def _restore_split(self, inputs: list[_Input], outscale: float | None) -> list[Image.Image | np.ndarray]:
-        """Inputs of one size restored and composed again, all in one batch."""
-        h, w = inputs[0][0].shape[-2:]
-        size = output_size(w, h, outscale) if outscale is not None else None
-        alphas = sum(self.alpha_passes(layout) for _, _, layout in inputs)  # planned with the colour's memory
-        out = self.restore_tensor(batched([x for x, _, _ in inputs]), size, more_outputs=alphas)
-        layouts = self.restore_alphas([layout for _, _, layout in inputs], size)
-        images, start = [], 0
-        for (x, channels, _), layout in zip(inputs, layouts, strict=True):
-            restored = from_reconstruction(out[start : start + len(x)], channels)
-            start += len(x)
-            images.append(compose_image(restored if size is None else resize_float(restored, size), layout))
-        return images
 
     def restore_float(
         self, image: np.ndarray, resized_to: tuple[int, int] | None = None, more_outputs: int = 0
