@@ -37,8 +37,9 @@ from swinir_hf.demo.callbacks import NOTHING_TO_CANCEL, alpha_pass
 from swinir_hf.demo.clients import has_jobs
 from swinir_hf.demo.comparison import FAST_PNG_LEVEL
 from swinir_hf.demo.errors import ModelError, input_problem, time_limit_message
-from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, mismatch, precisions
+from swinir_hf.demo.menu import AUTO, CUSTOM, DENOISE, JPEG, REAL_SR, SR, ModelEntry, Plan, precisions
 from swinir_hf.demo.progress import Cancelled, Job, TimeLimitExceeded, forwards_needed
+from swinir_hf.demo.request_checks import mismatch
 from swinir_hf.demo.server import EXAMPLES_DIR
 from swinir_hf.demo.uploads import decode, jpeg_quality
 from swinir_hf.inference.image_io import is_lossless_webp, read_image

@@ -43,14 +43,12 @@ from .menu import (
     authors_models,
     bundled_models,
     config_entry,
-    custom_mismatch,
     local_labels,
-    mismatch,
     precisions,
-    request_problem,
 )
 from .model_cache import ModelCache
 from .progress import Cancelled, Job, TimeLimitExceeded, attached, count_blocks
+from .request_checks import custom_mismatch, mismatch, request_problem
 from .request_options import ALPHA_DROPPED_NOTE, check_format, parse_tile
 from .uploads import UploadFacts, colour_channels, decode, describe, frames_note, jpeg_quality, open_header, size_of
 from .zerogpu import gpu_duration, on_gpu, restore_on_device
