@@ -5,14 +5,13 @@ Each folder is built in a staging folder and only moved into place once (1) ever
 authors' tensor bit for bit and (2) the folder reloaded with this package and with `trust_remote_code` gives the
 same output as the model converted straight from the `.pth` on one image (the checks: `verification`; the code
 shipped for `trust_remote_code`: `remote_code`; the repo's name: `repo_names`; the card's `--eval` figures:
-`measured_results`).
+`measured_results`; the staging folders: `staging`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -26,7 +25,7 @@ from ..interrupts import signals_deferred
 from ..library_bars import transformers_bars_off
 from ..models.configuration_swinir import SwinIRConfig
 from ..models.modeling_swinir import SwinIRForImageRestoration
-from ..storage.atomic_writes import process_folder, process_tag, remove_dead, replace_folder, write_error
+from ..storage.atomic_writes import replace_folder, write_error
 from ..storage.output_folders import folder_claimed, would_replace
 from .cards import hub_card, render_model_card
 from .catalog import Release, find_release, load_catalog
@@ -43,16 +42,12 @@ from .loading import load_folder, model_folder
 from .measured_results import labelled, measure
 from .remote_code import AUTO_MAP, CUSTOM_PIPELINES, HubExportError, drop_remote_module_cache, remote_code_sources
 from .repo_names import check_repo_id, folder_repo_name, hub_repo_id
+from .staging import remove_stale_staging, staging_folder
 from .verification import ATOL, is_export_of, refuse_changed_export, verify_folder
 
 logger = logging.getLogger(__name__)
 
 RELEASE_URL = "https://github.com/JingyunLiang/SwinIR/releases/tag/v0.0"
-# Staging folders are `swinir_staging_<host>-<pid>-<random>` (`process_tag()`) in the output folder: one left by a
-# killed export is recognised by its process id and removed by the next export into that folder. Earlier versions
-# named them `swinir_staging_<random>`; <random> is mkdtemp's 8 characters.
-_STAGING_PREFIX = "swinir_staging_"
-_STAGING_NAME = re.compile(rf"{_STAGING_PREFIX}(?:(?P<host>[^-]+)-\d+-)?[a-z0-9_]{{8}}")
 
 
 @dataclass(frozen=True)
@@ -277,7 +272,7 @@ class _Build:
             )
         measured = measure(self.reference, eval_datasets, self.levels) if eval_datasets else {}
 
-        staging = _staging_folder(output_dir)
+        staging = staging_folder(output_dir)
         staging.chmod(0o755)  # mkdtemp's 0700 would stick to the published folder
         try:
             self.stored.config.auto_map = dict(AUTO_MAP)
@@ -293,7 +288,7 @@ class _Build:
                 refuse_changed_export(target, staging, self.repo_id, from_folder=self.source.is_dir())
             _say_removed(target, staging)
             with signals_deferred():  # an earlier export is not removed without the new one taking its place
-                replace_folder(staging, target, _staging_folder)
+                replace_folder(staging, target, staging_folder)
         except HubExportError:  # verification's, the refused changed export's
             raise
         except Exception as err:  # a full disk: "cannot write TARGET: No space left on device", not the staging's
@@ -313,31 +308,6 @@ def _say_removed(target: Path, staging: Path) -> None:
     if others:
         removed = ", ".join(map(shown_name, others))
         logger.warning(f"--overwrite removes from {shown_name(target)} what is not part of the export: {removed}")
-
-
-def _staging_folder(output_dir: Path) -> Path:
-    """A new empty folder in `output_dir`, named as this process's staging folder (`remove_stale_staging`)."""
-    return process_folder(output_dir, _STAGING_PREFIX)
-
-
-def remove_stale_staging(output_dir: Path) -> list[Path]:
-    """Remove the staging folders in `output_dir` of exports on this host whose process has died (SIGKILL, power
-    loss: the `finally` that removes them never ran), and their code's copy in transformers' modules cache; a running
-    export's are kept, and so is any folder not named exactly as mkdtemp names a staging folder (a user's
-    `swinir_staging_<host>-2024-notes`). Returns what was removed."""
-    return remove_dead(output_dir, _STAGING_PREFIX, named=_STAGING_NAME, then=drop_remote_module_cache)
-
-
-def unclaimed_staging(output_dir: Path) -> list[Path]:
-    """Staging folders in `output_dir` that `remove_stale_staging` leaves because nothing tells them from a running
-    export's: another machine's, and those named by swinir-hf versions before the host / pid naming. (This machine's
-    are removed or are a running export's; folders not named like a staging folder are never listed.)"""
-    here = process_tag().rsplit("-", 1)[0]
-    return sorted(
-        folder
-        for folder in output_dir.glob(f"{_STAGING_PREFIX}*")
-        if (match := _STAGING_NAME.fullmatch(folder.name)) and match["host"] != here and folder.is_dir()
-    )
 
 
 def _release_card(

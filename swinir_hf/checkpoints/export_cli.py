@@ -20,13 +20,13 @@ from .export import (
     export_model_folder,
     is_model_folder,
     push_folder,
-    unclaimed_staging,
 )
 from .export_arguments import DESCRIPTION, add_hub_arguments
 from .hub_licenses import license_terms
 from .loading import CHECKPOINT_SUFFIXES, network_errors, resolve_spec
 from .repo_names import check_push_access, check_repo_id, folder_repo_name, hub_repo_id
 from .run_folder import list_checkpoints
+from .staging import unclaimed_staging
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
