@@ -1703,7 +1703,7 @@ def test_names_saved_as_one_file_are_refused_saying_why(small_set, tmp_path, cap
 
 
 def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, capsys, monkeypatch):
-    from swinir_hf.evaluation import cli as evaluation_cli
+    from swinir_hf.evaluation import dataset_checks
 
     """`--dataset A B`: the models load once, each set gets the table (and figures) it gets alone, in the order
     given; --json holds the list of their reports, --save-images DIR their outputs in DIR/A and DIR/B, each resumed
@@ -1764,7 +1764,7 @@ def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, caps
     shutil.move(twin, twin.with_name("mini"))
     assert main([*command[:-2], str(twin.with_name("mini")), "--save-images", str(tmp_path / "cased")]) == 0
     capsys.readouterr()
-    monkeypatch.setattr(evaluation_cli, "folds_case", lambda path: True)  # as on macOS' and Windows' disks
+    monkeypatch.setattr(dataset_checks, "folds_case", lambda path: True)  # as on macOS' and Windows' disks
     assert main([*command[:-2], str(twin.with_name("mini")), "--save-images", str(tmp_path / "twins")]) == 2
     assert capsys.readouterr().err == (
         "swinir-hf eval: error: two sets named Mini and mini would share --save-images/Mini: evaluate them apart\n"

@@ -359,7 +359,7 @@ def _restore_or_eval_said(case: str, path: Path) -> str:
     import numpy as np
 
     from swinir_hf.evaluation.benchmark import _check_scoreable
-    from swinir_hf.evaluation.cli import _lr_dir_problem
+    from swinir_hf.evaluation.dataset_checks import lr_dir_problem
     from swinir_hf.evaluation.testsets import Sample, check_lr_size, columns_problem, load_samples
     from swinir_hf.inference.collection import check_not_a_file_name
     from swinir_hf.inference.files import collect_inputs
@@ -369,7 +369,7 @@ def _restore_or_eval_said(case: str, path: Path) -> str:
     if case == "columns":
         return columns_problem(path, None, "image", None)
     if case == "lr folder":
-        return _lr_dir_problem(argparse.Namespace(lr_dir=str(path / "LR"), lr_column=None, real=False))
+        return lr_dir_problem(argparse.Namespace(lr_dir=str(path / "LR"), lr_column=None, real=False))
     if case == "hub export changed":
         from swinir_hf.checkpoints.remote_code import HubExportError
         from swinir_hf.checkpoints.verification import refuse_changed_export

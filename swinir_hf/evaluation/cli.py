@@ -37,11 +37,11 @@ from ..processes import (
 from ..progress_lines import library_bars_wanted, progress_as_asked
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
-from ..storage.paths import folds_case, portable_name
+from .dataset_checks import columns_problem, lr_dir_problem, several_sets_problem, unloadable_hub_set
 from .eval_arguments import add_eval_arguments, dataset_columns
 from .model_levels import trained_levels
 from .protocol import benchmark_name
-from .saved_outputs import MANIFEST, first_twin, has_manifest, saved_as_one, set_folder
+from .saved_outputs import MANIFEST, has_manifest, set_folder
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -137,7 +137,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     # A mistyped --dataset or --lr-dir said before the models load (a Hub model would be downloaded first); with a
     # local --dataset before torch loads too (a name that could be a Hub dataset's is told apart with it).
-    if problem := _several_sets_problem(args) or options_problem(args.scale, args.noise, args.jpeg):
+    if problem := several_sets_problem(args) or options_problem(args.scale, args.noise, args.jpeg):
         return usage_error(args.prog, problem)
     if (refused := refuse_launched_precision(args)) is not None:
         return refused
@@ -154,7 +154,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _evaluate_sets(args: argparse.Namespace) -> int:
     """`_evaluate` once the options go together and the sets exist: the sets and models checked, loaded, scored;
     the exit status."""
-    problem = _lr_dir_problem(args) or _columns_problem(args) or _unloadable_hub_set(args) or output_problem(args)
+    problem = lr_dir_problem(args) or columns_problem(args) or unloadable_hub_set(args) or output_problem(args)
     if problem:
         return user_error(problem)
     from ..checkpoints.convert import CheckpointError
@@ -254,60 +254,6 @@ def _save_folder(args: argparse.Namespace, dataset: str) -> str | None:
     if len(args.dataset) == 1 or args.save_images is None:
         return args.save_images
     return str(set_folder(args.save_images, benchmark_name(dataset)))
-
-
-def _several_sets_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with several `--dataset`s together with the other options (a usage error); else None."""
-    if len(args.dataset) == 1:
-        return None
-    if args.lr_dir is not None:
-        return "--lr-dir holds one set's inputs: give one --dataset with it"
-    if args.save_images is None:
-        return None
-    names = [benchmark_name(dataset) for dataset in args.dataset]
-    folded = folds_case(Path(args.save_images).resolve())  # "Set5" and "set5": one folder on macOS' and Windows'
-    if (twins := first_twin(names, lambda name: saved_as_one(name, folded))) is None:
-        return None
-    twin, name = twins
-    alike = shown_name(name if twin == name else f"{twin} and {name}")
-    return f"two sets named {alike} would share --save-images/{shown_name(portable_name(twin))}: evaluate them apart"
-
-
-def _unloadable_hub_set(args: argparse.Namespace) -> str | None:
-    """Why a Hub dataset among several sets cannot be loaded while HF_HUB_OFFLINE is set (not in the cache), found
-    before any set is scored: else the sets before it were scored, then the run failed without its --json; None if
-    they all load. (Online, loading is the download: left to its turn.)"""
-    from huggingface_hub import constants
-
-    from ..image_datasets import is_hub_dataset_id, load_image_dataset
-
-    if len(args.dataset) == 1 or not constants.HF_HUB_OFFLINE:  # one set: its load says it, at once
-        return None
-    for spec in (s for s in args.dataset if is_hub_dataset_id(s) and not Path(s).exists()):
-        try:
-            load_image_dataset(spec, args.split, default_split="test")
-        except (FileNotFoundError, ValueError) as err:
-            return str(err)
-    return None
-
-
-def _columns_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with `--column` / `--lr-column` for a `--dataset` (`testsets.columns_problem`), before loading."""
-    from .testsets import columns_problem
-
-    found = (columns_problem(dataset, args.lr_dir, args.column, args.lr_column) for dataset in args.dataset)
-    return next(filter(None, found), None)
-
-
-def _lr_dir_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with an `--lr-dir` (or `--lr-column`): no folder (as `testsets.load_samples` says it, after the
-    models load), or given with --real, whose degradation it replaces (the report recorded one never applied)."""
-    given = "--lr-dir" if args.lr_dir is not None else "--lr-column" if args.lr_column is not None else None
-    if given == "--lr-dir" and not Path(args.lr_dir).is_dir():
-        return f"no such LR folder: {shown_name(args.lr_dir)}"
-    if given and args.real:
-        return f"{given} gives the inputs, which --real would make: the real-world degradation would not be applied"
-    return None
 
 
 def _load_models(
