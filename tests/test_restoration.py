@@ -1269,6 +1269,17 @@ def test_out_of_memory_in_a_whole_image_pass_of_auto_tiles_says_so(model, monkey
     assert passes == [4]
 
 
+def test_a_restorer_named_when_built_starts_its_warnings_with_its_name(model, monkeypatch, caplog):
+    """`name` is a constructor keyword (eval's row label of one model among several): the benchmark set it on the
+    built restorer instead."""
+    img = _rgb(40, 44).astype(np.float32) / 255
+    _memory_limited(model, monkeypatch, 24)
+    assert SwinIRRestorer(model).name is None
+    with caplog.at_level(logging.WARNING, logger="swinir_hf.inference.restoration"):
+        SwinIRRestorer(model, tile="auto", name="b").restore_float(img)
+    assert caplog.messages == ["b: out of memory with the whole image; retrying with 20-pixel tiles"]
+
+
 def test_a_tile_larger_than_the_image_is_retried_smaller_too(model, monkeypatch):
     """`--tile 512` for a collection, and a small image of it out of memory: halving 512 (256, still larger than the
     image) was taken for "no smaller tile can help", and raised at once."""

@@ -289,11 +289,11 @@ def _restorers(
 ) -> list[SwinIRRestorer | None]:
     """One restorer per model (None: the identity) for the whole set, so that its one-off warnings (tile_overlap=0)
     are said once, not per image; of several models, each named by its row label, which its warnings start with."""
-    restorers = [None if model is None else engine.restorer(model) for _, model in models]
-    for restorer, label in zip(restorers, labels, strict=True):
-        if restorer is not None and len(models) > 1:
-            restorer.name = label
-    return restorers
+    named = len(models) > 1
+    return [
+        None if model is None else engine.restorer(model, name=label if named else None)
+        for (_, model), label in zip(models, labels, strict=True)
+    ]
 
 
 def _method_names(

@@ -77,9 +77,8 @@ class SwinIRRestorer:
         tune_malloc: on CPU, call `tune_allocator()` (once per process) so glibc stops returning the model's
             temporaries to the OS after every chunk (faster: figures in benchmarks/README.md). Process-wide;
             pass False to leave the allocator alone.
+        name: the model's name its warnings start with, where it is one of several (eval's row label); None: none.
     """
-
-    name: str | None = None  # the model's name its warnings start with, where it is one of several (eval's row label)
 
     def __init__(
         self,
@@ -96,6 +95,7 @@ class SwinIRRestorer:
         progress: bool = False,
         memory_budget: int | None = None,
         tune_malloc: bool = True,
+        name: str | None = None,
         batch_size: int | None = None,  # tiles_per_pass's earlier name (a FutureWarning)
     ) -> None:
         check_model(model)
@@ -115,6 +115,7 @@ class SwinIRRestorer:
         self.tiles_per_pass = int(tiles_per_pass or tiling.tiles_per_pass(self.device))
         self.progress = progress
         self.memory_budget = memory_budget
+        self.name = name
         if tune_malloc and self.device.type == "cpu":
             tune_allocator()
 
