@@ -331,10 +331,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if launcher:
             check = partial(engine_precision_only, dtype_given=own.dtype_given)
-            return launch(LAUNCHED[command], launcher, rest, check=check)
+            return launch(LAUNCHED[command], launcher, rest, check=check, typed=["swinir-hf", *argv])
     args = _convert_output(parser, parser.parse_args(argv))
-    stopped = _load_modules(args.command)
-    if stopped is not None:
+    args.typed_command = ["swinir-hf", *argv]  # as typed: eval's report records it
+    if (stopped := _load_modules(args.command)) is not None:
         return stopped
     try:
         status = args.func(args)

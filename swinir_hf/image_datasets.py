@@ -84,6 +84,15 @@ def local_dataset_folder(spec: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def split_problem(spec: str, split: str | None) -> str | None:
+    """What is wrong with `--split split` for a dataset `spec`: a `save_to_disk` folder of one Dataset has no splits,
+    and the split would be ignored (`restore` and `eval` refuse it alike); else None."""
+    folder = local_dataset_folder(spec)
+    if split is None or folder is None or not is_saved_dataset(folder) or is_saved_dataset_dict(folder):
+        return None
+    return f"--split {split}: {shown_name(spec)} is one save_to_disk Dataset, without splits: drop --split"
+
+
 def is_hub_dataset_id(spec: str) -> bool:
     """Whether `spec` can name a Hub dataset (`NAME` or `OWNER/NAME`) rather than a local path: a repo id
     (`is_repo_id`; `photos/` or `my photos` is a path, which must not be sent to the Hub to fail there with a message

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from .inference.launcher_precision import launcher_precision_problem
 from .option_guesses import is_option, nearest_option
-from .processes import LAUNCHER_PID
+from .processes import LAUNCHER_PID, TYPED_COMMAND
 
 LAUNCHER_HELP = (
     "accelerate launch's options (--multi_gpu, --num_processes N, --num_machines N, --config_file FILE, ...: "
@@ -91,11 +91,16 @@ def _next(args: Iterator[str]) -> list[str]:
 
 
 def launch(
-    module: str, launcher_argv: list[str], argv: list[str], check: Callable[[argparse.Namespace], None] | None = None
+    module: str,
+    launcher_argv: list[str],
+    argv: list[str],
+    check: Callable[[argparse.Namespace], None] | None = None,
+    typed: list[str] | None = None,
 ) -> int:
     """Run `accelerate launch LAUNCHER_ARGV -m MODULE ARGV`; the exit status of MODULE's processes. They print their
     own messages; this prints one only for what they could not say (a process killed by a signal, a launcher that
-    could not start them), or for launcher options that `check` refuses (a `ValueError`, before any starts)."""
+    could not start them), or for launcher options that `check` refuses (a `ValueError`, before any starts).
+    `typed`: the command line as the user typed it, told to the processes (`TYPED_COMMAND`: eval's report)."""
     from accelerate.commands.launch import launch_command
     from torch.distributed import DistError
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -110,7 +115,7 @@ def launch(
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        with _quiet_torchrun(), _single_process_launcher(), _known_to_its_processes():
+        with _quiet_torchrun(), _single_process_launcher(), _known_to_its_processes(typed):
             launch_command(args)
     except subprocess.CalledProcessError as err:  # the single process's status
         return _status(err.returncode, "the process")
@@ -187,18 +192,29 @@ def _quiet_torchrun() -> Iterator[None]:
 
 
 @contextmanager
-def _known_to_its_processes() -> Iterator[None]:
+def _known_to_its_processes(typed: list[str] | None) -> Iterator[None]:
     """This launcher's PID in the environment its processes inherit (`LAUNCHER_PID`), so that one started after it
-    died stops at once (`stop_with_the_launcher`); the environment as it was after."""
-    before = os.environ.get(LAUNCHER_PID)
-    os.environ[LAUNCHER_PID] = str(os.getpid())
+    died stops at once (`stop_with_the_launcher`), and the command line `typed` (`TYPED_COMMAND`; None: none); the
+    environment as it was after."""
+    import json
+
+    told = {LAUNCHER_PID: str(os.getpid()), TYPED_COMMAND: None if typed is None else json.dumps(typed)}
+    before = {name: os.environ.get(name) for name in told}
     try:
+        for name, value in told.items():
+            _set_env(name, value)
         yield
     finally:
-        if before is None:
-            os.environ.pop(LAUNCHER_PID, None)
-        else:
-            os.environ[LAUNCHER_PID] = before
+        for name, value in before.items():
+            _set_env(name, value)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    """Set the environment variable `name` to `value`, or remove it (None)."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 @contextmanager

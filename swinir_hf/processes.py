@@ -50,6 +50,18 @@ def process_state(device: str | None = None) -> PartialState:
 
 # Set by `swinir-hf`'s launcher (`launch.launch`) for the processes it starts: its own PID, their parent's.
 LAUNCHER_PID = "SWINIR_LAUNCHER_PID"
+# Set by it too: the command line as the user typed it (`swinir-hf eval --num_processes 2 ...`, a JSON list), which
+# each process's own arguments lack the launcher's options of.
+TYPED_COMMAND = "SWINIR_TYPED_COMMAND"
+
+
+def typed_command(argv: list[str], prog: str) -> list[str]:
+    """The command line this process runs for, as typed: its `swinir-hf` launcher's (`TYPED_COMMAND`), else the
+    words of `prog` (`python -m swinir_hf.evaluate`) and this process's `argv`."""
+    import json
+
+    launched = os.environ.get(TYPED_COMMAND)
+    return json.loads(launched) if launched else [*prog.split(), *argv]
 
 
 def stop_with_the_launcher() -> None:

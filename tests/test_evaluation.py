@@ -373,6 +373,7 @@ def test_given_lr_folder(small_set, tmp_path):
     assert made.caption().startswith("Mini, bicubic ×2 (3 images") and made.to_dict()["lr_dir"] is None
     assert given.caption().startswith(f"Mini, ×2 from the inputs given in {lr_dir} (3 images")
     assert given.to_dict()["lr_dir"] == str(lr_dir)
+    assert made.to_dict()["lr_column"] is None and given.to_dict()["lr_column"] is None
 
 
 def test_a_grey_images_lr_file_saved_as_rgb_is_read_as_grey(small_set, tmp_path, capsys):
@@ -546,6 +547,59 @@ def test_save_to_disk_dataset(small_set, tmp_path, capsys):
         == 0
     )
     assert capsys.readouterr().out.startswith("splits, JPEG q=30 (1 image,")  # the train split: one image
+
+
+def test_split_for_a_saved_dataset_without_splits_is_refused_as_restore_refuses_it(small_set, tmp_path, capsys):
+    """`eval --dataset SAVED --split train`, SAVED one save_to_disk Dataset, scored its rows, --split silently
+    ignored, where `restore` refused it; now eval refuses it in restore's words, before anything is scored."""
+    import datasets
+
+    dataset, _ = small_set
+    files = sorted((dataset / "HR").glob("*.png"))
+    saved = tmp_path / "saved"
+    datasets.Dataset.from_dict({"image": [str(f) for f in files]}).cast_column("image", datasets.Image()).save_to_disk(
+        str(saved)
+    )
+    capsys.readouterr()  # datasets' saving bar
+    args = ["eval", "--model", "identity", "--jpeg", "30", "--split", "train", "--no-progress", "--dataset", str(saved)]
+    said = f"swinir-hf eval: error: --split train: {saved} is one save_to_disk Dataset, without splits: drop --split"
+    assert main(args) == 2
+    assert capsys.readouterr() == ("", said + "\n")
+    assert main([*args, str(dataset)]) == 2  # beside a set that may need the split
+    assert capsys.readouterr() == ("", said + ", or evaluate that set apart\n")
+
+
+def test_the_json_report_records_the_command_as_typed(small_set, tmp_path, monkeypatch):
+    """The report recorded settings, versions and seeds, but not the command that made it: now `command`, its words
+    as typed (paths as given): `swinir-hf eval ...`, `python -m swinir_hf.evaluate ...`, a launch's `swinir-hf eval`
+    line with the launcher's options (told to its processes); null from the Python API."""
+    import accelerate.commands.launch
+
+    from swinir_hf.evaluation.cli import main as evaluate_main
+    from swinir_hf.processes import TYPED_COMMAND
+
+    dataset, _ = small_set
+    monkeypatch.chdir(dataset.parent)
+    monkeypatch.delenv(TYPED_COMMAND, raising=False)
+    args = ["--model", "identity", "--dataset", "Mini", "--jpeg", "30", "--no-progress", "--json", "r.json"]
+    assert main(["eval", *args]) == 0
+    assert json.loads(Path("r.json").read_text())["command"] == ["swinir-hf", "eval", *args]
+    assert evaluate_main([*args, "--overwrite"]) == 0
+    assert json.loads(Path("r.json").read_text())["command"] == [
+        "python",
+        "-m",
+        "swinir_hf.evaluate",
+        *args,
+        "--overwrite",
+    ]
+    told = []  # what the launcher's processes are told: then each runs `python -m swinir_hf.evaluate ARGS`
+    monkeypatch.setattr(accelerate.commands.launch, "launch_command", lambda _: told.append(os.environ[TYPED_COMMAND]))
+    launched = ["eval", "--cpu", "--num_processes", "1", *args, "--overwrite"]
+    assert main(launched) == 0 and TYPED_COMMAND not in os.environ
+    monkeypatch.setenv(TYPED_COMMAND, told[0])
+    assert evaluate_main([*args, "--overwrite"]) == 0
+    assert json.loads(Path("r.json").read_text())["command"] == ["swinir-hf", *launched]
+    assert evaluate(None, dataset, jpeg=30, progress=False).to_dict()["command"] is None
 
 
 def test_shares_of_a_set_combine_into_the_whole_sets_evaluation(small_set, tmp_path):
@@ -896,6 +950,29 @@ def test_a_datasets_ground_truth_is_its_named_column_never_a_guess(small_set, tm
     assert main(["eval", "--model", str(model_dir), "--dataset", str(tmp_path / "low"), "--no-progress"]) == 1
     said = "which of its image columns (low, target) holds the ground truth? Name it hr (dataset.rename_column(NAME,"
     assert said in capsys.readouterr().err
+
+
+def test_inputs_given_in_a_datasets_column_are_not_said_to_be_bicubic(small_set, tmp_path, capsys):
+    """A dataset's given inputs (its `lr` column, or one --lr-column names) were captioned "bicubic ×2", as if made
+    by bicubic downscaling, and the JSON said nothing of them; now they are said as --lr-dir's files are."""
+    import datasets
+
+    dataset, model_dir = small_set
+    files = sorted((dataset / "HR").iterdir())
+    for f in files:
+        hr = Image.open(f)
+        hr.resize((hr.width // 2, hr.height // 2), Image.BICUBIC).save(tmp_path / f.name)
+    columns = {"lr": [str(tmp_path / f.name) for f in files], "hr": [str(f) for f in files]}
+    ds = datasets.Dataset.from_dict(columns).cast_column("lr", datasets.Image()).cast_column("hr", datasets.Image())
+    ds.save_to_disk(str(tmp_path / "pairs"))
+    ds.rename_column("lr", "small").save_to_disk(str(tmp_path / "named"))
+    capsys.readouterr()  # datasets' saving bars
+    auto = evaluate(SwinIRForImageRestoration.from_pretrained(model_dir), tmp_path / "pairs", progress=False)
+    assert auto.caption().startswith("pairs, ×2 from the inputs given in its lr column (3 images")
+    assert (auto.to_dict()["lr_column"], auto.to_dict()["lr_dir"]) == ("lr", None)
+    args = ["eval", "--model", str(model_dir), "--dataset", str(tmp_path / "named"), "--lr-column", "small"]
+    assert main([*args, "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("named, ×2 from the inputs given in its small column (3 images")
 
 
 def test_a_datasets_columns_are_named_with_column_and_lr_column(small_set, tmp_path, capsys, monkeypatch):
@@ -1738,8 +1815,9 @@ def test_several_sets_are_scored_in_turn_as_each_alone(small_set, tmp_path, caps
     stopped = capsys.readouterr()
     assert stopped.out == alone[0][0] and not (tmp_path / "stopped.json").exists()
     assert stopped.err.endswith("interrupted: no --json written (the tables above are of the sets done)\n")
-    untimed = [figures | {"runtime": None} for figures in json.loads(report.read_text())]  # its own wall times
-    assert untimed == [figures | {"runtime": None} for _, figures in alone]
+    # Its own wall times, and its own command (each set's report records the one that made it)
+    untimed = [figures | {"runtime": None, "command": None} for figures in json.loads(report.read_text())]
+    assert untimed == [figures | {"runtime": None, "command": None} for _, figures in alone]
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == [
         *(f"Mini/tiny_x2/{n}.png" for n in "abc"),
         *(f"Other/tiny_x2/{n}.png" for n in "ab"),

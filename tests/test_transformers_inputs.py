@@ -189,3 +189,27 @@ def test_the_pipeline_given_a_dataset_names_its_image_column(tiny_config):
     )
     assert [im.size for im in restorer(ds["photo"])] == [(10, 8)] * 2
     assert [im.size for im in restorer(KeyDataset(ds, "photo"))] == [(10, 8)] * 2
+
+
+def test_the_pipeline_given_a_datasets_row_names_its_image_column(tiny_config):
+    """A streamed `datasets` IterableDataset given whole is iterated row by row, and its first row, a dict, was
+    refused as "not dict"; now a row (streamed or not) names its image column, and the advice runs."""
+    import datasets
+
+    photos = [Image.new("RGB", (5, 4), (i, 9, 30)) for i in range(2)]
+    ds = datasets.Dataset.from_dict({"name": ["a", "b"], "photo": photos}).cast_column("photo", datasets.Image())
+    stream = ds.to_iterable_dataset()
+    restorer = pipeline("image-restoration", model=SwinIRForImageRestoration(tiny_config()).eval())
+    said = (
+        "(or a list of them), not a dict (a datasets row): pass its image, row['photo']; of a whole dataset its "
+        "image column, dataset['photo'] (a list) or KeyDataset(dataset, 'photo') (transformers.pipelines.pt_utils); "
+        "of a streamed one, (row['photo'] for row in dataset)"
+    )
+    for given in (stream, ds[0]):
+        with pytest.raises(TypeError) as refused:
+            list(restorer(given))  # the stream's first row
+        assert str(refused.value).endswith(said)
+    assert restorer(ds[0]["photo"]).size == (10, 8)
+    assert [im.size for im in restorer(row["photo"] for row in stream)] == [(10, 8)] * 2
+    with pytest.raises(TypeError, match=r", not dict$"):  # no image in it: nothing to name
+        restorer({"name": "a"})

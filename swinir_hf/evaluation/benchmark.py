@@ -200,11 +200,11 @@ def evaluate_models(
         conventions[0],
         engine=engine if any(model is not None for _, model in models) else None,
         lr_dir=None if lr_dir is None else str(lr_dir),
+        lr_column=samples[0].lr_column if samples else None,  # process k > 0 of more than the images has none
         provenance=provenance(dict(zip(labels, (model for _, model in models), strict=True)), device, degradation),
         shard=shard,
     )
-    methods = [degradation.baseline_name, *labels]
-    result.scores = {method: [] for method in methods}
+    result.scores = {method: [] for method in [degradation.baseline_name, *labels]}
     result.seconds = {label: [] for label, (_, model) in zip(labels, models, strict=True) if model is not None}
     for sample in samples:  # all of them, before any is restored: not the n-th one's error after n - 1
         _check_scoreable(sample, degradation, name)
@@ -217,7 +217,7 @@ def evaluate_models(
         except ValueError as err:  # an image too small for the scale or for SSIM's window: say which one
             raise ValueError(f"{shown_name(name)}/{shown_name(sample.name)}: {err}") from err
         result.names.append(sample.name)
-        for method, figures in zip(methods, scores, strict=True):
+        for method, figures in zip(result.methods, scores, strict=True):
             result.scores[method].append(figures)
     return result
 

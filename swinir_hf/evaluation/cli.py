@@ -31,13 +31,20 @@ from ..processes import (
     main_first,
     on_every_process,
     process_state,
+    typed_command,
     usage_error,
     user_error,
 )
 from ..progress_lines import library_bars_wanted, progress_as_asked
 from ..storage.atomic_writes import write_text_file
 from ..storage.output_folders import check_fresh_output_folder, check_writable_folder, folder_claimed
-from .dataset_checks import columns_problem, lr_dir_problem, several_sets_problem, unloadable_hub_set
+from .dataset_checks import (
+    columns_problem,
+    lr_dir_problem,
+    several_sets_problem,
+    split_option_problem,
+    unloadable_hub_set,
+)
 from .eval_arguments import add_eval_arguments, dataset_columns
 from .model_levels import trained_levels
 from .protocol import benchmark_name
@@ -137,7 +144,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     # A mistyped --dataset or --lr-dir said before the models load (a Hub model would be downloaded first); with a
     # local --dataset before torch loads too (a name that could be a Hub dataset's is told apart with it).
-    if problem := several_sets_problem(args) or options_problem(args.scale, args.noise, args.jpeg):
+    if (
+        problem := several_sets_problem(args)
+        or split_option_problem(args)
+        or options_problem(args.scale, args.noise, args.jpeg)
+    ):
         return usage_error(args.prog, problem)
     if (refused := refuse_launched_precision(args)) is not None:
         return refused
@@ -189,6 +200,7 @@ def _evaluate_sets(args: argparse.Namespace) -> int:
         except MemoryError as err:  # numpy's "Unable to allocate ..." or the engine's ImageTooLargeError
             return user_error(f"not enough memory to evaluate {dataset}: {err or 'an allocation failed'}")
         if report is not None:
+            report.command = args.typed_command  # (the processes' shares are combined without it)
             unprinted = unprinted or _print_table(report.to_markdown(verbose=args.verbose), args.json)
             reports.append(report.to_dict())
     if args.json and state.is_main_process:
@@ -338,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_eval_arguments(parser)
     parser.set_defaults(prog=parser.prog)
-    status = run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    args.typed_command = typed_command(sys.argv[1:] if argv is None else argv, parser.prog)
+    status = run(args)
     sys.stdout.flush()
     return status

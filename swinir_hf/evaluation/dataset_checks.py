@@ -1,6 +1,6 @@
 """What is wrong with the sets an `eval` names and the options of their inputs, said before any set is scored:
-several `--dataset`s with `--lr-dir` or sharing a `--save-images` folder, a missing `--lr-dir`, `--column` /
-`--lr-column`, a Hub set that cannot load offline."""
+several `--dataset`s with `--lr-dir` or sharing a `--save-images` folder, `--split` for a set without splits, a
+missing `--lr-dir`, `--column` / `--lr-column`, a Hub set that cannot load offline."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from ..console import shown_name
+from ..image_datasets import split_problem
 from ..storage.paths import folds_case, portable_name
 from .protocol import benchmark_name
 from .saved_outputs import first_twin, saved_as_one
@@ -28,6 +29,15 @@ def several_sets_problem(args: argparse.Namespace) -> str | None:
     twin, name = twins
     alike = shown_name(name if twin == name else f"{twin} and {name}")
     return f"two sets named {alike} would share --save-images/{shown_name(portable_name(twin))}: evaluate them apart"
+
+
+def split_option_problem(args: argparse.Namespace) -> str | None:
+    """`--split` with a `save_to_disk` folder of one Dataset among the sets, which has no splits to choose from
+    (`image_datasets.split_problem`: as `restore` refuses it); else None."""
+    problem = next(filter(None, (split_problem(dataset, args.split) for dataset in args.dataset)), None)
+    if problem is None or len(args.dataset) == 1:
+        return problem
+    return f"{problem}, or evaluate that set apart"  # the other sets may need it
 
 
 def unloadable_hub_set(args: argparse.Namespace) -> str | None:

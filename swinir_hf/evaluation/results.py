@@ -39,12 +39,15 @@ class Evaluation:
     names: list[str] = field(default_factory=list)
     scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # method → one dict per image
     engine: EngineOptions | None = PAPER_ENGINE  # how the model ran; None: no model (the identity)
-    lr_dir: str | None = None  # where the given inputs came from; None: made from the ground truth
+    lr_dir: str | None = None  # the folder the given inputs came from; None: made from the ground truth
+    lr_column: str | None = None  # the dataset column the given inputs came from; None: made from the ground truth
     # What reproduces the figures beyond the options: the device, the libraries' versions, each model's sha256.
     provenance: dict[str, Any] = field(default_factory=dict)
     shard: tuple[int, int] = (0, 1)  # (k, n): the images k, k + n, ... of the set (`evaluate_models`' share)
     # model → wall seconds of each image it restored in this run (outputs reused from --save-images take none)
     seconds: dict[str, list[float]] = field(default_factory=dict)
+    # The command line that made it, as typed (`swinir-hf eval ...`, paths as given); None: a call from Python.
+    command: list[str] | None = None
 
     @property
     def methods(self) -> list[str]:
@@ -62,9 +65,11 @@ class Evaluation:
     def caption(self) -> str:
         run, d = self.engine_departures(), self.degradation
         setting = str(d)
-        if self.lr_dir is not None:  # given files are whatever they are: "bicubic" would claim how they were made
+        # Given inputs are whatever they are: "bicubic" would claim how they were made.
+        given = self.lr_dir if self.lr_dir is not None else self.lr_column and f"its {self.lr_column} column"
+        if given:
             setting = f"×{d.scale}" if d.task == "sr" else setting
-            setting += f" from the inputs given in {shown_name(self.lr_dir)}"
+            setting += f" from the inputs given in {shown_name(given)}"
         n = len(self.names)
         return (
             f"{shown_name(self.dataset)}, {setting} ({n} image{'s' * (n != 1)}, border {d.border}, PSNR in dB, "
@@ -110,6 +115,7 @@ class Evaluation:
         """The same figures, unrounded, for `json.dump` (schema: docs/evaluation.md, "The JSON report")."""
         d = self.degradation
         return {
+            "command": self.command,
             "dataset": self.dataset,
             "model": self.model,
             "models": self.methods[1:],  # with `evaluate_models`, several
@@ -118,6 +124,7 @@ class Evaluation:
             {"sr": "scale", "dn": "noise", "jpeg": "jpeg"}[d.task]: d.value,
             "border": d.border,
             "lr_dir": self.lr_dir,
+            "lr_column": self.lr_column,
             "grey_convention": self.grey_convention,
             "y_channel": "ITU-R BT.601 (MATLAB rgb2ycbcr)",
             "engine": None

@@ -38,11 +38,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Sample:
-    """One benchmark image: `hr` (H, W, C) uint8 ground truth, `lr` a given (h, w, C) uint8 input or None."""
+    """One benchmark image: `hr` (H, W, C) uint8 ground truth, `lr` a given (h, w, C) uint8 input or None, and the
+    dataset column `lr` was read from (`lr_column`; None: from a file, or made)."""
 
     name: str
     hr: np.ndarray
     lr: np.ndarray | None = None
+    lr_column: str | None = None
 
 
 # PIL modes deeper than 8 bits, as an error names them.
@@ -273,7 +275,7 @@ def _dataset_samples(
             lr = _as_hr(to_uint8_array(_image_in(row, lr_col)), hr, f"its {lr_col} image") if lr_col else None
             if lr is not None:
                 check_lr_size(name, hr, lr, scale, f"its {lr_col} image")
-            samples.append(Sample(name, hr, lr))
+            samples.append(Sample(name, hr, lr, lr_col if lr is not None else None))
         except (ValueError, OSError, SyntaxError, ImportError) as err:
             raise ValueError(f"{shown_name(spec)}, row {i} ({shown_name(name)}): {err}") from None
     return names, samples

@@ -12,7 +12,7 @@ from ..checkpoints.bundled import DEFAULT_MODEL, DEFAULT_MODELS
 from ..checkpoints.weight_keys import add_weights_key_argument, weights_key_problem
 from ..common_options import add_output_dir_argument
 from ..console import add_progress_arguments
-from ..image_datasets import is_saved_dataset, is_saved_dataset_dict, local_dataset_folder
+from ..image_datasets import local_dataset_folder, split_problem
 from ..other_tools import RESTORE_OTHER_OPTIONS
 from ..storage.output_folders import would_replace
 from .engine_cli import add_engine_arguments
@@ -209,9 +209,7 @@ def _dataset_problem(args: argparse.Namespace) -> str | None:
             "dataset would be written into its input, which is never overwritten (not even with --overwrite); choose "
             "an -o outside it"
         )
-    if args.split is not None and is_saved_dataset(folder) and not is_saved_dataset_dict(folder):
-        return f"--split {args.split}: {args.dataset} is one save_to_disk Dataset, without splits: drop --split"
-    return None
+    return split_problem(args.dataset, args.split)
 
 
 def complete_options(args: argparse.Namespace) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -91,7 +91,22 @@ def check_pipeline_input(image: Any) -> None:
             f"{takes}, not a datasets {type(image).__name__}: pass its image column, dataset[{column!r}] (a list), or "
             f"KeyDataset(dataset, {column!r}) (transformers.pipelines.pt_utils; an iterator)"
         )
+    if isinstance(image, Mapping) and (key := _image_key(image)) is not None:  # a dataset's row (a streamed one's)
+        raise TypeError(
+            f"{takes}, not a {type(image).__name__} (a datasets row): pass its image, row[{key!r}]; of a whole "
+            f"dataset its image column, dataset[{key!r}] (a list) or KeyDataset(dataset, {key!r}) "
+            f"(transformers.pipelines.pt_utils); of a streamed one, (row[{key!r}] for row in dataset)"
+        )
     raise TypeError(f"{takes}, not {type(image).__name__}")
+
+
+def _image_key(row: Mapping) -> Any:
+    """The key of `row`'s first image-like value (a PIL image, an array, an undecoded datasets image), else None."""
+    for key, value in row.items():
+        undecoded = isinstance(value, Mapping) and {"bytes", "path"} <= set(value)
+        if undecoded or isinstance(value, (Image.Image, np.ndarray, torch.Tensor)):
+            return key
+    return None
 
 
 def tensor_as_array(x: torch.Tensor) -> str:
