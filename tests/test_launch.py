@@ -345,6 +345,7 @@ def test_an_eval_launch_shares_the_images_and_reports_as_one_process(preloaded, 
     assert [line.split("|")[1:3] for line in two.splitlines()] == [line.split("|")[1:3] for line in one.splitlines()]
     first, second = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two"))
     assert [image["name"] for image in second["images"]] == ["000", "001", "002", "003", "004"]
+    assert second["command"] == ["swinir-hf", *two_processes]  # as typed: the launcher's options too
     for image, alone in zip(second["images"], first["images"], strict=True):
         for method, figures in image["scores"].items():
             assert figures == pytest.approx(alone["scores"][method], abs=0.01)
