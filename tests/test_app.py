@@ -777,7 +777,7 @@ def test_bundled_defaults_are_discovered_by_task(tmp_path, save_model):
 def test_a_server_open_to_others_loads_no_model_by_path(model_dir, tmp_path, monkeypatch, capsys):
     """ "custom" (a path or Hub id) reads the server's files: a server that others reach (any address but loopback,
     a share link, a Space) offers it only with --custom-models on, and refuses it without reading the path."""
-    from swinir_hf.demo.server import custom_models_allowed
+    from swinir_hf.demo.audience import custom_models_allowed
 
     monkeypatch.delenv("SPACE_ID", raising=False)
     assert custom_models_allowed("auto", "127.0.0.1", False) and custom_models_allowed("auto", "localhost", False)
@@ -798,7 +798,7 @@ def test_a_server_open_to_others_loads_no_model_by_path(model_dir, tmp_path, mon
     # A share link gradio opens by itself counts as one.
     from gradio import utils
 
-    from swinir_hf.demo.server import shares
+    from swinir_hf.demo.audience import shares
 
     monkeypatch.delenv("GRADIO_SHARE", raising=False)
     assert shares(None) is False and shares(True) is True
@@ -2151,7 +2151,7 @@ def test_command_line_takes_the_time_limit_from_the_environment(monkeypatch, cap
     """No limit on a machine of one's own; where others reach the server (a Space, another address than loopback, a
     share link) 180 s unless the option or the variable sets it: `--host 0.0.0.0` and a share link had no limit, so
     one API call (a ×8 self-ensemble of a 1 MP image in 8-pixel tiles) held a worker for hours."""
-    from swinir_hf.demo.server import time_limit_for
+    from swinir_hf.demo.audience import time_limit_for
 
     def limit(argv: list[str], host: str = "127.0.0.1", share: bool = False) -> int:
         return time_limit_for(app.parse_args(argv).time_limit, host, share)

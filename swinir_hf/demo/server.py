@@ -7,7 +7,6 @@ bad value would stop the start with its traceback instead of the usage error.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import shutil
 import socket
@@ -24,7 +23,8 @@ from ..interrupts import stopped_by, terminate_as_interrupt
 from ..models.constants_swinir import env_setting
 from ..processes import LaunchParser
 from ..storage.atomic_writes import process_tag, remove_dead
-from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_TIME_LIMIT_S, SPACE_TIME_LIMIT_S
+from .audience import custom_models_allowed, shares, time_limit_for
+from .limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, SPACE_TIME_LIMIT_S
 from .local_check import exempt_local_addresses, patient_local_check, proxy_problem
 
 if TYPE_CHECKING:
@@ -316,46 +316,6 @@ READABLE_COLOURS = {
     "button_primary_background_fill_hover": "*primary_800",
     "button_primary_background_fill_hover_dark": "*primary_800",
 }
-
-
-def shares(share: bool | None) -> bool:
-    """Whether `gr.Blocks.launch(share=share)` opens a public share link: `share` when given, else as gradio decides
-    (on in Colab and hosted notebooks, or with GRADIO_SHARE=true)."""
-    if share is not None:
-        return bool(share)
-    from gradio import utils
-
-    return utils.colab_check() or utils.is_hosted_notebook() or os.environ.get("GRADIO_SHARE", "").lower() == "true"
-
-
-def custom_models_allowed(setting: str, host: str, share: bool) -> bool:
-    """Whether the demo loads models by path or Hub id: `setting` "on" / "off", or for "auto" only when its users
-    are this machine's (a loopback `host`, no share link, not a Hugging Face Space)."""
-    if setting != "auto":
-        return setting == "on"
-    return _own_machine(host, share)
-
-
-def time_limit_for(given: int | None, host: str, share: bool) -> int:
-    """Seconds a restoration may run (0: no limit): `given`, else none for this machine's users alone, else 180 s:
-    on a server open to others, one user's ×8 self-ensemble in small tiles held a worker for hours."""
-    if given is not None:
-        return given
-    return DEFAULT_TIME_LIMIT_S if _own_machine(host, share) else SPACE_TIME_LIMIT_S
-
-
-def _own_machine(host: str, share: bool) -> bool:
-    """Whether the server's users are this machine's: a loopback `host`, no share link, not a Hugging Face Space."""
-    return _loopback(host) and not share and "SPACE_ID" not in os.environ
-
-
-def _loopback(host: str) -> bool:
-    """Whether every address `host` resolves to is a loopback one (a name that starts "127." may not be)."""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):  # unresolvable: the server cannot bind it either
-        return False
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
 
 
 def _unanswered(demo: gr.Blocks, args: argparse.Namespace, why: str) -> NoReturn:
