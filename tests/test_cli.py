@@ -808,6 +808,33 @@ def test_train_says_how_to_write_a_sections_field_with_no_space_after_its_colon(
     assert "preset: classical_sr" in capsys.readouterr().out
 
 
+def test_train_says_how_to_write_a_mapping_fields_key_with_no_space_after_its_colon(capsys):
+    """`--model.config '{embed_dim:60}'` said only `expected dict[str, Any], got {embed_dim:60}`: a mapping-valued
+    field gets the hint a section given whole does."""
+    hint = "as one word, not a key and its value; put a space after the colon"
+    for argv, said in [
+        (
+            ["--model.config", "{embed_dim:60}"],
+            f"model.config: expected dict[str, Any], got {{embed_dim:60}} (YAML reads embed_dim:60 {hint}, "
+            "--model.config '{embed_dim: 60}')",
+        ),
+        (
+            ["model.config=embed_dim:60"],
+            f"model.config: expected dict[str, Any], got embed_dim:60 (YAML reads embed_dim:60 {hint}, "
+            "--model.config '{embed_dim: 60}')",
+        ),
+        (
+            ["--gan.perceptual_layers", "{conv5_4:1}"],
+            f"gan.perceptual_layers: expected dict[str, float], got {{conv5_4:1}} (YAML reads conv5_4:1 {hint}, "
+            "--gan.perceptual_layers '{conv5_4: 1}')",
+        ),
+    ]:
+        assert main(["train", "--config", "tiny_real_sr_x4_gan", *argv, "--print-config"]) == 2
+        assert capsys.readouterr().err == f"error: {said}\n", argv
+    assert main(["train", "--config", "tiny_sr_x2", "--model.config", "{embed_dim: 60}", "--print-config"]) == 0
+    assert "embed_dim: 60" in capsys.readouterr().out
+
+
 def test_convert_says_what_it_takes_of_words_left_over(capsys):
     """`convert x.pth -o a b` (a path with a space, or two checkpoints) was argparse's "unrecognized arguments: b"."""
     takes = (

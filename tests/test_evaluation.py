@@ -850,11 +850,22 @@ def test_a_real_esrgan_run_is_scored_on_its_own_degradation(tmp_path):
         ({"degradation": "noise", "noise_sigma": 15}, "--noise 15, the level {run} trained at"),
         ({"degradation": "noise", "noise_sigma": [10, 30]}, "--noise 20, the level {run} trained around"),
         ({"degradation": "jpeg", "jpeg_quality": [10, 30], "val": "photos"}, "--jpeg 20, the level {run} validated at"),
+        # a validation level it never used (no data.val) is not its level
+        ({"degradation": "noise", "noise_sigma": 15, "val_noise_sigma": 50}, "--noise 15, the level {run} trained at"),
+        (
+            {"degradation": "jpeg", "jpeg_quality": [10, 30], "val_jpeg_quality": 40},
+            "--jpeg 20, the level {run} trained around",
+        ),
+        (
+            {"degradation": "noise", "noise_sigma": 15, "val_noise_sigma": 50, "val": "photos"},
+            "--noise 50, the level {run} validated at",
+        ),
     ],
 )
 def test_a_run_that_never_validated_is_said_to_have_trained_at_its_setting(data, said, tmp_path):
     """`eval --model RUN` of a run without validation (data.val null) said "the setting RUN validated at": it trained
-    at it (around it, for a range of levels: their middle), and validated nowhere."""
+    at it (around it, for a range of levels: their middle), and validated nowhere; and was scored at its `val_`
+    level, never used, where it set one."""
     import argparse
 
     import yaml

@@ -57,8 +57,9 @@ def _flag(kind: str, level: float | int | str) -> str:
 
 def _run_level(spec: str) -> tuple[str, float | int | str, str, str] | None:
     """(kind, level, who, why) of a training run's folder `spec` (or one of its checkpoints) whose degradation has a
-    level: the one it validated at (or, without validation, trained at), read from its training_config.yaml (a
-    real-world run's: "real" and its kind, `--real [KIND]`), `who` saying which; None for any other model."""
+    level: the one it validated at (or, without validation, trained at: its `val_` level unused), read from its
+    training_config.yaml (a real-world run's: "real" and its kind, `--real [KIND]`), `who` saying which; None for any
+    other model."""
     import yaml
 
     from ..checkpoints.run_folder import is_checkpoint
@@ -71,12 +72,14 @@ def _run_level(spec: str) -> tuple[str, float | int | str, str, str] | None:
         data = yaml.safe_load((folder / "training_config.yaml").read_text(encoding="utf-8"))["data"]
         # A run without validation (data.val null) did not validate at its level: it trained at it, or around it
         # (the middle of its range).
-        how = "validated at" if data.get("val") else "trained at"
+        validated = bool(data.get("val"))
+        how = "validated at" if validated else "trained at"
         if data["degradation"] in REAL_WORLD:  # trained (and validated) on its real-world degradation: no level
             return "real", data["degradation"], f"{shown_name(spec)} {how}", why
         kind, field = data["degradation"], LEVELS[data["degradation"]].field
-        level = validation_level(kind, data.get(field), data.get(f"val_{field}"))
-        if not data.get("val") and isinstance(data.get(field), list) and data.get(f"val_{field}") is None:
+        # Its val_ level was never used by a run that did not validate: the level it trained at is its own.
+        level = validation_level(kind, data.get(field), data.get(f"val_{field}") if validated else None)
+        if not validated and isinstance(data.get(field), list):
             how = "trained around"
     except (OSError, yaml.YAMLError, TypeError, KeyError, IndexError):  # not a run, or its degradation has no level
         return None

@@ -28,7 +28,7 @@ from ..launch import LAUNCHER_HELP
 from ..option_guesses import nearest_option
 from ..processes import RUN_ERROR, is_main_process, launched_processes, user_error
 from .checks import check_resume_given
-from .command_values import check_sections_given, list_hints, written_options
+from .command_values import check_sections_given, value_hints, written_options
 from .config import (
     FIELD_TYPES,
     SECTIONS,
@@ -166,7 +166,7 @@ def parse_command_line(
         check_resume_given(args.resume)
         return cfg, args
     except argparse.ArgumentError as err:
-        raise ValueError(_with_hint(parser, error_message(err, list_hints(argv)))) from None
+        raise ValueError(_with_hint(parser, error_message(err, value_hints(argv)))) from None
 
 
 # YAML's spellings of null, which jsonargparse reads as None for an optional field (`None` is a name).

@@ -1,11 +1,13 @@
 """What the trainer's command line writes, read before jsonargparse parses it: a config section given whole
-(`--model '{preset: classical_sr}'`) checked, the options written, and how each list of folders is written."""
+(`--model '{preset: classical_sr}'`) checked, the options written, and how each list of folders or mapping
+is written."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,20 +58,27 @@ def check_sections_given(argv: list[str]) -> None:
 def _check_colons_spaced(section: str, value: str, read: Any) -> None:
     """Refuse `--SECTION VALUE` where `read`, VALUE as YAML read it, holds one of the section's fields as a
     `field:value` word: jsonargparse said only "Unable to load config" of it."""
-    words = [k for k, v in read.items() if v is None] if isinstance(read, dict) else [read]
-    found = [m for w in words if isinstance(w, str) and (m := _UNSPACED.fullmatch(w))]
-    found = [m for m in found if f"{section}.{m[1]}" in FIELD_TYPES]
+    found, spaced = _unspaced_words(value, read, lambda name: f"{section}.{name}" in FIELD_TYPES)
     if not found:
         return
-    spaced = value if isinstance(read, dict) else f"{{{value}}}"
-    for m in found:
-        spaced = spaced.replace(m[0], f"{m[1]}: {m[2]}", 1)
     first = found[0]
     raise ValueError(
         f"--{section} {shown_value(value)}: YAML reads {first[0]} as one word, not a field and its value; put a space "
         f"after the colon, --{section} {shown_value(spaced)}, or give it as --{section}.{first[1]} "
         f"{shown_value(first[2])}"
     )
+
+
+def _unspaced_words(value: str, read: Any, is_key: Callable[[str], bool]) -> tuple[list[re.Match], str]:
+    """The `key:value` words (no space after the colon) of a mapping `value` (`read`, as YAML read it: keys without
+    values, or the one word of a mapping given without its braces) whose key `is_key`, and `value` with each spaced,
+    as a mapping."""
+    words = [k for k, v in read.items() if v is None] if isinstance(read, dict) else [read]
+    found = [m for w in words if isinstance(w, str) and (m := _UNSPACED.fullmatch(w)) and is_key(m[1])]
+    spaced = value if isinstance(read, dict) else f"{{{value}}}"
+    for m in found:
+        spaced = spaced.replace(m[0], f"{m[1]}: {m[2]}", 1)
+    return found, spaced
 
 
 def written_options(argv: list[str]) -> set[str]:
@@ -87,21 +96,38 @@ def written_options(argv: list[str]) -> set[str]:
     return written
 
 
-def list_hints(argv: list[str]) -> dict[str, str]:
-    """How to write each list of folders a (normalised) command line gives (`--data.train '[a, b]'`, by field), for its
-    error: a folder whose name YAML reads otherwise (`[/data/Trip, 2024]` as two entries, `[Holiday: beach]` as a
-    mapping) quoted inside the list."""
+def value_hints(argv: list[str]) -> dict[str, str]:
+    """How to write each list of folders or mapping a (normalised) command line gives (`--data.train '[a, b]'`,
+    `--model.config '{embed_dim: 60}'`), by field, for its error: a folder whose name YAML reads otherwise
+    (`[/data/Trip, 2024]` as two entries, `[Holiday: beach]` as a mapping) quoted inside the list; a mapping's
+    `key:value` word (`{embed_dim:60}`) spaced, as a section's is (`check_sections_given`)."""
     hints = {}
     for i, arg in enumerate(argv):
         option, equals, value = arg.partition("=")
-        if FIELD_TYPES.get(option[2:]) == "list[str]" and (equals or i + 1 < len(argv)):
-            inner = (value if equals else argv[i + 1]).strip()
-            listed = inner.startswith("[") and inner.endswith("]")
-            inner = inner[1:-1].strip() if listed else inner
-            # A bracketed value is one folder where one has the whole name, else one folder per comma.
-            one = not listed or "," not in inner or Path(inner).exists()
-            entries = [inner] if one else [entry.strip() for entry in inner.split(",")]
-            flow = ", ".join(e if yaml_or_none(f"[{e}]") == [e] else json.dumps(e, ensure_ascii=False) for e in entries)
-            what = "quote a folder name holding ', ' or ': ' inside the list" if listed else "a list"
-            hints[option[2:]] = f"{what}: {shlex.quote(f'[{flow}]')}"
+        kind = FIELD_TYPES.get(option[2:], "")
+        if not (equals or i + 1 < len(argv)):
+            continue
+        given = value if equals else argv[i + 1]
+        if kind == "list[str]":
+            hints[option[2:]] = _list_hint(given)
+        elif kind.startswith("dict["):
+            found, spaced = _unspaced_words(given, yaml_or_none(given), lambda _: True)
+            if found:
+                hints[option[2:]] = (
+                    f"YAML reads {found[0][0]} as one word, not a key and its value; put a space after the colon, "
+                    f"{option} {shown_value(spaced)}"
+                )
     return hints
+
+
+def _list_hint(given: str) -> str:
+    """How to write the list of folders `given` (`value_hints`)."""
+    inner = given.strip()
+    listed = inner.startswith("[") and inner.endswith("]")
+    inner = inner[1:-1].strip() if listed else inner
+    # A bracketed value is one folder where one has the whole name, else one folder per comma.
+    one = not listed or "," not in inner or Path(inner).exists()
+    entries = [inner] if one else [entry.strip() for entry in inner.split(",")]
+    flow = ", ".join(e if yaml_or_none(f"[{e}]") == [e] else json.dumps(e, ensure_ascii=False) for e in entries)
+    what = "quote a folder name holding ', ' or ': ' inside the list" if listed else "a list"
+    return f"{what}: {shlex.quote(f'[{flow}]')}"
