@@ -963,16 +963,22 @@ def test_a_datasets_ground_truth_is_its_named_column_never_a_guess(small_set, tm
     assert said in capsys.readouterr().err
 
 
+def _halved_beside(hr_dir, folder):
+    """The images of `hr_dir` (sorted), each saved bicubic-halved under its name in `folder`."""
+    files = sorted(hr_dir.iterdir())
+    for f in files:
+        hr = Image.open(f)
+        hr.resize((hr.width // 2, hr.height // 2), Image.BICUBIC).save(folder / f.name)
+    return files
+
+
 def test_inputs_given_in_a_datasets_column_are_not_said_to_be_bicubic(small_set, tmp_path, capsys):
     """A dataset's given inputs (its `lr` column, or one --lr-column names) were captioned "bicubic ×2", as if made
     by bicubic downscaling, and the JSON said nothing of them; now they are said as --lr-dir's files are."""
     import datasets
 
     dataset, model_dir = small_set
-    files = sorted((dataset / "HR").iterdir())
-    for f in files:
-        hr = Image.open(f)
-        hr.resize((hr.width // 2, hr.height // 2), Image.BICUBIC).save(tmp_path / f.name)
+    files = _halved_beside(dataset / "HR", tmp_path)
     columns = {"lr": [str(tmp_path / f.name) for f in files], "hr": [str(f) for f in files]}
     ds = datasets.Dataset.from_dict(columns).cast_column("lr", datasets.Image()).cast_column("hr", datasets.Image())
     ds.save_to_disk(str(tmp_path / "pairs"))
@@ -993,10 +999,7 @@ def test_a_datasets_columns_are_named_with_column_and_lr_column(small_set, tmp_p
     import datasets
 
     dataset, model_dir = small_set
-    files = sorted((dataset / "HR").iterdir())
-    for f in files:
-        hr = Image.open(f)
-        hr.resize((hr.width // 2, hr.height // 2), Image.BICUBIC).save(tmp_path / f.name)
+    files = _halved_beside(dataset / "HR", tmp_path)
     columns = {"low": [str(tmp_path / f.name) for f in files], "target": [str(f) for f in files]}
     ds = datasets.Dataset.from_dict(columns).cast_column("low", datasets.Image())
     ds.cast_column("target", datasets.Image()).save_to_disk(str(tmp_path / "pairs"))

@@ -791,15 +791,20 @@ def test_a_saved_config_missing_a_field_is_refused_naming_it_not_filled_with_the
     assert SwinIRConfig.from_dict(partial).embed_dim == 180  # a dict of one's own, not a saved file: as before
 
 
-def test_a_pytorch_model_bin_folder_is_held_to_its_weights_too(tiny_config, tmp_path, monkeypatch):
-    """Only safetensors weights were compared with the config: a folder of pytorch_model.bin with `depths` [100000]
-    was built for minutes, `embed_dim` 40000 ended in an allocator's traceback (a security audit)."""
-    folder = tmp_path / "bin"
+def _bin_folder(tiny_config, folder):
+    """(model, folder): a tiny model saved with pytorch_model.bin weights, not safetensors, and loading from it."""
     model = SwinIRForImageRestoration(tiny_config())
     model.save_pretrained(folder)
     (folder / "model.safetensors").unlink()
     torch.save(model.state_dict(), folder / "pytorch_model.bin")
     assert SwinIRForImageRestoration.from_pretrained(folder).config.embed_dim == model.config.embed_dim
+    return model, folder
+
+
+def test_a_pytorch_model_bin_folder_is_held_to_its_weights_too(tiny_config, tmp_path, monkeypatch):
+    """Only safetensors weights were compared with the config: a folder of pytorch_model.bin with `depths` [100000]
+    was built for minutes, `embed_dim` 40000 ended in an allocator's traceback (a security audit)."""
+    model, folder = _bin_folder(tiny_config, tmp_path / "bin")
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "depths": [500]}))
     monkeypatch.setattr(SwinIRForImageRestoration, "__init__", lambda *args: pytest.fail("built"))
@@ -812,12 +817,7 @@ def test_a_pytorch_model_bin_that_unpacks_to_far_more_than_it_holds_is_refused_u
 ):
     """A folder's pytorch_model.bin with deflated zip entries was unpacked whole (twice: mapped, then loaded) before
     transformers' bare "Trying to resize storage that is not resizable": 0.6 MB took 1.5 GB."""
-    folder = tmp_path / "bin"
-    model = SwinIRForImageRestoration(tiny_config())
-    model.save_pretrained(folder)
-    (folder / "model.safetensors").unlink()
-    torch.save(model.state_dict(), folder / "pytorch_model.bin")
-    assert SwinIRForImageRestoration.from_pretrained(folder).config.embed_dim == model.config.embed_dim
+    model, folder = _bin_folder(tiny_config, tmp_path / "bin")
     declared, size = zip_bomb(model.state_dict(), folder / "pytorch_model.bin")
     monkeypatch.setattr(torch, "load", lambda *args, **kwargs: pytest.fail("unpacked"))
     with pytest.raises(OSError) as err:
