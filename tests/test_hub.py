@@ -3,15 +3,18 @@ and the push path against a fake Hub."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import sysconfig
 import textwrap
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,9 @@ from swinir_hf.checkpoints.export import export_checkpoint, push_folder
 from swinir_hf.checkpoints.loading import load_model
 from swinir_hf.checkpoints.remote_code import HubExportError, remote_code_sources
 from swinir_hf.cli import main
+from swinir_hf.demo.limits import DEFAULT_MAX_PIXELS
 from swinir_hf.evaluation.benchmark import evaluate
+from swinir_hf.models import handler_swinir
 from swinir_hf.models.configuration_swinir import MIN_TRANSFORMERS, SwinIRConfig
 from swinir_hf.storage.atomic_writes import process_tag
 
@@ -889,8 +894,8 @@ TAMPERED_REMOTE_CODE = {
     ),
     "handler": (  # a base64 image's alpha dropped
         "handler.py",
-        "return Image.open(io.BytesIO(inputs))",
-        "return Image.open(io.BytesIO(inputs)).convert('RGB')",
+        "return _within(Image.open(io.BytesIO(inputs)), limit)",
+        "return _within(Image.open(io.BytesIO(inputs)).convert('RGB'), limit)",
         r"handler\.py does not reproduce swinir_hf\.restore\(\) on a base64 PNG",
     ),
     "requirements": (
@@ -1020,6 +1025,48 @@ def test_an_exported_endpoint_handler_restores_without_the_package(without_packa
     assert (folder / "requirements.txt").read_text() == remote_code_sources()["requirements.txt"]
     folders.save_model_folder(folder, model)  # the package's save, without code: no handler left that cannot load
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+
+
+def _png_header(w: int, h: int) -> bytes:
+    """A PNG file of w×h pixels with no pixel data: Pillow reads its size, and decoding it fails."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", b"")
+
+
+def test_the_endpoint_handler_refuses_an_image_over_its_pixel_limit_from_the_header(tmp_path, monkeypatch):
+    """handler.py passed any image Pillow decodes (up to ≈179 MP) to the model, whose output is scale² larger: it
+    refuses one over the demo's default limit, or its SWINIR_ENDPOINT_MAX_PIXELS, from the file's header."""
+    handler = object.__new__(handler_swinir.EndpointHandler)  # no model: the pipeline gets the undecoded image
+    handler.engine_options, handler.max_pixels = set(), handler_swinir.max_pixels()
+    handler.pipeline = lambda image, **options: image.size
+    assert handler.max_pixels == handler_swinir.DEFAULT_MAX_PIXELS == DEFAULT_MAX_PIXELS
+    encode = lambda w, h: base64.b64encode(_png_header(w, h)).decode()  # noqa: E731
+    assert handler({"inputs": encode(1024, 1024)}) == (1024, 1024)
+    over = "inputs: this image is {}; this endpoint takes up to {} (width × height): send a smaller or cropped image, "
+    over += "or, as the endpoint's owner, set SWINIR_ENDPOINT_MAX_PIXELS higher in its settings"
+    with pytest.raises(ValueError) as caught:
+        handler({"inputs": encode(1025, 1024)})  # a decode would fail: the file has no pixels
+    assert str(caught.value) == over.format("1025×1024 = 1,049,600 pixels", "1,048,576")
+    with pytest.raises(ValueError) as caught:  # Pillow's own limit, over whatever the endpoint's is
+        handler({"inputs": encode(20_000, 20_000)})
+    assert str(caught.value) == over.format("over 178,956,970 pixels, more than Pillow decodes", "1,048,576")
+    handler.max_pixels = 99  # an image body, which the toolkit decoded: refused before the model runs
+    with pytest.raises(ValueError, match=r"^inputs: this image is 10×10 = 100 pixels; this endpoint takes up to 99 "):
+        handler({"inputs": Image.new("RGB", (10, 10))})
+    for text, limit in (("", DEFAULT_MAX_PIXELS), (" 4000000 ", 4_000_000), ("1", 1)):
+        monkeypatch.setenv("SWINIR_ENDPOINT_MAX_PIXELS", text)
+        assert handler_swinir.max_pixels() == limit, text
+    for text in ("0", "-5", "1e6", "4,000,000", "big"):
+        monkeypatch.setenv("SWINIR_ENDPOINT_MAX_PIXELS", text)
+        with pytest.raises(ValueError) as caught:  # at the start, before the folder is read
+            handler_swinir.EndpointHandler(str(tmp_path / "missing"))
+        assert str(caught.value) == (
+            "SWINIR_ENDPOINT_MAX_PIXELS must be a whole number of pixels (width × height), at least 1, not "
+            f"{text!r}: correct it in the endpoint's settings, or remove it for the default 1,048,576"
+        )
 
 
 def test_a_package_save_removes_only_the_handler_and_requirements_an_export_wrote(tiny_config, tmp_path):

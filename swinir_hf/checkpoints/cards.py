@@ -119,7 +119,9 @@ This repository's `handler.py` is a custom handler for Hugging Face Inference En
 Endpoints, with the Inference Toolkit; the endpoint installs this repository's `requirements.txt` at start-up, which
 brings a new enough `transformers` where the container's is older): it restores each
 image with the model code stored here, on the endpoint's GPU where it has one, whole (an image too large for its
-memory is refused, saying so) or in tiles (`"parameters": {{"tile": 512}}`). Send the image file and ask for PNG back:
+memory is refused, saying so) or in tiles (`"parameters": {{"tile": 512}}`). Images over 1,048,576 pixels (width ×
+height) are refused; the endpoint's owner sets another limit with the environment variable
+`SWINIR_ENDPOINT_MAX_PIXELS` (the endpoint's settings). Send the image file and ask for PNG back:
 
 ```bash
 curl "$ENDPOINT_URL" -H "Authorization: Bearer $HF_TOKEN" -H "Content-Type: image/png" -H "Accept: image/png" \\
