@@ -111,6 +111,22 @@ def test_a_discriminator_that_does_not_fit_is_refused_and_nothing_loaded(make, m
     assert all(torch.equal(v, before[k]) for k, v in ours.state_dict().items())
 
 
+def test_an_unreadable_discriminator_file_is_refused_as_an_authors_file_is(tmp_path, zip_bomb, monkeypatch):
+    """The discriminator's file is read as `load_state_dict_file` reads an authors' one: a truncated file is one
+    line, and a decompression bomb is refused before torch.load unpacks it."""
+    ckpt = gan_checkpoint(tmp_path / "cut", 1, trained())
+    data = (ckpt / "model_1.safetensors").read_bytes()
+    (ckpt / "model_1.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"^gan\.init_discriminator_from: .* is not a readable safetensors file"):
+        load_discriminator(UNetDiscriminator(3, 4), str(ckpt))
+    bomb = gan_checkpoint(tmp_path / "bomb", 1)
+    zip_bomb(trained().state_dict(), bomb / "pytorch_model_1.bin")
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: pytest.fail("unpacked"))
+    with pytest.raises(ValueError) as err:
+        load_discriminator(UNetDiscriminator(3, 4), str(bomb))
+    assert "a decompression bomb, not loaded: pass a GAN run's folder" in str(err.value)
+
+
 def test_it_is_refused_without_a_gan_or_empty():
     with pytest.raises(ValueError, match="^gan.init_discriminator_from starts a GAN run's discriminator, and gan.ena"):
         TrainingConfig.from_dict({"data": DATA, "gan": {"init_discriminator_from": "runs/gan"}})

@@ -14,7 +14,6 @@ from torch import nn
 
 from ..checkpoints.run_folder import CHECKPOINTS, MODEL, is_checkpoint, list_checkpoints
 from ..console import shown_name
-from .resume_checks import UNREADABLE_CHECKPOINT
 
 if TYPE_CHECKING:
     from .gan import GanParts
@@ -66,17 +65,16 @@ def load_discriminator(disc: nn.Module, source: str) -> Path:
 
 
 def _read(checkpoint: Path) -> dict[str, torch.Tensor]:
-    """The discriminator's state dict saved in `checkpoint`; `ValueError` (one line) where it is unreadable."""
-    from safetensors.torch import load_file
+    """The discriminator's state dict saved in `checkpoint` (read as an authors' file is: `load_state_dict_file`, a
+    decompression bomb refused unread); `ValueError` (one line) where it is unreadable."""
+    from ..checkpoints.checkpoint_files import CheckpointError, load_state_dict_file
 
     path = next(checkpoint / name for name in DISCRIMINATOR_FILES if (checkpoint / name).is_file())
     try:
-        if path.suffix == ".safetensors":
-            return load_file(path)
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except UNREADABLE_CHECKPOINT as err:
+        return load_state_dict_file(path)
+    except CheckpointError as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ValueError(f"{OPTION} {shown_name(path)} is unreadable ({reason}): {PASS}") from None
+        raise ValueError(f"{OPTION}: {reason}: {PASS}") from None
 
 
 def _mismatch(
